@@ -1,0 +1,302 @@
+"""The actor runtime: one process, one ZeroMQ context, one poll loop.
+
+An actor subclasses `Actor`, registers handlers and timers in `setup()`, and never touches the
+context or closes sockets itself: the runtime owns them and closes each with an explicit linger.
+Handlers must not block for long; the loop wakes at least every `TICK_S` so SIGTERM is honoured
+within 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import itertools
+import json
+import logging
+import signal
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import zmq
+from prometheus_client import Counter, Gauge, start_http_server
+
+from actors.wire import encode, error_envelope
+from launcher.schema import SchemaError
+from launcher.topology import SOCKET_ROLES, ActorSpec, Topology, load_topology
+
+TICK_S = 0.1
+LINGER_MS = 0
+REQUEST_DRAIN = 64  # messages handled per socket per loop turn, so one busy socket cannot starve others
+
+Frames = list[bytes]
+Handler = Callable[[Frames], None]
+RequestHandler = Callable[[Frames], dict[str, Any]]
+
+_SOCKET_TYPES = {"PUB": zmq.PUB, "SUB": zmq.SUB, "REQ": zmq.REQ, "REP": zmq.REP}
+
+READY = Gauge("clustergate_actor_ready", "1 when the actor has what it needs to do its job", ["actor", "kind"])
+HANDLER_ERRORS = Counter("clustergate_handler_errors_total", "Exceptions raised by message handlers and timers", ["actor", "where"])
+STARTED = Gauge("clustergate_actor_started_timestamp_seconds", "Epoch time the actor process started", ["actor", "kind"])
+
+
+class EventLog:
+    """One line per event on stdout: `ts level actor event key=value ...`."""
+
+    def __init__(self, actor: str, level: str = "info"):
+        self.actor = actor
+        self.level = getattr(logging, level.upper())
+
+    def _emit(self, level: int, event: str, fields: dict[str, Any]) -> None:
+        if level < self.level:
+            return
+        parts = [time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z",
+                 logging.getLevelName(level).lower(), f"actor={self.actor}", f"event={event}"]
+        for key, value in fields.items():
+            text = value if isinstance(value, str) else json.dumps(value, default=str)
+            if isinstance(value, str) and (" " in text or not text):
+                text = json.dumps(text)
+            parts.append(f"{key}={text}")
+        sys.stdout.write(" ".join(parts) + "\n")
+        sys.stdout.flush()
+
+    def debug(self, event: str, **fields: Any) -> None:
+        self._emit(logging.DEBUG, event, fields)
+
+    def info(self, event: str, **fields: Any) -> None:
+        self._emit(logging.INFO, event, fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self._emit(logging.WARNING, event, fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        self._emit(logging.ERROR, event, fields)
+
+
+@dataclass(order=True)
+class _Timer:
+    due: float
+    seq: int
+    interval_s: float = field(compare=False)
+    callback: Callable[[], None] = field(compare=False)
+    name: str = field(compare=False)
+    cancelled: bool = field(default=False, compare=False)
+
+
+class Actor:
+    """Base class of every actor process."""
+
+    kind: ClassVar[str] = ""
+
+    def __init__(self, topology: Topology, name: str):
+        self.topology = topology
+        self.name = name
+        self.spec: ActorSpec = topology.actor(name)
+        if self.spec.kind != self.kind:
+            raise SystemExit(f"actor {name!r} is a {self.spec.kind}, not a {self.kind}")
+        self.settings = self.spec.settings
+        self.log = EventLog(name, self.spec.log_level)
+        self.ctx = zmq.Context()
+        self.sockets: dict[str, zmq.Socket] = {}
+        self._handlers: dict[zmq.Socket, Callable[[zmq.Socket], None]] = {}
+        self._subscriptions: dict[str, list[bytes]] = {}
+        self._timers: list[_Timer] = []
+        self._seq = itertools.count()
+        self._stopping = False
+        self._ready = READY.labels(actor=name, kind=self.kind)
+        self._ready.set(0)
+        self._errors_handler = HANDLER_ERRORS.labels(actor=name, where="handler")
+        self._errors_timer = HANDLER_ERRORS.labels(actor=name, where="timer")
+        self._metrics_server: Any = None
+        self.poller = zmq.Poller()
+
+    # ----------------------------------------------------------------- sockets
+
+    def open_socket(self, role: str) -> zmq.Socket:
+        """Create (or re-create) the socket for `role` as the topology says."""
+        old = self.sockets.get(role)
+        if old is not None:
+            self._close(role, old)
+        sock_spec = self.spec.sockets[role]
+        sock = self.ctx.socket(_SOCKET_TYPES[SOCKET_ROLES[self.kind][role]])
+        sock.setsockopt(zmq.LINGER, LINGER_MS)
+        sock.setsockopt(zmq.SNDHWM, sock_spec.hwm)
+        sock.setsockopt(zmq.RCVHWM, sock_spec.hwm)
+        if sock.socket_type == zmq.SUB:
+            for prefix in self._subscriptions.get(role, [b""]):
+                sock.setsockopt(zmq.SUBSCRIBE, prefix)
+        if sock_spec.bind is not None:
+            sock.bind(sock_spec.bind)
+        else:
+            sock.connect(sock_spec.connect)
+        self.sockets[role] = sock
+        return sock
+
+    def _close(self, role: str, sock: zmq.Socket) -> None:
+        if sock in self._handlers:
+            del self._handlers[sock]
+            self.poller.unregister(sock)
+        sock.close(linger=LINGER_MS)
+        self.sockets.pop(role, None)
+
+    def subscribe(self, role: str, *prefixes: bytes) -> None:
+        """Restrict a SUB role to topic prefixes; call before the socket is opened."""
+        self._subscriptions[role] = list(prefixes)
+
+    def socket(self, role: str) -> zmq.Socket:
+        if role not in self.sockets:
+            self.open_socket(role)
+        return self.sockets[role]
+
+    def on_message(self, role: str, handler: Handler) -> None:
+        """Call handler(frames) for each message arriving on a SUB or PULL-like role."""
+        sock = self.socket(role)
+
+        def drain(s: zmq.Socket) -> None:
+            for _ in range(REQUEST_DRAIN):
+                try:
+                    frames = s.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    return
+                self._guard(lambda: handler(frames), self._errors_handler, role)
+
+        self._handlers[sock] = drain
+        self.poller.register(sock, zmq.POLLIN)
+
+    def on_request(self, role: str, handler: RequestHandler) -> None:
+        """Serve a REP role: every request gets exactly one envelope reply, even if handler raises."""
+        sock = self.socket(role)
+
+        def serve(s: zmq.Socket) -> None:
+            for _ in range(REQUEST_DRAIN):
+                try:
+                    frames = s.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    return
+                reply: dict[str, Any]
+                try:
+                    reply = handler(frames)
+                except Exception as exc:  # the reply must still go out
+                    self._errors_handler.inc()
+                    self.log.error("handler_error", socket=role, error=repr(exc), trace=traceback.format_exc(limit=3))
+                    reply = error_envelope("internal_error", f"{type(exc).__name__}: {exc}")
+                s.send(encode(reply))
+
+        self._handlers[sock] = serve
+        self.poller.register(sock, zmq.POLLIN)
+
+    # ----------------------------------------------------------------- timers
+
+    def every(self, interval_s: float, callback: Callable[[], None], *, first_after_s: float | None = None,
+              name: str = "") -> _Timer:
+        """Run callback every interval_s seconds (first after first_after_s, default one interval)."""
+        delay = interval_s if first_after_s is None else first_after_s
+        timer = _Timer(time.monotonic() + delay, next(self._seq), interval_s, callback, name or callback.__name__)
+        heapq.heappush(self._timers, timer)
+        return timer
+
+    def _run_due_timers(self) -> None:
+        now = time.monotonic()
+        while self._timers and self._timers[0].due <= now:
+            timer = heapq.heappop(self._timers)
+            if timer.cancelled:
+                continue
+            self._guard(timer.callback, self._errors_timer, timer.name)
+            # Next run is scheduled on the grid, skipping slots missed while busy.
+            timer.due += timer.interval_s
+            if timer.due <= now:
+                timer.due = now + timer.interval_s - ((now - timer.due) % timer.interval_s)
+            heapq.heappush(self._timers, timer)
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def set_ready(self, ready: bool) -> None:
+        self._ready.set(1 if ready else 0)
+
+    @property
+    def is_ready(self) -> bool:
+        return self._ready._value.get() == 1  # type: ignore[attr-defined]
+
+    def setup(self) -> None:
+        """Open sockets, register handlers and timers. Override."""
+
+    def teardown(self) -> None:
+        """Release what setup acquired besides sockets. Override."""
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def _guard(self, fn: Callable[[], None], counter: Any, where: str) -> None:
+        try:
+            fn()
+        except Exception as exc:
+            counter.inc()
+            self.log.error("handler_error", where=where, error=repr(exc), trace=traceback.format_exc(limit=3))
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, lambda *_: self.stop())
+        signal.signal(signal.SIGINT, lambda *_: self.stop())
+        STARTED.labels(actor=self.name, kind=self.kind).set(time.time())
+        self._metrics_server = start_http_server(self.spec.metrics_port, addr=self.spec.host)
+        self.log.info("starting", kind=self.kind, metrics=f"http://{self.spec.host}:{self.spec.metrics_port}/metrics")
+        try:
+            self.setup()
+            while not self._stopping:
+                timeout_s = TICK_S
+                if self._timers:
+                    timeout_s = max(0.0, min(TICK_S, self._timers[0].due - time.monotonic()))
+                try:
+                    events = self.poller.poll(timeout_s * 1000) if self._handlers else _sleep(timeout_s)
+                except zmq.ZMQError as exc:
+                    if exc.errno == zmq.EINTR:
+                        continue
+                    raise
+                for sock, _ in events:
+                    handler = self._handlers.get(sock)
+                    if handler is not None:
+                        handler(sock)
+                self._run_due_timers()
+        finally:
+            self.set_ready(False)
+            self._guard(self.teardown, self._errors_timer, "teardown")
+            for role, sock in list(self.sockets.items()):
+                self._close(role, sock)
+            self.ctx.term()
+            self._shutdown_metrics()
+            self.log.info("stopped")
+        return 0
+
+    def _shutdown_metrics(self) -> None:
+        server = self._metrics_server
+        if isinstance(server, tuple):
+            server[0].shutdown()
+            server[0].server_close()
+
+
+def _sleep(seconds: float) -> list:
+    time.sleep(seconds)
+    return []
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def main(actor_cls: type[Actor], argv: list[str] | None = None) -> None:
+    """`python -m actors.<kind> --topology FILE --name NAME`."""
+    parser = argparse.ArgumentParser(prog=f"python -m actors.{actor_cls.kind}")
+    parser.add_argument("--topology", required=True, help="topology YAML file")
+    parser.add_argument("--name", required=True, help="actor name in the topology")
+    args = parser.parse_args(argv)
+    try:
+        topo = load_topology(args.topology)
+    except SchemaError as exc:
+        for p in exc.problems:
+            print(p.render(args.topology), file=sys.stderr)
+        raise SystemExit(2)
+    if args.name not in topo.actors:
+        print(f"{args.topology}: actors.{args.name}: no such actor (have: {', '.join(topo.actors)})", file=sys.stderr)
+        raise SystemExit(2)
+    actor = actor_cls(topo, args.name)
+    raise SystemExit(actor.run())

@@ -1,0 +1,83 @@
+"""What travels over ZeroMQ: JSON frames, the reply envelope, ticks and heartbeats.
+
+Every REQ/REP reply is one envelope: {"status": "ok", ...} or
+{"status": "error", "reason": ..., "detail": ...}.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+TICK_TOPIC_PREFIX = b"tick."
+HEARTBEAT_TOPIC = b"heartbeat"
+
+
+def encode(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
+
+
+def decode(frame: bytes) -> Any:
+    return json.loads(frame)
+
+
+def ok_envelope(**body: Any) -> dict[str, Any]:
+    return {"status": "ok", **body}
+
+
+def error_envelope(reason: str, detail: str = "") -> dict[str, Any]:
+    return {"status": "error", "reason": reason, "detail": detail}
+
+
+class BadTick(ValueError):
+    """A tick frame that must not be used; the message names what is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    symbol: str
+    price: float
+    ts: float  # epoch seconds of the price
+    seq: int
+
+    def frames(self) -> list[bytes]:
+        return [TICK_TOPIC_PREFIX + self.symbol.encode(),
+                encode({"symbol": self.symbol, "price": self.price, "ts": self.ts, "seq": self.seq})]
+
+
+def heartbeat_frames(ts: float, seq: int) -> list[bytes]:
+    return [HEARTBEAT_TOPIC, encode({"ts": ts, "seq": seq})]
+
+
+def valid_price(price: Any) -> bool:
+    return (isinstance(price, (int, float)) and not isinstance(price, bool)
+            and math.isfinite(price) and price > 0)
+
+
+def parse_tick(frames: list[bytes]) -> Tick | None:
+    """Return the tick in a message, None for a heartbeat; raise BadTick for anything malformed."""
+    if len(frames) != 2:
+        raise BadTick(f"expected 2 frames (topic, body), got {len(frames)}")
+    topic, body = frames
+    if topic == HEARTBEAT_TOPIC:
+        return None
+    if not topic.startswith(TICK_TOPIC_PREFIX):
+        raise BadTick(f"unknown topic {topic[:40]!r}")
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadTick(f"body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadTick("body is not a JSON object")
+    symbol, price, ts, seq = data.get("symbol"), data.get("price"), data.get("ts"), data.get("seq", 0)
+    if not isinstance(symbol, str) or topic[len(TICK_TOPIC_PREFIX):] != symbol.encode():
+        raise BadTick(f"symbol {symbol!r} does not match topic {topic[:40]!r}")
+    if not valid_price(price):
+        raise BadTick(f"price {price!r} is not a finite positive number")
+    if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not math.isfinite(ts) or ts <= 0:
+        raise BadTick(f"ts {ts!r} is not a positive epoch time")
+    if isinstance(seq, bool) or not isinstance(seq, int):
+        raise BadTick(f"seq {seq!r} is not an integer")
+    return Tick(symbol, float(price), float(ts), seq)

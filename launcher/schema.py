@@ -1,0 +1,316 @@
+"""A small declarative schema: dataclasses with field metadata, validated with every problem
+reported at its YAML path, and rendered as JSON Schema from the same definitions.
+
+Rules a reader must keep: every config value is declared once, as a dataclass field made with
+`setting()`; validation never stops at the first problem; unknown keys are errors, never dropped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import MISSING, dataclass
+from typing import Any, Literal, get_args, get_origin
+
+import yaml
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: Path
+    message: str
+    line: int | None = None
+
+    def render(self, source: str | None = None) -> str:
+        where = format_path(self.path) or "(top level)"
+        prefix = ""
+        if source is not None:
+            prefix = f"{source}:{self.line}: " if self.line else f"{source}: "
+        return f"{prefix}{where}: {self.message}"
+
+
+def format_path(path: Path) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def setting(default: Any = MISSING, *, doc: str, ge: float | None = None, gt: float | None = None,
+            le: float | None = None, lt: float | None = None, factory: Any = MISSING) -> Any:
+    """Declare one config field with its documentation and numeric bounds."""
+    meta = {"doc": doc, "ge": ge, "gt": gt, "le": le, "lt": lt}
+    if factory is not MISSING:
+        return dataclasses.field(default_factory=factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+class SchemaError(Exception):
+    def __init__(self, problems: list[Problem]):
+        super().__init__("\n".join(p.render() for p in problems))
+        self.problems = problems
+
+
+# --------------------------------------------------------------------------- YAML with lines
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def load_yaml_with_lines(text: str) -> tuple[Any, dict[Path, int], list[Problem]]:
+    """Parse YAML keeping the line of every value; duplicate keys are problems, not overrides."""
+    lines: dict[Path, int] = {}
+    problems: list[Problem] = []
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, lines, problems
+
+        def build(n: yaml.Node, path: Path) -> Any:
+            lines[path] = n.start_mark.line + 1
+            if isinstance(n, yaml.MappingNode):
+                loader.flatten_mapping(n)
+                out: dict[Any, Any] = {}
+                for key_node, value_node in n.value:
+                    key = loader.construct_object(key_node, deep=True)
+                    if not isinstance(key, (str, int, float, bool)):
+                        problems.append(Problem(path, f"mapping key {key!r} is not a scalar",
+                                                key_node.start_mark.line + 1))
+                        continue
+                    if key in out:
+                        problems.append(Problem(path + (str(key),), "duplicate key",
+                                                key_node.start_mark.line + 1))
+                    out[key] = build(value_node, path + (str(key),))
+                return out
+            if isinstance(n, yaml.SequenceNode):
+                return [build(item, path + (i,)) for i, item in enumerate(n.value)]
+            return loader.construct_object(n, deep=True)
+
+        return build(node, ()), lines, problems
+    finally:
+        loader.dispose()
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if tp is type(None):
+        return "null"
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(tp))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in get_args(tp))
+    if origin is list:
+        return f"a list of {_type_name(get_args(tp)[0])}"
+    if origin is dict:
+        return f"a mapping of {_type_name(get_args(tp)[1])}"
+    if dataclasses.is_dataclass(tp):
+        return "a mapping"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(tp, str(tp))
+
+
+class Validator:
+    """Builds typed config objects from plain data, collecting every problem with its path."""
+
+    def __init__(self, lines: dict[Path, int] | None = None):
+        self.lines = lines or {}
+        self.problems: list[Problem] = []
+
+    def problem(self, path: Path, message: str) -> None:
+        line = None
+        probe = path
+        while probe not in self.lines and probe:
+            probe = probe[:-1]
+        line = self.lines.get(probe)
+        self.problems.append(Problem(path, message, line))
+
+    def build(self, tp: Any, value: Any, path: Path) -> Any:
+        origin = get_origin(tp)
+        if origin in (typing.Union, types.UnionType):
+            args = get_args(tp)
+            if value is None and type(None) in args:
+                return None
+            inner = [a for a in args if a is not type(None)]
+            if len(inner) == 1:
+                return self.build(inner[0], value, path)
+            self.problem(path, f"expected {_type_name(tp)}, got {value!r}")
+            return None
+        if origin is Literal:
+            choices = get_args(tp)
+            if value not in choices:
+                hint = _did_you_mean(str(value), [str(c) for c in choices])
+                self.problem(path, f"expected one of {', '.join(map(str, choices))}, got {value!r}{hint}")
+            return value
+        if origin is list:
+            if not isinstance(value, list):
+                self.problem(path, f"expected {_type_name(tp)}, got {_describe(value)}")
+                return []
+            (item_tp,) = get_args(tp)
+            return [self.build(item_tp, v, path + (i,)) for i, v in enumerate(value)]
+        if origin is dict:
+            if not isinstance(value, dict):
+                self.problem(path, f"expected {_type_name(tp)}, got {_describe(value)}")
+                return {}
+            _, item_tp = get_args(tp)
+            return {str(k): self.build(item_tp, v, path + (str(k),)) for k, v in value.items()}
+        if dataclasses.is_dataclass(tp):
+            return self.build_dataclass(tp, value, path)
+        if tp is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                self.problem(path, f"expected a number, got {_describe(value)}")
+                return 0.0
+            if value != value or value in (float("inf"), float("-inf")):
+                self.problem(path, f"expected a finite number, got {value!r}")
+                return 0.0
+            return float(value)
+        if tp is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                self.problem(path, f"expected an integer, got {_describe(value)}")
+                return 0
+            return value
+        if tp is bool:
+            if not isinstance(value, bool):
+                self.problem(path, f"expected true or false, got {_describe(value)}")
+                return False
+            return value
+        if tp is str:
+            if not isinstance(value, str):
+                self.problem(path, f"expected a string, got {_describe(value)}")
+                return ""
+            return value
+        if tp is Any:
+            return value
+        raise TypeError(f"schema type {tp!r} is not supported")
+
+    def build_dataclass(self, cls: Any, value: Any, path: Path) -> Any:
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            self.problem(path, f"expected a mapping, got {_describe(value)}")
+            value = {}
+        hints = typing.get_type_hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+        for key in value:
+            if key not in fields:
+                self.problem(path + (str(key),), "unknown key" + _did_you_mean(str(key), list(fields)))
+        kwargs: dict[str, Any] = {}
+        for name, f in fields.items():
+            if name in value:
+                before = len(self.problems)
+                built = self.build(hints[name], value[name], path + (name,))
+                if len(self.problems) == before:
+                    self._check_bounds(f, built, path + (name,))
+                kwargs[name] = built
+            elif f.default is MISSING and f.default_factory is MISSING:
+                self.problem(path + (name,), "required key is missing")
+        hook = getattr(cls, "__schema_build__", None)
+        if hook is not None:
+            kwargs = hook(self, kwargs, value, path)
+        try:
+            return cls(**{k: v for k, v in kwargs.items() if k in fields})
+        except TypeError:
+            # A required field was missing and already reported; build with placeholders.
+            for name, f in fields.items():
+                if name not in kwargs and f.default is MISSING and f.default_factory is MISSING:
+                    kwargs[name] = _placeholder(hints[name])
+            return cls(**{k: v for k, v in kwargs.items() if k in fields})
+
+    def _check_bounds(self, f: dataclasses.Field, value: Any, path: Path) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return
+        m = f.metadata
+        if m.get("ge") is not None and value < m["ge"]:
+            self.problem(path, f"must be >= {m['ge']}, got {value!r}")
+        if m.get("gt") is not None and value <= m["gt"]:
+            self.problem(path, f"must be > {m['gt']}, got {value!r}")
+        if m.get("le") is not None and value > m["le"]:
+            self.problem(path, f"must be <= {m['le']}, got {value!r}")
+        if m.get("lt") is not None and value >= m["lt"]:
+            self.problem(path, f"must be < {m['lt']}, got {value!r}")
+
+
+def _placeholder(tp: Any) -> Any:
+    origin = get_origin(tp)
+    if origin is list:
+        return []
+    if origin is dict:
+        return {}
+    if origin is Literal:
+        return get_args(tp)[0]
+    if dataclasses.is_dataclass(tp):
+        return Validator().build_dataclass(tp, {}, ())
+    return {int: 0, float: 0.0, str: "", bool: False}.get(tp)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _did_you_mean(word: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(candidates)})"
+
+
+# --------------------------------------------------------------------------- JSON Schema
+
+
+def json_schema_for(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
+    origin = get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return {"anyOf": [json_schema_for(a, defs) for a in get_args(tp)]}
+    if tp is type(None):
+        return {"type": "null"}
+    if origin is Literal:
+        return {"enum": list(get_args(tp))}
+    if origin is list:
+        return {"type": "array", "items": json_schema_for(get_args(tp)[0], defs)}
+    if origin is dict:
+        return {"type": "object", "additionalProperties": json_schema_for(get_args(tp)[1], defs)}
+    if dataclasses.is_dataclass(tp):
+        name = tp.__name__
+        if name not in defs:
+            defs[name] = {}  # reserve against recursion
+            defs[name] = dataclass_schema(tp, defs)
+        return {"$ref": f"#/$defs/{name}"}
+    return {int: {"type": "integer"}, float: {"type": "number"}, str: {"type": "string"},
+            bool: {"type": "boolean"}, Any: {}}[tp]
+
+
+def dataclass_schema(cls: Any, defs: dict[str, Any]) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    props: dict[str, Any] = {}
+    required: list[str] = []
+    for f in dataclasses.fields(cls):
+        if not f.init:
+            continue
+        schema = dict(json_schema_for(hints[f.name], defs))
+        meta = f.metadata
+        if meta.get("doc"):
+            schema["description"] = meta["doc"]
+        for key, js in (("ge", "minimum"), ("gt", "exclusiveMinimum"), ("le", "maximum"), ("lt", "exclusiveMaximum")):
+            if meta.get(key) is not None:
+                schema[js] = meta[key]
+        if f.default is not MISSING and isinstance(f.default, (int, float, str, bool, type(None))):
+            schema["default"] = f.default
+        if f.default is MISSING and f.default_factory is MISSING:
+            required.append(f.name)
+        props[f.name] = schema
+    out: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
+    if cls.__doc__:
+        out["description"] = " ".join(cls.__doc__.split())
+    if required:
+        out["required"] = required
+    return out

@@ -1,0 +1,581 @@
+"""The topology: which actors run, how their sockets meet, and every setting, as typed objects.
+
+`load_topology(path)` returns a `Topology` or raises `SchemaError` listing every problem with
+its YAML path and line. Defaults are SPEC's; change them in the YAML, never in code.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+from launcher.schema import (MISSING, Path, Problem, SchemaError, Validator, dataclass_schema,
+                             format_path, json_schema_for, load_yaml_with_lines, setting)
+
+ActionName = Literal["HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSED"]
+
+# Socket roles per actor kind: role -> ZeroMQ socket type. The kind fixes the type; the topology
+# says whether the role binds or connects and where.
+SOCKET_ROLES: dict[str, dict[str, str]] = {
+    "price_feed": {"ticks": "PUB"},
+    "book": {"ticks": "SUB"},
+    "buffer": {"ticks": "SUB", "windows": "PUB", "snapshot": "REP"},
+    "correlator": {"windows": "SUB", "snapshot": "REQ", "matrix": "PUB"},
+    "clusterer": {"matrix": "SUB", "state": "PUB"},
+    "state_writer": {"state": "SUB"},
+    "gate": {"proposals": "REP", "permits": "REQ"},
+    "permit_issuer": {"requests": "REP"},
+}
+
+# Which socket type a connecting socket of each type must find bound on the other side.
+PEER_TYPE = {"SUB": "PUB", "PUB": "SUB", "REQ": "REP", "REP": "REQ"}
+
+# An actor of the key kind cannot do its job unless an actor of each listed kind exists.
+REQUIRED_KINDS: dict[str, tuple[str, ...]] = {
+    "book": ("price_feed",),
+    "buffer": ("price_feed",),
+    "correlator": ("buffer",),
+    "clusterer": ("correlator",),
+    "state_writer": ("clusterer",),
+    "gate": ("permit_issuer",),
+}
+
+SYMBOLS_DEFAULT = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+
+
+# --------------------------------------------------------------------------- shared sections
+
+
+@dataclass(frozen=True, kw_only=True)
+class RedisConfig:
+    """Where shared state lives: a managed redis-server run by the launcher, or an external URL."""
+
+    managed: bool = setting(False, doc="Run redis-server as the first supervisord program, with appendonly persistence in the run directory.")
+    port: int = setting(6390, doc="Port of the managed redis-server (bound to 127.0.0.1).", ge=1, le=65535)
+    url: str | None = setting(None, doc="External Redis, e.g. redis://127.0.0.1:6379/0. Put no password here; use password_env.")
+    password_env: str = setting("CLUSTERGATE_REDIS_PASSWORD", doc="Environment variable holding the Redis password, if any.")
+    timeout_ms: int = setting(250, doc="Socket and connect timeout of every Redis call.", ge=10, le=60000)
+
+    @staticmethod
+    def __schema_build__(v: Validator, kwargs: dict, raw: dict, path: Path) -> dict:
+        managed = kwargs.get("managed", False)
+        url = kwargs.get("url")
+        if managed and url:
+            v.problem(path, "set either managed: true or url, not both")
+        if not managed and not url:
+            v.problem(path, "set managed: true or give a url")
+        if url:
+            parsed = urlparse(url)
+            if parsed.scheme not in ("redis", "rediss", "unix"):
+                v.problem(path + ("url",), f"expected a redis://, rediss:// or unix:// URL, got {url!r}")
+            if parsed.password:
+                v.problem(path + ("url",), "contains a password; put it in the environment variable named by password_env")
+        if managed and kwargs.get("port") == 6379:
+            v.problem(path + ("port",), "6379 is Redis's default port; a managed server takes a non-default one")
+        return kwargs
+
+    @property
+    def password(self) -> str | None:
+        return os.environ.get(self.password_env) or None
+
+    def connection_url(self) -> str:
+        return self.url if self.url else f"redis://127.0.0.1:{self.port}/0"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PositionsConfig:
+    """Position snapshots, owned by the execution layer."""
+
+    key_pattern: str = setting("quantum:position:snapshot:{symbol}", doc="Redis hash key per symbol; must contain {symbol}.")
+    stale_after_s: float = setting(300.0, doc="A snapshot older than this is stale.", gt=0, le=86400)
+
+    @staticmethod
+    def __schema_build__(v: Validator, kwargs: dict, raw: dict, path: Path) -> dict:
+        if "{symbol}" not in kwargs.get("key_pattern", "{symbol}"):
+            v.problem(path + ("key_pattern",), "must contain {symbol}")
+        return kwargs
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClustersConfig:
+    """P2.7 parameters shared by buffer, correlator, clusterer and the gate's freshness check."""
+
+    cadence_s: float = setting(60.0, doc="One grid point per cadence.", ge=0.05, le=3600)
+    lookback_returns: int = setting(360, doc="Returns kept per symbol (points = lookback + 1).", ge=10, le=100000)
+    min_returns: int = setting(10, doc="A symbol enters the matrix with at least this many valid returns.", ge=2, le=100000)
+    corr_threshold: float = setting(0.70, doc="Edge between two symbols when corr >= this.", ge=-1, le=1)
+
+    @staticmethod
+    def __schema_build__(v: Validator, kwargs: dict, raw: dict, path: Path) -> dict:
+        if kwargs.get("min_returns", 10) > kwargs.get("lookback_returns", 360):
+            v.problem(path + ("min_returns",), "must not exceed lookback_returns")
+        return kwargs
+
+
+# --------------------------------------------------------------------------- per-kind settings
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyntheticSource:
+    """Correlated geometric Brownian motion; the same seed gives the same ticks."""
+
+    seed: int = setting(7, doc="Random seed.")
+    start_prices: dict[str, float] = setting(doc="Initial price per symbol (default 100).", factory=dict)
+    volatility: dict[str, float] = setting(doc="Annualised volatility per symbol (default 0.8).", factory=dict)
+    correlation: dict[str, float] = setting(doc="Pairwise correlation, keys 'SYM1/SYM2' (default 0).", factory=dict)
+    drift: float = setting(0.0, doc="Annualised drift of every symbol.", ge=-10, le=10)
+    time_scale: float = setting(1.0, doc="Simulated seconds per real second (raises the per-tick volatility).", gt=0, le=1e9)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplaySource:
+    """Replay a CSV file: long form ts,symbol,price or wide form ts,SYM1,SYM2,..."""
+
+    path: str = setting(doc="CSV file, relative to the topology file.")
+    speed: float = setting(1.0, doc="Replay speed factor (2 = twice as fast as recorded).", gt=0, le=1e6)
+    loop: bool = setting(False, doc="Start again at the end of the file.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PriceFeedSettings:
+    source: Literal["synthetic", "replay", "redis_snapshots"] = setting("synthetic", doc="Where prices come from.")
+    interval_s: float = setting(1.0, doc="Seconds between ticks (synthetic) or snapshot polls (redis_snapshots).", ge=0.001, le=3600)
+    heartbeat_s: float = setting(5.0, doc="Send a heartbeat when nothing was published for this long.", ge=0.1, le=3600)
+    synthetic: SyntheticSource = setting(doc="Settings of the synthetic source.", factory=SyntheticSource)
+    replay: ReplaySource | None = setting(None, doc="Settings of the replay source.")
+
+    @staticmethod
+    def __schema_build__(v: Validator, kwargs: dict, raw: dict, path: Path) -> dict:
+        if kwargs.get("source") == "replay" and kwargs.get("replay") is None:
+            v.problem(path + ("replay",), "source is replay, so replay.path is required")
+        return kwargs
+
+
+@dataclass(frozen=True, kw_only=True)
+class BookSettings:
+    """A synthetic trading book that marks fixed positions to the feed's prices (demo and tests)."""
+
+    positions: dict[str, float] = setting(doc="Signed position amount per symbol.", factory=dict)
+    refresh_s: float = setting(5.0, doc="Rewrite every snapshot this often.", ge=0.05, le=3600)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BufferSettings:
+    persist: bool = setting(True, doc="Keep the grid history in Redis so that restarts resume warm.")
+    publish_topic: str = setting("window", doc="Topic of the window messages.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CorrelatorSettings:
+    shrinkage: Literal["none", "ledoit_wolf"] = setting("none", doc="Shrink the correlation matrix towards the identity.")
+    snapshot_timeout_ms: int = setting(1000, doc="How long to wait for the buffer's snapshot reply.", ge=10, le=60000)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClustererSettings:
+    linkage: Literal["threshold", "average", "complete"] = setting("threshold", doc="threshold = connected components of corr >= corr_threshold (SPEC).")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StateWriterSettings:
+    stream_maxlen: int = setting(10000, doc="Approximate MAXLEN of the cluster_state stream.", ge=1, le=10_000_000)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GateSettings:
+    sigma_source: Literal["constant", "realized"] = setting("constant", doc="Per-symbol sigma: constant, or the correlator's realized volatility.")
+    sigma: float = setting(1.0, doc="Constant sigma per symbol.", ge=0, le=100)
+    heat_floor: float = setting(0.05, doc="heat = clip((sum w sigma - floor) / (ceiling - floor), 0, 1).", ge=0, le=100)
+    heat_ceiling: float = setting(0.35, doc="See heat_floor.", gt=0, le=100)
+    weight_heat: float = setting(0.60, doc="Weight of heat in stress.", ge=0, le=1)
+    weight_concentration: float = setting(0.25, doc="Weight of concentration in stress.", ge=0, le=1)
+    weight_k: float = setting(0.15, doc="Weight of K (cluster stress or proxy) in stress.", ge=0, le=1)
+    freshness_s: float | None = setting(None, doc="Cluster state older than this falls back to the proxy (default 2 x cadence_s).", gt=0, le=86400)
+    cold_stress: float = setting(0.55, doc="FULL_CLOSE is forbidden below this stress.", ge=0, le=1)
+    riskoff_stress: float = setting(0.80, doc="PARTIAL_25/50 accelerate to PARTIAL_75 at or above this stress.", ge=0, le=1)
+    kill_score_hard: float = setting(0.85, doc="kill_score at or above which a cold FULL_CLOSE becomes PARTIAL_75.", ge=0, le=1)
+    permit_timeout_ms: int = setting(500, doc="How long to wait for the permit issuer before HOLD permit_unavailable.", ge=10, le=60000)
+    max_request_bytes: int = setting(65536, doc="Larger proposals are rejected unread.", ge=256, le=100_000_000)
+
+    @staticmethod
+    def __schema_build__(v: Validator, kwargs: dict, raw: dict, path: Path) -> dict:
+        if kwargs.get("heat_ceiling", 0.35) <= kwargs.get("heat_floor", 0.05):
+            v.problem(path + ("heat_ceiling",), "must be greater than heat_floor")
+        return kwargs
+
+
+@dataclass(frozen=True, kw_only=True)
+class PermitIssuerSettings:
+    permit_ttl_s: int = setting(60, doc="TTL of quantum:permit:p26:{plan_id}.", ge=1, le=60)
+    cooldown_ttl_s: int = setting(60, doc="TTL of quantum:p26:cooldown:{symbol}.", ge=1, le=86400)
+    stream_maxlen: int = setting(100000, doc="Approximate MAXLEN of the gate decision stream.", ge=1000, le=100_000_000)
+    decision_ttl_s: int = setting(86400, doc="How long a plan_id's decision is kept for idempotent resubmission.", ge=60, le=30 * 86400)
+
+
+SETTINGS_BY_KIND: dict[str, Any] = {
+    "price_feed": PriceFeedSettings,
+    "book": BookSettings,
+    "buffer": BufferSettings,
+    "correlator": CorrelatorSettings,
+    "clusterer": ClustererSettings,
+    "state_writer": StateWriterSettings,
+    "gate": GateSettings,
+    "permit_issuer": PermitIssuerSettings,
+}
+
+
+# --------------------------------------------------------------------------- actors
+
+
+@dataclass(frozen=True, kw_only=True)
+class SocketSpec:
+    """One socket: it binds or connects (exactly one), with its high-water mark."""
+
+    bind: str | None = setting(None, doc="Endpoint to bind, e.g. tcp://127.0.0.1:5551 or ipc:///tmp/x.sock.")
+    connect: str | None = setting(None, doc="Endpoint another actor binds.")
+    hwm: int = setting(1000, doc="Send and receive high-water mark (messages).", ge=1, le=10_000_000)
+
+    @staticmethod
+    def __schema_build__(v: Validator, kwargs: dict, raw: dict, path: Path) -> dict:
+        bind, connect = kwargs.get("bind"), kwargs.get("connect")
+        if (bind is None) == (connect is None):
+            v.problem(path, "give exactly one of bind or connect")
+        for key in ("bind", "connect"):
+            endpoint = kwargs.get(key)
+            if endpoint is not None:
+                reason = endpoint_problem(endpoint)
+                if reason:
+                    v.problem(path + (key,), reason)
+        return kwargs
+
+    @property
+    def endpoint(self) -> str:
+        return self.bind if self.bind is not None else self.connect  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActorSpec:
+    """One actor process."""
+
+    kind: str = setting("", doc="Actor kind; defaults to the actor's name.")
+    host: str = setting("127.0.0.1", doc="Address the metrics endpoint binds.")
+    metrics_port: int = setting(doc="Prometheus metrics port.", ge=1, le=65535)
+    sockets: dict[str, SocketSpec] = setting(doc="Socket role -> bind/connect.", factory=dict)
+    settings: Any = setting(None, doc="Settings of this kind of actor.")
+    log_level: Literal["debug", "info", "warning", "error"] = setting("info", doc="Lowest level logged.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Topology:
+    """A whole clustergate system."""
+
+    name: str = setting(doc="Name of this system (used in the run directory and supervisord programs).")
+    symbols: list[str] = setting(doc="Allowlist of symbols.", factory=lambda: list(SYMBOLS_DEFAULT))
+    redis: RedisConfig = setting(doc="Shared state.", factory=lambda: RedisConfig(managed=True))
+    positions: PositionsConfig = setting(doc="Position snapshots.", factory=PositionsConfig)
+    clusters: ClustersConfig = setting(doc="Correlation cluster parameters.", factory=ClustersConfig)
+    actors: dict[str, ActorSpec] = setting(doc="Actor name -> actor.", factory=dict)
+    source_path: str | None = field(default=None, init=False, compare=False)
+
+    def actor(self, name: str) -> ActorSpec:
+        return self.actors[name]
+
+    def actors_of_kind(self, kind: str) -> list[str]:
+        return [n for n, a in self.actors.items() if a.kind == kind]
+
+    def settings_of(self, name: str) -> Any:
+        return self.actors[name].settings
+
+    def resolve_path(self, relative: str) -> FsPath:
+        base = FsPath(self.source_path).parent if self.source_path else FsPath.cwd()
+        p = FsPath(relative)
+        return p if p.is_absolute() else (base / p).resolve()
+
+    @property
+    def freshness_default_s(self) -> float:
+        return 2.0 * self.clusters.cadence_s
+
+
+# --------------------------------------------------------------------------- checks across sections
+
+
+def endpoint_problem(endpoint: str) -> str | None:
+    if endpoint.startswith("ipc://"):
+        return None if len(endpoint) > len("ipc://") else "ipc endpoint has no path"
+    if endpoint.startswith("inproc://"):
+        return "inproc endpoints do not cross processes; use tcp:// or ipc://"
+    if not endpoint.startswith("tcp://"):
+        return f"expected tcp://HOST:PORT or ipc://PATH, got {endpoint!r}"
+    host, _, port = endpoint[len("tcp://"):].rpartition(":")
+    if not host or not port.isdigit():
+        return f"expected tcp://HOST:PORT, got {endpoint!r}"
+    if not 1 <= int(port) <= 65535:
+        return f"port must be 1..65535, got {port}"
+    if host == "*":
+        return "binding every interface (*) is not allowed; name the address"
+    return None
+
+
+def endpoint_port(endpoint: str) -> int | None:
+    if endpoint.startswith("tcp://"):
+        tail = endpoint.rpartition(":")[2]
+        return int(tail) if tail.isdigit() else None
+    return None
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _endpoint_key(endpoint: str) -> str:
+    """Endpoints that reach the same place compare equal (localhost == 127.0.0.1)."""
+    return endpoint.replace("tcp://localhost:", "tcp://127.0.0.1:")
+
+
+def _check_actor(v: Validator, name: str, raw: Any, path: Path) -> ActorSpec:
+    raw = dict(raw) if isinstance(raw, dict) else raw
+    kind = raw.get("kind", name) if isinstance(raw, dict) else name
+    if isinstance(raw, dict) and "kind" not in raw:
+        raw["kind"] = name
+    spec: ActorSpec = v.build_dataclass(ActorSpec, raw, path)
+    if kind not in SETTINGS_BY_KIND:
+        hint = _close(kind, list(SETTINGS_BY_KIND))
+        where = path + ("kind",) if isinstance(raw, dict) and "kind" in raw and raw.get("kind") != name else path
+        v.problem(where, f"unknown actor kind {kind!r}{hint}")
+        return spec
+    settings_raw = raw.get("settings") if isinstance(raw, dict) else None
+    settings = v.build_dataclass(SETTINGS_BY_KIND[kind], settings_raw, path + ("settings",))
+    roles = SOCKET_ROLES[kind]
+    for role in spec.sockets:
+        if role not in roles:
+            v.problem(path + ("sockets", role), f"unknown socket role for a {kind}{_close(role, list(roles))}")
+    for role in roles:
+        if role not in spec.sockets:
+            v.problem(path + ("sockets", role), f"required socket role of a {kind} is missing ({roles[role]})")
+    if not is_loopback(spec.host):
+        v.problem(path + ("host",), f"metrics would listen on {spec.host}, beyond loopback; clustergate binds 127.0.0.1 only")
+    return ActorSpec(kind=kind, host=spec.host, metrics_port=spec.metrics_port, sockets=spec.sockets,
+                     settings=settings, log_level=spec.log_level)
+
+
+def _close(word: str, candidates: list[str]) -> str:
+    import difflib
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(candidates)})"
+
+
+def validate_data(data: Any, lines: dict[Path, int] | None = None) -> tuple[Topology | None, list[Problem]]:
+    v = Validator(lines)
+    if not isinstance(data, dict):
+        v.problem((), "the topology must be a mapping with name, redis, actors ...")
+        return None, v.problems
+    data = dict(data)
+    data.pop("$schema", None)
+    raw_actors = data.pop("actors", None)
+    topo: Topology = v.build_dataclass(Topology, data, ())
+    actors: dict[str, ActorSpec] = {}
+    if raw_actors is None:
+        v.problem(("actors",), "required key is missing")
+    elif not isinstance(raw_actors, dict):
+        v.problem(("actors",), "expected a mapping of actor name -> actor")
+    else:
+        for name, raw in raw_actors.items():
+            path: Path = ("actors", str(name))
+            if not isinstance(raw, dict):
+                v.problem(path, f"expected a mapping, got {raw!r}")
+                continue
+            actors[str(name)] = _check_actor(v, str(name), raw, path)
+    topo = Topology(name=topo.name, symbols=topo.symbols, redis=topo.redis, positions=topo.positions,
+                    clusters=topo.clusters, actors=actors)
+    _check_symbols(v, topo)
+    _check_wiring(v, topo)
+    _check_ports(v, topo)
+    _check_required(v, topo)
+    _check_kind_settings(v, topo)
+    return topo, v.problems
+
+
+def _check_symbols(v: Validator, topo: Topology) -> None:
+    if not topo.symbols:
+        v.problem(("symbols",), "the allowlist is empty")
+    seen: set[str] = set()
+    for i, s in enumerate(topo.symbols):
+        if not s or not s.replace("_", "").isalnum() or s.upper() != s:
+            v.problem(("symbols", i), f"symbol {s!r} must be upper-case letters and digits, e.g. BTCUSDT")
+        if s in seen:
+            v.problem(("symbols", i), f"duplicate symbol {s!r}")
+        seen.add(s)
+    if not topo.name or not topo.name.replace("-", "").replace("_", "").isalnum():
+        v.problem(("name",), f"name {topo.name!r} must be letters, digits, - or _")
+
+
+def _check_wiring(v: Validator, topo: Topology) -> None:
+    bound: dict[str, tuple[str, str, str]] = {}  # endpoint -> (actor, role, type)
+    for name, spec in topo.actors.items():
+        roles = SOCKET_ROLES.get(spec.kind, {})
+        for role, sock in spec.sockets.items():
+            if sock.bind is None or role not in roles:
+                continue
+            key = _endpoint_key(sock.bind)
+            if key in bound:
+                other = bound[key]
+                v.problem(("actors", name, "sockets", role, "bind"),
+                          f"{sock.bind} is already bound by actors.{other[0]}.sockets.{other[1]}")
+            else:
+                bound[key] = (name, role, roles[role])
+    for name, spec in topo.actors.items():
+        roles = SOCKET_ROLES.get(spec.kind, {})
+        for role, sock in spec.sockets.items():
+            if sock.connect is None or role not in roles:
+                continue
+            path = ("actors", name, "sockets", role, "connect")
+            peer = bound.get(_endpoint_key(sock.connect))
+            if peer is None:
+                v.problem(path, f"no actor binds {sock.connect}")
+            elif peer[2] != PEER_TYPE[roles[role]]:
+                v.problem(path, f"{roles[role]} socket connects to {sock.connect}, bound by "
+                                f"actors.{peer[0]}.sockets.{peer[1]} ({peer[2]}); it needs a {PEER_TYPE[roles[role]]}")
+            if sock.connect.startswith("tcp://"):
+                host = sock.connect[6:].rpartition(":")[0]
+                if not is_loopback(host):
+                    v.problem(path, f"{sock.connect} leaves loopback; clustergate talks over 127.0.0.1 only")
+        for role, sock in spec.sockets.items():
+            if sock.bind and sock.bind.startswith("tcp://"):
+                host = sock.bind[6:].rpartition(":")[0]
+                if not is_loopback(host):
+                    v.problem(("actors", name, "sockets", role, "bind"),
+                              f"{sock.bind} exposes the socket beyond loopback; bind 127.0.0.1")
+
+
+def _check_ports(v: Validator, topo: Topology) -> None:
+    used: dict[int, str] = {}
+    endpoints: set[str] = set()
+
+    def claim(port: int | None, path: Path) -> None:
+        if port is None:
+            return
+        if port in used:
+            v.problem(path, f"port {port} is already used by {used[port]}")
+        else:
+            used[port] = format_path(path)
+
+    if topo.redis.managed:
+        claim(topo.redis.port, ("redis", "port"))
+    for name, spec in topo.actors.items():
+        claim(spec.metrics_port, ("actors", name, "metrics_port"))
+        for role, sock in spec.sockets.items():
+            if sock.bind and _endpoint_key(sock.bind) not in endpoints:  # same endpoint twice: _check_wiring says so
+                endpoints.add(_endpoint_key(sock.bind))
+                claim(endpoint_port(sock.bind), ("actors", name, "sockets", role, "bind"))
+
+
+def _check_required(v: Validator, topo: Topology) -> None:
+    if not topo.actors:
+        v.problem(("actors",), "no actors: a topology needs at least one")
+    kinds = {a.kind for a in topo.actors.values()}
+    for name, spec in topo.actors.items():
+        for needed in REQUIRED_KINDS.get(spec.kind, ()):
+            if needed not in kinds:
+                v.problem(("actors",), f"required actor missing: actors.{name} ({spec.kind}) needs a {needed}")
+
+
+def _check_kind_settings(v: Validator, topo: Topology) -> None:
+    allow = set(topo.symbols)
+    for name, spec in topo.actors.items():
+        s = spec.settings
+        base = ("actors", name, "settings")
+        if isinstance(s, PriceFeedSettings):
+            syn = s.synthetic
+            for key in ("start_prices", "volatility"):
+                for sym, value in getattr(syn, key).items():
+                    if sym not in allow:
+                        v.problem(base + ("synthetic", key, sym), f"{sym} is not in symbols")
+                    if not value > 0:
+                        v.problem(base + ("synthetic", key, sym), f"must be > 0, got {value!r}")
+            for pair, rho in syn.correlation.items():
+                parts = pair.split("/")
+                if len(parts) != 2 or parts[0] == parts[1]:
+                    v.problem(base + ("synthetic", "correlation", pair), "key must be SYM1/SYM2 with two different symbols")
+                    continue
+                for sym in parts:
+                    if sym not in allow:
+                        v.problem(base + ("synthetic", "correlation", pair), f"{sym} is not in symbols")
+                if not -1 < rho < 1:
+                    v.problem(base + ("synthetic", "correlation", pair), f"must be in (-1, 1), got {rho!r}")
+        if isinstance(s, BookSettings):
+            for sym in s.positions:
+                if sym not in allow:
+                    v.problem(base + ("positions", sym), f"{sym} is not in symbols")
+        if isinstance(s, GateSettings) and s.freshness_s is not None and s.freshness_s < topo.clusters.cadence_s:
+            v.problem(base + ("freshness_s",), f"shorter than one cadence ({topo.clusters.cadence_s} s): the state would always look stale")
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def load_topology(path: str | os.PathLike[str]) -> Topology:
+    """Read and validate a topology file; raise SchemaError naming every problem."""
+    p = FsPath(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise SchemaError([Problem((), f"cannot read topology: {exc.strerror}")]) from None
+    try:
+        data, lines, problems = load_yaml_with_lines(text)
+    except Exception as exc:  # yaml.YAMLError and friends: report, never crash
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise SchemaError([Problem((), f"not valid YAML: {getattr(exc, 'problem', None) or exc}", line)]) from None
+    topo, more = validate_data(data, lines)
+    problems = problems + more
+    if problems:
+        raise SchemaError(problems)
+    assert topo is not None
+    object.__setattr__(topo, "source_path", str(p.resolve()))
+    return topo
+
+
+def topology_json_schema() -> dict[str, Any]:
+    defs: dict[str, Any] = {}
+    root = dataclass_schema(Topology, defs)
+    root["properties"].pop("source_path", None)
+    root["properties"]["$schema"] = {"type": "string"}
+    actor = dataclass_schema(ActorSpec, defs)
+    actor.pop("required", None)
+    actor["required"] = ["metrics_port", "sockets"]
+    branches = []
+    for kind, cls in SETTINGS_BY_KIND.items():
+        branches.append({
+            "if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+            "then": {"properties": {
+                "settings": json_schema_for(cls, defs),
+                "sockets": {"type": "object", "properties": {r: {"$ref": "#/$defs/SocketSpec"} for r in SOCKET_ROLES[kind]},
+                            "required": list(SOCKET_ROLES[kind]), "additionalProperties": False},
+            }},
+        })
+    actor["properties"]["kind"] = {"enum": list(SETTINGS_BY_KIND), "description": "Actor kind; defaults to the actor's name."}
+    actor["allOf"] = branches
+    defs["ActorSpec"] = actor
+    root["properties"]["actors"] = {"type": "object", "additionalProperties": {"$ref": "#/$defs/ActorSpec"},
+                                    "description": "Actor name -> actor."}
+    json_schema_for(SocketSpec, defs)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "clustergate topology",
+            **root, "$defs": defs}
+
+
+def dump_schema() -> str:
+    return json.dumps(topology_json_schema(), indent=2, sort_keys=False)
+
+
+__all__ = ["Topology", "ActorSpec", "SocketSpec", "load_topology", "SchemaError", "SOCKET_ROLES",
+           "SETTINGS_BY_KIND", "topology_json_schema", "MISSING"]
