@@ -45,6 +45,9 @@ REQUIRED_KINDS: dict[str, tuple[str, ...]] = {
     "gate": ("permit_issuer",),
 }
 
+# supervisord program names the launcher uses for itself.
+RESERVED_PROGRAM_NAMES = {"redis"}
+
 SYMBOLS_DEFAULT = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
 
 
@@ -280,6 +283,7 @@ class Topology:
     positions: PositionsConfig = setting(doc="Position snapshots.", factory=PositionsConfig)
     clusters: ClustersConfig = setting(doc="Correlation cluster parameters.", factory=ClustersConfig)
     actors: dict[str, ActorSpec] = setting(doc="Actor name -> actor.", factory=dict)
+    base_dir: str | None = setting(None, doc="Directory that relative paths resolve against (default: the topology file's). The launcher sets it in its copy.")
     source_path: str | None = field(default=None, init=False, compare=False)
 
     def actor(self, name: str) -> ActorSpec:
@@ -292,7 +296,10 @@ class Topology:
         return self.actors[name].settings
 
     def resolve_path(self, relative: str) -> FsPath:
-        base = FsPath(self.source_path).parent if self.source_path else FsPath.cwd()
+        if self.base_dir:
+            base = FsPath(self.base_dir)
+        else:
+            base = FsPath(self.source_path).parent if self.source_path else FsPath.cwd()
         p = FsPath(relative)
         return p if p.is_absolute() else (base / p).resolve()
 
@@ -394,9 +401,11 @@ def validate_data(data: Any, lines: dict[Path, int] | None = None) -> tuple[Topo
             if not isinstance(raw, dict):
                 v.problem(path, f"expected a mapping, got {raw!r}")
                 continue
+            if str(name) in RESERVED_PROGRAM_NAMES or not str(name).replace("_", "").replace("-", "").isalnum():
+                v.problem(path, f"actor name {name!r} is reserved or not letters, digits, - and _")
             actors[str(name)] = _check_actor(v, str(name), raw, path)
     topo = Topology(name=topo.name, symbols=topo.symbols, redis=topo.redis, positions=topo.positions,
-                    clusters=topo.clusters, actors=actors)
+                    clusters=topo.clusters, actors=actors, base_dir=topo.base_dir)
     _check_symbols(v, topo)
     _check_wiring(v, topo)
     _check_ports(v, topo)
@@ -512,6 +521,11 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
                         v.problem(base + ("synthetic", "correlation", pair), f"{sym} is not in symbols")
                 if not -1 < rho < 1:
                     v.problem(base + ("synthetic", "correlation", pair), f"must be in (-1, 1), got {rho!r}")
+            if syn.correlation and not any(p.path[:len(base) + 2] == base + ("synthetic", "correlation") for p in v.problems):
+                from actors.price_feed import correlation_problem  # imports numpy: only when there is a matrix to check
+                reason = correlation_problem(list(topo.symbols), syn.correlation)
+                if reason:
+                    v.problem(base + ("synthetic", "correlation"), reason)
         if isinstance(s, BookSettings):
             for sym in s.positions:
                 if sym not in allow:

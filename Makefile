@@ -1,0 +1,38 @@
+# Two commands: `make demo` and `make test`. Both create .venv and install what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test bench install down status clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "clustergate needs Python 3.11 or newer; set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,redis]'
+	touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/clustergate up configs/demo.yaml
+	$(BIN)/clustergate status
+	$(BIN)/clustergate proof readiness
+
+test: $(STAMP)
+	bash .ci/install-promtool
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+down:
+	$(BIN)/clustergate down
+
+status:
+	$(BIN)/clustergate status
+
+clean:
+	-$(BIN)/clustergate down
+	rm -rf run

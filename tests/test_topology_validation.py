@@ -1,0 +1,159 @@
+"""`clustergate validate`: one test per class of bad topology, each naming the YAML path."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from helpers import REPO, demo_topology_data
+from launcher.schema import SchemaError
+from launcher.topology import load_topology, topology_json_schema
+
+
+def problems_of(tmp_path: Path, data: object, raw: str | None = None) -> list[str]:
+    path = tmp_path / "topology.yaml"
+    path.write_text(raw if raw is not None else yaml.safe_dump(data, sort_keys=False))
+    try:
+        load_topology(path)
+    except SchemaError as exc:
+        return [p.render("t.yaml") for p in exc.problems]
+    return []
+
+
+def demo() -> dict:
+    return demo_topology_data()
+
+
+@pytest.mark.parametrize("config", ["demo.yaml", "production.yaml"])
+def test_shipped_topologies_are_valid(config: str) -> None:
+    topo = load_topology(REPO / "configs" / config)
+    assert topo.actors
+
+
+def test_misspelt_key_gives_one_line_naming_it_with_a_suggestion(tmp_path: Path) -> None:
+    data = demo()
+    data["clusters"]["cadense_s"] = data["clusters"].pop("cadence_s")
+    problems = problems_of(tmp_path, data)
+    assert len(problems) == 1
+    assert "clusters.cadense_s: unknown key (did you mean 'cadence_s'?)" in problems[0]
+    assert problems[0].startswith("t.yaml:")  # carries the line number
+
+
+def test_wrong_type_names_path_and_value(tmp_path: Path) -> None:
+    data = demo()
+    data["actors"]["gate"]["metrics_port"] = "eighty"
+    problems = problems_of(tmp_path, data)
+    assert len(problems) == 1
+    assert "actors.gate.metrics_port: expected an integer, got str 'eighty'" in problems[0]
+
+
+def test_out_of_range_values_are_rejected(tmp_path: Path) -> None:
+    data = demo()
+    data["clusters"]["cadence_s"] = -1
+    data["clusters"]["lookback_returns"] = 10**9
+    data["actors"]["buffer"]["metrics_port"] = 0
+    problems = "\n".join(problems_of(tmp_path, data))
+    assert "clusters.cadence_s: must be >= 0.05, got -1" in problems
+    assert "clusters.lookback_returns: must be <= 100000" in problems
+    assert "actors.buffer.metrics_port: must be >= 1, got 0" in problems
+
+
+def test_duplicate_port_names_both_users(tmp_path: Path) -> None:
+    data = demo()
+    data["actors"]["gate"]["metrics_port"] = data["actors"]["buffer"]["metrics_port"]
+    problems = problems_of(tmp_path, data)
+    assert any("actors.gate.metrics_port: port 9183 is already used by actors.buffer.metrics_port" in p for p in problems)
+
+
+def test_subscriber_connected_to_an_endpoint_nobody_binds(tmp_path: Path) -> None:
+    data = demo()
+    data["actors"]["correlator"]["sockets"]["windows"] = {"connect": "tcp://127.0.0.1:5999"}
+    problems = problems_of(tmp_path, data)
+    assert any("actors.correlator.sockets.windows.connect: no actor binds tcp://127.0.0.1:5999" in p for p in problems)
+
+
+def test_requester_connected_to_a_publisher_is_rejected(tmp_path: Path) -> None:
+    data = demo()
+    data["actors"]["gate"]["sockets"]["permits"] = {"connect": "tcp://127.0.0.1:5552"}
+    problems = "\n".join(problems_of(tmp_path, data))
+    assert "actors.gate.sockets.permits.connect: REQ socket connects to tcp://127.0.0.1:5552" in problems
+    assert "it needs a REP" in problems
+
+
+def test_required_actor_missing(tmp_path: Path) -> None:
+    data = demo()
+    del data["actors"]["permit_issuer"]
+    problems = "\n".join(problems_of(tmp_path, data))
+    assert "required actor missing: actors.gate (gate) needs a permit_issuer" in problems
+
+
+def test_unknown_actor_kind_and_socket_role(tmp_path: Path) -> None:
+    data = demo()
+    data["actors"]["gate"]["kind"] = "gaet"
+    data["actors"]["buffer"]["sockets"]["tiks"] = data["actors"]["buffer"]["sockets"].pop("ticks")
+    problems = "\n".join(problems_of(tmp_path, data))
+    assert "actors.gate.kind: unknown actor kind 'gaet' (did you mean 'gate'?)" in problems
+    assert "actors.buffer.sockets.tiks: unknown socket role for a buffer (did you mean 'ticks'?)" in problems
+    assert "actors.buffer.sockets.ticks: required socket role of a buffer is missing" in problems
+
+
+def test_duplicate_yaml_key_is_an_error_not_an_override(tmp_path: Path) -> None:
+    raw = (REPO / "configs" / "demo.yaml").read_text().replace("  cadence_s: 1\n", "  cadence_s: 1\n  cadence_s: 2\n")
+    problems = problems_of(tmp_path, None, raw)
+    assert any("clusters.cadence_s: duplicate key" in p for p in problems)
+
+
+def test_invalid_yaml_reports_the_line(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, None, "name: demo\nactors: [unclosed\n")
+    assert len(problems) == 1 and "not valid YAML" in problems[0]
+
+
+def test_endpoint_beyond_loopback_is_rejected(tmp_path: Path) -> None:
+    data = demo()
+    data["actors"]["gate"]["sockets"]["proposals"] = {"bind": "tcp://0.0.0.0:5556"}
+    problems = "\n".join(problems_of(tmp_path, data))
+    assert "actors.gate.sockets.proposals.bind: tcp://0.0.0.0:5556 exposes the socket beyond loopback" in problems
+
+
+def test_password_in_redis_url_is_rejected(tmp_path: Path) -> None:
+    data = demo()
+    data["redis"] = {"url": "redis://:secret@127.0.0.1:6379/0"}
+    problems = "\n".join(problems_of(tmp_path, data))
+    assert "redis.url: contains a password" in problems
+    assert "secret" not in problems
+
+
+def test_validate_command_exits_2_with_one_line_per_problem(tmp_path: Path) -> None:
+    data = demo()
+    data["clusters"]["cadense_s"] = 1
+    data["actors"]["gate"]["metrics_port"] = "x"
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    result = subprocess.run([sys.executable, "-m", "launcher", "validate", str(path)], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 2
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 2
+    assert all(line.startswith(str(path) + ":") for line in lines)
+    ok = subprocess.run([sys.executable, "-m", "launcher", "validate", str(REPO / "configs" / "demo.yaml")],
+                        capture_output=True, text=True, cwd=REPO)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+def test_shipped_schema_file_matches_the_schema_command() -> None:
+    result = subprocess.run([sys.executable, "-m", "launcher", "schema"], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0
+    assert json.loads(result.stdout) == json.loads((REPO / "configs" / "topology.schema.json").read_text())
+    for config in ("demo.yaml", "production.yaml"):
+        assert "$schema=./topology.schema.json" in (REPO / "configs" / config).read_text()
+
+
+def test_json_schema_rejects_unknown_keys_and_knows_every_kind() -> None:
+    schema = topology_json_schema()
+    assert schema["additionalProperties"] is False
+    kinds = schema["$defs"]["ActorSpec"]["properties"]["kind"]["enum"]
+    assert set(kinds) >= {"price_feed", "buffer", "correlator", "clusterer", "state_writer", "gate", "permit_issuer"}
