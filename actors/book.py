@@ -1,0 +1,103 @@
+"""Book: a synthetic trading book that keeps position snapshots fresh for demos and tests.
+
+It marks fixed positions to the feed's latest prices and rewrites every snapshot hash each
+refresh_s. A symbol is written only once a price for it has arrived; it never invents a mark.
+"""
+
+from __future__ import annotations
+
+import time
+
+import redis
+from prometheus_client import Counter, Gauge
+
+from actors import keys
+from actors.redis_conn import connect
+from actors.runtime import Actor, main
+from actors.wire import TICK_TOPIC_PREFIX, BadTick, parse_tick
+from launcher.topology import BookSettings
+
+BAD_FRAMES = Counter("book_bad_frames_total", "Tick messages that could not be used")
+SNAPSHOTS_WRITTEN = Counter("book_snapshots_written_total", "Position snapshots written", ["symbol"])
+SNAPSHOT_TS = Gauge("book_snapshot_timestamp_seconds", "Epoch time of the last snapshot written", ["symbol"])
+REDIS_ERRORS = Counter("book_redis_errors_total", "Failed snapshot writes (retried next refresh)")
+
+
+def snapshot_fields(position_amt: float, mark_price: float, now_epoch: float) -> dict[str, str]:
+    """The snapshot hash as the execution layer writes it; notional_usd is signed like the position."""
+    return {
+        "position_amt": repr(float(position_amt)),
+        "mark_price": repr(float(mark_price)),
+        "ts_epoch": str(int(now_epoch)),
+        "notional_usd": repr(float(position_amt) * float(mark_price)),
+    }
+
+
+class Book(Actor):
+    kind = "book"
+    settings: BookSettings
+
+    def setup(self) -> None:
+        self.positions = dict(self.settings.positions)
+        self.marks: dict[str, float] = {}
+        self.written: set[str] = set()
+        self._redis_failing = False
+        self.redis: redis.Redis = connect(self.topology.redis)
+        pattern = self.topology.positions.key_pattern
+        self.snapshot_keys = {s: keys.position_snapshot(s, pattern) for s in self.positions}
+        for symbol in self.positions:
+            SNAPSHOTS_WRITTEN.labels(symbol=symbol)
+        self.subscribe("ticks", TICK_TOPIC_PREFIX)
+        self.on_message("ticks", self._on_tick)
+        self.every(self.settings.refresh_s, self._write_snapshots, name="refresh")
+        if not self.positions:
+            self.set_ready(True)
+        self.log.info("book_started", positions=self.positions, refresh_s=self.settings.refresh_s)
+
+    def teardown(self) -> None:
+        self.redis.close()
+
+    def _on_tick(self, frames: list[bytes]) -> None:
+        try:
+            tick = parse_tick(frames)
+        except BadTick as exc:
+            BAD_FRAMES.inc()
+            self.log.warning("bad_tick", reason=str(exc))
+            return
+        if tick is None or tick.symbol not in self.positions:
+            return
+        first = tick.symbol not in self.marks
+        self.marks[tick.symbol] = tick.price
+        if first and not self.is_ready:
+            self._write_snapshots()  # a new symbol's first mark goes out at once, so readiness comes early
+
+    def _write_snapshots(self) -> None:
+        now = time.time()
+        due = {s: snapshot_fields(self.positions[s], self.marks[s], now) for s in self.positions if s in self.marks}
+        if not due:
+            return
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for symbol, fields in due.items():
+                pipe.hset(self.snapshot_keys[symbol], mapping=fields)
+            pipe.execute()
+        except redis.RedisError as exc:
+            REDIS_ERRORS.inc()
+            if not self._redis_failing:
+                self.log.error("redis_error", error=repr(exc), retry_in_s=self.settings.refresh_s)
+            self._redis_failing = True
+            return
+        if self._redis_failing:
+            self.log.info("redis_recovered")
+            self._redis_failing = False
+        for symbol in due:
+            SNAPSHOTS_WRITTEN.labels(symbol=symbol).inc()
+            SNAPSHOT_TS.labels(symbol=symbol).set(now)
+        self.written.update(due)
+        if not self.is_ready and self.written >= set(self.positions):
+            self.set_ready(True)
+            self.log.info("ready", symbols=sorted(self.written))
+
+
+if __name__ == "__main__":
+    main(Book)

@@ -1,0 +1,419 @@
+"""Price feed: publishes ticks on `tick.{SYMBOL}` from a synthetic, replayed or Redis-polled source.
+
+A price that is NaN, infinite, zero or negative is never published; it is counted in
+`price_feed_rejected_prices_total{symbol,reason}`. When nothing went out for heartbeat_s, a
+heartbeat carrying the last tick's seq goes out instead, so subscribers can tell idle from dead.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import statistics
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import redis
+from prometheus_client import Counter, Gauge
+
+from actors import keys
+from actors.redis_conn import connect
+from actors.runtime import Actor, main
+from actors.wire import Tick, heartbeat_frames
+from launcher.topology import PriceFeedSettings, ReplaySource, SyntheticSource
+
+SECONDS_PER_YEAR = 365.25 * 24 * 3600
+DEFAULT_VOLATILITY = 0.8
+DEFAULT_START_PRICE = 100.0
+REPLAY_ROWS_PER_TURN = 1000  # rows published per timer callback, so a fast replay cannot starve the loop
+
+TICKS = Counter("price_feed_ticks_total", "Ticks published", ["symbol"])
+REJECTED = Counter("price_feed_rejected_prices_total", "Prices never published because they are not finite and positive",
+                   ["symbol", "reason"])
+HEARTBEATS = Counter("price_feed_heartbeats_total", "Heartbeats published while idle")
+LAST_TICK_TS = Gauge("price_feed_last_tick_timestamp_seconds", "Epoch time of the last published tick", ["symbol"])
+REPLAY_SKIPPED = Counter("price_feed_replay_rows_skipped_total", "Replay rows or cells skipped",
+                         ["reason"])  # bad_row | not_in_allowlist
+REDIS_ERRORS = Counter("price_feed_redis_errors_total", "Failed polls of the position snapshots")
+
+
+# --------------------------------------------------------------------------- price checks
+
+
+def price_rejection(price: Any) -> str | None:
+    """Why a price must not be published (nan, infinite, zero, negative, not_a_number), or None."""
+    if isinstance(price, bool) or not isinstance(price, (int, float)):
+        return "not_a_number"
+    if math.isnan(price):
+        return "nan"
+    if math.isinf(price):
+        return "infinite"
+    if price == 0:
+        return "zero"
+    if price < 0:
+        return "negative"
+    return None
+
+
+def parse_price(text: str | bytes | None) -> float | str:
+    """A float from Redis or CSV text, or the rejection reason when it is no usable price."""
+    if text is None:
+        return "missing"
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return "not_a_number"
+    return price_rejection(value) or value
+
+
+# --------------------------------------------------------------------------- synthetic source
+
+
+class NotPositiveDefinite(ValueError):
+    """The configured correlation matrix cannot drive a correlated random walk."""
+
+
+def correlation_matrix(symbols: list[str], pairs: dict[str, float]) -> np.ndarray:
+    """Symmetric matrix in `symbols` order from 'SYM1/SYM2' -> rho; missing pairs are 0."""
+    index = {s: i for i, s in enumerate(symbols)}
+    matrix = np.eye(len(symbols))
+    for pair, rho in pairs.items():
+        a, _, b = pair.partition("/")
+        if a in index and b in index and a != b:
+            matrix[index[a], index[b]] = matrix[index[b], index[a]] = rho
+    return matrix
+
+
+def cholesky_factor(symbols: list[str], pairs: dict[str, float]) -> np.ndarray:
+    """Lower Cholesky factor of the correlation matrix; raise NotPositiveDefinite naming the smallest eigenvalue."""
+    matrix = correlation_matrix(symbols, pairs)
+    try:
+        return np.linalg.cholesky(matrix)
+    except np.linalg.LinAlgError:
+        smallest = float(np.linalg.eigvalsh(matrix).min())
+        raise NotPositiveDefinite(
+            f"correlation matrix over {', '.join(symbols)} is not positive definite "
+            f"(smallest eigenvalue {smallest:.4f}); the pairwise correlations contradict each other") from None
+
+
+def correlation_problem(symbols: list[str], pairs: dict[str, float]) -> str | None:
+    """The reason the correlation settings cannot be used, or None (used by `clustergate validate`)."""
+    try:
+        cholesky_factor(symbols, pairs)
+    except NotPositiveDefinite as exc:
+        return str(exc)
+    return None
+
+
+class CorrelatedGBM:
+    """Correlated geometric Brownian motion; the same seed gives the same price sequence.
+
+    Each step advances every symbol by dt_years: log S += (drift - vol^2 / 2) dt + vol sqrt(dt) (L z).
+    """
+
+    def __init__(self, symbols: list[str], settings: SyntheticSource, dt_years: float):
+        self.symbols = list(symbols)
+        self.chol = cholesky_factor(self.symbols, settings.correlation)
+        self.vol = np.array([settings.volatility.get(s, DEFAULT_VOLATILITY) for s in self.symbols])
+        self.log_prices = np.log([settings.start_prices.get(s, DEFAULT_START_PRICE) for s in self.symbols])
+        self.drift_step = (settings.drift - 0.5 * self.vol ** 2) * dt_years
+        self.vol_step = self.vol * math.sqrt(dt_years)
+        self.rng = np.random.default_rng(settings.seed)
+
+    @classmethod
+    def from_settings(cls, symbols: list[str], feed: PriceFeedSettings) -> "CorrelatedGBM":
+        dt_years = feed.interval_s * feed.synthetic.time_scale / SECONDS_PER_YEAR
+        return cls(symbols, feed.synthetic, dt_years)
+
+    def step(self) -> dict[str, float]:
+        shocks = self.chol @ self.rng.standard_normal(len(self.symbols))
+        self.log_prices = self.log_prices + self.drift_step + self.vol_step * shocks
+        return dict(zip(self.symbols, np.exp(self.log_prices).tolist()))
+
+    def path(self, steps: int) -> np.ndarray:
+        """`steps` successive prices, shape (steps, symbols)."""
+        return np.array([[p for p in self.step().values()] for _ in range(steps)])
+
+
+# --------------------------------------------------------------------------- replay source
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayRow:
+    ts: float  # recorded epoch seconds; sets the replay schedule
+    symbol: str
+    price: float  # may be NaN or <= 0: the publisher rejects and counts those
+
+
+@dataclass
+class ReplayData:
+    rows: list[ReplayRow] = field(default_factory=list)
+    bad_rows: list[tuple[int, str]] = field(default_factory=list)  # (line number in the file, reason)
+    not_in_allowlist: int = 0
+    form: str = "long"
+
+
+def parse_timestamp(text: str) -> float:
+    """Epoch seconds, or an ISO 8601 time (a trailing Z or no zone means UTC)."""
+    text = text.strip()
+    try:
+        value = float(text)
+    except ValueError:
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if stamp.tzinfo is None:
+            from datetime import timezone
+            stamp = stamp.replace(tzinfo=timezone.utc)
+        return stamp.timestamp()
+    if not math.isfinite(value):
+        raise ValueError(f"timestamp {text!r} is not finite")
+    return value
+
+
+def _cell_price(text: str) -> float:
+    """The CSV cell as a float; NaN, inf, 0 and negatives pass through to be rejected and counted."""
+    return float(text.strip())
+
+
+def parse_replay_csv(text: str, allowlist: Iterable[str]) -> ReplayData:
+    """Read long form `ts,symbol,price` or wide form `ts,SYM1,SYM2,...`, chosen by the header.
+
+    Rows are returned in time order (stable for equal times). A row that cannot be read is skipped
+    and listed with its line number; a symbol outside the allowlist is skipped and counted; an
+    empty wide-form cell means no price for that symbol at that time.
+    """
+    allowed = set(allowlist)
+    reader = csv.reader(io.StringIO(text))
+    data = ReplayData()
+    header: list[str] | None = None
+    for row in reader:
+        line_no = reader.line_num
+        if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
+            continue
+        if header is None:
+            header = [c.strip() for c in row]
+            if not header or header[0].lower() not in ("ts", "timestamp", "time"):
+                raise ValueError(f"line {line_no}: header must start with ts, got {row!r}")
+            lowered = [h.lower() for h in header]
+            data.form = "long" if lowered[:3] == ["ts", "symbol", "price"] and len(header) == 3 else "wide"
+            if data.form == "wide":
+                for sym in header[1:]:
+                    if not sym:
+                        raise ValueError(f"line {line_no}: empty column name in the header")
+            continue
+        if len(row) != len(header):
+            data.bad_rows.append((line_no, f"expected {len(header)} columns, got {len(row)}"))
+            continue
+        try:
+            ts = parse_timestamp(row[0])
+        except ValueError:
+            data.bad_rows.append((line_no, f"bad timestamp {row[0]!r}"))
+            continue
+        if data.form == "long":
+            symbol = row[1].strip()
+            if symbol not in allowed:
+                data.not_in_allowlist += 1
+                continue
+            try:
+                data.rows.append(ReplayRow(ts, symbol, _cell_price(row[2])))
+            except ValueError:
+                data.bad_rows.append((line_no, f"bad price {row[2]!r}"))
+            continue
+        for symbol, cell in zip(header[1:], row[1:]):
+            if not cell.strip():
+                continue
+            if symbol not in allowed:
+                data.not_in_allowlist += 1
+                continue
+            try:
+                data.rows.append(ReplayRow(ts, symbol, _cell_price(cell)))
+            except ValueError:
+                data.bad_rows.append((line_no, f"bad price {cell!r} for {symbol}"))
+    if header is None:
+        raise ValueError("the file is empty: expected a header line starting with ts")
+    data.rows.sort(key=lambda r: r.ts)
+    return data
+
+
+class ReplaySchedule:
+    """When each replay row is due, in seconds after the start of the replay, looping if asked."""
+
+    def __init__(self, rows: list[ReplayRow], speed: float, loop: bool, loop_gap_s: float):
+        self.rows = rows
+        self.speed = speed
+        self.loop = loop
+        self.index = 0
+        self.offset_s = 0.0  # added to every due time; grows by one file length per loop
+        first = rows[0].ts if rows else 0.0
+        self.relative_s = [(r.ts - first) / speed for r in rows]
+        gaps = [b - a for a, b in zip(self.relative_s, self.relative_s[1:]) if b > a]
+        self.loop_gap_s = statistics.median(gaps) if gaps else loop_gap_s
+
+    def next_due_s(self) -> float | None:
+        if self.index >= len(self.rows):
+            if not self.loop or not self.rows:
+                return None
+            self.offset_s += self.relative_s[-1] + self.loop_gap_s
+            self.index = 0
+        return self.offset_s + self.relative_s[self.index]
+
+    def pop(self) -> ReplayRow:
+        row = self.rows[self.index]
+        self.index += 1
+        return row
+
+
+# --------------------------------------------------------------------------- the actor
+
+
+class PriceFeed(Actor):
+    kind = "price_feed"
+    settings: PriceFeedSettings
+
+    def setup(self) -> None:
+        self.symbols = list(self.topology.symbols)
+        self.seq = 0
+        self.last_publish = time.monotonic()
+        self.redis: redis.Redis | None = None
+        self._redis_failing = False
+        for symbol in self.symbols:
+            TICKS.labels(symbol=symbol)
+        self.socket("ticks")
+        source = self.settings.source
+        try:
+            if source == "synthetic":
+                self._setup_synthetic()
+            elif source == "replay":
+                self._setup_replay()
+            else:
+                self._setup_redis_snapshots()
+        except (NotPositiveDefinite, ValueError, OSError) as exc:
+            self.log.error("bad_source", source=source, reason=str(exc))
+            raise SystemExit(2)
+        self.every(min(self.settings.heartbeat_s, 1.0) / 2, self._heartbeat_if_idle, name="heartbeat")
+        self.log.info("source_ready", source=source, symbols=self.symbols)
+
+    def teardown(self) -> None:
+        if self.redis is not None:
+            self.redis.close()
+
+    # ----------------------------------------------------------------- publishing
+
+    def publish(self, symbol: str, price: Any) -> bool:
+        reason = price_rejection(price)
+        if reason is not None:
+            REJECTED.labels(symbol=symbol, reason=reason).inc()
+            self.log.warning("price_rejected", symbol=symbol, price=repr(price), reason=reason)
+            return False
+        self.seq += 1
+        now = time.time()
+        self.sockets["ticks"].send_multipart(Tick(symbol, float(price), now, self.seq).frames())
+        TICKS.labels(symbol=symbol).inc()
+        LAST_TICK_TS.labels(symbol=symbol).set(now)
+        self._published()
+        return True
+
+    def _published(self) -> None:
+        self.last_publish = time.monotonic()
+        if not self.is_ready:
+            self.set_ready(True)
+            self.log.info("ready", seq=self.seq)
+
+    def _heartbeat_if_idle(self) -> None:
+        if time.monotonic() - self.last_publish >= self.settings.heartbeat_s:
+            self.sockets["ticks"].send_multipart(heartbeat_frames(time.time(), self.seq))
+            HEARTBEATS.inc()
+            self._published()
+
+    # ----------------------------------------------------------------- synthetic
+
+    def _setup_synthetic(self) -> None:
+        self.gbm = CorrelatedGBM.from_settings(self.symbols, self.settings)
+        self.every(self.settings.interval_s, self._synthetic_step, first_after_s=0, name="synthetic")
+
+    def _synthetic_step(self) -> None:
+        for symbol, price in self.gbm.step().items():
+            self.publish(symbol, price)
+
+    # ----------------------------------------------------------------- replay
+
+    def _setup_replay(self) -> None:
+        replay: ReplaySource = self.settings.replay  # type: ignore[assignment]
+        path = self.topology.resolve_path(replay.path)
+        data = parse_replay_csv(path.read_text(), self.symbols)
+        for line_no, reason in data.bad_rows:
+            REPLAY_SKIPPED.labels(reason="bad_row").inc()
+            self.log.warning("replay_bad_row", path=str(path), row=line_no, reason=reason)
+        if data.not_in_allowlist:
+            REPLAY_SKIPPED.labels(reason="not_in_allowlist").inc(data.not_in_allowlist)
+            self.log.warning("replay_symbols_skipped", path=str(path), count=data.not_in_allowlist,
+                             reason="symbol not in the allowlist")
+        self.log.info("replay_loaded", path=str(path), form=data.form, rows=len(data.rows),
+                      bad_rows=len(data.bad_rows), speed=replay.speed, loop=replay.loop)
+        self.schedule = ReplaySchedule(data.rows, replay.speed, replay.loop, self.settings.interval_s)
+        self.replay_start = time.monotonic()
+        self._after(0.0, self._replay_due)
+
+    def _after(self, delay_s: float, callback: Callable[[], None]) -> None:
+        """Run callback once, delay_s from now, on the runtime's timers."""
+        holder: dict[str, Any] = {}
+
+        def once() -> None:
+            holder["timer"].cancelled = True
+            callback()
+
+        holder["timer"] = self.every(max(delay_s, 1e-3), once, first_after_s=max(delay_s, 0.0), name="replay")
+
+    def _replay_due(self) -> None:
+        elapsed = time.monotonic() - self.replay_start
+        for _ in range(REPLAY_ROWS_PER_TURN):
+            due = self.schedule.next_due_s()
+            if due is None:
+                self.log.info("replay_finished", seq=self.seq)
+                return
+            if due > elapsed:
+                self._after(due - elapsed, self._replay_due)
+                return
+            row = self.schedule.pop()
+            self.publish(row.symbol, row.price)
+        self._after(0.0, self._replay_due)
+
+    # ----------------------------------------------------------------- redis snapshots
+
+    def _setup_redis_snapshots(self) -> None:
+        self.redis = connect(self.topology.redis)
+        self.snapshot_keys = {s: keys.position_snapshot(s, self.topology.positions.key_pattern) for s in self.symbols}
+        self.every(self.settings.interval_s, self._poll_snapshots, first_after_s=0, name="redis_snapshots")
+
+    def _poll_snapshots(self) -> None:
+        assert self.redis is not None
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for key in self.snapshot_keys.values():
+                pipe.hget(key, "mark_price")
+            marks = pipe.execute()
+        except redis.RedisError as exc:
+            REDIS_ERRORS.inc()
+            if not self._redis_failing:
+                self.log.error("redis_error", error=repr(exc), retry_in_s=self.settings.interval_s)
+            self._redis_failing = True
+            return
+        if self._redis_failing:
+            self.log.info("redis_recovered")
+            self._redis_failing = False
+        for symbol, mark in zip(self.snapshot_keys, marks):
+            if mark is None:
+                continue  # no snapshot: the execution layer holds no position there
+            price = parse_price(mark)
+            if isinstance(price, str):
+                REJECTED.labels(symbol=symbol, reason=price).inc()
+                self.log.warning("price_rejected", symbol=symbol, price=repr(mark), reason=price)
+                continue
+            self.publish(symbol, price)
+
+
+if __name__ == "__main__":
+    main(PriceFeed)

@@ -1,0 +1,164 @@
+"""`clustergate positions set|clear|list`: set or clear a position snapshot by hand, or show them all.
+
+Snapshots are the execution layer's hashes (SPEC): position_amt, mark_price, ts_epoch and
+notional_usd under positions.key_pattern. Only allowlisted symbols are accepted (exit 2 otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from actors import keys
+from actors.redis_conn import connect
+from launcher.schema import SchemaError
+from launcher.topology import Topology, load_topology
+
+REPO = Path(__file__).resolve().parent.parent
+RUN_TOPOLOGY = REPO / "run" / "topology.yaml"
+DEMO_TOPOLOGY = REPO / "configs" / "demo.yaml"
+
+
+class UsageError(Exception):
+    """Bad input from the command line: exit 2 with the message."""
+
+
+def default_topology_path() -> Path:
+    """The running system's topology if `clustergate up` wrote one, else the demo's."""
+    return RUN_TOPOLOGY if RUN_TOPOLOGY.exists() else DEMO_TOPOLOGY
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = _finite(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive price")
+    return value
+
+
+def snapshot_row(symbol: str, fields: dict[str, str], now: float, stale_after_s: float) -> dict[str, Any]:
+    """One line of `positions list` from a snapshot hash (empty hash = no snapshot)."""
+    if not fields:
+        return {"symbol": symbol, "amount": None, "mark": None, "notional": None, "age_s": None, "stale": None}
+
+    def num(name: str) -> float | None:
+        try:
+            value = float(fields[name])
+        except (KeyError, ValueError):
+            return None
+        return value if math.isfinite(value) else None
+
+    amount, mark, ts = num("position_amt"), num("mark_price"), num("ts_epoch")
+    notional = num("notional_usd")
+    if notional is not None:
+        notional = abs(notional)
+    elif amount is not None and mark is not None:
+        notional = abs(amount * mark)
+    age_s = None if ts is None else now - ts
+    stale = age_s is None or age_s > stale_after_s or age_s < 0
+    return {"symbol": symbol, "amount": amount, "mark": mark, "notional": notional, "age_s": age_s, "stale": stale}
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    def cell(value: Any, fmt: str) -> str:
+        return "-" if value is None else format(value, fmt)
+
+    lines = [["symbol", "amount", "mark", "notional", "age s", "stale?"]]
+    for r in rows:
+        stale = "-" if r["stale"] is None else ("STALE" if r["stale"] else "fresh")
+        lines.append([r["symbol"], cell(r["amount"], ".6g"), cell(r["mark"], ".8g"), cell(r["notional"], ",.2f"),
+                      cell(r["age_s"], ".1f"), stale if r["amount"] is not None or r["mark"] is not None else "missing"])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
+                     for line in lines)
+
+
+def _check_symbol(topo: Topology, symbol: str) -> str:
+    if symbol not in topo.symbols:
+        raise UsageError(f"{symbol} is not in the allowlist ({', '.join(topo.symbols)})")
+    return symbol
+
+
+def cmd_set(topo: Topology, client: redis.Redis, args: argparse.Namespace) -> int:
+    symbol = _check_symbol(topo, args.symbol)
+    now = int(time.time())
+    fields = {"position_amt": repr(args.amount), "mark_price": repr(args.mark_price), "ts_epoch": str(now),
+              "notional_usd": repr(args.amount * args.mark_price)}
+    key = keys.position_snapshot(symbol, topo.positions.key_pattern)
+    client.hset(key, mapping=fields)
+    print(f"{key}: position_amt={fields['position_amt']} mark_price={fields['mark_price']} ts_epoch={now}")
+    return 0
+
+
+def cmd_clear(topo: Topology, client: redis.Redis, args: argparse.Namespace) -> int:
+    symbol = _check_symbol(topo, args.symbol)
+    key = keys.position_snapshot(symbol, topo.positions.key_pattern)
+    removed = client.delete(key)
+    print(f"{key}: {'cleared' if removed else 'no snapshot to clear'}")
+    return 0
+
+
+def cmd_list(topo: Topology, client: redis.Redis, args: argparse.Namespace) -> int:
+    pipe = client.pipeline(transaction=False)
+    for symbol in topo.symbols:
+        pipe.hgetall(keys.position_snapshot(symbol, topo.positions.key_pattern))
+    now = time.time()
+    rows = [snapshot_row(s, f, now, topo.positions.stale_after_s) for s, f in zip(topo.symbols, pipe.execute())]
+    print(json.dumps(rows) if args.json else format_table(rows))
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    path = Path(args.topology) if args.topology else default_topology_path()
+    try:
+        topo = load_topology(path)
+    except SchemaError as exc:
+        for problem in exc.problems:
+            print(problem.render(str(path)), file=sys.stderr)
+        return 2
+    client = connect(topo.redis)
+    try:
+        return args.positions_func(topo, client, args)
+    except UsageError as exc:
+        print(f"clustergate positions: {exc}", file=sys.stderr)
+        return 2
+    except redis.RedisError as exc:
+        print(f"clustergate positions: Redis at {topo.redis.connection_url()} failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+
+
+def register(subparsers: Any) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--topology", metavar="FILE",
+                        help=f"topology file (default: run/topology.yaml if present, else configs/demo.yaml)")
+    parser = subparsers.add_parser("positions", help="set, clear or list position snapshots by hand")
+    sub = parser.add_subparsers(dest="positions_command", required=True, metavar="ACTION")
+
+    p = sub.add_parser("set", parents=[common], help="write a fresh snapshot (ts_epoch now)")
+    p.add_argument("symbol", metavar="SYMBOL")
+    p.add_argument("--amount", type=_finite, required=True, help="signed position amount (negative = short)")
+    p.add_argument("--mark-price", type=_positive, required=True, help="mark price, finite and > 0")
+    p.set_defaults(func=run, positions_func=cmd_set)
+
+    p = sub.add_parser("clear", parents=[common], help="delete a symbol's snapshot")
+    p.add_argument("symbol", metavar="SYMBOL")
+    p.set_defaults(func=run, positions_func=cmd_clear)
+
+    p = sub.add_parser("list", parents=[common], help="table of every allowlisted symbol's snapshot")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.set_defaults(func=run, positions_func=cmd_list)
