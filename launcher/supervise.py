@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -167,19 +168,19 @@ class Supervisor:
     """XML-RPC to the home's supervisord over its unix socket."""
 
     def __init__(self, home: Home):
-        from supervisor.xmlrpc import SupervisorTransport
         self.home = home
-        self.proxy = xmlrpc.client.ServerProxy(
-            "http://127.0.0.1", transport=SupervisorTransport(None, None, f"unix://{home.socket}"))
 
     @property
     def api(self) -> Any:
-        return self.proxy.supervisor
+        """A fresh connection per use: a failed request leaves the transport unusable."""
+        from supervisor.xmlrpc import SupervisorTransport
+        transport = SupervisorTransport(None, None, f"unix://{self.home.socket}")
+        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
 
     def running(self) -> bool:
         try:
             return self.api.getState()["statename"] == "RUNNING"
-        except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError):
+        except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException):
             return False
 
     def start_daemon(self) -> None:
