@@ -1,0 +1,133 @@
+"""The actor runtime: envelopes on REP sockets, timers, readiness, SIGTERM handling."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import zmq
+
+from helpers import REPO, ActorProcess, demo_topology_data, free_port, retarget, scrape, wait_for, write_topology
+
+# A throwaway actor of kind permit_issuer whose handler fails on demand: the runtime, not the
+# handler, must guarantee one envelope reply per request.
+PROBE_ACTOR = '''
+import sys
+from actors.runtime import Actor, main
+from actors.wire import decode, ok_envelope
+
+class Probe(Actor):
+    kind = "permit_issuer"
+
+    def setup(self):
+        self.ticks = 0
+        self.on_request("requests", self.handle)
+        self.every(0.05, self.tick)
+        self.set_ready(True)
+
+    def tick(self):
+        self.ticks += 1
+        if self.ticks == 3:
+            raise RuntimeError("timer failure must not stop the loop")
+
+    def handle(self, frames):
+        body = decode(frames[0])
+        if body.get("explode"):
+            raise ValueError("boom")
+        return ok_envelope(echo=body, ticks=self.ticks)
+
+main(Probe, sys.argv[1:])
+'''
+
+
+@pytest.fixture
+def probe(tmp_path: Path):
+    port, metrics = free_port(), free_port()
+    topo = {"name": "probe", "symbols": ["BTCUSDT"], "redis": {"url": "redis://127.0.0.1:1/0"},
+            "actors": {"probe": {"kind": "permit_issuer", "metrics_port": metrics,
+                                 "sockets": {"requests": {"bind": f"tcp://127.0.0.1:{port}"}}}}}
+    topo_path = write_topology(tmp_path / "probe.yaml", topo)
+    script = tmp_path / "probe.py"
+    script.write_text(PROBE_ACTOR)
+    log = open(tmp_path / "probe.log", "wb")
+    proc = subprocess.Popen([sys.executable, str(script), "--topology", str(topo_path), "--name", "probe"],
+                            cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(REPO)})
+    wait_for(lambda: scrape(metrics).get('clustergate_actor_ready{actor="probe",kind="permit_issuer"}') == 1.0,
+             15, "probe actor ready")
+    yield proc, port, metrics, tmp_path / "probe.log"
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    log.close()
+
+
+def request(port: int, body: bytes, timeout_ms: int = 3000) -> dict:
+    ctx = zmq.Context.instance()
+    sock = ctx.socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(f"tcp://127.0.0.1:{port}")
+    try:
+        sock.send(body)
+        assert sock.poll(timeout_ms), "no reply"
+        return json.loads(sock.recv())
+    finally:
+        sock.close(linger=0)
+
+
+def test_handler_exception_still_gets_one_error_envelope_and_the_actor_keeps_serving(probe) -> None:
+    proc, port, metrics, _ = probe
+    failed = request(port, b'{"explode": true}')
+    assert failed == {"status": "error", "reason": "internal_error", "detail": "ValueError: boom"}
+    assert request(port, b'{"n": 1}')["echo"] == {"n": 1}
+    assert scrape(metrics)['clustergate_handler_errors_total{actor="probe",where="handler"}'] >= 1
+    assert proc.poll() is None
+
+
+def test_timers_keep_running_after_a_timer_raises(probe) -> None:
+    _, port, metrics, _ = probe
+    wait_for(lambda: request(port, b"{}")["ticks"] > 10, 10, "timer ticks past the failing one")
+    assert scrape(metrics)['clustergate_handler_errors_total{actor="probe",where="timer"}'] == 1
+
+
+def test_sigterm_stops_the_actor_within_2_s_with_exit_code_0(probe) -> None:
+    proc, _, _, log = probe
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=2) == 0
+    lines = log.read_text().splitlines()
+    assert any("event=stopped" in line for line in lines)
+    assert all(" actor=probe " in line for line in lines if line.strip())  # one event per line, each tagged
+
+
+def test_every_actor_of_the_demo_exits_0_within_2_s_of_sigterm(redis_server, tmp_path: Path) -> None:
+    data = retarget(demo_topology_data(), redis_server.url)
+    topo_path = write_topology(tmp_path / "demo.yaml", data)
+    procs = [ActorProcess(topo_path, name, spec.get("kind", name)).start() for name, spec in data["actors"].items()]
+    try:
+        for p, spec in zip(procs, data["actors"].values()):
+            wait_for(lambda: any(k.startswith("clustergate_actor_ready") for k in scrape(spec["metrics_port"])),
+                     20, f"{p.name} serving metrics")
+        for p in procs:
+            p.proc.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                code = p.proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"{p.name} still running 2 s after SIGTERM\n{p.log()[-2000:]}")
+            assert code == 0, f"{p.name} exited {code}\n{p.log()[-2000:]}"
+    finally:
+        for p in procs:
+            p.terminate()
+
+
+def test_actor_refuses_a_name_missing_from_the_topology(tmp_path: Path) -> None:
+    topo_path = write_topology(tmp_path / "demo.yaml", retarget(demo_topology_data()))
+    result = subprocess.run([sys.executable, "-m", "actors.gate", "--topology", str(topo_path), "--name", "gaet"],
+                            capture_output=True, text=True, cwd=REPO, timeout=30)
+    assert result.returncode == 2
+    assert "actors.gaet: no such actor" in result.stderr
