@@ -1,0 +1,332 @@
+"""Buffer: samples the latest price of each symbol onto one shared time grid and publishes the window.
+
+Rules a reader must keep: slot = floor(ts / cadence_s); a slot keeps the price with the latest ts
+seen in it, and a slot without a price is NaN, never a copy. The published window holds the
+lookback_returns + 1 last *completed* slots. History survives restarts through one Redis blob.
+
+Window message (PUB `windows`), three frames:
+  [topic (settings.publish_topic), header JSON, float64 little-endian bytes of prices]
+  header = {"v": 1, "symbols": [...], "cadence_s": c, "first_slot": s0, "last_slot": s1,
+            "shape": [n_symbols, n_points], "points_per_symbol": {symbol: n}, "ts": epoch}
+  prices row i is header.symbols[i]; column j is slot first_slot + j.
+Snapshot reply (REP `snapshot`): ok envelope {"header": header, "prices_b64": base64 of the bytes}.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import redis
+from prometheus_client import Counter, Gauge
+
+from actors import keys
+from actors.redis_conn import connect
+from actors.runtime import Actor, main
+from actors.snapshots import held_symbols, read_signed_notionals
+from actors.wire import BadTick, encode, ok_envelope, parse_tick
+
+HISTORY_VERSION = 1
+WINDOW_VERSION = 1
+# A tick dated further ahead than this is refused: it would shift the grid and erase history.
+FUTURE_TOLERANCE_CADENCES = 2.0
+
+
+REJECT_REASONS = ("bad_frame", "unknown_symbol", "too_old", "future_ts", "superseded")
+
+
+def make_metrics() -> SimpleNamespace:
+    """This actor's Prometheus series; made once per process, by the actor that exports them."""
+    return SimpleNamespace(
+        points=Gauge("p27_points_per_symbol", "Valid grid points per symbol in the current window", ["symbol"]),
+        min_points=Gauge("p27_min_points_per_symbol", "Fewest valid points over the symbols that matter (held, or with any points)"),
+        bad_ticks=Counter("p27_buffer_rejected_ticks_total", "Tick frames not used, by reason", ["reason"]),
+        history_discarded=Counter("p27_buffer_history_discarded_total", "Persisted histories discarded on load, by reason", ["reason"]),
+        redis_errors=Counter("p27_buffer_redis_errors_total", "Redis calls of the buffer that failed", ["op"]),
+        windows=Counter("p27_windows_published_total", "Windows published"),
+    )
+
+
+# --------------------------------------------------------------------------- the grid (pure)
+
+
+class PriceGrid:
+    """Prices of `symbols` on slots head_slot - capacity + 1 .. head_slot; NaN where no price."""
+
+    def __init__(self, symbols: list[str], cadence_s: float, capacity: int, head_slot: int):
+        self.symbols = list(symbols)
+        self.index = {s: i for i, s in enumerate(self.symbols)}
+        self.cadence_s = float(cadence_s)
+        self.capacity = int(capacity)
+        self.head_slot = int(head_slot)
+        self.prices = np.full((len(self.symbols), self.capacity), np.nan)
+        self.price_ts = np.full((len(self.symbols), self.capacity), -np.inf)
+
+    def slot_of(self, ts: float) -> int:
+        return math.floor(ts / self.cadence_s)
+
+    @property
+    def first_slot(self) -> int:
+        return self.head_slot - self.capacity + 1
+
+    def advance(self, slot: int) -> None:
+        """Move the head forward to `slot`; slots that fall off are dropped, new ones are NaN."""
+        shift = slot - self.head_slot
+        if shift <= 0:
+            return
+        if shift >= self.capacity:
+            self.prices.fill(np.nan)
+            self.price_ts.fill(-np.inf)
+        else:
+            self.prices[:, :-shift] = self.prices[:, shift:]
+            self.prices[:, -shift:] = np.nan
+            self.price_ts[:, :-shift] = self.price_ts[:, shift:]
+            self.price_ts[:, -shift:] = -np.inf
+        self.head_slot = slot
+
+    def add(self, symbol: str, price: float, ts: float) -> str | None:
+        """Record one price; return None when used, else the reason it was not."""
+        row = self.index.get(symbol)
+        if row is None:
+            return "unknown_symbol"
+        slot = self.slot_of(ts)
+        if slot > self.head_slot:
+            self.advance(slot)
+        col = slot - self.first_slot
+        if col < 0:
+            return "too_old"
+        if ts < self.price_ts[row, col]:
+            return "superseded"  # an older price arriving late never overwrites a newer one
+        self.prices[row, col] = price
+        self.price_ts[row, col] = ts
+        return None
+
+    def window(self, points: int) -> tuple[int, np.ndarray]:
+        """(first_slot, prices) of the `points` completed slots before the head slot."""
+        block = self.prices[:, -points - 1:-1]
+        return self.head_slot - points, block.copy()
+
+    def merge_from(self, other: "PriceGrid") -> None:
+        """Fill this grid's empty slots with `other`'s prices for the same symbol and slot."""
+        lo = max(self.first_slot, other.first_slot)
+        hi = min(self.head_slot, other.head_slot)
+        if lo > hi:
+            return
+        for symbol, row in self.index.items():
+            orow = other.index.get(symbol)
+            if orow is None:
+                continue
+            mine = self.prices[row, lo - self.first_slot:hi - self.first_slot + 1]
+            theirs = other.prices[orow, lo - other.first_slot:hi - other.first_slot + 1]
+            fill = np.isnan(mine) & ~np.isnan(theirs)
+            mine[fill] = theirs[fill]
+            ts_view = self.price_ts[row, lo - self.first_slot:hi - self.first_slot + 1]
+            ts_view[fill] = (np.arange(lo, hi + 1)[fill]) * self.cadence_s
+
+    # ----------------------------------------------------------------- persistence
+
+    def to_blob(self) -> bytes:
+        header = {"v": HISTORY_VERSION, "cadence_s": self.cadence_s, "symbols": self.symbols,
+                  "head_slot": self.head_slot, "capacity": self.capacity}
+        return json.dumps(header, separators=(",", ":")).encode() + b"\n" + self.prices.astype("<f8").tobytes()
+
+    @classmethod
+    def from_blob(cls, blob: bytes) -> "PriceGrid":
+        """Rebuild a grid from to_blob(); raise ValueError naming what is wrong."""
+        head_raw, sep, body = blob.partition(b"\n")
+        if not sep:
+            raise ValueError("no header line")
+        try:
+            header = json.loads(head_raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"header is not JSON: {exc}") from None
+        if not isinstance(header, dict) or header.get("v") != HISTORY_VERSION:
+            raise ValueError(f"unknown history version {header.get('v') if isinstance(header, dict) else header!r}")
+        symbols, cadence_s = header.get("symbols"), header.get("cadence_s")
+        head_slot, capacity = header.get("head_slot"), header.get("capacity")
+        if (not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols)
+                or not isinstance(head_slot, int) or not isinstance(capacity, int) or capacity < 1
+                or not isinstance(cadence_s, (int, float)) or cadence_s <= 0):
+            raise ValueError("header fields missing or of the wrong type")
+        expected = len(symbols) * capacity * 8
+        if len(body) != expected:
+            raise ValueError(f"price block has {len(body)} bytes, expected {expected}")
+        grid = cls(symbols, float(cadence_s), capacity, head_slot)
+        prices = np.frombuffer(body, dtype="<f8").reshape(len(symbols), capacity).copy()
+        if np.any(prices[np.isfinite(prices)] <= 0) or np.any(np.isinf(prices)):
+            raise ValueError("price block holds non-positive or infinite prices")
+        grid.prices = prices
+        slots = np.arange(grid.first_slot, head_slot + 1) * grid.cadence_s
+        grid.price_ts = np.where(np.isnan(prices), -np.inf, slots[None, :])
+        return grid
+
+
+def points_per_symbol(symbols: list[str], prices: np.ndarray) -> dict[str, int]:
+    counts = np.isfinite(prices).sum(axis=1)
+    return {s: int(n) for s, n in zip(symbols, counts)}
+
+
+def min_points_over_relevant(points: dict[str, int], held: set[str]) -> int:
+    """Fewest points over held symbols and symbols with any points; 0 when none matter."""
+    relevant = [n for s, n in points.items() if s in held or n > 0]
+    return min(relevant) if relevant else 0
+
+
+def window_header(symbols: list[str], cadence_s: float, first_slot: int, prices: np.ndarray,
+                  now_s: float) -> dict[str, Any]:
+    return {"v": WINDOW_VERSION, "symbols": symbols, "cadence_s": cadence_s, "first_slot": first_slot,
+            "last_slot": first_slot + prices.shape[1] - 1, "shape": list(prices.shape),
+            "points_per_symbol": points_per_symbol(symbols, prices), "ts": now_s}
+
+
+def decode_window(header: dict[str, Any], body: bytes) -> tuple[list[str], np.ndarray]:
+    """Symbols and price matrix of a window message; raise ValueError when inconsistent."""
+    if not isinstance(header, dict) or header.get("v") != WINDOW_VERSION:
+        raise ValueError("unknown window version")
+    symbols, shape = header.get("symbols"), header.get("shape")
+    if not isinstance(symbols, list) or not isinstance(shape, list) or len(shape) != 2:
+        raise ValueError("window header lacks symbols or shape")
+    if shape[0] != len(symbols) or len(body) != shape[0] * shape[1] * 8:
+        raise ValueError(f"window body of {len(body)} bytes does not match shape {shape}")
+    return symbols, np.frombuffer(body, dtype="<f8").reshape(shape[0], shape[1])
+
+
+# --------------------------------------------------------------------------- the actor
+
+
+class BufferActor(Actor):
+    kind = "buffer"
+
+    def setup(self) -> None:
+        self.m = make_metrics()
+        clusters = self.topology.clusters
+        self.points = clusters.lookback_returns + 1
+        self.cadence_s = clusters.cadence_s
+        self.history_key = keys.buffer_history(self.topology.name, self.name)
+        now = time.time()
+        self.grid = PriceGrid(self.topology.symbols, self.cadence_s, self.points + 1,
+                              math.floor(now / self.cadence_s))
+        self.redis = connect(self.topology.redis, decode_responses=False)
+        self.history_pending = self.settings.persist
+        self.held: set[str] = set()
+        for reason in REJECT_REASONS:
+            self.m.bad_ticks.labels(reason=reason)
+        for symbol in self.topology.symbols:
+            self.m.points.labels(symbol=symbol).set(0)
+        self.m.min_points.set(0)
+        self.topic = self.settings.publish_topic.encode()
+        self.socket("windows")
+        self.on_request("snapshot", self.answer_snapshot)
+        self.on_message("ticks", self.on_tick)
+        self.load_history()
+        # Publish just after each slot closes, so the window's last point is a completed slot.
+        phase = self.cadence_s - (now % self.cadence_s)
+        self.every(self.cadence_s, self.publish, first_after_s=phase + 0.02 * self.cadence_s)
+        self.set_ready(True)
+        self.log.info("buffer_ready", symbols=len(self.grid.symbols), points=self.points,
+                      history=self.history_key, history_pending=self.history_pending)
+
+    # ----------------------------------------------------------------- ticks
+
+    def on_tick(self, frames: list[bytes]) -> None:
+        try:
+            tick = parse_tick(frames)
+        except BadTick as exc:
+            self.m.bad_ticks.labels(reason="bad_frame").inc()
+            self.log.debug("bad_tick", error=str(exc))
+            return
+        if tick is None:
+            return  # heartbeat
+        if tick.ts > time.time() + FUTURE_TOLERANCE_CADENCES * self.cadence_s:
+            self.m.bad_ticks.labels(reason="future_ts").inc()
+            return
+        reason = self.grid.add(tick.symbol, tick.price, tick.ts)
+        if reason is not None:
+            self.m.bad_ticks.labels(reason=reason).inc()
+
+    # ----------------------------------------------------------------- window
+
+    def current_window(self) -> tuple[dict[str, Any], np.ndarray]:
+        now = time.time()
+        self.grid.advance(self.grid.slot_of(now))
+        first_slot, prices = self.grid.window(self.points)
+        return window_header(self.grid.symbols, self.cadence_s, first_slot, prices, now), prices
+
+    def publish(self) -> None:
+        if self.history_pending:
+            self.load_history()
+        header, prices = self.current_window()
+        self.sockets["windows"].send_multipart([self.topic, encode(header), prices.astype("<f8").tobytes()])
+        self.m.windows.inc()
+        self.refresh_held()
+        counts = header["points_per_symbol"]
+        for symbol, n in counts.items():
+            self.m.points.labels(symbol=symbol).set(n)
+        self.m.min_points.set(min_points_over_relevant(counts, self.held))
+        self.persist()
+
+    def answer_snapshot(self, frames: list[bytes]) -> dict[str, Any]:
+        header, prices = self.current_window()
+        return ok_envelope(header=header, prices_b64=base64.b64encode(prices.astype("<f8").tobytes()).decode())
+
+    # ----------------------------------------------------------------- Redis
+
+    def refresh_held(self) -> None:
+        try:
+            signed = read_signed_notionals(self.redis, self.topology.symbols, self.topology.positions.key_pattern,
+                                           time.time(), self.topology.positions.stale_after_s)
+        except redis.RedisError as exc:
+            self.m.redis_errors.labels(op="positions").inc()
+            self.log.debug("positions_unavailable", error=repr(exc))
+            return
+        self.held = held_symbols(signed)
+
+    def persist(self) -> None:
+        if not self.settings.persist or self.history_pending:
+            return
+        try:
+            self.redis.set(self.history_key, self.grid.to_blob())
+        except redis.RedisError as exc:
+            self.m.redis_errors.labels(op="persist").inc()
+            self.log.warning("history_not_persisted", error=repr(exc))
+
+    def load_history(self) -> None:
+        """Merge the persisted history into the grid once; retried each cadence while Redis is down."""
+        if not self.settings.persist:
+            return
+        try:
+            blob = self.redis.get(self.history_key)
+        except redis.RedisError as exc:
+            self.m.redis_errors.labels(op="load").inc()
+            self.log.warning("history_not_loaded", error=repr(exc), retry_in_s=self.cadence_s)
+            return
+        self.history_pending = False
+        if blob is None:
+            self.log.info("history_absent", key=self.history_key)
+            return
+        try:
+            saved = PriceGrid.from_blob(blob)
+        except ValueError as exc:
+            self.m.history_discarded.labels(reason="corrupt").inc()
+            self.log.error("history_corrupt_discarded", key=self.history_key, error=str(exc))
+            return
+        if saved.cadence_s != self.cadence_s:
+            self.m.history_discarded.labels(reason="cadence_changed").inc()
+            self.log.warning("history_discarded", reason="cadence_changed", saved=saved.cadence_s, now=self.cadence_s)
+            return
+        self.grid.advance(self.grid.slot_of(time.time()))
+        self.grid.merge_from(saved)
+        counts = points_per_symbol(self.grid.symbols, self.grid.window(self.points)[1])
+        self.log.info("history_loaded", key=self.history_key, points=counts)
+
+    def teardown(self) -> None:
+        self.persist()
+
+
+if __name__ == "__main__":
+    main(BufferActor)

@@ -1,0 +1,152 @@
+"""State writer: puts the clusterer's state into Redis in one MULTI/EXEC, and mirrors P2.7 gauges.
+
+Rules a reader must keep: nothing is written when upstream is not ready (the state goes stale
+and the gate falls back); one update is one transaction, so readers never see the clusters hash
+disagree with the per-cluster hashes; p27_updates_total counts successful writes only. This
+actor's metrics port is the one dashboards scrape for P2.7, so it re-exports the upstream gauges.
+"""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+from typing import Any
+
+import redis
+from prometheus_client import Counter, Gauge
+
+from actors import keys
+from actors.clusterer import decode_state
+from actors.redis_conn import connect
+from actors.runtime import Actor, main
+
+FAIL_REASONS = ("upstream_not_ready", "redis_unavailable", "bad_state")
+
+
+def make_metrics() -> SimpleNamespace:
+    """This actor's Prometheus series; made once per process, by the actor that exports them."""
+    return SimpleNamespace(
+        updates=Counter("p27_updates", "Cluster state updates written to Redis"),
+        fail_closed=Counter("p27_fail_closed", "Updates that could not be made, by reason", ["reason"]),
+        corr_ready=Gauge("p27_corr_ready", "1 when at least 2 symbols are in the correlation matrix"),
+        symbols_in_matrix=Gauge("p27_symbols_in_matrix", "Symbols with enough valid returns to be in the matrix"),
+        clusters_count=Gauge("p27_clusters_count", "Clusters holding notional"),
+        stress_sum=Gauge("p27_cluster_stress_sum", "ClusterStress: clip(sum of cluster stresses, 0, 1)"),
+        stress_max=Gauge("p27_cluster_stress_max", "Largest single cluster stress"),
+        min_points=Gauge("p27_min_points_per_symbol", "Fewest grid points over the symbols that matter (held or in the matrix)"),
+        points=Gauge("p27_points_per_symbol", "Valid grid points per symbol in the current window", ["symbol"]),
+        last_update=Gauge("p27_last_update_timestamp_seconds", "Epoch time of the last successful write"),
+    )
+
+
+def queue_writes(pipe: Any, message: dict[str, Any], stale_ids: set[str], stream_maxlen: int) -> int:
+    """Queue SPEC's writes for one ready state message on a transactional pipeline; returns updated_ts."""
+    updated_ts = int(message["ts"])
+    clusters = message["clusters"]
+    pipe.hset(keys.CLUSTER_STATE, mapping={"updated_ts": updated_ts, "cluster_stress": message["cluster_stress"],
+                                           "clusters_count": len(clusters)})
+    pipe.delete(keys.CLUSTERS)
+    if clusters:
+        pipe.hset(keys.CLUSTERS, mapping={c["id"]: json.dumps(c["symbols"]) for c in clusters})
+    for c in clusters:
+        key = keys.cluster_state_of(c["id"])
+        pipe.delete(key)
+        pipe.hset(key, mapping={"notional": c["notional"], "weight": c["weight"],
+                                "concentration": c["concentration"], "correlation": c["correlation"],
+                                "stress": c["stress"], "updated_ts": updated_ts,
+                                "symbols": json.dumps(c["symbols"])})
+    for stale in sorted(stale_ids):
+        pipe.delete(keys.cluster_state_of(stale))
+    pipe.xadd(keys.CLUSTER_STATE_STREAM, {
+        "cluster_stress": message["cluster_stress"], "clusters_count": len(clusters),
+        "clusters": json.dumps([{k: c[k] for k in ("id", "symbols", "stress")} for c in clusters]),
+        "ts_epoch": updated_ts}, maxlen=stream_maxlen, approximate=True)
+    vol = message.get("realized_vol") or {}
+    pipe.delete(keys.REALIZED_VOL)
+    if vol:
+        pipe.hset(keys.REALIZED_VOL, mapping=vol)
+    return updated_ts
+
+
+class StateWriterActor(Actor):
+    kind = "state_writer"
+
+    def setup(self) -> None:
+        self.m = make_metrics()
+        for reason in FAIL_REASONS:
+            self.m.fail_closed.labels(reason=reason)
+        for gauge in (self.m.corr_ready, self.m.symbols_in_matrix, self.m.clusters_count,
+                      self.m.stress_sum, self.m.stress_max, self.m.min_points):
+            gauge.set(0)
+        for symbol in self.topology.symbols:
+            self.m.points.labels(symbol=symbol).set(0)
+        self.redis = connect(self.topology.redis)
+        # Ids written by this process or found at start; any not in the next update is deleted.
+        self.known_ids: set[str] | None = None
+        self.on_message("state", self.on_state)
+        self.check_redis()
+        self.every(self.topology.clusters.cadence_s, self.check_redis, name="redis_check")
+
+    def check_redis(self) -> None:
+        try:
+            self.redis.ping()
+            if self.known_ids is None:
+                self.known_ids = self.existing_ids()
+        except redis.RedisError as exc:
+            self.set_ready(False)
+            self.log.warning("redis_unavailable", error=repr(exc))
+            return
+        if not self.is_ready:
+            self.set_ready(True)
+            self.log.info("redis_ready")
+
+    def existing_ids(self) -> set[str]:
+        ids = set(self.redis.hkeys(keys.CLUSTERS))
+        prefix = keys.cluster_state_of("")
+        for key in self.redis.scan_iter(match=keys.cluster_state_pattern(), count=500):
+            ids.add(key[len(prefix):])
+        return ids
+
+    def on_state(self, frames: list[bytes]) -> None:
+        try:
+            message = decode_state(frames)
+        except ValueError as exc:
+            self.m.fail_closed.labels(reason="bad_state").inc()
+            self.log.warning("bad_state", error=str(exc))
+            return
+        self.mirror(message["gauges"])
+        if not message.get("ready"):
+            self.m.fail_closed.labels(reason="upstream_not_ready").inc()
+            return
+        try:
+            if self.known_ids is None:
+                self.known_ids = self.existing_ids()
+            new_ids = {c["id"] for c in message["clusters"]}
+            stale = (self.known_ids | set(self.redis.hkeys(keys.CLUSTERS))) - new_ids
+            pipe = self.redis.pipeline(transaction=True)
+            updated_ts = queue_writes(pipe, message, stale, self.settings.stream_maxlen)
+            pipe.execute()
+        except redis.RedisError as exc:
+            self.m.fail_closed.labels(reason="redis_unavailable").inc()
+            self.set_ready(False)
+            self.log.warning("state_not_written", error=repr(exc))
+            return
+        self.known_ids = new_ids
+        self.m.updates.inc()
+        self.m.last_update.set(updated_ts)
+        if not self.is_ready:
+            self.set_ready(True)
+
+    def mirror(self, gauges: dict[str, Any]) -> None:
+        self.m.corr_ready.set(gauges.get("corr_ready", 0))
+        self.m.symbols_in_matrix.set(gauges.get("symbols_in_matrix", 0))
+        self.m.clusters_count.set(gauges.get("clusters_count", 0))
+        self.m.stress_sum.set(gauges.get("cluster_stress_sum", 0))
+        self.m.stress_max.set(gauges.get("cluster_stress_max", 0))
+        self.m.min_points.set(gauges.get("min_points_per_symbol", 0))
+        for symbol, n in (gauges.get("points_per_symbol") or {}).items():
+            self.m.points.labels(symbol=symbol).set(n)
+
+
+if __name__ == "__main__":
+    main(StateWriterActor)
