@@ -441,8 +441,12 @@ def collect_status(home: Home) -> dict[str, Any]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from launcher.overview import collect_overview, render_overview
     home = home_from(args)
     status = collect_status(home)
+    topo = load_topology(home.topology) if home.topology.exists() and status["supervisord"] == "running" else None
+    if topo is not None:
+        status["overview"] = collect_overview(topo)
     if args.json:
         print(json.dumps(status, indent=2))
     else:
@@ -452,6 +456,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             for row in status["programs"]:
                 ready = {True: "yes", False: "no", None: "?"}[row.get("ready")]
                 print(f"{row['name']:<16}{row['state']:<10}{ready:<7}{str(row['pid'] or '-'):<9}{row.get('metrics_url') or '-'}")
+        if topo is not None:
+            print()
+            print(render_overview(topo, status["overview"]))
     all_ok = status["supervisord"] == "running" and all(r["state"] == "RUNNING" and r.get("ready") for r in status["programs"])
     return 0 if all_ok else 1
 

@@ -1,0 +1,121 @@
+"""What an operator wants to see at a glance: warm-up per symbol, corr readiness, ClusterStress,
+where the gate's K comes from and how old the cluster state is. Read from the metrics endpoints
+and Redis; used by `clustergate status` and the proofs."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from actors import keys
+from actors.redis_conn import connect
+from launcher.topology import Topology
+
+BAR_WIDTH = 20
+
+
+def scrape_actor(topo: Topology, name: str) -> dict[str, float] | None:
+    from launcher.supervise import scrape
+    spec = topo.actors[name]
+    try:
+        return scrape(spec.host, spec.metrics_port)
+    except OSError:
+        return None
+
+
+def labelled(sample: dict[str, float], name: str, label: str) -> dict[str, float]:
+    """{label value: sample value} for every series of `name` carrying `label`."""
+    out: dict[str, float] = {}
+    prefix = name + "{"
+    for key, value in sample.items():
+        if not key.startswith(prefix):
+            continue
+        for part in key[len(prefix):-1].split(","):
+            k, _, v = part.partition("=")
+            if k == label:
+                out[v.strip('"')] = value
+    return out
+
+
+def first(sample: dict[str, float] | None, name: str) -> float | None:
+    if not sample:
+        return None
+    for key, value in sample.items():
+        if key == name or key.startswith(name + "{"):
+            return value
+    return None
+
+
+def collect_overview(topo: Topology) -> dict[str, Any]:
+    needed = topo.clusters.min_returns + 1
+    out: dict[str, Any] = {"points_needed": needed, "points_max": topo.clusters.lookback_returns + 1}
+    buffers = topo.actors_of_kind("buffer")
+    points: dict[str, float] = {}
+    if buffers:
+        sample = scrape_actor(topo, buffers[0])
+        points = labelled(sample or {}, "p27_points_per_symbol", "symbol")
+    out["points_per_symbol"] = {s: int(points[s]) if s in points else None for s in topo.symbols}
+    correlators = topo.actors_of_kind("correlator")
+    if correlators:
+        sample = scrape_actor(topo, correlators[0])
+        out["corr_ready"] = first(sample, "p27_corr_ready")
+        out["symbols_in_matrix"] = first(sample, "p27_symbols_in_matrix")
+    gates = topo.actors_of_kind("gate")
+    if gates:
+        sample = scrape_actor(topo, gates[0])
+        used = first(sample, "p26_cluster_stress_used")
+        out["k_source"] = None if used is None else ("cluster" if used == 1 else "proxy")
+        out["cluster_fallbacks"] = first(sample, "p26_cluster_fallback_total")
+        out["gate_stress"] = first(sample, "p26_stress")
+    try:
+        client = connect(topo.redis)
+        state = client.hgetall(keys.CLUSTER_STATE)
+        clusters = client.hgetall(keys.CLUSTERS)
+        client.close()
+        out["redis"] = "ok"
+    except Exception as exc:  # status must still print when Redis is down
+        state, clusters = {}, {}
+        out["redis"] = f"unavailable ({type(exc).__name__})"
+    if state:
+        updated = float(state.get("updated_ts", 0))
+        out["cluster_state_age_s"] = round(time.time() - updated, 1)
+        out["cluster_stress"] = float(state.get("cluster_stress", 0))
+        out["clusters_count"] = int(float(state.get("clusters_count", 0)))
+        out["clusters"] = clusters
+    else:
+        out["cluster_state_age_s"] = None
+    return out
+
+
+def bar(value: int | None, needed: int) -> str:
+    if value is None:
+        return "[" + "?" * BAR_WIDTH + "]"
+    filled = min(BAR_WIDTH, round(BAR_WIDTH * value / needed)) if needed else BAR_WIDTH
+    return "[" + "#" * filled + "." * (BAR_WIDTH - filled) + "]"
+
+
+def render_overview(topo: Topology, ov: dict[str, Any]) -> str:
+    lines = [f"warm-up (points per symbol, {ov['points_needed']} needed to enter the matrix):"]
+    for symbol, value in ov["points_per_symbol"].items():
+        shown = "?" if value is None else str(value)
+        status = "ready" if value is not None and value >= ov["points_needed"] else "warming"
+        lines.append(f"  {symbol:<12}{bar(value, ov['points_needed'])} {shown:>4}/{ov['points_needed']}  {status}")
+    corr = ov.get("corr_ready")
+    lines.append(f"corr_ready: {'?' if corr is None else int(corr)}   symbols in matrix: "
+                 f"{'?' if ov.get('symbols_in_matrix') is None else int(ov['symbols_in_matrix'])}")
+    age = ov.get("cluster_state_age_s")
+    freshness = topo.freshness_default_s
+    for name in topo.actors_of_kind("gate"):
+        freshness = topo.actors[name].settings.freshness_s or freshness
+    if age is None:
+        lines.append(f"cluster state: none in Redis ({ov['redis']})")
+    else:
+        fresh = "fresh" if 0 <= age <= freshness else "STALE"
+        lines.append(f"cluster state: ClusterStress {ov['cluster_stress']:.3f}, {ov['clusters_count']} clusters, "
+                     f"updated {age:.1f} s ago ({fresh}; window {freshness:g} s)")
+        for cid, members in sorted(ov.get("clusters", {}).items()):
+            lines.append(f"  {cid}: {members}")
+    if "k_source" in ov:
+        lines.append(f"gate K from: {ov['k_source'] or '?'}   fallbacks so far: "
+                     f"{'?' if ov.get('cluster_fallbacks') is None else int(ov['cluster_fallbacks'])}")
+    return "\n".join(lines)
