@@ -1,0 +1,241 @@
+"""P2.7 maths without sockets or Redis: returns, correlations, clusters, ClusterStress, the grid."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
+
+from actors.buffer import PriceGrid, min_points_over_relevant as buffer_min_points
+from actors.clusterer import cluster_id, cluster_labels, cluster_metrics, min_points_over_relevant
+from actors.correlator import correlate_window, log_returns, pairwise_pearson, realized_vol
+from actors.snapshots import signed_notional
+
+
+def corr2(a: float) -> np.ndarray:
+    return np.array([[1.0, a], [a, 1.0]])
+
+
+# --------------------------------------------------------------------------- ClusterStress
+
+
+def test_stress_of_one_long_cluster_matches_production_example():
+    corr = corr2(0.788)
+    labels = cluster_labels(corr, 0.70)
+    clusters, stress = cluster_metrics(["BTCUSDT", "ETHUSDT"], corr, labels, {"BTCUSDT": 32000.0, "ETHUSDT": 27200.0})
+    assert len(clusters) == 1
+    assert stress == pytest.approx(0.788)
+    assert clusters[0].weight == pytest.approx(1.0) and clusters[0].concentration == pytest.approx(1.0)
+
+
+def test_long_and_short_in_one_cluster_lower_concentration():
+    corr = corr2(0.9)
+    labels = cluster_labels(corr, 0.70)
+    clusters, stress = cluster_metrics(["A", "B"], corr, labels, {"A": 300.0, "B": -100.0})
+    (c,) = clusters
+    assert c.notional == pytest.approx(400.0)
+    assert c.concentration == pytest.approx(200.0 / 400.0)
+    assert stress == pytest.approx(1.0 * 0.5 * 0.9)
+
+
+def test_singletons_have_zero_correlation_and_zero_stress():
+    corr = corr2(0.2)
+    labels = cluster_labels(corr, 0.70)
+    clusters, stress = cluster_metrics(["A", "B"], corr, labels, {"A": 100.0, "B": 100.0})
+    assert len(clusters) == 2
+    assert all(c.correlation == 0.0 and c.stress == 0.0 for c in clusters)
+    assert all(c.weight == pytest.approx(0.5) for c in clusters)
+    assert stress == 0.0
+
+
+def test_held_symbol_with_too_few_points_dilutes_weight_but_forms_no_cluster():
+    corr = corr2(0.8)
+    labels = cluster_labels(corr, 0.70)
+    notionals = {"A": 100.0, "B": 100.0, "C": 200.0}  # C is held but not in the matrix
+    clusters, stress = cluster_metrics(["A", "B"], corr, labels, notionals)
+    (c,) = clusters
+    assert c.weight == pytest.approx(0.5)
+    assert stress == pytest.approx(0.5 * 1.0 * 0.8)
+
+
+def test_correlation_is_mean_over_held_members_only_and_unheld_clusters_are_dropped():
+    corr = np.array([[1, .9, .8, .1], [.9, 1, .7, .1], [.8, .7, 1, .1], [.1, .1, .1, 1]])
+    symbols = ["A", "B", "C", "D"]
+    labels = cluster_labels(corr, 0.70)
+    clusters, stress = cluster_metrics(symbols, corr, labels, {"A": 50.0, "C": 50.0})
+    (c,) = clusters
+    assert c.symbols == ["A", "B", "C"]
+    assert c.correlation == pytest.approx(0.8)
+    assert stress == pytest.approx(0.8)
+
+
+def test_cluster_stress_sum_is_clipped_to_one():
+    corr = np.eye(4)
+    corr[0, 1] = corr[1, 0] = 1.0
+    corr[2, 3] = corr[3, 2] = 1.0
+    clusters, stress = cluster_metrics(list("ABCD"), corr, cluster_labels(corr, 0.7),
+                                       {s: 100.0 for s in "ABCD"})
+    assert sum(c.stress for c in clusters) == pytest.approx(1.0)
+    assert stress <= 1.0
+
+
+def test_no_notional_gives_no_clusters_and_zero_stress():
+    corr = corr2(0.9)
+    assert cluster_metrics(["A", "B"], corr, cluster_labels(corr, 0.7), {}) == ([], 0.0)
+
+
+def test_cluster_ids_depend_on_members_not_order():
+    assert cluster_id(["ETHUSDT", "BTCUSDT"]) == cluster_id(["BTCUSDT", "ETHUSDT"])
+    assert cluster_id(["BTCUSDT"]) != cluster_id(["BTCUSDT", "ETHUSDT"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 12), st.integers(0, 10_000))
+def test_threshold_clusters_equal_connected_components_of_corr_above_070(k, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(-1, 1, (k, k))
+    corr = np.clip((a + a.T) / 2, -1, 1)
+    np.fill_diagonal(corr, 1.0)
+    labels = cluster_labels(corr, 0.70)
+    _, expected = connected_components(csr_matrix(corr >= 0.70), directed=False)
+    # Same partition: i and j share a label in one iff they share it in the other.
+    assert np.array_equal(labels[:, None] == labels[None, :], expected[:, None] == expected[None, :])
+
+
+def test_average_and_complete_linkage_cut_at_one_minus_threshold():
+    corr = np.array([[1, .9, .8], [.9, 1, .65], [.8, .65, 1]])
+    assert len(set(cluster_labels(corr, 0.70, "threshold"))) == 1
+    assert len(set(cluster_labels(corr, 0.70, "average"))) == 1   # C joins {A, B} at mean corr 0.725
+    assert len(set(cluster_labels(corr, 0.70, "complete"))) == 2  # ... but its weakest link is 0.65
+
+
+def test_min_points_counts_held_and_matrix_symbols_only():
+    points = {"BTCUSDT": 300, "ETHUSDT": 290, "SOLUSDT": 0}
+    assert min_points_over_relevant(points, ["BTCUSDT", "ETHUSDT"], set()) == 290
+    assert min_points_over_relevant(points, ["BTCUSDT", "ETHUSDT"], {"SOLUSDT"}) == 0
+    assert buffer_min_points(points, set()) == 290
+
+
+# --------------------------------------------------------------------------- snapshots
+
+
+def test_notional_prefers_notional_usd_and_takes_side_from_position_amt():
+    now = 1_000_000.0
+    assert signed_notional({"position_amt": "-2", "mark_price": "10", "ts_epoch": str(int(now))}, now, 300) == -20.0
+    assert signed_notional({"position_amt": "-2", "mark_price": "10", "notional_usd": "25", "ts_epoch": str(int(now))}, now, 300) == -25.0
+
+
+def test_stale_or_future_snapshot_is_not_held():
+    now = 1_000_000.0
+    fields = {"position_amt": "1", "mark_price": "10"}
+    assert signed_notional({**fields, "ts_epoch": str(int(now - 301))}, now, 300) is None
+    assert signed_notional({**fields, "ts_epoch": str(int(now + 60))}, now, 300) is None
+
+
+# --------------------------------------------------------------------------- correlations
+
+
+def per_pair_reference(returns: np.ndarray, min_common: int) -> np.ndarray:
+    k = returns.shape[0]
+    out = np.eye(k)
+    for i in range(k):
+        for j in range(k):
+            if i == j:
+                continue
+            both = np.isfinite(returns[i]) & np.isfinite(returns[j])
+            if both.sum() >= min_common and np.std(returns[i][both]) > 0 and np.std(returns[j][both]) > 0:
+                out[i, j] = np.corrcoef(returns[i][both], returns[j][both])[0, 1]
+            else:
+                out[i, j] = 0.0
+    return out
+
+
+def test_correlations_equal_per_pair_numpy_on_series_with_gaps():
+    rng = np.random.default_rng(3)
+    common = rng.normal(0, 0.01, 361)
+    prices = np.exp(np.cumsum(common[None, :] * rng.uniform(0.2, 1.0, (6, 1)) + rng.normal(0, 0.01, (6, 361)), axis=1)) * 100
+    prices[rng.random(prices.shape) < 0.25] = np.nan
+    prices[5, :340] = np.nan  # a late starter with few common points
+    returns = log_returns(prices)
+    np.testing.assert_allclose(pairwise_pearson(returns, 10), per_pair_reference(returns, 10), atol=1e-9)
+
+
+def test_correlations_without_gaps_equal_numpy_corrcoef():
+    rng = np.random.default_rng(4)
+    returns = rng.normal(0, 1, (5, 100))
+    np.testing.assert_allclose(pairwise_pearson(returns), np.corrcoef(returns), atol=1e-12)
+
+
+def test_a_slot_without_price_breaks_both_neighbouring_returns():
+    r = log_returns(np.array([[100.0, 110.0, np.nan, 121.0, 133.1]]))
+    assert np.isnan(r[0, 1]) and np.isnan(r[0, 2])
+    assert r[0, 0] == pytest.approx(math.log(1.1)) and r[0, 3] == pytest.approx(math.log(1.1))
+
+
+@settings(max_examples=80, deadline=None)
+@given(arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(2, 40)),
+              elements=st.one_of(st.just(np.nan), st.floats(1e-3, 1e6))))
+def test_matrix_never_holds_nan_or_values_outside_minus_one_one(prices):
+    for shrinkage in ("none", "ledoit_wolf"):
+        result = correlate_window([f"S{i}" for i in range(prices.shape[0])], prices, cadence_s=60,
+                                  min_returns=2, shrinkage=shrinkage)
+        m = result["matrix"]
+        assert np.all(np.isfinite(m))
+        assert np.all(np.abs(m) <= 1.0)
+        assert np.allclose(m, m.T)
+
+
+def test_symbol_enters_matrix_with_ten_returns_and_ready_needs_two():
+    rng = np.random.default_rng(5)
+    prices = np.exp(np.cumsum(rng.normal(0, 0.01, (3, 20)), axis=1))
+    prices[2, :10] = np.nan  # 9 returns
+    result = correlate_window(["A", "B", "C"], prices, cadence_s=60, min_returns=10)
+    assert result["symbols"] == ["A", "B"] and result["ready"]
+    prices[1, :10] = np.nan
+    result = correlate_window(["A", "B", "C"], prices, cadence_s=60, min_returns=10)
+    assert not result["ready"] and result["reason"] == "too_few_symbols"
+
+
+def test_realized_vol_is_annualised_from_the_cadence():
+    returns = np.array([[0.01, -0.01] * 50])
+    sd = np.std(returns[0], ddof=1)
+    assert realized_vol(returns, 60.0)[0] == pytest.approx(sd * math.sqrt(365 * 86400 / 60))
+
+
+# --------------------------------------------------------------------------- the grid
+
+
+def test_grid_keeps_latest_price_per_slot_and_ignores_late_older_ticks():
+    grid = PriceGrid(["A"], 1.0, 5, head_slot=100)
+    assert grid.add("A", 10.0, 100.5) is None
+    assert grid.add("A", 9.0, 100.2) == "superseded"
+    assert grid.add("A", 11.0, 100.5) is None  # a duplicate timestamp: the last one wins
+    assert grid.add("A", 7.0, 99.1) is None     # an out-of-order tick fills its own earlier slot
+    assert grid.add("A", 1.0, 90.0) == "too_old"
+    assert grid.prices[0, -1] == 11.0 and grid.prices[0, -2] == 7.0
+    grid.advance(103)
+    first, window = grid.window(4)
+    assert first == 99
+    assert window[0].tolist()[:2] == [7.0, 11.0] and np.isnan(window[0, 2:]).all()
+
+
+def test_grid_history_round_trips_and_gap_becomes_nan():
+    grid = PriceGrid(["A", "B"], 1.0, 6, head_slot=10)
+    grid.add("A", 1.0, 9.0)
+    grid.add("B", 2.0, 10.0)
+    saved = PriceGrid.from_blob(grid.to_blob())
+    fresh = PriceGrid(["B", "A", "C"], 1.0, 6, head_slot=13)
+    fresh.merge_from(saved)
+    assert fresh.prices[1, -5] == 1.0 and fresh.prices[0, -4] == 2.0
+    assert np.isnan(fresh.prices[:, -3:]).all() and np.isnan(fresh.prices[2]).all()
+
+
+@pytest.mark.parametrize("blob", [b"", b"garbage", b'{"v":1}\n', b'{"v":1,"cadence_s":1,"symbols":["A"],"head_slot":3,"capacity":2}\nshort'])
+def test_corrupt_history_is_refused_with_a_reason(blob):
+    with pytest.raises(ValueError):
+        PriceGrid.from_blob(blob)
