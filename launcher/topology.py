@@ -204,6 +204,7 @@ class GateSettings:
     kill_score_hard: float = setting(0.85, doc="kill_score at or above which a cold FULL_CLOSE becomes PARTIAL_75.", ge=0, le=1)
     permit_timeout_ms: int = setting(500, doc="How long to wait for the permit issuer before HOLD permit_unavailable.", ge=10, le=60000)
     max_request_bytes: int = setting(65536, doc="Larger proposals are rejected unread.", ge=256, le=100_000_000)
+    refresh_s: float = setting(2.0, doc="Re-read snapshots and cluster state this often to keep the p26_* gauges current between proposals.", ge=0.05, le=3600)
 
     @staticmethod
     def __schema_build__(v: Validator, kwargs: dict, raw: dict, path: Path) -> dict:

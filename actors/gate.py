@@ -1,0 +1,548 @@
+"""The gate (P2.6): answers every exit proposal with a decision, and a permit when the policy allows.
+
+A proposal arrives on the `proposals` REP socket; the gate reads every position snapshot, the
+cluster state and the symbol's cooldown in one Redis round trip, computes the portfolio metrics and
+the policy (pure functions below), and asks the permit issuer, the only writer, to record the
+decision and issue the permit. Never a non-HOLD decision without the issuer's permit: Redis down
+gives HOLD `redis_unavailable`, the issuer unreachable gives HOLD `permit_unavailable`.
+
+This process must not import numpy or scipy (RSS target 40 MB).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import zmq
+from prometheus_client import Counter, Gauge, Histogram
+
+from actors import keys
+from actors.resp import RedisUnavailable, ReplyError, RespClient, encode_commands
+from actors.runtime import Actor, main
+from actors.wire import encode, error_envelope, ok_envelope
+from launcher.topology import GateSettings
+
+HOLD, P25, P50, P75, FULL = "HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSED"
+ACTIONS = (HOLD, P25, P50, P75, FULL)
+STEP_DOWN = {FULL: P75, P75: P50, P50: P25, P25: HOLD, HOLD: HOLD}
+
+# Reasons, as SPEC names them, plus the two fault reasons.
+PASS = "pass"
+NOT_ALLOWED = "not_allowed"
+FAIL_CLOSED_STATE = "fail_closed_portfolio_state"
+COOLDOWN = "cooldown_downgrade"
+COLD_KS_HARD = "forbid_full_close_portfolio_cold_ks_hard"
+COLD = "forbid_full_close_portfolio_cold"
+RISKOFF = "riskoff_accelerate"
+REDIS_UNAVAILABLE = "redis_unavailable"
+PERMIT_UNAVAILABLE = "permit_unavailable"
+FAIL_CLOSED_REASONS = (FAIL_CLOSED_STATE, REDIS_UNAVAILABLE, PERMIT_UNAVAILABLE)
+
+PROPOSAL_FIELDS = ("plan_id", "symbol", "action_proposed", "kill_score", "r_net", "ts_epoch")
+MAX_PLAN_ID_CHARS = 128
+MAX_SYMBOL_CHARS = 32
+# A snapshot stamped further than this in the future is treated as stale (clock skew allowance).
+SNAPSHOT_FUTURE_SKEW_S = 5.0
+SNAPSHOT_FIELDS = ("position_amt", "mark_price", "ts_epoch", "notional_usd")
+# How many times a decision is re-read and re-decided when the issuer finds a cooldown appeared
+# between the gate's read and the issuer's write.
+DECIDE_ATTEMPTS = 3
+
+# --------------------------------------------------------------------------- metrics (SPEC names)
+
+P26_STRESS = Gauge("p26_stress", "Portfolio stress of the last evaluation")
+P26_HEAT = Gauge("p26_heat", "Portfolio heat of the last evaluation")
+P26_CONCENTRATION = Gauge("p26_concentration", "|net| / gross notional of the last evaluation")
+P26_CORR_PROXY = Gauge("p26_corr_proxy", "Weight on the net side of the last evaluation")
+P26_CLUSTER_STRESS_USED = Gauge("p26_cluster_stress_used", "1 when K came from fresh cluster state, 0 proxy")
+P26_SYMBOLS_WITH_SNAPSHOT = Gauge("p26_symbols_with_snapshot", "Allowlisted symbols with a fresh snapshot")
+P26_TOTAL_ABS_NOTIONAL = Gauge("p26_total_abs_notional", "Sum of |notional| over fresh snapshots (USD)")
+P26_SNAPSHOT_AGE = Gauge("p26_snapshot_age_seconds", "Age of the symbol's position snapshot", ["symbol"])
+P26_PLANS_SEEN = Counter("p26_plans_seen_total", "Valid proposals received", ["action_proposed"])
+P26_GATE_WRITES = Counter("p26_gate_writes_total", "Decisions recorded on the gate stream")
+P26_DOWNGRADED = Counter("p26_actions_downgraded_total", "Decisions whose final action differs from the proposed one",
+                         ["from_action", "to_action", "reason"])
+P26_PERMIT_ISSUED = Counter("p26_permit_issued_total", "Permits issued")
+P26_FAIL_CLOSED = Counter("p26_fail_closed_total", "Decisions forced to HOLD by missing state or a fault", ["reason"])
+P26_CLUSTER_FALLBACK = Counter("p26_cluster_fallback_total", "Evaluations that used the proxy instead of cluster stress")
+P26_TIME_TO_PERMIT = Histogram("p26_time_to_permit_seconds", "From proposal received to permit issued",
+                               buckets=(0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005,
+                                        0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0))
+GATE_REQUESTS = Counter("gate_requests_total", "Requests on the proposals socket by outcome", ["result"])
+
+
+def policy_transitions() -> list[tuple[str, str, str]]:
+    """Every (from_action, to_action, reason) the gate can report, so each series exists at 0."""
+    out = [(a, STEP_DOWN[a], COOLDOWN) for a in (FULL, P75, P50, P25)]
+    out += [(FULL, P75, COLD_KS_HARD), (FULL, P50, COLD), (P25, P75, RISKOFF), (P50, P75, RISKOFF)]
+    out += [(a, HOLD, r) for a in (P25, P50, P75, FULL) for r in (NOT_ALLOWED,) + FAIL_CLOSED_REASONS]
+    return out
+
+
+def preinitialise_metrics() -> None:
+    for action in ACTIONS:
+        P26_PLANS_SEEN.labels(action_proposed=action)
+    for reason in FAIL_CLOSED_REASONS:
+        P26_FAIL_CLOSED.labels(reason=reason)
+    for from_action, to_action, reason in policy_transitions():
+        P26_DOWNGRADED.labels(from_action=from_action, to_action=to_action, reason=reason)
+    for result in ("ok", "bad_request"):
+        GATE_REQUESTS.labels(result=result)
+
+
+# --------------------------------------------------------------------------- proposals
+
+
+class BadRequest(ValueError):
+    """A request that gets an error envelope; `reason` is a stable word, `detail` says exactly what."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    plan_id: str
+    symbol: str
+    action_proposed: str
+    kill_score: float = 0.0
+    r_net: float | None = None
+    ts_epoch: float | None = None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def validate_proposal(obj: Any) -> Proposal:
+    """The proposal in a decoded request, or BadRequest naming every problem."""
+    if not isinstance(obj, dict):
+        raise BadRequest("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
+    problems: list[str] = []
+    unknown = sorted(str(k) for k in obj if k not in PROPOSAL_FIELDS)
+    if unknown:
+        problems.append(f"unknown fields: {', '.join(unknown)[:200]} (known: {', '.join(PROPOSAL_FIELDS)})")
+    plan_id = obj.get("plan_id")
+    if not isinstance(plan_id, str) or not plan_id.strip():
+        problems.append("plan_id is required: a non-empty string")
+    elif len(plan_id) > MAX_PLAN_ID_CHARS or not plan_id.isprintable():
+        problems.append(f"plan_id must be at most {MAX_PLAN_ID_CHARS} printable characters")
+    symbol = obj.get("symbol")
+    if not isinstance(symbol, str) or not symbol:
+        problems.append("symbol is required: a non-empty string, e.g. ETHUSDT")
+    elif len(symbol) > MAX_SYMBOL_CHARS or not symbol.isprintable():
+        problems.append(f"symbol must be at most {MAX_SYMBOL_CHARS} printable characters")
+    action = obj.get("action_proposed")
+    if action not in ACTIONS:
+        problems.append(f"action_proposed must be one of {', '.join(ACTIONS)}, got {json.dumps(action)[:60]}")
+    kill_score = obj.get("kill_score", 0.0)
+    if not _is_number(kill_score) or not 0.0 <= kill_score <= 1.0:
+        problems.append(f"kill_score must be a number in [0, 1], got {json.dumps(kill_score)[:60]}")
+    for name in ("r_net", "ts_epoch"):
+        value = obj.get(name)
+        if value is not None and not _is_number(value):
+            problems.append(f"{name} must be a finite number, got {json.dumps(value)[:60]}")
+    if problems:
+        raise BadRequest("invalid_proposal", "; ".join(problems))
+    r_net, ts_epoch = obj.get("r_net"), obj.get("ts_epoch")
+    return Proposal(plan_id=plan_id, symbol=symbol, action_proposed=action, kill_score=float(kill_score),
+                    r_net=None if r_net is None else float(r_net),
+                    ts_epoch=None if ts_epoch is None else float(ts_epoch))
+
+
+def parse_request(frames: Sequence[bytes], max_request_bytes: int) -> Proposal:
+    """Check the raw request (one frame, size, UTF-8, JSON object) and return its proposal."""
+    if len(frames) != 1:
+        raise BadRequest("multipart", f"expected 1 frame, got {len(frames)}")
+    frame = frames[0]
+    if len(frame) > max_request_bytes:
+        raise BadRequest("too_large", f"request is {len(frame)} bytes; the limit is {max_request_bytes}")
+    try:
+        text = frame.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest("not_utf8", f"request is not UTF-8: {exc.reason} at byte {exc.start}") from None
+    try:
+        obj = json.loads(text)
+    except ValueError as exc:
+        raise BadRequest("not_json", f"request is not JSON: {exc}"[:300]) from None
+    return validate_proposal(obj)
+
+
+# --------------------------------------------------------------------------- portfolio metrics
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A fresh position: signed notional in USD (sign = side of position_amt)."""
+
+    symbol: str
+    signed_notional: float
+
+
+def parse_snapshot(symbol: str, values: Sequence[Any], now: float, stale_after_s: float) -> tuple[Position | None, float | None]:
+    """(position if the snapshot is usable and fresh, age in seconds if it has a timestamp).
+
+    values are the hash fields position_amt, mark_price, ts_epoch, notional_usd (None when absent).
+    Notional is |notional_usd| when present, else |position_amt x mark_price|.
+    """
+    amt_raw, price_raw, ts_raw, notional_raw = values
+    try:
+        ts = float(ts_raw)
+    except (TypeError, ValueError):
+        return None, None
+    if not math.isfinite(ts):
+        return None, None
+    age_s = now - ts
+    try:
+        amt = float(amt_raw)
+        if notional_raw not in (None, ""):
+            magnitude = abs(float(notional_raw))
+        else:
+            magnitude = abs(amt * float(price_raw))
+    except (TypeError, ValueError):
+        return None, age_s
+    if not (math.isfinite(amt) and math.isfinite(magnitude)):
+        return None, age_s
+    if age_s > stale_after_s or age_s < -SNAPSHOT_FUTURE_SKEW_S:
+        return None, age_s
+    side = 1.0 if amt > 0 else -1.0 if amt < 0 else 0.0
+    return Position(symbol, side * magnitude), age_s
+
+
+def cluster_k(updated_ts: Any, cluster_stress: Any, now: float, freshness_s: float) -> float | None:
+    """Cluster stress when the cluster state exists and 0 <= now - updated_ts <= freshness_s, else None."""
+    try:
+        updated, stress = float(updated_ts), float(cluster_stress)
+    except (TypeError, ValueError):
+        return None
+    if not (math.isfinite(updated) and math.isfinite(stress)):
+        return None
+    age_s = now - updated
+    if age_s < 0 or age_s > freshness_s:
+        return None
+    return min(max(stress, 0.0), 1.0)
+
+
+def clip01(x: float) -> float:
+    return 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
+
+
+def stress_of(heat: float, concentration: float, k: float, settings: GateSettings) -> float:
+    return clip01(settings.weight_heat * heat + settings.weight_concentration * concentration + settings.weight_k * k)
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioMetrics:
+    heat: float
+    concentration: float
+    corr_proxy: float
+    k: float
+    k_source: str  # "cluster" | "proxy"
+    stress: float
+    total_abs_notional: float
+    sigma_fallback_symbols: tuple[str, ...] = ()
+
+
+def portfolio_metrics(positions: Sequence[Position], cluster_stress: float | None, settings: GateSettings,
+                      sigmas: Mapping[str, float] | None = None) -> PortfolioMetrics:
+    """SPEC's metrics over fresh positions; sigmas (realized) override settings.sigma per symbol.
+
+    cluster_stress is the fresh cluster stress, or None to fall back to corr_proxy.
+    A symbol missing from sigmas uses the constant and is listed in sigma_fallback_symbols.
+    """
+    k_source = "cluster" if cluster_stress is not None else "proxy"
+    gross = sum(abs(p.signed_notional) for p in positions)
+    if gross <= 0.0:
+        return PortfolioMetrics(0.0, 0.0, 0.0, 0.0, k_source, 0.0, 0.0)
+    net = sum(p.signed_notional for p in positions)
+    fallback: list[str] = []
+    weighted_sigma = 0.0
+    for p in positions:
+        sigma = settings.sigma
+        if sigmas is not None:
+            if p.symbol in sigmas:
+                sigma = sigmas[p.symbol]
+            else:
+                fallback.append(p.symbol)
+        weighted_sigma += abs(p.signed_notional) / gross * sigma
+    heat = clip01((weighted_sigma - settings.heat_floor) / (settings.heat_ceiling - settings.heat_floor))
+    concentration = abs(net) / gross
+    if net > 0:
+        corr_proxy = sum(p.signed_notional for p in positions if p.signed_notional > 0) / gross
+    elif net < 0:
+        corr_proxy = -sum(p.signed_notional for p in positions if p.signed_notional < 0) / gross
+    else:
+        corr_proxy = 0.0
+    k = cluster_stress if cluster_stress is not None else corr_proxy
+    return PortfolioMetrics(heat, concentration, corr_proxy, k, k_source, stress_of(heat, concentration, k, settings),
+                            gross, tuple(fallback))
+
+
+# --------------------------------------------------------------------------- policy
+
+
+def decide(action_proposed: str, *, allowed: bool, state_ok: bool, cooldown: bool, stress: float, kill_score: float,
+           settings: GateSettings) -> tuple[str, str]:
+    """SPEC's policy, steps 1-6 in order: (final_action, gate_reason)."""
+    if not allowed:
+        return HOLD, NOT_ALLOWED
+    if not state_ok:
+        return HOLD, FAIL_CLOSED_STATE
+    action, reason = action_proposed, PASS
+    if cooldown and action != HOLD:
+        action, reason = STEP_DOWN[action], COOLDOWN
+    if action == FULL and stress < settings.cold_stress:
+        if kill_score >= settings.kill_score_hard:
+            return P75, COLD_KS_HARD
+        return P50, COLD
+    if stress >= settings.riskoff_stress and action in (P25, P50):
+        return P75, RISKOFF
+    return action, reason
+
+
+# --------------------------------------------------------------------------- one evaluation
+
+
+@dataclass(slots=True)
+class PortfolioState:
+    """What one Redis round trip returned, already parsed."""
+
+    positions: list[Position]
+    ages_s: dict[str, float]
+    cluster_stress: float | None
+    sigmas: dict[str, float] | None
+    cooldown: bool
+    missing_realized: list[str] = field(default_factory=list)
+
+
+def parse_state(replies: Sequence[Any], symbols: Sequence[str], now: float, stale_after_s: float, freshness_s: float,
+                realized: bool, with_cooldown: bool) -> PortfolioState:
+    """Parse the replies of `state_commands` (error replies count as missing data)."""
+    positions: list[Position] = []
+    ages: dict[str, float] = {}
+    for symbol, values in zip(symbols, replies):
+        if isinstance(values, ReplyError) or not values:
+            continue
+        position, age_s = parse_snapshot(symbol, values, now, stale_after_s)
+        if age_s is not None:
+            ages[symbol] = age_s
+        if position is not None:
+            positions.append(position)
+    i = len(symbols)
+    state = replies[i]
+    k = None if isinstance(state, ReplyError) else cluster_k(state[0], state[1], now, freshness_s)
+    i += 1
+    sigmas: dict[str, float] | None = None
+    if realized:
+        sigmas = {}
+        vols = replies[i]
+        i += 1
+        if not isinstance(vols, ReplyError):
+            for symbol, raw in zip(symbols, vols):
+                try:
+                    value = float(raw)
+                except (TypeError, ValueError):
+                    continue
+                if math.isfinite(value) and value >= 0:
+                    sigmas[symbol] = value
+    cooldown = False
+    if with_cooldown:
+        cooldown = replies[i] == 1
+    return PortfolioState(positions, ages, k, sigmas, cooldown)
+
+
+def state_commands(symbols: Sequence[str], key_pattern: str, realized: bool) -> list[tuple]:
+    """The read half of every evaluation; the cooldown EXISTS is appended per proposal."""
+    commands: list[tuple] = [("HMGET", keys.position_snapshot(s, key_pattern), *SNAPSHOT_FIELDS) for s in symbols]
+    commands.append(("HMGET", keys.CLUSTER_STATE, "updated_ts", "cluster_stress"))
+    if realized:
+        commands.append(("HMGET", keys.REALIZED_VOL, *symbols))
+    return commands
+
+
+def evaluate(proposal: Proposal, state: PortfolioState, *, allowed: bool, settings: GateSettings,
+             now: float) -> tuple[dict[str, Any], PortfolioMetrics]:
+    """The decision record for a proposal (before the issuer adds permit fields) and its metrics."""
+    metrics = portfolio_metrics(state.positions, state.cluster_stress, settings, state.sigmas)
+    final_action, reason = decide(proposal.action_proposed, allowed=allowed, state_ok=bool(state.positions),
+                                  cooldown=state.cooldown, stress=metrics.stress, kill_score=proposal.kill_score,
+                                  settings=settings)
+    decision = decision_record(proposal, final_action, reason, metrics, now)
+    if state.sigmas is not None:
+        decision["sigma_source"] = "realized"
+        decision["sigma_fallback_symbols"] = list(metrics.sigma_fallback_symbols)
+    else:
+        decision["sigma_source"] = "constant"
+    return decision, metrics
+
+
+def decision_record(proposal: Proposal, final_action: str, reason: str, metrics: PortfolioMetrics | None,
+                    now: float) -> dict[str, Any]:
+    m = metrics or PortfolioMetrics(0.0, 0.0, 0.0, 0.0, "proxy", 0.0, 0.0)
+    record: dict[str, Any] = {
+        "plan_id": proposal.plan_id, "symbol": proposal.symbol, "action_proposed": proposal.action_proposed,
+        "final_action": final_action, "gate_reason": reason, "stress": round(m.stress, 6), "heat": round(m.heat, 6),
+        "concentration": round(m.concentration, 6), "corr_proxy": round(m.corr_proxy, 6), "K": round(m.k, 6),
+        "k_source": m.k_source, "kill_score": proposal.kill_score, "ts_epoch": int(now),
+        "permit": False, "permit_key": None, "replayed": False,
+    }
+    if proposal.r_net is not None:
+        record["r_net"] = proposal.r_net
+    if proposal.ts_epoch is not None:
+        record["proposal_ts_epoch"] = proposal.ts_epoch
+    return record
+
+
+def fault_decision(proposal: Proposal, reason: str, now: float) -> dict[str, Any]:
+    """HOLD for a fault: nothing was recorded and no permit exists."""
+    record = decision_record(proposal, HOLD, reason, None, now)
+    record["recorded"] = False
+    return record
+
+
+# --------------------------------------------------------------------------- the actor
+
+
+class Gate(Actor):
+    kind = "gate"
+    settings: GateSettings
+
+    def setup(self) -> None:
+        s = self.settings
+        self.symbols = list(self.topology.symbols)
+        self.allowed = frozenset(self.symbols)
+        self.realized = s.sigma_source == "realized"
+        self.freshness_s = s.freshness_s if s.freshness_s is not None else self.topology.freshness_default_s
+        self.stale_after_s = self.topology.positions.stale_after_s
+        self.permit_timeout_ms = s.permit_timeout_ms
+        self.redis = RespClient.from_config(self.topology.redis)
+        commands = state_commands(self.symbols, self.topology.positions.key_pattern, self.realized)
+        self._state_payload = encode_commands(commands)
+        self._state_count = len(commands)
+        self._cooldown_payload = {sym: encode_commands([("EXISTS", keys.cooldown(sym))]) for sym in self.symbols}
+        preinitialise_metrics()
+        self.on_request("proposals", self.handle_proposal)
+        self.open_socket("permits")
+        self.every(s.refresh_s, self.refresh_gauges, first_after_s=0.0)
+        self.set_ready(True)
+
+    # ----------------------------------------------------------------- Redis
+
+    def read_state(self, symbol: str | None) -> PortfolioState:
+        with_cooldown = symbol is not None and symbol in self.allowed
+        payload, count = self._state_payload, self._state_count
+        if with_cooldown:
+            payload, count = payload + self._cooldown_payload[symbol], count + 1
+        replies = self.redis.pipeline_raw(payload, count)
+        return parse_state(replies, self.symbols, time.time(), self.stale_after_s, self.freshness_s,
+                           self.realized, with_cooldown)
+
+    def refresh_gauges(self) -> None:
+        """Keep the gauges (snapshot ages above all) current while no proposals arrive."""
+        try:
+            state = self.read_state(None)
+        except RedisUnavailable:
+            self.set_ready(False)
+            return
+        self.set_ready(True)
+        self.observe(state, portfolio_metrics(state.positions, state.cluster_stress, self.settings, state.sigmas))
+
+    def observe(self, state: PortfolioState, metrics: PortfolioMetrics) -> None:
+        P26_STRESS.set(metrics.stress)
+        P26_HEAT.set(metrics.heat)
+        P26_CONCENTRATION.set(metrics.concentration)
+        P26_CORR_PROXY.set(metrics.corr_proxy)
+        P26_CLUSTER_STRESS_USED.set(1 if metrics.k_source == "cluster" else 0)
+        P26_SYMBOLS_WITH_SNAPSHOT.set(len(state.positions))
+        P26_TOTAL_ABS_NOTIONAL.set(metrics.total_abs_notional)
+        if metrics.k_source != "cluster":
+            P26_CLUSTER_FALLBACK.inc()
+        for symbol in self.symbols:
+            age_s = state.ages_s.get(symbol)
+            if age_s is None:
+                try:
+                    P26_SNAPSHOT_AGE.remove(symbol)
+                except KeyError:
+                    pass
+            else:
+                P26_SNAPSHOT_AGE.labels(symbol=symbol).set(age_s)
+
+    # ----------------------------------------------------------------- permit issuer (Lazy Pirate)
+
+    def ask_issuer(self, request: dict[str, Any]) -> dict[str, Any] | None:
+        """The issuer's reply, or None after permit_timeout_ms (the socket is then re-created)."""
+        sock = self.sockets["permits"]
+        try:
+            sock.send(encode(request))
+            if sock.poll(self.permit_timeout_ms, zmq.POLLIN):
+                return json.loads(sock.recv())
+        except (zmq.ZMQError, ValueError) as exc:
+            self.log.warning("permit_issuer_error", error=repr(exc))
+        self.log.warning("permit_issuer_unavailable", timeout_ms=self.permit_timeout_ms)
+        self.open_socket("permits")
+        return None
+
+    # ----------------------------------------------------------------- proposals
+
+    def handle_proposal(self, frames: list[bytes]) -> dict[str, Any]:
+        received = time.perf_counter()
+        try:
+            proposal = parse_request(frames, self.settings.max_request_bytes)
+        except BadRequest as exc:
+            GATE_REQUESTS.labels(result="bad_request").inc()
+            return error_envelope(exc.reason, exc.detail)
+        GATE_REQUESTS.labels(result="ok").inc()
+        P26_PLANS_SEEN.labels(action_proposed=proposal.action_proposed).inc()
+        decision = self.decide_and_record(proposal)
+        if not decision["replayed"]:
+            final, proposed, reason = decision["final_action"], decision["action_proposed"], decision["gate_reason"]
+            if reason in FAIL_CLOSED_REASONS:
+                P26_FAIL_CLOSED.labels(reason=reason).inc()
+            if final != proposed:
+                P26_DOWNGRADED.labels(from_action=proposed, to_action=final, reason=reason).inc()
+            if decision["permit"]:
+                P26_TIME_TO_PERMIT.observe(time.perf_counter() - received)
+        return ok_envelope(decision=decision)
+
+    def decide_and_record(self, proposal: Proposal) -> dict[str, Any]:
+        allowed = proposal.symbol in self.allowed
+        for _ in range(DECIDE_ATTEMPTS):
+            now = time.time()
+            try:
+                state = self.read_state(proposal.symbol)
+            except RedisUnavailable as exc:
+                self.log.warning("redis_unavailable", plan_id=proposal.plan_id, error=str(exc))
+                return fault_decision(proposal, REDIS_UNAVAILABLE, now)
+            decision, metrics = evaluate(proposal, state, allowed=allowed, settings=self.settings, now=now)
+            self.observe(state, metrics)
+            reply = self.ask_issuer({"decision": decision, "cooldown_seen": state.cooldown,
+                                     "deadline_epoch": now + self.permit_timeout_ms / 2000.0})
+            if reply is None:
+                return fault_decision(proposal, PERMIT_UNAVAILABLE, now)
+            if reply.get("status") == "ok":
+                recorded = reply["decision"]
+                if reply.get("written"):
+                    P26_GATE_WRITES.inc()
+                if reply.get("permit_issued"):
+                    P26_PERMIT_ISSUED.inc()
+                if recorded.get("final_action") != HOLD and not recorded.get("permit"):
+                    return fault_decision(proposal, PERMIT_UNAVAILABLE, now)  # never act without a permit
+                return recorded
+            reason = reply.get("reason")
+            if reason == "cooldown_conflict":
+                continue
+            self.log.warning("permit_issuer_refused", plan_id=proposal.plan_id, reason=reason,
+                             detail=reply.get("detail"))
+            return fault_decision(proposal, REDIS_UNAVAILABLE if reason == REDIS_UNAVAILABLE else PERMIT_UNAVAILABLE,
+                                  now)
+        return fault_decision(proposal, PERMIT_UNAVAILABLE, time.time())
+
+
+if __name__ == "__main__":
+    main(Gate)

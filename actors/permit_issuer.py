@@ -1,0 +1,140 @@
+"""The permit issuer (P2.6): the only writer of decisions, permits and cooldowns.
+
+For each decision the gate sends, one atomic Lua script either returns the plan_id's stored first
+decision (a resubmission: nothing is written) or stores the decision, appends it to the gate
+stream and, for a non-HOLD action, sets the permit (NX, TTL) and the symbol's cooldown. Because the
+script is atomic, two submissions of one plan_id can never both issue a permit, and a permit never
+exists without its decision record.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from prometheus_client import Counter, Histogram
+
+from actors import keys
+from actors.resp import RedisUnavailable, ReplyError, RespClient, Script
+from actors.runtime import Actor, main
+from actors.wire import error_envelope, ok_envelope
+from launcher.topology import PermitIssuerSettings
+
+# KEYS: plan decision, gate stream, permit, cooldown.
+# ARGV: decision JSON, decision TTL, stream MAXLEN, permit TTL, cooldown TTL, issue (0/1),
+#       cooldown_seen (0/1), then the stream record as field, value, ...
+# A non-HOLD decision made without seeing a cooldown that exists now is refused (cooldown_conflict),
+# so the gate re-reads and decides again rather than issuing two permits inside one cooldown.
+RECORD_DECISION = Script("""
+local previous = redis.call('GET', KEYS[1])
+if previous then return {'replayed', previous} end
+local issue = ARGV[6] == '1'
+if issue and ARGV[7] == '0' and redis.call('EXISTS', KEYS[4]) == 1 then
+  return {'cooldown_conflict', ''}
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 8))
+if issue then
+  redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4])
+  redis.call('SET', KEYS[4], '1', 'EX', ARGV[5])
+end
+return {'written', ''}
+""")
+
+# SPEC's stream fields, plus K and where K came from.
+STREAM_FIELDS = ("plan_id", "symbol", "action_proposed", "final_action", "gate_reason", "stress", "heat",
+                 "concentration", "corr_proxy", "kill_score", "ts_epoch", "K", "k_source")
+REQUIRED_FIELDS = ("plan_id", "symbol", "action_proposed", "final_action", "gate_reason")
+
+REQUESTS = Counter("permit_issuer_requests_total", "Decision requests by result", ["result"])
+PERMITS = Counter("permit_issuer_permits_issued_total", "Permits written")
+WRITE_SECONDS = Histogram("permit_issuer_write_seconds", "Time of the Redis script per request",
+                          buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25))
+RESULTS = ("written", "replayed", "cooldown_conflict", "expired", "redis_unavailable", "bad_request")
+
+
+def stream_record(decision: dict[str, Any]) -> list[str]:
+    """The decision as alternating field, value strings for XADD."""
+    out: list[str] = []
+    for name in STREAM_FIELDS:
+        value = decision.get(name)
+        out.append(name)
+        out.append("" if value is None else value if isinstance(value, str) else json.dumps(value))
+    return out
+
+
+def check_request(request: Any) -> tuple[dict[str, Any], bool, float | None]:
+    """(decision, cooldown_seen, deadline_epoch) of a gate request, or ValueError saying what is wrong."""
+    if not isinstance(request, dict) or not isinstance(request.get("decision"), dict):
+        raise ValueError("expected {\"decision\": {...}, \"cooldown_seen\": bool, \"deadline_epoch\": number}")
+    decision = request["decision"]
+    missing = [f for f in REQUIRED_FIELDS if not isinstance(decision.get(f), str) or not decision.get(f)]
+    if missing:
+        raise ValueError(f"decision lacks {', '.join(missing)}")
+    deadline = request.get("deadline_epoch")
+    if deadline is not None and (isinstance(deadline, bool) or not isinstance(deadline, (int, float))):
+        raise ValueError("deadline_epoch must be a number")
+    return decision, bool(request.get("cooldown_seen", False)), deadline
+
+
+class PermitIssuer(Actor):
+    kind = "permit_issuer"
+    settings: PermitIssuerSettings
+
+    def setup(self) -> None:
+        self.redis = RespClient.from_config(self.topology.redis)
+        for result in RESULTS:
+            REQUESTS.labels(result=result)
+        self.on_request("requests", self.handle)
+        self.set_ready(True)
+
+    def handle(self, frames: list[bytes]) -> dict[str, Any]:
+        try:
+            if len(frames) != 1:
+                raise ValueError(f"expected 1 frame, got {len(frames)}")
+            decision, cooldown_seen, deadline = check_request(json.loads(frames[0]))
+        except (ValueError, UnicodeDecodeError) as exc:
+            REQUESTS.labels(result="bad_request").inc()
+            return error_envelope("bad_request", str(exc)[:300])
+        if deadline is not None and time.time() > deadline:
+            # The gate has given up on this request (it answered permit_unavailable): issue nothing.
+            REQUESTS.labels(result="expired").inc()
+            return error_envelope("expired", "the gate's deadline passed before the request was read")
+        return self.record(decision, cooldown_seen)
+
+    def record(self, decision: dict[str, Any], cooldown_seen: bool) -> dict[str, Any]:
+        s = self.settings
+        plan_id = decision["plan_id"]
+        issue = decision["final_action"] != "HOLD"
+        permit_key = keys.permit(plan_id)
+        stored = {**decision, "permit": issue, "permit_key": permit_key if issue else None, "replayed": False,
+                  "recorded": True}
+        stored_json = json.dumps(stored, separators=(",", ":"))
+        started = time.perf_counter()
+        try:
+            outcome, previous = RECORD_DECISION(
+                self.redis,
+                (keys.plan_decision(plan_id), keys.GATE_STREAM, permit_key, keys.cooldown(decision["symbol"])),
+                (stored_json, s.decision_ttl_s, s.stream_maxlen, s.permit_ttl_s, s.cooldown_ttl_s,
+                 1 if issue else 0, 1 if cooldown_seen else 0, *stream_record(decision)))
+        except (RedisUnavailable, ReplyError) as exc:
+            REQUESTS.labels(result="redis_unavailable").inc()
+            self.log.warning("redis_unavailable", plan_id=plan_id, error=str(exc))
+            return error_envelope("redis_unavailable", str(exc)[:300])
+        finally:
+            WRITE_SECONDS.observe(time.perf_counter() - started)
+        REQUESTS.labels(result=outcome).inc()
+        if outcome == "replayed":
+            first = json.loads(previous)
+            first["replayed"] = True
+            return ok_envelope(decision=first, written=False, permit_issued=False)
+        if outcome == "cooldown_conflict":
+            return error_envelope("cooldown_conflict", f"cooldown of {decision['symbol']} appeared after the gate read it")
+        if issue:
+            PERMITS.inc()
+        return ok_envelope(decision=stored, written=True, permit_issued=issue)
+
+
+if __name__ == "__main__":
+    main(PermitIssuer)

@@ -1,0 +1,170 @@
+"""A minimal synchronous Redis client for the P2.6 hot path: one socket, pipelined RESP, hiredis parsing.
+
+The gate and the permit issuer use this instead of redis-py: importing redis-py alone costs about
+14 MB of RSS and ~100 us of Python per pipeline, and both processes must stay under 40 MB and answer
+in well under a millisecond. Every call fails fast with `RedisUnavailable` (timeouts from the
+topology) and the next call reconnects, so the actors recover by themselves when Redis returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+from typing import Any, Sequence
+from urllib.parse import unquote, urlparse
+
+import hiredis
+
+from launcher.topology import RedisConfig
+
+Command = Sequence[Any]
+
+
+class RedisUnavailable(Exception):
+    """Redis could not be reached, or did not answer within the timeout."""
+
+
+class ReplyError(Exception):
+    """An error reply from Redis (e.g. WRONGTYPE); returned in place by `pipeline`, raised by `call`."""
+
+
+def _arg(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, float):
+        return repr(value).encode()
+    return str(value).encode()
+
+
+def encode_commands(commands: Sequence[Command]) -> bytes:
+    """RESP encoding of several commands, ready to send in one write."""
+    out = []
+    for command in commands:
+        out.append(b"*%d\r\n" % len(command))
+        for value in command:
+            data = _arg(value)
+            out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(out)
+
+
+class RespClient:
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 6379, unix_path: str | None = None, db: int = 0,
+                 username: str | None = None, password: str | None = None, timeout_s: float = 0.25):
+        self.host, self.port, self.unix_path, self.db = host, port, unix_path, db
+        self.username, self.password, self.timeout_s = username, password, timeout_s
+        self._sock: socket.socket | None = None
+        self._reader: Any = None
+
+    @classmethod
+    def from_config(cls, cfg: RedisConfig) -> "RespClient":
+        url = urlparse(cfg.connection_url())
+        timeout_s = cfg.timeout_ms / 1000.0
+        password = cfg.password or (unquote(url.password) if url.password else None)
+        username = unquote(url.username) if url.username else None
+        if url.scheme == "unix":
+            return cls(unix_path=url.path, db=0, username=username, password=password, timeout_s=timeout_s)
+        if url.scheme == "rediss":
+            raise ValueError("rediss:// (TLS) is not supported by the gate's Redis client")
+        db = int(url.path.strip("/") or 0)
+        return cls(host=url.hostname or "127.0.0.1", port=url.port or 6379, db=db, username=username,
+                   password=password, timeout_s=timeout_s)
+
+    # ----------------------------------------------------------------- connection
+
+    def close(self) -> None:
+        if self._sock is not None:
+            try:
+                self._sock.close()
+            finally:
+                self._sock = None
+                self._reader = None
+
+    def _connect(self) -> None:
+        try:
+            if self.unix_path:
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                sock.settimeout(self.timeout_s)
+                sock.connect(self.unix_path)
+            else:
+                sock = socket.create_connection((self.host, self.port), timeout=self.timeout_s)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError as exc:
+            raise RedisUnavailable(f"cannot connect: {exc}") from None
+        self._sock = sock
+        self._reader = hiredis.Reader(replyError=ReplyError, encoding="utf-8", errors="replace")
+        handshake: list[Command] = []
+        if self.password:
+            handshake.append(("AUTH", self.username, self.password) if self.username else ("AUTH", self.password))
+        if self.db:
+            handshake.append(("SELECT", self.db))
+        if handshake:
+            for reply in self._roundtrip(encode_commands(handshake), len(handshake)):
+                if isinstance(reply, ReplyError):
+                    self.close()
+                    raise RedisUnavailable(f"handshake refused: {reply}")
+
+    def _roundtrip(self, payload: bytes, count: int) -> list[Any]:
+        sock, reader = self._sock, self._reader
+        assert sock is not None
+        try:
+            sock.sendall(payload)
+            replies: list[Any] = []
+            while len(replies) < count:
+                reply = reader.gets()
+                if reply is False:
+                    data = sock.recv(65536)
+                    if not data:
+                        raise ConnectionError("connection closed by Redis")
+                    reader.feed(data)
+                    continue
+                replies.append(reply)
+            return replies
+        except (OSError, hiredis.ProtocolError) as exc:
+            self.close()
+            raise RedisUnavailable(f"{type(exc).__name__}: {exc}") from None
+
+    # ----------------------------------------------------------------- calls
+
+    def pipeline_raw(self, payload: bytes, count: int) -> list[Any]:
+        """Send pre-encoded commands; return `count` replies, error replies as ReplyError instances.
+
+        A connection found dead (Redis restarted since the last call) is replaced once.
+        """
+        fresh = self._sock is None
+        if fresh:
+            self._connect()
+        try:
+            return self._roundtrip(payload, count)
+        except RedisUnavailable:
+            if fresh:
+                raise
+            self._connect()
+            return self._roundtrip(payload, count)
+
+    def pipeline(self, commands: Sequence[Command]) -> list[Any]:
+        return self.pipeline_raw(encode_commands(commands), len(commands))
+
+    def call(self, *command: Any) -> Any:
+        reply = self.pipeline([command])[0]
+        if isinstance(reply, ReplyError):
+            raise reply
+        return reply
+
+
+class Script:
+    """A Lua script run with EVALSHA, loaded again when Redis answers NOSCRIPT (after a restart)."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+    def __call__(self, client: RespClient, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        command = ("EVALSHA", self.sha, len(keys), *keys, *args)
+        reply = client.pipeline([command])[0]
+        if isinstance(reply, ReplyError) and str(reply).startswith("NOSCRIPT"):
+            reply = client.pipeline([("EVAL", self.source, len(keys), *keys, *args)])[0]
+        if isinstance(reply, ReplyError):
+            raise reply
+        return reply

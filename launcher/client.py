@@ -1,0 +1,156 @@
+"""The proposal client: `GateClient` for programs, `clustergate propose` for people.
+
+Lazy Pirate (ZeroMQ guide): send on a REQ socket, poll with a timeout; on timeout close the socket
+with linger 0, reopen it and resend the same request, plan_id included, so the gate returns the
+first decision rather than a second permit. After `retries` resends, GateUnavailable is raised.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+ACTIONS = ("HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSED")
+DEFAULT_TIMEOUT_MS = 2000
+DEFAULT_RETRIES = 2
+
+
+class GateUnavailable(RuntimeError):
+    """The gate did not answer any attempt."""
+
+
+class GateClient:
+    """One REQ connection to the gate's `proposals` socket; not thread-safe."""
+
+    def __init__(self, endpoint: str, *, timeout_ms: int = DEFAULT_TIMEOUT_MS, retries: int = DEFAULT_RETRIES,
+                 context: zmq.Context | None = None):
+        self.endpoint = endpoint
+        self.timeout_ms = timeout_ms
+        self.retries = retries
+        self._own_context = context is None
+        self.ctx = context or zmq.Context()
+        self._sock: zmq.Socket | None = None
+
+    @classmethod
+    def from_topology(cls, path: str | Path, **kwargs: Any) -> "GateClient":
+        return cls(gate_endpoint(path), **kwargs)
+
+    def _socket(self) -> zmq.Socket:
+        if self._sock is None:
+            sock = self.ctx.socket(zmq.REQ)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.connect(self.endpoint)
+            self._sock = sock
+        return self._sock
+
+    def _reset(self) -> None:
+        if self._sock is not None:
+            self._sock.close(linger=0)
+            self._sock = None
+
+    def request_raw(self, payload: bytes | list[bytes]) -> dict[str, Any]:
+        """Send one (possibly multipart) payload with Lazy Pirate retries; return the decoded reply."""
+        frames = payload if isinstance(payload, list) else [payload]
+        attempts = 1 + max(0, self.retries)
+        for _ in range(attempts):
+            sock = self._socket()
+            sock.send_multipart(frames)
+            if sock.poll(self.timeout_ms, zmq.POLLIN):
+                return json.loads(sock.recv())
+            self._reset()
+        raise GateUnavailable(f"no reply from the gate at {self.endpoint} after {attempts} attempts "
+                              f"of {self.timeout_ms} ms")
+
+    def request(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.request_raw(json.dumps(body, separators=(",", ":")).encode())
+
+    def propose(self, symbol: str, action: str, kill_score: float = 0.0, plan_id: str | None = None,
+                r_net: float | None = None, ts_epoch: float | None = None) -> dict[str, Any]:
+        """Submit one exit proposal; the reply envelope ({"status": "ok", "decision": {...}} or an error)."""
+        body: dict[str, Any] = {"plan_id": plan_id or uuid.uuid4().hex, "symbol": symbol, "action_proposed": action,
+                                "kill_score": kill_score}
+        if r_net is not None:
+            body["r_net"] = r_net
+        if ts_epoch is not None:
+            body["ts_epoch"] = ts_epoch
+        return self.request(body)
+
+    def close(self) -> None:
+        self._reset()
+        if self._own_context:
+            self.ctx.term()
+
+    def __enter__(self) -> "GateClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def default_topology_path() -> Path:
+    """run/topology.yaml (the running system's copy) when it exists, else configs/demo.yaml."""
+    for candidate in (Path("run/topology.yaml"), Path("configs/demo.yaml")):
+        if candidate.exists():
+            return candidate
+    repo = Path(__file__).resolve().parent.parent
+    running = repo / "run" / "topology.yaml"
+    return running if running.exists() else repo / "configs" / "demo.yaml"
+
+
+def gate_endpoint(topology_path: str | Path) -> str:
+    """The endpoint a client connects to: the bind endpoint of the gate's `proposals` socket."""
+    from launcher.topology import load_topology
+    topo = load_topology(str(topology_path))
+    gates = topo.actors_of_kind("gate")
+    if not gates:
+        raise ValueError(f"{topology_path}: no actor of kind gate")
+    sock = topo.actor(gates[0]).sockets["proposals"]
+    endpoint = sock.bind or sock.connect or ""
+    return endpoint.replace("tcp://0.0.0.0:", "tcp://127.0.0.1:")
+
+
+def cmd_propose(args: argparse.Namespace) -> int:
+    if args.endpoint:
+        endpoint = args.endpoint
+    else:
+        from launcher.schema import SchemaError
+        path = args.topology or default_topology_path()
+        try:
+            endpoint = gate_endpoint(path)
+        except SchemaError as exc:
+            for problem in exc.problems:
+                print(problem.render(str(path)), file=sys.stderr)
+            return 2
+        except (OSError, ValueError) as exc:
+            print(f"clustergate propose: {exc}", file=sys.stderr)
+            return 2
+    with GateClient(endpoint, timeout_ms=args.timeout_ms, retries=args.retries) as client:
+        try:
+            reply = client.propose(args.symbol, args.action, kill_score=args.kill_score, plan_id=args.plan_id,
+                                   r_net=args.r_net)
+        except GateUnavailable as exc:
+            print(f"clustergate propose: {exc}", file=sys.stderr)
+            return 1
+    print(json.dumps(reply, indent=2))
+    return 0 if reply.get("status") == "ok" else 1
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("propose", help="send one exit proposal to the gate and print the decision as JSON")
+    p.add_argument("--symbol", required=True, help="e.g. ETHUSDT")
+    p.add_argument("--action", required=True, choices=ACTIONS, help="the proposed action")
+    p.add_argument("--kill-score", type=float, default=0.0, help="in [0, 1] (default 0)")
+    p.add_argument("--plan-id", default=None, help="idempotency key (default: a new uuid4 hex)")
+    p.add_argument("--r-net", type=float, default=None, help="optional r_net of the position")
+    p.add_argument("--topology", default=None,
+                   help="topology file (default run/topology.yaml if it exists, else configs/demo.yaml)")
+    p.add_argument("--endpoint", default=None, help="gate endpoint, e.g. tcp://127.0.0.1:5556 (overrides --topology)")
+    p.add_argument("--timeout-ms", type=int, default=DEFAULT_TIMEOUT_MS, help="per-attempt timeout")
+    p.add_argument("--retries", type=int, default=DEFAULT_RETRIES, help="resends after a timeout")
+    p.set_defaults(func=cmd_propose)
