@@ -31,14 +31,25 @@ DEFAULT_VOLATILITY = 0.8
 DEFAULT_START_PRICE = 100.0
 REPLAY_ROWS_PER_TURN = 1000  # rows published per timer callback, so a fast replay cannot starve the loop
 
-TICKS = Counter("price_feed_ticks_total", "Ticks published", ["symbol"])
-REJECTED = Counter("price_feed_rejected_prices_total", "Prices never published because they are not finite and positive",
-                   ["symbol", "reason"])
-HEARTBEATS = Counter("price_feed_heartbeats_total", "Heartbeats published while idle")
-LAST_TICK_TS = Gauge("price_feed_last_tick_timestamp_seconds", "Epoch time of the last published tick", ["symbol"])
-REPLAY_SKIPPED = Counter("price_feed_replay_rows_skipped_total", "Replay rows or cells skipped",
-                         ["reason"])  # bad_row | not_in_allowlist
-REDIS_ERRORS = Counter("price_feed_redis_errors_total", "Failed polls of the position snapshots")
+
+
+class FeedMetrics:
+    """The feed's Prometheus series, registered when the actor starts (not at import: `clustergate
+    validate` imports this module for its correlation check, also inside a running feed)."""
+
+    def __init__(self, symbols: list[str]):
+        self.ticks = Counter("price_feed_ticks_total", "Ticks published", ["symbol"])
+        self.rejected = Counter("price_feed_rejected_prices_total",
+                                "Prices never published because they are not finite and positive", ["symbol", "reason"])
+        self.heartbeats = Counter("price_feed_heartbeats_total", "Heartbeats published while idle")
+        self.last_tick_ts = Gauge("price_feed_last_tick_timestamp_seconds", "Epoch time of the last published tick", ["symbol"])
+        self.replay_skipped = Counter("price_feed_replay_rows_skipped_total",
+                                      "Replay rows or cells skipped (reason: bad_row, not_in_allowlist)", ["reason"])
+        self.redis_errors = Counter("price_feed_redis_errors_total", "Failed polls of the position snapshots")
+        for symbol in symbols:
+            self.ticks.labels(symbol=symbol)
+        for reason in ("bad_row", "not_in_allowlist"):
+            self.replay_skipped.labels(reason=reason)
 
 
 # --------------------------------------------------------------------------- price checks
@@ -279,8 +290,7 @@ class PriceFeed(Actor):
         self.last_publish = time.monotonic()
         self.redis: redis.Redis | None = None
         self._redis_failing = False
-        for symbol in self.symbols:
-            TICKS.labels(symbol=symbol)
+        self.metrics = FeedMetrics(self.symbols)
         self.socket("ticks")
         source = self.settings.source
         try:
@@ -305,14 +315,14 @@ class PriceFeed(Actor):
     def publish(self, symbol: str, price: Any) -> bool:
         reason = price_rejection(price)
         if reason is not None:
-            REJECTED.labels(symbol=symbol, reason=reason).inc()
+            self.metrics.rejected.labels(symbol=symbol, reason=reason).inc()
             self.log.warning("price_rejected", symbol=symbol, price=repr(price), reason=reason)
             return False
         self.seq += 1
         now = time.time()
         self.sockets["ticks"].send_multipart(Tick(symbol, float(price), now, self.seq).frames())
-        TICKS.labels(symbol=symbol).inc()
-        LAST_TICK_TS.labels(symbol=symbol).set(now)
+        self.metrics.ticks.labels(symbol=symbol).inc()
+        self.metrics.last_tick_ts.labels(symbol=symbol).set(now)
         self._published()
         return True
 
@@ -325,7 +335,7 @@ class PriceFeed(Actor):
     def _heartbeat_if_idle(self) -> None:
         if time.monotonic() - self.last_publish >= self.settings.heartbeat_s:
             self.sockets["ticks"].send_multipart(heartbeat_frames(time.time(), self.seq))
-            HEARTBEATS.inc()
+            self.metrics.heartbeats.inc()
             self._published()
 
     # ----------------------------------------------------------------- synthetic
@@ -345,10 +355,10 @@ class PriceFeed(Actor):
         path = self.topology.resolve_path(replay.path)
         data = parse_replay_csv(path.read_text(), self.symbols)
         for line_no, reason in data.bad_rows:
-            REPLAY_SKIPPED.labels(reason="bad_row").inc()
+            self.metrics.replay_skipped.labels(reason="bad_row").inc()
             self.log.warning("replay_bad_row", path=str(path), row=line_no, reason=reason)
         if data.not_in_allowlist:
-            REPLAY_SKIPPED.labels(reason="not_in_allowlist").inc(data.not_in_allowlist)
+            self.metrics.replay_skipped.labels(reason="not_in_allowlist").inc(data.not_in_allowlist)
             self.log.warning("replay_symbols_skipped", path=str(path), count=data.not_in_allowlist,
                              reason="symbol not in the allowlist")
         self.log.info("replay_loaded", path=str(path), form=data.form, rows=len(data.rows),
@@ -396,7 +406,7 @@ class PriceFeed(Actor):
                 pipe.hget(key, "mark_price")
             marks = pipe.execute()
         except redis.RedisError as exc:
-            REDIS_ERRORS.inc()
+            self.metrics.redis_errors.inc()
             if not self._redis_failing:
                 self.log.error("redis_error", error=repr(exc), retry_in_s=self.settings.interval_s)
             self._redis_failing = True
@@ -409,7 +419,7 @@ class PriceFeed(Actor):
                 continue  # no snapshot: the execution layer holds no position there
             price = parse_price(mark)
             if isinstance(price, str):
-                REJECTED.labels(symbol=symbol, reason=price).inc()
+                self.metrics.rejected.labels(symbol=symbol, reason=price).inc()
                 self.log.warning("price_rejected", symbol=symbol, price=repr(mark), reason=price)
                 continue
             self.publish(symbol, price)

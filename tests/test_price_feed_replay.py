@@ -1,0 +1,111 @@
+"""The replay source: long and wide CSV, bad rows skipped with their line number, and a real replay."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from actors.price_feed import ReplayRow, ReplaySchedule, parse_replay_csv
+from feed_helpers import TickListener, feed_topology, metric, tick_endpoint, metrics_port
+from helpers import ActorProcess, wait_for
+
+ALLOW = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+
+LONG_CSV = """ts,symbol,price
+1700000000,BTCUSDT,64000
+1700000000,ETHUSDT,3400
+1700000001,BTCUSDT,64010.5
+1700000001,DOGEUSDT,0.1
+1700000002,ETHUSDT,3401
+"""
+
+WIDE_CSV = """ts,BTCUSDT,ETHUSDT,DOGEUSDT
+2023-11-14T22:13:20Z,64000,3400,0.1
+2023-11-14T22:13:21Z,64010.5,,0.11
+"""
+
+
+def test_long_form_is_read_in_time_order_and_unlisted_symbols_are_counted():
+    data = parse_replay_csv(LONG_CSV, ALLOW)
+    assert data.form == "long"
+    assert data.rows == [ReplayRow(1700000000, "BTCUSDT", 64000), ReplayRow(1700000000, "ETHUSDT", 3400),
+                         ReplayRow(1700000001, "BTCUSDT", 64010.5), ReplayRow(1700000002, "ETHUSDT", 3401)]
+    assert data.not_in_allowlist == 1
+    assert data.bad_rows == []
+
+
+def test_wide_form_is_detected_by_its_header_and_an_empty_cell_means_no_price():
+    data = parse_replay_csv(WIDE_CSV, ALLOW)
+    assert data.form == "wide"
+    assert data.rows == [ReplayRow(1700000000, "BTCUSDT", 64000), ReplayRow(1700000000, "ETHUSDT", 3400),
+                         ReplayRow(1700000001, "BTCUSDT", 64010.5)]
+    assert data.not_in_allowlist == 2
+
+
+def test_bad_rows_are_skipped_and_named_by_their_line_number():
+    text = "ts,symbol,price\n1,BTCUSDT,1\nyesterday,BTCUSDT,2\n3,BTCUSDT,abc\n4,BTCUSDT\n5,BTCUSDT,5\n"
+    data = parse_replay_csv(text, ALLOW)
+    assert [r.price for r in data.rows] == [1, 5]
+    assert [line for line, _ in data.bad_rows] == [3, 4, 5]
+    assert "timestamp" in data.bad_rows[0][1] and "price" in data.bad_rows[1][1] and "columns" in data.bad_rows[2][1]
+
+
+def test_unusable_prices_are_kept_for_the_publisher_to_reject_and_count():
+    text = "ts,symbol,price\n1,BTCUSDT,nan\n2,BTCUSDT,-5\n3,BTCUSDT,0\n4,BTCUSDT,inf\n"
+    prices = [r.price for r in parse_replay_csv(text, ALLOW).rows]
+    assert math.isnan(prices[0]) and prices[1:] == [-5, 0, math.inf]
+
+
+def test_a_file_without_a_ts_header_is_an_error():
+    with pytest.raises(ValueError, match="header"):
+        parse_replay_csv("symbol,price\nBTCUSDT,1\n", ALLOW)
+
+
+def test_the_schedule_divides_recorded_gaps_by_the_speed_and_loops_after_one_median_gap():
+    rows = [ReplayRow(10, "A", 1), ReplayRow(12, "A", 2), ReplayRow(16, "A", 3)]
+    schedule = ReplaySchedule(rows, speed=2, loop=True, loop_gap_s=99)
+    due = []
+    for _ in range(5):
+        due.append(schedule.next_due_s())
+        schedule.pop()
+    # Gaps 2 s and 4 s at speed 2 are 1 s and 2 s; the loop restarts one median gap (1.5 s) after the end.
+    assert due == [0, 1, 3, 4.5, 5.5]
+
+
+def test_the_schedule_ends_without_loop():
+    schedule = ReplaySchedule([ReplayRow(1, "A", 1)], speed=1, loop=False, loop_gap_s=1)
+    assert schedule.next_due_s() == 0
+    schedule.pop()
+    assert schedule.next_due_s() is None
+
+
+@pytest.mark.parametrize("form", ["long", "wide"])
+def test_a_replayed_csv_reaches_a_real_subscriber_with_increasing_seq(tmp_path, form):
+    if form == "long":
+        csv_text = ("ts,symbol,price\n0,BTCUSDT,100\n0.1,ETHUSDT,200\n0.2,BTCUSDT,101\n"
+                    "0.3,XRPUSDT,1\n0.4,ETHUSDT,nan\n0.5,BTCUSDT,-5\n0.6,ETHUSDT,202\n")
+    else:
+        csv_text = "ts,BTCUSDT,ETHUSDT,XRPUSDT\n0,100,200,1\n0.2,101,,1\n0.4,-5,nan,1\n0.6,,202,1\n"
+    (tmp_path / "prices.csv").write_text(csv_text)
+    path, data = feed_topology(tmp_path, "redis://127.0.0.1:1/0", {
+        "source": "replay", "heartbeat_s": 0.5,
+        "replay": {"path": "prices.csv", "speed": 2, "loop": True}})
+    listener = TickListener(tick_endpoint(data))
+    feed = ActorProcess(path, "price_feed").start()
+    try:
+        expected = {("BTCUSDT", 100.0), ("ETHUSDT", 200.0), ("BTCUSDT", 101.0), ("ETHUSDT", 202.0)}
+        # The loop replays the file every 0.3 s; a subscriber that joined late still sees a full pass.
+        wait_for(lambda: expected <= {(t["symbol"], t["price"]) for t in listener.ticks()}, 10,
+                 f"every good {form} row at the subscriber\n{feed.log()}")
+        ticks = listener.ticks()
+        assert {(t["symbol"], t["price"]) for t in ticks} == expected
+        seqs = [t["seq"] for t in ticks]
+        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+        port = metrics_port(data)
+        assert metric(port, "price_feed_rejected_prices_total", symbol="ETHUSDT", reason="nan") >= 1
+        assert metric(port, "price_feed_rejected_prices_total", symbol="BTCUSDT", reason="negative") >= 1
+        assert metric(port, "price_feed_replay_rows_skipped_total", reason="not_in_allowlist") >= 1
+    finally:
+        listener.close()
+        assert feed.terminate() == 0
