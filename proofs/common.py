@@ -1,0 +1,227 @@
+"""What every proof shares: PASS/FAIL checks with the value seen, the live system's handles
+(supervisord, Redis, metrics, the gate), and a timestamped report in the run directory.
+
+A proof exits 0 only when every check passed. Checks poll with a deadline; none sleeps blindly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from actors import keys
+from actors.redis_conn import connect
+from launcher.client import GateClient, GateUnavailable, gate_endpoint
+from launcher.overview import first, labelled
+from launcher.schema import SchemaError
+from launcher.supervise import REPO, Home, Supervisor, scrape
+from launcher.topology import Topology, load_topology
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    value: Any
+    detail: str = ""
+    at: float = field(default_factory=time.time)
+
+
+class ProofFailed(Exception):
+    """Raised to stop a proof early after a check it cannot go on without has failed."""
+
+
+class Proof:
+    """One run of one proof against the live system of a home."""
+
+    def __init__(self, name: str, home: Home, topology_path: Path | None = None):
+        self.name = name
+        self.home = home
+        self.topology_path = topology_path or home.topology
+        self.topo: Topology = load_topology(self.topology_path)
+        self.sup = Supervisor(home)
+        self.redis = connect(self.topo.redis)
+        self.checks: list[Check] = []
+        self.evidence: dict[str, Any] = {}
+        self.started = time.time()
+        self.client = GateClient(gate_endpoint(self.topology_path), timeout_ms=1000, retries=2) \
+            if self.topo.actors_of_kind("gate") else None
+
+    # ----------------------------------------------------------------- checks
+
+    def check(self, name: str, ok: bool, value: Any, detail: str = "") -> bool:
+        self.checks.append(Check(name, bool(ok), value, detail))
+        shown = json.dumps(value, default=str) if not isinstance(value, str) else value
+        print(f"{'PASS' if ok else 'FAIL'}  {name}: {shown}{'  (' + detail + ')' if detail else ''}", flush=True)
+        return bool(ok)
+
+    def require(self, name: str, ok: bool, value: Any, detail: str = "") -> None:
+        if not self.check(name, ok, value, detail):
+            raise ProofFailed(name)
+
+    def poll(self, get: Callable[[], Any], accept: Callable[[Any], bool], timeout_s: float,
+             interval_s: float = 0.1) -> tuple[bool, Any, float]:
+        """Poll get() until accept(value) or the deadline; (accepted, last value, seconds waited)."""
+        start = time.monotonic()
+        value: Any = None
+        while True:
+            try:
+                value = get()
+            except Exception as exc:  # the system may be restarting; keep polling, report the last error
+                value = f"error: {type(exc).__name__}: {exc}"
+            else:
+                if accept(value):
+                    return True, value, time.monotonic() - start
+            if time.monotonic() - start >= timeout_s:
+                return False, value, time.monotonic() - start
+            time.sleep(interval_s)
+
+    # ----------------------------------------------------------------- the live system
+
+    def metrics(self, actor: str) -> dict[str, float]:
+        spec = self.topo.actors[actor]
+        return scrape(spec.host, spec.metrics_port)
+
+    def one_of(self, kind: str) -> str:
+        names = self.topo.actors_of_kind(kind)
+        if not names:
+            raise ProofFailed(f"the topology has no {kind}")
+        return names[0]
+
+    def metric(self, kind: str, name: str) -> float | None:
+        return first(self.metrics(self.one_of(kind)), name)
+
+    def points_per_symbol(self) -> dict[str, float]:
+        return labelled(self.metrics(self.one_of("buffer")), "p27_points_per_symbol", "symbol")
+
+    def cluster_state_age_s(self) -> float | None:
+        updated = self.redis.hget(keys.CLUSTER_STATE, "updated_ts")
+        return None if updated is None else time.time() - float(updated)
+
+    @property
+    def freshness_s(self) -> float:
+        gate = self.topo.actors_of_kind("gate")
+        configured = self.topo.actors[gate[0]].settings.freshness_s if gate else None
+        return configured or self.topo.freshness_default_s
+
+    def program_states(self) -> dict[str, str]:
+        return {p["name"]: p["statename"] for p in self.sup.processes()}
+
+    def propose(self, action: str = "HOLD", symbol: str | None = None, kill_score: float = 0.0) -> dict[str, Any]:
+        if self.client is None:
+            raise ProofFailed("the topology has no gate")
+        plan_id = f"proof-{self.name}-{uuid.uuid4().hex[:12]}"
+        try:
+            reply = self.client.propose(symbol or self.topo.symbols[0], action, kill_score=kill_score, plan_id=plan_id)
+        except GateUnavailable as exc:
+            reply = {"status": "error", "reason": "gate_unavailable", "detail": str(exc)}
+        self.evidence.setdefault("proposals", []).append(reply)
+        return reply
+
+    def decision_on_stream(self, plan_id: str, count: int = 500) -> dict[str, str] | None:
+        for _, fields in self.redis.xrevrange(keys.GATE_STREAM, count=count):
+            if fields.get("plan_id") == plan_id:
+                return fields
+        return None
+
+    def stop_programs(self, names: list[str]) -> None:
+        for name in names:
+            self.sup.api.stopProcess(name, True)
+
+    def start_programs(self, names: list[str]) -> None:
+        states = self.program_states()
+        for name in names:
+            if states.get(name) != "RUNNING":
+                self.sup.api.startProcess(name, True)
+
+    # ----------------------------------------------------------------- report
+
+    def collect_evidence(self) -> None:
+        try:
+            self.evidence["cluster_state"] = self.redis.hgetall(keys.CLUSTER_STATE)
+            self.evidence["clusters"] = self.redis.hgetall(keys.CLUSTERS)
+            self.evidence["cluster_hashes"] = {cid: self.redis.hgetall(keys.cluster_state_of(cid))
+                                               for cid in self.evidence["clusters"]}
+            self.evidence["last_decisions"] = [f for _, f in self.redis.xrevrange(keys.GATE_STREAM, count=10)]
+        except Exception as exc:
+            self.evidence["redis_error"] = repr(exc)
+        samples: dict[str, Any] = {}
+        for actor in self.topo.actors:
+            try:
+                sample = self.metrics(actor)
+                samples[actor] = {k: v for k, v in sample.items() if k.startswith(("p26_", "p27_", "clustergate_"))}
+            except OSError as exc:
+                samples[actor] = f"unreachable: {exc}"
+        self.evidence["metrics"] = samples
+
+    def write_report(self) -> Path:
+        self.collect_evidence()
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.started))
+        out_dir = self.home.run / "proofs"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        base = out_dir / f"{self.name}-{stamp}"
+        passed = all(c.ok for c in self.checks) and bool(self.checks)
+        report = {"proof": self.name, "topology": self.topo.name, "started": self.started,
+                  "duration_s": round(time.time() - self.started, 2), "passed": passed,
+                  "checks": [asdict(c) for c in self.checks], "evidence": self.evidence}
+        base.with_suffix(".json").write_text(json.dumps(report, indent=2, default=str))
+        lines = [f"proof {self.name} on {self.topo.name}: {'PASSED' if passed else 'FAILED'} "
+                 f"in {report['duration_s']} s"]
+        lines += [f"{'PASS' if c.ok else 'FAIL'}  {c.name}: {json.dumps(c.value, default=str)}"
+                  + (f"  ({c.detail})" if c.detail else "") for c in self.checks]
+        lines += ["", "evidence:", json.dumps(self.evidence, indent=2, default=str)]
+        base.with_suffix(".txt").write_text("\n".join(lines) + "\n")
+        return base
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        self.redis.close()
+
+
+def run_proof(name: str, body: Callable[[Proof], None], argv: list[str] | None = None,
+              args: argparse.Namespace | None = None) -> int:
+    """Run body(proof), print the verdict and where the report is; 0 only if every check passed."""
+    if args is None:
+        parser = argparse.ArgumentParser(prog=f"proofs/{name.replace('-', '_')}.py")
+        add_arguments(parser)
+        args = parser.parse_args(argv)
+    home = Home(Path(args.home or REPO).resolve())
+    topology_path = Path(args.topology) if args.topology else None
+    if not (topology_path or home.topology).exists():
+        print(f"FAIL  topology: {topology_path or home.topology} does not exist (is the system up? `clustergate up FILE`)")
+        return 1
+    try:
+        proof = Proof(name, home, topology_path)
+    except SchemaError as exc:
+        for problem in exc.problems:
+            print(problem.render(str(topology_path or home.topology)), file=sys.stderr)
+        return 2
+    if not proof.sup.running():
+        print(f"FAIL  supervisord: not running on {home.socket} (start the system with `clustergate up FILE`)")
+        return 1
+    print(f"proof {name} against {proof.topo.name} ({proof.topology_path})", flush=True)
+    try:
+        body(proof)
+    except ProofFailed as exc:
+        print(f"stopping: '{exc}' failed", flush=True)
+    except Exception as exc:  # a broken proof is a failed proof, with the reason shown
+        proof.check("proof ran to the end", False, f"{type(exc).__name__}: {exc}")
+    base = proof.write_report()
+    proof.close()
+    passed = bool(proof.checks) and all(c.ok for c in proof.checks)
+    failed = sum(not c.ok for c in proof.checks)
+    print(f"{'PASSED' if passed else 'FAILED'}: {len(proof.checks) - failed}/{len(proof.checks)} checks; "
+          f"report {base}.txt and .json", flush=True)
+    return 0 if passed else 1
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--topology", help="topology of the running system (default: run/topology.yaml of the home)")
+    parser.add_argument("--home", help="directory with supervisord.conf and run/ (default: the repo root)")

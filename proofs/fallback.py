@@ -1,0 +1,69 @@
+"""Fallback proof: when the cluster side stops, the gate falls back to the proxy and says so;
+when it starts again, the gate returns to the cluster by itself.
+
+The cluster side (clusterer and state writer) is stopped through supervisord and always started
+again, also when a check fails half-way: the proof leaves the system as it found it. Probing
+proposals are HOLD, so they issue no permit and set no cooldown.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from proofs.common import Proof, run_proof  # noqa: E402
+
+READY_TIMEOUT_S = 40.0
+STARTUP_ALLOWANCE_S = 10.0  # process start (Python, numpy) before the first cadence can run
+
+
+def k_source(p: Proof) -> tuple[str | None, dict]:
+    reply = p.propose("HOLD")
+    decision = reply.get("decision", {})
+    return decision.get("k_source"), decision
+
+
+def prove(p: Proof) -> None:
+    cluster_side = p.topo.actors_of_kind("clusterer") + p.topo.actors_of_kind("state_writer")
+    p.require("topology has a cluster side", bool(cluster_side), cluster_side)
+    ok, source, waited = p.poll(lambda: k_source(p)[0], lambda s: s == "cluster", READY_TIMEOUT_S, 0.25)
+    p.require("before: K comes from the cluster", ok, source, f"after {waited:.1f} s")
+    fallbacks_before = p.metric("gate", "p26_cluster_fallback_total") or 0.0
+
+    stopped = [n for n in cluster_side if p.program_states().get(n) == "RUNNING"]
+    try:
+        p.stop_programs(stopped)
+        p.check("cluster side stopped", all(p.program_states().get(n) == "STOPPED" for n in stopped), stopped)
+        freshness = p.freshness_s
+        ok, age, waited = p.poll(p.cluster_state_age_s, lambda a: a is not None and a > freshness,
+                                 freshness + 2 * p.topo.clusters.cadence_s + 5)
+        p.require("cluster_state goes stale", ok, None if not isinstance(age, float) else round(age, 2),
+                  f"age in seconds, window {freshness:g} s")
+        source, decision = k_source(p)
+        p.check("stale: K taken from the proxy", source == "proxy",
+                {"k_source": source, "K": decision.get("K"), "corr_proxy": decision.get("corr_proxy")})
+        fallbacks = p.metric("gate", "p26_cluster_fallback_total") or 0.0
+        p.check("p26_cluster_fallback_total has risen", fallbacks > fallbacks_before,
+                {"before": fallbacks_before, "after": fallbacks})
+        p.check("p26_cluster_stress_used is 0", p.metric("gate", "p26_cluster_stress_used") == 0.0,
+                p.metric("gate", "p26_cluster_stress_used"))
+    finally:
+        p.start_programs(stopped)
+    p.check("cluster side started again", all(p.program_states().get(n) == "RUNNING" for n in stopped), stopped)
+    limit = p.topo.clusters.cadence_s + p.freshness_s + STARTUP_ALLOWANCE_S
+    ok, source, waited = p.poll(lambda: k_source(p)[0], lambda s: s == "cluster", limit, 0.25)
+    p.check("recovered: K taken from the cluster again", ok, source,
+            f"after {waited:.1f} s; limit cadence + freshness + {STARTUP_ALLOWANCE_S:g} s start-up = {limit:g} s")
+    p.check("p26_cluster_stress_used is 1 again", p.metric("gate", "p26_cluster_stress_used") == 1.0,
+            p.metric("gate", "p26_cluster_stress_used"))
+
+
+def main(argv: list[str] | None = None, args=None) -> int:
+    return run_proof("fallback", prove, argv, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

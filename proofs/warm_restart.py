@@ -1,0 +1,58 @@
+"""Warm-restart proof: restarting the buffer and the correlator keeps the history.
+
+p27_corr_ready is back to 1 within one cadence of the correlator serving again (the buffer
+reloads its grid from Redis and the correlator asks it for a snapshot at once), and no symbol's
+point count drops back towards zero.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from proofs.common import Proof, run_proof  # noqa: E402
+
+READY_TIMEOUT_S = 40.0
+SERVING_TIMEOUT_S = 20.0
+# A point may leave the lookback window, or a slot may pass, while the processes restart.
+POINT_SLACK = 2
+
+
+def prove(p: Proof) -> None:
+    buffer, correlator = p.one_of("buffer"), p.one_of("correlator")
+    cadence = p.topo.clusters.cadence_s
+    ok, value, _ = p.poll(lambda: p.metric("correlator", "p27_corr_ready"), lambda v: v == 1.0, READY_TIMEOUT_S)
+    p.require("before: p27_corr_ready is 1", ok, value)
+    before = p.points_per_symbol()
+    p.require("before: point counts", bool(before), before)
+
+    p.stop_programs([buffer, correlator])
+    p.check("buffer and correlator stopped", all(p.program_states()[n] == "STOPPED" for n in (buffer, correlator)),
+            [buffer, correlator])
+    restarted_at = time.monotonic()
+    p.start_programs([buffer, correlator])
+
+    ok, _, waited = p.poll(lambda: p.metrics(correlator), lambda m: m is not None, SERVING_TIMEOUT_S, 0.02)
+    p.require("correlator serving again", ok, f"{time.monotonic() - restarted_at:.2f} s after start")
+    serving_at = time.monotonic()
+    ok, value, waited = p.poll(lambda: p.metric("correlator", "p27_corr_ready"), lambda v: v == 1.0,
+                               READY_TIMEOUT_S, 0.02)
+    p.check("p27_corr_ready back to 1 within one cadence", ok and waited <= cadence, value,
+            f"{waited:.2f} s after the correlator served metrics (cadence {cadence:g} s); "
+            f"{time.monotonic() - restarted_at:.2f} s after the restart")
+    ok, after, _ = p.poll(p.points_per_symbol, lambda a: bool(a), SERVING_TIMEOUT_S)
+    lost = {s: (before[s], after.get(s)) for s in before
+            if not isinstance(after, dict) or after.get(s) is None or after[s] < min(before[s], p.topo.clusters.lookback_returns + 1) - POINT_SLACK}
+    p.check("point counts kept", not lost, {"before": before, "after": after} if not lost else {"lost": lost})
+
+
+def main(argv: list[str] | None = None, args=None) -> int:
+    return run_proof("warm-restart", prove, argv, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
