@@ -1,0 +1,68 @@
+"""The proofs against a live demo system (real supervisord, Redis and actors), passing and failing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import REPO, demo_topology_data, retarget, write_topology
+
+
+def clustergate(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "launcher", *args], capture_output=True, text=True, cwd=REPO,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def demo_system(tmp_path_factory):
+    """One demo system for the module: the proofs leave it as they found it."""
+    tmp = tmp_path_factory.mktemp("proofs")
+    home = tmp / "home"
+    topo_path = write_topology(tmp / "demo.yaml", retarget(demo_topology_data()))
+    up = clustergate("up", str(topo_path), "--home", str(home))
+    assert up.returncode == 0, up.stdout + up.stderr
+    yield home
+    clustergate("down", "--home", str(home))
+
+
+def run_proof(home: Path, name: str) -> subprocess.CompletedProcess:
+    return clustergate("proof", name, "--home", str(home))
+
+
+def latest_report(home: Path, name: str) -> dict:
+    reports = sorted((home / "run" / "proofs").glob(f"{name}-*.json"))
+    assert reports, f"no {name} report written"
+    return json.loads(reports[-1].read_text())
+
+
+@pytest.mark.parametrize("name", ["readiness", "fallback", "warm-restart", "readiness"])
+def test_proof_passes_on_the_demo_and_writes_its_report(demo_system: Path, name: str) -> None:
+    result = run_proof(demo_system, name)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "FAIL" not in result.stdout
+    report = latest_report(demo_system, name)
+    assert report["passed"] is True and report["checks"]
+    assert all(check["ok"] for check in report["checks"])
+    assert (demo_system / "run" / "proofs").glob(f"{name}-*.txt")
+
+
+def test_readiness_proof_fails_when_the_state_writer_is_down(demo_system: Path) -> None:
+    ctl = [str(Path(sys.executable).parent / "supervisorctl"), "-c", str(demo_system / "supervisord.conf")]
+    subprocess.run([*ctl, "stop", "state_writer"], check=True, capture_output=True, timeout=30)
+    try:
+        result = run_proof(demo_system, "readiness")
+    finally:
+        subprocess.run([*ctl, "start", "state_writer"], check=True, capture_output=True, timeout=30)
+    assert result.returncode == 1
+    assert "FAIL  every program RUNNING" in result.stdout
+    assert latest_report(demo_system, "readiness")["passed"] is False
+
+
+def test_proofs_run_as_plain_scripts(demo_system: Path) -> None:
+    result = subprocess.run([sys.executable, str(REPO / "proofs" / "readiness.py"), "--home", str(demo_system)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
