@@ -1,0 +1,191 @@
+"""Monitoring artefacts: alert rules (checked and unit-tested by promtool), the rendered scrape
+config, and the Grafana dashboard's metric names.
+
+promtool missing is a failure, not a skip: CI must run the alert tests (.ci/install-promtool).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from launcher.cli import main as clustergate
+from launcher.monitoring import render_prometheus_config, scrape_target
+from launcher.topology import load_topology
+
+REPO = Path(__file__).resolve().parent.parent
+ALERTS = REPO / "configs" / "alerts.yml"
+ALERT_TESTS = REPO / "tests" / "alerts_test.yml"
+DEMO = REPO / "configs" / "demo.yaml"
+DASHBOARD = REPO / "configs" / "grafana-dashboard.json"
+
+# SPEC's metric contract plus what every actor and Prometheus itself export.
+SPEC_METRICS = {
+    "p27_corr_ready", "p27_symbols_in_matrix", "p27_clusters_count", "p27_cluster_stress_sum",
+    "p27_cluster_stress_max", "p27_min_points_per_symbol", "p27_points_per_symbol",
+    "p27_updates_total", "p27_fail_closed_total",
+    "p26_stress", "p26_heat", "p26_concentration", "p26_corr_proxy", "p26_cluster_stress_used",
+    "p26_symbols_with_snapshot", "p26_total_abs_notional", "p26_snapshot_age_seconds",
+    "p26_plans_seen_total", "p26_gate_writes_total", "p26_actions_downgraded_total",
+    "p26_permit_issued_total", "p26_fail_closed_total", "p26_cluster_fallback_total",
+    "p26_time_to_permit_seconds_bucket", "p26_time_to_permit_seconds_sum",
+    "p26_time_to_permit_seconds_count",
+    "clustergate_actor_ready", "up",
+}
+KNOWN_METRIC_PREFIXES = ("process_",)  # prometheus_client's default process collector
+
+PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and",
+                "or", "unless", "offset", "inf", "nan"}
+
+INSTALL_HELP = ("promtool is not on PATH, so the alert rules cannot be checked. Install it with "
+                "`.ci/install-promtool` (as root: apt-get install --no-install-recommends prometheus). "
+                "These tests fail rather than skip: CI must run them.")
+
+
+def promtool() -> str:
+    found = shutil.which("promtool")
+    if found is None:
+        pytest.fail(INSTALL_HELP, pytrace=False)
+    return found
+
+
+def run_promtool(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([promtool(), *args], capture_output=True, text=True, timeout=60, cwd=REPO)
+
+
+def metric_names(expr: str) -> set[str]:
+    """Metric names in a PromQL expression: identifiers that are not functions, keywords, label
+    names, durations or dashboard variables."""
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', "", expr)              # strings
+    expr = re.sub(r"\{[^}]*\}", "", expr)                        # label matchers
+    expr = re.sub(r"\[[^\]]*\]", "", expr)                       # range and subquery windows
+    expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
+    expr = re.sub(r"\$\{?\w+\}?", "", expr)                      # $__rate_interval, ${var}
+    names = set()
+    for match in re.finditer(r"(?<![\w.])([a-zA-Z_:][\w:]*)\s*(\()?", expr):
+        name, call = match.group(1), match.group(2)
+        if call or name.lower() in PROMQL_WORDS:
+            continue
+        names.add(name)
+    return names
+
+
+def is_known_metric(name: str) -> bool:
+    return name in SPEC_METRICS or name.startswith(KNOWN_METRIC_PREFIXES)
+
+
+# --------------------------------------------------------------------------- alert rules
+
+
+def test_alert_rules_pass_promtool_check_rules():
+    result = run_promtool("check", "rules", str(ALERTS))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect():
+    result = run_promtool("test", "rules", str(ALERT_TESTS))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_alert_rules_cover_every_spec_health_check_and_every_demo_actor_job():
+    rules = [r for g in yaml.safe_load(ALERTS.read_text())["groups"] for r in g["rules"]]
+    by_name: dict[str, list[dict]] = {}
+    for rule in rules:
+        by_name.setdefault(rule["alert"], []).append(rule)
+    exprs = {name: " ".join(r["expr"] for r in rs) for name, rs in by_name.items()}
+    assert "rate(p27_updates_total[10m]) == 0" in exprs["P27UpdatesStalled"]
+    assert "p27_corr_ready == 0" in exprs["P27CorrNotReady"]
+    assert "max(p26_snapshot_age_seconds) >= 300" in exprs["P26SnapshotsStale"]
+    assert "max_over_time(p26_cluster_stress_used[30m]) == 0" in exprs["P26ClusterStressNotUsed"]
+    assert "increase(p26_cluster_fallback_total[30m]) > 0" in exprs["P26ClusterFallbacks"]
+    assert "increase(p26_cluster_stress_used" not in ALERTS.read_text(), "p26_cluster_stress_used is a gauge"
+    absent_jobs = set(re.findall(r'absent\(up\{job="(\w+)"\}\)', exprs["ClustergateJobAbsent"]))
+    assert absent_jobs == set(load_topology(DEMO).actors)
+    for rule in rules:
+        assert rule["labels"]["severity"] in ("critical", "warning"), rule["alert"]
+        assert {"summary", "description"} <= set(rule["annotations"]), rule["alert"]
+        assert all(is_known_metric(m) for m in metric_names(rule["expr"])), rule["expr"]
+
+
+# --------------------------------------------------------------------------- scrape config
+
+
+def test_prometheus_config_has_one_job_per_demo_actor_scraping_its_metrics_port():
+    topology = load_topology(DEMO)
+    config = yaml.safe_load(render_prometheus_config(topology))
+    jobs = {job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]}
+    assert jobs == {name: [f"127.0.0.1:{spec.metrics_port}"] for name, spec in topology.actors.items()}
+    assert config["rule_files"] == ["alerts.yml"]
+
+
+def test_wildcard_and_ipv6_metrics_hosts_become_scrapeable_targets():
+    assert scrape_target("0.0.0.0", 8047) == "127.0.0.1:8047"
+    assert scrape_target("::", 8048) == "[::1]:8048"
+    assert scrape_target("fd00::5", 9100) == "[fd00::5]:9100"
+    assert scrape_target("gate.internal", 8047) == "gate.internal:8047"
+
+
+def test_rendered_prometheus_config_with_the_alert_rules_passes_promtool_check_config(tmp_path):
+    (tmp_path / "alerts.yml").write_text(ALERTS.read_text())
+    config = tmp_path / "prometheus.yml"
+    config.write_text(render_prometheus_config(load_topology(DEMO)))
+    result = run_promtool("check", "config", str(config))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"SUCCESS: \d+ rules found", result.stdout), result.stdout
+
+
+def test_prometheus_config_command_writes_the_file_given_by_output(tmp_path, capsys):
+    out = tmp_path / "prometheus.yml"
+    with pytest.raises(SystemExit) as exit_info:
+        clustergate(["prometheus-config", str(DEMO), "--output", str(out)])
+    assert exit_info.value.code == 0
+    assert yaml.safe_load(out.read_text())["scrape_configs"][0]["job_name"] == "price_feed"
+    assert "8 scrape jobs" in capsys.readouterr().out
+
+
+def test_prometheus_config_command_exits_2_naming_the_problems_of_a_bad_topology(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nredis: {managed: true}\nactors:\n  gate: {metrics_port: 99999, sockets: {}}\n")
+    with pytest.raises(SystemExit) as exit_info:
+        clustergate(["prometheus-config", str(bad), "--output", str(tmp_path / "never.yml")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "actors.gate.metrics_port" in err and str(bad) in err
+    assert not (tmp_path / "never.yml").exists()
+
+
+# --------------------------------------------------------------------------- dashboard
+
+
+def test_metric_name_parser_ignores_functions_labels_windows_and_variables():
+    expr = ('histogram_quantile(0.99, sum by (le) (rate(p26_time_to_permit_seconds_bucket'
+            '{job="gate"}[$__rate_interval]))) / on (job) group_left vector($needed_points)')
+    assert metric_names(expr) == {"p26_time_to_permit_seconds_bucket"}
+
+
+def test_grafana_dashboard_parses_and_every_panel_queries_only_spec_metrics():
+    dashboard = json.loads(DASHBOARD.read_text())
+    assert dashboard["schemaVersion"] >= 39
+    assert "DS_PROMETHEUS" in {v["name"] for v in dashboard["templating"]["list"]}
+    panels = [p for p in dashboard["panels"] if p["type"] != "row"]
+    queried: set[str] = set()
+    for panel in panels:
+        assert panel["datasource"]["uid"] == "${DS_PROMETHEUS}", panel["title"]
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            names = metric_names(target["expr"])
+            unknown = {n for n in names if not is_known_metric(n)}
+            assert not unknown, f"panel {panel['title']!r} queries unknown metrics {unknown}"
+            queried |= names
+    for needed in ("p27_points_per_symbol", "p27_min_points_per_symbol", "p27_corr_ready",
+                   "p27_cluster_stress_sum", "p27_cluster_stress_max", "p26_cluster_stress_used",
+                   "p26_cluster_fallback_total", "p26_actions_downgraded_total", "p26_plans_seen_total",
+                   "p26_time_to_permit_seconds_bucket", "p26_stress", "p26_heat", "p26_concentration"):
+        assert needed in queried, f"no panel shows {needed}"
+    assert "heatmap" in {p["type"] for p in panels}
