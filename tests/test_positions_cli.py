@@ -1,0 +1,57 @@
+"""`clustergate positions set|list|clear` against a real Redis."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+from helpers import PYTHON, REPO, demo_topology_data, retarget, write_topology
+
+
+def positions(topology, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([PYTHON, "-m", "launcher", "positions", *args, "--topology", str(topology)],
+                          cwd=REPO, capture_output=True, text=True, timeout=30)
+
+
+def test_positions_set_list_and_clear_round_trip_through_redis(tmp_path, redis_server):
+    topology = write_topology(tmp_path / "topology.yaml", retarget(demo_topology_data(), redis_server.url))
+    client = redis_server.client()
+
+    done = positions(topology, "set", "ETHUSDT", "--amount", "-2.5", "--mark-price", "3400")
+    assert done.returncode == 0, done.stderr
+    snap = client.hgetall("quantum:position:snapshot:ETHUSDT")
+    assert float(snap["position_amt"]) == -2.5 and float(snap["mark_price"]) == 3400
+    assert abs(time.time() - int(snap["ts_epoch"])) <= 5
+
+    client.hset("quantum:position:snapshot:SOLUSDT",
+                mapping={"position_amt": "10", "mark_price": "150", "ts_epoch": str(int(time.time()) - 1000)})
+    listed = positions(topology, "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = {r["symbol"]: r for r in json.loads(listed.stdout)}
+    assert rows["ETHUSDT"]["notional"] == 8500 and rows["ETHUSDT"]["stale"] is False
+    assert rows["SOLUSDT"]["notional"] == 1500 and rows["SOLUSDT"]["stale"] is True
+    assert rows["BTCUSDT"]["amount"] is None
+
+    table = positions(topology, "list")
+    assert table.returncode == 0 and "STALE" in table.stdout and "missing" in table.stdout
+    assert table.stdout.splitlines()[0].split() == ["symbol", "amount", "mark", "notional", "age", "s", "stale?"]
+
+    cleared = positions(topology, "clear", "ETHUSDT")
+    assert cleared.returncode == 0, cleared.stderr
+    assert not client.exists("quantum:position:snapshot:ETHUSDT")
+
+
+def test_positions_refuses_a_symbol_outside_the_allowlist_with_exit_2(tmp_path, redis_server):
+    topology = write_topology(tmp_path / "topology.yaml", retarget(demo_topology_data(), redis_server.url))
+    done = positions(topology, "set", "DOGEUSDT", "--amount", "1", "--mark-price", "0.1")
+    assert done.returncode == 2
+    assert "DOGEUSDT is not in the allowlist" in done.stderr
+    assert redis_server.client().keys("*") == []
+
+
+def test_positions_refuses_a_price_that_is_not_positive_with_exit_2(tmp_path, redis_server):
+    topology = write_topology(tmp_path / "topology.yaml", retarget(demo_topology_data(), redis_server.url))
+    done = positions(topology, "set", "BTCUSDT", "--amount", "1", "--mark-price", "-5")
+    assert done.returncode == 2
+    assert "positive price" in done.stderr
