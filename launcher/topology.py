@@ -499,6 +499,28 @@ def _check_required(v: Validator, topo: Topology) -> None:
                 v.problem(("actors",), f"required actor missing: actors.{name} ({spec.kind}) needs a {needed}")
 
 
+def _positive_definite(symbols: list[str], pairs: dict[str, float]) -> bool:
+    """Pure-Python Cholesky test, so that loading a topology never imports numpy (gate RSS budget)."""
+    index = {s: i for i, s in enumerate(symbols)}
+    n = len(symbols)
+    m = [[1.0 if i == j else 0.0 for j in range(n)] for i in range(n)]
+    for pair, rho in pairs.items():
+        a, _, b = pair.partition("/")
+        if a in index and b in index and a != b:
+            m[index[a]][index[b]] = m[index[b]][index[a]] = float(rho)
+    low = [[0.0] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(i + 1):
+            total = m[i][j] - sum(low[i][k] * low[j][k] for k in range(j))
+            if i == j:
+                if total <= 0.0:
+                    return False
+                low[i][i] = total ** 0.5
+            else:
+                low[i][j] = total / low[j][j]
+    return True
+
+
 def _check_kind_settings(v: Validator, topo: Topology) -> None:
     allow = set(topo.symbols)
     for name, spec in topo.actors.items():
@@ -523,8 +545,10 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
                 if not -1 < rho < 1:
                     v.problem(base + ("synthetic", "correlation", pair), f"must be in (-1, 1), got {rho!r}")
             if syn.correlation and not any(p.path[:len(base) + 2] == base + ("synthetic", "correlation") for p in v.problems):
-                from actors.price_feed import correlation_problem  # imports numpy: only when there is a matrix to check
-                reason = correlation_problem(list(topo.symbols), syn.correlation)
+                reason = None
+                if not _positive_definite(list(topo.symbols), syn.correlation):
+                    from actors.price_feed import correlation_problem  # imports numpy: only to explain a bad matrix
+                    reason = correlation_problem(list(topo.symbols), syn.correlation)
                 if reason:
                     v.problem(base + ("synthetic", "correlation"), reason)
         if isinstance(s, BookSettings):
