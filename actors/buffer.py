@@ -264,11 +264,13 @@ class BufferActor(Actor):
         self.sockets["windows"].send_multipart([self.topic, encode(header), prices.astype("<f8").tobytes()])
         self.m.windows.inc()
         self.refresh_held()
-        counts = header["points_per_symbol"]
+        self.export_points(header["points_per_symbol"])
+        self.persist()
+
+    def export_points(self, counts: dict[str, int]) -> None:
         for symbol, n in counts.items():
             self.m.points.labels(symbol=symbol).set(n)
         self.m.min_points.set(min_points_over_relevant(counts, self.held))
-        self.persist()
 
     def answer_snapshot(self, frames: list[bytes]) -> dict[str, Any]:
         header, prices = self.current_window()
@@ -322,6 +324,8 @@ class BufferActor(Actor):
         self.grid.advance(self.grid.slot_of(time.time()))
         self.grid.merge_from(saved)
         counts = points_per_symbol(self.grid.symbols, self.grid.window(self.points)[1])
+        self.refresh_held()
+        self.export_points(counts)
         self.log.info("history_loaded", key=self.history_key, points=counts)
 
     def teardown(self) -> None:

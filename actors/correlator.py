@@ -22,6 +22,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import zmq
 from prometheus_client import Counter, Gauge
 
 from actors.buffer import decode_window
@@ -225,7 +226,8 @@ class CorrelatorActor(Actor):
         self.snapshot_sent_at: float | None = None
         self.request_snapshot()
         timeout_s = self.settings.snapshot_timeout_ms / 1000.0
-        self.every(min(timeout_s, self.cadence_s) / 2, self.check_snapshot, name="snapshot_retry")
+        # The REQ socket is polled here, not by the runtime's drain loop: a REQ may recv only once.
+        self.every(min(timeout_s, self.cadence_s, 0.5) / 10, self.check_snapshot, name="snapshot_poll")
         self.every(self.cadence_s, self.check_stale, name="stale_check")
         self.set_ready(True)
 
@@ -233,13 +235,16 @@ class CorrelatorActor(Actor):
 
     def request_snapshot(self) -> None:
         self.open_socket("snapshot")
-        self.on_message("snapshot", self.on_snapshot_reply)
         self.sockets["snapshot"].send(encode({"op": "snapshot"}))
         self.snapshot_sent_at = time.monotonic()
         self.snapshot_attempts += 1
 
     def check_snapshot(self) -> None:
         if self.snapshot_sent_at is None:
+            return
+        sock = self.sockets["snapshot"]
+        if sock.poll(0, zmq.POLLIN):
+            self.on_snapshot_reply(sock.recv_multipart())
             return
         if time.monotonic() - self.snapshot_sent_at < self.settings.snapshot_timeout_ms / 1000.0:
             return

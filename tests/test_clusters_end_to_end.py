@@ -1,0 +1,172 @@
+"""P2.7 end to end: real redis-server, real actor processes, real ZeroMQ; ticks and position
+snapshots are driven from the test, so no price_feed or book is needed."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zmq
+
+from actors import keys
+from actors.wire import Tick, heartbeat_frames
+from helpers import ActorProcess, demo_topology_data, retarget, scrape, wait_for, write_topology
+
+CADENCE_S = 0.5
+P27_ACTORS = ("buffer", "correlator", "clusterer", "state_writer")
+POSITIONS = {"BTCUSDT": 0.5, "ETHUSDT": 8.0}  # SOLUSDT is not held
+
+
+class TickFeed:
+    """Publishes correlated prices for the topology's symbols and keeps position snapshots fresh."""
+
+    def __init__(self, endpoint: str, redis_client, interval_s: float = 0.05):
+        self.ctx = zmq.Context()
+        self.sock = self.ctx.socket(zmq.PUB)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.bind(endpoint)
+        self.redis = redis_client
+        self.interval_s = interval_s
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.prices = {"BTCUSDT": 64000.0, "ETHUSDT": 3400.0, "SOLUSDT": 150.0}
+
+    def start(self) -> "TickFeed":
+        self.thread.start()
+        return self
+
+    def run(self) -> None:
+        rng = np.random.default_rng(11)
+        seq = 0
+        while not self.stop_event.is_set():
+            market = rng.normal(0, 0.01)
+            for symbol in self.prices:
+                beta = 0.0 if symbol == "SOLUSDT" else 1.0
+                self.prices[symbol] *= math.exp(beta * market + rng.normal(0, 0.003 if beta else 0.01))
+                seq += 1
+                self.sock.send_multipart(Tick(symbol, self.prices[symbol], time.time(), seq).frames())
+            self.sock.send_multipart([b"tick.BTCUSDT", b"not json"])        # counted, never used
+            self.sock.send_multipart(Tick("DOGEUSDT", 0.1, time.time(), seq).frames())  # not in the allowlist
+            self.sock.send_multipart(heartbeat_frames(time.time(), seq))
+            now = int(time.time())
+            for symbol, amt in POSITIONS.items():
+                self.redis.hset(keys.position_snapshot(symbol), mapping={
+                    "position_amt": amt, "mark_price": self.prices[symbol], "ts_epoch": now})
+            self.stop_event.wait(self.interval_s)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(5)
+        self.sock.close(0)
+        self.ctx.term()
+
+
+@pytest.fixture
+def system(tmp_path: Path, redis_server):
+    data = retarget(demo_topology_data(), redis_server.url)
+    data["clusters"].update({"cadence_s": CADENCE_S, "lookback_returns": 30, "min_returns": 5})
+    topo_path = write_topology(tmp_path / "topology.yaml", data)
+    feed = TickFeed(data["actors"]["price_feed"]["sockets"]["ticks"]["bind"], redis_server.client()).start()
+    procs = {name: ActorProcess(topo_path, name).start() for name in P27_ACTORS}
+    ports = {name: data["actors"][name]["metrics_port"] for name in P27_ACTORS}
+    yield {"procs": procs, "ports": ports, "topo_path": topo_path, "redis": redis_server.client(), "data": data}
+    for proc in procs.values():
+        proc.terminate()
+    feed.stop()
+    for name, proc in procs.items():
+        if proc.proc is not None and proc.proc.returncode not in (0, None):
+            print(f"--- {name} log ---\n{proc.log()}")
+
+
+def corr_ready(port: int) -> bool:
+    return scrape(port).get("p27_corr_ready") == 1.0
+
+
+def fresh_state(r) -> dict | None:
+    state = r.hgetall(keys.CLUSTER_STATE)
+    if state and 0 <= time.time() - int(state["updated_ts"]) <= 2 * CADENCE_S + 1:
+        return state
+    return None
+
+
+def assert_state_consistent(r) -> None:
+    """The clusters hash and the per-cluster hashes agree, with no stale ids (one MULTI/EXEC)."""
+    with r.pipeline(transaction=True) as pipe:
+        pipe.hgetall(keys.CLUSTER_STATE)
+        pipe.hgetall(keys.CLUSTERS)
+        pipe.keys(keys.cluster_state_pattern())
+        state, clusters, per_cluster_keys = pipe.execute()
+    ids = set(clusters)
+    assert int(state["clusters_count"]) == len(ids)
+    assert {k[len(keys.cluster_state_of("")):] for k in per_cluster_keys} == ids
+    total = 0.0
+    for cid, symbols_json in clusters.items():
+        row = r.hgetall(keys.cluster_state_of(cid))
+        assert json.loads(row["symbols"]) == json.loads(symbols_json)
+        total += float(row["stress"])
+    assert float(state["cluster_stress"]) == pytest.approx(min(total, 1.0), abs=1e-9)
+
+
+def test_corr_becomes_ready_and_redis_state_is_fresh_and_consistent(system):
+    sw_port, r = system["ports"]["state_writer"], system["redis"]
+    wait_for(lambda: corr_ready(sw_port), 30, "p27_corr_ready 1 on the state writer")
+    wait_for(lambda: fresh_state(r), 10, "fresh quantum:portfolio:cluster_state")
+    wait_for(lambda: scrape(sw_port).get("p27_updates_total", 0) >= 3, 10, "three state updates")
+    assert_state_consistent(r)
+    # BTC and ETH move together and are both long: once a few returns exist, one cluster holds them.
+    wait_for(lambda: any({"BTCUSDT", "ETHUSDT"} <= set(json.loads(m)) for m in r.hgetall(keys.CLUSTERS).values()),
+             10, "BTCUSDT and ETHUSDT in one cluster")
+    state = fresh_state(r)
+    assert int(state["clusters_count"]) >= 1
+    assert 0 < float(state["cluster_stress"]) <= 1
+    vol = r.hgetall(keys.REALIZED_VOL)
+    assert set(vol) >= {"BTCUSDT", "ETHUSDT"} and all(float(v) > 0 for v in vol.values())
+    assert r.xlen(keys.CLUSTER_STATE_STREAM) >= 1
+    metrics = scrape(sw_port)
+    assert metrics["p27_symbols_in_matrix"] == 3
+    assert metrics["p27_min_points_per_symbol"] > 0
+    assert metrics['p27_fail_closed_total{reason="redis_unavailable"}'] == 0
+    buffer_metrics = scrape(system["ports"]["buffer"])
+    assert buffer_metrics['p27_buffer_rejected_ticks_total{reason="bad_frame"}'] > 0
+    assert buffer_metrics['p27_buffer_rejected_ticks_total{reason="unknown_symbol"}'] > 0
+
+
+def test_stale_cluster_ids_are_deleted_when_membership_changes(system):
+    r, sw_port = system["redis"], system["ports"]["state_writer"]
+    wait_for(lambda: corr_ready(sw_port) and fresh_state(r), 30, "ready and fresh state")
+    r.hset(keys.CLUSTERS, "cdeadbeef00", json.dumps(["XUSDT"]))
+    r.hset(keys.cluster_state_of("cdeadbeef00"), mapping={"stress": 1})
+    wait_for(lambda: not r.exists(keys.cluster_state_of("cdeadbeef00")), 10, "stale id removed")
+    assert_state_consistent(r)
+
+
+def test_warm_restart_of_buffer_then_of_every_actor_keeps_points_and_readiness(system):
+    procs, ports, r = system["procs"], system["ports"], system["redis"]
+    sw_port = ports["state_writer"]
+    wait_for(lambda: corr_ready(sw_port), 30, "p27_corr_ready 1")
+    wait_for(lambda: scrape(sw_port).get("p27_min_points_per_symbol", 0) >= 10, 15, "10 points per held symbol")
+    before = scrape(sw_port)["p27_min_points_per_symbol"]
+
+    procs["buffer"].terminate()
+    procs["buffer"].start()
+    wait_for(lambda: scrape(ports["buffer"]).get('clustergate_actor_ready{actor="buffer",kind="buffer"}') == 1,
+             10, "buffer serving again")
+    # History kept, not rebuilt: the restarted buffer reports the old point counts at once.
+    assert scrape(ports["buffer"])["p27_min_points_per_symbol"] >= before - 3
+    wait_for(lambda: corr_ready(ports["correlator"]), 4 * CADENCE_S + 5, "corr ready after buffer restart")
+
+    for name in P27_ACTORS:
+        procs[name].terminate()
+    for name in P27_ACTORS:
+        procs[name].start()
+    wait_for(lambda: corr_ready(sw_port), 4 * CADENCE_S + 8, "corr ready after restarting every P2.7 actor")
+    assert scrape(ports["buffer"])["p27_min_points_per_symbol"] >= before - 5
+    assert scrape(sw_port)["p27_min_points_per_symbol"] >= before - 5
+    log = procs["buffer"].log()
+    assert "history_loaded" in log
+    assert "snapshot_received" in procs["correlator"].log()
