@@ -156,9 +156,8 @@ class Actor:
 
         def drain(s: zmq.Socket) -> None:
             for _ in range(REQUEST_DRAIN):
-                try:
-                    frames = s.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
+                frames = _recv_ready(s)
+                if frames is None:
                     return
                 self._guard(lambda: handler(frames), self._errors_handler, role)
 
@@ -171,9 +170,8 @@ class Actor:
 
         def serve(s: zmq.Socket) -> None:
             for _ in range(REQUEST_DRAIN):
-                try:
-                    frames = s.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
+                frames = _recv_ready(s)
+                if frames is None:
                     return
                 reply: dict[str, Any]
                 try:
@@ -269,10 +267,22 @@ class Actor:
         return 0
 
     def _shutdown_metrics(self) -> None:
+        # The server thread is a daemon: closing the listening socket is enough, and unlike
+        # shutdown() it does not wait up to half a second for the serve loop to notice.
         server = self._metrics_server
         if isinstance(server, tuple):
-            server[0].shutdown()
             server[0].server_close()
+
+
+def _recv_ready(sock: zmq.Socket) -> list[bytes] | None:
+    """The next waiting message, or None when there is none or the socket cannot receive now
+    (closed or re-opened by a handler, or a REQ socket whose handler already sent again)."""
+    if sock.closed or not sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+        return None
+    try:
+        return sock.recv_multipart(zmq.NOBLOCK)
+    except zmq.Again:
+        return None
 
 
 def _sleep(seconds: float) -> list:
