@@ -1,0 +1,262 @@
+"""The gate's pure logic: proposal validation, portfolio metrics, freshness, and SPEC's policy table."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings as hsettings, strategies as st
+
+from actors.gate import (COLD, COLD_KS_HARD, COOLDOWN, FAIL_CLOSED_STATE, FULL, HOLD, NOT_ALLOWED, P25, P50, P75,
+                         PASS, RISKOFF, BadRequest, Position, PortfolioState, Proposal, cluster_k, decide, evaluate,
+                         parse_request, parse_snapshot, portfolio_metrics, stress_of, validate_proposal)
+from launcher.topology import GateSettings
+
+S = GateSettings()
+NOW = 1_700_000_000.0
+
+
+def policy(action, *, stress=0.5, kill_score=0.0, cooldown=False, allowed=True, state_ok=True):
+    return decide(action, allowed=allowed, state_ok=state_ok, cooldown=cooldown, stress=stress,
+                  kill_score=kill_score, settings=S)
+
+
+# --------------------------------------------------------------------------- stress and metrics
+
+
+def test_production_example_heat_1_concentration_1_k_0748_gives_stress_0962():
+    assert stress_of(1.0, 1.0, 0.748, S) == pytest.approx(0.9622)
+    assert round(stress_of(1.0, 1.0, 0.748, S), 3) == 0.962
+
+
+def test_stress_is_clipped_to_one():
+    assert stress_of(1.0, 1.0, 5.0, S) == 1.0
+
+
+def test_two_longs_give_full_concentration_and_proxy_one_with_constant_sigma_heat_one():
+    m = portfolio_metrics([Position("BTCUSDT", 32000.0), Position("ETHUSDT", 27200.0)], None, S)
+    assert (m.heat, m.concentration, m.corr_proxy, m.k, m.k_source) == (1.0, 1.0, 1.0, 1.0, "proxy")
+    assert m.stress == pytest.approx(1.0)
+    assert m.total_abs_notional == pytest.approx(59200.0)
+
+
+def test_a_hedged_book_has_concentration_net_over_gross_and_proxy_the_weight_on_the_net_side():
+    m = portfolio_metrics([Position("BTCUSDT", 600.0), Position("ETHUSDT", 200.0), Position("SOLUSDT", -200.0)], None, S)
+    assert m.concentration == pytest.approx(600 / 1000)
+    assert m.corr_proxy == pytest.approx(800 / 1000)
+    assert m.k == m.corr_proxy
+
+
+def test_a_net_flat_book_has_proxy_zero():
+    m = portfolio_metrics([Position("BTCUSDT", 500.0), Position("ETHUSDT", -500.0)], None, S)
+    assert m.concentration == 0.0 and m.corr_proxy == 0.0
+
+
+def test_fresh_cluster_stress_replaces_the_proxy_as_k():
+    m = portfolio_metrics([Position("BTCUSDT", 100.0), Position("ETHUSDT", 100.0)], 0.748, S)
+    assert (m.k, m.k_source) == (0.748, "cluster")
+    assert m.stress == pytest.approx(0.9622)
+
+
+def test_total_notional_zero_gives_every_metric_zero():
+    m = portfolio_metrics([Position("BTCUSDT", 0.0)], 0.9, S)
+    assert (m.heat, m.concentration, m.corr_proxy, m.k, m.stress, m.total_abs_notional) == (0, 0, 0, 0, 0, 0)
+
+
+def test_realized_sigma_lowers_heat_and_a_symbol_without_it_falls_back_to_the_constant_visibly():
+    positions = [Position("BTCUSDT", 500.0), Position("ETHUSDT", 500.0)]
+    m = portfolio_metrics(positions, None, S, sigmas={"BTCUSDT": 0.1, "ETHUSDT": 0.1})
+    assert m.heat == pytest.approx((0.1 - 0.05) / 0.30)
+    assert m.sigma_fallback_symbols == ()
+    m = portfolio_metrics(positions, None, S, sigmas={"BTCUSDT": 0.1})
+    assert m.heat == pytest.approx(1.0)  # 0.5 x 0.1 + 0.5 x 1.0 = 0.55 -> clipped
+    assert m.sigma_fallback_symbols == ("ETHUSDT",)
+
+
+def test_notional_usd_wins_over_amount_times_price_and_the_side_comes_from_the_amount():
+    position, age = parse_snapshot("SOLUSDT", ["-40", "150", str(NOW - 10), "-7000"], NOW, 300)
+    assert position == Position("SOLUSDT", -7000.0) and age == 10
+    position, _ = parse_snapshot("SOLUSDT", ["-40", "150", str(NOW), None], NOW, 300)
+    assert position == Position("SOLUSDT", -6000.0)
+
+
+def test_a_snapshot_older_than_300_s_is_stale_and_one_at_300_s_is_fresh():
+    assert parse_snapshot("BTCUSDT", ["1", "100", str(NOW - 300), None], NOW, 300)[0] is not None
+    position, age = parse_snapshot("BTCUSDT", ["1", "100", str(NOW - 301), None], NOW, 300)
+    assert position is None and age == 301
+
+
+def test_a_snapshot_with_garbage_fields_is_not_used():
+    assert parse_snapshot("BTCUSDT", ["abc", "100", str(NOW), None], NOW, 300)[0] is None
+    assert parse_snapshot("BTCUSDT", ["1", "100", None, None], NOW, 300) == (None, None)
+
+
+# --------------------------------------------------------------------------- freshness and fallback
+
+
+def test_gate_uses_cluster_stress_when_cluster_state_is_fresh():
+    assert cluster_k(NOW - 30, "0.788", NOW, 120) == 0.788
+
+
+def test_gate_falls_back_to_proxy_when_cluster_state_is_missing():
+    assert cluster_k(None, None, NOW, 120) is None
+
+
+def test_gate_falls_back_to_proxy_when_cluster_state_is_121_s_old_with_60_s_cadence():
+    freshness_s = 2 * 60
+    assert cluster_k(NOW - 121, "0.788", NOW, freshness_s) is None
+    assert cluster_k(NOW - 120, "0.788", NOW, freshness_s) == 0.788
+
+
+def test_gate_falls_back_to_proxy_when_cluster_state_is_dated_in_the_future():
+    assert cluster_k(NOW + 1, "0.788", NOW, 120) is None
+
+
+def test_gate_returns_to_cluster_stress_when_cluster_state_is_fresh_again():
+    positions = [Position("BTCUSDT", 100.0), Position("ETHUSDT", 100.0)]
+    stale = portfolio_metrics(positions, cluster_k(NOW - 500, "0.5", NOW, 120), S)
+    fresh = portfolio_metrics(positions, cluster_k(NOW - 1, "0.5", NOW, 120), S)
+    assert (stale.k_source, stale.k) == ("proxy", 1.0)
+    assert (fresh.k_source, fresh.k) == ("cluster", 0.5)
+
+
+def test_a_decision_records_k_and_where_it_came_from():
+    state = PortfolioState([Position("BTCUSDT", 100.0)], {"BTCUSDT": 1.0}, None, None, False)
+    decision, _ = evaluate(Proposal("p", "BTCUSDT", P50), state, allowed=True, settings=S, now=NOW)
+    assert decision["k_source"] == "proxy" and decision["K"] == 1.0
+    assert decision["sigma_source"] == "constant"
+
+
+# --------------------------------------------------------------------------- policy, step by step
+
+
+def test_step_1_a_symbol_outside_the_allowlist_is_hold_not_allowed():
+    assert policy(FULL, allowed=False, state_ok=False) == (HOLD, NOT_ALLOWED)
+
+
+def test_step_2_missing_or_stale_portfolio_state_fails_closed():
+    assert policy(P50, state_ok=False) == (HOLD, FAIL_CLOSED_STATE)
+
+
+def test_step_3_an_untouched_proposal_passes():
+    assert policy(P50, stress=0.7) == (P50, PASS)
+    assert policy(HOLD, stress=0.9) == (HOLD, PASS)
+
+
+@pytest.mark.parametrize("proposed, expected", [(FULL, P75), (P75, P50), (P50, P25), (P25, HOLD)])
+def test_step_4_a_cooldown_steps_the_action_down_once(proposed, expected):
+    assert policy(proposed, stress=0.7, cooldown=True) == (expected, COOLDOWN)
+
+
+def test_step_4_cooldown_leaves_hold_as_a_pass():
+    assert policy(HOLD, cooldown=True) == (HOLD, PASS)
+
+
+def test_step_5_a_cold_full_close_becomes_partial_50():
+    assert policy(FULL, stress=0.2, kill_score=0.5) == (P50, COLD)
+
+
+def test_step_5_a_cold_full_close_with_kill_score_at_085_becomes_partial_75():
+    assert policy(FULL, stress=0.2, kill_score=0.85) == (P75, COLD_KS_HARD)
+
+
+def test_step_5_kill_score_just_below_085_is_not_hard():
+    assert policy(FULL, stress=0.2, kill_score=0.8499999) == (P50, COLD)
+
+
+def test_step_5_stress_just_below_055_is_cold_and_at_055_is_not():
+    assert policy(FULL, stress=0.5499999) == (P50, COLD)
+    assert policy(FULL, stress=0.55) == (FULL, PASS)
+
+
+@pytest.mark.parametrize("proposed", [P25, P50])
+def test_step_6_stress_at_080_accelerates_partial_25_and_50_to_75(proposed):
+    assert policy(proposed, stress=0.80) == (P75, RISKOFF)
+
+
+@pytest.mark.parametrize("proposed", [P25, P50])
+def test_step_6_stress_just_below_080_does_not_accelerate(proposed):
+    assert policy(proposed, stress=0.7999999) == (proposed, PASS)
+
+
+@pytest.mark.parametrize("proposed", [HOLD, P75, FULL])
+def test_step_6_riskoff_leaves_other_actions_alone(proposed):
+    assert policy(proposed, stress=0.95) == (proposed, PASS)
+
+
+def test_steps_apply_in_order_so_a_cooled_down_full_close_is_not_also_forbidden_as_cold():
+    assert policy(FULL, stress=0.2, cooldown=True) == (P75, COOLDOWN)
+
+
+def test_steps_apply_in_order_so_riskoff_acts_on_the_cooled_down_action():
+    # SPEC order: cooldown takes PARTIAL_50 to PARTIAL_25, then stress >= 0.80 accelerates it.
+    assert policy(P50, stress=0.9, cooldown=True) == (P75, RISKOFF)
+
+
+def test_thresholds_come_from_the_settings():
+    strict = GateSettings(cold_stress=0.9, riskoff_stress=0.99, kill_score_hard=0.5)
+    assert decide(FULL, allowed=True, state_ok=True, cooldown=False, stress=0.85, kill_score=0.6,
+                  settings=strict) == (P75, COLD_KS_HARD)
+
+
+# --------------------------------------------------------------------------- request validation
+
+
+def good(**overrides):
+    body = {"plan_id": "abc", "symbol": "ETHUSDT", "action_proposed": "PARTIAL_50"}
+    body.update(overrides)
+    return body
+
+
+def test_a_minimal_proposal_defaults_kill_score_to_zero():
+    assert validate_proposal(good()) == Proposal("abc", "ETHUSDT", P50, 0.0, None, None)
+
+
+@pytest.mark.parametrize("body, words", [
+    (good(plan_id=None), "plan_id"),
+    (good(plan_id=""), "plan_id"),
+    (good(plan_id=7), "plan_id"),
+    ({"symbol": "ETHUSDT", "action_proposed": "HOLD"}, "plan_id"),
+    (good(symbol=None), "symbol"),
+    (good(action_proposed="SELL_ALL"), "action_proposed"),
+    (good(kill_score=1.01), "kill_score"),
+    (good(kill_score=-0.1), "kill_score"),
+    (good(kill_score="0.5"), "kill_score"),
+    (good(kill_score=True), "kill_score"),
+    (good(r_net="x"), "r_net"),
+    (good(ts_epoch=[1]), "ts_epoch"),
+    (good(colour="red"), "unknown fields: colour"),
+])
+def test_an_invalid_proposal_is_refused_naming_the_field(body, words):
+    with pytest.raises(BadRequest, match=words) as info:
+        validate_proposal(body)
+    assert info.value.reason == "invalid_proposal"
+
+
+@pytest.mark.parametrize("frames, reason", [
+    ([b"{}", b"{}"], "multipart"),
+    ([b"x" * 70_000], "too_large"),
+    ([b"\xff\xfe\x00"], "not_utf8"),
+    ([b"{not json"], "not_json"),
+    ([b"[1, 2]"], "not_an_object"),
+    ([b"null"], "not_an_object"),
+])
+def test_a_malformed_request_is_refused_with_a_stable_reason(frames, reason):
+    with pytest.raises(BadRequest) as info:
+        parse_request(frames, 65536)
+    assert info.value.reason == reason
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=300),
+                 st.recursive(st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=20),
+                              lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=15), inner, max_size=6),
+                              max_leaves=12).map(lambda v: json.dumps(v).encode())))
+def test_any_request_either_parses_to_a_valid_proposal_or_is_refused_with_badrequest(frame):
+    try:
+        proposal = parse_request([frame], 65536)
+    except BadRequest as exc:
+        assert exc.reason and exc.detail
+    else:
+        assert proposal.action_proposed in (HOLD, P25, P50, P75, FULL)
+        assert 0.0 <= proposal.kill_score <= 1.0 and proposal.plan_id
