@@ -13,7 +13,7 @@ import math
 import statistics
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -176,7 +176,6 @@ def parse_timestamp(text: str) -> float:
     except ValueError:
         stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
         if stamp.tzinfo is None:
-            from datetime import timezone
             stamp = stamp.replace(tzinfo=timezone.utc)
         return stamp.timestamp()
     if not math.isfinite(value):
@@ -291,6 +290,7 @@ class PriceFeed(Actor):
         self.redis: redis.Redis | None = None
         self._redis_failing = False
         self.metrics = FeedMetrics(self.symbols)
+        self.rejecting: dict[str, str] = {}  # symbol -> reason of its last rejected price, until one is accepted
         self.socket("ticks")
         source = self.settings.source
         try:
@@ -315,9 +315,10 @@ class PriceFeed(Actor):
     def publish(self, symbol: str, price: Any) -> bool:
         reason = price_rejection(price)
         if reason is not None:
-            self.metrics.rejected.labels(symbol=symbol, reason=reason).inc()
-            self.log.warning("price_rejected", symbol=symbol, price=repr(price), reason=reason)
+            self.reject(symbol, price, reason)
             return False
+        if self.rejecting.pop(symbol, None) is not None:
+            self.log.info("price_accepted_again", symbol=symbol)
         self.seq += 1
         now = time.time()
         self.sockets["ticks"].send_multipart(Tick(symbol, float(price), now, self.seq).frames())
@@ -325,6 +326,13 @@ class PriceFeed(Actor):
         self.metrics.last_tick_ts.labels(symbol=symbol).set(now)
         self._published()
         return True
+
+    def reject(self, symbol: str, price: Any, reason: str) -> None:
+        """Count a price that is never published; log it when the symbol's reason changes, not every poll."""
+        self.metrics.rejected.labels(symbol=symbol, reason=reason).inc()
+        if self.rejecting.get(symbol) != reason:
+            self.rejecting[symbol] = reason
+            self.log.warning("price_rejected", symbol=symbol, price=repr(price), reason=reason)
 
     def _published(self) -> None:
         self.last_publish = time.monotonic()
@@ -419,8 +427,7 @@ class PriceFeed(Actor):
                 continue  # no snapshot: the execution layer holds no position there
             price = parse_price(mark)
             if isinstance(price, str):
-                self.metrics.rejected.labels(symbol=symbol, reason=price).inc()
-                self.log.warning("price_rejected", symbol=symbol, price=repr(mark), reason=price)
+                self.reject(symbol, mark, price)
                 continue
             self.publish(symbol, price)
 
