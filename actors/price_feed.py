@@ -3,6 +3,8 @@
 A price that is NaN, infinite, zero or negative is never published; it is counted in
 `price_feed_rejected_prices_total{symbol,reason}`. When nothing went out for heartbeat_s, a
 heartbeat carrying the last tick's seq goes out instead, so subscribers can tell idle from dead.
+Every tick carries the wall-clock time it was published at; a replay's recorded times only set
+its schedule.
 """
 
 from __future__ import annotations

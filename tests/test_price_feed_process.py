@@ -92,3 +92,12 @@ def test_a_correlation_matrix_that_is_not_positive_definite_stops_the_feed_with_
     assert "actors.price_feed.settings.synthetic.correlation" in feed.log()
     assert "not positive definite" in feed.log()
     feed.terminate()
+
+
+def test_a_missing_replay_file_stops_the_feed_with_the_reason(tmp_path):
+    path, _ = feed_topology(tmp_path, "redis://127.0.0.1:1/0",
+                            {"source": "replay", "replay": {"path": "no-such-prices.csv"}})
+    feed = ActorProcess(path, "price_feed").start()
+    assert feed.proc.wait(timeout=10) != 0
+    assert "event=bad_source" in feed.log() and "no-such-prices.csv" in feed.log()
+    feed.terminate()
