@@ -54,13 +54,18 @@ WRITE_SECONDS = Histogram("permit_issuer_write_seconds", "Time of the Redis scri
 RESULTS = ("written", "replayed", "cooldown_conflict", "expired", "redis_unavailable", "bad_request")
 
 
-def stream_record(decision: dict[str, Any]) -> list[str]:
+def stream_record(decision: dict[str, Any]) -> list[Any]:
     """The decision as alternating field, value strings for XADD."""
-    out: list[str] = []
+    out: list[Any] = []
     for name in STREAM_FIELDS:
         value = decision.get(name)
         out.append(name)
-        out.append("" if value is None else value if isinstance(value, str) else json.dumps(value))
+        if value is None:
+            out.append("")
+        elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            out.append(value)  # the RESP encoder writes numbers as their repr
+        else:
+            out.append(json.dumps(value))
     return out
 
 

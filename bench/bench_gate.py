@@ -1,0 +1,225 @@
+"""Benchmark of the P2.6 path: proposal -> gate -> permit issuer -> Redis -> decision, on loopback.
+
+Starts its own redis-server on a free port and real gate and permit issuer processes, then:
+  1. open loop: proposals sent on a fixed schedule (default 1,000/s for 30 s) through a DEALER, so a
+     slow reply never delays the next send; latency = reply time - scheduled send time;
+  2. closed loop: one REQ client, next proposal when the reply arrives; and a window of in-flight
+     proposals, for the maximum throughput;
+  3. RSS of the gate and the permit issuer (psutil).
+Targets: p50 <= 0.5 ms, p99 <= 2 ms, >= 3,000 decisions/s closed loop, <= 40 MB RSS each.
+
+    .venv/bin/python bench/bench_gate.py [--rate 1000] [--seconds 30] [--closed-seconds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import zmq
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+from actors import keys  # noqa: E402
+from helpers import (ActorProcess, RedisServer, demo_topology_data, retarget, wait_for,  # noqa: E402
+                     write_topology)
+
+ACTIONS = ("HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSED")
+SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
+BOOK = {"BTCUSDT": (0.5, 64000.0), "ETHUSDT": (8.0, 3400.0), "SOLUSDT": (-40.0, 150.0)}
+TARGETS = {"p50_ms": 0.5, "p99_ms": 2.0, "closed_loop_per_s": 3000.0, "rss_mb": 40.0}
+
+
+def proposal(i: int) -> bytes:
+    return json.dumps({"plan_id": uuid.uuid4().hex, "symbol": SYMBOLS[i % 3], "action_proposed": ACTIONS[i % 5],
+                       "kill_score": 0.5}, separators=(",", ":")).encode()
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, int(round(q * (len(sorted_values) - 1)))))
+    return sorted_values[index]
+
+
+def write_state(r) -> None:
+    now = int(time.time())
+    for symbol, (amt, price) in BOOK.items():
+        r.hset(keys.position_snapshot(symbol), mapping={"position_amt": amt, "mark_price": price, "ts_epoch": now})
+    r.hset(keys.CLUSTER_STATE, mapping={"updated_ts": now, "cluster_stress": 0.748, "clusters_count": 1})
+
+
+def open_loop(ctx: zmq.Context, endpoint: str, rate: float, seconds: float) -> dict:
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.SNDHWM, 100000)
+    sock.setsockopt(zmq.RCVHWM, 100000)
+    sock.connect(endpoint)
+    total = int(rate * seconds)
+    payloads = [proposal(i) for i in range(total)]
+    plan_ids = [json.loads(p)["plan_id"] for p in payloads]
+    scheduled: dict[str, float] = {}
+    latencies: list[float] = []
+    errors = 0
+    permits = 0
+    start = time.perf_counter() + 0.05
+    sent = 0
+    deadline = start + seconds + 5.0
+    while (sent < total or len(latencies) + errors < total) and time.perf_counter() < deadline:
+        now = time.perf_counter()
+        while sent < total and start + sent / rate <= now:
+            scheduled[plan_ids[sent]] = start + sent / rate
+            sock.send_multipart([b"", payloads[sent]])
+            sent += 1
+        wait_ms = 0 if sent < total and start + sent / rate <= time.perf_counter() else \
+            max(0.0, ((start + sent / rate) - time.perf_counter()) * 1000) if sent < total else 100
+        if sock.poll(wait_ms, zmq.POLLIN):
+            while True:
+                try:
+                    frames = sock.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                received = time.perf_counter()
+                reply = json.loads(frames[-1])
+                if reply.get("status") != "ok":
+                    errors += 1
+                    continue
+                decision = reply["decision"]
+                latencies.append(received - scheduled[decision["plan_id"]])
+                permits += bool(decision["permit"])
+    sock.close(linger=0)
+    latencies.sort()
+    ms = [x * 1000 for x in latencies]
+    return {"rate_per_s": rate, "seconds": seconds, "sent": sent, "answered": len(latencies), "errors": errors,
+            "permits": permits, "p50_ms": percentile(ms, 0.50), "p90_ms": percentile(ms, 0.90),
+            "p99_ms": percentile(ms, 0.99), "p999_ms": percentile(ms, 0.999), "max_ms": ms[-1] if ms else None}
+
+
+def closed_loop(ctx: zmq.Context, endpoint: str, seconds: float, window: int) -> dict:
+    """`window` proposals in flight; window 1 is a plain REQ client waiting for each reply."""
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(endpoint)
+    done = 0
+    i = 0
+    for _ in range(window):
+        sock.send_multipart([b"", proposal(i)])
+        i += 1
+    start = time.perf_counter()
+    end = start + seconds
+    while time.perf_counter() < end:
+        if not sock.poll(1000, zmq.POLLIN):
+            break
+        sock.recv_multipart()
+        done += 1
+        sock.send_multipart([b"", proposal(i)])
+        i += 1
+    elapsed = time.perf_counter() - start
+    for _ in range(window):  # drain
+        if sock.poll(1000, zmq.POLLIN):
+            sock.recv_multipart()
+    sock.close(linger=0)
+    return {"window": window, "decisions": done, "seconds": round(elapsed, 3), "per_s": done / elapsed}
+
+
+def internal_times(data: dict) -> dict:
+    """Mean times the actors measure themselves, from their metrics (ms)."""
+    from helpers import scrape
+    gate_m = scrape(data["actors"]["gate"]["metrics_port"])
+    issuer_m = scrape(data["actors"]["permit_issuer"]["metrics_port"])
+
+    def mean(m: dict, name: str) -> float:
+        count = m.get(f"{name}_count", 0.0)
+        return 1000 * m.get(f"{name}_sum", 0.0) / count if count else float("nan")
+    return {"gate_time_to_permit": mean(gate_m, "p26_time_to_permit_seconds"),
+            "issuer_write": mean(issuer_m, "permit_issuer_write_seconds")}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=1000.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--closed-seconds", type=float, default=5.0)
+    parser.add_argument("--out", default=str(REPO / "bench" / "results" / "gate.json"))
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench_gate_"))
+    redis = RedisServer(workdir / "redis").start()
+    data = retarget(demo_topology_data(), redis.url)
+    topology = write_topology(workdir / "topology.yaml", data)
+    issuer = ActorProcess(topology, "permit_issuer", log_dir=workdir).start()
+    gate = ActorProcess(topology, "gate", log_dir=workdir).start()
+    endpoint = data["actors"]["gate"]["sockets"]["proposals"]["bind"]
+    ctx = zmq.Context()
+    try:
+        r = redis.client()
+        write_state(r)
+        probe = ctx.socket(zmq.DEALER)
+        probe.setsockopt(zmq.LINGER, 0)
+        probe.connect(endpoint)
+        probe.send_multipart([b"", proposal(0)])
+        wait_for(lambda: probe.poll(100, zmq.POLLIN), 20, "the gate to answer")
+        probe.close(linger=0)
+        closed_warm = closed_loop(ctx, endpoint, 1.0, 1)  # warm-up, not reported
+        del closed_warm
+        write_state(r)
+        opened = open_loop(ctx, endpoint, args.rate, args.seconds)
+        write_state(r)
+        closed_1 = closed_loop(ctx, endpoint, args.closed_seconds, 1)
+        write_state(r)
+        closed_8 = closed_loop(ctx, endpoint, args.closed_seconds, 8)
+        rss = {name: psutil.Process(p.proc.pid).memory_info().rss / 1e6 for name, p in
+               (("gate", gate), ("permit_issuer", issuer))}
+        stream_len = r.xlen(keys.GATE_STREAM)
+        internals = internal_times(data)
+    finally:
+        ctx.term()
+        gate.terminate()
+        issuer.terminate()
+        redis.stop()
+
+    closed_max = max(closed_1["per_s"], closed_8["per_s"])
+    result = {
+        "machine": {"python": platform.python_version(), "cpus": psutil.cpu_count(), "platform": platform.platform()},
+        "open_loop": opened, "closed_loop_req": closed_1, "closed_loop_window8": closed_8,
+        "closed_loop_max_per_s": closed_max, "rss_mb": rss, "internal_mean_ms": internals, "gate_stream_len": stream_len, "targets": TARGETS,
+        "pass": {"p50": opened["p50_ms"] <= TARGETS["p50_ms"], "p99": opened["p99_ms"] <= TARGETS["p99_ms"],
+                 "closed_loop": closed_max >= TARGETS["closed_loop_per_s"],
+                 "rss_gate": rss["gate"] <= TARGETS["rss_mb"], "rss_permit_issuer": rss["permit_issuer"] <= TARGETS["rss_mb"]},
+    }
+    rows = [
+        ("open loop", f"{opened['rate_per_s']:.0f}/s x {opened['seconds']:.0f} s", f"answered {opened['answered']}/{opened['sent']}, errors {opened['errors']}"),
+        ("p50 latency", f"{opened['p50_ms']:.3f} ms", f"target <= {TARGETS['p50_ms']} ms"),
+        ("p99 latency", f"{opened['p99_ms']:.3f} ms", f"target <= {TARGETS['p99_ms']} ms"),
+        ("p99.9 latency", f"{opened['p999_ms']:.3f} ms", ""),
+        ("max latency", f"{opened['max_ms']:.3f} ms", ""),
+        ("closed loop, 1 REQ", f"{closed_1['per_s']:.0f}/s", ""),
+        ("closed loop, 8 in flight", f"{closed_8['per_s']:.0f}/s", f"target >= {TARGETS['closed_loop_per_s']:.0f}/s"),
+        ("gate time to permit (mean)", f"{internals['gate_time_to_permit']:.3f} ms", "inside the gate, issuer included"),
+        ("issuer Redis script (mean)", f"{internals['issuer_write']:.3f} ms", ""),
+        ("RSS gate", f"{rss['gate']:.1f} MB", f"target <= {TARGETS['rss_mb']:.0f} MB"),
+        ("RSS permit_issuer", f"{rss['permit_issuer']:.1f} MB", f"target <= {TARGETS['rss_mb']:.0f} MB"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    for name, value, note in rows:
+        print(f"{name:<{width}}  {value:>16}  {note}")
+    print("all targets met" if all(result["pass"].values()) else
+          "targets missed: " + ", ".join(k for k, v in result["pass"].items() if not v))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
