@@ -93,7 +93,7 @@ def test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_alert_rules_cover_every_spec_health_check_and_every_demo_actor_job():
+def test_alert_rules_cover_every_spec_health_check_and_every_production_actor_job():
     rules = [r for g in yaml.safe_load(ALERTS.read_text())["groups"] for r in g["rules"]]
     by_name: dict[str, list[dict]] = {}
     for rule in rules:
@@ -106,7 +106,7 @@ def test_alert_rules_cover_every_spec_health_check_and_every_demo_actor_job():
     assert "increase(p26_cluster_fallback_total[30m]) > 0" in exprs["P26ClusterFallbacks"]
     assert "increase(p26_cluster_stress_used" not in ALERTS.read_text(), "p26_cluster_stress_used is a gauge"
     absent_jobs = set(re.findall(r'absent\(up\{job="(\w+)"\}\)', exprs["ClustergateJobAbsent"]))
-    assert absent_jobs == set(load_topology(DEMO).actors)
+    assert absent_jobs == set(load_topology(REPO / "configs" / "production.yaml").actors)
     for rule in rules:
         assert rule["labels"]["severity"] in ("critical", "warning"), rule["alert"]
         assert {"summary", "description"} <= set(rule["annotations"]), rule["alert"]
