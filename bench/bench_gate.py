@@ -176,7 +176,11 @@ def main() -> int:
         write_state(r)
         closed_1 = closed_loop(ctx, endpoint, args.closed_seconds, 1)
         write_state(r)
+        procs = {"gate": psutil.Process(gate.proc.pid), "permit_issuer": psutil.Process(issuer.proc.pid)}
+        cpu_before = {n: sum(p.cpu_times()[:2]) for n, p in procs.items()}
         closed_8 = closed_loop(ctx, endpoint, args.closed_seconds, 8)
+        cpu_us = {n: 1e6 * (sum(p.cpu_times()[:2]) - cpu_before[n]) / max(1, closed_8["decisions"])
+                  for n, p in procs.items()}
         rss = {name: psutil.Process(p.proc.pid).memory_info().rss / 1e6 for name, p in
                (("gate", gate), ("permit_issuer", issuer))}
         stream_len = r.xlen(keys.GATE_STREAM)
@@ -191,7 +195,8 @@ def main() -> int:
     result = {
         "machine": {"python": platform.python_version(), "cpus": psutil.cpu_count(), "platform": platform.platform()},
         "open_loop": opened, "closed_loop_req": closed_1, "closed_loop_window8": closed_8,
-        "closed_loop_max_per_s": closed_max, "rss_mb": rss, "internal_mean_ms": internals, "gate_stream_len": stream_len, "targets": TARGETS,
+        "closed_loop_max_per_s": closed_max, "rss_mb": rss, "internal_mean_ms": internals,
+        "cpu_us_per_decision": cpu_us, "load_average": list(psutil.getloadavg()), "gate_stream_len": stream_len, "targets": TARGETS,
         "pass": {"p50": opened["p50_ms"] <= TARGETS["p50_ms"], "p99": opened["p99_ms"] <= TARGETS["p99_ms"],
                  "closed_loop": closed_max >= TARGETS["closed_loop_per_s"],
                  "rss_gate": rss["gate"] <= TARGETS["rss_mb"], "rss_permit_issuer": rss["permit_issuer"] <= TARGETS["rss_mb"]},
@@ -206,6 +211,9 @@ def main() -> int:
         ("closed loop, 8 in flight", f"{closed_8['per_s']:.0f}/s", f"target >= {TARGETS['closed_loop_per_s']:.0f}/s"),
         ("gate time to permit (mean)", f"{internals['gate_time_to_permit']:.3f} ms", "inside the gate, issuer included"),
         ("issuer Redis script (mean)", f"{internals['issuer_write']:.3f} ms", ""),
+        ("CPU per decision, gate", f"{cpu_us['gate']:.0f} us", "user+sys, closed loop"),
+        ("CPU per decision, issuer", f"{cpu_us['permit_issuer']:.0f} us", ""),
+        ("load average (1 min)", f"{psutil.getloadavg()[0]:.2f}", f"on {psutil.cpu_count()} CPUs"),
         ("RSS gate", f"{rss['gate']:.1f} MB", f"target <= {TARGETS['rss_mb']:.0f} MB"),
         ("RSS permit_issuer", f"{rss['permit_issuer']:.1f} MB", f"target <= {TARGETS['rss_mb']:.0f} MB"),
     ]
