@@ -65,10 +65,16 @@ class _Loader(yaml.SafeLoader):
     pass
 
 
+# Aliases let a few lines of YAML stand for billions of values ("billion laughs"); a topology has a
+# few hundred, so building stops at this many values instead of exhausting memory.
+MAX_YAML_VALUES = 100_000
+
+
 def load_yaml_with_lines(text: str) -> tuple[Any, dict[Path, int], list[Problem]]:
     """Parse YAML keeping the line of every value; duplicate keys are problems, not overrides."""
     lines: dict[Path, int] = {}
     problems: list[Problem] = []
+    built = 0
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -76,6 +82,10 @@ def load_yaml_with_lines(text: str) -> tuple[Any, dict[Path, int], list[Problem]
             return None, lines, problems
 
         def build(n: yaml.Node, path: Path) -> Any:
+            nonlocal built
+            built += 1
+            if built > MAX_YAML_VALUES:
+                raise yaml.YAMLError(f"more than {MAX_YAML_VALUES} values (aliases expanding without bound?)")
             lines[path] = n.start_mark.line + 1
             if isinstance(n, yaml.MappingNode):
                 loader.flatten_mapping(n)
