@@ -112,9 +112,9 @@ def test_every_actor_of_the_demo_exits_0_within_2_s_of_sigterm(redis_server, tmp
         for p, spec in zip(procs, data["actors"].values()):
             wait_for(lambda: any(k.startswith("clustergate_actor_ready") for k in scrape(spec["metrics_port"])),
                      20, f"{p.name} serving metrics")
+        # One at a time, as supervisord stops a program: each must be gone within 2 s of its SIGTERM.
         for p in procs:
             p.proc.send_signal(signal.SIGTERM)
-        for p in procs:
             try:
                 code = p.proc.wait(timeout=2)
             except subprocess.TimeoutExpired:
