@@ -16,6 +16,7 @@ import redis
 import yaml
 
 from launcher.redis_binary import INSTALL_HINT, find_redis_server
+from launcher.supervise import scrape as scrape_endpoint
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -163,16 +164,5 @@ class ActorProcess:
 
 
 def scrape(port: int) -> dict[str, float]:
-    """Read a Prometheus text endpoint into {'name{labels}': value}."""
-    import urllib.request
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        key, _, value = line.rpartition(" ")
-        try:
-            out[key] = float(value)
-        except ValueError:
-            continue
-    return out
+    """Read a local Prometheus endpoint into {'name{labels}': value}."""
+    return scrape_endpoint("127.0.0.1", port, timeout_s=2.0)
