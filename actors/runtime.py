@@ -24,6 +24,7 @@ import zmq
 from prometheus_client import Counter, Gauge, start_http_server
 
 from actors.wire import encode, error_envelope
+from launcher.curve import SocketKeys, socket_keys
 from launcher.schema import SchemaError
 from launcher.topology import SOCKET_ROLES, ActorSpec, Topology, load_topology
 
@@ -39,6 +40,7 @@ _SOCKET_TYPES = {"PUB": zmq.PUB, "SUB": zmq.SUB, "REQ": zmq.REQ, "REP": zmq.REP}
 
 READY = Gauge("clustergate_actor_ready", "1 when the actor has what it needs to do its job", ["actor", "kind"])
 HANDLER_ERRORS = Counter("clustergate_handler_errors_total", "Exceptions raised by message handlers and timers", ["actor", "where"])
+CURVE_DENIED = Counter("clustergate_curve_denied_total", "CurveZMQ clients refused because their key is not allowed", ["actor", "socket"])
 STARTED = Gauge("clustergate_actor_started_timestamp_seconds", "Epoch time the actor process started", ["actor", "kind"])
 
 
@@ -110,6 +112,8 @@ class Actor:
         self._errors_handler = HANDLER_ERRORS.labels(actor=name, where="handler")
         self._errors_timer = HANDLER_ERRORS.labels(actor=name, where="timer")
         self._metrics_server: Any = None
+        self._authenticator: Any = None  # zmq.auth.thread.ThreadAuthenticator, started by the first CURVE bind
+        self._curve_keys: dict[str, SocketKeys] = {}
         self.poller = zmq.Poller()
 
     # ----------------------------------------------------------------- sockets
@@ -127,12 +131,39 @@ class Actor:
         if sock.socket_type == zmq.SUB:
             for prefix in self._subscriptions.get(role, [b""]):
                 sock.setsockopt(zmq.SUBSCRIBE, prefix)
+        if sock_spec.curve is not None:
+            self._apply_curve(role, sock, server=sock_spec.bind is not None)
         if sock_spec.bind is not None:
             sock.bind(sock_spec.bind)
         else:
             sock.connect(sock_spec.connect)
         self.sockets[role] = sock
         return sock
+
+    def _apply_curve(self, role: str, sock: zmq.Socket, *, server: bool) -> None:
+        """Encrypt with this socket's keypair; a server lets in only its allowed client keys, which
+        the authenticator checks before the socket binds (without it libzmq would admit anyone)."""
+        keys = self._curve_keys.get(role)
+        if keys is None:
+            keys = self._curve_keys[role] = socket_keys(self.topology, self.name, role)
+            if server:
+                self._curve_authenticator().configure_curve_callback(
+                    domain=role, credentials_provider=_CurveAllowlist(keys.allowed, self.name, role, self.log))
+        sock.curve_secretkey = keys.keypair.secret
+        sock.curve_publickey = keys.keypair.public
+        if server:
+            sock.zap_domain = role.encode()
+            sock.curve_server = True
+        else:
+            sock.curve_serverkey = keys.server_key
+
+    def _curve_authenticator(self) -> Any:
+        if self._authenticator is None:
+            from zmq.auth.thread import ThreadAuthenticator
+            self._authenticator = ThreadAuthenticator(self.ctx, log=logging.getLogger(f"clustergate.zap.{self.name}"))
+            self._authenticator.start()
+            self.log.info("curve_authenticator_started")
+        return self._authenticator
 
     def _close(self, role: str, sock: zmq.Socket) -> None:
         if sock in self._handlers:
@@ -261,6 +292,8 @@ class Actor:
             self._guard(self.teardown, self._errors_timer, "teardown")
             for role, sock in list(self.sockets.items()):
                 self._close(role, sock)
+            if self._authenticator is not None:
+                self._authenticator.stop()
             self.ctx.term()
             self._shutdown_metrics()
             self.log.info("stopped")
@@ -272,6 +305,31 @@ class Actor:
         server = self._metrics_server
         if isinstance(server, tuple):
             server[0].server_close()
+
+
+class _CurveAllowlist:
+    """pyzmq credentials provider for one CURVE server socket: its allowed client public keys.
+    Each refusal is counted; the first refusal of each key (up to 100 keys) is logged, so an
+    unknown client hammering the socket cannot flood the log."""
+
+    MAX_LOGGED_KEYS = 100
+
+    def __init__(self, allowed: frozenset[bytes], actor: str, role: str, log: EventLog):
+        self.allowed = allowed
+        self.role = role
+        self.log = log
+        self.denied = CURVE_DENIED.labels(actor=actor, socket=role)
+        self.denied.inc(0)
+        self._logged: set[bytes] = set()
+
+    def callback(self, domain: str, client_key: bytes) -> bool:
+        if client_key in self.allowed:
+            return True
+        self.denied.inc()
+        if client_key not in self._logged and len(self._logged) < self.MAX_LOGGED_KEYS:
+            self._logged.add(client_key)
+            self.log.warning("curve_client_denied", socket=self.role, client_public_key=client_key.decode("ascii", "replace"))
+        return False
 
 
 def _recv_ready(sock: zmq.Socket) -> list[bytes] | None:

@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "launcher.client",
     "launcher.positions",
     "launcher.monitoring",
+    "launcher.keys_cli",
     "proofs.cli",
 ]
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import zmq
 
+from launcher.curve import Keypair, certificate_path, read_keypair, read_public_key
+
 ACTIONS = ("HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSED")
 DEFAULT_TIMEOUT_MS = 2000
 DEFAULT_RETRIES = 2
@@ -26,25 +28,44 @@ class GateUnavailable(RuntimeError):
 
 
 class GateClient:
-    """One REQ connection to the gate's `proposals` socket; not thread-safe."""
+    """One REQ connection to the gate's `proposals` socket; not thread-safe.
+
+    When the gate's socket uses CurveZMQ, pass the client's keypair and the gate's public key; a
+    client whose key the gate does not allow gets no reply at all, so it ends in GateUnavailable.
+    """
 
     def __init__(self, endpoint: str, *, timeout_ms: int = DEFAULT_TIMEOUT_MS, retries: int = DEFAULT_RETRIES,
-                 context: zmq.Context | None = None):
+                 context: zmq.Context | None = None, client_keypair: Keypair | None = None,
+                 server_public_key: bytes | None = None):
+        if (client_keypair is None) != (server_public_key is None):
+            raise ValueError("CurveZMQ needs both the client keypair and the gate's public key")
         self.endpoint = endpoint
         self.timeout_ms = timeout_ms
         self.retries = retries
+        self.client_keypair = client_keypair
+        self.server_public_key = server_public_key
         self._own_context = context is None
         self.ctx = context or zmq.Context()
         self._sock: zmq.Socket | None = None
 
     @classmethod
-    def from_topology(cls, path: str | Path, **kwargs: Any) -> "GateClient":
+    def from_topology(cls, path: str | Path, *, client_key: str | None = None, server_key: str | None = None,
+                      **kwargs: Any) -> "GateClient":
+        """A client of the topology's gate; client_key names a certificate (in the topology's keys_dir,
+        or a path) the gate allows, server_key overrides the gate's public key."""
+        curve = gate_curve(path, client_key, server_key)
+        if curve is not None:
+            kwargs.update(client_keypair=curve[0], server_public_key=curve[1])
         return cls(gate_endpoint(path), **kwargs)
 
     def _socket(self) -> zmq.Socket:
         if self._sock is None:
             sock = self.ctx.socket(zmq.REQ)
             sock.setsockopt(zmq.LINGER, 0)
+            if self.client_keypair is not None:
+                sock.curve_secretkey = self.client_keypair.secret
+                sock.curve_publickey = self.client_keypair.public
+                sock.curve_serverkey = self.server_public_key
             sock.connect(self.endpoint)
             self._sock = sock
         return self._sock
@@ -115,22 +136,58 @@ def gate_endpoint(topology_path: str | Path) -> str:
     return endpoint.replace("tcp://0.0.0.0:", "tcp://127.0.0.1:")
 
 
+def gate_curve(topology_path: str | Path, client_key: str | None,
+               server_key: str | None = None) -> tuple[Keypair, bytes] | None:
+    """The client keypair and gate public key for the topology's gate, or None when its proposals
+    socket does not use CurveZMQ. Names resolve in the topology's keys_dir; paths against the cwd."""
+    from launcher import curve as keys
+    from launcher.topology import load_topology
+    topo = load_topology(str(topology_path))
+    gates = topo.actors_of_kind("gate")
+    if not gates:
+        raise ValueError(f"{topology_path}: no actor of kind gate")
+    sock_curve = topo.actor(gates[0]).sockets["proposals"].curve
+    if sock_curve is None and client_key is None:
+        return None
+    if client_key is None:
+        raise ValueError(f"the gate's proposals socket uses CurveZMQ: pass a client key the gate allows "
+                         f"(--client-key NAME, one of {', '.join(sock_curve.allow) or 'the keys in allow_dir'})")
+    keys_dir = keys.keys_dir_of(topo)
+    server_ref = server_key or (sock_curve.keypair if sock_curve is not None else None)
+    if server_ref is None:
+        raise ValueError("the gate's proposals socket does not use CurveZMQ; --server-key names the gate's public key")
+    keypair = read_keypair(certificate_path(client_key, keys_dir=keys_dir, base=Path.cwd(), secret=True))
+    base = Path.cwd() if server_key else keys.topology_base(topo)
+    return keypair, read_public_key(certificate_path(server_ref, keys_dir=keys_dir, base=base, secret=False))
+
+
 def cmd_propose(args: argparse.Namespace) -> int:
-    if args.endpoint:
-        endpoint = args.endpoint
-    else:
-        from launcher.schema import SchemaError
-        path = args.topology or default_topology_path()
-        try:
-            endpoint = gate_endpoint(path)
-        except SchemaError as exc:
-            for problem in exc.problems:
-                print(problem.render(str(path)), file=sys.stderr)
-            return 2
-        except (OSError, ValueError) as exc:
-            print(f"clustergate propose: {exc}", file=sys.stderr)
-            return 2
-    with GateClient(endpoint, timeout_ms=args.timeout_ms, retries=args.retries) as client:
+    curve: tuple[Keypair, bytes] | None = None
+    try:
+        if args.endpoint:
+            endpoint = args.endpoint
+            if args.client_key or args.server_key:
+                if not (args.client_key and args.server_key):
+                    print("clustergate propose: with --endpoint, CurveZMQ needs both --client-key and --server-key "
+                          "(paths to the client's .key_secret and the gate's .key)", file=sys.stderr)
+                    return 2
+                curve = (read_keypair(certificate_path(args.client_key, keys_dir=None, base=Path.cwd(), secret=True)),
+                         read_public_key(certificate_path(args.server_key, keys_dir=None, base=Path.cwd(), secret=False)))
+        else:
+            from launcher.schema import SchemaError
+            path = args.topology or default_topology_path()
+            try:
+                endpoint = gate_endpoint(path)
+                curve = gate_curve(path, args.client_key, args.server_key)
+            except SchemaError as exc:
+                for problem in exc.problems:
+                    print(problem.render(str(path)), file=sys.stderr)
+                return 2
+    except (OSError, ValueError) as exc:  # KeyFileError is a ValueError naming the file
+        print(f"clustergate propose: {exc}", file=sys.stderr)
+        return 2
+    curve_kwargs: dict[str, Any] = {} if curve is None else {"client_keypair": curve[0], "server_public_key": curve[1]}
+    with GateClient(endpoint, timeout_ms=args.timeout_ms, retries=args.retries, **curve_kwargs) as client:
         try:
             reply = client.propose(args.symbol, args.action, kill_score=args.kill_score, plan_id=args.plan_id,
                                    r_net=args.r_net)
@@ -151,6 +208,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--topology", default=None,
                    help="topology file (default run/topology.yaml if it exists, else configs/demo.yaml)")
     p.add_argument("--endpoint", default=None, help="gate endpoint, e.g. tcp://127.0.0.1:5556 (overrides --topology)")
+    p.add_argument("--client-key", default=None,
+                   help="CurveZMQ: this client's certificate, a name in the topology's keys_dir or a path to NAME.key_secret")
+    p.add_argument("--server-key", default=None,
+                   help="CurveZMQ: the gate's public certificate (default: the gate's keypair from the topology)")
     p.add_argument("--timeout-ms", type=int, default=DEFAULT_TIMEOUT_MS, help="per-attempt timeout")
     p.add_argument("--retries", type=int, default=DEFAULT_RETRIES, help="resends after a timeout")
     p.set_defaults(func=cmd_propose)

@@ -95,7 +95,8 @@ def _hash(obj: Any) -> str:
 def actor_config_hash(topo: Topology, name: str) -> str:
     """Changes exactly when something this actor reads changes, so `up` restarts only it."""
     shared = {"symbols": topo.symbols, "redis": asdict(topo.redis), "positions": asdict(topo.positions),
-              "clusters": asdict(topo.clusters), "base_dir": topo.base_dir, "name": topo.name}
+              "clusters": asdict(topo.clusters), "base_dir": topo.base_dir, "name": topo.name,
+              "security": asdict(topo.security)}
     return _hash({"actor": asdict(topo.actors[name]), "shared": shared})
 
 

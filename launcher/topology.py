@@ -6,6 +6,7 @@ its YAML path and line. Defaults are SPEC's; change them in the YAML, never in c
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import os
@@ -118,6 +119,20 @@ class ClustersConfig:
         if kwargs.get("min_returns", 10) > kwargs.get("lookback_returns", 360):
             v.problem(path + ("min_returns",), "must not exceed lookback_returns")
         return kwargs
+
+
+@dataclass(frozen=True, kw_only=True)
+class CurveKeysConfig:
+    """Where the CurveZMQ certificates live (`clustergate keys generate DIR --name NAME` makes them)."""
+
+    keys_dir: str = setting(doc="Directory of certificates: NAME.key (public) and NAME.key_secret (secret, mode 0600). Relative to the topology file.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecurityConfig:
+    """How sockets beyond loopback are protected."""
+
+    curve: CurveKeysConfig | None = setting(None, doc="CurveZMQ certificates, needed by every socket that sets curve.")
 
 
 # --------------------------------------------------------------------------- per-kind settings
@@ -237,12 +252,27 @@ SETTINGS_BY_KIND: dict[str, Any] = {
 
 
 @dataclass(frozen=True, kw_only=True)
+class SocketCurve:
+    """CurveZMQ on one socket: traffic is encrypted, and a bound socket lets in only allowed client keys.
+
+    Certificates are named by their file name in security.curve.keys_dir ('desk' is desk.key and
+    desk.key_secret) or given as paths relative to the topology file.
+    """
+
+    keypair: str | None = setting(None, doc="This socket's own certificate (its secret half is read from NAME.key_secret). Default: the actor's name.")
+    allow: list[str] = setting(doc="Bound socket: client certificates let in (public NAME.key files).", factory=list)
+    allow_dir: str | None = setting(None, doc="Bound socket: a directory whose every public certificate (*.key) is let in.")
+    server_key: str | None = setting(None, doc="Connecting socket: the server's public certificate. Default: the keypair of the socket bound at the endpoint.")
+
+
+@dataclass(frozen=True, kw_only=True)
 class SocketSpec:
     """One socket: it binds or connects (exactly one), with its high-water mark."""
 
     bind: str | None = setting(None, doc="Endpoint to bind, e.g. tcp://127.0.0.1:5551 or ipc:///tmp/x.sock.")
     connect: str | None = setting(None, doc="Endpoint another actor binds.")
     hwm: int = setting(1000, doc="Send and receive high-water mark (messages).", ge=1, le=10_000_000)
+    curve: SocketCurve | None = setting(None, doc="CurveZMQ encryption and client authentication; required for a tcp endpoint beyond loopback.")
 
     @staticmethod
     def __schema_build__(v: Validator, kwargs: dict, raw: dict, path: Path) -> dict:
@@ -255,6 +285,14 @@ class SocketSpec:
                 reason = endpoint_problem(endpoint)
                 if reason:
                     v.problem(path + (key,), reason)
+        curve = kwargs.get("curve")
+        if curve is not None and bind is not None:
+            if curve.server_key is not None:
+                v.problem(path + ("curve", "server_key"), "a bound socket is the server; server_key belongs on connecting sockets")
+            if not curve.allow and curve.allow_dir is None:
+                v.problem(path + ("curve",), "a CurveZMQ server with no allowed clients lets nobody in; list client certificates in allow (or give allow_dir)")
+        if curve is not None and connect is not None and (curve.allow or curve.allow_dir is not None):
+            v.problem(path + ("curve",), "allow and allow_dir belong on bound sockets; a connecting socket names the server_key")
         return kwargs
 
     @property
@@ -284,6 +322,7 @@ class Topology:
     positions: PositionsConfig = setting(doc="Position snapshots.", factory=PositionsConfig)
     clusters: ClustersConfig = setting(doc="Correlation cluster parameters.", factory=ClustersConfig)
     actors: dict[str, ActorSpec] = setting(doc="Actor name -> actor.", factory=dict)
+    security: SecurityConfig = setting(doc="CurveZMQ for sockets beyond loopback.", factory=SecurityConfig)
     base_dir: str | None = setting(None, doc="Directory that relative paths resolve against (default: the topology file's). The launcher sets it in its copy.")
     source_path: str | None = field(default=None, init=False, compare=False)
 
@@ -372,8 +411,18 @@ def _check_actor(v: Validator, name: str, raw: Any, path: Path) -> ActorSpec:
             v.problem(path + ("sockets", role), f"required socket role of a {kind} is missing ({roles[role]})")
     if not is_loopback(spec.host):
         v.problem(path + ("host",), f"metrics would listen on {spec.host}, beyond loopback; clustergate binds 127.0.0.1 only")
-    return ActorSpec(kind=kind, host=spec.host, metrics_port=spec.metrics_port, sockets=spec.sockets,
+    sockets = {role: _with_curve_defaults(sock, keypair=name) for role, sock in spec.sockets.items()}
+    return ActorSpec(kind=kind, host=spec.host, metrics_port=spec.metrics_port, sockets=sockets,
                      settings=settings, log_level=spec.log_level)
+
+
+def _with_curve_defaults(sock: SocketSpec, *, keypair: str | None = None, server_key: str | None = None) -> SocketSpec:
+    curve = sock.curve
+    if curve is None:
+        return sock
+    return dataclasses.replace(sock, curve=dataclasses.replace(
+        curve, keypair=curve.keypair or keypair,
+        server_key=curve.server_key or (server_key if sock.connect is not None else None)))
 
 
 def _close(word: str, candidates: list[str]) -> str:
@@ -382,7 +431,8 @@ def _close(word: str, candidates: list[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(candidates)})"
 
 
-def validate_data(data: Any, lines: dict[Path, int] | None = None) -> tuple[Topology | None, list[Problem]]:
+def validate_data(data: Any, lines: dict[Path, int] | None = None,
+                  source_path: str | None = None) -> tuple[Topology | None, list[Problem]]:
     v = Validator(lines)
     if not isinstance(data, dict):
         v.problem((), "the topology must be a mapping with name, redis, actors ...")
@@ -406,9 +456,11 @@ def validate_data(data: Any, lines: dict[Path, int] | None = None) -> tuple[Topo
                 v.problem(path, f"actor name {name!r} is reserved or not letters, digits, - and _")
             actors[str(name)] = _check_actor(v, str(name), raw, path)
     topo = Topology(name=topo.name, symbols=topo.symbols, redis=topo.redis, positions=topo.positions,
-                    clusters=topo.clusters, actors=actors, base_dir=topo.base_dir)
+                    clusters=topo.clusters, actors=actors, security=topo.security, base_dir=topo.base_dir)
+    object.__setattr__(topo, "source_path", source_path)
     _check_symbols(v, topo)
     _check_wiring(v, topo)
+    _check_curve_keys(v, topo)
     _check_ports(v, topo)
     _check_required(v, topo)
     _check_kind_settings(v, topo)
@@ -427,6 +479,10 @@ def _check_symbols(v: Validator, topo: Topology) -> None:
         seen.add(s)
     if not topo.name or not topo.name.replace("-", "").replace("_", "").isalnum():
         v.problem(("name",), f"name {topo.name!r} must be letters, digits, - or _")
+
+
+BEYOND_LOOPBACK_FIX = ("add curve to this socket and security.curve.keys_dir to the topology "
+                       "(README: 'Exposing a socket beyond loopback'), or use 127.0.0.1")
 
 
 def _check_wiring(v: Validator, topo: Topology) -> None:
@@ -449,22 +505,103 @@ def _check_wiring(v: Validator, topo: Topology) -> None:
             if sock.connect is None or role not in roles:
                 continue
             path = ("actors", name, "sockets", role, "connect")
-            peer = bound.get(_endpoint_key(sock.connect))
+            peer = bound.get(_endpoint_key(sock.connect)) or bound.get(_wildcard_key(sock.connect))
             if peer is None:
                 v.problem(path, f"no actor binds {sock.connect}")
             elif peer[2] != PEER_TYPE[roles[role]]:
                 v.problem(path, f"{roles[role]} socket connects to {sock.connect}, bound by "
                                 f"actors.{peer[0]}.sockets.{peer[1]} ({peer[2]}); it needs a {PEER_TYPE[roles[role]]}")
-            if sock.connect.startswith("tcp://"):
-                host = sock.connect[6:].rpartition(":")[0]
-                if not is_loopback(host):
-                    v.problem(path, f"{sock.connect} leaves loopback; clustergate talks over 127.0.0.1 only")
+            if peer is not None:
+                server = topo.actors[peer[0]].sockets[peer[1]]
+                where = f"actors.{peer[0]}.sockets.{peer[1]}"
+                if server.curve is not None and sock.curve is None:
+                    v.problem(path, f"{sock.connect} is a CurveZMQ server ({where}); add curve: {{}} to this socket "
+                                    f"so that it connects with its keypair; otherwise the server never lets it in")
+                elif server.curve is None and sock.curve is not None:
+                    v.problem(path[:-1] + ("curve",), f"{where} does not use CurveZMQ; set curve on both sides or on neither")
+                elif sock.curve is not None and server.curve is not None:
+                    spec.sockets[role] = _with_curve_defaults(sock, server_key=server.curve.keypair)
+            if _leaves_loopback(sock.connect) and sock.curve is None:
+                v.problem(path, f"{sock.connect} leaves loopback without CurveZMQ; {BEYOND_LOOPBACK_FIX}")
         for role, sock in spec.sockets.items():
-            if sock.bind and sock.bind.startswith("tcp://"):
-                host = sock.bind[6:].rpartition(":")[0]
-                if not is_loopback(host):
-                    v.problem(("actors", name, "sockets", role, "bind"),
-                              f"{sock.bind} exposes the socket beyond loopback; bind 127.0.0.1")
+            if sock.bind is not None and _leaves_loopback(sock.bind) and sock.curve is None:
+                v.problem(("actors", name, "sockets", role, "bind"),
+                          f"{sock.bind} exposes the socket beyond loopback without CurveZMQ; {BEYOND_LOOPBACK_FIX}")
+
+
+def _leaves_loopback(endpoint: str) -> bool:
+    return endpoint.startswith("tcp://") and not is_loopback(endpoint[6:].rpartition(":")[0])
+
+
+def _wildcard_key(endpoint: str) -> str:
+    """A connect to HOST:PORT reaches a bind on every interface (0.0.0.0) at PORT."""
+    return "tcp://0.0.0.0:" + endpoint.rpartition(":")[2] if endpoint.startswith("tcp://") else endpoint
+
+
+def _check_curve_keys(v: Validator, topo: Topology) -> None:
+    """Every certificate a CURVE socket names exists, parses, and keeps its secret to its owner;
+    every connecting actor's key is one its server lets in."""
+    from launcher import curve as keys
+    curve_sockets = [(name, role, sock) for name, spec in topo.actors.items()
+                     for role, sock in spec.sockets.items() if sock.curve is not None]
+    if not curve_sockets:
+        return
+    if topo.security.curve is None:
+        for name, role, _ in curve_sockets:
+            v.problem(("actors", name, "sockets", role, "curve"),
+                      "needs security.curve.keys_dir: the directory of the CurveZMQ certificates")
+        return
+    keys_dir = keys.keys_dir_of(topo)
+    assert keys_dir is not None
+    if not keys_dir.is_dir():
+        v.problem(("security", "curve", "keys_dir"), f"{keys_dir} is not a directory (make it with `clustergate keys generate {keys_dir} --name NAME`)")
+        return
+    base = keys.topology_base(topo)
+
+    def read(path: Path, ref: str, secret: bool) -> bytes | None:
+        file = keys.certificate_path(ref, keys_dir=keys_dir, base=base, secret=secret)
+        try:
+            return keys.read_keypair(file).public if secret else keys.read_public_key(file)
+        except keys.KeyFileError as exc:
+            v.problem(path, str(exc))
+            return None
+
+    own_key: dict[tuple[str, str], bytes | None] = {}
+    allowed: dict[str, set[bytes]] = {}  # bound endpoint -> client keys it lets in
+    server_public: dict[str, bytes | None] = {}  # bound endpoint -> its own public key
+    server_named: dict[tuple[str, str], bytes | None] = {}
+    for name, role, sock in curve_sockets:
+        path: Path = ("actors", name, "sockets", role, "curve")
+        curve = sock.curve
+        assert curve is not None and curve.keypair is not None
+        own_key[(name, role)] = read(path + ("keypair",), curve.keypair, secret=True)
+        if sock.bind is not None:
+            allow = {k for i, ref in enumerate(curve.allow) if (k := read(path + ("allow", i), ref, secret=False))}
+            if curve.allow_dir is not None:
+                try:
+                    allow |= keys.read_key_dir(topo.resolve_path(curve.allow_dir))
+                except keys.KeyFileError as exc:
+                    v.problem(path + ("allow_dir",), str(exc))
+            allowed[_endpoint_key(sock.bind)] = allow
+            server_public[_endpoint_key(sock.bind)] = own_key[(name, role)]
+        elif curve.server_key is not None:
+            server_named[(name, role)] = read(path + ("server_key",), curve.server_key, secret=False)
+    for name, role, sock in curve_sockets:
+        if sock.connect is None:
+            continue
+        assert sock.curve is not None
+        expected = server_public.get(_endpoint_key(sock.connect)) or server_public.get(_wildcard_key(sock.connect))
+        named = server_named.get((name, role))
+        if expected and named and named != expected:
+            v.problem(("actors", name, "sockets", role, "curve", "server_key"),
+                      f"'{sock.curve.server_key}' is not the public key of the server at {sock.connect}")
+        if own_key.get((name, role)) is None:
+            continue
+        server_allows = allowed.get(_endpoint_key(sock.connect)) or allowed.get(_wildcard_key(sock.connect))
+        if server_allows and own_key[(name, role)] not in server_allows:
+            v.problem(("actors", name, "sockets", role, "curve", "keypair"),
+                      f"the server at {sock.connect} does not allow the key of '{sock.curve.keypair}'; "
+                      f"add it to the server socket's curve.allow")
 
 
 def _check_ports(v: Validator, topo: Topology) -> None:
@@ -575,7 +712,7 @@ def load_topology(path: str | os.PathLike[str]) -> Topology:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         raise SchemaError([Problem((), f"not valid YAML: {getattr(exc, 'problem', None) or exc}", line)]) from None
-    topo, more = validate_data(data, lines)
+    topo, more = validate_data(data, lines, source_path=str(p.resolve()))
     problems = problems + more
     if problems:
         raise SchemaError(problems)

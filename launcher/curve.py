@@ -1,0 +1,134 @@
+"""CurveZMQ certificates: reading them, checking them, and the keys each socket uses.
+
+Certificates are pyzmq's (`zmq.auth.create_certificates`): NAME.key holds a public key, NAME.key_secret
+the public and the secret key. A secret key lives only in a file its owner alone can read; it is
+never put in YAML, never logged, never printed.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from launcher.topology import Topology
+
+PUBLIC_SUFFIX = ".key"
+SECRET_SUFFIX = ".key_secret"
+
+
+class KeyFileError(ValueError):
+    """A certificate that is missing, unreadable, malformed or too widely readable; names the file."""
+
+
+@dataclass(frozen=True)
+class Keypair:
+    public: bytes  # Z85, 40 bytes
+    secret: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SocketKeys:
+    """What one socket needs: its own keypair, and the server's public key (connect) or the
+    allowed client public keys (bind)."""
+
+    keypair: Keypair
+    server_key: bytes | None = None
+    allowed: frozenset[bytes] = frozenset()
+
+
+def certificate_path(ref: str, *, keys_dir: Path | None, base: Path, secret: bool) -> Path:
+    """A certificate name in keys_dir ('desk' -> keys_dir/desk.key[_secret]), or a path to a file."""
+    if ref.endswith((PUBLIC_SUFFIX, SECRET_SUFFIX)) or "/" in ref or keys_dir is None:
+        p = Path(ref).expanduser()
+        return p if p.is_absolute() else (base / p)
+    return keys_dir / (ref + (SECRET_SUFFIX if secret else PUBLIC_SUFFIX))
+
+
+def _read_certificate(path: Path) -> tuple[bytes, bytes | None]:
+    import zmq.auth
+    if not path.exists():
+        raise KeyFileError(f"{path} does not exist (make one with `clustergate keys generate DIR --name NAME`)")
+    if not path.is_file():
+        raise KeyFileError(f"{path} is not a file")
+    if not os.access(path, os.R_OK):
+        raise KeyFileError(f"{path} is not readable by this user")
+    try:
+        public, secret = zmq.auth.load_certificate(path)
+    except (OSError, ValueError) as exc:
+        raise KeyFileError(f"{path} is not a CurveZMQ certificate ({type(exc).__name__})") from None
+    if len(public) != 40 or (secret is not None and len(secret) != 40):
+        raise KeyFileError(f"{path} holds a key that is not 40 Z85 characters")
+    return public, secret
+
+
+def read_public_key(path: Path) -> bytes:
+    return _read_certificate(path)[0]
+
+
+def read_keypair(path: Path) -> Keypair:
+    """The keypair in a .key_secret file, which must be readable by its owner only."""
+    public, secret = _read_certificate(path)
+    if secret is None:
+        raise KeyFileError(f"{path} holds no secret key; name the .key_secret file")
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise KeyFileError(f"{path} is readable by group or others (mode {mode:04o}); run chmod 600 {path}")
+    return Keypair(public=public, secret=secret)
+
+
+def read_key_dir(directory: Path) -> frozenset[bytes]:
+    """Every public key in a directory's *.key files; an empty or missing directory is an error."""
+    if not directory.is_dir():
+        raise KeyFileError(f"{directory} is not a directory")
+    files = sorted(directory.glob("*" + PUBLIC_SUFFIX))
+    if not files:
+        raise KeyFileError(f"{directory} holds no public certificates (*.key)")
+    return frozenset(read_public_key(f) for f in files)
+
+
+def generate_keypair(directory: Path, name: str) -> tuple[Path, Path]:
+    """Write NAME.key (0644) and NAME.key_secret (0600, never readable by others, not even briefly)."""
+    import zmq.auth
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    old_umask = os.umask(0o077)
+    try:
+        public_file, secret_file = zmq.auth.create_certificates(directory, name)
+    finally:
+        os.umask(old_umask)
+    os.chmod(secret_file, 0o600)
+    os.chmod(public_file, 0o644)
+    return Path(public_file), Path(secret_file)
+
+
+# --------------------------------------------------------------------------- a topology's sockets
+
+
+def keys_dir_of(topo: "Topology") -> Path | None:
+    curve = topo.security.curve
+    return topo.resolve_path(curve.keys_dir) if curve is not None else None
+
+
+def topology_base(topo: "Topology") -> Path:
+    return topo.resolve_path(".")
+
+
+def socket_keys(topo: "Topology", actor: str, role: str) -> SocketKeys:
+    """The keys of one CURVE socket of a validated topology (defaults already filled in)."""
+    sock = topo.actors[actor].sockets[role]
+    curve = sock.curve
+    assert curve is not None and curve.keypair is not None, "socket_keys on a socket without curve"
+    keys_dir, base = keys_dir_of(topo), topology_base(topo)
+    keypair = read_keypair(certificate_path(curve.keypair, keys_dir=keys_dir, base=base, secret=True))
+    if sock.bind is not None:
+        allowed = set(read_public_key(certificate_path(ref, keys_dir=keys_dir, base=base, secret=False))
+                      for ref in curve.allow)
+        if curve.allow_dir:
+            allowed |= read_key_dir(topo.resolve_path(curve.allow_dir))
+        return SocketKeys(keypair=keypair, allowed=frozenset(allowed))
+    assert curve.server_key is not None
+    server = read_public_key(certificate_path(curve.server_key, keys_dir=keys_dir, base=base, secret=False))
+    return SocketKeys(keypair=keypair, server_key=server)

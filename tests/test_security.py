@@ -1,0 +1,303 @@
+"""Security: loopback unless CurveZMQ says otherwise, allowed keys only, the Redis password only in
+the environment and in no file a log reader sees, supervisord's socket for its owner only."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import stat
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+import yaml
+
+from actors import keys as redis_keys
+from helpers import (PYTHON, REPO, ActorProcess, demo_topology_data, free_port, retarget, scrape, wait_for,
+                     write_topology)
+from launcher.client import GateClient, GateUnavailable
+from launcher.curve import generate_keypair, read_keypair, read_public_key
+from launcher.schema import SchemaError
+from launcher.topology import load_topology
+
+BOOK = {"BTCUSDT": (0.5, 64000.0), "ETHUSDT": (8.0, 3400.0), "SOLUSDT": (-40.0, 150.0)}
+
+
+def clustergate(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([PYTHON, "-m", "launcher", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def problems_of(path: Path) -> list[str]:
+    try:
+        load_topology(path)
+    except SchemaError as exc:
+        return [p.render() for p in exc.problems]
+    return []
+
+
+def make_keys(keys_dir: Path, *names: str) -> None:
+    for name in names:
+        generate_keypair(keys_dir, name)
+
+
+def p26_topology(workdir: Path, redis_url: str | None, *, proposals_bind: str | None = None,
+                 curve: bool = True) -> dict:
+    """Gate + permit issuer only; with curve, both of the gate's sockets use CurveZMQ and only
+    the client 'desk' may send proposals."""
+    data = retarget(demo_topology_data(), redis_url)
+    data["actors"] = {name: data["actors"][name] for name in ("permit_issuer", "gate")}
+    sockets = data["actors"]["gate"]["sockets"]
+    if proposals_bind is not None:
+        sockets["proposals"]["bind"] = proposals_bind
+    if curve:
+        make_keys(workdir / "keys", "gate", "permit_issuer", "desk", "stranger")
+        data["security"] = {"curve": {"keys_dir": "keys"}}
+        sockets["proposals"]["curve"] = {"allow": ["desk"]}
+        sockets["permits"]["curve"] = {}
+        data["actors"]["permit_issuer"]["sockets"]["requests"]["curve"] = {"allow": ["gate"]}
+    return data
+
+
+def write_book(r: redis_lib.Redis) -> None:
+    ts = int(time.time())
+    for symbol, (amt, price) in BOOK.items():
+        r.hset(redis_keys.position_snapshot(symbol), mapping={"position_amt": amt, "mark_price": price, "ts_epoch": ts})
+
+
+def proposal_decided(client: GateClient) -> dict | None:
+    try:
+        reply = client.propose("ETHUSDT", "PARTIAL_50", plan_id=uuid.uuid4().hex)
+    except GateUnavailable:
+        return None
+    return reply if reply.get("status") == "ok" else None
+
+
+# --------------------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.20.30.40"])
+def test_validate_rejects_a_bind_beyond_loopback_without_curve_keys_naming_the_path(tmp_path: Path, host: str) -> None:
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0", proposals_bind=f"tcp://{host}:5556", curve=False)
+    path = write_topology(tmp_path / "exposed.yaml", data)
+    result = clustergate("validate", str(path))
+    assert result.returncode == 2
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1
+    assert f"actors.gate.sockets.proposals.bind: tcp://{host}:5556 exposes the socket beyond loopback without CurveZMQ" in lines[0]
+    assert "security.curve.keys_dir" in lines[0]
+
+
+def test_validate_rejects_a_connect_beyond_loopback_without_curve_keys(tmp_path: Path) -> None:
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0", curve=False)
+    data["actors"]["permit_issuer"]["sockets"]["requests"]["bind"] = "tcp://0.0.0.0:5557"
+    data["actors"]["gate"]["sockets"]["permits"]["connect"] = "tcp://10.20.30.40:5557"
+    problems = problems_of(write_topology(tmp_path / "t.yaml", data))
+    assert any(p.startswith("actors.gate.sockets.permits.connect: tcp://10.20.30.40:5557 leaves loopback without CurveZMQ")
+               for p in problems), problems
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.20.30.40"])
+def test_validate_accepts_a_socket_beyond_loopback_with_curve_keys(tmp_path: Path, host: str) -> None:
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0", proposals_bind=f"tcp://{host}:5556")
+    path = write_topology(tmp_path / "exposed.yaml", data)
+    result = clustergate("validate", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_validate_names_a_key_file_that_does_not_exist(tmp_path: Path) -> None:
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    data["actors"]["gate"]["sockets"]["proposals"]["curve"]["allow"] = ["desk", "desk-2"]
+    (tmp_path / "keys" / "gate.key_secret").unlink()
+    problems = problems_of(write_topology(tmp_path / "t.yaml", data))
+    assert f"actors.gate.sockets.proposals.curve.allow[1]: {tmp_path}/keys/desk-2.key does not exist" in "\n".join(problems)
+    assert any(p.startswith("actors.gate.sockets.proposals.curve.keypair: ") and "gate.key_secret does not exist" in p
+               for p in problems), problems
+
+
+def test_validate_rejects_a_secret_key_that_others_can_read(tmp_path: Path) -> None:
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    secret = tmp_path / "keys" / "permit_issuer.key_secret"
+    secret.chmod(0o644)
+    problems = problems_of(write_topology(tmp_path / "t.yaml", data))
+    assert problems == [f"actors.permit_issuer.sockets.requests.curve.keypair: {secret} is readable by group or "
+                        f"others (mode 0644); run chmod 600 {secret}"]
+
+
+def test_validate_rejects_a_client_actor_whose_key_the_server_does_not_allow(tmp_path: Path) -> None:
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    data["actors"]["permit_issuer"]["sockets"]["requests"]["curve"]["allow"] = ["desk"]
+    problems = problems_of(write_topology(tmp_path / "t.yaml", data))
+    assert any(p.startswith("actors.gate.sockets.permits.curve.keypair: the server at") and "does not allow the key of 'gate'" in p
+               for p in problems), problems
+
+
+def test_validate_rejects_a_plain_client_of_a_curve_server(tmp_path: Path) -> None:
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    del data["actors"]["gate"]["sockets"]["permits"]["curve"]
+    problems = problems_of(write_topology(tmp_path / "t.yaml", data))
+    assert any(p.startswith("actors.gate.sockets.permits.connect:") and "is a CurveZMQ server" in p for p in problems), problems
+
+
+def test_keys_generate_writes_a_secret_file_only_its_owner_can_read(tmp_path: Path) -> None:
+    result = clustergate("keys", "generate", str(tmp_path / "keys"), "--name", "desk")
+    assert result.returncode == 0, result.stderr
+    secret, public = tmp_path / "keys" / "desk.key_secret", tmp_path / "keys" / "desk.key"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    keypair = read_keypair(secret)
+    assert read_public_key(public) == keypair.public
+    assert keypair.secret.decode() not in result.stdout + result.stderr
+    again = clustergate("keys", "generate", str(tmp_path / "keys"), "--name", "desk")
+    assert again.returncode == 1 and "already exists" in again.stderr
+    assert read_keypair(secret) == keypair
+
+
+# --------------------------------------------------------------------------- CURVE with real processes
+
+
+class CurveP26:
+    """Gate + permit issuer processes on 127.0.0.1 with CurveZMQ on every socket, real Redis."""
+
+    def __init__(self, workdir: Path, redis_url: str):
+        self.workdir = workdir
+        self.data = p26_topology(workdir, redis_url)
+        self.topology = write_topology(workdir / "topology.yaml", self.data)
+        self.endpoint = self.data["actors"]["gate"]["sockets"]["proposals"]["bind"]
+        self.issuer = ActorProcess(self.topology, "permit_issuer", log_dir=workdir)
+        self.gate = ActorProcess(self.topology, "gate", log_dir=workdir)
+
+    def client(self, name: str | None, timeout_ms: int = 1000) -> GateClient:
+        if name is None:
+            return GateClient(self.endpoint, timeout_ms=timeout_ms, retries=0)
+        return GateClient(self.endpoint, timeout_ms=timeout_ms, retries=0,
+                          client_keypair=read_keypair(self.workdir / "keys" / f"{name}.key_secret"),
+                          server_public_key=read_public_key(self.workdir / "keys" / "gate.key"))
+
+    def secret_keys(self) -> list[str]:
+        return [read_keypair(f).secret.decode() for f in (self.workdir / "keys").glob("*.key_secret")]
+
+
+@pytest.fixture
+def curve_p26(tmp_path: Path, redis_server):
+    system = CurveP26(tmp_path, redis_server.url)
+    write_book(redis_server.client())
+    system.issuer.start()
+    system.gate.start()
+    try:
+        yield system
+    finally:
+        system.gate.terminate()
+        system.issuer.terminate()
+
+
+def test_a_curve_gate_serves_a_client_holding_an_allowed_key(curve_p26: CurveP26) -> None:
+    with curve_p26.client("desk") as desk:
+        reply = wait_for(lambda: proposal_decided(desk), 20, "a decision for the allowed client")
+    assert reply["decision"]["symbol"] == "ETHUSDT"
+    assert reply["decision"]["gate_reason"] != "fail_closed_portfolio_state"
+
+
+def test_clients_without_an_allowed_key_get_nothing_while_allowed_clients_are_served(curve_p26: CurveP26) -> None:
+    with curve_p26.client("desk") as desk:
+        wait_for(lambda: proposal_decided(desk), 20, "the gate to serve the allowed client")
+        for outsider in ("stranger", None):  # a key the gate does not allow; no CURVE at all
+            with curve_p26.client(outsider, timeout_ms=1500) as client:
+                with pytest.raises(GateUnavailable):
+                    client.propose("ETHUSDT", "PARTIAL_50", plan_id=uuid.uuid4().hex)
+            assert proposal_decided(desk) is not None, f"the allowed client was not served after {outsider!r}"
+    denied = scrape(curve_p26.data["actors"]["gate"]["metrics_port"])
+    assert denied['clustergate_curve_denied_total{actor="gate",socket="proposals"}'] >= 1
+    stranger_public = read_public_key(curve_p26.workdir / "keys" / "stranger.key").decode()
+    log = curve_p26.gate.log()
+    assert "event=curve_client_denied" in log and stranger_public in log
+    for secret in curve_p26.secret_keys():
+        assert secret not in log and secret not in curve_p26.issuer.log()
+
+
+def test_propose_command_uses_the_client_key_named_in_the_topologys_keys_dir(curve_p26: CurveP26) -> None:
+    with curve_p26.client("desk") as desk:
+        wait_for(lambda: proposal_decided(desk), 20, "the gate to serve the allowed client")
+    ok = clustergate("propose", "--topology", str(curve_p26.topology), "--symbol", "ETHUSDT", "--action", "PARTIAL_25",
+                     "--client-key", "desk", "--timeout-ms", "3000", "--retries", "0")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["status"] == "ok"
+    refused = clustergate("propose", "--topology", str(curve_p26.topology), "--symbol", "ETHUSDT", "--action",
+                          "PARTIAL_25", "--client-key", "stranger", "--timeout-ms", "1000", "--retries", "0")
+    assert refused.returncode == 1 and "no reply from the gate" in refused.stderr
+    keyless = clustergate("propose", "--topology", str(curve_p26.topology), "--symbol", "ETHUSDT", "--action", "HOLD")
+    assert keyless.returncode == 2 and "--client-key" in keyless.stderr
+
+
+def test_a_curve_gate_exits_0_within_2_s_of_sigterm(curve_p26: CurveP26) -> None:
+    with curve_p26.client("desk") as desk:
+        wait_for(lambda: proposal_decided(desk), 20, "the gate to serve the allowed client")
+    proc = curve_p26.gate.proc
+    assert proc is not None
+    proc.send_signal(signal.SIGTERM)
+    try:
+        assert proc.wait(2.0) == 0
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"gate still running 2 s after SIGTERM\n{curve_p26.gate.log()[-2000:]}")
+
+
+# --------------------------------------------------------------------------- managed system under supervisord
+
+
+@pytest.fixture
+def secured_home(tmp_path: Path):
+    """A gate + permit issuer with managed Redis under a real supervisord, a Redis password in the
+    environment only, and CurveZMQ on the gate's sockets."""
+    password = "pw-" + secrets.token_urlsafe(24)
+    data = p26_topology(tmp_path, None)
+    topology = write_topology(tmp_path / "secured.yaml", data)
+    home = tmp_path / "home"
+    env = {"CLUSTERGATE_REDIS_PASSWORD": password}
+    try:
+        up = clustergate("up", str(topology), "--home", str(home), "--timeout", "90", env=env, timeout=180)
+        assert up.returncode == 0, up.stdout + up.stderr
+        yield {"home": home, "topology": topology, "data": data, "password": password, "env": env, "up": up}
+    finally:
+        clustergate("down", "--home", str(home), env=env)
+
+
+def test_managed_redis_password_comes_from_the_environment_and_is_never_written_where_logs_are_read(secured_home) -> None:
+    home, data, password = secured_home["home"], secured_home["data"], secured_home["password"]
+    port = data["redis"]["port"]
+    with pytest.raises(redis_lib.AuthenticationError):
+        redis_lib.Redis(port=port, socket_timeout=2).ping()
+    r = redis_lib.Redis(port=port, password=password, decode_responses=True, socket_timeout=2)
+    write_book(r)
+    keys_dir = secured_home["topology"].parent / "keys"
+    client = GateClient(data["actors"]["gate"]["sockets"]["proposals"]["bind"], timeout_ms=3000, retries=0,
+                        client_keypair=read_keypair(keys_dir / "desk.key_secret"),
+                        server_public_key=read_public_key(keys_dir / "gate.key"))
+    with client:
+        reply = wait_for(lambda: proposal_decided(client), 20, "a decision from the password-protected system")
+    plan_id = reply["decision"]["plan_id"]
+    assert any(fields["plan_id"] == plan_id for _, fields in r.xrange(redis_keys.GATE_STREAM))
+
+    status = clustergate("status", "--json", "--home", str(home), env=secured_home["env"])
+    assert password not in status.stdout + status.stderr
+    secrets_on_disk = [password] + [read_keypair(f).secret.decode() for f in keys_dir.glob("*.key_secret")]
+    redis_conf = home / "run" / "redis" / "redis.conf"
+    assert stat.S_IMODE(redis_conf.stat().st_mode) == 0o600
+    readable = [p for p in (home / "run").rglob("*") if p.is_file() and p != redis_conf and not p.is_socket()]
+    assert home / "run" / "supervisord.log" in readable and home / "run" / "topology.yaml" in readable
+    assert any(p.parent.name == "programs.d" for p in readable) and any(p.parent.name == "logs" for p in readable)
+    for path in readable:
+        content = path.read_bytes()
+        for secret in secrets_on_disk:
+            assert secret.encode() not in content, f"a secret appears in {path}"
+
+
+def test_supervisord_socket_is_neither_group_nor_world_writable(secured_home) -> None:
+    sock = secured_home["home"] / "run" / "supervisor.sock"
+    mode = stat.S_IMODE(sock.stat().st_mode)
+    assert stat.S_ISSOCK(sock.stat().st_mode)
+    assert not mode & (stat.S_IWOTH | stat.S_IWGRP), f"supervisor.sock mode {mode:04o}"
+    assert stat.S_IMODE((secured_home["home"] / "run").stat().st_mode) == 0o700
