@@ -169,7 +169,7 @@ def parse_request(frames: Sequence[bytes], max_request_bytes: int) -> Proposal:
         raise BadRequest("not_utf8", f"request is not UTF-8: {exc.reason} at byte {exc.start}") from None
     try:
         obj = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested deeper than Python's stack
         raise BadRequest("not_json", f"request is not JSON: {exc}"[:300]) from None
     return validate_proposal(obj)
 
