@@ -37,6 +37,9 @@ class P26:
     def start(self) -> "P26":
         self.issuer.start()
         self.gate.start()
+        issuer_port = self.data["actors"]["permit_issuer"]["metrics_port"]
+        wait_for(lambda: scrape(issuer_port).get(
+            'clustergate_actor_ready{actor="permit_issuer",kind="permit_issuer"}') == 1.0, 20, "the permit issuer ready")
         probe = GateClient(self.endpoint, timeout_ms=300, retries=0)
         try:
             wait_for(lambda: self._answers(probe), 20, "the gate to answer")
