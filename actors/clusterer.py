@@ -65,7 +65,15 @@ def cluster_labels(corr: np.ndarray, threshold: float, method: str = "threshold"
     if k <= 1:
         return np.zeros(k, dtype=int)
     if method == "threshold":
-        _, labels = connected_components(csr_matrix(corr >= threshold), directed=False)
+        # An edge either way joins i and j (as directed=False does); on the symmetrised graph
+        # strong components are those connected components and need no transpose.
+        edges = corr >= threshold
+        edges |= edges.T
+        flat = np.flatnonzero(edges)
+        indptr = np.zeros(k + 1, dtype=np.int64)
+        np.cumsum(edges.sum(axis=1), out=indptr[1:])
+        graph = csr_matrix((np.ones(len(flat), dtype=np.int8), flat % k, indptr), shape=(k, k))
+        _, labels = connected_components(graph, directed=True, connection="strong")
         return labels
     distance = np.clip(1.0 - corr, 0.0, 2.0)
     np.fill_diagonal(distance, 0.0)
@@ -94,30 +102,43 @@ def cluster_metrics(symbols: list[str], corr: np.ndarray, labels: np.ndarray,
                     signed_notional: Mapping[str, float]) -> tuple[list[ClusterMetrics], float]:
     """Per-cluster metrics and ClusterStress exactly as SPEC; the book total counts every held
     symbol, in the matrix or not."""
-    book = sum(abs(v) for v in signed_notional.values() if abs(v) > HELD_MIN_NOTIONAL)
+    values = np.fromiter(signed_notional.values(), dtype=np.float64, count=len(signed_notional))
+    book = float(np.abs(values)[np.abs(values) > HELD_MIN_NOTIONAL].sum())
     out: list[ClusterMetrics] = []
     if book <= HELD_MIN_NOTIONAL:
         return out, 0.0
-    index = {s: i for i, s in enumerate(symbols)}
-    for label in np.unique(labels):
-        members = [symbols[i] for i in np.flatnonzero(labels == label)]
-        held = [s for s in members if abs(signed_notional.get(s, 0.0)) > HELD_MIN_NOTIONAL]
-        if not held:
-            continue
-        sides = np.array([signed_notional[s] for s in held])
-        notional = float(np.abs(sides).sum())
-        weight = notional / book
-        concentration = float(abs(sides.sum())) / notional
-        rows = [index[s] for s in held]
-        if len(rows) >= 2:
-            sub = corr[np.ix_(rows, rows)]
-            n = len(rows)
-            correlation = float((sub.sum() - np.trace(sub)) / (n * (n - 1)))
+    k = len(symbols)
+    side = np.array([signed_notional.get(s, 0.0) for s in symbols], dtype=np.float64)
+    held = np.abs(side) > HELD_MIN_NOTIONAL
+    _, cluster = np.unique(labels, return_inverse=True)
+    cluster = cluster.reshape(-1)
+    n_clusters = int(cluster.max()) + 1 if k else 0
+    held_side = np.where(held, side, 0.0)
+    notional = np.bincount(cluster, weights=np.abs(held_side), minlength=n_clusters)
+    signed = np.bincount(cluster, weights=held_side, minlength=n_clusters)
+    n_held = np.bincount(cluster, weights=held, minlength=n_clusters).astype(int)
+    order = np.argsort(cluster, kind="stable")
+    starts = np.searchsorted(cluster[order], np.arange(n_clusters + 1))
+    for c in np.flatnonzero(n_held):
+        idx = order[starts[c]:starts[c + 1]]
+        members = [symbols[i] for i in idx]
+        rows = idx[held[idx]]
+        weight = float(notional[c]) / book
+        concentration = abs(float(signed[c])) / float(notional[c])
+        n = len(rows)
+        if n >= 2:
+            if n * n > k * 8:  # a large cluster: one matrix-vector product instead of a gather
+                v = np.zeros(k)
+                v[rows] = 1.0
+                total = float(v @ (corr @ v))
+            else:
+                total = float(corr[np.ix_(rows, rows)].sum())
+            correlation = (total - float(corr[rows, rows].sum())) / (n * (n - 1))
         else:
             correlation = 0.0
         stress = float(np.clip(weight * concentration * correlation, 0.0, 1.0))
-        out.append(ClusterMetrics(cluster_id(members), sorted(members), notional, weight, concentration,
-                                  correlation, stress))
+        out.append(ClusterMetrics(cluster_id(members), sorted(members), float(notional[c]), weight,
+                                  concentration, correlation, stress))
     out.sort(key=lambda c: (-c.stress, c.id))
     total = float(np.clip(sum(c.stress for c in out), 0.0, 1.0))
     return out, total

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import zmq
+from scipy.sparse import csc_matrix
 from prometheus_client import Counter, Gauge
 
 from actors.buffer import decode_window
@@ -58,51 +59,131 @@ def log_returns(prices: np.ndarray) -> np.ndarray:
     return np.diff(logp, axis=1)
 
 
+# Below this fraction of missing returns the gap corrections are a sparse product over the gaps
+# (exact float64, cost grows with the number of gaps); above it, dense float64 products.
+SPARSE_GAP_FRACTION = 0.15
+
+
+def centre_rows(returns: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, valid, n): each row minus the mean of its valid values, 0 where invalid; n valid per row."""
+    if valid is None:
+        valid = np.isfinite(returns)
+    n = valid.sum(axis=1)
+    x = np.where(valid, returns, 0.0)
+    mean = x.sum(axis=1) / np.maximum(n, 1)
+    x -= mean[:, None]
+    x[~valid] = 0.0
+    return x, valid, n
+
+
+def _gap_sums(x: np.ndarray, gaps: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(s1, s2), C-ordered, with s1[j, i] = sum of x_i and s2[j, i] = sum of x_i^2 over the points
+    where row j is valid (row i's own invalid points already hold 0 in x)."""
+    k, t = x.shape
+    x2 = x * x
+    gap_rows = np.flatnonzero(n < t)
+    if (t * k - int(n.sum())) <= SPARSE_GAP_FRACTION * t * k:
+        # s1 = (row sum of x_i) - sum of x_i over row j's gaps; the gaps are few, so a sparse product.
+        cols = np.nonzero(gaps)[1]
+        indptr = np.zeros(k + 1, dtype=np.int64)
+        np.cumsum(t - n, out=indptr[1:])
+        g_t = csc_matrix((np.ones(len(cols)), cols, indptr), shape=(t, k))  # column j: row j's gaps
+        on_gaps = np.asarray(np.concatenate([x, x2]) @ g_t).T  # [j, i]: sum of x_i (then x_i^2) on j's gaps
+        s1 = np.subtract(x.sum(axis=1)[None, :], on_gaps[:, :k], order="C")
+        s2 = np.subtract(x2.sum(axis=1)[None, :], on_gaps[:, k:], order="C")
+        return s1, s2
+    s1 = np.repeat(x.sum(axis=1)[None, :], k, axis=0)
+    s2 = np.repeat(x2.sum(axis=1)[None, :], k, axis=0)
+    if len(gap_rows):
+        m = (~gaps[gap_rows]).astype(np.float64)
+        s1[gap_rows] = m @ x.T
+        s2[gap_rows] = m @ x2.T
+    return s1, s2
+
+
+def pearson_centred(x: np.ndarray, valid: np.ndarray, n: np.ndarray, min_common: int = 2) -> np.ndarray:
+    """pairwise_pearson on rows already centred by centre_rows (x, valid, n)."""
+    k, t = x.shape
+    if k == 0:
+        return np.zeros((0, 0))
+    min_common = max(min_common, 2)
+    sxy = x @ x.T  # numpy takes the symmetric (syrk) path: exactly symmetric
+    if int(n.sum()) == k * t:
+        corr = _pearson_no_gaps(sxy, t, min_common)
+    else:
+        corr = _pearson_gaps(x, valid, n, sxy, min_common)
+    if not math.isfinite(float(corr.sum())):
+        np.nan_to_num(corr, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    np.clip(corr, -1.0, 1.0, out=corr)
+    np.fill_diagonal(corr, 1.0)
+    return corr
+
+
+def _pearson_no_gaps(sxy: np.ndarray, t: int, min_common: int) -> np.ndarray:
+    k = sxy.shape[0]
+    if t < min_common:
+        return np.zeros((k, k))
+    var = np.diag(sxy).copy()  # centred rows: sum x = 0 up to rounding, so cov = sxy
+    inv = np.zeros(k)
+    np.divide(1.0, np.sqrt(var), out=inv, where=var > 0)
+    corr = sxy
+    corr *= np.outer(inv, inv)
+    # A pair is usable when sqrt(var_i var_j) > 1e-12 max(var_i, var_j); only rows with a tiny
+    # variance can fail that, so check those rows alone.
+    tiny = np.flatnonzero(var <= max(1e-20 * float(var.max()), 1e-280))
+    if len(tiny):
+        vi = var[tiny][:, None]
+        with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+            bad = ~(np.sqrt(vi * var[None, :]) > 1e-12 * np.maximum(np.maximum(vi, var[None, :]), 1e-300))
+        rows = np.broadcast_to(tiny[:, None], bad.shape)[bad]
+        cols = np.nonzero(bad)[1]
+        corr[rows, cols] = 0.0
+        corr[cols, rows] = 0.0
+    return corr
+
+
+def _pearson_gaps(x: np.ndarray, valid: np.ndarray, n: np.ndarray, sxy: np.ndarray,
+                  min_common: int) -> np.ndarray:
+    m = valid.astype(np.float32)
+    count32 = m @ m.T  # 0/1 products summed in float32 are exact integers (t < 2**24)
+    usable = count32 >= min_common
+    count = count32.astype(np.float64)
+    np.maximum(count, 1.0, out=count)
+    # sx[j, i], sxx[j, i]: sums of x_i, x_i^2 where both i and j are valid. Every matrix below is
+    # then indexed [j, i] (the transpose of the textbook layout); the results are symmetric.
+    sx, sxx = _gap_sums(x, ~valid, n)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        cov = sxy
+        p = sx * sx.T
+        p /= count
+        cov -= p                            # symmetric: every factor is
+        var = sx                            # var[j, i]: variance of x_i given j, clipped at 0
+        var *= sx
+        var /= count
+        np.subtract(sxx, var, out=var)
+        np.maximum(var, 0.0, out=var)
+        denom = var * var.T
+        np.sqrt(denom, out=denom)
+        scale = np.maximum(var, var.T)
+        np.maximum(scale, 1e-300, out=scale)
+        scale *= 1e-12
+        usable &= denom > scale
+        corr = np.zeros_like(cov)
+        np.divide(cov, denom, out=corr, where=usable)
+    return corr
+
+
 def pairwise_pearson(returns: np.ndarray, min_common: int = 2) -> np.ndarray:
     """Pearson correlation of every pair of rows over the columns where both are finite.
 
     Vectorised as matrix products over the validity mask; a pair with fewer than min_common
     common values or no variance gets 0. Diagonal 1, values clipped to [-1, 1], never NaN.
+    Rows are centred on their own mean first: it does not change any correlation but keeps the
+    sums small, so the one-pass formulas do not lose precision.
     """
-    k = returns.shape[0]
-    if k == 0:
+    if returns.shape[0] == 0:
         return np.zeros((0, 0))
-    valid = np.isfinite(returns)
-    # Centre each row on its own mean first: it does not change any correlation but keeps the
-    # sums small, so the one-pass formulas below do not lose precision.
-    row_mean = np.where(valid, returns, 0.0).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
-    centred = returns - row_mean[:, None]
-    x = np.where(valid, centred, 0.0)
-    if valid.all():
-        n = float(returns.shape[1])
-        sxy = x @ x.T
-        sx = x.sum(axis=1)
-        cov = sxy - np.outer(sx, sx) / n
-        var = np.diag(cov).copy()
-        denom = np.sqrt(np.outer(var, var))
-        count = np.full((k, k), n)
-        var_i = var[:, None] * np.ones((1, k))
-        var_j = var_i.T
-    else:
-        m = valid.astype(np.float64)
-        count = m @ m.T
-        sxy = x @ x.T
-        sx_given_j = x @ m.T          # [i, j] = sum of x_i where both i and j are valid
-        sxx_given_j = (x * x) @ m.T   # [i, j] = sum of x_i^2 where both are valid
-        with np.errstate(invalid="ignore", divide="ignore"):
-            safe = np.where(count > 0, count, 1.0)
-            cov = sxy - sx_given_j * sx_given_j.T / safe
-            var_i = sxx_given_j - sx_given_j ** 2 / safe
-            var_j = var_i.T
-            denom = np.sqrt(np.clip(var_i, 0, None) * np.clip(var_j, 0, None))
-    scale = np.maximum(np.abs(var_i), np.abs(var_j))
-    usable = (count >= max(min_common, 2)) & (denom > 1e-12 * np.maximum(scale, 1e-300))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        corr = np.where(usable, cov / np.where(usable, denom, 1.0), 0.0)
-    corr = np.clip(np.nan_to_num(corr, nan=0.0, posinf=0.0, neginf=0.0), -1.0, 1.0)
-    corr = (corr + corr.T) / 2.0
-    np.fill_diagonal(corr, 1.0)
-    return corr
+    return pearson_centred(*centre_rows(returns), min_common=min_common)
 
 
 def ledoit_wolf_intensity(returns: np.ndarray) -> float:
@@ -136,11 +217,13 @@ def shrink_towards_identity(corr: np.ndarray, intensity: float) -> np.ndarray:
 
 def realized_vol(returns: np.ndarray, cadence_s: float) -> np.ndarray:
     """Annualised standard deviation of each row's valid log returns (NaN with fewer than 2)."""
-    valid = np.isfinite(returns)
-    n = valid.sum(axis=1)
-    x = np.where(valid, returns, 0.0)
-    mean = x.sum(axis=1) / np.maximum(n, 1)
-    ss = (np.where(valid, returns - mean[:, None], 0.0) ** 2).sum(axis=1)
+    x, _, n = centre_rows(returns)
+    return vol_centred(x, n, cadence_s)
+
+
+def vol_centred(x: np.ndarray, n: np.ndarray, cadence_s: float) -> np.ndarray:
+    """realized_vol on rows already centred by centre_rows."""
+    ss = np.einsum("ij,ij->i", x, x)
     with np.errstate(invalid="ignore", divide="ignore"):
         sd = np.where(n >= 2, np.sqrt(ss / np.maximum(n - 1, 1)), np.nan)
     return sd * math.sqrt(SECONDS_PER_YEAR / cadence_s)
@@ -150,25 +233,30 @@ def correlate_window(symbols: list[str], prices: np.ndarray, *, cadence_s: float
                      shrinkage: str = "none") -> dict[str, Any]:
     """Everything the correlator publishes for one window, as plain values (matrix as ndarray)."""
     returns = log_returns(prices)
-    counts = np.isfinite(returns).sum(axis=1)
+    valid = np.isfinite(returns)
+    counts = valid.sum(axis=1)
     inside = np.flatnonzero(counts >= min_returns)
     matrix_symbols = [symbols[i] for i in inside]
-    sub = returns[inside]
-    corr = pairwise_pearson(sub, min_common=min_returns)
+    if len(inside) == len(symbols):
+        sub, sub_valid = returns, valid
+    else:
+        sub, sub_valid = returns[inside], valid[inside]
+    x, sub_valid, n = centre_rows(sub, sub_valid)
+    corr = pearson_centred(x, sub_valid, n, min_common=min_returns)
     intensity = 0.0
     if shrinkage == "ledoit_wolf" and len(inside) >= 2:
         intensity = ledoit_wolf_intensity(sub)
         corr = shrink_towards_identity(corr, intensity)
-    vol = realized_vol(sub, cadence_s)
+    vol = vol_centred(x, n, cadence_s)
     ready = len(inside) >= 2
     return {
         "ready": ready,
         "reason": None if ready else "too_few_symbols",
         "symbols": matrix_symbols,
         "matrix": corr,
-        "realized_vol": {s: float(v) for s, v in zip(matrix_symbols, vol) if math.isfinite(v)},
-        "points_per_symbol": {s: int(n) for s, n in zip(symbols, np.isfinite(prices).sum(axis=1))},
-        "returns_per_symbol": {s: int(n) for s, n in zip(symbols, counts)},
+        "realized_vol": {s: v for s, v in zip(matrix_symbols, vol.tolist()) if math.isfinite(v)},
+        "points_per_symbol": dict(zip(symbols, np.isfinite(prices).sum(axis=1).tolist())),
+        "returns_per_symbol": dict(zip(symbols, counts.tolist())),
         "shrinkage": intensity,
     }
 
