@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import zmq
-from scipy.sparse import csc_matrix
+from scipy.sparse import csr_matrix
 from prometheus_client import Counter, Gauge
 
 from actors.buffer import decode_window
@@ -54,8 +54,9 @@ def make_metrics() -> SimpleNamespace:
 
 def log_returns(prices: np.ndarray) -> np.ndarray:
     """Log returns between consecutive grid points; NaN unless both points hold a price."""
+    logp = np.full(prices.shape, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
-        logp = np.log(np.where(prices > 0, prices, np.nan))
+        np.log(prices, out=logp, where=prices > 0)
     return np.diff(logp, axis=1)
 
 
@@ -80,18 +81,23 @@ def _gap_sums(x: np.ndarray, gaps: np.ndarray, n: np.ndarray) -> tuple[np.ndarra
     """(s1, s2), C-ordered, with s1[j, i] = sum of x_i and s2[j, i] = sum of x_i^2 over the points
     where row j is valid (row i's own invalid points already hold 0 in x)."""
     k, t = x.shape
-    x2 = x * x
-    gap_rows = np.flatnonzero(n < t)
     if (t * k - int(n.sum())) <= SPARSE_GAP_FRACTION * t * k:
-        # s1 = (row sum of x_i) - sum of x_i over row j's gaps; the gaps are few, so a sparse product.
+        # s1 = (row sum of x_i) - sum of x_i over row j's gaps; the gaps are few, so a sparse product
+        # (gaps x [x | x^2], with the right factor laid out points-major so the product streams rows).
         cols = np.nonzero(gaps)[1]
         indptr = np.zeros(k + 1, dtype=np.int64)
         np.cumsum(t - n, out=indptr[1:])
-        g_t = csc_matrix((np.ones(len(cols)), cols, indptr), shape=(t, k))  # column j: row j's gaps
-        on_gaps = np.asarray(np.concatenate([x, x2]) @ g_t).T  # [j, i]: sum of x_i (then x_i^2) on j's gaps
-        s1 = np.subtract(x.sum(axis=1)[None, :], on_gaps[:, :k], order="C")
-        s2 = np.subtract(x2.sum(axis=1)[None, :], on_gaps[:, k:], order="C")
+        g = csr_matrix((np.ones(len(cols)), cols, indptr), shape=(k, t))  # row j: row j's gaps
+        xt = np.empty((t, 2 * k))
+        xt[:, :k] = x.T
+        np.multiply(xt[:, :k], xt[:, :k], out=xt[:, k:])
+        on_gaps = g @ xt  # [j, i]: sum of x_i (then x_i^2) on j's gaps
+        totals = xt.sum(axis=0)
+        s1 = np.subtract(totals[None, :k], on_gaps[:, :k])
+        s2 = np.subtract(totals[None, k:], on_gaps[:, k:])
         return s1, s2
+    x2 = x * x
+    gap_rows = np.flatnonzero(n < t)
     s1 = np.repeat(x.sum(axis=1)[None, :], k, axis=0)
     s2 = np.repeat(x2.sum(axis=1)[None, :], k, axis=0)
     if len(gap_rows):
@@ -147,27 +153,33 @@ def _pearson_gaps(x: np.ndarray, valid: np.ndarray, n: np.ndarray, sxy: np.ndarr
     m = valid.astype(np.float32)
     count32 = m @ m.T  # 0/1 products summed in float32 are exact integers (t < 2**24)
     usable = count32 >= min_common
-    count = count32.astype(np.float64)
-    np.maximum(count, 1.0, out=count)
+    inv_count = 1.0 / np.maximum(count32.astype(np.float64), 1.0)
     # sx[j, i], sxx[j, i]: sums of x_i, x_i^2 where both i and j are valid. Every matrix below is
     # then indexed [j, i] (the transpose of the textbook layout); the results are symmetric.
     sx, sxx = _gap_sums(x, ~valid, n)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         cov = sxy
         p = sx * sx.T
-        p /= count
+        p *= inv_count
         cov -= p                            # symmetric: every factor is
         var = sx                            # var[j, i]: variance of x_i given j, clipped at 0
         var *= sx
-        var /= count
+        var *= inv_count
         np.subtract(sxx, var, out=var)
         np.maximum(var, 0.0, out=var)
         denom = var * var.T
         np.sqrt(denom, out=denom)
-        scale = np.maximum(var, var.T)
-        np.maximum(scale, 1e-300, out=scale)
-        scale *= 1e-12
-        usable &= denom > scale
+        # A pair is usable when sqrt(var_i var_j) > 1e-12 max(var_i, var_j) (so both > 0): that can
+        # only fail where a variance is tiny next to the largest, so test it in full only then.
+        tiny = var <= max(1e-20 * float(var.max()), 1e-280)
+        if np.any(tiny & usable):
+            scale = np.maximum(var, var.T)
+            np.maximum(scale, 1e-300, out=scale)
+            scale *= 1e-12
+            usable &= denom > scale
+        if usable.all():
+            cov /= denom
+            return cov
         corr = np.zeros_like(cov)
         np.divide(cov, denom, out=corr, where=usable)
     return corr

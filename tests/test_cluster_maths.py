@@ -239,3 +239,58 @@ def test_grid_history_round_trips_and_gap_becomes_nan():
 def test_corrupt_history_is_refused_with_a_reason(blob):
     with pytest.raises(ValueError):
         PriceGrid.from_blob(blob)
+
+
+# --------------------------------------------------------------------------- fast paths pinned to references
+
+
+@pytest.mark.parametrize("sparse_fraction", [0.15, 0.0])  # gaps as a sparse product / dense products
+def test_gap_paths_equal_per_pair_numpy(monkeypatch, sparse_fraction):
+    import actors.correlator as correlator
+
+    monkeypatch.setattr(correlator, "SPARSE_GAP_FRACTION", sparse_fraction)
+    rng = np.random.default_rng(7)
+    k, t = 40, 200
+    common = rng.normal(0, 0.01, t)
+    prices = np.exp(np.cumsum(common[None, :] * rng.uniform(-1, 1, (k, 1)) + rng.normal(0, 0.01, (k, t)), axis=1)) * 100
+    prices[rng.random(prices.shape) < 0.03] = np.nan
+    prices[3, :150] = np.nan        # a late starter
+    prices[5] = 100.0               # no variance: correlates 0
+    prices[6, 1::2] = np.nan        # every return missing
+    prices[7, 10:20] = 100.0        # a flat stretch inside an otherwise moving series
+    returns = log_returns(prices)
+    assert np.isnan(returns).mean() < 0.15  # the sparse branch is exercised when allowed
+    got = pairwise_pearson(returns, 10)
+    np.testing.assert_allclose(got, per_pair_reference(returns, 10), atol=1e-9)
+    assert np.array_equal(got, got.T)
+
+
+def test_no_gap_path_is_exactly_symmetric_and_zeroes_flat_series():
+    rng = np.random.default_rng(8)
+    returns = rng.normal(0, 1, (30, 120))
+    returns[4] = 0.25
+    got = pairwise_pearson(returns, 10)
+    assert np.array_equal(got, got.T)
+    np.testing.assert_allclose(got, per_pair_reference(returns, 10), atol=1e-12)
+
+
+def test_cluster_metrics_equal_a_direct_computation_on_a_large_cluster():
+    rng = np.random.default_rng(9)
+    k = 40
+    a = rng.uniform(0.5, 1.0, (k, k))
+    corr = (a + a.T) / 2
+    np.fill_diagonal(corr, 1.0)
+    corr[30:, :30] = corr[:30, 30:] = 0.1  # symbols 30.. form a second cluster
+    symbols = [f"S{i:02d}" for i in range(k)]
+    notionals = {s: float(rng.uniform(-100, 100)) for s in symbols[::3] + symbols[1:25]}
+    clusters, stress = cluster_metrics(symbols, corr, cluster_labels(corr, 0.5), notionals)
+    book = sum(abs(v) for v in notionals.values())
+    expected = []
+    for group in (range(30), range(30, 40)):
+        held = [i for i in group if symbols[i] in notionals]
+        sides = np.array([notionals[symbols[i]] for i in held])
+        sub = corr[np.ix_(held, held)]
+        correlation = (sub.sum() - np.trace(sub)) / (len(held) * (len(held) - 1))
+        expected.append(np.clip(np.abs(sides).sum() / book * abs(sides.sum()) / np.abs(sides).sum() * correlation, 0, 1))
+    assert sorted(c.stress for c in clusters) == pytest.approx(sorted(expected), abs=1e-12)
+    assert stress == pytest.approx(min(sum(expected), 1.0), abs=1e-12)
