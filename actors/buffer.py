@@ -303,6 +303,11 @@ class BufferActor(Actor):
             return
         try:
             blob = self.redis.get(self.history_key)
+        except redis.ResponseError as exc:  # e.g. WRONGTYPE: the key holds no history; persist overwrites it
+            self.history_pending = False
+            self.m.history_discarded.labels(reason="corrupt").inc()
+            self.log.error("history_corrupt_discarded", key=self.history_key, error=str(exc))
+            return
         except redis.RedisError as exc:
             self.m.redis_errors.labels(op="load").inc()
             self.log.warning("history_not_loaded", error=repr(exc), retry_in_s=self.cadence_s)

@@ -67,8 +67,8 @@ def parse_tick(frames: list[bytes]) -> Tick | None:
         raise BadTick(f"unknown topic {topic[:40]!r}")
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadTick(f"body is not JSON: {exc}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested too deep
+        raise BadTick(f"body is not JSON: {exc}"[:300]) from None
     if not isinstance(data, dict):
         raise BadTick("body is not a JSON object")
     symbol, price, ts, seq = data.get("symbol"), data.get("price"), data.get("ts"), data.get("seq", 0)
