@@ -389,6 +389,10 @@ def _endpoint_key(endpoint: str) -> str:
     return endpoint.replace("tcp://localhost:", "tcp://127.0.0.1:")
 
 
+# Names end up in Redis keys, supervisord program names and file names: keep them short.
+MAX_NAME_CHARS = 64
+
+
 def _check_actor(v: Validator, name: str, raw: Any, path: Path) -> ActorSpec:
     raw = dict(raw) if isinstance(raw, dict) else raw
     kind = raw.get("kind", name) if isinstance(raw, dict) else name
@@ -452,8 +456,10 @@ def validate_data(data: Any, lines: dict[Path, int] | None = None,
             if not isinstance(raw, dict):
                 v.problem(path, f"expected a mapping, got {raw!r}")
                 continue
-            if str(name) in RESERVED_PROGRAM_NAMES or not str(name).replace("_", "").replace("-", "").isalnum():
-                v.problem(path, f"actor name {name!r} is reserved or not letters, digits, - and _")
+            if (str(name) in RESERVED_PROGRAM_NAMES or not str(name).replace("_", "").replace("-", "").isalnum()
+                    or len(str(name)) > MAX_NAME_CHARS):
+                v.problem(path[:1], f"actor name {str(name)[:40]!r} is reserved or not 1 to {MAX_NAME_CHARS} "
+                                    f"letters, digits, - and _")
             actors[str(name)] = _check_actor(v, str(name), raw, path)
     topo = Topology(name=topo.name, symbols=topo.symbols, redis=topo.redis, positions=topo.positions,
                     clusters=topo.clusters, actors=actors, security=topo.security, base_dir=topo.base_dir)
@@ -477,8 +483,9 @@ def _check_symbols(v: Validator, topo: Topology) -> None:
         if s in seen:
             v.problem(("symbols", i), f"duplicate symbol {s!r}")
         seen.add(s)
-    if not topo.name or not topo.name.replace("-", "").replace("_", "").isalnum():
-        v.problem(("name",), f"name {topo.name!r} must be letters, digits, - or _")
+    if not topo.name or not topo.name.replace("-", "").replace("_", "").isalnum() or len(topo.name) > MAX_NAME_CHARS:
+        v.problem(("name",), f"name {topo.name[:40]!r}{'...' if len(topo.name) > 40 else ''} must be 1 to "
+                             f"{MAX_NAME_CHARS} letters, digits, - or _")
 
 
 BEYOND_LOOPBACK_FIX = ("add curve to this socket and security.curve.keys_dir to the topology "
