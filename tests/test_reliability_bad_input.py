@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import random
 import resource
+import struct
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+import redis
 import zmq
 
 from actors import keys
@@ -123,3 +125,166 @@ def test_ten_thousand_fuzzed_proposals_get_one_envelope_each_are_counted_and_inv
     assert all(proc.proc.poll() is None for proc in gate_system["procs"].values())
     print(f"\nRELIABILITY fuzz: proposals={len(requests)} rejected={statuses['error']} decided={statuses['ok']} "
           f"permits={len(permitted)}")
+
+
+# --------------------------------------------------------------------------- ticks into a running buffer and book
+
+def tick(symbol: str, price, ts, seq=1) -> list[bytes]:
+    return [f"tick.{symbol}".encode(), json.dumps({"symbol": symbol, "price": price, "ts": ts, "seq": seq}).encode()]
+
+
+def hostile_ticks(now: float) -> dict[str, list[list[bytes]]]:
+    """Messages by the buffer's rejection reason they must be counted under."""
+    return {
+        "bad_frame": [
+            [b"tick.BTCUSDT"], [b"tick.BTCUSDT", b"{}", b"extra"], [b"tick.BTCUSDT", b"not json"],
+            [b"tick.BTCUSDT", b"[1, 2]"], [b"tick.BTCUSDT", b"\xff\xfe"], [b"tick.BTCUSDT", b"[" * 100_000],
+            [b"bogus", b"{}"], tick("ETHUSDT", 3400.0, now)[:1] + tick("BTCUSDT", 1.0, now)[1:],
+            tick("BTCUSDT", float("nan"), now), tick("BTCUSDT", float("inf"), now), tick("BTCUSDT", float("-inf"), now),
+            tick("BTCUSDT", -64000.0, now), tick("BTCUSDT", 0, now), tick("BTCUSDT", "64000", now),
+            tick("BTCUSDT", True, now), tick("BTCUSDT", 64000.0, float("nan")), tick("BTCUSDT", 64000.0, -5),
+            tick("BTCUSDT", 64000.0, now, seq="x"),
+        ],
+        "unknown_symbol": [tick("DOGEUSDT", 0.1, now), tick("X" * 10_000, 1.0, now)],
+        "future_ts": [tick("BTCUSDT", 64000.0, now + 86400)],
+        "too_old": [tick("BTCUSDT", 64000.0, now - 86400 * 365)],
+        "superseded": [tick("ETHUSDT", 3300.0, now - 0.001)],  # out of order: older than the slot's price
+    }
+
+
+@pytest.fixture
+def tick_system(tmp_path: Path, redis_server):
+    """Buffer and book reading ticks from a PUB socket the test binds in place of the price feed."""
+    data = retarget(demo_topology_data(), redis_server.url)
+    data["clusters"]["cadence_s"] = 0.5
+    topo = write_topology(tmp_path / "topology.yaml", data)
+    ctx = zmq.Context()
+    feed = ctx.socket(zmq.PUB)
+    feed.setsockopt(zmq.LINGER, 0)
+    feed.bind(data["actors"]["price_feed"]["sockets"]["ticks"]["bind"])
+    procs = {name: ActorProcess(topo, name, log_dir=tmp_path).start() for name in ("buffer", "book")}
+    try:
+        yield {"feed": feed, "procs": procs, "ports": {n: data["actors"][n]["metrics_port"] for n in procs}}
+    finally:
+        for proc in procs.values():
+            proc.terminate()
+        feed.close(0)
+        ctx.term()
+
+
+def rejected(port: int) -> dict[str, float]:
+    m = scrape(port)
+    return {reason: m.get(f'p27_buffer_rejected_ticks_total{{reason="{reason}"}}', 0.0)
+            for reason in ("bad_frame", "unknown_symbol", "future_ts", "too_old", "superseded")}
+
+
+def test_hostile_ticks_are_counted_by_reason_and_the_buffer_and_book_keep_running(tick_system) -> None:
+    feed, ports, procs = tick_system["feed"], tick_system["ports"], tick_system["procs"]
+    pids = {name: p.proc.pid for name, p in procs.items()}
+
+    def subscribed() -> bool:  # the slow joiner: publish a probe until both subscribers count it
+        feed.send_multipart(tick("BTCUSDT", 64000.0, time.time())[:1] + [b"probe"])
+        return (rejected(ports["buffer"])["bad_frame"] > 0
+                and scrape(ports["book"]).get("book_bad_frames_total", 0) > 0)
+
+    wait_for(subscribed, 30, "the buffer and the book to receive from the test feed", interval_s=0.2)
+    before, book_before = rejected(ports["buffer"]), scrape(ports["book"]).get("book_bad_frames_total", 0)
+    now = time.time()
+    feed.send_multipart(tick("ETHUSDT", 3400.0, now))
+    batch = hostile_ticks(now)
+    for messages in batch.values():
+        for frames in messages:
+            feed.send_multipart(frames)
+    expected = {reason: before[reason] + len(messages) for reason, messages in batch.items()}
+    wait_for(lambda: rejected(ports["buffer"]) == expected, 30, f"the buffer to count {expected}")
+    book_expected = book_before + len(batch["bad_frame"]) - 1  # the book subscribes to tick.* only: not to b"bogus"
+    wait_for(lambda: scrape(ports["book"]).get("book_bad_frames_total", 0) == book_expected,
+             30, "the book to count the malformed frames")
+    # A duplicate timestamp replaces the slot's price (one point per slot), it is neither an error nor a new point.
+    now = time.time()
+    for price in (64000.0, 64100.0):
+        feed.send_multipart(tick("BTCUSDT", price, now))
+    wait_for(lambda: scrape(ports["buffer"]).get("p27_windows_published_total", 0) >= 2, 30, "windows to be published")
+    for name, proc in procs.items():
+        assert proc.proc.poll() is None and proc.proc.pid == pids[name], proc.log()
+    assert scrape(ports["buffer"]).get('clustergate_handler_errors_total{actor="buffer",where="handler"}', 0) == 0
+    assert "Traceback" not in procs["buffer"].log() + procs["book"].log()
+    print(f"\nRELIABILITY ticks: sent={sum(map(len, batch.values()))} counted={ {k: expected[k] - before[k] for k in expected} }")
+
+
+# --------------------------------------------------------------------------- a corrupt persisted buffer
+
+CORRUPT_HISTORIES = {
+    "random_bytes": b"\x00\xff" * 100,
+    "header_without_body": b'{"v":1,"cadence_s":1,"symbols":["BTCUSDT"],"head_slot":5,"capacity":3}\n',
+    "huge_capacity": b'{"v":1,"cadence_s":1,"symbols":["BTCUSDT"],"head_slot":5,"capacity":1000000000000}\n' + b"\x00" * 8,
+    "negative_prices": b'{"v":1,"cadence_s":1,"symbols":["BTCUSDT"],"head_slot":5,"capacity":1}\n'
+                       + struct.pack("<d", -1.0),
+    "wrong_redis_type": None,  # a hash where a string belongs: GET fails with WRONGTYPE
+}
+
+
+@pytest.mark.parametrize("corruption", list(CORRUPT_HISTORIES))
+def test_a_corrupt_persisted_buffer_is_discarded_counted_and_overwritten(tmp_path: Path, redis_server, corruption: str) -> None:
+    data = retarget(demo_topology_data(), redis_server.url)
+    data["clusters"]["cadence_s"] = 0.5
+    topo = write_topology(tmp_path / "topology.yaml", data)
+    r = redis.Redis(port=redis_server.port, socket_timeout=5)  # bytes: a history is binary
+    key = keys.buffer_history(data["name"], "buffer")
+    if CORRUPT_HISTORIES[corruption] is None:
+        r.hset(key, mapping={"not": "a history"})
+    else:
+        r.set(key, CORRUPT_HISTORIES[corruption])
+    buffer = ActorProcess(topo, "buffer", log_dir=tmp_path).start()
+    port = data["actors"]["buffer"]["metrics_port"]
+    try:
+        wait_for(lambda: scrape(port).get('p27_buffer_history_discarded_total{reason="corrupt"}') == 1.0, 30,
+                 "the corrupt history to be counted")
+        wait_for(lambda: r.type(key) == b"string" and r.get(key).startswith(b'{"v":1,"cadence_s":0.5'), 30,
+                 "the buffer to persist a good history over it")
+        assert buffer.proc.poll() is None
+        assert "history_corrupt_discarded" in buffer.log()
+    finally:
+        buffer.terminate()
+
+
+# --------------------------------------------------------------------------- hostile topologies
+
+def hostile_topologies() -> dict[str, tuple[str, str]]:
+    """name -> (YAML text, a phrase the one-line problem must contain)."""
+    def variant(edit) -> str:
+        data = demo_topology_data()
+        edit(data)
+        return json.dumps(data)  # JSON is YAML
+
+    bomb = "name: demo\n" + "".join(
+        f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}" if i else '"lol"'] * 9) + "]\n" for i in range(9))
+    return {
+        "negative_cadence": (variant(lambda d: d["clusters"].update(cadence_s=-1)), "clusters.cadence_s"),
+        "port_0": (variant(lambda d: d["actors"]["gate"].update(metrics_port=0)), "actors.gate.metrics_port"),
+        "lookback_1e9": (variant(lambda d: d["clusters"].update(lookback_returns=10**9)), "clusters.lookback_returns"),
+        "hwm_0": (variant(lambda d: d["actors"]["gate"]["sockets"]["proposals"].update(hwm=0)), "hwm"),
+        "huge_string": (variant(lambda d: d.update(name="x" * 5_000_000)), "name"),
+        "deeply_nested_junk": ("name: demo\njunk: " + "[" * 50_000 + "]" * 50_000 + "\n", "not valid YAML"),
+        "nested_mappings": ("name: demo\njunk: " + "{a: " * 5_000 + "1" + "}" * 5_000 + "\n", ""),
+        "billion_laughs": (bomb, "not valid YAML"),
+    }
+
+
+@pytest.mark.parametrize("case", list(hostile_topologies()))
+def test_a_hostile_topology_is_refused_with_exit_2_and_a_one_line_reason_in_bounded_memory(tmp_path: Path, case: str) -> None:
+    text, phrase = hostile_topologies()[case]
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(text)
+
+    def limit_memory() -> None:  # a loader that expands without bound fails here instead of taking the machine
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    result = subprocess.run([sys.executable, "-m", "launcher", "validate", str(path)], capture_output=True, text=True,
+                            cwd=REPO, timeout=120, preexec_fn=limit_memory)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-2000:]
+    assert "Traceback" not in output and "MemoryError" not in output, output[-2000:]
+    assert phrase in output, output[-2000:]
+    assert all(len(line) < 1000 for line in output.splitlines()), "a problem line echoes the hostile value"
+    print(f"\nRELIABILITY topology {case}: {output.splitlines()[0][:200]}")
