@@ -427,8 +427,17 @@ class Gate(Actor):
         self._state_count = len(commands)
         self._cooldown_payload = {sym: encode_commands([("EXISTS", keys.cooldown(sym))]) for sym in self.symbols}
         preinitialise_metrics()
+        # Labelled children looked up once: .labels() per request costs more than the policy itself.
+        self._requests_ok = GATE_REQUESTS.labels(result="ok")
+        self._requests_bad = GATE_REQUESTS.labels(result="bad_request")
+        self._plans_seen = {a: P26_PLANS_SEEN.labels(action_proposed=a) for a in ACTIONS}
+        self._fail_closed = {r: P26_FAIL_CLOSED.labels(reason=r) for r in FAIL_CLOSED_REASONS}
+        self._downgraded = {(f, t, r): P26_DOWNGRADED.labels(from_action=f, to_action=t, reason=r)
+                            for f, t, r in policy_transitions()}
+        self._snapshot_age: dict[str, Any] = {}
+        self._last_gauges: tuple | None = None
         self.on_request("proposals", self.handle_proposal)
-        self.open_socket("permits")
+        self.open_permits()
         self.every(s.refresh_s, self.refresh_gauges, first_after_s=0.0)
         self.set_ready(True)
 
@@ -454,38 +463,54 @@ class Gate(Actor):
         self.observe(state, portfolio_metrics(state.positions, state.cluster_stress, self.settings, state.sigmas))
 
     def observe(self, state: PortfolioState, metrics: PortfolioMetrics) -> None:
-        P26_STRESS.set(metrics.stress)
-        P26_HEAT.set(metrics.heat)
-        P26_CONCENTRATION.set(metrics.concentration)
-        P26_CORR_PROXY.set(metrics.corr_proxy)
-        P26_CLUSTER_STRESS_USED.set(1 if metrics.k_source == "cluster" else 0)
-        P26_SYMBOLS_WITH_SNAPSHOT.set(len(state.positions))
-        P26_TOTAL_ABS_NOTIONAL.set(metrics.total_abs_notional)
+        gauges = (metrics.stress, metrics.heat, metrics.concentration, metrics.corr_proxy,
+                  1 if metrics.k_source == "cluster" else 0, len(state.positions), metrics.total_abs_notional)
+        if gauges != self._last_gauges:  # the gate is their only writer: unchanged values need no set
+            self._last_gauges = gauges
+            P26_STRESS.set(gauges[0])
+            P26_HEAT.set(gauges[1])
+            P26_CONCENTRATION.set(gauges[2])
+            P26_CORR_PROXY.set(gauges[3])
+            P26_CLUSTER_STRESS_USED.set(gauges[4])
+            P26_SYMBOLS_WITH_SNAPSHOT.set(gauges[5])
+            P26_TOTAL_ABS_NOTIONAL.set(gauges[6])
         if metrics.k_source != "cluster":
             P26_CLUSTER_FALLBACK.inc()
+        ages_s, children = state.ages_s, self._snapshot_age
         for symbol in self.symbols:
-            age_s = state.ages_s.get(symbol)
-            if age_s is None:
+            age_s = ages_s.get(symbol)
+            if age_s is not None:
+                child = children.get(symbol)
+                if child is None:
+                    child = children[symbol] = P26_SNAPSHOT_AGE.labels(symbol=symbol)
+                child.set(age_s)
+            else:
+                children.pop(symbol, None)
                 try:
                     P26_SNAPSHOT_AGE.remove(symbol)
                 except KeyError:
                     pass
-            else:
-                P26_SNAPSHOT_AGE.labels(symbol=symbol).set(age_s)
 
     # ----------------------------------------------------------------- permit issuer (Lazy Pirate)
+
+    def open_permits(self) -> zmq.Socket:
+        """(Re-)open the REQ socket to the issuer; a recv on it gives up after permit_timeout_ms."""
+        sock = self.open_socket("permits")
+        sock.setsockopt(zmq.RCVTIMEO, self.permit_timeout_ms)
+        return sock
 
     def ask_issuer(self, request: dict[str, Any]) -> dict[str, Any] | None:
         """The issuer's reply, or None after permit_timeout_ms (the socket is then re-created)."""
         sock = self.sockets["permits"]
         try:
             sock.send(encode(request))
-            if sock.poll(self.permit_timeout_ms, zmq.POLLIN):
-                return json.loads(sock.recv())
+            return json.loads(sock.recv())  # RCVTIMEO: zmq's own poll with the timeout, no Poller per call
+        except zmq.Again:
+            pass
         except (zmq.ZMQError, ValueError) as exc:
             self.log.warning("permit_issuer_error", error=repr(exc))
         self.log.warning("permit_issuer_unavailable", timeout_ms=self.permit_timeout_ms)
-        self.open_socket("permits")
+        self.open_permits()
         return None
 
     # ----------------------------------------------------------------- proposals
@@ -495,17 +520,22 @@ class Gate(Actor):
         try:
             proposal = parse_request(frames, self.settings.max_request_bytes)
         except BadRequest as exc:
-            GATE_REQUESTS.labels(result="bad_request").inc()
+            self._requests_bad.inc()
             return error_envelope(exc.reason, exc.detail)
-        GATE_REQUESTS.labels(result="ok").inc()
-        P26_PLANS_SEEN.labels(action_proposed=proposal.action_proposed).inc()
+        self._requests_ok.inc()
+        self._plans_seen[proposal.action_proposed].inc()
         decision = self.decide_and_record(proposal)
         if not decision["replayed"]:
             final, proposed, reason = decision["final_action"], decision["action_proposed"], decision["gate_reason"]
             if reason in FAIL_CLOSED_REASONS:
-                P26_FAIL_CLOSED.labels(reason=reason).inc()
+                self._fail_closed[reason].inc()
             if final != proposed:
-                P26_DOWNGRADED.labels(from_action=proposed, to_action=final, reason=reason).inc()
+                transition = (proposed, final, reason)
+                child = self._downgraded.get(transition)
+                if child is None:
+                    child = self._downgraded[transition] = P26_DOWNGRADED.labels(
+                        from_action=proposed, to_action=final, reason=reason)
+                child.inc()
             if decision["permit"]:
                 P26_TIME_TO_PERMIT.observe(time.perf_counter() - received)
         return ok_envelope(decision=decision)

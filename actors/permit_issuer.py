@@ -21,12 +21,18 @@ from actors.runtime import Actor, main
 from actors.wire import error_envelope, ok_envelope
 from launcher.topology import PermitIssuerSettings
 
+# SPEC's stream fields, plus K and where K came from.
+STREAM_FIELDS = ("plan_id", "symbol", "action_proposed", "final_action", "gate_reason", "stress", "heat",
+                 "concentration", "corr_proxy", "kill_score", "ts_epoch", "K", "k_source")
+
 # KEYS: plan decision, gate stream, permit, cooldown.
 # ARGV: decision JSON, decision TTL, stream MAXLEN, permit TTL, cooldown TTL, issue (0/1),
-#       cooldown_seen (0/1), then the stream record as field, value, ...
+#       cooldown_seen (0/1), then the stream record's values in STREAM_FIELDS order (the field names
+#       live in the script, so each request sends half as many arguments).
 # A non-HOLD decision made without seeing a cooldown that exists now is refused (cooldown_conflict),
 # so the gate re-reads and decides again rather than issuing two permits inside one cooldown.
 RECORD_DECISION = Script("""
+local fields = {""" + ", ".join(f"'{name}'" for name in STREAM_FIELDS) + """}
 local previous = redis.call('GET', KEYS[1])
 if previous then return {'replayed', previous} end
 local issue = ARGV[6] == '1'
@@ -34,7 +40,12 @@ if issue and ARGV[7] == '0' and redis.call('EXISTS', KEYS[4]) == 1 then
   return {'cooldown_conflict', ''}
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 8))
+local record = {}
+for i, name in ipairs(fields) do
+  record[2 * i - 1] = name
+  record[2 * i] = ARGV[7 + i]
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', unpack(record))
 if issue then
   redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4])
   redis.call('SET', KEYS[4], '1', 'EX', ARGV[5])
@@ -42,9 +53,6 @@ end
 return {'written', ''}
 """)
 
-# SPEC's stream fields, plus K and where K came from.
-STREAM_FIELDS = ("plan_id", "symbol", "action_proposed", "final_action", "gate_reason", "stress", "heat",
-                 "concentration", "corr_proxy", "kill_score", "ts_epoch", "K", "k_source")
 REQUIRED_FIELDS = ("plan_id", "symbol", "action_proposed", "final_action", "gate_reason")
 
 REQUESTS = Counter("permit_issuer_requests_total", "Decision requests by result", ["result"])
@@ -54,12 +62,11 @@ WRITE_SECONDS = Histogram("permit_issuer_write_seconds", "Time of the Redis scri
 RESULTS = ("written", "replayed", "cooldown_conflict", "expired", "redis_unavailable", "bad_request")
 
 
-def stream_record(decision: dict[str, Any]) -> list[Any]:
-    """The decision as alternating field, value strings for XADD."""
+def stream_values(decision: dict[str, Any]) -> list[Any]:
+    """The decision's stream values in STREAM_FIELDS order (the script pairs them with the names)."""
     out: list[Any] = []
     for name in STREAM_FIELDS:
         value = decision.get(name)
-        out.append(name)
         if value is None:
             out.append("")
         elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
@@ -89,47 +96,47 @@ class PermitIssuer(Actor):
 
     def setup(self) -> None:
         self.redis = RespClient.from_config(self.topology.redis)
-        for result in RESULTS:
-            REQUESTS.labels(result=result)
+        self._requests = {result: REQUESTS.labels(result=result) for result in RESULTS}
+        s = self.settings
+        self._script_ttls = (str(s.decision_ttl_s), str(s.stream_maxlen), str(s.permit_ttl_s), str(s.cooldown_ttl_s))
         self.on_request("requests", self.handle)
         self.set_ready(True)
 
-    def handle(self, frames: list[bytes]) -> dict[str, Any]:
+    def handle(self, frames: list[bytes]) -> dict[str, Any] | bytes:
         try:
             if len(frames) != 1:
                 raise ValueError(f"expected 1 frame, got {len(frames)}")
             decision, cooldown_seen, deadline = check_request(json.loads(frames[0]))
         except (ValueError, UnicodeDecodeError) as exc:
-            REQUESTS.labels(result="bad_request").inc()
+            self._requests["bad_request"].inc()
             return error_envelope("bad_request", str(exc)[:300])
         if deadline is not None and time.time() > deadline:
             # The gate has given up on this request (it answered permit_unavailable): issue nothing.
-            REQUESTS.labels(result="expired").inc()
+            self._requests["expired"].inc()
             return error_envelope("expired", "the gate's deadline passed before the request was read")
         return self.record(decision, cooldown_seen)
 
-    def record(self, decision: dict[str, Any], cooldown_seen: bool) -> dict[str, Any]:
-        s = self.settings
+    def record(self, decision: dict[str, Any], cooldown_seen: bool) -> dict[str, Any] | bytes:
         plan_id = decision["plan_id"]
         issue = decision["final_action"] != "HOLD"
         permit_key = keys.permit(plan_id)
         stored = {**decision, "permit": issue, "permit_key": permit_key if issue else None, "replayed": False,
                   "recorded": True}
-        stored_json = json.dumps(stored, separators=(",", ":"))
+        stored_json = json.dumps(stored, separators=(",", ":"), allow_nan=False)
         started = time.perf_counter()
         try:
             outcome, previous = RECORD_DECISION(
                 self.redis,
                 (keys.plan_decision(plan_id), keys.GATE_STREAM, permit_key, keys.cooldown(decision["symbol"])),
-                (stored_json, s.decision_ttl_s, s.stream_maxlen, s.permit_ttl_s, s.cooldown_ttl_s,
-                 1 if issue else 0, 1 if cooldown_seen else 0, *stream_record(decision)))
+                (stored_json, *self._script_ttls, "1" if issue else "0", "1" if cooldown_seen else "0",
+                 *stream_values(decision)))
         except (RedisUnavailable, ReplyError) as exc:
-            REQUESTS.labels(result="redis_unavailable").inc()
+            self._requests["redis_unavailable"].inc()
             self.log.warning("redis_unavailable", plan_id=plan_id, error=str(exc))
             return error_envelope("redis_unavailable", str(exc)[:300])
         finally:
             WRITE_SECONDS.observe(time.perf_counter() - started)
-        REQUESTS.labels(result=outcome).inc()
+        self._requests[outcome].inc()
         if outcome == "replayed":
             first = json.loads(previous)
             first["replayed"] = True
@@ -138,7 +145,9 @@ class PermitIssuer(Actor):
             return error_envelope("cooldown_conflict", f"cooldown of {decision['symbol']} appeared after the gate read it")
         if issue:
             PERMITS.inc()
-        return ok_envelope(decision=stored, written=True, permit_issued=issue)
+        # The stored JSON is the decision: splice it into the envelope rather than encode it twice.
+        head = '{"status":"ok","written":true,"permit_issued":%s,"decision":' % ("true" if issue else "false")
+        return (head + stored_json + "}").encode()
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ REQUEST_DRAIN = 64  # messages handled per socket per loop turn, so one busy soc
 
 Frames = list[bytes]
 Handler = Callable[[Frames], None]
-RequestHandler = Callable[[Frames], dict[str, Any]]
+RequestHandler = Callable[[Frames], "dict[str, Any] | bytes"]  # bytes: an envelope already encoded
 
 _SOCKET_TYPES = {"PUB": zmq.PUB, "SUB": zmq.SUB, "REQ": zmq.REQ, "REP": zmq.REP}
 
@@ -204,14 +204,14 @@ class Actor:
                 frames = _recv_ready(s)
                 if frames is None:
                     return
-                reply: dict[str, Any]
+                reply: dict[str, Any] | bytes
                 try:
                     reply = handler(frames)
                 except Exception as exc:  # the reply must still go out
                     self._errors_handler.inc()
                     self.log.error("handler_error", socket=role, error=repr(exc), trace=traceback.format_exc(limit=3))
                     reply = error_envelope("internal_error", f"{type(exc).__name__}: {exc}")
-                s.send(encode(reply))
+                s.send(reply if type(reply) is bytes else encode(reply))
 
         self._handlers[sock] = serve
         self.poller.register(sock, zmq.POLLIN)
@@ -332,10 +332,13 @@ class _CurveAllowlist:
         return False
 
 
+_EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)  # plain ints: IntFlag arithmetic runs Python code
+
+
 def _recv_ready(sock: zmq.Socket) -> list[bytes] | None:
     """The next waiting message, or None when there is none or the socket cannot receive now
     (closed or re-opened by a handler, or a REQ socket whose handler already sent again)."""
-    if sock.closed or not sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+    if sock.closed or not sock.getsockopt(_EVENTS) & _POLLIN:
         return None
     try:
         return sock.recv_multipart(zmq.NOBLOCK)
