@@ -131,6 +131,24 @@ def closed_loop(ctx: zmq.Context, endpoint: str, seconds: float, window: int) ->
     return {"window": window, "decisions": done, "seconds": round(elapsed, 3), "per_s": done / elapsed}
 
 
+class CpuMeter:
+    """User+system CPU time of each process over a phase, per decision: much less sensitive to the
+    machine's load than wall-clock rates (on a shared machine, wall time includes waiting for a core)."""
+
+    def __init__(self, procs: dict[str, psutil.Process]):
+        self.procs = procs
+        self.before = {name: p.cpu_times() for name, p in procs.items()}
+
+    def per_decision_us(self, decisions: int) -> dict[str, dict[str, float]]:
+        out = {}
+        for name, p in self.procs.items():
+            now, before = p.cpu_times(), self.before[name]
+            user, system = now.user - before.user, now.system - before.system
+            out[name] = {"total": 1e6 * (user + system) / max(1, decisions), "user": 1e6 * user / max(1, decisions),
+                         "system": 1e6 * system / max(1, decisions)}
+        return out
+
+
 def internal_times(data: dict) -> dict:
     """Mean times the actors measure themselves, from their metrics (ms)."""
     from helpers import scrape
@@ -171,16 +189,22 @@ def main() -> int:
         probe.close(linger=0)
         closed_warm = closed_loop(ctx, endpoint, 1.0, 1)  # warm-up, not reported
         del closed_warm
+        procs = {"gate": psutil.Process(gate.proc.pid), "permit_issuer": psutil.Process(issuer.proc.pid),
+                 "redis": psutil.Process(redis.proc.pid)}
+        cpu_phases: dict[str, dict] = {}
         write_state(r)
+        meter = CpuMeter(procs)
         opened = open_loop(ctx, endpoint, args.rate, args.seconds)
+        cpu_phases["open_loop"] = meter.per_decision_us(opened["answered"] + opened["errors"])
         write_state(r)
+        meter = CpuMeter(procs)
         closed_1 = closed_loop(ctx, endpoint, args.closed_seconds, 1)
+        cpu_phases["closed_loop_req"] = meter.per_decision_us(closed_1["decisions"] + 1)
         write_state(r)
-        procs = {"gate": psutil.Process(gate.proc.pid), "permit_issuer": psutil.Process(issuer.proc.pid)}
-        cpu_before = {n: sum(p.cpu_times()[:2]) for n, p in procs.items()}
+        meter = CpuMeter(procs)
         closed_8 = closed_loop(ctx, endpoint, args.closed_seconds, 8)
-        cpu_us = {n: 1e6 * (sum(p.cpu_times()[:2]) - cpu_before[n]) / max(1, closed_8["decisions"])
-                  for n, p in procs.items()}
+        cpu_phases["closed_loop_window8"] = meter.per_decision_us(closed_8["decisions"] + 8)
+        cpu_us = {n: cpu_phases["closed_loop_window8"][n]["total"] for n in ("gate", "permit_issuer")}
         rss = {name: psutil.Process(p.proc.pid).memory_info().rss / 1e6 for name, p in
                (("gate", gate), ("permit_issuer", issuer))}
         stream_len = r.xlen(keys.GATE_STREAM)
@@ -196,7 +220,7 @@ def main() -> int:
         "machine": {"python": platform.python_version(), "cpus": psutil.cpu_count(), "platform": platform.platform()},
         "open_loop": opened, "closed_loop_req": closed_1, "closed_loop_window8": closed_8,
         "closed_loop_max_per_s": closed_max, "rss_mb": rss, "internal_mean_ms": internals,
-        "cpu_us_per_decision": cpu_us, "load_average": list(psutil.getloadavg()), "gate_stream_len": stream_len, "targets": TARGETS,
+        "cpu_us_per_decision": cpu_us, "cpu_us_per_decision_by_phase": cpu_phases, "load_average": list(psutil.getloadavg()), "gate_stream_len": stream_len, "targets": TARGETS,
         "pass": {"p50": opened["p50_ms"] <= TARGETS["p50_ms"], "p99": opened["p99_ms"] <= TARGETS["p99_ms"],
                  "closed_loop": closed_max >= TARGETS["closed_loop_per_s"],
                  "rss_gate": rss["gate"] <= TARGETS["rss_mb"], "rss_permit_issuer": rss["permit_issuer"] <= TARGETS["rss_mb"]},
@@ -211,8 +235,8 @@ def main() -> int:
         ("closed loop, 8 in flight", f"{closed_8['per_s']:.0f}/s", f"target >= {TARGETS['closed_loop_per_s']:.0f}/s"),
         ("gate time to permit (mean)", f"{internals['gate_time_to_permit']:.3f} ms", "inside the gate, issuer included"),
         ("issuer Redis script (mean)", f"{internals['issuer_write']:.3f} ms", ""),
-        ("CPU per decision, gate", f"{cpu_us['gate']:.0f} us", "user+sys, closed loop"),
-        ("CPU per decision, issuer", f"{cpu_us['permit_issuer']:.0f} us", ""),
+        *[(f"CPU per decision, {name}", " / ".join(f"{cpu_phases[phase][name]['total']:.0f}" for phase in cpu_phases) + " us",
+           "user+sys: open loop / closed 1 REQ / closed 8 in flight") for name in procs],
         ("load average (1 min)", f"{psutil.getloadavg()[0]:.2f}", f"on {psutil.cpu_count()} CPUs"),
         ("RSS gate", f"{rss['gate']:.1f} MB", f"target <= {TARGETS['rss_mb']:.0f} MB"),
         ("RSS permit_issuer", f"{rss['permit_issuer']:.1f} MB", f"target <= {TARGETS['rss_mb']:.0f} MB"),
