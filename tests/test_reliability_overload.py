@@ -24,10 +24,10 @@ BLAST_S = 10.0
 OVERLOAD_FACTOR = 5
 DEALERS = 16
 RSS_GROWTH_BOUND_MB = 100
-# The bound under test: each connected client can park at most this many requests in the gate.
-# With the default hwm of 1000 and 16 blasting clients the gate's RSS grew 78-96 MB (libzmq keeps
-# each queued request's receive buffer alive); with 100 it grew about 11 MB.
-PROPOSALS_HWM = 100
+# The bound under test is the shipped gate's proposals hwm (configs/demo.yaml: 100): each connected
+# client can park at most that many requests in the gate. With the socket default of 1000 and 16
+# blasting clients the gate's RSS grew 78-96 MB (libzmq keeps each queued request's receive buffer
+# alive); with 100 it grew about 11 MB.
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def gate_system(tmp_path: Path):
     """Gate and permit issuer as real processes against a real redis-server, with a fresh book."""
     server = RedisServer(tmp_path / "redis").start()
     data = retarget(demo_topology_data(), server.url)
-    data["actors"]["gate"]["sockets"]["proposals"]["hwm"] = PROPOSALS_HWM
+    assert data["actors"]["gate"]["sockets"]["proposals"]["hwm"] == 100, "the shipped bound this test pins"
     topo = write_topology(tmp_path / "topology.yaml", data)
     r = server.client()
     now = int(time.time())
