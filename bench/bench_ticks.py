@@ -1,0 +1,169 @@
+"""Benchmark of ticks into the buffer: how many ticks per second one buffer handles, with losses counted.
+
+Starts its own redis-server and a real buffer process (demo topology on free ports); this script
+binds the PUB socket the price feed would bind and publishes ticks with sequence numbers at it:
+  1. paced: a fixed offered rate (default 10,000 ticks/s for 3 s);
+  2. blast: as fast as one Python publisher can send (default 100,000 ticks).
+Every tick is a real tick for an allowlisted symbol, dated a little before a price already on the
+grid for the same slot, so the buffer parses it, checks it against the grid and counts it on
+`p27_buffer_rejected_ticks_total{reason="superseded"}`: the buffer has no counter of accepted ticks,
+and this way its counters count every tick it handled. received = counter delta; lost = sent - received
+(ZeroMQ drops at the high-water mark, 1000 messages as in the topology, when the buffer falls behind).
+
+    .venv/bin/python bench/bench_ticks.py [--rate 10000] [--seconds 3] [--blast 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+from actors.wire import Tick  # noqa: E402
+from bench.ports import demo_on_free_ports  # noqa: E402
+from helpers import ActorProcess, RedisServer, scrape, wait_for, write_topology  # noqa: E402
+
+PUBLISHER_HWM = 1000  # the price feed's default
+
+
+def handled_ticks(metrics_port: int) -> float:
+    """Tick frames the buffer has handled so far (every reason it counts)."""
+    m = scrape(metrics_port)
+    return sum(v for k, v in m.items() if k.startswith("p27_buffer_rejected_ticks_total{"))
+
+
+class TickBench:
+    """A real buffer on its own Redis, and a PUB socket at the endpoint its `ticks` role connects to."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.redis = RedisServer(workdir / "redis").start()
+        self.data = demo_on_free_ports(self.redis.url)
+        self.symbols = list(self.data["symbols"])
+        topology = write_topology(workdir / "topology.yaml", self.data)
+        buffer = self.data["actors"]["buffer"]
+        self.metrics_port = buffer["metrics_port"]
+        self.cadence_s = float(self.data["clusters"]["cadence_s"])
+        self.ctx = zmq.Context()
+        self.pub = self.ctx.socket(zmq.PUB)
+        self.pub.setsockopt(zmq.LINGER, 0)
+        self.pub.setsockopt(zmq.SNDHWM, PUBLISHER_HWM)
+        self.pub.bind(buffer["sockets"]["ticks"]["connect"])
+        self.buffer = ActorProcess(topology, "buffer", log_dir=workdir).start()
+        self.seq = 0
+        wait_for(lambda: scrape(self.metrics_port).get('clustergate_actor_ready{actor="buffer",kind="buffer"}') == 1.0,
+                 20, "the buffer to be ready")
+        # The subscription reaches the PUB a moment after connect: send until the buffer counts ticks.
+        wait_for(self._probe, 20, "the buffer to receive ticks")
+
+    def _frames(self, n: int) -> list[list[bytes]]:
+        """n ticks, each a late price for a slot that already holds a newer one."""
+        slot_start = (math.floor(time.time() / self.cadence_s) + 1) * self.cadence_s
+        anchor_ts = slot_start + 0.9 * self.cadence_s  # under the buffer's 2-cadence future tolerance
+        for symbol in self.symbols:
+            self.pub.send_multipart(Tick(symbol, 100.0, anchor_ts, self._next_seq()).frames())
+        late_ts = slot_start + 0.5 * self.cadence_s
+        return [Tick(self.symbols[i % len(self.symbols)], 100.0 + i % 7, late_ts, self._next_seq()).frames()
+                for i in range(n)]
+
+    def _next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def _probe(self) -> bool:
+        before = handled_ticks(self.metrics_port)
+        for frames in self._frames(10):
+            self.pub.send_multipart(frames)
+        time.sleep(0.1)
+        return handled_ticks(self.metrics_port) > before
+
+    def _settle(self, since: float, sent_done_at: float) -> tuple[float, float]:
+        """Poll the counter until it stops rising; (handled since `since`, time the last one was seen)."""
+        last, last_change = handled_ticks(self.metrics_port), time.perf_counter()
+        while time.perf_counter() - last_change < 0.3:
+            time.sleep(0.02)
+            now_value = handled_ticks(self.metrics_port)
+            if now_value != last:
+                last, last_change = now_value, time.perf_counter()
+        return last - since, max(last_change, sent_done_at)
+
+    def paced(self, rate_per_s: float, seconds: float) -> dict[str, Any]:
+        """Offer `rate_per_s` ticks/s on a fixed schedule for `seconds`."""
+        total = int(rate_per_s * seconds)
+        frames = self._frames(total)
+        before = handled_ticks(self.metrics_port)
+        start = time.perf_counter()
+        for i, f in enumerate(frames):
+            due = start + i / rate_per_s
+            delay = due - time.perf_counter()
+            if delay > 0.001:
+                time.sleep(delay)
+            self.pub.send_multipart(f)
+        sent_done = time.perf_counter()
+        received, _ = self._settle(before, sent_done)
+        return {"mode": "paced", "offered_per_s": rate_per_s, "seconds": seconds, "sent": total,
+                "send_per_s": total / (sent_done - start), "received": int(received), "lost": int(total - received),
+                "loss_pct": 100.0 * (total - received) / total}
+
+    def blast(self, count: int) -> dict[str, Any]:
+        """Send `count` ticks as fast as possible; handled/s = received over first send to last handled."""
+        frames = self._frames(count)
+        before = handled_ticks(self.metrics_port)
+        start = time.perf_counter()
+        for f in frames:
+            self.pub.send_multipart(f)
+        sent_done = time.perf_counter()
+        received, last_seen = self._settle(before, sent_done)
+        # _settle sees the last change up to one poll (20 ms) plus a scrape late.
+        elapsed = max(last_seen - start, sent_done - start)
+        return {"mode": "blast", "sent": count, "send_per_s": count / (sent_done - start),
+                "received": int(received), "lost": int(count - received), "loss_pct": 100.0 * (count - received) / count,
+                "handled_per_s": received / elapsed, "seconds": elapsed}
+
+    def rss_mb(self) -> float:
+        import psutil
+        return psutil.Process(self.buffer.proc.pid).memory_info().rss / 2**20
+
+    def close(self) -> None:
+        self.pub.close(linger=0)
+        self.ctx.term()
+        self.buffer.terminate()
+        self.redis.stop()
+
+
+def run(rate_per_s: float, seconds: float, blast_count: int, runs: int) -> dict[str, Any]:
+    """`runs` paced and blast rounds against one buffer process."""
+    bench = TickBench(Path(tempfile.mkdtemp(prefix="bench_ticks_")))
+    try:
+        rounds = []
+        for _ in range(runs):
+            rounds.append({"paced": bench.paced(rate_per_s, seconds), "blast": bench.blast(blast_count)})
+        return {"rounds": rounds, "buffer_rss_mb": bench.rss_mb()}
+    finally:
+        bench.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=10000.0)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--blast", type=int, default=100000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    print(json.dumps(run(args.rate, args.seconds, args.blast, args.runs), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

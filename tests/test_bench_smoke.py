@@ -1,0 +1,44 @@
+"""`python -m bench` still runs: the quick cluster section prints the table and writes its JSON.
+
+Only a smoke test: the figures are measured by `make bench`, never asserted here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from helpers import REPO
+
+
+def test_quick_cluster_bench_prints_the_table_and_writes_json_with_every_row(tmp_path: Path) -> None:
+    out = tmp_path / "latest.json"
+    run = subprocess.run([sys.executable, "-m", "bench", "--quick", "--only", "cluster", "--out", str(out)],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.startswith("machine: ")
+    assert "| figure | median | min | max | runs | target | met | note |" in run.stdout
+    assert "| cluster update, 500 symbols x 361 points |" in run.stdout
+
+    report = json.loads(out.read_text())
+    assert {"started_at", "duration_s", "machine", "settings", "rows", "failed", "raw"} <= set(report)
+    assert {"cpu", "cpus_logical", "load_average_start", "python", "numpy", "blas"} <= set(report["machine"])
+    assert report["settings"] == {"quick": True, "runs": 2, "sections": ["cluster"]}
+    assert report["failed"] == {}
+    rows = {row["key"]: row for row in report["rows"]}
+    assert {"cluster.update_ms.10", "cluster.update_ms.100", "cluster.update_ms.500", "cluster.update_ms.1000",
+            "cluster.growth_exponent"} <= set(rows)
+    for row in rows.values():
+        assert {"label", "unit", "median", "min", "max", "runs", "target", "met", "note"} <= set(row)
+        assert row["median"] > 0 and row["runs"] >= 1
+    assert rows["cluster.update_ms.500"]["target"] == "<= 25"
+    assert isinstance(rows["cluster.update_ms.500"]["met"], bool)
+
+
+def test_bench_refuses_an_unknown_section() -> None:
+    run = subprocess.run([sys.executable, "-m", "bench", "--only", "nope"], cwd=REPO, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 2
+    assert "--only takes gate, cluster, ticks, system" in run.stderr
