@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from bench.ports import demo_on_free_ports  # noqa: E402
+from helpers import demo_topology_data, retarget  # noqa: E402
 from helpers import scrape, write_topology  # noqa: E402
 
 READY_TIMEOUT_S = 120.0
@@ -47,7 +47,7 @@ class DemoSystem:
     def __init__(self, workdir: Path):
         self.workdir = workdir
         self.home = workdir / "home"
-        self.data = demo_on_free_ports()
+        self.data = retarget(demo_topology_data())
         self.topology = write_topology(workdir / "demo.yaml", self.data)
         self.cadence_s = float(self.data["clusters"]["cadence_s"])
         self.correlator_port = self.data["actors"]["correlator"]["metrics_port"]

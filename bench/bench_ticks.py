@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
 from actors.wire import Tick  # noqa: E402
-from bench.ports import demo_on_free_ports  # noqa: E402
+from helpers import demo_topology_data, retarget  # noqa: E402
 from helpers import ActorProcess, RedisServer, scrape, wait_for, write_topology  # noqa: E402
 
 PUBLISHER_HWM = 1000  # the price feed's default
@@ -49,7 +49,7 @@ class TickBench:
     def __init__(self, workdir: Path):
         self.workdir = workdir
         self.redis = RedisServer(workdir / "redis").start()
-        self.data = demo_on_free_ports(self.redis.url)
+        self.data = retarget(demo_topology_data(), self.redis.url)
         self.symbols = list(self.data["symbols"])
         topology = write_topology(workdir / "topology.yaml", self.data)
         buffer = self.data["actors"]["buffer"]
