@@ -210,7 +210,7 @@ def main() -> int:
         stream_len = r.xlen(keys.GATE_STREAM)
         internals = internal_times(data)
     finally:
-        ctx.term()
+        ctx.destroy(linger=0)  # not term(): a socket left open by a failed start-up would block it forever
         gate.terminate()
         issuer.terminate()
         redis.stop()
