@@ -185,9 +185,9 @@ class Proof:
         self.redis.close()
 
 
-def run_proof(name: str, body: Callable[[Proof], None], argv: list[str] | None = None,
+def run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv: list[str] | None = None,
               args: argparse.Namespace | None = None) -> int:
-    """Run body(proof), print the verdict and where the report is; 0 only if every check passed."""
+    """Run body(proof, args), print the verdict and where the report is; 0 only if every check passed."""
     if args is None:
         parser = argparse.ArgumentParser(prog=f"proofs/{name.replace('-', '_')}.py")
         add_arguments(parser)
@@ -208,7 +208,7 @@ def run_proof(name: str, body: Callable[[Proof], None], argv: list[str] | None =
         return 1
     print(f"proof {name} against {proof.topo.name} ({proof.topology_path})", flush=True)
     try:
-        body(proof)
+        body(proof, args)
     except ProofFailed as exc:
         print(f"stopping: '{exc}' failed", flush=True)
     except Exception as exc:  # a broken proof is a failed proof, with the reason shown
@@ -225,3 +225,5 @@ def run_proof(name: str, body: Callable[[Proof], None], argv: list[str] | None =
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--topology", help="topology of the running system (default: run/topology.yaml of the home)")
     parser.add_argument("--home", help="directory with supervisord.conf and run/ (default: the repo root)")
+    parser.add_argument("--all-programs", action="store_true",
+                        help="warm-restart only: restart every program, managed Redis included")

@@ -8,6 +8,7 @@ proposals are HOLD, so they issue no permit and set no cooldown.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def k_source(p: Proof) -> tuple[str | None, dict]:
     return decision.get("k_source"), decision
 
 
-def prove(p: Proof) -> None:
+def prove(p: Proof, args: argparse.Namespace) -> None:
     cluster_side = p.topo.actors_of_kind("clusterer") + p.topo.actors_of_kind("state_writer")
     p.require("topology has a cluster side", bool(cluster_side), cluster_side)
     ok, source, waited = p.poll(lambda: k_source(p)[0], lambda s: s == "cluster", READY_TIMEOUT_S, 0.25)

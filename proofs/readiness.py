@@ -8,6 +8,7 @@ real decision: it sets the symbol's cooldown for the cooldown TTL.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from proofs.common import Proof, run_proof  # noqa: E402
 WARM_UP_TIMEOUT_S = 40.0
 
 
-def prove(p: Proof) -> None:
+def prove(p: Proof, args: argparse.Namespace) -> None:
     states = p.program_states()
     expected = list(p.topo.actors) + (["redis"] if p.topo.redis.managed else [])
     not_running = {n: states.get(n, "MISSING") for n in expected if states.get(n) != "RUNNING"}

@@ -1,4 +1,5 @@
-"""Warm-restart proof: restarting the buffer and the correlator keeps the history.
+"""Warm-restart proof: restarting the buffer and the correlator (or, with --all-programs, every
+program, managed Redis included) keeps the history.
 
 p27_corr_ready is back to 1 within one cadence of the correlator serving again (the buffer
 reloads its grid from Redis and the correlator asks it for a snapshot at once), and no symbol's
@@ -7,6 +8,7 @@ point count drops back towards zero.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -22,7 +24,8 @@ SERVING_TIMEOUT_S = 20.0
 POINT_SLACK = 2
 
 
-def prove(p: Proof) -> None:
+def prove(p: Proof, args: argparse.Namespace) -> None:
+    every_program = bool(getattr(args, "all_programs", False))
     buffer, correlator = p.one_of("buffer"), p.one_of("correlator")
     cadence = p.topo.clusters.cadence_s
     ok, value, _ = p.poll(lambda: p.metric("correlator", "p27_corr_ready"), lambda v: v == 1.0, READY_TIMEOUT_S)
@@ -30,23 +33,24 @@ def prove(p: Proof) -> None:
     before = p.points_per_symbol()
     p.require("before: point counts", bool(before), before)
 
-    p.stop_programs([buffer, correlator])
-    p.check("buffer and correlator stopped", all(p.program_states()[n] == "STOPPED" for n in (buffer, correlator)),
-            [buffer, correlator])
+    # Every program in supervisord's order (managed Redis first), or just the two that hold the history.
+    programs = sorted(p.program_states(), key=lambda n: n != "redis") if every_program else [buffer, correlator]
+    p.stop_programs(list(reversed(programs)))
+    p.check("programs stopped", all(p.program_states()[n] == "STOPPED" for n in programs), programs)
     restarted_at = time.monotonic()
-    p.start_programs([buffer, correlator])
+    p.start_programs(programs)
 
     ok, _, waited = p.poll(lambda: p.metrics(correlator), lambda m: m is not None, SERVING_TIMEOUT_S, 0.02)
     p.require("correlator serving again", ok, f"{time.monotonic() - restarted_at:.2f} s after start")
-    serving_at = time.monotonic()
     ok, value, waited = p.poll(lambda: p.metric("correlator", "p27_corr_ready"), lambda v: v == 1.0,
                                READY_TIMEOUT_S, 0.02)
     p.check("p27_corr_ready back to 1 within one cadence", ok and waited <= cadence, value,
             f"{waited:.2f} s after the correlator served metrics (cadence {cadence:g} s); "
             f"{time.monotonic() - restarted_at:.2f} s after the restart")
     ok, after, _ = p.poll(p.points_per_symbol, lambda a: bool(a), SERVING_TIMEOUT_S)
-    lost = {s: (before[s], after.get(s)) for s in before
-            if not isinstance(after, dict) or after.get(s) is None or after[s] < min(before[s], p.topo.clusters.lookback_returns + 1) - POINT_SLACK}
+    kept_floor = {s: min(before[s], p.topo.clusters.lookback_returns + 1) - POINT_SLACK for s in before}
+    lost = {s: (before[s], after.get(s) if isinstance(after, dict) else None) for s in before
+            if not isinstance(after, dict) or after.get(s) is None or after[s] < kept_floor[s]}
     p.check("point counts kept", not lost, {"before": before, "after": after} if not lost else {"lost": lost})
 
 

@@ -50,6 +50,14 @@ def test_proof_passes_on_the_demo_and_writes_its_report(demo_system: Path, name:
     assert (demo_system / "run" / "proofs").glob(f"{name}-*.txt")
 
 
+def test_warm_restart_of_every_program_keeps_points_and_readiness(demo_system: Path) -> None:
+    result = clustergate("proof", "warm-restart", "--all-programs", "--home", str(demo_system))
+    assert result.returncode == 0, result.stdout + result.stderr
+    checks = {c["name"]: c for c in latest_report(demo_system, "warm-restart")["checks"]}
+    assert "redis" in checks["programs stopped"]["value"]
+    assert checks["point counts kept"]["ok"] and checks["p27_corr_ready back to 1 within one cadence"]["ok"]
+
+
 def test_readiness_proof_fails_when_the_state_writer_is_down(demo_system: Path) -> None:
     ctl = [str(Path(sys.executable).parent / "supervisorctl"), "-c", str(demo_system / "supervisord.conf")]
     subprocess.run([*ctl, "stop", "state_writer"], check=True, capture_output=True, timeout=30)
