@@ -18,3 +18,15 @@ def redis_server(tmp_path: Path):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def live(tmp_path: Path):
+    """The demo topology up under a real supervisord in its own home (tests/reliability.py)."""
+    from reliability import LiveSystem
+
+    system = LiveSystem(tmp_path).up()
+    try:
+        yield system
+    finally:
+        system.down()

@@ -5,23 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
-
-import pytest
 
 from helpers import wait_for
 from reliability import LiveSystem, ProposalLoad, check_ledger, wait_for_load_progress
 
 KILL_ORDER = ("gate", "permit_issuer", "buffer", "correlator", "clusterer", "state_writer", "price_feed", "book")
-
-
-@pytest.fixture
-def live(tmp_path: Path):
-    system = LiveSystem(tmp_path).up()
-    try:
-        yield system
-    finally:
-        system.down()
 
 
 def test_every_proposal_ends_with_exactly_one_decision_while_each_actor_is_killed_in_turn(live: LiveSystem) -> None:

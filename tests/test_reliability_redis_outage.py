@@ -6,9 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
 
-import pytest
 import redis
 
 from actors import keys
@@ -19,15 +17,6 @@ from reliability import LiveSystem, ProposalLoad, check_ledger, wait_for_load_pr
 
 OUTAGE_S = 10.0
 CLIENT_TIMEOUT_MS = 5000
-
-
-@pytest.fixture
-def live(tmp_path: Path):
-    system = LiveSystem(tmp_path).up()
-    try:
-        yield system
-    finally:
-        system.down()
 
 
 def kill_redis_so_it_stays_down(live: LiveSystem) -> None:
