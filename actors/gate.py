@@ -1,9 +1,10 @@
 """The gate (P2.6): answers every exit proposal with a decision, and a permit when the policy allows.
 
-A proposal arrives on the `proposals` REP socket; the gate reads every position snapshot, the
-cluster state and the symbol's cooldown in one Redis round trip, computes the portfolio metrics and
-the policy (pure functions below), and asks the permit issuer, the only writer, to record the
-decision and issue the permit. Never a non-HOLD decision without the issuer's permit: Redis down
+Proposals arrive on the `proposals` ROUTER socket (REQ and DEALER clients); those waiting together
+are decided as one batch: the gate reads every position snapshot, the cluster state and the
+cooldown of each symbol in one Redis round trip, computes the portfolio metrics and the policy
+(pure functions below) for each proposal in arrival order, and asks the permit issuer, the only
+writer, to record all the decisions and issue their permits in one request. Never a non-HOLD decision without the issuer's permit: Redis down
 gives HOLD `redis_unavailable`, the issuer unreachable gives HOLD `permit_unavailable`.
 
 This process must not import numpy or scipy (RSS target 40 MB).
@@ -319,11 +320,13 @@ class PortfolioState:
     sigmas: dict[str, float] | None
     cooldown: bool
     missing_realized: list[str] = field(default_factory=list)
+    cooldowns: dict[str, bool] = field(default_factory=dict)  # symbol -> cooldown key exists, per symbol read
 
 
 def parse_state(replies: Sequence[Any], symbols: Sequence[str], now: float, stale_after_s: float, freshness_s: float,
-                realized: bool, with_cooldown: bool) -> PortfolioState:
-    """Parse the replies of `state_commands` (error replies count as missing data)."""
+                realized: bool, cooldown_symbols: Sequence[str] = ()) -> PortfolioState:
+    """Parse the replies of `state_commands`, then one EXISTS per cooldown symbol (error replies count
+    as missing data)."""
     positions: list[Position] = []
     ages: dict[str, float] = {}
     for symbol, values in zip(symbols, replies):
@@ -351,14 +354,13 @@ def parse_state(replies: Sequence[Any], symbols: Sequence[str], now: float, stal
                     continue
                 if math.isfinite(value) and value >= 0:
                     sigmas[symbol] = value
-    cooldown = False
-    if with_cooldown:
-        cooldown = replies[i] == 1
-    return PortfolioState(positions, ages, k, sigmas, cooldown)
+    cooldowns = {symbol: reply == 1 for symbol, reply in zip(cooldown_symbols, replies[i:])}
+    cooldown = len(cooldowns) == 1 and next(iter(cooldowns.values()))
+    return PortfolioState(positions, ages, k, sigmas, cooldown, cooldowns=cooldowns)
 
 
 def state_commands(symbols: Sequence[str], key_pattern: str, realized: bool) -> list[tuple]:
-    """The read half of every evaluation; the cooldown EXISTS is appended per proposal."""
+    """The read half of every evaluation; one cooldown EXISTS per symbol of the batch is appended."""
     commands: list[tuple] = [("HMGET", keys.position_snapshot(s, key_pattern), *SNAPSHOT_FIELDS) for s in symbols]
     commands.append(("HMGET", keys.CLUSTER_STATE, "updated_ts", "cluster_stress"))
     if realized:
@@ -367,12 +369,16 @@ def state_commands(symbols: Sequence[str], key_pattern: str, realized: bool) -> 
 
 
 def evaluate(proposal: Proposal, state: PortfolioState, *, allowed: bool, settings: GateSettings,
-             now: float) -> tuple[dict[str, Any], PortfolioMetrics]:
-    """The decision record for a proposal (before the issuer adds permit fields) and its metrics."""
-    metrics = portfolio_metrics(state.positions, state.cluster_stress, settings, state.sigmas)
+             now: float, cooldown: bool | None = None,
+             metrics: PortfolioMetrics | None = None) -> tuple[dict[str, Any], PortfolioMetrics]:
+    """The decision record for a proposal (before the issuer adds permit fields) and its metrics.
+
+    cooldown defaults to state.cooldown; metrics, when given, must be those of state."""
+    if metrics is None:
+        metrics = portfolio_metrics(state.positions, state.cluster_stress, settings, state.sigmas)
     final_action, reason = decide(proposal.action_proposed, allowed=allowed, state_ok=bool(state.positions),
-                                  cooldown=state.cooldown, stress=metrics.stress, kill_score=proposal.kill_score,
-                                  settings=settings)
+                                  cooldown=state.cooldown if cooldown is None else cooldown, stress=metrics.stress,
+                                  kill_score=proposal.kill_score, settings=settings)
     decision = decision_record(proposal, final_action, reason, metrics, now)
     if state.sigmas is not None:
         decision["sigma_source"] = "realized"
@@ -380,6 +386,35 @@ def evaluate(proposal: Proposal, state: PortfolioState, *, allowed: bool, settin
     else:
         decision["sigma_source"] = "constant"
     return decision, metrics
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItem:
+    """One proposal of a batch as decided: the decision, and the cooldown it was decided with.
+    cooldown_from_batch: the cooldown was not in Redis but set by an earlier decision of the batch."""
+
+    decision: dict[str, Any]
+    cooldown_seen: bool
+    cooldown_from_batch: bool
+
+
+def evaluate_batch(proposals: Sequence[Proposal], state: PortfolioState, *, allowed: frozenset[str],
+                   settings: GateSettings, now: float) -> tuple[list[BatchItem], PortfolioMetrics]:
+    """Decide proposals in arrival order against one read of the state, as if one at a time: a non-HOLD
+    decision sets its symbol's cooldown for the proposals after it (state.cooldowns is what Redis had)."""
+    metrics = portfolio_metrics(state.positions, state.cluster_stress, settings, state.sigmas)
+    cooldowns = dict(state.cooldowns)
+    items: list[BatchItem] = []
+    for proposal in proposals:
+        symbol = proposal.symbol
+        cooldown = cooldowns.get(symbol, False)
+        decision, _ = evaluate(proposal, state, allowed=symbol in allowed, settings=settings, now=now,
+                               cooldown=cooldown, metrics=metrics)
+        from_batch = cooldown and not state.cooldowns.get(symbol, False) and proposal.action_proposed != HOLD
+        items.append(BatchItem(decision, cooldown, from_batch))
+        if decision["final_action"] != HOLD:
+            cooldowns[symbol] = True
+    return items, metrics
 
 
 def decision_record(proposal: Proposal, final_action: str, reason: str, metrics: PortfolioMetrics | None,
@@ -436,33 +471,34 @@ class Gate(Actor):
                             for f, t, r in policy_transitions()}
         self._snapshot_age: dict[str, Any] = {}
         self._last_gauges: tuple | None = None
-        self.on_request("proposals", self.handle_proposal)
+        self.on_requests_batch("proposals", self.handle_proposals)
         self.open_permits()
         self.every(s.refresh_s, self.refresh_gauges, first_after_s=0.0)
         self.set_ready(True)
 
     # ----------------------------------------------------------------- Redis
 
-    def read_state(self, symbol: str | None) -> PortfolioState:
-        with_cooldown = symbol is not None and symbol in self.allowed
-        payload, count = self._state_payload, self._state_count
-        if with_cooldown:
-            payload, count = payload + self._cooldown_payload[symbol], count + 1
-        replies = self.redis.pipeline_raw(payload, count)
+    def read_state(self, symbols: Sequence[str] = ()) -> PortfolioState:
+        """Snapshots, cluster state (and realized vol) plus the cooldown of each allowed symbol given,
+        in one round trip."""
+        cooldown_symbols = [s for s in dict.fromkeys(symbols) if s in self.allowed]
+        payload = b"".join([self._state_payload, *(self._cooldown_payload[s] for s in cooldown_symbols)])
+        replies = self.redis.pipeline_raw(payload, self._state_count + len(cooldown_symbols))
         return parse_state(replies, self.symbols, time.time(), self.stale_after_s, self.freshness_s,
-                           self.realized, with_cooldown)
+                           self.realized, cooldown_symbols)
 
     def refresh_gauges(self) -> None:
         """Keep the gauges (snapshot ages above all) current while no proposals arrive."""
         try:
-            state = self.read_state(None)
+            state = self.read_state()
         except RedisUnavailable:
             self.set_ready(False)
             return
         self.set_ready(True)
         self.observe(state, portfolio_metrics(state.positions, state.cluster_stress, self.settings, state.sigmas))
 
-    def observe(self, state: PortfolioState, metrics: PortfolioMetrics) -> None:
+    def observe(self, state: PortfolioState, metrics: PortfolioMetrics, evaluations: int = 1) -> None:
+        """Set the gauges from one read; count `evaluations` decisions made on it."""
         gauges = (metrics.stress, metrics.heat, metrics.concentration, metrics.corr_proxy,
                   1 if metrics.k_source == "cluster" else 0, len(state.positions), metrics.total_abs_notional)
         if gauges != self._last_gauges:  # the gate is their only writer: unchanged values need no set
@@ -474,8 +510,8 @@ class Gate(Actor):
             P26_CLUSTER_STRESS_USED.set(gauges[4])
             P26_SYMBOLS_WITH_SNAPSHOT.set(gauges[5])
             P26_TOTAL_ABS_NOTIONAL.set(gauges[6])
-        if metrics.k_source != "cluster":
-            P26_CLUSTER_FALLBACK.inc()
+        if metrics.k_source != "cluster" and evaluations:
+            P26_CLUSTER_FALLBACK.inc(evaluations)
         ages_s, children = state.ages_s, self._snapshot_age
         for symbol in self.symbols:
             age_s = ages_s.get(symbol)
@@ -515,63 +551,104 @@ class Gate(Actor):
 
     # ----------------------------------------------------------------- proposals
 
-    def handle_proposal(self, frames: list[bytes]) -> dict[str, Any]:
+    def handle_proposals(self, requests: list[list[bytes]]) -> list[dict[str, Any]]:
+        """One reply per request, in order: the waiting proposals are decided together (one Redis read,
+        one issuer round trip), malformed ones get their error envelope."""
         received = time.perf_counter()
-        try:
-            proposal = parse_request(frames, self.settings.max_request_bytes)
-        except BadRequest as exc:
-            self._requests_bad.inc()
-            return error_envelope(exc.reason, exc.detail)
-        self._requests_ok.inc()
-        self._plans_seen[proposal.action_proposed].inc()
-        decision = self.decide_and_record(proposal)
-        if not decision["replayed"]:
-            final, proposed, reason = decision["final_action"], decision["action_proposed"], decision["gate_reason"]
-            if reason in FAIL_CLOSED_REASONS:
-                self._fail_closed[reason].inc()
-            if final != proposed:
-                transition = (proposed, final, reason)
-                child = self._downgraded.get(transition)
-                if child is None:
-                    child = self._downgraded[transition] = P26_DOWNGRADED.labels(
-                        from_action=proposed, to_action=final, reason=reason)
-                child.inc()
-            if decision["permit"]:
-                P26_TIME_TO_PERMIT.observe(time.perf_counter() - received)
-        return ok_envelope(decision=decision)
+        replies: list[dict[str, Any]] = []
+        proposals: list[Proposal] = []
+        slots: list[int] = []
+        for frames in requests:
+            try:
+                proposal = parse_request(frames, self.settings.max_request_bytes)
+            except BadRequest as exc:
+                self._requests_bad.inc()
+                replies.append(error_envelope(exc.reason, exc.detail))
+                continue
+            self._requests_ok.inc()
+            self._plans_seen[proposal.action_proposed].inc()
+            slots.append(len(replies))
+            replies.append({})
+            proposals.append(proposal)
+        if not proposals:
+            return replies
+        for slot, decision in zip(slots, self.decide_and_record(proposals)):
+            if not decision["replayed"]:
+                final, proposed, reason = decision["final_action"], decision["action_proposed"], decision["gate_reason"]
+                if reason in FAIL_CLOSED_REASONS:
+                    self._fail_closed[reason].inc()
+                if final != proposed:
+                    transition = (proposed, final, reason)
+                    child = self._downgraded.get(transition)
+                    if child is None:
+                        child = self._downgraded[transition] = P26_DOWNGRADED.labels(
+                            from_action=proposed, to_action=final, reason=reason)
+                    child.inc()
+                if decision["permit"]:
+                    P26_TIME_TO_PERMIT.observe(time.perf_counter() - received)
+            replies[slot] = ok_envelope(decision=decision)
+        return replies
 
-    def decide_and_record(self, proposal: Proposal) -> dict[str, Any]:
-        allowed = proposal.symbol in self.allowed
+    def decide_and_record(self, proposals: Sequence[Proposal]) -> list[dict[str, Any]]:
+        """The recorded decision of each proposal, in order, or its HOLD fault decision. Proposals whose
+        cooldown changed between the read and the issuer's write are read and decided again."""
+        results: list[dict[str, Any] | None] = [None] * len(proposals)
+        todo = list(range(len(proposals)))
         for _ in range(DECIDE_ATTEMPTS):
             now = time.time()
+            batch = [proposals[i] for i in todo]
             try:
-                state = self.read_state(proposal.symbol)
+                state = self.read_state([p.symbol for p in batch])
             except RedisUnavailable as exc:
-                self.log.warning("redis_unavailable", plan_id=proposal.plan_id, error=str(exc))
-                return fault_decision(proposal, REDIS_UNAVAILABLE, now)
-            decision, metrics = evaluate(proposal, state, allowed=allowed, settings=self.settings, now=now)
-            self.observe(state, metrics)
-            reply = self.ask_issuer({"decision": decision, "cooldown_seen": state.cooldown,
+                self.log.warning("redis_unavailable", plan_ids=len(batch), first_plan_id=batch[0].plan_id, error=str(exc))
+                return self._faults(proposals, results, todo, REDIS_UNAVAILABLE, now)
+            items, metrics = evaluate_batch(batch, state, allowed=self.allowed, settings=self.settings, now=now)
+            self.observe(state, metrics, len(items))
+            reply = self.ask_issuer({"decisions": [{"decision": it.decision, "cooldown_seen": it.cooldown_seen,
+                                                    "cooldown_from_batch": it.cooldown_from_batch} for it in items],
                                      "deadline_epoch": now + self.permit_timeout_ms / 2000.0})
             if reply is None:
-                return fault_decision(proposal, PERMIT_UNAVAILABLE, now)
-            if reply.get("status") == "ok":
-                recorded = reply["decision"]
-                if reply.get("written"):
-                    P26_GATE_WRITES.inc()
-                if reply.get("permit_issued"):
-                    P26_PERMIT_ISSUED.inc()
-                if recorded.get("final_action") != HOLD and not recorded.get("permit"):
-                    return fault_decision(proposal, PERMIT_UNAVAILABLE, now)  # never act without a permit
-                return recorded
-            reason = reply.get("reason")
-            if reason == "cooldown_conflict":
-                continue
-            self.log.warning("permit_issuer_refused", plan_id=proposal.plan_id, reason=reason,
-                             detail=reply.get("detail"))
-            return fault_decision(proposal, REDIS_UNAVAILABLE if reason == REDIS_UNAVAILABLE else PERMIT_UNAVAILABLE,
-                                  now)
-        return fault_decision(proposal, PERMIT_UNAVAILABLE, time.time())
+                return self._faults(proposals, results, todo, PERMIT_UNAVAILABLE, now)
+            outcomes = reply.get("results") if reply.get("status") == "ok" else None
+            if not isinstance(outcomes, list) or len(outcomes) != len(todo):
+                reason = reply.get("reason")
+                self.log.warning("permit_issuer_refused", plan_ids=len(batch), first_plan_id=batch[0].plan_id,
+                                 reason=reason, detail=reply.get("detail"))
+                return self._faults(proposals, results, todo,
+                                    REDIS_UNAVAILABLE if reason == REDIS_UNAVAILABLE else PERMIT_UNAVAILABLE, now)
+            retry: list[int] = []
+            for i, outcome in zip(todo, outcomes):
+                results[i] = self._recorded(proposals[i], outcome, now)
+                if results[i] is None:
+                    retry.append(i)
+            todo = retry
+            if not todo:
+                break
+        return self._faults(proposals, results, todo, PERMIT_UNAVAILABLE, time.time())
+
+    def _recorded(self, proposal: Proposal, outcome: dict[str, Any], now: float) -> dict[str, Any] | None:
+        """The decision the issuer recorded for one proposal, its fault decision, or None to decide again."""
+        if outcome.get("status") == "ok":
+            recorded = outcome["decision"]
+            if outcome.get("written"):
+                P26_GATE_WRITES.inc()
+            if outcome.get("permit_issued"):
+                P26_PERMIT_ISSUED.inc()
+            if recorded.get("final_action") != HOLD and not recorded.get("permit"):
+                return fault_decision(proposal, PERMIT_UNAVAILABLE, now)  # never act without a permit
+            return recorded
+        reason = outcome.get("reason")
+        if reason == "cooldown_conflict":
+            return None
+        self.log.warning("permit_issuer_refused", plan_id=proposal.plan_id, reason=reason, detail=outcome.get("detail"))
+        return fault_decision(proposal, REDIS_UNAVAILABLE if reason == REDIS_UNAVAILABLE else PERMIT_UNAVAILABLE, now)
+
+    @staticmethod
+    def _faults(proposals: Sequence[Proposal], results: list[dict[str, Any] | None], todo: Sequence[int], reason: str,
+                now: float) -> list[dict[str, Any]]:
+        for i in todo:
+            results[i] = fault_decision(proposals[i], reason, now)
+        return results  # type: ignore[return-value]  # every slot is filled now
 
 
 if __name__ == "__main__":

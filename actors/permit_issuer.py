@@ -1,6 +1,8 @@
 """The permit issuer (P2.6): the only writer of decisions, permits and cooldowns.
 
-For each decision the gate sends, one atomic Lua script either returns the plan_id's stored first
+The gate sends a batch of decisions in one request (or one decision, the older format); the
+scripts of a batch run in one pipelined round trip, in order, and the reply lists their results.
+For each decision, one atomic Lua script either returns the plan_id's stored first
 decision (a resubmission: nothing is written) or stores the decision, appends it to the gate
 stream and, for a non-HOLD action, sets the permit (NX, TTL) and the symbol's cooldown. Because the
 script is atomic, two submissions of one plan_id can never both issue a permit, and a permit never
@@ -18,7 +20,7 @@ from prometheus_client import Counter, Histogram
 from actors import keys
 from actors.resp import RedisUnavailable, ReplyError, RespClient, Script
 from actors.runtime import Actor, main
-from actors.wire import error_envelope, ok_envelope
+from actors.wire import encode, error_envelope, ok_envelope
 from launcher.topology import PermitIssuerSettings
 
 # SPEC's stream fields, plus K and where K came from.
@@ -27,16 +29,20 @@ STREAM_FIELDS = ("plan_id", "symbol", "action_proposed", "final_action", "gate_r
 
 # KEYS: plan decision, gate stream, permit, cooldown.
 # ARGV: decision JSON, decision TTL, stream MAXLEN, permit TTL, cooldown TTL, issue (0/1),
-#       cooldown_seen (0/1), then the stream record's values in STREAM_FIELDS order (the field names
+#       cooldown_seen (0 no, 1 in Redis, 2 set by an earlier decision of the batch), then the stream record's values in STREAM_FIELDS order (the field names
 #       live in the script, so each request sends half as many arguments).
 # A non-HOLD decision made without seeing a cooldown that exists now is refused (cooldown_conflict),
-# so the gate re-reads and decides again rather than issuing two permits inside one cooldown.
+# so the gate re-reads and decides again rather than issuing two permits inside one cooldown; so is
+# one decided under a cooldown an earlier decision of its batch was to set but did not (a replay).
 RECORD_DECISION = Script("""
 local fields = {""" + ", ".join(f"'{name}'" for name in STREAM_FIELDS) + """}
 local previous = redis.call('GET', KEYS[1])
 if previous then return {'replayed', previous} end
 local issue = ARGV[6] == '1'
 if issue and ARGV[7] == '0' and redis.call('EXISTS', KEYS[4]) == 1 then
+  return {'cooldown_conflict', ''}
+end
+if ARGV[7] == '2' and redis.call('EXISTS', KEYS[4]) == 0 then
   return {'cooldown_conflict', ''}
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
@@ -76,18 +82,41 @@ def stream_values(decision: dict[str, Any]) -> list[Any]:
     return out
 
 
-def check_request(request: Any) -> tuple[dict[str, Any], bool, float | None]:
-    """(decision, cooldown_seen, deadline_epoch) of a gate request, or ValueError saying what is wrong."""
-    if not isinstance(request, dict) or not isinstance(request.get("decision"), dict):
-        raise ValueError("expected {\"decision\": {...}, \"cooldown_seen\": bool, \"deadline_epoch\": number}")
-    decision = request["decision"]
+MAX_BATCH = 1024
+
+# cooldown_seen as the script takes it.
+SEEN_NONE, SEEN_IN_REDIS, SEEN_FROM_BATCH = "0", "1", "2"
+
+
+def _check_item(item: Any, where: str) -> tuple[dict[str, Any], str]:
+    if not isinstance(item, dict) or not isinstance(item.get("decision"), dict):
+        raise ValueError(f"{where}: expected {{\"decision\": {{...}}, \"cooldown_seen\": bool}}")
+    decision = item["decision"]
     missing = [f for f in REQUIRED_FIELDS if not isinstance(decision.get(f), str) or not decision.get(f)]
     if missing:
-        raise ValueError(f"decision lacks {', '.join(missing)}")
+        raise ValueError(f"{where}: decision lacks {', '.join(missing)}")
+    seen = SEEN_NONE
+    if item.get("cooldown_seen", False):
+        seen = SEEN_FROM_BATCH if item.get("cooldown_from_batch", False) else SEEN_IN_REDIS
+    return decision, seen
+
+
+def check_request(request: Any) -> tuple[list[tuple[dict[str, Any], str]], bool, float | None]:
+    """([(decision, cooldown_seen for the script)], batch, deadline_epoch) of a gate request, or
+    ValueError saying what is wrong. A batch is {"decisions": [{"decision", "cooldown_seen",
+    "cooldown_from_batch"}, ...], "deadline_epoch"}; a single request is one such item plus deadline."""
+    if not isinstance(request, dict):
+        raise ValueError("expected {\"decisions\": [{\"decision\": {...}, \"cooldown_seen\": bool}, ...], "
+                         "\"deadline_epoch\": number}")
     deadline = request.get("deadline_epoch")
     if deadline is not None and (isinstance(deadline, bool) or not isinstance(deadline, (int, float))):
         raise ValueError("deadline_epoch must be a number")
-    return decision, bool(request.get("cooldown_seen", False)), deadline
+    if "decisions" not in request:
+        return [_check_item(request, "request")], False, deadline
+    items = request["decisions"]
+    if not isinstance(items, list) or not items or len(items) > MAX_BATCH:
+        raise ValueError(f"decisions must be a list of 1 to {MAX_BATCH} items")
+    return [_check_item(item, f"decisions[{i}]") for i, item in enumerate(items)], True, deadline
 
 
 class PermitIssuer(Actor):
@@ -106,43 +135,64 @@ class PermitIssuer(Actor):
         try:
             if len(frames) != 1:
                 raise ValueError(f"expected 1 frame, got {len(frames)}")
-            decision, cooldown_seen, deadline = check_request(json.loads(frames[0]))
-        except (ValueError, UnicodeDecodeError) as exc:
+            items, batch, deadline = check_request(json.loads(frames[0]))
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             self._requests["bad_request"].inc()
             return error_envelope("bad_request", str(exc)[:300])
         if deadline is not None and time.time() > deadline:
             # The gate has given up on this request (it answered permit_unavailable): issue nothing.
-            self._requests["expired"].inc()
+            self._requests["expired"].inc(len(items))
             return error_envelope("expired", "the gate's deadline passed before the request was read")
-        return self.record(decision, cooldown_seen)
+        results = self.record(items)
+        if not batch:
+            return results[0]
+        return b'{"status":"ok","results":[' + b",".join(results) + b"]}"
 
-    def record(self, decision: dict[str, Any], cooldown_seen: bool) -> dict[str, Any] | bytes:
-        plan_id = decision["plan_id"]
-        issue = decision["final_action"] != "HOLD"
-        permit_key = keys.permit(plan_id)
-        stored = {**decision, "permit": issue, "permit_key": permit_key if issue else None, "replayed": False,
-                  "recorded": True}
-        stored_json = json.dumps(stored, separators=(",", ":"), allow_nan=False)
+    def record(self, items: list[tuple[dict[str, Any], str]]) -> list[bytes]:
+        """Run the script for each (decision, cooldown_seen) in one pipelined round trip, in order; the
+        encoded result envelope of each."""
+        ttls = self._script_ttls
+        calls: list[tuple[tuple[Any, ...], tuple[Any, ...]]] = []
+        stored_jsons: list[str] = []
+        for decision, seen in items:
+            plan_id = decision["plan_id"]
+            issue = decision["final_action"] != "HOLD"
+            permit_key = keys.permit(plan_id)
+            stored = {**decision, "permit": issue, "permit_key": permit_key if issue else None, "replayed": False,
+                      "recorded": True}
+            stored_json = json.dumps(stored, separators=(",", ":"), allow_nan=False)
+            stored_jsons.append(stored_json)
+            calls.append(((keys.plan_decision(plan_id), keys.GATE_STREAM, permit_key, keys.cooldown(decision["symbol"])),
+                          (stored_json, *ttls, "1" if issue else "0", seen, *stream_values(decision))))
         started = time.perf_counter()
         try:
-            outcome, previous = RECORD_DECISION(
-                self.redis,
-                (keys.plan_decision(plan_id), keys.GATE_STREAM, permit_key, keys.cooldown(decision["symbol"])),
-                (stored_json, *self._script_ttls, "1" if issue else "0", "1" if cooldown_seen else "0",
-                 *stream_values(decision)))
-        except (RedisUnavailable, ReplyError) as exc:
-            self._requests["redis_unavailable"].inc()
-            self.log.warning("redis_unavailable", plan_id=plan_id, error=str(exc))
-            return error_envelope("redis_unavailable", str(exc)[:300])
+            replies = RECORD_DECISION.run_many(self.redis, calls)
+        except RedisUnavailable as exc:
+            self._requests["redis_unavailable"].inc(len(items))
+            self.log.warning("redis_unavailable", decisions=len(items), first_plan_id=items[0][0]["plan_id"],
+                             error=str(exc))
+            failed = encode(error_envelope("redis_unavailable", str(exc)[:300]))
+            return [failed] * len(items)
         finally:
             WRITE_SECONDS.observe(time.perf_counter() - started)
+        return [self._result(decision, stored_json, reply)
+                for (decision, _), stored_json, reply in zip(items, stored_jsons, replies)]
+
+    def _result(self, decision: dict[str, Any], stored_json: str, reply: Any) -> bytes:
+        if isinstance(reply, ReplyError):
+            self._requests["redis_unavailable"].inc()
+            self.log.warning("redis_unavailable", plan_id=decision["plan_id"], error=str(reply))
+            return encode(error_envelope("redis_unavailable", str(reply)[:300]))
+        outcome, previous = reply
         self._requests[outcome].inc()
         if outcome == "replayed":
             first = json.loads(previous)
             first["replayed"] = True
-            return ok_envelope(decision=first, written=False, permit_issued=False)
+            return encode(ok_envelope(decision=first, written=False, permit_issued=False))
         if outcome == "cooldown_conflict":
-            return error_envelope("cooldown_conflict", f"cooldown of {decision['symbol']} appeared after the gate read it")
+            return encode(error_envelope("cooldown_conflict",
+                                         f"cooldown of {decision['symbol']} changed after the gate read it"))
+        issue = decision["final_action"] != "HOLD"
         if issue:
             PERMITS.inc()
         # The stored JSON is the decision: splice it into the envelope rather than encode it twice.

@@ -168,3 +168,17 @@ class Script:
         if isinstance(reply, ReplyError):
             raise reply
         return reply
+
+    def run_many(self, client: RespClient, calls: Sequence[tuple[Sequence[Any], Sequence[Any]]]) -> list[Any]:
+        """Run the script once per (keys, args), in order, in one pipelined round trip; the reply of
+        each, error replies as ReplyError instances. Calls refused with NOSCRIPT run again, in order,
+        with EVAL (which loads the script)."""
+        replies = client.pipeline([("EVALSHA", self.sha, len(k), *k, *a) for k, a in calls])
+        missing = [i for i, reply in enumerate(replies)
+                   if isinstance(reply, ReplyError) and str(reply).startswith("NOSCRIPT")]
+        if missing:
+            again = client.pipeline([("EVAL", self.source, len(calls[i][0]), *calls[i][0], *calls[i][1])
+                                     for i in missing])
+            for i, reply in zip(missing, again):
+                replies[i] = reply
+        return replies

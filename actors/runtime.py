@@ -31,12 +31,15 @@ from launcher.topology import SOCKET_ROLES, ActorSpec, Topology, load_topology
 TICK_S = 0.1
 LINGER_MS = 0
 REQUEST_DRAIN = 64  # messages handled per socket per loop turn, so one busy socket cannot starve others
+BATCHES_PER_TURN = 4  # batches served per ROUTER socket per loop turn, for the same reason
+ROUTER_MIN_SNDHWM = 4 * BATCHES_PER_TURN * REQUEST_DRAIN
 
 Frames = list[bytes]
 Handler = Callable[[Frames], None]
 RequestHandler = Callable[[Frames], "dict[str, Any] | bytes"]  # bytes: an envelope already encoded
+BatchHandler = Callable[[list[Frames]], "list[dict[str, Any] | bytes]"]  # one reply per request, in order
 
-_SOCKET_TYPES = {"PUB": zmq.PUB, "SUB": zmq.SUB, "REQ": zmq.REQ, "REP": zmq.REP}
+_SOCKET_TYPES = {"PUB": zmq.PUB, "SUB": zmq.SUB, "REQ": zmq.REQ, "REP": zmq.REP, "ROUTER": zmq.ROUTER}
 
 READY = Gauge("clustergate_actor_ready", "1 when the actor has what it needs to do its job", ["actor", "kind"])
 HANDLER_ERRORS = Counter("clustergate_handler_errors_total", "Exceptions raised by message handlers and timers", ["actor", "where"])
@@ -126,7 +129,12 @@ class Actor:
         sock_spec = self.spec.sockets[role]
         sock = self.ctx.socket(_SOCKET_TYPES[SOCKET_ROLES[self.kind][role]])
         sock.setsockopt(zmq.LINGER, LINGER_MS)
-        sock.setsockopt(zmq.SNDHWM, sock_spec.hwm)
+        # A ROUTER sends a whole batch of replies at once and drops what exceeds its send hwm, so its
+        # send queue holds at least a loop turn of replies; the receive hwm still bounds the requests.
+        send_hwm = sock_spec.hwm
+        if sock.socket_type == zmq.ROUTER:
+            send_hwm = max(send_hwm, ROUTER_MIN_SNDHWM)
+        sock.setsockopt(zmq.SNDHWM, send_hwm)
         sock.setsockopt(zmq.RCVHWM, sock_spec.hwm)
         if sock.socket_type == zmq.SUB:
             for prefix in self._subscriptions.get(role, [b""]):
@@ -212,6 +220,46 @@ class Actor:
                     self.log.error("handler_error", socket=role, error=repr(exc), trace=traceback.format_exc(limit=3))
                     reply = error_envelope("internal_error", f"{type(exc).__name__}: {exc}")
                 s.send(reply if type(reply) is bytes else encode(reply))
+
+        self._handlers[sock] = serve
+        self.poller.register(sock, zmq.POLLIN)
+
+    def on_requests_batch(self, role: str, handler: BatchHandler, max_batch: int = REQUEST_DRAIN) -> None:
+        """Serve a ROUTER role in batches: the requests waiting now (up to max_batch) go to one
+        handler(bodies) call, and each gets exactly one envelope reply on its routing envelope, even if
+        handler raises. A body is the request's frames after the envelope (REQ and DEALER clients alike)."""
+        sock = self.socket(role)
+
+        def serve(s: zmq.Socket) -> None:
+            for _ in range(BATCHES_PER_TURN):
+                envelopes: list[Frames] = []
+                bodies: list[Frames] = []
+                while len(bodies) < max_batch:
+                    frames = _recv_ready(s)
+                    if frames is None:
+                        break
+                    envelope, body = _split_envelope(frames)
+                    envelopes.append(envelope)
+                    bodies.append(body)
+                if not bodies:
+                    return
+                replies: list[dict[str, Any] | bytes]
+                try:
+                    replies = handler(bodies)
+                    if len(replies) != len(bodies):
+                        raise RuntimeError(f"handler gave {len(replies)} replies to {len(bodies)} requests")
+                except Exception as exc:  # the replies must still go out
+                    self._errors_handler.inc()
+                    self.log.error("handler_error", socket=role, error=repr(exc), trace=traceback.format_exc(limit=3))
+                    replies = [error_envelope("internal_error", f"{type(exc).__name__}: {exc}")] * len(bodies)
+                for envelope, reply in zip(envelopes, replies):
+                    envelope.append(reply if type(reply) is bytes else encode(reply))
+                    try:
+                        s.send_multipart(envelope, zmq.NOBLOCK)
+                    except zmq.Again:  # the client's queue is full (hwm): it is not reading, drop as REP would
+                        pass
+                if len(bodies) < max_batch:
+                    return
 
         self._handlers[sock] = serve
         self.poller.register(sock, zmq.POLLIN)
@@ -344,6 +392,16 @@ def _recv_ready(sock: zmq.Socket) -> list[bytes] | None:
         return sock.recv_multipart(zmq.NOBLOCK)
     except zmq.Again:
         return None
+
+
+def _split_envelope(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:
+    """(routing envelope, body) of a message received on a ROUTER: the envelope runs up to and
+    including the first empty frame (REQ clients, DEALER clients that send one), else it is the
+    peer identity alone."""
+    for i in range(1, len(frames)):
+        if not frames[i]:
+            return frames[:i + 1], frames[i + 1:]
+    return frames[:1], frames[1:]
 
 
 def _sleep(seconds: float) -> list:

@@ -29,12 +29,14 @@ SOCKET_ROLES: dict[str, dict[str, str]] = {
     "correlator": {"windows": "SUB", "snapshot": "REQ", "matrix": "PUB"},
     "clusterer": {"matrix": "SUB", "state": "PUB"},
     "state_writer": {"state": "SUB"},
-    "gate": {"proposals": "REP", "permits": "REQ"},
+    "gate": {"proposals": "ROUTER", "permits": "REQ"},
     "permit_issuer": {"requests": "REP"},
 }
 
-# Which socket type a connecting socket of each type must find bound on the other side.
-PEER_TYPE = {"SUB": "PUB", "PUB": "SUB", "REQ": "REP", "REP": "REQ"}
+# Which socket types a connecting socket of each type may find bound on the other side (the first
+# is the one named in errors). A ROUTER answers REQ clients as a REP does, each reply routed back.
+PEER_TYPE = {"SUB": ("PUB",), "PUB": ("SUB",), "REQ": ("REP", "ROUTER"), "REP": ("REQ",),
+             "ROUTER": ("REQ", "DEALER")}
 
 # An actor of the key kind cannot do its job unless an actor of each listed kind exists.
 REQUIRED_KINDS: dict[str, tuple[str, ...]] = {
@@ -515,9 +517,10 @@ def _check_wiring(v: Validator, topo: Topology) -> None:
             peer = bound.get(_endpoint_key(sock.connect)) or bound.get(_wildcard_key(sock.connect))
             if peer is None:
                 v.problem(path, f"no actor binds {sock.connect}")
-            elif peer[2] != PEER_TYPE[roles[role]]:
+            elif peer[2] not in PEER_TYPE[roles[role]]:
                 v.problem(path, f"{roles[role]} socket connects to {sock.connect}, bound by "
-                                f"actors.{peer[0]}.sockets.{peer[1]} ({peer[2]}); it needs a {PEER_TYPE[roles[role]]}")
+                                f"actors.{peer[0]}.sockets.{peer[1]} ({peer[2]}); it needs a "
+                                f"{' or a '.join(PEER_TYPE[roles[role]])}")
             if peer is not None:
                 server = topo.actors[peer[0]].sockets[peer[1]]
                 where = f"actors.{peer[0]}.sockets.{peer[1]}"

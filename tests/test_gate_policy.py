@@ -9,7 +9,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from actors.gate import (COLD, COLD_KS_HARD, COOLDOWN, FAIL_CLOSED_STATE, FULL, HOLD, NOT_ALLOWED, P25, P50, P75,
                          PASS, RISKOFF, BadRequest, Position, PortfolioState, Proposal, cluster_k, decide, evaluate,
-                         parse_request, parse_snapshot, portfolio_metrics, stress_of, validate_proposal)
+                         evaluate_batch, parse_request, parse_snapshot, portfolio_metrics, stress_of, validate_proposal)
 from launcher.topology import GateSettings
 
 S = GateSettings()
@@ -125,6 +125,43 @@ def test_a_decision_records_k_and_where_it_came_from():
     decision, _ = evaluate(Proposal("p", "BTCUSDT", P50), state, allowed=True, settings=S, now=NOW)
     assert decision["k_source"] == "proxy" and decision["K"] == 1.0
     assert decision["sigma_source"] == "constant"
+
+
+# --------------------------------------------------------------------------- batches
+
+BOOK_STATE = PortfolioState([Position("BTCUSDT", 100.0), Position("ETHUSDT", -100.0)], {}, 0.3, None, False,
+                            cooldowns={"BTCUSDT": False, "ETHUSDT": False})
+ALLOWED = frozenset({"BTCUSDT", "ETHUSDT", "SOLUSDT"})
+
+
+def batch(*proposals, state=BOOK_STATE):
+    items, _ = evaluate_batch(list(proposals), state, allowed=ALLOWED, settings=S, now=NOW)
+    return [(it.decision["final_action"], it.decision["gate_reason"], it.cooldown_seen, it.cooldown_from_batch)
+            for it in items]
+
+
+def test_the_second_proposal_for_a_symbol_in_one_batch_sees_the_cooldown_the_first_sets():
+    assert batch(Proposal("a", "BTCUSDT", P50), Proposal("b", "BTCUSDT", P50)) == [
+        (P50, PASS, False, False), (P25, COOLDOWN, True, True)]
+
+
+def test_a_batch_decides_as_one_at_a_time_would_for_other_symbols_and_holds():
+    assert batch(Proposal("a", "BTCUSDT", HOLD), Proposal("b", "BTCUSDT", P50), Proposal("c", "ETHUSDT", P25),
+                 Proposal("d", "DOGEUSDT", P50), Proposal("e", "ETHUSDT", HOLD)) == [
+        (HOLD, PASS, False, False), (P50, PASS, False, False), (P25, PASS, False, False),
+        (HOLD, NOT_ALLOWED, False, False), (HOLD, PASS, True, False)]
+
+
+def test_a_cooldown_read_from_redis_is_not_marked_as_set_by_the_batch():
+    state = PortfolioState(BOOK_STATE.positions, {}, 0.3, None, False, cooldowns={"BTCUSDT": True})
+    assert batch(Proposal("a", "BTCUSDT", P50), Proposal("b", "BTCUSDT", P75), state=state) == [
+        (P25, COOLDOWN, True, False), (P50, COOLDOWN, True, False)]
+
+
+def test_a_batch_without_fresh_state_fails_closed_for_every_proposal():
+    state = PortfolioState([], {}, None, None, False, cooldowns={"BTCUSDT": False})
+    assert batch(Proposal("a", "BTCUSDT", P50), Proposal("b", "BTCUSDT", P50), state=state) == [
+        (HOLD, FAIL_CLOSED_STATE, False, False)] * 2
 
 
 # --------------------------------------------------------------------------- policy, step by step

@@ -319,3 +319,94 @@ def test_clustergate_propose_exits_1_with_a_message_when_no_gate_answers(tmp_pat
                      "--timeout-ms", "100", "--retries", "1")
     assert result.returncode == 1
     assert "no reply from the gate" in result.stderr
+
+
+# --------------------------------------------------------------------------- batches
+
+
+def issuer_request(system, body: dict) -> dict:
+    import zmq
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(system.data["actors"]["permit_issuer"]["sockets"]["requests"]["bind"])
+    try:
+        sock.send(json.dumps(body).encode())
+        assert sock.poll(3000), "the permit issuer did not answer"
+        return json.loads(sock.recv())
+    finally:
+        sock.close(linger=0)
+
+
+def issuer_item(plan_id: str, symbol: str, final_action: str, *, cooldown_seen=False, from_batch=False) -> dict:
+    decision = {"plan_id": plan_id, "symbol": symbol, "action_proposed": final_action, "final_action": final_action,
+                "gate_reason": "pass", "stress": 0.5, "heat": 1.0, "concentration": 0.5, "corr_proxy": 0.5,
+                "K": 0.5, "k_source": "proxy", "kill_score": 0.0, "ts_epoch": int(time.time())}
+    return {"decision": decision, "cooldown_seen": cooldown_seen, "cooldown_from_batch": from_batch}
+
+
+def test_a_plan_id_twice_in_one_issuer_batch_gets_one_decision_and_one_permit(clean):
+    r = clean.redis
+    plan = new_plan()
+    reply = issuer_request(clean, {"decisions": [issuer_item(plan, "BTCUSDT", "PARTIAL_50"),
+                                                 issuer_item(plan, "BTCUSDT", "PARTIAL_25", cooldown_seen=True,
+                                                             from_batch=True)]})
+    first, second = reply["results"]
+    assert first["written"] and first["permit_issued"] and first["decision"]["final_action"] == "PARTIAL_50"
+    assert second["decision"]["replayed"] and second["decision"]["final_action"] == "PARTIAL_50"
+    assert not second["written"] and not second["permit_issued"]
+    assert sum(1 for _, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == plan) == 1
+    assert r.exists(keys.permit(plan)) == 1
+
+
+def test_a_decision_made_under_a_cooldown_its_batch_did_not_set_is_refused_for_a_new_read(clean):
+    old, new = new_plan(), new_plan()
+    assert issuer_request(clean, issuer_item(old, "SOLUSDT", "HOLD"))["written"]  # old recorded, no cooldown
+    reply = issuer_request(clean, {"decisions": [issuer_item(old, "SOLUSDT", "PARTIAL_50"),  # replayed: no cooldown
+                                                 issuer_item(new, "SOLUSDT", "PARTIAL_25", cooldown_seen=True,
+                                                             from_batch=True)]})
+    assert reply["results"][0]["decision"]["replayed"]
+    assert reply["results"][1] == {"status": "error", "reason": "cooldown_conflict", "detail": reply["results"][1]["detail"]}
+    assert clean.redis.exists(keys.permit(new)) == 0
+
+
+def test_concurrent_dealer_clients_get_one_decision_and_one_permit_per_plan_id(clean):
+    import zmq
+    r = clean.redis
+    ctx = zmq.Context.instance()
+    plans = [new_plan() for _ in range(60)]
+    actions = ("PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSED", "HOLD")
+    proposals = [json.dumps({"plan_id": plan, "symbol": ("BTCUSDT", "ETHUSDT", "SOLUSDT")[i % 3],
+                             "action_proposed": actions[i % 5]}).encode() for i, plan in enumerate(plans)]
+    clients = [ctx.socket(zmq.DEALER) for _ in range(6)]
+    try:
+        for sock in clients:
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.connect(clean.endpoint)
+        for sock in clients:  # every client sends every proposal: each plan_id arrives 6 times, in one burst
+            for payload in proposals:
+                sock.send_multipart([b"", payload])
+        decisions: dict[str, list[dict]] = {plan: [] for plan in plans}
+        for sock in clients:
+            for _ in proposals:
+                assert sock.poll(5000), "a proposal got no reply"
+                envelope = sock.recv_multipart()
+                assert envelope[0] == b""
+                d = decision_of(json.loads(envelope[1]))
+                decisions[d["plan_id"]].append(d)
+    finally:
+        for sock in clients:
+            sock.close(linger=0)
+    records = [f for _, f in r.xrange(keys.GATE_STREAM)]
+    for plan in plans:
+        answers = decisions[plan]
+        assert len(answers) == len(clients)
+        assert sum(not d["replayed"] for d in answers) == 1, answers
+        strip = [{k: v for k, v in d.items() if k != "replayed"} for d in answers]
+        assert all(s == strip[0] for s in strip)
+        assert sum(1 for f in records if f["plan_id"] == plan) == 1
+        assert r.exists(keys.permit(plan)) == (answers[0]["final_action"] != "HOLD")
+        assert answers[0]["final_action"] == "HOLD" or answers[0]["permit"]
+    # Within one cooldown a symbol gets at most one permit at the proposed action; later ones step down.
+    passed = [d for ds in decisions.values() for d in ds if not d["replayed"] and d["gate_reason"] == "pass"
+              and d["final_action"] != "HOLD"]
+    assert len({d["symbol"] for d in passed}) == len(passed)
