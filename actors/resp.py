@@ -14,6 +14,7 @@ from typing import Any, Sequence
 from urllib.parse import unquote, urlparse
 
 import hiredis
+from hiredis import pack_command as _pack_command
 
 from launcher.topology import RedisConfig
 
@@ -39,7 +40,15 @@ def _arg(value: Any) -> bytes:
 
 
 def encode_commands(commands: Sequence[Command]) -> bytes:
-    """RESP encoding of several commands, ready to send in one write."""
+    """RESP encoding of several commands, ready to send in one write (hiredis's C encoder, which
+    writes str, bytes, int and float as `_arg` does; anything else goes through `_arg`)."""
+    try:
+        return b"".join([_pack_command(tuple(command)) for command in commands])
+    except TypeError:
+        return _encode_commands_py(commands)
+
+
+def _encode_commands_py(commands: Sequence[Command]) -> bytes:
     out = []
     for command in commands:
         out.append(b"*%d\r\n" % len(command))
