@@ -131,3 +131,90 @@ def test_actor_refuses_a_name_missing_from_the_topology(tmp_path: Path) -> None:
                             capture_output=True, text=True, cwd=REPO, timeout=30)
     assert result.returncode == 2
     assert "actors.gaet: no such actor" in result.stderr
+
+
+# A throwaway actor of kind gate serving its ROUTER role in batches, failing on demand.
+BATCH_PROBE_ACTOR = '''
+import sys
+from actors.runtime import Actor, main
+from actors.wire import decode, ok_envelope
+
+class BatchProbe(Actor):
+    kind = "gate"
+
+    def setup(self):
+        self.on_requests_batch("proposals", self.handle)
+        self.set_ready(True)
+
+    def handle(self, bodies):
+        parsed = [decode(body[-1]) for body in bodies]
+        if any(p.get("explode") for p in parsed):
+            raise ValueError("boom")
+        return [ok_envelope(echo=p, frames=len(body), batch=len(bodies)) for p, body in zip(parsed, bodies)]
+
+main(BatchProbe, sys.argv[1:])
+'''
+
+
+@pytest.fixture
+def batch_probe(tmp_path: Path):
+    port, metrics, issuer_port, issuer_metrics = free_port(), free_port(), free_port(), free_port()
+    topo = {"name": "probe", "symbols": ["BTCUSDT"], "redis": {"url": "redis://127.0.0.1:1/0"},
+            "actors": {"probe": {"kind": "gate", "metrics_port": metrics,
+                                 "sockets": {"proposals": {"bind": f"tcp://127.0.0.1:{port}"},
+                                             "permits": {"connect": f"tcp://127.0.0.1:{issuer_port}"}}},
+                       "issuer": {"kind": "permit_issuer", "metrics_port": issuer_metrics,
+                                  "sockets": {"requests": {"bind": f"tcp://127.0.0.1:{issuer_port}"}}}}}
+    topo_path = write_topology(tmp_path / "probe.yaml", topo)
+    script = tmp_path / "batch_probe.py"
+    script.write_text(BATCH_PROBE_ACTOR)
+    log = open(tmp_path / "probe.log", "wb")
+    proc = subprocess.Popen([sys.executable, str(script), "--topology", str(topo_path), "--name", "probe"],
+                            cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(REPO)})
+    wait_for(lambda: scrape(metrics).get('clustergate_actor_ready{actor="probe",kind="gate"}') == 1.0,
+             15, "batch probe actor ready")
+    yield proc, port, metrics
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    log.close()
+
+
+def dealer_burst(port: int, messages: list[list[bytes]], timeout_ms: int = 3000) -> list[list[bytes]]:
+    """Send every message at once on one DEALER, return the replies in arrival order."""
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(f"tcp://127.0.0.1:{port}")
+    try:
+        for frames in messages:
+            sock.send_multipart(frames)
+        replies = []
+        for _ in messages:
+            assert sock.poll(timeout_ms), "a request got no reply"
+            replies.append(sock.recv_multipart())
+        return replies
+    finally:
+        sock.close(linger=0)
+
+
+def test_a_router_role_answers_req_and_dealer_clients_one_reply_each_in_order(batch_probe) -> None:
+    _, port, _ = batch_probe
+    assert request(port, b'{"n": 0}')["echo"] == {"n": 0}
+    replies = dealer_burst(port, [[b"", json.dumps({"n": i}).encode()] for i in range(50)])
+    assert [r[0] for r in replies] == [b""] * 50
+    assert [json.loads(r[1])["echo"]["n"] for r in replies] == list(range(50))
+    # A body with extra frames reaches the handler whole (the gate answers it `multipart`).
+    assert json.loads(dealer_burst(port, [[b"", b"x", b'{"n": 1}']])[0][1])["frames"] == 2
+
+
+def test_a_batch_handler_exception_gives_every_request_of_the_batch_an_error_envelope(batch_probe) -> None:
+    proc, port, metrics = batch_probe
+    replies = dealer_burst(port, [[b"", b'{"n": 1}'], [b"", b'{"explode": true}'], [b"", b'{"n": 2}']])
+    envelopes = [json.loads(r[1]) for r in replies]
+    assert len(envelopes) == 3
+    for e in envelopes:  # each one its batch's fate: echoed if its batch did not explode
+        assert e.get("echo") is not None or e == {"status": "error", "reason": "internal_error", "detail": "ValueError: boom"}
+    assert any(e["status"] == "error" for e in envelopes)
+    assert request(port, b'{"n": 3}')["echo"] == {"n": 3}
+    assert scrape(metrics)['clustergate_handler_errors_total{actor="probe",where="handler"}'] >= 1
+    assert proc.poll() is None
