@@ -1,11 +1,29 @@
 """The gate (P2.6): answers every exit proposal with a decision, and a permit when the policy allows.
 
 Proposals arrive on the `proposals` ROUTER socket (REQ and DEALER clients); those waiting together
-are decided as one batch: the gate reads every position snapshot, the cluster state and the
-cooldown of each symbol in one Redis round trip, computes the portfolio metrics and the policy
-(pure functions below) for each proposal in arrival order, and asks the permit issuer, the only
-writer, to record all the decisions and issue their permits in one request. Never a non-HOLD decision without the issuer's permit: Redis down
-gives HOLD `redis_unavailable`, the issuer unreachable gives HOLD `permit_unavailable`.
+are decided as one batch: the gate computes the portfolio metrics and the policy (pure functions
+below) for each proposal in arrival order, and asks the permit issuer, the only writer, to record
+all the decisions and issue their permits in one request. Never a non-HOLD decision without the
+issuer's permit: Redis down gives HOLD `redis_unavailable`, the issuer unreachable gives HOLD
+`permit_unavailable`.
+
+The state a batch is decided on (every position snapshot, the cluster state, realized vol, every
+allowlisted symbol's cooldown) comes from a cache (`StateCache`) that one pipelined Redis read
+refreshes every `state_refresh_ms` (default 100 ms; a batch finding it older re-reads first, so
+the bound holds even when the timer is late). What this changes, and what it does not:
+- staleness: a position snapshot or cluster state written to Redis is seen at most
+  state_refresh_ms late (a decision starting state_refresh_ms after the write sees it);
+- freshness stays exact: snapshot stale_after and the cluster freshness window are judged against
+  the time of the decision, not of the read;
+- cooldowns stay exact: the cache knows each cooldown's expiry (PTTL) and the cooldowns the gate's
+  own recorded decisions set; a cooldown another writer set or deleted since the read is caught by
+  the permit issuer, which refuses a decision whose cooldown (when it mattered) differs from Redis's
+  (`cooldown_conflict`); the gate then re-reads the cache at once and decides again;
+- faults: a failed refresh leaves no cache, never an old one: decisions are then HOLD
+  `redis_unavailable` (each batch retries the read), and a permit write that fails because Redis
+  went down since the last refresh gives HOLD `redis_unavailable` as before.
+state_refresh_ms 0 reads Redis for every batch instead (snapshots, cluster state, the batch's
+cooldowns).
 
 This process must not import numpy or scipy (RSS target 40 MB).
 """
@@ -25,7 +43,7 @@ from actors import keys
 from actors.resp import RedisUnavailable, ReplyError, RespClient, encode_commands
 from actors.runtime import Actor, main
 from actors.wire import encode, error_envelope, ok_envelope
-from launcher.topology import GateSettings
+from launcher.topology import GateSettings, PermitIssuerSettings
 
 HOLD, P25, P50, P75, FULL = "HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSED"
 ACTIONS = (HOLD, P25, P50, P75, FULL)
@@ -399,10 +417,13 @@ class BatchItem:
 
 
 def evaluate_batch(proposals: Sequence[Proposal], state: PortfolioState, *, allowed: frozenset[str],
-                   settings: GateSettings, now: float) -> tuple[list[BatchItem], PortfolioMetrics]:
+                   settings: GateSettings, now: float,
+                   metrics: PortfolioMetrics | None = None) -> tuple[list[BatchItem], PortfolioMetrics]:
     """Decide proposals in arrival order against one read of the state, as if one at a time: a non-HOLD
-    decision sets its symbol's cooldown for the proposals after it (state.cooldowns is what Redis had)."""
-    metrics = portfolio_metrics(state.positions, state.cluster_stress, settings, state.sigmas)
+    decision sets its symbol's cooldown for the proposals after it (state.cooldowns is what Redis had).
+    metrics, when given, must be those of state."""
+    if metrics is None:
+        metrics = portfolio_metrics(state.positions, state.cluster_stress, settings, state.sigmas)
     cooldowns = dict(state.cooldowns)
     items: list[BatchItem] = []
     for proposal in proposals:
@@ -415,6 +436,109 @@ def evaluate_batch(proposals: Sequence[Proposal], state: PortfolioState, *, allo
         if decision["final_action"] != HOLD:
             cooldowns[symbol] = True
     return items, metrics
+
+
+def cooldown_mattered(item: BatchItem) -> bool:
+    """Whether the decision depended on the cooldown it saw: a proposed action other than HOLD that got
+    past the allowlist and the state check. Only then does the issuer check that cooldown still exists."""
+    decision = item.decision
+    return (item.cooldown_seen and decision["action_proposed"] != HOLD
+            and decision["gate_reason"] not in (NOT_ALLOWED, FAIL_CLOSED_STATE))
+
+
+# --------------------------------------------------------------------------- the state cache
+
+# Freshness boundaries closer than this to the evaluation time are re-evaluated (float rounding).
+BOUNDARY_MARGIN_S = 1e-3
+
+
+def freshness_boundaries(replies: Sequence[Any], symbols: Sequence[str], stale_after_s: float,
+                         freshness_s: float) -> list[float]:
+    """Every epoch time at which parse_state's verdict on a snapshot's or the cluster state's freshness
+    can flip (a snapshot: its future-skew limit and its stale_after; the cluster state: its updated_ts and
+    updated_ts + freshness). Between two of them, parse_state gives the same positions and K."""
+    out: list[float] = []
+    for _symbol, values in zip(symbols, replies):
+        if isinstance(values, ReplyError) or not values:
+            continue
+        try:
+            ts = float(values[2])
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(ts):
+            out += (ts - SNAPSHOT_FUTURE_SKEW_S, ts + stale_after_s)
+    cluster = replies[len(symbols)]
+    if not isinstance(cluster, ReplyError):
+        try:
+            updated = float(cluster[0])
+        except (TypeError, ValueError):
+            updated = math.nan
+        if math.isfinite(updated):
+            out += (updated, updated + freshness_s)
+    return out
+
+
+def cooldown_deadlines(replies: Sequence[Any], symbols: Sequence[str], read_at: float) -> dict[str, float]:
+    """symbol -> epoch time its cooldown key expires, from PTTL replies read at read_at (the time the
+    read was sent, so an expiry is never placed later than Redis's). No key: absent; no TTL: infinity."""
+    out: dict[str, float] = {}
+    for symbol, pttl in zip(symbols, replies):
+        if isinstance(pttl, ReplyError) or not isinstance(pttl, int) or pttl == -2:
+            continue
+        out[symbol] = math.inf if pttl < 0 else read_at + pttl / 1000.0
+    return out
+
+
+class StateCache:
+    """Redis's portfolio state as of one pipelined read (snapshots, cluster state, realized vol, the
+    expiry of every allowlisted symbol's cooldown), evaluated at any later time `now`:
+
+    - freshness (snapshot stale_after, future skew, cluster freshness) is judged against `now`, exactly
+      as a read at `now` would; the parse is redone only when `now` crosses a freshness boundary;
+    - a cooldown holds while now < its expiry; the gate adds the cooldowns its own recorded non-HOLD
+      decisions set (`set_cooldown`), so only other writers' changes are seen late, and the permit
+      issuer refuses a decision whose cooldown differs from Redis's (cooldown_conflict).
+    """
+
+    def __init__(self, replies: Sequence[Any], symbols: Sequence[str], *, read_at: float, stale_after_s: float,
+                 freshness_s: float, realized: bool, settings: GateSettings, cooldown_symbols: Sequence[str] = ()):
+        n = len(symbols) + 1 + (1 if realized else 0)
+        self.replies = list(replies[:n])
+        self.symbols = list(symbols)
+        self.read_at = read_at
+        self.stale_after_s, self.freshness_s, self.realized = stale_after_s, freshness_s, realized
+        self.settings = settings
+        self.boundaries = sorted(freshness_boundaries(self.replies, self.symbols, stale_after_s, freshness_s))
+        self.cooldown_until = cooldown_deadlines(replies[n:], cooldown_symbols, read_at)
+        self._parsed_at = math.inf
+        self._valid_until = -math.inf
+        self._state: PortfolioState | None = None
+        self._metrics: PortfolioMetrics | None = None
+
+    def _parse(self, now: float) -> None:
+        self._state = parse_state(self.replies, self.symbols, now, self.stale_after_s, self.freshness_s, self.realized)
+        s = self._state
+        self._metrics = portfolio_metrics(s.positions, s.cluster_stress, self.settings, s.sigmas)
+        self._parsed_at = now
+        self._valid_until = next((b - BOUNDARY_MARGIN_S for b in self.boundaries if b > now - BOUNDARY_MARGIN_S),
+                                 math.inf)
+
+    def state_at(self, now: float, cooldown_symbols: Sequence[str] = ()) -> tuple[PortfolioState, PortfolioMetrics]:
+        """The state and metrics a read at `now` would give, with the cooldowns of cooldown_symbols."""
+        if not self._parsed_at <= now < self._valid_until:
+            self._parse(now)
+        base = self._state
+        assert base is not None and self._metrics is not None
+        until = self.cooldown_until
+        cooldowns = {symbol: now < until.get(symbol, -math.inf) for symbol in cooldown_symbols}
+        cooldown = len(cooldowns) == 1 and next(iter(cooldowns.values()))
+        state = PortfolioState(base.positions, base.ages_s, base.cluster_stress, base.sigmas, cooldown,
+                               base.missing_realized, cooldowns)
+        return state, self._metrics
+
+    def set_cooldown(self, symbol: str, until: float) -> None:
+        """A cooldown this gate's own recorded decision set in Redis, expiring at `until` (epoch)."""
+        self.cooldown_until[symbol] = until  # the issuer's SET EX replaced whatever TTL the key had
 
 
 def decision_record(proposal: Proposal, final_action: str, reason: str, metrics: PortfolioMetrics | None,
@@ -461,6 +585,17 @@ class Gate(Actor):
         self._state_payload = encode_commands(commands)
         self._state_count = len(commands)
         self._cooldown_payload = {sym: encode_commands([("EXISTS", keys.cooldown(sym))]) for sym in self.symbols}
+        # The state cache: one pipelined read of the state and every symbol's cooldown PTTL per refresh.
+        self.state_refresh_s = s.state_refresh_ms / 1000.0
+        refresh = commands + [("PTTL", keys.cooldown(sym)) for sym in self.symbols]
+        self._refresh_payload = encode_commands(refresh)
+        self._refresh_count = len(refresh)
+        self._cache: StateCache | None = None
+        self._cache_read_mono = -math.inf
+        self._retry_refresh_mono = -math.inf
+        issuers = [a.settings for a in self.topology.actors.values()
+                   if isinstance(a.settings, PermitIssuerSettings)]
+        self.cooldown_ttl_s = float(issuers[0].cooldown_ttl_s if issuers else PermitIssuerSettings().cooldown_ttl_s)
         preinitialise_metrics()
         # Labelled children looked up once: .labels() per request costs more than the policy itself.
         self._requests_ok = GATE_REQUESTS.labels(result="ok")
@@ -473,7 +608,10 @@ class Gate(Actor):
         self._last_gauges: tuple | None = None
         self.on_requests_batch("proposals", self.handle_proposals)
         self.open_permits()
-        self.every(s.refresh_s, self.refresh_gauges, first_after_s=0.0)
+        if self.state_refresh_s > 0:
+            self.every(self.state_refresh_s, self.refresh_state, first_after_s=0.0)
+        else:
+            self.every(s.refresh_s, self.refresh_gauges, first_after_s=0.0)
         self.set_ready(True)
 
     # ----------------------------------------------------------------- Redis
@@ -487,6 +625,48 @@ class Gate(Actor):
         return parse_state(replies, self.symbols, time.time(), self.stale_after_s, self.freshness_s,
                            self.realized, cooldown_symbols)
 
+    def refresh_cache(self) -> StateCache:
+        """Re-read the state cache from Redis; Redis unreachable leaves no cache (RedisUnavailable):
+        decisions are then HOLD redis_unavailable, never made from an old cache."""
+        read_at, read_mono = time.time(), time.monotonic()
+        try:
+            replies = self.redis.pipeline_raw(self._refresh_payload, self._refresh_count)
+        except RedisUnavailable:
+            self._cache = None
+            raise
+        cache = StateCache(replies, self.symbols, read_at=read_at, stale_after_s=self.stale_after_s,
+                           freshness_s=self.freshness_s, realized=self.realized, settings=self.settings,
+                           cooldown_symbols=self.symbols)
+        self._cache, self._cache_read_mono = cache, read_mono
+        return cache
+
+    def refresh_state(self) -> None:
+        """Timer: refresh the state cache and the gauges. After a failure, retried every refresh_s here
+        (each batch of proposals retries at once)."""
+        mono = time.monotonic()
+        if self._cache is None and mono < self._retry_refresh_mono:
+            return
+        try:
+            cache = self.refresh_cache()
+        except RedisUnavailable:
+            self._retry_refresh_mono = mono + self.settings.refresh_s
+            self.set_ready(False)
+            return
+        self.set_ready(True)
+        state, metrics = cache.state_at(time.time())
+        self.observe(state, metrics, 0)
+
+    def state_for(self, symbols: Sequence[str], now: float, reread: bool) -> tuple[PortfolioState, PortfolioMetrics]:
+        """The state to decide a batch on: from the cache, re-read first when it is missing, older than
+        state_refresh_ms or `reread` (a cooldown conflict); with state_refresh_ms 0, one read now."""
+        if self.state_refresh_s <= 0:
+            state = self.read_state(symbols)
+            return state, portfolio_metrics(state.positions, state.cluster_stress, self.settings, state.sigmas)
+        cache = self._cache
+        if cache is None or reread or time.monotonic() - self._cache_read_mono >= self.state_refresh_s:
+            cache = self.refresh_cache()
+        return cache.state_at(now, [s for s in dict.fromkeys(symbols) if s in self.allowed])
+
     def refresh_gauges(self) -> None:
         """Keep the gauges (snapshot ages above all) current while no proposals arrive."""
         try:
@@ -497,8 +677,9 @@ class Gate(Actor):
         self.set_ready(True)
         self.observe(state, portfolio_metrics(state.positions, state.cluster_stress, self.settings, state.sigmas))
 
-    def observe(self, state: PortfolioState, metrics: PortfolioMetrics, evaluations: int = 1) -> None:
-        """Set the gauges from one read; count `evaluations` decisions made on it."""
+    def observe(self, state: PortfolioState, metrics: PortfolioMetrics, evaluations: int = 1, ages: bool = True) -> None:
+        """Set the gauges from one read; count `evaluations` decisions made on it. ages=False leaves the
+        snapshot ages to the cache refresh."""
         gauges = (metrics.stress, metrics.heat, metrics.concentration, metrics.corr_proxy,
                   1 if metrics.k_source == "cluster" else 0, len(state.positions), metrics.total_abs_notional)
         if gauges != self._last_gauges:  # the gate is their only writer: unchanged values need no set
@@ -512,6 +693,8 @@ class Gate(Actor):
             P26_TOTAL_ABS_NOTIONAL.set(gauges[6])
         if metrics.k_source != "cluster" and evaluations:
             P26_CLUSTER_FALLBACK.inc(evaluations)
+        if not ages:
+            return
         ages_s, children = state.ages_s, self._snapshot_age
         for symbol in self.symbols:
             age_s = ages_s.get(symbol)
@@ -594,17 +777,19 @@ class Gate(Actor):
         cooldown changed between the read and the issuer's write are read and decided again."""
         results: list[dict[str, Any] | None] = [None] * len(proposals)
         todo = list(range(len(proposals)))
-        for _ in range(DECIDE_ATTEMPTS):
+        cached = self.state_refresh_s > 0
+        for attempt in range(DECIDE_ATTEMPTS):
             now = time.time()
             batch = [proposals[i] for i in todo]
             try:
-                state = self.read_state([p.symbol for p in batch])
+                state, metrics = self.state_for([p.symbol for p in batch], now, reread=attempt > 0)
             except RedisUnavailable as exc:
                 self.log.warning("redis_unavailable", plan_ids=len(batch), first_plan_id=batch[0].plan_id, error=str(exc))
                 return self._faults(proposals, results, todo, REDIS_UNAVAILABLE, now)
-            items, metrics = evaluate_batch(batch, state, allowed=self.allowed, settings=self.settings, now=now)
-            self.observe(state, metrics, len(items))
-            reply = self.ask_issuer({"decisions": [{"decision": it.decision, "cooldown_seen": it.cooldown_seen,
+            items, metrics = evaluate_batch(batch, state, allowed=self.allowed, settings=self.settings, now=now,
+                                            metrics=metrics)
+            self.observe(state, metrics, len(items), ages=not cached)
+            reply = self.ask_issuer({"decisions": [{"decision": it.decision, "cooldown_seen": cooldown_mattered(it),
                                                     "cooldown_from_batch": it.cooldown_from_batch} for it in items],
                                      "deadline_epoch": now + self.permit_timeout_ms / 2000.0})
             if reply is None:
@@ -614,13 +799,22 @@ class Gate(Actor):
                 reason = reply.get("reason")
                 self.log.warning("permit_issuer_refused", plan_ids=len(batch), first_plan_id=batch[0].plan_id,
                                  reason=reason, detail=reply.get("detail"))
+                if reason == REDIS_UNAVAILABLE:
+                    self._cache = None
                 return self._faults(proposals, results, todo,
                                     REDIS_UNAVAILABLE if reason == REDIS_UNAVAILABLE else PERMIT_UNAVAILABLE, now)
             retry: list[int] = []
+            cache = self._cache if cached else None
             for i, outcome in zip(todo, outcomes):
-                results[i] = self._recorded(proposals[i], outcome, now)
-                if results[i] is None:
+                result = results[i] = self._recorded(proposals[i], outcome, now)
+                if result is None:
                     retry.append(i)
+                elif cache is not None and outcome.get("written") and result.get("permit"):
+                    # The issuer set this symbol's cooldown (TTL from `now` or later: never seen as longer).
+                    cache.set_cooldown(result["symbol"], now + self.cooldown_ttl_s)
+                elif result["gate_reason"] == REDIS_UNAVAILABLE:
+                    self._cache = None
+                    cache = None
             todo = retry
             if not todo:
                 break

@@ -33,7 +33,9 @@ STREAM_FIELDS = ("plan_id", "symbol", "action_proposed", "final_action", "gate_r
 #       live in the script, so each request sends half as many arguments).
 # A non-HOLD decision made without seeing a cooldown that exists now is refused (cooldown_conflict),
 # so the gate re-reads and decides again rather than issuing two permits inside one cooldown; so is
-# one decided under a cooldown an earlier decision of its batch was to set but did not (a replay).
+# one decided under a cooldown that does not exist now: one an earlier decision of its batch was to
+# set but did not (a replay), or one the gate's cached state still had but that expired or was
+# deleted (the gate sends cooldown_seen only when its decision depended on the cooldown).
 RECORD_DECISION = Script("""
 local fields = {""" + ", ".join(f"'{name}'" for name in STREAM_FIELDS) + """}
 local previous = redis.call('GET', KEYS[1])
@@ -42,7 +44,7 @@ local issue = ARGV[6] == '1'
 if issue and ARGV[7] == '0' and redis.call('EXISTS', KEYS[4]) == 1 then
   return {'cooldown_conflict', ''}
 end
-if ARGV[7] == '2' and redis.call('EXISTS', KEYS[4]) == 0 then
+if ARGV[7] ~= '0' and redis.call('EXISTS', KEYS[4]) == 0 then
   return {'cooldown_conflict', ''}
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])

@@ -222,6 +222,7 @@ class GateSettings:
     permit_timeout_ms: int = setting(500, doc="How long to wait for the permit issuer before HOLD permit_unavailable.", ge=10, le=60000)
     max_request_bytes: int = setting(65536, doc="Larger proposals are rejected unread.", ge=256, le=100_000_000)
     refresh_s: float = setting(2.0, doc="Re-read snapshots and cluster state this often to keep the p26_* gauges current between proposals.", ge=0.05, le=3600)
+    state_refresh_ms: int = setting(100, doc="Decide from a cache of snapshots, cluster state, realized vol and cooldowns re-read from Redis this often (one pipelined read), instead of one read per batch: positions and cluster state are seen at most this late; freshness is judged at decision time; cooldowns stay exact (the permit issuer refuses a decision made on a cooldown that changed, and the gate re-reads). 0 reads Redis for every batch.", ge=0, le=60000)
 
     @staticmethod
     def __schema_build__(v: Validator, kwargs: dict, raw: dict, path: Path) -> dict:

@@ -297,3 +297,106 @@ def test_any_request_either_parses_to_a_valid_proposal_or_is_refused_with_badreq
     else:
         assert proposal.action_proposed in (HOLD, P25, P50, P75, FULL)
         assert 0.0 <= proposal.kill_score <= 1.0 and proposal.plan_id
+
+
+# --------------------------------------------------------------------------- the state cache
+
+from actors.gate import (BatchItem, StateCache, cooldown_deadlines, cooldown_mattered,  # noqa: E402
+                         freshness_boundaries, parse_state)
+
+CACHE_SYMBOLS = ["BTCUSDT", "ETHUSDT"]
+STALE_AFTER_S, FRESHNESS_S = 300.0, 120.0
+
+
+def cache_replies(snapshot_ts, cluster_ts, pttls=(-2, -2)):
+    """Replies of one refresh read: two snapshots, the cluster state, then one PTTL per symbol."""
+    return [["0.5", "64000", str(snapshot_ts), None], ["-8", "3400", str(snapshot_ts), None],
+            [None if cluster_ts is None else str(cluster_ts), "0.748"], *pttls]
+
+
+def make_cache(replies, read_at=NOW):
+    return StateCache(replies, CACHE_SYMBOLS, read_at=read_at, stale_after_s=STALE_AFTER_S, freshness_s=FRESHNESS_S,
+                      realized=False, settings=S, cooldown_symbols=CACHE_SYMBOLS)
+
+
+def test_the_cache_judges_snapshot_freshness_at_decision_time_not_at_read_time():
+    cache = make_cache(cache_replies(NOW - 290, NOW))
+    fresh, _ = cache.state_at(NOW)
+    assert len(fresh.positions) == 2
+    still, _ = cache.state_at(NOW + 10)  # age exactly 300 s: still fresh
+    assert len(still.positions) == 2
+    stale, _ = cache.state_at(NOW + 10.5)  # 300.5 s old: a read now would fail closed, so does the cache
+    assert stale.positions == []
+
+
+def test_the_cache_judges_cluster_freshness_at_decision_time():
+    cache = make_cache(cache_replies(NOW, NOW - 119))
+    _, m = cache.state_at(NOW)
+    assert (m.k_source, m.k) == ("cluster", 0.748)
+    _, m = cache.state_at(NOW + 1)  # 120 s: fresh
+    assert m.k_source == "cluster"
+    _, m = cache.state_at(NOW + 2)  # 121 s: the proxy
+    assert m.k_source == "proxy"
+
+
+def test_cluster_state_from_the_future_becomes_usable_once_its_time_comes():
+    cache = make_cache(cache_replies(NOW, NOW + 3))
+    assert cache.state_at(NOW)[1].k_source == "proxy"
+    assert cache.state_at(NOW + 3)[1].k_source == "cluster"
+
+
+def test_the_cache_gives_what_a_read_at_the_same_time_would_at_every_time():
+    replies = cache_replies(NOW - 295, NOW - 115)
+    cache = make_cache(replies)
+    for dt in [x / 4 for x in range(0, 60)] + [4.999, 5.0, 5.001, 10.0, 10.0005, 10.002]:
+        state, metrics = cache.state_at(NOW + dt)
+        direct = parse_state(replies[:3], CACHE_SYMBOLS, NOW + dt, STALE_AFTER_S, FRESHNESS_S, False)
+        assert (state.positions, state.cluster_stress) == (direct.positions, direct.cluster_stress), dt
+        assert metrics == portfolio_metrics(direct.positions, direct.cluster_stress, S)
+
+
+def test_the_cache_re_parses_when_time_goes_back():
+    cache = make_cache(cache_replies(NOW - 299, NOW))
+    assert cache.state_at(NOW + 5)[0].positions == []
+    assert len(cache.state_at(NOW)[0].positions) == 2
+
+
+def test_freshness_boundaries_are_the_snapshot_and_cluster_limits():
+    replies = cache_replies(NOW, NOW - 10)[:3]
+    assert sorted(freshness_boundaries(replies, CACHE_SYMBOLS, 300.0, 120.0)) == [
+        NOW - 10, NOW - 5, NOW - 5, NOW + 110, NOW + 300, NOW + 300]
+
+
+def test_cooldowns_come_from_pttl_and_expire_at_their_time():
+    assert cooldown_deadlines([-2, -1, 1500], ["A", "B", "C"], NOW) == {"B": float("inf"), "C": NOW + 1.5}
+    cache = make_cache(cache_replies(NOW, NOW, pttls=(2000, -2)))
+    state, _ = cache.state_at(NOW + 1.0, ["BTCUSDT", "ETHUSDT"])
+    assert state.cooldowns == {"BTCUSDT": True, "ETHUSDT": False}
+    state, _ = cache.state_at(NOW + 2.0, ["BTCUSDT"])
+    assert state.cooldowns == {"BTCUSDT": False} and state.cooldown is False
+
+
+def test_a_cooldown_the_gate_set_applies_until_its_ttl_runs_out():
+    cache = make_cache(cache_replies(NOW, NOW))
+    cache.set_cooldown("ETHUSDT", NOW + 60)
+    assert cache.state_at(NOW + 59.9, ["ETHUSDT"])[0].cooldown is True
+    assert cache.state_at(NOW + 60, ["ETHUSDT"])[0].cooldown is False
+
+
+def test_a_batch_decided_from_the_cache_sees_its_cooldowns():
+    cache = make_cache(cache_replies(NOW, NOW, pttls=(5000, -2)))
+    state, metrics = cache.state_at(NOW, ["BTCUSDT", "ETHUSDT"])
+    items, _ = evaluate_batch([Proposal("a", "BTCUSDT", P50), Proposal("b", "ETHUSDT", P50)], state,
+                              allowed=ALLOWED, settings=S, now=NOW, metrics=metrics)
+    assert [it.decision["final_action"] for it in items] == [P25, P50]
+
+
+def test_the_issuer_is_asked_to_check_a_cooldown_only_when_the_decision_depended_on_it():
+    def item(action, reason, seen=True):
+        return BatchItem({"action_proposed": action, "gate_reason": reason}, seen, False)
+    assert cooldown_mattered(item(P50, COOLDOWN))
+    assert cooldown_mattered(item(P25, COOLDOWN))  # P25 -> HOLD: the cooldown made it a HOLD
+    assert not cooldown_mattered(item(HOLD, PASS))
+    assert not cooldown_mattered(item(P50, NOT_ALLOWED))
+    assert not cooldown_mattered(item(P50, FAIL_CLOSED_STATE))
+    assert not cooldown_mattered(item(P50, PASS, seen=False))

@@ -16,6 +16,7 @@ from actors import keys
 from helpers import (PYTHON, REPO, ActorProcess, RedisServer, demo_topology_data, retarget, scrape, wait_for,
                      write_topology)
 from launcher.client import GateClient, GateUnavailable
+from launcher.topology import GateSettings
 
 BOOK = {"BTCUSDT": (0.5, 64000.0), "ETHUSDT": (8.0, 3400.0), "SOLUSDT": (-40.0, 150.0)}
 
@@ -23,9 +24,12 @@ BOOK = {"BTCUSDT": (0.5, 64000.0), "ETHUSDT": (8.0, 3400.0), "SOLUSDT": (-40.0, 
 class P26:
     """Gate + permit issuer processes against one Redis, and a client."""
 
-    def __init__(self, workdir: Path, redis_url: str):
+    def __init__(self, workdir: Path, redis_url: str, gate_settings: dict | None = None):
         workdir.mkdir(parents=True, exist_ok=True)
         self.data = retarget(demo_topology_data(), redis_url)
+        if gate_settings:
+            self.data["actors"]["gate"]["settings"] = {**(self.data["actors"]["gate"].get("settings") or {}),
+                                                       **gate_settings}
         self.topology = write_topology(workdir / "topology.yaml", self.data)
         self.workdir = workdir
         self.issuer = ActorProcess(self.topology, "permit_issuer", log_dir=workdir)
@@ -63,15 +67,27 @@ class P26:
         return scrape(self.gate_metrics_port)
 
 
+# The gate decides from a cache of the state re-read at least every state_refresh_ms: a write is seen by
+# every decision that starts one interval after it (the cache is re-read before use when older).
+STATE_REFRESH_S = GateSettings().state_refresh_ms / 1000.0
+
+
+def settle() -> None:
+    """Wait until the gate's state cache is certain to include what was just written to Redis."""
+    time.sleep(STATE_REFRESH_S + 0.02)
+
+
 def write_book(r, now: float | None = None) -> None:
     ts = int(now if now is not None else time.time())
     for symbol, (amt, price) in BOOK.items():
         r.hset(keys.position_snapshot(symbol), mapping={"position_amt": amt, "mark_price": price, "ts_epoch": ts})
+    settle()
 
 
 def write_cluster_state(r, stress: float, updated_ts: float | None = None) -> None:
     r.hset(keys.CLUSTER_STATE, mapping={"updated_ts": int(updated_ts if updated_ts is not None else time.time()),
                                         "cluster_stress": stress, "clusters_count": 1})
+    settle()
 
 
 def new_plan() -> str:
@@ -410,3 +426,58 @@ def test_concurrent_dealer_clients_get_one_decision_and_one_permit_per_plan_id(c
     passed = [d for ds in decisions.values() for d in ds if not d["replayed"] and d["gate_reason"] == "pass"
               and d["final_action"] != "HOLD"]
     assert len({d["symbol"] for d in passed}) == len(passed)
+
+
+# --------------------------------------------------------------------------- the state cache
+
+
+def test_a_snapshot_change_is_seen_within_one_state_refresh_interval(clean):
+    r = clean.redis
+    assert decision_of(clean.client.propose("ETHUSDT", "HOLD", plan_id=new_plan()))["gate_reason"] == "pass"
+    ts = int(time.time())
+    for symbol in BOOK:  # every position closed: total notional 0, every metric 0
+        r.hset(keys.position_snapshot(symbol), mapping={"position_amt": 0.0, "mark_price": 1.0, "ts_epoch": ts})
+    written = time.monotonic()
+
+    def flat():
+        d = decision_of(clean.client.propose("ETHUSDT", "HOLD", plan_id=new_plan()))
+        return d["heat"] == 0.0 and d["concentration"] == 0.0
+    wait_for(flat, 5, "a decision on the new snapshots", interval_s=0.01)
+    assert time.monotonic() - written <= STATE_REFRESH_S + 0.25
+
+
+def test_a_cooldown_set_in_redis_by_another_writer_is_respected_at_once(clean):
+    r = clean.redis
+    assert decision_of(clean.client.propose("BTCUSDT", "HOLD", plan_id=new_plan()))["gate_reason"] == "pass"
+    r.set(keys.cooldown("BTCUSDT"), "1", ex=60)  # not in the gate's cache yet: the issuer's check catches it
+    plan = new_plan()
+    d = decision_of(clean.client.propose("BTCUSDT", "FULL_CLOSE_PROPOSED", plan_id=plan))
+    assert (d["final_action"], d["gate_reason"]) == ("PARTIAL_75", "cooldown_downgrade")
+    assert sum(1 for _, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == plan) == 1
+
+
+def test_a_cooldown_deleted_in_redis_by_another_writer_no_longer_downgrades(clean):
+    r = clean.redis
+    assert decision_of(clean.client.propose("SOLUSDT", "PARTIAL_50", plan_id=new_plan()))["permit"]
+    assert r.exists(keys.cooldown("SOLUSDT")) == 1
+    r.delete(keys.cooldown("SOLUSDT"))  # the gate's cache still has it: the issuer refuses, the gate re-reads
+    d = decision_of(clean.client.propose("SOLUSDT", "FULL_CLOSE_PROPOSED", plan_id=new_plan()))
+    assert (d["final_action"], d["gate_reason"], d["permit"]) == ("FULL_CLOSE_PROPOSED", "pass", True)
+
+
+def test_with_state_refresh_0_the_gate_reads_redis_for_every_batch(tmp_path, redis_server):
+    r = redis_server.client()
+    ts = int(time.time())
+    for symbol, (amt, price) in BOOK.items():
+        r.hset(keys.position_snapshot(symbol), mapping={"position_amt": amt, "mark_price": price, "ts_epoch": ts})
+    p26 = P26(tmp_path / "p26", redis_server.url, gate_settings={"state_refresh_ms": 0}).start()
+    try:
+        assert decision_of(p26.client.propose("ETHUSDT", "HOLD", plan_id=new_plan()))["heat"] == 1.0
+        for symbol in BOOK:  # seen by the very next decision, no refresh interval
+            r.hset(keys.position_snapshot(symbol), mapping={"position_amt": 0.0, "mark_price": 1.0, "ts_epoch": ts})
+        assert decision_of(p26.client.propose("ETHUSDT", "HOLD", plan_id=new_plan()))["heat"] == 0.0
+        r.set(keys.cooldown("BTCUSDT"), "1", ex=60)
+        d = decision_of(p26.client.propose("BTCUSDT", "FULL_CLOSE_PROPOSED", plan_id=new_plan()))
+        assert (d["final_action"], d["gate_reason"]) == ("PARTIAL_75", "cooldown_downgrade")
+    finally:
+        p26.stop()
