@@ -37,10 +37,10 @@ def test_shipped_topologies_are_valid(config: str) -> None:
 
 def test_misspelt_key_gives_one_line_naming_it_with_a_suggestion(tmp_path: Path) -> None:
     data = demo()
-    data["clusters"]["cadense_s"] = data["clusters"].pop("cadence_s")
+    data["clusters"]["lookback_retruns"] = data["clusters"].pop("lookback_returns")
     problems = problems_of(tmp_path, data)
     assert len(problems) == 1
-    assert "clusters.cadense_s: unknown key (did you mean 'cadence_s'?)" in problems[0]
+    assert "clusters.lookback_retruns: unknown key (did you mean 'lookback_returns'?)" in problems[0]
     assert problems[0].startswith("t.yaml:")  # carries the line number
 
 
