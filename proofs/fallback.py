@@ -49,8 +49,8 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
         fallbacks = p.metric("gate", "p26_cluster_fallback_total") or 0.0
         p.check("p26_cluster_fallback_total has risen", fallbacks > fallbacks_before,
                 {"before": fallbacks_before, "after": fallbacks})
-        p.check("p26_cluster_stress_used is 0", p.metric("gate", "p26_cluster_stress_used") == 0.0,
-                p.metric("gate", "p26_cluster_stress_used"))
+        used = p.metric("gate", "p26_cluster_stress_used")
+        p.check("p26_cluster_stress_used is 0", used == 0.0, used)
     finally:
         p.start_programs(stopped)
     p.check("cluster side started again", all(p.program_states().get(n) == "RUNNING" for n in stopped), stopped)
@@ -58,8 +58,8 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
     ok, source, waited = p.poll(lambda: k_source(p)[0], lambda s: s == "cluster", limit, 0.25)
     p.check("recovered: K taken from the cluster again", ok, source,
             f"after {waited:.1f} s; limit cadence + freshness + {STARTUP_ALLOWANCE_S:g} s start-up = {limit:g} s")
-    p.check("p26_cluster_stress_used is 1 again", p.metric("gate", "p26_cluster_stress_used") == 1.0,
-            p.metric("gate", "p26_cluster_stress_used"))
+    used = p.metric("gate", "p26_cluster_stress_used")
+    p.check("p26_cluster_stress_used is 1 again", used == 1.0, used)
 
 
 def main(argv: list[str] | None = None, args=None) -> int:

@@ -20,6 +20,7 @@ from proofs.common import Proof, run_proof  # noqa: E402
 
 WARM_UP_TIMEOUT_S = 40.0
 STARTING_GRACE_S = 5.0
+CACHE_GRACE_S = 5.0
 
 
 def prove(p: Proof, args: argparse.Namespace) -> None:
@@ -49,6 +50,14 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
     p.require("cluster_state is fresh", ok, None if age is None else (round(age, 2) if isinstance(age, float) else age),
               f"age in seconds, window {freshness:g} s")
 
+    # The gate sees Redis through a cache refreshed every state_refresh_ms: a state that appeared a
+    # moment ago may not be in it yet. HOLD probes (no permit, no cooldown) wait for that.
+    def probe_k_source() -> str | None:
+        return p.propose("HOLD").get("decision", {}).get("k_source")
+
+    ok, source, waited = p.poll(probe_k_source, lambda v: v == "cluster", CACHE_GRACE_S, 0.05)
+    p.check("the gate sees the cluster state", ok, source, f"HOLD probe after {waited:.2f} s")
+
     held = [s for s in p.topo.symbols if p.redis.exists(keys.position_snapshot(s, p.topo.positions.key_pattern))]
     symbol = held[0] if held else p.topo.symbols[0]
     reply = p.propose("FULL_CLOSE_PROPOSED", symbol)
@@ -57,8 +66,8 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
               else {k: decision.get(k) for k in ("plan_id", "final_action", "gate_reason", "stress")})
     p.check("K taken from the cluster", decision.get("k_source") == "cluster",
             {"k_source": decision.get("k_source"), "K": decision.get("K")})
-    p.check("p26_cluster_stress_used is 1", p.metric("gate", "p26_cluster_stress_used") == 1.0,
-            p.metric("gate", "p26_cluster_stress_used"))
+    used = p.metric("gate", "p26_cluster_stress_used")
+    p.check("p26_cluster_stress_used is 1", used == 1.0, used)
 
     plan_id = decision.get("plan_id", "")
     if decision.get("final_action") == "HOLD":
