@@ -13,7 +13,7 @@ from prometheus_client import Counter, Gauge
 
 from actors import keys
 from actors.redis_conn import connect
-from actors.runtime import Actor, main
+from actors.runtime import Actor, OutageLog, main
 from actors.wire import TICK_TOPIC_PREFIX, BadTick, parse_tick
 from launcher.topology import BookSettings
 
@@ -41,7 +41,7 @@ class Book(Actor):
         self.positions = dict(self.settings.positions)
         self.marks: dict[str, float] = {}
         self.written: set[str] = set()
-        self._redis_failing = False
+        self._redis_outage = OutageLog(self.log, "redis")
         self.redis: redis.Redis = connect(self.topology.redis)
         pattern = self.topology.positions.key_pattern
         self.snapshot_keys = {s: keys.position_snapshot(s, pattern) for s in self.positions}
@@ -83,13 +83,9 @@ class Book(Actor):
             pipe.execute()
         except redis.RedisError as exc:
             REDIS_ERRORS.inc()
-            if not self._redis_failing:
-                self.log.error("redis_error", error=repr(exc), retry_in_s=self.settings.refresh_s)
-            self._redis_failing = True
+            self._redis_outage.failed(exc, retry_in_s=self.settings.refresh_s)
             return
-        if self._redis_failing:
-            self.log.info("redis_recovered")
-            self._redis_failing = False
+        self._redis_outage.ok()
         for symbol in due:
             SNAPSHOTS_WRITTEN.labels(symbol=symbol).inc()
             SNAPSHOT_TS.labels(symbol=symbol).set(now)

@@ -24,7 +24,7 @@ from prometheus_client import Counter, Gauge
 
 from actors import keys
 from actors.redis_conn import connect
-from actors.runtime import Actor, main
+from actors.runtime import Actor, OutageLog, main
 from actors.wire import Tick, heartbeat_frames
 from launcher.topology import PriceFeedSettings, ReplaySource, SyntheticSource
 
@@ -290,7 +290,7 @@ class PriceFeed(Actor):
         self.seq = 0
         self.last_publish = time.monotonic()
         self.redis: redis.Redis | None = None
-        self._redis_failing = False
+        self._redis_outage = OutageLog(self.log, "redis")
         self.metrics = FeedMetrics(self.symbols)
         self.rejecting: dict[str, str] = {}  # symbol -> reason of its last rejected price, until one is accepted
         self.socket("ticks")
@@ -417,13 +417,9 @@ class PriceFeed(Actor):
             marks = pipe.execute()
         except redis.RedisError as exc:
             self.metrics.redis_errors.inc()
-            if not self._redis_failing:
-                self.log.error("redis_error", error=repr(exc), retry_in_s=self.settings.interval_s)
-            self._redis_failing = True
+            self._redis_outage.failed(exc, retry_in_s=self.settings.interval_s)
             return
-        if self._redis_failing:
-            self.log.info("redis_recovered")
-            self._redis_failing = False
+        self._redis_outage.ok()
         for symbol, mark in zip(self.snapshot_keys, marks):
             if mark is None:
                 continue  # no snapshot: the execution layer holds no position there

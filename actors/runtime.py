@@ -80,6 +80,26 @@ class EventLog:
         self._emit(logging.ERROR, event, fields)
 
 
+class OutageLog:
+    """Logs a dependency's outage once when it starts (`{name}_error`) and once when it ends
+    (`{name}_recovered`), not on every retry in between; counting each failure is the caller's."""
+
+    def __init__(self, log: EventLog, name: str):
+        self.log = log
+        self.name = name
+        self.failing = False
+
+    def failed(self, exc: BaseException, **fields: Any) -> None:
+        if not self.failing:
+            self.log.error(f"{self.name}_error", error=repr(exc), **fields)
+        self.failing = True
+
+    def ok(self) -> None:
+        if self.failing:
+            self.log.info(f"{self.name}_recovered")
+        self.failing = False
+
+
 @dataclass(order=True)
 class _Timer:
     due: float
