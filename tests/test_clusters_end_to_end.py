@@ -146,7 +146,7 @@ def test_stale_cluster_ids_are_deleted_when_membership_changes(system):
 
 
 def test_warm_restart_of_buffer_then_of_every_actor_keeps_points_and_readiness(system):
-    procs, ports, r = system["procs"], system["ports"], system["redis"]
+    procs, ports = system["procs"], system["ports"]
     sw_port = ports["state_writer"]
     wait_for(lambda: corr_ready(sw_port), 30, "p27_corr_ready 1")
     wait_for(lambda: scrape(sw_port).get("p27_min_points_per_symbol", 0) >= 10, 15, "10 points per held symbol")

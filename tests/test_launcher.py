@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import REPO, demo_topology_data, retarget, wait_for, write_topology
+from helpers import REPO, demo_topology_data, retarget, write_topology
 from launcher.supervise import Home, render_programs
 from launcher.topology import load_topology
 

@@ -12,7 +12,6 @@ import redis
 from actors import keys
 from actors.buffer import PriceGrid, points_per_symbol
 from helpers import wait_for
-from launcher.client import GateClient
 from reliability import LiveSystem, ProposalLoad, check_ledger, wait_for_load_progress
 
 OUTAGE_S = 10.0

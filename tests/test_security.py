@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 import redis as redis_lib
-import yaml
 
 from actors import keys as redis_keys
-from helpers import (PYTHON, REPO, ActorProcess, demo_topology_data, free_port, retarget, scrape, wait_for,
+from helpers import (PYTHON, REPO, ActorProcess, demo_topology_data, retarget, scrape, wait_for,
                      write_topology)
 from launcher.client import GateClient, GateUnavailable
 from launcher.curve import generate_keypair, read_keypair, read_public_key
