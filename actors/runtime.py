@@ -9,6 +9,7 @@ within 2 s.
 from __future__ import annotations
 
 import argparse
+import gc
 import heapq
 import itertools
 import json
@@ -340,6 +341,11 @@ class Actor:
         self.log.info("starting", kind=self.kind, metrics=f"http://{self.spec.host}:{self.spec.metrics_port}/metrics")
         try:
             self.setup()
+            # What setup built lives as long as the process: keep it out of every later collection,
+            # so a full collection scans only what handlers allocate (bench_gate, 1,000/s open loop,
+            # 3 runs each: p99.9 4.4-15 ms without, 2.6-3.4 ms with; max 6-34 ms without, 5-6.5 ms with).
+            gc.collect()
+            gc.freeze()
             while not self._stopping:
                 timeout_s = TICK_S
                 if self._timers:
