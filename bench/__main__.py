@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import psutil
 
+from bench import exit_on_sigterm
 from bench.suite import REPO, RUNNERS, SECTIONS, Row, Settings
 
 DEFAULT_OUT = REPO / "bench" / "results" / "latest.json"
@@ -100,6 +101,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    exit_on_sigterm()
     settings = Settings(quick=args.quick, runs=args.runs)
     info = machine()
     print(f"machine: {machine_line(info)}", flush=True)

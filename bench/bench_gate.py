@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
+from bench import exit_on_sigterm  # noqa: E402
 from actors import keys  # noqa: E402
 from helpers import (ActorProcess, RedisServer, demo_topology_data, retarget, wait_for,  # noqa: E402
                      write_topology)
@@ -169,6 +170,7 @@ def main() -> int:
     parser.add_argument("--closed-seconds", type=float, default=5.0)
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "gate.json"))
     args = parser.parse_args()
+    exit_on_sigterm()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench_gate_"))
     redis = RedisServer(workdir / "redis").start()

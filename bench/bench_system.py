@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
+from bench import exit_on_sigterm  # noqa: E402
 from helpers import demo_topology_data, retarget  # noqa: E402
 from helpers import scrape, write_topology  # noqa: E402
 
@@ -150,6 +151,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--warmup-s", type=float, default=5.0)
     args = parser.parse_args()
+    exit_on_sigterm()
     print(json.dumps(run(args.runs, args.warmup_s), indent=2))
     return 0
 

@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
+from bench import exit_on_sigterm  # noqa: E402
 from actors.wire import Tick  # noqa: E402
 from helpers import demo_topology_data, retarget  # noqa: E402
 from helpers import ActorProcess, RedisServer, scrape, wait_for, write_topology  # noqa: E402
@@ -161,6 +162,7 @@ def main() -> int:
     parser.add_argument("--blast", type=int, default=100000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    exit_on_sigterm()
     print(json.dumps(run(args.rate, args.seconds, args.blast, args.runs), indent=2))
     return 0
 
