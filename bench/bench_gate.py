@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +33,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from bench import exit_on_sigterm  # noqa: E402
 from actors import keys  # noqa: E402
-from helpers import (ActorProcess, RedisServer, demo_topology_data, retarget, wait_for,  # noqa: E402
+from helpers import (ActorProcess, RedisServer, demo_topology_data, free_port, retarget, wait_for,  # noqa: E402
                      write_topology)
 
 ACTIONS = ("HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSED")
@@ -163,6 +165,54 @@ def internal_times(data: dict) -> dict:
             "issuer_write": mean(issuer_m, "permit_issuer_write_seconds")}
 
 
+# A REP echo server in its own process: the bare ZeroMQ round trip the gate's path is built from.
+ECHO_SERVER = """
+import sys, zmq
+sock = zmq.Context().socket(zmq.REP)
+sock.bind(sys.argv[1])
+while True:
+    sock.send(sock.recv())
+"""
+
+
+def calibrate(redis_server, calls: int = 5000) -> dict[str, float]:
+    """Median round trips of the parts a decision is made of, on this machine, back to back: a bare
+    ZeroMQ REQ/REP echo between two processes (200-byte message) and a Redis SET through the actors'
+    own client. Issue #4 quotes about 60 us and 110 us for its machine; a decision costs two ZeroMQ
+    round trips (client-gate, gate-issuer) and one Redis script call, plus the actors' Python."""
+    from actors.resp import RespClient
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    server = subprocess.Popen([sys.executable, "-c", ECHO_SERVER, endpoint])
+    ctx = zmq.Context()
+    try:
+        sock = ctx.socket(zmq.REQ)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.RCVTIMEO, 10000)
+        sock.connect(endpoint)
+        payload = b"x" * 200
+        zmq_us = []
+        for i in range(calls + 500):
+            t0 = time.perf_counter()
+            sock.send(payload)
+            sock.recv()
+            if i >= 500:
+                zmq_us.append((time.perf_counter() - t0) * 1e6)
+    finally:
+        ctx.destroy(linger=0)
+        server.kill()
+        server.wait()
+    client = RespClient(host="127.0.0.1", port=redis_server.port)
+    redis_us = []
+    for i in range(calls + 500):
+        t0 = time.perf_counter()
+        client.call("SET", "bench:calibrate", "1")
+        if i >= 500:
+            redis_us.append((time.perf_counter() - t0) * 1e6)
+    client.call("DEL", "bench:calibrate")
+    client.close()
+    return {"zmq_req_rep_roundtrip_us": statistics.median(zmq_us), "redis_set_roundtrip_us": statistics.median(redis_us)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=1000.0)
@@ -211,6 +261,9 @@ def main() -> int:
                (("gate", gate), ("permit_issuer", issuer))}
         stream_len = r.xlen(keys.GATE_STREAM)
         internals = internal_times(data)
+        gate.terminate()  # the calibration runs on a quiet machine
+        issuer.terminate()
+        machine_check = calibrate(redis)
     finally:
         ctx.destroy(linger=0)  # not term(): a socket left open by a failed start-up would block it forever
         gate.terminate()
@@ -222,7 +275,7 @@ def main() -> int:
         "machine": {"python": platform.python_version(), "cpus": psutil.cpu_count(), "platform": platform.platform()},
         "open_loop": opened, "closed_loop_req": closed_1, "closed_loop_window8": closed_8,
         "closed_loop_max_per_s": closed_max, "rss_mb": rss, "internal_mean_ms": internals,
-        "cpu_us_per_decision": cpu_us, "cpu_us_per_decision_by_phase": cpu_phases, "load_average": list(psutil.getloadavg()), "gate_stream_len": stream_len, "targets": TARGETS,
+        "cpu_us_per_decision": cpu_us, "machine_check": machine_check, "cpu_us_per_decision_by_phase": cpu_phases, "load_average": list(psutil.getloadavg()), "gate_stream_len": stream_len, "targets": TARGETS,
         "pass": {"p50": opened["p50_ms"] <= TARGETS["p50_ms"], "p99": opened["p99_ms"] <= TARGETS["p99_ms"],
                  "closed_loop": closed_max >= TARGETS["closed_loop_per_s"],
                  "rss_gate": rss["gate"] <= TARGETS["rss_mb"], "rss_permit_issuer": rss["permit_issuer"] <= TARGETS["rss_mb"]},
@@ -239,6 +292,8 @@ def main() -> int:
         ("issuer Redis script (mean)", f"{internals['issuer_write']:.3f} ms", ""),
         *[(f"CPU per decision, {name}", " / ".join(f"{cpu_phases[phase][name]['total']:.0f}" for phase in cpu_phases) + " us",
            "user+sys: open loop / closed 1 REQ / closed 8 in flight") for name in procs],
+        ("ZeroMQ REQ/REP round trip", f"{machine_check['zmq_req_rep_roundtrip_us']:.0f} us", "bare echo between two processes, median (issue #4: about 60 us)"),
+        ("Redis SET round trip", f"{machine_check['redis_set_roundtrip_us']:.0f} us", "the actors' client, median (issue #4: about 110 us)"),
         ("load average (1 min)", f"{psutil.getloadavg()[0]:.2f}", f"on {psutil.cpu_count()} CPUs"),
         ("RSS gate", f"{rss['gate']:.1f} MB", f"target <= {TARGETS['rss_mb']:.0f} MB"),
         ("RSS permit_issuer", f"{rss['permit_issuer']:.1f} MB", f"target <= {TARGETS['rss_mb']:.0f} MB"),
