@@ -20,8 +20,11 @@ from actors.redis_conn import connect
 from launcher.client import GateClient, GateUnavailable, gate_endpoint
 from launcher.overview import first, labelled
 from launcher.schema import SchemaError
-from launcher.supervise import REPO, Home, Supervisor, scrape
+from launcher.supervise import REDIS_PROGRAM, REPO, Home, Supervisor, scrape
 from launcher.topology import Topology, load_topology
+
+# How long start_programs waits for the programs it started to be RUNNING.
+PROGRAM_START_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -135,10 +138,20 @@ class Proof:
             self.sup.api.stopProcess(name, True)
 
     def start_programs(self, names: list[str]) -> None:
+        """Start the programs that are not running: managed Redis first, waited for (the actors need
+        it), then the others together, as supervisord itself would, without waiting for each one's
+        start window in turn."""
         states = self.program_states()
-        for name in names:
-            if states.get(name) != "RUNNING":
-                self.sup.api.startProcess(name, True)
+        todo = [name for name in names if states.get(name) != "RUNNING"]
+        if REDIS_PROGRAM in todo:
+            self.sup.api.startProcess(REDIS_PROGRAM, True)
+        for name in todo:
+            if name != REDIS_PROGRAM:
+                self.sup.api.startProcess(name, False)
+        # RUNNING once each has lived through its start window (startsecs); a program that keeps
+        # exiting is left for the caller's checks to report.
+        self.poll(self.program_states, lambda states: all(states.get(n) == "RUNNING" for n in todo),
+                  PROGRAM_START_TIMEOUT_S, 0.1)
 
     # ----------------------------------------------------------------- report
 

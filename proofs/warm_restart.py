@@ -16,7 +16,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from proofs.common import Proof, run_proof  # noqa: E402
+from proofs.common import REDIS_PROGRAM, Proof, run_proof  # noqa: E402
 
 READY_TIMEOUT_S = 40.0
 SERVING_TIMEOUT_S = 20.0
@@ -33,8 +33,8 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
     before = p.points_per_symbol()
     p.require("before: point counts", bool(before), before)
 
-    # Every program in supervisord's order (managed Redis first), or just the two that hold the history.
-    programs = sorted(p.program_states(), key=lambda n: n != "redis") if every_program else [buffer, correlator]
+    # Every program (managed Redis stopped last and started first), or just the two that hold the history.
+    programs = sorted(p.program_states(), key=lambda n: n != REDIS_PROGRAM) if every_program else [buffer, correlator]
     p.stop_programs(list(reversed(programs)))
     p.check("programs stopped", all(p.program_states()[n] == "STOPPED" for n in programs), programs)
     restarted_at = time.monotonic()
