@@ -92,6 +92,9 @@ P26_TIME_TO_PERMIT = Histogram("p26_time_to_permit_seconds", "From proposal rece
                                buckets=(0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005,
                                         0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0))
 GATE_REQUESTS = Counter("gate_requests_total", "Requests on the proposals socket by outcome", ["result"])
+GATE_STATE_READ_TIMESTAMP = Gauge("gate_state_read_timestamp_seconds",
+                                  "Epoch time of the gate's last successful read of the portfolio state "
+                                  "from Redis (its state cache)")
 
 
 def policy_transitions() -> list[tuple[str, str, str]]:
@@ -621,7 +624,9 @@ class Gate(Actor):
         in one round trip."""
         cooldown_symbols = [s for s in dict.fromkeys(symbols) if s in self.allowed]
         payload = b"".join([self._state_payload, *(self._cooldown_payload[s] for s in cooldown_symbols)])
+        read_at = time.time()
         replies = self.redis.pipeline_raw(payload, self._state_count + len(cooldown_symbols))
+        GATE_STATE_READ_TIMESTAMP.set(read_at)
         return parse_state(replies, self.symbols, time.time(), self.stale_after_s, self.freshness_s,
                            self.realized, cooldown_symbols)
 
@@ -638,6 +643,7 @@ class Gate(Actor):
                            freshness_s=self.freshness_s, realized=self.realized, settings=self.settings,
                            cooldown_symbols=self.symbols)
         self._cache, self._cache_read_mono = cache, read_mono
+        GATE_STATE_READ_TIMESTAMP.set(read_at)
         return cache
 
     def refresh_state(self) -> None:

@@ -23,6 +23,8 @@ PYTHON = sys.executable
 # Deadlines are upper bounds for a condition to come true, not speed claims: scaled so a loaded
 # 2-core CI machine (Python and numpy start-up under contention) does not fail a correct system.
 DEADLINE_SCALE = float(os.environ.get("CLUSTERGATE_DEADLINE_SCALE", "3"))
+# An actor must exit 0 within this long of its SIGTERM (2 s, scaled like every deadline here).
+SHUTDOWN_BOUND_S = 2.0 * DEADLINE_SCALE
 
 
 _HANDED_OUT: set[int] = set()

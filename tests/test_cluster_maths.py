@@ -75,13 +75,31 @@ def test_correlation_is_mean_over_held_members_only_and_unheld_clusters_are_drop
 
 
 def test_cluster_stress_sum_is_clipped_to_one():
+    # Pairwise-complete correlations need not form a valid matrix; 1.2 makes each cluster 0.5 x 1 x 1.2.
     corr = np.eye(4)
-    corr[0, 1] = corr[1, 0] = 1.0
-    corr[2, 3] = corr[3, 2] = 1.0
+    corr[0, 1] = corr[1, 0] = 1.2
+    corr[2, 3] = corr[3, 2] = 1.2
     clusters, stress = cluster_metrics(list("ABCD"), corr, cluster_labels(corr, 0.7),
                                        {s: 100.0 for s in "ABCD"})
-    assert sum(c.stress for c in clusters) == pytest.approx(1.0)
-    assert stress <= 1.0
+    assert [c.stress for c in clusters] == [pytest.approx(0.6), pytest.approx(0.6)]
+    assert stress == 1.0
+
+
+def test_a_chained_cluster_with_negative_mean_correlation_has_stress_clipped_to_zero():
+    # A-B, B-C, C-D at 0.7 chain A..D into one cluster; the other pairs at -1 make its mean
+    # correlation (3 x 0.7 - 3) / 6 = -0.15. E-F is an ordinary cluster at 0.8.
+    corr = np.full((6, 6), -1.0)
+    np.fill_diagonal(corr, 1.0)
+    for i, j, c in [(0, 1, 0.7), (1, 2, 0.7), (2, 3, 0.7), (4, 5, 0.8)]:
+        corr[i, j] = corr[j, i] = c
+    clusters, stress = cluster_metrics(list("ABCDEF"), corr, cluster_labels(corr, 0.70),
+                                       {s: 100.0 for s in "ABCDEF"})
+    by_members = {"".join(c.symbols): c for c in clusters}
+    chain, pair = by_members["ABCD"], by_members["EF"]
+    assert chain.correlation == pytest.approx(-0.15)
+    assert chain.stress == 0.0
+    assert pair.stress == pytest.approx(2 / 6 * 0.8)
+    assert stress == pytest.approx(2 / 6 * 0.8)  # the chain's negative stress does not cancel the pair's
 
 
 def test_no_notional_gives_no_clusters_and_zero_stress():

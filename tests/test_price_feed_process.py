@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 
 from feed_helpers import TickListener, feed_topology, is_ready, metric, metrics_port, tick_endpoint
-from helpers import ActorProcess, wait_for
+from helpers import DEADLINE_SCALE, SHUTDOWN_BOUND_S, ActorProcess, wait_for
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT"]
 
@@ -67,7 +67,7 @@ def test_an_idle_feed_sends_heartbeats_and_is_ready_after_the_first_one(tmp_path
         assert feed.terminate() == 0
 
 
-def test_the_synthetic_feed_publishes_every_symbol_and_exits_0_within_2_s_of_sigterm(tmp_path):
+def test_the_synthetic_feed_publishes_every_symbol_and_exits_0_within_the_shutdown_bound_of_sigterm(tmp_path):
     path, data = feed_topology(tmp_path, "redis://127.0.0.1:1/0", {
         "source": "synthetic", "interval_s": 0.05,
         "synthetic": {"seed": 3, "start_prices": {"BTCUSDT": 64000}}})
@@ -78,7 +78,7 @@ def test_the_synthetic_feed_publishes_every_symbol_and_exits_0_within_2_s_of_sig
                  f"ticks of every symbol\n{feed.log()}")
         wait_for(lambda: is_ready(metrics_port(data), "price_feed"), 5, "readiness")
         feed.proc.send_signal(signal.SIGTERM)
-        assert feed.proc.wait(timeout=2) == 0  # a bound on shutdown, not a measurement of speed
+        assert feed.proc.wait(timeout=SHUTDOWN_BOUND_S) == 0  # a bound on shutdown, not a measurement of speed
     finally:
         listener.close()
         feed.terminate()
@@ -88,7 +88,7 @@ def test_a_correlation_matrix_that_is_not_positive_definite_stops_the_feed_with_
     path, _ = feed_topology(tmp_path, "redis://127.0.0.1:1/0", {"source": "synthetic", "synthetic": {"correlation": {
         "BTCUSDT/ETHUSDT": 0.9, "BTCUSDT/SOLUSDT": 0.9, "ETHUSDT/SOLUSDT": -0.9}}})
     feed = ActorProcess(path, "price_feed").start()
-    assert feed.proc.wait(timeout=10) != 0
+    assert feed.proc.wait(timeout=10 * DEADLINE_SCALE) != 0
     assert "actors.price_feed.settings.synthetic.correlation" in feed.log()
     assert "not positive definite" in feed.log()
     feed.terminate()
@@ -98,6 +98,6 @@ def test_a_missing_replay_file_stops_the_feed_with_the_reason(tmp_path):
     path, _ = feed_topology(tmp_path, "redis://127.0.0.1:1/0",
                             {"source": "replay", "replay": {"path": "no-such-prices.csv"}})
     feed = ActorProcess(path, "price_feed").start()
-    assert feed.proc.wait(timeout=10) != 0
+    assert feed.proc.wait(timeout=10 * DEADLINE_SCALE) != 0
     assert "event=bad_source" in feed.log() and "no-such-prices.csv" in feed.log()
     feed.terminate()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,15 +40,26 @@ def latest_report(home: Path, name: str) -> dict:
     return json.loads(reports[-1].read_text())
 
 
+def report_base(result: subprocess.CompletedProcess) -> Path:
+    """The report a proof run wrote, as it printed it: `report DIR/NAME-STAMP.txt and .json`."""
+    found = re.search(r"report (\S+)\.txt and \.json", result.stdout)
+    assert found, f"no report path printed\n{result.stdout}"
+    return Path(found.group(1))
+
+
 @pytest.mark.parametrize("name", ["readiness", "fallback", "warm-restart", "readiness"])
 def test_proof_passes_on_the_demo_and_writes_its_report(demo_system: Path, name: str) -> None:
     result = run_proof(demo_system, name)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "FAIL" not in result.stdout
-    report = latest_report(demo_system, name)
-    assert report["passed"] is True and report["checks"]
+    base = report_base(result)
+    assert base.parent == (demo_system / "run" / "proofs").resolve() and base.name.startswith(f"{name}-")
+    report = json.loads(Path(f"{base}.json").read_text())
+    assert report["proof"] == name and report["passed"] is True and report["checks"]
     assert all(check["ok"] for check in report["checks"])
-    assert (demo_system / "run" / "proofs").glob(f"{name}-*.txt")
+    text = Path(f"{base}.txt").read_text().splitlines()
+    assert text[0].startswith(f"proof {name} on ") and "PASSED" in text[0]
+    assert any(line.startswith("PASS  ") for line in text) and not any(line.startswith("FAIL  ") for line in text)
 
 
 def test_warm_restart_of_every_program_keeps_points_and_readiness(demo_system: Path) -> None:

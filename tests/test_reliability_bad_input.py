@@ -266,7 +266,8 @@ def hostile_topologies() -> dict[str, tuple[str, str]]:
         "hwm_0": (variant(lambda d: d["actors"]["gate"]["sockets"]["proposals"].update(hwm=0)), "hwm"),
         "huge_string": (variant(lambda d: d.update(name="x" * 5_000_000)), "name"),
         "deeply_nested_junk": ("name: demo\njunk: " + "[" * 50_000 + "]" * 50_000 + "\n", "not valid YAML"),
-        "nested_mappings": ("name: demo\njunk: " + "{a: " * 5_000 + "1" + "}" * 5_000 + "\n", ""),
+        "nested_mappings": ("name: demo\njunk: " + "{a: " * 5_000 + "1" + "}" * 5_000 + "\n",
+                            "not valid YAML: maximum recursion depth exceeded"),
         "billion_laughs": (bomb, "not valid YAML"),
     }
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import zmq
 
-from helpers import REPO, ActorProcess, demo_topology_data, free_port, retarget, scrape, wait_for, write_topology
+from helpers import (REPO, SHUTDOWN_BOUND_S, ActorProcess, demo_topology_data, free_port, retarget, scrape, wait_for,
+                     write_topology)
 
 # A throwaway actor of kind permit_issuer whose handler fails on demand: the runtime, not the
 # handler, must guarantee one envelope reply per request.
@@ -94,16 +95,16 @@ def test_timers_keep_running_after_a_timer_raises(probe) -> None:
     assert scrape(metrics)['clustergate_handler_errors_total{actor="probe",where="timer"}'] == 1
 
 
-def test_sigterm_stops_the_actor_within_2_s_with_exit_code_0(probe) -> None:
+def test_sigterm_stops_the_actor_within_the_shutdown_bound_with_exit_code_0(probe) -> None:
     proc, _, _, log = probe
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=2) == 0
+    assert proc.wait(timeout=SHUTDOWN_BOUND_S) == 0
     lines = log.read_text().splitlines()
     assert any("event=stopped" in line for line in lines)
     assert all(" actor=probe " in line for line in lines if line.strip())  # one event per line, each tagged
 
 
-def test_every_actor_of_the_demo_exits_0_within_2_s_of_sigterm(redis_server, tmp_path: Path) -> None:
+def test_every_actor_of_the_demo_exits_0_within_the_shutdown_bound_of_sigterm(redis_server, tmp_path: Path) -> None:
     data = retarget(demo_topology_data(), redis_server.url)
     topo_path = write_topology(tmp_path / "demo.yaml", data)
     procs = [ActorProcess(topo_path, name, spec.get("kind", name)).start() for name, spec in data["actors"].items()]
@@ -111,13 +112,13 @@ def test_every_actor_of_the_demo_exits_0_within_2_s_of_sigterm(redis_server, tmp
         for p, spec in zip(procs, data["actors"].values()):
             wait_for(lambda: any(k.startswith("clustergate_actor_ready") for k in scrape(spec["metrics_port"])),
                      20, f"{p.name} serving metrics")
-        # One at a time, as supervisord stops a program: each must be gone within 2 s of its SIGTERM.
+        # One at a time, as supervisord stops a program: each must be gone within the bound of its SIGTERM.
         for p in procs:
             p.proc.send_signal(signal.SIGTERM)
             try:
-                code = p.proc.wait(timeout=2)
+                code = p.proc.wait(timeout=SHUTDOWN_BOUND_S)
             except subprocess.TimeoutExpired:
-                pytest.fail(f"{p.name} still running 2 s after SIGTERM\n{p.log()[-2000:]}")
+                pytest.fail(f"{p.name} still running {SHUTDOWN_BOUND_S} s after SIGTERM\n{p.log()[-2000:]}")
             assert code == 0, f"{p.name} exited {code}\n{p.log()[-2000:]}"
     finally:
         for p in procs:
