@@ -681,9 +681,11 @@ class Gate(Actor):
             self.set_ready(False)
             return
         self.set_ready(True)
-        self.observe(state, portfolio_metrics(state.positions, state.cluster_stress, self.settings, state.sigmas))
+        # No decision was made: the fallback counter counts evaluations of proposals only.
+        self.observe(state, portfolio_metrics(state.positions, state.cluster_stress, self.settings, state.sigmas),
+                     evaluations=0)
 
-    def observe(self, state: PortfolioState, metrics: PortfolioMetrics, evaluations: int = 1, ages: bool = True) -> None:
+    def observe(self, state: PortfolioState, metrics: PortfolioMetrics, evaluations: int, ages: bool = True) -> None:
         """Set the gauges from one read; count `evaluations` decisions made on it. ages=False leaves the
         snapshot ages to the cache refresh."""
         gauges = (metrics.stress, metrics.heat, metrics.concentration, metrics.corr_proxy,

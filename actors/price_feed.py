@@ -26,7 +26,7 @@ from actors import keys
 from actors.redis_conn import connect
 from actors.runtime import Actor, OutageLog, main
 from actors.wire import Tick, heartbeat_frames
-from launcher.topology import PriceFeedSettings, ReplaySource, SyntheticSource
+from launcher.topology import EXIT_BAD_INPUT, PriceFeedSettings, ReplaySource, SyntheticSource
 
 SECONDS_PER_YEAR = 365.25 * 24 * 3600
 DEFAULT_VOLATILITY = 0.8
@@ -304,7 +304,7 @@ class PriceFeed(Actor):
                 self._setup_redis_snapshots()
         except (NotPositiveDefinite, ValueError, OSError) as exc:
             self.log.error("bad_source", source=source, reason=str(exc))
-            raise SystemExit(2)
+            raise SystemExit(EXIT_BAD_INPUT)
         self.every(min(self.settings.heartbeat_s, 1.0) / 2, self._heartbeat_if_idle, name="heartbeat")
         self.log.info("source_ready", source=source, symbols=self.symbols)
 

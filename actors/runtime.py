@@ -27,7 +27,7 @@ from prometheus_client import Counter, Gauge, start_http_server
 from actors.wire import encode, error_envelope
 from launcher.curve import SocketKeys, socket_keys
 from launcher.schema import SchemaError
-from launcher.topology import SOCKET_ROLES, ActorSpec, Topology, load_topology
+from launcher.topology import EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, SOCKET_ROLES, ActorSpec, Topology, load_topology
 
 TICK_S = 0.1
 LINGER_MS = 0
@@ -439,7 +439,18 @@ def _sleep(seconds: float) -> list:
 
 
 def main(actor_cls: type[Actor], argv: list[str] | None = None) -> None:
-    """`python -m actors.<kind> --topology FILE --name NAME`."""
+    """`python -m actors.<kind> --topology FILE --name NAME`; exits EXIT_BAD_INPUT, with
+    EXIT_BAD_INPUT_LINE as its last output, when the topology or the actor's setup refuses its input."""
+    try:
+        _main(actor_cls, argv)
+    except SystemExit as exc:
+        if exc.code == EXIT_BAD_INPUT:
+            sys.stdout.flush()
+            print(EXIT_BAD_INPUT_LINE, file=sys.stderr, flush=True)
+        raise
+
+
+def _main(actor_cls: type[Actor], argv: list[str] | None) -> None:
     parser = argparse.ArgumentParser(prog=f"python -m actors.{actor_cls.kind}")
     parser.add_argument("--topology", required=True, help="topology YAML file")
     parser.add_argument("--name", required=True, help="actor name in the topology")
@@ -449,9 +460,9 @@ def main(actor_cls: type[Actor], argv: list[str] | None = None) -> None:
     except SchemaError as exc:
         for p in exc.problems:
             print(p.render(args.topology), file=sys.stderr)
-        raise SystemExit(2)
+        raise SystemExit(EXIT_BAD_INPUT)
     if args.name not in topo.actors:
         print(f"{args.topology}: actors.{args.name}: no such actor (have: {', '.join(topo.actors)})", file=sys.stderr)
-        raise SystemExit(2)
+        raise SystemExit(EXIT_BAD_INPUT)
     actor = actor_cls(topo, args.name)
     raise SystemExit(actor.run())

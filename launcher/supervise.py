@@ -27,7 +27,7 @@ import yaml
 
 from launcher.redis_binary import INSTALL_HINT, find_redis_server
 from launcher.schema import SchemaError
-from launcher.topology import Topology, endpoint_port, load_topology
+from launcher.topology import EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, Topology, endpoint_port, load_topology
 
 REPO = Path(__file__).resolve().parent.parent
 REDIS_PROGRAM = "redis"
@@ -284,6 +284,18 @@ def tail(path: Path, lines: int = 15) -> str:
         return "(no log yet)"
 
 
+def last_log_line(path: Path) -> str:
+    """The last non-empty line of a log (read from its end), or "" when there is none."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 4096))
+            lines = [line for line in f.read().decode(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1].strip() if lines else ""
+
+
 def wait_until_ready(sup: Supervisor, topo: Topology, home: Home, timeout_s: float, out: Any = sys.stdout) -> bool:
     names = ([REDIS_PROGRAM] if topo.redis.managed else []) + list(topo.actors)
     deadline = time.monotonic() + timeout_s
@@ -294,8 +306,10 @@ def wait_until_ready(sup: Supervisor, topo: Topology, home: Home, timeout_s: flo
         for name in names:
             info = infos.get(name)
             state = info["statename"] if info else "MISSING"
-            # FATAL will not recover; exit code 2 means bad input, which a retry will not fix.
-            if info and (state == "FATAL" or (state in ("BACKOFF", "EXITED") and info.get("exitstatus") == 2)):
+            # FATAL will not recover; bad input (exit 2) will not be fixed by a retry. supervisord reports no
+            # exit status for a program that exits within its start window, hence the log's last line.
+            if info and (state == "FATAL" or (state in ("BACKOFF", "EXITED") and (
+                    info.get("exitstatus") == EXIT_BAD_INPUT or last_log_line(home.log_of(name)) == EXIT_BAD_INPUT_LINE))):
                 print(f"FAILED: program {name} is {state} ({info.get('spawnerr') or info.get('description')})", file=out)
                 print(f"--- last lines of {home.log_of(name)} ---\n{tail(home.log_of(name))}", file=out)
                 return False

@@ -20,6 +20,12 @@ from launcher.schema import (MISSING, Path, Problem, SchemaError, Validator, dat
 
 ActionName = Literal["HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSED"]
 
+# An actor that exits because of bad input (its topology, a missing replay file) exits with this code
+# after printing this line last, so `clustergate up` can report it at once: supervisord hides the
+# exit status of a program that exits within its start window, and restarting would not help.
+EXIT_BAD_INPUT = 2
+EXIT_BAD_INPUT_LINE = "clustergate: exit 2: bad input; restarting will not fix it"
+
 # Socket roles per actor kind: role -> ZeroMQ socket type. The kind fixes the type; the topology
 # says whether the role binds or connects and where.
 SOCKET_ROLES: dict[str, dict[str, str]] = {
@@ -719,6 +725,8 @@ def load_topology(path: str | os.PathLike[str]) -> Topology:
         raise SchemaError([Problem((), f"cannot read topology: {exc.strerror}")]) from None
     try:
         data, lines, problems = load_yaml_with_lines(text)
+    except RecursionError:
+        raise SchemaError([Problem((), "YAML nested too deeply to read (a topology needs a few levels)")]) from None
     except Exception as exc:  # yaml.YAMLError and friends: report, never crash
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

@@ -495,3 +495,28 @@ def test_with_state_refresh_0_the_gate_reads_redis_for_every_batch(tmp_path, red
         assert (d["final_action"], d["gate_reason"]) == ("PARTIAL_75", "cooldown_downgrade")
     finally:
         p26.stop()
+
+
+def test_with_state_refresh_0_the_gauge_timer_counts_no_fallback_without_a_proposal(tmp_path, redis_server):
+    r = redis_server.client()
+    ts = int(time.time())
+    for symbol, (amt, price) in BOOK.items():
+        r.hset(keys.position_snapshot(symbol), mapping={"position_amt": amt, "mark_price": price, "ts_epoch": ts})
+    # No cluster state: every evaluation takes K from the proxy.
+    p26 = P26(tmp_path / "p26", redis_server.url, gate_settings={"state_refresh_ms": 0, "refresh_s": 0.1}).start()
+    try:
+        reads = []
+
+        def timer_read() -> bool:
+            seen = p26.metrics().get("gate_state_read_timestamp_seconds", 0.0)
+            if seen and (not reads or seen > reads[-1]):
+                reads.append(seen)
+            return len(reads) >= 3
+        wait_for(timer_read, 10, "three reads by the gauge timer", interval_s=0.05)
+        m = p26.metrics()
+        assert m["p26_cluster_stress_used"] == 0.0
+        assert m["p26_cluster_fallback_total"] == 0.0
+        assert decision_of(p26.client.propose("ETHUSDT", "HOLD", plan_id=new_plan()))["k_source"] == "proxy"
+        assert p26.metrics()["p26_cluster_fallback_total"] == 1.0
+    finally:
+        p26.stop()

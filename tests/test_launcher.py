@@ -13,7 +13,7 @@ import yaml
 
 from helpers import DEADLINE_SCALE, REPO, demo_topology_data, retarget, write_topology
 from launcher.supervise import Home, render_programs
-from launcher.topology import load_topology
+from launcher.topology import EXIT_BAD_INPUT_LINE, load_topology
 
 
 def clustergate(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -122,12 +122,16 @@ def test_actor_that_fails_at_start_up_is_reported_with_its_log(system) -> None:
     write_topology(topo_path, data)
     validated = clustergate("validate", str(topo_path))
     assert validated.returncode == 0, validated.stdout + validated.stderr
-    # The feed exits 2. Within supervisord's startsecs (the usual case) it is left in BACKOFF with no exit
-    # status, and `up` reports it when its readiness deadline passes; later, `up` sees the exit 2 at once.
-    result = clustergate("up", str(topo_path), "--home", str(home), "--timeout", str(round(5 * DEADLINE_SCALE)))
+    # The feed exits 2 within supervisord's start window, which leaves it in BACKOFF with no exit status;
+    # its last log line says bad input, so `up` reports it then rather than at its readiness deadline.
+    result = clustergate("up", str(topo_path), "--home", str(home), "--timeout", str(round(120 * DEADLINE_SCALE)))
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
-    assert "FAILED: " in result.stdout and "price_feed" in result.stdout.partition("FAILED: ")[2].splitlines()[0], output
+    assert "FAILED: " in result.stdout, output
+    failed = result.stdout.partition("FAILED: ")[2].splitlines()[0]
+    assert failed.startswith("program price_feed is BACKOFF"), output
+    assert "not ready after" not in result.stdout, output
     feed_log = result.stdout.partition(f"--- last lines of {Home(home.resolve()).log_of('price_feed')} ---\n")[2]
     feed_log = feed_log.partition("--- last lines of ")[0]
     assert "event=bad_source" in feed_log and "no-such-prices.csv" in feed_log, output
+    assert feed_log.strip().splitlines()[-1] == EXIT_BAD_INPUT_LINE, output
