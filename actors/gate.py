@@ -42,6 +42,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from actors import keys
 from actors.resp import RedisUnavailable, ReplyError, RespClient, encode_commands
 from actors.runtime import Actor, main
+from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S, read_snapshot
 from actors.wire import encode, error_envelope, ok_envelope
 from launcher.topology import GateSettings, PermitIssuerSettings
 
@@ -64,8 +65,6 @@ FAIL_CLOSED_REASONS = (FAIL_CLOSED_STATE, REDIS_UNAVAILABLE, PERMIT_UNAVAILABLE)
 PROPOSAL_FIELDS = ("plan_id", "symbol", "action_proposed", "kill_score", "r_net", "ts_epoch")
 MAX_PLAN_ID_CHARS = 128
 MAX_SYMBOL_CHARS = 32
-# A snapshot stamped further than this in the future is treated as stale (clock skew allowance).
-SNAPSHOT_FUTURE_SKEW_S = 5.0
 SNAPSHOT_FIELDS = ("position_amt", "mark_price", "ts_epoch", "notional_usd")
 # How many times a decision is re-read and re-decided when the issuer finds a cooldown appeared
 # between the gate's read and the issuer's write.
@@ -211,30 +210,10 @@ def parse_snapshot(symbol: str, values: Sequence[Any], now: float, stale_after_s
     """(position if the snapshot is usable and fresh, age in seconds if it has a timestamp).
 
     values are the hash fields position_amt, mark_price, ts_epoch, notional_usd (None when absent).
-    Notional is |notional_usd| when present, else |position_amt x mark_price|.
+    The rule (notional, side, skew, staleness) is actors.snapshots.read_snapshot, shared with P2.7.
     """
-    amt_raw, price_raw, ts_raw, notional_raw = values
-    try:
-        ts = float(ts_raw)
-    except (TypeError, ValueError):
-        return None, None
-    if not math.isfinite(ts):
-        return None, None
-    age_s = now - ts
-    try:
-        amt = float(amt_raw)
-        if notional_raw not in (None, ""):
-            magnitude = abs(float(notional_raw))
-        else:
-            magnitude = abs(amt * float(price_raw))
-    except (TypeError, ValueError):
-        return None, age_s
-    if not (math.isfinite(amt) and math.isfinite(magnitude)):
-        return None, age_s
-    if age_s > stale_after_s or age_s < -SNAPSHOT_FUTURE_SKEW_S:
-        return None, age_s
-    side = 1.0 if amt > 0 else -1.0 if amt < 0 else 0.0
-    return Position(symbol, side * magnitude), age_s
+    value, age_s = read_snapshot(*values, now, stale_after_s)
+    return (None if value is None else Position(symbol, value)), age_s
 
 
 def cluster_k(updated_ts: Any, cluster_stress: Any, now: float, freshness_s: float) -> float | None:

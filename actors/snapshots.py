@@ -1,20 +1,29 @@
 """Position snapshots as the P2.7 side reads them: one signed notional per symbol, or nothing.
 
 Rule a reader must keep (SPEC): notional = |notional_usd| if present, else |position_amt x
-mark_price|; the side is the sign of position_amt; a snapshot older than stale_after_s, or dated
-in the future, is stale and does not count as held.
+mark_price|; the side is the sign of position_amt (0 when flat); a snapshot older than
+stale_after_s, or dated more than SNAPSHOT_FUTURE_SKEW_S in the future, is stale and does not count
+as held. `read_snapshot` is that rule, the only one: the gate (on its raw HMGET values) and the P2.7
+side (on HGETALL hashes) both call it, so they never disagree on which positions are held.
+
+The gate imports this module: it must not import redis-py or numpy at run time (RSS target 40 MB).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
-
-import redis
+from typing import TYPE_CHECKING, Any, Mapping
 
 from actors import keys
 
+if TYPE_CHECKING:
+    import redis
+
 HELD_MIN_NOTIONAL = 1e-9
+
+# A snapshot stamped further than this in the future is stale (clock skew allowance between the
+# execution layer's clock and ours; ts_epoch is whole seconds, so it may read up to 1 s ahead).
+SNAPSHOT_FUTURE_SKEW_S = 5.0
 
 
 def _number(value: Any) -> float | None:
@@ -25,25 +34,43 @@ def _number(value: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def read_snapshot(position_amt: Any, mark_price: Any, ts_epoch: Any, notional_usd: Any, now_s: float,
+                  stale_after_s: float) -> tuple[float | None, float | None]:
+    """(signed notional if the snapshot is usable and fresh, age in seconds if it has a timestamp).
+
+    Fields are raw values (str, bytes or None when absent). Usable: finite ts_epoch and
+    position_amt, and a finite notional_usd when it is present (not None or ""), else a finite
+    mark_price. Fresh: -SNAPSHOT_FUTURE_SKEW_S <= age <= stale_after_s. The signed notional is
+    sign(position_amt) x notional, 0.0 for a flat position (which is usable, but not held).
+    """
+    ts = _number(ts_epoch)
+    if ts is None:
+        return None, None
+    age_s = now_s - ts
+    amt = _number(position_amt)
+    if amt is None:
+        return None, age_s
+    if notional_usd not in (None, "", b""):
+        explicit = _number(notional_usd)
+        magnitude = None if explicit is None else abs(explicit)
+    else:
+        mark = _number(mark_price)
+        magnitude = None if mark is None else abs(amt * mark)
+    if magnitude is None or not math.isfinite(magnitude):
+        return None, age_s
+    if age_s > stale_after_s or age_s < -SNAPSHOT_FUTURE_SKEW_S:
+        return None, age_s
+    side = 1.0 if amt > 0 else -1.0 if amt < 0 else 0.0
+    return side * magnitude, age_s
+
+
 def signed_notional(fields: Mapping[str, Any], now_s: float, stale_after_s: float) -> float | None:
     """Signed notional (side x notional) of one snapshot hash, None when absent, malformed or stale."""
     if not fields:
         return None
-    ts = _number(fields.get("ts_epoch"))
-    if ts is None or not 0 <= now_s - ts <= stale_after_s:
-        return None
-    amt = _number(fields.get("position_amt"))
-    explicit = _number(fields.get("notional_usd")) if fields.get("notional_usd") not in (None, "") else None
-    if explicit is not None:
-        notional = abs(explicit)
-        side = math.copysign(1.0, amt) if amt not in (None, 0.0) else math.copysign(1.0, explicit)
-    else:
-        mark = _number(fields.get("mark_price"))
-        if amt is None or mark is None:
-            return None
-        notional = abs(amt * mark)
-        side = math.copysign(1.0, amt)
-    return side * notional
+    value, _ = read_snapshot(fields.get("position_amt"), fields.get("mark_price"), fields.get("ts_epoch"),
+                             fields.get("notional_usd"), now_s, stale_after_s)
+    return value
 
 
 def read_signed_notionals(client: redis.Redis, symbols: list[str], key_pattern: str, now_s: float,
