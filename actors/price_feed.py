@@ -3,8 +3,12 @@
 A price that is NaN, infinite, zero or negative is never published; it is counted in
 `price_feed_rejected_prices_total{symbol,reason}`. When nothing went out for heartbeat_s, a
 heartbeat carrying the last tick's seq goes out instead, so subscribers can tell idle from dead.
-Every tick carries the wall-clock time it was published at; a replay's recorded times only set
-its schedule.
+Synthetic and replayed ticks carry the wall-clock time they were published at (a replay's recorded
+times only set its schedule). A redis_snapshots tick carries its snapshot's ts_epoch, and a
+snapshot is published once: one older than positions.stale_after_s, dated beyond the clock skew
+allowance in the future, without a usable ts_epoch, or not updated since the feed last read it is
+skipped and counted in `price_feed_snapshots_skipped_total{symbol,reason}`, so a snapshot that
+stopped updating never reaches the buffer as a fresh price.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from prometheus_client import Counter, Gauge
 from actors import keys
 from actors.redis_conn import connect
 from actors.runtime import Actor, OutageLog, main
+from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S
 from actors.wire import Tick, heartbeat_frames
 from launcher.topology import EXIT_BAD_INPUT, PriceFeedSettings, ReplaySource, SyntheticSource
 
@@ -48,6 +53,9 @@ class FeedMetrics:
         self.replay_skipped = Counter("price_feed_replay_rows_skipped_total",
                                       "Replay rows or cells skipped (reason: bad_row, not_in_allowlist)", ["reason"])
         self.redis_errors = Counter("price_feed_redis_errors_total", "Failed polls of the position snapshots")
+        self.snapshots_skipped = Counter("price_feed_snapshots_skipped_total",
+                                         "Position snapshots polled but not published (reason: "
+                                         + ", ".join(SNAPSHOT_SKIP_REASONS) + ")", ["symbol", "reason"])
         for symbol in symbols:
             self.ticks.labels(symbol=symbol)
         for reason in ("bad_row", "not_in_allowlist"):
@@ -81,6 +89,34 @@ def parse_price(text: str | bytes | None) -> float | str:
     except (TypeError, ValueError):
         return "not_a_number"
     return price_rejection(value) or value
+
+
+# --------------------------------------------------------------------------- snapshot freshness
+
+SNAPSHOT_SKIP_REASONS = ("no_ts", "stale", "future", "unchanged")
+
+
+def snapshot_skip_reason(ts_epoch: Any, last_ts: float | None, now_s: float, stale_after_s: float) -> tuple[float | None, str | None]:
+    """(the snapshot's ts_epoch as a float, why its price must not be published now or None).
+
+    A snapshot's price is published once, stamped with its ts_epoch: not when ts_epoch is missing or
+    not finite (no_ts), older than stale_after_s (stale), more than SNAPSHOT_FUTURE_SKEW_S ahead
+    of now (future), or equal to last_ts, the ts_epoch this feed last read for the symbol
+    (unchanged; a snapshot that stopped updating reads unchanged, then stale once stale_after_s old).
+    """
+    try:
+        ts = float(ts_epoch)
+    except (TypeError, ValueError):
+        return None, "no_ts"
+    if not math.isfinite(ts):
+        return None, "no_ts"
+    if now_s - ts > stale_after_s:
+        return ts, "stale"
+    if ts - now_s > SNAPSHOT_FUTURE_SKEW_S:
+        return ts, "future"
+    if ts == last_ts:
+        return ts, "unchanged"
+    return ts, None
 
 
 # --------------------------------------------------------------------------- synthetic source
@@ -314,7 +350,8 @@ class PriceFeed(Actor):
 
     # ----------------------------------------------------------------- publishing
 
-    def publish(self, symbol: str, price: Any) -> bool:
+    def publish(self, symbol: str, price: Any, ts: float | None = None) -> bool:
+        """Publish a tick stamped ts (default: now), unless the price is unusable."""
         reason = price_rejection(price)
         if reason is not None:
             self.reject(symbol, price, reason)
@@ -322,7 +359,7 @@ class PriceFeed(Actor):
         if self.rejecting.pop(symbol, None) is not None:
             self.log.info("price_accepted_again", symbol=symbol)
         self.seq += 1
-        now = time.time()
+        now = time.time() if ts is None else ts
         self.sockets["ticks"].send_multipart(Tick(symbol, float(price), now, self.seq).frames())
         self.metrics.ticks.labels(symbol=symbol).inc()
         self.metrics.last_tick_ts.labels(symbol=symbol).set(now)
@@ -406,6 +443,11 @@ class PriceFeed(Actor):
     def _setup_redis_snapshots(self) -> None:
         self.redis = connect(self.topology.redis)
         self.snapshot_keys = {s: keys.position_snapshot(s, self.topology.positions.key_pattern) for s in self.symbols}
+        self.snapshot_last_ts: dict[str, float] = {}  # symbol -> ts_epoch of the snapshot last read (published or rejected)
+        self.skipping: dict[str, str] = {}  # symbol -> reason its snapshot is skipped, until one is read again
+        for symbol in self.symbols:
+            for reason in SNAPSHOT_SKIP_REASONS:
+                self.metrics.snapshots_skipped.labels(symbol=symbol, reason=reason)
         self.every(self.settings.interval_s, self._poll_snapshots, first_after_s=0, name="redis_snapshots")
 
     def _poll_snapshots(self) -> None:
@@ -413,21 +455,38 @@ class PriceFeed(Actor):
         try:
             pipe = self.redis.pipeline(transaction=False)
             for key in self.snapshot_keys.values():
-                pipe.hget(key, "mark_price")
-            marks = pipe.execute()
+                pipe.hmget(key, "mark_price", "ts_epoch")
+            snapshots = pipe.execute()
         except redis.RedisError as exc:
             self.metrics.redis_errors.inc()
             self._redis_outage.failed(exc, retry_in_s=self.settings.interval_s)
             return
         self._redis_outage.ok()
-        for symbol, mark in zip(self.snapshot_keys, marks):
-            if mark is None:
+        now = time.time()
+        stale_after_s = self.topology.positions.stale_after_s
+        for symbol, (mark, ts_epoch) in zip(self.snapshot_keys, snapshots):
+            if mark is None and ts_epoch is None:
                 continue  # no snapshot: the execution layer holds no position there
+            ts, skip = snapshot_skip_reason(ts_epoch, self.snapshot_last_ts.get(symbol), now, stale_after_s)
+            if skip is not None:
+                self._skip(symbol, ts_epoch, skip)
+                continue
+            assert ts is not None
+            self.snapshot_last_ts[symbol] = ts
+            if self.skipping.pop(symbol, None) is not None:
+                self.log.info("snapshot_fresh_again", symbol=symbol, ts_epoch=ts)
             price = parse_price(mark)
             if isinstance(price, str):
                 self.reject(symbol, mark, price)
                 continue
-            self.publish(symbol, price)
+            self.publish(symbol, price, ts)
+
+    def _skip(self, symbol: str, ts_epoch: Any, reason: str) -> None:
+        """Count a snapshot not published; log when the symbol's reason changes (not for unchanged)."""
+        self.metrics.snapshots_skipped.labels(symbol=symbol, reason=reason).inc()
+        if reason != "unchanged" and self.skipping.get(symbol) != reason:
+            self.skipping[symbol] = reason
+            self.log.warning("snapshot_skipped", symbol=symbol, ts_epoch=repr(ts_epoch), reason=reason)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import signal
+import time
+
+import pytest
+
+from actors.price_feed import snapshot_skip_reason
 
 from feed_helpers import TickListener, feed_topology, is_ready, metric, metrics_port, tick_endpoint
 from helpers import DEADLINE_SCALE, SHUTDOWN_BOUND_S, ActorProcess, wait_for
@@ -10,23 +15,34 @@ from helpers import DEADLINE_SCALE, SHUTDOWN_BOUND_S, ActorProcess, wait_for
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT"]
 
 
+def subscribed(listener: TickListener, feed: ActorProcess) -> None:
+    """Wait until the listener receives the idle feed's heartbeat, so it misses no tick after this."""
+    wait_for(lambda: any(topic == b"heartbeat" for topic, _ in listener.drain()), 10, f"a heartbeat\n{feed.log()}")
+
+
 def test_redis_snapshot_prices_that_are_nan_negative_zero_or_infinite_are_counted_and_never_published(tmp_path, redis_server):
     client = redis_server.client()
     marks = {"BTCUSDT": "nan", "ETHUSDT": "-5", "SOLUSDT": "0", "XRPUSDT": "inf", "ADAUSDT": "0.5"}
+    ts = int(time.time()) - 10
     for symbol, mark in marks.items():
-        client.hset(f"quantum:position:snapshot:{symbol}", mapping={"position_amt": "1", "mark_price": mark, "ts_epoch": "1"})
-    path, data = feed_topology(tmp_path, redis_server.url, {"source": "redis_snapshots", "interval_s": 0.05},
-                               symbols=SYMBOLS)
+        if symbol != "ADAUSDT":
+            client.hset(f"quantum:position:snapshot:{symbol}", mapping={"position_amt": "1", "mark_price": mark, "ts_epoch": ts})
+    path, data = feed_topology(tmp_path, redis_server.url,
+                               {"source": "redis_snapshots", "interval_s": 0.05, "heartbeat_s": 0.2}, symbols=SYMBOLS)
     listener = TickListener(tick_endpoint(data))
     feed = ActorProcess(path, "price_feed").start()
     port = metrics_port(data)
     try:
+        subscribed(listener, feed)  # a snapshot is published once: the listener must not miss it
+        client.hset("quantum:position:snapshot:ADAUSDT", mapping={"position_amt": "1", "mark_price": "0.5", "ts_epoch": ts})
         wait_for(lambda: listener.ticks(), 10, f"a tick from the good snapshot\n{feed.log()}")
         rejected = {s: (reason, metric(port, "price_feed_rejected_prices_total", symbol=s, reason=reason))
                     for s, reason in [("BTCUSDT", "nan"), ("ETHUSDT", "negative"), ("SOLUSDT", "zero"), ("XRPUSDT", "infinite")]}
         assert all(count >= 1 for _, count in rejected.values()), rejected
-        before = metric(port, "price_feed_rejected_prices_total")
-        wait_for(lambda: metric(port, "price_feed_rejected_prices_total") > before, 5, "the counter to keep rising")
+        before = metric(port, "price_feed_rejected_prices_total", symbol="BTCUSDT")
+        client.hset("quantum:position:snapshot:BTCUSDT", "ts_epoch", ts + 1)  # a new snapshot, still NaN
+        wait_for(lambda: metric(port, "price_feed_rejected_prices_total", symbol="BTCUSDT") > before, 5,
+                 "the new snapshot's price to be counted")
         assert {t["symbol"] for t in listener.ticks()} == {"ADAUSDT"}
         assert {t["price"] for t in listener.ticks()} == {0.5}
         assert metric(port, "price_feed_ticks_total", symbol="ADAUSDT") >= 1
@@ -37,7 +53,8 @@ def test_redis_snapshot_prices_that_are_nan_negative_zero_or_infinite_are_counte
 
 
 def test_the_feed_counts_redis_errors_and_resumes_when_redis_returns(tmp_path, redis_server):
-    redis_server.client().hset("quantum:position:snapshot:BTCUSDT", mapping={"mark_price": "64000"})
+    redis_server.client().hset("quantum:position:snapshot:BTCUSDT", mapping={"mark_price": "64000",
+                                                                             "ts_epoch": int(time.time()) - 5})
     path, data = feed_topology(tmp_path, redis_server.url, {"source": "redis_snapshots", "interval_s": 0.05})
     feed = ActorProcess(path, "price_feed").start()
     port = metrics_port(data)
@@ -46,11 +63,64 @@ def test_the_feed_counts_redis_errors_and_resumes_when_redis_returns(tmp_path, r
         redis_server.stop()
         wait_for(lambda: metric(port, "price_feed_redis_errors_total") >= 2, 5, "redis errors to be counted")
         redis_server.start()
+        redis_server.client().hset("quantum:position:snapshot:BTCUSDT", mapping={"mark_price": "64100",
+                                                                                 "ts_epoch": int(time.time())})
         published = metric(port, "price_feed_ticks_total", symbol="BTCUSDT")
         wait_for(lambda: metric(port, "price_feed_ticks_total", symbol="BTCUSDT") > published, 10,
                  f"ticks again after Redis came back\n{feed.log()}")
         assert "event=redis_recovered" in feed.log()
     finally:
+        assert feed.terminate() == 0
+
+
+@pytest.mark.parametrize("ts_epoch,last_ts,reason", [
+    ("1000", None, None),        # fresh: published, stamped with its ts_epoch
+    (b"1000", 990.0, None),      # updated since the last read
+    ("1000", 1000.0, "unchanged"),
+    ("700", None, None),         # 300 s old: still fresh
+    ("699", None, "stale"),
+    ("699", 699.0, "stale"),     # a snapshot that stopped updating ends up stale, not unchanged
+    ("1005", None, None),        # within the clock skew allowance
+    ("1006", None, "future"),
+    (None, None, "no_ts"),
+    ("abc", None, "no_ts"),
+    ("nan", None, "no_ts"),
+])
+def test_a_snapshot_is_published_once_while_fresh(ts_epoch, last_ts, reason):
+    ts, skip = snapshot_skip_reason(ts_epoch, last_ts, 1000.0, 300.0)
+    assert skip == reason
+    if reason is None:
+        assert ts == float(ts_epoch)
+
+
+def test_a_snapshot_that_stops_updating_is_published_once_with_its_own_timestamp(tmp_path, redis_server):
+    client = redis_server.client()
+    client.hset("quantum:position:snapshot:ETHUSDT", mapping={"position_amt": "1", "mark_price": "3000",
+                                                              "ts_epoch": int(time.time()) - 400})
+    client.hset("quantum:position:snapshot:SOLUSDT", mapping={"position_amt": "1", "mark_price": "150",
+                                                              "ts_epoch": int(time.time()) + 60})
+    path, data = feed_topology(tmp_path, redis_server.url,
+                               {"source": "redis_snapshots", "interval_s": 0.05, "heartbeat_s": 0.2},
+                               symbols=["BTCUSDT", "ETHUSDT", "SOLUSDT"])
+    listener = TickListener(tick_endpoint(data))
+    feed = ActorProcess(path, "price_feed").start()
+    port = metrics_port(data)
+    try:
+        subscribed(listener, feed)
+        ts = int(time.time()) - 3
+        client.hset("quantum:position:snapshot:BTCUSDT", mapping={"position_amt": "1", "mark_price": "64000", "ts_epoch": ts})
+        wait_for(lambda: metric(port, "price_feed_snapshots_skipped_total", symbol="BTCUSDT", reason="unchanged") >= 3,
+                 10, f"polls of the unchanged snapshot\n{feed.log()}")
+        wait_for(lambda: listener.ticks(), 5, "the tick")
+        assert [(t["symbol"], t["price"], t["ts"]) for t in listener.ticks()] == [("BTCUSDT", 64000.0, float(ts))]
+        assert metric(port, "price_feed_ticks_total", symbol="BTCUSDT") == 1
+        assert metric(port, "price_feed_snapshots_skipped_total", symbol="ETHUSDT", reason="stale") >= 1
+        assert metric(port, "price_feed_snapshots_skipped_total", symbol="SOLUSDT", reason="future") >= 1
+        client.hset("quantum:position:snapshot:BTCUSDT", mapping={"mark_price": "64100", "ts_epoch": ts + 1})
+        wait_for(lambda: len(listener.ticks()) == 2, 5, f"the updated snapshot's tick\n{feed.log()}")
+        assert (listener.ticks()[1]["price"], listener.ticks()[1]["ts"]) == (64100.0, float(ts + 1))
+    finally:
+        listener.close()
         assert feed.terminate() == 0
 
 
