@@ -28,13 +28,16 @@ from prometheus_client import Counter, Gauge
 from actors import keys
 from actors.redis_conn import connect
 from actors.runtime import Actor, main
-from actors.snapshots import held_symbols, read_signed_notionals
+from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S, held_symbols, read_signed_notionals
 from actors.wire import BadTick, encode, ok_envelope, parse_tick
 
 HISTORY_VERSION = 1
 WINDOW_VERSION = 1
-# A tick dated further ahead than this is refused: it would shift the grid and erase history.
-FUTURE_TOLERANCE_CADENCES = 2.0
+# A tick dated further ahead of our clock than this (the clock skew allowed to position snapshots)
+# is refused, and so is one in a slot after the current one: either would move the head past the
+# open slot, put that open slot and an empty future one in the window, and make the real ticks of
+# the future slot look superseded until real time caught up.
+TICK_FUTURE_SKEW_S = SNAPSHOT_FUTURE_SKEW_S
 
 
 REJECT_REASONS = ("bad_frame", "unknown_symbol", "too_old", "future_ts", "superseded")
@@ -166,6 +169,13 @@ class PriceGrid:
         return grid
 
 
+def add_tick(grid: PriceGrid, symbol: str, price: float, ts: float, now_s: float) -> str | None:
+    """Record a tick received at now_s; None when used, else why not (future_ts, or grid.add's reason)."""
+    if ts > now_s + TICK_FUTURE_SKEW_S or grid.slot_of(ts) > grid.slot_of(now_s):
+        return "future_ts"
+    return grid.add(symbol, price, ts)
+
+
 def points_per_symbol(symbols: list[str], prices: np.ndarray) -> dict[str, int]:
     counts = np.isfinite(prices).sum(axis=1)
     return {s: int(n) for s, n in zip(symbols, counts)}
@@ -242,10 +252,7 @@ class BufferActor(Actor):
             return
         if tick is None:
             return  # heartbeat
-        if tick.ts > time.time() + FUTURE_TOLERANCE_CADENCES * self.cadence_s:
-            self.m.bad_ticks.labels(reason="future_ts").inc()
-            return
-        reason = self.grid.add(tick.symbol, tick.price, tick.ts)
+        reason = add_tick(self.grid, tick.symbol, tick.price, tick.ts, time.time())
         if reason is not None:
             self.m.bad_ticks.labels(reason=reason).inc()
 

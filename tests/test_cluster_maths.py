@@ -11,7 +11,7 @@ from hypothesis.extra.numpy import arrays
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from actors.buffer import PriceGrid, min_points_over_relevant as buffer_min_points
+from actors.buffer import PriceGrid, add_tick, min_points_over_relevant as buffer_min_points
 from actors.clusterer import cluster_id, cluster_labels, cluster_metrics, min_points_over_relevant
 from actors.correlator import correlate_window, log_returns, pairwise_pearson, realized_vol
 from actors.snapshots import signed_notional
@@ -240,6 +240,20 @@ def test_grid_keeps_latest_price_per_slot_and_ignores_late_older_ticks():
     first, window = grid.window(4)
     assert first == 99
     assert window[0].tolist()[:2] == [7.0, 11.0] and np.isnan(window[0, 2:]).all()
+
+
+def test_a_tick_from_the_future_never_moves_the_head_past_the_open_slot():
+    grid = PriceGrid(["A"], 60.0, 5, head_slot=100)  # slot 100 is [6000, 6060)
+    early, late = 6001.0, 6057.0
+    assert add_tick(grid, "A", 10.0, early + 6, early) == "future_ts"  # in the open slot, beyond the skew
+    assert add_tick(grid, "A", 10.0, late + 4, late) == "future_ts"    # within the skew, but in slot 101
+    assert add_tick(grid, "A", 10.0, 6000.0 + 3600, late) == "future_ts"
+    assert grid.head_slot == 100 and np.isnan(grid.prices).all()
+    assert add_tick(grid, "A", 11.0, early + 5, early) is None  # 5 s ahead, in the open slot
+    assert add_tick(grid, "A", 12.0, late + 2, late) is None
+    later = late + 10  # slot 101 is open now: its real ticks are used, none superseded
+    assert add_tick(grid, "A", 13.0, later - 1, later) is None
+    assert grid.head_slot == 101 and grid.prices[0, -2:].tolist() == [12.0, 13.0]
 
 
 def test_grid_history_round_trips_and_gap_becomes_nan():
