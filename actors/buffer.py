@@ -47,7 +47,10 @@ def make_metrics() -> SimpleNamespace:
     """This actor's Prometheus series; made once per process, by the actor that exports them."""
     return SimpleNamespace(
         points=Gauge("p27_points_per_symbol", "Valid grid points per symbol in the current window", ["symbol"]),
-        min_points=Gauge("p27_min_points_per_symbol", "Fewest valid points over the symbols that matter (held, or with any points)"),
+        # Not SPEC's p27_min_points_per_symbol (held or in the matrix), which only the state writer exports:
+        # the buffer does not know the matrix, so it counts held symbols and symbols with any points.
+        min_points=Gauge("p27_buffer_min_points_per_symbol",
+                         "Fewest valid points in the buffer's window over held symbols and symbols with any points"),
         bad_ticks=Counter("p27_buffer_rejected_ticks_total", "Tick frames not used, by reason", ["reason"]),
         history_discarded=Counter("p27_buffer_history_discarded_total", "Persisted histories discarded on load, by reason", ["reason"]),
         redis_errors=Counter("p27_buffer_redis_errors_total", "Redis calls of the buffer that failed", ["op"]),

@@ -42,7 +42,9 @@ from actors.wire import encode
 STATE_TOPIC = b"state"
 STATE_VERSION = 1
 
-FAIL_REASONS = ("upstream_not_ready", "redis_unavailable", "bad_matrix")
+# A not-ready matrix is not counted here: the correlator counts its cause, and the state writer counts
+# the update it then does not write (upstream_not_ready), so each reason is counted once per event.
+FAIL_REASONS = ("redis_unavailable", "bad_matrix")
 
 
 def make_metrics() -> SimpleNamespace:
@@ -208,7 +210,6 @@ class ClustererActor(Actor):
             self.publish(state_message(header, [], 0.0, held, now, ready=False, reason="redis_unavailable"))
             return
         if not header.get("ready"):
-            self.m.fail_closed.labels(reason="upstream_not_ready").inc()
             self.publish(state_message(header, [], 0.0, held, now, ready=False,
                                        reason=header.get("reason") or "upstream_not_ready"))
             return

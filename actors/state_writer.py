@@ -3,7 +3,12 @@
 Rules a reader must keep: nothing is written when upstream is not ready (the state goes stale
 and the gate falls back); one update is one transaction, so readers never see the clusters hash
 disagree with the per-cluster hashes; p27_updates_total counts successful writes only. This
-actor's metrics port is the one dashboards scrape for P2.7, so it re-exports the upstream gauges.
+actor's metrics port is the one dashboards scrape for P2.7, so it re-exports the upstream gauges,
+and it alone exports p27_min_points_per_symbol. p27_fail_closed_total{reason}: each actor counts
+the failures it causes (correlator: too_few_symbols, window_stale, ...; clusterer:
+redis_unavailable, bad_matrix); this one counts every update it does not write, as
+upstream_not_ready when the state it got was not ready, so a reason is never counted twice for one
+event, and the update that was not written is counted here as well as its cause upstream.
 """
 
 from __future__ import annotations

@@ -92,7 +92,7 @@ class DemoSystem:
 
     def min_points(self) -> float | None:
         try:
-            return scrape(self.buffer_port).get("p27_min_points_per_symbol")
+            return scrape(self.buffer_port).get("p27_buffer_min_points_per_symbol")
         except OSError:
             return None
 

@@ -134,6 +134,21 @@ def test_corr_becomes_ready_and_redis_state_is_fresh_and_consistent(system):
     buffer_metrics = scrape(system["ports"]["buffer"])
     assert buffer_metrics['p27_buffer_rejected_ticks_total{reason="bad_frame"}'] > 0
     assert buffer_metrics['p27_buffer_rejected_ticks_total{reason="unknown_symbol"}'] > 0
+    assert buffer_metrics["p27_buffer_min_points_per_symbol"] > 0
+
+
+def test_each_p27_contract_series_has_one_meaning(system):
+    ports = system["ports"]
+    wait_for(lambda: corr_ready(ports["state_writer"]), 30, "p27_corr_ready 1 on the state writer")
+    scraped = {name: scrape(port) for name, port in ports.items()}
+    # SPEC's p27_min_points_per_symbol (held or in the matrix) comes from the state writer alone.
+    assert {name for name, m in scraped.items() if "p27_min_points_per_symbol" in m} == {"state_writer"}
+    # The start-up's not-ready matrices: the correlator counts the cause, the state writer the updates
+    # it did not write; the clusterer in between does not count them again.
+    reason = 'p27_fail_closed_total{reason="%s"}'
+    assert scraped["correlator"][reason % "too_few_symbols"] >= 1
+    assert scraped["state_writer"][reason % "upstream_not_ready"] >= 1
+    assert all(reason % "upstream_not_ready" not in scraped[name] for name in ("buffer", "correlator", "clusterer"))
 
 
 def test_stale_cluster_ids_are_deleted_when_membership_changes(system):
@@ -157,7 +172,7 @@ def test_warm_restart_of_buffer_then_of_every_actor_keeps_points_and_readiness(s
     wait_for(lambda: scrape(ports["buffer"]).get('clustergate_actor_ready{actor="buffer",kind="buffer"}') == 1,
              10, "buffer serving again")
     # History kept, not rebuilt: the restarted buffer reports the old point counts at once.
-    assert scrape(ports["buffer"])["p27_min_points_per_symbol"] >= before - 3
+    assert scrape(ports["buffer"])["p27_buffer_min_points_per_symbol"] >= before - 3
     wait_for(lambda: corr_ready(ports["correlator"]), 4 * CADENCE_S + 5, "corr ready after buffer restart")
 
     for name in P27_ACTORS:
@@ -165,7 +180,7 @@ def test_warm_restart_of_buffer_then_of_every_actor_keeps_points_and_readiness(s
     for name in P27_ACTORS:
         procs[name].start()
     wait_for(lambda: corr_ready(sw_port), 4 * CADENCE_S + 8, "corr ready after restarting every P2.7 actor")
-    assert scrape(ports["buffer"])["p27_min_points_per_symbol"] >= before - 5
+    assert scrape(ports["buffer"])["p27_buffer_min_points_per_symbol"] >= before - 5
     assert scrape(sw_port)["p27_min_points_per_symbol"] >= before - 5
     log = procs["buffer"].log()
     assert "history_loaded" in log
