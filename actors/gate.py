@@ -311,10 +311,11 @@ def portfolio_metrics(positions: Sequence[Position], cluster_stress: float | Non
 
 def decide(action_proposed: str, *, allowed: bool, state_ok: bool, cooldown: bool, stress: float, kill_score: float,
            settings: GateSettings) -> tuple[str, str]:
-    """SPEC's policy, steps 1-6 in order: (final_action, gate_reason)."""
+    """SPEC's policy, steps 1-6 in order: (final_action, gate_reason). A stress that is not a finite
+    number (notionals overflowing) is portfolio state that cannot be used: HOLD, fail closed."""
     if not allowed:
         return HOLD, NOT_ALLOWED
-    if not state_ok:
+    if not state_ok or not math.isfinite(stress):
         return HOLD, FAIL_CLOSED_STATE
     action, reason = action_proposed, PASS
     if cooldown and action != HOLD:
@@ -397,7 +398,8 @@ def evaluate(proposal: Proposal, state: PortfolioState, *, allowed: bool, settin
     cooldown defaults to state.cooldown; metrics, when given, must be those of state."""
     if metrics is None:
         metrics = portfolio_metrics(state.positions, state.cluster_stress, settings, state.sigmas)
-    final_action, reason = decide(proposal.action_proposed, allowed=allowed, state_ok=bool(state.positions),
+    state_ok = bool(state.positions) and math.isfinite(metrics.total_abs_notional)
+    final_action, reason = decide(proposal.action_proposed, allowed=allowed, state_ok=state_ok,
                                   cooldown=state.cooldown if cooldown is None else cooldown, stress=metrics.stress,
                                   kill_score=proposal.kill_score, settings=settings)
     decision = decision_record(proposal, final_action, reason, metrics, now)
@@ -544,13 +546,18 @@ class StateCache:
         self.cooldown_until[symbol] = until  # the issuer's SET EX replaced whatever TTL the key had
 
 
+def _metric(value: float) -> float | None:
+    """A metric as recorded: rounded, or None (JSON null) when it is not a finite number."""
+    return round(value, 6) if math.isfinite(value) else None
+
+
 def decision_record(proposal: Proposal, final_action: str, reason: str, metrics: PortfolioMetrics | None,
                     now: float) -> dict[str, Any]:
     m = metrics or PortfolioMetrics(0.0, 0.0, 0.0, 0.0, "proxy", 0.0, 0.0)
     record: dict[str, Any] = {
         "plan_id": proposal.plan_id, "symbol": proposal.symbol, "action_proposed": proposal.action_proposed,
-        "final_action": final_action, "gate_reason": reason, "stress": round(m.stress, 6), "heat": round(m.heat, 6),
-        "concentration": round(m.concentration, 6), "corr_proxy": round(m.corr_proxy, 6), "K": round(m.k, 6),
+        "final_action": final_action, "gate_reason": reason, "stress": _metric(m.stress), "heat": _metric(m.heat),
+        "concentration": _metric(m.concentration), "corr_proxy": _metric(m.corr_proxy), "K": _metric(m.k),
         "k_source": m.k_source, "kill_score": proposal.kill_score, "ts_epoch": int(now),
         "permit": False, "permit_key": None, "replayed": False,
     }
