@@ -81,9 +81,15 @@ class GateClient:
         attempts = 1 + max(0, self.retries)
         for _ in range(attempts):
             sock = self._socket()
-            sock.send_multipart(frames)
-            if sock.poll(self.timeout_ms, zmq.POLLIN):
-                return json.loads(sock.recv())
+            try:
+                sock.send_multipart(frames)
+                if sock.poll(self.timeout_ms, zmq.POLLIN):
+                    return json.loads(sock.recv())
+            except BaseException:
+                # Interrupted between send and recv (KeyboardInterrupt, a bad reply...): a REQ socket
+                # still waiting for its reply refuses every later send, so start the next call afresh.
+                self._reset()
+                raise
             self._reset()
         raise GateUnavailable(f"no reply from the gate at {self.endpoint} after {attempts} attempts "
                               f"of {self.timeout_ms} ms")
