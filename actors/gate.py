@@ -60,6 +60,11 @@ RISKOFF = "riskoff_accelerate"
 REDIS_UNAVAILABLE = "redis_unavailable"
 PERMIT_UNAVAILABLE = "permit_unavailable"
 FAIL_CLOSED_REASONS = (FAIL_CLOSED_STATE, REDIS_UNAVAILABLE, PERMIT_UNAVAILABLE)
+# The detail of a fault HOLD when the issuer may have recorded the decision after the gate gave up.
+OUTCOME_UNKNOWN = "outcome unknown: resubmit the same plan_id to get the recorded decision, if one was made"
+NOTHING_RECORDED = "nothing was recorded: resubmit the same plan_id"
+# Error reasons of a proposal that was valid but cannot be decided (gate_requests_total result labels).
+PLAN_ID_CONFLICT = "plan_id_conflict"
 
 PROPOSAL_FIELDS = ("plan_id", "symbol", "action_proposed", "kill_score", "r_net", "ts_epoch")
 MAX_PLAN_ID_CHARS = 128
@@ -112,7 +117,7 @@ def preinitialise_metrics() -> None:
         P26_FAIL_CLOSED.labels(reason=reason)
     for from_action, to_action, reason in policy_transitions():
         P26_DOWNGRADED.labels(from_action=from_action, to_action=to_action, reason=reason)
-    for result in ("ok", "bad_request"):
+    for result in ("ok", "bad_request", PLAN_ID_CONFLICT):
         GATE_REQUESTS.labels(result=result)
 
 
@@ -568,11 +573,21 @@ def decision_record(proposal: Proposal, final_action: str, reason: str, metrics:
     return record
 
 
-def fault_decision(proposal: Proposal, reason: str, now: float) -> dict[str, Any]:
-    """HOLD for a fault: nothing was recorded and no permit exists."""
+def fault_decision(proposal: Proposal, reason: str, now: float, detail: str = OUTCOME_UNKNOWN) -> dict[str, Any]:
+    """HOLD for a fault: this reply carries no permit. `detail` says whether the issuer may still have
+    recorded a decision for the plan_id (OUTCOME_UNKNOWN) or certainly did not."""
     record = decision_record(proposal, HOLD, reason, None, now)
     record["recorded"] = False
+    record["detail"] = detail
     return record
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A valid proposal answered with an error envelope rather than a decision (e.g. plan_id_conflict)."""
+
+    reason: str
+    detail: str
 
 
 # --------------------------------------------------------------------------- the actor
@@ -610,6 +625,7 @@ class Gate(Actor):
         # Labelled children looked up once: .labels() per request costs more than the policy itself.
         self._requests_ok = GATE_REQUESTS.labels(result="ok")
         self._requests_bad = GATE_REQUESTS.labels(result="bad_request")
+        self._requests_refused = {r: GATE_REQUESTS.labels(result=r) for r in (PLAN_ID_CONFLICT,)}
         self._plans_seen = {a: P26_PLANS_SEEN.labels(action_proposed=a) for a in ACTIONS}
         self._fail_closed = {r: P26_FAIL_CLOSED.labels(reason=r) for r in FAIL_CLOSED_REASONS}
         self._downgraded = {(f, t, r): P26_DOWNGRADED.labels(from_action=f, to_action=t, reason=r)
@@ -763,7 +779,6 @@ class Gate(Actor):
                 self._requests_bad.inc()
                 replies.append(error_envelope(exc.reason, exc.detail))
                 continue
-            self._requests_ok.inc()
             self._plans_seen[proposal.action_proposed].inc()
             slots.append(len(replies))
             replies.append({})
@@ -771,6 +786,11 @@ class Gate(Actor):
         if not proposals:
             return replies
         for slot, decision in zip(slots, self.decide_and_record(proposals)):
+            if isinstance(decision, Refusal):
+                self._requests_refused[decision.reason].inc()
+                replies[slot] = error_envelope(decision.reason, decision.detail)
+                continue
+            self._requests_ok.inc()
             if not decision["replayed"]:
                 final, proposed, reason = decision["final_action"], decision["action_proposed"], decision["gate_reason"]
                 if reason in FAIL_CLOSED_REASONS:
@@ -787,10 +807,11 @@ class Gate(Actor):
             replies[slot] = ok_envelope(decision=decision)
         return replies
 
-    def decide_and_record(self, proposals: Sequence[Proposal]) -> list[dict[str, Any]]:
-        """The recorded decision of each proposal, in order, or its HOLD fault decision. Proposals whose
-        cooldown changed between the read and the issuer's write are read and decided again."""
-        results: list[dict[str, Any] | None] = [None] * len(proposals)
+    def decide_and_record(self, proposals: Sequence[Proposal]) -> list[dict[str, Any] | Refusal]:
+        """The recorded decision of each proposal, in order, its HOLD fault decision, or its Refusal.
+        Proposals whose cooldown changed between the read and the issuer's write are read and decided
+        again."""
+        results: list[dict[str, Any] | Refusal | None] = [None] * len(proposals)
         todo = list(range(len(proposals)))
         cached = self.state_refresh_s > 0
         for attempt in range(DECIDE_ATTEMPTS):
@@ -800,7 +821,8 @@ class Gate(Actor):
                 state, metrics = self.state_for([p.symbol for p in batch], now, reread=attempt > 0)
             except RedisUnavailable as exc:
                 self.log.warning("redis_unavailable", plan_ids=len(batch), first_plan_id=batch[0].plan_id, error=str(exc))
-                return self._faults(proposals, results, todo, REDIS_UNAVAILABLE, now)
+                return self._faults(proposals, results, todo, REDIS_UNAVAILABLE, now,
+                                    "Redis did not answer the gate's state read: " + NOTHING_RECORDED)
             items, metrics = evaluate_batch(batch, state, allowed=self.allowed, settings=self.settings, now=now,
                                             metrics=metrics)
             self.observe(state, metrics, len(items), ages=not cached)
@@ -808,7 +830,7 @@ class Gate(Actor):
                                                     "cooldown_from_batch": it.cooldown_from_batch} for it in items],
                                      "deadline_epoch": now + self.permit_timeout_ms / 2000.0})
             if reply is None:
-                return self._faults(proposals, results, todo, PERMIT_UNAVAILABLE, now)
+                return self._faults(proposals, results, todo, PERMIT_UNAVAILABLE, now, OUTCOME_UNKNOWN)
             outcomes = reply.get("results") if reply.get("status") == "ok" else None
             if not isinstance(outcomes, list) or len(outcomes) != len(todo):
                 reason = reply.get("reason")
@@ -816,14 +838,17 @@ class Gate(Actor):
                                  reason=reason, detail=reply.get("detail"))
                 if reason == REDIS_UNAVAILABLE:
                     self._cache = None
-                return self._faults(proposals, results, todo,
-                                    REDIS_UNAVAILABLE if reason == REDIS_UNAVAILABLE else PERMIT_UNAVAILABLE, now)
+                    return self._faults(proposals, results, todo, REDIS_UNAVAILABLE, now, OUTCOME_UNKNOWN)
+                return self._faults(proposals, results, todo, PERMIT_UNAVAILABLE, now,
+                                    f"the permit issuer refused the request ({reason}): {NOTHING_RECORDED}")
             retry: list[int] = []
             cache = self._cache if cached else None
             for i, outcome in zip(todo, outcomes):
                 result = results[i] = self._recorded(proposals[i], outcome, now)
                 if result is None:
                     retry.append(i)
+                elif isinstance(result, Refusal):
+                    continue
                 elif cache is not None and outcome.get("written") and result.get("permit"):
                     # The issuer set this symbol's cooldown (TTL from `now` or later: never seen as longer).
                     cache.set_cooldown(result["symbol"], now + self.cooldown_ttl_s)
@@ -833,10 +858,13 @@ class Gate(Actor):
             todo = retry
             if not todo:
                 break
-        return self._faults(proposals, results, todo, PERMIT_UNAVAILABLE, time.time())
+        return self._faults(proposals, results, todo, PERMIT_UNAVAILABLE, time.time(),
+                            "the symbol's cooldown kept changing while the gate decided: " + NOTHING_RECORDED)
 
-    def _recorded(self, proposal: Proposal, outcome: dict[str, Any], now: float) -> dict[str, Any] | None:
-        """The decision the issuer recorded for one proposal, its fault decision, or None to decide again."""
+    def _recorded(self, proposal: Proposal, outcome: dict[str, Any],
+                  now: float) -> dict[str, Any] | Refusal | None:
+        """The decision the issuer recorded for one proposal, its fault decision, its Refusal, or None to
+        decide again."""
         if outcome.get("status") == "ok":
             recorded = outcome["decision"]
             if outcome.get("written"):
@@ -844,21 +872,27 @@ class Gate(Actor):
             if outcome.get("permit_issued"):
                 P26_PERMIT_ISSUED.inc()
             if recorded.get("final_action") != HOLD and not recorded.get("permit"):
-                return fault_decision(proposal, PERMIT_UNAVAILABLE, now)  # never act without a permit
+                # never act without a permit
+                return fault_decision(proposal, PERMIT_UNAVAILABLE, now, "the recorded decision has no permit")
             return recorded
         reason = outcome.get("reason")
         if reason == "cooldown_conflict":
             return None
+        if reason == PLAN_ID_CONFLICT:
+            return Refusal(PLAN_ID_CONFLICT, str(outcome.get("detail", "")))
         self.log.warning("permit_issuer_refused", plan_id=proposal.plan_id, reason=reason, detail=outcome.get("detail"))
-        return fault_decision(proposal, REDIS_UNAVAILABLE if reason == REDIS_UNAVAILABLE else PERMIT_UNAVAILABLE, now)
+        if reason == REDIS_UNAVAILABLE:
+            return fault_decision(proposal, REDIS_UNAVAILABLE, now, OUTCOME_UNKNOWN)
+        if reason in ("bad_key_type", "corrupt_decision"):  # Redis holds data the issuer cannot use
+            return fault_decision(proposal, REDIS_UNAVAILABLE, now, f"{reason}: {outcome.get('detail', '')}"[:300])
+        return fault_decision(proposal, PERMIT_UNAVAILABLE, now, OUTCOME_UNKNOWN)
 
     @staticmethod
-    def _faults(proposals: Sequence[Proposal], results: list[dict[str, Any] | None], todo: Sequence[int], reason: str,
-                now: float) -> list[dict[str, Any]]:
+    def _faults(proposals: Sequence[Proposal], results: list[dict[str, Any] | Refusal | None], todo: Sequence[int],
+                reason: str, now: float, detail: str) -> list[dict[str, Any] | Refusal]:
         for i in todo:
-            results[i] = fault_decision(proposals[i], reason, now)
+            results[i] = fault_decision(proposals[i], reason, now, detail)
         return results  # type: ignore[return-value]  # every slot is filled now
-
 
 if __name__ == "__main__":
     main(Gate)
