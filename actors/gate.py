@@ -810,7 +810,7 @@ class Gate(Actor):
     def decide_and_record(self, proposals: Sequence[Proposal]) -> list[dict[str, Any] | Refusal]:
         """The recorded decision of each proposal, in order, its HOLD fault decision, or its Refusal.
         Proposals whose cooldown changed between the read and the issuer's write are read and decided
-        again."""
+        again; each proposal counts once in p26_cluster_fallback_total, on the attempt that settles it."""
         results: list[dict[str, Any] | Refusal | None] = [None] * len(proposals)
         todo = list(range(len(proposals)))
         cached = self.state_refresh_s > 0
@@ -825,17 +825,19 @@ class Gate(Actor):
                                     "Redis did not answer the gate's state read: " + NOTHING_RECORDED)
             items, metrics = evaluate_batch(batch, state, allowed=self.allowed, settings=self.settings, now=now,
                                             metrics=metrics)
-            self.observe(state, metrics, len(items), ages=not cached)
+            self.observe(state, metrics, 0, ages=not cached)
             reply = self.ask_issuer({"decisions": [{"decision": it.decision, "cooldown_seen": cooldown_mattered(it),
                                                     "cooldown_from_batch": it.cooldown_from_batch} for it in items],
                                      "deadline_epoch": now + self.permit_timeout_ms / 2000.0})
             if reply is None:
+                self.count_fallbacks(metrics, len(todo))
                 return self._faults(proposals, results, todo, PERMIT_UNAVAILABLE, now, OUTCOME_UNKNOWN)
             outcomes = reply.get("results") if reply.get("status") == "ok" else None
             if not isinstance(outcomes, list) or len(outcomes) != len(todo):
                 reason = reply.get("reason")
                 self.log.warning("permit_issuer_refused", plan_ids=len(batch), first_plan_id=batch[0].plan_id,
                                  reason=reason, detail=reply.get("detail"))
+                self.count_fallbacks(metrics, len(todo))
                 if reason == REDIS_UNAVAILABLE:
                     self._cache = None
                     return self._faults(proposals, results, todo, REDIS_UNAVAILABLE, now, OUTCOME_UNKNOWN)
@@ -855,11 +857,19 @@ class Gate(Actor):
                 elif result["gate_reason"] == REDIS_UNAVAILABLE:
                     self._cache = None
                     cache = None
+            last = attempt == DECIDE_ATTEMPTS - 1
+            self.count_fallbacks(metrics, len(todo) if last else len(todo) - len(retry))
             todo = retry
             if not todo:
                 break
         return self._faults(proposals, results, todo, PERMIT_UNAVAILABLE, time.time(),
                             "the symbol's cooldown kept changing while the gate decided: " + NOTHING_RECORDED)
+
+    @staticmethod
+    def count_fallbacks(metrics: PortfolioMetrics, settled: int) -> None:
+        """Count `settled` proposals decided on metrics whose K came from the proxy."""
+        if metrics.k_source != "cluster" and settled:
+            P26_CLUSTER_FALLBACK.inc(settled)
 
     def _recorded(self, proposal: Proposal, outcome: dict[str, Any],
                   now: float) -> dict[str, Any] | Refusal | None:

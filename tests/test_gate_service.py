@@ -626,3 +626,21 @@ def test_a_stored_decision_that_is_not_an_object_fails_its_item_only(clean):
     assert (first["status"], first["reason"]) == ("error", "corrupt_decision")
     assert second["written"] and second["decision"]["plan_id"] == fresh
 
+
+def test_a_proposal_decided_again_after_a_cooldown_conflict_counts_one_fallback(tmp_path, redis_server):
+    r = redis_server.client()
+    write_book(r)  # no cluster state: every decision takes K from the proxy
+    # A cache that is not re-read by the timer during the test: the deleted cooldown stays in it.
+    p26 = P26(tmp_path / "p26", redis_server.url, gate_settings={"state_refresh_ms": 60000}).start()
+    try:
+        assert decision_of(p26.client.propose("SOLUSDT", "PARTIAL_50", plan_id=new_plan()))["permit"]
+        r.delete(keys.cooldown("SOLUSDT"))  # the issuer refuses the cached cooldown; the gate decides again
+        conflicts = 'permit_issuer_requests_total{result="cooldown_conflict"}'
+        issuer_port = p26.data["actors"]["permit_issuer"]["metrics_port"]
+        before, conflicts_before = p26.metrics()["p26_cluster_fallback_total"], scrape(issuer_port)[conflicts]
+        d = decision_of(p26.client.propose("SOLUSDT", "FULL_CLOSE_PROPOSED", plan_id=new_plan()))
+        assert (d["gate_reason"], d["k_source"]) == ("pass", "proxy")
+        assert scrape(issuer_port)[conflicts] == conflicts_before + 1  # it was decided twice
+        assert p26.metrics()["p26_cluster_fallback_total"] == before + 1
+    finally:
+        p26.stop()
