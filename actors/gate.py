@@ -61,6 +61,11 @@ RISKOFF = "riskoff_accelerate"
 REDIS_UNAVAILABLE = "redis_unavailable"
 PERMIT_UNAVAILABLE = "permit_unavailable"
 FAIL_CLOSED_REASONS = (FAIL_CLOSED_STATE, REDIS_UNAVAILABLE, PERMIT_UNAVAILABLE)
+# The detail of a fault HOLD when the issuer may have recorded the decision after the gate gave up.
+OUTCOME_UNKNOWN = "outcome unknown: resubmit the same plan_id to get the recorded decision, if one was made"
+NOTHING_RECORDED = "nothing was recorded: resubmit the same plan_id"
+# Error reasons of a proposal that was valid but cannot be decided (gate_requests_total result labels).
+PLAN_ID_CONFLICT = "plan_id_conflict"
 
 PROPOSAL_FIELDS = ("plan_id", "symbol", "action_proposed", "kill_score", "r_net", "ts_epoch")
 MAX_PLAN_ID_CHARS = 128
@@ -111,7 +116,7 @@ def preinitialise_metrics() -> None:
         P26_FAIL_CLOSED.labels(reason=reason)
     for from_action, to_action, reason in policy_transitions():
         P26_DOWNGRADED.labels(from_action=from_action, to_action=to_action, reason=reason)
-    for result in ("ok", "bad_request"):
+    for result in ("ok", "bad_request", PLAN_ID_CONFLICT):
         GATE_REQUESTS.labels(result=result)
 
 
@@ -290,10 +295,11 @@ def portfolio_metrics(positions: Sequence[Position], cluster_stress: float | Non
 
 def decide(action_proposed: str, *, allowed: bool, state_ok: bool, cooldown: bool, stress: float, kill_score: float,
            settings: GateSettings) -> tuple[str, str]:
-    """SPEC's policy, steps 1-6 in order: (final_action, gate_reason)."""
+    """SPEC's policy, steps 1-6 in order: (final_action, gate_reason). A stress that is not a finite
+    number (notionals overflowing) is portfolio state that cannot be used: HOLD, fail closed."""
     if not allowed:
         return HOLD, NOT_ALLOWED
-    if not state_ok:
+    if not state_ok or not math.isfinite(stress):
         return HOLD, FAIL_CLOSED_STATE
     action, reason = action_proposed, PASS
     if cooldown and action != HOLD:
@@ -376,7 +382,8 @@ def evaluate(proposal: Proposal, state: PortfolioState, *, allowed: bool, settin
     cooldown defaults to state.cooldown; metrics, when given, must be those of state."""
     if metrics is None:
         metrics = portfolio_metrics(state.positions, state.cluster_stress, settings, state.sigmas)
-    final_action, reason = decide(proposal.action_proposed, allowed=allowed, state_ok=bool(state.positions),
+    state_ok = bool(state.positions) and math.isfinite(metrics.total_abs_notional)
+    final_action, reason = decide(proposal.action_proposed, allowed=allowed, state_ok=state_ok,
                                   cooldown=state.cooldown if cooldown is None else cooldown, stress=metrics.stress,
                                   kill_score=proposal.kill_score, settings=settings)
     decision = decision_record(proposal, final_action, reason, metrics, now)
@@ -523,13 +530,18 @@ class StateCache:
         self.cooldown_until[symbol] = until  # the issuer's SET EX replaced whatever TTL the key had
 
 
+def _metric(value: float) -> float | None:
+    """A metric as recorded: rounded, or None (JSON null) when it is not a finite number."""
+    return round(value, 6) if math.isfinite(value) else None
+
+
 def decision_record(proposal: Proposal, final_action: str, reason: str, metrics: PortfolioMetrics | None,
                     now: float) -> dict[str, Any]:
     m = metrics or PortfolioMetrics(0.0, 0.0, 0.0, 0.0, "proxy", 0.0, 0.0)
     record: dict[str, Any] = {
         "plan_id": proposal.plan_id, "symbol": proposal.symbol, "action_proposed": proposal.action_proposed,
-        "final_action": final_action, "gate_reason": reason, "stress": round(m.stress, 6), "heat": round(m.heat, 6),
-        "concentration": round(m.concentration, 6), "corr_proxy": round(m.corr_proxy, 6), "K": round(m.k, 6),
+        "final_action": final_action, "gate_reason": reason, "stress": _metric(m.stress), "heat": _metric(m.heat),
+        "concentration": _metric(m.concentration), "corr_proxy": _metric(m.corr_proxy), "K": _metric(m.k),
         "k_source": m.k_source, "kill_score": proposal.kill_score, "ts_epoch": int(now),
         "permit": False, "permit_key": None, "replayed": False,
     }
@@ -540,11 +552,21 @@ def decision_record(proposal: Proposal, final_action: str, reason: str, metrics:
     return record
 
 
-def fault_decision(proposal: Proposal, reason: str, now: float) -> dict[str, Any]:
-    """HOLD for a fault: nothing was recorded and no permit exists."""
+def fault_decision(proposal: Proposal, reason: str, now: float, detail: str = OUTCOME_UNKNOWN) -> dict[str, Any]:
+    """HOLD for a fault: this reply carries no permit. `detail` says whether the issuer may still have
+    recorded a decision for the plan_id (OUTCOME_UNKNOWN) or certainly did not."""
     record = decision_record(proposal, HOLD, reason, None, now)
     record["recorded"] = False
+    record["detail"] = detail
     return record
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A valid proposal answered with an error envelope rather than a decision (e.g. plan_id_conflict)."""
+
+    reason: str
+    detail: str
 
 
 # --------------------------------------------------------------------------- the actor
@@ -582,6 +604,7 @@ class Gate(Actor):
         # Labelled children looked up once: .labels() per request costs more than the policy itself.
         self._requests_ok = GATE_REQUESTS.labels(result="ok")
         self._requests_bad = GATE_REQUESTS.labels(result="bad_request")
+        self._requests_refused = {r: GATE_REQUESTS.labels(result=r) for r in (PLAN_ID_CONFLICT,)}
         self._plans_seen = {a: P26_PLANS_SEEN.labels(action_proposed=a) for a in ACTIONS}
         self._fail_closed = {r: P26_FAIL_CLOSED.labels(reason=r) for r in FAIL_CLOSED_REASONS}
         self._downgraded = {(f, t, r): P26_DOWNGRADED.labels(from_action=f, to_action=t, reason=r)
@@ -735,7 +758,6 @@ class Gate(Actor):
                 self._requests_bad.inc()
                 replies.append(error_envelope(exc.reason, exc.detail))
                 continue
-            self._requests_ok.inc()
             self._plans_seen[proposal.action_proposed].inc()
             slots.append(len(replies))
             replies.append({})
@@ -743,6 +765,11 @@ class Gate(Actor):
         if not proposals:
             return replies
         for slot, decision in zip(slots, self.decide_and_record(proposals)):
+            if isinstance(decision, Refusal):
+                self._requests_refused[decision.reason].inc()
+                replies[slot] = error_envelope(decision.reason, decision.detail)
+                continue
+            self._requests_ok.inc()
             if not decision["replayed"]:
                 final, proposed, reason = decision["final_action"], decision["action_proposed"], decision["gate_reason"]
                 if reason in FAIL_CLOSED_REASONS:
@@ -759,10 +786,11 @@ class Gate(Actor):
             replies[slot] = ok_envelope(decision=decision)
         return replies
 
-    def decide_and_record(self, proposals: Sequence[Proposal]) -> list[dict[str, Any]]:
-        """The recorded decision of each proposal, in order, or its HOLD fault decision. Proposals whose
-        cooldown changed between the read and the issuer's write are read and decided again."""
-        results: list[dict[str, Any] | None] = [None] * len(proposals)
+    def decide_and_record(self, proposals: Sequence[Proposal]) -> list[dict[str, Any] | Refusal]:
+        """The recorded decision of each proposal, in order, its HOLD fault decision, or its Refusal.
+        Proposals whose cooldown changed between the read and the issuer's write are read and decided
+        again; each proposal counts once in p26_cluster_fallback_total, on the attempt that settles it."""
+        results: list[dict[str, Any] | Refusal | None] = [None] * len(proposals)
         todo = list(range(len(proposals)))
         cached = self.state_refresh_s > 0
         for attempt in range(DECIDE_ATTEMPTS):
@@ -772,43 +800,60 @@ class Gate(Actor):
                 state, metrics = self.state_for([p.symbol for p in batch], now, reread=attempt > 0)
             except RedisUnavailable as exc:
                 self.log.warning("redis_unavailable", plan_ids=len(batch), first_plan_id=batch[0].plan_id, error=str(exc))
-                return self._faults(proposals, results, todo, REDIS_UNAVAILABLE, now)
+                return self._faults(proposals, results, todo, REDIS_UNAVAILABLE, now,
+                                    "Redis did not answer the gate's state read: " + NOTHING_RECORDED)
             items, metrics = evaluate_batch(batch, state, allowed=self.allowed, settings=self.settings, now=now,
                                             metrics=metrics)
-            self.observe(state, metrics, len(items), ages=not cached)
+            self.observe(state, metrics, 0, ages=not cached)
             reply = self.ask_issuer({"decisions": [{"decision": it.decision, "cooldown_seen": cooldown_mattered(it),
                                                     "cooldown_from_batch": it.cooldown_from_batch} for it in items],
                                      "deadline_epoch": now + self.permit_timeout_ms / 2000.0})
             if reply is None:
-                return self._faults(proposals, results, todo, PERMIT_UNAVAILABLE, now)
+                self.count_fallbacks(metrics, len(todo))
+                return self._faults(proposals, results, todo, PERMIT_UNAVAILABLE, now, OUTCOME_UNKNOWN)
             outcomes = reply.get("results") if reply.get("status") == "ok" else None
             if not isinstance(outcomes, list) or len(outcomes) != len(todo):
                 reason = reply.get("reason")
                 self.log.warning("permit_issuer_refused", plan_ids=len(batch), first_plan_id=batch[0].plan_id,
                                  reason=reason, detail=reply.get("detail"))
+                self.count_fallbacks(metrics, len(todo))
                 if reason == REDIS_UNAVAILABLE:
                     self._cache = None
-                return self._faults(proposals, results, todo,
-                                    REDIS_UNAVAILABLE if reason == REDIS_UNAVAILABLE else PERMIT_UNAVAILABLE, now)
+                    return self._faults(proposals, results, todo, REDIS_UNAVAILABLE, now, OUTCOME_UNKNOWN)
+                return self._faults(proposals, results, todo, PERMIT_UNAVAILABLE, now,
+                                    f"the permit issuer refused the request ({reason}): {NOTHING_RECORDED}")
             retry: list[int] = []
             cache = self._cache if cached else None
             for i, outcome in zip(todo, outcomes):
                 result = results[i] = self._recorded(proposals[i], outcome, now)
                 if result is None:
                     retry.append(i)
+                elif isinstance(result, Refusal):
+                    continue
                 elif cache is not None and outcome.get("written") and result.get("permit"):
                     # The issuer set this symbol's cooldown (TTL from `now` or later: never seen as longer).
                     cache.set_cooldown(result["symbol"], now + self.cooldown_ttl_s)
                 elif result["gate_reason"] == REDIS_UNAVAILABLE:
                     self._cache = None
                     cache = None
+            last = attempt == DECIDE_ATTEMPTS - 1
+            self.count_fallbacks(metrics, len(todo) if last else len(todo) - len(retry))
             todo = retry
             if not todo:
                 break
-        return self._faults(proposals, results, todo, PERMIT_UNAVAILABLE, time.time())
+        return self._faults(proposals, results, todo, PERMIT_UNAVAILABLE, time.time(),
+                            "the symbol's cooldown kept changing while the gate decided: " + NOTHING_RECORDED)
 
-    def _recorded(self, proposal: Proposal, outcome: dict[str, Any], now: float) -> dict[str, Any] | None:
-        """The decision the issuer recorded for one proposal, its fault decision, or None to decide again."""
+    @staticmethod
+    def count_fallbacks(metrics: PortfolioMetrics, settled: int) -> None:
+        """Count `settled` proposals decided on metrics whose K came from the proxy."""
+        if metrics.k_source != "cluster" and settled:
+            P26_CLUSTER_FALLBACK.inc(settled)
+
+    def _recorded(self, proposal: Proposal, outcome: dict[str, Any],
+                  now: float) -> dict[str, Any] | Refusal | None:
+        """The decision the issuer recorded for one proposal, its fault decision, its Refusal, or None to
+        decide again."""
         if outcome.get("status") == "ok":
             recorded = outcome["decision"]
             if outcome.get("written"):
@@ -816,21 +861,27 @@ class Gate(Actor):
             if outcome.get("permit_issued"):
                 P26_PERMIT_ISSUED.inc()
             if recorded.get("final_action") != HOLD and not recorded.get("permit"):
-                return fault_decision(proposal, PERMIT_UNAVAILABLE, now)  # never act without a permit
+                # never act without a permit
+                return fault_decision(proposal, PERMIT_UNAVAILABLE, now, "the recorded decision has no permit")
             return recorded
         reason = outcome.get("reason")
         if reason == "cooldown_conflict":
             return None
+        if reason == PLAN_ID_CONFLICT:
+            return Refusal(PLAN_ID_CONFLICT, str(outcome.get("detail", "")))
         self.log.warning("permit_issuer_refused", plan_id=proposal.plan_id, reason=reason, detail=outcome.get("detail"))
-        return fault_decision(proposal, REDIS_UNAVAILABLE if reason == REDIS_UNAVAILABLE else PERMIT_UNAVAILABLE, now)
+        if reason == REDIS_UNAVAILABLE:
+            return fault_decision(proposal, REDIS_UNAVAILABLE, now, OUTCOME_UNKNOWN)
+        if reason in ("bad_key_type", "corrupt_decision"):  # Redis holds data the issuer cannot use
+            return fault_decision(proposal, REDIS_UNAVAILABLE, now, f"{reason}: {outcome.get('detail', '')}"[:300])
+        return fault_decision(proposal, PERMIT_UNAVAILABLE, now, OUTCOME_UNKNOWN)
 
     @staticmethod
-    def _faults(proposals: Sequence[Proposal], results: list[dict[str, Any] | None], todo: Sequence[int], reason: str,
-                now: float) -> list[dict[str, Any]]:
+    def _faults(proposals: Sequence[Proposal], results: list[dict[str, Any] | Refusal | None], todo: Sequence[int],
+                reason: str, now: float, detail: str) -> list[dict[str, Any] | Refusal]:
         for i in todo:
-            results[i] = fault_decision(proposals[i], reason, now)
+            results[i] = fault_decision(proposals[i], reason, now, detail)
         return results  # type: ignore[return-value]  # every slot is filled now
-
 
 if __name__ == "__main__":
     main(Gate)

@@ -3,15 +3,22 @@
 The gate sends a batch of decisions in one request (or one decision, the older format); the
 scripts of a batch run in one pipelined round trip, in order, and the reply lists their results.
 For each decision, one atomic Lua script either returns the plan_id's stored first
-decision (a resubmission: nothing is written) or stores the decision, appends it to the gate
-stream and, for a non-HOLD action, sets the permit (NX, TTL) and the symbol's cooldown. Because the
-script is atomic, two submissions of one plan_id can never both issue a permit, and a permit never
-exists without its decision record.
+decision (a resubmission: nothing is written) or appends the decision to the gate stream, for a
+non-HOLD action sets the permit (NX, TTL) and the symbol's cooldown, and stores the decision last.
+Because the script is atomic, two submissions of one plan_id can never both issue a permit, and a
+permit never exists without its decision record; because Redis does not roll back a script that
+fails half-way, it checks every key's type before its first write.
+
+A resubmission is answered with the stored decision only when it is the same proposal (symbol,
+action_proposed, kill_score), else with the error plan_id_conflict. Each write carries a random
+write_id, so a pipeline that RespClient sent again after a timeout finds its own write and reports
+it as written, not as a replay.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 
@@ -28,9 +35,15 @@ STREAM_FIELDS = ("plan_id", "symbol", "action_proposed", "final_action", "gate_r
                  "concentration", "corr_proxy", "kill_score", "ts_epoch", "K", "k_source")
 
 # KEYS: plan decision, gate stream, permit, cooldown.
-# ARGV: decision JSON, decision TTL, stream MAXLEN, permit TTL, cooldown TTL, issue (0/1),
-#       cooldown_seen (0 no, 1 in Redis, 2 set by an earlier decision of the batch), then the stream record's values in STREAM_FIELDS order (the field names
-#       live in the script, so each request sends half as many arguments).
+# ARGV: decision JSON (with the request's unique write_id), decision TTL, stream MAXLEN, permit TTL,
+#       cooldown TTL, issue (0/1), cooldown_seen (0 no, 1 in Redis, 2 set by an earlier decision of the
+#       batch), then the stream record's values in STREAM_FIELDS order (the field names live in the
+#       script, so each request sends half as many arguments).
+# Redis does not roll back a script that fails half-way, so every key's type is checked before the
+# first write (a wrong type writes nothing: bad_key_type), and the decision key, which makes a
+# resubmission a replay, is written last.
+# A stored decision equal to ARGV[1] is this very request's own write (the pipeline was sent again
+# after a timeout): it is reported as written. Another one is a replay, returned with the permit's PTTL.
 # A non-HOLD decision made without seeing a cooldown that exists now is refused (cooldown_conflict),
 # so the gate re-reads and decides again rather than issuing two permits inside one cooldown; so is
 # one decided under a cooldown that does not exist now: one an earlier decision of its batch was to
@@ -38,8 +51,18 @@ STREAM_FIELDS = ("plan_id", "symbol", "action_proposed", "final_action", "gate_r
 # deleted (the gate sends cooldown_seen only when its decision depended on the cooldown).
 RECORD_DECISION = Script("""
 local fields = {""" + ", ".join(f"'{name}'" for name in STREAM_FIELDS) + """}
+local expected = {'string', 'stream', 'string', 'string'}
+for i, want in ipairs(expected) do
+  local have = redis.call('TYPE', KEYS[i])['ok']
+  if have ~= want and have ~= 'none' then
+    return {'bad_key_type', KEYS[i] .. ' is a ' .. have .. ', expected a ' .. want}
+  end
+end
 local previous = redis.call('GET', KEYS[1])
-if previous then return {'replayed', previous} end
+if previous then
+  if previous == ARGV[1] then return {'written', ''} end
+  return {'replayed', previous, redis.call('PTTL', KEYS[3])}
+end
 local issue = ARGV[6] == '1'
 if issue and ARGV[7] == '0' and redis.call('EXISTS', KEYS[4]) == 1 then
   return {'cooldown_conflict', ''}
@@ -47,7 +70,6 @@ end
 if ARGV[7] ~= '0' and redis.call('EXISTS', KEYS[4]) == 0 then
   return {'cooldown_conflict', ''}
 end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 local record = {}
 for i, name in ipairs(fields) do
   record[2 * i - 1] = name
@@ -58,6 +80,7 @@ if issue then
   redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4])
   redis.call('SET', KEYS[4], '1', 'EX', ARGV[5])
 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 return {'written', ''}
 """)
 
@@ -67,7 +90,8 @@ REQUESTS = Counter("permit_issuer_requests_total", "Decision requests by result"
 PERMITS = Counter("permit_issuer_permits_issued_total", "Permits written")
 WRITE_SECONDS = Histogram("permit_issuer_write_seconds", "Time of the Redis script per request",
                           buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25))
-RESULTS = ("written", "replayed", "cooldown_conflict", "expired", "redis_unavailable", "bad_request")
+RESULTS = ("written", "replayed", "cooldown_conflict", "plan_id_conflict", "bad_key_type", "corrupt_decision",
+           "expired", "redis_unavailable", "bad_request")
 
 
 def stream_values(decision: dict[str, Any]) -> list[Any]:
@@ -153,22 +177,10 @@ class PermitIssuer(Actor):
     def record(self, items: list[tuple[dict[str, Any], str]]) -> list[bytes]:
         """Run the script for each (decision, cooldown_seen) in one pipelined round trip, in order; the
         encoded result envelope of each."""
-        ttls = self._script_ttls
-        calls: list[tuple[tuple[Any, ...], tuple[Any, ...]]] = []
-        stored_jsons: list[str] = []
-        for decision, seen in items:
-            plan_id = decision["plan_id"]
-            issue = decision["final_action"] != "HOLD"
-            permit_key = keys.permit(plan_id)
-            stored = {**decision, "permit": issue, "permit_key": permit_key if issue else None, "replayed": False,
-                      "recorded": True}
-            stored_json = json.dumps(stored, separators=(",", ":"), allow_nan=False)
-            stored_jsons.append(stored_json)
-            calls.append(((keys.plan_decision(plan_id), keys.GATE_STREAM, permit_key, keys.cooldown(decision["symbol"])),
-                          (stored_json, *ttls, "1" if issue else "0", seen, *stream_values(decision))))
+        calls = [script_call(decision, seen, self._script_ttls) for decision, seen in items]
         started = time.perf_counter()
         try:
-            replies = RECORD_DECISION.run_many(self.redis, calls)
+            replies = RECORD_DECISION.run_many(self.redis, [(k, a) for k, a, _ in calls])
         except RedisUnavailable as exc:
             self._requests["redis_unavailable"].inc(len(items))
             self.log.warning("redis_unavailable", decisions=len(items), first_plan_id=items[0][0]["plan_id"],
@@ -177,30 +189,66 @@ class PermitIssuer(Actor):
             return [failed] * len(items)
         finally:
             WRITE_SECONDS.observe(time.perf_counter() - started)
-        return [self._result(decision, stored_json, reply)
-                for (decision, _), stored_json, reply in zip(items, stored_jsons, replies)]
+        out = []
+        for (decision, _), (_, _, stored_json), reply in zip(items, calls, replies):
+            result, envelope, permit_issued = outcome(decision, stored_json, reply)
+            self._requests[result].inc()
+            if permit_issued:
+                PERMITS.inc()
+            if result not in ("written", "replayed", "cooldown_conflict"):
+                self.log.warning(result, plan_id=decision["plan_id"], detail=envelope[:300].decode(errors="replace"))
+            out.append(envelope)
+        return out
 
-    def _result(self, decision: dict[str, Any], stored_json: str, reply: Any) -> bytes:
-        if isinstance(reply, ReplyError):
-            self._requests["redis_unavailable"].inc()
-            self.log.warning("redis_unavailable", plan_id=decision["plan_id"], error=str(reply))
-            return encode(error_envelope("redis_unavailable", str(reply)[:300]))
-        outcome, previous = reply
-        self._requests[outcome].inc()
-        if outcome == "replayed":
-            first = json.loads(previous)
-            first["replayed"] = True
-            return encode(ok_envelope(decision=first, written=False, permit_issued=False))
-        if outcome == "cooldown_conflict":
-            return encode(error_envelope("cooldown_conflict",
-                                         f"cooldown of {decision['symbol']} changed after the gate read it"))
+
+def script_call(decision: dict[str, Any], seen: str,
+                ttls: tuple[str, str, str, str]) -> tuple[tuple[Any, ...], tuple[Any, ...], str]:
+    """(KEYS, ARGV, stored decision JSON) of RECORD_DECISION for one decision. The stored JSON carries
+    a random `write_id`, so the script tells this request's own write (re-sent) from a replay."""
+    plan_id = decision["plan_id"]
+    issue = decision["final_action"] != "HOLD"
+    permit_key = keys.permit(plan_id)
+    stored = {**decision, "permit": issue, "permit_key": permit_key if issue else None, "replayed": False,
+              "recorded": True, "write_id": os.urandom(8).hex()}
+    stored_json = json.dumps(stored, separators=(",", ":"), allow_nan=False)
+    return ((keys.plan_decision(plan_id), keys.GATE_STREAM, permit_key, keys.cooldown(decision["symbol"])),
+            (stored_json, *ttls, "1" if issue else "0", seen, *stream_values(decision)), stored_json)
+
+
+# What makes two proposals the same: a plan_id resubmitted with other values is a conflict, not a replay.
+PROPOSAL_IDENTITY = ("symbol", "action_proposed", "kill_score")
+
+
+def outcome(decision: dict[str, Any], stored_json: str, reply: Any) -> tuple[str, bytes, bool]:
+    """(result label, encoded result envelope, permit issued) of one script reply."""
+    if isinstance(reply, ReplyError):
+        return "redis_unavailable", encode(error_envelope("redis_unavailable", str(reply)[:300])), False
+    kind = reply[0]
+    if kind == "written":
         issue = decision["final_action"] != "HOLD"
-        if issue:
-            PERMITS.inc()
         # The stored JSON is the decision: splice it into the envelope rather than encode it twice.
         head = '{"status":"ok","written":true,"permit_issued":%s,"decision":' % ("true" if issue else "false")
-        return (head + stored_json + "}").encode()
-
+        return "written", (head + stored_json + "}").encode(), issue
+    if kind == "cooldown_conflict":
+        return kind, encode(error_envelope(kind, f"cooldown of {decision['symbol']} changed after the gate read it")), False
+    if kind == "bad_key_type":
+        return kind, encode(error_envelope(kind, f"nothing was written: {reply[1]}"[:300])), False
+    try:
+        first = json.loads(reply[1])
+    except ValueError:
+        first = None
+    if not isinstance(first, dict):
+        return "corrupt_decision", encode(error_envelope(
+            "corrupt_decision", f"the stored decision of plan_id {decision['plan_id']} is not a JSON object")), False
+    if any(first.get(name) != decision.get(name) for name in PROPOSAL_IDENTITY):
+        return "plan_id_conflict", encode(error_envelope("plan_id_conflict", (
+            f"plan_id {decision['plan_id']} was already decided for another proposal: "
+            f"{json.dumps(first.get('symbol'))[:40]} {json.dumps(first.get('action_proposed'))[:40]} "
+            f"kill_score {json.dumps(first.get('kill_score'))[:40]}; use a new plan_id"))), False
+    first["replayed"] = True
+    pttl = reply[2] if len(reply) > 2 else -2
+    first["permit_ttl_ms"] = pttl if isinstance(pttl, int) and pttl != -2 else None
+    return "replayed", encode(ok_envelope(decision=first, written=False, permit_issued=False)), False
 
 if __name__ == "__main__":
     main(PermitIssuer)

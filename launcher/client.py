@@ -81,9 +81,15 @@ class GateClient:
         attempts = 1 + max(0, self.retries)
         for _ in range(attempts):
             sock = self._socket()
-            sock.send_multipart(frames)
-            if sock.poll(self.timeout_ms, zmq.POLLIN):
-                return json.loads(sock.recv())
+            try:
+                sock.send_multipart(frames)
+                if sock.poll(self.timeout_ms, zmq.POLLIN):
+                    return json.loads(sock.recv())
+            except BaseException:
+                # Interrupted between send and recv (KeyboardInterrupt, a bad reply...): a REQ socket
+                # still waiting for its reply refuses every later send, so start the next call afresh.
+                self._reset()
+                raise
             self._reset()
         raise GateUnavailable(f"no reply from the gate at {self.endpoint} after {attempts} attempts "
                               f"of {self.timeout_ms} ms")
@@ -93,7 +99,12 @@ class GateClient:
 
     def propose(self, symbol: str, action: str, kill_score: float = 0.0, plan_id: str | None = None,
                 r_net: float | None = None, ts_epoch: float | None = None) -> dict[str, Any]:
-        """Submit one exit proposal; the reply envelope ({"status": "ok", "decision": {...}} or an error)."""
+        """Submit one exit proposal; the reply envelope ({"status": "ok", "decision": {...}} or an error).
+
+        A fault HOLD (`recorded` false, reason redis_unavailable or permit_unavailable) may hide a decision
+        Redis recorded after the gate gave up: its `detail` says so, and resubmitting the same plan_id
+        returns that decision, if one was made. Reusing a plan_id for another proposal gives the error
+        plan_id_conflict."""
         body: dict[str, Any] = {"plan_id": plan_id or uuid.uuid4().hex, "symbol": symbol, "action_proposed": action,
                                 "kill_score": kill_score}
         if r_net is not None:

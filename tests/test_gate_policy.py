@@ -127,6 +127,22 @@ def test_a_decision_records_k_and_where_it_came_from():
     assert decision["sigma_source"] == "constant"
 
 
+def test_overflowing_notionals_fail_closed_with_a_decision_that_still_encodes():
+    # Two notionals of 1e308 sum to inf: weights and stress become NaN, which no policy step may pass.
+    state = PortfolioState([Position("BTCUSDT", 1e308), Position("ETHUSDT", 1e308)], {}, None, None, False)
+    metrics = portfolio_metrics(state.positions, None, S)
+    assert metrics.total_abs_notional == float("inf")
+    decision, _ = evaluate(Proposal("p", "BTCUSDT", FULL), state, allowed=True, settings=S, now=NOW)
+    assert (decision["final_action"], decision["gate_reason"]) == (HOLD, FAIL_CLOSED_STATE)
+    assert decision["stress"] is None
+    json.dumps(decision, allow_nan=False)  # the issuer request that carries it can be encoded
+
+
+def test_a_stress_that_is_not_a_number_fails_closed():
+    assert policy(FULL, stress=float("nan")) == (HOLD, FAIL_CLOSED_STATE)
+    assert policy(P50, stress=float("inf")) == (HOLD, FAIL_CLOSED_STATE)
+
+
 # --------------------------------------------------------------------------- batches
 
 BOOK_STATE = PortfolioState([Position("BTCUSDT", 100.0), Position("ETHUSDT", -100.0)], {}, 0.3, None, False,

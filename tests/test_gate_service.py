@@ -165,7 +165,10 @@ def test_resubmitting_a_plan_id_returns_the_first_decision_with_one_permit_and_o
     # The cooldown the first decision set would downgrade a fresh evaluation; the replay ignores it.
     second = decision_of(clean.client.propose("BTCUSDT", "FULL_CLOSE_PROPOSED", plan_id=plan))
     assert first["permit"] and not first["replayed"] and second["replayed"]
-    assert {k: v for k, v in second.items() if k != "replayed"} == {k: v for k, v in first.items() if k != "replayed"}
+    replay_fields = ("replayed", "permit_ttl_ms")
+    assert ({k: v for k, v in second.items() if k not in replay_fields}
+            == {k: v for k, v in first.items() if k not in replay_fields})
+    assert "permit_ttl_ms" not in first and 0 < second["permit_ttl_ms"] <= 60_000
     assert sum(1 for _, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == plan) == 1
     after = clean.metrics()
     assert after["p26_permit_issued_total"] == before["p26_permit_issued_total"] + 1
@@ -233,7 +236,8 @@ def test_the_gate_exports_every_p26_series_from_the_start(clean):
                  'p26_fail_closed_total{reason="redis_unavailable"}',
                  'p26_fail_closed_total{reason="permit_unavailable"}',
                  'p26_actions_downgraded_total{from_action="FULL_CLOSE_PROPOSED",reason="forbid_full_close_portfolio_cold",to_action="PARTIAL_50"}',
-                 'p26_snapshot_age_seconds{symbol="ETHUSDT"}', READ_TIMESTAMP):
+                 'p26_snapshot_age_seconds{symbol="ETHUSDT"}', 'gate_requests_total{result="plan_id_conflict"}',
+                 READ_TIMESTAMP):
         assert name in m, name
 
 
@@ -370,8 +374,10 @@ def issuer_request(system, body: dict) -> dict:
         sock.close(linger=0)
 
 
-def issuer_item(plan_id: str, symbol: str, final_action: str, *, cooldown_seen=False, from_batch=False) -> dict:
-    decision = {"plan_id": plan_id, "symbol": symbol, "action_proposed": final_action, "final_action": final_action,
+def issuer_item(plan_id: str, symbol: str, final_action: str, *, proposed: str | None = None, cooldown_seen=False,
+                from_batch=False) -> dict:
+    decision = {"plan_id": plan_id, "symbol": symbol, "action_proposed": proposed or final_action,
+                "final_action": final_action,
                 "gate_reason": "pass", "stress": 0.5, "heat": 1.0, "concentration": 0.5, "corr_proxy": 0.5,
                 "K": 0.5, "k_source": "proxy", "kill_score": 0.0, "ts_epoch": int(time.time())}
     return {"decision": decision, "cooldown_seen": cooldown_seen, "cooldown_from_batch": from_batch}
@@ -381,8 +387,8 @@ def test_a_plan_id_twice_in_one_issuer_batch_gets_one_decision_and_one_permit(cl
     r = clean.redis
     plan = new_plan()
     reply = issuer_request(clean, {"decisions": [issuer_item(plan, "BTCUSDT", "PARTIAL_50"),
-                                                 issuer_item(plan, "BTCUSDT", "PARTIAL_25", cooldown_seen=True,
-                                                             from_batch=True)]})
+                                                 issuer_item(plan, "BTCUSDT", "PARTIAL_25", proposed="PARTIAL_50",
+                                                             cooldown_seen=True, from_batch=True)]})
     first, second = reply["results"]
     assert first["written"] and first["permit_issued"] and first["decision"]["final_action"] == "PARTIAL_50"
     assert second["decision"]["replayed"] and second["decision"]["final_action"] == "PARTIAL_50"
@@ -393,7 +399,7 @@ def test_a_plan_id_twice_in_one_issuer_batch_gets_one_decision_and_one_permit(cl
 
 def test_a_decision_made_under_a_cooldown_its_batch_did_not_set_is_refused_for_a_new_read(clean):
     old, new = new_plan(), new_plan()
-    assert issuer_request(clean, issuer_item(old, "SOLUSDT", "HOLD"))["written"]  # old recorded, no cooldown
+    assert issuer_request(clean, issuer_item(old, "SOLUSDT", "HOLD", proposed="PARTIAL_50"))["written"]  # no cooldown
     reply = issuer_request(clean, {"decisions": [issuer_item(old, "SOLUSDT", "PARTIAL_50"),  # replayed: no cooldown
                                                  issuer_item(new, "SOLUSDT", "PARTIAL_25", cooldown_seen=True,
                                                              from_batch=True)]})
@@ -434,7 +440,7 @@ def test_concurrent_dealer_clients_get_one_decision_and_one_permit_per_plan_id(c
         answers = decisions[plan]
         assert len(answers) == len(clients)
         assert sum(not d["replayed"] for d in answers) == 1, answers
-        strip = [{k: v for k, v in d.items() if k != "replayed"} for d in answers]
+        strip = [{k: v for k, v in d.items() if k not in ("replayed", "permit_ttl_ms")} for d in answers]
         assert all(s == strip[0] for s in strip)
         assert sum(1 for f in records if f["plan_id"] == plan) == 1
         assert r.exists(keys.permit(plan)) == (answers[0]["final_action"] != "HOLD")
@@ -518,5 +524,123 @@ def test_with_state_refresh_0_the_gauge_timer_counts_no_fallback_without_a_propo
         assert m["p26_cluster_fallback_total"] == 0.0
         assert decision_of(p26.client.propose("ETHUSDT", "HOLD", plan_id=new_plan()))["k_source"] == "proxy"
         assert p26.metrics()["p26_cluster_fallback_total"] == 1.0
+    finally:
+        p26.stop()
+
+
+# --------------------------------------------------------------------------- write outcomes and plan_ids
+
+
+def test_the_permit_script_run_twice_for_one_request_reports_its_own_write_as_written(redis_server):
+    """RespClient re-sends a pipeline on a fresh connection after a timeout, so a stalled Redis can run
+    one request's script twice: the second run must not turn the fresh decision into a replay."""
+    from actors.permit_issuer import RECORD_DECISION, SEEN_NONE, outcome, script_call
+    from actors.resp import RespClient
+    client = RespClient(port=redis_server.port)
+    r = redis_server.client()
+    plan = new_plan()
+    decision = issuer_item(plan, "ETHUSDT", "PARTIAL_50")["decision"]
+    ttls = ("86400", "1000", "60", "60")
+    script_keys, args, stored = script_call(decision, SEEN_NONE, ttls)
+    RECORD_DECISION.run_many(client, [(script_keys, args)])  # the run whose reply the timeout lost
+    again = RECORD_DECISION.run_many(client, [(script_keys, args)])  # the re-sent pipeline
+    result, envelope, permit_issued = outcome(decision, stored, again[0])
+    reply = json.loads(envelope)
+    assert (result, permit_issued, reply["written"], reply["decision"]["replayed"]) == ("written", True, True, False)
+    # A new request for the same proposal (a client's resend) is a replay.
+    script_keys, args, stored = script_call(decision, SEEN_NONE, ttls)
+    result, envelope, permit_issued = outcome(decision, stored, RECORD_DECISION.run_many(client, [(script_keys, args)])[0])
+    assert (result, permit_issued, json.loads(envelope)["decision"]["replayed"]) == ("replayed", False, True)
+    assert sum(1 for _, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == plan) == 1
+    assert r.exists(keys.permit(plan)) == 1
+    client.close()
+
+
+def test_a_permit_unavailable_hold_says_the_outcome_is_unknown_and_to_resubmit(tmp_path, redis_server):
+    write_book(redis_server.client())
+    p26 = P26(tmp_path / "p26", redis_server.url).start()
+    try:
+        p26.issuer.terminate()
+        d = decision_of(p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=new_plan()))
+        assert (d["gate_reason"], d["recorded"]) == ("permit_unavailable", False)
+        assert d["detail"] == ("outcome unknown: resubmit the same plan_id to get the recorded decision, "
+                               "if one was made")
+    finally:
+        p26.stop()
+
+
+def test_a_plan_id_reused_for_another_proposal_is_refused_with_plan_id_conflict(clean):
+    r = clean.redis
+    plan = new_plan()
+    before = clean.metrics()
+    first = decision_of(clean.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+    assert first["permit"]
+    for symbol, action, kill_score in (("SOLUSDT", "PARTIAL_50", 0.0), ("ETHUSDT", "PARTIAL_25", 0.0),
+                                       ("ETHUSDT", "PARTIAL_50", 0.9)):
+        reply = clean.client.propose(symbol, action, kill_score=kill_score, plan_id=plan)
+        assert (reply["status"], reply["reason"]) == ("error", "plan_id_conflict"), reply
+        assert "ETHUSDT" in reply["detail"] and "PARTIAL_50" in reply["detail"]
+    assert r.exists(keys.permit(plan)) == 1
+    assert sum(1 for _, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == plan) == 1
+    # A resend of the same proposal still gets the first decision back.
+    again = decision_of(clean.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+    assert again["replayed"] and again["final_action"] == first["final_action"] and again["permit"]
+    after = clean.metrics()
+    assert (after['gate_requests_total{result="plan_id_conflict"}']
+            == before['gate_requests_total{result="plan_id_conflict"}'] + 3)
+
+
+def test_a_wrong_key_type_writes_nothing_and_the_resubmission_after_the_fix_gets_its_permit(clean):
+    r = clean.redis
+    r.set(keys.GATE_STREAM, "not a stream")
+    plan = new_plan()
+    d = decision_of(clean.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+    assert (d["final_action"], d["gate_reason"], d["permit"], d["recorded"]) == ("HOLD", "redis_unavailable", False,
+                                                                                 False)
+    assert "bad_key_type" in d["detail"] and keys.GATE_STREAM in d["detail"]
+    assert r.exists(keys.plan_decision(plan), keys.permit(plan), keys.cooldown("ETHUSDT")) == 0
+    r.delete(keys.GATE_STREAM)
+    d = decision_of(clean.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+    assert d["final_action"] != "HOLD" and (d["permit"], d["replayed"], d["recorded"]) == (True, False, True)
+    assert r.exists(keys.permit(plan)) == 1
+    assert sum(1 for _, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == plan) == 1
+
+
+def test_a_replay_reports_that_its_permit_no_longer_exists(clean):
+    r = clean.redis
+    plan = new_plan()
+    assert decision_of(clean.client.propose("BTCUSDT", "PARTIAL_25", plan_id=plan))["permit"]
+    r.delete(keys.permit(plan))  # as its 60 s TTL would
+    d = decision_of(clean.client.propose("BTCUSDT", "PARTIAL_25", plan_id=plan))
+    assert d["replayed"] and d["permit_ttl_ms"] is None
+
+
+def test_a_stored_decision_that_is_not_an_object_fails_its_item_only(clean):
+    r = clean.redis
+    broken, fresh = new_plan(), new_plan()
+    r.set(keys.plan_decision(broken), "[1, 2]")
+    reply = issuer_request(clean, {"decisions": [issuer_item(broken, "BTCUSDT", "HOLD"),
+                                                 issuer_item(fresh, "ETHUSDT", "HOLD")]})
+    assert reply["status"] == "ok", reply
+    first, second = reply["results"]
+    assert (first["status"], first["reason"]) == ("error", "corrupt_decision")
+    assert second["written"] and second["decision"]["plan_id"] == fresh
+
+
+def test_a_proposal_decided_again_after_a_cooldown_conflict_counts_one_fallback(tmp_path, redis_server):
+    r = redis_server.client()
+    write_book(r)  # no cluster state: every decision takes K from the proxy
+    # A cache that is not re-read by the timer during the test: the deleted cooldown stays in it.
+    p26 = P26(tmp_path / "p26", redis_server.url, gate_settings={"state_refresh_ms": 60000}).start()
+    try:
+        assert decision_of(p26.client.propose("SOLUSDT", "PARTIAL_50", plan_id=new_plan()))["permit"]
+        r.delete(keys.cooldown("SOLUSDT"))  # the issuer refuses the cached cooldown; the gate decides again
+        conflicts = 'permit_issuer_requests_total{result="cooldown_conflict"}'
+        issuer_port = p26.data["actors"]["permit_issuer"]["metrics_port"]
+        before, conflicts_before = p26.metrics()["p26_cluster_fallback_total"], scrape(issuer_port)[conflicts]
+        d = decision_of(p26.client.propose("SOLUSDT", "FULL_CLOSE_PROPOSED", plan_id=new_plan()))
+        assert (d["gate_reason"], d["k_source"]) == ("pass", "proxy")
+        assert scrape(issuer_port)[conflicts] == conflicts_before + 1  # it was decided twice
+        assert p26.metrics()["p26_cluster_fallback_total"] == before + 1
     finally:
         p26.stop()

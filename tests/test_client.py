@@ -1,0 +1,70 @@
+"""GateClient against a real ZeroMQ REP server in a thread."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import zmq
+
+from launcher.client import GateClient
+
+
+class InterruptedOnce(zmq.Socket):
+    """A REQ socket whose first poll is interrupted, as Ctrl-C during the wait for a reply would be."""
+
+    interrupted = False
+
+    def poll(self, timeout=None, flags=zmq.POLLIN):
+        if not InterruptedOnce.interrupted:
+            InterruptedOnce.interrupted = True
+            raise KeyboardInterrupt
+        return super().poll(timeout, flags)
+
+
+class InterruptibleClient(GateClient):
+    def _socket(self) -> zmq.Socket:
+        if self._sock is None:
+            sock = self.ctx.socket(zmq.REQ, socket_class=InterruptedOnce)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.connect(self.endpoint)
+            self._sock = sock
+        return self._sock
+
+
+def echo_server(ctx: zmq.Context, stop: threading.Event) -> tuple[str, threading.Thread]:
+    """A REP socket answering every request with {"status": "ok", "echo": request} until `stop`."""
+    sock = ctx.socket(zmq.REP)
+    sock.setsockopt(zmq.LINGER, 0)
+    port = sock.bind_to_random_port("tcp://127.0.0.1")
+
+    def serve() -> None:
+        try:
+            while not stop.is_set():
+                if sock.poll(50):
+                    sock.send(json.dumps({"status": "ok", "echo": json.loads(sock.recv())}).encode())
+        finally:
+            sock.close(linger=0)
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return f"tcp://127.0.0.1:{port}", thread
+
+
+def test_a_request_interrupted_while_waiting_for_its_reply_leaves_the_client_usable():
+    ctx = zmq.Context()
+    stop = threading.Event()
+    endpoint, server = echo_server(ctx, stop)
+    client = InterruptibleClient(endpoint, timeout_ms=5000, retries=0, context=ctx)
+    try:
+        try:
+            client.request({"n": 1})
+        except KeyboardInterrupt:
+            pass
+        else:
+            raise AssertionError("the first poll should have been interrupted")
+        assert client.request({"n": 2}) == {"status": "ok", "echo": {"n": 2}}  # no EFSM from the old socket
+    finally:
+        client.close()
+        stop.set()
+        server.join(5)
+        ctx.term()
