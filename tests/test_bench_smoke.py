@@ -6,6 +6,7 @@ Only a smoke test: the figures are measured by `make bench`, never asserted here
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -32,7 +33,9 @@ def test_quick_cluster_bench_prints_the_table_and_writes_json_with_every_row(tmp
             "cluster.growth_exponent"} <= set(rows)
     for row in rows.values():
         assert {"label", "unit", "median", "min", "max", "runs", "target", "met", "note"} <= set(row)
-        assert row["median"] > 0 and row["runs"] >= 1
+        assert math.isfinite(row["median"]) and row["runs"] >= 1
+        if row["unit"] == "ms":  # a time; the growth exponent of a quick run on a busy machine may be <= 0
+            assert row["median"] > 0
     assert rows["cluster.update_ms.500"]["target"] == "<= 25"
     assert isinstance(rows["cluster.update_ms.500"]["met"], bool)
 
