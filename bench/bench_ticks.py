@@ -70,8 +70,10 @@ class TickBench:
 
     def _frames(self, n: int) -> list[list[bytes]]:
         """n ticks, each a late price for a slot that already holds a newer one."""
-        slot_start = (math.floor(time.time() / self.cadence_s) + 1) * self.cadence_s
-        anchor_ts = slot_start + 0.9 * self.cadence_s  # under the buffer's 2-cadence future tolerance
+        # The slot before the open one: the buffer takes ticks for past slots in its window, and refuses
+        # any for a slot after the open one (future_ts), which time would turn into accepted ticks mid-run.
+        slot_start = (math.floor(time.time() / self.cadence_s) - 1) * self.cadence_s
+        anchor_ts = slot_start + 0.9 * self.cadence_s
         for symbol in self.symbols:
             self.pub.send_multipart(Tick(symbol, 100.0, anchor_ts, self._next_seq()).frames())
         late_ts = slot_start + 0.5 * self.cadence_s
