@@ -39,6 +39,8 @@ SPEC_METRICS = {
     "clustergate_actor_ready", "up",
 }
 KNOWN_METRIC_PREFIXES = ("process_",)  # prometheus_client's default process collector
+# clustergate's own series that rules use, with the module that must export each (checked below).
+OWN_METRICS = {"price_feed_last_tick_timestamp_seconds": REPO / "actors" / "price_feed.py"}
 
 PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and",
                 "or", "unless", "offset", "inf", "nan"}
@@ -77,7 +79,12 @@ def metric_names(expr: str) -> set[str]:
 
 
 def is_known_metric(name: str) -> bool:
-    return name in SPEC_METRICS or name.startswith(KNOWN_METRIC_PREFIXES)
+    return name in SPEC_METRICS or name in OWN_METRICS or name.startswith(KNOWN_METRIC_PREFIXES)
+
+
+def test_every_own_metric_a_rule_uses_is_exported_under_that_name():
+    for name, module in OWN_METRICS.items():
+        assert f'"{name}"' in module.read_text(), f"{module} no longer exports {name}"
 
 
 # --------------------------------------------------------------------------- alert rules
