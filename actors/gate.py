@@ -662,7 +662,7 @@ class Gate(Actor):
             return
         self.set_ready(True)
         state, metrics = cache.state_at(time.time())
-        self.observe(state, metrics, 0)
+        self.observe(state, metrics)
 
     def state_for(self, symbols: Sequence[str], now: float, reread: bool) -> tuple[PortfolioState, PortfolioMetrics]:
         """The state to decide a batch on: from the cache, re-read first when it is missing, older than
@@ -683,13 +683,11 @@ class Gate(Actor):
             self.set_ready(False)
             return
         self.set_ready(True)
-        # No decision was made: the fallback counter counts evaluations of proposals only.
-        self.observe(state, portfolio_metrics(state.positions, state.cluster_stress, self.settings, state.sigmas),
-                     evaluations=0)
+        self.observe(state, portfolio_metrics(state.positions, state.cluster_stress, self.settings, state.sigmas))
 
-    def observe(self, state: PortfolioState, metrics: PortfolioMetrics, evaluations: int, ages: bool = True) -> None:
-        """Set the gauges from one read; count `evaluations` decisions made on it. ages=False leaves the
-        snapshot ages to the cache refresh."""
+    def observe(self, state: PortfolioState, metrics: PortfolioMetrics, ages: bool = True) -> None:
+        """Set the gauges from one read (the fallback counter is count_fallbacks'). ages=False leaves
+        the snapshot ages to the cache refresh."""
         gauges = (metrics.stress, metrics.heat, metrics.concentration, metrics.corr_proxy,
                   1 if metrics.k_source == "cluster" else 0, len(state.positions), metrics.total_abs_notional)
         if gauges != self._last_gauges:  # the gate is their only writer: unchanged values need no set
@@ -701,8 +699,6 @@ class Gate(Actor):
             P26_CLUSTER_STRESS_USED.set(gauges[4])
             P26_SYMBOLS_WITH_SNAPSHOT.set(gauges[5])
             P26_TOTAL_ABS_NOTIONAL.set(gauges[6])
-        if metrics.k_source != "cluster" and evaluations:
-            P26_CLUSTER_FALLBACK.inc(evaluations)
         if not ages:
             return
         ages_s, children = state.ages_s, self._snapshot_age
@@ -804,7 +800,7 @@ class Gate(Actor):
                                     "Redis did not answer the gate's state read: " + NOTHING_RECORDED)
             items, metrics = evaluate_batch(batch, state, allowed=self.allowed, settings=self.settings, now=now,
                                             metrics=metrics)
-            self.observe(state, metrics, 0, ages=not cached)
+            self.observe(state, metrics, ages=not cached)
             reply = self.ask_issuer({"decisions": [{"decision": it.decision, "cooldown_seen": cooldown_mattered(it),
                                                     "cooldown_from_batch": it.cooldown_from_batch} for it in items],
                                      "deadline_epoch": now + self.permit_timeout_ms / 2000.0})
@@ -882,6 +878,7 @@ class Gate(Actor):
         for i in todo:
             results[i] = fault_decision(proposals[i], reason, now, detail)
         return results  # type: ignore[return-value]  # every slot is filled now
+
 
 if __name__ == "__main__":
     main(Gate)

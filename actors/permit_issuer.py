@@ -250,5 +250,6 @@ def outcome(decision: dict[str, Any], stored_json: str, reply: Any) -> tuple[str
     first["permit_ttl_ms"] = pttl if isinstance(pttl, int) and pttl != -2 else None
     return "replayed", encode(ok_envelope(decision=first, written=False, permit_issued=False)), False
 
+
 if __name__ == "__main__":
     main(PermitIssuer)

@@ -29,7 +29,7 @@ from prometheus_client import Counter, Gauge
 from actors import keys
 from actors.redis_conn import connect
 from actors.runtime import Actor, OutageLog, main
-from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S
+from actors.snapshots import snapshot_time
 from actors.wire import Tick, heartbeat_frames
 from launcher.topology import EXIT_BAD_INPUT, PriceFeedSettings, ReplaySource, SyntheticSource
 
@@ -104,16 +104,9 @@ def snapshot_skip_reason(ts_epoch: Any, last_ts: float | None, now_s: float, sta
     of now (future), or equal to last_ts, the ts_epoch this feed last read for the symbol
     (unchanged; a snapshot that stopped updating reads unchanged, then stale once stale_after_s old).
     """
-    try:
-        ts = float(ts_epoch)
-    except (TypeError, ValueError):
-        return None, "no_ts"
-    if not math.isfinite(ts):
-        return None, "no_ts"
-    if now_s - ts > stale_after_s:
-        return ts, "stale"
-    if ts - now_s > SNAPSHOT_FUTURE_SKEW_S:
-        return ts, "future"
+    ts, not_fresh = snapshot_time(ts_epoch, now_s, stale_after_s)
+    if not_fresh is not None:
+        return ts, not_fresh
     if ts == last_ts:
         return ts, "unchanged"
     return ts, None

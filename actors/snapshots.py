@@ -34,6 +34,20 @@ def _number(value: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def snapshot_time(ts_epoch: Any, now_s: float, stale_after_s: float) -> tuple[float | None, str | None]:
+    """(ts_epoch as a float, or None when unusable; why the snapshot is not fresh, or None when it is):
+    no_ts (missing or not a finite number), stale (older than stale_after_s) or future (dated more
+    than SNAPSHOT_FUTURE_SKEW_S ahead of now_s)."""
+    ts = _number(ts_epoch)
+    if ts is None:
+        return None, "no_ts"
+    if now_s - ts > stale_after_s:
+        return ts, "stale"
+    if ts - now_s > SNAPSHOT_FUTURE_SKEW_S:
+        return ts, "future"
+    return ts, None
+
+
 def read_snapshot(position_amt: Any, mark_price: Any, ts_epoch: Any, notional_usd: Any, now_s: float,
                   stale_after_s: float) -> tuple[float | None, float | None]:
     """(signed notional if the snapshot is usable and fresh, age in seconds if it has a timestamp).
@@ -43,7 +57,7 @@ def read_snapshot(position_amt: Any, mark_price: Any, ts_epoch: Any, notional_us
     mark_price. Fresh: -SNAPSHOT_FUTURE_SKEW_S <= age <= stale_after_s. The signed notional is
     sign(position_amt) x notional, 0.0 for a flat position (which is usable, but not held).
     """
-    ts = _number(ts_epoch)
+    ts, not_fresh = snapshot_time(ts_epoch, now_s, stale_after_s)
     if ts is None:
         return None, None
     age_s = now_s - ts
@@ -58,7 +72,7 @@ def read_snapshot(position_amt: Any, mark_price: Any, ts_epoch: Any, notional_us
         magnitude = None if mark is None else abs(amt * mark)
     if magnitude is None or not math.isfinite(magnitude):
         return None, age_s
-    if age_s > stale_after_s or age_s < -SNAPSHOT_FUTURE_SKEW_S:
+    if not_fresh is not None:
         return None, age_s
     side = 1.0 if amt > 0 else -1.0 if amt < 0 else 0.0
     return side * magnitude, age_s

@@ -277,23 +277,26 @@ def redis_ready(topo: Topology) -> bool:
         return False
 
 
-def tail(path: Path, lines: int = 15) -> str:
+def _log_end(path: Path, max_bytes: int = 65536) -> list[str] | None:
+    """The lines in the last max_bytes of a log, or None when it cannot be read."""
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - max_bytes))
+            return f.read().decode(errors="replace").splitlines()
     except OSError:
-        return "(no log yet)"
+        return None
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    end = _log_end(path)
+    return "(no log yet)" if end is None else "\n".join(end[-lines:])
 
 
 def last_log_line(path: Path) -> str:
     """The last non-empty line of a log (read from its end), or "" when there is none."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - 4096))
-            lines = [line for line in f.read().decode(errors="replace").splitlines() if line.strip()]
-    except OSError:
-        return ""
-    return lines[-1].strip() if lines else ""
+    lines = [line.strip() for line in _log_end(path, 4096) or [] if line.strip()]
+    return lines[-1] if lines else ""
 
 
 def wait_until_ready(sup: Supervisor, topo: Topology, home: Home, timeout_s: float, out: Any = sys.stdout) -> bool:

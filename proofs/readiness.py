@@ -16,7 +16,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from actors import keys  # noqa: E402
-from proofs.common import Proof, run_proof  # noqa: E402
+from proofs.common import REDIS_PROGRAM, Proof, run_proof  # noqa: E402
 
 WARM_UP_TIMEOUT_S = 40.0
 STARTING_GRACE_S = 5.0
@@ -24,7 +24,7 @@ CACHE_GRACE_S = 5.0
 
 
 def prove(p: Proof, args: argparse.Namespace) -> None:
-    expected = list(p.topo.actors) + (["redis"] if p.topo.redis.managed else [])
+    expected = list(p.topo.actors) + ([REDIS_PROGRAM] if p.topo.redis.managed else [])
 
     def not_running() -> dict[str, str]:
         states = p.program_states()

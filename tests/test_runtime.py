@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -46,25 +47,36 @@ main(Probe, sys.argv[1:])
 '''
 
 
-@pytest.fixture
-def probe(tmp_path: Path):
-    port, metrics = free_port(), free_port()
-    topo = {"name": "probe", "symbols": ["BTCUSDT"], "redis": {"url": "redis://127.0.0.1:1/0"},
-            "actors": {"probe": {"kind": "permit_issuer", "metrics_port": metrics,
-                                 "sockets": {"requests": {"bind": f"tcp://127.0.0.1:{port}"}}}}}
+@contextlib.contextmanager
+def probe_actor(tmp_path: Path, source: str, actors: dict, kind: str):
+    """Run `source` (a script defining an actor) as actor "probe" of `kind` in a topology of `actors`;
+    yields the process once the actor reports ready, and kills it afterwards."""
+    topo = {"name": "probe", "symbols": ["BTCUSDT"], "redis": {"url": "redis://127.0.0.1:1/0"}, "actors": actors}
     topo_path = write_topology(tmp_path / "probe.yaml", topo)
     script = tmp_path / "probe.py"
-    script.write_text(PROBE_ACTOR)
+    script.write_text(source)
     log = open(tmp_path / "probe.log", "wb")
     proc = subprocess.Popen([sys.executable, str(script), "--topology", str(topo_path), "--name", "probe"],
                             cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(REPO)})
-    wait_for(lambda: scrape(metrics).get('clustergate_actor_ready{actor="probe",kind="permit_issuer"}') == 1.0,
-             15, "probe actor ready")
-    yield proc, port, metrics, tmp_path / "probe.log"
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
-    log.close()
+    metrics = actors["probe"]["metrics_port"]
+    try:
+        wait_for(lambda: scrape(metrics).get(f'clustergate_actor_ready{{actor="probe",kind="{kind}"}}') == 1.0,
+                 15, f"probe actor ({kind}) ready")
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture
+def probe(tmp_path: Path):
+    port, metrics = free_port(), free_port()
+    actors = {"probe": {"kind": "permit_issuer", "metrics_port": metrics,
+                        "sockets": {"requests": {"bind": f"tcp://127.0.0.1:{port}"}}}}
+    with probe_actor(tmp_path, PROBE_ACTOR, actors, "permit_issuer") as proc:
+        yield proc, port, metrics, tmp_path / "probe.log"
 
 
 def request(port: int, body: bytes, timeout_ms: int = 3000) -> dict:
@@ -159,25 +171,13 @@ main(BatchProbe, sys.argv[1:])
 @pytest.fixture
 def batch_probe(tmp_path: Path):
     port, metrics, issuer_port, issuer_metrics = free_port(), free_port(), free_port(), free_port()
-    topo = {"name": "probe", "symbols": ["BTCUSDT"], "redis": {"url": "redis://127.0.0.1:1/0"},
-            "actors": {"probe": {"kind": "gate", "metrics_port": metrics,
-                                 "sockets": {"proposals": {"bind": f"tcp://127.0.0.1:{port}"},
-                                             "permits": {"connect": f"tcp://127.0.0.1:{issuer_port}"}}},
-                       "issuer": {"kind": "permit_issuer", "metrics_port": issuer_metrics,
-                                  "sockets": {"requests": {"bind": f"tcp://127.0.0.1:{issuer_port}"}}}}}
-    topo_path = write_topology(tmp_path / "probe.yaml", topo)
-    script = tmp_path / "batch_probe.py"
-    script.write_text(BATCH_PROBE_ACTOR)
-    log = open(tmp_path / "probe.log", "wb")
-    proc = subprocess.Popen([sys.executable, str(script), "--topology", str(topo_path), "--name", "probe"],
-                            cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(REPO)})
-    wait_for(lambda: scrape(metrics).get('clustergate_actor_ready{actor="probe",kind="gate"}') == 1.0,
-             15, "batch probe actor ready")
-    yield proc, port, metrics
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
-    log.close()
+    actors = {"probe": {"kind": "gate", "metrics_port": metrics,
+                        "sockets": {"proposals": {"bind": f"tcp://127.0.0.1:{port}"},
+                                    "permits": {"connect": f"tcp://127.0.0.1:{issuer_port}"}}},
+              "issuer": {"kind": "permit_issuer", "metrics_port": issuer_metrics,
+                         "sockets": {"requests": {"bind": f"tcp://127.0.0.1:{issuer_port}"}}}}
+    with probe_actor(tmp_path, BATCH_PROBE_ACTOR, actors, "gate") as proc:
+        yield proc, port, metrics
 
 
 def dealer_burst(port: int, messages: list[list[bytes]], timeout_ms: int = 3000) -> list[list[bytes]]:
