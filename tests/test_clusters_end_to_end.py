@@ -185,3 +185,28 @@ def test_warm_restart_of_buffer_then_of_every_actor_keeps_points_and_readiness(s
     log = procs["buffer"].log()
     assert "history_loaded" in log
     assert "snapshot_received" in procs["correlator"].log()
+
+
+def state_writer_reports_no_fresh_state(port: int, expect_not_ready: bool) -> bool:
+    m = scrape(port)
+    ready = m.get('clustergate_actor_ready{actor="state_writer",kind="state_writer"}')
+    return (m.get("p27_corr_ready") == 0 and m.get("p27_clusters_count") == 0
+            and m.get("p27_cluster_stress_sum") == 0 and m.get("p27_symbols_in_matrix") == 0
+            and (ready == 0 or not expect_not_ready))
+
+
+@pytest.mark.parametrize("stopped", ["clusterer", "correlator", "buffer"])
+def test_state_writer_gauges_expire_when_an_upstream_actor_stops(system, stopped):
+    """Issue 17 #3: with the clusterer killed, port 8048 kept showing p27_corr_ready 1 and the stress.
+    With the buffer stopped the clusterer still sends (not-ready) states, so the state writer stays
+    ready while its corr_ready reads 0; with the clusterer or correlator stopped nothing arrives."""
+    procs, sw_port, r = system["procs"], system["ports"]["state_writer"], system["redis"]
+    wait_for(lambda: corr_ready(sw_port) and fresh_state(r), 30, "ready and fresh state")
+    wait_for(lambda: scrape(sw_port).get("p27_clusters_count", 0) >= 1, 10, "a cluster on the state writer")
+    procs[stopped].terminate()
+    wait_for(lambda: state_writer_reports_no_fresh_state(sw_port, stopped != "buffer"), 6 * CADENCE_S + 10,
+             f"the state writer's mirrored gauges and readiness at 0 with the {stopped} stopped")
+    procs[stopped].start()
+    wait_for(lambda: corr_ready(sw_port) and scrape(sw_port).get(
+        'clustergate_actor_ready{actor="state_writer",kind="state_writer"}') == 1, 30,
+             f"the state writer ready again once the {stopped} is back")
