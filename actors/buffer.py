@@ -7,7 +7,8 @@ lookback_returns + 1 last *completed* slots. History survives restarts through o
 Window message (PUB `windows`), three frames:
   [topic (settings.publish_topic), header JSON, float64 little-endian bytes of prices]
   header = {"v": 1, "symbols": [...], "cadence_s": c, "first_slot": s0, "last_slot": s1,
-            "shape": [n_symbols, n_points], "points_per_symbol": {symbol: n}, "ts": epoch}
+            "shape": [n_symbols, n_points], "points_per_symbol": {symbol: n}, "ts": epoch,
+            "newest_tick_ts": {symbol: epoch of its newest accepted tick, or null}}
   prices row i is header.symbols[i]; column j is slot first_slot + j.
 Snapshot reply (REP `snapshot`): ok envelope {"header": header, "prices_b64": base64 of the bytes}.
 """
@@ -51,6 +52,8 @@ def make_metrics() -> SimpleNamespace:
         # the buffer does not know the matrix, so it counts held symbols and symbols with any points.
         min_points=Gauge("p27_buffer_min_points_per_symbol",
                          "Fewest valid points in the buffer's window over held symbols and symbols with any points"),
+        last_accepted=Gauge("p27_buffer_last_accepted_tick_timestamp_seconds",
+                            "Epoch time of the newest tick the buffer accepted, per symbol (0: none yet)", ["symbol"]),
         bad_ticks=Counter("p27_buffer_rejected_ticks_total", "Tick frames not used, by reason", ["reason"]),
         history_discarded=Counter("p27_buffer_history_discarded_total", "Persisted histories discarded on load, by reason", ["reason"]),
         redis_errors=Counter("p27_buffer_redis_errors_total", "Redis calls of the buffer that failed", ["op"]),
@@ -72,6 +75,8 @@ class PriceGrid:
         self.head_slot = int(head_slot)
         self.prices = np.full((len(self.symbols), self.capacity), np.nan)
         self.price_ts = np.full((len(self.symbols), self.capacity), -np.inf)
+        # ts of each symbol's newest accepted price (-inf: none yet); the cluster state's price age.
+        self.newest_ts = np.full(len(self.symbols), -np.inf)
 
     def slot_of(self, ts: float) -> int:
         return math.floor(ts / self.cadence_s)
@@ -110,7 +115,13 @@ class PriceGrid:
             return "superseded"  # an older price arriving late never overwrites a newer one
         self.prices[row, col] = price
         self.price_ts[row, col] = ts
+        if ts > self.newest_ts[row]:
+            self.newest_ts[row] = ts
         return None
+
+    def newest_tick_ts(self) -> dict[str, float | None]:
+        """ts of each symbol's newest accepted price, None when it has none."""
+        return {s: (float(t) if math.isfinite(t) else None) for s, t in zip(self.symbols, self.newest_ts)}
 
     def window(self, points: int) -> tuple[int, np.ndarray]:
         """(first_slot, prices) of the `points` completed slots before the head slot."""
@@ -133,6 +144,8 @@ class PriceGrid:
             mine[fill] = theirs[fill]
             ts_view = self.price_ts[row, lo - self.first_slot:hi - self.first_slot + 1]
             ts_view[fill] = (np.arange(lo, hi + 1)[fill]) * self.cadence_s
+            if fill.any():
+                self.newest_ts[row] = max(self.newest_ts[row], float(ts_view[fill].max()))
 
     # ----------------------------------------------------------------- persistence
 
@@ -169,6 +182,7 @@ class PriceGrid:
         grid.prices = prices
         slots = np.arange(grid.first_slot, head_slot + 1) * grid.cadence_s
         grid.price_ts = np.where(np.isnan(prices), -np.inf, slots[None, :])
+        grid.newest_ts = grid.price_ts.max(axis=1)
         return grid
 
 
@@ -191,10 +205,11 @@ def min_points_over_relevant(points: dict[str, int], held: set[str]) -> int:
 
 
 def window_header(symbols: list[str], cadence_s: float, first_slot: int, prices: np.ndarray,
-                  now_s: float) -> dict[str, Any]:
+                  now_s: float, newest_tick_ts: dict[str, float | None] | None = None) -> dict[str, Any]:
     return {"v": WINDOW_VERSION, "symbols": symbols, "cadence_s": cadence_s, "first_slot": first_slot,
             "last_slot": first_slot + prices.shape[1] - 1, "shape": list(prices.shape),
-            "points_per_symbol": points_per_symbol(symbols, prices), "ts": now_s}
+            "points_per_symbol": points_per_symbol(symbols, prices), "ts": now_s,
+            "newest_tick_ts": newest_tick_ts or {}}
 
 
 def decode_window(header: dict[str, Any], body: bytes) -> tuple[list[str], np.ndarray]:
@@ -231,6 +246,7 @@ class BufferActor(Actor):
             self.m.bad_ticks.labels(reason=reason)
         for symbol in self.topology.symbols:
             self.m.points.labels(symbol=symbol).set(0)
+            self.m.last_accepted.labels(symbol=symbol).set(0)
         self.m.min_points.set(0)
         self.topic = self.settings.publish_topic.encode()
         self.socket("windows")
@@ -265,7 +281,8 @@ class BufferActor(Actor):
         now = time.time()
         self.grid.advance(self.grid.slot_of(now))
         first_slot, prices = self.grid.window(self.points)
-        return window_header(self.grid.symbols, self.cadence_s, first_slot, prices, now), prices
+        return window_header(self.grid.symbols, self.cadence_s, first_slot, prices, now,
+                             self.grid.newest_tick_ts()), prices
 
     def publish(self) -> None:
         if self.history_pending:
@@ -280,6 +297,8 @@ class BufferActor(Actor):
     def export_points(self, counts: dict[str, int]) -> None:
         for symbol, n in counts.items():
             self.m.points.labels(symbol=symbol).set(n)
+        for symbol, ts in self.grid.newest_tick_ts().items():
+            self.m.last_accepted.labels(symbol=symbol).set(ts or 0)
         self.m.min_points.set(min_points_over_relevant(counts, self.held))
 
     def answer_snapshot(self, frames: list[bytes]) -> dict[str, Any]:

@@ -10,7 +10,9 @@ Matrix message (PUB `matrix`), three frames:
   header = {"v": 1, "ready": bool, "reason": str | null, "symbols": [k symbols in the matrix],
             "realized_vol": {symbol: annualised vol}, "points_per_symbol": {symbol: n},
             "returns_per_symbol": {symbol: n}, "cadence_s": c, "window_last_slot": s, "ts": epoch,
-            "shrinkage": float}
+            "shrinkage": float, "newest_price_ts": epoch | null, "price_age_s": float | null}
+Not ready as prices_stale when the newest price the buffer accepted for the symbols in the matrix is
+older than max_price_age_s: a window can hold hundreds of old returns after the ticks stopped.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import base64
 import math
 import time
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import zmq
@@ -37,7 +39,7 @@ SECONDS_PER_YEAR = 365.0 * 86400.0  # crypto trades around the clock
 STALE_AFTER_CADENCES = 3.0
 SNAPSHOT_ATTEMPTS = 30
 
-FAIL_REASONS = ("too_few_symbols", "window_stale", "bad_window", "snapshot_timeout", "matrix_invalid")
+FAIL_REASONS = ("too_few_symbols", "prices_stale", "window_stale", "bad_window", "snapshot_timeout", "matrix_invalid")
 
 
 def make_metrics() -> SimpleNamespace:
@@ -241,9 +243,19 @@ def vol_centred(x: np.ndarray, n: np.ndarray, cadence_s: float) -> np.ndarray:
     return sd * math.sqrt(SECONDS_PER_YEAR / cadence_s)
 
 
+def newest_price(newest_tick_ts: Mapping[str, float | None], symbols: list[str]) -> float | None:
+    """The newest accepted tick time over `symbols`, None when none of them has one."""
+    times = [t for t in (newest_tick_ts.get(s) for s in symbols) if t is not None and math.isfinite(t)]
+    return max(times) if times else None
+
+
 def correlate_window(symbols: list[str], prices: np.ndarray, *, cadence_s: float, min_returns: int,
-                     shrinkage: str = "none") -> dict[str, Any]:
-    """Everything the correlator publishes for one window, as plain values (matrix as ndarray)."""
+                     shrinkage: str = "none", newest_tick_ts: Mapping[str, float | None] | None = None,
+                     now_s: float | None = None, max_price_age_s: float | None = None) -> dict[str, Any]:
+    """Everything the correlator publishes for one window, as plain values (matrix as ndarray).
+
+    With newest_tick_ts and now_s, the result carries the age of its newest input price, and with
+    max_price_age_s too it is not ready (prices_stale) when that price is older than the limit."""
     returns = log_returns(prices)
     valid = np.isfinite(returns)
     counts = valid.sum(axis=1)
@@ -261,9 +273,18 @@ def correlate_window(symbols: list[str], prices: np.ndarray, *, cadence_s: float
         corr = shrink_towards_identity(corr, intensity)
     vol = vol_centred(x, n, cadence_s)
     ready = len(inside) >= 2
+    reason = None if ready else "too_few_symbols"
+    newest_ts = price_age_s = None
+    if newest_tick_ts is not None and now_s is not None:
+        newest_ts = newest_price(newest_tick_ts, matrix_symbols or symbols)
+        price_age_s = None if newest_ts is None else now_s - newest_ts
+        if ready and max_price_age_s is not None and (price_age_s is None or price_age_s > max_price_age_s):
+            ready, reason = False, "prices_stale"
     return {
         "ready": ready,
-        "reason": None if ready else "too_few_symbols",
+        "reason": reason,
+        "newest_price_ts": newest_ts,
+        "price_age_s": price_age_s,
         "symbols": matrix_symbols,
         "matrix": corr,
         "realized_vol": {s: v for s, v in zip(matrix_symbols, vol.tolist()) if math.isfinite(v)},
@@ -299,7 +320,8 @@ def decode_matrix(frames: list[bytes]) -> tuple[dict[str, Any], np.ndarray]:
 
 def not_ready(reason: str, points: dict[str, int] | None = None) -> dict[str, Any]:
     return {"ready": False, "reason": reason, "symbols": [], "matrix": np.zeros((0, 0)), "realized_vol": {},
-            "points_per_symbol": points or {}, "returns_per_symbol": {}, "shrinkage": 0.0}
+            "points_per_symbol": points or {}, "returns_per_symbol": {}, "shrinkage": 0.0,
+            "newest_price_ts": None, "price_age_s": None}
 
 
 # --------------------------------------------------------------------------- the actor
@@ -312,6 +334,7 @@ class CorrelatorActor(Actor):
         self.m = make_metrics()
         self.cadence_s = self.topology.clusters.cadence_s
         self.min_returns = self.topology.clusters.min_returns
+        self.max_price_age_s = self.topology.max_price_age_s
         for reason in FAIL_REASONS:
             self.m.fail_closed.labels(reason=reason)
         self.m.corr_ready.set(0)
@@ -393,7 +416,8 @@ class CorrelatorActor(Actor):
             return
         self.last_window_at = time.monotonic()
         result = correlate_window(symbols, prices, cadence_s=self.cadence_s, min_returns=self.min_returns,
-                                  shrinkage=self.settings.shrinkage)
+                                  shrinkage=self.settings.shrinkage, newest_tick_ts=header.get("newest_tick_ts") or {},
+                                  now_s=time.time(), max_price_age_s=self.max_price_age_s)
         matrix = result["matrix"]
         if result["ready"] and (not np.all(np.isfinite(matrix)) or np.abs(matrix).max() > 1.0):
             result = not_ready("matrix_invalid", result["points_per_symbol"])

@@ -52,8 +52,11 @@ def queue_writes(pipe: Any, message: dict[str, Any], stale_ids: set[str], stream
     """Queue SPEC's writes for one ready state message on a transactional pipeline; returns updated_ts."""
     updated_ts = int(message["ts"])
     clusters = message["clusters"]
-    pipe.hset(keys.CLUSTER_STATE, mapping={"updated_ts": updated_ts, "cluster_stress": message["cluster_stress"],
-                                           "clusters_count": len(clusters)})
+    state = {"updated_ts": updated_ts, "cluster_stress": message["cluster_stress"], "clusters_count": len(clusters)}
+    if message.get("newest_price_ts") is not None:  # the age of the newest input price, at updated_ts
+        state["newest_price_ts"] = message["newest_price_ts"]
+        state["price_age_s"] = round(float(message["price_age_s"]), 3)
+    pipe.hset(keys.CLUSTER_STATE, mapping=state)
     pipe.delete(keys.CLUSTERS)
     if clusters:
         pipe.hset(keys.CLUSTERS, mapping={c["id"]: json.dumps(c["symbols"]) for c in clusters})

@@ -121,6 +121,7 @@ class ClustersConfig:
     lookback_returns: int = setting(360, doc="Returns kept per symbol (points = lookback + 1).", ge=10, le=100000)
     min_returns: int = setting(10, doc="A symbol enters the matrix with at least this many valid returns.", ge=2, le=100000)
     corr_threshold: float = setting(0.70, doc="Edge between two symbols when corr >= this.", ge=-1, le=1)
+    max_price_age_s: float | None = setting(None, doc="The correlator is not ready (so the cluster state is not refreshed and the gate falls back to the proxy) when the newest price the buffer accepted for the symbols in the matrix is older than this (default 5 x cadence_s).", gt=0, le=86400)
 
     @staticmethod
     def __schema_build__(v: Validator, kwargs: dict, raw: dict, path: Path) -> dict:
@@ -355,6 +356,12 @@ class Topology:
     @property
     def freshness_default_s(self) -> float:
         return 2.0 * self.clusters.cadence_s
+
+    @property
+    def max_price_age_s(self) -> float:
+        """clusters.max_price_age_s, default 5 x cadence_s."""
+        c = self.clusters
+        return c.max_price_age_s if c.max_price_age_s is not None else 5.0 * c.cadence_s
 
 
 # --------------------------------------------------------------------------- checks across sections

@@ -1,0 +1,61 @@
+"""Issue 17, cluster side hardening, as plain functions: each test is named after the problem it pins."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from actors.buffer import PriceGrid, add_tick, window_header
+from actors.correlator import correlate_window
+
+CADENCE_S = 60.0
+
+
+def correlated_grid(symbols: list[str], slots: range, seed: int = 3, capacity: int = 40) -> PriceGrid:
+    """A grid whose symbols move together, one tick per slot, 1 s after the slot opens."""
+    rng = np.random.default_rng(seed)
+    grid = PriceGrid(symbols, CADENCE_S, capacity, slots.start)
+    log_p = np.log(np.full(len(symbols), 100.0))
+    for slot in slots:
+        market = rng.normal(0, 0.01)
+        log_p += market + rng.normal(0, 0.002, len(symbols))
+        for symbol, lp in zip(symbols, log_p):
+            assert add_tick(grid, symbol, float(math.exp(lp)), slot * CADENCE_S + 1, slot * CADENCE_S + 2) is None
+    return grid
+
+
+def window_at(grid: PriceGrid, now_s: float, points: int = 31) -> tuple[dict, np.ndarray]:
+    grid.advance(grid.slot_of(now_s))
+    first, prices = grid.window(points)
+    return window_header(grid.symbols, CADENCE_S, first, prices, now_s, grid.newest_tick_ts()), prices
+
+
+# --------------------------------------------------------------------------- #2 prices stopped
+
+
+def test_prices_that_stopped_make_the_correlator_not_ready_once_older_than_max_price_age():
+    grid = correlated_grid(["BTCUSDT", "ETHUSDT"], range(1000, 1030))
+    last_tick_s = 1029 * CADENCE_S + 1
+    header, prices = window_at(grid, last_tick_s + 2 * CADENCE_S)
+    fresh = correlate_window(header["symbols"], prices, cadence_s=CADENCE_S, min_returns=10,
+                             newest_tick_ts=header["newest_tick_ts"], now_s=last_tick_s + 2 * CADENCE_S,
+                             max_price_age_s=5 * CADENCE_S)
+    assert fresh["ready"] and fresh["price_age_s"] == pytest.approx(2 * CADENCE_S)
+    # Six cadences without a tick: the window still holds 20+ returns, yet the state must not look fresh.
+    now = last_tick_s + 6 * CADENCE_S
+    header, prices = window_at(grid, now)
+    assert min(header["points_per_symbol"].values()) >= 20
+    stale = correlate_window(header["symbols"], prices, cadence_s=CADENCE_S, min_returns=10,
+                             newest_tick_ts=header["newest_tick_ts"], now_s=now, max_price_age_s=5 * CADENCE_S)
+    assert not stale["ready"] and stale["reason"] == "prices_stale"
+    assert stale["price_age_s"] == pytest.approx(6 * CADENCE_S)
+    assert stale["newest_price_ts"] == last_tick_s
+
+
+def test_grid_rebuilt_from_history_knows_its_newest_price():
+    grid = correlated_grid(["BTCUSDT", "ETHUSDT"], range(1000, 1030))
+    grid.advance(1031)
+    again = PriceGrid.from_blob(grid.to_blob())
+    assert again.newest_tick_ts() == {"BTCUSDT": 1029 * CADENCE_S, "ETHUSDT": 1029 * CADENCE_S}
