@@ -54,6 +54,8 @@ def make_metrics() -> SimpleNamespace:
                          "Fewest valid points in the buffer's window over held symbols and symbols with any points"),
         last_accepted=Gauge("p27_buffer_last_accepted_tick_timestamp_seconds",
                             "Epoch time of the newest tick the buffer accepted, per symbol (0: none yet)", ["symbol"]),
+        clock_faults=Counter("p27_buffer_clock_faults_total",
+                             "Wall-clock steps beyond the allowed skew (direction: ahead, back)", ["direction"]),
         bad_ticks=Counter("p27_buffer_rejected_ticks_total", "Tick frames not used, by reason", ["reason"]),
         history_discarded=Counter("p27_buffer_history_discarded_total", "Persisted histories discarded on load, by reason", ["reason"]),
         redis_errors=Counter("p27_buffer_redis_errors_total", "Redis calls of the buffer that failed", ["op"]),
@@ -99,6 +101,24 @@ class PriceGrid:
             self.price_ts[:, :-shift] = self.price_ts[:, shift:]
             self.price_ts[:, -shift:] = -np.inf
         self.head_slot = slot
+
+    def rewind(self, slot: int) -> None:
+        """Move the head back to `slot` (a clock that ran ahead came back): slots after it are dropped,
+        the slots up to it are kept where they are."""
+        shift = self.head_slot - slot
+        if shift <= 0:
+            return
+        if shift >= self.capacity:
+            self.prices.fill(np.nan)
+            self.price_ts.fill(-np.inf)
+        else:
+            self.prices[:, shift:] = self.prices[:, :-shift]
+            self.prices[:, :shift] = np.nan
+            self.price_ts[:, shift:] = self.price_ts[:, :-shift]
+            self.price_ts[:, :shift] = -np.inf
+        self.head_slot = slot
+        future = self.newest_ts >= (slot + 1) * self.cadence_s
+        self.newest_ts[future] = self.price_ts[future].max(axis=1)
 
     def add(self, symbol: str, price: float, ts: float) -> str | None:
         """Record one price; return None when used, else the reason it was not."""
@@ -186,6 +206,17 @@ class PriceGrid:
         return grid
 
 
+def head_ahead_of_clock(grid: PriceGrid, now_s: float) -> bool:
+    """True when the grid's head is further ahead of the clock than the allowed skew: a clock fault
+    (the clock ran ahead, moved the head, and came back), never a real future."""
+    return grid.head_slot > grid.slot_of(now_s + TICK_FUTURE_SKEW_S)
+
+
+def clock_step_s(wall_then: float, mono_then: float, wall_now: float, mono_now: float) -> float:
+    """How far the wall clock moved beyond the monotonic clock between two readings (+ ahead, - back)."""
+    return (wall_now - wall_then) - (mono_now - mono_then)
+
+
 def add_tick(grid: PriceGrid, symbol: str, price: float, ts: float, now_s: float) -> str | None:
     """Record a tick received at now_s; None when used, else why not (future_ts, or grid.add's reason)."""
     if ts > now_s + TICK_FUTURE_SKEW_S or grid.slot_of(ts) > grid.slot_of(now_s):
@@ -244,6 +275,12 @@ class BufferActor(Actor):
         self.held: set[str] = set()
         for reason in REJECT_REASONS:
             self.m.bad_ticks.labels(reason=reason)
+        for direction in ("ahead", "back"):
+            self.m.clock_faults.labels(direction=direction)
+        # A forward clock step holds persistence (the grid it wiped must not replace the saved history)
+        # until the clock comes back (the history is then reloaded) or the saved history has aged out.
+        self.clock_anchor = (now, time.monotonic())
+        self.persist_held_until_mono: float | None = None
         for symbol in self.topology.symbols:
             self.m.points.labels(symbol=symbol).set(0)
             self.m.last_accepted.labels(symbol=symbol).set(0)
@@ -271,20 +308,53 @@ class BufferActor(Actor):
             return
         if tick is None:
             return  # heartbeat
-        reason = add_tick(self.grid, tick.symbol, tick.price, tick.ts, time.time())
+        now = time.time()
+        if head_ahead_of_clock(self.grid, now):
+            self.clock_came_back(now)
+        reason = add_tick(self.grid, tick.symbol, tick.price, tick.ts, now)
         if reason is not None:
             self.m.bad_ticks.labels(reason=reason).inc()
 
     # ----------------------------------------------------------------- window
 
+    def clock_came_back(self, now: float) -> None:
+        """The head is ahead of the clock: move it back, keep the slots that are not in the future, and
+        merge the saved history again (it was not overwritten while the clock ran ahead)."""
+        self.m.clock_faults.labels(direction="back").inc()
+        self.log.error("clock_fault", direction="back", head_slot=self.grid.head_slot,
+                       clock_slot=self.grid.slot_of(now), action="head moved back to the clock, history reloaded")
+        self.grid.rewind(self.grid.slot_of(now))
+        self.clock_anchor = (now, time.monotonic())
+        self.persist_held_until_mono = None
+        if self.settings.persist:
+            self.history_pending = True
+            self.load_history()
+
+    def check_clock_step(self) -> None:
+        """Once per cadence: a wall clock that jumped ahead of the monotonic clock is a clock fault."""
+        now, mono = time.time(), time.monotonic()
+        step = clock_step_s(*self.clock_anchor, now, mono)
+        self.clock_anchor = (now, mono)
+        if step > TICK_FUTURE_SKEW_S + self.cadence_s:
+            self.m.clock_faults.labels(direction="ahead").inc()
+            self.persist_held_until_mono = mono + self.grid.capacity * self.cadence_s
+            self.log.error("clock_fault", direction="ahead", step_s=round(step, 3),
+                           action="history not persisted until the clock comes back")
+        elif self.persist_held_until_mono is not None and mono >= self.persist_held_until_mono:
+            self.persist_held_until_mono = None
+            self.log.warning("clock_fault_accepted", reason="the clock stayed ahead; the saved history has aged out")
+
     def current_window(self) -> tuple[dict[str, Any], np.ndarray]:
         now = time.time()
+        if head_ahead_of_clock(self.grid, now):
+            self.clock_came_back(now)
         self.grid.advance(self.grid.slot_of(now))
         first_slot, prices = self.grid.window(self.points)
         return window_header(self.grid.symbols, self.cadence_s, first_slot, prices, now,
                              self.grid.newest_tick_ts()), prices
 
     def publish(self) -> None:
+        self.check_clock_step()
         if self.history_pending:
             self.load_history()
         header, prices = self.current_window()
@@ -318,7 +388,7 @@ class BufferActor(Actor):
         self.held = held_symbols(signed)
 
     def persist(self) -> None:
-        if not self.settings.persist or self.history_pending:
+        if not self.settings.persist or self.history_pending or self.persist_held_until_mono is not None:
             return
         try:
             self.redis.set(self.history_key, self.grid.to_blob())

@@ -59,3 +59,23 @@ def test_grid_rebuilt_from_history_knows_its_newest_price():
     grid.advance(1031)
     again = PriceGrid.from_blob(grid.to_blob())
     assert again.newest_tick_ts() == {"BTCUSDT": 1029 * CADENCE_S, "ETHUSDT": 1029 * CADENCE_S}
+
+
+# --------------------------------------------------------------------------- #1 clock step
+
+
+def test_a_head_moved_ahead_by_a_clock_step_goes_back_keeping_the_slots_not_in_the_future():
+    from actors.buffer import clock_step_s, head_ahead_of_clock
+    grid = correlated_grid(["BTCUSDT", "ETHUSDT"], range(1000, 1030))
+    real_now = 1030 * CADENCE_S + 1
+    grid.advance(grid.slot_of(real_now + 3 * CADENCE_S))  # the clock ran 3 cadences ahead for one publish
+    assert head_ahead_of_clock(grid, real_now)
+    # Before the fix a real tick was too_old here until the clock caught up with the head.
+    grid.rewind(grid.slot_of(real_now))
+    assert not head_ahead_of_clock(grid, real_now)
+    assert add_tick(grid, "BTCUSDT", 100.0, real_now, real_now) is None
+    first, prices = grid.window(31)
+    assert np.isfinite(prices).sum(axis=1).min() >= 29
+    assert grid.newest_tick_ts()["BTCUSDT"] == real_now
+    assert clock_step_s(1000.0, 5.0, 4601.0, 6.0) == pytest.approx(3600.0)
+    assert clock_step_s(1000.0, 5.0, 1060.0, 65.0) == pytest.approx(0.0)

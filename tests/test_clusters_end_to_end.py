@@ -211,3 +211,50 @@ def test_state_writer_gauges_expire_when_an_upstream_actor_stops(system, stopped
     wait_for(lambda: corr_ready(sw_port) and scrape(sw_port).get(
         'clustergate_actor_ready{actor="state_writer",kind="state_writer"}') == 1, 30,
              f"the state writer ready again once the {stopped} is back")
+
+
+class SteppedClockProcess(ActorProcess):
+    """An actor whose wall clock the test steps through a file (tests/clock_shim.py)."""
+
+    def __init__(self, topology_path: Path, name: str, clock_file: Path):
+        super().__init__(topology_path, name)
+        self.clock_file = clock_file
+
+    def start(self) -> "SteppedClockProcess":
+        import os
+        import subprocess
+        import sys
+        repo = Path(__file__).resolve().parent.parent
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(repo / "tests" / "clock_shim.py"), f"actors.{self.kind}", "--topology",
+             str(self.topology_path), "--name", self.name], cwd=repo, stdout=self._log, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "CLUSTERGATE_TEST_CLOCK_FILE": str(self.clock_file)})
+        return self
+
+
+def buffer_points(port: int) -> float:
+    return scrape(port).get("p27_buffer_min_points_per_symbol", 0)
+
+
+def test_buffer_recovers_its_points_without_a_restart_after_a_forward_clock_step(system, tmp_path):
+    """Issue 17 #1: +3600 s for 1.2 s at a 0.5 s cadence took the points from 20 to 0 for an hour
+    (every real tick too_old), and the wiped grid was persisted, so only a cold restart recovered."""
+    procs, ports = system["procs"], system["ports"]
+    clock_file = tmp_path / "clock_offset_s"
+    clock_file.write_text("0")
+    procs["buffer"].terminate()
+    procs["buffer"] = SteppedClockProcess(system["topo_path"], "buffer", clock_file).start()
+    wait_for(lambda: buffer_points(ports["buffer"]) >= 20, 40, "20 points per symbol in the buffer")
+    wait_for(lambda: corr_ready(ports["correlator"]), 10, "corr ready")
+    clock_file.write_text("3600")
+    wait_for(lambda: buffer_points(ports["buffer"]) == 0, 10, "the clock step seen by the buffer")
+    time.sleep(1.2)  # the step lasts 1.2 s (about two publishes), as in the issue's run
+    clock_file.write_text("0")
+    wait_for(lambda: buffer_points(ports["buffer"]) >= 15, 4 * CADENCE_S + 5,
+             "the buffer's points back from the saved history, without a restart")
+    wait_for(lambda: corr_ready(ports["correlator"]), 4 * CADENCE_S + 5, "corr ready again")
+    metrics = scrape(ports["buffer"])
+    assert metrics['p27_buffer_clock_faults_total{direction="ahead"}'] >= 1
+    assert metrics['p27_buffer_clock_faults_total{direction="back"}'] >= 1
+    assert procs["buffer"].log().count("event=clock_fault ") <= 4  # logged once per step, not per tick
