@@ -75,8 +75,8 @@ def queue_writes(pipe: Any, message: dict[str, Any], stale_ids: set[str], stream
         "ts_epoch": updated_ts}, maxlen=stream_maxlen, approximate=True)
     vol = message.get("realized_vol") or {}
     pipe.delete(keys.REALIZED_VOL)
-    if vol:
-        pipe.hset(keys.REALIZED_VOL, mapping=vol)
+    if vol:  # with its own updated_ts: the gate uses it only within the cluster freshness window
+        pipe.hset(keys.REALIZED_VOL, mapping={**vol, keys.REALIZED_VOL_UPDATED_TS: updated_ts})
     return updated_ts
 
 

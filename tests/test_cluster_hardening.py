@@ -79,3 +79,42 @@ def test_a_head_moved_ahead_by_a_clock_step_goes_back_keeping_the_slots_not_in_t
     assert grid.newest_tick_ts()["BTCUSDT"] == real_now
     assert clock_step_s(1000.0, 5.0, 4601.0, 6.0) == pytest.approx(3600.0)
     assert clock_step_s(1000.0, 5.0, 1060.0, 65.0) == pytest.approx(0.0)
+
+
+# --------------------------------------------------------------------------- #5 realized vol without a TTL
+
+
+def realized_replies(now: float, vol_updated_ts: float | None) -> list:
+    """One state read with sigma_source realized: two snapshots, the cluster state, then realized vol."""
+    return [["0.5", "64000", str(int(now)), None], ["8", "3400", str(int(now)), None],
+            [str(int(now) - 1), "0.748"],
+            [None if vol_updated_ts is None else str(vol_updated_ts), "0.02", "0.03"]]
+
+
+def test_realized_vol_older_than_the_cluster_freshness_window_falls_back_to_the_constant_sigma():
+    """Issue 17 #5: with the clusterer killed K fell back to the proxy, yet the gate kept the old sigmas."""
+    from actors.gate import Proposal, StateCache, evaluate, parse_state, state_commands
+    from launcher.topology import GateSettings
+    settings, now, freshness_s = GateSettings(sigma_source="realized"), 1_800_000_000.0, 120.0
+    symbols = ["BTCUSDT", "ETHUSDT"]
+    read = state_commands(symbols, "quantum:position:snapshot:{symbol}", realized=True)[-1]
+    assert read[:3] == ("HMGET", "quantum:portfolio:realized_vol", "updated_ts")  # the vol's own timestamp
+    proposal = Proposal("p1", "BTCUSDT", "PARTIAL_50")
+
+    fresh = parse_state(realized_replies(now, now - 60), symbols, now, 300.0, freshness_s, realized=True)
+    assert fresh.sigmas == {"BTCUSDT": 0.02, "ETHUSDT": 0.03}
+    decision, _ = evaluate(proposal, fresh, allowed=True, settings=settings, now=now)
+    assert decision["sigma_source"] == "realized"
+
+    for vol_ts in (now - 600, None, now + 60):  # old, missing (written before the fix), from the future
+        stale = parse_state(realized_replies(now, vol_ts), symbols, now, 300.0, freshness_s, realized=True)
+        assert stale.sigmas is None
+        decision, metrics = evaluate(proposal, stale, allowed=True, settings=settings, now=now)
+        assert decision["sigma_source"] == "constant_fallback"
+        assert metrics.heat == 1.0  # the constant sigma 1.0, not the old 0.02 / 0.03
+
+    # The cache judges the vol's freshness at decision time, like a read then would.
+    cache = StateCache(realized_replies(now, now - 60), symbols, read_at=now, stale_after_s=300.0,
+                       freshness_s=freshness_s, realized=True, settings=settings)
+    assert cache.state_at(now)[0].sigmas is not None
+    assert cache.state_at(now + 61)[0].sigmas is None

@@ -126,6 +126,7 @@ def test_corr_becomes_ready_and_redis_state_is_fresh_and_consistent(system):
     assert 0 < float(state["cluster_stress"]) <= 1
     assert 0 <= float(state["price_age_s"]) <= 2 * CADENCE_S + 1  # the age of its newest input price
     vol = r.hgetall(keys.REALIZED_VOL)
+    assert 0 <= time.time() - int(vol.pop(keys.REALIZED_VOL_UPDATED_TS)) <= 2 * CADENCE_S + 1
     assert set(vol) >= {"BTCUSDT", "ETHUSDT"} and all(float(v) > 0 for v in vol.values())
     assert r.xlen(keys.CLUSTER_STATE_STREAM) >= 1
     metrics = scrape(sw_port)
