@@ -27,6 +27,7 @@ import redis
 from prometheus_client import Counter, Gauge
 
 from actors import keys
+from actors.jumps import JumpFilter
 from actors.redis_conn import connect
 from actors.runtime import Actor, main
 from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S, held_symbols, read_signed_notionals
@@ -41,7 +42,7 @@ WINDOW_VERSION = 1
 TICK_FUTURE_SKEW_S = SNAPSHOT_FUTURE_SKEW_S
 
 
-REJECT_REASONS = ("bad_frame", "unknown_symbol", "too_old", "future_ts", "superseded")
+REJECT_REASONS = ("bad_frame", "unknown_symbol", "too_old", "future_ts", "superseded", "jump")
 
 
 def make_metrics() -> SimpleNamespace:
@@ -224,6 +225,17 @@ def add_tick(grid: PriceGrid, symbol: str, price: float, ts: float, now_s: float
     return grid.add(symbol, price, ts)
 
 
+def add_checked_tick(grid: PriceGrid, jumps: JumpFilter, symbol: str, price: float, ts: float,
+                     now_s: float) -> str | None:
+    """add_tick behind the jump filter: a print too far from the symbol's last accepted price is "jump"."""
+    if symbol in grid.index and jumps.refuses(symbol, price):
+        return "jump"
+    reason = add_tick(grid, symbol, price, ts, now_s)
+    if reason is None:
+        jumps.accepted(symbol, price)
+    return reason
+
+
 def points_per_symbol(symbols: list[str], prices: np.ndarray) -> dict[str, int]:
     counts = np.isfinite(prices).sum(axis=1)
     return {s: int(n) for s, n in zip(symbols, counts)}
@@ -273,6 +285,7 @@ class BufferActor(Actor):
         self.redis = connect(self.topology.redis, decode_responses=False)
         self.history_pending = self.settings.persist
         self.held: set[str] = set()
+        self.jumps = JumpFilter.from_clusters(clusters)
         for reason in REJECT_REASONS:
             self.m.bad_ticks.labels(reason=reason)
         for direction in ("ahead", "back"):
@@ -311,7 +324,7 @@ class BufferActor(Actor):
         now = time.time()
         if head_ahead_of_clock(self.grid, now):
             self.clock_came_back(now)
-        reason = add_tick(self.grid, tick.symbol, tick.price, tick.ts, now)
+        reason = add_checked_tick(self.grid, self.jumps, tick.symbol, tick.price, tick.ts, now)
         if reason is not None:
             self.m.bad_ticks.labels(reason=reason).inc()
 

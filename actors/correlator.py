@@ -47,6 +47,7 @@ def make_metrics() -> SimpleNamespace:
     return SimpleNamespace(
         corr_ready=Gauge("p27_corr_ready", "1 when at least 2 symbols are in the correlation matrix"),
         symbols_in_matrix=Gauge("p27_symbols_in_matrix", "Symbols with enough valid returns to be in the matrix"),
+        shrinkage=Gauge("p27_shrinkage_intensity", "Ledoit-Wolf shrinkage intensity towards the identity (0 with shrinkage none)"),
         fail_closed=Counter("p27_fail_closed", "Updates that could not be made, by reason", ["reason"]),
     )
 
@@ -200,15 +201,40 @@ def pairwise_pearson(returns: np.ndarray, min_common: int = 2) -> np.ndarray:
     return pearson_centred(*centre_rows(returns), min_common=min_common)
 
 
-def ledoit_wolf_intensity(returns: np.ndarray) -> float:
+# Returns beyond this many robust standard deviations (1.4826 x MAD) from their row's median are
+# clipped to it before the Ledoit-Wolf intensity is estimated: its beta term sums fourth powers, so
+# one bad print (two returns of +-26%) on any symbol would otherwise set the shrinkage of every pair.
+LEDOIT_WOLF_CLIP_ROBUST_SD = 5.0
+
+
+def clip_at_robust_scale(returns: np.ndarray, robust_sd: float) -> np.ndarray:
+    """Each row clipped to median +- robust_sd x 1.4826 x MAD of its finite values (NaN stays NaN);
+    a row whose MAD is 0 is left as it is."""
+    out = returns.copy()
+    valid = np.isfinite(returns)
+    for i in np.flatnonzero(valid.sum(axis=1) >= 3):
+        row = returns[i, valid[i]]
+        median = float(np.median(row))
+        scale = 1.4826 * float(np.median(np.abs(row - median)))
+        if scale > 0:
+            np.clip(out[i], median - robust_sd * scale, median + robust_sd * scale, out=out[i],
+                    where=valid[i])
+    return out
+
+
+def ledoit_wolf_intensity(returns: np.ndarray, clip_robust_sd: float | None = LEDOIT_WOLF_CLIP_ROBUST_SD) -> float:
     """Ledoit-Wolf shrinkage intensity towards the identity for the standardised returns.
 
-    Missing returns count as 0 after standardisation (the pairwise-complete analogue).
+    Missing returns count as 0 after standardisation (the pairwise-complete analogue). Returns are
+    first clipped at clip_robust_sd robust standard deviations (None: not clipped), so that one
+    outlier cannot move the intensity of the whole matrix.
     """
-    valid = np.isfinite(returns)
-    n = valid.sum(axis=1)
     if returns.shape[0] < 2 or returns.shape[1] < 2:
         return 0.0
+    if clip_robust_sd is not None:
+        returns = clip_at_robust_scale(returns, clip_robust_sd)
+    valid = np.isfinite(returns)
+    n = valid.sum(axis=1)
     mean = np.where(n > 0, np.nansum(np.where(valid, returns, 0.0), axis=1) / np.maximum(n, 1), 0.0)
     dev = np.where(valid, returns - mean[:, None], 0.0)
     sd = np.sqrt((dev ** 2).sum(axis=1) / np.maximum(n - 1, 1))
@@ -339,6 +365,7 @@ class CorrelatorActor(Actor):
             self.m.fail_closed.labels(reason=reason)
         self.m.corr_ready.set(0)
         self.m.symbols_in_matrix.set(0)
+        self.m.shrinkage.set(0)
         self.last_window_at = time.monotonic()
         self.last_points: dict[str, int] = {}
         self.have_window = False
@@ -433,6 +460,7 @@ class CorrelatorActor(Actor):
             self.m.fail_closed.labels(reason=result["reason"]).inc()
         self.m.corr_ready.set(1 if result["ready"] else 0)
         self.m.symbols_in_matrix.set(len(result["symbols"]))
+        self.m.shrinkage.set(result["shrinkage"])
         self.sockets["matrix"].send_multipart(
             matrix_frames(result, cadence_s=self.cadence_s, window_last_slot=last_slot, now_s=time.time()))
 

@@ -1,7 +1,8 @@
 """Price feed: publishes ticks on `tick.{SYMBOL}` from a synthetic, replayed or Redis-polled source.
 
-A price that is NaN, infinite, zero or negative is never published; it is counted in
-`price_feed_rejected_prices_total{symbol,reason}`. When nothing went out for heartbeat_s, a
+A price that is NaN, infinite, zero or negative is never published, nor one further than
+clusters.max_tick_jump from the symbol's last published price (reason jump; the next print that
+agrees with it is published); both are counted in `price_feed_rejected_prices_total{symbol,reason}`. When nothing went out for heartbeat_s, a
 heartbeat carrying the last tick's seq goes out instead, so subscribers can tell idle from dead.
 Synthetic and replayed ticks carry the wall-clock time they were published at (a replay's recorded
 times only set its schedule). A redis_snapshots tick carries its snapshot's ts_epoch, and a
@@ -27,6 +28,7 @@ import redis
 from prometheus_client import Counter, Gauge
 
 from actors import keys
+from actors.jumps import JumpFilter
 from actors.redis_conn import connect
 from actors.runtime import Actor, OutageLog, main
 from actors.snapshots import snapshot_time
@@ -321,6 +323,7 @@ class PriceFeed(Actor):
         self.redis: redis.Redis | None = None
         self._redis_outage = OutageLog(self.log, "redis")
         self.metrics = FeedMetrics(self.symbols)
+        self.jumps = JumpFilter.from_clusters(self.topology.clusters)
         self.rejecting: dict[str, str] = {}  # symbol -> reason of its last rejected price, until one is accepted
         self.socket("ticks")
         source = self.settings.source
@@ -346,9 +349,12 @@ class PriceFeed(Actor):
     def publish(self, symbol: str, price: Any, ts: float | None = None) -> bool:
         """Publish a tick stamped ts (default: now), unless the price is unusable."""
         reason = price_rejection(price)
+        if reason is None and self.jumps.refuses(symbol, float(price)):
+            reason = "jump"
         if reason is not None:
             self.reject(symbol, price, reason)
             return False
+        self.jumps.accepted(symbol, float(price))
         if self.rejecting.pop(symbol, None) is not None:
             self.log.info("price_accepted_again", symbol=symbol)
         self.seq += 1

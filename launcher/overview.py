@@ -63,6 +63,7 @@ def collect_overview(topo: Topology) -> dict[str, Any]:
         sample = scrape_actor(topo, correlators[0])
         out["corr_ready"] = first(sample, "p27_corr_ready")
         out["symbols_in_matrix"] = first(sample, "p27_symbols_in_matrix")
+        out["shrinkage_intensity"] = first(sample, "p27_shrinkage_intensity")
     gates = topo.actors_of_kind("gate")
     if gates:
         sample = scrape_actor(topo, gates[0])
@@ -105,7 +106,8 @@ def render_overview(topo: Topology, ov: dict[str, Any]) -> str:
         lines.append(f"  {symbol:<12}{bar(value, ov['points_needed'])} {shown:>4}/{ov['points_needed']}  {status}")
     corr = ov.get("corr_ready")
     lines.append(f"corr_ready: {'?' if corr is None else int(corr)}   symbols in matrix: "
-                 f"{'?' if ov.get('symbols_in_matrix') is None else int(ov['symbols_in_matrix'])}")
+                 f"{'?' if ov.get('symbols_in_matrix') is None else int(ov['symbols_in_matrix'])}   "
+                 f"shrinkage intensity: {'?' if ov.get('shrinkage_intensity') is None else format(ov['shrinkage_intensity'], '.3f')}")
     if "newest_tick_age_s" in ov:
         tick_age = ov["newest_tick_age_s"]
         lines.append("newest price accepted by the buffer: " + ("none yet" if tick_age is None else

@@ -121,6 +121,8 @@ class ClustersConfig:
     lookback_returns: int = setting(360, doc="Returns kept per symbol (points = lookback + 1).", ge=10, le=100000)
     min_returns: int = setting(10, doc="A symbol enters the matrix with at least this many valid returns.", ge=2, le=100000)
     corr_threshold: float = setting(0.70, doc="Edge between two symbols when corr >= this.", ge=-1, le=1)
+    max_tick_jump: float | None = setting(0.25, doc="A print further than this fraction from the symbol's last accepted price is refused as a bad print by the price feed and the buffer (counted, reason jump), unless the next print agrees with it; null: no limit.", gt=0, le=100)
+    max_tick_jump_by_symbol: dict[str, float] = setting(doc="max_tick_jump per symbol, overriding it.", factory=dict)
     max_price_age_s: float | None = setting(None, doc="The correlator is not ready (so the cluster state is not refreshed and the gate falls back to the proxy) when the newest price the buffer accepted for the symbols in the matrix is older than this (default 5 x cadence_s).", gt=0, le=86400)
 
     @staticmethod
@@ -486,7 +488,16 @@ def validate_data(data: Any, lines: dict[Path, int] | None = None,
     _check_ports(v, topo)
     _check_required(v, topo)
     _check_kind_settings(v, topo)
+    _check_cluster_inputs(v, topo)
     return topo, v.problems
+
+
+def _check_cluster_inputs(v: Validator, topo: Topology) -> None:
+    for symbol, limit in topo.clusters.max_tick_jump_by_symbol.items():
+        if symbol not in topo.symbols:
+            v.problem(("clusters", "max_tick_jump_by_symbol", symbol), f"{symbol!r} is not in symbols")
+        elif not (isinstance(limit, (int, float)) and 0 < limit <= 100):
+            v.problem(("clusters", "max_tick_jump_by_symbol", symbol), f"must be a number in (0, 100], got {limit!r}")
 
 
 def _check_symbols(v: Validator, topo: Topology) -> None:

@@ -40,7 +40,9 @@ SPEC_METRICS = {
 }
 KNOWN_METRIC_PREFIXES = ("process_",)  # prometheus_client's default process collector
 # clustergate's own series that rules use, with the module that must export each (checked below).
-OWN_METRICS = {"p27_buffer_last_accepted_tick_timestamp_seconds": REPO / "actors" / "buffer.py"}
+OWN_METRICS = {"p27_buffer_last_accepted_tick_timestamp_seconds": REPO / "actors" / "buffer.py",
+               "p27_shrinkage_intensity": REPO / "actors" / "correlator.py",
+               "p27_buffer_rejected_ticks_total": REPO / "actors" / "buffer.py"}
 
 PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and",
                 "or", "unless", "offset", "inf", "nan"}

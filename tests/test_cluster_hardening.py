@@ -118,3 +118,67 @@ def test_realized_vol_older_than_the_cluster_freshness_window_falls_back_to_the_
                        freshness_s=freshness_s, realized=True, settings=settings)
     assert cache.state_at(now)[0].sigmas is not None
     assert cache.state_at(now + 61)[0].sigmas is None
+
+
+# --------------------------------------------------------------------------- #4 one bad print
+
+
+def two_correlated_and_one_independent(seed: int = 5, points: int = 361) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    market = rng.normal(0, 0.01, points)
+    log_p = np.vstack([np.cumsum(market + rng.normal(0, 0.004, points)),
+                       np.cumsum(market + rng.normal(0, 0.004, points)),
+                       np.cumsum(rng.normal(0, 0.01, points))])
+    return 100.0 * np.exp(log_p)
+
+
+@pytest.mark.parametrize("seed", [5, 6, 7])
+def test_one_bad_print_on_an_unheld_symbol_does_not_shrink_every_correlation(seed):
+    """Issue 17 #4: one SOL print 30% off for one slot took the Ledoit-Wolf intensity to 0.317 and
+    corr(BTC, ETH) from 0.848 to 0.579, which split the cluster."""
+    symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+    prices = two_correlated_and_one_independent(seed)
+    clean = correlate_window(symbols, prices, cadence_s=CADENCE_S, min_returns=10, shrinkage="ledoit_wolf")
+    bad = prices.copy()
+    bad[2, 200] *= 1.3
+    dirty = correlate_window(symbols, bad, cadence_s=CADENCE_S, min_returns=10, shrinkage="ledoit_wolf")
+    assert dirty["shrinkage"] == pytest.approx(clean["shrinkage"], abs=0.03)
+    assert dirty["matrix"][0, 1] == pytest.approx(clean["matrix"][0, 1], abs=0.03)
+    assert dirty["matrix"][0, 1] >= 0.70  # BTC and ETH stay one cluster
+
+
+def test_ledoit_wolf_intensity_on_clean_gaussian_returns_is_unchanged_by_the_clipping():
+    from actors.correlator import ledoit_wolf_intensity
+    rng = np.random.default_rng(1)
+    returns = rng.normal(0, 0.01, (5, 360))
+    returns[1] += returns[0]
+    unclipped = ledoit_wolf_intensity(returns, clip_robust_sd=None)
+    assert ledoit_wolf_intensity(returns) == pytest.approx(unclipped, abs=0.01)
+
+
+def test_a_print_30_percent_off_for_one_slot_is_refused_and_a_lasting_new_level_is_accepted():
+    from actors.jumps import JumpFilter
+    jumps = JumpFilter(default_limit=0.25, limits={"BTCUSDT": 0.05})
+    assert not jumps.refuses("SOLUSDT", 150.0)
+    jumps.accepted("SOLUSDT", 150.0)
+    assert jumps.refuses("SOLUSDT", 195.0)  # one bad print, 30% off
+    assert not jumps.refuses("SOLUSDT", 151.0)  # back to the real level
+    jumps.accepted("SOLUSDT", 151.0)
+    # A real move to a new level: the first print is refused, the second one that agrees is accepted.
+    assert jumps.refuses("SOLUSDT", 100.0)
+    assert not jumps.refuses("SOLUSDT", 101.0)
+    jumps.accepted("SOLUSDT", 101.0)
+    # A per-symbol limit, and no limit at all.
+    jumps.accepted("BTCUSDT", 64000.0)
+    assert jumps.refuses("BTCUSDT", 64000.0 * 1.06)
+    assert not JumpFilter(default_limit=None, limits={}).refuses("SOLUSDT", 1e9)
+
+
+def test_the_buffer_refuses_a_bad_print_so_the_grid_never_holds_it():
+    from actors.buffer import add_checked_tick
+    from actors.jumps import JumpFilter
+    grid = PriceGrid(["SOLUSDT"], CADENCE_S, 40, 1000)
+    jumps = JumpFilter(default_limit=0.25, limits={})
+    assert add_checked_tick(grid, jumps, "SOLUSDT", 150.0, 1000 * CADENCE_S + 1, 1000 * CADENCE_S + 2) is None
+    assert add_checked_tick(grid, jumps, "SOLUSDT", 195.0, 1001 * CADENCE_S + 1, 1001 * CADENCE_S + 2) == "jump"
+    assert not np.any(grid.prices == 195.0) and grid.newest_tick_ts()["SOLUSDT"] == 1000 * CADENCE_S + 1
