@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import time
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Callable
 
 import redis
 from prometheus_client import Counter, Gauge
@@ -29,7 +29,8 @@ from actors.clusterer import decode_state
 from actors.redis_conn import connect
 from actors.runtime import Actor, main
 
-FAIL_REASONS = ("upstream_not_ready", "redis_unavailable", "bad_state")
+FAIL_REASONS = ("upstream_not_ready", "redis_unavailable", "bad_state", "write_conflict")
+WRITE_ATTEMPTS = 5  # WATCH races lost in a row before an update is given up (counted write_conflict)
 
 
 def make_metrics() -> SimpleNamespace:
@@ -78,6 +79,32 @@ def queue_writes(pipe: Any, message: dict[str, Any], stale_ids: set[str], stream
     if vol:  # with its own updated_ts: the gate uses it only within the cluster freshness window
         pipe.hset(keys.REALIZED_VOL, mapping={**vol, keys.REALIZED_VOL_UPDATED_TS: updated_ts})
     return updated_ts
+
+
+def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str], stream_maxlen: int,
+                before_exec: Callable[[], None] | None = None) -> int:
+    """Write one ready state message and delete every cluster id it no longer has; returns updated_ts.
+
+    The ids to delete are read under WATCH of the clusters hash: when another writer (a deploy overlap,
+    a standby) changed it before our EXEC, the transaction is refused and redone on a fresh read, so
+    no per-cluster hash outlives its entry. before_exec runs just before EXEC (tests race a second
+    writer there). Raises redis.WatchError after WRITE_ATTEMPTS lost races."""
+    new_ids = {c["id"] for c in message["clusters"]}
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        with client.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(keys.CLUSTERS)
+                stale = (known_ids | set(pipe.hkeys(keys.CLUSTERS))) - new_ids
+                pipe.multi()
+                updated_ts = queue_writes(pipe, message, stale, stream_maxlen)
+                if before_exec is not None:
+                    before_exec()
+                pipe.execute()
+                return updated_ts
+            except redis.WatchError:
+                if attempt == WRITE_ATTEMPTS:
+                    raise
+    raise AssertionError("unreachable")
 
 
 def input_is_fresh(last_mono: float, now_mono: float, freshness_s: float) -> bool:
@@ -157,10 +184,12 @@ class StateWriterActor(Actor):
             if self.known_ids is None:
                 self.known_ids = self.existing_ids()
             new_ids = {c["id"] for c in message["clusters"]}
-            stale = (self.known_ids | set(self.redis.hkeys(keys.CLUSTERS))) - new_ids
-            pipe = self.redis.pipeline(transaction=True)
-            updated_ts = queue_writes(pipe, message, stale, self.settings.stream_maxlen)
-            pipe.execute()
+            updated_ts = write_state(self.redis, message, self.known_ids, self.settings.stream_maxlen)
+        except redis.WatchError:
+            self.m.fail_closed.labels(reason="write_conflict").inc()
+            self.log.warning("state_not_written", reason="another writer changed the clusters hash every attempt",
+                             attempts=WRITE_ATTEMPTS)
+            return
         except redis.RedisError as exc:
             self.m.fail_closed.labels(reason="redis_unavailable").inc()
             self.redis_ok = False

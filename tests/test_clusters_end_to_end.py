@@ -259,3 +259,30 @@ def test_buffer_recovers_its_points_without_a_restart_after_a_forward_clock_step
     assert metrics['p27_buffer_clock_faults_total{direction="ahead"}'] >= 1
     assert metrics['p27_buffer_clock_faults_total{direction="back"}'] >= 1
     assert procs["buffer"].log().count("event=clock_fault ") <= 4  # logged once per step, not per tick
+
+
+def state_with(cluster_symbols: list[list[str]], ts: float) -> dict:
+    from actors.clusterer import cluster_id
+    clusters = [{"id": cluster_id(s), "symbols": sorted(s), "notional": 1.0, "weight": 1.0 / len(cluster_symbols),
+                 "concentration": 1.0, "correlation": 0.8, "stress": 0.4} for s in cluster_symbols]
+    return {"ready": True, "ts": ts, "cluster_stress": 0.4 * len(clusters), "clusters": clusters, "realized_vol": {}}
+
+
+def test_two_state_writers_racing_between_hkeys_and_exec_leave_no_stale_cluster_behind(redis_server):
+    """Issue 17 #8: writer B committed between writer A's HKEYS and EXEC, and B's per-cluster hash
+    was left behind (HKEYS read outside the transaction, no WATCH). Real redis-server, two clients."""
+    from actors.state_writer import write_state
+    a, b = redis_server.client(), redis_server.client()
+    state_a = state_with([["BTCUSDT", "ETHUSDT"]], time.time())
+    state_b = state_with([["BTCUSDT", "SOLUSDT"]], time.time())
+    races = []
+
+    def writer_b_commits_first() -> None:
+        if not races:  # once: B wins the race, then A must notice and redo its read
+            races.append(1)
+            write_state(b, state_b, set(), 1000)
+
+    write_state(a, state_a, set(), 1000, before_exec=writer_b_commits_first)
+    assert races == [1]
+    assert set(a.hkeys(keys.CLUSTERS)) == {state_a["clusters"][0]["id"]}
+    assert_state_consistent(a)  # no per-cluster hash without its entry in the clusters hash
