@@ -199,10 +199,18 @@ class ReplayData:
     bad_rows: list[tuple[int, str]] = field(default_factory=list)  # (line number in the file, reason)
     not_in_allowlist: int = 0
     form: str = "long"
+    ts_unit: str = "s"  # "ms", "us" or "ns" when the file's epochs were read in those units
+
+
+TS_COLUMNS = ("ts", "timestamp", "time")
+PRICE_COLUMNS = ("price", "close")
+# An epoch above this is not seconds (it would be after the year 5000): milliseconds or finer.
+MAX_EPOCH_S = 1e11
 
 
 def parse_timestamp(text: str) -> float:
-    """Epoch seconds, or an ISO 8601 time (a trailing Z or no zone means UTC)."""
+    """Epoch seconds, or an ISO 8601 time (a trailing Z or no zone means UTC). An epoch above
+    MAX_EPOCH_S is read as milliseconds (then micro-, nanoseconds): see epoch_unit."""
     text = text.strip()
     try:
         value = float(text)
@@ -213,7 +221,19 @@ def parse_timestamp(text: str) -> float:
         return stamp.timestamp()
     if not math.isfinite(value):
         raise ValueError(f"timestamp {text!r} is not finite")
-    return value
+    return value / 10 ** (3 * EPOCH_UNITS.index(epoch_unit(value)))
+
+
+EPOCH_UNITS = ("s", "ms", "us", "ns")
+
+
+def epoch_unit(value: float) -> str:
+    """The unit of a numeric epoch: s up to MAX_EPOCH_S, then ms, us, ns by factors of 1000."""
+    for unit in EPOCH_UNITS:
+        if abs(value) <= MAX_EPOCH_S:
+            return unit
+        value /= 1000.0
+    return EPOCH_UNITS[-1]
 
 
 def _cell_price(text: str) -> float:
@@ -224,12 +244,15 @@ def _cell_price(text: str) -> float:
 def parse_replay_csv(text: str, allowlist: Iterable[str]) -> ReplayData:
     """Read long form `ts,symbol,price` or wide form `ts,SYM1,SYM2,...`, chosen by the header.
 
+    The time column may be named ts, timestamp or time, the long form's price column price or close
+    (any case); a UTF-8 byte-order mark is ignored; a wide-form column that is not an upper-case
+    symbol is refused with a one-line error. Epochs in milliseconds (or finer) are read as such.
     Rows are returned in time order (stable for equal times). A row that cannot be read is skipped
     and listed with its line number; a symbol outside the allowlist is skipped and counted; an
     empty wide-form cell means no price for that symbol at that time.
     """
     allowed = set(allowlist)
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
     data = ReplayData()
     header: list[str] | None = None
     for row in reader:
@@ -238,14 +261,19 @@ def parse_replay_csv(text: str, allowlist: Iterable[str]) -> ReplayData:
             continue
         if header is None:
             header = [c.strip() for c in row]
-            if not header or header[0].lower() not in ("ts", "timestamp", "time"):
-                raise ValueError(f"line {line_no}: header must start with ts, got {row!r}")
+            if not header or header[0].lower() not in TS_COLUMNS:
+                raise ValueError(f"line {line_no}: header must start with ts (or timestamp, time), got {row!r}")
             lowered = [h.lower() for h in header]
-            data.form = "long" if lowered[:3] == ["ts", "symbol", "price"] and len(header) == 3 else "wide"
+            long_form = len(header) == 3 and lowered[1] == "symbol" and lowered[2] in PRICE_COLUMNS
+            data.form = "long" if long_form else "wide"
             if data.form == "wide":
                 for sym in header[1:]:
                     if not sym:
                         raise ValueError(f"line {line_no}: empty column name in the header")
+                    if sym.upper() != sym or not sym.replace("_", "").isalnum():
+                        raise ValueError(
+                            f"line {line_no}: header column {sym!r} is not a symbol: the long form is "
+                            f"ts,symbol,price (or close), the wide form ts,SYM1,SYM2,...")
             continue
         if len(row) != len(header):
             data.bad_rows.append((line_no, f"expected {len(header)} columns, got {len(row)}"))
@@ -255,6 +283,11 @@ def parse_replay_csv(text: str, allowlist: Iterable[str]) -> ReplayData:
         except ValueError:
             data.bad_rows.append((line_no, f"bad timestamp {row[0]!r}"))
             continue
+        if data.ts_unit == "s":
+            try:
+                data.ts_unit = epoch_unit(float(row[0]))
+            except ValueError:
+                pass  # ISO 8601
         if data.form == "long":
             symbol = row[1].strip()
             if symbol not in allowed:
@@ -290,6 +323,22 @@ def loop_growth(rows: list[ReplayRow]) -> dict[str, float]:
             first.setdefault(row.symbol, row.price)
             last[row.symbol] = row.price
     return {s: math.log(last[s] / first[s]) for s in first}
+
+
+def usable_rows(data: ReplayData) -> int:
+    return sum(1 for r in data.rows if price_rejection(r.price) is None)
+
+
+def read_replay_file(path: Any, allowlist: Iterable[str]) -> ReplayData:
+    """Read and parse a replay file; raise ValueError (or OSError) with a one-line reason when it
+    cannot be used: unreadable, no header, or no usable row (a feed with nothing to publish)."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        data = parse_replay_csv(fh.read(), allowlist)
+    if usable_rows(data) == 0:
+        raise ValueError(f"{path}: no usable row ({len(data.rows)} rows for the allowlist, "
+                         f"{len(data.bad_rows)} unreadable, {data.not_in_allowlist} outside the allowlist; "
+                         f"form {data.form}); expected ts,symbol,price or ts,SYM1,SYM2,...")
+    return data
 
 
 class ReplaySchedule:
@@ -420,7 +469,7 @@ class PriceFeed(Actor):
     def _setup_replay(self) -> None:
         replay: ReplaySource = self.settings.replay  # type: ignore[assignment]
         path = self.topology.resolve_path(replay.path)
-        data = parse_replay_csv(path.read_text(), self.symbols)
+        data = read_replay_file(path, self.symbols)
         for line_no, reason in data.bad_rows:
             self.metrics.replay_skipped.labels(reason="bad_row").inc()
             self.log.warning("replay_bad_row", path=str(path), row=line_no, reason=reason)
@@ -428,6 +477,9 @@ class PriceFeed(Actor):
             self.metrics.replay_skipped.labels(reason="not_in_allowlist").inc(data.not_in_allowlist)
             self.log.warning("replay_symbols_skipped", path=str(path), count=data.not_in_allowlist,
                              reason="symbol not in the allowlist")
+        if data.ts_unit != "s":
+            self.log.warning("replay_timestamps_not_seconds", path=str(path), unit=data.ts_unit,
+                             action="read as " + data.ts_unit)
         self.log.info("replay_loaded", path=str(path), form=data.form, rows=len(data.rows),
                       bad_rows=len(data.bad_rows), speed=replay.speed, loop=replay.loop)
         self.schedule = ReplaySchedule(data.rows, replay.speed, replay.loop, self.settings.interval_s)

@@ -144,3 +144,52 @@ def test_a_looped_replay_of_independent_symbols_makes_no_correlation_at_the_seam
     assert np.abs(off_diagonal).max() < 0.3, result["matrix"]
     # The series continues: the first price of the second pass is the last price of the first.
     assert np.allclose(published[:, n], published[:, n - 1], rtol=0.05)
+
+
+@pytest.mark.parametrize("header", ["timestamp,symbol,price", "time,symbol,price", "ts,symbol,close",
+                                    "TS,Symbol,Price", "\ufeffts,symbol,price"])
+def test_long_form_headers_named_otherwise_or_behind_a_byte_order_mark_are_read_as_long_form(header):
+    """Issue 17 #7: these headers were taken as wide form (0 rows, feed ready), and a BOM was refused."""
+    data = parse_replay_csv(f"{header}\n1700000000,BTCUSDT,100\n1700000060,ETHUSDT,200\n", ALLOW)
+    assert data.form == "long"
+    assert [(r.ts, r.symbol, r.price) for r in data.rows] == [(1700000000, "BTCUSDT", 100.0), (1700000060, "ETHUSDT", 200.0)]
+
+
+def test_a_wide_header_whose_columns_are_not_symbols_is_refused_in_one_line():
+    with pytest.raises(ValueError, match=r"line 1: header column 'symbol' is not a symbol"):
+        parse_replay_csv("ts,symbol,open,close\n1,BTCUSDT,1,2\n", ALLOW)
+
+
+def test_millisecond_epochs_are_read_as_seconds():
+    data = parse_replay_csv("ts,BTCUSDT\n1700000000000,100\n1700000060000,101\n", ALLOW)
+    assert [r.ts for r in data.rows] == [1700000000.0, 1700000060.0]
+    assert data.ts_unit == "ms"
+
+
+def test_a_file_without_one_usable_row_is_refused(tmp_path):
+    from actors.price_feed import read_replay_file
+    path = tmp_path / "prices.csv"
+    path.write_text("ts,BTCUSDT\n1,-5\n2,nan\n")
+    with pytest.raises(ValueError, match="no usable row"):
+        read_replay_file(path, ALLOW)
+
+
+def test_validate_reads_the_replay_file_and_says_what_it_holds(tmp_path, capsys):
+    from launcher.cli import main as clustergate
+    path, data = feed_topology(tmp_path, "redis://127.0.0.1:1/0", {
+        "source": "replay", "replay": {"path": "prices.csv"}})
+    (tmp_path / "prices.csv").write_text("timestamp,symbol,price\n1,BTCUSDT,100\n2,ETHUSDT,200\n3,BTCUSDT,101\n")
+
+    def validate() -> int:
+        with pytest.raises(SystemExit) as exit_info:
+            clustergate(["validate", str(path)])
+        return exit_info.value.code
+
+    assert validate() == 0
+    assert "3 rows, 2 symbols" in capsys.readouterr().out
+    (tmp_path / "prices.csv").write_text("ts,BTCUSDT\n1,-5\n")
+    assert validate() == 2
+    assert "no usable row" in capsys.readouterr().out
+    (tmp_path / "prices.csv").unlink()
+    assert validate() == 2
+    assert "prices.csv" in capsys.readouterr().out
