@@ -182,3 +182,32 @@ def test_the_buffer_refuses_a_bad_print_so_the_grid_never_holds_it():
     assert add_checked_tick(grid, jumps, "SOLUSDT", 150.0, 1000 * CADENCE_S + 1, 1000 * CADENCE_S + 2) is None
     assert add_checked_tick(grid, jumps, "SOLUSDT", 195.0, 1001 * CADENCE_S + 1, 1001 * CADENCE_S + 2) == "jump"
     assert not np.any(grid.prices == 195.0) and grid.newest_tick_ts()["SOLUSDT"] == 1000 * CADENCE_S + 1
+
+
+# --------------------------------------------------------------------------- suspicions
+
+
+def test_symbols_times_lookback_beyond_the_history_bound_is_refused_naming_the_largest_lookback():
+    """1,000 symbols x 100,000 returns would be an 800 MB history blob, past Redis's 512 MB strings."""
+    from helpers import demo_topology_data
+    from launcher.topology import MAX_GRID_PRICES, validate_data
+    data = demo_topology_data()
+    data["symbols"] = [f"S{i}USDT" for i in range(1000)]
+    data["clusters"]["lookback_returns"] = 100_000
+    _, problems = validate_data(data)
+    rendered = [p.render() for p in problems]
+    assert any(r.startswith("clusters.lookback_returns:") and "100,002,000 prices" in r
+               and f"at most {MAX_GRID_PRICES // 1000 - 2:,}" in r for r in rendered), rendered
+    data["clusters"]["lookback_returns"] = MAX_GRID_PRICES // 1000 - 2
+    _, problems = validate_data(data)
+    assert not [p for p in problems if p.path[:2] == ("clusters", "lookback_returns")]
+
+
+def test_a_tick_stamped_just_past_the_slot_edge_by_a_clock_slightly_ahead_is_used_in_the_current_slot():
+    """A redis_snapshots tick is published once: refused as future_ts, its price was never read again."""
+    grid = PriceGrid(["BTCUSDT"], CADENCE_S, 40, 1000)
+    edge = 1001 * CADENCE_S
+    assert add_tick(grid, "BTCUSDT", 100.0, edge + 0.3, now_s=edge - 0.2) is None
+    assert grid.head_slot == 1000 and grid.prices[0, -1] == 100.0
+    # Beyond the allowed skew a tick is still refused.
+    assert add_tick(grid, "BTCUSDT", 100.0, edge + 10.0, now_s=edge - 0.2) == "future_ts"
