@@ -211,3 +211,17 @@ def test_a_tick_stamped_just_past_the_slot_edge_by_a_clock_slightly_ahead_is_use
     assert grid.head_slot == 1000 and grid.prices[0, -1] == 100.0
     # Beyond the allowed skew a tick is still refused.
     assert add_tick(grid, "BTCUSDT", 100.0, edge + 10.0, now_s=edge - 0.2) == "future_ts"
+
+
+def test_series_of_exactly_constant_growth_carry_no_correlation_and_no_realized_vol():
+    """Their returns differ only by rounding (sd ~5e-16): that noise read as corr 0.015 to 0.08 here (0.30 reported)."""
+    t = np.arange(361)
+    noisy = 150 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, 361)))
+    for a, b in [(1.001, 1.002), (1.0003, 0.9995), (1.00001, 1.00002)]:
+        prices = np.vstack([64000 * a ** t, 3400 * b ** t, noisy])
+        result = correlate_window(["BTCUSDT", "ETHUSDT", "SOLUSDT"], prices, cadence_s=CADENCE_S, min_returns=10)
+        assert result["matrix"][0, 1] == 0.0 and result["matrix"][0, 2] == 0.0
+        assert set(result["realized_vol"]) == {"SOLUSDT"}  # no information, so the gate uses its constant
+    prices[0, 100] = np.nan  # the gap path too
+    result = correlate_window(["BTCUSDT", "ETHUSDT", "SOLUSDT"], prices, cadence_s=CADENCE_S, min_returns=10)
+    assert result["matrix"][0, 1] == 0.0
