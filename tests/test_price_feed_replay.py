@@ -193,3 +193,21 @@ def test_validate_reads_the_replay_file_and_says_what_it_holds(tmp_path, capsys)
     (tmp_path / "prices.csv").unlink()
     assert validate() == 2
     assert "prices.csv" in capsys.readouterr().out
+
+
+def test_the_feed_refuses_a_print_30_percent_off_and_publishes_the_prices_around_it(tmp_path):
+    """Issue 17 #4: one bad print broke up every cluster; the feed now refuses it, counted as jump."""
+    (tmp_path / "prices.csv").write_text("ts,SOLUSDT\n0,150\n0.1,195\n0.2,151\n0.3,152\n")
+    path, data = feed_topology(tmp_path, "redis://127.0.0.1:1/0", {
+        "source": "replay", "heartbeat_s": 0.5, "replay": {"path": "prices.csv", "speed": 1, "loop": True}})
+    listener = TickListener(tick_endpoint(data))
+    feed = ActorProcess(path, "price_feed").start()
+    try:
+        port = metrics_port(data)
+        wait_for(lambda: metric(port, "price_feed_rejected_prices_total", symbol="SOLUSDT", reason="jump") >= 2,
+                 15, f"two passes of the bad print refused\n{feed.log()}")
+        prices = [t["price"] for t in listener.ticks()]
+        assert len(prices) >= 3 and all(abs(b / a - 1) < 0.05 for a, b in zip(prices, prices[1:])), prices
+    finally:
+        listener.close()
+        feed.terminate()
