@@ -35,6 +35,8 @@ class TickFeed:
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.prices = {"BTCUSDT": 64000.0, "ETHUSDT": 3400.0, "SOLUSDT": 150.0}
+        self.ticking = threading.Event()  # cleared: no more price ticks, snapshots kept fresh
+        self.ticking.set()
 
     def start(self) -> "TickFeed":
         self.thread.start()
@@ -49,7 +51,8 @@ class TickFeed:
                 beta = 0.0 if symbol == "SOLUSDT" else 1.0
                 self.prices[symbol] *= math.exp(beta * market + rng.normal(0, 0.003 if beta else 0.01))
                 seq += 1
-                self.sock.send_multipart(Tick(symbol, self.prices[symbol], time.time(), seq).frames())
+                if self.ticking.is_set():
+                    self.sock.send_multipart(Tick(symbol, self.prices[symbol], time.time(), seq).frames())
             self.sock.send_multipart([b"tick.BTCUSDT", b"not json"])        # counted, never used
             self.sock.send_multipart(Tick("DOGEUSDT", 0.1, time.time(), seq).frames())  # not in the allowlist
             self.sock.send_multipart(heartbeat_frames(time.time(), seq))
@@ -74,7 +77,8 @@ def system(tmp_path: Path, redis_server):
     feed = TickFeed(data["actors"]["price_feed"]["sockets"]["ticks"]["bind"], redis_server.client()).start()
     procs = {name: ActorProcess(topo_path, name).start() for name in P27_ACTORS}
     ports = {name: data["actors"][name]["metrics_port"] for name in P27_ACTORS}
-    yield {"procs": procs, "ports": ports, "topo_path": topo_path, "redis": redis_server.client(), "data": data}
+    yield {"procs": procs, "ports": ports, "topo_path": topo_path, "redis": redis_server.client(), "data": data,
+           "feed": feed}
     for proc in procs.values():
         proc.terminate()
     feed.stop()
@@ -286,3 +290,24 @@ def test_two_state_writers_racing_between_hkeys_and_exec_leave_no_stale_cluster_
     assert races == [1]
     assert set(a.hkeys(keys.CLUSTERS)) == {state_a["clusters"][0]["id"]}
     assert_state_consistent(a)  # no per-cluster hash without its entry in the clusters hash
+
+
+def test_the_cluster_state_stops_looking_fresh_soon_after_the_prices_stop(system):
+    """Issue 17 #2: ClusterStress was 0.93 and fresh 300 cadences after the last tick (351 to not-ready)."""
+    ports, r = system["ports"], system["redis"]
+    wait_for(lambda: corr_ready(ports["state_writer"]) and fresh_state(r), 30, "ready and fresh state")
+    system["feed"].ticking.clear()
+    stopped_at = time.time()
+    wait_for(lambda: scrape(ports["state_writer"]).get("p27_corr_ready") == 0, 30, "corr not ready on 8048")
+    print(f"\nprices stopped -> p27_corr_ready 0 on the state writer after {time.time() - stopped_at:.2f} s "
+          f"({(time.time() - stopped_at) / CADENCE_S:.1f} cadences; max_price_age_s = 5 cadences)")
+    metrics = scrape(ports["correlator"])
+    assert metrics['p27_fail_closed_total{reason="prices_stale"}'] >= 1
+    # The last state written carries the age of its newest price, at most max_price_age_s (5 cadences).
+    state = r.hgetall(keys.CLUSTER_STATE)
+    assert float(state["price_age_s"]) <= 5 * CADENCE_S + 0.5
+    assert float(state["newest_price_ts"]) <= stopped_at + 0.5
+    newest = scrape(ports["buffer"])
+    assert max(v for k, v in newest.items() if k.startswith("p27_buffer_last_accepted_tick_timestamp_seconds")) <= stopped_at + 0.5
+    system["feed"].ticking.set()
+    wait_for(lambda: corr_ready(ports["state_writer"]) and fresh_state(r), 30, "ready again once prices return")
