@@ -8,7 +8,7 @@ pass `--home` so that several systems never share a supervisord.
 from __future__ import annotations
 
 import argparse
-import errno
+import fcntl
 import hashlib
 import http.client
 import json
@@ -741,11 +741,27 @@ def _describe_leftovers(procs: list[HomeProcess]) -> str:
 def cmd_up(args: argparse.Namespace) -> int:
     """All or nothing: every check (topology, binary, password, leftovers, ports, disk) runs before
     anything changes; the new files are staged as .tmp and switched in only then; a failure leaves
-    the running system and its files as they were."""
+    the running system and its files as they were. One `up` per home at a time."""
     topo = _load(args.file)
     if topo is None:
         return 2
     home = home_from(args)
+    try:
+        home.prepare()
+        lock = open(home.run / "up.lock", "a+")
+    except (OSError, WriteFailed) as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"FAILED: another `clustergate up` is running for {home.root}; wait for it to finish", file=sys.stderr)
+            return 1
+        return _up_locked(args, topo, home)
+
+
+def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
     redis_binary = None
     if topo.redis.managed:
         redis_binary = find_redis_server()
@@ -769,7 +785,6 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"{args.file}: redis: {problem}", file=sys.stderr)
         return 2
     try:
-        home.prepare()
         topology_text = topology_copy(topo, home)
         redis_text = render_redis_conf(topo, home) if topo.redis.managed else None
         rendered = render_programs(topo, home, redis_binary=redis_binary)

@@ -11,7 +11,6 @@ import ipaddress
 import json
 import os
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any, Literal

@@ -194,14 +194,16 @@ def test_an_up_that_fails_on_a_busy_port_changes_neither_the_running_topology_no
     blocker = socket.socket()
     blocker.bind(("127.0.0.1", free_port()))
     blocker.listen()
-    changed["actors"]["gate"]["metrics_port"] = blocker.getsockname()[1]
+    # A new program whose metrics port another process holds.
+    changed["actors"]["spare_issuer"] = {"kind": "permit_issuer", "metrics_port": blocker.getsockname()[1],
+                                         "sockets": {"requests": {"bind": f"tcp://127.0.0.1:{free_port()}"}}}
     write_topology(topo_path, changed)
     try:
         result = clustergate("up", str(topo_path), "--home", str(home), "--timeout", "20")
     finally:
         blocker.close()
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "actors.gate.metrics_port" in result.stderr and "already in use" in result.stderr
+    assert "actors.spare_issuer.metrics_port" in result.stderr and "already in use" in result.stderr
     assert run_files(home) == before
     assert not tmp_files(home)
     assert pids(home) == pids_before
@@ -380,3 +382,20 @@ def test_a_relative_ipc_socket_lives_under_its_own_home(tmp_path: Path) -> None:
     finally:
         for home in (b, a):
             clustergate("down", "--home", str(home))
+
+
+def test_two_concurrent_ups_of_one_home_leave_one_system_and_one_clear_refusal(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    topo_path = write_topology(tmp_path / "small.yaml", small_data())
+    try:
+        procs = [subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO) for _ in range(2)]
+        results = [(p.wait(120), *p.communicate()) for p in procs]
+        codes = sorted(code for code, _, _ in results)
+        assert codes == [0, 1], results
+        refused = next(err for code, _, err in results if code == 1)
+        assert "Traceback" not in refused and refused.strip(), refused
+        assert clustergate("status", "--home", str(home)).returncode == 0
+        assert not tmp_files(home)
+    finally:
+        clustergate("down", "--home", str(home))

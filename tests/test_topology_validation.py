@@ -162,7 +162,7 @@ def test_json_schema_rejects_unknown_keys_and_knows_every_kind() -> None:
 @pytest.mark.parametrize("name", ["--help", "-x", "gate\u00e9", "9lives"])
 def test_an_actor_name_the_launcher_cannot_render_is_refused(tmp_path: Path, name: str) -> None:
     data = demo()
-    data["actors"][name] = data["actors"].pop("book")
+    data["actors"][name] = {**data["actors"].pop("book"), "kind": "book"}
     problems = problems_of(tmp_path, data)
     assert any(p.startswith(f"t.yaml:") and f"actor name {name!r}" in p and "start with a letter" in p
                for p in problems), problems
