@@ -226,10 +226,23 @@ def password_problem(topo: Topology, home: Home, running: bool) -> str | None:
     if password is not None and any(ord(c) < 32 or ord(c) == 127 for c in password):
         return (f"${var} holds a control character (a newline, tab ...), which could add lines to Redis's "
                 f"config: choose a password without one")
+    if password is None and _asks_for_password(topo):
+        return (f"${var} is not set, but the topology asks for a Redis password (redis.password_env is set): "
+                f"set it, or remove password_env from the topology to run without one")
     if password is None and running and home.redis_conf.exists() and _requirepass(home.redis_conf.read_text()):
         return (f"${var} is not set, but the running Redis of {home.root} requires a password: set it as "
                 f"when the system was started (to run without a password, `clustergate down` first)")
     return None
+
+
+def _asks_for_password(topo: Topology) -> bool:
+    """A topology asks for a password when its file names redis.password_env explicitly."""
+    try:
+        data = yaml.safe_load(Path(topo.source_path).read_text()) if topo.source_path else None
+    except (OSError, yaml.YAMLError):
+        return False
+    redis_section = data.get("redis") if isinstance(data, dict) else None
+    return isinstance(redis_section, dict) and "password_env" in redis_section
 
 
 def redact(text: str, secrets: list[str]) -> str:

@@ -451,3 +451,18 @@ def test_validate_refuses_a_secret_key_owned_by_another_user(tmp_path: Path) -> 
     problems = problems_of(write_topology(tmp_path / "t.yaml", data))
     assert any(p.startswith("actors.permit_issuer.sockets.requests.curve.keypair: ") and "owned by uid 65534" in p
                for p in problems), problems
+
+
+def test_an_up_without_the_password_a_topology_asks_for_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    home, _, data = password_system(tmp_path)
+    data["redis"]["password_env"] = "CLUSTERGATE_TEST_REDIS_PASSWORD"
+    topology = write_topology(tmp_path / "asks.yaml", data)
+    env = {k: v for k, v in os.environ.items() if k != "CLUSTERGATE_TEST_REDIS_PASSWORD"}
+    try:
+        up = subprocess.run([PYTHON, "-m", "launcher", "up", str(topology), "--home", str(home)], cwd=REPO,
+                            capture_output=True, text=True, timeout=120, env=env)
+        assert up.returncode == 2, up.stdout + up.stderr
+        assert "$CLUSTERGATE_TEST_REDIS_PASSWORD is not set, but the topology asks for a Redis password" in up.stderr
+        assert not (home / "run" / "supervisor.sock").exists()
+    finally:
+        clustergate("down", "--home", str(home))
