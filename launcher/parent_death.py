@@ -4,7 +4,8 @@
 exits, even by SIGKILL; callers also compare os.getppid() with the pid it returns, which covers a
 parent that died before the request and systems without prctl. Run as a script it is an exec shim
 for programs we cannot change (redis-server): `python parent_death.py BINARY ARGS...` arms the
-signal, which survives exec, and becomes BINARY.
+signal, which survives exec, and becomes BINARY. The kernel signals when the thread that forked the
+process ends: start these processes from a main thread (supervisord has only one).
 """
 
 from __future__ import annotations

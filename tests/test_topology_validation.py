@@ -166,3 +166,11 @@ def test_an_actor_name_the_launcher_cannot_render_is_refused(tmp_path: Path, nam
     problems = problems_of(tmp_path, data)
     assert any(p.startswith(f"t.yaml:") and f"actor name {name!r}" in p and "start with a letter" in p
                for p in problems), problems
+
+
+def test_an_ipv6_endpoint_without_brackets_is_refused_naming_the_bracketed_form(tmp_path: Path) -> None:
+    data = demo()
+    data["actors"]["price_feed"]["sockets"]["ticks"]["bind"] = "tcp://::1:5551"
+    problems = problems_of(tmp_path, data)
+    assert any("actors.price_feed.sockets.ticks.bind: write an IPv6 address in brackets, e.g. tcp://[::1]:5551" in p
+               for p in problems), problems
