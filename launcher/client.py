@@ -125,14 +125,12 @@ class GateClient:
         self.close()
 
 
-def default_topology_path() -> Path:
-    """run/topology.yaml (the running system's copy) when it exists, else configs/demo.yaml."""
-    for candidate in (Path("run/topology.yaml"), Path("configs/demo.yaml")):
-        if candidate.exists():
-            return candidate
-    repo = Path(__file__).resolve().parent.parent
-    running = repo / "run" / "topology.yaml"
-    return running if running.exists() else repo / "configs" / "demo.yaml"
+def default_topology_path(args: argparse.Namespace | None = None) -> Path:
+    """The home's run/topology.yaml (--home, $CLUSTERGATE_HOME, else the repo root) when it exists, else
+    configs/demo.yaml: every command resolves the home the same way (launcher.supervise.home_from)."""
+    from launcher.supervise import running_topology_path
+    demo = Path(__file__).resolve().parent.parent / "configs" / "demo.yaml"
+    return running_topology_path(args or argparse.Namespace(), fallback=demo)
 
 
 def gate_endpoint(topology_path: str | Path) -> str:
@@ -186,7 +184,7 @@ def cmd_propose(args: argparse.Namespace) -> int:
                          read_public_key(certificate_path(args.server_key, keys_dir=None, base=Path.cwd(), secret=False)))
         else:
             from launcher.schema import SchemaError
-            path = args.topology or default_topology_path()
+            path = default_topology_path(args)
             try:
                 endpoint = gate_endpoint(path)
                 curve = gate_curve(path, args.client_key, args.server_key)
@@ -217,7 +215,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--plan-id", default=None, help="idempotency key (default: a new uuid4 hex)")
     p.add_argument("--r-net", type=float, default=None, help="optional r_net of the position")
     p.add_argument("--topology", default=None,
-                   help="topology file (default run/topology.yaml if it exists, else configs/demo.yaml)")
+                   help="topology file (default the home's run/topology.yaml if it exists, else configs/demo.yaml)")
+    p.add_argument("--home", help="directory with supervisord.conf and run/ (default: $CLUSTERGATE_HOME, else the repo root)")
     p.add_argument("--endpoint", default=None, help="gate endpoint, e.g. tcp://127.0.0.1:5556 (overrides --topology)")
     p.add_argument("--client-key", default=None,
                    help="CurveZMQ: this client's certificate, a name in the topology's keys_dir or a path to NAME.key_secret")

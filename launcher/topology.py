@@ -10,6 +10,7 @@ import dataclasses
 import ipaddress
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any, Literal
@@ -134,6 +135,7 @@ class CurveKeysConfig:
     """Where the CurveZMQ certificates live (`clustergate keys generate DIR --name NAME` makes them)."""
 
     keys_dir: str = setting(doc="Directory of certificates: NAME.key (public) and NAME.key_secret (secret, mode 0600). Relative to the topology file.")
+    client_key: str | None = setting(None, doc="Certificate the proofs use to reach a CurveZMQ gate (a name in keys_dir); the gate's proposals socket must allow it.")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -374,6 +376,8 @@ def endpoint_problem(endpoint: str) -> str | None:
         return f"port must be 1..65535, got {port}"
     if host == "*":
         return "binding every interface (*) is not allowed; name the address"
+    if ":" in host and not (host.startswith("[") and host.endswith("]")):
+        return f"write an IPv6 address in brackets, e.g. tcp://[::1]:{port}, got {endpoint!r}"
     return None
 
 
@@ -400,6 +404,9 @@ def _endpoint_key(endpoint: str) -> str:
 
 # Names end up in Redis keys, supervisord program names and file names: keep them short.
 MAX_NAME_CHARS = 64
+# An actor name is a supervisord program name, a log file name and an argument of the rendered
+# command: ASCII, starting with a letter (so it is never read as an option), then letters, digits, - and _.
+ACTOR_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
 
 def _check_actor(v: Validator, name: str, raw: Any, path: Path) -> ActorSpec:
@@ -465,10 +472,10 @@ def validate_data(data: Any, lines: dict[Path, int] | None = None,
             if not isinstance(raw, dict):
                 v.problem(path, f"expected a mapping, got {raw!r}")
                 continue
-            if (str(name) in RESERVED_PROGRAM_NAMES or not str(name).replace("_", "").replace("-", "").isalnum()
+            if (str(name) in RESERVED_PROGRAM_NAMES or not ACTOR_NAME_RE.fullmatch(str(name))
                     or len(str(name)) > MAX_NAME_CHARS):
                 v.problem(path[:1], f"actor name {str(name)[:40]!r} is reserved or not 1 to {MAX_NAME_CHARS} "
-                                    f"letters, digits, - and _")
+                                    f"ASCII letters, digits, - and _ that start with a letter")
             actors[str(name)] = _check_actor(v, str(name), raw, path)
     topo = Topology(name=topo.name, symbols=topo.symbols, redis=topo.redis, positions=topo.positions,
                     clusters=topo.clusters, actors=actors, security=topo.security, base_dir=topo.base_dir)
@@ -573,6 +580,9 @@ def _check_curve_keys(v: Validator, topo: Topology) -> None:
     if not keys_dir.is_dir():
         v.problem(("security", "curve", "keys_dir"), f"{keys_dir} is not a directory (make it with `clustergate keys generate {keys_dir} --name NAME`)")
         return
+    writable = keys.others_can_write(keys_dir)
+    if writable:
+        v.problem(("security", "curve", "keys_dir"), writable)
     base = keys.topology_base(topo)
 
     def read(path: Path, ref: str, secret: bool) -> bytes | None:
@@ -595,14 +605,44 @@ def _check_curve_keys(v: Validator, topo: Topology) -> None:
         if sock.bind is not None:
             allow = {k for i, ref in enumerate(curve.allow) if (k := read(path + ("allow", i), ref, secret=False))}
             if curve.allow_dir is not None:
+                allow_dir = topo.resolve_path(curve.allow_dir)
+                if allow_dir == keys_dir.resolve():
+                    v.problem(path + ("allow_dir",), f"{allow_dir} is security.curve.keys_dir, which holds every "
+                                                     f"server's key too: it would let every server in; give a "
+                                                     f"directory of client keys only, or list them in allow")
                 try:
-                    allow |= keys.read_key_dir(topo.resolve_path(curve.allow_dir))
+                    allow |= keys.read_key_dir(allow_dir)
                 except keys.KeyFileError as exc:
                     v.problem(path + ("allow_dir",), str(exc))
+                writable = keys.others_can_write(allow_dir) if allow_dir.is_dir() else None
+                if writable:
+                    v.problem(path + ("allow_dir",), writable)
+            if own_key[(name, role)] is not None and own_key[(name, role)] in allow:
+                v.problem(path + ("allow",), f"lets in its own key ('{curve.keypair}'): a server never allows "
+                                             f"its own keypair; list only client keys")
             allowed[_endpoint_key(sock.bind)] = allow
             server_public[_endpoint_key(sock.bind)] = own_key[(name, role)]
         elif curve.server_key is not None:
             server_named[(name, role)] = read(path + ("server_key",), curve.server_key, secret=False)
+    users_of_key: dict[bytes, set[str]] = {}
+    for (name, _), key in own_key.items():
+        if key is not None:
+            users_of_key.setdefault(key, set()).add(name)
+    for (name, role), key in own_key.items():
+        others = sorted(users_of_key.get(key, set()) - {name}) if key is not None else []
+        if others:
+            v.problem(("actors", name, "sockets", role, "curve", "keypair"),
+                      f"'{topo.actors[name].sockets[role].curve.keypair}' is also the keypair of "  # type: ignore[union-attr]
+                      f"{', '.join('actors.' + o for o in others)}: each actor needs its own keypair, or one "
+                      f"stolen secret speaks for both")
+    client_key = topo.security.curve.client_key
+    if client_key is not None:
+        proofs_key = read(("security", "curve", "client_key"), client_key, secret=True)
+        gate_allows = [allowed.get(_endpoint_key(topo.actors[g].sockets["proposals"].bind or ""))
+                       for g in topo.actors_of_kind("gate") if "proposals" in topo.actors[g].sockets]
+        if proofs_key is not None and any(a is not None and proofs_key not in a for a in gate_allows):
+            v.problem(("security", "curve", "client_key"), f"the gate's proposals socket does not allow '{client_key}'; "
+                                                           f"add it to its curve.allow")
     for name, role, sock in curve_sockets:
         if sock.connect is None:
             continue
