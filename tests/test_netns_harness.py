@@ -253,11 +253,11 @@ def test_nothing_of_a_run_remains_when_the_body_raises():
 
 
 RUN_AND_WAIT = textwrap.dedent("""
-    import sys, time
+    import subprocess, sys, time
     sys.path.insert(0, sys.argv[1])
     import netns
     with netns.TestHosts(["market", "exec"]) as hosts:
-        sleeper = hosts["market"].popen(["sleep", "120"])
+        sleeper = hosts["market"].popen(["sleep", "120"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         print(hosts.run_prefix, sleeper.pid, flush=True)
         time.sleep(120)
 """)
@@ -282,7 +282,7 @@ def test_sigterm_to_the_test_process_removes_its_hosts():
 
     child.send_signal(signal.SIGTERM)
 
-    _, err = child.communicate(timeout=30 * DEADLINE_SCALE)
+    _, err = child.communicate(timeout=30 * DEADLINE_SCALE)  # the sleeper does not hold these pipes
     assert child.returncode != 0 and "KeyboardInterrupt" in err
     assert ours(prefix) == []
     assert not netns.pid_alive(sleeper)
