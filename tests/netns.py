@@ -3,12 +3,13 @@
 Design: every run gets its own "switch" namespace holding a bridge (``br0``); each host is a
 namespace with ``lo`` up and one ``eth0`` (a veth whose other end is a port of that bridge),
 addressed in TEST_SUBNET (198.51.100.0/24, a documentation range; host i of a run gets .11+i)
-with no default route. Nothing
-is added to the root namespace: no link, no address, no route. So a packet from a host can only go
-to loopback or to another host of the same run (any other destination is "Network is unreachable"
+with no default route. Nothing is added to the root namespace: no link, no address, no route (the
+alternative, a root veth into the bridge plus a blackhole route, was not chosen: it would put test
+addresses where the machine's own traffic lives). So a packet from a host can only go to loopback or to another host of the same run (any other destination is "Network is unreachable"
 before anything is sent), and nothing in the root namespace can reach a host by accident. The
 cost: the pytest process itself cannot reach the hosts; run clients inside a host
-(``hosts["client"].popen([...])``), adding a host for the purpose if needed.
+(``hosts["client"].popen([...])``), adding a host for the purpose if needed. Each host has its own
+loopback too: a service other hosts use must bind its host's ``address``.
 
 Rules a user keeps:
 - Start every process that should run in a host through ``Host.run``/``Host.popen``. Cleanup
@@ -228,6 +229,10 @@ class Host:
         if check:
             result.check_returncode()
         return result
+
+    def python(self, code: str, *args: object, timeout: float = 30.0) -> subprocess.CompletedProcess:
+        """Run `python -c code args...` (this interpreter) inside this host to completion."""
+        return self.run([sys.executable, "-c", code, *[str(a) for a in args]], timeout=timeout)
 
     def __repr__(self) -> str:
         return f"Host({self.name!r}, {self.address}, netns={self.netns!r})"
