@@ -141,54 +141,34 @@ def sweep_leftovers() -> list[str]:
     return stale
 
 
-def _kill_in_namespaces(namespaces: Sequence[str], groups: Sequence[int]) -> list[int]:
-    """SIGTERM the process groups and everything in the namespaces, SIGKILL after a grace; pids left."""
+def _kill_in_namespaces(namespaces: Sequence[str], procs: Sequence[subprocess.Popen]) -> list[int]:
+    """SIGTERM what we started and everything in the namespaces, SIGKILL after a grace; pids left.
+
+    A started process's group is signalled only while its leader is unreaped (its pid, hence its
+    group id, cannot have been reused); once the leader is gone, its group's members are reached
+    through the namespace they live in.
+    """
 
     def targets() -> list[int]:
         found = {pid for ns in namespaces for pid in namespace_pids(ns)}
         return sorted(pid for pid in found if pid != os.getpid() and pid_alive(pid))
 
-    def live_groups() -> list[int]:
-        alive = []
-        for pgid in groups:
-            try:
-                os.killpg(pgid, 0)
-                alive.append(pgid)
-            except (ProcessLookupError, PermissionError):
-                pass
-        return alive
+    def live_leaders() -> list[int]:
+        return [proc.pid for proc in procs if proc.poll() is None]
 
-    for sig, grace_s in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, KILL_GRACE_S)):
-        for pgid in live_groups():
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pgid in live_leaders():
             try:
                 os.killpg(pgid, sig)
             except ProcessLookupError:
                 pass
         _signal_all(targets(), sig)
-        deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline and (targets() or _groups_have_live(live_groups())):
+        deadline = time.monotonic() + KILL_GRACE_S
+        while time.monotonic() < deadline and (targets() or live_leaders()):
             time.sleep(0.05)
-        if not targets() and not _groups_have_live(live_groups()):
+        if not targets() and not live_leaders():
             return []
-    return targets()
-
-
-def _groups_have_live(pgids: Sequence[int]) -> bool:
-    """True if any process (not a zombie) is in one of the process groups."""
-    if not pgids:
-        return False
-    wanted = set(pgids)
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[-1].split()
-        if fields[0] not in ("Z", "X") and int(fields[2]) in wanted:
-            return True
-    return False
+    return sorted(set(targets()) | set(live_leaders()))
 
 
 class Host:
@@ -327,7 +307,7 @@ class TestHosts:
         if self._done:
             return
         try:
-            survivors = _kill_in_namespaces(self._made, [p.pid for p in self._procs])
+            survivors = _kill_in_namespaces(self._made, self._procs)
             for proc in self._procs:
                 try:
                     proc.wait(timeout=KILL_GRACE_S)
