@@ -323,11 +323,25 @@ def test_missing_namespaces_skip_locally_but_are_required_under_ci():
     assert netns.requires_netns({"CLUSTERGATE_REQUIRE_NETNS": "1"})
 
 
-def test_ci_run_requires_the_namespace_tests_when_ci_is_true():
-    script = (TESTS.parent / ".ci" / "run").read_text()
-    assert 'if [[ "${CI:-}" == "true" ]]; then' in script
-    assert "export CLUSTERGATE_REQUIRE_NETNS=1" in script
-    assert script.rstrip().endswith("make test")
+def run_ci_script(tmp_path: Path, ci: str | None) -> str:
+    """.ci/run with a stand-in `make` first on PATH that prints what it was given."""
+    fake_make = tmp_path / "make"
+    fake_make.write_text('#!/bin/sh\necho "make $* REQUIRE=${CLUSTERGATE_REQUIRE_NETNS:-unset}"\n')
+    fake_make.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "CLUSTERGATE_REQUIRE_NETNS")}
+    env["PATH"] = f"{tmp_path}:{env.get('PATH', '')}"
+    if ci is not None:
+        env["CI"] = ci
+    done = subprocess.run(["bash", str(TESTS.parent / ".ci" / "run")], capture_output=True, text=True,
+                          env=env, timeout=30)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_ci_run_requires_the_namespace_tests_when_ci_is_true(tmp_path):
+    assert run_ci_script(tmp_path, "true") == "make test REQUIRE=1"
+    assert run_ci_script(tmp_path, None) == "make test REQUIRE=unset"
+    assert run_ci_script(tmp_path, "false") == "make test REQUIRE=unset"
 
 
 def run_harness_test_without_capabilities(extra_env: dict[str, str]) -> subprocess.CompletedProcess:
