@@ -152,6 +152,7 @@ def test_the_gate_survives_five_times_its_throughput_with_bounded_memory_and_ser
     blast = Blast(endpoint, OVERLOAD_FACTOR * max_rate)
     try:
         blast.run(BLAST_S)
+        handled_at_end = scrape(gate_system["metrics_port"]).get('gate_requests_total{result="ok"}', 0.0)
     finally:
         blast.close()
     ended = time.monotonic()
@@ -177,7 +178,8 @@ def test_the_gate_survives_five_times_its_throughput_with_bounded_memory_and_ser
           f"({OVERLOAD_FACTOR * max_rate:.0f}/s for {BLAST_S:.0f} s) refused_at_client_hwm={blast.refused_at_hwm} "
           f"answered_during={blast.answered} overloaded={blast.overloaded} p99_latency_s={p99:.2f} "
           f"rss_baseline_mb={baseline_rss / 2**20:.1f} rss_max_mb={sampler.max_rss / 2**20:.1f} "
-          f"growth_mb={growth_mb:.1f} handled_total={handled_total:.0f} serving_again_after_s={serving_again_s:.2f} idle_after_s={drained_s:.2f}")
+          f"growth_mb={growth_mb:.1f} handled_total={handled_total:.0f} handled_after_blast={handled_total - handled_at_end:.0f} "
+          f"serving_again_after_s={serving_again_s:.2f} idle_after_s={drained_s:.2f}")
     assert gate.proc.poll() is None and psutil.Process(pid).is_running()
     assert growth_mb < RSS_GROWTH_BOUND_MB
     assert decision["gate_reason"] and final is not None and final["final_action"] in ACTIONS
