@@ -155,6 +155,10 @@ class ProposalLoad:
         with self._lock:
             return sum(1 for o in self.outcomes if predicate(o))
 
+    def snapshot(self) -> list[Outcome]:
+        with self._lock:
+            return list(self.outcomes)
+
     def unaccounted(self) -> list[str]:
         """Problems with the accounting itself: a worker that died or is still running, or proposals
         sent without an outcome."""

@@ -17,6 +17,11 @@ KILL_ORDER = ("gate", "permit_issuer", "buffer", "correlator", "clusterer", "sta
 READY_SLACK_S = 0.5
 
 
+def fail_on_replies_lost_outside(load: ProposalLoad, windows: list[tuple[float, float]]) -> None:
+    lost = lost_outside(load.snapshot(), windows)
+    assert not lost, f"{len(lost)} replies lost while the gate was up:\n" + "\n".join(lost[:10])
+
+
 def test_every_proposal_ends_with_exactly_one_decision_while_each_actor_is_killed_in_turn(live: LiveSystem) -> None:
     r = live.redis()
     load = ProposalLoad(live.gate_endpoint, threads=3, rate_per_thread=100.0).start()
@@ -25,6 +30,7 @@ def test_every_proposal_ends_with_exactly_one_decision_while_each_actor_is_kille
     may_lose: list[tuple[float, float]] = []
     try:
         wait_for_load_progress(load, 300, what="the load to get going")
+        fail_on_replies_lost_outside(load, may_lose)  # early: a lost reply fails now, not after every kill
         for name in KILL_ORDER:
             old_pid = live.status()[name]["pid"]
             killed_at = time.monotonic()
@@ -36,6 +42,7 @@ def test_every_proposal_ends_with_exactly_one_decision_while_each_actor_is_kille
             if name == "gate":
                 may_lose.append((killed_at - timeout_s, time.monotonic() + READY_SLACK_S))
             wait_for_load_progress(load, 150, what=f"proposals to be answered after {name} restarted")
+            fail_on_replies_lost_outside(load, may_lose)
     finally:
         outcomes = load.stop()
     assert not load.unaccounted(), load.unaccounted()
