@@ -109,7 +109,7 @@ def test_every_series_a_rule_uses_has_a_sample_on_a_live_actor(live) -> None:
         return not missing
 
     try:
-        wait_for(every_series_sampled, 30, "a sample of every series the alert rules use", interval_s=0.5)
+        wait_for(every_series_sampled, 10, "a sample of every series the alert rules use", interval_s=0.5)
     except AssertionError:
         pytest.fail(f"no live actor has a sample of {sorted(missing)}, which the alert rules use", pytrace=False)
 

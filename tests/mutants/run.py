@@ -95,6 +95,14 @@ def failed_tests(output: str) -> list[str]:
     return [n.split("::", 1)[-1] if "::" in n else n for n in names]
 
 
+def first_error(output: str) -> str:
+    """The first assertion line pytest printed (`E   ...`): why the tests failed."""
+    for line in output.splitlines():
+        if line.startswith("E "):
+            return line[1:].strip()[:200]
+    return ""
+
+
 def run_one(mutation: Mutation, workdir: Path, keep: bool) -> Result:
     root = workdir / mutation.name
     started = time.monotonic()
@@ -112,7 +120,7 @@ def run_one(mutation: Mutation, workdir: Path, keep: bool) -> Result:
             return Result(mutation, "SURVIVED", [], seconds, output[-1500:])
         if rc not in (1,):  # 2: interrupted/usage, 3: internal error, 4: bad arguments, 5: no tests
             return Result(mutation, f"ERROR (pytest exit {rc})", [], seconds, output[-1500:])
-        return Result(mutation, "killed", failed_tests(output) or ["(no test named)"], seconds, output[-800:])
+        return Result(mutation, "killed", failed_tests(output) or ["(no test named)"], seconds, first_error(output))
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -169,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             r = run_one(m, workdir, args.keep)
             print(f"{r.verdict} in {r.seconds:.0f} s" + (f" by {', '.join(r.killed_by)}" if r.killed_by else ""),
                   flush=True)
-            if r.verdict != "killed" and r.detail:
+            if r.detail:
                 print("    " + r.detail.replace("\n", "\n    "), flush=True)
             results.append(r)
     finally:
