@@ -146,9 +146,12 @@ class ProposalLoad:
         return self
 
     def stop(self) -> list[Outcome]:
+        """Stop the workers; fail the test when a proposal sent has no outcome or a worker died."""
         self._stop.set()
         for worker in self._workers:
             worker.join(60)
+        problems = self.unaccounted()
+        assert not problems, "the proposal load lost track of proposals: " + "; ".join(problems)
         return self.outcomes
 
     def count(self, predicate=lambda o: True) -> int:
