@@ -52,6 +52,8 @@ def make_metrics() -> SimpleNamespace:
         min_points=Gauge("p27_buffer_min_points_per_symbol",
                          "Fewest valid points in the buffer's window over held symbols and symbols with any points"),
         bad_ticks=Counter("p27_buffer_rejected_ticks_total", "Tick frames not used, by reason", ["reason"]),
+        # With the rejected ticks, every tick frame the buffer received: accepted + rejected = received.
+        accepted=Counter("buffer_ticks_accepted_total", "Ticks recorded on the price grid, by symbol", ["symbol"]),
         history_discarded=Counter("p27_buffer_history_discarded_total", "Persisted histories discarded on load, by reason", ["reason"]),
         redis_errors=Counter("p27_buffer_redis_errors_total", "Redis calls of the buffer that failed", ["op"]),
         windows=Counter("p27_windows_published_total", "Windows published"),
@@ -231,6 +233,7 @@ class BufferActor(Actor):
             self.m.bad_ticks.labels(reason=reason)
         for symbol in self.topology.symbols:
             self.m.points.labels(symbol=symbol).set(0)
+            self.m.accepted.labels(symbol=symbol)
         self.m.min_points.set(0)
         self.topic = self.settings.publish_topic.encode()
         self.socket("windows")
@@ -256,7 +259,9 @@ class BufferActor(Actor):
         if tick is None:
             return  # heartbeat
         reason = add_tick(self.grid, tick.symbol, tick.price, tick.ts, time.time())
-        if reason is not None:
+        if reason is None:
+            self.m.accepted.labels(symbol=tick.symbol).inc()
+        else:
             self.m.bad_ticks.labels(reason=reason).inc()
 
     # ----------------------------------------------------------------- window
