@@ -106,9 +106,12 @@ redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 return {'written', ''}
 """)
 
-# The compact stored form of a decision: what a resubmission is answered with (the record on the stream
-# has the metrics). The field names are the decision's own, so readers need no key.
-STORED_FIELDS = ("symbol", "action_proposed", "kill_score", "final_action", "gate_reason", "ts_epoch")
+# The compact stored form of a decision, from which a resubmission gets the first decision back whole:
+# the metrics go in one positional list "m" (their names are the bulk of the full record), plan_id is in
+# the key, and what the issuer derives (permit_key, replayed, recorded) is not stored. The names a reader
+# needs (symbol, action_proposed, kill_score, final_action, gate_reason, permit, ts_epoch) stay as they are.
+METRIC_FIELDS = ("stress", "heat", "concentration", "corr_proxy", "K", "k_source")
+DERIVED_FIELDS = ("plan_id", "permit", "permit_key", "replayed", "recorded", "write_id", "m")
 
 REQUIRED_FIELDS = ("plan_id", "symbol", "action_proposed", "final_action", "gate_reason")
 
@@ -266,13 +269,25 @@ class ScriptArgs:
 
 
 def stored_form(decision: dict[str, Any], issue: bool) -> str:
-    """The compact JSON kept under the plan_id (about 190 bytes; the full record was about 550): what a
-    resubmission needs, the proposal's identity and the outcome, with a random write_id so the script
-    tells this request's own write (re-sent) from a replay."""
-    stored = {name: decision.get(name) for name in STORED_FIELDS}
+    """The compact JSON kept under the plan_id (about 250 bytes; the full record was about 550), with a
+    random write_id so the script tells this request's own write (re-sent) from a replay."""
+    stored = {k: v for k, v in decision.items() if k not in DERIVED_FIELDS and k not in METRIC_FIELDS}
+    stored["m"] = [decision.get(name) for name in METRIC_FIELDS]
     stored["permit"] = issue
     stored["write_id"] = os.urandom(8).hex()
     return json.dumps(stored, separators=(",", ":"), allow_nan=False)
+
+
+def from_stored(stored: dict[str, Any], plan_id: str) -> dict[str, Any]:
+    """The decision as first answered, from its stored form (compact, or the full form stored before)."""
+    decision = {k: v for k, v in stored.items() if k not in ("m", "write_id")}
+    metrics = stored.get("m")
+    if isinstance(metrics, list):
+        decision.update(zip(METRIC_FIELDS, metrics))
+    permit = stored.get("permit") is True
+    decision.update(plan_id=plan_id, permit=permit, permit_key=keys.permit(plan_id) if permit else None,
+                    replayed=True, recorded=True)
+    return decision
 
 
 def script_call(decision: dict[str, Any], seen: str, args: ScriptArgs,
@@ -325,9 +340,7 @@ def outcome(decision: dict[str, Any], stored_json: str, reply: Any) -> tuple[str
             f"plan_id {plan_id} was already decided for another proposal: "
             f"{json.dumps(first.get('symbol'))[:40]} {json.dumps(first.get('action_proposed'))[:40]} "
             f"kill_score {json.dumps(first.get('kill_score'))[:40]}; use a new plan_id"))), False
-    permit = first.get("permit") is True
-    first.update(plan_id=plan_id, permit=permit, permit_key=keys.permit(plan_id) if permit else None,
-                 replayed=True, recorded=True)
+    first = from_stored(first, plan_id)
     pttl = reply[2] if len(reply) > 2 else -2
     first["permit_ttl_ms"] = pttl if isinstance(pttl, int) and pttl != -2 else None
     try:

@@ -460,7 +460,7 @@ def readme_policy_table() -> list[list[str]]:
     text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     start, end = text.index("<!-- policy-table:start -->"), text.index("<!-- policy-table:end -->")
     rows = [line for line in text[start:end].splitlines() if line.startswith("| ")]
-    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[1:]]  # header dropped
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[2:]]  # header and rule dropped
 
 
 def cell(result) -> str:
