@@ -141,6 +141,7 @@ def stream_values(decision: dict[str, Any]) -> list[Any]:
 
 
 MAX_BATCH = 1024
+MAX_REQUEST_BYTES = 16 * 1024 * 1024  # MAX_BATCH decisions of up to 16 KB each
 
 # cooldown_seen as the script takes it.
 SEEN_NONE, SEEN_IN_REDIS, SEEN_FROM_BATCH = "0", "1", "2"
@@ -192,6 +193,11 @@ class PermitIssuer(Actor):
         self.on_request("requests", self.handle)
         self.every(MEMORY_READ_S, self.read_redis_memory, first_after_s=0.0)
         self.set_ready(True)
+
+    def max_message_bytes(self, role: str) -> int | None:
+        """The requests socket listens on TCP, where any local process can reach it: a request larger than
+        a full batch of the gate's decisions is dropped unread (ZMQ_MAXMSGSIZE)."""
+        return MAX_REQUEST_BYTES if role == "requests" else None
 
     def read_redis_memory(self) -> None:
         """Export Redis's memory use and limit (alert ClustergateRedisMemoryHigh); Redis down: unchanged."""
