@@ -202,7 +202,9 @@ def redis_quote(text: str) -> str:
 
 def render_redis_conf(topo: Topology, home: Home) -> str:
     lines = [f"port {topo.redis.port}", "bind 127.0.0.1", "protected-mode yes", f"dir {redis_quote(str(home.redis_dir))}",
-             "appendonly yes", "appendfsync everysec", 'save ""', "daemonize no", f"logfile \"\""]
+             "appendonly yes", "appendfsync everysec", 'save ""', "daemonize no", f"logfile \"\"",
+             # Full: refuse writes (decisions fail closed to HOLD), never evict a cooldown or a permit.
+             f"maxmemory {topo.redis.maxmemory_mb}mb", "maxmemory-policy noeviction"]
     password = topo.redis.password
     if password:
         lines.append(f"requirepass {redis_quote(password)}")

@@ -41,7 +41,9 @@ SPEC_METRICS = {
 }
 KNOWN_METRIC_PREFIXES = ("process_",)  # prometheus_client's default process collector
 # clustergate's own series that rules use, with the module that must export each (checked below).
-OWN_METRICS = {"price_feed_last_tick_timestamp_seconds": REPO / "actors" / "price_feed.py"}
+OWN_METRICS = {"price_feed_last_tick_timestamp_seconds": REPO / "actors" / "price_feed.py",
+               "clustergate_redis_used_memory_bytes": REPO / "actors" / "permit_issuer.py",
+               "clustergate_redis_maxmemory_bytes": REPO / "actors" / "permit_issuer.py"}
 
 PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and",
                 "or", "unless", "offset", "inf", "nan"}
