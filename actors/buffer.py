@@ -58,6 +58,8 @@ def make_metrics() -> SimpleNamespace:
         clock_faults=Counter("p27_buffer_clock_faults_total",
                              "Wall-clock steps beyond the allowed skew (direction: ahead, back)", ["direction"]),
         bad_ticks=Counter("p27_buffer_rejected_ticks_total", "Tick frames not used, by reason", ["reason"]),
+        # With the rejected ticks, every tick frame the buffer received: accepted + rejected = received.
+        accepted=Counter("buffer_ticks_accepted_total", "Ticks recorded on the price grid, by symbol", ["symbol"]),
         history_discarded=Counter("p27_buffer_history_discarded_total", "Persisted histories discarded on load, by reason", ["reason"]),
         redis_errors=Counter("p27_buffer_redis_errors_total", "Redis calls of the buffer that failed", ["op"]),
         windows=Counter("p27_windows_published_total", "Windows published"),
@@ -303,6 +305,7 @@ class BufferActor(Actor):
         for symbol in self.topology.symbols:
             self.m.points.labels(symbol=symbol).set(0)
             self.m.last_accepted.labels(symbol=symbol).set(0)
+            self.m.accepted.labels(symbol=symbol)
         self.m.min_points.set(0)
         self.topic = self.settings.publish_topic.encode()
         self.socket("windows")
@@ -331,7 +334,9 @@ class BufferActor(Actor):
         if head_ahead_of_clock(self.grid, now):
             self.clock_came_back(now)
         reason = add_checked_tick(self.grid, self.jumps, tick.symbol, tick.price, tick.ts, now)
-        if reason is not None:
+        if reason is None:
+            self.m.accepted.labels(symbol=tick.symbol).inc()
+        else:
             self.m.bad_ticks.labels(reason=reason).inc()
 
     # ----------------------------------------------------------------- window

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -64,6 +65,8 @@ FAIL_CLOSED_REASONS = (FAIL_CLOSED_STATE, REDIS_UNAVAILABLE, PERMIT_UNAVAILABLE)
 # The detail of a fault HOLD when the issuer may have recorded the decision after the gate gave up.
 OUTCOME_UNKNOWN = "outcome unknown: resubmit the same plan_id to get the recorded decision, if one was made"
 NOTHING_RECORDED = "nothing was recorded: resubmit the same plan_id"
+# Whole-request refusals the permit issuer gives before running any script: nothing was recorded.
+REFUSED_BEFORE_ANY_WRITE = ("bad_request", "expired")
 # Error reasons of a proposal that was valid but cannot be decided (gate_requests_total result labels).
 PLAN_ID_CONFLICT = "plan_id_conflict"
 
@@ -126,10 +129,18 @@ def preinitialise_metrics() -> None:
 class BadRequest(ValueError):
     """A request that gets an error envelope; `reason` is a stable word, `detail` says exactly what."""
 
-    def __init__(self, reason: str, detail: str):
+    def __init__(self, reason: str, detail: str, plan_id: str | None = None):
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
+        self.plan_id = plan_id  # when the request carried a usable one, so the reply can name it
+
+
+def with_plan_id(envelope: dict[str, Any], plan_id: str | None) -> dict[str, Any]:
+    """An error envelope naming the proposal's plan_id, when it had one: the client retries with it."""
+    if plan_id is not None:
+        envelope["plan_id"] = plan_id
+    return envelope
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +154,15 @@ class Proposal:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A JSON number that is a finite float: an integer too large for a float (e.g. 400 digits) is not."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) <= _MAX_FLOAT_INT
+    return isinstance(value, float) and math.isfinite(value)
+
+
+_MAX_FLOAT_INT = int(sys.float_info.max)
 
 
 def validate_proposal(obj: Any) -> Proposal:
@@ -175,7 +194,8 @@ def validate_proposal(obj: Any) -> Proposal:
         if value is not None and not _is_number(value):
             problems.append(f"{name} must be a finite number, got {json.dumps(value)[:60]}")
     if problems:
-        raise BadRequest("invalid_proposal", "; ".join(problems))
+        usable = isinstance(plan_id, str) and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS and plan_id.isprintable()
+        raise BadRequest("invalid_proposal", "; ".join(problems), plan_id if usable else None)
     r_net, ts_epoch = obj.get("r_net"), obj.get("ts_epoch")
     return Proposal(plan_id=plan_id, symbol=symbol, action_proposed=action, kill_score=float(kill_score),
                     r_net=None if r_net is None else float(r_net),
@@ -305,12 +325,27 @@ def portfolio_metrics(positions: Sequence[Position], cluster_stress: float | Non
 def decide(action_proposed: str, *, allowed: bool, state_ok: bool, cooldown: bool, stress: float, kill_score: float,
            settings: GateSettings) -> tuple[str, str]:
     """SPEC's policy, steps 1-6 in order: (final_action, gate_reason). A stress that is not a finite
-    number (notionals overflowing) is portfolio state that cannot be used: HOLD, fail closed."""
+    number (notionals overflowing) is portfolio state that cannot be used: HOLD, fail closed.
+
+    settings.policy "monotone": under a cooldown, the smaller of SPEC's answer and one step below the
+    answer without the cooldown (gate_reason cooldown_downgrade when that step is the smaller), so a
+    cooldown never gives a larger action than no cooldown (README: the policy table)."""
     if not allowed:
         return HOLD, NOT_ALLOWED
     if not state_ok or not math.isfinite(stress):
         return HOLD, FAIL_CLOSED_STATE
-    action, reason = action_proposed, PASS
+    action, reason = _steps_4_to_6(action_proposed, cooldown, stress, kill_score, settings)
+    if cooldown and settings.policy == "monotone" and action_proposed != HOLD:
+        # A cooldown never yields more than one step below what the proposal gets without it.
+        stepped = STEP_DOWN[_steps_4_to_6(action_proposed, False, stress, kill_score, settings)[0]]
+        if ACTIONS.index(stepped) < ACTIONS.index(action):
+            return stepped, COOLDOWN
+    return action, reason
+
+
+def _steps_4_to_6(action: str, cooldown: bool, stress: float, kill_score: float,
+                  settings: GateSettings) -> tuple[str, str]:
+    reason = PASS
     if cooldown and action != HOLD:
         action, reason = STEP_DOWN[action], COOLDOWN
     if action == FULL and stress < settings.cold_stress:
@@ -641,6 +676,10 @@ class Gate(Actor):
             self.every(s.refresh_s, self.refresh_gauges, first_after_s=0.0)
         self.set_ready(True)
 
+    def max_message_bytes(self, role: str) -> int | None:
+        """Proposals come from outside the topology: libzmq drops the connection of a larger one unread."""
+        return self.settings.max_request_bytes if role == "proposals" else None
+
     # ----------------------------------------------------------------- Redis
 
     def read_state(self, symbols: Sequence[str] = ()) -> PortfolioState:
@@ -774,7 +813,7 @@ class Gate(Actor):
                 proposal = parse_request(frames, self.settings.max_request_bytes)
             except BadRequest as exc:
                 self._requests_bad.inc()
-                replies.append(error_envelope(exc.reason, exc.detail))
+                replies.append(with_plan_id(error_envelope(exc.reason, exc.detail), exc.plan_id))
                 continue
             self._plans_seen[proposal.action_proposed].inc()
             slots.append(len(replies))
@@ -782,10 +821,10 @@ class Gate(Actor):
             proposals.append(proposal)
         if not proposals:
             return replies
-        for slot, decision in zip(slots, self.decide_and_record(proposals)):
+        for slot, proposal, decision in zip(slots, proposals, self.decide_and_record(proposals)):
             if isinstance(decision, Refusal):
                 self._requests_refused[decision.reason].inc()
-                replies[slot] = error_envelope(decision.reason, decision.detail)
+                replies[slot] = with_plan_id(error_envelope(decision.reason, decision.detail), proposal.plan_id)
                 continue
             self._requests_ok.inc()
             if not decision["replayed"]:
@@ -838,8 +877,12 @@ class Gate(Actor):
                 if reason == REDIS_UNAVAILABLE:
                     self._cache = None
                     return self._faults(proposals, results, todo, REDIS_UNAVAILABLE, now, OUTCOME_UNKNOWN)
+                if reason in REFUSED_BEFORE_ANY_WRITE:
+                    return self._faults(proposals, results, todo, PERMIT_UNAVAILABLE, now,
+                                        f"the permit issuer refused the request ({reason}): {NOTHING_RECORDED}")
+                # Anything else (internal_error, a reply of the wrong shape) may come after the writes.
                 return self._faults(proposals, results, todo, PERMIT_UNAVAILABLE, now,
-                                    f"the permit issuer refused the request ({reason}): {NOTHING_RECORDED}")
+                                    f"the permit issuer failed ({reason}): {OUTCOME_UNKNOWN}")
             retry: list[int] = []
             cache = self._cache if cached else None
             for i, outcome in zip(todo, outcomes):
@@ -892,6 +935,9 @@ class Gate(Actor):
             return fault_decision(proposal, REDIS_UNAVAILABLE, now, OUTCOME_UNKNOWN)
         if reason in ("bad_key_type", "corrupt_decision"):  # Redis holds data the issuer cannot use
             return fault_decision(proposal, REDIS_UNAVAILABLE, now, f"{reason}: {outcome.get('detail', '')}"[:300])
+        if reason in ("expired", "stream_full"):  # the script refused before its first write
+            return fault_decision(proposal, PERMIT_UNAVAILABLE, now,
+                                  f"{reason}: {outcome.get('detail', '')}"[:300] + "; " + NOTHING_RECORDED)
         return fault_decision(proposal, PERMIT_UNAVAILABLE, now, OUTCOME_UNKNOWN)
 
     @staticmethod

@@ -14,6 +14,7 @@ import heapq
 import itertools
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -26,6 +27,8 @@ from prometheus_client import Counter, Gauge, start_http_server
 
 from actors.wire import encode, error_envelope
 from launcher.curve import SocketKeys, socket_keys
+from launcher.endpoints import endpoint_problem_now
+from launcher.parent_death import die_with_parent
 from launcher.schema import SchemaError
 from launcher.topology import EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, SOCKET_ROLES, ActorSpec, Topology, load_topology
 
@@ -45,6 +48,21 @@ _SOCKET_TYPES = {"PUB": zmq.PUB, "SUB": zmq.SUB, "REQ": zmq.REQ, "REP": zmq.REP,
 READY = Gauge("clustergate_actor_ready", "1 when the actor has what it needs to do its job", ["actor", "kind"])
 HANDLER_ERRORS = Counter("clustergate_handler_errors_total", "Exceptions raised by message handlers and timers", ["actor", "where"])
 CURVE_DENIED = Counter("clustergate_curve_denied_total", "CurveZMQ clients refused because their key is not allowed", ["actor", "socket"])
+# An actor that cannot start (a socket that will not bind, a metrics port in use, an exception in
+# setup) exits with this code after one `start_failed` log line naming the socket and the endpoint.
+EXIT_START_FAILED = 1
+
+
+class StartError(Exception):
+    """A socket (or the metrics endpoint) that could not be opened: names it and its endpoint."""
+
+    def __init__(self, socket: str, endpoint: str, reason: str):
+        super().__init__(f"{socket} {endpoint}: {reason}")
+        self.socket = socket
+        self.endpoint = endpoint
+        self.reason = reason
+
+
 STARTED = Gauge("clustergate_actor_started_timestamp_seconds", "Epoch time the actor process started", ["actor", "kind"])
 
 
@@ -149,7 +167,21 @@ class Actor:
             self._close(role, old)
         sock_spec = self.spec.sockets[role]
         sock = self.ctx.socket(_SOCKET_TYPES[SOCKET_ROLES[self.kind][role]])
+        # A socket that fails to open is closed here: an unclosed socket makes ctx.term() wait forever.
+        try:
+            self._configure(role, sock, sock_spec)
+        except BaseException as exc:
+            sock.close(linger=0)
+            if isinstance(exc, (zmq.ZMQError, OSError)):
+                raise StartError(role, sock_spec.endpoint, str(exc)) from None
+            raise
+        self.sockets[role] = sock
+        return sock
+
+    def _configure(self, role: str, sock: zmq.Socket, sock_spec: Any) -> None:
         sock.setsockopt(zmq.LINGER, LINGER_MS)
+        if sock_spec.endpoint.startswith("tcp://["):
+            sock.setsockopt(zmq.IPV6, 1)
         # A ROUTER sends a whole batch of replies at once and drops what exceeds its send hwm, so its
         # send queue holds at least a loop turn of replies; the receive hwm still bounds the requests.
         send_hwm = sock_spec.hwm
@@ -157,17 +189,27 @@ class Actor:
             send_hwm = max(send_hwm, ROUTER_MIN_SNDHWM)
         sock.setsockopt(zmq.SNDHWM, send_hwm)
         sock.setsockopt(zmq.RCVHWM, sock_spec.hwm)
+        max_bytes = self.max_message_bytes(role)
+        if max_bytes is not None:  # libzmq drops the connection of a larger message before reading its body
+            sock.setsockopt(zmq.MAXMSGSIZE, max_bytes)
         if sock.socket_type == zmq.SUB:
             for prefix in self._subscriptions.get(role, [b""]):
                 sock.setsockopt(zmq.SUBSCRIBE, prefix)
         if sock_spec.curve is not None:
             self._apply_curve(role, sock, server=sock_spec.bind is not None)
         if sock_spec.bind is not None:
+            # ZeroMQ unlinks an existing ipc socket file and binds anew, taking it from its owner.
+            taken = endpoint_problem_now(sock_spec.bind) if sock_spec.bind.startswith("ipc://") else None
+            if taken:
+                raise StartError(role, sock_spec.bind, taken)
             sock.bind(sock_spec.bind)
         else:
             sock.connect(sock_spec.connect)
-        self.sockets[role] = sock
-        return sock
+
+    def max_message_bytes(self, role: str) -> int | None:
+        """The largest message `role` accepts (ZMQ_MAXMSGSIZE), or None for no limit. Override for every
+        socket that takes input from outside the topology."""
+        return None
 
     def _apply_curve(self, role: str, sock: zmq.Socket, *, server: bool) -> None:
         """Encrypt with this socket's keypair; a server lets in only its allowed client keys, which
@@ -248,7 +290,12 @@ class Actor:
     def on_requests_batch(self, role: str, handler: BatchHandler, max_batch: int = REQUEST_DRAIN) -> None:
         """Serve a ROUTER role in batches: the requests waiting now (up to max_batch) go to one
         handler(bodies) call, and each gets exactly one envelope reply on its routing envelope, even if
-        handler raises. A body is the request's frames after the envelope (REQ and DEALER clients alike)."""
+        handler raises. A body is the request's frames after the envelope (REQ and DEALER clients alike).
+
+        Isolation: when handler raises for a batch, each request of it is handled again alone, so an
+        exception reaches only the request whose own call raises (internal_error); the others get their
+        own answers. A batch handler must therefore be safe to run twice for a request (the gate is:
+        a plan_id's decision is recorded once, and a second run replays it)."""
         sock = self.socket(role)
 
         def serve(s: zmq.Socket) -> None:
@@ -264,15 +311,11 @@ class Actor:
                     bodies.append(body)
                 if not bodies:
                     return
-                replies: list[dict[str, Any] | bytes]
-                try:
-                    replies = handler(bodies)
-                    if len(replies) != len(bodies):
-                        raise RuntimeError(f"handler gave {len(replies)} replies to {len(bodies)} requests")
-                except Exception as exc:  # the replies must still go out
-                    self._errors_handler.inc()
-                    self.log.error("handler_error", socket=role, error=repr(exc), trace=traceback.format_exc(limit=3))
-                    replies = [error_envelope("internal_error", f"{type(exc).__name__}: {exc}")] * len(bodies)
+                replies = self._run_batch(role, handler, bodies)
+                if isinstance(replies, dict):  # the batch raised: each request alone, so only its own fault reaches it
+                    replies = [replies] if len(bodies) == 1 else [
+                        one[0] if isinstance(one, list) else one
+                        for one in (self._run_batch(role, handler, [body]) for body in bodies)]
                 for envelope, reply in zip(envelopes, replies):
                     envelope.append(reply if type(reply) is bytes else encode(reply))
                     try:
@@ -284,6 +327,19 @@ class Actor:
 
         self._handlers[sock] = serve
         self.poller.register(sock, zmq.POLLIN)
+
+    def _run_batch(self, role: str, handler: BatchHandler,
+                   bodies: list[Frames]) -> "list[dict[str, Any] | bytes] | dict[str, Any]":
+        """handler's replies to bodies, or, when it raises, the internal_error envelope (counted, logged)."""
+        try:
+            replies = handler(bodies)
+            if len(replies) != len(bodies):
+                raise RuntimeError(f"handler gave {len(replies)} replies to {len(bodies)} requests")
+            return replies
+        except Exception as exc:  # the replies must still go out
+            self._errors_handler.inc()
+            self.log.error("handler_error", socket=role, error=repr(exc), trace=traceback.format_exc(limit=3))
+            return error_envelope("internal_error", f"{type(exc).__name__}: {exc}")
 
     # ----------------------------------------------------------------- timers
 
@@ -336,11 +392,29 @@ class Actor:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, lambda *_: self.stop())
         signal.signal(signal.SIGINT, lambda *_: self.stop())
+        # The actor lives no longer than its supervisor (supervisord): SIGTERM when it dies, even by
+        # SIGKILL, and a check of the parent in the loop.
+        parent = die_with_parent(signal.SIGTERM)
         STARTED.labels(actor=self.name, kind=self.kind).set(time.time())
-        self._metrics_server = start_http_server(self.spec.metrics_port, addr=self.spec.host)
-        self.log.info("starting", kind=self.kind, metrics=f"http://{self.spec.host}:{self.spec.metrics_port}/metrics")
+        metrics_url = f"http://{self.spec.host}:{self.spec.metrics_port}/metrics"
         try:
-            self.setup()
+            self._metrics_server = start_http_server(self.spec.metrics_port, addr=self.spec.host)
+        except OSError as exc:
+            self.log.error("start_failed", socket="metrics", endpoint=metrics_url, error=exc.strerror or str(exc))
+            return EXIT_START_FAILED
+        self.log.info("starting", kind=self.kind, metrics=metrics_url)
+        started = False
+        try:
+            try:
+                self.setup()
+            except StartError as exc:
+                self.log.error("start_failed", socket=exc.socket, endpoint=exc.endpoint, error=exc.reason)
+                return EXIT_START_FAILED
+            except Exception as exc:
+                self.log.error("start_failed", socket="-", endpoint="-", error=repr(exc),
+                               trace=traceback.format_exc(limit=3))
+                return EXIT_START_FAILED
+            started = True
             # What setup built lives as long as the process: keep it out of every later collection,
             # so a full collection scans only what handlers allocate (bench_gate, 1,000/s open loop,
             # 3 runs each: p99.9 4.4-15 ms without, 2.6-3.4 ms with; max 6-34 ms without, 5-6.5 ms with).
@@ -361,6 +435,9 @@ class Actor:
                     if handler is not None:
                         handler(sock)
                 self._run_due_timers()
+                if os.getppid() != parent:
+                    self.log.warning("parent_died", parent=parent)
+                    self.stop()
         finally:
             self.set_ready(False)
             self._guard(self.teardown, self._errors_timer, "teardown")
@@ -370,7 +447,8 @@ class Actor:
                 self._authenticator.stop()
             self.ctx.term()
             self._shutdown_metrics()
-            self.log.info("stopped")
+            if started:
+                self.log.info("stopped")
         return 0
 
     def _shutdown_metrics(self) -> None:

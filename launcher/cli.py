@@ -93,10 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from launcher.supervise import LaunchError
     args = build_parser().parse_args(argv)
     try:
         code = args.func(args)
         sys.stdout.flush()
+    except LaunchError as exc:  # e.g. a supervisord that does not answer in time: say what to do
+        print(f"clustergate: {exc}", file=sys.stderr)
+        code = 1
     except KeyboardInterrupt:
         code = 130
     except BrokenPipeError:

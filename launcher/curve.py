@@ -74,10 +74,23 @@ def read_keypair(path: Path) -> Keypair:
     public, secret = _read_certificate(path)
     if secret is None:
         raise KeyFileError(f"{path} holds no secret key; name the .key_secret file")
-    mode = stat.S_IMODE(path.stat().st_mode)
+    info = path.stat()
+    mode = stat.S_IMODE(info.st_mode)
     if mode & 0o077:
         raise KeyFileError(f"{path} is readable by group or others (mode {mode:04o}); run chmod 600 {path}")
+    if info.st_uid != os.geteuid():
+        raise KeyFileError(f"{path} is owned by uid {info.st_uid}, not by this user (uid {os.geteuid()}); a secret "
+                           f"key belongs to the user whose actors use it: chown it or generate one as this user")
     return Keypair(public=public, secret=secret)
+
+
+def others_can_write(directory: Path) -> str | None:
+    """Why a key directory is unsafe (another local user could plant or swap a key in it), or None."""
+    mode = stat.S_IMODE(directory.stat().st_mode)
+    if mode & 0o022:
+        return (f"{directory} is writable by group or others (mode {mode:04o}), so any local user could plant "
+                f"a key there; run chmod go-w {directory}")
+    return None
 
 
 def read_key_dir(directory: Path) -> frozenset[bytes]:

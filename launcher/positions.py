@@ -22,7 +22,6 @@ from launcher.schema import SchemaError
 from launcher.topology import Topology, load_topology
 
 REPO = Path(__file__).resolve().parent.parent
-RUN_TOPOLOGY = REPO / "run" / "topology.yaml"
 DEMO_TOPOLOGY = REPO / "configs" / "demo.yaml"
 
 
@@ -30,9 +29,11 @@ class UsageError(Exception):
     """Bad input from the command line: exit 2 with the message."""
 
 
-def default_topology_path() -> Path:
-    """The running system's topology if `clustergate up` wrote one, else the demo's."""
-    return RUN_TOPOLOGY if RUN_TOPOLOGY.exists() else DEMO_TOPOLOGY
+def default_topology_path(args: argparse.Namespace | None = None) -> Path:
+    """--topology, else the home's running topology (--home, $CLUSTERGATE_HOME, the repo root) if
+    `clustergate up` wrote one, else the demo's."""
+    from launcher.supervise import running_topology_path
+    return running_topology_path(args or argparse.Namespace(), fallback=DEMO_TOPOLOGY)
 
 
 def _finite(text: str) -> float:
@@ -122,7 +123,7 @@ def cmd_list(topo: Topology, client: redis.Redis, args: argparse.Namespace) -> i
 
 
 def run(args: argparse.Namespace) -> int:
-    path = Path(args.topology) if args.topology else default_topology_path()
+    path = default_topology_path(args)
     try:
         topo = load_topology(path)
     except SchemaError as exc:
@@ -145,7 +146,8 @@ def run(args: argparse.Namespace) -> int:
 def register(subparsers: Any) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--topology", metavar="FILE",
-                        help=f"topology file (default: run/topology.yaml if present, else configs/demo.yaml)")
+                        help="topology file (default: the home's run/topology.yaml if present, else configs/demo.yaml)")
+    common.add_argument("--home", help="directory with supervisord.conf and run/ (default: $CLUSTERGATE_HOME, else the repo root)")
     parser = subparsers.add_parser("positions", help="set, clear or list position snapshots by hand")
     sub = parser.add_subparsers(dest="positions_command", required=True, metavar="ACTION")
 

@@ -8,11 +8,14 @@ pass `--home` so that several systems never share a supervisord.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import http.client
 import json
 import os
+import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from launcher.endpoints import endpoint_problem_now
 from launcher.redis_binary import INSTALL_HINT, find_redis_server
 from launcher.schema import SchemaError
 from launcher.topology import EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, Topology, endpoint_port, load_topology
@@ -35,6 +39,13 @@ REDIS_PROGRAM = "redis"
 # contend (x @ x.T for 500 symbols went from ~7 to ~23 ms with 2 threads under load).
 ACTOR_THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 PROGRAMS_FILE = "clustergate.conf"
+# Every XML-RPC call to supervisord has a deadline: a stopped (SIGSTOP) or wedged supervisord makes a
+# command fail with advice instead of hanging. The liveness probe is short; stopping programs with
+# wait=True takes up to their stopwaitsecs, hence the longer deadline for every other call.
+PROBE_TIMEOUT_S = 5.0
+CALL_TIMEOUT_S = 60.0
+# The exec shim that makes the managed redis-server die with supervisord (redis has no such option).
+PARENT_DEATH_SHIM = Path(__file__).resolve().parent / "parent_death.py"
 
 
 # --------------------------------------------------------------------------- paths
@@ -72,20 +83,46 @@ class Home:
     def redis_dir(self) -> Path:
         return self.run / "redis"
 
+    @property
+    def redis_conf(self) -> Path:
+        return self.redis_dir / "redis.conf"
+
+    @property
+    def ipc_dir(self) -> Path:
+        """Where the socket files of relative ipc:// endpoints live, so two homes never share one."""
+        return self.run / "ipc"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run / "supervisord.pid"
+
     def log_of(self, program: str) -> Path:
         return self.logs / f"{program}.log"
 
     def prepare(self) -> None:
-        for d in (self.run, self.programs.parent, self.logs, self.redis_dir):
+        for d in (self.run, self.programs.parent, self.logs, self.redis_dir, self.ipc_dir):
             d.mkdir(parents=True, exist_ok=True)
         os.chmod(self.run, 0o700)
         if not self.conf.exists():
-            shutil.copyfile(REPO / "supervisord.conf", self.conf)
+            # supervisord re-expands %(here)s's value, so a home path holding % is written in, escaped.
+            text = (REPO / "supervisord.conf").read_text().replace("%(here)s", _conf_value(str(self.root)))
+            write_files({self.conf: (text, 0o644)})
 
 
 def home_from(args: argparse.Namespace) -> Home:
+    """The home every command uses: --home, else $CLUSTERGATE_HOME, else the repo root."""
     root = getattr(args, "home", None) or os.environ.get("CLUSTERGATE_HOME") or REPO
     return Home(Path(root).resolve())
+
+
+def running_topology_path(args: argparse.Namespace, fallback: Path | None = None) -> Path:
+    """The topology a command acts on: --topology, else the home's running copy (run/topology.yaml),
+    else `fallback` (None: the home's copy, whether or not it exists)."""
+    given = getattr(args, "topology", None)
+    if given:
+        return Path(given)
+    running = home_from(args).topology
+    return running if running.exists() or fallback is None else fallback
 
 
 # --------------------------------------------------------------------------- rendering
@@ -108,11 +145,13 @@ def render_programs(topo: Topology, home: Home, python: str = sys.executable, re
     out = [f"; rendered by clustergate from {topo.source_path} -- do not edit; run `clustergate up` again\n"]
     if topo.redis.managed:
         binary = redis_binary or find_redis_server() or "redis-server"
-        out.append(_program(REDIS_PROGRAM, f"{binary} {home.redis_dir / 'redis.conf'}", priority=1,
+        binary = shutil.which(binary) or binary  # the shim execs a path
+        command = _command(python, str(PARENT_DEATH_SHIM), binary, str(home.redis_conf))
+        out.append(_program(REDIS_PROGRAM, command, priority=1,
                             directory=home.redis_dir, log=home.log_of(REDIS_PROGRAM),
                             env={"CLUSTERGATE_CONFIG_HASH": _hash(asdict(topo.redis))}, startsecs=1, stopwait=10))
     for i, (name, spec) in enumerate(topo.actors.items()):
-        command = f"{python} -m actors.{spec.kind} --topology {home.topology} --name {name}"
+        command = _command(python, "-m", f"actors.{spec.kind}", "--topology", str(home.topology), "--name", name)
         out.append(_program(name, command, priority=100 + i, directory=REPO, log=home.log_of(name),
                             env={"CLUSTERGATE_CONFIG_HASH": actor_config_hash(topo, name), "PYTHONUNBUFFERED": "1",
                                  **ACTOR_THREAD_ENV},
@@ -120,12 +159,25 @@ def render_programs(topo: Topology, home: Home, python: str = sys.executable, re
     return "\n".join(out)
 
 
+def _conf_value(text: str, expansions: int = 1) -> str:
+    """A value as supervisord's config reads it: each expansion of %(name)s turns %% into %, so a
+    literal % is doubled once per expansion (stdout_logfile is expanded twice)."""
+    if "\n" in text or "\r" in text:
+        raise LaunchError(f"{text!r}: a path or argument with a line break cannot be put in supervisord's config")
+    return text.replace("%", "%" * (2 ** expansions))
+
+
+def _command(*argv: str) -> str:
+    """A command= value: supervisord splits it as a shell would (shlex), then expands %."""
+    return _conf_value(" ".join(shlex.quote(a) for a in argv))
+
+
 def _program(name: str, command: str, *, priority: int, directory: Path, log: Path, env: dict[str, str],
              startsecs: int, stopwait: int) -> str:
     env_line = ",".join(f'{k}="{v}"' for k, v in env.items())
     return (f"[program:{name}]\n"
             f"command={command}\n"
-            f"directory={directory}\n"
+            f"directory={_conf_value(str(directory))}\n"
             f"priority={priority}\n"
             f"autostart=true\n"
             f"autorestart=true\n"
@@ -136,37 +188,183 @@ def _program(name: str, command: str, *, priority: int, directory: Path, log: Pa
             f"stopasgroup=true\n"
             f"killasgroup=true\n"
             f"redirect_stderr=true\n"
-            f"stdout_logfile={log}\n"
+            f"stdout_logfile={_conf_value(str(log), expansions=2)}\n"
             f"stdout_logfile_maxbytes=20MB\n"
             f"stdout_logfile_backups=2\n"
             f"environment={env_line}\n")
 
 
+def redis_quote(text: str) -> str:
+    """A string as Redis's config format reads it: double quotes, with \\ and \" escaped. Control
+    characters are refused before this (password_problem), so no line can be added."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def render_redis_conf(topo: Topology, home: Home) -> str:
-    lines = [f"port {topo.redis.port}", "bind 127.0.0.1", "protected-mode yes", f"dir {home.redis_dir}",
-             "appendonly yes", "appendfsync everysec", 'save ""', "daemonize no", f"logfile \"\""]
+    lines = [f"port {topo.redis.port}", "bind 127.0.0.1", "protected-mode yes", f"dir {redis_quote(str(home.redis_dir))}",
+             "appendonly yes", "appendfsync everysec", 'save ""', "daemonize no", f"logfile \"\"",
+             # Full: refuse writes (decisions fail closed to HOLD), never evict a cooldown or a permit.
+             f"maxmemory {topo.redis.maxmemory_mb}mb", "maxmemory-policy noeviction"]
     password = topo.redis.password
     if password:
-        lines.append(f"requirepass {password}")
+        lines.append(f"requirepass {redis_quote(password)}")
     return "\n".join(lines) + "\n"
 
 
-def topology_copy(topo: Topology) -> str:
-    """The topology as the actors read it: the source file's data with base_dir pinned."""
+def _requirepass(conf_text: str) -> str | None:
+    for line in conf_text.splitlines():
+        if line.startswith("requirepass "):
+            return line
+    return None
+
+
+def password_problem(topo: Topology, home: Home, running: bool) -> str | None:
+    """Why the Redis password in the environment cannot be used for this `up`, or None. Never
+    includes the password."""
+    if not topo.redis.managed:
+        return None
+    var = topo.redis.password_env
+    password = topo.redis.password
+    if password is not None and any(ord(c) < 32 or ord(c) == 127 for c in password):
+        return (f"${var} holds a control character (a newline, tab ...), which could add lines to Redis's "
+                f"config: choose a password without one")
+    if password is None and _asks_for_password(topo):
+        return (f"${var} is not set, but the topology asks for a Redis password (redis.password_env is set): "
+                f"set it, or remove password_env from the topology to run without one")
+    if password is None and running and home.redis_conf.exists() and _requirepass(home.redis_conf.read_text()):
+        return (f"${var} is not set, but the running Redis of {home.root} requires a password: set it as "
+                f"when the system was started (to run without a password, `clustergate down` first)")
+    return None
+
+
+def _asks_for_password(topo: Topology) -> bool:
+    """A topology asks for a password when its file names redis.password_env explicitly."""
+    try:
+        data = yaml.safe_load(Path(topo.source_path).read_text()) if topo.source_path else None
+    except (OSError, yaml.YAMLError):
+        return False
+    redis_section = data.get("redis") if isinstance(data, dict) else None
+    return isinstance(redis_section, dict) and "password_env" in redis_section
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def topology_copy(topo: Topology, home: Home | None = None) -> str:
+    """The topology as the actors read it: the source file's data with base_dir pinned, and every
+    relative ipc:// path moved under the home's run/ipc/ (so two homes never share a socket file)."""
     data = yaml.safe_load(Path(topo.source_path).read_text()) if topo.source_path else {}
     data.pop("$schema", None)
     data["base_dir"] = str(Path(topo.source_path).parent) if topo.source_path else str(Path.cwd())
+    if home is not None:
+        for actor in (data.get("actors") or {}).values():
+            for sock in ((actor or {}).get("sockets") or {}).values():
+                for key in ("bind", "connect"):
+                    endpoint = (sock or {}).get(key)
+                    if isinstance(endpoint, str):
+                        sock[key] = in_home(endpoint, home)
     return yaml.safe_dump(data, sort_keys=False)
 
 
-def _write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+class WriteFailed(Exception):
+    """A file of the new system could not be written; nothing was switched in, no .tmp file is left."""
+
+
+def _tmp_of(path: Path) -> Path:
+    return path.with_name(path.name + ".tmp")
+
+
+def stage_files(files: dict[Path, tuple[str, int]]) -> None:
+    """Write each file to PATH.tmp (created with its mode, synced); on any failure remove every .tmp
+    and raise WriteFailed naming the file. Nothing is switched in here."""
+    written: list[Path] = []
+    try:
+        for path, (text, mode) in files.items():
+            tmp = _tmp_of(path)
+            written.append(tmp)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+            try:
+                os.fchmod(fd, mode)
+                data = text.encode()
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    except OSError as exc:
+        for tmp in written:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+        raise WriteFailed(f"cannot write {exc.filename or written[-1]}: {exc.strerror or exc}; "
+                          f"nothing was changed") from None
+
+
+def switch_files(paths: list[Path]) -> None:
+    """Move each staged PATH.tmp over PATH (a rename: atomic per file, and it cannot run out of space)."""
+    for path in paths:
+        os.replace(_tmp_of(path), path)
+
+
+def write_files(files: dict[Path, tuple[str, int]]) -> None:
+    stage_files(files)
+    switch_files(list(files))
 
 
 # --------------------------------------------------------------------------- supervisord control
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: Path, timeout_s: float):
+        super().__init__("localhost", timeout=timeout_s)
+        self.socket_path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(str(self.socket_path))
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+class _UnixTransport(xmlrpc.client.Transport):
+    """XML-RPC over a unix socket, every call with a deadline (supervisor's own transport has none)."""
+
+    def __init__(self, path: Path, timeout_s: float):
+        super().__init__()
+        self.socket_path = path
+        self.timeout_s = timeout_s
+
+    def make_connection(self, host: Any) -> http.client.HTTPConnection:
+        return _UnixConnection(self.socket_path, self.timeout_s)
+
+
+class _Api:
+    """supervisord's XML-RPC namespace, turning a missed deadline into SupervisorUnresponsive."""
+
+    def __init__(self, sup: "Supervisor", timeout_s: float):
+        self._sup = sup
+        self._proxy = xmlrpc.client.ServerProxy("http://localhost", transport=_UnixTransport(sup.home.socket, timeout_s))
+        self._timeout_s = timeout_s
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._proxy.supervisor, name)
+
+        def call(*args: Any) -> Any:
+            try:
+                return method(*args)
+            except TimeoutError:
+                raise SupervisorUnresponsive(self._sup.unresponsive_message(self._timeout_s)) from None
+        return call
 
 
 class Supervisor:
@@ -178,13 +376,29 @@ class Supervisor:
     @property
     def api(self) -> Any:
         """A fresh connection per use: a failed request leaves the transport unusable."""
-        from supervisor.xmlrpc import SupervisorTransport
-        transport = SupervisorTransport(None, None, f"unix://{self.home.socket}")
-        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
+        return _Api(self, CALL_TIMEOUT_S)
+
+    def pid(self) -> int | None:
+        try:
+            return int(self.home.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def unresponsive_message(self, timeout_s: float) -> str:
+        pid = self.pid()
+        who = f"supervisord (pid {pid})" if pid else "supervisord"
+        return (f"{who} did not answer on {self.home.socket} within {timeout_s:g} s: it is stopped or wedged. "
+                f"If `ps -o stat= -p {pid or 'PID'}` shows T it was stopped (SIGSTOP): resume it with "
+                f"`kill -CONT {pid or 'PID'}`; otherwise `kill {pid or 'PID'}` and run "
+                f"`clustergate down --home {self.home.root}` to stop what it leaves behind")
 
     def running(self) -> bool:
+        """True when supervisord answers and runs; False when nothing answers on the socket. Raises
+        SupervisorUnresponsive when a supervisord holds the socket but does not answer in time."""
         try:
-            return self.api.getState()["statename"] == "RUNNING"
+            return _Api(self, PROBE_TIMEOUT_S).getState()["statename"] == "RUNNING"
+        except SupervisorUnresponsive:
+            raise
         except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException):
             return False
 
@@ -233,6 +447,115 @@ class Supervisor:
 
 class LaunchError(Exception):
     pass
+
+
+class SupervisorUnresponsive(LaunchError):
+    """supervisord holds its socket but misses the deadline of a call (stopped, or wedged)."""
+
+
+# --------------------------------------------------------------------------- leftovers
+
+
+@dataclass(frozen=True)
+class HomeProcess:
+    pid: int
+    what: str  # "supervisord", "actor NAME", "redis-server"
+    command: str
+
+
+def _proc_args(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+
+
+def home_processes(home: Home) -> list[HomeProcess]:
+    """This user's processes that belong to this home, found by what carries its path: supervisord
+    (`-c HOME/supervisord.conf`), actors (`--topology HOME/run/topology.yaml`), and the managed
+    redis-server (it rewrites its command line, so by its working directory, HOME/run/redis).
+    Linux /proc only; elsewhere an empty list."""
+    found: list[HomeProcess] = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    conf, topology, redis_dir = str(home.conf), str(home.topology), str(home.redis_dir)
+    for entry in entries:
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        pid = int(entry)
+        try:
+            if os.stat(f"/proc/{pid}").st_uid != os.getuid():
+                continue
+            args = _proc_args(pid)
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rpartition(")")[2].split()[0] == "Z":
+                    continue
+        except OSError:
+            continue
+        if not args:
+            continue
+        pairs = list(zip(args, args[1:]))
+        if ("-c", conf) in pairs and any(a.endswith("supervisord") for a in args[:2]):
+            found.append(HomeProcess(pid, "supervisord", " ".join(args)))
+        elif ("--topology", topology) in pairs and any(a.startswith("actors.") for a in args):
+            name = dict(pairs).get("--name", "?")
+            found.append(HomeProcess(pid, f"actor {name}", " ".join(args)))
+        elif "redis-server" in os.path.basename(args[0].split()[0]):
+            try:
+                cwd = os.readlink(f"/proc/{pid}/cwd")
+            except OSError:
+                continue
+            if cwd == redis_dir:
+                found.append(HomeProcess(pid, "redis-server", " ".join(args)))
+    return sorted(found, key=lambda p: p.pid)
+
+
+def leftovers(home: Home, supervised: set[int]) -> list[HomeProcess]:
+    """Processes of this home that no answering supervisord of this home runs."""
+    return [p for p in home_processes(home) if p.pid not in supervised]
+
+
+def stop_processes(procs: list[HomeProcess], timeout_s: float = 10.0) -> list[HomeProcess]:
+    """SIGTERM each (supervisord first, so it does not restart the others), SIGKILL what is left
+    after timeout_s; return those still alive."""
+    ordered = sorted(procs, key=lambda p: p.what != "supervisord")
+    for proc in ordered:
+        try:
+            os.kill(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout_s
+    alive = list(ordered)
+    while alive:
+        alive = [p for p in alive if _alive(p.pid)]
+        if not alive or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    for proc in alive:
+        try:
+            os.kill(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 5
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in alive if _alive(p.pid)]
+        time.sleep(0.05)
+    return alive
+
+
+def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
 
 
 # --------------------------------------------------------------------------- readiness
@@ -300,6 +623,9 @@ def last_log_line(path: Path) -> str:
 
 
 def wait_until_ready(sup: Supervisor, topo: Topology, home: Home, timeout_s: float, out: Any = sys.stdout) -> bool:
+    """Poll until every program is ready; on failure print the logs' last lines, with the Redis
+    password (which a log may echo) replaced by ***."""
+    secrets = [topo.redis.password or ""]
     names = ([REDIS_PROGRAM] if topo.redis.managed else []) + list(topo.actors)
     deadline = time.monotonic() + timeout_s
     last_line = ""
@@ -313,8 +639,8 @@ def wait_until_ready(sup: Supervisor, topo: Topology, home: Home, timeout_s: flo
             # exit status for a program that exits within its start window, hence the log's last line.
             if info and (state == "FATAL" or (state in ("BACKOFF", "EXITED") and (
                     info.get("exitstatus") == EXIT_BAD_INPUT or last_log_line(home.log_of(name)) == EXIT_BAD_INPUT_LINE))):
-                print(f"FAILED: program {name} is {state} ({info.get('spawnerr') or info.get('description')})", file=out)
-                print(f"--- last lines of {home.log_of(name)} ---\n{tail(home.log_of(name))}", file=out)
+                print(redact(f"FAILED: program {name} is {state} ({info.get('spawnerr') or info.get('description')})", secrets), file=out)
+                print(f"--- last lines of {home.log_of(name)} ---\n{redact(tail(home.log_of(name)), secrets)}", file=out)
                 return False
             if state != "RUNNING":
                 waiting.append(f"{name} ({state.lower()})")
@@ -333,7 +659,7 @@ def wait_until_ready(sup: Supervisor, topo: Topology, home: Home, timeout_s: flo
             print(f"FAILED: not ready after {timeout_s:.0f} s: {', '.join(waiting)}", file=out)
             for entry in waiting:
                 name = entry.split(" ")[0]
-                print(f"--- last lines of {home.log_of(name)} ---\n{tail(home.log_of(name))}", file=out)
+                print(f"--- last lines of {home.log_of(name)} ---\n{redact(tail(home.log_of(name)), secrets)}", file=out)
             return False
         time.sleep(0.2)
 
@@ -350,64 +676,175 @@ def _load(path: str) -> Topology | None:
         return None
 
 
-def _busy_ports(topo: Topology, programs: list[str]) -> list[str]:
+def _program_sections(text: str) -> dict[str, str]:
+    """Rendered programs text -> {program name: its section}."""
+    sections: dict[str, str] = {}
+    for chunk in text.split("[program:")[1:]:
+        name = chunk.partition("]")[0]
+        sections[name] = chunk
+    return sections
+
+
+def _claims(topo: Topology, name: str) -> list[tuple[str, str]]:
+    """(YAML path, bind endpoint) of everything program `name` binds: its ports and ipc paths."""
+    if name == REDIS_PROGRAM:
+        return [("redis.port", f"tcp://127.0.0.1:{topo.redis.port}")]
+    spec = topo.actors.get(name)
+    if spec is None:
+        return []
+    host = f"[{spec.host}]" if ":" in spec.host else spec.host
+    claims = [(f"actors.{name}.metrics_port", f"tcp://{host}:{spec.metrics_port}")]
+    claims += [(f"actors.{name}.sockets.{role}.bind", s.bind) for role, s in spec.sockets.items() if s.bind]
+    return claims
+
+
+def in_home(endpoint: str, home: Home) -> str:
+    """The endpoint an actor of this home binds: a relative ipc:// path lives under run/ipc/."""
+    if endpoint.startswith("ipc://") and not endpoint[len("ipc://"):].startswith("/"):
+        return f"ipc://{home.ipc_dir / endpoint[len('ipc://'):]}"
+    return endpoint
+
+
+def _busy_endpoints(topo: Topology, programs: list[str], held: set[str], home: Home) -> list[str]:
+    """Problems with the ports and ipc paths the programs about to start will bind; `held` are the
+    endpoints this home's running system binds now (a program restarted frees its own)."""
     problems = []
     for name in programs:
-        if name == REDIS_PROGRAM:
-            ports = [("redis.port", topo.redis.port)]
-        elif name in topo.actors:
-            spec = topo.actors[name]
-            ports = [(f"actors.{name}.metrics_port", spec.metrics_port)]
-            ports += [(f"actors.{name}.sockets.{role}.bind", endpoint_port(s.bind)) for role, s in spec.sockets.items() if s.bind]
-        else:
-            continue
-        for where, port in ports:
-            if port is None:
+        for where, endpoint in _claims(topo, name):
+            endpoint = in_home(endpoint, home)
+            if _held_key(endpoint) in held:
                 continue
-            with socket.socket() as s:
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                try:
-                    s.bind(("127.0.0.1", port))
-                except OSError:
-                    problems.append(f"{where}: port {port} is already in use by another process")
+            problem = endpoint_problem_now(endpoint)
+            if problem is None:
+                continue
+            if endpoint.startswith("ipc://"):
+                problems.append(f"{where}: {endpoint} {problem}" if problem.startswith("is ") else f"{where}: {endpoint}: {problem}")
+            else:
+                problems.append(f"{where}: {problem}")
     return problems
 
 
+def _held_key(endpoint: str) -> str:
+    if endpoint.startswith("tcp://"):
+        return "tcp:" + endpoint.rpartition(":")[2]
+    return endpoint
+
+
+def _held_endpoints(home: Home) -> set[str]:
+    """Ports and ipc paths the home's running topology binds (empty when it cannot be read)."""
+    try:
+        running = load_topology(home.topology)
+    except SchemaError:
+        return set()
+    names = ([REDIS_PROGRAM] if running.redis.managed else []) + list(running.actors)
+    return {_held_key(endpoint) for name in names for _, endpoint in _claims(running, name)}
+
+
+def _wait_gone(pid: int | None, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while pid is not None and _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def _describe_leftovers(procs: list[HomeProcess]) -> str:
+    return ", ".join(f"pid {p.pid} ({p.what})" for p in procs)
+
+
 def cmd_up(args: argparse.Namespace) -> int:
+    """All or nothing: every check (topology, binary, password, leftovers, ports, disk) runs before
+    anything changes; the new files are staged as .tmp and switched in only then; a failure leaves
+    the running system and its files as they were. One `up` per home at a time."""
     topo = _load(args.file)
     if topo is None:
         return 2
     home = home_from(args)
+    try:
+        home.prepare()
+        lock = open(home.run / "up.lock", "a+")
+    except (OSError, WriteFailed) as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"FAILED: another `clustergate up` is running for {home.root}; wait for it to finish", file=sys.stderr)
+            return 1
+        return _up_locked(args, topo, home)
+
+
+def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
     redis_binary = None
     if topo.redis.managed:
         redis_binary = find_redis_server()
         if redis_binary is None:
             print(f"cannot start managed Redis: {INSTALL_HINT}", file=sys.stderr)
             return 1
-    home.prepare()
     sup = Supervisor(home)
-    was_running = sup.running()
+    try:
+        was_running = sup.running()
+    except SupervisorUnresponsive as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+    if not was_running:
+        stray = leftovers(home, supervised=set())
+        if stray:
+            print(f"FAILED: processes of {home.root} are still running with no supervisord: "
+                  f"{_describe_leftovers(stray)}; `clustergate down --home {home.root}` stops them", file=sys.stderr)
+            return 1
+    problem = password_problem(topo, home, was_running)
+    if problem:
+        print(f"{args.file}: redis: {problem}", file=sys.stderr)
+        return 2
+    try:
+        topology_text = topology_copy(topo, home)
+        redis_text = render_redis_conf(topo, home) if topo.redis.managed else None
+        rendered = render_programs(topo, home, redis_binary=redis_binary)
+    except WriteFailed as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+    except (LaunchError, OSError) as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
     previous = home.programs.read_text() if home.programs.exists() else ""
-    _write_atomic(home.topology, topology_copy(topo))
-    _write_atomic(home.redis_dir / "redis.conf", render_redis_conf(topo, home), mode=0o600)
-    rendered = render_programs(topo, home, redis_binary=redis_binary)
-    new_programs = [n for n in ([REDIS_PROGRAM] if topo.redis.managed else []) + list(topo.actors)
-                    if f"[program:{n}]" not in previous or not was_running]
-    busy = _busy_ports(topo, new_programs)
+    old_sections, new_sections = _program_sections(previous), _program_sections(rendered)
+    to_start = [n for n in new_sections if not was_running or old_sections.get(n) != new_sections[n]]
+    held = _held_endpoints(home) if was_running else set()
+    busy = _busy_endpoints(topo, to_start, held, home)
     if busy:
         for line in busy:
             print(f"{args.file}: {line}", file=sys.stderr)
         return 1
-    _write_atomic(home.programs, rendered)
+    old_password = _requirepass(home.redis_conf.read_text()) if home.redis_conf.exists() else None
+    files: dict[Path, tuple[str, int]] = {home.topology: (topology_text, 0o644), home.programs: (rendered, 0o644)}
+    if redis_text is not None:
+        files[home.redis_conf] = (redis_text, 0o600)
+    backup = {path: path.read_bytes() if path.exists() else None for path in files}
     try:
-        if was_running:
+        stage_files(files)
+    except WriteFailed as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+    switch_files(list(files))
+    # supervisord's environment is the actors': a new password reaches them only through a new supervisord.
+    password_changed = redis_text is not None and was_running and _requirepass(redis_text) != old_password
+    try:
+        if password_changed:
+            print("the Redis password changed: restarting supervisord, Redis and every actor with the new one")
+            _shutdown(sup, home)
+            sup.start_daemon()
+        elif was_running:
             added, changed, removed = sup.apply_config()
             print(f"updated {topo.name}: added {added or '-'}, restarted {changed or '-'}, removed {removed or '-'}")
         else:
             print(f"starting supervisord ({home.conf}) for topology {topo.name}")
             sup.start_daemon()
     except (LaunchError, xmlrpc.client.Fault, OSError) as exc:
-        print(f"FAILED: {exc}", file=sys.stderr)
+        _restore(backup)
+        print(f"FAILED: {exc}; the previous files are back in {home.run}", file=sys.stderr)
         return 1
     ok = wait_until_ready(sup, topo, home, args.timeout)
     if ok:
@@ -415,27 +852,48 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _restore(backup: dict[Path, bytes | None]) -> None:
+    for path, content in backup.items():
+        try:
+            if content is None:
+                path.unlink(missing_ok=True)
+            else:
+                write_files({path: (content.decode(), 0o600 if path.name == "redis.conf" else 0o644)})
+        except (OSError, WriteFailed):
+            pass
+
+
+def _shutdown(sup: Supervisor, home: Home) -> None:
+    pid = sup.pid()
+    sup.shutdown()
+    if not _wait_gone(pid, 30):
+        raise LaunchError(f"supervisord (pid {pid}) still running 30 s after its shutdown")
+
+
 def cmd_down(args: argparse.Namespace) -> int:
+    """Stop every program and supervisord, then every leftover process of this home."""
     home = home_from(args)
     sup = Supervisor(home)
-    if not sup.running():
-        print(f"nothing running (no supervisord on {home.socket})")
-        return 0
-    pid_file = home.run / "supervisord.pid"
-    pid = int(pid_file.read_text().strip()) if pid_file.exists() else None
-    sup.shutdown()
-    deadline = time.monotonic() + 30
-    while pid is not None and time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    else:
-        if pid is not None:
-            print(f"supervisord (pid {pid}) still running after 30 s", file=sys.stderr)
-            return 1
-    print("stopped every program and supervisord; Redis data and logs stay in " + str(home.run))
+    try:
+        running = sup.running()
+        if running:
+            _shutdown(sup, home)
+            print("stopped every program and supervisord; Redis data and logs stay in " + str(home.run))
+    except LaunchError as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+    stray = leftovers(home, supervised=set())
+    for proc in stray:
+        print(f"stopping leftover pid {proc.pid} ({proc.what}): {proc.command[:200]}")
+    still = stop_processes(stray)
+    for proc in stray:
+        if proc not in still:
+            print(f"stopped leftover pid {proc.pid} ({proc.what})")
+    if still:
+        print(f"FAILED: still running: {_describe_leftovers(still)}", file=sys.stderr)
+        return 1
+    if not running and not stray:
+        print(f"nothing running (no supervisord on {home.socket}, no leftover process of {home.root})")
     return 0
 
 
@@ -443,9 +901,13 @@ def collect_status(home: Home) -> dict[str, Any]:
     sup = Supervisor(home)
     topo = load_topology(home.topology) if home.topology.exists() else None
     if not sup.running():
-        return {"supervisord": "not running", "topology": topo.name if topo else None, "programs": []}
+        stray = [asdict(p) for p in leftovers(home, supervised=set())]
+        return {"supervisord": "not running", "topology": topo.name if topo else None, "programs": [],
+                "leftovers": stray}
     rows = []
-    for info in sup.processes():
+    infos = sup.processes()
+    supervised = {sup.pid()} | {info["pid"] for info in infos if info["pid"]}
+    for info in infos:
         name = info["name"]
         row: dict[str, Any] = {"name": name, "state": info["statename"], "pid": info["pid"] or None,
                                "uptime_s": (info["now"] - info["start"]) if info["statename"] == "RUNNING" else 0}
@@ -459,13 +921,18 @@ def collect_status(home: Home) -> dict[str, Any]:
             row["metrics_url"] = None
             row["ready"] = redis_ready(topo)
         rows.append(row)
-    return {"supervisord": "running", "topology": topo.name if topo else None, "programs": rows}
+    stray = [asdict(p) for p in leftovers(home, supervised={pid for pid in supervised if pid})]
+    return {"supervisord": "running", "topology": topo.name if topo else None, "programs": rows, "leftovers": stray}
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from launcher.overview import collect_overview, render_overview
     home = home_from(args)
-    status = collect_status(home)
+    try:
+        status = collect_status(home)
+    except LaunchError as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
     topo = load_topology(home.topology) if home.topology.exists() and status["supervisord"] == "running" else None
     if topo is not None:
         status["overview"] = collect_overview(topo)
@@ -481,7 +948,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         if topo is not None:
             print()
             print(render_overview(topo, status["overview"]))
-    all_ok = status["supervisord"] == "running" and all(r["state"] == "RUNNING" and r.get("ready") for r in status["programs"])
+        for proc in status["leftovers"]:
+            print(f"leftover pid {proc['pid']} ({proc['what']}), run by no supervisord: {proc['command'][:200]}")
+        if status["leftovers"]:
+            print(f"`clustergate down --home {home.root}` stops the leftovers")
+    all_ok = (status["supervisord"] == "running" and not status["leftovers"]
+              and all(r["state"] == "RUNNING" and r.get("ready") for r in status["programs"]))
     return 0 if all_ok else 1
 
 

@@ -10,10 +10,10 @@ import dataclasses
 import ipaddress
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any, Literal
-from urllib.parse import urlparse
 
 from launcher.schema import (MISSING, Path, Problem, SchemaError, Validator, dataclass_schema,
                              format_path, json_schema_for, load_yaml_with_lines, setting)
@@ -72,6 +72,7 @@ class RedisConfig:
     url: str | None = setting(None, doc="External Redis, e.g. redis://127.0.0.1:6379/0. Put no password here; use password_env.")
     password_env: str = setting("CLUSTERGATE_REDIS_PASSWORD", doc="Environment variable holding the Redis password, if any.")
     timeout_ms: int = setting(250, doc="Socket and connect timeout of every Redis call.", ge=10, le=60000)
+    maxmemory_mb: int = setting(1024, doc="Managed redis-server: maxmemory, with maxmemory-policy noeviction (a full Redis refuses writes, so decisions fail closed to HOLD; nothing, above all no cooldown or permit, is evicted). Alert ClustergateRedisMemoryHigh fires at 80%.", ge=16, le=1_048_576)
 
     @staticmethod
     def __schema_build__(v: Validator, kwargs: dict, raw: dict, path: Path) -> dict:
@@ -82,11 +83,11 @@ class RedisConfig:
         if not managed and not url:
             v.problem(path, "set managed: true or give a url")
         if url:
-            parsed = urlparse(url)
-            if parsed.scheme not in ("redis", "rediss", "unix"):
-                v.problem(path + ("url",), f"expected a redis://, rediss:// or unix:// URL, got {url!r}")
-            if parsed.password:
-                v.problem(path + ("url",), "contains a password; put it in the environment variable named by password_env")
+            from actors.redis_url import RedisUrlError, parse_redis_url  # the one parser every client uses
+            try:
+                parse_redis_url(url)
+            except RedisUrlError as exc:  # its message never repeats the URL (it may hold a password)
+                v.problem(path + ("url",), str(exc))
         if managed and kwargs.get("port") == 6379:
             v.problem(path + ("port",), "6379 is Redis's default port; a managed server takes a non-default one")
         return kwargs
@@ -137,6 +138,7 @@ class CurveKeysConfig:
     """Where the CurveZMQ certificates live (`clustergate keys generate DIR --name NAME` makes them)."""
 
     keys_dir: str = setting(doc="Directory of certificates: NAME.key (public) and NAME.key_secret (secret, mode 0600). Relative to the topology file.")
+    client_key: str | None = setting(None, doc="Certificate the proofs use to reach a CurveZMQ gate (a name in keys_dir); the gate's proposals socket must allow it.")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -229,9 +231,10 @@ class GateSettings:
     riskoff_stress: float = setting(0.80, doc="PARTIAL_25/50 accelerate to PARTIAL_75 at or above this stress.", ge=0, le=1)
     kill_score_hard: float = setting(0.85, doc="kill_score at or above which a cold FULL_CLOSE becomes PARTIAL_75.", ge=0, le=1)
     permit_timeout_ms: int = setting(500, doc="How long to wait for the permit issuer before HOLD permit_unavailable.", ge=10, le=60000)
-    max_request_bytes: int = setting(65536, doc="Larger proposals are rejected unread.", ge=256, le=100_000_000)
+    max_request_bytes: int = setting(65536, doc="ZMQ_MAXMSGSIZE of the proposals socket: libzmq drops the connection of a larger proposal unread, so its client gets no reply (a timeout), and the gate's memory stays bounded.", ge=256, le=100_000_000)
     refresh_s: float = setting(2.0, doc="Re-read snapshots and cluster state this often to keep the p26_* gauges current between proposals.", ge=0.05, le=3600)
     state_refresh_ms: int = setting(100, doc="Decide from a cache of snapshots, cluster state, realized vol and cooldowns re-read from Redis this often (one pipelined read), instead of one read per batch: positions and cluster state are seen at most this late; freshness is judged at decision time; cooldowns stay exact (the permit issuer refuses a decision made on a cooldown that changed, and the gate re-reads). 0 reads Redis for every batch.", ge=0, le=60000)
+    policy: Literal["spec", "monotone"] = setting("spec", doc="spec: SPEC's policy order (a cooldown steps down first, then the cold and risk-off rules apply, so a cooldown can give a larger action than no cooldown). monotone: under a cooldown the action is the smaller of that and one step below what the same proposal gets without a cooldown, so a cooldown never enlarges a permit (README: the policy table).")
 
     @staticmethod
     def __schema_build__(v: Validator, kwargs: dict, raw: dict, path: Path) -> dict:
@@ -244,8 +247,9 @@ class GateSettings:
 class PermitIssuerSettings:
     permit_ttl_s: int = setting(60, doc="TTL of quantum:permit:p26:{plan_id}.", ge=1, le=60)
     cooldown_ttl_s: int = setting(60, doc="TTL of quantum:p26:cooldown:{symbol}.", ge=1, le=86400)
-    stream_maxlen: int = setting(100000, doc="Approximate MAXLEN of the gate decision stream.", ge=1000, le=100_000_000)
-    decision_ttl_s: int = setting(86400, doc="How long a plan_id's decision is kept for idempotent resubmission.", ge=60, le=30 * 86400)
+    stream_maxlen: int = setting(100000, doc="Count cap (the memory bound) of the gate decision stream. Records are trimmed by time only, once older than the longest permit or cooldown TTL; a decision that would take the stream past this cap while every record is younger is refused (HOLD permit_unavailable, stream_full, nothing recorded), never trimmed. Sustained capacity: stream_maxlen / max(permit_ttl_s, cooldown_ttl_s) decisions per second.", ge=1000, le=100_000_000)
+    decision_ttl_s: int = setting(86400, doc="How long a plan_id's decision that carries a permit is kept for idempotent resubmission.", ge=60, le=30 * 86400)
+    hold_decision_ttl_s: int = setting(600, doc="How long a HOLD decision (no permit) is kept for idempotent resubmission: the client's retry window. A HOLD resubmitted later is decided afresh.", ge=60, le=30 * 86400)
 
 
 SETTINGS_BY_KIND: dict[str, Any] = {
@@ -383,6 +387,8 @@ def endpoint_problem(endpoint: str) -> str | None:
         return f"port must be 1..65535, got {port}"
     if host == "*":
         return "binding every interface (*) is not allowed; name the address"
+    if ":" in host and not (host.startswith("[") and host.endswith("]")):
+        return f"write an IPv6 address in brackets, e.g. tcp://[::1]:{port}, got {endpoint!r}"
     return None
 
 
@@ -409,6 +415,9 @@ def _endpoint_key(endpoint: str) -> str:
 
 # Names end up in Redis keys, supervisord program names and file names: keep them short.
 MAX_NAME_CHARS = 64
+# An actor name is a supervisord program name, a log file name and an argument of the rendered
+# command: ASCII, starting with a letter (so it is never read as an option), then letters, digits, - and _.
+ACTOR_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
 
 def _check_actor(v: Validator, name: str, raw: Any, path: Path) -> ActorSpec:
@@ -474,10 +483,10 @@ def validate_data(data: Any, lines: dict[Path, int] | None = None,
             if not isinstance(raw, dict):
                 v.problem(path, f"expected a mapping, got {raw!r}")
                 continue
-            if (str(name) in RESERVED_PROGRAM_NAMES or not str(name).replace("_", "").replace("-", "").isalnum()
+            if (str(name) in RESERVED_PROGRAM_NAMES or not ACTOR_NAME_RE.fullmatch(str(name))
                     or len(str(name)) > MAX_NAME_CHARS):
                 v.problem(path[:1], f"actor name {str(name)[:40]!r} is reserved or not 1 to {MAX_NAME_CHARS} "
-                                    f"letters, digits, - and _")
+                                    f"ASCII letters, digits, - and _ that start with a letter")
             actors[str(name)] = _check_actor(v, str(name), raw, path)
     topo = Topology(name=topo.name, symbols=topo.symbols, redis=topo.redis, positions=topo.positions,
                     clusters=topo.clusters, actors=actors, security=topo.security, base_dir=topo.base_dir)
@@ -603,6 +612,9 @@ def _check_curve_keys(v: Validator, topo: Topology) -> None:
     if not keys_dir.is_dir():
         v.problem(("security", "curve", "keys_dir"), f"{keys_dir} is not a directory (make it with `clustergate keys generate {keys_dir} --name NAME`)")
         return
+    writable = keys.others_can_write(keys_dir)
+    if writable:
+        v.problem(("security", "curve", "keys_dir"), writable)
     base = keys.topology_base(topo)
 
     def read(path: Path, ref: str, secret: bool) -> bytes | None:
@@ -625,14 +637,44 @@ def _check_curve_keys(v: Validator, topo: Topology) -> None:
         if sock.bind is not None:
             allow = {k for i, ref in enumerate(curve.allow) if (k := read(path + ("allow", i), ref, secret=False))}
             if curve.allow_dir is not None:
+                allow_dir = topo.resolve_path(curve.allow_dir)
+                if allow_dir == keys_dir.resolve():
+                    v.problem(path + ("allow_dir",), f"{allow_dir} is security.curve.keys_dir, which holds every "
+                                                     f"server's key too: it would let every server in; give a "
+                                                     f"directory of client keys only, or list them in allow")
                 try:
-                    allow |= keys.read_key_dir(topo.resolve_path(curve.allow_dir))
+                    allow |= keys.read_key_dir(allow_dir)
                 except keys.KeyFileError as exc:
                     v.problem(path + ("allow_dir",), str(exc))
+                writable = keys.others_can_write(allow_dir) if allow_dir.is_dir() else None
+                if writable:
+                    v.problem(path + ("allow_dir",), writable)
+            if own_key[(name, role)] is not None and own_key[(name, role)] in allow:
+                v.problem(path + ("allow",), f"lets in its own key ('{curve.keypair}'): a server never allows "
+                                             f"its own keypair; list only client keys")
             allowed[_endpoint_key(sock.bind)] = allow
             server_public[_endpoint_key(sock.bind)] = own_key[(name, role)]
         elif curve.server_key is not None:
             server_named[(name, role)] = read(path + ("server_key",), curve.server_key, secret=False)
+    users_of_key: dict[bytes, set[str]] = {}
+    for (name, _), key in own_key.items():
+        if key is not None:
+            users_of_key.setdefault(key, set()).add(name)
+    for (name, role), key in own_key.items():
+        others = sorted(users_of_key.get(key, set()) - {name}) if key is not None else []
+        if others:
+            v.problem(("actors", name, "sockets", role, "curve", "keypair"),
+                      f"'{topo.actors[name].sockets[role].curve.keypair}' is also the keypair of "  # type: ignore[union-attr]
+                      f"{', '.join('actors.' + o for o in others)}: each actor needs its own keypair, or one "
+                      f"stolen secret speaks for both")
+    client_key = topo.security.curve.client_key
+    if client_key is not None:
+        proofs_key = read(("security", "curve", "client_key"), client_key, secret=True)
+        gate_allows = [allowed.get(_endpoint_key(topo.actors[g].sockets["proposals"].bind or ""))
+                       for g in topo.actors_of_kind("gate") if "proposals" in topo.actors[g].sockets]
+        if proofs_key is not None and any(a is not None and proofs_key not in a for a in gate_allows):
+            v.problem(("security", "curve", "client_key"), f"the gate's proposals socket does not allow '{client_key}'; "
+                                                           f"add it to its curve.allow")
     for name, role, sock in curve_sockets:
         if sock.connect is None:
             continue

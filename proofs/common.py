@@ -20,7 +20,7 @@ from actors.redis_conn import connect
 from launcher.client import GateClient, GateUnavailable, gate_endpoint
 from launcher.overview import first, labelled
 from launcher.schema import SchemaError
-from launcher.supervise import REDIS_PROGRAM, REPO, Home, Supervisor, scrape
+from launcher.supervise import REDIS_PROGRAM, Home, Supervisor, home_from, running_topology_path, scrape
 from launcher.topology import Topology, load_topology
 
 # How long start_programs waits for the programs it started to be RUNNING.
@@ -53,8 +53,20 @@ class Proof:
         self.checks: list[Check] = []
         self.evidence: dict[str, Any] = {}
         self.started = time.time()
-        self.client = GateClient(gate_endpoint(self.topology_path), timeout_ms=1000, retries=2) \
-            if self.topo.actors_of_kind("gate") else None
+        self.client = self._gate_client()
+
+    def _gate_client(self) -> GateClient | None:
+        """A client of the gate; on a CurveZMQ gate it holds the key named by security.curve.client_key."""
+        gates = self.topo.actors_of_kind("gate")
+        if not gates:
+            return None
+        curve = self.topo.actors[gates[0]].sockets["proposals"].curve
+        client_key = self.topo.security.curve.client_key if self.topo.security.curve else None
+        if curve is not None and client_key is None:
+            raise ProofFailed("the gate's proposals socket uses CurveZMQ: name the proofs' client key in "
+                              "security.curve.client_key (a key the gate allows)")
+        return GateClient.from_topology(self.topology_path, client_key=client_key if curve else None,
+                                        timeout_ms=1000, retries=2)
 
     # ----------------------------------------------------------------- checks
 
@@ -205,17 +217,23 @@ def run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv
         parser = argparse.ArgumentParser(prog=f"proofs/{name.replace('-', '_')}.py")
         add_arguments(parser)
         args = parser.parse_args(argv)
-    home = Home(Path(args.home or REPO).resolve())
-    topology_path = Path(args.topology) if args.topology else None
-    if not (topology_path or home.topology).exists():
-        print(f"FAIL  topology: {topology_path or home.topology} does not exist (is the system up? `clustergate up FILE`)")
+    home = home_from(args)
+    topology_path = running_topology_path(args)
+    if not topology_path.exists():
+        print(f"FAIL  topology: {topology_path} does not exist (is the system of {home.root} up? `clustergate up FILE`)")
         return 1
     try:
         proof = Proof(name, home, topology_path)
     except SchemaError as exc:
         for problem in exc.problems:
-            print(problem.render(str(topology_path or home.topology)), file=sys.stderr)
+            print(problem.render(str(topology_path)), file=sys.stderr)
         return 2
+    except ProofFailed as exc:
+        print(f"FAIL  {exc}")
+        return 1
+    except ValueError as exc:  # a client key that cannot be read (KeyFileError names the file)
+        print(f"FAIL  gate client: {exc}")
+        return 1
     if not proof.sup.running():
         print(f"FAIL  supervisord: not running on {home.socket} (start the system with `clustergate up FILE`)")
         return 1
@@ -237,6 +255,6 @@ def run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--topology", help="topology of the running system (default: run/topology.yaml of the home)")
-    parser.add_argument("--home", help="directory with supervisord.conf and run/ (default: the repo root)")
+    parser.add_argument("--home", help="directory with supervisord.conf and run/ (default: $CLUSTERGATE_HOME, else the repo root)")
     parser.add_argument("--all-programs", action="store_true",
                         help="warm-restart only: restart every program, managed Redis included")

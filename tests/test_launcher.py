@@ -136,3 +136,267 @@ def test_actor_that_fails_at_start_up_is_reported_with_its_log(system) -> None:
     feed_log = feed_log.partition("--- last lines of ")[0]
     assert "event=bad_source" in feed_log and "no-such-prices.csv" in feed_log, output
     assert feed_log.strip().splitlines()[-1] == EXIT_BAD_INPUT_LINE, output
+
+
+# --------------------------------------------------------------------------- issue 18: launcher hardening
+
+import os  # noqa: E402
+import resource  # noqa: E402
+import signal  # noqa: E402
+import time  # noqa: E402
+
+from helpers import PYTHON, free_port, wait_for  # noqa: E402
+
+
+def small_data() -> dict:
+    """Managed Redis, a permit issuer and a gate on free ports: up in a few seconds."""
+    data = retarget(demo_topology_data())
+    data["actors"] = {name: data["actors"][name] for name in ("permit_issuer", "gate")}
+    return data
+
+
+@pytest.fixture
+def small(tmp_path: Path):
+    """A small system up in its own home; always brought down (leftovers included)."""
+    home = tmp_path / "home"
+    data = small_data()
+    topo_path = write_topology(tmp_path / "small.yaml", data)
+    up = clustergate("up", str(topo_path), "--home", str(home))
+    assert up.returncode == 0, up.stdout + up.stderr
+    try:
+        yield home, topo_path, data
+    finally:
+        clustergate("down", "--home", str(home))
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def run_files(home: Path) -> dict[str, bytes]:
+    run = home / "run"
+    return {p.name: p.read_bytes() for p in (run / "topology.yaml", run / "redis" / "redis.conf",
+                                             run / "programs.d" / "clustergate.conf")}
+
+
+def tmp_files(home: Path) -> list[Path]:
+    return [p for p in (home / "run").rglob("*.tmp")]
+
+
+def test_an_up_that_fails_on_a_busy_port_changes_neither_the_running_topology_nor_redis_conf(small) -> None:
+    home, topo_path, data = small
+    before, pids_before = run_files(home), pids(home)
+    changed = yaml.safe_load(topo_path.read_text())
+    changed["redis"]["port"] = free_port()
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", free_port()))
+    blocker.listen()
+    # A new program whose metrics port another process holds.
+    changed["actors"]["spare_issuer"] = {"kind": "permit_issuer", "metrics_port": blocker.getsockname()[1],
+                                         "sockets": {"requests": {"bind": f"tcp://127.0.0.1:{free_port()}"}}}
+    write_topology(topo_path, changed)
+    try:
+        result = clustergate("up", str(topo_path), "--home", str(home), "--timeout", "20")
+    finally:
+        blocker.close()
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "actors.spare_issuer.metrics_port" in result.stderr and "already in use" in result.stderr
+    assert run_files(home) == before
+    assert not tmp_files(home)
+    assert pids(home) == pids_before
+    assert clustergate("status", "--home", str(home)).returncode == 0
+
+
+def _small_file_limit() -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (256, 256))
+
+
+def test_an_up_on_a_full_disk_fails_in_one_line_and_leaves_no_tmp_files(small) -> None:
+    home, topo_path, data = small
+    before, pids_before = run_files(home), pids(home)
+    changed = yaml.safe_load(topo_path.read_text())
+    changed["actors"]["gate"].setdefault("settings", {})["cold_stress"] = 0.5
+    write_topology(topo_path, changed)
+    # A file size limit makes every write past 256 bytes fail as a full disk would (EFBIG for ENOSPC).
+    result = subprocess.run([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)],
+                            capture_output=True, text=True, cwd=REPO, timeout=120, preexec_fn=_small_file_limit)
+    assert result.returncode == 1, result.stdout + result.stderr
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 1 and "cannot write" in errors[0], result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not tmp_files(home)
+    assert run_files(home) == before
+    assert pids(home) == pids_before
+
+
+def test_killing_supervisord_takes_every_actor_and_the_managed_redis_with_it(small) -> None:
+    home, _, _ = small
+    children = pids(home)
+    assert len(children) == 3 and all(children.values())
+    supervisord = int((home / "run" / "supervisord.pid").read_text())
+    os.kill(supervisord, signal.SIGKILL)
+    wait_for(lambda: not any(alive(pid) for pid in children.values()), 10,
+             f"every program of the killed supervisord to exit: {children}")
+    status = clustergate("status", "--home", str(home))
+    assert "leftover" not in status.stdout + status.stderr
+    up = clustergate("up", str(home / "run" / "topology.yaml"), "--home", str(home))
+    assert up.returncode == 0, up.stdout + up.stderr
+
+
+def test_down_and_status_find_and_stop_leftovers_of_this_home(small, tmp_path: Path) -> None:
+    home, _, data = small
+    assert clustergate("down", "--home", str(home)).returncode == 0
+    # Processes of this home that no supervisord watches (as an older version left after kill -9).
+    redis_dir = home / "run" / "redis"
+    leftovers = [
+        subprocess.Popen([PYTHON, "-m", "actors.permit_issuer", "--topology", str(home / "run" / "topology.yaml"),
+                          "--name", "permit_issuer"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True),
+        subprocess.Popen(["redis-server", str(redis_dir / "redis.conf")], cwd=redis_dir,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True),
+    ]
+    other = subprocess.Popen([PYTHON, "-c", "import time; time.sleep(60)", str(tmp_path / "other" / "run" / "topology.yaml")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: scrape_ok(data["actors"]["permit_issuer"]["metrics_port"]), 15, "the leftover actor to serve")
+        status = clustergate("status", "--home", str(home))
+        assert status.returncode == 1
+        for proc in leftovers:
+            assert f"leftover pid {proc.pid}" in status.stdout, status.stdout
+        assert str(other.pid) not in status.stdout
+        down = clustergate("down", "--home", str(home))
+        assert down.returncode == 0, down.stdout + down.stderr
+        for proc in leftovers:
+            assert f"stopped leftover pid {proc.pid}" in down.stdout, down.stdout
+            proc.wait(10)
+        assert other.poll() is None, "down stopped a process of another home"
+        again = clustergate("status", "--home", str(home))
+        assert "leftover" not in again.stdout
+    finally:
+        for proc in leftovers + [other]:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def scrape_ok(port: int) -> bool:
+    from helpers import scrape
+    try:
+        return bool(scrape(port))
+    except OSError:
+        return False
+
+
+def test_up_checks_the_ports_of_a_changed_program_too(small) -> None:
+    home, topo_path, _ = small
+    pids_before = pids(home)
+    changed = yaml.safe_load(topo_path.read_text())
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", free_port()))
+    blocker.listen()
+    port = blocker.getsockname()[1]
+    changed["actors"]["gate"]["sockets"]["proposals"]["bind"] = f"tcp://127.0.0.1:{port}"
+    write_topology(topo_path, changed)
+    try:
+        result = clustergate("up", str(topo_path), "--home", str(home), "--timeout", "20")
+    finally:
+        blocker.close()
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"actors.gate.sockets.proposals.bind: port {port} is already in use" in result.stderr
+    assert pids(home) == pids_before
+
+
+def test_a_frozen_supervisord_makes_status_down_and_up_fail_with_advice_instead_of_hanging(small) -> None:
+    home, topo_path, _ = small
+    supervisord = int((home / "run" / "supervisord.pid").read_text())
+    os.kill(supervisord, signal.SIGSTOP)
+    try:
+        commands = {name: subprocess.Popen([sys.executable, "-m", "launcher", *args, "--home", str(home)],
+                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+                    for name, args in (("status", ["status"]), ("down", ["down"]), ("up", ["up", str(topo_path)]))}
+        for name, proc in commands.items():
+            try:
+                out, err = proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+                pytest.fail(f"`clustergate {name}` hung on a stopped supervisord")
+            assert proc.returncode == 1, f"{name}: {out}{err}"
+            assert f"supervisord (pid {supervisord}) did not answer" in err and "kill -CONT" in err, f"{name}: {out}{err}"
+    finally:
+        os.kill(supervisord, signal.SIGCONT)
+    assert clustergate("status", "--home", str(home)).returncode == 0
+
+
+def test_up_works_in_a_home_whose_path_has_a_space_and_a_percent_sign(tmp_path: Path) -> None:
+    home = tmp_path / "my home 100%"
+    topo_path = write_topology(tmp_path / "small.yaml", small_data())
+    try:
+        up = clustergate("up", str(topo_path), "--home", str(home))
+        assert up.returncode == 0, up.stdout + up.stderr
+        status = clustergate("status", "--json", "--home", str(home))
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert all(row["state"] == "RUNNING" for row in json.loads(status.stdout)["programs"])
+    finally:
+        down = clustergate("down", "--home", str(home))
+    assert down.returncode == 0, down.stdout + down.stderr
+
+
+def ipc_data(tmp_path: Path, endpoint: str) -> dict:
+    data = small_data()
+    data["actors"]["permit_issuer"]["sockets"]["requests"]["bind"] = endpoint
+    data["actors"]["gate"]["sockets"]["permits"]["connect"] = endpoint
+    return data
+
+
+def test_a_second_home_cannot_take_over_another_systems_ipc_socket(tmp_path: Path) -> None:
+    endpoint = f"ipc://{tmp_path}/permits.sock"
+    a, b = tmp_path / "a", tmp_path / "b"
+    try:
+        up_a = clustergate("up", str(write_topology(tmp_path / "a.yaml", ipc_data(tmp_path, endpoint))), "--home", str(a))
+        assert up_a.returncode == 0, up_a.stdout + up_a.stderr
+        up_b = clustergate("up", str(write_topology(tmp_path / "b.yaml", ipc_data(tmp_path, endpoint))), "--home", str(b),
+                           "--timeout", "20")
+        assert up_b.returncode == 1, up_b.stdout + up_b.stderr
+        assert f"actors.permit_issuer.sockets.requests.bind: {endpoint} is already in use" in up_b.stderr
+        assert not (b / "run" / "supervisor.sock").exists()
+        assert clustergate("status", "--home", str(a)).returncode == 0
+    finally:
+        clustergate("down", "--home", str(b))
+        clustergate("down", "--home", str(a))
+
+
+def test_a_relative_ipc_socket_lives_under_its_own_home(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    try:
+        for home in (a, b):
+            topo = write_topology(tmp_path / f"{home.name}.yaml", ipc_data(tmp_path, "ipc://permits.sock"))
+            up = clustergate("up", str(topo), "--home", str(home))
+            assert up.returncode == 0, up.stdout + up.stderr
+            assert (home / "run" / "ipc" / "permits.sock").is_socket()
+        assert not (REPO / "permits.sock").exists()
+        assert clustergate("status", "--home", str(a)).returncode == 0
+    finally:
+        for home in (b, a):
+            clustergate("down", "--home", str(home))
+
+
+def test_two_concurrent_ups_of_one_home_leave_one_system_and_one_clear_refusal(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    topo_path = write_topology(tmp_path / "small.yaml", small_data())
+    try:
+        procs = [subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO) for _ in range(2)]
+        results = [(p.wait(120), *p.communicate()) for p in procs]
+        codes = sorted(code for code, _, _ in results)
+        assert codes == [0, 1], results
+        refused = next(err for code, _, err in results if code == 1)
+        assert "Traceback" not in refused and refused.strip(), refused
+        assert clustergate("status", "--home", str(home)).returncode == 0
+        assert not tmp_files(home)
+    finally:
+        clustergate("down", "--home", str(home))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -86,3 +87,42 @@ def test_proofs_run_as_plain_scripts(demo_system: Path) -> None:
     result = subprocess.run([sys.executable, str(REPO / "proofs" / "readiness.py"), "--home", str(demo_system)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --------------------------------------------------------------------------- issue 18: home and Curve keys
+
+
+@pytest.fixture(scope="module")
+def curve_demo_system(tmp_path_factory):
+    """The demo with CurveZMQ on the gate's proposals socket; the proofs' client key named in the topology."""
+    from launcher.curve import generate_keypair
+    tmp = tmp_path_factory.mktemp("curve-proofs")
+    for name in ("gate", "prover", "desk"):
+        generate_keypair(tmp / "keys", name)
+    data = retarget(demo_topology_data())
+    data["security"] = {"curve": {"keys_dir": "keys", "client_key": "prover"}}
+    data["actors"]["gate"]["sockets"]["proposals"]["curve"] = {"allow": ["desk", "prover"]}
+    home = tmp / "home"
+    topo_path = write_topology(tmp / "curve-demo.yaml", data)
+    up = clustergate("up", str(topo_path), "--home", str(home))
+    assert up.returncode == 0, up.stdout + up.stderr
+    yield home
+    clustergate("down", "--home", str(home))
+
+
+def test_proofs_and_positions_find_the_system_through_clustergate_home(curve_demo_system: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "CLUSTERGATE_HOME": str(curve_demo_system)}
+    proof = subprocess.run([sys.executable, "-m", "launcher", "proof", "readiness"], capture_output=True, text=True,
+                           cwd=tmp_path, env={**env, "PYTHONPATH": str(REPO)}, timeout=180)
+    assert proof.returncode == 0, proof.stdout + proof.stderr
+    assert report_base(proof).parent == (curve_demo_system / "run" / "proofs").resolve()
+    positions = subprocess.run([sys.executable, "-m", "launcher", "positions", "list", "--json"], capture_output=True,
+                               text=True, cwd=tmp_path, env={**env, "PYTHONPATH": str(REPO)}, timeout=60)
+    assert positions.returncode == 0, positions.stdout + positions.stderr
+    assert any(row["amount"] is not None for row in json.loads(positions.stdout))
+
+
+def test_the_readiness_proof_passes_on_a_curve_gate_with_the_client_key_named_in_the_topology(curve_demo_system: Path) -> None:
+    result = run_proof(curve_demo_system, "readiness")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "gate_unavailable" not in result.stdout

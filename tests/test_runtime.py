@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import zmq
 
-from helpers import (REPO, SHUTDOWN_BOUND_S, ActorProcess, demo_topology_data, free_port, retarget, scrape, wait_for,
+from helpers import (DEADLINE_SCALE, REPO, SHUTDOWN_BOUND_S, ActorProcess, demo_topology_data, free_port, retarget, scrape, wait_for,
                      write_topology)
 
 # A throwaway actor of kind permit_issuer whose handler fails on demand: the runtime, not the
@@ -207,14 +207,126 @@ def test_a_router_role_answers_req_and_dealer_clients_one_reply_each_in_order(ba
     assert json.loads(dealer_burst(port, [[b"", b"x", b'{"n": 1}']])[0][1])["frames"] == 2
 
 
-def test_a_batch_handler_exception_gives_every_request_of_the_batch_an_error_envelope(batch_probe) -> None:
+def test_a_batch_handler_exception_gives_only_the_request_that_raised_an_error_envelope(batch_probe) -> None:
     proc, port, metrics = batch_probe
     replies = dealer_burst(port, [[b"", b'{"n": 1}'], [b"", b'{"explode": true}'], [b"", b'{"n": 2}']])
     envelopes = [json.loads(r[1]) for r in replies]
-    assert len(envelopes) == 3
-    for e in envelopes:  # each one its batch's fate: echoed if its batch did not explode
-        assert e.get("echo") is not None or e == {"status": "error", "reason": "internal_error", "detail": "ValueError: boom"}
-    assert any(e["status"] == "error" for e in envelopes)
+    # Whatever batches the three arrived in, the request that raises is the only one that fails.
+    assert [e.get("echo") for e in envelopes] == [{"n": 1}, None, {"n": 2}]
+    assert envelopes[1] == {"status": "error", "reason": "internal_error", "detail": "ValueError: boom"}
     assert request(port, b'{"n": 3}')["echo"] == {"n": 3}
     assert scrape(metrics)['clustergate_handler_errors_total{actor="probe",where="handler"}'] >= 1
     assert proc.poll() is None
+
+
+# --------------------------------------------------------------------------- issue 18: start-up errors
+
+
+def start_probe(tmp_path: Path, endpoint: str) -> tuple[subprocess.Popen, Path, int]:
+    """The PROBE_ACTOR binding `endpoint`, started without waiting for it."""
+    metrics = free_port()
+    actors = {"probe": {"kind": "permit_issuer", "metrics_port": metrics, "sockets": {"requests": {"bind": endpoint}}}}
+    topo = {"name": "probe", "symbols": ["BTCUSDT"], "redis": {"url": "redis://127.0.0.1:1/0"}, "actors": actors}
+    topo_path = write_topology(tmp_path / "probe.yaml", topo)
+    script = tmp_path / "probe.py"
+    script.write_text(PROBE_ACTOR)
+    log_path = tmp_path / "probe.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, str(script), "--topology", str(topo_path), "--name", "probe"],
+                                cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(REPO)})
+    return proc, log_path, metrics
+
+
+def test_an_actor_whose_bind_fails_exits_non_zero_at_once_with_one_line_naming_socket_and_endpoint(tmp_path: Path) -> None:
+    holder = zmq.Context.instance().socket(zmq.REP)
+    holder.setsockopt(zmq.LINGER, 0)
+    port = holder.bind_to_random_port("tcp://127.0.0.1")
+    endpoint = f"tcp://127.0.0.1:{port}"
+    proc, log_path, _ = start_probe(tmp_path, endpoint)
+    try:
+        try:
+            code = proc.wait(timeout=10 * SHUTDOWN_BOUND_S)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the actor hangs after its bind failed\n{log_path.read_text()[-2000:]}")
+        assert code != 0
+        failed = [line for line in log_path.read_text().splitlines() if "event=start_failed" in line]
+        assert len(failed) == 1, log_path.read_text()
+        assert "socket=requests" in failed[0] and f"endpoint={endpoint}" in failed[0]
+        assert "Traceback" not in log_path.read_text()
+    finally:
+        holder.close(linger=0)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_an_actor_serves_on_an_ipv6_loopback_endpoint(tmp_path: Path) -> None:
+    port = free_port()
+    proc, log_path, metrics = start_probe(tmp_path, f"tcp://[::1]:{port}")
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.IPV6, 1)
+    try:
+        wait_for(lambda: scrape(metrics).get('clustergate_actor_ready{actor="probe",kind="permit_issuer"}') == 1.0
+                 or proc.poll() is not None, 15, "the probe to be ready or to exit")
+        assert proc.poll() is None, log_path.read_text()
+        sock.connect(f"tcp://[::1]:{port}")
+        sock.send(b'{"n": 6}')
+        assert sock.poll(3000 * DEADLINE_SCALE), "no reply over IPv6"
+        assert json.loads(sock.recv())["echo"] == {"n": 6}
+    finally:
+        sock.close(linger=0)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_an_actor_refuses_to_take_over_an_ipc_socket_another_process_serves(tmp_path: Path) -> None:
+    endpoint = f"ipc://{tmp_path}/taken.sock"
+    holder = zmq.Context.instance().socket(zmq.REP)
+    holder.setsockopt(zmq.LINGER, 0)
+    holder.bind(endpoint)
+    proc, log_path, _ = start_probe(tmp_path, endpoint)
+    try:
+        try:
+            code = proc.wait(timeout=10 * SHUTDOWN_BOUND_S)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the actor bound an ipc socket another process serves\n{log_path.read_text()[-2000:]}")
+        assert code != 0
+        failed = [line for line in log_path.read_text().splitlines() if "event=start_failed" in line]
+        assert len(failed) == 1 and f"endpoint={endpoint}" in failed[0] and "in use" in failed[0], log_path.read_text()
+    finally:
+        holder.close(linger=0)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_an_actor_exits_when_its_supervisor_dies(tmp_path: Path) -> None:
+    """The parent (here a shell standing in for supervisord) is killed with SIGKILL: the actor follows."""
+    port, metrics = free_port(), free_port()
+    actors = {"probe": {"kind": "permit_issuer", "metrics_port": metrics,
+                        "sockets": {"requests": {"bind": f"tcp://127.0.0.1:{port}"}}}}
+    topo = {"name": "probe", "symbols": ["BTCUSDT"], "redis": {"url": "redis://127.0.0.1:1/0"}, "actors": actors}
+    topo_path = write_topology(tmp_path / "probe.yaml", topo)
+    (tmp_path / "probe.py").write_text(PROBE_ACTOR)
+    child_pid_file = tmp_path / "child.pid"
+    parent = subprocess.Popen(["sh", "-c", f'{sys.executable} {tmp_path / "probe.py"} --topology {topo_path} --name probe '
+                                           f'> {tmp_path / "probe.log"} 2>&1 & echo $! > {child_pid_file}; wait'],
+                              cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    child = 0
+    try:
+        wait_for(lambda: scrape(metrics).get('clustergate_actor_ready{actor="probe",kind="permit_issuer"}') == 1.0,
+                 15, "the probe ready")
+        child = int(child_pid_file.read_text())
+        parent.kill()
+        parent.wait()
+        wait_for(lambda: not os.path.exists(f"/proc/{child}") or open(f"/proc/{child}/stat").read().rpartition(")")[2].split()[0] == "Z",
+                 5, "the actor to exit after its parent died")
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        if child:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)

@@ -300,3 +300,169 @@ def test_supervisord_socket_is_neither_group_nor_world_writable(secured_home) ->
     assert stat.S_ISSOCK(sock.stat().st_mode)
     assert not mode & (stat.S_IWOTH | stat.S_IWGRP), f"supervisor.sock mode {mode:04o}"
     assert stat.S_IMODE((secured_home["home"] / "run").stat().st_mode) == 0o700
+
+
+# --------------------------------------------------------------------------- issue 18: the Redis password
+
+
+def password_system(tmp_path: Path) -> tuple[Path, Path, dict]:
+    data = p26_topology(tmp_path, None, curve=False)
+    return tmp_path / "home", write_topology(tmp_path / "pw.yaml", data), data
+
+
+def redis_answers_without_auth(port: int) -> bool:
+    try:
+        redis_lib.Redis(port=port, socket_timeout=2).ping()
+        return True
+    except redis_lib.AuthenticationError:
+        return False
+
+
+def listening_addresses(port: int) -> set[str]:
+    """Local addresses a TCP socket listens on at `port` (from /proc/net/tcp and tcp6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                address, _, hex_port = local.partition(":")
+                if state == "0A" and int(hex_port, 16) == port:
+                    found.add(address)
+    return found
+
+
+def test_a_redis_password_with_a_newline_cannot_add_config_lines_and_is_refused(tmp_path: Path) -> None:
+    home, topology, data = password_system(tmp_path)
+    password = "s3cret\nbind 0.0.0.0\nprotected-mode no"
+    try:
+        up = clustergate("up", str(topology), "--home", str(home), env={"CLUSTERGATE_REDIS_PASSWORD": password})
+        assert up.returncode == 2, up.stdout + up.stderr
+        assert "CLUSTERGATE_REDIS_PASSWORD" in up.stderr and "control character" in up.stderr
+        assert "s3cret" not in up.stdout + up.stderr
+        assert not (home / "run" / "supervisor.sock").exists()
+        assert "00000000" not in listening_addresses(data["redis"]["port"])
+    finally:
+        clustergate("down", "--home", str(home))
+
+
+def test_a_redis_password_with_spaces_works_and_is_never_printed(tmp_path: Path) -> None:
+    home, topology, data = password_system(tmp_path)
+    password = 'pass with "spaces" \\ ' + secrets.token_urlsafe(8)
+    env = {"CLUSTERGATE_REDIS_PASSWORD": password}
+    try:
+        up = clustergate("up", str(topology), "--home", str(home), "--timeout", "60", env=env)
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert password not in up.stdout + up.stderr and "spaces" not in up.stdout + up.stderr
+        port = data["redis"]["port"]
+        assert not redis_answers_without_auth(port)
+        assert redis_lib.Redis(port=port, password=password, socket_timeout=2).ping()
+    finally:
+        clustergate("down", "--home", str(home), env=env)
+
+
+def test_an_up_without_the_password_of_a_running_system_is_refused_and_redis_keeps_its_password(tmp_path: Path) -> None:
+    home, topology, data = password_system(tmp_path)
+    password = "pw-" + secrets.token_urlsafe(16)
+    env = {"CLUSTERGATE_REDIS_PASSWORD": password}
+    try:
+        assert clustergate("up", str(topology), "--home", str(home), env=env).returncode == 0
+        conf_before = (home / "run" / "redis" / "redis.conf").read_bytes()
+        without = {k: v for k, v in os.environ.items() if k != "CLUSTERGATE_REDIS_PASSWORD"}
+        again = subprocess.run([PYTHON, "-m", "launcher", "up", str(topology), "--home", str(home)], cwd=REPO,
+                               capture_output=True, text=True, timeout=120, env=without)
+        assert again.returncode == 2, again.stdout + again.stderr
+        assert "CLUSTERGATE_REDIS_PASSWORD is not set" in again.stderr
+        assert (home / "run" / "redis" / "redis.conf").read_bytes() == conf_before
+        ctl = [str(Path(PYTHON).parent / "supervisorctl"), "-c", str(home / "supervisord.conf")]
+        subprocess.run([*ctl, "restart", "redis"], capture_output=True, timeout=60, check=True)
+        wait_for(lambda: redis_lib.Redis(port=data["redis"]["port"], password=password, socket_timeout=1).ping(), 10,
+                 "redis back after its restart")
+        assert not redis_answers_without_auth(data["redis"]["port"])
+    finally:
+        clustergate("down", "--home", str(home), env=env)
+
+
+def test_a_changed_redis_password_restarts_redis_and_the_actors_with_it_without_printing_it(tmp_path: Path) -> None:
+    home, topology, data = password_system(tmp_path)
+    old, new = "old-" + secrets.token_urlsafe(16), "new-" + secrets.token_urlsafe(16)
+    port = data["redis"]["port"]
+    try:
+        assert clustergate("up", str(topology), "--home", str(home), env={"CLUSTERGATE_REDIS_PASSWORD": old}).returncode == 0
+        again = clustergate("up", str(topology), "--home", str(home), env={"CLUSTERGATE_REDIS_PASSWORD": new})
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert old not in again.stdout + again.stderr and new not in again.stdout + again.stderr
+        with pytest.raises(redis_lib.AuthenticationError):
+            redis_lib.Redis(port=port, password=old, socket_timeout=2).ping()
+        r = redis_lib.Redis(port=port, password=new, socket_timeout=2, decode_responses=True)
+        write_book(r)
+
+        def decided_from_redis(client: GateClient) -> dict | None:
+            reply = proposal_decided(client)
+            return reply if reply and reply["decision"]["gate_reason"] != "fail_closed_portfolio_state" else None
+
+        # The gate reads the book from Redis with the new password: it decides from the positions.
+        with GateClient(data["actors"]["gate"]["sockets"]["proposals"]["bind"], timeout_ms=3000, retries=0) as client:
+            wait_for(lambda: decided_from_redis(client), 20, "a decision made from Redis with the new password")
+        for log in (home / "run").rglob("*.log"):
+            assert new.encode() not in log.read_bytes() and old.encode() not in log.read_bytes(), log
+    finally:
+        clustergate("down", "--home", str(home), env={"CLUSTERGATE_REDIS_PASSWORD": new})
+
+
+# --------------------------------------------------------------------------- issue 18: CurveZMQ checks
+
+
+def test_validate_refuses_a_permit_issuer_using_the_gates_keypair(tmp_path: Path) -> None:
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    data["actors"]["permit_issuer"]["sockets"]["requests"]["curve"]["keypair"] = "gate"
+    problems = problems_of(write_topology(tmp_path / "t.yaml", data))
+    assert any(p.startswith("actors.permit_issuer.sockets.requests.curve.keypair: ") and "also the keypair of actors.gate" in p
+               for p in problems), problems
+
+
+def test_validate_refuses_a_gate_that_allows_its_own_key(tmp_path: Path) -> None:
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    data["actors"]["gate"]["sockets"]["proposals"]["curve"]["allow"] = ["desk", "gate"]
+    problems = problems_of(write_topology(tmp_path / "t.yaml", data))
+    assert any(p.startswith("actors.gate.sockets.proposals.curve.allow") and "its own key" in p for p in problems), problems
+
+
+def test_validate_refuses_allow_dir_set_to_the_keys_directory(tmp_path: Path) -> None:
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    data["actors"]["gate"]["sockets"]["proposals"]["curve"] = {"allow_dir": "keys"}
+    problems = problems_of(write_topology(tmp_path / "t.yaml", data))
+    assert any(p.startswith("actors.gate.sockets.proposals.curve.allow_dir: ") and "keys_dir" in p for p in problems), problems
+
+
+def test_validate_refuses_a_keys_directory_others_can_write(tmp_path: Path) -> None:
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    (tmp_path / "keys").chmod(0o777)
+    problems = problems_of(write_topology(tmp_path / "t.yaml", data))
+    assert any(p.startswith("security.curve.keys_dir: ") and "writable by group or others (mode 0777)" in p
+               for p in problems), problems
+
+
+def test_validate_refuses_a_secret_key_owned_by_another_user(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give a file to another user")  # CI runs as root; see the report
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    secret = tmp_path / "keys" / "permit_issuer.key_secret"
+    os.chown(secret, 65534, 65534)
+    problems = problems_of(write_topology(tmp_path / "t.yaml", data))
+    assert any(p.startswith("actors.permit_issuer.sockets.requests.curve.keypair: ") and "owned by uid 65534" in p
+               for p in problems), problems
+
+
+def test_an_up_without_the_password_a_topology_asks_for_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    home, _, data = password_system(tmp_path)
+    data["redis"]["password_env"] = "CLUSTERGATE_TEST_REDIS_PASSWORD"
+    topology = write_topology(tmp_path / "asks.yaml", data)
+    env = {k: v for k, v in os.environ.items() if k != "CLUSTERGATE_TEST_REDIS_PASSWORD"}
+    try:
+        up = subprocess.run([PYTHON, "-m", "launcher", "up", str(topology), "--home", str(home)], cwd=REPO,
+                            capture_output=True, text=True, timeout=120, env=env)
+        assert up.returncode == 2, up.stdout + up.stderr
+        assert "$CLUSTERGATE_TEST_REDIS_PASSWORD is not set, but the topology asks for a Redis password" in up.stderr
+        assert not (home / "run" / "supervisor.sock").exists()
+    finally:
+        clustergate("down", "--home", str(home))

@@ -157,3 +157,20 @@ def test_json_schema_rejects_unknown_keys_and_knows_every_kind() -> None:
     assert schema["additionalProperties"] is False
     kinds = schema["$defs"]["ActorSpec"]["properties"]["kind"]["enum"]
     assert set(kinds) >= {"price_feed", "buffer", "correlator", "clusterer", "state_writer", "gate", "permit_issuer"}
+
+
+@pytest.mark.parametrize("name", ["--help", "-x", "gate\u00e9", "9lives"])
+def test_an_actor_name_the_launcher_cannot_render_is_refused(tmp_path: Path, name: str) -> None:
+    data = demo()
+    data["actors"][name] = {**data["actors"].pop("book"), "kind": "book"}
+    problems = problems_of(tmp_path, data)
+    assert any(p.startswith(f"t.yaml:") and f"actor name {name!r}" in p and "start with a letter" in p
+               for p in problems), problems
+
+
+def test_an_ipv6_endpoint_without_brackets_is_refused_naming_the_bracketed_form(tmp_path: Path) -> None:
+    data = demo()
+    data["actors"]["price_feed"]["sockets"]["ticks"]["bind"] = "tcp://::1:5551"
+    problems = problems_of(tmp_path, data)
+    assert any("actors.price_feed.sockets.ticks.bind: write an IPv6 address in brackets, e.g. tcp://[::1]:5551" in p
+               for p in problems), problems

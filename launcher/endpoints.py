@@ -1,0 +1,57 @@
+"""Is an endpoint free to bind? One answer for the launcher's pre-flight check and for an actor
+about to bind: a TCP port someone holds, or an ipc:// socket file some process serves (ZeroMQ would
+silently unlink and take over such a file), is in use."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+
+# sun_path is 108 bytes on Linux, including the terminating NUL.
+MAX_IPC_PATH_BYTES = 107
+
+
+def split_tcp(endpoint: str) -> tuple[str, int]:
+    """("127.0.0.1" | "::1", port) of a tcp://HOST:PORT or tcp://[V6]:PORT endpoint."""
+    host, _, port = endpoint[len("tcp://"):].rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why HOST:PORT cannot be bound now, or None."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"port {port} is already in use by another process"
+            return f"cannot bind {host} port {port}: {exc.strerror}"
+    return None
+
+
+def ipc_problem(path: str) -> str | None:
+    """Why an ipc:// socket file cannot be bound now, or None (a stale file is fine: nobody answers)."""
+    if len(os.fsencode(path)) > MAX_IPC_PATH_BYTES:
+        return f"ipc path is {len(os.fsencode(path))} bytes; a socket path holds at most {MAX_IPC_PATH_BYTES}"
+    if not os.path.exists(path):
+        return None
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(1.0)
+        try:
+            s.connect(path)
+        except OSError:
+            return None
+    return "is already in use by another process (a process serves that socket file)"
+
+
+def endpoint_problem_now(endpoint: str) -> str | None:
+    """Why this bind endpoint cannot be bound now, or None."""
+    if endpoint.startswith("ipc://"):
+        return ipc_problem(endpoint[len("ipc://"):])
+    if endpoint.startswith("tcp://"):
+        host, port = split_tcp(endpoint)
+        return port_problem(host, port)
+    return None
