@@ -241,6 +241,15 @@ def parse_snapshot(symbol: str, values: Sequence[Any], now: float, stale_after_s
     return (None if value is None else Position(symbol, value)), age_s
 
 
+def is_fresh(updated_ts: Any, now: float, freshness_s: float) -> bool:
+    """0 <= now - updated_ts <= freshness_s, for a timestamp that is a finite number (raw Redis value)."""
+    try:
+        updated = float(updated_ts)
+    except (TypeError, ValueError):
+        return False
+    return math.isfinite(updated) and 0 <= now - updated <= freshness_s
+
+
 def cluster_k(updated_ts: Any, cluster_stress: Any, now: float, freshness_s: float) -> float | None:
     """Cluster stress when the cluster state exists and 0 <= now - updated_ts <= freshness_s, else None."""
     try:
@@ -362,6 +371,9 @@ class PortfolioState:
     cooldown: bool
     missing_realized: list[str] = field(default_factory=list)
     cooldowns: dict[str, bool] = field(default_factory=dict)  # symbol -> cooldown key exists, per symbol read
+    # "realized" (sigmas used), "constant", or "constant_fallback": realized asked for, but its
+    # updated_ts is missing or outside the cluster freshness window (the same window as K).
+    sigma_source: str = "constant"
 
 
 def parse_state(replies: Sequence[Any], symbols: Sequence[str], now: float, stale_after_s: float, freshness_s: float,
@@ -383,12 +395,14 @@ def parse_state(replies: Sequence[Any], symbols: Sequence[str], now: float, stal
     k = None if isinstance(state, ReplyError) else cluster_k(state[0], state[1], now, freshness_s)
     i += 1
     sigmas: dict[str, float] | None = None
+    sigma_source = "constant"
     if realized:
-        sigmas = {}
         vols = replies[i]
         i += 1
-        if not isinstance(vols, ReplyError):
-            for symbol, raw in zip(symbols, vols):
+        sigma_source = "constant_fallback"
+        if not isinstance(vols, ReplyError) and vols and is_fresh(vols[0], now, freshness_s):
+            sigmas, sigma_source = {}, "realized"
+            for symbol, raw in zip(symbols, vols[1:]):
                 try:
                     value = float(raw)
                 except (TypeError, ValueError):
@@ -397,7 +411,7 @@ def parse_state(replies: Sequence[Any], symbols: Sequence[str], now: float, stal
                     sigmas[symbol] = value
     cooldowns = {symbol: reply == 1 for symbol, reply in zip(cooldown_symbols, replies[i:])}
     cooldown = len(cooldowns) == 1 and next(iter(cooldowns.values()))
-    return PortfolioState(positions, ages, k, sigmas, cooldown, cooldowns=cooldowns)
+    return PortfolioState(positions, ages, k, sigmas, cooldown, cooldowns=cooldowns, sigma_source=sigma_source)
 
 
 def state_commands(symbols: Sequence[str], key_pattern: str, realized: bool) -> list[tuple]:
@@ -405,7 +419,7 @@ def state_commands(symbols: Sequence[str], key_pattern: str, realized: bool) -> 
     commands: list[tuple] = [("HMGET", keys.position_snapshot(s, key_pattern), *SNAPSHOT_FIELDS) for s in symbols]
     commands.append(("HMGET", keys.CLUSTER_STATE, "updated_ts", "cluster_stress"))
     if realized:
-        commands.append(("HMGET", keys.REALIZED_VOL, *symbols))
+        commands.append(("HMGET", keys.REALIZED_VOL, keys.REALIZED_VOL_UPDATED_TS, *symbols))
     return commands
 
 
@@ -426,7 +440,7 @@ def evaluate(proposal: Proposal, state: PortfolioState, *, allowed: bool, settin
         decision["sigma_source"] = "realized"
         decision["sigma_fallback_symbols"] = list(metrics.sigma_fallback_symbols)
     else:
-        decision["sigma_source"] = "constant"
+        decision["sigma_source"] = "constant_fallback" if state.sigma_source == "constant_fallback" else "constant"
     return decision, metrics
 
 
@@ -499,6 +513,14 @@ def freshness_boundaries(replies: Sequence[Any], symbols: Sequence[str], stale_a
             updated = math.nan
         if math.isfinite(updated):
             out += (updated, updated + freshness_s)
+    vols = replies[len(symbols) + 1] if len(replies) > len(symbols) + 1 else None
+    if vols and not isinstance(vols, ReplyError):  # realized vol: the same window as the cluster state
+        try:
+            updated = float(vols[0])
+        except (TypeError, ValueError):
+            updated = math.nan
+        if math.isfinite(updated):
+            out += (updated, updated + freshness_s)
     return out
 
 
@@ -557,7 +579,7 @@ class StateCache:
         cooldowns = {symbol: now < until.get(symbol, -math.inf) for symbol in cooldown_symbols}
         cooldown = len(cooldowns) == 1 and next(iter(cooldowns.values()))
         state = PortfolioState(base.positions, base.ages_s, base.cluster_stress, base.sigmas, cooldown,
-                               base.missing_realized, cooldowns)
+                               base.missing_realized, cooldowns, base.sigma_source)
         return state, self._metrics
 
     def set_cooldown(self, symbol: str, until: float) -> None:

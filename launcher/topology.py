@@ -122,6 +122,9 @@ class ClustersConfig:
     lookback_returns: int = setting(360, doc="Returns kept per symbol (points = lookback + 1).", ge=10, le=100000)
     min_returns: int = setting(10, doc="A symbol enters the matrix with at least this many valid returns.", ge=2, le=100000)
     corr_threshold: float = setting(0.70, doc="Edge between two symbols when corr >= this.", ge=-1, le=1)
+    max_tick_jump: float | None = setting(0.25, doc="A print further than this fraction from the symbol's last accepted price is refused as a bad print by the price feed and the buffer (counted, reason jump), unless the next print agrees with it; null: no limit.", gt=0, le=100)
+    max_tick_jump_by_symbol: dict[str, float] = setting(doc="max_tick_jump per symbol, overriding it.", factory=dict)
+    max_price_age_s: float | None = setting(None, doc="The correlator is not ready (so the cluster state is not refreshed and the gate falls back to the proxy) when the newest price the buffer accepted for the symbols in the matrix is older than this (default 5 x cadence_s).", gt=0, le=86400)
 
     @staticmethod
     def __schema_build__(v: Validator, kwargs: dict, raw: dict, path: Path) -> dict:
@@ -360,6 +363,12 @@ class Topology:
     def freshness_default_s(self) -> float:
         return 2.0 * self.clusters.cadence_s
 
+    @property
+    def max_price_age_s(self) -> float:
+        """clusters.max_price_age_s, default 5 x cadence_s."""
+        c = self.clusters
+        return c.max_price_age_s if c.max_price_age_s is not None else 5.0 * c.cadence_s
+
 
 # --------------------------------------------------------------------------- checks across sections
 
@@ -488,7 +497,28 @@ def validate_data(data: Any, lines: dict[Path, int] | None = None,
     _check_ports(v, topo)
     _check_required(v, topo)
     _check_kind_settings(v, topo)
+    _check_cluster_inputs(v, topo)
     return topo, v.problems
+
+
+# symbols x (lookback_returns + 2) prices: the buffer's grid, its history blob in Redis (8 bytes a
+# price: 64 MB at the bound, an eighth of Redis's 512 MB string limit) and the window it publishes
+# every cadence. Measured at the bound: history rebuild <= 0.7 s, correlation <= 0.35 s.
+MAX_GRID_PRICES = 8_000_000
+
+
+def _check_cluster_inputs(v: Validator, topo: Topology) -> None:
+    n, lookback = len(topo.symbols), topo.clusters.lookback_returns
+    if n and n * (lookback + 2) > MAX_GRID_PRICES:
+        v.problem(("clusters", "lookback_returns"),
+                  f"{n} symbols x {lookback + 2} grid points = {n * (lookback + 2):,} prices, over the bound of "
+                  f"{MAX_GRID_PRICES:,} (a {MAX_GRID_PRICES * 8 // 1_000_000} MB history blob and window per "
+                  f"cadence); with {n} symbols use lookback_returns at most {MAX_GRID_PRICES // n - 2:,}")
+    for symbol, limit in topo.clusters.max_tick_jump_by_symbol.items():
+        if symbol not in topo.symbols:
+            v.problem(("clusters", "max_tick_jump_by_symbol", symbol), f"{symbol!r} is not in symbols")
+        elif not (isinstance(limit, (int, float)) and 0 < limit <= 100):
+            v.problem(("clusters", "max_tick_jump_by_symbol", symbol), f"must be a number in (0, 100], got {limit!r}")
 
 
 def _check_symbols(v: Validator, topo: Topology) -> None:

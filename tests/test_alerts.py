@@ -41,7 +41,8 @@ SPEC_METRICS = {
 }
 KNOWN_METRIC_PREFIXES = ("process_",)  # prometheus_client's default process collector
 # clustergate's own series that rules use, with the module that must export each (checked below).
-OWN_METRICS = {"price_feed_last_tick_timestamp_seconds": REPO / "actors" / "price_feed.py",
+OWN_METRICS = {"p27_buffer_last_accepted_tick_timestamp_seconds": REPO / "actors" / "buffer.py",
+               "p27_shrinkage_intensity": REPO / "actors" / "correlator.py",
                "clustergate_redis_used_memory_bytes": REPO / "actors" / "permit_issuer.py",
                "clustergate_redis_maxmemory_bytes": REPO / "actors" / "permit_issuer.py"}
 
@@ -100,7 +101,7 @@ def test_every_series_a_rule_uses_has_a_sample_on_a_live_actor(live) -> None:
     """A name in the source is not a series: scrape the running demo system until every series a rule
     uses has a sample on some actor (an alert on a series nobody sets can never fire, or always does)."""
     needed = rule_series()
-    assert "price_feed_last_tick_timestamp_seconds" in needed and "p27_corr_ready" in needed
+    assert "p27_buffer_last_accepted_tick_timestamp_seconds" in needed and "p27_corr_ready" in needed
     missing: set[str] = set(needed)
 
     def every_series_sampled() -> bool:

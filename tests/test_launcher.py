@@ -117,11 +117,12 @@ def test_up_refuses_a_port_another_process_holds(tmp_path: Path) -> None:
 def test_actor_that_fails_at_start_up_is_reported_with_its_log(system) -> None:
     home, topo_path = system
     data = yaml.safe_load(topo_path.read_text())
-    # A replay file that does not exist passes validation; the feed finds out when it opens it at start-up.
+    # A replay file that does not exist: `validate` names it (issue 17 #7); `up` does not read replay files,
+    # so the feed finds out when it opens it at start-up.
     data["actors"]["price_feed"]["settings"] = {"source": "replay", "replay": {"path": "no-such-prices.csv"}}
     write_topology(topo_path, data)
     validated = clustergate("validate", str(topo_path))
-    assert validated.returncode == 0, validated.stdout + validated.stderr
+    assert validated.returncode == 2 and "no-such-prices.csv" in validated.stdout, validated.stdout + validated.stderr
     # The feed exits 2 within supervisord's start window, which leaves it in BACKOFF with no exit status;
     # its last log line says bad input, so `up` reports it then rather than at its readiness deadline.
     result = clustergate("up", str(topo_path), "--home", str(home), "--timeout", str(round(120 * DEADLINE_SCALE)))
