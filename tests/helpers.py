@@ -178,5 +178,6 @@ class ActorProcess:
 
 
 def scrape(port: int) -> dict[str, float]:
-    """Read a local Prometheus endpoint into {'name{labels}': value}."""
-    return scrape_endpoint("127.0.0.1", port, timeout_s=2.0)
+    """Read a local Prometheus endpoint into {'name{labels}': value}. The time limit is a wait, scaled
+    like every deadline here: on a loaded 2-core machine a busy actor's metrics thread can take over 2 s."""
+    return scrape_endpoint("127.0.0.1", port, timeout_s=2.0 * DEADLINE_SCALE)
