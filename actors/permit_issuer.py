@@ -57,7 +57,8 @@ STREAM_FIELDS = ("plan_id", "symbol", "action_proposed", "final_action", "gate_r
 # deleted (the gate sends cooldown_seen only when its decision depended on the cooldown).
 # The stream is trimmed by time only (MINID: records older than the retention), and only once it holds
 # the count cap; if every record is younger than the retention, the decision is refused (stream_full)
-# rather than trimming the record of a live permit or cooldown.
+# rather than trimming the record of a live permit or cooldown. A HOLD (no permit) may fill only nine tenths
+# of the cap, so a storm of HOLDs from one bad client cannot refuse every exit of every other client.
 RECORD_DECISION = Script("""
 local fields = {""" + ", ".join(f"'{name}'" for name in STREAM_FIELDS) + """}
 local expected = {'string', 'stream', 'string', 'string'}
@@ -86,6 +87,7 @@ if ARGV[7] ~= '0' and redis.call('EXISTS', KEYS[4]) == 0 then
   return {'cooldown_conflict', ''}
 end
 local cap = tonumber(ARGV[3])
+if not issue then cap = cap - math.floor(cap / 10) end  -- the last tenth is kept for decisions with a permit
 if redis.call('XLEN', KEYS[2]) >= cap then
   redis.call('XTRIM', KEYS[2], 'MINID', tostring(now_ms - tonumber(ARGV[9])))
   if redis.call('XLEN', KEYS[2]) >= cap then
