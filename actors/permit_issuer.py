@@ -193,6 +193,9 @@ class PermitIssuer(Actor):
                                        cooldown_ttl=str(s.cooldown_ttl_s),
                                        retention_ms=str(1000 * max(s.permit_ttl_s, s.cooldown_ttl_s)))
         self.on_request("requests", self.handle)
+        self._redis_clock_ahead_s = 0.0
+        self.read_redis_clock()
+        self.every(MEMORY_READ_S, self.read_redis_clock)
         self.every(MEMORY_READ_S, self.read_redis_memory, first_after_s=0.0)
         self.set_ready(True)
 
@@ -200,6 +203,16 @@ class PermitIssuer(Actor):
         """The requests socket listens on TCP, where any local process can reach it: a request larger than
         a full batch of the gate's decisions is dropped unread (ZMQ_MAXMSGSIZE)."""
         return MAX_REQUEST_BYTES if role == "requests" else None
+
+    def read_redis_clock(self) -> None:
+        """How far Redis's clock is ahead of this host's (s, to within half a round trip): the gate's deadline,
+        set by this host's clock, is moved onto Redis's before the script compares it. Redis down: unchanged."""
+        before = time.time()
+        try:
+            seconds, micros = self.redis.call("TIME")
+        except (RedisUnavailable, ReplyError):
+            return
+        self._redis_clock_ahead_s = int(seconds) + int(micros) / 1e6 - (before + time.time()) / 2
 
     def read_redis_memory(self) -> None:
         """Export Redis's memory use and limit (alert ClustergateRedisMemoryHigh); Redis down: unchanged."""
@@ -233,8 +246,9 @@ class PermitIssuer(Actor):
 
     def record(self, items: list[tuple[dict[str, Any], str]], deadline: float | None = None) -> list[bytes]:
         """Run the script for each (decision, cooldown_seen) in one pipelined round trip, in order; the
-        encoded result envelope of each. Nothing is written after `deadline` (epoch s, by Redis's clock)."""
-        deadline_ms = str(int(deadline * 1000)) if deadline else "0"
+        encoded result envelope of each. Nothing is written after `deadline` (epoch s by this host's clock,
+        compared by the script on Redis's clock, corrected by the measured offset between the two)."""
+        deadline_ms = str(int((deadline + self._redis_clock_ahead_s) * 1000)) if deadline else "0"
         calls = [script_call(decision, seen, self._script_args, deadline_ms) for decision, seen in items]
         started = time.perf_counter()
         try:

@@ -3,7 +3,12 @@ redis-server, gate and permit issuer."""
 
 from __future__ import annotations
 
+import signal
+import time
+from pathlib import Path
+
 from actors import keys
+from helpers import wait_for
 from test_gate_service import P26, decision_of, dealer_proposals, new_plan, proposal_body, write_book
 
 
@@ -26,5 +31,55 @@ def test_a_storm_of_hold_proposals_cannot_fill_the_stream_so_that_a_real_exit_is
         assert r.exists(keys.permit(plan)) == 1
         assert [f for _, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == plan]
         assert r.xlen(keys.GATE_STREAM) <= 1000
+    finally:
+        p26.stop()
+
+
+def skewed_p26(workdir, redis_url: str, offset_s: float, monkeypatch, **settings) -> P26:
+    """Gate and permit issuer whose clocks are offset_s seconds off Redis's (one host, an external Redis)."""
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent / "skewed_clock"))
+    monkeypatch.setenv("CLUSTERGATE_TEST_CLOCK_OFFSET_S", str(offset_s))
+    return P26(workdir, redis_url, **settings).start()
+
+
+def test_a_redis_clock_ahead_of_the_gates_does_not_refuse_every_exit_as_expired(tmp_path, redis_server, monkeypatch):
+    """The script compared Redis's clock with a deadline the gate set by its own clock, permit_timeout_ms / 2
+    ahead: with Redis's clock 1 s ahead of the gate host's, every decision was HOLD expired."""
+    r = redis_server.client()
+    write_book(r)
+    p26 = skewed_p26(tmp_path / "p26", redis_server.url, -1.0, monkeypatch)
+    try:
+        plan = new_plan()
+        decision = decision_of(p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+        assert decision["permit"] and decision["recorded"], decision
+        assert r.exists(keys.permit(plan)) == 1
+    finally:
+        p26.stop()
+
+
+def test_a_redis_clock_behind_the_gates_does_not_let_a_write_land_after_the_gate_gave_up(tmp_path, redis_server,
+                                                                                          monkeypatch):
+    """With Redis's clock 1 s behind the gate host's, the deadline check let a stalled Redis run the script
+    long after the gate answered HOLD outcome unknown: a decision recorded that its client was told is unknown."""
+    r = redis_server.client()
+    write_book(r)
+    p26 = skewed_p26(tmp_path / "p26", redis_server.url, 1.0, monkeypatch, gate_settings={"state_refresh_ms": 60000})
+    try:
+        # A decision with Redis up fills the gate's state cache, so the stalled one goes to the issuer.
+        assert decision_of(p26.client.propose("BTCUSDT", "HOLD", plan_id=new_plan()))["recorded"]
+        plan = new_plan()
+        redis_server.proc.send_signal(signal.SIGSTOP)
+        try:
+            d = decision_of(p26.client.propose("ETHUSDT", "HOLD", plan_id=plan))
+            answered = time.time()
+            time.sleep(0.3)  # Redis stays stalled past the gate's answer, then runs what waits
+        finally:
+            redis_server.proc.send_signal(signal.SIGCONT)
+        assert (d["final_action"], d["recorded"]) == ("HOLD", False) and "outcome unknown" in d["detail"], d
+        wait_for(lambda: r.ping(), 5, "Redis back")
+        late = [int(entry_id.split("-")[0]) - answered * 1000
+                for entry_id, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == plan]
+        assert late == [], f"a write landed {late[0]:.0f} ms after the gate answered"
+        assert r.exists(keys.plan_decision(plan)) == 0
     finally:
         p26.stop()
