@@ -911,7 +911,7 @@ class Gate(Actor):
         self.log.warning("permit_issuer_refused", plan_id=proposal.plan_id, reason=reason, detail=outcome.get("detail"))
         if reason == REDIS_UNAVAILABLE:
             return fault_decision(proposal, REDIS_UNAVAILABLE, now, OUTCOME_UNKNOWN)
-        if reason in ("bad_key_type", "corrupt_decision"):  # Redis holds data the issuer cannot use
+        if reason in ("bad_key_type", "corrupt_decision", "out_of_memory"):  # Redis cannot be used for this write
             return fault_decision(proposal, REDIS_UNAVAILABLE, now, f"{reason}: {outcome.get('detail', '')}"[:300])
         if reason in ("expired", "stream_full"):  # the script refused before its first write
             return fault_decision(proposal, PERMIT_UNAVAILABLE, now,

@@ -122,7 +122,7 @@ PERMITS = Counter("permit_issuer_permits_issued_total", "Permits written")
 WRITE_SECONDS = Histogram("permit_issuer_write_seconds", "Time of the Redis script per request",
                           buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25))
 RESULTS = ("written", "replayed", "cooldown_conflict", "plan_id_conflict", "bad_key_type", "corrupt_decision",
-           "expired", "stream_full", "redis_unavailable", "bad_request", "internal_error")
+           "expired", "stream_full", "out_of_memory", "redis_unavailable", "bad_request", "internal_error")
 REDIS_USED_MEMORY = Gauge("clustergate_redis_used_memory_bytes", "Redis INFO used_memory, read by the permit issuer")
 REDIS_MAXMEMORY = Gauge("clustergate_redis_maxmemory_bytes", "Redis maxmemory (0: no limit), read by the permit issuer")
 MEMORY_READ_S = 5.0
@@ -330,6 +330,9 @@ PROPOSAL_IDENTITY = ("symbol", "action_proposed", "kill_score")
 
 def outcome(decision: dict[str, Any], stored_json: str, reply: Any) -> tuple[str, bytes, bool]:
     """(result label, encoded result envelope, permit issued) of one script reply."""
+    if isinstance(reply, ReplyError) and str(reply).startswith("OOM"):  # refused at the first write: none done
+        return "out_of_memory", encode(error_envelope("out_of_memory", (
+            "nothing was written: Redis is out of memory (used_memory above maxmemory, noeviction)"))), False
     if isinstance(reply, ReplyError):
         return "redis_unavailable", encode(error_envelope("redis_unavailable", str(reply)[:300])), False
     kind = reply[0]

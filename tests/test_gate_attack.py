@@ -83,3 +83,27 @@ def test_a_redis_clock_behind_the_gates_does_not_let_a_write_land_after_the_gate
         assert r.exists(keys.plan_decision(plan)) == 0
     finally:
         p26.stop()
+
+
+def test_a_full_redis_gives_hold_saying_redis_is_out_of_memory_and_the_gate_recovers_when_memory_frees(
+        tmp_path, redis_server):
+    """maxmemory with noeviction: Redis refuses the script's first write (OOM), so nothing is recorded; the
+    HOLD said only redis_unavailable "outcome unknown", naming neither the cause nor the certainty."""
+    r = redis_server.client()
+    write_book(r)
+    p26 = P26(tmp_path / "p26", redis_server.url).start()
+    try:
+        r.config_set("maxmemory-policy", "noeviction")
+        r.set("ballast", "x" * 4_000_000)
+        r.config_set("maxmemory", int(r.info("memory")["used_memory"]) - 1_000_000)
+        plan = new_plan()
+        held = decision_of(p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+        assert (held["final_action"], held["recorded"]) == ("HOLD", False), held
+        assert "out of memory" in held["detail"] and "nothing was written" in held["detail"], held
+        assert r.exists(keys.plan_decision(plan), keys.permit(plan)) == 0
+        r.delete("ballast")
+        again = decision_of(p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+        assert again["permit"] and again["recorded"], again
+    finally:
+        r.config_set("maxmemory", 0)
+        p26.stop()
