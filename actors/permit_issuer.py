@@ -366,6 +366,9 @@ def outcome(decision: dict[str, Any], stored_json: str, reply: Any) -> tuple[str
             f"{json.dumps(first.get('symbol'))[:40]} {json.dumps(first.get('action_proposed'))[:40]} "
             f"kill_score {json.dumps(first.get('kill_score'))[:40]}; use a new plan_id"))), False
     first = from_stored(first, plan_id)
+    if any(not isinstance(first.get(name), str) or not first[name] for name in REQUIRED_FIELDS):
+        return "corrupt_decision", encode(error_envelope("corrupt_decision", (
+            f"the stored decision of plan_id {plan_id} lacks one of {', '.join(REQUIRED_FIELDS)}"))), False
     pttl = reply[2] if len(reply) > 2 else -2
     first["permit_ttl_ms"] = pttl if isinstance(pttl, int) and pttl != -2 else None
     try:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from actors import keys
 from helpers import wait_for
-from test_gate_service import P26, decision_of, dealer_proposals, new_plan, proposal_body, write_book
+from test_gate_service import (P26, clean, decision_of, dealer_proposals, new_plan, proposal_body,  # noqa: F401
+                               system, write_book)
 
 
 def test_a_storm_of_hold_proposals_cannot_fill_the_stream_so_that_a_real_exit_is_refused(tmp_path, redis_server):
@@ -107,3 +108,23 @@ def test_a_full_redis_gives_hold_saying_redis_is_out_of_memory_and_the_gate_reco
     finally:
         r.config_set("maxmemory", 0)
         p26.stop()
+
+
+def test_a_stored_decision_lacking_gate_reason_fails_its_own_proposal_and_its_batch_gets_first_answers(clean):
+    """A stored decision without gate_reason (or final_action) passed the issuer's checks as a replay and made
+    the gate raise KeyError after the issuer had written the whole batch: the runtime then ran every proposal
+    again alone (one issuer round trip each), the corrupt one got internal_error, and every other client got
+    its first decision marked replayed, never counted in p26_downgraded_total."""
+    r = clean.redis
+    corrupt_plan = new_plan()
+    r.set(keys.plan_decision(corrupt_plan), '{"symbol": "BTCUSDT", "action_proposed": "HOLD", "kill_score": 0.0, '
+                                           '"final_action": "HOLD"}')
+    fresh = [new_plan() for _ in range(4)]
+    replies = dealer_proposals(clean.endpoint, [proposal_body(corrupt_plan, "BTCUSDT", "HOLD")]
+                               + [proposal_body(p, "ETHUSDT", "PARTIAL_50") for p in fresh])
+    decided = [decision_of(reply) for reply in replies[1:]]
+    assert [d["replayed"] for d in decided] == [False] * 4, decided
+    assert all(d["permit"] for d in decided)
+    corrupt = decision_of(replies[0])
+    assert (corrupt["final_action"], corrupt["recorded"]) == ("HOLD", False), corrupt
+    assert "corrupt_decision" in corrupt["detail"], corrupt
