@@ -10,7 +10,7 @@ from pathlib import Path
 from actors import keys
 from helpers import wait_for
 from test_gate_service import (P26, clean, decision_of, dealer_proposals, new_plan, proposal_body,  # noqa: F401
-                               system, write_book)
+                               settle, system, write_book)
 
 
 def test_a_storm_of_hold_proposals_cannot_fill_the_stream_so_that_a_real_exit_is_refused(tmp_path, redis_server):
@@ -128,3 +128,24 @@ def test_a_stored_decision_lacking_gate_reason_fails_its_own_proposal_and_its_ba
     corrupt = decision_of(replies[0])
     assert (corrupt["final_action"], corrupt["recorded"]) == ("HOLD", False), corrupt
     assert "corrupt_decision" in corrupt["detail"], corrupt
+
+
+def test_a_hold_resubmitted_after_hold_decision_ttl_s_is_decided_anew_and_can_get_a_permit(clean):
+    """What README now says plainly: a HOLD's stored decision lives hold_decision_ttl_s (600 s), so a plan_id
+    held for stale state and retried later (a stuck queue, a late retry) gets a fresh decision, with a
+    permit if the state now allows it, and the stream then holds two records for that plan_id."""
+    r = clean.redis
+    r.hset(keys.position_snapshot("ETHUSDT"), "ts_epoch", 1)  # stale: the gate fails closed
+    r.hset(keys.position_snapshot("BTCUSDT"), "ts_epoch", 1)
+    r.hset(keys.position_snapshot("SOLUSDT"), "ts_epoch", 1)
+    settle(clean, time.time())  # the gate's cache holds the stale book
+    plan = new_plan()
+    held = decision_of(clean.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+    assert (held["final_action"], held["gate_reason"]) == ("HOLD", "fail_closed_portfolio_state"), held
+    assert 0 < r.ttl(keys.plan_decision(plan)) <= 600
+    write_book(r)
+    r.delete(keys.plan_decision(plan))  # what hold_decision_ttl_s does after 600 s
+    settle(clean, time.time())
+    later = decision_of(clean.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+    assert later["permit"] and not later["replayed"], later
+    assert [f["final_action"] for _, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == plan] == ["HOLD", "PARTIAL_75"]
