@@ -33,7 +33,7 @@ class RedisTarget:
 
 
 def _db(text: str, where: str) -> int:
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise RedisUrlError(f"the db in the {where} must be a number >= 0, got {text[:20]!r}")
     return int(text)
 
@@ -46,6 +46,8 @@ def parse_redis_url(url: str) -> RedisTarget:
         port = parts.port
     except ValueError as exc:  # a port that is not a number, a bad IPv6 literal
         raise RedisUrlError(f"not a valid URL: {exc}") from None
+    if port == 0:
+        raise RedisUrlError("port 0 is not a port; give the server's port, or none for 6379")
     if password:
         raise RedisUrlError("contains a password; put it in the environment variable named by password_env")
     scheme = parts.scheme.lower()
@@ -68,7 +70,7 @@ def parse_redis_url(url: str) -> RedisTarget:
     if scheme == "unix":
         if not parts.path:
             raise RedisUrlError("a unix:// URL needs the socket's path, e.g. unix:///run/redis/redis.sock")
-        return RedisTarget("unix", None, None, parts.path, db_query or 0, username)
+        return RedisTarget("unix", None, None, unquote(parts.path), db_query or 0, username)
     path = parts.path.strip("/")
     db_path = _db(path, "path") if path else None
     if db_path is not None and db_query is not None and db_path != db_query:

@@ -7,6 +7,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from actors import keys
 from helpers import wait_for
 from test_gate_service import (P26, clean, decision_of, dealer_proposals, new_plan, proposal_body,  # noqa: F401
@@ -149,3 +151,25 @@ def test_a_hold_resubmitted_after_hold_decision_ttl_s_is_decided_anew_and_can_ge
     later = decision_of(clean.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
     assert later["permit"] and not later["replayed"], later
     assert [f["final_action"] for _, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == plan] == ["HOLD", "PARTIAL_75"]
+
+
+def test_a_percent_encoded_unix_socket_path_is_decoded_as_redis_py_decodes_it():
+    """unix:///tmp/a%20b/redis.sock was read as the literal path '/tmp/a%20b/redis.sock' (the gate could not
+    connect; redis-py's own from_url decodes it)."""
+    from actors.redis_url import parse_redis_url
+    assert parse_redis_url("unix:///tmp/a%20b/redis.sock").unix_path == "/tmp/a b/redis.sock"
+
+
+def test_port_0_in_a_redis_url_is_refused_not_read_as_the_default_6379():
+    """redis://host:0 silently became port 6379: another Redis (the host's default one) than the URL names."""
+    from actors.redis_url import RedisUrlError, parse_redis_url
+    with pytest.raises(RedisUrlError, match="port"):
+        parse_redis_url("redis://127.0.0.1:0/1")
+
+
+def test_a_db_written_in_non_ascii_digits_is_refused():
+    """'redis://h/\\u0663' (an Arabic-Indic 3) was read as db 3: str.isdigit accepts any Unicode digit."""
+    from actors.redis_url import RedisUrlError, parse_redis_url
+    for url in ("redis://h/\u0663", "redis://h?db=\u0663"):
+        with pytest.raises(RedisUrlError, match="db"):
+            parse_redis_url(url)
