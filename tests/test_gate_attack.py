@@ -173,3 +173,70 @@ def test_a_db_written_in_non_ascii_digits_is_refused():
     for url in ("redis://h/\u0663", "redis://h?db=\u0663"):
         with pytest.raises(RedisUrlError, match="db"):
             parse_redis_url(url)
+
+
+def stalled_gate(ctx):
+    """A bound ROUTER that reads proposals and never answers: a gate stalled after reading them."""
+    import zmq
+    from helpers import free_port
+    sock = ctx.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    sock.bind(endpoint)
+    return sock, endpoint
+
+
+def test_clustergate_propose_interrupted_while_waiting_prints_the_plan_id_it_sent():
+    """Ctrl-C while `clustergate propose` waited for the gate printed a traceback and no plan_id, though the
+    proposal had reached the gate and may be decided with a permit: the operator could only retry with a
+    new plan_id (a second permit)."""
+    import json
+    import zmq
+    from test_gate_service import PYTHON, REPO
+    import os
+    import subprocess
+    ctx = zmq.Context()
+    gate, endpoint = stalled_gate(ctx)
+    cli = subprocess.Popen([PYTHON, "-m", "launcher", "propose", "--symbol", "ETHUSDT", "--action", "PARTIAL_50",
+                            "--endpoint", endpoint, "--timeout-ms", "30000", "--retries", "0"], cwd=REPO,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert gate.poll(20000), "the proposal never reached the gate"
+        sent = json.loads(gate.recv_multipart()[-1])["plan_id"]
+        cli.send_signal(signal.SIGINT)
+        _, stderr = cli.communicate(timeout=20)
+        assert cli.returncode != 0
+        assert f"plan_id {sent}" in stderr and f"--plan-id {sent}" in stderr, stderr
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait(5)
+        gate.close(linger=0)
+        ctx.term()
+
+
+def test_gateclient_propose_answered_by_a_bad_reply_says_which_plan_id_it_sent():
+    """A reply that is not a JSON object (the endpoint is not the gate, or a proxy mangled it) raised a bare
+    ValueError/AttributeError: the plan_id propose() generated and sent was lost."""
+    import zmq
+    from launcher.client import GateClient, GateUnavailable
+    ctx = zmq.Context()
+    gate, endpoint = stalled_gate(ctx)
+    client = GateClient(endpoint, timeout_ms=20000, retries=0)
+    try:
+        import threading
+        def answer_badly() -> None:
+            if gate.poll(20000):
+                envelope = gate.recv_multipart()[:-1]
+                gate.send_multipart(envelope + [b"<html>not a gate</html>"])
+        answerer = threading.Thread(target=answer_badly)
+        answerer.start()
+        with pytest.raises(GateUnavailable) as caught:
+            client.propose("ETHUSDT", "PARTIAL_50")
+        answerer.join(20)
+        assert caught.value.plan_id and caught.value.plan_id in str(caught.value)
+    finally:
+        client.close()
+        gate.close(linger=0)
+        ctx.term()
