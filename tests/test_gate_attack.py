@@ -240,3 +240,15 @@ def test_gateclient_propose_answered_by_a_bad_reply_says_which_plan_id_it_sent()
         client.close()
         gate.close(linger=0)
         ctx.term()
+
+
+def test_a_proposal_with_a_duplicate_field_is_refused_not_read_by_its_last_value(clean):
+    """{"action_proposed": "HOLD", ..., "action_proposed": "PARTIAL_50"} got a PARTIAL_75 permit: Python keeps
+    the last value, while a proxy or logger that keeps the first saw a HOLD (a parser-differential)."""
+    plan = new_plan()
+    body = (f'{{"plan_id": "{plan}", "symbol": "ETHUSDT", "action_proposed": "HOLD", '
+            f'"action_proposed": "PARTIAL_50"}}').encode()
+    reply = dealer_proposals(clean.endpoint, [body])[0]
+    assert (reply["status"], reply["reason"]) == ("error", "invalid_proposal"), reply
+    assert "action_proposed" in reply["detail"] and "more than once" in reply["detail"], reply
+    assert clean.redis.exists(keys.permit(plan), keys.plan_decision(plan)) == 0
