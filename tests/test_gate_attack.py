@@ -206,7 +206,7 @@ def test_clustergate_propose_interrupted_while_waiting_prints_the_plan_id_it_sen
         sent = json.loads(gate.recv_multipart()[-1])["plan_id"]
         cli.send_signal(signal.SIGINT)
         _, stderr = cli.communicate(timeout=20)
-        assert cli.returncode != 0
+        assert cli.returncode == 130
         assert f"plan_id {sent}" in stderr and f"--plan-id {sent}" in stderr, stderr
     finally:
         if cli.poll() is None:
