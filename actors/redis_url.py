@@ -3,7 +3,7 @@ and checked by topology validation. Pure: no sockets, no environment.
 
 Accepted:
   redis://HOST[:PORT][/DB][?db=DB]        TCP (port 6379 by default)
-  unix:///PATH/TO/redis.sock[?db=DB]      a unix socket
+  unix:///PATH/TO/redis.sock[?db=DB]      a unix socket (no host; the path percent-decoded)
 The db may be in the path or in `?db=`; given in both, the two must agree. A username may be in the
 URL; a password may not (it comes from the environment, see RedisConfig.password_env). rediss://
 (TLS) is refused: neither client is set up for TLS. No other query parameter is read, so none is
@@ -68,6 +68,8 @@ def parse_redis_url(url: str) -> RedisTarget:
     db_query = _db(query_dbs[0], "query") if query_dbs else None
     username = unquote(parts.username) if parts.username else None
     if scheme == "unix":
+        if parts.hostname:
+            raise RedisUrlError("a unix:// URL names no host (a socket is local): write unix:///PATH")
         if not parts.path:
             raise RedisUrlError("a unix:// URL needs the socket's path, e.g. unix:///run/redis/redis.sock")
         return RedisTarget("unix", None, None, unquote(parts.path), db_query or 0, username)

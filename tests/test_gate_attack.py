@@ -252,3 +252,12 @@ def test_a_proposal_with_a_duplicate_field_is_refused_not_read_by_its_last_value
     assert (reply["status"], reply["reason"]) == ("error", "invalid_proposal"), reply
     assert "action_proposed" in reply["detail"] and "more than once" in reply["detail"], reply
     assert clean.redis.exists(keys.permit(plan), keys.plan_decision(plan)) == 0
+
+
+def test_a_unix_url_naming_a_host_is_refused_not_read_as_a_local_socket():
+    """unix://redis-host/run/redis.sock silently dropped the host and opened the local socket: another Redis
+    than the operator named."""
+    from actors.redis_url import RedisUrlError, parse_redis_url
+    with pytest.raises(RedisUrlError, match="host"):
+        parse_redis_url("unix://redis-host/run/redis.sock")
+    assert parse_redis_url("unix:///run/redis.sock").unix_path == "/run/redis.sock"
