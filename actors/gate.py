@@ -202,6 +202,18 @@ def validate_proposal(obj: Any) -> Proposal:
                     ts_epoch=None if ts_epoch is None else float(ts_epoch))
 
 
+def _object_once_per_name(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):  # JSON readers differ on which value wins: a proposal must not be ambiguous
+        names = [name for name, _ in pairs]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        raise BadRequest("invalid_proposal", f"field(s) given more than once: {', '.join(twice)[:200]}")
+    return obj
+
+
+_REQUEST_DECODER = json.JSONDecoder(object_pairs_hook=_object_once_per_name)
+
+
 def parse_request(frames: Sequence[bytes], max_request_bytes: int) -> Proposal:
     """Check the raw request (one frame, size, UTF-8, JSON object) and return its proposal."""
     if len(frames) != 1:
@@ -214,7 +226,9 @@ def parse_request(frames: Sequence[bytes], max_request_bytes: int) -> Proposal:
     except UnicodeDecodeError as exc:
         raise BadRequest("not_utf8", f"request is not UTF-8: {exc.reason} at byte {exc.start}") from None
     try:
-        obj = json.loads(text)
+        obj = _REQUEST_DECODER.decode(text)
+    except BadRequest:
+        raise
     except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested deeper than Python's stack
         raise BadRequest("not_json", f"request is not JSON: {exc}"[:300]) from None
     return validate_proposal(obj)
@@ -933,7 +947,7 @@ class Gate(Actor):
         self.log.warning("permit_issuer_refused", plan_id=proposal.plan_id, reason=reason, detail=outcome.get("detail"))
         if reason == REDIS_UNAVAILABLE:
             return fault_decision(proposal, REDIS_UNAVAILABLE, now, OUTCOME_UNKNOWN)
-        if reason in ("bad_key_type", "corrupt_decision"):  # Redis holds data the issuer cannot use
+        if reason in ("bad_key_type", "corrupt_decision", "out_of_memory"):  # Redis cannot be used for this write
             return fault_decision(proposal, REDIS_UNAVAILABLE, now, f"{reason}: {outcome.get('detail', '')}"[:300])
         if reason in ("expired", "stream_full"):  # the script refused before its first write
             return fault_decision(proposal, PERMIT_UNAVAILABLE, now,

@@ -57,7 +57,8 @@ STREAM_FIELDS = ("plan_id", "symbol", "action_proposed", "final_action", "gate_r
 # deleted (the gate sends cooldown_seen only when its decision depended on the cooldown).
 # The stream is trimmed by time only (MINID: records older than the retention), and only once it holds
 # the count cap; if every record is younger than the retention, the decision is refused (stream_full)
-# rather than trimming the record of a live permit or cooldown.
+# rather than trimming the record of a live permit or cooldown. A HOLD (no permit) may fill only nine tenths
+# of the cap, so a storm of HOLDs from one bad client cannot refuse every exit of every other client.
 RECORD_DECISION = Script("""
 local fields = {""" + ", ".join(f"'{name}'" for name in STREAM_FIELDS) + """}
 local expected = {'string', 'stream', 'string', 'string'}
@@ -86,6 +87,7 @@ if ARGV[7] ~= '0' and redis.call('EXISTS', KEYS[4]) == 0 then
   return {'cooldown_conflict', ''}
 end
 local cap = tonumber(ARGV[3])
+if not issue then cap = cap - math.floor(cap / 10) end  -- the last tenth is kept for decisions with a permit
 if redis.call('XLEN', KEYS[2]) >= cap then
   redis.call('XTRIM', KEYS[2], 'MINID', tostring(now_ms - tonumber(ARGV[9])))
   if redis.call('XLEN', KEYS[2]) >= cap then
@@ -120,7 +122,7 @@ PERMITS = Counter("permit_issuer_permits_issued_total", "Permits written")
 WRITE_SECONDS = Histogram("permit_issuer_write_seconds", "Time of the Redis script per request",
                           buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25))
 RESULTS = ("written", "replayed", "cooldown_conflict", "plan_id_conflict", "bad_key_type", "corrupt_decision",
-           "expired", "stream_full", "redis_unavailable", "bad_request", "internal_error")
+           "expired", "stream_full", "out_of_memory", "redis_unavailable", "bad_request", "internal_error")
 REDIS_USED_MEMORY = Gauge("clustergate_redis_used_memory_bytes", "Redis INFO used_memory, read by the permit issuer")
 REDIS_MAXMEMORY = Gauge("clustergate_redis_maxmemory_bytes", "Redis maxmemory (0: no limit), read by the permit issuer")
 MEMORY_READ_S = 5.0
@@ -191,6 +193,9 @@ class PermitIssuer(Actor):
                                        cooldown_ttl=str(s.cooldown_ttl_s),
                                        retention_ms=str(1000 * max(s.permit_ttl_s, s.cooldown_ttl_s)))
         self.on_request("requests", self.handle)
+        self._redis_clock_ahead_s = 0.0
+        self.read_redis_clock()
+        self.every(MEMORY_READ_S, self.read_redis_clock)
         self.every(MEMORY_READ_S, self.read_redis_memory, first_after_s=0.0)
         self.set_ready(True)
 
@@ -198,6 +203,16 @@ class PermitIssuer(Actor):
         """The requests socket listens on TCP, where any local process can reach it: a request larger than
         a full batch of the gate's decisions is dropped unread (ZMQ_MAXMSGSIZE)."""
         return MAX_REQUEST_BYTES if role == "requests" else None
+
+    def read_redis_clock(self) -> None:
+        """How far Redis's clock is ahead of this host's (s, to within half a round trip): the gate's deadline,
+        set by this host's clock, is moved onto Redis's before the script compares it. Redis down: unchanged."""
+        before = time.time()
+        try:
+            seconds, micros = self.redis.call("TIME")
+        except (RedisUnavailable, ReplyError):
+            return
+        self._redis_clock_ahead_s = int(seconds) + int(micros) / 1e6 - (before + time.time()) / 2
 
     def read_redis_memory(self) -> None:
         """Export Redis's memory use and limit (alert ClustergateRedisMemoryHigh); Redis down: unchanged."""
@@ -231,8 +246,9 @@ class PermitIssuer(Actor):
 
     def record(self, items: list[tuple[dict[str, Any], str]], deadline: float | None = None) -> list[bytes]:
         """Run the script for each (decision, cooldown_seen) in one pipelined round trip, in order; the
-        encoded result envelope of each. Nothing is written after `deadline` (epoch s, by Redis's clock)."""
-        deadline_ms = str(int(deadline * 1000)) if deadline else "0"
+        encoded result envelope of each. Nothing is written after `deadline` (epoch s by this host's clock,
+        compared by the script on Redis's clock, corrected by the measured offset between the two)."""
+        deadline_ms = str(int((deadline + self._redis_clock_ahead_s) * 1000)) if deadline else "0"
         calls = [script_call(decision, seen, self._script_args, deadline_ms) for decision, seen in items]
         started = time.perf_counter()
         try:
@@ -314,6 +330,9 @@ PROPOSAL_IDENTITY = ("symbol", "action_proposed", "kill_score")
 
 def outcome(decision: dict[str, Any], stored_json: str, reply: Any) -> tuple[str, bytes, bool]:
     """(result label, encoded result envelope, permit issued) of one script reply."""
+    if isinstance(reply, ReplyError) and str(reply).startswith("OOM"):  # refused at the first write: none done
+        return "out_of_memory", encode(error_envelope("out_of_memory", (
+            "nothing was written: Redis is out of memory (used_memory above maxmemory, noeviction)"))), False
     if isinstance(reply, ReplyError):
         return "redis_unavailable", encode(error_envelope("redis_unavailable", str(reply)[:300])), False
     kind = reply[0]
@@ -347,6 +366,9 @@ def outcome(decision: dict[str, Any], stored_json: str, reply: Any) -> tuple[str
             f"{json.dumps(first.get('symbol'))[:40]} {json.dumps(first.get('action_proposed'))[:40]} "
             f"kill_score {json.dumps(first.get('kill_score'))[:40]}; use a new plan_id"))), False
     first = from_stored(first, plan_id)
+    if any(not isinstance(first.get(name), str) or not first[name] for name in REQUIRED_FIELDS):
+        return "corrupt_decision", encode(error_envelope("corrupt_decision", (
+            f"the stored decision of plan_id {plan_id} lacks one of {', '.join(REQUIRED_FIELDS)}"))), False
     pttl = reply[2] if len(reply) > 2 else -2
     first["permit_ttl_ms"] = pttl if isinstance(pttl, int) and pttl != -2 else None
     try:

@@ -3,7 +3,7 @@ and checked by topology validation. Pure: no sockets, no environment.
 
 Accepted:
   redis://HOST[:PORT][/DB][?db=DB]        TCP (port 6379 by default)
-  unix:///PATH/TO/redis.sock[?db=DB]      a unix socket
+  unix:///PATH/TO/redis.sock[?db=DB]      a unix socket (no host; the path percent-decoded)
 The db may be in the path or in `?db=`; given in both, the two must agree. A username may be in the
 URL; a password may not (it comes from the environment, see RedisConfig.password_env). rediss://
 (TLS) is refused: neither client is set up for TLS. No other query parameter is read, so none is
@@ -33,7 +33,7 @@ class RedisTarget:
 
 
 def _db(text: str, where: str) -> int:
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise RedisUrlError(f"the db in the {where} must be a number >= 0, got {text[:20]!r}")
     return int(text)
 
@@ -46,6 +46,8 @@ def parse_redis_url(url: str) -> RedisTarget:
         port = parts.port
     except ValueError as exc:  # a port that is not a number, a bad IPv6 literal
         raise RedisUrlError(f"not a valid URL: {exc}") from None
+    if port == 0:
+        raise RedisUrlError("port 0 is not a port; give the server's port, or none for 6379")
     if password:
         raise RedisUrlError("contains a password; put it in the environment variable named by password_env")
     scheme = parts.scheme.lower()
@@ -66,9 +68,11 @@ def parse_redis_url(url: str) -> RedisTarget:
     db_query = _db(query_dbs[0], "query") if query_dbs else None
     username = unquote(parts.username) if parts.username else None
     if scheme == "unix":
+        if parts.hostname:
+            raise RedisUrlError("a unix:// URL names no host (a socket is local): write unix:///PATH")
         if not parts.path:
             raise RedisUrlError("a unix:// URL needs the socket's path, e.g. unix:///run/redis/redis.sock")
-        return RedisTarget("unix", None, None, parts.path, db_query or 0, username)
+        return RedisTarget("unix", None, None, unquote(parts.path), db_query or 0, username)
     path = parts.path.strip("/")
     db_path = _db(path, "path") if path else None
     if db_path is not None and db_query is not None and db_path != db_query:

@@ -2,7 +2,8 @@
 
 Lazy Pirate (ZeroMQ guide): send on a REQ socket, poll with a timeout; on timeout close the socket
 with linger 0, reopen it and resend the same request, plan_id included, so the gate returns the
-first decision rather than a second permit. After `retries` resends, GateUnavailable is raised.
+first decision rather than a second permit. After `retries` resends, GateUnavailable is raised; so is
+it for a reply that is not a gate envelope, and an interrupt gets a note naming the plan_id.
 
 The rule for callers: retry with the same plan_id. A proposal the client gave up on may still have
 been decided, with a permit; only the same plan_id gets that decision back (a new one could get a
@@ -125,8 +126,16 @@ class GateClient:
             body["ts_epoch"] = ts_epoch
         try:
             reply = self.request(body)
+            if not isinstance(reply, dict):
+                raise ValueError(f"a JSON {type(reply).__name__}, not an object")
         except GateUnavailable as exc:
             raise GateUnavailable(f"{exc} (plan_id {plan_id}: retry with the same plan_id)", plan_id) from None
+        except ValueError as exc:  # not the gate's envelope: no usable answer
+            raise GateUnavailable(f"the reply from {self.endpoint} is not a gate envelope ({str(exc)[:80]}) "
+                                  f"(plan_id {plan_id}: retry with the same plan_id)", plan_id) from None
+        except BaseException as exc:  # interrupted while the proposal may be decided
+            exc.add_note(f"plan_id {plan_id}: it may have been decided; retry with the same plan_id")
+            raise
         if reply.get("status") != "ok":
             reply.setdefault("plan_id", plan_id)
         return reply
@@ -219,10 +228,10 @@ def cmd_propose(args: argparse.Namespace) -> int:
         try:
             reply = client.propose(args.symbol, args.action, kill_score=args.kill_score, plan_id=plan_id,
                                    r_net=args.r_net)
-        except GateUnavailable as exc:
-            print(f"clustergate propose: {exc}", file=sys.stderr)
+        except (GateUnavailable, KeyboardInterrupt) as exc:
+            print(f"clustergate propose: {exc or 'interrupted'}", file=sys.stderr)
             print(f"plan_id {plan_id} (it may have been decided: retry with --plan-id {plan_id})", file=sys.stderr)
-            return 1
+            return 1 if isinstance(exc, GateUnavailable) else 130
     print(json.dumps(reply, indent=2))
     print(f"plan_id {plan_id}", file=sys.stderr)
     return 0 if reply.get("status") == "ok" else 1

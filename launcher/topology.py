@@ -247,9 +247,9 @@ class GateSettings:
 class PermitIssuerSettings:
     permit_ttl_s: int = setting(60, doc="TTL of quantum:permit:p26:{plan_id}.", ge=1, le=60)
     cooldown_ttl_s: int = setting(60, doc="TTL of quantum:p26:cooldown:{symbol}.", ge=1, le=86400)
-    stream_maxlen: int = setting(100000, doc="Count cap (the memory bound) of the gate decision stream. Records are trimmed by time only, once older than the longest permit or cooldown TTL; a decision that would take the stream past this cap while every record is younger is refused (HOLD permit_unavailable, stream_full, nothing recorded), never trimmed. Sustained capacity: stream_maxlen / max(permit_ttl_s, cooldown_ttl_s) decisions per second.", ge=1000, le=100_000_000)
+    stream_maxlen: int = setting(100000, doc="Count cap (the memory bound) of the gate decision stream. Records are trimmed by time only, once older than the longest permit or cooldown TTL; a decision that would take the stream past this cap while every record is younger is refused (HOLD permit_unavailable, stream_full, nothing recorded), never trimmed; a HOLD may fill only nine tenths of the cap, the rest is kept for decisions with a permit. Sustained capacity: stream_maxlen / max(permit_ttl_s, cooldown_ttl_s) decisions per second.", ge=1000, le=100_000_000)
     decision_ttl_s: int = setting(86400, doc="How long a plan_id's decision that carries a permit is kept for idempotent resubmission.", ge=60, le=30 * 86400)
-    hold_decision_ttl_s: int = setting(600, doc="How long a HOLD decision (no permit) is kept for idempotent resubmission: the client's retry window. A HOLD resubmitted later is decided afresh.", ge=60, le=30 * 86400)
+    hold_decision_ttl_s: int = setting(600, doc="How long a HOLD decision (no permit) is kept for idempotent resubmission: the client's retry window. A HOLD resubmitted later is decided afresh, and can then get a permit (README: Proposal API).", ge=60, le=30 * 86400)
 
 
 SETTINGS_BY_KIND: dict[str, Any] = {

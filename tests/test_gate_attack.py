@@ -1,0 +1,263 @@
+"""Hostile review of the gate hardening (issue 16), each finding against real processes: a real
+redis-server, gate and permit issuer."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from actors import keys
+from helpers import wait_for
+from test_gate_service import (P26, clean, decision_of, dealer_proposals, new_plan, proposal_body,  # noqa: F401
+                               settle, system, write_book)
+
+
+def test_a_storm_of_hold_proposals_cannot_fill_the_stream_so_that_a_real_exit_is_refused(tmp_path, redis_server):
+    """One bad client proposing exits for a symbol outside the allowlist (HOLD not_allowed, no permit)
+    filled the stream to stream_maxlen with records younger than the permit TTL; every later exit of
+    every client was then HOLD permit_unavailable stream_full for a minute."""
+    r = redis_server.client()
+    write_book(r)
+    p26 = P26(tmp_path / "p26", redis_server.url, issuer_settings={"stream_maxlen": 1000}).start()
+    try:
+        storm = []
+        for _ in range(11):
+            storm += dealer_proposals(p26.endpoint, [proposal_body(new_plan(), "NOTALLOWED", "FULL_CLOSE_PROPOSED")
+                                                     for _ in range(100)])
+        assert all(decision_of(reply)["final_action"] == "HOLD" for reply in storm)
+        plan = new_plan()
+        exit_decision = decision_of(p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+        assert exit_decision["permit"], exit_decision
+        assert r.exists(keys.permit(plan)) == 1
+        assert [f for _, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == plan]
+        assert r.xlen(keys.GATE_STREAM) <= 1000
+    finally:
+        p26.stop()
+
+
+def skewed_p26(workdir, redis_url: str, offset_s: float, monkeypatch, **settings) -> P26:
+    """Gate and permit issuer whose clocks are offset_s seconds off Redis's (one host, an external Redis)."""
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent / "skewed_clock"))
+    monkeypatch.setenv("CLUSTERGATE_TEST_CLOCK_OFFSET_S", str(offset_s))
+    return P26(workdir, redis_url, **settings).start()
+
+
+def test_a_redis_clock_ahead_of_the_gates_does_not_refuse_every_exit_as_expired(tmp_path, redis_server, monkeypatch):
+    """The script compared Redis's clock with a deadline the gate set by its own clock, permit_timeout_ms / 2
+    ahead: with Redis's clock 1 s ahead of the gate host's, every decision was HOLD expired."""
+    r = redis_server.client()
+    write_book(r)
+    p26 = skewed_p26(tmp_path / "p26", redis_server.url, -1.0, monkeypatch)
+    try:
+        plan = new_plan()
+        decision = decision_of(p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+        assert decision["permit"] and decision["recorded"], decision
+        assert r.exists(keys.permit(plan)) == 1
+    finally:
+        p26.stop()
+
+
+def test_a_redis_clock_behind_the_gates_does_not_let_a_write_land_after_the_gate_gave_up(tmp_path, redis_server,
+                                                                                          monkeypatch):
+    """With Redis's clock 1 s behind the gate host's, the deadline check let a stalled Redis run the script
+    long after the gate answered HOLD outcome unknown: a decision recorded that its client was told is unknown."""
+    r = redis_server.client()
+    write_book(r)
+    p26 = skewed_p26(tmp_path / "p26", redis_server.url, 1.0, monkeypatch, gate_settings={"state_refresh_ms": 60000})
+    try:
+        # A decision with Redis up fills the gate's state cache, so the stalled one goes to the issuer.
+        assert decision_of(p26.client.propose("BTCUSDT", "HOLD", plan_id=new_plan()))["recorded"]
+        plan = new_plan()
+        redis_server.proc.send_signal(signal.SIGSTOP)
+        try:
+            d = decision_of(p26.client.propose("ETHUSDT", "HOLD", plan_id=plan))
+            answered = time.time()
+            time.sleep(0.3)  # Redis stays stalled past the gate's answer, then runs what waits
+        finally:
+            redis_server.proc.send_signal(signal.SIGCONT)
+        assert (d["final_action"], d["recorded"]) == ("HOLD", False) and "outcome unknown" in d["detail"], d
+        wait_for(lambda: r.ping(), 5, "Redis back")
+        late = [int(entry_id.split("-")[0]) - answered * 1000
+                for entry_id, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == plan]
+        assert late == [], f"a write landed {late[0]:.0f} ms after the gate answered"
+        assert r.exists(keys.plan_decision(plan)) == 0
+    finally:
+        p26.stop()
+
+
+def test_a_full_redis_gives_hold_saying_redis_is_out_of_memory_and_the_gate_recovers_when_memory_frees(
+        tmp_path, redis_server):
+    """maxmemory with noeviction: Redis refuses the script's first write (OOM), so nothing is recorded; the
+    HOLD said only redis_unavailable "outcome unknown", naming neither the cause nor the certainty."""
+    r = redis_server.client()
+    write_book(r)
+    p26 = P26(tmp_path / "p26", redis_server.url).start()
+    try:
+        r.config_set("maxmemory-policy", "noeviction")
+        r.set("ballast", "x" * 4_000_000)
+        r.config_set("maxmemory", int(r.info("memory")["used_memory"]) - 1_000_000)
+        plan = new_plan()
+        held = decision_of(p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+        assert (held["final_action"], held["recorded"]) == ("HOLD", False), held
+        assert "out of memory" in held["detail"] and "nothing was written" in held["detail"], held
+        assert r.exists(keys.plan_decision(plan), keys.permit(plan)) == 0
+        r.delete("ballast")
+        again = decision_of(p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+        assert again["permit"] and again["recorded"], again
+    finally:
+        r.config_set("maxmemory", 0)
+        p26.stop()
+
+
+def test_a_stored_decision_lacking_gate_reason_fails_its_own_proposal_and_its_batch_gets_first_answers(clean):
+    """A stored decision without gate_reason (or final_action) passed the issuer's checks as a replay and made
+    the gate raise KeyError after the issuer had written the whole batch: the runtime then ran every proposal
+    again alone (one issuer round trip each), the corrupt one got internal_error, and every other client got
+    its first decision marked replayed, never counted in p26_downgraded_total."""
+    r = clean.redis
+    corrupt_plan = new_plan()
+    r.set(keys.plan_decision(corrupt_plan), '{"symbol": "BTCUSDT", "action_proposed": "HOLD", "kill_score": 0.0, '
+                                           '"final_action": "HOLD"}')
+    fresh = [new_plan() for _ in range(4)]
+    replies = dealer_proposals(clean.endpoint, [proposal_body(corrupt_plan, "BTCUSDT", "HOLD")]
+                               + [proposal_body(p, "ETHUSDT", "PARTIAL_50") for p in fresh])
+    decided = [decision_of(reply) for reply in replies[1:]]
+    assert [d["replayed"] for d in decided] == [False] * 4, decided
+    assert all(d["permit"] for d in decided)
+    corrupt = decision_of(replies[0])
+    assert (corrupt["final_action"], corrupt["recorded"]) == ("HOLD", False), corrupt
+    assert "corrupt_decision" in corrupt["detail"], corrupt
+
+
+def test_a_hold_resubmitted_after_hold_decision_ttl_s_is_decided_anew_and_can_get_a_permit(clean):
+    """What README now says plainly: a HOLD's stored decision lives hold_decision_ttl_s (600 s), so a plan_id
+    held for stale state and retried later (a stuck queue, a late retry) gets a fresh decision, with a
+    permit if the state now allows it, and the stream then holds two records for that plan_id."""
+    r = clean.redis
+    r.hset(keys.position_snapshot("ETHUSDT"), "ts_epoch", 1)  # stale: the gate fails closed
+    r.hset(keys.position_snapshot("BTCUSDT"), "ts_epoch", 1)
+    r.hset(keys.position_snapshot("SOLUSDT"), "ts_epoch", 1)
+    settle(clean, time.time())  # the gate's cache holds the stale book
+    plan = new_plan()
+    held = decision_of(clean.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+    assert (held["final_action"], held["gate_reason"]) == ("HOLD", "fail_closed_portfolio_state"), held
+    assert 0 < r.ttl(keys.plan_decision(plan)) <= 600
+    write_book(r)
+    r.delete(keys.plan_decision(plan))  # what hold_decision_ttl_s does after 600 s
+    settle(clean, time.time())
+    later = decision_of(clean.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+    assert later["permit"] and not later["replayed"], later
+    assert [f["final_action"] for _, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == plan] == ["HOLD", "PARTIAL_75"]
+
+
+def test_a_percent_encoded_unix_socket_path_is_decoded_as_redis_py_decodes_it():
+    """unix:///tmp/a%20b/redis.sock was read as the literal path '/tmp/a%20b/redis.sock' (the gate could not
+    connect; redis-py's own from_url decodes it)."""
+    from actors.redis_url import parse_redis_url
+    assert parse_redis_url("unix:///tmp/a%20b/redis.sock").unix_path == "/tmp/a b/redis.sock"
+
+
+def test_port_0_in_a_redis_url_is_refused_not_read_as_the_default_6379():
+    """redis://host:0 silently became port 6379: another Redis (the host's default one) than the URL names."""
+    from actors.redis_url import RedisUrlError, parse_redis_url
+    with pytest.raises(RedisUrlError, match="port"):
+        parse_redis_url("redis://127.0.0.1:0/1")
+
+
+def test_a_db_written_in_non_ascii_digits_is_refused():
+    """'redis://h/\\u0663' (an Arabic-Indic 3) was read as db 3: str.isdigit accepts any Unicode digit."""
+    from actors.redis_url import RedisUrlError, parse_redis_url
+    for url in ("redis://h/\u0663", "redis://h?db=\u0663"):
+        with pytest.raises(RedisUrlError, match="db"):
+            parse_redis_url(url)
+
+
+def stalled_gate(ctx):
+    """A bound ROUTER that reads proposals and never answers: a gate stalled after reading them."""
+    import zmq
+    from helpers import free_port
+    sock = ctx.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    sock.bind(endpoint)
+    return sock, endpoint
+
+
+def test_clustergate_propose_interrupted_while_waiting_prints_the_plan_id_it_sent():
+    """Ctrl-C while `clustergate propose` waited for the gate printed a traceback and no plan_id, though the
+    proposal had reached the gate and may be decided with a permit: the operator could only retry with a
+    new plan_id (a second permit)."""
+    import json
+    import zmq
+    from test_gate_service import PYTHON, REPO
+    import os
+    import subprocess
+    ctx = zmq.Context()
+    gate, endpoint = stalled_gate(ctx)
+    cli = subprocess.Popen([PYTHON, "-m", "launcher", "propose", "--symbol", "ETHUSDT", "--action", "PARTIAL_50",
+                            "--endpoint", endpoint, "--timeout-ms", "30000", "--retries", "0"], cwd=REPO,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert gate.poll(20000), "the proposal never reached the gate"
+        sent = json.loads(gate.recv_multipart()[-1])["plan_id"]
+        cli.send_signal(signal.SIGINT)
+        _, stderr = cli.communicate(timeout=20)
+        assert cli.returncode == 130
+        assert f"plan_id {sent}" in stderr and f"--plan-id {sent}" in stderr, stderr
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait(5)
+        gate.close(linger=0)
+        ctx.term()
+
+
+def test_gateclient_propose_answered_by_a_bad_reply_says_which_plan_id_it_sent():
+    """A reply that is not a JSON object (the endpoint is not the gate, or a proxy mangled it) raised a bare
+    ValueError/AttributeError: the plan_id propose() generated and sent was lost."""
+    import zmq
+    from launcher.client import GateClient, GateUnavailable
+    ctx = zmq.Context()
+    gate, endpoint = stalled_gate(ctx)
+    client = GateClient(endpoint, timeout_ms=20000, retries=0)
+    try:
+        import threading
+        def answer_badly() -> None:
+            if gate.poll(20000):
+                envelope = gate.recv_multipart()[:-1]
+                gate.send_multipart(envelope + [b"<html>not a gate</html>"])
+        answerer = threading.Thread(target=answer_badly)
+        answerer.start()
+        with pytest.raises(GateUnavailable) as caught:
+            client.propose("ETHUSDT", "PARTIAL_50")
+        answerer.join(20)
+        assert caught.value.plan_id and caught.value.plan_id in str(caught.value)
+    finally:
+        client.close()
+        gate.close(linger=0)
+        ctx.term()
+
+
+def test_a_proposal_with_a_duplicate_field_is_refused_not_read_by_its_last_value(clean):
+    """{"action_proposed": "HOLD", ..., "action_proposed": "PARTIAL_50"} got a PARTIAL_75 permit: Python keeps
+    the last value, while a proxy or logger that keeps the first saw a HOLD (a parser-differential)."""
+    plan = new_plan()
+    body = (f'{{"plan_id": "{plan}", "symbol": "ETHUSDT", "action_proposed": "HOLD", '
+            f'"action_proposed": "PARTIAL_50"}}').encode()
+    reply = dealer_proposals(clean.endpoint, [body])[0]
+    assert (reply["status"], reply["reason"]) == ("error", "invalid_proposal"), reply
+    assert "action_proposed" in reply["detail"] and "more than once" in reply["detail"], reply
+    assert clean.redis.exists(keys.permit(plan), keys.plan_decision(plan)) == 0
+
+
+def test_a_unix_url_naming_a_host_is_refused_not_read_as_a_local_socket():
+    """unix://redis-host/run/redis.sock silently dropped the host and opened the local socket: another Redis
+    than the operator named."""
+    from actors.redis_url import RedisUrlError, parse_redis_url
+    with pytest.raises(RedisUrlError, match="host"):
+        parse_redis_url("unix://redis-host/run/redis.sock")
+    assert parse_redis_url("unix:///run/redis.sock").unix_path == "/run/redis.sock"
