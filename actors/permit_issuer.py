@@ -147,7 +147,7 @@ MAX_REQUEST_BYTES = 16 * 1024 * 1024  # MAX_BATCH decisions of up to 16 KB each
 SEEN_NONE, SEEN_IN_REDIS, SEEN_FROM_BATCH = "0", "1", "2"
 
 
-def _check_item(item: Any, where: str) -> tuple[dict[str, Any], str]:
+def _check_item(item: Any, where: str) -> tuple[dict[str, Any], str, float | None]:
     if not isinstance(item, dict) or not isinstance(item.get("decision"), dict):
         raise ValueError(f"{where}: expected {{\"decision\": {{...}}, \"cooldown_seen\": bool}}")
     decision = item["decision"]
@@ -157,13 +157,18 @@ def _check_item(item: Any, where: str) -> tuple[dict[str, Any], str]:
     seen = SEEN_NONE
     if item.get("cooldown_seen", False):
         seen = SEEN_FROM_BATCH if item.get("cooldown_from_batch", False) else SEEN_IN_REDIS
-    return decision, seen
+    deadline = item.get("deadline_epoch")  # the proposal's own deadline, when earlier than the request's
+    if deadline is not None and (isinstance(deadline, bool) or not isinstance(deadline, (int, float))):
+        raise ValueError(f"{where}: deadline_epoch must be a number")
+    return decision, seen, deadline
 
 
-def check_request(request: Any) -> tuple[list[tuple[dict[str, Any], str]], bool, float | None]:
-    """([(decision, cooldown_seen for the script)], batch, deadline_epoch) of a gate request, or
-    ValueError saying what is wrong. A batch is {"decisions": [{"decision", "cooldown_seen",
-    "cooldown_from_batch"}, ...], "deadline_epoch"}; a single request is one such item plus deadline."""
+def check_request(request: Any) -> tuple[list[tuple[dict[str, Any], str, float | None]], bool, float | None]:
+    """([(decision, cooldown_seen for the script, the item's own deadline_epoch)], batch, deadline_epoch) of
+    a gate request, or ValueError saying what is wrong. A batch is {"decisions": [{"decision",
+    "cooldown_seen", "cooldown_from_batch", "deadline_epoch"?}, ...], "deadline_epoch"}; a single request
+    is one such item plus deadline. An item's deadline_epoch (its client's, when earlier) replaces the
+    request's for that item's script."""
     if not isinstance(request, dict):
         raise ValueError("expected {\"decisions\": [{\"decision\": {...}, \"cooldown_seen\": bool}, ...], "
                          "\"deadline_epoch\": number}")
@@ -229,11 +234,15 @@ class PermitIssuer(Actor):
             return results[0]
         return b'{"status":"ok","results":[' + b",".join(results) + b"]}"
 
-    def record(self, items: list[tuple[dict[str, Any], str]], deadline: float | None = None) -> list[bytes]:
-        """Run the script for each (decision, cooldown_seen) in one pipelined round trip, in order; the
-        encoded result envelope of each. Nothing is written after `deadline` (epoch s, by Redis's clock)."""
+    def record(self, items: list[tuple[dict[str, Any], str, float | None]],
+               deadline: float | None = None) -> list[bytes]:
+        """Run the script for each (decision, cooldown_seen, own deadline) in one pipelined round trip, in
+        order; the encoded result envelope of each. Nothing is written after the item's own deadline, else
+        `deadline` (epoch s, by Redis's clock)."""
         deadline_ms = str(int(deadline * 1000)) if deadline else "0"
-        calls = [script_call(decision, seen, self._script_args, deadline_ms) for decision, seen in items]
+        calls = [script_call(decision, seen, self._script_args,
+                             deadline_ms if own is None else str(max(1, int(own * 1000))))
+                 for decision, seen, own in items]
         started = time.perf_counter()
         try:
             replies = RECORD_DECISION.run_many(self.redis, [(k, a) for k, a, _ in calls])
@@ -246,7 +255,7 @@ class PermitIssuer(Actor):
         finally:
             WRITE_SECONDS.observe(time.perf_counter() - started)
         out = []
-        for (decision, _), (_, _, stored_json), reply in zip(items, calls, replies):
+        for (decision, _, _), (_, _, stored_json), reply in zip(items, calls, replies):
             try:  # each item's reply is its own: a failure here never reaches the others of the batch
                 result, envelope, permit_issued = outcome(decision, stored_json, reply)
             except Exception as exc:
