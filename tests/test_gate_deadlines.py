@@ -114,6 +114,8 @@ def test_a_deadline_that_passes_while_the_gate_reads_its_state_gets_expired_befo
         sock.close(linger=0)
         assert (reply["status"], reply.get("reason")) == ("error", "expired"), reply
         assert nothing_written(r, plan)
+        issuer = scrape(system.data["actors"]["permit_issuer"]["metrics_port"])
+        assert issuer.get('permit_issuer_requests_total{result="expired"}', 0) == 0, "it reached the issuer"
     finally:
         system.stop()
 
