@@ -44,7 +44,7 @@ from actors import keys
 from actors.resp import RedisUnavailable, ReplyError, RespClient, encode_commands
 from actors.runtime import Actor, Shedding, main
 from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S, read_snapshot
-from actors.wire import encode, error_envelope, ok_envelope
+from actors.wire import encode, error_envelope, ok_envelope, recorded_form
 from launcher.topology import GateSettings, PermitIssuerSettings
 
 HOLD, P25, P50, P75, FULL = "HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSED"
@@ -900,7 +900,7 @@ class Gate(Actor):
                     if client_deadline < gate_deadline:
                         item["deadline_epoch"] = client_deadline
                 request_items.append(item)
-            reply = self.ask_issuer({"decisions": request_items, "deadline_epoch": gate_deadline})
+            reply = self.ask_issuer({"decisions": request_items, "deadline_epoch": gate_deadline, "compact": True})
             if reply is None:
                 self.count_fallbacks(metrics, len(todo))
                 return self._faults(proposals, results, todo, PERMIT_UNAVAILABLE, now, OUTCOME_UNKNOWN)
@@ -921,8 +921,8 @@ class Gate(Actor):
                                     f"the permit issuer failed ({reason}): {OUTCOME_UNKNOWN}")
             retry: list[int] = []
             cache = self._cache if cached else None
-            for i, outcome in zip(todo, outcomes):
-                result = results[i] = self._recorded(proposals[i], outcome, now, gate_deadline)
+            for i, outcome, item in zip(todo, outcomes, items):
+                result = results[i] = self._recorded(proposals[i], outcome, now, gate_deadline, item.decision)
                 if result is None:
                     retry.append(i)
                 elif isinstance(result, Refusal):
@@ -960,12 +960,16 @@ class Gate(Actor):
                 results[i] = Refusal(EXPIRED, late)
         return kept
 
-    def _recorded(self, proposal: Proposal, outcome: dict[str, Any],
-                  now: float, gate_deadline: float = math.inf) -> dict[str, Any] | Refusal | None:
+    def _recorded(self, proposal: Proposal, outcome: dict[str, Any], now: float, gate_deadline: float = math.inf,
+                  sent: dict[str, Any] | None = None) -> dict[str, Any] | Refusal | None:
         """The decision the issuer recorded for one proposal, its fault decision, its Refusal, or None to
         decide again."""
         if outcome.get("status") == "ok":
-            recorded = outcome["decision"]
+            recorded = outcome.get("decision")
+            if recorded is None and outcome.get("written") and sent is not None:
+                recorded = recorded_form(sent)  # a compact result: the decision sent is the one written
+            if not isinstance(recorded, dict):
+                return fault_decision(proposal, PERMIT_UNAVAILABLE, now, OUTCOME_UNKNOWN)
             if outcome.get("written"):
                 P26_GATE_WRITES.inc()
             if outcome.get("permit_issued"):

@@ -28,7 +28,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from actors import keys
 from actors.resp import RedisUnavailable, ReplyError, RespClient, Script
 from actors.runtime import Actor, main
-from actors.wire import encode, encode_text, error_envelope, ok_envelope
+from actors.wire import encode, encode_text, error_envelope, ok_envelope, recorded_form
 from launcher.topology import PermitIssuerSettings
 
 # SPEC's stream fields, plus K and where K came from.
@@ -221,7 +221,8 @@ class PermitIssuer(Actor):
         try:
             if len(frames) != 1:
                 raise ValueError(f"expected 1 frame, got {len(frames)}")
-            items, batch, deadline = check_request(json.loads(frames[0]))
+            request = json.loads(frames[0])
+            items, batch, deadline = check_request(request)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             self._requests["bad_request"].inc()
             return error_envelope("bad_request", str(exc)[:300])
@@ -229,13 +230,14 @@ class PermitIssuer(Actor):
             # The gate has given up on this request (it answered permit_unavailable): issue nothing.
             self._requests["expired"].inc(len(items))
             return error_envelope("expired", "the gate's deadline passed before the request was read")
-        results = self.record(items, deadline)
+        # "compact": the gate knows what it sent, so a written decision's result need not carry it back.
+        results = self.record(items, deadline, compact=request.get("compact") is True)
         if not batch:
             return results[0]
         return b'{"status":"ok","results":[' + b",".join(results) + b"]}"
 
     def record(self, items: list[tuple[dict[str, Any], str, float | None]],
-               deadline: float | None = None) -> list[bytes]:
+               deadline: float | None = None, compact: bool = False) -> list[bytes]:
         """Run the script for each (decision, cooldown_seen, own deadline) in one pipelined round trip, in
         order; the encoded result envelope of each. Nothing is written after the item's own deadline, else
         `deadline` (epoch s, by Redis's clock)."""
@@ -257,7 +259,7 @@ class PermitIssuer(Actor):
         out = []
         for (decision, _, _), (_, _, stored_json), reply in zip(items, calls, replies):
             try:  # each item's reply is its own: a failure here never reaches the others of the batch
-                result, envelope, permit_issued = outcome(decision, stored_json, reply)
+                result, envelope, permit_issued = outcome(decision, stored_json, reply, compact)
             except Exception as exc:
                 result, permit_issued = "internal_error", False
                 envelope = encode(error_envelope("internal_error", (
@@ -321,17 +323,25 @@ def script_call(decision: dict[str, Any], seen: str, args: ScriptArgs,
 PROPOSAL_IDENTITY = ("symbol", "action_proposed", "kill_score")
 
 
-def outcome(decision: dict[str, Any], stored_json: str, reply: Any) -> tuple[str, bytes, bool]:
-    """(result label, encoded result envelope, permit issued) of one script reply."""
+# A written decision's result without the decision (the gate's "compact" requests): the gate builds the
+# recorded decision from the one it sent, as `outcome` would (permit, permit_key, replayed, recorded).
+WRITTEN_COMPACT = {True: b'{"status":"ok","written":true,"permit_issued":true}',
+                   False: b'{"status":"ok","written":true,"permit_issued":false}'}
+
+
+def outcome(decision: dict[str, Any], stored_json: str, reply: Any,
+            compact: bool = False) -> tuple[str, bytes, bool]:
+    """(result label, encoded result envelope, permit issued) of one script reply; compact: a written
+    decision's envelope leaves the decision out (WRITTEN_COMPACT)."""
     if isinstance(reply, ReplyError):
         return "redis_unavailable", encode(error_envelope("redis_unavailable", str(reply)[:300])), False
     kind = reply[0]
     plan_id = decision["plan_id"]
     if kind == "written":
         issue = decision["final_action"] != "HOLD"
-        recorded = {**decision, "permit": issue, "permit_key": keys.permit(plan_id) if issue else None,
-                    "replayed": False, "recorded": True}
-        return "written", encode(ok_envelope(written=True, permit_issued=issue, decision=recorded)), issue
+        if compact:
+            return "written", WRITTEN_COMPACT[issue], issue
+        return "written", encode(ok_envelope(written=True, permit_issued=issue, decision=recorded_form(decision))), issue
     if kind == "cooldown_conflict":
         return kind, encode(error_envelope(kind, f"cooldown of {decision['symbol']} changed after the gate read it")), False
     if kind == "bad_key_type":

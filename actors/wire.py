@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from actors.keys import permit
+
 TICK_TOPIC_PREFIX = b"tick."
 HEARTBEAT_TOPIC = b"heartbeat"
 
@@ -27,6 +29,14 @@ def encode(obj: Any) -> bytes:
 
 def decode(frame: bytes) -> Any:
     return json.loads(frame)
+
+
+def recorded_form(decision: dict[str, Any]) -> dict[str, Any]:
+    """A decision the permit issuer has just written, as answered: with its permit fields, not a replay
+    (the issuer builds it; the gate too, from what it sent, when the issuer's result is compact)."""
+    issue = decision["final_action"] != "HOLD"
+    return {**decision, "permit": issue, "permit_key": permit(decision["plan_id"]) if issue else None,
+            "replayed": False, "recorded": True}
 
 
 def ok_envelope(**body: Any) -> dict[str, Any]:
