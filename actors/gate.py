@@ -42,9 +42,9 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from actors import keys
 from actors.resp import RedisUnavailable, ReplyError, RespClient, encode_commands
-from actors.runtime import Actor, main
+from actors.runtime import Actor, Shedding, main
 from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S, read_snapshot
-from actors.wire import encode, error_envelope, ok_envelope
+from actors.wire import encode, error_envelope, ok_envelope, recorded_form
 from launcher.topology import GateSettings, PermitIssuerSettings
 
 HOLD, P25, P50, P75, FULL = "HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSED"
@@ -69,8 +69,12 @@ NOTHING_RECORDED = "nothing was recorded: resubmit the same plan_id"
 REFUSED_BEFORE_ANY_WRITE = ("bad_request", "expired")
 # Error reasons of a proposal that was valid but cannot be decided (gate_requests_total result labels).
 PLAN_ID_CONFLICT = "plan_id_conflict"
+# A proposal reached after its deadline_ms (less the allowed clock skew): no decision, no record, no permit.
+EXPIRED = "expired"
+# A proposal that found the gate's queue too deep or waited in it too long: nothing decided or recorded.
+OVERLOADED = "overloaded"
 
-PROPOSAL_FIELDS = ("plan_id", "symbol", "action_proposed", "kill_score", "r_net", "ts_epoch")
+PROPOSAL_FIELDS = ("plan_id", "symbol", "action_proposed", "kill_score", "r_net", "ts_epoch", "deadline_ms")
 MAX_PLAN_ID_CHARS = 128
 MAX_SYMBOL_CHARS = 32
 SNAPSHOT_FIELDS = ("position_amt", "mark_price", "ts_epoch", "notional_usd")
@@ -119,7 +123,7 @@ def preinitialise_metrics() -> None:
         P26_FAIL_CLOSED.labels(reason=reason)
     for from_action, to_action, reason in policy_transitions():
         P26_DOWNGRADED.labels(from_action=from_action, to_action=to_action, reason=reason)
-    for result in ("ok", "bad_request", PLAN_ID_CONFLICT):
+    for result in ("ok", "bad_request", PLAN_ID_CONFLICT, EXPIRED, OVERLOADED):
         GATE_REQUESTS.labels(result=result)
 
 
@@ -151,6 +155,7 @@ class Proposal:
     kill_score: float = 0.0
     r_net: float | None = None
     ts_epoch: float | None = None
+    deadline_ms: float | None = None  # epoch ms by the client's clock; never part of the decision record
 
 
 def _is_number(value: Any) -> bool:
@@ -193,13 +198,30 @@ def validate_proposal(obj: Any) -> Proposal:
         value = obj.get(name)
         if value is not None and not _is_number(value):
             problems.append(f"{name} must be a finite number, got {json.dumps(value)[:60]}")
+    deadline_ms = obj.get("deadline_ms")
+    if deadline_ms is not None and (not _is_number(deadline_ms) or deadline_ms <= 0):
+        problems.append(f"deadline_ms must be a positive number (epoch milliseconds), got {json.dumps(deadline_ms)[:60]}")
     if problems:
         usable = isinstance(plan_id, str) and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS and plan_id.isprintable()
         raise BadRequest("invalid_proposal", "; ".join(problems), plan_id if usable else None)
     r_net, ts_epoch = obj.get("r_net"), obj.get("ts_epoch")
     return Proposal(plan_id=plan_id, symbol=symbol, action_proposed=action, kill_score=float(kill_score),
                     r_net=None if r_net is None else float(r_net),
-                    ts_epoch=None if ts_epoch is None else float(ts_epoch))
+                    ts_epoch=None if ts_epoch is None else float(ts_epoch),
+                    deadline_ms=None if deadline_ms is None else float(deadline_ms))
+
+
+def expired_detail(deadline_ms: float, now: float, skew_ms: float) -> str | None:
+    """Why a proposal with this deadline (epoch ms, client's clock) must not be decided at `now` (epoch s,
+    the gate's clock) when clocks may differ by skew_ms, or None while it may. The gate's deadline is
+    deadline_ms - skew_ms: a client whose clock runs skew_ms ahead has not given up before then."""
+    late_ms = now * 1000.0 - (deadline_ms - skew_ms)
+    if late_ms <= 0:
+        return None
+    hint = " (deadline_ms is epoch milliseconds, not seconds)" if deadline_ms < 1e11 else ""
+    return (f"deadline_ms {deadline_ms:.0f} less the allowed clock skew of {skew_ms:.0f} ms passed {late_ms:.0f} ms "
+            f"before the gate reached the proposal{hint}: nothing was decided or recorded; resend the same "
+            f"plan_id with a later deadline")
 
 
 def _object_once_per_name(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -675,14 +697,21 @@ class Gate(Actor):
         # Labelled children looked up once: .labels() per request costs more than the policy itself.
         self._requests_ok = GATE_REQUESTS.labels(result="ok")
         self._requests_bad = GATE_REQUESTS.labels(result="bad_request")
-        self._requests_refused = {r: GATE_REQUESTS.labels(result=r) for r in (PLAN_ID_CONFLICT,)}
+        self._requests_refused = {r: GATE_REQUESTS.labels(result=r) for r in (PLAN_ID_CONFLICT, EXPIRED)}
+        self._requests_overloaded = GATE_REQUESTS.labels(result=OVERLOADED)
+        self.skew_ms = float(s.deadline_skew_ms)
         self._plans_seen = {a: P26_PLANS_SEEN.labels(action_proposed=a) for a in ACTIONS}
         self._fail_closed = {r: P26_FAIL_CLOSED.labels(reason=r) for r in FAIL_CLOSED_REASONS}
         self._downgraded = {(f, t, r): P26_DOWNGRADED.labels(from_action=f, to_action=t, reason=r)
                             for f, t, r in policy_transitions()}
         self._snapshot_age: dict[str, Any] = {}
         self._last_gauges: tuple | None = None
-        self.on_requests_batch("proposals", self.handle_proposals)
+        overloaded = encode(error_envelope(OVERLOADED, (
+            f"the gate's queue is full ({s.overload_queue_depth} proposals) or this one waited over "
+            f"{s.overload_queue_age_ms} ms: nothing was decided or recorded; back off and resend the same plan_id")))
+        self.on_requests_batch("proposals", self.handle_proposals, shedding=Shedding(
+            max_depth=s.overload_queue_depth, max_age_s=s.overload_queue_age_ms / 1000.0, reply=overloaded,
+            on_shed=self._requests_overloaded.inc))
         self.open_permits()
         if self.state_refresh_s > 0:
             self.every(self.state_refresh_s, self.refresh_state, first_after_s=0.0)
@@ -822,6 +851,7 @@ class Gate(Actor):
         replies: list[dict[str, Any]] = []
         proposals: list[Proposal] = []
         slots: list[int] = []
+        now = time.time()
         for frames in requests:
             try:
                 proposal = parse_request(frames, self.settings.max_request_bytes)
@@ -830,6 +860,12 @@ class Gate(Actor):
                 replies.append(with_plan_id(error_envelope(exc.reason, exc.detail), exc.plan_id))
                 continue
             self._plans_seen[proposal.action_proposed].inc()
+            if proposal.deadline_ms is not None:
+                late = expired_detail(proposal.deadline_ms, now, self.skew_ms)
+                if late is not None:
+                    self._requests_refused[EXPIRED].inc()
+                    replies.append(with_plan_id(error_envelope(EXPIRED, late), proposal.plan_id))
+                    continue
             slots.append(len(replies))
             replies.append({})
             proposals.append(proposal)
@@ -866,19 +902,41 @@ class Gate(Actor):
         cached = self.state_refresh_s > 0
         for attempt in range(DECIDE_ATTEMPTS):
             now = time.time()
+            if attempt:  # a re-decision comes later: a proposal past its deadline by now is not decided
+                todo = self._drop_expired(proposals, results, todo, now)
+                if not todo:
+                    break
             batch = [proposals[i] for i in todo]
             try:
                 state, metrics = self.state_for([p.symbol for p in batch], now, reread=attempt > 0)
             except RedisUnavailable as exc:
                 self.log.warning("redis_unavailable", plan_ids=len(batch), first_plan_id=batch[0].plan_id, error=str(exc))
+                todo = self._drop_expired(proposals, results, todo, time.time())  # their clients gave up
                 return self._faults(proposals, results, todo, REDIS_UNAVAILABLE, now,
                                     "Redis did not answer the gate's state read: " + NOTHING_RECORDED)
+            # The last check before any write: a proposal whose deadline passed while its state was read
+            # never reaches the issuer (and the issuer's script checks each one's deadline on Redis's clock).
+            decided_at = time.time()
+            kept = self._drop_expired(proposals, results, todo, decided_at)
+            if len(kept) != len(todo):
+                todo = kept
+                if not todo:
+                    break
+                batch = [proposals[i] for i in todo]
             items, metrics = evaluate_batch(batch, state, allowed=self.allowed, settings=self.settings, now=now,
                                             metrics=metrics)
             self.observe(state, metrics, ages=not cached)
-            reply = self.ask_issuer({"decisions": [{"decision": it.decision, "cooldown_seen": cooldown_mattered(it),
-                                                    "cooldown_from_batch": it.cooldown_from_batch} for it in items],
-                                     "deadline_epoch": now + self.permit_timeout_ms / 2000.0})
+            gate_deadline = now + self.permit_timeout_ms / 2000.0
+            request_items = []
+            for proposal, it in zip(batch, items):
+                item = {"decision": it.decision, "cooldown_seen": cooldown_mattered(it),
+                        "cooldown_from_batch": it.cooldown_from_batch}
+                if proposal.deadline_ms is not None:
+                    client_deadline = (proposal.deadline_ms - self.skew_ms) / 1000.0
+                    if client_deadline < gate_deadline:
+                        item["deadline_epoch"] = client_deadline
+                request_items.append(item)
+            reply = self.ask_issuer({"decisions": request_items, "deadline_epoch": gate_deadline, "compact": True})
             if reply is None:
                 self.count_fallbacks(metrics, len(todo))
                 return self._faults(proposals, results, todo, PERMIT_UNAVAILABLE, now, OUTCOME_UNKNOWN)
@@ -899,8 +957,8 @@ class Gate(Actor):
                                     f"the permit issuer failed ({reason}): {OUTCOME_UNKNOWN}")
             retry: list[int] = []
             cache = self._cache if cached else None
-            for i, outcome in zip(todo, outcomes):
-                result = results[i] = self._recorded(proposals[i], outcome, now)
+            for i, outcome, item in zip(todo, outcomes, items):
+                result = results[i] = self._recorded(proposals[i], outcome, now, gate_deadline, item.decision)
                 if result is None:
                     retry.append(i)
                 elif isinstance(result, Refusal):
@@ -925,12 +983,29 @@ class Gate(Actor):
         if metrics.k_source != "cluster" and settled:
             P26_CLUSTER_FALLBACK.inc(settled)
 
-    def _recorded(self, proposal: Proposal, outcome: dict[str, Any],
-                  now: float) -> dict[str, Any] | Refusal | None:
+    def _drop_expired(self, proposals: Sequence[Proposal], results: list[dict[str, Any] | Refusal | None],
+                      todo: list[int], now: float) -> list[int]:
+        """todo less the proposals past their deadline at `now`, whose result becomes Refusal expired."""
+        kept = []
+        for i in todo:
+            deadline_ms = proposals[i].deadline_ms
+            late = None if deadline_ms is None else expired_detail(deadline_ms, now, self.skew_ms)
+            if late is None:
+                kept.append(i)
+            else:
+                results[i] = Refusal(EXPIRED, late)
+        return kept
+
+    def _recorded(self, proposal: Proposal, outcome: dict[str, Any], now: float, gate_deadline: float = math.inf,
+                  sent: dict[str, Any] | None = None) -> dict[str, Any] | Refusal | None:
         """The decision the issuer recorded for one proposal, its fault decision, its Refusal, or None to
         decide again."""
         if outcome.get("status") == "ok":
-            recorded = outcome["decision"]
+            recorded = outcome.get("decision")
+            if recorded is None and outcome.get("written") and sent is not None:
+                recorded = recorded_form(sent)  # a compact result: the decision sent is the one written
+            if not isinstance(recorded, dict):
+                return fault_decision(proposal, PERMIT_UNAVAILABLE, now, OUTCOME_UNKNOWN)
             if outcome.get("written"):
                 P26_GATE_WRITES.inc()
             if outcome.get("permit_issued"):
@@ -949,6 +1024,11 @@ class Gate(Actor):
             return fault_decision(proposal, REDIS_UNAVAILABLE, now, OUTCOME_UNKNOWN)
         if reason in ("bad_key_type", "corrupt_decision", "out_of_memory"):  # Redis cannot be used for this write
             return fault_decision(proposal, REDIS_UNAVAILABLE, now, f"{reason}: {outcome.get('detail', '')}"[:300])
+        if (reason == EXPIRED and proposal.deadline_ms is not None
+                and (proposal.deadline_ms - self.skew_ms) / 1000.0 < gate_deadline):
+            # Redis's clock passed the client's own deadline: the client has given up, as with the gate's check.
+            return Refusal(EXPIRED, f"{outcome.get('detail', '')}"[:200] + " (the proposal's deadline_ms less the "
+                                    "allowed clock skew, by Redis's clock): resend the same plan_id with a later deadline")
         if reason in ("expired", "stream_full"):  # the script refused before its first write
             return fault_decision(proposal, PERMIT_UNAVAILABLE, now,
                                   f"{reason}: {outcome.get('detail', '')}"[:300] + "; " + NOTHING_RECORDED)

@@ -28,7 +28,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from actors import keys
 from actors.resp import RedisUnavailable, ReplyError, RespClient, Script
 from actors.runtime import Actor, main
-from actors.wire import encode, error_envelope, ok_envelope
+from actors.wire import encode, encode_text, error_envelope, ok_envelope, recorded_form
 from launcher.topology import PermitIssuerSettings
 
 # SPEC's stream fields, plus K and where K came from.
@@ -149,7 +149,7 @@ MAX_REQUEST_BYTES = 16 * 1024 * 1024  # MAX_BATCH decisions of up to 16 KB each
 SEEN_NONE, SEEN_IN_REDIS, SEEN_FROM_BATCH = "0", "1", "2"
 
 
-def _check_item(item: Any, where: str) -> tuple[dict[str, Any], str]:
+def _check_item(item: Any, where: str) -> tuple[dict[str, Any], str, float | None]:
     if not isinstance(item, dict) or not isinstance(item.get("decision"), dict):
         raise ValueError(f"{where}: expected {{\"decision\": {{...}}, \"cooldown_seen\": bool}}")
     decision = item["decision"]
@@ -159,13 +159,18 @@ def _check_item(item: Any, where: str) -> tuple[dict[str, Any], str]:
     seen = SEEN_NONE
     if item.get("cooldown_seen", False):
         seen = SEEN_FROM_BATCH if item.get("cooldown_from_batch", False) else SEEN_IN_REDIS
-    return decision, seen
+    deadline = item.get("deadline_epoch")  # the proposal's own deadline, when earlier than the request's
+    if deadline is not None and (isinstance(deadline, bool) or not isinstance(deadline, (int, float))):
+        raise ValueError(f"{where}: deadline_epoch must be a number")
+    return decision, seen, deadline
 
 
-def check_request(request: Any) -> tuple[list[tuple[dict[str, Any], str]], bool, float | None]:
-    """([(decision, cooldown_seen for the script)], batch, deadline_epoch) of a gate request, or
-    ValueError saying what is wrong. A batch is {"decisions": [{"decision", "cooldown_seen",
-    "cooldown_from_batch"}, ...], "deadline_epoch"}; a single request is one such item plus deadline."""
+def check_request(request: Any) -> tuple[list[tuple[dict[str, Any], str, float | None]], bool, float | None]:
+    """([(decision, cooldown_seen for the script, the item's own deadline_epoch)], batch, deadline_epoch) of
+    a gate request, or ValueError saying what is wrong. A batch is {"decisions": [{"decision",
+    "cooldown_seen", "cooldown_from_batch", "deadline_epoch"?}, ...], "deadline_epoch"}; a single request
+    is one such item plus deadline. An item's deadline_epoch (its client's, when earlier) replaces the
+    request's for that item's script."""
     if not isinstance(request, dict):
         raise ValueError("expected {\"decisions\": [{\"decision\": {...}, \"cooldown_seen\": bool}, ...], "
                          "\"deadline_epoch\": number}")
@@ -231,7 +236,8 @@ class PermitIssuer(Actor):
         try:
             if len(frames) != 1:
                 raise ValueError(f"expected 1 frame, got {len(frames)}")
-            items, batch, deadline = check_request(json.loads(frames[0]))
+            request = json.loads(frames[0])
+            items, batch, deadline = check_request(request)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             self._requests["bad_request"].inc()
             return error_envelope("bad_request", str(exc)[:300])
@@ -239,17 +245,23 @@ class PermitIssuer(Actor):
             # The gate has given up on this request (it answered permit_unavailable): issue nothing.
             self._requests["expired"].inc(len(items))
             return error_envelope("expired", "the gate's deadline passed before the request was read")
-        results = self.record(items, deadline)
+        # "compact": the gate knows what it sent, so a written decision's result need not carry it back.
+        results = self.record(items, deadline, compact=request.get("compact") is True)
         if not batch:
             return results[0]
         return b'{"status":"ok","results":[' + b",".join(results) + b"]}"
 
-    def record(self, items: list[tuple[dict[str, Any], str]], deadline: float | None = None) -> list[bytes]:
-        """Run the script for each (decision, cooldown_seen) in one pipelined round trip, in order; the
-        encoded result envelope of each. Nothing is written after `deadline` (epoch s by this host's clock,
-        compared by the script on Redis's clock, corrected by the measured offset between the two)."""
-        deadline_ms = str(int((deadline + self._redis_clock_ahead_s) * 1000)) if deadline else "0"
-        calls = [script_call(decision, seen, self._script_args, deadline_ms) for decision, seen in items]
+    def record(self, items: list[tuple[dict[str, Any], str, float | None]],
+               deadline: float | None = None, compact: bool = False) -> list[bytes]:
+        """Run the script for each (decision, cooldown_seen, own deadline) in one pipelined round trip, in
+        order; the encoded result envelope of each. Nothing is written after the item's own deadline, else
+        `deadline` (epoch s by this host's clock, compared by the script on Redis's clock, corrected by the
+        measured offset between the two)."""
+        ahead_s = self._redis_clock_ahead_s
+        deadline_ms = str(int((deadline + ahead_s) * 1000)) if deadline else "0"
+        calls = [script_call(decision, seen, self._script_args,
+                             deadline_ms if own is None else str(max(1, int((own + ahead_s) * 1000))))
+                 for decision, seen, own in items]
         started = time.perf_counter()
         try:
             replies = RECORD_DECISION.run_many(self.redis, [(k, a) for k, a, _ in calls])
@@ -262,9 +274,9 @@ class PermitIssuer(Actor):
         finally:
             WRITE_SECONDS.observe(time.perf_counter() - started)
         out = []
-        for (decision, _), (_, _, stored_json), reply in zip(items, calls, replies):
+        for (decision, _, _), (_, _, stored_json), reply in zip(items, calls, replies):
             try:  # each item's reply is its own: a failure here never reaches the others of the batch
-                result, envelope, permit_issued = outcome(decision, stored_json, reply)
+                result, envelope, permit_issued = outcome(decision, stored_json, reply, compact)
             except Exception as exc:
                 result, permit_issued = "internal_error", False
                 envelope = encode(error_envelope("internal_error", (
@@ -297,7 +309,7 @@ def stored_form(decision: dict[str, Any], issue: bool) -> str:
     stored["m"] = [decision.get(name) for name in METRIC_FIELDS]
     stored["permit"] = issue
     stored["write_id"] = os.urandom(8).hex()
-    return json.dumps(stored, separators=(",", ":"), allow_nan=False)
+    return encode_text(stored)
 
 
 def from_stored(stored: dict[str, Any], plan_id: str) -> dict[str, Any]:
@@ -328,8 +340,16 @@ def script_call(decision: dict[str, Any], seen: str, args: ScriptArgs,
 PROPOSAL_IDENTITY = ("symbol", "action_proposed", "kill_score")
 
 
-def outcome(decision: dict[str, Any], stored_json: str, reply: Any) -> tuple[str, bytes, bool]:
-    """(result label, encoded result envelope, permit issued) of one script reply."""
+# A written decision's result without the decision (the gate's "compact" requests): the gate builds the
+# recorded decision from the one it sent, as `outcome` would (permit, permit_key, replayed, recorded).
+WRITTEN_COMPACT = {True: b'{"status":"ok","written":true,"permit_issued":true}',
+                   False: b'{"status":"ok","written":true,"permit_issued":false}'}
+
+
+def outcome(decision: dict[str, Any], stored_json: str, reply: Any,
+            compact: bool = False) -> tuple[str, bytes, bool]:
+    """(result label, encoded result envelope, permit issued) of one script reply; compact: a written
+    decision's envelope leaves the decision out (WRITTEN_COMPACT)."""
     if isinstance(reply, ReplyError) and str(reply).startswith("OOM"):  # refused at the first write: none done
         return "out_of_memory", encode(error_envelope("out_of_memory", (
             "nothing was written: Redis is out of memory (used_memory above maxmemory, noeviction)"))), False
@@ -339,9 +359,9 @@ def outcome(decision: dict[str, Any], stored_json: str, reply: Any) -> tuple[str
     plan_id = decision["plan_id"]
     if kind == "written":
         issue = decision["final_action"] != "HOLD"
-        recorded = {**decision, "permit": issue, "permit_key": keys.permit(plan_id) if issue else None,
-                    "replayed": False, "recorded": True}
-        return "written", encode(ok_envelope(written=True, permit_issued=issue, decision=recorded)), issue
+        if compact:
+            return "written", WRITTEN_COMPACT[issue], issue
+        return "written", encode(ok_envelope(written=True, permit_issued=issue, decision=recorded_form(decision))), issue
     if kind == "cooldown_conflict":
         return kind, encode(error_envelope(kind, f"cooldown of {decision['symbol']} changed after the gate read it")), False
     if kind == "bad_key_type":

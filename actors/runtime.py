@@ -19,6 +19,7 @@ import signal
 import sys
 import time
 import traceback
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
@@ -119,6 +120,24 @@ class OutageLog:
         self.failing = False
 
 
+@dataclass(frozen=True)
+class Shedding:
+    """Explicit overload for a batch-served ROUTER role: requests read off the socket wait in the actor's
+    own queue; one that finds `max_depth` requests already waiting, or that has waited longer than
+    `max_age_s` when its batch comes, is answered `reply` at once (never handed to the handler), and
+    `on_shed(n)` counts them."""
+
+    max_depth: int
+    max_age_s: float
+    reply: bytes
+    on_shed: Callable[[int], None]
+
+
+# Requests read off a shedding socket per loop turn: reading is how the actor learns of a request and
+# can answer it overloaded, but the turn must end (timers, other sockets).
+SHED_READS_PER_TURN = 2048
+
+
 @dataclass(order=True)
 class _Timer:
     due: float
@@ -157,6 +176,9 @@ class Actor:
         self._authenticator: Any = None  # zmq.auth.thread.ThreadAuthenticator, started by the first CURVE bind
         self._curve_keys: dict[str, SocketKeys] = {}
         self.poller = zmq.Poller()
+        # Sockets whose requests wait in the actor's own queue (Shedding): served again every loop turn
+        # while it is not empty, whether or not the socket has more to read.
+        self._backlogs: dict[zmq.Socket, deque] = {}
 
     # ----------------------------------------------------------------- sockets
 
@@ -240,6 +262,7 @@ class Actor:
         if sock in self._handlers:
             del self._handlers[sock]
             self.poller.unregister(sock)
+        self._backlogs.pop(sock, None)
         sock.close(linger=LINGER_MS)
         self.sockets.pop(role, None)
 
@@ -287,7 +310,8 @@ class Actor:
         self._handlers[sock] = serve
         self.poller.register(sock, zmq.POLLIN)
 
-    def on_requests_batch(self, role: str, handler: BatchHandler, max_batch: int = REQUEST_DRAIN) -> None:
+    def on_requests_batch(self, role: str, handler: BatchHandler, max_batch: int = REQUEST_DRAIN,
+                          shedding: Shedding | None = None) -> None:
         """Serve a ROUTER role in batches: the requests waiting now (up to max_batch) go to one
         handler(bodies) call, and each gets exactly one envelope reply on its routing envelope, even if
         handler raises. A body is the request's frames after the envelope (REQ and DEALER clients alike).
@@ -295,20 +319,28 @@ class Actor:
         Isolation: when handler raises for a batch, each request of it is handled again alone, so an
         exception reaches only the request whose own call raises (internal_error); the others get their
         own answers. A batch handler must therefore be safe to run twice for a request (the gate is:
-        a plan_id's decision is recorded once, and a second run replays it)."""
+        a plan_id's decision is recorded once, and a second run replays it).
+
+        shedding: see Shedding; without it requests wait in the socket's queue (bounded by its hwm)."""
         sock = self.socket(role)
+        backlog: deque | None = None
+        if shedding is not None:
+            backlog = self._backlogs[sock] = deque()
 
         def serve(s: zmq.Socket) -> None:
             for _ in range(BATCHES_PER_TURN):
                 envelopes: list[Frames] = []
                 bodies: list[Frames] = []
-                while len(bodies) < max_batch:
-                    frames = _recv_ready(s)
-                    if frames is None:
-                        break
-                    envelope, body = _split_envelope(frames)
-                    envelopes.append(envelope)
-                    bodies.append(body)
+                if backlog is None:
+                    while len(bodies) < max_batch:
+                        frames = _recv_ready(s)
+                        if frames is None:
+                            break
+                        envelope, body = _split_envelope(frames)
+                        envelopes.append(envelope)
+                        bodies.append(body)
+                else:
+                    self._take_batch(s, backlog, shedding, max_batch, envelopes, bodies)
                 if not bodies:
                     return
                 replies = self._run_batch(role, handler, bodies)
@@ -322,11 +354,43 @@ class Actor:
                         s.send_multipart(envelope, zmq.NOBLOCK)
                     except zmq.Again:  # the client's queue is full (hwm): it is not reading, drop as REP would
                         pass
-                if len(bodies) < max_batch:
+                if len(bodies) < max_batch and not backlog:
                     return
 
         self._handlers[sock] = serve
         self.poller.register(sock, zmq.POLLIN)
+
+    @staticmethod
+    def _take_batch(s: zmq.Socket, backlog: deque, shedding: Shedding, max_batch: int,
+                    envelopes: list[Frames], bodies: list[Frames]) -> None:
+        """Read what waits on the socket into the backlog (a request that finds it full is answered
+        overloaded), then take the next batch from its head (a request that waited too long: overloaded)."""
+        shed: list[Frames] = []
+        now = time.monotonic()
+        for _ in range(SHED_READS_PER_TURN):
+            frames = _recv_ready(s)
+            if frames is None:
+                break
+            envelope, body = _split_envelope(frames)
+            if len(backlog) >= shedding.max_depth:
+                shed.append(envelope)
+            else:
+                backlog.append((envelope, body, now))
+        oldest = now - shedding.max_age_s
+        while backlog and len(bodies) < max_batch:
+            envelope, body, read_at = backlog.popleft()
+            if read_at < oldest:
+                shed.append(envelope)
+            else:
+                envelopes.append(envelope)
+                bodies.append(body)
+        if shed:
+            for envelope in shed:
+                try:
+                    s.send_multipart([*envelope, shedding.reply], _NOBLOCK)
+                except zmq.Again:  # the client is not reading: dropped, as any reply would be
+                    pass
+            shedding.on_shed(len(shed))
 
     def _run_batch(self, role: str, handler: BatchHandler,
                    bodies: list[Frames]) -> "list[dict[str, Any] | bytes] | dict[str, Any]":
@@ -422,7 +486,9 @@ class Actor:
             gc.freeze()
             while not self._stopping:
                 timeout_s = TICK_S
-                if self._timers:
+                if self._backlogs and any(self._backlogs.values()):
+                    timeout_s = 0.0  # requests wait in an actor's own queue: serve them this turn
+                elif self._timers:
                     timeout_s = max(0.0, min(TICK_S, self._timers[0].due - time.monotonic()))
                 try:
                     events = self.poller.poll(timeout_s * 1000) if self._handlers else _sleep(timeout_s)
@@ -434,6 +500,12 @@ class Actor:
                     handler = self._handlers.get(sock)
                     if handler is not None:
                         handler(sock)
+                if self._backlogs:
+                    for sock, backlog in self._backlogs.items():
+                        if backlog and not any(sock is e[0] for e in events):
+                            handler = self._handlers.get(sock)
+                            if handler is not None:
+                                handler(sock)
                 self._run_due_timers()
                 if os.getppid() != parent:
                     self.log.warning("parent_died", parent=parent)
@@ -484,7 +556,7 @@ class _CurveAllowlist:
         return False
 
 
-_EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)  # plain ints: IntFlag arithmetic runs Python code
+_EVENTS, _POLLIN, _NOBLOCK = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.NOBLOCK)  # plain ints: IntFlag arithmetic runs Python code
 
 
 def _recv_ready(sock: zmq.Socket) -> list[bytes] | None:

@@ -5,6 +5,14 @@ with linger 0, reopen it and resend the same request, plan_id included, so the g
 first decision rather than a second permit. After `retries` resends, GateUnavailable is raised; so is
 it for a reply that is not a gate envelope, and an interrupt gets a note naming the plan_id.
 
+Deadlines: propose() sends `deadline_ms` = the attempt's send time + timeout_ms (epoch ms), so the gate
+answers `expired` (nothing decided or recorded) rather than deciding a proposal after the client has
+stopped waiting for it (send_deadline=False, or --no-deadline, sends none).
+
+Overload: a reply `overloaded` (nothing decided or recorded) is retried with the same plan_id after a
+jittered exponential backoff (OVERLOAD_BACKOFF_MS, doubling up to OVERLOAD_BACKOFF_MAX_MS) while the
+call's whole budget, (1 + retries) x timeout_ms, lasts; then the `overloaded` reply is returned.
+
 The rule for callers: retry with the same plan_id. A proposal the client gave up on may still have
 been decided, with a permit; only the same plan_id gets that decision back (a new one could get a
 second, even larger, permit). `GateUnavailable.plan_id` and every reply (`decision.plan_id`, or
@@ -15,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -27,6 +37,8 @@ from launcher.curve import Keypair, certificate_path, read_keypair, read_public_
 ACTIONS = ("HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSED")
 DEFAULT_TIMEOUT_MS = 2000
 DEFAULT_RETRIES = 2
+OVERLOAD_BACKOFF_MS = 20
+OVERLOAD_BACKOFF_MAX_MS = 500
 
 
 class GateUnavailable(RuntimeError):
@@ -46,12 +58,13 @@ class GateClient:
 
     def __init__(self, endpoint: str, *, timeout_ms: int = DEFAULT_TIMEOUT_MS, retries: int = DEFAULT_RETRIES,
                  context: zmq.Context | None = None, client_keypair: Keypair | None = None,
-                 server_public_key: bytes | None = None):
+                 server_public_key: bytes | None = None, send_deadline: bool = True):
         if (client_keypair is None) != (server_public_key is None):
             raise ValueError("CurveZMQ needs both the client keypair and the gate's public key")
         self.endpoint = endpoint
         self.timeout_ms = timeout_ms
         self.retries = retries
+        self.send_deadline = send_deadline
         self.client_keypair = client_keypair
         self.server_public_key = server_public_key
         self._own_context = context is None
@@ -107,6 +120,40 @@ class GateClient:
     def request(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.request_raw(json.dumps(body, separators=(",", ":")).encode())
 
+    def _propose_attempts(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Lazy Pirate attempts, each carrying its own deadline (send time + timeout_ms) when send_deadline;
+        an `overloaded` reply is retried after a backoff while the call's budget lasts."""
+        attempts = 1 + max(0, self.retries)
+        budget_end = time.monotonic() + attempts * self.timeout_ms / 1000.0
+        backoff_ms = float(OVERLOAD_BACKOFF_MS)
+        timeouts = 0
+        while True:
+            if self.send_deadline:
+                body["deadline_ms"] = int(time.time() * 1000) + self.timeout_ms
+            sock = self._socket()
+            try:
+                sock.send(json.dumps(body, separators=(",", ":")).encode())
+                reply = json.loads(sock.recv()) if sock.poll(self.timeout_ms, zmq.POLLIN) else None
+            except BaseException:
+                self._reset()  # a REQ socket still waiting for its reply refuses every later send
+                raise
+            if reply is not None and not isinstance(reply, dict):
+                raise ValueError(f"a JSON {type(reply).__name__}, not an object")
+            if reply is None:
+                self._reset()
+                timeouts += 1
+                if timeouts >= attempts:
+                    raise GateUnavailable(f"no reply from the gate at {self.endpoint} after {timeouts} attempts "
+                                          f"of {self.timeout_ms} ms")
+                continue
+            if reply.get("reason") != "overloaded" or reply.get("status") == "ok":
+                return reply
+            pause_s = random.uniform(0.5, 1.0) * backoff_ms / 1000.0
+            if time.monotonic() + pause_s >= budget_end:
+                return reply
+            time.sleep(pause_s)
+            backoff_ms = min(backoff_ms * 2, OVERLOAD_BACKOFF_MAX_MS)
+
     def propose(self, symbol: str, action: str, kill_score: float = 0.0, plan_id: str | None = None,
                 r_net: float | None = None, ts_epoch: float | None = None) -> dict[str, Any]:
         """Submit one exit proposal; the reply envelope ({"status": "ok", "decision": {...}} or an error
@@ -116,7 +163,8 @@ class GateClient:
         A fault HOLD (`recorded` false, reason redis_unavailable or permit_unavailable) may hide a decision
         Redis recorded after the gate gave up: its `detail` says so, and resubmitting the same plan_id
         returns that decision, if one was made. Reusing a plan_id for another proposal gives the error
-        plan_id_conflict."""
+        plan_id_conflict. `expired` (the attempt's deadline passed before the gate reached it) and
+        `overloaded` (still, after backing off for the call's budget) mean nothing was decided or recorded."""
         plan_id = plan_id or uuid.uuid4().hex
         body: dict[str, Any] = {"plan_id": plan_id, "symbol": symbol, "action_proposed": action,
                                 "kill_score": kill_score}
@@ -125,9 +173,7 @@ class GateClient:
         if ts_epoch is not None:
             body["ts_epoch"] = ts_epoch
         try:
-            reply = self.request(body)
-            if not isinstance(reply, dict):
-                raise ValueError(f"a JSON {type(reply).__name__}, not an object")
+            reply = self._propose_attempts(body)
         except GateUnavailable as exc:
             raise GateUnavailable(f"{exc} (plan_id {plan_id}: retry with the same plan_id)", plan_id) from None
         except ValueError as exc:  # not the gate's envelope: no usable answer
@@ -224,7 +270,8 @@ def cmd_propose(args: argparse.Namespace) -> int:
         return 2
     curve_kwargs: dict[str, Any] = {} if curve is None else {"client_keypair": curve[0], "server_public_key": curve[1]}
     plan_id = args.plan_id or uuid.uuid4().hex
-    with GateClient(endpoint, timeout_ms=args.timeout_ms, retries=args.retries, **curve_kwargs) as client:
+    with GateClient(endpoint, timeout_ms=args.timeout_ms, retries=args.retries,
+                    send_deadline=not args.no_deadline, **curve_kwargs) as client:
         try:
             reply = client.propose(args.symbol, args.action, kill_score=args.kill_score, plan_id=plan_id,
                                    r_net=args.r_net)
@@ -252,6 +299,9 @@ def register(subparsers: Any) -> None:
                    help="CurveZMQ: this client's certificate, a name in the topology's keys_dir or a path to NAME.key_secret")
     p.add_argument("--server-key", default=None,
                    help="CurveZMQ: the gate's public certificate (default: the gate's keypair from the topology)")
-    p.add_argument("--timeout-ms", type=int, default=DEFAULT_TIMEOUT_MS, help="per-attempt timeout")
+    p.add_argument("--timeout-ms", type=int, default=DEFAULT_TIMEOUT_MS,
+                   help="per-attempt timeout, also sent as the proposal's deadline_ms (send time + this)")
+    p.add_argument("--no-deadline", action="store_true",
+                   help="send no deadline_ms: the gate decides the proposal however late it reaches it")
     p.add_argument("--retries", type=int, default=DEFAULT_RETRIES, help="resends after a timeout")
     p.set_defaults(func=cmd_propose)

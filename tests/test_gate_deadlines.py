@@ -1,0 +1,355 @@
+"""Issue 14: client deadlines (`deadline_ms`, `expired`) and explicit overload (`overloaded`), with a real
+gate, permit issuer and redis-server, and the client's rules against a real ZeroMQ socket."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import zmq
+
+from actors import keys
+from actors.gate import expired_detail
+from helpers import DEADLINE_SCALE, PYTHON, REPO, free_port, scrape, wait_for
+from launcher.client import GateClient
+from test_gate_service import P26, issuer_item, issuer_request, write_book
+
+
+def new_plan() -> str:
+    return uuid.uuid4().hex
+
+
+def body(plan_id: str, symbol: str, action: str, deadline_ms: float | None) -> bytes:
+    proposal = {"plan_id": plan_id, "symbol": symbol, "action_proposed": action, "kill_score": 0.5}
+    if deadline_ms is not None:
+        proposal["deadline_ms"] = deadline_ms
+    return json.dumps(proposal).encode()
+
+
+def nothing_written(r, plan_id: str) -> bool:
+    return (r.exists(keys.plan_decision(plan_id)) == 0 and r.exists(keys.permit(plan_id)) == 0
+            and all(f["plan_id"] != plan_id for _, f in r.xrange(keys.GATE_STREAM)))
+
+
+def one_reply(endpoint: str, payload: bytes, timeout_ms: int = 5000) -> dict:
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(endpoint)
+    try:
+        sock.send(payload)
+        assert sock.poll(timeout_ms * DEADLINE_SCALE), "no reply"
+        return json.loads(sock.recv())
+    finally:
+        sock.close(linger=0)
+
+
+# --------------------------------------------------------------------------- the rule, as a function
+
+
+def test_a_deadline_counts_as_passed_once_the_gate_clock_is_past_it_less_the_allowed_skew() -> None:
+    deadline_ms = 1_800_000_000_000.0
+    assert expired_detail(deadline_ms, deadline_ms / 1000 - 0.051, skew_ms=50) is None
+    assert expired_detail(deadline_ms, deadline_ms / 1000 - 0.049, skew_ms=50) is not None
+    assert expired_detail(deadline_ms, deadline_ms / 1000 - 0.001, skew_ms=0) is None
+    assert expired_detail(deadline_ms, deadline_ms / 1000 + 0.001, skew_ms=0) is not None
+    assert "not seconds" in expired_detail(1_800_000_000.0, 1_800_000_000.0, skew_ms=0)
+
+
+# --------------------------------------------------------------------------- the gate
+
+
+@pytest.fixture
+def p26(tmp_path: Path, redis_server):
+    r = redis_server.client()
+    write_book(r)
+    system = P26(tmp_path / "p26", redis_server.url, gate_settings={"deadline_skew_ms": 0}).start()
+    system.redis = r
+    try:
+        yield system
+    finally:
+        system.stop()
+
+
+def test_a_proposal_past_its_deadline_gets_expired_and_nothing_is_written(p26) -> None:
+    r = p26.redis
+    plan = new_plan()
+    before = scrape(p26.gate_metrics_port)
+    reply = one_reply(p26.endpoint, body(plan, "ETHUSDT", "PARTIAL_50", time.time() * 1000 - 1000))
+    assert (reply["status"], reply["reason"], reply["plan_id"]) == ("error", "expired", plan), reply
+    assert "nothing was decided or recorded" in reply["detail"]
+    assert nothing_written(r, plan)
+    after = scrape(p26.gate_metrics_port)
+    assert after['gate_requests_total{result="expired"}'] == before['gate_requests_total{result="expired"}'] + 1
+    assert after["p26_gate_writes_total"] == before["p26_gate_writes_total"]
+    # Nothing was recorded, so the same plan_id with a later deadline is decided, with its permit.
+    reply = one_reply(p26.endpoint, body(plan, "ETHUSDT", "PARTIAL_50", time.time() * 1000 + 5000))
+    assert reply["status"] == "ok" and reply["decision"]["permit"] and not reply["decision"]["replayed"], reply
+
+
+def test_a_deadline_that_passes_while_the_gate_reads_its_state_gets_expired_before_any_write(tmp_path, redis_server):
+    """The gate checks the deadline again after its state read, before asking the issuer to write."""
+    r = redis_server.client()
+    write_book(r)
+    system = P26(tmp_path / "p26", redis_server.url, gate_settings={"deadline_skew_ms": 0, "state_refresh_ms": 0}).start()
+    try:
+        assert one_reply(system.endpoint, body(new_plan(), "BTCUSDT", "HOLD", None))["status"] == "ok"
+        plan = new_plan()
+        sock = zmq.Context.instance().socket(zmq.REQ)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(system.endpoint)
+        redis_server.proc.send_signal(signal.SIGSTOP)  # the gate's state read waits for Redis (timeout 250 ms)
+        try:
+            sock.send(body(plan, "ETHUSDT", "PARTIAL_50", time.time() * 1000 + 60))
+            time.sleep(0.18)
+        finally:
+            redis_server.proc.send_signal(signal.SIGCONT)
+        assert sock.poll(5000 * DEADLINE_SCALE), "no reply"
+        reply = json.loads(sock.recv())
+        sock.close(linger=0)
+        assert (reply["status"], reply.get("reason")) == ("error", "expired"), reply
+        assert nothing_written(r, plan)
+        issuer = scrape(system.data["actors"]["permit_issuer"]["metrics_port"])
+        assert issuer.get('permit_issuer_requests_total{result="expired"}', 0) == 0, "it reached the issuer"
+    finally:
+        system.stop()
+
+
+def test_the_issuer_writes_nothing_for_an_item_whose_own_deadline_redis_time_has_passed(p26) -> None:
+    """The last line of defence: the script compares each item's own deadline with Redis's clock."""
+    r = p26.redis
+    late, fine = new_plan(), new_plan()
+    late_item = {**issuer_item(late, "ETHUSDT", "PARTIAL_50"), "deadline_epoch": time.time() - 1.0}
+    reply = issuer_request(p26, {"decisions": [late_item, issuer_item(fine, "BTCUSDT", "PARTIAL_25")],
+                                 "deadline_epoch": time.time() + 5.0})
+    assert reply["status"] == "ok", reply
+    assert [(x["status"], x.get("reason")) for x in reply["results"]] == [("error", "expired"), ("ok", None)], reply
+    assert nothing_written(r, late)
+    assert r.exists(keys.permit(fine)) == 1
+
+
+def offer(endpoint: str, rate: float, seconds: float, deadline_after_ms: float,
+          clients: int = 8) -> tuple[dict[str, dict], list[dict], dict[str, float]]:
+    """Send proposals at `rate` in all for `seconds` from `clients` DEALERs that never wait for a reply
+    (each reads what has arrived between sends), each proposal with a deadline deadline_after_ms after its
+    send; then collect replies until every one has its answer or none came for 5 s (scaled).
+    (plan_id -> reply, replies naming no plan_id, plan_id -> deadline_ms)."""
+    symbols, actions = ("BTCUSDT", "ETHUSDT", "SOLUSDT"), ("HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75")
+    replies: dict[str, dict] = {}
+    anonymous: list[dict] = []  # overloaded replies: the gate sheds without reading the proposal
+    deadlines: dict[str, float] = {}
+    lock = threading.Lock()
+    total = int(rate * seconds / clients)
+
+    def keep(reply: dict) -> None:
+        plan_id = reply.get("plan_id") or reply.get("decision", {}).get("plan_id")
+        with lock:
+            if plan_id is None:
+                anonymous.append(reply)
+            else:
+                assert plan_id not in replies, f"two replies for plan_id {plan_id}"
+                replies[plan_id] = reply
+
+    def client(n: int) -> None:
+        sock = zmq.Context.instance().socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.SNDHWM, 1_000_000)
+        sock.setsockopt(zmq.RCVHWM, 1_000_000)
+        sock.connect(endpoint)
+        per_client = rate / clients
+        got = sent = 0
+        try:
+            start = time.perf_counter()
+            while sent < total:
+                while sent < total and start + sent / per_client <= time.perf_counter():
+                    plan = new_plan()
+                    with lock:
+                        deadlines[plan] = time.time() * 1000 + deadline_after_ms
+                        deadline = deadlines[plan]
+                    sock.send_multipart([b"", body(plan, symbols[sent % 3], actions[(sent + n) % 4], deadline)])
+                    sent += 1
+                while sock.poll(0):
+                    keep(json.loads(sock.recv_multipart()[-1]))
+                    got += 1
+                time.sleep(0.0005)
+            while got < total and sock.poll(5000 * DEADLINE_SCALE):
+                keep(json.loads(sock.recv_multipart()[-1]))
+                got += 1
+        finally:
+            sock.close(linger=0)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return replies, anonymous, deadlines
+
+
+def closed_loop_rate(endpoint: str, seconds: float = 1.0, window: int = 8) -> float:
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(endpoint)
+    try:
+        for _ in range(window):
+            sock.send_multipart([b"", body(new_plan(), "BTCUSDT", "HOLD", None)])
+        done, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            assert sock.poll(5000 * DEADLINE_SCALE), "the gate stopped answering"
+            sock.recv_multipart()
+            done += 1
+            sock.send_multipart([b"", body(new_plan(), "BTCUSDT", "HOLD", None)])
+        rate = done / (time.perf_counter() - start)
+        for _ in range(window):
+            sock.poll(5000)
+            sock.recv_multipart()
+        return rate
+    finally:
+        sock.close(linger=0)
+
+
+def test_under_five_times_overload_every_proposal_gets_a_decision_overloaded_or_expired_none_permitted_late_and_the_counters_add_up(tmp_path, redis_server):
+    r = redis_server.client()
+    write_book(r)
+    system = P26(tmp_path / "p26", redis_server.url,
+                 gate_settings={"deadline_skew_ms": 0, "overload_queue_depth": 64, "overload_queue_age_ms": 100}).start()
+    try:
+        capacity = closed_loop_rate(system.endpoint)
+        r.flushdb()
+        write_book(r)
+        before = scrape(system.gate_metrics_port)
+        rate = 5 * capacity
+        replies, anonymous, deadlines = offer(system.endpoint, rate, 1.0, deadline_after_ms=300)
+        after = scrape(system.gate_metrics_port)
+    finally:
+        system.stop()
+    assert set(replies) <= set(deadlines) and len(replies) + len(anonymous) == len(deadlines), (
+        f"{len(deadlines)} proposals sent at {rate:.0f}/s (5 x {capacity:.0f}/s), "
+        f"{len(replies) + len(anonymous)} answered")
+    assert all(reply.get("reason") == "overloaded" for reply in anonymous), anonymous[:3]
+    kinds: dict[str, int] = {}
+    for reply in [*replies.values(), *anonymous]:
+        kind = "ok" if reply["status"] == "ok" else reply["reason"]
+        kinds[kind] = kinds.get(kind, 0) + 1
+    print(f"offered {len(deadlines)} at {rate:.0f}/s (5 x {capacity:.0f}/s): {kinds}")
+    assert set(kinds) <= {"ok", "overloaded", "expired"}, kinds
+    assert kinds.get("overloaded", 0) > 0, f"no proposal was answered overloaded at 5x: {kinds}"
+    assert kinds.get("ok", 0) > 0, kinds
+    # No decision recorded, and so no permit issued, after its proposal's deadline (skew 0), by Redis's clock:
+    # a stream entry's id is the time Redis wrote it.
+    written_ms = {f["plan_id"]: int(entry_id.split("-")[0]) for entry_id, f in r.xrange(keys.GATE_STREAM)}
+    late = {p: written_ms[p] - deadlines[p] for p in written_ms if written_ms[p] > deadlines[p]}
+    assert not late, f"{len(late)} decisions recorded after their deadline, e.g. {list(late.values())[:5]} ms late"
+    decided = {p for p, reply in replies.items() if reply["status"] == "ok"}
+    assert set(written_ms) == decided, "every decision answered has its record, and nothing else was recorded"
+    permits = sum(1 for p in decided if replies[p]["decision"]["permit"])
+    assert permits == sum(1 for p in decided if r.exists(keys.permit(p)))
+
+    def delta(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+    for result in ("ok", "overloaded", "expired"):
+        assert delta(f'gate_requests_total{{result="{result}"}}') == kinds.get(result, 0), result
+    assert sum(delta(k) for k in after if k.startswith("gate_requests_total")) == len(deadlines)
+    seen = sum(delta(k) for k in after if k.startswith("p26_plans_seen_total"))
+    assert seen == kinds.get("ok", 0) + kinds.get("expired", 0), "every proposal read (not shed) is seen once"
+    assert delta("p26_gate_writes_total") == len(decided)
+    assert delta("p26_permit_issued_total") == permits
+
+
+# --------------------------------------------------------------------------- the client
+
+
+class ScriptedGate:
+    """A real REP socket answering each request with the next reply of a script; it keeps what it got."""
+
+    def __init__(self, replies: list[dict]):
+        self.endpoint = f"tcp://127.0.0.1:{free_port()}"
+        self.replies = list(replies)
+        self.got: list[dict] = []
+        self.received_at: list[float] = []
+        self._sock = zmq.Context.instance().socket(zmq.REP)
+        self._sock.setsockopt(zmq.LINGER, 0)
+        self._sock.bind(self.endpoint)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            if not self._sock.poll(50):
+                continue
+            self.got.append(json.loads(self._sock.recv()))
+            self.received_at.append(time.time())
+            reply = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
+            self._sock.send(json.dumps(reply).encode())
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._sock.close(linger=0)
+
+
+OVERLOADED = {"status": "error", "reason": "overloaded", "detail": "queue full"}
+
+
+def decided(plan_id: str = "x") -> dict:
+    return {"status": "ok", "decision": {"plan_id": plan_id, "final_action": "HOLD", "permit": False}}
+
+
+def test_gateclient_sends_its_timeout_as_the_deadline_of_each_attempt_unless_told_not_to() -> None:
+    gate = ScriptedGate([decided()])
+    try:
+        with GateClient(gate.endpoint, timeout_ms=1500, retries=0) as client:
+            sent_before = time.time() * 1000
+            client.propose("ETHUSDT", "HOLD")
+            sent_after = time.time() * 1000
+        with GateClient(gate.endpoint, timeout_ms=1500, retries=0, send_deadline=False) as client:
+            client.propose("ETHUSDT", "HOLD")
+    finally:
+        gate.close()
+    assert sent_before + 1500 - 1 <= gate.got[0]["deadline_ms"] <= sent_after + 1500 + 1, gate.got[0]
+    assert "deadline_ms" not in gate.got[1]
+
+
+def test_clustergate_propose_sends_its_timeout_as_the_deadline() -> None:
+    gate = ScriptedGate([decided()])
+    try:
+        sent_before = time.time() * 1000
+        result = subprocess.run([PYTHON, "-m", "launcher", "propose", "--symbol", "ETHUSDT", "--action", "HOLD",
+                                 "--endpoint", gate.endpoint, "--timeout-ms", "4000"], cwd=REPO, capture_output=True,
+                                text=True, timeout=60)
+        sent_after = time.time() * 1000
+    finally:
+        gate.close()
+    assert result.returncode == 0, result.stderr
+    assert sent_before + 4000 <= gate.got[0]["deadline_ms"] <= sent_after + 4000, gate.got[0]
+
+
+def test_an_overloaded_reply_is_retried_with_the_same_plan_id_after_a_growing_backoff() -> None:
+    gate = ScriptedGate([OVERLOADED, OVERLOADED, OVERLOADED, decided("p")])
+    try:
+        with GateClient(gate.endpoint, timeout_ms=2000, retries=0) as client:
+            reply = client.propose("ETHUSDT", "HOLD", plan_id="p")
+    finally:
+        gate.close()
+    assert reply["status"] == "ok", reply
+    assert [g["plan_id"] for g in gate.got] == ["p"] * 4
+    gaps = [b - a for a, b in zip(gate.received_at, gate.received_at[1:])]
+    # jittered in [0.5, 1] x 20, 40, 80 ms: each pause at least half its backoff, and the backoff doubles
+    assert gaps[0] >= 0.010 and gaps[2] >= 0.040, gaps
+
+
+def test_a_gate_that_stays_overloaded_gets_the_overloaded_reply_back_within_the_call_budget() -> None:
+    gate = ScriptedGate([OVERLOADED])
+    try:
+        with GateClient(gate.endpoint, timeout_ms=300, retries=1) as client:
+            reply = client.propose("ETHUSDT", "HOLD", plan_id="q")
+    finally:
+        gate.close()
+    assert (reply["status"], reply["reason"], reply["plan_id"]) == ("error", "overloaded", "q"), reply
+    assert 2 <= len(gate.got) <= 20, len(gate.got)
