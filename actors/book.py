@@ -11,8 +11,8 @@ import time
 import redis
 from prometheus_client import Counter, Gauge
 
-from actors import keys
-from actors.redis_conn import connect
+from launcher import keys
+from launcher.redis_conn import connect
 from actors.runtime import Actor, OutageLog, main
 from actors.wire import TICK_TOPIC_PREFIX, BadTick, parse_tick
 from launcher.topology import BookSettings

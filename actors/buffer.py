@@ -26,9 +26,9 @@ import numpy as np
 import redis
 from prometheus_client import Counter, Gauge
 
-from actors import keys
+from launcher import keys
 from actors.jumps import JumpFilter
-from actors.redis_conn import connect
+from launcher.redis_conn import connect
 from actors.runtime import Actor, main
 from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S, held_symbols, read_signed_notionals
 from actors.wire import BadTick, encode, ok_envelope, parse_tick

@@ -35,7 +35,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import squareform
 
 from actors.correlator import decode_matrix
-from actors.redis_conn import connect
+from launcher.redis_conn import connect
 from actors.runtime import Actor, main
 from actors.snapshots import HELD_MIN_NOTIONAL, held_symbols, read_signed_notionals
 from actors.wire import encode

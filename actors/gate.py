@@ -40,7 +40,7 @@ from typing import Any, Mapping, Sequence
 import zmq
 from prometheus_client import Counter, Gauge, Histogram
 
-from actors import keys
+from launcher import keys
 from actors.resp import RedisUnavailable, ReplyError, RespClient, encode_commands
 from actors.runtime import Actor, Shedding, main
 from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S, read_snapshot
@@ -365,7 +365,7 @@ def decide(action_proposed: str, *, allowed: bool, state_ok: bool, cooldown: boo
 
     settings.policy "monotone": under a cooldown, the smaller of SPEC's answer and one step below the
     answer without the cooldown (gate_reason cooldown_downgrade when that step is the smaller), so a
-    cooldown never gives a larger action than no cooldown (README: the policy table)."""
+    cooldown never gives a larger action than no cooldown (docs/proposal-api.md: the policy table)."""
     if not allowed:
         return HOLD, NOT_ALLOWED
     if not state_ok or not math.isfinite(stress):

@@ -1,53 +1,8 @@
-"""Every Redis key clustergate reads or writes. No other module spells a key string.
+"""Moved to launcher/keys.py (issue 15: imports go one way, actors -> launcher); this name is kept for
+old imports and resolves to that very module."""
 
-Names are SPEC's contract with dashboards and the execution layer: never rename one.
-"""
+import sys
 
-from __future__ import annotations
+from launcher import keys as _moved
 
-# P2.7: cluster state, written by the state writer in one MULTI/EXEC.
-CLUSTER_STATE = "quantum:portfolio:cluster_state"
-CLUSTERS = "quantum:portfolio:clusters"
-CLUSTER_STATE_STREAM = "quantum:stream:portfolio.cluster_state"
-# Realized volatility per symbol (annualised), written with the cluster state; read by the gate
-# when sigma_source is "realized". Not part of the earlier stack.
-REALIZED_VOL = "quantum:portfolio:realized_vol"
-# Field of REALIZED_VOL holding the epoch second it was written (no symbol is named updated_ts).
-REALIZED_VOL_UPDATED_TS = "updated_ts"
-
-# Buffer history, so that a restart resumes warm. Not part of the earlier stack.
-BUFFER_HISTORY_PREFIX = "clustergate:buffer"
-
-# P2.6: decisions, permits, cooldowns; the permit issuer is their only writer.
-GATE_STREAM = "quantum:stream:portfolio.gate"
-PLAN_DECISION_PREFIX = "clustergate:p26:decision"
-
-
-def cluster_state_of(cluster_id: str) -> str:
-    return f"{CLUSTER_STATE}:{cluster_id}"
-
-
-def cluster_state_pattern() -> str:
-    """SCAN pattern matching every per-cluster hash (and only those)."""
-    return f"{CLUSTER_STATE}:*"
-
-
-def position_snapshot(symbol: str, pattern: str = "quantum:position:snapshot:{symbol}") -> str:
-    return pattern.replace("{symbol}", symbol)
-
-
-def permit(plan_id: str) -> str:
-    return f"quantum:permit:p26:{plan_id}"
-
-
-def cooldown(symbol: str) -> str:
-    return f"quantum:p26:cooldown:{symbol}"
-
-
-def plan_decision(plan_id: str) -> str:
-    """The first decision for a plan_id, kept so a resubmission gets the same answer."""
-    return f"{PLAN_DECISION_PREFIX}:{plan_id}"
-
-
-def buffer_history(topology_name: str, actor_name: str) -> str:
-    return f"{BUFFER_HISTORY_PREFIX}:{topology_name}:{actor_name}"
+sys.modules[__name__] = _moved

@@ -25,7 +25,7 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from actors import keys
+from launcher import keys
 from actors.resp import RedisUnavailable, ReplyError, RespClient, Script
 from actors.runtime import Actor, main
 from actors.wire import encode, encode_text, error_envelope, ok_envelope, recorded_form

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import hiredis
 from hiredis import pack_command as _pack_command
 
-from actors.redis_url import parse_redis_url
+from launcher.redis_url import parse_redis_url
 from launcher.topology import RedisConfig
 
 Command = Sequence[Any]
@@ -68,7 +68,7 @@ class RespClient:
 
     @classmethod
     def from_config(cls, cfg: RedisConfig) -> "RespClient":
-        """A client of the topology's Redis, its URL read by actors.redis_url (as redis_conn reads it)."""
+        """A client of the topology's Redis, its URL read by launcher.redis_url (as redis_conn reads it)."""
         target = parse_redis_url(cfg.connection_url())
         kwargs = dict(db=target.db, username=target.username, password=cfg.password, timeout_s=cfg.timeout_ms / 1000.0)
         if target.transport == "unix":

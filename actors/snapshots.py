@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Mapping
 
-from actors import keys
+from launcher import keys
 
 if TYPE_CHECKING:
     import redis

@@ -24,9 +24,9 @@ from typing import Any, Callable
 import redis
 from prometheus_client import Counter, Gauge
 
-from actors import keys
+from launcher import keys
 from actors.clusterer import decode_state
-from actors.redis_conn import connect
+from launcher.redis_conn import connect
 from actors.runtime import Actor, main
 
 FAIL_REASONS = ("upstream_not_ready", "redis_unavailable", "bad_state", "write_conflict")

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from actors.keys import permit
+from launcher.keys import permit
 
 TICK_TOPIC_PREFIX = b"tick."
 HEARTBEAT_TOPIC = b"heartbeat"

@@ -36,11 +36,10 @@ import zmq
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
 
 from bench import exit_on_sigterm  # noqa: E402
-from actors import keys  # noqa: E402
-from helpers import (ActorProcess, RedisServer, demo_topology_data, free_port, retarget, wait_for,  # noqa: E402
+from launcher import keys  # noqa: E402
+from launcher.harness import (ActorProcess, RedisServer, demo_topology_data, free_port, retarget, wait_for,  # noqa: E402
                      write_topology)
 
 ACTIONS = ("HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSED")
@@ -240,7 +239,7 @@ class CpuMeter:
 
 def internal_times(data: dict) -> dict:
     """Mean times the actors measure themselves, from their metrics (ms)."""
-    from helpers import scrape
+    from launcher.harness import scrape
     gate_m = scrape(data["actors"]["gate"]["metrics_port"])
     issuer_m = scrape(data["actors"]["permit_issuer"]["metrics_port"])
 

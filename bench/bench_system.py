@@ -25,11 +25,10 @@ import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
 
 from bench import exit_on_sigterm  # noqa: E402
-from helpers import demo_topology_data, retarget  # noqa: E402
-from helpers import scrape, write_topology  # noqa: E402
+from launcher.harness import demo_topology_data, retarget  # noqa: E402
+from launcher.harness import scrape, write_topology  # noqa: E402
 
 READY_TIMEOUT_S = 120.0
 POLL_S = 0.02

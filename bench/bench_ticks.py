@@ -30,12 +30,11 @@ import zmq
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
 
 from bench import exit_on_sigterm  # noqa: E402
 from actors.wire import Tick  # noqa: E402
-from helpers import demo_topology_data, retarget  # noqa: E402
-from helpers import ActorProcess, RedisServer, scrape, wait_for, write_topology  # noqa: E402
+from launcher.harness import demo_topology_data, retarget  # noqa: E402
+from launcher.harness import ActorProcess, RedisServer, scrape, wait_for, write_topology  # noqa: E402
 
 PUBLISHER_HWM = 1000  # the price feed's default
 

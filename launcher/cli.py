@@ -51,7 +51,7 @@ def replay_problems(topo) -> list[str]:
             continue
         where = f"actors.{name}.settings.replay.path"
         path = topo.resolve_path(feed.replay.path)
-        from actors.price_feed import read_replay_file, usable_rows  # numpy: only when a replay is named
+        from launcher.feed_inputs import read_replay_file, usable_rows  # numpy: only when a replay is named
         try:
             data = read_replay_file(path, topo.symbols)
         except OSError as exc:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from actors import keys
-from actors.redis_conn import connect
+from launcher import keys
+from launcher.redis_conn import connect
 from launcher.topology import Topology
 
 BAR_WIDTH = 20

@@ -16,8 +16,8 @@ from typing import Any
 
 import redis
 
-from actors import keys
-from actors.redis_conn import connect
+from launcher import keys
+from launcher.redis_conn import connect
 from launcher.schema import SchemaError
 from launcher.topology import Topology, load_topology
 

@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from actors import keys
-from actors.redis_conn import connect
+from launcher import keys
+from launcher.redis_conn import connect
 from launcher.client import GateClient, GateUnavailable, gate_endpoint
 from launcher.overview import first, labelled
 from launcher.schema import SchemaError

@@ -15,7 +15,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from actors import keys  # noqa: E402
+from launcher import keys  # noqa: E402
 from proofs.common import REDIS_PROGRAM, Proof, run_proof  # noqa: E402
 
 WARM_UP_TIMEOUT_S = 40.0

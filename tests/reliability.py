@@ -17,7 +17,7 @@ from typing import Any
 
 import redis
 
-from actors import keys
+from launcher import keys
 from helpers import REPO, demo_topology_data, retarget, scrape, wait_for, write_topology
 from launcher.client import GateClient, GateUnavailable
 from launcher.supervise import Home, Supervisor

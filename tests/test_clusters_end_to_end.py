@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import zmq
 
-from actors import keys
+from launcher import keys
 from actors.wire import Tick, heartbeat_frames
 from helpers import ActorProcess, demo_topology_data, retarget, scrape, wait_for, write_topology
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import zmq
 
-from actors import keys
+from launcher import keys
 from actors.gate import expired_detail
 from helpers import DEADLINE_SCALE, PYTHON, REPO, free_port, scrape, wait_for
 from launcher.client import GateClient

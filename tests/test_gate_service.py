@@ -13,7 +13,7 @@ import pytest
 import redis
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from actors import keys
+from launcher import keys
 from helpers import (PYTHON, REPO, ActorProcess, RedisServer, demo_topology_data, retarget, scrape, wait_for,
                      write_topology)
 from launcher.client import GateClient, GateUnavailable
@@ -726,7 +726,7 @@ def test_a_live_permit_keeps_its_decision_record_through_a_burst_of_holds(tmp_pa
 
 def test_the_gate_and_redis_py_actors_use_the_db_given_in_the_url_query(tmp_path, redis_server):
     """Defect 4: with ?db=3 the book used db 3 while the gate read and wrote db 0 (and failed closed)."""
-    from actors.redis_conn import connect
+    from launcher.redis_conn import connect
     from launcher.topology import load_topology
     r3 = redis.Redis(port=redis_server.port, db=3, decode_responses=True)
     write_book(r3)
@@ -934,7 +934,7 @@ def test_under_a_cooldown_the_gate_policy_setting_decides_whether_the_permit_can
     ("unix:///run/redis.sock", ("unix", None, None, "/run/redis.sock", 0)),
 ])
 def test_every_redis_client_reads_the_db_from_the_path_or_the_query(url, expected):
-    from actors.redis_url import parse_redis_url
+    from launcher.redis_url import parse_redis_url
     t = parse_redis_url(url)
     assert (t.transport, t.host, t.port, t.unix_path, t.db) == expected
     from actors.resp import RespClient

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from actors.price_feed import ReplayRow, ReplaySchedule, parse_replay_csv
+from actors.price_feed import ReplaySchedule
+from launcher.feed_inputs import ReplayRow, parse_replay_csv
 from feed_helpers import TickListener, feed_topology, metric, tick_endpoint, metrics_port
 from helpers import ActorProcess, wait_for
 
@@ -167,7 +168,7 @@ def test_millisecond_epochs_are_read_as_seconds():
 
 
 def test_a_file_without_one_usable_row_is_refused(tmp_path):
-    from actors.price_feed import read_replay_file
+    from launcher.feed_inputs import read_replay_file
     path = tmp_path / "prices.csv"
     path.write_text("ts,BTCUSDT\n1,-5\n2,nan\n")
     with pytest.raises(ValueError, match="no usable row"):

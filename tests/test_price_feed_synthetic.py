@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from actors.price_feed import SECONDS_PER_YEAR, CorrelatedGBM, NotPositiveDefinite, correlation_matrix
+from actors.price_feed import SECONDS_PER_YEAR, CorrelatedGBM
+from launcher.feed_inputs import NotPositiveDefinite, correlation_matrix
 from helpers import demo_topology_data
 from launcher.topology import SyntheticSource, validate_data
 

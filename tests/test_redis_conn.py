@@ -1,4 +1,4 @@
-"""The actors' redis-py client (actors.redis_conn): one attempt per call, so an outage costs one timeout."""
+"""The actors' redis-py client (launcher.redis_conn): one attempt per call, so an outage costs one timeout."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import threading
 import pytest
 import redis
 
-from actors.redis_conn import connect
+from launcher.redis_conn import connect
 from launcher.topology import RedisConfig
 
 

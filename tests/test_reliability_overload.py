@@ -13,7 +13,7 @@ import psutil
 import pytest
 import zmq
 
-from actors import keys
+from launcher import keys
 from helpers import ActorProcess, RedisServer, demo_topology_data, retarget, scrape, wait_for, write_topology
 from launcher.client import GateClient, GateUnavailable
 from reliability import ACTIONS, ProposalLoad

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 
-from actors import keys as redis_keys
+from launcher import keys as redis_keys
 from helpers import (PYTHON, REPO, SHUTDOWN_BOUND_S, ActorProcess, demo_topology_data, retarget, scrape, wait_for,
                      write_topology)
 from launcher.client import GateClient, GateUnavailable

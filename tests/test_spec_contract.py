@@ -1,6 +1,6 @@
 """SPEC's contract with dashboards and the execution layer: Redis key names and defaults.
 
-Every literal here is copied from SPEC.md, never from the code, so a rename in actors/keys.py or a
+Every literal here is copied from SPEC.md, never from the code, so a rename in launcher/keys.py or a
 changed default fails a test.
 """
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from actors import keys
+from launcher import keys
 from helpers import REPO, write_topology
 from launcher.topology import PermitIssuerSettings, PositionsConfig, load_topology
 

@@ -1,0 +1,232 @@
+"""The price feed's inputs a topology names, parsed and checked as plain functions: a replay file
+and the synthetic source's pairwise correlations. No socket, Redis or clock here.
+
+The price feed (actors/price_feed.py) publishes from them; `clustergate validate` checks them with
+the same code, without importing an actor module (imports go one way: actors -> launcher).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+import numpy as np
+
+
+# --------------------------------------------------------------------------- price checks
+
+
+def price_rejection(price: Any) -> str | None:
+    """Why a price must not be published (nan, infinite, zero, negative, not_a_number), or None."""
+    if isinstance(price, bool) or not isinstance(price, (int, float)):
+        return "not_a_number"
+    if math.isnan(price):
+        return "nan"
+    if math.isinf(price):
+        return "infinite"
+    if price == 0:
+        return "zero"
+    if price < 0:
+        return "negative"
+    return None
+
+
+# --------------------------------------------------------------------------- synthetic source: correlations
+
+
+class NotPositiveDefinite(ValueError):
+    """The configured correlation matrix cannot drive a correlated random walk."""
+
+
+def correlation_matrix(symbols: list[str], pairs: dict[str, float]) -> np.ndarray:
+    """Symmetric matrix in `symbols` order from 'SYM1/SYM2' -> rho; missing pairs are 0."""
+    index = {s: i for i, s in enumerate(symbols)}
+    matrix = np.eye(len(symbols))
+    for pair, rho in pairs.items():
+        a, _, b = pair.partition("/")
+        if a in index and b in index and a != b:
+            matrix[index[a], index[b]] = matrix[index[b], index[a]] = rho
+    return matrix
+
+
+def cholesky_factor(symbols: list[str], pairs: dict[str, float]) -> np.ndarray:
+    """Lower Cholesky factor of the correlation matrix; raise NotPositiveDefinite naming the smallest eigenvalue."""
+    matrix = correlation_matrix(symbols, pairs)
+    try:
+        return np.linalg.cholesky(matrix)
+    except np.linalg.LinAlgError:
+        smallest = float(np.linalg.eigvalsh(matrix).min())
+        raise NotPositiveDefinite(
+            f"correlation matrix over {', '.join(symbols)} is not positive definite "
+            f"(smallest eigenvalue {smallest:.4f}); the pairwise correlations contradict each other") from None
+
+
+def correlation_problem(symbols: list[str], pairs: dict[str, float]) -> str | None:
+    """The reason the correlation settings cannot be used, or None (used by `clustergate validate`)."""
+    try:
+        cholesky_factor(symbols, pairs)
+    except NotPositiveDefinite as exc:
+        return str(exc)
+    return None
+
+
+# --------------------------------------------------------------------------- replay files
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayRow:
+    ts: float  # recorded epoch seconds; sets the replay schedule
+    symbol: str
+    price: float  # may be NaN or <= 0: the publisher rejects and counts those
+
+
+@dataclass
+class ReplayData:
+    rows: list[ReplayRow] = field(default_factory=list)
+    bad_rows: list[tuple[int, str]] = field(default_factory=list)  # (line number in the file, reason)
+    not_in_allowlist: int = 0
+    form: str = "long"
+    ts_unit: str = "s"  # "ms", "us" or "ns" when the file's epochs were read in those units
+
+
+TS_COLUMNS = ("ts", "timestamp", "time")
+PRICE_COLUMNS = ("price", "close")
+# An epoch above this is not seconds (it would be after the year 5000): milliseconds or finer.
+MAX_EPOCH_S = 1e11
+
+
+def parse_timestamp(text: str) -> float:
+    """Epoch seconds, or an ISO 8601 time (a trailing Z or no zone means UTC). An epoch above
+    MAX_EPOCH_S is read as milliseconds (then micro-, nanoseconds): see epoch_unit."""
+    text = text.strip()
+    try:
+        value = float(text)
+    except ValueError:
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=timezone.utc)
+        return stamp.timestamp()
+    if not math.isfinite(value):
+        raise ValueError(f"timestamp {text!r} is not finite")
+    return value / 10 ** (3 * EPOCH_UNITS.index(epoch_unit(value)))
+
+
+EPOCH_UNITS = ("s", "ms", "us", "ns")
+
+
+def epoch_unit(value: float) -> str:
+    """The unit of a numeric epoch: s up to MAX_EPOCH_S, then ms, us, ns by factors of 1000."""
+    for unit in EPOCH_UNITS:
+        if abs(value) <= MAX_EPOCH_S:
+            return unit
+        value /= 1000.0
+    return EPOCH_UNITS[-1]
+
+
+def _cell_price(text: str) -> float:
+    """The CSV cell as a float; NaN, inf, 0 and negatives pass through to be rejected and counted."""
+    return float(text.strip())
+
+
+def parse_replay_csv(text: str, allowlist: Iterable[str]) -> ReplayData:
+    """Read long form `ts,symbol,price` or wide form `ts,SYM1,SYM2,...`, chosen by the header.
+
+    The time column may be named ts, timestamp or time, the long form's price column price or close
+    (any case); a UTF-8 byte-order mark is ignored; a wide-form column that is not an upper-case
+    symbol is refused with a one-line error. Epochs in milliseconds (or finer) are read as such.
+    Rows are returned in time order (stable for equal times). A row that cannot be read is skipped
+    and listed with its line number; a symbol outside the allowlist is skipped and counted; an
+    empty wide-form cell means no price for that symbol at that time.
+    """
+    allowed = set(allowlist)
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
+    data = ReplayData()
+    header: list[str] | None = None
+    for row in reader:
+        line_no = reader.line_num
+        if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
+            continue
+        if header is None:
+            header = [c.strip() for c in row]
+            if not header or header[0].lower() not in TS_COLUMNS:
+                raise ValueError(f"line {line_no}: header must start with ts (or timestamp, time), got {row!r}")
+            lowered = [h.lower() for h in header]
+            long_form = len(header) == 3 and lowered[1] == "symbol" and lowered[2] in PRICE_COLUMNS
+            data.form = "long" if long_form else "wide"
+            if data.form == "wide":
+                for sym in header[1:]:
+                    if not sym:
+                        raise ValueError(f"line {line_no}: empty column name in the header")
+                    if sym.upper() != sym or not sym.replace("_", "").isalnum():
+                        raise ValueError(
+                            f"line {line_no}: header column {sym!r} is not a symbol: the long form is "
+                            f"ts,symbol,price (or close), the wide form ts,SYM1,SYM2,...")
+            continue
+        if len(row) != len(header):
+            data.bad_rows.append((line_no, f"expected {len(header)} columns, got {len(row)}"))
+            continue
+        try:
+            ts = parse_timestamp(row[0])
+        except ValueError:
+            data.bad_rows.append((line_no, f"bad timestamp {row[0]!r}"))
+            continue
+        if data.ts_unit == "s":
+            try:
+                data.ts_unit = epoch_unit(float(row[0]))
+            except ValueError:
+                pass  # ISO 8601
+        if data.form == "long":
+            symbol = row[1].strip()
+            if symbol not in allowed:
+                data.not_in_allowlist += 1
+                continue
+            try:
+                data.rows.append(ReplayRow(ts, symbol, _cell_price(row[2])))
+            except ValueError:
+                data.bad_rows.append((line_no, f"bad price {row[2]!r}"))
+            continue
+        for symbol, cell in zip(header[1:], row[1:]):
+            if not cell.strip():
+                continue
+            if symbol not in allowed:
+                data.not_in_allowlist += 1
+                continue
+            try:
+                data.rows.append(ReplayRow(ts, symbol, _cell_price(cell)))
+            except ValueError:
+                data.bad_rows.append((line_no, f"bad price {cell!r} for {symbol}"))
+    if header is None:
+        raise ValueError("the file is empty: expected a header line starting with ts")
+    data.rows.sort(key=lambda r: r.ts)
+    return data
+
+
+def loop_growth(rows: list[ReplayRow]) -> dict[str, float]:
+    """Per symbol, log(last usable price / first usable price) of the file: how far one pass moves it."""
+    first: dict[str, float] = {}
+    last: dict[str, float] = {}
+    for row in rows:
+        if price_rejection(row.price) is None:
+            first.setdefault(row.symbol, row.price)
+            last[row.symbol] = row.price
+    return {s: math.log(last[s] / first[s]) for s in first}
+
+
+def usable_rows(data: ReplayData) -> int:
+    return sum(1 for r in data.rows if price_rejection(r.price) is None)
+
+
+def read_replay_file(path: Any, allowlist: Iterable[str]) -> ReplayData:
+    """Read and parse a replay file; raise ValueError (or OSError) with a one-line reason when it
+    cannot be used: unreadable, no header, or no usable row (a feed with nothing to publish)."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        data = parse_replay_csv(fh.read(), allowlist)
+    if usable_rows(data) == 0:
+        raise ValueError(f"{path}: no usable row ({len(data.rows)} rows for the allowlist, "
+                         f"{len(data.bad_rows)} unreadable, {data.not_in_allowlist} outside the allowlist; "
+                         f"form {data.form}); expected ts,symbol,price or ts,SYM1,SYM2,...")
+    return data
