@@ -63,7 +63,7 @@ def number(value: float | None) -> str:
 
 
 def table(rows: list[Row]) -> str:
-    """A Markdown table: readable in a terminal and pasted as is into the README."""
+    """A Markdown table: readable in a terminal and pasted as is into docs/benchmarks.md."""
     lines = ["| figure | median | min | max | runs | target | met | note |",
              "| --- | ---: | ---: | ---: | ---: | --- | --- | --- |"]
     for r in rows:

@@ -83,7 +83,7 @@ class RedisConfig:
         if not managed and not url:
             v.problem(path, "set managed: true or give a url")
         if url:
-            from actors.redis_url import RedisUrlError, parse_redis_url  # the one parser every client uses
+            from launcher.redis_url import RedisUrlError, parse_redis_url  # the one parser every client uses
             try:
                 parse_redis_url(url)
             except RedisUrlError as exc:  # its message never repeats the URL (it may hold a password)
@@ -234,10 +234,10 @@ class GateSettings:
     max_request_bytes: int = setting(65536, doc="ZMQ_MAXMSGSIZE of the proposals socket: libzmq drops the connection of a larger proposal unread, so its client gets no reply (a timeout), and the gate's memory stays bounded.", ge=256, le=100_000_000)
     refresh_s: float = setting(2.0, doc="Re-read snapshots and cluster state this often to keep the p26_* gauges current between proposals.", ge=0.05, le=3600)
     state_refresh_ms: int = setting(100, doc="Decide from a cache of snapshots, cluster state, realized vol and cooldowns re-read from Redis this often (one pipelined read), instead of one read per batch: positions and cluster state are seen at most this late; freshness is judged at decision time; cooldowns stay exact (the permit issuer refuses a decision made on a cooldown that changed, and the gate re-reads). 0 reads Redis for every batch.", ge=0, le=60000)
-    deadline_skew_ms: int = setting(50, doc="The largest clock difference between a client and the gate (and Redis) that a proposal's deadline_ms must survive: the gate treats deadline_ms minus this as the deadline, so no decision is made or recorded after a client gave up while the clocks differ by at most this much. Same host: a few ms; NTP-synced hosts: the largest offset chrony/ntpq reports, with margin (README: deadlines).", ge=0, le=60000)
+    deadline_skew_ms: int = setting(50, doc="The largest clock difference between a client and the gate (and Redis) that a proposal's deadline_ms must survive: the gate treats deadline_ms minus this as the deadline, so no decision is made or recorded after a client gave up while the clocks differ by at most this much. Same host: a few ms; NTP-synced hosts: the largest offset chrony/ntpq reports, with margin (docs/proposal-api.md: Deadlines).", ge=0, le=60000)
     overload_queue_depth: int = setting(1000, doc="Proposals read off the socket wait in the gate's own queue; one that finds this many already waiting is answered overloaded at once (nothing decided or recorded).", ge=1, le=1_000_000)
     overload_queue_age_ms: int = setting(500, doc="A proposal that has waited in the gate's queue longer than this when its batch comes is answered overloaded (nothing decided or recorded).", ge=1, le=60000)
-    policy: Literal["spec", "monotone"] = setting("spec", doc="spec: SPEC's policy order (a cooldown steps down first, then the cold and risk-off rules apply, so a cooldown can give a larger action than no cooldown). monotone: under a cooldown the action is the smaller of that and one step below what the same proposal gets without a cooldown, so a cooldown never enlarges a permit (README: the policy table).")
+    policy: Literal["spec", "monotone"] = setting("spec", doc="spec: SPEC's policy order (a cooldown steps down first, then the cold and risk-off rules apply, so a cooldown can give a larger action than no cooldown). monotone: under a cooldown the action is the smaller of that and one step below what the same proposal gets without a cooldown, so a cooldown never enlarges a permit (docs/proposal-api.md: the policy table).")
 
     @staticmethod
     def __schema_build__(v: Validator, kwargs: dict, raw: dict, path: Path) -> dict:
@@ -252,7 +252,7 @@ class PermitIssuerSettings:
     cooldown_ttl_s: int = setting(60, doc="TTL of quantum:p26:cooldown:{symbol}.", ge=1, le=86400)
     stream_maxlen: int = setting(100000, doc="Count cap (the memory bound) of the gate decision stream. Records are trimmed by time only, once older than the longest permit or cooldown TTL; a decision that would take the stream past this cap while every record is younger is refused (HOLD permit_unavailable, stream_full, nothing recorded), never trimmed; a HOLD may fill only nine tenths of the cap, the rest is kept for decisions with a permit. Sustained capacity: stream_maxlen / max(permit_ttl_s, cooldown_ttl_s) decisions per second.", ge=1000, le=100_000_000)
     decision_ttl_s: int = setting(86400, doc="How long a plan_id's decision that carries a permit is kept for idempotent resubmission.", ge=60, le=30 * 86400)
-    hold_decision_ttl_s: int = setting(600, doc="How long a HOLD decision (no permit) is kept for idempotent resubmission: the client's retry window. A HOLD resubmitted later is decided afresh, and can then get a permit (README: Proposal API).", ge=60, le=30 * 86400)
+    hold_decision_ttl_s: int = setting(600, doc="How long a HOLD decision (no permit) is kept for idempotent resubmission: the client's retry window. A HOLD resubmitted later is decided afresh, and can then get a permit (docs/proposal-api.md).", ge=60, le=30 * 86400)
 
 
 SETTINGS_BY_KIND: dict[str, Any] = {
@@ -540,7 +540,7 @@ def _check_symbols(v: Validator, topo: Topology) -> None:
 
 
 BEYOND_LOOPBACK_FIX = ("add curve to this socket and security.curve.keys_dir to the topology "
-                       "(README: 'Exposing a socket beyond loopback'), or use 127.0.0.1")
+                       "(docs/faults-and-security.md: 'Expose a socket beyond loopback'), or use 127.0.0.1")
 
 
 def _check_wiring(v: Validator, topo: Topology) -> None:
@@ -776,7 +776,7 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
             if syn.correlation and not any(p.path[:len(base) + 2] == base + ("synthetic", "correlation") for p in v.problems):
                 reason = None
                 if not _positive_definite(list(topo.symbols), syn.correlation):
-                    from actors.price_feed import correlation_problem  # imports numpy: only to explain a bad matrix
+                    from launcher.feed_inputs import correlation_problem  # imports numpy: only to explain a bad matrix
                     reason = correlation_problem(list(topo.symbols), syn.correlation)
                 if reason:
                     v.problem(base + ("synthetic", "correlation"), reason)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from actors import keys
+from launcher import keys
 from helpers import wait_for
 from test_gate_service import (P26, clean, decision_of, dealer_proposals, new_plan, proposal_body,  # noqa: F401
                                settle, system, write_book)
@@ -133,7 +133,7 @@ def test_a_stored_decision_lacking_gate_reason_fails_its_own_proposal_and_its_ba
 
 
 def test_a_hold_resubmitted_after_hold_decision_ttl_s_is_decided_anew_and_can_get_a_permit(clean):
-    """What README now says plainly: a HOLD's stored decision lives hold_decision_ttl_s (600 s), so a plan_id
+    """What docs/proposal-api.md says plainly: a HOLD's stored decision lives hold_decision_ttl_s (600 s), so a plan_id
     held for stale state and retried later (a stuck queue, a late retry) gets a fresh decision, with a
     permit if the state now allows it, and the stream then holds two records for that plan_id."""
     r = clean.redis
@@ -156,20 +156,20 @@ def test_a_hold_resubmitted_after_hold_decision_ttl_s_is_decided_anew_and_can_ge
 def test_a_percent_encoded_unix_socket_path_is_decoded_as_redis_py_decodes_it():
     """unix:///tmp/a%20b/redis.sock was read as the literal path '/tmp/a%20b/redis.sock' (the gate could not
     connect; redis-py's own from_url decodes it)."""
-    from actors.redis_url import parse_redis_url
+    from launcher.redis_url import parse_redis_url
     assert parse_redis_url("unix:///tmp/a%20b/redis.sock").unix_path == "/tmp/a b/redis.sock"
 
 
 def test_port_0_in_a_redis_url_is_refused_not_read_as_the_default_6379():
     """redis://host:0 silently became port 6379: another Redis (the host's default one) than the URL names."""
-    from actors.redis_url import RedisUrlError, parse_redis_url
+    from launcher.redis_url import RedisUrlError, parse_redis_url
     with pytest.raises(RedisUrlError, match="port"):
         parse_redis_url("redis://127.0.0.1:0/1")
 
 
 def test_a_db_written_in_non_ascii_digits_is_refused():
     """'redis://h/\\u0663' (an Arabic-Indic 3) was read as db 3: str.isdigit accepts any Unicode digit."""
-    from actors.redis_url import RedisUrlError, parse_redis_url
+    from launcher.redis_url import RedisUrlError, parse_redis_url
     for url in ("redis://h/\u0663", "redis://h?db=\u0663"):
         with pytest.raises(RedisUrlError, match="db"):
             parse_redis_url(url)
@@ -257,7 +257,7 @@ def test_a_proposal_with_a_duplicate_field_is_refused_not_read_by_its_last_value
 def test_a_unix_url_naming_a_host_is_refused_not_read_as_a_local_socket():
     """unix://redis-host/run/redis.sock silently dropped the host and opened the local socket: another Redis
     than the operator named."""
-    from actors.redis_url import RedisUrlError, parse_redis_url
+    from launcher.redis_url import RedisUrlError, parse_redis_url
     with pytest.raises(RedisUrlError, match="host"):
         parse_redis_url("unix://redis-host/run/redis.sock")
     assert parse_redis_url("unix:///run/redis.sock").unix_path == "/run/redis.sock"

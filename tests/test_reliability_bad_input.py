@@ -17,7 +17,7 @@ import pytest
 import redis
 import zmq
 
-from actors import keys
+from launcher import keys
 from helpers import REPO, ActorProcess, demo_topology_data, retarget, scrape, wait_for, write_topology
 from reliability import ACTIONS
 
@@ -39,7 +39,7 @@ JUNK_VALUES = [None, True, -1, 1e308, float("nan"), "", " ", "x" * 300, [], {}, 
 
 def fuzzed_proposal(rng: random.Random, n: int) -> tuple[bytes, bool]:
     """(request bytes, whether SPEC's proposal rules accept it), the verdict from valid_by_spec, an oracle
-    written from SPEC and the README, not from the gate's code."""
+    written from SPEC and docs/proposal-api.md, not from the gate's code."""
     kind = rng.random()
     if kind < 0.2:
         body = {"plan_id": f"fuzz-{n}", "symbol": rng.choice(("BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT")),
@@ -65,7 +65,7 @@ def fuzzed_proposal(rng: random.Random, n: int) -> tuple[bytes, bool]:
 
 SPEC_ACTIONS = ("HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSED")
 SPEC_FIELDS = ("plan_id", "symbol", "action_proposed", "kill_score", "r_net", "ts_epoch")
-PLAN_ID_MAX_CHARS, SYMBOL_MAX_CHARS = 128, 32  # README: the limits of a proposal's strings
+PLAN_ID_MAX_CHARS, SYMBOL_MAX_CHARS = 128, 32  # docs/proposal-api.md: the limits of a proposal's strings
 
 
 def finite_number(value) -> bool:
@@ -74,7 +74,7 @@ def finite_number(value) -> bool:
 
 def valid_by_spec(body: dict) -> bool:
     """SPEC's proposal: plan_id a required non-blank string, symbol a required non-empty string (each
-    printable, within the README's length), action_proposed one of the five actions, kill_score a
+    printable, within the length docs/proposal-api.md gives), action_proposed one of the five actions, kill_score a
     number in [0, 1] (default 0), optional finite r_net and ts_epoch, and no other field. The
     independent oracle of the fuzz test: the gate's own parse_request must not judge itself."""
     plan_id, symbol = body.get("plan_id"), body.get("symbol")
