@@ -39,6 +39,8 @@ REDIS_PROGRAM = "redis"
 # contend (x @ x.T for 500 symbols went from ~7 to ~23 ms with 2 threads under load).
 ACTOR_THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 PROGRAMS_FILE = "clustergate.conf"
+# Redis answers "Protocol error: unauthenticated bulk length" to a longer argument before AUTH.
+MAX_REDIS_PASSWORD_BYTES = 16384
 # Every XML-RPC call to supervisord has a deadline: a stopped (SIGSTOP) or wedged supervisord makes a
 # command fail with advice instead of hanging. The liveness probe is short; stopping programs with
 # wait=True takes up to their stopwaitsecs, hence the longer deadline for every other call.
@@ -226,6 +228,13 @@ def password_problem(topo: Topology, home: Home, running: bool) -> str | None:
     if password is not None and any(ord(c) < 32 or ord(c) == 127 for c in password):
         return (f"${var} holds a control character (a newline, tab ...), which could add lines to Redis's "
                 f"config: choose a password without one")
+    if password is not None and not _utf8(password):
+        return (f"${var} is not valid UTF-8 (Redis's config file and its clients need text): choose a password "
+                f"of UTF-8 text")
+    if password is not None and len(password.encode()) > MAX_REDIS_PASSWORD_BYTES:
+        return (f"${var} is {len(password.encode())} bytes; Redis refuses an AUTH argument over "
+                f"{MAX_REDIS_PASSWORD_BYTES} bytes from a client that is not yet signed in, so no client could "
+                f"ever use it: choose a shorter password")
     if password is None and _asks_for_password(topo):
         return (f"${var} is not set, but the topology asks for a Redis password (redis.password_env is set): "
                 f"set it, or remove password_env from the topology to run without one")
@@ -233,6 +242,14 @@ def password_problem(topo: Topology, home: Home, running: bool) -> str | None:
         return (f"${var} is not set, but the running Redis of {home.root} requires a password: set it as "
                 f"when the system was started (to run without a password, `clustergate down` first)")
     return None
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # bytes that are not UTF-8 arrive from the environment as surrogates
+        return False
+    return True
 
 
 def _asks_for_password(topo: Topology) -> bool:
@@ -294,13 +311,14 @@ def stage_files(files: dict[Path, tuple[str, int]]) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-    except OSError as exc:
+    except (OSError, UnicodeEncodeError) as exc:
         for tmp in written:
             try:
                 tmp.unlink()
             except OSError:
                 pass
-        raise WriteFailed(f"cannot write {exc.filename or written[-1]}: {exc.strerror or exc}; "
+        reason = (exc.strerror or str(exc)) if isinstance(exc, OSError) else "text that is not valid UTF-8"
+        raise WriteFailed(f"cannot write {getattr(exc, 'filename', None) or written[-1]}: {reason}; "
                           f"nothing was changed") from None
 
 
