@@ -646,7 +646,13 @@ def wait_until_ready(sup: Supervisor, topo: Topology, home: Home, timeout_s: flo
     deadline = time.monotonic() + timeout_s
     last_line = ""
     while True:
-        infos = {p["name"]: p for p in sup.processes()}
+        try:
+            infos = {p["name"]: p for p in sup.processes()}
+        except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException) as exc:
+            print(f"FAILED: supervisord of {home.root} stopped answering while up waited for the programs "
+                  f"(`clustergate down` ran meanwhile, or it was killed): {exc}; `clustergate status --home "
+                  f"{home.root}` shows what is left", file=sys.stderr)
+            return False
         waiting: list[str] = []
         for name in names:
             info = infos.get(name)

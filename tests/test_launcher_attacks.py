@@ -1,0 +1,115 @@
+"""The launcher's hardening (issue 18) attacked with real processes: findings of the hostile review."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from helpers import DEADLINE_SCALE, PYTHON, REPO, demo_topology_data, retarget, wait_for, write_topology
+
+SHIM = REPO / "launcher" / "parent_death.py"
+
+
+def clustergate(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([PYTHON, "-m", "launcher", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout, env=env if env is not None else dict(os.environ))
+
+
+def env_without_password() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "CLUSTERGATE_REDIS_PASSWORD"}
+
+
+def tmp_files(home: Path) -> list[Path]:
+    return sorted(home.rglob("*.tmp"))
+
+
+# --------------------------------------------------------------------------- the Redis password
+
+
+def test_a_redis_password_that_is_not_utf8_is_refused_in_one_line_and_leaves_no_tmp_file(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    topology = write_topology(tmp_path / "t.yaml", retarget(demo_topology_data()))
+    env = {k.encode(): v.encode() for k, v in env_without_password().items()}
+    env[b"CLUSTERGATE_REDIS_PASSWORD"] = b"ab\xffcd"
+    try:
+        up = subprocess.run([PYTHON, "-m", "launcher", "up", str(topology), "--home", str(home)], cwd=REPO,
+                            capture_output=True, timeout=120, env=env)
+        out = (up.stdout + up.stderr).decode(errors="replace")
+        assert up.returncode == 2, out
+        assert "Traceback" not in out and "CLUSTERGATE_REDIS_PASSWORD" in out and "UTF-8" in out, out
+        assert tmp_files(home) == []
+        assert not (home / "run" / "supervisor.sock").exists()
+    finally:
+        clustergate("down", "--home", str(home))
+
+
+def test_a_redis_password_longer_than_redis_accepts_before_auth_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    # Redis answers "Protocol error: unauthenticated bulk length" to an AUTH argument over 16384 bytes:
+    # a longer password would lock every client (actors, status, proofs) out of the managed Redis.
+    home = tmp_path / "home"
+    topology = write_topology(tmp_path / "t.yaml", retarget(demo_topology_data()))
+    password = "Z" * 16385
+    try:
+        up = clustergate("up", str(topology), "--home", str(home),
+                         env={**env_without_password(), "CLUSTERGATE_REDIS_PASSWORD": password})
+        assert up.returncode == 2, (up.stdout + up.stderr)[-2000:]
+        assert "16384" in up.stderr and password not in up.stdout + up.stderr, up.stderr
+        assert not (home / "run" / "supervisor.sock").exists()
+    finally:
+        clustergate("down", "--home", str(home))
+
+
+# --------------------------------------------------------------------------- supervisord going away during `up`
+
+
+def test_an_up_whose_supervisord_is_killed_while_it_waits_fails_in_one_line_without_a_traceback(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    data = retarget(demo_topology_data())
+    # The correlator needs more returns than the test waits for: `up` is still waiting when supervisord dies.
+    data["clusters"]["min_returns"] = data["clusters"]["lookback_returns"]
+    topology = write_topology(tmp_path / "t.yaml", data)
+    up = subprocess.Popen([PYTHON, "-m", "launcher", "up", str(topology), "--home", str(home), "--timeout", "120"],
+                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env_without_password())
+    try:
+        pid_file = home / "run" / "supervisord.pid"
+        wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), 30, "supervisord started by up")
+        wait_for(lambda: (home / "run" / "logs" / "gate.log").exists(), 30, "the programs started")
+        assert up.poll() is None, "up finished before supervisord was killed"
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        out, err = up.communicate(timeout=60 * DEADLINE_SCALE)
+        assert up.returncode == 1, out + err
+        assert "Traceback" not in out + err, out + err
+        assert "supervisord" in err and "stopped answering" in err, err
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait(10)
+        clustergate("down", "--home", str(home))
+
+
+# --------------------------------------------------------------------------- the parent-death shim
+
+
+def test_the_parent_death_shim_runs_its_program_under_a_supervisord_that_is_pid_1(tmp_path: Path) -> None:
+    # A container whose entry point is supervisord: every program's parent is pid 1, yet not orphaned.
+    fake = tmp_path / "bin" / "supervisord"
+    fake.parent.mkdir()
+    fake.write_text("import os, subprocess, sys\n"
+                    f"r = subprocess.run([{PYTHON!r}, {str(SHIM)!r}, '/bin/echo', 'program ran'],"
+                    " env={**os.environ, 'SUPERVISOR_ENABLED': '1'}, capture_output=True, text=True)\n"
+                    "print(os.getpid(), r.returncode, r.stdout.strip())\n")
+    run = subprocess.run(["unshare", "--user", "--map-root-user", "--pid", "--fork", "--mount-proc",
+                          PYTHON, str(fake)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["1", "0", "program", "ran"], run.stdout
+
+
+def test_the_parent_death_shim_ends_a_supervised_program_whose_supervisord_is_gone(tmp_path: Path) -> None:
+    # Started by supervisord (SUPERVISOR_ENABLED) but its parent is no supervisord: adopted, so it must not run.
+    run = subprocess.run([PYTHON, str(SHIM), "/bin/echo", "program ran"], capture_output=True, text=True, timeout=30,
+                         env={**os.environ, "SUPERVISOR_ENABLED": "1"})
+    assert run.returncode == -signal.SIGTERM and "program ran" not in run.stdout, (run.returncode, run.stdout)
