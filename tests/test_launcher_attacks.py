@@ -113,3 +113,25 @@ def test_the_parent_death_shim_ends_a_supervised_program_whose_supervisord_is_go
     run = subprocess.run([PYTHON, str(SHIM), "/bin/echo", "program ran"], capture_output=True, text=True, timeout=30,
                          env={**os.environ, "SUPERVISOR_ENABLED": "1"})
     assert run.returncode == -signal.SIGTERM and "program ran" not in run.stdout, (run.returncode, run.stdout)
+
+
+# --------------------------------------------------------------------------- ipc:// paths
+
+
+def test_an_ipc_bind_path_naming_a_regular_file_is_refused_and_the_file_is_kept(tmp_path: Path) -> None:
+    # ZeroMQ unlinks whatever is at an ipc path before it binds: a typo must not delete a file.
+    home = tmp_path / "home"
+    victim = tmp_path / "precious.txt"
+    victim.write_text("precious data\n")
+    data = retarget(demo_topology_data())
+    data["actors"]["permit_issuer"]["sockets"]["requests"] = {"bind": f"ipc://{victim}"}
+    data["actors"]["gate"]["sockets"]["permits"] = {"connect": f"ipc://{victim}"}
+    topology = write_topology(tmp_path / "t.yaml", data)
+    try:
+        up = clustergate("up", str(topology), "--home", str(home), env=env_without_password())
+        assert up.returncode == 1, up.stdout + up.stderr
+        assert "actors.permit_issuer.sockets.requests.bind" in up.stderr and "not a socket" in up.stderr, up.stderr
+        assert victim.read_text() == "precious data\n"
+        assert not (home / "run" / "supervisor.sock").exists()
+    finally:
+        clustergate("down", "--home", str(home))
