@@ -135,3 +135,30 @@ def test_an_ipc_bind_path_naming_a_regular_file_is_refused_and_the_file_is_kept(
         assert not (home / "run" / "supervisor.sock").exists()
     finally:
         clustergate("down", "--home", str(home))
+
+
+# --------------------------------------------------------------------------- a frozen supervisord
+
+
+def test_a_proof_run_as_a_script_against_a_frozen_supervisord_fails_in_one_line_without_a_traceback(tmp_path: Path) -> None:
+    from launcher.supervise import Home, Supervisor, topology_copy
+    from launcher.topology import load_topology
+
+    home = Home(tmp_path / "home")
+    home.prepare()
+    topology = write_topology(tmp_path / "t.yaml", retarget(demo_topology_data()))
+    home.topology.write_text(topology_copy(load_topology(topology), home))
+    sup = Supervisor(home)
+    sup.start_daemon()  # a real supervisord with no programs
+    pid = sup.pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        proof = subprocess.run([PYTHON, "proofs/readiness.py", "--home", str(home.root)], cwd=REPO,
+                               capture_output=True, text=True, timeout=120)
+        assert proof.returncode == 1, proof.stdout + proof.stderr
+        assert "Traceback" not in proof.stdout + proof.stderr, proof.stderr
+        assert f"supervisord (pid {pid}) did not answer" in proof.stdout, proof.stdout
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        clustergate("down", "--home", str(home.root))
