@@ -899,8 +899,14 @@ def cmd_down(args: argparse.Namespace) -> int:
     try:
         running = sup.running()
         if running:
-            _shutdown(sup, home)
-            print("stopped every program and supervisord; Redis data and logs stay in " + str(home.run))
+            pid = sup.pid()
+            try:
+                _shutdown(sup, home)
+                print("stopped every program and supervisord; Redis data and logs stay in " + str(home.run))
+            except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException) as exc:
+                # It died (or another `down` shut it) meanwhile: what it leaves is found below.
+                print(f"supervisord stopped answering during the shutdown ({exc}); stopping what it left")
+                _wait_gone(pid, 30)
     except LaunchError as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1

@@ -162,3 +162,37 @@ def test_a_proof_run_as_a_script_against_a_frozen_supervisord_fails_in_one_line_
     finally:
         os.kill(pid, signal.SIGCONT)
         clustergate("down", "--home", str(home.root))
+
+
+# --------------------------------------------------------------------------- supervisord dying during `down`
+
+
+def test_a_down_whose_supervisord_is_killed_midway_still_stops_everything_without_a_traceback(tmp_path: Path) -> None:
+    from launcher.supervise import Home, home_processes
+
+    home = Home(tmp_path / "home")
+    topology = write_topology(tmp_path / "t.yaml", retarget(demo_topology_data()))
+    stopped_pid = None
+    try:
+        up = clustergate("up", str(topology), "--home", str(home.root), env=env_without_password())
+        assert up.returncode == 0, up.stdout + up.stderr
+        procs = {p.what: p.pid for p in home_processes(home)}
+        # A frozen gate holds stopAllProcesses for its stopwaitsecs: supervisord dies in the middle of `down`.
+        stopped_pid = procs["actor gate"]
+        os.kill(stopped_pid, signal.SIGSTOP)
+        down = subprocess.Popen([PYTHON, "-m", "launcher", "down", "--home", str(home.root)], cwd=REPO,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for(lambda: not os.path.exists(f"/proc/{procs['actor price_feed']}"), 30, "down stopping programs")
+        assert down.poll() is None, "down finished before supervisord was killed"
+        os.kill(procs["supervisord"], signal.SIGKILL)
+        out, err = down.communicate(timeout=120)
+        assert "Traceback" not in out + err, out + err
+        assert down.returncode == 0, out + err
+        assert home_processes(home) == []
+    finally:
+        if stopped_pid is not None:
+            try:
+                os.kill(stopped_pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        clustergate("down", "--home", str(home.root))
