@@ -38,6 +38,9 @@ def ipc_problem(path: str) -> str | None:
     answers; anything else at the path is refused, as ZeroMQ would unlink it)."""
     if len(os.fsencode(path)) > MAX_IPC_PATH_BYTES:
         return f"ipc path is {len(os.fsencode(path))} bytes; a socket path holds at most {MAX_IPC_PATH_BYTES}"
+    directory = os.path.dirname(path) or "."
+    if not os.path.isdir(directory):
+        return f"its directory {directory} does not exist (create it, or name a socket file elsewhere)"
     try:
         mode = os.stat(path).st_mode
     except OSError:  # nothing there (or a dangling symlink, which ZeroMQ replaces)

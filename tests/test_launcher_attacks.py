@@ -196,3 +196,19 @@ def test_a_down_whose_supervisord_is_killed_midway_still_stops_everything_withou
             except ProcessLookupError:
                 pass
         clustergate("down", "--home", str(home.root))
+
+
+def test_an_ipc_bind_path_in_a_directory_that_does_not_exist_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    data = retarget(demo_topology_data())
+    data["actors"]["permit_issuer"]["sockets"]["requests"] = {"bind": "ipc://sub/permits.sock"}
+    data["actors"]["gate"]["sockets"]["permits"] = {"connect": "ipc://sub/permits.sock"}
+    topology = write_topology(tmp_path / "t.yaml", data)
+    try:
+        up = clustergate("up", str(topology), "--home", str(home), "--timeout", "30", env=env_without_password())
+        assert up.returncode == 1, up.stdout + up.stderr
+        assert "actors.permit_issuer.sockets.requests.bind" in up.stderr, up.stdout + up.stderr
+        assert f"{home}/run/ipc/sub" in up.stderr and "does not exist" in up.stderr, up.stderr
+        assert not (home / "run" / "supervisor.sock").exists()
+    finally:
+        clustergate("down", "--home", str(home))
