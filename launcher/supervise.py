@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 from launcher.endpoints import endpoint_problem_now
-from launcher.redis_binary import INSTALL_HINT, find_redis_server
+from launcher.redis_binary import INSTALL_HINT, binary_problem, find_redis_server
 from launcher.schema import SchemaError
 from launcher.topology import EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, Topology, endpoint_port, load_topology
 
@@ -804,6 +804,10 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
         redis_binary = find_redis_server()
         if redis_binary is None:
             print(f"cannot start managed Redis: {INSTALL_HINT}", file=sys.stderr)
+            return 1
+        broken = binary_problem(redis_binary)
+        if broken:
+            print(f"FAILED: cannot start managed Redis: {broken}; nothing was changed", file=sys.stderr)
             return 1
     sup = Supervisor(home)
     try:

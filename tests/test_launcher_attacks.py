@@ -212,3 +212,28 @@ def test_an_ipc_bind_path_in_a_directory_that_does_not_exist_is_refused_before_a
         assert not (home / "run" / "supervisor.sock").exists()
     finally:
         clustergate("down", "--home", str(home))
+
+
+# --------------------------------------------------------------------------- a bad redis-server binary
+
+
+def test_an_up_with_a_broken_redis_server_on_path_is_refused_and_the_running_redis_keeps_serving(tmp_path: Path) -> None:
+    import redis as redis_lib
+
+    home = tmp_path / "home"
+    data = retarget(demo_topology_data())
+    topology = write_topology(tmp_path / "t.yaml", data)
+    bad = tmp_path / "bin" / "redis-server"
+    bad.parent.mkdir()
+    bad.write_text("#!/bin/sh\necho 'not a redis-server' >&2\nexit 1\n")
+    bad.chmod(0o755)
+    try:
+        assert clustergate("up", str(topology), "--home", str(home), env=env_without_password()).returncode == 0
+        env = {**env_without_password(), "PATH": f"{bad.parent}:{os.environ['PATH']}"}
+        again = clustergate("up", str(topology), "--home", str(home), "--timeout", "20", env=env)
+        assert again.returncode == 1, again.stdout + again.stderr
+        assert str(bad) in again.stderr and "--version" in again.stderr, again.stdout + again.stderr
+        assert "restarted" not in again.stdout, again.stdout
+        assert redis_lib.Redis(port=data["redis"]["port"], socket_timeout=2).ping()
+    finally:
+        clustergate("down", "--home", str(home))
