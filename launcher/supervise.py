@@ -119,12 +119,15 @@ def home_from(args: argparse.Namespace) -> Home:
 
 def running_topology_path(args: argparse.Namespace, fallback: Path | None = None) -> Path:
     """The topology a command acts on: --topology, else the home's running copy (run/topology.yaml),
-    else `fallback` (None: the home's copy, whether or not it exists)."""
+    else `fallback` (None: the home's copy, whether or not it exists). A home named by --home or
+    $CLUSTERGATE_HOME never falls back: its missing copy is the answer, so a command cannot reach
+    another system (the demo's ports) by mistake."""
     given = getattr(args, "topology", None)
     if given:
         return Path(given)
     running = home_from(args).topology
-    return running if running.exists() or fallback is None else fallback
+    explicit = getattr(args, "home", None) or os.environ.get("CLUSTERGATE_HOME")
+    return running if running.exists() or fallback is None or explicit else fallback
 
 
 # --------------------------------------------------------------------------- rendering

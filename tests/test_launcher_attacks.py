@@ -237,3 +237,20 @@ def test_an_up_with_a_broken_redis_server_on_path_is_refused_and_the_running_red
         assert redis_lib.Redis(port=data["redis"]["port"], socket_timeout=2).ping()
     finally:
         clustergate("down", "--home", str(home))
+
+
+# --------------------------------------------------------------------------- which system a command reaches
+
+
+def test_propose_and_positions_with_a_home_where_nothing_runs_refuse_instead_of_reaching_the_demo_system(tmp_path: Path) -> None:
+    # Falling back to configs/demo.yaml sent a FULL_CLOSE proposal to whatever system serves the demo's ports.
+    home = tmp_path / "nothing-here"
+    home.mkdir()
+    missing = str(home / "run" / "topology.yaml")
+    propose = clustergate("propose", "--home", str(home), "--symbol", "ETHUSDT", "--action", "FULL_CLOSE_PROPOSED",
+                          "--timeout-ms", "200", "--retries", "0")
+    assert propose.returncode == 2, propose.stdout + propose.stderr
+    assert missing in propose.stderr and "demo.yaml" not in propose.stdout + propose.stderr, propose.stderr
+    positions = clustergate("positions", "list", env={**os.environ, "CLUSTERGATE_HOME": str(home)})
+    assert positions.returncode == 2, positions.stdout + positions.stderr
+    assert missing in positions.stderr and "demo.yaml" not in positions.stdout + positions.stderr, positions.stderr
