@@ -17,6 +17,7 @@ import shlex
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -749,6 +750,43 @@ def _busy_endpoints(topo: Topology, programs: list[str], held: set[str], home: H
     return problems
 
 
+def _claims_dir() -> Path:
+    """Where `up` keeps one lock file per port and ipc path it is starting a program on (this user's)."""
+    base = Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp")
+    path = base / f"clustergate-claims-{os.getuid()}"
+    path.mkdir(mode=0o700, exist_ok=True)
+    info = path.lstat()
+    if info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o077 or not stat.S_ISDIR(info.st_mode):
+        raise LaunchError(f"{path} is not a directory private to this user (mode {stat.S_IMODE(info.st_mode):04o}, "
+                          f"uid {info.st_uid}): remove it, and run up again")
+    return path
+
+
+def claim_endpoints(topo: Topology, programs: list[str], held: set[str], home: Home) -> tuple[list[Any], list[str]]:
+    """Lock every port and ipc path the programs about to start will bind, for as long as this `up`
+    runs: the busy check and the bind are not atomic, so two `up`s (of any homes) that check at the
+    same moment would both start and fight over the same ports. Returns (open lock files, problems);
+    on any problem every lock is released. The kernel drops the locks when `up` exits."""
+    directory = _claims_dir()
+    claims: list[Any] = []
+    for name in programs:
+        for where, endpoint in _claims(topo, name):
+            endpoint = in_home(endpoint, home)
+            if _held_key(endpoint) in held:
+                continue
+            key = hashlib.sha256(_held_key(endpoint).encode()).hexdigest()[:24]
+            lock = open(directory / f"{key}.lock", "a+")
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.close()
+                for claim in claims:
+                    claim.close()
+                return [], [f"{where}: another `clustergate up` is starting a program on {endpoint} right now"]
+            claims.append(lock)
+    return claims, []
+
+
 def _held_key(endpoint: str) -> str:
     if endpoint.startswith("tcp://"):
         return "tcp:" + endpoint.rpartition(":")[2]
@@ -842,7 +880,12 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
     old_sections, new_sections = _program_sections(previous), _program_sections(rendered)
     to_start = [n for n in new_sections if not was_running or old_sections.get(n) != new_sections[n]]
     held = _held_endpoints(home) if was_running else set()
-    busy = _busy_endpoints(topo, to_start, held, home)
+    try:
+        claims, busy = claim_endpoints(topo, to_start, held, home)
+    except LaunchError as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+    busy = busy or _busy_endpoints(topo, to_start, held, home)
     if busy:
         for line in busy:
             print(f"{args.file}: {line}", file=sys.stderr)
@@ -876,6 +919,8 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
         print(f"FAILED: {exc}; the previous files are back in {home.run}", file=sys.stderr)
         return 1
     ok = wait_until_ready(sup, topo, home, args.timeout)
+    for claim in claims:  # held until the programs are up (or up gave up): the next up sees them bound
+        claim.close()
     if ok:
         print(f"{topo.name} is up: `clustergate status` shows it; logs in {home.logs}")
     return 0 if ok else 1

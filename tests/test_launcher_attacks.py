@@ -254,3 +254,35 @@ def test_propose_and_positions_with_a_home_where_nothing_runs_refuse_instead_of_
     positions = clustergate("positions", "list", env={**os.environ, "CLUSTERGATE_HOME": str(home)})
     assert positions.returncode == 2, positions.stdout + positions.stderr
     assert missing in positions.stderr and "demo.yaml" not in positions.stdout + positions.stderr, positions.stderr
+
+
+# --------------------------------------------------------------------------- two homes racing for one set of ports
+
+
+def test_two_concurrent_ups_of_one_topology_in_two_homes_leave_one_system_and_one_clean_refusal(tmp_path: Path) -> None:
+    # Both pre-flight checks ran before either system bound its ports: the loser's actors then took
+    # ports, metrics endpoints and the Redis of the winner, and both systems kept restarting programs.
+    from launcher.supervise import Home, home_processes
+
+    homes = [Home(tmp_path / "a"), Home(tmp_path / "b")]
+    topology = write_topology(tmp_path / "t.yaml", retarget(demo_topology_data()))
+    ups = [subprocess.Popen([PYTHON, "-m", "launcher", "up", str(topology), "--home", str(h.root), "--timeout", "60"],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env_without_password()) for h in homes]
+    try:
+        results = [p.communicate(timeout=180) for p in ups]
+        codes = [p.returncode for p in ups]
+        assert sorted(codes) == [0, 1], (codes, results)
+        winner, loser = (homes[0], homes[1]) if codes[0] == 0 else (homes[1], homes[0])
+        refusal = results[codes.index(1)][1]
+        assert "Traceback" not in refusal and ("already in use" in refusal or "another `clustergate up`" in refusal), refusal
+        assert home_processes(loser) == [], home_processes(loser)
+        status = clustergate("status", "--home", str(winner.root))
+        assert status.returncode == 0, status.stdout + status.stderr
+    finally:
+        for p in ups:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+        for h in homes:
+            clustergate("down", "--home", str(h.root))
