@@ -41,10 +41,10 @@ def _adopted(parent: int) -> bool:
         return False
     try:
         with open(f"/proc/{parent}/cmdline", "rb") as f:
-            args = [os.path.basename(a) for a in f.read().split(b"\0")[:2]]
+            args = f.read().split(b"\0")[:3]  # supervisord, python supervisord, python -m supervisor.supervisord
     except OSError:
         return False  # no /proc: the caller's getppid() check is all there is
-    return not any(a.startswith(b"supervisord") for a in args)
+    return not any(b"supervisord" in os.path.basename(a) for a in args)
 
 
 if __name__ == "__main__":
