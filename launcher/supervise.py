@@ -767,6 +767,8 @@ def claim_endpoints(topo: Topology, programs: list[str], held: set[str], home: H
     runs: the busy check and the bind are not atomic, so two `up`s (of any homes) that check at the
     same moment would both start and fight over the same ports. Returns (open lock files, problems);
     on any problem every lock is released. The kernel drops the locks when `up` exits."""
+    if not programs:
+        return [], []
     directory = _claims_dir()
     claims: list[Any] = []
     for name in programs:
@@ -882,7 +884,7 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
     held = _held_endpoints(home) if was_running else set()
     try:
         claims, busy = claim_endpoints(topo, to_start, held, home)
-    except LaunchError as exc:
+    except (LaunchError, OSError) as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
     busy = busy or _busy_endpoints(topo, to_start, held, home)
