@@ -83,7 +83,9 @@ def test_an_up_whose_supervisord_is_killed_while_it_waits_fails_in_one_line_with
         out, err = up.communicate(timeout=60 * DEADLINE_SCALE)
         assert up.returncode == 1, out + err
         assert "Traceback" not in out + err, out + err
-        assert "supervisord" in err and "stopped answering" in err, err
+        # Stopped answering while up waited for readiness, or (on a loaded machine) while it waited for
+        # supervisord itself to answer: one FAILED line either way.
+        assert "FAILED: supervisord" in err, err
     finally:
         if up.poll() is None:
             up.kill()
