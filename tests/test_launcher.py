@@ -129,7 +129,8 @@ def test_actor_that_fails_at_start_up_is_reported_with_its_log(system) -> None:
     assert result.returncode == 1, output
     assert "FAILED: " in result.stdout, output
     failed = result.stdout.partition("FAILED: ")[2].splitlines()[0]
-    assert failed.startswith("program price_feed is BACKOFF"), output
+    # On a loaded machine the exit may come after the 1 s start window: EXITED with status 2, reported as soon.
+    assert failed.startswith(("program price_feed is BACKOFF", "program price_feed is EXITED")), output
     assert "not ready after" not in result.stdout, output
     feed_log = result.stdout.partition(f"--- last lines of {Home(home.resolve()).log_of('price_feed')} ---\n")[2]
     feed_log = feed_log.partition("--- last lines of ")[0]
