@@ -292,7 +292,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--plan-id", default=None, help="idempotency key (default: a new uuid4 hex, printed on stderr: retry with it)")
     p.add_argument("--r-net", type=float, default=None, help="optional r_net of the position")
     p.add_argument("--topology", default=None,
-                   help="topology file (default the home's run/topology.yaml if it exists, else configs/demo.yaml)")
+                   help="topology file (default the home's run/topology.yaml; with no --home or $CLUSTERGATE_HOME, configs/demo.yaml if that is missing)")
     p.add_argument("--home", help="directory with supervisord.conf and run/ (default: $CLUSTERGATE_HOME, else the repo root)")
     p.add_argument("--endpoint", default=None, help="gate endpoint, e.g. tcp://127.0.0.1:5556 (overrides --topology)")
     p.add_argument("--client-key", default=None,

