@@ -87,6 +87,14 @@ def test_every_link_between_the_pages_points_at_a_page_that_exists():
     assert not broken, broken
 
 
+def test_the_monitoring_page_names_every_alert_rule():
+    import yaml
+    rules = yaml.safe_load((REPO / "configs" / "alerts.yml").read_text())
+    names = {rule["alert"] for group in rules["groups"] for rule in group["rules"] if "alert" in rule}
+    page = (REPO / "docs" / "monitoring.md").read_text()
+    assert names and not {name for name in names if f"`{name}`" not in page}
+
+
 def test_the_runnable_block_finder_reads_only_marked_fences(tmp_path):
     page = tmp_path / "page.md"
     page.write_text("```sh\nnot this\n```\n\n```sh runnable\necho one\necho two\n```\n```yaml\nx: 1\n```\n")
