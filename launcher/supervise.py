@@ -110,8 +110,13 @@ class Home:
 
 
 def home_from(args: argparse.Namespace) -> Home:
-    """The home every command uses: --home, else $CLUSTERGATE_HOME, else the repo root."""
-    root = getattr(args, "home", None) or os.environ.get("CLUSTERGATE_HOME") or REPO
+    """The home every command uses: --home, else $CLUSTERGATE_HOME, else the repo root. With --host NAME
+    (a multi-host topology) and no --home, that host's own home: hosts/NAME under the one above."""
+    given = getattr(args, "home", None)
+    root = given or os.environ.get("CLUSTERGATE_HOME") or REPO
+    host = getattr(args, "host", None)
+    if host and not given and isinstance(host, str):
+        return Home((Path(root) / "hosts" / host).resolve())
     return Home(Path(root).resolve())
 
 
@@ -201,7 +206,8 @@ def redis_quote(text: str) -> str:
 
 
 def render_redis_conf(topo: Topology, home: Home) -> str:
-    lines = [f"port {topo.redis.port}", "bind 127.0.0.1", "protected-mode yes", f"dir {redis_quote(str(home.redis_dir))}",
+    bind = "127.0.0.1" if topo.redis.bind_address == "127.0.0.1" else f"{topo.redis.bind_address} 127.0.0.1"
+    lines = [f"port {topo.redis.port}", f"bind {bind}", "protected-mode yes", f"dir {redis_quote(str(home.redis_dir))}",
              "appendonly yes", "appendfsync everysec", 'save ""', "daemonize no", f"logfile \"\""]
     password = topo.redis.password
     if password:
@@ -257,7 +263,8 @@ def topology_copy(topo: Topology, home: Home | None = None) -> str:
     relative ipc:// path moved under the home's run/ipc/ (so two homes never share a socket file)."""
     data = yaml.safe_load(Path(topo.source_path).read_text()) if topo.source_path else {}
     data.pop("$schema", None)
-    data["base_dir"] = str(Path(topo.source_path).parent) if topo.source_path else str(Path.cwd())
+    if not data.get("base_dir"):  # a copy being put back (deploy rollback) keeps the base it was made with
+        data["base_dir"] = str(Path(topo.source_path).parent) if topo.source_path else str(Path.cwd())
     if home is not None:
         for actor in (data.get("actors") or {}).values():
             for sock in ((actor or {}).get("sockets") or {}).values():
@@ -592,7 +599,7 @@ def actor_ready(topo: Topology, name: str) -> bool | None:
 def redis_ready(topo: Topology) -> bool:
     import redis
     try:
-        return bool(redis.Redis(host="127.0.0.1", port=topo.redis.port, password=topo.redis.password,
+        return bool(redis.Redis(host=topo.redis.bind_address, port=topo.redis.port, password=topo.redis.password,
                                 socket_timeout=0.5, socket_connect_timeout=0.5).ping())
     except redis.RedisError:
         return False
@@ -686,7 +693,7 @@ def _program_sections(text: str) -> dict[str, str]:
 def _claims(topo: Topology, name: str) -> list[tuple[str, str]]:
     """(YAML path, bind endpoint) of everything program `name` binds: its ports and ipc paths."""
     if name == REDIS_PROGRAM:
-        return [("redis.port", f"tcp://127.0.0.1:{topo.redis.port}")]
+        return [("redis.port", f"tcp://{topo.redis.bind_address}:{topo.redis.port}")]
     spec = topo.actors.get(name)
     if spec is None:
         return []
@@ -758,6 +765,13 @@ def cmd_up(args: argparse.Namespace) -> int:
     topo = _load(args.file)
     if topo is None:
         return 2
+    from launcher.hosts import host_problem, host_view
+    problem = host_problem(topo, getattr(args, "host", None))
+    if problem:
+        print(f"{args.file}: {problem}", file=sys.stderr)
+        return 2
+    if getattr(args, "host", None):
+        topo = host_view(topo, args.host)
     home = home_from(args)
     try:
         home.prepare()
@@ -925,6 +939,9 @@ def collect_status(home: Home) -> dict[str, Any]:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from launcher.overview import collect_overview, render_overview
+    if getattr(args, "all_hosts", False) or getattr(args, "file", None):
+        from launcher.hosts_status import cmd_status_all_hosts
+        return cmd_status_all_hosts(args)
     home = home_from(args)
     try:
         status = collect_status(home)
@@ -967,17 +984,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     def home_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument("--home", help="directory with supervisord.conf and run/ (default: the repo root, or $CLUSTERGATE_HOME)")
 
+    def host_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--host", help="multi-host topology: act on this host's actors, under its own supervisord "
+                                      "and home (default home: hosts/NAME under the usual one)")
+
     p = sub.add_parser("up", help="start (or update) a topology under supervisord and wait until it is ready")
     p.add_argument("file")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for readiness (default 60)")
     home_arg(p)
+    host_arg(p)
     p.set_defaults(func=cmd_up)
     p = sub.add_parser("down", help="stop every program and supervisord")
     home_arg(p)
+    host_arg(p)
     p.set_defaults(func=cmd_down)
     p = sub.add_parser("status", help="state, readiness and metrics URL per actor")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("file", nargs="?", help="with --all-hosts: the multi-host topology")
+    p.add_argument("--all-hosts", action="store_true", help="ask every host's metrics endpoints (and Redis): "
+                                                           "the whole system in one table")
     home_arg(p)
+    host_arg(p)
     p.set_defaults(func=cmd_status)
     p = sub.add_parser("render", help="print the supervisord programs for a topology; start nothing")
     p.add_argument("file")
