@@ -23,6 +23,8 @@ from launcher.schema import SchemaError
 from launcher.supervise import REDIS_PROGRAM, Home, Supervisor, home_from, running_topology_path, scrape
 from launcher.topology import Topology, load_topology
 
+# The last report run_proof wrote in this process, and its failed checks (deploy records them).
+LAST_REPORT: tuple[Path, list[Check]] | None = None
 # How long start_programs waits for the programs it started to be RUNNING.
 PROGRAM_START_TIMEOUT_S = 30.0
 
@@ -234,7 +236,7 @@ def run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv
     except ValueError as exc:  # a client key that cannot be read (KeyFileError names the file)
         print(f"FAIL  gate client: {exc}")
         return 1
-    if not proof.sup.running():
+    if not proof.topo.hosts and not proof.sup.running():  # several hosts: asked through their endpoints
         print(f"FAIL  supervisord: not running on {home.socket} (start the system with `clustergate up FILE`)")
         return 1
     print(f"proof {name} against {proof.topo.name} ({proof.topology_path})", flush=True)
@@ -246,6 +248,8 @@ def run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv
         proof.check("proof ran to the end", False, f"{type(exc).__name__}: {exc}")
     base = proof.write_report()
     proof.close()
+    global LAST_REPORT
+    LAST_REPORT = (base, [c for c in proof.checks if not c.ok])
     passed = bool(proof.checks) and all(c.ok for c in proof.checks)
     failed = sum(not c.ok for c in proof.checks)
     print(f"{'PASSED' if passed else 'FAILED'}: {len(proof.checks) - failed}/{len(proof.checks)} checks; "
