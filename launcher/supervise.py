@@ -140,9 +140,17 @@ def _hash(obj: Any) -> str:
 def actor_config_hash(topo: Topology, name: str) -> str:
     """Changes exactly when something this actor reads changes, so `up` restarts only it."""
     shared = {"symbols": topo.symbols, "redis": asdict(topo.redis), "positions": asdict(topo.positions),
-              "clusters": asdict(topo.clusters), "base_dir": topo.base_dir, "name": topo.name,
+              "clusters": asdict(topo.clusters), "base_dir": _effective_base_dir(topo), "name": topo.name,
               "security": asdict(topo.security)}
     return _hash({"actor": asdict(topo.actors[name]), "shared": shared})
+
+
+def _effective_base_dir(topo: Topology) -> str | None:
+    """The directory relative paths resolve against: a copy with base_dir pinned (a deploy putting a host
+    back) hashes as the file it was made from."""
+    if topo.base_dir:
+        return topo.base_dir
+    return str(Path(topo.source_path).parent) if topo.source_path else None
 
 
 def render_programs(topo: Topology, home: Home, python: str = sys.executable, redis_binary: str | None = None) -> str:

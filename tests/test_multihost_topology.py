@@ -169,3 +169,15 @@ def test_a_host_hash_changes_only_for_the_host_whose_programs_change(tmp_path: P
 def test_up_on_a_multihost_topology_needs_a_known_host(tmp_path: Path, host, expected) -> None:
     topo = load_topology(write_topology(tmp_path, multihost_data(tmp_path)))
     assert expected in host_problem(topo, host)
+
+
+def test_a_running_copy_put_back_by_a_rollback_hashes_as_the_file_it_was_made_from(tmp_path: Path) -> None:
+    from launcher.supervise import Home, actor_config_hash, topology_copy
+    source = write_topology(tmp_path, multihost_data(tmp_path))
+    topo = load_topology(source)
+    recorded = tmp_path / "elsewhere" / "before-market.yaml"
+    recorded.parent.mkdir()
+    recorded.write_text(topology_copy(topo, Home(tmp_path / "home")))
+    put_back = load_topology(recorded)
+    assert {a: actor_config_hash(put_back, a) for a in topo.actors} == {a: actor_config_hash(topo, a) for a in topo.actors}
+    assert host_hash(put_back, "market") == host_hash(topo, "market")
