@@ -206,6 +206,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             continue
         record["failed_check"], record["failed_host"] = failed[0], host
         print(f"FAILED on {host}: {failed[0]}; rolling {host} back", flush=True)
+        rollback_started = time.monotonic()
         if saved[host] is not None:
             back = run_on(args, topo, host, clustergate("up", str(saved[host]), "--host", host, "--home", hh,
                                                         "--timeout", str(args.up_timeout)))
@@ -220,6 +221,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         again, report, still = _prove(args, saved[host] or Path(source), home)
         record["proofs"].append(report)
         record["proved_after_rollback"] = again
+        record["rollback_s"] = round(time.monotonic() - rollback_started, 2)
         print(f"FAILED: check '{failed[0]}' failed on host {host}; rolled back: {what}; "
               f"the proof after the rollback {'passed' if again else 'FAILED: ' + ', '.join(still)}", flush=True)
         return finish("rolled back" if again else "rollback failed", 1)

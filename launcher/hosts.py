@@ -276,6 +276,24 @@ def host_hash(topo: Any, host: str) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def missing_secrets(topo: Any, host: str) -> list[str]:
+    """One line per CurveZMQ keypair an actor of this host needs and cannot read here (a multi-host
+    topology validates with public keys alone; the host that runs an actor needs its secret)."""
+    from launcher import curve as keys
+    out = []
+    keys_dir, base = keys.keys_dir_of(topo), keys.topology_base(topo)
+    for actor in actors_on(topo, host):
+        for role, sock in topo.actors[actor].sockets.items():
+            if sock.curve is None or sock.curve.keypair is None:
+                continue
+            try:
+                keys.read_keypair(keys.certificate_path(sock.curve.keypair, keys_dir=keys_dir, base=base, secret=True))
+            except keys.KeyFileError as exc:
+                out.append(f"actors.{actor}.sockets.{role}.curve.keypair: {exc} (host {host} runs {actor}: "
+                           f"copy its secret key here)")
+    return out
+
+
 def host_problem(topo: Any, host: str | None) -> str | None:
     """Why `--host` does not fit this topology, or None."""
     if topo.hosts and host is None:

@@ -779,6 +779,12 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"{args.file}: {problem}", file=sys.stderr)
         return 2
     if getattr(args, "host", None):
+        from launcher.hosts import missing_secrets
+        missing = missing_secrets(topo, args.host)
+        for line in missing:
+            print(f"{args.file}: {line}", file=sys.stderr)
+        if missing:
+            return 2
         topo = host_view(topo, args.host)
     home = home_from(args)
     try:

@@ -9,83 +9,14 @@ Nothing is sent anywhere but loopback and the namespace addresses.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import yaml
 
-from helpers import DEADLINE_SCALE, REPO, wait_for
-from multihost_helpers import multihost_data, write_topology
-
-SYSTEM_HOSTS = ("market", "exec", "store")
-CLIENT = str(Path(__file__).resolve().parent / "multihost_client.py")
-PASSWORD = "multihost-test-password"
-UP_TIMEOUT_S = 60 * DEADLINE_SCALE
-
-
-class MultiHost:
-    """The 3-host system of one test module: its hosts, topology, homes and commands run on them."""
-
-    def __init__(self, hosts, tmp: Path):
-        self.hosts = hosts
-        self.tmp = tmp
-        self.data = multihost_data(tmp, {n: hosts[n].address for n in SYSTEM_HOSTS})
-        self.topology = write_topology(tmp, self.data)
-        self.ops_home = tmp / "ops-home"
-        self.env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD, "PYTHONUNBUFFERED": "1"}
-        self.netns_prefix = hosts["market"].netns[: -len("market")]
-
-    def home(self, host: str) -> Path:
-        return self.tmp / "homes" / host
-
-    def clustergate(self, host: str, *argv: str, timeout: float = UP_TIMEOUT_S + 60) -> subprocess.CompletedProcess:
-        return self.hosts[host].run([sys.executable, "-m", "launcher", *argv], env=self.env, timeout=timeout)
-
-    def up(self, host: str, topology: Path | None = None) -> subprocess.CompletedProcess:
-        return self.clustergate(host, "up", str(topology or self.topology), "--host", host,
-                                "--home", str(self.home(host)), "--timeout", str(UP_TIMEOUT_S))
-
-    def down(self, host: str) -> subprocess.CompletedProcess:
-        return self.clustergate(host, "down", "--host", host, "--home", str(self.home(host)), timeout=120)
-
-    def up_all(self) -> dict[str, subprocess.CompletedProcess]:
-        """store first (the others need its Redis), then market and exec together."""
-        done = {"store": self.up("store")}
-        with ThreadPoolExecutor(2) as pool:
-            jobs = {h: pool.submit(self.up, h) for h in ("market", "exec")}
-            done.update({h: j.result() for h, j in jobs.items()})
-        return done
-
-    def client(self, *argv: str, timeout: float = 30.0) -> dict:
-        result = self.hosts["ops"].run([sys.executable, CLIENT, *argv], env=self.env, timeout=timeout)
-        assert result.returncode == 0, result.stderr
-        return json.loads(result.stdout)
-
-    def propose(self, key: str = "desk", action: str = "HOLD") -> dict:
-        return self.client("propose", str(self.topology), key, action)
-
-    def decision(self) -> dict:
-        reply = self.propose()
-        return reply.get("decision", {}) if reply.get("status") == "ok" else {}
-
-    def gate_metrics(self) -> dict[str, float]:
-        gate = self.data["actors"]["gate"]
-        return self.client("scrape", self.hosts["exec"].address, str(gate["metrics_port"]))
-
-    def pids(self, host: str) -> dict[str, int]:
-        result = self.clustergate(host, "status", "--host", host, "--home", str(self.home(host)), "--json", timeout=60)
-        return {row["name"]: row["pid"] for row in json.loads(result.stdout)["programs"]}
-
-    def deploy(self, topology: Path, *argv: str) -> subprocess.CompletedProcess:
-        return self.clustergate("ops", "deploy", str(topology), "--via", f"ip netns exec {self.netns_prefix}{{host}}",
-                                "--home-root", str(self.tmp / "homes"), "--home", str(self.ops_home),
-                                "--up-timeout", str(UP_TIMEOUT_S), *argv, timeout=4 * UP_TIMEOUT_S)
-
+from helpers import DEADLINE_SCALE, wait_for
+from multihost_helpers import SYSTEM_HOSTS, MultiHost, write_topology
 
 @pytest.fixture(scope="module")
 def multihost(module_test_hosts, tmp_path_factory):

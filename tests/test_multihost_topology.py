@@ -181,3 +181,21 @@ def test_a_running_copy_put_back_by_a_rollback_hashes_as_the_file_it_was_made_fr
     put_back = load_topology(recorded)
     assert {a: actor_config_hash(put_back, a) for a in topo.actors} == {a: actor_config_hash(topo, a) for a in topo.actors}
     assert host_hash(put_back, "market") == host_hash(topo, "market")
+
+
+def test_a_host_validates_with_only_its_own_secret_keys_and_up_names_a_missing_one(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    data = multihost_data(tmp_path)
+    for name in ("price_feed", "buffer"):  # market's secrets are not on this (exec) machine
+        (tmp_path / "keys" / f"{name}.key_secret").unlink()
+    path = write_topology(tmp_path, data)
+    topo = load_topology(path)
+    from launcher.hosts import missing_secrets
+    assert missing_secrets(topo, "exec") == []
+    missing = missing_secrets(topo, "market")
+    assert len(missing) == 2 and missing[0].startswith("actors.price_feed.sockets.ticks.curve.keypair: ")
+    up = subprocess.run([sys.executable, "-m", "launcher", "up", str(path), "--host", "market", "--home",
+                         str(tmp_path / "home")], capture_output=True, text=True, timeout=60)
+    assert up.returncode == 2 and "price_feed.key_secret does not exist" in up.stderr
+    assert not (tmp_path / "home" / "run" / "supervisor.sock").exists()
