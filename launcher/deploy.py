@@ -77,8 +77,10 @@ def _show(host: str, result: subprocess.CompletedProcess) -> None:
         print(f"  [{host}] {line}", flush=True)
 
 
-def _prove(args: argparse.Namespace, topology: Path, home: Home) -> tuple[bool, str | None, list[str]]:
-    """The readiness proof of the whole system: (passed, report path, failed check names)."""
+def _prove(args: argparse.Namespace, topology: Path, home: Home, keep_as: Path) -> tuple[bool, str | None, list[str]]:
+    """The readiness proof of the whole system: (passed, report path, failed check names). The report
+    is kept as keep_as.txt/.json (the proof names reports by the second; a deploy may prove twice in one)."""
+    import shutil
     from proofs import common, readiness
     common.LAST_REPORT = None
     proof_args = argparse.Namespace(topology=str(topology), home=str(home.root), all_programs=False,
@@ -86,7 +88,11 @@ def _prove(args: argparse.Namespace, topology: Path, home: Home) -> tuple[bool, 
     code = readiness.main(args=proof_args)
     report = common.LAST_REPORT
     failed = [c.name for c in report[1]] if report else ["the proof ran"]
-    return code == 0, f"{report[0]}.txt" if report else None, failed
+    if report is None:
+        return code == 0, None, failed
+    for suffix in (".txt", ".json"):
+        shutil.copyfile(f"{report[0]}{suffix}", f"{keep_as}{suffix}")
+    return code == 0, f"{keep_as}.txt", failed
 
 
 def _record(home: Home, record: dict[str, Any]) -> None:
@@ -198,7 +204,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         _show(host, up)
         if up.returncode == 0:
             print(f"--- readiness proof of the whole system after {host}", flush=True)
-            ok, report, failed = _prove(args, Path(source), home)
+            ok, report, failed = _prove(args, Path(source), home, work / f"proof-{len(record['proofs']) + 1}-after-{host}")
             record["proofs"].append(report)
         else:
             ok, failed = False, [f"clustergate up --host {host} (exit {up.returncode})"]
@@ -218,7 +224,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         record["rolled_back"] = [host]
         record["rollback_ok"] = back.returncode == 0
         print(f"--- readiness proof after the rollback of {host}", flush=True)
-        again, report, still = _prove(args, saved[host] or Path(source), home)
+        again, report, still = _prove(args, saved[host] or Path(source), home,
+                                      work / f"proof-{len(record['proofs']) + 1}-after-rollback-{host}")
         record["proofs"].append(report)
         record["proved_after_rollback"] = again
         record["rollback_s"] = round(time.monotonic() - rollback_started, 2)

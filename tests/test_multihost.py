@@ -137,5 +137,6 @@ def test_deploy_history_lists_the_rolled_back_and_the_good_deploy(multihost):
     assert good["hosts"] == ["store", "market", "exec"]
     assert good["before"]["exec"] != good["after"]["exec"] and good["before"]["market"] == good["after"]["market"]
     assert all(Path(p).exists() for r in records for p in r["proofs"])
+    assert all(len(set(r["proofs"])) == len(r["proofs"]) for r in records), "each proof keeps its own report"
     table = multihost.clustergate("ops", "deploy", "--history", "--home", str(multihost.ops_home), timeout=30).stdout
     assert "rolled back" in table and "ok" in table
