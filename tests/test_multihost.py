@@ -79,6 +79,9 @@ def test_with_the_market_host_cut_off_the_gate_falls_back_to_the_proxy_and_retur
         decision = wait_for(lambda: (d := multihost.decision()).get("k_source") == "proxy" and d, 30,
                             "the gate to fall back to the proxy once the state is older than its window")
         assert decision["final_action"] == "HOLD"
+        status = multihost.clustergate("ops", "status", str(multihost.topology), "--all-hosts", "--json", timeout=60)
+        reached = {h: info["reachable"] for h, info in json.loads(status.stdout)["hosts"].items()}
+        assert status.returncode == 1 and reached == {"market": False, "exec": True, "store": True}
     finally:
         multihost.hosts.heal("market")
     wait_for(lambda: multihost.decision().get("k_source") == "cluster", 60, "the gate to return to the cluster")
