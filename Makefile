@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench install down status clean
+.PHONY: demo test bench mutants install down status clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "clustergate needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -23,6 +23,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	bash .ci/install-promtool
 	$(BIN)/python -m pytest -q
+
+# Not part of `make test`: break the product one curated mutation at a time (tests/mutants/mutations.py)
+# in a scratch copy and check the tests meant to catch each break fail; exits 1 if one survives.
+mutants: $(STAMP)
+	$(BIN)/python tests/mutants/run.py --baseline
 
 bench: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m bench  # as the launcher runs the actors

@@ -7,7 +7,8 @@ lookback_returns + 1 last *completed* slots. History survives restarts through o
 Window message (PUB `windows`), three frames:
   [topic (settings.publish_topic), header JSON, float64 little-endian bytes of prices]
   header = {"v": 1, "symbols": [...], "cadence_s": c, "first_slot": s0, "last_slot": s1,
-            "shape": [n_symbols, n_points], "points_per_symbol": {symbol: n}, "ts": epoch}
+            "shape": [n_symbols, n_points], "points_per_symbol": {symbol: n}, "ts": epoch,
+            "newest_tick_ts": {symbol: epoch of its newest accepted tick, or null}}
   prices row i is header.symbols[i]; column j is slot first_slot + j.
 Snapshot reply (REP `snapshot`): ok envelope {"header": header, "prices_b64": base64 of the bytes}.
 """
@@ -26,6 +27,7 @@ import redis
 from prometheus_client import Counter, Gauge
 
 from actors import keys
+from actors.jumps import JumpFilter
 from actors.redis_conn import connect
 from actors.runtime import Actor, main
 from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S, held_symbols, read_signed_notionals
@@ -40,7 +42,7 @@ WINDOW_VERSION = 1
 TICK_FUTURE_SKEW_S = SNAPSHOT_FUTURE_SKEW_S
 
 
-REJECT_REASONS = ("bad_frame", "unknown_symbol", "too_old", "future_ts", "superseded")
+REJECT_REASONS = ("bad_frame", "unknown_symbol", "too_old", "future_ts", "superseded", "jump")
 
 
 def make_metrics() -> SimpleNamespace:
@@ -51,7 +53,13 @@ def make_metrics() -> SimpleNamespace:
         # the buffer does not know the matrix, so it counts held symbols and symbols with any points.
         min_points=Gauge("p27_buffer_min_points_per_symbol",
                          "Fewest valid points in the buffer's window over held symbols and symbols with any points"),
+        last_accepted=Gauge("p27_buffer_last_accepted_tick_timestamp_seconds",
+                            "Epoch time of the newest tick the buffer accepted, per symbol (0: none yet)", ["symbol"]),
+        clock_faults=Counter("p27_buffer_clock_faults_total",
+                             "Wall-clock steps beyond the allowed skew (direction: ahead, back)", ["direction"]),
         bad_ticks=Counter("p27_buffer_rejected_ticks_total", "Tick frames not used, by reason", ["reason"]),
+        # With the rejected ticks, every tick frame the buffer received: accepted + rejected = received.
+        accepted=Counter("buffer_ticks_accepted_total", "Ticks recorded on the price grid, by symbol", ["symbol"]),
         history_discarded=Counter("p27_buffer_history_discarded_total", "Persisted histories discarded on load, by reason", ["reason"]),
         redis_errors=Counter("p27_buffer_redis_errors_total", "Redis calls of the buffer that failed", ["op"]),
         windows=Counter("p27_windows_published_total", "Windows published"),
@@ -72,6 +80,8 @@ class PriceGrid:
         self.head_slot = int(head_slot)
         self.prices = np.full((len(self.symbols), self.capacity), np.nan)
         self.price_ts = np.full((len(self.symbols), self.capacity), -np.inf)
+        # ts of each symbol's newest accepted price (-inf: none yet); the cluster state's price age.
+        self.newest_ts = np.full(len(self.symbols), -np.inf)
 
     def slot_of(self, ts: float) -> int:
         return math.floor(ts / self.cadence_s)
@@ -95,6 +105,24 @@ class PriceGrid:
             self.price_ts[:, -shift:] = -np.inf
         self.head_slot = slot
 
+    def rewind(self, slot: int) -> None:
+        """Move the head back to `slot` (a clock that ran ahead came back): slots after it are dropped,
+        the slots up to it are kept where they are."""
+        shift = self.head_slot - slot
+        if shift <= 0:
+            return
+        if shift >= self.capacity:
+            self.prices.fill(np.nan)
+            self.price_ts.fill(-np.inf)
+        else:
+            self.prices[:, shift:] = self.prices[:, :-shift]
+            self.prices[:, :shift] = np.nan
+            self.price_ts[:, shift:] = self.price_ts[:, :-shift]
+            self.price_ts[:, :shift] = -np.inf
+        self.head_slot = slot
+        future = self.newest_ts >= (slot + 1) * self.cadence_s
+        self.newest_ts[future] = self.price_ts[future].max(axis=1)
+
     def add(self, symbol: str, price: float, ts: float) -> str | None:
         """Record one price; return None when used, else the reason it was not."""
         row = self.index.get(symbol)
@@ -110,7 +138,13 @@ class PriceGrid:
             return "superseded"  # an older price arriving late never overwrites a newer one
         self.prices[row, col] = price
         self.price_ts[row, col] = ts
+        if ts > self.newest_ts[row]:
+            self.newest_ts[row] = ts
         return None
+
+    def newest_tick_ts(self) -> dict[str, float | None]:
+        """ts of each symbol's newest accepted price, None when it has none."""
+        return {s: (float(t) if math.isfinite(t) else None) for s, t in zip(self.symbols, self.newest_ts)}
 
     def window(self, points: int) -> tuple[int, np.ndarray]:
         """(first_slot, prices) of the `points` completed slots before the head slot."""
@@ -133,6 +167,8 @@ class PriceGrid:
             mine[fill] = theirs[fill]
             ts_view = self.price_ts[row, lo - self.first_slot:hi - self.first_slot + 1]
             ts_view[fill] = (np.arange(lo, hi + 1)[fill]) * self.cadence_s
+            if fill.any():
+                self.newest_ts[row] = max(self.newest_ts[row], float(ts_view[fill].max()))
 
     # ----------------------------------------------------------------- persistence
 
@@ -169,14 +205,43 @@ class PriceGrid:
         grid.prices = prices
         slots = np.arange(grid.first_slot, head_slot + 1) * grid.cadence_s
         grid.price_ts = np.where(np.isnan(prices), -np.inf, slots[None, :])
+        grid.newest_ts = grid.price_ts.max(axis=1)
         return grid
 
 
+def head_ahead_of_clock(grid: PriceGrid, now_s: float) -> bool:
+    """True when the grid's head is further ahead of the clock than the allowed skew: a clock fault
+    (the clock ran ahead, moved the head, and came back), never a real future."""
+    return grid.head_slot > grid.slot_of(now_s + TICK_FUTURE_SKEW_S)
+
+
+def clock_step_s(wall_then: float, mono_then: float, wall_now: float, mono_now: float) -> float:
+    """How far the wall clock moved beyond the monotonic clock between two readings (+ ahead, - back)."""
+    return (wall_now - wall_then) - (mono_now - mono_then)
+
+
 def add_tick(grid: PriceGrid, symbol: str, price: float, ts: float, now_s: float) -> str | None:
-    """Record a tick received at now_s; None when used, else why not (future_ts, or grid.add's reason)."""
-    if ts > now_s + TICK_FUTURE_SKEW_S or grid.slot_of(ts) > grid.slot_of(now_s):
+    """Record a tick received at now_s; None when used, else why not (future_ts, or grid.add's reason).
+
+    A tick dated at most TICK_FUTURE_SKEW_S ahead but in a later slot than now_s (a clock slightly
+    ahead, just past a slot edge) is recorded as of now_s: refused, a snapshot's price published
+    once would never be read again (25% of ticks at a 1 s cadence with a clock 0.5 s ahead)."""
+    if ts > now_s + TICK_FUTURE_SKEW_S:
         return "future_ts"
+    if grid.slot_of(ts) > grid.slot_of(now_s):
+        ts = now_s
     return grid.add(symbol, price, ts)
+
+
+def add_checked_tick(grid: PriceGrid, jumps: JumpFilter, symbol: str, price: float, ts: float,
+                     now_s: float) -> str | None:
+    """add_tick behind the jump filter: a print too far from the symbol's last accepted price is "jump"."""
+    if symbol in grid.index and jumps.refuses(symbol, price):
+        return "jump"
+    reason = add_tick(grid, symbol, price, ts, now_s)
+    if reason is None:
+        jumps.accepted(symbol, price)
+    return reason
 
 
 def points_per_symbol(symbols: list[str], prices: np.ndarray) -> dict[str, int]:
@@ -191,10 +256,11 @@ def min_points_over_relevant(points: dict[str, int], held: set[str]) -> int:
 
 
 def window_header(symbols: list[str], cadence_s: float, first_slot: int, prices: np.ndarray,
-                  now_s: float) -> dict[str, Any]:
+                  now_s: float, newest_tick_ts: dict[str, float | None] | None = None) -> dict[str, Any]:
     return {"v": WINDOW_VERSION, "symbols": symbols, "cadence_s": cadence_s, "first_slot": first_slot,
             "last_slot": first_slot + prices.shape[1] - 1, "shape": list(prices.shape),
-            "points_per_symbol": points_per_symbol(symbols, prices), "ts": now_s}
+            "points_per_symbol": points_per_symbol(symbols, prices), "ts": now_s,
+            "newest_tick_ts": newest_tick_ts or {}}
 
 
 def decode_window(header: dict[str, Any], body: bytes) -> tuple[list[str], np.ndarray]:
@@ -227,10 +293,19 @@ class BufferActor(Actor):
         self.redis = connect(self.topology.redis, decode_responses=False)
         self.history_pending = self.settings.persist
         self.held: set[str] = set()
+        self.jumps = JumpFilter.from_clusters(clusters)
         for reason in REJECT_REASONS:
             self.m.bad_ticks.labels(reason=reason)
+        for direction in ("ahead", "back"):
+            self.m.clock_faults.labels(direction=direction)
+        # A forward clock step holds persistence (the grid it wiped must not replace the saved history)
+        # until the clock comes back (the history is then reloaded) or the saved history has aged out.
+        self.clock_anchor = (now, time.monotonic())
+        self.persist_held_until_mono: float | None = None
         for symbol in self.topology.symbols:
             self.m.points.labels(symbol=symbol).set(0)
+            self.m.last_accepted.labels(symbol=symbol).set(0)
+            self.m.accepted.labels(symbol=symbol)
         self.m.min_points.set(0)
         self.topic = self.settings.publish_topic.encode()
         self.socket("windows")
@@ -255,19 +330,55 @@ class BufferActor(Actor):
             return
         if tick is None:
             return  # heartbeat
-        reason = add_tick(self.grid, tick.symbol, tick.price, tick.ts, time.time())
-        if reason is not None:
+        now = time.time()
+        if head_ahead_of_clock(self.grid, now):
+            self.clock_came_back(now)
+        reason = add_checked_tick(self.grid, self.jumps, tick.symbol, tick.price, tick.ts, now)
+        if reason is None:
+            self.m.accepted.labels(symbol=tick.symbol).inc()
+        else:
             self.m.bad_ticks.labels(reason=reason).inc()
 
     # ----------------------------------------------------------------- window
 
+    def clock_came_back(self, now: float) -> None:
+        """The head is ahead of the clock: move it back, keep the slots that are not in the future, and
+        merge the saved history again (it was not overwritten while the clock ran ahead)."""
+        self.m.clock_faults.labels(direction="back").inc()
+        self.log.error("clock_fault", direction="back", head_slot=self.grid.head_slot,
+                       clock_slot=self.grid.slot_of(now), action="head moved back to the clock, history reloaded")
+        self.grid.rewind(self.grid.slot_of(now))
+        self.clock_anchor = (now, time.monotonic())
+        self.persist_held_until_mono = None
+        if self.settings.persist:
+            self.history_pending = True
+            self.load_history()
+
+    def check_clock_step(self) -> None:
+        """Once per cadence: a wall clock that jumped ahead of the monotonic clock is a clock fault."""
+        now, mono = time.time(), time.monotonic()
+        step = clock_step_s(*self.clock_anchor, now, mono)
+        self.clock_anchor = (now, mono)
+        if step > TICK_FUTURE_SKEW_S + self.cadence_s:
+            self.m.clock_faults.labels(direction="ahead").inc()
+            self.persist_held_until_mono = mono + self.grid.capacity * self.cadence_s
+            self.log.error("clock_fault", direction="ahead", step_s=round(step, 3),
+                           action="history not persisted until the clock comes back")
+        elif self.persist_held_until_mono is not None and mono >= self.persist_held_until_mono:
+            self.persist_held_until_mono = None
+            self.log.warning("clock_fault_accepted", reason="the clock stayed ahead; the saved history has aged out")
+
     def current_window(self) -> tuple[dict[str, Any], np.ndarray]:
         now = time.time()
+        if head_ahead_of_clock(self.grid, now):
+            self.clock_came_back(now)
         self.grid.advance(self.grid.slot_of(now))
         first_slot, prices = self.grid.window(self.points)
-        return window_header(self.grid.symbols, self.cadence_s, first_slot, prices, now), prices
+        return window_header(self.grid.symbols, self.cadence_s, first_slot, prices, now,
+                             self.grid.newest_tick_ts()), prices
 
     def publish(self) -> None:
+        self.check_clock_step()
         if self.history_pending:
             self.load_history()
         header, prices = self.current_window()
@@ -280,6 +391,8 @@ class BufferActor(Actor):
     def export_points(self, counts: dict[str, int]) -> None:
         for symbol, n in counts.items():
             self.m.points.labels(symbol=symbol).set(n)
+        for symbol, ts in self.grid.newest_tick_ts().items():
+            self.m.last_accepted.labels(symbol=symbol).set(ts or 0)
         self.m.min_points.set(min_points_over_relevant(counts, self.held))
 
     def answer_snapshot(self, frames: list[bytes]) -> dict[str, Any]:
@@ -299,7 +412,7 @@ class BufferActor(Actor):
         self.held = held_symbols(signed)
 
     def persist(self) -> None:
-        if not self.settings.persist or self.history_pending:
+        if not self.settings.persist or self.history_pending or self.persist_held_until_mono is not None:
             return
         try:
             self.redis.set(self.history_key, self.grid.to_blob())

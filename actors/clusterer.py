@@ -11,6 +11,7 @@ book total; a cluster id is a short hash of its sorted member list, so it is sta
 
 State message (PUB `state`), two frames: [b"state", JSON]
   {"v": 1, "ready": bool, "reason": str | null, "ts": epoch, "cluster_stress": x,
+   "newest_price_ts": epoch of the newest input price | null, "price_age_s": ts - newest_price_ts | null,
    "clusters": [{"id", "symbols", "notional", "weight", "concentration", "correlation", "stress"}],
    "realized_vol": {symbol: vol}, "gauges": {"corr_ready", "symbols_in_matrix", "clusters_count",
    "cluster_stress_sum", "cluster_stress_max", "min_points_per_symbol", "points_per_symbol": {...}}}
@@ -159,6 +160,8 @@ def state_message(header: Mapping[str, Any], clusters: list[ClusterMetrics], clu
     return {
         "v": STATE_VERSION, "ready": ready, "reason": reason, "ts": now_s,
         "cluster_stress": cluster_stress,
+        "newest_price_ts": header.get("newest_price_ts"),
+        "price_age_s": None if header.get("newest_price_ts") is None else now_s - header["newest_price_ts"],
         "clusters": [asdict(c) for c in clusters],
         "realized_vol": dict(header.get("realized_vol") or {}) if ready else {},
         "gauges": {

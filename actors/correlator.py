@@ -10,7 +10,9 @@ Matrix message (PUB `matrix`), three frames:
   header = {"v": 1, "ready": bool, "reason": str | null, "symbols": [k symbols in the matrix],
             "realized_vol": {symbol: annualised vol}, "points_per_symbol": {symbol: n},
             "returns_per_symbol": {symbol: n}, "cadence_s": c, "window_last_slot": s, "ts": epoch,
-            "shrinkage": float}
+            "shrinkage": float, "newest_price_ts": epoch | null, "price_age_s": float | null}
+Not ready as prices_stale when the newest price the buffer accepted for the symbols in the matrix is
+older than max_price_age_s: a window can hold hundreds of old returns after the ticks stopped.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import base64
 import math
 import time
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import zmq
@@ -37,7 +39,7 @@ SECONDS_PER_YEAR = 365.0 * 86400.0  # crypto trades around the clock
 STALE_AFTER_CADENCES = 3.0
 SNAPSHOT_ATTEMPTS = 30
 
-FAIL_REASONS = ("too_few_symbols", "window_stale", "bad_window", "snapshot_timeout", "matrix_invalid")
+FAIL_REASONS = ("too_few_symbols", "prices_stale", "window_stale", "bad_window", "snapshot_timeout", "matrix_invalid")
 
 
 def make_metrics() -> SimpleNamespace:
@@ -45,6 +47,7 @@ def make_metrics() -> SimpleNamespace:
     return SimpleNamespace(
         corr_ready=Gauge("p27_corr_ready", "1 when at least 2 symbols are in the correlation matrix"),
         symbols_in_matrix=Gauge("p27_symbols_in_matrix", "Symbols with enough valid returns to be in the matrix"),
+        shrinkage=Gauge("p27_shrinkage_intensity", "Ledoit-Wolf shrinkage intensity towards the identity (0 with shrinkage none)"),
         fail_closed=Counter("p27_fail_closed", "Updates that could not be made, by reason", ["reason"]),
     )
 
@@ -65,8 +68,16 @@ def log_returns(prices: np.ndarray) -> np.ndarray:
 SPARSE_GAP_FRACTION = 0.15
 
 
+# A row of returns whose standard deviation is below this (in log-return units; an exchange's
+# price tick is ~1e-7 of the price) holds rounding noise, not information: exactly constant growth
+# gives sd ~5e-16, and that noise read as correlations (0.015 to 0.08 measured, 0.30 reported). Such a row is zeroed: it
+# correlates 0 with every other and has no realized vol.
+RETURN_SD_FLOOR = 1e-10
+
+
 def centre_rows(returns: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(x, valid, n): each row minus the mean of its valid values, 0 where invalid; n valid per row."""
+    """(x, valid, n): each row minus the mean of its valid values, 0 where invalid; n valid per row.
+    A row whose spread is below RETURN_SD_FLOOR is all 0 (no information)."""
     if valid is None:
         valid = np.isfinite(returns)
     n = valid.sum(axis=1)
@@ -74,6 +85,9 @@ def centre_rows(returns: np.ndarray, valid: np.ndarray | None = None) -> tuple[n
     mean = x.sum(axis=1) / np.maximum(n, 1)
     x -= mean[:, None]
     x[~valid] = 0.0
+    flat = np.einsum("ij,ij->i", x, x) < RETURN_SD_FLOOR ** 2 * np.maximum(n - 1, 1)
+    if flat.any():
+        x[flat] = 0.0
     return x, valid, n
 
 
@@ -198,15 +212,40 @@ def pairwise_pearson(returns: np.ndarray, min_common: int = 2) -> np.ndarray:
     return pearson_centred(*centre_rows(returns), min_common=min_common)
 
 
-def ledoit_wolf_intensity(returns: np.ndarray) -> float:
+# Returns beyond this many robust standard deviations (1.4826 x MAD) from their row's median are
+# clipped to it before the Ledoit-Wolf intensity is estimated: its beta term sums fourth powers, so
+# one bad print (two returns of +-26%) on any symbol would otherwise set the shrinkage of every pair.
+LEDOIT_WOLF_CLIP_ROBUST_SD = 5.0
+
+
+def clip_at_robust_scale(returns: np.ndarray, robust_sd: float) -> np.ndarray:
+    """Each row clipped to median +- robust_sd x 1.4826 x MAD of its finite values (NaN stays NaN);
+    a row whose MAD is 0 is left as it is."""
+    out = returns.copy()
+    valid = np.isfinite(returns)
+    for i in np.flatnonzero(valid.sum(axis=1) >= 3):
+        row = returns[i, valid[i]]
+        median = float(np.median(row))
+        scale = 1.4826 * float(np.median(np.abs(row - median)))
+        if scale > 0:
+            np.clip(out[i], median - robust_sd * scale, median + robust_sd * scale, out=out[i],
+                    where=valid[i])
+    return out
+
+
+def ledoit_wolf_intensity(returns: np.ndarray, clip_robust_sd: float | None = LEDOIT_WOLF_CLIP_ROBUST_SD) -> float:
     """Ledoit-Wolf shrinkage intensity towards the identity for the standardised returns.
 
-    Missing returns count as 0 after standardisation (the pairwise-complete analogue).
+    Missing returns count as 0 after standardisation (the pairwise-complete analogue). Returns are
+    first clipped at clip_robust_sd robust standard deviations (None: not clipped), so that one
+    outlier cannot move the intensity of the whole matrix.
     """
-    valid = np.isfinite(returns)
-    n = valid.sum(axis=1)
     if returns.shape[0] < 2 or returns.shape[1] < 2:
         return 0.0
+    if clip_robust_sd is not None:
+        returns = clip_at_robust_scale(returns, clip_robust_sd)
+    valid = np.isfinite(returns)
+    n = valid.sum(axis=1)
     mean = np.where(n > 0, np.nansum(np.where(valid, returns, 0.0), axis=1) / np.maximum(n, 1), 0.0)
     dev = np.where(valid, returns - mean[:, None], 0.0)
     sd = np.sqrt((dev ** 2).sum(axis=1) / np.maximum(n - 1, 1))
@@ -241,9 +280,19 @@ def vol_centred(x: np.ndarray, n: np.ndarray, cadence_s: float) -> np.ndarray:
     return sd * math.sqrt(SECONDS_PER_YEAR / cadence_s)
 
 
+def newest_price(newest_tick_ts: Mapping[str, float | None], symbols: list[str]) -> float | None:
+    """The newest accepted tick time over `symbols`, None when none of them has one."""
+    times = [t for t in (newest_tick_ts.get(s) for s in symbols) if t is not None and math.isfinite(t)]
+    return max(times) if times else None
+
+
 def correlate_window(symbols: list[str], prices: np.ndarray, *, cadence_s: float, min_returns: int,
-                     shrinkage: str = "none") -> dict[str, Any]:
-    """Everything the correlator publishes for one window, as plain values (matrix as ndarray)."""
+                     shrinkage: str = "none", newest_tick_ts: Mapping[str, float | None] | None = None,
+                     now_s: float | None = None, max_price_age_s: float | None = None) -> dict[str, Any]:
+    """Everything the correlator publishes for one window, as plain values (matrix as ndarray).
+
+    With newest_tick_ts and now_s, the result carries the age of its newest input price, and with
+    max_price_age_s too it is not ready (prices_stale) when that price is older than the limit."""
     returns = log_returns(prices)
     valid = np.isfinite(returns)
     counts = valid.sum(axis=1)
@@ -261,12 +310,21 @@ def correlate_window(symbols: list[str], prices: np.ndarray, *, cadence_s: float
         corr = shrink_towards_identity(corr, intensity)
     vol = vol_centred(x, n, cadence_s)
     ready = len(inside) >= 2
+    reason = None if ready else "too_few_symbols"
+    newest_ts = price_age_s = None
+    if newest_tick_ts is not None and now_s is not None:
+        newest_ts = newest_price(newest_tick_ts, matrix_symbols or symbols)
+        price_age_s = None if newest_ts is None else now_s - newest_ts
+        if ready and max_price_age_s is not None and (price_age_s is None or price_age_s > max_price_age_s):
+            ready, reason = False, "prices_stale"
     return {
         "ready": ready,
-        "reason": None if ready else "too_few_symbols",
+        "reason": reason,
+        "newest_price_ts": newest_ts,
+        "price_age_s": price_age_s,
         "symbols": matrix_symbols,
         "matrix": corr,
-        "realized_vol": {s: v for s, v in zip(matrix_symbols, vol.tolist()) if math.isfinite(v)},
+        "realized_vol": {s: v for s, v in zip(matrix_symbols, vol.tolist()) if math.isfinite(v) and v > 0},
         "points_per_symbol": dict(zip(symbols, np.isfinite(prices).sum(axis=1).tolist())),
         "returns_per_symbol": dict(zip(symbols, counts.tolist())),
         "shrinkage": intensity,
@@ -299,7 +357,8 @@ def decode_matrix(frames: list[bytes]) -> tuple[dict[str, Any], np.ndarray]:
 
 def not_ready(reason: str, points: dict[str, int] | None = None) -> dict[str, Any]:
     return {"ready": False, "reason": reason, "symbols": [], "matrix": np.zeros((0, 0)), "realized_vol": {},
-            "points_per_symbol": points or {}, "returns_per_symbol": {}, "shrinkage": 0.0}
+            "points_per_symbol": points or {}, "returns_per_symbol": {}, "shrinkage": 0.0,
+            "newest_price_ts": None, "price_age_s": None}
 
 
 # --------------------------------------------------------------------------- the actor
@@ -312,10 +371,12 @@ class CorrelatorActor(Actor):
         self.m = make_metrics()
         self.cadence_s = self.topology.clusters.cadence_s
         self.min_returns = self.topology.clusters.min_returns
+        self.max_price_age_s = self.topology.max_price_age_s
         for reason in FAIL_REASONS:
             self.m.fail_closed.labels(reason=reason)
         self.m.corr_ready.set(0)
         self.m.symbols_in_matrix.set(0)
+        self.m.shrinkage.set(0)
         self.last_window_at = time.monotonic()
         self.last_points: dict[str, int] = {}
         self.have_window = False
@@ -393,7 +454,8 @@ class CorrelatorActor(Actor):
             return
         self.last_window_at = time.monotonic()
         result = correlate_window(symbols, prices, cadence_s=self.cadence_s, min_returns=self.min_returns,
-                                  shrinkage=self.settings.shrinkage)
+                                  shrinkage=self.settings.shrinkage, newest_tick_ts=header.get("newest_tick_ts") or {},
+                                  now_s=time.time(), max_price_age_s=self.max_price_age_s)
         matrix = result["matrix"]
         if result["ready"] and (not np.all(np.isfinite(matrix)) or np.abs(matrix).max() > 1.0):
             result = not_ready("matrix_invalid", result["points_per_symbol"])
@@ -409,6 +471,7 @@ class CorrelatorActor(Actor):
             self.m.fail_closed.labels(reason=result["reason"]).inc()
         self.m.corr_ready.set(1 if result["ready"] else 0)
         self.m.symbols_in_matrix.set(len(result["symbols"]))
+        self.m.shrinkage.set(result["shrinkage"])
         self.sockets["matrix"].send_multipart(
             matrix_frames(result, cadence_s=self.cadence_s, window_last_slot=last_slot, now_s=time.time()))
 

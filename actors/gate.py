@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -64,6 +65,8 @@ FAIL_CLOSED_REASONS = (FAIL_CLOSED_STATE, REDIS_UNAVAILABLE, PERMIT_UNAVAILABLE)
 # The detail of a fault HOLD when the issuer may have recorded the decision after the gate gave up.
 OUTCOME_UNKNOWN = "outcome unknown: resubmit the same plan_id to get the recorded decision, if one was made"
 NOTHING_RECORDED = "nothing was recorded: resubmit the same plan_id"
+# Whole-request refusals the permit issuer gives before running any script: nothing was recorded.
+REFUSED_BEFORE_ANY_WRITE = ("bad_request", "expired")
 # Error reasons of a proposal that was valid but cannot be decided (gate_requests_total result labels).
 PLAN_ID_CONFLICT = "plan_id_conflict"
 
@@ -126,10 +129,18 @@ def preinitialise_metrics() -> None:
 class BadRequest(ValueError):
     """A request that gets an error envelope; `reason` is a stable word, `detail` says exactly what."""
 
-    def __init__(self, reason: str, detail: str):
+    def __init__(self, reason: str, detail: str, plan_id: str | None = None):
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
+        self.plan_id = plan_id  # when the request carried a usable one, so the reply can name it
+
+
+def with_plan_id(envelope: dict[str, Any], plan_id: str | None) -> dict[str, Any]:
+    """An error envelope naming the proposal's plan_id, when it had one: the client retries with it."""
+    if plan_id is not None:
+        envelope["plan_id"] = plan_id
+    return envelope
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +154,15 @@ class Proposal:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A JSON number that is a finite float: an integer too large for a float (e.g. 400 digits) is not."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) <= _MAX_FLOAT_INT
+    return isinstance(value, float) and math.isfinite(value)
+
+
+_MAX_FLOAT_INT = int(sys.float_info.max)
 
 
 def validate_proposal(obj: Any) -> Proposal:
@@ -175,7 +194,8 @@ def validate_proposal(obj: Any) -> Proposal:
         if value is not None and not _is_number(value):
             problems.append(f"{name} must be a finite number, got {json.dumps(value)[:60]}")
     if problems:
-        raise BadRequest("invalid_proposal", "; ".join(problems))
+        usable = isinstance(plan_id, str) and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS and plan_id.isprintable()
+        raise BadRequest("invalid_proposal", "; ".join(problems), plan_id if usable else None)
     r_net, ts_epoch = obj.get("r_net"), obj.get("ts_epoch")
     return Proposal(plan_id=plan_id, symbol=symbol, action_proposed=action, kill_score=float(kill_score),
                     r_net=None if r_net is None else float(r_net),
@@ -219,6 +239,15 @@ def parse_snapshot(symbol: str, values: Sequence[Any], now: float, stale_after_s
     """
     value, age_s = read_snapshot(*values, now, stale_after_s)
     return (None if value is None else Position(symbol, value)), age_s
+
+
+def is_fresh(updated_ts: Any, now: float, freshness_s: float) -> bool:
+    """0 <= now - updated_ts <= freshness_s, for a timestamp that is a finite number (raw Redis value)."""
+    try:
+        updated = float(updated_ts)
+    except (TypeError, ValueError):
+        return False
+    return math.isfinite(updated) and 0 <= now - updated <= freshness_s
 
 
 def cluster_k(updated_ts: Any, cluster_stress: Any, now: float, freshness_s: float) -> float | None:
@@ -296,12 +325,27 @@ def portfolio_metrics(positions: Sequence[Position], cluster_stress: float | Non
 def decide(action_proposed: str, *, allowed: bool, state_ok: bool, cooldown: bool, stress: float, kill_score: float,
            settings: GateSettings) -> tuple[str, str]:
     """SPEC's policy, steps 1-6 in order: (final_action, gate_reason). A stress that is not a finite
-    number (notionals overflowing) is portfolio state that cannot be used: HOLD, fail closed."""
+    number (notionals overflowing) is portfolio state that cannot be used: HOLD, fail closed.
+
+    settings.policy "monotone": under a cooldown, the smaller of SPEC's answer and one step below the
+    answer without the cooldown (gate_reason cooldown_downgrade when that step is the smaller), so a
+    cooldown never gives a larger action than no cooldown (README: the policy table)."""
     if not allowed:
         return HOLD, NOT_ALLOWED
     if not state_ok or not math.isfinite(stress):
         return HOLD, FAIL_CLOSED_STATE
-    action, reason = action_proposed, PASS
+    action, reason = _steps_4_to_6(action_proposed, cooldown, stress, kill_score, settings)
+    if cooldown and settings.policy == "monotone" and action_proposed != HOLD:
+        # A cooldown never yields more than one step below what the proposal gets without it.
+        stepped = STEP_DOWN[_steps_4_to_6(action_proposed, False, stress, kill_score, settings)[0]]
+        if ACTIONS.index(stepped) < ACTIONS.index(action):
+            return stepped, COOLDOWN
+    return action, reason
+
+
+def _steps_4_to_6(action: str, cooldown: bool, stress: float, kill_score: float,
+                  settings: GateSettings) -> tuple[str, str]:
+    reason = PASS
     if cooldown and action != HOLD:
         action, reason = STEP_DOWN[action], COOLDOWN
     if action == FULL and stress < settings.cold_stress:
@@ -327,6 +371,9 @@ class PortfolioState:
     cooldown: bool
     missing_realized: list[str] = field(default_factory=list)
     cooldowns: dict[str, bool] = field(default_factory=dict)  # symbol -> cooldown key exists, per symbol read
+    # "realized" (sigmas used), "constant", or "constant_fallback": realized asked for, but its
+    # updated_ts is missing or outside the cluster freshness window (the same window as K).
+    sigma_source: str = "constant"
 
 
 def parse_state(replies: Sequence[Any], symbols: Sequence[str], now: float, stale_after_s: float, freshness_s: float,
@@ -348,12 +395,14 @@ def parse_state(replies: Sequence[Any], symbols: Sequence[str], now: float, stal
     k = None if isinstance(state, ReplyError) else cluster_k(state[0], state[1], now, freshness_s)
     i += 1
     sigmas: dict[str, float] | None = None
+    sigma_source = "constant"
     if realized:
-        sigmas = {}
         vols = replies[i]
         i += 1
-        if not isinstance(vols, ReplyError):
-            for symbol, raw in zip(symbols, vols):
+        sigma_source = "constant_fallback"
+        if not isinstance(vols, ReplyError) and vols and is_fresh(vols[0], now, freshness_s):
+            sigmas, sigma_source = {}, "realized"
+            for symbol, raw in zip(symbols, vols[1:]):
                 try:
                     value = float(raw)
                 except (TypeError, ValueError):
@@ -362,7 +411,7 @@ def parse_state(replies: Sequence[Any], symbols: Sequence[str], now: float, stal
                     sigmas[symbol] = value
     cooldowns = {symbol: reply == 1 for symbol, reply in zip(cooldown_symbols, replies[i:])}
     cooldown = len(cooldowns) == 1 and next(iter(cooldowns.values()))
-    return PortfolioState(positions, ages, k, sigmas, cooldown, cooldowns=cooldowns)
+    return PortfolioState(positions, ages, k, sigmas, cooldown, cooldowns=cooldowns, sigma_source=sigma_source)
 
 
 def state_commands(symbols: Sequence[str], key_pattern: str, realized: bool) -> list[tuple]:
@@ -370,7 +419,7 @@ def state_commands(symbols: Sequence[str], key_pattern: str, realized: bool) -> 
     commands: list[tuple] = [("HMGET", keys.position_snapshot(s, key_pattern), *SNAPSHOT_FIELDS) for s in symbols]
     commands.append(("HMGET", keys.CLUSTER_STATE, "updated_ts", "cluster_stress"))
     if realized:
-        commands.append(("HMGET", keys.REALIZED_VOL, *symbols))
+        commands.append(("HMGET", keys.REALIZED_VOL, keys.REALIZED_VOL_UPDATED_TS, *symbols))
     return commands
 
 
@@ -391,7 +440,7 @@ def evaluate(proposal: Proposal, state: PortfolioState, *, allowed: bool, settin
         decision["sigma_source"] = "realized"
         decision["sigma_fallback_symbols"] = list(metrics.sigma_fallback_symbols)
     else:
-        decision["sigma_source"] = "constant"
+        decision["sigma_source"] = "constant_fallback" if state.sigma_source == "constant_fallback" else "constant"
     return decision, metrics
 
 
@@ -464,6 +513,14 @@ def freshness_boundaries(replies: Sequence[Any], symbols: Sequence[str], stale_a
             updated = math.nan
         if math.isfinite(updated):
             out += (updated, updated + freshness_s)
+    vols = replies[len(symbols) + 1] if len(replies) > len(symbols) + 1 else None
+    if vols and not isinstance(vols, ReplyError):  # realized vol: the same window as the cluster state
+        try:
+            updated = float(vols[0])
+        except (TypeError, ValueError):
+            updated = math.nan
+        if math.isfinite(updated):
+            out += (updated, updated + freshness_s)
     return out
 
 
@@ -522,7 +579,7 @@ class StateCache:
         cooldowns = {symbol: now < until.get(symbol, -math.inf) for symbol in cooldown_symbols}
         cooldown = len(cooldowns) == 1 and next(iter(cooldowns.values()))
         state = PortfolioState(base.positions, base.ages_s, base.cluster_stress, base.sigmas, cooldown,
-                               base.missing_realized, cooldowns)
+                               base.missing_realized, cooldowns, base.sigma_source)
         return state, self._metrics
 
     def set_cooldown(self, symbol: str, until: float) -> None:
@@ -618,6 +675,10 @@ class Gate(Actor):
         else:
             self.every(s.refresh_s, self.refresh_gauges, first_after_s=0.0)
         self.set_ready(True)
+
+    def max_message_bytes(self, role: str) -> int | None:
+        """Proposals come from outside the topology: libzmq drops the connection of a larger one unread."""
+        return self.settings.max_request_bytes if role == "proposals" else None
 
     # ----------------------------------------------------------------- Redis
 
@@ -752,7 +813,7 @@ class Gate(Actor):
                 proposal = parse_request(frames, self.settings.max_request_bytes)
             except BadRequest as exc:
                 self._requests_bad.inc()
-                replies.append(error_envelope(exc.reason, exc.detail))
+                replies.append(with_plan_id(error_envelope(exc.reason, exc.detail), exc.plan_id))
                 continue
             self._plans_seen[proposal.action_proposed].inc()
             slots.append(len(replies))
@@ -760,10 +821,10 @@ class Gate(Actor):
             proposals.append(proposal)
         if not proposals:
             return replies
-        for slot, decision in zip(slots, self.decide_and_record(proposals)):
+        for slot, proposal, decision in zip(slots, proposals, self.decide_and_record(proposals)):
             if isinstance(decision, Refusal):
                 self._requests_refused[decision.reason].inc()
-                replies[slot] = error_envelope(decision.reason, decision.detail)
+                replies[slot] = with_plan_id(error_envelope(decision.reason, decision.detail), proposal.plan_id)
                 continue
             self._requests_ok.inc()
             if not decision["replayed"]:
@@ -816,8 +877,12 @@ class Gate(Actor):
                 if reason == REDIS_UNAVAILABLE:
                     self._cache = None
                     return self._faults(proposals, results, todo, REDIS_UNAVAILABLE, now, OUTCOME_UNKNOWN)
+                if reason in REFUSED_BEFORE_ANY_WRITE:
+                    return self._faults(proposals, results, todo, PERMIT_UNAVAILABLE, now,
+                                        f"the permit issuer refused the request ({reason}): {NOTHING_RECORDED}")
+                # Anything else (internal_error, a reply of the wrong shape) may come after the writes.
                 return self._faults(proposals, results, todo, PERMIT_UNAVAILABLE, now,
-                                    f"the permit issuer refused the request ({reason}): {NOTHING_RECORDED}")
+                                    f"the permit issuer failed ({reason}): {OUTCOME_UNKNOWN}")
             retry: list[int] = []
             cache = self._cache if cached else None
             for i, outcome in zip(todo, outcomes):
@@ -870,6 +935,9 @@ class Gate(Actor):
             return fault_decision(proposal, REDIS_UNAVAILABLE, now, OUTCOME_UNKNOWN)
         if reason in ("bad_key_type", "corrupt_decision"):  # Redis holds data the issuer cannot use
             return fault_decision(proposal, REDIS_UNAVAILABLE, now, f"{reason}: {outcome.get('detail', '')}"[:300])
+        if reason in ("expired", "stream_full"):  # the script refused before its first write
+            return fault_decision(proposal, PERMIT_UNAVAILABLE, now,
+                                  f"{reason}: {outcome.get('detail', '')}"[:300] + "; " + NOTHING_RECORDED)
         return fault_decision(proposal, PERMIT_UNAVAILABLE, now, OUTCOME_UNKNOWN)
 
     @staticmethod

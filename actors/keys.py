@@ -12,6 +12,8 @@ CLUSTER_STATE_STREAM = "quantum:stream:portfolio.cluster_state"
 # Realized volatility per symbol (annualised), written with the cluster state; read by the gate
 # when sigma_source is "realized". Not part of the earlier stack.
 REALIZED_VOL = "quantum:portfolio:realized_vol"
+# Field of REALIZED_VOL holding the epoch second it was written (no symbol is named updated_ts).
+REALIZED_VOL_UPDATED_TS = "updated_ts"
 
 # Buffer history, so that a restart resumes warm. Not part of the earlier stack.
 BUFFER_HISTORY_PREFIX = "clustergate:buffer"

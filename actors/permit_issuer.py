@@ -20,9 +20,10 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from actors import keys
 from actors.resp import RedisUnavailable, ReplyError, RespClient, Script
@@ -35,20 +36,28 @@ STREAM_FIELDS = ("plan_id", "symbol", "action_proposed", "final_action", "gate_r
                  "concentration", "corr_proxy", "kill_score", "ts_epoch", "K", "k_source")
 
 # KEYS: plan decision, gate stream, permit, cooldown.
-# ARGV: decision JSON (with the request's unique write_id), decision TTL, stream MAXLEN, permit TTL,
-#       cooldown TTL, issue (0/1), cooldown_seen (0 no, 1 in Redis, 2 set by an earlier decision of the
-#       batch), then the stream record's values in STREAM_FIELDS order (the field names live in the
-#       script, so each request sends half as many arguments).
+# ARGV: stored decision JSON (compact, with the request's unique write_id), its TTL (decision_ttl_s with a
+#       permit, hold_decision_ttl_s without), stream count cap, permit TTL, cooldown TTL, issue (0/1),
+#       cooldown_seen (0 no, 1 in Redis, 2 set by an earlier decision of the batch), the gate's deadline
+#       (epoch ms, 0 none), the stream's retention (ms: the longest permit or cooldown TTL), then the
+#       stream record's values in STREAM_FIELDS order (the field names live in the script, so each
+#       request sends half as many arguments).
 # Redis does not roll back a script that fails half-way, so every key's type is checked before the
 # first write (a wrong type writes nothing: bad_key_type), and the decision key, which makes a
 # resubmission a replay, is written last.
 # A stored decision equal to ARGV[1] is this very request's own write (the pipeline was sent again
 # after a timeout): it is reported as written. Another one is a replay, returned with the permit's PTTL.
+# Past the gate's deadline (Redis's clock) nothing is written (expired): the gate has stopped waiting
+# or is about to, so a write now would be a decision its client was told is unknown. The check follows
+# the replay check, so a re-sent pipeline still finds its own earlier write.
 # A non-HOLD decision made without seeing a cooldown that exists now is refused (cooldown_conflict),
 # so the gate re-reads and decides again rather than issuing two permits inside one cooldown; so is
 # one decided under a cooldown that does not exist now: one an earlier decision of its batch was to
 # set but did not (a replay), or one the gate's cached state still had but that expired or was
 # deleted (the gate sends cooldown_seen only when its decision depended on the cooldown).
+# The stream is trimmed by time only (MINID: records older than the retention), and only once it holds
+# the count cap; if every record is younger than the retention, the decision is refused (stream_full)
+# rather than trimming the record of a live permit or cooldown.
 RECORD_DECISION = Script("""
 local fields = {""" + ", ".join(f"'{name}'" for name in STREAM_FIELDS) + """}
 local expected = {'string', 'stream', 'string', 'string'}
@@ -63,6 +72,12 @@ if previous then
   if previous == ARGV[1] then return {'written', ''} end
   return {'replayed', previous, redis.call('PTTL', KEYS[3])}
 end
+local time = redis.call('TIME')
+local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local deadline = tonumber(ARGV[8])
+if deadline > 0 and now_ms > deadline then
+  return {'expired', tostring(now_ms - deadline)}
+end
 local issue = ARGV[6] == '1'
 if issue and ARGV[7] == '0' and redis.call('EXISTS', KEYS[4]) == 1 then
   return {'cooldown_conflict', ''}
@@ -70,12 +85,19 @@ end
 if ARGV[7] ~= '0' and redis.call('EXISTS', KEYS[4]) == 0 then
   return {'cooldown_conflict', ''}
 end
+local cap = tonumber(ARGV[3])
+if redis.call('XLEN', KEYS[2]) >= cap then
+  redis.call('XTRIM', KEYS[2], 'MINID', tostring(now_ms - tonumber(ARGV[9])))
+  if redis.call('XLEN', KEYS[2]) >= cap then
+    return {'stream_full', ''}
+  end
+end
 local record = {}
 for i, name in ipairs(fields) do
   record[2 * i - 1] = name
-  record[2 * i] = ARGV[7 + i]
+  record[2 * i] = ARGV[9 + i]
 end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', unpack(record))
+redis.call('XADD', KEYS[2], '*', unpack(record))
 if issue then
   redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4])
   redis.call('SET', KEYS[4], '1', 'EX', ARGV[5])
@@ -84,6 +106,13 @@ redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 return {'written', ''}
 """)
 
+# The compact stored form of a decision, from which a resubmission gets the first decision back whole:
+# the metrics go in one positional list "m" (their names are the bulk of the full record), plan_id is in
+# the key, and what the issuer derives (permit_key, replayed, recorded) is not stored. The names a reader
+# needs (symbol, action_proposed, kill_score, final_action, gate_reason, permit, ts_epoch) stay as they are.
+METRIC_FIELDS = ("stress", "heat", "concentration", "corr_proxy", "K", "k_source")
+DERIVED_FIELDS = ("plan_id", "permit", "permit_key", "replayed", "recorded", "write_id", "m")
+
 REQUIRED_FIELDS = ("plan_id", "symbol", "action_proposed", "final_action", "gate_reason")
 
 REQUESTS = Counter("permit_issuer_requests_total", "Decision requests by result", ["result"])
@@ -91,7 +120,10 @@ PERMITS = Counter("permit_issuer_permits_issued_total", "Permits written")
 WRITE_SECONDS = Histogram("permit_issuer_write_seconds", "Time of the Redis script per request",
                           buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25))
 RESULTS = ("written", "replayed", "cooldown_conflict", "plan_id_conflict", "bad_key_type", "corrupt_decision",
-           "expired", "redis_unavailable", "bad_request")
+           "expired", "stream_full", "redis_unavailable", "bad_request", "internal_error")
+REDIS_USED_MEMORY = Gauge("clustergate_redis_used_memory_bytes", "Redis INFO used_memory, read by the permit issuer")
+REDIS_MAXMEMORY = Gauge("clustergate_redis_maxmemory_bytes", "Redis maxmemory (0: no limit), read by the permit issuer")
+MEMORY_READ_S = 5.0
 
 
 def stream_values(decision: dict[str, Any]) -> list[Any]:
@@ -109,6 +141,7 @@ def stream_values(decision: dict[str, Any]) -> list[Any]:
 
 
 MAX_BATCH = 1024
+MAX_REQUEST_BYTES = 16 * 1024 * 1024  # MAX_BATCH decisions of up to 16 KB each
 
 # cooldown_seen as the script takes it.
 SEEN_NONE, SEEN_IN_REDIS, SEEN_FROM_BATCH = "0", "1", "2"
@@ -153,9 +186,31 @@ class PermitIssuer(Actor):
         self.redis = RespClient.from_config(self.topology.redis)
         self._requests = {result: REQUESTS.labels(result=result) for result in RESULTS}
         s = self.settings
-        self._script_ttls = (str(s.decision_ttl_s), str(s.stream_maxlen), str(s.permit_ttl_s), str(s.cooldown_ttl_s))
+        self._script_args = ScriptArgs(decision_ttl=str(s.decision_ttl_s), hold_ttl=str(s.hold_decision_ttl_s),
+                                       stream_cap=str(s.stream_maxlen), permit_ttl=str(s.permit_ttl_s),
+                                       cooldown_ttl=str(s.cooldown_ttl_s),
+                                       retention_ms=str(1000 * max(s.permit_ttl_s, s.cooldown_ttl_s)))
         self.on_request("requests", self.handle)
+        self.every(MEMORY_READ_S, self.read_redis_memory, first_after_s=0.0)
         self.set_ready(True)
+
+    def max_message_bytes(self, role: str) -> int | None:
+        """The requests socket listens on TCP, where any local process can reach it: a request larger than
+        a full batch of the gate's decisions is dropped unread (ZMQ_MAXMSGSIZE)."""
+        return MAX_REQUEST_BYTES if role == "requests" else None
+
+    def read_redis_memory(self) -> None:
+        """Export Redis's memory use and limit (alert ClustergateRedisMemoryHigh); Redis down: unchanged."""
+        try:
+            info = self.redis.call("INFO", "memory")
+        except (RedisUnavailable, ReplyError):
+            return
+        fields = dict(line.split(":", 1) for line in str(info).splitlines() if ":" in line)
+        for name, gauge in (("used_memory", REDIS_USED_MEMORY), ("maxmemory", REDIS_MAXMEMORY)):
+            try:
+                gauge.set(int(fields[name]))
+            except (KeyError, ValueError):
+                pass
 
     def handle(self, frames: list[bytes]) -> dict[str, Any] | bytes:
         try:
@@ -169,15 +224,16 @@ class PermitIssuer(Actor):
             # The gate has given up on this request (it answered permit_unavailable): issue nothing.
             self._requests["expired"].inc(len(items))
             return error_envelope("expired", "the gate's deadline passed before the request was read")
-        results = self.record(items)
+        results = self.record(items, deadline)
         if not batch:
             return results[0]
         return b'{"status":"ok","results":[' + b",".join(results) + b"]}"
 
-    def record(self, items: list[tuple[dict[str, Any], str]]) -> list[bytes]:
+    def record(self, items: list[tuple[dict[str, Any], str]], deadline: float | None = None) -> list[bytes]:
         """Run the script for each (decision, cooldown_seen) in one pipelined round trip, in order; the
-        encoded result envelope of each."""
-        calls = [script_call(decision, seen, self._script_ttls) for decision, seen in items]
+        encoded result envelope of each. Nothing is written after `deadline` (epoch s, by Redis's clock)."""
+        deadline_ms = str(int(deadline * 1000)) if deadline else "0"
+        calls = [script_call(decision, seen, self._script_args, deadline_ms) for decision, seen in items]
         started = time.perf_counter()
         try:
             replies = RECORD_DECISION.run_many(self.redis, [(k, a) for k, a, _ in calls])
@@ -191,28 +247,65 @@ class PermitIssuer(Actor):
             WRITE_SECONDS.observe(time.perf_counter() - started)
         out = []
         for (decision, _), (_, _, stored_json), reply in zip(items, calls, replies):
-            result, envelope, permit_issued = outcome(decision, stored_json, reply)
+            try:  # each item's reply is its own: a failure here never reaches the others of the batch
+                result, envelope, permit_issued = outcome(decision, stored_json, reply)
+            except Exception as exc:
+                result, permit_issued = "internal_error", False
+                envelope = encode(error_envelope("internal_error", (
+                    f"outcome unknown: the script ran but its reply could not be read ({type(exc).__name__})")))
             self._requests[result].inc()
             if permit_issued:
                 PERMITS.inc()
-            if result not in ("written", "replayed", "cooldown_conflict"):
+            if result not in ("written", "replayed", "cooldown_conflict", "expired"):
                 self.log.warning(result, plan_id=decision["plan_id"], detail=envelope[:300].decode(errors="replace"))
             out.append(envelope)
         return out
 
 
-def script_call(decision: dict[str, Any], seen: str,
-                ttls: tuple[str, str, str, str]) -> tuple[tuple[Any, ...], tuple[Any, ...], str]:
-    """(KEYS, ARGV, stored decision JSON) of RECORD_DECISION for one decision. The stored JSON carries
-    a random `write_id`, so the script tells this request's own write (re-sent) from a replay."""
+@dataclass(frozen=True, slots=True)
+class ScriptArgs:
+    """The settings RECORD_DECISION takes, as its string arguments."""
+
+    decision_ttl: str
+    hold_ttl: str
+    stream_cap: str
+    permit_ttl: str
+    cooldown_ttl: str
+    retention_ms: str
+
+
+def stored_form(decision: dict[str, Any], issue: bool) -> str:
+    """The compact JSON kept under the plan_id (about 250 bytes; the full record was about 550), with a
+    random write_id so the script tells this request's own write (re-sent) from a replay."""
+    stored = {k: v for k, v in decision.items() if k not in DERIVED_FIELDS and k not in METRIC_FIELDS}
+    stored["m"] = [decision.get(name) for name in METRIC_FIELDS]
+    stored["permit"] = issue
+    stored["write_id"] = os.urandom(8).hex()
+    return json.dumps(stored, separators=(",", ":"), allow_nan=False)
+
+
+def from_stored(stored: dict[str, Any], plan_id: str) -> dict[str, Any]:
+    """The decision as first answered, from its stored form (compact, or the full form stored before)."""
+    decision = {k: v for k, v in stored.items() if k not in ("m", "write_id")}
+    metrics = stored.get("m")
+    if isinstance(metrics, list):
+        decision.update(zip(METRIC_FIELDS, metrics))
+    permit = stored.get("permit") is True
+    decision.update(plan_id=plan_id, permit=permit, permit_key=keys.permit(plan_id) if permit else None,
+                    replayed=True, recorded=True)
+    return decision
+
+
+def script_call(decision: dict[str, Any], seen: str, args: ScriptArgs,
+                deadline_ms: str = "0") -> tuple[tuple[Any, ...], tuple[Any, ...], str]:
+    """(KEYS, ARGV, stored decision JSON) of RECORD_DECISION for one decision."""
     plan_id = decision["plan_id"]
     issue = decision["final_action"] != "HOLD"
-    permit_key = keys.permit(plan_id)
-    stored = {**decision, "permit": issue, "permit_key": permit_key if issue else None, "replayed": False,
-              "recorded": True, "write_id": os.urandom(8).hex()}
-    stored_json = json.dumps(stored, separators=(",", ":"), allow_nan=False)
-    return ((keys.plan_decision(plan_id), keys.GATE_STREAM, permit_key, keys.cooldown(decision["symbol"])),
-            (stored_json, *ttls, "1" if issue else "0", seen, *stream_values(decision)), stored_json)
+    stored_json = stored_form(decision, issue)
+    return ((keys.plan_decision(plan_id), keys.GATE_STREAM, keys.permit(plan_id), keys.cooldown(decision["symbol"])),
+            (stored_json, args.decision_ttl if issue else args.hold_ttl, args.stream_cap, args.permit_ttl,
+             args.cooldown_ttl, "1" if issue else "0", seen, deadline_ms, args.retention_ms,
+             *stream_values(decision)), stored_json)
 
 
 # What makes two proposals the same: a plan_id resubmitted with other values is a conflict, not a replay.
@@ -224,31 +317,45 @@ def outcome(decision: dict[str, Any], stored_json: str, reply: Any) -> tuple[str
     if isinstance(reply, ReplyError):
         return "redis_unavailable", encode(error_envelope("redis_unavailable", str(reply)[:300])), False
     kind = reply[0]
+    plan_id = decision["plan_id"]
     if kind == "written":
         issue = decision["final_action"] != "HOLD"
-        # The stored JSON is the decision: splice it into the envelope rather than encode it twice.
-        head = '{"status":"ok","written":true,"permit_issued":%s,"decision":' % ("true" if issue else "false")
-        return "written", (head + stored_json + "}").encode(), issue
+        recorded = {**decision, "permit": issue, "permit_key": keys.permit(plan_id) if issue else None,
+                    "replayed": False, "recorded": True}
+        return "written", encode(ok_envelope(written=True, permit_issued=issue, decision=recorded)), issue
     if kind == "cooldown_conflict":
         return kind, encode(error_envelope(kind, f"cooldown of {decision['symbol']} changed after the gate read it")), False
     if kind == "bad_key_type":
         return kind, encode(error_envelope(kind, f"nothing was written: {reply[1]}"[:300])), False
+    if kind == "expired":
+        return kind, encode(error_envelope(kind, f"nothing was written: Redis ran the script {reply[1]} ms after "
+                                                 f"the gate's deadline")), False
+    if kind == "stream_full":
+        return kind, encode(error_envelope(kind, (
+            "nothing was written: the gate stream holds stream_maxlen records, all younger than the longest "
+            "permit or cooldown TTL; trimming one could drop a live permit's record"))), False
     try:
         first = json.loads(reply[1])
-    except ValueError:
+    except (ValueError, RecursionError):  # NaN is read; nesting deeper than the stack is not
         first = None
     if not isinstance(first, dict):
         return "corrupt_decision", encode(error_envelope(
-            "corrupt_decision", f"the stored decision of plan_id {decision['plan_id']} is not a JSON object")), False
+            "corrupt_decision", f"the stored decision of plan_id {plan_id} is not a JSON object")), False
     if any(first.get(name) != decision.get(name) for name in PROPOSAL_IDENTITY):
         return "plan_id_conflict", encode(error_envelope("plan_id_conflict", (
-            f"plan_id {decision['plan_id']} was already decided for another proposal: "
+            f"plan_id {plan_id} was already decided for another proposal: "
             f"{json.dumps(first.get('symbol'))[:40]} {json.dumps(first.get('action_proposed'))[:40]} "
             f"kill_score {json.dumps(first.get('kill_score'))[:40]}; use a new plan_id"))), False
-    first["replayed"] = True
+    first = from_stored(first, plan_id)
     pttl = reply[2] if len(reply) > 2 else -2
     first["permit_ttl_ms"] = pttl if isinstance(pttl, int) and pttl != -2 else None
-    return "replayed", encode(ok_envelope(decision=first, written=False, permit_issued=False)), False
+    try:
+        envelope = encode(ok_envelope(decision=first, written=False, permit_issued=False))
+    except ValueError:  # NaN or Infinity in a stored decision: JSON cannot carry it
+        return "corrupt_decision", encode(error_envelope(
+            "corrupt_decision", f"the stored decision of plan_id {plan_id} holds a value JSON cannot carry "
+                                f"(NaN or Infinity)")), False
+    return "replayed", envelope, False
 
 
 if __name__ == "__main__":

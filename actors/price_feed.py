@@ -1,7 +1,8 @@
 """Price feed: publishes ticks on `tick.{SYMBOL}` from a synthetic, replayed or Redis-polled source.
 
-A price that is NaN, infinite, zero or negative is never published; it is counted in
-`price_feed_rejected_prices_total{symbol,reason}`. When nothing went out for heartbeat_s, a
+A price that is NaN, infinite, zero or negative is never published, nor one further than
+clusters.max_tick_jump from the symbol's last published price (reason jump; the next print that
+agrees with it is published); both are counted in `price_feed_rejected_prices_total{symbol,reason}`. When nothing went out for heartbeat_s, a
 heartbeat carrying the last tick's seq goes out instead, so subscribers can tell idle from dead.
 Synthetic and replayed ticks carry the wall-clock time they were published at (a replay's recorded
 times only set its schedule). A redis_snapshots tick carries its snapshot's ts_epoch, and a
@@ -27,6 +28,7 @@ import redis
 from prometheus_client import Counter, Gauge
 
 from actors import keys
+from actors.jumps import JumpFilter
 from actors.redis_conn import connect
 from actors.runtime import Actor, OutageLog, main
 from actors.snapshots import snapshot_time
@@ -197,10 +199,18 @@ class ReplayData:
     bad_rows: list[tuple[int, str]] = field(default_factory=list)  # (line number in the file, reason)
     not_in_allowlist: int = 0
     form: str = "long"
+    ts_unit: str = "s"  # "ms", "us" or "ns" when the file's epochs were read in those units
+
+
+TS_COLUMNS = ("ts", "timestamp", "time")
+PRICE_COLUMNS = ("price", "close")
+# An epoch above this is not seconds (it would be after the year 5000): milliseconds or finer.
+MAX_EPOCH_S = 1e11
 
 
 def parse_timestamp(text: str) -> float:
-    """Epoch seconds, or an ISO 8601 time (a trailing Z or no zone means UTC)."""
+    """Epoch seconds, or an ISO 8601 time (a trailing Z or no zone means UTC). An epoch above
+    MAX_EPOCH_S is read as milliseconds (then micro-, nanoseconds): see epoch_unit."""
     text = text.strip()
     try:
         value = float(text)
@@ -211,7 +221,19 @@ def parse_timestamp(text: str) -> float:
         return stamp.timestamp()
     if not math.isfinite(value):
         raise ValueError(f"timestamp {text!r} is not finite")
-    return value
+    return value / 10 ** (3 * EPOCH_UNITS.index(epoch_unit(value)))
+
+
+EPOCH_UNITS = ("s", "ms", "us", "ns")
+
+
+def epoch_unit(value: float) -> str:
+    """The unit of a numeric epoch: s up to MAX_EPOCH_S, then ms, us, ns by factors of 1000."""
+    for unit in EPOCH_UNITS:
+        if abs(value) <= MAX_EPOCH_S:
+            return unit
+        value /= 1000.0
+    return EPOCH_UNITS[-1]
 
 
 def _cell_price(text: str) -> float:
@@ -222,12 +244,15 @@ def _cell_price(text: str) -> float:
 def parse_replay_csv(text: str, allowlist: Iterable[str]) -> ReplayData:
     """Read long form `ts,symbol,price` or wide form `ts,SYM1,SYM2,...`, chosen by the header.
 
+    The time column may be named ts, timestamp or time, the long form's price column price or close
+    (any case); a UTF-8 byte-order mark is ignored; a wide-form column that is not an upper-case
+    symbol is refused with a one-line error. Epochs in milliseconds (or finer) are read as such.
     Rows are returned in time order (stable for equal times). A row that cannot be read is skipped
     and listed with its line number; a symbol outside the allowlist is skipped and counted; an
     empty wide-form cell means no price for that symbol at that time.
     """
     allowed = set(allowlist)
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
     data = ReplayData()
     header: list[str] | None = None
     for row in reader:
@@ -236,14 +261,19 @@ def parse_replay_csv(text: str, allowlist: Iterable[str]) -> ReplayData:
             continue
         if header is None:
             header = [c.strip() for c in row]
-            if not header or header[0].lower() not in ("ts", "timestamp", "time"):
-                raise ValueError(f"line {line_no}: header must start with ts, got {row!r}")
+            if not header or header[0].lower() not in TS_COLUMNS:
+                raise ValueError(f"line {line_no}: header must start with ts (or timestamp, time), got {row!r}")
             lowered = [h.lower() for h in header]
-            data.form = "long" if lowered[:3] == ["ts", "symbol", "price"] and len(header) == 3 else "wide"
+            long_form = len(header) == 3 and lowered[1] == "symbol" and lowered[2] in PRICE_COLUMNS
+            data.form = "long" if long_form else "wide"
             if data.form == "wide":
                 for sym in header[1:]:
                     if not sym:
                         raise ValueError(f"line {line_no}: empty column name in the header")
+                    if sym.upper() != sym or not sym.replace("_", "").isalnum():
+                        raise ValueError(
+                            f"line {line_no}: header column {sym!r} is not a symbol: the long form is "
+                            f"ts,symbol,price (or close), the wide form ts,SYM1,SYM2,...")
             continue
         if len(row) != len(header):
             data.bad_rows.append((line_no, f"expected {len(header)} columns, got {len(row)}"))
@@ -253,6 +283,11 @@ def parse_replay_csv(text: str, allowlist: Iterable[str]) -> ReplayData:
         except ValueError:
             data.bad_rows.append((line_no, f"bad timestamp {row[0]!r}"))
             continue
+        if data.ts_unit == "s":
+            try:
+                data.ts_unit = epoch_unit(float(row[0]))
+            except ValueError:
+                pass  # ISO 8601
         if data.form == "long":
             symbol = row[1].strip()
             if symbol not in allowed:
@@ -279,14 +314,47 @@ def parse_replay_csv(text: str, allowlist: Iterable[str]) -> ReplayData:
     return data
 
 
+def loop_growth(rows: list[ReplayRow]) -> dict[str, float]:
+    """Per symbol, log(last usable price / first usable price) of the file: how far one pass moves it."""
+    first: dict[str, float] = {}
+    last: dict[str, float] = {}
+    for row in rows:
+        if price_rejection(row.price) is None:
+            first.setdefault(row.symbol, row.price)
+            last[row.symbol] = row.price
+    return {s: math.log(last[s] / first[s]) for s in first}
+
+
+def usable_rows(data: ReplayData) -> int:
+    return sum(1 for r in data.rows if price_rejection(r.price) is None)
+
+
+def read_replay_file(path: Any, allowlist: Iterable[str]) -> ReplayData:
+    """Read and parse a replay file; raise ValueError (or OSError) with a one-line reason when it
+    cannot be used: unreadable, no header, or no usable row (a feed with nothing to publish)."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        data = parse_replay_csv(fh.read(), allowlist)
+    if usable_rows(data) == 0:
+        raise ValueError(f"{path}: no usable row ({len(data.rows)} rows for the allowlist, "
+                         f"{len(data.bad_rows)} unreadable, {data.not_in_allowlist} outside the allowlist; "
+                         f"form {data.form}); expected ts,symbol,price or ts,SYM1,SYM2,...")
+    return data
+
+
 class ReplaySchedule:
-    """When each replay row is due, in seconds after the start of the replay, looping if asked."""
+    """When each replay row is due, in seconds after the start of the replay, looping if asked.
+
+    At each loop every symbol's prices are rebased so that its series continues where the last pass
+    ended (pass k is scaled by (last / first) ** k): jumping back to the first prices in one slot
+    would be one huge common return, and independent symbols would correlate at +-0.9."""
 
     def __init__(self, rows: list[ReplayRow], speed: float, loop: bool, loop_gap_s: float):
         self.rows = rows
         self.speed = speed
         self.loop = loop
         self.index = 0
+        self.passes = 0  # loops completed
+        self.growth = loop_growth(rows) if loop else {}
         self.offset_s = 0.0  # added to every due time; grows by one file length per loop
         first = rows[0].ts if rows else 0.0
         self.relative_s = [(r.ts - first) / speed for r in rows]
@@ -299,11 +367,15 @@ class ReplaySchedule:
                 return None
             self.offset_s += self.relative_s[-1] + self.loop_gap_s
             self.index = 0
+            self.passes += 1
         return self.offset_s + self.relative_s[self.index]
 
     def pop(self) -> ReplayRow:
         row = self.rows[self.index]
         self.index += 1
+        growth = self.growth.get(row.symbol, 0.0)
+        if self.passes and growth and price_rejection(row.price) is None:
+            return ReplayRow(row.ts, row.symbol, row.price * math.exp(growth * self.passes))
         return row
 
 
@@ -321,6 +393,7 @@ class PriceFeed(Actor):
         self.redis: redis.Redis | None = None
         self._redis_outage = OutageLog(self.log, "redis")
         self.metrics = FeedMetrics(self.symbols)
+        self.jumps = JumpFilter.from_clusters(self.topology.clusters)
         self.rejecting: dict[str, str] = {}  # symbol -> reason of its last rejected price, until one is accepted
         self.socket("ticks")
         source = self.settings.source
@@ -346,9 +419,12 @@ class PriceFeed(Actor):
     def publish(self, symbol: str, price: Any, ts: float | None = None) -> bool:
         """Publish a tick stamped ts (default: now), unless the price is unusable."""
         reason = price_rejection(price)
+        if reason is None and self.jumps.refuses(symbol, float(price)):
+            reason = "jump"
         if reason is not None:
             self.reject(symbol, price, reason)
             return False
+        self.jumps.accepted(symbol, float(price))
         if self.rejecting.pop(symbol, None) is not None:
             self.log.info("price_accepted_again", symbol=symbol)
         self.seq += 1
@@ -393,7 +469,7 @@ class PriceFeed(Actor):
     def _setup_replay(self) -> None:
         replay: ReplaySource = self.settings.replay  # type: ignore[assignment]
         path = self.topology.resolve_path(replay.path)
-        data = parse_replay_csv(path.read_text(), self.symbols)
+        data = read_replay_file(path, self.symbols)
         for line_no, reason in data.bad_rows:
             self.metrics.replay_skipped.labels(reason="bad_row").inc()
             self.log.warning("replay_bad_row", path=str(path), row=line_no, reason=reason)
@@ -401,6 +477,9 @@ class PriceFeed(Actor):
             self.metrics.replay_skipped.labels(reason="not_in_allowlist").inc(data.not_in_allowlist)
             self.log.warning("replay_symbols_skipped", path=str(path), count=data.not_in_allowlist,
                              reason="symbol not in the allowlist")
+        if data.ts_unit != "s":
+            self.log.warning("replay_timestamps_not_seconds", path=str(path), unit=data.ts_unit,
+                             action="read as " + data.ts_unit)
         self.log.info("replay_loaded", path=str(path), form=data.form, rows=len(data.rows),
                       bad_rows=len(data.bad_rows), speed=replay.speed, loop=replay.loop)
         self.schedule = ReplaySchedule(data.rows, replay.speed, replay.loop, self.settings.interval_s)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import socket
 from typing import Any, Sequence
-from urllib.parse import unquote, urlparse
 
 import hiredis
 from hiredis import pack_command as _pack_command
 
+from actors.redis_url import parse_redis_url
 from launcher.topology import RedisConfig
 
 Command = Sequence[Any]
@@ -68,17 +68,12 @@ class RespClient:
 
     @classmethod
     def from_config(cls, cfg: RedisConfig) -> "RespClient":
-        url = urlparse(cfg.connection_url())
-        timeout_s = cfg.timeout_ms / 1000.0
-        password = cfg.password or (unquote(url.password) if url.password else None)
-        username = unquote(url.username) if url.username else None
-        if url.scheme == "unix":
-            return cls(unix_path=url.path, db=0, username=username, password=password, timeout_s=timeout_s)
-        if url.scheme == "rediss":
-            raise ValueError("rediss:// (TLS) is not supported by the gate's Redis client")
-        db = int(url.path.strip("/") or 0)
-        return cls(host=url.hostname or "127.0.0.1", port=url.port or 6379, db=db, username=username,
-                   password=password, timeout_s=timeout_s)
+        """A client of the topology's Redis, its URL read by actors.redis_url (as redis_conn reads it)."""
+        target = parse_redis_url(cfg.connection_url())
+        kwargs = dict(db=target.db, username=target.username, password=cfg.password, timeout_s=cfg.timeout_ms / 1000.0)
+        if target.transport == "unix":
+            return cls(unix_path=target.unix_path, **kwargs)
+        return cls(host=target.host, port=target.port, **kwargs)
 
     # ----------------------------------------------------------------- connection
 

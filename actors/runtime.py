@@ -189,6 +189,9 @@ class Actor:
             send_hwm = max(send_hwm, ROUTER_MIN_SNDHWM)
         sock.setsockopt(zmq.SNDHWM, send_hwm)
         sock.setsockopt(zmq.RCVHWM, sock_spec.hwm)
+        max_bytes = self.max_message_bytes(role)
+        if max_bytes is not None:  # libzmq drops the connection of a larger message before reading its body
+            sock.setsockopt(zmq.MAXMSGSIZE, max_bytes)
         if sock.socket_type == zmq.SUB:
             for prefix in self._subscriptions.get(role, [b""]):
                 sock.setsockopt(zmq.SUBSCRIBE, prefix)
@@ -202,6 +205,11 @@ class Actor:
             sock.bind(sock_spec.bind)
         else:
             sock.connect(sock_spec.connect)
+
+    def max_message_bytes(self, role: str) -> int | None:
+        """The largest message `role` accepts (ZMQ_MAXMSGSIZE), or None for no limit. Override for every
+        socket that takes input from outside the topology."""
+        return None
 
     def _apply_curve(self, role: str, sock: zmq.Socket, *, server: bool) -> None:
         """Encrypt with this socket's keypair; a server lets in only its allowed client keys, which
@@ -282,7 +290,12 @@ class Actor:
     def on_requests_batch(self, role: str, handler: BatchHandler, max_batch: int = REQUEST_DRAIN) -> None:
         """Serve a ROUTER role in batches: the requests waiting now (up to max_batch) go to one
         handler(bodies) call, and each gets exactly one envelope reply on its routing envelope, even if
-        handler raises. A body is the request's frames after the envelope (REQ and DEALER clients alike)."""
+        handler raises. A body is the request's frames after the envelope (REQ and DEALER clients alike).
+
+        Isolation: when handler raises for a batch, each request of it is handled again alone, so an
+        exception reaches only the request whose own call raises (internal_error); the others get their
+        own answers. A batch handler must therefore be safe to run twice for a request (the gate is:
+        a plan_id's decision is recorded once, and a second run replays it)."""
         sock = self.socket(role)
 
         def serve(s: zmq.Socket) -> None:
@@ -298,15 +311,11 @@ class Actor:
                     bodies.append(body)
                 if not bodies:
                     return
-                replies: list[dict[str, Any] | bytes]
-                try:
-                    replies = handler(bodies)
-                    if len(replies) != len(bodies):
-                        raise RuntimeError(f"handler gave {len(replies)} replies to {len(bodies)} requests")
-                except Exception as exc:  # the replies must still go out
-                    self._errors_handler.inc()
-                    self.log.error("handler_error", socket=role, error=repr(exc), trace=traceback.format_exc(limit=3))
-                    replies = [error_envelope("internal_error", f"{type(exc).__name__}: {exc}")] * len(bodies)
+                replies = self._run_batch(role, handler, bodies)
+                if isinstance(replies, dict):  # the batch raised: each request alone, so only its own fault reaches it
+                    replies = [replies] if len(bodies) == 1 else [
+                        one[0] if isinstance(one, list) else one
+                        for one in (self._run_batch(role, handler, [body]) for body in bodies)]
                 for envelope, reply in zip(envelopes, replies):
                     envelope.append(reply if type(reply) is bytes else encode(reply))
                     try:
@@ -318,6 +327,19 @@ class Actor:
 
         self._handlers[sock] = serve
         self.poller.register(sock, zmq.POLLIN)
+
+    def _run_batch(self, role: str, handler: BatchHandler,
+                   bodies: list[Frames]) -> "list[dict[str, Any] | bytes] | dict[str, Any]":
+        """handler's replies to bodies, or, when it raises, the internal_error envelope (counted, logged)."""
+        try:
+            replies = handler(bodies)
+            if len(replies) != len(bodies):
+                raise RuntimeError(f"handler gave {len(replies)} replies to {len(bodies)} requests")
+            return replies
+        except Exception as exc:  # the replies must still go out
+            self._errors_handler.inc()
+            self.log.error("handler_error", socket=role, error=repr(exc), trace=traceback.format_exc(limit=3))
+            return error_envelope("internal_error", f"{type(exc).__name__}: {exc}")
 
     # ----------------------------------------------------------------- timers
 

@@ -9,13 +9,17 @@ the failures it causes (correlator: too_few_symbols, window_stale, ...; clustere
 redis_unavailable, bad_matrix); this one counts every update it does not write, as
 upstream_not_ready when the state it got was not ready, so a reason is never counted twice for one
 event, and the update that was not written is counted here as well as its cause upstream.
+Mirrored gauges expire: with no state message within the freshness window (2 x cadence_s) they read
+0, and this actor is ready only while Redis answers and a state message (ready or not) arrived within
+that window: a dead clusterer or correlator makes it not ready; a dead buffer shows as corr_ready 0.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Callable
 
 import redis
 from prometheus_client import Counter, Gauge
@@ -25,7 +29,8 @@ from actors.clusterer import decode_state
 from actors.redis_conn import connect
 from actors.runtime import Actor, main
 
-FAIL_REASONS = ("upstream_not_ready", "redis_unavailable", "bad_state")
+FAIL_REASONS = ("upstream_not_ready", "redis_unavailable", "bad_state", "write_conflict")
+WRITE_ATTEMPTS = 5  # WATCH races lost in a row before an update is given up (counted write_conflict)
 
 
 def make_metrics() -> SimpleNamespace:
@@ -48,8 +53,11 @@ def queue_writes(pipe: Any, message: dict[str, Any], stale_ids: set[str], stream
     """Queue SPEC's writes for one ready state message on a transactional pipeline; returns updated_ts."""
     updated_ts = int(message["ts"])
     clusters = message["clusters"]
-    pipe.hset(keys.CLUSTER_STATE, mapping={"updated_ts": updated_ts, "cluster_stress": message["cluster_stress"],
-                                           "clusters_count": len(clusters)})
+    state = {"updated_ts": updated_ts, "cluster_stress": message["cluster_stress"], "clusters_count": len(clusters)}
+    if message.get("newest_price_ts") is not None:  # the age of the newest input price, at updated_ts
+        state["newest_price_ts"] = message["newest_price_ts"]
+        state["price_age_s"] = round(float(message["price_age_s"]), 3)
+    pipe.hset(keys.CLUSTER_STATE, mapping=state)
     pipe.delete(keys.CLUSTERS)
     if clusters:
         pipe.hset(keys.CLUSTERS, mapping={c["id"]: json.dumps(c["symbols"]) for c in clusters})
@@ -68,9 +76,40 @@ def queue_writes(pipe: Any, message: dict[str, Any], stale_ids: set[str], stream
         "ts_epoch": updated_ts}, maxlen=stream_maxlen, approximate=True)
     vol = message.get("realized_vol") or {}
     pipe.delete(keys.REALIZED_VOL)
-    if vol:
-        pipe.hset(keys.REALIZED_VOL, mapping=vol)
+    if vol:  # with its own updated_ts: the gate uses it only within the cluster freshness window
+        pipe.hset(keys.REALIZED_VOL, mapping={**vol, keys.REALIZED_VOL_UPDATED_TS: updated_ts})
     return updated_ts
+
+
+def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str], stream_maxlen: int,
+                before_exec: Callable[[], None] | None = None) -> int:
+    """Write one ready state message and delete every cluster id it no longer has; returns updated_ts.
+
+    The ids to delete are read under WATCH of the clusters hash: when another writer (a deploy overlap,
+    a standby) changed it before our EXEC, the transaction is refused and redone on a fresh read, so
+    no per-cluster hash outlives its entry. before_exec runs just before EXEC (tests race a second
+    writer there). Raises redis.WatchError after WRITE_ATTEMPTS lost races."""
+    new_ids = {c["id"] for c in message["clusters"]}
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        with client.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(keys.CLUSTERS)
+                stale = (known_ids | set(pipe.hkeys(keys.CLUSTERS))) - new_ids
+                pipe.multi()
+                updated_ts = queue_writes(pipe, message, stale, stream_maxlen)
+                if before_exec is not None:
+                    before_exec()
+                pipe.execute()
+                return updated_ts
+            except redis.WatchError:
+                if attempt == WRITE_ATTEMPTS:
+                    raise
+    raise AssertionError("unreachable")
+
+
+def input_is_fresh(last_mono: float, now_mono: float, freshness_s: float) -> bool:
+    """True when the last input arrived within freshness_s of now_mono (both monotonic seconds)."""
+    return 0 <= now_mono - last_mono <= freshness_s
 
 
 class StateWriterActor(Actor):
@@ -88,9 +127,23 @@ class StateWriterActor(Actor):
         self.redis = connect(self.topology.redis)
         # Ids written by this process or found at start; any not in the next update is deleted.
         self.known_ids: set[str] | None = None
+        self.freshness_s = self.topology.freshness_default_s
+        self.last_state_mono = -float("inf")  # when the last state message arrived
+        self.redis_ok = False
         self.on_message("state", self.on_state)
         self.check_redis()
         self.every(self.topology.clusters.cadence_s, self.check_redis, name="redis_check")
+        self.every(self.freshness_s / 4, self.expire_gauges, name="gauge_expiry")
+
+    def update_ready(self) -> None:
+        fresh = input_is_fresh(self.last_state_mono, time.monotonic(), self.freshness_s)
+        self.set_ready(self.redis_ok and fresh)
+
+    def expire_gauges(self) -> None:
+        """Timer: no state within the freshness window means nothing upstream can be vouched for."""
+        if not input_is_fresh(self.last_state_mono, time.monotonic(), self.freshness_s):
+            self.mirror({})
+        self.update_ready()
 
     def check_redis(self) -> None:
         try:
@@ -98,12 +151,14 @@ class StateWriterActor(Actor):
             if self.known_ids is None:
                 self.known_ids = self.existing_ids()
         except redis.RedisError as exc:
+            self.redis_ok = False
             self.set_ready(False)
             self.log.warning("redis_unavailable", error=repr(exc))
             return
-        if not self.is_ready:
-            self.set_ready(True)
+        if not self.redis_ok:
+            self.redis_ok = True
             self.log.info("redis_ready")
+        self.update_ready()
 
     def existing_ids(self) -> set[str]:
         ids = set(self.redis.hkeys(keys.CLUSTERS))
@@ -119,28 +174,33 @@ class StateWriterActor(Actor):
             self.m.fail_closed.labels(reason="bad_state").inc()
             self.log.warning("bad_state", error=str(exc))
             return
+        self.last_state_mono = time.monotonic()
         self.mirror(message["gauges"])
         if not message.get("ready"):
             self.m.fail_closed.labels(reason="upstream_not_ready").inc()
+            self.update_ready()
             return
         try:
             if self.known_ids is None:
                 self.known_ids = self.existing_ids()
             new_ids = {c["id"] for c in message["clusters"]}
-            stale = (self.known_ids | set(self.redis.hkeys(keys.CLUSTERS))) - new_ids
-            pipe = self.redis.pipeline(transaction=True)
-            updated_ts = queue_writes(pipe, message, stale, self.settings.stream_maxlen)
-            pipe.execute()
+            updated_ts = write_state(self.redis, message, self.known_ids, self.settings.stream_maxlen)
+        except redis.WatchError:
+            self.m.fail_closed.labels(reason="write_conflict").inc()
+            self.log.warning("state_not_written", reason="another writer changed the clusters hash every attempt",
+                             attempts=WRITE_ATTEMPTS)
+            return
         except redis.RedisError as exc:
             self.m.fail_closed.labels(reason="redis_unavailable").inc()
+            self.redis_ok = False
             self.set_ready(False)
             self.log.warning("state_not_written", error=repr(exc))
             return
         self.known_ids = new_ids
         self.m.updates.inc()
         self.m.last_update.set(updated_ts)
-        if not self.is_ready:
-            self.set_ready(True)
+        self.redis_ok = True
+        self.update_ready()
 
     def mirror(self, gauges: dict[str, Any]) -> None:
         self.m.corr_ready.set(gauges.get("corr_ready", 0))
@@ -149,8 +209,9 @@ class StateWriterActor(Actor):
         self.m.stress_sum.set(gauges.get("cluster_stress_sum", 0))
         self.m.stress_max.set(gauges.get("cluster_stress_max", 0))
         self.m.min_points.set(gauges.get("min_points_per_symbol", 0))
-        for symbol, n in (gauges.get("points_per_symbol") or {}).items():
-            self.m.points.labels(symbol=symbol).set(n)
+        points = gauges.get("points_per_symbol") or {}
+        for symbol in self.topology.symbols:
+            self.m.points.labels(symbol=symbol).set(points.get(symbol, 0))
 
 
 if __name__ == "__main__":

@@ -5,8 +5,13 @@ Starts its own redis-server on a free port and real gate and permit issuer proce
      slow reply never delays the next send; latency = reply time - scheduled send time;
   2. closed loop: one REQ client, next proposal when the reply arrives; and a window of in-flight
      proposals, for the maximum throughput;
-  3. RSS of the gate and the permit issuer (psutil).
-Targets: p50 <= 0.5 ms, p99 <= 2 ms, >= 3,000 decisions/s closed loop, <= 40 MB RSS each.
+  3. RSS of the gate and the permit issuer (psutil);
+  4. how long each takes to exit after SIGTERM (the README promises 2 s).
+Only recorded decisions count: a fault HOLD (`recorded` false: redis_unavailable, permit_unavailable)
+is reported on its own, never as a decision served. After each phase the benchmark checks that every
+decision it counted has its record (the plan's decision key and its stream entry) and every permit it
+was told of exists in Redis; a missing one fails the run (exit 1), whatever the timings.
+Targets: p50 <= 0.5 ms, p99 <= 2 ms, >= 3,000 decisions/s closed loop, <= 40 MB RSS each, exit <= 2 s.
 
     .venv/bin/python bench/bench_gate.py [--rate 1000] [--seconds 30] [--closed-seconds 5]
 """
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -39,7 +45,51 @@ from helpers import (ActorProcess, RedisServer, demo_topology_data, free_port, r
 ACTIONS = ("HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSED")
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 BOOK = {"BTCUSDT": (0.5, 64000.0), "ETHUSDT": (8.0, 3400.0), "SOLUSDT": (-40.0, 150.0)}
-TARGETS = {"p50_ms": 0.5, "p99_ms": 2.0, "closed_loop_per_s": 3000.0, "rss_mb": 40.0}
+TARGETS = {"p50_ms": 0.5, "p99_ms": 2.0, "closed_loop_per_s": 3000.0, "rss_mb": 40.0, "shutdown_s": 2.0}
+FAULT_REASONS = ("redis_unavailable", "permit_unavailable")
+
+
+def recorded(decision: dict) -> bool:
+    """A decision the permit issuer recorded; a fault HOLD says `recorded` false."""
+    return decision.get("recorded") is not False and decision.get("gate_reason") not in FAULT_REASONS
+
+
+def check_recorded(r, decisions: list[tuple[str, bool]]) -> dict[str, int]:
+    """For (plan_id, permit) of each counted decision: how many lack their decision key, their entry on
+    the gate stream, or (when the reply carried a permit) the permit key."""
+    stream_ids: set[str] = set()
+    last = "-"
+    while True:
+        batch = r.xrange(keys.GATE_STREAM, min=last, count=10000)
+        if last != "-":
+            batch = batch[1:]
+        if not batch:
+            break
+        stream_ids.update(fields["plan_id"] for _, fields in batch)
+        last = batch[-1][0]
+    pipe = r.pipeline(transaction=False)
+    for plan_id, permit in decisions:
+        pipe.exists(keys.plan_decision(plan_id))
+        pipe.exists(keys.permit(plan_id))
+    found = pipe.execute()
+    missing = {"counted": len(decisions), "records_missing": 0, "stream_missing": 0, "permits_missing": 0}
+    for i, (plan_id, permit) in enumerate(decisions):
+        missing["records_missing"] += not found[2 * i]
+        missing["stream_missing"] += plan_id not in stream_ids
+        missing["permits_missing"] += bool(permit) and not found[2 * i + 1]
+    return missing
+
+
+def sigterm_exit_s(proc) -> float | None:
+    """Seconds from SIGTERM to the process's exit (None, and killed, after 10 s)."""
+    started = time.perf_counter()
+    proc.proc.send_signal(signal.SIGTERM)
+    try:
+        proc.proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        return None
+    return time.perf_counter() - started
 
 
 def proposal(i: int) -> bytes:
@@ -74,6 +124,8 @@ def open_loop(ctx: zmq.Context, endpoint: str, rate: float, seconds: float) -> d
     latencies: list[float] = []
     errors = 0
     permits = 0
+    fault_holds = 0
+    counted: list[tuple[str, bool]] = []
     start = time.perf_counter() + 0.05
     sent = 0
     deadline = start + seconds + 5.0
@@ -97,13 +149,17 @@ def open_loop(ctx: zmq.Context, endpoint: str, rate: float, seconds: float) -> d
                     errors += 1
                     continue
                 decision = reply["decision"]
+                if not recorded(decision):
+                    fault_holds += 1
+                    continue
                 latencies.append(received - scheduled[decision["plan_id"]])
                 permits += bool(decision["permit"])
+                counted.append((decision["plan_id"], bool(decision["permit"])))
     sock.close(linger=0)
     latencies.sort()
     ms = [x * 1000 for x in latencies]
     return {"rate_per_s": rate, "seconds": seconds, "sent": sent, "answered": len(latencies), "errors": errors,
-            "permits": permits, "p50_ms": percentile(ms, 0.50), "p90_ms": percentile(ms, 0.90),
+            "fault_holds": fault_holds, "permits": permits, "counted": counted, "p50_ms": percentile(ms, 0.50), "p90_ms": percentile(ms, 0.90),
             "p99_ms": percentile(ms, 0.99), "p999_ms": percentile(ms, 0.999), "max_ms": ms[-1] if ms else None}
 
 
@@ -112,7 +168,8 @@ def closed_loop(ctx: zmq.Context, endpoint: str, seconds: float, window: int) ->
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.connect(endpoint)
-    done = 0
+    done = fault_holds = errors = 0
+    counted: list[tuple[str, bool]] = []
     i = 0
     for _ in range(window):
         sock.send_multipart([b"", proposal(i)])
@@ -122,8 +179,15 @@ def closed_loop(ctx: zmq.Context, endpoint: str, seconds: float, window: int) ->
     while time.perf_counter() < end:
         if not sock.poll(1000, zmq.POLLIN):
             break
-        sock.recv_multipart()
-        done += 1
+        reply = json.loads(sock.recv_multipart()[-1])
+        decision = reply.get("decision") if reply.get("status") == "ok" else None
+        if decision is None:
+            errors += 1
+        elif not recorded(decision):
+            fault_holds += 1
+        else:
+            done += 1
+            counted.append((decision["plan_id"], bool(decision["permit"])))
         sock.send_multipart([b"", proposal(i)])
         i += 1
     elapsed = time.perf_counter() - start
@@ -131,7 +195,8 @@ def closed_loop(ctx: zmq.Context, endpoint: str, seconds: float, window: int) ->
         if sock.poll(1000, zmq.POLLIN):
             sock.recv_multipart()
     sock.close(linger=0)
-    return {"window": window, "decisions": done, "seconds": round(elapsed, 3), "per_s": done / elapsed}
+    return {"window": window, "decisions": done, "fault_holds": fault_holds, "errors": errors, "counted": counted,
+            "seconds": round(elapsed, 3), "per_s": done / elapsed}
 
 
 class CpuMeter:
@@ -248,21 +313,24 @@ def main() -> int:
         meter = CpuMeter(procs)
         opened = open_loop(ctx, endpoint, args.rate, args.seconds)
         cpu_phases["open_loop"] = meter.per_decision_us(opened["answered"] + opened["errors"])
+        checks = {"open_loop": check_recorded(r, opened.pop("counted"))}
         write_state(r)
         meter = CpuMeter(procs)
         closed_1 = closed_loop(ctx, endpoint, args.closed_seconds, 1)
         cpu_phases["closed_loop_req"] = meter.per_decision_us(closed_1["decisions"] + 1)
+        checks["closed_loop_req"] = check_recorded(r, closed_1.pop("counted"))
         write_state(r)
         meter = CpuMeter(procs)
         closed_8 = closed_loop(ctx, endpoint, args.closed_seconds, 8)
         cpu_phases["closed_loop_window8"] = meter.per_decision_us(closed_8["decisions"] + 8)
+        checks["closed_loop_window8"] = check_recorded(r, closed_8.pop("counted"))
         cpu_us = {n: cpu_phases["closed_loop_window8"][n]["total"] for n in ("gate", "permit_issuer")}
         rss = {name: psutil.Process(p.proc.pid).memory_info().rss / 1e6 for name, p in
                (("gate", gate), ("permit_issuer", issuer))}
         stream_len = r.xlen(keys.GATE_STREAM)
         internals = internal_times(data)
-        gate.terminate()  # the calibration runs on a quiet machine
-        issuer.terminate()
+        # The calibration runs on a quiet machine; stopping them measures the shutdown promise.
+        shutdown_s = {"gate": sigterm_exit_s(gate), "permit_issuer": sigterm_exit_s(issuer)}
         machine_check = calibrate(redis)
     finally:
         ctx.destroy(linger=0)  # not term(): a socket left open by a failed start-up would block it forever
@@ -271,17 +339,25 @@ def main() -> int:
         redis.stop()
 
     closed_max = max(closed_1["per_s"], closed_8["per_s"])
+    check_problems = [f"{phase}: {v} of {c['counted']} counted decisions" for phase, c in checks.items()
+                      for k, v in c.items() if k != "counted" and v]
+    check_problems += [f"{phase}: no recorded decision counted" for phase, c in checks.items() if not c["counted"]]
     result = {
         "machine": {"python": platform.python_version(), "cpus": psutil.cpu_count(), "platform": platform.platform()},
         "open_loop": opened, "closed_loop_req": closed_1, "closed_loop_window8": closed_8,
         "closed_loop_max_per_s": closed_max, "rss_mb": rss, "internal_mean_ms": internals,
-        "cpu_us_per_decision": cpu_us, "machine_check": machine_check, "cpu_us_per_decision_by_phase": cpu_phases, "load_average": list(psutil.getloadavg()), "gate_stream_len": stream_len, "targets": TARGETS,
+        "cpu_us_per_decision": cpu_us, "checks": checks, "check_problems": check_problems, "shutdown_s": shutdown_s, "machine_check": machine_check, "cpu_us_per_decision_by_phase": cpu_phases, "load_average": list(psutil.getloadavg()), "gate_stream_len": stream_len, "targets": TARGETS,
         "pass": {"p50": opened["p50_ms"] <= TARGETS["p50_ms"], "p99": opened["p99_ms"] <= TARGETS["p99_ms"],
                  "closed_loop": closed_max >= TARGETS["closed_loop_per_s"],
-                 "rss_gate": rss["gate"] <= TARGETS["rss_mb"], "rss_permit_issuer": rss["permit_issuer"] <= TARGETS["rss_mb"]},
+                 "rss_gate": rss["gate"] <= TARGETS["rss_mb"], "rss_permit_issuer": rss["permit_issuer"] <= TARGETS["rss_mb"],
+                 **{f"shutdown_{name}": s is not None and s <= TARGETS["shutdown_s"] for name, s in shutdown_s.items()}},
     }
     rows = [
-        ("open loop", f"{opened['rate_per_s']:.0f}/s x {opened['seconds']:.0f} s", f"answered {opened['answered']}/{opened['sent']}, errors {opened['errors']}"),
+        ("open loop", f"{opened['rate_per_s']:.0f}/s x {opened['seconds']:.0f} s",
+         f"recorded decisions {opened['answered']}/{opened['sent']}, fault HOLDs {opened['fault_holds']}, errors {opened['errors']}"),
+        ("records checked", f"{sum(c['counted'] for c in checks.values())}",
+         "decision key, stream entry and permit of every counted decision: "
+         + ("all present" if not check_problems else "MISSING " + "; ".join(check_problems))),
         ("p50 latency", f"{opened['p50_ms']:.3f} ms", f"target <= {TARGETS['p50_ms']} ms"),
         ("p99 latency", f"{opened['p99_ms']:.3f} ms", f"target <= {TARGETS['p99_ms']} ms"),
         ("p99.9 latency", f"{opened['p999_ms']:.3f} ms", ""),
@@ -297,6 +373,8 @@ def main() -> int:
         ("load average (1 min)", f"{psutil.getloadavg()[0]:.2f}", f"on {psutil.cpu_count()} CPUs"),
         ("RSS gate", f"{rss['gate']:.1f} MB", f"target <= {TARGETS['rss_mb']:.0f} MB"),
         ("RSS permit_issuer", f"{rss['permit_issuer']:.1f} MB", f"target <= {TARGETS['rss_mb']:.0f} MB"),
+        *[(f"exit after SIGTERM, {name}", "did not exit in 10 s" if s is None else f"{s:.3f} s",
+           f"target <= {TARGETS['shutdown_s']:g} s (README)") for name, s in shutdown_s.items()],
     ]
     width = max(len(r[0]) for r in rows)
     for name, value, note in rows:
@@ -307,6 +385,9 @@ def main() -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")
+    if check_problems:
+        print("CHECK FAILED: counted decisions without their record or permit: " + "; ".join(check_problems))
+        return 1
     return 0
 
 

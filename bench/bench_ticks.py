@@ -4,11 +4,13 @@ Starts its own redis-server and a real buffer process (demo topology on free por
 binds the PUB socket the price feed would bind and publishes ticks with sequence numbers at it:
   1. paced: a fixed offered rate (default 10,000 ticks/s for 3 s);
   2. blast: as fast as one Python publisher can send (default 100,000 ticks).
-Every tick is a real tick for an allowlisted symbol, dated a little before a price already on the
-grid for the same slot, so the buffer parses it, checks it against the grid and counts it on
-`p27_buffer_rejected_ticks_total{reason="superseded"}`: the buffer has no counter of accepted ticks,
-and this way its counters count every tick it handled. received = counter delta; lost = sent - received
-(ZeroMQ drops at the high-water mark, 1000 messages as in the topology, when the buffer falls behind).
+Every tick is a real tick for an allowlisted symbol in the slot before the open one. Half of them
+carry the newest time in that slot, so the buffer records them (`buffer_ticks_accepted_total`); the
+other half are dated before a price already on the grid, so the buffer refuses them as superseded
+(`p27_buffer_rejected_ticks_total{reason="superseded"}`). received = accepted + rejected (counter
+deltas), and both must move; lost = sent - received (ZeroMQ drops at the high-water mark, 1000
+messages as in the topology, when the buffer falls behind; a buffer that drops a tick without
+counting it shows up here too).
 
     .venv/bin/python bench/bench_ticks.py [--rate 10000] [--seconds 3] [--blast 100000]
 """
@@ -38,10 +40,17 @@ from helpers import ActorProcess, RedisServer, scrape, wait_for, write_topology 
 PUBLISHER_HWM = 1000  # the price feed's default
 
 
-def handled_ticks(metrics_port: int) -> float:
-    """Tick frames the buffer has handled so far (every reason it counts)."""
+def tick_counts(metrics_port: int) -> tuple[float, float]:
+    """(accepted, rejected) tick frames the buffer has counted so far, every symbol and reason."""
     m = scrape(metrics_port)
-    return sum(v for k, v in m.items() if k.startswith("p27_buffer_rejected_ticks_total{"))
+    accepted = sum(v for k, v in m.items() if k.startswith("buffer_ticks_accepted_total{"))
+    rejected = sum(v for k, v in m.items() if k.startswith("p27_buffer_rejected_ticks_total{"))
+    return accepted, rejected
+
+
+def handled_ticks(metrics_port: int) -> float:
+    """Tick frames the buffer has handled so far: accepted plus rejected."""
+    return sum(tick_counts(metrics_port))
 
 
 class TickBench:
@@ -69,7 +78,8 @@ class TickBench:
         wait_for(self._probe, 20, "the buffer to receive ticks")
 
     def _frames(self, n: int) -> list[list[bytes]]:
-        """n ticks, each a late price for a slot that already holds a newer one."""
+        """n ticks: even ones carry the newest time of their slot (accepted: a tick as new as the slot's
+        price replaces it), odd ones are late prices for that slot (rejected as superseded)."""
         # The slot before the open one: the buffer takes ticks for past slots in its window, and refuses
         # any for a slot after the open one (future_ts), which time would turn into accepted ticks mid-run.
         slot_start = (math.floor(time.time() / self.cadence_s) - 1) * self.cadence_s
@@ -77,7 +87,8 @@ class TickBench:
         for symbol in self.symbols:
             self.pub.send_multipart(Tick(symbol, 100.0, anchor_ts, self._next_seq()).frames())
         late_ts = slot_start + 0.5 * self.cadence_s
-        return [Tick(self.symbols[i % len(self.symbols)], 100.0 + i % 7, late_ts, self._next_seq()).frames()
+        return [Tick(self.symbols[i % len(self.symbols)], 100.0 + i % 7, late_ts if i % 2 else anchor_ts,
+                     self._next_seq()).frames()
                 for i in range(n)]
 
     def _next_seq(self) -> int:
@@ -91,21 +102,24 @@ class TickBench:
         time.sleep(0.1)
         return handled_ticks(self.metrics_port) > before
 
-    def _settle(self, since: float, sent_done_at: float) -> tuple[float, float]:
-        """Poll the counter until it stops rising; (handled since `since`, time the last one was seen)."""
-        last, last_change = handled_ticks(self.metrics_port), time.perf_counter()
+    def _settle(self, since: tuple[float, float], sent_done_at: float) -> tuple[dict[str, int], float]:
+        """Poll the counters until they stop rising; ({accepted, rejected, received} since `since`,
+        time the last change was seen)."""
+        last, last_change = tick_counts(self.metrics_port), time.perf_counter()
         while time.perf_counter() - last_change < 0.3:
             time.sleep(0.02)
-            now_value = handled_ticks(self.metrics_port)
+            now_value = tick_counts(self.metrics_port)
             if now_value != last:
                 last, last_change = now_value, time.perf_counter()
-        return last - since, max(last_change, sent_done_at)
+        accepted, rejected = int(last[0] - since[0]), int(last[1] - since[1])
+        return ({"accepted": accepted, "rejected": rejected, "received": accepted + rejected},
+                max(last_change, sent_done_at))
 
     def paced(self, rate_per_s: float, seconds: float) -> dict[str, Any]:
         """Offer `rate_per_s` ticks/s on a fixed schedule for `seconds`."""
         total = int(rate_per_s * seconds)
         frames = self._frames(total)
-        before = handled_ticks(self.metrics_port)
+        before = tick_counts(self.metrics_port)
         start = time.perf_counter()
         for i, f in enumerate(frames):
             due = start + i / rate_per_s
@@ -114,24 +128,26 @@ class TickBench:
                 time.sleep(delay)
             self.pub.send_multipart(f)
         sent_done = time.perf_counter()
-        received, _ = self._settle(before, sent_done)
+        counted, _ = self._settle(before, sent_done)
+        received = counted["received"]
         return {"mode": "paced", "offered_per_s": rate_per_s, "seconds": seconds, "sent": total,
-                "send_per_s": total / (sent_done - start), "received": int(received), "lost": int(total - received),
+                "send_per_s": total / (sent_done - start), **counted, "lost": total - received,
                 "loss_pct": 100.0 * (total - received) / total}
 
     def blast(self, count: int) -> dict[str, Any]:
         """Send `count` ticks as fast as possible; handled/s = received over first send to last handled."""
         frames = self._frames(count)
-        before = handled_ticks(self.metrics_port)
+        before = tick_counts(self.metrics_port)
         start = time.perf_counter()
         for f in frames:
             self.pub.send_multipart(f)
         sent_done = time.perf_counter()
-        received, last_seen = self._settle(before, sent_done)
+        counted, last_seen = self._settle(before, sent_done)
+        received = counted["received"]
         # _settle sees the last change up to one poll (20 ms) plus a scrape late.
         elapsed = max(last_seen - start, sent_done - start)
         return {"mode": "blast", "sent": count, "send_per_s": count / (sent_done - start),
-                "received": int(received), "lost": int(count - received), "loss_pct": 100.0 * (count - received) / count,
+                **counted, "lost": count - received, "loss_pct": 100.0 * (count - received) / count,
                 "handled_per_s": received / elapsed, "seconds": elapsed}
 
     def rss_mb(self) -> float:

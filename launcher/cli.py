@@ -34,8 +34,39 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(problem.render(args.file))
         return 2
+    problems = replay_problems(topo)
+    for line in problems:
+        print(f"{args.file}: {line}")
+    if problems:
+        return 2
     print(f"{args.file}: ok ({len(topo.actors)} actors: {', '.join(topo.actors)})")
     return 0
+
+
+def replay_problems(topo) -> list[str]:
+    """Read every replay file the topology names; print what each holds, return what is wrong."""
+    problems: list[str] = []
+    for name in topo.actors_of_kind("price_feed"):
+        feed = topo.actors[name].settings
+        if feed.source != "replay" or feed.replay is None:
+            continue
+        where = f"actors.{name}.settings.replay.path"
+        path = topo.resolve_path(feed.replay.path)
+        from actors.price_feed import read_replay_file, usable_rows  # numpy: only when a replay is named
+        try:
+            data = read_replay_file(path, topo.symbols)
+        except OSError as exc:
+            problems.append(f"{where}: cannot read {path}: {exc.strerror or exc}")
+            continue
+        except ValueError as exc:
+            problems.append(f"{where}: {exc}")
+            continue
+        symbols = sorted({r.symbol for r in data.rows})
+        unit = "" if data.ts_unit == "s" else f", timestamps in {data.ts_unit}"
+        print(f"replay {path}: {usable_rows(data)} rows, {len(symbols)} symbols ({', '.join(symbols)}), "
+              f"{data.form} form{unit}; {len(data.bad_rows)} unreadable rows, "
+              f"{data.not_in_allowlist} outside the allowlist")
+    return problems
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

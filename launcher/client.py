@@ -3,6 +3,11 @@
 Lazy Pirate (ZeroMQ guide): send on a REQ socket, poll with a timeout; on timeout close the socket
 with linger 0, reopen it and resend the same request, plan_id included, so the gate returns the
 first decision rather than a second permit. After `retries` resends, GateUnavailable is raised.
+
+The rule for callers: retry with the same plan_id. A proposal the client gave up on may still have
+been decided, with a permit; only the same plan_id gets that decision back (a new one could get a
+second, even larger, permit). `GateUnavailable.plan_id` and every reply (`decision.plan_id`, or
+`plan_id` in an error reply) carry the plan_id propose() used, including one it generated.
 """
 
 from __future__ import annotations
@@ -24,7 +29,11 @@ DEFAULT_RETRIES = 2
 
 
 class GateUnavailable(RuntimeError):
-    """The gate did not answer any attempt."""
+    """The gate did not answer any attempt. `plan_id`: the proposal's, to retry with (None for a raw request)."""
+
+    def __init__(self, message: str, plan_id: str | None = None):
+        super().__init__(message)
+        self.plan_id = plan_id
 
 
 class GateClient:
@@ -99,19 +108,28 @@ class GateClient:
 
     def propose(self, symbol: str, action: str, kill_score: float = 0.0, plan_id: str | None = None,
                 r_net: float | None = None, ts_epoch: float | None = None) -> dict[str, Any]:
-        """Submit one exit proposal; the reply envelope ({"status": "ok", "decision": {...}} or an error).
+        """Submit one exit proposal; the reply envelope ({"status": "ok", "decision": {...}} or an error
+        carrying `plan_id`). Without plan_id a new uuid4 hex is used; it is in the reply and in
+        GateUnavailable.plan_id: retry with it, never with a new one.
 
         A fault HOLD (`recorded` false, reason redis_unavailable or permit_unavailable) may hide a decision
         Redis recorded after the gate gave up: its `detail` says so, and resubmitting the same plan_id
         returns that decision, if one was made. Reusing a plan_id for another proposal gives the error
         plan_id_conflict."""
-        body: dict[str, Any] = {"plan_id": plan_id or uuid.uuid4().hex, "symbol": symbol, "action_proposed": action,
+        plan_id = plan_id or uuid.uuid4().hex
+        body: dict[str, Any] = {"plan_id": plan_id, "symbol": symbol, "action_proposed": action,
                                 "kill_score": kill_score}
         if r_net is not None:
             body["r_net"] = r_net
         if ts_epoch is not None:
             body["ts_epoch"] = ts_epoch
-        return self.request(body)
+        try:
+            reply = self.request(body)
+        except GateUnavailable as exc:
+            raise GateUnavailable(f"{exc} (plan_id {plan_id}: retry with the same plan_id)", plan_id) from None
+        if reply.get("status") != "ok":
+            reply.setdefault("plan_id", plan_id)
+        return reply
 
     def close(self) -> None:
         self._reset()
@@ -196,14 +214,17 @@ def cmd_propose(args: argparse.Namespace) -> int:
         print(f"clustergate propose: {exc}", file=sys.stderr)
         return 2
     curve_kwargs: dict[str, Any] = {} if curve is None else {"client_keypair": curve[0], "server_public_key": curve[1]}
+    plan_id = args.plan_id or uuid.uuid4().hex
     with GateClient(endpoint, timeout_ms=args.timeout_ms, retries=args.retries, **curve_kwargs) as client:
         try:
-            reply = client.propose(args.symbol, args.action, kill_score=args.kill_score, plan_id=args.plan_id,
+            reply = client.propose(args.symbol, args.action, kill_score=args.kill_score, plan_id=plan_id,
                                    r_net=args.r_net)
         except GateUnavailable as exc:
             print(f"clustergate propose: {exc}", file=sys.stderr)
+            print(f"plan_id {plan_id} (it may have been decided: retry with --plan-id {plan_id})", file=sys.stderr)
             return 1
     print(json.dumps(reply, indent=2))
+    print(f"plan_id {plan_id}", file=sys.stderr)
     return 0 if reply.get("status") == "ok" else 1
 
 
@@ -212,7 +233,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--symbol", required=True, help="e.g. ETHUSDT")
     p.add_argument("--action", required=True, choices=ACTIONS, help="the proposed action")
     p.add_argument("--kill-score", type=float, default=0.0, help="in [0, 1] (default 0)")
-    p.add_argument("--plan-id", default=None, help="idempotency key (default: a new uuid4 hex)")
+    p.add_argument("--plan-id", default=None, help="idempotency key (default: a new uuid4 hex, printed on stderr: retry with it)")
     p.add_argument("--r-net", type=float, default=None, help="optional r_net of the position")
     p.add_argument("--topology", default=None,
                    help="topology file (default the home's run/topology.yaml if it exists, else configs/demo.yaml)")

@@ -54,12 +54,16 @@ def collect_overview(topo: Topology) -> dict[str, Any]:
     if buffers:
         sample = scrape_actor(topo, buffers[0])
         points = labelled(sample or {}, "p27_points_per_symbol", "symbol")
+        accepted = [t for t in labelled(sample or {}, "p27_buffer_last_accepted_tick_timestamp_seconds",
+                                        "symbol").values() if t > 0]
+        out["newest_tick_age_s"] = round(time.time() - max(accepted), 1) if accepted else None
     out["points_per_symbol"] = {s: int(points[s]) if s in points else None for s in topo.symbols}
     correlators = topo.actors_of_kind("correlator")
     if correlators:
         sample = scrape_actor(topo, correlators[0])
         out["corr_ready"] = first(sample, "p27_corr_ready")
         out["symbols_in_matrix"] = first(sample, "p27_symbols_in_matrix")
+        out["shrinkage_intensity"] = first(sample, "p27_shrinkage_intensity")
     gates = topo.actors_of_kind("gate")
     if gates:
         sample = scrape_actor(topo, gates[0])
@@ -102,7 +106,13 @@ def render_overview(topo: Topology, ov: dict[str, Any]) -> str:
         lines.append(f"  {symbol:<12}{bar(value, ov['points_needed'])} {shown:>4}/{ov['points_needed']}  {status}")
     corr = ov.get("corr_ready")
     lines.append(f"corr_ready: {'?' if corr is None else int(corr)}   symbols in matrix: "
-                 f"{'?' if ov.get('symbols_in_matrix') is None else int(ov['symbols_in_matrix'])}")
+                 f"{'?' if ov.get('symbols_in_matrix') is None else int(ov['symbols_in_matrix'])}   "
+                 f"shrinkage intensity: {'?' if ov.get('shrinkage_intensity') is None else format(ov['shrinkage_intensity'], '.3f')}")
+    if "newest_tick_age_s" in ov:
+        tick_age = ov["newest_tick_age_s"]
+        lines.append("newest price accepted by the buffer: " + ("none yet" if tick_age is None else
+                     f"{tick_age:.1f} s ago ({'STALE' if tick_age > topo.max_price_age_s else 'fresh'}; "
+                     f"max_price_age_s {topo.max_price_age_s:g})"))
     age = ov.get("cluster_state_age_s")
     freshness = topo.freshness_default_s
     for name in topo.actors_of_kind("gate"):

@@ -216,7 +216,9 @@ def redis_quote(text: str) -> str:
 def render_redis_conf(topo: Topology, home: Home) -> str:
     bind = "127.0.0.1" if topo.redis.bind_address == "127.0.0.1" else f"{topo.redis.bind_address} 127.0.0.1"
     lines = [f"port {topo.redis.port}", f"bind {bind}", "protected-mode yes", f"dir {redis_quote(str(home.redis_dir))}",
-             "appendonly yes", "appendfsync everysec", 'save ""', "daemonize no", f"logfile \"\""]
+             "appendonly yes", "appendfsync everysec", 'save ""', "daemonize no", f"logfile \"\"",
+             # Full: refuse writes (decisions fail closed to HOLD), never evict a cooldown or a permit.
+             f"maxmemory {topo.redis.maxmemory_mb}mb", "maxmemory-policy noeviction"]
     password = topo.redis.password
     if password:
         lines.append(f"requirepass {redis_quote(password)}")

@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any, Literal
-from urllib.parse import urlparse
 
 from launcher.schema import (MISSING, Path, Problem, SchemaError, Validator, dataclass_schema,
                              format_path, json_schema_for, load_yaml_with_lines, setting)
@@ -73,6 +72,7 @@ class RedisConfig:
     url: str | None = setting(None, doc="External Redis, e.g. redis://127.0.0.1:6379/0. Put no password here; use password_env.")
     password_env: str = setting("CLUSTERGATE_REDIS_PASSWORD", doc="Environment variable holding the Redis password, if any.")
     timeout_ms: int = setting(250, doc="Socket and connect timeout of every Redis call.", ge=10, le=60000)
+    maxmemory_mb: int = setting(1024, doc="Managed redis-server: maxmemory, with maxmemory-policy noeviction (a full Redis refuses writes, so decisions fail closed to HOLD; nothing, above all no cooldown or permit, is evicted). Alert ClustergateRedisMemoryHigh fires at 80%.", ge=16, le=1_048_576)
     host: str | None = setting(None, doc="Multi-host topology: the host (a name in hosts) that runs the managed Redis; it binds that host's address.")
     # Set by validation (launcher/hosts.py) from hosts.<host>.address: where the managed Redis listens.
     resolved_address: str | None = field(default=None, init=False, compare=False, repr=False)
@@ -86,11 +86,11 @@ class RedisConfig:
         if not managed and not url:
             v.problem(path, "set managed: true or give a url")
         if url:
-            parsed = urlparse(url)
-            if parsed.scheme not in ("redis", "rediss", "unix"):
-                v.problem(path + ("url",), f"expected a redis://, rediss:// or unix:// URL, got {url!r}")
-            if parsed.password:
-                v.problem(path + ("url",), "contains a password; put it in the environment variable named by password_env")
+            from actors.redis_url import RedisUrlError, parse_redis_url  # the one parser every client uses
+            try:
+                parse_redis_url(url)
+            except RedisUrlError as exc:  # its message never repeats the URL (it may hold a password)
+                v.problem(path + ("url",), str(exc))
         if managed and kwargs.get("port") == 6379:
             v.problem(path + ("port",), "6379 is Redis's default port; a managed server takes a non-default one")
         return kwargs
@@ -133,6 +133,9 @@ class ClustersConfig:
     lookback_returns: int = setting(360, doc="Returns kept per symbol (points = lookback + 1).", ge=10, le=100000)
     min_returns: int = setting(10, doc="A symbol enters the matrix with at least this many valid returns.", ge=2, le=100000)
     corr_threshold: float = setting(0.70, doc="Edge between two symbols when corr >= this.", ge=-1, le=1)
+    max_tick_jump: float | None = setting(0.25, doc="A print further than this fraction from the symbol's last accepted price is refused as a bad print by the price feed and the buffer (counted, reason jump), unless the next print agrees with it; null: no limit.", gt=0, le=100)
+    max_tick_jump_by_symbol: dict[str, float] = setting(doc="max_tick_jump per symbol, overriding it.", factory=dict)
+    max_price_age_s: float | None = setting(None, doc="The correlator is not ready (so the cluster state is not refreshed and the gate falls back to the proxy) when the newest price the buffer accepted for the symbols in the matrix is older than this (default 5 x cadence_s).", gt=0, le=86400)
 
     @staticmethod
     def __schema_build__(v: Validator, kwargs: dict, raw: dict, path: Path) -> dict:
@@ -239,9 +242,10 @@ class GateSettings:
     riskoff_stress: float = setting(0.80, doc="PARTIAL_25/50 accelerate to PARTIAL_75 at or above this stress.", ge=0, le=1)
     kill_score_hard: float = setting(0.85, doc="kill_score at or above which a cold FULL_CLOSE becomes PARTIAL_75.", ge=0, le=1)
     permit_timeout_ms: int = setting(500, doc="How long to wait for the permit issuer before HOLD permit_unavailable.", ge=10, le=60000)
-    max_request_bytes: int = setting(65536, doc="Larger proposals are rejected unread.", ge=256, le=100_000_000)
+    max_request_bytes: int = setting(65536, doc="ZMQ_MAXMSGSIZE of the proposals socket: libzmq drops the connection of a larger proposal unread, so its client gets no reply (a timeout), and the gate's memory stays bounded.", ge=256, le=100_000_000)
     refresh_s: float = setting(2.0, doc="Re-read snapshots and cluster state this often to keep the p26_* gauges current between proposals.", ge=0.05, le=3600)
     state_refresh_ms: int = setting(100, doc="Decide from a cache of snapshots, cluster state, realized vol and cooldowns re-read from Redis this often (one pipelined read), instead of one read per batch: positions and cluster state are seen at most this late; freshness is judged at decision time; cooldowns stay exact (the permit issuer refuses a decision made on a cooldown that changed, and the gate re-reads). 0 reads Redis for every batch.", ge=0, le=60000)
+    policy: Literal["spec", "monotone"] = setting("spec", doc="spec: SPEC's policy order (a cooldown steps down first, then the cold and risk-off rules apply, so a cooldown can give a larger action than no cooldown). monotone: under a cooldown the action is the smaller of that and one step below what the same proposal gets without a cooldown, so a cooldown never enlarges a permit (README: the policy table).")
 
     @staticmethod
     def __schema_build__(v: Validator, kwargs: dict, raw: dict, path: Path) -> dict:
@@ -254,8 +258,9 @@ class GateSettings:
 class PermitIssuerSettings:
     permit_ttl_s: int = setting(60, doc="TTL of quantum:permit:p26:{plan_id}.", ge=1, le=60)
     cooldown_ttl_s: int = setting(60, doc="TTL of quantum:p26:cooldown:{symbol}.", ge=1, le=86400)
-    stream_maxlen: int = setting(100000, doc="Approximate MAXLEN of the gate decision stream.", ge=1000, le=100_000_000)
-    decision_ttl_s: int = setting(86400, doc="How long a plan_id's decision is kept for idempotent resubmission.", ge=60, le=30 * 86400)
+    stream_maxlen: int = setting(100000, doc="Count cap (the memory bound) of the gate decision stream. Records are trimmed by time only, once older than the longest permit or cooldown TTL; a decision that would take the stream past this cap while every record is younger is refused (HOLD permit_unavailable, stream_full, nothing recorded), never trimmed. Sustained capacity: stream_maxlen / max(permit_ttl_s, cooldown_ttl_s) decisions per second.", ge=1000, le=100_000_000)
+    decision_ttl_s: int = setting(86400, doc="How long a plan_id's decision that carries a permit is kept for idempotent resubmission.", ge=60, le=30 * 86400)
+    hold_decision_ttl_s: int = setting(600, doc="How long a HOLD decision (no permit) is kept for idempotent resubmission: the client's retry window. A HOLD resubmitted later is decided afresh.", ge=60, le=30 * 86400)
 
 
 SETTINGS_BY_KIND: dict[str, Any] = {
@@ -382,6 +387,12 @@ class Topology:
     @property
     def freshness_default_s(self) -> float:
         return 2.0 * self.clusters.cadence_s
+
+    @property
+    def max_price_age_s(self) -> float:
+        """clusters.max_price_age_s, default 5 x cadence_s."""
+        c = self.clusters
+        return c.max_price_age_s if c.max_price_age_s is not None else 5.0 * c.cadence_s
 
 
 # --------------------------------------------------------------------------- checks across sections
@@ -516,9 +527,30 @@ def validate_data(data: Any, lines: dict[Path, int] | None = None,
     _check_ports(v, topo)
     _check_required(v, topo)
     _check_kind_settings(v, topo)
+    _check_cluster_inputs(v, topo)
     if topo.hosts:
         multihost.check_across_hosts(v, topo)
     return topo, v.problems
+
+
+# symbols x (lookback_returns + 2) prices: the buffer's grid, its history blob in Redis (8 bytes a
+# price: 64 MB at the bound, an eighth of Redis's 512 MB string limit) and the window it publishes
+# every cadence. Measured at the bound: history rebuild <= 0.7 s, correlation <= 0.35 s.
+MAX_GRID_PRICES = 8_000_000
+
+
+def _check_cluster_inputs(v: Validator, topo: Topology) -> None:
+    n, lookback = len(topo.symbols), topo.clusters.lookback_returns
+    if n and n * (lookback + 2) > MAX_GRID_PRICES:
+        v.problem(("clusters", "lookback_returns"),
+                  f"{n} symbols x {lookback + 2} grid points = {n * (lookback + 2):,} prices, over the bound of "
+                  f"{MAX_GRID_PRICES:,} (a {MAX_GRID_PRICES * 8 // 1_000_000} MB history blob and window per "
+                  f"cadence); with {n} symbols use lookback_returns at most {MAX_GRID_PRICES // n - 2:,}")
+    for symbol, limit in topo.clusters.max_tick_jump_by_symbol.items():
+        if symbol not in topo.symbols:
+            v.problem(("clusters", "max_tick_jump_by_symbol", symbol), f"{symbol!r} is not in symbols")
+        elif not (isinstance(limit, (int, float)) and 0 < limit <= 100):
+            v.problem(("clusters", "max_tick_jump_by_symbol", symbol), f"must be a number in (0, 100], got {limit!r}")
 
 
 def _check_symbols(v: Validator, topo: Topology) -> None:

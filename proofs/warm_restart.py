@@ -1,8 +1,9 @@
 """Warm-restart proof: restarting the buffer and the correlator (or, with --all-programs, every
 program, managed Redis included) keeps the history.
 
-p27_corr_ready is back to 1 within one cadence of the correlator serving again (the buffer
-reloads its grid from Redis and the correlator asks it for a snapshot at once), and no symbol's
+p27_corr_ready is back to 1 within one cadence of the correlator process starting (its own
+start timestamp; the buffer reloads its grid from Redis and the correlator asks it for a snapshot
+at once), and no symbol's
 point count drops back towards zero.
 """
 
@@ -10,18 +11,20 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
 from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from proofs.common import REDIS_PROGRAM, Proof, run_proof  # noqa: E402
+from proofs.common import PROGRAM_START_TIMEOUT_S, REDIS_PROGRAM, Proof, run_proof  # noqa: E402
 
 READY_TIMEOUT_S = 40.0
 SERVING_TIMEOUT_S = 20.0
 # A point may leave the lookback window, or a slot may pass, while the processes restart.
 POINT_SLACK = 2
+STARTED_METRIC = "clustergate_actor_started_timestamp_seconds"
 
 
 def prove(p: Proof, args: argparse.Namespace) -> None:
@@ -38,15 +41,25 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
     p.stop_programs(list(reversed(programs)))
     p.check("programs stopped", all(p.program_states()[n] == "STOPPED" for n in programs), programs)
     restarted_at = time.monotonic()
-    p.start_programs(programs)
-
-    ok, _, waited = p.poll(lambda: p.metrics(correlator), lambda m: m is not None, SERVING_TIMEOUT_S, 0.02)
-    p.require("correlator serving again", ok, f"{time.monotonic() - restarted_at:.2f} s after start")
-    ok, value, waited = p.poll(lambda: p.metric("correlator", "p27_corr_ready"), lambda v: v == 1.0,
-                               READY_TIMEOUT_S, 0.02)
-    p.check("p27_corr_ready back to 1 within one cadence", ok and waited <= cadence, value,
-            f"{waited:.2f} s after the correlator served metrics (cadence {cadence:g} s); "
+    restarted_epoch = time.time()
+    # Poll while supervisord starts them: waiting for RUNNING first (startsecs) would let a correlator
+    # that is ready early look late, and one that is late hide in the wait.
+    starter = threading.Thread(target=p.start_programs, args=(programs,), daemon=True)
+    starter.start()
+    # The clock starts when the new correlator process starts (its own clustergate_actor_started_timestamp_seconds,
+    # set before its setup), not when supervisord calls it RUNNING (startsecs later) or when a scrape first answers.
+    ok, started, _ = p.poll(lambda: p.metric("correlator", STARTED_METRIC),
+                            lambda v: v is not None and v >= restarted_epoch - 1.0, SERVING_TIMEOUT_S, 0.02)
+    p.require("correlator serving again", ok, started,
+              f"new process started {started - restarted_epoch:.2f} s after the start command" if ok else
+              "no start timestamp of a new correlator process")
+    ok, value, _ = p.poll(lambda: p.metric("correlator", "p27_corr_ready"), lambda v: v == 1.0,
+                          READY_TIMEOUT_S, 0.02)
+    ready_after_start_s = time.time() - started
+    p.check("p27_corr_ready back to 1 within one cadence", ok and ready_after_start_s <= cadence, value,
+            f"{ready_after_start_s:.2f} s after the correlator process started (cadence {cadence:g} s); "
             f"{time.monotonic() - restarted_at:.2f} s after the restart")
+    starter.join(PROGRAM_START_TIMEOUT_S + 5)
     ok, after, _ = p.poll(p.points_per_symbol, lambda a: bool(a), SERVING_TIMEOUT_S)
     kept_floor = {s: min(before[s], p.topo.clusters.lookback_returns + 1) - POINT_SLACK for s in before}
     lost = {s: (before[s], after.get(s) if isinstance(after, dict) else None) for s in before

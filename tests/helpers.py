@@ -23,8 +23,12 @@ PYTHON = sys.executable
 # Deadlines are upper bounds for a condition to come true, not speed claims: scaled so a loaded
 # 2-core CI machine (Python and numpy start-up under contention) does not fail a correct system.
 DEADLINE_SCALE = float(os.environ.get("CLUSTERGATE_DEADLINE_SCALE", "3"))
-# An actor must exit 0 within this long of its SIGTERM (2 s, scaled like every deadline here).
-SHUTDOWN_BOUND_S = 2.0 * DEADLINE_SCALE
+# The README promises an actor exits within 2 s of its SIGTERM. That is a bound the product
+# promises, not a wait for a condition, so DEADLINE_SCALE never stretches it: tests allow the
+# promise plus a fixed margin for a loaded machine, small enough that an actor taking 4 s fails.
+SHUTDOWN_PROMISE_S = 2.0
+SHUTDOWN_MARGIN_S = 1.0
+SHUTDOWN_BOUND_S = SHUTDOWN_PROMISE_S + SHUTDOWN_MARGIN_S
 
 
 _HANDED_OUT: set[int] = set()

@@ -89,7 +89,9 @@ class LiveSystem:
 
 @dataclass
 class Outcome:
-    """One proposal and how it ended: a reply envelope, or GateUnavailable after every retry."""
+    """One proposal and how it ended: a reply envelope, GateUnavailable after every retry, or an error
+    the client raised (a reply that is not an envelope...), which the ledger reports as a problem.
+    lost_at holds the send time (monotonic) of each attempt whose reply never came."""
 
     plan_id: str
     symbol: str
@@ -97,7 +99,9 @@ class Outcome:
     kill_score: float
     reply: dict[str, Any] | None = None
     unavailable: bool = False
+    error: str | None = None
     latency_s: float = 0.0
+    lost_at: list[float] = field(default_factory=list)
 
     @property
     def decision(self) -> dict[str, Any] | None:
@@ -114,7 +118,11 @@ class Outcome:
 
 @dataclass
 class ProposalLoad:
-    """Threads of GateClients, each with its own plan_ids, proposing at `rate_per_thread` per second."""
+    """Threads of GateClients, each with its own plan_ids, proposing at `rate_per_thread` per second.
+
+    Each thread runs the Lazy Pirate retries itself (a GateClient with retries=0 per attempt), so the
+    attempts whose reply was lost are known, not absorbed. Every proposal sent becomes an Outcome,
+    whatever happens to it: `unaccounted()` lists what does not hold."""
 
     endpoint: str
     threads: int = 3
@@ -129,6 +137,8 @@ class ProposalLoad:
         self._lock = threading.Lock()
         self._workers = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(self.threads)]
         self.run_id = uuid.uuid4().hex[:8]
+        self.sent = 0
+        self.worker_errors: list[str] = []
 
     def start(self) -> "ProposalLoad":
         for worker in self._workers:
@@ -136,19 +146,54 @@ class ProposalLoad:
         return self
 
     def stop(self) -> list[Outcome]:
+        """Stop the workers; fail the test when a proposal sent has no outcome or a worker died."""
         self._stop.set()
         for worker in self._workers:
             worker.join(60)
+        problems = self.unaccounted()
+        assert not problems, "the proposal load lost track of proposals: " + "; ".join(problems)
         return self.outcomes
 
     def count(self, predicate=lambda o: True) -> int:
         with self._lock:
             return sum(1 for o in self.outcomes if predicate(o))
 
+    def snapshot(self) -> list[Outcome]:
+        with self._lock:
+            return list(self.outcomes)
+
+    def unaccounted(self) -> list[str]:
+        """Problems with the accounting itself: a worker that died or is still running, or proposals
+        sent without an outcome."""
+        problems = list(self.worker_errors)
+        problems += [f"load worker {w.name} still running after stop()" for w in self._workers if w.is_alive()]
+        with self._lock:
+            if self.sent != len(self.outcomes):
+                problems.append(f"{self.sent} proposals sent but {len(self.outcomes)} outcomes recorded")
+        return problems
+
+    def _propose(self, client: GateClient, outcome: Outcome) -> None:
+        """Lazy Pirate, one attempt at a time: each GateUnavailable is a reply lost for that attempt."""
+        for _ in range(1 + self.retries):
+            attempt_at = time.monotonic()
+            try:
+                outcome.reply = client.propose(outcome.symbol, outcome.action, kill_score=outcome.kill_score,
+                                               plan_id=outcome.plan_id)
+                return
+            except GateUnavailable:
+                outcome.lost_at.append(attempt_at)
+        outcome.unavailable = True
+
     def _run(self, index: int) -> None:
+        try:
+            self._proposals(index)
+        except BaseException as exc:  # noqa: BLE001 - a dead worker must fail the test, not warn
+            self.worker_errors.append(f"load worker {index} died: {exc!r}")
+
+    def _proposals(self, index: int) -> None:
         rng = random.Random(self.seed * 1000 + index)
         period_s = 1.0 / self.rate_per_thread
-        client = GateClient(self.endpoint, timeout_ms=self.timeout_ms, retries=self.retries)
+        client = GateClient(self.endpoint, timeout_ms=self.timeout_ms, retries=0)
         next_at = time.monotonic()
         n = 0
         try:
@@ -156,12 +201,13 @@ class ProposalLoad:
                 n += 1
                 outcome = Outcome(f"rel-{self.run_id}-{index}-{n}", rng.choice(SYMBOLS), rng.choice(ACTIONS),
                                   round(rng.random(), 3))
+                with self._lock:
+                    self.sent += 1
                 started = time.monotonic()
                 try:
-                    outcome.reply = client.propose(outcome.symbol, outcome.action, kill_score=outcome.kill_score,
-                                                   plan_id=outcome.plan_id)
-                except GateUnavailable:
-                    outcome.unavailable = True
+                    self._propose(client, outcome)
+                except Exception as exc:  # a reply that is not JSON, ...: recorded, and the client goes on
+                    outcome.error = f"{type(exc).__name__}: {exc}"
                 outcome.latency_s = time.monotonic() - started
                 with self._lock:
                     self.outcomes.append(outcome)
@@ -205,6 +251,8 @@ class Ledger:
     fault_holds: dict[str, int] = field(default_factory=dict)
     fault_holds_recorded_anyway: int = 0
     unavailable: int = 0
+    errors: int = 0
+    lost_replies: int = 0
     resubmitted: int = 0
     live_permits: int = 0
     problems: list[str] = field(default_factory=list)
@@ -212,18 +260,24 @@ class Ledger:
     def summary(self) -> str:
         return (f"proposals={self.proposals} decided={self.decided} permits={self.permits_in_replies} "
                 f"fault_holds={self.fault_holds} recorded_anyway={self.fault_holds_recorded_anyway} "
-                f"retries_exhausted={self.unavailable} resubmitted={self.resubmitted} live_permits={self.live_permits}")
+                f"retries_exhausted={self.unavailable} errors={self.errors} lost_replies={self.lost_replies} "
+                f"resubmitted={self.resubmitted} live_permits={self.live_permits}")
 
 
 def check_ledger(r: redis.Redis, outcomes: list[Outcome], endpoint: str) -> Ledger:
     """Every proposal ended with exactly one decision; faults and exhausted retries resolve on resubmission."""
     ledger = Ledger(proposals=len(outcomes))
+    ledger.lost_replies = sum(len(o.lost_at) for o in outcomes)
     stream = stream_records_by_plan(r)
     for plan_id, records in stream.items():
         if len(records) > 1:
             ledger.problems.append(f"{plan_id}: {len(records)} stream records")
     to_resubmit: list[Outcome] = []
     for o in outcomes:
+        if o.error is not None:
+            ledger.errors += 1
+            ledger.problems.append(f"{o.plan_id}: the client failed on the reply: {o.error}")
+            continue
         if o.unavailable:
             ledger.unavailable += 1
             to_resubmit.append(o)
@@ -283,3 +337,9 @@ def wait_for_load_progress(load: ProposalLoad, more: int, timeout_s: float = 30.
     target = load.count(lambda o: not o.unavailable) + more
     wait_for(lambda: load.count(lambda o: not o.unavailable) >= target, timeout_s,
              what or f"{more} more answered proposals", interval_s=0.1)
+
+
+def lost_outside(outcomes: list[Outcome], windows: list[tuple[float, float]]) -> list[str]:
+    """Attempts whose reply was lost though they were sent outside every (start, end) window (monotonic)."""
+    return [f"{o.plan_id}: reply lost for the attempt sent at {t:.2f}" for o in outcomes for t in o.lost_at
+            if not any(start <= t <= end for start, end in windows)]

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from helpers import wait_for
 from launcher.cli import main as clustergate
 from launcher.monitoring import render_prometheus_config, scrape_target
 from launcher.topology import load_topology
@@ -40,7 +41,10 @@ SPEC_METRICS = {
 }
 KNOWN_METRIC_PREFIXES = ("process_",)  # prometheus_client's default process collector
 # clustergate's own series that rules use, with the module that must export each (checked below).
-OWN_METRICS = {"price_feed_last_tick_timestamp_seconds": REPO / "actors" / "price_feed.py"}
+OWN_METRICS = {"p27_buffer_last_accepted_tick_timestamp_seconds": REPO / "actors" / "buffer.py",
+               "p27_shrinkage_intensity": REPO / "actors" / "correlator.py",
+               "clustergate_redis_used_memory_bytes": REPO / "actors" / "permit_issuer.py",
+               "clustergate_redis_maxmemory_bytes": REPO / "actors" / "permit_issuer.py"}
 
 PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and",
                 "or", "unless", "offset", "inf", "nan"}
@@ -85,6 +89,32 @@ def is_known_metric(name: str) -> bool:
 def test_every_own_metric_a_rule_uses_is_exported_under_that_name():
     for name, module in OWN_METRICS.items():
         assert f'"{name}"' in module.read_text(), f"{module} no longer exports {name}"
+
+
+def rule_series() -> set[str]:
+    """Every metric name an alert rule's expression uses, but `up`, which Prometheus itself makes."""
+    rules = [r for g in yaml.safe_load(ALERTS.read_text())["groups"] for r in g["rules"]]
+    return {name for rule in rules for name in metric_names(rule["expr"])} - {"up"}
+
+
+def test_every_series_a_rule_uses_has_a_sample_on_a_live_actor(live) -> None:
+    """A name in the source is not a series: scrape the running demo system until every series a rule
+    uses has a sample on some actor (an alert on a series nobody sets can never fire, or always does)."""
+    needed = rule_series()
+    assert "p27_buffer_last_accepted_tick_timestamp_seconds" in needed and "p27_corr_ready" in needed
+    missing: set[str] = set(needed)
+
+    def every_series_sampled() -> bool:
+        names = set()
+        for actor in live.data["actors"]:
+            names |= {key.split("{", 1)[0] for key in live.metrics(actor)}
+        missing.intersection_update(needed - names)
+        return not missing
+
+    try:
+        wait_for(every_series_sampled, 10, "a sample of every series the alert rules use", interval_s=0.5)
+    except AssertionError:
+        pytest.fail(f"no live actor has a sample of {sorted(missing)}, which the alert rules use", pytrace=False)
 
 
 # --------------------------------------------------------------------------- alert rules

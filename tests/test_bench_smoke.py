@@ -45,3 +45,35 @@ def test_bench_refuses_an_unknown_section() -> None:
                          text=True, timeout=60)
     assert run.returncode == 2
     assert "--only takes gate, cluster, ticks, system" in run.stderr
+
+
+def test_every_tick_sent_to_the_buffer_is_counted_as_accepted_or_rejected(tmp_path: Path) -> None:
+    """The ticks benchmark's 'lost' figure can see a lost tick: a real buffer, 400 ticks (below its
+    high-water mark of 1000, so ZeroMQ may drop none), half of them accepted, half superseded."""
+    from bench.bench_ticks import TickBench
+
+    bench = TickBench(tmp_path)
+    try:
+        result = bench.paced(1000.0, 0.4)
+    finally:
+        bench.close()
+    assert result["accepted"] > 0 and result["rejected"] > 0, result
+    assert result["accepted"] + result["rejected"] == result["sent"] == 400, result
+    assert result["lost"] == 0, result
+
+
+def test_the_gate_benchmark_counts_only_recorded_decisions(tmp_path: Path) -> None:
+    """bench_gate counts a decision only when the permit issuer recorded it, and checks in Redis that
+    each has its record and, when it says so, its permit: a gate that never reaches the issuer
+    answers fault HOLDs fast, and must not pass as a fast gate (exit 1 with CHECK FAILED)."""
+    out = tmp_path / "gate.json"
+    run = subprocess.run([sys.executable, str(REPO / "bench" / "bench_gate.py"), "--rate", "300", "--seconds", "1",
+                          "--closed-seconds", "0.3", "--out", str(out)],
+                         cwd=REPO, capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    report = json.loads(out.read_text())
+    opened = report["open_loop"]
+    assert opened["answered"] == opened["sent"] == 300 and opened["fault_holds"] == 0 and opened["permits"] > 0
+    for phase, check in report["checks"].items():
+        assert check["counted"] > 0 and check["records_missing"] == check["stream_missing"] == check["permits_missing"] == 0, (phase, check)
+    assert set(report["shutdown_s"]) == {"gate", "permit_issuer"}

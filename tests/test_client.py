@@ -68,3 +68,34 @@ def test_a_request_interrupted_while_waiting_for_its_reply_leaves_the_client_usa
         stop.set()
         server.join(5)
         ctx.term()
+
+
+def silent_server(ctx: zmq.Context) -> tuple[str, zmq.Socket]:
+    """A ROUTER that takes requests and never answers, as a stalled gate."""
+    sock = ctx.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    port = sock.bind_to_random_port("tcp://127.0.0.1")
+    return f"tcp://127.0.0.1:{port}", sock
+
+
+def test_gateunavailable_carries_the_plan_id_propose_generated_so_the_caller_can_retry_with_it():
+    from launcher.client import GateUnavailable
+    ctx = zmq.Context()
+    endpoint, server = silent_server(ctx)
+    client = GateClient(endpoint, timeout_ms=100, retries=1, context=ctx)
+    try:
+        try:
+            client.propose("ETHUSDT", "PARTIAL_50")
+        except GateUnavailable as exc:
+            caught = exc
+        else:
+            raise AssertionError("a silent gate must end in GateUnavailable")
+        sent = []
+        while server.poll(1000):
+            sent.append(json.loads(server.recv_multipart()[-1])["plan_id"])
+        assert sent == [caught.plan_id] * 2  # both attempts carried it
+        assert caught.plan_id in str(caught) and "same plan_id" in str(caught)
+    finally:
+        client.close()
+        server.close(linger=0)
+        ctx.term()

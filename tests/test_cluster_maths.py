@@ -246,9 +246,12 @@ def test_a_tick_from_the_future_never_moves_the_head_past_the_open_slot():
     grid = PriceGrid(["A"], 60.0, 5, head_slot=100)  # slot 100 is [6000, 6060)
     early, late = 6001.0, 6057.0
     assert add_tick(grid, "A", 10.0, early + 6, early) == "future_ts"  # in the open slot, beyond the skew
-    assert add_tick(grid, "A", 10.0, late + 4, late) == "future_ts"    # within the skew, but in slot 101
     assert add_tick(grid, "A", 10.0, 6000.0 + 3600, late) == "future_ts"
     assert grid.head_slot == 100 and np.isnan(grid.prices).all()
+    # Within the skew but in slot 101: recorded as of now, in the open slot 100 (issue 17, slot edge).
+    edge = PriceGrid(["A"], 60.0, 5, head_slot=100)
+    assert add_tick(edge, "A", 10.5, late + 4, late) is None
+    assert edge.head_slot == 100 and edge.prices[0, -1] == 10.5
     assert add_tick(grid, "A", 11.0, early + 5, early) is None  # 5 s ahead, in the open slot
     assert add_tick(grid, "A", 12.0, late + 2, late) is None
     later = late + 10  # slot 101 is open now: its real ticks are used, none superseded

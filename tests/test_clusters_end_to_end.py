@@ -35,6 +35,8 @@ class TickFeed:
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.prices = {"BTCUSDT": 64000.0, "ETHUSDT": 3400.0, "SOLUSDT": 150.0}
+        self.ticking = threading.Event()  # cleared: no more price ticks, snapshots kept fresh
+        self.ticking.set()
 
     def start(self) -> "TickFeed":
         self.thread.start()
@@ -49,7 +51,8 @@ class TickFeed:
                 beta = 0.0 if symbol == "SOLUSDT" else 1.0
                 self.prices[symbol] *= math.exp(beta * market + rng.normal(0, 0.003 if beta else 0.01))
                 seq += 1
-                self.sock.send_multipart(Tick(symbol, self.prices[symbol], time.time(), seq).frames())
+                if self.ticking.is_set():
+                    self.sock.send_multipart(Tick(symbol, self.prices[symbol], time.time(), seq).frames())
             self.sock.send_multipart([b"tick.BTCUSDT", b"not json"])        # counted, never used
             self.sock.send_multipart(Tick("DOGEUSDT", 0.1, time.time(), seq).frames())  # not in the allowlist
             self.sock.send_multipart(heartbeat_frames(time.time(), seq))
@@ -74,7 +77,8 @@ def system(tmp_path: Path, redis_server):
     feed = TickFeed(data["actors"]["price_feed"]["sockets"]["ticks"]["bind"], redis_server.client()).start()
     procs = {name: ActorProcess(topo_path, name).start() for name in P27_ACTORS}
     ports = {name: data["actors"][name]["metrics_port"] for name in P27_ACTORS}
-    yield {"procs": procs, "ports": ports, "topo_path": topo_path, "redis": redis_server.client(), "data": data}
+    yield {"procs": procs, "ports": ports, "topo_path": topo_path, "redis": redis_server.client(), "data": data,
+           "feed": feed}
     for proc in procs.values():
         proc.terminate()
     feed.stop()
@@ -124,7 +128,9 @@ def test_corr_becomes_ready_and_redis_state_is_fresh_and_consistent(system):
     state = fresh_state(r)
     assert int(state["clusters_count"]) >= 1
     assert 0 < float(state["cluster_stress"]) <= 1
+    assert 0 <= float(state["price_age_s"]) <= 2 * CADENCE_S + 1  # the age of its newest input price
     vol = r.hgetall(keys.REALIZED_VOL)
+    assert 0 <= time.time() - int(vol.pop(keys.REALIZED_VOL_UPDATED_TS)) <= 2 * CADENCE_S + 1
     assert set(vol) >= {"BTCUSDT", "ETHUSDT"} and all(float(v) > 0 for v in vol.values())
     assert r.xlen(keys.CLUSTER_STATE_STREAM) >= 1
     metrics = scrape(sw_port)
@@ -185,3 +191,123 @@ def test_warm_restart_of_buffer_then_of_every_actor_keeps_points_and_readiness(s
     log = procs["buffer"].log()
     assert "history_loaded" in log
     assert "snapshot_received" in procs["correlator"].log()
+
+
+def state_writer_reports_no_fresh_state(port: int, expect_not_ready: bool) -> bool:
+    m = scrape(port)
+    ready = m.get('clustergate_actor_ready{actor="state_writer",kind="state_writer"}')
+    return (m.get("p27_corr_ready") == 0 and m.get("p27_clusters_count") == 0
+            and m.get("p27_cluster_stress_sum") == 0 and m.get("p27_symbols_in_matrix") == 0
+            and (ready == 0 or not expect_not_ready))
+
+
+@pytest.mark.parametrize("stopped", ["clusterer", "correlator", "buffer"])
+def test_state_writer_gauges_expire_when_an_upstream_actor_stops(system, stopped):
+    """Issue 17 #3: with the clusterer killed, port 8048 kept showing p27_corr_ready 1 and the stress.
+    With the buffer stopped the clusterer still sends (not-ready) states, so the state writer stays
+    ready while its corr_ready reads 0; with the clusterer or correlator stopped nothing arrives."""
+    procs, sw_port, r = system["procs"], system["ports"]["state_writer"], system["redis"]
+    wait_for(lambda: corr_ready(sw_port) and fresh_state(r), 30, "ready and fresh state")
+    wait_for(lambda: scrape(sw_port).get("p27_clusters_count", 0) >= 1, 10, "a cluster on the state writer")
+    procs[stopped].terminate()
+    wait_for(lambda: state_writer_reports_no_fresh_state(sw_port, stopped != "buffer"), 6 * CADENCE_S + 10,
+             f"the state writer's mirrored gauges and readiness at 0 with the {stopped} stopped")
+    procs[stopped].start()
+    wait_for(lambda: corr_ready(sw_port) and scrape(sw_port).get(
+        'clustergate_actor_ready{actor="state_writer",kind="state_writer"}') == 1, 30,
+             f"the state writer ready again once the {stopped} is back")
+
+
+class SteppedClockProcess(ActorProcess):
+    """An actor whose wall clock the test steps through a file (tests/clock_shim.py)."""
+
+    def __init__(self, topology_path: Path, name: str, clock_file: Path):
+        super().__init__(topology_path, name)
+        self.clock_file = clock_file
+
+    def start(self) -> "SteppedClockProcess":
+        import os
+        import subprocess
+        import sys
+        repo = Path(__file__).resolve().parent.parent
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(repo / "tests" / "clock_shim.py"), f"actors.{self.kind}", "--topology",
+             str(self.topology_path), "--name", self.name], cwd=repo, stdout=self._log, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "CLUSTERGATE_TEST_CLOCK_FILE": str(self.clock_file)})
+        return self
+
+
+def buffer_points(port: int) -> float:
+    return scrape(port).get("p27_buffer_min_points_per_symbol", 0)
+
+
+def test_buffer_recovers_its_points_without_a_restart_after_a_forward_clock_step(system, tmp_path):
+    """Issue 17 #1: +3600 s for 1.2 s at a 0.5 s cadence took the points from 20 to 0 for an hour
+    (every real tick too_old), and the wiped grid was persisted, so only a cold restart recovered."""
+    procs, ports = system["procs"], system["ports"]
+    clock_file = tmp_path / "clock_offset_s"
+    clock_file.write_text("0")
+    procs["buffer"].terminate()
+    procs["buffer"] = SteppedClockProcess(system["topo_path"], "buffer", clock_file).start()
+    wait_for(lambda: buffer_points(ports["buffer"]) >= 20, 40, "20 points per symbol in the buffer")
+    wait_for(lambda: corr_ready(ports["correlator"]), 10, "corr ready")
+    clock_file.write_text("3600")
+    wait_for(lambda: buffer_points(ports["buffer"]) == 0, 10, "the clock step seen by the buffer")
+    time.sleep(1.2)  # the step lasts 1.2 s (about two publishes), as in the issue's run
+    clock_file.write_text("0")
+    wait_for(lambda: buffer_points(ports["buffer"]) >= 15, 4 * CADENCE_S + 5,
+             "the buffer's points back from the saved history, without a restart")
+    wait_for(lambda: corr_ready(ports["correlator"]), 4 * CADENCE_S + 5, "corr ready again")
+    metrics = scrape(ports["buffer"])
+    assert metrics['p27_buffer_clock_faults_total{direction="ahead"}'] >= 1
+    assert metrics['p27_buffer_clock_faults_total{direction="back"}'] >= 1
+    assert procs["buffer"].log().count("event=clock_fault ") <= 4  # logged once per step, not per tick
+
+
+def state_with(cluster_symbols: list[list[str]], ts: float) -> dict:
+    from actors.clusterer import cluster_id
+    clusters = [{"id": cluster_id(s), "symbols": sorted(s), "notional": 1.0, "weight": 1.0 / len(cluster_symbols),
+                 "concentration": 1.0, "correlation": 0.8, "stress": 0.4} for s in cluster_symbols]
+    return {"ready": True, "ts": ts, "cluster_stress": 0.4 * len(clusters), "clusters": clusters, "realized_vol": {}}
+
+
+def test_two_state_writers_racing_between_hkeys_and_exec_leave_no_stale_cluster_behind(redis_server):
+    """Issue 17 #8: writer B committed between writer A's HKEYS and EXEC, and B's per-cluster hash
+    was left behind (HKEYS read outside the transaction, no WATCH). Real redis-server, two clients."""
+    from actors.state_writer import write_state
+    a, b = redis_server.client(), redis_server.client()
+    state_a = state_with([["BTCUSDT", "ETHUSDT"]], time.time())
+    state_b = state_with([["BTCUSDT", "SOLUSDT"]], time.time())
+    races = []
+
+    def writer_b_commits_first() -> None:
+        if not races:  # once: B wins the race, then A must notice and redo its read
+            races.append(1)
+            write_state(b, state_b, set(), 1000)
+
+    write_state(a, state_a, set(), 1000, before_exec=writer_b_commits_first)
+    assert races == [1]
+    assert set(a.hkeys(keys.CLUSTERS)) == {state_a["clusters"][0]["id"]}
+    assert_state_consistent(a)  # no per-cluster hash without its entry in the clusters hash
+
+
+def test_the_cluster_state_stops_looking_fresh_soon_after_the_prices_stop(system):
+    """Issue 17 #2: ClusterStress was 0.93 and fresh 300 cadences after the last tick (351 to not-ready)."""
+    ports, r = system["ports"], system["redis"]
+    wait_for(lambda: corr_ready(ports["state_writer"]) and fresh_state(r), 30, "ready and fresh state")
+    system["feed"].ticking.clear()
+    stopped_at = time.time()
+    wait_for(lambda: scrape(ports["state_writer"]).get("p27_corr_ready") == 0, 30, "corr not ready on 8048")
+    print(f"\nprices stopped -> p27_corr_ready 0 on the state writer after {time.time() - stopped_at:.2f} s "
+          f"({(time.time() - stopped_at) / CADENCE_S:.1f} cadences; max_price_age_s = 5 cadences)")
+    metrics = scrape(ports["correlator"])
+    assert metrics['p27_fail_closed_total{reason="prices_stale"}'] >= 1
+    # The last state written carries the age of its newest price, at most max_price_age_s (5 cadences).
+    state = r.hgetall(keys.CLUSTER_STATE)
+    assert float(state["price_age_s"]) <= 5 * CADENCE_S + 0.5
+    assert float(state["newest_price_ts"]) <= stopped_at + 0.5
+    newest = scrape(ports["buffer"])
+    assert max(v for k, v in newest.items() if k.startswith("p27_buffer_last_accepted_tick_timestamp_seconds")) <= stopped_at + 0.5
+    system["feed"].ticking.set()
+    wait_for(lambda: corr_ready(ports["state_writer"]) and fresh_state(r), 30, "ready again once prices return")

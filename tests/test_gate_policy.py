@@ -416,3 +416,71 @@ def test_the_issuer_is_asked_to_check_a_cooldown_only_when_the_decision_depended
     assert not cooldown_mattered(item(P50, NOT_ALLOWED))
     assert not cooldown_mattered(item(P50, FAIL_CLOSED_STATE))
     assert not cooldown_mattered(item(P50, PASS, seen=False))
+
+
+# --------------------------------------------------------------------------- policy: spec | monotone (issue 16)
+
+MONOTONE = GateSettings(policy="monotone")
+ORDER = {a: i for i, a in enumerate((HOLD, P25, P50, P75, FULL))}
+
+
+def monotone(action, *, stress=0.5, kill_score=0.0, cooldown=False):
+    return decide(action, allowed=True, state_ok=True, cooldown=cooldown, stress=stress, kill_score=kill_score,
+                  settings=MONOTONE)
+
+
+def test_spec_policy_stays_the_default_and_a_cooldown_can_enlarge_a_cold_full_close_under_it():
+    assert GateSettings().policy == "spec"
+    assert policy(FULL, stress=0.2) == (P50, COLD)
+    assert policy(FULL, stress=0.2, cooldown=True) == (P75, COOLDOWN)
+
+
+def test_monotone_policy_never_lets_a_cooldown_enlarge_a_cold_full_close():
+    assert monotone(FULL, stress=0.2) == (P50, COLD)
+    assert monotone(FULL, stress=0.2, cooldown=True) == (P25, COOLDOWN)
+
+
+def test_monotone_policy_keeps_riskoff_from_raising_a_cooled_down_partial_50_above_its_step_down():
+    assert policy(P50, stress=0.9, cooldown=True) == (P75, RISKOFF)
+    assert monotone(P50, stress=0.9) == (P75, RISKOFF)
+    assert monotone(P50, stress=0.9, cooldown=True) == (P50, COOLDOWN)
+
+
+@given(st.sampled_from([HOLD, P25, P50, P75, FULL]), st.floats(0, 1), st.floats(0, 1))
+def test_under_monotone_a_cooldown_never_gives_a_larger_action_than_no_cooldown_nor_than_spec(action, stress, ks):
+    with_cd = monotone(action, stress=stress, kill_score=ks, cooldown=True)[0]
+    assert ORDER[with_cd] <= ORDER[monotone(action, stress=stress, kill_score=ks)[0]]
+    assert ORDER[with_cd] <= ORDER[policy(action, stress=stress, kill_score=ks, cooldown=True)[0]]
+    # Without a cooldown the two policies agree.
+    assert monotone(action, stress=stress, kill_score=ks) == policy(action, stress=stress, kill_score=ks)
+
+
+def readme_policy_table() -> list[list[str]]:
+    from pathlib import Path
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    start, end = text.index("<!-- policy-table:start -->"), text.index("<!-- policy-table:end -->")
+    rows = [line for line in text[start:end].splitlines() if line.startswith("| ")]
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[2:]]  # header and rule dropped
+
+
+def cell(result) -> str:
+    action, reason = result
+    return f"{action} `{reason}`"
+
+
+def test_the_readme_policy_table_lists_every_case_as_the_gate_decides_it():
+    bands = {"< 0.55": 0.3, "0.55 to < 0.80": 0.7, ">= 0.80": 0.9}
+    kills = {"< 0.85": 0.5, ">= 0.85": 0.9, "any": 0.5}
+    rows = readme_policy_table()
+    seen = set()
+    for proposed, band, kill, plain, spec, mono in rows:
+        stress, ks = bands[band], kills[kill]
+        assert plain == cell(policy(proposed, stress=stress, kill_score=ks)), (proposed, band, kill)
+        assert spec == cell(policy(proposed, stress=stress, kill_score=ks, cooldown=True)), (proposed, band, kill)
+        assert mono == cell(monotone(proposed, stress=stress, kill_score=ks, cooldown=True)), (proposed, band, kill)
+        seen.add((proposed, band, kill))
+    # Every proposed action in every stress band; FULL_CLOSE split by kill_score where it matters (cold).
+    expected = {(a, b, "any") for a in (HOLD, P25, P50, P75) for b in bands}
+    expected |= {(FULL, "< 0.55", "< 0.85"), (FULL, "< 0.55", ">= 0.85"), (FULL, "0.55 to < 0.80", "any"),
+                 (FULL, ">= 0.80", "any")}
+    assert seen == expected

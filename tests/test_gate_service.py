@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import redis
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from actors import keys
@@ -23,12 +24,13 @@ BOOK = {"BTCUSDT": (0.5, 64000.0), "ETHUSDT": (8.0, 3400.0), "SOLUSDT": (-40.0, 
 class P26:
     """Gate + permit issuer processes against one Redis, and a client."""
 
-    def __init__(self, workdir: Path, redis_url: str, gate_settings: dict | None = None):
+    def __init__(self, workdir: Path, redis_url: str, gate_settings: dict | None = None,
+                 issuer_settings: dict | None = None):
         workdir.mkdir(parents=True, exist_ok=True)
         self.data = retarget(demo_topology_data(), redis_url)
-        if gate_settings:
-            self.data["actors"]["gate"]["settings"] = {**(self.data["actors"]["gate"].get("settings") or {}),
-                                                       **gate_settings}
+        for name, extra in (("gate", gate_settings), ("permit_issuer", issuer_settings)):
+            if extra:
+                self.data["actors"][name]["settings"] = {**(self.data["actors"][name].get("settings") or {}), **extra}
         self.topology = write_topology(workdir / "topology.yaml", self.data)
         self.workdir = workdir
         self.issuer = ActorProcess(self.topology, "permit_issuer", log_dir=workdir)
@@ -245,8 +247,10 @@ def test_the_gate_exports_every_p26_series_from_the_start(clean):
 
 
 def test_the_documented_bad_requests_get_error_envelopes(clean):
+    # Larger than max_request_bytes: libzmq drops the connection unread (MAXMSGSIZE), so no reply at all.
+    with pytest.raises(GateUnavailable):
+        GateClient(clean.endpoint, timeout_ms=500, retries=0).request_raw(b"x" * 10_000_000)
     cases = [
-        (b"x" * 10_000_000, "too_large"),
         ([b'{"plan_id": "a"}', b"second"], "multipart"),
         (b"\x00\xff\xfe garbage", "not_utf8"),
         (b"{oops", "not_json"),
@@ -534,13 +538,14 @@ def test_with_state_refresh_0_the_gauge_timer_counts_no_fallback_without_a_propo
 def test_the_permit_script_run_twice_for_one_request_reports_its_own_write_as_written(redis_server):
     """RespClient re-sends a pipeline on a fresh connection after a timeout, so a stalled Redis can run
     one request's script twice: the second run must not turn the fresh decision into a replay."""
-    from actors.permit_issuer import RECORD_DECISION, SEEN_NONE, outcome, script_call
+    from actors.permit_issuer import RECORD_DECISION, SEEN_NONE, ScriptArgs, outcome, script_call
     from actors.resp import RespClient
     client = RespClient(port=redis_server.port)
     r = redis_server.client()
     plan = new_plan()
     decision = issuer_item(plan, "ETHUSDT", "PARTIAL_50")["decision"]
-    ttls = ("86400", "1000", "60", "60")
+    ttls = ScriptArgs(decision_ttl="86400", hold_ttl="600", stream_cap="1000", permit_ttl="60", cooldown_ttl="60",
+                      retention_ms="60000")
     script_keys, args, stored = script_call(decision, SEEN_NONE, ttls)
     RECORD_DECISION.run_many(client, [(script_keys, args)])  # the run whose reply the timeout lost
     again = RECORD_DECISION.run_many(client, [(script_keys, args)])  # the re-sent pipeline
@@ -644,3 +649,323 @@ def test_a_proposal_decided_again_after_a_cooldown_conflict_counts_one_fallback(
         assert p26.metrics()["p26_cluster_fallback_total"] == before + 1
     finally:
         p26.stop()
+
+
+# --------------------------------------------------------------------------- issue 16: the exit path hardened
+
+
+def dealer_proposals(endpoint: str, bodies: list[bytes], timeout_ms: int = 10000) -> list[dict]:
+    """Send every body at once on one DEALER (so the gate decides them in as few batches as it can);
+    the replies, in order."""
+    import zmq
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(endpoint)
+    try:
+        for body in bodies:
+            sock.send_multipart([b"", body])
+        replies = []
+        for _ in bodies:
+            assert sock.poll(timeout_ms), "a proposal got no reply"
+            replies.append(json.loads(sock.recv_multipart()[-1]))
+        return replies
+    finally:
+        sock.close(linger=0)
+
+
+def proposal_body(plan_id: str, symbol: str, action: str, kill_score: str = "0.0") -> bytes:
+    return (f'{{"plan_id": "{plan_id}", "symbol": "{symbol}", "action_proposed": "{action}", '
+            f'"kill_score": {kill_score}}}').encode()
+
+
+def test_one_overflowing_kill_score_fails_only_its_own_proposal(clean):
+    """Defect 1: a 400-digit integer made math.isfinite raise OverflowError, and the whole batch got
+    internal_error."""
+    plans = [new_plan() for _ in range(6)]
+    bodies = [proposal_body(p, "BTCUSDT", "HOLD") for p in plans[:5]]
+    bodies.insert(2, proposal_body(plans[5], "ETHUSDT", "PARTIAL_50", kill_score="1" + "0" * 400))
+    replies = dealer_proposals(clean.endpoint, bodies)
+    bad = replies.pop(2)
+    assert (bad["status"], bad["reason"]) == ("error", "invalid_proposal"), bad
+    assert "kill_score" in bad["detail"]
+    assert [(r["status"], r["decision"]["final_action"]) for r in replies] == [("ok", "HOLD")] * 5, replies
+    # r_net too.
+    reply = dealer_proposals(clean.endpoint, [proposal_body(new_plan(), "BTCUSDT", "HOLD")[:-1]
+                                              + b', "r_net": -' + b"9" * 400 + b"}"])[0]
+    assert (reply["status"], reply["reason"]) == ("error", "invalid_proposal") and "r_net" in reply["detail"]
+
+
+def test_a_live_permit_keeps_its_decision_record_through_a_burst_of_holds(tmp_path, redis_server):
+    """Defect 3: XADD MAXLEN ~ 1000 trimmed a permit's record away after 1,300 HOLDs. Records younger than
+    the longest permit/cooldown TTL are never trimmed now; past the count cap the issuer refuses."""
+    r = redis_server.client()
+    write_book(r)
+    p26 = P26(tmp_path / "p26", redis_server.url, issuer_settings={"stream_maxlen": 1000}).start()
+    try:
+        plan = new_plan()
+        assert decision_of(p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))["permit"]
+        replies = []
+        for start in range(0, 1300, 100):
+            replies += dealer_proposals(p26.endpoint, [proposal_body(new_plan(), "BTCUSDT", "HOLD")
+                                                       for _ in range(100)])
+        assert r.exists(keys.permit(plan)) == 1
+        records = [f for _, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == plan]
+        assert len(records) == 1 and records[0]["final_action"] == "PARTIAL_75"  # risk-off
+        recorded = [d for d in map(decision_of, replies) if d.get("recorded", True)]
+        refused = [d for d in map(decision_of, replies) if not d.get("recorded", True)]
+        # The cap holds: 1,000 records on the stream, the rest refused, saying so and that nothing was recorded.
+        assert r.xlen(keys.GATE_STREAM) == 1000 == 1 + len(recorded)
+        assert len(refused) == 301
+        assert all(d["gate_reason"] == "permit_unavailable" and "stream_full" in d["detail"]
+                   and "nothing was recorded" in d["detail"] for d in refused), refused[:1]
+        assert all(r.exists(keys.plan_decision(d["plan_id"])) == 0 for d in refused)
+    finally:
+        p26.stop()
+
+
+def test_the_gate_and_redis_py_actors_use_the_db_given_in_the_url_query(tmp_path, redis_server):
+    """Defect 4: with ?db=3 the book used db 3 while the gate read and wrote db 0 (and failed closed)."""
+    from actors.redis_conn import connect
+    from launcher.topology import load_topology
+    r3 = redis.Redis(port=redis_server.port, db=3, decode_responses=True)
+    write_book(r3)
+    url = f"redis://127.0.0.1:{redis_server.port}?db=3"
+    p26 = P26(tmp_path / "p26", url).start()
+    try:
+        plan = new_plan()
+        d = decision_of(p26.client.propose("ETHUSDT", "PARTIAL_75", plan_id=plan))
+        assert (d["gate_reason"], d["permit"]) == ("pass", True), d
+        assert r3.exists(keys.permit(plan), keys.plan_decision(plan)) == 2
+        assert redis_server.client().exists(keys.GATE_STREAM) == 0  # nothing in db 0
+        assert connect(load_topology(str(p26.topology)).redis).connection_pool.connection_kwargs["db"] == 3
+    finally:
+        p26.stop()
+
+
+def test_a_stored_decision_with_nan_or_deep_nesting_fails_its_own_item_only(clean):
+    """Defect 5: NaN in a stored decision (reply encoding) or one nested deeper than the stack (json.loads)
+    failed the whole issuer request after every script had run."""
+    r = clean.redis
+    nan_plan, deep_plan, fresh = new_plan(), new_plan(), new_plan()
+    r.set(keys.plan_decision(nan_plan), '{"symbol": "BTCUSDT", "action_proposed": "HOLD", "kill_score": 0.0, '
+                                       '"final_action": "HOLD", "gate_reason": "pass", "stress": NaN}')
+    r.set(keys.plan_decision(deep_plan), "[" * 100000 + "]" * 100000)
+    reply = issuer_request(clean, {"decisions": [issuer_item(nan_plan, "BTCUSDT", "HOLD"),
+                                                 issuer_item(deep_plan, "BTCUSDT", "HOLD"),
+                                                 issuer_item(fresh, "ETHUSDT", "PARTIAL_50")]})
+    assert reply["status"] == "ok", reply
+    first, second, third = reply["results"]
+    assert (first["status"], first["reason"]) == ("error", "corrupt_decision"), first
+    assert (second["status"], second["reason"]) == ("error", "corrupt_decision"), second
+    assert third["written"] and third["permit_issued"] and third["decision"]["plan_id"] == fresh
+
+
+def test_a_batch_with_a_corrupt_stored_decision_never_says_nothing_was_recorded_beside_a_permit(clean):
+    """Defect 5 through the gate: the fresh proposal of the batch got HOLD "nothing was recorded" while
+    its permit existed."""
+    r = clean.redis
+    nan_plan, fresh = new_plan(), new_plan()
+    r.set(keys.plan_decision(nan_plan), '{"symbol": "BTCUSDT", "action_proposed": "HOLD", "kill_score": 0.0, '
+                                       '"final_action": "HOLD", "gate_reason": "pass", "stress": Infinity}')
+    corrupt, decided = dealer_proposals(clean.endpoint, [proposal_body(nan_plan, "BTCUSDT", "HOLD"),
+                                                         proposal_body(fresh, "ETHUSDT", "PARTIAL_50")])
+    d = decision_of(decided)
+    assert (d["final_action"], d["permit"]) == ("PARTIAL_75", True), d  # the demo book is risk-off
+    assert r.exists(keys.permit(fresh)) == 1
+    c = decision_of(corrupt)
+    assert (c["final_action"], c["recorded"]) == ("HOLD", False)
+    assert "nothing was recorded" not in c["detail"] and "corrupt_decision" in c["detail"]
+
+
+def test_a_timed_out_proposal_retried_with_the_plan_id_from_gateunavailable_gets_one_permit(tmp_path, redis_server):
+    """Defect 6: GateUnavailable did not carry the plan_id propose() made, so the caller's retry was a new
+    plan and got a second, larger permit."""
+    import signal
+    write_book(redis_server.client())
+    r = redis_server.client()
+    p26 = P26(tmp_path / "p26", redis_server.url).start()
+    client = GateClient(p26.endpoint, timeout_ms=300, retries=0)
+    try:
+        assert decision_of(client.propose("BTCUSDT", "HOLD"))["recorded"]  # connected before the gate stalls
+        p26.gate.proc.send_signal(signal.SIGSTOP)  # the gate stalls: the client times out, the request waits
+        try:
+            with pytest.raises(GateUnavailable) as caught:
+                client.propose("ETHUSDT", "PARTIAL_50")
+        finally:
+            p26.gate.proc.send_signal(signal.SIGCONT)
+        plan = caught.value.plan_id
+        assert plan and plan in str(caught.value)
+        wait_for(lambda: r.exists(keys.permit(plan)), 10, "the stalled request's permit")
+        again = decision_of(p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+        assert again["replayed"] and again["final_action"] == "PARTIAL_75"  # risk-off
+        assert len(list(r.scan_iter(match=keys.permit("*")))) == 1
+    finally:
+        client.close()
+        p26.stop()
+
+
+def test_clustergate_propose_prints_the_plan_id_it_used_on_success_and_on_failure(clean):
+    from helpers import free_port
+    ok = run_cli("--symbol", "ETHUSDT", "--action", "HOLD", "--topology", str(clean.topology))
+    assert ok.returncode == 0, ok.stderr
+    plan = json.loads(ok.stdout)["decision"]["plan_id"]
+    assert f"plan_id {plan}" in ok.stderr
+    failed = run_cli("--symbol", "ETHUSDT", "--action", "HOLD", "--endpoint", f"tcp://127.0.0.1:{free_port()}",
+                     "--timeout-ms", "100", "--retries", "0")
+    assert failed.returncode == 1
+    used = [line for line in failed.stderr.splitlines() if line.startswith("plan_id ")]
+    assert len(used) == 1 and "retry with --plan-id" in used[0], failed.stderr
+
+
+def test_an_error_reply_to_a_proposal_carries_its_plan_id(clean):
+    plan = new_plan()
+    assert decision_of(clean.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))["permit"]
+    reply = clean.client.propose("SOLUSDT", "PARTIAL_50", plan_id=plan)
+    assert (reply["status"], reply["reason"], reply["plan_id"]) == ("error", "plan_id_conflict", plan)
+    reply = clean.client.propose("ETHUSDT", "PARTIAL_50", kill_score=2.0, plan_id=plan)
+    assert (reply["status"], reply["reason"], reply["plan_id"]) == ("error", "invalid_proposal", plan)
+
+
+def test_a_stored_decision_is_compact_and_a_hold_without_permit_keeps_it_only_for_the_hold_ttl(clean):
+    """Defect 7: every valid proposal stored ~552 bytes for 24 h, a HOLD for a made-up symbol included."""
+    r = clean.redis
+    made_up, permitted = new_plan(), new_plan()
+    assert decision_of(clean.client.propose("MADEUPUSDT", "FULL_CLOSE_PROPOSED", plan_id=made_up))["gate_reason"] \
+        == "not_allowed"
+    assert decision_of(clean.client.propose("ETHUSDT", "PARTIAL_75", plan_id=permitted))["permit"]
+    hold_raw, permit_raw = r.get(keys.plan_decision(made_up)), r.get(keys.plan_decision(permitted))
+    assert len(hold_raw) <= 280 and len(permit_raw) <= 280, (hold_raw, permit_raw)
+    assert 0 < r.ttl(keys.plan_decision(made_up)) <= 600  # hold_decision_ttl_s
+    assert r.ttl(keys.plan_decision(permitted)) > 86000  # decision_ttl_s
+    stored = json.loads(permit_raw)
+    assert (stored["final_action"], stored["gate_reason"], stored["permit"]) == ("PARTIAL_75", "pass", True)
+    # A resubmission still gets the first decision back from the compact form.
+    again = decision_of(clean.client.propose("ETHUSDT", "PARTIAL_75", plan_id=permitted))
+    assert (again["replayed"], again["final_action"], again["gate_reason"], again["permit"]) == (
+        True, "PARTIAL_75", "pass", True)
+    assert again["permit_key"] == keys.permit(permitted) and again["permit_ttl_ms"] > 0
+
+
+def test_the_permit_issuer_exports_redis_memory_use_and_its_limit(clean):
+    port = clean.data["actors"]["permit_issuer"]["metrics_port"]
+    clean.redis.config_set("maxmemory", 256 * 1024 * 1024)
+    try:
+        metrics = wait_for(lambda: (lambda m: m if m.get("clustergate_redis_maxmemory_bytes") == 256 * 1024 * 1024
+                                    else None)(scrape(port)), 20, "the issuer to export Redis memory")
+        assert metrics["clustergate_redis_used_memory_bytes"] > 0
+    finally:
+        clean.redis.config_set("maxmemory", 0)
+
+
+def test_an_issuer_write_never_lands_after_the_gate_stopped_waiting(tmp_path, redis_server):
+    """The outcome-unknown window: RespClient re-sends a pipeline once after a timeout, so a stalled Redis
+    could run the script up to 2 x timeout late, after the gate answered HOLD outcome unknown. The script
+    now refuses past the gate's deadline (permit_timeout_ms / 2 after the decision), by Redis's clock."""
+    import signal
+    r = redis_server.client()
+    write_book(r)
+    p26 = P26(tmp_path / "p26", redis_server.url, gate_settings={"state_refresh_ms": 60000}).start()
+    try:
+        answered_ms = []
+        for stall_s in (0.3, 0.45, 0.6):
+            # A decision with Redis up fills the gate's state cache, so the stalled one goes to the issuer.
+            assert decision_of(p26.client.propose("BTCUSDT", "HOLD", plan_id=new_plan()))["recorded"]
+            plan = new_plan()
+            redis_server.proc.send_signal(signal.SIGSTOP)
+            try:
+                sent = time.time()
+                d = decision_of(p26.client.propose("ETHUSDT", "HOLD", plan_id=plan))
+                answered = time.time()
+                time.sleep(stall_s)  # Redis stays stalled past the gate's answer, then runs what waits
+            finally:
+                redis_server.proc.send_signal(signal.SIGCONT)
+            answered_ms.append(round((answered - sent) * 1000))
+            assert (d["final_action"], d["recorded"]) == ("HOLD", False), d
+            assert "outcome unknown" in d["detail"]
+            wait_for(lambda: r.ping(), 5, "Redis back")
+            late = [int(entry_id.split("-")[0]) - answered * 1000
+                    for entry_id, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == plan]
+            assert late == [], f"a write landed {late[0]:.0f} ms after the gate answered (Redis stalled {stall_s} s)"
+            assert r.exists(keys.plan_decision(plan)) == 0
+        print(f"gate answered HOLD outcome unknown after {answered_ms} ms (permit_timeout_ms 500); "
+              f"no write landed afterwards")
+    finally:
+        p26.stop()
+
+
+@pytest.mark.parametrize("policy, riskoff_p50, cold_full", [
+    ("spec", ("PARTIAL_75", "riskoff_accelerate"), ("PARTIAL_75", "cooldown_downgrade")),
+    ("monotone", ("PARTIAL_50", "cooldown_downgrade"), ("PARTIAL_25", "cooldown_downgrade")),
+])
+def test_under_a_cooldown_the_gate_policy_setting_decides_whether_the_permit_can_grow(tmp_path, redis_server, policy,
+                                                                                      riskoff_p50, cold_full):
+    r = redis_server.client()
+    write_book(r)  # constant sigma 1: stress 0.94 (risk-off)
+    hot = P26(tmp_path / "hot", redis_server.url, gate_settings={"policy": policy, "state_refresh_ms": 0}).start()
+    try:
+        r.set(keys.cooldown("ETHUSDT"), "1", ex=60)
+        d = decision_of(hot.client.propose("ETHUSDT", "PARTIAL_50", plan_id=new_plan()))
+        assert (d["final_action"], d["gate_reason"]) == riskoff_p50
+    finally:
+        hot.stop()
+    r.flushdb()
+    write_book(r)
+    cold = P26(tmp_path / "cold", redis_server.url,
+               gate_settings={"policy": policy, "state_refresh_ms": 0, "sigma": 0.05}).start()  # heat 0: cold
+    try:
+        r.set(keys.cooldown("ETHUSDT"), "1", ex=60)
+        d = decision_of(cold.client.propose("ETHUSDT", "FULL_CLOSE_PROPOSED", plan_id=new_plan()))
+        assert (d["final_action"], d["gate_reason"]) == cold_full
+    finally:
+        cold.stop()
+
+
+# --------------------------------------------------------------------------- Redis URLs: one parser, validated early
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("redis://127.0.0.1:6380/2", ("tcp", "127.0.0.1", 6380, None, 2)),
+    ("redis://127.0.0.1:6380?db=3", ("tcp", "127.0.0.1", 6380, None, 3)),
+    ("redis://127.0.0.1:6380/3?db=3", ("tcp", "127.0.0.1", 6380, None, 3)),
+    ("redis://localhost", ("tcp", "localhost", 6379, None, 0)),
+    ("unix:///run/redis.sock?db=5", ("unix", None, None, "/run/redis.sock", 5)),
+    ("unix:///run/redis.sock", ("unix", None, None, "/run/redis.sock", 0)),
+])
+def test_every_redis_client_reads_the_db_from_the_path_or_the_query(url, expected):
+    from actors.redis_url import parse_redis_url
+    t = parse_redis_url(url)
+    assert (t.transport, t.host, t.port, t.unix_path, t.db) == expected
+    from actors.resp import RespClient
+    from launcher.topology import RedisConfig
+    client = RespClient.from_config(RedisConfig(url=url))
+    assert (client.unix_path, client.db) == (expected[3], expected[4])
+
+
+@pytest.mark.parametrize("url, words", [
+    ("redis://127.0.0.1:6380/0?db=3", "db is given twice"),
+    ("rediss://127.0.0.1:6380/0", "rediss://"),
+    ("redis://:s3cret-pw@127.0.0.1:6380/0", "password"),
+    ("redis://127.0.0.1:6380/x", "db"),
+    ("redis://127.0.0.1:6380/0?timeout=3", "timeout"),
+])
+def test_a_redis_url_the_clients_would_read_differently_is_refused_by_validation(tmp_path, url, words):
+    data = demo_topology_data()
+    data["redis"] = {"url": url}
+    path = write_topology(tmp_path / "t.yaml", data)
+    result = subprocess.run([PYTHON, "-m", "launcher", "validate", str(path)], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if "redis.url" in line]
+    assert len(lines) == 1 and words in lines[0], result.stderr
+    assert "s3cret-pw" not in result.stdout + result.stderr
+
+
+def test_the_managed_redis_runs_with_an_explicit_maxmemory_and_noeviction(tmp_path):
+    """Defect 7: without a limit, stored decisions grow until the machine runs out; a volatile eviction
+    policy would evict cooldowns and permits first."""
+    from launcher.supervise import Home, render_redis_conf
+    from launcher.topology import load_topology
+    data = retarget(demo_topology_data())
+    data["redis"]["maxmemory_mb"] = 512
+    topo = load_topology(str(write_topology(tmp_path / "t.yaml", data)))
+    lines = render_redis_conf(topo, Home(tmp_path)).splitlines()
+    assert "maxmemory 512mb" in lines and "maxmemory-policy noeviction" in lines

@@ -1,0 +1,43 @@
+"""Jump filter: an obviously bad print is refused before it reaches a correlation.
+
+Rule a reader must keep: a price further than the symbol's limit (a fraction: 0.25 = 25%) from the
+last price accepted for that symbol is refused; when the next print agrees with the refused one
+(within the limit of it), the market really moved and that next print is accepted. Pure: no clock,
+no I/O. The price feed and the buffer each keep their own filter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class JumpFilter:
+    default_limit: float | None  # None: no limit unless the symbol has one
+    limits: dict[str, float] = field(default_factory=dict)
+    last: dict[str, float] = field(default_factory=dict)  # symbol -> last accepted price
+    refused: dict[str, float] = field(default_factory=dict)  # symbol -> the print refused last
+
+    @classmethod
+    def from_clusters(cls, clusters) -> "JumpFilter":
+        return cls(clusters.max_tick_jump, dict(clusters.max_tick_jump_by_symbol))
+
+    def limit_of(self, symbol: str) -> float | None:
+        return self.limits.get(symbol, self.default_limit)
+
+    def refuses(self, symbol: str, price: float) -> bool:
+        """True when `price` (finite, > 0) is a jump to refuse; a refusal is remembered for the next print."""
+        limit = self.limit_of(symbol)
+        last = self.last.get(symbol)
+        if limit is None or last is None or abs(price - last) <= limit * last:
+            return False
+        before = self.refused.get(symbol)
+        if before is not None and abs(price - before) <= limit * before:
+            return False  # two prints in a row at the new level: a real move
+        self.refused[symbol] = price
+        return True
+
+    def accepted(self, symbol: str, price: float) -> None:
+        """Record the price the caller went on to use."""
+        self.last[symbol] = price
+        self.refused.pop(symbol, None)

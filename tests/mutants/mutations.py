@@ -1,0 +1,120 @@
+"""The curated mutations of `make mutants`: one per promise, each with the tests that must catch it.
+
+A mutation replaces `anchor` (which must occur exactly once in `file`) with `replacement`. Keep
+anchors small and unique: other engineers change these files, and a moved anchor must fail loudly
+("mutation no longer applies") rather than test an unbroken product. Every new promise gets its
+mutation here; a finding fixed in the tests keeps the mutation that exposed it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    promise: str
+    file: str
+    anchor: str
+    replacement: str
+    tests: tuple[str, ...]
+
+
+CRASHES = "tests/test_reliability_crashes.py"
+
+MUTATIONS: list[Mutation] = [
+    Mutation(
+        "drop_every_10th_reply",
+        "every proposal gets exactly one reply (issue 19 finding 1)",
+        "actors/runtime.py",
+        "                        s.send_multipart(envelope, zmq.NOBLOCK)\n",
+        "                        self._mutant_n = getattr(self, '_mutant_n', 0) + 1\n"
+        "                        if self.kind != 'gate' or self._mutant_n % 10:\n"
+        "                            s.send_multipart(envelope, zmq.NOBLOCK)\n",
+        (CRASHES,)),
+    Mutation(
+        "garble_one_reply",
+        "every reply is a well-formed envelope; the load counts every proposal (finding 2)",
+        "actors/runtime.py",
+        "                    envelope.append(reply if type(reply) is bytes else encode(reply))\n",
+        "                    envelope.append(reply if type(reply) is bytes else encode(reply))\n"
+        "                    self._mutant_n = getattr(self, '_mutant_n', 0) + 1\n"
+        "                    if self.kind == 'gate' and self._mutant_n == 400:\n"
+        "                        envelope[-1] = b'{not json'\n",
+        (CRASHES,)),
+    Mutation(
+        "skip_permit_write",
+        "a non-HOLD decision gets its permit with TTL 60 s",
+        "actors/permit_issuer.py",
+        "  redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4])\n",
+        "",
+        ("tests/test_gate_service.py::test_a_permitted_decision_has_a_permit_and_a_cooldown_with_ttl_60_s_and_its_record_on_the_stream",)),
+    Mutation(
+        "ignore_the_hwm",
+        "the proposals socket's hwm bounds the gate's queue and memory (finding 3)",
+        "actors/runtime.py",
+        "        sock.setsockopt(zmq.RCVHWM, sock_spec.hwm)\n",
+        "        pass  # mutant: the configured receive hwm is ignored (libzmq default 1000)\n",
+        ("tests/test_reliability_overload.py",)),
+    Mutation(
+        "drop_accepted_ticks",
+        "every tick the buffer receives is used or counted as rejected (finding 4)",
+        "actors/buffer.py",
+        "        reason = add_tick(self.grid, tick.symbol, tick.price, tick.ts, time.time())\n",
+        "        self._mutant_n = getattr(self, '_mutant_n', 0) + 1\n"
+        "        if self._mutant_n % 10 == 0:\n"
+        "            return\n"
+        "        reason = add_tick(self.grid, tick.symbol, tick.price, tick.ts, time.time())\n",
+        ("tests/test_bench_smoke.py::test_every_tick_sent_to_the_buffer_is_counted_as_accepted_or_rejected",)),
+    Mutation(
+        "gate_never_asks_the_issuer",
+        "the gate benchmark counts only recorded decisions, with their permits and records (finding 5)",
+        "actors/gate.py",
+        "            reply = self.ask_issuer({",
+        "            reply = None if True else self.ask_issuer({",
+        ("tests/test_bench_smoke.py::test_the_gate_benchmark_counts_only_recorded_decisions",)),
+    Mutation(
+        "slow_shutdown",
+        "an actor exits 0 within 2 s of SIGTERM (finding 6)",
+        "actors/runtime.py",
+        "            self._guard(self.teardown, self._errors_timer, \"teardown\")\n",
+        "            time.sleep(4.0)\n"
+        "            self._guard(self.teardown, self._errors_timer, \"teardown\")\n",
+        ("tests/test_runtime.py::test_sigterm_stops_the_actor_within_the_shutdown_bound_with_exit_code_0",)),
+    Mutation(
+        "feed_never_sets_its_last_tick_time",
+        "every series an alert rule uses is set by a live actor (finding 7)",
+        "actors/price_feed.py",
+        "        self.metrics.last_tick_ts.labels(symbol=symbol).set(now)\n",
+        "        pass  # mutant: price_feed_last_tick_timestamp_seconds never set\n",
+        ("tests/test_alerts.py::test_every_series_a_rule_uses_has_a_sample_on_a_live_actor",)),
+    Mutation(
+        "correlator_deaf_for_1_2_s_at_start",
+        "p27_corr_ready is back to 1 within one cadence of the correlator starting (finding 8)",
+        "actors/correlator.py",
+        "        self.request_snapshot()\n        timeout_s = ",
+        "        time.sleep(1.2)\n        self.request_snapshot()\n        timeout_s = ",
+        ("tests/test_proofs.py::test_proof_passes_on_the_demo_and_writes_its_report",)),
+    Mutation(
+        "accept_kill_score_above_1",
+        "a kill_score outside [0, 1] is a clear error, never a decision (fuzz oracle, minor)",
+        "actors/gate.py",
+        "not 0.0 <= kill_score <= 1.0",
+        "not 0.0 <= kill_score",
+        ("tests/test_reliability_bad_input.py::test_ten_thousand_fuzzed_proposals_get_one_envelope_each_are_counted_and_invalid_ones_never_get_a_permit",)),
+    Mutation(
+        "ignore_freshness",
+        "cluster state older than the freshness window falls back to the proxy",
+        "actors/gate.py",
+        "    if age_s < 0 or age_s > freshness_s:\n",
+        "    if age_s < 0:\n",
+        ("tests/test_gate_policy.py",)),
+    Mutation(
+        "no_cooldown",
+        "a cooldown steps a non-HOLD action down once",
+        "actors/gate.py",
+        "    if cooldown and action != HOLD:\n",
+        "    if False and cooldown and action != HOLD:\n",
+        ("tests/test_gate_policy.py",)),
+]

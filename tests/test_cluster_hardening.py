@@ -1,0 +1,227 @@
+"""Issue 17, cluster side hardening, as plain functions: each test is named after the problem it pins."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from actors.buffer import PriceGrid, add_tick, window_header
+from actors.correlator import correlate_window
+
+CADENCE_S = 60.0
+
+
+def correlated_grid(symbols: list[str], slots: range, seed: int = 3, capacity: int = 40) -> PriceGrid:
+    """A grid whose symbols move together, one tick per slot, 1 s after the slot opens."""
+    rng = np.random.default_rng(seed)
+    grid = PriceGrid(symbols, CADENCE_S, capacity, slots.start)
+    log_p = np.log(np.full(len(symbols), 100.0))
+    for slot in slots:
+        market = rng.normal(0, 0.01)
+        log_p += market + rng.normal(0, 0.002, len(symbols))
+        for symbol, lp in zip(symbols, log_p):
+            assert add_tick(grid, symbol, float(math.exp(lp)), slot * CADENCE_S + 1, slot * CADENCE_S + 2) is None
+    return grid
+
+
+def window_at(grid: PriceGrid, now_s: float, points: int = 31) -> tuple[dict, np.ndarray]:
+    grid.advance(grid.slot_of(now_s))
+    first, prices = grid.window(points)
+    return window_header(grid.symbols, CADENCE_S, first, prices, now_s, grid.newest_tick_ts()), prices
+
+
+# --------------------------------------------------------------------------- #2 prices stopped
+
+
+def test_prices_that_stopped_make_the_correlator_not_ready_once_older_than_max_price_age():
+    grid = correlated_grid(["BTCUSDT", "ETHUSDT"], range(1000, 1030))
+    last_tick_s = 1029 * CADENCE_S + 1
+    header, prices = window_at(grid, last_tick_s + 2 * CADENCE_S)
+    fresh = correlate_window(header["symbols"], prices, cadence_s=CADENCE_S, min_returns=10,
+                             newest_tick_ts=header["newest_tick_ts"], now_s=last_tick_s + 2 * CADENCE_S,
+                             max_price_age_s=5 * CADENCE_S)
+    assert fresh["ready"] and fresh["price_age_s"] == pytest.approx(2 * CADENCE_S)
+    # Six cadences without a tick: the window still holds 20+ returns, yet the state must not look fresh.
+    now = last_tick_s + 6 * CADENCE_S
+    header, prices = window_at(grid, now)
+    assert min(header["points_per_symbol"].values()) >= 20
+    stale = correlate_window(header["symbols"], prices, cadence_s=CADENCE_S, min_returns=10,
+                             newest_tick_ts=header["newest_tick_ts"], now_s=now, max_price_age_s=5 * CADENCE_S)
+    assert not stale["ready"] and stale["reason"] == "prices_stale"
+    assert stale["price_age_s"] == pytest.approx(6 * CADENCE_S)
+    assert stale["newest_price_ts"] == last_tick_s
+
+
+def test_grid_rebuilt_from_history_knows_its_newest_price():
+    grid = correlated_grid(["BTCUSDT", "ETHUSDT"], range(1000, 1030))
+    grid.advance(1031)
+    again = PriceGrid.from_blob(grid.to_blob())
+    assert again.newest_tick_ts() == {"BTCUSDT": 1029 * CADENCE_S, "ETHUSDT": 1029 * CADENCE_S}
+
+
+# --------------------------------------------------------------------------- #1 clock step
+
+
+def test_a_head_moved_ahead_by_a_clock_step_goes_back_keeping_the_slots_not_in_the_future():
+    from actors.buffer import clock_step_s, head_ahead_of_clock
+    grid = correlated_grid(["BTCUSDT", "ETHUSDT"], range(1000, 1030))
+    real_now = 1030 * CADENCE_S + 1
+    grid.advance(grid.slot_of(real_now + 3 * CADENCE_S))  # the clock ran 3 cadences ahead for one publish
+    assert head_ahead_of_clock(grid, real_now)
+    # Before the fix a real tick was too_old here until the clock caught up with the head.
+    grid.rewind(grid.slot_of(real_now))
+    assert not head_ahead_of_clock(grid, real_now)
+    assert add_tick(grid, "BTCUSDT", 100.0, real_now, real_now) is None
+    first, prices = grid.window(31)
+    assert np.isfinite(prices).sum(axis=1).min() >= 29
+    assert grid.newest_tick_ts()["BTCUSDT"] == real_now
+    assert clock_step_s(1000.0, 5.0, 4601.0, 6.0) == pytest.approx(3600.0)
+    assert clock_step_s(1000.0, 5.0, 1060.0, 65.0) == pytest.approx(0.0)
+
+
+# --------------------------------------------------------------------------- #5 realized vol without a TTL
+
+
+def realized_replies(now: float, vol_updated_ts: float | None) -> list:
+    """One state read with sigma_source realized: two snapshots, the cluster state, then realized vol."""
+    return [["0.5", "64000", str(int(now)), None], ["8", "3400", str(int(now)), None],
+            [str(int(now) - 1), "0.748"],
+            [None if vol_updated_ts is None else str(vol_updated_ts), "0.02", "0.03"]]
+
+
+def test_realized_vol_older_than_the_cluster_freshness_window_falls_back_to_the_constant_sigma():
+    """Issue 17 #5: with the clusterer killed K fell back to the proxy, yet the gate kept the old sigmas."""
+    from actors.gate import Proposal, StateCache, evaluate, parse_state, state_commands
+    from launcher.topology import GateSettings
+    settings, now, freshness_s = GateSettings(sigma_source="realized"), 1_800_000_000.0, 120.0
+    symbols = ["BTCUSDT", "ETHUSDT"]
+    read = state_commands(symbols, "quantum:position:snapshot:{symbol}", realized=True)[-1]
+    assert read[:3] == ("HMGET", "quantum:portfolio:realized_vol", "updated_ts")  # the vol's own timestamp
+    proposal = Proposal("p1", "BTCUSDT", "PARTIAL_50")
+
+    fresh = parse_state(realized_replies(now, now - 60), symbols, now, 300.0, freshness_s, realized=True)
+    assert fresh.sigmas == {"BTCUSDT": 0.02, "ETHUSDT": 0.03}
+    decision, _ = evaluate(proposal, fresh, allowed=True, settings=settings, now=now)
+    assert decision["sigma_source"] == "realized"
+
+    for vol_ts in (now - 600, None, now + 60):  # old, missing (written before the fix), from the future
+        stale = parse_state(realized_replies(now, vol_ts), symbols, now, 300.0, freshness_s, realized=True)
+        assert stale.sigmas is None
+        decision, metrics = evaluate(proposal, stale, allowed=True, settings=settings, now=now)
+        assert decision["sigma_source"] == "constant_fallback"
+        assert metrics.heat == 1.0  # the constant sigma 1.0, not the old 0.02 / 0.03
+
+    # The cache judges the vol's freshness at decision time, like a read then would.
+    cache = StateCache(realized_replies(now, now - 60), symbols, read_at=now, stale_after_s=300.0,
+                       freshness_s=freshness_s, realized=True, settings=settings)
+    assert cache.state_at(now)[0].sigmas is not None
+    assert cache.state_at(now + 61)[0].sigmas is None
+
+
+# --------------------------------------------------------------------------- #4 one bad print
+
+
+def two_correlated_and_one_independent(seed: int = 5, points: int = 361) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    market = rng.normal(0, 0.01, points)
+    log_p = np.vstack([np.cumsum(market + rng.normal(0, 0.004, points)),
+                       np.cumsum(market + rng.normal(0, 0.004, points)),
+                       np.cumsum(rng.normal(0, 0.01, points))])
+    return 100.0 * np.exp(log_p)
+
+
+@pytest.mark.parametrize("seed", [5, 6, 7])
+def test_one_bad_print_on_an_unheld_symbol_does_not_shrink_every_correlation(seed):
+    """Issue 17 #4: one SOL print 30% off for one slot took the Ledoit-Wolf intensity to 0.317 and
+    corr(BTC, ETH) from 0.848 to 0.579, which split the cluster."""
+    symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+    prices = two_correlated_and_one_independent(seed)
+    clean = correlate_window(symbols, prices, cadence_s=CADENCE_S, min_returns=10, shrinkage="ledoit_wolf")
+    bad = prices.copy()
+    bad[2, 200] *= 1.3
+    dirty = correlate_window(symbols, bad, cadence_s=CADENCE_S, min_returns=10, shrinkage="ledoit_wolf")
+    assert dirty["shrinkage"] == pytest.approx(clean["shrinkage"], abs=0.03)
+    assert dirty["matrix"][0, 1] == pytest.approx(clean["matrix"][0, 1], abs=0.03)
+    assert dirty["matrix"][0, 1] >= 0.70  # BTC and ETH stay one cluster
+
+
+def test_ledoit_wolf_intensity_on_clean_gaussian_returns_is_unchanged_by_the_clipping():
+    from actors.correlator import ledoit_wolf_intensity
+    rng = np.random.default_rng(1)
+    returns = rng.normal(0, 0.01, (5, 360))
+    returns[1] += returns[0]
+    unclipped = ledoit_wolf_intensity(returns, clip_robust_sd=None)
+    assert ledoit_wolf_intensity(returns) == pytest.approx(unclipped, abs=0.01)
+
+
+def test_a_print_30_percent_off_for_one_slot_is_refused_and_a_lasting_new_level_is_accepted():
+    from actors.jumps import JumpFilter
+    jumps = JumpFilter(default_limit=0.25, limits={"BTCUSDT": 0.05})
+    assert not jumps.refuses("SOLUSDT", 150.0)
+    jumps.accepted("SOLUSDT", 150.0)
+    assert jumps.refuses("SOLUSDT", 195.0)  # one bad print, 30% off
+    assert not jumps.refuses("SOLUSDT", 151.0)  # back to the real level
+    jumps.accepted("SOLUSDT", 151.0)
+    # A real move to a new level: the first print is refused, the second one that agrees is accepted.
+    assert jumps.refuses("SOLUSDT", 100.0)
+    assert not jumps.refuses("SOLUSDT", 101.0)
+    jumps.accepted("SOLUSDT", 101.0)
+    # A per-symbol limit, and no limit at all.
+    jumps.accepted("BTCUSDT", 64000.0)
+    assert jumps.refuses("BTCUSDT", 64000.0 * 1.06)
+    assert not JumpFilter(default_limit=None, limits={}).refuses("SOLUSDT", 1e9)
+
+
+def test_the_buffer_refuses_a_bad_print_so_the_grid_never_holds_it():
+    from actors.buffer import add_checked_tick
+    from actors.jumps import JumpFilter
+    grid = PriceGrid(["SOLUSDT"], CADENCE_S, 40, 1000)
+    jumps = JumpFilter(default_limit=0.25, limits={})
+    assert add_checked_tick(grid, jumps, "SOLUSDT", 150.0, 1000 * CADENCE_S + 1, 1000 * CADENCE_S + 2) is None
+    assert add_checked_tick(grid, jumps, "SOLUSDT", 195.0, 1001 * CADENCE_S + 1, 1001 * CADENCE_S + 2) == "jump"
+    assert not np.any(grid.prices == 195.0) and grid.newest_tick_ts()["SOLUSDT"] == 1000 * CADENCE_S + 1
+
+
+# --------------------------------------------------------------------------- suspicions
+
+
+def test_symbols_times_lookback_beyond_the_history_bound_is_refused_naming_the_largest_lookback():
+    """1,000 symbols x 100,000 returns would be an 800 MB history blob, past Redis's 512 MB strings."""
+    from helpers import demo_topology_data
+    from launcher.topology import MAX_GRID_PRICES, validate_data
+    data = demo_topology_data()
+    data["symbols"] = [f"S{i}USDT" for i in range(1000)]
+    data["clusters"]["lookback_returns"] = 100_000
+    _, problems = validate_data(data)
+    rendered = [p.render() for p in problems]
+    assert any(r.startswith("clusters.lookback_returns:") and "100,002,000 prices" in r
+               and f"at most {MAX_GRID_PRICES // 1000 - 2:,}" in r for r in rendered), rendered
+    data["clusters"]["lookback_returns"] = MAX_GRID_PRICES // 1000 - 2
+    _, problems = validate_data(data)
+    assert not [p for p in problems if p.path[:2] == ("clusters", "lookback_returns")]
+
+
+def test_a_tick_stamped_just_past_the_slot_edge_by_a_clock_slightly_ahead_is_used_in_the_current_slot():
+    """A redis_snapshots tick is published once: refused as future_ts, its price was never read again."""
+    grid = PriceGrid(["BTCUSDT"], CADENCE_S, 40, 1000)
+    edge = 1001 * CADENCE_S
+    assert add_tick(grid, "BTCUSDT", 100.0, edge + 0.3, now_s=edge - 0.2) is None
+    assert grid.head_slot == 1000 and grid.prices[0, -1] == 100.0
+    # Beyond the allowed skew a tick is still refused.
+    assert add_tick(grid, "BTCUSDT", 100.0, edge + 10.0, now_s=edge - 0.2) == "future_ts"
+
+
+def test_series_of_exactly_constant_growth_carry_no_correlation_and_no_realized_vol():
+    """Their returns differ only by rounding (sd ~5e-16): that noise read as corr 0.015 to 0.08 here (0.30 reported)."""
+    t = np.arange(361)
+    noisy = 150 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, 361)))
+    for a, b in [(1.001, 1.002), (1.0003, 0.9995), (1.00001, 1.00002)]:
+        prices = np.vstack([64000 * a ** t, 3400 * b ** t, noisy])
+        result = correlate_window(["BTCUSDT", "ETHUSDT", "SOLUSDT"], prices, cadence_s=CADENCE_S, min_returns=10)
+        assert result["matrix"][0, 1] == 0.0 and result["matrix"][0, 2] == 0.0
+        assert set(result["realized_vol"]) == {"SOLUSDT"}  # no information, so the gate uses its constant
+    prices[0, 100] = np.nan  # the gap path too
+    result = correlate_window(["BTCUSDT", "ETHUSDT", "SOLUSDT"], prices, cadence_s=CADENCE_S, min_returns=10)
+    assert result["matrix"][0, 1] == 0.0
