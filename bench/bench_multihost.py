@@ -157,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     if reason:
         print(f"bench_multihost needs network namespaces: {reason}", file=sys.stderr)
         return 1
+    import os
     import tempfile
+    load_start = os.getloadavg()
     runs = []
     for i in range(max(1, min(args.runs, 10))):
         with tempfile.TemporaryDirectory(prefix="cg-bench-multihost-") as tmp:
@@ -171,7 +173,10 @@ def main(argv: list[str] | None = None) -> int:
         summary[key] = {"median": statistics.median(values) if values else None, "min": min(values, default=None),
                         "max": max(values, default=None), "runs": len(values), "missing": len(runs) - len(values)}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"runs": runs, "summary": summary}, indent=2))
+    load_end = os.getloadavg()
+    Path(args.out).write_text(json.dumps({"runs": runs, "summary": summary, "loadavg_start": load_start,
+                                          "loadavg_end": load_end, "cpus": os.cpu_count()}, indent=2))
+    print(f"load average {load_start[0]:.2f} at the start, {load_end[0]:.2f} at the end, on {os.cpu_count()} CPUs")
     print(f"{'FIGURE':<34}{'MEDIAN':>10}{'MIN':>10}{'MAX':>10}")
     for key, s in summary.items():
         fmt = (lambda v: "-" if v is None else f"{v:.3f}")
