@@ -184,7 +184,9 @@ def check_across_hosts(v: Validator, topo: Any) -> None:
                 continue
             address, port = tcp
             own = hosts[host].address
-            if _is_loopback(address):
+            if _ip(address) is not None and _ip(address) == _ip(own):
+                bound[(host, str(_ip(own)), port)] = (actor, role)
+            elif _is_loopback(address) and _ip(address) not in host_of_address:
                 bound[(host, "127.0.0.1", port)] = (actor, role)
             elif _ip(address) != _ip(own):
                 v.problem(("actors", actor, "sockets", role, "bind"),
@@ -208,7 +210,9 @@ def check_across_hosts(v: Validator, topo: Any) -> None:
                     v.problem(path, f"no actor of host {host} binds {sock.connect}: an ipc socket reaches its own host only")
                 continue
             address, port = tcp
-            if _is_loopback(address):
+            # Hosts may sit at loopback addresses of one machine (127.0.11.x): a host's address names
+            # that host; any other loopback address is the actor's own host.
+            if _is_loopback(address) and _ip(address) not in host_of_address:
                 target = host
                 peer = bound.get((host, "127.0.0.1", port))
                 if peer is None and unplaced:

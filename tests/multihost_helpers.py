@@ -121,3 +121,24 @@ class MultiHost:
                                 "--up-timeout", str(UP_TIMEOUT_S), *argv, timeout=4 * UP_TIMEOUT_S)
 
 
+
+
+LOOPBACK_ADDRESSES = {"market": "127.0.11.11", "exec": "127.0.11.12", "store": "127.0.11.13"}
+
+
+def side_by_side_data(tmp_path: Path) -> dict:
+    """The test topology with its three hosts at loopback addresses of this machine and every port
+    replaced by a free one, so the three run side by side here without namespaces (or root)."""
+    from helpers import free_port
+    data = multihost_data(tmp_path, LOOPBACK_ADDRESSES)
+    text = yaml.safe_dump(data, sort_keys=False)
+    ports = {data["redis"]["port"]} | {a["metrics_port"] for a in data["actors"].values()}
+    for actor in data["actors"].values():
+        for sock in actor["sockets"].values():
+            endpoint = sock.get("bind") or sock.get("connect")
+            ports.add(int(endpoint.rpartition(":")[2]))
+    for port in sorted(ports, reverse=True):
+        new = free_port()
+        text = text.replace(f":{port}\n", f":{new}\n").replace(f":{port}'", f":{new}'") \
+                   .replace(f":{port}\"", f":{new}\"").replace(f": {port}\n", f": {new}\n")
+    return yaml.safe_load(text)

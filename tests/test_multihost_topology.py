@@ -199,3 +199,19 @@ def test_a_host_validates_with_only_its_own_secret_keys_and_up_names_a_missing_o
                          str(tmp_path / "home")], capture_output=True, text=True, timeout=60)
     assert up.returncode == 2 and "price_feed.key_secret does not exist" in up.stderr
     assert not (tmp_path / "home" / "run" / "supervisor.sock").exists()
+
+
+def test_hosts_at_loopback_addresses_of_one_machine_validate_and_connect_by_host_address(tmp_path: Path) -> None:
+    from multihost_helpers import side_by_side_data
+    topo = load_topology(write_topology(tmp_path, side_by_side_data(tmp_path)))
+    assert topo.redis.connection_url().startswith("redis://127.0.11.13:")
+
+
+def test_a_bind_on_another_hosts_loopback_address_is_refused(tmp_path: Path) -> None:
+    from multihost_helpers import side_by_side_data
+    data = side_by_side_data(tmp_path)
+    port = data["actors"]["gate"]["sockets"]["proposals"]["bind"].rpartition(":")[2]
+    data["actors"]["gate"]["sockets"]["proposals"]["bind"] = f"tcp://127.0.11.11:{port}"
+    problems = problems_of(tmp_path, data)
+    assert any("actors.gate.sockets.proposals.bind: binds 127.0.11.11, which is not the address of its host exec"
+               in p for p in problems), problems
