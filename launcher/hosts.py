@@ -298,6 +298,17 @@ def missing_secrets(topo: Any, host: str) -> list[str]:
     return out
 
 
+def remote_redis_password_problem(topo: Any, host: str) -> str | None:
+    """On a host that reaches the managed Redis of another host: why its password cannot be used, or None."""
+    redis = topo.redis
+    if not redis.managed or redis.host in (None, host) or not actors_on(topo, host):
+        return None
+    if redis.password is None:
+        return (f"redis: ${redis.password_env} is not set, but the actors of host {host} reach the managed Redis "
+                f"on host {redis.host}, which requires it: set it as on {redis.host}")
+    return None
+
+
 def host_problem(topo: Any, host: str | None) -> str | None:
     """Why `--host` does not fit this topology, or None."""
     if topo.hosts and host is None:

@@ -781,8 +781,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"{args.file}: {problem}", file=sys.stderr)
         return 2
     if getattr(args, "host", None):
-        from launcher.hosts import missing_secrets
+        from launcher.hosts import missing_secrets, remote_redis_password_problem
         missing = missing_secrets(topo, args.host)
+        remote = remote_redis_password_problem(topo, args.host)
+        if remote:
+            missing.append(remote)
         for line in missing:
             print(f"{args.file}: {line}", file=sys.stderr)
         if missing:

@@ -215,3 +215,17 @@ def test_a_bind_on_another_hosts_loopback_address_is_refused(tmp_path: Path) -> 
     problems = problems_of(tmp_path, data)
     assert any("actors.gate.sockets.proposals.bind: binds 127.0.11.11, which is not the address of its host exec"
                in p for p in problems), problems
+
+
+def test_up_on_a_host_reaching_the_remote_managed_redis_without_its_password_exits_2_before_starting(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    path = write_topology(tmp_path, multihost_data(tmp_path))
+    env = {k: v for k, v in os.environ.items() if k != "CLUSTERGATE_REDIS_PASSWORD"}
+    up = subprocess.run([sys.executable, "-m", "launcher", "up", str(path), "--host", "exec", "--home",
+                         str(tmp_path / "home")], capture_output=True, text=True, timeout=60, env=env)
+    assert up.returncode == 2, up.stdout + up.stderr
+    assert ("redis: $CLUSTERGATE_REDIS_PASSWORD is not set, but the actors of host exec reach the managed Redis on "
+            "host store, which requires it") in up.stderr
+    assert not (tmp_path / "home" / "run").exists()
