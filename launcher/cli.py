@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "launcher.positions",
     "launcher.monitoring",
     "launcher.keys_cli",
+    "launcher.deploy",
     "proofs.cli",
 ]
 

@@ -67,3 +67,37 @@ def test_hosts():
                 errors.append(exc)
         if errors:
             raise errors[0]
+
+
+@pytest.fixture(scope="module")
+def module_test_hosts():
+    """test_hosts for a whole module: one set of hosts (and the system on them) shared by its tests,
+    so a multi-host system is brought up once. Same skip/fail rules and the same cleanup."""
+    import os
+
+    import netns
+
+    reason = netns.unavailable_reason()
+    if reason is not None:
+        message = f"network-namespace test hosts unavailable: {reason}"
+        if netns.requires_netns(os.environ):
+            pytest.fail(message + " (required here: CLUSTERGATE_REQUIRE_NETNS=1 or CI=true)", pytrace=False)
+        pytest.skip(message)
+    made: list = []
+
+    def make(names):
+        hosts = netns.TestHosts(names).__enter__()
+        made.append(hosts)
+        return hosts
+
+    try:
+        yield make
+    finally:
+        errors = []
+        for hosts in reversed(made):
+            try:
+                hosts.close()
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
