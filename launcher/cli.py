@@ -10,6 +10,7 @@ import argparse
 import importlib
 import os
 import signal
+import subprocess
 import sys
 
 from launcher.schema import SchemaError
@@ -22,8 +23,10 @@ COMMAND_MODULES = [
     "launcher.positions",
     "launcher.monitoring",
     "launcher.keys_cli",
-    "proofs.cli",
+    "launcher.deploy",
 ]
+# `clustergate proof ...` runs this module as a process: the launcher does not import the proofs.
+PROOF_MODULE = "proofs.cli"
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -81,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_validate)
     p = sub.add_parser("schema", help="print the topology JSON Schema")
     p.set_defaults(func=cmd_schema)
+    p = sub.add_parser("proof", add_help=False,
+                       help="verify the running system end to end; exit 0 only if every check passes")
+    p.add_argument("proof_args", nargs=argparse.REMAINDER)  # main() hands `proof ...` to PROOF_MODULE
     for module_name in COMMAND_MODULES:
         try:
             module = importlib.import_module(module_name)
@@ -92,11 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run_proof(argv: list[str]) -> int:
+    """`clustergate proof ARGS` is `python -m proofs.cli ARGS` in its own process, output and exit code passed through."""
+    return subprocess.call([sys.executable, "-m", PROOF_MODULE, *argv])
+
+
 def main(argv: list[str] | None = None) -> None:
     from launcher.supervise import LaunchError
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    proof = argv[:1] == ["proof"]
+    args = None if proof else build_parser().parse_args(argv)
     try:
-        code = args.func(args)
+        code = run_proof(argv[1:]) if proof else args.func(args)
         sys.stdout.flush()
     except LaunchError as exc:  # e.g. a supervisord that does not answer in time: say what to do
         print(f"clustergate: {exc}", file=sys.stderr)

@@ -113,8 +113,13 @@ class Home:
 
 
 def home_from(args: argparse.Namespace) -> Home:
-    """The home every command uses: --home, else $CLUSTERGATE_HOME, else the repo root."""
-    root = getattr(args, "home", None) or os.environ.get("CLUSTERGATE_HOME") or REPO
+    """The home every command uses: --home, else $CLUSTERGATE_HOME, else the repo root. With --host NAME
+    (a multi-host topology) and no --home, that host's own home: hosts/NAME under the one above."""
+    given = getattr(args, "home", None)
+    root = given or os.environ.get("CLUSTERGATE_HOME") or REPO
+    host = getattr(args, "host", None)
+    if host and not given and isinstance(host, str):
+        return Home((Path(root) / "hosts" / host).resolve())
     return Home(Path(root).resolve())
 
 
@@ -141,9 +146,17 @@ def _hash(obj: Any) -> str:
 def actor_config_hash(topo: Topology, name: str) -> str:
     """Changes exactly when something this actor reads changes, so `up` restarts only it."""
     shared = {"symbols": topo.symbols, "redis": asdict(topo.redis), "positions": asdict(topo.positions),
-              "clusters": asdict(topo.clusters), "base_dir": topo.base_dir, "name": topo.name,
+              "clusters": asdict(topo.clusters), "base_dir": _effective_base_dir(topo), "name": topo.name,
               "security": asdict(topo.security)}
     return _hash({"actor": asdict(topo.actors[name]), "shared": shared})
+
+
+def _effective_base_dir(topo: Topology) -> str | None:
+    """The directory relative paths resolve against: a copy with base_dir pinned (a deploy putting a host
+    back) hashes as the file it was made from."""
+    if topo.base_dir:
+        return topo.base_dir
+    return str(Path(topo.source_path).parent) if topo.source_path else None
 
 
 def render_programs(topo: Topology, home: Home, python: str = sys.executable, redis_binary: str | None = None) -> str:
@@ -207,7 +220,8 @@ def redis_quote(text: str) -> str:
 
 
 def render_redis_conf(topo: Topology, home: Home) -> str:
-    lines = [f"port {topo.redis.port}", "bind 127.0.0.1", "protected-mode yes", f"dir {redis_quote(str(home.redis_dir))}",
+    bind = "127.0.0.1" if topo.redis.bind_address == "127.0.0.1" else f"{topo.redis.bind_address} 127.0.0.1"
+    lines = [f"port {topo.redis.port}", f"bind {bind}", "protected-mode yes", f"dir {redis_quote(str(home.redis_dir))}",
              "appendonly yes", "appendfsync everysec", 'save ""', "daemonize no", f"logfile \"\"",
              # Full: refuse writes (decisions fail closed to HOLD), never evict a cooldown or a permit.
              f"maxmemory {topo.redis.maxmemory_mb}mb", "maxmemory-policy noeviction"]
@@ -280,7 +294,8 @@ def topology_copy(topo: Topology, home: Home | None = None) -> str:
     relative ipc:// path moved under the home's run/ipc/ (so two homes never share a socket file)."""
     data = yaml.safe_load(Path(topo.source_path).read_text()) if topo.source_path else {}
     data.pop("$schema", None)
-    data["base_dir"] = str(Path(topo.source_path).parent) if topo.source_path else str(Path.cwd())
+    if not data.get("base_dir"):  # a copy being put back (deploy rollback) keeps the base it was made with
+        data["base_dir"] = str(Path(topo.source_path).parent) if topo.source_path else str(Path.cwd())
     if home is not None:
         for actor in (data.get("actors") or {}).values():
             for sock in ((actor or {}).get("sockets") or {}).values():
@@ -616,7 +631,7 @@ def actor_ready(topo: Topology, name: str) -> bool | None:
 def redis_ready(topo: Topology) -> bool:
     import redis
     try:
-        return bool(redis.Redis(host="127.0.0.1", port=topo.redis.port, password=topo.redis.password,
+        return bool(redis.Redis(host=topo.redis.bind_address, port=topo.redis.port, password=topo.redis.password,
                                 socket_timeout=0.5, socket_connect_timeout=0.5).ping())
     except redis.RedisError:
         return False
@@ -716,7 +731,7 @@ def _program_sections(text: str) -> dict[str, str]:
 def _claims(topo: Topology, name: str) -> list[tuple[str, str]]:
     """(YAML path, bind endpoint) of everything program `name` binds: its ports and ipc paths."""
     if name == REDIS_PROGRAM:
-        return [("redis.port", f"tcp://127.0.0.1:{topo.redis.port}")]
+        return [("redis.port", f"tcp://{topo.redis.bind_address}:{topo.redis.port}")]
     spec = topo.actors.get(name)
     if spec is None:
         return []
@@ -827,6 +842,22 @@ def cmd_up(args: argparse.Namespace) -> int:
     topo = _load(args.file)
     if topo is None:
         return 2
+    from launcher.hosts import host_problem, host_view
+    problem = host_problem(topo, getattr(args, "host", None))
+    if problem:
+        print(f"{args.file}: {problem}", file=sys.stderr)
+        return 2
+    if getattr(args, "host", None):
+        from launcher.hosts import missing_secrets, remote_redis_password_problem
+        missing = missing_secrets(topo, args.host)
+        remote = remote_redis_password_problem(topo, args.host)
+        if remote:
+            missing.append(remote)
+        for line in missing:
+            print(f"{args.file}: {line}", file=sys.stderr)
+        if missing:
+            return 2
+        topo = host_view(topo, args.host)
     home = home_from(args)
     try:
         home.prepare()
@@ -1011,6 +1042,9 @@ def collect_status(home: Home) -> dict[str, Any]:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from launcher.overview import collect_overview, render_overview
+    if getattr(args, "all_hosts", False) or getattr(args, "file", None):
+        from launcher.hosts_status import cmd_status_all_hosts
+        return cmd_status_all_hosts(args)
     home = home_from(args)
     try:
         status = collect_status(home)
@@ -1053,17 +1087,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     def home_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument("--home", help="directory with supervisord.conf and run/ (default: the repo root, or $CLUSTERGATE_HOME)")
 
+    def host_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--host", help="multi-host topology: act on this host's actors, under its own supervisord "
+                                      "and home (default home: hosts/NAME under the usual one)")
+
     p = sub.add_parser("up", help="start (or update) a topology under supervisord and wait until it is ready")
     p.add_argument("file")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for readiness (default 60)")
     home_arg(p)
+    host_arg(p)
     p.set_defaults(func=cmd_up)
     p = sub.add_parser("down", help="stop every program and supervisord")
     home_arg(p)
+    host_arg(p)
     p.set_defaults(func=cmd_down)
     p = sub.add_parser("status", help="state, readiness and metrics URL per actor")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("file", nargs="?", help="with --all-hosts: the multi-host topology")
+    p.add_argument("--all-hosts", action="store_true", help="ask every host's metrics endpoints (and Redis): "
+                                                           "the whole system in one table")
     home_arg(p)
+    host_arg(p)
     p.set_defaults(func=cmd_status)
     p = sub.add_parser("render", help="print the supervisord programs for a topology; start nothing")
     p.add_argument("file")

@@ -73,6 +73,9 @@ class RedisConfig:
     password_env: str = setting("CLUSTERGATE_REDIS_PASSWORD", doc="Environment variable holding the Redis password, if any.")
     timeout_ms: int = setting(250, doc="Socket and connect timeout of every Redis call.", ge=10, le=60000)
     maxmemory_mb: int = setting(1024, doc="Managed redis-server: maxmemory, with maxmemory-policy noeviction (a full Redis refuses writes, so decisions fail closed to HOLD; nothing, above all no cooldown or permit, is evicted). Alert ClustergateRedisMemoryHigh fires at 80%.", ge=16, le=1_048_576)
+    host: str | None = setting(None, doc="Multi-host topology: the host (a name in hosts) that runs the managed Redis; it binds that host's address.")
+    # Set by validation (launcher/hosts.py) from hosts.<host>.address: where the managed Redis listens.
+    resolved_address: str | None = field(default=None, init=False, compare=False, repr=False)
 
     @staticmethod
     def __schema_build__(v: Validator, kwargs: dict, raw: dict, path: Path) -> dict:
@@ -96,8 +99,16 @@ class RedisConfig:
     def password(self) -> str | None:
         return os.environ.get(self.password_env) or None
 
+    @property
+    def bind_address(self) -> str:
+        """The address of the managed Redis: its host's address in a multi-host topology, else 127.0.0.1."""
+        return self.resolved_address or "127.0.0.1"
+
     def connection_url(self) -> str:
-        return self.url if self.url else f"redis://127.0.0.1:{self.port}/0"
+        if self.url:
+            return self.url
+        address = self.bind_address
+        return f"redis://{'[' + address + ']' if ':' in address else address}:{self.port}/0"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -267,6 +278,17 @@ SETTINGS_BY_KIND: dict[str, Any] = {
 }
 
 
+# --------------------------------------------------------------------------- hosts
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostSpec:
+    """One machine of a multi-host topology (launcher/hosts.py checks and uses it)."""
+
+    address: str = setting(doc="The host's IP address: its sockets that other hosts reach bind it, and connects to it name it.")
+    metrics_bind: str | None = setting(None, doc="Address the metrics endpoints of this host's actors bind (default 127.0.0.1). Give the host's address to let `status --all-hosts` and the readiness proof read them from other hosts.")
+
+
 # --------------------------------------------------------------------------- actors
 
 
@@ -324,7 +346,7 @@ class ActorSpec:
     """One actor process."""
 
     kind: str = setting("", doc="Actor kind; defaults to the actor's name.")
-    host: str = setting("127.0.0.1", doc="Address the metrics endpoint binds.")
+    host: str = setting("127.0.0.1", doc="Address the metrics endpoint binds; in a topology with hosts:, the name of the host the actor runs on (its metrics bind that host's metrics_bind).")
     metrics_port: int = setting(doc="Prometheus metrics port.", ge=1, le=65535)
     sockets: dict[str, SocketSpec] = setting(doc="Socket role -> bind/connect.", factory=dict)
     settings: Any = setting(None, doc="Settings of this kind of actor.")
@@ -342,8 +364,11 @@ class Topology:
     clusters: ClustersConfig = setting(doc="Correlation cluster parameters.", factory=ClustersConfig)
     actors: dict[str, ActorSpec] = setting(doc="Actor name -> actor.", factory=dict)
     security: SecurityConfig = setting(doc="CurveZMQ for sockets beyond loopback.", factory=SecurityConfig)
+    hosts: dict[str, HostSpec] = setting(doc="Multi-host: host name -> host. Without it the topology runs on one host.", factory=dict)
     base_dir: str | None = setting(None, doc="Directory that relative paths resolve against (default: the topology file's). The launcher sets it in its copy.")
     source_path: str | None = field(default=None, init=False, compare=False)
+    # Multi-host: actor name -> host name (launcher/hosts.py fills it; empty on one host).
+    placement: dict[str, str] = field(default_factory=dict, init=False, compare=False)
 
     def actor(self, name: str) -> ActorSpec:
         return self.actors[name]
@@ -474,6 +499,8 @@ def validate_data(data: Any, lines: dict[Path, int] | None = None,
     data = dict(data)
     data.pop("$schema", None)
     raw_actors = data.pop("actors", None)
+    from launcher import hosts as multihost
+    raw_actors, actor_hosts = multihost.take_actor_hosts(data, raw_actors)
     topo: Topology = v.build_dataclass(Topology, data, ())
     actors: dict[str, ActorSpec] = {}
     if raw_actors is None:
@@ -492,8 +519,11 @@ def validate_data(data: Any, lines: dict[Path, int] | None = None,
                                     f"ASCII letters, digits, - and _ that start with a letter")
             actors[str(name)] = _check_actor(v, str(name), raw, path)
     topo = Topology(name=topo.name, symbols=topo.symbols, redis=topo.redis, positions=topo.positions,
-                    clusters=topo.clusters, actors=actors, security=topo.security, base_dir=topo.base_dir)
+                    clusters=topo.clusters, actors=actors, security=topo.security, base_dir=topo.base_dir,
+                    hosts=topo.hosts)
     object.__setattr__(topo, "source_path", source_path)
+    if actor_hosts is not None or topo.redis.host is not None:
+        topo = multihost.place(v, topo, actor_hosts, data)
     _check_symbols(v, topo)
     _check_wiring(v, topo)
     _check_curve_keys(v, topo)
@@ -501,6 +531,8 @@ def validate_data(data: Any, lines: dict[Path, int] | None = None,
     _check_required(v, topo)
     _check_kind_settings(v, topo)
     _check_cluster_inputs(v, topo)
+    if topo.hosts:
+        multihost.check_across_hosts(v, topo)
     return topo, v.problems
 
 
@@ -622,6 +654,12 @@ def _check_curve_keys(v: Validator, topo: Topology) -> None:
 
     def read(path: Path, ref: str, secret: bool) -> bytes | None:
         file = keys.certificate_path(ref, keys_dir=keys_dir, base=base, secret=secret)
+        if secret and topo.hosts and not file.exists():
+            # Several hosts: each holds only its own actors' secret keys (`up --host` checks those);
+            # elsewhere the public half is enough to check the wiring.
+            public_file = keys.certificate_path(ref, keys_dir=keys_dir, base=base, secret=False)
+            if public_file.exists():
+                file, secret = public_file, False
         try:
             return keys.read_keypair(file).public if secret else keys.read_public_key(file)
         except keys.KeyFileError as exc:

@@ -1,9 +1,12 @@
-"""`clustergate proof readiness|fallback|warm-restart [--topology FILE] [--home DIR]`."""
+"""`clustergate proof readiness|fallback|warm-restart [--topology FILE] [--home DIR]`.
+
+The launcher runs this module as its own process (`python -m proofs.cli ...`): it never imports proofs."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 
 from proofs.common import add_arguments
 
@@ -19,3 +22,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("proof", choices=list(PROOFS))
     add_arguments(p)
     p.set_defaults(func=cmd_proof)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clustergate proof",
+                                     description="verify the running system end to end; exit 0 only if every check passes")
+    parser.add_argument("proof", choices=list(PROOFS))
+    add_arguments(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cmd_proof(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

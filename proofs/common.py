@@ -24,6 +24,8 @@ from launcher.supervise import (REDIS_PROGRAM, Home, LaunchError, Supervisor, ho
                                 scrape)
 from launcher.topology import Topology, load_topology
 
+# The last report run_proof wrote in this process, and its failed checks (deploy records them).
+LAST_REPORT: tuple[Path, list[Check]] | None = None
 # How long start_programs waits for the programs it started to be RUNNING.
 PROGRAM_START_TIMEOUT_S = 30.0
 
@@ -236,7 +238,7 @@ def run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv
         print(f"FAIL  gate client: {exc}")
         return 1
     try:
-        running = proof.sup.running()
+        running = bool(proof.topo.hosts) or proof.sup.running()  # several hosts: asked through their endpoints
     except LaunchError as exc:  # a frozen supervisord: say what to do instead of a traceback
         print(f"FAIL  {exc}")
         proof.close()
@@ -253,6 +255,8 @@ def run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv
         proof.check("proof ran to the end", False, f"{type(exc).__name__}: {exc}")
     base = proof.write_report()
     proof.close()
+    global LAST_REPORT
+    LAST_REPORT = (base, [c for c in proof.checks if not c.ok])
     passed = bool(proof.checks) and all(c.ok for c in proof.checks)
     failed = sum(not c.ok for c in proof.checks)
     print(f"{'PASSED' if passed else 'FAILED'}: {len(proof.checks) - failed}/{len(proof.checks)} checks; "
@@ -265,3 +269,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--home", help="directory with supervisord.conf and run/ (default: $CLUSTERGATE_HOME, else the repo root)")
     parser.add_argument("--all-programs", action="store_true",
                         help="warm-restart only: restart every program, managed Redis included")
+    parser.add_argument("--warm-up-timeout-s", type=float, default=None,
+                        help="readiness only: how long to wait for the cluster to warm up (deploy passes its --proof-timeout)")

@@ -1,6 +1,7 @@
 """Readiness proof: the system is up and its data is right, end to end.
 
-Every program RUNNING; every metrics endpoint answers; p27_corr_ready 1; cluster_state fresh; a
+Every program RUNNING (on a multi-host topology: ready on its host, asked through its metrics
+endpoint, the managed Redis by PING); every metrics endpoint answers; p27_corr_ready 1; cluster_state fresh; a
 proposal decided with K from the cluster; p26_cluster_stress_used 1; its permit present with a TTL
 of at most 60 s and its decision on the stream. The proposal (plan_id proof-readiness-...) is a
 real decision: it sets the symbol's cooldown for the cooldown TTL.
@@ -24,15 +25,30 @@ CACHE_GRACE_S = 5.0
 
 
 def prove(p: Proof, args: argparse.Namespace) -> None:
-    expected = list(p.topo.actors) + ([REDIS_PROGRAM] if p.topo.redis.managed else [])
+    warm_up_s = getattr(args, "warm_up_timeout_s", None) or WARM_UP_TIMEOUT_S
+    if p.topo.hosts:
+        # Several hosts, each its own supervisord: every program is asked where it runs, through its
+        # metrics endpoint (the readiness gauge) or, for the managed Redis, a PING.
+        from launcher.hosts_status import collect_all_hosts
 
-    def not_running() -> dict[str, str]:
-        states = p.program_states()
-        return {n: states.get(n, "MISSING") for n in expected if states.get(n) != "RUNNING"}
+        def not_ready_anywhere() -> dict[str, str]:
+            return {f"{host}/{row['name']}": ("not reached" if not row["reached"] else "not ready")
+                    for host, info in collect_all_hosts(p.topo).items() for row in info["programs"]
+                    if not row["ready"]}
 
-    # A program just (re)started is STARTING for supervisord's startsecs; give it that long, no more.
-    ok, missing, _ = p.poll(not_running, lambda m: m == {}, STARTING_GRACE_S, 0.2)
-    p.require("every program RUNNING", ok, missing or f"{len(expected)} programs RUNNING")
+        ok, missing, _ = p.poll(not_ready_anywhere, lambda m: m == {}, STARTING_GRACE_S + 5, 0.3)
+        p.require("every program ready on its host", ok,
+                  missing or f"{len(p.topo.actors) + int(p.topo.redis.managed)} programs on {len(p.topo.hosts)} hosts")
+    else:
+        expected = list(p.topo.actors) + ([REDIS_PROGRAM] if p.topo.redis.managed else [])
+
+        def not_running() -> dict[str, str]:
+            states = p.program_states()
+            return {n: states.get(n, "MISSING") for n in expected if states.get(n) != "RUNNING"}
+
+        # A program just (re)started is STARTING for supervisord's startsecs; give it that long, no more.
+        ok, missing, _ = p.poll(not_running, lambda m: m == {}, STARTING_GRACE_S, 0.2)
+        p.require("every program RUNNING", ok, missing or f"{len(expected)} programs RUNNING")
 
     unreachable = []
     for actor in p.topo.actors:
@@ -42,11 +58,11 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
             unreachable.append(f"{actor}: {exc}")
     p.require("every metrics endpoint answers", not unreachable, unreachable or f"{len(p.topo.actors)} endpoints")
 
-    ok, value, waited = p.poll(lambda: p.metric("correlator", "p27_corr_ready"), lambda v: v == 1.0, WARM_UP_TIMEOUT_S)
+    ok, value, waited = p.poll(lambda: p.metric("correlator", "p27_corr_ready"), lambda v: v == 1.0, warm_up_s)
     p.require("p27_corr_ready is 1", ok, value, f"after {waited:.1f} s")
 
     freshness = p.freshness_s
-    ok, age, _ = p.poll(p.cluster_state_age_s, lambda a: a is not None and 0 <= a <= freshness, WARM_UP_TIMEOUT_S)
+    ok, age, _ = p.poll(p.cluster_state_age_s, lambda a: a is not None and 0 <= a <= freshness, warm_up_s)
     p.require("cluster_state is fresh", ok, None if age is None else (round(age, 2) if isinstance(age, float) else age),
               f"age in seconds, window {freshness:g} s")
 

@@ -34,14 +34,48 @@ def live(tmp_path: Path):
 
 @pytest.fixture
 def test_hosts():
-    """Factory of network-namespace test hosts (tests/netns.py): `hosts = test_hosts(["a", "b"])`.
+    """Factory of network-namespace test hosts (launcher/netns.py): `hosts = test_hosts(["a", "b"])`.
 
     Every TestHosts made is removed at teardown. Where namespaces cannot be made the test skips
     naming what is missing; under CI (CLUSTERGATE_REQUIRE_NETNS=1 or CI=true) it fails instead.
     """
     import os
 
-    import netns
+    from launcher import netns
+
+    reason = netns.unavailable_reason()
+    if reason is not None:
+        message = f"network-namespace test hosts unavailable: {reason}"
+        if netns.requires_netns(os.environ):
+            pytest.fail(message + " (required here: CLUSTERGATE_REQUIRE_NETNS=1 or CI=true)", pytrace=False)
+        pytest.skip(message)
+    made: list = []
+
+    def make(names):
+        hosts = netns.TestHosts(names).__enter__()
+        made.append(hosts)
+        return hosts
+
+    try:
+        yield make
+    finally:
+        errors = []
+        for hosts in reversed(made):
+            try:
+                hosts.close()
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+
+@pytest.fixture(scope="module")
+def module_test_hosts():
+    """test_hosts for a whole module: one set of hosts (and the system on them) shared by its tests,
+    so a multi-host system is brought up once. Same skip/fail rules and the same cleanup."""
+    import os
+
+    from launcher import netns
 
     reason = netns.unavailable_reason()
     if reason is not None:

@@ -1,4 +1,4 @@
-"""The network-namespace test hosts (tests/netns.py): reachability, partitions, isolation, cleanup."""
+"""The network-namespace test hosts (launcher/netns.py): reachability, partitions, isolation, cleanup."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import netns
+from launcher import netns
 from helpers import DEADLINE_SCALE, wait_for
 
 TESTS = Path(__file__).resolve().parent
@@ -258,7 +258,7 @@ def test_nothing_of_a_run_remains_when_the_body_raises():
 RUN_AND_WAIT = textwrap.dedent("""
     import subprocess, sys, time
     sys.path.insert(0, sys.argv[1])
-    import netns
+    from launcher import netns
     with netns.TestHosts(["market", "exec"]) as hosts:
         sleeper = hosts["market"].popen(["sleep", "120"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         print(hosts.run_prefix, sleeper.pid, flush=True)

@@ -1,0 +1,265 @@
+"""`clustergate deploy FILE [--host NAME ...]`: apply a topology host by host, prove the whole system
+after each host, and put a host that fails back on the topology it ran before.
+
+1. Validate FILE; record the topology each target host runs now (its home's run/topology.yaml).
+2. Host by host (the managed Redis's host first): `clustergate up FILE --host NAME` there, which
+   restarts only the changed programs.
+3. After each host, the readiness proof of the whole multi-host system.
+4. A failed `up` or proof: that host goes back to its recorded topology (or is stopped, if it ran
+   nothing), the proof runs again, the deploy stops and exits 1 naming the failed check and what was
+   rolled back.
+5. Success exits 0. Every deploy appends a record (time, hosts, topology hashes before and after,
+   proof reports, outcome) to HOME/run/deploys/deploys.jsonl; `clustergate deploy --history` lists them.
+
+Each host's commands run through `--via`, a command prefix with {host} and {address} filled in
+(`ssh deploy@{address} --` for machines, `ip netns exec NS-{host}` for namespaces); without it
+they run on this machine. A host's home is HOME_ROOT/NAME (--home-root; default: the per-host home
+that `up --host` uses).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from launcher.hosts import host_hash
+from launcher.schema import SchemaError
+from launcher.supervise import Home, home_from
+from launcher.topology import Topology, load_topology
+
+RECORDS = "deploys.jsonl"
+DEFAULT_PROOF_TIMEOUT_S = 40.0
+COMMAND_TIMEOUT_S = 300.0
+
+
+def deploys_dir(home: Home) -> Path:
+    return home.run / "deploys"
+
+
+def host_home(args: argparse.Namespace, host: str) -> Path:
+    if args.home_root:
+        return Path(args.home_root).resolve() / host
+    return home_from(argparse.Namespace(home=None, host=host)).root
+
+
+def via(args: argparse.Namespace, topo: Topology, host: str) -> list[str]:
+    if not args.via:
+        return []
+    address = topo.hosts[host].address
+    return [part.replace("{host}", host).replace("{address}", address) for part in shlex.split(args.via)]
+
+
+def run_on(args: argparse.Namespace, topo: Topology, host: str, argv: list[str],
+           timeout_s: float = COMMAND_TIMEOUT_S) -> subprocess.CompletedProcess:
+    """argv on the host (through --via), output captured; a timeout or a missing program is a failure."""
+    command = via(args, topo, host) + argv
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as exc:
+        return subprocess.CompletedProcess(command, 124, exc.stdout or "", f"timed out after {timeout_s:g} s")
+    except OSError as exc:
+        return subprocess.CompletedProcess(command, 127, "", f"cannot run {command[0]}: {exc.strerror}")
+
+
+def clustergate(*argv: str) -> list[str]:
+    return [sys.executable, "-m", "launcher", *argv]
+
+
+# The proof's last line: "PASSED: n/m checks; report BASE.txt and .json".
+REPORT_LINE = re.compile(r"report (.+)\.txt and \.json$")
+
+
+def _show(host: str, result: subprocess.CompletedProcess) -> None:
+    for line in (result.stdout + result.stderr).splitlines():
+        print(f"  [{host}] {line}", flush=True)
+
+
+def _prove(args: argparse.Namespace, topology: Path, home: Home, keep_as: Path) -> tuple[bool, str | None, list[str]]:
+    """The readiness proof of the whole system: (passed, report path, failed check names). The report
+    is kept as keep_as.txt/.json (the proof names reports by the second; a deploy may prove twice in one).
+    The proof runs as its own process (`python -m proofs.cli`): the launcher does not import the proofs."""
+    import shutil
+    command = [sys.executable, "-m", "proofs.cli", "readiness", "--topology", str(topology), "--home", str(home.root),
+               "--warm-up-timeout-s", str(args.proof_timeout)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    last_report = None
+    assert proc.stdout is not None
+    for line in proc.stdout:  # shown as it comes, as the proof would print it
+        print(line, end="", flush=True)
+        found = REPORT_LINE.search(line)
+        if found:
+            last_report = found.group(1)
+    code = proc.wait()
+    if last_report is None:
+        return code == 0, None, ["the proof ran"]
+    checks = json.loads(Path(f"{last_report}.json").read_text())["checks"]
+    failed = [c["name"] for c in checks if not c["ok"]]
+    for suffix in (".txt", ".json"):
+        shutil.copyfile(f"{last_report}{suffix}", f"{keep_as}{suffix}")
+    return code == 0, f"{keep_as}.txt", failed
+
+
+def _record(home: Home, record: dict[str, Any]) -> None:
+    directory = deploys_dir(home)
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / RECORDS, "a") as f:
+        f.write(json.dumps(record, sort_keys=True) + "\n")
+
+
+def read_history(home: Home) -> list[dict[str, Any]]:
+    path = deploys_dir(home) / RECORDS
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut short by a crash is skipped, not fatal
+    return out
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    home = home_from(args)
+    records = read_history(home)
+    if args.json:
+        print(json.dumps(records, indent=2))
+        return 0
+    if not records:
+        print(f"no deploys recorded in {deploys_dir(home) / RECORDS}")
+        return 0
+    print(f"{'STARTED (UTC)':<21}{'OUTCOME':<13}{'SECONDS':<9}{'HOST':<10}{'BEFORE':<18}{'AFTER':<18}{'FILE'}")
+    for r in records:
+        started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r["started"]))
+        for i, host in enumerate(r["hosts"]):
+            lead = (f"{started:<21}{r['outcome']:<13}{r['duration_s']:<9.1f}" if i == 0 else " " * 43)
+            print(f"{lead}{host:<10}{r['before'].get(host) or '(nothing)':<18}{r['after'].get(host) or '-':<18}"
+                  f"{r['file'] if i == 0 else ''}")
+        if r.get("failed_check"):
+            print(f"{'':<21}failed: {r['failed_check']} on {r.get('failed_host')}; rolled back "
+                  f"{', '.join(r.get('rolled_back') or []) or 'nothing'}")
+        for path in r.get("proofs", []):
+            print(f"{'':<21}proof {path}")
+    return 0
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    if args.history:
+        return cmd_history(args)
+    if not args.file:
+        print("clustergate deploy: give a topology FILE (or --history)", file=sys.stderr)
+        return 2
+    try:
+        topo = load_topology(args.file)
+    except SchemaError as exc:
+        for problem in exc.problems:
+            print(problem.render(args.file), file=sys.stderr)
+        return 2
+    if not topo.hosts:
+        print(f"{args.file}: topology {topo.name} has no hosts: map; use `clustergate up` for one host", file=sys.stderr)
+        return 2
+    unknown = [h for h in args.host or [] if h not in topo.hosts]
+    if unknown:
+        print(f"--host {unknown[0]}: unknown host (hosts: {', '.join(topo.hosts)})", file=sys.stderr)
+        return 2
+    targets = list(dict.fromkeys(args.host or list(topo.hosts)))
+    targets.sort(key=lambda h: h != topo.redis.host)  # the managed Redis's host first: the others need it
+    home = home_from(argparse.Namespace(home=args.home, host=None))
+    started = time.time()
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
+    work = deploys_dir(home) / f"{stamp}-{os.getpid()}"
+    work.mkdir(parents=True, exist_ok=True)
+    source = str(Path(args.file).resolve())
+    record: dict[str, Any] = {"started": started, "file": source, "topology": topo.name, "hosts": targets,
+                              "before": {}, "after": {}, "proofs": [], "outcome": "running"}
+
+    # 1. What each host runs now.
+    saved: dict[str, Path | None] = {}
+    for host in targets:
+        result = run_on(args, topo, host, ["cat", str(host_home(args, host) / "run" / "topology.yaml")], 30)
+        if result.returncode == 0 and result.stdout.strip():
+            path = work / f"before-{host}.yaml"
+            path.write_text(result.stdout)
+            saved[host] = path
+            try:
+                record["before"][host] = host_hash(load_topology(path), host)
+            except SchemaError:
+                record["before"][host] = "unreadable"
+        else:
+            saved[host] = None
+            record["before"][host] = None
+        record["after"][host] = host_hash(topo, host)
+        print(f"{host}: now {record['before'][host] or 'runs nothing'}, deploying {record['after'][host]}", flush=True)
+
+    def finish(outcome: str, code: int) -> int:
+        record["outcome"] = outcome
+        record["finished"] = time.time()
+        record["duration_s"] = round(record["finished"] - started, 2)
+        _record(home, record)
+        print(f"deploy {outcome} in {record['duration_s']:.1f} s; record in {deploys_dir(home) / RECORDS}", flush=True)
+        return code
+
+    # 2-4. Host by host, proved after each.
+    for host in targets:
+        hh = str(host_home(args, host))
+        print(f"--- {host}: clustergate up --host {host} (home {hh})", flush=True)
+        up = run_on(args, topo, host, clustergate("up", source, "--host", host, "--home", hh,
+                                                  "--timeout", str(args.up_timeout)))
+        _show(host, up)
+        if up.returncode == 0:
+            print(f"--- readiness proof of the whole system after {host}", flush=True)
+            ok, report, failed = _prove(args, Path(source), home, work / f"proof-{len(record['proofs']) + 1}-after-{host}")
+            record["proofs"].append(report)
+        else:
+            ok, failed = False, [f"clustergate up --host {host} (exit {up.returncode})"]
+        if ok:
+            continue
+        record["failed_check"], record["failed_host"] = failed[0], host
+        print(f"FAILED on {host}: {failed[0]}; rolling {host} back", flush=True)
+        rollback_started = time.monotonic()
+        if saved[host] is not None:
+            back = run_on(args, topo, host, clustergate("up", str(saved[host]), "--host", host, "--home", hh,
+                                                        "--timeout", str(args.up_timeout)))
+            what = f"{host} back on its recorded topology {record['before'][host]} ({saved[host]})"
+        else:
+            back = run_on(args, topo, host, clustergate("down", "--host", host, "--home", hh))
+            what = f"{host} stopped (it ran nothing before)"
+        _show(host, back)
+        record["rolled_back"] = [host]
+        record["rollback_ok"] = back.returncode == 0
+        print(f"--- readiness proof after the rollback of {host}", flush=True)
+        again, report, still = _prove(args, saved[host] or Path(source), home,
+                                      work / f"proof-{len(record['proofs']) + 1}-after-rollback-{host}")
+        record["proofs"].append(report)
+        record["proved_after_rollback"] = again
+        record["rollback_s"] = round(time.monotonic() - rollback_started, 2)
+        print(f"FAILED: check '{failed[0]}' failed on host {host}; rolled back: {what}; "
+              f"the proof after the rollback {'passed' if again else 'FAILED: ' + ', '.join(still)}", flush=True)
+        return finish("rolled back" if again else "rollback failed", 1)
+    print(f"deployed {topo.name} to {', '.join(targets)}: every proof passed", flush=True)
+    return finish("ok", 0)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("deploy", help="apply a multi-host topology host by host with a readiness proof after each; "
+                                      "roll a failing host back; exit 1 on failure")
+    p.add_argument("file", nargs="?", help="the multi-host topology")
+    p.add_argument("--host", action="append", help="deploy this host only (repeatable; default: every host)")
+    p.add_argument("--history", action="store_true", help="list the recorded deploys")
+    p.add_argument("--json", action="store_true", help="with --history: machine-readable")
+    p.add_argument("--via", help="command prefix that runs a command on a host, {host} and {address} filled in "
+                                 "(e.g. 'ssh deploy@{address} --', 'ip netns exec ns-{host}'); default: this machine")
+    p.add_argument("--home-root", help="each host's home is HOME_ROOT/NAME (default: hosts/NAME under the usual home)")
+    p.add_argument("--home", help="where deploy records and proof reports go (default: the repo root, or $CLUSTERGATE_HOME)")
+    p.add_argument("--proof-timeout", type=float, default=DEFAULT_PROOF_TIMEOUT_S,
+                   help=f"seconds the proof waits for the cluster to warm up (default {DEFAULT_PROOF_TIMEOUT_S:g})")
+    p.add_argument("--up-timeout", type=float, default=60.0, help="seconds each host's `up` waits for readiness (default 60)")
+    p.set_defaults(func=cmd_deploy)

@@ -1,0 +1,47 @@
+"""Three hosts of one topology side by side on one machine (no namespaces, no root): each host at its
+own loopback address, under its own supervisord and home."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from helpers import DEADLINE_SCALE
+from launcher.multihost_harness import PASSWORD, SYSTEM_HOSTS, side_by_side_data, write_topology
+
+UP_TIMEOUT_S = 60 * DEADLINE_SCALE
+
+
+def clustergate(env: dict, *argv: str, timeout: float = UP_TIMEOUT_S + 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "launcher", *argv], capture_output=True, text=True, env=env,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def test_three_hosts_of_one_topology_run_side_by_side_each_under_its_own_supervisord_and_home(tmp_path: Path):
+    data = side_by_side_data(tmp_path)
+    topology = write_topology(tmp_path, data)
+    env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD, "CLUSTERGATE_HOME": str(tmp_path / "base")}
+    try:
+        for host in ("store", "market", "exec"):  # the README's order: Redis, then the feed, then its readers
+            up = clustergate(env, "up", str(topology), "--host", host, "--timeout", str(UP_TIMEOUT_S))
+            assert up.returncode == 0, f"{host}: {up.stdout[-2000:]}{up.stderr[-2000:]}"
+        homes = {h: tmp_path / "base" / "hosts" / h for h in SYSTEM_HOSTS}  # the default home of --host
+        sockets = {h: (home / "run" / "supervisor.sock") for h, home in homes.items()}
+        assert all(sock.exists() for sock in sockets.values()), "one supervisord per host"
+        status = clustergate(env, "status", "--host", "exec", "--json", timeout=60)
+        assert {row["name"] for row in json.loads(status.stdout)["programs"]} == {"gate", "permit_issuer", "book"}
+        whole = clustergate(env, "status", str(topology), "--all-hosts", timeout=60)
+        assert whole.returncode == 0, whole.stdout + whole.stderr
+        proof = clustergate(env, "proof", "readiness", "--topology", str(topology), "--home",
+                            str(tmp_path / "ops"), timeout=180)
+        assert proof.returncode == 0, proof.stdout[-3000:]
+    finally:
+        for host in SYSTEM_HOSTS:
+            clustergate(env, "down", "--host", host, timeout=120)
+    for host in SYSTEM_HOSTS:
+        after = clustergate(env, "status", "--host", host, "--json", timeout=60)
+        report = json.loads(after.stdout)
+        assert report["supervisord"] == "not running" and report["leftovers"] == [], host

@@ -1,0 +1,231 @@
+"""Multi-host topologies (`hosts:` and `host:`): what validates, and each problem in one line with
+file:line. Pure: no sockets, no processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from helpers import REPO, demo_topology_data
+from launcher.hosts import actors_on, host_hash, host_problem, host_view
+from launcher.schema import SchemaError
+from launcher.topology import load_topology
+from launcher.multihost_harness import multihost_data, write_topology
+
+
+def problems_of(tmp_path: Path, data: dict) -> list[str]:
+    path = write_topology(tmp_path, data, "t.yaml")
+    try:
+        load_topology(path)
+    except SchemaError as exc:
+        return [p.render("t.yaml") for p in exc.problems]
+    return []
+
+
+def only_problem(tmp_path: Path, data: dict) -> str:
+    problems = problems_of(tmp_path, data)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("t.yaml:") and problems[0].split(":")[1].isdigit(), problems[0]
+    return problems[0]
+
+
+def test_the_shipped_multihost_topology_validates_with_its_keys(tmp_path: Path) -> None:
+    topo = load_topology(write_topology(tmp_path, multihost_data(tmp_path, fast=False)))
+    assert set(topo.hosts) == {"market", "exec", "store"}
+    assert set(actors_on(topo, "market")) == {"price_feed", "buffer", "correlator", "clusterer", "state_writer"}
+    assert set(actors_on(topo, "exec")) == {"gate", "permit_issuer", "book"}
+    assert actors_on(topo, "store") == [] and topo.redis.host == "store"
+    assert topo.redis.connection_url() == "redis://198.51.100.13:6390/0"
+    assert topo.actors["gate"].host == "198.51.100.12"  # metrics bind the host's metrics_bind
+
+
+def test_a_topology_without_hosts_is_one_host_exactly_as_before() -> None:
+    for config in ("demo.yaml", "production.yaml"):
+        topo = load_topology(REPO / "configs" / config)
+        assert topo.hosts == {} and topo.placement == {}
+        assert all(spec.host == "127.0.0.1" for spec in topo.actors.values())
+    assert load_topology(REPO / "configs" / "demo.yaml").redis.connection_url() == "redis://127.0.0.1:6391/0"
+
+
+def test_an_actor_on_an_unknown_host_is_named_with_a_suggestion(tmp_path: Path) -> None:
+    data = multihost_data(tmp_path)
+    data["actors"]["gate"]["host"] = "exce"
+    assert "actors.gate.host: unknown host 'exce' (did you mean 'exec'?)" in only_problem(tmp_path, data)
+
+
+def test_an_actor_without_a_host_in_a_multihost_topology_is_refused(tmp_path: Path) -> None:
+    data = multihost_data(tmp_path)
+    del data["actors"]["correlator"]["host"]
+    assert "actors.correlator: has no host" in only_problem(tmp_path, data)
+
+
+def test_two_hosts_with_one_address_are_refused(tmp_path: Path) -> None:
+    data = multihost_data(tmp_path)
+    data["hosts"]["store"]["address"] = data["hosts"]["exec"]["address"]
+    data["hosts"]["store"]["metrics_bind"] = "127.0.0.1"
+    data["redis"]["host"] = "exec"
+    problems = problems_of(tmp_path, data)
+    assert any("hosts.store.address: 198.51.100.12 is also the address of hosts.exec" in p for p in problems), problems
+
+
+def test_an_actor_binding_another_hosts_address_is_refused(tmp_path: Path) -> None:
+    data = multihost_data(tmp_path)
+    data["actors"]["gate"]["sockets"]["proposals"]["bind"] = "tcp://198.51.100.11:5556"
+    problems = problems_of(tmp_path, data)
+    assert any("actors.gate.sockets.proposals.bind: binds 198.51.100.11, which is not the address of its host exec"
+               in p for p in problems), problems
+
+
+def test_a_connect_to_a_port_no_actor_of_that_host_binds_is_refused(tmp_path: Path) -> None:
+    data = multihost_data(tmp_path)
+    data["actors"]["book"]["sockets"]["ticks"]["connect"] = "tcp://198.51.100.12:5551"
+    assert "actors.book.sockets.ticks.connect: no actor of host exec (198.51.100.12) binds port 5551" in \
+        only_problem(tmp_path, data)
+
+
+def test_a_loopback_connect_to_an_actor_of_another_host_is_refused(tmp_path: Path) -> None:
+    data = multihost_data(tmp_path)
+    data["actors"]["gate"]["sockets"]["permits"]["connect"] = "tcp://127.0.0.1:5557"
+    data["actors"]["permit_issuer"]["host"] = "market"
+    problems = problems_of(tmp_path, data)
+    assert any("actors.gate.sockets.permits.connect: no actor of host exec binds 127.0.0.1:5557" in p
+               for p in problems), problems
+
+
+def test_a_socket_whose_peer_is_on_another_host_without_curve_is_refused(tmp_path: Path) -> None:
+    data = multihost_data(tmp_path)
+    data["actors"]["permit_issuer"]["host"] = "store"
+    data["actors"]["permit_issuer"]["sockets"]["requests"]["bind"] = "tcp://198.51.100.13:5557"
+    data["actors"]["gate"]["sockets"]["permits"]["connect"] = "tcp://198.51.100.13:5557"
+    problems = problems_of(tmp_path, data)
+    assert any("actors.gate.sockets.permits.connect: crosses hosts (exec -> store: "
+               "actors.permit_issuer.sockets.requests) without CurveZMQ" in p for p in problems), problems
+    assert sum("actors.gate.sockets.permits.connect" in p for p in problems) == 1, problems
+
+
+def test_metrics_bound_beyond_loopback_without_an_explicit_metrics_bind_are_refused(tmp_path: Path) -> None:
+    data = multihost_data(tmp_path)
+    data["actors"]["gate"]["host"] = "198.51.100.12"
+    assert ("actors.gate.host: metrics bound beyond loopback (198.51.100.12) without an explicit per-host "
+            "metrics_bind: write host: exec and set hosts.exec.metrics_bind: 198.51.100.12") in only_problem(tmp_path, data)
+
+
+def test_a_metrics_bind_on_another_hosts_address_is_refused(tmp_path: Path) -> None:
+    data = multihost_data(tmp_path)
+    data["hosts"]["exec"]["metrics_bind"] = "198.51.100.11"
+    assert "hosts.exec.metrics_bind: binds 198.51.100.11, which is neither this host's address" in \
+        only_problem(tmp_path, data)
+
+
+def test_a_managed_redis_reached_from_other_hosts_without_a_password_is_refused(tmp_path: Path) -> None:
+    data = multihost_data(tmp_path)
+    del data["redis"]["password_env"]
+    assert ("redis: the managed Redis on host store is reached from host(s) exec, market without a password"
+            in only_problem(tmp_path, data))
+
+
+def test_a_managed_redis_with_no_host_in_a_multihost_topology_is_refused(tmp_path: Path) -> None:
+    data = multihost_data(tmp_path)
+    del data["redis"]["host"]
+    assert "redis: managed: true in a topology with hosts: name the host" in only_problem(tmp_path, data)
+
+
+def test_a_redis_host_without_a_hosts_map_is_refused(tmp_path: Path) -> None:
+    data = demo_topology_data()
+    data["redis"]["host"] = "store"
+    assert "redis.host: names a host, but the topology has no hosts: map" in only_problem(tmp_path, data)
+
+
+def test_several_problems_give_one_line_each(tmp_path: Path) -> None:
+    data = multihost_data(tmp_path)
+    data["actors"]["gate"]["host"] = "nowhere"
+    data["actors"]["buffer"]["host"] = "nowhere_else"
+    del data["redis"]["password_env"]
+    problems = problems_of(tmp_path, data)
+    assert len(problems) == 3, problems
+
+
+def test_a_host_view_holds_only_that_hosts_programs(tmp_path: Path) -> None:
+    topo = load_topology(write_topology(tmp_path, multihost_data(tmp_path)))
+    market, store = host_view(topo, "market"), host_view(topo, "store")
+    assert not market.redis.managed and market.redis.connection_url() == topo.redis.connection_url()
+    assert store.redis.managed and store.actors == {}
+    assert set(market.actors) == set(actors_on(topo, "market"))
+
+
+def test_a_host_hash_changes_only_for_the_host_whose_programs_change(tmp_path: Path) -> None:
+    data = multihost_data(tmp_path)
+    before = load_topology(write_topology(tmp_path, data))
+    data["actors"]["gate"]["settings"]["sigma"] = 0.9
+    after = load_topology(write_topology(tmp_path, data, "after.yaml"))
+    assert host_hash(before, "exec") != host_hash(after, "exec")
+    assert host_hash(before, "market") == host_hash(after, "market")
+
+
+@pytest.mark.parametrize("host,expected", [(None, "spans hosts market, exec, store: give --host NAME"),
+                                           ("exce", "--host exce: unknown host (did you mean 'exec'?)")])
+def test_up_on_a_multihost_topology_needs_a_known_host(tmp_path: Path, host, expected) -> None:
+    topo = load_topology(write_topology(tmp_path, multihost_data(tmp_path)))
+    assert expected in host_problem(topo, host)
+
+
+def test_a_running_copy_put_back_by_a_rollback_hashes_as_the_file_it_was_made_from(tmp_path: Path) -> None:
+    from launcher.supervise import Home, actor_config_hash, topology_copy
+    source = write_topology(tmp_path, multihost_data(tmp_path))
+    topo = load_topology(source)
+    recorded = tmp_path / "elsewhere" / "before-market.yaml"
+    recorded.parent.mkdir()
+    recorded.write_text(topology_copy(topo, Home(tmp_path / "home")))
+    put_back = load_topology(recorded)
+    assert {a: actor_config_hash(put_back, a) for a in topo.actors} == {a: actor_config_hash(topo, a) for a in topo.actors}
+    assert host_hash(put_back, "market") == host_hash(topo, "market")
+
+
+def test_a_host_validates_with_only_its_own_secret_keys_and_up_names_a_missing_one(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    data = multihost_data(tmp_path)
+    for name in ("price_feed", "buffer"):  # market's secrets are not on this (exec) machine
+        (tmp_path / "keys" / f"{name}.key_secret").unlink()
+    path = write_topology(tmp_path, data)
+    topo = load_topology(path)
+    from launcher.hosts import missing_secrets
+    assert missing_secrets(topo, "exec") == []
+    missing = missing_secrets(topo, "market")
+    assert len(missing) == 2 and missing[0].startswith("actors.price_feed.sockets.ticks.curve.keypair: ")
+    up = subprocess.run([sys.executable, "-m", "launcher", "up", str(path), "--host", "market", "--home",
+                         str(tmp_path / "home")], capture_output=True, text=True, timeout=60)
+    assert up.returncode == 2 and "price_feed.key_secret does not exist" in up.stderr
+    assert not (tmp_path / "home" / "run" / "supervisor.sock").exists()
+
+
+def test_hosts_at_loopback_addresses_of_one_machine_validate_and_connect_by_host_address(tmp_path: Path) -> None:
+    from launcher.multihost_harness import side_by_side_data
+    topo = load_topology(write_topology(tmp_path, side_by_side_data(tmp_path)))
+    assert topo.redis.connection_url().startswith("redis://127.0.11.13:")
+
+
+def test_a_bind_on_another_hosts_loopback_address_is_refused(tmp_path: Path) -> None:
+    from launcher.multihost_harness import side_by_side_data
+    data = side_by_side_data(tmp_path)
+    port = data["actors"]["gate"]["sockets"]["proposals"]["bind"].rpartition(":")[2]
+    data["actors"]["gate"]["sockets"]["proposals"]["bind"] = f"tcp://127.0.11.11:{port}"
+    problems = problems_of(tmp_path, data)
+    assert any("actors.gate.sockets.proposals.bind: binds 127.0.11.11, which is not the address of its host exec"
+               in p for p in problems), problems
+
+
+def test_up_on_a_host_reaching_the_remote_managed_redis_without_its_password_exits_2_before_starting(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    path = write_topology(tmp_path, multihost_data(tmp_path))
+    env = {k: v for k, v in os.environ.items() if k != "CLUSTERGATE_REDIS_PASSWORD"}
+    up = subprocess.run([sys.executable, "-m", "launcher", "up", str(path), "--host", "exec", "--home",
+                         str(tmp_path / "home")], capture_output=True, text=True, timeout=60, env=env)
+    assert up.returncode == 2, up.stdout + up.stderr
+    assert ("redis: $CLUSTERGATE_REDIS_PASSWORD is not set, but the actors of host exec reach the managed Redis on "
+            "host store, which requires it") in up.stderr
+    assert not (tmp_path / "home" / "run").exists()
