@@ -1,0 +1,162 @@
+"""Issue 17 review (attack-17): defects found in the merged cluster-side hardening, each reproduced
+first; pure maths as plain functions, the rest against real processes (redis-server, actors)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from actors.buffer import PriceGrid, add_tick, window_header
+from actors.correlator import correlate_window, ledoit_wolf_intensity
+from actors.jumps import JumpFilter
+from actors.price_feed import ReplayRow, ReplaySchedule
+from feed_helpers import TickListener, feed_topology, metric, metrics_port, tick_endpoint
+from helpers import ActorProcess, wait_for, write_topology
+
+CADENCE_S = 60.0
+
+
+# --------------------------------------------------------------------------- jump filter
+
+
+def test_a_crash_that_keeps_falling_30_percent_a_print_is_not_refused_forever():
+    """Every print of a crash falling 30% a print was refused (100 -> 5.8 over 8 prints, none accepted):
+    the symbol froze at its pre-crash price exactly when its risk mattered most."""
+    jumps = JumpFilter(0.25)
+    jumps.accepted("SOLUSDT", 100.0)
+    price, accepted = 100.0, []
+    for _ in range(8):
+        price *= 0.7
+        if not jumps.refuses("SOLUSDT", price):
+            jumps.accepted("SOLUSDT", price)
+            accepted.append(price)
+    assert len(accepted) >= 4, accepted  # at most one print in two lost, never all
+    assert jumps.last["SOLUSDT"] <= 100.0 * 0.7 ** 7
+
+
+def test_one_bad_print_between_good_ones_is_still_refused():
+    jumps = JumpFilter(0.25)
+    jumps.accepted("SOLUSDT", 100.0)
+    assert jumps.refuses("SOLUSDT", 130.0)
+    assert not jumps.refuses("SOLUSDT", 101.0)  # back at the old level: the 130 was a bad print
+    jumps.accepted("SOLUSDT", 101.0)
+    assert jumps.refuses("SOLUSDT", 70.0)       # a bad print the other side, then one more
+    assert jumps.refuses("SOLUSDT", 140.0)      # the other side of the last accepted price: refused too
+
+
+def test_a_replayed_crash_reaches_subscribers_through_a_real_feed(tmp_path):
+    """Process run of the crash above: only 100 was ever published before the fix."""
+    rows = "".join(f"{i * 0.1:.1f},{100 * 0.7 ** i:.6f}\n" for i in range(10))
+    (tmp_path / "prices.csv").write_text("ts,SOLUSDT\n" + rows)
+    path, data = feed_topology(tmp_path, "redis://127.0.0.1:1/0", {
+        "source": "replay", "heartbeat_s": 0.5, "replay": {"path": "prices.csv", "speed": 1, "loop": False}})
+    listener = TickListener(tick_endpoint(data))
+    feed = ActorProcess(path, "price_feed").start()
+    try:
+        port = metrics_port(data)
+        seen: list[float] = []
+
+        def crash_published() -> bool:
+            seen.extend(t["price"] for t in listener.ticks()[len(seen):])
+            return bool(seen) and min(seen) < 10.0
+
+        wait_for(crash_published, 15, "the crash's low prints published")
+        assert metric(port, "price_feed_rejected_prices_total", symbol="SOLUSDT", reason="jump") <= 5
+    finally:
+        listener.close()
+        feed.terminate()
+
+
+# --------------------------------------------------------------------------- a symbol that stopped
+
+
+def grid_with_one_symbol_stopped(stopped_from_slot: int) -> tuple[PriceGrid, list[str]]:
+    rng = np.random.default_rng(1)
+    symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+    grid = PriceGrid(symbols, CADENCE_S, 42, 1000)
+    log_p = np.log([100.0, 100.0, 100.0])
+    for slot in range(1000, 1040):
+        log_p += rng.normal(0, 0.01) + rng.normal(0, 0.002, 3)
+        for symbol, lp in zip(symbols, log_p):
+            if symbol == "BTCUSDT" and slot >= stopped_from_slot:
+                continue
+            assert add_tick(grid, symbol, float(math.exp(lp)), slot * CADENCE_S + 1, slot * CADENCE_S + 2) is None
+    return grid, symbols
+
+
+def test_a_symbol_whose_ticks_stopped_leaves_the_matrix_while_the_others_keep_ticking():
+    """BTC stopped 29 cadences ago, ETH and SOL tick: the state was ready with price_age_s 64 s and BTC's
+    28-cadence-old correlations in it (the age is the newest over all symbols, so one live symbol hid it)."""
+    grid, symbols = grid_with_one_symbol_stopped(1012)
+    now = 1040 * CADENCE_S + 5
+    grid.advance(grid.slot_of(now))
+    first, prices = grid.window(41)
+    header = window_header(symbols, CADENCE_S, first, prices, now, grid.newest_tick_ts())
+    assert header["points_per_symbol"]["BTCUSDT"] >= 10  # still enough old returns to enter the matrix
+    result = correlate_window(symbols, prices, cadence_s=CADENCE_S, min_returns=10,
+                              newest_tick_ts=header["newest_tick_ts"], now_s=now, max_price_age_s=5 * CADENCE_S)
+    assert result["ready"] and result["symbols"] == ["ETHUSDT", "SOLUSDT"]
+    assert "BTCUSDT" not in result["realized_vol"]  # the gate uses its constant sigma for it
+    only_btc_live = correlate_window(["BTCUSDT", "ETHUSDT"], prices[:2], cadence_s=CADENCE_S, min_returns=10,
+                                     newest_tick_ts=header["newest_tick_ts"], now_s=now,
+                                     max_price_age_s=5 * CADENCE_S)
+    assert not only_btc_live["ready"] and only_btc_live["reason"] == "prices_stale"
+
+
+# --------------------------------------------------------------------------- robust Ledoit-Wolf
+
+
+def test_one_bad_print_on_a_symbol_whose_returns_are_mostly_zero_does_not_set_the_shrinkage():
+    """A quantised symbol (a stablecoin: most returns exactly 0) has MAD 0, so its row was not clipped:
+    one print 20% off (inside max_tick_jump) took the intensity from 0.05 to 0.33 and corr(BTC, ETH)
+    from 0.9 to 0.60, the defect of issue 17 #4 again."""
+    rng = np.random.default_rng(1)
+    t = 361
+    market = rng.normal(0, 0.01, t)
+    btc = 100 * np.exp(np.cumsum(market + rng.normal(0, 0.003, t)))
+    eth = 50 * np.exp(np.cumsum(market + rng.normal(0, 0.003, t)))
+    usdc = np.ones(t)
+    usdc[rng.choice(t, 10, replace=False)] = 1.0001
+    bad = usdc.copy()
+    bad[200] = 1.2
+    clean = correlate_window(["BTCUSDT", "ETHUSDT", "USDCUSDT"], np.vstack([btc, eth, usdc]), cadence_s=CADENCE_S,
+                             min_returns=10, shrinkage="ledoit_wolf")
+    hit = correlate_window(["BTCUSDT", "ETHUSDT", "USDCUSDT"], np.vstack([btc, eth, bad]), cadence_s=CADENCE_S,
+                           min_returns=10, shrinkage="ledoit_wolf")
+    assert hit["shrinkage"] == pytest.approx(clean["shrinkage"], abs=0.02)
+    assert hit["matrix"][0, 1] == pytest.approx(clean["matrix"][0, 1], abs=0.02)
+    constant = np.vstack([np.diff(np.log(btc)), np.zeros(t - 1)])
+    assert math.isfinite(ledoit_wolf_intensity(constant))
+
+
+# --------------------------------------------------------------------------- replay loop rebase
+
+
+def test_a_looped_replay_of_a_trending_file_keeps_publishing_finite_prices():
+    """A file rising 100x a pass: pass 155 raised OverflowError in pop() (prices were inf a pass before),
+    which stopped the replay for good (the one-shot replay timer was not re-armed)."""
+    schedule = ReplaySchedule([ReplayRow(0.0, "BTCUSDT", 100.0), ReplayRow(60.0, "BTCUSDT", 1e4)], 1.0, True, 1.0)
+    prices = []
+    for _ in range(1000):
+        assert schedule.next_due_s() is not None
+        prices.append(schedule.pop().price)
+    assert all(math.isfinite(p) and 0 < p < 1e300 for p in prices)
+
+
+def test_a_real_feed_looping_a_steep_file_keeps_publishing(tmp_path):
+    (tmp_path / "prices.csv").write_text("ts,BTCUSDT\n0,1\n0.01,1e40\n")
+    path, data = feed_topology(tmp_path, "redis://127.0.0.1:1/0", {
+        "source": "replay", "heartbeat_s": 0.5, "interval_s": 0.01,
+        "replay": {"path": "prices.csv", "speed": 1, "loop": True}})
+    data["clusters"]["max_tick_jump"] = None  # the file's one pass is a x1e40 move
+    path = write_topology(path, data)
+    feed = ActorProcess(path, "price_feed").start()
+    try:
+        port = metrics_port(data)
+        wait_for(lambda: metric(port, "price_feed_ticks_total") >= 60 or "handler_error" in feed.log(), 20,
+                 "60 ticks (30 passes) or an error")
+        assert "handler_error" not in feed.log(), feed.log()[-2000:]
+    finally:
+        feed.terminate()
