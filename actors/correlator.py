@@ -296,7 +296,12 @@ def correlate_window(symbols: list[str], prices: np.ndarray, *, cadence_s: float
     returns = log_returns(prices)
     valid = np.isfinite(returns)
     counts = valid.sum(axis=1)
-    inside = np.flatnonzero(counts >= min_returns)
+    # A symbol whose own newest tick is older than max_price_age_s stays out of the matrix: with the
+    # age taken over the newest symbol, one live symbol kept a stopped one's old correlations "fresh".
+    stale = np.zeros(len(symbols), dtype=bool)
+    if newest_tick_ts is not None and now_s is not None and max_price_age_s is not None:
+        stale = np.array([(newest_tick_ts.get(s) or -math.inf) < now_s - max_price_age_s for s in symbols], dtype=bool)
+    inside = np.flatnonzero((counts >= min_returns) & ~stale)
     matrix_symbols = [symbols[i] for i in inside]
     if len(inside) == len(symbols):
         sub, sub_valid = returns, valid
@@ -310,7 +315,7 @@ def correlate_window(symbols: list[str], prices: np.ndarray, *, cadence_s: float
         corr = shrink_towards_identity(corr, intensity)
     vol = vol_centred(x, n, cadence_s)
     ready = len(inside) >= 2
-    reason = None if ready else "too_few_symbols"
+    reason = None if ready else ("prices_stale" if np.sum(counts >= min_returns) >= 2 else "too_few_symbols")
     newest_ts = price_age_s = None
     if newest_tick_ts is not None and now_s is not None:
         newest_ts = newest_price(newest_tick_ts, matrix_symbols or symbols)

@@ -14,6 +14,7 @@ from actors.jumps import JumpFilter
 from actors.price_feed import ReplayRow, ReplaySchedule
 from feed_helpers import TickListener, feed_topology, metric, metrics_port, tick_endpoint
 from helpers import ActorProcess, wait_for, write_topology
+from test_clusters_end_to_end import system  # noqa: F401  (the fixture: real redis-server and P2.7 actors)
 
 CADENCE_S = 60.0
 
@@ -103,6 +104,32 @@ def test_a_symbol_whose_ticks_stopped_leaves_the_matrix_while_the_others_keep_ti
                                      newest_tick_ts=header["newest_tick_ts"], now_s=now,
                                      max_price_age_s=5 * CADENCE_S)
     assert not only_btc_live["ready"] and only_btc_live["reason"] == "prices_stale"
+
+
+def test_a_held_symbol_that_stopped_ticking_leaves_the_fresh_state_of_a_real_cluster_side(system):
+    """Process run: BTCUSDT (held) silenced while ETH and SOL tick; a fresh state written 7 cadences
+    after BTC's last accepted tick (max_price_age_s is 5) still carried BTC's realized vol and matrix row."""
+    import time
+
+    from actors import keys
+    from helpers import scrape
+    from test_clusters_end_to_end import CADENCE_S as E2E_CADENCE_S, corr_ready, fresh_state
+
+    ports, r = system["ports"], system["redis"]
+    wait_for(lambda: corr_ready(ports["state_writer"]) and "BTCUSDT" in r.hgetall(keys.REALIZED_VOL), 40,
+             "ready, BTC in the realized vol")
+    system["feed"].silenced.add("BTCUSDT")
+
+    def btc_age_s() -> float:
+        last = scrape(ports["buffer"]).get('p27_buffer_last_accepted_tick_timestamp_seconds{symbol="BTCUSDT"}', 0)
+        return time.time() - last
+
+    wait_for(lambda: btc_age_s() > 7 * E2E_CADENCE_S, 20, "BTC's last accepted tick 7 cadences old")
+    after = time.time() + 1
+    wait_for(lambda: fresh_state(r) and float(r.hget(keys.REALIZED_VOL, keys.REALIZED_VOL_UPDATED_TS) or 0) >= after,
+             20, "a fresh state written after that")
+    assert "BTCUSDT" not in r.hgetall(keys.REALIZED_VOL)
+    assert scrape(ports["correlator"]).get("p27_symbols_in_matrix") == 2
 
 
 # --------------------------------------------------------------------------- robust Ledoit-Wolf
