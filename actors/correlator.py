@@ -220,14 +220,17 @@ LEDOIT_WOLF_CLIP_ROBUST_SD = 5.0
 
 def clip_at_robust_scale(returns: np.ndarray, robust_sd: float) -> np.ndarray:
     """Each row clipped to median +- robust_sd x 1.4826 x MAD of its finite values (NaN stays NaN);
-    a row whose MAD is 0 is left as it is."""
+    a row whose MAD is 0 (more than half its returns equal) is set to its median: no information for
+    the intensity (one 20% print on a stablecoin took it from 0.05 to 0.36 unclipped)."""
     out = returns.copy()
     valid = np.isfinite(returns)
     for i in np.flatnonzero(valid.sum(axis=1) >= 3):
         row = returns[i, valid[i]]
         median = float(np.median(row))
         scale = 1.4826 * float(np.median(np.abs(row - median)))
-        if scale > 0:
+        if scale == 0:  # most returns equal (a stablecoin, a coarse tick): its spikes would set the intensity
+            out[i, valid[i]] = median
+        else:
             np.clip(out[i], median - robust_sd * scale, median + robust_sd * scale, out=out[i],
                     where=valid[i])
     return out
