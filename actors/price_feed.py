@@ -341,6 +341,10 @@ def read_replay_file(path: Any, allowlist: Iterable[str]) -> ReplayData:
     return data
 
 
+# A loop's rebase factor stays within e ** this (1e12); past it the series starts again from the file.
+LOOP_REBASE_MAX_LOG = math.log(1e12)
+
+
 class ReplaySchedule:
     """When each replay row is due, in seconds after the start of the replay, looping if asked.
 
@@ -368,6 +372,8 @@ class ReplaySchedule:
             self.offset_s += self.relative_s[-1] + self.loop_gap_s
             self.index = 0
             self.passes += 1
+            if any(abs(g) * self.passes > LOOP_REBASE_MAX_LOG for g in self.growth.values()):
+                self.passes = 0  # one jump back: a x100 file's prices were inf by pass 154, pop() overflowed at 155
         return self.offset_s + self.relative_s[self.index]
 
     def pop(self) -> ReplayRow:
