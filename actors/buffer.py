@@ -349,7 +349,10 @@ class BufferActor(Actor):
                        clock_slot=self.grid.slot_of(now), action="head moved back to the clock, history reloaded")
         self.grid.rewind(self.grid.slot_of(now))
         self.clock_anchor = (now, time.monotonic())
-        self.persist_held_until_mono = None
+        # After a forward fault the hold ends here; with none, the clock itself stepped back: the saved
+        # history lies ahead of it and the emptied grid must not replace it (reloaded when it comes forward).
+        self.persist_held_until_mono = (time.monotonic() + self.grid.capacity * self.cadence_s
+                                        if self.persist_held_until_mono is None else None)
         if self.settings.persist:
             self.history_pending = True
             self.load_history()
@@ -362,6 +365,7 @@ class BufferActor(Actor):
         if step > TICK_FUTURE_SKEW_S + self.cadence_s:
             self.m.clock_faults.labels(direction="ahead").inc()
             self.persist_held_until_mono = mono + self.grid.capacity * self.cadence_s
+            self.history_pending = self.settings.persist  # after a backward step, the saved slots are back in range
             self.log.error("clock_fault", direction="ahead", step_s=round(step, 3),
                            action="history not persisted until the clock comes back")
         elif self.persist_held_until_mono is not None and mono >= self.persist_held_until_mono:

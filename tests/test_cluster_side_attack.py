@@ -187,3 +187,45 @@ def test_a_real_feed_looping_a_steep_file_keeps_publishing(tmp_path):
         assert "handler_error" not in feed.log(), feed.log()[-2000:]
     finally:
         feed.terminate()
+
+
+# --------------------------------------------------------------------------- buffer clock steps
+
+
+def test_a_backward_clock_step_neither_wipes_the_saved_history_nor_loses_the_points(system, tmp_path):
+    """Process run: the buffer's clock stepped back 3600 s for 4 cadences. The head moved back to the
+    clock, so every slot was "in the future" and dropped, and the empty grid was persisted over the
+    saved history (no hold for a backward step); when the clock came forward again nothing was reloaded."""
+    import redis as redis_lib
+
+    from actors import keys
+    from actors.buffer import PriceGrid
+    from helpers import scrape
+    from test_clusters_end_to_end import CADENCE_S as E2E_CADENCE_S, SteppedClockProcess, buffer_points
+
+    procs, ports, data = system["procs"], system["ports"], system["data"]
+    raw = redis_lib.Redis.from_url(data["redis"]["url"])
+    history_key = keys.buffer_history(data["name"], "buffer")
+    clock_file = tmp_path / "clock_offset_s"
+    clock_file.write_text("0")
+    procs["buffer"].terminate()
+    procs["buffer"] = SteppedClockProcess(system["topo_path"], "buffer", clock_file).start()
+    wait_for(lambda: buffer_points(ports["buffer"]) >= 20, 40, "20 points per symbol in the buffer")
+
+    def saved_points() -> int:
+        blob = raw.get(history_key)
+        return 0 if blob is None else int(np.isfinite(PriceGrid.from_blob(blob).prices).sum(axis=1).min())
+
+    wait_for(lambda: saved_points() >= 20, 10, "20 points per symbol in the saved history")
+    clock_file.write_text("-3600")
+    wait_for(lambda: scrape(ports["buffer"]).get('p27_buffer_clock_faults_total{direction="back"}', 0) >= 1, 10,
+             "the backward step seen by the buffer")
+    published = scrape(ports["buffer"])["p27_windows_published_total"]
+    wait_for(lambda: scrape(ports["buffer"])["p27_windows_published_total"] >= published + 4, 10,
+             "four publishes with the clock back")
+    assert saved_points() >= 20  # the saved history was not overwritten by the emptied grid
+    clock_file.write_text("0")
+    published = scrape(ports["buffer"])["p27_windows_published_total"]
+    wait_for(lambda: scrape(ports["buffer"])["p27_windows_published_total"] >= published + 2, 10,
+             "two publishes with the clock right again")
+    assert buffer_points(ports["buffer"]) >= 15  # the saved history merged again, not refilled tick by tick
