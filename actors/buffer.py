@@ -302,6 +302,7 @@ class BufferActor(Actor):
         # until the clock comes back (the history is then reloaded) or the saved history has aged out.
         self.clock_anchor = (now, time.monotonic())
         self.persist_held_until_mono: float | None = None
+        self.recent_steps: list[tuple[float, float]] = []  # (monotonic time, forward step s) within one window
         for symbol in self.topology.symbols:
             self.m.points.labels(symbol=symbol).set(0)
             self.m.last_accepted.labels(symbol=symbol).set(0)
@@ -362,7 +363,15 @@ class BufferActor(Actor):
         now, mono = time.time(), time.monotonic()
         step = clock_step_s(*self.clock_anchor, now, mono)
         self.clock_anchor = (now, mono)
-        if step > TICK_FUTURE_SKEW_S + self.cadence_s:
+        # Forward steps summed over one window length: +4 s every 0.5 s cadence (each under the 5.5 s
+        # threshold) moved the head 48 s ahead and persisted the wiped grid. NTP slewing (<= 0.5 ms/s)
+        # adds at most 0.05% of the window.
+        window_s = self.grid.capacity * self.cadence_s
+        self.recent_steps = [(m, s) for m, s in self.recent_steps if m > mono - window_s]
+        if step > 0:
+            self.recent_steps.append((mono, step))
+        if sum(s for _, s in self.recent_steps) > TICK_FUTURE_SKEW_S + self.cadence_s:
+            self.recent_steps = []
             self.m.clock_faults.labels(direction="ahead").inc()
             self.persist_held_until_mono = mono + self.grid.capacity * self.cadence_s
             self.history_pending = self.settings.persist  # after a backward step, the saved slots are back in range

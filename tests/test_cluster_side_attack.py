@@ -229,3 +229,39 @@ def test_a_backward_clock_step_neither_wipes_the_saved_history_nor_loses_the_poi
     wait_for(lambda: scrape(ports["buffer"])["p27_windows_published_total"] >= published + 2, 10,
              "two publishes with the clock right again")
     assert buffer_points(ports["buffer"]) >= 15  # the saved history merged again, not refilled tick by tick
+
+
+def test_forward_clock_steps_each_under_the_threshold_do_not_persist_a_wiped_grid(system, tmp_path):
+    """Process run: the buffer's clock stepped +4 s every cadence (0.5 s; one step must exceed the skew
+    5 s + one cadence to count): none was a clock fault, the head ran 48 s ahead, every real tick was
+    too_old, and the emptied grid was persisted over the saved history (0 of 20 points left)."""
+    import time
+
+    import redis as redis_lib
+
+    from actors import keys
+    from actors.buffer import PriceGrid
+    from helpers import scrape
+    from test_clusters_end_to_end import SteppedClockProcess, buffer_points
+
+    procs, ports, data = system["procs"], system["ports"], system["data"]
+    raw = redis_lib.Redis.from_url(data["redis"]["url"])
+    history_key = keys.buffer_history(data["name"], "buffer")
+    clock_file = tmp_path / "clock_offset_s"
+    clock_file.write_text("0")
+    procs["buffer"].terminate()
+    procs["buffer"] = SteppedClockProcess(system["topo_path"], "buffer", clock_file).start()
+    wait_for(lambda: buffer_points(ports["buffer"]) >= 20, 40, "20 points per symbol in the buffer")
+
+    def saved_points() -> int:
+        blob = raw.get(history_key)
+        return 0 if blob is None else int(np.isfinite(PriceGrid.from_blob(blob).prices).sum(axis=1).min())
+
+    wait_for(lambda: saved_points() >= 20, 10, "20 points per symbol in the saved history")
+    for step in range(1, 13):  # bounded: 12 steps, 6 s
+        clock_file.write_text(str(4 * step))
+        time.sleep(0.5)
+    published = scrape(ports["buffer"])["p27_windows_published_total"]
+    wait_for(lambda: scrape(ports["buffer"])["p27_windows_published_total"] >= published + 2, 10, "two more publishes")
+    assert saved_points() >= 15
+    assert scrape(ports["buffer"])['p27_buffer_clock_faults_total{direction="ahead"}'] >= 1
