@@ -265,3 +265,36 @@ def test_forward_clock_steps_each_under_the_threshold_do_not_persist_a_wiped_gri
     wait_for(lambda: scrape(ports["buffer"])["p27_windows_published_total"] >= published + 2, 10, "two more publishes")
     assert saved_points() >= 15
     assert scrape(ports["buffer"])['p27_buffer_clock_faults_total{direction="ahead"}'] >= 1
+
+
+def test_a_real_move_costs_the_feed_one_print_and_the_buffer_one_more(tmp_path, redis_server):
+    """README said "a real move costs one print". Measured through a real feed and buffer: the feed
+    refuses the first print at the new level, so the buffer (whose last price is the old level) refuses
+    the second, the first one it sees: the grid loses two prints of every genuine jump."""
+    from helpers import retarget
+
+    rows = [100.0] * 30 + [70.0] * 8  # 3 s at the old level: the buffer has subscribed before the jump
+    (tmp_path / "prices.csv").write_text("ts,SOLUSDT\n" + "".join(f"{i * 0.1:.1f},{p}\n" for i, p in enumerate(rows)))
+    data = retarget(__import__("helpers").demo_topology_data(), redis_server.url)
+    data["actors"] = {k: v for k, v in data["actors"].items() if k in ("price_feed", "buffer")}
+    data["actors"]["price_feed"]["settings"] = {"source": "replay", "heartbeat_s": 0.5,
+                                                "replay": {"path": "prices.csv", "speed": 1, "loop": False}}
+    data["symbols"] = ["SOLUSDT", "BTCUSDT"]
+    path = write_topology(tmp_path / "topology.yaml", data)
+    buffer = ActorProcess(path, "buffer").start()
+    bport = data["actors"]["buffer"]["metrics_port"]
+    wait_for(lambda: metric(bport, "clustergate_actor_ready", actor="buffer") == 1, 20, "buffer ready")
+    feed = ActorProcess(path, "price_feed").start()
+    try:
+        fport = metrics_port(data)
+        wait_for(lambda: metric(fport, "price_feed_ticks_total") + metric(fport, "price_feed_rejected_prices_total")
+                 >= len(rows), 20, "every row replayed")
+        wait_for(lambda: metric(bport, "buffer_ticks_accepted_total", symbol="SOLUSDT")
+                 + metric(bport, "p27_buffer_rejected_ticks_total") >= metric(fport, "price_feed_ticks_total"), 10,
+                 "every published tick received by the buffer")
+        lost_at_feed = metric(fport, "price_feed_rejected_prices_total", symbol="SOLUSDT", reason="jump")
+        lost_at_buffer = metric(bport, "p27_buffer_rejected_ticks_total", reason="jump")
+        assert (lost_at_feed, lost_at_buffer) == (1, 1)
+    finally:
+        feed.terminate()
+        buffer.terminate()
