@@ -299,3 +299,21 @@ def test_a_real_move_costs_the_feed_one_print_and_the_buffer_one_more(tmp_path, 
     finally:
         feed.terminate()
         buffer.terminate()
+
+
+def test_a_lagging_second_state_writer_does_not_move_updated_ts_backwards(redis_server):
+    """Two writers (a deploy overlap, a standby) on a real redis-server: writer B, one cadence behind,
+    wrote after A, and updated_ts went back from T to T - 60 with B's older clusters over A's newer ones."""
+    from actors import keys
+    from actors.state_writer import write_state
+    from test_clusters_end_to_end import assert_state_consistent, state_with
+
+    a, b = redis_server.client(), redis_server.client()
+    newer = state_with([["BTCUSDT", "ETHUSDT"]], 1_800_000_060.0)
+    older = state_with([["BTCUSDT", "SOLUSDT"]], 1_800_000_000.0)
+    write_state(a, newer, set(), 1000)
+    with pytest.raises(Exception, match="older than the stored state"):
+        write_state(b, older, set(), 1000)
+    assert a.hget(keys.CLUSTER_STATE, "updated_ts") == "1800000060"
+    assert set(a.hkeys(keys.CLUSTERS)) == {newer["clusters"][0]["id"]}
+    assert_state_consistent(a)
