@@ -86,13 +86,14 @@ def queue_writes(pipe: Any, message: dict[str, Any], stale_ids: set[str], stream
 
 
 def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str], stream_maxlen: int,
-                before_exec: Callable[[], None] | None = None) -> int:
+                before_exec: Callable[[], None] | None = None, newer_within_s: float = 120.0) -> int:
     """Write one ready state message and delete every cluster id it no longer has; returns updated_ts.
 
     The ids to delete are read under WATCH of the clusters hash: when another writer (a deploy overlap,
     a standby) changed it before our EXEC, the transaction is refused and redone on a fresh read, so
-    no per-cluster hash outlives its entry. A message older than the stored updated_ts raises
-    StateSuperseded and writes nothing (a lagging writer moved updated_ts backwards). before_exec runs just before EXEC (tests race a second
+    no per-cluster hash outlives its entry. A message older than the stored updated_ts by at most
+    newer_within_s raises StateSuperseded and writes nothing (a lagging writer moved updated_ts
+    backwards); a stored updated_ts further ahead is a clock fault and is overwritten. before_exec runs just before EXEC (tests race a second
     writer there). Raises redis.WatchError after WRITE_ATTEMPTS lost races."""
     new_ids = {c["id"] for c in message["clusters"]}
     for attempt in range(1, WRITE_ATTEMPTS + 1):
@@ -100,7 +101,8 @@ def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str
             try:
                 pipe.watch(keys.CLUSTERS, keys.CLUSTER_STATE)
                 stored_ts = pipe.hget(keys.CLUSTER_STATE, "updated_ts")
-                if stored_ts is not None and stored_ts.isdigit() and int(stored_ts) > int(message["ts"]):
+                ahead_s = int(stored_ts) - int(message["ts"]) if stored_ts is not None and stored_ts.isdigit() else 0
+                if 0 < ahead_s <= newer_within_s:  # further ahead: a clock fault, not a newer writer
                     raise StateSuperseded(f"state of {int(message['ts'])} older than the stored state of {int(stored_ts)}")
                 stale = (known_ids | set(pipe.hkeys(keys.CLUSTERS))) - new_ids
                 pipe.multi()
@@ -192,7 +194,8 @@ class StateWriterActor(Actor):
             if self.known_ids is None:
                 self.known_ids = self.existing_ids()
             new_ids = {c["id"] for c in message["clusters"]}
-            updated_ts = write_state(self.redis, message, self.known_ids, self.settings.stream_maxlen)
+            updated_ts = write_state(self.redis, message, self.known_ids, self.settings.stream_maxlen,
+                                     newer_within_s=self.freshness_s)
         except StateSuperseded as exc:
             self.m.fail_closed.labels(reason="superseded").inc()
             self.log.warning("state_not_written", reason=str(exc))

@@ -317,3 +317,15 @@ def test_a_lagging_second_state_writer_does_not_move_updated_ts_backwards(redis_
     assert a.hget(keys.CLUSTER_STATE, "updated_ts") == "1800000060"
     assert set(a.hkeys(keys.CLUSTERS)) == {newer["clusters"][0]["id"]}
     assert_state_consistent(a)
+
+
+def test_a_stored_state_stamped_far_in_the_future_does_not_block_every_later_write(redis_server):
+    """The guard above must not turn one state stamped by a clock an hour ahead into an hour of refusals."""
+    from actors import keys
+    from actors.state_writer import write_state
+    from test_clusters_end_to_end import state_with
+
+    r = redis_server.client()
+    write_state(r, state_with([["BTCUSDT", "ETHUSDT"]], 1_800_003_600.0), set(), 1000)
+    write_state(r, state_with([["BTCUSDT", "SOLUSDT"]], 1_800_000_000.0), set(), 1000, newer_within_s=120.0)
+    assert r.hget(keys.CLUSTER_STATE, "updated_ts") == "1800000000"
