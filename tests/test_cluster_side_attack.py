@@ -329,3 +329,12 @@ def test_a_stored_state_stamped_far_in_the_future_does_not_block_every_later_wri
     write_state(r, state_with([["BTCUSDT", "ETHUSDT"]], 1_800_003_600.0), set(), 1000)
     write_state(r, state_with([["BTCUSDT", "SOLUSDT"]], 1_800_000_000.0), set(), 1000, newer_within_s=120.0)
     assert r.hget(keys.CLUSTER_STATE, "updated_ts") == "1800000000"
+
+
+def test_a_replay_file_with_a_trailing_comma_on_every_line_is_read_as_long_form():
+    """A spreadsheet export (`ts,symbol,price,` and `1,BTCUSDT,100,`) was refused with "header column
+    'symbol' is not a symbol", naming the wrong cause."""
+    from actors.price_feed import parse_replay_csv
+
+    data = parse_replay_csv("ts,symbol,price,\r\n1700000000,BTCUSDT,100,\r\n1700000001,BTCUSDT,101,\r\n", ["BTCUSDT"])
+    assert data.form == "long" and [r.price for r in data.rows] == [100.0, 101.0] and not data.bad_rows
