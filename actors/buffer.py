@@ -302,6 +302,7 @@ class BufferActor(Actor):
         # until the clock comes back (the history is then reloaded) or the saved history has aged out.
         self.clock_anchor = (now, time.monotonic())
         self.persist_held_until_mono: float | None = None
+        self.held_for_back_step = False  # the hold is for a backward step (a second one must not end it)
         self.recent_steps: list[tuple[float, float]] = []  # (monotonic time, forward step s) within one window
         for symbol in self.topology.symbols:
             self.m.points.labels(symbol=symbol).set(0)
@@ -352,8 +353,10 @@ class BufferActor(Actor):
         self.clock_anchor = (now, time.monotonic())
         # After a forward fault the hold ends here; with none, the clock itself stepped back: the saved
         # history lies ahead of it and the emptied grid must not replace it (reloaded when it comes forward).
-        self.persist_held_until_mono = (time.monotonic() + self.grid.capacity * self.cadence_s
-                                        if self.persist_held_until_mono is None else None)
+        ahead_fault_ended = self.persist_held_until_mono is not None and not self.held_for_back_step
+        self.persist_held_until_mono = (None if ahead_fault_ended
+                                        else time.monotonic() + self.grid.capacity * self.cadence_s)
+        self.held_for_back_step = not ahead_fault_ended
         if self.settings.persist:
             self.history_pending = True
             self.load_history()
@@ -374,6 +377,7 @@ class BufferActor(Actor):
             self.recent_steps = []
             self.m.clock_faults.labels(direction="ahead").inc()
             self.persist_held_until_mono = mono + self.grid.capacity * self.cadence_s
+            self.held_for_back_step = False
             self.history_pending = self.settings.persist  # after a backward step, the saved slots are back in range
             self.log.error("clock_fault", direction="ahead", step_s=round(step, 3),
                            action="history not persisted until the clock comes back")

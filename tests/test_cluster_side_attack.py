@@ -338,3 +338,39 @@ def test_a_replay_file_with_a_trailing_comma_on_every_line_is_read_as_long_form(
 
     data = parse_replay_csv("ts,symbol,price,\r\n1700000000,BTCUSDT,100,\r\n1700000001,BTCUSDT,101,\r\n", ["BTCUSDT"])
     assert data.form == "long" and [r.price for r in data.rows] == [100.0, 101.0] and not data.bad_rows
+
+
+def test_a_second_backward_clock_step_does_not_release_the_history_hold(system, tmp_path):
+    """Two backward steps in a row (-3600 s, then -7200 s): the second was taken for the end of a forward
+    fault and released the hold, so the emptied grid was persisted over the saved history."""
+    import redis as redis_lib
+
+    from actors import keys
+    from actors.buffer import PriceGrid
+    from helpers import scrape
+    from test_clusters_end_to_end import SteppedClockProcess, buffer_points
+
+    procs, ports, data = system["procs"], system["ports"], system["data"]
+    raw = redis_lib.Redis.from_url(data["redis"]["url"])
+    history_key = keys.buffer_history(data["name"], "buffer")
+    clock_file = tmp_path / "clock_offset_s"
+    clock_file.write_text("0")
+    procs["buffer"].terminate()
+    procs["buffer"] = SteppedClockProcess(system["topo_path"], "buffer", clock_file).start()
+    wait_for(lambda: buffer_points(ports["buffer"]) >= 20, 40, "20 points per symbol in the buffer")
+
+    def saved_points() -> int:
+        blob = raw.get(history_key)
+        return 0 if blob is None else int(np.isfinite(PriceGrid.from_blob(blob).prices).sum(axis=1).min())
+
+    def back_faults() -> float:
+        return scrape(ports["buffer"]).get('p27_buffer_clock_faults_total{direction="back"}', 0)
+
+    wait_for(lambda: saved_points() >= 20, 10, "20 points per symbol in the saved history")
+    clock_file.write_text("-3600")
+    wait_for(lambda: back_faults() >= 1, 10, "the first backward step seen")
+    clock_file.write_text("-7200")
+    wait_for(lambda: back_faults() >= 2, 10, "the second backward step seen")
+    published = scrape(ports["buffer"])["p27_windows_published_total"]
+    wait_for(lambda: scrape(ports["buffer"])["p27_windows_published_total"] >= published + 4, 10, "four publishes")
+    assert saved_points() >= 20
