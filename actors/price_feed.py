@@ -32,6 +32,10 @@ from actors.wire import Tick, heartbeat_frames
 from launcher.topology import EXIT_BAD_INPUT, PriceFeedSettings, ReplaySource, SyntheticSource
 from launcher.feed_inputs import (NotPositiveDefinite, ReplayRow, cholesky_factor, loop_growth, price_rejection,
                                   read_replay_file)
+# Moved to launcher/feed_inputs.py (issue 15); these names stay importable from here for older code.
+from launcher.feed_inputs import (EPOCH_UNITS, MAX_EPOCH_S, PRICE_COLUMNS, TS_COLUMNS, ReplayData,  # noqa: F401, E402
+                                  correlation_matrix, correlation_problem, epoch_unit, parse_replay_csv,
+                                  parse_timestamp, usable_rows)
 
 SECONDS_PER_YEAR = 365.25 * 24 * 3600
 DEFAULT_VOLATILITY = 0.8
@@ -133,6 +137,10 @@ class CorrelatedGBM:
 # --------------------------------------------------------------------------- replay source
 
 
+# A loop's rebase factor stays within e ** this (1e12); past it the series starts again from the file.
+LOOP_REBASE_MAX_LOG = math.log(1e12)
+
+
 class ReplaySchedule:
     """When each replay row is due, in seconds after the start of the replay, looping if asked.
 
@@ -160,6 +168,8 @@ class ReplaySchedule:
             self.offset_s += self.relative_s[-1] + self.loop_gap_s
             self.index = 0
             self.passes += 1
+            if any(abs(g) * self.passes > LOOP_REBASE_MAX_LOG for g in self.growth.values()):
+                self.passes = 0  # one jump back: a x100 file's prices were inf by pass 154, pop() overflowed at 155
         return self.offset_s + self.relative_s[self.index]
 
     def pop(self) -> ReplayRow:

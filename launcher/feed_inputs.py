@@ -152,6 +152,8 @@ def parse_replay_csv(text: str, allowlist: Iterable[str]) -> ReplayData:
             continue
         if header is None:
             header = [c.strip() for c in row]
+            while len(header) > 1 and not header[-1]:  # a trailing comma (spreadsheet export): no column
+                header.pop()
             if not header or header[0].lower() not in TS_COLUMNS:
                 raise ValueError(f"line {line_no}: header must start with ts (or timestamp, time), got {row!r}")
             lowered = [h.lower() for h in header]
@@ -166,6 +168,8 @@ def parse_replay_csv(text: str, allowlist: Iterable[str]) -> ReplayData:
                             f"line {line_no}: header column {sym!r} is not a symbol: the long form is "
                             f"ts,symbol,price (or close), the wide form ts,SYM1,SYM2,...")
             continue
+        if len(row) > len(header) and not "".join(row[len(header):]).strip():
+            row = row[:len(header)]
         if len(row) != len(header):
             data.bad_rows.append((line_no, f"expected {len(header)} columns, got {len(row)}"))
             continue
