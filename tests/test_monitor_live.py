@@ -227,7 +227,11 @@ def test_monitor_scrapes_every_actor_and_status_shows_each_target_up(monitored: 
         assert any(line.split()[:1] == [actor] and " up " in line for line in status.stdout.splitlines()), status.stdout
     system_status = monitored.system.status()
     assert system_status["prometheus"]["state"] == "RUNNING" and system_status["prometheus"]["ready"] is True
-    assert monitored.url.startswith("http://127.0.0.1:")
+    flags = monitored.get("/api/v1/status/flags")["data"]
+    assert flags["web.listen-address"] == monitored.url.removeprefix("http://"), flags["web.listen-address"]
+    assert flags["web.listen-address"].startswith("127.0.0.1:")
+    config = yaml.safe_load(monitored.get("/api/v1/status/config")["data"]["yaml"])
+    assert not config.get("remote_write") and not config.get("alerting", {}).get("alertmanagers")
 
 
 def test_monitor_up_on_a_busy_port_says_so_and_leaves_the_running_one_alone(monitored: Monitored) -> None:
