@@ -162,16 +162,25 @@ def _remove_group(sup: Supervisor) -> bool:
     return True
 
 
+def rules_problem(rules: Path) -> str | None:
+    """What `promtool check rules` (same package as prometheus) finds wrong, on one line; None when
+    the file passes or promtool is not installed (Prometheus then reports it in its log)."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        return None
+    check = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True, text=True, timeout=60)
+    if check.returncode == 0:
+        return None
+    lines = [line.strip() for line in (check.stderr + check.stdout).splitlines() if line.strip()]
+    errors = [line for line in lines if not line.startswith("Checking ") and "FAILED" not in line] or lines
+    return "promtool check rules: " + "; ".join(errors)[:500]
+
+
 def cmd_monitor_up(args: argparse.Namespace) -> int:
     home = home_from(args)
     binary = find_prometheus()
     if binary is None:
         print(f"FAILED: {INSTALL_HINT}", file=sys.stderr)
-        return 1
-    sup = Supervisor(home)
-    if not sup.running() or not home.topology.exists():
-        print(f"FAILED: the system of {home.root} is not up (no supervisord answers on {home.socket}): "
-              f"`clustergate up FILE --home {home.root}` first", file=sys.stderr)
         return 1
     rules = Path(args.rules) if args.rules else RULES_DEFAULT
     try:
@@ -179,6 +188,15 @@ def cmd_monitor_up(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"FAILED: cannot read rules file {rules}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    problem = rules_problem(rules)
+    if problem:  # before anything stops: a running Prometheus keeps its old rules
+        print(f"FAILED: {rules}: {problem}", file=sys.stderr)
+        return 2
+    sup = Supervisor(home)
+    if not sup.running() or not home.topology.exists():
+        print(f"FAILED: the system of {home.root} is not up (no supervisord answers on {home.socket}): "
+              f"`clustergate up FILE --home {home.root}` first", file=sys.stderr)
+        return 1
     try:
         topo = load_topology(home.topology)
     except SchemaError as exc:
@@ -215,16 +233,6 @@ def cmd_monitor_up(args: argparse.Namespace) -> int:
                  state_path(home): (json.dumps({"port": port, "url": url, "rules": str(rules.resolve()),
                                                 "scrape_interval_s": args.scrape_interval}) + "\n", 0o644),
                  programs_path(home): (render_program(home, binary, port), 0o644)})
-    promtool = shutil.which("promtool")
-    if promtool:  # same package: a clear message for bad rules instead of a crash loop
-        check = subprocess.run([promtool, "check", "config", str(config_path(home))], capture_output=True,
-                               text=True, timeout=60)
-        if check.returncode != 0:
-            programs_path(home).unlink(missing_ok=True)
-            detail = " ".join(line.strip() for line in (check.stderr + check.stdout).splitlines() if "FAILED" in line)
-            print(f"FAILED: promtool rejects the config or rules ({rules}): {detail or check.stderr.strip()}",
-                  file=sys.stderr)
-            return 2
     sup.api.reloadConfig()
     sup.api.addProcessGroup(MONITOR_PROGRAM)
     deadline = time.monotonic() + args.timeout

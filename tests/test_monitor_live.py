@@ -331,6 +331,17 @@ def test_monitor_up_refuses_a_home_whose_system_is_not_up(tmp_path: Path) -> Non
     assert not (tmp_path / "run" / "programs.d" / "monitor.conf").exists()
 
 
+def test_monitor_up_refuses_rules_promtool_rejects_naming_the_file(tmp_path: Path) -> None:
+    if shutil.which("prometheus") is None:
+        pytest.fail("prometheus is not on PATH: run `bash .ci/install-promtool` as root (make test does)")
+    rules = tmp_path / "broken.yml"
+    rules.write_text("groups:\n  - name: g\n    rules:\n      - alert: Broken\n        expr: rate(x[5m] ==\n")
+    result = clustergate("monitor", "up", "--home", str(tmp_path), "--rules", str(rules))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"FAILED: {rules}: promtool check rules: "), result.stderr
+
+
 def test_monitor_up_without_the_prometheus_binary_names_the_package_to_install(tmp_path: Path) -> None:
     env = {**os.environ, "PATH": str(tmp_path)}  # no prometheus there
     result = subprocess.run([sys.executable, "-m", "launcher", "monitor", "up", "--home", str(tmp_path)],
