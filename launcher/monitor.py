@@ -77,8 +77,7 @@ def render_program(home: Home, binary: str, port: int, python: str = sys.executa
     command = _command(python, str(PARENT_DEATH_SHIM), binary,
                        "--config.file", str(config_path(home)),
                        "--storage.tsdb.path", str(data_dir(home)),
-                       "--web.listen-address", f"127.0.0.1:{port}",
-                       "--web.enable-lifecycle")
+                       "--web.listen-address", f"127.0.0.1:{port}",)
     return (f"; rendered by `clustergate monitor up` -- removed by `clustergate monitor down`\n"
             f"[program:{MONITOR_PROGRAM}]\n"
             f"command={command}\n"
