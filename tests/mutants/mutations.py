@@ -133,11 +133,11 @@ MUTATIONS: list[Mutation] = [
         "expr: absent(p27_updates_total) * 0 > 1\n",
         (MONITOR_LIVE,)),
     Mutation(
-        "monitor_listens_on_every_interface",
-        "the monitor's Prometheus listens on 127.0.0.1 only",
+        "monitor_listens_elsewhere_than_its_url",
+        "the monitor's Prometheus listens on 127.0.0.1:PORT, the URL it reports (the mutant stays on loopback)",
         "launcher/monitor.py",
         '"--web.listen-address", f"127.0.0.1:{port}",',
-        '"--web.listen-address", f":{port}",',
+        '"--web.listen-address", f"127.0.0.2:{port}",',
         (MONITOR_LIVE + "::test_monitor_scrapes_every_actor_and_status_shows_each_target_up",)),
     Mutation(
         "prometheus_outlives_supervisord",
