@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "launcher.client",
     "launcher.positions",
     "launcher.monitoring",
+    "launcher.monitor",
     "launcher.keys_cli",
     "launcher.deploy",
     "proofs.cli",

@@ -22,6 +22,7 @@ class Mutation:
 
 
 CRASHES = "tests/test_reliability_crashes.py"
+MONITOR_LIVE = "tests/test_monitor_live.py"
 
 MUTATIONS: list[Mutation] = [
     Mutation(
@@ -159,4 +160,39 @@ MUTATIONS: list[Mutation] = [
         "            if reply.get(\"reason\") != \"overloaded\" or reply.get(\"status\") == \"ok\":\n",
         "            if True:\n",
         ("tests/test_gate_deadlines.py::test_an_overloaded_reply_is_retried_with_the_same_plan_id_after_a_growing_backoff",)),
+    Mutation(
+        "state_writer_down_never_alerts",
+        "a stopped state writer raises ClustergateActorDown (issue 15: proven on a live Prometheus)",
+        "configs/alerts.yml",
+        'expr: up{job!~"gate|permit_issuer"} == 0\n',
+        'expr: up{job!~"gate|permit_issuer"} == 2\n',
+        (MONITOR_LIVE,)),
+    Mutation(
+        "p27_updates_absent_never_fires",
+        "a missing p27_updates_total raises ClustergateMetricAbsent (issue 15: live Prometheus)",
+        "configs/alerts.yml",
+        "expr: absent(p27_updates_total)\n",
+        "expr: absent(p27_updates_total) * 0 > 1\n",
+        (MONITOR_LIVE,)),
+    Mutation(
+        "monitor_listens_elsewhere_than_its_url",
+        "the monitor's Prometheus listens on 127.0.0.1:PORT, the URL it reports (the mutant stays on loopback)",
+        "launcher/monitor.py",
+        '"--web.listen-address", f"127.0.0.1:{port}",',
+        '"--web.listen-address", f"127.0.0.2:{port}",',
+        (MONITOR_LIVE + "::test_monitor_scrapes_every_actor_and_status_shows_each_target_up",)),
+    Mutation(
+        "prometheus_outlives_supervisord",
+        "the monitor's Prometheus dies with the home's supervisord, even a killed one",
+        "launcher/monitor.py",
+        "command = _command(python, str(PARENT_DEATH_SHIM), binary,",
+        "command = _command(binary,",
+        (MONITOR_LIVE + "::test_prometheus_dies_with_a_killed_supervisord",)),
+    Mutation(
+        "down_misses_a_stray_prometheus",
+        "`clustergate down` stops a Prometheus of the home that no supervisord runs",
+        "launcher/supervise.py",
+        'elif ("--storage.tsdb.path", prometheus_data) in pairs:',
+        "elif False:",
+        (MONITOR_LIVE + "::test_clustergate_down_stops_a_prometheus_of_the_home_left_without_supervisord",)),
 ]
