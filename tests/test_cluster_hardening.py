@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from actors.buffer import PriceGrid, add_tick, window_header
-from actors.correlator import correlate_window
+from actors.correlation import correlate_window
 
 CADENCE_S = 60.0
 
@@ -148,7 +148,7 @@ def test_one_bad_print_on_an_unheld_symbol_does_not_shrink_every_correlation(see
 
 
 def test_ledoit_wolf_intensity_on_clean_gaussian_returns_is_unchanged_by_the_clipping():
-    from actors.correlator import ledoit_wolf_intensity
+    from actors.correlation import ledoit_wolf_intensity
     rng = np.random.default_rng(1)
     returns = rng.normal(0, 0.01, (5, 360))
     returns[1] += returns[0]
