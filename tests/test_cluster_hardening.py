@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from actors.buffer import PriceGrid, add_tick, window_header
+from actors.buffer import window_header
+from actors.grid import PriceGrid, add_tick
 from actors.correlation import correlate_window
 
 CADENCE_S = 60.0
@@ -65,7 +66,7 @@ def test_grid_rebuilt_from_history_knows_its_newest_price():
 
 
 def test_a_head_moved_ahead_by_a_clock_step_goes_back_keeping_the_slots_not_in_the_future():
-    from actors.buffer import clock_step_s, head_ahead_of_clock
+    from actors.grid import clock_step_s, head_ahead_of_clock
     grid = correlated_grid(["BTCUSDT", "ETHUSDT"], range(1000, 1030))
     real_now = 1030 * CADENCE_S + 1
     grid.advance(grid.slot_of(real_now + 3 * CADENCE_S))  # the clock ran 3 cadences ahead for one publish
@@ -175,7 +176,7 @@ def test_a_print_30_percent_off_for_one_slot_is_refused_and_a_lasting_new_level_
 
 
 def test_the_buffer_refuses_a_bad_print_so_the_grid_never_holds_it():
-    from actors.buffer import add_checked_tick
+    from actors.grid import add_checked_tick
     from actors.jumps import JumpFilter
     grid = PriceGrid(["SOLUSDT"], CADENCE_S, 40, 1000)
     jumps = JumpFilter(default_limit=0.25, limits={})

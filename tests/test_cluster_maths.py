@@ -11,7 +11,8 @@ from hypothesis.extra.numpy import arrays
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from actors.buffer import PriceGrid, add_tick, min_points_over_relevant as buffer_min_points
+from actors.buffer import min_points_over_relevant as buffer_min_points
+from actors.grid import PriceGrid, add_tick
 from actors.clusterer import cluster_id, cluster_labels, cluster_metrics, min_points_over_relevant
 from actors.correlation import correlate_window, log_returns, pairwise_pearson, realized_vol
 from actors.snapshots import signed_notional
