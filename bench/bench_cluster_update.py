@@ -27,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from actors.clusterer import cluster_labels, cluster_metrics  # noqa: E402
+from actors.clustering import cluster_labels, cluster_metrics  # noqa: E402
 from actors.correlation import correlate_window  # noqa: E402
 
 POINTS = 361

@@ -13,7 +13,7 @@ from scipy.sparse.csgraph import connected_components
 
 from actors.buffer import min_points_over_relevant as buffer_min_points
 from actors.grid import PriceGrid, add_tick
-from actors.clusterer import cluster_id, cluster_labels, cluster_metrics, min_points_over_relevant
+from actors.clustering import cluster_id, cluster_labels, cluster_metrics, min_points_over_relevant
 from actors.correlation import correlate_window, log_returns, pairwise_pearson, realized_vol
 from actors.snapshots import signed_notional
 
