@@ -94,7 +94,8 @@ def realized_replies(now: float, vol_updated_ts: float | None) -> list:
 
 def test_realized_vol_older_than_the_cluster_freshness_window_falls_back_to_the_constant_sigma():
     """Issue 17 #5: with the clusterer killed K fell back to the proxy, yet the gate kept the old sigmas."""
-    from actors.gate import Proposal, StateCache, evaluate, parse_state, state_commands
+    from actors.gate import StateCache, parse_state, state_commands
+    from actors.policy import Proposal, evaluate
     from launcher.topology import GateSettings
     settings, now, freshness_s = GateSettings(sigma_source="realized"), 1_800_000_000.0, 120.0
     symbols = ["BTCUSDT", "ETHUSDT"]
