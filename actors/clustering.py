@@ -108,3 +108,96 @@ def min_points_over_relevant(points: Mapping[str, int], matrix_symbols: list[str
     """Fewest grid points over the symbols that matter (held or in the matrix); 0 when none do."""
     relevant = [points.get(s, 0) for s in set(matrix_symbols) | set(held)]
     return min(relevant) if relevant else 0
+
+
+# --------------------------------------------------------------------------- many slots at once
+
+
+@dataclass
+class BatchClusters:
+    """Clusters of many slots: per slot b and cluster label c (0..k-1; labels[b, i] = -1 for a symbol
+    not in the matrix), the SPEC metrics of clusters holding notional; `pattern[b]` indexes
+    `members[pattern]`, the member lists (and ids) of each label of that slot's partition."""
+
+    labels: np.ndarray          # (B, k) int
+    pattern: np.ndarray         # (B,) int
+    members: list[list[tuple[list[str], str]]]  # per pattern, per label: (sorted members, cluster id)
+    n_held: np.ndarray          # (B, k) held members per label
+    notional: np.ndarray        # (B, k)
+    weight: np.ndarray          # (B, k)
+    concentration: np.ndarray   # (B, k)
+    correlation: np.ndarray     # (B, k)
+    stress: np.ndarray          # (B, k)
+    cluster_stress: np.ndarray  # (B,) ClusterStress
+
+
+def batch_labels(symbols: list[str], corr: np.ndarray, in_matrix: np.ndarray, threshold: float,
+                 method: str = "threshold") -> tuple[np.ndarray, np.ndarray, list[list[tuple[list[str], str]]]]:
+    """cluster_labels of every slot's matrix (the symbols in it), numbered by first member, -1 for a
+    symbol not in the matrix. With method threshold a partition depends only on which edges exist,
+    so cluster_labels runs once per distinct edge pattern (few: partitions change rarely)."""
+    b, k = in_matrix.shape
+    iu, ju = np.triu_indices(k, 1)
+    if method == "threshold":
+        edges = (corr[:, iu, ju] >= threshold) & in_matrix[:, iu] & in_matrix[:, ju]
+        keys = np.packbits(np.concatenate([edges, in_matrix], axis=1), axis=1)
+        keys = np.ascontiguousarray(keys).view(np.dtype((np.void, keys.shape[1]))).ravel()
+        uniq, first, pattern = np.unique(keys, return_index=True, return_inverse=True)
+        reps = first
+    else:  # linkage: the partition depends on the values, so every slot is its own pattern
+        pattern = np.arange(b)
+        reps = pattern
+    labels_of: list[np.ndarray] = []
+    members_of: list[list[tuple[list[str], str]]] = []
+    for rep in reps:
+        idx = np.flatnonzero(in_matrix[rep])
+        lab = np.full(k, -1)
+        if method == "threshold":
+            sub = np.where(corr[rep] >= threshold, 2.0, -2.0)[np.ix_(idx, idx)]  # the same edges
+        else:
+            sub = corr[rep][np.ix_(idx, idx)]
+        raw = cluster_labels(sub, threshold, method) if len(idx) else np.zeros(0, dtype=int)
+        _, first_seen, canon = np.unique(raw, return_index=True, return_inverse=True)
+        order = np.argsort(np.argsort(first_seen))
+        lab[idx] = order[canon.reshape(-1)]
+        labels_of.append(lab)
+        groups = []
+        for c in range(int(lab.max()) + 1 if len(idx) else 0):
+            members = sorted(symbols[i] for i in np.flatnonzero(lab == c))
+            groups.append((members, cluster_id(members)))
+        members_of.append(groups)
+    labels = np.stack(labels_of)[pattern] if b else np.zeros((0, k), dtype=int)
+    return labels, np.asarray(pattern).reshape(-1), members_of
+
+
+def batch_cluster_metrics(symbols: list[str], corr: np.ndarray, in_matrix: np.ndarray, signed: np.ndarray,
+                          threshold: float, method: str = "threshold") -> BatchClusters:
+    """cluster_metrics of every slot at once: corr (B, k, k), in_matrix (B, k), signed notionals
+    (B, k; 0 or NaN = no fresh snapshot). The book total counts every held symbol, in the matrix or not."""
+    b, k = in_matrix.shape
+    labels, pattern, members = batch_labels(symbols, corr, in_matrix, threshold, method)
+    signed = np.nan_to_num(signed, nan=0.0)
+    held = np.abs(signed) > HELD_MIN_NOTIONAL
+    absn = np.where(held, np.abs(signed), 0.0)
+    side = np.where(held, signed, 0.0)
+    book = absn.sum(axis=1)
+    ok = labels >= 0
+    flat = (np.arange(b)[:, None] * k + labels)[ok]
+    size = b * k
+    notional = np.bincount(flat, absn[ok], minlength=size).reshape(b, k)
+    net = np.bincount(flat, side[ok], minlength=size).reshape(b, k)
+    n_held = np.rint(np.bincount(flat, held[ok], minlength=size)).astype(np.int64).reshape(b, k)
+    iu, ju = np.triu_indices(k, 1)
+    li, lj = labels[:, iu], labels[:, ju]
+    same = (li == lj) & (li >= 0) & held[:, iu] & held[:, ju]
+    pair_flat = (np.arange(b)[:, None] * k + li)[same]
+    corr_sum = np.bincount(pair_flat, corr[:, iu, ju][same], minlength=size).reshape(b, k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        correlation = np.where(n_held >= 2, 2.0 * corr_sum / np.maximum(n_held * (n_held - 1), 1), 0.0)
+        live = (n_held > 0) & (book[:, None] > HELD_MIN_NOTIONAL)
+        weight = np.where(live, notional / np.where(book > 0, book, 1.0)[:, None], 0.0)
+        concentration = np.where(live, np.abs(net) / np.where(notional > 0, notional, 1.0), 0.0)
+    stress = np.where(live, np.clip(weight * concentration * correlation, 0.0, 1.0), 0.0)
+    total = np.clip(stress.sum(axis=1), 0.0, 1.0)
+    return BatchClusters(labels, pattern, members, np.where(live, n_held, 0), np.where(live, notional, 0.0),
+                         weight, concentration, np.where(live, correlation, 0.0), stress, total)

@@ -293,3 +293,94 @@ def correlate_window(symbols: list[str], prices: np.ndarray, *, cadence_s: float
         "returns_per_symbol": dict(zip(symbols, counts.tolist())),
         "shrinkage": intensity,
     }
+
+
+# --------------------------------------------------------------------------- many windows at once
+
+
+def returns_on_grid(prices: np.ndarray) -> np.ndarray:
+    """Log returns aligned with the grid: column s holds the return from slot s-1 to slot s (NaN in
+    column 0 and wherever either price is missing), so a window of slots s-L..s holds the returns
+    of columns s-L+1..s."""
+    out = np.full(prices.shape, np.nan)
+    out[:, 1:] = log_returns(prices)
+    return out
+
+
+def rolling_windows(returns: np.ndarray, lookback: int, min_returns: int, cadence_s: float,
+                    start: int, stop: int) -> dict[str, np.ndarray]:
+    """The correlator's window maths for every window ending at slots start..stop-1 at once.
+
+    returns: (k, S) from returns_on_grid; the window ending at slot s holds columns s-lookback+1..s
+    (columns before 0 count as missing), exactly the lookback + 1 prices the buffer publishes.
+    Per window, as correlate_window: a symbol is in the matrix with >= min_returns valid returns; a
+    row whose spread is below RETURN_SD_FLOOR is no information (correlates 0, no realized vol);
+    a pair correlates over the returns both hold (0 with fewer than min_returns of them, or no
+    variance), clipped to [-1, 1]. Computed with rolling sums: one pass over the returns, not one
+    matrix product per window. Returns arrays with a leading axis of stop - start windows:
+    corr (B, k, k), count (B, k) valid returns, in_matrix (B, k), vol (B, k) annualised (NaN: none).
+    """
+    k = returns.shape[0]
+    lo = start - lookback + 1
+    block = np.full((k, stop - lo), np.nan)
+    src_lo = max(lo, 0)
+    block[:, src_lo - lo:] = returns[:, src_lo:stop]
+    valid = np.isfinite(block)
+    x = np.where(valid, block, 0.0)
+    n_valid = valid.sum(axis=1)
+    # Shift each row by its mean over the block: correlations do not change, the sums stay small.
+    x -= np.where(valid, (x.sum(axis=1) / np.maximum(n_valid, 1))[:, None], 0.0)
+    m = valid.astype(np.float64)
+    b = stop - start
+
+    def windowed(series: np.ndarray) -> np.ndarray:
+        """Sum over each window along the last axis: (..., block) -> (..., b)."""
+        c = np.cumsum(series, axis=-1)
+        out = c[..., lookback - 1:].copy()
+        out[..., 1:] -= c[..., :-lookback]
+        return out
+
+    # Per symbol: valid count, sum, sum of squares; then the window's own spread.
+    n = np.rint(windowed(m)).astype(np.int64)            # (k, b)
+    s1 = windowed(x)
+    s2 = windowed(x * x)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ss = np.maximum(s2 - s1 * s1 / np.maximum(n, 1), 0.0)
+    flat = ss < RETURN_SD_FLOOR ** 2 * np.maximum(n - 1, 1)
+    in_matrix = n >= min_returns
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd = np.where(n >= 2, np.sqrt(np.where(flat, 0.0, ss) / np.maximum(n - 1, 1)), np.nan)
+    vol = sd * math.sqrt(SECONDS_PER_YEAR / cadence_s)
+
+    # Per pair (i < j), over the returns both hold: count, sums and squares of each side, cross sum.
+    iu, ju = np.triu_indices(k, 1)
+    corr = np.zeros((b, k, k))
+    if len(iu):
+        if valid.all():
+            nij = np.repeat(n[None, 0], len(iu), axis=0)
+            sx_i, sx_j, sxx_i, sxx_j = s1[iu], s1[ju], s2[iu], s2[ju]
+        else:
+            mm = m[iu] * m[ju]
+            nij = np.rint(windowed(mm)).astype(np.int64)
+            sx_i = windowed(x[iu] * m[ju])
+            sx_j = windowed(x[ju] * m[iu])
+            sxx_i = windowed(x[iu] * x[iu] * m[ju])
+            sxx_j = windowed(x[ju] * x[ju] * m[iu])
+        sxy = windowed(x[iu] * x[ju])
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            inv = 1.0 / np.maximum(nij, 1)
+            cov = sxy - sx_i * sx_j * inv
+            var_i = np.maximum(sxx_i - sx_i * sx_i * inv, 0.0)
+            var_j = np.maximum(sxx_j - sx_j * sx_j * inv, 0.0)
+            denom = np.sqrt(var_i * var_j)
+            usable = ((nij >= max(min_returns, 2)) & ~flat[iu] & ~flat[ju] & in_matrix[iu] & in_matrix[ju]
+                      & (denom > 1e-12 * np.maximum(np.maximum(var_i, var_j), 1e-300)))
+            pair = np.zeros_like(cov)
+            np.divide(cov, denom, out=pair, where=usable)
+        np.clip(pair, -1.0, 1.0, out=pair)
+        corr[:, iu, ju] = pair.T
+        corr[:, ju, iu] = pair.T
+    idx = np.arange(k)
+    corr[:, idx, idx] = 1.0
+    return {"corr": corr, "count": n.T.copy(), "in_matrix": in_matrix.T.copy(), "vol": vol.T.copy(),
+            "flat": flat.T.copy()}
