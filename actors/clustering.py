@@ -131,15 +131,16 @@ class BatchClusters:
     cluster_stress: np.ndarray  # (B,) ClusterStress
 
 
-def batch_labels(symbols: list[str], corr: np.ndarray, in_matrix: np.ndarray, threshold: float,
+def batch_labels(symbols: list[str], pairs: np.ndarray, in_matrix: np.ndarray, threshold: float,
                  method: str = "threshold") -> tuple[np.ndarray, np.ndarray, list[list[tuple[list[str], str]]]]:
     """cluster_labels of every slot's matrix (the symbols in it), numbered by first member, -1 for a
-    symbol not in the matrix. With method threshold a partition depends only on which edges exist,
+    symbol not in the matrix; pairs (B, P) are the correlations of the pairs i < j in
+    np.triu_indices(k, 1) order. With method threshold a partition depends only on which edges exist,
     so cluster_labels runs once per distinct edge pattern (few: partitions change rarely)."""
     b, k = in_matrix.shape
     iu, ju = np.triu_indices(k, 1)
     if method == "threshold":
-        edges = (corr[:, iu, ju] >= threshold) & in_matrix[:, iu] & in_matrix[:, ju]
+        edges = (pairs >= threshold) & in_matrix[:, iu] & in_matrix[:, ju]
         keys = np.packbits(np.concatenate([edges, in_matrix], axis=1), axis=1)
         keys = np.ascontiguousarray(keys).view(np.dtype((np.void, keys.shape[1]))).ravel()
         uniq, first, pattern = np.unique(keys, return_index=True, return_inverse=True)
@@ -152,10 +153,13 @@ def batch_labels(symbols: list[str], corr: np.ndarray, in_matrix: np.ndarray, th
     for rep in reps:
         idx = np.flatnonzero(in_matrix[rep])
         lab = np.full(k, -1)
+        corr = np.eye(k)
+        corr[iu, ju] = pairs[rep]
+        corr[ju, iu] = pairs[rep]
         if method == "threshold":
-            sub = np.where(corr[rep] >= threshold, 2.0, -2.0)[np.ix_(idx, idx)]  # the same edges
+            sub = np.where(corr >= threshold, 2.0, -2.0)[np.ix_(idx, idx)]  # the same edges
         else:
-            sub = corr[rep][np.ix_(idx, idx)]
+            sub = corr[np.ix_(idx, idx)]
         raw = cluster_labels(sub, threshold, method) if len(idx) else np.zeros(0, dtype=int)
         _, first_seen, canon = np.unique(raw, return_index=True, return_inverse=True)
         order = np.argsort(np.argsort(first_seen))
@@ -170,12 +174,12 @@ def batch_labels(symbols: list[str], corr: np.ndarray, in_matrix: np.ndarray, th
     return labels, np.asarray(pattern).reshape(-1), members_of
 
 
-def batch_cluster_metrics(symbols: list[str], corr: np.ndarray, in_matrix: np.ndarray, signed: np.ndarray,
+def batch_cluster_metrics(symbols: list[str], pairs: np.ndarray, in_matrix: np.ndarray, signed: np.ndarray,
                           threshold: float, method: str = "threshold") -> BatchClusters:
-    """cluster_metrics of every slot at once: corr (B, k, k), in_matrix (B, k), signed notionals
+    """cluster_metrics of every slot at once: pairs (B, P) as batch_labels, in_matrix (B, k), signed notionals
     (B, k; 0 or NaN = no fresh snapshot). The book total counts every held symbol, in the matrix or not."""
     b, k = in_matrix.shape
-    labels, pattern, members = batch_labels(symbols, corr, in_matrix, threshold, method)
+    labels, pattern, members = batch_labels(symbols, pairs, in_matrix, threshold, method)
     signed = np.nan_to_num(signed, nan=0.0)
     held = np.abs(signed) > HELD_MIN_NOTIONAL
     absn = np.where(held, np.abs(signed), 0.0)
@@ -191,7 +195,7 @@ def batch_cluster_metrics(symbols: list[str], corr: np.ndarray, in_matrix: np.nd
     li, lj = labels[:, iu], labels[:, ju]
     same = (li == lj) & (li >= 0) & held[:, iu] & held[:, ju]
     pair_flat = (np.arange(b)[:, None] * k + li)[same]
-    corr_sum = np.bincount(pair_flat, corr[:, iu, ju][same], minlength=size).reshape(b, k)
+    corr_sum = np.bincount(pair_flat, pairs[same], minlength=size).reshape(b, k)
     with np.errstate(invalid="ignore", divide="ignore"):
         correlation = np.where(n_held >= 2, 2.0 * corr_sum / np.maximum(n_held * (n_held - 1), 1), 0.0)
         live = (n_held > 0) & (book[:, None] > HELD_MIN_NOTIONAL)

@@ -308,7 +308,7 @@ def returns_on_grid(prices: np.ndarray) -> np.ndarray:
 
 
 def rolling_windows(returns: np.ndarray, lookback: int, min_returns: int, cadence_s: float,
-                    start: int, stop: int) -> dict[str, np.ndarray]:
+                    start: int, stop: int, full: bool = True) -> dict[str, np.ndarray]:
     """The correlator's window maths for every window ending at slots start..stop-1 at once.
 
     returns: (k, S) from returns_on_grid; the window ending at slot s holds columns s-lookback+1..s
@@ -317,8 +317,9 @@ def rolling_windows(returns: np.ndarray, lookback: int, min_returns: int, cadenc
     row whose spread is below RETURN_SD_FLOOR is no information (correlates 0, no realized vol);
     a pair correlates over the returns both hold (0 with fewer than min_returns of them, or no
     variance), clipped to [-1, 1]. Computed with rolling sums: one pass over the returns, not one
-    matrix product per window. Returns arrays with a leading axis of stop - start windows:
-    corr (B, k, k), count (B, k) valid returns, in_matrix (B, k), vol (B, k) annualised (NaN: none).
+    matrix product per window. Returns arrays with a leading axis of B = stop - start windows:
+    pairs (B, P) the correlation of each pair i < j in np.triu_indices(k, 1) order, corr (B, k, k)
+    when full, count (B, k) valid returns, in_matrix (B, k), vol (B, k) annualised (NaN: none).
     """
     k = returns.shape[0]
     lo = start - lookback + 1
@@ -326,6 +327,7 @@ def rolling_windows(returns: np.ndarray, lookback: int, min_returns: int, cadenc
     src_lo = max(lo, 0)
     block[:, src_lo - lo:] = returns[:, src_lo:stop]
     valid = np.isfinite(block)
+    no_gaps = bool(valid.all())
     x = np.where(valid, block, 0.0)
     n_valid = valid.sum(axis=1)
     # Shift each row by its mean over the block: correlations do not change, the sums stay small.
@@ -341,7 +343,7 @@ def rolling_windows(returns: np.ndarray, lookback: int, min_returns: int, cadenc
         return out
 
     # Per symbol: valid count, sum, sum of squares; then the window's own spread.
-    n = np.rint(windowed(m)).astype(np.int64)            # (k, b)
+    n = np.full((k, b), lookback, dtype=np.int64) if no_gaps else np.rint(windowed(m)).astype(np.int64)
     s1 = windowed(x)
     s2 = windowed(x * x)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -354,11 +356,23 @@ def rolling_windows(returns: np.ndarray, lookback: int, min_returns: int, cadenc
 
     # Per pair (i < j), over the returns both hold: count, sums and squares of each side, cross sum.
     iu, ju = np.triu_indices(k, 1)
-    corr = np.zeros((b, k, k))
-    if len(iu):
-        if valid.all():
-            nij = np.repeat(n[None, 0], len(iu), axis=0)
-            sx_i, sx_j, sxx_i, sxx_j = s1[iu], s1[ju], s2[iu], s2[ju]
+    sxy = windowed(x[iu] * x[ju]) if len(iu) else np.zeros((0, b))
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        if no_gaps:
+            # Every pair holds the whole window: its variances are the symbols' own.
+            usable_sym = in_matrix & ~flat & (n >= max(min_returns, 2))
+            var = np.where(usable_sym, ss, 0.0)
+            inv_sd = np.zeros_like(var)
+            np.divide(1.0, np.sqrt(var), out=inv_sd, where=var > 0)
+            pair = sxy - s1[iu] * (s1[ju] / lookback)
+            pair *= inv_sd[iu]
+            pair *= inv_sd[ju]
+            tiny = (var <= 1e-20 * var.max(axis=0)) & usable_sym
+            cols = np.flatnonzero(tiny.any(axis=0))
+            if len(cols):  # a variance tiny next to the largest: the usable-pair rule in full there
+                vi, vj = var[iu][:, cols], var[ju][:, cols]
+                bad = ~(np.sqrt(vi * vj) > 1e-12 * np.maximum(np.maximum(vi, vj), 1e-300))
+                pair[:, cols] = np.where(bad, 0.0, pair[:, cols])
         else:
             mm = m[iu] * m[ju]
             nij = np.rint(windowed(mm)).astype(np.int64)
@@ -366,8 +380,6 @@ def rolling_windows(returns: np.ndarray, lookback: int, min_returns: int, cadenc
             sx_j = windowed(x[ju] * m[iu])
             sxx_i = windowed(x[iu] * x[iu] * m[ju])
             sxx_j = windowed(x[ju] * x[ju] * m[iu])
-        sxy = windowed(x[iu] * x[ju])
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             inv = 1.0 / np.maximum(nij, 1)
             cov = sxy - sx_i * sx_j * inv
             var_i = np.maximum(sxx_i - sx_i * sx_i * inv, 0.0)
@@ -377,10 +389,21 @@ def rolling_windows(returns: np.ndarray, lookback: int, min_returns: int, cadenc
                       & (denom > 1e-12 * np.maximum(np.maximum(var_i, var_j), 1e-300)))
             pair = np.zeros_like(cov)
             np.divide(cov, denom, out=pair, where=usable)
-        np.clip(pair, -1.0, 1.0, out=pair)
-        corr[:, iu, ju] = pair.T
-        corr[:, ju, iu] = pair.T
+    np.clip(pair, -1.0, 1.0, out=pair)
+    pairs = np.ascontiguousarray(pair.T)
+    out = {"pairs": pairs, "count": n.T.copy(), "in_matrix": in_matrix.T.copy(), "vol": vol.T.copy(),
+           "flat": flat.T.copy()}
+    if full:
+        out["corr"] = pairs_to_matrices(pairs, k)
+    return out
+
+
+def pairs_to_matrices(pairs: np.ndarray, k: int) -> np.ndarray:
+    """(B, P) pair correlations in np.triu_indices(k, 1) order -> (B, k, k) with 1 on the diagonal."""
+    iu, ju = np.triu_indices(k, 1)
+    corr = np.zeros((pairs.shape[0], k, k))
+    corr[:, iu, ju] = pairs
+    corr[:, ju, iu] = pairs
     idx = np.arange(k)
     corr[:, idx, idx] = 1.0
-    return {"corr": corr, "count": n.T.copy(), "in_matrix": in_matrix.T.copy(), "vol": vol.T.copy(),
-            "flat": flat.T.copy()}
+    return corr

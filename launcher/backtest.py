@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from actors.clustering import batch_cluster_metrics
-from actors.correlation import (ledoit_wolf_intensity, returns_on_grid, rolling_windows,
+from actors.correlation import (ledoit_wolf_intensity, pairs_to_matrices, returns_on_grid, rolling_windows,
                                 shrink_towards_identity)
 from actors.jumps import JumpFilter
 from actors.policy import (ACTIONS, FULL, HOLD, P25, P50, P75, BadRequest, PortfolioState, Position, cluster_k,
@@ -175,16 +175,30 @@ def apply_settings(base: Settings, values: dict[str, Any]) -> Settings:
 
 @dataclass
 class Prices:
-    """Ticks in time order: ts (epoch s), sym (index into symbols), price; and how the file read."""
+    """Per symbol (in the topology's order), its ticks in time order: (ts epoch s, price); and how
+    the file read."""
 
-    ts: np.ndarray
-    sym: np.ndarray
-    price: np.ndarray
+    series: list[tuple[np.ndarray, np.ndarray]]
     form: str
     rows: int
     bad_rows: list[tuple[int, str]] = field(default_factory=list)
     not_in_allowlist: int = 0
     ts_unit: str = "s"
+
+    @property
+    def ticks(self) -> int:
+        return sum(len(ts) for ts, _ in self.series)
+
+    @property
+    def first_ts(self) -> float:
+        return min(float(ts[0]) for ts, _ in self.series if len(ts))
+
+
+def by_symbol(ts: np.ndarray, sym: np.ndarray, price: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Long-form ticks (time order) split per symbol, each keeping time order (a stable radix sort)."""
+    order = np.argsort(sym.astype(np.int16), kind="stable")
+    bounds = np.searchsorted(sym[order], np.arange(k + 1))
+    return [(ts[order[bounds[i]:bounds[i + 1]]], price[order[bounds[i]:bounds[i + 1]]]) for i in range(k)]
 
 
 def sha256_of(path: str) -> str:
@@ -239,7 +253,7 @@ def read_prices(path: str, symbols: list[str]) -> Prices:
     ts = np.fromiter((r.ts for r in data.rows), dtype=np.float64, count=len(data.rows))
     sym = np.fromiter((index[r.symbol] for r in data.rows), dtype=np.int64, count=len(data.rows))
     price = np.fromiter((r.price for r in data.rows), dtype=np.float64, count=len(data.rows))
-    return Prices(ts, sym, price, data.form, len(data.rows) + len(data.bad_rows), data.bad_rows,
+    return Prices(by_symbol(ts, sym, price, len(symbols)), data.form, len(data.rows) + len(data.bad_rows), data.bad_rows,
                   data.not_in_allowlist, data.ts_unit)
 
 
@@ -272,41 +286,44 @@ def read_prices_parquet(path: str, symbols: list[str]) -> Prices:
         ts_raw = ts_raw / 10 ** (3 * ("s", "ms", "us", "ns").index(unit))
     index = {s: i for i, s in enumerate(symbols)}
     bad: list[tuple[int, str]] = []
+    order_bad = np.flatnonzero(np.diff(ts_raw[np.isfinite(ts_raw)]) < 0)
+    if len(order_bad):
+        raise InputError(f"{path}: row {int(order_bad[0]) + 2}: timestamp is before the row above "
+                         f"(rows must be in time order)")
+    bad_ts = ~np.isfinite(ts_raw)
+    bad += [(int(i) + 1, "bad timestamp") for i in np.flatnonzero(bad_ts)[:20]]
+    n_rows = len(ts_raw)
+    k = len(symbols)
     if len(names) == 3 and lowered[1] == "symbol" and lowered[2] in PRICE_COLUMNS:
         form = "long"
         sym_names = table.column(1).to_numpy(zero_copy_only=False)
         price = table.column(2).to_numpy(zero_copy_only=False).astype(np.float64)
-        codes = np.array([index.get(str(s), -1) for s in np.unique(sym_names)])
         uniq, inv = np.unique(sym_names, return_inverse=True)
+        codes = np.array([index.get(str(u), -1) for u in uniq])
         sym = codes[inv]
-        ts = ts_raw
-        n_rows = len(ts)
+        outside = int((sym < 0).sum())
+        keep = (sym >= 0) & ~bad_ts
+        series = by_symbol(ts_raw[keep], sym[keep], price[keep], k)
     else:
         form = "wide"
         for name in names[1:]:
             if name.upper() != name or not name.replace("_", "").isalnum():
                 raise InputError(f"{path}: column {name!r} is not a symbol: the long form is ts,symbol,price "
                                  f"(or close), the wide form ts,SYM1,SYM2,...")
-        cols = [(index.get(n, -1), table.column(j + 1).to_numpy(zero_copy_only=False).astype(np.float64))
-                for j, n in enumerate(names[1:])]
-        n_rows = len(ts_raw)
-        ts = np.repeat(ts_raw, len(cols))
-        sym = np.tile(np.array([c for c, _ in cols]), n_rows)
-        price = np.stack([v for _, v in cols], axis=1).ravel()
-        present = ~np.isnan(price)  # an empty cell: no price for that symbol at that time
-        ts, sym, price = ts[present], sym[present], price[present]
-    bad_ts = ~np.isfinite(ts)
-    if bad_ts.any():
-        bad += [(int(i) + 1, "bad timestamp") for i in np.flatnonzero(bad_ts)[:20]]
-    order_bad = np.flatnonzero(np.diff(ts_raw[np.isfinite(ts_raw)]) < 0)
-    if len(order_bad):
-        raise InputError(f"{path}: row {int(order_bad[0]) + 2}: timestamp is before the row above "
-                         f"(rows must be in time order)")
-    outside = int((sym < 0).sum())
-    keep = (sym >= 0) & ~bad_ts
-    if not keep.any():
+        columns = {n: j + 1 for j, n in enumerate(names[1:])}
+        outside = sum(int((~np.isnan(table.column(j).to_numpy(zero_copy_only=False).astype(np.float64))).sum())
+                      for n, j in columns.items() if n not in index)
+        series = []
+        for symbol in symbols:
+            if symbol not in columns:
+                series.append((np.zeros(0), np.zeros(0)))
+                continue
+            values = table.column(columns[symbol]).to_numpy(zero_copy_only=False).astype(np.float64)
+            present = ~np.isnan(values) & ~bad_ts  # an empty cell: no price for that symbol at that time
+            series.append((ts_raw[present], values[present]))
+    if not any(len(ts) for ts, _ in series):
         raise InputError(f"{path}: no price row for the topology's symbols; expected ts,symbol,price or ts,SYM1,SYM2,...")
-    return Prices(ts[keep], sym[keep], price[keep], form, n_rows, bad, outside, unit)
+    return Prices(series, form, n_rows, bad, outside, unit)
 
 
 @dataclass
@@ -431,28 +448,19 @@ class Grid:
     rejected: dict[str, int]
 
 
-def jump_filter(prices: Prices, k: int, clusters: ClustersConfig) -> np.ndarray:
-    """Accepted mask of the ticks (usable prices only), through actors.jumps.JumpFilter: symbols whose
-    consecutive prints never move by more than their limit skip the per-tick loop (it would accept all)."""
-    jumps = JumpFilter.from_clusters(clusters)
-    accepted = np.ones(len(prices.ts), dtype=bool)
-    order = np.argsort(prices.sym, kind="stable")
-    bounds = np.searchsorted(prices.sym[order], np.arange(k + 1))
-    names = sorted(set(range(k)))
-    for i in names:
-        idx = order[bounds[i]:bounds[i + 1]]
-        limit = jumps.limit_of(str(i))
-        if limit is None or len(idx) < 2:
-            continue
-        p = prices.price[idx]
-        if np.all(np.abs(np.diff(p)) <= limit * p[:-1]):
-            continue
-        symbol = str(i)
-        for j, value in zip(idx, p.tolist()):
-            if jumps.refuses(symbol, value):
-                accepted[j] = False
-            else:
-                jumps.accepted(symbol, value)
+def jump_filter(symbol: str, price: np.ndarray, jumps: JumpFilter) -> np.ndarray:
+    """Accepted mask of one symbol's usable prints (time order) through actors.jumps.JumpFilter;
+    a symbol whose consecutive prints never move by more than its limit skips the per-tick loop
+    (the filter would accept them all)."""
+    accepted = np.ones(len(price), dtype=bool)
+    limit = jumps.limit_of(symbol)
+    if limit is None or len(price) < 2 or np.all(np.abs(np.diff(price)) <= limit * price[:-1]):
+        return accepted
+    for j, value in enumerate(price.tolist()):
+        if jumps.refuses(symbol, value):
+            accepted[j] = False
+        else:
+            jumps.accepted(symbol, value)
     return accepted
 
 
@@ -461,33 +469,36 @@ def build_grid(prices: Prices, symbols: list[str], clusters: ClustersConfig) -> 
     latest ts in a slot is kept (equal ts: the later row), NaN where a slot has none; unusable
     prices (price_rejection) and jumps (JumpFilter) are refused and counted."""
     k = len(symbols)
+    cadence = clusters.cadence_s
     rejected: dict[str, int] = {}
-    usable = np.isfinite(prices.price) & (prices.price > 0)
-    for j in np.flatnonzero(~usable)[:1_000_000]:
-        reason = price_rejection(float(prices.price[j])) or "bad_price"
-        rejected[reason] = rejected.get(reason, 0) + 1
-    ts, sym, price = prices.ts[usable], prices.sym[usable], prices.price[usable]
-    limits = dataclasses.replace(clusters, max_tick_jump_by_symbol={
-        str(symbols.index(s)): v for s, v in clusters.max_tick_jump_by_symbol.items() if s in symbols})
-    ok = jump_filter(Prices(ts, sym, price, "", 0), k, limits)
-    if (~ok).any():
-        rejected["jump"] = int((~ok).sum())
-    ts, sym, price = ts[ok], sym[ok], price[ok]
-    slot = np.floor(ts / clusters.cadence_s).astype(np.int64)
-    first = int(slot.min())
-    n_slots = int(slot.max()) - first + 1
-    key = sym * n_slots + (slot - first)
-    order = np.argsort(key, kind="stable")  # ties keep file (time) order: the last one is the latest
-    key_sorted = key[order]
-    last = np.ones(len(order), dtype=bool)
-    last[:-1] = key_sorted[1:] != key_sorted[:-1]
-    take = order[last]
-    grid = np.full(k * n_slots, np.nan)
-    grid[key[take]] = price[take]
-    newest = np.full(k * n_slots, -np.inf)
-    newest[key[take]] = ts[take]
-    newest = np.maximum.accumulate(newest.reshape(k, n_slots), axis=1)
-    return Grid(first, grid.reshape(k, n_slots), newest, rejected)
+    jumps = JumpFilter.from_clusters(clusters)
+    kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for symbol, (ts, price) in zip(symbols, prices.series):
+        usable = np.isfinite(price) & (price > 0)
+        for j in np.flatnonzero(~usable)[:100_000]:
+            reason = price_rejection(float(price[j])) or "bad_price"
+            rejected[reason] = rejected.get(reason, 0) + 1
+        ts, price = ts[usable], price[usable]
+        ok = jump_filter(symbol, price, jumps)
+        if not ok.all():
+            rejected["jump"] = rejected.get("jump", 0) + int((~ok).sum())
+            ts, price = ts[ok], price[ok]
+        slot = np.floor(ts / cadence).astype(np.int64)
+        # Time order within the symbol: a tick is its slot's latest when the next tick is in a later slot.
+        last = np.ones(len(slot), dtype=bool)
+        last[:-1] = slot[1:] != slot[:-1]
+        kept.append((slot[last], ts[last], price[last]))
+    if not any(len(sl) for sl, _, _ in kept):
+        raise InputError("no usable price: every price was refused (not a positive number, or a jump)")
+    first = min(int(sl[0]) for sl, _, _ in kept if len(sl))
+    n_slots = max(int(sl[-1]) for sl, _, _ in kept if len(sl)) - first + 1
+    grid = np.full((k, n_slots), np.nan)
+    newest = np.full((k, n_slots), -np.inf)
+    for i, (sl, ts, price) in enumerate(kept):
+        grid[i, sl - first] = price
+        newest[i, sl - first] = ts
+    np.maximum.accumulate(newest, axis=1, out=newest)
+    return Grid(first, grid, newest, rejected)
 
 
 def forward_fill(values: np.ndarray) -> np.ndarray:
@@ -500,6 +511,30 @@ def forward_fill(values: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- one run
+
+
+@dataclass
+class ChunkClusters:
+    """The clusters holding notional of a run of slots from `lo`, kept compact (one entry per slot
+    and cluster): slot offset b, label c, and their SPEC metrics; pattern/members name them."""
+
+    lo: int
+    count: np.ndarray        # (B,) clusters holding notional (0 when not ready)
+    pattern: np.ndarray      # (B,)
+    members: list[Any]
+    b: np.ndarray
+    c: np.ndarray
+    weight: np.ndarray
+    concentration: np.ndarray
+    correlation: np.ndarray
+    stress: np.ndarray
+
+    @classmethod
+    def of(cls, lo: int, bc: Any, ready: np.ndarray) -> "ChunkClusters":
+        live = (bc.n_held > 0) & ready[:, None]
+        b, c = np.nonzero(live)
+        return cls(lo, live.sum(axis=1), bc.pattern, bc.members, b, c, bc.weight[b, c], bc.concentration[b, c],
+                   bc.correlation[b, c], bc.stress[b, c])
 
 
 @dataclass
@@ -591,6 +626,7 @@ def run_backtest(settings: Settings, prices: Prices, positions: PositionRows | N
     publish = (slots + 1) * cadence
     returns = returns_on_grid(grid.prices)
     marks = forward_fill(grid.prices) if positions is None else None
+    grid.prices = np.zeros((k, 0))  # not needed any more: returns and marks hold what is
     signed_all = signed_notionals_at(publish, k, positions, settings.book, symbols, marks)
     ready = np.zeros(n_slots, dtype=bool)
     reason: list[str | None] = [None] * n_slots
@@ -603,16 +639,21 @@ def run_backtest(settings: Settings, prices: Prices, positions: PositionRows | N
     max_age = settings.max_price_age_s
     for lo in range(0, n_slots, CHUNK_SLOTS):
         hi = min(lo + CHUNK_SLOTS, n_slots)
-        w = rolling_windows(returns, c.lookback_returns, c.min_returns, cadence, lo, hi)
-        corr = w["corr"]
+        w = rolling_windows(returns, c.lookback_returns, c.min_returns, cadence, lo, hi, full=False)
+        pairs = w["pairs"]
         if settings.correlator.shrinkage == "ledoit_wolf":
+            iu, ju = np.triu_indices(k, 1)
             for b in range(hi - lo):
                 idx = np.flatnonzero(w["in_matrix"][b])
                 if len(idx) >= 2:
                     s = lo + b
-                    win = returns[idx, max(s - c.lookback_returns + 1, 0):s + 1]
-                    sub = shrink_towards_identity(corr[b][np.ix_(idx, idx)], ledoit_wolf_intensity(win))
-                    corr[b][np.ix_(idx, idx)] = sub
+                    win = np.full((len(idx), c.lookback_returns), np.nan)  # the window's returns, as live
+                    first = s - c.lookback_returns + 1
+                    win[:, max(0, -first):] = returns[idx, max(first, 0):s + 1]
+                    full = pairs_to_matrices(pairs[b:b + 1], k)[0]
+                    full[np.ix_(idx, idx)] = shrink_towards_identity(full[np.ix_(idx, idx)],
+                                                                     ledoit_wolf_intensity(win))
+                    pairs[b] = full[iu, ju]
         inm = w["in_matrix"]
         count_in = inm.sum(axis=1)
         ok = count_in >= 2
@@ -630,18 +671,18 @@ def run_backtest(settings: Settings, prices: Prices, positions: PositionRows | N
         in_matrix[lo:hi] = inm
         signed = signed_all[lo:hi]
         # The clusterer sees fresh snapshots only: the rows held here are always fresh.
-        bc = batch_cluster_metrics(symbols, corr, inm, np.nan_to_num(signed, nan=0.0), c.corr_threshold,
+        bc = batch_cluster_metrics(symbols, pairs, inm, np.nan_to_num(signed, nan=0.0), c.corr_threshold,
                                    settings.clusterer.linkage)
         stress[lo:hi] = np.where(ready[lo:hi], bc.cluster_stress, np.nan)
-        chunks.append((lo, bc))
+        chunks.append(ChunkClusters.of(lo, bc, ready[lo:hi]))
         progress(hi, n_slots, started, label, show_progress)
     gate_rows = gate_view(settings, publish, ready, stress, vol, in_matrix, signed_all)
     decisions = decide_all(settings, proposals if proposals is not None else grid_proposals(
-        symbols, float(prices.ts[0]), float(publish[-1]), proposal_every * cadence, settings.gate.kill_score_hard),
+        symbols, prices.first_ts, float(publish[-1]), proposal_every * cadence, settings.gate.kill_score_hard),
         grid.first_slot, publish, ready, stress, vol, in_matrix, positions, marks)
     info = {"file_rows": prices.rows, "form": prices.form, "ts_unit": prices.ts_unit,
             "bad_rows": len(prices.bad_rows), "bad_rows_first": [f"line {n}: {r}" for n, r in prices.bad_rows[:10]],
-            "not_in_allowlist": prices.not_in_allowlist, "ticks": int(len(prices.ts)),
+            "not_in_allowlist": prices.not_in_allowlist, "ticks": prices.ticks,
             "rejected": grid.rejected, "slots": int(n_slots), "first_slot": int(grid.first_slot),
             "symbols": symbols}
     return Run(settings, slots, publish, ready, reason, n_in, stress, chunks, vol, in_matrix, signed_all, gate_rows,
@@ -767,10 +808,7 @@ def write_states(path: Path, run: Run) -> None:
     gv = run.gate_rows
     cols = ["slot", "ts", "corr_ready", "reason", "symbols_in_matrix", "clusters_count", "cluster_stress", "K",
             "k_source", "stress", "heat", "concentration", "corr_proxy"]
-    counts = np.zeros(len(run.slots), dtype=np.int64)
-    for lo, bc in run.clusters:
-        counts[lo:lo + len(bc.cluster_stress)] = (bc.n_held > 0).sum(axis=1)
-    counts = np.where(run.ready, counts, 0)
+    counts = np.concatenate([ch.count for ch in run.clusters])
 
     def col(a: np.ndarray) -> list[str]:
         return ["" if not math.isfinite(v) else repr(v) for v in a.tolist()]
@@ -789,13 +827,11 @@ def write_clusters(path: Path, run: Run) -> int:
     rows = 0
     with open(path, "w", newline="") as fh:
         fh.write("slot,ts,id,members,weight,concentration,correlation,stress\n")
-        for lo, bc in run.clusters:
-            live = (bc.n_held > 0) & run.ready[lo:lo + len(bc.cluster_stress), None]
-            bs, cs = np.nonzero(live)
-            slots, ts = run.slots[lo + bs].tolist(), run.publish_ts[lo + bs].tolist()
-            pattern = bc.pattern[bs].tolist()
-            values = zip(bc.weight[bs, cs].tolist(), bc.concentration[bs, cs].tolist(),
-                         bc.correlation[bs, cs].tolist(), bc.stress[bs, cs].tolist())
+        for ch in run.clusters:
+            bc, bs, cs = ch, ch.b, ch.c
+            slots, ts = run.slots[ch.lo + bs].tolist(), run.publish_ts[ch.lo + bs].tolist()
+            pattern = ch.pattern[bs].tolist()
+            values = zip(ch.weight.tolist(), ch.concentration.tolist(), ch.correlation.tolist(), ch.stress.tolist())
             lines = []
             for slot, t, pat, cl, (w, conc, corr, st) in zip(slots, ts, pattern, cs.tolist(), values):
                 members, cid = bc.members[pat][cl]
@@ -887,9 +923,9 @@ def plot_report(path: Path, run: Run) -> None:
     counts = np.zeros(len(t))
     changes = np.zeros(len(t), dtype=bool)
     prev = None
-    for lo, bc in run.clusters:
-        m = len(bc.cluster_stress)
-        counts[lo:lo + m] = (bc.n_held > 0).sum(axis=1)
+    for bc in run.clusters:
+        lo, m = bc.lo, len(bc.count)
+        counts[lo:lo + m] = bc.count
         pat = bc.pattern
         ch = np.ones(m, dtype=bool)
         ch[1:] = pat[1:] != pat[:-1]
@@ -939,13 +975,23 @@ def _esc(v: Any) -> str:
 
 def write_outputs(out: Path, run: Run, inputs: dict[str, str]) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
+    writer = None
+    if (os.cpu_count() or 1) > 1 and len(run.slots) > 50_000:  # the largest file on the other core
+        import multiprocessing
+        writer = multiprocessing.get_context("fork").Process(target=write_clusters, args=(out / "clusters.csv", run))
+        writer.start()
+    else:
+        write_clusters(out / "clusters.csv", run)
     write_states(out / "states.csv", run)
-    write_clusters(out / "clusters.csv", run)
     write_decisions(out / "decisions.csv", run)
     summary = summarise(run, inputs)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     plot_report(out / "report.png", run)
     write_html(out / "report.html", out / "report.png", summary)
+    if writer is not None:
+        writer.join()
+        if writer.exitcode != 0:
+            raise RuntimeError(f"writing {out / 'clusters.csv'} failed (exit code {writer.exitcode})")
     return summary
 
 
@@ -1083,7 +1129,12 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             return 2
         print(f"{out}/sweep.csv: {len(rows)} combinations")
         return 0
-    run = run_backtest(settings, prices, positions, proposals, proposal_every=args.proposal_every, show_progress=show)
+    try:
+        run = run_backtest(settings, prices, positions, proposals, proposal_every=args.proposal_every,
+                           show_progress=show)
+    except InputError as exc:
+        print(f"clustergate backtest: {args.prices}: {exc}", file=sys.stderr)
+        return 2
     summary = write_outputs(out, run, inputs)
     print(f"{out}: {summary['slots']} slots, {summary['decisions']} decisions "
           f"({', '.join(f'{a} {n}' for a, n in summary['by_final_action'].items() if n)}); "
