@@ -117,4 +117,25 @@ MUTATIONS: list[Mutation] = [
         "    if cooldown and action != HOLD:\n",
         "    if False and cooldown and action != HOLD:\n",
         ("tests/test_gate_policy.py",)),
+    Mutation(
+        "backtest_looks_ahead_one_slot",
+        "a backtest decision uses only the state published at or before its time, never its own slot's prices (issue 13)",
+        "launcher/backtest.py",
+        '    idx = np.searchsorted(publish, times, side="right") - 1\n',
+        '    idx = np.minimum(np.searchsorted(publish, times, side="right"), len(publish) - 1)\n',
+        ("tests/test_backtest.py::test_a_decision_never_sees_a_price_from_its_own_slot",)),
+    Mutation(
+        "backtest_ignores_cooldowns",
+        "in the backtest a permitted decision sets its symbol's cooldown for cooldown_ttl_s, as the issuer does (issue 13)",
+        "launcher/backtest.py",
+        "            cooldown_until[proposal.symbol] = t + pi.cooldown_ttl_s\n",
+        "            pass  # mutant: no cooldown\n",
+        ("tests/test_backtest.py::test_a_second_proposal_within_the_cooldown_is_stepped_down_and_one_after_it_is_not",)),
+    Mutation(
+        "batch_windows_keep_flat_rows",
+        "the batch correlator, like the live one, gives a row of rounding noise (constant growth) no correlation (issue 13)",
+        "actors/correlation.py",
+        "            usable_sym = in_matrix & ~flat & (n >= max(min_returns, 2))\n",
+        "            usable_sym = in_matrix & (n >= max(min_returns, 2))\n",
+        ("tests/test_backtest.py::test_rolling_windows_equal_the_live_correlator_window_by_window_with_gaps_flat_rows_and_late_symbols",)),
 ]
