@@ -138,4 +138,11 @@ MUTATIONS: list[Mutation] = [
         "            usable_sym = in_matrix & ~flat & (n >= max(min_returns, 2))\n",
         "            usable_sym = in_matrix & (n >= max(min_returns, 2))\n",
         ("tests/test_backtest.py::test_rolling_windows_equal_the_live_correlator_window_by_window_with_gaps_flat_rows_and_late_symbols",)),
+    Mutation(
+        "batch_windows_uncentred",
+        "the backtest's cluster state per slot equals the live actors' on the same replay (1e-9) (issue 13)",
+        "actors/correlation.py",
+        "            pair = sxy - s1[iu] * (s1[ju] / lookback)\n",
+        "            pair = sxy.copy()\n",
+        ("tests/test_backtest_parity.py",)),
 ]
