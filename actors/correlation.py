@@ -303,7 +303,8 @@ def returns_on_grid(prices: np.ndarray) -> np.ndarray:
     column 0 and wherever either price is missing), so a window of slots s-L..s holds the returns
     of columns s-L+1..s."""
     out = np.full(prices.shape, np.nan)
-    out[:, 1:] = log_returns(prices)
+    for i in range(prices.shape[0]):  # a row at a time: a long history needs no second full-size copy
+        out[i, 1:] = log_returns(prices[i:i + 1])[0]
     return out
 
 

@@ -72,14 +72,17 @@ def child_backtest(directory: Path) -> dict:
                               set_values=[], sweep=[], proposal_every=60)
     settings, prices, positions, proposals, _, inputs = bt.prepare(args)
     read_s = time.perf_counter() - started
-    run = bt.run_backtest(settings, prices, positions, proposals)
-    compute_s = time.perf_counter() - started - read_s
+    sink = bt.ClusterWriter(Path(args.out) / "clusters.csv")  # as the command: clusters.csv written as it goes
+    run = bt.run_backtest(settings, prices, positions, proposals, cluster_sink=sink)
+    sink.close()
+    compute_s = time.perf_counter() - started - read_s - sink.seconds
     rss_compute = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     bt.write_outputs(Path(args.out), run, inputs)
     total_s = time.perf_counter() - started
     return {"prices": prices.ticks, "slots": int(len(run.slots)), "decisions": len(run.decisions),
+            "cluster_rows": sink.rows,
             "read_s": read_s, "compute_s": compute_s, "write_s": total_s - read_s - compute_s, "total_s": total_s,
-            "rss_mb_after_compute": rss_compute,
+            "rss_mb_after_compute": rss_compute,  # with clusters.csv written as it goes
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
 
 
@@ -138,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     if pdr:
         print(f"{'pandas rolling(360).corr()':34}{pdr['seconds']:9.2f}{pdr['prices'] / pdr['seconds']:12,.0f}"
               f"{pdr['rss_mb']:13.0f}")
-    print(f"({n:,} prices, {bt['slots']:,} slots, {bt['decisions']:,} decisions; read {bt['read_s']:.2f} s, "
+    print(f"({n:,} prices, {bt['slots']:,} slots, {bt['decisions']:,} decisions, {bt['cluster_rows']:,} cluster rows; read {bt['read_s']:.2f} s, "
           f"compute {bt['compute_s']:.2f} s, write {bt['write_s']:.2f} s)")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

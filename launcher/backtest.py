@@ -45,7 +45,7 @@ from actors.snapshots import HELD_MIN_NOTIONAL, read_snapshot
 from launcher.topology import (ClustererSettings, ClustersConfig, CorrelatorSettings, GateSettings,
                                PermitIssuerSettings, PositionsConfig, SchemaError, load_topology)
 
-CHUNK_SLOTS = 4096  # windows computed together (memory ~ k^2 x CHUNK_SLOTS x 8 bytes per array)
+CHUNK_SLOTS = 2048  # windows computed together (memory ~ k^2 x CHUNK_SLOTS x 8 bytes per array)
 DEFAULT_PROPOSAL_EVERY = 60  # cadences between the default grid's proposals
 
 # --set / --sweep keys: name -> (section, field). Sections: the topology's clusters, positions and
@@ -262,7 +262,7 @@ def read_prices_parquet(path: str, symbols: list[str]) -> Prices:
     ns: detected as for CSV) or a timestamp column."""
     try:
         import pyarrow.parquet as pq
-        table = pq.read_table(path)
+        table = ColumnReader(pq.ParquetFile(path))
     except ImportError:
         raise InputError(f"{path}: reading Parquet needs pyarrow (pip install 'clustergate[backtest]')") from None
     except Exception as exc:  # pyarrow raises its own types for a file that is not Parquet
@@ -320,10 +320,24 @@ def read_prices_parquet(path: str, symbols: list[str]) -> Prices:
                 continue
             values = table.column(columns[symbol]).to_numpy(zero_copy_only=False).astype(np.float64)
             present = ~np.isnan(values) & ~bad_ts  # an empty cell: no price for that symbol at that time
-            series.append((ts_raw[present], values[present]))
+            if present.all():
+                series.append((ts_raw, values))  # every row: the symbols share one time column
+            else:
+                series.append((ts_raw[present], values[present]))
     if not any(len(ts) for ts, _ in series):
         raise InputError(f"{path}: no price row for the topology's symbols; expected ts,symbol,price or ts,SYM1,SYM2,...")
     return Prices(series, form, n_rows, bad, outside, unit)
+
+
+class ColumnReader:
+    """A Parquet file read one column at a time (the whole table at once would double the peak)."""
+
+    def __init__(self, pf: Any):
+        self.pf = pf
+        self.column_names = list(pf.schema_arrow.names)
+
+    def column(self, j: int) -> Any:
+        return self.pf.read(columns=[self.column_names[j]]).column(0)
 
 
 @dataclass
@@ -472,41 +486,52 @@ def build_grid(prices: Prices, symbols: list[str], clusters: ClustersConfig) -> 
     cadence = clusters.cadence_s
     rejected: dict[str, int] = {}
     jumps = JumpFilter.from_clusters(clusters)
-    kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    for symbol, (ts, price) in zip(symbols, prices.series):
+    spans = [(math.floor(ts[0] / cadence), math.floor(ts[-1] / cadence)) for ts, _ in prices.series if len(ts)]
+    if not spans:
+        raise InputError("no price for the topology's symbols")
+    first = min(a for a, _ in spans)
+    n_slots = max(b for _, b in spans) - first + 1
+    grid = np.full((k, n_slots), np.nan)
+    newest = np.full((k, n_slots), -np.inf)
+    any_usable = False
+    for i, (symbol, (ts, price)) in enumerate(zip(symbols, prices.series)):
         usable = np.isfinite(price) & (price > 0)
         for j in np.flatnonzero(~usable)[:100_000]:
             reason = price_rejection(float(price[j])) or "bad_price"
             rejected[reason] = rejected.get(reason, 0) + 1
-        ts, price = ts[usable], price[usable]
+        if not usable.all():
+            ts, price = ts[usable], price[usable]
         ok = jump_filter(symbol, price, jumps)
         if not ok.all():
             rejected["jump"] = rejected.get("jump", 0) + int((~ok).sum())
             ts, price = ts[ok], price[ok]
         slot = np.floor(ts / cadence).astype(np.int64)
+        slot -= first
         # Time order within the symbol: a tick is its slot's latest when the next tick is in a later slot.
         last = np.ones(len(slot), dtype=bool)
         last[:-1] = slot[1:] != slot[:-1]
-        kept.append((slot[last], ts[last], price[last]))
-    if not any(len(sl) for sl, _, _ in kept):
+        if last.all():
+            grid[i, slot] = price
+            newest[i, slot] = ts
+        else:
+            grid[i, slot[last]] = price[last]
+            newest[i, slot[last]] = ts[last]
+        any_usable = any_usable or len(slot) > 0
+        del slot, last
+    if not any_usable:
         raise InputError("no usable price: every price was refused (not a positive number, or a jump)")
-    first = min(int(sl[0]) for sl, _, _ in kept if len(sl))
-    n_slots = max(int(sl[-1]) for sl, _, _ in kept if len(sl)) - first + 1
-    grid = np.full((k, n_slots), np.nan)
-    newest = np.full((k, n_slots), -np.inf)
-    for i, (sl, ts, price) in enumerate(kept):
-        grid[i, sl - first] = price
-        newest[i, sl - first] = ts
     np.maximum.accumulate(newest, axis=1, out=newest)
     return Grid(first, grid, newest, rejected)
 
 
 def forward_fill(values: np.ndarray) -> np.ndarray:
     """Each row's last non-NaN value up to each column (NaN before the first)."""
-    k, n = values.shape
-    idx = np.where(np.isnan(values), 0, np.arange(n)[None, :])
-    np.maximum.accumulate(idx, axis=1, out=idx)
-    out = values[np.arange(k)[:, None], idx]
+    out = np.empty_like(values)
+    columns = np.arange(values.shape[1])
+    for i, row in enumerate(values):  # a row at a time: no (k, n) index arrays
+        idx = np.where(np.isnan(row), 0, columns)
+        np.maximum.accumulate(idx, out=idx)
+        out[i] = row[idx]
     return out
 
 
@@ -533,7 +558,8 @@ class ChunkClusters:
     def of(cls, lo: int, bc: Any, ready: np.ndarray) -> "ChunkClusters":
         live = (bc.n_held > 0) & ready[:, None]
         b, c = np.nonzero(live)
-        return cls(lo, live.sum(axis=1), bc.pattern, bc.members, b, c, bc.weight[b, c], bc.concentration[b, c],
+        return cls(lo, live.sum(axis=1).astype(np.int16), bc.pattern.astype(np.int32), bc.members,
+                   b.astype(np.int32), c.astype(np.int16), bc.weight[b, c], bc.concentration[b, c],
                    bc.correlation[b, c], bc.stress[b, c])
 
 
@@ -615,7 +641,9 @@ def progress(done: int, total: int, started: float, label: str, enabled: bool) -
 
 def run_backtest(settings: Settings, prices: Prices, positions: PositionRows | None,
                  proposals: list[ProposalRow] | None, *, proposal_every: int = DEFAULT_PROPOSAL_EVERY,
-                 show_progress: bool = False, label: str = "backtest") -> Run:
+                 show_progress: bool = False, label: str = "backtest", cluster_sink: Any = None) -> Run:
+    """One run. cluster_sink(chunk, slots, publish), when given, takes each chunk's cluster rows as
+    they are made (ClusterWriter: clusters.csv), and the run keeps only the counts and memberships."""
     symbols = settings.symbols
     k = len(symbols)
     c = settings.clusters
@@ -674,8 +702,15 @@ def run_backtest(settings: Settings, prices: Prices, positions: PositionRows | N
         bc = batch_cluster_metrics(symbols, pairs, inm, np.nan_to_num(signed, nan=0.0), c.corr_threshold,
                                    settings.clusterer.linkage)
         stress[lo:hi] = np.where(ready[lo:hi], bc.cluster_stress, np.nan)
-        chunks.append(ChunkClusters.of(lo, bc, ready[lo:hi]))
+        chunk = ChunkClusters.of(lo, bc, ready[lo:hi])
+        if cluster_sink is not None:
+            cluster_sink(chunk, slots, publish)
+            chunk = dataclasses.replace(chunk, b=chunk.b[:0], c=chunk.c[:0], weight=chunk.weight[:0],
+                                        concentration=chunk.concentration[:0], correlation=chunk.correlation[:0],
+                                        stress=chunk.stress[:0])
+        chunks.append(chunk)
         progress(hi, n_slots, started, label, show_progress)
+    del returns, grid.newest_ts  # the windows are done
     gate_rows = gate_view(settings, publish, ready, stress, vol, in_matrix, signed_all)
     decisions = decide_all(settings, proposals if proposals is not None else grid_proposals(
         symbols, prices.first_ts, float(publish[-1]), proposal_every * cadence, settings.gate.kill_score_hard),
@@ -706,12 +741,18 @@ def gate_view(settings: Settings, publish: np.ndarray, ready: np.ndarray, stress
     age = publish - updated
     fresh = have & (age >= 0) & (age <= settings.freshness_s)
     k_value = np.where(fresh, np.clip(stress[np.maximum(last, 0)], 0.0, 1.0), np.nan)
-    sigmas = np.full(signed.shape, g.sigma)
-    if g.sigma_source == "realized":
-        v = vol[np.maximum(last, 0)]
-        realized = in_matrix[np.maximum(last, 0)] & np.isfinite(v) & (v > 0) & fresh[:, None]
-        sigmas = np.where(realized, v, g.sigma)
-    out = batch_portfolio(signed, k_value, sigmas, g)
+    parts: list[dict[str, np.ndarray]] = []
+    step = 65536  # rows at a time: the temporaries stay small
+    for lo in range(0, len(publish), step):
+        hi = min(lo + step, len(publish))
+        sigmas = np.full((hi - lo, signed.shape[1]), g.sigma)
+        if g.sigma_source == "realized":
+            at = np.maximum(last[lo:hi], 0)
+            v = vol[at]
+            realized = in_matrix[at] & np.isfinite(v) & (v > 0) & fresh[lo:hi, None]
+            sigmas = np.where(realized, v, g.sigma)
+        parts.append(batch_portfolio(signed[lo:hi], k_value[lo:hi], sigmas, g))
+    out = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     out["k_source"] = np.where(fresh, "cluster", "proxy")
     return out
 
@@ -813,32 +854,51 @@ def write_states(path: Path, run: Run) -> None:
     def col(a: np.ndarray) -> list[str]:
         return ["" if not math.isfinite(v) else repr(v) for v in a.tolist()]
 
-    columns = [list(map(str, run.slots.tolist())), list(map(repr, run.publish_ts.tolist())),
-               ["1" if r else "0" for r in run.ready.tolist()], [r or "" for r in run.reason],
-               list(map(str, run.symbols_in_matrix.tolist())), list(map(str, counts.tolist())),
-               col(run.cluster_stress), col(gv["K"]), list(gv["k_source"]), col(gv["stress"]), col(gv["heat"]),
-               col(gv["concentration"]), col(gv["corr_proxy"])]
     with open(path, "w", newline="") as fh:
         fh.write(",".join(cols) + "\n")
-        fh.writelines(",".join(r) + "\n" for r in zip(*columns))
+        for lo in range(0, len(run.slots), 65536):  # a block of rows at a time: memory stays flat
+            sl = slice(lo, lo + 65536)
+            columns = [list(map(str, run.slots[sl].tolist())), list(map(repr, run.publish_ts[sl].tolist())),
+                       ["1" if r else "0" for r in run.ready[sl].tolist()], [r or "" for r in run.reason[sl]],
+                       list(map(str, run.symbols_in_matrix[sl].tolist())), list(map(str, counts[sl].tolist())),
+                       col(run.cluster_stress[sl]), col(gv["K"][sl]), list(gv["k_source"][sl]), col(gv["stress"][sl]),
+                       col(gv["heat"][sl]), col(gv["concentration"][sl]), col(gv["corr_proxy"][sl])]
+            fh.writelines(",".join(r) + "\n" for r in zip(*columns))
 
 
-def write_clusters(path: Path, run: Run) -> int:
-    rows = 0
-    with open(path, "w", newline="") as fh:
-        fh.write("slot,ts,id,members,weight,concentration,correlation,stress\n")
-        for ch in run.clusters:
-            bc, bs, cs = ch, ch.b, ch.c
-            slots, ts = run.slots[ch.lo + bs].tolist(), run.publish_ts[ch.lo + bs].tolist()
-            pattern = ch.pattern[bs].tolist()
-            values = zip(ch.weight.tolist(), ch.concentration.tolist(), ch.correlation.tolist(), ch.stress.tolist())
-            lines = []
-            for slot, t, pat, cl, (w, conc, corr, st) in zip(slots, ts, pattern, cs.tolist(), values):
-                members, cid = bc.members[pat][cl]
-                lines.append(f"{slot},{t!r},{cid},{' '.join(members)},{w!r},{conc!r},{corr!r},{st!r}\n")
-            fh.writelines(lines)
-            rows += len(lines)
-    return rows
+CLUSTERS_HEADER = "slot,ts,id,members,weight,concentration,correlation,stress\n"
+
+
+class ClusterWriter:
+    """clusters.csv written chunk by chunk while the run goes (a year holds ~10 M rows: kept in memory
+    they would take ~400 MB)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fh: Any = None  # opened with the first chunk: a run refused before it writes nothing
+        self.rows = 0
+        self.seconds = 0.0
+
+    def __call__(self, ch: "ChunkClusters", slots: np.ndarray, publish: np.ndarray) -> None:
+        started = time.perf_counter()
+        if self.fh is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.fh = open(self.path, "w", newline="")
+            self.fh.write(CLUSTERS_HEADER)
+        bs, cs = ch.b, ch.c
+        values = zip(slots[ch.lo + bs].tolist(), publish[ch.lo + bs].tolist(), ch.pattern[bs].tolist(), cs.tolist(),
+                     ch.weight.tolist(), ch.concentration.tolist(), ch.correlation.tolist(), ch.stress.tolist())
+        lines = []
+        for slot, t, pat, cl, w, conc, corr, st in values:
+            members, cid = ch.members[pat][cl]
+            lines.append(f"{slot},{t!r},{cid},{' '.join(members)},{w!r},{conc!r},{corr!r},{st!r}\n")
+        self.fh.writelines(lines)
+        self.rows += len(lines)
+        self.seconds += time.perf_counter() - started
+
+    def close(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
 
 
 DECISION_COLUMNS = ["ts", "plan_id", "symbol", "action_proposed", "kill_score", "final_action", "gate_reason",
@@ -975,23 +1035,17 @@ def _esc(v: Any) -> str:
 
 def write_outputs(out: Path, run: Run, inputs: dict[str, str]) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
-    writer = None
-    if (os.cpu_count() or 1) > 1 and len(run.slots) > 50_000:  # the largest file on the other core
-        import multiprocessing
-        writer = multiprocessing.get_context("fork").Process(target=write_clusters, args=(out / "clusters.csv", run))
-        writer.start()
-    else:
-        write_clusters(out / "clusters.csv", run)
+    if not (out / "clusters.csv").exists():  # not written during the run (ClusterWriter)
+        sink = ClusterWriter(out / "clusters.csv")
+        for ch in run.clusters:
+            sink(ch, run.slots, run.publish_ts)
+        sink.close()
     write_states(out / "states.csv", run)
     write_decisions(out / "decisions.csv", run)
     summary = summarise(run, inputs)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     plot_report(out / "report.png", run)
     write_html(out / "report.html", out / "report.png", summary)
-    if writer is not None:
-        writer.join()
-        if writer.exitcode != 0:
-            raise RuntimeError(f"writing {out / 'clusters.csv'} failed (exit code {writer.exitcode})")
     return summary
 
 
@@ -1018,7 +1072,8 @@ def _sweep_one(combo: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
     base, prices, positions, proposals, every, inputs = (_SWEEP_INPUTS[k] for k in
                                                          ("base", "prices", "positions", "proposals", "every", "inputs"))
     settings = apply_settings(base, dict(combo))
-    run = run_backtest(settings, prices, positions, proposals, proposal_every=every)
+    run = run_backtest(settings, prices, positions, proposals, proposal_every=every,
+                       cluster_sink=lambda *_: None)  # a sweep keeps the counts, not the cluster rows
     s = summarise(run, inputs)
     row: dict[str, Any] = dict(combo)
     row.update({f"action_{a}": n for a, n in s["by_final_action"].items()})
@@ -1129,12 +1184,17 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             return 2
         print(f"{out}/sweep.csv: {len(rows)} combinations")
         return 0
+    if (out / "clusters.csv").exists():
+        (out / "clusters.csv").unlink()  # a previous run's; write_outputs writes it when no sink did
+    sink = ClusterWriter(out / "clusters.csv")
     try:
         run = run_backtest(settings, prices, positions, proposals, proposal_every=args.proposal_every,
-                           show_progress=show)
-    except InputError as exc:
+                           show_progress=show, cluster_sink=sink)
+    except InputError as exc:  # every price refused: before the first chunk, so nothing was written
         print(f"clustergate backtest: {args.prices}: {exc}", file=sys.stderr)
         return 2
+    finally:
+        sink.close()
     summary = write_outputs(out, run, inputs)
     print(f"{out}: {summary['slots']} slots, {summary['decisions']} decisions "
           f"({', '.join(f'{a} {n}' for a, n in summary['by_final_action'].items() if n)}); "

@@ -13,6 +13,7 @@ import pytest
 
 from actors import keys
 from helpers import ActorProcess, demo_topology_data, retarget, scrape, wait_for, write_topology
+from launcher import backtest as backtest_module
 from launcher.cli import build_parser
 
 pytestmark = pytest.mark.integration
@@ -42,7 +43,8 @@ def write_replay(path: Path) -> None:
                     fh.write(f"{T0 + j + x / TICKS_PER_SLOT},{symbol},{float(prices[i, j])!r}\n")
 
 
-def test_the_live_actors_and_the_backtest_give_the_same_cluster_state_per_slot(tmp_path: Path, redis_server):
+def test_the_live_actors_and_the_backtest_give_the_same_cluster_state_per_slot(tmp_path: Path, redis_server,
+                                                                              monkeypatch):
     replay = tmp_path / "replay.csv"
     write_replay(replay)
     data = retarget(demo_topology_data(), redis_server.url)
@@ -88,6 +90,9 @@ def test_the_live_actors_and_the_backtest_give_the_same_cluster_state_per_slot(t
     positions = tmp_path / "positions.csv"
     positions.write_text("ts,symbol,position_amt,mark_price\n" + "".join(
         f"{T0 - 10},{s},{amt},{mark}\n" for s, (amt, mark) in POSITIONS.items()))
+    # Small chunks, so that windows with gaps (the first ones) and without (the later chunks) both
+    # go through the batch maths, as in a long history.
+    monkeypatch.setattr(backtest_module, "CHUNK_SLOTS", 16)
     args = build_parser().parse_args(["backtest", str(topo), "--prices", str(replay), "--positions", str(positions),
                                       "--out", str(tmp_path / "bt")])
     assert args.func(args) == 0
