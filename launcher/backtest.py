@@ -705,9 +705,9 @@ def run_backtest(settings: Settings, prices: Prices, positions: PositionRows | N
         chunk = ChunkClusters.of(lo, bc, ready[lo:hi])
         if cluster_sink is not None:
             cluster_sink(chunk, slots, publish)
-            chunk = dataclasses.replace(chunk, b=chunk.b[:0], c=chunk.c[:0], weight=chunk.weight[:0],
-                                        concentration=chunk.concentration[:0], correlation=chunk.correlation[:0],
-                                        stress=chunk.stress[:0])
+            none = np.zeros(0)  # new empty arrays: a [:0] view would keep the chunk's rows alive
+            chunk = dataclasses.replace(chunk, b=none.astype(np.int32), c=none.astype(np.int16), weight=none,
+                                        concentration=none, correlation=none, stress=none)
         chunks.append(chunk)
         progress(hi, n_slots, started, label, show_progress)
     del returns, grid.newest_ts  # the windows are done

@@ -61,11 +61,11 @@ MUTATIONS: list[Mutation] = [
         "drop_accepted_ticks",
         "every tick the buffer receives is used or counted as rejected (finding 4)",
         "actors/buffer.py",
-        "        reason = add_tick(self.grid, tick.symbol, tick.price, tick.ts, time.time())\n",
+        "        reason = add_checked_tick(self.grid, self.jumps, tick.symbol, tick.price, tick.ts, now)\n",
         "        self._mutant_n = getattr(self, '_mutant_n', 0) + 1\n"
         "        if self._mutant_n % 10 == 0:\n"
         "            return\n"
-        "        reason = add_tick(self.grid, tick.symbol, tick.price, tick.ts, time.time())\n",
+        "        reason = add_checked_tick(self.grid, self.jumps, tick.symbol, tick.price, tick.ts, now)\n",
         ("tests/test_bench_smoke.py::test_every_tick_sent_to_the_buffer_is_counted_as_accepted_or_rejected",)),
     Mutation(
         "gate_never_asks_the_issuer",
