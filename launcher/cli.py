@@ -11,6 +11,7 @@ import importlib
 import os
 import signal
 import sys
+from typing import Any
 
 from launcher.schema import SchemaError
 from launcher.topology import dump_schema, load_topology
@@ -75,6 +76,28 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from launcher.backtest import cmd_backtest as run  # numpy, scipy: only when asked for
+    return run(args)
+
+
+def add_backtest_parser(sub: Any) -> None:
+    p = sub.add_parser("backtest", help="replay history in event time through the gate's maths and policy; "
+                       "write states, clusters, decisions, a summary and a report")
+    p.add_argument("topology")
+    p.add_argument("--prices", required=True, help="replay CSV (long ts,symbol,price or wide ts,SYM1,...) or Parquet")
+    p.add_argument("--positions", help="CSV ts,symbol,position_amt,mark_price (default: the book's positions)")
+    p.add_argument("--proposals", help="CSV ts,plan_id,symbol,action_proposed,kill_score (default: a grid)")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="set_values",
+                   help="override a setting for this run (repeatable)")
+    p.add_argument("--sweep", action="append", default=[], metavar="KEY=V1,V2,...",
+                   help="run every combination of these values (repeatable); writes sweep.csv")
+    p.add_argument("--proposal-every", type=int, default=60,
+                   help="without --proposals: cadences between the grid's proposals (default %(default)s)")
+    p.set_defaults(func=cmd_backtest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clustergate", description="clustergate portfolio risk gate")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -83,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_validate)
     p = sub.add_parser("schema", help="print the topology JSON Schema")
     p.set_defaults(func=cmd_schema)
+    add_backtest_parser(sub)
     for module_name in COMMAND_MODULES:
         try:
             module = importlib.import_module(module_name)
