@@ -10,12 +10,13 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "clustergate needs Python 3.11 or newer; set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,redis]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,redis,backtest]'
 	touch $@
 
 install: $(STAMP)
 
 demo: $(STAMP)
+	@bash .ci/install-promtool || echo "make demo: without Debian's prometheus package the demo runs, but \`clustergate monitor up\` cannot"
 	$(BIN)/clustergate up configs/demo.yaml
 	$(BIN)/clustergate status
 	$(BIN)/clustergate proof readiness

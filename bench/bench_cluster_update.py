@@ -27,8 +27,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from actors.clusterer import cluster_labels, cluster_metrics  # noqa: E402
-from actors.correlator import correlate_window  # noqa: E402
+from actors.clustering import cluster_labels, cluster_metrics  # noqa: E402
+from actors.correlation import correlate_window  # noqa: E402
 
 POINTS = 361
 SIZES = (10, 100, 500, 1000)
@@ -88,7 +88,7 @@ RSS_SNIPPET = """
 import sys, psutil, numpy as np
 sys.path.insert(0, {root!r})
 import actors.{module}
-from actors.correlator import correlate_window
+from actors.correlation import correlate_window
 symbols = [f"S{{i}}" for i in range(500)]
 prices = 100 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 0.01, (500, 361)), axis=1))
 correlate_window(symbols, prices, cadence_s=60.0, min_returns=10)

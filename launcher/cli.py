@@ -22,11 +22,13 @@ COMMAND_MODULES = [
     "launcher.client",
     "launcher.positions",
     "launcher.monitoring",
+    "launcher.monitor",
     "launcher.keys_cli",
     "launcher.deploy",
 ]
-# `clustergate proof ...` runs this module as a process: the launcher does not import the proofs.
-PROOF_MODULE = "proofs.cli"
+# Commands run as their own process (`python -m MODULE ARGS`): the launcher imports neither the proofs
+# nor an actor module (the backtest is a shell around the actors' pure core, as an actor is).
+PROCESS_COMMANDS = {"proof": "proofs.cli", "backtest": "actors.backtest"}
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -86,7 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_schema)
     p = sub.add_parser("proof", add_help=False,
                        help="verify the running system end to end; exit 0 only if every check passes")
-    p.add_argument("proof_args", nargs=argparse.REMAINDER)  # main() hands `proof ...` to PROOF_MODULE
+    p.add_argument("proof_args", nargs=argparse.REMAINDER)  # main() hands `proof ...` to proofs.cli
+    p = sub.add_parser("backtest", add_help=False,
+                       help="replay history in event time through the gate's maths and policy; "
+                       "write states, clusters, decisions, a summary and a report")
+    p.add_argument("backtest_args", nargs=argparse.REMAINDER)  # main() hands `backtest ...` to actors.backtest
     for module_name in COMMAND_MODULES:
         try:
             module = importlib.import_module(module_name)
@@ -98,18 +104,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_proof(argv: list[str]) -> int:
-    """`clustergate proof ARGS` is `python -m proofs.cli ARGS` in its own process, output and exit code passed through."""
-    return subprocess.call([sys.executable, "-m", PROOF_MODULE, *argv])
+def run_as_process(module: str, argv: list[str]) -> int:
+    """`clustergate COMMAND ARGS` is `python -m MODULE ARGS` in its own process, output and exit code passed through."""
+    return subprocess.call([sys.executable, "-m", module, *argv])
 
 
 def main(argv: list[str] | None = None) -> None:
     from launcher.supervise import LaunchError
     argv = sys.argv[1:] if argv is None else list(argv)
-    proof = argv[:1] == ["proof"]
-    args = None if proof else build_parser().parse_args(argv)
+    module = PROCESS_COMMANDS.get(argv[0]) if argv else None
+    args = None if module else build_parser().parse_args(argv)
     try:
-        code = run_proof(argv[1:]) if proof else args.func(args)
+        code = run_as_process(module, argv[1:]) if module else args.func(args)
         sys.stdout.flush()
     except LaunchError as exc:  # e.g. a supervisord that does not answer in time: say what to do
         print(f"clustergate: {exc}", file=sys.stderr)

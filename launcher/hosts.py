@@ -22,7 +22,7 @@ from typing import Any
 from launcher.schema import Path, Validator
 
 HOST_NAME_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
-CURVE_ACROSS_HOSTS_FIX = "set curve on both sockets (README: 'Laying it out on real machines')"
+CURVE_ACROSS_HOSTS_FIX = "set curve on both sockets (docs/multihost-and-deploy.md: 'Laying it out on real machines')"
 
 
 # --------------------------------------------------------------------------- placing actors

@@ -516,6 +516,7 @@ def home_processes(home: Home) -> list[HomeProcess]:
     except OSError:
         return found
     conf, topology, redis_dir = str(home.conf), str(home.topology), str(home.redis_dir)
+    prometheus_data = str(home.run / "prometheus" / "data")  # launcher/monitor.py's data_dir
     for entry in entries:
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
@@ -537,6 +538,8 @@ def home_processes(home: Home) -> list[HomeProcess]:
         elif ("--topology", topology) in pairs and any(a.startswith("actors.") for a in args):
             name = dict(pairs).get("--name", "?")
             found.append(HomeProcess(pid, f"actor {name}", " ".join(args)))
+        elif ("--storage.tsdb.path", prometheus_data) in pairs:
+            found.append(HomeProcess(pid, "prometheus", " ".join(args)))
         elif "redis-server" in os.path.basename(args[0].split()[0]):
             try:
                 cwd = os.readlink(f"/proc/{pid}/cwd")
@@ -1035,6 +1038,11 @@ def collect_status(home: Home) -> dict[str, Any]:
             row["kind"] = "redis"
             row["metrics_url"] = None
             row["ready"] = redis_ready(topo)
+        elif name == "prometheus":  # `clustergate monitor up` (launcher/monitor.py)
+            from launcher.monitor import monitor_ready
+            row["kind"] = "prometheus"
+            row["metrics_url"] = None
+            row["ready"] = monitor_ready(home)
         rows.append(row)
     stray = [asdict(p) for p in leftovers(home, supervised={pid for pid in supervised if pid})]
     return {"supervisord": "running", "topology": topo.name if topo else None, "programs": rows, "leftovers": stray}

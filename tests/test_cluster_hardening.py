@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from actors.buffer import PriceGrid, add_tick, window_header
-from actors.correlator import correlate_window
+from actors.buffer import window_header
+from actors.grid import PriceGrid, add_tick
+from actors.correlation import correlate_window
 
 CADENCE_S = 60.0
 
@@ -65,7 +66,7 @@ def test_grid_rebuilt_from_history_knows_its_newest_price():
 
 
 def test_a_head_moved_ahead_by_a_clock_step_goes_back_keeping_the_slots_not_in_the_future():
-    from actors.buffer import clock_step_s, head_ahead_of_clock
+    from actors.grid import clock_step_s, head_ahead_of_clock
     grid = correlated_grid(["BTCUSDT", "ETHUSDT"], range(1000, 1030))
     real_now = 1030 * CADENCE_S + 1
     grid.advance(grid.slot_of(real_now + 3 * CADENCE_S))  # the clock ran 3 cadences ahead for one publish
@@ -93,7 +94,8 @@ def realized_replies(now: float, vol_updated_ts: float | None) -> list:
 
 def test_realized_vol_older_than_the_cluster_freshness_window_falls_back_to_the_constant_sigma():
     """Issue 17 #5: with the clusterer killed K fell back to the proxy, yet the gate kept the old sigmas."""
-    from actors.gate import Proposal, StateCache, evaluate, parse_state, state_commands
+    from actors.gate import StateCache, parse_state, state_commands
+    from actors.policy import Proposal, evaluate
     from launcher.topology import GateSettings
     settings, now, freshness_s = GateSettings(sigma_source="realized"), 1_800_000_000.0, 120.0
     symbols = ["BTCUSDT", "ETHUSDT"]
@@ -148,7 +150,7 @@ def test_one_bad_print_on_an_unheld_symbol_does_not_shrink_every_correlation(see
 
 
 def test_ledoit_wolf_intensity_on_clean_gaussian_returns_is_unchanged_by_the_clipping():
-    from actors.correlator import ledoit_wolf_intensity
+    from actors.correlation import ledoit_wolf_intensity
     rng = np.random.default_rng(1)
     returns = rng.normal(0, 0.01, (5, 360))
     returns[1] += returns[0]
@@ -175,7 +177,7 @@ def test_a_print_30_percent_off_for_one_slot_is_refused_and_a_lasting_new_level_
 
 
 def test_the_buffer_refuses_a_bad_print_so_the_grid_never_holds_it():
-    from actors.buffer import add_checked_tick
+    from actors.grid import add_checked_tick
     from actors.jumps import JumpFilter
     grid = PriceGrid(["SOLUSDT"], CADENCE_S, 40, 1000)
     jumps = JumpFilter(default_limit=0.25, limits={})

@@ -11,9 +11,10 @@ from hypothesis.extra.numpy import arrays
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from actors.buffer import PriceGrid, add_tick, min_points_over_relevant as buffer_min_points
-from actors.clusterer import cluster_id, cluster_labels, cluster_metrics, min_points_over_relevant
-from actors.correlator import correlate_window, log_returns, pairwise_pearson, realized_vol
+from actors.buffer import min_points_over_relevant as buffer_min_points
+from actors.grid import PriceGrid, add_tick
+from actors.clustering import cluster_id, cluster_labels, cluster_metrics, min_points_over_relevant
+from actors.correlation import correlate_window, log_returns, pairwise_pearson, realized_vol
 from actors.snapshots import signed_notional
 
 
@@ -281,7 +282,7 @@ def test_corrupt_history_is_refused_with_a_reason(blob):
 
 @pytest.mark.parametrize("sparse_fraction", [0.15, 0.0])  # gaps as a sparse product / dense products
 def test_gap_paths_equal_per_pair_numpy(monkeypatch, sparse_fraction):
-    import actors.correlator as correlator
+    import actors.correlation as correlator
 
     monkeypatch.setattr(correlator, "SPARSE_GAP_FRACTION", sparse_fraction)
     rng = np.random.default_rng(7)

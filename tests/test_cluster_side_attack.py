@@ -8,8 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from actors.buffer import PriceGrid, add_tick, window_header
-from actors.correlator import correlate_window, ledoit_wolf_intensity
+from actors.buffer import window_header
+from actors.correlation import correlate_window, ledoit_wolf_intensity
+from actors.grid import PriceGrid, add_tick
 from actors.jumps import JumpFilter
 from actors.price_feed import ReplayRow, ReplaySchedule
 from feed_helpers import TickListener, feed_topology, metric, metrics_port, tick_endpoint
@@ -199,7 +200,7 @@ def test_a_backward_clock_step_neither_wipes_the_saved_history_nor_loses_the_poi
     import redis as redis_lib
 
     from actors import keys
-    from actors.buffer import PriceGrid
+    from actors.grid import PriceGrid
     from helpers import scrape
     from test_clusters_end_to_end import CADENCE_S as E2E_CADENCE_S, SteppedClockProcess, buffer_points
 
@@ -240,7 +241,7 @@ def test_forward_clock_steps_each_under_the_threshold_do_not_persist_a_wiped_gri
     import redis as redis_lib
 
     from actors import keys
-    from actors.buffer import PriceGrid
+    from actors.grid import PriceGrid
     from helpers import scrape
     from test_clusters_end_to_end import SteppedClockProcess, buffer_points
 
@@ -346,7 +347,7 @@ def test_a_second_backward_clock_step_does_not_release_the_history_hold(system, 
     import redis as redis_lib
 
     from actors import keys
-    from actors.buffer import PriceGrid
+    from actors.grid import PriceGrid
     from helpers import scrape
     from test_clusters_end_to_end import SteppedClockProcess, buffer_points
 

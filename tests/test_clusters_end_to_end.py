@@ -267,7 +267,7 @@ def test_buffer_recovers_its_points_without_a_restart_after_a_forward_clock_step
 
 
 def state_with(cluster_symbols: list[list[str]], ts: float) -> dict:
-    from actors.clusterer import cluster_id
+    from actors.clustering import cluster_id
     clusters = [{"id": cluster_id(s), "symbols": sorted(s), "notional": 1.0, "weight": 1.0 / len(cluster_symbols),
                  "concentration": 1.0, "correlation": 0.8, "stress": 0.4} for s in cluster_symbols]
     return {"ready": True, "ts": ts, "cluster_stress": 0.4 * len(clusters), "clusters": clusters, "realized_vol": {}}

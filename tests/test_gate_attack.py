@@ -200,7 +200,10 @@ def test_clustergate_propose_interrupted_while_waiting_prints_the_plan_id_it_sen
     cli = subprocess.Popen([PYTHON, "-m", "launcher", "propose", "--symbol", "ETHUSDT", "--action", "PARTIAL_50",
                             "--endpoint", endpoint, "--timeout-ms", "30000", "--retries", "0"], cwd=REPO,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                           env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                           # A test run started as a background job inherits SIGINT ignored: the CLI must
+                           # get the operator's Ctrl-C as a terminal would deliver it.
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert gate.poll(20000), "the proposal never reached the gate"
         sent = json.loads(gate.recv_multipart()[-1])["plan_id"]

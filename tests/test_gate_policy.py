@@ -7,9 +7,10 @@ import json
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from actors.gate import (COLD, COLD_KS_HARD, COOLDOWN, FAIL_CLOSED_STATE, FULL, HOLD, NOT_ALLOWED, P25, P50, P75,
-                         PASS, RISKOFF, BadRequest, Position, PortfolioState, Proposal, cluster_k, decide, evaluate,
-                         evaluate_batch, parse_request, parse_snapshot, portfolio_metrics, stress_of, validate_proposal)
+from actors.gate import parse_request
+from actors.policy import (COLD, COLD_KS_HARD, COOLDOWN, FAIL_CLOSED_STATE, FULL, HOLD, NOT_ALLOWED, P25, P50, P75,
+                           PASS, RISKOFF, BadRequest, Position, PortfolioState, Proposal, cluster_k, decide, evaluate,
+                           evaluate_batch, parse_snapshot, portfolio_metrics, stress_of, validate_proposal)
 from launcher.topology import GateSettings
 
 S = GateSettings()
@@ -317,8 +318,8 @@ def test_any_request_either_parses_to_a_valid_proposal_or_is_refused_with_badreq
 
 # --------------------------------------------------------------------------- the state cache
 
-from actors.gate import (BatchItem, StateCache, cooldown_deadlines, cooldown_mattered,  # noqa: E402
-                         freshness_boundaries, parse_state)
+from actors.gate import StateCache, cooldown_deadlines, freshness_boundaries, parse_state  # noqa: E402
+from actors.policy import BatchItem, cooldown_mattered  # noqa: E402
 
 CACHE_SYMBOLS = ["BTCUSDT", "ETHUSDT"]
 STALE_AFTER_S, FRESHNESS_S = 300.0, 120.0

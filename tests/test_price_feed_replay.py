@@ -126,7 +126,7 @@ def test_a_looped_replay_of_independent_symbols_makes_no_correlation_at_the_seam
     """Issue 17 #6: at the loop seam every symbol jumped back to its first price in one slot, and
     independent symbols showed corr +-0.9 (ClusterStress 0.888) for 360 cadences after every loop."""
     import numpy as np
-    from actors.correlator import correlate_window
+    from actors.correlation import correlate_window
     rng = np.random.default_rng(17)
     symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
     n = 1000  # a long file: each symbol ends far from where it started

@@ -10,7 +10,7 @@ import time
 import redis
 
 from launcher import keys
-from actors.buffer import PriceGrid, points_per_symbol
+from actors.grid import PriceGrid, points_per_symbol
 from helpers import wait_for
 from reliability import LiveSystem, ProposalLoad, check_ledger, wait_for_load_progress
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from actors.gate import SNAPSHOT_FIELDS, Position, parse_snapshot
+from actors.gate import SNAPSHOT_FIELDS
+from actors.policy import Position, parse_snapshot
 from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S, held_symbols, read_snapshot, signed_notional
 
 NOW = 1_700_000_000.0

@@ -22,6 +22,7 @@ class Mutation:
 
 
 CRASHES = "tests/test_reliability_crashes.py"
+MONITOR_LIVE = "tests/test_monitor_live.py"
 
 MUTATIONS: list[Mutation] = [
     Mutation(
@@ -99,21 +100,21 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "accept_kill_score_above_1",
         "a kill_score outside [0, 1] is a clear error, never a decision (fuzz oracle, minor)",
-        "actors/gate.py",
+        "actors/policy.py",
         "not 0.0 <= kill_score <= 1.0",
         "not 0.0 <= kill_score",
         ("tests/test_reliability_bad_input.py::test_ten_thousand_fuzzed_proposals_get_one_envelope_each_are_counted_and_invalid_ones_never_get_a_permit",)),
     Mutation(
         "ignore_freshness",
         "cluster state older than the freshness window falls back to the proxy",
-        "actors/gate.py",
+        "actors/policy.py",
         "    if age_s < 0 or age_s > freshness_s:\n",
         "    if age_s < 0:\n",
         ("tests/test_gate_policy.py",)),
     Mutation(
         "no_cooldown",
         "a cooldown steps a non-HOLD action down once",
-        "actors/gate.py",
+        "actors/policy.py",
         "    if cooldown and action != HOLD:\n",
         "    if False and cooldown and action != HOLD:\n",
         ("tests/test_gate_policy.py",)),
@@ -159,4 +160,68 @@ MUTATIONS: list[Mutation] = [
         "            if reply.get(\"reason\") != \"overloaded\" or reply.get(\"status\") == \"ok\":\n",
         "            if True:\n",
         ("tests/test_gate_deadlines.py::test_an_overloaded_reply_is_retried_with_the_same_plan_id_after_a_growing_backoff",)),
+    Mutation(
+        "state_writer_down_never_alerts",
+        "a stopped state writer raises ClustergateActorDown (issue 15: proven on a live Prometheus)",
+        "configs/alerts.yml",
+        'expr: up{job!~"gate|permit_issuer"} == 0\n',
+        'expr: up{job!~"gate|permit_issuer"} == 2\n',
+        (MONITOR_LIVE,)),
+    Mutation(
+        "p27_updates_absent_never_fires",
+        "a missing p27_updates_total raises ClustergateMetricAbsent (issue 15: live Prometheus)",
+        "configs/alerts.yml",
+        "expr: absent(p27_updates_total)\n",
+        "expr: absent(p27_updates_total) * 0 > 1\n",
+        (MONITOR_LIVE,)),
+    Mutation(
+        "monitor_listens_elsewhere_than_its_url",
+        "the monitor's Prometheus listens on 127.0.0.1:PORT, the URL it reports (the mutant stays on loopback)",
+        "launcher/monitor.py",
+        '"--web.listen-address", f"127.0.0.1:{port}",',
+        '"--web.listen-address", f"127.0.0.2:{port}",',
+        (MONITOR_LIVE + "::test_monitor_scrapes_every_actor_and_status_shows_each_target_up",)),
+    Mutation(
+        "prometheus_outlives_supervisord",
+        "the monitor's Prometheus dies with the home's supervisord, even a killed one",
+        "launcher/monitor.py",
+        "command = _command(python, str(PARENT_DEATH_SHIM), binary,",
+        "command = _command(binary,",
+        (MONITOR_LIVE + "::test_prometheus_dies_with_a_killed_supervisord",)),
+    Mutation(
+        "down_misses_a_stray_prometheus",
+        "`clustergate down` stops a Prometheus of the home that no supervisord runs",
+        "launcher/supervise.py",
+        'elif ("--storage.tsdb.path", prometheus_data) in pairs:',
+        "elif False:",
+        (MONITOR_LIVE + "::test_clustergate_down_stops_a_prometheus_of_the_home_left_without_supervisord",)),
+    Mutation(
+        "backtest_looks_ahead_one_slot",
+        "a backtest decision uses only the state published at or before its time, never its own slot's prices (issue 13)",
+        "actors/backtest.py",
+        '    idx = np.searchsorted(publish, times, side="right") - 1\n',
+        '    idx = np.minimum(np.searchsorted(publish, times, side="right"), len(publish) - 1)\n',
+        ("tests/test_backtest.py::test_a_decision_never_sees_a_price_from_its_own_slot",)),
+    Mutation(
+        "backtest_ignores_cooldowns",
+        "in the backtest a permitted decision sets its symbol's cooldown for cooldown_ttl_s, as the issuer does (issue 13)",
+        "actors/backtest.py",
+        "            cooldown_until[proposal.symbol] = t + pi.cooldown_ttl_s\n",
+        "            pass  # mutant: no cooldown\n",
+        ("tests/test_backtest.py::test_a_second_proposal_within_the_cooldown_is_stepped_down_and_one_after_it_is_not",)),
+    Mutation(
+        "batch_windows_keep_flat_rows",
+        "the batch correlator, like the live one, gives a row of rounding noise (constant growth) no correlation (issue 13)",
+        "actors/correlation.py",
+        "            usable_sym = in_matrix & ~flat & (n >= max(min_returns, 2))\n",
+        "            usable_sym = in_matrix & (n >= max(min_returns, 2))\n",
+        ("tests/test_backtest.py::test_rolling_windows_equal_the_live_correlator_window_by_window_with_gaps_flat_rows_and_late_symbols",)),
+    Mutation(
+        "batch_windows_uncentred",
+        "the backtest's cluster state per slot equals the live actors' on the same replay (1e-9) (issue 13)",
+        "actors/correlation.py",
+        "            pair = sxy - s1[iu] * (s1[ju] / lookback)\n",
+        "            pair = sxy.copy()\n",
+        ("tests/test_backtest_parity.py",
+         "tests/test_backtest.py::test_rolling_windows_equal_the_live_correlator_window_by_window_with_gaps_flat_rows_and_late_symbols")),
 ]

@@ -1,0 +1,1230 @@
+"""clustergate backtest: replay history in event time through the live actors' maths and policy.
+
+No wall clock, no ZeroMQ, no Redis: the grid is slotted by the prices' own timestamps, and every
+run of the same inputs writes the same files. What runs is the code the actors run:
+actors.grid (slotting, jump filter), actors.correlation (rolling_windows: the correlator's window
+maths for many windows at once), actors.clustering (batch_cluster_metrics), actors.policy
+(evaluate_batch, cluster_k, is_fresh, decide with cooldowns, the plan_id rules) and
+actors.snapshots (read_snapshot).
+
+Timing, as live: the state of slot s is made from the lookback + 1 completed slots s - L .. s and
+published at the end of slot s, (s + 1) x cadence_s; a proposal at time t is decided on the last
+state published at or before t, the positions held at t, and the cooldowns set by earlier decisions.
+Nothing from the slot a proposal falls in is used for it (no look-ahead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import dataclasses
+import hashlib
+import io
+import itertools
+import json
+import math
+import os
+import sys
+import time
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from actors.clustering import batch_cluster_metrics
+from actors.correlation import (ledoit_wolf_intensity, pairs_to_matrices, returns_on_grid, rolling_windows,
+                                shrink_towards_identity)
+from actors.jumps import JumpFilter
+from actors.policy import (ACTIONS, FULL, HOLD, P25, P50, P75, BadRequest, PortfolioState, Position, cluster_k,
+                           evaluate_batch, is_fresh, validate_proposal)
+from launcher.feed_inputs import TS_COLUMNS, PRICE_COLUMNS, epoch_unit, parse_replay_csv, parse_timestamp, price_rejection
+from actors.snapshots import HELD_MIN_NOTIONAL, read_snapshot
+from launcher.topology import (ClustererSettings, ClustersConfig, CorrelatorSettings, GateSettings,
+                               PermitIssuerSettings, PositionsConfig, SchemaError, load_topology)
+
+CHUNK_SLOTS = 2048  # windows computed together (memory ~ k^2 x CHUNK_SLOTS x 8 bytes per array)
+DEFAULT_PROPOSAL_EVERY = 60  # cadences between the default grid's proposals
+
+# --set / --sweep keys: name -> (section, field). Sections: the topology's clusters, positions and
+# the settings of its gate, permit issuer, correlator and clusterer.
+SETTING_KEYS: dict[str, tuple[str, str]] = {
+    **{f: ("clusters", f) for f in ("cadence_s", "lookback_returns", "min_returns", "corr_threshold",
+                                      "max_tick_jump", "max_price_age_s")},
+    "stale_after_s": ("positions", "stale_after_s"),
+    **{f: ("gate", f) for f in ("sigma_source", "sigma", "heat_floor", "heat_ceiling", "weight_heat",
+                                  "weight_concentration", "weight_k", "freshness_s", "cold_stress",
+                                  "riskoff_stress", "kill_score_hard", "policy")},
+    **{f: ("permit_issuer", f) for f in ("cooldown_ttl_s", "decision_ttl_s", "hold_decision_ttl_s")},
+    "shrinkage": ("correlator", "shrinkage"),
+    "linkage": ("clusterer", "linkage"),
+}
+ALIASES = {"stress_cold": "cold_stress", "stress_riskoff": "riskoff_stress", "kill_score_limit": "kill_score_hard"}
+SECTION_TYPES = {"clusters": ClustersConfig, "positions": PositionsConfig, "gate": GateSettings,
+                 "permit_issuer": PermitIssuerSettings, "correlator": CorrelatorSettings,
+                 "clusterer": ClustererSettings}
+
+
+class InputError(ValueError):
+    """Bad input: one line naming the file, row or key; the command exits 2 and writes nothing."""
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass
+class Settings:
+    clusters: ClustersConfig
+    positions: PositionsConfig
+    gate: GateSettings
+    permit_issuer: PermitIssuerSettings
+    correlator: CorrelatorSettings
+    clusterer: ClustererSettings
+    symbols: list[str]
+    book: dict[str, float]
+
+    @property
+    def max_price_age_s(self) -> float:
+        c = self.clusters
+        return c.max_price_age_s if c.max_price_age_s is not None else 5.0 * c.cadence_s
+
+    @property
+    def freshness_s(self) -> float:
+        g = self.gate
+        return g.freshness_s if g.freshness_s is not None else 2.0 * self.clusters.cadence_s
+
+    def flat(self) -> dict[str, Any]:
+        out = {key: getattr(getattr(self, sec), f) for key, (sec, f) in SETTING_KEYS.items()}
+        out["max_price_age_s_effective"] = self.max_price_age_s
+        out["freshness_s_effective"] = self.freshness_s
+        return out
+
+
+def settings_from_topology(path: str) -> Settings:
+    try:
+        topo = load_topology(path)
+    except SchemaError as exc:
+        first = exc.problems[0].render(path) if exc.problems else str(exc)
+        raise InputError(f"{first}" + (f" (and {len(exc.problems) - 1} more: clustergate validate {path})"
+                                        if len(exc.problems) > 1 else "")) from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: {exc}") from None
+
+    def settings_of(kind: str, default: Any) -> Any:
+        names = topo.actors_of_kind(kind)
+        return topo.settings_of(names[0]) if names else default
+
+    book_settings = settings_of("book", None)
+    return Settings(topo.clusters, topo.positions, settings_of("gate", GateSettings()),
+                    settings_of("permit_issuer", PermitIssuerSettings()), settings_of("correlator", CorrelatorSettings()),
+                    settings_of("clusterer", ClustererSettings()), list(topo.symbols),
+                    dict(book_settings.positions) if book_settings is not None else {})
+
+
+def parse_value(key: str, text: str) -> Any:
+    """The value of KEY=VALUE checked against the topology's type and bounds; InputError naming the key."""
+    name = ALIASES.get(key, key)
+    if name not in SETTING_KEYS:
+        raise InputError(f"unknown settings key {key!r}; known: {', '.join(sorted(SETTING_KEYS))}")
+    section, fname = SETTING_KEYS[name]
+    f = {x.name: x for x in dataclasses.fields(SECTION_TYPES[section])}[fname]
+    hint = typing.get_type_hints(SECTION_TYPES[section])[fname]
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is typing.Literal:
+        if text not in args:
+            raise InputError(f"settings key {key}: {text!r} is not one of {', '.join(args)}")
+        return text
+    if text.lower() in ("null", "none") and type(None) in args:
+        return None
+    base = int if (hint is int or int in args) else float
+    try:
+        value = base(text)
+    except ValueError:
+        raise InputError(f"settings key {key}: {text!r} is not {'an integer' if base is int else 'a number'}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(f"settings key {key}: {text!r} is not a finite number")
+    m = f.metadata
+    for bound, ok, word in (("ge", lambda v, b: v >= b, ">="), ("gt", lambda v, b: v > b, ">"),
+                            ("le", lambda v, b: v <= b, "<="), ("lt", lambda v, b: v < b, "<")):
+        if m.get(bound) is not None and not ok(value, m[bound]):
+            raise InputError(f"settings key {key}: {text} is out of range (must be {word} {m[bound]})")
+    return value
+
+
+def apply_settings(base: Settings, values: dict[str, Any]) -> Settings:
+    changes: dict[str, dict[str, Any]] = {}
+    for key, value in values.items():
+        section, fname = SETTING_KEYS[ALIASES.get(key, key)]
+        changes.setdefault(section, {})[fname] = value
+    out = dataclasses.replace(base)
+    for section, fields in changes.items():
+        setattr(out, section, dataclasses.replace(getattr(base, section), **fields))
+    g = out.gate
+    if g.heat_ceiling <= g.heat_floor:
+        raise InputError(f"settings: heat_ceiling {g.heat_ceiling} must be above heat_floor {g.heat_floor}")
+    if out.clusters.min_returns > out.clusters.lookback_returns:
+        raise InputError(f"settings: min_returns {out.clusters.min_returns} is above lookback_returns "
+                         f"{out.clusters.lookback_returns}")
+    return out
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass
+class Prices:
+    """Per symbol (in the topology's order), its ticks in time order: (ts epoch s, price); and how
+    the file read."""
+
+    series: list[tuple[np.ndarray, np.ndarray]]
+    form: str
+    rows: int
+    bad_rows: list[tuple[int, str]] = field(default_factory=list)
+    not_in_allowlist: int = 0
+    ts_unit: str = "s"
+
+    @property
+    def ticks(self) -> int:
+        return sum(len(ts) for ts, _ in self.series)
+
+    @property
+    def first_ts(self) -> float:
+        return min(float(ts[0]) for ts, _ in self.series if len(ts))
+
+
+def by_symbol(ts: np.ndarray, sym: np.ndarray, price: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Long-form ticks (time order) split per symbol, each keeping time order (a stable radix sort)."""
+    order = np.argsort(sym.astype(np.int16), kind="stable")
+    bounds = np.searchsorted(sym[order], np.arange(k + 1))
+    return [(ts[order[bounds[i]:bounds[i + 1]]], price[order[bounds[i]:bounds[i + 1]]]) for i in range(k)]
+
+
+def sha256_of(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_csv_order(path: str, text: str) -> None:
+    """Rows must be in time order (equal times allowed): the first one earlier than the row before it
+    is refused naming its line."""
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
+    previous: float | None = None
+    header = False
+    for row in reader:
+        if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
+            continue
+        if not header:
+            header = True
+            continue
+        try:
+            ts = parse_timestamp(row[0])
+        except ValueError:
+            continue  # counted as a bad row by the parser
+        if previous is not None and ts < previous:
+            raise InputError(f"{path}: line {reader.line_num}: timestamp {row[0].strip()} is before the row above "
+                             f"(rows must be in time order)")
+        previous = ts
+
+
+def read_prices(path: str, symbols: list[str]) -> Prices:
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: no such file (--prices)")
+    if path.endswith((".parquet", ".pq")):
+        return read_prices_parquet(path, symbols)
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a prices CSV ({exc})") from None
+    try:
+        data = parse_replay_csv(text, symbols)
+    except ValueError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    check_csv_order(path, text)
+    if not data.rows:
+        raise InputError(f"{path}: no price row for the topology's symbols ({len(data.bad_rows)} unreadable, "
+                         f"{data.not_in_allowlist} outside the allowlist); expected ts,symbol,price or ts,SYM1,SYM2,...")
+    index = {s: i for i, s in enumerate(symbols)}
+    ts = np.fromiter((r.ts for r in data.rows), dtype=np.float64, count=len(data.rows))
+    sym = np.fromiter((index[r.symbol] for r in data.rows), dtype=np.int64, count=len(data.rows))
+    price = np.fromiter((r.price for r in data.rows), dtype=np.float64, count=len(data.rows))
+    return Prices(by_symbol(ts, sym, price, len(symbols)), data.form, len(data.rows) + len(data.bad_rows), data.bad_rows,
+                  data.not_in_allowlist, data.ts_unit)
+
+
+def read_prices_parquet(path: str, symbols: list[str]) -> Prices:
+    """Long (ts, symbol, price|close) or wide (ts, SYM1, SYM2, ...) Parquet; ts as epoch (s, ms, us,
+    ns: detected as for CSV) or a timestamp column."""
+    try:
+        import pyarrow.parquet as pq
+        table = ColumnReader(pq.ParquetFile(path))
+    except ImportError:
+        raise InputError(f"{path}: reading Parquet needs pyarrow (pip install 'clustergate[backtest]')") from None
+    except Exception as exc:  # pyarrow raises its own types for a file that is not Parquet
+        raise InputError(f"{path}: not a Parquet file ({str(exc).splitlines()[0][:200]})") from None
+    names = table.column_names
+    lowered = [n.lower() for n in names]
+    if not names or lowered[0] not in TS_COLUMNS:
+        raise InputError(f"{path}: first column must be ts (or timestamp, time), got {names[:3]}")
+    ts_col = table.column(0)
+    import pyarrow as pa
+    if pa.types.is_timestamp(ts_col.type):
+        ts_raw = ts_col.cast(pa.timestamp("ns")).to_numpy().astype("datetime64[ns]").astype(np.int64) / 1e9
+        unit = "ns"
+    else:
+        try:
+            ts_raw = ts_col.to_numpy(zero_copy_only=False).astype(np.float64)
+        except (TypeError, ValueError):
+            raise InputError(f"{path}: column {names[0]!r} is not numeric epochs or timestamps") from None
+        finite = ts_raw[np.isfinite(ts_raw)]
+        unit = epoch_unit(float(finite[0])) if len(finite) else "s"
+        ts_raw = ts_raw / 10 ** (3 * ("s", "ms", "us", "ns").index(unit))
+    index = {s: i for i, s in enumerate(symbols)}
+    bad: list[tuple[int, str]] = []
+    order_bad = np.flatnonzero(np.diff(ts_raw[np.isfinite(ts_raw)]) < 0)
+    if len(order_bad):
+        raise InputError(f"{path}: row {int(order_bad[0]) + 2}: timestamp is before the row above "
+                         f"(rows must be in time order)")
+    bad_ts = ~np.isfinite(ts_raw)
+    bad += [(int(i) + 1, "bad timestamp") for i in np.flatnonzero(bad_ts)[:20]]
+    n_rows = len(ts_raw)
+    k = len(symbols)
+    if len(names) == 3 and lowered[1] == "symbol" and lowered[2] in PRICE_COLUMNS:
+        form = "long"
+        sym_names = table.column(1).to_numpy(zero_copy_only=False)
+        price = table.column(2).to_numpy(zero_copy_only=False).astype(np.float64)
+        uniq, inv = np.unique(sym_names, return_inverse=True)
+        codes = np.array([index.get(str(u), -1) for u in uniq])
+        sym = codes[inv]
+        outside = int((sym < 0).sum())
+        keep = (sym >= 0) & ~bad_ts
+        series = by_symbol(ts_raw[keep], sym[keep], price[keep], k)
+    else:
+        form = "wide"
+        for name in names[1:]:
+            if name.upper() != name or not name.replace("_", "").isalnum():
+                raise InputError(f"{path}: column {name!r} is not a symbol: the long form is ts,symbol,price "
+                                 f"(or close), the wide form ts,SYM1,SYM2,...")
+        columns = {n: j + 1 for j, n in enumerate(names[1:])}
+        outside = sum(int((~np.isnan(table.column(j).to_numpy(zero_copy_only=False).astype(np.float64))).sum())
+                      for n, j in columns.items() if n not in index)
+        series = []
+        for symbol in symbols:
+            if symbol not in columns:
+                series.append((np.zeros(0), np.zeros(0)))
+                continue
+            values = table.column(columns[symbol]).to_numpy(zero_copy_only=False).astype(np.float64)
+            present = ~np.isnan(values) & ~bad_ts  # an empty cell: no price for that symbol at that time
+            if present.all():
+                series.append((ts_raw, values))  # every row: the symbols share one time column
+            else:
+                series.append((ts_raw[present], values[present]))
+    if not any(len(ts) for ts, _ in series):
+        raise InputError(f"{path}: no price row for the topology's symbols; expected ts,symbol,price or ts,SYM1,SYM2,...")
+    return Prices(series, form, n_rows, bad, outside, unit)
+
+
+class ColumnReader:
+    """A Parquet file read one column at a time (the whole table at once would double the peak)."""
+
+    def __init__(self, pf: Any):
+        self.pf = pf
+        self.column_names = list(pf.schema_arrow.names)
+
+    def column(self, j: int) -> Any:
+        return self.pf.read(columns=[self.column_names[j]]).column(0)
+
+
+@dataclass
+class PositionRows:
+    ts: np.ndarray        # per row
+    sym: np.ndarray
+    value: np.ndarray     # signed notional (read_snapshot's rule), NaN when unusable
+
+
+def read_positions(path: str, symbols: list[str], stale_after_s: float) -> PositionRows:
+    """CSV ts,symbol,position_amt,mark_price; each row holds until the next row for its symbol."""
+    index = {s: i for i, s in enumerate(symbols)}
+    try:
+        fh = open(path, encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror} (--positions)") from None
+    ts_l, sym_l, val_l = [], [], []
+    with fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        want = ["ts", "symbol", "position_amt", "mark_price"]
+        if header is None or [h.strip().lower() for h in header] != want:
+            raise InputError(f"{path}: line 1: header must be {','.join(want)}, got {header!r}")
+        previous = -math.inf
+        for row in reader:
+            if not row or row[0].lstrip().startswith("#"):
+                continue
+            line = reader.line_num
+            if len(row) != 4:
+                raise InputError(f"{path}: line {line}: expected 4 columns, got {len(row)}")
+            try:
+                ts = parse_timestamp(row[0])
+            except ValueError:
+                raise InputError(f"{path}: line {line}: bad timestamp {row[0]!r}") from None
+            if ts < previous:
+                raise InputError(f"{path}: line {line}: timestamp {row[0].strip()} is before the row above "
+                                 f"(rows must be in time order)")
+            previous = ts
+            symbol = row[1].strip()
+            if symbol not in index:
+                raise InputError(f"{path}: line {line}: symbol {symbol!r} is not in the topology's symbols")
+            value, _ = read_snapshot(row[2].strip(), row[3].strip(), ts, None, ts, stale_after_s)
+            if value is None:
+                raise InputError(f"{path}: line {line}: position_amt {row[2]!r} and mark_price {row[3]!r} "
+                                 f"must be finite numbers")
+            ts_l.append(ts)
+            sym_l.append(index[symbol])
+            val_l.append(value)
+    return PositionRows(np.array(ts_l, dtype=np.float64), np.array(sym_l, dtype=np.int64), np.array(val_l))
+
+
+@dataclass
+class ProposalRow:
+    ts: float
+    raw: dict[str, Any]
+    line: int
+
+
+PROPOSAL_HEADER = ["ts", "plan_id", "symbol", "action_proposed", "kill_score"]
+
+
+def read_proposals(path: str) -> list[ProposalRow]:
+    try:
+        fh = open(path, encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror} (--proposals)") from None
+    out: list[ProposalRow] = []
+    with fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if header is None or [h.strip().lower() for h in header] != PROPOSAL_HEADER:
+            raise InputError(f"{path}: line 1: header must be {','.join(PROPOSAL_HEADER)}, got {header!r}")
+        previous = -math.inf
+        for row in reader:
+            if not row or row[0].lstrip().startswith("#"):
+                continue
+            line = reader.line_num
+            if len(row) != 5:
+                raise InputError(f"{path}: line {line}: expected 5 columns, got {len(row)}")
+            try:
+                ts = parse_timestamp(row[0])
+            except ValueError:
+                raise InputError(f"{path}: line {line}: bad timestamp {row[0]!r}") from None
+            if ts < previous:
+                raise InputError(f"{path}: line {line}: timestamp {row[0].strip()} is before the row above "
+                                 f"(rows must be in time order)")
+            previous = ts
+            try:
+                kill_score: Any = float(row[4]) if row[4].strip() else 0.0
+            except ValueError:
+                kill_score = row[4]  # validate_proposal names it
+            out.append(ProposalRow(ts, {"plan_id": row[1].strip(), "symbol": row[2].strip(),
+                                        "action_proposed": row[3].strip(), "kill_score": kill_score}, line))
+    return out
+
+
+def grid_proposals(symbols: list[str], first_ts: float, last_ts: float, every_s: float,
+                   kill_score_hard: float) -> list[ProposalRow]:
+    """Without a proposals file: every `every_s`, one proposal per symbol; the action cycles through
+    PARTIAL_25, PARTIAL_50, PARTIAL_75, FULL_CLOSE_PROPOSED (so every action is seen in every state
+    over time), kill_score alternating 0 and kill_score_hard."""
+    out: list[ProposalRow] = []
+    actions = (P25, P50, P75, FULL)
+    start = math.ceil(first_ts / every_s) * every_s
+    for n, t in enumerate(np.arange(start, last_ts, every_s)):
+        for i, symbol in enumerate(symbols):
+            action = actions[(n + i) % len(actions)]
+            ks = kill_score_hard if (n // len(actions)) % 2 else 0.0
+            out.append(ProposalRow(float(t), {"plan_id": f"grid-{n}-{symbol}", "symbol": symbol,
+                                              "action_proposed": action, "kill_score": ks}, 0))
+    return out
+
+
+# --------------------------------------------------------------------------- the grid
+
+
+@dataclass
+class Grid:
+    first_slot: int
+    prices: np.ndarray       # (k, S) the latest accepted price per slot, NaN where none
+    newest_ts: np.ndarray    # (k, S) newest accepted tick ts up to and including the slot (-inf: none)
+    rejected: dict[str, int]
+
+
+def jump_filter(symbol: str, price: np.ndarray, jumps: JumpFilter) -> np.ndarray:
+    """Accepted mask of one symbol's usable prints (time order) through actors.jumps.JumpFilter;
+    a symbol whose consecutive prints never move by more than its limit skips the per-tick loop
+    (the filter would accept them all)."""
+    accepted = np.ones(len(price), dtype=bool)
+    limit = jumps.limit_of(symbol)
+    if limit is None or len(price) < 2 or np.all(np.abs(np.diff(price)) <= limit * price[:-1]):
+        return accepted
+    for j, value in enumerate(price.tolist()):
+        if jumps.refuses(symbol, value):
+            accepted[j] = False
+        else:
+            jumps.accepted(symbol, value)
+    return accepted
+
+
+def build_grid(prices: Prices, symbols: list[str], clusters: ClustersConfig) -> Grid:
+    """actors.grid's rules on all the ticks at once: slot = floor(ts / cadence_s), the price with the
+    latest ts in a slot is kept (equal ts: the later row), NaN where a slot has none; unusable
+    prices (price_rejection) and jumps (JumpFilter) are refused and counted."""
+    k = len(symbols)
+    cadence = clusters.cadence_s
+    rejected: dict[str, int] = {}
+    jumps = JumpFilter.from_clusters(clusters)
+    spans = [(math.floor(ts[0] / cadence), math.floor(ts[-1] / cadence)) for ts, _ in prices.series if len(ts)]
+    if not spans:
+        raise InputError("no price for the topology's symbols")
+    first = min(a for a, _ in spans)
+    n_slots = max(b for _, b in spans) - first + 1
+    grid = np.full((k, n_slots), np.nan)
+    newest = np.full((k, n_slots), -np.inf)
+    any_usable = False
+    for i, (symbol, (ts, price)) in enumerate(zip(symbols, prices.series)):
+        usable = np.isfinite(price) & (price > 0)
+        for j in np.flatnonzero(~usable)[:100_000]:
+            reason = price_rejection(float(price[j])) or "bad_price"
+            rejected[reason] = rejected.get(reason, 0) + 1
+        if not usable.all():
+            ts, price = ts[usable], price[usable]
+        ok = jump_filter(symbol, price, jumps)
+        if not ok.all():
+            rejected["jump"] = rejected.get("jump", 0) + int((~ok).sum())
+            ts, price = ts[ok], price[ok]
+        slot = np.floor(ts / cadence).astype(np.int64)
+        slot -= first
+        # Time order within the symbol: a tick is its slot's latest when the next tick is in a later slot.
+        last = np.ones(len(slot), dtype=bool)
+        last[:-1] = slot[1:] != slot[:-1]
+        if last.all():
+            grid[i, slot] = price
+            newest[i, slot] = ts
+        else:
+            grid[i, slot[last]] = price[last]
+            newest[i, slot[last]] = ts[last]
+        any_usable = any_usable or len(slot) > 0
+        del slot, last
+    if not any_usable:
+        raise InputError("no usable price: every price was refused (not a positive number, or a jump)")
+    np.maximum.accumulate(newest, axis=1, out=newest)
+    return Grid(first, grid, newest, rejected)
+
+
+def forward_fill(values: np.ndarray) -> np.ndarray:
+    """Each row's last non-NaN value up to each column (NaN before the first)."""
+    out = np.empty_like(values)
+    columns = np.arange(values.shape[1])
+    for i, row in enumerate(values):  # a row at a time: no (k, n) index arrays
+        idx = np.where(np.isnan(row), 0, columns)
+        np.maximum.accumulate(idx, out=idx)
+        out[i] = row[idx]
+    return out
+
+
+# --------------------------------------------------------------------------- one run
+
+
+@dataclass
+class ChunkClusters:
+    """The clusters holding notional of a run of slots from `lo`, kept compact (one entry per slot
+    and cluster): slot offset b, label c, and their SPEC metrics; pattern/members name them."""
+
+    lo: int
+    count: np.ndarray        # (B,) clusters holding notional (0 when not ready)
+    pattern: np.ndarray      # (B,)
+    members: list[Any]
+    b: np.ndarray
+    c: np.ndarray
+    weight: np.ndarray
+    concentration: np.ndarray
+    correlation: np.ndarray
+    stress: np.ndarray
+
+    @classmethod
+    def of(cls, lo: int, bc: Any, ready: np.ndarray) -> "ChunkClusters":
+        live = (bc.n_held > 0) & ready[:, None]
+        b, c = np.nonzero(live)
+        return cls(lo, live.sum(axis=1).astype(np.int16), bc.pattern.astype(np.int32), bc.members,
+                   b.astype(np.int32), c.astype(np.int16), bc.weight[b, c], bc.concentration[b, c],
+                   bc.correlation[b, c], bc.stress[b, c])
+
+
+@dataclass
+class Run:
+    settings: Settings
+    slots: np.ndarray            # (S,) slot numbers
+    publish_ts: np.ndarray       # (S,) (slot + 1) x cadence_s
+    ready: np.ndarray            # (S,) bool
+    reason: list[str | None]
+    symbols_in_matrix: np.ndarray
+    cluster_stress: np.ndarray   # (S,) NaN when not ready
+    clusters: list[Any]          # per chunk: (offset, BatchClusters)
+    vol: np.ndarray              # (S, k)
+    in_matrix: np.ndarray        # (S, k)
+    signed: np.ndarray           # (S, k) signed notionals the clusterer saw
+    gate_rows: dict[str, np.ndarray]
+    decisions: list[dict[str, Any]]
+    prices_info: dict[str, Any]
+
+
+def signed_notionals_at(times: np.ndarray, k: int, positions: PositionRows | None, book: dict[str, float],
+                        symbols: list[str], marks: np.ndarray | None) -> np.ndarray:
+    """(len(times), k) signed notionals held at each time: the positions file's last row per symbol
+    at or before it, or the topology's book positions marked to the last price (NaN: none)."""
+    out = np.full((len(times), k), np.nan)
+    if positions is not None:
+        for i in range(k):
+            rows = np.flatnonzero(positions.sym == i)
+            if not len(rows):
+                continue
+            at = np.searchsorted(positions.ts[rows], times, side="right") - 1
+            have = at >= 0
+            out[have, i] = positions.value[rows[at[have]]]
+        return out
+    for i, s in enumerate(symbols):
+        amt = book.get(s)
+        if amt is None or marks is None:
+            continue
+        out[:, i] = amt * marks[i]  # read_snapshot: sign(amt) x |amt x mark|
+    return out
+
+
+def batch_portfolio(signed: np.ndarray, k_value: np.ndarray, sigmas: np.ndarray, gate: GateSettings) -> dict[str, np.ndarray]:
+    """actors.policy.portfolio_metrics for many states at once (tests pin them equal): signed (B, k)
+    with NaN = no fresh snapshot, k_value (B,) K, sigmas (B, k) per-symbol sigma."""
+    held = np.isfinite(signed)
+    v = np.where(held, signed, 0.0)
+    gross = np.abs(v).sum(axis=1)
+    net = v.sum(axis=1)
+    safe = np.where(gross > 0, gross, 1.0)
+    weighted = (np.abs(v) * np.where(held, sigmas, 0.0)).sum(axis=1) / safe
+    heat = np.clip((weighted - gate.heat_floor) / (gate.heat_ceiling - gate.heat_floor), 0.0, 1.0)
+    concentration = np.abs(net) / safe
+    pos = np.where(v > 0, v, 0.0).sum(axis=1)
+    neg = -np.where(v < 0, v, 0.0).sum(axis=1)
+    proxy = np.where(net > 0, pos / safe, np.where(net < 0, neg / safe, 0.0))
+    k_used = np.where(np.isnan(k_value), proxy, k_value)
+    stress = np.clip(gate.weight_heat * heat + gate.weight_concentration * concentration + gate.weight_k * k_used,
+                     0.0, 1.0)
+    zero = gross <= 0
+    for arr in (heat, concentration, proxy, k_used, stress):
+        arr[zero] = 0.0
+    return {"heat": heat, "concentration": concentration, "corr_proxy": proxy, "K": k_used, "stress": stress,
+            "state_ok": ~zero}
+
+
+def progress(done: int, total: int, started: float, label: str, enabled: bool) -> None:
+    if not enabled or total <= 0:
+        return
+    width = 30
+    filled = int(width * done / total)
+    sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {100 * done / total:5.1f}% "
+                     f"{done}/{total} slots, {time.monotonic() - started:6.1f} s")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def run_backtest(settings: Settings, prices: Prices, positions: PositionRows | None,
+                 proposals: list[ProposalRow] | None, *, proposal_every: int = DEFAULT_PROPOSAL_EVERY,
+                 show_progress: bool = False, label: str = "backtest", cluster_sink: Any = None) -> Run:
+    """One run. cluster_sink(chunk, slots, publish), when given, takes each chunk's cluster rows as
+    they are made (ClusterWriter: clusters.csv), and the run keeps only the counts and memberships."""
+    symbols = settings.symbols
+    k = len(symbols)
+    c = settings.clusters
+    cadence = c.cadence_s
+    grid = build_grid(prices, symbols, c)
+    n_slots = grid.prices.shape[1]
+    slots = grid.first_slot + np.arange(n_slots)
+    publish = (slots + 1) * cadence
+    returns = returns_on_grid(grid.prices)
+    marks = forward_fill(grid.prices) if positions is None else None
+    grid.prices = np.zeros((k, 0))  # not needed any more: returns and marks hold what is
+    signed_all = signed_notionals_at(publish, k, positions, settings.book, symbols, marks)
+    ready = np.zeros(n_slots, dtype=bool)
+    reason: list[str | None] = [None] * n_slots
+    n_in = np.zeros(n_slots, dtype=np.int64)
+    stress = np.full(n_slots, np.nan)
+    vol = np.full((n_slots, k), np.nan)
+    in_matrix = np.zeros((n_slots, k), dtype=bool)
+    chunks: list[Any] = []
+    started = time.monotonic()
+    max_age = settings.max_price_age_s
+    for lo in range(0, n_slots, CHUNK_SLOTS):
+        hi = min(lo + CHUNK_SLOTS, n_slots)
+        w = rolling_windows(returns, c.lookback_returns, c.min_returns, cadence, lo, hi, full=False)
+        pairs = w["pairs"]
+        if settings.correlator.shrinkage == "ledoit_wolf":
+            iu, ju = np.triu_indices(k, 1)
+            for b in range(hi - lo):
+                idx = np.flatnonzero(w["in_matrix"][b])
+                if len(idx) >= 2:
+                    s = lo + b
+                    win = np.full((len(idx), c.lookback_returns), np.nan)  # the window's returns, as live
+                    first = s - c.lookback_returns + 1
+                    win[:, max(0, -first):] = returns[idx, max(first, 0):s + 1]
+                    full = pairs_to_matrices(pairs[b:b + 1], k)[0]
+                    full[np.ix_(idx, idx)] = shrink_towards_identity(full[np.ix_(idx, idx)],
+                                                                     ledoit_wolf_intensity(win))
+                    pairs[b] = full[iu, ju]
+        inm = w["in_matrix"]
+        count_in = inm.sum(axis=1)
+        ok = count_in >= 2
+        # prices_stale: the newest accepted price over the matrix's symbols (all symbols when none) is
+        # older than max_price_age_s at publish time.
+        newest = grid.newest_ts[:, lo:hi].T
+        over = np.where(inm.any(axis=1)[:, None], np.where(inm, newest, -np.inf), newest).max(axis=1)
+        age = publish[lo:hi] - over
+        stale = ~(age <= max_age)
+        for b in range(hi - lo):
+            reason[lo + b] = None if (ok[b] and not stale[b]) else ("too_few_symbols" if not ok[b] else "prices_stale")
+        ready[lo:hi] = ok & ~stale
+        n_in[lo:hi] = np.where(ok, count_in, 0)
+        vol[lo:hi] = w["vol"]
+        in_matrix[lo:hi] = inm
+        signed = signed_all[lo:hi]
+        # The clusterer sees fresh snapshots only: the rows held here are always fresh.
+        bc = batch_cluster_metrics(symbols, pairs, inm, np.nan_to_num(signed, nan=0.0), c.corr_threshold,
+                                   settings.clusterer.linkage)
+        stress[lo:hi] = np.where(ready[lo:hi], bc.cluster_stress, np.nan)
+        chunk = ChunkClusters.of(lo, bc, ready[lo:hi])
+        if cluster_sink is not None:
+            cluster_sink(chunk, slots, publish)
+            none = np.zeros(0)  # new empty arrays: a [:0] view would keep the chunk's rows alive
+            chunk = dataclasses.replace(chunk, b=none.astype(np.int32), c=none.astype(np.int16), weight=none,
+                                        concentration=none, correlation=none, stress=none)
+        chunks.append(chunk)
+        progress(hi, n_slots, started, label, show_progress)
+    del returns, grid.newest_ts  # the windows are done
+    gate_rows = gate_view(settings, publish, ready, stress, vol, in_matrix, signed_all)
+    decisions = decide_all(settings, proposals if proposals is not None else grid_proposals(
+        symbols, prices.first_ts, float(publish[-1]), proposal_every * cadence, settings.gate.kill_score_hard),
+        grid.first_slot, publish, ready, stress, vol, in_matrix, positions, marks)
+    info = {"file_rows": prices.rows, "form": prices.form, "ts_unit": prices.ts_unit,
+            "bad_rows": len(prices.bad_rows), "bad_rows_first": [f"line {n}: {r}" for n, r in prices.bad_rows[:10]],
+            "not_in_allowlist": prices.not_in_allowlist, "ticks": prices.ticks,
+            "rejected": grid.rejected, "slots": int(n_slots), "first_slot": int(grid.first_slot),
+            "symbols": symbols}
+    return Run(settings, slots, publish, ready, reason, n_in, stress, chunks, vol, in_matrix, signed_all, gate_rows,
+               decisions, info)
+
+
+def last_ready_index(ready: np.ndarray) -> np.ndarray:
+    """For each slot, the index of the last ready slot at or before it (-1: none yet)."""
+    idx = np.where(ready, np.arange(len(ready)), -1)
+    return np.maximum.accumulate(idx)
+
+
+def gate_view(settings: Settings, publish: np.ndarray, ready: np.ndarray, stress: np.ndarray, vol: np.ndarray,
+              in_matrix: np.ndarray, signed: np.ndarray) -> dict[str, np.ndarray]:
+    """The gate's metrics at each slot's publish time: K from the last ready state when it is fresh
+    (cluster_k's rule: 0 <= age <= freshness_s), else the proxy."""
+    g = settings.gate
+    last = last_ready_index(ready)
+    have = last >= 0
+    updated = np.where(have, np.floor(publish[np.maximum(last, 0)]), np.nan)  # the state writer's int(ts)
+    age = publish - updated
+    fresh = have & (age >= 0) & (age <= settings.freshness_s)
+    k_value = np.where(fresh, np.clip(stress[np.maximum(last, 0)], 0.0, 1.0), np.nan)
+    parts: list[dict[str, np.ndarray]] = []
+    step = 65536  # rows at a time: the temporaries stay small
+    for lo in range(0, len(publish), step):
+        hi = min(lo + step, len(publish))
+        sigmas = np.full((hi - lo, signed.shape[1]), g.sigma)
+        if g.sigma_source == "realized":
+            at = np.maximum(last[lo:hi], 0)
+            v = vol[at]
+            realized = in_matrix[at] & np.isfinite(v) & (v > 0) & fresh[lo:hi, None]
+            sigmas = np.where(realized, v, g.sigma)
+        parts.append(batch_portfolio(signed[lo:hi], k_value[lo:hi], sigmas, g))
+    out = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    out["k_source"] = np.where(fresh, "cluster", "proxy")
+    return out
+
+
+def decide_all(settings: Settings, proposals: list[ProposalRow], first_slot: int, publish: np.ndarray,
+               ready: np.ndarray, stress: np.ndarray, vol: np.ndarray, in_matrix: np.ndarray,
+               positions: PositionRows | None, marks: np.ndarray | None) -> list[dict[str, Any]]:
+    """Every proposal in time order through actors.policy.evaluate_batch, with the state published
+    at or before its time, the positions held then, the cooldowns earlier decisions set (for
+    cooldown_ttl_s), and the plan_id rules of the permit issuer (same plan_id and proposal within its
+    decision TTL: the recorded decision again, replayed; other values: plan_id_conflict)."""
+    g, pi = settings.gate, settings.permit_issuer
+    symbols = settings.symbols
+    k = len(symbols)
+    cadence = settings.clusters.cadence_s
+    allowed = frozenset(symbols)
+    last = last_ready_index(ready)
+    cooldown_until: dict[str, float] = {}
+    recorded: dict[str, tuple[tuple, dict[str, Any], float]] = {}
+    out: list[dict[str, Any]] = []
+    times = np.array([p.ts for p in proposals], dtype=np.float64)
+    # The state a proposal at t sees: the last slot whose state was published at or before t.
+    idx = np.searchsorted(publish, times, side="right") - 1
+    held = signed_notionals_at(times, k, positions, settings.book, symbols, None)
+    if positions is None and marks is not None:
+        # marked to the last completed slot's price before t
+        mark_idx = np.clip(np.floor(times / cadence).astype(np.int64) - 1 - first_slot, -1, marks.shape[1] - 1)
+        for i, s in enumerate(symbols):
+            amt = settings.book.get(s)
+            if amt is not None:
+                held[:, i] = np.where(mark_idx >= 0, amt * marks[i, np.maximum(mark_idx, 0)], np.nan)
+    for n, row in enumerate(proposals):
+        t = row.ts
+        base = {"ts": t, "plan_id": row.raw.get("plan_id"), "symbol": row.raw.get("symbol"),
+                "action_proposed": row.raw.get("action_proposed"), "kill_score": row.raw.get("kill_score")}
+        try:
+            proposal = validate_proposal(row.raw)
+        except BadRequest as exc:
+            out.append({**base, "final_action": "", "gate_reason": exc.reason, "error": exc.detail})
+            continue
+        identity = (proposal.symbol, proposal.action_proposed, proposal.kill_score)
+        prior = recorded.get(proposal.plan_id)
+        if prior is not None and t < prior[2]:
+            if prior[0] != identity:
+                out.append({**base, "final_action": "", "gate_reason": "plan_id_conflict",
+                            "error": "plan_id already decided with other values"})
+            else:
+                out.append({**prior[1], "ts": t, "replayed": True})
+            continue
+        s = int(idx[n])
+        r = int(last[s]) if s >= 0 else -1
+        k_value = sigmas = None
+        sigma_source = "constant"
+        if r >= 0:
+            updated = math.floor(publish[r])
+            k_value = cluster_k(updated, stress[r], t, settings.freshness_s)
+            if g.sigma_source == "realized":
+                sigma_source = "constant_fallback"
+                if is_fresh(updated, t, settings.freshness_s):
+                    sigma_source = "realized"
+                    sigmas = {symbols[i]: float(vol[r, i]) for i in range(k)
+                              if in_matrix[r, i] and math.isfinite(vol[r, i]) and vol[r, i] > 0}
+        elif g.sigma_source == "realized":
+            sigma_source = "constant_fallback"
+        pos = [Position(symbols[i], float(held[n, i])) for i in range(k) if math.isfinite(held[n, i])]
+        cooldowns = {proposal.symbol: t < cooldown_until.get(proposal.symbol, -math.inf)}
+        state = PortfolioState(pos, {}, k_value, sigmas, cooldowns[proposal.symbol], cooldowns=cooldowns,
+                               sigma_source=sigma_source)
+        items, _ = evaluate_batch([proposal], state, allowed=allowed, settings=g, now=t)
+        decision = dict(items[0].decision)
+        decision["ts"] = t
+        decision["cooldown"] = items[0].cooldown_seen
+        if decision["final_action"] != HOLD:
+            cooldown_until[proposal.symbol] = t + pi.cooldown_ttl_s
+            decision["permit"] = True
+        ttl = pi.decision_ttl_s if decision["final_action"] != HOLD else pi.hold_decision_ttl_s
+        recorded[proposal.plan_id] = (identity, decision, t + ttl)
+        out.append(decision)
+    return out
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def fmt(x: Any) -> str:
+    if x is None:
+        return ""
+    if isinstance(x, (float, np.floating)):
+        return "" if not math.isfinite(x) else repr(float(x))
+    return str(x)
+
+
+def write_states(path: Path, run: Run) -> None:
+    gv = run.gate_rows
+    cols = ["slot", "ts", "corr_ready", "reason", "symbols_in_matrix", "clusters_count", "cluster_stress", "K",
+            "k_source", "stress", "heat", "concentration", "corr_proxy"]
+    counts = np.concatenate([ch.count for ch in run.clusters])
+
+    def col(a: np.ndarray) -> list[str]:
+        return ["" if not math.isfinite(v) else repr(v) for v in a.tolist()]
+
+    with open(path, "w", newline="") as fh:
+        fh.write(",".join(cols) + "\n")
+        for lo in range(0, len(run.slots), 65536):  # a block of rows at a time: memory stays flat
+            sl = slice(lo, lo + 65536)
+            columns = [list(map(str, run.slots[sl].tolist())), list(map(repr, run.publish_ts[sl].tolist())),
+                       ["1" if r else "0" for r in run.ready[sl].tolist()], [r or "" for r in run.reason[sl]],
+                       list(map(str, run.symbols_in_matrix[sl].tolist())), list(map(str, counts[sl].tolist())),
+                       col(run.cluster_stress[sl]), col(gv["K"][sl]), list(gv["k_source"][sl]), col(gv["stress"][sl]),
+                       col(gv["heat"][sl]), col(gv["concentration"][sl]), col(gv["corr_proxy"][sl])]
+            fh.writelines(",".join(r) + "\n" for r in zip(*columns))
+
+
+CLUSTERS_HEADER = "slot,ts,id,members,weight,concentration,correlation,stress\n"
+
+
+class ClusterWriter:
+    """clusters.csv written chunk by chunk while the run goes (a year holds ~10 M rows: kept in memory
+    they would take ~400 MB)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fh: Any = None  # opened with the first chunk: a run refused before it writes nothing
+        self.rows = 0
+        self.seconds = 0.0
+
+    def __call__(self, ch: "ChunkClusters", slots: np.ndarray, publish: np.ndarray) -> None:
+        started = time.perf_counter()
+        if self.fh is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.fh = open(self.path, "w", newline="")
+            self.fh.write(CLUSTERS_HEADER)
+        bs, cs = ch.b, ch.c
+        values = zip(slots[ch.lo + bs].tolist(), publish[ch.lo + bs].tolist(), ch.pattern[bs].tolist(), cs.tolist(),
+                     ch.weight.tolist(), ch.concentration.tolist(), ch.correlation.tolist(), ch.stress.tolist())
+        lines = []
+        for slot, t, pat, cl, w, conc, corr, st in values:
+            members, cid = ch.members[pat][cl]
+            lines.append(f"{slot},{t!r},{cid},{' '.join(members)},{w!r},{conc!r},{corr!r},{st!r}\n")
+        self.fh.writelines(lines)
+        self.rows += len(lines)
+        self.seconds += time.perf_counter() - started
+
+    def close(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
+
+
+DECISION_COLUMNS = ["ts", "plan_id", "symbol", "action_proposed", "kill_score", "final_action", "gate_reason",
+                    "stress", "heat", "concentration", "corr_proxy", "K", "k_source", "sigma_source", "cooldown",
+                    "permit", "replayed", "error"]
+
+
+def write_decisions(path: Path, run: Run) -> None:
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(DECISION_COLUMNS)
+        for d in run.decisions:
+            w.writerow([fmt(d.get(c)) for c in DECISION_COLUMNS])
+
+
+def summarise(run: Run, inputs: dict[str, str]) -> dict[str, Any]:
+    g = run.settings.gate
+    cadence = run.settings.clusters.cadence_s
+    st = run.gate_rows["stress"]
+    by_action: dict[str, int] = {a: 0 for a in ACTIONS}
+    by_reason: dict[str, int] = {}
+    for d in run.decisions:
+        if d.get("final_action"):
+            by_action[d["final_action"]] += 1
+        by_reason[d["gate_reason"]] = by_reason.get(d["gate_reason"], 0) + 1
+    n = len(st)
+    proxy = run.gate_rows["k_source"] == "proxy"
+    return {
+        "slots": n, "cadence_s": cadence,
+        "first_ts": float(run.publish_ts[0] - cadence) if n else None,
+        "last_ts": float(run.publish_ts[-1]) if n else None,
+        "decisions": len(run.decisions),
+        "by_final_action": by_action,
+        "by_reason": dict(sorted(by_reason.items())),
+        "time_cold_s": float((st < g.cold_stress).sum() * cadence),
+        "time_riskoff_s": float((st >= g.riskoff_stress).sum() * cadence),
+        "time_on_proxy_s": float(proxy.sum() * cadence),
+        "share_cold": float((st < g.cold_stress).mean()) if n else 0.0,
+        "share_riskoff": float((st >= g.riskoff_stress).mean()) if n else 0.0,
+        "share_on_proxy": float(proxy.mean()) if n else 0.0,
+        "share_corr_ready": float(run.ready.mean()) if n else 0.0,
+        "prices": run.prices_info,
+        "settings": run.settings.flat(),
+        "inputs": inputs,
+    }
+
+
+REASON_COLOURS = {"pass": "#2ca02c", "cooldown_downgrade": "#9467bd", "forbid_full_close_portfolio_cold": "#1f77b4",
+                  "forbid_full_close_portfolio_cold_ks_hard": "#17becf", "riskoff_accelerate": "#d62728",
+                  "fail_closed_portfolio_state": "#7f7f7f", "not_allowed": "#bcbd22"}
+
+
+def plot_report(path: Path, run: Run) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    g = run.settings.gate
+    t = (run.publish_ts - run.publish_ts[0]) / 86400.0
+    step = max(1, len(t) // 20000)  # plotted points: bounded, every slot is in states.csv
+    fig, axes = plt.subplots(3, 1, figsize=(12, 9), sharex=True)
+    ax = axes[0]
+    ax.plot(t[::step], run.cluster_stress[::step], lw=0.8, label="ClusterStress")
+    ax.plot(t[::step], run.gate_rows["stress"][::step], lw=0.8, label="portfolio stress")
+    ax.axhline(g.cold_stress, color="#1f77b4", ls="--", lw=0.8, label=f"cold {g.cold_stress}")
+    ax.axhline(g.riskoff_stress, color="#d62728", ls="--", lw=0.8, label=f"risk-off {g.riskoff_stress}")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylabel("stress")
+    ax.legend(loc="upper right", fontsize=8)
+    ax = axes[1]
+    by: dict[str, list[tuple[float, int]]] = {}
+    for d in run.decisions:
+        if d.get("final_action"):
+            by.setdefault(d["gate_reason"], []).append(((d["ts"] - run.publish_ts[0]) / 86400.0,
+                                                        ACTIONS.index(d["final_action"])))
+    for reason, pts in sorted(by.items()):
+        xs, ys = zip(*pts)
+        ax.scatter(xs, ys, s=6, label=reason, color=REASON_COLOURS.get(reason))
+    ax.set_yticks(range(len(ACTIONS)), ACTIONS, fontsize=7)
+    ax.set_ylabel("final action")
+    ax.legend(loc="upper right", fontsize=7, markerscale=2)
+    ax = axes[2]
+    counts = np.zeros(len(t))
+    changes = np.zeros(len(t), dtype=bool)
+    prev = None
+    for bc in run.clusters:
+        lo, m = bc.lo, len(bc.count)
+        counts[lo:lo + m] = bc.count
+        pat = bc.pattern
+        ch = np.ones(m, dtype=bool)
+        ch[1:] = pat[1:] != pat[:-1]
+        if prev is not None:
+            ch[0] = bc.members[pat[0]] != prev
+        changes[lo:lo + m] = ch
+        prev = bc.members[pat[-1]] if m else prev
+    counts = np.where(run.ready, counts, np.nan)
+    ax.step(t[::step], counts[::step], where="post", lw=0.8, label="clusters holding notional")
+    ch_t = t[changes]
+    ax.vlines(ch_t[:: max(1, len(ch_t) // 2000)], 0, 0.3, color="#ff7f0e", lw=0.5, label="membership change")
+    ax.set_ylabel("clusters")
+    ax.set_xlabel("days since the first slot")
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def write_html(path: Path, png: Path, summary: dict[str, Any]) -> None:
+    """One file: the figure inlined as base64, the summary's tables, no external resources."""
+    img = base64.b64encode(png.read_bytes()).decode()
+
+    def table(d: dict[str, Any]) -> str:
+        rows = "".join(f"<tr><td>{_esc(k)}</td><td>{_esc(v)}</td></tr>" for k, v in d.items())
+        return f"<table>{rows}</table>"
+
+    top = {k: summary[k] for k in ("slots", "cadence_s", "decisions", "time_cold_s", "time_riskoff_s",
+                                   "time_on_proxy_s", "share_corr_ready")}
+    html = ("<!doctype html><html><head><meta charset='utf-8'><title>clustergate backtest</title>"
+            "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
+            "td{border:1px solid #ccc;padding:2px 8px}</style></head><body>"
+            "<h1>clustergate backtest</h1>"
+            f"<img alt='stress, decisions and clusters over time' src='data:image/png;base64,{img}' style='max-width:100%'>"
+            f"<h2>Run</h2>{table(top)}<h2>Final actions</h2>{table(summary['by_final_action'])}"
+            f"<h2>Reasons</h2>{table(summary['by_reason'])}<h2>Prices</h2>"
+            f"{table({k: v for k, v in summary['prices'].items() if k != 'symbols'})}"
+            f"<h2>Settings</h2>{table(summary['settings'])}<h2>Inputs (sha256)</h2>{table(summary['inputs'])}"
+            "</body></html>")
+    path.write_text(html)
+
+
+def _esc(v: Any) -> str:
+    s = json.dumps(v) if isinstance(v, (dict, list)) else str(v)
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def write_outputs(out: Path, run: Run, inputs: dict[str, str]) -> dict[str, Any]:
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / "clusters.csv").exists():  # not written during the run (ClusterWriter)
+        sink = ClusterWriter(out / "clusters.csv")
+        for ch in run.clusters:
+            sink(ch, run.slots, run.publish_ts)
+        sink.close()
+    write_states(out / "states.csv", run)
+    write_decisions(out / "decisions.csv", run)
+    summary = summarise(run, inputs)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    plot_report(out / "report.png", run)
+    write_html(out / "report.html", out / "report.png", summary)
+    return summary
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+def parse_sweeps(items: list[str]) -> list[tuple[str, list[Any]]]:
+    out: list[tuple[str, list[Any]]] = []
+    for item in items:
+        key, sep, values = item.partition("=")
+        if not sep or not values:
+            raise InputError(f"--sweep {item!r}: expected KEY=V1,V2,...")
+        key = key.strip()
+        if any(key == k for k, _ in out):
+            raise InputError(f"--sweep {key}: given twice")
+        out.append((key, [parse_value(key, v.strip()) for v in values.split(",")]))
+    return out
+
+
+_SWEEP_INPUTS: dict[str, Any] = {}
+
+
+def _sweep_one(combo: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    base, prices, positions, proposals, every, inputs = (_SWEEP_INPUTS[k] for k in
+                                                         ("base", "prices", "positions", "proposals", "every", "inputs"))
+    settings = apply_settings(base, dict(combo))
+    run = run_backtest(settings, prices, positions, proposals, proposal_every=every,
+                       cluster_sink=lambda *_: None)  # a sweep keeps the counts, not the cluster rows
+    s = summarise(run, inputs)
+    row: dict[str, Any] = dict(combo)
+    row.update({f"action_{a}": n for a, n in s["by_final_action"].items()})
+    row.update({f"reason_{r}": n for r, n in s["by_reason"].items()})
+    row.update({k: s[k] for k in ("decisions", "time_cold_s", "time_riskoff_s", "time_on_proxy_s",
+                                  "share_cold", "share_riskoff", "share_on_proxy")})
+    return row
+
+
+def run_sweep(out: Path, base: Settings, sweeps: list[tuple[str, list[Any]]], prices: Prices,
+              positions: PositionRows | None, proposals: list[ProposalRow] | None, every: int,
+              inputs: dict[str, str], show_progress: bool) -> list[dict[str, Any]]:
+    combos = [tuple(zip([k for k, _ in sweeps], values)) for values in itertools.product(*[v for _, v in sweeps])]
+    for combo in combos:
+        apply_settings(base, dict(combo))  # every combination is checked before anything runs
+    _SWEEP_INPUTS.update(base=base, prices=prices, positions=positions, proposals=proposals, every=every,
+                         inputs=inputs)
+    workers = min(len(combos), os.cpu_count() or 1)
+    started = time.monotonic()
+    rows: list[dict[str, Any]] = []
+    if workers > 1:
+        import multiprocessing
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            for row in pool.imap(_sweep_one, combos):
+                rows.append(row)
+                progress(len(rows), len(combos), started, "sweep", show_progress)
+    else:
+        for combo in combos:
+            rows.append(_sweep_one(combo))
+            progress(len(rows), len(combos), started, "sweep", show_progress)
+    out.mkdir(parents=True, exist_ok=True)
+    columns: list[str] = []
+    for row in rows:
+        columns += [c for c in row if c not in columns]
+    with open(out / "sweep.csv", "w", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(columns)
+        for row in rows:
+            w.writerow([fmt(row.get(c, 0)) for c in columns])
+    if len(sweeps) == 2:
+        plot_heatmap(out / "sweep_heatmap.png", sweeps, rows)
+    return rows
+
+
+def plot_heatmap(path: Path, sweeps: list[tuple[str, list[Any]]], rows: list[dict[str, Any]]) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    (kx, vx), (ky, vy) = sweeps
+    grid = np.zeros((len(vy), len(vx)))
+    for row in rows:
+        permits = row["decisions"] - row.get(f"action_{HOLD}", 0)
+        grid[vy.index(row[ky]), vx.index(row[kx])] = permits / max(row["decisions"], 1)
+    fig, ax = plt.subplots(figsize=(1.2 * len(vx) + 3, 0.8 * len(vy) + 2))
+    im = ax.imshow(grid, origin="lower", cmap="viridis", aspect="auto")
+    ax.set_xticks(range(len(vx)), [str(v) for v in vx])
+    ax.set_yticks(range(len(vy)), [str(v) for v in vy])
+    ax.set_xlabel(kx)
+    ax.set_ylabel(ky)
+    for (y, x), v in np.ndenumerate(grid):
+        ax.text(x, y, f"{v:.2f}", ha="center", va="center", color="w", fontsize=8)
+    fig.colorbar(im, ax=ax, label="share of proposals permitted (final action not HOLD)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def prepare(args: argparse.Namespace) -> tuple[Settings, Prices, PositionRows | None, list[ProposalRow] | None,
+                                              list[tuple[str, list[Any]]], dict[str, str]]:
+    base = settings_from_topology(args.topology)
+    values: dict[str, Any] = {}
+    for item in args.set_values:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InputError(f"--set {item!r}: expected KEY=VALUE")
+        values[key.strip()] = parse_value(key.strip(), value.strip())
+    settings = apply_settings(base, values)
+    sweeps = parse_sweeps(args.sweep)
+    if args.proposal_every < 1:
+        raise InputError(f"--proposal-every {args.proposal_every}: must be >= 1")
+    prices = read_prices(args.prices, settings.symbols)
+    positions = read_positions(args.positions, settings.symbols, settings.positions.stale_after_s) if args.positions else None
+    proposals = read_proposals(args.proposals) if args.proposals else None
+    inputs = {"topology": sha256_of(args.topology), "prices": sha256_of(args.prices)}
+    if args.positions:
+        inputs["positions"] = sha256_of(args.positions)
+    if args.proposals:
+        inputs["proposals"] = sha256_of(args.proposals)
+    return settings, prices, positions, proposals, sweeps, inputs
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    try:
+        settings, prices, positions, proposals, sweeps, inputs = prepare(args)
+    except InputError as exc:
+        print(f"clustergate backtest: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    show = sys.stderr.isatty()
+    if sweeps:
+        try:
+            rows = run_sweep(out, settings, sweeps, prices, positions, proposals, args.proposal_every, inputs, show)
+        except InputError as exc:
+            print(f"clustergate backtest: {exc}", file=sys.stderr)
+            return 2
+        print(f"{out}/sweep.csv: {len(rows)} combinations")
+        return 0
+    if (out / "clusters.csv").exists():
+        (out / "clusters.csv").unlink()  # a previous run's; write_outputs writes it when no sink did
+    sink = ClusterWriter(out / "clusters.csv")
+    try:
+        run = run_backtest(settings, prices, positions, proposals, proposal_every=args.proposal_every,
+                           show_progress=show, cluster_sink=sink)
+    except InputError as exc:  # every price refused: before the first chunk, so nothing was written
+        print(f"clustergate backtest: {args.prices}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        sink.close()
+    summary = write_outputs(out, run, inputs)
+    print(f"{out}: {summary['slots']} slots, {summary['decisions']} decisions "
+          f"({', '.join(f'{a} {n}' for a, n in summary['by_final_action'].items() if n)}); "
+          f"cold {summary['share_cold']:.1%}, risk-off {summary['share_riskoff']:.1%}, "
+          f"on the proxy {summary['share_on_proxy']:.1%} of the time")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """`clustergate backtest ARGS`: the launcher runs `python -m actors.backtest ARGS` as a process."""
+    p = argparse.ArgumentParser(prog="clustergate backtest",
+                                description="replay history in event time through the gate's maths and policy; "
+                                "write states, clusters, decisions, a summary and a report")
+    p.add_argument("topology")
+    p.add_argument("--prices", required=True, help="replay CSV (long ts,symbol,price or wide ts,SYM1,...) or Parquet")
+    p.add_argument("--positions", help="CSV ts,symbol,position_amt,mark_price (default: the book's positions)")
+    p.add_argument("--proposals", help="CSV ts,plan_id,symbol,action_proposed,kill_score (default: a grid)")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="set_values",
+                   help="override a setting for this run (repeatable)")
+    p.add_argument("--sweep", action="append", default=[], metavar="KEY=V1,V2,...",
+                   help="run every combination of these values (repeatable); writes sweep.csv")
+    p.add_argument("--proposal-every", type=int, default=60,
+                   help="without --proposals: cadences between the grid's proposals (default %(default)s)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cmd_backtest(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

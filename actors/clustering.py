@@ -1,0 +1,207 @@
+"""Clustering maths shared by the live clusterer and the backtest: labels (connected components of
+corr >= threshold, or average/complete linkage), stable cluster ids, per-cluster metrics and
+ClusterStress exactly as SPEC. Pure: no sockets, no Redis, no clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial.distance import squareform
+
+from actors.snapshots import HELD_MIN_NOTIONAL
+
+
+def cluster_labels(corr: np.ndarray, threshold: float, method: str = "threshold") -> np.ndarray:
+    """A cluster label per row of corr: connected components of corr >= threshold, or a
+    hierarchical average/complete linkage on 1 - corr cut at 1 - threshold."""
+    k = corr.shape[0]
+    if k <= 1:
+        return np.zeros(k, dtype=int)
+    if method == "threshold":
+        # An edge either way joins i and j (as directed=False does); on the symmetrised graph
+        # strong components are those connected components and need no transpose.
+        edges = corr >= threshold
+        edges |= edges.T
+        flat = np.flatnonzero(edges)
+        indptr = np.zeros(k + 1, dtype=np.int64)
+        np.cumsum(edges.sum(axis=1), out=indptr[1:])
+        graph = csr_matrix((np.ones(len(flat), dtype=np.int8), flat % k, indptr), shape=(k, k))
+        _, labels = connected_components(graph, directed=True, connection="strong")
+        return labels
+    distance = np.clip(1.0 - corr, 0.0, 2.0)
+    np.fill_diagonal(distance, 0.0)
+    tree = linkage(squareform((distance + distance.T) / 2.0, checks=False), method=method)
+    # fcluster's distance cut keeps merges at height <= t; corr >= threshold means distance <= 1 - threshold.
+    return fcluster(tree, t=1.0 - threshold + 1e-12, criterion="distance") - 1
+
+
+def cluster_id(members: list[str]) -> str:
+    """Stable id of a cluster: a short hash of its sorted member list."""
+    return "c" + hashlib.sha1(",".join(sorted(members)).encode()).hexdigest()[:10]
+
+
+@dataclass(frozen=True)
+class ClusterMetrics:
+    id: str
+    symbols: list[str]
+    notional: float
+    weight: float
+    concentration: float
+    correlation: float
+    stress: float
+
+
+def cluster_metrics(symbols: list[str], corr: np.ndarray, labels: np.ndarray,
+                    signed_notional: Mapping[str, float]) -> tuple[list[ClusterMetrics], float]:
+    """Per-cluster metrics and ClusterStress exactly as SPEC; the book total counts every held
+    symbol, in the matrix or not."""
+    values = np.fromiter(signed_notional.values(), dtype=np.float64, count=len(signed_notional))
+    book = float(np.abs(values)[np.abs(values) > HELD_MIN_NOTIONAL].sum())
+    out: list[ClusterMetrics] = []
+    if book <= HELD_MIN_NOTIONAL:
+        return out, 0.0
+    k = len(symbols)
+    side = np.array([signed_notional.get(s, 0.0) for s in symbols], dtype=np.float64)
+    held = np.abs(side) > HELD_MIN_NOTIONAL
+    _, cluster = np.unique(labels, return_inverse=True)
+    cluster = cluster.reshape(-1)
+    n_clusters = int(cluster.max()) + 1 if k else 0
+    held_side = np.where(held, side, 0.0)
+    notional = np.bincount(cluster, weights=np.abs(held_side), minlength=n_clusters)
+    signed = np.bincount(cluster, weights=held_side, minlength=n_clusters)
+    n_held = np.bincount(cluster, weights=held, minlength=n_clusters).astype(int)
+    order = np.argsort(cluster, kind="stable")
+    starts = np.searchsorted(cluster[order], np.arange(n_clusters + 1))
+    for c in np.flatnonzero(n_held):
+        idx = order[starts[c]:starts[c + 1]]
+        members = [symbols[i] for i in idx]
+        rows = idx[held[idx]]
+        weight = float(notional[c]) / book
+        concentration = abs(float(signed[c])) / float(notional[c])
+        n = len(rows)
+        if n >= 2:
+            if n * n > k * 8:  # a large cluster: one matrix-vector product instead of a gather
+                v = np.zeros(k)
+                v[rows] = 1.0
+                total = float(v @ (corr @ v))
+            else:
+                total = float(corr[np.ix_(rows, rows)].sum())
+            correlation = (total - float(corr[rows, rows].sum())) / (n * (n - 1))
+        else:
+            correlation = 0.0
+        stress = float(np.clip(weight * concentration * correlation, 0.0, 1.0))
+        out.append(ClusterMetrics(cluster_id(members), sorted(members), float(notional[c]), weight,
+                                  concentration, correlation, stress))
+    out.sort(key=lambda c: (-c.stress, c.id))
+    total = float(np.clip(sum(c.stress for c in out), 0.0, 1.0))
+    return out, total
+
+
+def min_points_over_relevant(points: Mapping[str, int], matrix_symbols: list[str], held: set[str]) -> int:
+    """Fewest grid points over the symbols that matter (held or in the matrix); 0 when none do."""
+    relevant = [points.get(s, 0) for s in set(matrix_symbols) | set(held)]
+    return min(relevant) if relevant else 0
+
+
+# --------------------------------------------------------------------------- many slots at once
+
+
+@dataclass
+class BatchClusters:
+    """Clusters of many slots: per slot b and cluster label c (0..k-1; labels[b, i] = -1 for a symbol
+    not in the matrix), the SPEC metrics of clusters holding notional; `pattern[b]` indexes
+    `members[pattern]`, the member lists (and ids) of each label of that slot's partition."""
+
+    labels: np.ndarray          # (B, k) int
+    pattern: np.ndarray         # (B,) int
+    members: list[list[tuple[list[str], str]]]  # per pattern, per label: (sorted members, cluster id)
+    n_held: np.ndarray          # (B, k) held members per label
+    notional: np.ndarray        # (B, k)
+    weight: np.ndarray          # (B, k)
+    concentration: np.ndarray   # (B, k)
+    correlation: np.ndarray     # (B, k)
+    stress: np.ndarray          # (B, k)
+    cluster_stress: np.ndarray  # (B,) ClusterStress
+
+
+def batch_labels(symbols: list[str], pairs: np.ndarray, in_matrix: np.ndarray, threshold: float,
+                 method: str = "threshold") -> tuple[np.ndarray, np.ndarray, list[list[tuple[list[str], str]]]]:
+    """cluster_labels of every slot's matrix (the symbols in it), numbered by first member, -1 for a
+    symbol not in the matrix; pairs (B, P) are the correlations of the pairs i < j in
+    np.triu_indices(k, 1) order. With method threshold a partition depends only on which edges exist,
+    so cluster_labels runs once per distinct edge pattern (few: partitions change rarely)."""
+    b, k = in_matrix.shape
+    iu, ju = np.triu_indices(k, 1)
+    if method == "threshold":
+        edges = (pairs >= threshold) & in_matrix[:, iu] & in_matrix[:, ju]
+        keys = np.packbits(np.concatenate([edges, in_matrix], axis=1), axis=1)
+        keys = np.ascontiguousarray(keys).view(np.dtype((np.void, keys.shape[1]))).ravel()
+        uniq, first, pattern = np.unique(keys, return_index=True, return_inverse=True)
+        reps = first
+    else:  # linkage: the partition depends on the values, so every slot is its own pattern
+        pattern = np.arange(b)
+        reps = pattern
+    labels_of: list[np.ndarray] = []
+    members_of: list[list[tuple[list[str], str]]] = []
+    for rep in reps:
+        idx = np.flatnonzero(in_matrix[rep])
+        lab = np.full(k, -1)
+        corr = np.eye(k)
+        corr[iu, ju] = pairs[rep]
+        corr[ju, iu] = pairs[rep]
+        if method == "threshold":
+            sub = np.where(corr >= threshold, 2.0, -2.0)[np.ix_(idx, idx)]  # the same edges
+        else:
+            sub = corr[np.ix_(idx, idx)]
+        raw = cluster_labels(sub, threshold, method) if len(idx) else np.zeros(0, dtype=int)
+        _, first_seen, canon = np.unique(raw, return_index=True, return_inverse=True)
+        order = np.argsort(np.argsort(first_seen))
+        lab[idx] = order[canon.reshape(-1)]
+        labels_of.append(lab)
+        groups = []
+        for c in range(int(lab.max()) + 1 if len(idx) else 0):
+            members = sorted(symbols[i] for i in np.flatnonzero(lab == c))
+            groups.append((members, cluster_id(members)))
+        members_of.append(groups)
+    labels = np.stack(labels_of)[pattern] if b else np.zeros((0, k), dtype=int)
+    return labels, np.asarray(pattern).reshape(-1), members_of
+
+
+def batch_cluster_metrics(symbols: list[str], pairs: np.ndarray, in_matrix: np.ndarray, signed: np.ndarray,
+                          threshold: float, method: str = "threshold") -> BatchClusters:
+    """cluster_metrics of every slot at once: pairs (B, P) as batch_labels, in_matrix (B, k), signed notionals
+    (B, k; 0 or NaN = no fresh snapshot). The book total counts every held symbol, in the matrix or not."""
+    b, k = in_matrix.shape
+    labels, pattern, members = batch_labels(symbols, pairs, in_matrix, threshold, method)
+    signed = np.nan_to_num(signed, nan=0.0)
+    held = np.abs(signed) > HELD_MIN_NOTIONAL
+    absn = np.where(held, np.abs(signed), 0.0)
+    side = np.where(held, signed, 0.0)
+    book = absn.sum(axis=1)
+    ok = labels >= 0
+    flat = (np.arange(b)[:, None] * k + labels)[ok]
+    size = b * k
+    notional = np.bincount(flat, absn[ok], minlength=size).reshape(b, k)
+    net = np.bincount(flat, side[ok], minlength=size).reshape(b, k)
+    n_held = np.rint(np.bincount(flat, held[ok], minlength=size)).astype(np.int64).reshape(b, k)
+    iu, ju = np.triu_indices(k, 1)
+    li, lj = labels[:, iu], labels[:, ju]
+    same = (li == lj) & (li >= 0) & held[:, iu] & held[:, ju]
+    pair_flat = (np.arange(b)[:, None] * k + li)[same]
+    corr_sum = np.bincount(pair_flat, pairs[same], minlength=size).reshape(b, k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        correlation = np.where(n_held >= 2, 2.0 * corr_sum / np.maximum(n_held * (n_held - 1), 1), 0.0)
+        live = (n_held > 0) & (book[:, None] > HELD_MIN_NOTIONAL)
+        weight = np.where(live, notional / np.where(book > 0, book, 1.0)[:, None], 0.0)
+        concentration = np.where(live, np.abs(net) / np.where(notional > 0, notional, 1.0), 0.0)
+    stress = np.where(live, np.clip(weight * concentration * correlation, 0.0, 1.0), 0.0)
+    total = np.clip(stress.sum(axis=1), 0.0, 1.0)
+    return BatchClusters(labels, pattern, members, np.where(live, n_held, 0), np.where(live, notional, 0.0),
+                         weight, concentration, np.where(live, correlation, 0.0), stress, total)

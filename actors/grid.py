@@ -1,0 +1,204 @@
+"""The buffer's price grid, shared by the live buffer and the backtest: slotting (slot =
+floor(ts / cadence_s)), the latest price per slot, NaN where none, the jump filter in front of it,
+and the clock-fault checks. Pure: no sockets, no Redis, no clock (the time is a parameter).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+from actors.jumps import JumpFilter
+from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S
+
+
+HISTORY_VERSION = 1
+
+
+# A tick dated further ahead of our clock than this (the clock skew allowed to position snapshots)
+# is refused, and so is one in a slot after the current one: either would move the head past the
+# open slot, put that open slot and an empty future one in the window, and make the real ticks of
+# the future slot look superseded until real time caught up.
+TICK_FUTURE_SKEW_S = SNAPSHOT_FUTURE_SKEW_S
+
+
+class PriceGrid:
+    """Prices of `symbols` on slots head_slot - capacity + 1 .. head_slot; NaN where no price."""
+
+    def __init__(self, symbols: list[str], cadence_s: float, capacity: int, head_slot: int):
+        self.symbols = list(symbols)
+        self.index = {s: i for i, s in enumerate(self.symbols)}
+        self.cadence_s = float(cadence_s)
+        self.capacity = int(capacity)
+        self.head_slot = int(head_slot)
+        self.prices = np.full((len(self.symbols), self.capacity), np.nan)
+        self.price_ts = np.full((len(self.symbols), self.capacity), -np.inf)
+        # ts of each symbol's newest accepted price (-inf: none yet); the cluster state's price age.
+        self.newest_ts = np.full(len(self.symbols), -np.inf)
+
+    def slot_of(self, ts: float) -> int:
+        return math.floor(ts / self.cadence_s)
+
+    @property
+    def first_slot(self) -> int:
+        return self.head_slot - self.capacity + 1
+
+    def advance(self, slot: int) -> None:
+        """Move the head forward to `slot`; slots that fall off are dropped, new ones are NaN."""
+        shift = slot - self.head_slot
+        if shift <= 0:
+            return
+        if shift >= self.capacity:
+            self.prices.fill(np.nan)
+            self.price_ts.fill(-np.inf)
+        else:
+            self.prices[:, :-shift] = self.prices[:, shift:]
+            self.prices[:, -shift:] = np.nan
+            self.price_ts[:, :-shift] = self.price_ts[:, shift:]
+            self.price_ts[:, -shift:] = -np.inf
+        self.head_slot = slot
+
+    def rewind(self, slot: int) -> None:
+        """Move the head back to `slot` (a clock that ran ahead came back): slots after it are dropped,
+        the slots up to it are kept where they are."""
+        shift = self.head_slot - slot
+        if shift <= 0:
+            return
+        if shift >= self.capacity:
+            self.prices.fill(np.nan)
+            self.price_ts.fill(-np.inf)
+        else:
+            self.prices[:, shift:] = self.prices[:, :-shift]
+            self.prices[:, :shift] = np.nan
+            self.price_ts[:, shift:] = self.price_ts[:, :-shift]
+            self.price_ts[:, :shift] = -np.inf
+        self.head_slot = slot
+        future = self.newest_ts >= (slot + 1) * self.cadence_s
+        self.newest_ts[future] = self.price_ts[future].max(axis=1)
+
+    def add(self, symbol: str, price: float, ts: float) -> str | None:
+        """Record one price; return None when used, else the reason it was not."""
+        row = self.index.get(symbol)
+        if row is None:
+            return "unknown_symbol"
+        slot = self.slot_of(ts)
+        if slot > self.head_slot:
+            self.advance(slot)
+        col = slot - self.first_slot
+        if col < 0:
+            return "too_old"
+        if ts < self.price_ts[row, col]:
+            return "superseded"  # an older price arriving late never overwrites a newer one
+        self.prices[row, col] = price
+        self.price_ts[row, col] = ts
+        if ts > self.newest_ts[row]:
+            self.newest_ts[row] = ts
+        return None
+
+    def newest_tick_ts(self) -> dict[str, float | None]:
+        """ts of each symbol's newest accepted price, None when it has none."""
+        return {s: (float(t) if math.isfinite(t) else None) for s, t in zip(self.symbols, self.newest_ts)}
+
+    def window(self, points: int) -> tuple[int, np.ndarray]:
+        """(first_slot, prices) of the `points` completed slots before the head slot."""
+        block = self.prices[:, -points - 1:-1]
+        return self.head_slot - points, block.copy()
+
+    def merge_from(self, other: "PriceGrid") -> None:
+        """Fill this grid's empty slots with `other`'s prices for the same symbol and slot."""
+        lo = max(self.first_slot, other.first_slot)
+        hi = min(self.head_slot, other.head_slot)
+        if lo > hi:
+            return
+        for symbol, row in self.index.items():
+            orow = other.index.get(symbol)
+            if orow is None:
+                continue
+            mine = self.prices[row, lo - self.first_slot:hi - self.first_slot + 1]
+            theirs = other.prices[orow, lo - other.first_slot:hi - other.first_slot + 1]
+            fill = np.isnan(mine) & ~np.isnan(theirs)
+            mine[fill] = theirs[fill]
+            ts_view = self.price_ts[row, lo - self.first_slot:hi - self.first_slot + 1]
+            ts_view[fill] = (np.arange(lo, hi + 1)[fill]) * self.cadence_s
+            if fill.any():
+                self.newest_ts[row] = max(self.newest_ts[row], float(ts_view[fill].max()))
+
+    # ----------------------------------------------------------------- persistence
+
+    def to_blob(self) -> bytes:
+        header = {"v": HISTORY_VERSION, "cadence_s": self.cadence_s, "symbols": self.symbols,
+                  "head_slot": self.head_slot, "capacity": self.capacity}
+        return json.dumps(header, separators=(",", ":")).encode() + b"\n" + self.prices.astype("<f8").tobytes()
+
+    @classmethod
+    def from_blob(cls, blob: bytes) -> "PriceGrid":
+        """Rebuild a grid from to_blob(); raise ValueError naming what is wrong."""
+        head_raw, sep, body = blob.partition(b"\n")
+        if not sep:
+            raise ValueError("no header line")
+        try:
+            header = json.loads(head_raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"header is not JSON: {exc}") from None
+        if not isinstance(header, dict) or header.get("v") != HISTORY_VERSION:
+            raise ValueError(f"unknown history version {header.get('v') if isinstance(header, dict) else header!r}")
+        symbols, cadence_s = header.get("symbols"), header.get("cadence_s")
+        head_slot, capacity = header.get("head_slot"), header.get("capacity")
+        if (not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols)
+                or not isinstance(head_slot, int) or not isinstance(capacity, int) or capacity < 1
+                or not isinstance(cadence_s, (int, float)) or cadence_s <= 0):
+            raise ValueError("header fields missing or of the wrong type")
+        expected = len(symbols) * capacity * 8
+        if len(body) != expected:
+            raise ValueError(f"price block has {len(body)} bytes, expected {expected}")
+        grid = cls(symbols, float(cadence_s), capacity, head_slot)
+        prices = np.frombuffer(body, dtype="<f8").reshape(len(symbols), capacity).copy()
+        if np.any(prices[np.isfinite(prices)] <= 0) or np.any(np.isinf(prices)):
+            raise ValueError("price block holds non-positive or infinite prices")
+        grid.prices = prices
+        slots = np.arange(grid.first_slot, head_slot + 1) * grid.cadence_s
+        grid.price_ts = np.where(np.isnan(prices), -np.inf, slots[None, :])
+        grid.newest_ts = grid.price_ts.max(axis=1)
+        return grid
+
+
+def head_ahead_of_clock(grid: PriceGrid, now_s: float) -> bool:
+    """True when the grid's head is further ahead of the clock than the allowed skew: a clock fault
+    (the clock ran ahead, moved the head, and came back), never a real future."""
+    return grid.head_slot > grid.slot_of(now_s + TICK_FUTURE_SKEW_S)
+
+
+def clock_step_s(wall_then: float, mono_then: float, wall_now: float, mono_now: float) -> float:
+    """How far the wall clock moved beyond the monotonic clock between two readings (+ ahead, - back)."""
+    return (wall_now - wall_then) - (mono_now - mono_then)
+
+
+def add_tick(grid: PriceGrid, symbol: str, price: float, ts: float, now_s: float) -> str | None:
+    """Record a tick received at now_s; None when used, else why not (future_ts, or grid.add's reason).
+
+    A tick dated at most TICK_FUTURE_SKEW_S ahead but in a later slot than now_s (a clock slightly
+    ahead, just past a slot edge) is recorded as of now_s: refused, a snapshot's price published
+    once would never be read again (25% of ticks at a 1 s cadence with a clock 0.5 s ahead)."""
+    if ts > now_s + TICK_FUTURE_SKEW_S:
+        return "future_ts"
+    if grid.slot_of(ts) > grid.slot_of(now_s):
+        ts = now_s
+    return grid.add(symbol, price, ts)
+
+
+def add_checked_tick(grid: PriceGrid, jumps: JumpFilter, symbol: str, price: float, ts: float,
+                     now_s: float) -> str | None:
+    """add_tick behind the jump filter: a print too far from the symbol's last accepted price is "jump"."""
+    if symbol in grid.index and jumps.refuses(symbol, price):
+        return "jump"
+    reason = add_tick(grid, symbol, price, ts, now_s)
+    if reason is None:
+        jumps.accepted(symbol, price)
+    return reason
+
+
+def points_per_symbol(symbols: list[str], prices: np.ndarray) -> dict[str, int]:
+    counts = np.isfinite(prices).sum(axis=1)
+    return {s: int(n) for s, n in zip(symbols, counts)}

@@ -1,0 +1,370 @@
+"""The gate's policy, shared by the live gate and the backtest: proposal validation, portfolio
+metrics (heat, concentration, corr_proxy, K from fresh cluster stress or the proxy), freshness,
+SPEC's policy steps with cooldown step-downs, one evaluation, a batch in arrival order (a non-HOLD
+decision sets its symbol's cooldown for the proposals after it), and the decision record.
+Pure: no sockets, no Redis, no clock (the time is a parameter). No numpy (the gate's RSS target).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from actors.snapshots import read_snapshot
+from launcher.topology import GateSettings
+
+
+HOLD, P25, P50, P75, FULL = "HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSED"
+ACTIONS = (HOLD, P25, P50, P75, FULL)
+STEP_DOWN = {FULL: P75, P75: P50, P50: P25, P25: HOLD, HOLD: HOLD}
+
+# Reasons, as SPEC names them, plus the two fault reasons.
+PASS = "pass"
+NOT_ALLOWED = "not_allowed"
+FAIL_CLOSED_STATE = "fail_closed_portfolio_state"
+COOLDOWN = "cooldown_downgrade"
+COLD_KS_HARD = "forbid_full_close_portfolio_cold_ks_hard"
+COLD = "forbid_full_close_portfolio_cold"
+RISKOFF = "riskoff_accelerate"
+REDIS_UNAVAILABLE = "redis_unavailable"
+PERMIT_UNAVAILABLE = "permit_unavailable"
+FAIL_CLOSED_REASONS = (FAIL_CLOSED_STATE, REDIS_UNAVAILABLE, PERMIT_UNAVAILABLE)
+
+
+PROPOSAL_FIELDS = ("plan_id", "symbol", "action_proposed", "kill_score", "r_net", "ts_epoch", "deadline_ms")
+MAX_PLAN_ID_CHARS = 128
+MAX_SYMBOL_CHARS = 32
+
+
+def policy_transitions() -> list[tuple[str, str, str]]:
+    """Every (from_action, to_action, reason) the gate can report, so each series exists at 0."""
+    out = [(a, STEP_DOWN[a], COOLDOWN) for a in (FULL, P75, P50, P25)]
+    out += [(FULL, P75, COLD_KS_HARD), (FULL, P50, COLD), (P25, P75, RISKOFF), (P50, P75, RISKOFF)]
+    out += [(a, HOLD, r) for a in (P25, P50, P75, FULL) for r in (NOT_ALLOWED,) + FAIL_CLOSED_REASONS]
+    return out
+
+
+# --------------------------------------------------------------------------- proposals
+
+
+class BadRequest(ValueError):
+    """A request that gets an error envelope; `reason` is a stable word, `detail` says exactly what."""
+
+    def __init__(self, reason: str, detail: str, plan_id: str | None = None):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+        self.plan_id = plan_id  # when the request carried a usable one, so the reply can name it
+
+
+def with_plan_id(envelope: dict[str, Any], plan_id: str | None) -> dict[str, Any]:
+    """An error envelope naming the proposal's plan_id, when it had one: the client retries with it."""
+    if plan_id is not None:
+        envelope["plan_id"] = plan_id
+    return envelope
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    plan_id: str
+    symbol: str
+    action_proposed: str
+    kill_score: float = 0.0
+    r_net: float | None = None
+    ts_epoch: float | None = None
+    deadline_ms: float | None = None  # epoch ms by the client's clock; never part of the decision record
+
+
+def _is_number(value: Any) -> bool:
+    """A JSON number that is a finite float: an integer too large for a float (e.g. 400 digits) is not."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) <= _MAX_FLOAT_INT
+    return isinstance(value, float) and math.isfinite(value)
+
+
+_MAX_FLOAT_INT = int(sys.float_info.max)
+
+
+def validate_proposal(obj: Any) -> Proposal:
+    """The proposal in a decoded request, or BadRequest naming every problem."""
+    if not isinstance(obj, dict):
+        raise BadRequest("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
+    problems: list[str] = []
+    unknown = sorted(str(k) for k in obj if k not in PROPOSAL_FIELDS)
+    if unknown:
+        problems.append(f"unknown fields: {', '.join(unknown)[:200]} (known: {', '.join(PROPOSAL_FIELDS)})")
+    plan_id = obj.get("plan_id")
+    if not isinstance(plan_id, str) or not plan_id.strip():
+        problems.append("plan_id is required: a non-empty string")
+    elif len(plan_id) > MAX_PLAN_ID_CHARS or not plan_id.isprintable():
+        problems.append(f"plan_id must be at most {MAX_PLAN_ID_CHARS} printable characters")
+    symbol = obj.get("symbol")
+    if not isinstance(symbol, str) or not symbol:
+        problems.append("symbol is required: a non-empty string, e.g. ETHUSDT")
+    elif len(symbol) > MAX_SYMBOL_CHARS or not symbol.isprintable():
+        problems.append(f"symbol must be at most {MAX_SYMBOL_CHARS} printable characters")
+    action = obj.get("action_proposed")
+    if action not in ACTIONS:
+        problems.append(f"action_proposed must be one of {', '.join(ACTIONS)}, got {json.dumps(action)[:60]}")
+    kill_score = obj.get("kill_score", 0.0)
+    if not _is_number(kill_score) or not 0.0 <= kill_score <= 1.0:
+        problems.append(f"kill_score must be a number in [0, 1], got {json.dumps(kill_score)[:60]}")
+    for name in ("r_net", "ts_epoch"):
+        value = obj.get(name)
+        if value is not None and not _is_number(value):
+            problems.append(f"{name} must be a finite number, got {json.dumps(value)[:60]}")
+    deadline_ms = obj.get("deadline_ms")
+    if deadline_ms is not None and (not _is_number(deadline_ms) or deadline_ms <= 0):
+        problems.append(f"deadline_ms must be a positive number (epoch milliseconds), got {json.dumps(deadline_ms)[:60]}")
+    if problems:
+        usable = isinstance(plan_id, str) and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS and plan_id.isprintable()
+        raise BadRequest("invalid_proposal", "; ".join(problems), plan_id if usable else None)
+    r_net, ts_epoch = obj.get("r_net"), obj.get("ts_epoch")
+    return Proposal(plan_id=plan_id, symbol=symbol, action_proposed=action, kill_score=float(kill_score),
+                    r_net=None if r_net is None else float(r_net),
+                    ts_epoch=None if ts_epoch is None else float(ts_epoch),
+                    deadline_ms=None if deadline_ms is None else float(deadline_ms))
+
+
+# --------------------------------------------------------------------------- portfolio metrics
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A fresh position: signed notional in USD (sign = side of position_amt)."""
+
+    symbol: str
+    signed_notional: float
+
+
+def parse_snapshot(symbol: str, values: Sequence[Any], now: float, stale_after_s: float) -> tuple[Position | None, float | None]:
+    """(position if the snapshot is usable and fresh, age in seconds if it has a timestamp).
+
+    values are the hash fields position_amt, mark_price, ts_epoch, notional_usd (None when absent).
+    The rule (notional, side, skew, staleness) is actors.snapshots.read_snapshot, shared with P2.7.
+    """
+    value, age_s = read_snapshot(*values, now, stale_after_s)
+    return (None if value is None else Position(symbol, value)), age_s
+
+
+def is_fresh(updated_ts: Any, now: float, freshness_s: float) -> bool:
+    """0 <= now - updated_ts <= freshness_s, for a timestamp that is a finite number (raw Redis value)."""
+    try:
+        updated = float(updated_ts)
+    except (TypeError, ValueError):
+        return False
+    return math.isfinite(updated) and 0 <= now - updated <= freshness_s
+
+
+def cluster_k(updated_ts: Any, cluster_stress: Any, now: float, freshness_s: float) -> float | None:
+    """Cluster stress when the cluster state exists and 0 <= now - updated_ts <= freshness_s, else None."""
+    try:
+        updated, stress = float(updated_ts), float(cluster_stress)
+    except (TypeError, ValueError):
+        return None
+    if not (math.isfinite(updated) and math.isfinite(stress)):
+        return None
+    age_s = now - updated
+    if age_s < 0 or age_s > freshness_s:
+        return None
+    return min(max(stress, 0.0), 1.0)
+
+
+def clip01(x: float) -> float:
+    return 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
+
+
+def stress_of(heat: float, concentration: float, k: float, settings: GateSettings) -> float:
+    return clip01(settings.weight_heat * heat + settings.weight_concentration * concentration + settings.weight_k * k)
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioMetrics:
+    heat: float
+    concentration: float
+    corr_proxy: float
+    k: float
+    k_source: str  # "cluster" | "proxy"
+    stress: float
+    total_abs_notional: float
+    sigma_fallback_symbols: tuple[str, ...] = ()
+
+
+def portfolio_metrics(positions: Sequence[Position], cluster_stress: float | None, settings: GateSettings,
+                      sigmas: Mapping[str, float] | None = None) -> PortfolioMetrics:
+    """SPEC's metrics over fresh positions; sigmas (realized) override settings.sigma per symbol.
+
+    cluster_stress is the fresh cluster stress, or None to fall back to corr_proxy.
+    A symbol missing from sigmas uses the constant and is listed in sigma_fallback_symbols.
+    """
+    k_source = "cluster" if cluster_stress is not None else "proxy"
+    gross = sum(abs(p.signed_notional) for p in positions)
+    if gross <= 0.0:
+        return PortfolioMetrics(0.0, 0.0, 0.0, 0.0, k_source, 0.0, 0.0)
+    net = sum(p.signed_notional for p in positions)
+    fallback: list[str] = []
+    weighted_sigma = 0.0
+    for p in positions:
+        sigma = settings.sigma
+        if sigmas is not None:
+            if p.symbol in sigmas:
+                sigma = sigmas[p.symbol]
+            else:
+                fallback.append(p.symbol)
+        weighted_sigma += abs(p.signed_notional) / gross * sigma
+    heat = clip01((weighted_sigma - settings.heat_floor) / (settings.heat_ceiling - settings.heat_floor))
+    concentration = abs(net) / gross
+    if net > 0:
+        corr_proxy = sum(p.signed_notional for p in positions if p.signed_notional > 0) / gross
+    elif net < 0:
+        corr_proxy = -sum(p.signed_notional for p in positions if p.signed_notional < 0) / gross
+    else:
+        corr_proxy = 0.0
+    k = cluster_stress if cluster_stress is not None else corr_proxy
+    return PortfolioMetrics(heat, concentration, corr_proxy, k, k_source, stress_of(heat, concentration, k, settings),
+                            gross, tuple(fallback))
+
+
+# --------------------------------------------------------------------------- policy
+
+
+def decide(action_proposed: str, *, allowed: bool, state_ok: bool, cooldown: bool, stress: float, kill_score: float,
+           settings: GateSettings) -> tuple[str, str]:
+    """SPEC's policy, steps 1-6 in order: (final_action, gate_reason). A stress that is not a finite
+    number (notionals overflowing) is portfolio state that cannot be used: HOLD, fail closed.
+
+    settings.policy "monotone": under a cooldown, the smaller of SPEC's answer and one step below the
+    answer without the cooldown (gate_reason cooldown_downgrade when that step is the smaller), so a
+    cooldown never gives a larger action than no cooldown (docs/proposal-api.md: the policy table)."""
+    if not allowed:
+        return HOLD, NOT_ALLOWED
+    if not state_ok or not math.isfinite(stress):
+        return HOLD, FAIL_CLOSED_STATE
+    action, reason = _steps_4_to_6(action_proposed, cooldown, stress, kill_score, settings)
+    if cooldown and settings.policy == "monotone" and action_proposed != HOLD:
+        # A cooldown never yields more than one step below what the proposal gets without it.
+        stepped = STEP_DOWN[_steps_4_to_6(action_proposed, False, stress, kill_score, settings)[0]]
+        if ACTIONS.index(stepped) < ACTIONS.index(action):
+            return stepped, COOLDOWN
+    return action, reason
+
+
+def _steps_4_to_6(action: str, cooldown: bool, stress: float, kill_score: float,
+                  settings: GateSettings) -> tuple[str, str]:
+    reason = PASS
+    if cooldown and action != HOLD:
+        action, reason = STEP_DOWN[action], COOLDOWN
+    if action == FULL and stress < settings.cold_stress:
+        if kill_score >= settings.kill_score_hard:
+            return P75, COLD_KS_HARD
+        return P50, COLD
+    if stress >= settings.riskoff_stress and action in (P25, P50):
+        return P75, RISKOFF
+    return action, reason
+
+
+# --------------------------------------------------------------------------- one evaluation
+
+
+@dataclass(slots=True)
+class PortfolioState:
+    """What one Redis round trip returned, already parsed."""
+
+    positions: list[Position]
+    ages_s: dict[str, float]
+    cluster_stress: float | None
+    sigmas: dict[str, float] | None
+    cooldown: bool
+    missing_realized: list[str] = field(default_factory=list)
+    cooldowns: dict[str, bool] = field(default_factory=dict)  # symbol -> cooldown key exists, per symbol read
+    # "realized" (sigmas used), "constant", or "constant_fallback": realized asked for, but its
+    # updated_ts is missing or outside the cluster freshness window (the same window as K).
+    sigma_source: str = "constant"
+
+
+def evaluate(proposal: Proposal, state: PortfolioState, *, allowed: bool, settings: GateSettings,
+             now: float, cooldown: bool | None = None,
+             metrics: PortfolioMetrics | None = None) -> tuple[dict[str, Any], PortfolioMetrics]:
+    """The decision record for a proposal (before the issuer adds permit fields) and its metrics.
+
+    cooldown defaults to state.cooldown; metrics, when given, must be those of state."""
+    if metrics is None:
+        metrics = portfolio_metrics(state.positions, state.cluster_stress, settings, state.sigmas)
+    state_ok = bool(state.positions) and math.isfinite(metrics.total_abs_notional)
+    final_action, reason = decide(proposal.action_proposed, allowed=allowed, state_ok=state_ok,
+                                  cooldown=state.cooldown if cooldown is None else cooldown, stress=metrics.stress,
+                                  kill_score=proposal.kill_score, settings=settings)
+    decision = decision_record(proposal, final_action, reason, metrics, now)
+    if state.sigmas is not None:
+        decision["sigma_source"] = "realized"
+        decision["sigma_fallback_symbols"] = list(metrics.sigma_fallback_symbols)
+    else:
+        decision["sigma_source"] = "constant_fallback" if state.sigma_source == "constant_fallback" else "constant"
+    return decision, metrics
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItem:
+    """One proposal of a batch as decided: the decision, and the cooldown it was decided with.
+    cooldown_from_batch: the cooldown was not in Redis but set by an earlier decision of the batch."""
+
+    decision: dict[str, Any]
+    cooldown_seen: bool
+    cooldown_from_batch: bool
+
+
+def evaluate_batch(proposals: Sequence[Proposal], state: PortfolioState, *, allowed: frozenset[str],
+                   settings: GateSettings, now: float,
+                   metrics: PortfolioMetrics | None = None) -> tuple[list[BatchItem], PortfolioMetrics]:
+    """Decide proposals in arrival order against one read of the state, as if one at a time: a non-HOLD
+    decision sets its symbol's cooldown for the proposals after it (state.cooldowns is what Redis had).
+    metrics, when given, must be those of state."""
+    if metrics is None:
+        metrics = portfolio_metrics(state.positions, state.cluster_stress, settings, state.sigmas)
+    cooldowns = dict(state.cooldowns)
+    items: list[BatchItem] = []
+    for proposal in proposals:
+        symbol = proposal.symbol
+        cooldown = cooldowns.get(symbol, False)
+        decision, _ = evaluate(proposal, state, allowed=symbol in allowed, settings=settings, now=now,
+                               cooldown=cooldown, metrics=metrics)
+        from_batch = cooldown and not state.cooldowns.get(symbol, False) and proposal.action_proposed != HOLD
+        items.append(BatchItem(decision, cooldown, from_batch))
+        if decision["final_action"] != HOLD:
+            cooldowns[symbol] = True
+    return items, metrics
+
+
+def cooldown_mattered(item: BatchItem) -> bool:
+    """Whether the decision depended on the cooldown it saw: a proposed action other than HOLD that got
+    past the allowlist and the state check. Only then does the issuer check that cooldown still exists."""
+    decision = item.decision
+    return (item.cooldown_seen and decision["action_proposed"] != HOLD
+            and decision["gate_reason"] not in (NOT_ALLOWED, FAIL_CLOSED_STATE))
+
+
+def _metric(value: float) -> float | None:
+    """A metric as recorded: rounded, or None (JSON null) when it is not a finite number."""
+    return round(value, 6) if math.isfinite(value) else None
+
+
+def decision_record(proposal: Proposal, final_action: str, reason: str, metrics: PortfolioMetrics | None,
+                    now: float) -> dict[str, Any]:
+    m = metrics or PortfolioMetrics(0.0, 0.0, 0.0, 0.0, "proxy", 0.0, 0.0)
+    record: dict[str, Any] = {
+        "plan_id": proposal.plan_id, "symbol": proposal.symbol, "action_proposed": proposal.action_proposed,
+        "final_action": final_action, "gate_reason": reason, "stress": _metric(m.stress), "heat": _metric(m.heat),
+        "concentration": _metric(m.concentration), "corr_proxy": _metric(m.corr_proxy), "K": _metric(m.k),
+        "k_source": m.k_source, "kill_score": proposal.kill_score, "ts_epoch": int(now),
+        "permit": False, "permit_key": None, "replayed": False,
+    }
+    if proposal.r_net is not None:
+        record["r_net"] = proposal.r_net
+    if proposal.ts_epoch is not None:
+        record["proposal_ts_epoch"] = proposal.ts_epoch
+    return record

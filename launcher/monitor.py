@@ -1,0 +1,348 @@
+"""`clustergate monitor up|down|status`: a real Prometheus server for a running system.
+
+Prometheus (Debian's `prometheus` package, the one .ci/install-promtool installs) runs as the
+program `prometheus` of the home's own supervisord, so it stops with `clustergate down`, dies with
+supervisord even when that is killed (the parent-death shim, as for Redis), and a copy that
+outlived both is a leftover `clustergate down` finds (by its data directory on its command line).
+`monitor up` writes, under the home's run/prometheus/: prometheus.yml (the scrape config
+`clustergate prometheus-config` renders from the running topology, one job per actor), a copy of
+the rules file (configs/alerts.yml unless --rules), and the TSDB in data/; and the program section
+run/programs.d/monitor.conf, which stays until `monitor down` (a later `clustergate up` of the
+same home starts Prometheus again). It listens on 127.0.0.1 only, on --port or a free port; it
+scrapes the topology's metrics endpoints and sends nothing anywhere else (no Alertmanager, no
+remote write).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import xmlrpc.client
+from pathlib import Path
+from typing import Any
+
+from launcher.monitoring import render_prometheus_config, positive_seconds
+from launcher.schema import SchemaError
+from launcher.supervise import (PARENT_DEATH_SHIM, REPO, Home, LaunchError, Supervisor, _command, _conf_value,
+                                home_from, home_processes, stop_processes, tail, write_files)
+from launcher.topology import load_topology
+
+MONITOR_PROGRAM = "prometheus"
+MONITOR_PROGRAMS_FILE = "monitor.conf"
+RULES_DEFAULT = REPO / "configs" / "alerts.yml"
+SCRAPE_INTERVAL_S_DEFAULT = 15
+INSTALL_HINT = ("prometheus is not on PATH: install Debian's package with "
+                "`sudo apt-get install --no-install-recommends prometheus` (or run `bash .ci/install-promtool` "
+                "as root, which `make test` does)")
+
+
+def monitor_dir(home: Home) -> Path:
+    return home.run / "prometheus"
+
+
+def data_dir(home: Home) -> Path:
+    """The TSDB; also how `clustergate down` recognises a leftover Prometheus of this home."""
+    return monitor_dir(home) / "data"
+
+
+def config_path(home: Home) -> Path:
+    return monitor_dir(home) / "prometheus.yml"
+
+
+def rules_path(home: Home) -> Path:
+    return monitor_dir(home) / "alerts.yml"
+
+
+def state_path(home: Home) -> Path:
+    return monitor_dir(home) / "monitor.json"
+
+
+def programs_path(home: Home) -> Path:
+    return home.programs.parent / MONITOR_PROGRAMS_FILE
+
+
+def find_prometheus() -> str | None:
+    return shutil.which("prometheus")
+
+
+def render_program(home: Home, binary: str, port: int, python: str = sys.executable) -> str:
+    """The supervisord section that runs Prometheus on 127.0.0.1:port with the home's files."""
+    command = _command(python, str(PARENT_DEATH_SHIM), binary,
+                       "--config.file", str(config_path(home)),
+                       "--storage.tsdb.path", str(data_dir(home)),
+                       "--web.listen-address", f"127.0.0.1:{port}",)
+    return (f"; rendered by `clustergate monitor up` -- removed by `clustergate monitor down`\n"
+            f"[program:{MONITOR_PROGRAM}]\n"
+            f"command={command}\n"
+            f"directory={_conf_value(str(monitor_dir(home)))}\n"
+            f"priority=900\n"
+            f"autostart=true\n"
+            f"autorestart=true\n"
+            f"startsecs=1\n"
+            f"startretries=3\n"
+            f"stopsignal=TERM\n"
+            f"stopwaitsecs=20\n"
+            f"stopasgroup=true\n"
+            f"killasgroup=true\n"
+            f"redirect_stderr=true\n"
+            f"stdout_logfile={_conf_value(str(home.log_of(MONITOR_PROGRAM)), expansions=2)}\n"
+            f"stdout_logfile_maxbytes=20MB\n"
+            f"stdout_logfile_backups=2\n")
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def any_free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def read_state(home: Home) -> dict[str, Any] | None:
+    try:
+        return json.loads(state_path(home).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def api_get(url: str, timeout_s: float = 2.0) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout_s) as response:
+        return json.loads(response.read().decode())
+
+
+def server_ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/-/ready", timeout=1.0) as response:
+            return response.status == 200
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def _process_info(sup: Supervisor) -> dict[str, Any] | None:
+    for info in sup.processes():
+        if info["name"] == MONITOR_PROGRAM:
+            return info
+    return None
+
+
+def monitor_ready(home: Home) -> bool | None:
+    """For `clustergate status`: True when this home's Prometheus answers /-/ready."""
+    state = read_state(home)
+    return server_ready(state["url"]) if state else None
+
+
+def _stray(home: Home, supervised: set[int]) -> list:
+    return [p for p in home_processes(home) if p.what == MONITOR_PROGRAM and p.pid not in supervised]
+
+
+def _remove_group(sup: Supervisor) -> bool:
+    """Stop and forget the program in the running supervisord; True when it was there."""
+    if _process_info(sup) is None:
+        return False
+    try:
+        sup.api.stopProcessGroup(MONITOR_PROGRAM)
+    except xmlrpc.client.Fault:
+        pass  # not running
+    sup.api.removeProcessGroup(MONITOR_PROGRAM)
+    return True
+
+
+def rules_problem(rules: Path) -> str | None:
+    """What `promtool check rules` (same package as prometheus) finds wrong, on one line; None when
+    the file passes or promtool is not installed (Prometheus then reports it in its log)."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        return None
+    check = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True, text=True, timeout=60)
+    if check.returncode == 0:
+        return None
+    lines = [line.strip() for line in (check.stderr + check.stdout).splitlines() if line.strip()]
+    errors = [line for line in lines if not line.startswith("Checking ") and "FAILED" not in line] or lines
+    return "promtool check rules: " + "; ".join(errors)[:500]
+
+
+def cmd_monitor_up(args: argparse.Namespace) -> int:
+    home = home_from(args)
+    binary = find_prometheus()
+    if binary is None:
+        print(f"FAILED: {INSTALL_HINT}", file=sys.stderr)
+        return 1
+    rules = Path(args.rules) if args.rules else RULES_DEFAULT
+    try:
+        rules_text = rules.read_text()
+    except OSError as exc:
+        print(f"FAILED: cannot read rules file {rules}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    problem = rules_problem(rules)
+    if problem:  # before anything stops: a running Prometheus keeps its old rules
+        print(f"FAILED: {rules}: {problem}", file=sys.stderr)
+        return 2
+    sup = Supervisor(home)
+    if not sup.running() or not home.topology.exists():
+        print(f"FAILED: the system of {home.root} is not up (no supervisord answers on {home.socket}): "
+              f"`clustergate up FILE --home {home.root}` first", file=sys.stderr)
+        return 1
+    try:
+        topo = load_topology(home.topology)
+    except SchemaError as exc:
+        print(f"FAILED: the running topology {home.topology} no longer loads: {exc.problems[0].render(str(home.topology))}",
+              file=sys.stderr)
+        return 1
+    state = read_state(home)
+    info = _process_info(sup)
+    ours = info is not None and info["statename"] in ("RUNNING", "STARTING", "BACKOFF")
+    if args.port is not None:
+        port = args.port
+    elif state and ours:
+        port = state["port"]  # restarting our own server keeps its URL
+    else:
+        port = any_free_port()
+    # Our own running server holds its port until we stop it; anything else on it is a real conflict.
+    if not (ours and state and state.get("port") == port) and not port_free(port):
+        print(f"FAILED: port {port} on 127.0.0.1 is busy: choose another with --port", file=sys.stderr)
+        return 1
+    stray = _stray(home, supervised={info["pid"]} if info and info["pid"] else set())
+    if stray:
+        print(f"FAILED: a Prometheus of {home.root} runs outside supervisord (pid "
+              f"{', '.join(str(p.pid) for p in stray)}): `clustergate monitor down --home {home.root}` stops it",
+              file=sys.stderr)
+        return 1
+
+    monitor_dir(home).mkdir(parents=True, exist_ok=True)
+    data_dir(home).mkdir(parents=True, exist_ok=True)
+    config = render_prometheus_config(topo, scrape_interval_s=args.scrape_interval,
+                                      rule_files=(str(rules_path(home)),))
+    url = f"http://127.0.0.1:{port}"
+    _remove_group(sup)  # a new config, rules or port: restart
+    write_files({config_path(home): (config, 0o644), rules_path(home): (rules_text, 0o644),
+                 state_path(home): (json.dumps({"port": port, "url": url, "rules": str(rules.resolve()),
+                                                "scrape_interval_s": args.scrape_interval}) + "\n", 0o644),
+                 programs_path(home): (render_program(home, binary, port), 0o644)})
+    sup.api.reloadConfig()
+    sup.api.addProcessGroup(MONITOR_PROGRAM)
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        if server_ready(url):
+            print(f"prometheus is up: {url} scraping {len(topo.actors)} actors of {topo.name} every "
+                  f"{args.scrape_interval} s, rules {rules}; data in {data_dir(home)}")
+            return 0
+        info = _process_info(sup)
+        if info is not None and info["statename"] in ("FATAL", "EXITED", "BACKOFF"):
+            break
+        time.sleep(0.2)
+    print(f"FAILED: prometheus did not become ready on {url} within {args.timeout:g} s; "
+          f"--- last lines of {home.log_of(MONITOR_PROGRAM)} ---\n{tail(home.log_of(MONITOR_PROGRAM))}", file=sys.stderr)
+    return 1
+
+
+def cmd_monitor_down(args: argparse.Namespace) -> int:
+    home = home_from(args)
+    sup = Supervisor(home)
+    stopped = False
+    if sup.running():
+        stopped = _remove_group(sup)
+    had_conf = programs_path(home).exists()
+    programs_path(home).unlink(missing_ok=True)  # a later `clustergate up` must not start it again
+    stray = _stray(home, supervised=set())
+    still = stop_processes(stray)
+    for proc in stray:
+        if proc not in still:
+            print(f"stopped leftover prometheus pid {proc.pid}")
+    if still:
+        print(f"FAILED: prometheus still running: pid {', '.join(str(p.pid) for p in still)}", file=sys.stderr)
+        return 1
+    if stopped:
+        print(f"stopped prometheus; its data stays in {data_dir(home)}")
+    elif not stray:
+        print(f"prometheus was not running for {home.root}" + (" (its program section is removed)" if had_conf else ""))
+    return 0
+
+
+def collect_monitor_status(home: Home) -> dict[str, Any]:
+    sup = Supervisor(home)
+    state = read_state(home)
+    out: dict[str, Any] = {"running": False, "state": "not running", "url": state["url"] if state else None,
+                           "targets": [], "leftovers": []}
+    info = _process_info(sup) if sup.running() else None
+    if info is not None:
+        out["state"] = info["statename"]
+    out["leftovers"] = [p.pid for p in _stray(home, {info["pid"]} if info and info["pid"] else set())]
+    if info is None or info["statename"] not in ("RUNNING", "STARTING") or not state:
+        return out
+    try:
+        targets = api_get(f"{state['url']}/api/v1/targets?state=active")["data"]["activeTargets"]
+    except (OSError, ValueError, KeyError) as exc:
+        out["error"] = f"{state['url']} does not answer: {exc}"
+        return out
+    out["running"] = True
+    out["targets"] = [{"job": t["labels"].get("job", "?"), "instance": t["labels"].get("instance", "?"),
+                       "health": t["health"], "last_error": t.get("lastError", "")}
+                      for t in sorted(targets, key=lambda t: t["labels"].get("job", ""))]
+    return out
+
+
+def cmd_monitor_status(args: argparse.Namespace) -> int:
+    home = home_from(args)
+    status = collect_monitor_status(home)
+    if args.json:
+        print(json.dumps(status, indent=2))
+    else:
+        if status["running"]:
+            print(f"prometheus: running   url: {status['url']}")
+        else:
+            print(f"prometheus: {status['state'].lower()}" + (f"   ({status['error']})" if status.get("error") else ""))
+        if status["targets"]:
+            print(f"{'JOB':<16}{'INSTANCE':<22}{'HEALTH':<9}LAST ERROR")
+            for t in status["targets"]:
+                print(f"{t['job']:<16}{t['instance']:<22}{t['health']:<9}{t['last_error'] or '-'}")
+        for pid in status["leftovers"]:
+            print(f"leftover prometheus pid {pid}, run by no supervisord: `clustergate monitor down --home {home.root}` stops it")
+    if status["running"] and not status["targets"]:
+        print("no scrape target yet: Prometheus has not loaded its scrape config")
+    ok = status["running"] and bool(status["targets"]) and not status["leftovers"] and all(t["health"] == "up" for t in status["targets"])
+    return 0 if ok else 1
+
+
+def tcp_port(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a TCP port (1-65535), got {value}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("monitor", help="run a live Prometheus (scrape config + alert rules) for the running system")
+    sub = p.add_subparsers(dest="monitor_command", required=True, metavar="up|down|status")
+
+    def home_arg(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--home", help="directory with supervisord.conf and run/ (default: the repo root, or $CLUSTERGATE_HOME)")
+
+    q = sub.add_parser("up", help="start (or restart) Prometheus on 127.0.0.1 and wait until it is ready")
+    q.add_argument("--port", type=tcp_port, metavar="PORT", help="listen on 127.0.0.1:PORT (default: a free port)")
+    q.add_argument("--rules", metavar="PATH", help=f"alert rules file (default {RULES_DEFAULT.relative_to(REPO)})")
+    q.add_argument("--scrape-interval", type=positive_seconds, default=SCRAPE_INTERVAL_S_DEFAULT, metavar="SECONDS",
+                   help=f"scrape and rule evaluation interval (default {SCRAPE_INTERVAL_S_DEFAULT})")
+    q.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for readiness (default 30)")
+    home_arg(q)
+    q.set_defaults(func=cmd_monitor_up)
+    q = sub.add_parser("down", help="stop Prometheus (its data stays under run/prometheus/data)")
+    home_arg(q)
+    q.set_defaults(func=cmd_monitor_down)
+    q = sub.add_parser("status", help="whether Prometheus runs, its URL, and the health of every target")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    home_arg(q)
+    q.set_defaults(func=cmd_monitor_status)

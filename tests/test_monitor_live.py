@@ -1,0 +1,389 @@
+"""`clustergate monitor`: a real Prometheus (Debian's package) against a live demo system.
+
+The shipped alert rules and dashboard are proven on a live server, not only by promtool's unit
+tests: every target is scraped, stopping the state writer raises its staleness alerts (pending,
+then firing) and starting it again resolves them, and every PromQL expression of
+configs/grafana-dashboard.json and configs/alerts.yml evaluates without error and with data.
+
+Speed: scrapes and rule evaluations every second, and a rules file derived from configs/alerts.yml
+with every `for:` cut to FOR_S seconds (the expressions are the shipped ones, untouched).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from helpers import REPO, free_port, wait_for
+from launcher.monitor import data_dir
+from launcher.supervise import Home, home_processes, stop_processes
+from launcher.client import GateClient
+from reliability import LiveSystem, clustergate
+
+ALERTS = REPO / "configs" / "alerts.yml"
+DASHBOARD = REPO / "configs" / "grafana-dashboard.json"
+SCRAPE_INTERVAL_S = 1
+FOR_S = 4  # long enough to see `pending` at a 1 s evaluation, short enough for a quick test
+# What a state writer that stopped raises under the shipped rules: its target is down, and
+# p27_updates_total (exported by the state writer only) is gone. P27UpdatesStalled does not fire
+# for a stopped writer: its series disappears, and a rule on a missing series is silent, which is
+# why the absent() rule exists.
+STALENESS_ALERTS = {("ClustergateActorDown", "state_writer"), ("ClustergateMetricAbsent", "p27_updates_total")}
+# Grafana's variables, as the dashboard would expand them: $__rate_interval is at least 4 scrape
+# intervals (15 s leaves room for a late scrape on a loaded machine); $__range is the dashboard's
+# default time range (now-1h); $needed_points is the dashboard's own textbox default.
+RATE_INTERVAL = "15s"
+# Dashboard expressions allowed to have no data on a healthy demo, each with its reason. Empty:
+# with the few proposals the test sends, every panel has data. Keep it short and explained.
+DASHBOARD_NO_DATA_ALLOWED: dict[str, str] = {}
+# An alert expression is a firing condition, so on a healthy demo its full form is empty by design;
+# each is evaluated without error, and the quantity it watches (the left side of its final
+# comparison, or the argument of absent()) must have data, else the rule could never fire.
+COMPARISONS = ("==", "!=", ">=", "<=", ">", "<")
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+def fast_rules(text: str, for_s: int) -> str:
+    """configs/alerts.yml with every `for:` set to for_s seconds; expressions and labels untouched."""
+    data = yaml.safe_load(text)
+    rewritten = 0
+    for group in data["groups"]:
+        for rule in group["rules"]:
+            if "for" in rule:
+                rule["for"] = f"{for_s}s"
+                rewritten += 1
+    assert rewritten, "no `for:` to rewrite: the rules file changed shape"
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def watched_quantity(expr: str) -> str:
+    """What an alert expression watches: absent(X) -> X; `LHS <cmp> RHS` at the top level -> LHS
+    (the last top-level comparison); otherwise the expression itself."""
+    stripped = expr.strip()
+    if stripped.startswith("absent(") and stripped.endswith(")"):
+        return stripped[len("absent("):-1]
+    depth, quote, last = 0, "", None
+    i = 0
+    while i < len(stripped):
+        ch = stripped[i]
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'`":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif depth == 0:
+            for op in COMPARISONS:
+                if stripped.startswith(op, i) and not stripped.startswith("=~", i) and not stripped.startswith("!~", i):
+                    last = i
+                    i += len(op) - 1
+                    break
+        i += 1
+    return stripped[:last].strip() if last is not None else stripped
+
+
+def test_watched_quantity_takes_the_left_side_of_the_last_top_level_comparison() -> None:
+    assert watched_quantity("rate(x_total[10m]) == 0") == "rate(x_total[10m])"
+    assert watched_quantity("max(a) / max(b > 0) > 0.8") == "max(a) / max(b > 0)"
+    assert watched_quantity('up{job=~"gate|permit_issuer"} == 0') == 'up{job=~"gate|permit_issuer"}'
+    assert watched_quantity('up{job!~"a"} != 1') == 'up{job!~"a"}'
+    assert watched_quantity('absent(up{job="gate"})') == 'up{job="gate"}'
+    assert watched_quantity("max(p26_stress)") == "max(p26_stress)"
+
+
+def test_fast_rules_keep_every_shipped_expression_and_cut_every_for() -> None:
+    shipped = yaml.safe_load(ALERTS.read_text())
+    fast = yaml.safe_load(fast_rules(ALERTS.read_text(), FOR_S))
+    rules = [r for g in shipped["groups"] for r in g["rules"]]
+    fast_list = [r for g in fast["groups"] for r in g["rules"]]
+    assert [r["expr"] for r in fast_list] == [r["expr"] for r in rules]
+    assert [r.get("labels") for r in fast_list] == [r.get("labels") for r in rules]
+    assert all(r["for"] == f"{FOR_S}s" for r in fast_list if "for" in r)
+    assert sum("for" in r for r in fast_list) == sum("for" in r for r in rules) > 0
+
+
+def dashboard_exprs() -> list[str]:
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "expr" and isinstance(value, str):
+                    found.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(json.loads(DASHBOARD.read_text()))
+    return found
+
+
+def grafana_expand(expr: str) -> str:
+    dashboard = json.loads(DASHBOARD.read_text())
+    variables = {v["name"]: v["current"]["value"] for v in dashboard["templating"]["list"]
+                 if v.get("type") == "textbox"}
+    range_ = dashboard["time"]["from"].removeprefix("now-")
+    out = expr.replace("$__rate_interval", RATE_INTERVAL).replace("$__range", range_)
+    for name, value in variables.items():
+        out = out.replace(f"${name}", value)
+    assert "$" not in out, f"unexpanded Grafana variable in {expr!r}"
+    return out
+
+
+def alert_exprs() -> list[tuple[str, str]]:
+    return [(rule["alert"], rule["expr"]) for group in yaml.safe_load(ALERTS.read_text())["groups"]
+            for rule in group["rules"]]
+
+
+# --------------------------------------------------------------------------- the live system
+
+
+class Monitored:
+    def __init__(self, system: LiveSystem, url: str):
+        self.system = system
+        self.url = url
+
+    def get(self, path: str, **params: str) -> Any:
+        query = f"?{urllib.parse.urlencode(params)}" if params else ""
+        with urllib.request.urlopen(f"{self.url}{path}{query}", timeout=5) as response:
+            return json.loads(response.read().decode())
+
+    def query(self, expr: str) -> dict[str, Any]:
+        """/api/v1/query; an expression Prometheus rejects comes back as status "error"."""
+        try:
+            return self.get("/api/v1/query", query=expr)
+        except urllib.error.HTTPError as exc:  # 400/422 carry the error as JSON
+            return json.loads(exc.read().decode())
+
+    def targets(self) -> list[dict[str, Any]]:
+        return self.get("/api/v1/targets", state="active")["data"]["activeTargets"]
+
+    def active_alerts(self) -> dict[tuple[str, str], str]:
+        """(alertname, job or metric label) -> pending/firing."""
+        alerts = self.get("/api/v1/alerts")["data"]["alerts"]
+        return {(a["labels"]["alertname"], a["labels"].get("metric") or a["labels"].get("job", "")): a["state"]
+                for a in alerts}
+
+
+def _kill_home_prometheus(home: Path) -> None:
+    """Whatever happened in the test, no Prometheus of this home outlives it."""
+    stop_processes([p for p in home_processes(Home(home)) if p.what == "prometheus"])
+
+
+@pytest.fixture(scope="module")
+def monitored(tmp_path_factory) -> Monitored:
+    if shutil.which("prometheus") is None:
+        pytest.fail("prometheus is not on PATH: run `bash .ci/install-promtool` as root (make test does)")
+    tmp = tmp_path_factory.mktemp("monitor")
+    rules = tmp / "alerts-fast.yml"
+    rules.write_text(fast_rules(ALERTS.read_text(), FOR_S))
+    system = LiveSystem(tmp)
+    try:
+        system.up()
+        up = clustergate("monitor", "up", "--home", str(system.home), "--rules", str(rules),
+                         "--scrape-interval", str(SCRAPE_INTERVAL_S))
+        assert up.returncode == 0, up.stdout + up.stderr
+        url = json.loads((system.home / "run" / "prometheus" / "monitor.json").read_text())["url"]
+        yield Monitored(system, url)
+    finally:
+        clustergate("monitor", "down", "--home", str(system.home))
+        system.down()
+        _kill_home_prometheus(system.home)
+
+
+def test_monitor_scrapes_every_actor_and_status_shows_each_target_up(monitored: Monitored) -> None:
+    actors = set(monitored.system.data["actors"])
+
+    def every_target_up() -> bool:
+        targets = monitored.targets()
+        return {t["labels"]["job"] for t in targets} == actors and all(t["health"] == "up" for t in targets)
+
+    wait_for(every_target_up, 20, "every actor's target up in Prometheus", interval_s=0.2)
+    assert all(t["scrapeUrl"].startswith("http://127.0.0.1:") for t in monitored.targets())
+    status = clustergate("monitor", "status", "--home", str(monitored.system.home))
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert f"url: {monitored.url}" in status.stdout
+    for actor in actors:
+        assert any(line.split()[:1] == [actor] and " up " in line for line in status.stdout.splitlines()), status.stdout
+    system_status = monitored.system.status()
+    assert system_status["prometheus"]["state"] == "RUNNING" and system_status["prometheus"]["ready"] is True
+    flags = monitored.get("/api/v1/status/flags")["data"]
+    assert flags["web.listen-address"] == monitored.url.removeprefix("http://"), flags["web.listen-address"]
+    assert flags["web.listen-address"].startswith("127.0.0.1:")
+    config = yaml.safe_load(monitored.get("/api/v1/status/config")["data"]["yaml"])
+    assert not config.get("remote_write") and not config.get("alerting", {}).get("alertmanagers")
+
+
+def test_monitor_up_on_a_busy_port_says_so_and_leaves_the_running_one_alone(monitored: Monitored) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = clustergate("monitor", "up", "--home", str(monitored.system.home), "--port", str(port))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"FAILED: port {port} on 127.0.0.1 is busy: choose another with --port"
+    assert monitored.get("/api/v1/status/buildinfo")["status"] == "success"
+
+
+def test_stopping_the_state_writer_raises_its_staleness_alerts_pending_then_firing_and_restarting_resolves_them(
+        monitored: Monitored) -> None:
+    wait_for(lambda: not monitored.active_alerts(), 30, "no active alert on the healthy demo", interval_s=0.2)
+    api = monitored.system.supervisor.api
+    seen: dict[tuple[str, str], list[str]] = {key: [] for key in STALENESS_ALERTS}
+
+    def record() -> dict[tuple[str, str], str]:
+        active = monitored.active_alerts()
+        for key in STALENESS_ALERTS:
+            state = active.get(key)
+            if state and (not seen[key] or seen[key][-1] != state):
+                seen[key].append(state)
+        return active
+
+    api.stopProcess("state_writer")
+    try:
+        wait_for(lambda: all(record().get(key) == "firing" for key in STALENESS_ALERTS), 20,
+                 f"{sorted(STALENESS_ALERTS)} firing after the state writer stopped", interval_s=0.1)
+    finally:
+        api.startProcess("state_writer")
+    for key, states in seen.items():
+        assert states[:2] == ["pending", "firing"], f"{key} went {states}, not pending then firing"
+    wait_for(lambda: not STALENESS_ALERTS & set(monitored.active_alerts()), 30,
+             "the staleness alerts resolved after the state writer started again", interval_s=0.2)
+    firing = monitored.query('ALERTS{alertstate="firing",job="state_writer"}')["data"]["result"]
+    assert firing == [], firing
+
+
+def send_some_proposals(system: LiveSystem) -> None:
+    """A few decisions so the gate's counters and histograms move: one passing HOLD, a PARTIAL
+    that reaches the permit issuer, and a symbol outside the allowlist (downgraded to HOLD)."""
+    with GateClient(system.gate_endpoint, timeout_ms=3000, retries=3) as client:
+        for symbol, action, kill_score in [("BTCUSDT", "HOLD", 0.1), ("ETHUSDT", "PARTIAL_50", 0.9),
+                                           ("DOGEUSDT", "PARTIAL_25", 0.5), ("SOLUSDT", "PARTIAL_25", 0.3)]:
+            reply = client.propose(symbol, action, kill_score=kill_score)
+            assert reply["status"] == "ok", reply
+
+
+def test_every_dashboard_and_alert_expression_evaluates_with_data_on_the_live_demo(monitored: Monitored) -> None:
+    wait_for(lambda: not monitored.active_alerts(), 30, "the demo healthy again", interval_s=0.2)
+    send_some_proposals(monitored.system)
+    checks: list[tuple[str, str, bool]] = []  # (where, expression, must have data)
+    for expr in dashboard_exprs():
+        checks.append(("dashboard", grafana_expand(expr), expr not in DASHBOARD_NO_DATA_ALLOWED))
+    for name, expr in alert_exprs():
+        checks.append((f"alert {name}", expr, False))  # a firing condition: empty when healthy
+        checks.append((f"alert {name} (watched)", watched_quantity(expr), True))
+    assert len(checks) > 40
+
+    def problems() -> list[str]:
+        found = []
+        for where, expr, needs_data in checks:
+            answer = monitored.query(expr)
+            if answer.get("status") != "success":
+                found.append(f"{where}: {expr!r}: {answer.get('errorType')}: {answer.get('error')}")
+            elif needs_data and not answer["data"]["result"]:
+                found.append(f"{where}: {expr!r}: no data")
+        return found
+
+    last: list[str] = []
+
+    def all_good() -> bool:
+        nonlocal last
+        last = problems()
+        return not last
+
+    try:
+        wait_for(all_good, 20, "every expression answered with data", interval_s=0.5)
+    except AssertionError:
+        raise AssertionError("expressions failing on the live demo:\n" + "\n".join(last)) from None
+
+
+# --------------------------------------------------------------------------- without a system
+
+
+def test_monitor_up_refuses_a_home_whose_system_is_not_up(tmp_path: Path) -> None:
+    if shutil.which("prometheus") is None:
+        pytest.fail("prometheus is not on PATH: run `bash .ci/install-promtool` as root (make test does)")
+    result = clustergate("monitor", "up", "--home", str(tmp_path))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"FAILED: the system of {tmp_path} is not up"), result.stderr
+    assert "clustergate up FILE" in lines[0]
+    assert not (tmp_path / "run" / "programs.d" / "monitor.conf").exists()
+
+
+def test_monitor_up_refuses_rules_promtool_rejects_naming_the_file(tmp_path: Path) -> None:
+    if shutil.which("prometheus") is None:
+        pytest.fail("prometheus is not on PATH: run `bash .ci/install-promtool` as root (make test does)")
+    rules = tmp_path / "broken.yml"
+    rules.write_text("groups:\n  - name: g\n    rules:\n      - alert: Broken\n        expr: rate(x[5m] ==\n")
+    result = clustergate("monitor", "up", "--home", str(tmp_path), "--rules", str(rules))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"FAILED: {rules}: promtool check rules: "), result.stderr
+
+
+def test_monitor_up_without_the_prometheus_binary_names_the_package_to_install(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(tmp_path)}  # no prometheus there
+    result = subprocess.run([sys.executable, "-m", "launcher", "monitor", "up", "--home", str(tmp_path)],
+                            capture_output=True, text=True, cwd=REPO, timeout=60, env=env)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "prometheus is not on PATH" in lines[0], result.stderr
+    assert "apt-get install --no-install-recommends prometheus" in lines[0]
+
+
+def test_clustergate_down_stops_a_prometheus_of_the_home_left_without_supervisord(tmp_path: Path) -> None:
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.fail("prometheus is not on PATH: run `bash .ci/install-promtool` as root (make test does)")
+    home = Home(tmp_path / "home")
+    data_dir(home).mkdir(parents=True)
+    config = tmp_path / "prometheus.yml"
+    config.write_text("global: {scrape_interval: 15s}\nscrape_configs: []\n")
+    port = free_port()
+    proc = subprocess.Popen([binary, "--config.file", str(config), "--storage.tsdb.path", str(data_dir(home)),
+                             "--web.listen-address", f"127.0.0.1:{port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_for(lambda: [p.pid for p in home_processes(home) if p.what == "prometheus"] == [proc.pid], 10,
+                 "the stray prometheus seen as a process of the home")
+        status = clustergate("monitor", "status", "--home", str(home.root))
+        assert status.returncode == 1 and f"leftover prometheus pid {proc.pid}" in status.stdout, status.stdout
+        down = clustergate("down", "--home", str(home.root))
+        assert down.returncode == 0, down.stdout + down.stderr
+        assert f"stopped leftover pid {proc.pid} (prometheus)" in down.stdout, down.stdout
+        assert proc.wait(timeout=10) is not None
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+def test_prometheus_dies_with_a_killed_supervisord(monitored: Monitored) -> None:
+    """Last in the module: it kills the system's supervisord (the fixture's teardown cleans up)."""
+    home = Home(monitored.system.home)
+    pids = [p.pid for p in home_processes(home) if p.what == "prometheus"]
+    assert len(pids) == 1, pids
+    os.kill(monitored.system.supervisor.pid(), signal.SIGKILL)
+    wait_for(lambda: not [p for p in home_processes(home) if p.what == "prometheus"], 10,
+             "prometheus gone after supervisord was killed")
