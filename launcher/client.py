@@ -38,7 +38,22 @@ ACTIONS = ("HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSE
 DEFAULT_TIMEOUT_MS = 2000
 DEFAULT_RETRIES = 2
 OVERLOAD_BACKOFF_MS = 20
+# The longest single wait for a reply: a Ctrl-C that lands just before a long poll starts is only
+# handled when that poll returns, so the wait is cut into slices this long.
+POLL_SLICE_MS = 100
 OVERLOAD_BACKOFF_MAX_MS = 500
+
+
+def _wait_for_reply(sock: zmq.Socket, timeout_ms: int) -> bool:
+    """True when a reply is waiting within timeout_ms; polls in POLL_SLICE_MS slices so that a signal
+    (Ctrl-C) is handled within a slice, whenever it arrives."""
+    deadline = time.monotonic() + timeout_ms / 1000.0
+    while True:
+        left_ms = (deadline - time.monotonic()) * 1000.0
+        if left_ms <= 0:
+            return False
+        if sock.poll(min(POLL_SLICE_MS, max(1, int(left_ms))), zmq.POLLIN):
+            return True
 
 
 class GateUnavailable(RuntimeError):
@@ -106,7 +121,7 @@ class GateClient:
             sock = self._socket()
             try:
                 sock.send_multipart(frames)
-                if sock.poll(self.timeout_ms, zmq.POLLIN):
+                if _wait_for_reply(sock, self.timeout_ms):
                     return json.loads(sock.recv())
             except BaseException:
                 # Interrupted between send and recv (KeyboardInterrupt, a bad reply...): a REQ socket
@@ -133,7 +148,7 @@ class GateClient:
             sock = self._socket()
             try:
                 sock.send(json.dumps(body, separators=(",", ":")).encode())
-                reply = json.loads(sock.recv()) if sock.poll(self.timeout_ms, zmq.POLLIN) else None
+                reply = json.loads(sock.recv()) if _wait_for_reply(sock, self.timeout_ms) else None
             except BaseException:
                 self._reset()  # a REQ socket still waiting for its reply refuses every later send
                 raise
