@@ -159,4 +159,18 @@ MUTATIONS: list[Mutation] = [
         "            if reply.get(\"reason\") != \"overloaded\" or reply.get(\"status\") == \"ok\":\n",
         "            if True:\n",
         ("tests/test_gate_deadlines.py::test_an_overloaded_reply_is_retried_with_the_same_plan_id_after_a_growing_backoff",)),
+    Mutation(
+        "issuers_ignore_a_cooldown_another_issuer_set",
+        "with two gate + permit_issuer pairs on one Redis, a symbol gets one permit at its proposed action per cooldown (issue 12)",
+        "actors/permit_issuer.py",
+        "if issue and ARGV[7] == '0' and redis.call('EXISTS', KEYS[4]) == 1 then",
+        "if false then",
+        ("tests/test_ha_gates.py::test_two_issuers_given_the_same_symbol_at_once_without_a_cooldown_issue_one_permit_and_refuse_the_other",)),
+    Mutation(
+        "issuers_decide_a_plan_id_again",
+        "two gates deciding one plan_id at once give one decision; the other gets it replayed (issue 12)",
+        "actors/permit_issuer.py",
+        "local previous = redis.call('GET', KEYS[1])\n",
+        "local previous = false\n",
+        ("tests/test_ha_gates.py::test_two_gates_deciding_the_same_plan_id_at_once_give_one_decision_and_the_other_is_a_replay",)),
 ]
