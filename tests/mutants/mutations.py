@@ -173,4 +173,25 @@ MUTATIONS: list[Mutation] = [
         "local previous = redis.call('GET', KEYS[1])\n",
         "local previous = false\n",
         ("tests/test_ha_gates.py::test_two_gates_deciding_the_same_plan_id_at_once_give_one_decision_and_the_other_is_a_replay",)),
+    Mutation(
+        "failover_with_a_new_plan_id",
+        "the client moves to the next gate with the same plan_id (issue 12)",
+        "launcher/client.py",
+        "                self._next_server()\n                timeouts += 1\n",
+        "                self._next_server()\n                body['plan_id'] = uuid.uuid4().hex\n                timeouts += 1\n",
+        ("tests/test_ha_failover.py::test_a_client_gets_its_decision_from_the_other_gate_when_the_first_is_sigkilled",)),
+    Mutation(
+        "no_failover_on_timeout",
+        "on a timeout the client asks the next gate (issue 12)",
+        "launcher/client.py",
+        "                self._next_server()\n                timeouts += 1\n",
+        "                self._reset()\n                timeouts += 1\n",
+        ("tests/test_ha_failover.py::test_a_client_gets_its_decision_from_the_other_gate_when_the_first_is_sigkilled",)),
+    Mutation(
+        "overloaded_stays_on_the_same_gate",
+        "an overloaded reply moves the client to the next gate at once (issue 12)",
+        "launcher/client.py",
+        "                self._next_server()\n                continue\n            overloaded_in_a_row = 0\n",
+        "                continue\n            overloaded_in_a_row = 0\n",
+        ("tests/test_ha_failover.py::test_every_attempt_of_a_failover_carries_the_same_plan_id_and_an_overloaded_gate_hands_over_at_once",)),
 ]
