@@ -194,4 +194,32 @@ MUTATIONS: list[Mutation] = [
         "                self._next_server()\n                continue\n            overloaded_in_a_row = 0\n",
         "                continue\n            overloaded_in_a_row = 0\n",
         ("tests/test_ha_failover.py::test_every_attempt_of_a_failover_carries_the_same_plan_id_and_an_overloaded_gate_hands_over_at_once",)),
+    Mutation(
+        "state_write_ignores_the_fencing_token",
+        "a state writer paused past its lease can never overwrite a newer one: the write checks the token (issue 12)",
+        "actors/state_writer.py",
+        "                    if newest is None or int(newest) != fence:\n",
+        "                    if False:\n",
+        ("tests/test_ha_standby.py::test_a_paused_active_writer_resumed_after_its_lease_is_refused_by_the_fencing_token_and_counts_it",)),
+    Mutation(
+        "standby_writes_without_the_lease",
+        "only the holder of the lease writes; the standby stays warm and writes nothing (issue 12)",
+        "actors/state_writer.py",
+        "        if self.lease_ms and self.fence is None:  # standing by",
+        "        if False:  # standing by",
+        ("tests/test_ha_standby.py::test_two_state_writers_one_writes_the_other_stands_by_and_every_record_carries_a_rising_token",)),
+    Mutation(
+        "standby_never_takes_a_free_lease",
+        "the standby takes over within 2 cadences of the active writer's death (issue 12)",
+        "actors/state_writer.py",
+        "        if token:\n            self.fence, self.lease_value",
+        "        if token and self.name == 'state_writer':\n            self.fence, self.lease_value",
+        ("tests/test_ha_standby.py::test_the_standby_writes_within_two_cadences_of_the_active_writer_being_killed",)),
+    Mutation(
+        "fence_check_outside_the_transaction",
+        "the fencing token is checked atomically with the state write (WATCH on the fence counter) (issue 12)",
+        "actors/state_writer.py",
+        "pipe.watch(keys.CLUSTERS, keys.STATE_WRITER_FENCE)",
+        "pipe.watch(keys.CLUSTERS)",
+        ("tests/test_ha_standby.py::test_a_newer_token_taken_between_the_fence_check_and_exec_aborts_the_old_writers_transaction",)),
 ]
