@@ -182,6 +182,8 @@ class StateWriterActor(Actor):
         self.lease_ms = lease_ms
         self.fence: int | None = None  # the fencing token of the lease this writer holds
         self.lease_value = ""
+        # A standby's latest ready message: written at once when it takes the lease, if under a cadence old.
+        self.standby_message: tuple[dict[str, Any], float] | None = None
         self.holder = f"{self.name}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         # Renewed only while state messages keep coming, so a dead chain upstream lets the lease lapse.
         self.renew_within_s = 1.5 * cadence_s
@@ -209,6 +211,20 @@ class StateWriterActor(Actor):
             self.fence, self.lease_value = token, f"{self.holder}/{token}"
             self.m.lease_held.set(1)
             self.log.info("lease_acquired", fence_token=token)
+            self.write_latest(cadence_s=self.renew_within_s / 1.5)
+
+    def write_latest(self, cadence_s: float) -> None:
+        """Just after taking the lease: write the latest state this standby got, rather than wait up to a
+        cadence for the next, when it is under a cadence old and newer than the state in Redis."""
+        latest, self.standby_message = self.standby_message, None
+        if latest is None or time.monotonic() - latest[1] > cadence_s:
+            return
+        try:
+            written = self.redis.hget(keys.CLUSTER_STATE, "updated_ts")
+        except redis.RedisError:
+            return
+        if written is None or int(latest[0]["ts"]) > int(float(written)):
+            self.write(latest[0])
 
     def stand_by(self, why: str) -> None:
         self.log.warning(why, fence_token=self.fence)
@@ -261,8 +277,13 @@ class StateWriterActor(Actor):
             self.update_ready()
             return
         if self.lease_ms and self.fence is None:  # standing by: kept warm, writes nothing
+            self.standby_message = (message, self.last_state_mono)
             self.update_ready()
             return
+        self.write(message)
+
+    def write(self, message: dict[str, Any]) -> None:
+        """Write one ready state message (fenced when there is a lease); count and log what was not written."""
         try:
             if self.known_ids is None:
                 self.known_ids = self.existing_ids()
