@@ -302,6 +302,8 @@ class BufferActor(Actor):
         # until the clock comes back (the history is then reloaded) or the saved history has aged out.
         self.clock_anchor = (now, time.monotonic())
         self.persist_held_until_mono: float | None = None
+        self.held_for_back_step = False  # the hold is for a backward step (a second one must not end it)
+        self.recent_steps: list[tuple[float, float]] = []  # (monotonic time, forward step s) within one window
         for symbol in self.topology.symbols:
             self.m.points.labels(symbol=symbol).set(0)
             self.m.last_accepted.labels(symbol=symbol).set(0)
@@ -349,7 +351,12 @@ class BufferActor(Actor):
                        clock_slot=self.grid.slot_of(now), action="head moved back to the clock, history reloaded")
         self.grid.rewind(self.grid.slot_of(now))
         self.clock_anchor = (now, time.monotonic())
-        self.persist_held_until_mono = None
+        # After a forward fault the hold ends here; with none, the clock itself stepped back: the saved
+        # history lies ahead of it and the emptied grid must not replace it (reloaded when it comes forward).
+        ahead_fault_ended = self.persist_held_until_mono is not None and not self.held_for_back_step
+        self.persist_held_until_mono = (None if ahead_fault_ended
+                                        else time.monotonic() + self.grid.capacity * self.cadence_s)
+        self.held_for_back_step = not ahead_fault_ended
         if self.settings.persist:
             self.history_pending = True
             self.load_history()
@@ -359,9 +366,19 @@ class BufferActor(Actor):
         now, mono = time.time(), time.monotonic()
         step = clock_step_s(*self.clock_anchor, now, mono)
         self.clock_anchor = (now, mono)
-        if step > TICK_FUTURE_SKEW_S + self.cadence_s:
+        # Forward steps summed over one window length: +4 s every 0.5 s cadence (each under the 5.5 s
+        # threshold) moved the head 48 s ahead and persisted the wiped grid. NTP slewing (<= 0.5 ms/s)
+        # adds at most 0.05% of the window.
+        window_s = self.grid.capacity * self.cadence_s
+        self.recent_steps = [(m, s) for m, s in self.recent_steps if m > mono - window_s]
+        if step > 0:
+            self.recent_steps.append((mono, step))
+        if sum(s for _, s in self.recent_steps) > TICK_FUTURE_SKEW_S + self.cadence_s:
+            self.recent_steps = []
             self.m.clock_faults.labels(direction="ahead").inc()
             self.persist_held_until_mono = mono + self.grid.capacity * self.cadence_s
+            self.held_for_back_step = False
+            self.history_pending = self.settings.persist  # after a backward step, the saved slots are back in range
             self.log.error("clock_fault", direction="ahead", step_s=round(step, 3),
                            action="history not persisted until the clock comes back")
         elif self.persist_held_until_mono is not None and mono >= self.persist_held_until_mono:

@@ -2,7 +2,8 @@
 
 Rule a reader must keep: a price further than the symbol's limit (a fraction: 0.25 = 25%) from the
 last price accepted for that symbol is refused; when the next print agrees with the refused one
-(within the limit of it), the market really moved and that next print is accepted. Pure: no clock,
+(within the limit of it) or is beyond the limit on the same side (a crash that keeps falling), the
+market really moved and that next print is accepted. Pure: no clock,
 no I/O. The price feed and the buffer each keep their own filter.
 """
 
@@ -32,8 +33,8 @@ class JumpFilter:
         if limit is None or last is None or abs(price - last) <= limit * last:
             return False
         before = self.refused.get(symbol)
-        if before is not None and abs(price - before) <= limit * before:
-            return False  # two prints in a row at the new level: a real move
+        if before is not None and (abs(price - before) <= limit * before or (price - last) * (before - last) > 0):
+            return False  # two prints in a row at the new level, or beyond it on the same side: a real move
         self.refused[symbol] = price
         return True
 

@@ -261,6 +261,8 @@ def parse_replay_csv(text: str, allowlist: Iterable[str]) -> ReplayData:
             continue
         if header is None:
             header = [c.strip() for c in row]
+            while len(header) > 1 and not header[-1]:  # a trailing comma (spreadsheet export): no column
+                header.pop()
             if not header or header[0].lower() not in TS_COLUMNS:
                 raise ValueError(f"line {line_no}: header must start with ts (or timestamp, time), got {row!r}")
             lowered = [h.lower() for h in header]
@@ -275,6 +277,8 @@ def parse_replay_csv(text: str, allowlist: Iterable[str]) -> ReplayData:
                             f"line {line_no}: header column {sym!r} is not a symbol: the long form is "
                             f"ts,symbol,price (or close), the wide form ts,SYM1,SYM2,...")
             continue
+        if len(row) > len(header) and not "".join(row[len(header):]).strip():
+            row = row[:len(header)]
         if len(row) != len(header):
             data.bad_rows.append((line_no, f"expected {len(header)} columns, got {len(row)}"))
             continue
@@ -341,6 +345,10 @@ def read_replay_file(path: Any, allowlist: Iterable[str]) -> ReplayData:
     return data
 
 
+# A loop's rebase factor stays within e ** this (1e12); past it the series starts again from the file.
+LOOP_REBASE_MAX_LOG = math.log(1e12)
+
+
 class ReplaySchedule:
     """When each replay row is due, in seconds after the start of the replay, looping if asked.
 
@@ -368,6 +376,8 @@ class ReplaySchedule:
             self.offset_s += self.relative_s[-1] + self.loop_gap_s
             self.index = 0
             self.passes += 1
+            if any(abs(g) * self.passes > LOOP_REBASE_MAX_LOG for g in self.growth.values()):
+                self.passes = 0  # one jump back: a x100 file's prices were inf by pass 154, pop() overflowed at 155
         return self.offset_s + self.relative_s[self.index]
 
     def pop(self) -> ReplayRow:

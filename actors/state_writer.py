@@ -37,7 +37,13 @@ from actors.clusterer import decode_state
 from actors.redis_conn import connect
 from actors.runtime import Actor, main
 
-FAIL_REASONS = ("upstream_not_ready", "redis_unavailable", "bad_state", "write_conflict", "fenced")
+FAIL_REASONS = ("upstream_not_ready", "redis_unavailable", "bad_state", "write_conflict", "superseded", "fenced")
+
+
+class StateSuperseded(Exception):
+    """The stored state is newer than the one to write (another writer is ahead): nothing is written."""
+
+
 WRITE_ATTEMPTS = 5  # WATCH races lost in a row before an update is given up (counted write_conflict)
 
 
@@ -114,12 +120,15 @@ def queue_writes(pipe: Any, message: dict[str, Any], stale_ids: set[str], stream
 
 
 def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str], stream_maxlen: int,
-                before_exec: Callable[[], None] | None = None, fence: int | None = None) -> int:
+                before_exec: Callable[[], None] | None = None, newer_within_s: float = 120.0,
+                fence: int | None = None) -> int:
     """Write one ready state message and delete every cluster id it no longer has; returns updated_ts.
 
     The ids to delete are read under WATCH of the clusters hash: when another writer (a deploy overlap,
     a standby) changed it before our EXEC, the transaction is refused and redone on a fresh read, so
-    no per-cluster hash outlives its entry. before_exec runs just before EXEC (tests race a second
+    no per-cluster hash outlives its entry. A message older than the stored updated_ts by at most
+    newer_within_s raises StateSuperseded and writes nothing (a lagging writer moved updated_ts
+    backwards); a stored updated_ts further ahead is a clock fault and is overwritten. before_exec runs just before EXEC (tests race a second
     writer there). Raises redis.WatchError after WRITE_ATTEMPTS lost races.
 
     With a fencing token, the fence counter is watched too and must equal it, else Fenced is raised and
@@ -129,12 +138,16 @@ def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str
         with client.pipeline(transaction=True) as pipe:
             try:
                 if fence is None:
-                    pipe.watch(keys.CLUSTERS)
+                    pipe.watch(keys.CLUSTERS, keys.CLUSTER_STATE)
                 else:
-                    pipe.watch(keys.CLUSTERS, keys.STATE_WRITER_FENCE)
+                    pipe.watch(keys.CLUSTERS, keys.CLUSTER_STATE, keys.STATE_WRITER_FENCE)
                     newest = pipe.get(keys.STATE_WRITER_FENCE)
                     if newest is None or int(newest) != fence:
                         raise Fenced(f"fencing token {fence} is not the newest ({newest})")
+                stored_ts = pipe.hget(keys.CLUSTER_STATE, "updated_ts")
+                ahead_s = int(stored_ts) - int(message["ts"]) if stored_ts is not None and stored_ts.isdigit() else 0
+                if 0 < ahead_s <= newer_within_s:  # further ahead: a clock fault, not a newer writer
+                    raise StateSuperseded(f"state of {int(message['ts'])} older than the stored state of {int(stored_ts)}")
                 stale = (known_ids | set(pipe.hkeys(keys.CLUSTERS))) - new_ids
                 pipe.multi()
                 updated_ts = queue_writes(pipe, message, stale, stream_maxlen, fence)
@@ -289,11 +302,15 @@ class StateWriterActor(Actor):
                 self.known_ids = self.existing_ids()
             new_ids = {c["id"] for c in message["clusters"]}
             updated_ts = write_state(self.redis, message, self.known_ids, self.settings.stream_maxlen,
-                                     fence=self.fence if self.lease_ms else None)
+                                     newer_within_s=self.freshness_s, fence=self.fence if self.lease_ms else None)
         except Fenced as exc:
             self.m.fail_closed.labels(reason="fenced").inc()
             self.log.warning("fenced", error=str(exc))
             self.stand_by("state_not_written_fenced")
+            return
+        except StateSuperseded as exc:
+            self.m.fail_closed.labels(reason="superseded").inc()
+            self.log.warning("state_not_written", reason=str(exc))
             return
         except redis.WatchError:
             self.m.fail_closed.labels(reason="write_conflict").inc()

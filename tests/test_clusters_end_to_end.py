@@ -37,6 +37,7 @@ class TickFeed:
         self.prices = {"BTCUSDT": 64000.0, "ETHUSDT": 3400.0, "SOLUSDT": 150.0}
         self.ticking = threading.Event()  # cleared: no more price ticks, snapshots kept fresh
         self.ticking.set()
+        self.silenced: set[str] = set()  # symbols whose ticks stop while the others keep ticking
 
     def start(self) -> "TickFeed":
         self.thread.start()
@@ -51,7 +52,7 @@ class TickFeed:
                 beta = 0.0 if symbol == "SOLUSDT" else 1.0
                 self.prices[symbol] *= math.exp(beta * market + rng.normal(0, 0.003 if beta else 0.01))
                 seq += 1
-                if self.ticking.is_set():
+                if self.ticking.is_set() and symbol not in self.silenced:
                     self.sock.send_multipart(Tick(symbol, self.prices[symbol], time.time(), seq).frames())
             self.sock.send_multipart([b"tick.BTCUSDT", b"not json"])        # counted, never used
             self.sock.send_multipart(Tick("DOGEUSDT", 0.1, time.time(), seq).frames())  # not in the allowlist

@@ -61,11 +61,11 @@ MUTATIONS: list[Mutation] = [
         "drop_accepted_ticks",
         "every tick the buffer receives is used or counted as rejected (finding 4)",
         "actors/buffer.py",
-        "        reason = add_tick(self.grid, tick.symbol, tick.price, tick.ts, time.time())\n",
+        "        reason = add_checked_tick(self.grid, self.jumps, tick.symbol, tick.price, tick.ts, now)\n",
         "        self._mutant_n = getattr(self, '_mutant_n', 0) + 1\n"
         "        if self._mutant_n % 10 == 0:\n"
         "            return\n"
-        "        reason = add_tick(self.grid, tick.symbol, tick.price, tick.ts, time.time())\n",
+        "        reason = add_checked_tick(self.grid, self.jumps, tick.symbol, tick.price, tick.ts, now)\n",
         ("tests/test_bench_smoke.py::test_every_tick_sent_to_the_buffer_is_counted_as_accepted_or_rejected",)),
     Mutation(
         "gate_never_asks_the_issuer",
@@ -135,7 +135,7 @@ MUTATIONS: list[Mutation] = [
         "issuer_ignores_the_item_deadline",
         "the issuer's script refuses (expired) an item whose own deadline Redis's clock has passed (issue 14)",
         "actors/permit_issuer.py",
-        "deadline_ms if own is None else str(max(1, int(own * 1000)))",
+        "deadline_ms if own is None else str(max(1, int((own + ahead_s) * 1000)))",
         "deadline_ms",
         ("tests/test_gate_deadlines.py::test_the_issuer_writes_nothing_for_an_item_whose_own_deadline_redis_time_has_passed",)),
     Mutation(
@@ -219,7 +219,7 @@ MUTATIONS: list[Mutation] = [
         "fence_check_outside_the_transaction",
         "the fencing token is checked atomically with the state write (WATCH on the fence counter) (issue 12)",
         "actors/state_writer.py",
-        "pipe.watch(keys.CLUSTERS, keys.STATE_WRITER_FENCE)",
-        "pipe.watch(keys.CLUSTERS)",
+        "pipe.watch(keys.CLUSTERS, keys.CLUSTER_STATE, keys.STATE_WRITER_FENCE)",
+        "pipe.watch(keys.CLUSTERS, keys.CLUSTER_STATE)",
         ("tests/test_ha_standby.py::test_a_newer_token_taken_between_the_fence_check_and_exec_aborts_the_old_writers_transaction",)),
 ]

@@ -1,0 +1,376 @@
+"""Issue 17 review (attack-17): defects found in the merged cluster-side hardening, each reproduced
+first; pure maths as plain functions, the rest against real processes (redis-server, actors)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from actors.buffer import PriceGrid, add_tick, window_header
+from actors.correlator import correlate_window, ledoit_wolf_intensity
+from actors.jumps import JumpFilter
+from actors.price_feed import ReplayRow, ReplaySchedule
+from feed_helpers import TickListener, feed_topology, metric, metrics_port, tick_endpoint
+from helpers import ActorProcess, wait_for, write_topology
+from test_clusters_end_to_end import system  # noqa: F401  (the fixture: real redis-server and P2.7 actors)
+
+CADENCE_S = 60.0
+
+
+# --------------------------------------------------------------------------- jump filter
+
+
+def test_a_crash_that_keeps_falling_30_percent_a_print_is_not_refused_forever():
+    """Every print of a crash falling 30% a print was refused (100 -> 5.8 over 8 prints, none accepted):
+    the symbol froze at its pre-crash price exactly when its risk mattered most."""
+    jumps = JumpFilter(0.25)
+    jumps.accepted("SOLUSDT", 100.0)
+    price, accepted = 100.0, []
+    for _ in range(8):
+        price *= 0.7
+        if not jumps.refuses("SOLUSDT", price):
+            jumps.accepted("SOLUSDT", price)
+            accepted.append(price)
+    assert len(accepted) >= 4, accepted  # at most one print in two lost, never all
+    assert jumps.last["SOLUSDT"] <= 100.0 * 0.7 ** 7
+
+
+def test_one_bad_print_between_good_ones_is_still_refused():
+    jumps = JumpFilter(0.25)
+    jumps.accepted("SOLUSDT", 100.0)
+    assert jumps.refuses("SOLUSDT", 130.0)
+    assert not jumps.refuses("SOLUSDT", 101.0)  # back at the old level: the 130 was a bad print
+    jumps.accepted("SOLUSDT", 101.0)
+    assert jumps.refuses("SOLUSDT", 70.0)       # a bad print the other side, then one more
+    assert jumps.refuses("SOLUSDT", 140.0)      # the other side of the last accepted price: refused too
+
+
+def test_a_replayed_crash_reaches_subscribers_through_a_real_feed(tmp_path):
+    """Process run of the crash above: only 100 was ever published before the fix."""
+    rows = "".join(f"{i * 0.1:.1f},{100 * 0.7 ** i:.6f}\n" for i in range(10))
+    (tmp_path / "prices.csv").write_text("ts,SOLUSDT\n" + rows)
+    path, data = feed_topology(tmp_path, "redis://127.0.0.1:1/0", {
+        "source": "replay", "heartbeat_s": 0.5, "replay": {"path": "prices.csv", "speed": 1, "loop": False}})
+    listener = TickListener(tick_endpoint(data))
+    feed = ActorProcess(path, "price_feed").start()
+    try:
+        port = metrics_port(data)
+        seen: list[float] = []
+
+        def crash_published() -> bool:
+            seen.extend(t["price"] for t in listener.ticks()[len(seen):])
+            return bool(seen) and min(seen) < 10.0
+
+        wait_for(crash_published, 15, "the crash's low prints published")
+        assert metric(port, "price_feed_rejected_prices_total", symbol="SOLUSDT", reason="jump") <= 5
+    finally:
+        listener.close()
+        feed.terminate()
+
+
+# --------------------------------------------------------------------------- a symbol that stopped
+
+
+def grid_with_one_symbol_stopped(stopped_from_slot: int) -> tuple[PriceGrid, list[str]]:
+    rng = np.random.default_rng(1)
+    symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+    grid = PriceGrid(symbols, CADENCE_S, 42, 1000)
+    log_p = np.log([100.0, 100.0, 100.0])
+    for slot in range(1000, 1040):
+        log_p += rng.normal(0, 0.01) + rng.normal(0, 0.002, 3)
+        for symbol, lp in zip(symbols, log_p):
+            if symbol == "BTCUSDT" and slot >= stopped_from_slot:
+                continue
+            assert add_tick(grid, symbol, float(math.exp(lp)), slot * CADENCE_S + 1, slot * CADENCE_S + 2) is None
+    return grid, symbols
+
+
+def test_a_symbol_whose_ticks_stopped_leaves_the_matrix_while_the_others_keep_ticking():
+    """BTC stopped 29 cadences ago, ETH and SOL tick: the state was ready with price_age_s 64 s and BTC's
+    28-cadence-old correlations in it (the age is the newest over all symbols, so one live symbol hid it)."""
+    grid, symbols = grid_with_one_symbol_stopped(1012)
+    now = 1040 * CADENCE_S + 5
+    grid.advance(grid.slot_of(now))
+    first, prices = grid.window(41)
+    header = window_header(symbols, CADENCE_S, first, prices, now, grid.newest_tick_ts())
+    assert header["points_per_symbol"]["BTCUSDT"] >= 10  # still enough old returns to enter the matrix
+    result = correlate_window(symbols, prices, cadence_s=CADENCE_S, min_returns=10,
+                              newest_tick_ts=header["newest_tick_ts"], now_s=now, max_price_age_s=5 * CADENCE_S)
+    assert result["ready"] and result["symbols"] == ["ETHUSDT", "SOLUSDT"]
+    assert "BTCUSDT" not in result["realized_vol"]  # the gate uses its constant sigma for it
+    only_btc_live = correlate_window(["BTCUSDT", "ETHUSDT"], prices[:2], cadence_s=CADENCE_S, min_returns=10,
+                                     newest_tick_ts=header["newest_tick_ts"], now_s=now,
+                                     max_price_age_s=5 * CADENCE_S)
+    assert not only_btc_live["ready"] and only_btc_live["reason"] == "prices_stale"
+
+
+def test_a_held_symbol_that_stopped_ticking_leaves_the_fresh_state_of_a_real_cluster_side(system):
+    """Process run: BTCUSDT (held) silenced while ETH and SOL tick; a fresh state written 7 cadences
+    after BTC's last accepted tick (max_price_age_s is 5) still carried BTC's realized vol and matrix row."""
+    import time
+
+    from actors import keys
+    from helpers import scrape
+    from test_clusters_end_to_end import CADENCE_S as E2E_CADENCE_S, corr_ready, fresh_state
+
+    ports, r = system["ports"], system["redis"]
+    wait_for(lambda: corr_ready(ports["state_writer"]) and "BTCUSDT" in r.hgetall(keys.REALIZED_VOL), 40,
+             "ready, BTC in the realized vol")
+    system["feed"].silenced.add("BTCUSDT")
+
+    def btc_age_s() -> float:
+        last = scrape(ports["buffer"]).get('p27_buffer_last_accepted_tick_timestamp_seconds{symbol="BTCUSDT"}', 0)
+        return time.time() - last
+
+    wait_for(lambda: btc_age_s() > 7 * E2E_CADENCE_S, 20, "BTC's last accepted tick 7 cadences old")
+    after = time.time() + 1
+    wait_for(lambda: fresh_state(r) and float(r.hget(keys.REALIZED_VOL, keys.REALIZED_VOL_UPDATED_TS) or 0) >= after,
+             20, "a fresh state written after that")
+    assert "BTCUSDT" not in r.hgetall(keys.REALIZED_VOL)
+    assert scrape(ports["correlator"]).get("p27_symbols_in_matrix") == 2
+
+
+# --------------------------------------------------------------------------- robust Ledoit-Wolf
+
+
+def test_one_bad_print_on_a_symbol_whose_returns_are_mostly_zero_does_not_set_the_shrinkage():
+    """A quantised symbol (a stablecoin: most returns exactly 0) has MAD 0, so its row was not clipped:
+    one print 20% off (inside max_tick_jump) took the intensity from 0.05 to 0.33 and corr(BTC, ETH)
+    from 0.9 to 0.60, the defect of issue 17 #4 again."""
+    rng = np.random.default_rng(1)
+    t = 361
+    market = rng.normal(0, 0.01, t)
+    btc = 100 * np.exp(np.cumsum(market + rng.normal(0, 0.003, t)))
+    eth = 50 * np.exp(np.cumsum(market + rng.normal(0, 0.003, t)))
+    usdc = np.ones(t)
+    usdc[rng.choice(t, 10, replace=False)] = 1.0001
+    bad = usdc.copy()
+    bad[200] = 1.2
+    clean = correlate_window(["BTCUSDT", "ETHUSDT", "USDCUSDT"], np.vstack([btc, eth, usdc]), cadence_s=CADENCE_S,
+                             min_returns=10, shrinkage="ledoit_wolf")
+    hit = correlate_window(["BTCUSDT", "ETHUSDT", "USDCUSDT"], np.vstack([btc, eth, bad]), cadence_s=CADENCE_S,
+                           min_returns=10, shrinkage="ledoit_wolf")
+    assert hit["shrinkage"] == pytest.approx(clean["shrinkage"], abs=0.02)
+    assert hit["matrix"][0, 1] == pytest.approx(clean["matrix"][0, 1], abs=0.02)
+    constant = np.vstack([np.diff(np.log(btc)), np.zeros(t - 1)])
+    assert math.isfinite(ledoit_wolf_intensity(constant))
+
+
+# --------------------------------------------------------------------------- replay loop rebase
+
+
+def test_a_looped_replay_of_a_trending_file_keeps_publishing_finite_prices():
+    """A file rising 100x a pass: pass 155 raised OverflowError in pop() (prices were inf a pass before),
+    which stopped the replay for good (the one-shot replay timer was not re-armed)."""
+    schedule = ReplaySchedule([ReplayRow(0.0, "BTCUSDT", 100.0), ReplayRow(60.0, "BTCUSDT", 1e4)], 1.0, True, 1.0)
+    prices = []
+    for _ in range(1000):
+        assert schedule.next_due_s() is not None
+        prices.append(schedule.pop().price)
+    assert all(math.isfinite(p) and 0 < p < 1e300 for p in prices)
+
+
+def test_a_real_feed_looping_a_steep_file_keeps_publishing(tmp_path):
+    (tmp_path / "prices.csv").write_text("ts,BTCUSDT\n0,1\n0.01,1e40\n")
+    path, data = feed_topology(tmp_path, "redis://127.0.0.1:1/0", {
+        "source": "replay", "heartbeat_s": 0.5, "interval_s": 0.01,
+        "replay": {"path": "prices.csv", "speed": 1, "loop": True}})
+    data["clusters"]["max_tick_jump"] = None  # the file's one pass is a x1e40 move
+    path = write_topology(path, data)
+    feed = ActorProcess(path, "price_feed").start()
+    try:
+        port = metrics_port(data)
+        wait_for(lambda: metric(port, "price_feed_ticks_total") >= 60 or "handler_error" in feed.log(), 20,
+                 "60 ticks (30 passes) or an error")
+        assert "handler_error" not in feed.log(), feed.log()[-2000:]
+    finally:
+        feed.terminate()
+
+
+# --------------------------------------------------------------------------- buffer clock steps
+
+
+def test_a_backward_clock_step_neither_wipes_the_saved_history_nor_loses_the_points(system, tmp_path):
+    """Process run: the buffer's clock stepped back 3600 s for 4 cadences. The head moved back to the
+    clock, so every slot was "in the future" and dropped, and the empty grid was persisted over the
+    saved history (no hold for a backward step); when the clock came forward again nothing was reloaded."""
+    import redis as redis_lib
+
+    from actors import keys
+    from actors.buffer import PriceGrid
+    from helpers import scrape
+    from test_clusters_end_to_end import CADENCE_S as E2E_CADENCE_S, SteppedClockProcess, buffer_points
+
+    procs, ports, data = system["procs"], system["ports"], system["data"]
+    raw = redis_lib.Redis.from_url(data["redis"]["url"])
+    history_key = keys.buffer_history(data["name"], "buffer")
+    clock_file = tmp_path / "clock_offset_s"
+    clock_file.write_text("0")
+    procs["buffer"].terminate()
+    procs["buffer"] = SteppedClockProcess(system["topo_path"], "buffer", clock_file).start()
+    wait_for(lambda: buffer_points(ports["buffer"]) >= 20, 40, "20 points per symbol in the buffer")
+
+    def saved_points() -> int:
+        blob = raw.get(history_key)
+        return 0 if blob is None else int(np.isfinite(PriceGrid.from_blob(blob).prices).sum(axis=1).min())
+
+    wait_for(lambda: saved_points() >= 20, 10, "20 points per symbol in the saved history")
+    clock_file.write_text("-3600")
+    wait_for(lambda: scrape(ports["buffer"]).get('p27_buffer_clock_faults_total{direction="back"}', 0) >= 1, 10,
+             "the backward step seen by the buffer")
+    published = scrape(ports["buffer"])["p27_windows_published_total"]
+    wait_for(lambda: scrape(ports["buffer"])["p27_windows_published_total"] >= published + 4, 10,
+             "four publishes with the clock back")
+    assert saved_points() >= 20  # the saved history was not overwritten by the emptied grid
+    clock_file.write_text("0")
+    published = scrape(ports["buffer"])["p27_windows_published_total"]
+    wait_for(lambda: scrape(ports["buffer"])["p27_windows_published_total"] >= published + 2, 10,
+             "two publishes with the clock right again")
+    assert buffer_points(ports["buffer"]) >= 15  # the saved history merged again, not refilled tick by tick
+
+
+def test_forward_clock_steps_each_under_the_threshold_do_not_persist_a_wiped_grid(system, tmp_path):
+    """Process run: the buffer's clock stepped +4 s every cadence (0.5 s; one step must exceed the skew
+    5 s + one cadence to count): none was a clock fault, the head ran 48 s ahead, every real tick was
+    too_old, and the emptied grid was persisted over the saved history (0 of 20 points left)."""
+    import time
+
+    import redis as redis_lib
+
+    from actors import keys
+    from actors.buffer import PriceGrid
+    from helpers import scrape
+    from test_clusters_end_to_end import SteppedClockProcess, buffer_points
+
+    procs, ports, data = system["procs"], system["ports"], system["data"]
+    raw = redis_lib.Redis.from_url(data["redis"]["url"])
+    history_key = keys.buffer_history(data["name"], "buffer")
+    clock_file = tmp_path / "clock_offset_s"
+    clock_file.write_text("0")
+    procs["buffer"].terminate()
+    procs["buffer"] = SteppedClockProcess(system["topo_path"], "buffer", clock_file).start()
+    wait_for(lambda: buffer_points(ports["buffer"]) >= 20, 40, "20 points per symbol in the buffer")
+
+    def saved_points() -> int:
+        blob = raw.get(history_key)
+        return 0 if blob is None else int(np.isfinite(PriceGrid.from_blob(blob).prices).sum(axis=1).min())
+
+    wait_for(lambda: saved_points() >= 20, 10, "20 points per symbol in the saved history")
+    for step in range(1, 13):  # bounded: 12 steps, 6 s
+        clock_file.write_text(str(4 * step))
+        time.sleep(0.5)
+    published = scrape(ports["buffer"])["p27_windows_published_total"]
+    wait_for(lambda: scrape(ports["buffer"])["p27_windows_published_total"] >= published + 2, 10, "two more publishes")
+    assert saved_points() >= 15
+    assert scrape(ports["buffer"])['p27_buffer_clock_faults_total{direction="ahead"}'] >= 1
+
+
+def test_a_real_move_costs_the_feed_one_print_and_the_buffer_one_more(tmp_path, redis_server):
+    """README said "a real move costs one print". Measured through a real feed and buffer: the feed
+    refuses the first print at the new level, so the buffer (whose last price is the old level) refuses
+    the second, the first one it sees: the grid loses two prints of every genuine jump."""
+    from helpers import retarget
+
+    rows = [100.0] * 30 + [70.0] * 8  # 3 s at the old level: the buffer has subscribed before the jump
+    (tmp_path / "prices.csv").write_text("ts,SOLUSDT\n" + "".join(f"{i * 0.1:.1f},{p}\n" for i, p in enumerate(rows)))
+    data = retarget(__import__("helpers").demo_topology_data(), redis_server.url)
+    data["actors"] = {k: v for k, v in data["actors"].items() if k in ("price_feed", "buffer")}
+    data["actors"]["price_feed"]["settings"] = {"source": "replay", "heartbeat_s": 0.5,
+                                                "replay": {"path": "prices.csv", "speed": 1, "loop": False}}
+    data["symbols"] = ["SOLUSDT", "BTCUSDT"]
+    path = write_topology(tmp_path / "topology.yaml", data)
+    buffer = ActorProcess(path, "buffer").start()
+    bport = data["actors"]["buffer"]["metrics_port"]
+    wait_for(lambda: metric(bport, "clustergate_actor_ready", actor="buffer") == 1, 20, "buffer ready")
+    feed = ActorProcess(path, "price_feed").start()
+    try:
+        fport = metrics_port(data)
+        wait_for(lambda: metric(fport, "price_feed_ticks_total") + metric(fport, "price_feed_rejected_prices_total")
+                 >= len(rows), 20, "every row replayed")
+        wait_for(lambda: metric(bport, "p27_buffer_rejected_ticks_total", reason="jump") >= 1
+                 and metric(bport, "buffer_ticks_accepted_total", symbol="SOLUSDT") >= 8, 10,
+                 "the buffer's refusal and the prints at the new level after it")
+        assert metric(bport, "buffer_ticks_accepted_total", symbol="SOLUSDT") > 8  # it saw the old level too
+        lost_at_feed = metric(fport, "price_feed_rejected_prices_total", symbol="SOLUSDT", reason="jump")
+        lost_at_buffer = metric(bport, "p27_buffer_rejected_ticks_total", reason="jump")
+        assert (lost_at_feed, lost_at_buffer) == (1, 1)
+    finally:
+        feed.terminate()
+        buffer.terminate()
+
+
+def test_a_lagging_second_state_writer_does_not_move_updated_ts_backwards(redis_server):
+    """Two writers (a deploy overlap, a standby) on a real redis-server: writer B, one cadence behind,
+    wrote after A, and updated_ts went back from T to T - 60 with B's older clusters over A's newer ones."""
+    from actors import keys
+    from actors.state_writer import write_state
+    from test_clusters_end_to_end import assert_state_consistent, state_with
+
+    a, b = redis_server.client(), redis_server.client()
+    newer = state_with([["BTCUSDT", "ETHUSDT"]], 1_800_000_060.0)
+    older = state_with([["BTCUSDT", "SOLUSDT"]], 1_800_000_000.0)
+    write_state(a, newer, set(), 1000)
+    with pytest.raises(Exception, match="older than the stored state"):
+        write_state(b, older, set(), 1000)
+    assert a.hget(keys.CLUSTER_STATE, "updated_ts") == "1800000060"
+    assert set(a.hkeys(keys.CLUSTERS)) == {newer["clusters"][0]["id"]}
+    assert_state_consistent(a)
+
+
+def test_a_stored_state_stamped_far_in_the_future_does_not_block_every_later_write(redis_server):
+    """The guard above must not turn one state stamped by a clock an hour ahead into an hour of refusals."""
+    from actors import keys
+    from actors.state_writer import write_state
+    from test_clusters_end_to_end import state_with
+
+    r = redis_server.client()
+    write_state(r, state_with([["BTCUSDT", "ETHUSDT"]], 1_800_003_600.0), set(), 1000)
+    write_state(r, state_with([["BTCUSDT", "SOLUSDT"]], 1_800_000_000.0), set(), 1000, newer_within_s=120.0)
+    assert r.hget(keys.CLUSTER_STATE, "updated_ts") == "1800000000"
+
+
+def test_a_replay_file_with_a_trailing_comma_on_every_line_is_read_as_long_form():
+    """A spreadsheet export (`ts,symbol,price,` and `1,BTCUSDT,100,`) was refused with "header column
+    'symbol' is not a symbol", naming the wrong cause."""
+    from actors.price_feed import parse_replay_csv
+
+    data = parse_replay_csv("ts,symbol,price,\r\n1700000000,BTCUSDT,100,\r\n1700000001,BTCUSDT,101,\r\n", ["BTCUSDT"])
+    assert data.form == "long" and [r.price for r in data.rows] == [100.0, 101.0] and not data.bad_rows
+
+
+def test_a_second_backward_clock_step_does_not_release_the_history_hold(system, tmp_path):
+    """Two backward steps in a row (-3600 s, then -7200 s): the second was taken for the end of a forward
+    fault and released the hold, so the emptied grid was persisted over the saved history."""
+    import redis as redis_lib
+
+    from actors import keys
+    from actors.buffer import PriceGrid
+    from helpers import scrape
+    from test_clusters_end_to_end import SteppedClockProcess, buffer_points
+
+    procs, ports, data = system["procs"], system["ports"], system["data"]
+    raw = redis_lib.Redis.from_url(data["redis"]["url"])
+    history_key = keys.buffer_history(data["name"], "buffer")
+    clock_file = tmp_path / "clock_offset_s"
+    clock_file.write_text("0")
+    procs["buffer"].terminate()
+    procs["buffer"] = SteppedClockProcess(system["topo_path"], "buffer", clock_file).start()
+    wait_for(lambda: buffer_points(ports["buffer"]) >= 20, 40, "20 points per symbol in the buffer")
+
+    def saved_points() -> int:
+        blob = raw.get(history_key)
+        return 0 if blob is None else int(np.isfinite(PriceGrid.from_blob(blob).prices).sum(axis=1).min())
+
+    def back_faults() -> float:
+        return scrape(ports["buffer"]).get('p27_buffer_clock_faults_total{direction="back"}', 0)
+
+    wait_for(lambda: saved_points() >= 20, 10, "20 points per symbol in the saved history")
+    clock_file.write_text("-3600")
+    wait_for(lambda: back_faults() >= 1, 10, "the first backward step seen")
+    clock_file.write_text("-7200")
+    wait_for(lambda: back_faults() >= 2, 10, "the second backward step seen")
+    published = scrape(ports["buffer"])["p27_windows_published_total"]
+    wait_for(lambda: scrape(ports["buffer"])["p27_windows_published_total"] >= published + 4, 10, "four publishes")
+    assert saved_points() >= 20
