@@ -12,12 +12,20 @@ event, and the update that was not written is counted here as well as its cause 
 Mirrored gauges expire: with no state message within the freshness window (2 x cadence_s) they read
 0, and this actor is ready only while Redis answers and a state message (ready or not) arrived within
 that window: a dead clusterer or correlator makes it not ready; a dead buffer shows as corr_ready 0.
+
+Several state writers (a standby cluster side, `lease_ms`): only the holder of the Redis lease writes.
+The lease is taken with SET NX PX and a fencing token from INCR (one script), renewed every quarter
+cadence while state messages arrive, and every state write checks under WATCH, in its one MULTI/EXEC,
+that the token is still the newest: a writer that paused past its lease and resumed is refused
+(p27_fail_closed_total{reason="fenced"}) and stands by; it never overwrites a newer writer.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
+import uuid
 from types import SimpleNamespace
 from typing import Any, Callable
 
@@ -29,11 +37,13 @@ from actors.clusterer import decode_state
 from launcher.redis_conn import connect
 from actors.runtime import Actor, main
 
-FAIL_REASONS = ("upstream_not_ready", "redis_unavailable", "bad_state", "write_conflict", "superseded")
+FAIL_REASONS = ("upstream_not_ready", "redis_unavailable", "bad_state", "write_conflict", "superseded", "fenced")
 
 
 class StateSuperseded(Exception):
     """The stored state is newer than the one to write (another writer is ahead): nothing is written."""
+
+
 WRITE_ATTEMPTS = 5  # WATCH races lost in a row before an update is given up (counted write_conflict)
 
 
@@ -50,11 +60,33 @@ def make_metrics() -> SimpleNamespace:
         min_points=Gauge("p27_min_points_per_symbol", "Fewest grid points over the symbols that matter (held or in the matrix)"),
         points=Gauge("p27_points_per_symbol", "Valid grid points per symbol in the current window", ["symbol"]),
         last_update=Gauge("p27_last_update_timestamp_seconds", "Epoch time of the last successful write"),
+        lease_held=Gauge("p27_state_writer_lease_held", "1 while this state writer holds the write lease (or needs none)"),
     )
 
 
-def queue_writes(pipe: Any, message: dict[str, Any], stale_ids: set[str], stream_maxlen: int) -> int:
-    """Queue SPEC's writes for one ready state message on a transactional pipeline; returns updated_ts."""
+class Fenced(Exception):
+    """A newer state writer has taken the lease: this writer's fencing token is no longer the newest."""
+
+
+# KEYS: lease, fence counter. ARGV: holder name, lease ms. Returns the new fencing token, or 0 when held.
+ACQUIRE_LEASE = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
+local token = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. '/' .. token, 'PX', ARGV[2])
+return token
+"""
+# KEYS: lease. ARGV: the holder's lease value, lease ms. 1 when renewed, 0 when no longer ours.
+RENEW_LEASE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+
+def queue_writes(pipe: Any, message: dict[str, Any], stale_ids: set[str], stream_maxlen: int,
+                 fence: int | None = None) -> int:
+    """Queue SPEC's writes for one ready state message on a transactional pipeline; returns updated_ts.
+    With a fencing token, the stream record carries it (fence_token)."""
     updated_ts = int(message["ts"])
     clusters = message["clusters"]
     state = {"updated_ts": updated_ts, "cluster_stress": message["cluster_stress"], "clusters_count": len(clusters)}
@@ -74,10 +106,12 @@ def queue_writes(pipe: Any, message: dict[str, Any], stale_ids: set[str], stream
                                 "symbols": json.dumps(c["symbols"])})
     for stale in sorted(stale_ids):
         pipe.delete(keys.cluster_state_of(stale))
-    pipe.xadd(keys.CLUSTER_STATE_STREAM, {
-        "cluster_stress": message["cluster_stress"], "clusters_count": len(clusters),
-        "clusters": json.dumps([{k: c[k] for k in ("id", "symbols", "stress")} for c in clusters]),
-        "ts_epoch": updated_ts}, maxlen=stream_maxlen, approximate=True)
+    record = {"cluster_stress": message["cluster_stress"], "clusters_count": len(clusters),
+              "clusters": json.dumps([{k: c[k] for k in ("id", "symbols", "stress")} for c in clusters]),
+              "ts_epoch": updated_ts}
+    if fence is not None:
+        record["fence_token"] = fence
+    pipe.xadd(keys.CLUSTER_STATE_STREAM, record, maxlen=stream_maxlen, approximate=True)
     vol = message.get("realized_vol") or {}
     pipe.delete(keys.REALIZED_VOL)
     if vol:  # with its own updated_ts: the gate uses it only within the cluster freshness window
@@ -86,7 +120,8 @@ def queue_writes(pipe: Any, message: dict[str, Any], stale_ids: set[str], stream
 
 
 def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str], stream_maxlen: int,
-                before_exec: Callable[[], None] | None = None, newer_within_s: float = 120.0) -> int:
+                before_exec: Callable[[], None] | None = None, newer_within_s: float = 120.0,
+                fence: int | None = None) -> int:
     """Write one ready state message and delete every cluster id it no longer has; returns updated_ts.
 
     The ids to delete are read under WATCH of the clusters hash: when another writer (a deploy overlap,
@@ -94,19 +129,28 @@ def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str
     no per-cluster hash outlives its entry. A message older than the stored updated_ts by at most
     newer_within_s raises StateSuperseded and writes nothing (a lagging writer moved updated_ts
     backwards); a stored updated_ts further ahead is a clock fault and is overwritten. before_exec runs just before EXEC (tests race a second
-    writer there). Raises redis.WatchError after WRITE_ATTEMPTS lost races."""
+    writer there). Raises redis.WatchError after WRITE_ATTEMPTS lost races.
+
+    With a fencing token, the fence counter is watched too and must equal it, else Fenced is raised and
+    nothing is written: a newer writer's token (INCR) between our check and EXEC aborts the EXEC."""
     new_ids = {c["id"] for c in message["clusters"]}
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         with client.pipeline(transaction=True) as pipe:
             try:
-                pipe.watch(keys.CLUSTERS, keys.CLUSTER_STATE)
+                if fence is None:
+                    pipe.watch(keys.CLUSTERS, keys.CLUSTER_STATE)
+                else:
+                    pipe.watch(keys.CLUSTERS, keys.CLUSTER_STATE, keys.STATE_WRITER_FENCE)
+                    newest = pipe.get(keys.STATE_WRITER_FENCE)
+                    if newest is None or int(newest) != fence:
+                        raise Fenced(f"fencing token {fence} is not the newest ({newest})")
                 stored_ts = pipe.hget(keys.CLUSTER_STATE, "updated_ts")
                 ahead_s = int(stored_ts) - int(message["ts"]) if stored_ts is not None and stored_ts.isdigit() else 0
                 if 0 < ahead_s <= newer_within_s:  # further ahead: a clock fault, not a newer writer
                     raise StateSuperseded(f"state of {int(message['ts'])} older than the stored state of {int(stored_ts)}")
                 stale = (known_ids | set(pipe.hkeys(keys.CLUSTERS))) - new_ids
                 pipe.multi()
-                updated_ts = queue_writes(pipe, message, stale, stream_maxlen)
+                updated_ts = queue_writes(pipe, message, stale, stream_maxlen, fence)
                 if before_exec is not None:
                     before_exec()
                 pipe.execute()
@@ -144,6 +188,61 @@ class StateWriterActor(Actor):
         self.check_redis()
         self.every(self.topology.clusters.cadence_s, self.check_redis, name="redis_check")
         self.every(self.freshness_s / 4, self.expire_gauges, name="gauge_expiry")
+        cadence_s = self.topology.clusters.cadence_s
+        lease_ms = self.settings.lease_ms
+        if lease_ms is None:
+            lease_ms = int(750 * cadence_s) if len(self.topology.actors_of_kind("state_writer")) > 1 else 0
+        self.lease_ms = lease_ms
+        self.fence: int | None = None  # the fencing token of the lease this writer holds
+        self.lease_value = ""
+        # A standby's latest ready message: written at once when it takes the lease, if under a cadence old.
+        self.standby_message: tuple[dict[str, Any], float] | None = None
+        self.holder = f"{self.name}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # Renewed only while state messages keep coming, so a dead chain upstream lets the lease lapse.
+        self.renew_within_s = 1.5 * cadence_s
+        self.m.lease_held.set(0 if lease_ms else 1)
+        if lease_ms:
+            self.acquire = self.redis.register_script(ACQUIRE_LEASE)
+            self.renew = self.redis.register_script(RENEW_LEASE)
+            self.every(cadence_s / 4, self.lease_tick, name="lease")
+
+    def lease_tick(self) -> None:
+        """Timer: the holder renews its lease while its input is fresh; a standby takes a free lease."""
+        if not input_is_fresh(self.last_state_mono, time.monotonic(), self.renew_within_s):
+            return
+        try:
+            if self.fence is not None:
+                if not self.renew(keys=[keys.STATE_WRITER_LEASE], args=[self.lease_value, self.lease_ms]):
+                    self.stand_by("lease_lost")
+                return
+            token = int(self.acquire(keys=[keys.STATE_WRITER_LEASE, keys.STATE_WRITER_FENCE],
+                                     args=[self.holder, self.lease_ms]))
+        except redis.RedisError as exc:
+            self.log.warning("lease_unavailable", error=repr(exc))
+            return
+        if token:
+            self.fence, self.lease_value = token, f"{self.holder}/{token}"
+            self.m.lease_held.set(1)
+            self.log.info("lease_acquired", fence_token=token)
+            self.write_latest(cadence_s=self.renew_within_s / 1.5)
+
+    def write_latest(self, cadence_s: float) -> None:
+        """Just after taking the lease: write the latest state this standby got, rather than wait up to a
+        cadence for the next, when it is under a cadence old and newer than the state in Redis."""
+        latest, self.standby_message = self.standby_message, None
+        if latest is None or time.monotonic() - latest[1] > cadence_s:
+            return
+        try:
+            written = self.redis.hget(keys.CLUSTER_STATE, "updated_ts")
+        except redis.RedisError:
+            return
+        if written is None or int(latest[0]["ts"]) > int(float(written)):
+            self.write(latest[0])
+
+    def stand_by(self, why: str) -> None:
+        self.log.warning(why, fence_token=self.fence)
+        self.fence = None
+        self.m.lease_held.set(0)
 
     def update_ready(self) -> None:
         fresh = input_is_fresh(self.last_state_mono, time.monotonic(), self.freshness_s)
@@ -190,12 +289,25 @@ class StateWriterActor(Actor):
             self.m.fail_closed.labels(reason="upstream_not_ready").inc()
             self.update_ready()
             return
+        if self.lease_ms and self.fence is None:  # standing by: kept warm, writes nothing
+            self.standby_message = (message, self.last_state_mono)
+            self.update_ready()
+            return
+        self.write(message)
+
+    def write(self, message: dict[str, Any]) -> None:
+        """Write one ready state message (fenced when there is a lease); count and log what was not written."""
         try:
             if self.known_ids is None:
                 self.known_ids = self.existing_ids()
             new_ids = {c["id"] for c in message["clusters"]}
             updated_ts = write_state(self.redis, message, self.known_ids, self.settings.stream_maxlen,
-                                     newer_within_s=self.freshness_s)
+                                     newer_within_s=self.freshness_s, fence=self.fence if self.lease_ms else None)
+        except Fenced as exc:
+            self.m.fail_closed.labels(reason="fenced").inc()
+            self.log.warning("fenced", error=str(exc))
+            self.stand_by("state_not_written_fenced")
+            return
         except StateSuperseded as exc:
             self.m.fail_closed.labels(reason="superseded").inc()
             self.log.warning("state_not_written", reason=str(exc))

@@ -13,6 +13,13 @@ Overload: a reply `overloaded` (nothing decided or recorded) is retried with the
 jittered exponential backoff (OVERLOAD_BACKOFF_MS, doubling up to OVERLOAD_BACKOFF_MAX_MS) while the
 call's whole budget, (1 + retries) x timeout_ms, lasts; then the `overloaded` reply is returned.
 
+Failover (Freelance, model 1 of the ZeroMQ guide): given several gate endpoints, one server is asked at a
+time; an attempt that times out, or is answered `overloaded`, moves on to the next endpoint (in the given
+order, wrapping), with the same plan_id and a fresh deadline_ms. The call makes at most
+(1 + retries) x len(endpoints) attempts and lasts at most that many timeouts (plus overload backoff within
+the same budget); it backs off only when every endpoint in a row answered `overloaded`. The endpoint that
+answered last is asked first by the next call. With one endpoint the behaviour is the Lazy Pirate above.
+
 The rule for callers: retry with the same plan_id. A proposal the client gave up on may still have
 been decided, with a permit; only the same plan_id gets that decision back (a new one could get a
 second, even larger, permit). `GateUnavailable.plan_id` and every reply (`decision.plan_id`, or
@@ -65,18 +72,25 @@ class GateUnavailable(RuntimeError):
 
 
 class GateClient:
-    """One REQ connection to the gate's `proposals` socket; not thread-safe.
+    """One REQ connection at a time to a gate's `proposals` socket; not thread-safe.
 
-    When the gate's socket uses CurveZMQ, pass the client's keypair and the gate's public key; a
-    client whose key the gate does not allow gets no reply at all, so it ends in GateUnavailable.
+    endpoint: one endpoint, or a list of every active gate's endpoints (Freelance failover, in that order).
+    When the gate's socket uses CurveZMQ, pass the client's keypair and the gate's public key (one key for
+    every endpoint, or a list aligned with the endpoints); a client whose key the gate does not allow gets
+    no reply at all, so it ends in GateUnavailable.
     """
 
-    def __init__(self, endpoint: str, *, timeout_ms: int = DEFAULT_TIMEOUT_MS, retries: int = DEFAULT_RETRIES,
+    def __init__(self, endpoint: str | list[str] | tuple[str, ...], *, timeout_ms: int = DEFAULT_TIMEOUT_MS, retries: int = DEFAULT_RETRIES,
                  context: zmq.Context | None = None, client_keypair: Keypair | None = None,
-                 server_public_key: bytes | None = None, send_deadline: bool = True):
+                 server_public_key: bytes | list[bytes] | None = None, send_deadline: bool = True):
         if (client_keypair is None) != (server_public_key is None):
             raise ValueError("CurveZMQ needs both the client keypair and the gate's public key")
-        self.endpoint = endpoint
+        self.endpoints = [endpoint] if isinstance(endpoint, str) else list(endpoint)
+        if not self.endpoints:
+            raise ValueError("GateClient needs at least one gate endpoint")
+        if isinstance(server_public_key, list) and len(server_public_key) != len(self.endpoints):
+            raise ValueError(f"{len(server_public_key)} gate public keys for {len(self.endpoints)} endpoints")
+        self._current = 0  # index of the endpoint asked first: the one that answered last
         self.timeout_ms = timeout_ms
         self.retries = retries
         self.send_deadline = send_deadline
@@ -94,7 +108,8 @@ class GateClient:
         curve = gate_curve(path, client_key, server_key)
         if curve is not None:
             kwargs.update(client_keypair=curve[0], server_public_key=curve[1])
-        return cls(gate_endpoint(path), **kwargs)
+        endpoints = gate_endpoints(path)
+        return cls(endpoints if len(endpoints) > 1 else endpoints[0], **kwargs)
 
     def _socket(self) -> zmq.Socket:
         if self._sock is None:
@@ -103,20 +118,39 @@ class GateClient:
             if self.client_keypair is not None:
                 sock.curve_secretkey = self.client_keypair.secret
                 sock.curve_publickey = self.client_keypair.public
-                sock.curve_serverkey = self.server_public_key
+                key = self.server_public_key
+                sock.curve_serverkey = key[self._current] if isinstance(key, list) else key
             sock.connect(self.endpoint)
             self._sock = sock
         return self._sock
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint asked next."""
+        return self.endpoints[self._current]
+
+    def _where(self) -> str:
+        if len(self.endpoints) == 1:
+            return f"the gate at {self.endpoints[0]}"
+        return f"any of the gates at {', '.join(self.endpoints)}"
 
     def _reset(self) -> None:
         if self._sock is not None:
             self._sock.close(linger=0)
             self._sock = None
 
+    def _next_server(self) -> None:
+        """Close this server's socket (linger 0) and ask the next endpoint, wrapping (Freelance model 1)."""
+        self._reset()
+        self._current = (self._current + 1) % len(self.endpoints)
+
+    def _attempts(self) -> int:
+        return (1 + max(0, self.retries)) * len(self.endpoints)
+
     def request_raw(self, payload: bytes | list[bytes]) -> dict[str, Any]:
         """Send one (possibly multipart) payload with Lazy Pirate retries; return the decoded reply."""
         frames = payload if isinstance(payload, list) else [payload]
-        attempts = 1 + max(0, self.retries)
+        attempts = self._attempts()
         for _ in range(attempts):
             sock = self._socket()
             try:
@@ -128,20 +162,22 @@ class GateClient:
                 # still waiting for its reply refuses every later send, so start the next call afresh.
                 self._reset()
                 raise
-            self._reset()
-        raise GateUnavailable(f"no reply from the gate at {self.endpoint} after {attempts} attempts "
+            self._next_server()
+        raise GateUnavailable(f"no reply from {self._where()} after {attempts} attempts "
                               f"of {self.timeout_ms} ms")
 
     def request(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.request_raw(json.dumps(body, separators=(",", ":")).encode())
 
     def _propose_attempts(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Lazy Pirate attempts, each carrying its own deadline (send time + timeout_ms) when send_deadline;
-        an `overloaded` reply is retried after a backoff while the call's budget lasts."""
-        attempts = 1 + max(0, self.retries)
+        """Freelance attempts, one server at a time, each carrying its own deadline (send time + timeout_ms) when
+        send_deadline; a timeout or an `overloaded` reply moves to the next endpoint; when every endpoint in
+        a row answered `overloaded`, back off, while the call's budget lasts."""
+        attempts = self._attempts()
         budget_end = time.monotonic() + attempts * self.timeout_ms / 1000.0
         backoff_ms = float(OVERLOAD_BACKOFF_MS)
         timeouts = 0
+        overloaded_in_a_row = 0
         while True:
             if self.send_deadline:
                 body["deadline_ms"] = int(time.time() * 1000) + self.timeout_ms
@@ -155,14 +191,22 @@ class GateClient:
             if reply is not None and not isinstance(reply, dict):
                 raise ValueError(f"a JSON {type(reply).__name__}, not an object")
             if reply is None:
-                self._reset()
+                self._next_server()
                 timeouts += 1
-                if timeouts >= attempts:
-                    raise GateUnavailable(f"no reply from the gate at {self.endpoint} after {timeouts} attempts "
+                overloaded_in_a_row = 0
+                if timeouts >= attempts or time.monotonic() >= budget_end:
+                    raise GateUnavailable(f"no reply from {self._where()} after {timeouts} attempts "
                                           f"of {self.timeout_ms} ms")
                 continue
             if reply.get("reason") != "overloaded" or reply.get("status") == "ok":
                 return reply
+            overloaded_in_a_row += 1
+            if overloaded_in_a_row < len(self.endpoints):  # another gate may have room: ask it at once
+                self._next_server()
+                continue
+            overloaded_in_a_row = 0
+            if len(self.endpoints) > 1:
+                self._next_server()
             pause_s = random.uniform(0.5, 1.0) * backoff_ms / 1000.0
             if time.monotonic() + pause_s >= budget_end:
                 return reply
@@ -222,20 +266,28 @@ def default_topology_path(args: argparse.Namespace | None = None) -> Path:
 
 
 def gate_endpoint(topology_path: str | Path) -> str:
-    """The endpoint a client connects to: the bind endpoint of the gate's `proposals` socket."""
+    """The endpoint a client connects to: the bind endpoint of the (first) gate's `proposals` socket."""
+    return gate_endpoints(topology_path)[0]
+
+
+def gate_endpoints(topology_path: str | Path) -> list[str]:
+    """Every gate's proposals endpoint, in the topology's order: the Freelance client's server list."""
     from launcher.topology import load_topology
     topo = load_topology(str(topology_path))
     gates = topo.actors_of_kind("gate")
     if not gates:
         raise ValueError(f"{topology_path}: no actor of kind gate")
-    sock = topo.actor(gates[0]).sockets["proposals"]
-    endpoint = sock.bind or sock.connect or ""
-    return endpoint.replace("tcp://0.0.0.0:", "tcp://127.0.0.1:")
+    endpoints = []
+    for gate in gates:
+        sock = topo.actor(gate).sockets["proposals"]
+        endpoints.append((sock.bind or sock.connect or "").replace("tcp://0.0.0.0:", "tcp://127.0.0.1:"))
+    return endpoints
 
 
 def gate_curve(topology_path: str | Path, client_key: str | None,
-               server_key: str | None = None) -> tuple[Keypair, bytes] | None:
-    """The client keypair and gate public key for the topology's gate, or None when its proposals
+               server_key: str | None = None) -> tuple[Keypair, bytes | list[bytes]] | None:
+    """The client keypair and gate public key for the topology's gate (a list, one per gate in
+    gate_endpoints' order, when it has several gates and no server_key), or None when its proposals
     socket does not use CurveZMQ. Names resolve in the topology's keys_dir; paths against the cwd."""
     from launcher import curve as keys
     from launcher.topology import load_topology
@@ -255,14 +307,24 @@ def gate_curve(topology_path: str | Path, client_key: str | None,
         raise ValueError("the gate's proposals socket does not use CurveZMQ; --server-key names the gate's public key")
     keypair = read_keypair(certificate_path(client_key, keys_dir=keys_dir, base=Path.cwd(), secret=True))
     base = Path.cwd() if server_key else keys.topology_base(topo)
+    if server_key is None and len(gates) > 1:
+        refs = []
+        for gate in gates:
+            other = topo.actor(gate).sockets["proposals"].curve
+            if other is None:
+                raise ValueError(f"gate {gate}'s proposals socket does not use CurveZMQ while {gates[0]}'s does")
+            refs.append(other.keypair)
+        return keypair, [read_public_key(certificate_path(ref, keys_dir=keys_dir, base=base, secret=False))
+                         for ref in refs]
     return keypair, read_public_key(certificate_path(server_ref, keys_dir=keys_dir, base=base, secret=False))
 
 
 def cmd_propose(args: argparse.Namespace) -> int:
-    curve: tuple[Keypair, bytes] | None = None
+    curve: tuple[Keypair, bytes | list[bytes]] | None = None
+    endpoint: str | list[str]
     try:
         if args.endpoint:
-            endpoint = args.endpoint
+            endpoint = args.endpoint if len(args.endpoint) > 1 else args.endpoint[0]
             if args.client_key or args.server_key:
                 if not (args.client_key and args.server_key):
                     print("clustergate propose: with --endpoint, CurveZMQ needs both --client-key and --server-key "
@@ -274,7 +336,8 @@ def cmd_propose(args: argparse.Namespace) -> int:
             from launcher.schema import SchemaError
             path = default_topology_path(args)
             try:
-                endpoint = gate_endpoint(path)
+                endpoints = gate_endpoints(path)
+                endpoint = endpoints if len(endpoints) > 1 else endpoints[0]
                 curve = gate_curve(path, args.client_key, args.server_key)
             except SchemaError as exc:
                 for problem in exc.problems:
@@ -309,7 +372,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--topology", default=None,
                    help="topology file (default the home's run/topology.yaml; with no --home or $CLUSTERGATE_HOME, configs/demo.yaml if that is missing)")
     p.add_argument("--home", help="directory with supervisord.conf and run/ (default: $CLUSTERGATE_HOME, else the repo root)")
-    p.add_argument("--endpoint", default=None, help="gate endpoint, e.g. tcp://127.0.0.1:5556 (overrides --topology)")
+    p.add_argument("--endpoint", default=None, action="append",
+                   help="gate endpoint, e.g. tcp://127.0.0.1:5556 (overrides --topology); repeat it for several "
+                        "active gates, asked one at a time in this order (default: every gate of the topology)")
     p.add_argument("--client-key", default=None,
                    help="CurveZMQ: this client's certificate, a name in the topology's keys_dir or a path to NAME.key_secret")
     p.add_argument("--server-key", default=None,
@@ -318,5 +383,6 @@ def register(subparsers: Any) -> None:
                    help="per-attempt timeout, also sent as the proposal's deadline_ms (send time + this)")
     p.add_argument("--no-deadline", action="store_true",
                    help="send no deadline_ms: the gate decides the proposal however late it reaches it")
-    p.add_argument("--retries", type=int, default=DEFAULT_RETRIES, help="resends after a timeout")
+    p.add_argument("--retries", type=int, default=DEFAULT_RETRIES,
+                   help="resends after a timeout, per endpoint: at most (1 + retries) x endpoints attempts")
     p.set_defaults(func=cmd_propose)

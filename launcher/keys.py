@@ -15,6 +15,12 @@ REALIZED_VOL = "quantum:portfolio:realized_vol"
 # Field of REALIZED_VOL holding the epoch second it was written (no symbol is named updated_ts).
 REALIZED_VOL_UPDATED_TS = "updated_ts"
 
+# Several state writers (a standby cluster side): the lease the one writing holds (SET NX PX, renewed;
+# its value names the holder and its fencing token) and the fencing token counter (INCR on every
+# acquisition). A state write is refused unless the counter still equals the writer's token.
+STATE_WRITER_LEASE = "clustergate:p27:state_writer:lease"
+STATE_WRITER_FENCE = "clustergate:p27:state_writer:fence"
+
 # Buffer history, so that a restart resumes warm. Not part of the earlier stack.
 BUFFER_HISTORY_PREFIX = "clustergate:buffer"
 

@@ -1,0 +1,71 @@
+"""High availability test parts: two active gate + permit_issuer pairs on one real Redis, as real processes."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from helpers import ActorProcess, demo_topology_data, free_port, retarget, scrape, wait_for, write_topology
+from launcher.client import GateClient, GateUnavailable
+
+PAIRS = (("gate", "permit_issuer"), ("gate_b", "permit_issuer_b"))
+
+
+def two_gate_topology_data(redis_url: str, gate_settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The demo topology on free ports with a second gate + permit_issuer pair (gate_b, permit_issuer_b)."""
+    data = retarget(demo_topology_data(), redis_url)
+    actors = data["actors"]
+    actors["gate"]["settings"] = {**(actors["gate"].get("settings") or {}), **(gate_settings or {})}
+    issuer = copy.deepcopy(actors["permit_issuer"])
+    gate = copy.deepcopy(actors["gate"])
+    issuer_endpoint = f"tcp://127.0.0.1:{free_port()}"
+    issuer.update(kind="permit_issuer", metrics_port=free_port())
+    issuer["sockets"]["requests"]["bind"] = issuer_endpoint
+    gate.update(kind="gate", metrics_port=free_port())
+    gate["sockets"]["proposals"]["bind"] = f"tcp://127.0.0.1:{free_port()}"
+    gate["sockets"]["permits"]["connect"] = issuer_endpoint
+    actors["permit_issuer_b"] = issuer
+    actors["gate_b"] = gate
+    return data
+
+
+class TwoGates:
+    """gate/permit_issuer and gate_b/permit_issuer_b, every one its own process, on one Redis."""
+
+    def __init__(self, workdir: Path, redis_url: str, gate_settings: dict[str, Any] | None = None):
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.data = two_gate_topology_data(redis_url, gate_settings)
+        self.topology = write_topology(workdir / "topology.yaml", self.data)
+        self.procs: dict[str, ActorProcess] = {}
+        for gate, issuer in PAIRS:
+            self.procs[issuer] = ActorProcess(self.topology, issuer, kind="permit_issuer", log_dir=workdir)
+            self.procs[gate] = ActorProcess(self.topology, gate, kind="gate", log_dir=workdir)
+        self.endpoints = [self.data["actors"][g]["sockets"]["proposals"]["bind"] for g, _ in PAIRS]
+
+    def metrics_port(self, name: str) -> int:
+        return self.data["actors"][name]["metrics_port"]
+
+    def start(self) -> "TwoGates":
+        for proc in self.procs.values():
+            proc.start()
+        for gate, issuer in PAIRS:
+            wait_for(lambda issuer=issuer: scrape(self.metrics_port(issuer)).get(
+                f'clustergate_actor_ready{{actor="{issuer}",kind="permit_issuer"}}') == 1.0, 20, f"{issuer} ready")
+        for endpoint in self.endpoints:
+            wait_for(lambda endpoint=endpoint: answers(endpoint), 20, f"the gate at {endpoint} to answer")
+        return self
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            proc.terminate()
+
+
+def answers(endpoint: str) -> bool:
+    probe = GateClient(endpoint, timeout_ms=300, retries=0)
+    try:
+        return probe.request_raw(b"probe").get("status") == "error"
+    except GateUnavailable:
+        return False
+    finally:
+        probe.close()
