@@ -12,7 +12,8 @@ import pytest
 import zmq
 
 from actors import keys
-from actors.clusterer import STATE_TOPIC, STATE_VERSION, cluster_id
+from actors.clusterer import STATE_TOPIC, STATE_VERSION
+from actors.clustering import cluster_id
 from helpers import (ActorProcess, DEADLINE_SCALE, RedisServer, demo_topology_data, retarget, scrape, wait_for,
                      write_topology)
 
