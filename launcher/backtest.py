@@ -47,6 +47,12 @@ from launcher.topology import (ClustererSettings, ClustersConfig, CorrelatorSett
 
 CHUNK_SLOTS = 2048  # windows computed together (memory ~ k^2 x CHUNK_SLOTS x 8 bytes per array)
 DEFAULT_PROPOSAL_EVERY = 60  # cadences between the default grid's proposals
+# symbols x slots the grid may hold: 4x the year benchmark (20 symbols x 525,600 one-minute slots);
+# a run takes ~75 bytes per cell at its peak, so a stray timestamp years away is refused, not a MemoryError.
+MAX_GRID_CELLS = 40_000_000
+# What a run writes in --out; a run removes the other kind's files so a directory never mixes two runs.
+SINGLE_OUTPUTS = ("clusters.csv", "states.csv", "decisions.csv", "summary.json", "report.png", "report.html")
+SWEEP_OUTPUTS = ("sweep.csv", "sweep_heatmap.png")
 
 # --set / --sweep keys: name -> (section, field). Sections: the topology's clusters, positions and
 # the settings of its gate, permit issuer, correlator and clusterer.
@@ -478,6 +484,28 @@ def jump_filter(symbol: str, price: np.ndarray, jumps: JumpFilter) -> np.ndarray
     return accepted
 
 
+def check_grid_size(prices: Prices, k: int, cadence: float) -> None:
+    """InputError when the prices span more slots than MAX_GRID_CELLS allows (k symbols), naming the
+    span and its widest gap between consecutive ticks (where a stray timestamp usually is)."""
+    spans = [(float(ts[0]), float(ts[-1])) for ts, _ in prices.series if len(ts)]
+    if not spans:
+        return
+    lo, hi = min(a for a, _ in spans), max(b for _, b in spans)
+    n_slots = math.floor(hi / cadence) - math.floor(lo / cadence) + 1
+    if n_slots * k <= MAX_GRID_CELLS:
+        return
+    gap = (0.0, lo, lo)
+    for ts, _ in prices.series:
+        if len(ts) >= 2:
+            d = np.diff(ts)
+            j = int(np.argmax(d))
+            if d[j] > gap[0]:
+                gap = (float(d[j]), float(ts[j]), float(ts[j + 1]))
+    raise InputError(f"timestamps {lo!r} .. {hi!r} span {n_slots} slots of cadence_s {cadence} for {k} symbols, "
+                     f"more than the backtest's {MAX_GRID_CELLS} symbol-slots; widest gap {gap[0]:.0f} s "
+                     f"from {gap[1]!r} to {gap[2]!r} (a stray timestamp?)")
+
+
 def build_grid(prices: Prices, symbols: list[str], clusters: ClustersConfig) -> Grid:
     """actors.grid's rules on all the ticks at once: slot = floor(ts / cadence_s), the price with the
     latest ts in a slot is kept (equal ts: the later row), NaN where a slot has none; unusable
@@ -491,6 +519,7 @@ def build_grid(prices: Prices, symbols: list[str], clusters: ClustersConfig) -> 
         raise InputError("no price for the topology's symbols")
     first = min(a for a, _ in spans)
     n_slots = max(b for _, b in spans) - first + 1
+    check_grid_size(prices, k, cadence)
     grid = np.full((k, n_slots), np.nan)
     newest = np.full((k, n_slots), -np.inf)
     any_usable = False
@@ -1033,9 +1062,15 @@ def _esc(v: Any) -> str:
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def write_outputs(out: Path, run: Run, inputs: dict[str, str]) -> dict[str, Any]:
+def remove_outputs(out: Path, names: tuple[str, ...]) -> None:
+    for name in names:
+        (out / name).unlink(missing_ok=True)
+
+
+def write_outputs(out: Path, run: Run, inputs: dict[str, str], clusters_written: bool = False) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
-    if not (out / "clusters.csv").exists():  # not written during the run (ClusterWriter)
+    remove_outputs(out, SWEEP_OUTPUTS)  # an older sweep's files are not this run's
+    if not clusters_written:  # not written during the run (ClusterWriter)
         sink = ClusterWriter(out / "clusters.csv")
         for ch in run.clusters:
             sink(ch, run.slots, run.publish_ts)
@@ -1105,6 +1140,7 @@ def run_sweep(out: Path, base: Settings, sweeps: list[tuple[str, list[Any]]], pr
             rows.append(_sweep_one(combo))
             progress(len(rows), len(combos), started, "sweep", show_progress)
     out.mkdir(parents=True, exist_ok=True)
+    remove_outputs(out, SINGLE_OUTPUTS + SWEEP_OUTPUTS)  # an older run's files are not this sweep's
     columns: list[str] = []
     for row in rows:
         columns += [c for c in row if c not in columns]
@@ -1158,6 +1194,11 @@ def prepare(args: argparse.Namespace) -> tuple[Settings, Prices, PositionRows | 
     if args.proposal_every < 1:
         raise InputError(f"--proposal-every {args.proposal_every}: must be >= 1")
     prices = read_prices(args.prices, settings.symbols)
+    cadences = [settings.clusters.cadence_s] + [v for key, vs in sweeps if key == "cadence_s" for v in vs]
+    try:
+        check_grid_size(prices, len(settings.symbols), min(cadences))
+    except InputError as exc:
+        raise InputError(f"{args.prices}: {exc}") from None
     positions = read_positions(args.positions, settings.symbols, settings.positions.stale_after_s) if args.positions else None
     proposals = read_proposals(args.proposals) if args.proposals else None
     inputs = {"topology": sha256_of(args.topology), "prices": sha256_of(args.prices)}
@@ -1184,8 +1225,6 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             return 2
         print(f"{out}/sweep.csv: {len(rows)} combinations")
         return 0
-    if (out / "clusters.csv").exists():
-        (out / "clusters.csv").unlink()  # a previous run's; write_outputs writes it when no sink did
     sink = ClusterWriter(out / "clusters.csv")
     try:
         run = run_backtest(settings, prices, positions, proposals, proposal_every=args.proposal_every,
@@ -1195,7 +1234,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         return 2
     finally:
         sink.close()
-    summary = write_outputs(out, run, inputs)
+    summary = write_outputs(out, run, inputs, clusters_written=sink.fh is not None)
     print(f"{out}: {summary['slots']} slots, {summary['decisions']} decisions "
           f"({', '.join(f'{a} {n}' for a, n in summary['by_final_action'].items() if n)}); "
           f"cold {summary['share_cold']:.1%}, risk-off {summary['share_riskoff']:.1%}, "
