@@ -698,6 +698,11 @@ def run_backtest(settings: Settings, prices: Prices, positions: PositionRows | N
         hi = min(lo + CHUNK_SLOTS, n_slots)
         w = rolling_windows(returns, c.lookback_returns, c.min_returns, cadence, lo, hi, full=False)
         pairs = w["pairs"]
+        # correlate_window's rule: a symbol whose own newest accepted tick is older than max_price_age_s
+        # at publish time stays out of the matrix (with enough returns, it would still be in the window).
+        newest = grid.newest_ts[:, lo:hi].T
+        enough = w["in_matrix"]
+        w["in_matrix"] = enough & ~(newest < publish[lo:hi, None] - max_age)
         if settings.correlator.shrinkage == "ledoit_wolf":
             iu, ju = np.triu_indices(k, 1)
             for b in range(hi - lo):
@@ -714,14 +719,15 @@ def run_backtest(settings: Settings, prices: Prices, positions: PositionRows | N
         inm = w["in_matrix"]
         count_in = inm.sum(axis=1)
         ok = count_in >= 2
+        some_stale = enough.sum(axis=1) >= 2  # not ready for want of fresh symbols: prices_stale
         # prices_stale: the newest accepted price over the matrix's symbols (all symbols when none) is
         # older than max_price_age_s at publish time.
-        newest = grid.newest_ts[:, lo:hi].T
         over = np.where(inm.any(axis=1)[:, None], np.where(inm, newest, -np.inf), newest).max(axis=1)
         age = publish[lo:hi] - over
         stale = ~(age <= max_age)
         for b in range(hi - lo):
-            reason[lo + b] = None if (ok[b] and not stale[b]) else ("too_few_symbols" if not ok[b] else "prices_stale")
+            reason[lo + b] = (None if (ok[b] and not stale[b]) else
+                              "too_few_symbols" if not (ok[b] or some_stale[b]) else "prices_stale")
         ready[lo:hi] = ok & ~stale
         n_in[lo:hi] = np.where(ok, count_in, 0)
         vol[lo:hi] = w["vol"]

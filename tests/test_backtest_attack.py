@@ -44,3 +44,44 @@ def test_an_out_dir_never_mixes_a_sweep_with_an_older_single_run(tmp_path: Path,
     assert sorted(p.name for p in out.iterdir()) == ["sweep.csv"]
     assert backtest(topo, "--prices", good, "--out", out) == 0
     assert "sweep.csv" not in {p.name for p in out.iterdir()}
+
+
+def test_a_symbol_whose_prices_stopped_leaves_the_matrix_after_max_price_age_s_as_in_the_live_correlator(
+        tmp_path: Path, topo: Path):
+    """SOLUSDT stops at slot 100 while BTC and ETH go on: the live correlator (correlate_window with
+    newest_tick_ts) drops SOL from the matrix once its own newest tick is older than max_price_age_s
+    (5 cadences), long before its window runs out of returns; the backtest must publish the same."""
+    import numpy as np
+
+    from actors.correlation import correlate_window
+    from launcher import backtest as bt
+
+    paths = price_paths(160)
+    prices = tmp_path / "stops.csv"
+    with open(prices, "w") as fh:
+        fh.write("ts,symbol,price\n")
+        for j in range(160):
+            for i, s in enumerate(("BTCUSDT", "ETHUSDT", "SOLUSDT")):
+                if s != "SOLUSDT" or j < 100:
+                    fh.write(f"{T0 + j * 60 + i},{s},{float(paths[i, j])!r}\n")
+    assert backtest(topo, "--prices", prices, "--out", tmp_path / "out") == 0
+    import csv
+    with open(tmp_path / "out" / "states.csv", newline="") as fh:
+        states = {int(r["slot"]): r for r in csv.DictReader(fh)}
+    settings = bt.settings_from_topology(str(topo))
+    c = settings.clusters
+    grid = bt.build_grid(bt.read_prices(str(prices), settings.symbols), settings.symbols, c)
+    checked = 0
+    for b in range(c.lookback_returns, grid.prices.shape[1]):
+        slot = grid.first_slot + b
+        now = (slot + 1) * c.cadence_s
+        newest = {s: float(grid.newest_ts[i, b]) for i, s in enumerate(settings.symbols)
+                  if np.isfinite(grid.newest_ts[i, b])}
+        live = correlate_window(settings.symbols, grid.prices[:, b - c.lookback_returns:b + 1], cadence_s=c.cadence_s,
+                                min_returns=c.min_returns, newest_tick_ts=newest, now_s=now,
+                                max_price_age_s=settings.max_price_age_s)
+        row = states[slot]
+        assert (row["corr_ready"] == "1", row["reason"] or None, int(row["symbols_in_matrix"])) == (
+            live["ready"], live["reason"], len(live["symbols"]) if live["ready"] else 0), (slot, row, live["symbols"])
+        checked += 1
+    assert checked > 100
