@@ -608,6 +608,7 @@ class Run:
     gate_rows: dict[str, np.ndarray]
     decisions: list[dict[str, Any]]
     prices_info: dict[str, Any]
+    clusters_streamed: bool = False  # the cluster rows went to a cluster_sink as the run went
 
 
 def signed_notionals_at(times: np.ndarray, k: int, positions: PositionRows | None, book: dict[str, float],
@@ -756,7 +757,7 @@ def run_backtest(settings: Settings, prices: Prices, positions: PositionRows | N
             "rejected": grid.rejected, "slots": int(n_slots), "first_slot": int(grid.first_slot),
             "symbols": symbols}
     return Run(settings, slots, publish, ready, reason, n_in, stress, chunks, vol, in_matrix, signed_all, gate_rows,
-               decisions, info)
+               decisions, info, clusters_streamed=cluster_sink is not None)
 
 
 def last_ready_index(ready: np.ndarray) -> np.ndarray:
@@ -1073,10 +1074,10 @@ def remove_outputs(out: Path, names: tuple[str, ...]) -> None:
         (out / name).unlink(missing_ok=True)
 
 
-def write_outputs(out: Path, run: Run, inputs: dict[str, str], clusters_written: bool = False) -> dict[str, Any]:
+def write_outputs(out: Path, run: Run, inputs: dict[str, str]) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     remove_outputs(out, SWEEP_OUTPUTS)  # an older sweep's files are not this run's
-    if not clusters_written:  # not written during the run (ClusterWriter)
+    if not run.clusters_streamed:  # else the run's cluster_sink (ClusterWriter) wrote clusters.csv
         sink = ClusterWriter(out / "clusters.csv")
         for ch in run.clusters:
             sink(ch, run.slots, run.publish_ts)
@@ -1240,7 +1241,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         return 2
     finally:
         sink.close()
-    summary = write_outputs(out, run, inputs, clusters_written=sink.fh is not None)
+    summary = write_outputs(out, run, inputs)
     print(f"{out}: {summary['slots']} slots, {summary['decisions']} decisions "
           f"({', '.join(f'{a} {n}' for a, n in summary['by_final_action'].items() if n)}); "
           f"cold {summary['share_cold']:.1%}, risk-off {summary['share_riskoff']:.1%}, "

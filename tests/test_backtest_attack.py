@@ -85,3 +85,18 @@ def test_a_symbol_whose_prices_stopped_leaves_the_matrix_after_max_price_age_s_a
             live["ready"], live["reason"], len(live["symbols"]) if live["ready"] else 0), (slot, row, live["symbols"])
         checked += 1
     assert checked > 100
+
+
+def test_write_outputs_after_a_streamed_run_keeps_the_streamed_cluster_rows(tmp_path: Path, topo: Path):
+    """bench_backtest's way in: run_backtest with a ClusterWriter, then write_outputs."""
+    from launcher import backtest as bt
+
+    prices = write_long_csv(tmp_path / "prices.csv", price_paths(100))
+    settings = bt.settings_from_topology(str(topo))
+    out = tmp_path / "out"
+    sink = bt.ClusterWriter(out / "clusters.csv")
+    run = bt.run_backtest(settings, bt.read_prices(str(prices), settings.symbols), None, None, cluster_sink=sink)
+    sink.close()
+    assert sink.rows > 0
+    bt.write_outputs(out, run, {})
+    assert len((out / "clusters.csv").read_text().splitlines()) == sink.rows + 1
