@@ -836,7 +836,8 @@ def decide_all(settings: Settings, proposals: list[ProposalRow], first_slot: int
                 out.append({**base, "final_action": "", "gate_reason": "plan_id_conflict",
                             "error": "plan_id already decided with other values"})
             else:
-                out.append({**prior[1], "ts": t, "replayed": True})
+                # the recorded decision again, and no new permit (the issuer: permit_issued false)
+                out.append({**prior[1], "ts": t, "replayed": True, "permit": False})
             continue
         s = int(idx[n])
         r = int(last[s]) if s >= 0 else -1
@@ -956,7 +957,11 @@ def summarise(run: Run, inputs: dict[str, str]) -> dict[str, Any]:
     st = run.gate_rows["stress"]
     by_action: dict[str, int] = {a: 0 for a in ACTIONS}
     by_reason: dict[str, int] = {}
+    replayed = 0
     for d in run.decisions:
+        if d.get("replayed"):  # the recorded decision again: counted once, where it was decided
+            replayed += 1
+            continue
         if d.get("final_action"):
             by_action[d["final_action"]] += 1
         by_reason[d["gate_reason"]] = by_reason.get(d["gate_reason"], 0) + 1
@@ -967,6 +972,7 @@ def summarise(run: Run, inputs: dict[str, str]) -> dict[str, Any]:
         "first_ts": float(run.publish_ts[0] - cadence) if n else None,
         "last_ts": float(run.publish_ts[-1]) if n else None,
         "decisions": len(run.decisions),
+        "replayed": replayed,
         "by_final_action": by_action,
         "by_reason": dict(sorted(by_reason.items())),
         "time_cold_s": float((st < g.cold_stress).sum() * cadence),
@@ -1120,7 +1126,7 @@ def _sweep_one(combo: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
     row: dict[str, Any] = dict(combo)
     row.update({f"action_{a}": n for a, n in s["by_final_action"].items()})
     row.update({f"reason_{r}": n for r, n in s["by_reason"].items()})
-    row.update({k: s[k] for k in ("decisions", "time_cold_s", "time_riskoff_s", "time_on_proxy_s",
+    row.update({k: s[k] for k in ("decisions", "replayed", "time_cold_s", "time_riskoff_s", "time_on_proxy_s",
                                   "share_cold", "share_riskoff", "share_on_proxy")})
     return row
 
@@ -1161,6 +1167,13 @@ def run_sweep(out: Path, base: Settings, sweeps: list[tuple[str, list[Any]]], pr
     return rows
 
 
+def permitted_share(row: dict[str, Any]) -> float:
+    """Share of a sweep row's proposals that got a permit: a final action other than HOLD, decided (not
+    a refused proposal, which has none; not a replay, which issues no second permit)."""
+    permits = sum(row.get(f"action_{a}", 0) for a in ACTIONS if a != HOLD)
+    return permits / max(row["decisions"], 1)
+
+
 def plot_heatmap(path: Path, sweeps: list[tuple[str, list[Any]]], rows: list[dict[str, Any]]) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -1168,8 +1181,7 @@ def plot_heatmap(path: Path, sweeps: list[tuple[str, list[Any]]], rows: list[dic
     (kx, vx), (ky, vy) = sweeps
     grid = np.zeros((len(vy), len(vx)))
     for row in rows:
-        permits = row["decisions"] - row.get(f"action_{HOLD}", 0)
-        grid[vy.index(row[ky]), vx.index(row[kx])] = permits / max(row["decisions"], 1)
+        grid[vy.index(row[ky]), vx.index(row[kx])] = permitted_share(row)
     fig, ax = plt.subplots(figsize=(1.2 * len(vx) + 3, 0.8 * len(vy) + 2))
     im = ax.imshow(grid, origin="lower", cmap="viridis", aspect="auto")
     ax.set_xticks(range(len(vx)), [str(v) for v in vx])

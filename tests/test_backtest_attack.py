@@ -100,3 +100,29 @@ def test_write_outputs_after_a_streamed_run_keeps_the_streamed_cluster_rows(tmp_
     assert sink.rows > 0
     bt.write_outputs(out, run, {})
     assert len((out / "clusters.csv").read_text().splitlines()) == sink.rows + 1
+
+
+def test_a_replayed_plan_id_issues_no_second_permit_and_is_counted_once(tmp_path: Path, topo: Path):
+    """Live, the permit issuer answers a resubmitted plan_id with the recorded decision and
+    permit_issued false: one plan, one permit."""
+    import csv
+    import json
+
+    write_long_csv(tmp_path / "p.csv", price_paths(200), step_s=60)
+    (tmp_path / "props.csv").write_text("ts,plan_id,symbol,action_proposed,kill_score\n"
+                                        f"{T0 + 6000},same,BTCUSDT,PARTIAL_50,0.1\n{T0 + 6010},same,BTCUSDT,PARTIAL_50,0.1\n")
+    assert backtest(topo, "--prices", tmp_path / "p.csv", "--proposals", tmp_path / "props.csv",
+                    "--out", tmp_path / "out") == 0
+    with open(tmp_path / "out" / "decisions.csv", newline="") as fh:
+        d = list(csv.DictReader(fh))
+    assert [(r["replayed"], r["permit"]) for r in d] == [("False", "True"), ("True", "False")]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert sum(summary["by_final_action"].values()) == 1 and summary["replayed"] == 1
+
+
+def test_the_sweep_heat_map_counts_refused_and_replayed_proposals_as_not_permitted():
+    from launcher import backtest as bt
+
+    row = {"decisions": 10, "replayed": 2, "action_HOLD": 1, "action_PARTIAL_50": 3, "action_FULL_CLOSE_PROPOSED": 1,
+           "reason_invalid_proposal": 3}
+    assert bt.permitted_share(row) == 0.4
