@@ -126,3 +126,52 @@ def test_the_sweep_heat_map_counts_refused_and_replayed_proposals_as_not_permitt
     row = {"decisions": 10, "replayed": 2, "action_HOLD": 1, "action_PARTIAL_50": 3, "action_FULL_CLOSE_PROPOSED": 1,
            "reason_invalid_proposal": 3}
     assert bt.permitted_share(row) == 0.4
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("shrinkage, linkage", [("ledoit_wolf", "threshold"), ("none", "average"),
+                                                ("none", "complete"), ("ledoit_wolf", "average")])
+def test_the_slow_per_slot_settings_give_the_live_cluster_stress_slot_by_slot(tmp_path: Path, topo: Path,
+                                                                             shrinkage, linkage):
+    """shrinkage ledoit_wolf and linkage average/complete leave the batch path (a loop per slot):
+    each ready slot's ClusterStress equals correlate_window + cluster_labels + cluster_metrics (1e-12),
+    with gaps in the prices."""
+    import numpy as np
+
+    from actors.clustering import cluster_labels, cluster_metrics
+    from actors.correlation import correlate_window
+    from launcher import backtest as bt
+
+    paths = price_paths(120, seed=9)
+    prices = tmp_path / "gaps.csv"
+    rng = np.random.default_rng(3)
+    with open(prices, "w") as fh:
+        fh.write("ts,symbol,price\n")
+        for j in range(120):
+            for i, s in enumerate(("BTCUSDT", "ETHUSDT", "SOLUSDT")):
+                if rng.random() > 0.1:
+                    fh.write(f"{T0 + j * 60 + i},{s},{float(paths[i, j])!r}\n")
+    base = bt.settings_from_topology(str(topo))
+    settings = bt.apply_settings(base, {"shrinkage": shrinkage, "linkage": linkage, "corr_threshold": 0.3})
+    c = settings.clusters
+    data = bt.read_prices(str(prices), settings.symbols)
+    run = bt.run_backtest(settings, data, None, None)
+    grid = bt.build_grid(data, settings.symbols, c)
+    checked, shrunk = 0, 0
+    for b in np.flatnonzero(run.ready):
+        window = np.full((3, c.lookback_returns + 1), np.nan)
+        lo = b - c.lookback_returns
+        window[:, max(0, -lo):] = grid.prices[:, max(lo, 0):b + 1]
+        live = correlate_window(settings.symbols, window, cadence_s=c.cadence_s, min_returns=c.min_returns,
+                                shrinkage=shrinkage)
+        assert live["ready"]
+        signed = {s: float(run.signed[b, i]) for i, s in enumerate(settings.symbols) if np.isfinite(run.signed[b, i])}
+        labels = cluster_labels(live["matrix"], c.corr_threshold, linkage)
+        _, stress = cluster_metrics(live["symbols"], live["matrix"], labels, signed)
+        assert abs(run.cluster_stress[b] - stress) <= 1e-12, (b, run.cluster_stress[b], stress)
+        checked += 1
+        shrunk += live["shrinkage"] > 0
+    assert checked > 50
+    assert shrinkage == "none" or shrunk > 0  # the setting took effect: not a test of the default path
