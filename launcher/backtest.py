@@ -52,7 +52,7 @@ DEFAULT_PROPOSAL_EVERY = 60  # cadences between the default grid's proposals
 MAX_GRID_CELLS = 40_000_000
 # What a run writes in --out; a run removes the other kind's files so a directory never mixes two runs.
 SINGLE_OUTPUTS = ("clusters.csv", "states.csv", "decisions.csv", "summary.json", "report.png", "report.html")
-SWEEP_OUTPUTS = ("sweep.csv", "sweep_heatmap.png")
+SWEEP_OUTPUTS = ("sweep.csv", "sweep.json", "sweep_heatmap.png")
 
 # --set / --sweep keys: name -> (section, field). Sections: the topology's clusters, positions and
 # the settings of its gate, permit issuer, correlator and clusterer.
@@ -1162,6 +1162,8 @@ def run_sweep(out: Path, base: Settings, sweeps: list[tuple[str, list[Any]]], pr
         w.writerow(columns)
         for row in rows:
             w.writerow([fmt(row.get(c, 0)) for c in columns])
+    record = {"inputs": inputs, "settings": base.flat(), "sweep": {k: v for k, v in sweeps}, "combinations": len(rows)}
+    (out / "sweep.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     if len(sweeps) == 2:
         plot_heatmap(out / "sweep_heatmap.png", sweeps, rows)
     return rows

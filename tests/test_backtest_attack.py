@@ -41,7 +41,7 @@ def test_an_out_dir_never_mixes_a_sweep_with_an_older_single_run(tmp_path: Path,
     out = tmp_path / "out"
     assert backtest(topo, "--prices", good, "--out", out) == 0
     assert backtest(topo, "--prices", good, "--out", out, "--sweep", "corr_threshold=0.5,0.9") == 0
-    assert sorted(p.name for p in out.iterdir()) == ["sweep.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["sweep.csv", "sweep.json"]
     assert backtest(topo, "--prices", good, "--out", out) == 0
     assert "sweep.csv" not in {p.name for p in out.iterdir()}
 
@@ -175,3 +175,17 @@ def test_the_slow_per_slot_settings_give_the_live_cluster_stress_slot_by_slot(tm
         shrunk += live["shrinkage"] > 0
     assert checked > 50
     assert shrinkage == "none" or shrunk > 0  # the setting took effect: not a test of the default path
+
+
+def test_a_sweep_records_the_sha256_of_its_inputs_and_the_settings_it_swept_from(tmp_path: Path, topo: Path):
+    import hashlib
+    import json
+
+    good = write_long_csv(tmp_path / "prices.csv", price_paths(100))
+    out = tmp_path / "out"
+    assert backtest(topo, "--prices", good, "--out", out, "--set", "cooldown_ttl_s=30",
+                    "--sweep", "corr_threshold=0.5,0.9") == 0
+    record = json.loads((out / "sweep.json").read_text())
+    assert record["inputs"]["prices"] == hashlib.sha256(good.read_bytes()).hexdigest()
+    assert record["inputs"]["topology"] == hashlib.sha256(topo.read_bytes()).hexdigest()
+    assert record["settings"]["cooldown_ttl_s"] == 30 and record["sweep"] == {"corr_threshold": [0.5, 0.9]}
