@@ -170,6 +170,9 @@ def apply_settings(base: Settings, values: dict[str, Any]) -> Settings:
     g = out.gate
     if g.heat_ceiling <= g.heat_floor:
         raise InputError(f"settings: heat_ceiling {g.heat_ceiling} must be above heat_floor {g.heat_floor}")
+    if g.freshness_s is not None and g.freshness_s < out.clusters.cadence_s:  # launcher.topology's rule
+        raise InputError(f"settings: freshness_s {g.freshness_s} is shorter than one cadence (cadence_s "
+                         f"{out.clusters.cadence_s}): the state would always look stale")
     if out.clusters.min_returns > out.clusters.lookback_returns:
         raise InputError(f"settings: min_returns {out.clusters.min_returns} is above lookback_returns "
                          f"{out.clusters.lookback_returns}")

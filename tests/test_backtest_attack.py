@@ -189,3 +189,17 @@ def test_a_sweep_records_the_sha256_of_its_inputs_and_the_settings_it_swept_from
     assert record["inputs"]["prices"] == hashlib.sha256(good.read_bytes()).hexdigest()
     assert record["inputs"]["topology"] == hashlib.sha256(topo.read_bytes()).hexdigest()
     assert record["settings"]["cooldown_ttl_s"] == 30 and record["sweep"] == {"corr_threshold": [0.5, 0.9]}
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["--set", "cadence_s=10", "--set", "freshness_s=5"], "freshness_s 5"),
+    (["--sweep", "cadence_s=1,10", "--set", "freshness_s=5"], "freshness_s 5"),
+], ids=["freshness below one cadence", "swept cadence above freshness"])
+def test_settings_the_live_topology_refuses_are_refused_by_the_backtest(tmp_path: Path, topo: Path, extra, expected):
+    """launcher.topology refuses freshness_s shorter than one cadence (the state would always look
+    stale); a backtest of settings the live gate cannot run is not a backtest of the gate."""
+    prices = write_long_csv(tmp_path / "prices.csv", price_paths(50))
+    proc = run_cli(topo, "--prices", prices, "--out", tmp_path / "out", *extra)
+    assert proc.returncode == 2, proc.stderr[-500:]
+    assert len(proc.stderr.strip().splitlines()) == 1 and expected in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()
