@@ -1,0 +1,85 @@
+"""Hostile review of `clustergate deploy` (issue 11): an interrupted deploy and two deploys at once,
+with real deploy processes. Each host's command goes through a `--via` prefix that first waits for a
+gate file, so a test can hold a deploy between its steps, kill it, or start a second one meanwhile.
+Nothing is started on any host (the held command is killed with its deploy), so no root is needed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import wait_for
+from multihost_helpers import PASSWORD, side_by_side_data, write_topology
+
+
+def _deploy(tmp: Path, topology: Path, *argv: str) -> subprocess.Popen:
+    # {host}: the via prefix notes which host's command started; a clustergate command (not step 1's
+    # `cat`) then waits until tmp/go exists, which no test makes: the deploy is held on its first `up`.
+    via = (f"sh -c 'echo $0 $1 >> {tmp}/started; [ \"$1\" = cat ] || while [ ! -e {tmp}/go ]; do sleep 0.05; done; "
+           f"exec \"$@\"' {{host}}")
+    env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD}
+    return subprocess.Popen([sys.executable, "-m", "launcher", "deploy", str(topology), "--via", via,
+                             "--home-root", str(tmp / "homes"), "--home", str(tmp / "ops"), *argv],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True, stdin=subprocess.DEVNULL)
+
+
+def _history(tmp: Path) -> list[dict]:
+    out = subprocess.run([sys.executable, "-m", "launcher", "deploy", "--history", "--json", "--home", str(tmp / "ops")],
+                         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def _kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+    proc.communicate(timeout=30)
+
+
+@pytest.fixture
+def topology(tmp_path: Path) -> Path:
+    return write_topology(tmp_path, side_by_side_data(tmp_path))
+
+
+def _started(tmp: Path) -> list[str]:
+    path = tmp / "started"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_a_killed_deploy_is_listed_by_history_as_interrupted_with_the_host_it_was_on(tmp_path, topology):
+    deploy = _deploy(tmp_path, topology)
+    try:
+        # the three `cat run/topology.yaml` of step 1, then the first host's `up`
+        wait_for(lambda: len(_started(tmp_path)) >= 4, 60, "the deploy to reach its first host's up")
+    finally:
+        _kill_group(deploy)
+    records = _history(tmp_path)
+    assert len(records) == 1, records
+    record = records[0]
+    assert record["outcome"] == "interrupted"
+    assert record["host_states"] == {"store": "applying", "market": "not reached", "exec": "not reached"}
+
+
+def test_a_second_deploy_while_one_runs_exits_2_naming_the_running_one(tmp_path, topology):
+    first = _deploy(tmp_path, topology)
+    try:
+        wait_for(lambda: len(_started(tmp_path)) >= 1, 60, "the first deploy to start")
+        second = _deploy(tmp_path, topology)
+        try:
+            out, err = second.communicate(timeout=60)
+        finally:
+            if second.poll() is None:
+                _kill_group(second)
+        assert second.returncode == 2, out + err
+        assert f"another deploy is running (pid {first.pid}" in err, err
+    finally:
+        _kill_group(first)
