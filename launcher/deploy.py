@@ -286,30 +286,39 @@ def _deploy_hosts(args: argparse.Namespace, topo: Topology, home: Home, targets:
             step(host, "applied")
             continue
         record["failed_check"], record["failed_host"] = failed[0], host
-        print(f"FAILED on {host}: {failed[0]}; rolling {host} back", flush=True)
+        # The failing host, then every host this deploy already changed, newest first: the whole system
+        # goes back to what it ran before, the topology the proof after the rollback checks.
+        back_out = [host] + [h for h in reversed(targets[:targets.index(host)]) if states[h] == "applied"]
+        print(f"FAILED on {host}: {failed[0]}; rolling back {', '.join(back_out)}", flush=True)
         rollback_started = time.monotonic()
-        step(host, "rolling back")
-        if saved[host] is not None:
-            back = run_on(args, topo, host, clustergate("up", str(saved[host]), "--host", host, "--home", hh,
-                                                        "--timeout", str(args.up_timeout)))
-            what = f"{host} back on its recorded topology {record['before'][host]} ({saved[host]})"
-        else:
-            back = run_on(args, topo, host, clustergate("down", "--host", host, "--home", hh))
-            what = f"{host} stopped (it ran nothing before)"
-        _show(host, back)
-        record["rolled_back"] = [host]
-        record["rollback_ok"] = back.returncode == 0
-        states[host] = ("rolled back" if saved[host] is not None else "stopped") if back.returncode == 0 \
-            else "rollback failed"
-        print(f"--- readiness proof after the rollback of {host}", flush=True)
-        again, report, still = _prove(args, saved[host] or Path(source), home,
+        whats, all_back = [], True
+        for h in back_out:
+            step(h, "rolling back")
+            h_home = str(host_home(args, h))
+            if saved[h] is not None:
+                back = run_on(args, topo, h, clustergate("up", str(saved[h]), "--host", h, "--home", h_home,
+                                                         "--timeout", str(args.up_timeout)))
+                whats.append(f"{h} back on its recorded topology {record['before'][h]} ({saved[h]})")
+            else:
+                back = run_on(args, topo, h, clustergate("down", "--host", h, "--home", h_home))
+                whats.append(f"{h} stopped (it ran nothing before)")
+            _show(h, back)
+            if back.returncode != 0:
+                all_back = False
+                whats[-1] += f" FAILED (exit {back.returncode})"
+            step(h, ("rolled back" if saved[h] is not None else "stopped") if back.returncode == 0 else "rollback failed")
+        record["rolled_back"] = back_out
+        record["rollback_ok"] = all_back
+        print(f"--- readiness proof after the rollback of {', '.join(back_out)}", flush=True)
+        old = next((saved[h] for h in back_out if saved[h] is not None), None)
+        again, report, still = _prove(args, old or Path(source), home,
                                       work / f"proof-{len(record['proofs']) + 1}-after-rollback-{host}")
         record["proofs"].append(report)
         record["proved_after_rollback"] = again
         record["rollback_s"] = round(time.monotonic() - rollback_started, 2)
-        print(f"FAILED: check '{failed[0]}' failed on host {host}; rolled back: {what}; "
+        print(f"FAILED: check '{failed[0]}' failed on host {host}; rolled back: {'; '.join(whats)}; "
               f"the proof after the rollback {'passed' if again else 'FAILED: ' + ', '.join(still)}", flush=True)
-        return finish("rolled back" if again else "rollback failed", 1)
+        return finish("rolled back" if again and all_back else "rollback failed", 1)
     print(f"deployed {topo.name} to {', '.join(targets)}: every proof passed", flush=True)
     return finish("ok", 0)
 
