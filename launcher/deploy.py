@@ -242,10 +242,19 @@ def _deploy_hosts(args: argparse.Namespace, topo: Topology, home: Home, targets:
         states[host] = state
         _record(home, record)
 
+    def finish(outcome: str, code: int) -> int:
+        record["outcome"] = outcome
+        record["finished"] = time.time()
+        record["duration_s"] = round(record["finished"] - started, 2)
+        _record(home, record)
+        print(f"deploy {outcome} in {record['duration_s']:.1f} s; record in {deploys_dir(home) / RECORDS}", flush=True)
+        return code
+
     # 1. What each host runs now.
     saved: dict[str, Path | None] = {}
     for host in targets:
-        result = run_on(args, topo, host, ["cat", str(host_home(args, host) / "run" / "topology.yaml")], 30)
+        # LC_ALL=C: "No such file" below is how a host that runs nothing yet is told from one not reached.
+        result = run_on(args, topo, host, ["env", "LC_ALL=C", "cat", str(host_home(args, host) / "run" / "topology.yaml")], 30)
         if result.returncode == 0 and result.stdout.strip():
             path = work / f"before-{host}.yaml"
             path.write_text(result.stdout)
@@ -254,19 +263,20 @@ def _deploy_hosts(args: argparse.Namespace, topo: Topology, home: Home, targets:
                 record["before"][host] = host_hash(load_topology(path), host)
             except SchemaError:
                 record["before"][host] = "unreadable"
-        else:
-            saved[host] = None
+        elif result.returncode == 1 and "No such file" in result.stderr or result.returncode == 0:
+            saved[host] = None  # no run/topology.yaml: the host runs nothing yet
             record["before"][host] = None
+        else:
+            # Unreachable, timed out, or unreadable: not the same as "runs nothing" (its rollback would
+            # stop it). Nothing has been changed yet: refuse.
+            detail = (result.stderr or result.stdout).strip().splitlines()
+            print(f"clustergate deploy: cannot read what {host} runs now ({host_home(args, host) / 'run' / 'topology.yaml'}:"
+                  f" exit {result.returncode}{': ' + detail[-1] if detail else ''}); nothing was changed on any host",
+                  file=sys.stderr, flush=True)
+            record["refused"] = f"cannot read what {host} runs now (exit {result.returncode})"
+            return finish("refused", 2)
         record["after"][host] = host_hash(topo, host)
         print(f"{host}: now {record['before'][host] or 'runs nothing'}, deploying {record['after'][host]}", flush=True)
-
-    def finish(outcome: str, code: int) -> int:
-        record["outcome"] = outcome
-        record["finished"] = time.time()
-        record["duration_s"] = round(record["finished"] - started, 2)
-        _record(home, record)
-        print(f"deploy {outcome} in {record['duration_s']:.1f} s; record in {deploys_dir(home) / RECORDS}", flush=True)
-        return code
 
     # 2-4. Host by host, proved after each.
     for host in targets:

@@ -20,8 +20,8 @@ from multihost_helpers import PASSWORD, side_by_side_data, write_topology
 
 def _deploy(tmp: Path, topology: Path, *argv: str) -> subprocess.Popen:
     # {host}: the via prefix notes which host's command started; a clustergate command (not step 1's
-    # `cat`) then waits until tmp/go exists, which no test makes: the deploy is held on its first `up`.
-    via = (f"sh -c 'echo $0 $1 >> {tmp}/started; [ \"$1\" = cat ] || while [ ! -e {tmp}/go ]; do sleep 0.05; done; "
+    # `env LC_ALL=C cat`) then waits until tmp/go exists, which no test makes: the deploy is held on its first `up`.
+    via = (f"sh -c 'echo $0 $1 >> {tmp}/started; [ \"$1\" = env ] || while [ ! -e {tmp}/go ]; do sleep 0.05; done; "
            f"exec \"$@\"' {{host}}")
     env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD}
     return subprocess.Popen([sys.executable, "-m", "launcher", "deploy", str(topology), "--via", via,
@@ -83,3 +83,18 @@ def test_a_second_deploy_while_one_runs_exits_2_naming_the_running_one(tmp_path,
         assert f"another deploy is running (pid {first.pid}" in err, err
     finally:
         _kill_group(first)
+
+
+def test_a_host_that_cannot_be_reached_before_the_deploy_is_not_taken_for_one_that_runs_nothing(tmp_path, topology):
+    # market's command prefix fails (as ssh does with 255 for a host it cannot reach); the others would
+    # run, but every clustergate command is only noted, never run (exit 99).
+    via = (f"sh -c 'echo $0 $1 >> {tmp_path}/started; [ $0 = market ] && exit 255; [ \"$1\" = env ] || exit 99; "
+           f"exec \"$@\"' {{host}}")
+    env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD}
+    result = subprocess.run([sys.executable, "-m", "launcher", "deploy", str(topology), "--via", via,
+                             "--home-root", str(tmp_path / "homes"), "--home", str(tmp_path / "ops"),
+                             "--proof-timeout", "1"], capture_output=True, text=True, env=env, timeout=300,
+                            stdin=subprocess.DEVNULL)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "cannot read what market runs now" in result.stderr, result.stdout + result.stderr
+    assert [line for line in _started(tmp_path) if not line.endswith(" env")] == [], "nothing was changed on any host"
