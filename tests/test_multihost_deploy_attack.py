@@ -98,3 +98,43 @@ def test_a_host_that_cannot_be_reached_before_the_deploy_is_not_taken_for_one_th
     assert result.returncode == 2, result.stdout + result.stderr
     assert "cannot read what market runs now" in result.stderr, result.stdout + result.stderr
     assert [line for line in _started(tmp_path) if not line.endswith(" env")] == [], "nothing was changed on any host"
+
+
+def test_status_all_hosts_asks_a_stalled_redis_once_instead_of_retrying_for_seconds(tmp_path, monkeypatch):
+    """redis-py 6+ retries a timed-out call with backoff: `status --all-hosts` with the store's Redis
+    stopped (SIGSTOP) took 15 s instead of its 1 s deadline. Counted without a clock: the connections
+    the stalled server finds waiting once it resumes are the attempts of one status."""
+    import redis
+
+    from helpers import find_redis_server, free_port
+    from launcher.hosts_status import _ask_redis
+    from launcher.topology import load_topology
+    monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", PASSWORD)
+    data = side_by_side_data(tmp_path)
+    data["redis"]["port"] = port = free_port()
+    topo = load_topology(write_topology(tmp_path, data, "stall.yaml"))
+    server = subprocess.Popen([find_redis_server(), "--port", str(port), "--bind", topo.redis.bind_address,
+                               "--requirepass", PASSWORD, "--save", "", "--dir", str(tmp_path)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        admin = redis.Redis(host=topo.redis.bind_address, port=port, password=PASSWORD, socket_timeout=5)
+        wait_for(lambda: _ping(admin), 10, "redis-server to answer")
+        before = admin.info("stats")["total_connections_received"]
+        server.send_signal(signal.SIGSTOP)
+        try:
+            row = _ask_redis(topo)
+        finally:
+            server.send_signal(signal.SIGCONT)
+        assert row["reached"] is False
+        wait_for(lambda: admin.info("stats")["total_connections_received"] - before >= 1, 10, "the attempt counted")
+        assert admin.info("stats")["total_connections_received"] - before == 1
+    finally:
+        server.kill()
+        server.wait(10)
+
+
+def _ping(client) -> bool:
+    try:
+        return bool(client.ping())
+    except Exception:
+        return False
