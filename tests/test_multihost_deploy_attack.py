@@ -100,7 +100,8 @@ def test_a_host_that_cannot_be_reached_before_the_deploy_is_not_taken_for_one_th
     assert [line for line in _started(tmp_path) if not line.endswith(" env")] == [], "nothing was changed on any host"
 
 
-def test_status_all_hosts_asks_a_stalled_redis_once_instead_of_retrying_for_seconds(tmp_path, monkeypatch):
+@pytest.mark.parametrize("ask", ["status --all-hosts", "up's readiness wait"])
+def test_a_stalled_redis_is_asked_once_instead_of_retried_for_seconds(tmp_path, monkeypatch, ask):
     """redis-py 6+ retries a timed-out call with backoff: `status --all-hosts` with the store's Redis
     stopped (SIGSTOP) took 15 s instead of its 1 s deadline. Counted without a clock: the connections
     the stalled server finds waiting once it resumes are the attempts of one status."""
@@ -108,6 +109,7 @@ def test_status_all_hosts_asks_a_stalled_redis_once_instead_of_retrying_for_seco
 
     from helpers import find_redis_server, free_port
     from launcher.hosts_status import _ask_redis
+    from launcher.supervise import redis_ready
     from launcher.topology import load_topology
     monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", PASSWORD)
     data = side_by_side_data(tmp_path)
@@ -122,10 +124,10 @@ def test_status_all_hosts_asks_a_stalled_redis_once_instead_of_retrying_for_seco
         before = admin.info("stats")["total_connections_received"]
         server.send_signal(signal.SIGSTOP)
         try:
-            row = _ask_redis(topo)
+            answered = _ask_redis(topo)["reached"] if ask == "status --all-hosts" else redis_ready(topo)
         finally:
             server.send_signal(signal.SIGCONT)
-        assert row["reached"] is False
+        assert answered is False
         wait_for(lambda: admin.info("stats")["total_connections_received"] - before >= 1, 10, "the attempt counted")
         assert admin.info("stats")["total_connections_received"] - before == 1
     finally:
