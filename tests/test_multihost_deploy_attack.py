@@ -140,3 +140,19 @@ def _ping(client) -> bool:
         return bool(client.ping())
     except Exception:
         return False
+
+
+def test_a_deploy_stopped_with_ctrl_c_exits_130_and_records_where_each_host_was(tmp_path, topology):
+    deploy = _deploy(tmp_path, topology)
+    try:
+        wait_for(lambda: len(_started(tmp_path)) >= 4, 60, "the deploy to reach its first host's up")
+        deploy.send_signal(signal.SIGINT)  # the deploy only, as a terminal's Ctrl-C reaches it
+        out, err = deploy.communicate(timeout=60)
+    finally:
+        if deploy.poll() is None:
+            _kill_group(deploy)
+    assert deploy.returncode == 130, out + err
+    assert "deploy interrupted" in err and "Traceback" not in err, err
+    [record] = _history(tmp_path)
+    assert record["outcome"] == "interrupted" and "finished" in record
+    assert record["host_states"] == {"store": "applying", "market": "not reached", "exec": "not reached"}
