@@ -47,6 +47,12 @@ from launcher.topology import (ClustererSettings, ClustersConfig, CorrelatorSett
 
 CHUNK_SLOTS = 2048  # windows computed together (memory ~ k^2 x CHUNK_SLOTS x 8 bytes per array)
 DEFAULT_PROPOSAL_EVERY = 60  # cadences between the default grid's proposals
+# symbols x slots the grid may hold: 4x the year benchmark (20 symbols x 525,600 one-minute slots);
+# a run takes ~75 bytes per cell at its peak, so a stray timestamp years away is refused, not a MemoryError.
+MAX_GRID_CELLS = 40_000_000
+# What a run writes in --out; a run removes the other kind's files so a directory never mixes two runs.
+SINGLE_OUTPUTS = ("clusters.csv", "states.csv", "decisions.csv", "summary.json", "report.png", "report.html")
+SWEEP_OUTPUTS = ("sweep.csv", "sweep.json", "sweep_heatmap.png")
 
 # --set / --sweep keys: name -> (section, field). Sections: the topology's clusters, positions and
 # the settings of its gate, permit issuer, correlator and clusterer.
@@ -164,6 +170,9 @@ def apply_settings(base: Settings, values: dict[str, Any]) -> Settings:
     g = out.gate
     if g.heat_ceiling <= g.heat_floor:
         raise InputError(f"settings: heat_ceiling {g.heat_ceiling} must be above heat_floor {g.heat_floor}")
+    if g.freshness_s is not None and g.freshness_s < out.clusters.cadence_s:  # launcher.topology's rule
+        raise InputError(f"settings: freshness_s {g.freshness_s} is shorter than one cadence (cadence_s "
+                         f"{out.clusters.cadence_s}): the state would always look stale")
     if out.clusters.min_returns > out.clusters.lookback_returns:
         raise InputError(f"settings: min_returns {out.clusters.min_returns} is above lookback_returns "
                          f"{out.clusters.lookback_returns}")
@@ -478,6 +487,28 @@ def jump_filter(symbol: str, price: np.ndarray, jumps: JumpFilter) -> np.ndarray
     return accepted
 
 
+def check_grid_size(prices: Prices, k: int, cadence: float) -> None:
+    """InputError when the prices span more slots than MAX_GRID_CELLS allows (k symbols), naming the
+    span and its widest gap between consecutive ticks (where a stray timestamp usually is)."""
+    spans = [(float(ts[0]), float(ts[-1])) for ts, _ in prices.series if len(ts)]
+    if not spans:
+        return
+    lo, hi = min(a for a, _ in spans), max(b for _, b in spans)
+    n_slots = math.floor(hi / cadence) - math.floor(lo / cadence) + 1
+    if n_slots * k <= MAX_GRID_CELLS:
+        return
+    gap = (0.0, lo, lo)
+    for ts, _ in prices.series:
+        if len(ts) >= 2:
+            d = np.diff(ts)
+            j = int(np.argmax(d))
+            if d[j] > gap[0]:
+                gap = (float(d[j]), float(ts[j]), float(ts[j + 1]))
+    raise InputError(f"timestamps {lo!r} .. {hi!r} span {n_slots} slots of cadence_s {cadence} for {k} symbols, "
+                     f"more than the backtest's {MAX_GRID_CELLS} symbol-slots; widest gap {gap[0]:.0f} s "
+                     f"from {gap[1]!r} to {gap[2]!r} (a stray timestamp?)")
+
+
 def build_grid(prices: Prices, symbols: list[str], clusters: ClustersConfig) -> Grid:
     """actors.grid's rules on all the ticks at once: slot = floor(ts / cadence_s), the price with the
     latest ts in a slot is kept (equal ts: the later row), NaN where a slot has none; unusable
@@ -491,6 +522,7 @@ def build_grid(prices: Prices, symbols: list[str], clusters: ClustersConfig) -> 
         raise InputError("no price for the topology's symbols")
     first = min(a for a, _ in spans)
     n_slots = max(b for _, b in spans) - first + 1
+    check_grid_size(prices, k, cadence)
     grid = np.full((k, n_slots), np.nan)
     newest = np.full((k, n_slots), -np.inf)
     any_usable = False
@@ -579,6 +611,7 @@ class Run:
     gate_rows: dict[str, np.ndarray]
     decisions: list[dict[str, Any]]
     prices_info: dict[str, Any]
+    clusters_streamed: bool = False  # the cluster rows went to a cluster_sink as the run went
 
 
 def signed_notionals_at(times: np.ndarray, k: int, positions: PositionRows | None, book: dict[str, float],
@@ -669,6 +702,11 @@ def run_backtest(settings: Settings, prices: Prices, positions: PositionRows | N
         hi = min(lo + CHUNK_SLOTS, n_slots)
         w = rolling_windows(returns, c.lookback_returns, c.min_returns, cadence, lo, hi, full=False)
         pairs = w["pairs"]
+        # correlate_window's rule: a symbol whose own newest accepted tick is older than max_price_age_s
+        # at publish time stays out of the matrix (with enough returns, it would still be in the window).
+        newest = grid.newest_ts[:, lo:hi].T
+        enough = w["in_matrix"]
+        w["in_matrix"] = enough & ~(newest < publish[lo:hi, None] - max_age)
         if settings.correlator.shrinkage == "ledoit_wolf":
             iu, ju = np.triu_indices(k, 1)
             for b in range(hi - lo):
@@ -685,14 +723,15 @@ def run_backtest(settings: Settings, prices: Prices, positions: PositionRows | N
         inm = w["in_matrix"]
         count_in = inm.sum(axis=1)
         ok = count_in >= 2
+        some_stale = enough.sum(axis=1) >= 2  # not ready for want of fresh symbols: prices_stale
         # prices_stale: the newest accepted price over the matrix's symbols (all symbols when none) is
         # older than max_price_age_s at publish time.
-        newest = grid.newest_ts[:, lo:hi].T
         over = np.where(inm.any(axis=1)[:, None], np.where(inm, newest, -np.inf), newest).max(axis=1)
         age = publish[lo:hi] - over
         stale = ~(age <= max_age)
         for b in range(hi - lo):
-            reason[lo + b] = None if (ok[b] and not stale[b]) else ("too_few_symbols" if not ok[b] else "prices_stale")
+            reason[lo + b] = (None if (ok[b] and not stale[b]) else
+                              "too_few_symbols" if not (ok[b] or some_stale[b]) else "prices_stale")
         ready[lo:hi] = ok & ~stale
         n_in[lo:hi] = np.where(ok, count_in, 0)
         vol[lo:hi] = w["vol"]
@@ -721,7 +760,7 @@ def run_backtest(settings: Settings, prices: Prices, positions: PositionRows | N
             "rejected": grid.rejected, "slots": int(n_slots), "first_slot": int(grid.first_slot),
             "symbols": symbols}
     return Run(settings, slots, publish, ready, reason, n_in, stress, chunks, vol, in_matrix, signed_all, gate_rows,
-               decisions, info)
+               decisions, info, clusters_streamed=cluster_sink is not None)
 
 
 def last_ready_index(ready: np.ndarray) -> np.ndarray:
@@ -800,7 +839,8 @@ def decide_all(settings: Settings, proposals: list[ProposalRow], first_slot: int
                 out.append({**base, "final_action": "", "gate_reason": "plan_id_conflict",
                             "error": "plan_id already decided with other values"})
             else:
-                out.append({**prior[1], "ts": t, "replayed": True})
+                # the recorded decision again, and no new permit (the issuer: permit_issued false)
+                out.append({**prior[1], "ts": t, "replayed": True, "permit": False})
             continue
         s = int(idx[n])
         r = int(last[s]) if s >= 0 else -1
@@ -920,7 +960,11 @@ def summarise(run: Run, inputs: dict[str, str]) -> dict[str, Any]:
     st = run.gate_rows["stress"]
     by_action: dict[str, int] = {a: 0 for a in ACTIONS}
     by_reason: dict[str, int] = {}
+    replayed = 0
     for d in run.decisions:
+        if d.get("replayed"):  # the recorded decision again: counted once, where it was decided
+            replayed += 1
+            continue
         if d.get("final_action"):
             by_action[d["final_action"]] += 1
         by_reason[d["gate_reason"]] = by_reason.get(d["gate_reason"], 0) + 1
@@ -931,6 +975,7 @@ def summarise(run: Run, inputs: dict[str, str]) -> dict[str, Any]:
         "first_ts": float(run.publish_ts[0] - cadence) if n else None,
         "last_ts": float(run.publish_ts[-1]) if n else None,
         "decisions": len(run.decisions),
+        "replayed": replayed,
         "by_final_action": by_action,
         "by_reason": dict(sorted(by_reason.items())),
         "time_cold_s": float((st < g.cold_stress).sum() * cadence),
@@ -1033,9 +1078,15 @@ def _esc(v: Any) -> str:
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def remove_outputs(out: Path, names: tuple[str, ...]) -> None:
+    for name in names:
+        (out / name).unlink(missing_ok=True)
+
+
 def write_outputs(out: Path, run: Run, inputs: dict[str, str]) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
-    if not (out / "clusters.csv").exists():  # not written during the run (ClusterWriter)
+    remove_outputs(out, SWEEP_OUTPUTS)  # an older sweep's files are not this run's
+    if not run.clusters_streamed:  # else the run's cluster_sink (ClusterWriter) wrote clusters.csv
         sink = ClusterWriter(out / "clusters.csv")
         for ch in run.clusters:
             sink(ch, run.slots, run.publish_ts)
@@ -1078,7 +1129,7 @@ def _sweep_one(combo: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
     row: dict[str, Any] = dict(combo)
     row.update({f"action_{a}": n for a, n in s["by_final_action"].items()})
     row.update({f"reason_{r}": n for r, n in s["by_reason"].items()})
-    row.update({k: s[k] for k in ("decisions", "time_cold_s", "time_riskoff_s", "time_on_proxy_s",
+    row.update({k: s[k] for k in ("decisions", "replayed", "time_cold_s", "time_riskoff_s", "time_on_proxy_s",
                                   "share_cold", "share_riskoff", "share_on_proxy")})
     return row
 
@@ -1105,6 +1156,7 @@ def run_sweep(out: Path, base: Settings, sweeps: list[tuple[str, list[Any]]], pr
             rows.append(_sweep_one(combo))
             progress(len(rows), len(combos), started, "sweep", show_progress)
     out.mkdir(parents=True, exist_ok=True)
+    remove_outputs(out, SINGLE_OUTPUTS + SWEEP_OUTPUTS)  # an older run's files are not this sweep's
     columns: list[str] = []
     for row in rows:
         columns += [c for c in row if c not in columns]
@@ -1113,9 +1165,18 @@ def run_sweep(out: Path, base: Settings, sweeps: list[tuple[str, list[Any]]], pr
         w.writerow(columns)
         for row in rows:
             w.writerow([fmt(row.get(c, 0)) for c in columns])
+    record = {"inputs": inputs, "settings": base.flat(), "sweep": {k: v for k, v in sweeps}, "combinations": len(rows)}
+    (out / "sweep.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     if len(sweeps) == 2:
         plot_heatmap(out / "sweep_heatmap.png", sweeps, rows)
     return rows
+
+
+def permitted_share(row: dict[str, Any]) -> float:
+    """Share of a sweep row's proposals that got a permit: a final action other than HOLD, decided (not
+    a refused proposal, which has none; not a replay, which issues no second permit)."""
+    permits = sum(row.get(f"action_{a}", 0) for a in ACTIONS if a != HOLD)
+    return permits / max(row["decisions"], 1)
 
 
 def plot_heatmap(path: Path, sweeps: list[tuple[str, list[Any]]], rows: list[dict[str, Any]]) -> None:
@@ -1125,8 +1186,7 @@ def plot_heatmap(path: Path, sweeps: list[tuple[str, list[Any]]], rows: list[dic
     (kx, vx), (ky, vy) = sweeps
     grid = np.zeros((len(vy), len(vx)))
     for row in rows:
-        permits = row["decisions"] - row.get(f"action_{HOLD}", 0)
-        grid[vy.index(row[ky]), vx.index(row[kx])] = permits / max(row["decisions"], 1)
+        grid[vy.index(row[ky]), vx.index(row[kx])] = permitted_share(row)
     fig, ax = plt.subplots(figsize=(1.2 * len(vx) + 3, 0.8 * len(vy) + 2))
     im = ax.imshow(grid, origin="lower", cmap="viridis", aspect="auto")
     ax.set_xticks(range(len(vx)), [str(v) for v in vx])
@@ -1158,6 +1218,11 @@ def prepare(args: argparse.Namespace) -> tuple[Settings, Prices, PositionRows | 
     if args.proposal_every < 1:
         raise InputError(f"--proposal-every {args.proposal_every}: must be >= 1")
     prices = read_prices(args.prices, settings.symbols)
+    cadences = [settings.clusters.cadence_s] + [v for key, vs in sweeps if key == "cadence_s" for v in vs]
+    try:
+        check_grid_size(prices, len(settings.symbols), min(cadences))
+    except InputError as exc:
+        raise InputError(f"{args.prices}: {exc}") from None
     positions = read_positions(args.positions, settings.symbols, settings.positions.stale_after_s) if args.positions else None
     proposals = read_proposals(args.proposals) if args.proposals else None
     inputs = {"topology": sha256_of(args.topology), "prices": sha256_of(args.prices)}
@@ -1184,8 +1249,6 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             return 2
         print(f"{out}/sweep.csv: {len(rows)} combinations")
         return 0
-    if (out / "clusters.csv").exists():
-        (out / "clusters.csv").unlink()  # a previous run's; write_outputs writes it when no sink did
     sink = ClusterWriter(out / "clusters.csv")
     try:
         run = run_backtest(settings, prices, positions, proposals, proposal_every=args.proposal_every,

@@ -20,6 +20,7 @@ that `up --host` uses).
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import re
@@ -36,6 +37,7 @@ from launcher.supervise import Home, home_from
 from launcher.topology import Topology, load_topology
 
 RECORDS = "deploys.jsonl"
+LOCK = "deploy.lock"
 DEFAULT_PROOF_TIMEOUT_S = 40.0
 COMMAND_TIMEOUT_S = 300.0
 
@@ -108,23 +110,66 @@ def _prove(args: argparse.Namespace, topology: Path, home: Home, keep_as: Path) 
 
 
 def _record(home: Home, record: dict[str, Any]) -> None:
+    """Append the record as it is now. A deploy appends it at its start and after every host step (one
+    `id`), so a deploy killed part-way is still listed, with the step each host had reached."""
     directory = deploys_dir(home)
     directory.mkdir(parents=True, exist_ok=True)
     with open(directory / RECORDS, "a") as f:
         f.write(json.dumps(record, sort_keys=True) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _take_lock(home: Home) -> tuple[int | None, str]:
+    """(fd, "") holding deploy's lock of this home, or (None, who holds it). Held until the process ends."""
+    directory = deploys_dir(home)
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
+        os.close(fd)
+        return None, holder or "pid unknown"
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()}, started {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}".encode(), 0)
+    return fd, ""
+
+
+def _running_pid(home: Home) -> int | None:
+    """The pid of the deploy holding this home's lock now, or None."""
+    path = deploys_dir(home) / LOCK
+    if not path.exists():
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return None
+    except BlockingIOError:
+        words = os.pread(fd, 200, 0).decode(errors="replace").replace(",", " ").split()
+        return int(words[1]) if len(words) > 1 and words[0] == "pid" and words[1].isdigit() else -1
+    finally:
+        os.close(fd)
 
 
 def read_history(home: Home) -> list[dict[str, Any]]:
+    """One record per deploy (its last line). A record still "running" whose deploy no longer holds
+    the lock was killed part-way: it is listed as "interrupted", with each host's last step."""
     path = deploys_dir(home) / RECORDS
     if not path.exists():
         return []
-    out = []
-    for line in path.read_text().splitlines():
+    by_id: dict[str, dict[str, Any]] = {}
+    for n, line in enumerate(path.read_text().splitlines()):
         try:
-            out.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut short by a crash is skipped, not fatal
-    return out
+        by_id[record.get("id") or f"line-{n}"] = record
+    running = _running_pid(home)
+    for record in by_id.values():
+        if record.get("outcome") == "running" and record.get("pid") != running:
+            record["outcome"] = "interrupted"
+    return list(by_id.values())
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -140,9 +185,11 @@ def cmd_history(args: argparse.Namespace) -> int:
     for r in records:
         started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r["started"]))
         for i, host in enumerate(r["hosts"]):
-            lead = (f"{started:<21}{r['outcome']:<13}{r['duration_s']:<9.1f}" if i == 0 else " " * 43)
+            seconds = f"{r['duration_s']:.1f}" if "duration_s" in r else "-"
+            lead = (f"{started:<21}{r['outcome']:<13}{seconds:<9}" if i == 0 else " " * 43)
+            state = (r.get("host_states") or {}).get(host)
             print(f"{lead}{host:<10}{r['before'].get(host) or '(nothing)':<18}{r['after'].get(host) or '-':<18}"
-                  f"{r['file'] if i == 0 else ''}")
+                  f"{r['file'] if i == 0 else ''}" + (f"  [{state}]" if state else ""))
         if r.get("failed_check"):
             print(f"{'':<21}failed: {r['failed_check']} on {r.get('failed_host')}; rolled back "
                   f"{', '.join(r.get('rolled_back') or []) or 'nothing'}")
@@ -173,31 +220,39 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     targets = list(dict.fromkeys(args.host or list(topo.hosts)))
     targets.sort(key=lambda h: h != topo.redis.host)  # the managed Redis's host first: the others need it
     home = home_from(argparse.Namespace(home=args.home, host=None))
+    lock, holder = _take_lock(home)
+    if lock is None:
+        print(f"clustergate deploy: another deploy is running ({holder}; lock {deploys_dir(home) / LOCK}); "
+              f"wait for it, or see `clustergate deploy --history`", file=sys.stderr)
+        return 2
     started = time.time()
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
     work = deploys_dir(home) / f"{stamp}-{os.getpid()}"
     work.mkdir(parents=True, exist_ok=True)
     source = str(Path(args.file).resolve())
-    record: dict[str, Any] = {"started": started, "file": source, "topology": topo.name, "hosts": targets,
-                              "before": {}, "after": {}, "proofs": [], "outcome": "running"}
+    record: dict[str, Any] = {"id": work.name, "pid": os.getpid(), "started": started, "file": source,
+                              "topology": topo.name, "hosts": targets, "before": {}, "after": {}, "proofs": [],
+                              "outcome": "running", "host_states": {h: "not reached" for h in targets}}
+    _record(home, record)
+    try:
+        return _deploy_hosts(args, topo, home, targets, source, work, record, started)
+    except KeyboardInterrupt:
+        record["outcome"] = "interrupted"
+        record["finished"] = time.time()
+        record["duration_s"] = round(record["finished"] - started, 2)
+        _record(home, record)
+        print(f"deploy interrupted; host states: {record['host_states']}; record in {deploys_dir(home) / RECORDS}",
+              file=sys.stderr, flush=True)
+        return 130
 
-    # 1. What each host runs now.
-    saved: dict[str, Path | None] = {}
-    for host in targets:
-        result = run_on(args, topo, host, ["cat", str(host_home(args, host) / "run" / "topology.yaml")], 30)
-        if result.returncode == 0 and result.stdout.strip():
-            path = work / f"before-{host}.yaml"
-            path.write_text(result.stdout)
-            saved[host] = path
-            try:
-                record["before"][host] = host_hash(load_topology(path), host)
-            except SchemaError:
-                record["before"][host] = "unreadable"
-        else:
-            saved[host] = None
-            record["before"][host] = None
-        record["after"][host] = host_hash(topo, host)
-        print(f"{host}: now {record['before'][host] or 'runs nothing'}, deploying {record['after'][host]}", flush=True)
+
+def _deploy_hosts(args: argparse.Namespace, topo: Topology, home: Home, targets: list[str], source: str,
+                  work: Path, record: dict[str, Any], started: float) -> int:
+    states = record["host_states"]
+
+    def step(host: str, state: str) -> None:
+        states[host] = state
+        _record(home, record)
 
     def finish(outcome: str, code: int) -> int:
         record["outcome"] = outcome
@@ -207,9 +262,38 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         print(f"deploy {outcome} in {record['duration_s']:.1f} s; record in {deploys_dir(home) / RECORDS}", flush=True)
         return code
 
+    # 1. What each host runs now.
+    saved: dict[str, Path | None] = {}
+    for host in targets:
+        # LC_ALL=C: "No such file" below is how a host that runs nothing yet is told from one not reached.
+        result = run_on(args, topo, host, ["env", "LC_ALL=C", "cat", str(host_home(args, host) / "run" / "topology.yaml")], 30)
+        if result.returncode == 0 and result.stdout.strip():
+            path = work / f"before-{host}.yaml"
+            path.write_text(result.stdout)
+            saved[host] = path
+            try:
+                record["before"][host] = host_hash(load_topology(path), host)
+            except SchemaError:
+                record["before"][host] = "unreadable"
+        elif result.returncode == 1 and "No such file" in result.stderr or result.returncode == 0:
+            saved[host] = None  # no run/topology.yaml: the host runs nothing yet
+            record["before"][host] = None
+        else:
+            # Unreachable, timed out, or unreadable: not the same as "runs nothing" (its rollback would
+            # stop it). Nothing has been changed yet: refuse.
+            detail = (result.stderr or result.stdout).strip().splitlines()
+            print(f"clustergate deploy: cannot read what {host} runs now ({host_home(args, host) / 'run' / 'topology.yaml'}:"
+                  f" exit {result.returncode}{': ' + detail[-1] if detail else ''}); nothing was changed on any host",
+                  file=sys.stderr, flush=True)
+            record["refused"] = f"cannot read what {host} runs now (exit {result.returncode})"
+            return finish("refused", 2)
+        record["after"][host] = host_hash(topo, host)
+        print(f"{host}: now {record['before'][host] or 'runs nothing'}, deploying {record['after'][host]}", flush=True)
+
     # 2-4. Host by host, proved after each.
     for host in targets:
         hh = str(host_home(args, host))
+        step(host, "applying")
         print(f"--- {host}: clustergate up --host {host} (home {hh})", flush=True)
         up = run_on(args, topo, host, clustergate("up", source, "--host", host, "--home", hh,
                                                   "--timeout", str(args.up_timeout)))
@@ -221,29 +305,42 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         else:
             ok, failed = False, [f"clustergate up --host {host} (exit {up.returncode})"]
         if ok:
+            step(host, "applied")
             continue
         record["failed_check"], record["failed_host"] = failed[0], host
-        print(f"FAILED on {host}: {failed[0]}; rolling {host} back", flush=True)
+        # The failing host, then every host this deploy already changed, newest first: the whole system
+        # goes back to what it ran before, the topology the proof after the rollback checks.
+        back_out = [host] + [h for h in reversed(targets[:targets.index(host)]) if states[h] == "applied"]
+        print(f"FAILED on {host}: {failed[0]}; rolling back {', '.join(back_out)}", flush=True)
         rollback_started = time.monotonic()
-        if saved[host] is not None:
-            back = run_on(args, topo, host, clustergate("up", str(saved[host]), "--host", host, "--home", hh,
-                                                        "--timeout", str(args.up_timeout)))
-            what = f"{host} back on its recorded topology {record['before'][host]} ({saved[host]})"
-        else:
-            back = run_on(args, topo, host, clustergate("down", "--host", host, "--home", hh))
-            what = f"{host} stopped (it ran nothing before)"
-        _show(host, back)
-        record["rolled_back"] = [host]
-        record["rollback_ok"] = back.returncode == 0
-        print(f"--- readiness proof after the rollback of {host}", flush=True)
-        again, report, still = _prove(args, saved[host] or Path(source), home,
+        whats, all_back = [], True
+        for h in back_out:
+            step(h, "rolling back")
+            h_home = str(host_home(args, h))
+            if saved[h] is not None:
+                back = run_on(args, topo, h, clustergate("up", str(saved[h]), "--host", h, "--home", h_home,
+                                                         "--timeout", str(args.up_timeout)))
+                whats.append(f"{h} back on its recorded topology {record['before'][h]} ({saved[h]})")
+            else:
+                back = run_on(args, topo, h, clustergate("down", "--host", h, "--home", h_home))
+                whats.append(f"{h} stopped (it ran nothing before)")
+            _show(h, back)
+            if back.returncode != 0:
+                all_back = False
+                whats[-1] += f" FAILED (exit {back.returncode})"
+            step(h, ("rolled back" if saved[h] is not None else "stopped") if back.returncode == 0 else "rollback failed")
+        record["rolled_back"] = back_out
+        record["rollback_ok"] = all_back
+        print(f"--- readiness proof after the rollback of {', '.join(back_out)}", flush=True)
+        old = next((saved[h] for h in back_out if saved[h] is not None), None)
+        again, report, still = _prove(args, old or Path(source), home,
                                       work / f"proof-{len(record['proofs']) + 1}-after-rollback-{host}")
         record["proofs"].append(report)
         record["proved_after_rollback"] = again
         record["rollback_s"] = round(time.monotonic() - rollback_started, 2)
-        print(f"FAILED: check '{failed[0]}' failed on host {host}; rolled back: {what}; "
+        print(f"FAILED: check '{failed[0]}' failed on host {host}; rolled back: {'; '.join(whats)}; "
               f"the proof after the rollback {'passed' if again else 'FAILED: ' + ', '.join(still)}", flush=True)
-        return finish("rolled back" if again else "rollback failed", 1)
+        return finish("rolled back" if again and all_back else "rollback failed", 1)
     print(f"deployed {topo.name} to {', '.join(targets)}: every proof passed", flush=True)
     return finish("ok", 0)
 

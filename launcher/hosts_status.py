@@ -37,8 +37,12 @@ def _ask_redis(topo: Topology) -> dict[str, Any]:
     import redis
     url = f"redis://{topo.redis.bind_address}:{topo.redis.port}"
     try:
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+        # One attempt: redis-py 6+ retries a timeout with backoff (15 s for a stalled Redis at a 1 s timeout).
         ok = bool(redis.Redis(host=topo.redis.bind_address, port=topo.redis.port, password=topo.redis.password,
-                              socket_timeout=SCRAPE_TIMEOUT_S, socket_connect_timeout=SCRAPE_TIMEOUT_S).ping())
+                              socket_timeout=SCRAPE_TIMEOUT_S, socket_connect_timeout=SCRAPE_TIMEOUT_S,
+                              retry=Retry(NoBackoff(), 0), health_check_interval=0).ping())
         return {"name": "redis", "kind": "redis", "reached": True, "ready": ok, "metrics_url": url}
     except redis.AuthenticationError as exc:
         return {"name": "redis", "kind": "redis", "reached": True, "ready": False, "metrics_url": url,

@@ -634,8 +634,11 @@ def actor_ready(topo: Topology, name: str) -> bool | None:
 def redis_ready(topo: Topology) -> bool:
     import redis
     try:
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
         return bool(redis.Redis(host=topo.redis.bind_address, port=topo.redis.port, password=topo.redis.password,
-                                socket_timeout=0.5, socket_connect_timeout=0.5).ping())
+                                socket_timeout=0.5, socket_connect_timeout=0.5,  # one attempt, no redis-py retries
+                                retry=Retry(NoBackoff(), 0), health_check_interval=0).ping())
     except redis.RedisError:
         return False
 

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from helpers import DEADLINE_SCALE, wait_for
+from launcher.curve import generate_keypair
 from launcher.multihost_harness import SYSTEM_HOSTS, MultiHost, write_topology
 
 @pytest.fixture(scope="module")
@@ -143,3 +144,30 @@ def test_deploy_history_lists_the_rolled_back_and_the_good_deploy(multihost):
     assert all(len(set(r["proofs"])) == len(r["proofs"]) for r in records), "each proof keeps its own report"
     table = multihost.clustergate("ops", "deploy", "--history", "--home", str(multihost.ops_home), timeout=30).stdout
     assert "rolled back" in table and "ok" in table
+
+
+def test_a_deploy_failing_on_its_second_host_puts_the_first_host_back_too(multihost):
+    # From what runs now (the good deploy's topology): a market change that proves ready (the feed also
+    # allows a new key of the book's), then an exec change whose `up` fails there: the book connects
+    # with that new keypair, whose secret half was never handed out to exec (its public half validates
+    # on the operator's machine; exec's `up` exits 2 naming the missing key).
+    running = yaml.safe_load((multihost.home("market") / "run" / "topology.yaml").read_text())
+    keys = Path(running["security"]["curve"]["keys_dir"])
+    if not (keys / "book_next.key").exists():
+        generate_keypair(keys, "book_next")
+    (keys / "book_next.key_secret").unlink(missing_ok=True)
+    mixed = json.loads(json.dumps(running))
+    mixed["actors"]["price_feed"]["sockets"]["ticks"]["curve"]["allow"].append("book_next")
+    mixed["actors"]["book"]["sockets"]["ticks"]["curve"]["keypair"] = "book_next"
+    path = write_topology(multihost.tmp, mixed, "mixed.yaml")
+    result = multihost.deploy(path, "--host", "market", "--host", "exec", "--proof-timeout", str(10 * DEADLINE_SCALE))
+    assert result.returncode == 1, _explain(result)
+    assert "failed on host exec" in result.stdout, _explain(result)
+    assert "the proof after the rollback passed" in result.stdout, _explain(result)
+    for host in ("market", "exec"):
+        now = yaml.safe_load((multihost.home(host) / "run" / "topology.yaml").read_text())
+        assert now == running, f"{host} is not back on the topology it ran before the deploy"
+    record = json.loads(multihost.clustergate("ops", "deploy", "--history", "--json", "--home",
+                                              str(multihost.ops_home), timeout=30).stdout)[-1]
+    assert record["rolled_back"] == ["exec", "market"]
+    assert record["host_states"] == {"market": "rolled back", "exec": "rolled back"}

@@ -1,0 +1,205 @@
+"""Hostile review of clustergate backtest (issue 13): bad input that crashed or destroyed results."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.test_backtest import REPO, T0, backtest, price_paths, topo, write_long_csv  # noqa: F401 (fixture)
+
+
+def run_cli(*argv: object) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "launcher", "backtest", *map(str, argv)], capture_output=True,
+                          text=True, cwd=REPO, timeout=120)
+
+
+def test_a_timestamp_far_from_the_others_is_refused_naming_the_file_not_a_memory_error(tmp_path: Path, topo: Path):
+    prices = tmp_path / "gap.csv"
+    prices.write_text(f"ts,symbol,price\n{T0},BTCUSDT,60000\n{T0 + 1},ETHUSDT,3000\n99000000000,BTCUSDT,60001\n")
+    proc = run_cli(topo, "--prices", prices, "--out", tmp_path / "out")
+    assert proc.returncode == 2, proc.stderr[-500:]
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-500:]
+    assert str(prices) in proc.stderr and "slots" in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_refused_run_into_an_out_dir_with_old_results_leaves_them_all_in_place(tmp_path: Path, topo: Path):
+    good = write_long_csv(tmp_path / "prices.csv", price_paths(100))
+    out = tmp_path / "out"
+    assert backtest(topo, "--prices", good, "--out", out) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    refused = tmp_path / "refused.csv"
+    refused.write_text(f"ts,symbol,price\n{T0},BTCUSDT,-1\n{T0 + 1},ETHUSDT,-2\n")
+    proc = run_cli(topo, "--prices", refused, "--out", out)
+    assert proc.returncode == 2 and "no usable price" in proc.stderr, proc.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_an_out_dir_never_mixes_a_sweep_with_an_older_single_run(tmp_path: Path, topo: Path):
+    good = write_long_csv(tmp_path / "prices.csv", price_paths(100))
+    out = tmp_path / "out"
+    assert backtest(topo, "--prices", good, "--out", out) == 0
+    assert backtest(topo, "--prices", good, "--out", out, "--sweep", "corr_threshold=0.5,0.9") == 0
+    assert sorted(p.name for p in out.iterdir()) == ["sweep.csv", "sweep.json"]
+    assert backtest(topo, "--prices", good, "--out", out) == 0
+    assert "sweep.csv" not in {p.name for p in out.iterdir()}
+
+
+def test_a_symbol_whose_prices_stopped_leaves_the_matrix_after_max_price_age_s_as_in_the_live_correlator(
+        tmp_path: Path, topo: Path):
+    """SOLUSDT stops at slot 100 while BTC and ETH go on: the live correlator (correlate_window with
+    newest_tick_ts) drops SOL from the matrix once its own newest tick is older than max_price_age_s
+    (5 cadences), long before its window runs out of returns; the backtest must publish the same."""
+    import numpy as np
+
+    from actors.correlation import correlate_window
+    from actors import backtest as bt
+
+    paths = price_paths(160)
+    prices = tmp_path / "stops.csv"
+    with open(prices, "w") as fh:
+        fh.write("ts,symbol,price\n")
+        for j in range(160):
+            for i, s in enumerate(("BTCUSDT", "ETHUSDT", "SOLUSDT")):
+                if s != "SOLUSDT" or j < 100:
+                    fh.write(f"{T0 + j * 60 + i},{s},{float(paths[i, j])!r}\n")
+    assert backtest(topo, "--prices", prices, "--out", tmp_path / "out") == 0
+    import csv
+    with open(tmp_path / "out" / "states.csv", newline="") as fh:
+        states = {int(r["slot"]): r for r in csv.DictReader(fh)}
+    settings = bt.settings_from_topology(str(topo))
+    c = settings.clusters
+    grid = bt.build_grid(bt.read_prices(str(prices), settings.symbols), settings.symbols, c)
+    checked = 0
+    for b in range(c.lookback_returns, grid.prices.shape[1]):
+        slot = grid.first_slot + b
+        now = (slot + 1) * c.cadence_s
+        newest = {s: float(grid.newest_ts[i, b]) for i, s in enumerate(settings.symbols)
+                  if np.isfinite(grid.newest_ts[i, b])}
+        live = correlate_window(settings.symbols, grid.prices[:, b - c.lookback_returns:b + 1], cadence_s=c.cadence_s,
+                                min_returns=c.min_returns, newest_tick_ts=newest, now_s=now,
+                                max_price_age_s=settings.max_price_age_s)
+        row = states[slot]
+        assert (row["corr_ready"] == "1", row["reason"] or None, int(row["symbols_in_matrix"])) == (
+            live["ready"], live["reason"], len(live["symbols"]) if live["ready"] else 0), (slot, row, live["symbols"])
+        checked += 1
+    assert checked > 100
+
+
+def test_write_outputs_after_a_streamed_run_keeps_the_streamed_cluster_rows(tmp_path: Path, topo: Path):
+    """bench_backtest's way in: run_backtest with a ClusterWriter, then write_outputs."""
+    from actors import backtest as bt
+
+    prices = write_long_csv(tmp_path / "prices.csv", price_paths(100))
+    settings = bt.settings_from_topology(str(topo))
+    out = tmp_path / "out"
+    sink = bt.ClusterWriter(out / "clusters.csv")
+    run = bt.run_backtest(settings, bt.read_prices(str(prices), settings.symbols), None, None, cluster_sink=sink)
+    sink.close()
+    assert sink.rows > 0
+    bt.write_outputs(out, run, {})
+    assert len((out / "clusters.csv").read_text().splitlines()) == sink.rows + 1
+
+
+def test_a_replayed_plan_id_issues_no_second_permit_and_is_counted_once(tmp_path: Path, topo: Path):
+    """Live, the permit issuer answers a resubmitted plan_id with the recorded decision and
+    permit_issued false: one plan, one permit."""
+    import csv
+    import json
+
+    write_long_csv(tmp_path / "p.csv", price_paths(200), step_s=60)
+    (tmp_path / "props.csv").write_text("ts,plan_id,symbol,action_proposed,kill_score\n"
+                                        f"{T0 + 6000},same,BTCUSDT,PARTIAL_50,0.1\n{T0 + 6010},same,BTCUSDT,PARTIAL_50,0.1\n")
+    assert backtest(topo, "--prices", tmp_path / "p.csv", "--proposals", tmp_path / "props.csv",
+                    "--out", tmp_path / "out") == 0
+    with open(tmp_path / "out" / "decisions.csv", newline="") as fh:
+        d = list(csv.DictReader(fh))
+    assert [(r["replayed"], r["permit"]) for r in d] == [("False", "True"), ("True", "False")]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert sum(summary["by_final_action"].values()) == 1 and summary["replayed"] == 1
+
+
+def test_the_sweep_heat_map_counts_refused_and_replayed_proposals_as_not_permitted():
+    from actors import backtest as bt
+
+    row = {"decisions": 10, "replayed": 2, "action_HOLD": 1, "action_PARTIAL_50": 3, "action_FULL_CLOSE_PROPOSED": 1,
+           "reason_invalid_proposal": 3}
+    assert bt.permitted_share(row) == 0.4
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("shrinkage, linkage", [("ledoit_wolf", "threshold"), ("none", "average"),
+                                                ("none", "complete"), ("ledoit_wolf", "average")])
+def test_the_slow_per_slot_settings_give_the_live_cluster_stress_slot_by_slot(tmp_path: Path, topo: Path,
+                                                                             shrinkage, linkage):
+    """shrinkage ledoit_wolf and linkage average/complete leave the batch path (a loop per slot):
+    each ready slot's ClusterStress equals correlate_window + cluster_labels + cluster_metrics (1e-12),
+    with gaps in the prices."""
+    import numpy as np
+
+    from actors.clustering import cluster_labels, cluster_metrics
+    from actors.correlation import correlate_window
+    from actors import backtest as bt
+
+    paths = price_paths(120, seed=9)
+    prices = tmp_path / "gaps.csv"
+    rng = np.random.default_rng(3)
+    with open(prices, "w") as fh:
+        fh.write("ts,symbol,price\n")
+        for j in range(120):
+            for i, s in enumerate(("BTCUSDT", "ETHUSDT", "SOLUSDT")):
+                if rng.random() > 0.1:
+                    fh.write(f"{T0 + j * 60 + i},{s},{float(paths[i, j])!r}\n")
+    base = bt.settings_from_topology(str(topo))
+    settings = bt.apply_settings(base, {"shrinkage": shrinkage, "linkage": linkage, "corr_threshold": 0.3})
+    c = settings.clusters
+    data = bt.read_prices(str(prices), settings.symbols)
+    run = bt.run_backtest(settings, data, None, None)
+    grid = bt.build_grid(data, settings.symbols, c)
+    checked, shrunk = 0, 0
+    for b in np.flatnonzero(run.ready):
+        window = np.full((3, c.lookback_returns + 1), np.nan)
+        lo = b - c.lookback_returns
+        window[:, max(0, -lo):] = grid.prices[:, max(lo, 0):b + 1]
+        live = correlate_window(settings.symbols, window, cadence_s=c.cadence_s, min_returns=c.min_returns,
+                                shrinkage=shrinkage)
+        assert live["ready"]
+        signed = {s: float(run.signed[b, i]) for i, s in enumerate(settings.symbols) if np.isfinite(run.signed[b, i])}
+        labels = cluster_labels(live["matrix"], c.corr_threshold, linkage)
+        _, stress = cluster_metrics(live["symbols"], live["matrix"], labels, signed)
+        assert abs(run.cluster_stress[b] - stress) <= 1e-12, (b, run.cluster_stress[b], stress)
+        checked += 1
+        shrunk += live["shrinkage"] > 0
+    assert checked > 50
+    assert shrinkage == "none" or shrunk > 0  # the setting took effect: not a test of the default path
+
+
+def test_a_sweep_records_the_sha256_of_its_inputs_and_the_settings_it_swept_from(tmp_path: Path, topo: Path):
+    import hashlib
+    import json
+
+    good = write_long_csv(tmp_path / "prices.csv", price_paths(100))
+    out = tmp_path / "out"
+    assert backtest(topo, "--prices", good, "--out", out, "--set", "cooldown_ttl_s=30",
+                    "--sweep", "corr_threshold=0.5,0.9") == 0
+    record = json.loads((out / "sweep.json").read_text())
+    assert record["inputs"]["prices"] == hashlib.sha256(good.read_bytes()).hexdigest()
+    assert record["inputs"]["topology"] == hashlib.sha256(topo.read_bytes()).hexdigest()
+    assert record["settings"]["cooldown_ttl_s"] == 30 and record["sweep"] == {"corr_threshold": [0.5, 0.9]}
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["--set", "cadence_s=10", "--set", "freshness_s=5"], "freshness_s 5"),
+    (["--sweep", "cadence_s=1,10", "--set", "freshness_s=5"], "freshness_s 5"),
+], ids=["freshness below one cadence", "swept cadence above freshness"])
+def test_settings_the_live_topology_refuses_are_refused_by_the_backtest(tmp_path: Path, topo: Path, extra, expected):
+    """launcher.topology refuses freshness_s shorter than one cadence (the state would always look
+    stale); a backtest of settings the live gate cannot run is not a backtest of the gate."""
+    prices = write_long_csv(tmp_path / "prices.csv", price_paths(50))
+    proc = run_cli(topo, "--prices", prices, "--out", tmp_path / "out", *extra)
+    assert proc.returncode == 2, proc.stderr[-500:]
+    assert len(proc.stderr.strip().splitlines()) == 1 and expected in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,158 @@
+"""Hostile review of `clustergate deploy` (issue 11): an interrupted deploy and two deploys at once,
+with real deploy processes. Each host's command goes through a `--via` prefix that first waits for a
+gate file, so a test can hold a deploy between its steps, kill it, or start a second one meanwhile.
+Nothing is started on any host (the held command is killed with its deploy), so no root is needed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import wait_for
+from launcher.multihost_harness import PASSWORD, side_by_side_data, write_topology
+
+
+def _deploy(tmp: Path, topology: Path, *argv: str) -> subprocess.Popen:
+    # {host}: the via prefix notes which host's command started; a clustergate command (not step 1's
+    # `env LC_ALL=C cat`) then waits until tmp/go exists, which no test makes: the deploy is held on its first `up`.
+    via = (f"sh -c 'echo $0 $1 >> {tmp}/started; [ \"$1\" = env ] || while [ ! -e {tmp}/go ]; do sleep 0.05; done; "
+           f"exec \"$@\"' {{host}}")
+    env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD}
+    return subprocess.Popen([sys.executable, "-m", "launcher", "deploy", str(topology), "--via", via,
+                             "--home-root", str(tmp / "homes"), "--home", str(tmp / "ops"), *argv],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True, stdin=subprocess.DEVNULL)
+
+
+def _history(tmp: Path) -> list[dict]:
+    out = subprocess.run([sys.executable, "-m", "launcher", "deploy", "--history", "--json", "--home", str(tmp / "ops")],
+                         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def _kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+    proc.communicate(timeout=30)
+
+
+@pytest.fixture
+def topology(tmp_path: Path) -> Path:
+    return write_topology(tmp_path, side_by_side_data(tmp_path))
+
+
+def _started(tmp: Path) -> list[str]:
+    path = tmp / "started"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_a_killed_deploy_is_listed_by_history_as_interrupted_with_the_host_it_was_on(tmp_path, topology):
+    deploy = _deploy(tmp_path, topology)
+    try:
+        # the three `cat run/topology.yaml` of step 1, then the first host's `up`
+        wait_for(lambda: len(_started(tmp_path)) >= 4, 60, "the deploy to reach its first host's up")
+    finally:
+        _kill_group(deploy)
+    records = _history(tmp_path)
+    assert len(records) == 1, records
+    record = records[0]
+    assert record["outcome"] == "interrupted"
+    assert record["host_states"] == {"store": "applying", "market": "not reached", "exec": "not reached"}
+
+
+def test_a_second_deploy_while_one_runs_exits_2_naming_the_running_one(tmp_path, topology):
+    first = _deploy(tmp_path, topology)
+    try:
+        wait_for(lambda: len(_started(tmp_path)) >= 1, 60, "the first deploy to start")
+        second = _deploy(tmp_path, topology)
+        try:
+            out, err = second.communicate(timeout=60)
+        finally:
+            if second.poll() is None:
+                _kill_group(second)
+        assert second.returncode == 2, out + err
+        assert f"another deploy is running (pid {first.pid}" in err, err
+    finally:
+        _kill_group(first)
+
+
+def test_a_host_that_cannot_be_reached_before_the_deploy_is_not_taken_for_one_that_runs_nothing(tmp_path, topology):
+    # market's command prefix fails (as ssh does with 255 for a host it cannot reach); the others would
+    # run, but every clustergate command is only noted, never run (exit 99).
+    via = (f"sh -c 'echo $0 $1 >> {tmp_path}/started; [ $0 = market ] && exit 255; [ \"$1\" = env ] || exit 99; "
+           f"exec \"$@\"' {{host}}")
+    env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD}
+    result = subprocess.run([sys.executable, "-m", "launcher", "deploy", str(topology), "--via", via,
+                             "--home-root", str(tmp_path / "homes"), "--home", str(tmp_path / "ops"),
+                             "--proof-timeout", "1"], capture_output=True, text=True, env=env, timeout=300,
+                            stdin=subprocess.DEVNULL)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "cannot read what market runs now" in result.stderr, result.stdout + result.stderr
+    assert [line for line in _started(tmp_path) if not line.endswith(" env")] == [], "nothing was changed on any host"
+
+
+@pytest.mark.parametrize("ask", ["status --all-hosts", "up's readiness wait"])
+def test_a_stalled_redis_is_asked_once_instead_of_retried_for_seconds(tmp_path, monkeypatch, ask):
+    """redis-py 6+ retries a timed-out call with backoff: `status --all-hosts` with the store's Redis
+    stopped (SIGSTOP) took 15 s instead of its 1 s deadline. Counted without a clock: the connections
+    the stalled server finds waiting once it resumes are the attempts of one status."""
+    import redis
+
+    from helpers import find_redis_server, free_port
+    from launcher.hosts_status import _ask_redis
+    from launcher.supervise import redis_ready
+    from launcher.topology import load_topology
+    monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", PASSWORD)
+    data = side_by_side_data(tmp_path)
+    data["redis"]["port"] = port = free_port()
+    topo = load_topology(write_topology(tmp_path, data, "stall.yaml"))
+    server = subprocess.Popen([find_redis_server(), "--port", str(port), "--bind", topo.redis.bind_address,
+                               "--requirepass", PASSWORD, "--save", "", "--dir", str(tmp_path)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        admin = redis.Redis(host=topo.redis.bind_address, port=port, password=PASSWORD, socket_timeout=5)
+        wait_for(lambda: _ping(admin), 10, "redis-server to answer")
+        before = admin.info("stats")["total_connections_received"]
+        server.send_signal(signal.SIGSTOP)
+        try:
+            answered = _ask_redis(topo)["reached"] if ask == "status --all-hosts" else redis_ready(topo)
+        finally:
+            server.send_signal(signal.SIGCONT)
+        assert answered is False
+        wait_for(lambda: admin.info("stats")["total_connections_received"] - before >= 1, 10, "the attempt counted")
+        assert admin.info("stats")["total_connections_received"] - before == 1
+    finally:
+        server.kill()
+        server.wait(10)
+
+
+def _ping(client) -> bool:
+    try:
+        return bool(client.ping())
+    except Exception:
+        return False
+
+
+def test_a_deploy_stopped_with_ctrl_c_exits_130_and_records_where_each_host_was(tmp_path, topology):
+    deploy = _deploy(tmp_path, topology)
+    try:
+        wait_for(lambda: len(_started(tmp_path)) >= 4, 60, "the deploy to reach its first host's up")
+        deploy.send_signal(signal.SIGINT)  # the deploy only, as a terminal's Ctrl-C reaches it
+        out, err = deploy.communicate(timeout=60)
+    finally:
+        if deploy.poll() is None:
+            _kill_group(deploy)
+    assert deploy.returncode == 130, out + err
+    assert "deploy interrupted" in err and "Traceback" not in err, err
+    [record] = _history(tmp_path)
+    assert record["outcome"] == "interrupted" and "finished" in record
+    assert record["host_states"] == {"store": "applying", "market": "not reached", "exec": "not reached"}
