@@ -107,7 +107,8 @@ def test_a_stalled_redis_is_asked_once_instead_of_retried_for_seconds(tmp_path, 
     the stalled server finds waiting once it resumes are the attempts of one status."""
     import redis
 
-    from helpers import find_redis_server, free_port
+    from helpers import free_port
+    from launcher.redis_binary import find_redis_server
     from launcher.hosts_status import _ask_redis
     from launcher.supervise import redis_ready
     from launcher.topology import load_topology
