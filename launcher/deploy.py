@@ -34,7 +34,7 @@ from typing import Any
 from launcher.hosts import host_hash
 from launcher.schema import SchemaError
 from launcher.supervise import Home, home_from
-from launcher.topology import Topology, load_topology
+from launcher.topology import Topology, load_or_report, load_topology
 
 RECORDS = "deploys.jsonl"
 LOCK = "deploy.lock"
@@ -204,11 +204,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     if not args.file:
         print("clustergate deploy: give a topology FILE (or --history)", file=sys.stderr)
         return 2
-    try:
-        topo = load_topology(args.file)
-    except SchemaError as exc:
-        for problem in exc.problems:
-            print(problem.render(args.file), file=sys.stderr)
+    topo = load_or_report(args.file)
+    if topo is None:
         return 2
     if not topo.hosts:
         print(f"{args.file}: topology {topo.name} has no hosts: map; use `clustergate up` for one host", file=sys.stderr)

@@ -14,8 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from launcher.hosts import actors_on, runs_redis
-from launcher.schema import SchemaError
-from launcher.topology import Topology, load_topology
+from launcher.topology import Topology, load_or_report
 
 SCRAPE_TIMEOUT_S = 1.0
 
@@ -75,11 +74,8 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
         print("clustergate status: give both a multi-host topology FILE and --all-hosts "
               "(or neither, for this home's supervisord)", file=sys.stderr)
         return 2
-    try:
-        topo = load_topology(args.file)
-    except SchemaError as exc:
-        for problem in exc.problems:
-            print(problem.render(args.file), file=sys.stderr)
+    topo = load_or_report(args.file)
+    if topo is None:
         return 2
     if not topo.hosts:
         print(f"{args.file}: topology {topo.name} has no hosts: map; `clustergate status` shows a one-host system",

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from launcher.schema import SchemaError
-from launcher.topology import Topology, load_topology
+from launcher.topology import Topology, load_or_report
 
 SCRAPE_INTERVAL_S_DEFAULT = 15
 RULE_FILE_DEFAULT = "alerts.yml"
@@ -64,11 +63,8 @@ def render_prometheus_config(topology: Topology, *, scrape_interval_s: int = SCR
 
 
 def cmd_prometheus_config(args: argparse.Namespace) -> int:
-    try:
-        topology = load_topology(args.file)
-    except SchemaError as exc:
-        for problem in exc.problems:
-            print(problem.render(args.file), file=sys.stderr)
+    topology = load_or_report(args.file)
+    if topology is None:
         return 2
     text = render_prometheus_config(topology, scrape_interval_s=args.scrape_interval,
                                     rule_files=tuple(args.rule_file or [RULE_FILE_DEFAULT]))

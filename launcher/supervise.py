@@ -32,7 +32,7 @@ import yaml
 from launcher.endpoints import endpoint_problem_now
 from launcher.redis_binary import INSTALL_HINT, binary_problem, find_redis_server
 from launcher.schema import SchemaError
-from launcher.topology import EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, Topology, endpoint_port, load_topology
+from launcher.topology import EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, Topology, endpoint_port, load_or_report, load_topology
 
 REPO = Path(__file__).resolve().parent.parent
 REDIS_PROGRAM = "redis"
@@ -716,15 +716,6 @@ def wait_until_ready(sup: Supervisor, topo: Topology, home: Home, timeout_s: flo
 # --------------------------------------------------------------------------- commands
 
 
-def _load(path: str) -> Topology | None:
-    try:
-        return load_topology(path)
-    except SchemaError as exc:
-        for problem in exc.problems:
-            print(problem.render(path), file=sys.stderr)
-        return None
-
-
 def _program_sections(text: str) -> dict[str, str]:
     """Rendered programs text -> {program name: its section}."""
     sections: dict[str, str] = {}
@@ -845,7 +836,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     """All or nothing: every check (topology, binary, password, leftovers, ports, disk) runs before
     anything changes; the new files are staged as .tmp and switched in only then; a failure leaves
     the running system and its files as they were. One `up` per home at a time."""
-    topo = _load(args.file)
+    topo = load_or_report(args.file)
     if topo is None:
         return 2
     from launcher.hosts import host_problem, host_view
@@ -1087,7 +1078,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    topo = _load(args.file)
+    topo = load_or_report(args.file)
     if topo is None:
         return 2
     print(render_programs(topo, home_from(args)))

@@ -11,6 +11,7 @@ import ipaddress
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any, Literal
@@ -852,6 +853,16 @@ def load_topology(path: str | os.PathLike[str]) -> Topology:
     assert topo is not None
     object.__setattr__(topo, "source_path", str(p.resolve()))
     return topo
+
+
+def load_or_report(path: str) -> Topology | None:
+    """The topology at path, or None after printing each of its problems on stderr, one line each."""
+    try:
+        return load_topology(path)
+    except SchemaError as exc:
+        for problem in exc.problems:
+            print(problem.render(path), file=sys.stderr)
+        return None
 
 
 def topology_json_schema() -> dict[str, Any]:

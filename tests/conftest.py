@@ -32,6 +32,39 @@ def live(tmp_path: Path):
         system.down()
 
 
+def _test_hosts_factory():
+    """The body of both test-hosts fixtures: skip naming what is missing (fail under CI), yield a
+    factory of netns.TestHosts, and close every set it made, newest first."""
+    import os
+
+    from launcher import netns
+
+    reason = netns.unavailable_reason()
+    if reason is not None:
+        message = f"network-namespace test hosts unavailable: {reason}"
+        if netns.requires_netns(os.environ):
+            pytest.fail(message + " (required here: CLUSTERGATE_REQUIRE_NETNS=1 or CI=true)", pytrace=False)
+        pytest.skip(message)
+    made: list = []
+
+    def make(names):
+        hosts = netns.TestHosts(names).__enter__()
+        made.append(hosts)
+        return hosts
+
+    try:
+        yield make
+    finally:
+        errors = []
+        for hosts in reversed(made):
+            try:
+                hosts.close()
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+
 @pytest.fixture
 def test_hosts():
     """Factory of network-namespace test hosts (launcher/netns.py): `hosts = test_hosts(["a", "b"])`.
@@ -39,65 +72,11 @@ def test_hosts():
     Every TestHosts made is removed at teardown. Where namespaces cannot be made the test skips
     naming what is missing; under CI (CLUSTERGATE_REQUIRE_NETNS=1 or CI=true) it fails instead.
     """
-    import os
-
-    from launcher import netns
-
-    reason = netns.unavailable_reason()
-    if reason is not None:
-        message = f"network-namespace test hosts unavailable: {reason}"
-        if netns.requires_netns(os.environ):
-            pytest.fail(message + " (required here: CLUSTERGATE_REQUIRE_NETNS=1 or CI=true)", pytrace=False)
-        pytest.skip(message)
-    made: list = []
-
-    def make(names):
-        hosts = netns.TestHosts(names).__enter__()
-        made.append(hosts)
-        return hosts
-
-    try:
-        yield make
-    finally:
-        errors = []
-        for hosts in reversed(made):
-            try:
-                hosts.close()
-            except Exception as exc:
-                errors.append(exc)
-        if errors:
-            raise errors[0]
+    yield from _test_hosts_factory()
 
 
 @pytest.fixture(scope="module")
 def module_test_hosts():
     """test_hosts for a whole module: one set of hosts (and the system on them) shared by its tests,
     so a multi-host system is brought up once. Same skip/fail rules and the same cleanup."""
-    import os
-
-    from launcher import netns
-
-    reason = netns.unavailable_reason()
-    if reason is not None:
-        message = f"network-namespace test hosts unavailable: {reason}"
-        if netns.requires_netns(os.environ):
-            pytest.fail(message + " (required here: CLUSTERGATE_REQUIRE_NETNS=1 or CI=true)", pytrace=False)
-        pytest.skip(message)
-    made: list = []
-
-    def make(names):
-        hosts = netns.TestHosts(names).__enter__()
-        made.append(hosts)
-        return hosts
-
-    try:
-        yield make
-    finally:
-        errors = []
-        for hosts in reversed(made):
-            try:
-                hosts.close()
-            except Exception as exc:
-                errors.append(exc)
-        if errors:
-            raise errors[0]
+    yield from _test_hosts_factory()
