@@ -6,6 +6,7 @@ tests/ and bench/ both use it; it imports no actor module (an actor is started a
 
 from __future__ import annotations
 
+import atexit
 import copy
 import os
 import signal
@@ -30,15 +31,71 @@ DEADLINE_SCALE = float(os.environ.get("CLUSTERGATE_DEADLINE_SCALE", "3"))
 
 
 _HANDED_OUT: set[int] = set()
+# Ports handed out by any live test or benchmark process of this user: a port goes from free_port()
+# to the actor that binds it seconds later, and in that gap another process's free_port() may be
+# offered the same one by the OS (seen with two test runs at once: a metrics scrape that reached
+# another run's ZeroMQ socket). One file per port, naming the pid that holds it; a dead pid's
+# files are free again.
+_PORT_CLAIMS = Path(os.environ.get("TMPDIR", "/tmp")) / f"clustergate-test-ports-{os.getuid()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _claim_port(port: int) -> bool:
+    """Claim port for this process across processes; False when a live process holds it."""
+    _PORT_CLAIMS.mkdir(mode=0o700, exist_ok=True)
+    path = _PORT_CLAIMS / str(port)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            try:
+                holder = int(path.read_text() or "0")
+            except (OSError, ValueError):
+                holder = 0
+            if holder == os.getpid() or (holder and _pid_alive(holder)):
+                return False
+            try:
+                path.unlink()  # its holder is dead (or it was half written): take it
+            except FileNotFoundError:
+                pass
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(str(os.getpid()))
+        if not _HANDED_OUT:
+            atexit.register(_release_ports, os.getpid())
+        return True
+    return False
+
+
+def _release_ports(pid: int) -> None:
+    if pid != os.getpid():  # a forked child inherits the hook, not the claims
+        return
+    for port in _HANDED_OUT:
+        try:
+            path = _PORT_CLAIMS / str(port)
+            if path.read_text() == str(pid):
+                path.unlink()
+        except OSError:
+            pass
 
 
 def free_port() -> int:
-    """A port free now and never handed out before by this process (the OS may offer one twice)."""
+    """A port free now, never handed out before by this process (the OS may offer one twice), and
+    not handed out by another live process of this user (tests and benchmarks run side by side)."""
     while True:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        if port not in _HANDED_OUT:
+        if port not in _HANDED_OUT and _claim_port(port):
             _HANDED_OUT.add(port)
             return port
 

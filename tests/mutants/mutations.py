@@ -287,4 +287,11 @@ MUTATIONS: list[Mutation] = [
         "pipe.watch(keys.CLUSTERS, keys.CLUSTER_STATE, keys.STATE_WRITER_FENCE)",
         "pipe.watch(keys.CLUSTERS, keys.CLUSTER_STATE)",
         ("tests/test_ha_standby.py::test_a_newer_token_taken_between_the_fence_check_and_exec_aborts_the_old_writers_transaction",)),
+    Mutation(
+        "free_port_ignores_other_processes_claims",
+        "a port one live test process was handed is not handed to another (side-by-side runs)",
+        "launcher/harness.py",
+        "            if holder == os.getpid() or (holder and _pid_alive(holder)):",
+        "            if holder == os.getpid():",
+        ("tests/test_harness_ports.py",)),
 ]
