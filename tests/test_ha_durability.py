@@ -136,7 +136,7 @@ def plan() -> str:
 
 def test_with_a_live_replica_a_decision_is_recorded_and_already_on_the_replica_when_answered(durable):
     r, rr = durable.r, durable.rr
-    waits_before = commandstats(r).get("cmdstat_wait", {}).get("calls", 0)
+    before = commandstats(r)
     plan_id = plan()
     reply = durable.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan_id)
     d = reply["decision"]
@@ -144,9 +144,16 @@ def test_with_a_live_replica_a_decision_is_recorded_and_already_on_the_replica_w
     # No polling: the replica acknowledged the write before the reply was sent.
     assert rr.exists(keys.plan_decision(plan_id)) and rr.exists(keys.permit(plan_id))
     assert any(f["plan_id"] == plan_id for _, f in rr.xrange(keys.GATE_STREAM))
-    assert commandstats(r)["cmdstat_wait"]["calls"] > waits_before
     again = durable.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan_id)["decision"]
     assert again["replayed"] is True and again["recorded"] is True and again["final_action"] == d["final_action"]
+    # Every WAIT follows a PUBLISH (replicated) in the same pipeline. From Redis 7.2 a connection's WAIT offset
+    # moves only with a command it propagated, so without the PUBLISH a replay sent by a connection that did
+    # not write the decision would be "acknowledged" at once. The 6.2 and 7.0 servers here move it with any
+    # command, so the behaviour cannot show the difference: the server's command counts do.
+    after = commandstats(r)
+    calls = {name: after.get(f"cmdstat_{name}", {}).get("calls", 0) - before.get(f"cmdstat_{name}", {}).get("calls", 0)
+             for name in ("wait", "publish")}
+    assert calls["wait"] >= 2 and calls["publish"] == calls["wait"], calls
 
 
 def test_with_the_replica_stopped_the_decision_is_a_fault_hold_and_after_resuming_the_same_plan_id_is_replayed(durable):
@@ -183,7 +190,8 @@ def test_with_the_replica_stopped_the_decision_is_a_fault_hold_and_after_resumin
 
 def test_a_replay_through_an_issuer_that_never_wrote_it_still_waits_for_the_replica(durable):
     """WAIT counts the replicas that acknowledged this connection's last write: an issuer that restarted (or
-    another pair's issuer) replaying a decision it did not write must still make WAIT cover that decision."""
+    another pair's issuer) replaying a decision it did not write must still make WAIT cover that decision
+    (on Redis 7.2 and later; see the live-replica test for why the servers here cannot tell)."""
     plan_id = plan()
     durable.replica.pause()
     first = durable.client.propose("SOLUSDT", "PARTIAL_25", plan_id=plan_id)["decision"]
