@@ -282,7 +282,7 @@ class PermitIssuer(Actor):
             return [failed] * len(items)
         finally:
             WRITE_SECONDS.observe(time.perf_counter() - started)
-        out = []
+        out, unacked = [], 0
         for (decision, _, _), (_, _, stored_json), reply in zip(items, calls, replies):
             try:  # each item's reply is its own: a failure here never reaches the others of the batch
                 result, envelope, permit_issued = outcome(decision, stored_json, reply, compact)
@@ -292,14 +292,15 @@ class PermitIssuer(Actor):
                     f"outcome unknown: the script ran but its reply could not be read ({type(exc).__name__})")))
             if acked is not None and result in ("written", "replayed"):
                 result, envelope = unacknowledged(result, permit_issued, acked, self._wait)
+                unacked += 1
             self._requests[result].inc()
             if permit_issued:
                 PERMITS.inc()
             if result not in ("written", "replayed", "cooldown_conflict", "expired", "replica_unacknowledged"):
                 self.log.warning(result, plan_id=decision["plan_id"], detail=envelope[:300].decode(errors="replace"))
             out.append(envelope)
-        if acked is not None:
-            self.log.warning("replica_unacknowledged", decisions=len(items), first_plan_id=items[0][0]["plan_id"],
+        if unacked:
+            self.log.warning("replica_unacknowledged", decisions=unacked, first_plan_id=items[0][0]["plan_id"],
                              acked=acked, wanted=self._wait.replicas if self._wait else 0)
         return out
 
@@ -343,13 +344,14 @@ def record_and_wait(client: RespClient, calls: list[tuple[Any, Any]],
 
 
 def unacknowledged(result: str, permit_issued: bool, acked: int, wait: WaitFor | None) -> tuple[str, bytes]:
-    """The result of a decision that is on the primary but that too few replicas acknowledged."""
-    wanted = wait.replicas if wait else 1
+    """The result of a decision that is on the primary but that too few replicas acknowledged (with its
+    `written` and `permit_issued`, so the gate still counts what the primary holds)."""
+    wanted, timeout_ms = (wait.replicas, wait.timeout_ms) if wait else (1, 0)
     return "replica_unacknowledged", encode({
         **error_envelope("replica_unacknowledged", (
             f"outcome unknown: the decision is {'written' if result == 'written' else 'stored'} on the Redis "
             f"primary, but {acked} of the {wanted} replica(s) asked for acknowledged it within "
-            f"{wait.timeout_ms if wait else 0} ms, so a failover could lose it; resubmit the same plan_id: "
+            f"{timeout_ms} ms, so a failover could lose it; resubmit the same plan_id: "
             f"its decision is answered recorded once a replica has it")),
         "written": result == "written", "permit_issued": permit_issued})
 
