@@ -188,6 +188,36 @@ def test_with_the_replica_stopped_the_decision_is_a_fault_hold_and_after_resumin
     assert records[0]["gate_reason"] == replayed["gate_reason"]
 
 
+def test_a_batch_decided_while_the_replica_is_stopped_is_all_fault_holds_then_all_replayed_recorded(durable):
+    """Proposals queued together are decided as one batch with one WAIT: none may be reported recorded."""
+    import json
+
+    import zmq
+
+    bodies = [{"plan_id": plan(), "symbol": list(BOOK)[i % 3], "action_proposed": "PARTIAL_50"} for i in range(9)]
+    durable.replica.pause()
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(durable.endpoint)
+    try:
+        for body in bodies:
+            sock.send_multipart([b"", json.dumps(body).encode()])
+        replies = []
+        for _ in bodies:
+            assert sock.poll(int((PERMIT_TIMEOUT_MS + 10000) * 3)), "a proposal got no reply"
+            replies.append(json.loads(sock.recv_multipart()[1])["decision"])
+    finally:
+        sock.close(linger=0)
+    assert all((d["gate_reason"], d["recorded"], d["permit"]) == (REPLICA_UNACKNOWLEDGED, False, False)
+               for d in replies), replies
+    assert all(durable.r.exists(keys.plan_decision(b["plan_id"])) for b in bodies)
+    durable.replica.resume()
+    for body in bodies:
+        d = durable.client.propose(body["symbol"], body["action_proposed"], plan_id=body["plan_id"])["decision"]
+        assert d["replayed"] is True and d["recorded"] is True, d
+        assert durable.rr.exists(keys.plan_decision(body["plan_id"]))
+
+
 def test_a_replay_through_an_issuer_that_never_wrote_it_still_waits_for_the_replica(durable):
     """WAIT counts the replicas that acknowledged this connection's last write: an issuer that restarted (or
     another pair's issuer) replaying a decision it did not write must still make WAIT cover that decision
