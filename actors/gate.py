@@ -42,7 +42,8 @@ from prometheus_client import Counter, Gauge, Histogram
 from launcher import keys
 from actors.resp import RedisUnavailable, ReplyError, RespClient, encode_commands
 from actors.runtime import Actor, Shedding, main
-from actors.policy import (ACTIONS, FAIL_CLOSED_REASONS, HOLD, PERMIT_UNAVAILABLE, REDIS_UNAVAILABLE, BadRequest,
+from actors.policy import (ACTIONS, FAIL_CLOSED_REASONS, HOLD, PERMIT_UNAVAILABLE, REDIS_UNAVAILABLE,
+                           REPLICA_UNACKNOWLEDGED, BadRequest,
                            cluster_k, cooldown_mattered, decision_record, evaluate_batch, is_fresh, parse_snapshot,
                            policy_transitions, portfolio_metrics, PortfolioMetrics, PortfolioState, Position,
                            Proposal, validate_proposal, with_plan_id)
@@ -686,6 +687,8 @@ class Gate(Actor):
             return None
         if reason == PLAN_ID_CONFLICT:
             return Refusal(PLAN_ID_CONFLICT, str(outcome.get("detail", "")))
+        if reason == REPLICA_UNACKNOWLEDGED:
+            return self._unacknowledged(proposal, outcome, now)
         self.log.warning("permit_issuer_refused", plan_id=proposal.plan_id, reason=reason, detail=outcome.get("detail"))
         if reason == REDIS_UNAVAILABLE:
             return fault_decision(proposal, REDIS_UNAVAILABLE, now, OUTCOME_UNKNOWN)
@@ -700,6 +703,16 @@ class Gate(Actor):
             return fault_decision(proposal, PERMIT_UNAVAILABLE, now,
                                   f"{reason}: {outcome.get('detail', '')}"[:300] + "; " + NOTHING_RECORDED)
         return fault_decision(proposal, PERMIT_UNAVAILABLE, now, OUTCOME_UNKNOWN)
+
+    @staticmethod
+    def _unacknowledged(proposal: Proposal, outcome: dict[str, Any], now: float) -> dict[str, Any]:
+        """The decision is on the Redis primary, but too few replicas acknowledged it: a fault HOLD, outcome
+        unknown, without its permit (the execution layer acts only on a reply that says recorded)."""
+        if outcome.get("written"):  # written on the primary: counted as the issuer's metrics count it
+            P26_GATE_WRITES.inc()
+        if outcome.get("permit_issued"):
+            P26_PERMIT_ISSUED.inc()
+        return fault_decision(proposal, REPLICA_UNACKNOWLEDGED, now, str(outcome.get("detail") or OUTCOME_UNKNOWN)[:400])
 
     @staticmethod
     def _faults(proposals: Sequence[Proposal], results: list[dict[str, Any] | Refusal | None], todo: Sequence[int],

@@ -13,6 +13,11 @@ A resubmission is answered with the stored decision only when it is the same pro
 action_proposed, kill_score), else with the error plan_id_conflict. Each write carries a random
 write_id, so a pipeline that RespClient sent again after a timeout finds its own write and reports
 it as written, not as a replay.
+
+With replicas to wait for (setting wait_replicas), the scripts' pipeline ends with WAIT, and a decision
+(written or replayed) is answered only once that many replicas acknowledged it; fewer within
+wait_timeout_ms: the error replica_unacknowledged, which the gate turns into a fault HOLD, outcome
+unknown (docs/high-availability.md: Durability of decisions).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from launcher import keys
 from actors.resp import RedisUnavailable, ReplyError, RespClient, Script
 from actors.runtime import Actor, main
 from actors.wire import encode, encode_text, error_envelope, ok_envelope, recorded_form
-from launcher.topology import PermitIssuerSettings
+from launcher.topology import PermitIssuerSettings, RedisConfig
 
 # SPEC's stream fields, plus K and where K came from.
 STREAM_FIELDS = ("plan_id", "symbol", "action_proposed", "final_action", "gate_reason", "stress", "heat",
@@ -122,7 +127,8 @@ PERMITS = Counter("permit_issuer_permits_issued_total", "Permits written")
 WRITE_SECONDS = Histogram("permit_issuer_write_seconds", "Time of the Redis script per request",
                           buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25))
 RESULTS = ("written", "replayed", "cooldown_conflict", "plan_id_conflict", "bad_key_type", "corrupt_decision",
-           "expired", "stream_full", "out_of_memory", "redis_unavailable", "bad_request", "internal_error")
+           "expired", "stream_full", "out_of_memory", "redis_unavailable", "bad_request", "internal_error",
+           "replica_unacknowledged")
 REDIS_USED_MEMORY = Gauge("clustergate_redis_used_memory_bytes", "Redis INFO used_memory, read by the permit issuer")
 REDIS_MAXMEMORY = Gauge("clustergate_redis_maxmemory_bytes", "Redis maxmemory (0: no limit), read by the permit issuer")
 MEMORY_READ_S = 5.0
@@ -191,6 +197,9 @@ class PermitIssuer(Actor):
 
     def setup(self) -> None:
         self.redis = RespClient.from_config(self.topology.redis)
+        self._wait = wait_for_replicas(self.settings, self.topology.redis)
+        if self._wait is not None:  # WAIT blocks on this socket: its timeout must not end the WAIT first
+            self.redis.timeout_s += self._wait.timeout_ms / 1000.0
         self._requests = {result: REQUESTS.labels(result=result) for result in RESULTS}
         s = self.settings
         self._script_args = ScriptArgs(decision_ttl=str(s.decision_ttl_s), hold_ttl=str(s.hold_decision_ttl_s),
@@ -264,7 +273,7 @@ class PermitIssuer(Actor):
                  for decision, seen, own in items]
         started = time.perf_counter()
         try:
-            replies = RECORD_DECISION.run_many(self.redis, [(k, a) for k, a, _ in calls])
+            replies, acked = record_and_wait(self.redis, [(k, a) for k, a, _ in calls], self._wait)
         except RedisUnavailable as exc:
             self._requests["redis_unavailable"].inc(len(items))
             self.log.warning("redis_unavailable", decisions=len(items), first_plan_id=items[0][0]["plan_id"],
@@ -273,7 +282,7 @@ class PermitIssuer(Actor):
             return [failed] * len(items)
         finally:
             WRITE_SECONDS.observe(time.perf_counter() - started)
-        out = []
+        out, unacked = [], 0
         for (decision, _, _), (_, _, stored_json), reply in zip(items, calls, replies):
             try:  # each item's reply is its own: a failure here never reaches the others of the batch
                 result, envelope, permit_issued = outcome(decision, stored_json, reply, compact)
@@ -281,13 +290,70 @@ class PermitIssuer(Actor):
                 result, permit_issued = "internal_error", False
                 envelope = encode(error_envelope("internal_error", (
                     f"outcome unknown: the script ran but its reply could not be read ({type(exc).__name__})")))
+            if acked is not None and result in ("written", "replayed"):
+                result, envelope = unacknowledged(result, permit_issued, acked, self._wait)
+                unacked += 1
             self._requests[result].inc()
             if permit_issued:
                 PERMITS.inc()
-            if result not in ("written", "replayed", "cooldown_conflict", "expired"):
+            if result not in ("written", "replayed", "cooldown_conflict", "expired", "replica_unacknowledged"):
                 self.log.warning(result, plan_id=decision["plan_id"], detail=envelope[:300].decode(errors="replace"))
             out.append(envelope)
+        if unacked:
+            self.log.warning("replica_unacknowledged", decisions=unacked, first_plan_id=items[0][0]["plan_id"],
+                             acked=acked, wanted=self._wait.replicas if self._wait else 0)
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class WaitFor:
+    """WAIT numreplicas timeout, sent after the scripts."""
+
+    replicas: int
+    timeout_ms: int
+
+
+def wait_for_replicas(settings: PermitIssuerSettings, redis: RedisConfig) -> WaitFor | None:
+    """What to WAIT for after each pipeline of scripts; None: no WAIT (no replicas)."""
+    replicas = settings.replicas_to_wait(redis)
+    return WaitFor(replicas, settings.wait_timeout_ms) if replicas > 0 else None
+
+
+def record_and_wait(client: RespClient, calls: list[tuple[Any, Any]],
+                    wait: WaitFor | None) -> tuple[list[Any], int | None]:
+    """(the script's reply per call, None) from RECORD_DECISION.run_many without `wait`. With it, the same
+    pipelined write ends with PUBLISH on keys.WAIT_MARK_CHANNEL and WAIT: the PUBLISH is replicated, so it
+    moves this connection's replication offset to the end of everything written so far (WAIT waits for
+    that offset), a decision that another connection wrote and this one replays included. Returns
+    (replies, None) when the replicas acknowledged it, else (replies, how many did)."""
+    if wait is None:
+        return RECORD_DECISION.run_many(client, calls), None
+    tail = [("PUBLISH", keys.WAIT_MARK_CHANNEL, "1"), ("WAIT", wait.replicas, wait.timeout_ms)]
+    replies = client.pipeline([("EVALSHA", RECORD_DECISION.sha, len(k), *k, *a) for k, a in calls] + tail)
+    scripts, acked = replies[:len(calls)], replies[-1]
+    missing = [i for i, reply in enumerate(scripts)
+               if isinstance(reply, ReplyError) and str(reply).startswith("NOSCRIPT")]
+    if missing:  # Redis restarted or failed over: load the script with EVAL; that WAIT covers everything
+        again = client.pipeline([("EVAL", RECORD_DECISION.source, len(calls[i][0]), *calls[i][0], *calls[i][1])
+                                 for i in missing] + tail)
+        for i, reply in zip(missing, again):
+            scripts[i] = reply
+        acked = again[-1]
+    acked = acked if isinstance(acked, int) else 0  # an error reply (e.g. WAIT sent to a replica): none
+    return scripts, None if acked >= wait.replicas else acked
+
+
+def unacknowledged(result: str, permit_issued: bool, acked: int, wait: WaitFor | None) -> tuple[str, bytes]:
+    """The result of a decision that is on the primary but that too few replicas acknowledged (with its
+    `written` and `permit_issued`, so the gate still counts what the primary holds)."""
+    wanted, timeout_ms = (wait.replicas, wait.timeout_ms) if wait else (1, 0)
+    return "replica_unacknowledged", encode({
+        **error_envelope("replica_unacknowledged", (
+            f"outcome unknown: the decision is {'written' if result == 'written' else 'stored'} on the Redis "
+            f"primary, but {acked} of the {wanted} replica(s) asked for acknowledged it within "
+            f"{timeout_ms} ms, so a failover could lose it; resubmit the same plan_id: "
+            f"its decision is answered recorded once a replica has it")),
+        "written": result == "written", "permit_issued": permit_issued})
 
 
 @dataclass(frozen=True, slots=True)

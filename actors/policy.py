@@ -31,7 +31,9 @@ COLD = "forbid_full_close_portfolio_cold"
 RISKOFF = "riskoff_accelerate"
 REDIS_UNAVAILABLE = "redis_unavailable"
 PERMIT_UNAVAILABLE = "permit_unavailable"
-FAIL_CLOSED_REASONS = (FAIL_CLOSED_STATE, REDIS_UNAVAILABLE, PERMIT_UNAVAILABLE)
+# The decision is on the Redis primary but fewer replicas than the issuer's wait_replicas acknowledged it.
+REPLICA_UNACKNOWLEDGED = "replica_unacknowledged"
+FAIL_CLOSED_REASONS = (FAIL_CLOSED_STATE, REDIS_UNAVAILABLE, PERMIT_UNAVAILABLE, REPLICA_UNACKNOWLEDGED)
 
 
 PROPOSAL_FIELDS = ("plan_id", "symbol", "action_proposed", "kill_score", "r_net", "ts_epoch", "deadline_ms")

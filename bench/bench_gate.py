@@ -46,7 +46,7 @@ ACTIONS = ("HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSE
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 BOOK = {"BTCUSDT": (0.5, 64000.0), "ETHUSDT": (8.0, 3400.0), "SOLUSDT": (-40.0, 150.0)}
 TARGETS = {"p50_ms": 0.5, "p99_ms": 2.0, "closed_loop_per_s": 3000.0, "rss_mb": 40.0, "shutdown_s": 2.0}
-FAULT_REASONS = ("redis_unavailable", "permit_unavailable")
+FAULT_REASONS = ("redis_unavailable", "permit_unavailable", "replica_unacknowledged")
 # The issuer keeps every record younger than 60 s (the permit/cooldown TTL) and refuses (stream_full) past
 # stream_maxlen (100,000) of them: a closed loop of 10 s at up to 5,000/s plus the default open loop
 # (30,000) stays under it. Longer runs would measure refusals, not decisions.

@@ -219,8 +219,9 @@ class GateClient:
         carrying `plan_id`). Without plan_id a new uuid4 hex is used; it is in the reply and in
         GateUnavailable.plan_id: retry with it, never with a new one.
 
-        A fault HOLD (`recorded` false, reason redis_unavailable or permit_unavailable) may hide a decision
-        Redis recorded after the gate gave up: its `detail` says so, and resubmitting the same plan_id
+        A fault HOLD (`recorded` false, reason redis_unavailable, permit_unavailable or
+        replica_unacknowledged) may hide a decision Redis recorded after the gate gave up (or that no replica
+        acknowledged yet): its `detail` says so, and resubmitting the same plan_id
         returns that decision, if one was made. Reusing a plan_id for another proposal gives the error
         plan_id_conflict. `expired` (the attempt's deadline passed before the gate reached it) and
         `overloaded` (still, after backing off for the call's budget) mean nothing was decided or recorded."""

@@ -27,6 +27,10 @@ BUFFER_HISTORY_PREFIX = "clustergate:buffer"
 # P2.6: decisions, permits, cooldowns; the permit issuer is their only writer.
 GATE_STREAM = "quantum:stream:portfolio.gate"
 PLAN_DECISION_PREFIX = "clustergate:p26:decision"
+# A pub/sub channel, not a key (nobody subscribes): the permit issuer PUBLISHes on it just before WAIT so
+# that its connection's replication offset covers every write made so far, a replayed decision that
+# another connection wrote included (docs/high-availability.md: Durability of decisions).
+WAIT_MARK_CHANNEL = "clustergate:p26:wait_mark"
 
 
 def cluster_state_of(cluster_id: str) -> str:

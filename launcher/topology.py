@@ -105,6 +105,10 @@ class RedisConfig:
         """The address of the managed Redis: its host's address in a multi-host topology, else 127.0.0.1."""
         return self.resolved_address or "127.0.0.1"
 
+    def replicas_expected(self) -> int:
+        """How many replicas the topology runs for this Redis (0: none; Redis Sentinel managed mode adds them)."""
+        return 0
+
     def connection_url(self) -> str:
         if self.url:
             return self.url
@@ -266,6 +270,14 @@ class PermitIssuerSettings:
     stream_maxlen: int = setting(100000, doc="Count cap (the memory bound) of the gate decision stream. Records are trimmed by time only, once older than the longest permit or cooldown TTL; a decision that would take the stream past this cap while every record is younger is refused (HOLD permit_unavailable, stream_full, nothing recorded), never trimmed; a HOLD may fill only nine tenths of the cap, the rest is kept for decisions with a permit. Sustained capacity: stream_maxlen / max(permit_ttl_s, cooldown_ttl_s) decisions per second.", ge=1000, le=100_000_000)
     decision_ttl_s: int = setting(86400, doc="How long a plan_id's decision that carries a permit is kept for idempotent resubmission.", ge=60, le=30 * 86400)
     hold_decision_ttl_s: int = setting(600, doc="How long a HOLD decision (no permit) is kept for idempotent resubmission: the client's retry window. A HOLD resubmitted later is decided afresh, and can then get a permit (docs/proposal-api.md).", ge=60, le=30 * 86400)
+    wait_replicas: int | None = setting(None, doc="After each write (and each replay), WAIT until this many replicas acknowledged it; fewer within wait_timeout_ms: HOLD replica_unacknowledged, outcome unknown (docs/high-availability.md: Durability of decisions). Default: 1 when the topology runs Redis replicas, else 0 (no WAIT sent). Give it for an external Redis whose replicas the topology does not run.", ge=0, le=16)
+    wait_timeout_ms: int = setting(100, doc="How long WAIT may block for the replicas' acknowledgement; at most half of every gate's permit_timeout_ms. Redis ends it at its next cron tick (hz 10: up to 100 ms late). With WAIT on, the issuer's Redis socket timeout is redis.timeout_ms + this.", ge=1, le=30000)
+
+    def replicas_to_wait(self, redis: RedisConfig) -> int:
+        """How many replicas must acknowledge a decision before it is reported recorded (0: no WAIT)."""
+        if self.wait_replicas is not None:
+            return self.wait_replicas
+        return 1 if redis.replicas_expected() > 0 else 0
 
 
 SETTINGS_BY_KIND: dict[str, Any] = {
@@ -824,8 +836,26 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
             for sym in s.positions:
                 if sym not in allow:
                     v.problem(base + ("positions", sym), f"{sym} is not in symbols")
+        if isinstance(s, PermitIssuerSettings):
+            _check_wait(v, topo, s, base)
         if isinstance(s, GateSettings) and s.freshness_s is not None and s.freshness_s < topo.clusters.cadence_s:
             v.problem(base + ("freshness_s",), f"shorter than one cadence ({topo.clusters.cadence_s} s): the state would always look stale")
+
+
+def _check_wait(v: Validator, topo: Topology, s: PermitIssuerSettings, base: Path) -> None:
+    """WAIT's settings against the Redis it waits on and the gates that wait for the issuer."""
+    replicas = s.replicas_to_wait(topo.redis)
+    if replicas == 0:
+        return
+    expected = topo.redis.replicas_expected()
+    if topo.redis.managed and replicas > expected:
+        v.problem(base + ("wait_replicas",), f"{replicas} replica(s) asked for, but the managed Redis runs {expected}: "
+                                             f"every decision would be HOLD replica_unacknowledged")
+    for name, spec in topo.actors.items():
+        if isinstance(spec.settings, GateSettings) and 2 * s.wait_timeout_ms > spec.settings.permit_timeout_ms:
+            v.problem(base + ("wait_timeout_ms",), f"over half of actors.{name}'s permit_timeout_ms "
+                                                   f"({spec.settings.permit_timeout_ms} ms): that gate would give "
+                                                   f"up before WAIT returns")
 
 
 # --------------------------------------------------------------------------- entry points

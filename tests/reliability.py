@@ -24,7 +24,7 @@ from launcher.supervise import Home, Supervisor
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT")  # DOGEUSDT is outside the allowlist: HOLD not_allowed
 ACTIONS = ("HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSED")
-FAULT_REASONS = ("redis_unavailable", "permit_unavailable")
+FAULT_REASONS = ("redis_unavailable", "permit_unavailable", "replica_unacknowledged")
 
 
 def clustergate(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:

@@ -23,6 +23,7 @@ class Mutation:
 
 CRASHES = "tests/test_reliability_crashes.py"
 MONITOR_LIVE = "tests/test_monitor_live.py"
+DURABILITY = "tests/test_ha_durability.py"
 
 MUTATIONS: list[Mutation] = [
     Mutation(
@@ -294,4 +295,47 @@ MUTATIONS: list[Mutation] = [
         "            if holder == os.getpid() or (holder and _pid_alive(holder)):",
         "            if holder == os.getpid():",
         ("tests/test_harness_ports.py",)),
+    Mutation(
+        "wait_result_ignored",
+        "a decision is reported recorded only when the replicas asked for acknowledged it (issue 12, durability)",
+        "actors/permit_issuer.py",
+        "    return scripts, None if acked >= wait.replicas else acked\n",
+        "    return scripts, None\n",
+        (DURABILITY + "::test_with_the_replica_stopped_the_decision_is_a_fault_hold_and_after_resuming_the_same_plan_id_is_replayed",)),
+    Mutation(
+        "replay_not_waited_for",
+        "a replay of a decision no replica has yet is not reported recorded either (issue 12, durability)",
+        "actors/permit_issuer.py",
+        "            if acked is not None and result in (\"written\", \"replayed\"):\n",
+        "            if acked is not None and result in (\"written\",):\n",
+        (DURABILITY + "::test_with_the_replica_stopped_the_decision_is_a_fault_hold_and_after_resuming_the_same_plan_id_is_replayed",)),
+    Mutation(
+        "wait_without_publish",
+        "WAIT covers a replayed decision another connection wrote: PUBLISH moves the connection's offset first (issue 12)",
+        "actors/permit_issuer.py",
+        "    tail = [(\"PUBLISH\", keys.WAIT_MARK_CHANNEL, \"1\"), ",
+        "    tail = [",
+        (DURABILITY + "::test_with_a_live_replica_a_decision_is_recorded_and_already_on_the_replica_when_answered",)),
+    Mutation(
+        "wait_socket_timeout_too_short",
+        "the issuer's Redis socket outlasts WAIT, so a timed-out WAIT is replica_unacknowledged, not a resent pipeline (issue 12)",
+        "actors/permit_issuer.py",
+        "            self.redis.timeout_s += self._wait.timeout_ms / 1000.0\n",
+        "            pass\n",
+        (DURABILITY + "::test_with_the_replica_stopped_the_decision_is_a_fault_hold_and_after_resuming_the_same_plan_id_is_replayed",)),
+    Mutation(
+        "wait_always_on",
+        "without replicas no WAIT is sent and decisions are unchanged (issue 12, durability)",
+        "launcher/topology.py",
+        "        return 1 if redis.replicas_expected() > 0 else 0\n",
+        "        return 1\n",
+        (DURABILITY + "::test_without_replicas_no_wait_is_sent_and_decisions_are_recorded",
+         DURABILITY + "::test_wait_is_off_by_default_without_replicas")),
+    Mutation(
+        "wait_timeout_not_checked_against_the_gates",
+        "WAIT's timeout must fit in every gate's permit_timeout_ms (issue 12, durability)",
+        "launcher/topology.py",
+        "        if isinstance(spec.settings, GateSettings) and 2 * s.wait_timeout_ms > spec.settings.permit_timeout_ms:\n",
+        "        if False:\n",
+        (DURABILITY + "::test_an_external_redis_may_be_waited_on_and_the_wait_must_fit_in_the_gates_permit_timeout",)),
 ]
