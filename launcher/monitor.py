@@ -31,7 +31,7 @@ from typing import Any
 from launcher.monitoring import render_prometheus_config, positive_seconds
 from launcher.schema import SchemaError
 from launcher.supervise import (PARENT_DEATH_SHIM, REPO, Home, LaunchError, Supervisor, _command, _conf_value,
-                                home_from, home_processes, stop_processes, tail, write_files)
+                                home_from, home_processes, last_log_line, stop_processes, tail, write_files)
 from launcher.topology import load_topology
 
 MONITOR_PROGRAM = "prometheus"
@@ -132,7 +132,19 @@ def server_ready(url: str) -> bool:
         return False
 
 
+def actor_named_like_the_monitor(home: Home) -> bool:
+    """True when the running topology has an actor named `prometheus`: its supervisord program has the
+    monitor's name, so the monitor must neither replace nor stop nor report it as Prometheus."""
+    try:
+        topo = load_topology(home.topology)
+    except (OSError, SchemaError):
+        return False
+    return MONITOR_PROGRAM in topo.actors
+
+
 def _process_info(sup: Supervisor) -> dict[str, Any] | None:
+    if actor_named_like_the_monitor(sup.home):
+        return None
     for info in sup.processes():
         if info["name"] == MONITOR_PROGRAM:
             return info
@@ -202,6 +214,11 @@ def cmd_monitor_up(args: argparse.Namespace) -> int:
         print(f"FAILED: the running topology {home.topology} no longer loads: {exc.problems[0].render(str(home.topology))}",
               file=sys.stderr)
         return 1
+    if MONITOR_PROGRAM in topo.actors:
+        print(f"FAILED: the running topology {home.topology} has an actor named {MONITOR_PROGRAM}, which is "
+              f"also the supervisord program name of the monitor: rename that actor to run `clustergate monitor`",
+              file=sys.stderr)
+        return 2
     state = read_state(home)
     info = _process_info(sup)
     ours = info is not None and info["statename"] in ("RUNNING", "STARTING", "BACKOFF")
@@ -237,8 +254,15 @@ def cmd_monitor_up(args: argparse.Namespace) -> int:
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
         if server_ready(url):
+            scraped = wait_first_scrape(url, set(topo.actors), args.scrape_interval, deadline)
             print(f"prometheus is up: {url} scraping {len(topo.actors)} actors of {topo.name} every "
                   f"{args.scrape_interval} s, rules {rules}; data in {data_dir(home)}")
+            if scraped is None:
+                print("not every target scraped yet (after one scrape interval): `clustergate monitor status` shows them")
+            elif any(t["health"] != "up" for t in scraped):
+                down = ", ".join(f"{t['labels'].get('job', '?')} ({t.get('lastError') or t['health']})"
+                                 for t in scraped if t["health"] != "up")
+                print(f"targets not up: {down}")
             return 0
         info = _process_info(sup)
         if info is not None and info["statename"] in ("FATAL", "EXITED", "BACKOFF"):
@@ -247,6 +271,25 @@ def cmd_monitor_up(args: argparse.Namespace) -> int:
     print(f"FAILED: prometheus did not become ready on {url} within {args.timeout:g} s; "
           f"--- last lines of {home.log_of(MONITOR_PROGRAM)} ---\n{tail(home.log_of(MONITOR_PROGRAM))}", file=sys.stderr)
     return 1
+
+
+def wait_first_scrape(url: str, jobs: set[str], scrape_interval_s: float, deadline: float) -> list[dict] | None:
+    """Wait until Prometheus has a target for every job and has scraped each once (its health is no
+    longer `unknown`), so `monitor status` right after `monitor up` reports every target; Prometheus
+    spreads first scrapes over one interval. The active targets, or None if that takes longer than
+    the later of the deadline and one interval (+10 s)."""
+    until = max(deadline, time.monotonic() + scrape_interval_s + 10)
+    while True:
+        try:
+            targets = api_get(f"{url}/api/v1/targets?state=active")["data"]["activeTargets"]
+        except (OSError, ValueError, KeyError):
+            targets = []
+        if ({t["labels"].get("job") for t in targets} >= jobs
+                and all(t["health"] != "unknown" for t in targets)):
+            return targets
+        if time.monotonic() >= until:
+            return None
+        time.sleep(0.2)
 
 
 def cmd_monitor_down(args: argparse.Namespace) -> int:
@@ -281,6 +324,8 @@ def collect_monitor_status(home: Home) -> dict[str, Any]:
     if info is not None:
         out["state"] = info["statename"]
     out["leftovers"] = [p.pid for p in _stray(home, {info["pid"]} if info and info["pid"] else set())]
+    if info is not None and info["statename"] in ("BACKOFF", "FATAL", "EXITED"):
+        out["error"] = last_log_line(home.log_of(MONITOR_PROGRAM)) or "no log line"
     if info is None or info["statename"] not in ("RUNNING", "STARTING") or not state:
         return out
     try:
@@ -312,7 +357,7 @@ def cmd_monitor_status(args: argparse.Namespace) -> int:
         for pid in status["leftovers"]:
             print(f"leftover prometheus pid {pid}, run by no supervisord: `clustergate monitor down --home {home.root}` stops it")
     if status["running"] and not status["targets"]:
-        print("no scrape target yet: Prometheus has not loaded its scrape config")
+        print("no scrape target yet: Prometheus has not discovered its targets; try again in a few seconds")
     ok = status["running"] and bool(status["targets"]) and not status["leftovers"] and all(t["health"] == "up" for t in status["targets"])
     return 0 if ok else 1
 

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 import yaml
 
-from helpers import REPO, free_port, wait_for
+from helpers import REPO, free_port, wait_for, write_topology
 from launcher.monitor import data_dir
 from launcher.supervise import Home, home_processes, stop_processes
 from launcher.client import GateClient
@@ -159,9 +159,10 @@ def alert_exprs() -> list[tuple[str, str]]:
 
 
 class Monitored:
-    def __init__(self, system: LiveSystem, url: str):
+    def __init__(self, system: LiveSystem, url: str, rules: Path):
         self.system = system
         self.url = url
+        self.rules = rules  # the fast copy of configs/alerts.yml the monitor runs
 
     def get(self, path: str, **params: str) -> Any:
         query = f"?{urllib.parse.urlencode(params)}" if params else ""
@@ -204,7 +205,7 @@ def monitored(tmp_path_factory) -> Monitored:
                          "--scrape-interval", str(SCRAPE_INTERVAL_S))
         assert up.returncode == 0, up.stdout + up.stderr
         url = json.loads((system.home / "run" / "prometheus" / "monitor.json").read_text())["url"]
-        yield Monitored(system, url)
+        yield Monitored(system, url, rules)
     finally:
         clustergate("monitor", "down", "--home", str(system.home))
         system.down()
@@ -243,6 +244,19 @@ def test_monitor_up_on_a_busy_port_says_so_and_leaves_the_running_one_alone(moni
     assert result.returncode == 1
     assert result.stderr.strip() == f"FAILED: port {port} on 127.0.0.1 is busy: choose another with --port"
     assert monitored.get("/api/v1/status/buildinfo")["status"] == "success"
+
+
+def test_monitor_status_right_after_monitor_up_sees_every_target_scraped(monitored: Monitored) -> None:
+    """`monitor up && monitor status` as the docs write it: up returns once every target has been
+    scraped, so status answers 0 at once (it said "no scrape target yet" or health `unknown`)."""
+    home = str(monitored.system.home)
+    up = clustergate("monitor", "up", "--home", home, "--rules", str(monitored.rules),
+                     "--scrape-interval", str(SCRAPE_INTERVAL_S))
+    assert up.returncode == 0, up.stdout + up.stderr
+    status = clustergate("monitor", "status", "--home", home)
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "unknown" not in status.stdout and "no scrape target" not in status.stdout, status.stdout
+    assert json.loads((monitored.system.home / "run" / "prometheus" / "monitor.json").read_text())["url"] == monitored.url
 
 
 def test_stopping_the_state_writer_raises_its_staleness_alerts_pending_then_firing_and_restarting_resolves_them(
@@ -329,6 +343,35 @@ def test_monitor_up_refuses_a_home_whose_system_is_not_up(tmp_path: Path) -> Non
     assert len(lines) == 1 and lines[0].startswith(f"FAILED: the system of {tmp_path} is not up"), result.stderr
     assert "clustergate up FILE" in lines[0]
     assert not (tmp_path / "run" / "programs.d" / "monitor.conf").exists()
+
+
+def test_monitor_up_refuses_a_topology_with_an_actor_named_prometheus_and_leaves_that_actor_running(
+        tmp_path: Path) -> None:
+    """The monitor runs as the supervisord program `prometheus`; an actor of that name is a program
+    of the same name, which `monitor up` used to stop and replace with the Prometheus server."""
+    if shutil.which("prometheus") is None:
+        pytest.fail("prometheus is not on PATH: run `bash .ci/install-promtool` as root (make test does)")
+    system = LiveSystem(tmp_path)
+    system.data["actors"]["prometheus"] = {**system.data["actors"].pop("book"), "kind": "book"}
+    write_topology(system.topology, system.data)
+    try:
+        system.up()
+        pid = system.pid_of("prometheus")
+        result = clustergate("monitor", "up", "--home", str(system.home))
+        assert result.returncode == 2, result.stdout + result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "actor named prometheus" in lines[0], result.stderr
+        assert system.processes()["prometheus"]["statename"] == "RUNNING" and system.pid_of("prometheus") == pid
+        assert not (system.home / "run" / "programs.d" / "monitor.conf").exists()
+        assert not [p for p in home_processes(Home(system.home)) if p.what == "prometheus"]
+        for command in ("down", "status"):  # neither stops nor reports the actor as the monitor
+            result = clustergate("monitor", command, "--home", str(system.home))
+            assert "prometheus: running" not in result.stdout, result.stdout
+        assert system.processes()["prometheus"]["statename"] == "RUNNING" and system.pid_of("prometheus") == pid
+    finally:
+        clustergate("monitor", "down", "--home", str(system.home))
+        system.down()
+        _kill_home_prometheus(system.home)
 
 
 def test_monitor_up_refuses_rules_promtool_rejects_naming_the_file(tmp_path: Path) -> None:
