@@ -196,6 +196,42 @@ MUTATIONS: list[Mutation] = [
         "elif False:",
         (MONITOR_LIVE + "::test_clustergate_down_stops_a_prometheus_of_the_home_left_without_supervisord",)),
     Mutation(
+        "monitor_replaces_an_actor_named_prometheus",
+        "`monitor up` refuses a topology whose actor is named prometheus, and leaves that actor running (review 15)",
+        "launcher/monitor.py",
+        "    if MONITOR_PROGRAM in topo.actors:\n",
+        "    if False:\n",
+        (MONITOR_LIVE + "::test_monitor_up_refuses_a_topology_with_an_actor_named_prometheus_and_leaves_that_actor_running",)),
+    Mutation(
+        "monitor_up_returns_before_the_first_scrape",
+        "`monitor status` right after `monitor up` sees every target scraped (review 15)",
+        "launcher/monitor.py",
+        "            scraped = wait_first_scrape(url, set(topo.actors), args.scrape_interval, deadline)\n",
+        "            scraped = []\n",
+        (MONITOR_LIVE + "::test_monitor_status_right_after_monitor_up_sees_every_target_scraped",)),
+    Mutation(
+        "launcher_imports_an_actor_by_name_lazily",
+        "launcher/ never imports an actor module, also not lazily by a literal name (review 15)",
+        "launcher/monitor.py",
+        "def find_prometheus() -> str | None:\n",
+        "def _mutant_lazy_actor():\n    import importlib\n    return importlib.import_module('actors.wire')\n\n\n"
+        "def find_prometheus() -> str | None:\n",
+        ("tests/test_layering.py::test_the_launcher_never_imports_an_actor_module",)),
+    Mutation(
+        "launcher_imports_an_actor_by_a_computed_name",
+        "importing the launcher loads no actor module, whatever the name's spelling (review 15)",
+        "launcher/monitor.py",
+        "MONITOR_PROGRAM = \"prometheus\"\n",
+        "MONITOR_PROGRAM = \"prometheus\"\n__import__('importlib').import_module('.'.join(('actors', 'wire')))\n",
+        ("tests/test_layering.py::test_importing_every_launcher_module_and_building_the_cli_loads_no_actor_proof_bench_or_test_module",)),
+    Mutation(
+        "a_proof_imports_a_test_helper",
+        "nothing imports tests/ (review 15)",
+        "proofs/common.py",
+        "from launcher.redis_conn import connect\n",
+        "from launcher.redis_conn import connect\nfrom helpers import REPO as _MUTANT_REPO  # noqa: F401\n",
+        ("tests/test_layering.py::test_nothing_imports_the_tests",)),
+    Mutation(
         "backtest_looks_ahead_one_slot",
         "a backtest decision uses only the state published at or before its time, never its own slot's prices (issue 13)",
         "actors/backtest.py",
