@@ -232,6 +232,20 @@ MUTATIONS: list[Mutation] = [
         "from launcher.redis_conn import connect\nfrom helpers import REPO as _MUTANT_REPO  # noqa: F401\n",
         ("tests/test_layering.py::test_nothing_imports_the_tests",)),
     Mutation(
+        "docs_runnable_marker_misspelt",
+        "a misspelt runnable marker fails the docs test instead of silently skipping its block (review 15)",
+        "docs/monitoring.md",
+        "```sh runnable\n.venv/bin/clustergate monitor up",
+        "```sh runable\n.venv/bin/clustergate monitor up",
+        ("tests/test_docs.py::test_every_fence_names_its_language_and_every_runnable_marker_is_one_the_finder_reads",)),
+    Mutation(
+        "docs_runnable_block_breaks",
+        "a runnable docs block that no longer works fails the docs test (review 15)",
+        "docs/monitoring.md",
+        ".venv/bin/clustergate monitor status   #",
+        ".venv/bin/clustergate monitor statuz   #",
+        ("tests/test_docs.py",)),
+    Mutation(
         "backtest_looks_ahead_one_slot",
         "a backtest decision uses only the state published at or before its time, never its own slot's prices (issue 13)",
         "actors/backtest.py",
