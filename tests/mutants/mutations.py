@@ -232,6 +232,13 @@ MUTATIONS: list[Mutation] = [
         "from launcher.redis_conn import connect\nfrom helpers import REPO as _MUTANT_REPO  # noqa: F401\n",
         ("tests/test_layering.py::test_nothing_imports_the_tests",)),
     Mutation(
+        "time_to_permit_never_observed",
+        "the dashboard's time-to-permit panels show numbers on the demo, not NaN (review 15: NaN counted as data)",
+        "actors/gate.py",
+        "P26_TIME_TO_PERMIT.observe(time.perf_counter() - received)",
+        "P26_TIME_TO_PERMIT.observe(time.perf_counter() - received) if False else None",
+        (MONITOR_LIVE + "::test_every_dashboard_and_alert_expression_evaluates_with_data_on_the_live_demo",)),
+    Mutation(
         "docs_runnable_marker_misspelt",
         "a misspelt runnable marker fails the docs test instead of silently skipping its block (review 15)",
         "docs/monitoring.md",
