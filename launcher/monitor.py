@@ -16,6 +16,8 @@ remote write).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import shutil
 import socket
@@ -62,6 +64,30 @@ def rules_path(home: Home) -> Path:
 
 def state_path(home: Home) -> Path:
     return monitor_dir(home) / "monitor.json"
+
+
+def lock_path(home: Home) -> Path:
+    return monitor_dir(home) / ".monitor.lock"
+
+
+@contextlib.contextmanager
+def monitor_lock(home: Home):
+    """One `monitor up` or `monitor down` of a home at a time: two at once used to record one port
+    while the server that won listened on another (and the loser died with ALREADY_ADDED). Yields
+    False, without waiting, when another holds the lock."""
+    monitor_dir(home).mkdir(parents=True, exist_ok=True)
+    with open(lock_path(home), "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+
+
+def busy_message(home: Home) -> str:
+    return (f"FAILED: another `clustergate monitor` command runs for {home.root} (it holds {lock_path(home)}): "
+            f"run this one once it has finished")
 
 
 def programs_path(home: Home) -> Path:
@@ -189,6 +215,16 @@ def rules_problem(rules: Path) -> str | None:
 
 def cmd_monitor_up(args: argparse.Namespace) -> int:
     home = home_from(args)
+    if not Supervisor(home).running():  # before the lock: its file would create run/ in any directory
+        return _monitor_up(args, home)
+    with monitor_lock(home) as locked:
+        if not locked:
+            print(busy_message(home), file=sys.stderr)
+            return 1
+        return _monitor_up(args, home)
+
+
+def _monitor_up(args: argparse.Namespace, home: Home) -> int:
     binary = find_prometheus()
     if binary is None:
         print(f"FAILED: {INSTALL_HINT}", file=sys.stderr)
@@ -294,6 +330,16 @@ def wait_first_scrape(url: str, jobs: set[str], scrape_interval_s: float, deadli
 
 def cmd_monitor_down(args: argparse.Namespace) -> int:
     home = home_from(args)
+    if not monitor_dir(home).is_dir():
+        return _monitor_down(home)
+    with monitor_lock(home) as locked:
+        if not locked:
+            print(busy_message(home), file=sys.stderr)
+            return 1
+        return _monitor_down(home)
+
+
+def _monitor_down(home: Home) -> int:
     sup = Supervisor(home)
     stopped = False
     if sup.running():

@@ -259,6 +259,47 @@ def test_monitor_status_right_after_monitor_up_sees_every_target_scraped(monitor
     assert json.loads((monitored.system.home / "run" / "prometheus" / "monitor.json").read_text())["url"] == monitored.url
 
 
+def test_two_monitor_ups_at_once_leave_one_prometheus_answering_on_the_url_the_home_records(monitored: Monitored) -> None:
+    """Two `monitor up` of one home at once: one restarts Prometheus, the other says another monitor
+    command is running (the second used to die in a traceback, ALREADY_ADDED, after recording a port
+    the running server did not listen on, so the monitor stayed unreachable)."""
+    home = str(monitored.system.home)
+    command = [sys.executable, "-m", "launcher", "monitor", "up", "--home", home, "--rules", str(monitored.rules),
+               "--scrape-interval", str(SCRAPE_INTERVAL_S)]
+    procs = [subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [proc.communicate(timeout=120) for proc in procs]
+    codes = sorted(proc.returncode for proc in procs)
+    assert codes[0] == 0 and codes[1] in (0, 1), outs
+    for (out, err), proc in zip(outs, procs):
+        assert "Traceback" not in err, err
+        if proc.returncode == 1:
+            assert err.strip().startswith("FAILED: another `clustergate monitor` command runs for"), err
+    url = json.loads((monitored.system.home / "run" / "prometheus" / "monitor.json").read_text())["url"]
+    wait_for(lambda: _answers(url), 20, f"prometheus answers on {url}")
+    monitored.url = url
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def test_monitor_commands_wait_for_no_one_and_refuse_while_another_holds_the_home(monitored: Monitored) -> None:
+    import fcntl
+    lock = monitored.system.home / "run" / "prometheus" / ".monitor.lock"
+    with open(lock, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        for command in ("up", "down"):
+            result = clustergate("monitor", command, "--home", str(monitored.system.home))
+            assert result.returncode == 1, result.stdout + result.stderr
+            assert result.stderr.strip().startswith("FAILED: another `clustergate monitor` command runs for"), result.stderr
+    assert _answers(monitored.url)
+
+
 def test_stopping_the_state_writer_raises_its_staleness_alerts_pending_then_firing_and_restarting_resolves_them(
         monitored: Monitored) -> None:
     wait_for(lambda: not monitored.active_alerts(), 30, "no active alert on the healthy demo", interval_s=0.2)

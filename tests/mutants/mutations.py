@@ -210,6 +210,13 @@ MUTATIONS: list[Mutation] = [
         "            scraped = []\n",
         (MONITOR_LIVE + "::test_monitor_status_right_after_monitor_up_sees_every_target_scraped",)),
     Mutation(
+        "two_monitor_ups_at_once",
+        "one `monitor up`/`down` of a home at a time; another says so, with no traceback (review 15)",
+        "launcher/monitor.py",
+        "            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)\n",
+        "            pass\n",
+        (MONITOR_LIVE + "::test_monitor_commands_wait_for_no_one_and_refuse_while_another_holds_the_home",)),
+    Mutation(
         "launcher_imports_an_actor_by_name_lazily",
         "launcher/ never imports an actor module, also not lazily by a literal name (review 15)",
         "launcher/monitor.py",
