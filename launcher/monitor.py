@@ -427,7 +427,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--rules", metavar="PATH", help=f"alert rules file (default {RULES_DEFAULT.relative_to(REPO)})")
     q.add_argument("--scrape-interval", type=positive_seconds, default=SCRAPE_INTERVAL_S_DEFAULT, metavar="SECONDS",
                    help=f"scrape and rule evaluation interval (default {SCRAPE_INTERVAL_S_DEFAULT})")
-    q.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for readiness (default 30)")
+    q.add_argument("--timeout", type=positive_seconds, default=30, metavar="SECONDS",
+                   help="seconds to wait for readiness and the first scrape of every target (default 30)")
     home_arg(q)
     q.set_defaults(func=cmd_monitor_up)
     q = sub.add_parser("down", help="stop Prometheus (its data stays under run/prometheus/data)")

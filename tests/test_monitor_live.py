@@ -446,6 +446,14 @@ def test_monitor_up_refuses_rules_promtool_rejects_naming_the_file(tmp_path: Pat
     assert len(lines) == 1 and lines[0].startswith(f"FAILED: {rules}: promtool check rules: "), result.stderr
 
 
+def test_monitor_up_refuses_a_timeout_under_one_second(tmp_path: Path) -> None:
+    """`--timeout 0` used to start Prometheus and then report FAILED (never waited), leaving it running."""
+    for value in ("0", "-5"):
+        result = clustergate("monitor", "up", "--home", str(tmp_path), "--timeout", value)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "--timeout" in result.stderr and "at least 1 second" in result.stderr, result.stderr
+
+
 def test_monitor_up_without_the_prometheus_binary_names_the_package_to_install(tmp_path: Path) -> None:
     env = {**os.environ, "PATH": str(tmp_path)}  # no prometheus there
     result = subprocess.run([sys.executable, "-m", "launcher", "monitor", "up", "--home", str(tmp_path)],
