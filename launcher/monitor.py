@@ -30,7 +30,7 @@ import xmlrpc.client
 from pathlib import Path
 from typing import Any
 
-from launcher.monitoring import render_prometheus_config, positive_seconds
+from launcher.monitoring import positive_seconds, render_prometheus_config, scrape_target
 from launcher.schema import SchemaError
 from launcher.supervise import (PARENT_DEATH_SHIM, REPO, Home, LaunchError, Supervisor, _command, _conf_value,
                                 home_from, home_processes, last_log_line, stop_processes, tail, write_files)
@@ -383,7 +383,22 @@ def collect_monitor_status(home: Home) -> dict[str, Any]:
     out["targets"] = [{"job": t["labels"].get("job", "?"), "instance": t["labels"].get("instance", "?"),
                        "health": t["health"], "last_error": t.get("lastError", "")}
                       for t in sorted(targets, key=lambda t: t["labels"].get("job", ""))]
+    out["unscraped"], out["not_in_topology"] = compare_targets(home, out["targets"])
     return out
+
+
+def compare_targets(home: Home, targets: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """(actors of the running topology Prometheus does not scrape where they listen, targets it scrapes
+    that the topology no longer has): `clustergate up` of a changed topology leaves Prometheus on its
+    old scrape config until `monitor up`."""
+    try:
+        topo = load_topology(home.topology)
+    except (OSError, SchemaError):
+        return [], []
+    want = {(name, scrape_target(spec.host, spec.metrics_port)) for name, spec in topo.actors.items()}
+    have = {(t["job"], t["instance"]) for t in targets}
+    return (sorted(f"{job} ({where})" for job, where in want - have),
+            sorted(f"{job} ({where})" for job, where in have - want))
 
 
 def cmd_monitor_status(args: argparse.Namespace) -> int:
@@ -400,11 +415,17 @@ def cmd_monitor_status(args: argparse.Namespace) -> int:
             print(f"{'JOB':<16}{'INSTANCE':<22}{'HEALTH':<9}LAST ERROR")
             for t in status["targets"]:
                 print(f"{t['job']:<16}{t['instance']:<22}{t['health']:<9}{t['last_error'] or '-'}")
+        if status.get("unscraped") or status.get("not_in_topology"):
+            print(f"the scrape config is older than the running topology ({home.topology}): not scraped: "
+                  f"{', '.join(status['unscraped']) or '-'}; no longer in it: {', '.join(status['not_in_topology']) or '-'}; "
+                  f"`clustergate monitor up --home {home.root}` reloads it")
         for pid in status["leftovers"]:
             print(f"leftover prometheus pid {pid}, run by no supervisord: `clustergate monitor down --home {home.root}` stops it")
     if status["running"] and not status["targets"]:
         print("no scrape target yet: Prometheus has not discovered its targets; try again in a few seconds")
-    ok = status["running"] and bool(status["targets"]) and not status["leftovers"] and all(t["health"] == "up" for t in status["targets"])
+    ok = (status["running"] and bool(status["targets"]) and not status["leftovers"]
+          and all(t["health"] == "up" for t in status["targets"])
+          and not status.get("unscraped") and not status.get("not_in_topology"))
     return 0 if ok else 1
 
 

@@ -300,6 +300,29 @@ def test_monitor_commands_wait_for_no_one_and_refuse_while_another_holds_the_hom
     assert _answers(monitored.url)
 
 
+def test_monitor_status_says_when_the_running_topology_has_targets_prometheus_does_not_scrape(
+        monitored: Monitored, tmp_path: Path) -> None:
+    """`clustergate up` of a changed topology leaves Prometheus on the old scrape config until
+    `monitor up`; an actor added meanwhile has no target at all, so every target shown is up and
+    nothing says the new one is unwatched. `monitor status` compares and exits 1, naming it."""
+    system = monitored.system
+    data = json.loads(json.dumps(system.data))
+    data["actors"]["book2"] = {**data["actors"]["book"], "kind": "book", "metrics_port": free_port()}
+    changed = write_topology(tmp_path / "demo-plus.yaml", data)
+    home = str(system.home)
+    try:
+        up = clustergate("up", str(changed), "--home", home)
+        assert up.returncode == 0, up.stdout + up.stderr
+        status = clustergate("monitor", "status", "--home", home)
+        assert status.returncode == 1, status.stdout + status.stderr
+        assert "book2" in status.stdout and "monitor up" in status.stdout, status.stdout
+    finally:
+        back = clustergate("up", str(system.topology), "--home", home)
+        assert back.returncode == 0, back.stdout + back.stderr
+    wait_for(lambda: clustergate("monitor", "status", "--home", home).returncode == 0, 30,
+             "monitor status 0 again once the topology is back")
+
+
 def test_stopping_the_state_writer_raises_its_staleness_alerts_pending_then_firing_and_restarting_resolves_them(
         monitored: Monitored) -> None:
     wait_for(lambda: not monitored.active_alerts(), 30, "no active alert on the healthy demo", interval_s=0.2)

@@ -217,6 +217,13 @@ MUTATIONS: list[Mutation] = [
         "            pass\n",
         (MONITOR_LIVE + "::test_monitor_commands_wait_for_no_one_and_refuse_while_another_holds_the_home",)),
     Mutation(
+        "monitor_status_blind_to_a_changed_topology",
+        "`monitor status` exits 1 naming an actor of the running topology Prometheus does not scrape (review 15)",
+        "launcher/monitor.py",
+        '    out["unscraped"], out["not_in_topology"] = compare_targets(home, out["targets"])\n',
+        '    out["unscraped"], out["not_in_topology"] = [], []\n',
+        (MONITOR_LIVE + "::test_monitor_status_says_when_the_running_topology_has_targets_prometheus_does_not_scrape",)),
+    Mutation(
         "launcher_imports_an_actor_by_name_lazily",
         "launcher/ never imports an actor module, also not lazily by a literal name (review 15)",
         "launcher/monitor.py",
