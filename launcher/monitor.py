@@ -16,6 +16,8 @@ remote write).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import shutil
 import socket
@@ -28,10 +30,10 @@ import xmlrpc.client
 from pathlib import Path
 from typing import Any
 
-from launcher.monitoring import render_prometheus_config, positive_seconds
+from launcher.monitoring import positive_seconds, render_prometheus_config, scrape_target
 from launcher.schema import SchemaError
 from launcher.supervise import (PARENT_DEATH_SHIM, REPO, Home, LaunchError, Supervisor, _command, _conf_value,
-                                home_from, home_processes, stop_processes, tail, write_files)
+                                home_from, home_processes, last_log_line, stop_processes, tail, write_files)
 from launcher.topology import load_topology
 
 MONITOR_PROGRAM = "prometheus"
@@ -62,6 +64,30 @@ def rules_path(home: Home) -> Path:
 
 def state_path(home: Home) -> Path:
     return monitor_dir(home) / "monitor.json"
+
+
+def lock_path(home: Home) -> Path:
+    return monitor_dir(home) / ".monitor.lock"
+
+
+@contextlib.contextmanager
+def monitor_lock(home: Home):
+    """One `monitor up` or `monitor down` of a home at a time: two at once used to record one port
+    while the server that won listened on another (and the loser died with ALREADY_ADDED). Yields
+    False, without waiting, when another holds the lock."""
+    monitor_dir(home).mkdir(parents=True, exist_ok=True)
+    with open(lock_path(home), "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+
+
+def busy_message(home: Home) -> str:
+    return (f"FAILED: another `clustergate monitor` command runs for {home.root} (it holds {lock_path(home)}): "
+            f"run this one once it has finished")
 
 
 def programs_path(home: Home) -> Path:
@@ -132,7 +158,19 @@ def server_ready(url: str) -> bool:
         return False
 
 
+def actor_named_like_the_monitor(home: Home) -> bool:
+    """True when the running topology has an actor named `prometheus`: its supervisord program has the
+    monitor's name, so the monitor must neither replace nor stop nor report it as Prometheus."""
+    try:
+        topo = load_topology(home.topology)
+    except (OSError, SchemaError):
+        return False
+    return MONITOR_PROGRAM in topo.actors
+
+
 def _process_info(sup: Supervisor) -> dict[str, Any] | None:
+    if actor_named_like_the_monitor(sup.home):
+        return None
     for info in sup.processes():
         if info["name"] == MONITOR_PROGRAM:
             return info
@@ -177,6 +215,16 @@ def rules_problem(rules: Path) -> str | None:
 
 def cmd_monitor_up(args: argparse.Namespace) -> int:
     home = home_from(args)
+    if not Supervisor(home).running():  # before the lock: its file would create run/ in any directory
+        return _monitor_up(args, home)
+    with monitor_lock(home) as locked:
+        if not locked:
+            print(busy_message(home), file=sys.stderr)
+            return 1
+        return _monitor_up(args, home)
+
+
+def _monitor_up(args: argparse.Namespace, home: Home) -> int:
     binary = find_prometheus()
     if binary is None:
         print(f"FAILED: {INSTALL_HINT}", file=sys.stderr)
@@ -202,6 +250,11 @@ def cmd_monitor_up(args: argparse.Namespace) -> int:
         print(f"FAILED: the running topology {home.topology} no longer loads: {exc.problems[0].render(str(home.topology))}",
               file=sys.stderr)
         return 1
+    if MONITOR_PROGRAM in topo.actors:
+        print(f"FAILED: the running topology {home.topology} has an actor named {MONITOR_PROGRAM}, which is "
+              f"also the supervisord program name of the monitor: rename that actor to run `clustergate monitor`",
+              file=sys.stderr)
+        return 2
     state = read_state(home)
     info = _process_info(sup)
     ours = info is not None and info["statename"] in ("RUNNING", "STARTING", "BACKOFF")
@@ -237,8 +290,15 @@ def cmd_monitor_up(args: argparse.Namespace) -> int:
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
         if server_ready(url):
+            scraped = wait_first_scrape(url, set(topo.actors), args.scrape_interval, deadline)
             print(f"prometheus is up: {url} scraping {len(topo.actors)} actors of {topo.name} every "
                   f"{args.scrape_interval} s, rules {rules}; data in {data_dir(home)}")
+            if scraped is None:
+                print("not every target scraped yet (after one scrape interval): `clustergate monitor status` shows them")
+            elif any(t["health"] != "up" for t in scraped):
+                down = ", ".join(f"{t['labels'].get('job', '?')} ({t.get('lastError') or t['health']})"
+                                 for t in scraped if t["health"] != "up")
+                print(f"targets not up: {down}")
             return 0
         info = _process_info(sup)
         if info is not None and info["statename"] in ("FATAL", "EXITED", "BACKOFF"):
@@ -249,8 +309,37 @@ def cmd_monitor_up(args: argparse.Namespace) -> int:
     return 1
 
 
+def wait_first_scrape(url: str, jobs: set[str], scrape_interval_s: float, deadline: float) -> list[dict] | None:
+    """Wait until Prometheus has a target for every job and has scraped each once (its health is no
+    longer `unknown`), so `monitor status` right after `monitor up` reports every target; Prometheus
+    spreads first scrapes over one interval. The active targets, or None if that takes longer than
+    the later of the deadline and one interval (+10 s)."""
+    until = max(deadline, time.monotonic() + scrape_interval_s + 10)
+    while True:
+        try:
+            targets = api_get(f"{url}/api/v1/targets?state=active")["data"]["activeTargets"]
+        except (OSError, ValueError, KeyError):
+            targets = []
+        if ({t["labels"].get("job") for t in targets} >= jobs
+                and all(t["health"] != "unknown" for t in targets)):
+            return targets
+        if time.monotonic() >= until:
+            return None
+        time.sleep(0.2)
+
+
 def cmd_monitor_down(args: argparse.Namespace) -> int:
     home = home_from(args)
+    if not monitor_dir(home).is_dir():
+        return _monitor_down(home)
+    with monitor_lock(home) as locked:
+        if not locked:
+            print(busy_message(home), file=sys.stderr)
+            return 1
+        return _monitor_down(home)
+
+
+def _monitor_down(home: Home) -> int:
     sup = Supervisor(home)
     stopped = False
     if sup.running():
@@ -281,6 +370,8 @@ def collect_monitor_status(home: Home) -> dict[str, Any]:
     if info is not None:
         out["state"] = info["statename"]
     out["leftovers"] = [p.pid for p in _stray(home, {info["pid"]} if info and info["pid"] else set())]
+    if info is not None and info["statename"] in ("BACKOFF", "FATAL", "EXITED"):
+        out["error"] = last_log_line(home.log_of(MONITOR_PROGRAM)) or "no log line"
     if info is None or info["statename"] not in ("RUNNING", "STARTING") or not state:
         return out
     try:
@@ -292,7 +383,22 @@ def collect_monitor_status(home: Home) -> dict[str, Any]:
     out["targets"] = [{"job": t["labels"].get("job", "?"), "instance": t["labels"].get("instance", "?"),
                        "health": t["health"], "last_error": t.get("lastError", "")}
                       for t in sorted(targets, key=lambda t: t["labels"].get("job", ""))]
+    out["unscraped"], out["not_in_topology"] = compare_targets(home, out["targets"])
     return out
+
+
+def compare_targets(home: Home, targets: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """(actors of the running topology Prometheus does not scrape where they listen, targets it scrapes
+    that the topology no longer has): `clustergate up` of a changed topology leaves Prometheus on its
+    old scrape config until `monitor up`."""
+    try:
+        topo = load_topology(home.topology)
+    except (OSError, SchemaError):
+        return [], []
+    want = {(name, scrape_target(spec.host, spec.metrics_port)) for name, spec in topo.actors.items()}
+    have = {(t["job"], t["instance"]) for t in targets}
+    return (sorted(f"{job} ({where})" for job, where in want - have),
+            sorted(f"{job} ({where})" for job, where in have - want))
 
 
 def cmd_monitor_status(args: argparse.Namespace) -> int:
@@ -309,11 +415,17 @@ def cmd_monitor_status(args: argparse.Namespace) -> int:
             print(f"{'JOB':<16}{'INSTANCE':<22}{'HEALTH':<9}LAST ERROR")
             for t in status["targets"]:
                 print(f"{t['job']:<16}{t['instance']:<22}{t['health']:<9}{t['last_error'] or '-'}")
+        if status.get("unscraped") or status.get("not_in_topology"):
+            print(f"the scrape config is older than the running topology ({home.topology}): not scraped: "
+                  f"{', '.join(status['unscraped']) or '-'}; no longer in it: {', '.join(status['not_in_topology']) or '-'}; "
+                  f"`clustergate monitor up --home {home.root}` reloads it")
         for pid in status["leftovers"]:
             print(f"leftover prometheus pid {pid}, run by no supervisord: `clustergate monitor down --home {home.root}` stops it")
     if status["running"] and not status["targets"]:
-        print("no scrape target yet: Prometheus has not loaded its scrape config")
-    ok = status["running"] and bool(status["targets"]) and not status["leftovers"] and all(t["health"] == "up" for t in status["targets"])
+        print("no scrape target yet: Prometheus has not discovered its targets; try again in a few seconds")
+    ok = (status["running"] and bool(status["targets"]) and not status["leftovers"]
+          and all(t["health"] == "up" for t in status["targets"])
+          and not status.get("unscraped") and not status.get("not_in_topology"))
     return 0 if ok else 1
 
 
@@ -336,7 +448,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--rules", metavar="PATH", help=f"alert rules file (default {RULES_DEFAULT.relative_to(REPO)})")
     q.add_argument("--scrape-interval", type=positive_seconds, default=SCRAPE_INTERVAL_S_DEFAULT, metavar="SECONDS",
                    help=f"scrape and rule evaluation interval (default {SCRAPE_INTERVAL_S_DEFAULT})")
-    q.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for readiness (default 30)")
+    q.add_argument("--timeout", type=positive_seconds, default=30, metavar="SECONDS",
+                   help="seconds to wait for readiness and the first scrape of every target (default 30)")
     home_arg(q)
     q.set_defaults(func=cmd_monitor_up)
     q = sub.add_parser("down", help="stop Prometheus (its data stays under run/prometheus/data)")

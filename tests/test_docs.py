@@ -1,5 +1,7 @@
 """The docs stay true: every command block marked runnable (a fence opened with ```sh runnable) runs
-against a live demo, and every link between the pages points at a page that exists.
+against a live demo, and every link between the pages points at a page (and heading) that exists.
+Every fence names its language, so a command block is either `sh` (shown, not run) or `sh runnable`,
+and a misspelt or indented marker fails here instead of silently skipping its block.
 
 The demo is the demo topology on free ports in a temp home; each block runs in bash (-e, pipefail)
 from the repository root with CLUSTERGATE_HOME naming that home, as an operator's shell would, and
@@ -42,7 +44,7 @@ def runnable_blocks(path: Path) -> list[tuple[int, str]]:
 
 def all_blocks() -> list[tuple[str, int, str]]:
     rank = {name: i for i, name in enumerate(ORDER)}
-    pages = sorted(PAGES, key=lambda p: rank.get(p.name, len(ORDER) - 1))
+    pages = sorted(PAGES, key=lambda p: rank.get(p.name, len(ORDER) - 1.5))  # other pages before the proofs
     return [(page.name, line, text) for page in pages for line, text in runnable_blocks(page)]
 
 
@@ -93,6 +95,92 @@ def test_the_monitoring_page_names_every_alert_rule():
     names = {rule["alert"] for group in rules["groups"] for rule in group["rules"] if "alert" in rule}
     page = (REPO / "docs" / "monitoring.md").read_text()
     assert names and not {name for name in names if f"`{name}`" not in page}
+
+
+def fence_problems(path: Path) -> list[str]:
+    """Fences the runnable-block finder would misread: an opener without a language (a command block
+    must say whether it runs), an indented fence (the finder reads fences at column 0 only), and an
+    info string that looks like a runnable marker but is not `LANG runnable` (```sh runable,
+    ```runnable, ```sh Runnable)."""
+    problems, inside = [], False
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        stripped = line.lstrip()
+        if not stripped.startswith("```"):
+            continue
+        info = stripped[3:].strip()
+        where = f"{path.name}:{number}: {line.strip()!r}"
+        if line != stripped:
+            problems.append(f"{where}: indented fence")
+        if inside:
+            inside = False
+            if info:
+                problems.append(f"{where}: a closing fence carries text")
+            continue
+        inside = True
+        words = info.split()
+        if not words:
+            problems.append(f"{where}: no language (sh, yaml, json, python, text...)")
+        elif "run" in info.lower() and words[1:] != ["runnable"]:
+            problems.append(f"{where}: misspelt runnable marker (write ```sh runnable)")
+    if inside:
+        problems.append(f"{path.name}: a fence is never closed")
+    return problems
+
+
+def test_every_fence_names_its_language_and_every_runnable_marker_is_one_the_finder_reads():
+    problems = [problem for page in PAGES for problem in fence_problems(page)]
+    assert not problems, problems
+
+
+def test_the_fence_check_sees_marker_typos_indented_fences_and_bare_fences(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("```sh runable\na\n```\n```runnable\nb\n```\n```sh Runnable\nc\n```\n"
+                    "- item\n  ```sh runnable\n  d\n  ```\n```\ne\n```\n```sh runnable\nok\n```\n```yaml\nx: 1\n```\n")
+    found = fence_problems(page)
+    assert [p.split(": ")[0] for p in found] == ["page.md:1", "page.md:4", "page.md:7", "page.md:11", "page.md:13",
+                                                 "page.md:14"], found
+    assert runnable_blocks(page) == [(17, "ok\n")]  # the finder itself skips every broken one
+
+
+def github_anchor(heading: str) -> str:
+    """The fragment GitHub gives a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[`*_]", "", heading.strip().lower())
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def anchors_of(page: Path) -> set[str]:
+    found, inside, seen = set(), False, {}
+    for line in page.read_text().splitlines():
+        if line.startswith("```"):
+            inside = not inside
+        elif not inside and (match := re.match(r"^#{1,6}\s+(.*)$", line)):
+            anchor = github_anchor(match.group(1))
+            count = seen.get(anchor, 0)
+            found.add(anchor if count == 0 else f"{anchor}-{count}")
+            seen[anchor] = count + 1
+    return found
+
+
+def test_every_link_to_a_heading_points_at_a_heading_that_exists():
+    broken = []
+    for page in PAGES:
+        for target, anchor in re.findall(r"\]\(([^)#\s]*)#([^)\s]+)\)", page.read_text()):
+            if "://" in target:
+                continue
+            linked = (page.parent / target) if target else page
+            if linked.exists() and anchor not in anchors_of(linked):
+                broken.append(f"{page.relative_to(REPO)} -> {target}#{anchor}")
+    assert not broken, broken
+
+
+def test_the_anchor_of_a_heading_is_githubs(tmp_path):
+    assert github_anchor("Several active gates: the client rules (Freelance failover, issue 12)") == \
+        "several-active-gates-the-client-rules-freelance-failover-issue-12"
+    assert github_anchor("Which system a command acts on, and what `up` promises") == \
+        "which-system-a-command-acts-on-and-what-up-promises"
+    page = tmp_path / "p.md"
+    page.write_text("# A\n## Figures\n```sh\n# not a heading\n```\n## Figures\n")
+    assert anchors_of(page) == {"a", "figures", "figures-1"}
 
 
 def test_the_runnable_block_finder_reads_only_marked_fences(tmp_path):

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 import yaml
 
-from helpers import REPO, free_port, wait_for
+from helpers import REPO, free_port, wait_for, write_topology
 from launcher.monitor import data_dir
 from launcher.supervise import Home, home_processes, stop_processes
 from launcher.client import GateClient
@@ -159,9 +159,10 @@ def alert_exprs() -> list[tuple[str, str]]:
 
 
 class Monitored:
-    def __init__(self, system: LiveSystem, url: str):
+    def __init__(self, system: LiveSystem, url: str, rules: Path):
         self.system = system
         self.url = url
+        self.rules = rules  # the fast copy of configs/alerts.yml the monitor runs
 
     def get(self, path: str, **params: str) -> Any:
         query = f"?{urllib.parse.urlencode(params)}" if params else ""
@@ -204,7 +205,7 @@ def monitored(tmp_path_factory) -> Monitored:
                          "--scrape-interval", str(SCRAPE_INTERVAL_S))
         assert up.returncode == 0, up.stdout + up.stderr
         url = json.loads((system.home / "run" / "prometheus" / "monitor.json").read_text())["url"]
-        yield Monitored(system, url)
+        yield Monitored(system, url, rules)
     finally:
         clustergate("monitor", "down", "--home", str(system.home))
         system.down()
@@ -245,6 +246,83 @@ def test_monitor_up_on_a_busy_port_says_so_and_leaves_the_running_one_alone(moni
     assert monitored.get("/api/v1/status/buildinfo")["status"] == "success"
 
 
+def test_monitor_status_right_after_monitor_up_sees_every_target_scraped(monitored: Monitored) -> None:
+    """`monitor up && monitor status` as the docs write it: up returns once every target has been
+    scraped, so status answers 0 at once (it said "no scrape target yet" or health `unknown`)."""
+    home = str(monitored.system.home)
+    up = clustergate("monitor", "up", "--home", home, "--rules", str(monitored.rules),
+                     "--scrape-interval", str(SCRAPE_INTERVAL_S))
+    assert up.returncode == 0, up.stdout + up.stderr
+    status = clustergate("monitor", "status", "--home", home)
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "unknown" not in status.stdout and "no scrape target" not in status.stdout, status.stdout
+    assert json.loads((monitored.system.home / "run" / "prometheus" / "monitor.json").read_text())["url"] == monitored.url
+
+
+def test_two_monitor_ups_at_once_leave_one_prometheus_answering_on_the_url_the_home_records(monitored: Monitored) -> None:
+    """Two `monitor up` of one home at once: one restarts Prometheus, the other says another monitor
+    command is running (the second used to die in a traceback, ALREADY_ADDED, after recording a port
+    the running server did not listen on, so the monitor stayed unreachable)."""
+    home = str(monitored.system.home)
+    command = [sys.executable, "-m", "launcher", "monitor", "up", "--home", home, "--rules", str(monitored.rules),
+               "--scrape-interval", str(SCRAPE_INTERVAL_S)]
+    procs = [subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [proc.communicate(timeout=120) for proc in procs]
+    codes = sorted(proc.returncode for proc in procs)
+    assert codes[0] == 0 and codes[1] in (0, 1), outs
+    for (out, err), proc in zip(outs, procs):
+        assert "Traceback" not in err, err
+        if proc.returncode == 1:
+            assert err.strip().startswith("FAILED: another `clustergate monitor` command runs for"), err
+    url = json.loads((monitored.system.home / "run" / "prometheus" / "monitor.json").read_text())["url"]
+    wait_for(lambda: _answers(url), 20, f"prometheus answers on {url}")
+    monitored.url = url
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def test_monitor_commands_wait_for_no_one_and_refuse_while_another_holds_the_home(monitored: Monitored) -> None:
+    import fcntl
+    lock = monitored.system.home / "run" / "prometheus" / ".monitor.lock"
+    with open(lock, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        for command in ("up", "down"):
+            result = clustergate("monitor", command, "--home", str(monitored.system.home))
+            assert result.returncode == 1, result.stdout + result.stderr
+            assert result.stderr.strip().startswith("FAILED: another `clustergate monitor` command runs for"), result.stderr
+    assert _answers(monitored.url)
+
+
+def test_monitor_status_says_when_the_running_topology_has_targets_prometheus_does_not_scrape(
+        monitored: Monitored, tmp_path: Path) -> None:
+    """`clustergate up` of a changed topology leaves Prometheus on the old scrape config until
+    `monitor up`; an actor added meanwhile has no target at all, so every target shown is up and
+    nothing says the new one is unwatched. `monitor status` compares and exits 1, naming it."""
+    system = monitored.system
+    data = json.loads(json.dumps(system.data))
+    data["actors"]["book2"] = {**data["actors"]["book"], "kind": "book", "metrics_port": free_port()}
+    changed = write_topology(tmp_path / "demo-plus.yaml", data)
+    home = str(system.home)
+    try:
+        up = clustergate("up", str(changed), "--home", home)
+        assert up.returncode == 0, up.stdout + up.stderr
+        status = clustergate("monitor", "status", "--home", home)
+        assert status.returncode == 1, status.stdout + status.stderr
+        assert "book2" in status.stdout and "monitor up" in status.stdout, status.stdout
+    finally:
+        back = clustergate("up", str(system.topology), "--home", home)
+        assert back.returncode == 0, back.stdout + back.stderr
+    wait_for(lambda: clustergate("monitor", "status", "--home", home).returncode == 0, 30,
+             "monitor status 0 again once the topology is back")
+
+
 def test_stopping_the_state_writer_raises_its_staleness_alerts_pending_then_firing_and_restarting_resolves_them(
         monitored: Monitored) -> None:
     wait_for(lambda: not monitored.active_alerts(), 30, "no active alert on the healthy demo", interval_s=0.2)
@@ -283,9 +361,26 @@ def send_some_proposals(system: LiveSystem) -> None:
             assert reply["status"] == "ok", reply
 
 
+def has_numbers(answer: dict[str, Any]) -> bool:
+    """Data a panel can draw: some sample is a number. NaN is not data: histogram_quantile over
+    buckets that never moved, or 0/0, answers NaN for every series, and the panel shows nothing."""
+    samples = []
+    for series in answer["data"]["result"]:
+        samples += [series["value"]] if "value" in series else series.get("values", [])
+    return any(value[1] not in ("NaN", "+Inf", "-Inf") for value in samples)
+
+
+def test_has_numbers_counts_no_series_and_all_nan_series_as_no_data() -> None:
+    def answer(*values: str) -> dict[str, Any]:
+        return {"data": {"result": [{"metric": {}, "value": [0, v]} for v in values]}}
+    assert not has_numbers(answer()) and not has_numbers(answer("NaN", "NaN"))
+    assert has_numbers(answer("NaN", "0")) and has_numbers(answer("0.25"))
+
+
 def test_every_dashboard_and_alert_expression_evaluates_with_data_on_the_live_demo(monitored: Monitored) -> None:
     wait_for(lambda: not monitored.active_alerts(), 30, "the demo healthy again", interval_s=0.2)
     send_some_proposals(monitored.system)
+    sent = time.monotonic()
     checks: list[tuple[str, str, bool]] = []  # (where, expression, must have data)
     for expr in dashboard_exprs():
         checks.append(("dashboard", grafana_expand(expr), expr not in DASHBOARD_NO_DATA_ALLOWED))
@@ -300,15 +395,18 @@ def test_every_dashboard_and_alert_expression_evaluates_with_data_on_the_live_de
             answer = monitored.query(expr)
             if answer.get("status") != "success":
                 found.append(f"{where}: {expr!r}: {answer.get('errorType')}: {answer.get('error')}")
-            elif needs_data and not answer["data"]["result"]:
-                found.append(f"{where}: {expr!r}: no data")
+            elif needs_data and not has_numbers(answer):
+                found.append(f"{where}: {expr!r}: no data" + (" (NaN only)" if answer["data"]["result"] else ""))
         return found
 
     last: list[str] = []
 
     def all_good() -> bool:
-        nonlocal last
+        nonlocal last, sent
         last = problems()
+        if last and time.monotonic() - sent > 5:  # keep the 15 s rate windows holding some decisions
+            send_some_proposals(monitored.system)
+            sent = time.monotonic()
         return not last
 
     try:
@@ -331,6 +429,35 @@ def test_monitor_up_refuses_a_home_whose_system_is_not_up(tmp_path: Path) -> Non
     assert not (tmp_path / "run" / "programs.d" / "monitor.conf").exists()
 
 
+def test_monitor_up_refuses_a_topology_with_an_actor_named_prometheus_and_leaves_that_actor_running(
+        tmp_path: Path) -> None:
+    """The monitor runs as the supervisord program `prometheus`; an actor of that name is a program
+    of the same name, which `monitor up` used to stop and replace with the Prometheus server."""
+    if shutil.which("prometheus") is None:
+        pytest.fail("prometheus is not on PATH: run `bash .ci/install-promtool` as root (make test does)")
+    system = LiveSystem(tmp_path)
+    system.data["actors"]["prometheus"] = {**system.data["actors"].pop("book"), "kind": "book"}
+    write_topology(system.topology, system.data)
+    try:
+        system.up()
+        pid = system.pid_of("prometheus")
+        result = clustergate("monitor", "up", "--home", str(system.home))
+        assert result.returncode == 2, result.stdout + result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "actor named prometheus" in lines[0], result.stderr
+        assert system.processes()["prometheus"]["statename"] == "RUNNING" and system.pid_of("prometheus") == pid
+        assert not (system.home / "run" / "programs.d" / "monitor.conf").exists()
+        assert not [p for p in home_processes(Home(system.home)) if p.what == "prometheus"]
+        for command in ("down", "status"):  # neither stops nor reports the actor as the monitor
+            result = clustergate("monitor", command, "--home", str(system.home))
+            assert "prometheus: running" not in result.stdout, result.stdout
+        assert system.processes()["prometheus"]["statename"] == "RUNNING" and system.pid_of("prometheus") == pid
+    finally:
+        clustergate("monitor", "down", "--home", str(system.home))
+        system.down()
+        _kill_home_prometheus(system.home)
+
+
 def test_monitor_up_refuses_rules_promtool_rejects_naming_the_file(tmp_path: Path) -> None:
     if shutil.which("prometheus") is None:
         pytest.fail("prometheus is not on PATH: run `bash .ci/install-promtool` as root (make test does)")
@@ -340,6 +467,14 @@ def test_monitor_up_refuses_rules_promtool_rejects_naming_the_file(tmp_path: Pat
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"FAILED: {rules}: promtool check rules: "), result.stderr
+
+
+def test_monitor_up_refuses_a_timeout_under_one_second(tmp_path: Path) -> None:
+    """`--timeout 0` used to start Prometheus and then report FAILED (never waited), leaving it running."""
+    for value in ("0", "-5"):
+        result = clustergate("monitor", "up", "--home", str(tmp_path), "--timeout", value)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "--timeout" in result.stderr and "at least 1 second" in result.stderr, result.stderr
 
 
 def test_monitor_up_without_the_prometheus_binary_names_the_package_to_install(tmp_path: Path) -> None:
