@@ -1072,8 +1072,14 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"leftover pid {proc['pid']} ({proc['what']}), run by no supervisord: {proc['command'][:200]}")
         if status["leftovers"]:
             print(f"`clustergate down --home {home.root}` stops the leftovers")
+    # The monitor is a side-car: its health is `clustergate monitor status`'s exit code, not the
+    # trading system's (a script that gates trading on `status` must not stop for a dead Prometheus).
+    monitor = [r for r in status["programs"] if r.get("kind") == "prometheus"]
+    if monitor and not args.json and not (monitor[0]["state"] == "RUNNING" and monitor[0].get("ready")):
+        print("the monitor (prometheus) is not ready; this does not change status's exit code: "
+              "`clustergate monitor status` says why")
     all_ok = (status["supervisord"] == "running" and not status["leftovers"]
-              and all(r["state"] == "RUNNING" and r.get("ready") for r in status["programs"]))
+              and all(r["state"] == "RUNNING" and r.get("ready") for r in status["programs"] if r not in monitor))
     return 0 if all_ok else 1
 
 

@@ -56,7 +56,7 @@ REQUIRED_KINDS: dict[str, tuple[str, ...]] = {
 }
 
 # supervisord program names the launcher uses for itself.
-RESERVED_PROGRAM_NAMES = {"redis"}
+RESERVED_PROGRAM_NAMES = {"redis", "prometheus"}  # the managed redis-server, `clustergate monitor up`
 
 SYMBOLS_DEFAULT = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
 

@@ -168,6 +168,16 @@ def test_an_actor_name_the_launcher_cannot_render_is_refused(tmp_path: Path, nam
                for p in problems), problems
 
 
+@pytest.mark.parametrize("name", ["redis", "prometheus"])
+def test_an_actor_named_like_a_program_the_launcher_runs_itself_is_refused(tmp_path: Path, name: str) -> None:
+    """redis is the managed redis-server's program, prometheus the monitor's (`clustergate monitor up`
+    used to stop an actor of that name and run Prometheus in its place)."""
+    data = demo()
+    data["actors"][name] = {**data["actors"].pop("book"), "kind": "book"}
+    problems = problems_of(tmp_path, data)
+    assert any(f"actor name {name!r} is reserved" in p for p in problems), problems
+
+
 def test_an_ipv6_endpoint_without_brackets_is_refused_naming_the_bracketed_form(tmp_path: Path) -> None:
     data = demo()
     data["actors"]["price_feed"]["sockets"]["ticks"]["bind"] = "tcp://::1:5551"

@@ -197,12 +197,12 @@ MUTATIONS: list[Mutation] = [
         "elif False:",
         (MONITOR_LIVE + "::test_clustergate_down_stops_a_prometheus_of_the_home_left_without_supervisord",)),
     Mutation(
-        "monitor_replaces_an_actor_named_prometheus",
-        "`monitor up` refuses a topology whose actor is named prometheus, and leaves that actor running (review 15)",
-        "launcher/monitor.py",
-        "    if MONITOR_PROGRAM in topo.actors:\n",
-        "    if False:\n",
-        (MONITOR_LIVE + "::test_monitor_up_refuses_a_topology_with_an_actor_named_prometheus_and_leaves_that_actor_running",)),
+        "an_actor_may_be_named_prometheus",
+        "no actor may take the name of the monitor's program (`monitor up` would replace it) (review 15)",
+        "launcher/topology.py",
+        'RESERVED_PROGRAM_NAMES = {"redis", "prometheus"}',
+        'RESERVED_PROGRAM_NAMES = {"redis"}',
+        ("tests/test_topology_validation.py::test_an_actor_named_like_a_program_the_launcher_runs_itself_is_refused",)),
     Mutation(
         "monitor_up_returns_before_the_first_scrape",
         "`monitor status` right after `monitor up` sees every target scraped (review 15)",
@@ -409,4 +409,11 @@ MUTATIONS: list[Mutation] = [
         "        if isinstance(spec.settings, GateSettings) and 2 * s.wait_timeout_ms > spec.settings.permit_timeout_ms:\n",
         "        if False:\n",
         (DURABILITY + "::test_an_external_redis_may_be_waited_on_and_the_wait_must_fit_in_the_gates_permit_timeout",)),
+    Mutation(
+        "a_stalled_monitor_fails_the_trading_status",
+        "clustergate status reports the monitor but its exit code is the trading system's alone (issue 15 review)",
+        "launcher/supervise.py",
+        ' for r in status["programs"] if r not in monitor)',
+        ' for r in status["programs"])',
+        (MONITOR_LIVE + "::test_a_stalled_monitor_shows_in_status_but_does_not_fail_the_trading_systems_status",)),
 ]
