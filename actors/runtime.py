@@ -52,6 +52,9 @@ CURVE_DENIED = Counter("clustergate_curve_denied_total", "CurveZMQ clients refus
 # An actor that cannot start (a socket that will not bind, a metrics port in use, an exception in
 # setup) exits with this code after one `start_failed` log line naming the socket and the endpoint.
 EXIT_START_FAILED = 1
+# Set to a directory, the actor's poll loop runs under cProfile (CPU time) and writes NAME.prof there on
+# exit (docs/benchmarks.md: profiling). For measurement only: the profiler roughly doubles the CPU used.
+PROFILE_ENV = "CLUSTERGATE_PROFILE_DIR"
 
 
 class StartError(Exception):
@@ -484,32 +487,11 @@ class Actor:
             # 3 runs each: p99.9 4.4-15 ms without, 2.6-3.4 ms with; max 6-34 ms without, 5-6.5 ms with).
             gc.collect()
             gc.freeze()
-            while not self._stopping:
-                timeout_s = TICK_S
-                if self._backlogs and any(self._backlogs.values()):
-                    timeout_s = 0.0  # requests wait in an actor's own queue: serve them this turn
-                elif self._timers:
-                    timeout_s = max(0.0, min(TICK_S, self._timers[0].due - time.monotonic()))
-                try:
-                    events = self.poller.poll(timeout_s * 1000) if self._handlers else _sleep(timeout_s)
-                except zmq.ZMQError as exc:
-                    if exc.errno == zmq.EINTR:
-                        continue
-                    raise
-                for sock, _ in events:
-                    handler = self._handlers.get(sock)
-                    if handler is not None:
-                        handler(sock)
-                if self._backlogs:
-                    for sock, backlog in self._backlogs.items():
-                        if backlog and not any(sock is e[0] for e in events):
-                            handler = self._handlers.get(sock)
-                            if handler is not None:
-                                handler(sock)
-                self._run_due_timers()
-                if os.getppid() != parent:
-                    self.log.warning("parent_died", parent=parent)
-                    self.stop()
+            profile_dir = os.environ.get(PROFILE_ENV)
+            if profile_dir:
+                self._profiled_loop(parent, profile_dir)
+            else:
+                self._loop(parent)
         finally:
             self.set_ready(False)
             self._guard(self.teardown, self._errors_timer, "teardown")
@@ -522,6 +504,50 @@ class Actor:
             if started:
                 self.log.info("stopped")
         return 0
+
+    def _loop(self, parent: int) -> None:
+        """The poll loop: sockets, the actor's own queues, timers, until stop() or the parent dies."""
+        while not self._stopping:
+            timeout_s = TICK_S
+            if self._backlogs and any(self._backlogs.values()):
+                timeout_s = 0.0  # requests wait in an actor's own queue: serve them this turn
+            elif self._timers:
+                timeout_s = max(0.0, min(TICK_S, self._timers[0].due - time.monotonic()))
+            try:
+                events = self.poller.poll(timeout_s * 1000) if self._handlers else _sleep(timeout_s)
+            except zmq.ZMQError as exc:
+                if exc.errno == zmq.EINTR:
+                    continue
+                raise
+            for sock, _ in events:
+                handler = self._handlers.get(sock)
+                if handler is not None:
+                    handler(sock)
+            if self._backlogs:
+                for sock, backlog in self._backlogs.items():
+                    if backlog and not any(sock is e[0] for e in events):
+                        handler = self._handlers.get(sock)
+                        if handler is not None:
+                            handler(sock)
+            self._run_due_timers()
+            if os.getppid() != parent:
+                self.log.warning("parent_died", parent=parent)
+                self.stop()
+
+    def _profiled_loop(self, parent: int, directory: str) -> None:
+        """The poll loop under cProfile, timed in this thread's CPU time (not wall time, which on a loaded
+        machine counts the waits for a core, nor the process's, which adds ZeroMQ's I/O thread to whatever
+        call was running); the stats go to DIRECTORY/NAME.prof when it ends."""
+        import cProfile
+        profiler = cProfile.Profile(time.thread_time)
+        profiler.enable()
+        try:
+            self._loop(parent)
+        finally:
+            profiler.disable()
+            path = os.path.join(directory, f"{self.name}.prof")
+            profiler.dump_stats(path)
+            self.log.info("profile_written", path=path)
 
     def _shutdown_metrics(self) -> None:
         # The server thread is a daemon: closing the listening socket is enough, and unlike
