@@ -41,7 +41,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from launcher import keys
 from actors.resp import RedisUnavailable, ReplyError, RespClient, encode_commands
-from actors.runtime import Actor, Shedding, main
+from actors.runtime import Actor, Shedding, main, send_one
 from actors.policy import (ACTIONS, FAIL_CLOSED_REASONS, HOLD, PERMIT_UNAVAILABLE, REDIS_UNAVAILABLE, BadRequest,
                            cluster_k, cooldown_mattered, decision_record, evaluate_batch, is_fresh, parse_snapshot,
                            policy_transitions, portfolio_metrics, PortfolioMetrics, PortfolioState, Position,
@@ -499,7 +499,7 @@ class Gate(Actor):
         """The issuer's reply, or None after permit_timeout_ms (the socket is then re-created)."""
         sock = self.sockets["permits"]
         try:
-            sock.send(encode(request))
+            send_one(sock, encode(request))
             return json.loads(sock.recv())  # RCVTIMEO: zmq's own poll with the timeout, no Poller per call
         except zmq.Again:
             pass

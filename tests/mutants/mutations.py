@@ -29,10 +29,10 @@ MUTATIONS: list[Mutation] = [
         "drop_every_10th_reply",
         "every proposal gets exactly one reply (issue 19 finding 1)",
         "actors/runtime.py",
-        "                        s.send_multipart(envelope, zmq.NOBLOCK)\n",
+        "                        send_frames(s, envelope)\n",
         "                        self._mutant_n = getattr(self, '_mutant_n', 0) + 1\n"
         "                        if self.kind != 'gate' or self._mutant_n % 10:\n"
-        "                            s.send_multipart(envelope, zmq.NOBLOCK)\n",
+        "                            send_frames(s, envelope)\n",
         (CRASHES,)),
     Mutation(
         "garble_one_reply",
