@@ -47,7 +47,7 @@ from actors.policy import (ACTIONS, FAIL_CLOSED_REASONS, HOLD, PERMIT_UNAVAILABL
                            policy_transitions, portfolio_metrics, PortfolioMetrics, PortfolioState, Position,
                            Proposal, validate_proposal, with_plan_id)
 from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S
-from actors.wire import encode, error_envelope, ok_envelope, recorded_form
+from actors.wire import decode_internal, encode, encode_internal, error_envelope, ok_envelope, recorded_form
 from launcher.topology import GateSettings, PermitIssuerSettings
 
 
@@ -499,8 +499,8 @@ class Gate(Actor):
         """The issuer's reply, or None after permit_timeout_ms (the socket is then re-created)."""
         sock = self.sockets["permits"]
         try:
-            send_one(sock, encode(request))
-            return json.loads(sock.recv())  # RCVTIMEO: zmq's own poll with the timeout, no Poller per call
+            send_one(sock, encode_internal(request))
+            return decode_internal(sock.recv())  # RCVTIMEO: zmq's own poll with the timeout, no Poller per call
         except zmq.Again:
             pass
         except (zmq.ZMQError, ValueError) as exc:

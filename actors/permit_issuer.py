@@ -29,7 +29,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from launcher import keys
 from actors.resp import RedisUnavailable, ReplyError, RespClient, Script
 from actors.runtime import Actor, main
-from actors.wire import encode, encode_text, error_envelope, ok_envelope, recorded_form
+from actors.wire import decode_internal, encode, encode_internal, error_envelope, ok_envelope, recorded_form
 from launcher.topology import PermitIssuerSettings
 
 # SPEC's stream fields, plus K and where K came from.
@@ -241,7 +241,7 @@ class PermitIssuer(Actor):
         try:
             if len(frames) != 1:
                 raise ValueError(f"expected 1 frame, got {len(frames)}")
-            request = json.loads(frames[0])
+            request = decode_internal(frames[0])
             items, batch, deadline = check_request(request)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             self._requests["bad_request"].inc()
@@ -314,7 +314,7 @@ def stored_form(decision: dict[str, Any], issue: bool) -> str:
     stored["m"] = [decision.get(name) for name in METRIC_FIELDS]
     stored["permit"] = issue
     stored["write_id"] = f"{_write_ids.getrandbits(64):016x}"
-    return encode_text(stored)
+    return encode_internal(stored).decode()
 
 
 _NOT_STORED = frozenset(DERIVED_FIELDS + METRIC_FIELDS)
