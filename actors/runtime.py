@@ -508,12 +508,14 @@ class Actor:
 
     def _loop(self, parent: int) -> None:
         """The poll loop: sockets, the actor's own queues, timers, until stop() or the parent dies."""
+        monotonic = time.monotonic
+        parent_checked = monotonic()
         while not self._stopping:
             timeout_s = TICK_S
             if self._backlogs and any(self._backlogs.values()):
                 timeout_s = 0.0  # requests wait in an actor's own queue: serve them this turn
             elif self._timers:
-                timeout_s = max(0.0, min(TICK_S, self._timers[0].due - time.monotonic()))
+                timeout_s = max(0.0, min(TICK_S, self._timers[0].due - monotonic()))
             try:
                 events = self.poller.poll(timeout_s * 1000) if self._handlers else _sleep(timeout_s)
             except zmq.ZMQError as exc:
@@ -530,10 +532,16 @@ class Actor:
                         handler = self._handlers.get(sock)
                         if handler is not None:
                             handler(sock)
-            self._run_due_timers()
-            if os.getppid() != parent:
-                self.log.warning("parent_died", parent=parent)
-                self.stop()
+            if self._timers and self._timers[0].due <= monotonic():
+                self._run_due_timers()
+            # The parent-death signal is the rule; this check backs it up once per TICK_S, not per turn
+            # (a system call per message at 1,000/s).
+            now = monotonic()
+            if now - parent_checked >= TICK_S:
+                parent_checked = now
+                if os.getppid() != parent:
+                    self.log.warning("parent_died", parent=parent)
+                    self.stop()
 
     def _profiled_loop(self, parent: int, directory: str) -> None:
         """The poll loop under cProfile, timed in this thread's CPU time (not wall time, which on a loaded
