@@ -257,3 +257,31 @@ def test_the_issuers_script_arguments_are_those_of_the_plain_code(decision):
                      keys.cooldown(decision["symbol"]))
     assert argv[0] == stored_json and list(argv[9:]) == plain_stream_values(decision)
     assert argv[1:9] == ("86400" if issue else "600", "100000", "60", "60", "1" if issue else "0", "1", "123", "60000")
+
+
+def test_the_redis_client_waits_with_the_kernels_timeout_and_still_fails_fast(redis_server):
+    """RespClient's socket is blocking with SO_RCVTIMEO/SO_SNDTIMEO (one system call per send or receive,
+    no poll before each); a stalled Redis still gives RedisUnavailable "timed out", and the client then
+    reconnects by itself."""
+    import signal
+    import socket
+    import struct
+
+    from actors.resp import RedisUnavailable, RespClient
+    client = RespClient(port=redis_server.port, timeout_s=0.25)
+    try:
+        assert client.call("SET", "hot_path:key", "1") == "OK"
+        sock = client._sock
+        assert sock.gettimeout() is None
+        for option in (socket.SO_RCVTIMEO, socket.SO_SNDTIMEO):  # the kernel rounds to its tick
+            seconds, micros = struct.unpack("ll", sock.getsockopt(socket.SOL_SOCKET, option, 16))
+            assert seconds == 0 and 240000 <= micros <= 260000, (option, seconds, micros)
+        redis_server.proc.send_signal(signal.SIGSTOP)
+        try:
+            with pytest.raises(RedisUnavailable, match="TimeoutError: timed out"):
+                client.call("GET", "hot_path:key")
+        finally:
+            redis_server.proc.send_signal(signal.SIGCONT)
+        assert client.call("GET", "hot_path:key") == "1"
+    finally:
+        client.close()
