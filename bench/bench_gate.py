@@ -323,7 +323,8 @@ def calibrate(redis_server, calls: int = 5000) -> dict[str, float]:
 # The CPU floor of a decision at the open loop's rate: the same processes and hops with no work in them.
 # A relay where the gate is (ROUTER bound for the clients, a poll loop, a REQ round trip per message to
 # the next process, the reply back) and an echo where the permit issuer is (REP, one Redis SET per
-# message, the request sent back); Redis's floor is that SET. Each is pyzmq as the actors use it.
+# message on a plain blocking socket, the request sent back); Redis's floor is that SET. pyzmq as the
+# actors use it; no code of this repository, so the floor is the same for any version of the actors.
 FLOOR_RELAY = """
 import sys, zmq
 ctx = zmq.Context()
@@ -341,15 +342,17 @@ while True:
         front.send_multipart(frames)
 """
 FLOOR_ECHO = """
-import sys, zmq
-sys.path.insert(0, sys.argv[3])
-from actors.resp import RespClient
-redis = RespClient(host="127.0.0.1", port=int(sys.argv[2]))
+import socket, sys, zmq
+from hiredis import pack_command
+redis = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
+redis.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+redis.settimeout(None)
 sock = zmq.Context().socket(zmq.REP)
 sock.bind(sys.argv[1])
 while True:
     request = sock.recv()
-    redis.call("SET", "bench:floor", request)
+    redis.sendall(pack_command(("SET", "bench:floor", request)))
+    assert redis.recv(64) == b"+OK\\r\\n"
     sock.send(request)
 """
 
@@ -357,7 +360,7 @@ while True:
 def cpu_floor(ctx: zmq.Context, redis_server, redis_proc: psutil.Process, rate: float, seconds: float) -> dict:
     """CPU per message (us, user+sys) of FLOOR_RELAY, FLOOR_ECHO and Redis under the open loop's schedule."""
     front, back = f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
-    echo = subprocess.Popen([sys.executable, "-c", FLOOR_ECHO, back, str(redis_server.port), str(REPO)])
+    echo = subprocess.Popen([sys.executable, "-c", FLOOR_ECHO, back, str(redis_server.port)])
     relay = subprocess.Popen([sys.executable, "-c", FLOOR_RELAY, front, back])
     sock = ctx.socket(zmq.DEALER)
     try:
