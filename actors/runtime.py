@@ -53,8 +53,9 @@ CURVE_DENIED = Counter("clustergate_curve_denied_total", "CurveZMQ clients refus
 # An actor that cannot start (a socket that will not bind, a metrics port in use, an exception in
 # setup) exits with this code after one `start_failed` log line naming the socket and the endpoint.
 EXIT_START_FAILED = 1
-# Set to a directory, the actor's poll loop runs under cProfile (CPU time) and writes NAME.prof there on
-# exit (docs/benchmarks.md: profiling). For measurement only: the profiler roughly doubles the CPU used.
+# Set to a directory, the actor's poll loop runs under cProfile (the main thread's CPU time) and writes
+# NAME.prof there on exit (docs/benchmarks.md: Profiling). For measurement only: the profiler multiplies
+# the CPU a message takes several times over.
 PROFILE_ENV = "CLUSTERGATE_PROFILE_DIR"
 
 
