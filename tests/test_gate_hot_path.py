@@ -285,3 +285,21 @@ def test_the_redis_client_waits_with_the_kernels_timeout_and_still_fails_fast(re
         assert client.call("GET", "hot_path:key") == "1"
     finally:
         client.close()
+
+
+def test_an_actor_started_with_the_profile_dir_writes_its_cpu_profile_on_exit(tmp_path, redis_server, monkeypatch):
+    """CLUSTERGATE_PROFILE_DIR: the poll loop runs under cProfile and NAME.prof is written when the actor stops."""
+    import pstats
+
+    from helpers import ActorProcess, demo_topology_data, retarget, wait_for, write_topology
+    monkeypatch.setenv("CLUSTERGATE_PROFILE_DIR", str(tmp_path))
+    data = retarget(demo_topology_data(), redis_server.url)
+    issuer = ActorProcess(write_topology(tmp_path / "topology.yaml", data), "permit_issuer", log_dir=tmp_path).start()
+    try:
+        port = data["actors"]["permit_issuer"]["metrics_port"]
+        wait_for(lambda: scrape(port).get('clustergate_actor_ready{actor="permit_issuer",kind="permit_issuer"}') == 1.0,
+                 20, "the permit issuer ready")
+    finally:
+        assert issuer.terminate() == 0
+    stats = pstats.Stats(str(tmp_path / "permit_issuer.prof"))
+    assert any(name == "_loop" for _, _, name in stats.stats), "the poll loop is not in the profile"
