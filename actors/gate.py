@@ -41,14 +41,14 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from launcher import keys
 from actors.resp import RedisUnavailable, ReplyError, RespClient, encode_commands
-from actors.runtime import Actor, Shedding, main
+from actors.runtime import Actor, Shedding, main, send_one
 from actors.policy import (ACTIONS, FAIL_CLOSED_REASONS, HOLD, PERMIT_UNAVAILABLE, REDIS_UNAVAILABLE,
                            REPLICA_UNACKNOWLEDGED, BadRequest,
                            cluster_k, cooldown_mattered, decision_record, evaluate_batch, is_fresh, parse_snapshot,
                            policy_transitions, portfolio_metrics, PortfolioMetrics, PortfolioState, Position,
                            Proposal, validate_proposal, with_plan_id)
 from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S
-from actors.wire import encode, error_envelope, ok_envelope, recorded_form
+from actors.wire import decode_internal, encode, encode_internal, error_envelope, ok_envelope, recorded_form
 from launcher.topology import GateSettings, PermitIssuerSettings
 
 
@@ -500,8 +500,8 @@ class Gate(Actor):
         """The issuer's reply, or None after permit_timeout_ms (the socket is then re-created)."""
         sock = self.sockets["permits"]
         try:
-            sock.send(encode(request))
-            return json.loads(sock.recv())  # RCVTIMEO: zmq's own poll with the timeout, no Poller per call
+            send_one(sock, encode_internal(request))
+            return decode_internal(sock.recv())  # RCVTIMEO: zmq's own poll with the timeout, no Poller per call
         except zmq.Again:
             pass
         except (zmq.ZMQError, ValueError) as exc:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +34,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from launcher import keys
 from actors.resp import RedisUnavailable, ReplyError, RespClient, Script
 from actors.runtime import Actor, main
-from actors.wire import encode, encode_text, error_envelope, ok_envelope, recorded_form
+from actors.wire import decode_internal, encode, encode_internal, error_envelope, ok_envelope, recorded_form
 from launcher.topology import PermitIssuerSettings, RedisConfig
 
 # SPEC's stream fields, plus K and where K came from.
@@ -134,18 +135,22 @@ REDIS_MAXMEMORY = Gauge("clustergate_redis_maxmemory_bytes", "Redis maxmemory (0
 MEMORY_READ_S = 5.0
 
 
+# Stream values sent as they are (the RESP encoder writes numbers as their repr); exact types, so a bool
+# (an int subclass) or a str subclass goes through json.dumps as before.
+_PLAIN_TYPES = frozenset((str, int, float))
+
+
 def stream_values(decision: dict[str, Any]) -> list[Any]:
     """The decision's stream values in STREAM_FIELDS order (the script pairs them with the names)."""
-    out: list[Any] = []
-    for name in STREAM_FIELDS:
-        value = decision.get(name)
-        if value is None:
-            out.append("")
-        elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            out.append(value)  # the RESP encoder writes numbers as their repr
-        else:
-            out.append(json.dumps(value))
-    return out
+    get = decision.get
+    return [value if type(value) in _PLAIN_TYPES else "" if value is None else _stream_text(value)
+            for value in map(get, STREAM_FIELDS)]
+
+
+def _stream_text(value: Any) -> Any:
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return value  # a subclass of str, int or float (not bool)
+    return json.dumps(value)
 
 
 MAX_BATCH = 1024
@@ -245,7 +250,7 @@ class PermitIssuer(Actor):
         try:
             if len(frames) != 1:
                 raise ValueError(f"expected 1 frame, got {len(frames)}")
-            request = json.loads(frames[0])
+            request = decode_internal(frames[0])
             items, batch, deadline = check_request(request)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             self._requests["bad_request"].inc()
@@ -371,11 +376,17 @@ class ScriptArgs:
 def stored_form(decision: dict[str, Any], issue: bool) -> str:
     """The compact JSON kept under the plan_id (about 250 bytes; the full record was about 550), with a
     random write_id so the script tells this request's own write (re-sent) from a replay."""
-    stored = {k: v for k, v in decision.items() if k not in DERIVED_FIELDS and k not in METRIC_FIELDS}
+    stored = {k: v for k, v in decision.items() if k not in _NOT_STORED}
     stored["m"] = [decision.get(name) for name in METRIC_FIELDS]
     stored["permit"] = issue
-    stored["write_id"] = os.urandom(8).hex()
-    return encode_text(stored)
+    stored["write_id"] = f"{_write_ids.getrandbits(64):016x}"
+    return encode_internal(stored).decode()
+
+
+_NOT_STORED = frozenset(DERIVED_FIELDS + METRIC_FIELDS)
+# write_id only tells this request's own write from another (2^-64 to collide), so it needs no system call
+# per decision (os.urandom was one): a generator seeded once from os.urandom.
+_write_ids = random.Random(os.urandom(32))
 
 
 def from_stored(stored: dict[str, Any], plan_id: str) -> dict[str, Any]:

@@ -90,6 +90,7 @@ def _is_number(value: Any) -> bool:
 
 
 _MAX_FLOAT_INT = int(sys.float_info.max)
+_PROPOSAL_FIELD_SET = frozenset(PROPOSAL_FIELDS)
 
 
 def validate_proposal(obj: Any) -> Proposal:
@@ -97,7 +98,7 @@ def validate_proposal(obj: Any) -> Proposal:
     if not isinstance(obj, dict):
         raise BadRequest("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
     problems: list[str] = []
-    unknown = sorted(str(k) for k in obj if k not in PROPOSAL_FIELDS)
+    unknown = [] if _PROPOSAL_FIELD_SET.issuperset(obj) else sorted(str(k) for k in obj if k not in PROPOSAL_FIELDS)
     if unknown:
         problems.append(f"unknown fields: {', '.join(unknown)[:200]} (known: {', '.join(PROPOSAL_FIELDS)})")
     plan_id = obj.get("plan_id")

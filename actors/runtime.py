@@ -25,6 +25,7 @@ from typing import Any, Callable, ClassVar
 
 import zmq
 from prometheus_client import Counter, Gauge, start_http_server
+from zmq.backend import Socket as _CompiledSocket
 
 from actors.wire import encode, error_envelope
 from launcher.curve import SocketKeys, socket_keys
@@ -52,6 +53,10 @@ CURVE_DENIED = Counter("clustergate_curve_denied_total", "CurveZMQ clients refus
 # An actor that cannot start (a socket that will not bind, a metrics port in use, an exception in
 # setup) exits with this code after one `start_failed` log line naming the socket and the endpoint.
 EXIT_START_FAILED = 1
+# Set to a directory, the actor's poll loop runs under cProfile (the main thread's CPU time) and writes
+# NAME.prof there on exit (docs/benchmarks.md: Profiling). For measurement only: the profiler multiplies
+# the CPU a message takes several times over.
+PROFILE_ENV = "CLUSTERGATE_PROFILE_DIR"
 
 
 class StartError(Exception):
@@ -305,7 +310,7 @@ class Actor:
                     self._errors_handler.inc()
                     self.log.error("handler_error", socket=role, error=repr(exc), trace=traceback.format_exc(limit=3))
                     reply = error_envelope("internal_error", f"{type(exc).__name__}: {exc}")
-                s.send(reply if type(reply) is bytes else encode(reply))
+                send_one(s, reply if type(reply) is bytes else encode(reply))
 
         self._handlers[sock] = serve
         self.poller.register(sock, zmq.POLLIN)
@@ -351,7 +356,7 @@ class Actor:
                 for envelope, reply in zip(envelopes, replies):
                     envelope.append(reply if type(reply) is bytes else encode(reply))
                     try:
-                        s.send_multipart(envelope, zmq.NOBLOCK)
+                        send_frames(s, envelope)
                     except zmq.Again:  # the client's queue is full (hwm): it is not reading, drop as REP would
                         pass
                 if len(bodies) < max_batch and not backlog:
@@ -387,7 +392,7 @@ class Actor:
         if shed:
             for envelope in shed:
                 try:
-                    s.send_multipart([*envelope, shedding.reply], _NOBLOCK)
+                    send_frames(s, [*envelope, shedding.reply])
                 except zmq.Again:  # the client is not reading: dropped, as any reply would be
                     pass
             shedding.on_shed(len(shed))
@@ -484,32 +489,11 @@ class Actor:
             # 3 runs each: p99.9 4.4-15 ms without, 2.6-3.4 ms with; max 6-34 ms without, 5-6.5 ms with).
             gc.collect()
             gc.freeze()
-            while not self._stopping:
-                timeout_s = TICK_S
-                if self._backlogs and any(self._backlogs.values()):
-                    timeout_s = 0.0  # requests wait in an actor's own queue: serve them this turn
-                elif self._timers:
-                    timeout_s = max(0.0, min(TICK_S, self._timers[0].due - time.monotonic()))
-                try:
-                    events = self.poller.poll(timeout_s * 1000) if self._handlers else _sleep(timeout_s)
-                except zmq.ZMQError as exc:
-                    if exc.errno == zmq.EINTR:
-                        continue
-                    raise
-                for sock, _ in events:
-                    handler = self._handlers.get(sock)
-                    if handler is not None:
-                        handler(sock)
-                if self._backlogs:
-                    for sock, backlog in self._backlogs.items():
-                        if backlog and not any(sock is e[0] for e in events):
-                            handler = self._handlers.get(sock)
-                            if handler is not None:
-                                handler(sock)
-                self._run_due_timers()
-                if os.getppid() != parent:
-                    self.log.warning("parent_died", parent=parent)
-                    self.stop()
+            profile_dir = os.environ.get(PROFILE_ENV)
+            if profile_dir:
+                self._profiled_loop(parent, profile_dir)
+            else:
+                self._loop(parent)
         finally:
             self.set_ready(False)
             self._guard(self.teardown, self._errors_timer, "teardown")
@@ -522,6 +506,58 @@ class Actor:
             if started:
                 self.log.info("stopped")
         return 0
+
+    def _loop(self, parent: int) -> None:
+        """The poll loop: sockets, the actor's own queues, timers, until stop() or the parent dies."""
+        monotonic = time.monotonic
+        parent_checked = monotonic()
+        while not self._stopping:
+            timeout_s = TICK_S
+            if self._backlogs and any(self._backlogs.values()):
+                timeout_s = 0.0  # requests wait in an actor's own queue: serve them this turn
+            elif self._timers:
+                timeout_s = max(0.0, min(TICK_S, self._timers[0].due - monotonic()))
+            try:
+                events = self.poller.poll(timeout_s * 1000) if self._handlers else _sleep(timeout_s)
+            except zmq.ZMQError as exc:
+                if exc.errno == zmq.EINTR:
+                    continue
+                raise
+            for sock, _ in events:
+                handler = self._handlers.get(sock)
+                if handler is not None:
+                    handler(sock)
+            if self._backlogs:
+                for sock, backlog in self._backlogs.items():
+                    if backlog and not any(sock is e[0] for e in events):
+                        handler = self._handlers.get(sock)
+                        if handler is not None:
+                            handler(sock)
+            if self._timers and self._timers[0].due <= monotonic():
+                self._run_due_timers()
+            # The parent-death signal is the rule; this check backs it up once per TICK_S, not per turn
+            # (a system call per message at 1,000/s).
+            now = monotonic()
+            if now - parent_checked >= TICK_S:
+                parent_checked = now
+                if os.getppid() != parent:
+                    self.log.warning("parent_died", parent=parent)
+                    self.stop()
+
+    def _profiled_loop(self, parent: int, directory: str) -> None:
+        """The poll loop under cProfile, timed in this thread's CPU time (not wall time, which on a loaded
+        machine counts the waits for a core, nor the process's, which adds ZeroMQ's I/O thread to whatever
+        call was running); the stats go to DIRECTORY/NAME.prof when it ends."""
+        import cProfile
+        profiler = cProfile.Profile(time.thread_time)
+        profiler.enable()
+        try:
+            self._loop(parent)
+        finally:
+            profiler.disable()
+            path = os.path.join(directory, f"{self.name}.prof")
+            profiler.dump_stats(path)
+            self.log.info("profile_written", path=path)
 
     def _shutdown_metrics(self) -> None:
         # The server thread is a daemon: closing the listening socket is enough, and unlike
@@ -556,18 +592,41 @@ class _CurveAllowlist:
         return False
 
 
-_EVENTS, _POLLIN, _NOBLOCK = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.NOBLOCK)  # plain ints: IntFlag arithmetic runs Python code
+# plain ints: IntFlag arithmetic runs Python code
+_EVENTS, _POLLIN, _NOBLOCK = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.NOBLOCK)
+_RCVMORE, _SNDMORE_NOBLOCK = int(zmq.RCVMORE), int(zmq.SNDMORE | zmq.NOBLOCK)
+# The hot path calls pyzmq's compiled socket methods: its Python layer (zmq.sugar) turns every getsockopt
+# into an enum and sends a multipart message through enum flag arithmetic, about half of a message's
+# Python cost (issue 14: recv + send of a 3-frame ROUTER message, 18 us through it, 9-10 us without).
+_zmq_get, _zmq_recv, _zmq_send = _CompiledSocket.get, _CompiledSocket.recv, _CompiledSocket.send
 
 
 def _recv_ready(sock: zmq.Socket) -> list[bytes] | None:
-    """The next waiting message, or None when there is none or the socket cannot receive now
-    (closed or re-opened by a handler, or a REQ socket whose handler already sent again)."""
-    if sock.closed or not sock.getsockopt(_EVENTS) & _POLLIN:
+    """The next waiting message (all its frames), or None when there is none or the socket cannot
+    receive now (closed or re-opened by a handler, or a REQ socket whose handler already sent again)."""
+    if sock.closed or not _zmq_get(sock, _EVENTS) & _POLLIN:
         return None
     try:
-        return sock.recv_multipart(zmq.NOBLOCK)
+        frames = [_zmq_recv(sock, _NOBLOCK)]
     except zmq.Again:
         return None
+    while _zmq_get(sock, _RCVMORE):  # a message's frames arrive together: the rest are there
+        frames.append(_zmq_recv(sock, _NOBLOCK))
+    return frames
+
+
+def send_frames(sock: zmq.Socket, frames: list[bytes]) -> None:
+    """Send a multipart message without blocking (zmq.Again when the peer's queue is full; a ROUTER
+    drops it instead): what sock.send_multipart(frames, zmq.NOBLOCK) does, in compiled calls only."""
+    last = len(frames) - 1
+    for i in range(last):
+        _zmq_send(sock, frames[i], _SNDMORE_NOBLOCK)
+    _zmq_send(sock, frames[last], _NOBLOCK)
+
+
+def send_one(sock: zmq.Socket, frame: bytes) -> None:
+    """sock.send(frame), blocking as it does (REQ/REP), in one compiled call."""
+    _zmq_send(sock, frame, 0)
 
 
 def _split_envelope(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:

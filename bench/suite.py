@@ -72,6 +72,10 @@ class Settings:
     def gate_closed_seconds(self) -> float:
         return 1.0 if self.quick else 2.0
 
+    @property
+    def gate_floor_seconds(self) -> float:
+        return 2.0 if self.quick else 10.0
+
 
 # --------------------------------------------------------------------------- gate
 
@@ -81,10 +85,11 @@ GATE_ATTEMPTS = 2  # one retry: a run can fail to start (e.g. a port taken betwe
 
 def run_bench_gate(settings: Settings, out: Path) -> dict[str, Any]:
     """One bench_gate.py run in its own process group, so a hung run is killed with its redis and actors."""
-    timeout_s = settings.gate_seconds + 2 * settings.gate_closed_seconds + 120
+    timeout_s = settings.gate_seconds + settings.gate_floor_seconds + 2 * settings.gate_closed_seconds + 120
     proc = subprocess.Popen([sys.executable, str(BENCH / "bench_gate.py"), "--rate", "1000",
                              "--seconds", str(settings.gate_seconds),
-                             "--closed-seconds", str(settings.gate_closed_seconds), "--out", str(out)],
+                             "--closed-seconds", str(settings.gate_closed_seconds),
+                             "--floor-seconds", str(settings.gate_floor_seconds), "--out", str(out)],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     try:
@@ -135,6 +140,24 @@ def gate(settings: Settings) -> tuple[list[Row], Any]:
         summary_row("gate.closed_loop_8_per_s", "gate closed loop, 8 proposals in flight", "/s",
                     [r["closed_loop_window8"]["per_s"] for r in results], "",
                     "a new proposal sent as each reply arrives"),
+        summary_row("gate.req_p50_ms", "gate closed loop, one REQ client, p50", "ms",
+                    [r["closed_loop_req"]["p50_ms"] for r in results], "<= 0.35",
+                    "issue 14; beside the latency floor below"),
+        summary_row("gate.floor_ms", "floor: 2 ZeroMQ round trips + 1 Redis script call", "ms",
+                    [r["floor_ms"] for r in results], "", "measured in each run, back to back"),
+        summary_row("gate.req_p50_x_floor", "  one REQ client p50 / floor", "x",
+                    [r["closed_loop_req_p50_x_floor"] for r in results], ""),
+        summary_row("gate.p99_x_floor", "  open-loop p99 / floor", "x",
+                    [r["open_loop_p99_x_floor"] for r in results], ""),
+        *[row for name, target in (("gate", "<= 120"), ("permit_issuer", "<= 80"), ("redis", "")) for row in (
+            summary_row(f"gate.cpu_us.{name}", f"CPU per decision, {name}, 1,000/s open loop", "us",
+                        [r["cpu_us_per_decision_open_loop"][name] for r in results], target,
+                        "user+sys of the process over the open loop / recorded decisions"),
+            summary_row(f"gate.cpu_floor_us.{name}", f"  CPU floor in the same run, {name}", "us",
+                        [r["cpu_floor_us"][name] for r in results if "cpu_floor_us" in r], "",
+                        {"gate": "a bare relay where the gate is (ROUTER, poll, REQ round trip, reply)",
+                         "permit_issuer": "a bare REP echo with one Redis SET where the issuer is",
+                         "redis": "that one SET"}[name]))],
         summary_row("gate.zmq_roundtrip_us", "machine: ZeroMQ REQ/REP round trip", "us",
                     [r["machine_check"]["zmq_req_rep_roundtrip_us"] for r in results], "",
                     "bare echo between two processes (issue #4: about 60 us on its machine)"),

@@ -68,7 +68,7 @@ def test_the_gate_benchmark_counts_only_recorded_decisions(tmp_path: Path) -> No
     answers fault HOLDs fast, and must not pass as a fast gate (exit 1 with CHECK FAILED)."""
     out = tmp_path / "gate.json"
     run = subprocess.run([sys.executable, str(REPO / "bench" / "bench_gate.py"), "--rate", "300", "--seconds", "1",
-                          "--closed-seconds", "0.3", "--out", str(out)],
+                          "--closed-seconds", "0.3", "--floor-seconds", "0.5", "--out", str(out)],
                          cwd=REPO, capture_output=True, text=True, timeout=180)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     report = json.loads(out.read_text())
@@ -77,3 +77,6 @@ def test_the_gate_benchmark_counts_only_recorded_decisions(tmp_path: Path) -> No
     for phase, check in report["checks"].items():
         assert check["counted"] > 0 and check["records_missing"] == check["stream_missing"] == check["permits_missing"] == 0, (phase, check)
     assert set(report["shutdown_s"]) == {"gate", "permit_issuer"}
+    # The CPU floor ran in the same run, for each process a decision's CPU is reported for.
+    assert report["cpu_floor"]["messages"] == report["cpu_floor"]["sent"] > 0
+    assert set(report["cpu_floor_us"]) == set(report["cpu_us_per_decision_open_loop"]) == {"gate", "permit_issuer", "redis"}

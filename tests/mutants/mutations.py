@@ -30,10 +30,10 @@ MUTATIONS: list[Mutation] = [
         "drop_every_10th_reply",
         "every proposal gets exactly one reply (issue 19 finding 1)",
         "actors/runtime.py",
-        "                        s.send_multipart(envelope, zmq.NOBLOCK)\n",
+        "                        send_frames(s, envelope)\n",
         "                        self._mutant_n = getattr(self, '_mutant_n', 0) + 1\n"
         "                        if self.kind != 'gate' or self._mutant_n % 10:\n"
-        "                            s.send_multipart(envelope, zmq.NOBLOCK)\n",
+        "                            send_frames(s, envelope)\n",
         (CRASHES,)),
     Mutation(
         "garble_one_reply",
@@ -416,4 +416,33 @@ MUTATIONS: list[Mutation] = [
         ' for r in status["programs"] if r not in monitor)',
         ' for r in status["programs"])',
         (MONITOR_LIVE + "::test_a_stalled_monitor_shows_in_status_but_does_not_fail_the_trading_systems_status",)),
+    Mutation(
+        "fast_send_drops_the_last_frame",
+        "every reply leaves on all its frames after the hot path went to pyzmq's compiled calls (issue 14)",
+        "actors/runtime.py",
+        "    _zmq_send(sock, frames[last], _NOBLOCK)\n",
+        "    if b'invalid_proposal' not in frames[last]:\n        _zmq_send(sock, frames[last], _NOBLOCK)\n",
+        ("tests/test_gate_hot_path.py::test_error_replies_keep_their_bytes",)),
+    Mutation(
+        "permit_counted_once_per_batch",
+        "p26_permit_issued_total counts every permit the issuer wrote, whatever the batch (issue 14)",
+        "actors/gate.py",
+        "            if outcome.get(\"permit_issued\"):\n                P26_PERMIT_ISSUED.inc()\n",
+        "            if outcome.get(\"permit_issued\") and not getattr(self, '_mutant_counted', False):\n"
+        "                P26_PERMIT_ISSUED.inc()\n                self._mutant_counted = True\n",
+        ("tests/test_gate_hot_path.py::test_the_gate_and_issuer_counters_add_up_over_a_mixed_load",)),
+    Mutation(
+        "reply_with_spaces",
+        "replies stay the documented compact JSON byte for byte (issue 14)",
+        "actors/wire.py",
+        "_ENCODER = json.JSONEncoder(separators=(\",\", \":\"), allow_nan=False)",
+        "_ENCODER = json.JSONEncoder(allow_nan=False)",
+        ("tests/test_gate_hot_path.py::test_every_decision_reply_is_the_documented_compact_json_byte_for_byte",)),
+    Mutation(
+        "redis_client_polls_before_each_call",
+        "the Redis client waits with the kernel's timeout, one system call per send or receive (issue 14)",
+        "actors/resp.py",
+        "            _kernel_timeouts(sock, self.timeout_s)\n",
+        "            pass\n",
+        ("tests/test_gate_hot_path.py::test_the_redis_client_waits_with_the_kernels_timeout_and_still_fails_fast",)),
 ]

@@ -1,0 +1,305 @@
+"""Issue 14, per-decision CPU: what the gate's and the permit issuer's hot path must keep while it is made
+cheaper. Replies stay byte for byte what docs/proposal-api.md shows (compact JSON, the documented field
+order), every counter and histogram still adds up over a mixed load, and the fast helpers give exactly
+what the plain code they replace gives. Real gate, permit issuer, redis-server and ZeroMQ; no timing."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import uuid
+
+import pytest
+import zmq
+
+from actors import permit_issuer as pi
+from launcher import keys
+from actors.policy import Proposal, decision_record, PortfolioMetrics
+from actors.wire import encode, ok_envelope, recorded_form
+from helpers import scrape
+from test_gate_service import P26, dealer_proposals, issuer_item, issuer_request, settle, write_book
+
+ACTIONS = ("HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSED")
+# The order of a decision's fields in the gate's reply (docs/proposal-api.md's example), with the
+# optional ones where they appear.
+DECISION_ORDER = ("plan_id", "symbol", "action_proposed", "final_action", "gate_reason", "stress", "heat",
+                  "concentration", "corr_proxy", "K", "k_source", "kill_score", "ts_epoch", "permit", "permit_key",
+                  "replayed", "r_net", "proposal_ts_epoch", "sigma_source", "recorded")
+
+
+def new_plan() -> str:
+    return uuid.uuid4().hex
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory):
+    from helpers import RedisServer
+    workdir = tmp_path_factory.mktemp("hot_path")
+    redis = RedisServer(workdir / "redis").start()
+    p26 = P26(workdir, redis.url).start()
+    p26.redis = redis.client()
+    try:
+        yield p26
+    finally:
+        p26.stop()
+        redis.stop()
+
+
+@pytest.fixture
+def clean(system):
+    system.redis.flushdb()
+    settle(system, write_book(system.redis))
+    return system
+
+
+def mixed_bodies(n: int, plans: list[str]) -> list[bytes]:
+    """n proposals over every action, allowed and not allowed symbols, with and without r_net/ts_epoch."""
+    out = []
+    for i in range(n):
+        proposal = {"plan_id": plans[i], "symbol": ("BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT")[i % 4],
+                    "action_proposed": ACTIONS[i % 5], "kill_score": (0.0, 0.5, 0.9)[i % 3]}
+        if i % 2:
+            proposal["r_net"] = -0.25 * i
+            proposal["ts_epoch"] = 1795636342.5
+        out.append(json.dumps(proposal).encode())
+    return out
+
+
+def raw_dealer(endpoint: str, bodies: list[bytes], timeout_ms: int = 15000) -> list[bytes]:
+    """The raw reply frames to bodies sent at once on one DEALER, in order of arrival."""
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(endpoint)
+    try:
+        for body in bodies:
+            sock.send_multipart([b"", body])
+        replies = []
+        for _ in bodies:
+            assert sock.poll(timeout_ms), "a proposal got no reply"
+            frames = sock.recv_multipart()
+            assert frames[0] == b"" and len(frames) == 2, frames
+            replies.append(frames[1])
+        return replies
+    finally:
+        sock.close(linger=0)
+
+
+def test_every_decision_reply_is_the_documented_compact_json_byte_for_byte(clean):
+    plans = [new_plan() for _ in range(40)]
+    sent = {p: json.loads(b) for p, b in zip(plans, mixed_bodies(40, plans))}
+    raw = raw_dealer(clean.endpoint, mixed_bodies(40, plans))
+    seen = set()
+    for frame in raw:
+        reply = json.loads(frame)
+        assert reply["status"] == "ok", reply
+        decision = reply["decision"]
+        seen.add(decision["plan_id"])
+        # Byte for byte: compact separators, envelope first, the documented field order.
+        assert frame == encode(ok_envelope(decision=decision)), frame
+        assert frame.startswith(b'{"status":"ok","decision":{"plan_id":'), frame
+        order = [name for name in DECISION_ORDER if name in decision]
+        assert list(decision) == order, list(decision)
+        proposal = sent[decision["plan_id"]]
+        assert (decision["symbol"], decision["action_proposed"], decision["kill_score"]) == (
+            proposal["symbol"], proposal["action_proposed"], proposal["kill_score"])
+        assert decision.get("r_net") == proposal.get("r_net")
+        assert decision.get("proposal_ts_epoch") == proposal.get("ts_epoch")
+        assert decision["recorded"] is True and decision["replayed"] is False
+        permit = decision["final_action"] != "HOLD"
+        assert decision["permit"] is permit
+        assert decision["permit_key"] == (f"quantum:permit:p26:{decision['plan_id']}" if permit else None)
+        assert clean.redis.exists(f"quantum:permit:p26:{decision['plan_id']}") == int(permit)
+    assert seen == set(plans)
+
+
+def test_error_replies_keep_their_bytes(clean):
+    """A bad proposal and an expired one: the envelope's fields in their order, compact."""
+    bad, late = new_plan(), new_plan()
+    raw = raw_dealer(clean.endpoint, [
+        json.dumps({"plan_id": bad, "symbol": "BTCUSDT", "action_proposed": "CLOSE"}).encode(),
+        json.dumps({"plan_id": late, "symbol": "BTCUSDT", "action_proposed": "HOLD", "deadline_ms": 1000}).encode()])
+    replies = {json.loads(f)["plan_id"]: f for f in raw}
+    for plan_id, reason in ((bad, "invalid_proposal"), (late, "expired")):
+        frame = replies[plan_id]
+        reply = json.loads(frame)
+        assert list(reply) == ["status", "reason", "detail", "plan_id"] and reply["reason"] == reason, reply
+        assert frame == encode(reply)
+
+
+def deltas(after: dict[str, float], before: dict[str, float], prefix: str) -> dict[str, float]:
+    return {k: after[k] - before.get(k, 0.0) for k in after if k.startswith(prefix) and after[k] != before.get(k, 0.0)}
+
+
+def total(d: dict[str, float], prefix: str) -> float:
+    return sum(v for k, v in d.items() if k.startswith(prefix))
+
+
+def test_the_gate_and_issuer_counters_add_up_over_a_mixed_load(clean):
+    """Every reply counted once, every write, permit, downgrade and fallback counted where it happened,
+    and each histogram's buckets agree with its count and with the permits."""
+    issuer_port = clean.data["actors"]["permit_issuer"]["metrics_port"]
+    gate_before, issuer_before = clean.metrics(), scrape(issuer_port)
+    plans = [new_plan() for _ in range(60)]
+    bodies = mixed_bodies(60, plans)
+    bodies += [b"not json", json.dumps({"plan_id": new_plan(), "symbol": "BTCUSDT", "action_proposed": "X"}).encode()]
+    bodies += bodies[:5]  # five resubmissions: replays, nothing new written or counted as a permit
+    replies = dealer_proposals(clean.endpoint, bodies)
+    decisions = [r["decision"] for r in replies if r["status"] == "ok"]
+    fresh = [d for d in decisions if not d["replayed"]]
+    assert len(decisions) == 65 and len(fresh) == 60
+    permits = sum(d["permit"] for d in fresh)
+    downgraded = sum(d["final_action"] != d["action_proposed"] for d in fresh)
+    gate = deltas(clean.metrics(), gate_before, "")
+    issuer = deltas(scrape(issuer_port), issuer_before, "")
+
+    assert gate.get('gate_requests_total{result="ok"}') == 65
+    assert gate.get('gate_requests_total{result="bad_request"}') == 2
+    assert total(gate, "gate_requests_total") == len(bodies)
+    assert total(gate, "p26_plans_seen_total") == 65  # the valid proposals
+    for action in ACTIONS:
+        expected = sum(json.loads(b).get("action_proposed") == action for b in bodies if b != b"not json")
+        assert gate.get(f'p26_plans_seen_total{{action_proposed="{action}"}}', 0) == expected, action
+    assert gate.get("p26_gate_writes_total") == 60
+    assert gate.get("p26_permit_issued_total", 0) == permits
+    assert gate.get("p26_time_to_permit_seconds_count", 0) == permits
+    assert total(gate, "p26_actions_downgraded_total") == downgraded
+    assert gate.get('p26_fail_closed_total{reason="fail_closed_portfolio_state"}', 0) == 0
+    # No cluster state: every proposal decided (resubmissions too: the gate decides them before the
+    # issuer finds the first decision) took K from the proxy.
+    assert all(d["k_source"] == "proxy" for d in decisions)
+    assert gate.get("p26_cluster_fallback_total", 0) == 65
+    buckets = sorted(((float(k.split('le="')[1].rstrip('"}')), v) for k, v in clean.metrics().items()
+                      if k.startswith("p26_time_to_permit_seconds_bucket")), key=lambda kv: kv[0])
+    counts = [v for _, v in buckets]
+    assert counts == sorted(counts) and buckets[-1][0] == math.inf
+    assert buckets[-1][1] == clean.metrics()["p26_time_to_permit_seconds_count"]
+
+    assert issuer.get('permit_issuer_requests_total{result="written"}') == 60
+    assert issuer.get('permit_issuer_requests_total{result="replayed"}') == 5
+    assert total(issuer, "permit_issuer_requests_total") == 65
+    assert issuer.get("permit_issuer_permits_issued_total", 0) == permits
+    batches = issuer.get("permit_issuer_write_seconds_count", 0)
+    assert 1 <= batches <= 65
+    write_buckets = [v for k, v in sorted(((float(k.split('le="')[1].rstrip('"}')), v) for k, v in
+                                          scrape(issuer_port).items() if k.startswith("permit_issuer_write_seconds_bucket")))]
+    assert write_buckets == sorted(write_buckets)
+    assert write_buckets[-1] == scrape(issuer_port)["permit_issuer_write_seconds_count"]
+
+
+def test_the_issuers_written_results_keep_their_bytes(clean):
+    """A batch from the gate (compact) and one from another client (full): the result envelopes the
+    issuer has always sent."""
+    hold, permit = new_plan(), new_plan()
+    items = [issuer_item(hold, "BTCUSDT", "HOLD"), issuer_item(permit, "ETHUSDT", "PARTIAL_50")]
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(clean.data["actors"]["permit_issuer"]["sockets"]["requests"]["bind"])
+    try:
+        sock.send(json.dumps({"decisions": items, "deadline_epoch": time.time() + 30, "compact": True}).encode())
+        assert sock.poll(5000)
+        assert sock.recv() == (b'{"status":"ok","results":[{"status":"ok","written":true,"permit_issued":false},'
+                               b'{"status":"ok","written":true,"permit_issued":true}]}')
+    finally:
+        sock.close(linger=0)
+    other = new_plan()
+    reply = issuer_request(clean, {"decisions": [issuer_item(other, "SOLUSDT", "PARTIAL_25")]})
+    decision = issuer_item(other, "SOLUSDT", "PARTIAL_25")["decision"]
+    assert reply == {"status": "ok", "results": [{"status": "ok", "written": True, "permit_issued": True,
+                                                  "decision": recorded_form(decision)}]}
+    single = issuer_request(clean, issuer_item(new_plan(), "BTCUSDT", "HOLD"))
+    assert single["status"] == "ok" and single["written"] is True and single["decision"]["recorded"] is True
+
+
+# --------------------------------------------------------------------------- the fast helpers, as plain functions
+
+
+def plain_stream_values(decision: dict) -> list:
+    """stream_values as first written: one value per STREAM_FIELDS name."""
+    out = []
+    for name in pi.STREAM_FIELDS:
+        value = decision.get(name)
+        if value is None:
+            out.append("")
+        elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            out.append(value)
+        else:
+            out.append(json.dumps(value))
+    return out
+
+
+def plain_stored(decision: dict, issue: bool) -> dict:
+    stored = {k: v for k, v in decision.items() if k not in pi.DERIVED_FIELDS and k not in pi.METRIC_FIELDS}
+    stored["m"] = [decision.get(name) for name in pi.METRIC_FIELDS]
+    stored["permit"] = issue
+    return stored
+
+
+DECISIONS = [
+    decision_record(Proposal("p-1", "ETHUSDT", "PARTIAL_50", 0.25, r_net=-1.5, ts_epoch=17.0), "PARTIAL_75",
+                    "riskoff_accelerate", PortfolioMetrics(0.9, 1.0, 0.82, 0.91, "cluster", 0.92, 1000.0), 1795636342.7),
+    decision_record(Proposal("p-2", "BTCUSDT", "HOLD"), "HOLD", "pass", None, 1795636342.0),
+    {**issuer_item("p-3", "SOLUSDT", "HOLD")["decision"], "stress": None, "K": 1e-07, "heat": 1e16, "k_source": True,
+     "sigma_source": "realized", "sigma_fallback_symbols": ["SOLUSDT"]},
+]
+
+
+@pytest.mark.parametrize("decision", DECISIONS)
+def test_the_issuers_script_arguments_are_those_of_the_plain_code(decision):
+    assert pi.stream_values(decision) == plain_stream_values(decision)
+    issue = decision["final_action"] != "HOLD"
+    stored = json.loads(pi.stored_form(decision, issue))
+    assert len(stored.pop("write_id")) == 16
+    assert stored == plain_stored(decision, issue)
+    args = pi.ScriptArgs("86400", "600", "100000", "60", "60", "60000")
+    keys_, argv, stored_json = pi.script_call(decision, "1", args, "123")
+    assert keys_ == (keys.plan_decision(decision["plan_id"]), keys.GATE_STREAM, keys.permit(decision["plan_id"]),
+                     keys.cooldown(decision["symbol"]))
+    assert argv[0] == stored_json and list(argv[9:]) == plain_stream_values(decision)
+    assert argv[1:9] == ("86400" if issue else "600", "100000", "60", "60", "1" if issue else "0", "1", "123", "60000")
+
+
+def test_the_redis_client_waits_with_the_kernels_timeout_and_still_fails_fast(redis_server):
+    """RespClient's socket is blocking with SO_RCVTIMEO/SO_SNDTIMEO (one system call per send or receive,
+    no poll before each); a stalled Redis still gives RedisUnavailable "timed out", and the client then
+    reconnects by itself."""
+    import signal
+    import socket
+    import struct
+
+    from actors.resp import RedisUnavailable, RespClient
+    client = RespClient(port=redis_server.port, timeout_s=0.25)
+    try:
+        assert client.call("SET", "hot_path:key", "1") == "OK"
+        sock = client._sock
+        assert sock.gettimeout() is None
+        for option in (socket.SO_RCVTIMEO, socket.SO_SNDTIMEO):  # the kernel rounds to its tick
+            seconds, micros = struct.unpack("ll", sock.getsockopt(socket.SOL_SOCKET, option, 16))
+            assert seconds == 0 and 240000 <= micros <= 260000, (option, seconds, micros)
+        redis_server.proc.send_signal(signal.SIGSTOP)
+        try:
+            with pytest.raises(RedisUnavailable, match="TimeoutError: timed out"):
+                client.call("GET", "hot_path:key")
+        finally:
+            redis_server.proc.send_signal(signal.SIGCONT)
+        assert client.call("GET", "hot_path:key") == "1"
+    finally:
+        client.close()
+
+
+def test_an_actor_started_with_the_profile_dir_writes_its_cpu_profile_on_exit(tmp_path, redis_server, monkeypatch):
+    """CLUSTERGATE_PROFILE_DIR: the poll loop runs under cProfile and NAME.prof is written when the actor stops."""
+    import pstats
+
+    from helpers import ActorProcess, demo_topology_data, retarget, wait_for, write_topology
+    monkeypatch.setenv("CLUSTERGATE_PROFILE_DIR", str(tmp_path))
+    data = retarget(demo_topology_data(), redis_server.url)
+    issuer = ActorProcess(write_topology(tmp_path / "topology.yaml", data), "permit_issuer", log_dir=tmp_path).start()
+    try:
+        port = data["actors"]["permit_issuer"]["metrics_port"]
+        wait_for(lambda: scrape(port).get('clustergate_actor_ready{actor="permit_issuer",kind="permit_issuer"}') == 1.0,
+                 20, "the permit issuer ready")
+    finally:
+        assert issuer.terminate() == 0
+    stats = pstats.Stats(str(tmp_path / "permit_issuer.prof"))
+    assert any(name == "_loop" for _, _, name in stats.stats), "the poll loop is not in the profile"
