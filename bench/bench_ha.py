@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
                 if not system.gate_answers(gate, 60):
                     print(f"bench_ha: {gate} never answered", file=sys.stderr)
                     return 1
+            # The floor, measured here: a one-attempt call to an endpoint nobody serves, from the clients' host.
+            floor_ms = system.silent_floor_ms(args.timeout_ms)
             verdict = system.faults_under_load(args.cycles, args.period_s, args.fault_s, clients=args.clients,
                                                rate=args.rate, timeout_ms=args.timeout_ms, resubmit=args.resubmit)
         finally:
@@ -77,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         "settings": vars(args), "up_s": round(up_s, 1),
         "proposals": verdict["proposals"], "calls": verdict["calls"],
         "failover_calls": verdict["failover_calls"], "failover_p50_ms": verdict["failover_p50_ms"],
-        "failover_max_ms": verdict["failover_max_ms"], "floor_ms": args.timeout_ms,
+        "failover_max_ms": verdict["failover_max_ms"], "floor_ms": floor_ms, "attempt_timeout_ms": args.timeout_ms,
         "call_p50_ms_without_failover": verdict["call_p50_ms"], "call_p99_ms_without_failover": verdict["call_p99_ms"],
         "decisions_lost": verdict["decisions_lost"], "plan_ids_decided_twice": verdict["plan_ids_decided_twice"],
         "unknown_first_try": verdict["unknown_first_try"], "resubmitted_after_run": verdict["resubmitted"],
@@ -90,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"gate host faults under load: {args.cycles} faults every {args.period_s:g} s ({args.fault_s:g} s each), "
           f"{args.clients} clients, {args.rate:g} proposals/s; {verdict['proposals']} proposals")
     print(f"  failover (calls that moved to the other gate, {verdict['failover_calls']}): p50 {verdict['failover_p50_ms']} ms, "
-          f"max {verdict['failover_max_ms']} ms; floor: one attempt timeout, {args.timeout_ms} ms")
+          f"max {verdict['failover_max_ms']} ms; floor: one silent attempt, measured {floor_ms} ms "
+          f"(attempt timeout {args.timeout_ms} ms)")
     print(f"  calls without failover: p50 {verdict['call_p50_ms']} ms, p99 {verdict['call_p99_ms']} ms")
     print(f"  decisions lost: {verdict['decisions_lost']}; plan_ids decided twice: {verdict['plan_ids_decided_twice']}; "
           f"outcome unknown at first try: {verdict['unknown_first_try']} (resubmitted until answered)")

@@ -10,6 +10,8 @@ faults under load). Runs inside a test host (tests/test_ha_host_faults.py, bench
         prints the verdict (audit()) as JSON.
     python -m launcher.ha_load answers TOPOLOGY GATE --timeout-s S
         exit 0 once that one gate answers a probe, 1 at the deadline.
+    python -m launcher.ha_load silent ENDPOINT [--timeout-ms T]
+        the median time a one-attempt call to an endpoint nobody serves takes to give up (the failover floor).
 
 A final answer is `status: ok` with `recorded: true` (the decision is on the stream), or an error
 envelope other than `expired`/`overloaded` (the request is wrong: the audit counts it as a failure).
@@ -302,6 +304,21 @@ def wait_until_answers(topology: str, key: str, gate: str, timeout_s: float) -> 
     return False
 
 
+def silent_attempt_ms(endpoint: str, timeout_ms: int, count: int = 20) -> float:
+    """Median ms a one-attempt call to an endpoint nobody serves takes to give up: the measured floor of a
+    failover (a dead or cut-off gate is known only by its silence)."""
+    took = []
+    for _ in range(count):
+        with GateClient(endpoint, timeout_ms=timeout_ms, retries=0) as client:
+            started = time.monotonic()
+            try:
+                client.propose("BTCUSDT", "HOLD", plan_id="silent-probe")
+            except GateUnavailable:
+                pass
+            took.append(time.monotonic() - started)
+    return round(statistics.median(took) * 1000, 1)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m launcher.ha_load")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -327,7 +344,14 @@ def main(argv: list[str] | None = None) -> int:
     ans.add_argument("gate")
     ans.add_argument("--key", default="desk")
     ans.add_argument("--timeout-s", type=float, default=30.0)
+    silent = sub.add_parser("silent")
+    silent.add_argument("endpoint")
+    silent.add_argument("--timeout-ms", type=int, default=500)
+    silent.add_argument("--count", type=int, default=20)
     args = parser.parse_args(argv)
+    if args.cmd == "silent":
+        print(json.dumps({"silent_attempt_ms": silent_attempt_ms(args.endpoint, args.timeout_ms, args.count)}))
+        return 0
     if args.cmd == "load":
         prefix = args.prefix or f"ha-{uuid.uuid4().hex[:8]}"
         stop = threading.Event()

@@ -230,6 +230,16 @@ class HASystem(MultiHost):
                                        timeout=timeout_s + 30)
         return result.returncode == 0
 
+    def silent_floor_ms(self, timeout_ms: int, count: int = 20) -> float:
+        """The failover floor measured from ops: the median time a one-attempt call to an address nobody serves
+        takes to give up (launcher/ha_load.py silent)."""
+        nobody = f"tcp://{self.hosts['ops'].address}:9"
+        result = self.hosts["ops"].run([sys.executable, "-m", "launcher.ha_load", "silent", nobody, "--timeout-ms",
+                                        str(timeout_ms), "--count", str(count)], env=self.env, cwd=str(REPO), timeout=120)
+        if result.returncode != 0:
+            raise HAFaultError(f"the floor measurement failed: {result.stderr[-2000:]}")
+        return json.loads(result.stdout)["silent_attempt_ms"]
+
     def crash(self, host: str) -> list[int]:
         """SIGKILL every process living in the host's namespace, its supervisord included: a host that lost
         power. Returns the pids killed."""

@@ -51,12 +51,13 @@ def machine() -> str:
     return platform.machine()
 
 
-def report(verdict: dict) -> str:
+def report(verdict: dict, floor_ms: float) -> str:
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     return (f"gate host faults under load ({CLIENTS} clients, {RATE:g} proposals/s, {len(verdict['events'])} faults): "
             f"{verdict['proposals']} proposals, failover p50 {verdict['failover_p50_ms']} ms / max "
-            f"{verdict['failover_max_ms']} ms over {verdict['failover_calls']} calls (floor: one attempt timeout, "
-            f"{TIMEOUT_MS} ms); decisions lost {verdict['decisions_lost']}, plan_ids decided twice "
+            f"{verdict['failover_max_ms']} ms over {verdict['failover_calls']} calls (floor: one silent attempt, "
+            f"measured {floor_ms} ms; attempt timeout {TIMEOUT_MS} ms); calls without failover p50 "
+            f"{verdict['call_p50_ms']} ms; decisions lost {verdict['decisions_lost']}, plan_ids decided twice "
             f"{verdict['plan_ids_decided_twice']}; {machine()}; {load}")
 
 
@@ -105,7 +106,8 @@ def test_gate_host_crashes_and_partitions_under_load_lose_no_decision_and_decide
         assert ha.gate_answers(gate, 60 * DEADLINE_SCALE), f"{gate} does not answer before the faults"
     verdict = ha.faults_under_load(CYCLES, PERIOD_S, FAULT_S, clients=CLIENTS, rate=RATE, timeout_ms=TIMEOUT_MS,
                                    retries=RETRIES)
-    print("\n" + report(verdict))
+    floor_ms = ha.silent_floor_ms(TIMEOUT_MS, count=5)
+    print("\n" + report(verdict, floor_ms))
     print(json.dumps({k: verdict[k] for k in ("events", "load", "violations")}))
     assert verdict["violations"] == {k: 0 for k in verdict["violations"]}, json.dumps(verdict["examples"])[:4000]
     assert verdict["load"]["still_unknown"] == []
