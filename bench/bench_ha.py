@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench_ha: {reason}", file=sys.stderr)
         return 2
     import tempfile
+    load_at_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-ha-") as tmp, netns.TestHosts([*HA_HOSTS, "ops"]) as hosts:
         system = HASystem(hosts, Path(tmp))
         try:
@@ -75,11 +76,13 @@ def main(argv: list[str] | None = None) -> int:
             system.down_all()
     load = os.getloadavg()
     result = {
-        "machine": machine(), "cpus": os.cpu_count(), "loadavg": [round(x, 2) for x in load],
+        "machine": machine(), "cpus": os.cpu_count(), "loadavg_at_start": [round(x, 2) for x in load_at_start],
+        "loadavg": [round(x, 2) for x in load],
         "settings": vars(args), "up_s": round(up_s, 1),
         "proposals": verdict["proposals"], "calls": verdict["calls"],
         "failover_calls": verdict["failover_calls"], "failover_p50_ms": verdict["failover_p50_ms"],
-        "failover_max_ms": verdict["failover_max_ms"], "floor_ms": floor_ms, "attempt_timeout_ms": args.timeout_ms,
+        "failover_max_ms": verdict["failover_max_ms"], "replayed_after_failover": verdict["replayed_after_failover"],
+        "floor_ms": floor_ms, "attempt_timeout_ms": args.timeout_ms,
         "call_p50_ms_without_failover": verdict["call_p50_ms"], "call_p99_ms_without_failover": verdict["call_p99_ms"],
         "decisions_lost": verdict["decisions_lost"], "plan_ids_decided_twice": verdict["plan_ids_decided_twice"],
         "unknown_first_try": verdict["unknown_first_try"], "resubmitted_after_run": verdict["resubmitted"],
@@ -94,11 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  failover (calls that moved to the other gate, {verdict['failover_calls']}): p50 {verdict['failover_p50_ms']} ms, "
           f"max {verdict['failover_max_ms']} ms; floor: one silent attempt, measured {floor_ms} ms "
           f"(attempt timeout {args.timeout_ms} ms)")
-    print(f"  calls without failover: p50 {verdict['call_p50_ms']} ms, p99 {verdict['call_p99_ms']} ms")
+    print(f"  calls without failover: p50 {verdict['call_p50_ms']} ms, p99 {verdict['call_p99_ms']} ms; failovers "
+          f"answered with a replay (the faulted gate had recorded it, its reply was lost): "
+          f"{verdict['replayed_after_failover']}")
     print(f"  decisions lost: {verdict['decisions_lost']}; plan_ids decided twice: {verdict['plan_ids_decided_twice']}; "
           f"outcome unknown at first try: {verdict['unknown_first_try']} (resubmitted until answered)")
     print(f"  violations: {verdict['violations']}")
-    print(f"  machine: {result['machine']}, {result['cpus']} CPUs, load average {result['loadavg']}")
+    print(f"  machine: {result['machine']}, {result['cpus']} CPUs, load average {result['loadavg_at_start']} at start, "
+          f"{result['loadavg']} at the end")
     print(f"  written to {out}")
     return 0 if all(v == 0 for v in verdict["violations"].values()) else 1
 

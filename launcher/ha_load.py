@@ -74,14 +74,14 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 def audit(calls: Iterable[dict[str, Any]], stream: Iterable[dict[str, str]], permits: Iterable[str],
-          resubmits: Iterable[dict[str, Any]] = (), prefix: str = "") -> dict[str, Any]:
+          resubmits: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
     """The verdict of one load run: every count under `violations` must be 0.
 
-    calls: one per client call ({"plan", "reply", "failover", "dt_s"}); stream: the gate stream's records
-    whose plan_id starts with prefix; permits: plan_ids holding a permit key; resubmits: replies to
+    calls: one per client call ({"plan", "reply", "failover", "dt_s"}); stream: the gate stream's records of
+    the run's plan_ids; permits: plan_ids holding a permit key; resubmits: replies to
     resubmitting answered plan_ids after the run ({"plan", "reply", "first"} with first the decision the
     client got before)."""
-    calls = list(calls)
+    calls, permits, resubmits = list(calls), list(permits), list(resubmits)
     by_plan: dict[str, list[dict[str, Any]]] = {}
     for call in calls:
         by_plan.setdefault(call["plan"], []).append(call)
@@ -130,11 +130,14 @@ def audit(calls: Iterable[dict[str, Any]], stream: Iterable[dict[str, str]], per
     first_round = [c for c in calls if c.get("round", 0) == 0]
     return {
         "proposals": len(by_plan), "calls": len(calls), "stream_records": sum(len(v) for v in records.values()),
-        "permits": len(list(permits)) if not isinstance(permits, list) else len(permits),
+        "permits": len(permits),
         "final_first_try": sum(1 for c in first_round if outcome(c["reply"]) == "final"),
         "unknown_first_try": sum(1 for c in first_round if outcome(c["reply"]) == "unknown"),
-        "resubmitted": len(list(resubmits)) if not isinstance(resubmits, list) else len(resubmits),
+        "resubmitted": len(resubmits),
         "failover_calls": len(failovers),
+        # the faulted gate had recorded the decision but its reply was lost: the other gate replayed it
+        "replayed_after_failover": sum(1 for c in calls if c.get("failover") and outcome(c["reply"]) == "final"
+                                       and c["reply"]["decision"].get("replayed")),
         "failover_p50_ms": None if not failovers else round(statistics.median(failovers) * 1000, 1),
         "failover_max_ms": None if not failovers else round(max(failovers) * 1000, 1),
         "call_p50_ms": None if not plain else round(statistics.median(plain) * 1000, 1),
@@ -277,7 +280,7 @@ def audit_live(topology: str, key: str, calls_path: Path, prefix: str, resubmit:
             decision, proposal = first[plan]
             row = call(client, proposal, -1, -1)
             resubmits.append({"plan": plan, "reply": row["reply"], "first": decision})
-    return audit(calls, stream, permits, resubmits, prefix)
+    return audit(calls, stream, permits, resubmits)
 
 
 def wait_until_answers(topology: str, key: str, gate: str, timeout_s: float) -> bool:

@@ -57,7 +57,7 @@ def report(verdict: dict, floor_ms: float) -> str:
             f"{verdict['proposals']} proposals, failover p50 {verdict['failover_p50_ms']} ms / max "
             f"{verdict['failover_max_ms']} ms over {verdict['failover_calls']} calls (floor: one silent attempt, "
             f"measured {floor_ms} ms; attempt timeout {TIMEOUT_MS} ms); calls without failover p50 "
-            f"{verdict['call_p50_ms']} ms; decisions lost {verdict['decisions_lost']}, plan_ids decided twice "
+            f"{verdict['call_p50_ms']} ms; {verdict['replayed_after_failover']} replayed after a failover; decisions lost {verdict['decisions_lost']}, plan_ids decided twice "
             f"{verdict['plan_ids_decided_twice']}; {machine()}; {load}")
 
 
