@@ -206,6 +206,18 @@ class HASystem(MultiHost):
         self.env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD, "PYTHONUNBUFFERED": "1"}
         self.netns_prefix = hosts["store"].netns[: -len("store")]
 
+    def up(self, host: str, topology: Path | None = None) -> subprocess.CompletedProcess:
+        """`up` on the host, tried again (up to 5 times, a second apart) while it only met another `up` of
+        this machine starting a program on one of its ports: `up` locks ports machine-wide, by number, so an
+        `up` in another namespace (another test run on the machine) holding the same port refuses this one
+        for as long as it starts its programs."""
+        for _ in range(5):
+            result = super().up(host, topology)
+            if result.returncode == 0 or "another `clustergate up` is starting a program" not in result.stderr:
+                return result
+            time.sleep(1.0)
+        return result
+
     def up_all(self) -> dict[str, subprocess.CompletedProcess]:
         """store first (the others need its Redis), then the four others, two at a time."""
         done = {"store": self.up("store")}
