@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         "floor_ms": floor_ms, "attempt_timeout_ms": args.timeout_ms,
         "call_p50_ms_without_failover": verdict["call_p50_ms"], "call_p99_ms_without_failover": verdict["call_p99_ms"],
         "decisions_lost": verdict["decisions_lost"], "plan_ids_decided_twice": verdict["plan_ids_decided_twice"],
-        "unknown_first_try": verdict["unknown_first_try"], "resubmitted_after_run": verdict["resubmitted"],
+        "unknown_first_try": verdict["unknown_first_try"],
+        "unknown_first_try_by_kind": verdict["unknown_first_try_by_kind"], "resubmitted_after_run": verdict["resubmitted"],
         "violations": verdict["violations"], "examples": verdict["examples"], "events": verdict["events"],
         "load": verdict["load"],
     }
@@ -101,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
           f"answered with a replay (the faulted gate had recorded it, its reply was lost): "
           f"{verdict['replayed_after_failover']}")
     print(f"  decisions lost: {verdict['decisions_lost']}; plan_ids decided twice: {verdict['plan_ids_decided_twice']}; "
-          f"outcome unknown at first try: {verdict['unknown_first_try']} (resubmitted until answered)")
+          f"outcome unknown at first try: {verdict['unknown_first_try']} {verdict['unknown_first_try_by_kind']} "
+          f"(resubmitted with the same plan_id until answered)")
     print(f"  violations: {verdict['violations']}")
     print(f"  machine: {result['machine']}, {result['cpus']} CPUs, load average {result['loadavg_at_start']} at start, "
           f"{result['loadavg']} at the end")

@@ -31,6 +31,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -59,6 +60,15 @@ def outcome(reply: dict[str, Any] | None) -> str:
     if reply.get("reason") in ("expired", "overloaded"):
         return "unknown"
     return "error"
+
+
+def unknown_kind(reply: dict[str, Any] | None) -> str:
+    """Why a call's outcome is unknown, in a word: no_reply, a fault HOLD's gate_reason, or the error reason."""
+    if reply is None:
+        return "no_reply"
+    if reply.get("status") == "ok":
+        return f"hold:{reply.get('decision', {}).get('gate_reason')}"
+    return f"error:{reply.get('reason')}"
 
 
 def identity(decision: dict[str, Any]) -> tuple:
@@ -133,6 +143,8 @@ def audit(calls: Iterable[dict[str, Any]], stream: Iterable[dict[str, str]], per
         "permits": len(permits),
         "final_first_try": sum(1 for c in first_round if outcome(c["reply"]) == "final"),
         "unknown_first_try": sum(1 for c in first_round if outcome(c["reply"]) == "unknown"),
+        "unknown_first_try_by_kind": dict(Counter(unknown_kind(c["reply"]) for c in first_round
+                                                  if outcome(c["reply"]) == "unknown")),
         "resubmitted": len(resubmits),
         "failover_calls": len(failovers),
         # the faulted gate had recorded the decision but its reply was lost: the other gate replayed it

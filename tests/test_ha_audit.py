@@ -45,6 +45,7 @@ def test_a_clean_run_has_no_violation_and_reports_its_failover_times():
     assert verdict["violations"] == {k: 0 for k in verdict["violations"]}
     assert verdict["decisions_lost"] == 0 and verdict["plan_ids_decided_twice"] == 0
     assert verdict["failover_calls"] == 2 and verdict["failover_max_ms"] == 1000.0
+    assert verdict["unknown_first_try_by_kind"] == {"no_reply": 1}
 
 
 def test_a_proposal_never_answered_is_counted_lost():
