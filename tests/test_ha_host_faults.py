@@ -57,7 +57,8 @@ def report(verdict: dict, floor_ms: float) -> str:
             f"{verdict['proposals']} proposals, failover p50 {verdict['failover_p50_ms']} ms / max "
             f"{verdict['failover_max_ms']} ms over {verdict['failover_calls']} calls (floor: one silent attempt, "
             f"measured {floor_ms} ms; attempt timeout {TIMEOUT_MS} ms); calls without failover p50 "
-            f"{verdict['call_p50_ms']} ms; {verdict['replayed_after_failover']} replayed after a failover; decisions lost {verdict['decisions_lost']}, plan_ids decided twice "
+            f"{verdict['call_p50_ms']} ms; {verdict['replayed_after_failover']} replayed after a failover; "
+            f"decisions lost {verdict['decisions_lost']}, plan_ids decided twice "
             f"{verdict['plan_ids_decided_twice']}; {machine()}; {load}")
 
 
@@ -94,7 +95,7 @@ def test_the_readiness_proof_asks_each_gate_and_names_the_one_that_does_not_answ
         ha.hosts.heal("exec_b")
     assert result.returncode == 1, _explain(result)
     line = next(l for l in result.stdout.splitlines() if "every gate answers" in l)
-    assert line.startswith("FAIL") and "gate_b" in line and "'gate'" not in line, line
+    assert line.startswith("FAIL") and '"gate_b":' in line and '"gate":' not in line, line
     assert ha.gate_answers("gate_b", 60 * DEADLINE_SCALE)
 
 

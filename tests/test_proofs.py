@@ -166,5 +166,5 @@ def test_with_one_of_two_gates_stopped_readiness_fails_naming_that_gate(two_gate
         subprocess.run([*ctl, "start", "gate_b"], check=True, capture_output=True, timeout=30)
     assert result.returncode == 1
     line = next(l for l in result.stdout.splitlines() if "every gate answers" in l)
-    assert line.startswith("FAIL  every gate answers") and "gate_b" in line and "'gate'" not in line, line
+    assert line.startswith("FAIL  every gate answers") and '"gate_b":' in line and '"gate":' not in line, line
     assert latest_report(two_gate_demo_system, "readiness")["passed"] is False
