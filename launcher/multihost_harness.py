@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import json
+import signal
+import time
 import os
 import subprocess
 import sys
@@ -142,3 +144,185 @@ def side_by_side_data(tmp_path: Path) -> dict:
         text = text.replace(f":{port}\n", f":{new}\n").replace(f":{port}'", f":{new}'") \
                    .replace(f":{port}\"", f":{new}\"").replace(f": {port}\n", f": {new}\n")
     return yaml.safe_load(text)
+
+
+# -- the shipped HA topology (configs/ha.yaml) on five hosts -------------------------------------------
+
+HA_HOSTS = ("store", "exec_a", "exec_b", "market_a", "market_b")
+HA_KEY_NAMES = ("price_feed", "price_feed_b", "buffer", "buffer_b", "book", "gate", "gate_b", "proofs", "desk")
+HA_GATE_HOSTS = {"gate": "exec_a", "gate_b": "exec_b"}
+
+
+class HAFaultError(RuntimeError):
+    """A fault run could not go on: a host did not come back, or the load or the audit failed."""
+
+
+def fault_plan(cycles: int) -> list[tuple[str, str]]:
+    """(host, 'crash' | 'partition') per cycle: the gate hosts alternate, and so do the kinds, so each host
+    gets both: exec_a crash, exec_b partition, exec_a partition, exec_b crash, ..."""
+    gate_hosts = list(HA_GATE_HOSTS.values())
+    return [(gate_hosts[i % 2], ("crash", "partition")[(i // 2 + i) % 2]) for i in range(cycles)]
+
+
+def shipped_ha() -> dict:
+    return yaml.safe_load((REPO / "configs" / "ha.yaml").read_text())
+
+
+def ha_data(tmp_path: Path, addresses: dict[str, str] | None = None, *, fast: bool = True) -> dict:
+    """configs/ha.yaml with its keys made in tmp_path/keys and its host addresses replaced by `addresses`;
+    fast: short cadences and freshness windows, as multihost_data."""
+    data = copy.deepcopy(shipped_ha())
+    keys_dir = tmp_path / "keys"
+    keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for name in HA_KEY_NAMES:
+        if not (keys_dir / f"{name}.key").exists():
+            generate_keypair(keys_dir, name)
+    data["security"]["curve"]["keys_dir"] = str(keys_dir)
+    if addresses:
+        old = {name: spec["address"] for name, spec in data["hosts"].items()}
+        text = yaml.safe_dump(data, sort_keys=False)
+        for name, new in addresses.items():
+            text = text.replace(old[name], new)
+        data = yaml.safe_load(text)
+    if fast:
+        data["clusters"].update(cadence_s=0.5, min_returns=5, lookback_returns=60)
+        for gate in HA_GATE_HOSTS:
+            data["actors"][gate]["settings"] = {"freshness_s": 1.5, "state_refresh_ms": 50, "refresh_s": 0.5}
+        for feed in ("price_feed", "price_feed_b"):
+            data["actors"][feed]["settings"]["interval_s"] = 0.1
+        data["redis"]["timeout_ms"] = 250
+    return data
+
+
+class HASystem(MultiHost):
+    """configs/ha.yaml on its five hosts (clients, proofs and deploys run on a sixth, ops)."""
+
+    def __init__(self, hosts, tmp: Path, *, fast: bool = True):
+        self.hosts = hosts
+        self.tmp = tmp
+        self.data = ha_data(tmp, {n: hosts[n].address for n in HA_HOSTS}, fast=fast)
+        self.topology = write_topology(tmp, self.data, "ha.yaml")
+        self.ops_home = tmp / "ops-home"
+        self.env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD, "PYTHONUNBUFFERED": "1"}
+        self.netns_prefix = hosts["store"].netns[: -len("store")]
+
+    def up(self, host: str, topology: Path | None = None) -> subprocess.CompletedProcess:
+        """`up` on the host, tried again (up to 5 times, a second apart) while it only met another `up` of
+        this machine starting a program on one of its ports: `up` locks ports machine-wide, by number, so an
+        `up` in another namespace (another test run on the machine) holding the same port refuses this one
+        for as long as it starts its programs."""
+        for _ in range(5):
+            result = super().up(host, topology)
+            if result.returncode == 0 or "another `clustergate up` is starting a program" not in result.stderr:
+                return result
+            time.sleep(1.0)
+        return result
+
+    def up_all(self) -> dict[str, subprocess.CompletedProcess]:
+        """store first (the others need its Redis), then the four others, two at a time."""
+        done = {"store": self.up("store")}
+        with ThreadPoolExecutor(2) as pool:
+            jobs = {h: pool.submit(self.up, h) for h in HA_HOSTS[1:]}
+            done.update({h: j.result() for h, j in jobs.items()})
+        return done
+
+    def down_all(self) -> None:
+        for host in reversed(HA_HOSTS):
+            self.down(host)
+
+    def ha_load(self, *argv: str, **kwargs) -> subprocess.Popen:
+        """`python -m launcher.ha_load ARGV` started on the ops host (stdin a pipe: close it to stop a load)."""
+        return self.hosts["ops"].popen([sys.executable, "-m", "launcher.ha_load", *argv], env=self.env, cwd=str(REPO),
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                       text=True, **kwargs)
+
+    def gate_answers(self, gate: str, timeout_s: float = 60.0) -> bool:
+        result = self.hosts["ops"].run([sys.executable, "-m", "launcher.ha_load", "answers", str(self.topology), gate,
+                                        "--timeout-s", str(timeout_s)], env=self.env, cwd=str(REPO),
+                                       timeout=timeout_s + 30)
+        return result.returncode == 0
+
+    def silent_floor_ms(self, timeout_ms: int, count: int = 20) -> float:
+        """The failover floor measured from ops: the median time a one-attempt call to an address nobody serves
+        takes to give up (launcher/ha_load.py silent)."""
+        nobody = f"tcp://{self.hosts['ops'].address}:9"
+        result = self.hosts["ops"].run([sys.executable, "-m", "launcher.ha_load", "silent", nobody, "--timeout-ms",
+                                        str(timeout_ms), "--count", str(count)], env=self.env, cwd=str(REPO), timeout=120)
+        if result.returncode != 0:
+            raise HAFaultError(f"the floor measurement failed: {result.stderr[-2000:]}")
+        return json.loads(result.stdout)["silent_attempt_ms"]
+
+    def crash(self, host: str) -> list[int]:
+        """SIGKILL every process living in the host's namespace, its supervisord included: a host that lost
+        power. Returns the pids killed."""
+        from launcher.netns import namespace_pids, pid_alive
+        pids = [p for p in namespace_pids(self.hosts[host].netns) if p != os.getpid()]
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
+            time.sleep(0.05)
+        return pids
+
+    def inject_faults(self, cycles: int, period_s: float, fault_s: float) -> list[dict]:
+        """fault_plan(cycles): one fault every period_s, held fault_s, then restored (`up` after a crash, the
+        link up after a partition) and waited for until the host's gate answers; one event per fault."""
+        gate_of = {host: gate for gate, host in HA_GATE_HOSTS.items()}
+        events = []
+        for host, kind in fault_plan(cycles):
+            started = time.monotonic()
+            killed = self.crash(host) if kind == "crash" else self.hosts.partition(host)
+            try:
+                time.sleep(fault_s)  # the fault lasts this long
+            finally:
+                if kind == "crash":
+                    result = self.up(host)
+                    if result.returncode != 0:
+                        raise HAFaultError(f"up {host} after its crash: exit {result.returncode}\n"
+                                           f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+                else:
+                    self.hosts.heal(host)
+            if not self.gate_answers(gate_of[host], 60 * DEADLINE_SCALE):
+                raise HAFaultError(f"{gate_of[host]} never answered after the {kind} of {host}")
+            events.append({"host": host, "kind": kind, "killed": len(killed or []),
+                           "back_after_s": round(time.monotonic() - started, 1)})
+            left = period_s - (time.monotonic() - started)
+            if left > 0:
+                time.sleep(left)
+        return events
+
+    def faults_under_load(self, cycles: int, period_s: float, fault_s: float, *, clients: int = 4,
+                          rate: float = 200.0, timeout_ms: int = 500, retries: int = 1, resubmit: int = 300) -> dict:
+        """The load (launcher/ha_load.py on ops) through inject_faults(), the clients' resubmissions, then the
+        audit: its verdict, with the faults ("events") and the load's summary ("load")."""
+        prefix = f"hafaults-{os.getpid()}-{int(time.time())}"
+        calls = self.tmp / f"{prefix}.jsonl"
+        max_s = cycles * period_s * 3 + 60  # a bound only: the load stops when the faults are done
+        load = self.ha_load("load", str(self.topology), "--out", str(calls), "--prefix", prefix, "--clients",
+                            str(clients), "--rate", str(rate), "--max-s", str(max_s), "--timeout-ms", str(timeout_ms),
+                            "--retries", str(retries))
+        try:
+            deadline = time.monotonic() + 30 * DEADLINE_SCALE
+            while time.monotonic() < deadline and (not calls.exists() or calls.read_text().count("\n") < rate):
+                if load.poll() is not None:
+                    raise HAFaultError(f"the load exited: {load.communicate()}")
+                time.sleep(0.2)
+            events = self.inject_faults(cycles, period_s, fault_s)
+            time.sleep(2.0)  # load on the healed system, then stop
+        finally:
+            for host in HA_GATE_HOSTS.values():
+                if self.hosts.is_partitioned(host):
+                    self.hosts.heal(host)
+            out, err = load.communicate(input="", timeout=max_s + 120)  # stdin closed: the load stops
+        if load.returncode != 0:
+            raise HAFaultError(f"the load failed: {err[-3000:]}")
+        summary = json.loads(out.strip().splitlines()[-1])
+        audit = self.hosts["ops"].run([sys.executable, "-m", "launcher.ha_load", "audit", str(self.topology),
+                                       "--calls", str(calls), "--prefix", prefix, "--resubmit", str(resubmit)],
+                                      env=self.env, cwd=str(REPO), timeout=600)
+        if audit.returncode != 0:
+            raise HAFaultError(f"the audit failed: {audit.stderr[-3000:]}")
+        return {**json.loads(audit.stdout), "load": summary, "events": events}

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from launcher import keys
 from launcher.redis_conn import connect
-from launcher.client import GateClient, GateUnavailable, gate_endpoint
+from launcher.client import GateClient, GateUnavailable, gate_endpoints
 from launcher.overview import first, labelled
 from launcher.schema import SchemaError
 from launcher.supervise import (REDIS_PROGRAM, Home, LaunchError, Supervisor, home_from, running_topology_path,
@@ -57,6 +57,7 @@ class Proof:
         self.evidence: dict[str, Any] = {}
         self.started = time.time()
         self.client = self._gate_client()
+        self.gate_clients = self._each_gate_clients()
 
     def _gate_client(self) -> GateClient | None:
         """A client of the gate; on a CurveZMQ gate it holds the key named by security.curve.client_key."""
@@ -70,6 +71,20 @@ class Proof:
                               "security.curve.client_key (a key the gate allows)")
         return GateClient.from_topology(self.topology_path, client_key=client_key if curve else None,
                                         timeout_ms=1000, retries=2)
+
+    def _each_gate_clients(self) -> dict[str, GateClient]:
+        """One single-endpoint client per gate (no failover), to ask each gate itself."""
+        gates = self.topo.actors_of_kind("gate")
+        if len(gates) < 2:
+            return {gates[0]: self.client} if gates and self.client is not None else {}
+        assert self.client is not None
+        keys_ = self.client.server_public_key
+        out = {}
+        for i, (gate, endpoint) in enumerate(zip(gates, gate_endpoints(self.topology_path))):
+            curve = {} if keys_ is None else {"client_keypair": self.client.client_keypair,
+                                               "server_public_key": keys_[i] if isinstance(keys_, list) else keys_}
+            out[gate] = GateClient(endpoint, timeout_ms=1000, retries=0, **curve)
+        return out
 
     # ----------------------------------------------------------------- checks
 
@@ -142,6 +157,29 @@ class Proof:
         self.evidence.setdefault("proposals", []).append(reply)
         return reply
 
+    def propose_to_each_gate(self, action: str = "HOLD") -> dict[str, dict[str, Any]]:
+        """The same kind of proposal sent to every gate on its own (its own plan_id each): gate -> reply,
+        {"status": "error", "reason": "gate_unavailable"} for a gate that did not answer."""
+        replies = {}
+        for gate, client in self.gate_clients.items():
+            plan_id = f"proof-{self.name}-{gate}-{uuid.uuid4().hex[:12]}"
+            try:
+                replies[gate] = client.propose(self.topo.symbols[0], action, plan_id=plan_id)
+            except GateUnavailable as exc:
+                replies[gate] = {"status": "error", "reason": "gate_unavailable", "detail": str(exc)}
+        self.evidence.setdefault("proposals_to_each_gate", []).append(replies)
+        return replies
+
+    def each_gate_metric(self, name: str) -> dict[str, float | None]:
+        """gate -> the metric's value on that gate (None when absent or unreachable)."""
+        out: dict[str, float | None] = {}
+        for gate in self.topo.actors_of_kind("gate"):
+            try:
+                out[gate] = first(self.metrics(gate), name)
+            except OSError:
+                out[gate] = None
+        return out
+
     def decision_on_stream(self, plan_id: str, count: int = 500) -> dict[str, str] | None:
         for _, fields in self.redis.xrevrange(keys.GATE_STREAM, count=count):
             if fields.get("plan_id") == plan_id:
@@ -208,6 +246,9 @@ class Proof:
         return base
 
     def close(self) -> None:
+        for client in self.gate_clients.values():
+            if client is not self.client:
+                client.close()
         if self.client is not None:
             self.client.close()
         self.redis.close()

@@ -27,12 +27,19 @@ def k_source(p: Proof) -> tuple[str | None, dict]:
     return decision.get("k_source"), decision
 
 
+def k_source_of_each_gate(p: Proof) -> dict[str, str | None]:
+    """gate -> the K source of its answer to a HOLD probe sent to it alone (None: no decision)."""
+    return {g: r.get("decision", {}).get("k_source") for g, r in p.propose_to_each_gate("HOLD").items()}
+
+
 def prove(p: Proof, args: argparse.Namespace) -> None:
     cluster_side = p.topo.actors_of_kind("clusterer") + p.topo.actors_of_kind("state_writer")
     p.require("topology has a cluster side", bool(cluster_side), cluster_side)
     ok, source, waited = p.poll(lambda: k_source(p)[0], lambda s: s == "cluster", READY_TIMEOUT_S, 0.25)
     p.require("before: K comes from the cluster", ok, source, f"after {waited:.1f} s")
     fallbacks_before = p.metric("gate", "p26_cluster_fallback_total") or 0.0
+    several = len(p.gate_clients) > 1
+    each_before = p.each_gate_metric("p26_cluster_fallback_total") if several else {}
 
     stopped = [n for n in cluster_side if p.program_states().get(n) == "RUNNING"]
     try:
@@ -51,6 +58,12 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
                 {"before": fallbacks_before, "after": fallbacks})
         used = p.metric("gate", "p26_cluster_stress_used")
         p.check("p26_cluster_stress_used is 0", used == 0.0, used)
+        if several:  # the Freelance client above reached one gate: ask each one
+            sources = k_source_of_each_gate(p)
+            p.check("stale: every gate takes K from the proxy", set(sources.values()) == {"proxy"}, sources)
+            each = p.each_gate_metric("p26_cluster_fallback_total")
+            p.check("p26_cluster_fallback_total has risen on every gate",
+                    all((each[g] or 0.0) > (each_before[g] or 0.0) for g in each), {"before": each_before, "after": each})
     finally:
         p.start_programs(stopped)
     p.check("cluster side started again", all(p.program_states().get(n) == "RUNNING" for n in stopped), stopped)
@@ -60,6 +73,9 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
             f"after {waited:.1f} s; limit cadence + freshness + {STARTUP_ALLOWANCE_S:g} s start-up = {limit:g} s")
     used = p.metric("gate", "p26_cluster_stress_used")
     p.check("p26_cluster_stress_used is 1 again", used == 1.0, used)
+    if several:
+        ok, sources, waited = p.poll(lambda: k_source_of_each_gate(p), lambda s: set(s.values()) == {"cluster"}, limit, 0.25)
+        p.check("recovered: every gate takes K from the cluster again", ok, sources, f"after {waited:.1f} s")
 
 
 def main(argv: list[str] | None = None, args=None) -> int:

@@ -1,8 +1,10 @@
 """Readiness proof: the system is up and its data is right, end to end.
 
-Every program RUNNING (on a multi-host topology: ready on its host, asked through its metrics
+Every gate answers, each asked on its own (with several active gates, a client's failover would
+hide a dead one: the check names each gate that does not answer); every program RUNNING (on a multi-host topology: ready on its host, asked through its metrics
 endpoint, the managed Redis by PING); every metrics endpoint answers; p27_corr_ready 1; cluster_state fresh; a
-proposal decided with K from the cluster; p26_cluster_stress_used 1; its permit present with a TTL
+proposal decided with K from the cluster, and every gate taking K from the cluster;
+p26_cluster_stress_used 1 on every gate; its permit present with a TTL
 of at most 60 s and its decision on the stream. The proposal (plan_id proof-readiness-...) is a
 real decision: it sets the symbol's cooldown for the cooldown TTL.
 """
@@ -24,8 +26,19 @@ STARTING_GRACE_S = 5.0
 CACHE_GRACE_S = 5.0
 
 
+def silent_gates(p: Proof) -> dict[str, str]:
+    """gate -> its endpoint and what it answered, for every gate that did not answer a HOLD probe with a decision."""
+    endpoints = {g: c.endpoint for g, c in p.gate_clients.items()}
+    return {gate: f"{endpoints[gate]}: {reply.get('reason') or reply.get('status')}"
+            for gate, reply in p.propose_to_each_gate("HOLD").items() if reply.get("status") != "ok"}
+
+
 def prove(p: Proof, args: argparse.Namespace) -> None:
     warm_up_s = getattr(args, "warm_up_timeout_s", None) or WARM_UP_TIMEOUT_S
+    # First, so that it is reported even when a host is unreachable and a later requirement stops the proof.
+    gates = list(p.gate_clients)
+    ok, silent, _ = p.poll(lambda: silent_gates(p), lambda s: s == {}, STARTING_GRACE_S + 5, 0.3)
+    p.check("every gate answers", ok, f"{len(gates)} gates: {', '.join(gates)}" if ok else {"not answering": silent})
     if p.topo.hosts:
         # Several hosts, each its own supervisord: every program is asked where it runs, through its
         # metrics endpoint (the readiness gauge) or, for the managed Redis, a PING.
@@ -73,6 +86,12 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
 
     ok, source, waited = p.poll(probe_k_source, lambda v: v == "cluster", CACHE_GRACE_S, 0.05)
     p.check("the gate sees the cluster state", ok, source, f"HOLD probe after {waited:.2f} s")
+    if len(gates) > 1:
+        def k_sources() -> dict[str, str | None]:
+            return {g: r.get("decision", {}).get("k_source") for g, r in p.propose_to_each_gate("HOLD").items()}
+
+        ok, sources, waited = p.poll(k_sources, lambda s: set(s.values()) == {"cluster"}, CACHE_GRACE_S, 0.05)
+        p.check("every gate sees the cluster state", ok, sources, f"HOLD probe to each gate after {waited:.2f} s")
 
     held = [s for s in p.topo.symbols if p.redis.exists(keys.position_snapshot(s, p.topo.positions.key_pattern))]
     symbol = held[0] if held else p.topo.symbols[0]
@@ -82,8 +101,12 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
               else {k: decision.get(k) for k in ("plan_id", "final_action", "gate_reason", "stress")})
     p.check("K taken from the cluster", decision.get("k_source") == "cluster",
             {"k_source": decision.get("k_source"), "K": decision.get("K")})
-    used = p.metric("gate", "p26_cluster_stress_used")
-    p.check("p26_cluster_stress_used is 1", used == 1.0, used)
+    if len(gates) > 1:
+        used_each = p.each_gate_metric("p26_cluster_stress_used")
+        p.check("p26_cluster_stress_used is 1 on every gate", set(used_each.values()) == {1.0}, used_each)
+    else:
+        used = p.metric("gate", "p26_cluster_stress_used")
+        p.check("p26_cluster_stress_used is 1", used == 1.0, used)
 
     plan_id = decision.get("plan_id", "")
     if decision.get("final_action") == "HOLD":

@@ -15,8 +15,13 @@ PAIRS = (("gate", "permit_issuer"), ("gate_b", "permit_issuer_b"))
 def two_gate_topology_data(redis_url: str, gate_settings: dict[str, Any] | None = None) -> dict[str, Any]:
     """The demo topology on free ports with a second gate + permit_issuer pair (gate_b, permit_issuer_b)."""
     data = retarget(demo_topology_data(), redis_url)
+    data["actors"]["gate"]["settings"] = {**(data["actors"]["gate"].get("settings") or {}), **(gate_settings or {})}
+    return with_second_gate_pair(data)
+
+
+def with_second_gate_pair(data: dict[str, Any]) -> dict[str, Any]:
+    """data with gate_b + permit_issuer_b, copies of its gate and permit_issuer on free ports."""
     actors = data["actors"]
-    actors["gate"]["settings"] = {**(actors["gate"].get("settings") or {}), **(gate_settings or {})}
     issuer = copy.deepcopy(actors["permit_issuer"])
     gate = copy.deepcopy(actors["gate"])
     issuer_endpoint = f"tcp://127.0.0.1:{free_port()}"

@@ -12,7 +12,7 @@ from helpers import REPO, demo_topology_data
 from launcher.hosts import actors_on, host_hash, host_problem, host_view
 from launcher.schema import SchemaError
 from launcher.topology import load_topology
-from launcher.multihost_harness import multihost_data, write_topology
+from launcher.multihost_harness import ha_data, multihost_data, write_topology
 
 
 def problems_of(tmp_path: Path, data: dict) -> list[str]:
@@ -39,6 +39,24 @@ def test_the_shipped_multihost_topology_validates_with_its_keys(tmp_path: Path) 
     assert actors_on(topo, "store") == [] and topo.redis.host == "store"
     assert topo.redis.connection_url() == "redis://198.51.100.13:6390/0"
     assert topo.actors["gate"].host == "198.51.100.12"  # metrics bind the host's metrics_bind
+
+
+def test_the_shipped_ha_topology_validates_and_losing_any_one_host_but_the_store_leaves_a_gate_and_a_writer(tmp_path: Path) -> None:
+    topo = load_topology(write_topology(tmp_path, ha_data(tmp_path, fast=False)))
+    assert set(topo.hosts) == {"store", "exec_a", "exec_b", "market_a", "market_b"}
+    assert topo.redis.host == "store" and actors_on(topo, "store") == []
+    assert topo.actors_of_kind("gate") == ["gate", "gate_b"]
+    for lost in ("exec_a", "exec_b", "market_a", "market_b"):
+        left = {name for host in topo.hosts if host != lost for name in actors_on(topo, host)}
+        kinds_left = {topo.actors[name].kind for name in left}
+        gates = [n for n in left if topo.actors[n].kind == "gate"]
+        # a gate left with its own issuer (on its host: its permits socket connects to 127.0.0.1)
+        assert gates and all(topo.placement[g] == topo.placement[i] for g in gates for i in left
+                             if topo.actors[i].kind == "permit_issuer" and
+                             topo.actors[g].sockets["permits"].connect == topo.actors[i].sockets["requests"].bind), lost
+        # and a whole chain feeding a state writer
+        assert {"price_feed", "buffer", "correlator", "clusterer", "state_writer"} <= kinds_left, lost
+    assert "$schema=./topology.schema.json" in (REPO / "configs" / "ha.yaml").read_text()
 
 
 def test_a_topology_without_hosts_is_one_host_exactly_as_before() -> None:

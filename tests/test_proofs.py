@@ -126,3 +126,45 @@ def test_the_readiness_proof_passes_on_a_curve_gate_with_the_client_key_named_in
     result = run_proof(curve_demo_system, "readiness")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "gate_unavailable" not in result.stdout
+
+
+# --------------------------------------------------------------------------- issue 12: several active gates
+
+
+@pytest.fixture(scope="module")
+def two_gate_demo_system(tmp_path_factory):
+    """The demo with a second gate + permit_issuer pair (gate_b, permit_issuer_b), all under one supervisord."""
+    from ha_helpers import with_second_gate_pair
+    tmp = tmp_path_factory.mktemp("two-gate-proofs")
+    home = tmp / "home"
+    topo_path = write_topology(tmp / "two-gates.yaml", with_second_gate_pair(retarget(demo_topology_data())))
+    up = clustergate("up", str(topo_path), "--home", str(home))
+    assert up.returncode == 0, up.stdout + up.stderr
+    yield home
+    clustergate("down", "--home", str(home))
+
+
+def test_with_two_gates_readiness_and_fallback_ask_each_gate_on_its_own(two_gate_demo_system: Path) -> None:
+    result = run_proof(two_gate_demo_system, "readiness")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PASS  every gate answers: 2 gates: gate, gate_b" in result.stdout
+    assert "PASS  every gate sees the cluster state" in result.stdout
+    assert "PASS  p26_cluster_stress_used is 1 on every gate" in result.stdout
+    result = run_proof(two_gate_demo_system, "fallback")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for check in ("stale: every gate takes K from the proxy", "p26_cluster_fallback_total has risen on every gate",
+                  "recovered: every gate takes K from the cluster again"):
+        assert f"PASS  {check}" in result.stdout, result.stdout
+
+
+def test_with_one_of_two_gates_stopped_readiness_fails_naming_that_gate(two_gate_demo_system: Path) -> None:
+    ctl = [str(Path(sys.executable).parent / "supervisorctl"), "-c", str(two_gate_demo_system / "supervisord.conf")]
+    subprocess.run([*ctl, "stop", "gate_b"], check=True, capture_output=True, timeout=30)
+    try:
+        result = run_proof(two_gate_demo_system, "readiness")
+    finally:
+        subprocess.run([*ctl, "start", "gate_b"], check=True, capture_output=True, timeout=30)
+    assert result.returncode == 1
+    line = next(l for l in result.stdout.splitlines() if "every gate answers" in l)
+    assert line.startswith("FAIL  every gate answers") and '"gate_b":' in line and '"gate":' not in line, line
+    assert latest_report(two_gate_demo_system, "readiness")["passed"] is False

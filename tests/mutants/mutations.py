@@ -24,6 +24,8 @@ class Mutation:
 CRASHES = "tests/test_reliability_crashes.py"
 MONITOR_LIVE = "tests/test_monitor_live.py"
 DURABILITY = "tests/test_ha_durability.py"
+HA_HOST_FAULTS = ("tests/test_ha_host_faults.py::"
+                  "test_gate_host_crashes_and_partitions_under_load_lose_no_decision_and_decide_no_plan_id_twice")
 
 MUTATIONS: list[Mutation] = [
     Mutation(
@@ -445,4 +447,26 @@ MUTATIONS: list[Mutation] = [
         "            _kernel_timeouts(sock, self.timeout_s)\n",
         "            pass\n",
         ("tests/test_gate_hot_path.py::test_the_redis_client_waits_with_the_kernels_timeout_and_still_fails_fast",)),
+    # Gate host faults under load (issue 12): the faults, the clients' failover and the audit must catch these.
+    Mutation(
+        "host_faults_failover_with_a_new_plan_id",
+        "through gate host crashes and partitions, a client's failover keeps its plan_id (issue 12)",
+        "launcher/client.py",
+        "                self._next_server()\n                timeouts += 1\n",
+        "                self._next_server()\n                body['plan_id'] = uuid.uuid4().hex\n                timeouts += 1\n",
+        (HA_HOST_FAULTS,)),
+    Mutation(
+        "host_faults_issuers_decide_a_plan_id_again",
+        "after gate host faults, every answered plan_id resubmitted gets its decision replayed (issue 12)",
+        "actors/permit_issuer.py",
+        "local previous = redis.call('GET', KEYS[1])\n",
+        "local previous = false\n",
+        (HA_HOST_FAULTS,)),
+    Mutation(
+        "host_faults_permit_without_its_record",
+        "no permit exists without its stream record; every reply that says recorded is on the stream (issue 12)",
+        "actors/permit_issuer.py",
+        "redis.call('XADD', KEYS[2], '*', unpack(record))\n",
+        "",
+        (HA_HOST_FAULTS,)),
 ]

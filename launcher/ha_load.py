@@ -1,0 +1,392 @@
+"""Freelance load against every gate of a topology, and the audit of what it got (issue 12: gate host
+faults under load). Runs inside a test host (tests/test_ha_host_faults.py, bench/bench_ha.py):
+
+    python -m launcher.ha_load load TOPOLOGY --out FILE [--clients 4 --rate 200 --max-s S ...]
+        N clients (GateClient with every gate endpoint), `rate` proposals/s in total, until stdin closes or
+        max-s; then every proposal without a final answer is resubmitted with its own plan_id (bounded
+        rounds and time). One JSON line per call in FILE.
+    python -m launcher.ha_load audit TOPOLOGY --calls FILE [--resubmit N]
+        reads the gate stream and the permits of the run from Redis, resubmits answered plan_ids, and
+        prints the verdict (audit()) as JSON.
+    python -m launcher.ha_load answers TOPOLOGY GATE --timeout-s S
+        exit 0 once that one gate answers a probe, 1 at the deadline.
+    python -m launcher.ha_load silent ENDPOINT [--timeout-ms T]
+        the median time a one-attempt call to an endpoint nobody serves takes to give up (the failover floor).
+
+A final answer is `status: ok` with `recorded: true` (the decision is on the stream), or an error
+envelope other than `expired`/`overloaded` (the request is wrong: the audit counts it as a failure).
+Everything else (no reply within the client's budget, a fault HOLD with `recorded: false`, `expired`,
+`overloaded`) is outcome unknown: the same plan_id is resubmitted, as docs/high-availability.md tells clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import select
+import statistics
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterable
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from launcher.client import GateClient, GateUnavailable  # noqa: E402
+
+ACTIONS = ("HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSED")
+# What makes one decision the same as another: a second decision for a plan_id differs in these.
+DECISION_IDENTITY = ("final_action", "gate_reason", "ts_epoch", "K", "stress")
+RESUBMIT_ROUNDS = 6
+RESUBMIT_MAX_S = 60.0
+
+
+# --------------------------------------------------------------------------- pure: outcomes and the audit
+
+
+def outcome(reply: dict[str, Any] | None) -> str:
+    """'final', 'unknown' (resubmit the same plan_id) or 'error' (a final error answer) for one call's reply;
+    None is a call that got no reply within its budget."""
+    if reply is None:
+        return "unknown"
+    if reply.get("status") == "ok":
+        return "final" if reply.get("decision", {}).get("recorded") is True else "unknown"
+    if reply.get("reason") in ("expired", "overloaded"):
+        return "unknown"
+    return "error"
+
+
+def unknown_kind(reply: dict[str, Any] | None) -> str:
+    """Why a call's outcome is unknown, in a word: no_reply, a fault HOLD's gate_reason, or the error reason."""
+    if reply is None:
+        return "no_reply"
+    if reply.get("status") == "ok":
+        return f"hold:{reply.get('decision', {}).get('gate_reason')}"
+    return f"error:{reply.get('reason')}"
+
+
+def identity(decision: dict[str, Any]) -> tuple:
+    """The fields that tell one decision from another (stream records hold them as strings)."""
+    return tuple(str(decision.get(k)) for k in DECISION_IDENTITY)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def audit(calls: Iterable[dict[str, Any]], stream: Iterable[dict[str, str]], permits: Iterable[str],
+          resubmits: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The verdict of one load run: every count under `violations` must be 0.
+
+    calls: one per client call ({"plan", "reply", "failover", "dt_s"}); stream: the gate stream's records of
+    the run's plan_ids; permits: plan_ids holding a permit key; resubmits: replies to
+    resubmitting answered plan_ids after the run ({"plan", "reply", "first"} with first the decision the
+    client got before)."""
+    calls, permits, resubmits = list(calls), list(permits), list(resubmits)
+    by_plan: dict[str, list[dict[str, Any]]] = {}
+    for call in calls:
+        by_plan.setdefault(call["plan"], []).append(call)
+    records: dict[str, list[dict[str, str]]] = {}
+    for record in stream:
+        records.setdefault(record["plan_id"], []).append(record)
+    violations: dict[str, list[Any]] = {
+        "unanswered": [], "error_answers": [], "reply_for_another_plan_id": [], "decided_twice_in_replies": [],
+        "decided_twice_on_stream": [], "permit_without_record": [], "recorded_reply_not_on_stream": [],
+        "stream_record_no_client_made": [], "resubmit_not_the_same_decision": []}
+    finals: dict[str, dict[str, Any]] = {}
+    for plan, mine in by_plan.items():
+        kinds = [outcome(c["reply"]) for c in mine]
+        if "error" in kinds:
+            violations["error_answers"].append({"plan": plan, "reply": mine[kinds.index("error")]["reply"]})
+        if "final" not in kinds and "error" not in kinds:
+            violations["unanswered"].append(plan)
+        seen = set()
+        for call, kind in zip(mine, kinds):
+            decision = (call["reply"] or {}).get("decision")
+            if decision is not None and decision.get("plan_id") != plan:
+                violations["reply_for_another_plan_id"].append({"plan": plan, "got": decision.get("plan_id")})
+            if kind == "final":
+                seen.add(identity(decision))
+                finals.setdefault(plan, decision)
+        if len(seen) > 1:
+            violations["decided_twice_in_replies"].append({"plan": plan, "decisions": sorted(seen)})
+    for plan, mine in records.items():
+        if len({identity(r) for r in mine}) > 1 or len(mine) > 1:
+            violations["decided_twice_on_stream"].append({"plan": plan, "records": [identity(r) for r in mine]})
+        if plan not in by_plan:
+            violations["stream_record_no_client_made"].append(plan)
+    for plan in permits:
+        if not any(r.get("final_action") != "HOLD" for r in records.get(plan, [])):
+            violations["permit_without_record"].append(plan)
+    for plan, decision in finals.items():
+        if not any(r.get("final_action") == decision.get("final_action") for r in records.get(plan, [])):
+            violations["recorded_reply_not_on_stream"].append(plan)
+    for item in resubmits:
+        decision = (item["reply"] or {}).get("decision") or {}
+        if not decision.get("replayed") or identity(decision) != identity(item["first"]):
+            violations["resubmit_not_the_same_decision"].append(
+                {"plan": item["plan"], "first": identity(item["first"]), "again": item["reply"]})
+    failovers = [c["dt_s"] for c in calls if c.get("failover")]
+    plain = [c["dt_s"] for c in calls if not c.get("failover") and c["reply"] is not None]
+    first_round = [c for c in calls if c.get("round", 0) == 0]
+    return {
+        "proposals": len(by_plan), "calls": len(calls), "stream_records": sum(len(v) for v in records.values()),
+        "permits": len(permits),
+        "final_first_try": sum(1 for c in first_round if outcome(c["reply"]) == "final"),
+        "unknown_first_try": sum(1 for c in first_round if outcome(c["reply"]) == "unknown"),
+        "unknown_first_try_by_kind": dict(Counter(unknown_kind(c["reply"]) for c in first_round
+                                                  if outcome(c["reply"]) == "unknown")),
+        "resubmitted": len(resubmits),
+        "failover_calls": len(failovers),
+        # the faulted gate had recorded the decision but its reply was lost: the other gate replayed it
+        "replayed_after_failover": sum(1 for c in calls if c.get("failover") and outcome(c["reply"]) == "final"
+                                       and c["reply"]["decision"].get("replayed")),
+        "failover_p50_ms": None if not failovers else round(statistics.median(failovers) * 1000, 1),
+        "failover_max_ms": None if not failovers else round(max(failovers) * 1000, 1),
+        "call_p50_ms": None if not plain else round(statistics.median(plain) * 1000, 1),
+        "call_p99_ms": None if not plain else round(percentile(plain, 0.99) * 1000, 1),
+        "decisions_lost": len(violations["recorded_reply_not_on_stream"]) + len(violations["unanswered"]),
+        "plan_ids_decided_twice": len({v["plan"] for v in violations["decided_twice_on_stream"]}
+                                      | {v["plan"] for v in violations["decided_twice_in_replies"]}),
+        "violations": {k: len(v) for k, v in violations.items()},
+        "examples": {k: v[:5] for k, v in violations.items() if v},
+    }
+
+
+# --------------------------------------------------------------------------- the load
+
+
+class Recorder:
+    """Every call, one JSON line, written under a lock (the client threads share the file)."""
+
+    def __init__(self, path: Path):
+        self.file = open(path, "a", buffering=1)
+        self.lock = threading.Lock()
+
+    def write(self, row: dict[str, Any]) -> None:
+        with self.lock:
+            self.file.write(json.dumps(row, separators=(",", ":")) + "\n")
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def call(client: GateClient, proposal: dict[str, Any], round_no: int, who: int) -> dict[str, Any]:
+    """One propose() call: its reply (None: no reply within the budget), seconds, and whether it moved on
+    to another gate."""
+    before = client.endpoint
+    started_wall, started = time.time(), time.monotonic()
+    try:
+        reply = client.propose(proposal["symbol"], proposal["action"], plan_id=proposal["plan"])
+    except GateUnavailable:
+        reply = None
+    return {"plan": proposal["plan"], "round": round_no, "client": who, "t": round(started_wall, 3),
+            "dt_s": round(time.monotonic() - started, 4), "failover": client.endpoint != before,
+            "endpoint": client.endpoint, "reply": reply, "proposal": proposal}
+
+
+def run_load(topology: str, key: str, out: Path, *, clients: int, rate: float, max_s: float, timeout_ms: int,
+             retries: int, prefix: str, stop: threading.Event, seed: int = 12) -> dict[str, Any]:
+    """`clients` threads, each its own GateClient on every gate, together `rate` proposals/s, until stop is
+    set or max_s; a client that fell behind (a failover) skips its backlog beyond one second rather than
+    bursting. Then every proposal without a final answer is resubmitted with its plan_id."""
+    recorder = Recorder(out)
+    per_client_s = clients / rate
+    max_count = int(rate * max_s / clients) + 1
+    pending: dict[str, dict[str, Any]] = {}
+    pending_lock = threading.Lock()
+    end = time.monotonic() + max_s
+
+    def one_client(who: int) -> None:
+        rng = random.Random(seed * 100 + who)
+        client = GateClient.from_topology(topology, client_key=key, timeout_ms=timeout_ms, retries=retries)
+        client._current = who % len(client.endpoints)  # spread the clients over the gates at start
+        next_at = time.monotonic()
+        try:
+            for n in range(max_count):
+                if stop.is_set() or time.monotonic() >= end:
+                    break
+                now = time.monotonic()
+                if next_at > now:
+                    time.sleep(next_at - now)
+                next_at = max(next_at + per_client_s, time.monotonic() - 1.0)
+                proposal = {"plan": f"{prefix}-c{who}-{n}", "symbol": rng.choice(("BTCUSDT", "ETHUSDT", "SOLUSDT")),
+                            "action": rng.choice(ACTIONS)}
+                row = call(client, proposal, 0, who)
+                recorder.write(row)
+                if outcome(row["reply"]) == "unknown":
+                    with pending_lock:
+                        pending[proposal["plan"]] = proposal
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=one_client, args=(i,), daemon=True) for i in range(clients)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    load_s = time.monotonic() - started
+    unknown_after_load = len(pending)
+    resubmit_end = time.monotonic() + RESUBMIT_MAX_S
+    rounds = 0
+    with GateClient.from_topology(topology, client_key=key, timeout_ms=timeout_ms, retries=retries) as client:
+        while pending and rounds < RESUBMIT_ROUNDS and time.monotonic() < resubmit_end:
+            rounds += 1
+            for plan, proposal in list(pending.items()):
+                if time.monotonic() >= resubmit_end:
+                    break
+                row = call(client, proposal, rounds, -1)
+                recorder.write(row)
+                if outcome(row["reply"]) != "unknown":
+                    del pending[plan]
+            if pending:
+                time.sleep(min(1.0, max(0.0, resubmit_end - time.monotonic())))
+    recorder.close()
+    return {"load_s": round(load_s, 2), "unknown_after_load": unknown_after_load, "resubmit_rounds": rounds,
+            "still_unknown": sorted(pending)}
+
+
+def read_calls(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def audit_live(topology: str, key: str, calls_path: Path, prefix: str, resubmit: int, timeout_ms: int) -> dict[str, Any]:
+    """audit() on the live system: the gate stream and permits of this run's plan_ids from Redis, and
+    `resubmit` answered plan_ids sent again (every one that failed over or was resubmitted, then a sample)."""
+    from launcher import keys
+    from launcher.redis_conn import connect
+    from launcher.topology import load_topology
+    calls = read_calls(calls_path)
+    topo = load_topology(topology)
+    r = connect(topo.redis)
+    try:
+        stream = [f for _, f in r.xrange(keys.GATE_STREAM) if f.get("plan_id", "").startswith(prefix)]
+        permit_prefix = keys.permit("")
+        permits = [k[len(permit_prefix):] for k in r.scan_iter(match=keys.permit(prefix) + "*", count=1000)]
+    finally:
+        r.close()
+    first: dict[str, tuple[dict, dict]] = {}
+    eventful: list[str] = []
+    for c in calls:
+        if outcome(c["reply"]) == "final" and c["plan"] not in first:
+            first[c["plan"]] = (c["reply"]["decision"], c["proposal"])
+        if c.get("failover") or c.get("round", 0) > 0:
+            eventful.append(c["plan"])
+    chosen = list(dict.fromkeys(p for p in eventful if p in first))[:resubmit]
+    rest = [p for p in first if p not in set(chosen)]
+    random.Random(5).shuffle(rest)
+    chosen += rest[: max(0, resubmit - len(chosen))]
+    resubmits = []
+    with GateClient.from_topology(topology, client_key=key, timeout_ms=timeout_ms, retries=2) as client:
+        for plan in chosen:
+            decision, proposal = first[plan]
+            row = call(client, proposal, -1, -1)
+            resubmits.append({"plan": plan, "reply": row["reply"], "first": decision})
+    return audit(calls, stream, permits, resubmits)
+
+
+def wait_until_answers(topology: str, key: str, gate: str, timeout_s: float) -> bool:
+    """True once `gate` (by name) answers a probe (an error envelope: the probe is not a proposal)."""
+    from launcher.client import gate_curve, gate_endpoints
+    from launcher.topology import load_topology
+    names = load_topology(topology).actors_of_kind("gate")
+    i = names.index(gate)
+    endpoint = gate_endpoints(topology)[i]
+    curve = gate_curve(topology, key)
+    kwargs: dict[str, Any] = {}
+    if curve is not None:
+        server = curve[1][i] if isinstance(curve[1], list) else curve[1]
+        kwargs = {"client_keypair": curve[0], "server_public_key": server}
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        with GateClient(endpoint, timeout_ms=300, retries=0, **kwargs) as probe:
+            try:
+                if probe.request_raw(b"probe").get("status") == "error":
+                    return True
+            except GateUnavailable:
+                pass
+        time.sleep(0.1)
+    return False
+
+
+def silent_attempt_ms(endpoint: str, timeout_ms: int, count: int = 20) -> float:
+    """Median ms a one-attempt call to an endpoint nobody serves takes to give up: the measured floor of a
+    failover (a dead or cut-off gate is known only by its silence)."""
+    took = []
+    for _ in range(count):
+        with GateClient(endpoint, timeout_ms=timeout_ms, retries=0) as client:
+            started = time.monotonic()
+            try:
+                client.propose("BTCUSDT", "HOLD", plan_id="silent-probe")
+            except GateUnavailable:
+                pass
+            took.append(time.monotonic() - started)
+    return round(statistics.median(took) * 1000, 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m launcher.ha_load")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    load = sub.add_parser("load")
+    load.add_argument("topology")
+    load.add_argument("--key", default="desk", help="the clients' CurveZMQ key (a name in the topology's keys_dir)")
+    load.add_argument("--out", required=True)
+    load.add_argument("--clients", type=int, default=4)
+    load.add_argument("--rate", type=float, default=200.0, help="proposals per second, all clients together")
+    load.add_argument("--max-s", type=float, default=120.0)
+    load.add_argument("--timeout-ms", type=int, default=500)
+    load.add_argument("--retries", type=int, default=1)
+    load.add_argument("--prefix", default=None)
+    aud = sub.add_parser("audit")
+    aud.add_argument("topology")
+    aud.add_argument("--key", default="desk")
+    aud.add_argument("--calls", required=True)
+    aud.add_argument("--prefix", required=True)
+    aud.add_argument("--resubmit", type=int, default=300)
+    aud.add_argument("--timeout-ms", type=int, default=1000)
+    ans = sub.add_parser("answers")
+    ans.add_argument("topology")
+    ans.add_argument("gate")
+    ans.add_argument("--key", default="desk")
+    ans.add_argument("--timeout-s", type=float, default=30.0)
+    silent = sub.add_parser("silent")
+    silent.add_argument("endpoint")
+    silent.add_argument("--timeout-ms", type=int, default=500)
+    silent.add_argument("--count", type=int, default=20)
+    args = parser.parse_args(argv)
+    if args.cmd == "silent":
+        print(json.dumps({"silent_attempt_ms": silent_attempt_ms(args.endpoint, args.timeout_ms, args.count)}))
+        return 0
+    if args.cmd == "load":
+        prefix = args.prefix or f"ha-{uuid.uuid4().hex[:8]}"
+        stop = threading.Event()
+
+        def watch_stdin() -> None:  # the caller closes our stdin: stop
+            while not stop.is_set():
+                if select.select([sys.stdin], [], [], 0.2)[0] and not os.read(sys.stdin.fileno(), 1024):
+                    stop.set()
+
+        threading.Thread(target=watch_stdin, daemon=True).start()
+        summary = run_load(args.topology, args.key, Path(args.out), clients=args.clients, rate=args.rate,
+                           max_s=args.max_s, timeout_ms=args.timeout_ms, retries=args.retries, prefix=prefix, stop=stop)
+        print(json.dumps({"prefix": prefix, **summary}), flush=True)
+        return 0
+    if args.cmd == "audit":
+        print(json.dumps(audit_live(args.topology, args.key, Path(args.calls), args.prefix, args.resubmit,
+                                    args.timeout_ms)), flush=True)
+        return 0
+    return 0 if wait_until_answers(args.topology, args.key, args.gate, args.timeout_s) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""The audit of a load run through gate faults (launcher/ha_load.py), as plain functions on plain data:
+each kind of loss or double decision is counted, and a clean run counts none."""
+
+from __future__ import annotations
+
+from launcher.ha_load import audit, outcome
+
+
+def decision(plan: str, action: str = "PARTIAL_25", ts: int = 100, replayed: bool = False, recorded: bool = True) -> dict:
+    return {"plan_id": plan, "final_action": action, "gate_reason": "pass", "ts_epoch": ts, "K": 0.5, "stress": 0.1,
+            "replayed": replayed, "recorded": recorded}
+
+
+def ok(d: dict) -> dict:
+    return {"status": "ok", "decision": d}
+
+
+def record(d: dict) -> dict:
+    return {k: str(v) for k, v in d.items() if k not in ("replayed", "recorded")}
+
+
+def call(plan: str, reply: dict | None, failover: bool = False, dt_s: float = 0.01, round_no: int = 0) -> dict:
+    return {"plan": plan, "reply": reply, "failover": failover, "dt_s": dt_s, "round": round_no}
+
+
+def clean_run() -> tuple[list, list, list, list]:
+    a, b = decision("p-a"), decision("p-b", "HOLD", 101)
+    calls = [call("p-a", None, failover=True, dt_s=1.0),  # no reply within the budget, then resubmitted
+             call("p-a", ok(a), round_no=1), call("p-b", ok(b), failover=True, dt_s=0.52)]
+    resubmits = [{"plan": "p-a", "first": a, "reply": ok({**a, "replayed": True})}]
+    return calls, [record(a), record(b)], ["p-a"], resubmits
+
+
+def test_outcomes_a_recorded_decision_is_final_and_every_fault_or_silence_is_unknown():
+    assert outcome(ok(decision("p"))) == "final"
+    assert outcome(ok(decision("p", "HOLD", recorded=False))) == "unknown"
+    assert outcome(None) == "unknown"
+    assert outcome({"status": "error", "reason": "expired"}) == "unknown"
+    assert outcome({"status": "error", "reason": "overloaded"}) == "unknown"
+    assert outcome({"status": "error", "reason": "plan_id_conflict"}) == "error"
+
+
+def test_a_clean_run_has_no_violation_and_reports_its_failover_times():
+    verdict = audit(*clean_run())
+    assert verdict["violations"] == {k: 0 for k in verdict["violations"]}
+    assert verdict["decisions_lost"] == 0 and verdict["plan_ids_decided_twice"] == 0
+    assert verdict["failover_calls"] == 2 and verdict["failover_max_ms"] == 1000.0
+    assert verdict["unknown_first_try_by_kind"] == {"no_reply": 1}
+
+
+def test_a_proposal_never_answered_is_counted_lost():
+    calls, stream, permits, resubmits = clean_run()
+    calls = calls[:1] + calls[2:]  # p-a's resubmission never came
+    assert audit(calls, stream, permits, resubmits)["violations"]["unanswered"] == 1
+
+
+def test_a_plan_id_with_two_records_or_two_different_replies_is_decided_twice():
+    calls, stream, permits, resubmits = clean_run()
+    again = decision("p-a", ts=105)
+    verdict = audit(calls + [call("p-a", ok(again), round_no=2)], stream + [record(again)], permits, resubmits)
+    assert verdict["violations"]["decided_twice_on_stream"] == 1
+    assert verdict["violations"]["decided_twice_in_replies"] == 1
+    assert verdict["plan_ids_decided_twice"] == 1
+
+
+def test_a_permit_without_its_record_and_a_recorded_reply_missing_from_the_stream_are_counted():
+    calls, stream, permits, resubmits = clean_run()
+    verdict = audit(calls, stream[1:], permits, resubmits)
+    assert verdict["violations"]["permit_without_record"] == 1
+    assert verdict["violations"]["recorded_reply_not_on_stream"] == 1
+
+
+def test_a_reply_for_another_plan_id_and_a_record_no_client_made_are_counted():
+    calls, stream, permits, resubmits = clean_run()
+    other = decision("p-new")
+    verdict = audit(calls + [call("p-c", ok(other))], stream + [record(other)], permits, resubmits)
+    assert verdict["violations"]["reply_for_another_plan_id"] == 1
+    assert verdict["violations"]["stream_record_no_client_made"] == 1
+
+
+def test_a_resubmission_decided_afresh_is_counted():
+    calls, stream, permits, resubmits = clean_run()
+    fresh = [{**resubmits[0], "reply": ok(decision("p-a", ts=200))}]
+    assert audit(calls, stream, permits, fresh)["violations"]["resubmit_not_the_same_decision"] == 1

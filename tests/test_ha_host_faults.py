@@ -1,0 +1,116 @@
+"""configs/ha.yaml on five hosts (network namespaces, launcher/netns.py) and its gate hosts faulted under load
+(issue 12): 4 Freelance clients, 200 proposals/s in total; every 10 s a gate host is crashed (SIGKILL of every
+process in its namespace, its supervisord included; restored by `clustergate up` on that host) or cut off (its
+link down, then up), the two kinds and the two gate hosts alternating. Afterwards, with the clients' retries
+done: no proposal unanswered, no plan_id decided twice (on the stream or in the replies), no permit without its
+stream record, every reply that said recorded on the stream, and every answered plan_id resubmitted gets the
+same decision replayed. The readiness proof asks each gate and names the one that does not answer.
+
+A longer run of the same faults: bench/bench_ha.py.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+
+import pytest
+
+from helpers import DEADLINE_SCALE
+from launcher.multihost_harness import HA_GATE_HOSTS, HA_HOSTS, HASystem
+
+TIMEOUT_MS = 500  # the clients' attempt timeout: the floor of a client-visible failover
+RETRIES = 1
+CLIENTS, RATE = 4, 200.0
+CYCLES, PERIOD_S, FAULT_S = 6, 10.0, 4.0
+
+
+@pytest.fixture(scope="module")
+def ha(module_test_hosts, tmp_path_factory):
+    hosts = module_test_hosts([*HA_HOSTS, "ops"])
+    system = HASystem(hosts, tmp_path_factory.mktemp("ha"))
+    try:
+        system.started = system.up_all()
+        yield system
+    finally:
+        for host in HA_HOSTS:
+            if hosts.is_partitioned(host):
+                hosts.heal(host)
+        system.down_all()
+
+
+def _explain(result: subprocess.CompletedProcess) -> str:
+    return f"exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+
+
+def machine() -> str:
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.machine()
+
+
+def report(verdict: dict, floor_ms: float) -> str:
+    load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    return (f"gate host faults under load ({CLIENTS} clients, {RATE:g} proposals/s, {len(verdict['events'])} faults): "
+            f"{verdict['proposals']} proposals, failover p50 {verdict['failover_p50_ms']} ms / max "
+            f"{verdict['failover_max_ms']} ms over {verdict['failover_calls']} calls (floor: one silent attempt, "
+            f"measured {floor_ms} ms; attempt timeout {TIMEOUT_MS} ms); calls without failover p50 "
+            f"{verdict['call_p50_ms']} ms; {verdict['replayed_after_failover']} replayed after a failover; "
+            f"decisions lost {verdict['decisions_lost']}, plan_ids decided twice "
+            f"{verdict['plan_ids_decided_twice']}; {machine()}; {load}")
+
+
+# -- the topology --------------------------------------------------------------------------------
+
+
+def test_the_ha_topology_comes_up_on_five_hosts_under_their_own_supervisords(ha):
+    for host, result in ha.started.items():
+        assert result.returncode == 0, f"{host}: {_explain(result)}"
+    assert set(ha.pids("exec_a")) == {"gate", "permit_issuer"}
+    assert set(ha.pids("exec_b")) == {"gate_b", "permit_issuer_b"}
+    assert set(ha.pids("market_a")) == {"price_feed", "buffer", "correlator", "clusterer", "state_writer", "book"}
+    assert set(ha.pids("market_b")) == {"price_feed_b", "buffer_b", "correlator_b", "clusterer_b", "state_writer_b"}
+    assert set(ha.pids("store")) == {"redis"}
+
+
+# -- proofs that ask every gate ------------------------------------------------------------------
+
+
+def readiness(ha: HASystem) -> subprocess.CompletedProcess:
+    return ha.clustergate("ops", "proof", "readiness", "--topology", str(ha.topology), "--home", str(ha.ops_home),
+                          timeout=240)
+
+
+def test_the_readiness_proof_asks_each_gate_and_names_the_one_that_does_not_answer(ha):
+    result = readiness(ha)
+    assert result.returncode == 0, _explain(result)
+    assert "PASS  every gate answers: 2 gates: gate, gate_b" in result.stdout
+    assert "PASS  every gate sees the cluster state" in result.stdout
+    ha.hosts.partition("exec_b")
+    try:
+        result = readiness(ha)
+    finally:
+        ha.hosts.heal("exec_b")
+    assert result.returncode == 1, _explain(result)
+    line = next(l for l in result.stdout.splitlines() if "every gate answers" in l)
+    assert line.startswith("FAIL") and '"gate_b":' in line and '"gate":' not in line, line
+    assert ha.gate_answers("gate_b", 60 * DEADLINE_SCALE)
+
+
+# -- gate host faults under load -----------------------------------------------------------------
+
+
+def test_gate_host_crashes_and_partitions_under_load_lose_no_decision_and_decide_no_plan_id_twice(ha):
+    for gate in HA_GATE_HOSTS:
+        assert ha.gate_answers(gate, 60 * DEADLINE_SCALE), f"{gate} does not answer before the faults"
+    verdict = ha.faults_under_load(CYCLES, PERIOD_S, FAULT_S, clients=CLIENTS, rate=RATE, timeout_ms=TIMEOUT_MS,
+                                   retries=RETRIES)
+    floor_ms = ha.silent_floor_ms(TIMEOUT_MS, count=5)
+    print("\n" + report(verdict, floor_ms))
+    print(json.dumps({k: verdict[k] for k in ("events", "load", "violations")}))
+    assert verdict["violations"] == {k: 0 for k in verdict["violations"]}, json.dumps(verdict["examples"])[:4000]
+    assert verdict["load"]["still_unknown"] == []
+    assert verdict["failover_calls"] > 0, "no client call failed over: the faults did not reach the clients"
+    assert verdict["resubmitted"] > 0 and verdict["permits"] > 0
