@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -334,7 +336,10 @@ def test_a_frozen_supervisord_makes_status_down_and_up_fail_with_advice_instead_
 
 
 def test_up_works_in_a_home_whose_path_has_a_space_and_a_percent_sign(tmp_path: Path) -> None:
-    home = tmp_path / "my home 100%"
+    # Under a short directory: supervisord's socket path (home/run/...) must fit in AF_UNIX's 108
+    # bytes, which pytest's per-worker temp paths (popen-gwN/...) can exceed.
+    short = Path(tempfile.mkdtemp(prefix="cg-"))
+    home = short / "my home 100%"
     topo_path = write_topology(tmp_path / "small.yaml", small_data())
     try:
         up = clustergate("up", str(topo_path), "--home", str(home))
@@ -344,6 +349,7 @@ def test_up_works_in_a_home_whose_path_has_a_space_and_a_percent_sign(tmp_path: 
         assert all(row["state"] == "RUNNING" for row in json.loads(status.stdout)["programs"])
     finally:
         down = clustergate("down", "--home", str(home))
+        shutil.rmtree(short, ignore_errors=True)
     assert down.returncode == 0, down.stdout + down.stderr
 
 
