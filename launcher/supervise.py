@@ -803,9 +803,18 @@ def claim_endpoints(topo: Topology, programs: list[str], held: set[str], home: H
     return claims, []
 
 
+def _net_namespace() -> str:
+    """This process's network namespace (its inode): ports of different namespaces never clash (a
+    multi-host topology's hosts tried on one machine, each in its own namespace)."""
+    try:
+        return str(os.stat("/proc/self/ns/net").st_ino)
+    except OSError:
+        return ""
+
+
 def _held_key(endpoint: str) -> str:
     if endpoint.startswith("tcp://"):
-        return "tcp:" + endpoint.rpartition(":")[2]
+        return f"tcp:{_net_namespace()}:" + endpoint.rpartition(":")[2]
     return endpoint
 
 

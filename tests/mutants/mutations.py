@@ -469,4 +469,11 @@ MUTATIONS: list[Mutation] = [
         "redis.call('XADD', KEYS[2], '*', unpack(record))\n",
         "",
         (HA_HOST_FAULTS,)),
+    Mutation(
+        "up_port_locks_ignore_the_network_namespace",
+        "up's port locks are per network namespace: hosts tried side by side in namespaces do not refuse each other",
+        "launcher/supervise.py",
+        'return f"tcp:{_net_namespace()}:" + endpoint.rpartition(":")[2]',
+        'return "tcp:" + endpoint.rpartition(":")[2]',
+        ("tests/test_up_claims_netns.py",)),
 ]
