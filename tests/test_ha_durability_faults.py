@@ -145,3 +145,29 @@ def test_a_short_redis_timeout_still_lets_a_timed_out_wait_answer_replica_unackn
     finally:
         replica.resume()
         pair.stop()
+
+
+def test_a_pipeline_resent_after_its_socket_gave_up_in_wait_writes_once_and_reports_its_own_write(servers):
+    """RespClient sends a pipeline once more after a timeout. When the socket gives up inside WAIT, the scripts
+    have already run: the re-sent ones must find their own write (written, not replayed) and add no second stream
+    record or permit."""
+    primary, replica = servers
+    r = primary.client()
+    k, a = call(plan_id := plan(), "SOLUSDT", "PARTIAL_50")
+    impatient = RespClient(port=primary.port, timeout_s=0.15)
+    impatient.call("PING")  # an open connection: a timeout on it is followed by the one re-send
+    impatient.call("SCRIPT", "LOAD", permit_issuer.RECORD_DECISION.source)  # (else NOSCRIPT: nothing runs)
+    evalsha = calls_of(r, "evalsha")
+    replica.pause()
+    try:
+        with pytest.raises(permit_issuer.RedisUnavailable):
+            permit_issuer.record_and_wait(impatient, [(k, a)], permit_issuer.WaitFor(1, 2000))
+    finally:
+        replica.resume()
+    assert calls_of(r, "evalsha") - evalsha == 2  # sent, and sent again on a new connection
+    assert sum(f["plan_id"] == plan_id for _, f in r.xrange(keys.GATE_STREAM)) == 1
+    replies, acked = permit_issuer.record_and_wait(RespClient(port=primary.port, timeout_s=5.0), [(k, a)],
+                                                   permit_issuer.WaitFor(1, 2000))
+    assert replies == [["written", ""]] and acked is None, (replies, acked)  # the same request, sent again
+    assert sum(f["plan_id"] == plan_id for _, f in r.xrange(keys.GATE_STREAM)) == 1
+    assert replica.client().exists(keys.plan_decision(plan_id), keys.permit(plan_id)) == 2

@@ -425,6 +425,14 @@ MUTATIONS: list[Mutation] = [
         "    if False:  # e.g. WAIT sent to a replica",
         (DURABILITY_FAULTS + "::test_an_issuer_pointed_at_a_replica_says_wait_was_refused_rather_than_blame_a_slow_replica",)),
     Mutation(
+        "resent_pipeline_reported_as_replay",
+        "a pipeline RespClient re-sent after its socket gave up inside WAIT finds its own write: written, once "
+        "(issue 12 attack-wait)",
+        "actors/permit_issuer.py",
+        "  if previous == ARGV[1] then return {'written', ''} end\n",
+        "",
+        (DURABILITY_FAULTS + "::test_a_pipeline_resent_after_its_socket_gave_up_in_wait_writes_once_and_reports_its_own_write",)),
+    Mutation(
         "refused_publish_ignored",
         "a refused PUBLISH (the WAIT may not cover a replay) makes the decision unacknowledged (issue 12 attack-wait finding 5)",
         "actors/permit_issuer.py",
