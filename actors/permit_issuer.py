@@ -16,8 +16,8 @@ it as written, not as a replay.
 
 With replicas to wait for (setting wait_replicas), the scripts' pipeline ends with WAIT, and a decision
 (written or replayed) is answered only once that many replicas acknowledged it; fewer within
-wait_timeout_ms: the error replica_unacknowledged, which the gate turns into a fault HOLD, outcome
-unknown (docs/high-availability.md: Durability of decisions).
+wait_timeout_ms, or a WAIT or PUBLISH that Redis refused: the error replica_unacknowledged, which the gate
+turns into a fault HOLD, outcome unknown (docs/high-availability.md: Durability of decisions).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from launcher import keys
 from actors.resp import RedisUnavailable, ReplyError, RespClient, Script
 from actors.runtime import Actor, main
 from actors.wire import decode_internal, encode, encode_internal, error_envelope, ok_envelope, recorded_form
-from launcher.topology import PermitIssuerSettings, RedisConfig
+from launcher.topology import WAIT_LATE_MS, PermitIssuerSettings, RedisConfig
 
 # SPEC's stream fields, plus K and where K came from.
 STREAM_FIELDS = ("plan_id", "symbol", "action_proposed", "final_action", "gate_reason", "stress", "heat",
@@ -204,7 +204,7 @@ class PermitIssuer(Actor):
         self.redis = RespClient.from_config(self.topology.redis)
         self._wait = wait_for_replicas(self.settings, self.topology.redis)
         if self._wait is not None:  # WAIT blocks on this socket: its timeout must not end the WAIT first
-            self.redis.timeout_s += self._wait.timeout_ms / 1000.0
+            self.redis.timeout_s += (self._wait.timeout_ms + WAIT_LATE_MS) / 1000.0  # (which ends a cron tick late)
         self._requests = {result: REQUESTS.labels(result=result) for result in RESULTS}
         s = self.settings
         self._script_args = ScriptArgs(decision_ttl=str(s.decision_ttl_s), hold_ttl=str(s.hold_decision_ttl_s),
@@ -306,7 +306,8 @@ class PermitIssuer(Actor):
             out.append(envelope)
         if unacked:
             self.log.warning("replica_unacknowledged", decisions=unacked, first_plan_id=items[0][0]["plan_id"],
-                             acked=acked, wanted=self._wait.replicas if self._wait else 0)
+                             acked=acked if isinstance(acked, int) else str(acked)[:300],
+                             wanted=self._wait.replicas if self._wait else 0)
         return out
 
 
@@ -325,38 +326,54 @@ def wait_for_replicas(settings: PermitIssuerSettings, redis: RedisConfig) -> Wai
 
 
 def record_and_wait(client: RespClient, calls: list[tuple[Any, Any]],
-                    wait: WaitFor | None) -> tuple[list[Any], int | None]:
+                    wait: WaitFor | None) -> tuple[list[Any], int | ReplyError | None]:
     """(the script's reply per call, None) from RECORD_DECISION.run_many without `wait`. With it, the same
     pipelined write ends with PUBLISH on keys.WAIT_MARK_CHANNEL and WAIT: the PUBLISH is replicated, so it
     moves this connection's replication offset to the end of everything written so far (WAIT waits for
     that offset), a decision that another connection wrote and this one replays included. Returns
-    (replies, None) when the replicas acknowledged it, else (replies, how many did)."""
+    (replies, None) when the replicas acknowledged it, else (replies, how many did), or (replies, the
+    ReplyError) when Redis refused the PUBLISH (then WAIT may not cover a replay) or the WAIT (e.g. the
+    client is connected to a replica)."""
     if wait is None:
         return RECORD_DECISION.run_many(client, calls), None
     tail = [("PUBLISH", keys.WAIT_MARK_CHANNEL, "1"), ("WAIT", wait.replicas, wait.timeout_ms)]
     replies = client.pipeline([("EVALSHA", RECORD_DECISION.sha, len(k), *k, *a) for k, a in calls] + tail)
-    scripts, acked = replies[:len(calls)], replies[-1]
+    scripts, marked, acked = replies[:len(calls)], replies[-2], replies[-1]
     missing = [i for i, reply in enumerate(scripts)
                if isinstance(reply, ReplyError) and str(reply).startswith("NOSCRIPT")]
-    if missing:  # Redis restarted or failed over: load the script with EVAL; that WAIT covers everything
+    if missing:  # Redis restarted or failed over: load the script with EVAL, waited for as the first round was
+        # ... but not after a WAIT that fell short (a replica still resyncing after the restart): a second full
+        # WAIT would double the batch's time past the gate's patience, and these decisions are unacknowledged.
+        again_tail = tail if isinstance(acked, int) and acked >= wait.replicas else []
         again = client.pipeline([("EVAL", RECORD_DECISION.source, len(calls[i][0]), *calls[i][0], *calls[i][1])
-                                 for i in missing] + tail)
+                                 for i in missing] + again_tail)
         for i, reply in zip(missing, again):
             scripts[i] = reply
-        acked = again[-1]
-    acked = acked if isinstance(acked, int) else 0  # an error reply (e.g. WAIT sent to a replica): none
+        if again_tail:
+            marked, acked = again[-2], again[-1]
+    if isinstance(marked, ReplyError):  # e.g. NOPERM: an ACL user without the channel
+        return scripts, ReplyError(f"PUBLISH {keys.WAIT_MARK_CHANNEL} refused: {marked}")
+    if isinstance(acked, ReplyError):  # e.g. WAIT sent to a replica, or to a primary demoted while it waited
+        return scripts, ReplyError(f"WAIT refused: {acked}")
+    acked = acked if isinstance(acked, int) else 0
     return scripts, None if acked >= wait.replicas else acked
 
 
-def unacknowledged(result: str, permit_issued: bool, acked: int, wait: WaitFor | None) -> tuple[str, bytes]:
-    """The result of a decision that is on the primary but that too few replicas acknowledged (with its
-    `written` and `permit_issued`, so the gate still counts what the primary holds)."""
+def unacknowledged(result: str, permit_issued: bool, acked: int | ReplyError,
+                   wait: WaitFor | None) -> tuple[str, bytes]:
+    """The result of a decision that is on the Redis server but that too few replicas acknowledged, or whose
+    wait Redis refused (with its `written` and `permit_issued`, so the gate still counts what was written)."""
     wanted, timeout_ms = (wait.replicas, wait.timeout_ms) if wait else (1, 0)
+    held = "written" if result == "written" else "stored"
+    if isinstance(acked, ReplyError):
+        why = (f"the decision is {held} on the issuer's Redis, but Redis refused to wait for its replicas "
+               f"({str(acked)[:160]}), so no replica is known to have it")
+    else:
+        why = (f"the decision is {held} on the Redis primary, but {acked} of the {wanted} replica(s) asked for "
+               f"acknowledged it within {timeout_ms} ms, so a failover could lose it")
     return "replica_unacknowledged", encode({
         **error_envelope("replica_unacknowledged", (
-            f"outcome unknown: the decision is {'written' if result == 'written' else 'stored'} on the Redis "
-            f"primary, but {acked} of the {wanted} replica(s) asked for acknowledged it within "
-            f"{timeout_ms} ms, so a failover could lose it; resubmit the same plan_id: "
+            f"outcome unknown: {why}; resubmit the same plan_id: "
             f"its decision is answered recorded once a replica has it")),
         "written": result == "written", "permit_issued": permit_issued})
 

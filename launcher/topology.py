@@ -263,6 +263,10 @@ class GateSettings:
         return kwargs
 
 
+# How late Redis may end a timed-out WAIT: at its next cron tick, 1000 / hz ms (hz 10, Redis's default: 100 ms).
+WAIT_LATE_MS = 100
+
+
 @dataclass(frozen=True, kw_only=True)
 class PermitIssuerSettings:
     permit_ttl_s: int = setting(60, doc="TTL of quantum:permit:p26:{plan_id}.", ge=1, le=60)
@@ -271,7 +275,7 @@ class PermitIssuerSettings:
     decision_ttl_s: int = setting(86400, doc="How long a plan_id's decision that carries a permit is kept for idempotent resubmission.", ge=60, le=30 * 86400)
     hold_decision_ttl_s: int = setting(600, doc="How long a HOLD decision (no permit) is kept for idempotent resubmission: the client's retry window. A HOLD resubmitted later is decided afresh, and can then get a permit (docs/proposal-api.md).", ge=60, le=30 * 86400)
     wait_replicas: int | None = setting(None, doc="After each write (and each replay), WAIT until this many replicas acknowledged it; fewer within wait_timeout_ms: HOLD replica_unacknowledged, outcome unknown (docs/high-availability.md: Durability of decisions). Default: 1 when the topology runs Redis replicas, else 0 (no WAIT sent). Give it for an external Redis whose replicas the topology does not run.", ge=0, le=16)
-    wait_timeout_ms: int = setting(100, doc="How long WAIT may block for the replicas' acknowledgement; at most half of every gate's permit_timeout_ms. Redis ends it at its next cron tick (hz 10: up to 100 ms late). With WAIT on, the issuer's Redis socket timeout is redis.timeout_ms + this.", ge=1, le=30000)
+    wait_timeout_ms: int = setting(100, doc="How long WAIT may block for the replicas' acknowledgement. Redis ends it at its next cron tick (hz 10, its default: up to 100 ms late), so this + 100 ms must be at most half of every gate's permit_timeout_ms. With WAIT on, the issuer's Redis socket timeout is redis.timeout_ms + this + 100 ms.", ge=1, le=30000)
 
     def replicas_to_wait(self, redis: RedisConfig) -> int:
         """How many replicas must acknowledge a decision before it is reported recorded (0: no WAIT)."""
@@ -852,10 +856,12 @@ def _check_wait(v: Validator, topo: Topology, s: PermitIssuerSettings, base: Pat
         v.problem(base + ("wait_replicas",), f"{replicas} replica(s) asked for, but the managed Redis runs {expected}: "
                                              f"every decision would be HOLD replica_unacknowledged")
     for name, spec in topo.actors.items():
-        if isinstance(spec.settings, GateSettings) and 2 * s.wait_timeout_ms > spec.settings.permit_timeout_ms:
-            v.problem(base + ("wait_timeout_ms",), f"over half of actors.{name}'s permit_timeout_ms "
-                                                   f"({spec.settings.permit_timeout_ms} ms): that gate would give "
-                                                   f"up before WAIT returns")
+        if (isinstance(spec.settings, GateSettings)
+                and 2 * (s.wait_timeout_ms + WAIT_LATE_MS) > spec.settings.permit_timeout_ms):
+            v.problem(base + ("wait_timeout_ms",), f"{s.wait_timeout_ms} ms, plus the {WAIT_LATE_MS} ms by which Redis "
+                                                   f"may end a timed-out WAIT late, is over half of actors.{name}'s "
+                                                   f"permit_timeout_ms ({spec.settings.permit_timeout_ms} ms): that "
+                                                   f"gate would give up before WAIT returns")
 
 
 # --------------------------------------------------------------------------- entry points

@@ -286,10 +286,12 @@ def test_wait_replicas_on_a_managed_redis_without_replicas_is_refused(tmp_path):
 
 def test_an_external_redis_may_be_waited_on_and_the_wait_must_fit_in_the_gates_permit_timeout(tmp_path):
     data = retarget(demo_topology_data(), "redis://127.0.0.1:6400/0")
-    assert problems_of(tmp_path, issuer_settings(data, wait_replicas=1, wait_timeout_ms=250)) == []
+    # The gate's permit_timeout_ms (500) must hold the script's deadline (half of it), then the WAIT, ended up to
+    # a cron tick (100 ms at Redis's default hz 10) late: 150 ms fits, 151 does not.
+    assert problems_of(tmp_path, issuer_settings(data, wait_replicas=1, wait_timeout_ms=150)) == []
     topo = load_topology(tmp_path / "topology.yaml")
     assert topo.actors["permit_issuer"].settings.replicas_to_wait(topo.redis) == 1
-    problems = problems_of(tmp_path, issuer_settings(data, wait_replicas=1, wait_timeout_ms=251))
+    problems = problems_of(tmp_path, issuer_settings(data, wait_replicas=1, wait_timeout_ms=151))
     assert len(problems) == 1 and "wait_timeout_ms" in problems[0] and "actors.gate" in problems[0], problems
     # Off (0 replicas), the timeout is not checked against the gates.
     assert problems_of(tmp_path, issuer_settings(data, wait_replicas=0, wait_timeout_ms=1000)) == []

@@ -26,6 +26,7 @@ MONITOR_LIVE = "tests/test_monitor_live.py"
 DURABILITY = "tests/test_ha_durability.py"
 HA_HOST_FAULTS = ("tests/test_ha_host_faults.py::"
                   "test_gate_host_crashes_and_partitions_under_load_lose_no_decision_and_decide_no_plan_id_twice")
+DURABILITY_FAULTS = "tests/test_ha_durability_faults.py"
 
 MUTATIONS: list[Mutation] = [
     Mutation(
@@ -393,9 +394,53 @@ MUTATIONS: list[Mutation] = [
         "wait_socket_timeout_too_short",
         "the issuer's Redis socket outlasts WAIT, so a timed-out WAIT is replica_unacknowledged, not a resent pipeline (issue 12)",
         "actors/permit_issuer.py",
-        "            self.redis.timeout_s += self._wait.timeout_ms / 1000.0\n",
-        "            pass\n",
+        "            self.redis.timeout_s += (self._wait.timeout_ms + WAIT_LATE_MS) / 1000.0",
+        "            pass",
         (DURABILITY + "::test_with_the_replica_stopped_the_decision_is_a_fault_hold_and_after_resuming_the_same_plan_id_is_replayed",)),
+    Mutation(
+        "wait_socket_timeout_ignores_the_cron_tick",
+        "the issuer's Redis socket outlasts a WAIT that Redis ends a cron tick late, even with a short redis.timeout_ms "
+        "(issue 12 attack-wait finding 1)",
+        "actors/permit_issuer.py",
+        "            self.redis.timeout_s += (self._wait.timeout_ms + WAIT_LATE_MS) / 1000.0",
+        "            self.redis.timeout_s += self._wait.timeout_ms / 1000.0",
+        (DURABILITY_FAULTS + "::test_a_short_redis_timeout_still_lets_a_timed_out_wait_answer_replica_unacknowledged",)),
+    Mutation(
+        "noscript_round_waits_again_after_a_timed_out_wait",
+        "after NOSCRIPT, a batch whose first WAIT fell short is not waited for a second time (issue 12 attack-wait finding 3)",
+        "actors/permit_issuer.py",
+        "        again_tail = tail if isinstance(acked, int) and acked >= wait.replicas else []\n",
+        "        again_tail = tail\n",
+        (DURABILITY_FAULTS + "::test_with_the_script_cache_empty_and_the_replica_stopped_the_batch_waits_once_not_twice",)),
+    Mutation(
+        "noscript_round_not_waited_for",
+        "after NOSCRIPT, the decisions the EVAL round wrote are waited for when the replica acknowledges (issue 12)",
+        "actors/permit_issuer.py",
+        "        again_tail = tail if isinstance(acked, int) and acked >= wait.replicas else []\n",
+        "        again_tail = []\n",
+        (DURABILITY_FAULTS + "::test_with_the_script_cache_empty_and_the_replica_stopped_the_batch_waits_once_not_twice",)),
+    Mutation(
+        "refused_wait_blamed_on_a_slow_replica",
+        "a WAIT Redis refused (issuer on a replica) is named in the HOLD's detail (issue 12 attack-wait finding 4)",
+        "actors/permit_issuer.py",
+        "    if isinstance(acked, ReplyError):  # e.g. WAIT sent to a replica",
+        "    if False:  # e.g. WAIT sent to a replica",
+        (DURABILITY_FAULTS + "::test_an_issuer_pointed_at_a_replica_says_wait_was_refused_rather_than_blame_a_slow_replica",)),
+    Mutation(
+        "resent_pipeline_reported_as_replay",
+        "a pipeline RespClient re-sent after its socket gave up inside WAIT finds its own write: written, once "
+        "(issue 12 attack-wait)",
+        "actors/permit_issuer.py",
+        "  if previous == ARGV[1] then return {'written', ''} end\n",
+        "",
+        (DURABILITY_FAULTS + "::test_a_pipeline_resent_after_its_socket_gave_up_in_wait_writes_once_and_reports_its_own_write",)),
+    Mutation(
+        "refused_publish_ignored",
+        "a refused PUBLISH (the WAIT may not cover a replay) makes the decision unacknowledged (issue 12 attack-wait finding 5)",
+        "actors/permit_issuer.py",
+        "    if isinstance(marked, ReplyError):  # e.g. NOPERM",
+        "    if False:  # e.g. NOPERM",
+        (DURABILITY_FAULTS + "::test_a_refused_publish_is_not_taken_as_an_acknowledgement",)),
     Mutation(
         "wait_always_on",
         "without replicas no WAIT is sent and decisions are unchanged (issue 12, durability)",
@@ -408,8 +453,16 @@ MUTATIONS: list[Mutation] = [
         "wait_timeout_not_checked_against_the_gates",
         "WAIT's timeout must fit in every gate's permit_timeout_ms (issue 12, durability)",
         "launcher/topology.py",
-        "        if isinstance(spec.settings, GateSettings) and 2 * s.wait_timeout_ms > spec.settings.permit_timeout_ms:\n",
-        "        if False:\n",
+        "                and 2 * (s.wait_timeout_ms + WAIT_LATE_MS) > spec.settings.permit_timeout_ms):\n",
+        "                and False):\n",
+        (DURABILITY + "::test_an_external_redis_may_be_waited_on_and_the_wait_must_fit_in_the_gates_permit_timeout",)),
+    Mutation(
+        "wait_timeout_check_ignores_the_cron_tick",
+        "wait_timeout_ms plus the cron tick by which WAIT ends late must fit in half of every gate's permit_timeout_ms "
+        "(issue 12 attack-wait finding 2)",
+        "launcher/topology.py",
+        "                and 2 * (s.wait_timeout_ms + WAIT_LATE_MS) > spec.settings.permit_timeout_ms):\n",
+        "                and 2 * s.wait_timeout_ms > spec.settings.permit_timeout_ms):\n",
         (DURABILITY + "::test_an_external_redis_may_be_waited_on_and_the_wait_must_fit_in_the_gates_permit_timeout",)),
     Mutation(
         "a_stalled_monitor_fails_the_trading_status",
