@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+
+import pytest
 
 from helpers import DEADLINE_SCALE
 from launcher.multihost_harness import PASSWORD, SYSTEM_HOSTS, side_by_side_data, write_topology
@@ -18,6 +22,15 @@ UP_TIMEOUT_S = 60 * DEADLINE_SCALE
 def clustergate(env: dict, *argv: str, timeout: float = UP_TIMEOUT_S + 60) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "launcher", *argv], capture_output=True, text=True, env=env,
                           timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def tmp_path(tmp_path_factory):
+    """A short directory: each host's supervisord socket (base/hosts/HOST/run/...) must fit in AF_UNIX's
+    108 bytes, which pytest's per-worker temp paths (popen-gwN/test_three_hosts_of_one_topolo0/...) exceed."""
+    short = Path(tempfile.mkdtemp(prefix="cg-"))
+    yield short
+    shutil.rmtree(short, ignore_errors=True)
 
 
 def test_three_hosts_of_one_topology_run_side_by_side_each_under_its_own_supervisord_and_home(tmp_path: Path):
