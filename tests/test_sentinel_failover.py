@@ -1,0 +1,155 @@
+"""Redis under Sentinel with real parts: a primary, a replica and three sentinels (real redis-server in
+replica and sentinel modes), the gate's own RESP client and redis-py (launcher.redis_conn) following a
+failover by themselves, and the whole demo topology under real supervisord with a managed Sentinel
+setup: the primary SIGKILLed, decisions resume and the cluster side keeps writing with no actor restarted."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+
+from actors.resp import RedisUnavailable, RespClient
+from helpers import wait_for
+from launcher import keys
+from launcher.client import GateClient, GateUnavailable
+from launcher.redis_conn import connect
+from launcher.sentinel import NoPrimary, discover_primary
+from sentinel_helpers import (MASTER, SentinelLiveSystem, SentinelSet, kill_pid, now_ms, pid_of_server, role_of,
+                              stream_last_ms, synced_replicas)
+
+
+@pytest.fixture
+def sentinels(tmp_path: Path):
+    group = SentinelSet(tmp_path / "sentinel").start()
+    try:
+        yield group
+    finally:
+        group.stop()
+
+
+def resp_set(client: RespClient, key: str, value: str) -> bool:
+    try:
+        return client.call("SET", key, value) == "OK"
+    except RedisUnavailable:
+        return False
+
+
+def py_set(client: redis.Redis, key: str, value: str) -> bool:
+    try:
+        return bool(client.set(key, value))
+    except redis.RedisError:
+        return False
+
+
+def test_both_clients_find_the_primary_through_sentinel(sentinels: SentinelSet) -> None:
+    cfg = sentinels.config()
+    resp = RespClient.from_config(cfg)
+    py = connect(cfg)
+    assert resp.call("SET", "k", "resp") == "OK"
+    assert py.set("k2", "py")
+    assert (resp.host, resp.port) == ("127.0.0.1", sentinels.server_ports[0])
+    assert redis.Redis(port=sentinels.server_ports[0], decode_responses=True).mget("k", "k2") == ["resp", "py"]
+
+
+def test_after_the_primary_is_killed_each_client_moves_to_the_new_primary_by_itself(sentinels: SentinelSet) -> None:
+    cfg = sentinels.config()
+    resp, py = RespClient.from_config(cfg), connect(cfg)
+    assert resp_set(resp, "before", "1") and py_set(py, "before", "2")
+    old, new = sentinels.server_ports
+    sentinels.kill("server-0")
+    # While no primary answers, every call fails fast (the gate fails closed); then the same client
+    # objects write to the promoted replica.
+    wait_for(lambda: resp_set(resp, "after", "resp"), 30, "the RESP client to write to the new primary")
+    wait_for(lambda: py_set(py, "after2", "py"), 30, "redis-py to write to the new primary")
+    assert resp.port == new and role_of(new) == "master"
+    assert redis.Redis(port=new, decode_responses=True).mget("after", "after2") == ["resp", "py"]
+
+
+def test_a_demoted_primary_answers_readonly_and_the_clients_ask_sentinel_again(sentinels: SentinelSet) -> None:
+    """SENTINEL FAILOVER demotes the live primary: a client still connected to it gets READONLY, which
+    must send it back to Sentinel rather than fail every write from then on."""
+    cfg = sentinels.config()
+    resp, py = RespClient.from_config(cfg), connect(cfg)
+    assert resp_set(resp, "x", "1") and py_set(py, "y", "1")
+    old, new = sentinels.server_ports
+    assert sentinels.sentinel(0).execute_command("SENTINEL", "FAILOVER", MASTER)
+    wait_for(lambda: role_of(old) == "slave" and role_of(new) == "master", 30, "the failover")
+    wait_for(lambda: resp_set(resp, "x", "2"), 30, "the RESP client to write again")
+    wait_for(lambda: py_set(py, "y", "2"), 30, "redis-py to write again")
+    assert resp.port == new
+    assert redis.Redis(port=new, decode_responses=True).mget("x", "y") == ["2", "2"]
+
+
+def test_with_no_sentinel_answering_a_call_fails_with_redis_unavailable(sentinels: SentinelSet) -> None:
+    cfg = sentinels.config(timeout_ms=100)
+    for i in range(3):
+        sentinels.kill(f"sentinel-{i}")
+    with pytest.raises(RedisUnavailable, match="no primary"):
+        RespClient.from_config(cfg).call("PING")
+    with pytest.raises(redis.ConnectionError, match="no primary"):
+        connect(cfg).ping()
+
+
+def test_a_named_primary_whose_role_is_replica_is_not_used(sentinels: SentinelSet) -> None:
+    """Redis's client guidelines: check the sentinel's answer with ROLE. A sentinel made to monitor the
+    replica under another name names it as that name's primary; discovery must refuse it."""
+    replica = sentinels.server_ports[1]
+    sentinel = sentinels.sentinel(2)
+    assert sentinel.execute_command("SENTINEL", "MONITOR", "wrong", "127.0.0.1", replica, 2)
+    try:
+        assert sentinel.execute_command("SENTINEL", "get-master-addr-by-name", "wrong")[1] == str(replica)
+        with pytest.raises(NoPrimary, match="whose ROLE is slave"):
+            discover_primary([("127.0.0.1", sentinels.sentinel_ports[2])], "wrong", timeout_s=1.0)
+    finally:
+        sentinel.execute_command("SENTINEL", "REMOVE", "wrong")
+
+
+# --------------------------------------------------------------------------- the whole system
+
+
+def decide(client: GateClient) -> dict | None:
+    try:
+        reply = client.propose("ETHUSDT", "PARTIAL_50", plan_id=f"sent-{uuid.uuid4().hex}")
+    except GateUnavailable:
+        return None
+    return reply.get("decision")
+
+
+def test_managed_sentinel_topology_fails_over_and_every_actor_follows(tmp_path: Path) -> None:
+    system = SentinelLiveSystem(tmp_path)
+    try:
+        system.up()
+        wait_for(system.every_actor_ready, 60, "every actor ready")
+        client = GateClient(system.gate_endpoint, timeout_ms=3000, retries=0)
+        wait_for(lambda: (decide(client) or {}).get("recorded"), 30, "a recorded decision")
+        old = system.primary()
+        assert old == system.server_ports[0]
+        wait_for(lambda: synced_replicas(old) == 1, 30, "the replica in sync")
+        wait_for(system.sentinels_settled, 30, "the sentinels to know each other and the replica")
+        pids = system.actor_pids()
+        killed_at = now_ms()
+        kill_pid(pid_of_server(old))
+
+        # Decisions resume by themselves on the promoted replica.
+        new = wait_for(lambda: (p := system.primary()) not in (None, old) and p, 60, "a new primary")
+        wait_for(lambda: (decide(client) or {}).get("recorded"), 60, "a recorded decision after the failover")
+        r = redis.Redis(port=new, decode_responses=True, socket_timeout=5)
+        assert stream_last_ms(r, keys.GATE_STREAM) > killed_at
+        # The cluster side (redis-py through launcher.redis_conn) keeps writing too.
+        wait_for(lambda: stream_last_ms(r, keys.CLUSTER_STATE_STREAM) > killed_at, 60,
+                 "the state writer to write to the new primary")
+        # supervisord restarted the killed server: it came back as the new primary's replica, not as a
+        # second primary (launcher/redis_node.py waited for the failover).
+        wait_for(lambda: role_of(old) == "slave", 60, "the old primary back as a replica")
+        wait_for(lambda: synced_replicas(new) == 1, 60, "it to sync from the new primary")
+        assert [p for p in system.server_ports if role_of(p) == "master"] == [new]
+        assert "waiting up to" in (system.home / "run" / "logs" / f"{system.server_program(old)}.log").read_text()
+        # No actor was restarted.
+        assert system.actor_pids() == pids
+        client.close()
+    finally:
+        system.down()
