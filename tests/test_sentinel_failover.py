@@ -69,15 +69,39 @@ def test_after_the_primary_is_killed_each_client_moves_to_the_new_primary_by_its
     assert redis.Redis(port=new, decode_responses=True).mget("after", "after2") == ["resp", "py"]
 
 
-def test_a_demoted_primary_answers_readonly_and_the_clients_ask_sentinel_again(sentinels: SentinelSet) -> None:
-    """SENTINEL FAILOVER demotes the live primary: a client still connected to it gets READONLY, which
-    must send it back to Sentinel rather than fail every write from then on."""
+def test_after_a_graceful_failover_each_client_moves_to_the_new_primary(sentinels: SentinelSet) -> None:
+    """SENTINEL FAILOVER demotes the live primary (and Sentinel closes its clients' connections)."""
     cfg = sentinels.config()
     resp, py = RespClient.from_config(cfg), connect(cfg)
     assert resp_set(resp, "x", "1") and py_set(py, "y", "1")
     old, new = sentinels.server_ports
     assert sentinels.sentinel(0).execute_command("SENTINEL", "FAILOVER", MASTER)
     wait_for(lambda: role_of(old) == "slave" and role_of(new) == "master", 30, "the failover")
+    wait_for(lambda: resp_set(resp, "x", "2"), 30, "the RESP client to write again")
+    wait_for(lambda: py_set(py, "y", "2"), 30, "redis-py to write again")
+    assert resp.port == new
+    assert redis.Redis(port=new, decode_responses=True).mget("x", "y") == ["2", "2"]
+
+
+def test_a_demoted_primary_answers_readonly_and_the_clients_ask_sentinel_again(sentinels: SentinelSet) -> None:
+    """A primary demoted while a client stays connected (REPLICAOF by hand keeps its clients; so does a
+    partitioned old primary that Sentinel reconfigures late) refuses writes with READONLY: that reply
+    must send the client back to Sentinel, not fail every write from then on."""
+    cfg = sentinels.config()
+    resp, py = RespClient.from_config(cfg), connect(cfg)
+    assert resp_set(resp, "x", "1") and py_set(py, "y", "1")
+    old, new = sentinels.server_ports
+    # Swap the roles by hand; the old primary keeps its client connections.
+    redis.Redis(port=new).execute_command("REPLICAOF", "NO", "ONE")
+    redis.Redis(port=old).execute_command("REPLICAOF", "127.0.0.1", str(new))
+    for i in range(3):  # and point every sentinel at the new primary at once
+        sentinel = sentinels.sentinel(i)
+        sentinel.execute_command("SENTINEL", "REMOVE", MASTER)
+        sentinel.execute_command("SENTINEL", "MONITOR", MASTER, "127.0.0.1", str(new), 2)
+    with pytest.raises(RedisUnavailable, match="READONLY"):
+        resp.call("SET", "x", "2")
+    with pytest.raises(redis.ConnectionError, match="replica now"):
+        py.set("y", "2")
     wait_for(lambda: resp_set(resp, "x", "2"), 30, "the RESP client to write again")
     wait_for(lambda: py_set(py, "y", "2"), 30, "redis-py to write again")
     assert resp.port == new

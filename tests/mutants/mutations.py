@@ -287,4 +287,32 @@ MUTATIONS: list[Mutation] = [
         "pipe.watch(keys.CLUSTERS, keys.CLUSTER_STATE, keys.STATE_WRITER_FENCE)",
         "pipe.watch(keys.CLUSTERS, keys.CLUSTER_STATE)",
         ("tests/test_ha_standby.py::test_a_newer_token_taken_between_the_fence_check_and_exec_aborts_the_old_writers_transaction",)),
+    Mutation(
+        "resp_client_ignores_readonly",
+        "the gate's RESP client asks Sentinel again when a write is refused with READONLY (issue 12)",
+        "actors/resp.py",
+        "                if isinstance(reply, ReplyError) and is_readonly(reply):\n",
+        "                if False:\n",
+        ("tests/test_sentinel_failover.py::test_a_demoted_primary_answers_readonly_and_the_clients_ask_sentinel_again",)),
+    Mutation(
+        "redis_py_ignores_readonly",
+        "redis-py (launcher.redis_conn) drops a connection refused with READONLY and asks Sentinel again (issue 12)",
+        "launcher/redis_conn.py",
+        "        except ReadOnlyError as exc:\n",
+        "        except ZeroDivisionError as exc:\n",
+        ("tests/test_sentinel_failover.py::test_a_demoted_primary_answers_readonly_and_the_clients_ask_sentinel_again",)),
+    Mutation(
+        "sentinel_answer_not_checked_with_role",
+        "discovery checks the sentinel's answer with ROLE, as Redis's client guidelines advise (issue 12)",
+        "launcher/sentinel.py",
+        'if isinstance(role, _Refused) or not role or role[0] != "master":',
+        "if isinstance(role, _Refused) or not role:",
+        ("tests/test_sentinel_failover.py::test_a_named_primary_whose_role_is_replica_is_not_used",)),
+    Mutation(
+        "restarted_primary_does_not_wait_for_the_failover",
+        "a killed primary restarted by supervisord rejoins as the new primary's replica (issue 12)",
+        "launcher/redis_node.py",
+        "    if said and said == (me, True):\n",
+        "    if False:\n",
+        ("tests/test_sentinel_failover.py::test_managed_sentinel_topology_fails_over_and_every_actor_follows",)),
 ]
