@@ -8,12 +8,14 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import redis
 
 from helpers import free_port, retarget, demo_topology_data, wait_for, write_topology
+from launcher.client import GateClient, GateUnavailable
 from launcher.redis_binary import find_redis_server
 from launcher.sentinel import render_sentinel_conf, render_server_conf
 from launcher.supervise import Home, Supervisor, redis_quote
@@ -196,3 +198,17 @@ def stream_last_ms(r: redis.Redis, key: str) -> int:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def recorded_decision_after(client: GateClient, deadline_s: float, interval_s: float = 0.02) -> float | None:
+    """Seconds until a fresh proposal is decided and recorded, polling every interval_s; None past the deadline."""
+    start = time.monotonic()
+    while time.monotonic() - start < deadline_s:
+        try:
+            reply = client.propose("BTCUSDT", "PARTIAL_25", plan_id=f"probe-{uuid.uuid4().hex}")
+            if (reply.get("decision") or {}).get("recorded"):
+                return time.monotonic() - start
+        except GateUnavailable:
+            pass
+        time.sleep(interval_s)
+    return None

@@ -15,36 +15,21 @@ from __future__ import annotations
 
 import statistics
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 from helpers import wait_for
 from launcher import keys
-from launcher.client import GateClient, GateUnavailable
+from launcher.client import GateClient
 from reliability import ProposalLoad, stored_decision, stream_records_by_plan
-from sentinel_helpers import SentinelLiveSystem, kill_pid, pid_of_server, synced_replicas
+from sentinel_helpers import SentinelLiveSystem, kill_pid, pid_of_server, recorded_decision_after, synced_replicas
 
 KILLS = 5
 LOAD_THREADS = 4
 RATE_PER_THREAD = 50.0  # 200 proposals/s in total
 MAX_LOAD_S = 240.0  # the load stops by then whatever happens
 SAME = ("symbol", "action_proposed", "final_action", "gate_reason", "permit", "permit_key", "kill_score")
-
-
-def recorded_decision_after(client: GateClient, deadline_s: float) -> float | None:
-    """Seconds until a fresh proposal is decided and recorded, polling every 20 ms; None past the deadline."""
-    start = time.monotonic()
-    while time.monotonic() - start < deadline_s:
-        try:
-            reply = client.propose("BTCUSDT", "PARTIAL_25", plan_id=f"probe-{uuid.uuid4().hex}")
-            if (reply.get("decision") or {}).get("recorded"):
-                return time.monotonic() - start
-        except GateUnavailable:
-            pass
-        time.sleep(0.02)
-    return None
 
 
 def test_the_primary_killed_five_times_under_load_loses_no_recorded_decision(tmp_path: Path) -> None:
