@@ -5,8 +5,9 @@ supervisord restarts a killed redis-server at once. Started from its config alon
 would come back as a second primary, taking writes that are lost when Sentinel demotes it. So before
 every start this shim asks the sentinels (`SENTINEL get-master-addr-by-name`):
 
-- no sentinel answers (the first `up`: they start beside it): the topology's roles, the first server
-  primary, the others its replicas;
+- no sentinel answers within down-after + failover-timeout (they start beside it, or on other hosts):
+  the topology's roles, the first server primary, the others its replicas. After a failover the
+  sentinels' files name the current primary, so a `down` then `up` keeps it (the sentinels answer);
 - they name another server: start as its replica (`--replicaof ADDR PORT`);
 - they name this server and have heard from it (SENTINEL master's info-refresh is not 0): it was the
   running primary and was restarted before Sentinel replaced it. Wait (at most down-after +
@@ -65,7 +66,13 @@ def main(argv: list[str]) -> None:
     sentinels = [(parse_place(s).where, parse_place(s).port) for s in args.sentinel]
     password = os.environ.get(args.password_env) or None
     timeout_s = args.timeout_ms / 1000.0
+    # The sentinels start beside this server (or on other hosts): give them the same time as a failover
+    # to answer before falling back to the topology's roles, which are only right on the first `up`.
+    deadline = time.monotonic() + args.wait_ms / 1000.0
     said = sentinel_answer(sentinels, args.master, timeout_s=timeout_s, password=password)
+    while said is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+        said = sentinel_answer(sentinels, args.master, timeout_s=timeout_s, password=password)
     answer = said[0] if said else None
     if said and said == (me, True):
         # A sentinel knew this server as the running primary: this is a restart (killed, crashed). Let

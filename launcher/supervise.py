@@ -231,9 +231,32 @@ def render_redis_files(topo: Topology, home: Home) -> dict[Path, str]:
             digest = hashlib.sha256(seed.encode()).hexdigest()
             current = seed_file.read_text().strip() if seed_file.exists() else None
             if current != digest or not prog.conf(home).exists():
+                # Settings changed: seed again, but with the primary this sentinel last knew (its file's
+                # monitor line, which Sentinel rewrites at each failover), never back to the first server,
+                # whose data may be older.
+                known = _monitored_primary(prog.conf(home), redis.sentinel.master)
+                if known in redis.server_addresses():
+                    seed = seed.replace(_monitor_line(redis.sentinel.master, redis.server_addresses()[0]),
+                                        _monitor_line(redis.sentinel.master, known), 1)
                 files[prog.conf(home)] = seed
                 files[seed_file] = digest + "\n"
     return files
+
+
+def _monitor_line(master: str, primary: tuple[str, int]) -> str:
+    return f"sentinel monitor {master} {primary[0]} {primary[1]} "
+
+
+def _monitored_primary(conf: Path, master: str) -> tuple[str, int] | None:
+    """The primary a sentinel's config file monitors `master` at, or None."""
+    try:
+        for line in conf.read_text().splitlines():
+            parts = line.split()
+            if parts[:3] == ["sentinel", "monitor", master] and len(parts) >= 5 and parts[4].isdigit():
+                return parts[3], int(parts[4])
+    except OSError:
+        return None
+    return None
 
 
 def render_programs(topo: Topology, home: Home, python: str = sys.executable, redis_binary: str | None = None) -> str:

@@ -202,7 +202,12 @@ def test_managed_sentinel_programs_and_files(tmp_path: Path) -> None:
     again = render_redis_files(topo, home)
     assert conf not in again and home.redis_dir / "redis-server-1" / "redis.conf" in again
     changed = load(tmp_path, {"managed": True, "port": 7100, "sentinel": {"master": "desk", "down_after_ms": 2000}})
-    assert conf in render_redis_files(changed, home)
+    assert "sentinel monitor desk 127.0.0.1 7100 2" in render_redis_files(changed, home)[conf]
+    # After a failover Sentinel rewrote its file to monitor the promoted server: a new seed keeps that
+    # primary rather than going back to the first server (whose data may be older).
+    conf.write_text(conf.read_text().replace("sentinel monitor desk 127.0.0.1 7100 2", "sentinel monitor desk 127.0.0.1 7101 2"))
+    reseeded = render_redis_files(changed, home)[conf]
+    assert "sentinel monitor desk 127.0.0.1 7101 2" in reseeded and "down-after-milliseconds desk 2000" in reseeded
 
 
 def test_each_host_runs_only_the_servers_and_sentinels_placed_on_it(tmp_path: Path) -> None:

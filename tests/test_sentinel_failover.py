@@ -174,6 +174,19 @@ def test_managed_sentinel_topology_fails_over_and_every_actor_follows(tmp_path: 
         assert "waiting up to" in (system.home / "run" / "logs" / f"{system.server_program(old)}.log").read_text()
         # No actor was restarted.
         assert system.actor_pids() == pids
+
+        # `down` then `up` keeps the promoted server as the primary (the sentinels' files name it; the
+        # start shim asks them), so nothing written since the failover is rolled back.
+        r.set("written-after-the-failover", "1")
+        wait_for(lambda: redis.Redis(port=old, decode_responses=True).get("written-after-the-failover") == "1", 30,
+                 "the write to reach the replica")
+        client.close()
+        system.down()
+        system.up()
+        assert system.primary() == new
+        assert redis.Redis(port=new, decode_responses=True).get("written-after-the-failover") == "1"
+        client = GateClient(system.gate_endpoint, timeout_ms=3000, retries=0)
+        wait_for(lambda: (decide(client) or {}).get("recorded"), 60, "a recorded decision after down and up")
         client.close()
     finally:
         system.down()
