@@ -778,6 +778,26 @@ def redis_ready(topo: Topology, name: str = REDIS_PROGRAM) -> bool:
         return False
 
 
+def _redis_role(topo: Topology, prog: RedisProgram) -> str | None:
+    """A managed server's ROLE (master / slave), or for a sentinel the primary it names; None when silent."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+    try:
+        client = redis.Redis(host=prog.address, port=prog.port, password=topo.redis.password, socket_timeout=0.5,
+                             socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0), health_check_interval=0,
+                             decode_responses=True)
+        try:
+            if prog.kind == "sentinel" and topo.redis.sentinel is not None:
+                named = client.execute_command("SENTINEL", "get-master-addr-by-name", topo.redis.sentinel.master)
+                return f"names {_place(named[0], int(named[1]))}" if named else None
+            return str(client.execute_command("ROLE")[0])
+        finally:
+            client.close()
+    except redis.RedisError:
+        return None
+
+
 def _log_end(path: Path, max_bytes: int = 65536) -> list[str] | None:
     """The lines in the last max_bytes of a log, or None when it cannot be read."""
     try:
@@ -1170,10 +1190,13 @@ def collect_status(home: Home) -> dict[str, Any]:
             row["kind"] = spec.kind
             row["metrics_url"] = f"http://{spec.host}:{spec.metrics_port}/metrics"
             row["ready"] = actor_ready(topo, name)
-        elif topo and name == REDIS_PROGRAM:
-            row["kind"] = "redis"
+        elif topo and name in redis_program_names(topo):
+            prog = next(p for p in redis_programs(topo) if p.name == name)
+            row["kind"] = "redis" if name == REDIS_PROGRAM else f"redis-{prog.kind}"
             row["metrics_url"] = None
-            row["ready"] = redis_ready(topo)
+            row["ready"] = redis_ready(topo, name)
+            if name != REDIS_PROGRAM:
+                row["role"] = _redis_role(topo, prog)
         elif name == "prometheus":  # `clustergate monitor up` (launcher/monitor.py)
             from launcher.monitor import monitor_ready
             row["kind"] = "prometheus"
@@ -1203,10 +1226,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         print(f"supervisord: {status['supervisord']}   topology: {status['topology'] or '-'}")
         if status["programs"]:
-            print(f"{'PROGRAM':<16}{'STATE':<10}{'READY':<7}{'PID':<9}{'METRICS'}")
+            width = max([16] + [len(row["name"]) + 1 for row in status["programs"]])
+            print(f"{'PROGRAM':<{width}}{'STATE':<10}{'READY':<7}{'PID':<9}{'METRICS'}")
             for row in status["programs"]:
                 ready = {True: "yes", False: "no", None: "?"}[row.get("ready")]
-                print(f"{row['name']:<16}{row['state']:<10}{ready:<7}{str(row['pid'] or '-'):<9}{row.get('metrics_url') or '-'}")
+                where = row.get("metrics_url") or (f"(role: {row['role']})" if row.get("role") else "-")
+                print(f"{row['name']:<{width}}{row['state']:<10}{ready:<7}{str(row['pid'] or '-'):<9}{where}")
         if topo is not None:
             print()
             print(render_overview(topo, status["overview"]))

@@ -315,4 +315,12 @@ MUTATIONS: list[Mutation] = [
         "    if said and said == (me, True):\n",
         "    if False:\n",
         ("tests/test_sentinel_failover.py::test_managed_sentinel_topology_fails_over_and_every_actor_follows",)),
+    Mutation(
+        "node_start_does_not_wait_for_the_sentinels",
+        "a data server started with the sentinels takes the role they name, so down/up after a failover keeps the promoted primary (issue 12)",
+        "launcher/redis_node.py",
+        "    while said is None and time.monotonic() < deadline:\n",
+        "    while False:\n",
+        ("tests/test_sentinel_failover.py::test_managed_sentinel_topology_fails_over_and_every_actor_follows",)),
 ]
+
