@@ -141,20 +141,27 @@ def discover_primary(sentinels: list[tuple[str, int]], master: str, *, timeout_s
 
 def sentinel_answer(sentinels: list[tuple[str, int]], master: str, *, timeout_s: float,
                     password: str | None = None) -> tuple[tuple[str, int], bool] | None:
-    """What the first sentinel that answers says of the primary (unchecked): (its address, whether this
-    sentinel has ever heard from it, i.e. had its INFO), or None when no sentinel answers."""
+    """What the sentinels say of the primary (unchecked): (its address, whether the sentinel that said
+    it has ever heard from it, i.e. had its INFO), or None when no sentinel answers. Every sentinel is
+    asked and the answer with the highest config-epoch wins: a sentinel that restarted with its host
+    still names the primary of before the failover it missed (epoch lower), until the others tell it."""
+    best: tuple[int, tuple[str, int], bool] | None = None
     for sentinel in sentinels:
         try:
             answer = _exchange(sentinel, _auth(None, password) + [("SENTINEL", "master", master)], timeout_s)[-1]
         except OSError:
             continue
-        if answer and not isinstance(answer, _Refused):
-            fields = dict(zip(answer[::2], answer[1::2]))
-            try:
-                return (str(fields["ip"]), int(fields["port"])), int(fields.get("info-refresh") or 0) > 0
-            except (KeyError, ValueError):
-                continue
-    return None
+        if not answer or isinstance(answer, _Refused):
+            continue
+        fields = dict(zip(answer[::2], answer[1::2]))
+        try:
+            said = (int(fields.get("config-epoch") or 0), (str(fields["ip"]), int(fields["port"])),
+                    int(fields.get("info-refresh") or 0) > 0)
+        except (KeyError, ValueError):
+            continue
+        if best is None or said[0] > best[0] or (said[0] == best[0] and said[2] and not best[2]):
+            best = said
+    return (best[1], best[2]) if best else None
 
 
 def is_readonly(error: Any) -> bool:
