@@ -109,9 +109,11 @@ def discover_primary(sentinels: list[tuple[str, int]], master: str, *, timeout_s
     """The primary's (address, port), asked of each sentinel in turn and checked with ROLE.
 
     `sentinels` is reordered in place: the one that answered goes first, so the next discovery asks it
-    first. The sentinels take the same password as the data servers (their `requirepass`). Raises
-    NoPrimary, with what each sentinel said, when none named a primary that says it is one."""
+    first. The sentinels take the same password as the data servers (their `requirepass`). A server
+    named by several sentinels is tried once (a dead host costs one connect timeout, not one per
+    sentinel). Raises NoPrimary, with what each sentinel said, when none named a primary that says it is one."""
     said: list[str] = []
+    refused: set[tuple[str, int]] = set()
     for i, sentinel in enumerate(list(sentinels)):
         try:
             replies = _exchange(sentinel, _auth(None, password) + [("SENTINEL", "get-master-addr-by-name", master)],
@@ -124,6 +126,10 @@ def discover_primary(sentinels: list[tuple[str, int]], master: str, *, timeout_s
             said.append(f"{sentinel[0]}:{sentinel[1]}: {answer or 'no such master'}")
             continue
         primary = (str(answer[0]), int(answer[1]))
+        if primary in refused:  # several sentinels name the same dead server: try it once, not once each
+            said.append(f"{sentinel[0]}:{sentinel[1]} named {primary[0]}:{primary[1]} too")
+            continue
+        refused.add(primary)
         try:
             role = _exchange(primary, _auth(username, password) + [("ROLE",)], timeout_s)[-1]
         except OSError as exc:

@@ -352,8 +352,8 @@ def render_redis_conf(topo: Topology, home: Home) -> str:
 
 def _password_conf(topo: Topology, home: Home) -> Path:
     """The config file whose requirepass tells the password the running managed Redis uses."""
-    servers = [p for p in redis_programs(topo) if p.kind == "server"]
-    return servers[0].conf(home) if servers else home.redis_conf
+    progs = sorted(redis_programs(topo), key=lambda p: p.kind != "server")  # a server's file, else a sentinel's
+    return progs[0].conf(home) if progs else home.redis_conf
 
 
 def _requirepass(conf_text: str) -> str | None:

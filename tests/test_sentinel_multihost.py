@@ -17,9 +17,11 @@ from launcher.supervise import Home, home_processes
 
 
 def sentinel_redis() -> dict:
+    # Distinct ports on each host: the namespace hosts share one /tmp, where `up` locks the ports it
+    # is about to bind by number (real hosts each have their own).
     return {"managed": True, "password_env": "CLUSTERGATE_REDIS_PASSWORD", "timeout_ms": 250,
             "sentinel": {"master": "clustergate", "servers": ["store:6390", "exec:6391"],
-                         "sentinels": ["store:26390", "exec:26390", "market:26390"]}}
+                         "sentinels": ["store:26390", "exec:26391", "market:26392"]}}
 
 
 def roles(system: MultiHost, host: str) -> dict[str, str | None]:
@@ -60,6 +62,10 @@ def test_the_store_host_crashed_the_sentinels_promote_the_replica_on_exec_and_st
         result = system.up("store")
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
         wait_for(lambda: roles(system, "store").get("redis-server-1") == "slave", 90, "store's server back as a replica")
+        # ... from its very start (Sentinel would demote a second primary too, after taking writes on it).
+        log = (system.home("store") / "run" / "logs" / "redis-server-1.log").read_text()
+        starts = [line for line in log.splitlines() if line.startswith("redis_node: sentinels answer")]
+        assert len(starts) == 2 and starts[-1].endswith(f"--replicaof {hosts['exec'].address} 6391"), starts
         assert roles(system, "exec").get("redis-server-2") == "master"
         wait_for(lambda: system.decision().get("recorded"), 60, "decisions after store is back")
     finally:

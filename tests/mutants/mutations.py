@@ -322,5 +322,13 @@ MUTATIONS: list[Mutation] = [
         "    while said is None and time.monotonic() < deadline:\n",
         "    while False:\n",
         ("tests/test_sentinel_failover.py::test_managed_sentinel_topology_fails_over_and_every_actor_follows",)),
+    Mutation(
+        "restarted_host_follows_its_own_stale_sentinel",
+        "a server coming back with its host follows the sentinels' newest config-epoch, not its own sentinel's stale file (issue 12)",
+        "launcher/sentinel.py",
+        "        if best is None or said[0] > best[0] or (said[0] == best[0] and said[2] and not best[2]):\n",
+        "        if best is None:\n",
+        ("tests/test_sentinel_multihost.py::test_the_store_host_crashed_the_sentinels_promote_the_replica_on_exec_and_store_rejoins_as_replica",)),
 ]
+
 
