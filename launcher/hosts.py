@@ -64,6 +64,18 @@ def place(v: Validator, topo: Any, actor_hosts: dict[str, Any] | None, data: dic
             v.problem(("hosts",), "is empty: list the hosts (name: {address: ...}), or remove hosts: for one host")
         if topo.redis.host is not None:
             v.problem(("redis", "host"), "names a host, but the topology has no hosts: map")
+        if topo.redis.sentinel is not None and topo.redis.managed:
+            from launcher.sentinel import is_loopback, parse_place
+            for key in ("servers", "sentinels"):
+                for i, text in enumerate(getattr(topo.redis.sentinel, key)):
+                    try:
+                        where = parse_place(text).where
+                    except ValueError:
+                        continue
+                    if not is_loopback(where):
+                        v.problem(("redis", "sentinel", key, i), f"{text}: a topology without hosts: runs them all "
+                                                                 f"here, on 127.0.0.1 (to spread them, add hosts: and "
+                                                                 f"name a host)")
         return topo
     by_address: dict[Any, str] = {}
     for name, spec in hosts.items():

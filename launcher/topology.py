@@ -653,7 +653,7 @@ def validate_data(data: Any, lines: dict[Path, int] | None = None,
                     clusters=topo.clusters, actors=actors, security=topo.security, base_dir=topo.base_dir,
                     hosts=topo.hosts)
     object.__setattr__(topo, "source_path", source_path)
-    if actor_hosts is not None or topo.redis.host is not None:
+    if actor_hosts is not None or topo.redis.host is not None or (topo.redis.sentinel is not None and topo.redis.managed):
         topo = multihost.place(v, topo, actor_hosts, data)
     _check_symbols(v, topo)
     _check_wiring(v, topo)

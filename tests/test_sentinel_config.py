@@ -85,6 +85,8 @@ def test_managed_sentinel_on_one_host_fills_distinct_ports_from_redis_port(tmp_p
     ({"managed": True, "sentinel": {"servers": ["127.0.0.1:6379", "127.0.0.1:7001"], "sentinels": SENTINELS}},
      "redis.sentinel.servers[0]: 6379 is Redis's default port"),
     ({"managed": True, "sentinel": {"down_after_ms": 10}}, "redis.sentinel.down_after_ms"),
+    ({"managed": True, "sentinel": {"servers": ["127.0.0.1:7000", "10.0.0.5:7001"], "sentinels": SENTINELS}},
+     "redis.sentinel.servers[1]: 10.0.0.5:7001: a topology without hosts: runs them all here, on 127.0.0.1"),
 ])
 def test_bad_sentinel_settings_name_the_field(tmp_path: Path, redis: dict, expected: str) -> None:
     assert expected in problems(tmp_path, redis)
