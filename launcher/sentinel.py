@@ -140,7 +140,10 @@ def discover_primary(sentinels: list[tuple[str, int]], master: str, *, timeout_s
                         f"{role[0] if isinstance(role, list) and role else role}")
             continue
         if i:
-            sentinels.insert(0, sentinels.pop(sentinels.index(sentinel)))
+            try:  # (a list shared by a pool's connections: another thread may have moved it meanwhile)
+                sentinels.insert(0, sentinels.pop(sentinels.index(sentinel)))
+            except ValueError:
+                pass
         return primary
     raise NoPrimary(f"no primary for {master!r}: " + "; ".join(said))
 

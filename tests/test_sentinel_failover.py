@@ -108,6 +108,13 @@ def test_a_demoted_primary_answers_readonly_and_the_clients_ask_sentinel_again(s
     assert redis.Redis(port=new, decode_responses=True).mget("x", "y") == ["2", "2"]
 
 
+def test_a_dead_sentinel_is_skipped_and_the_one_that_answered_is_asked_first_next_time(sentinels: SentinelSet) -> None:
+    sentinels.kill("sentinel-0")
+    order = [("127.0.0.1", p) for p in sentinels.sentinel_ports]
+    assert discover_primary(order, MASTER, timeout_s=1.0) == ("127.0.0.1", sentinels.server_ports[0])
+    assert order[0] == ("127.0.0.1", sentinels.sentinel_ports[1]) and len(order) == 3
+
+
 def test_with_no_sentinel_answering_a_call_fails_with_redis_unavailable(sentinels: SentinelSet) -> None:
     cfg = sentinels.config(timeout_ms=100)
     for i in range(3):
