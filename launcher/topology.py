@@ -877,7 +877,18 @@ def _check_ports(v: Validator, topo: Topology) -> None:
         else:
             used[port] = format_path(path)
 
-    if topo.redis.managed:
+    if topo.redis.managed and topo.redis.sentinel is not None:
+        from launcher.sentinel import parse_place
+        for key in ("servers", "sentinels"):  # (ports are claimed per number, whatever the host, as below)
+            for i, text in enumerate(getattr(topo.redis.sentinel, key)):
+                try:
+                    port = parse_place(text).port
+                except ValueError:
+                    continue
+                if used.get(port, "").startswith("redis.sentinel."):
+                    continue  # the same port on two hosts; one host twice is reported by validation
+                claim(port, ("redis", "sentinel", key, i))
+    elif topo.redis.managed:
         claim(topo.redis.port, ("redis", "port"))
     for name, spec in topo.actors.items():
         claim(spec.metrics_port, ("actors", name, "metrics_port"))

@@ -92,6 +92,14 @@ def test_bad_sentinel_settings_name_the_field(tmp_path: Path, redis: dict, expec
     assert expected in problems(tmp_path, redis)
 
 
+def test_a_managed_sentinel_port_used_by_an_actor_is_named(tmp_path: Path) -> None:
+    data = demo_topology_data()
+    taken = data["actors"]["gate"]["metrics_port"]
+    found = problems(tmp_path, {"managed": True, "sentinel": {"servers": ["127.0.0.1:7000", f"127.0.0.1:{taken}"],
+                                                               "sentinels": SENTINELS}}, data)
+    assert f"port {taken} is already used by redis.sentinel.servers[1]" in found
+
+
 def test_without_url_managed_or_sentinel_the_error_names_all_three(tmp_path: Path) -> None:
     assert "set managed: true, give a url, or name the sentinels (redis.sentinel)" in problems(tmp_path, {"port": 7000})
 
