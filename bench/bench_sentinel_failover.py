@@ -18,24 +18,93 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
 
-from helpers import wait_for  # noqa: E402
-from launcher.client import GateClient  # noqa: E402
-from reliability import ProposalLoad  # noqa: E402
-from sentinel_helpers import (SentinelLiveSystem, kill_pid, pid_of_server, recorded_decision_after,  # noqa: E402
-                              synced_replicas)
+from launcher.client import GateClient, GateUnavailable  # noqa: E402
+from launcher.harness import demo_topology_data, retarget, scrape, wait_for, write_topology  # noqa: E402
+from launcher.sentinel_harness import (managed_sentinel_redis, pid_of_server, ports_of, primary_port,  # noqa: E402
+                                       recorded_decision_after, sentinels_settled, synced_replicas)
+from launcher.supervise import Home, Supervisor  # noqa: E402
+
+
+class System:
+    """The demo topology on free ports with a managed Sentinel setup, under its own supervisord."""
+
+    def __init__(self, tmp: Path):
+        self.home = tmp / "home"
+        self.data = retarget(demo_topology_data())
+        self.data["redis"] = managed_sentinel_redis()
+        self.topology = write_topology(tmp / "demo-sentinel.yaml", self.data)
+        self.gate_endpoint = self.data["actors"]["gate"]["sockets"]["proposals"]["bind"]
+        self.servers = ports_of(self.data["redis"], "servers")
+
+    def clustergate(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "launcher", *args], capture_output=True, text=True, cwd=REPO,
+                              timeout=300)
+
+    def up(self) -> None:
+        result = self.clustergate("up", str(self.topology), "--home", str(self.home))
+        if result.returncode != 0:
+            raise SystemExit(result.stdout + result.stderr)
+
+    def down(self) -> None:
+        self.clustergate("down", "--home", str(self.home))
+
+    def every_actor_ready(self) -> bool:
+        states = {info["name"]: info["statename"] for info in Supervisor(Home(self.home)).processes()}
+        return all(s == "RUNNING" for s in states.values()) and all(
+            any(k.startswith("clustergate_actor_ready") and v == 1.0 for k, v in scrape(spec["metrics_port"]).items())
+            for spec in self.data["actors"].values())
+
+    def primary(self) -> int | None:
+        return primary_port(self.servers)
+
+
+class Load:
+    """`threads` GateClients proposing at `rate_s` per second in total, each call bounded (timeout, 2 retries)."""
+
+    def __init__(self, endpoint: str, rate_s: float, threads: int = 4):
+        self.endpoint, self.period_s, self.stop_event = endpoint, threads / rate_s, threading.Event()
+        self.sent = 0
+        self.started = time.monotonic()
+        self.workers = [threading.Thread(target=self.run, daemon=True) for _ in range(threads)]
+        for worker in self.workers:
+            worker.start()
+
+    def run(self) -> None:
+        client = GateClient(self.endpoint, timeout_ms=2000, retries=2)
+        next_at = time.monotonic()
+        try:
+            while not self.stop_event.is_set():
+                try:
+                    client.propose("ETHUSDT", "PARTIAL_50", plan_id=f"load-{uuid.uuid4().hex}")
+                except GateUnavailable:
+                    pass
+                self.sent += 1  # (one += per thread at a time under the GIL; a count, not a ledger)
+                next_at = max(next_at + self.period_s, time.monotonic() - self.period_s)  # no catch-up bursts
+                time.sleep(max(0.0, next_at - time.monotonic()))
+        finally:
+            client.close()
+
+    def stop(self) -> dict[str, float]:
+        self.stop_event.set()
+        for worker in self.workers:
+            worker.join(30)
+        took = time.monotonic() - self.started
+        return {"proposals": self.sent, "achieved_per_s": round(self.sent / took, 1)}
 
 
 def machine() -> str:
@@ -67,27 +136,25 @@ def main() -> int:
     p.add_argument("--out", type=Path)
     args = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="cg-bench-sentinel-"))
-    system = SentinelLiveSystem(tmp)
+    system = System(tmp)
     load = None
     result: dict = {"machine": machine(), "runs": []}
     try:
         system.up()
         wait_for(system.every_actor_ready, 60, "every actor ready")
-        sentinel = system.data["redis"]["sentinel"]
-        result["down_after_ms"] = sentinel.get("down_after_ms", 1000)
+        result["down_after_ms"] = system.data["redis"]["sentinel"].get("down_after_ms", 1000)
         probe = GateClient(system.gate_endpoint, timeout_ms=2000, retries=0)
         if args.load:
-            load = ProposalLoad(system.gate_endpoint, threads=4, rate_per_thread=args.load / 4, timeout_ms=2000,
-                                retries=2).start()
+            load = Load(system.gate_endpoint, args.load)
         for n in range(args.runs):
             primary = wait_for(system.primary, 60, "one primary")
             wait_for(lambda: synced_replicas(primary) == 1, 60, "the replica in sync")
-            wait_for(system.sentinels_settled, 60, "the sentinels settled")
+            wait_for(lambda: sentinels_settled(system.data["redis"]), 60, "the sentinels settled")
             assert recorded_decision_after(probe, 30) is not None
             floor_ms = healthy_round_trip_ms(probe)
             load_before = load_average()
             killed = time.monotonic()
-            kill_pid(pid_of_server(primary))
+            os.kill(pid_of_server(primary), signal.SIGKILL)
             took = recorded_decision_after(probe, 60)
             named = wait_for(lambda: (p := system.primary()) not in (None, primary) and p, 60, "a new primary")
             run = {"killed_port": primary, "new_primary": named, "decisions_resume_s": took,
@@ -96,9 +163,8 @@ def main() -> int:
             print(json.dumps(run), flush=True)
             result["runs"].append(run)
         if load is not None:
-            outcomes = load.stop()
+            result["load"] = load.stop()
             load = None
-            result["load_proposals"] = len(outcomes)
         times = [r["decisions_resume_s"] for r in result["runs"] if r["decisions_resume_s"] is not None]
         result.update(load_per_s=args.load, p50_s=round(statistics.median(times), 3), max_s=round(max(times), 3),
                       min_s=round(min(times), 3))
@@ -109,7 +175,7 @@ def main() -> int:
         return 0
     finally:
         if load is not None:
-            load._stop.set()
+            load.stop()
         system.down()
 
 

@@ -8,48 +8,19 @@ import os
 import signal
 import subprocess
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import redis
 
 from helpers import free_port, retarget, demo_topology_data, wait_for, write_topology
-from launcher.client import GateClient, GateUnavailable
 from launcher.redis_binary import find_redis_server
 from launcher.sentinel import render_sentinel_conf, render_server_conf
 from launcher.supervise import Home, Supervisor, redis_quote
+from launcher.sentinel_harness import (MASTER, managed_sentinel_redis, pid_of_server, primary_port,  # noqa: F401
+                                       recorded_decision_after, role_of, sentinels_settled, synced_replicas)
 from launcher.topology import RedisConfig, SentinelConfig
 from reliability import LiveSystem, clustergate
-
-MASTER = "cgtest"
-
-
-def role_of(port: int) -> str | None:
-    try:
-        client = redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1, decode_responses=True)
-        try:
-            return client.role()[0]
-        finally:
-            client.close()
-    except redis.RedisError:
-        return None
-
-
-def primary_port(ports: list[int]) -> int | None:
-    """The one server among `ports` whose ROLE is master (None when none is, or more than one is)."""
-    masters = [p for p in ports if role_of(p) == "master"]
-    return masters[0] if len(masters) == 1 else None
-
-
-def synced_replicas(port: int) -> int:
-    """Replicas of the server at `port` whose link is up and caught up (state=online)."""
-    info = redis.Redis(port=port, socket_timeout=1, decode_responses=True).info("replication")
-    return sum(1 for k, v in info.items() if k.startswith("slave") and isinstance(v, dict) and v.get("state") == "online")
-
-
-def pid_of_server(port: int) -> int:
-    return int(redis.Redis(port=port, socket_timeout=1).info("server")["process_id"])
 
 
 class SentinelSet:
@@ -137,13 +108,6 @@ class SentinelSet:
                 proc.wait(5)
 
 
-def managed_sentinel_redis(**sentinel: Any) -> dict[str, Any]:
-    """A redis: section with a managed Sentinel setup on free ports of 127.0.0.1."""
-    return {"managed": True, "port": free_port(), "sentinel": {
-        "master": MASTER, "servers": [f"127.0.0.1:{free_port()}" for _ in range(2)],
-        "sentinels": [f"127.0.0.1:{free_port()}" for _ in range(3)], **sentinel}}
-
-
 class SentinelLiveSystem(LiveSystem):
     """The demo topology on free ports, with a managed primary, replica and three sentinels, under its
     own supervisord."""
@@ -152,7 +116,6 @@ class SentinelLiveSystem(LiveSystem):
         self.home = tmp / "home"
         self.data = retarget(demo_topology_data())
         self.data["redis"] = managed_sentinel_redis(**sentinel)
-        self.data["redis"].pop("port")
         self.topology = write_topology(tmp / "demo-sentinel.yaml", self.data)
         self.gate_endpoint = self.data["actors"]["gate"]["sockets"]["proposals"]["bind"]
         self.supervisor = Supervisor(Home(self.home))
@@ -167,14 +130,7 @@ class SentinelLiveSystem(LiveSystem):
         return primary_port(self.server_ports)
 
     def sentinels_settled(self) -> bool:
-        """Every sentinel knows the two others and the replicas (Sentinel finds them by hello messages
-        every 2 s): a failover asked before that may find no majority."""
-        ports = [int(s.rsplit(":", 1)[1]) for s in self.data["redis"]["sentinel"]["sentinels"]]
-        for port in ports:
-            state = redis.Redis(port=port, socket_timeout=1, decode_responses=True).sentinel_master(MASTER)
-            if int(state["num-other-sentinels"]) != len(ports) - 1 or int(state["num-slaves"]) != len(self.server_ports) - 1:
-                return False
-        return True
+        return sentinels_settled(self.data["redis"])
 
     def redis(self) -> redis.Redis:
         port = wait_for(self.primary, 30, "one primary")
@@ -200,15 +156,3 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def recorded_decision_after(client: GateClient, deadline_s: float, interval_s: float = 0.02) -> float | None:
-    """Seconds until a fresh proposal is decided and recorded, polling every interval_s; None past the deadline."""
-    start = time.monotonic()
-    while time.monotonic() - start < deadline_s:
-        try:
-            reply = client.propose("BTCUSDT", "PARTIAL_25", plan_id=f"probe-{uuid.uuid4().hex}")
-            if (reply.get("decision") or {}).get("recorded"):
-                return time.monotonic() - start
-        except GateUnavailable:
-            pass
-        time.sleep(interval_s)
-    return None
