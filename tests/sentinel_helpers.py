@@ -61,12 +61,11 @@ class SentinelSet:
         for i, port in enumerate(self.sentinel_ports):
             d = self.dir / f"sentinel-{i}"
             d.mkdir(parents=True, exist_ok=True)
-            conf = d / "sentinel.conf"
-            conf.write_text(render_sentinel_conf(
+            (d / "sentinel.conf").write_text(render_sentinel_conf(
                 port=port, bind="127.0.0.1", directory=str(d), master=MASTER, primary=("127.0.0.1", self.server_ports[0]),
                 quorum=2, down_after_ms=self.down_after_ms, failover_timeout_ms=self.failover_timeout_ms,
                 parallel_syncs=1, password=None, quote=redis_quote))
-            self._start(f"sentinel-{i}", [self.binary, str(conf), "--sentinel"])
+            self.start_sentinel(i)
         wait_for(lambda: all(self.sentinel(i).execute_command("SENTINEL", "get-master-addr-by-name", MASTER)
                              for i in range(3)), 10, "the sentinels")
         # Each sentinel knows the replica and the two other sentinels before any failover is asked of them.
@@ -74,6 +73,10 @@ class SentinelSet:
                              and int(self.sentinel(i).sentinel_master(MASTER)["num-slaves"]) == 1
                              for i in range(3)), 30, "the sentinels to find each other and the replica")
         return self
+
+    def start_sentinel(self, i: int) -> None:
+        """Start sentinel i from its config file (as it last rewrote it)."""
+        self._start(f"sentinel-{i}", [self.binary, str(self.dir / f"sentinel-{i}" / "sentinel.conf"), "--sentinel"])
 
     def sentinel(self, i: int) -> redis.Redis:
         return redis.Redis(port=self.sentinel_ports[i], socket_timeout=1, decode_responses=True)

@@ -5,6 +5,7 @@ setup: the primary SIGKILLed, decisions resume and the cluster side keeps writin
 
 from __future__ import annotations
 
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -13,11 +14,12 @@ import pytest
 import redis
 
 from actors.resp import RedisUnavailable, RespClient
-from helpers import wait_for
+from helpers import PYTHON, free_port, wait_for
 from launcher import keys
 from launcher.client import GateClient, GateUnavailable
 from launcher.redis_conn import connect
-from launcher.sentinel import NoPrimary, discover_primary
+from launcher.sentinel import NoPrimary, discover_primary, render_server_conf
+from launcher.supervise import REDIS_NODE_SHIM, redis_quote
 from sentinel_helpers import (MASTER, SentinelLiveSystem, SentinelSet, kill_pid, now_ms, pid_of_server, role_of,
                               stream_last_ms, synced_replicas)
 
@@ -137,6 +139,37 @@ def test_a_named_primary_whose_role_is_replica_is_not_used(sentinels: SentinelSe
             discover_primary([("127.0.0.1", sentinels.sentinel_ports[2])], "wrong", timeout_s=1.0)
     finally:
         sentinel.execute_command("SENTINEL", "REMOVE", "wrong")
+
+
+def test_a_data_server_started_before_the_sentinels_answer_waits_for_them_and_takes_the_role_they_name(
+        sentinels: SentinelSet, tmp_path: Path) -> None:
+    """The start shim (launcher/redis_node.py) of a server whose topology role says "primary" but whose
+    sentinels name another primary, started while no sentinel listens yet (they start beside it after
+    `down`): it must wait for them, not fall back to the topology's role at once."""
+    for i in range(3):
+        sentinels.kill(f"sentinel-{i}")
+    port = free_port()
+    workdir = tmp_path / "third"
+    workdir.mkdir()
+    conf = workdir / "redis.conf"
+    conf.write_text(render_server_conf(port=port, bind="127.0.0.1", directory=str(workdir), maxmemory_mb=64,
+                                       password=None, quote=redis_quote))
+    asked = [a for p in sentinels.sentinel_ports for a in ("--sentinel", f"127.0.0.1:{p}")]
+    log = open(workdir / "shim.log", "wb")
+    shim = subprocess.Popen([PYTHON, str(REDIS_NODE_SHIM), "--self", f"127.0.0.1:{port}", "--primary", f"127.0.0.1:{port}",
+                             "--master", MASTER, *asked, "--timeout-ms", "200", "--wait-ms", "20000", "--",
+                             sentinels.binary, str(conf)], stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    try:
+        wait_for(lambda: shim.poll() is None and (workdir / "shim.log").exists(), 10, "the shim to start")
+        time.sleep(1.5)  # pacing only: the sentinels come up after the shim's first question
+        for i in range(3):
+            sentinels.start_sentinel(i)
+        wait_for(lambda: role_of(port) == "slave", 60, "the new server to start as the named primary's replica")
+        assert "--replicaof 127.0.0.1 " + str(sentinels.server_ports[0]) in (workdir / "shim.log").read_text()
+    finally:
+        shim.kill()
+        shim.wait(10)
 
 
 # --------------------------------------------------------------------------- the whole system

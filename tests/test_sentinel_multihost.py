@@ -44,6 +44,11 @@ def test_the_store_host_crashed_the_sentinels_promote_the_replica_on_exec_and_st
         assert wait_for(lambda: roles(system, "store").get("redis-server-1") == "master"
                         and roles(system, "exec").get("redis-server-2") == "slave", 60, "primary on store, replica on exec")
         wait_for(lambda: system.decision().get("recorded"), 60, "a recorded decision")
+        everywhere = system.clustergate("ops", "status", str(system.topology), "--all-hosts", "--json", timeout=60)
+        redis_rows = {row["name"]: row["ready"] for info in json.loads(everywhere.stdout)["hosts"].values()
+                      for row in info["programs"] if row["kind"].startswith("redis")}
+        assert redis_rows == {"redis-server-1": True, "redis-server-2": True, "redis-sentinel-1": True,
+                              "redis-sentinel-2": True, "redis-sentinel-3": True}, everywhere.stdout
         actor_pids = {h: {n: p for n, p in system.pids(h).items() if not n.startswith("redis-")} for h in ("market", "exec")}
 
         # Crash store: every process of its home, supervisord first so nothing is restarted.

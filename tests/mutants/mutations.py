@@ -321,7 +321,7 @@ MUTATIONS: list[Mutation] = [
         "launcher/redis_node.py",
         "    while said is None and time.monotonic() < deadline:\n",
         "    while False:\n",
-        ("tests/test_sentinel_failover.py::test_managed_sentinel_topology_fails_over_and_every_actor_follows",)),
+        ("tests/test_sentinel_failover.py::test_a_data_server_started_before_the_sentinels_answer_waits_for_them_and_takes_the_role_they_name",)),
     Mutation(
         "restarted_host_follows_its_own_stale_sentinel",
         "a server coming back with its host follows the sentinels' newest config-epoch, not its own sentinel's stale file (issue 12)",
