@@ -5,9 +5,11 @@ supervisord restarts a killed redis-server at once. Started from its config alon
 would come back as a second primary, taking writes that are lost when Sentinel demotes it. So before
 every start this shim asks the sentinels (`SENTINEL get-master-addr-by-name`):
 
-- no sentinel answers within down-after + failover-timeout (they start beside it, or on other hosts):
-  the topology's roles, the first server primary, the others its replicas. After a failover the
-  sentinels' files name the current primary, so a `down` then `up` keeps it (the sentinels answer);
+- no sentinel answers (they start beside it, each waiting for the primary its file names): the
+  primary the files of this host's sentinels name (highest config-epoch; Sentinel rewrites them at
+  each failover), so a `down` then `up` keeps the promoted primary; with no sentinel on this host,
+  wait up to down-after + failover-timeout for the others to answer, then the topology's roles (the
+  first server primary, the others its replicas: right on a first `up`);
 - they name another server: start as its replica (`--replicaof ADDR PORT`);
 - they name this server and have heard from it (SENTINEL master's info-refresh is not 0): it was the
   running primary and was restarted before Sentinel replaced it. Wait (at most down-after +
@@ -35,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from launcher.parent_death import die_with_parent  # noqa: E402
-from launcher.sentinel import parse_place, sentinel_answer  # noqa: E402
+from launcher.sentinel import answers_ping, parse_place, primary_in_files, sentinel_answer  # noqa: E402
 
 
 def choose(me: tuple[str, int], initial_primary: tuple[str, int], answer: tuple[str, int] | None) -> list[str]:
@@ -46,7 +48,35 @@ def choose(me: tuple[str, int], initial_primary: tuple[str, int], answer: tuple[
     return ["--replicaof", primary[0], str(primary[1])]
 
 
+def sentinel_main(argv: list[str]) -> None:
+    """`--sentinel-start --master NAME --wait-ms N --password-env VAR -- BINARY CONF --sentinel`: wait
+    (at most N ms) until the primary CONF names answers PING, then become the sentinel. A sentinel that
+    starts before its primary (after `down`, every program starts at once) would count the primary's
+    start-up as down time, and past down-after fail it over for nothing."""
+    split = argv.index("--")
+    p = argparse.ArgumentParser()
+    p.add_argument("--sentinel-start", action="store_true")
+    p.add_argument("--master", required=True)
+    p.add_argument("--wait-ms", type=int, default=6000)
+    p.add_argument("--timeout-ms", type=int, default=250)
+    p.add_argument("--password-env", default="CLUSTERGATE_REDIS_PASSWORD")
+    args = p.parse_args(argv[:split])
+    binary_and_args = argv[split + 1:]
+    die_with_parent()
+    password = os.environ.get(args.password_env) or None
+    primary = primary_in_files([binary_and_args[1]], args.master)
+    deadline = time.monotonic() + args.wait_ms / 1000.0
+    while primary and not answers_ping(primary, args.timeout_ms / 1000.0, password) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    print(f"redis_node: starting the sentinel (its primary {primary} "
+          f"{'answers' if primary and answers_ping(primary, args.timeout_ms / 1000.0, password) else 'does not answer yet'})",
+          flush=True)
+    os.execv(binary_and_args[0], binary_and_args)
+
+
 def main(argv: list[str]) -> None:
+    if "--sentinel-start" in argv[: argv.index("--") if "--" in argv else len(argv)]:
+        return sentinel_main(argv)
     if "--" not in argv:
         sys.exit("usage: redis_node.py OPTIONS -- BINARY CONF")
     split = argv.index("--")
@@ -58,6 +88,7 @@ def main(argv: list[str]) -> None:
     p.add_argument("--timeout-ms", type=int, default=250)
     p.add_argument("--wait-ms", type=int, default=6000)
     p.add_argument("--password-env", default="CLUSTERGATE_REDIS_PASSWORD")
+    p.add_argument("--sentinel-conf", action="append", default=[], help="a config file of a sentinel of this host")
     args = p.parse_args(argv[:split])
     binary_and_conf = argv[split + 1:]
     die_with_parent()
@@ -66,10 +97,15 @@ def main(argv: list[str]) -> None:
     sentinels = [(parse_place(s).where, parse_place(s).port) for s in args.sentinel]
     password = os.environ.get(args.password_env) or None
     timeout_s = args.timeout_ms / 1000.0
-    # The sentinels start beside this server (or on other hosts): give them the same time as a failover
-    # to answer before falling back to the topology's roles, which are only right on the first `up`.
+    # No sentinel answers: they start beside this server (after `down`, or the first `up`), and wait for
+    # the primary their files name (launcher/redis_node.py --sentinel). The files of this host's
+    # sentinels name it (highest epoch); with none here (its sentinels run on other hosts) wait for
+    # those to answer, as long as a failover takes, before the topology's roles (right on a first `up`).
     deadline = time.monotonic() + args.wait_ms / 1000.0
     said = sentinel_answer(sentinels, args.master, timeout_s=timeout_s, password=password)
+    if said is None and args.sentinel_conf:
+        named = primary_in_files(args.sentinel_conf, args.master)
+        said = (named, False) if named else None
     while said is None and time.monotonic() < deadline:
         time.sleep(0.1)
         said = sentinel_answer(sentinels, args.master, timeout_s=timeout_s, password=password)

@@ -173,6 +173,36 @@ def sentinel_answer(sentinels: list[tuple[str, int]], master: str, *, timeout_s:
     return (best[1], best[2]) if best else None
 
 
+def primary_in_files(paths: Sequence[str], master: str) -> tuple[str, int] | None:
+    """The primary the sentinel config files at `paths` name for `master` (Sentinel rewrites its
+    `sentinel monitor` and `sentinel config-epoch` lines at each failover): the one with the highest
+    epoch, or None when no file names one."""
+    best: tuple[int, tuple[str, int]] | None = None
+    for path in paths:
+        try:
+            lines = [line.split() for line in open(path, encoding="utf-8", errors="replace")]
+        except OSError:
+            continue
+        primary, epoch = None, 0
+        for parts in lines:
+            if parts[:3] == ["sentinel", "monitor", master] and len(parts) >= 5 and parts[4].isdigit():
+                primary = (parts[3], int(parts[4]))
+            elif parts[:3] == ["sentinel", "config-epoch", master] and len(parts) >= 4 and parts[3].isdigit():
+                epoch = int(parts[3])
+        if primary is not None and (best is None or epoch > best[0]):
+            best = (epoch, primary)
+    return best[1] if best else None
+
+
+def answers_ping(address: tuple[str, int], timeout_s: float, password: str | None = None) -> bool:
+    """The server at `address` answers PING (PONG, or LOADING/MASTERDOWN: it is up), any role."""
+    try:
+        reply = _exchange(address, _auth(None, password) + [("PING",)], timeout_s)[-1]
+    except OSError:
+        return False
+    return reply == "PONG" or (isinstance(reply, _Refused) and str(reply).split(" ")[0] in ("LOADING", "MASTERDOWN"))
+
+
 def is_readonly(error: Any) -> bool:
     """A write refused because the server is now a replica (a failover happened): ask Sentinel again."""
     text = str(error)

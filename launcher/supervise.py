@@ -269,15 +269,20 @@ def render_programs(topo: Topology, home: Home, python: str = sys.executable, re
         env = {"CLUSTERGATE_CONFIG_HASH": _hash(asdict(topo.redis))}
         primary = _place(*topo.redis.server_addresses()[0])
         asked = [a for address in topo.redis.sentinel_addresses() for a in ("--sentinel", _place(*address))]
+        local = [a for prog in redis_programs(topo) if prog.kind == "sentinel"
+                 for a in ("--sentinel-conf", str(prog.conf(home)))]
+        wait_ms = str(sentinel.down_after_ms + sentinel.failover_timeout_ms)
         for prog in redis_programs(topo):
             if prog.kind == "server":
                 command = _command(python, str(REDIS_NODE_SHIM), "--self", _place(prog.address, prog.port),
                                    "--primary", primary, "--master", sentinel.master, *asked,
-                                   "--timeout-ms", str(topo.redis.timeout_ms),
-                                   "--wait-ms", str(sentinel.down_after_ms + sentinel.failover_timeout_ms),
+                                   "--timeout-ms", str(topo.redis.timeout_ms), "--wait-ms", wait_ms, *local,
                                    "--password-env", topo.redis.password_env, "--", binary, str(prog.conf(home)))
             else:
-                command = _command(python, str(PARENT_DEATH_SHIM), binary, str(prog.conf(home)), "--sentinel")
+                command = _command(python, str(REDIS_NODE_SHIM), "--sentinel-start", "--master", sentinel.master,
+                                   "--timeout-ms", str(topo.redis.timeout_ms), "--wait-ms", wait_ms,
+                                   "--password-env", topo.redis.password_env, "--", binary, str(prog.conf(home)),
+                                   "--sentinel")
             out.append(_program(prog.name, command, priority=1 + prog.index + (0 if prog.kind == "server" else 10),
                                 directory=prog.directory(home), log=home.log_of(prog.name), env=env,
                                 startsecs=1, stopwait=10))

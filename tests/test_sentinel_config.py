@@ -13,7 +13,8 @@ from launcher.hosts import host_view
 from launcher.multihost_harness import multihost_data, write_topology as write_multihost
 from launcher.redis_node import choose
 from launcher.schema import SchemaError
-from launcher.sentinel import Place, is_readonly, parse_place, render_sentinel_conf, render_server_conf
+from launcher.sentinel import (Place, is_readonly, parse_place, primary_in_files, render_sentinel_conf,
+                               render_server_conf)
 from launcher.supervise import Home, redis_program_names, redis_quote, render_programs, render_redis_files
 from launcher.topology import load_topology
 
@@ -199,8 +200,10 @@ def test_managed_sentinel_programs_and_files(tmp_path: Path) -> None:
     section = rendered.split("[program:redis-server-2]")[1].split("[program:")[0]
     assert "redis_node.py --self 127.0.0.1:7101 --primary 127.0.0.1:7100 --master desk" in section
     assert "--sentinel 127.0.0.1:27100 --sentinel 127.0.0.1:27101 --sentinel 127.0.0.1:27102" in section
+    assert "--sentinel-conf " + str(home.redis_dir / "redis-sentinel-3" / "sentinel.conf") in section
     sentinel_section = rendered.split("[program:redis-sentinel-1]")[1].split("[program:")[0]
-    assert "--sentinel" in sentinel_section and "sentinel.conf" in sentinel_section
+    assert "redis_node.py --sentinel-start --master desk" in sentinel_section
+    assert "sentinel.conf --sentinel" in sentinel_section
     files = render_redis_files(topo, home)
     conf = home.redis_dir / "redis-sentinel-2" / "sentinel.conf"
     assert "sentinel monitor desk 127.0.0.1 7100 2" in files[conf]
@@ -239,6 +242,18 @@ def test_parse_place() -> None:
     for bad in ("store", ":1", "a:b", "[::1]26390", 5):
         with pytest.raises(ValueError):
             parse_place(bad)
+
+
+def test_the_primary_named_by_this_hosts_sentinel_files_is_the_one_with_the_highest_epoch(tmp_path: Path) -> None:
+    old = tmp_path / "a.conf"
+    old.write_text("port 1\nsentinel monitor desk 127.0.0.1 7100 2\nsentinel config-epoch desk 3\n")
+    new = tmp_path / "b.conf"
+    new.write_text("port 2\nsentinel monitor desk 127.0.0.1 7101 2\nsentinel config-epoch desk 4\n")
+    seed = tmp_path / "c.conf"
+    seed.write_text("port 3\nsentinel monitor desk 127.0.0.1 7100 2\n")
+    assert primary_in_files([str(old), str(seed), str(new)], "desk") == ("127.0.0.1", 7101)
+    assert primary_in_files([str(seed)], "desk") == ("127.0.0.1", 7100)
+    assert primary_in_files([str(seed), str(tmp_path / "missing.conf")], "other") is None
 
 
 def test_start_shim_role_choice() -> None:
