@@ -188,6 +188,7 @@ def test_a_data_servers_conf_gives_no_role_and_authenticates_to_its_primary() ->
     assert "replicaof" not in text  # the role is on the command line (launcher/redis_node.py)
     assert 'masterauth "pw"' in text.splitlines() and 'requirepass "pw"' in text.splitlines()
     assert "maxmemory-policy noeviction" in text.splitlines()
+    assert "repl-diskless-sync-delay 0" in text.splitlines()  # a rejoining replica is synced at once
 
 
 def test_managed_sentinel_programs_and_files(tmp_path: Path) -> None:
