@@ -13,6 +13,7 @@ come from bench/bench_sentinel_failover.py, the same procedure).
 
 from __future__ import annotations
 
+import collections
 import statistics
 import time
 from pathlib import Path
@@ -64,7 +65,11 @@ def test_the_primary_killed_five_times_under_load_loses_no_recorded_decision(tmp
         on_stream = stream_records_by_plan(r)
         answered = [o for o in outcomes if o.decision is not None]
         recorded = [o for o in answered if o.decision.get("recorded")]
-        assert len(recorded) > KILLS * 50, f"too few recorded decisions to mean anything: {len(recorded)}"
+        reasons = collections.Counter((o.decision.get("recorded"), o.decision.get("gate_reason")) for o in answered)
+        print(f"answers by (recorded, gate_reason): {reasons.most_common()}")
+        # (With the issuer's WAIT and two servers, decisions are fault HOLDs from the kill until the old
+        # primary has rejoined as a replica, so a fast run may record few: at least 10 per round.)
+        assert len(recorded) >= KILLS * 10, f"too few recorded decisions to mean anything: {len(recorded)}"
         lost = [o.plan_id for o in recorded if o.plan_id not in on_stream or stored_decision(r, o.plan_id) is None]
         assert not lost, (f"{len(lost)} of {len(recorded)} decisions answered recorded:true are missing from the "
                           f"new primary (asynchronous replication: WAIT after the script closes this): {lost[:5]}")
