@@ -26,9 +26,9 @@ from sentinel_helpers import (MASTER, SentinelLiveSystem, SentinelSet, kill_pid,
 
 @pytest.fixture
 def sentinels(tmp_path: Path):
-    group = SentinelSet(tmp_path / "sentinel").start()
-    try:
-        yield group
+    group = SentinelSet(tmp_path / "sentinel")
+    try:  # (start inside: a start that fails half-way still stops what it started)
+        yield group.start()
     finally:
         group.stop()
 
