@@ -18,7 +18,7 @@ from helpers import PYTHON, free_port, wait_for
 from launcher import keys
 from launcher.client import GateClient, GateUnavailable
 from launcher.redis_conn import connect
-from launcher.sentinel import NoPrimary, discover_primary, render_server_conf
+from launcher.sentinel import NoPrimary, discover_primary, render_sentinel_conf, render_server_conf, sentinel_answer
 from launcher.supervise import REDIS_NODE_SHIM, redis_quote
 from sentinel_helpers import (MASTER, SentinelLiveSystem, SentinelSet, kill_pid, now_ms, pid_of_server, role_of,
                               stream_last_ms, synced_replicas)
@@ -170,6 +170,37 @@ def test_a_data_server_started_before_the_sentinels_answer_waits_for_them_and_ta
     finally:
         shim.kill()
         shim.wait(10)
+
+
+def test_the_start_shim_follows_the_sentinels_with_the_newest_epoch_not_a_stale_one(sentinels: SentinelSet,
+                                                                                  tmp_path: Path) -> None:
+    """A sentinel that missed a failover (restarted with its host, its file from before) names the old
+    primary at an older config-epoch; the start shim's question must take the newest answer, not the
+    first one."""
+    old, new = sentinels.server_ports
+    assert sentinels.sentinel(0).execute_command("SENTINEL", "FAILOVER", MASTER)
+    wait_for(lambda: sentinels.named_primary() == new, 30, "the failover")
+    # A real sentinel with no news: it monitors the same name at a lone server of its own (epoch 0).
+    lone = free_port()
+    lone_dir, stale_dir = tmp_path / "lone", tmp_path / "stale"
+    lone_dir.mkdir()
+    stale_dir.mkdir()
+    stale_port = free_port()
+    (stale_dir / "sentinel.conf").write_text(render_sentinel_conf(
+        port=stale_port, bind="127.0.0.1", directory=str(stale_dir), master=MASTER, primary=("127.0.0.1", lone),
+        quorum=2, down_after_ms=1000, failover_timeout_ms=5000, parallel_syncs=1, password=None, quote=redis_quote))
+    procs = [subprocess.Popen([sentinels.binary, "--port", str(lone), "--bind", "127.0.0.1", "--dir", str(lone_dir),
+                               "--save", ""], stdout=subprocess.DEVNULL),
+             subprocess.Popen([sentinels.binary, str(stale_dir / "sentinel.conf"), "--sentinel"], stdout=subprocess.DEVNULL)]
+    try:
+        asked = [("127.0.0.1", stale_port)] + [("127.0.0.1", p) for p in sentinels.sentinel_ports]
+        wait_for(lambda: sentinel_answer(asked[:1], MASTER, timeout_s=1.0) is not None, 20, "the stale sentinel")
+        assert sentinel_answer(asked[:1], MASTER, timeout_s=1.0)[0] == ("127.0.0.1", lone)
+        assert sentinel_answer(asked, MASTER, timeout_s=1.0)[0] == ("127.0.0.1", new)
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
 
 
 # --------------------------------------------------------------------------- the whole system

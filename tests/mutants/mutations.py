@@ -328,7 +328,8 @@ MUTATIONS: list[Mutation] = [
         "launcher/sentinel.py",
         "        if best is None or said[0] > best[0] or (said[0] == best[0] and said[2] and not best[2]):\n",
         "        if best is None:\n",
-        ("tests/test_sentinel_multihost.py::test_the_store_host_crashed_the_sentinels_promote_the_replica_on_exec_and_store_rejoins_as_replica",)),
+        ("tests/test_sentinel_failover.py::test_the_start_shim_follows_the_sentinels_with_the_newest_epoch_not_a_stale_one",
+         "tests/test_sentinel_multihost.py::test_the_store_host_crashed_the_sentinels_promote_the_replica_on_exec_and_store_rejoins_as_replica")),
 ]
 
 
