@@ -4,6 +4,8 @@ The gate and the permit issuer use this instead of redis-py: importing redis-py 
 14 MB of RSS and ~100 us of Python per pipeline, and both processes must stay under 40 MB and answer
 in well under a millisecond. Every call fails fast with `RedisUnavailable` (timeouts from the
 topology) and the next call reconnects, so the actors recover by themselves when Redis returns.
+Under Sentinel the next call finds the primary again (launcher.sentinel.discover_primary), so the
+actors follow a failover by themselves too.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import hiredis
 from hiredis import pack_command as _pack_command
 
 from launcher.redis_url import parse_redis_url
+from launcher.sentinel import NoPrimary, discover_primary, is_readonly
 from launcher.topology import RedisConfig
 
 Command = Sequence[Any]
@@ -78,18 +81,28 @@ def _kernel_timeouts(sock: socket.socket, timeout_s: float) -> None:
 
 
 class RespClient:
+    """With `sentinels` and `master` set, the server is the primary the sentinels name (checked with
+    ROLE), found again on every new connection: after a connection error, or after a READONLY reply
+    (the server was demoted by a failover), the next call asks the sentinels again."""
+
     def __init__(self, *, host: str = "127.0.0.1", port: int = 6379, unix_path: str | None = None, db: int = 0,
-                 username: str | None = None, password: str | None = None, timeout_s: float = 0.25):
+                 username: str | None = None, password: str | None = None, timeout_s: float = 0.25,
+                 sentinels: Sequence[tuple[str, int]] | None = None, master: str | None = None):
         self.host, self.port, self.unix_path, self.db = host, port, unix_path, db
         self.username, self.password, self.timeout_s = username, password, timeout_s
+        self.sentinels = list(sentinels) if sentinels else None
+        self.master = master
         self._sock: socket.socket | None = None
         self._reader: Any = None
 
     @classmethod
     def from_config(cls, cfg: RedisConfig) -> "RespClient":
-        """A client of the topology's Redis, its URL read by launcher.redis_url (as redis_conn reads it)."""
+        """A client of the topology's Redis, its URL read by launcher.redis_url (as redis_conn reads it),
+        or under Sentinel the primary its sentinels name."""
         target = parse_redis_url(cfg.connection_url())
         kwargs = dict(db=target.db, username=target.username, password=cfg.password, timeout_s=cfg.timeout_ms / 1000.0)
+        if cfg.sentinel is not None:
+            return cls(sentinels=cfg.sentinel_addresses(), master=cfg.sentinel.master, **kwargs)
         if target.transport == "unix":
             return cls(unix_path=target.unix_path, **kwargs)
         return cls(host=target.host, port=target.port, **kwargs)
@@ -105,6 +118,12 @@ class RespClient:
                 self._reader = None
 
     def _connect(self) -> None:
+        if self.sentinels is not None:
+            try:
+                self.host, self.port = discover_primary(self.sentinels, self.master or "", timeout_s=self.timeout_s,
+                                                        password=self.password, username=self.username)
+            except NoPrimary as exc:
+                raise RedisUnavailable(str(exc)) from None
         try:
             if self.unix_path:
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -162,12 +181,20 @@ class RespClient:
         if fresh:
             self._connect()
         try:
-            return self._roundtrip(payload, count)
+            replies = self._roundtrip(payload, count)
         except RedisUnavailable:
             if fresh:
                 raise
             self._connect()
-            return self._roundtrip(payload, count)
+            replies = self._roundtrip(payload, count)
+        if self.sentinels is not None:
+            for reply in replies:
+                if isinstance(reply, ReplyError) and is_readonly(reply):
+                    # Demoted by a failover: nothing was written here. Fail this call (the caller fails
+                    # closed, as for any outage) and find the new primary on the next one.
+                    self.close()
+                    raise RedisUnavailable(f"{self.host}:{self.port} is a replica now (READONLY): asking the sentinels again")
+        return replies
 
     def pipeline(self, commands: Sequence[Command]) -> list[Any]:
         return self.pipeline_raw(encode_commands(commands), len(commands))

@@ -64,6 +64,18 @@ def place(v: Validator, topo: Any, actor_hosts: dict[str, Any] | None, data: dic
             v.problem(("hosts",), "is empty: list the hosts (name: {address: ...}), or remove hosts: for one host")
         if topo.redis.host is not None:
             v.problem(("redis", "host"), "names a host, but the topology has no hosts: map")
+        if topo.redis.sentinel is not None and topo.redis.managed:
+            from launcher.sentinel import is_loopback, parse_place
+            for key in ("servers", "sentinels"):
+                for i, text in enumerate(getattr(topo.redis.sentinel, key)):
+                    try:
+                        where = parse_place(text).where
+                    except ValueError:
+                        continue
+                    if not is_loopback(where):
+                        v.problem(("redis", "sentinel", key, i), f"{text}: a topology without hosts: runs them all "
+                                                                 f"here, on 127.0.0.1 (to spread them, add hosts: and "
+                                                                 f"name a host)")
         return topo
     by_address: dict[Any, str] = {}
     for name, spec in hosts.items():
@@ -111,7 +123,9 @@ def place(v: Validator, topo: Any, actor_hosts: dict[str, Any] | None, data: dic
         actors[actor] = dataclasses.replace(spec, host=hosts[given].metrics_bind or "127.0.0.1")
     redis = topo.redis
     address = None
-    if redis.managed:
+    if redis.sentinel is not None:
+        _place_sentinel(v, redis, hosts, placement, data)
+    elif redis.managed:
         if redis.host is None:
             v.problem(("redis",), f"managed: true in a topology with hosts: name the host that runs it "
                                   f"(redis.host: one of {', '.join(names)})")
@@ -129,6 +143,7 @@ def place(v: Validator, topo: Any, actor_hosts: dict[str, Any] | None, data: dic
         v.problem(("redis", "host"), "is for a managed Redis (managed: true); an external Redis is named by url")
     new_redis = dataclasses.replace(redis)
     object.__setattr__(new_redis, "resolved_address", address)
+    object.__setattr__(new_redis, "resolved_hosts", {name: spec.address for name, spec in hosts.items()})
     placed = dataclasses.replace(topo, actors=actors, redis=new_redis)
     object.__setattr__(placed, "source_path", topo.source_path)
     object.__setattr__(placed, "placement", placement)
@@ -248,11 +263,50 @@ def check_across_hosts(v: Validator, topo: Any) -> None:
 # --------------------------------------------------------------------------- what one host runs
 
 
+def _place_sentinel(v: Validator, redis: Any, hosts: dict, placement: dict[str, str], data: dict) -> None:
+    """Managed Redis under Sentinel across hosts: each HOST of sentinel.servers and sentinel.sentinels
+    is a host name of hosts:, and a password is required (every host reaches them)."""
+    from launcher.sentinel import parse_place
+    if not redis.managed:
+        return  # external sentinels are named by address
+    names = list(hosts)
+    used: set[str] = set()
+    for key in ("servers", "sentinels"):
+        for i, text in enumerate(getattr(redis.sentinel, key)):
+            try:
+                where = parse_place(text).where
+            except ValueError:
+                continue
+            if where not in hosts:
+                v.problem(("redis", "sentinel", key, i), f"{text}: in a topology with hosts:, HOST is a host name "
+                                                         f"(one of {', '.join(names)}), not {where!r}")
+            used.add(where)
+    raw_redis = data.get("redis") if isinstance(data.get("redis"), dict) else {}
+    if (len(used) > 1 or set(placement.values()) - used) and "password_env" not in raw_redis:
+        v.problem(("redis",), "the managed Redis servers and sentinels are reached from other hosts without a "
+                              "password: set redis.password_env to the environment variable that holds it (and set "
+                              "that variable on every host)")
+
+
+def sentinel_places_on(topo: Any, host: str | None) -> tuple[list[int], list[int]]:
+    """Managed Sentinel: the indexes of sentinel.servers and sentinel.sentinels that `host` runs (None:
+    all of them, a one-host topology)."""
+    from launcher.sentinel import parse_place
+    sentinel = topo.redis.sentinel
+    if sentinel is None or not topo.redis.managed:
+        return [], []
+    def mine(items: list[str]) -> list[int]:
+        return [i for i, text in enumerate(items) if host is None or parse_place(text).where == host]
+    return mine(sentinel.servers), mine(sentinel.sentinels)
+
+
 def actors_on(topo: Any, host: str) -> list[str]:
     return [a for a, h in topo.placement.items() if h == host]
 
 
 def runs_redis(topo: Any, host: str) -> bool:
+    if topo.redis.sentinel is not None:
+        return any(sentinel_places_on(topo, host))
     return bool(topo.redis.managed and topo.redis.host == host)
 
 
@@ -261,9 +315,13 @@ def host_view(topo: Any, host: str) -> Any:
     Redis only on the Redis's host (elsewhere the actors reach it at its host's address)."""
     actors = {a: topo.actors[a] for a in actors_on(topo, host)}
     redis = topo.redis
-    if redis.managed and not runs_redis(topo, host):
+    if redis.sentinel is not None:
+        redis = dataclasses.replace(redis)
+        object.__setattr__(redis, "only_host", host)  # the launcher runs the servers and sentinels of this host
+    elif redis.managed and not runs_redis(topo, host):
         redis = dataclasses.replace(redis, managed=False)
     object.__setattr__(redis, "resolved_address", topo.redis.resolved_address)
+    object.__setattr__(redis, "resolved_hosts", topo.redis.resolved_hosts)
     view = dataclasses.replace(topo, actors=actors, redis=redis)
     object.__setattr__(view, "source_path", topo.source_path)
     object.__setattr__(view, "placement", {a: host for a in actors})

@@ -32,22 +32,25 @@ def _ask_actor(topo: Topology, name: str) -> dict[str, Any]:
             "ready": metric(sample, "clustergate_actor_ready") == 1.0}
 
 
-def _ask_redis(topo: Topology) -> dict[str, Any]:
+def _ask_redis(topo: Topology, name: str = "redis", address: str | None = None, port: int | None = None,
+               kind: str = "redis") -> dict[str, Any]:
+    """PING one managed Redis program (the lone server, or under Sentinel a server or a sentinel)."""
     import redis
-    url = f"redis://{topo.redis.bind_address}:{topo.redis.port}"
+    address, port = address or topo.redis.bind_address, port or topo.redis.port
+    url = f"redis://{address}:{port}"
     try:
         from redis.backoff import NoBackoff
         from redis.retry import Retry
         # One attempt: redis-py 6+ retries a timeout with backoff (15 s for a stalled Redis at a 1 s timeout).
-        ok = bool(redis.Redis(host=topo.redis.bind_address, port=topo.redis.port, password=topo.redis.password,
+        ok = bool(redis.Redis(host=address, port=port, password=topo.redis.password,
                               socket_timeout=SCRAPE_TIMEOUT_S, socket_connect_timeout=SCRAPE_TIMEOUT_S,
                               retry=Retry(NoBackoff(), 0), health_check_interval=0).ping())
-        return {"name": "redis", "kind": "redis", "reached": True, "ready": ok, "metrics_url": url}
+        return {"name": name, "kind": kind, "reached": True, "ready": ok, "metrics_url": url}
     except redis.AuthenticationError as exc:
-        return {"name": "redis", "kind": "redis", "reached": True, "ready": False, "metrics_url": url,
+        return {"name": name, "kind": kind, "reached": True, "ready": False, "metrics_url": url,
                 "error": f"authentication: {exc} (set ${topo.redis.password_env})"}
     except redis.RedisError as exc:
-        return {"name": "redis", "kind": "redis", "reached": False, "ready": None, "metrics_url": url,
+        return {"name": name, "kind": kind, "reached": False, "ready": None, "metrics_url": url,
                 "error": f"{type(exc).__name__}: {exc}"}
 
 
@@ -56,7 +59,13 @@ def collect_all_hosts(topo: Topology) -> dict[str, Any]:
     jobs: list[tuple[str, Any]] = []
     with ThreadPoolExecutor(max_workers=8) as pool:
         for host in topo.hosts:
-            if runs_redis(topo, host):
+            if topo.redis.sentinel is not None:
+                from launcher.hosts import host_view
+                from launcher.supervise import redis_programs
+                for prog in redis_programs(host_view(topo, host)):
+                    jobs.append((host, pool.submit(_ask_redis, topo, prog.name, prog.address, prog.port,
+                                                   f"redis-{prog.kind}")))
+            elif runs_redis(topo, host):
                 jobs.append((host, pool.submit(_ask_redis, topo)))
             for name in actors_on(topo, host):
                 jobs.append((host, pool.submit(_ask_actor, topo, name)))

@@ -1,17 +1,48 @@
 """The one way actors and the launcher's tools open Redis: URL and timeouts from the topology, password from the environment.
 
 The URL is read by launcher.redis_url, as the gate's own client (actors.resp) reads it, so every actor
-talks to the same server and db.
+talks to the same server and db. Under Sentinel (redis.sentinel) every new connection goes to the
+primary the sentinels name (launcher.sentinel.discover_primary, checked with ROLE), and a connection
+whose write is refused with READONLY (its server was demoted by a failover) is dropped, so the next
+call finds the new primary: no actor needs a restart after a failover.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis
 from redis.backoff import NoBackoff
+from redis.exceptions import ReadOnlyError
 from redis.retry import Retry
 
 from launcher.redis_url import parse_redis_url
+from launcher.sentinel import NoPrimary, discover_primary
 from launcher.topology import RedisConfig
+
+
+class SentinelPrimaryConnection(redis.Connection):
+    """A redis-py connection to the primary the sentinels name, asked again on every (re)connect."""
+
+    def __init__(self, *, sentinels: list[tuple[str, int]], master: str, **kwargs: Any):
+        self.sentinels, self.master = sentinels, master  # one list per pool: the answering sentinel moves first
+        super().__init__(**kwargs)
+
+    def _connect(self) -> Any:
+        try:
+            self.host, self.port = discover_primary(self.sentinels, self.master, timeout_s=self.socket_connect_timeout
+                                                    or 0.25, password=self.password, username=self.username)
+        except NoPrimary as exc:
+            raise redis.ConnectionError(str(exc)) from None
+        return super()._connect()
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().read_response(*args, **kwargs)
+        except ReadOnlyError as exc:
+            self.disconnect()
+            raise redis.ConnectionError(f"{self.host}:{self.port} is a replica now ({exc}): the next call asks the "
+                                        f"sentinels again") from None
 
 
 def connect(cfg: RedisConfig, *, decode_responses: bool = True) -> redis.Redis:
@@ -20,16 +51,13 @@ def connect(cfg: RedisConfig, *, decode_responses: bool = True) -> redis.Redis:
     backoff: 4 s for one call to a dead server at a 200 ms timeout)."""
     timeout_s = cfg.timeout_ms / 1000.0
     target = parse_redis_url(cfg.connection_url())
+    common = dict(db=target.db, username=target.username, password=cfg.password, socket_timeout=timeout_s,
+                  socket_connect_timeout=timeout_s, decode_responses=decode_responses, health_check_interval=0,
+                  retry=Retry(NoBackoff(), 0))
+    if cfg.sentinel is not None:
+        pool = redis.ConnectionPool(connection_class=SentinelPrimaryConnection, sentinels=cfg.sentinel_addresses(),
+                                    master=cfg.sentinel.master, **common)
+        return redis.Redis(connection_pool=pool, retry=Retry(NoBackoff(), 0))
     where = ({"unix_socket_path": target.unix_path} if target.transport == "unix"
              else {"host": target.host, "port": target.port})
-    return redis.Redis(
-        **where,
-        db=target.db,
-        username=target.username,
-        password=cfg.password,
-        socket_timeout=timeout_s,
-        socket_connect_timeout=timeout_s,
-        decode_responses=decode_responses,
-        health_check_interval=0,
-        retry=Retry(NoBackoff(), 0),
-    )
+    return redis.Redis(**where, **common)

@@ -49,6 +49,8 @@ PROBE_TIMEOUT_S = 5.0
 CALL_TIMEOUT_S = 60.0
 # The exec shim that makes the managed redis-server die with supervisord (redis has no such option).
 PARENT_DEATH_SHIM = Path(__file__).resolve().parent / "parent_death.py"
+# The start shim of a data server under Sentinel: primary or replica, as the sentinels say (launcher/redis_node.py).
+REDIS_NODE_SHIM = Path(__file__).resolve().parent / "redis_node.py"
 
 
 # --------------------------------------------------------------------------- paths
@@ -159,10 +161,132 @@ def _effective_base_dir(topo: Topology) -> str | None:
     return str(Path(topo.source_path).parent) if topo.source_path else None
 
 
+@dataclass(frozen=True)
+class RedisProgram:
+    """One managed Redis process: the lone server ("redis"), or under Sentinel a data server
+    ("redis-server-N", N from 1 in sentinel.servers' order) or a sentinel ("redis-sentinel-N")."""
+    name: str
+    kind: str  # "server" | "sentinel"
+    address: str
+    port: int
+    index: int
+
+    def directory(self, home: Home) -> Path:
+        return home.redis_dir if self.name == REDIS_PROGRAM else home.redis_dir / self.name
+
+    def conf(self, home: Home) -> Path:
+        if self.name == REDIS_PROGRAM:
+            return home.redis_conf
+        return self.directory(home) / ("sentinel.conf" if self.kind == "sentinel" else "redis.conf")
+
+
+def redis_programs(topo: Topology) -> list[RedisProgram]:
+    """The managed Redis processes this topology (or this host's view of it) runs, servers first."""
+    redis = topo.redis
+    if not redis.managed:
+        return []
+    if redis.sentinel is None:
+        return [RedisProgram(REDIS_PROGRAM, "server", redis.bind_address, redis.port, 0)]
+    from launcher.hosts import sentinel_places_on
+    servers, sentinels = sentinel_places_on(topo, redis.only_host)
+    server_addresses, sentinel_addresses = redis.server_addresses(), redis.sentinel_addresses()
+    return ([RedisProgram(f"redis-server-{i + 1}", "server", *server_addresses[i], i) for i in servers]
+            + [RedisProgram(f"redis-sentinel-{i + 1}", "sentinel", *sentinel_addresses[i], i) for i in sentinels])
+
+
+def redis_program_names(topo: Topology) -> list[str]:
+    return [p.name for p in redis_programs(topo)]
+
+
+def _bind(address: str) -> str:
+    return address if address in ("127.0.0.1", "::1") else f"{address} 127.0.0.1"
+
+
+def _place(address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+def render_redis_files(topo: Topology, home: Home) -> dict[Path, str]:
+    """Managed Redis config files: every data server's (always rewritten: the role is on the command
+    line), and each sentinel's only when missing or its seed (the topology's settings) changed, since a
+    sentinel keeps its learned state (the current primary, epochs) in that file."""
+    from launcher.sentinel import render_sentinel_conf, render_server_conf
+    redis = topo.redis
+    files: dict[Path, str] = {}
+    for prog in redis_programs(topo):
+        if prog.name == REDIS_PROGRAM:
+            files[prog.conf(home)] = render_redis_conf(topo, home)
+        elif prog.kind == "server":
+            files[prog.conf(home)] = render_server_conf(
+                port=prog.port, bind=_bind(prog.address), directory=str(prog.directory(home)),
+                maxmemory_mb=redis.maxmemory_mb, password=redis.password, quote=redis_quote)
+        else:
+            assert redis.sentinel is not None
+            seed = render_sentinel_conf(
+                port=prog.port, bind=_bind(prog.address), directory=str(prog.directory(home)),
+                master=redis.sentinel.master, primary=redis.server_addresses()[0], quorum=int(redis.sentinel.quorum or 2),
+                down_after_ms=redis.sentinel.down_after_ms, failover_timeout_ms=redis.sentinel.failover_timeout_ms,
+                parallel_syncs=redis.sentinel.parallel_syncs, password=redis.password, quote=redis_quote)
+            seed_file = prog.directory(home) / "seed.sha256"
+            digest = hashlib.sha256(seed.encode()).hexdigest()
+            current = seed_file.read_text().strip() if seed_file.exists() else None
+            if current != digest or not prog.conf(home).exists():
+                # Settings changed: seed again, but with the primary this sentinel last knew (its file's
+                # monitor line, which Sentinel rewrites at each failover), never back to the first server,
+                # whose data may be older.
+                known = _monitored_primary(prog.conf(home), redis.sentinel.master)
+                if known in redis.server_addresses():
+                    seed = seed.replace(_monitor_line(redis.sentinel.master, redis.server_addresses()[0]),
+                                        _monitor_line(redis.sentinel.master, known), 1)
+                files[prog.conf(home)] = seed
+                files[seed_file] = digest + "\n"
+    return files
+
+
+def _monitor_line(master: str, primary: tuple[str, int]) -> str:
+    return f"sentinel monitor {master} {primary[0]} {primary[1]} "
+
+
+def _monitored_primary(conf: Path, master: str) -> tuple[str, int] | None:
+    """The primary a sentinel's config file monitors `master` at, or None."""
+    try:
+        for line in conf.read_text().splitlines():
+            parts = line.split()
+            if parts[:3] == ["sentinel", "monitor", master] and len(parts) >= 5 and parts[4].isdigit():
+                return parts[3], int(parts[4])
+    except OSError:
+        return None
+    return None
+
+
 def render_programs(topo: Topology, home: Home, python: str = sys.executable, redis_binary: str | None = None) -> str:
     """The supervisord program sections for a topology: managed Redis first, then one per actor."""
     out = [f"; rendered by clustergate from {topo.source_path} -- do not edit; run `clustergate up` again\n"]
-    if topo.redis.managed:
+    if topo.redis.managed and topo.redis.sentinel is not None:
+        binary = redis_binary or find_redis_server() or "redis-server"
+        binary = shutil.which(binary) or binary
+        sentinel = topo.redis.sentinel
+        env = {"CLUSTERGATE_CONFIG_HASH": _hash(asdict(topo.redis))}
+        primary = _place(*topo.redis.server_addresses()[0])
+        asked = [a for address in topo.redis.sentinel_addresses() for a in ("--sentinel", _place(*address))]
+        local = [a for prog in redis_programs(topo) if prog.kind == "sentinel"
+                 for a in ("--sentinel-conf", str(prog.conf(home)))]
+        wait_ms = str(sentinel.down_after_ms + sentinel.failover_timeout_ms)
+        for prog in redis_programs(topo):
+            if prog.kind == "server":
+                command = _command(python, str(REDIS_NODE_SHIM), "--self", _place(prog.address, prog.port),
+                                   "--primary", primary, "--master", sentinel.master, *asked,
+                                   "--timeout-ms", str(topo.redis.timeout_ms), "--wait-ms", wait_ms, *local,
+                                   "--password-env", topo.redis.password_env, "--", binary, str(prog.conf(home)))
+            else:
+                command = _command(python, str(REDIS_NODE_SHIM), "--sentinel-start", "--master", sentinel.master,
+                                   "--timeout-ms", str(topo.redis.timeout_ms), "--wait-ms", wait_ms,
+                                   "--password-env", topo.redis.password_env, "--", binary, str(prog.conf(home)),
+                                   "--sentinel")
+            out.append(_program(prog.name, command, priority=1 + prog.index + (0 if prog.kind == "server" else 10),
+                                directory=prog.directory(home), log=home.log_of(prog.name), env=env,
+                                startsecs=1, stopwait=10))
+    elif topo.redis.managed:
         binary = redis_binary or find_redis_server() or "redis-server"
         binary = shutil.which(binary) or binary  # the shim execs a path
         command = _command(python, str(PARENT_DEATH_SHIM), binary, str(home.redis_conf))
@@ -231,6 +355,12 @@ def render_redis_conf(topo: Topology, home: Home) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _password_conf(topo: Topology, home: Home) -> Path:
+    """The config file whose requirepass tells the password the running managed Redis uses."""
+    progs = sorted(redis_programs(topo), key=lambda p: p.kind != "server")  # a server's file, else a sentinel's
+    return progs[0].conf(home) if progs else home.redis_conf
+
+
 def _requirepass(conf_text: str) -> str | None:
     for line in conf_text.splitlines():
         if line.startswith("requirepass "):
@@ -258,7 +388,8 @@ def password_problem(topo: Topology, home: Home, running: bool) -> str | None:
     if password is None and _asks_for_password(topo):
         return (f"${var} is not set, but the topology asks for a Redis password (redis.password_env is set): "
                 f"set it, or remove password_env from the topology to run without one")
-    if password is None and running and home.redis_conf.exists() and _requirepass(home.redis_conf.read_text()):
+    conf = _password_conf(topo, home)
+    if password is None and running and conf.exists() and _requirepass(conf.read_text()):
         return (f"${var} is not set, but the running Redis of {home.root} requires a password: set it as "
                 f"when the system was started (to run without a password, `clustergate down` first)")
     return None
@@ -545,7 +676,7 @@ def home_processes(home: Home) -> list[HomeProcess]:
                 cwd = os.readlink(f"/proc/{pid}/cwd")
             except OSError:
                 continue
-            if cwd == redis_dir:
+            if cwd == redis_dir or cwd.startswith(redis_dir + os.sep):
                 found.append(HomeProcess(pid, "redis-server", " ".join(args)))
     return sorted(found, key=lambda p: p.pid)
 
@@ -631,16 +762,45 @@ def actor_ready(topo: Topology, name: str) -> bool | None:
         return None
 
 
-def redis_ready(topo: Topology) -> bool:
+def redis_ready(topo: Topology, name: str = REDIS_PROGRAM) -> bool:
+    """The managed Redis program answers PING; a sentinel must also name a primary."""
     import redis
+    prog = next((p for p in redis_programs(topo) if p.name == name), None)
+    address, port = (prog.address, prog.port) if prog else (topo.redis.bind_address, topo.redis.port)
     try:
         from redis.backoff import NoBackoff
         from redis.retry import Retry
-        return bool(redis.Redis(host=topo.redis.bind_address, port=topo.redis.port, password=topo.redis.password,
-                                socket_timeout=0.5, socket_connect_timeout=0.5,  # one attempt, no redis-py retries
-                                retry=Retry(NoBackoff(), 0), health_check_interval=0).ping())
+        client = redis.Redis(host=address, port=port, password=topo.redis.password,
+                             socket_timeout=0.5, socket_connect_timeout=0.5,  # one attempt, no redis-py retries
+                             retry=Retry(NoBackoff(), 0), health_check_interval=0)
+        try:
+            if prog is not None and prog.kind == "sentinel" and topo.redis.sentinel is not None:
+                return bool(client.execute_command("SENTINEL", "get-master-addr-by-name", topo.redis.sentinel.master))
+            return bool(client.ping())
+        finally:
+            client.close()
     except redis.RedisError:
         return False
+
+
+def _redis_role(topo: Topology, prog: RedisProgram) -> str | None:
+    """A managed server's ROLE (master / slave), or for a sentinel the primary it names; None when silent."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+    try:
+        client = redis.Redis(host=prog.address, port=prog.port, password=topo.redis.password, socket_timeout=0.5,
+                             socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0), health_check_interval=0,
+                             decode_responses=True)
+        try:
+            if prog.kind == "sentinel" and topo.redis.sentinel is not None:
+                named = client.execute_command("SENTINEL", "get-master-addr-by-name", topo.redis.sentinel.master)
+                return f"names {_place(named[0], int(named[1]))}" if named else None
+            return str(client.execute_command("ROLE")[0])
+        finally:
+            client.close()
+    except redis.RedisError:
+        return None
 
 
 def _log_end(path: Path, max_bytes: int = 65536) -> list[str] | None:
@@ -669,7 +829,7 @@ def wait_until_ready(sup: Supervisor, topo: Topology, home: Home, timeout_s: flo
     """Poll until every program is ready; on failure print the logs' last lines, with the Redis
     password (which a log may echo) replaced by ***."""
     secrets = [topo.redis.password or ""]
-    names = ([REDIS_PROGRAM] if topo.redis.managed else []) + list(topo.actors)
+    names = redis_program_names(topo) + list(topo.actors)
     deadline = time.monotonic() + timeout_s
     last_line = ""
     while True:
@@ -694,7 +854,7 @@ def wait_until_ready(sup: Supervisor, topo: Topology, home: Home, timeout_s: flo
             if state != "RUNNING":
                 waiting.append(f"{name} ({state.lower()})")
                 continue
-            ready = redis_ready(topo) if name == REDIS_PROGRAM else actor_ready(topo, name)
+            ready = redis_ready(topo, name) if name not in topo.actors else actor_ready(topo, name)
             if not ready:
                 waiting.append(f"{name} ({'not ready' if ready is False else 'no metrics yet'})")
         done = len(names) - len(waiting)
@@ -727,8 +887,11 @@ def _program_sections(text: str) -> dict[str, str]:
 
 def _claims(topo: Topology, name: str) -> list[tuple[str, str]]:
     """(YAML path, bind endpoint) of everything program `name` binds: its ports and ipc paths."""
-    if name == REDIS_PROGRAM:
-        return [("redis.port", f"tcp://{topo.redis.bind_address}:{topo.redis.port}")]
+    for prog in redis_programs(topo):
+        if prog.name == name:
+            where = "redis.port" if name == REDIS_PROGRAM else f"redis.sentinel.{prog.kind}s[{prog.index}]"
+            host = f"[{prog.address}]" if ":" in prog.address else prog.address
+            return [(where, f"tcp://{host}:{prog.port}")]
     spec = topo.actors.get(name)
     if spec is None:
         return []
@@ -824,7 +987,7 @@ def _held_endpoints(home: Home) -> set[str]:
         running = load_topology(home.topology)
     except SchemaError:
         return set()
-    names = ([REDIS_PROGRAM] if running.redis.managed else []) + list(running.actors)
+    names = redis_program_names(running) + list(running.actors)
     return {_held_key(endpoint) for name in names for _, endpoint in _claims(running, name)}
 
 
@@ -909,7 +1072,10 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
         return 2
     try:
         topology_text = topology_copy(topo, home)
-        redis_text = render_redis_conf(topo, home) if topo.redis.managed else None
+        redis_files = render_redis_files(topo, home)
+        for path in redis_files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        redis_text = redis_files.get(_password_conf(topo, home))
         rendered = render_programs(topo, home, redis_binary=redis_binary)
     except WriteFailed as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
@@ -931,10 +1097,11 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
         for line in busy:
             print(f"{args.file}: {line}", file=sys.stderr)
         return 1
-    old_password = _requirepass(home.redis_conf.read_text()) if home.redis_conf.exists() else None
+    password_conf = _password_conf(topo, home)
+    old_password = _requirepass(password_conf.read_text()) if password_conf.exists() else None
     files: dict[Path, tuple[str, int]] = {home.topology: (topology_text, 0o644), home.programs: (rendered, 0o644)}
-    if redis_text is not None:
-        files[home.redis_conf] = (redis_text, 0o600)
+    for path, text in redis_files.items():
+        files[path] = (text, 0o600)
     backup = {path: path.read_bytes() if path.exists() else None for path in files}
     try:
         stage_files(files)
@@ -973,7 +1140,7 @@ def _restore(backup: dict[Path, bytes | None]) -> None:
             if content is None:
                 path.unlink(missing_ok=True)
             else:
-                write_files({path: (content.decode(), 0o600 if path.name == "redis.conf" else 0o644)})
+                write_files({path: (content.decode(), 0o600 if path.name in ("redis.conf", "sentinel.conf") else 0o644)})
         except (OSError, WriteFailed):
             pass
 
@@ -1037,10 +1204,13 @@ def collect_status(home: Home) -> dict[str, Any]:
             row["kind"] = spec.kind
             row["metrics_url"] = f"http://{spec.host}:{spec.metrics_port}/metrics"
             row["ready"] = actor_ready(topo, name)
-        elif topo and name == REDIS_PROGRAM:
-            row["kind"] = "redis"
+        elif topo and name in redis_program_names(topo):
+            prog = next(p for p in redis_programs(topo) if p.name == name)
+            row["kind"] = "redis" if name == REDIS_PROGRAM else f"redis-{prog.kind}"
             row["metrics_url"] = None
-            row["ready"] = redis_ready(topo)
+            row["ready"] = redis_ready(topo, name)
+            if name != REDIS_PROGRAM:
+                row["role"] = _redis_role(topo, prog)
         elif name == "prometheus":  # `clustergate monitor up` (launcher/monitor.py)
             from launcher.monitor import monitor_ready
             row["kind"] = "prometheus"
@@ -1070,10 +1240,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         print(f"supervisord: {status['supervisord']}   topology: {status['topology'] or '-'}")
         if status["programs"]:
-            print(f"{'PROGRAM':<16}{'STATE':<10}{'READY':<7}{'PID':<9}{'METRICS'}")
+            width = max([16] + [len(row["name"]) + 1 for row in status["programs"]])
+            print(f"{'PROGRAM':<{width}}{'STATE':<10}{'READY':<7}{'PID':<9}{'METRICS'}")
             for row in status["programs"]:
                 ready = {True: "yes", False: "no", None: "?"}[row.get("ready")]
-                print(f"{row['name']:<16}{row['state']:<10}{ready:<7}{str(row['pid'] or '-'):<9}{row.get('metrics_url') or '-'}")
+                where = row.get("metrics_url") or (f"(role: {row['role']})" if row.get("role") else "-")
+                print(f"{row['name']:<{width}}{row['state']:<10}{ready:<7}{str(row['pid'] or '-'):<9}{where}")
         if topo is not None:
             print()
             print(render_overview(topo, status["overview"]))

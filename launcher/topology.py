@@ -57,11 +57,46 @@ REQUIRED_KINDS: dict[str, tuple[str, ...]] = {
 
 # supervisord program names the launcher uses for itself.
 RESERVED_PROGRAM_NAMES = {"redis", "prometheus"}  # the managed redis-server, `clustergate monitor up`
+# ... and, under Sentinel, redis-server-N and redis-sentinel-N.
+RESERVED_PROGRAM_PREFIX = "redis-"
 
 SYMBOLS_DEFAULT = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
 
 
 # --------------------------------------------------------------------------- shared sections
+
+
+@dataclass(frozen=True, kw_only=True)
+class SentinelConfig:
+    """Redis under Sentinel: the clients find the primary by asking the sentinels (docs/high-availability.md)."""
+
+    master: str = setting("clustergate", doc="The name the sentinels monitor the primary under (SENTINEL get-master-addr-by-name NAME).")
+    sentinels: list[str] = setting(doc="Every sentinel as HOST:PORT ([V6]:PORT). External: their addresses (one or more). Managed: at least 3 (quorum 2 of 3), where HOST is 127.0.0.1 on one host or a host name of hosts: in a multi-host topology; default on one host: 127.0.0.1 at redis.port + 20000, + 20001, + 20002.", factory=list)
+    servers: list[str] = setting(doc="Managed only: the data servers as HOST:PORT (HOST as in sentinels); the first starts as the primary, the others as its replicas; at least 2. Default on one host: 127.0.0.1 at redis.port and redis.port + 1.", factory=list)
+    replicas: int | None = setting(None, doc="External only: how many replicas the primary has (default 1); what replicas_expected() reports, e.g. to switch WAIT on. Managed: the number of servers minus one.", ge=0, le=64)
+    quorum: int | None = setting(None, doc="Managed: sentinels that must agree the primary is down before a failover (default: a majority, 2 of 3).", ge=1, le=64)
+    down_after_ms: int = setting(1000, doc="Managed: a primary silent this long is down for a sentinel (Redis's default is 30000; see docs/high-availability.md for the choice).", ge=100, le=600_000)
+    failover_timeout_ms: int = setting(5000, doc="Managed: Sentinel's failover-timeout (a failed failover is retried after twice this; replicas are reconfigured within it).", ge=1000, le=3_600_000)
+    parallel_syncs: int = setting(1, doc="Managed: replicas resynchronised with a new primary at once.", ge=1, le=64)
+
+    @staticmethod
+    def __schema_build__(v: Validator, kwargs: dict, raw: dict, path: Path) -> dict:
+        from launcher.sentinel import parse_place
+        master = kwargs.get("master", "clustergate")
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", str(master)):
+            v.problem(path + ("master",), f"{str(master)[:40]!r}: 1 to 64 letters, digits, _ . and -")
+        for key in ("sentinels", "servers"):
+            seen: dict[Any, int] = {}
+            for i, text in enumerate(kwargs.get(key) or []):
+                try:
+                    place = parse_place(text)
+                except ValueError as exc:
+                    v.problem(path + (key, i), str(exc))
+                    continue
+                if place in seen:
+                    v.problem(path + (key, i), f"{text} is also {key}[{seen[place]}]: each needs its own HOST:PORT")
+                seen.setdefault(place, i)
+        return kwargs
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,17 +110,26 @@ class RedisConfig:
     timeout_ms: int = setting(250, doc="Socket and connect timeout of every Redis call.", ge=10, le=60000)
     maxmemory_mb: int = setting(1024, doc="Managed redis-server: maxmemory, with maxmemory-policy noeviction (a full Redis refuses writes, so decisions fail closed to HOLD; nothing, above all no cooldown or permit, is evicted). Alert ClustergateRedisMemoryHigh fires at 80%.", ge=16, le=1_048_576)
     host: str | None = setting(None, doc="Multi-host topology: the host (a name in hosts) that runs the managed Redis; it binds that host's address.")
+    sentinel: SentinelConfig | None = setting(None, doc="Redis under Sentinel: every client finds the primary through the sentinels. With managed: true the launcher runs the primary, its replicas and the sentinels (sentinel.servers, sentinel.sentinels); without, give the external sentinels' addresses.")
     # Set by validation (launcher/hosts.py) from hosts.<host>.address: where the managed Redis listens.
     resolved_address: str | None = field(default=None, init=False, compare=False, repr=False)
+    # Set by validation (launcher/hosts.py) in a multi-host topology: host name -> address, which the
+    # HOST of sentinel.servers / sentinel.sentinels names.
+    resolved_hosts: dict[str, str] | None = field(default=None, init=False, compare=False, repr=False)
+    # Set by launcher.hosts.host_view: the one host whose supervisord this view is for (None: every host).
+    only_host: str | None = field(default=None, init=False, compare=False, repr=False)
 
     @staticmethod
     def __schema_build__(v: Validator, kwargs: dict, raw: dict, path: Path) -> dict:
         managed = kwargs.get("managed", False)
         url = kwargs.get("url")
-        if managed and url:
+        sentinel = kwargs.get("sentinel")
+        if sentinel is not None:
+            kwargs["sentinel"] = RedisConfig._sentinel_build(v, kwargs, raw, path, sentinel)
+        elif managed and url:
             v.problem(path, "set either managed: true or url, not both")
-        if not managed and not url:
-            v.problem(path, "set managed: true or give a url")
+        elif not managed and not url:
+            v.problem(path, "set managed: true, give a url, or name the sentinels (redis.sentinel)")
         if url:
             from launcher.redis_url import RedisUrlError, parse_redis_url  # the one parser every client uses
             try:
@@ -95,6 +139,60 @@ class RedisConfig:
         if managed and kwargs.get("port") == 6379:
             v.problem(path + ("port",), "6379 is Redis's default port; a managed server takes a non-default one")
         return kwargs
+
+    @staticmethod
+    def _sentinel_build(v: Validator, kwargs: dict, raw: dict, path: Path, sentinel: "SentinelConfig") -> "SentinelConfig":
+        """Check redis.sentinel against the rest of redis:, and fill the one-host defaults of managed mode."""
+        from launcher.sentinel import SENTINEL_PORT_OFFSET, parse_place
+        spath = path + ("sentinel",)
+        raw_sentinel = raw.get("sentinel") if isinstance(raw.get("sentinel"), dict) else {}
+        if kwargs.get("url"):
+            v.problem(path + ("url",), "a url names one server; with redis.sentinel the clients ask the sentinels "
+                                       "for the primary: remove url")
+        if not kwargs.get("managed", False):
+            if not sentinel.sentinels:
+                v.problem(spath + ("sentinels",), "list the sentinels' addresses (HOST:PORT), or set redis.managed: "
+                                                  "true to have the launcher run them")
+            for key in ("servers", "quorum"):
+                if key in raw_sentinel:
+                    v.problem(spath + (key,), "is for a managed setup (redis.managed: true); the external sentinels "
+                                              "have their own")
+            return sentinel
+        if "replicas" in raw_sentinel:
+            v.problem(spath + ("replicas",), "is for external sentinels; a managed setup has one replica per "
+                                             "server after the first (sentinel.servers)")
+        if "host" in raw:
+            v.problem(path + ("host",), "with redis.sentinel the hosts of the servers and sentinels are in "
+                                        "sentinel.servers and sentinel.sentinels: remove redis.host")
+        port = kwargs.get("port", 6390)
+        servers = list(sentinel.servers) or [f"127.0.0.1:{port}", f"127.0.0.1:{port + 1}"]
+        sentinels = list(sentinel.sentinels) or [f"127.0.0.1:{port + SENTINEL_PORT_OFFSET + i}" for i in range(3)]
+        if port + SENTINEL_PORT_OFFSET + 2 > 65535 and not sentinel.sentinels:
+            v.problem(spath + ("sentinels",), f"redis.port {port} leaves no room for the default sentinel ports "
+                                              f"(port + {SENTINEL_PORT_OFFSET}): list them")
+        if len(servers) < 2:
+            v.problem(spath + ("servers",), f"lists {len(servers)} server; a managed setup needs a primary and at "
+                                            f"least one replica (2 or more)")
+        if len(sentinels) < 3:
+            v.problem(spath + ("sentinels",), f"lists {len(sentinels)} sentinel(s); a managed setup runs at least 3, "
+                                              f"so that a majority survives one failure")
+        quorum = sentinel.quorum if sentinel.quorum is not None else len(sentinels) // 2 + 1
+        if quorum > len(sentinels):
+            v.problem(spath + ("quorum",), f"{quorum} is more than the {len(sentinels)} sentinels")
+        places: dict[Any, str] = {}
+        for key, items in (("servers", servers), ("sentinels", sentinels)):
+            for i, text in enumerate(items):
+                try:
+                    place = parse_place(text)
+                except ValueError:
+                    continue  # reported by SentinelConfig
+                other = places.get((place.where, place.port))
+                if other is not None and other[0] != key:
+                    v.problem(spath + (key, i), f"{text} is also in sentinel.{other[0]}: each needs its own port")
+                places.setdefault((place.where, place.port), (key, i))
+                if place.port == 6379:
+                    v.problem(spath + (key, i), "6379 is Redis's default port; a managed server takes a non-default one")
+        return dataclasses.replace(sentinel, servers=servers, sentinels=sentinels, quorum=quorum)
 
     @property
     def password(self) -> str | None:
@@ -106,10 +204,36 @@ class RedisConfig:
         return self.resolved_address or "127.0.0.1"
 
     def replicas_expected(self) -> int:
-        """How many replicas the topology runs for this Redis (0: none; Redis Sentinel managed mode adds them)."""
-        return 0
+        """Replicas the primary should have: 0 without Sentinel; managed, one per server after the
+        first; external, sentinel.replicas (default 1). The permit issuer's WAIT is on by default when
+        this is above 0."""
+        if self.sentinel is None:
+            return 0
+        if self.managed:
+            return max(0, len(self.sentinel.servers) - 1)
+        return 1 if self.sentinel.replicas is None else self.sentinel.replicas
+
+    def address_of(self, where: str) -> str:
+        """The address of a HOST of sentinel.servers / sentinel.sentinels: a host name's address in a
+        multi-host topology, else the HOST itself (an address)."""
+        return (self.resolved_hosts or {}).get(where, "127.0.0.1" if where == "localhost" else where)
+
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """(address, port) of every sentinel, in the topology's order."""
+        from launcher.sentinel import parse_place
+        assert self.sentinel is not None
+        return [(self.address_of(p.where), p.port) for p in map(parse_place, self.sentinel.sentinels)]
+
+    def server_addresses(self) -> list[tuple[str, int]]:
+        """Managed: (address, port) of every data server, the first the initial primary."""
+        from launcher.sentinel import parse_place
+        assert self.sentinel is not None
+        return [(self.address_of(p.where), p.port) for p in map(parse_place, self.sentinel.servers)]
 
     def connection_url(self) -> str:
+        """The URL of the one server (no Sentinel). With Sentinel: a URL without a host, for its db."""
+        if self.sentinel is not None:
+            return "redis://sentinel/0"
         if self.url:
             return self.url
         address = self.bind_address
@@ -531,7 +655,8 @@ def validate_data(data: Any, lines: dict[Path, int] | None = None,
             if not isinstance(raw, dict):
                 v.problem(path, f"expected a mapping, got {raw!r}")
                 continue
-            if (str(name) in RESERVED_PROGRAM_NAMES or not ACTOR_NAME_RE.fullmatch(str(name))
+            if (str(name) in RESERVED_PROGRAM_NAMES or str(name).startswith(RESERVED_PROGRAM_PREFIX)
+                    or not ACTOR_NAME_RE.fullmatch(str(name))
                     or len(str(name)) > MAX_NAME_CHARS):
                 v.problem(path[:1], f"actor name {str(name)[:40]!r} is reserved or not 1 to {MAX_NAME_CHARS} "
                                     f"ASCII letters, digits, - and _ that start with a letter")
@@ -540,7 +665,7 @@ def validate_data(data: Any, lines: dict[Path, int] | None = None,
                     clusters=topo.clusters, actors=actors, security=topo.security, base_dir=topo.base_dir,
                     hosts=topo.hosts)
     object.__setattr__(topo, "source_path", source_path)
-    if actor_hosts is not None or topo.redis.host is not None:
+    if actor_hosts is not None or topo.redis.host is not None or (topo.redis.sentinel is not None and topo.redis.managed):
         topo = multihost.place(v, topo, actor_hosts, data)
     _check_symbols(v, topo)
     _check_wiring(v, topo)
@@ -764,7 +889,18 @@ def _check_ports(v: Validator, topo: Topology) -> None:
         else:
             used[port] = format_path(path)
 
-    if topo.redis.managed:
+    if topo.redis.managed and topo.redis.sentinel is not None:
+        from launcher.sentinel import parse_place
+        for key in ("servers", "sentinels"):  # (ports are claimed per number, whatever the host, as below)
+            for i, text in enumerate(getattr(topo.redis.sentinel, key)):
+                try:
+                    port = parse_place(text).port
+                except ValueError:
+                    continue
+                if used.get(port, "").startswith("redis.sentinel."):
+                    continue  # the same port on two hosts; one host twice is reported by validation
+                claim(port, ("redis", "sentinel", key, i))
+    elif topo.redis.managed:
         claim(topo.redis.port, ("redis", "port"))
     for name, spec in topo.actors.items():
         claim(spec.metrics_port, ("actors", name, "metrics_port"))

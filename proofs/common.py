@@ -22,7 +22,7 @@ from launcher.overview import first, labelled
 from launcher.schema import SchemaError
 from launcher.supervise import (REDIS_PROGRAM, Home, LaunchError, Supervisor, home_from, running_topology_path,
                                 scrape)
-from launcher.topology import Topology, load_topology
+from launcher.topology import RESERVED_PROGRAM_PREFIX, Topology, load_topology
 
 # The last report run_proof wrote in this process, and its failed checks (deploy records them).
 LAST_REPORT: tuple[Path, list[Check]] | None = None
@@ -196,10 +196,11 @@ class Proof:
         start window in turn."""
         states = self.program_states()
         todo = [name for name in names if states.get(name) != "RUNNING"]
-        if REDIS_PROGRAM in todo:
-            self.sup.api.startProcess(REDIS_PROGRAM, True)
+        redis_first = [name for name in todo if name == REDIS_PROGRAM or name.startswith(RESERVED_PROGRAM_PREFIX)]
+        for name in redis_first:
+            self.sup.api.startProcess(name, name == REDIS_PROGRAM)
         for name in todo:
-            if name != REDIS_PROGRAM:
+            if name not in redis_first:
                 self.sup.api.startProcess(name, False)
         # RUNNING once each has lived through its start window (startsecs); a program that keeps
         # exiting is left for the caller's checks to report.

@@ -19,7 +19,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from launcher import keys  # noqa: E402
-from proofs.common import REDIS_PROGRAM, Proof, run_proof  # noqa: E402
+from launcher.supervise import redis_program_names  # noqa: E402
+from proofs.common import Proof, run_proof  # noqa: E402
 
 WARM_UP_TIMEOUT_S = 40.0
 STARTING_GRACE_S = 5.0
@@ -51,9 +52,9 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
 
         ok, missing, _ = p.poll(not_ready_anywhere, lambda m: m == {}, STARTING_GRACE_S + 5, 0.3)
         p.require("every program ready on its host", ok,
-                  missing or f"{len(p.topo.actors) + int(p.topo.redis.managed)} programs on {len(p.topo.hosts)} hosts")
+                  missing or f"{len(p.topo.actors) + len(redis_program_names(p.topo))} programs on {len(p.topo.hosts)} hosts")
     else:
-        expected = list(p.topo.actors) + ([REDIS_PROGRAM] if p.topo.redis.managed else [])
+        expected = list(p.topo.actors) + redis_program_names(p.topo)
 
         def not_running() -> dict[str, str]:
             states = p.program_states()

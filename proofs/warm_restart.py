@@ -37,7 +37,7 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
     p.require("before: point counts", bool(before), before)
 
     # Every program (managed Redis stopped last and started first), or just the two that hold the history.
-    programs = sorted(p.program_states(), key=lambda n: n != REDIS_PROGRAM) if every_program else [buffer, correlator]
+    programs = sorted(p.program_states(), key=lambda n: not (n == REDIS_PROGRAM or n.startswith('redis-'))) if every_program else [buffer, correlator]
     p.stop_programs(list(reversed(programs)))
     p.check("programs stopped", all(p.program_states()[n] == "STOPPED" for n in programs), programs)
     restarted_at = time.monotonic()

@@ -529,4 +529,49 @@ MUTATIONS: list[Mutation] = [
         'return f"tcp:{_net_namespace()}:" + endpoint.rpartition(":")[2]',
         'return "tcp:" + endpoint.rpartition(":")[2]',
         ("tests/test_up_claims_netns.py",)),
+    Mutation(
+        "resp_client_ignores_readonly",
+        "the gate's RESP client asks Sentinel again when a write is refused with READONLY (issue 12)",
+        "actors/resp.py",
+        "                if isinstance(reply, ReplyError) and is_readonly(reply):\n",
+        "                if False:\n",
+        ("tests/test_sentinel_failover.py::test_a_demoted_primary_answers_readonly_and_the_clients_ask_sentinel_again",)),
+    Mutation(
+        "redis_py_ignores_readonly",
+        "redis-py (launcher.redis_conn) drops a connection refused with READONLY and asks Sentinel again (issue 12)",
+        "launcher/redis_conn.py",
+        "        except ReadOnlyError as exc:\n",
+        "        except ZeroDivisionError as exc:\n",
+        ("tests/test_sentinel_failover.py::test_a_demoted_primary_answers_readonly_and_the_clients_ask_sentinel_again",)),
+    Mutation(
+        "sentinel_answer_not_checked_with_role",
+        "discovery checks the sentinel's answer with ROLE, as Redis's client guidelines advise (issue 12)",
+        "launcher/sentinel.py",
+        'if isinstance(role, _Refused) or not role or role[0] != "master":',
+        "if isinstance(role, _Refused) or not role:",
+        ("tests/test_sentinel_failover.py::test_a_named_primary_whose_role_is_replica_is_not_used",)),
+    Mutation(
+        "restarted_primary_does_not_wait_for_the_failover",
+        "a killed primary restarted by supervisord rejoins as the new primary's replica (issue 12)",
+        "launcher/redis_node.py",
+        "    if said and said == (me, True):\n",
+        "    if False:\n",
+        ("tests/test_sentinel_failover.py::test_managed_sentinel_topology_fails_over_and_every_actor_follows",)),
+    Mutation(
+        "node_start_does_not_wait_for_the_sentinels",
+        "a data server started with the sentinels takes the role they name, so down/up after a failover keeps the promoted primary (issue 12)",
+        "launcher/redis_node.py",
+        "    while said is None and time.monotonic() < deadline:\n",
+        "    while False:\n",
+        ("tests/test_sentinel_failover.py::test_a_data_server_started_before_the_sentinels_answer_waits_for_them_and_takes_the_role_they_name",)),
+    Mutation(
+        "restarted_host_follows_its_own_stale_sentinel",
+        "a server coming back with its host follows the sentinels' newest config-epoch, not its own sentinel's stale file (issue 12)",
+        "launcher/sentinel.py",
+        "        if best is None or said[0] > best[0] or (said[0] == best[0] and said[2] and not best[2]):\n",
+        "        if best is None:\n",
+        ("tests/test_sentinel_failover.py::test_the_start_shim_follows_the_sentinels_with_the_newest_epoch_not_a_stale_one",
+         "tests/test_sentinel_multihost.py::test_the_store_host_crashed_the_sentinels_promote_the_replica_on_exec_and_store_rejoins_as_replica")),
 ]
+
+

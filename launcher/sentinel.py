@@ -1,0 +1,251 @@
+"""Redis under Sentinel: finding the primary, and the config files of a managed primary, replicas and sentinels.
+
+Discovery follows Redis's client guidelines for Sentinel: ask each sentinel in turn
+`SENTINEL get-master-addr-by-name NAME`; the first that answers moves to the front of the list; then
+check the answer with ROLE on that server (a sentinel may name a primary that has since been demoted:
+only a server that says `master` is used). Both Redis clients use `discover_primary`: the gate's and
+issuer's own RESP client (actors.resp) and redis-py through launcher.redis_conn. Each runs it again
+whenever its connection breaks or a write is refused with READONLY, so no actor needs a restart
+after a failover.
+
+Every socket here has the topology's timeout: with no primary known the call fails with
+`NoPrimary` (a RedisUnavailable for the gate) at once, and the gate fails closed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import hiredis
+
+DEFAULT_MASTER = "clustergate"
+# A managed topology on one host: the sentinels listen at redis.port + this offset (+0, +1, +2).
+SENTINEL_PORT_OFFSET = 20000
+
+
+class NoPrimary(Exception):
+    """No sentinel named a primary that answers ROLE with `master` within the timeouts."""
+
+
+class _Refused(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Place:
+    """One Redis server or sentinel of a topology: WHERE (an address, or a host name of hosts:) and a port."""
+    where: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.where}]:{self.port}" if ":" in self.where else f"{self.where}:{self.port}"
+
+
+def parse_place(text: Any) -> Place:
+    """'HOST:PORT' or '[V6]:PORT' -> Place; ValueError with a message that names what is wrong."""
+    if not isinstance(text, str):
+        raise ValueError(f"{text!r} is not a string HOST:PORT")
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or not rest.startswith(":"):
+            raise ValueError(f"{text!r}: write an IPv6 address as [ADDRESS]:PORT")
+        port_text = rest[1:]
+    else:
+        host, sep, port_text = text.rpartition(":")
+        if not sep:
+            raise ValueError(f"{text!r} has no port: write HOST:PORT")
+        if ":" in host:
+            raise ValueError(f"{text!r}: write an IPv6 address as [ADDRESS]:PORT")
+    if not host:
+        raise ValueError(f"{text!r} has no host: write HOST:PORT")
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ValueError(f"{text!r}: the port must be a number from 1 to 65535")
+    return Place(host, int(port_text))
+
+
+def is_loopback(where: str) -> bool:
+    if where == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(where).is_loopback
+    except ValueError:
+        return False
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+def _exchange(address: tuple[str, int], commands: Sequence[Sequence[Any]], timeout_s: float) -> list[Any]:
+    """Open a connection, send the commands pipelined, return their replies (error replies as _Refused
+    instances), close. OSError on a connection problem or timeout."""
+    payload = b"".join(hiredis.pack_command(tuple(c)) for c in commands)
+    reader = hiredis.Reader(replyError=_Refused, encoding="utf-8", errors="replace")
+    with socket.create_connection(address, timeout=timeout_s) as sock:
+        sock.sendall(payload)
+        replies: list[Any] = []
+        while len(replies) < len(commands):
+            reply = reader.gets()
+            if reply is False:
+                data = sock.recv(65536)
+                if not data:
+                    raise ConnectionError("connection closed")
+                reader.feed(data)
+                continue
+            replies.append(reply)
+        return replies
+
+
+def _auth(username: str | None, password: str | None) -> list[tuple[Any, ...]]:
+    if not password:
+        return []
+    return [("AUTH", username, password) if username else ("AUTH", password)]
+
+
+def discover_primary(sentinels: list[tuple[str, int]], master: str, *, timeout_s: float,
+                     password: str | None = None, username: str | None = None) -> tuple[str, int]:
+    """The primary's (address, port), asked of each sentinel in turn and checked with ROLE.
+
+    `sentinels` is reordered in place: the one that answered goes first, so the next discovery asks it
+    first. The sentinels take the same password as the data servers (their `requirepass`). A server
+    named by several sentinels is tried once (a dead host costs one connect timeout, not one per
+    sentinel). Raises NoPrimary, with what each sentinel said, when none named a primary that says it is one."""
+    said: list[str] = []
+    refused: set[tuple[str, int]] = set()
+    for i, sentinel in enumerate(list(sentinels)):
+        try:
+            replies = _exchange(sentinel, _auth(None, password) + [("SENTINEL", "get-master-addr-by-name", master)],
+                                timeout_s)
+        except OSError as exc:
+            said.append(f"{sentinel[0]}:{sentinel[1]}: {type(exc).__name__}")
+            continue
+        answer = replies[-1]
+        if isinstance(answer, _Refused) or not answer:
+            said.append(f"{sentinel[0]}:{sentinel[1]}: {answer or 'no such master'}")
+            continue
+        primary = (str(answer[0]), int(answer[1]))
+        if primary in refused:  # several sentinels name the same dead server: try it once, not once each
+            said.append(f"{sentinel[0]}:{sentinel[1]} named {primary[0]}:{primary[1]} too")
+            continue
+        refused.add(primary)
+        try:
+            role = _exchange(primary, _auth(username, password) + [("ROLE",)], timeout_s)[-1]
+        except OSError as exc:
+            said.append(f"{sentinel[0]}:{sentinel[1]} named {primary[0]}:{primary[1]}, which did not answer ({type(exc).__name__})")
+            continue
+        if isinstance(role, _Refused) or not role or role[0] != "master":
+            said.append(f"{sentinel[0]}:{sentinel[1]} named {primary[0]}:{primary[1]}, whose ROLE is "
+                        f"{role[0] if isinstance(role, list) and role else role}")
+            continue
+        if i:
+            try:  # (a list shared by a pool's connections: another thread may have moved it meanwhile)
+                sentinels.insert(0, sentinels.pop(sentinels.index(sentinel)))
+            except ValueError:
+                pass
+        return primary
+    raise NoPrimary(f"no primary for {master!r}: " + "; ".join(said))
+
+
+def sentinel_answer(sentinels: list[tuple[str, int]], master: str, *, timeout_s: float,
+                    password: str | None = None) -> tuple[tuple[str, int], bool] | None:
+    """What the sentinels say of the primary (unchecked): (its address, whether the sentinel that said
+    it has ever heard from it, i.e. had its INFO), or None when no sentinel answers. Every sentinel is
+    asked and the answer with the highest config-epoch wins: a sentinel that restarted with its host
+    still names the primary of before the failover it missed (epoch lower), until the others tell it."""
+    best: tuple[int, tuple[str, int], bool] | None = None
+    for sentinel in sentinels:
+        try:
+            answer = _exchange(sentinel, _auth(None, password) + [("SENTINEL", "master", master)], timeout_s)[-1]
+        except OSError:
+            continue
+        if not answer or isinstance(answer, _Refused):
+            continue
+        fields = dict(zip(answer[::2], answer[1::2]))
+        try:
+            said = (int(fields.get("config-epoch") or 0), (str(fields["ip"]), int(fields["port"])),
+                    int(fields.get("info-refresh") or 0) > 0)
+        except (KeyError, ValueError):
+            continue
+        if best is None or said[0] > best[0] or (said[0] == best[0] and said[2] and not best[2]):
+            best = said
+    return (best[1], best[2]) if best else None
+
+
+def primary_in_files(paths: Sequence[str], master: str) -> tuple[str, int] | None:
+    """The primary the sentinel config files at `paths` name for `master` (Sentinel rewrites its
+    `sentinel monitor` and `sentinel config-epoch` lines at each failover): the one with the highest
+    epoch, or None when no file names one."""
+    best: tuple[int, tuple[str, int]] | None = None
+    for path in paths:
+        try:
+            lines = [line.split() for line in open(path, encoding="utf-8", errors="replace")]
+        except OSError:
+            continue
+        primary, epoch = None, 0
+        for parts in lines:
+            if parts[:3] == ["sentinel", "monitor", master] and len(parts) >= 5 and parts[4].isdigit():
+                primary = (parts[3], int(parts[4]))
+            elif parts[:3] == ["sentinel", "config-epoch", master] and len(parts) >= 4 and parts[3].isdigit():
+                epoch = int(parts[3])
+        if primary is not None and (best is None or epoch > best[0]):
+            best = (epoch, primary)
+    return best[1] if best else None
+
+
+def answers_ping(address: tuple[str, int], timeout_s: float, password: str | None = None) -> bool:
+    """The server at `address` answers PING (PONG, or LOADING/MASTERDOWN: it is up), any role."""
+    try:
+        reply = _exchange(address, _auth(None, password) + [("PING",)], timeout_s)[-1]
+    except OSError:
+        return False
+    return reply == "PONG" or (isinstance(reply, _Refused) and str(reply).split(" ")[0] in ("LOADING", "MASTERDOWN"))
+
+
+def is_readonly(error: Any) -> bool:
+    """A write refused because the server is now a replica (a failover happened): ask Sentinel again."""
+    text = str(error)
+    return text.startswith("READONLY") or "READONLY You can't write" in text
+
+
+# --------------------------------------------------------------------------- managed config files
+
+
+def render_server_conf(*, port: int, bind: str, directory: str, maxmemory_mb: int, password: str | None,
+                       quote: Any) -> str:
+    """A managed data server's config. The same for the primary and the replicas: which one replicates
+    which is decided at start by launcher.redis_node (from Sentinel, else the topology's first server),
+    and after that by Sentinel alone (it sends REPLICAOF and rewrites this file)."""
+    lines = [f"port {port}", f"bind {bind}", "protected-mode yes", f"dir {quote(directory)}",
+             "appendonly yes", "appendfsync everysec", 'save ""', "daemonize no", 'logfile ""',
+             f"maxmemory {maxmemory_mb}mb", "maxmemory-policy noeviction",
+             # A replica promoted by Sentinel keeps the data; a replica never takes writes.
+             "replica-read-only yes", "replica-serve-stale-data yes",
+             # A replica rejoining after a failover is synced at once: Redis 7 otherwise waits 5 s for
+             # more replicas before a diskless transfer, 5 s during which WAIT finds no replica.
+             "repl-diskless-sync-delay 0"]
+    if password:
+        lines += [f"requirepass {quote(password)}", f"masterauth {quote(password)}"]
+    return "\n".join(lines) + "\n"
+
+
+def render_sentinel_conf(*, port: int, bind: str, directory: str, master: str, primary: tuple[str, int],
+                         quorum: int, down_after_ms: int, failover_timeout_ms: int, parallel_syncs: int,
+                         password: str | None, quote: Any, announce: str | None = None) -> str:
+    """A sentinel's config file. Sentinel rewrites it (its state: the current primary, the epochs, the
+    other sentinels and replicas it found), so it lives under run/ and the launcher writes it only when
+    it is missing or the topology's sentinel settings changed."""
+    lines = [f"port {port}", f"bind {bind}", "protected-mode no", "daemonize no", 'logfile ""',
+             f"dir {quote(directory)}",
+             f"sentinel monitor {master} {primary[0]} {primary[1]} {quorum}",
+             f"sentinel down-after-milliseconds {master} {down_after_ms}",
+             f"sentinel failover-timeout {master} {failover_timeout_ms}",
+             f"sentinel parallel-syncs {master} {parallel_syncs}",
+             "sentinel resolve-hostnames no"]
+    if announce:
+        lines.append(f"sentinel announce-ip {announce}")
+    if password:
+        # The data servers' password, and the sentinels' own (they use it between themselves too).
+        lines += [f"sentinel auth-pass {master} {quote(password)}", f"requirepass {quote(password)}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,161 @@
+"""Redis under Sentinel for tests: a primary, a replica and three sentinels as real redis-server
+processes (plain subprocesses, configs rendered by the launcher), and the demo topology under real
+supervisord with a managed Sentinel setup."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from helpers import free_port, retarget, demo_topology_data, wait_for, write_topology
+from launcher.redis_binary import find_redis_server
+from launcher.sentinel import render_sentinel_conf, render_server_conf
+from launcher.supervise import Home, Supervisor, redis_quote
+from launcher.sentinel_harness import (MASTER, managed_sentinel_redis, pid_of_server, primary_port,  # noqa: F401
+                                       recorded_decision_after, role_of, sentinels_settled, synced_replicas)
+from launcher.topology import RedisConfig, SentinelConfig
+from reliability import LiveSystem, clustergate
+
+
+class SentinelSet:
+    """Two data servers (the first primary) and three sentinels, started directly (no supervisord)."""
+
+    def __init__(self, workdir: Path, down_after_ms: int = 1000, failover_timeout_ms: int = 5000):
+        self.dir = workdir
+        self.binary = find_redis_server() or "redis-server"
+        self.server_ports = [free_port(), free_port()]
+        self.sentinel_ports = [free_port(), free_port(), free_port()]
+        self.down_after_ms, self.failover_timeout_ms = down_after_ms, failover_timeout_ms
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def config(self, timeout_ms: int = 500) -> RedisConfig:
+        return RedisConfig(timeout_ms=timeout_ms, sentinel=SentinelConfig(
+            master=MASTER, sentinels=[f"127.0.0.1:{p}" for p in self.sentinel_ports]))
+
+    def _start(self, name: str, argv: list[str]) -> None:
+        log = open(self.dir / f"{name}.log", "ab")
+        self.procs[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+
+    def start_server(self, i: int, replicaof: int | None) -> None:
+        d = self.dir / f"server-{i}"
+        d.mkdir(parents=True, exist_ok=True)
+        conf = d / "redis.conf"
+        conf.write_text(render_server_conf(port=self.server_ports[i], bind="127.0.0.1", directory=str(d),
+                                           maxmemory_mb=64, password=None, quote=redis_quote))
+        role = ["--replicaof", "127.0.0.1", str(replicaof)] if replicaof else ["--replicaof", "no", "one"]
+        self._start(f"server-{i}", [self.binary, str(conf), *role])
+
+    def start(self) -> "SentinelSet":
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.start_server(0, None)
+        self.start_server(1, self.server_ports[0])
+        wait_for(lambda: role_of(self.server_ports[0]) == "master", 10, "the primary")
+        wait_for(lambda: synced_replicas(self.server_ports[0]) == 1, 20, "the replica in sync")
+        for i, port in enumerate(self.sentinel_ports):
+            d = self.dir / f"sentinel-{i}"
+            d.mkdir(parents=True, exist_ok=True)
+            (d / "sentinel.conf").write_text(render_sentinel_conf(
+                port=port, bind="127.0.0.1", directory=str(d), master=MASTER, primary=("127.0.0.1", self.server_ports[0]),
+                quorum=2, down_after_ms=self.down_after_ms, failover_timeout_ms=self.failover_timeout_ms,
+                parallel_syncs=1, password=None, quote=redis_quote))
+            self.start_sentinel(i)
+        wait_for(lambda: all(self.sentinel(i).execute_command("SENTINEL", "get-master-addr-by-name", MASTER)
+                             for i in range(3)), 10, "the sentinels")
+        # Each sentinel knows the replica and the two other sentinels before any failover is asked of them.
+        wait_for(lambda: all(int(self.sentinel(i).sentinel_master(MASTER)["num-other-sentinels"]) == 2
+                             and int(self.sentinel(i).sentinel_master(MASTER)["num-slaves"]) == 1
+                             for i in range(3)), 30, "the sentinels to find each other and the replica")
+        return self
+
+    def start_sentinel(self, i: int) -> None:
+        """Start sentinel i from its config file (as it last rewrote it)."""
+        self._start(f"sentinel-{i}", [self.binary, str(self.dir / f"sentinel-{i}" / "sentinel.conf"), "--sentinel"])
+
+    def sentinel(self, i: int) -> redis.Redis:
+        return redis.Redis(port=self.sentinel_ports[i], socket_timeout=1, decode_responses=True)
+
+    def primary(self) -> int | None:
+        return primary_port(self.server_ports)
+
+    def named_primary(self) -> int | None:
+        """The port every sentinel names as primary, when they agree."""
+        try:
+            names = {int(self.sentinel(i).execute_command("SENTINEL", "get-master-addr-by-name", MASTER)[1])
+                     for i in range(3)}
+        except (redis.RedisError, TypeError):
+            return None
+        return names.pop() if len(names) == 1 else None
+
+    def kill(self, name: str) -> None:
+        proc = self.procs[name]
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(5)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+class SentinelLiveSystem(LiveSystem):
+    """The demo topology on free ports, with a managed primary, replica and three sentinels, under its
+    own supervisord."""
+
+    def __init__(self, tmp: Path, **sentinel: Any):
+        self.home = tmp / "home"
+        self.data = retarget(demo_topology_data())
+        self.data["redis"] = managed_sentinel_redis(**sentinel)
+        self.topology = write_topology(tmp / "demo-sentinel.yaml", self.data)
+        self.gate_endpoint = self.data["actors"]["gate"]["sockets"]["proposals"]["bind"]
+        self.supervisor = Supervisor(Home(self.home))
+        self.server_ports = [int(s.rsplit(":", 1)[1]) for s in self.data["redis"]["sentinel"]["servers"]]
+
+    def up(self) -> "SentinelLiveSystem":
+        result = clustergate("up", str(self.topology), "--home", str(self.home))
+        assert result.returncode == 0, result.stdout + result.stderr
+        return self
+
+    def primary(self) -> int | None:
+        return primary_port(self.server_ports)
+
+    def sentinels_settled(self) -> bool:
+        return sentinels_settled(self.data["redis"])
+
+    def redis(self) -> redis.Redis:
+        port = wait_for(self.primary, 30, "one primary")
+        return redis.Redis(port=port, decode_responses=True, socket_timeout=5)
+
+    def server_program(self, port: int) -> str:
+        return f"redis-server-{self.server_ports.index(port) + 1}"
+
+    def actor_pids(self) -> dict[str, int]:
+        return {name: info["pid"] for name, info in self.processes().items() if not name.startswith("redis-")}
+
+
+def kill_pid(pid: int) -> None:
+    os.kill(pid, signal.SIGKILL)
+
+
+def stream_last_ms(r: redis.Redis, key: str) -> int:
+    last = r.xrevrange(key, count=1)
+    return int(last[0][0].split("-")[0]) if last else 0
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+

@@ -1,0 +1,271 @@
+"""Redis under Sentinel, the pure parts: topology validation (each error names its field), defaults,
+replicas_expected(), the rendered config files and supervisord programs, the start shim's choice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from helpers import demo_topology_data
+from launcher.hosts import host_view
+from launcher.multihost_harness import multihost_data, write_topology as write_multihost
+from launcher.redis_node import choose
+from launcher.schema import SchemaError
+from launcher.sentinel import (Place, is_readonly, parse_place, primary_in_files, render_sentinel_conf,
+                               render_server_conf)
+from launcher.supervise import Home, redis_program_names, redis_quote, render_programs, render_redis_files
+from launcher.topology import load_topology
+
+
+def load(tmp_path: Path, redis: dict, data: dict | None = None):
+    data = data or demo_topology_data()
+    data["redis"] = redis
+    path = tmp_path / "topology.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return load_topology(path)
+
+
+def problems(tmp_path: Path, redis: dict, data: dict | None = None) -> str:
+    try:
+        load(tmp_path, redis, data)
+    except SchemaError as exc:
+        return "\n".join(p.render("t.yaml") for p in exc.problems)
+    return ""
+
+
+SENTINELS = ["127.0.0.1:26390", "127.0.0.1:26391", "127.0.0.1:26392"]
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def test_external_sentinels_are_valid_and_expect_one_replica_by_default(tmp_path: Path) -> None:
+    topo = load(tmp_path, {"sentinel": {"master": "desk", "sentinels": ["10.0.0.5:26379", "[fd00::1]:26379"]}})
+    assert topo.redis.sentinel_addresses() == [("10.0.0.5", 26379), ("fd00::1", 26379)]
+    assert topo.redis.replicas_expected() == 1
+    topo = load(tmp_path, {"sentinel": {"master": "desk", "sentinels": ["10.0.0.5:26379"], "replicas": 2}})
+    assert topo.redis.replicas_expected() == 2
+
+
+def test_without_sentinel_no_replica_is_expected(tmp_path: Path) -> None:
+    assert load(tmp_path, {"managed": True, "port": 6390}).redis.replicas_expected() == 0
+    assert load(tmp_path, {"url": "redis://127.0.0.1:6379/0"}).redis.replicas_expected() == 0
+
+
+def test_managed_sentinel_on_one_host_fills_distinct_ports_from_redis_port(tmp_path: Path) -> None:
+    topo = load(tmp_path, {"managed": True, "port": 7100, "sentinel": {"master": "desk"}})
+    sentinel = topo.redis.sentinel
+    assert sentinel.servers == ["127.0.0.1:7100", "127.0.0.1:7101"]
+    assert sentinel.sentinels == ["127.0.0.1:27100", "127.0.0.1:27101", "127.0.0.1:27102"]
+    assert sentinel.quorum == 2
+    assert topo.redis.replicas_expected() == 1
+    topo = load(tmp_path, {"managed": True, "sentinel": {"servers": ["127.0.0.1:7100", "127.0.0.1:7101", "127.0.0.1:7102"],
+                                                         "sentinels": SENTINELS}})
+    assert topo.redis.replicas_expected() == 2
+
+
+@pytest.mark.parametrize("redis, expected", [
+    ({"url": "redis://127.0.0.1:6379/0", "sentinel": {"sentinels": SENTINELS}}, "redis.url: a url names one server"),
+    ({"sentinel": {"master": "desk"}}, "redis.sentinel.sentinels: list the sentinels' addresses"),
+    ({"sentinel": {"sentinels": ["10.0.0.5"]}}, "redis.sentinel.sentinels[0]: '10.0.0.5' has no port"),
+    ({"sentinel": {"sentinels": ["10.0.0.5:99999"]}}, "redis.sentinel.sentinels[0]: '10.0.0.5:99999': the port must be"),
+    ({"sentinel": {"sentinels": ["fd00::1:26379"]}}, "redis.sentinel.sentinels[0]: 'fd00::1:26379': write an IPv6 address as [ADDRESS]:PORT"),
+    ({"sentinel": {"sentinels": ["10.0.0.5:1", "10.0.0.5:1"]}}, "redis.sentinel.sentinels[1]: 10.0.0.5:1 is also sentinels[0]"),
+    ({"sentinel": {"sentinels": SENTINELS, "servers": ["127.0.0.1:1", "127.0.0.1:2"]}}, "redis.sentinel.servers: is for a managed setup"),
+    ({"sentinel": {"sentinels": SENTINELS, "quorum": 2}}, "redis.sentinel.quorum: is for a managed setup"),
+    ({"sentinel": {"master": "bad name", "sentinels": SENTINELS}}, "redis.sentinel.master: 'bad name': 1 to 64 letters"),
+    ({"managed": True, "sentinel": {"sentinels": SENTINELS[:2]}}, "redis.sentinel.sentinels: lists 2 sentinel(s); a managed setup runs at least 3"),
+    ({"managed": True, "sentinel": {"servers": ["127.0.0.1:7000"], "sentinels": SENTINELS}}, "redis.sentinel.servers: lists 1 server"),
+    ({"managed": True, "sentinel": {"sentinels": SENTINELS, "quorum": 4}}, "redis.sentinel.quorum: 4 is more than the 3 sentinels"),
+    ({"managed": True, "sentinel": {"sentinels": SENTINELS, "replicas": 1}}, "redis.sentinel.replicas: is for external sentinels"),
+    ({"managed": True, "host": "store", "sentinel": {}}, "redis.host: with redis.sentinel the hosts of the servers"),
+    ({"managed": True, "sentinel": {"servers": ["127.0.0.1:26390", "127.0.0.1:7001"], "sentinels": SENTINELS}},
+     "redis.sentinel.sentinels[0]: 127.0.0.1:26390 is also in sentinel.servers"),
+    ({"managed": True, "sentinel": {"servers": ["127.0.0.1:6379", "127.0.0.1:7001"], "sentinels": SENTINELS}},
+     "redis.sentinel.servers[0]: 6379 is Redis's default port"),
+    ({"managed": True, "sentinel": {"down_after_ms": 10}}, "redis.sentinel.down_after_ms"),
+    ({"managed": True, "sentinel": {"servers": ["127.0.0.1:7000", "10.0.0.5:7001"], "sentinels": SENTINELS}},
+     "redis.sentinel.servers[1]: 10.0.0.5:7001: a topology without hosts: runs them all here, on 127.0.0.1"),
+])
+def test_bad_sentinel_settings_name_the_field(tmp_path: Path, redis: dict, expected: str) -> None:
+    assert expected in problems(tmp_path, redis)
+
+
+def test_a_managed_sentinel_port_used_by_an_actor_is_named(tmp_path: Path) -> None:
+    data = demo_topology_data()
+    taken = data["actors"]["gate"]["metrics_port"]
+    found = problems(tmp_path, {"managed": True, "sentinel": {"servers": ["127.0.0.1:7000", f"127.0.0.1:{taken}"],
+                                                               "sentinels": SENTINELS}}, data)
+    assert f"port {taken} is already used by redis.sentinel.servers[1]" in found
+
+
+def test_without_url_managed_or_sentinel_the_error_names_all_three(tmp_path: Path) -> None:
+    assert "set managed: true, give a url, or name the sentinels (redis.sentinel)" in problems(tmp_path, {"port": 7000})
+
+
+def test_an_actor_cannot_take_a_managed_redis_program_name(tmp_path: Path) -> None:
+    data = demo_topology_data()
+    data["actors"]["redis-sentinel-1"] = data["actors"].pop("book")
+    assert "actor name 'redis-sentinel-1' is reserved" in problems(tmp_path, {"managed": True, "port": 7000}, data)
+
+
+# --------------------------------------------------------------------------- multi-host placement
+
+
+def sentinel_multihost(tmp_path: Path, servers: list[str], sentinels: list[str], password: bool = True):
+    data = multihost_data(tmp_path)
+    data["redis"] = {"managed": True, "sentinel": {"master": "desk", "servers": servers, "sentinels": sentinels}}
+    if password:
+        data["redis"]["password_env"] = "CLUSTERGATE_REDIS_PASSWORD"
+    return data
+
+
+def load_multihost(tmp_path: Path, data: dict):
+    return load_topology(write_multihost(tmp_path, data, "t.yaml"))
+
+
+def multihost_problems(tmp_path: Path, data: dict) -> str:
+    try:
+        load_multihost(tmp_path, data)
+    except SchemaError as exc:
+        return "\n".join(p.render("t.yaml") for p in exc.problems)
+    return ""
+
+
+def test_managed_sentinel_across_hosts_names_hosts_and_each_host_runs_its_own(tmp_path: Path) -> None:
+    topo = load_multihost(tmp_path, sentinel_multihost(tmp_path, ["store:6390", "exec:6390"],
+                                                        ["store:26390", "exec:26390", "market:26390"]))
+    assert topo.redis.server_addresses() == [("198.51.100.13", 6390), ("198.51.100.12", 6390)]
+    assert topo.redis.sentinel_addresses()[2] == ("198.51.100.11", 26390)
+    assert redis_program_names(host_view(topo, "store")) == ["redis-server-1", "redis-sentinel-1"]
+    assert redis_program_names(host_view(topo, "exec")) == ["redis-server-2", "redis-sentinel-2"]
+    assert redis_program_names(host_view(topo, "market")) == ["redis-sentinel-3"]
+    # every host's actors find the primary through every sentinel, whichever host they run on
+    assert host_view(topo, "market").redis.sentinel_addresses() == topo.redis.sentinel_addresses()
+    rendered = render_programs(host_view(topo, "exec"), Home(tmp_path / "h"), redis_binary="/usr/bin/redis-server")
+    assert "--self 198.51.100.12:6390 --primary 198.51.100.13:6390" in rendered
+    files = render_redis_files(host_view(topo, "exec"), Home(tmp_path / "h"))
+    sentinel_conf = next(text for path, text in files.items() if path.name == "sentinel.conf")
+    assert "bind 198.51.100.12 127.0.0.1" in sentinel_conf
+    assert "sentinel monitor desk 198.51.100.13 6390 2" in sentinel_conf
+
+
+def test_a_managed_sentinel_host_that_is_not_in_hosts_is_named(tmp_path: Path) -> None:
+    data = sentinel_multihost(tmp_path, ["store:6390", "exec:6390"], ["store:26390", "exec:26390", "stroe:26390"])
+    assert "redis.sentinel.sentinels[2]: stroe:26390: in a topology with hosts:, HOST is a host name" in \
+        multihost_problems(tmp_path, data)
+
+
+def test_a_managed_sentinel_across_hosts_needs_a_password(tmp_path: Path) -> None:
+    data = sentinel_multihost(tmp_path, ["store:6390", "exec:6390"], ["store:26390", "exec:26390", "market:26390"],
+                              password=False)
+    assert "reached from other hosts without a password" in multihost_problems(tmp_path, data)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def test_sentinel_conf_has_the_trading_timings_and_the_password() -> None:
+    text = render_sentinel_conf(port=26390, bind="127.0.0.1", directory="/x", master="desk", primary=("127.0.0.1", 6390),
+                                quorum=2, down_after_ms=1000, failover_timeout_ms=5000, parallel_syncs=1,
+                                password='p"w', quote=redis_quote)
+    lines = text.splitlines()
+    for line in ("port 26390", "sentinel monitor desk 127.0.0.1 6390 2", "sentinel down-after-milliseconds desk 1000",
+                 "sentinel failover-timeout desk 5000", "sentinel parallel-syncs desk 1",
+                 'sentinel auth-pass desk "p\\"w"', 'requirepass "p\\"w"'):
+        assert line in lines
+    assert "auth-pass" not in render_sentinel_conf(port=1, bind="127.0.0.1", directory="/x", master="m",
+                                                   primary=("127.0.0.1", 2), quorum=2, down_after_ms=1000,
+                                                   failover_timeout_ms=5000, parallel_syncs=1, password=None,
+                                                   quote=redis_quote)
+
+
+def test_a_data_servers_conf_gives_no_role_and_authenticates_to_its_primary() -> None:
+    text = render_server_conf(port=6391, bind="127.0.0.1", directory="/x", maxmemory_mb=64, password="pw",
+                              quote=redis_quote)
+    assert "replicaof" not in text  # the role is on the command line (launcher/redis_node.py)
+    assert 'masterauth "pw"' in text.splitlines() and 'requirepass "pw"' in text.splitlines()
+    assert "maxmemory-policy noeviction" in text.splitlines()
+    assert "repl-diskless-sync-delay 0" in text.splitlines()  # a rejoining replica is synced at once
+
+
+def test_managed_sentinel_programs_and_files(tmp_path: Path) -> None:
+    topo = load(tmp_path, {"managed": True, "port": 7100, "sentinel": {"master": "desk"}})
+    home = Home(tmp_path / "home")
+    assert redis_program_names(topo) == ["redis-server-1", "redis-server-2", "redis-sentinel-1", "redis-sentinel-2",
+                                         "redis-sentinel-3"]
+    rendered = render_programs(topo, home, redis_binary="/usr/bin/redis-server")
+    assert "[program:redis]" not in rendered
+    section = rendered.split("[program:redis-server-2]")[1].split("[program:")[0]
+    assert "redis_node.py --self 127.0.0.1:7101 --primary 127.0.0.1:7100 --master desk" in section
+    assert "--sentinel 127.0.0.1:27100 --sentinel 127.0.0.1:27101 --sentinel 127.0.0.1:27102" in section
+    assert "--sentinel-conf " + str(home.redis_dir / "redis-sentinel-3" / "sentinel.conf") in section
+    sentinel_section = rendered.split("[program:redis-sentinel-1]")[1].split("[program:")[0]
+    assert "redis_node.py --sentinel-start --master desk" in sentinel_section
+    assert "sentinel.conf --sentinel" in sentinel_section
+    files = render_redis_files(topo, home)
+    conf = home.redis_dir / "redis-sentinel-2" / "sentinel.conf"
+    assert "sentinel monitor desk 127.0.0.1 7100 2" in files[conf]
+    # A sentinel's file holds what it learned (the current primary): written again only when the seed changes.
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    conf.write_text(conf.read_text() + "sentinel known-replica desk 127.0.0.1 7101\n")
+    again = render_redis_files(topo, home)
+    assert conf not in again and home.redis_dir / "redis-server-1" / "redis.conf" in again
+    changed = load(tmp_path, {"managed": True, "port": 7100, "sentinel": {"master": "desk", "down_after_ms": 2000}})
+    assert "sentinel monitor desk 127.0.0.1 7100 2" in render_redis_files(changed, home)[conf]
+    # After a failover Sentinel rewrote its file to monitor the promoted server: a new seed keeps that
+    # primary rather than going back to the first server (whose data may be older).
+    conf.write_text(conf.read_text().replace("sentinel monitor desk 127.0.0.1 7100 2", "sentinel monitor desk 127.0.0.1 7101 2"))
+    reseeded = render_redis_files(changed, home)[conf]
+    assert "sentinel monitor desk 127.0.0.1 7101 2" in reseeded and "down-after-milliseconds desk 2000" in reseeded
+
+
+def test_each_host_runs_only_the_servers_and_sentinels_placed_on_it(tmp_path: Path) -> None:
+    topo = load(tmp_path, {"managed": True, "port": 7100, "sentinel": {"master": "desk"}})
+    object.__setattr__(topo.redis, "resolved_hosts", {"a": "10.0.0.1"})
+    # A host view keeps the whole sentinel map but runs only its own places (here: none named "a").
+    view = host_view(topo, "a")
+    assert redis_program_names(view) == []
+    assert view.redis.sentinel_addresses() == topo.redis.sentinel_addresses()
+
+
+# --------------------------------------------------------------------------- small pure functions
+
+
+def test_parse_place() -> None:
+    assert parse_place("store:26390") == Place("store", 26390)
+    assert parse_place("[::1]:26390") == Place("::1", 26390)
+    assert str(Place("::1", 1)) == "[::1]:1"
+    for bad in ("store", ":1", "a:b", "[::1]26390", 5):
+        with pytest.raises(ValueError):
+            parse_place(bad)
+
+
+def test_the_primary_named_by_this_hosts_sentinel_files_is_the_one_with_the_highest_epoch(tmp_path: Path) -> None:
+    old = tmp_path / "a.conf"
+    old.write_text("port 1\nsentinel monitor desk 127.0.0.1 7100 2\nsentinel config-epoch desk 3\n")
+    new = tmp_path / "b.conf"
+    new.write_text("port 2\nsentinel monitor desk 127.0.0.1 7101 2\nsentinel config-epoch desk 4\n")
+    seed = tmp_path / "c.conf"
+    seed.write_text("port 3\nsentinel monitor desk 127.0.0.1 7100 2\n")
+    assert primary_in_files([str(old), str(seed), str(new)], "desk") == ("127.0.0.1", 7101)
+    assert primary_in_files([str(seed)], "desk") == ("127.0.0.1", 7100)
+    assert primary_in_files([str(seed), str(tmp_path / "missing.conf")], "other") is None
+
+
+def test_start_shim_role_choice() -> None:
+    me, other = ("127.0.0.1", 7101), ("127.0.0.1", 7100)
+    assert choose(me, other, None) == ["--replicaof", "127.0.0.1", "7100"]  # no sentinel answers: the topology's roles
+    assert choose(other, other, None) == ["--replicaof", "no", "one"]
+    assert choose(other, other, me) == ["--replicaof", "127.0.0.1", "7101"]  # Sentinel moved the primary: follow it
+    assert choose(me, other, me) == ["--replicaof", "no", "one"]
+
+
+def test_readonly_errors_are_recognised_also_inside_a_script_error() -> None:
+    assert is_readonly("READONLY You can't write against a read only replica.")
+    assert is_readonly("ERR Error running script: READONLY You can't write against a read only replica. script: x")
+    assert not is_readonly("WRONGTYPE Operation against a key holding the wrong kind of value")

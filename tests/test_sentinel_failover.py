@@ -1,0 +1,263 @@
+"""Redis under Sentinel with real parts: a primary, a replica and three sentinels (real redis-server in
+replica and sentinel modes), the gate's own RESP client and redis-py (launcher.redis_conn) following a
+failover by themselves, and the whole demo topology under real supervisord with a managed Sentinel
+setup: the primary SIGKILLed, decisions resume and the cluster side keeps writing with no actor restarted."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+
+from actors.resp import RedisUnavailable, RespClient
+from helpers import PYTHON, free_port, wait_for
+from launcher import keys
+from launcher.client import GateClient, GateUnavailable
+from launcher.redis_conn import connect
+from launcher.sentinel import NoPrimary, discover_primary, render_sentinel_conf, render_server_conf, sentinel_answer
+from launcher.supervise import REDIS_NODE_SHIM, redis_quote
+from sentinel_helpers import (MASTER, SentinelLiveSystem, SentinelSet, kill_pid, now_ms, pid_of_server, role_of,
+                              stream_last_ms, synced_replicas)
+
+
+@pytest.fixture
+def sentinels(tmp_path: Path):
+    group = SentinelSet(tmp_path / "sentinel")
+    try:  # (start inside: a start that fails half-way still stops what it started)
+        yield group.start()
+    finally:
+        group.stop()
+
+
+def resp_set(client: RespClient, key: str, value: str) -> bool:
+    try:
+        return client.call("SET", key, value) == "OK"
+    except RedisUnavailable:
+        return False
+
+
+def py_set(client: redis.Redis, key: str, value: str) -> bool:
+    try:
+        return bool(client.set(key, value))
+    except redis.RedisError:
+        return False
+
+
+def test_both_clients_find_the_primary_through_sentinel(sentinels: SentinelSet) -> None:
+    cfg = sentinels.config()
+    resp = RespClient.from_config(cfg)
+    py = connect(cfg)
+    assert resp.call("SET", "k", "resp") == "OK"
+    assert py.set("k2", "py")
+    assert (resp.host, resp.port) == ("127.0.0.1", sentinels.server_ports[0])
+    assert redis.Redis(port=sentinels.server_ports[0], decode_responses=True).mget("k", "k2") == ["resp", "py"]
+
+
+def test_after_the_primary_is_killed_each_client_moves_to_the_new_primary_by_itself(sentinels: SentinelSet) -> None:
+    cfg = sentinels.config()
+    resp, py = RespClient.from_config(cfg), connect(cfg)
+    assert resp_set(resp, "before", "1") and py_set(py, "before", "2")
+    old, new = sentinels.server_ports
+    sentinels.kill("server-0")
+    # While no primary answers, every call fails fast (the gate fails closed); then the same client
+    # objects write to the promoted replica.
+    wait_for(lambda: resp_set(resp, "after", "resp"), 30, "the RESP client to write to the new primary")
+    wait_for(lambda: py_set(py, "after2", "py"), 30, "redis-py to write to the new primary")
+    assert resp.port == new and role_of(new) == "master"
+    assert redis.Redis(port=new, decode_responses=True).mget("after", "after2") == ["resp", "py"]
+
+
+def test_after_a_graceful_failover_each_client_moves_to_the_new_primary(sentinels: SentinelSet) -> None:
+    """SENTINEL FAILOVER demotes the live primary (and Sentinel closes its clients' connections)."""
+    cfg = sentinels.config()
+    resp, py = RespClient.from_config(cfg), connect(cfg)
+    assert resp_set(resp, "x", "1") and py_set(py, "y", "1")
+    old, new = sentinels.server_ports
+    assert sentinels.sentinel(0).execute_command("SENTINEL", "FAILOVER", MASTER)
+    wait_for(lambda: role_of(old) == "slave" and role_of(new) == "master", 30, "the failover")
+    wait_for(lambda: resp_set(resp, "x", "2"), 30, "the RESP client to write again")
+    wait_for(lambda: py_set(py, "y", "2"), 30, "redis-py to write again")
+    assert resp.port == new
+    assert redis.Redis(port=new, decode_responses=True).mget("x", "y") == ["2", "2"]
+
+
+def test_a_demoted_primary_answers_readonly_and_the_clients_ask_sentinel_again(sentinels: SentinelSet) -> None:
+    """A primary demoted while a client stays connected (REPLICAOF by hand keeps its clients; so does a
+    partitioned old primary that Sentinel reconfigures late) refuses writes with READONLY: that reply
+    must send the client back to Sentinel, not fail every write from then on."""
+    cfg = sentinels.config()
+    resp, py = RespClient.from_config(cfg), connect(cfg)
+    assert resp_set(resp, "x", "1") and py_set(py, "y", "1")
+    old, new = sentinels.server_ports
+    # Swap the roles by hand; the old primary keeps its client connections.
+    redis.Redis(port=new).execute_command("REPLICAOF", "NO", "ONE")
+    redis.Redis(port=old).execute_command("REPLICAOF", "127.0.0.1", str(new))
+    for i in range(3):  # and point every sentinel at the new primary at once
+        sentinel = sentinels.sentinel(i)
+        sentinel.execute_command("SENTINEL", "REMOVE", MASTER)
+        sentinel.execute_command("SENTINEL", "MONITOR", MASTER, "127.0.0.1", str(new), 2)
+    with pytest.raises(RedisUnavailable, match="READONLY"):
+        resp.call("SET", "x", "2")
+    with pytest.raises(redis.ConnectionError, match="replica now"):
+        py.set("y", "2")
+    wait_for(lambda: resp_set(resp, "x", "2"), 30, "the RESP client to write again")
+    wait_for(lambda: py_set(py, "y", "2"), 30, "redis-py to write again")
+    assert resp.port == new
+    assert redis.Redis(port=new, decode_responses=True).mget("x", "y") == ["2", "2"]
+
+
+def test_a_dead_sentinel_is_skipped_and_the_one_that_answered_is_asked_first_next_time(sentinels: SentinelSet) -> None:
+    sentinels.kill("sentinel-0")
+    order = [("127.0.0.1", p) for p in sentinels.sentinel_ports]
+    assert discover_primary(order, MASTER, timeout_s=1.0) == ("127.0.0.1", sentinels.server_ports[0])
+    assert order[0] == ("127.0.0.1", sentinels.sentinel_ports[1]) and len(order) == 3
+
+
+def test_with_no_sentinel_answering_a_call_fails_with_redis_unavailable(sentinels: SentinelSet) -> None:
+    cfg = sentinels.config(timeout_ms=100)
+    for i in range(3):
+        sentinels.kill(f"sentinel-{i}")
+    with pytest.raises(RedisUnavailable, match="no primary"):
+        RespClient.from_config(cfg).call("PING")
+    with pytest.raises(redis.ConnectionError, match="no primary"):
+        connect(cfg).ping()
+
+
+def test_a_named_primary_whose_role_is_replica_is_not_used(sentinels: SentinelSet) -> None:
+    """Redis's client guidelines: check the sentinel's answer with ROLE. A sentinel made to monitor the
+    replica under another name names it as that name's primary; discovery must refuse it."""
+    replica = sentinels.server_ports[1]
+    sentinel = sentinels.sentinel(2)
+    assert sentinel.execute_command("SENTINEL", "MONITOR", "wrong", "127.0.0.1", replica, 2)
+    try:
+        assert sentinel.execute_command("SENTINEL", "get-master-addr-by-name", "wrong")[1] == str(replica)
+        with pytest.raises(NoPrimary, match="whose ROLE is slave"):
+            discover_primary([("127.0.0.1", sentinels.sentinel_ports[2])], "wrong", timeout_s=1.0)
+    finally:
+        sentinel.execute_command("SENTINEL", "REMOVE", "wrong")
+
+
+def test_a_data_server_started_before_the_sentinels_answer_waits_for_them_and_takes_the_role_they_name(
+        sentinels: SentinelSet, tmp_path: Path) -> None:
+    """The start shim (launcher/redis_node.py) of a server whose topology role says "primary" but whose
+    sentinels name another primary, started while no sentinel listens yet (they start beside it after
+    `down`): it must wait for them, not fall back to the topology's role at once."""
+    for i in range(3):
+        sentinels.kill(f"sentinel-{i}")
+    port = free_port()
+    workdir = tmp_path / "third"
+    workdir.mkdir()
+    conf = workdir / "redis.conf"
+    conf.write_text(render_server_conf(port=port, bind="127.0.0.1", directory=str(workdir), maxmemory_mb=64,
+                                       password=None, quote=redis_quote))
+    asked = [a for p in sentinels.sentinel_ports for a in ("--sentinel", f"127.0.0.1:{p}")]
+    log = open(workdir / "shim.log", "wb")
+    shim = subprocess.Popen([PYTHON, str(REDIS_NODE_SHIM), "--self", f"127.0.0.1:{port}", "--primary", f"127.0.0.1:{port}",
+                             "--master", MASTER, *asked, "--timeout-ms", "200", "--wait-ms", "20000", "--",
+                             sentinels.binary, str(conf)], stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    try:
+        wait_for(lambda: shim.poll() is None and (workdir / "shim.log").exists(), 10, "the shim to start")
+        time.sleep(1.5)  # pacing only: the sentinels come up after the shim's first question
+        for i in range(3):
+            sentinels.start_sentinel(i)
+        wait_for(lambda: role_of(port) == "slave", 60, "the new server to start as the named primary's replica")
+        assert "--replicaof 127.0.0.1 " + str(sentinels.server_ports[0]) in (workdir / "shim.log").read_text()
+    finally:
+        shim.kill()
+        shim.wait(10)
+
+
+def test_the_start_shim_follows_the_sentinels_with_the_newest_epoch_not_a_stale_one(sentinels: SentinelSet,
+                                                                                  tmp_path: Path) -> None:
+    """A sentinel that missed a failover (restarted with its host, its file from before) names the old
+    primary at an older config-epoch; the start shim's question must take the newest answer, not the
+    first one."""
+    old, new = sentinels.server_ports
+    assert sentinels.sentinel(0).execute_command("SENTINEL", "FAILOVER", MASTER)
+    wait_for(lambda: sentinels.named_primary() == new, 30, "the failover")
+    # A real sentinel with no news: it monitors the same name at a lone server of its own (epoch 0).
+    lone = free_port()
+    lone_dir, stale_dir = tmp_path / "lone", tmp_path / "stale"
+    lone_dir.mkdir()
+    stale_dir.mkdir()
+    stale_port = free_port()
+    (stale_dir / "sentinel.conf").write_text(render_sentinel_conf(
+        port=stale_port, bind="127.0.0.1", directory=str(stale_dir), master=MASTER, primary=("127.0.0.1", lone),
+        quorum=2, down_after_ms=1000, failover_timeout_ms=5000, parallel_syncs=1, password=None, quote=redis_quote))
+    procs = [subprocess.Popen([sentinels.binary, "--port", str(lone), "--bind", "127.0.0.1", "--dir", str(lone_dir),
+                               "--save", ""], stdout=subprocess.DEVNULL),
+             subprocess.Popen([sentinels.binary, str(stale_dir / "sentinel.conf"), "--sentinel"], stdout=subprocess.DEVNULL)]
+    try:
+        asked = [("127.0.0.1", stale_port)] + [("127.0.0.1", p) for p in sentinels.sentinel_ports]
+        wait_for(lambda: sentinel_answer(asked[:1], MASTER, timeout_s=1.0) is not None, 20, "the stale sentinel")
+        assert sentinel_answer(asked[:1], MASTER, timeout_s=1.0)[0] == ("127.0.0.1", lone)
+        assert sentinel_answer(asked, MASTER, timeout_s=1.0)[0] == ("127.0.0.1", new)
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
+
+
+# --------------------------------------------------------------------------- the whole system
+
+
+def decide(client: GateClient) -> dict | None:
+    try:
+        reply = client.propose("ETHUSDT", "PARTIAL_50", plan_id=f"sent-{uuid.uuid4().hex}")
+    except GateUnavailable:
+        return None
+    return reply.get("decision")
+
+
+def test_managed_sentinel_topology_fails_over_and_every_actor_follows(tmp_path: Path) -> None:
+    system = SentinelLiveSystem(tmp_path)
+    try:
+        system.up()
+        wait_for(system.every_actor_ready, 60, "every actor ready")
+        client = GateClient(system.gate_endpoint, timeout_ms=3000, retries=0)
+        wait_for(lambda: (decide(client) or {}).get("recorded"), 30, "a recorded decision")
+        old = system.primary()
+        assert old == system.server_ports[0]
+        wait_for(lambda: synced_replicas(old) == 1, 30, "the replica in sync")
+        wait_for(system.sentinels_settled, 30, "the sentinels to know each other and the replica")
+        pids = system.actor_pids()
+        killed_at = now_ms()
+        kill_pid(pid_of_server(old))
+
+        # Decisions resume by themselves on the promoted replica.
+        new = wait_for(lambda: (p := system.primary()) not in (None, old) and p, 60, "a new primary")
+        wait_for(lambda: (decide(client) or {}).get("recorded"), 60, "a recorded decision after the failover")
+        r = redis.Redis(port=new, decode_responses=True, socket_timeout=5)
+        assert stream_last_ms(r, keys.GATE_STREAM) > killed_at
+        # The cluster side (redis-py through launcher.redis_conn) keeps writing too.
+        wait_for(lambda: stream_last_ms(r, keys.CLUSTER_STATE_STREAM) > killed_at, 60,
+                 "the state writer to write to the new primary")
+        # supervisord restarted the killed server: it came back as the new primary's replica, not as a
+        # second primary (launcher/redis_node.py waited for the failover).
+        wait_for(lambda: role_of(old) == "slave", 60, "the old primary back as a replica")
+        wait_for(lambda: synced_replicas(new) == 1, 60, "it to sync from the new primary")
+        assert [p for p in system.server_ports if role_of(p) == "master"] == [new]
+        assert "waiting up to" in (system.home / "run" / "logs" / f"{system.server_program(old)}.log").read_text()
+        # No actor was restarted.
+        assert system.actor_pids() == pids
+
+        # `down` then `up` keeps the promoted server as the primary (the sentinels' files name it; the
+        # start shim asks them), so nothing written since the failover is rolled back.
+        r.set("written-after-the-failover", "1")
+        wait_for(lambda: redis.Redis(port=old, decode_responses=True).get("written-after-the-failover") == "1", 30,
+                 "the write to reach the replica")
+        client.close()
+        system.down()
+        system.up()
+        assert system.primary() == new
+        assert redis.Redis(port=new, decode_responses=True).get("written-after-the-failover") == "1"
+        client = GateClient(system.gate_endpoint, timeout_ms=3000, retries=0)
+        wait_for(lambda: (decide(client) or {}).get("recorded"), 60, "a recorded decision after down and up")
+        client.close()
+    finally:
+        system.down()

@@ -1,0 +1,95 @@
+"""Issue 12, Redis under Sentinel under load: the primary SIGKILLed 5 times while 4 clients send
+~200 proposals/s in total (bounded in count and time). After each failover decisions resume by
+themselves; afterwards every decision a client got with `recorded: true` is on the final primary's
+stream, and resubmitting every answered plan_id returns the same decision.
+
+What this checks without WAIT after the issuer's script (another branch adds it): replication is
+asynchronous, so a decision the primary acknowledged could in principle be lost if the primary dies
+before the replica has it. On one host the replica is microseconds behind and this test has seen no
+loss; with WAIT on (RedisConfig.replicas_expected() > 0) the same assertion becomes a guarantee
+rather than an observation. Failover times are printed (the figures of docs/high-availability.md
+come from bench/bench_sentinel_failover.py, the same procedure).
+"""
+
+from __future__ import annotations
+
+import collections
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import wait_for
+from launcher import keys
+from launcher.client import GateClient
+from reliability import ProposalLoad, stored_decision, stream_records_by_plan
+from sentinel_helpers import SentinelLiveSystem, kill_pid, pid_of_server, recorded_decision_after, synced_replicas
+
+KILLS = 5
+LOAD_THREADS = 4
+RATE_PER_THREAD = 50.0  # 200 proposals/s in total
+MAX_LOAD_S = 240.0  # the load stops by then whatever happens
+SAME = ("symbol", "action_proposed", "final_action", "gate_reason", "permit", "permit_key", "kill_score")
+
+
+def test_the_primary_killed_five_times_under_load_loses_no_recorded_decision(tmp_path: Path) -> None:
+    system = SentinelLiveSystem(tmp_path)
+    load = None
+    try:
+        system.up()
+        wait_for(system.every_actor_ready, 60, "every actor ready")
+        probe = GateClient(system.gate_endpoint, timeout_ms=2000, retries=0)
+        load = ProposalLoad(system.gate_endpoint, threads=LOAD_THREADS, rate_per_thread=RATE_PER_THREAD,
+                            timeout_ms=2000, retries=2).start()
+        started = time.monotonic()
+        resumed: list[float] = []
+        for n in range(KILLS):
+            # Each round starts from a healthy pair: a primary with its replica in sync, every sentinel
+            # aware of both (the previous primary has rejoined as a replica).
+            primary = wait_for(system.primary, 60, "one primary")
+            wait_for(lambda: synced_replicas(primary) == 1, 60, f"round {n}: the replica in sync")
+            wait_for(system.sentinels_settled, 60, f"round {n}: the sentinels settled")
+            assert recorded_decision_after(probe, 30) is not None
+            kill_pid(pid_of_server(primary))
+            took = recorded_decision_after(probe, 60)
+            assert took is not None, f"round {n}: no recorded decision within 60 s of killing the primary"
+            resumed.append(took)
+            assert time.monotonic() - started < MAX_LOAD_S, "the rounds took longer than the load's bound"
+        outcomes = load.stop()
+        load = None
+        print(f"\nsentinel failover under load: decisions resumed after {[round(t, 2) for t in resumed]} s "
+              f"(p50 {statistics.median(resumed):.2f}, max {max(resumed):.2f}); {len(outcomes)} proposals")
+
+        r = system.redis()
+        on_stream = stream_records_by_plan(r)
+        answered = [o for o in outcomes if o.decision is not None]
+        recorded = [o for o in answered if o.decision.get("recorded")]
+        reasons = collections.Counter((o.decision.get("recorded"), o.decision.get("gate_reason")) for o in answered)
+        print(f"answers by (recorded, gate_reason): {reasons.most_common()}")
+        # (With the issuer's WAIT and two servers, decisions are fault HOLDs from the kill until the old
+        # primary has rejoined as a replica, so a fast run may record few: at least 10 per round.)
+        assert len(recorded) >= KILLS * 10, f"too few recorded decisions to mean anything: {len(recorded)}"
+        lost = [o.plan_id for o in recorded if o.plan_id not in on_stream or stored_decision(r, o.plan_id) is None]
+        assert not lost, (f"{len(lost)} of {len(recorded)} decisions answered recorded:true are missing from the "
+                          f"new primary (asynchronous replication: WAIT after the script closes this): {lost[:5]}")
+        assert all(len(on_stream[o.plan_id]) == 1 for o in recorded), "a plan_id recorded twice"
+
+        client = GateClient(system.gate_endpoint, timeout_ms=3000, retries=2)
+        changed = []
+        for o in answered:
+            again = client.propose(o.symbol, o.action, kill_score=o.kill_score, plan_id=o.plan_id)["decision"]
+            if o.decision.get("recorded"):
+                if not again.get("replayed") or any(again.get(k) != o.decision.get(k) for k in SAME):
+                    changed.append((o.plan_id, o.decision.get("final_action"), again.get("final_action")))
+            else:  # a fault HOLD (outcome unknown): resubmitting gives whatever was decided, then always that
+                twice = client.propose(o.symbol, o.action, kill_score=o.kill_score, plan_id=o.plan_id)["decision"]
+                if any(twice.get(k) != again.get(k) for k in SAME):
+                    changed.append((o.plan_id, again.get("final_action"), twice.get("final_action")))
+        client.close()
+        probe.close()
+        assert not changed, f"resubmitted plan_ids got another decision: {changed[:5]}"
+    finally:
+        if load is not None:
+            load._stop.set()
+        system.down()
