@@ -70,9 +70,11 @@ def test_the_ha_topology_comes_up_on_five_hosts_under_their_own_supervisords(ha)
         assert result.returncode == 0, f"{host}: {_explain(result)}"
     assert set(ha.pids("exec_a")) == {"gate", "permit_issuer"}
     assert set(ha.pids("exec_b")) == {"gate_b", "permit_issuer_b"}
-    assert set(ha.pids("market_a")) == {"price_feed", "buffer", "correlator", "clusterer", "state_writer", "book"}
-    assert set(ha.pids("market_b")) == {"price_feed_b", "buffer_b", "correlator_b", "clusterer_b", "state_writer_b"}
-    assert set(ha.pids("store")) == {"redis"}
+    assert set(ha.pids("market_a")) == {"price_feed", "buffer", "correlator", "clusterer", "state_writer", "book",
+                                        "redis-sentinel-2"}
+    assert set(ha.pids("market_b")) == {"price_feed_b", "buffer_b", "correlator_b", "clusterer_b", "state_writer_b",
+                                        "redis-server-2", "redis-sentinel-3"}
+    assert set(ha.pids("store")) == {"redis-server-1", "redis-sentinel-1"}
 
 
 # -- proofs that ask every gate ------------------------------------------------------------------
