@@ -211,13 +211,13 @@ def test_managed_sentinel_programs_and_files(tmp_path: Path) -> None:
     conf.write_text(conf.read_text() + "sentinel known-replica desk 127.0.0.1 7101\n")
     again = render_redis_files(topo, home)
     assert conf not in again and home.redis_dir / "redis-server-1" / "redis.conf" in again
-    changed = load(tmp_path, {"managed": True, "port": 7100, "sentinel": {"master": "desk", "down_after_ms": 2000}})
+    changed = load(tmp_path, {"managed": True, "port": 7100, "sentinel": {"master": "desk", "down_after_ms": 3000}})
     assert "sentinel monitor desk 127.0.0.1 7100 2" in render_redis_files(changed, home)[conf]
     # After a failover Sentinel rewrote its file to monitor the promoted server: a new seed keeps that
     # primary rather than going back to the first server (whose data may be older).
     conf.write_text(conf.read_text().replace("sentinel monitor desk 127.0.0.1 7100 2", "sentinel monitor desk 127.0.0.1 7101 2"))
     reseeded = render_redis_files(changed, home)[conf]
-    assert "sentinel monitor desk 127.0.0.1 7101 2" in reseeded and "down-after-milliseconds desk 2000" in reseeded
+    assert "sentinel monitor desk 127.0.0.1 7101 2" in reseeded and "down-after-milliseconds desk 3000" in reseeded
 
 
 def test_each_host_runs_only_the_servers_and_sentinels_placed_on_it(tmp_path: Path) -> None:
@@ -253,3 +253,20 @@ def test_readonly_errors_are_recognised_also_inside_a_script_error() -> None:
     assert is_readonly("READONLY You can't write against a read only replica.")
     assert is_readonly("ERR Error running script: READONLY You can't write against a read only replica. script: x")
     assert not is_readonly("WRONGTYPE Operation against a key holding the wrong kind of value")
+
+
+# --------------------------------------------------------------------------- timings (attack-sentinel)
+
+
+def test_down_after_leaves_a_sentinel_room_for_its_first_ping_after_a_failover(tmp_path: Path) -> None:
+    """A sentinel pings each instance once a second, and after a failover it resets the new primary's
+    link: the first PING goes out one second after the switch, while the down clock already runs. With
+    down-after at 1000 ms the new primary is seen down the moment that PING leaves, and the sentinels
+    failed over again (seen: back to the just-restarted old primary, still unsynced, losing every write
+    since the first kill). The shipped value leaves room, and values that leave none are refused."""
+    topo = load(tmp_path, {"managed": True, "sentinel": {}})
+    assert topo.redis.sentinel.down_after_ms >= 2000
+    for too_short in (100, 1000, 1400):
+        assert ("redis.sentinel.down_after_ms: " in problems(tmp_path, {"managed": True, "sentinel": {"down_after_ms": too_short}})
+                and "first PING" in problems(tmp_path, {"managed": True, "sentinel": {"down_after_ms": too_short}}))
+    assert problems(tmp_path, {"managed": True, "sentinel": {"down_after_ms": 1500}}) == ""

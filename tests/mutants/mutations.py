@@ -329,6 +329,11 @@ MUTATIONS: list[Mutation] = [
         "        if best is None or said[0] > best[0] or (said[0] == best[0] and said[2] and not best[2]):\n",
         "        if best is None:\n",
         ("tests/test_sentinel_multihost.py::test_the_store_host_crashed_the_sentinels_promote_the_replica_on_exec_and_store_rejoins_as_replica",)),
+    Mutation(
+        "sentinel_down_after_floor_dropped",
+        "down-after leaves room for a sentinel's first PING to a just-promoted primary, else the sentinels fail over again (issue 12)",
+        "launcher/topology.py",
+        "        if sentinel.down_after_ms < MIN_DOWN_AFTER_MS:\n",
+        "        if False:\n",
+        ("tests/test_sentinel_config.py::test_down_after_leaves_a_sentinel_room_for_its_first_ping_after_a_failover",)),
 ]
-
-
