@@ -280,7 +280,10 @@ def render_programs(topo: Topology, home: Home, python: str = sys.executable, re
                 command = _command(python, str(PARENT_DEATH_SHIM), binary, str(prog.conf(home)), "--sentinel")
             out.append(_program(prog.name, command, priority=1 + prog.index + (0 if prog.kind == "server" else 10),
                                 directory=prog.directory(home), log=home.log_of(prog.name), env=env,
-                                startsecs=1, stopwait=10))
+                                startsecs=1, stopwait=10,
+                                # Sentinel rewrites sentinel.conf, and has the servers rewrite redis.conf
+                                # (CONFIG REWRITE), as 0644 & ~umask: keep the password in them private.
+                                umask="077"))
     elif topo.redis.managed:
         binary = redis_binary or find_redis_server() or "redis-server"
         binary = shutil.which(binary) or binary  # the shim execs a path
@@ -311,8 +314,9 @@ def _command(*argv: str) -> str:
 
 
 def _program(name: str, command: str, *, priority: int, directory: Path, log: Path, env: dict[str, str],
-             startsecs: int, stopwait: int) -> str:
+             startsecs: int, stopwait: int, umask: str | None = None) -> str:
     env_line = ",".join(f'{k}="{v}"' for k, v in env.items())
+    umask_line = f"umask={umask}\n" if umask else ""
     return (f"[program:{name}]\n"
             f"command={command}\n"
             f"directory={_conf_value(str(directory))}\n"
@@ -329,7 +333,8 @@ def _program(name: str, command: str, *, priority: int, directory: Path, log: Pa
             f"stdout_logfile={_conf_value(str(log), expansions=2)}\n"
             f"stdout_logfile_maxbytes=20MB\n"
             f"stdout_logfile_backups=2\n"
-            f"environment={env_line}\n")
+            f"environment={env_line}\n"
+            f"{umask_line}")
 
 
 def redis_quote(text: str) -> str:

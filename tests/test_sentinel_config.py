@@ -270,3 +270,16 @@ def test_down_after_leaves_a_sentinel_room_for_its_first_ping_after_a_failover(t
         assert ("redis.sentinel.down_after_ms: " in problems(tmp_path, {"managed": True, "sentinel": {"down_after_ms": too_short}})
                 and "first PING" in problems(tmp_path, {"managed": True, "sentinel": {"down_after_ms": too_short}}))
     assert problems(tmp_path, {"managed": True, "sentinel": {"down_after_ms": 1500}}) == ""
+
+
+def test_redis_under_sentinel_runs_with_umask_077_so_rewritten_configs_keep_the_password_private(tmp_path: Path) -> None:
+    """Sentinel rewrites its sentinel.conf (auth-pass, requirepass) and has the data servers rewrite
+    redis.conf (requirepass, masterauth) at each failover; Redis 7 writes the new file 0644 & ~umask, so
+    the 0600 the launcher wrote was lost (seen: 0644 after the first failover)."""
+    topo = load(tmp_path, {"managed": True, "port": 7100, "sentinel": {}})
+    rendered = render_programs(topo, Home(tmp_path / "home"), redis_binary="/usr/bin/redis-server")
+    for name in redis_program_names(topo):
+        section = rendered.split(f"[program:{name}]")[1].split("[program:")[0]
+        assert "\numask=077\n" in section, name
+    gate = rendered.split("[program:gate]")[1].split("[program:")[0]
+    assert "umask=" not in gate

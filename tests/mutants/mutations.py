@@ -336,4 +336,11 @@ MUTATIONS: list[Mutation] = [
         "        if sentinel.down_after_ms < MIN_DOWN_AFTER_MS:\n",
         "        if False:\n",
         ("tests/test_sentinel_config.py::test_down_after_leaves_a_sentinel_room_for_its_first_ping_after_a_failover",)),
+    Mutation(
+        "sentinel_programs_without_umask",
+        "the configs Sentinel rewrites (password inside) stay private: the managed servers and sentinels run with umask 077 (issue 12)",
+        "launcher/supervise.py",
+        '                                umask="077"))\n',
+        "                                umask=None))\n",
+        ("tests/test_sentinel_config.py::test_redis_under_sentinel_runs_with_umask_077_so_rewritten_configs_keep_the_password_private",)),
 ]
