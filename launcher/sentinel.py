@@ -173,6 +173,30 @@ def sentinel_answer(sentinels: list[tuple[str, int]], master: str, *, timeout_s:
     return (best[1], best[2]) if best else None
 
 
+def failover_readiness(sentinels: list[tuple[str, int]], master: str, *, timeout_s: float,
+                       password: str | None = None) -> tuple[bool | None, str]:
+    """Can the sentinels still fail over? `SENTINEL CKQUORUM` asked of each until one answers: (True,
+    its OK) when enough sentinels are up to agree and to authorise a failover, (False, its NOQUORUM
+    answer) when not, (None, ...) when no sentinel answers. Discovery may still work with one sentinel
+    left, so status must say separately that a primary crash would now hold every exit."""
+    said: list[str] = []
+    for sentinel in sentinels:
+        where = f"{sentinel[0]}:{sentinel[1]}"
+        try:
+            answer = _exchange(sentinel, _auth(None, password) + [("SENTINEL", "ckquorum", master)], timeout_s)[-1]
+        except OSError as exc:
+            said.append(f"{where}: {type(exc).__name__}")
+            continue
+        if isinstance(answer, _Refused):
+            text = str(answer)
+            if text.startswith("NOQUORUM"):
+                return False, f"{where}: {text}"
+            said.append(f"{where}: {text}")
+            continue
+        return True, f"{where}: {answer}"
+    return None, "no sentinel answers (" + "; ".join(said) + ")"
+
+
 def is_readonly(error: Any) -> bool:
     """A write refused because the server is now a replica (a failover happened): ask Sentinel again."""
     text = str(error)

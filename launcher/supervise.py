@@ -1209,7 +1209,29 @@ def collect_status(home: Home) -> dict[str, Any]:
             row["ready"] = monitor_ready(home)
         rows.append(row)
     stray = [asdict(p) for p in leftovers(home, supervised={pid for pid in supervised if pid})]
-    return {"supervisord": "running", "topology": topo.name if topo else None, "programs": rows, "leftovers": stray}
+    status = {"supervisord": "running", "topology": topo.name if topo else None, "programs": rows, "leftovers": stray}
+    if topo is not None and topo.redis.sentinel is not None:
+        status["sentinel"] = sentinel_status(topo)
+    return status
+
+
+def sentinel_status(topo: Topology) -> dict[str, Any]:
+    """Whether the sentinels can still fail over (SENTINEL CKQUORUM): with one of three left, the
+    primary is still found but its crash would hold every exit until a person acts."""
+    from launcher.sentinel import failover_readiness
+    assert topo.redis.sentinel is not None
+    ok, said = failover_readiness(topo.redis.sentinel_addresses(), topo.redis.sentinel.master,
+                                  timeout_s=min(topo.redis.timeout_ms / 1000.0, 0.5), password=topo.redis.password)
+    return {"failover_possible": ok, "said": said}
+
+
+def render_sentinel_status(state: dict[str, Any]) -> str:
+    ok = state["failover_possible"]
+    if ok:
+        return f"sentinel: failover possible ({state['said']})"
+    if ok is False:
+        return f"sentinel: NO FAILOVER POSSIBLE: a primary crash now holds every exit until sentinels are back ({state['said']})"
+    return f"sentinel: NO SENTINEL ANSWERS: no client can find the primary, no failover ({state['said']})"
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -1237,6 +1259,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                 ready = {True: "yes", False: "no", None: "?"}[row.get("ready")]
                 where = row.get("metrics_url") or (f"(role: {row['role']})" if row.get("role") else "-")
                 print(f"{row['name']:<{width}}{row['state']:<10}{ready:<7}{str(row['pid'] or '-'):<9}{where}")
+        if status.get("sentinel"):
+            print(render_sentinel_status(status["sentinel"]))
         if topo is not None:
             print()
             print(render_overview(topo, status["overview"]))
@@ -1245,7 +1269,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         if status["leftovers"]:
             print(f"`clustergate down --home {home.root}` stops the leftovers")
     all_ok = (status["supervisord"] == "running" and not status["leftovers"]
-              and all(r["state"] == "RUNNING" and r.get("ready") for r in status["programs"]))
+              and all(r["state"] == "RUNNING" and r.get("ready") for r in status["programs"])
+              and (status.get("sentinel") or {"failover_possible": True})["failover_possible"] is True)
     return 0 if all_ok else 1
 
 

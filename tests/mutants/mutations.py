@@ -343,4 +343,11 @@ MUTATIONS: list[Mutation] = [
         '                                umask="077"))\n',
         "                                umask=None))\n",
         ("tests/test_sentinel_config.py::test_redis_under_sentinel_runs_with_umask_077_so_rewritten_configs_keep_the_password_private",)),
+    Mutation(
+        "sentinel_noquorum_not_reported",
+        "status says when too few sentinels are left to fail over (SENTINEL CKQUORUM), not only that some stopped (issue 12)",
+        "launcher/sentinel.py",
+        '            if text.startswith("NOQUORUM"):\n',
+        "            if False:\n",
+        ("tests/test_sentinel_failover.py::test_failover_readiness_says_when_too_few_sentinels_are_left_to_fail_over",)),
 ]
