@@ -61,6 +61,8 @@ def parse_place(text: Any) -> Place:
             raise ValueError(f"{text!r}: write an IPv6 address as [ADDRESS]:PORT")
     if not host:
         raise ValueError(f"{text!r} has no host: write HOST:PORT")
+    if any(c.isspace() or not c.isprintable() for c in host):
+        raise ValueError(f"{text!r}: the host has a space or a control character")
     if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
         raise ValueError(f"{text!r}: the port must be a number from 1 to 65535")
     return Place(host, int(port_text))

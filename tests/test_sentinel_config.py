@@ -283,3 +283,22 @@ def test_redis_under_sentinel_runs_with_umask_077_so_rewritten_configs_keep_the_
         assert "\numask=077\n" in section, name
     gate = rendered.split("[program:gate]")[1].split("[program:")[0]
     assert "umask=" not in gate
+
+
+@pytest.mark.parametrize("sentinel, expected", [
+    ({"sentinels": ["127.0.0.1:26390", "localhost:26390", "127.0.0.1:26392"]},
+     "redis.sentinel.sentinels[1]: localhost:26390: port 26390 is also sentinel.sentinels[0]'s"),
+    ({"servers": ["127.0.0.1:7000", "127.0.0.2:7000"]},
+     "redis.sentinel.servers[1]: 127.0.0.2:7000: port 7000 is also sentinel.servers[0]'s"),
+])
+def test_on_one_host_two_spellings_of_one_loopback_port_are_refused(tmp_path: Path, sentinel: dict, expected: str) -> None:
+    """Without hosts: every managed server and sentinel listens on 127.0.0.1 (beside its own address),
+    so localhost:P and 127.0.0.1:P, or 127.0.0.2:P and 127.0.0.1:P, are one socket: the second program
+    could never bind and restarted forever (found by attack: both were accepted)."""
+    assert expected in problems(tmp_path, {"managed": True, "port": 7000, "sentinel": sentinel})
+
+
+def test_a_sentinel_address_with_whitespace_or_control_characters_is_refused() -> None:
+    for text in ("a\nb:26379", "a b:26379", "a\tb:26379", "[::1\n]:26379"):
+        with pytest.raises(ValueError):
+            parse_place(text)

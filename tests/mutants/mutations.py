@@ -350,4 +350,18 @@ MUTATIONS: list[Mutation] = [
         '            if text.startswith("NOQUORUM"):\n',
         "            if False:\n",
         ("tests/test_sentinel_failover.py::test_failover_readiness_says_when_too_few_sentinels_are_left_to_fail_over",)),
+    Mutation(
+        "sentinel_one_host_port_twice",
+        "on one host every managed server and sentinel needs its own port: localhost:P and 127.0.0.1:P are one socket (issue 12)",
+        "launcher/hosts.py",
+        "                    elif place.port in ports:\n",
+        "                    elif False:\n",
+        ("tests/test_sentinel_config.py::test_on_one_host_two_spellings_of_one_loopback_port_are_refused",)),
+    Mutation(
+        "sentinel_place_allows_control_characters",
+        "a sentinel or server address with a space or control character is refused (issue 12)",
+        "launcher/sentinel.py",
+        "    if any(c.isspace() or not c.isprintable() for c in host):\n",
+        "    if False:\n",
+        ("tests/test_sentinel_config.py::test_a_sentinel_address_with_whitespace_or_control_characters_is_refused",)),
 ]
