@@ -217,7 +217,10 @@ def render_server_conf(*, port: int, bind: str, directory: str, maxmemory_mb: in
              "appendonly yes", "appendfsync everysec", 'save ""', "daemonize no", 'logfile ""',
              f"maxmemory {maxmemory_mb}mb", "maxmemory-policy noeviction",
              # A replica promoted by Sentinel keeps the data; a replica never takes writes.
-             "replica-read-only yes", "replica-serve-stale-data yes"]
+             "replica-read-only yes", "replica-serve-stale-data yes",
+             # A replica rejoining after a failover is synced at once, not after Redis's default 5 s wait
+             # for more replicas: until it is, WAIT fails (fault HOLDs) and it is an empty candidate.
+             "repl-diskless-sync-delay 0"]
     if password:
         lines += [f"requirepass {quote(password)}", f"masterauth {quote(password)}"]
     return "\n".join(lines) + "\n"

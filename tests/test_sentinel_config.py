@@ -189,6 +189,16 @@ def test_a_data_servers_conf_gives_no_role_and_authenticates_to_its_primary() ->
     assert "maxmemory-policy noeviction" in text.splitlines()
 
 
+def test_a_rejoining_replica_is_synced_at_once_not_after_redis_default_5_s_wait() -> None:
+    """After a failover the new primary has no replica until the old one restarts and syncs; Redis's
+    default diskless sync waits 5 s for more replicas first (seen: "Delay next BGSAVE for diskless
+    SYNC"), 5 s in which WAIT cannot be answered (every decision a fault HOLD) and in which a second
+    failover would promote an empty replica."""
+    text = render_server_conf(port=6391, bind="127.0.0.1", directory="/x", maxmemory_mb=64, password=None,
+                              quote=redis_quote)
+    assert "repl-diskless-sync-delay 0" in text.splitlines()
+
+
 def test_managed_sentinel_programs_and_files(tmp_path: Path) -> None:
     topo = load(tmp_path, {"managed": True, "port": 7100, "sentinel": {"master": "desk"}})
     home = Home(tmp_path / "home")

@@ -364,4 +364,11 @@ MUTATIONS: list[Mutation] = [
         "    if any(c.isspace() or not c.isprintable() for c in host):\n",
         "    if False:\n",
         ("tests/test_sentinel_config.py::test_a_sentinel_address_with_whitespace_or_control_characters_is_refused",)),
+    Mutation(
+        "sentinel_rejoin_sync_delayed",
+        "a replica rejoining after a failover is synced at once, not after Redis's 5 s diskless-sync wait (issue 12)",
+        "launcher/sentinel.py",
+        '             "repl-diskless-sync-delay 0"]\n',
+        '             "repl-diskless-sync-delay 5"]\n',
+        ("tests/test_sentinel_config.py::test_a_rejoining_replica_is_synced_at_once_not_after_redis_default_5_s_wait",)),
 ]
