@@ -795,7 +795,14 @@ def _redis_role(topo: Topology, prog: RedisProgram) -> str | None:
         try:
             if prog.kind == "sentinel" and topo.redis.sentinel is not None:
                 named = client.execute_command("SENTINEL", "get-master-addr-by-name", topo.redis.sentinel.master)
-                return f"names {_place(named[0], int(named[1]))}" if named else None
+                if not named:
+                    return None
+                # What it knows: a sentinel learns the replicas from the primary's INFO (every 10 s) and
+                # the other sentinels from their hellos (every 2 s); until it knows a replica, a
+                # primary crash cannot be failed over.
+                state = client.sentinel_master(topo.redis.sentinel.master)
+                return (f"names {_place(named[0], int(named[1]))}, knows {int(state.get('num-slaves', 0))} "
+                        f"replica(s), {int(state.get('num-other-sentinels', 0))} other sentinel(s)")
             return str(client.execute_command("ROLE")[0])
         finally:
             client.close()
