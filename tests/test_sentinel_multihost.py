@@ -75,7 +75,7 @@ def test_the_store_host_crashed_the_sentinels_promote_the_replica_on_exec_and_st
         # ... from its very start (Sentinel would demote a second primary too, after taking writes on it).
         log = (system.home("store") / "run" / "logs" / "redis-server-1.log").read_text()
         starts = [line for line in log.splitlines() if line.startswith("redis_node: sentinels answer")]
-        assert len(starts) == 2 and starts[-1].endswith(f"--replicaof {hosts['exec'].address} 6391 --replica-priority 0"), starts
+        assert len(starts) == 2 and starts[-1].endswith(f"--replicaof {hosts['exec'].address} 6391"), starts
         assert roles(system, "exec").get("redis-server-2") == "master"
         wait_for(lambda: system.decision().get("recorded"), 60, "decisions after store is back")
     finally:
