@@ -17,9 +17,7 @@ every start this shim asks the sentinels (`SENTINEL get-master-addr-by-name`):
   the primary at once.
 
 The role is always given on the command line (`--replicaof no one` for the primary), so a replicaof
-line Sentinel wrote into the config file (CONFIG REWRITE) never contradicts it. A replica starts with
-replica-priority 0, which a forked watcher sets to 100 once its sync is over: Sentinel promotes even a
-replica that never had a link, and would lose what the primary had that it has not. After the start,
+line Sentinel wrote into the config file (CONFIG REWRITE) never contradicts it. After the start,
 Sentinel alone reconfigures the server. Usage (the launcher renders it):
 
     python redis_node.py --self ADDR:PORT --primary ADDR:PORT --master NAME --sentinel ADDR:PORT ...
