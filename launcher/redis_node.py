@@ -85,49 +85,8 @@ def main(argv: list[str]) -> None:
             now = sentinel_answer(sentinels, args.master, timeout_s=timeout_s, password=password)
             answer = now[0] if now else me
     role = choose(me, initial, answer)
-    if role[1] == "no":
-        role += ["--replica-priority", "100"]  # (a CONFIG REWRITE made while it was a fresh replica wrote 0)
-    else:
-        # Sentinel would promote a replica that never had a link (its master_link_down_since_seconds is
-        # -1), losing what was written since: not a candidate until its sync is over.
-        role += ["--replica-priority", "0"]
-        promotable_after_sync(me, password, os.getpid())
     print(f"redis_node: sentinels answer {answer}; starting {args.me} with {' '.join(role)}", flush=True)
     os.execv(binary_and_conf[0], binary_and_conf + role)
-
-
-def sync_over(info: dict) -> bool:
-    """A replica's INFO replication: its link to the primary is up and no sync is in progress."""
-    return info.get("master_link_status") == "up" and str(info.get("master_sync_in_progress", "1")) == "0"
-
-
-def promotable_after_sync(me: tuple[str, int], password: str | None, server_pid: int) -> None:
-    """Fork a watcher (detached: a grandchild, so redis-server never reaps it) that sets replica-priority
-    100 on the server at `me` once its sync is over, then exits; it also exits when the server's
-    process (this pid, after exec) is gone."""
-    if os.fork():
-        os.wait()  # the intermediate child exits at once
-        return
-    if os.fork():
-        os._exit(0)
-    try:  # (same process group: supervisord's stop takes it too)
-        import redis
-        client = redis.Redis(host=me[0], port=me[1], password=password, socket_timeout=1, socket_connect_timeout=1,
-                             decode_responses=True)
-        while os.path.exists(f"/proc/{server_pid}"):
-            try:
-                info = client.info("replication")
-                if info.get("role") == "master":
-                    break  # promoted by hand (Sentinel never promotes it at priority 0)
-                if sync_over(info):
-                    client.config_set("replica-priority", 100)
-                    print(f"redis_node: {me[0]}:{me[1]} synced with its primary: replica-priority 100", flush=True)
-                    break
-            except redis.RedisError:
-                pass
-            time.sleep(0.1)
-    finally:
-        os._exit(0)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from actors.resp import RedisUnavailable, RespClient
 from helpers import PYTHON, free_port, wait_for
 from launcher import keys
 from launcher.client import GateClient, GateUnavailable
-from launcher.redis_binary import find_redis_server
 from launcher.redis_conn import connect
 from launcher.sentinel import NoPrimary, discover_primary, failover_readiness, render_server_conf
 from launcher.supervise import REDIS_NODE_SHIM, redis_quote
@@ -250,50 +249,3 @@ def test_managed_sentinel_topology_fails_over_and_every_actor_follows(tmp_path: 
         client.close()
     finally:
         system.down()
-
-
-def test_a_rejoining_replica_cannot_be_promoted_until_it_has_synced(tmp_path: Path) -> None:
-    """Sentinel promotes a replica that never had a link (master_link_down_since_seconds -1): a killed
-    primary restarted as a replica, promoted before its full sync, threw away everything written since
-    (seen in the attack). The start shim starts a replica with replica-priority 0 (never promoted) and
-    sets 100 once its link is up and the sync is over."""
-    binary = find_redis_server() or "redis-server"
-    procs: list[subprocess.Popen] = []
-    try:
-        ports = [free_port(), free_port()]
-        confs = []
-        for i, port in enumerate(ports):
-            d = tmp_path / f"s{i}"
-            d.mkdir()
-            conf = d / "redis.conf"
-            conf.write_text(render_server_conf(port=port, bind="127.0.0.1", directory=str(d), maxmemory_mb=64,
-                                               password=None, quote=redis_quote))
-            confs.append(conf)
-        procs.append(subprocess.Popen([binary, str(confs[0]), "--replicaof", "no", "one",
-                                       "--repl-diskless-sync-delay", "6"],  # holds the sync: an unsynced window
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))
-        wait_for(lambda: role_of(ports[0]) == "master", 10, "the primary")
-        primary = redis.Redis(port=ports[0])
-        primary.set("before", "1")
-        nobody = f"127.0.0.1:{free_port()}"  # no sentinel: the shim falls back to the topology's roles
-        procs.append(subprocess.Popen([PYTHON, str(REDIS_NODE_SHIM), "--self", f"127.0.0.1:{ports[1]}",
-                                       "--primary", f"127.0.0.1:{ports[0]}", "--master", MASTER, "--sentinel", nobody,
-                                       "--timeout-ms", "100", "--wait-ms", "200", "--", binary, str(confs[1])],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))
-        replica = redis.Redis(port=ports[1], decode_responses=True, socket_timeout=2)
-        wait_for(lambda: role_of(ports[1]) == "slave", 15, "the replica")
-        info = replica.info("replication")
-        assert info["master_link_status"] == "down"  # the primary's sync delay has not run out
-        assert replica.config_get("replica-priority")["replica-priority"] == "0"
-        wait_for(lambda: replica.get("before") == "1", 30, "the replica synced")
-        wait_for(lambda: replica.config_get("replica-priority")["replica-priority"] == "100", 15,
-                 "replica-priority 100 after the sync")
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)

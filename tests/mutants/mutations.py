@@ -371,11 +371,4 @@ MUTATIONS: list[Mutation] = [
         '             "repl-diskless-sync-delay 0"]\n',
         '             "repl-diskless-sync-delay 5"]\n',
         ("tests/test_sentinel_config.py::test_a_rejoining_replica_is_synced_at_once_not_after_redis_default_5_s_wait",)),
-    Mutation(
-        "sentinel_unsynced_replica_promotable",
-        "a replica started by the shim cannot be promoted by Sentinel until its sync is over (issue 12)",
-        "launcher/redis_node.py",
-        '        role += ["--replica-priority", "0"]\n',
-        '        role += ["--replica-priority", "100"]\n',
-        ("tests/test_sentinel_failover.py::test_a_rejoining_replica_cannot_be_promoted_until_it_has_synced",)),
 ]
