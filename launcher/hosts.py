@@ -66,16 +66,22 @@ def place(v: Validator, topo: Any, actor_hosts: dict[str, Any] | None, data: dic
             v.problem(("redis", "host"), "names a host, but the topology has no hosts: map")
         if topo.redis.sentinel is not None and topo.redis.managed:
             from launcher.sentinel import is_loopback, parse_place
+            ports: dict[int, str] = {}  # each also binds 127.0.0.1 (launcher.supervise._bind): one port each
             for key in ("servers", "sentinels"):
                 for i, text in enumerate(getattr(topo.redis.sentinel, key)):
                     try:
-                        where = parse_place(text).where
+                        place = parse_place(text)
                     except ValueError:
                         continue
-                    if not is_loopback(where):
+                    if not is_loopback(place.where):
                         v.problem(("redis", "sentinel", key, i), f"{text}: a topology without hosts: runs them all "
                                                                  f"here, on 127.0.0.1 (to spread them, add hosts: and "
                                                                  f"name a host)")
+                    elif place.port in ports:
+                        v.problem(("redis", "sentinel", key, i), f"{text}: port {place.port} is also "
+                                                                 f"{ports[place.port]}'s, and on one host both listen "
+                                                                 f"on 127.0.0.1: each needs its own port")
+                    ports.setdefault(place.port, f"sentinel.{key}[{i}]")
         return topo
     by_address: dict[Any, str] = {}
     for name, spec in hosts.items():

@@ -61,6 +61,8 @@ def parse_place(text: Any) -> Place:
             raise ValueError(f"{text!r}: write an IPv6 address as [ADDRESS]:PORT")
     if not host:
         raise ValueError(f"{text!r} has no host: write HOST:PORT")
+    if any(c.isspace() or not c.isprintable() for c in host):
+        raise ValueError(f"{text!r}: the host has a space or a control character")
     if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
         raise ValueError(f"{text!r}: the port must be a number from 1 to 65535")
     return Place(host, int(port_text))
@@ -201,6 +203,30 @@ def answers_ping(address: tuple[str, int], timeout_s: float, password: str | Non
     except OSError:
         return False
     return reply == "PONG" or (isinstance(reply, _Refused) and str(reply).split(" ")[0] in ("LOADING", "MASTERDOWN"))
+
+
+def failover_readiness(sentinels: list[tuple[str, int]], master: str, *, timeout_s: float,
+                       password: str | None = None) -> tuple[bool | None, str]:
+    """Can the sentinels still fail over? `SENTINEL CKQUORUM` asked of each until one answers: (True,
+    its OK) when enough sentinels are up to agree and to authorise a failover, (False, its NOQUORUM
+    answer) when not, (None, ...) when no sentinel answers. Discovery may still work with one sentinel
+    left, so status must say separately that a primary crash would now hold every exit."""
+    said: list[str] = []
+    for sentinel in sentinels:
+        where = f"{sentinel[0]}:{sentinel[1]}"
+        try:
+            answer = _exchange(sentinel, _auth(None, password) + [("SENTINEL", "ckquorum", master)], timeout_s)[-1]
+        except OSError as exc:
+            said.append(f"{where}: {type(exc).__name__}")
+            continue
+        if isinstance(answer, _Refused):
+            text = str(answer)
+            if text.startswith("NOQUORUM"):
+                return False, f"{where}: {text}"
+            said.append(f"{where}: {text}")
+            continue
+        return True, f"{where}: {answer}"
+    return None, "no sentinel answers (" + "; ".join(said) + ")"
 
 
 def is_readonly(error: Any) -> bool:

@@ -285,7 +285,10 @@ def render_programs(topo: Topology, home: Home, python: str = sys.executable, re
                                    "--sentinel")
             out.append(_program(prog.name, command, priority=1 + prog.index + (0 if prog.kind == "server" else 10),
                                 directory=prog.directory(home), log=home.log_of(prog.name), env=env,
-                                startsecs=1, stopwait=10))
+                                startsecs=1, stopwait=10,
+                                # Sentinel rewrites sentinel.conf, and has the servers rewrite redis.conf
+                                # (CONFIG REWRITE), as 0644 & ~umask: keep the password in them private.
+                                umask="077"))
     elif topo.redis.managed:
         binary = redis_binary or find_redis_server() or "redis-server"
         binary = shutil.which(binary) or binary  # the shim execs a path
@@ -316,8 +319,9 @@ def _command(*argv: str) -> str:
 
 
 def _program(name: str, command: str, *, priority: int, directory: Path, log: Path, env: dict[str, str],
-             startsecs: int, stopwait: int) -> str:
+             startsecs: int, stopwait: int, umask: str | None = None) -> str:
     env_line = ",".join(f'{k}="{v}"' for k, v in env.items())
+    umask_line = f"umask={umask}\n" if umask else ""
     return (f"[program:{name}]\n"
             f"command={command}\n"
             f"directory={_conf_value(str(directory))}\n"
@@ -334,7 +338,8 @@ def _program(name: str, command: str, *, priority: int, directory: Path, log: Pa
             f"stdout_logfile={_conf_value(str(log), expansions=2)}\n"
             f"stdout_logfile_maxbytes=20MB\n"
             f"stdout_logfile_backups=2\n"
-            f"environment={env_line}\n")
+            f"environment={env_line}\n"
+            f"{umask_line}")
 
 
 def redis_quote(text: str) -> str:
@@ -795,7 +800,14 @@ def _redis_role(topo: Topology, prog: RedisProgram) -> str | None:
         try:
             if prog.kind == "sentinel" and topo.redis.sentinel is not None:
                 named = client.execute_command("SENTINEL", "get-master-addr-by-name", topo.redis.sentinel.master)
-                return f"names {_place(named[0], int(named[1]))}" if named else None
+                if not named:
+                    return None
+                # What it knows: a sentinel learns the replicas from the primary's INFO (every 10 s) and
+                # the other sentinels from their hellos (every 2 s); until it knows a replica, a
+                # primary crash cannot be failed over.
+                state = client.sentinel_master(topo.redis.sentinel.master)
+                return (f"names {_place(named[0], int(named[1]))}, knows {int(state.get('num-slaves', 0))} "
+                        f"replica(s), {int(state.get('num-other-sentinels', 0))} other sentinel(s)")
             return str(client.execute_command("ROLE")[0])
         finally:
             client.close()
@@ -1218,7 +1230,29 @@ def collect_status(home: Home) -> dict[str, Any]:
             row["ready"] = monitor_ready(home)
         rows.append(row)
     stray = [asdict(p) for p in leftovers(home, supervised={pid for pid in supervised if pid})]
-    return {"supervisord": "running", "topology": topo.name if topo else None, "programs": rows, "leftovers": stray}
+    status = {"supervisord": "running", "topology": topo.name if topo else None, "programs": rows, "leftovers": stray}
+    if topo is not None and topo.redis.sentinel is not None:
+        status["sentinel"] = sentinel_status(topo)
+    return status
+
+
+def sentinel_status(topo: Topology) -> dict[str, Any]:
+    """Whether the sentinels can still fail over (SENTINEL CKQUORUM): with one of three left, the
+    primary is still found but its crash would hold every exit until a person acts."""
+    from launcher.sentinel import failover_readiness
+    assert topo.redis.sentinel is not None
+    ok, said = failover_readiness(topo.redis.sentinel_addresses(), topo.redis.sentinel.master,
+                                  timeout_s=min(topo.redis.timeout_ms / 1000.0, 0.5), password=topo.redis.password)
+    return {"failover_possible": ok, "said": said}
+
+
+def render_sentinel_status(state: dict[str, Any]) -> str:
+    ok = state["failover_possible"]
+    if ok:
+        return f"sentinel: failover possible ({state['said']})"
+    if ok is False:
+        return f"sentinel: NO FAILOVER POSSIBLE: a primary crash now holds every exit until sentinels are back ({state['said']})"
+    return f"sentinel: NO SENTINEL ANSWERS: no client can find the primary, no failover ({state['said']})"
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -1246,6 +1280,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                 ready = {True: "yes", False: "no", None: "?"}[row.get("ready")]
                 where = row.get("metrics_url") or (f"(role: {row['role']})" if row.get("role") else "-")
                 print(f"{row['name']:<{width}}{row['state']:<10}{ready:<7}{str(row['pid'] or '-'):<9}{where}")
+        if status.get("sentinel"):
+            print(render_sentinel_status(status["sentinel"]))
         if topo is not None:
             print()
             print(render_overview(topo, status["overview"]))
@@ -1260,7 +1296,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         print("the monitor (prometheus) is not ready; this does not change status's exit code: "
               "`clustergate monitor status` says why")
     all_ok = (status["supervisord"] == "running" and not status["leftovers"]
-              and all(r["state"] == "RUNNING" and r.get("ready") for r in status["programs"] if r not in monitor))
+              and all(r["state"] == "RUNNING" and r.get("ready") for r in status["programs"] if r not in monitor)
+              and (status.get("sentinel") or {"failover_possible": True})["failover_possible"] is True)
     return 0 if all_ok else 1
 
 

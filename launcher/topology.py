@@ -66,6 +66,12 @@ SYMBOLS_DEFAULT = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
 # --------------------------------------------------------------------------- shared sections
 
 
+# Sentinel pings every instance once a second, and after a failover it resets the new primary's link
+# with the down clock started and the first PING one second away: down-after must leave room for the
+# reply (docs/high-availability.md, "The timings").
+MIN_DOWN_AFTER_MS = 1500
+
+
 @dataclass(frozen=True, kw_only=True)
 class SentinelConfig:
     """Redis under Sentinel: the clients find the primary by asking the sentinels (docs/high-availability.md)."""
@@ -75,7 +81,7 @@ class SentinelConfig:
     servers: list[str] = setting(doc="Managed only: the data servers as HOST:PORT (HOST as in sentinels); the first starts as the primary, the others as its replicas; at least 2. Default on one host: 127.0.0.1 at redis.port and redis.port + 1.", factory=list)
     replicas: int | None = setting(None, doc="External only: how many replicas the primary has (default 1); what replicas_expected() reports, e.g. to switch WAIT on. Managed: the number of servers minus one.", ge=0, le=64)
     quorum: int | None = setting(None, doc="Managed: sentinels that must agree the primary is down before a failover (default: a majority, 2 of 3).", ge=1, le=64)
-    down_after_ms: int = setting(1000, doc="Managed: a primary silent this long is down for a sentinel (Redis's default is 30000; see docs/high-availability.md for the choice).", ge=100, le=600_000)
+    down_after_ms: int = setting(2000, doc="Managed: a primary silent this long is down for a sentinel (Redis's default is 30000; at least 1500: a sentinel's first PING to a just-promoted primary leaves 1 s after the failover; see docs/high-availability.md for the choice).", ge=100, le=600_000)
     failover_timeout_ms: int = setting(5000, doc="Managed: Sentinel's failover-timeout (a failed failover is retried after twice this; replicas are reconfigured within it).", ge=1000, le=3_600_000)
     parallel_syncs: int = setting(1, doc="Managed: replicas resynchronised with a new primary at once.", ge=1, le=64)
 
@@ -176,6 +182,11 @@ class RedisConfig:
         if len(sentinels) < 3:
             v.problem(spath + ("sentinels",), f"lists {len(sentinels)} sentinel(s); a managed setup runs at least 3, "
                                               f"so that a majority survives one failure")
+        if sentinel.down_after_ms < MIN_DOWN_AFTER_MS:
+            v.problem(spath + ("down_after_ms",), f"{sentinel.down_after_ms} leaves no room for a sentinel's first PING "
+                                                  f"to a just-promoted primary (sent 1000 ms after the failover, on a "
+                                                  f"new link whose down clock already runs): the sentinels would see it "
+                                                  f"down and fail over again; at least {MIN_DOWN_AFTER_MS}")
         quorum = sentinel.quorum if sentinel.quorum is not None else len(sentinels) // 2 + 1
         if quorum > len(sentinels):
             v.problem(spath + ("quorum",), f"{quorum} is more than the {len(sentinels)} sentinels")

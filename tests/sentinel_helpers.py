@@ -26,7 +26,7 @@ from reliability import LiveSystem, clustergate
 class SentinelSet:
     """Two data servers (the first primary) and three sentinels, started directly (no supervisord)."""
 
-    def __init__(self, workdir: Path, down_after_ms: int = 1000, failover_timeout_ms: int = 5000):
+    def __init__(self, workdir: Path, down_after_ms: int = 2000, failover_timeout_ms: int = 5000):
         self.dir = workdir
         self.binary = find_redis_server() or "redis-server"
         self.server_ports = [free_port(), free_port()]

@@ -191,6 +191,16 @@ def test_a_data_servers_conf_gives_no_role_and_authenticates_to_its_primary() ->
     assert "repl-diskless-sync-delay 0" in text.splitlines()  # a rejoining replica is synced at once
 
 
+def test_a_rejoining_replica_is_synced_at_once_not_after_redis_default_5_s_wait() -> None:
+    """After a failover the new primary has no replica until the old one restarts and syncs; Redis's
+    default diskless sync waits 5 s for more replicas first (seen: "Delay next BGSAVE for diskless
+    SYNC"), 5 s in which WAIT cannot be answered (every decision a fault HOLD) and in which a second
+    failover would promote an empty replica."""
+    text = render_server_conf(port=6391, bind="127.0.0.1", directory="/x", maxmemory_mb=64, password=None,
+                              quote=redis_quote)
+    assert "repl-diskless-sync-delay 0" in text.splitlines()
+
+
 def test_managed_sentinel_programs_and_files(tmp_path: Path) -> None:
     topo = load(tmp_path, {"managed": True, "port": 7100, "sentinel": {"master": "desk"}})
     home = Home(tmp_path / "home")
@@ -215,13 +225,13 @@ def test_managed_sentinel_programs_and_files(tmp_path: Path) -> None:
     conf.write_text(conf.read_text() + "sentinel known-replica desk 127.0.0.1 7101\n")
     again = render_redis_files(topo, home)
     assert conf not in again and home.redis_dir / "redis-server-1" / "redis.conf" in again
-    changed = load(tmp_path, {"managed": True, "port": 7100, "sentinel": {"master": "desk", "down_after_ms": 2000}})
+    changed = load(tmp_path, {"managed": True, "port": 7100, "sentinel": {"master": "desk", "down_after_ms": 3000}})
     assert "sentinel monitor desk 127.0.0.1 7100 2" in render_redis_files(changed, home)[conf]
     # After a failover Sentinel rewrote its file to monitor the promoted server: a new seed keeps that
     # primary rather than going back to the first server (whose data may be older).
     conf.write_text(conf.read_text().replace("sentinel monitor desk 127.0.0.1 7100 2", "sentinel monitor desk 127.0.0.1 7101 2"))
     reseeded = render_redis_files(changed, home)[conf]
-    assert "sentinel monitor desk 127.0.0.1 7101 2" in reseeded and "down-after-milliseconds desk 2000" in reseeded
+    assert "sentinel monitor desk 127.0.0.1 7101 2" in reseeded and "down-after-milliseconds desk 3000" in reseeded
 
 
 def test_each_host_runs_only_the_servers_and_sentinels_placed_on_it(tmp_path: Path) -> None:
@@ -269,3 +279,52 @@ def test_readonly_errors_are_recognised_also_inside_a_script_error() -> None:
     assert is_readonly("READONLY You can't write against a read only replica.")
     assert is_readonly("ERR Error running script: READONLY You can't write against a read only replica. script: x")
     assert not is_readonly("WRONGTYPE Operation against a key holding the wrong kind of value")
+
+
+# --------------------------------------------------------------------------- timings (attack-sentinel)
+
+
+def test_down_after_leaves_a_sentinel_room_for_its_first_ping_after_a_failover(tmp_path: Path) -> None:
+    """A sentinel pings each instance once a second, and after a failover it resets the new primary's
+    link: the first PING goes out one second after the switch, while the down clock already runs. With
+    down-after at 1000 ms the new primary is seen down the moment that PING leaves, and the sentinels
+    failed over again (seen: back to the just-restarted old primary, still unsynced, losing every write
+    since the first kill). The shipped value leaves room, and values that leave none are refused."""
+    topo = load(tmp_path, {"managed": True, "sentinel": {}})
+    assert topo.redis.sentinel.down_after_ms >= 2000
+    for too_short in (100, 1000, 1400):
+        assert ("redis.sentinel.down_after_ms: " in problems(tmp_path, {"managed": True, "sentinel": {"down_after_ms": too_short}})
+                and "first PING" in problems(tmp_path, {"managed": True, "sentinel": {"down_after_ms": too_short}}))
+    assert problems(tmp_path, {"managed": True, "sentinel": {"down_after_ms": 1500}}) == ""
+
+
+def test_redis_under_sentinel_runs_with_umask_077_so_rewritten_configs_keep_the_password_private(tmp_path: Path) -> None:
+    """Sentinel rewrites its sentinel.conf (auth-pass, requirepass) and has the data servers rewrite
+    redis.conf (requirepass, masterauth) at each failover; Redis 7 writes the new file 0644 & ~umask, so
+    the 0600 the launcher wrote was lost (seen: 0644 after the first failover)."""
+    topo = load(tmp_path, {"managed": True, "port": 7100, "sentinel": {}})
+    rendered = render_programs(topo, Home(tmp_path / "home"), redis_binary="/usr/bin/redis-server")
+    for name in redis_program_names(topo):
+        section = rendered.split(f"[program:{name}]")[1].split("[program:")[0]
+        assert "\numask=077\n" in section, name
+    gate = rendered.split("[program:gate]")[1].split("[program:")[0]
+    assert "umask=" not in gate
+
+
+@pytest.mark.parametrize("sentinel, expected", [
+    ({"sentinels": ["127.0.0.1:26390", "localhost:26390", "127.0.0.1:26392"]},
+     "redis.sentinel.sentinels[1]: localhost:26390: port 26390 is also sentinel.sentinels[0]'s"),
+    ({"servers": ["127.0.0.1:7000", "127.0.0.2:7000"]},
+     "redis.sentinel.servers[1]: 127.0.0.2:7000: port 7000 is also sentinel.servers[0]'s"),
+])
+def test_on_one_host_two_spellings_of_one_loopback_port_are_refused(tmp_path: Path, sentinel: dict, expected: str) -> None:
+    """Without hosts: every managed server and sentinel listens on 127.0.0.1 (beside its own address),
+    so localhost:P and 127.0.0.1:P, or 127.0.0.2:P and 127.0.0.1:P, are one socket: the second program
+    could never bind and restarted forever (found by attack: both were accepted)."""
+    assert expected in problems(tmp_path, {"managed": True, "port": 7000, "sentinel": sentinel})
+
+
+def test_a_sentinel_address_with_whitespace_or_control_characters_is_refused() -> None:
+    for text in ("a\nb:26379", "a b:26379", "a\tb:26379", "[::1\n]:26379"):
+        with pytest.raises(ValueError):
+            parse_place(text)

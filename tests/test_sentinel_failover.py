@@ -18,7 +18,8 @@ from helpers import PYTHON, free_port, wait_for
 from launcher import keys
 from launcher.client import GateClient, GateUnavailable
 from launcher.redis_conn import connect
-from launcher.sentinel import NoPrimary, discover_primary, render_sentinel_conf, render_server_conf, sentinel_answer
+from launcher.sentinel import (NoPrimary, discover_primary, failover_readiness, render_sentinel_conf, render_server_conf,
+                               sentinel_answer)
 from launcher.supervise import REDIS_NODE_SHIM, redis_quote
 from sentinel_helpers import (MASTER, SentinelLiveSystem, SentinelSet, kill_pid, now_ms, pid_of_server, role_of,
                               stream_last_ms, synced_replicas)
@@ -125,6 +126,25 @@ def test_with_no_sentinel_answering_a_call_fails_with_redis_unavailable(sentinel
         RespClient.from_config(cfg).call("PING")
     with pytest.raises(redis.ConnectionError, match="no primary"):
         connect(cfg).ping()
+
+
+def test_failover_readiness_says_when_too_few_sentinels_are_left_to_fail_over(sentinels: SentinelSet) -> None:
+    """With 2 of 3 sentinels dead the primary is still found (decisions go on), but a failover can no
+    longer be authorised: status must say so, not only list two STOPPED programs (found by attack)."""
+    cfg = sentinels.config()
+    ok, said = failover_readiness(cfg.sentinel_addresses(), MASTER, timeout_s=0.5)
+    assert ok is True and "3 usable" in said
+    sentinels.kill("sentinel-0")
+    sentinels.kill("sentinel-1")
+    # The last sentinel counts the other two out once it has seen them down (down-after).
+    wait_for(lambda: failover_readiness(cfg.sentinel_addresses(), MASTER, timeout_s=0.5)[0] is False, 30,
+             "the last sentinel to report no quorum")
+    ok, said = failover_readiness(cfg.sentinel_addresses(), MASTER, timeout_s=0.5)
+    assert "NOQUORUM" in said and f"127.0.0.1:{sentinels.sentinel_ports[2]}" in said
+    assert discover_primary(cfg.sentinel_addresses(), MASTER, timeout_s=0.5)[1] == sentinels.server_ports[0]
+    sentinels.kill("sentinel-2")
+    ok, said = failover_readiness(cfg.sentinel_addresses(), MASTER, timeout_s=0.5)
+    assert ok is None and "no sentinel answers" in said
 
 
 def test_a_named_primary_whose_role_is_replica_is_not_used(sentinels: SentinelSet) -> None:

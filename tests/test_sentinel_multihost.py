@@ -44,6 +44,11 @@ def test_the_store_host_crashed_the_sentinels_promote_the_replica_on_exec_and_st
         assert wait_for(lambda: roles(system, "store").get("redis-server-1") == "master"
                         and roles(system, "exec").get("redis-server-2") == "slave", 60, "primary on store, replica on exec")
         wait_for(lambda: system.decision().get("recorded"), 60, "a recorded decision")
+        # The sentinels on exec and market learn of the replica from the primary's INFO (every 10 s):
+        # a crash before that cannot be failed over (-failover-abort-no-good-slave, seen).
+        wait_for(lambda: "knows 1 replica(s), 2 other" in (roles(system, "exec").get("redis-sentinel-2") or "")
+                 and "knows 1 replica(s), 2 other" in (roles(system, "market").get("redis-sentinel-3") or ""), 60,
+                 "the sentinels on exec and market to know the replica and each other")
         everywhere = system.clustergate("ops", "status", str(system.topology), "--all-hosts", "--json", timeout=60)
         redis_rows = {row["name"]: row["ready"] for info in json.loads(everywhere.stdout)["hosts"].values()
                       for row in info["programs"] if row["kind"].startswith("redis")}

@@ -573,6 +573,46 @@ MUTATIONS: list[Mutation] = [
         "        if best is None:\n",
         ("tests/test_sentinel_failover.py::test_the_start_shim_follows_the_sentinels_with_the_newest_epoch_not_a_stale_one",
          "tests/test_sentinel_multihost.py::test_the_store_host_crashed_the_sentinels_promote_the_replica_on_exec_and_store_rejoins_as_replica")),
+    Mutation(
+        "sentinel_down_after_floor_dropped",
+        "down-after leaves room for a sentinel's first PING to a just-promoted primary, else the sentinels fail over again (issue 12)",
+        "launcher/topology.py",
+        "        if sentinel.down_after_ms < MIN_DOWN_AFTER_MS:\n",
+        "        if False:\n",
+        ("tests/test_sentinel_config.py::test_down_after_leaves_a_sentinel_room_for_its_first_ping_after_a_failover",)),
+    Mutation(
+        "sentinel_programs_without_umask",
+        "the configs Sentinel rewrites (password inside) stay private: the managed servers and sentinels run with umask 077 (issue 12)",
+        "launcher/supervise.py",
+        '                                umask="077"))\n',
+        "                                umask=None))\n",
+        ("tests/test_sentinel_config.py::test_redis_under_sentinel_runs_with_umask_077_so_rewritten_configs_keep_the_password_private",)),
+    Mutation(
+        "sentinel_noquorum_not_reported",
+        "status says when too few sentinels are left to fail over (SENTINEL CKQUORUM), not only that some stopped (issue 12)",
+        "launcher/sentinel.py",
+        '            if text.startswith("NOQUORUM"):\n',
+        "            if False:\n",
+        ("tests/test_sentinel_failover.py::test_failover_readiness_says_when_too_few_sentinels_are_left_to_fail_over",)),
+    Mutation(
+        "sentinel_one_host_port_twice",
+        "on one host every managed server and sentinel needs its own port: localhost:P and 127.0.0.1:P are one socket (issue 12)",
+        "launcher/hosts.py",
+        "                    elif place.port in ports:\n",
+        "                    elif False:\n",
+        ("tests/test_sentinel_config.py::test_on_one_host_two_spellings_of_one_loopback_port_are_refused",)),
+    Mutation(
+        "sentinel_place_allows_control_characters",
+        "a sentinel or server address with a space or control character is refused (issue 12)",
+        "launcher/sentinel.py",
+        "    if any(c.isspace() or not c.isprintable() for c in host):\n",
+        "    if False:\n",
+        ("tests/test_sentinel_config.py::test_a_sentinel_address_with_whitespace_or_control_characters_is_refused",)),
+    Mutation(
+        "sentinel_rejoin_sync_delayed",
+        "a replica rejoining after a failover is synced at once, not after Redis's 5 s diskless-sync wait (issue 12)",
+        "launcher/sentinel.py",
+        '             "repl-diskless-sync-delay 0"]\n',
+        '             "repl-diskless-sync-delay 5"]\n',
+        ("tests/test_sentinel_config.py::test_a_rejoining_replica_is_synced_at_once_not_after_redis_default_5_s_wait",)),
 ]
-
-
