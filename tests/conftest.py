@@ -10,6 +10,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from helpers import RedisServer  # noqa: E402
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config) -> None:
+    """A short temp root: supervisord's socket (HOME/run/supervisor.sock, bound under a longer
+    temporary name) must fit in AF_UNIX's 108 bytes, and pytest's default root
+    (/tmp/pytest-of-USER/pytest-N) plus the per-worker part (popen-gwN) plus a test's name left too
+    little room for a home. Only the controller picks it (xdist workers get ROOT/popen-gwN)."""
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        import tempfile
+        config.option.basetemp = tempfile.mkdtemp(prefix="cg-")
+        config._clustergate_basetemp = config.option.basetemp
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Remove the short temp root after a run that passed (a failed run keeps it for its logs)."""
+    root = getattr(session.config, "_clustergate_basetemp", None)
+    if root and exitstatus == 0:
+        import shutil
+        shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture
 def redis_server(tmp_path: Path):
     """A real redis-server on a free port in a temp dir; stopped after the test."""
