@@ -383,7 +383,7 @@ def redis_state(topology: str) -> dict[str, Any]:
         s["names"] == primary and s["replicas"] == len(servers) - 1 and s["others"] == len(sentinels) - 1
         for s in sentinels)
     return {"servers": servers, "sentinels": sentinels, "primary": primary, "settled": settled,
-            "down_after_ms": cfg.sentinel.down_after_ms}
+            "down_after_ms": cfg.sentinel.down_after_ms, "failover_timeout_ms": cfg.sentinel.failover_timeout_ms}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -360,7 +360,8 @@ class HASystem(MultiHost):
                                  retries: int = 1, resubmit: int = 100_000, round_timeout_s: float = 60.0) -> dict:
         """The load (as faults_under_load) while the current primary redis-server is SIGKILLed `kills` times.
         Each round starts from a healthy store (wait_store_healthy: the server killed before is back as a
-        replica, restarted by its supervisord), kills the primary, and waits for the first decision recorded
+        replica, restarted by its supervisord) at least 2 x failover-timeout + 1 s after the previous kill,
+        kills the primary, and waits for the first decision recorded
         after the kill in the load's own calls (a call started after it with recorded: true). Then the
         resubmissions and the audit: its verdict with "kills" (per kill: the server, seconds to the next
         recorded decision, seconds until the store was healthy again), "down_after_ms" and "load"."""
@@ -385,7 +386,7 @@ class HASystem(MultiHost):
                      if row["t"] >= wall and ((row["reply"] or {}).get("decision") or {}).get("recorded") is True]
             return min(found) if found else None
 
-        events, down_after_ms = [], None
+        events, down_after_ms, last_kill = [], None, 0.0
         try:
             deadline = time.monotonic() + 30 * DEADLINE_SCALE
             while time.monotonic() < deadline and (not calls.exists() or calls.read_text().count("\n") < rate):
@@ -395,9 +396,17 @@ class HASystem(MultiHost):
             for n in range(kills):
                 state = self.wait_store_healthy(round_timeout_s)
                 down_after_ms = state["down_after_ms"]
+                # A sentinel that took part in a failover starts none for the same master for twice the
+                # failover-timeout; a primary killed sooner is restarted in place by its start shim
+                # (launcher/redis_node.py) instead of failed over. Space the kills so each is a failover.
+                if events:
+                    spacing_s = 2 * state["failover_timeout_ms"] / 1000 + 1.0
+                    time.sleep(max(0.0, last_kill + spacing_s - time.monotonic()))
+                    state = self.wait_store_healthy(round_timeout_s)
                 primary = next(s for s in state["servers"] if s["at"] == state["primary"])
                 recorded_since(time.time())  # skip what came before
                 wall, started = time.time(), time.monotonic()
+                last_kill = started
                 os.kill(primary["pid"], signal.SIGKILL)
                 resumed = None
                 while resumed is None and time.monotonic() - started < round_timeout_s:
@@ -423,4 +432,5 @@ class HASystem(MultiHost):
                                       env=self.env, cwd=str(REPO), timeout=600)
         if audit.returncode != 0:
             raise HAFaultError(f"the audit failed: {audit.stderr[-3000:]}")
-        return {**json.loads(audit.stdout), "load": summary, "kills": events, "down_after_ms": down_after_ms}
+        return {**json.loads(audit.stdout), "load": summary, "kills": events, "down_after_ms": down_after_ms,
+                "kill_spacing_s": round(2 * state["failover_timeout_ms"] / 1000 + 1.0, 1)}
