@@ -130,7 +130,7 @@ def kills_report(verdict: dict) -> str:
     return (f"Redis primary SIGKILLed {len(resumed)} times under load ({CLIENTS} clients, {RATE:g} proposals/s): "
             f"{verdict['proposals']} proposals; next recorded decision after a kill p50 "
             f"{statistics.median(resumed):.2f} s / max {max(resumed):.2f} s (floor: Sentinel's down-after "
-            f"{verdict["down_after_ms"]} ms, then the vote and promotion, then the killed server back as the replica WAIT needs; kills at least {verdict["kill_spacing_s"]} s apart); store healthy again (the killed server "
+            f"{verdict['down_after_ms']} ms, then the vote and promotion, then the killed server back as the replica WAIT needs; kills at least {verdict['kill_spacing_s']} s apart); store healthy again (the killed server "
             f"a replica in sync) after {[k['healthy_after_s'] for k in verdict['kills']]} s; first tries unknown "
             f"{verdict['unknown_first_try']} {verdict['unknown_first_try_by_kind']}; {verdict['resubmitted']} "
             f"answered plan_ids resubmitted; decisions lost {verdict['decisions_lost']}, plan_ids decided twice "
