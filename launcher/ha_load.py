@@ -12,6 +12,9 @@ faults under load). Runs inside a test host (tests/test_ha_host_faults.py, bench
         exit 0 once that one gate answers a probe, 1 at the deadline.
     python -m launcher.ha_load silent ENDPOINT [--timeout-ms T]
         the median time a one-attempt call to an endpoint nobody serves takes to give up (the failover floor).
+    python -m launcher.ha_load redis TOPOLOGY
+        the Sentinel-managed store as seen from this host, as JSON (redis_state()): each data server's ROLE,
+        pid and in-sync replicas, the primary each sentinel names, and whether the sentinels have settled.
 
 A final answer is `status: ok` with `recorded: true` (the decision is on the stream), or an error
 envelope other than `expired`/`overloaded` (the request is wrong: the audit counts it as a failure).
@@ -334,6 +337,55 @@ def silent_attempt_ms(endpoint: str, timeout_ms: int, count: int = 20) -> float:
     return round(statistics.median(took) * 1000, 1)
 
 
+def redis_state(topology: str) -> dict[str, Any]:
+    """The managed Sentinel store of `topology` as this host sees it: {"servers": [{"at", "role", "pid",
+    "synced"}], "sentinels": [{"at", "names", "replicas", "others"}], "primary": "ADDR:PORT" of the one server
+    whose ROLE is master (None when none or several are), "settled": every sentinel names that primary and
+    knows every other server as its replica and every other sentinel}. Unanswering parts are left None."""
+    import redis
+    from launcher.topology import load_topology
+    cfg = load_topology(topology).redis
+    password = cfg.password
+
+    def ask(address: tuple[str, int]) -> redis.Redis:
+        return redis.Redis(host=address[0], port=address[1], password=password, socket_timeout=1,
+                           socket_connect_timeout=1, decode_responses=True)
+
+    servers = []
+    for address in cfg.server_addresses():
+        row: dict[str, Any] = {"at": f"{address[0]}:{address[1]}", "role": None, "pid": None, "synced": None}
+        try:
+            with ask(address) as r:
+                row["role"] = r.role()[0]
+                row["pid"] = int(r.info("server")["process_id"])
+                info = r.info("replication")
+                row["synced"] = sum(1 for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)
+                                    and v.get("state") == "online")
+        except redis.RedisError:
+            pass
+        servers.append(row)
+    masters = [s["at"] for s in servers if s["role"] == "master"]
+    primary = masters[0] if len(masters) == 1 else None
+    sentinels = []
+    for address in cfg.sentinel_addresses():
+        row = {"at": f"{address[0]}:{address[1]}", "names": None, "replicas": None, "others": None}
+        try:
+            with ask(address) as r:
+                named = r.execute_command("SENTINEL", "get-master-addr-by-name", cfg.sentinel.master)
+                row["names"] = f"{named[0]}:{named[1]}" if named else None
+                state = r.execute_command("SENTINEL", "master", cfg.sentinel.master)
+                fields = state if isinstance(state, dict) else dict(zip(state[::2], state[1::2]))
+                row["replicas"], row["others"] = int(fields["num-slaves"]), int(fields["num-other-sentinels"])
+        except (redis.RedisError, KeyError, ValueError, TypeError):
+            pass
+        sentinels.append(row)
+    settled = primary is not None and all(
+        s["names"] == primary and s["replicas"] == len(servers) - 1 and s["others"] == len(sentinels) - 1
+        for s in sentinels)
+    return {"servers": servers, "sentinels": sentinels, "primary": primary, "settled": settled,
+            "down_after_ms": cfg.sentinel.down_after_ms, "failover_timeout_ms": cfg.sentinel.failover_timeout_ms}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m launcher.ha_load")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -363,7 +415,12 @@ def main(argv: list[str] | None = None) -> int:
     silent.add_argument("endpoint")
     silent.add_argument("--timeout-ms", type=int, default=500)
     silent.add_argument("--count", type=int, default=20)
+    state = sub.add_parser("redis")
+    state.add_argument("topology")
     args = parser.parse_args(argv)
+    if args.cmd == "redis":
+        print(json.dumps(redis_state(args.topology)), flush=True)
+        return 0
     if args.cmd == "silent":
         print(json.dumps({"silent_attempt_ms": silent_attempt_ms(args.endpoint, args.timeout_ms, args.count)}))
         return 0

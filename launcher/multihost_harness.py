@@ -326,3 +326,111 @@ class HASystem(MultiHost):
         if audit.returncode != 0:
             raise HAFaultError(f"the audit failed: {audit.stderr[-3000:]}")
         return {**json.loads(audit.stdout), "load": summary, "events": events}
+
+    # -- the Redis primary killed under load (issue 12) ------------------------------------------------
+
+    def redis_state(self) -> dict:
+        """launcher/ha_load.py redis, run on ops: each data server's ROLE, pid and in-sync replicas, what each
+        sentinel names, the one primary, whether the sentinels have settled, and down_after_ms."""
+        result = self.hosts["ops"].run([sys.executable, "-m", "launcher.ha_load", "redis", str(self.topology)],
+                                       env=self.env, cwd=str(REPO), timeout=60)
+        if result.returncode != 0:
+            raise HAFaultError(f"asking the store's state failed: {result.stderr[-2000:]}")
+        return json.loads(result.stdout)
+
+    @staticmethod
+    def store_healthy(state: dict) -> bool:
+        """One primary, every other server its in-sync replica, and every sentinel settled on that."""
+        servers = state["servers"]
+        return (state["primary"] is not None and state["settled"]
+                and all(s["role"] == "slave" for s in servers if s["at"] != state["primary"])
+                and next(s for s in servers if s["at"] == state["primary"])["synced"] == len(servers) - 1)
+
+    def wait_store_healthy(self, timeout_s: float) -> dict:
+        deadline = time.monotonic() + timeout_s
+        state = self.redis_state()
+        while not self.store_healthy(state):
+            if time.monotonic() >= deadline:
+                raise HAFaultError(f"the store never got healthy within {timeout_s:.0f} s: {json.dumps(state)}")
+            time.sleep(0.5)
+            state = self.redis_state()
+        return state
+
+    def primary_kills_under_load(self, kills: int, *, clients: int = 4, rate: float = 200.0, timeout_ms: int = 500,
+                                 retries: int = 1, resubmit: int = 100_000, round_timeout_s: float = 60.0) -> dict:
+        """The load (as faults_under_load) while the current primary redis-server is SIGKILLed `kills` times.
+        Each round starts from a healthy store (wait_store_healthy: the server killed before is back as a
+        replica, restarted by its supervisord) at least 2 x failover-timeout + 1 s after the previous kill,
+        kills the primary, and waits for the first decision recorded
+        after the kill in the load's own calls (a call started after it with recorded: true). Then the
+        resubmissions and the audit: its verdict with "kills" (per kill: the server, seconds to the next
+        recorded decision, seconds until the store was healthy again), "down_after_ms" and "load"."""
+        prefix = f"hakills-{os.getpid()}-{int(time.time())}"
+        calls = self.tmp / f"{prefix}.jsonl"
+        max_s = kills * round_timeout_s * 2 + 60  # a bound only: the load stops when the kills are done
+        round_timeout_s *= DEADLINE_SCALE
+        load = self.ha_load("load", str(self.topology), "--out", str(calls), "--prefix", prefix, "--clients",
+                            str(clients), "--rate", str(rate), "--max-s", str(max_s), "--timeout-ms", str(timeout_ms),
+                            "--retries", str(retries))
+        seen = {"offset": 0, "rest": b""}
+
+        def recorded_since(wall: float) -> float | None:
+            """Seconds from `wall` to the end of the first call started after it that got a recorded decision."""
+            with open(calls, "rb") as f:
+                f.seek(seen["offset"])
+                chunk = f.read()
+            seen["offset"] += len(chunk)
+            lines = (seen["rest"] + chunk).split(b"\n")
+            seen["rest"] = lines.pop()
+            found = [row["t"] + row["dt_s"] - wall for row in map(json.loads, filter(None, lines))
+                     if row["t"] >= wall and ((row["reply"] or {}).get("decision") or {}).get("recorded") is True]
+            return min(found) if found else None
+
+        events, down_after_ms, last_kill = [], None, 0.0
+        try:
+            deadline = time.monotonic() + 30 * DEADLINE_SCALE
+            while time.monotonic() < deadline and (not calls.exists() or calls.read_text().count("\n") < rate):
+                if load.poll() is not None:
+                    raise HAFaultError(f"the load exited: {load.communicate()}")
+                time.sleep(0.2)
+            for n in range(kills):
+                state = self.wait_store_healthy(round_timeout_s)
+                down_after_ms = state["down_after_ms"]
+                # A sentinel that took part in a failover starts none for the same master for twice the
+                # failover-timeout; a primary killed sooner is restarted in place by its start shim
+                # (launcher/redis_node.py) instead of failed over. Space the kills so each is a failover.
+                if events:
+                    spacing_s = 2 * state["failover_timeout_ms"] / 1000 + 1.0
+                    time.sleep(max(0.0, last_kill + spacing_s - time.monotonic()))
+                    state = self.wait_store_healthy(round_timeout_s)
+                primary = next(s for s in state["servers"] if s["at"] == state["primary"])
+                recorded_since(time.time())  # skip what came before
+                wall, started = time.time(), time.monotonic()
+                last_kill = started
+                os.kill(primary["pid"], signal.SIGKILL)
+                resumed = None
+                while resumed is None and time.monotonic() - started < round_timeout_s:
+                    if load.poll() is not None:
+                        raise HAFaultError(f"the load exited: {load.communicate()}")
+                    time.sleep(0.1)
+                    resumed = recorded_since(wall)
+                if resumed is None:
+                    raise HAFaultError(f"kill {n} of {primary['at']}: no recorded decision within "
+                                       f"{round_timeout_s:.0f} s")
+                after = self.wait_store_healthy(round_timeout_s)
+                events.append({"killed": primary["at"], "pid": primary["pid"], "new_primary": after["primary"],
+                               "resumed_after_s": round(resumed, 3),
+                               "healthy_after_s": round(time.monotonic() - started, 1)})
+            time.sleep(2.0)  # load on the healed system, then stop
+        finally:
+            out, err = load.communicate(input="", timeout=max_s + 120)  # stdin closed: the load stops
+        if load.returncode != 0:
+            raise HAFaultError(f"the load failed: {err[-3000:]}")
+        summary = json.loads(out.strip().splitlines()[-1])
+        audit = self.hosts["ops"].run([sys.executable, "-m", "launcher.ha_load", "audit", str(self.topology),
+                                       "--calls", str(calls), "--prefix", prefix, "--resubmit", str(resubmit)],
+                                      env=self.env, cwd=str(REPO), timeout=600)
+        if audit.returncode != 0:
+            raise HAFaultError(f"the audit failed: {audit.stderr[-3000:]}")
+        return {**json.loads(audit.stdout), "load": summary, "kills": events, "down_after_ms": down_after_ms,
+                "kill_spacing_s": round(2 * state["failover_timeout_ms"] / 1000 + 1.0, 1)}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import platform
+import statistics
 import subprocess
 
 import pytest
@@ -116,3 +117,50 @@ def test_gate_host_crashes_and_partitions_under_load_lose_no_decision_and_decide
     assert verdict["load"]["still_unknown"] == []
     assert verdict["failover_calls"] > 0, "no client call failed over: the faults did not reach the clients"
     assert verdict["resubmitted"] > 0 and verdict["permits"] > 0
+
+
+# -- the Redis primary SIGKILLed under the same load ---------------------------------------------
+
+KILLS = 5
+
+
+def kills_report(verdict: dict) -> str:
+    load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    resumed = [k["resumed_after_s"] for k in verdict["kills"]]
+    return (f"Redis primary SIGKILLed {len(resumed)} times under load ({CLIENTS} clients, {RATE:g} proposals/s): "
+            f"{verdict['proposals']} proposals; next recorded decision after a kill p50 "
+            f"{statistics.median(resumed):.2f} s / max {max(resumed):.2f} s (floor: Sentinel's down-after "
+            f"{verdict['down_after_ms']} ms, then the vote and promotion, then the killed server back as the "
+            f"replica WAIT needs; kills {verdict['kill_spacing_s']} s apart at least); store healthy again (the "
+            f"killed server "
+            f"a replica in sync) after {[k['healthy_after_s'] for k in verdict['kills']]} s; first tries unknown "
+            f"{verdict['unknown_first_try']} {verdict['unknown_first_try_by_kind']}; {verdict['resubmitted']} "
+            f"answered plan_ids resubmitted; decisions lost {verdict['decisions_lost']}, plan_ids decided twice "
+            f"{verdict['plan_ids_decided_twice']}; {machine()}; {load}")
+
+
+def actor_pids(ha: HASystem) -> dict[str, int]:
+    """Every program's pid on the five hosts but the data servers' (the ones killed and restarted)."""
+    return {name: pid for host in HA_HOSTS for name, pid in ha.pids(host).items()
+            if not name.startswith("redis-server")}
+
+
+def test_the_redis_primary_sigkilled_five_times_under_load_loses_no_recorded_decision_and_no_actor_restarts(ha):
+    for gate in HA_GATE_HOSTS:
+        assert ha.gate_answers(gate, 60 * DEADLINE_SCALE), f"{gate} does not answer before the kills"
+    before = actor_pids(ha)
+    verdict = ha.primary_kills_under_load(KILLS, clients=CLIENTS, rate=RATE, timeout_ms=TIMEOUT_MS, retries=RETRIES)
+    print("\n" + kills_report(verdict))
+    print(json.dumps({k: verdict[k] for k in ("kills", "load", "violations")}))
+    # Each kill was of the primary of the time, and Sentinel moved the primary every time (the killed
+    # server came back as a replica before the next kill: primary_kills_under_load waits for it).
+    assert len(verdict["kills"]) == KILLS
+    assert all(k["new_primary"] != k["killed"] for k in verdict["kills"]), verdict["kills"]
+    # Decisions resumed by themselves: no actor was restarted.
+    assert actor_pids(ha) == before
+    # Every recorded reply is on the final primary's stream, none decided twice, every answered plan_id
+    # resubmitted gets the same decision, none left without a final answer.
+    assert verdict["violations"] == {k: 0 for k in verdict["violations"]}, json.dumps(verdict["examples"])[:4000]
+    assert verdict["load"]["still_unknown"] == []
+    answered = verdict["proposals"] - verdict["violations"]["unanswered"]
+    assert verdict["resubmitted"] == answered and answered >= KILLS * 100, (verdict["resubmitted"], answered)

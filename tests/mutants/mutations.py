@@ -27,6 +27,8 @@ DURABILITY = "tests/test_ha_durability.py"
 HA_HOST_FAULTS = ("tests/test_ha_host_faults.py::"
                   "test_gate_host_crashes_and_partitions_under_load_lose_no_decision_and_decide_no_plan_id_twice")
 DURABILITY_FAULTS = "tests/test_ha_durability_faults.py"
+HA_PRIMARY_KILLS = ("tests/test_ha_host_faults.py::"
+                    "test_the_redis_primary_sigkilled_five_times_under_load_loses_no_recorded_decision_and_no_actor_restarts")
 
 MUTATIONS: list[Mutation] = [
     Mutation(
@@ -551,6 +553,14 @@ MUTATIONS: list[Mutation] = [
         'if isinstance(role, _Refused) or not role or role[0] != "master":',
         "if isinstance(role, _Refused) or not role:",
         ("tests/test_sentinel_failover.py::test_a_named_primary_whose_role_is_replica_is_not_used",)),
+    Mutation(
+        "primary_kills_resp_client_discovers_once",
+        "the gate's and issuer's RESP client asks Sentinel on every reconnect, so decisions resume after a failover with no restart (issue 12)",
+        "actors/resp.py",
+        "        if self.sentinels is not None:\n            try:\n                self.host, self.port = discover_primary(",
+        "        if self.sentinels is not None and not getattr(self, \"_found_once\", False):\n            self._found_once = True\n"
+        "            try:\n                self.host, self.port = discover_primary(",
+        (HA_PRIMARY_KILLS,)),
     Mutation(
         "restarted_primary_does_not_wait_for_the_failover",
         "a killed primary restarted by supervisord rejoins as the new primary's replica (issue 12)",
