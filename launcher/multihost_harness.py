@@ -317,6 +317,12 @@ class HASystem(MultiHost):
                 if self.hosts.is_partitioned(host):
                     self.hosts.heal(host)
             out, err = load.communicate(input="", timeout=max_s + 120)  # stdin closed: the load stops
+        return {**self._audit_load(load, out, err, calls, prefix, resubmit), "events": events}
+
+    def _audit_load(self, load: subprocess.Popen, out: str, err: str, calls: Path, prefix: str,
+                    resubmit: int) -> dict:
+        """The audit of a finished load (launcher/ha_load.py audit, run in the ops host) with the load's
+        own summary under "load"."""
         if load.returncode != 0:
             raise HAFaultError(f"the load failed: {err[-3000:]}")
         summary = json.loads(out.strip().splitlines()[-1])
@@ -325,7 +331,7 @@ class HASystem(MultiHost):
                                       env=self.env, cwd=str(REPO), timeout=600)
         if audit.returncode != 0:
             raise HAFaultError(f"the audit failed: {audit.stderr[-3000:]}")
-        return {**json.loads(audit.stdout), "load": summary, "events": events}
+        return {**json.loads(audit.stdout), "load": summary}
 
     # -- the Redis primary killed under load (issue 12) ------------------------------------------------
 
@@ -424,13 +430,5 @@ class HASystem(MultiHost):
             time.sleep(2.0)  # load on the healed system, then stop
         finally:
             out, err = load.communicate(input="", timeout=max_s + 120)  # stdin closed: the load stops
-        if load.returncode != 0:
-            raise HAFaultError(f"the load failed: {err[-3000:]}")
-        summary = json.loads(out.strip().splitlines()[-1])
-        audit = self.hosts["ops"].run([sys.executable, "-m", "launcher.ha_load", "audit", str(self.topology),
-                                       "--calls", str(calls), "--prefix", prefix, "--resubmit", str(resubmit)],
-                                      env=self.env, cwd=str(REPO), timeout=600)
-        if audit.returncode != 0:
-            raise HAFaultError(f"the audit failed: {audit.stderr[-3000:]}")
-        return {**json.loads(audit.stdout), "load": summary, "kills": events, "down_after_ms": down_after_ms,
+        return {**self._audit_load(load, out, err, calls, prefix, resubmit), "kills": events, "down_after_ms": down_after_ms,
                 "kill_spacing_s": round(2 * state["failover_timeout_ms"] / 1000 + 1.0, 1)}

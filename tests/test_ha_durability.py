@@ -13,7 +13,8 @@ import yaml
 
 from helpers import ActorProcess, RedisServer, demo_topology_data, retarget, scrape, wait_for, write_topology
 from launcher import keys
-from launcher.client import GateClient, GateUnavailable
+from ha_helpers import answers
+from launcher.client import GateClient
 from launcher.replica_harness import ReplicaServer
 from launcher.schema import SchemaError
 from launcher.topology import load_topology
@@ -55,13 +56,7 @@ class Pair:
             'clustergate_actor_ready{actor="permit_issuer",kind="permit_issuer"}') == 1.0, 20, "the permit issuer ready")
 
     def _gate_answers(self) -> bool:
-        probe = GateClient(self.endpoint, timeout_ms=300, retries=0)
-        try:
-            return probe.request_raw(b"probe").get("status") == "error"
-        except GateUnavailable:
-            return False
-        finally:
-            probe.close()
+        return answers(self.endpoint)
 
     def issuer_metrics(self) -> dict[str, float]:
         return scrape(self.data["actors"]["permit_issuer"]["metrics_port"])
