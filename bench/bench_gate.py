@@ -399,6 +399,12 @@ def cpu_floor(ctx: zmq.Context, redis_server, redis_proc: psutil.Process, rate: 
             "by_part": per}
 
 
+def times_floor(value_us: float, floor_us: float) -> str:
+    """value as a multiple of its CPU floor; a short run can read a floor of 0 (CPU time is counted in
+    clock ticks), which is reported, not divided by."""
+    return f"{value_us / floor_us:.1f}x its floor" if floor_us > 0 else "its floor read 0 us (run too short)"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=1000.0)
@@ -508,7 +514,7 @@ def main() -> int:
         ("issuer Redis script (mean)", f"{internals['issuer_write']:.3f} ms", ""),
         *[(f"CPU per decision, {name}", " / ".join(f"{cpu_phases[phase][name]['total']:.0f}" for phase in cpu_phases) + " us",
            "user+sys: open loop / closed 1 REQ / closed 8 in flight; open loop "
-           f"{cpu_phases['open_loop'][name]['total'] / floor_cpu['cpu_us'][name]:.1f}x its floor"
+           + times_floor(cpu_phases['open_loop'][name]['total'], floor_cpu['cpu_us'][name])
            + (f"; target <= {TARGETS[f'cpu_{name}_us']:.0f} us" if f"cpu_{name}_us" in TARGETS else ""))
           for name in procs],
         *[(f"CPU floor, {name}", f"{floor_cpu['cpu_us'][name]:.0f} us", note) for name, note in (
