@@ -45,6 +45,9 @@ def make_metrics() -> SimpleNamespace:
     return SimpleNamespace(
         corr_ready=Gauge("p27_corr_ready", "1 when at least 2 symbols are in the correlation matrix"),
         symbols_in_matrix=Gauge("p27_symbols_in_matrix", "Symbols with enough valid returns to be in the matrix"),
+        ready_since=Gauge("p27_corr_ready_since_timestamp_seconds",
+                          "Epoch time p27_corr_ready last went to 1 (0 while not ready): readiness timed by the actor, "
+                          "not by a scrape"),
         shrinkage=Gauge("p27_shrinkage_intensity", "Ledoit-Wolf shrinkage intensity towards the identity (0 with shrinkage none)"),
         fail_closed=Counter("p27_fail_closed", "Updates that could not be made, by reason", ["reason"]),
     )
@@ -97,6 +100,8 @@ class CorrelatorActor(Actor):
         for reason in FAIL_REASONS:
             self.m.fail_closed.labels(reason=reason)
         self.m.corr_ready.set(0)
+        self.m.ready_since.set(0)
+        self.ready = False
         self.m.symbols_in_matrix.set(0)
         self.m.shrinkage.set(0)
         self.last_window_at = time.monotonic()
@@ -191,6 +196,11 @@ class CorrelatorActor(Actor):
     def emit(self, result: dict[str, Any], last_slot: int | None) -> None:
         if not result["ready"]:
             self.m.fail_closed.labels(reason=result["reason"]).inc()
+        if result["ready"] and not self.ready:
+            self.m.ready_since.set(time.time())
+        elif not result["ready"]:
+            self.m.ready_since.set(0)
+        self.ready = bool(result["ready"])
         self.m.corr_ready.set(1 if result["ready"] else 0)
         self.m.symbols_in_matrix.set(len(result["symbols"]))
         self.m.shrinkage.set(result["shrinkage"])

@@ -386,6 +386,24 @@ def redis_state(topology: str) -> dict[str, Any]:
             "down_after_ms": cfg.sentinel.down_after_ms, "failover_timeout_ms": cfg.sentinel.failover_timeout_ms}
 
 
+def force_failover(topology: str) -> str:
+    """SENTINEL FAILOVER of the managed store of `topology`, asked of the first sentinel that accepts it:
+    that sentinel's answer ("OK"), or the last refusal (e.g. INPROG while one is running)."""
+    import redis
+    from launcher.topology import load_topology
+    cfg = load_topology(topology).redis
+    answer = "no sentinel answered"
+    for host, port in cfg.sentinel_addresses():
+        try:
+            with redis.Redis(host=host, port=port, password=cfg.password, socket_timeout=2,
+                             socket_connect_timeout=1, decode_responses=True) as r:
+                result = r.execute_command("SENTINEL", "FAILOVER", cfg.sentinel.master)
+                return "OK" if result is True else str(result)
+        except redis.RedisError as exc:
+            answer = str(exc)
+    return answer
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m launcher.ha_load")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -417,7 +435,13 @@ def main(argv: list[str] | None = None) -> int:
     silent.add_argument("--count", type=int, default=20)
     state = sub.add_parser("redis")
     state.add_argument("topology")
+    fail = sub.add_parser("failover")
+    fail.add_argument("topology")
     args = parser.parse_args(argv)
+    if args.cmd == "failover":
+        answer = force_failover(args.topology)
+        print(json.dumps({"answer": answer}), flush=True)
+        return 0 if answer == "OK" else 1
     if args.cmd == "redis":
         print(json.dumps(redis_state(args.topology)), flush=True)
         return 0

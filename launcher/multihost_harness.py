@@ -362,6 +362,26 @@ class HASystem(MultiHost):
             state = self.redis_state()
         return state
 
+    def host_of(self, address: str) -> str:
+        """The host (of HA_HOSTS) whose address `address` ("ADDR:PORT") is on."""
+        addr = address.rsplit(":", 1)[0]
+        return next(h for h in HA_HOSTS if self.hosts[h].address == addr)
+
+    def move_primary_off(self, host: str, timeout_s: float) -> dict:
+        """Make sure the Redis primary does not live on `host`: when it does, SENTINEL FAILOVER (asked
+        again while a sentinel refuses, e.g. within failover-timeout x 2 of the last failover) until a
+        healthy store has its primary elsewhere. Returns the store's state."""
+        deadline = time.monotonic() + timeout_s
+        state = self.wait_store_healthy(timeout_s)
+        while self.host_of(state["primary"]) == host:
+            if time.monotonic() >= deadline:
+                raise HAFaultError(f"the primary never moved off {host}: {json.dumps(state)}")
+            self.hosts["ops"].run([sys.executable, "-m", "launcher.ha_load", "failover", str(self.topology)],
+                                  env=self.env, cwd=str(REPO), timeout=60)
+            time.sleep(1.0)
+            state = self.wait_store_healthy(max(1.0, deadline - time.monotonic()))
+        return state
+
     def primary_kills_under_load(self, kills: int, *, clients: int = 4, rate: float = 200.0, timeout_ms: int = 500,
                                  retries: int = 1, resubmit: int = 100_000, round_timeout_s: float = 60.0) -> dict:
         """The load (as faults_under_load) while the current primary redis-server is SIGKILLed `kills` times.

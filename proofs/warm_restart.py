@@ -1,9 +1,10 @@
 """Warm-restart proof: restarting the buffer and the correlator (or, with --all-programs, every
 program, managed Redis included) keeps the history.
 
-p27_corr_ready is back to 1 within one cadence of the correlator process starting (its own
-start timestamp; the buffer reloads its grid from Redis and the correlator asks it for a snapshot
-at once), and no symbol's
+p27_corr_ready is back to 1 within one cadence of the correlator process starting (both moments
+are the correlator's own: its start timestamp and the time its matrix went ready,
+p27_corr_ready_since_timestamp_seconds, so a slow scrape on a busy machine does not count; the
+buffer reloads its grid from Redis and the correlator asks it for a snapshot at once), and no symbol's
 point count drops back towards zero.
 """
 
@@ -25,6 +26,7 @@ SERVING_TIMEOUT_S = 20.0
 # A point may leave the lookback window, or a slot may pass, while the processes restart.
 POINT_SLACK = 2
 STARTED_METRIC = "clustergate_actor_started_timestamp_seconds"
+READY_SINCE_METRIC = "p27_corr_ready_since_timestamp_seconds"
 
 
 def prove(p: Proof, args: argparse.Namespace) -> None:
@@ -55,10 +57,15 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
               "no start timestamp of a new correlator process")
     ok, value, _ = p.poll(lambda: p.metric("correlator", "p27_corr_ready"), lambda v: v == 1.0,
                           READY_TIMEOUT_S, 0.02)
-    ready_after_start_s = time.time() - started
-    p.check("p27_corr_ready back to 1 within one cadence", ok and ready_after_start_s <= cadence, value,
-            f"{ready_after_start_s:.2f} s after the correlator process started (cadence {cadence:g} s); "
-            f"{time.monotonic() - restarted_at:.2f} s after the restart")
+    seen_after_start_s = time.time() - started
+    ready_since = p.metric("correlator", READY_SINCE_METRIC)
+    # The actor's own clock times readiness; a scrape only sees it later (by up to a poll and a scrape).
+    ready_after_start_s = ready_since - started if ok and ready_since else None
+    p.check("p27_corr_ready back to 1 within one cadence",
+            ready_after_start_s is not None and ready_after_start_s <= cadence, value,
+            (f"{ready_after_start_s:.2f} s" if ready_after_start_s is not None else "never")
+            + f" after the correlator process started by its own clock (cadence {cadence:g} s; a scrape saw it "
+            f"{seen_after_start_s:.2f} s after); {time.monotonic() - restarted_at:.2f} s after the restart")
     starter.join(PROGRAM_START_TIMEOUT_S + 5)
     ok, after, _ = p.poll(p.points_per_symbol, lambda a: bool(a), SERVING_TIMEOUT_S)
     kept_floor = {s: min(before[s], p.topo.clusters.lookback_returns + 1) - POINT_SLACK for s in before}

@@ -195,8 +195,16 @@ def test_the_active_cluster_sides_host_crashed_the_standby_writes_within_two_cad
     cadence_s = float(ha.data["clusters"]["cadence_s"])
     side = wait_for(lambda: (s := _cluster_side(ha))["lease"] and len(s["records"]) >= 3 and s, 60,
                     "a state writer holding the lease and writing")
+    host = ha.data["actors"][side["lease"].split(":")[0]]["host"]
+    # The primary kills before may have left the Redis primary on this host (market_b holds a data
+    # server): crashing it too would time a Redis failover (down_after_ms + election), not the cluster
+    # side's takeover. The store is moved first; then the lease is read again.
+    ha.move_primary_off(host, 120 * DEADLINE_SCALE)
+    side = wait_for(lambda: (s := _cluster_side(ha))["lease"] and len(s["records"]) >= 3 and s, 60,
+                    "a state writer holding the lease and writing")
     active = side["lease"].split(":")[0]
     host = ha.data["actors"][active]["host"]
+    assert ha.host_of(ha.redis_state()["primary"]) != host, "the lease moved to the Redis primary's host"
     old_token = side["records"][-1][1]
     ha.crash(host)
     try:
