@@ -2,7 +2,8 @@
 
 Every host's actors are asked through their metrics endpoints (in parallel, each with a short
 deadline), the managed Redis with a PING; a host none of whose endpoints answered is shown as
-unreachable rather than hanging the command.
+unreachable rather than hanging the command. Under Sentinel a last line says whether the sentinels
+can still fail over (SENTINEL CKQUORUM), as the one-host status does; the exit code is 1 when not.
 """
 
 from __future__ import annotations
@@ -91,8 +92,13 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     hosts = collect_all_hosts(topo)
+    sentinel = None
+    if topo.redis.sentinel is not None:
+        from launcher.supervise import sentinel_status
+        sentinel = sentinel_status(topo)
     if args.json:
-        print(json.dumps({"topology": topo.name, "hosts": hosts}, indent=2))
+        print(json.dumps({"topology": topo.name, "hosts": hosts, **({"sentinel": sentinel} if sentinel else {})},
+                         indent=2))
     else:
         print(f"topology: {topo.name}   hosts: {len(hosts)}")
         print(f"{'HOST':<12}{'ADDRESS':<18}{'REACHED':<9}{'PROGRAM':<16}{'READY':<7}{'ENDPOINT'}")
@@ -104,9 +110,13 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
                 ready = {True: "yes", False: "no", None: "?"}[row["ready"]]
                 print(f"{host:<12}{info['address']:<18}{reached:<9}{row['name']:<16}{ready:<7}{row['metrics_url']}"
                       + (f"  ({row['error']})" if row.get("error") else ""))
+        if sentinel is not None:
+            from launcher.supervise import render_sentinel_status
+            print(render_sentinel_status(sentinel))
         unreachable = [h for h, i in hosts.items() if i["reachable"] is False]
         if unreachable:
             print(f"not reached: {', '.join(unreachable)} (down, partitioned, or its metrics bind loopback only: "
                   f"set hosts.NAME.metrics_bind to its address)")
-    all_ok = all(row["ready"] for info in hosts.values() for row in info["programs"])
+    all_ok = (all(row["ready"] for info in hosts.values() for row in info["programs"])
+              and (sentinel is None or sentinel["failover_possible"] is True))
     return 0 if all_ok else 1

@@ -56,6 +56,9 @@ def test_the_store_host_crashed_the_sentinels_promote_the_replica_on_exec_and_st
                       for row in info["programs"] if row["kind"].startswith("redis")}
         assert redis_rows == {"redis-server-1": True, "redis-server-2": True, "redis-sentinel-1": True,
                               "redis-sentinel-2": True, "redis-sentinel-3": True}, everywhere.stdout
+        # ... and says, as the one-host status does, whether the sentinels can still fail over.
+        assert json.loads(everywhere.stdout)["sentinel"]["failover_possible"] is True, everywhere.stdout
+        assert everywhere.returncode == 0, everywhere.stdout
         actor_pids = {h: {n: p for n, p in system.pids(h).items() if not n.startswith("redis-")} for h in ("market", "exec")}
 
         # Crash store: every process of its home, supervisord first so nothing is restarted.
