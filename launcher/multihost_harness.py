@@ -299,17 +299,10 @@ class HASystem(MultiHost):
         """The load (launcher/ha_load.py on ops) through inject_faults(), the clients' resubmissions, then the
         audit: its verdict, with the faults ("events") and the load's summary ("load")."""
         prefix = f"hafaults-{os.getpid()}-{int(time.time())}"
-        calls = self.tmp / f"{prefix}.jsonl"
         max_s = cycles * period_s * 3 + 60  # a bound only: the load stops when the faults are done
-        load = self.ha_load("load", str(self.topology), "--out", str(calls), "--prefix", prefix, "--clients",
-                            str(clients), "--rate", str(rate), "--max-s", str(max_s), "--timeout-ms", str(timeout_ms),
-                            "--retries", str(retries))
+        load, calls = self._start_load(prefix, clients=clients, rate=rate, timeout_ms=timeout_ms, retries=retries,
+                                       max_s=max_s)
         try:
-            deadline = time.monotonic() + 30 * DEADLINE_SCALE
-            while time.monotonic() < deadline and (not calls.exists() or calls.read_text().count("\n") < rate):
-                if load.poll() is not None:
-                    raise HAFaultError(f"the load exited: {load.communicate()}")
-                time.sleep(0.2)
             events = self.inject_faults(cycles, period_s, fault_s)
             time.sleep(2.0)  # load on the healed system, then stop
         finally:
@@ -382,6 +375,101 @@ class HASystem(MultiHost):
             state = self.wait_store_healthy(max(1.0, deadline - time.monotonic()))
         return state
 
+    def _start_load(self, prefix: str, *, clients: int, rate: float, timeout_ms: int, retries: int,
+                    max_s: float) -> tuple[subprocess.Popen, Path]:
+        """The load on ops (launcher/ha_load.py load), returned once it has written a second of calls."""
+        calls = self.tmp / f"{prefix}.jsonl"
+        load = self.ha_load("load", str(self.topology), "--out", str(calls), "--prefix", prefix, "--clients",
+                            str(clients), "--rate", str(rate), "--max-s", str(max_s), "--timeout-ms", str(timeout_ms),
+                            "--retries", str(retries))
+        deadline = time.monotonic() + 30 * DEADLINE_SCALE
+        while time.monotonic() < deadline and (not calls.exists() or calls.read_text().count("\n") < rate):
+            if load.poll() is not None:
+                raise HAFaultError(f"the load exited: {load.communicate()}")
+            time.sleep(0.2)
+        return load, calls
+
+    @staticmethod
+    def _recorded_watch(calls: Path):
+        """recorded_since(wall): seconds from `wall` to the end of the first call of the load started after it
+        that got a recorded decision (None while there is none), reading only what was written since the
+        last look."""
+        seen = {"offset": 0, "rest": b""}
+
+        def recorded_since(wall: float) -> float | None:
+            with open(calls, "rb") as f:
+                f.seek(seen["offset"])
+                chunk = f.read()
+            seen["offset"] += len(chunk)
+            lines = (seen["rest"] + chunk).split(b"\n")
+            seen["rest"] = lines.pop()
+            found = [row["t"] + row["dt_s"] - wall for row in map(json.loads, filter(None, lines))
+                     if row["t"] >= wall and ((row["reply"] or {}).get("decision") or {}).get("recorded") is True]
+            return min(found) if found else None
+        return recorded_since
+
+    def _wait_recorded(self, load: subprocess.Popen, recorded_since, wall: float, started: float,
+                       timeout_s: float) -> float | None:
+        resumed = None
+        while resumed is None and time.monotonic() - started < timeout_s:
+            if load.poll() is not None:
+                raise HAFaultError(f"the load exited: {load.communicate()}")
+            time.sleep(0.1)
+            resumed = recorded_since(wall)
+        return resumed
+
+    def primary_host_crash_under_load(self, *, down_s: float, clients: int = 4, rate: float = 200.0,
+                                      timeout_ms: int = 500, retries: int = 1, resubmit: int = 100_000,
+                                      round_timeout_s: float = 60.0) -> dict:
+        """The load while the host of the Redis primary loses power (crash(): SIGKILL of every process in its
+        namespace, supervisord included) and stays down for `down_s` after the first decision recorded
+        without it; then `up` on it and the store healthy again. Returns the audit's verdict with "crash":
+        the host, seconds to the first recorded decision after the crash, how many calls were answered
+        recorded while the host was down, and seconds until the store was healthy after `up`."""
+        prefix = f"hacrash-{os.getpid()}-{int(time.time())}"
+        round_timeout_s *= DEADLINE_SCALE
+        max_s = 4 * round_timeout_s + down_s + 60
+        state = self.wait_store_healthy(round_timeout_s)
+        host = self.host_of(state["primary"])
+        load, calls = self._start_load(prefix, clients=clients, rate=rate, timeout_ms=timeout_ms, retries=retries,
+                                       max_s=max_s)
+        recorded_since = self._recorded_watch(calls)
+        event: dict = {"host": host, "primary": state["primary"]}
+        try:
+            recorded_since(time.time())  # skip what came before
+            wall, started = time.time(), time.monotonic()
+            event["killed"] = len(self.crash(host))
+            # Calls answered while the kills went out were served by the dying primary: count from the
+            # moment every process of the host is gone (crash() waits for that), time from the first kill.
+            dead = time.time()
+            resumed = self._wait_recorded(load, recorded_since, dead, started, round_timeout_s)
+            if resumed is None:
+                raise HAFaultError(f"the crash of {host} (the primary's host): no recorded decision within "
+                                   f"{round_timeout_s:.0f} s while it is down")
+            event["resumed_after_s"] = round(resumed + dead - wall, 3)
+            event["kills_took_s"] = round(dead - wall, 3)
+            since = time.time()
+            time.sleep(down_s)  # the host stays down: decisions must go on being recorded
+            with open(calls, "rb") as f:
+                rows = [json.loads(line) for line in f.read().split(b"\n")[:-1]]
+            while_down = [r for r in rows if r["t"] >= since and r["t"] + r["dt_s"] <= time.time()]
+            event["calls_while_down"] = len(while_down)
+            event["recorded_while_down"] = sum(1 for r in while_down
+                                               if ((r["reply"] or {}).get("decision") or {}).get("recorded") is True)
+            event["new_primary"] = self.redis_state()["primary"]
+            back = time.monotonic()
+            result = self.up(host)
+            if result.returncode != 0:
+                raise HAFaultError(f"up {host} after its crash: exit {result.returncode}\n"
+                                   f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+            self.wait_store_healthy(round_timeout_s)
+            event["healthy_after_up_s"] = round(time.monotonic() - back, 1)
+            time.sleep(2.0)  # load on the healed system, then stop
+        finally:
+            out, err = load.communicate(input="", timeout=max_s + 120)  # stdin closed: the load stops
+        return {**self._audit_load(load, out, err, calls, prefix, resubmit), "crash": event,
+                "down_after_ms": state["down_after_ms"]}
+
     def primary_kills_under_load(self, kills: int, *, clients: int = 4, rate: float = 200.0, timeout_ms: int = 500,
                                  retries: int = 1, resubmit: int = 100_000, round_timeout_s: float = 60.0) -> dict:
         """The load (as faults_under_load) while the current primary redis-server is SIGKILLed `kills` times.
@@ -392,33 +480,13 @@ class HASystem(MultiHost):
         resubmissions and the audit: its verdict with "kills" (per kill: the server, seconds to the next
         recorded decision, seconds until the store was healthy again), "down_after_ms" and "load"."""
         prefix = f"hakills-{os.getpid()}-{int(time.time())}"
-        calls = self.tmp / f"{prefix}.jsonl"
         max_s = kills * round_timeout_s * 2 + 60  # a bound only: the load stops when the kills are done
         round_timeout_s *= DEADLINE_SCALE
-        load = self.ha_load("load", str(self.topology), "--out", str(calls), "--prefix", prefix, "--clients",
-                            str(clients), "--rate", str(rate), "--max-s", str(max_s), "--timeout-ms", str(timeout_ms),
-                            "--retries", str(retries))
-        seen = {"offset": 0, "rest": b""}
-
-        def recorded_since(wall: float) -> float | None:
-            """Seconds from `wall` to the end of the first call started after it that got a recorded decision."""
-            with open(calls, "rb") as f:
-                f.seek(seen["offset"])
-                chunk = f.read()
-            seen["offset"] += len(chunk)
-            lines = (seen["rest"] + chunk).split(b"\n")
-            seen["rest"] = lines.pop()
-            found = [row["t"] + row["dt_s"] - wall for row in map(json.loads, filter(None, lines))
-                     if row["t"] >= wall and ((row["reply"] or {}).get("decision") or {}).get("recorded") is True]
-            return min(found) if found else None
-
+        load, calls = self._start_load(prefix, clients=clients, rate=rate, timeout_ms=timeout_ms, retries=retries,
+                                       max_s=max_s)
+        recorded_since = self._recorded_watch(calls)
         events, down_after_ms, last_kill = [], None, 0.0
         try:
-            deadline = time.monotonic() + 30 * DEADLINE_SCALE
-            while time.monotonic() < deadline and (not calls.exists() or calls.read_text().count("\n") < rate):
-                if load.poll() is not None:
-                    raise HAFaultError(f"the load exited: {load.communicate()}")
-                time.sleep(0.2)
             for n in range(kills):
                 state = self.wait_store_healthy(round_timeout_s)
                 down_after_ms = state["down_after_ms"]
@@ -434,12 +502,7 @@ class HASystem(MultiHost):
                 wall, started = time.time(), time.monotonic()
                 last_kill = started
                 os.kill(primary["pid"], signal.SIGKILL)
-                resumed = None
-                while resumed is None and time.monotonic() - started < round_timeout_s:
-                    if load.poll() is not None:
-                        raise HAFaultError(f"the load exited: {load.communicate()}")
-                    time.sleep(0.1)
-                    resumed = recorded_since(wall)
+                resumed = self._wait_recorded(load, recorded_since, wall, started, round_timeout_s)
                 if resumed is None:
                     raise HAFaultError(f"kill {n} of {primary['at']}: no recorded decision within "
                                        f"{round_timeout_s:.0f} s")

@@ -73,7 +73,7 @@ def test_the_ha_topology_comes_up_on_five_hosts_under_their_own_supervisords(ha)
     assert set(ha.pids("exec_a")) == {"gate", "permit_issuer"}
     assert set(ha.pids("exec_b")) == {"gate_b", "permit_issuer_b"}
     assert set(ha.pids("market_a")) == {"price_feed", "buffer", "correlator", "clusterer", "state_writer", "book",
-                                        "redis-sentinel-2"}
+                                        "redis-server-3", "redis-sentinel-2"}
     assert set(ha.pids("market_b")) == {"price_feed_b", "buffer_b", "correlator_b", "clusterer_b", "state_writer_b",
                                         "redis-server-2", "redis-sentinel-3"}
     assert set(ha.pids("store")) == {"redis-server-1", "redis-sentinel-1"}
@@ -118,6 +118,41 @@ def test_gate_host_crashes_and_partitions_under_load_lose_no_decision_and_decide
     assert verdict["load"]["still_unknown"] == []
     assert verdict["failover_calls"] > 0, "no client call failed over: the faults did not reach the clients"
     assert verdict["resubmitted"] > 0 and verdict["permits"] > 0
+
+
+# -- the Redis primary's host lost, and kept down, under the same load -----------------------------
+
+DOWN_S = 8.0
+
+
+def test_the_redis_primarys_host_crashed_and_kept_down_decisions_are_recorded_again_without_it(ha):
+    """The store host (the primary and a sentinel) loses power and stays down. Sentinel promotes a
+    replica, and the other replica follows it, so the issuer's WAIT is acknowledged and decisions are
+    recorded again while store is still down (with two data servers they held, replica_unacknowledged,
+    until a person brought store back). Then store comes back as a replica; nothing lost or doubled."""
+    for gate in HA_GATE_HOSTS:
+        assert ha.gate_answers(gate, 60 * DEADLINE_SCALE), f"{gate} does not answer before the crash"
+    before = actor_pids(ha)
+    verdict = ha.primary_host_crash_under_load(down_s=DOWN_S, clients=CLIENTS, rate=RATE, timeout_ms=TIMEOUT_MS,
+                                               retries=RETRIES)
+    crash = verdict["crash"]
+    load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    print(f"\nRedis primary's host {crash['host']} crashed and kept down under load ({CLIENTS} clients, {RATE:g} "
+          f"proposals/s): first recorded decision {crash['resumed_after_s']:.2f} s after the crash (floor: "
+          f"down-after {verdict['down_after_ms']} ms); then {crash['recorded_while_down']} of "
+          f"{crash['calls_while_down']} calls recorded in {DOWN_S:g} s with the host still down; store healthy "
+          f"{crash['healthy_after_up_s']} s after its `up`; decisions lost {verdict['decisions_lost']}, plan_ids "
+          f"decided twice {verdict['plan_ids_decided_twice']}; {machine()}; {load}")
+    print(json.dumps({k: verdict[k] for k in ("crash", "load", "violations")}))
+    assert crash["host"] == "store", crash  # the shipped layout: the primary starts on store
+    assert crash["new_primary"] not in (None, crash["primary"]), crash
+    # With the host still down, (nearly) every decision is recorded: a replica acknowledges each WAIT.
+    assert crash["calls_while_down"] >= DOWN_S * RATE / 4, crash
+    assert crash["recorded_while_down"] >= 0.95 * crash["calls_while_down"], crash
+    assert {k: v for k, v in actor_pids(ha).items() if not k.startswith("redis-")} == \
+        {k: v for k, v in before.items() if not k.startswith("redis-")}  # no actor restarted
+    assert verdict["violations"] == {k: 0 for k in verdict["violations"]}, json.dumps(verdict["examples"])[:4000]
+    assert verdict["load"]["still_unknown"] == []
 
 
 # -- the Redis primary SIGKILLed under the same load ---------------------------------------------

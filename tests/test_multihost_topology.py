@@ -45,13 +45,15 @@ def test_the_shipped_ha_topology_validates_and_losing_any_one_host_but_the_store
     topo = load_topology(write_topology(tmp_path, ha_data(tmp_path, fast=False)))
     assert set(topo.hosts) == {"store", "exec_a", "exec_b", "market_a", "market_b"}
     assert actors_on(topo, "store") == []
-    # Redis under Sentinel: the primary on store, its replica on a market host, three sentinels on three
-    # hosts, so the loss of any one host leaves a majority of sentinels and a data server.
+    # Redis under Sentinel: the primary on store, a replica on each market host, three sentinels on three
+    # hosts, so the loss of any one host leaves a majority of sentinels and a primary with a replica to
+    # acknowledge the issuer's WAIT (one, whatever the number of replicas).
     sentinel = topo.redis.sentinel
-    assert sentinel is not None and topo.redis.replicas_expected() == 1
+    assert sentinel is not None and topo.redis.replicas_expected() == 2
+    assert topo.actors["permit_issuer"].settings.replicas_to_wait(topo.redis) == 1
     server_hosts = [place.split(":")[0] for place in sentinel.servers]
     sentinel_hosts = [place.split(":")[0] for place in sentinel.sentinels]
-    assert server_hosts[0] == "store" and len(set(server_hosts)) == len(server_hosts) >= 2
+    assert server_hosts[0] == "store" and len(set(server_hosts)) == len(server_hosts) >= 3
     assert len(set(sentinel_hosts)) == len(sentinel_hosts) == 3 and sentinel.quorum == 2
     assert topo.actors_of_kind("gate") == ["gate", "gate_b"]
     for lost in ("exec_a", "exec_b", "market_a", "market_b"):

@@ -562,6 +562,13 @@ MUTATIONS: list[Mutation] = [
         "            try:\n                self.host, self.port = discover_primary(",
         (HA_PRIMARY_KILLS,)),
     Mutation(
+        "ha_topology_with_two_data_servers",
+        "the shipped HA topology keeps recording decisions (WAIT acknowledged) while the primary's host is down (issue 12)",
+        "configs/ha.yaml",
+        "servers: [store:6390, market_b:6391, market_a:6392]",
+        "servers: [store:6390, market_b:6391]",
+        ("tests/test_ha_host_faults.py::test_the_redis_primarys_host_crashed_and_kept_down_decisions_are_recorded_again_without_it",)),
+    Mutation(
         "restarted_primary_does_not_wait_for_the_failover",
         "a killed primary restarted by supervisord rejoins as the new primary's replica (issue 12)",
         "launcher/redis_node.py",
