@@ -112,7 +112,7 @@ def test_the_live_actors_and_the_backtest_give_the_same_cluster_state_per_slot(t
     assert len(both) >= SLOTS - 15, (len(both), offset)
     for s in both:
         stress, clusters = live[s + offset]
-        assert stress == pytest.approx(ready[s], abs=1e-9), s
+        assert stress == pytest.approx(ready[s], abs=1e-9), (s, offset, clusters, per_slot.get(s), states[s])
         assert clusters.keys() == per_slot.get(s, {}).keys(), s
         for cid, value in clusters.items():
             assert value == pytest.approx(per_slot[s][cid], abs=1e-9), (s, cid)
