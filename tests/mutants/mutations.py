@@ -1,6 +1,8 @@
 """The curated mutations of `make mutants`: one per promise, each with the tests that must catch it.
 
-A mutation replaces `anchor` (which must occur exactly once in `file`) with `replacement`. Keep
+A mutation replaces `anchor` (which must occur exactly once in `file`) with `replacement`, and each
+(file, anchor, replacement) of `also` likewise (a promise kept by two defences is broken by breaking
+both). Keep
 anchors small and unique: other engineers change these files, and a moved anchor must fail loudly
 ("mutation no longer applies") rather than test an unbroken product. Every new promise gets its
 mutation here; a finding fixed in the tests keeps the mutation that exposed it.
@@ -19,6 +21,7 @@ class Mutation:
     anchor: str
     replacement: str
     tests: tuple[str, ...]
+    also: tuple[tuple[str, str, str], ...] = ()
 
 
 CRASHES = "tests/test_reliability_crashes.py"
@@ -57,13 +60,18 @@ MUTATIONS: list[Mutation] = [
         "  redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4])\n",
         "",
         ("tests/test_gate_service.py::test_a_permitted_decision_has_a_permit_and_a_cooldown_with_ttl_60_s_and_its_record_on_the_stream",)),
+    # Since issue 14 the gate reads its socket into its own queue and answers overloaded past
+    # overload_queue_depth / overload_queue_age_ms, so the hwm alone ignored left memory bounded and the
+    # mutation survived (make mutants, 2 Dec 2026): the two bounds back each other up, so it breaks both.
     Mutation(
         "ignore_the_hwm",
-        "the proposals socket's hwm bounds the gate's queue and memory (finding 3)",
+        "the proposals socket's hwm and the gate's own overload queue bound its queue and memory (finding 3, issue 14)",
         "actors/runtime.py",
         "        sock.setsockopt(zmq.RCVHWM, sock_spec.hwm)\n",
         "        pass  # mutant: the configured receive hwm is ignored (libzmq default 1000)\n",
-        ("tests/test_reliability_overload.py",)),
+        ("tests/test_reliability_overload.py",),
+        also=(("actors/gate.py", "self.handle_proposals, shedding=Shedding(",
+               "self.handle_proposals, shedding=None and Shedding("),)),
     Mutation(
         "drop_accepted_ticks",
         "every tick the buffer receives is used or counted as rejected (finding 4)",
@@ -89,12 +97,14 @@ MUTATIONS: list[Mutation] = [
         "            time.sleep(4.0)\n"
         "            self._guard(self.teardown, self._errors_timer, \"teardown\")\n",
         ("tests/test_runtime.py::test_sigterm_stops_the_actor_within_the_shutdown_bound_with_exit_code_0",)),
+    # Was feed_never_sets_its_last_tick_time: the rules moved to the buffer's series (issue 15's review),
+    # so breaking the feed's gauge broke no rule and the mutation survived (make mutants, 2 Dec 2026).
     Mutation(
-        "feed_never_sets_its_last_tick_time",
+        "buffer_exports_its_last_tick_time_under_another_name",
         "every series an alert rule uses is set by a live actor (finding 7)",
-        "actors/price_feed.py",
-        "        self.metrics.last_tick_ts.labels(symbol=symbol).set(now)\n",
-        "        pass  # mutant: price_feed_last_tick_timestamp_seconds never set\n",
+        "actors/buffer.py",
+        'Gauge("p27_buffer_last_accepted_tick_timestamp_seconds",',
+        'Gauge("p27_buffer_last_accepted_tick_ts_seconds",',
         ("tests/test_alerts.py::test_every_series_a_rule_uses_has_a_sample_on_a_live_actor",)),
     Mutation(
         "correlator_deaf_for_1_2_s_at_start",

@@ -64,14 +64,15 @@ def scratch_copy(dest: Path) -> Path:
 
 
 def apply(mutation: Mutation, root: Path) -> None:
-    path = root / mutation.file
-    if not path.exists():
-        raise NoLongerApplies(f"{mutation.file} does not exist")
-    text = path.read_text()
-    found = text.count(mutation.anchor)
-    if found != 1:
-        raise NoLongerApplies(f"anchor found {found} times in {mutation.file}: {mutation.anchor.strip()[:80]!r}")
-    path.write_text(text.replace(mutation.anchor, mutation.replacement))
+    for file, anchor, replacement in ((mutation.file, mutation.anchor, mutation.replacement), *mutation.also):
+        path = root / file
+        if not path.exists():
+            raise NoLongerApplies(f"{file} does not exist")
+        text = path.read_text()
+        found = text.count(anchor)
+        if found != 1:
+            raise NoLongerApplies(f"anchor found {found} times in {file}: {anchor.strip()[:80]!r}")
+        path.write_text(text.replace(anchor, replacement))
 
 
 def run_tests(root: Path, tests: tuple[str, ...], timeout_s: float) -> tuple[int | None, str]:
