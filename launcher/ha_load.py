@@ -386,22 +386,78 @@ def redis_state(topology: str) -> dict[str, Any]:
             "down_after_ms": cfg.sentinel.down_after_ms, "failover_timeout_ms": cfg.sentinel.failover_timeout_ms}
 
 
-def force_failover(topology: str) -> str:
+def force_failover(topology: str, to: str | None = None, timeout_s: float = 30.0) -> str:
     """SENTINEL FAILOVER of the managed store of `topology`, asked of the first sentinel that accepts it:
-    that sentinel's answer ("OK"), or the last refusal (e.g. INPROG while one is running)."""
+    that sentinel's answer ("OK"), or the last refusal (e.g. INPROG while one is running).
+
+    With `to` ("ADDR:PORT", a replica): every other replica gets replica-priority 0 (never promoted) until
+    every sentinel has read it (their INFO of a replica is up to 10 s old) and `to` is the primary, then
+    100 again on every server; "OK" only when `to` became the primary within `timeout_s`."""
     import redis
     from launcher.topology import load_topology
     cfg = load_topology(topology).redis
-    answer = "no sentinel answered"
-    for host, port in cfg.sentinel_addresses():
-        try:
-            with redis.Redis(host=host, port=port, password=cfg.password, socket_timeout=2,
-                             socket_connect_timeout=1, decode_responses=True) as r:
-                result = r.execute_command("SENTINEL", "FAILOVER", cfg.sentinel.master)
-                return "OK" if result is True else str(result)
-        except redis.RedisError as exc:
-            answer = str(exc)
-    return answer
+    servers = [f"{a}:{p}" for a, p in cfg.server_addresses()]
+
+    def ask(address: str) -> redis.Redis:
+        host, port = address.rsplit(":", 1)
+        return redis.Redis(host=host, port=int(port), password=cfg.password, socket_timeout=2,
+                           socket_connect_timeout=1, decode_responses=True)
+
+    def priorities_seen(others: list[str]) -> bool:
+        for host, port in cfg.sentinel_addresses():
+            try:
+                with ask(f"{host}:{port}") as r:
+                    rows = r.execute_command("SENTINEL", "REPLICAS", cfg.sentinel.master)
+            except redis.RedisError:
+                continue  # a sentinel that does not answer cannot run the failover either
+            seen = {}
+            for row in rows:
+                fields = row if isinstance(row, dict) else dict(zip(row[::2], row[1::2]))
+                seen[f"{fields['ip']}:{fields['port']}"] = int(fields.get("slave-priority", 100))
+            if any(seen.get(o, 0) != 0 for o in others):
+                return False
+        return True
+
+    deadline = time.monotonic() + timeout_s
+    others = [s for s in servers if to is not None and s != to]
+    try:
+        for other in others:
+            try:
+                with ask(other) as r:
+                    r.config_set("replica-priority", 0)
+            except redis.RedisError:
+                pass  # a server that is down is not promoted
+        while others and not priorities_seen(others):
+            if time.monotonic() >= deadline:
+                return f"the sentinels never read replica-priority 0 of {others}"
+            time.sleep(0.5)
+        answer = "no sentinel answered"
+        for host, port in cfg.sentinel_addresses():
+            try:
+                with ask(f"{host}:{port}") as r:
+                    result = r.execute_command("SENTINEL", "FAILOVER", cfg.sentinel.master)
+                    answer = "OK" if result is True else str(result)
+                    break
+            except redis.RedisError as exc:
+                answer = str(exc)
+        if to is None or answer != "OK":
+            return answer
+        while time.monotonic() < deadline:
+            try:
+                with ask(to) as r:
+                    if r.role()[0] == "master":
+                        return "OK"
+            except redis.RedisError:
+                pass
+            time.sleep(0.2)
+        return f"{to} did not become the primary within {timeout_s:g} s"
+    finally:
+        for server in others:
+            try:
+                with ask(server) as r:
+                    r.config_set("replica-priority", 100)
+            except redis.RedisError:
+                pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -437,9 +493,10 @@ def main(argv: list[str] | None = None) -> int:
     state.add_argument("topology")
     fail = sub.add_parser("failover")
     fail.add_argument("topology")
+    fail.add_argument("--to", default=None, help="ADDR:PORT of the replica to promote")
     args = parser.parse_args(argv)
     if args.cmd == "failover":
-        answer = force_failover(args.topology)
+        answer = force_failover(args.topology, args.to)
         print(json.dumps({"answer": answer}), flush=True)
         return 0 if answer == "OK" else 1
     if args.cmd == "redis":

@@ -101,14 +101,15 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
                          indent=2))
     else:
         print(f"topology: {topo.name}   hosts: {len(hosts)}")
-        print(f"{'HOST':<12}{'ADDRESS':<18}{'REACHED':<9}{'PROGRAM':<16}{'READY':<7}{'ENDPOINT'}")
+        width = max([16] + [len(row["name"]) + 1 for info in hosts.values() for row in info["programs"]])
+        print(f"{'HOST':<12}{'ADDRESS':<18}{'REACHED':<9}{'PROGRAM':<{width}}{'READY':<7}{'ENDPOINT'}")
         for host, info in hosts.items():
             reached = {True: "yes", False: "NO", None: "-"}[info["reachable"]]
             if not info["programs"]:
                 print(f"{host:<12}{info['address']:<18}{reached:<9}(runs nothing)")
             for row in info["programs"]:
                 ready = {True: "yes", False: "no", None: "?"}[row["ready"]]
-                print(f"{host:<12}{info['address']:<18}{reached:<9}{row['name']:<16}{ready:<7}{row['metrics_url']}"
+                print(f"{host:<12}{info['address']:<18}{reached:<9}{row['name']:<{width}}{ready:<7}{row['metrics_url']}"
                       + (f"  ({row['error']})" if row.get("error") else ""))
         if sentinel is not None:
             from launcher.supervise import render_sentinel_status

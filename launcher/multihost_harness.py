@@ -360,18 +360,21 @@ class HASystem(MultiHost):
         addr = address.rsplit(":", 1)[0]
         return next(h for h in HA_HOSTS if self.hosts[h].address == addr)
 
-    def move_primary_off(self, host: str, timeout_s: float) -> dict:
-        """Make sure the Redis primary does not live on `host`: when it does, SENTINEL FAILOVER (asked
-        again while a sentinel refuses, e.g. within failover-timeout x 2 of the last failover) until a
-        healthy store has its primary elsewhere. Returns the store's state."""
+    def move_primary_to(self, host: str, timeout_s: float) -> dict:
+        """Make the Redis primary live on `host` (SENTINEL FAILOVER with every other replica at
+        replica-priority 0 until it is done: `ha_load failover --to`), asked again until a healthy store
+        has it there. A failover picks among all replicas by itself, and moving the primary off one market
+        host moved it, and the lease with it, to the other (4 of 4 trials): only a host with no state
+        writer keeps the two apart. Returns the store's state."""
         deadline = time.monotonic() + timeout_s
         state = self.wait_store_healthy(timeout_s)
-        while self.host_of(state["primary"]) == host:
+        target = next(f"{self.hosts[host].address}:{place.split(':')[1]}"
+                      for place in self.data["redis"]["sentinel"]["servers"] if place.split(":")[0] == host)
+        while self.host_of(state["primary"]) != host:
             if time.monotonic() >= deadline:
-                raise HAFaultError(f"the primary never moved off {host}: {json.dumps(state)}")
-            self.hosts["ops"].run([sys.executable, "-m", "launcher.ha_load", "failover", str(self.topology)],
-                                  env=self.env, cwd=str(REPO), timeout=60)
-            time.sleep(1.0)
+                raise HAFaultError(f"the primary never moved to {host}: {json.dumps(state)}")
+            self.hosts["ops"].run([sys.executable, "-m", "launcher.ha_load", "failover", str(self.topology),
+                                   "--to", target], env=self.env, cwd=str(REPO), timeout=60)
             state = self.wait_store_healthy(max(1.0, deadline - time.monotonic()))
         return state
 

@@ -187,3 +187,31 @@ def test_the_runnable_block_finder_reads_only_marked_fences(tmp_path):
     page = tmp_path / "page.md"
     page.write_text("```sh\nnot this\n```\n\n```sh runnable\necho one\necho two\n```\n```yaml\nx: 1\n```\n")
     assert runnable_blocks(page) == [(5, "echo one\necho two\n")]
+
+
+def orphan_table_rows(path: Path) -> list[str]:
+    """Lines that look like table rows (`| a | b |`) but render as text: not in a block of `|` lines
+    whose second line is the header's delimiter (`| --- |`), e.g. a row left below a paragraph."""
+    problems, inside, block = [], False, []
+    lines = path.read_text().splitlines() + [""]
+    for number, line in enumerate(lines, 1):
+        if line.startswith("```"):
+            inside = not inside
+        if not inside and line.startswith("|"):
+            block.append((number, line))
+            continue
+        if block and not (len(block) >= 2 and re.fullmatch(r"\|(\s*:?-{3,}:?\s*\|)+", block[1][1].strip())):
+            problems += [f"{path.name}:{n}: {text[:60]}" for n, text in block]
+        block = []
+    return problems
+
+
+def test_every_table_row_in_the_docs_is_in_a_table_with_a_header():
+    problems = [problem for page in PAGES for problem in orphan_table_rows(page)]
+    assert not problems, problems
+
+
+def test_the_table_check_sees_a_row_left_below_a_paragraph(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("| a | b |\n| --- | --- |\n| 1 | 2 |\n\nA paragraph.\n| 3 | 4 |\n\n```text\n| x |\n```\n")
+    assert [p.split(": ")[0] for p in orphan_table_rows(page)] == ["page.md:6"]

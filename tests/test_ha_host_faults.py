@@ -231,10 +231,11 @@ def test_the_active_cluster_sides_host_crashed_the_standby_writes_within_two_cad
     side = wait_for(lambda: (s := _cluster_side(ha))["lease"] and len(s["records"]) >= 3 and s, 60,
                     "a state writer holding the lease and writing")
     host = ha.data["actors"][side["lease"].split(":")[0]]["host"]
-    # The primary kills before may have left the Redis primary on this host (market_b holds a data
-    # server): crashing it too would time a Redis failover (down_after_ms + election), not the cluster
-    # side's takeover. The store is moved first; then the lease is read again.
-    ha.move_primary_off(host, 120 * DEADLINE_SCALE)
+    # The primary kills before may have left the Redis primary on this host (both market hosts hold a
+    # data server): crashing it too would time a Redis failover (down_after_ms + election), not the
+    # cluster side's takeover. The primary is moved to store, which runs no state writer: a failover off
+    # one market host moved it, and the lease with it, to the other. Then the lease is read again.
+    ha.move_primary_to("store", 120 * DEADLINE_SCALE)
     side = wait_for(lambda: (s := _cluster_side(ha))["lease"] and len(s["records"]) >= 3 and s, 60,
                     "a state writer holding the lease and writing")
     active = side["lease"].split(":")[0]

@@ -4,6 +4,7 @@ own loopback address, under its own supervisord and home."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -58,3 +59,19 @@ def test_three_hosts_of_one_topology_run_side_by_side_each_under_its_own_supervi
         after = clustergate(env, "status", "--host", host, "--json", timeout=60)
         report = json.loads(after.stdout)
         assert report["supervisord"] == "not running" and report["leftovers"] == [], host
+
+
+def test_status_all_hosts_keeps_a_space_between_a_sixteen_letter_program_name_and_its_ready_column(tmp_path: Path):
+    """`redis-sentinel-1` has 16 letters, the width the table gave names: `redis-sentinel-1yes` was printed.
+    Nothing runs here: every row is `?`, and the sentinel line says none answers (exit 1)."""
+    data = side_by_side_data(tmp_path)
+    data["redis"] = {"managed": True, "password_env": "CLUSTERGATE_REDIS_PASSWORD", "timeout_ms": 250,
+                     "sentinel": {"master": "clustergate", "servers": ["store:6390", "exec:6391"],
+                                  "sentinels": ["store:26390", "exec:26391", "market:26392"]}}
+    topology = write_topology(tmp_path, data)
+    env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD, "CLUSTERGATE_HOME": str(tmp_path / "base")}
+    whole = clustergate(env, "status", str(topology), "--all-hosts", timeout=60)
+    assert whole.returncode == 1, whole.stdout + whole.stderr
+    rows = [line for line in whole.stdout.splitlines() if "redis-sentinel-" in line]
+    assert len(rows) == 3, whole.stdout
+    assert all(re.search(r"redis-sentinel-\d\s+\?\s", row) for row in rows), rows
