@@ -12,7 +12,9 @@ A longer run of the same faults: bench/bench_ha.py.
 from __future__ import annotations
 
 import json
+import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -166,8 +168,8 @@ def kills_report(verdict: dict) -> str:
     return (f"Redis primary SIGKILLed {len(resumed)} times under load ({CLIENTS} clients, {RATE:g} proposals/s): "
             f"{verdict['proposals']} proposals; next recorded decision after a kill p50 "
             f"{statistics.median(resumed):.2f} s / max {max(resumed):.2f} s (floor: Sentinel's down-after "
-            f"{verdict['down_after_ms']} ms, then the vote and promotion, then the killed server back as the "
-            f"replica WAIT needs; kills {verdict['kill_spacing_s']} s apart at least); store healthy again (the "
+            f"{verdict['down_after_ms']} ms, then the vote and promotion, then the other replica re-pointed at the "
+            f"new primary to acknowledge WAIT; kills {verdict['kill_spacing_s']} s apart at least); store healthy again (the "
             f"killed server "
             f"a replica in sync) after {[k['healthy_after_s'] for k in verdict['kills']]} s; first tries unknown "
             f"{verdict['unknown_first_try']} {verdict['unknown_first_try_by_kind']}; {verdict['resubmitted']} "
@@ -221,6 +223,46 @@ def _cluster_side(ha: HASystem) -> dict:
                                  cwd=str(REPO), timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout)
+
+
+def _lease(ha: HASystem) -> tuple[str, str]:
+    side = wait_for(lambda: (s := _cluster_side(ha))["lease"] and len(s["records"]) >= 3 and s, 60,
+                    "a state writer holding the lease and writing")
+    name = side["lease"].split(":")[0]
+    return name, ha.data["actors"][name]["host"]
+
+
+def _put_primary_on_the_lease_holders_host(ha: HASystem) -> str:
+    """A forced failover to the lease holder's host, the standby writer SIGSTOPped through it so the lease
+    stays: the primary and the lease share a market host (what the primary kills before the crash test may leave)."""
+    for _ in range(5):
+        name, host = _lease(ha)
+        if ha.host_of(ha.wait_store_healthy(60 * DEADLINE_SCALE)["primary"]) == host:
+            return host
+        other = "state_writer_b" if name == "state_writer" else "state_writer"
+        pid = ha.pids(ha.data["actors"][other]["host"])[other]
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            target = next(f"{ha.hosts[host].address}:{place.split(':')[1]}"
+                          for place in ha.data["redis"]["sentinel"]["servers"] if place.split(":")[0] == host)
+            ha.hosts["ops"].run([sys.executable, "-m", "launcher.ha_load", "failover", str(ha.topology), "--to", target],
+                                env=ha.env, cwd=str(REPO), timeout=60)
+            wait_for(lambda: ha.store_healthy(ha.redis_state()), 60 * DEADLINE_SCALE, "the store healthy")
+        finally:
+            os.kill(pid, signal.SIGCONT)
+    raise AssertionError("the primary and the lease never shared a host")
+
+
+def test_moving_the_primary_to_store_keeps_it_off_the_host_of_the_lease_that_follows(ha):
+    """The harness's move before the crash below (was tests/test_ha_primary_move.py, a system of its own):
+    with the primary and the lease on one market host, a failover off that host moved the primary to the
+    other market host and the lease with it (4 of 4 trials with the earlier move_primary_off); store runs
+    no state writer."""
+    _put_primary_on_the_lease_holders_host(ha)
+    ha.move_primary_to("store", 120 * DEADLINE_SCALE)
+    _, host = _lease(ha)
+    assert ha.host_of(ha.redis_state()["primary"]) == "store"
+    assert host != "store", "the lease moved to the Redis primary's host"
 
 
 def test_the_active_cluster_sides_host_crashed_the_standby_writes_within_two_cadences_and_fencing_holds(ha):
