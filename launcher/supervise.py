@@ -1243,7 +1243,7 @@ def sentinel_status(topo: Topology) -> dict[str, Any]:
     assert topo.redis.sentinel is not None
     ok, said = failover_readiness(topo.redis.sentinel_addresses(), topo.redis.sentinel.master,
                                   timeout_s=min(topo.redis.timeout_ms / 1000.0, 0.5), password=topo.redis.password)
-    return {"failover_possible": ok, "said": said}
+    return {"failover_possible": ok, "said": said, "password_env": topo.redis.password_env}
 
 
 def render_sentinel_status(state: dict[str, Any]) -> str:
@@ -1252,7 +1252,12 @@ def render_sentinel_status(state: dict[str, Any]) -> str:
         return f"sentinel: failover possible ({state['said']})"
     if ok is False:
         return f"sentinel: NO FAILOVER POSSIBLE: a primary crash now holds every exit until sentinels are back ({state['said']})"
-    return f"sentinel: NO SENTINEL ANSWERS: no client can find the primary, no failover ({state['said']})"
+    said = state["said"]
+    if any(word in said for word in ("NOAUTH", "WRONGPASS", "invalid password", "Authentication required")):
+        # The sentinels answered, but not to us: whether they can fail over is unknown to this command.
+        return (f"sentinel: FAILOVER UNKNOWN: the sentinels refuse this command's password (set "
+                f"${state.get('password_env') or 'the topology password_env'} as the system has it) ({said})")
+    return f"sentinel: NO SENTINEL ANSWERS: no client can find the primary, no failover ({said})"
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -328,3 +328,16 @@ def test_a_sentinel_address_with_whitespace_or_control_characters_is_refused() -
     for text in ("a\nb:26379", "a b:26379", "a\tb:26379", "[::1\n]:26379"):
         with pytest.raises(ValueError):
             parse_place(text)
+
+
+def test_status_says_the_password_is_refused_not_that_no_sentinel_answers():
+    """A wrong or missing password: the sentinels answer, with WRONGPASS or NOAUTH; status must not say
+    that no client can find the primary (a page at night for the wrong outage)."""
+    from launcher.supervise import render_sentinel_status
+    for refusal in ("WRONGPASS invalid username-password pair or user is disabled.", "NOAUTH Authentication required."):
+        line = render_sentinel_status({"failover_possible": None, "password_env": "CLUSTERGATE_REDIS_PASSWORD",
+                                       "said": f"no sentinel answers (127.0.0.1:26390: {refusal})"})
+        assert "FAILOVER UNKNOWN" in line and "$CLUSTERGATE_REDIS_PASSWORD" in line and "NO SENTINEL" not in line, line
+    line = render_sentinel_status({"failover_possible": None, "password_env": None,
+                                   "said": "no sentinel answers (127.0.0.1:26390: ConnectionRefusedError)"})
+    assert line.startswith("sentinel: NO SENTINEL ANSWERS"), line
