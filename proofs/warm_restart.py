@@ -19,7 +19,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from proofs.common import PROGRAM_START_TIMEOUT_S, REDIS_PROGRAM, Proof, run_proof  # noqa: E402
+from proofs.common import PROGRAM_START_TIMEOUT_S, REDIS_PROGRAM, Proof, first, run_proof  # noqa: E402
 
 READY_TIMEOUT_S = 40.0
 SERVING_TIMEOUT_S = 20.0
@@ -55,10 +55,12 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
     p.require("correlator serving again", ok, started,
               f"new process started {started - restarted_epoch:.2f} s after the start command" if ok else
               "no start timestamp of a new correlator process")
-    ok, value, _ = p.poll(lambda: p.metric("correlator", "p27_corr_ready"), lambda v: v == 1.0,
-                          READY_TIMEOUT_S, 0.02)
+    # Both series from one scrape: a flip to not ready between two scrapes would read 0 as the moment.
+    ok, sample, _ = p.poll(lambda: p.metrics(correlator),
+                           lambda m: first(m, "p27_corr_ready") == 1.0, READY_TIMEOUT_S, 0.02)
     seen_after_start_s = time.time() - started
-    ready_since = p.metric("correlator", READY_SINCE_METRIC)
+    value = first(sample, "p27_corr_ready") if isinstance(sample, dict) else None
+    ready_since = first(sample, READY_SINCE_METRIC) if isinstance(sample, dict) else None
     # The actor's own clock times readiness; a scrape only sees it later (by up to a poll and a scrape).
     ready_after_start_s = ready_since - started if ok and ready_since else None
     p.check("p27_corr_ready back to 1 within one cadence",
