@@ -102,6 +102,15 @@ def test_the_live_actors_and_the_backtest_give_the_same_cluster_state_per_slot(t
             per_slot.setdefault(int(row["slot"]), {})[row["id"]] = float(row["stress"])
     ready = {s: float(row["cluster_stress"]) for s, row in states.items() if row["corr_ready"] == "1"}
     assert len(ready) >= SLOTS - 15
+    # Ticks the slow joiner cost (above) can leave the first wall slot without a price for a symbol, so
+    # the live windows that reach back to it hold one return fewer than the file's: seen twice in CI under
+    # load, at the second ready slot (three singleton clusters live, BTC+ETH clustered in the backtest).
+    # Then only the slots whose window no longer holds the first slot are compared.
+    missed = SLOTS * TICKS_PER_SLOT * len(POSITIONS) - accepted
+    if missed:
+        ready = {s: v for s, v in ready.items() if s >= T0 + LOOKBACK + 2}
+        print(f"\n{missed:.0f} tick(s) missed at the start (slow joiner): comparing the {len(ready)} slots whose "
+              f"windows no longer reach the first slot")
 
     # The live grid is the wall clock's: find the one slot offset that lines the two up, then every
     # slot both have must agree.
@@ -109,7 +118,7 @@ def test_the_live_actors_and_the_backtest_give_the_same_cluster_state_per_slot(t
         return sum(1 for s, v in ready.items() if s + offset in live and abs(live[s + offset][0] - v) <= 1e-9)
     offset = max(range(min(live) - max(ready), max(live) - min(ready) + 1), key=matches)
     both = [s for s in ready if s + offset in live]
-    assert len(both) >= SLOTS - 15, (len(both), offset)
+    assert len(both) >= (SLOTS - 15 if not missed else SLOTS - 15 - LOOKBACK), (len(both), offset, missed)
     for s in both:
         stress, clusters = live[s + offset]
         assert stress == pytest.approx(ready[s], abs=1e-9), (s, offset, clusters, per_slot.get(s), states[s])
