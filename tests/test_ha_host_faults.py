@@ -12,9 +12,7 @@ A longer run of the same faults: bench/bench_ha.py.
 from __future__ import annotations
 
 import json
-import os
 import platform
-import signal
 import statistics
 import subprocess
 import sys
@@ -124,7 +122,7 @@ def test_gate_host_crashes_and_partitions_under_load_lose_no_decision_and_decide
 
 # -- the Redis primary's host lost, and kept down, under the same load -----------------------------
 
-DOWN_S = 8.0
+DOWN_S = 5.0
 
 
 def test_the_redis_primarys_host_crashed_and_kept_down_decisions_are_recorded_again_without_it(ha):
@@ -223,46 +221,6 @@ def _cluster_side(ha: HASystem) -> dict:
                                  cwd=str(REPO), timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout)
-
-
-def _lease(ha: HASystem) -> tuple[str, str]:
-    side = wait_for(lambda: (s := _cluster_side(ha))["lease"] and len(s["records"]) >= 3 and s, 60,
-                    "a state writer holding the lease and writing")
-    name = side["lease"].split(":")[0]
-    return name, ha.data["actors"][name]["host"]
-
-
-def _put_primary_on_the_lease_holders_host(ha: HASystem) -> str:
-    """A forced failover to the lease holder's host, the standby writer SIGSTOPped through it so the lease
-    stays: the primary and the lease share a market host (what the primary kills before the crash test may leave)."""
-    for _ in range(5):
-        name, host = _lease(ha)
-        if ha.host_of(ha.wait_store_healthy(60 * DEADLINE_SCALE)["primary"]) == host:
-            return host
-        other = "state_writer_b" if name == "state_writer" else "state_writer"
-        pid = ha.pids(ha.data["actors"][other]["host"])[other]
-        os.kill(pid, signal.SIGSTOP)
-        try:
-            target = next(f"{ha.hosts[host].address}:{place.split(':')[1]}"
-                          for place in ha.data["redis"]["sentinel"]["servers"] if place.split(":")[0] == host)
-            ha.hosts["ops"].run([sys.executable, "-m", "launcher.ha_load", "failover", str(ha.topology), "--to", target],
-                                env=ha.env, cwd=str(REPO), timeout=60)
-            wait_for(lambda: ha.store_healthy(ha.redis_state()), 60 * DEADLINE_SCALE, "the store healthy")
-        finally:
-            os.kill(pid, signal.SIGCONT)
-    raise AssertionError("the primary and the lease never shared a host")
-
-
-def test_moving_the_primary_to_store_keeps_it_off_the_host_of_the_lease_that_follows(ha):
-    """The harness's move before the crash below (was tests/test_ha_primary_move.py, a system of its own):
-    with the primary and the lease on one market host, a failover off that host moved the primary to the
-    other market host and the lease with it (4 of 4 trials with the earlier move_primary_off); store runs
-    no state writer."""
-    _put_primary_on_the_lease_holders_host(ha)
-    ha.move_primary_to("store", 120 * DEADLINE_SCALE)
-    _, host = _lease(ha)
-    assert ha.host_of(ha.redis_state()["primary"]) == "store"
-    assert host != "store", "the lease moved to the Redis primary's host"
 
 
 def test_the_active_cluster_sides_host_crashed_the_standby_writes_within_two_cadences_and_fencing_holds(ha):
