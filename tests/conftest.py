@@ -30,21 +30,6 @@ def pytest_sessionfinish(session, exitstatus) -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
-# The longest test files, longest first (seconds each on the 2-core AMD EPYC, 2 Dec 2026). `make test`
-# runs two files at a time (xdist --dist loadfile) and hands out files in collection order: started
-# last, the HA module (about 6 min) ran alone at the end and the suite took 14 min 16 s.
-LONGEST_FIRST = ("test_ha_host_faults.py", "test_ha_durability_faults.py", "test_sentinel_load.py",
-                 "test_sentinel_multihost.py", "test_ha_durability.py", "test_sentinel_failover.py",
-                 "test_multihost.py", "test_reliability_crashes.py")
-
-
-def pytest_collection_modifyitems(session, config, items) -> None:
-    """The longest files first (LONGEST_FIRST), the rest in their usual order: the same order on every
-    xdist worker, so the scheduler can still match them."""
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
-
-
 @pytest.fixture
 def redis_server(tmp_path: Path):
     """A real redis-server on a free port in a temp dir; stopped after the test."""

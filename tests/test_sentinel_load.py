@@ -1,4 +1,4 @@
-"""Issue 12, Redis under Sentinel under load: the primary SIGKILLed 5 times while 4 clients send
+"""Issue 12, Redis under Sentinel under load, on one host: the primary SIGKILLed twice while 4 clients send
 ~200 proposals/s in total (bounded in count and time). After each failover decisions resume by
 themselves; afterwards every decision a client got with `recorded: true` is on the final primary's
 stream, and resubmitting every answered plan_id returns the same decision.
@@ -26,7 +26,9 @@ from launcher.client import GateClient
 from reliability import ProposalLoad, stored_decision, stream_records_by_plan
 from sentinel_helpers import SentinelLiveSystem, kill_pid, pid_of_server, recorded_decision_after, synced_replicas
 
-KILLS = 5
+# Twice: the issue's five kills run across hosts with WAIT in tests/test_ha_host_faults.py; this one-host
+# version keeps a repeated failover under load in make test for less of its budget.
+KILLS = 2
 LOAD_THREADS = 4
 RATE_PER_THREAD = 50.0  # 200 proposals/s in total
 MAX_LOAD_S = 240.0  # the load stops by then whatever happens
