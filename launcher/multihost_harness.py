@@ -33,17 +33,22 @@ def make_keys(directory: Path) -> Path:
     return directory
 
 
+def with_addresses(data: dict, addresses: dict[str, str]) -> dict:
+    """`data` with each named host's address replaced everywhere it occurs (endpoints, binds, Redis)."""
+    old = {name: spec["address"] for name, spec in data["hosts"].items()}
+    text = yaml.safe_dump(data, sort_keys=False)
+    for name, new in addresses.items():
+        text = text.replace(old[name], new)
+    return yaml.safe_load(text)
+
+
 def multihost_data(tmp_path: Path, addresses: dict[str, str] | None = None, *, fast: bool = True) -> dict:
     """The shipped 3-host topology, keys made in tmp_path/keys, addresses replaced by `addresses`."""
     data = copy.deepcopy(shipped_multihost())
     make_keys(tmp_path / "keys")
     data["security"]["curve"]["keys_dir"] = str(tmp_path / "keys")
     if addresses:
-        old = {name: spec["address"] for name, spec in data["hosts"].items()}
-        text = yaml.safe_dump(data, sort_keys=False)
-        for name, new in addresses.items():
-            text = text.replace(old[name], new)
-        data = yaml.safe_load(text)
+        data = with_addresses(data, addresses)
     if fast:
         data["clusters"].update(cadence_s=0.5, min_returns=5, lookback_returns=60)
         data["actors"]["gate"]["settings"] = {"freshness_s": 1.5, "state_refresh_ms": 50, "refresh_s": 0.5}
@@ -179,11 +184,7 @@ def ha_data(tmp_path: Path, addresses: dict[str, str] | None = None, *, fast: bo
             generate_keypair(keys_dir, name)
     data["security"]["curve"]["keys_dir"] = str(keys_dir)
     if addresses:
-        old = {name: spec["address"] for name, spec in data["hosts"].items()}
-        text = yaml.safe_dump(data, sort_keys=False)
-        for name, new in addresses.items():
-            text = text.replace(old[name], new)
-        data = yaml.safe_load(text)
+        data = with_addresses(data, addresses)
     if fast:
         data["clusters"].update(cadence_s=0.5, min_returns=5, lookback_returns=60)
         for gate in HA_GATE_HOSTS:
