@@ -226,20 +226,46 @@ def closed_loop(ctx: zmq.Context, endpoint: str, seconds: float, window: int) ->
 
 class CpuMeter:
     """User+system CPU time of each process over a phase, per decision: much less sensitive to the
-    machine's load than wall-clock rates (on a shared machine, wall time includes waiting for a core)."""
+    machine's load than wall-clock rates (on a shared machine, wall time includes waiting for a core).
+    Each process's time is also split by thread: its main thread (the actor's Python) and libzmq's I/O
+    thread (`ZMQbg/IO/0`: the TCP reads and writes and the hand-offs to the main thread, which no change
+    to the actor's Python removes); other threads (the metrics server, libzmq's reaper) make up the rest."""
 
     def __init__(self, procs: dict[str, psutil.Process]):
         self.procs = procs
         self.before = {name: p.cpu_times() for name, p in procs.items()}
+        self.threads_before = {name: thread_cpu(p) for name, p in procs.items()}
 
     def per_decision_us(self, decisions: int) -> dict[str, dict[str, float]]:
         out = {}
+        n = max(1, decisions)
         for name, p in self.procs.items():
             now, before = p.cpu_times(), self.before[name]
             user, system = now.user - before.user, now.system - before.system
-            out[name] = {"total": 1e6 * (user + system) / max(1, decisions), "user": 1e6 * user / max(1, decisions),
-                         "system": 1e6 * system / max(1, decisions)}
+            threads_now, threads_before = thread_cpu(p), self.threads_before[name]
+            by_thread = {"main": 0.0, "zmq_io": 0.0}
+            for tid, (kind, seconds) in threads_now.items():
+                if kind in by_thread:
+                    by_thread[kind] += 1e6 * (seconds - threads_before.get(tid, (kind, 0.0))[1]) / n
+            out[name] = {"total": 1e6 * (user + system) / n, "user": 1e6 * user / n,
+                         "system": 1e6 * system / n, **by_thread}
         return out
+
+
+def thread_cpu(process: psutil.Process) -> dict[int, tuple[str, float]]:
+    """thread id -> (main, zmq_io or other, user+system seconds so far) of one process."""
+    out = {}
+    for thread in process.threads():
+        if thread.id == process.pid:
+            kind = "main"
+        else:
+            try:
+                with open(f"/proc/{process.pid}/task/{thread.id}/comm") as comm:
+                    kind = "zmq_io" if comm.read().startswith("ZMQbg/IO") else "other"
+            except OSError:  # the thread ended
+                kind = "other"
+        out[thread.id] = (kind, thread.user_time + thread.system_time)
+    return out
 
 
 def internal_times(data: dict) -> dict:
@@ -341,6 +367,17 @@ while True:
         frames[-1] = back.recv()
         front.send_multipart(frames)
 """
+# The lowest CPU any process in the gate's place can cost with ZeroMQ between processes: libzmq's own
+# proxy (zmq_proxy, C, no Python per message) from a ROUTER for the clients to a DEALER to the echo.
+FLOOR_PROXY = """
+import sys, zmq
+ctx = zmq.Context()
+front = ctx.socket(zmq.ROUTER)
+front.bind(sys.argv[1])
+back = ctx.socket(zmq.DEALER)
+back.connect(sys.argv[2])
+zmq.proxy(front, back)
+"""
 FLOOR_ECHO = """
 import socket, sys, zmq
 from hiredis import pack_command
@@ -357,11 +394,13 @@ while True:
 """
 
 
-def cpu_floor(ctx: zmq.Context, redis_server, redis_proc: psutil.Process, rate: float, seconds: float) -> dict:
-    """CPU per message (us, user+sys) of FLOOR_RELAY, FLOOR_ECHO and Redis under the open loop's schedule."""
+def cpu_floor(ctx: zmq.Context, redis_server, redis_proc: psutil.Process, rate: float, seconds: float,
+              middle: str = FLOOR_RELAY) -> dict:
+    """CPU per message (us, user+sys) of `middle` (FLOOR_RELAY or FLOOR_PROXY) where the gate is, FLOOR_ECHO
+    and Redis under the open loop's schedule."""
     front, back = f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
     echo = subprocess.Popen([sys.executable, "-c", FLOOR_ECHO, back, str(redis_server.port)])
-    relay = subprocess.Popen([sys.executable, "-c", FLOOR_RELAY, front, back])
+    relay = subprocess.Popen([sys.executable, "-c", middle, front, back])
     sock = ctx.socket(zmq.DEALER)
     try:
         sock.setsockopt(zmq.LINGER, 0)
@@ -448,6 +487,7 @@ def main() -> int:
         cpu_phases["open_loop"] = meter.per_decision_us(opened["answered"] + opened["errors"])
         checks = {"open_loop": check_recorded(r, opened.pop("counted"))}
         floor_cpu = cpu_floor(ctx, redis, procs["redis"], args.rate, args.floor_seconds)
+        proxy_cpu = cpu_floor(ctx, redis, procs["redis"], args.rate, args.floor_seconds, middle=FLOOR_PROXY)
         write_state(r)
         meter = CpuMeter(procs)
         closed_1 = closed_loop(ctx, endpoint, args.closed_seconds, 1)
@@ -484,7 +524,7 @@ def main() -> int:
         "cpu_us_per_decision": cpu_us, "cpu_us_per_decision_open_loop": {n: cpu_phases["open_loop"][n]["total"] for n in procs}, "checks": checks, "check_problems": check_problems, "shutdown_s": shutdown_s, "machine_check": machine_check, "cpu_us_per_decision_by_phase": cpu_phases, "load_average": list(psutil.getloadavg()), "floor_ms": floor_ms,
         "open_loop_p50_x_floor": opened["p50_ms"] / floor_ms, "open_loop_p99_x_floor": opened["p99_ms"] / floor_ms,
         "closed_loop_req_p50_x_floor": (closed_1["p50_ms"] or math.nan) / floor_ms,
-        "cpu_floor": floor_cpu, "cpu_floor_us": floor_cpu["cpu_us"], "gate_stream_len": stream_len, "targets": TARGETS,
+        "cpu_floor": floor_cpu, "cpu_floor_us": floor_cpu["cpu_us"], "cpu_floor_proxy": proxy_cpu, "gate_stream_len": stream_len, "targets": TARGETS,
         "pass": {"p50": opened["p50_ms"] <= TARGETS["p50_ms"], "p99": opened["p99_ms"] <= TARGETS["p99_ms"],
                  "closed_loop": closed_max >= TARGETS["closed_loop_per_s"],
                  "req_p50": (closed_1["p50_ms"] or math.inf) <= TARGETS["req_p50_ms"],
@@ -517,10 +557,20 @@ def main() -> int:
            + times_floor(cpu_phases['open_loop'][name]['total'], floor_cpu['cpu_us'][name])
            + (f"; target <= {TARGETS[f'cpu_{name}_us']:.0f} us" if f"cpu_{name}_us" in TARGETS else ""))
           for name in procs],
-        *[(f"CPU floor, {name}", f"{floor_cpu['cpu_us'][name]:.0f} us", note) for name, note in (
-            ("gate", f"a bare relay where the gate is, {floor_cpu['messages']} messages at {args.rate:.0f}/s"),
-            ("permit_issuer", "a bare REP echo with one Redis SET where the issuer is"),
-            ("redis", "that one SET"))],
+        *[(f"  of which main / ZeroMQ I/O, {name}",
+           f"{cpu_phases['open_loop'][name]['main']:.0f} / {cpu_phases['open_loop'][name]['zmq_io']:.0f} us",
+           f"open loop; floor {floor_cpu['by_part'][name]['main']:.0f} / {floor_cpu['by_part'][name]['zmq_io']:.0f} us "
+           "(the threads of the bare relay or echo)")
+          for name in ("gate", "permit_issuer")],
+        ("CPU floor, gate", f"{floor_cpu['cpu_us']['gate']:.0f} us",
+         f"a bare relay where the gate is, {floor_cpu['messages']} messages at {args.rate:.0f}/s"),
+        ("CPU floor, gate, no Python", f"{proxy_cpu['cpu_us']['gate']:.0f} us",
+         f"libzmq's own proxy (zmq_proxy) where the gate is, main {proxy_cpu['by_part']['gate']['main']:.0f} / "
+         f"ZeroMQ I/O {proxy_cpu['by_part']['gate']['zmq_io']:.0f} us: the least a process in the gate's place "
+         f"costs with ZeroMQ between processes"),
+        ("CPU floor, permit_issuer", f"{floor_cpu['cpu_us']['permit_issuer']:.0f} us",
+         "a bare REP echo with one Redis SET where the issuer is"),
+        ("CPU floor, redis", f"{floor_cpu['cpu_us']['redis']:.0f} us", "that one SET"),
         ("ZeroMQ REQ/REP round trip", f"{machine_check['zmq_req_rep_roundtrip_us']:.0f} us", "bare echo between two processes, median (issue #4: about 60 us)"),
         ("Redis SET round trip", f"{machine_check['redis_set_roundtrip_us']:.0f} us", "the actors' client, median (issue #4: about 110 us)"),
         ("Redis script call", f"{machine_check['redis_script_call_us']:.0f} us", "the issuer's RECORD_DECISION, one HOLD, median"),
