@@ -6,7 +6,8 @@ then firing) and starting it again resolves them, and every PromQL expression of
 configs/grafana-dashboard.json and configs/alerts.yml evaluates without error and with data.
 
 Speed: scrapes and rule evaluations every second, and a rules file derived from configs/alerts.yml
-with every `for:` cut to FOR_S seconds (the expressions are the shipped ones, untouched).
+with every `for:` cut to FOR_S seconds and P27UpdatesStalled's 10-minute rate window cut to
+STALLED_WINDOW (every other expression is the shipped one, untouched).
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ FOR_S = 4  # long enough to see `pending` at a 1 s evaluation, short enough for 
 # for a stopped writer: its series disappears, and a rule on a missing series is silent, which is
 # why the absent() rule exists.
 STALENESS_ALERTS = {("ClustergateActorDown", "state_writer"), ("ClustergateMetricAbsent", "p27_updates_total")}
+# What a state writer that runs but gets no new state raises (its clusterer stopped): P27UpdatesStalled,
+# on the writer's own series. Its window is cut from 10m so the rate reaches 0 within the test: a few
+# of the demo's 1 s cadences, and 4 scrapes at least so a late scrape cannot make it look stalled.
+STALLED_ALERT = ("P27UpdatesStalled", "state_writer")
+SHIPPED_STALLED_WINDOW, STALLED_WINDOW = "[10m]", "[6s]"
 # Grafana's variables, as the dashboard would expand them: $__rate_interval is at least 4 scrape
 # intervals (15 s leaves room for a late scrape on a loaded machine); $__range is the dashboard's
 # default time range (now-1h); $needed_points is the dashboard's own textbox default.
@@ -60,15 +66,21 @@ COMPARISONS = ("==", "!=", ">=", "<=", ">", "<")
 
 
 def fast_rules(text: str, for_s: int) -> str:
-    """configs/alerts.yml with every `for:` set to for_s seconds; expressions and labels untouched."""
+    """configs/alerts.yml with every `for:` set to for_s seconds and P27UpdatesStalled's rate window set
+    to STALLED_WINDOW; every other expression, and every label, untouched."""
     data = yaml.safe_load(text)
-    rewritten = 0
+    rewritten = windows = 0
     for group in data["groups"]:
         for rule in group["rules"]:
             if "for" in rule:
                 rule["for"] = f"{for_s}s"
                 rewritten += 1
+            if rule.get("alert") == STALLED_ALERT[0]:
+                assert rule["expr"].count(SHIPPED_STALLED_WINDOW) == 1, rule["expr"]
+                rule["expr"] = rule["expr"].replace(SHIPPED_STALLED_WINDOW, STALLED_WINDOW)
+                windows += 1
     assert rewritten, "no `for:` to rewrite: the rules file changed shape"
+    assert windows == 1, f"{STALLED_ALERT[0]} not found once in the rules: the rules file changed shape"
     return yaml.safe_dump(data, sort_keys=False)
 
 
@@ -114,7 +126,10 @@ def test_fast_rules_keep_every_shipped_expression_and_cut_every_for() -> None:
     fast = yaml.safe_load(fast_rules(ALERTS.read_text(), FOR_S))
     rules = [r for g in shipped["groups"] for r in g["rules"]]
     fast_list = [r for g in fast["groups"] for r in g["rules"]]
-    assert [r["expr"] for r in fast_list] == [r["expr"] for r in rules]
+    assert [r["expr"] for r in fast_list] == [
+        r["expr"].replace(SHIPPED_STALLED_WINDOW, STALLED_WINDOW) if r["alert"] == STALLED_ALERT[0] else r["expr"]
+        for r in rules]
+    assert sum(f["expr"] != r["expr"] for f, r in zip(fast_list, rules)) == 1
     assert [r.get("labels") for r in fast_list] == [r.get("labels") for r in rules]
     assert all(r["for"] == f"{FOR_S}s" for r in fast_list if "for" in r)
     assert sum("for" in r for r in fast_list) == sum("for" in r for r in rules) > 0
@@ -349,6 +364,32 @@ def test_stopping_the_state_writer_raises_its_staleness_alerts_pending_then_firi
              "the staleness alerts resolved after the state writer started again", interval_s=0.2)
     firing = monitored.query('ALERTS{alertstate="firing",job="state_writer"}')["data"]["result"]
     assert firing == [], firing
+
+
+def test_a_writer_that_gets_no_new_state_raises_p27_updates_stalled_pending_then_firing_and_it_resolves(
+        monitored: Monitored) -> None:
+    """The clusterer stopped: the state writer runs, so its target is up and p27_updates_total is there,
+    but the count stops: P27UpdatesStalled is what says so (the rule the operators watch, SPEC:
+    rate(p27_updates_total[10m]) > 0)."""
+    wait_for(lambda: STALLED_ALERT not in monitored.active_alerts(), 30, "P27UpdatesStalled inactive on the healthy demo",
+             interval_s=0.2)
+    api = monitored.system.supervisor.api
+    states: list[str] = []
+
+    def state() -> str | None:
+        now = monitored.active_alerts().get(STALLED_ALERT)
+        if now and (not states or states[-1] != now):
+            states.append(now)
+        return now
+
+    api.stopProcess("clusterer")
+    try:
+        wait_for(lambda: state() == "firing", 40, "P27UpdatesStalled firing after the clusterer stopped", interval_s=0.1)
+    finally:
+        api.startProcess("clusterer")
+    assert states[:2] == ["pending", "firing"], f"P27UpdatesStalled went {states}, not pending then firing"
+    wait_for(lambda: STALLED_ALERT not in monitored.active_alerts(), 40,
+             "P27UpdatesStalled resolved after the clusterer started again", interval_s=0.2)
 
 
 def send_some_proposals(system: LiveSystem) -> None:

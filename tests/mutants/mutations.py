@@ -191,6 +191,13 @@ MUTATIONS: list[Mutation] = [
         "expr: absent(p27_updates_total) * 0 > 1\n",
         (MONITOR_LIVE,)),
     Mutation(
+        "p27_updates_stalled_never_fires",
+        "a state writer that gets no new state raises P27UpdatesStalled (issue 15: live Prometheus)",
+        "configs/alerts.yml",
+        "expr: rate(p27_updates_total[10m]) == 0\n",
+        "expr: rate(p27_updates_total[10m]) < 0\n",
+        (MONITOR_LIVE + "::test_a_writer_that_gets_no_new_state_raises_p27_updates_stalled_pending_then_firing_and_it_resolves",)),
+    Mutation(
         "monitor_listens_elsewhere_than_its_url",
         "the monitor's Prometheus listens on 127.0.0.1:PORT, the URL it reports (the mutant stays on loopback)",
         "launcher/monitor.py",
