@@ -17,7 +17,7 @@ it as written, not as a replay.
 With replicas to wait for (setting wait_replicas), the scripts' pipeline ends with WAIT, and a decision
 (written or replayed) is answered only once that many replicas acknowledged it; fewer within
 wait_timeout_ms, or a WAIT or PUBLISH that Redis refused: the error replica_unacknowledged, which the gate
-turns into a fault HOLD, outcome unknown (docs/high-availability.md: Durability of decisions).
+turns into a fault HOLD, outcome unknown (docs/ha-durability.md).
 """
 
 from __future__ import annotations

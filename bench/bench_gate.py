@@ -6,7 +6,7 @@ Starts its own redis-server on a free port and real gate and permit issuer proce
   2. closed loop: one REQ client, next proposal when the reply arrives; and a window of in-flight
      proposals, for the maximum throughput;
   3. RSS of the gate and the permit issuer (psutil);
-  4. how long each takes to exit after SIGTERM (the README promises 2 s).
+  4. how long each takes to exit after SIGTERM (docs/operating.md promises 2 s).
 Only recorded decisions count: a fault HOLD (`recorded` false: redis_unavailable, permit_unavailable)
 is reported on its own, never as a decision served. After each phase the benchmark checks that every
 decision it counted has its record (the plan's decision key and its stream entry) and every permit it
@@ -578,7 +578,7 @@ def main() -> int:
         ("RSS gate", f"{rss['gate']:.1f} MB", f"target <= {TARGETS['rss_mb']:.0f} MB"),
         ("RSS permit_issuer", f"{rss['permit_issuer']:.1f} MB", f"target <= {TARGETS['rss_mb']:.0f} MB"),
         *[(f"exit after SIGTERM, {name}", "did not exit in 10 s" if s is None else f"{s:.3f} s",
-           f"target <= {TARGETS['shutdown_s']:g} s (README)") for name, s in shutdown_s.items()],
+           f"target <= {TARGETS['shutdown_s']:g} s (docs/operating.md)") for name, s in shutdown_s.items()],
     ]
     width = max(len(r[0]) for r in rows)
     for name, value, note in rows:

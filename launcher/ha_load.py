@@ -19,7 +19,7 @@ faults under load). Runs inside a test host (tests/test_ha_host_faults.py, bench
 A final answer is `status: ok` with `recorded: true` (the decision is on the stream), or an error
 envelope other than `expired`/`overloaded` (the request is wrong: the audit counts it as a failure).
 Everything else (no reply within the client's budget, a fault HOLD with `recorded: false`, `expired`,
-`overloaded`) is outcome unknown: the same plan_id is resubmitted, as docs/high-availability.md tells clients.
+`overloaded`) is outcome unknown: the same plan_id is resubmitted, as docs/ha-gates-and-clients.md tells clients.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ GATE_STREAM = "quantum:stream:portfolio.gate"
 PLAN_DECISION_PREFIX = "clustergate:p26:decision"
 # A pub/sub channel, not a key (nobody subscribes): the permit issuer PUBLISHes on it just before WAIT so
 # that its connection's replication offset covers every write made so far, a replayed decision that
-# another connection wrote included (docs/high-availability.md: Durability of decisions).
+# another connection wrote included (docs/ha-durability.md).
 WAIT_MARK_CHANNEL = "clustergate:p26:wait_mark"
 
 

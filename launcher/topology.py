@@ -68,20 +68,20 @@ SYMBOLS_DEFAULT = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
 
 # Sentinel pings every instance once a second, and after a failover it resets the new primary's link
 # with the down clock started and the first PING one second away: down-after must leave room for the
-# reply (docs/high-availability.md, "The timings").
+# reply (docs/ha-redis-sentinel.md, "The timings").
 MIN_DOWN_AFTER_MS = 1500
 
 
 @dataclass(frozen=True, kw_only=True)
 class SentinelConfig:
-    """Redis under Sentinel: the clients find the primary by asking the sentinels (docs/high-availability.md)."""
+    """Redis under Sentinel: the clients find the primary by asking the sentinels (docs/ha-redis-sentinel.md)."""
 
     master: str = setting("clustergate", doc="The name the sentinels monitor the primary under (SENTINEL get-master-addr-by-name NAME).")
     sentinels: list[str] = setting(doc="Every sentinel as HOST:PORT ([V6]:PORT). External: their addresses (one or more). Managed: at least 3 (quorum 2 of 3), where HOST is 127.0.0.1 on one host or a host name of hosts: in a multi-host topology; default on one host: 127.0.0.1 at redis.port + 20000, + 20001, + 20002.", factory=list)
     servers: list[str] = setting(doc="Managed only: the data servers as HOST:PORT (HOST as in sentinels); the first starts as the primary, the others as its replicas; at least 2. Default on one host: 127.0.0.1 at redis.port and redis.port + 1.", factory=list)
     replicas: int | None = setting(None, doc="External only: how many replicas the primary has (default 1); what replicas_expected() reports, e.g. to switch WAIT on. Managed: the number of servers minus one.", ge=0, le=64)
     quorum: int | None = setting(None, doc="Managed: sentinels that must agree the primary is down before a failover (default: a majority, 2 of 3).", ge=1, le=64)
-    down_after_ms: int = setting(2000, doc="Managed: a primary silent this long is down for a sentinel (Redis's default is 30000; at least 1500: a sentinel's first PING to a just-promoted primary leaves 1 s after the failover; see docs/high-availability.md for the choice).", ge=100, le=600_000)
+    down_after_ms: int = setting(2000, doc="Managed: a primary silent this long is down for a sentinel (Redis's default is 30000; at least 1500: a sentinel's first PING to a just-promoted primary leaves 1 s after the failover; see docs/ha-redis-sentinel.md for the choice).", ge=100, le=600_000)
     failover_timeout_ms: int = setting(5000, doc="Managed: Sentinel's failover-timeout (a failed failover is retried after twice this; replicas are reconfigured within it).", ge=1000, le=3_600_000)
     parallel_syncs: int = setting(1, doc="Managed: replicas resynchronised with a new primary at once.", ge=1, le=64)
 
@@ -366,7 +366,7 @@ class ClustererSettings:
 @dataclass(frozen=True, kw_only=True)
 class StateWriterSettings:
     stream_maxlen: int = setting(10000, doc="Approximate MAXLEN of the cluster_state stream.", ge=1, le=10_000_000)
-    lease_ms: int | None = setting(None, doc="Several state writers (a standby cluster side): only the holder of a Redis lease of this length writes, and each write checks its fencing token. Default: 750 x cadence_s when the topology has more than one state_writer, else 0 (no lease: one writer writes as before). README: standby cluster side.", ge=0, le=3_600_000)
+    lease_ms: int | None = setting(None, doc="Several state writers (a standby cluster side): only the holder of a Redis lease of this length writes, and each write checks its fencing token. Default: 750 x cadence_s when the topology has more than one state_writer, else 0 (no lease: one writer writes as before). See docs/ha-standby-cluster-side.md.", ge=0, le=3_600_000)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -409,7 +409,7 @@ class PermitIssuerSettings:
     stream_maxlen: int = setting(100000, doc="Count cap (the memory bound) of the gate decision stream. Records are trimmed by time only, once older than the longest permit or cooldown TTL; a decision that would take the stream past this cap while every record is younger is refused (HOLD permit_unavailable, stream_full, nothing recorded), never trimmed; a HOLD may fill only nine tenths of the cap, the rest is kept for decisions with a permit. Sustained capacity: stream_maxlen / max(permit_ttl_s, cooldown_ttl_s) decisions per second.", ge=1000, le=100_000_000)
     decision_ttl_s: int = setting(86400, doc="How long a plan_id's decision that carries a permit is kept for idempotent resubmission.", ge=60, le=30 * 86400)
     hold_decision_ttl_s: int = setting(600, doc="How long a HOLD decision (no permit) is kept for idempotent resubmission: the client's retry window. A HOLD resubmitted later is decided afresh, and can then get a permit (docs/proposal-api.md).", ge=60, le=30 * 86400)
-    wait_replicas: int | None = setting(None, doc="After each write (and each replay), WAIT until this many replicas acknowledged it; fewer within wait_timeout_ms: HOLD replica_unacknowledged, outcome unknown (docs/high-availability.md: Durability of decisions). Default: 1 when the topology runs Redis replicas, else 0 (no WAIT sent). Give it for an external Redis whose replicas the topology does not run.", ge=0, le=16)
+    wait_replicas: int | None = setting(None, doc="After each write (and each replay), WAIT until this many replicas acknowledged it; fewer within wait_timeout_ms: HOLD replica_unacknowledged, outcome unknown (docs/ha-durability.md). Default: 1 when the topology runs Redis replicas, else 0 (no WAIT sent). Give it for an external Redis whose replicas the topology does not run.", ge=0, le=16)
     wait_timeout_ms: int = setting(100, doc="How long WAIT may block for the replicas' acknowledgement. Redis ends it at its next cron tick (hz 10, its default: up to 100 ms late), so this + 100 ms must be at most half of every gate's permit_timeout_ms. With WAIT on, the issuer's Redis socket timeout is redis.timeout_ms + this + 100 ms.", ge=1, le=30000)
 
     def replicas_to_wait(self, redis: RedisConfig) -> int:

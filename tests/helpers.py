@@ -5,9 +5,10 @@ from __future__ import annotations
 from launcher.harness import (DEADLINE_SCALE, PYTHON, REPO, ActorProcess, RedisServer,  # noqa: F401 (re-exported)
                               demo_topology_data, free_port, retarget, scrape, wait_for, write_topology)
 
-# README.md (Architecture) promises an actor exits within 2 s of its SIGTERM. That is a bound the product
-# promises, not a wait for a condition, so DEADLINE_SCALE never stretches it: tests allow the
-# promise plus a fixed margin for a loaded machine, small enough that an actor taking 4 s fails.
+# docs/operating.md (Start, inspect, update and stop) promises an actor exits within 2 s of its
+# SIGTERM. That is a bound the product promises, not a wait for a condition, so DEADLINE_SCALE never
+# stretches it: tests allow the promise plus a fixed margin for a loaded machine, small enough that an
+# actor taking 4 s fails.
 SHUTDOWN_PROMISE_S = 2.0
 SHUTDOWN_MARGIN_S = 1.0
 SHUTDOWN_BOUND_S = SHUTDOWN_PROMISE_S + SHUTDOWN_MARGIN_S

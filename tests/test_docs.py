@@ -1,7 +1,7 @@
 """The docs stay true: every command block marked runnable (a fence opened with ```sh runnable) runs
 against a live demo, and every link between the pages points at a page (and heading) that exists.
-Every fence names its language, so a command block is either `sh` (shown, not run) or `sh runnable`,
-and a misspelt or indented marker fails here instead of silently skipping its block.
+Every fence names its language from a known set, so a command block is either `sh` (shown, not run) or
+`sh runnable`, and a misspelt or indented marker fails here instead of silently skipping its block.
 
 The demo is the demo topology on free ports in a temp home; each block runs in bash (-e, pipefail)
 from the repository root with CLUSTERGATE_HOME naming that home, as an operator's shell would, and
@@ -97,18 +97,27 @@ def test_the_monitoring_page_names_every_alert_rule():
     assert names and not {name for name in names if f"`{name}`" not in page}
 
 
+# Every fence opens with one of these info strings. Anything else (```sh rnnable, ```shell, ```yaml runnable)
+# fails the docs test naming its file and line, rather than the finder silently not running the block.
+KNOWN_FENCE_INFO = {"sh", "sh runnable", "console", "text", "yaml", "json", "python", "promql", "ini", "toml"}
+
+
+def shown(path: Path) -> str:
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else path.name
+
+
 def fence_problems(path: Path) -> list[str]:
     """Fences the runnable-block finder would misread: an opener without a language (a command block
     must say whether it runs), an indented fence (the finder reads fences at column 0 only), and an
-    info string that looks like a runnable marker but is not `LANG runnable` (```sh runable,
-    ```runnable, ```sh Runnable)."""
+    info string outside KNOWN_FENCE_INFO (a misspelt marker such as ```sh runable or ```sh rnnable,
+    or a language nobody listed)."""
     problems, inside = [], False
     for number, line in enumerate(path.read_text().splitlines(), 1):
         stripped = line.lstrip()
         if not stripped.startswith("```"):
             continue
         info = stripped[3:].strip()
-        where = f"{path.name}:{number}: {line.strip()!r}"
+        where = f"{shown(path)}:{number}: {line.strip()!r}"
         if line != stripped:
             problems.append(f"{where}: indented fence")
         if inside:
@@ -117,19 +126,28 @@ def fence_problems(path: Path) -> list[str]:
                 problems.append(f"{where}: a closing fence carries text")
             continue
         inside = True
-        words = info.split()
-        if not words:
-            problems.append(f"{where}: no language (sh, yaml, json, python, text...)")
-        elif "run" in info.lower() and words[1:] != ["runnable"]:
-            problems.append(f"{where}: misspelt runnable marker (write ```sh runnable)")
+        if not info:
+            problems.append(f"{where}: no language ({', '.join(sorted(KNOWN_FENCE_INFO))})")
+        elif " ".join(info.split()) not in KNOWN_FENCE_INFO:
+            hint = " (a runnable command block is ```sh runnable)" if len(info.split()) > 1 or "run" in info.lower() else ""
+            problems.append(f"{where}: unknown fence info string {info!r}{hint}; "
+                            f"known: {', '.join(sorted(KNOWN_FENCE_INFO))}")
     if inside:
-        problems.append(f"{path.name}: a fence is never closed")
+        problems.append(f"{shown(path)}: a fence is never closed")
     return problems
 
 
 def test_every_fence_names_its_language_and_every_runnable_marker_is_one_the_finder_reads():
     problems = [problem for page in PAGES for problem in fence_problems(page)]
     assert not problems, problems
+
+
+def test_a_fence_info_string_outside_the_known_set_fails_naming_the_file_and_line(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("```sh rnnable\na\n```\n```shell\nb\n```\n```yaml runnable\nc\n```\n```sh runnable\nok\n```\n")
+    found = fence_problems(page)
+    assert [p.split(": ")[0] for p in found] == ["page.md:1", "page.md:4", "page.md:7"], found
+    assert "'sh rnnable'" in found[0] and "unknown fence info string" in found[0], found
 
 
 def test_the_fence_check_sees_marker_typos_indented_fences_and_bare_fences(tmp_path):

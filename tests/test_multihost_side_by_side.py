@@ -39,7 +39,7 @@ def test_three_hosts_of_one_topology_run_side_by_side_each_under_its_own_supervi
     topology = write_topology(tmp_path, data)
     env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD, "CLUSTERGATE_HOME": str(tmp_path / "base")}
     try:
-        for host in ("store", "market", "exec"):  # the README's order: Redis, then the feed, then its readers
+        for host in ("store", "market", "exec"):  # docs/multihost-and-deploy.md's order: Redis, then the feed, then its readers
             up = clustergate(env, "up", str(topology), "--host", host, "--timeout", str(UP_TIMEOUT_S))
             assert up.returncode == 0, f"{host}: {up.stdout[-2000:]}{up.stderr[-2000:]}"
         homes = {h: tmp_path / "base" / "hosts" / h for h in SYSTEM_HOSTS}  # the default home of --host

@@ -7,7 +7,7 @@ What this checks without WAIT after the issuer's script (another branch adds it)
 asynchronous, so a decision the primary acknowledged could in principle be lost if the primary dies
 before the replica has it. On one host the replica is microseconds behind and this test has seen no
 loss; with WAIT on (RedisConfig.replicas_expected() > 0) the same assertion becomes a guarantee
-rather than an observation. Failover times are printed (the figures of docs/high-availability.md
+rather than an observation. Failover times are printed (the figures of docs/ha-redis-sentinel.md
 come from bench/bench_sentinel_failover.py, the same procedure).
 """
 
