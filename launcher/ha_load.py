@@ -4,10 +4,11 @@ faults under load). Runs inside a test host (tests/test_ha_host_faults.py, bench
     python -m launcher.ha_load load TOPOLOGY --out FILE [--clients 4 --rate 200 --max-s S ...]
         N clients (GateClient with every gate endpoint), `rate` proposals/s in total, until stdin closes or
         max-s; then every proposal without a final answer is resubmitted with its own plan_id (bounded
-        rounds and time). One JSON line per call in FILE.
+        rounds and time). One JSON line per call in FILE; every PERMIT_LOOK_S, the plan_ids of the run's
+        permit keys in FILE.permits (so every permit issued is seen while it lives).
     python -m launcher.ha_load audit TOPOLOGY --calls FILE [--resubmit N]
-        reads the gate stream and the permits of the run from Redis, resubmits answered plan_ids, and
-        prints the verdict (audit()) as JSON.
+        reads the gate stream and the permits of the run from Redis (those alive now and those the load
+        saw), resubmits answered plan_ids, and prints the verdict (audit()) as JSON.
     python -m launcher.ha_load answers TOPOLOGY GATE --timeout-s S
         exit 0 once that one gate answers a probe, 1 at the deadline.
     python -m launcher.ha_load silent ENDPOINT [--timeout-ms T]
@@ -48,6 +49,15 @@ ACTIONS = ("HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSE
 DECISION_IDENTITY = ("final_action", "gate_reason", "ts_epoch", "K", "stress")
 RESUBMIT_ROUNDS = 6
 RESUBMIT_MAX_S = 60.0
+# The load looks at the run's permit keys this often, so every permit issued is seen while it exists (a
+# permit lives 60 s): the audit's "no permit without its record" then covers the whole run, not only
+# the permits still alive when it runs. A look that fails (a Redis failover) is tried again after 1 s.
+PERMIT_LOOK_S = 15.0
+
+
+def permits_path(calls_path: Path) -> Path:
+    """Where the load writes the plan_ids of the permits it saw (one JSON list per look)."""
+    return calls_path.with_name(calls_path.name + ".permits")
 
 
 # --------------------------------------------------------------------------- pure: outcomes and the audit
@@ -233,9 +243,14 @@ def run_load(topology: str, key: str, out: Path, *, clients: int, rate: float, m
             client.close()
 
     threads = [threading.Thread(target=one_client, args=(i,), daemon=True) for i in range(clients)]
+    clients_done = threading.Event()
+    looks = {"done": 0, "failed": 0}
+    watcher = threading.Thread(target=look_at_permits, args=(topology, prefix, permits_path(out), clients_done, looks),
+                               daemon=True)
     started = time.monotonic()
     for t in threads:
         t.start()
+    watcher.start()
     for t in threads:
         t.join()
     load_s = time.monotonic() - started
@@ -255,8 +270,39 @@ def run_load(topology: str, key: str, out: Path, *, clients: int, rate: float, m
             if pending:
                 time.sleep(min(1.0, max(0.0, resubmit_end - time.monotonic())))
     recorder.close()
+    clients_done.set()  # after the resubmissions, whose permits the last look sees
+    watcher.join()
     return {"load_s": round(load_s, 2), "unknown_after_load": unknown_after_load, "resubmit_rounds": rounds,
-            "still_unknown": sorted(pending)}
+            "still_unknown": sorted(pending), "permit_looks": looks["done"], "permit_looks_failed": looks["failed"]}
+
+
+def look_at_permits(topology: str, prefix: str, path: Path, done: threading.Event, looks: dict[str, int]) -> None:
+    """At the start, every PERMIT_LOOK_S (1 s after a look that failed) until `done`, and once more then:
+    the plan_ids of this run's permit keys, one JSON line {"t": epoch seconds, "plans": [...]} per look."""
+    from launcher import keys
+    from launcher.redis_conn import connect
+    from launcher.topology import load_topology
+    redis_config = load_topology(topology).redis
+    permit_prefix = keys.permit("")
+    wait_s = 0.0
+    with open(path, "a", buffering=1) as seen:
+        while True:
+            last = done.wait(wait_s)
+            try:
+                r = connect(redis_config)
+                try:
+                    plans = [k[len(permit_prefix):] for k in r.scan_iter(match=keys.permit(prefix) + "*", count=1000)]
+                finally:
+                    r.close()
+            except Exception:  # noqa: BLE001 - a failover in progress: look again soon
+                looks["failed"] += 1
+                wait_s = 1.0
+            else:
+                looks["done"] += 1
+                seen.write(json.dumps({"t": round(time.time(), 3), "plans": plans}) + "\n")
+                wait_s = PERMIT_LOOK_S
+            if last:
+                return
 
 
 def read_calls(path: Path) -> list[dict[str, Any]]:
@@ -275,9 +321,10 @@ def audit_live(topology: str, key: str, calls_path: Path, prefix: str, resubmit:
     try:
         stream = [f for _, f in r.xrange(keys.GATE_STREAM) if f.get("plan_id", "").startswith(prefix)]
         permit_prefix = keys.permit("")
-        permits = [k[len(permit_prefix):] for k in r.scan_iter(match=keys.permit(prefix) + "*", count=1000)]
+        permits = {k[len(permit_prefix):] for k in r.scan_iter(match=keys.permit(prefix) + "*", count=1000)}
     finally:
         r.close()
+    permits, looks, gap_s = permits_of_run(permits, calls_path)
     first: dict[str, tuple[dict, dict]] = {}
     eventful: list[str] = []
     for c in calls:
@@ -295,7 +342,22 @@ def audit_live(topology: str, key: str, calls_path: Path, prefix: str, resubmit:
             decision, proposal = first[plan]
             row = call(client, proposal, -1, -1)
             resubmits.append({"plan": plan, "reply": row["reply"], "first": decision})
-    return audit(calls, stream, permits, resubmits)
+    return {**audit(calls, stream, permits, resubmits), "permit_looks_during_load": looks,
+            "permit_looks_max_gap_s": gap_s}
+
+
+def permits_of_run(alive: Iterable[str], calls_path: Path) -> tuple[list[str], int, float | None]:
+    """Every permit of the run: those alive now and those the load saw while it ran (permits_path), with
+    how many looks the load made and the longest time between two of them (None: fewer than two). A
+    permit lives 60 s, so looks less than 60 s apart saw every permit issued between the first and the last."""
+    seen_path = permits_path(calls_path)
+    looks = [json.loads(line) for line in seen_path.read_text().splitlines()] if seen_path.exists() else []
+    permits = set(alive)
+    for look in looks:
+        permits.update(look["plans"])
+    times = [look["t"] for look in looks]
+    gap = max((b - a for a, b in zip(times, times[1:])), default=None)
+    return sorted(permits), len(looks), None if gap is None else round(gap, 3)
 
 
 def wait_until_answers(topology: str, key: str, gate: str, timeout_s: float) -> bool:

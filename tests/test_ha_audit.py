@@ -82,3 +82,17 @@ def test_a_resubmission_decided_afresh_is_counted():
     calls, stream, permits, resubmits = clean_run()
     fresh = [{**resubmits[0], "reply": ok(decision("p-a", ts=200))}]
     assert audit(calls, stream, permits, fresh)["violations"]["resubmit_not_the_same_decision"] == 1
+
+
+def test_a_permit_the_load_saw_while_it_ran_counts_even_after_it_expired(tmp_path):
+    """The audit runs after the load, when the first permits (60 s) are gone: the load's looks at the
+    permit keys (ha_load.permits_path) are what let "no permit without its record" cover the whole run."""
+    from launcher.ha_load import permits_of_run, permits_path
+    calls_path = tmp_path / "calls.jsonl"
+    permits_path(calls_path).write_text('{"t": 100.0, "plans": []}\n{"t": 115.5, "plans": ["p-a", "p-gone"]}\n'
+                                        '{"t": 131.0, "plans": ["p-a"]}\n')
+    permits, looks, gap_s = permits_of_run(["p-a"], calls_path)
+    assert (permits, looks, gap_s) == (["p-a", "p-gone"], 3, 15.5)
+    calls, stream, _, resubmits = clean_run()
+    assert audit(calls, stream, permits, resubmits)["violations"]["permit_without_record"] == 1  # p-gone
+    assert permits_of_run(["p-a"], tmp_path / "no-load.jsonl") == (["p-a"], 0, None)

@@ -22,6 +22,8 @@ import pytest
 from helpers import DEADLINE_SCALE, REPO, wait_for
 from launcher.multihost_harness import HA_GATE_HOSTS, HA_HOSTS, HASystem
 
+PERMIT_TTL_S = 60  # SPEC: a permit lives 60 s
+
 TIMEOUT_MS = 500  # the clients' attempt timeout: the floor of a client-visible failover
 RETRIES = 1
 CLIENTS, RATE = 4, 200.0
@@ -115,6 +117,7 @@ def test_gate_host_crashes_and_partitions_under_load_lose_no_decision_and_decide
     print("\n" + report(verdict, floor_ms))
     print(json.dumps({k: verdict[k] for k in ("events", "load", "violations")}))
     assert verdict["violations"] == {k: 0 for k in verdict["violations"]}, json.dumps(verdict["examples"])[:4000]
+    assert verdict["permit_looks_max_gap_s"] < PERMIT_TTL_S, verdict  # every permit of the run was seen alive
     assert verdict["load"]["still_unknown"] == []
     assert verdict["failover_calls"] > 0, "no client call failed over: the faults did not reach the clients"
     assert verdict["resubmitted"] > 0 and verdict["permits"] > 0
@@ -152,6 +155,7 @@ def test_the_redis_primarys_host_crashed_and_kept_down_decisions_are_recorded_ag
     assert {k: v for k, v in actor_pids(ha).items() if not k.startswith("redis-")} == \
         {k: v for k, v in before.items() if not k.startswith("redis-")}  # no actor restarted
     assert verdict["violations"] == {k: 0 for k in verdict["violations"]}, json.dumps(verdict["examples"])[:4000]
+    assert verdict["permit_looks_max_gap_s"] < PERMIT_TTL_S, verdict  # every permit of the run was seen alive
     assert verdict["load"]["still_unknown"] == []
 
 
@@ -197,6 +201,7 @@ def test_the_redis_primary_sigkilled_five_times_under_load_loses_no_recorded_dec
     # Every recorded reply is on the final primary's stream, none decided twice, every answered plan_id
     # resubmitted gets the same decision, none left without a final answer.
     assert verdict["violations"] == {k: 0 for k in verdict["violations"]}, json.dumps(verdict["examples"])[:4000]
+    assert verdict["permit_looks_max_gap_s"] < PERMIT_TTL_S, verdict  # every permit of the run was seen alive
     assert verdict["load"]["still_unknown"] == []
     answered = verdict["proposals"] - verdict["violations"]["unanswered"]
     assert verdict["resubmitted"] == answered and answered >= KILLS * 100, (verdict["resubmitted"], answered)
