@@ -101,10 +101,10 @@ class GateClient:
         self._sock: zmq.Socket | None = None
 
     @classmethod
-    def from_topology(cls, path: str | Path, *, client_key: str | None = None, server_key: str | None = None,
-                      **kwargs: Any) -> "GateClient":
-        """A client of the topology's gate; client_key names a certificate (in the topology's keys_dir,
-        or a path) the gate allows, server_key overrides the gate's public key."""
+    def from_topology(cls, path: str | Path, *, client_key: str | None = None,
+                      server_key: str | list[str] | None = None, **kwargs: Any) -> "GateClient":
+        """A client of every gate of the topology; client_key names a certificate (in the topology's keys_dir,
+        or a path) the gates allow, server_key overrides the gates' public keys (one per gate, in order)."""
         curve = gate_curve(path, client_key, server_key)
         if curve is not None:
             kwargs.update(client_keypair=curve[0], server_public_key=curve[1])
@@ -286,16 +286,22 @@ def gate_endpoints(topology_path: str | Path) -> list[str]:
 
 
 def gate_curve(topology_path: str | Path, client_key: str | None,
-               server_key: str | None = None) -> tuple[Keypair, bytes | list[bytes]] | None:
+               server_key: str | list[str] | None = None) -> tuple[Keypair, bytes | list[bytes]] | None:
     """The client keypair and gate public key for the topology's gate (a list, one per gate in
-    gate_endpoints' order, when it has several gates and no server_key), or None when its proposals
-    socket does not use CurveZMQ. Names resolve in the topology's keys_dir; paths against the cwd."""
+    gate_endpoints' order, when it has several gates), or None when its proposals socket does not use
+    CurveZMQ. server_key overrides the gates' public keys: one per gate, in the same order (each gate
+    has its own keypair). Names resolve in the topology's keys_dir; paths against the cwd."""
     from launcher import curve as keys
     from launcher.topology import load_topology
     topo = load_topology(str(topology_path))
     gates = topo.actors_of_kind("gate")
     if not gates:
         raise ValueError(f"{topology_path}: no actor of kind gate")
+    overrides = [server_key] if isinstance(server_key, str) else list(server_key or [])
+    if overrides and len(overrides) != len(gates):
+        raise ValueError(f"{len(overrides)} --server-key for the topology's {len(gates)} gate{'s' * (len(gates) != 1)} "
+                         f"({', '.join(gates)}): "
+                         f"give one per gate, in this order, or none to use each gate's keypair")
     sock_curve = topo.actor(gates[0]).sockets["proposals"].curve
     if sock_curve is None and client_key is None:
         return None
@@ -303,21 +309,22 @@ def gate_curve(topology_path: str | Path, client_key: str | None,
         raise ValueError(f"the gate's proposals socket uses CurveZMQ: pass a client key the gate allows "
                          f"(--client-key NAME, one of {', '.join(sock_curve.allow) or 'the keys in allow_dir'})")
     keys_dir = keys.keys_dir_of(topo)
-    server_ref = server_key or (sock_curve.keypair if sock_curve is not None else None)
-    if server_ref is None:
+    if sock_curve is None and not overrides:
         raise ValueError("the gate's proposals socket does not use CurveZMQ; --server-key names the gate's public key")
     keypair = read_keypair(certificate_path(client_key, keys_dir=keys_dir, base=Path.cwd(), secret=True))
-    base = Path.cwd() if server_key else keys.topology_base(topo)
-    if server_key is None and len(gates) > 1:
+    if overrides:
+        publics = [read_public_key(certificate_path(ref, keys_dir=keys_dir, base=Path.cwd(), secret=False))
+                   for ref in overrides]
+    else:
         refs = []
         for gate in gates:
             other = topo.actor(gate).sockets["proposals"].curve
             if other is None:
                 raise ValueError(f"gate {gate}'s proposals socket does not use CurveZMQ while {gates[0]}'s does")
             refs.append(other.keypair)
-        return keypair, [read_public_key(certificate_path(ref, keys_dir=keys_dir, base=base, secret=False))
-                         for ref in refs]
-    return keypair, read_public_key(certificate_path(server_ref, keys_dir=keys_dir, base=base, secret=False))
+        base = keys.topology_base(topo)
+        publics = [read_public_key(certificate_path(ref, keys_dir=keys_dir, base=base, secret=False)) for ref in refs]
+    return keypair, publics if len(publics) > 1 else publics[0]
 
 
 def cmd_propose(args: argparse.Namespace) -> int:
@@ -329,10 +336,17 @@ def cmd_propose(args: argparse.Namespace) -> int:
             if args.client_key or args.server_key:
                 if not (args.client_key and args.server_key):
                     print("clustergate propose: with --endpoint, CurveZMQ needs both --client-key and --server-key "
-                          "(paths to the client's .key_secret and the gate's .key)", file=sys.stderr)
+                          "(paths to the client's .key_secret and each gate's .key)", file=sys.stderr)
                     return 2
+                if len(args.server_key) != len(args.endpoint):
+                    print(f"clustergate propose: {len(args.server_key)} --server-key for {len(args.endpoint)} --endpoint: "
+                          f"give one --server-key per --endpoint, in the same order (each gate has its own keypair)",
+                          file=sys.stderr)
+                    return 2
+                publics = [read_public_key(certificate_path(key, keys_dir=None, base=Path.cwd(), secret=False))
+                           for key in args.server_key]
                 curve = (read_keypair(certificate_path(args.client_key, keys_dir=None, base=Path.cwd(), secret=True)),
-                         read_public_key(certificate_path(args.server_key, keys_dir=None, base=Path.cwd(), secret=False)))
+                         publics if len(publics) > 1 else publics[0])
         else:
             from launcher.schema import SchemaError
             path = default_topology_path(args)
@@ -378,8 +392,9 @@ def register(subparsers: Any) -> None:
                         "active gates, asked one at a time in this order (default: every gate of the topology)")
     p.add_argument("--client-key", default=None,
                    help="CurveZMQ: this client's certificate, a name in the topology's keys_dir or a path to NAME.key_secret")
-    p.add_argument("--server-key", default=None,
-                   help="CurveZMQ: the gate's public certificate (default: the gate's keypair from the topology)")
+    p.add_argument("--server-key", default=None, action="append",
+                   help="CurveZMQ: a gate's public certificate; repeat it, one per --endpoint (or per gate of the "
+                        "topology), in the same order (default: each gate's keypair from the topology)")
     p.add_argument("--timeout-ms", type=int, default=DEFAULT_TIMEOUT_MS,
                    help="per-attempt timeout, also sent as the proposal's deadline_ms (send time + this)")
     p.add_argument("--no-deadline", action="store_true",

@@ -347,6 +347,13 @@ MUTATIONS: list[Mutation] = [
         "                continue\n            overloaded_in_a_row = 0\n",
         ("tests/test_ha_failover.py::test_every_attempt_of_a_failover_carries_the_same_plan_id_and_an_overloaded_gate_hands_over_at_once",)),
     Mutation(
+        "propose_uses_one_server_key_for_every_endpoint",
+        "clustergate propose pairs each --endpoint with its own --server-key, so it fails over between CurveZMQ gates (issue 12)",
+        "launcher/client.py",
+        "                         publics if len(publics) > 1 else publics[0])\n",
+        "                         publics[-1])\n",
+        ("tests/test_ha_failover.py::test_clustergate_propose_pairs_each_endpoint_with_its_own_server_key_and_fails_over_between_curve_gates",)),
+    Mutation(
         "state_write_ignores_the_fencing_token",
         "a state writer paused past its lease can never overwrite a newer one: the write checks the token (issue 12)",
         "actors/state_writer.py",
