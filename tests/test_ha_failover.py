@@ -13,8 +13,9 @@ import uuid
 import pytest
 
 from actors import keys
+from actors.policy import FAIL_CLOSED_REASONS
 from ha_helpers import PAIRS, TwoGates, answers
-from helpers import DEADLINE_SCALE, PYTHON, REPO, RedisServer, wait_for
+from helpers import DEADLINE_SCALE, PYTHON, REPO, RedisServer, scrape, wait_for
 from launcher.client import GateClient, GateUnavailable
 from test_gate_deadlines import OVERLOADED, ScriptedGate, decided
 
@@ -114,6 +115,43 @@ def test_every_attempt_of_a_failover_carries_the_same_plan_id_and_an_overloaded_
     assert reply["status"] == "ok", reply
     assert [g["plan_id"] for g in busy.got + good.got] == ["p", "p"]
     assert elapsed < 2.0  # no timeout was waited: overloaded moved on at once
+
+
+def fault_hold(plan_id: str, reason: str) -> dict:
+    return {"status": "ok", "decision": {"plan_id": plan_id, "final_action": "HOLD", "gate_reason": reason,
+                                         "permit": False, "recorded": False, "detail": "outcome unknown"}}
+
+
+def test_a_fault_hold_from_every_gate_in_a_row_is_the_answer_and_the_next_call_starts_at_the_next_gate():
+    first = ScriptedGate([fault_hold("f", "redis_unavailable")])
+    second = ScriptedGate([fault_hold("f", "permit_unavailable")])
+    try:
+        with GateClient([first.endpoint, second.endpoint], timeout_ms=2000, retries=2) as client:
+            reply = client.propose("ETHUSDT", "HOLD", plan_id="f")
+            asked_next = client.endpoint
+    finally:
+        first.close()
+        second.close()
+    assert reply["decision"]["gate_reason"] == "permit_unavailable", reply  # the last server's, as it is
+    assert [g["plan_id"] for g in first.got + second.got] == ["f", "f"]  # one round, not the whole budget
+    assert asked_next == first.endpoint
+
+
+def test_a_gate_whose_issuer_is_dead_hands_the_same_plan_id_to_the_other_gate_which_records_the_decision(gates):
+    # The first pair's issuer is gone: its gate answers HOLD permit_unavailable (recorded false) after
+    # permit_timeout_ms; the client asks the second gate with the same plan_id within the call's budget.
+    gates.procs["permit_issuer"].proc.kill()
+    gates.procs["permit_issuer"].proc.wait(5)
+    plan = uuid.uuid4().hex
+    with GateClient(gates.endpoints, timeout_ms=2000, retries=0) as client:
+        reply = client.propose("BTCUSDT", "PARTIAL_25", plan_id=plan)
+        assert client.endpoint == gates.endpoints[1]  # it stays on the gate that decided
+    assert reply["status"] == "ok", reply
+    decision = reply["decision"]
+    assert decision["recorded"] is True and decision["gate_reason"] not in FAIL_CLOSED_REASONS, decision
+    assert decision["plan_id"] == plan and records_of(gates.redis, plan) == 1
+    first_gate = scrape(gates.metrics_port("gate"))
+    assert first_gate.get('p26_fail_closed_total{reason="permit_unavailable"}', 0) >= 1, "the first gate was not asked"
 
 
 def test_with_every_gate_silent_the_client_gives_up_within_its_budget_naming_the_plan_id():
