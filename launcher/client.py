@@ -2,23 +2,25 @@
 
 Lazy Pirate (ZeroMQ guide): send on a REQ socket, poll with a timeout; on timeout close the socket
 with linger 0, reopen it and resend the same request, plan_id included, so the gate returns the
-first decision rather than a second permit. After `retries` resends, GateUnavailable is raised; so is
-it for a reply that is not a gate envelope, and an interrupt gets a note naming the plan_id.
+first decision rather than a second permit. GateUnavailable is raised when no attempt was answered
+within the budget below, and for a reply that is not a gate envelope; an interrupt gets a note naming
+the plan_id.
 
-Deadlines: propose() sends `deadline_ms` = the attempt's send time + timeout_ms (epoch ms), so the gate
-answers `expired` (nothing decided or recorded) rather than deciding a proposal after the client has
-stopped waiting for it (send_deadline=False, or --no-deadline, sends none).
+The call's budget: (1 + retries) x endpoints x timeout_ms from the call's start, a hard bound: an attempt
+waits min(timeout_ms, what is left of it), and propose() sends that attempt's `deadline_ms` = its send time
++ that wait (epoch ms), so the gate answers `expired` (nothing decided or recorded) rather than deciding a
+proposal after the client has stopped waiting for it (send_deadline=False, or --no-deadline, sends none).
 
-Overload: a reply `overloaded` (nothing decided or recorded) is retried with the same plan_id after a
-jittered exponential backoff (OVERLOAD_BACKOFF_MS, doubling up to OVERLOAD_BACKOFF_MAX_MS) while the
-call's whole budget, (1 + retries) x timeout_ms, lasts; then the `overloaded` reply is returned.
-
-Failover (Freelance, model 1 of the ZeroMQ guide): given several gate endpoints, one server is asked at a
-time; an attempt that times out, or is answered `overloaded`, moves on to the next endpoint (in the given
-order, wrapping), with the same plan_id and a fresh deadline_ms. The call makes at most
-(1 + retries) x len(endpoints) attempts and lasts at most that many timeouts (plus overload backoff within
-the same budget); it backs off only when every endpoint in a row answered `overloaded`. The endpoint that
-answered last is asked first by the next call. With one endpoint the behaviour is the Lazy Pirate above.
+Failover (Freelance, model 1 of the ZeroMQ guide; the exact rules, for clients in other languages, are in
+docs/high-availability.md): one server is asked at a time; an attempt that times out, is answered
+`overloaded` (nothing decided) or with a fault HOLD (`recorded` false: that gate could not record a
+decision) moves on to the next endpoint (in the given order, wrapping), with the same plan_id. When every
+endpoint in a row answered a fault HOLD, that reply is the answer; when every endpoint in a row answered
+without a decision otherwise, the client backs off (OVERLOAD_BACKOFF_MS jittered, doubling up to
+OVERLOAD_BACKOFF_MAX_MS) while the budget lasts. When the budget is spent the answer is the last attempt's:
+GateUnavailable after a timeout, else its `overloaded` reply or fault HOLD. The next call starts at the
+endpoint that gave a final answer, or after the last one asked. With one endpoint the behaviour is Lazy
+Pirate: close the socket after a timeout (linger 0), reopen it and resend.
 
 The rule for callers: retry with the same plan_id. A proposal the client gave up on may still have
 been decided, with a permit; only the same plan_id gets that decision back (a new one could get a
@@ -63,6 +65,18 @@ def _wait_for_reply(sock: zmq.Socket, timeout_ms: int) -> bool:
             return True
 
 
+def is_overloaded(reply: dict[str, Any]) -> bool:
+    """The gate shed the proposal unread: nothing was decided or recorded."""
+    return reply.get("status") != "ok" and reply.get("reason") == "overloaded"
+
+
+def is_fault_hold(reply: dict[str, Any]) -> bool:
+    """A decision the gate could not record (`recorded` false: redis_unavailable, permit_unavailable,
+    replica_unacknowledged): outcome unknown, and another gate may record it for the same plan_id."""
+    decision = reply.get("decision") if reply.get("status") == "ok" else None
+    return isinstance(decision, dict) and decision.get("recorded") is False
+
+
 class GateUnavailable(RuntimeError):
     """The gate did not answer any attempt. `plan_id`: the proposal's, to retry with (None for a raw request)."""
 
@@ -101,10 +115,10 @@ class GateClient:
         self._sock: zmq.Socket | None = None
 
     @classmethod
-    def from_topology(cls, path: str | Path, *, client_key: str | None = None, server_key: str | None = None,
-                      **kwargs: Any) -> "GateClient":
-        """A client of the topology's gate; client_key names a certificate (in the topology's keys_dir,
-        or a path) the gate allows, server_key overrides the gate's public key."""
+    def from_topology(cls, path: str | Path, *, client_key: str | None = None,
+                      server_key: str | list[str] | None = None, **kwargs: Any) -> "GateClient":
+        """A client of every gate of the topology; client_key names a certificate (in the topology's keys_dir,
+        or a path) the gates allow, server_key overrides the gates' public keys (one per gate, in order)."""
         curve = gate_curve(path, client_key, server_key)
         if curve is not None:
             kwargs.update(client_keypair=curve[0], server_public_key=curve[1])
@@ -170,21 +184,25 @@ class GateClient:
         return self.request_raw(json.dumps(body, separators=(",", ":")).encode())
 
     def _propose_attempts(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Freelance attempts, one server at a time, each carrying its own deadline (send time + timeout_ms) when
-        send_deadline; a timeout or an `overloaded` reply moves to the next endpoint; when every endpoint in
-        a row answered `overloaded`, back off, while the call's budget lasts."""
-        attempts = self._attempts()
-        budget_end = time.monotonic() + attempts * self.timeout_ms / 1000.0
+        """The client rules of docs/high-availability.md (rules 3-9), one server at a time, within the call's
+        budget of (1 + retries) x servers x timeout_ms: no attempt or pause lasts past it, and an attempt's
+        deadline_ms is when it stops waiting. A timeout, `overloaded` or a fault HOLD moves to the next
+        server; `servers` answers in a row without a decision end the call when all were fault HOLDs, else
+        back off."""
+        servers = len(self.endpoints)
+        budget_ms = self._attempts() * self.timeout_ms
+        budget_end = time.monotonic() + budget_ms / 1000.0
         backoff_ms = float(OVERLOAD_BACKOFF_MS)
         timeouts = 0
-        overloaded_in_a_row = 0
+        streak = faults = 0  # answers in a row without a decision (overloaded or fault HOLD); fault HOLDs in a row
         while True:
+            wait_ms = min(float(self.timeout_ms), (budget_end - time.monotonic()) * 1000.0)
             if self.send_deadline:
-                body["deadline_ms"] = int(time.time() * 1000) + self.timeout_ms
+                body["deadline_ms"] = int(time.time() * 1000 + wait_ms)
             sock = self._socket()
             try:
                 sock.send(json.dumps(body, separators=(",", ":")).encode())
-                reply = json.loads(sock.recv()) if _wait_for_reply(sock, self.timeout_ms) else None
+                reply = json.loads(sock.recv()) if _wait_for_reply(sock, wait_ms) else None
             except BaseException:
                 self._reset()  # a REQ socket still waiting for its reply refuses every later send
                 raise
@@ -193,25 +211,30 @@ class GateClient:
             if reply is None:
                 self._next_server()
                 timeouts += 1
-                overloaded_in_a_row = 0
-                if timeouts >= attempts or time.monotonic() >= budget_end:
-                    raise GateUnavailable(f"no reply from {self._where()} after {timeouts} attempts "
-                                          f"of {self.timeout_ms} ms")
+                streak = faults = 0
+                if time.monotonic() >= budget_end:
+                    raise GateUnavailable(f"no reply from {self._where()} after {timeouts} attempts of up to "
+                                          f"{self.timeout_ms} ms (the call's budget: {budget_ms} ms)")
                 continue
-            if reply.get("reason") != "overloaded" or reply.get("status") == "ok":
+            fault = is_fault_hold(reply)
+            if not fault and not is_overloaded(reply):
                 return reply
-            overloaded_in_a_row += 1
-            if overloaded_in_a_row < len(self.endpoints):  # another gate may have room: ask it at once
+            streak += 1
+            faults = faults + 1 if fault else 0
+            if servers > 1:
                 self._next_server()
+            if faults >= servers or time.monotonic() >= budget_end:
+                return reply
+            if streak < servers:  # another gate may decide it: ask it at once
                 continue
-            overloaded_in_a_row = 0
-            if len(self.endpoints) > 1:
-                self._next_server()
+            streak = faults = 0
             pause_s = random.uniform(0.5, 1.0) * backoff_ms / 1000.0
             if time.monotonic() + pause_s >= budget_end:
                 return reply
             time.sleep(pause_s)
             backoff_ms = min(backoff_ms * 2, OVERLOAD_BACKOFF_MAX_MS)
+            if time.monotonic() >= budget_end:  # the sleep overran what was left
+                return reply
 
     def propose(self, symbol: str, action: str, kill_score: float = 0.0, plan_id: str | None = None,
                 r_net: float | None = None, ts_epoch: float | None = None) -> dict[str, Any]:
@@ -220,7 +243,8 @@ class GateClient:
         GateUnavailable.plan_id: retry with it, never with a new one.
 
         A fault HOLD (`recorded` false, reason redis_unavailable, permit_unavailable or
-        replica_unacknowledged) may hide a decision Redis recorded after the gate gave up (or that no replica
+        replica_unacknowledged) is returned when every endpoint in a row answered one, or the budget ran out
+        after it; it may hide a decision Redis recorded after the gate gave up (or that no replica
         acknowledged yet): its `detail` says so, and resubmitting the same plan_id
         returns that decision, if one was made. Reusing a plan_id for another proposal gives the error
         plan_id_conflict. `expired` (the attempt's deadline passed before the gate reached it) and
@@ -286,16 +310,22 @@ def gate_endpoints(topology_path: str | Path) -> list[str]:
 
 
 def gate_curve(topology_path: str | Path, client_key: str | None,
-               server_key: str | None = None) -> tuple[Keypair, bytes | list[bytes]] | None:
+               server_key: str | list[str] | None = None) -> tuple[Keypair, bytes | list[bytes]] | None:
     """The client keypair and gate public key for the topology's gate (a list, one per gate in
-    gate_endpoints' order, when it has several gates and no server_key), or None when its proposals
-    socket does not use CurveZMQ. Names resolve in the topology's keys_dir; paths against the cwd."""
+    gate_endpoints' order, when it has several gates), or None when its proposals socket does not use
+    CurveZMQ. server_key overrides the gates' public keys: one per gate, in the same order (each gate
+    has its own keypair). Names resolve in the topology's keys_dir; paths against the cwd."""
     from launcher import curve as keys
     from launcher.topology import load_topology
     topo = load_topology(str(topology_path))
     gates = topo.actors_of_kind("gate")
     if not gates:
         raise ValueError(f"{topology_path}: no actor of kind gate")
+    overrides = [server_key] if isinstance(server_key, str) else list(server_key or [])
+    if overrides and len(overrides) != len(gates):
+        raise ValueError(f"{len(overrides)} --server-key for the topology's {len(gates)} gate{'s' * (len(gates) != 1)} "
+                         f"({', '.join(gates)}): "
+                         f"give one per gate, in this order, or none to use each gate's keypair")
     sock_curve = topo.actor(gates[0]).sockets["proposals"].curve
     if sock_curve is None and client_key is None:
         return None
@@ -303,21 +333,22 @@ def gate_curve(topology_path: str | Path, client_key: str | None,
         raise ValueError(f"the gate's proposals socket uses CurveZMQ: pass a client key the gate allows "
                          f"(--client-key NAME, one of {', '.join(sock_curve.allow) or 'the keys in allow_dir'})")
     keys_dir = keys.keys_dir_of(topo)
-    server_ref = server_key or (sock_curve.keypair if sock_curve is not None else None)
-    if server_ref is None:
+    if sock_curve is None and not overrides:
         raise ValueError("the gate's proposals socket does not use CurveZMQ; --server-key names the gate's public key")
     keypair = read_keypair(certificate_path(client_key, keys_dir=keys_dir, base=Path.cwd(), secret=True))
-    base = Path.cwd() if server_key else keys.topology_base(topo)
-    if server_key is None and len(gates) > 1:
+    if overrides:
+        publics = [read_public_key(certificate_path(ref, keys_dir=keys_dir, base=Path.cwd(), secret=False))
+                   for ref in overrides]
+    else:
         refs = []
         for gate in gates:
             other = topo.actor(gate).sockets["proposals"].curve
             if other is None:
                 raise ValueError(f"gate {gate}'s proposals socket does not use CurveZMQ while {gates[0]}'s does")
             refs.append(other.keypair)
-        return keypair, [read_public_key(certificate_path(ref, keys_dir=keys_dir, base=base, secret=False))
-                         for ref in refs]
-    return keypair, read_public_key(certificate_path(server_ref, keys_dir=keys_dir, base=base, secret=False))
+        base = keys.topology_base(topo)
+        publics = [read_public_key(certificate_path(ref, keys_dir=keys_dir, base=base, secret=False)) for ref in refs]
+    return keypair, publics if len(publics) > 1 else publics[0]
 
 
 def cmd_propose(args: argparse.Namespace) -> int:
@@ -329,10 +360,17 @@ def cmd_propose(args: argparse.Namespace) -> int:
             if args.client_key or args.server_key:
                 if not (args.client_key and args.server_key):
                     print("clustergate propose: with --endpoint, CurveZMQ needs both --client-key and --server-key "
-                          "(paths to the client's .key_secret and the gate's .key)", file=sys.stderr)
+                          "(paths to the client's .key_secret and each gate's .key)", file=sys.stderr)
                     return 2
+                if len(args.server_key) != len(args.endpoint):
+                    print(f"clustergate propose: {len(args.server_key)} --server-key for {len(args.endpoint)} --endpoint: "
+                          f"give one --server-key per --endpoint, in the same order (each gate has its own keypair)",
+                          file=sys.stderr)
+                    return 2
+                publics = [read_public_key(certificate_path(key, keys_dir=None, base=Path.cwd(), secret=False))
+                           for key in args.server_key]
                 curve = (read_keypair(certificate_path(args.client_key, keys_dir=None, base=Path.cwd(), secret=True)),
-                         read_public_key(certificate_path(args.server_key, keys_dir=None, base=Path.cwd(), secret=False)))
+                         publics if len(publics) > 1 else publics[0])
         else:
             from launcher.schema import SchemaError
             path = default_topology_path(args)
@@ -378,12 +416,15 @@ def register(subparsers: Any) -> None:
                         "active gates, asked one at a time in this order (default: every gate of the topology)")
     p.add_argument("--client-key", default=None,
                    help="CurveZMQ: this client's certificate, a name in the topology's keys_dir or a path to NAME.key_secret")
-    p.add_argument("--server-key", default=None,
-                   help="CurveZMQ: the gate's public certificate (default: the gate's keypair from the topology)")
+    p.add_argument("--server-key", default=None, action="append",
+                   help="CurveZMQ: a gate's public certificate; repeat it, one per --endpoint (or per gate of the "
+                        "topology), in the same order (default: each gate's keypair from the topology)")
     p.add_argument("--timeout-ms", type=int, default=DEFAULT_TIMEOUT_MS,
-                   help="per-attempt timeout, also sent as the proposal's deadline_ms (send time + this)")
+                   help="per-attempt timeout (the last attempt waits only what is left of the budget), also sent "
+                        "as the proposal's deadline_ms (send time + the attempt's wait)")
     p.add_argument("--no-deadline", action="store_true",
                    help="send no deadline_ms: the gate decides the proposal however late it reaches it")
     p.add_argument("--retries", type=int, default=DEFAULT_RETRIES,
-                   help="resends after a timeout, per endpoint: at most (1 + retries) x endpoints attempts")
+                   help="the call's budget is (1 + retries) x endpoints x --timeout-ms, a hard bound on its time "
+                        "(docs/high-availability.md, the client rules)")
     p.set_defaults(func=cmd_propose)

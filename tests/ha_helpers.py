@@ -8,6 +8,7 @@ from typing import Any
 
 from helpers import ActorProcess, demo_topology_data, free_port, retarget, scrape, wait_for, write_topology
 from launcher.client import GateClient, GateUnavailable
+from launcher.curve import generate_keypair, read_keypair, read_public_key
 
 PAIRS = (("gate", "permit_issuer"), ("gate_b", "permit_issuer_b"))
 
@@ -35,18 +36,44 @@ def with_second_gate_pair(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-class TwoGates:
-    """gate/permit_issuer and gate_b/permit_issuer_b, every one its own process, on one Redis."""
+def curve_two_gate_topology_data(workdir: Path, redis_url: str) -> dict[str, Any]:
+    """Two gate + permit_issuer pairs, every socket under CurveZMQ, each actor its own keypair (in
+    workdir/keys, as configs/ha.yaml); only the client 'desk' may send proposals."""
+    for name in ("gate", "gate_b", "permit_issuer", "permit_issuer_b", "desk"):
+        generate_keypair(workdir / "keys", name)
+    data = retarget(demo_topology_data(), redis_url)
+    data["actors"] = {name: data["actors"][name] for name in ("permit_issuer", "gate")}
+    data["security"] = {"curve": {"keys_dir": "keys"}}
+    data["actors"]["gate"]["sockets"]["proposals"]["curve"] = {"allow": ["desk"]}
+    data["actors"]["gate"]["sockets"]["permits"]["curve"] = {}
+    data["actors"]["permit_issuer"]["sockets"]["requests"]["curve"] = {"allow": ["gate"]}
+    data = with_second_gate_pair(data)
+    data["actors"]["permit_issuer_b"]["sockets"]["requests"]["curve"] = {"allow": ["gate_b"]}
+    return data
 
-    def __init__(self, workdir: Path, redis_url: str, gate_settings: dict[str, Any] | None = None):
+
+class TwoGates:
+    """gate/permit_issuer and gate_b/permit_issuer_b, every one its own process, on one Redis.
+    With curve, every socket uses CurveZMQ and each gate has its own keypair (client_kwargs: desk's)."""
+
+    def __init__(self, workdir: Path, redis_url: str, gate_settings: dict[str, Any] | None = None,
+                 curve: bool = False):
         workdir.mkdir(parents=True, exist_ok=True)
-        self.data = two_gate_topology_data(redis_url, gate_settings)
+        self.workdir = workdir
+        self.data = (curve_two_gate_topology_data(workdir, redis_url) if curve
+                     else two_gate_topology_data(redis_url, gate_settings))
         self.topology = write_topology(workdir / "topology.yaml", self.data)
         self.procs: dict[str, ActorProcess] = {}
         for gate, issuer in PAIRS:
             self.procs[issuer] = ActorProcess(self.topology, issuer, kind="permit_issuer", log_dir=workdir)
             self.procs[gate] = ActorProcess(self.topology, gate, kind="gate", log_dir=workdir)
         self.endpoints = [self.data["actors"][g]["sockets"]["proposals"]["bind"] for g, _ in PAIRS]
+        # GateClient keyword arguments for each gate, in PAIRS' order
+        self.client_kwargs: list[dict[str, Any]] = [{} for _ in PAIRS]
+        if curve:
+            desk = read_keypair(workdir / "keys" / "desk.key_secret")
+            self.client_kwargs = [{"client_keypair": desk, "server_public_key": read_public_key(workdir / "keys" / f"{g}.key")}
+                                  for g, _ in PAIRS]
 
     def metrics_port(self, name: str) -> int:
         return self.data["actors"][name]["metrics_port"]
@@ -57,8 +84,9 @@ class TwoGates:
         for gate, issuer in PAIRS:
             wait_for(lambda issuer=issuer: scrape(self.metrics_port(issuer)).get(
                 f'clustergate_actor_ready{{actor="{issuer}",kind="permit_issuer"}}') == 1.0, 20, f"{issuer} ready")
-        for endpoint in self.endpoints:
-            wait_for(lambda endpoint=endpoint: answers(endpoint), 20, f"the gate at {endpoint} to answer")
+        for endpoint, kwargs in zip(self.endpoints, self.client_kwargs):
+            wait_for(lambda endpoint=endpoint, kwargs=kwargs: answers(endpoint, **kwargs), 20,
+                     f"the gate at {endpoint} to answer")
         return self
 
     def stop(self) -> None:
@@ -66,8 +94,8 @@ class TwoGates:
             proc.terminate()
 
 
-def answers(endpoint: str) -> bool:
-    probe = GateClient(endpoint, timeout_ms=300, retries=0)
+def answers(endpoint: str, **client_kwargs: Any) -> bool:
+    probe = GateClient(endpoint, timeout_ms=300, retries=0, **client_kwargs)
     try:
         return probe.request_raw(b"probe").get("status") == "error"
     except GateUnavailable:

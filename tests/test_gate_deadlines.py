@@ -17,7 +17,7 @@ import zmq
 from launcher import keys
 from actors.gate import expired_detail
 from helpers import DEADLINE_SCALE, PYTHON, REPO, free_port, scrape, wait_for
-from launcher.client import GateClient
+from launcher.client import GateClient, GateUnavailable
 from test_gate_service import P26, issuer_item, issuer_request, write_book
 
 
@@ -265,7 +265,8 @@ def test_under_five_times_overload_every_proposal_gets_a_decision_overloaded_or_
 
 
 class ScriptedGate:
-    """A real REP socket answering each request with the next reply of a script; it keeps what it got."""
+    """A real REP socket answering each request with the next reply of a script; it keeps what it got.
+    A reply None leaves that request unanswered and the gate silent from then on."""
 
     def __init__(self, replies: list[dict]):
         self.endpoint = f"tcp://127.0.0.1:{free_port()}"
@@ -286,6 +287,8 @@ class ScriptedGate:
             self.got.append(json.loads(self._sock.recv()))
             self.received_at.append(time.time())
             reply = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
+            if reply is None:
+                return
             self._sock.send(json.dumps(reply).encode())
 
     def close(self) -> None:
@@ -342,6 +345,25 @@ def test_an_overloaded_reply_is_retried_with_the_same_plan_id_after_a_growing_ba
     gaps = [b - a for a, b in zip(gate.received_at, gate.received_at[1:])]
     # jittered in [0.5, 1] x 20, 40, 80 ms: each pause at least half its backoff, and the backoff doubles
     assert gaps[0] >= 0.010 and gaps[2] >= 0.040, gaps
+
+
+def test_after_overload_backoffs_the_last_attempt_waits_only_what_is_left_of_the_calls_budget_and_its_deadline_says_so() -> None:
+    # retries 0, one endpoint: the budget is one timeout. Five overloaded replies and their backoffs spend
+    # part of it; the attempt after them finds the gate silent and may wait only the rest, with that deadline.
+    gate = ScriptedGate([OVERLOADED] * 5 + [None])
+    try:
+        with GateClient(gate.endpoint, timeout_ms=1000, retries=0) as client:
+            called_ms = time.time() * 1000
+            with pytest.raises(GateUnavailable) as err:
+                client.propose("ETHUSDT", "HOLD", plan_id="b")
+    finally:
+        gate.close()
+    assert err.value.plan_id == "b"
+    assert [g["plan_id"] for g in gate.got] == ["b"] * 6, gate.got
+    # an attempt sent t ms into the call that waits a whole timeout ends t ms past the budget; the backoffs
+    # alone (0.5-1 x 20+40+80+160+320 ms) send the last one at least 310 ms in
+    late = [g["deadline_ms"] - (called_ms + 1000) for g in gate.got if g["deadline_ms"] > called_ms + 1000 + 100]
+    assert not late, f"attempts whose deadline_ms is past the call's budget by {late} ms"
 
 
 def test_a_gate_that_stays_overloaded_gets_the_overloaded_reply_back_within_the_call_budget() -> None:

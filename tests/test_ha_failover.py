@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import statistics
@@ -12,8 +13,9 @@ import uuid
 import pytest
 
 from actors import keys
-from ha_helpers import PAIRS, TwoGates
-from helpers import DEADLINE_SCALE, PYTHON, REPO, RedisServer, wait_for
+from actors.policy import FAIL_CLOSED_REASONS
+from ha_helpers import PAIRS, TwoGates, answers
+from helpers import DEADLINE_SCALE, PYTHON, REPO, RedisServer, scrape, wait_for
 from launcher.client import GateClient, GateUnavailable
 from test_gate_deadlines import OVERLOADED, ScriptedGate, decided
 
@@ -23,8 +25,17 @@ TIMEOUT_MS = 400
 
 @pytest.fixture
 def gates(tmp_path):
+    yield from two_gates(tmp_path)
+
+
+@pytest.fixture
+def curve_gates(tmp_path):
+    yield from two_gates(tmp_path, curve=True)
+
+
+def two_gates(tmp_path, curve: bool = False):
     server = RedisServer(tmp_path / "redis").start()
-    system = TwoGates(tmp_path, server.url)
+    system = TwoGates(tmp_path, server.url, curve=curve)
     try:
         system.start()
         system.redis = server.client()
@@ -106,6 +117,43 @@ def test_every_attempt_of_a_failover_carries_the_same_plan_id_and_an_overloaded_
     assert elapsed < 2.0  # no timeout was waited: overloaded moved on at once
 
 
+def fault_hold(plan_id: str, reason: str) -> dict:
+    return {"status": "ok", "decision": {"plan_id": plan_id, "final_action": "HOLD", "gate_reason": reason,
+                                         "permit": False, "recorded": False, "detail": "outcome unknown"}}
+
+
+def test_a_fault_hold_from_every_gate_in_a_row_is_the_answer_and_the_next_call_starts_at_the_next_gate():
+    first = ScriptedGate([fault_hold("f", "redis_unavailable")])
+    second = ScriptedGate([fault_hold("f", "permit_unavailable")])
+    try:
+        with GateClient([first.endpoint, second.endpoint], timeout_ms=2000, retries=2) as client:
+            reply = client.propose("ETHUSDT", "HOLD", plan_id="f")
+            asked_next = client.endpoint
+    finally:
+        first.close()
+        second.close()
+    assert reply["decision"]["gate_reason"] == "permit_unavailable", reply  # the last server's, as it is
+    assert [g["plan_id"] for g in first.got + second.got] == ["f", "f"]  # one round, not the whole budget
+    assert asked_next == first.endpoint
+
+
+def test_a_gate_whose_issuer_is_dead_hands_the_same_plan_id_to_the_other_gate_which_records_the_decision(gates):
+    # The first pair's issuer is gone: its gate answers HOLD permit_unavailable (recorded false) after
+    # permit_timeout_ms; the client asks the second gate with the same plan_id within the call's budget.
+    gates.procs["permit_issuer"].proc.kill()
+    gates.procs["permit_issuer"].proc.wait(5)
+    plan = uuid.uuid4().hex
+    with GateClient(gates.endpoints, timeout_ms=2000, retries=0) as client:
+        reply = client.propose("BTCUSDT", "PARTIAL_25", plan_id=plan)
+        assert client.endpoint == gates.endpoints[1]  # it stays on the gate that decided
+    assert reply["status"] == "ok", reply
+    decision = reply["decision"]
+    assert decision["recorded"] is True and decision["gate_reason"] not in FAIL_CLOSED_REASONS, decision
+    assert decision["plan_id"] == plan and records_of(gates.redis, plan) == 1
+    first_gate = scrape(gates.metrics_port("gate"))
+    assert first_gate.get('p26_fail_closed_total{reason="permit_unavailable"}', 0) >= 1, "the first gate was not asked"
+
+
 def test_with_every_gate_silent_the_client_gives_up_within_its_budget_naming_the_plan_id():
     # Two endpoints nobody serves: (1 + retries) x 2 attempts of the timeout, then GateUnavailable.
     silent = ["tcp://127.0.0.1:9", "tcp://127.0.0.1:7"]
@@ -128,3 +176,46 @@ def test_clustergate_propose_asks_every_gate_of_the_topology_by_default_and_fail
     assert out.returncode == 0, out.stderr
     assert f'"plan_id": "{plan}"' in out.stdout
     assert records_of(gates.redis, plan) == 1
+
+
+def propose_command(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([PYTHON, "-m", "launcher", "propose", "--symbol", "BTCUSDT", "--action", "HOLD", *args],
+                          cwd=REPO, capture_output=True, text=True, timeout=30)
+
+
+def test_clustergate_propose_pairs_each_endpoint_with_its_own_server_key_and_fails_over_between_curve_gates(curve_gates):
+    # configs/ha.yaml gives every gate its own keypair: --server-key is repeated, one per --endpoint, in order.
+    keys_dir = curve_gates.workdir / "keys"
+    first, second = (curve_gates.procs[g].proc for g, _ in PAIRS)
+    curve_args = ["--client-key", str(keys_dir / "desk.key_secret"), "--timeout-ms", str(TIMEOUT_MS), "--retries", "0",
+                  "--endpoint", curve_gates.endpoints[0], "--server-key", str(keys_dir / "gate.key"),
+                  "--endpoint", curve_gates.endpoints[1], "--server-key", str(keys_dir / "gate_b.key")]
+    os.kill(first.pid, signal.SIGSTOP)  # the first gate does not answer: the second must, with its own key
+    plan = uuid.uuid4().hex
+    out = propose_command("--plan-id", plan, *curve_args)
+    by_topology = propose_command("--topology", str(curve_gates.topology), "--client-key", "desk",
+                                  "--timeout-ms", str(TIMEOUT_MS), "--retries", "0")  # each gate's key from its keypair
+    os.kill(first.pid, signal.SIGCONT)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["decision"]["plan_id"] == plan
+    assert records_of(curve_gates.redis, plan) == 1
+    assert by_topology.returncode == 0, by_topology.stderr
+    # and the first endpoint is asked with the first key (the second gate is stopped: only the first can answer)
+    wait_for(lambda: answers(curve_gates.endpoints[0], **curve_gates.client_kwargs[0]), 20, "the resumed first gate")
+    os.kill(second.pid, signal.SIGSTOP)
+    plan = uuid.uuid4().hex
+    out = propose_command("--plan-id", plan, *curve_args)
+    os.kill(second.pid, signal.SIGCONT)
+    assert out.returncode == 0, out.stderr
+    assert records_of(curve_gates.redis, plan) == 1
+
+
+def test_clustergate_propose_refuses_a_server_key_count_that_does_not_match_the_endpoints(tmp_path):
+    out = propose_command("--client-key", str(tmp_path / "desk.key_secret"), "--endpoint", "tcp://127.0.0.1:9",
+                          "--endpoint", "tcp://127.0.0.1:7", "--server-key", str(tmp_path / "gate.key"))
+    assert out.returncode == 2, out
+    assert "1 --server-key for 2 --endpoint" in out.stderr, out.stderr
+    out = propose_command("--topology", str(REPO / "configs" / "demo.yaml"), "--client-key", "desk",
+                          "--server-key", "gate", "--server-key", "gate_b")
+    assert out.returncode == 2, out
+    assert "2 --server-key for the topology's 1 gate (gate)" in out.stderr, out.stderr

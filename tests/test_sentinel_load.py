@@ -3,12 +3,12 @@
 themselves; afterwards every decision a client got with `recorded: true` is on the final primary's
 stream, and resubmitting every answered plan_id returns the same decision.
 
-What this checks without WAIT after the issuer's script (another branch adds it): replication is
-asynchronous, so a decision the primary acknowledged could in principle be lost if the primary dies
-before the replica has it. On one host the replica is microseconds behind and this test has seen no
-loss; with WAIT on (RedisConfig.replicas_expected() > 0) the same assertion becomes a guarantee
-rather than an observation. Failover times are printed (the figures of docs/ha-redis-sentinel.md
-come from bench/bench_sentinel_failover.py, the same procedure).
+The permit issuer WAITs for the replica after its script (on by default: the managed Redis runs one),
+so `recorded: true` means a replica had the decision, and no such decision may be lost in a failover;
+without WAIT, asynchronous replication could lose one the primary acknowledged just before dying.
+Failover times are printed (the figures of docs/ha-redis-sentinel.md come from
+bench/bench_sentinel_failover.py, the same procedure). The five kills of the issue run across hosts
+in tests/test_ha_host_faults.py.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from launcher.client import GateClient
 from reliability import ProposalLoad, stored_decision, stream_records_by_plan
 from sentinel_helpers import SentinelLiveSystem, kill_pid, pid_of_server, recorded_decision_after, synced_replicas
 
-# Twice: the issue's five kills run across hosts with WAIT in tests/test_ha_host_faults.py; this one-host
+# Twice: the issue's five kills run across hosts in tests/test_ha_host_faults.py; this one-host
 # version keeps a repeated failover under load in make test for less of its budget.
 KILLS = 2
 LOAD_THREADS = 4
@@ -35,7 +35,7 @@ MAX_LOAD_S = 240.0  # the load stops by then whatever happens
 SAME = ("symbol", "action_proposed", "final_action", "gate_reason", "permit", "permit_key", "kill_score")
 
 
-def test_the_primary_killed_five_times_under_load_loses_no_recorded_decision(tmp_path: Path) -> None:
+def test_the_primary_killed_twice_under_load_loses_no_recorded_decision(tmp_path: Path) -> None:
     system = SentinelLiveSystem(tmp_path)
     load = None
     try:
@@ -74,7 +74,7 @@ def test_the_primary_killed_five_times_under_load_loses_no_recorded_decision(tmp
         assert len(recorded) >= KILLS * 10, f"too few recorded decisions to mean anything: {len(recorded)}"
         lost = [o.plan_id for o in recorded if o.plan_id not in on_stream or stored_decision(r, o.plan_id) is None]
         assert not lost, (f"{len(lost)} of {len(recorded)} decisions answered recorded:true are missing from the "
-                          f"new primary (asynchronous replication: WAIT after the script closes this): {lost[:5]}")
+                          f"new primary, although the issuer WAITed for the replica: {lost[:5]}")
         assert all(len(on_stream[o.plan_id]) == 1 for o in recorded), "a plan_id recorded twice"
 
         client = GateClient(system.gate_endpoint, timeout_ms=3000, retries=2)
