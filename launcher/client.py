@@ -12,7 +12,7 @@ waits min(timeout_ms, what is left of it), and propose() sends that attempt's `d
 proposal after the client has stopped waiting for it (send_deadline=False, or --no-deadline, sends none).
 
 Failover (Freelance, model 1 of the ZeroMQ guide; the exact rules, for clients in other languages, are in
-docs/high-availability.md): one server is asked at a time; an attempt that times out, is answered
+docs/ha-gates-and-clients.md): one server is asked at a time; an attempt that times out, is answered
 `overloaded` (nothing decided) or with a fault HOLD (`recorded` false: that gate could not record a
 decision) moves on to the next endpoint (in the given order, wrapping), with the same plan_id. When every
 endpoint in a row answered a fault HOLD, that reply is the answer; when every endpoint in a row answered
@@ -184,7 +184,7 @@ class GateClient:
         return self.request_raw(json.dumps(body, separators=(",", ":")).encode())
 
     def _propose_attempts(self, body: dict[str, Any]) -> dict[str, Any]:
-        """The client rules of docs/high-availability.md (rules 3-9), one server at a time, within the call's
+        """The client rules of docs/ha-gates-and-clients.md (rules 3-9), one server at a time, within the call's
         budget of (1 + retries) x servers x timeout_ms: no attempt or pause lasts past it, and an attempt's
         deadline_ms is when it stops waiting. A timeout, `overloaded` or a fault HOLD moves to the next
         server; `servers` answers in a row without a decision end the call when all were fault HOLDs, else
@@ -426,5 +426,5 @@ def register(subparsers: Any) -> None:
                    help="send no deadline_ms: the gate decides the proposal however late it reaches it")
     p.add_argument("--retries", type=int, default=DEFAULT_RETRIES,
                    help="the call's budget is (1 + retries) x endpoints x --timeout-ms, a hard bound on its time "
-                        "(docs/high-availability.md, the client rules)")
+                        "(docs/ha-gates-and-clients.md, the client rules)")
     p.set_defaults(func=cmd_propose)
