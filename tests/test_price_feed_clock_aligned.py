@@ -18,7 +18,8 @@ from actors.slot_prices import FADE_SLOTS, SlotPrices, level_sd, slot_normals, s
 from feed_helpers import TickListener, feed_topology, metric, metrics_port, tick_endpoint
 from helpers import DEADLINE_SCALE, ActorProcess, demo_topology_data, wait_for
 from launcher.feed_inputs import correlation_matrix
-from launcher.topology import PriceFeedSettings, SyntheticSource, validate_data
+from launcher.multihost_harness import ha_data, write_topology
+from launcher.topology import PriceFeedSettings, SyntheticSource, load_topology, validate_data
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
 DEMO = {"seed": 7, "time_scale": 3600, "start_prices": {"BTCUSDT": 64000, "ETHUSDT": 3400, "SOLUSDT": 150},
@@ -149,6 +150,12 @@ def test_a_drift_with_clock_aligned_is_refused_at_its_yaml_path():
 def test_a_bad_clock_aligned_or_seed_is_refused_naming_the_setting(synthetic, path):
     problems = feed_problems(synthetic)
     assert any(p.startswith(f"actors.price_feed.settings.{path}: ") for p in problems), problems
+
+
+def test_the_shipped_ha_topology_feeds_both_chains_clock_aligned_prices_with_the_same_settings(tmp_path):
+    topo = load_topology(write_topology(tmp_path, ha_data(tmp_path, fast=False)))
+    feeds = [spec.settings for spec in topo.actors.values() if spec.kind == "price_feed"]
+    assert len(feeds) == 2 and feeds[0] == feeds[1] and feeds[0].synthetic.clock_aligned
 
 
 # --------------------------------------------------------------------------- two real feed processes
