@@ -5,11 +5,14 @@ clusters.max_tick_jump from the symbol's last published price (reason jump; the 
 agrees with it is published); both are counted in `price_feed_rejected_prices_total{symbol,reason}`. When nothing went out for heartbeat_s, a
 heartbeat carrying the last tick's seq goes out instead, so subscribers can tell idle from dead.
 Synthetic and replayed ticks carry the wall-clock time they were published at (a replay's recorded
-times only set its schedule). A redis_snapshots tick carries its snapshot's ts_epoch, and a
-snapshot is published once: one older than positions.stale_after_s, dated beyond the clock skew
-allowance in the future, without a usable ts_epoch, or not updated since the feed last read it is
-skipped and counted in `price_feed_snapshots_skipped_total{symbol,reason}`, so a snapshot that
-stopped updating never reaches the buffer as a fresh price.
+times only set its schedule); a clock-aligned synthetic tick (synthetic.clock_aligned) carries the start
+of its slot k = floor(epoch_s / interval_s), goes out just after that start, and its price depends on
+the settings and k alone (actors/slot_prices.py), so feeds started apart or restarted publish one path.
+A redis_snapshots tick carries its snapshot's ts_epoch, and a snapshot is published once: one older
+than positions.stale_after_s, dated beyond the clock skew allowance in the future, without a usable
+ts_epoch, or not updated since the feed last read it is skipped and counted in
+`price_feed_snapshots_skipped_total{symbol,reason}`, so a snapshot that stopped updating never
+reaches the buffer as a fresh price.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from launcher import keys
 from actors.jumps import JumpFilter
 from launcher.redis_conn import connect
 from actors.runtime import Actor, OutageLog, main
+from actors.slot_prices import SlotPrices, slot_of
 from actors.snapshots import snapshot_time
 from actors.wire import Tick, heartbeat_frames
 from launcher.topology import EXIT_BAD_INPUT, PriceFeedSettings, ReplaySource, SyntheticSource
@@ -132,6 +136,22 @@ class CorrelatedGBM:
     def path(self, steps: int) -> np.ndarray:
         """`steps` successive prices, shape (steps, symbols)."""
         return np.array([[p for p in self.step().values()] for _ in range(steps)])
+
+
+def slot_prices_from_settings(symbols: list[str], feed: PriceFeedSettings) -> SlotPrices:
+    """The clock-aligned source of synthetic.clock_aligned: the GBM's start prices, volatilities and
+    correlations, per slot of feed.interval_s."""
+    syn = feed.synthetic
+    dt_years = feed.interval_s * syn.time_scale / SECONDS_PER_YEAR
+    return SlotPrices(symbols, syn.seed, [syn.start_prices.get(s, DEFAULT_START_PRICE) for s in symbols],
+                      [syn.volatility.get(s, DEFAULT_VOLATILITY) * math.sqrt(dt_years) for s in symbols],
+                      cholesky_factor(list(symbols), syn.correlation))
+
+
+# A clock-aligned tick goes out this long after its slot starts (a fraction of interval_s, at most
+# 5 ms), so a clock read a hair early does not still name the previous slot.
+SLOT_PUBLISH_DELAY_FRACTION = 0.02
+SLOT_PUBLISH_DELAY_MAX_S = 0.005
 
 
 # --------------------------------------------------------------------------- replay source
@@ -259,12 +279,30 @@ class PriceFeed(Actor):
     # ----------------------------------------------------------------- synthetic
 
     def _setup_synthetic(self) -> None:
+        if self.settings.synthetic.clock_aligned:
+            self.slot_prices = slot_prices_from_settings(self.symbols, self.settings)
+            self.last_slot: int | None = None
+            self._after(0.0, self._aligned_step, name="synthetic")
+            return
         self.gbm = CorrelatedGBM.from_settings(self.symbols, self.settings)
         self.every(self.settings.interval_s, self._synthetic_step, first_after_s=0, name="synthetic")
 
     def _synthetic_step(self) -> None:
         for symbol, price in self.gbm.step().items():
             self.publish(symbol, price)
+
+    def _aligned_step(self) -> None:
+        """Publish the current slot's prices once, then wake just after the next slot starts."""
+        interval_s = self.settings.interval_s
+        slot = slot_of(time.time(), interval_s)
+        try:
+            if slot != self.last_slot:
+                self.last_slot = slot
+                for symbol, price in self.slot_prices.prices(slot).items():
+                    self.publish(symbol, price, slot * interval_s)
+        finally:  # an error is counted by the runtime; the next slot is still published
+            delay_s = min(SLOT_PUBLISH_DELAY_FRACTION * interval_s, SLOT_PUBLISH_DELAY_MAX_S)
+            self._after((slot + 1) * interval_s + delay_s - time.time(), self._aligned_step, name="synthetic")
 
     # ----------------------------------------------------------------- replay
 
@@ -288,7 +326,7 @@ class PriceFeed(Actor):
         self.replay_start = time.monotonic()
         self._after(0.0, self._replay_due)
 
-    def _after(self, delay_s: float, callback: Callable[[], None]) -> None:
+    def _after(self, delay_s: float, callback: Callable[[], None], name: str = "replay") -> None:
         """Run callback once, delay_s from now, on the runtime's timers."""
         holder: dict[str, Any] = {}
 
@@ -296,7 +334,7 @@ class PriceFeed(Actor):
             holder["timer"].cancelled = True
             callback()
 
-        holder["timer"] = self.every(max(delay_s, 1e-3), once, first_after_s=max(delay_s, 0.0), name="replay")
+        holder["timer"] = self.every(max(delay_s, 1e-3), once, first_after_s=max(delay_s, 0.0), name=name)
 
     def _replay_due(self) -> None:
         elapsed = time.monotonic() - self.replay_start

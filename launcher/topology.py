@@ -304,14 +304,16 @@ class SecurityConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class SyntheticSource:
-    """Correlated geometric Brownian motion; the same seed gives the same ticks."""
+    """Correlated geometric Brownian motion; the same seed gives the same ticks. With clock_aligned, a
+    fading random walk whose price for each wall-clock slot depends on the settings and the slot alone."""
 
-    seed: int = setting(7, doc="Random seed.")
+    seed: int = setting(7, doc="Random seed.", ge=0)
     start_prices: dict[str, float] = setting(doc="Initial price per symbol (default 100).", factory=dict)
     volatility: dict[str, float] = setting(doc="Annualised volatility per symbol (default 0.8).", factory=dict)
     correlation: dict[str, float] = setting(doc="Pairwise correlation, keys 'SYM1/SYM2' (default 0).", factory=dict)
     drift: float = setting(0.0, doc="Annualised drift of every symbol.", ge=-10, le=10)
     time_scale: float = setting(1.0, doc="Simulated seconds per real second (raises the per-tick volatility).", gt=0, le=1e9)
+    clock_aligned: bool = setting(False, doc="Publish, for each slot k = floor(epoch seconds / interval_s) of the wall clock, a price that depends on these settings and k alone: two feeds with the same settings (two hosts, started at different times, restarted) publish the same price for the same symbol and slot, stamped with the slot's start. A fading random walk around start_prices (actors/slot_prices.py): one-slot returns keep volatility and correlation; drift must be 0.")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -976,6 +978,9 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
                         v.problem(base + ("synthetic", "correlation", pair), f"{sym} is not in symbols")
                 if not -1 < rho < 1:
                     v.problem(base + ("synthetic", "correlation", pair), f"must be in (-1, 1), got {rho!r}")
+            if syn.clock_aligned and syn.drift != 0:
+                v.problem(base + ("synthetic", "drift"), f"must be 0 with synthetic.clock_aligned: true, got {syn.drift!r} "
+                          "(a clock-aligned price fades back to its start price and cannot trend)")
             if syn.correlation and not any(p.path[:len(base) + 2] == base + ("synthetic", "correlation") for p in v.problems):
                 reason = None
                 if not _positive_definite(list(topo.symbols), syn.correlation):

@@ -677,4 +677,19 @@ MUTATIONS: list[Mutation] = [
         '             "repl-diskless-sync-delay 0"]\n',
         '             "repl-diskless-sync-delay 5"]\n',
         ("tests/test_sentinel_config.py::test_a_rejoining_replica_is_synced_at_once_not_after_redis_default_5_s_wait",)),
+    Mutation(
+        "clock_aligned_feed_runs_the_gbm",
+        "two feeds with the same clock-aligned settings, started apart or restarted, publish the same price per slot (issue 12)",
+        "actors/price_feed.py",
+        "        if self.settings.synthetic.clock_aligned:\n",
+        "        if False:\n",
+        ("tests/test_price_feed_clock_aligned.py::"
+         "test_two_feed_processes_started_a_second_apart_or_restarted_publish_the_same_price_for_every_slot",)),
+    Mutation(
+        "clock_aligned_slot_draws_overlap",
+        "a clock-aligned slot's draws are its own: neighbouring slots never share a shock (issue 12)",
+        "actors/slot_prices.py",
+        "_COUNTER_SLOT_WORD = 64\n",
+        "_COUNTER_SLOT_WORD = 0\n",
+        ("tests/test_price_feed_clock_aligned.py::test_neighbouring_slots_never_share_a_draw_however_many_symbols",)),
 ]
