@@ -74,3 +74,24 @@ def answers(endpoint: str) -> bool:
         return False
     finally:
         probe.close()
+
+
+CHAIN = ("buffer", "correlator", "clusterer", "state_writer")
+
+
+def with_standby_chain(data: dict[str, Any]) -> dict[str, Any]:
+    """data with a second cluster chain (buffer_b -> correlator_b -> clusterer_b -> state_writer_b) on free
+    ports, its buffer fed by the same price_feed: two state writers, so they write behind the lease."""
+    actors = data["actors"]
+    moved: dict[str, str] = {}  # the first chain's bound endpoints -> the second chain's
+    for name in CHAIN:
+        spec = copy.deepcopy(actors[name])
+        spec.update(kind=name, metrics_port=free_port())
+        for sock in spec["sockets"].values():
+            if "bind" in sock:
+                moved[sock["bind"]] = f"tcp://127.0.0.1:{free_port()}"
+                sock["bind"] = moved[sock["bind"]]
+            elif sock.get("connect") in moved:
+                sock["connect"] = moved[sock["connect"]]
+        actors[f"{name}_b"] = spec
+    return data

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import statistics
+import subprocess
 import threading
 import time
 
@@ -14,6 +16,8 @@ import zmq
 from actors import keys
 from actors.clusterer import STATE_TOPIC, STATE_VERSION
 from actors.clustering import cluster_id
+from launcher.client import GateClient
+from ha_helpers import CHAIN, with_standby_chain
 from helpers import (ActorProcess, DEADLINE_SCALE, RedisServer, demo_topology_data, retarget, scrape, wait_for,
                      write_topology)
 
@@ -177,3 +181,113 @@ def test_a_newer_token_taken_between_the_fence_check_and_exec_aborts_the_old_wri
     assert old.xlen(keys.CLUSTER_STATE_STREAM) == 0 and not old.exists(keys.CLUSTER_STATE)
     assert write_state(new, message, set(), 1000, fence=8) == int(message["ts"])
     assert [f["fence_token"] for _, f in new.xrange(keys.CLUSTER_STATE_STREAM)] == ["8"]
+
+
+# -- two whole chains: the active chain dies upstream of its live writer ---------------------------
+
+CHAIN_CADENCE_S = 1.0  # configs/ha.yaml's cadence; the gate keeps SPEC's freshness window, 2 x cadence
+
+
+@pytest.fixture
+def two_chains(tmp_path):
+    """One price_feed and book; two real chains (buffer -> correlator -> clusterer -> state_writer, and the
+    same with _b); a gate and its permit_issuer with SPEC's default freshness window; one real Redis."""
+    server = RedisServer(tmp_path / "redis").start()
+    data = with_standby_chain(retarget(demo_topology_data(), server.url))
+    data["clusters"].update(cadence_s=CHAIN_CADENCE_S, lookback_returns=10, min_returns=3)
+    data["actors"]["gate"].pop("settings", None)  # freshness_s unset: 2 x cadence (SPEC)
+    data["actors"]["price_feed"]["settings"]["interval_s"] = 0.1
+    path = write_topology(tmp_path / "topology.yaml", data)
+    names = ["price_feed", "book", *CHAIN, *(f"{n}_b" for n in CHAIN), "permit_issuer", "gate"]
+    procs = {n: ActorProcess(path, n, kind=data["actors"][n].get("kind", n), log_dir=tmp_path).start()
+             for n in names}
+    try:
+        yield {"redis": server.client(), "procs": procs, "data": data}
+    finally:
+        for proc in procs.values():
+            proc.terminate()
+        server.stop()
+
+
+def machine_and_load() -> str:
+    model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    return f"{os.cpu_count()} x {model}; {load}"
+
+
+def test_the_active_clusterer_killed_the_standby_writes_within_two_cadences_and_the_gate_never_falls_back(two_chains):
+    """The active chain dies upstream of its writer, which lives on: the standby's first write comes within
+    2 cadences of the active chain's last (stream ids: the writers' own write times), and the gate, with
+    SPEC's freshness window (2 x cadence), decides every proposal across the takeover on the cluster state."""
+    system, r, cadence_s = two_chains, two_chains["redis"], CHAIN_CADENCE_S
+    actors = system["data"]["actors"]
+    gate_port = actors["gate"]["metrics_port"]
+    wait_for(lambda: r.get(keys.STATE_WRITER_LEASE) and len(records(r)) >= 4, 60,
+             "a state writer holding the lease and four records")
+    client = GateClient(actors["gate"]["sockets"]["proposals"]["bind"], timeout_ms=2000, retries=0)
+    decisions: list[tuple[float, dict]] = []  # (epoch when the reply came, the decision)
+    stop = threading.Event()
+
+    def propose_every_50_ms() -> None:
+        while not stop.wait(0.05):
+            decision = client.propose("BTCUSDT", "HOLD")["decision"]
+            decisions.append((time.time(), decision))
+
+    try:
+        wait_for(lambda: client.propose("BTCUSDT", "HOLD")["decision"]["k_source"] == "cluster", 20,
+                 "the gate to decide on the cluster state")
+        fallbacks_before = scrape(gate_port)["p26_cluster_fallback_total"]
+        load = threading.Thread(target=propose_every_50_ms, daemon=True)
+        load.start()
+        active = r.get(keys.STATE_WRITER_LEASE).split(":")[0]
+        chain = active[len("state_writer"):]  # "" or "_b"
+        old_token = records(r)[-1][1]
+        system["procs"][f"clusterer{chain}"].proc.kill()  # its writer lives on
+        wait_for(lambda: records(r)[-1][1] > old_token, 10, "the standby to write with a newer fencing token")
+        wait_for(lambda: sum(t > old_token for _, t in records(r)) >= 3, 10, "three records from the standby")
+        stop.set()
+        load.join(10)
+    finally:
+        stop.set()
+        client.close()
+    recs = records(r)
+    tokens = [t for _, t in recs]
+    old_times = [ts for ts, t in recs if t == old_token]
+    last_old = max(old_times)
+    first_new = min(ts for ts, t in recs if t > old_token)
+    gap = (first_new - last_old) / cadence_s
+    floor = statistics.median(b - a for a, b in zip(old_times, old_times[1:])) / cadence_s
+    gate = scrape(gate_port)
+    fallbacks = gate["p26_cluster_fallback_total"] - fallbacks_before
+    proxy = [d for _, d in decisions if d["k_source"] != "cluster"]
+    oldest = [d for t, d in decisions if last_old + cadence_s <= t <= first_new + 0.1]  # the state at its oldest
+    print(f"\nactive chain's clusterer SIGKILLed, its writer alive: write-to-write gap {gap:.3f} cadences "
+          f"(floor: the active's own write-to-write, median {floor:.3f}); cadence {cadence_s} s; "
+          f"{len(decisions)} proposals across the takeover ({len(oldest)} while the state was over a cadence old), "
+          f"{len(proxy)} on the proxy, fallbacks {fallbacks:g}; "
+          f"{machine_and_load()}")
+    # 2 cadences, plus 50 ms of the 1 s cadence for the ids' 1 ms steps and a write's own latency: the stream
+    # ids are the writers' write times, so load may delay a write but cannot stretch this bound's meaning.
+    assert gap <= 2.05, (gap, recs)
+    assert tokens == sorted(tokens), tokens
+    assert old_token not in tokens[tokens.index(min(t for t in tokens if t > old_token)):], tokens
+    assert oldest and not proxy, proxy[:3]
+    assert fallbacks == 0 and gate["p26_cluster_stress_used"] == 1, gate
+    assert scrape(actors[active]["metrics_port"])["p27_state_writer_lease_held"] == 0  # alive, standing by
+
+
+def test_the_holder_renews_its_lease_up_to_one_and_a_half_cadences_after_its_last_write_then_gives_it_up():
+    from actors.state_writer import lease_ttl_ms
+    cadence_s, lease_ms = 1.0, 750
+    assert lease_ttl_ms(100.0, 100.25, 1.5 * cadence_s, lease_ms) == 750  # a full lease while a write is recent
+    assert lease_ttl_ms(100.0, 101.0, 1.5 * cadence_s, lease_ms) == 500  # cut: it lapses at 101.5, not 101.75
+    assert lease_ttl_ms(100.0, 101.5, 1.5 * cadence_s, lease_ms) == 0  # no new state in time: given up
+    assert lease_ttl_ms(100.0, 107.0, 1.5 * cadence_s, lease_ms) == 0
+
+
+def test_a_standby_writes_its_latest_state_only_when_it_is_newer_than_the_stored_one_to_the_millisecond():
+    from actors.state_writer import newer_than_stored
+    assert newer_than_stored(100.6, "100", "100100")  # the same whole second, 500 ms newer
+    assert not newer_than_stored(100.1, "100", "100100")
+    assert not newer_than_stored(100.6, "100", None)  # written without updated_ts_ms: whole seconds
+    assert newer_than_stored(101.0, "100", None) and newer_than_stored(1.0, None, None)
