@@ -18,7 +18,7 @@ from actors.clusterer import STATE_TOPIC, STATE_VERSION
 from actors.clustering import cluster_id
 from launcher.client import GateClient
 from ha_helpers import CHAIN, with_standby_chain
-from helpers import (ActorProcess, DEADLINE_SCALE, RedisServer, demo_topology_data, retarget, scrape, wait_for,
+from helpers import (ActorProcess, RedisServer, demo_topology_data, retarget, scrape, wait_for,
                      write_topology)
 
 CADENCE_S = 0.5
@@ -133,25 +133,28 @@ def test_a_paused_active_writer_resumed_after_its_lease_is_refused_by_the_fencin
 
 def test_the_standby_writes_within_two_cadences_of_the_active_writer_being_killed(standby):
     r = standby["redis"]
-    takeovers = []
-    for _ in range(2):  # bounded: two takeovers, each side killed once... the killed side is restarted
+    takeovers, steady = [], []
+    for _ in range(2):  # bounded: two takeovers, each side killed once; the killed side is restarted
         active = wait_for(lambda: holder(standby), 20, "one state writer to hold the lease")
-        wait_for(lambda: len(records(r)) >= 2, 10, "cluster state records")
-        old_token = records(r)[-1][1]
+        old_token = wait_for(lambda: (recs := records(r)) and sum(t == recs[-1][1] for _, t in recs) >= 3
+                             and recs[-1][1], 10, "three records from the active writer")
         proc = standby["procs"][active]
         proc.proc.kill()
         proc.proc.wait(5)
         wait_for(lambda: records(r)[-1][1] > old_token, 10, "the standby to write")
         recs = records(r)
-        last_old = max(ts for ts, t in recs if t == old_token)
+        old_times = [ts for ts, t in recs if t == old_token]
+        steady += [(b - a) / CADENCE_S for a, b in zip(old_times, old_times[1:])]
         first_new = min(ts for ts, t in recs if t > old_token)
-        takeovers.append((first_new - last_old) / CADENCE_S)
+        takeovers.append(round((first_new - max(old_times)) / CADENCE_S, 3))
         proc._log.close()
         proc.start()  # the killed writer comes back as the standby
-    print(f"\ntakeover gaps on the stream, in cadences (write to write, floor 1): {takeovers}")
-    # The writer died just after a write at worst: lease left <= 0.75 cadence, a standby tick 0.25,
-    # then the next state message. Load on a 2-core machine may delay a tick: allow the scale's slack once.
-    assert max(takeovers) <= 2 + (DEADLINE_SCALE - 1) * 0.25, takeovers
+    print(f"\nactive writer SIGKILLed: takeover gaps on the stream, write to write, in cadences: {takeovers} (floor: "
+          f"the active's own write-to-write, median {statistics.median(steady):.3f}); {machine_and_load()}")
+    # The lease lapses at most 1.5 cadences after the last write (0.75 after the death) and the standby
+    # writes as it lapses. 2 cadences is the requirement; the 0.05 (25 ms) is for the stream ids' 1 ms
+    # steps and a write's own time. The ids are the writers' write times: no test clock is in the bound.
+    assert max(takeovers) <= 2.05, takeovers
 
 
 def test_a_write_with_an_older_token_than_the_newest_is_refused_and_writes_nothing(redis_server):
