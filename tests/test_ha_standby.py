@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -17,8 +18,8 @@ from actors import keys
 from actors.clusterer import STATE_TOPIC, STATE_VERSION
 from actors.clustering import cluster_id
 from launcher.client import GateClient
-from ha_helpers import CHAIN, with_standby_chain
-from helpers import (ActorProcess, RedisServer, demo_topology_data, retarget, scrape, wait_for,
+from ha_helpers import CHAIN, TransactionHoldingRelay, with_standby_chain
+from helpers import (ActorProcess, RedisServer, demo_topology_data, free_port, retarget, scrape, wait_for,
                      write_topology)
 
 CADENCE_S = 0.5
@@ -45,14 +46,16 @@ class Clusterer:
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.bind(endpoint)
         self.seq = 0
+        self.paused = threading.Event()  # set: no message is sent
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.wait(CADENCE_S):
-            self.seq += 1
-            self.sock.send_multipart([STATE_TOPIC, json.dumps(state(self.seq)).encode()])
+            if not self.paused.is_set():
+                self.seq += 1
+                self.sock.send_multipart([STATE_TOPIC, json.dumps(state(self.seq)).encode()])
 
     def close(self) -> None:
         self._stop.set()
@@ -60,26 +63,48 @@ class Clusterer:
         self.sock.close(linger=0)
 
 
-@pytest.fixture
-def standby(tmp_path):
+@contextlib.contextmanager
+def two_writers(tmp_path, relayed: bool = False):
+    """Two real state writers fed by one Clusterer, on a real Redis; relayed: each reaches Redis through its
+    own TransactionHoldingRelay (its own topology file, the same but for the Redis address)."""
     server = RedisServer(tmp_path / "redis").start()
     data = retarget(demo_topology_data(), server.url)
     data["clusters"]["cadence_s"] = CADENCE_S
     data["actors"]["state_writer_b"] = {**data["actors"]["state_writer"], "kind": "state_writer",
-                                        "metrics_port": retarget({"actors": {"x": {"metrics_port": 1}}})["actors"]["x"]["metrics_port"]}
+                                        "metrics_port": free_port()}
     path = write_topology(tmp_path / "topology.yaml", data)
     clusterer = Clusterer(data["actors"]["clusterer"]["sockets"]["state"]["bind"])
-    procs = {name: ActorProcess(path, name, kind="state_writer", log_dir=tmp_path).start() for name in WRITERS}
-    system = {"redis": server.client(), "procs": procs, "data": data, "clusterer": clusterer}
+    relays = {name: TransactionHoldingRelay(server.port) for name in WRITERS} if relayed else {}
+    procs = {}
+    for name in WRITERS:
+        topology = path
+        if relayed:  # a long Redis timeout: the held write waits for the test, not for the client's timeout
+            topology = write_topology(tmp_path / f"{name}.yaml", {**data, "redis": {"url": relays[name].url,
+                                                                                     "timeout_ms": 5000}})
+        procs[name] = ActorProcess(topology, name, kind="state_writer", log_dir=tmp_path).start()
     try:
-        yield system
+        yield {"redis": server.client(), "procs": procs, "data": data, "clusterer": clusterer, "relays": relays}
     finally:
+        for relay in relays.values():  # first: a writer waiting on a held write gets EOF, not a 5 s timeout
+            relay.close()
         for proc in procs.values():
             if proc.proc is not None and proc.proc.poll() is None:
                 os.kill(proc.proc.pid, signal.SIGCONT)
             proc.terminate()
         clusterer.close()
         server.stop()
+
+
+@pytest.fixture
+def standby(tmp_path):
+    with two_writers(tmp_path) as system:
+        yield system
+
+
+@pytest.fixture
+def relayed_standby(tmp_path):
+    with two_writers(tmp_path, relayed=True) as system:
+        yield system
 
 
 def holder(system) -> str | None:
@@ -106,29 +131,48 @@ def test_two_state_writers_one_writes_the_other_stands_by_and_every_record_carri
     assert r.get(keys.STATE_WRITER_LEASE).startswith(active + ":")
 
 
-def test_a_paused_active_writer_resumed_after_its_lease_is_refused_by_the_fencing_token_and_counts_it(standby):
-    r = standby["redis"]
-    active = wait_for(lambda: holder(standby), 20, "one state writer to hold the lease")
-    other = next(n for n in WRITERS if n != active)
-    wait_for(lambda: records(r), 10, "a first cluster state record")
+def test_a_writer_paused_with_its_write_in_flight_resumes_after_the_takeover_and_its_write_is_refused_by_the_token(
+        relayed_standby):
+    """The active writer's state write is held between its fence check and Redis (its relay keeps the
+    MULTI ... EXEC) and the writer is SIGSTOPped there; the clusterer pauses, so the write in flight is the
+    newest state. The standby takes the lease and writes that same state. Then the write reaches Redis and
+    the writer resumes: its write is refused by the fencing token (counted fenced), and no record with the
+    old token follows the standby's first. With the token check broken, the old writer's write lands:
+    nothing else stops it (the state it writes is not older than the stored one)."""
+    system, r = relayed_standby, relayed_standby["redis"]
+    clusterer = system["clusterer"]
+    active = wait_for(lambda: holder(system), 20, "one state writer to hold the lease")
+    wait_for(lambda: len(records(r)) >= 2, 10, "two cluster state records")
     old_token = records(r)[-1][1]
-    os.kill(standby["procs"][active].proc.pid, signal.SIGSTOP)
-    wait_for(lambda: records(r)[-1][1] > old_token, 10, "the standby to write with a newer token")
-    new_token = records(r)[-1][1]
-    os.kill(standby["procs"][active].proc.pid, signal.SIGCONT)  # it still believes it holds the lease
-    # Whichever comes first after the pause: its next write is refused by the token (fenced), or its
-    # lease renewal finds the lease gone (lease_lost). Which one is a race between its ZeroMQ I/O
-    # thread and its timers; the write path alone is pinned by the test after this one.
-    proc = standby["procs"][active]
-    wait_for(lambda: fenced_count(standby, active) >= 1 or "event=lease_lost" in proc.log(), 10,
-             f"the resumed writer to be refused (fenced) or to find its lease lost\n{proc.log()[-3000:]}")
-    wait_for(lambda: holder(standby) == other, 10, f"{other} alone to hold the lease")
-    seen = len(records(r))
-    wait_for(lambda: len(records(r)) >= seen + 3, 10, "three more records")
-    after = [t for _, t in records(r)]
-    first_new = after.index(new_token)
-    assert all(t == new_token for t in after[first_new:]), after  # nothing from the old writer after the takeover
-    assert after == sorted(after)
+    pid = system["procs"][active].proc.pid
+
+    def pause_the_writer_and_the_clusterer() -> None:
+        os.kill(pid, signal.SIGSTOP)
+        clusterer.paused.set()
+
+    relay = system["relays"][active]
+    relay.hold_next_transaction(pause_the_writer_and_the_clusterer)
+    wait_for(relay.holding.is_set, 10, f"{active}'s next state write held in flight")
+    in_flight = clusterer.seq  # the state being written: cluster_stress carries its sequence number
+    first_new = wait_for(lambda: next(((i, f) for i, f in r.xrange(keys.CLUSTER_STATE_STREAM)
+                                       if int(f["fence_token"]) > old_token), None), 10,
+                         "the standby to take the lease and write")
+    new_token = int(first_new[1]["fence_token"])
+    relay.release()
+    wait_for(relay.answered.is_set, 10, "Redis's answer to the held write back at the paused writer")
+    os.kill(pid, signal.SIGCONT)
+    after_takeover = lambda: [int(f["fence_token"]) for _, f in r.xrange(keys.CLUSTER_STATE_STREAM, first_new[0])]
+    wait_for(lambda: fenced_count(system, active) >= 1 or old_token in after_takeover(), 10,
+             f"the resumed writer's write to be refused or to land\n{system['procs'][active].log()[-3000:]}")
+    clusterer.paused.clear()
+    wait_for(lambda: len(after_takeover()) >= 4, 10, "three more records")
+    tokens = after_takeover()
+    print(f"\nheld write of state {in_flight} by {active} (token {old_token}); the standby wrote state "
+          f"{round(float(first_new[1]['cluster_stress']) * 1e6)} with token {new_token}; tokens from then on: {tokens}")
+    assert old_token not in tokens, tokens  # nothing from the old writer after the takeover
+    assert tokens == sorted(tokens) and fenced_count(system, active) == 1
+    assert round(float(first_new[1]["cluster_stress"]) * 1e6) == in_flight  # the standby wrote the same state
+    assert "event=state_not_written_fenced" in system["procs"][active].log()
 
 
 def test_the_standby_writes_within_two_cadences_of_the_active_writer_being_killed(standby):
