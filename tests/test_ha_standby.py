@@ -307,11 +307,13 @@ def test_the_active_clusterer_killed_the_standby_writes_within_two_cadences_and_
     gate = scrape(gate_port)
     fallbacks = gate["p26_cluster_fallback_total"] - fallbacks_before
     proxy = [d for _, d in decisions if d["k_source"] != "cluster"]
+    stored = r.hgetall(keys.CLUSTER_STATE)
+    truncated_ms = int(stored["updated_ts_ms"]) - 1000 * int(stored["updated_ts"])  # what whole seconds cost
     oldest = [d for t, d in decisions if last_old + cadence_s <= t <= first_new + 0.1]  # the state at its oldest
     print(f"\nactive chain's clusterer SIGKILLed, its writer alive: write-to-write gap {gap:.3f} cadences "
           f"(floor: the active's own write-to-write, median {floor:.3f}); cadence {cadence_s} s; "
           f"{len(decisions)} proposals across the takeover ({len(oldest)} while the state was over a cadence old), "
-          f"{len(proxy)} on the proxy, fallbacks {fallbacks:g}; "
+          f"{len(proxy)} on the proxy, fallbacks {fallbacks:g}; updated_ts {truncated_ms} ms behind the state's time; "
           f"{machine_and_load()}")
     # 2 cadences, plus 50 ms of the 1 s cadence for the ids' 1 ms steps and a write's own latency: the stream
     # ids are the writers' write times, so load may delay a write but cannot stretch this bound's meaning.
