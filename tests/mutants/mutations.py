@@ -376,6 +376,14 @@ MUTATIONS: list[Mutation] = [
         "        if token and self.name == 'state_writer':\n            self.fence, self.lease_value",
         ("tests/test_ha_standby.py::test_the_standby_writes_within_two_cadences_of_the_active_writer_being_killed",)),
     Mutation(
+        "holder_keeps_its_lease_without_new_state",
+        "the active chain dead upstream of its live writer: the standby writes within 2 cadences of the last "
+        "write, and the gate never falls back (issue 12)",
+        "actors/state_writer.py",
+        "                ttl_ms = lease_ttl_ms(self.hold_from_mono, now, self.hold_s, self.lease_ms)\n",
+        "                ttl_ms = self.lease_ms\n",
+        ("tests/test_ha_standby.py::test_the_active_clusterer_killed_the_standby_writes_within_two_cadences_and_the_gate_never_falls_back",)),
+    Mutation(
         "fence_check_outside_the_transaction",
         "the fencing token is checked atomically with the state write (WATCH on the fence counter) (issue 12)",
         "actors/state_writer.py",
