@@ -420,6 +420,12 @@ class Actor:
         heapq.heappush(self._timers, timer)
         return timer
 
+    def after(self, delay_s: float, callback: Callable[[], None], *, name: str = "") -> _Timer:
+        """Run callback once, delay_s seconds from now (cancel with timer.cancelled = True)."""
+        timer = _Timer(time.monotonic() + delay_s, next(self._seq), 0.0, callback, name or callback.__name__)
+        heapq.heappush(self._timers, timer)
+        return timer
+
     def _run_due_timers(self) -> None:
         now = time.monotonic()
         while self._timers and self._timers[0].due <= now:
@@ -427,6 +433,8 @@ class Actor:
             if timer.cancelled:
                 continue
             self._guard(timer.callback, self._errors_timer, timer.name)
+            if timer.interval_s <= 0:  # once (after())
+                continue
             # Next run is scheduled on the grid, skipping slots missed while busy.
             timer.due += timer.interval_s
             if timer.due <= now:

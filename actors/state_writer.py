@@ -14,9 +14,12 @@ Mirrored gauges expire: with no state message within the freshness window (2 x c
 that window: a dead clusterer or correlator makes it not ready; a dead buffer shows as corr_ready 0.
 
 Several state writers (a standby cluster side, `lease_ms`): only the holder of the Redis lease writes.
-The lease is taken with SET NX PX and a fencing token from INCR (one script), renewed every quarter
-cadence while state messages arrive, and every state write checks under WATCH, in its one MULTI/EXEC,
-that the token is still the newest: a writer that paused past its lease and resumed is refused
+The lease is taken with SET NX PX and a fencing token from INCR (one script), and renewed every quarter
+cadence, but never past HOLD_CADENCES after the holder's last write: a holder with no new state to
+write in time for the next cadence (its chain dead or not ready upstream, or itself dead) lets the lease
+lapse then, and a standby whose own chain is ready takes it at the moment it lapses and writes its
+latest state at once. Every state write checks under WATCH, in its one MULTI/EXEC, that the token is
+still the newest: a writer that paused past its lease and resumed is refused
 (p27_fail_closed_total{reason="fenced"}) and stands by; it never overwrites a newer writer.
 """
 
@@ -45,6 +48,11 @@ class StateSuperseded(Exception):
 
 
 WRITE_ATTEMPTS = 5  # WATCH races lost in a row before an update is given up (counted write_conflict)
+# The lease lapses at most this many cadences after its holder's last write: one cadence to the next
+# state, half a cadence of slack for a late one. A standby takes it as it lapses and writes its latest
+# state at once, so a takeover's write-to-write gap is at most 1.5 cadences (+ the attempt and the write),
+# inside SPEC's freshness window of 2 x cadence.
+HOLD_CADENCES = 1.5
 
 
 def make_metrics() -> SimpleNamespace:
@@ -68,18 +76,27 @@ class Fenced(Exception):
     """A newer state writer has taken the lease: this writer's fencing token is no longer the newest."""
 
 
-# KEYS: lease, fence counter. ARGV: holder name, lease ms. Returns the new fencing token, or 0 when held.
+# KEYS: lease, fence counter. ARGV: holder name, lease ms.
+# Returns {the new fencing token, 0}, or {0, the lease's PTTL in ms} when another writer holds it.
 ACQUIRE_LEASE = """
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {0, redis.call('PTTL', KEYS[1])} end
 local token = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[1] .. '/' .. token, 'PX', ARGV[2])
-return token
+return {token, 0}
 """
-# KEYS: lease. ARGV: the holder's lease value, lease ms. 1 when renewed, 0 when no longer ours.
+# KEYS: lease, fence counter. ARGV: the holder's lease value, lease ms, its fencing token.
+# 1 when renewed (or taken again: it lapsed and no writer took a newer token since), 0 when no longer ours.
 RENEW_LEASE = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1
+local held = redis.call('GET', KEYS[1])
+if held == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if held == false and redis.call('GET', KEYS[2]) == ARGV[3] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
 """
 
 
@@ -89,7 +106,8 @@ def queue_writes(pipe: Any, message: dict[str, Any], stale_ids: set[str], stream
     With a fencing token, the stream record carries it (fence_token)."""
     updated_ts = int(message["ts"])
     clusters = message["clusters"]
-    state = {"updated_ts": updated_ts, "cluster_stress": message["cluster_stress"], "clusters_count": len(clusters)}
+    state = {"updated_ts": updated_ts, "cluster_stress": message["cluster_stress"], "clusters_count": len(clusters),
+             "updated_ts_ms": int(float(message["ts"]) * 1000)}  # a standby compares states to the ms
     if message.get("newest_price_ts") is not None:  # the age of the newest input price, at updated_ts
         state["newest_price_ts"] = message["newest_price_ts"]
         state["price_age_s"] = round(float(message["price_age_s"]), 3)
@@ -166,6 +184,25 @@ def input_is_fresh(last_mono: float, now_mono: float, freshness_s: float) -> boo
     return 0 <= now_mono - last_mono <= freshness_s
 
 
+def lease_ttl_ms(hold_from_mono: float, now_mono: float, hold_s: float, lease_ms: int) -> int:
+    """The TTL to renew the lease with: lease_ms, cut so that it lapses hold_s after hold_from_mono (the
+    holder's last write, or when it took the lease); 0 once that is past: the holder gives the lease up."""
+    return max(0, min(lease_ms, int((hold_from_mono + hold_s - now_mono) * 1000)))
+
+
+def newer_than_stored(message_ts: float, stored_ts: str | None, stored_ms: str | None) -> bool:
+    """A state stamped message_ts (epoch s) is newer than the stored one: by updated_ts_ms, or by the whole
+    second of updated_ts for a state written without it. Nothing stored, or garbage, counts as older."""
+    try:
+        if stored_ms is not None:
+            return int(float(message_ts) * 1000) > int(stored_ms)
+        if stored_ts is not None:
+            return int(float(message_ts)) > int(float(stored_ts))
+    except ValueError:
+        pass
+    return True
+
+
 class StateWriterActor(Actor):
     kind = "state_writer"
 
@@ -195,48 +232,64 @@ class StateWriterActor(Actor):
         self.lease_ms = lease_ms
         self.fence: int | None = None  # the fencing token of the lease this writer holds
         self.lease_value = ""
-        # A standby's latest ready message: written at once when it takes the lease, if under a cadence old.
+        # A standby's latest ready message: written at once when it takes the lease, if newer than Redis's.
         self.standby_message: tuple[dict[str, Any], float] | None = None
         self.holder = f"{self.name}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        # Renewed only while state messages keep coming, so a dead chain upstream lets the lease lapse.
-        self.renew_within_s = 1.5 * cadence_s
+        self.hold_s = HOLD_CADENCES * cadence_s
+        self.hold_from_mono = -float("inf")  # the holder's last write, or when it took the lease
+        self.last_ready_mono = -float("inf")  # when the last ready state message arrived
+        self.lease_tick_s = cadence_s / 4
+        self.expiry_try: Any = None  # a standby's one attempt at the moment the held lease lapses
         self.m.lease_held.set(0 if lease_ms else 1)
         if lease_ms:
             self.acquire = self.redis.register_script(ACQUIRE_LEASE)
             self.renew = self.redis.register_script(RENEW_LEASE)
-            self.every(cadence_s / 4, self.lease_tick, name="lease")
+            self.every(self.lease_tick_s, self.lease_tick, name="lease")
 
     def lease_tick(self) -> None:
-        """Timer: the holder renews its lease while its input is fresh; a standby takes a free lease."""
-        if not input_is_fresh(self.last_state_mono, time.monotonic(), self.renew_within_s):
-            return
+        """Timer: the holder renews its lease, up to HOLD_CADENCES after its last write, then gives it up; a
+        standby whose chain is ready takes a free lease, or tries again the moment the held one lapses."""
+        now = time.monotonic()
         try:
             if self.fence is not None:
-                if not self.renew(keys=[keys.STATE_WRITER_LEASE], args=[self.lease_value, self.lease_ms]):
+                ttl_ms = lease_ttl_ms(self.hold_from_mono, now, self.hold_s, self.lease_ms)
+                if not ttl_ms:
+                    self.stand_by("lease_given_up_no_new_state")
+                elif not self.renew(keys=[keys.STATE_WRITER_LEASE, keys.STATE_WRITER_FENCE],
+                                    args=[self.lease_value, ttl_ms, self.fence]):
                     self.stand_by("lease_lost")
                 return
-            token = int(self.acquire(keys=[keys.STATE_WRITER_LEASE, keys.STATE_WRITER_FENCE],
-                                     args=[self.holder, self.lease_ms]))
+            if not input_is_fresh(self.last_ready_mono, now, self.hold_s):
+                return
+            token, pttl_ms = (int(x) for x in self.acquire(keys=[keys.STATE_WRITER_LEASE, keys.STATE_WRITER_FENCE],
+                                                             args=[self.holder, self.lease_ms]))
         except redis.RedisError as exc:
             self.log.warning("lease_unavailable", error=repr(exc))
             return
         if token:
             self.fence, self.lease_value = token, f"{self.holder}/{token}"
+            self.hold_from_mono = time.monotonic()
             self.m.lease_held.set(1)
             self.log.info("lease_acquired", fence_token=token)
-            self.write_latest(cadence_s=self.renew_within_s / 1.5)
+            self.write_latest()
+        elif 0 <= pttl_ms < self.lease_tick_s * 1000 and self.expiry_try is None:
+            self.expiry_try = self.after(pttl_ms / 1000 + 0.001, self.try_at_expiry)
 
-    def write_latest(self, cadence_s: float) -> None:
+    def try_at_expiry(self) -> None:
+        self.expiry_try = None
+        self.lease_tick()
+
+    def write_latest(self) -> None:
         """Just after taking the lease: write the latest state this standby got, rather than wait up to a
-        cadence for the next, when it is under a cadence old and newer than the state in Redis."""
+        cadence for the next, when it came within the hold and is newer than the state in Redis."""
         latest, self.standby_message = self.standby_message, None
-        if latest is None or time.monotonic() - latest[1] > cadence_s:
+        if latest is None or not input_is_fresh(latest[1], time.monotonic(), self.hold_s):
             return
         try:
-            written = self.redis.hget(keys.CLUSTER_STATE, "updated_ts")
+            stored_ts, stored_ms = self.redis.hmget(keys.CLUSTER_STATE, "updated_ts", "updated_ts_ms")
         except redis.RedisError:
             return
-        if written is None or int(latest[0]["ts"]) > int(float(written)):
+        if newer_than_stored(latest[0]["ts"], stored_ts, stored_ms):
             self.write(latest[0])
 
     def stand_by(self, why: str) -> None:
@@ -289,6 +342,7 @@ class StateWriterActor(Actor):
             self.m.fail_closed.labels(reason="upstream_not_ready").inc()
             self.update_ready()
             return
+        self.last_ready_mono = self.last_state_mono
         if self.lease_ms and self.fence is None:  # standing by: kept warm, writes nothing
             self.standby_message = (message, self.last_state_mono)
             self.update_ready()
@@ -324,6 +378,7 @@ class StateWriterActor(Actor):
             self.log.warning("state_not_written", error=repr(exc))
             return
         self.known_ids = new_ids
+        self.hold_from_mono = time.monotonic()
         self.m.updates.inc()
         self.m.last_update.set(updated_ts)
         self.redis_ok = True

@@ -251,11 +251,17 @@ def test_the_active_cluster_sides_host_crashed_the_standby_writes_within_two_cad
     try:
         after = wait_for(lambda: (s := _cluster_side(ha))["records"][-1][1] > old_token and s, 30,
                          "the standby writing with a newer fencing token")["records"]
-        last_old = max(ts for ts, token in after if token == old_token)
+        old_times = [ts for ts, token in after if token == old_token]
+        last_old = max(old_times)
         first_new = min(ts for ts, token in after if token > old_token)
         gap = (first_new - last_old) / cadence_s
-        print(f"\ncluster-side host {host} crashed: write-to-write gap {gap:.2f} cadences (floor 1)")
-        assert gap <= 2 + (DEADLINE_SCALE - 1) * 0.25, gap  # as tests/test_ha_standby.py: one tick of slack under load
+        floor = statistics.median(b - a for a, b in zip(old_times, old_times[1:])) / cadence_s
+        load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+        print(f"\ncluster-side host {host} crashed: write-to-write gap {gap:.3f} cadences (floor: the old writer's "
+              f"own write-to-write, median {floor:.3f}); {machine()}; {load}")
+        # 2 cadences; the 0.05 (25 ms at 0.5 s) is for the stream ids' 1 ms steps and a write's own time.
+        # The ids are the writers' write times (Redis's clock): no test clock is in the bound.
+        assert gap <= 2.05, gap
         new_token = min(token for _, token in after if token > old_token)
         wait_for(lambda: len(_cluster_side(ha)["records"]) >= len(after) + 3, 30, "three more records")
         tokens = [token for _, token in _cluster_side(ha)["records"]]

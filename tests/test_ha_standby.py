@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import statistics
+import subprocess
 import threading
 import time
 
@@ -14,7 +17,9 @@ import zmq
 from actors import keys
 from actors.clusterer import STATE_TOPIC, STATE_VERSION
 from actors.clustering import cluster_id
-from helpers import (ActorProcess, DEADLINE_SCALE, RedisServer, demo_topology_data, retarget, scrape, wait_for,
+from launcher.client import GateClient
+from ha_helpers import CHAIN, TransactionHoldingRelay, with_standby_chain
+from helpers import (ActorProcess, RedisServer, demo_topology_data, free_port, retarget, scrape, wait_for,
                      write_topology)
 
 CADENCE_S = 0.5
@@ -41,14 +46,16 @@ class Clusterer:
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.bind(endpoint)
         self.seq = 0
+        self.paused = threading.Event()  # set: no message is sent
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.wait(CADENCE_S):
-            self.seq += 1
-            self.sock.send_multipart([STATE_TOPIC, json.dumps(state(self.seq)).encode()])
+            if not self.paused.is_set():
+                self.seq += 1
+                self.sock.send_multipart([STATE_TOPIC, json.dumps(state(self.seq)).encode()])
 
     def close(self) -> None:
         self._stop.set()
@@ -56,26 +63,48 @@ class Clusterer:
         self.sock.close(linger=0)
 
 
-@pytest.fixture
-def standby(tmp_path):
+@contextlib.contextmanager
+def two_writers(tmp_path, relayed: bool = False):
+    """Two real state writers fed by one Clusterer, on a real Redis; relayed: each reaches Redis through its
+    own TransactionHoldingRelay (its own topology file, the same but for the Redis address)."""
     server = RedisServer(tmp_path / "redis").start()
     data = retarget(demo_topology_data(), server.url)
     data["clusters"]["cadence_s"] = CADENCE_S
     data["actors"]["state_writer_b"] = {**data["actors"]["state_writer"], "kind": "state_writer",
-                                        "metrics_port": retarget({"actors": {"x": {"metrics_port": 1}}})["actors"]["x"]["metrics_port"]}
+                                        "metrics_port": free_port()}
     path = write_topology(tmp_path / "topology.yaml", data)
     clusterer = Clusterer(data["actors"]["clusterer"]["sockets"]["state"]["bind"])
-    procs = {name: ActorProcess(path, name, kind="state_writer", log_dir=tmp_path).start() for name in WRITERS}
-    system = {"redis": server.client(), "procs": procs, "data": data, "clusterer": clusterer}
+    relays = {name: TransactionHoldingRelay(server.port) for name in WRITERS} if relayed else {}
+    procs = {}
+    for name in WRITERS:
+        topology = path
+        if relayed:  # a long Redis timeout: the held write waits for the test, not for the client's timeout
+            topology = write_topology(tmp_path / f"{name}.yaml", {**data, "redis": {"url": relays[name].url,
+                                                                                     "timeout_ms": 5000}})
+        procs[name] = ActorProcess(topology, name, kind="state_writer", log_dir=tmp_path).start()
     try:
-        yield system
+        yield {"redis": server.client(), "procs": procs, "data": data, "clusterer": clusterer, "relays": relays}
     finally:
+        for relay in relays.values():  # first: a writer waiting on a held write gets EOF, not a 5 s timeout
+            relay.close()
         for proc in procs.values():
             if proc.proc is not None and proc.proc.poll() is None:
                 os.kill(proc.proc.pid, signal.SIGCONT)
             proc.terminate()
         clusterer.close()
         server.stop()
+
+
+@pytest.fixture
+def standby(tmp_path):
+    with two_writers(tmp_path) as system:
+        yield system
+
+
+@pytest.fixture
+def relayed_standby(tmp_path):
+    with two_writers(tmp_path, relayed=True) as system:
+        yield system
 
 
 def holder(system) -> str | None:
@@ -102,52 +131,74 @@ def test_two_state_writers_one_writes_the_other_stands_by_and_every_record_carri
     assert r.get(keys.STATE_WRITER_LEASE).startswith(active + ":")
 
 
-def test_a_paused_active_writer_resumed_after_its_lease_is_refused_by_the_fencing_token_and_counts_it(standby):
-    r = standby["redis"]
-    active = wait_for(lambda: holder(standby), 20, "one state writer to hold the lease")
-    other = next(n for n in WRITERS if n != active)
-    wait_for(lambda: records(r), 10, "a first cluster state record")
+def test_a_writer_paused_with_its_write_in_flight_resumes_after_the_takeover_and_its_write_is_refused_by_the_token(
+        relayed_standby):
+    """The active writer's state write is held between its fence check and Redis (its relay keeps the
+    MULTI ... EXEC) and the writer is SIGSTOPped there; the clusterer pauses, so the write in flight is the
+    newest state. The standby takes the lease and writes that same state. Then the write reaches Redis and
+    the writer resumes: its write is refused by the fencing token (counted fenced), and no record with the
+    old token follows the standby's first. With the token check broken, the old writer's write lands:
+    nothing else stops it (the state it writes is not older than the stored one)."""
+    system, r = relayed_standby, relayed_standby["redis"]
+    clusterer = system["clusterer"]
+    active = wait_for(lambda: holder(system), 20, "one state writer to hold the lease")
+    wait_for(lambda: len(records(r)) >= 2, 10, "two cluster state records")
     old_token = records(r)[-1][1]
-    os.kill(standby["procs"][active].proc.pid, signal.SIGSTOP)
-    wait_for(lambda: records(r)[-1][1] > old_token, 10, "the standby to write with a newer token")
-    new_token = records(r)[-1][1]
-    os.kill(standby["procs"][active].proc.pid, signal.SIGCONT)  # it still believes it holds the lease
-    # Whichever comes first after the pause: its next write is refused by the token (fenced), or its
-    # lease renewal finds the lease gone (lease_lost). Which one is a race between its ZeroMQ I/O
-    # thread and its timers; the write path alone is pinned by the test after this one.
-    proc = standby["procs"][active]
-    wait_for(lambda: fenced_count(standby, active) >= 1 or "event=lease_lost" in proc.log(), 10,
-             f"the resumed writer to be refused (fenced) or to find its lease lost\n{proc.log()[-3000:]}")
-    wait_for(lambda: holder(standby) == other, 10, f"{other} alone to hold the lease")
-    seen = len(records(r))
-    wait_for(lambda: len(records(r)) >= seen + 3, 10, "three more records")
-    after = [t for _, t in records(r)]
-    first_new = after.index(new_token)
-    assert all(t == new_token for t in after[first_new:]), after  # nothing from the old writer after the takeover
-    assert after == sorted(after)
+    pid = system["procs"][active].proc.pid
+
+    def pause_the_writer_and_the_clusterer() -> None:
+        os.kill(pid, signal.SIGSTOP)
+        clusterer.paused.set()
+
+    relay = system["relays"][active]
+    relay.hold_next_transaction(pause_the_writer_and_the_clusterer)
+    wait_for(relay.holding.is_set, 10, f"{active}'s next state write held in flight")
+    in_flight = clusterer.seq  # the state being written: cluster_stress carries its sequence number
+    first_new = wait_for(lambda: next(((i, f) for i, f in r.xrange(keys.CLUSTER_STATE_STREAM)
+                                       if int(f["fence_token"]) > old_token), None), 10,
+                         "the standby to take the lease and write")
+    new_token = int(first_new[1]["fence_token"])
+    relay.release()
+    wait_for(relay.answered.is_set, 10, "Redis's answer to the held write back at the paused writer")
+    os.kill(pid, signal.SIGCONT)
+    after_takeover = lambda: [int(f["fence_token"]) for _, f in r.xrange(keys.CLUSTER_STATE_STREAM, first_new[0])]
+    wait_for(lambda: fenced_count(system, active) >= 1 or old_token in after_takeover(), 10,
+             f"the resumed writer's write to be refused or to land\n{system['procs'][active].log()[-3000:]}")
+    clusterer.paused.clear()
+    wait_for(lambda: len(after_takeover()) >= 4, 10, "three more records")
+    tokens = after_takeover()
+    print(f"\nheld write of state {in_flight} by {active} (token {old_token}); the standby wrote state "
+          f"{round(float(first_new[1]['cluster_stress']) * 1e6)} with token {new_token}; tokens from then on: {tokens}")
+    assert old_token not in tokens, tokens  # nothing from the old writer after the takeover
+    assert tokens == sorted(tokens) and fenced_count(system, active) == 1
+    assert round(float(first_new[1]["cluster_stress"]) * 1e6) == in_flight  # the standby wrote the same state
+    assert "event=state_not_written_fenced" in system["procs"][active].log()
 
 
 def test_the_standby_writes_within_two_cadences_of_the_active_writer_being_killed(standby):
     r = standby["redis"]
-    takeovers = []
-    for _ in range(2):  # bounded: two takeovers, each side killed once... the killed side is restarted
+    takeovers, steady = [], []
+    for _ in range(2):  # bounded: two takeovers, each side killed once; the killed side is restarted
         active = wait_for(lambda: holder(standby), 20, "one state writer to hold the lease")
-        wait_for(lambda: len(records(r)) >= 2, 10, "cluster state records")
-        old_token = records(r)[-1][1]
+        old_token = wait_for(lambda: (recs := records(r)) and sum(t == recs[-1][1] for _, t in recs) >= 3
+                             and recs[-1][1], 10, "three records from the active writer")
         proc = standby["procs"][active]
         proc.proc.kill()
         proc.proc.wait(5)
         wait_for(lambda: records(r)[-1][1] > old_token, 10, "the standby to write")
         recs = records(r)
-        last_old = max(ts for ts, t in recs if t == old_token)
+        old_times = [ts for ts, t in recs if t == old_token]
+        steady += [(b - a) / CADENCE_S for a, b in zip(old_times, old_times[1:])]
         first_new = min(ts for ts, t in recs if t > old_token)
-        takeovers.append((first_new - last_old) / CADENCE_S)
+        takeovers.append(round((first_new - max(old_times)) / CADENCE_S, 3))
         proc._log.close()
         proc.start()  # the killed writer comes back as the standby
-    print(f"\ntakeover gaps on the stream, in cadences (write to write, floor 1): {takeovers}")
-    # The writer died just after a write at worst: lease left <= 0.75 cadence, a standby tick 0.25,
-    # then the next state message. Load on a 2-core machine may delay a tick: allow the scale's slack once.
-    assert max(takeovers) <= 2 + (DEADLINE_SCALE - 1) * 0.25, takeovers
+    print(f"\nactive writer SIGKILLed: takeover gaps on the stream, write to write, in cadences: {takeovers} (floor: "
+          f"the active's own write-to-write, median {statistics.median(steady):.3f}); {machine_and_load()}")
+    # The lease lapses at most 1.5 cadences after the last write (0.75 after the death) and the standby
+    # writes as it lapses. 2 cadences is the requirement; the 0.05 (25 ms) is for the stream ids' 1 ms
+    # steps and a write's own time. The ids are the writers' write times: no test clock is in the bound.
+    assert max(takeovers) <= 2.05, takeovers
 
 
 def test_a_write_with_an_older_token_than_the_newest_is_refused_and_writes_nothing(redis_server):
@@ -177,3 +228,115 @@ def test_a_newer_token_taken_between_the_fence_check_and_exec_aborts_the_old_wri
     assert old.xlen(keys.CLUSTER_STATE_STREAM) == 0 and not old.exists(keys.CLUSTER_STATE)
     assert write_state(new, message, set(), 1000, fence=8) == int(message["ts"])
     assert [f["fence_token"] for _, f in new.xrange(keys.CLUSTER_STATE_STREAM)] == ["8"]
+
+
+# -- two whole chains: the active chain dies upstream of its live writer ---------------------------
+
+CHAIN_CADENCE_S = 1.0  # configs/ha.yaml's cadence; the gate keeps SPEC's freshness window, 2 x cadence
+
+
+@pytest.fixture
+def two_chains(tmp_path):
+    """One price_feed and book; two real chains (buffer -> correlator -> clusterer -> state_writer, and the
+    same with _b); a gate and its permit_issuer with SPEC's default freshness window; one real Redis."""
+    server = RedisServer(tmp_path / "redis").start()
+    data = with_standby_chain(retarget(demo_topology_data(), server.url))
+    data["clusters"].update(cadence_s=CHAIN_CADENCE_S, lookback_returns=10, min_returns=3)
+    data["actors"]["gate"].pop("settings", None)  # freshness_s unset: 2 x cadence (SPEC)
+    data["actors"]["price_feed"]["settings"]["interval_s"] = 0.1
+    path = write_topology(tmp_path / "topology.yaml", data)
+    names = ["price_feed", "book", *CHAIN, *(f"{n}_b" for n in CHAIN), "permit_issuer", "gate"]
+    procs = {n: ActorProcess(path, n, kind=data["actors"][n].get("kind", n), log_dir=tmp_path).start()
+             for n in names}
+    try:
+        yield {"redis": server.client(), "procs": procs, "data": data}
+    finally:
+        for proc in procs.values():
+            proc.terminate()
+        server.stop()
+
+
+def machine_and_load() -> str:
+    model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    return f"{os.cpu_count()} x {model}; {load}"
+
+
+def test_the_active_clusterer_killed_the_standby_writes_within_two_cadences_and_the_gate_never_falls_back(two_chains):
+    """The active chain dies upstream of its writer, which lives on: the standby's first write comes within
+    2 cadences of the active chain's last (stream ids: the writers' own write times), and the gate, with
+    SPEC's freshness window (2 x cadence), decides every proposal across the takeover on the cluster state."""
+    system, r, cadence_s = two_chains, two_chains["redis"], CHAIN_CADENCE_S
+    actors = system["data"]["actors"]
+    gate_port = actors["gate"]["metrics_port"]
+    wait_for(lambda: r.get(keys.STATE_WRITER_LEASE) and len(records(r)) >= 3, 60,
+             "a state writer holding the lease and three records")
+    client = GateClient(actors["gate"]["sockets"]["proposals"]["bind"], timeout_ms=2000, retries=0)
+    decisions: list[tuple[float, dict]] = []  # (epoch when the reply came, the decision)
+    stop = threading.Event()
+
+    def propose_every_50_ms() -> None:
+        while not stop.wait(0.05):
+            decision = client.propose("BTCUSDT", "HOLD")["decision"]
+            decisions.append((time.time(), decision))
+
+    try:
+        wait_for(lambda: client.propose("BTCUSDT", "HOLD")["decision"]["k_source"] == "cluster", 20,
+                 "the gate to decide on the cluster state")
+        fallbacks_before = scrape(gate_port)["p26_cluster_fallback_total"]
+        load = threading.Thread(target=propose_every_50_ms, daemon=True)
+        load.start()
+        active = r.get(keys.STATE_WRITER_LEASE).split(":")[0]
+        chain = active[len("state_writer"):]  # "" or "_b"
+        old_token = records(r)[-1][1]
+        system["procs"][f"clusterer{chain}"].proc.kill()  # its writer lives on
+        wait_for(lambda: records(r)[-1][1] > old_token, 10, "the standby to write with a newer fencing token")
+        wait_for(lambda: sum(t > old_token for _, t in records(r)) >= 2, 10, "two records from the standby")
+        stop.set()
+        load.join(10)
+    finally:
+        stop.set()
+        client.close()
+    recs = records(r)
+    tokens = [t for _, t in recs]
+    old_times = [ts for ts, t in recs if t == old_token]
+    last_old = max(old_times)
+    first_new = min(ts for ts, t in recs if t > old_token)
+    gap = (first_new - last_old) / cadence_s
+    floor = statistics.median(b - a for a, b in zip(old_times, old_times[1:])) / cadence_s
+    gate = scrape(gate_port)
+    fallbacks = gate["p26_cluster_fallback_total"] - fallbacks_before
+    proxy = [d for _, d in decisions if d["k_source"] != "cluster"]
+    stored = r.hgetall(keys.CLUSTER_STATE)
+    truncated_ms = int(stored["updated_ts_ms"]) - 1000 * int(stored["updated_ts"])  # what whole seconds cost
+    oldest = [d for t, d in decisions if last_old + cadence_s <= t <= first_new + 0.1]  # the state at its oldest
+    print(f"\nactive chain's clusterer SIGKILLed, its writer alive: write-to-write gap {gap:.3f} cadences "
+          f"(floor: the active's own write-to-write, median {floor:.3f}); cadence {cadence_s} s; "
+          f"{len(decisions)} proposals across the takeover ({len(oldest)} while the state was over a cadence old), "
+          f"{len(proxy)} on the proxy, fallbacks {fallbacks:g}; updated_ts {truncated_ms} ms behind the state's time; "
+          f"{machine_and_load()}")
+    # 2 cadences, plus 50 ms of the 1 s cadence for the ids' 1 ms steps and a write's own latency: the stream
+    # ids are the writers' write times, so load may delay a write but cannot stretch this bound's meaning.
+    assert gap <= 2.05, (gap, recs)
+    assert tokens == sorted(tokens), tokens
+    assert old_token not in tokens[tokens.index(min(t for t in tokens if t > old_token)):], tokens
+    assert oldest and not proxy, proxy[:3]
+    assert fallbacks == 0 and gate["p26_cluster_stress_used"] == 1, gate
+    assert scrape(actors[active]["metrics_port"])["p27_state_writer_lease_held"] == 0  # alive, standing by
+
+
+def test_the_holder_renews_its_lease_up_to_one_and_a_half_cadences_after_its_last_write_then_gives_it_up():
+    from actors.state_writer import lease_ttl_ms
+    cadence_s, lease_ms = 1.0, 750
+    assert lease_ttl_ms(100.0, 100.25, 1.5 * cadence_s, lease_ms) == 750  # a full lease while a write is recent
+    assert lease_ttl_ms(100.0, 101.0, 1.5 * cadence_s, lease_ms) == 500  # cut: it lapses at 101.5, not 101.75
+    assert lease_ttl_ms(100.0, 101.5, 1.5 * cadence_s, lease_ms) == 0  # no new state in time: given up
+    assert lease_ttl_ms(100.0, 107.0, 1.5 * cadence_s, lease_ms) == 0
+
+
+def test_a_standby_writes_its_latest_state_only_when_it_is_newer_than_the_stored_one_to_the_millisecond():
+    from actors.state_writer import newer_than_stored
+    assert newer_than_stored(100.6, "100", "100100")  # the same whole second, 500 ms newer
+    assert not newer_than_stored(100.1, "100", "100100")
+    assert not newer_than_stored(100.6, "100", None)  # written without updated_ts_ms: whole seconds
+    assert newer_than_stored(101.0, "100", None) and newer_than_stored(1.0, None, None)

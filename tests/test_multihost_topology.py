@@ -56,6 +56,8 @@ def test_the_shipped_ha_topology_validates_and_losing_any_one_host_but_the_store
     assert server_hosts[0] == "store" and len(set(server_hosts)) == len(server_hosts) >= 3
     assert len(set(sentinel_hosts)) == len(sentinel_hosts) == 3 and sentinel.quorum == 2
     assert topo.actors_of_kind("gate") == ["gate", "gate_b"]
+    # SPEC's freshness window (2 x cadence): a cluster-side takeover stays inside it (tests/test_ha_standby.py)
+    assert all(topo.actors[g].settings.freshness_s is None for g in ("gate", "gate_b"))
     for lost in ("exec_a", "exec_b", "market_a", "market_b"):
         left = {name for host in topo.hosts if host != lost for name in actors_on(topo, host)}
         kinds_left = {topo.actors[name].kind for name in left}

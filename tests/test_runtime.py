@@ -28,8 +28,10 @@ class Probe(Actor):
 
     def setup(self):
         self.ticks = 0
+        self.once_runs = 0
         self.on_request("requests", self.handle)
         self.every(0.05, self.tick)
+        self.after(0.05, self.once)
         self.set_ready(True)
 
     def tick(self):
@@ -37,11 +39,14 @@ class Probe(Actor):
         if self.ticks == 3:
             raise RuntimeError("timer failure must not stop the loop")
 
+    def once(self):
+        self.once_runs += 1
+
     def handle(self, frames):
         body = decode(frames[0])
         if body.get("explode"):
             raise ValueError("boom")
-        return ok_envelope(echo=body, ticks=self.ticks)
+        return ok_envelope(echo=body, ticks=self.ticks, once_runs=self.once_runs)
 
 main(Probe, sys.argv[1:])
 '''
@@ -101,9 +106,10 @@ def test_handler_exception_still_gets_one_error_envelope_and_the_actor_keeps_ser
     assert proc.poll() is None
 
 
-def test_timers_keep_running_after_a_timer_raises(probe) -> None:
+def test_timers_keep_running_after_a_timer_raises_and_a_timer_made_with_after_runs_once(probe) -> None:
     _, port, metrics, _ = probe
     wait_for(lambda: request(port, b"{}")["ticks"] > 10, 10, "timer ticks past the failing one")
+    assert request(port, b"{}")["once_runs"] == 1
     assert scrape(metrics)['clustergate_handler_errors_total{actor="probe",where="timer"}'] == 1
 
 

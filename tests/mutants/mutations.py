@@ -387,8 +387,15 @@ MUTATIONS: list[Mutation] = [
         "actors/state_writer.py",
         "                    if newest is None or int(newest) != fence:\n",
         "                    if False:\n",
-        ("tests/test_ha_standby.py::test_a_write_with_an_older_token_than_the_newest_is_refused_and_writes_nothing",
-         "tests/test_ha_standby.py::test_a_paused_active_writer_resumed_after_its_lease_is_refused_by_the_fencing_token_and_counts_it")),
+        ("tests/test_ha_standby.py::test_a_write_with_an_older_token_than_the_newest_is_refused_and_writes_nothing",)),
+    Mutation(
+        "paused_writer_resumes_and_writes_with_its_old_token",
+        "a writer paused with its write in flight, resumed after a takeover, is refused by the fencing token: "
+        "real writers, the write held between the fence check and Redis (issue 12)",
+        "actors/state_writer.py",
+        "                    if newest is None or int(newest) != fence:\n",
+        "                    if False:\n",
+        ("tests/test_ha_standby.py::test_a_writer_paused_with_its_write_in_flight_resumes_after_the_takeover_and_its_write_is_refused_by_the_token",)),
     Mutation(
         "standby_writes_without_the_lease",
         "only the holder of the lease writes; the standby stays warm and writes nothing (issue 12)",
@@ -403,6 +410,14 @@ MUTATIONS: list[Mutation] = [
         "        if token:\n            self.fence, self.lease_value",
         "        if token and self.name == 'state_writer':\n            self.fence, self.lease_value",
         ("tests/test_ha_standby.py::test_the_standby_writes_within_two_cadences_of_the_active_writer_being_killed",)),
+    Mutation(
+        "holder_keeps_its_lease_without_new_state",
+        "the active chain dead upstream of its live writer: the standby writes within 2 cadences of the last "
+        "write, and the gate never falls back (issue 12)",
+        "actors/state_writer.py",
+        "                ttl_ms = lease_ttl_ms(self.hold_from_mono, now, self.hold_s, self.lease_ms)\n",
+        "                ttl_ms = self.lease_ms\n",
+        ("tests/test_ha_standby.py::test_the_active_clusterer_killed_the_standby_writes_within_two_cadences_and_the_gate_never_falls_back",)),
     Mutation(
         "fence_check_outside_the_transaction",
         "the fencing token is checked atomically with the state write (WATCH on the fence counter) (issue 12)",
