@@ -368,7 +368,7 @@ class ClustererSettings:
 @dataclass(frozen=True, kw_only=True)
 class StateWriterSettings:
     stream_maxlen: int = setting(10000, doc="Approximate MAXLEN of the cluster_state stream.", ge=1, le=10_000_000)
-    lease_ms: int | None = setting(None, doc="Several state writers (a standby cluster side): only the holder of a Redis lease of this length writes, and each write checks its fencing token. Default: 750 x cadence_s when the topology has more than one state_writer, else 0 (no lease: one writer writes as before). See docs/ha-standby-cluster-side.md.", ge=0, le=3_600_000)
+    lease_ms: int | None = setting(None, doc="Several state writers (a standby cluster side): only the holder of a Redis lease of at most this length writes (it stops renewing 1.5 cadences after its last write), and each write checks its fencing token. Default: 750 x cadence_s when the topology has more than one state_writer, else 0 (no lease: one writer writes as before). See docs/ha-standby-cluster-side.md.", ge=0, le=3_600_000)
 
 
 @dataclass(frozen=True, kw_only=True)
