@@ -104,14 +104,15 @@ class GateClient:
             raise ValueError("GateClient needs at least one gate endpoint")
         if isinstance(server_public_key, list) and len(server_public_key) != len(self.endpoints):
             raise ValueError(f"{len(server_public_key)} gate public keys for {len(self.endpoints)} endpoints")
+        self._own_context = context is None
+        self.ctx = context or zmq.Context()
+        self._check_endpoints()
         self._current = 0  # index of the endpoint asked first: the one that answered last
         self.timeout_ms = timeout_ms
         self.retries = retries
         self.send_deadline = send_deadline
         self.client_keypair = client_keypair
         self.server_public_key = server_public_key
-        self._own_context = context is None
-        self.ctx = context or zmq.Context()
         self._sock: zmq.Socket | None = None
 
     @classmethod
@@ -128,15 +129,39 @@ class GateClient:
     def _socket(self) -> zmq.Socket:
         if self._sock is None:
             sock = self.ctx.socket(zmq.REQ)
-            sock.setsockopt(zmq.LINGER, 0)
-            if self.client_keypair is not None:
-                sock.curve_secretkey = self.client_keypair.secret
-                sock.curve_publickey = self.client_keypair.public
-                key = self.server_public_key
-                sock.curve_serverkey = key[self._current] if isinstance(key, list) else key
-            sock.connect(self.endpoint)
+            try:
+                sock.setsockopt(zmq.LINGER, 0)
+                if self.client_keypair is not None:
+                    sock.curve_secretkey = self.client_keypair.secret
+                    sock.curve_publickey = self.client_keypair.public
+                    key = self.server_public_key
+                    sock.curve_serverkey = key[self._current] if isinstance(key, list) else key
+                sock.connect(self.endpoint)
+            except BaseException:
+                # A socket left open (held by the traceback) makes close()'s ctx.term() wait for ever.
+                sock.close(linger=0)
+                raise
             self._sock = sock
         return self._sock
+
+    def _check_endpoints(self) -> None:
+        """Refuse, before anything is sent, an endpoint ZeroMQ cannot connect (no port, unknown transport):
+        met only at failover, it ended a call whose proposal another gate may already have decided."""
+        probe = self.ctx.socket(zmq.REQ)
+        try:
+            probe.setsockopt(zmq.LINGER, 0)
+            probe.setsockopt(zmq.IMMEDIATE, 1)
+            for endpoint in self.endpoints:
+                try:
+                    probe.connect(endpoint)
+                except zmq.ZMQError as exc:
+                    raise ValueError(f"gate endpoint {endpoint!r}: {exc}") from None
+        except BaseException:
+            probe.close(linger=0)
+            if self._own_context:
+                self.ctx.term()
+            raise
+        probe.close(linger=0)
 
     @property
     def endpoint(self) -> str:
@@ -387,15 +412,20 @@ def cmd_propose(args: argparse.Namespace) -> int:
         return 2
     curve_kwargs: dict[str, Any] = {} if curve is None else {"client_keypair": curve[0], "server_public_key": curve[1]}
     plan_id = args.plan_id or uuid.uuid4().hex
-    with GateClient(endpoint, timeout_ms=args.timeout_ms, retries=args.retries,
-                    send_deadline=not args.no_deadline, **curve_kwargs) as client:
+    try:
+        client = GateClient(endpoint, timeout_ms=args.timeout_ms, retries=args.retries,
+                            send_deadline=not args.no_deadline, **curve_kwargs)
+    except ValueError as exc:  # an endpoint ZeroMQ cannot connect: nothing was sent
+        print(f"clustergate propose: {exc}", file=sys.stderr)
+        return 2
+    with client:
         try:
             reply = client.propose(args.symbol, args.action, kill_score=args.kill_score, plan_id=plan_id,
                                    r_net=args.r_net)
-        except (GateUnavailable, KeyboardInterrupt) as exc:
+        except (GateUnavailable, KeyboardInterrupt, zmq.ZMQError) as exc:
             print(f"clustergate propose: {exc or 'interrupted'}", file=sys.stderr)
             print(f"plan_id {plan_id} (it may have been decided: retry with --plan-id {plan_id})", file=sys.stderr)
-            return 1 if isinstance(exc, GateUnavailable) else 130
+            return 130 if isinstance(exc, KeyboardInterrupt) else 1
     print(json.dumps(reply, indent=2))
     print(f"plan_id {plan_id}", file=sys.stderr)
     return 0 if reply.get("status") == "ok" else 1

@@ -99,3 +99,63 @@ def test_gateunavailable_carries_the_plan_id_propose_generated_so_the_caller_can
         client.close()
         server.close(linger=0)
         ctx.term()
+
+
+def test_a_socket_whose_setup_fails_is_closed_so_leaving_the_with_block_never_hangs():
+    # A gate public key of the wrong size fails while the REQ socket is set up (ZMQError EINVAL). That
+    # socket was left open, referenced by the exception's traceback: GateClient.__exit__ (as in
+    # `clustergate propose`) then hung for ever in ctx.term().
+    from launcher.curve import Keypair
+    public, secret = zmq.curve_keypair()
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            with GateClient("tcp://127.0.0.1:9", timeout_ms=100, retries=0, client_keypair=Keypair(public, secret),
+                            server_public_key=b"not a 32-byte key") as client:
+                client.propose("ETHUSDT", "PARTIAL_50", plan_id="bad-key")
+        except BaseException as exc:  # noqa: BLE001 - the test reports it
+            outcome.append(exc)
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    thread.join(5)
+    assert not thread.is_alive(), "leaving the with block hung: a socket whose setup failed was left open"
+    assert len(outcome) == 1 and isinstance(outcome[0], zmq.ZMQError), outcome
+
+
+def test_a_bad_endpoint_anywhere_in_the_list_is_refused_before_anything_is_sent():
+    # tcp://127.0.0.1 has no port: ZeroMQ refuses to connect it. Second in the list, it was reached only
+    # after the first gate timed out (the proposal already sent), and its socket was never closed.
+    ctx = zmq.Context()
+    endpoint, server = silent_server(ctx)
+    try:
+        try:
+            GateClient([endpoint, "tcp://127.0.0.1"], timeout_ms=50, retries=0, context=ctx)
+        except ValueError as exc:
+            assert "tcp://127.0.0.1" in str(exc), exc
+        else:
+            raise AssertionError("an endpoint ZeroMQ cannot connect must be refused at once")
+        assert not server.poll(200), "a proposal was sent before the bad endpoint was refused"
+    finally:
+        server.close(linger=0)
+        done = threading.Event()
+        threading.Thread(target=lambda: (ctx.term(), done.set()), daemon=True).start()
+        assert done.wait(5), "ctx.term() hung: a socket was left open"
+
+
+def test_clustergate_propose_with_a_bad_endpoint_exits_at_once_naming_it():
+    import subprocess
+    import sys
+    from pathlib import Path
+    ctx = zmq.Context()
+    endpoint, server = silent_server(ctx)
+    try:
+        proc = subprocess.run([str(Path(sys.executable).parent / "clustergate"), "propose", "--endpoint", endpoint,
+                               "--endpoint", "tcp://127.0.0.1", "--symbol", "ETHUSDT", "--action", "HOLD",
+                               "--timeout-ms", "100", "--retries", "0"],
+                              capture_output=True, text=True, timeout=20, cwd=Path(__file__).resolve().parent.parent)
+        assert proc.returncode == 2, (proc.returncode, proc.stderr)
+        assert "tcp://127.0.0.1" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    finally:
+        server.close(linger=0)
+        ctx.term()

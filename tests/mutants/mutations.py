@@ -382,6 +382,21 @@ MUTATIONS: list[Mutation] = [
         "                         publics[-1])\n",
         ("tests/test_ha_failover.py::test_clustergate_propose_pairs_each_endpoint_with_its_own_server_key_and_fails_over_between_curve_gates",)),
     Mutation(
+        "client_socket_left_open_when_its_setup_fails",
+        "a client socket whose setup fails is closed, so leaving the client never hangs in ctx.term()",
+        "launcher/client.py",
+        "                # A socket left open (held by the traceback) makes close()'s ctx.term() wait for ever.\n"
+        "                sock.close(linger=0)\n",
+        "                pass\n",
+        ("tests/test_client.py::test_a_socket_whose_setup_fails_is_closed_so_leaving_the_with_block_never_hangs",)),
+    Mutation(
+        "client_bad_endpoint_found_only_at_failover",
+        "an endpoint ZeroMQ cannot connect is refused before any proposal is sent",
+        "launcher/client.py",
+        "        self._check_endpoints()\n",
+        "",
+        ("tests/test_client.py::test_a_bad_endpoint_anywhere_in_the_list_is_refused_before_anything_is_sent",)),
+    Mutation(
         "state_write_ignores_the_fencing_token",
         "a state writer paused past its lease can never overwrite a newer one: the write checks the token (issue 12)",
         "actors/state_writer.py",
