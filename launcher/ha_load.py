@@ -49,10 +49,30 @@ ACTIONS = ("HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSE
 DECISION_IDENTITY = ("final_action", "gate_reason", "ts_epoch", "K", "stress")
 RESUBMIT_ROUNDS = 6
 RESUBMIT_MAX_S = 60.0
-# The load looks at the run's permit keys this often, so every permit issued is seen while it exists (a
-# permit lives 60 s): the audit's "no permit without its record" then covers the whole run, not only
-# the permits still alive when it runs. A look that fails (a Redis failover) is tried again after 1 s.
+# The load looks at the run's permit keys this often, and at least 4 times per permit TTL (the
+# topology's permit_ttl_s, 1 to 60 s: SPEC's 60 s by default), so every permit issued is seen while it
+# exists: the audit's "no permit without its record" then covers the whole run, not only the permits
+# still alive when it runs. A look that fails (a Redis failover) is tried again after 1 s (or a TTL / 4).
 PERMIT_LOOK_S = 15.0
+LOOKS_PER_PERMIT_TTL = 4
+
+
+def permit_ttl_of(topology: str) -> float:
+    """The shortest permit TTL of the topology's permit issuers (s)."""
+    from launcher.topology import load_topology
+    topo = load_topology(topology)
+    return float(min((topo.actor(name).settings.permit_ttl_s for name in topo.actors_of_kind("permit_issuer")),
+                     default=60))
+
+
+def permit_looks_violation(looks: int, gap_s: float | None, permit_ttl_s: float) -> str | None:
+    """Why the load's looks may have missed a permit (None: they cannot have): fewer than two looks (every
+    look failed), or two looks at least a permit TTL apart (a permit can live and expire between them)."""
+    if looks < 2 or gap_s is None:
+        return f"{looks} successful look(s) at the permit keys during the load: at least 2 are needed"
+    if gap_s >= permit_ttl_s:
+        return f"two looks at the permit keys {gap_s} s apart, not less than the permit_ttl_s of {permit_ttl_s:g} s"
+    return None
 
 
 def permits_path(calls_path: Path) -> Path:
@@ -277,12 +297,14 @@ def run_load(topology: str, key: str, out: Path, *, clients: int, rate: float, m
 
 
 def look_at_permits(topology: str, prefix: str, path: Path, done: threading.Event, looks: dict[str, int]) -> None:
-    """At the start, every PERMIT_LOOK_S (1 s after a look that failed) until `done`, and once more then:
-    the plan_ids of this run's permit keys, one JSON line {"t": epoch seconds, "plans": [...]} per look."""
+    """At the start, every min(PERMIT_LOOK_S, permit TTL / 4) (1 s after a look that failed, or sooner) until
+    `done`, and once more then: the plan_ids of this run's permit keys, one JSON line {"t": epoch seconds,
+    "mono": monotonic seconds, "plans": [...]} per look."""
     from launcher import keys
     from launcher.redis_conn import connect
     from launcher.topology import load_topology
     redis_config = load_topology(topology).redis
+    every_s = min(PERMIT_LOOK_S, permit_ttl_of(topology) / LOOKS_PER_PERMIT_TTL)
     permit_prefix = keys.permit("")
     wait_s = 0.0
     with open(path, "a", buffering=1) as seen:
@@ -296,11 +318,12 @@ def look_at_permits(topology: str, prefix: str, path: Path, done: threading.Even
                     r.close()
             except Exception:  # noqa: BLE001 - a failover in progress: look again soon
                 looks["failed"] += 1
-                wait_s = 1.0
+                wait_s = min(1.0, every_s)
             else:
                 looks["done"] += 1
-                seen.write(json.dumps({"t": round(time.time(), 3), "plans": plans}) + "\n")
-                wait_s = PERMIT_LOOK_S
+                seen.write(json.dumps({"t": round(time.time(), 3), "mono": round(time.monotonic(), 3),
+                                       "plans": plans}) + "\n")
+                wait_s = every_s
             if last:
                 return
 
@@ -342,8 +365,13 @@ def audit_live(topology: str, key: str, calls_path: Path, prefix: str, resubmit:
             decision, proposal = first[plan]
             row = call(client, proposal, -1, -1)
             resubmits.append({"plan": plan, "reply": row["reply"], "first": decision})
-    return {**audit(calls, stream, permits, resubmits), "permit_looks_during_load": looks,
-            "permit_looks_max_gap_s": gap_s}
+    verdict = audit(calls, stream, permits, resubmits)
+    ttl_s = permit_ttl_of(topology)
+    sparse = permit_looks_violation(looks, gap_s, ttl_s)
+    verdict["violations"]["permit_looks_too_sparse"] = int(sparse is not None)
+    if sparse is not None:
+        verdict["examples"]["permit_looks_too_sparse"] = [sparse]
+    return {**verdict, "permit_looks_during_load": looks, "permit_looks_max_gap_s": gap_s, "permit_ttl_s": ttl_s}
 
 
 def permits_of_run(alive: Iterable[str], calls_path: Path) -> tuple[list[str], int, float | None]:
@@ -355,7 +383,7 @@ def permits_of_run(alive: Iterable[str], calls_path: Path) -> tuple[list[str], i
     permits = set(alive)
     for look in looks:
         permits.update(look["plans"])
-    times = [look["t"] for look in looks]
+    times = [look.get("mono", look["t"]) for look in looks]  # monotonic: a wall-clock step moves no gap
     gap = max((b - a for a, b in zip(times, times[1:])), default=None)
     return sorted(permits), len(looks), None if gap is None else round(gap, 3)
 

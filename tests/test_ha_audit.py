@@ -96,3 +96,43 @@ def test_a_permit_the_load_saw_while_it_ran_counts_even_after_it_expired(tmp_pat
     calls, stream, _, resubmits = clean_run()
     assert audit(calls, stream, permits, resubmits)["violations"]["permit_without_record"] == 1  # p-gone
     assert permits_of_run(["p-a"], tmp_path / "no-load.jsonl") == (["p-a"], 0, None)
+
+
+def test_the_load_looks_at_permits_often_enough_for_the_topologys_permit_ttl(tmp_path, redis_server):
+    """permit_ttl_s may be 1..60 s: a permit of a 2 s TTL, issued just after a look, was gone before the next
+    one (every 15 s), so "no permit without its record" never saw it. Real redis-server; the key is set as
+    the issuer sets it (SET ... EX permit_ttl_s)."""
+    import threading
+
+    from helpers import wait_for
+    from launcher import keys
+    from launcher.harness import demo_topology_data, retarget, write_topology
+    from launcher.ha_load import look_at_permits, permits_of_run, permits_path
+    data = retarget(demo_topology_data(), redis_server.url)
+    data["actors"]["permit_issuer"].setdefault("settings", {})["permit_ttl_s"] = 2
+    topology = write_topology(tmp_path / "topology.yaml", data)
+    calls_path = tmp_path / "calls.jsonl"
+    done, looks = threading.Event(), {"done": 0, "failed": 0}
+    watcher = threading.Thread(target=look_at_permits, args=(str(topology), "run1", permits_path(calls_path), done, looks),
+                               daemon=True)
+    watcher.start()
+    r = redis_server.client()
+    try:
+        wait_for(lambda: looks["done"] >= 1, 10, "the load's first look at the permits")
+        r.set(keys.permit("run1-short"), "1", ex=2)
+        wait_for(lambda: not r.exists(keys.permit("run1-short")), 10, "the permit to expire")
+    finally:
+        done.set()
+        watcher.join(10)
+        r.close()
+    permits, count, gap_s = permits_of_run([], calls_path)
+    assert "run1-short" in permits, (permits, count, gap_s)
+    assert gap_s is not None and gap_s < 2, gap_s
+
+
+def test_looks_fewer_than_two_or_further_apart_than_the_permit_ttl_are_a_violation():
+    from launcher.ha_load import permit_looks_violation
+    assert permit_looks_violation(looks=5, gap_s=15.0, permit_ttl_s=60) is None
+    assert "permit_ttl_s" in permit_looks_violation(looks=5, gap_s=15.0, permit_ttl_s=10)
+    assert permit_looks_violation(looks=0, gap_s=None, permit_ttl_s=60) is not None  # every look failed
+    assert permit_looks_violation(looks=1, gap_s=None, permit_ttl_s=60) is not None

@@ -397,6 +397,20 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_client.py::test_a_bad_endpoint_anywhere_in_the_list_is_refused_before_anything_is_sent",)),
     Mutation(
+        "ha_load_looks_ignore_the_permit_ttl",
+        "the HA load looks at the permit keys at least 4 times per the topology's permit TTL, so the audit sees every permit",
+        "launcher/ha_load.py",
+        "    every_s = min(PERMIT_LOOK_S, permit_ttl_of(topology) / LOOKS_PER_PERMIT_TTL)\n",
+        "    every_s = PERMIT_LOOK_S\n",
+        ("tests/test_ha_audit.py::test_the_load_looks_at_permits_often_enough_for_the_topologys_permit_ttl",)),
+    Mutation(
+        "ha_audit_passes_without_looks",
+        "an HA audit whose load looked at the permits fewer than twice, or a TTL apart, has a violation",
+        "launcher/ha_load.py",
+        "    if gap_s >= permit_ttl_s:\n",
+        "    if False:\n",
+        ("tests/test_ha_audit.py::test_looks_fewer_than_two_or_further_apart_than_the_permit_ttl_are_a_violation",)),
+    Mutation(
         "state_write_ignores_the_fencing_token",
         "a state writer paused past its lease can never overwrite a newer one: the write checks the token (issue 12)",
         "actors/state_writer.py",
