@@ -38,6 +38,9 @@ import numpy as np
 # W: slots over which a shock's effect fades to nothing (2048 slots = 8.5 min at 0.25 s).
 FADE_SLOTS = 2048
 
+# Philox's key, the seed, is below 2**128.
+MAX_SEED = 2 ** 128
+
 # The slot goes in the second 64-bit word of Philox's counter: a slot's draws never reach the next slot's.
 _COUNTER_SLOT_WORD = 64
 
@@ -68,8 +71,8 @@ class SlotPrices:
 
     def __init__(self, symbols: Sequence[str], seed: int, start_prices: Sequence[float], vol_step: Sequence[float],
                  chol: np.ndarray, fade_slots: int = FADE_SLOTS):
-        if not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+        if not isinstance(seed, int) or not 0 <= seed < MAX_SEED:
+            raise ValueError(f"seed must be an integer >= 0 and below 2**128 (Philox's key), got {seed!r}")
         if fade_slots < 1:
             raise ValueError(f"fade_slots must be >= 1, got {fade_slots!r}")
         self.symbols = list(symbols)

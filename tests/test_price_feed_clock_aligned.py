@@ -213,3 +213,22 @@ def test_two_feed_processes_started_a_second_apart_or_restarted_publish_the_same
         assert feed_a.terminate() == 0
         if feed_b is not None:
             feed_b.terminate()
+
+
+def test_a_seed_philox_cannot_key_is_refused_by_validate_and_the_feed_exits_rather_than_failing_every_slot(tmp_path):
+    # Philox's key is below 2**128; the GBM's default_rng takes any seed >= 0. A clock-aligned seed of 2**128
+    # validated, and the real feed process ran on, logging a ValueError every slot and publishing nothing.
+    assert any(p.startswith("actors.price_feed.settings.synthetic.seed: ") and "2**128" in p
+               for p in feed_problems({"clock_aligned": True, "seed": 2 ** 128}))
+    assert feed_problems({"seed": 2 ** 128}) == []  # the GBM takes it
+    with pytest.raises(ValueError, match="2\\*\\*128"):
+        SlotPrices(SYMBOLS, 2 ** 128, [1.0] * 3, [0.01] * 3, np.eye(3))
+    path, _ = feed_topology(tmp_path, "redis://127.0.0.1:1/0", {
+        "source": "synthetic", "interval_s": 0.1, "synthetic": {**DEMO, "seed": 2 ** 128, "clock_aligned": True}})
+    feed = ActorProcess(path, "price_feed").start()
+    try:
+        wait_for(lambda: feed.proc.poll() is not None, 15, f"the feed to exit\n{feed.log()[-2000:]}")
+        assert feed.proc.returncode != 0
+        assert feed.log().count("handler_error") == 0, feed.log()[-2000:]
+    finally:
+        feed.terminate()

@@ -411,6 +411,14 @@ MUTATIONS: list[Mutation] = [
         "    if False:\n",
         ("tests/test_ha_audit.py::test_looks_fewer_than_two_or_further_apart_than_the_permit_ttl_are_a_violation",)),
     Mutation(
+        "clock_aligned_seed_past_philox_validates",
+        "a clock-aligned seed Philox cannot key (>= 2**128) is refused by validate, not met by the feed every slot",
+        "launcher/topology.py",
+        "            if syn.clock_aligned and syn.seed >= 2 ** 128:\n",
+        "            if False:\n",
+        ("tests/test_price_feed_clock_aligned.py::"
+         "test_a_seed_philox_cannot_key_is_refused_by_validate_and_the_feed_exits_rather_than_failing_every_slot",)),
+    Mutation(
         "state_write_ignores_the_fencing_token",
         "a state writer paused past its lease can never overwrite a newer one: the write checks the token (issue 12)",
         "actors/state_writer.py",
