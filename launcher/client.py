@@ -99,6 +99,9 @@ class GateClient:
                  server_public_key: bytes | list[bytes] | None = None, send_deadline: bool = True):
         if (client_keypair is None) != (server_public_key is None):
             raise ValueError("CurveZMQ needs both the client keypair and the gate's public key")
+        if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, (int, float)) or not timeout_ms >= 1:
+            raise ValueError(f"timeout_ms must be at least 1 ms, got {timeout_ms!r}: a call's budget of 0 sends a "
+                             f"proposal whose deadline has passed and waits for no reply")
         self.endpoints = [endpoint] if isinstance(endpoint, str) else list(endpoint)
         if not self.endpoints:
             raise ValueError("GateClient needs at least one gate endpoint")
@@ -379,6 +382,9 @@ def gate_curve(topology_path: str | Path, client_key: str | None,
 def cmd_propose(args: argparse.Namespace) -> int:
     curve: tuple[Keypair, bytes | list[bytes]] | None = None
     endpoint: str | list[str]
+    if args.timeout_ms < 1:
+        print(f"clustergate propose: --timeout-ms must be at least 1, got {args.timeout_ms}", file=sys.stderr)
+        return 2
     try:
         if args.endpoint:
             endpoint = args.endpoint if len(args.endpoint) > 1 else args.endpoint[0]

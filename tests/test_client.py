@@ -159,3 +159,31 @@ def test_clustergate_propose_with_a_bad_endpoint_exits_at_once_naming_it():
     finally:
         server.close(linger=0)
         ctx.term()
+
+
+def test_a_timeout_below_1_ms_is_refused_before_a_proposal_with_a_past_deadline_is_sent():
+    # --timeout-ms 0 (or negative) made a budget of 0: the one attempt sent deadline_ms = now (or in the past)
+    # and waited 0 ms, so the gate could only answer `expired` (or, with --no-deadline, decide a proposal
+    # the client had already given up on), and the client reported "no reply".
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+    ctx = zmq.Context()
+    endpoint, server = silent_server(ctx)
+    try:
+        for bad in (0, -5):
+            try:
+                GateClient(endpoint, timeout_ms=bad, context=ctx)
+            except ValueError as exc:
+                assert "timeout_ms" in str(exc), exc
+            else:
+                raise AssertionError(f"timeout_ms={bad} must be refused")
+        proc = subprocess.run([str(Path(sys.executable).parent / "clustergate"), "propose", "--endpoint", endpoint,
+                               "--symbol", "ETHUSDT", "--action", "HOLD", "--timeout-ms", "0"],
+                              capture_output=True, text=True, timeout=20)
+        assert proc.returncode == 2 and "--timeout-ms" in proc.stderr, (proc.returncode, proc.stderr)
+        assert not server.poll(200), f"a proposal was sent: {server.recv_multipart()[-1][:200]!r} at {time.time()}"
+    finally:
+        server.close(linger=0)
+        ctx.term()

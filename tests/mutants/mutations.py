@@ -419,6 +419,14 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_price_feed_clock_aligned.py::"
          "test_a_seed_philox_cannot_key_is_refused_by_validate_and_the_feed_exits_rather_than_failing_every_slot",)),
     Mutation(
+        "client_takes_a_zero_timeout",
+        "a client attempt timeout below 1 ms is refused before a proposal with a past deadline is sent",
+        "launcher/client.py",
+        "or not timeout_ms >= 1:\n",
+        "or not timeout_ms >= -1e9:\n",
+        ("tests/test_client.py::test_a_timeout_below_1_ms_is_refused_before_a_proposal_with_a_past_deadline_is_sent",),
+        also=(("launcher/client.py", "    if args.timeout_ms < 1:\n", "    if False:\n"),)),
+    Mutation(
         "state_write_ignores_the_fencing_token",
         "a state writer paused past its lease can never overwrite a newer one: the write checks the token (issue 12)",
         "actors/state_writer.py",
