@@ -96,7 +96,7 @@ class GateClient:
 
     def __init__(self, endpoint: str | list[str] | tuple[str, ...], *, timeout_ms: int = DEFAULT_TIMEOUT_MS, retries: int = DEFAULT_RETRIES,
                  context: zmq.Context | None = None, client_keypair: Keypair | None = None,
-                 server_public_key: bytes | list[bytes] | None = None, send_deadline: bool = True):
+                 server_public_key: bytes | list[bytes] | tuple[bytes, ...] | None = None, send_deadline: bool = True):
         if (client_keypair is None) != (server_public_key is None):
             raise ValueError("CurveZMQ needs both the client keypair and the gate's public key")
         if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, (int, float)) or not timeout_ms >= 1:
@@ -105,6 +105,8 @@ class GateClient:
         self.endpoints = [endpoint] if isinstance(endpoint, str) else list(endpoint)
         if not self.endpoints:
             raise ValueError("GateClient needs at least one gate endpoint")
+        if isinstance(server_public_key, (list, tuple)):
+            server_public_key = list(server_public_key)  # one per endpoint, in order; a tuple is counted too
         if isinstance(server_public_key, list) and len(server_public_key) != len(self.endpoints):
             raise ValueError(f"{len(server_public_key)} gate public keys for {len(self.endpoints)} endpoints")
         self._own_context = context is None

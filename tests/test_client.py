@@ -187,3 +187,51 @@ def test_a_timeout_below_1_ms_is_refused_before_a_proposal_with_a_past_deadline_
     finally:
         server.close(linger=0)
         ctx.term()
+
+
+def test_gate_public_keys_as_a_tuple_are_paired_and_counted_like_a_list():
+    # A tuple of keys skipped the count check (only a list was counted) and reached the socket whole: every
+    # call then failed with TypeError instead of being refused at once; a tuple of the right count failed too.
+    from launcher.curve import Keypair
+    public, secret = zmq.curve_keypair()
+    gate_a, gate_b = zmq.curve_keypair()[0], zmq.curve_keypair()[0]
+    try:
+        GateClient(["tcp://127.0.0.1:9", "tcp://127.0.0.1:10"], client_keypair=Keypair(public, secret),
+                   server_public_key=(gate_a,))
+    except ValueError as exc:
+        assert "1 gate public keys for 2 endpoints" in str(exc), exc
+    else:
+        raise AssertionError("one key for two endpoints, given as a tuple, must be refused")
+    # Two CURVE servers, each with its own keypair: the first never answers, the second echoes; the call
+    # must reach the second with the second key (a wrong key gets no reply at all).
+    ctx = zmq.Context()
+    servers, endpoints, keys = [], [], []
+    for kind in (zmq.ROUTER, zmq.REP):
+        server_public, server_secret = zmq.curve_keypair()
+        sock = ctx.socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.curve_server = True
+        sock.curve_secretkey = server_secret
+        sock.curve_publickey = server_public
+        endpoints.append(f"tcp://127.0.0.1:{sock.bind_to_random_port('tcp://127.0.0.1')}")
+        servers.append(sock)
+        keys.append(server_public)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            if servers[1].poll(50):
+                servers[1].send(json.dumps({"status": "ok", "echo": json.loads(servers[1].recv())}).encode())
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        with GateClient(endpoints, timeout_ms=300, retries=0, context=ctx, client_keypair=Keypair(public, secret),
+                        server_public_key=tuple(keys)) as client:
+            reply = client.propose("ETHUSDT", "HOLD", plan_id="tuple-keys")
+        assert reply["echo"]["plan_id"] == "tuple-keys", reply
+    finally:
+        stop.set()
+        thread.join(5)
+        for sock in servers:
+            sock.close(linger=0)
+        ctx.term()

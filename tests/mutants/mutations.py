@@ -427,6 +427,13 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_client.py::test_a_timeout_below_1_ms_is_refused_before_a_proposal_with_a_past_deadline_is_sent",),
         also=(("launcher/client.py", "    if args.timeout_ms < 1:\n", "    if False:\n"),)),
     Mutation(
+        "client_counts_only_a_list_of_gate_keys",
+        "gate public keys given as a tuple are counted against the endpoints and paired in order, like a list",
+        "launcher/client.py",
+        "        if isinstance(server_public_key, (list, tuple)):\n",
+        "        if isinstance(server_public_key, list):\n",
+        ("tests/test_client.py::test_gate_public_keys_as_a_tuple_are_paired_and_counted_like_a_list",)),
+    Mutation(
         "state_write_ignores_the_fencing_token",
         "a state writer paused past its lease can never overwrite a newer one: the write checks the token (issue 12)",
         "actors/state_writer.py",
