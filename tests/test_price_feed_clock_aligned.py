@@ -232,3 +232,15 @@ def test_a_seed_philox_cannot_key_is_refused_by_validate_and_the_feed_exits_rath
         assert feed.log().count("handler_error") == 0, feed.log()[-2000:]
     finally:
         feed.terminate()
+
+
+@pytest.mark.parametrize("source,extra", [("replay", {"replay": {"path": "prices.csv"}}), ("redis_snapshots", {})])
+def test_clock_aligned_on_a_feed_whose_source_is_not_synthetic_is_refused(source, extra):
+    # It was silently ignored: a replay or snapshot feed set clock_aligned: true validated and published
+    # ticks stamped with their publish time, two such feeds not aligned at all.
+    data = demo_topology_data()
+    settings = data["actors"]["price_feed"]["settings"]
+    settings["synthetic"]["clock_aligned"] = True
+    settings.update(source=source, **extra)
+    problems = [p.render() for p in validate_data(data)[1]]
+    assert any(p.startswith("actors.price_feed.settings.synthetic.clock_aligned: ") and source in p for p in problems), problems

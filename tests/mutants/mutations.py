@@ -434,6 +434,13 @@ MUTATIONS: list[Mutation] = [
         "        if isinstance(server_public_key, list):\n",
         ("tests/test_client.py::test_gate_public_keys_as_a_tuple_are_paired_and_counted_like_a_list",)),
     Mutation(
+        "clock_aligned_ignored_on_other_sources",
+        "synthetic.clock_aligned on a replay or redis_snapshots feed is refused, not silently ignored",
+        "launcher/topology.py",
+        '            if syn.clock_aligned and s.source != "synthetic":\n',
+        "            if False:\n",
+        ("tests/test_price_feed_clock_aligned.py::test_clock_aligned_on_a_feed_whose_source_is_not_synthetic_is_refused",)),
+    Mutation(
         "state_write_ignores_the_fencing_token",
         "a state writer paused past its lease can never overwrite a newer one: the write checks the token (issue 12)",
         "actors/state_writer.py",
