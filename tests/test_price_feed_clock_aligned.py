@@ -68,6 +68,23 @@ def test_start_up_draws_one_window_and_each_next_slot_one_draw():
     assert prices.normals_drawn == FADE_SLOTS + 1
 
 
+def test_the_next_slot_costs_no_sum_over_the_window_and_a_long_run_stays_bit_identical_to_a_fresh_start():
+    # Each slot summed the whole window again (2,048 rows x symbols, math.fsum): 0.5 ms a slot for 3 symbols
+    # and 18 ms for 100 (AMD EPYC, load ~2), against the GBM's 0.008 / 0.020 ms. The sums now move in O(1) per
+    # symbol and slot, exactly (integers), so a generator that stepped 2.5 windows of slots ends where a
+    # fresh one starts, bit for bit.
+    running = generator()
+    running.prices(NOW_SLOT)
+    assert running.windows_summed == 1
+    for k in range(NOW_SLOT + 1, NOW_SLOT + 5 * FADE_SLOTS // 2):
+        prices = running.prices(k)
+        if k % 1000 == 0 or k == NOW_SLOT + FADE_SLOTS:
+            assert prices == generator().prices(k), k
+    assert running.windows_summed == 1 and prices == generator().prices(k)
+    running.prices(k - 10)  # a step back: rebuilt from the cached window, the same prices
+    assert running.windows_summed == 2 and running.prices(k - 10) == generator().prices(k - 10)
+
+
 def test_neighbouring_slots_never_share_a_draw_however_many_symbols():
     # Each slot's stream starts at its own Philox counter: with the slot in the counter's low word, slot k's
     # second block of four draws would be slot k + 1's first, and 8 symbols would see the same shocks twice.

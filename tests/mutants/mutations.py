@@ -441,6 +441,22 @@ MUTATIONS: list[Mutation] = [
         "            if False:\n",
         ("tests/test_price_feed_clock_aligned.py::test_clock_aligned_on_a_feed_whose_source_is_not_synthetic_is_refused",)),
     Mutation(
+        "clock_aligned_window_summed_every_slot",
+        "a clock-aligned feed's next slot costs O(symbols), no sum over the 2,048-slot window",
+        "actors/slot_prices.py",
+        "        if last is not None and 0 <= slot - last < size:\n",
+        "        if False:\n",
+        ("tests/test_price_feed_clock_aligned.py::"
+         "test_the_next_slot_costs_no_sum_over_the_window_and_a_long_run_stays_bit_identical_to_a_fresh_start",)),
+    Mutation(
+        "clock_aligned_sum_keeps_the_oldest_shock",
+        "a clock-aligned generator that stepped many slots gives the prices a fresh one gives, bit for bit",
+        "actors/slot_prices.py",
+        "                    self._sum[i] += q - oldest[i]\n",
+        "                    self._sum[i] += q\n",
+        ("tests/test_price_feed_clock_aligned.py::"
+         "test_the_next_slot_costs_no_sum_over_the_window_and_a_long_run_stays_bit_identical_to_a_fresh_start",)),
+    Mutation(
         "state_write_ignores_the_fencing_token",
         "a state writer paused past its lease can never overwrite a newer one: the write checks the token (issue 12)",
         "actors/state_writer.py",
