@@ -55,6 +55,7 @@ RESUBMIT_MAX_S = 60.0
 # still alive when it runs. A look that fails (a Redis failover) is tried again after 1 s (or a TTL / 4).
 PERMIT_LOOK_S = 15.0
 LOOKS_PER_PERMIT_TTL = 4
+FINAL_LOOK_TRIES = 30
 
 
 def permit_ttl_of(topology: str) -> float:
@@ -65,9 +66,12 @@ def permit_ttl_of(topology: str) -> float:
                      default=60))
 
 
-def permit_looks_violation(looks: int, gap_s: float | None, permit_ttl_s: float) -> str | None:
+def permit_looks_violation(looks: int, gap_s: float | None, permit_ttl_s: float, final: bool = True) -> str | None:
     """Why the load's looks may have missed a permit (None: they cannot have): fewer than two looks (every
-    look failed), or two looks at least a permit TTL apart (a permit can live and expire between them)."""
+    look failed), two looks at least a permit TTL apart (a permit can live and expire between them), or no
+    final look after the load (`final` False: the last permits were never looked at)."""
+    if not final:
+        return "the look at the permit keys after the load never succeeded: its last permits were not seen"
     if looks < 2 or gap_s is None:
         return f"{looks} successful look(s) at the permit keys during the load: at least 2 are needed"
     if gap_s >= permit_ttl_s:
@@ -298,34 +302,54 @@ def run_load(topology: str, key: str, out: Path, *, clients: int, rate: float, m
 
 def look_at_permits(topology: str, prefix: str, path: Path, done: threading.Event, looks: dict[str, int]) -> None:
     """At the start, every min(PERMIT_LOOK_S, permit TTL / 4) (1 s after a look that failed, or sooner) until
-    `done`, and once more then: the plan_ids of this run's permit keys, one JSON line {"t": epoch seconds,
-    "mono": monotonic seconds, "plans": [...]} per look."""
+    `done`, and once more then (the final look, retried 1 s apart up to FINAL_LOOK_TRIES times: it alone sees
+    the last permits): the plan_ids of this run's permit keys, one JSON line {"t": epoch seconds, "mono":
+    monotonic seconds, "final": bool, "plans": [...]} per look."""
     from launcher import keys
     from launcher.redis_conn import connect
     from launcher.topology import load_topology
     redis_config = load_topology(topology).redis
     every_s = min(PERMIT_LOOK_S, permit_ttl_of(topology) / LOOKS_PER_PERMIT_TTL)
     permit_prefix = keys.permit("")
+
+    def look(seen: Any, final: bool) -> bool:
+        try:
+            r = connect(redis_config)
+            try:
+                plans = [k[len(permit_prefix):] for k in r.scan_iter(match=keys.permit(prefix) + "*", count=1000)]
+            finally:
+                r.close()
+        except Exception:  # noqa: BLE001 - a failover in progress: look again soon
+            looks["failed"] += 1
+            return False
+        looks["done"] += 1
+        seen.write(json.dumps({"t": round(time.time(), 3), "mono": round(time.monotonic(), 3), "final": final,
+                               "plans": plans}) + "\n")
+        return True
+
     wait_s = 0.0
     with open(path, "a", buffering=1) as seen:
         while True:
             last = done.wait(wait_s)
-            try:
-                r = connect(redis_config)
-                try:
-                    plans = [k[len(permit_prefix):] for k in r.scan_iter(match=keys.permit(prefix) + "*", count=1000)]
-                finally:
-                    r.close()
-            except Exception:  # noqa: BLE001 - a failover in progress: look again soon
-                looks["failed"] += 1
-                wait_s = min(1.0, every_s)
-            else:
-                looks["done"] += 1
-                seen.write(json.dumps({"t": round(time.time(), 3), "mono": round(time.monotonic(), 3),
-                                       "plans": plans}) + "\n")
+            if look(seen, last):
                 wait_s = every_s
+                if last:
+                    return
+                continue
+            wait_s = min(1.0, every_s)
             if last:
+                for _ in range(FINAL_LOOK_TRIES - 1):
+                    time.sleep(1.0)
+                    if look(seen, True):
+                        return
                 return
+
+
+def final_look_seen(calls_path: Path) -> bool:
+    """True when the load's last look, after its clients and resubmissions, succeeded."""
+    seen_path = permits_path(calls_path)
+    lines = seen_path.read_text().splitlines() if seen_path.exists() else []
+    return bool(lines) and json.loads(lines[-1]).get("final", True) is True
 
 
 def read_calls(path: Path) -> list[dict[str, Any]]:
@@ -367,7 +391,7 @@ def audit_live(topology: str, key: str, calls_path: Path, prefix: str, resubmit:
             resubmits.append({"plan": plan, "reply": row["reply"], "first": decision})
     verdict = audit(calls, stream, permits, resubmits)
     ttl_s = permit_ttl_of(topology)
-    sparse = permit_looks_violation(looks, gap_s, ttl_s)
+    sparse = permit_looks_violation(looks, gap_s, ttl_s, final_look_seen(calls_path))
     verdict["violations"]["permit_looks_too_sparse"] = int(sparse is not None)
     if sparse is not None:
         verdict["examples"]["permit_looks_too_sparse"] = [sparse]

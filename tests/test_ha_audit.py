@@ -136,3 +136,32 @@ def test_looks_fewer_than_two_or_further_apart_than_the_permit_ttl_are_a_violati
     assert "permit_ttl_s" in permit_looks_violation(looks=5, gap_s=15.0, permit_ttl_s=10)
     assert permit_looks_violation(looks=0, gap_s=None, permit_ttl_s=60) is not None  # every look failed
     assert permit_looks_violation(looks=1, gap_s=None, permit_ttl_s=60) is not None
+
+
+def test_the_last_look_after_the_load_is_retried_through_a_redis_outage_and_its_absence_is_a_violation(tmp_path, redis_server):
+    """The look after the load and its resubmissions is the only one to see their last permits: when it
+    failed (Redis down or failing over at that moment) the watcher gave up at once and the verdict said
+    nothing. Real redis-server, killed before the load ends and started again on its port."""
+    import threading
+
+    from helpers import wait_for
+    from launcher.harness import demo_topology_data, retarget, write_topology
+    from launcher.ha_load import final_look_seen, look_at_permits, permit_looks_violation, permits_path
+    topology = write_topology(tmp_path / "topology.yaml", retarget(demo_topology_data(), redis_server.url))
+    calls_path = tmp_path / "calls.jsonl"
+    done, looks = threading.Event(), {"done": 0, "failed": 0}
+    watcher = threading.Thread(target=look_at_permits, args=(str(topology), "run2", permits_path(calls_path), done, looks),
+                               daemon=True)
+    watcher.start()
+    try:
+        wait_for(lambda: looks["done"] >= 1, 10, "the load's first look at the permits")
+        redis_server.kill()
+        done.set()
+        wait_for(lambda: looks["failed"] >= 1, 10, "the last look to fail")
+        redis_server.start()
+    finally:
+        done.set()
+        watcher.join(15)
+    assert not watcher.is_alive()
+    assert looks["done"] == 2 and final_look_seen(calls_path), looks
+    assert permit_looks_violation(2, 5.0, 60, final=False) is not None

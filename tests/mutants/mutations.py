@@ -457,6 +457,14 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_price_feed_clock_aligned.py::"
          "test_the_next_slot_costs_no_sum_over_the_window_and_a_long_run_stays_bit_identical_to_a_fresh_start",)),
     Mutation(
+        "ha_load_final_look_not_retried",
+        "the HA load's look at the permits after the load is retried through a Redis outage, and its absence is a violation",
+        "launcher/ha_load.py",
+        "                for _ in range(FINAL_LOOK_TRIES - 1):\n",
+        "                for _ in range(0):\n",
+        ("tests/test_ha_audit.py::"
+         "test_the_last_look_after_the_load_is_retried_through_a_redis_outage_and_its_absence_is_a_violation",)),
+    Mutation(
         "state_write_ignores_the_fencing_token",
         "a state writer paused past its lease can never overwrite a newer one: the write checks the token (issue 12)",
         "actors/state_writer.py",
