@@ -8,7 +8,8 @@ the plan_id.
 
 The call's budget: (1 + retries) x endpoints x timeout_ms from the call's start, a hard bound: an attempt
 waits min(timeout_ms, what is left of it), and propose() sends that attempt's `deadline_ms` = its send time
-+ that wait (epoch ms), so the gate answers `expired` (nothing decided or recorded) rather than deciding a
++ that wait (epoch ms: the call's start on the wall clock plus the monotonic time since, so a wall-clock step
+during the call moves no deadline), so the gate answers `expired` (nothing decided or recorded) rather than deciding a
 proposal after the client has stopped waiting for it (send_deadline=False, or --no-deadline, sends none).
 
 Failover (Freelance, model 1 of the ZeroMQ guide; the exact rules, for clients in other languages, are in
@@ -221,14 +222,18 @@ class GateClient:
         back off."""
         servers = len(self.endpoints)
         budget_ms = self._attempts() * self.timeout_ms
-        budget_end = time.monotonic() + budget_ms / 1000.0
+        start = time.monotonic()
+        budget_end = start + budget_ms / 1000.0
+        # The call's epoch time runs on the monotonic clock from its start: a wall-clock step during the
+        # call moves no attempt's deadline_ms (an hour ahead, a gate would decide long after we stopped waiting).
+        start_epoch_ms = time.time() * 1000.0
         backoff_ms = float(OVERLOAD_BACKOFF_MS)
         timeouts = 0
         streak = faults = 0  # answers in a row without a decision (overloaded or fault HOLD); fault HOLDs in a row
         while True:
             wait_ms = min(float(self.timeout_ms), (budget_end - time.monotonic()) * 1000.0)
             if self.send_deadline:
-                body["deadline_ms"] = int(time.time() * 1000 + wait_ms)
+                body["deadline_ms"] = int(start_epoch_ms + (time.monotonic() - start) * 1000.0 + wait_ms)
             sock = self._socket()
             try:
                 sock.send(json.dumps(body, separators=(",", ":")).encode())

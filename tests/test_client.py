@@ -235,3 +235,41 @@ def test_gate_public_keys_as_a_tuple_are_paired_and_counted_like_a_list():
         for sock in servers:
             sock.close(linger=0)
         ctx.term()
+
+
+def test_a_wall_clock_step_during_a_call_moves_no_attempts_deadline(tmp_path):
+    # deadline_ms was time.time() at each attempt + its wait: the wall clock stepped an hour ahead between two
+    # attempts (tests/clock_shim.py steps `clustergate propose`'s clock) gave the second attempt a deadline an
+    # hour late, so a gate would decide it long after the client had stopped waiting (back: at once expired).
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+    repo = Path(__file__).resolve().parent.parent
+    clock = tmp_path / "clock_offset"
+    clock.write_text("0")
+    ctx = zmq.Context()
+    (first, gate_a), (second, gate_b) = silent_server(ctx), silent_server(ctx)
+    proc = subprocess.Popen([sys.executable, str(repo / "tests" / "clock_shim.py"), "launcher", "propose",
+                             "--endpoint", first, "--endpoint", second, "--symbol", "ETHUSDT", "--action", "HOLD",
+                             "--plan-id", "stepped", "--timeout-ms", "1000", "--retries", "0"],
+                            cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "CLUSTERGATE_TEST_CLOCK_FILE": str(clock)})
+    try:
+        assert gate_a.poll(15000), "no first attempt"
+        body_a, at_a = json.loads(gate_a.recv_multipart()[-1]), time.monotonic()
+        clock.write_text("3600")  # the client's wall clock steps an hour ahead, mid-call
+        assert gate_b.poll(5000), "no second attempt"
+        body_b, at_b = json.loads(gate_b.recv_multipart()[-1]), time.monotonic()
+        assert body_a["plan_id"] == body_b["plan_id"] == "stepped"
+        moved_ms = body_b["deadline_ms"] - body_a["deadline_ms"]
+        assert moved_ms < (at_b - at_a) * 1000 + 5000, f"the second deadline moved {moved_ms} ms for {at_b - at_a:.2f} s"
+        assert proc.wait(20) == 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        gate_a.close(linger=0)
+        gate_b.close(linger=0)
+        ctx.term()

@@ -465,6 +465,13 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_ha_audit.py::"
          "test_the_last_look_after_the_load_is_retried_through_a_redis_outage_and_its_absence_is_a_violation",)),
     Mutation(
+        "client_deadline_follows_a_wall_clock_step",
+        "a wall-clock step during a call moves no attempt's deadline_ms (the call's start plus monotonic time)",
+        "launcher/client.py",
+        '                body["deadline_ms"] = int(start_epoch_ms + (time.monotonic() - start) * 1000.0 + wait_ms)\n',
+        '                body["deadline_ms"] = int(time.time() * 1000 + wait_ms)\n',
+        ("tests/test_client.py::test_a_wall_clock_step_during_a_call_moves_no_attempts_deadline",)),
+    Mutation(
         "state_write_ignores_the_fencing_token",
         "a state writer paused past its lease can never overwrite a newer one: the write checks the token (issue 12)",
         "actors/state_writer.py",
