@@ -15,7 +15,8 @@ proposal after the client has stopped waiting for it (send_deadline=False, or --
 Failover (Freelance, model 1 of the ZeroMQ guide; the exact rules, for clients in other languages, are in
 docs/ha-gates-and-clients.md): one server is asked at a time; an attempt that times out, is answered
 `overloaded` (nothing decided) or with a fault HOLD (`recorded` false: that gate could not record a
-decision) moves on to the next endpoint (in the given order, wrapping), with the same plan_id. When every
+decision) moves on to the next endpoint (in the given order, wrapping), with the same plan_id, and so
+does a reply that is not a gate envelope (GateUnavailable when every endpoint in a row sent one). When every
 endpoint in a row answered a fault HOLD, that reply is the answer; when every endpoint in a row answered
 without a decision otherwise, the client backs off (OVERLOAD_BACKOFF_MS jittered, doubling up to
 OVERLOAD_BACKOFF_MAX_MS) while the budget lasts. When the budget is spent the answer is the last attempt's:
@@ -228,7 +229,7 @@ class GateClient:
         # call moves no attempt's deadline_ms (an hour ahead, a gate would decide long after we stopped waiting).
         start_epoch_ms = time.time() * 1000.0
         backoff_ms = float(OVERLOAD_BACKOFF_MS)
-        timeouts = 0
+        timeouts = garbled = 0  # garbled: replies in a row that were not a gate envelope
         streak = faults = 0  # answers in a row without a decision (overloaded or fault HOLD); fault HOLDs in a row
         while True:
             wait_ms = min(float(self.timeout_ms), (budget_end - time.monotonic()) * 1000.0)
@@ -237,12 +238,26 @@ class GateClient:
             sock = self._socket()
             try:
                 sock.send(json.dumps(body, separators=(",", ":")).encode())
-                reply = json.loads(sock.recv()) if _wait_for_reply(sock, wait_ms) else None
+                raw = sock.recv() if _wait_for_reply(sock, wait_ms) else None
             except BaseException:
                 self._reset()  # a REQ socket still waiting for its reply refuses every later send
                 raise
-            if reply is not None and not isinstance(reply, dict):
-                raise ValueError(f"a JSON {type(reply).__name__}, not an object")
+            reply = None
+            if raw is not None:
+                try:
+                    reply = json.loads(raw)
+                    if not isinstance(reply, dict):
+                        raise ValueError(f"a JSON {type(reply).__name__}, not an object")
+                except ValueError as exc:  # not a gate (another service, a broken gate): ask the next one
+                    garbled += 1
+                    where = self.endpoint
+                    if servers > 1:
+                        self._next_server()
+                    streak = faults = 0
+                    if garbled >= servers or time.monotonic() >= budget_end:
+                        raise ValueError(f"the reply from {where} ({exc})") from None
+                    continue
+            garbled = 0
             if reply is None:
                 self._next_server()
                 timeouts += 1
@@ -296,7 +311,7 @@ class GateClient:
         except GateUnavailable as exc:
             raise GateUnavailable(f"{exc} (plan_id {plan_id}: retry with the same plan_id)", plan_id) from None
         except ValueError as exc:  # not the gate's envelope: no usable answer
-            raise GateUnavailable(f"the reply from {self.endpoint} is not a gate envelope ({str(exc)[:80]}) "
+            raise GateUnavailable(f"{str(exc)[:160]} is not a gate envelope "
                                   f"(plan_id {plan_id}: retry with the same plan_id)", plan_id) from None
         except BaseException as exc:  # interrupted while the proposal may be decided
             exc.add_note(f"plan_id {plan_id}: it may have been decided; retry with the same plan_id")

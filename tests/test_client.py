@@ -273,3 +273,51 @@ def test_a_wall_clock_step_during_a_call_moves_no_attempts_deadline(tmp_path):
         gate_a.close(linger=0)
         gate_b.close(linger=0)
         ctx.term()
+
+
+def garbage_server(ctx: zmq.Context, stop: threading.Event) -> tuple[str, threading.Thread]:
+    """A REP socket answering every request with bytes that are not a gate envelope (another service, a
+    half-upgraded gate) until `stop`."""
+    sock = ctx.socket(zmq.REP)
+    sock.setsockopt(zmq.LINGER, 0)
+    port = sock.bind_to_random_port("tcp://127.0.0.1")
+
+    def serve() -> None:
+        try:
+            while not stop.is_set():
+                if sock.poll(50):
+                    sock.recv()
+                    sock.send(b"-ERR not a gate")
+        finally:
+            sock.close(linger=0)
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return f"tcp://127.0.0.1:{port}", thread
+
+
+def test_a_gate_answering_garbage_hands_the_call_to_the_next_gate_with_the_same_plan_id():
+    # A reply that was not a gate envelope ended the call at once (GateUnavailable) and left `current` on that
+    # endpoint, so every later call asked the broken gate first and failed, the healthy second gate never asked.
+    from launcher.client import GateUnavailable
+    ctx = zmq.Context()
+    stop = threading.Event()
+    bad, bad_thread = garbage_server(ctx, stop)
+    good, good_thread = echo_server(ctx, stop)
+    try:
+        with GateClient([bad, good], timeout_ms=2000, retries=0, context=ctx) as client:
+            for n in range(3):
+                client._current = 0  # the broken gate first, as after start-up
+                reply = client.propose("ETHUSDT", "HOLD", plan_id=f"garbage-{n}")
+                assert reply["echo"]["plan_id"] == f"garbage-{n}", reply
+        with GateClient([bad, bad], timeout_ms=2000, retries=3, context=ctx) as client:
+            try:
+                client.propose("ETHUSDT", "HOLD", plan_id="all-garbage")
+            except GateUnavailable as exc:
+                assert "not a gate envelope" in str(exc) and exc.plan_id == "all-garbage", exc
+            else:
+                raise AssertionError("every gate answering garbage must end in GateUnavailable")
+    finally:
+        stop.set()
+        bad_thread.join(5)
+        good_thread.join(5)
+        ctx.term()

@@ -472,6 +472,13 @@ MUTATIONS: list[Mutation] = [
         '                body["deadline_ms"] = int(time.time() * 1000 + wait_ms)\n',
         ("tests/test_client.py::test_a_wall_clock_step_during_a_call_moves_no_attempts_deadline",)),
     Mutation(
+        "client_garbage_reply_ends_the_call",
+        "a reply that is not a gate envelope hands the call to the next gate with the same plan_id",
+        "launcher/client.py",
+        "                    if garbled >= servers or time.monotonic() >= budget_end:\n",
+        "                    if True:\n",
+        ("tests/test_client.py::test_a_gate_answering_garbage_hands_the_call_to_the_next_gate_with_the_same_plan_id",)),
+    Mutation(
         "state_write_ignores_the_fencing_token",
         "a state writer paused past its lease can never overwrite a newer one: the write checks the token (issue 12)",
         "actors/state_writer.py",
