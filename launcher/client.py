@@ -115,6 +115,7 @@ class GateClient:
         self.ctx = context or zmq.Context()
         self._check_endpoints()
         self._current = 0  # index of the endpoint asked first: the one that answered last
+        self.moves = 0  # times the client moved to the next endpoint, over its life (a call failed over if it grew)
         self.timeout_ms = timeout_ms
         self.retries = retries
         self.send_deadline = send_deadline
@@ -189,6 +190,7 @@ class GateClient:
         """Close this server's socket (linger 0) and ask the next endpoint, wrapping (Freelance model 1)."""
         self._reset()
         self._current = (self._current + 1) % len(self.endpoints)
+        self.moves += len(self.endpoints) > 1  # with one endpoint: the same server again (Lazy Pirate)
 
     def _attempts(self) -> int:
         return (1 + max(0, self.retries)) * len(self.endpoints)

@@ -220,14 +220,14 @@ class Recorder:
 def call(client: GateClient, proposal: dict[str, Any], round_no: int, who: int) -> dict[str, Any]:
     """One propose() call: its reply (None: no reply within the budget), seconds, and whether it moved on
     to another gate."""
-    before = client.endpoint
+    before = client.moves  # not the endpoint: a call that went round every gate ends where it began
     started_wall, started = time.time(), time.monotonic()
     try:
         reply = client.propose(proposal["symbol"], proposal["action"], plan_id=proposal["plan"])
     except GateUnavailable:
         reply = None
     return {"plan": proposal["plan"], "round": round_no, "client": who, "t": round(started_wall, 3),
-            "dt_s": round(time.monotonic() - started, 4), "failover": client.endpoint != before,
+            "dt_s": round(time.monotonic() - started, 4), "failover": client.moves != before,
             "endpoint": client.endpoint, "reply": reply, "proposal": proposal}
 
 

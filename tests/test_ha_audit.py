@@ -165,3 +165,27 @@ def test_the_last_look_after_the_load_is_retried_through_a_redis_outage_and_its_
     assert not watcher.is_alive()
     assert looks["done"] == 2 and final_look_seen(calls_path), looks
     assert permit_looks_violation(2, 5.0, 60, final=False) is not None
+
+
+def test_a_call_that_went_round_every_gate_and_back_counts_as_a_failover():
+    """call() compared the endpoint before and after: with two gates and retries=1 a call that timed out on
+    A, B, A, B ends where it began, so the slowest calls of all were missing from failover_calls and from
+    the failover p50/max the fault tests report. Real ZeroMQ sockets that never answer."""
+    import zmq
+
+    from launcher.client import GateClient
+    from launcher.ha_load import call
+    ctx = zmq.Context()
+    silent = []
+    for _ in range(2):
+        sock = ctx.socket(zmq.ROUTER)
+        sock.setsockopt(zmq.LINGER, 0)
+        silent.append((sock, f"tcp://127.0.0.1:{sock.bind_to_random_port('tcp://127.0.0.1')}"))
+    try:
+        with GateClient([e for _, e in silent], timeout_ms=50, retries=1, context=ctx) as client:
+            row = call(client, {"plan": "round-trip", "symbol": "ETHUSDT", "action": "HOLD"}, 0, 0)
+        assert row["reply"] is None and row["failover"] is True, row
+    finally:
+        for sock, _ in silent:
+            sock.close(linger=0)
+        ctx.term()

@@ -479,6 +479,15 @@ MUTATIONS: list[Mutation] = [
         "                    if True:\n",
         ("tests/test_client.py::test_a_gate_answering_garbage_hands_the_call_to_the_next_gate_with_the_same_plan_id",)),
     Mutation(
+        "ha_load_failover_by_endpoint",
+        "the HA load counts as a failover every call that moved to another gate, also one that went round them all",
+        "launcher/ha_load.py",
+        '"failover": client.moves != before,',
+        '"failover": client.endpoint != endpoint_before,',
+        ("tests/test_ha_audit.py::test_a_call_that_went_round_every_gate_and_back_counts_as_a_failover",),
+        also=(("launcher/ha_load.py", "    before = client.moves  # not the endpoint: a call that went round every gate ends where it began\n",
+               "    before = client.moves\n    endpoint_before = client.endpoint\n"),)),
+    Mutation(
         "state_write_ignores_the_fencing_token",
         "a state writer paused past its lease can never overwrite a newer one: the write checks the token (issue 12)",
         "actors/state_writer.py",
