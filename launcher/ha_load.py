@@ -304,7 +304,7 @@ def look_at_permits(topology: str, prefix: str, path: Path, done: threading.Even
     """At the start, every min(PERMIT_LOOK_S, permit TTL / 4) (1 s after a look that failed, or sooner) until
     `done`, and once more then (the final look, retried 1 s apart up to FINAL_LOOK_TRIES times: it alone sees
     the last permits): the plan_ids of this run's permit keys, one JSON line {"t": epoch seconds, "mono":
-    monotonic seconds, "final": bool, "plans": [...]} per look."""
+    monotonic seconds at its end, "mono_start": at its start, "final": bool, "plans": [...]} per look."""
     from launcher import keys
     from launcher.redis_conn import connect
     from launcher.topology import load_topology
@@ -313,6 +313,7 @@ def look_at_permits(topology: str, prefix: str, path: Path, done: threading.Even
     permit_prefix = keys.permit("")
 
     def look(seen: Any, final: bool) -> bool:
+        began = time.monotonic()
         try:
             r = connect(redis_config)
             try:
@@ -323,8 +324,8 @@ def look_at_permits(topology: str, prefix: str, path: Path, done: threading.Even
             looks["failed"] += 1
             return False
         looks["done"] += 1
-        seen.write(json.dumps({"t": round(time.time(), 3), "mono": round(time.monotonic(), 3), "final": final,
-                               "plans": plans}) + "\n")
+        seen.write(json.dumps({"t": round(time.time(), 3), "mono_start": round(began, 3), "mono": round(time.monotonic(), 3),
+                               "final": final, "plans": plans}) + "\n")
         return True
 
     wait_s = 0.0
@@ -407,8 +408,11 @@ def permits_of_run(alive: Iterable[str], calls_path: Path) -> tuple[list[str], i
     permits = set(alive)
     for look in looks:
         permits.update(look["plans"])
-    times = [look.get("mono", look["t"]) for look in looks]  # monotonic: a wall-clock step moves no gap
-    gap = max((b - a for a, b in zip(times, times[1:])), default=None)
+    # From the start of one scan to the end of the next (a permit issued just after a scan's cursor passed its
+    # key is seen by the next scan, at its end at worst); monotonic: a wall-clock step moves no gap.
+    ends = [look.get("mono", look["t"]) for look in looks]
+    starts = [look.get("mono_start", end) for look, end in zip(looks, ends)]
+    gap = max((b - a for a, b in zip(starts, ends[1:])), default=None)
     return sorted(permits), len(looks), None if gap is None else round(gap, 3)
 
 

@@ -189,3 +189,15 @@ def test_a_call_that_went_round_every_gate_and_back_counts_as_a_failover():
         for sock, _ in silent:
             sock.close(linger=0)
         ctx.term()
+
+
+def test_the_gap_between_looks_runs_from_the_start_of_one_scan_to_the_end_of_the_next(tmp_path):
+    """A permit issued just after a scan's cursor passed its key is seen only by the next scan, which may reach
+    it only as it ends: so the permit must live from the start of one scan to the end of the next. The gap was
+    measured end to end, short of the truth by a scan's time (slow under load or a failover)."""
+    from launcher.ha_load import permits_of_run, permits_path
+    calls_path = tmp_path / "calls.jsonl"
+    permits_path(calls_path).write_text(
+        '{"t": 100.0, "mono_start": 10.0, "mono": 40.0, "plans": []}\n'   # a 30 s scan
+        '{"t": 150.0, "mono_start": 85.0, "mono": 90.0, "plans": []}\n')  # ends 50 s after the first ended
+    assert permits_of_run([], calls_path)[2] == 80.0  # 90 - 10, not 90 - 40

@@ -488,6 +488,13 @@ MUTATIONS: list[Mutation] = [
         also=(("launcher/ha_load.py", "    before = client.moves  # not the endpoint: a call that went round every gate ends where it began\n",
                "    before = client.moves\n    endpoint_before = client.endpoint\n"),)),
     Mutation(
+        "ha_load_gap_end_to_end",
+        "the gap between two looks at the permits runs from the start of one scan to the end of the next",
+        "launcher/ha_load.py",
+        "    gap = max((b - a for a, b in zip(starts, ends[1:])), default=None)\n",
+        "    gap = max((b - a for a, b in zip(ends, ends[1:])), default=None)\n",
+        ("tests/test_ha_audit.py::test_the_gap_between_looks_runs_from_the_start_of_one_scan_to_the_end_of_the_next",)),
+    Mutation(
         "state_write_ignores_the_fencing_token",
         "a state writer paused past its lease can never overwrite a newer one: the write checks the token (issue 12)",
         "actors/state_writer.py",
