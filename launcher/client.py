@@ -244,49 +244,48 @@ class GateClient:
             except BaseException:
                 self._reset()  # a REQ socket still waiting for its reply refuses every later send
                 raise
-            reply = None
+            reply = garbage = None
             if raw is not None:
                 try:
                     reply = json.loads(raw)
                     if not isinstance(reply, dict):
                         raise ValueError(f"a JSON {type(reply).__name__}, not an object")
-                except ValueError as exc:  # not a gate (another service, a broken gate): ask the next one
-                    garbled += 1
-                    where = self.endpoint
-                    if servers > 1:
-                        self._next_server()
-                    streak = faults = 0
-                    if garbled >= servers or time.monotonic() >= budget_end:
-                        raise ValueError(f"the reply from {where} ({exc})") from None
-                    continue
-            garbled = 0
-            if reply is None:
+                except ValueError as exc:  # not a gate (another service, a broken gate): no answer, ask the next
+                    reply, garbage = None, f"the reply from {self.endpoint} ({exc})"
+            if reply is None and garbage is None:
                 self._next_server()
                 timeouts += 1
-                streak = faults = 0
+                streak = faults = garbled = 0
                 if time.monotonic() >= budget_end:
                     raise GateUnavailable(f"no reply from {self._where()} after {timeouts} attempts of up to "
                                           f"{self.timeout_ms} ms (the call's budget: {budget_ms} ms)")
                 continue
-            fault = is_fault_hold(reply)
-            if not fault and not is_overloaded(reply):
+            fault = garbage is None and is_fault_hold(reply)
+            if garbage is None and not fault and not is_overloaded(reply):
                 return reply
+            # Not a decision (overloaded, a fault HOLD, or garbage): it counts in the streak, so backoff applies.
             streak += 1
             faults = faults + 1 if fault else 0
+            garbled = garbled + 1 if garbage is not None else 0
+
+            def end() -> dict[str, Any]:
+                if garbage is not None:
+                    raise ValueError(garbage)
+                return reply  # type: ignore[return-value]
             if servers > 1:
                 self._next_server()
-            if faults >= servers or time.monotonic() >= budget_end:
-                return reply
+            if faults >= servers or garbled >= servers or time.monotonic() >= budget_end:
+                return end()
             if streak < servers:  # another gate may decide it: ask it at once
                 continue
-            streak = faults = 0
+            streak = faults = garbled = 0
             pause_s = random.uniform(0.5, 1.0) * backoff_ms / 1000.0
             if time.monotonic() + pause_s >= budget_end:
-                return reply
+                return end()
             time.sleep(pause_s)
             backoff_ms = min(backoff_ms * 2, OVERLOAD_BACKOFF_MAX_MS)
             if time.monotonic() >= budget_end:  # the sleep overran what was left
-                return reply
+                return end()
 
     def propose(self, symbol: str, action: str, kill_score: float = 0.0, plan_id: str | None = None,
                 r_net: float | None = None, ts_epoch: float | None = None) -> dict[str, Any]:

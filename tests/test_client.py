@@ -321,3 +321,34 @@ def test_a_gate_answering_garbage_hands_the_call_to_the_next_gate_with_the_same_
         bad_thread.join(5)
         good_thread.join(5)
         ctx.term()
+
+
+def test_a_garbage_gate_and_an_overloaded_gate_get_backed_off_not_hammered():
+    # Garbage reset the streak of replies without a decision, and an `overloaded` reply reset the count of
+    # garbage in a row: neither reached N, so the client sent as fast as it could for its whole budget.
+    ctx = zmq.Context()
+    stop = threading.Event()
+    bad, bad_thread = garbage_server(ctx, stop)
+    overloaded = ctx.socket(zmq.REP)
+    overloaded.setsockopt(zmq.LINGER, 0)
+    busy = f"tcp://127.0.0.1:{overloaded.bind_to_random_port('tcp://127.0.0.1')}"
+    asked = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            if overloaded.poll(20):
+                asked.append(json.loads(overloaded.recv())["plan_id"])
+                overloaded.send(json.dumps({"status": "error", "reason": "overloaded"}).encode())
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        with GateClient([bad, busy], timeout_ms=500, retries=0, context=ctx) as client:
+            reply = client.propose("ETHUSDT", "HOLD", plan_id="mixed")  # a budget of 2 x 500 ms
+        assert reply["reason"] == "overloaded", reply
+        assert 2 <= len(asked) <= 15 and set(asked) == {"mixed"}, len(asked)  # backoff 20, 40, 80 .. 500 ms
+    finally:
+        stop.set()
+        thread.join(5)
+        bad_thread.join(5)
+        overloaded.close(linger=0)
+        ctx.term()

@@ -364,15 +364,15 @@ MUTATIONS: list[Mutation] = [
         "fault_hold_ends_the_call",
         "a fault HOLD (recorded false) moves the client to the next gate with the same plan_id (issue 12)",
         "launcher/client.py",
-        "            fault = is_fault_hold(reply)\n",
+        "            fault = garbage is None and is_fault_hold(reply)\n",
         "            fault = False\n",
         ("tests/test_ha_failover.py::test_a_gate_whose_issuer_is_dead_hands_the_same_plan_id_to_the_other_gate_which_records_the_decision",)),
     Mutation(
         "fault_holds_cycle_for_the_whole_budget",
         "a fault HOLD from every gate in a row ends the call with the last one (issue 12)",
         "launcher/client.py",
-        "            if faults >= servers or time.monotonic() >= budget_end:\n",
-        "            if time.monotonic() >= budget_end:\n",
+        "            if faults >= servers or garbled >= servers or time.monotonic() >= budget_end:\n",
+        "            if garbled >= servers or time.monotonic() >= budget_end:\n",
         ("tests/test_ha_failover.py::test_a_fault_hold_from_every_gate_in_a_row_is_the_answer_and_the_next_call_starts_at_the_next_gate",)),
     Mutation(
         "propose_uses_one_server_key_for_every_endpoint",
@@ -475,8 +475,8 @@ MUTATIONS: list[Mutation] = [
         "client_garbage_reply_ends_the_call",
         "a reply that is not a gate envelope hands the call to the next gate with the same plan_id",
         "launcher/client.py",
-        "                    if garbled >= servers or time.monotonic() >= budget_end:\n",
-        "                    if True:\n",
+        "            garbled = garbled + 1 if garbage is not None else 0\n",
+        "            garbled = servers if garbage is not None else 0\n",
         ("tests/test_client.py::test_a_gate_answering_garbage_hands_the_call_to_the_next_gate_with_the_same_plan_id",)),
     Mutation(
         "ha_load_failover_by_endpoint",
@@ -494,6 +494,13 @@ MUTATIONS: list[Mutation] = [
         "    gap = max((b - a for a, b in zip(starts, ends[1:])), default=None)\n",
         "    gap = max((b - a for a, b in zip(ends, ends[1:])), default=None)\n",
         ("tests/test_ha_audit.py::test_the_gap_between_looks_runs_from_the_start_of_one_scan_to_the_end_of_the_next",)),
+    Mutation(
+        "client_garbage_resets_the_streak",
+        "a reply that is not a gate envelope counts in the streak of replies without a decision, so the client backs off",
+        "launcher/client.py",
+        "            streak += 1\n",
+        "            streak = 0 if garbage is not None else streak + 1\n",
+        ("tests/test_client.py::test_a_garbage_gate_and_an_overloaded_gate_get_backed_off_not_hammered",)),
     Mutation(
         "state_write_ignores_the_fencing_token",
         "a state writer paused past its lease can never overwrite a newer one: the write checks the token (issue 12)",
