@@ -220,9 +220,9 @@ class GateClient:
     def _propose_attempts(self, body: dict[str, Any]) -> dict[str, Any]:
         """The client rules of docs/ha-gates-and-clients.md (rules 3-9), one server at a time, within the call's
         budget of (1 + retries) x servers x timeout_ms: no attempt or pause lasts past it, and an attempt's
-        deadline_ms is when it stops waiting. A timeout, `overloaded` or a fault HOLD moves to the next
-        server; `servers` answers in a row without a decision end the call when all were fault HOLDs, else
-        back off."""
+        deadline_ms is when it stops waiting. A timeout, `overloaded`, a fault HOLD or a reply that is not a gate
+        envelope moves to the next server; `servers` answers in a row without a decision end the call when all
+        were fault HOLDs (that reply) or all garbage (GateUnavailable), else back off."""
         servers = len(self.endpoints)
         budget_ms = self._attempts() * self.timeout_ms
         start = time.monotonic()
