@@ -4,13 +4,15 @@ times or restarted, publish the same price for the same symbol and slot. Pure: n
 (the slot is a parameter).
 
 Rule a reader must keep: nothing here may depend on what was computed before (no state carried from
-slot to slot but a cache of values that are themselves functions of (seed, slot)), and every sum is
-correctly rounded (math.fsum), so the result does not depend on the order or the alignment a BLAS
-kernel would use. Bit-identical prices across hosts need the same numpy build (its standard_normal and
+slot to slot but values that are themselves functions of (seed, slot): the window's quantized normals
+and their exact integer sums), and every other sum is correctly rounded (math.fsum), so the result does
+not depend on the path taken to a slot, the order, or the alignment a BLAS kernel would use. The next
+slot costs O(symbols) for the shocks (two integer updates per symbol), not O(symbols x W). Bit-identical prices across hosts need the same numpy build (its standard_normal and
 Cholesky factor) and C library (math.exp).
 
 The model, a fading random walk: z_s ~ N(0, I) per slot s from Philox keyed by the seed with the slot
-in its counter (counter-based: any slot is drawn directly, no stream to replay from the start), and
+in its counter (counter-based: any slot is drawn directly, no stream to replay from the start), rounded
+to a multiple of 2**-40 (exact sums), and
 
     log S_k = log S_0 + vol_step * L @ (c * sum_{j=0}^{W-1} (1 - j / W) z_{k-j}),   c = sqrt(W / (W + 1))
 
@@ -38,6 +40,9 @@ import numpy as np
 # W: slots over which a shock's effect fades to nothing (2048 slots = 8.5 min at 0.25 s).
 FADE_SLOTS = 2048
 
+# Philox's key, the seed, is below 2**128.
+MAX_SEED = 2 ** 128
+
 # The slot goes in the second 64-bit word of Philox's counter: a slot's draws never reach the next slot's.
 _COUNTER_SLOT_WORD = 64
 
@@ -45,6 +50,16 @@ _COUNTER_SLOT_WORD = 64
 def slot_of(epoch_s: float, interval_s: float) -> int:
     """The slot an epoch time falls in: floor(epoch_s / interval_s)."""
     return math.floor(epoch_s / interval_s)
+
+
+# A slot's normals are rounded to multiples of 2**-SHOCK_BITS (1e-12: no statistical trace), so every sum
+# of them is an exact integer.
+SHOCK_BITS = 40
+
+
+def quantize(normals: np.ndarray) -> np.ndarray:
+    """Normals as integer multiples of 2**-SHOCK_BITS (round half to even: the same on every host)."""
+    return np.rint(np.ldexp(normals, SHOCK_BITS)).astype(np.int64)
 
 
 def slot_normals(seed: int, slot: int, n: int) -> np.ndarray:
@@ -64,12 +79,19 @@ def level_sd(vol_step: float, fade_slots: int = FADE_SLOTS) -> float:
 
 
 class SlotPrices:
-    """Prices per slot of `symbols`; `prices(k)` is the same for every object built with the same arguments."""
+    """Prices per slot of `symbols`; `prices(k)` is the same for every object built with the same arguments.
+
+    Each slot's normals are rounded to a multiple of 2**-SHOCK_BITS (np.rint: exact, one rule everywhere),
+    so the faded sum is an exact integer: per symbol A = the window's sum and B = the sum weighted 1 (oldest)
+    .. W (newest), both Python ints. The next slot moves them in O(1) per symbol (B += W q_new - A,
+    A += q_new - q_oldest), with no rounding error to carry, so a generator that stepped 10,000 slots and
+    one built at the last of them hold the same integers and give bit-identical prices. A move backwards
+    or of a window or more rebuilds the sums from the window (draws only the slots not cached)."""
 
     def __init__(self, symbols: Sequence[str], seed: int, start_prices: Sequence[float], vol_step: Sequence[float],
                  chol: np.ndarray, fade_slots: int = FADE_SLOTS):
-        if not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+        if not isinstance(seed, int) or not 0 <= seed < MAX_SEED:
+            raise ValueError(f"seed must be an integer >= 0 and below 2**128 (Philox's key), got {seed!r}")
         if fade_slots < 1:
             raise ValueError(f"fade_slots must be >= 1, got {fade_slots!r}")
         self.symbols = list(symbols)
@@ -78,35 +100,47 @@ class SlotPrices:
         self.vol_step = [float(v) for v in vol_step]
         self.chol = np.asarray(chol, dtype=float).tolist()
         self.fade_slots = fade_slots
-        self.weights = fade_weights(fade_slots)
+        self.scale = math.sqrt(fade_slots / (fade_slots + 1))  # c: one step's variance is vol_step ** 2
         self.normals_drawn = 0  # slots drawn so far: at most fade_slots for any one call
-        self._first_slot: int | None = None  # slot of self._window's first row
-        self._window = np.empty((fade_slots, len(self.symbols)))
+        self.windows_summed = 0  # rebuilds of the sums from a whole window: the first call, a move back or far
+        self._last_slot: int | None = None  # the window is slots last - W + 1 .. last
+        self._ring = np.zeros((fade_slots, len(self.symbols)), dtype=np.int64)  # row of slot s at s % W
+        self._sum: list[int] = [0] * len(self.symbols)  # A
+        self._weighted: list[int] = [0] * len(self.symbols)  # B
 
-    def _normals(self, slot: int) -> np.ndarray:
+    def _quantized(self, slot: int) -> np.ndarray:
         self.normals_drawn += 1
-        return slot_normals(self.seed, slot, len(self.symbols))
+        return quantize(slot_normals(self.seed, slot, len(self.symbols)))
 
-    def _window_ending_at(self, slot: int) -> np.ndarray:
-        """Normals of slots slot - W + 1 .. slot, one row each, oldest first; rows still cached are kept."""
-        first, size = slot - self.fade_slots + 1, self.fade_slots
-        old = self._first_slot
-        if old == first:
-            return self._window
-        window = np.empty_like(self._window)
-        lo = hi = first + size  # the slots lo .. hi - 1 are kept from the cached window: none yet
-        if old is not None and max(first, old) < min(first, old) + size:
-            lo, hi = max(first, old), min(first, old) + size
-            window[lo - first:hi - first] = self._window[lo - old:hi - old]
-        for s in (*range(first, lo), *range(hi, first + size)):
-            window[s - first] = self._normals(s)
-        self._window, self._first_slot = window, first
-        return window
+    def _move_to(self, slot: int) -> None:
+        """Make the sums those of the window ending at `slot`."""
+        size, last = self.fade_slots, self._last_slot
+        if last is not None and 0 <= slot - last < size:
+            for new in range(last + 1, slot + 1):  # O(1) per symbol and slot: no window to sum again
+                row = self._quantized(new)
+                oldest = self._ring[new % size].tolist()  # slot new - W leaves the window
+                self._ring[new % size] = row
+                for i, q in enumerate(row.tolist()):
+                    self._weighted[i] += size * q - self._sum[i]
+                    self._sum[i] += q - oldest[i]
+            self._last_slot = slot
+            return
+        keep = range(max(slot - size + 1, last - size + 1), min(slot, last) + 1) if last is not None else range(0)
+        for s in range(slot - size + 1, slot + 1):
+            if s not in keep:
+                self._ring[s % size] = self._quantized(s)
+        ordered = [self._ring[s % size] for s in range(slot - size + 1, slot + 1)]  # oldest first
+        self.windows_summed += 1
+        self._sum = [int(v) for v in np.sum(ordered, axis=0, dtype=np.int64)]  # |sum| < W 2**46 < 2**63
+        weights = np.arange(1, size + 1, dtype=object)
+        self._weighted = [int(v) for v in weights @ np.asarray(ordered, dtype=object)]  # exact: Python ints
+        self._last_slot = slot
 
     def deviations(self, slot: int) -> list[float]:
         """log(S_k / S_0) per symbol at slot k."""
-        weighted = (self.weights[:, None] * self._window_ending_at(slot)).T.tolist()
-        faded = [math.fsum(column) for column in weighted]  # per symbol, independent shocks
+        self._move_to(slot)
+        denominator = self.fade_slots << SHOCK_BITS
+        faded = [self.scale * (b / denominator) for b in self._weighted]  # int / int: correctly rounded
         return [v * math.fsum(c * y for c, y in zip(row, faded)) for v, row in zip(self.vol_step, self.chol)]
 
     def prices(self, slot: int) -> dict[str, float]:

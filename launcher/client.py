@@ -8,13 +8,15 @@ the plan_id.
 
 The call's budget: (1 + retries) x endpoints x timeout_ms from the call's start, a hard bound: an attempt
 waits min(timeout_ms, what is left of it), and propose() sends that attempt's `deadline_ms` = its send time
-+ that wait (epoch ms), so the gate answers `expired` (nothing decided or recorded) rather than deciding a
++ that wait (epoch ms: the call's start on the wall clock plus the monotonic time since, so a wall-clock step
+during the call moves no deadline), so the gate answers `expired` (nothing decided or recorded) rather than deciding a
 proposal after the client has stopped waiting for it (send_deadline=False, or --no-deadline, sends none).
 
 Failover (Freelance, model 1 of the ZeroMQ guide; the exact rules, for clients in other languages, are in
 docs/ha-gates-and-clients.md): one server is asked at a time; an attempt that times out, is answered
 `overloaded` (nothing decided) or with a fault HOLD (`recorded` false: that gate could not record a
-decision) moves on to the next endpoint (in the given order, wrapping), with the same plan_id. When every
+decision) moves on to the next endpoint (in the given order, wrapping), with the same plan_id, and so
+does a reply that is not a gate envelope (GateUnavailable when every endpoint in a row sent one). When every
 endpoint in a row answered a fault HOLD, that reply is the answer; when every endpoint in a row answered
 without a decision otherwise, the client backs off (OVERLOAD_BACKOFF_MS jittered, doubling up to
 OVERLOAD_BACKOFF_MAX_MS) while the budget lasts. When the budget is spent the answer is the last attempt's:
@@ -96,22 +98,29 @@ class GateClient:
 
     def __init__(self, endpoint: str | list[str] | tuple[str, ...], *, timeout_ms: int = DEFAULT_TIMEOUT_MS, retries: int = DEFAULT_RETRIES,
                  context: zmq.Context | None = None, client_keypair: Keypair | None = None,
-                 server_public_key: bytes | list[bytes] | None = None, send_deadline: bool = True):
+                 server_public_key: bytes | list[bytes] | tuple[bytes, ...] | None = None, send_deadline: bool = True):
         if (client_keypair is None) != (server_public_key is None):
             raise ValueError("CurveZMQ needs both the client keypair and the gate's public key")
+        if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, (int, float)) or not timeout_ms >= 1:
+            raise ValueError(f"timeout_ms must be at least 1 ms, got {timeout_ms!r}: a call's budget of 0 sends a "
+                             f"proposal whose deadline has passed and waits for no reply")
         self.endpoints = [endpoint] if isinstance(endpoint, str) else list(endpoint)
         if not self.endpoints:
             raise ValueError("GateClient needs at least one gate endpoint")
+        if isinstance(server_public_key, (list, tuple)):
+            server_public_key = list(server_public_key)  # one per endpoint, in order; a tuple is counted too
         if isinstance(server_public_key, list) and len(server_public_key) != len(self.endpoints):
             raise ValueError(f"{len(server_public_key)} gate public keys for {len(self.endpoints)} endpoints")
+        self._own_context = context is None
+        self.ctx = context or zmq.Context()
+        self._check_endpoints()
         self._current = 0  # index of the endpoint asked first: the one that answered last
+        self.moves = 0  # times the client moved to the next endpoint, over its life (a call failed over if it grew)
         self.timeout_ms = timeout_ms
         self.retries = retries
         self.send_deadline = send_deadline
         self.client_keypair = client_keypair
         self.server_public_key = server_public_key
-        self._own_context = context is None
-        self.ctx = context or zmq.Context()
         self._sock: zmq.Socket | None = None
 
     @classmethod
@@ -128,15 +137,39 @@ class GateClient:
     def _socket(self) -> zmq.Socket:
         if self._sock is None:
             sock = self.ctx.socket(zmq.REQ)
-            sock.setsockopt(zmq.LINGER, 0)
-            if self.client_keypair is not None:
-                sock.curve_secretkey = self.client_keypair.secret
-                sock.curve_publickey = self.client_keypair.public
-                key = self.server_public_key
-                sock.curve_serverkey = key[self._current] if isinstance(key, list) else key
-            sock.connect(self.endpoint)
+            try:
+                sock.setsockopt(zmq.LINGER, 0)
+                if self.client_keypair is not None:
+                    sock.curve_secretkey = self.client_keypair.secret
+                    sock.curve_publickey = self.client_keypair.public
+                    key = self.server_public_key
+                    sock.curve_serverkey = key[self._current] if isinstance(key, list) else key
+                sock.connect(self.endpoint)
+            except BaseException:
+                # A socket left open (held by the traceback) makes close()'s ctx.term() wait for ever.
+                sock.close(linger=0)
+                raise
             self._sock = sock
         return self._sock
+
+    def _check_endpoints(self) -> None:
+        """Refuse, before anything is sent, an endpoint ZeroMQ cannot connect (no port, unknown transport):
+        met only at failover, it ended a call whose proposal another gate may already have decided."""
+        probe = self.ctx.socket(zmq.REQ)
+        try:
+            probe.setsockopt(zmq.LINGER, 0)
+            probe.setsockopt(zmq.IMMEDIATE, 1)
+            for endpoint in self.endpoints:
+                try:
+                    probe.connect(endpoint)
+                except zmq.ZMQError as exc:
+                    raise ValueError(f"gate endpoint {endpoint!r}: {exc}") from None
+        except BaseException:
+            probe.close(linger=0)
+            if self._own_context:
+                self.ctx.term()
+            raise
+        probe.close(linger=0)
 
     @property
     def endpoint(self) -> str:
@@ -157,6 +190,7 @@ class GateClient:
         """Close this server's socket (linger 0) and ask the next endpoint, wrapping (Freelance model 1)."""
         self._reset()
         self._current = (self._current + 1) % len(self.endpoints)
+        self.moves += len(self.endpoints) > 1  # with one endpoint: the same server again (Lazy Pirate)
 
     def _attempts(self) -> int:
         return (1 + max(0, self.retries)) * len(self.endpoints)
@@ -186,55 +220,72 @@ class GateClient:
     def _propose_attempts(self, body: dict[str, Any]) -> dict[str, Any]:
         """The client rules of docs/ha-gates-and-clients.md (rules 3-9), one server at a time, within the call's
         budget of (1 + retries) x servers x timeout_ms: no attempt or pause lasts past it, and an attempt's
-        deadline_ms is when it stops waiting. A timeout, `overloaded` or a fault HOLD moves to the next
-        server; `servers` answers in a row without a decision end the call when all were fault HOLDs, else
-        back off."""
+        deadline_ms is when it stops waiting. A timeout, `overloaded`, a fault HOLD or a reply that is not a gate
+        envelope moves to the next server; `servers` answers in a row without a decision end the call when all
+        were fault HOLDs (that reply) or all garbage (GateUnavailable), else back off."""
         servers = len(self.endpoints)
         budget_ms = self._attempts() * self.timeout_ms
-        budget_end = time.monotonic() + budget_ms / 1000.0
+        start = time.monotonic()
+        budget_end = start + budget_ms / 1000.0
+        # The call's epoch time runs on the monotonic clock from its start: a wall-clock step during the
+        # call moves no attempt's deadline_ms (an hour ahead, a gate would decide long after we stopped waiting).
+        start_epoch_ms = time.time() * 1000.0
         backoff_ms = float(OVERLOAD_BACKOFF_MS)
-        timeouts = 0
+        timeouts = garbled = 0  # garbled: replies in a row that were not a gate envelope
         streak = faults = 0  # answers in a row without a decision (overloaded or fault HOLD); fault HOLDs in a row
         while True:
             wait_ms = min(float(self.timeout_ms), (budget_end - time.monotonic()) * 1000.0)
             if self.send_deadline:
-                body["deadline_ms"] = int(time.time() * 1000 + wait_ms)
+                body["deadline_ms"] = int(start_epoch_ms + (time.monotonic() - start) * 1000.0 + wait_ms)
             sock = self._socket()
             try:
                 sock.send(json.dumps(body, separators=(",", ":")).encode())
-                reply = json.loads(sock.recv()) if _wait_for_reply(sock, wait_ms) else None
+                raw = sock.recv() if _wait_for_reply(sock, wait_ms) else None
             except BaseException:
                 self._reset()  # a REQ socket still waiting for its reply refuses every later send
                 raise
-            if reply is not None and not isinstance(reply, dict):
-                raise ValueError(f"a JSON {type(reply).__name__}, not an object")
-            if reply is None:
+            reply = garbage = None
+            if raw is not None:
+                try:
+                    reply = json.loads(raw)
+                    if not isinstance(reply, dict):
+                        raise ValueError(f"a JSON {type(reply).__name__}, not an object")
+                except ValueError as exc:  # not a gate (another service, a broken gate): no answer, ask the next
+                    reply, garbage = None, f"the reply from {self.endpoint} ({exc})"
+            if reply is None and garbage is None:
                 self._next_server()
                 timeouts += 1
-                streak = faults = 0
+                streak = faults = garbled = 0
                 if time.monotonic() >= budget_end:
                     raise GateUnavailable(f"no reply from {self._where()} after {timeouts} attempts of up to "
                                           f"{self.timeout_ms} ms (the call's budget: {budget_ms} ms)")
                 continue
-            fault = is_fault_hold(reply)
-            if not fault and not is_overloaded(reply):
+            fault = garbage is None and is_fault_hold(reply)
+            if garbage is None and not fault and not is_overloaded(reply):
                 return reply
+            # Not a decision (overloaded, a fault HOLD, or garbage): it counts in the streak, so backoff applies.
             streak += 1
             faults = faults + 1 if fault else 0
+            garbled = garbled + 1 if garbage is not None else 0
+
+            def end() -> dict[str, Any]:
+                if garbage is not None:
+                    raise ValueError(garbage)
+                return reply  # type: ignore[return-value]
             if servers > 1:
                 self._next_server()
-            if faults >= servers or time.monotonic() >= budget_end:
-                return reply
+            if faults >= servers or garbled >= servers or time.monotonic() >= budget_end:
+                return end()
             if streak < servers:  # another gate may decide it: ask it at once
                 continue
-            streak = faults = 0
+            streak = faults = garbled = 0
             pause_s = random.uniform(0.5, 1.0) * backoff_ms / 1000.0
             if time.monotonic() + pause_s >= budget_end:
-                return reply
+                return end()
             time.sleep(pause_s)
             backoff_ms = min(backoff_ms * 2, OVERLOAD_BACKOFF_MAX_MS)
             if time.monotonic() >= budget_end:  # the sleep overran what was left
-                return reply
+                return end()
 
     def propose(self, symbol: str, action: str, kill_score: float = 0.0, plan_id: str | None = None,
                 r_net: float | None = None, ts_epoch: float | None = None) -> dict[str, Any]:
@@ -261,7 +312,7 @@ class GateClient:
         except GateUnavailable as exc:
             raise GateUnavailable(f"{exc} (plan_id {plan_id}: retry with the same plan_id)", plan_id) from None
         except ValueError as exc:  # not the gate's envelope: no usable answer
-            raise GateUnavailable(f"the reply from {self.endpoint} is not a gate envelope ({str(exc)[:80]}) "
+            raise GateUnavailable(f"{str(exc)[:160]} is not a gate envelope "
                                   f"(plan_id {plan_id}: retry with the same plan_id)", plan_id) from None
         except BaseException as exc:  # interrupted while the proposal may be decided
             exc.add_note(f"plan_id {plan_id}: it may have been decided; retry with the same plan_id")
@@ -354,6 +405,9 @@ def gate_curve(topology_path: str | Path, client_key: str | None,
 def cmd_propose(args: argparse.Namespace) -> int:
     curve: tuple[Keypair, bytes | list[bytes]] | None = None
     endpoint: str | list[str]
+    if args.timeout_ms < 1:
+        print(f"clustergate propose: --timeout-ms must be at least 1, got {args.timeout_ms}", file=sys.stderr)
+        return 2
     try:
         if args.endpoint:
             endpoint = args.endpoint if len(args.endpoint) > 1 else args.endpoint[0]
@@ -387,15 +441,20 @@ def cmd_propose(args: argparse.Namespace) -> int:
         return 2
     curve_kwargs: dict[str, Any] = {} if curve is None else {"client_keypair": curve[0], "server_public_key": curve[1]}
     plan_id = args.plan_id or uuid.uuid4().hex
-    with GateClient(endpoint, timeout_ms=args.timeout_ms, retries=args.retries,
-                    send_deadline=not args.no_deadline, **curve_kwargs) as client:
+    try:
+        client = GateClient(endpoint, timeout_ms=args.timeout_ms, retries=args.retries,
+                            send_deadline=not args.no_deadline, **curve_kwargs)
+    except ValueError as exc:  # an endpoint ZeroMQ cannot connect: nothing was sent
+        print(f"clustergate propose: {exc}", file=sys.stderr)
+        return 2
+    with client:
         try:
             reply = client.propose(args.symbol, args.action, kill_score=args.kill_score, plan_id=plan_id,
                                    r_net=args.r_net)
-        except (GateUnavailable, KeyboardInterrupt) as exc:
+        except (GateUnavailable, KeyboardInterrupt, zmq.ZMQError) as exc:
             print(f"clustergate propose: {exc or 'interrupted'}", file=sys.stderr)
             print(f"plan_id {plan_id} (it may have been decided: retry with --plan-id {plan_id})", file=sys.stderr)
-            return 1 if isinstance(exc, GateUnavailable) else 130
+            return 130 if isinstance(exc, KeyboardInterrupt) else 1
     print(json.dumps(reply, indent=2))
     print(f"plan_id {plan_id}", file=sys.stderr)
     return 0 if reply.get("status") == "ok" else 1

@@ -49,10 +49,34 @@ ACTIONS = ("HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSE
 DECISION_IDENTITY = ("final_action", "gate_reason", "ts_epoch", "K", "stress")
 RESUBMIT_ROUNDS = 6
 RESUBMIT_MAX_S = 60.0
-# The load looks at the run's permit keys this often, so every permit issued is seen while it exists (a
-# permit lives 60 s): the audit's "no permit without its record" then covers the whole run, not only
-# the permits still alive when it runs. A look that fails (a Redis failover) is tried again after 1 s.
+# The load looks at the run's permit keys this often, and at least 4 times per permit TTL (the
+# topology's permit_ttl_s, 1 to 60 s: SPEC's 60 s by default), so every permit issued is seen while it
+# exists: the audit's "no permit without its record" then covers the whole run, not only the permits
+# still alive when it runs. A look that fails (a Redis failover) is tried again after 1 s (or a TTL / 4).
 PERMIT_LOOK_S = 15.0
+LOOKS_PER_PERMIT_TTL = 4
+FINAL_LOOK_TRIES = 30
+
+
+def permit_ttl_of(topology: str) -> float:
+    """The shortest permit TTL of the topology's permit issuers (s)."""
+    from launcher.topology import load_topology
+    topo = load_topology(topology)
+    return float(min((topo.actor(name).settings.permit_ttl_s for name in topo.actors_of_kind("permit_issuer")),
+                     default=60))
+
+
+def permit_looks_violation(looks: int, gap_s: float | None, permit_ttl_s: float, final: bool = True) -> str | None:
+    """Why the load's looks may have missed a permit (None: they cannot have): fewer than two looks (every
+    look failed), two looks at least a permit TTL apart (a permit can live and expire between them), or no
+    final look after the load (`final` False: the last permits were never looked at)."""
+    if not final:
+        return "the look at the permit keys after the load never succeeded: its last permits were not seen"
+    if looks < 2 or gap_s is None:
+        return f"{looks} successful look(s) at the permit keys during the load: at least 2 are needed"
+    if gap_s >= permit_ttl_s:
+        return f"two looks at the permit keys {gap_s} s apart, not less than the permit_ttl_s of {permit_ttl_s:g} s"
+    return None
 
 
 def permits_path(calls_path: Path) -> Path:
@@ -196,14 +220,14 @@ class Recorder:
 def call(client: GateClient, proposal: dict[str, Any], round_no: int, who: int) -> dict[str, Any]:
     """One propose() call: its reply (None: no reply within the budget), seconds, and whether it moved on
     to another gate."""
-    before = client.endpoint
+    before = client.moves  # not the endpoint: a call that went round every gate ends where it began
     started_wall, started = time.time(), time.monotonic()
     try:
         reply = client.propose(proposal["symbol"], proposal["action"], plan_id=proposal["plan"])
     except GateUnavailable:
         reply = None
     return {"plan": proposal["plan"], "round": round_no, "client": who, "t": round(started_wall, 3),
-            "dt_s": round(time.monotonic() - started, 4), "failover": client.endpoint != before,
+            "dt_s": round(time.monotonic() - started, 4), "failover": client.moves != before,
             "endpoint": client.endpoint, "reply": reply, "proposal": proposal}
 
 
@@ -277,32 +301,56 @@ def run_load(topology: str, key: str, out: Path, *, clients: int, rate: float, m
 
 
 def look_at_permits(topology: str, prefix: str, path: Path, done: threading.Event, looks: dict[str, int]) -> None:
-    """At the start, every PERMIT_LOOK_S (1 s after a look that failed) until `done`, and once more then:
-    the plan_ids of this run's permit keys, one JSON line {"t": epoch seconds, "plans": [...]} per look."""
+    """At the start, every min(PERMIT_LOOK_S, permit TTL / 4) (1 s after a look that failed, or sooner) until
+    `done`, and once more then (the final look, retried 1 s apart up to FINAL_LOOK_TRIES times: it alone sees
+    the last permits): the plan_ids of this run's permit keys, one JSON line {"t": epoch seconds, "mono":
+    monotonic seconds at its end, "mono_start": at its start, "final": bool, "plans": [...]} per look."""
     from launcher import keys
     from launcher.redis_conn import connect
     from launcher.topology import load_topology
     redis_config = load_topology(topology).redis
+    every_s = min(PERMIT_LOOK_S, permit_ttl_of(topology) / LOOKS_PER_PERMIT_TTL)
     permit_prefix = keys.permit("")
+
+    def look(seen: Any, final: bool) -> bool:
+        began = time.monotonic()
+        try:
+            r = connect(redis_config)
+            try:
+                plans = [k[len(permit_prefix):] for k in r.scan_iter(match=keys.permit(prefix) + "*", count=1000)]
+            finally:
+                r.close()
+        except Exception:  # noqa: BLE001 - a failover in progress: look again soon
+            looks["failed"] += 1
+            return False
+        looks["done"] += 1
+        seen.write(json.dumps({"t": round(time.time(), 3), "mono_start": round(began, 3), "mono": round(time.monotonic(), 3),
+                               "final": final, "plans": plans}) + "\n")
+        return True
+
     wait_s = 0.0
     with open(path, "a", buffering=1) as seen:
         while True:
             last = done.wait(wait_s)
-            try:
-                r = connect(redis_config)
-                try:
-                    plans = [k[len(permit_prefix):] for k in r.scan_iter(match=keys.permit(prefix) + "*", count=1000)]
-                finally:
-                    r.close()
-            except Exception:  # noqa: BLE001 - a failover in progress: look again soon
-                looks["failed"] += 1
-                wait_s = 1.0
-            else:
-                looks["done"] += 1
-                seen.write(json.dumps({"t": round(time.time(), 3), "plans": plans}) + "\n")
-                wait_s = PERMIT_LOOK_S
+            if look(seen, last):
+                wait_s = every_s
+                if last:
+                    return
+                continue
+            wait_s = min(1.0, every_s)
             if last:
+                for _ in range(FINAL_LOOK_TRIES - 1):
+                    time.sleep(1.0)
+                    if look(seen, True):
+                        return
                 return
+
+
+def final_look_seen(calls_path: Path) -> bool:
+    """True when the load's last look, after its clients and resubmissions, succeeded."""
+    seen_path = permits_path(calls_path)
+    lines = seen_path.read_text().splitlines() if seen_path.exists() else []
+    return bool(lines) and json.loads(lines[-1]).get("final", True) is True
 
 
 def read_calls(path: Path) -> list[dict[str, Any]]:
@@ -342,8 +390,13 @@ def audit_live(topology: str, key: str, calls_path: Path, prefix: str, resubmit:
             decision, proposal = first[plan]
             row = call(client, proposal, -1, -1)
             resubmits.append({"plan": plan, "reply": row["reply"], "first": decision})
-    return {**audit(calls, stream, permits, resubmits), "permit_looks_during_load": looks,
-            "permit_looks_max_gap_s": gap_s}
+    verdict = audit(calls, stream, permits, resubmits)
+    ttl_s = permit_ttl_of(topology)
+    sparse = permit_looks_violation(looks, gap_s, ttl_s, final_look_seen(calls_path))
+    verdict["violations"]["permit_looks_too_sparse"] = int(sparse is not None)
+    if sparse is not None:
+        verdict["examples"]["permit_looks_too_sparse"] = [sparse]
+    return {**verdict, "permit_looks_during_load": looks, "permit_looks_max_gap_s": gap_s, "permit_ttl_s": ttl_s}
 
 
 def permits_of_run(alive: Iterable[str], calls_path: Path) -> tuple[list[str], int, float | None]:
@@ -355,8 +408,11 @@ def permits_of_run(alive: Iterable[str], calls_path: Path) -> tuple[list[str], i
     permits = set(alive)
     for look in looks:
         permits.update(look["plans"])
-    times = [look["t"] for look in looks]
-    gap = max((b - a for a, b in zip(times, times[1:])), default=None)
+    # From the start of one scan to the end of the next (a permit issued just after a scan's cursor passed its
+    # key is seen by the next scan, at its end at worst); monotonic: a wall-clock step moves no gap.
+    ends = [look.get("mono", look["t"]) for look in looks]
+    starts = [look.get("mono_start", end) for look, end in zip(looks, ends)]
+    gap = max((b - a for a, b in zip(starts, ends[1:])), default=None)
     return sorted(permits), len(looks), None if gap is None else round(gap, 3)
 
 

@@ -978,6 +978,12 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
                         v.problem(base + ("synthetic", "correlation", pair), f"{sym} is not in symbols")
                 if not -1 < rho < 1:
                     v.problem(base + ("synthetic", "correlation", pair), f"must be in (-1, 1), got {rho!r}")
+            if syn.clock_aligned and s.source != "synthetic":
+                v.problem(base + ("synthetic", "clock_aligned"), f"applies to source: synthetic only; this feed's "
+                          f"source is {s.source}, whose ticks are not aligned to wall-clock slots")
+            if syn.clock_aligned and syn.seed >= 2 ** 128:
+                v.problem(base + ("synthetic", "seed"), f"must be below 2**128 with synthetic.clock_aligned: true "
+                          f"(Philox's key), got {syn.seed!r}")
             if syn.clock_aligned and syn.drift != 0:
                 v.problem(base + ("synthetic", "drift"), f"must be 0 with synthetic.clock_aligned: true, got {syn.drift!r} "
                           "(a clock-aligned price fades back to its start price and cannot trend)")

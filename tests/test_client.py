@@ -99,3 +99,256 @@ def test_gateunavailable_carries_the_plan_id_propose_generated_so_the_caller_can
         client.close()
         server.close(linger=0)
         ctx.term()
+
+
+def test_a_socket_whose_setup_fails_is_closed_so_leaving_the_with_block_never_hangs():
+    # A gate public key of the wrong size fails while the REQ socket is set up (ZMQError EINVAL). That
+    # socket was left open, referenced by the exception's traceback: GateClient.__exit__ (as in
+    # `clustergate propose`) then hung for ever in ctx.term().
+    from launcher.curve import Keypair
+    public, secret = zmq.curve_keypair()
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            with GateClient("tcp://127.0.0.1:9", timeout_ms=100, retries=0, client_keypair=Keypair(public, secret),
+                            server_public_key=b"not a 32-byte key") as client:
+                client.propose("ETHUSDT", "PARTIAL_50", plan_id="bad-key")
+        except BaseException as exc:  # noqa: BLE001 - the test reports it
+            outcome.append(exc)
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    thread.join(5)
+    assert not thread.is_alive(), "leaving the with block hung: a socket whose setup failed was left open"
+    assert len(outcome) == 1 and isinstance(outcome[0], zmq.ZMQError), outcome
+
+
+def test_a_bad_endpoint_anywhere_in_the_list_is_refused_before_anything_is_sent():
+    # tcp://127.0.0.1 has no port: ZeroMQ refuses to connect it. Second in the list, it was reached only
+    # after the first gate timed out (the proposal already sent), and its socket was never closed.
+    ctx = zmq.Context()
+    endpoint, server = silent_server(ctx)
+    try:
+        try:
+            GateClient([endpoint, "tcp://127.0.0.1"], timeout_ms=50, retries=0, context=ctx)
+        except ValueError as exc:
+            assert "tcp://127.0.0.1" in str(exc), exc
+        else:
+            raise AssertionError("an endpoint ZeroMQ cannot connect must be refused at once")
+        assert not server.poll(200), "a proposal was sent before the bad endpoint was refused"
+    finally:
+        server.close(linger=0)
+        done = threading.Event()
+        threading.Thread(target=lambda: (ctx.term(), done.set()), daemon=True).start()
+        assert done.wait(5), "ctx.term() hung: a socket was left open"
+
+
+def test_clustergate_propose_with_a_bad_endpoint_exits_at_once_naming_it():
+    import subprocess
+    import sys
+    from pathlib import Path
+    ctx = zmq.Context()
+    endpoint, server = silent_server(ctx)
+    try:
+        proc = subprocess.run([str(Path(sys.executable).parent / "clustergate"), "propose", "--endpoint", endpoint,
+                               "--endpoint", "tcp://127.0.0.1", "--symbol", "ETHUSDT", "--action", "HOLD",
+                               "--timeout-ms", "100", "--retries", "0"],
+                              capture_output=True, text=True, timeout=20, cwd=Path(__file__).resolve().parent.parent)
+        assert proc.returncode == 2, (proc.returncode, proc.stderr)
+        assert "tcp://127.0.0.1" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    finally:
+        server.close(linger=0)
+        ctx.term()
+
+
+def test_a_timeout_below_1_ms_is_refused_before_a_proposal_with_a_past_deadline_is_sent():
+    # --timeout-ms 0 (or negative) made a budget of 0: the one attempt sent deadline_ms = now (or in the past)
+    # and waited 0 ms, so the gate could only answer `expired` (or, with --no-deadline, decide a proposal
+    # the client had already given up on), and the client reported "no reply".
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+    ctx = zmq.Context()
+    endpoint, server = silent_server(ctx)
+    try:
+        for bad in (0, -5):
+            try:
+                GateClient(endpoint, timeout_ms=bad, context=ctx)
+            except ValueError as exc:
+                assert "timeout_ms" in str(exc), exc
+            else:
+                raise AssertionError(f"timeout_ms={bad} must be refused")
+        proc = subprocess.run([str(Path(sys.executable).parent / "clustergate"), "propose", "--endpoint", endpoint,
+                               "--symbol", "ETHUSDT", "--action", "HOLD", "--timeout-ms", "0"],
+                              capture_output=True, text=True, timeout=20)
+        assert proc.returncode == 2 and "--timeout-ms" in proc.stderr, (proc.returncode, proc.stderr)
+        assert not server.poll(200), f"a proposal was sent: {server.recv_multipart()[-1][:200]!r} at {time.time()}"
+    finally:
+        server.close(linger=0)
+        ctx.term()
+
+
+def test_gate_public_keys_as_a_tuple_are_paired_and_counted_like_a_list():
+    # A tuple of keys skipped the count check (only a list was counted) and reached the socket whole: every
+    # call then failed with TypeError instead of being refused at once; a tuple of the right count failed too.
+    from launcher.curve import Keypair
+    public, secret = zmq.curve_keypair()
+    gate_a, gate_b = zmq.curve_keypair()[0], zmq.curve_keypair()[0]
+    try:
+        GateClient(["tcp://127.0.0.1:9", "tcp://127.0.0.1:10"], client_keypair=Keypair(public, secret),
+                   server_public_key=(gate_a,))
+    except ValueError as exc:
+        assert "1 gate public keys for 2 endpoints" in str(exc), exc
+    else:
+        raise AssertionError("one key for two endpoints, given as a tuple, must be refused")
+    # Two CURVE servers, each with its own keypair: the first never answers, the second echoes; the call
+    # must reach the second with the second key (a wrong key gets no reply at all).
+    ctx = zmq.Context()
+    servers, endpoints, keys = [], [], []
+    for kind in (zmq.ROUTER, zmq.REP):
+        server_public, server_secret = zmq.curve_keypair()
+        sock = ctx.socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.curve_server = True
+        sock.curve_secretkey = server_secret
+        sock.curve_publickey = server_public
+        endpoints.append(f"tcp://127.0.0.1:{sock.bind_to_random_port('tcp://127.0.0.1')}")
+        servers.append(sock)
+        keys.append(server_public)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            if servers[1].poll(50):
+                servers[1].send(json.dumps({"status": "ok", "echo": json.loads(servers[1].recv())}).encode())
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        with GateClient(endpoints, timeout_ms=300, retries=0, context=ctx, client_keypair=Keypair(public, secret),
+                        server_public_key=tuple(keys)) as client:
+            reply = client.propose("ETHUSDT", "HOLD", plan_id="tuple-keys")
+        assert reply["echo"]["plan_id"] == "tuple-keys", reply
+    finally:
+        stop.set()
+        thread.join(5)
+        for sock in servers:
+            sock.close(linger=0)
+        ctx.term()
+
+
+def test_a_wall_clock_step_during_a_call_moves_no_attempts_deadline(tmp_path):
+    # deadline_ms was time.time() at each attempt + its wait: the wall clock stepped an hour ahead between two
+    # attempts (tests/clock_shim.py steps `clustergate propose`'s clock) gave the second attempt a deadline an
+    # hour late, so a gate would decide it long after the client had stopped waiting (back: at once expired).
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+    repo = Path(__file__).resolve().parent.parent
+    clock = tmp_path / "clock_offset"
+    clock.write_text("0")
+    ctx = zmq.Context()
+    (first, gate_a), (second, gate_b) = silent_server(ctx), silent_server(ctx)
+    proc = subprocess.Popen([sys.executable, str(repo / "tests" / "clock_shim.py"), "launcher", "propose",
+                             "--endpoint", first, "--endpoint", second, "--symbol", "ETHUSDT", "--action", "HOLD",
+                             "--plan-id", "stepped", "--timeout-ms", "1000", "--retries", "0"],
+                            cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "CLUSTERGATE_TEST_CLOCK_FILE": str(clock)})
+    try:
+        assert gate_a.poll(15000), "no first attempt"
+        body_a, at_a = json.loads(gate_a.recv_multipart()[-1]), time.monotonic()
+        clock.write_text("3600")  # the client's wall clock steps an hour ahead, mid-call
+        assert gate_b.poll(5000), "no second attempt"
+        body_b, at_b = json.loads(gate_b.recv_multipart()[-1]), time.monotonic()
+        assert body_a["plan_id"] == body_b["plan_id"] == "stepped"
+        moved_ms = body_b["deadline_ms"] - body_a["deadline_ms"]
+        assert moved_ms < (at_b - at_a) * 1000 + 5000, f"the second deadline moved {moved_ms} ms for {at_b - at_a:.2f} s"
+        assert proc.wait(20) == 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        gate_a.close(linger=0)
+        gate_b.close(linger=0)
+        ctx.term()
+
+
+def garbage_server(ctx: zmq.Context, stop: threading.Event) -> tuple[str, threading.Thread]:
+    """A REP socket answering every request with bytes that are not a gate envelope (another service, a
+    half-upgraded gate) until `stop`."""
+    sock = ctx.socket(zmq.REP)
+    sock.setsockopt(zmq.LINGER, 0)
+    port = sock.bind_to_random_port("tcp://127.0.0.1")
+
+    def serve() -> None:
+        try:
+            while not stop.is_set():
+                if sock.poll(50):
+                    sock.recv()
+                    sock.send(b"-ERR not a gate")
+        finally:
+            sock.close(linger=0)
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return f"tcp://127.0.0.1:{port}", thread
+
+
+def test_a_gate_answering_garbage_hands_the_call_to_the_next_gate_with_the_same_plan_id():
+    # A reply that was not a gate envelope ended the call at once (GateUnavailable) and left `current` on that
+    # endpoint, so every later call asked the broken gate first and failed, the healthy second gate never asked.
+    from launcher.client import GateUnavailable
+    ctx = zmq.Context()
+    stop = threading.Event()
+    bad, bad_thread = garbage_server(ctx, stop)
+    good, good_thread = echo_server(ctx, stop)
+    try:
+        with GateClient([bad, good], timeout_ms=2000, retries=0, context=ctx) as client:
+            for n in range(3):
+                client._current = 0  # the broken gate first, as after start-up
+                reply = client.propose("ETHUSDT", "HOLD", plan_id=f"garbage-{n}")
+                assert reply["echo"]["plan_id"] == f"garbage-{n}", reply
+        with GateClient([bad, bad], timeout_ms=2000, retries=3, context=ctx) as client:
+            try:
+                client.propose("ETHUSDT", "HOLD", plan_id="all-garbage")
+            except GateUnavailable as exc:
+                assert "not a gate envelope" in str(exc) and exc.plan_id == "all-garbage", exc
+            else:
+                raise AssertionError("every gate answering garbage must end in GateUnavailable")
+    finally:
+        stop.set()
+        bad_thread.join(5)
+        good_thread.join(5)
+        ctx.term()
+
+
+def test_a_garbage_gate_and_an_overloaded_gate_get_backed_off_not_hammered():
+    # Garbage reset the streak of replies without a decision, and an `overloaded` reply reset the count of
+    # garbage in a row: neither reached N, so the client sent as fast as it could for its whole budget.
+    ctx = zmq.Context()
+    stop = threading.Event()
+    bad, bad_thread = garbage_server(ctx, stop)
+    overloaded = ctx.socket(zmq.REP)
+    overloaded.setsockopt(zmq.LINGER, 0)
+    busy = f"tcp://127.0.0.1:{overloaded.bind_to_random_port('tcp://127.0.0.1')}"
+    asked = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            if overloaded.poll(20):
+                asked.append(json.loads(overloaded.recv())["plan_id"])
+                overloaded.send(json.dumps({"status": "error", "reason": "overloaded"}).encode())
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        with GateClient([bad, busy], timeout_ms=500, retries=0, context=ctx) as client:
+            reply = client.propose("ETHUSDT", "HOLD", plan_id="mixed")  # a budget of 2 x 500 ms
+        assert reply["reason"] == "overloaded", reply
+        assert 2 <= len(asked) <= 15 and set(asked) == {"mixed"}, len(asked)  # backoff 20, 40, 80 .. 500 ms
+    finally:
+        stop.set()
+        thread.join(5)
+        bad_thread.join(5)
+        overloaded.close(linger=0)
+        ctx.term()

@@ -96,3 +96,108 @@ def test_a_permit_the_load_saw_while_it_ran_counts_even_after_it_expired(tmp_pat
     calls, stream, _, resubmits = clean_run()
     assert audit(calls, stream, permits, resubmits)["violations"]["permit_without_record"] == 1  # p-gone
     assert permits_of_run(["p-a"], tmp_path / "no-load.jsonl") == (["p-a"], 0, None)
+
+
+def test_the_load_looks_at_permits_often_enough_for_the_topologys_permit_ttl(tmp_path, redis_server):
+    """permit_ttl_s may be 1..60 s: a permit of a 2 s TTL, issued just after a look, was gone before the next
+    one (every 15 s), so "no permit without its record" never saw it. Real redis-server; the key is set as
+    the issuer sets it (SET ... EX permit_ttl_s)."""
+    import threading
+
+    from helpers import wait_for
+    from launcher import keys
+    from launcher.harness import demo_topology_data, retarget, write_topology
+    from launcher.ha_load import look_at_permits, permits_of_run, permits_path
+    data = retarget(demo_topology_data(), redis_server.url)
+    data["actors"]["permit_issuer"].setdefault("settings", {})["permit_ttl_s"] = 2
+    topology = write_topology(tmp_path / "topology.yaml", data)
+    calls_path = tmp_path / "calls.jsonl"
+    done, looks = threading.Event(), {"done": 0, "failed": 0}
+    watcher = threading.Thread(target=look_at_permits, args=(str(topology), "run1", permits_path(calls_path), done, looks),
+                               daemon=True)
+    watcher.start()
+    r = redis_server.client()
+    try:
+        wait_for(lambda: looks["done"] >= 1, 10, "the load's first look at the permits")
+        r.set(keys.permit("run1-short"), "1", ex=2)
+        wait_for(lambda: not r.exists(keys.permit("run1-short")), 10, "the permit to expire")
+    finally:
+        done.set()
+        watcher.join(10)
+        r.close()
+    permits, count, gap_s = permits_of_run([], calls_path)
+    assert "run1-short" in permits, (permits, count, gap_s)
+    assert gap_s is not None and gap_s < 2, gap_s
+
+
+def test_looks_fewer_than_two_or_further_apart_than_the_permit_ttl_are_a_violation():
+    from launcher.ha_load import permit_looks_violation
+    assert permit_looks_violation(looks=5, gap_s=15.0, permit_ttl_s=60) is None
+    assert "permit_ttl_s" in permit_looks_violation(looks=5, gap_s=15.0, permit_ttl_s=10)
+    assert permit_looks_violation(looks=0, gap_s=None, permit_ttl_s=60) is not None  # every look failed
+    assert permit_looks_violation(looks=1, gap_s=None, permit_ttl_s=60) is not None
+
+
+def test_the_last_look_after_the_load_is_retried_through_a_redis_outage_and_its_absence_is_a_violation(tmp_path, redis_server):
+    """The look after the load and its resubmissions is the only one to see their last permits: when it
+    failed (Redis down or failing over at that moment) the watcher gave up at once and the verdict said
+    nothing. Real redis-server, killed before the load ends and started again on its port."""
+    import threading
+
+    from helpers import wait_for
+    from launcher.harness import demo_topology_data, retarget, write_topology
+    from launcher.ha_load import final_look_seen, look_at_permits, permit_looks_violation, permits_path
+    topology = write_topology(tmp_path / "topology.yaml", retarget(demo_topology_data(), redis_server.url))
+    calls_path = tmp_path / "calls.jsonl"
+    done, looks = threading.Event(), {"done": 0, "failed": 0}
+    watcher = threading.Thread(target=look_at_permits, args=(str(topology), "run2", permits_path(calls_path), done, looks),
+                               daemon=True)
+    watcher.start()
+    try:
+        wait_for(lambda: looks["done"] >= 1, 10, "the load's first look at the permits")
+        redis_server.kill()
+        done.set()
+        wait_for(lambda: looks["failed"] >= 1, 10, "the last look to fail")
+        redis_server.start()
+    finally:
+        done.set()
+        watcher.join(15)
+    assert not watcher.is_alive()
+    assert looks["done"] == 2 and final_look_seen(calls_path), looks
+    assert permit_looks_violation(2, 5.0, 60, final=False) is not None
+
+
+def test_a_call_that_went_round_every_gate_and_back_counts_as_a_failover():
+    """call() compared the endpoint before and after: with two gates and retries=1 a call that timed out on
+    A, B, A, B ends where it began, so the slowest calls of all were missing from failover_calls and from
+    the failover p50/max the fault tests report. Real ZeroMQ sockets that never answer."""
+    import zmq
+
+    from launcher.client import GateClient
+    from launcher.ha_load import call
+    ctx = zmq.Context()
+    silent = []
+    for _ in range(2):
+        sock = ctx.socket(zmq.ROUTER)
+        sock.setsockopt(zmq.LINGER, 0)
+        silent.append((sock, f"tcp://127.0.0.1:{sock.bind_to_random_port('tcp://127.0.0.1')}"))
+    try:
+        with GateClient([e for _, e in silent], timeout_ms=50, retries=1, context=ctx) as client:
+            row = call(client, {"plan": "round-trip", "symbol": "ETHUSDT", "action": "HOLD"}, 0, 0)
+        assert row["reply"] is None and row["failover"] is True, row
+    finally:
+        for sock, _ in silent:
+            sock.close(linger=0)
+        ctx.term()
+
+
+def test_the_gap_between_looks_runs_from_the_start_of_one_scan_to_the_end_of_the_next(tmp_path):
+    """A permit issued just after a scan's cursor passed its key is seen only by the next scan, which may reach
+    it only as it ends: so the permit must live from the start of one scan to the end of the next. The gap was
+    measured end to end, short of the truth by a scan's time (slow under load or a failover)."""
+    from launcher.ha_load import permits_of_run, permits_path
+    calls_path = tmp_path / "calls.jsonl"
+    permits_path(calls_path).write_text(
+        '{"t": 100.0, "mono_start": 10.0, "mono": 40.0, "plans": []}\n'   # a 30 s scan
+        '{"t": 150.0, "mono_start": 85.0, "mono": 90.0, "plans": []}\n')  # ends 50 s after the first ended
+    assert permits_of_run([], calls_path)[2] == 80.0  # 90 - 10, not 90 - 40
