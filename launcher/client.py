@@ -73,9 +73,13 @@ def is_overloaded(reply: dict[str, Any]) -> bool:
 
 
 def is_fault_hold(reply: dict[str, Any]) -> bool:
-    """A decision the gate could not record (`recorded` false: redis_unavailable, permit_unavailable,
-    replica_unacknowledged): outcome unknown, and another gate may record it for the same plan_id."""
-    decision = reply.get("decision") if reply.get("status") == "ok" else None
+    """An answer with an unknown outcome that another gate may settle for the same plan_id: a decision the
+    gate could not record (`recorded` false: redis_unavailable, permit_unavailable, replica_unacknowledged),
+    or the gate's own `internal_error` (it failed while deciding, possibly after its issuer recorded the
+    decision: another gate replays that decision, or records one)."""
+    if reply.get("status") != "ok":
+        return reply.get("reason") == "internal_error"
+    decision = reply.get("decision")
     return isinstance(decision, dict) and decision.get("recorded") is False
 
 

@@ -219,3 +219,21 @@ def test_clustergate_propose_refuses_a_server_key_count_that_does_not_match_the_
                           "--server-key", "gate", "--server-key", "gate_b")
     assert out.returncode == 2, out
     assert "2 --server-key for the topology's 1 gate (gate)" in out.stderr, out.stderr
+
+
+def test_an_internal_error_is_not_final_the_same_plan_id_goes_to_the_next_gate_which_decides():
+    # A gate that failed while deciding may have had its issuer record the decision: only the same plan_id
+    # on another gate can tell (a replay, or a decision recorded now), so the call goes on, as for a fault HOLD.
+    first = ScriptedGate([{"status": "error", "reason": "internal_error", "detail": "RuntimeError: boom", "plan_id": "i"}])
+    decided = {"status": "ok", "decision": {"plan_id": "i", "final_action": "HOLD", "gate_reason": "pass",
+                                            "permit": False, "recorded": True, "replayed": True}}
+    second = ScriptedGate([decided])
+    try:
+        with GateClient([first.endpoint, second.endpoint], timeout_ms=2000, retries=0) as client:
+            reply = client.propose("ETHUSDT", "HOLD", plan_id="i")
+            assert client.endpoint == second.endpoint
+    finally:
+        first.close()
+        second.close()
+    assert reply == decided
+    assert [g["plan_id"] for g in first.got + second.got] == ["i", "i"]

@@ -191,6 +191,13 @@ MUTATIONS: list[Mutation] = [
         "expr: absent(p27_updates_total) * 0 > 1\n",
         (MONITOR_LIVE,)),
     Mutation(
+        "internal_error_ends_the_call",
+        "a gate's internal_error (outcome unknown) sends the same plan_id to the next gate, as a fault HOLD does",
+        "launcher/client.py",
+        '        return reply.get("reason") == "internal_error"\n',
+        '        return False\n',
+        ("tests/test_ha_failover.py::test_an_internal_error_is_not_final_the_same_plan_id_goes_to_the_next_gate_which_decides",)),
+    Mutation(
         "p27_updates_stalled_never_fires",
         "a state writer that gets no new state raises P27UpdatesStalled (issue 15: live Prometheus)",
         "configs/alerts.yml",
