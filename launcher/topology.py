@@ -791,6 +791,16 @@ def _check_curve_keys(v: Validator, topo: Topology) -> None:
     from launcher import curve as keys
     curve_sockets = [(name, role, sock) for name, spec in topo.actors.items()
                      for role, sock in spec.sockets.items() if sock.curve is not None]
+    gates = [g for g in topo.actors_of_kind("gate") if "proposals" in topo.actors[g].sockets]
+    encrypted = [g for g in gates if topo.actors[g].sockets["proposals"].curve is not None]
+    if encrypted and len(encrypted) != len(gates):
+        # A client talks to every gate of a topology with one security setting (GateClient.from_topology,
+        # `clustergate propose`): with a mix, the gates of the other kind never answer it, so failing over
+        # to them is failing.
+        plain = [g for g in gates if g not in encrypted]
+        v.problem(("actors", plain[0], "sockets", "proposals", "curve"),
+                  f"the proposals sockets of {', '.join(encrypted)} use CurveZMQ and those of {', '.join(plain)} "
+                  f"do not: clients fail over between every gate with one setting, so give every gate curve or none")
     if not curve_sockets:
         return
     if topo.security.curve is None:

@@ -143,6 +143,23 @@ def test_validate_rejects_a_plain_client_of_a_curve_server(tmp_path: Path) -> No
     assert any(p.startswith("actors.gate.sockets.permits.connect:") and "is a CurveZMQ server" in p for p in problems), problems
 
 
+def test_validate_rejects_gates_of_which_some_use_curve_and_others_do_not(tmp_path: Path) -> None:
+    # Clients fail over between every gate with one security setting: a plain gate beside a CurveZMQ one
+    # never answers a client of the other kind (found by the review of the client rules).
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    second = json.loads(json.dumps(data["actors"]["gate"]))
+    del second["sockets"]["proposals"]["curve"]
+    second["sockets"]["proposals"]["bind"] = "tcp://127.0.0.1:5656"
+    second["metrics_port"] = data["actors"]["gate"]["metrics_port"] + 7
+    make_keys(tmp_path / "keys", "gate_b")
+    second["sockets"]["permits"]["curve"] = {"keypair": "gate_b"}
+    data["actors"]["gate_b"] = {**second, "kind": "gate"}
+    data["actors"]["permit_issuer"]["sockets"]["requests"]["curve"]["allow"] = ["gate", "gate_b"]
+    problems = problems_of(write_topology(tmp_path / "mixed.yaml", data))
+    assert any(p.startswith("actors.gate_b.sockets.proposals.curve: the proposals sockets of gate use CurveZMQ and "
+                            "those of gate_b do not") for p in problems), problems
+
+
 def test_keys_generate_writes_a_secret_file_only_its_owner_can_read(tmp_path: Path) -> None:
     result = clustergate("keys", "generate", str(tmp_path / "keys"), "--name", "desk")
     assert result.returncode == 0, result.stderr
