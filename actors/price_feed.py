@@ -302,7 +302,10 @@ class PriceFeed(Actor):
                     self.publish(symbol, price, slot * interval_s)
         finally:  # an error is counted by the runtime; the next slot is still published
             delay_s = min(SLOT_PUBLISH_DELAY_FRACTION * interval_s, SLOT_PUBLISH_DELAY_MAX_S)
-            self._after((slot + 1) * interval_s + delay_s - time.time(), self._aligned_step, name="synthetic")
+            # Never longer than one slot: a wall clock stepped back between the two readings must not
+            # silence the feed for the size of the step.
+            wait_s = min((slot + 1) * interval_s + delay_s - time.time(), interval_s + delay_s)
+            self._after(wait_s, self._aligned_step, name="synthetic")
 
     # ----------------------------------------------------------------- replay
 
