@@ -14,8 +14,8 @@ Mirrored gauges expire: with no state message within the freshness window (2 x c
 that window: a dead clusterer or correlator makes it not ready; a dead buffer shows as corr_ready 0.
 
 Several state writers (a standby cluster side, `lease_ms`): only the holder of the Redis lease writes.
-The lease is taken with SET NX PX and a fencing token from INCR (one script), and renewed every quarter
-cadence, but never past HOLD_CADENCES after the holder's last write: a holder with no new state to
+The lease is taken with SET NX PX and a fencing token from INCR (one script), and renewed after every write
+and every quarter cadence, but never past HOLD_CADENCES after the holder's last write: a holder with no new state to
 write in time for the next cadence (its chain dead or not ready upstream, or itself dead) lets the lease
 lapse then, and a standby whose own chain is ready takes it at the moment it lapses and writes its
 latest state at once. Every state write checks under WATCH, in its one MULTI/EXEC, that the token is
@@ -275,6 +275,18 @@ class StateWriterActor(Actor):
         elif 0 <= pttl_ms < self.lease_tick_s * 1000 and self.expiry_try is None:
             self.expiry_try = self.after(pttl_ms / 1000 + 0.001, self.try_at_expiry)
 
+    def renew_now(self) -> None:
+        """Just after a write: renew the lease for a full lease_ms from now (at most HOLD_CADENCES). The quarter-cadence renewals had cut
+        it to lapse 1.5 cadences after the previous write, and a write just before that cut, renewed only at
+        the next tick, lost the lease to a standby timed to the lapse: a takeover from a healthy holder."""
+        try:
+            if not self.renew(keys=[keys.STATE_WRITER_LEASE, keys.STATE_WRITER_FENCE],
+                              args=[self.lease_value, lease_ttl_ms(self.hold_from_mono, time.monotonic(),
+                                                                   self.hold_s, self.lease_ms), self.fence]):
+                self.stand_by("lease_lost")
+        except redis.RedisError as exc:
+            self.log.warning("lease_unavailable", error=repr(exc))
+
     def try_at_expiry(self) -> None:
         self.expiry_try = None
         self.lease_tick()
@@ -379,6 +391,8 @@ class StateWriterActor(Actor):
             return
         self.known_ids = new_ids
         self.hold_from_mono = time.monotonic()
+        if self.lease_ms and self.fence is not None:
+            self.renew_now()
         self.m.updates.inc()
         self.m.last_update.set(updated_ts)
         self.redis_ok = True

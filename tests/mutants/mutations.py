@@ -546,6 +546,14 @@ MUTATIONS: list[Mutation] = [
         "                ttl_ms = self.lease_ms\n",
         ("tests/test_ha_standby.py::test_the_active_clusterer_killed_the_standby_writes_within_two_cadences_and_the_gate_never_falls_back",)),
     Mutation(
+        "holder_renews_only_on_its_quarter_cadence_timer",
+        "a healthy holder whose write comes within 1.5 cadences of its last keeps its lease: no takeover "
+        "without a fault (issue 12)",
+        "actors/state_writer.py",
+        "        if self.lease_ms and self.fence is not None:\n            self.renew_now()\n",
+        "",
+        ("tests/test_ha_standby.py::test_a_holder_whose_states_come_late_by_under_half_a_cadence_keeps_its_lease",)),
+    Mutation(
         "fence_check_outside_the_transaction",
         "the fencing token is checked atomically with the state write (WATCH on the fence counter) (issue 12)",
         "actors/state_writer.py",
