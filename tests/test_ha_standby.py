@@ -385,3 +385,21 @@ def test_a_standby_writes_its_latest_state_only_when_it_is_newer_than_the_stored
     assert not newer_than_stored(100.1, "100", "100100")
     assert not newer_than_stored(100.6, "100", None)  # written without updated_ts_ms: whole seconds
     assert newer_than_stored(101.0, "100", None) and newer_than_stored(1.0, None, None)
+
+
+@pytest.mark.parametrize("lease_ms", [0, 50])
+def test_with_two_state_writers_a_lease_that_is_off_or_shorter_than_two_renewals_is_refused(lease_ms):
+    """lease_ms: 0 on one of two writers made it write unfenced beside the lease holder: both wrote every
+    cadence (real writers on a real Redis, 0.5 s cadence: 11 records without a token and 12 with, in 11
+    cadences); a lease shorter than two of its cadence/4 renewals lapses between them, so the standby's
+    retry at the lapse takes it from a healthy holder."""
+    from launcher.topology import validate_data
+    data = demo_topology_data()
+    data["actors"]["state_writer_b"] = {**data["actors"]["state_writer"], "kind": "state_writer",
+                                        "metrics_port": free_port(),
+                                        "settings": {**data["actors"]["state_writer"].get("settings", {}),
+                                                     "lease_ms": lease_ms}}
+    _, problems = validate_data(data)
+    assert [p for p in problems if p.path == ("actors", "state_writer_b", "settings", "lease_ms")], problems
+    data["actors"]["state_writer_b"]["settings"]["lease_ms"] = int(500 * data["clusters"]["cadence_s"])
+    assert not validate_data(data)[1]

@@ -554,6 +554,14 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_ha_standby.py::test_a_holder_whose_states_come_late_by_under_half_a_cadence_keeps_its_lease",)),
     Mutation(
+        "several_writers_accept_any_lease_ms",
+        "with several state writers validate refuses lease_ms 0 (an unfenced writer beside the holder) or under "
+        "two renewals (issue 12)",
+        "launcher/topology.py",
+        "                and s.lease_ms < 500 * topo.clusters.cadence_s):",
+        "                and False):",
+        ("tests/test_ha_standby.py::test_with_two_state_writers_a_lease_that_is_off_or_shorter_than_two_renewals_is_refused",)),
+    Mutation(
         "fence_check_outside_the_transaction",
         "the fencing token is checked atomically with the state write (WATCH on the fence counter) (issue 12)",
         "actors/state_writer.py",
