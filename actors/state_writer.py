@@ -144,8 +144,8 @@ def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str
 
     The ids to delete are read under WATCH of the clusters hash: when another writer (a deploy overlap,
     a standby) changed it before our EXEC, the transaction is refused and redone on a fresh read, so
-    no per-cluster hash outlives its entry. A message older than the stored updated_ts by at most
-    newer_within_s raises StateSuperseded and writes nothing (a lagging writer moved updated_ts
+    no per-cluster hash outlives its entry. A message older than the stored updated_ts_ms (else updated_ts,
+    whole seconds) by at most newer_within_s raises StateSuperseded and writes nothing (a lagging writer moved updated_ts
     backwards); a stored updated_ts further ahead is a clock fault and is overwritten. before_exec runs just before EXEC (tests race a second
     writer there). Raises redis.WatchError after WRITE_ATTEMPTS lost races.
 
@@ -162,8 +162,11 @@ def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str
                     newest = pipe.get(keys.STATE_WRITER_FENCE)
                     if newest is None or int(newest) != fence:
                         raise Fenced(f"fencing token {fence} is not the newest ({newest})")
-                stored_ts = pipe.hget(keys.CLUSTER_STATE, "updated_ts")
-                ahead_s = int(stored_ts) - int(message["ts"]) if stored_ts is not None and stored_ts.isdigit() else 0
+                stored_ts, stored_ms = pipe.hmget(keys.CLUSTER_STATE, "updated_ts", "updated_ts_ms")
+                if stored_ms is not None and stored_ms.isdigit():  # to the ms, as write_latest compares
+                    ahead_s = (int(stored_ms) - int(float(message["ts"]) * 1000)) / 1000
+                else:
+                    ahead_s = int(stored_ts) - int(message["ts"]) if stored_ts is not None and stored_ts.isdigit() else 0
                 if 0 < ahead_s <= newer_within_s:  # further ahead: a clock fault, not a newer writer
                     raise StateSuperseded(f"state of {int(message['ts'])} older than the stored state of {int(stored_ts)}")
                 stale = (known_ids | set(pipe.hkeys(keys.CLUSTERS))) - new_ids

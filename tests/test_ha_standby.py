@@ -403,3 +403,22 @@ def test_with_two_state_writers_a_lease_that_is_off_or_shorter_than_two_renewals
     assert [p for p in problems if p.path == ("actors", "state_writer_b", "settings", "lease_ms")], problems
     data["actors"]["state_writer_b"]["settings"]["lease_ms"] = int(500 * data["clusters"]["cadence_s"])
     assert not validate_data(data)[1]
+
+
+def test_a_state_older_than_the_stored_one_within_the_same_second_is_not_written(redis_server):
+    """updated_ts_ms: a writer whose state is stamped 0.6 s before the stored one (a standby whose host clock
+    is behind, or a backward step on its chain's host), in the same whole second, was written: the state
+    (updated_ts_ms, cluster_stress) went back 600 ms on the stream, since the write's own check compared
+    whole seconds only (real redis-server, two clients as two writers)."""
+    from actors.state_writer import StateSuperseded, write_state
+    a, b = redis_server.client(), redis_server.client()
+    newer, older = state(2), state(1)
+    newer["ts"], older["ts"] = 1_800_000_000.9, 1_800_000_000.3
+    write_state(a, newer, set(), 1000)
+    with pytest.raises(StateSuperseded):
+        write_state(b, older, set(), 1000)
+    assert a.hget(keys.CLUSTER_STATE, "updated_ts_ms") == str(int(newer["ts"] * 1000)) and a.xlen(keys.CLUSTER_STATE_STREAM) == 1
+    later = state(3)
+    later["ts"] = 1_800_000_001.0  # 100 ms newer, across the second: written
+    write_state(b, later, set(), 1000)
+    assert a.hget(keys.CLUSTER_STATE, "updated_ts_ms") == "1800000001000"

@@ -562,6 +562,13 @@ MUTATIONS: list[Mutation] = [
         "                and False):",
         ("tests/test_ha_standby.py::test_with_two_state_writers_a_lease_that_is_off_or_shorter_than_two_renewals_is_refused",)),
     Mutation(
+        "superseded_check_in_whole_seconds",
+        "a state older than the stored one to the ms is not written: the state never goes back on the stream (issue 12)",
+        "actors/state_writer.py",
+        "                if stored_ms is not None and stored_ms.isdigit():  # to the ms",
+        "                if False:  # to the ms",
+        ("tests/test_ha_standby.py::test_a_state_older_than_the_stored_one_within_the_same_second_is_not_written",)),
+    Mutation(
         "fence_check_outside_the_transaction",
         "the fencing token is checked atomically with the state write (WATCH on the fence counter) (issue 12)",
         "actors/state_writer.py",
