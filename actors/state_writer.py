@@ -14,8 +14,8 @@ Mirrored gauges expire: with no state message within the freshness window (2 x c
 that window: a dead clusterer or correlator makes it not ready; a dead buffer shows as corr_ready 0.
 
 Several state writers (a standby cluster side, `lease_ms`): only the holder of the Redis lease writes.
-The lease is taken with SET NX PX and a fencing token from INCR (one script), and renewed every quarter
-cadence, but never past HOLD_CADENCES after the holder's last write: a holder with no new state to
+The lease is taken with SET NX PX and a fencing token from INCR (one script), and renewed after every write
+and every quarter cadence, but never past HOLD_CADENCES after the holder's last write: a holder with no new state to
 write in time for the next cadence (its chain dead or not ready upstream, or itself dead) lets the lease
 lapse then, and a standby whose own chain is ready takes it at the moment it lapses and writes its
 latest state at once. Every state write checks under WATCH, in its one MULTI/EXEC, that the token is
@@ -144,8 +144,8 @@ def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str
 
     The ids to delete are read under WATCH of the clusters hash: when another writer (a deploy overlap,
     a standby) changed it before our EXEC, the transaction is refused and redone on a fresh read, so
-    no per-cluster hash outlives its entry. A message older than the stored updated_ts by at most
-    newer_within_s raises StateSuperseded and writes nothing (a lagging writer moved updated_ts
+    no per-cluster hash outlives its entry. A message older than the stored updated_ts_ms (else updated_ts,
+    whole seconds) by at most newer_within_s raises StateSuperseded and writes nothing (a lagging writer moved updated_ts
     backwards); a stored updated_ts further ahead is a clock fault and is overwritten. before_exec runs just before EXEC (tests race a second
     writer there). Raises redis.WatchError after WRITE_ATTEMPTS lost races.
 
@@ -162,8 +162,11 @@ def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str
                     newest = pipe.get(keys.STATE_WRITER_FENCE)
                     if newest is None or int(newest) != fence:
                         raise Fenced(f"fencing token {fence} is not the newest ({newest})")
-                stored_ts = pipe.hget(keys.CLUSTER_STATE, "updated_ts")
-                ahead_s = int(stored_ts) - int(message["ts"]) if stored_ts is not None and stored_ts.isdigit() else 0
+                stored_ts, stored_ms = pipe.hmget(keys.CLUSTER_STATE, "updated_ts", "updated_ts_ms")
+                if stored_ms is not None and stored_ms.isdigit():  # to the ms, as write_latest compares
+                    ahead_s = (int(stored_ms) - int(float(message["ts"]) * 1000)) / 1000
+                else:
+                    ahead_s = int(stored_ts) - int(message["ts"]) if stored_ts is not None and stored_ts.isdigit() else 0
                 if 0 < ahead_s <= newer_within_s:  # further ahead: a clock fault, not a newer writer
                     raise StateSuperseded(f"state of {int(message['ts'])} older than the stored state of {int(stored_ts)}")
                 stale = (known_ids | set(pipe.hkeys(keys.CLUSTERS))) - new_ids
@@ -275,6 +278,18 @@ class StateWriterActor(Actor):
         elif 0 <= pttl_ms < self.lease_tick_s * 1000 and self.expiry_try is None:
             self.expiry_try = self.after(pttl_ms / 1000 + 0.001, self.try_at_expiry)
 
+    def renew_now(self) -> None:
+        """Just after a write: renew the lease for a full lease_ms from now (at most HOLD_CADENCES). The quarter-cadence renewals had cut
+        it to lapse 1.5 cadences after the previous write, and a write just before that cut, renewed only at
+        the next tick, lost the lease to a standby timed to the lapse: a takeover from a healthy holder."""
+        try:
+            if not self.renew(keys=[keys.STATE_WRITER_LEASE, keys.STATE_WRITER_FENCE],
+                              args=[self.lease_value, lease_ttl_ms(self.hold_from_mono, time.monotonic(),
+                                                                   self.hold_s, self.lease_ms), self.fence]):
+                self.stand_by("lease_lost")
+        except redis.RedisError as exc:
+            self.log.warning("lease_unavailable", error=repr(exc))
+
     def try_at_expiry(self) -> None:
         self.expiry_try = None
         self.lease_tick()
@@ -379,6 +394,8 @@ class StateWriterActor(Actor):
             return
         self.known_ids = new_ids
         self.hold_from_mono = time.monotonic()
+        if self.lease_ms and self.fence is not None:
+            self.renew_now()
         self.m.updates.inc()
         self.m.last_update.set(updated_ts)
         self.redis_ok = True

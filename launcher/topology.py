@@ -368,7 +368,7 @@ class ClustererSettings:
 @dataclass(frozen=True, kw_only=True)
 class StateWriterSettings:
     stream_maxlen: int = setting(10000, doc="Approximate MAXLEN of the cluster_state stream.", ge=1, le=10_000_000)
-    lease_ms: int | None = setting(None, doc="Several state writers (a standby cluster side): only the holder of a Redis lease of at most this length writes (it stops renewing 1.5 cadences after its last write), and each write checks its fencing token. Default: 750 x cadence_s when the topology has more than one state_writer, else 0 (no lease: one writer writes as before). See docs/ha-standby-cluster-side.md.", ge=0, le=3_600_000)
+    lease_ms: int | None = setting(None, doc="Several state writers (a standby cluster side): only the holder of a Redis lease of at most this length writes (it stops renewing 1.5 cadences after its last write), and each write checks its fencing token. Default: 750 x cadence_s when the topology has more than one state_writer, else 0 (no lease: one writer writes as before). With several state writers, at least 500 x cadence_s (validate refuses less, 0 included). See docs/ha-standby-cluster-side.md.", ge=0, le=3_600_000)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1010,6 +1010,12 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
                     v.problem(base + ("positions", sym), f"{sym} is not in symbols")
         if isinstance(s, PermitIssuerSettings):
             _check_wait(v, topo, s, base)
+        if (isinstance(s, StateWriterSettings) and s.lease_ms is not None and len(topo.actors_of_kind("state_writer")) > 1
+                and s.lease_ms < 500 * topo.clusters.cadence_s):
+            v.problem(base + ("lease_ms",), f"with several state writers, at least 500 x cadence_s = "
+                      f"{int(500 * topo.clusters.cadence_s)} ms (two of the holder's renewals, one every cadence/4), "
+                      f"got {s.lease_ms}: 0 writes without the lease beside its holder, a shorter lease lapses "
+                      f"between renewals and the standby takes it from a healthy holder")
         if isinstance(s, GateSettings) and s.freshness_s is not None and s.freshness_s < topo.clusters.cadence_s:
             v.problem(base + ("freshness_s",), f"shorter than one cadence ({topo.clusters.cadence_s} s): the state would always look stale")
 

@@ -63,8 +63,29 @@ class Clusterer:
         self.sock.close(linger=0)
 
 
+class LateEveryOtherClusterer(Clusterer):
+    """A healthy but jittery chain: state k is sent OFFSETS[k % 6] cadences after slot k of a one-cadence grid,
+    so every other write-to-write gap is 1.4 cadences (the others 0.44-0.68), each under HOLD_CADENCES. The
+    on-time states' phases step by 0.08 cadence, so whatever the phase of a writer's quarter-cadence lease
+    timer, some 1.4-cadence gap straddles one of its renewals."""
+
+    OFFSETS = (0.0, 0.4, 0.08, 0.48, 0.16, 0.56)
+
+    def _run(self) -> None:
+        start = time.monotonic()
+        k = 0
+        while True:
+            k += 1
+            due = start + (k + self.OFFSETS[k % len(self.OFFSETS)]) * CADENCE_S
+            if self._stop.wait(max(0.0, due - time.monotonic())):
+                return
+            if not self.paused.is_set():
+                self.seq += 1
+                self.sock.send_multipart([STATE_TOPIC, json.dumps(state(self.seq)).encode()])
+
+
 @contextlib.contextmanager
-def two_writers(tmp_path, relayed: bool = False):
+def two_writers(tmp_path, relayed: bool = False, clusterer_cls: type = Clusterer):
     """Two real state writers fed by one Clusterer, on a real Redis; relayed: each reaches Redis through its
     own TransactionHoldingRelay (its own topology file, the same but for the Redis address)."""
     server = RedisServer(tmp_path / "redis").start()
@@ -73,7 +94,7 @@ def two_writers(tmp_path, relayed: bool = False):
     data["actors"]["state_writer_b"] = {**data["actors"]["state_writer"], "kind": "state_writer",
                                         "metrics_port": free_port()}
     path = write_topology(tmp_path / "topology.yaml", data)
-    clusterer = Clusterer(data["actors"]["clusterer"]["sockets"]["state"]["bind"])
+    clusterer = clusterer_cls(data["actors"]["clusterer"]["sockets"]["state"]["bind"])
     relays = {name: TransactionHoldingRelay(server.port) for name in WRITERS} if relayed else {}
     procs = {}
     for name in WRITERS:
@@ -107,6 +128,12 @@ def relayed_standby(tmp_path):
         yield system
 
 
+@pytest.fixture
+def jittery_standby(tmp_path):
+    with two_writers(tmp_path, clusterer_cls=LateEveryOtherClusterer) as system:
+        yield system
+
+
 def holder(system) -> str | None:
     """The writer whose lease_held gauge reads 1 (exactly one), else None."""
     held = [n for n in WRITERS if scrape(system["data"]["actors"][n]["metrics_port"]).get("p27_state_writer_lease_held") == 1]
@@ -129,6 +156,24 @@ def test_two_state_writers_one_writes_the_other_stands_by_and_every_record_carri
     tokens = [t for _, t in records(r)]
     assert tokens == sorted(tokens) and len(set(tokens)) == 1, tokens  # one writer, one token
     assert r.get(keys.STATE_WRITER_LEASE).startswith(active + ":")
+
+
+def test_a_holder_whose_states_come_late_by_under_half_a_cadence_keeps_its_lease(jittery_standby):
+    """Both writers healthy, fed by one chain whose every other state is 0.4 cadence late (0.5 s cadence):
+    each write comes within 1.5 cadences of the last, so the holder keeps its lease: one fencing token on the
+    stream over 20 cadences. Renewed only on the quarter-cadence grid, the lease was cut to lapse 1.5
+    cadences after the previous write, the write just before the cut did not extend it, and the standby
+    (whose retry is timed to the lapse) took it: a takeover without a fault, cadence after cadence."""
+    system, r = jittery_standby, jittery_standby["redis"]
+    wait_for(lambda: holder(system), 20, "one state writer to hold the lease")
+    wait_for(lambda: len(records(r)) >= 2, 10, "two cluster state records")
+    first = len(records(r))
+    wait_for(lambda: len(records(r)) >= first + 20, 30, "20 more records")
+    tokens = [t for _, t in records(r)[first - 1:]]
+    changes = sum(a != b for a, b in zip(tokens, tokens[1:]))
+    print(f"\nevery other write-to-write gap 1.4 cadences, both writers healthy: {changes} token changes in "
+          f"{len(tokens) - 1} records; {machine_and_load()}")
+    assert changes == 0, tokens
 
 
 def test_a_writer_paused_with_its_write_in_flight_resumes_after_the_takeover_and_its_write_is_refused_by_the_token(
@@ -340,3 +385,40 @@ def test_a_standby_writes_its_latest_state_only_when_it_is_newer_than_the_stored
     assert not newer_than_stored(100.1, "100", "100100")
     assert not newer_than_stored(100.6, "100", None)  # written without updated_ts_ms: whole seconds
     assert newer_than_stored(101.0, "100", None) and newer_than_stored(1.0, None, None)
+
+
+@pytest.mark.parametrize("lease_ms", [0, 50])
+def test_with_two_state_writers_a_lease_that_is_off_or_shorter_than_two_renewals_is_refused(lease_ms):
+    """lease_ms: 0 on one of two writers made it write unfenced beside the lease holder: both wrote every
+    cadence (real writers on a real Redis, 0.5 s cadence: 11 records without a token and 12 with, in 11
+    cadences); a lease shorter than two of its cadence/4 renewals lapses between them, so the standby's
+    retry at the lapse takes it from a healthy holder."""
+    from launcher.topology import validate_data
+    data = demo_topology_data()
+    data["actors"]["state_writer_b"] = {**data["actors"]["state_writer"], "kind": "state_writer",
+                                        "metrics_port": free_port(),
+                                        "settings": {**data["actors"]["state_writer"].get("settings", {}),
+                                                     "lease_ms": lease_ms}}
+    _, problems = validate_data(data)
+    assert [p for p in problems if p.path == ("actors", "state_writer_b", "settings", "lease_ms")], problems
+    data["actors"]["state_writer_b"]["settings"]["lease_ms"] = int(500 * data["clusters"]["cadence_s"])
+    assert not validate_data(data)[1]
+
+
+def test_a_state_older_than_the_stored_one_within_the_same_second_is_not_written(redis_server):
+    """updated_ts_ms: a writer whose state is stamped 0.6 s before the stored one (a standby whose host clock
+    is behind, or a backward step on its chain's host), in the same whole second, was written: the state
+    (updated_ts_ms, cluster_stress) went back 600 ms on the stream, since the write's own check compared
+    whole seconds only (real redis-server, two clients as two writers)."""
+    from actors.state_writer import StateSuperseded, write_state
+    a, b = redis_server.client(), redis_server.client()
+    newer, older = state(2), state(1)
+    newer["ts"], older["ts"] = 1_800_000_000.9, 1_800_000_000.3
+    write_state(a, newer, set(), 1000)
+    with pytest.raises(StateSuperseded):
+        write_state(b, older, set(), 1000)
+    assert a.hget(keys.CLUSTER_STATE, "updated_ts_ms") == str(int(newer["ts"] * 1000)) and a.xlen(keys.CLUSTER_STATE_STREAM) == 1
+    later = state(3)
+    later["ts"] = 1_800_000_001.0  # 100 ms newer, across the second: written
+    write_state(b, later, set(), 1000)
+    assert a.hget(keys.CLUSTER_STATE, "updated_ts_ms") == "1800000001000"

@@ -546,6 +546,29 @@ MUTATIONS: list[Mutation] = [
         "                ttl_ms = self.lease_ms\n",
         ("tests/test_ha_standby.py::test_the_active_clusterer_killed_the_standby_writes_within_two_cadences_and_the_gate_never_falls_back",)),
     Mutation(
+        "holder_renews_only_on_its_quarter_cadence_timer",
+        "a healthy holder whose write comes within 1.5 cadences of its last keeps its lease: no takeover "
+        "without a fault (issue 12)",
+        "actors/state_writer.py",
+        "        if self.lease_ms and self.fence is not None:\n            self.renew_now()\n",
+        "",
+        ("tests/test_ha_standby.py::test_a_holder_whose_states_come_late_by_under_half_a_cadence_keeps_its_lease",)),
+    Mutation(
+        "several_writers_accept_any_lease_ms",
+        "with several state writers validate refuses lease_ms 0 (an unfenced writer beside the holder) or under "
+        "two renewals (issue 12)",
+        "launcher/topology.py",
+        "                and s.lease_ms < 500 * topo.clusters.cadence_s):",
+        "                and False):",
+        ("tests/test_ha_standby.py::test_with_two_state_writers_a_lease_that_is_off_or_shorter_than_two_renewals_is_refused",)),
+    Mutation(
+        "superseded_check_in_whole_seconds",
+        "a state older than the stored one to the ms is not written: the state never goes back on the stream (issue 12)",
+        "actors/state_writer.py",
+        "                if stored_ms is not None and stored_ms.isdigit():  # to the ms",
+        "                if False:  # to the ms",
+        ("tests/test_ha_standby.py::test_a_state_older_than_the_stored_one_within_the_same_second_is_not_written",)),
+    Mutation(
         "fence_check_outside_the_transaction",
         "the fencing token is checked atomically with the state write (WATCH on the fence counter) (issue 12)",
         "actors/state_writer.py",
