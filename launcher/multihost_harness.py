@@ -199,6 +199,18 @@ def ha_data(tmp_path: Path, addresses: dict[str, str] | None = None, *, fast: bo
     return data
 
 
+CLUSTER_SIDE_READER = """
+import json, sys
+from launcher import keys
+from launcher.redis_conn import connect
+from launcher.topology import load_topology
+r = connect(load_topology(sys.argv[1]).redis)
+lease = r.get(keys.STATE_WRITER_LEASE)
+records = [(int(i.split("-")[0]) / 1000, int(f["fence_token"])) for i, f in r.xrange(keys.CLUSTER_STATE_STREAM, "-", "+")]
+print(json.dumps({"lease": lease, "records": records}))
+"""
+
+
 class HASystem(MultiHost):
     """configs/ha.yaml on its five hosts (clients, proofs and deploys run on a sixth, ops)."""
 
@@ -364,6 +376,15 @@ class HASystem(MultiHost):
         """The host (of HA_HOSTS) whose address `address` ("ADDR:PORT") is on."""
         addr = address.rsplit(":", 1)[0]
         return next(h for h in HA_HOSTS if self.hosts[h].address == addr)
+
+    def cluster_side(self) -> dict:
+        """The state writer's lease (its value, or None) and every cluster state record on the stream as
+        (Redis's write time in seconds, from the record's id; its fencing token), read from ops."""
+        result = self.hosts["ops"].run([sys.executable, "-c", CLUSTER_SIDE_READER, str(self.topology)], env=self.env,
+                                       cwd=str(REPO), timeout=60)
+        if result.returncode != 0:
+            raise HAFaultError(f"reading the cluster side failed: {result.stderr[-2000:]}")
+        return json.loads(result.stdout)
 
     def move_primary_to(self, host: str, timeout_s: float) -> dict:
         """Make the Redis primary live on `host` (SENTINEL FAILOVER with every other replica at

@@ -15,11 +15,10 @@ import json
 import platform
 import statistics
 import subprocess
-import sys
 
 import pytest
 
-from helpers import DEADLINE_SCALE, REPO, wait_for
+from helpers import DEADLINE_SCALE, wait_for
 from launcher.multihost_harness import HA_GATE_HOSTS, HA_HOSTS, HASystem
 
 PERMIT_TTL_S = 60  # SPEC: a permit lives 60 s
@@ -209,31 +208,12 @@ def test_the_redis_primary_sigkilled_five_times_under_load_loses_no_recorded_dec
 
 # -- the active cluster side's host crashed ------------------------------------------------------------
 
-STREAM_READER = """
-import json, sys
-from launcher import keys
-from launcher.redis_conn import connect
-from launcher.topology import load_topology
-r = connect(load_topology(sys.argv[1]).redis)
-lease = r.get(keys.STATE_WRITER_LEASE)
-records = [(int(i.split("-")[0]) / 1000, int(f["fence_token"])) for i, f in r.xrange(keys.CLUSTER_STATE_STREAM, "-", "+")]
-print(json.dumps({"lease": lease, "records": records}))
-"""
-
-
-def _cluster_side(ha: HASystem) -> dict:
-    result = ha.hosts["ops"].run([sys.executable, "-c", STREAM_READER, str(ha.topology)], env=ha.env,
-                                 cwd=str(REPO), timeout=60)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout)
-
-
 def test_the_active_cluster_sides_host_crashed_the_standby_writes_within_two_cadences_and_fencing_holds(ha):
     """Last in the module. The host of the state writer holding the lease loses power (SIGKILL of every
     process in its namespace); the other chain's writer takes the lease and writes within 2 cadences
     (write to write on the stream), and no record with the old fencing token follows the first new one."""
     cadence_s = float(ha.data["clusters"]["cadence_s"])
-    side = wait_for(lambda: (s := _cluster_side(ha))["lease"] and len(s["records"]) >= 3 and s, 60,
+    side = wait_for(lambda: (s := ha.cluster_side())["lease"] and len(s["records"]) >= 3 and s, 60,
                     "a state writer holding the lease and writing")
     host = ha.data["actors"][side["lease"].split(":")[0]]["host"]
     # The primary kills before may have left the Redis primary on this host (both market hosts hold a
@@ -241,7 +221,7 @@ def test_the_active_cluster_sides_host_crashed_the_standby_writes_within_two_cad
     # cluster side's takeover. The primary is moved to store, which runs no state writer: a failover off
     # one market host moved it, and the lease with it, to the other. Then the lease is read again.
     ha.move_primary_to("store", 120 * DEADLINE_SCALE)
-    side = wait_for(lambda: (s := _cluster_side(ha))["lease"] and len(s["records"]) >= 3 and s, 60,
+    side = wait_for(lambda: (s := ha.cluster_side())["lease"] and len(s["records"]) >= 3 and s, 60,
                     "a state writer holding the lease and writing")
     active = side["lease"].split(":")[0]
     host = ha.data["actors"][active]["host"]
@@ -249,7 +229,7 @@ def test_the_active_cluster_sides_host_crashed_the_standby_writes_within_two_cad
     old_token = side["records"][-1][1]
     ha.crash(host)
     try:
-        after = wait_for(lambda: (s := _cluster_side(ha))["records"][-1][1] > old_token and s, 30,
+        after = wait_for(lambda: (s := ha.cluster_side())["records"][-1][1] > old_token and s, 30,
                          "the standby writing with a newer fencing token")["records"]
         old_times = [ts for ts, token in after if token == old_token]
         last_old = max(old_times)
@@ -263,8 +243,8 @@ def test_the_active_cluster_sides_host_crashed_the_standby_writes_within_two_cad
         # The ids are the writers' write times (Redis's clock): no test clock is in the bound.
         assert gap <= 2.05, gap
         new_token = min(token for _, token in after if token > old_token)
-        wait_for(lambda: len(_cluster_side(ha)["records"]) >= len(after) + 3, 30, "three more records")
-        tokens = [token for _, token in _cluster_side(ha)["records"]]
+        wait_for(lambda: len(ha.cluster_side()["records"]) >= len(after) + 3, 30, "three more records")
+        tokens = [token for _, token in ha.cluster_side()["records"]]
         assert tokens == sorted(tokens), tokens
         assert old_token not in tokens[tokens.index(new_token):], tokens  # nothing from the old writer after the takeover
     finally:
