@@ -32,8 +32,8 @@ class InterruptibleClient(GateClient):
         return self._sock
 
 
-def echo_server(ctx: zmq.Context, stop: threading.Event) -> tuple[str, threading.Thread]:
-    """A REP socket answering every request with {"status": "ok", "echo": request} until `stop`."""
+def rep_server(ctx: zmq.Context, stop: threading.Event, answer) -> tuple[str, threading.Thread]:
+    """A REP socket on a free loopback port answering every request with answer(request) until `stop`."""
     sock = ctx.socket(zmq.REP)
     sock.setsockopt(zmq.LINGER, 0)
     port = sock.bind_to_random_port("tcp://127.0.0.1")
@@ -42,12 +42,17 @@ def echo_server(ctx: zmq.Context, stop: threading.Event) -> tuple[str, threading
         try:
             while not stop.is_set():
                 if sock.poll(50):
-                    sock.send(json.dumps({"status": "ok", "echo": json.loads(sock.recv())}).encode())
+                    sock.send(answer(sock.recv()))
         finally:
             sock.close(linger=0)
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     return f"tcp://127.0.0.1:{port}", thread
+
+
+def echo_server(ctx: zmq.Context, stop: threading.Event) -> tuple[str, threading.Thread]:
+    """Answers every request with {"status": "ok", "echo": request}."""
+    return rep_server(ctx, stop, lambda request: json.dumps({"status": "ok", "echo": json.loads(request)}).encode())
 
 
 def test_a_request_interrupted_while_waiting_for_its_reply_leaves_the_client_usable():
@@ -276,23 +281,8 @@ def test_a_wall_clock_step_during_a_call_moves_no_attempts_deadline(tmp_path):
 
 
 def garbage_server(ctx: zmq.Context, stop: threading.Event) -> tuple[str, threading.Thread]:
-    """A REP socket answering every request with bytes that are not a gate envelope (another service, a
-    half-upgraded gate) until `stop`."""
-    sock = ctx.socket(zmq.REP)
-    sock.setsockopt(zmq.LINGER, 0)
-    port = sock.bind_to_random_port("tcp://127.0.0.1")
-
-    def serve() -> None:
-        try:
-            while not stop.is_set():
-                if sock.poll(50):
-                    sock.recv()
-                    sock.send(b"-ERR not a gate")
-        finally:
-            sock.close(linger=0)
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    return f"tcp://127.0.0.1:{port}", thread
+    """Answers every request with bytes that are not a gate envelope (another service, a half-upgraded gate)."""
+    return rep_server(ctx, stop, lambda request: b"-ERR not a gate")
 
 
 def test_a_gate_answering_garbage_hands_the_call_to_the_next_gate_with_the_same_plan_id():
