@@ -31,34 +31,18 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from launcher import netns  # noqa: E402
-from launcher.multihost_harness import HA_HOSTS, HAFaultError, HASystem  # noqa: E402
-
-
-def wait(predicate, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise TimeoutError(f"bench_ha_compound: no {what} within {timeout_s:.0f} s")
-
-
-def side_or_none(system: HASystem) -> dict | None:
-    """The cluster side as read from ops, or None while Redis cannot be read (its primary is failing over)."""
-    try:
-        return system.cluster_side()
-    except HAFaultError:
-        return None
+from launcher.harness import wait_for  # noqa: E402
+from launcher.multihost_harness import HA_HOSTS, HASystem  # noqa: E402
 
 
 def holder(system: HASystem) -> dict | None:
-    side = side_or_none(system)
-    return side if side and side["lease"] and len(side["records"]) >= 3 else None
+    side = system.cluster_side()  # raises while Redis has no primary: wait_for polls again
+    return side if side["lease"] and len(side["records"]) >= 3 else None
 
 
 def trial(system: HASystem, cadence_s: float) -> dict:
-    side = wait(lambda: holder(system), 120, "state writer holding the lease and writing")
+    side = wait_for(lambda: holder(system), 120, "state writer holding the lease and writing",
+                    interval_s=0.2)
     host = system.data["actors"][side["lease"].split(":")[0]]["host"]
     system.move_primary_to(host, 180)
     # A failover moves the lease in practice (the holder cannot renew while there is no primary): pause the
@@ -70,21 +54,21 @@ def trial(system: HASystem, cadence_s: float) -> dict:
     other_pid = system.pids(system.data["actors"][other]["host"])[other]
     os.kill(other_pid, signal.SIGSTOP)
     try:
-        side = wait(lambda: s if (s := holder(system)) and s["lease"].split(":")[0] == writer else None, 120,
-                    f"{writer} holding the lease")
+        side = wait_for(lambda: s if (s := holder(system)) and s["lease"].split(":")[0] == writer else None, 120,
+                    f"{writer} holding the lease", interval_s=0.2)
     finally:
         os.kill(other_pid, signal.SIGCONT)
     count = len(side["records"])
-    side = wait(lambda: s if (s := side_or_none(system)) and len(s["records"]) >= count + 3 else None, 60,
-                "three more states from the holder")
+    side = wait_for(lambda: s if len((s := system.cluster_side())["records"]) >= count + 3 else None, 60,
+                "three more states from the holder", interval_s=0.2)
     old_token = side["records"][-1][1]
     if system.host_of(system.redis_state()["primary"]) != host:
         return {"skipped": f"the primary left {host} before the crash"}
     crashed_at = time.time()
     killed = system.crash(host)
     try:
-        after = wait(lambda: (s := side_or_none(system)) and s["records"][-1][1] > old_token and s["records"], 120,
-                     "a write with a newer fencing token")
+        after = wait_for(lambda: (s := system.cluster_side())["records"][-1][1] > old_token and s["records"], 120,
+                     "a write with a newer fencing token", interval_s=0.2)
         old_times = [ts for ts, token in after if token == old_token]
         last_old = max(old_times)
         first_new = min(ts for ts, token in after if token > old_token)
