@@ -23,6 +23,7 @@ turns into a fault HOLD, outcome unknown (docs/ha-durability.md).
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import time
@@ -176,6 +177,14 @@ def _check_item(item: Any, where: str) -> tuple[dict[str, Any], str, float | Non
     return decision, seen, deadline
 
 
+def script_deadline_ms(deadline_s: float, redis_ahead_s: float, uncertainty_s: float) -> int:
+    """The script's last whole millisecond of Redis's clock at which a write still lands by `deadline_s` (epoch s,
+    this host's clock). Redis is `redis_ahead_s` ahead, known to within `uncertainty_s` (half the TIME round
+    trip): the earliest the deadline can be on Redis's clock is taken. The script compares TIME's whole
+    milliseconds, and its XADD may land in the next one: one more millisecond is kept. Never 0 (0 means none)."""
+    return max(1, math.floor((deadline_s + redis_ahead_s - uncertainty_s) * 1000) - 1)
+
+
 def check_request(request: Any) -> tuple[list[tuple[dict[str, Any], str, float | None]], bool, float | None]:
     """([(decision, cooldown_seen for the script, the item's own deadline_epoch)], batch, deadline_epoch) of
     a gate request, or ValueError saying what is wrong. A batch is {"decisions": [{"decision",
@@ -213,6 +222,7 @@ class PermitIssuer(Actor):
                                        retention_ms=str(1000 * max(s.permit_ttl_s, s.cooldown_ttl_s)))
         self.on_request("requests", self.handle)
         self._redis_clock_ahead_s = 0.0
+        self._redis_clock_uncertainty_s = 0.0
         self.read_redis_clock()
         self.every(MEMORY_READ_S, self.read_redis_clock)
         self.every(MEMORY_READ_S, self.read_redis_memory, first_after_s=0.0)
@@ -231,7 +241,9 @@ class PermitIssuer(Actor):
             seconds, micros = self.redis.call("TIME")
         except (RedisUnavailable, ReplyError):
             return
-        self._redis_clock_ahead_s = int(seconds) + int(micros) / 1e6 - (before + time.time()) / 2
+        after = time.time()
+        self._redis_clock_ahead_s = int(seconds) + int(micros) / 1e6 - (before + after) / 2
+        self._redis_clock_uncertainty_s = max(0.0, after - before) / 2
 
     def read_redis_memory(self) -> None:
         """Export Redis's memory use and limit (alert ClustergateRedisMemoryHigh); Redis down: unchanged."""
@@ -271,10 +283,10 @@ class PermitIssuer(Actor):
         order; the encoded result envelope of each. Nothing is written after the item's own deadline, else
         `deadline` (epoch s by this host's clock, compared by the script on Redis's clock, corrected by the
         measured offset between the two)."""
-        ahead_s = self._redis_clock_ahead_s
-        deadline_ms = str(int((deadline + ahead_s) * 1000)) if deadline else "0"
+        ahead_s, within_s = self._redis_clock_ahead_s, self._redis_clock_uncertainty_s
+        deadline_ms = str(script_deadline_ms(deadline, ahead_s, within_s)) if deadline else "0"
         calls = [script_call(decision, seen, self._script_args,
-                             deadline_ms if own is None else str(max(1, int((own + ahead_s) * 1000))))
+                             deadline_ms if own is None else str(script_deadline_ms(own, ahead_s, within_s)))
                  for decision, seen, own in items]
         started = time.perf_counter()
         try:

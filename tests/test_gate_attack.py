@@ -97,8 +97,14 @@ def test_a_full_redis_gives_hold_saying_redis_is_out_of_memory_and_the_gate_reco
     p26 = P26(tmp_path / "p26", redis_server.url).start()
     try:
         r.config_set("maxmemory-policy", "noeviction")
-        r.set("ballast", "x" * 4_000_000)
-        r.config_set("maxmemory", int(r.info("memory")["used_memory"]) - 1_000_000)
+        # The limit sits half the ballast above the memory used without it. (It was "used with the ballast
+        # less 1 MB", read just after the SET: that reading still held the SET's 4 MB query buffer, which
+        # Redis frees within a second, and then the limit was above use and the write was allowed.) The
+        # ballast goes in 64 KB appends, so no large query buffer is held to free later.
+        without_ballast = int(r.info("memory")["used_memory"])
+        for _ in range(64):
+            r.append("ballast", "x" * 65_536)
+        r.config_set("maxmemory", without_ballast + 2_000_000)
         plan = new_plan()
         held = decision_of(p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
         assert (held["final_action"], held["recorded"]) == ("HOLD", False), held

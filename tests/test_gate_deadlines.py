@@ -16,6 +16,7 @@ import zmq
 
 from launcher import keys
 from actors.gate import expired_detail
+from actors.permit_issuer import script_deadline_ms
 from helpers import DEADLINE_SCALE, PYTHON, REPO, free_port, scrape, wait_for
 from launcher.client import GateClient, GateUnavailable
 from test_gate_service import P26, issuer_item, issuer_request, write_book
@@ -59,6 +60,24 @@ def test_a_deadline_counts_as_passed_once_the_gate_clock_is_past_it_less_the_all
     assert expired_detail(deadline_ms, deadline_ms / 1000 - 0.001, skew_ms=0) is None
     assert expired_detail(deadline_ms, deadline_ms / 1000 + 0.001, skew_ms=0) is not None
     assert "not seconds" in expired_detail(1_800_000_000.0, 1_800_000_000.0, skew_ms=0)
+
+
+def test_the_script_is_given_a_deadline_no_write_can_land_after_whatever_the_clock_offset_within_its_uncertainty(
+) -> None:
+    """CI saw a decision on the stream 0.52 ms after its deadline (skew 0): the deadline went to the script as
+    int((deadline + offset) * 1000), with the offset of Redis's clock known only to within half a TIME round
+    trip, compared against TIME's whole milliseconds while the XADD could land in the next one."""
+    for deadline_s in (1_800_000_000.0004, 1_800_000_000.4807, 1_800_000_000.9999):
+        for true_ahead_s in (-0.25, 0.0, 0.0003, 1.0):
+            for within_s in (0.0, 0.0004, 0.002):
+                for error in (-1.0, -0.5, 0.0, 0.5, 1.0):  # where inside its uncertainty the estimate fell
+                    limit = script_deadline_ms(deadline_s, true_ahead_s + error * within_s, within_s)
+                    # The script writes when TIME's whole ms <= limit; the XADD lands by the next ms at the latest.
+                    latest_write_ms = limit + 1
+                    assert latest_write_ms <= (deadline_s + true_ahead_s) * 1000 + 1e-6, (
+                        deadline_s, true_ahead_s, within_s, error, limit)
+                    assert (deadline_s + true_ahead_s) * 1000 - latest_write_ms <= 2 * within_s * 1000 + 1 + 1e-6
+    assert script_deadline_ms(0.0001, 0.0, 0.0) == 1, "0 means no deadline to the script"
 
 
 # --------------------------------------------------------------------------- the gate

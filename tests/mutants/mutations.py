@@ -857,4 +857,12 @@ MUTATIONS: list[Mutation] = [
         "_COUNTER_SLOT_WORD = 64\n",
         "_COUNTER_SLOT_WORD = 0\n",
         ("tests/test_price_feed_clock_aligned.py::test_neighbouring_slots_never_share_a_draw_however_many_symbols",)),
+    Mutation(
+        "script_deadline_ignores_clock_uncertainty",
+        "no decision is written after its deadline, whatever Redis's clock offset within its measured uncertainty (issue 14)",
+        "actors/permit_issuer.py",
+        "    return max(1, math.floor((deadline_s + redis_ahead_s - uncertainty_s) * 1000) - 1)\n",
+        "    return max(1, int((deadline_s + redis_ahead_s) * 1000))\n",
+        ("tests/test_gate_deadlines.py::"
+         "test_the_script_is_given_a_deadline_no_write_can_land_after_whatever_the_clock_offset_within_its_uncertainty",)),
 ]
