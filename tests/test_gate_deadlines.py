@@ -422,9 +422,11 @@ def test_an_overloaded_reply_is_retried_with_the_same_plan_id_after_a_growing_ba
 def test_after_overload_backoffs_the_last_attempt_waits_only_what_is_left_of_the_calls_budget_and_its_deadline_says_so() -> None:
     # retries 0, one endpoint: the budget is one timeout. Five overloaded replies and their backoffs spend
     # part of it; the attempt after them finds the gate silent and may wait only the rest, with that deadline.
+    # The budget leaves room for all six attempts on a loaded machine (the backoffs alone take 310-620 ms).
+    budget_ms = 3000
     gate = ScriptedGate([OVERLOADED] * 5 + [None])
     try:
-        with GateClient(gate.endpoint, timeout_ms=1000, retries=0) as client:
+        with GateClient(gate.endpoint, timeout_ms=budget_ms, retries=0) as client:
             called_ms = time.time() * 1000
             with pytest.raises(GateUnavailable) as err:
                 client.propose("ETHUSDT", "HOLD", plan_id="b")
@@ -434,7 +436,8 @@ def test_after_overload_backoffs_the_last_attempt_waits_only_what_is_left_of_the
     assert [g["plan_id"] for g in gate.got] == ["b"] * 6, gate.got
     # an attempt sent t ms into the call that waits a whole timeout ends t ms past the budget; the backoffs
     # alone (0.5-1 x 20+40+80+160+320 ms) send the last one at least 310 ms in
-    late = [g["deadline_ms"] - (called_ms + 1000) for g in gate.got if g["deadline_ms"] > called_ms + 1000 + 100]
+    late = [g["deadline_ms"] - (called_ms + budget_ms) for g in gate.got
+            if g["deadline_ms"] > called_ms + budget_ms + 100]
     assert not late, f"attempts whose deadline_ms is past the call's budget by {late} ms"
 
 
