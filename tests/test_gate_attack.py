@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from launcher import keys
-from helpers import wait_for
+from helpers import NO_SHEDDING, wait_for
 from test_gate_service import (P26, clean, decision_of, dealer_proposals, new_plan, proposal_body,  # noqa: F401
                                settle, system, write_book)
 
@@ -21,7 +21,8 @@ def test_a_storm_of_hold_proposals_cannot_fill_the_stream_so_that_a_real_exit_is
     every client was then HOLD permit_unavailable stream_full for a minute."""
     r = redis_server.client()
     write_book(r)
-    p26 = P26(tmp_path / "p26", redis_server.url, issuer_settings={"stream_maxlen": 1000}).start()
+    p26 = P26(tmp_path / "p26", redis_server.url, gate_settings=NO_SHEDDING, issuer_settings={"stream_maxlen": 1000}
+              ).start()
     try:
         storm = []
         for _ in range(11):

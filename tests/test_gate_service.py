@@ -14,8 +14,8 @@ import redis
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from launcher import keys
-from helpers import (PYTHON, REPO, ActorProcess, RedisServer, demo_topology_data, retarget, scrape, wait_for,
-                     write_topology)
+from helpers import (DEADLINE_SCALE, NO_SHEDDING, PYTHON, REPO, ActorProcess, RedisServer, demo_topology_data,
+                     retarget, scrape, wait_for, write_topology)
 from launcher.client import GateClient, GateUnavailable
 
 BOOK = {"BTCUSDT": (0.5, 64000.0), "ETHUSDT": (8.0, 3400.0), "SOLUSDT": (-40.0, 150.0)}
@@ -102,7 +102,7 @@ def new_plan() -> str:
 def system(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("p26")
     redis = RedisServer(workdir / "redis").start()
-    p26 = P26(workdir, redis.url).start()
+    p26 = P26(workdir, redis.url, gate_settings=NO_SHEDDING).start()
     p26.redis = redis.client()
     try:
         yield p26
@@ -372,7 +372,7 @@ def issuer_request(system, body: dict) -> dict:
     sock.connect(system.data["actors"]["permit_issuer"]["sockets"]["requests"]["bind"])
     try:
         sock.send(json.dumps(body).encode())
-        assert sock.poll(3000), "the permit issuer did not answer"
+        assert sock.poll(3000 * DEADLINE_SCALE), "the permit issuer did not answer"
         return json.loads(sock.recv())
     finally:
         sock.close(linger=0)
@@ -431,7 +431,7 @@ def test_concurrent_dealer_clients_get_one_decision_and_one_permit_per_plan_id(c
         decisions: dict[str, list[dict]] = {plan: [] for plan in plans}
         for sock in clients:
             for _ in proposals:
-                assert sock.poll(5000), "a proposal got no reply"
+                assert sock.poll(5000 * DEADLINE_SCALE), "a proposal got no reply"
                 envelope = sock.recv_multipart()
                 assert envelope[0] == b""
                 d = decision_of(json.loads(envelope[1]))
@@ -656,7 +656,7 @@ def test_a_proposal_decided_again_after_a_cooldown_conflict_counts_one_fallback(
 
 def dealer_proposals(endpoint: str, bodies: list[bytes], timeout_ms: int = 10000) -> list[dict]:
     """Send every body at once on one DEALER (so the gate decides them in as few batches as it can);
-    the replies, in order."""
+    the replies, in order. timeout_ms, the wait for each reply, is scaled by DEADLINE_SCALE."""
     import zmq
     sock = zmq.Context.instance().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
@@ -666,7 +666,7 @@ def dealer_proposals(endpoint: str, bodies: list[bytes], timeout_ms: int = 10000
             sock.send_multipart([b"", body])
         replies = []
         for _ in bodies:
-            assert sock.poll(timeout_ms), "a proposal got no reply"
+            assert sock.poll(timeout_ms * DEADLINE_SCALE), "a proposal got no reply"
             replies.append(json.loads(sock.recv_multipart()[-1]))
         return replies
     finally:
@@ -700,7 +700,8 @@ def test_a_live_permit_keeps_its_decision_record_through_a_burst_of_holds(tmp_pa
     the longest permit/cooldown TTL are never trimmed now; past the count cap the issuer refuses."""
     r = redis_server.client()
     write_book(r)
-    p26 = P26(tmp_path / "p26", redis_server.url, issuer_settings={"stream_maxlen": 1000}).start()
+    p26 = P26(tmp_path / "p26", redis_server.url, gate_settings=NO_SHEDDING, issuer_settings={"stream_maxlen": 1000}
+              ).start()
     try:
         plan = new_plan()
         assert decision_of(p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))["permit"]

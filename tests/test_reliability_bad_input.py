@@ -18,7 +18,8 @@ import redis
 import zmq
 
 from launcher import keys
-from helpers import REPO, ActorProcess, demo_topology_data, retarget, scrape, wait_for, write_topology
+from helpers import (DEADLINE_SCALE, NO_SHEDDING, REPO, ActorProcess, demo_topology_data, retarget, scrape, wait_for,
+                     write_topology)
 from reliability import ACTIONS
 
 BOOK = {"BTCUSDT": (0.5, 64000.0), "ETHUSDT": (8.0, 3400.0), "SOLUSDT": (-40.0, 150.0)}
@@ -90,6 +91,7 @@ def valid_by_spec(body: dict) -> bool:
 @pytest.fixture
 def gate_system(tmp_path: Path, redis_server):
     data = retarget(demo_topology_data(), redis_server.url)
+    data["actors"]["gate"]["settings"] = {**(data["actors"]["gate"].get("settings") or {}), **NO_SHEDDING}
     topo = write_topology(tmp_path / "topology.yaml", data)
     write_book(redis_server.client())
     procs = {name: ActorProcess(topo, name, log_dir=tmp_path).start() for name in ("permit_issuer", "gate")}
@@ -118,7 +120,7 @@ def test_ten_thousand_fuzzed_proposals_get_one_envelope_each_are_counted_and_inv
             while sent < len(requests) and sent - len(replies) < window:
                 sock.send_multipart([b"", requests[sent][0]])
                 sent += 1
-            assert sock.poll(30_000), f"no reply after {len(replies)} of {len(requests)}"
+            assert sock.poll(10_000 * DEADLINE_SCALE), f"no reply after {len(replies)} of {len(requests)}"
             replies.append(json.loads(sock.recv_multipart()[-1]))
     finally:
         sock.close(0)
