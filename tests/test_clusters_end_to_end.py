@@ -92,18 +92,21 @@ def corr_ready(port: int) -> bool:
     return scrape(port).get("p27_corr_ready") == 1.0
 
 
-def fresh_state(r) -> dict | None:
+def fresh_state(r, after_ts: int = -1) -> dict | None:
+    """The cluster state when its updated_ts is within the freshness window (and later than after_ts)."""
     state = r.hgetall(keys.CLUSTER_STATE)
-    if state and 0 <= time.time() - int(state["updated_ts"]) <= 2 * CADENCE_S + 1:
+    updated = int(state["updated_ts"]) if state else None
+    if updated is not None and after_ts < updated and 0 <= time.time() - updated <= 2 * CADENCE_S + 1:
         return state
     return None
 
 
-def fresh_realized_vol(r) -> dict | None:
-    """The realized-vol hash without its updated_ts, when that is within the freshness window."""
+def fresh_realized_vol(r, after_ts: int = -1) -> dict | None:
+    """The realized-vol hash without its updated_ts, when that is within the freshness window (and later
+    than after_ts)."""
     vol = r.hgetall(keys.REALIZED_VOL)
     updated = vol.pop(keys.REALIZED_VOL_UPDATED_TS, None)
-    if updated is not None and 0 <= time.time() - int(updated) <= 2 * CADENCE_S + 1:
+    if updated is not None and 0 <= time.time() - int(updated) <= 2 * CADENCE_S + 1 and int(updated) > after_ts:
         return vol
     return None
 
@@ -129,19 +132,21 @@ def assert_state_consistent(r) -> None:
 def test_corr_becomes_ready_and_redis_state_is_fresh_and_consistent(system):
     sw_port, r = system["ports"]["state_writer"], system["redis"]
     wait_for(lambda: corr_ready(sw_port), 30, "p27_corr_ready 1 on the state writer")
-    wait_for(lambda: fresh_state(r), 10, "fresh quantum:portfolio:cluster_state")
+    first = wait_for(lambda: fresh_state(r), 10, "fresh quantum:portfolio:cluster_state")
     wait_for(lambda: scrape(sw_port).get("p27_updates_total", 0) >= 3, 10, "three state updates")
     assert_state_consistent(r)
     # BTC and ETH move together and are both long: once a few returns exist, one cluster holds them.
     wait_for(lambda: any({"BTCUSDT", "ETHUSDT"} <= set(json.loads(m)) for m in r.hgetall(keys.CLUSTERS).values()),
              10, "BTCUSDT and ETHUSDT in one cluster")
-    # polled: a state read just before the next write (updated_ts in whole seconds, a late write on a loaded
-    # box) can be older than the window; the writer keeps it fresh, so a fresh one comes within the deadline
-    state = wait_for(lambda: fresh_state(r), 10, "fresh quantum:portfolio:cluster_state")
+    # Polled: a state read just before the next write (updated_ts in whole seconds, a late write on a loaded
+    # box) can be older than the window; the writer keeps it fresh, so a fresh one comes within the deadline.
+    # Later than the first one seen, and so is the realized vol's: both are renewed, not stamped once.
+    after_ts = int(first["updated_ts"])
+    state = wait_for(lambda: fresh_state(r, after_ts), 10, "a fresh cluster state written after the first")
     assert int(state["clusters_count"]) >= 1
     assert 0 < float(state["cluster_stress"]) <= 1
     assert 0 <= float(state["price_age_s"]) <= 2 * CADENCE_S + 1  # the age of its newest input price
-    vol = wait_for(lambda: fresh_realized_vol(r), 10, "fresh realized volatility")
+    vol = wait_for(lambda: fresh_realized_vol(r, after_ts), 10, "fresh realized vol written after the first state")
     assert set(vol) >= {"BTCUSDT", "ETHUSDT"} and all(float(v) > 0 for v in vol.values())
     assert r.xlen(keys.CLUSTER_STATE_STREAM) >= 1
     metrics = scrape(sw_port)

@@ -351,8 +351,8 @@ MUTATIONS: list[Mutation] = [
         "the realized-vol hash's updated_ts is renewed with every state write (flake audit)",
         "actors/state_writer.py",
         "        pipe.hset(keys.REALIZED_VOL, mapping={**vol, keys.REALIZED_VOL_UPDATED_TS: updated_ts})\n",
-        "        pipe.hset(keys.REALIZED_VOL, mapping=vol)\n"
-        "        pipe.hsetnx(keys.REALIZED_VOL, keys.REALIZED_VOL_UPDATED_TS, updated_ts)\n",
+        "        queue_writes.first_ts = getattr(queue_writes, 'first_ts', updated_ts)  # mutant: stamped once\n"
+        "        pipe.hset(keys.REALIZED_VOL, mapping={**vol, keys.REALIZED_VOL_UPDATED_TS: queue_writes.first_ts})\n",
         ("tests/test_clusters_end_to_end.py::test_corr_becomes_ready_and_redis_state_is_fresh_and_consistent",)),
     Mutation(
         "propose_asks_only_the_first_gate_of_the_topology",
