@@ -92,10 +92,22 @@ def corr_ready(port: int) -> bool:
     return scrape(port).get("p27_corr_ready") == 1.0
 
 
-def fresh_state(r) -> dict | None:
+def fresh_state(r, after_ts: int = -1) -> dict | None:
+    """The cluster state when its updated_ts is within the freshness window (and later than after_ts)."""
     state = r.hgetall(keys.CLUSTER_STATE)
-    if state and 0 <= time.time() - int(state["updated_ts"]) <= 2 * CADENCE_S + 1:
+    updated = int(state["updated_ts"]) if state else None
+    if updated is not None and after_ts < updated and 0 <= time.time() - updated <= 2 * CADENCE_S + 1:
         return state
+    return None
+
+
+def fresh_realized_vol(r, after_ts: int = -1) -> dict | None:
+    """The realized-vol hash without its updated_ts, when that is within the freshness window (and later
+    than after_ts)."""
+    vol = r.hgetall(keys.REALIZED_VOL)
+    updated = vol.pop(keys.REALIZED_VOL_UPDATED_TS, None)
+    if updated is not None and 0 <= time.time() - int(updated) <= 2 * CADENCE_S + 1 and int(updated) > after_ts:
+        return vol
     return None
 
 
@@ -120,18 +132,21 @@ def assert_state_consistent(r) -> None:
 def test_corr_becomes_ready_and_redis_state_is_fresh_and_consistent(system):
     sw_port, r = system["ports"]["state_writer"], system["redis"]
     wait_for(lambda: corr_ready(sw_port), 30, "p27_corr_ready 1 on the state writer")
-    wait_for(lambda: fresh_state(r), 10, "fresh quantum:portfolio:cluster_state")
+    first = wait_for(lambda: fresh_state(r), 10, "fresh quantum:portfolio:cluster_state")
     wait_for(lambda: scrape(sw_port).get("p27_updates_total", 0) >= 3, 10, "three state updates")
     assert_state_consistent(r)
     # BTC and ETH move together and are both long: once a few returns exist, one cluster holds them.
     wait_for(lambda: any({"BTCUSDT", "ETHUSDT"} <= set(json.loads(m)) for m in r.hgetall(keys.CLUSTERS).values()),
              10, "BTCUSDT and ETHUSDT in one cluster")
-    state = fresh_state(r)
+    # Polled: a state read just before the next write (updated_ts in whole seconds, a late write on a loaded
+    # box) can be older than the window; the writer keeps it fresh, so a fresh one comes within the deadline.
+    # Later than the first one seen, and so is the realized vol's: both are renewed, not stamped once.
+    after_ts = int(first["updated_ts"])
+    state = wait_for(lambda: fresh_state(r, after_ts), 10, "a fresh cluster state written after the first")
     assert int(state["clusters_count"]) >= 1
     assert 0 < float(state["cluster_stress"]) <= 1
     assert 0 <= float(state["price_age_s"]) <= 2 * CADENCE_S + 1  # the age of its newest input price
-    vol = r.hgetall(keys.REALIZED_VOL)
-    assert 0 <= time.time() - int(vol.pop(keys.REALIZED_VOL_UPDATED_TS)) <= 2 * CADENCE_S + 1
+    vol = wait_for(lambda: fresh_realized_vol(r, after_ts), 10, "fresh realized vol written after the first state")
     assert set(vol) >= {"BTCUSDT", "ETHUSDT"} and all(float(v) > 0 for v in vol.values())
     assert r.xlen(keys.CLUSTER_STATE_STREAM) >= 1
     metrics = scrape(sw_port)
@@ -171,27 +186,46 @@ def test_warm_restart_of_buffer_then_of_every_actor_keeps_points_and_readiness(s
     procs, ports = system["procs"], system["ports"]
     sw_port = ports["state_writer"]
     wait_for(lambda: corr_ready(sw_port), 30, "p27_corr_ready 1")
-    wait_for(lambda: scrape(sw_port).get("p27_min_points_per_symbol", 0) >= 10, 15, "10 points per held symbol")
-    before = scrape(sw_port)["p27_min_points_per_symbol"]
-
+    wait_for(lambda: scrape(sw_port).get("p27_min_points_per_symbol", 0) >= 16, 15, "16 points per held symbol")
+    # A restart may lose the slots the buffer was down for (once its window is full, each rolls an old point
+    # out) and no other: the allowance is the measured downtime in cadences, + 1 for the slot it stopped
+    # in, + 1 for a slot the test's own feed may have left empty on a loaded box. A buffer that kept no
+    # history has only the points of its own uptime, far fewer than `before` (a full window is 31).
+    before = scrape(ports["buffer"])["p27_buffer_min_points_per_symbol"]
+    down_since = time.monotonic()
     procs["buffer"].terminate()
     procs["buffer"].start()
     wait_for(lambda: scrape(ports["buffer"]).get('clustergate_actor_ready{actor="buffer",kind="buffer"}') == 1,
              10, "buffer serving again")
+    lost_allowed = slots_down(time.monotonic() - down_since)
     # History kept, not rebuilt: the restarted buffer reports the old point counts at once.
-    assert scrape(ports["buffer"])["p27_buffer_min_points_per_symbol"] >= before - 3
+    after = scrape(ports["buffer"])["p27_buffer_min_points_per_symbol"]
+    print(f"\nbuffer restart: {before:.0f} points before, {after:.0f} after, {lost_allowed} allowed to be lost")
+    assert after >= before - lost_allowed
     wait_for(lambda: corr_ready(ports["correlator"]), 4 * CADENCE_S + 5, "corr ready after buffer restart")
 
+    down_since = time.monotonic()
     for name in P27_ACTORS:
         procs[name].terminate()
     for name in P27_ACTORS:
         procs[name].start()
+    wait_for(lambda: scrape(ports["buffer"]).get('clustergate_actor_ready{actor="buffer",kind="buffer"}') == 1,
+             10, "buffer serving again after restarting every P2.7 actor")
+    lost_allowed += slots_down(time.monotonic() - down_since)
     wait_for(lambda: corr_ready(sw_port), 4 * CADENCE_S + 8, "corr ready after restarting every P2.7 actor")
-    assert scrape(ports["buffer"])["p27_buffer_min_points_per_symbol"] >= before - 5
-    assert scrape(sw_port)["p27_min_points_per_symbol"] >= before - 5
+    after = scrape(ports["buffer"])["p27_buffer_min_points_per_symbol"], scrape(sw_port)["p27_min_points_per_symbol"]
+    print(f"every actor restarted: {before:.0f} points before, {after} after (buffer, state writer), "
+          f"{lost_allowed} allowed to be lost")
+    assert min(after) >= before - lost_allowed
     log = procs["buffer"].log()
     assert "history_loaded" in log
     assert "snapshot_received" in procs["correlator"].log()
+
+
+def slots_down(seconds: float) -> int:
+    """The most cadence slots a buffer down for `seconds` (measured from before its SIGTERM to its readiness
+    seen) can have missed: those within the downtime, the one it stopped in, and one for a feed stall."""
+    return math.ceil(seconds / CADENCE_S) + 2
 
 
 def state_writer_reports_no_fresh_state(port: int, expect_not_ready: bool) -> bool:

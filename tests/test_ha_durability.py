@@ -20,10 +20,14 @@ from launcher.schema import SchemaError
 from launcher.topology import load_topology
 
 BOOK = {"BTCUSDT": (0.5, 64000.0), "ETHUSDT": (8.0, 3400.0), "SOLUSDT": (-40.0, 150.0)}
-WAIT_TIMEOUT_MS = 300
+# How long the issuer's WAIT gives a live replica to acknowledge: a wait for a condition, so long enough for
+# a loaded 2-core machine (at 300 ms a slow acknowledgement failed `recorded is True`). A stopped replica
+# never acknowledges, whatever the wait: those tests get replica_unacknowledged after it.
+WAIT_TIMEOUT_MS = 1000
 # Long enough that the gate never gives up before the issuer's WAIT returns, even on a loaded machine:
-# a fault HOLD then names the issuer's reason (replica_unacknowledged), not permit_unavailable.
-PERMIT_TIMEOUT_MS = 3000
+# a fault HOLD then names the issuer's reason (replica_unacknowledged), not permit_unavailable. Some 3 s
+# beyond the WAIT (the topology asks at least 2 x (WAIT + 100 ms)).
+PERMIT_TIMEOUT_MS = 4000
 REPLICA_UNACKNOWLEDGED = "replica_unacknowledged"
 
 

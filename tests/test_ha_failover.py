@@ -20,7 +20,11 @@ from launcher.client import GateClient, GateUnavailable
 from test_gate_deadlines import OVERLOADED, ScriptedGate, decided
 
 BOOK = {"BTCUSDT": (0.5, 64000.0), "ETHUSDT": (8.0, 3400.0), "SOLUSDT": (-40.0, 150.0)}
-TIMEOUT_MS = 400
+# Each attempt's wait: the second gate must decide within one (its first decision, a CurveZMQ handshake, a
+# loaded 2-core box), or the call moves on and its fourth attempt gets a replay. Scaled like every deadline.
+TIMEOUT_MS = max(1000, int(400 * DEADLINE_SCALE))
+# What a call may take beyond its budget, (1 + retries) x endpoints x timeout: its own work around the waits.
+BUDGET_MARGIN_S = 1.0
 
 
 @pytest.fixture
@@ -70,8 +74,9 @@ def failover_run(gates: TwoGates, count: int = 12) -> list[float]:
         assert reply["status"] == "ok", reply
         assert reply["decision"]["plan_id"] == plan and not reply["decision"]["replayed"]
         assert records_of(gates.redis, plan) == 1
-    # bounded: never more than the call's whole budget, (1 + retries) x endpoints x timeout
-    assert max(seconds) < 4 * TIMEOUT_MS / 1000 * DEADLINE_SCALE
+    # bounded: never more than the call's whole budget, (1 + retries) x endpoints x timeout (the timeout is
+    # already scaled: scaling the bound again would let a client that waits past its budget pass)
+    assert max(seconds) < 4 * TIMEOUT_MS / 1000 + BUDGET_MARGIN_S
     return seconds
 
 
@@ -105,7 +110,8 @@ def test_every_attempt_of_a_failover_carries_the_same_plan_id_and_an_overloaded_
     busy = ScriptedGate([OVERLOADED])
     good = ScriptedGate([decided("p")])
     try:
-        with GateClient([busy.endpoint, good.endpoint], timeout_ms=2000, retries=0) as client:
+        # a timeout far above the bound below: a client that waited one whole timeout cannot pass
+        with GateClient([busy.endpoint, good.endpoint], timeout_ms=10000, retries=0) as client:
             started = time.monotonic()
             reply = client.propose("ETHUSDT", "HOLD", plan_id="p")
             elapsed = time.monotonic() - started

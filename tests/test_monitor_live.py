@@ -38,6 +38,8 @@ from reliability import LiveSystem, clustergate
 ALERTS = REPO / "configs" / "alerts.yml"
 DASHBOARD = REPO / "configs" / "grafana-dashboard.json"
 SCRAPE_INTERVAL_S = 1
+# Prometheus's lastError for a scrape that took longer than scrape_timeout (2.42, Debian's package)
+SCRAPE_TIMED_OUT = "context deadline exceeded"
 FOR_S = 4  # long enough to see `pending` at a 1 s evaluation, short enough for a quick test
 # What a state writer that stopped raises under the shipped rules: its target is down, and
 # p27_updates_total (exported by the state writer only) is gone. P27UpdatesStalled does not fire
@@ -236,11 +238,18 @@ def test_monitor_scrapes_every_actor_and_status_shows_each_target_up(monitored: 
 
     wait_for(every_target_up, 20, "every actor's target up in Prometheus", interval_s=0.2)
     assert all(t["scrapeUrl"].startswith("http://127.0.0.1:") for t in monitored.targets())
-    status = clustergate("monitor", "status", "--home", str(monitored.system.home))
-    assert status.returncode == 0, status.stdout + status.stderr
+
+    def status_shows_every_actor_up() -> subprocess.CompletedProcess | None:
+        # polled: one scrape slower than the 1 s interval (a busy actor on a loaded box) marks its target
+        # down until the next one
+        status = clustergate("monitor", "status", "--home", str(monitored.system.home))
+        lines = status.stdout.splitlines()
+        shown = status.returncode == 0 and all(any(line.split()[:1] == [actor] and " up " in line for line in lines)
+                                               for actor in actors)
+        return status if shown else None
+
+    status = wait_for(status_shows_every_actor_up, 20, "`monitor status` showing every actor up", interval_s=0.5)
     assert f"url: {monitored.url}" in status.stdout
-    for actor in actors:
-        assert any(line.split()[:1] == [actor] and " up " in line for line in status.stdout.splitlines()), status.stdout
     system_status = monitored.system.status()
     assert system_status["prometheus"]["state"] == "RUNNING" and system_status["prometheus"]["ready"] is True
     flags = monitored.get("/api/v1/status/flags")["data"]
@@ -269,9 +278,29 @@ def test_monitor_status_right_after_monitor_up_sees_every_target_scraped(monitor
                      "--scrape-interval", str(SCRAPE_INTERVAL_S))
     assert up.returncode == 0, up.stdout + up.stderr
     status = clustergate("monitor", "status", "--home", home)
-    assert status.returncode == 0, status.stdout + status.stderr
     assert "unknown" not in status.stdout and "no scrape target" not in status.stdout, status.stdout
+    # Every target scraped. A scrape may have timed out (the 1 s interval caps Prometheus's scrape_timeout
+    # at 1 s; a busy actor's /metrics on a loaded box can take longer): such a target is `down`, scraped.
+    # Any other state, or any other failure of status, is not accepted.
+    rows = target_rows(status.stdout)
+    assert set(rows) == set(monitored.system.data["actors"]), status.stdout
+    timed_out = {job for job, (health, error) in rows.items() if health == "down" and SCRAPE_TIMED_OUT in error}
+    assert all(health == "up" for job, (health, _) in rows.items() if job not in timed_out), status.stdout
+    assert status.returncode == (1 if timed_out else 0), status.stdout + status.stderr
     assert json.loads((monitored.system.home / "run" / "prometheus" / "monitor.json").read_text())["url"] == monitored.url
+
+
+def target_rows(status_text: str) -> dict[str, tuple[str, str]]:
+    """`monitor status`'s target table: {job: (health, last error)}."""
+    lines = status_text.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("JOB "))
+    rows = {}
+    for line in lines[header + 1:]:
+        fields = line.split(None, 3)
+        if len(fields) < 4:
+            break
+        rows[fields[0]] = (fields[2], fields[3])
+    return rows
 
 
 def test_two_monitor_ups_at_once_leave_one_prometheus_answering_on_the_url_the_home_records(monitored: Monitored) -> None:

@@ -340,6 +340,28 @@ MUTATIONS: list[Mutation] = [
         "local previous = false\n",
         ("tests/test_ha_gates.py::test_two_gates_deciding_the_same_plan_id_at_once_give_one_decision_and_the_other_is_a_replay",)),
     Mutation(
+        "buffer_history_loaded_but_not_merged",
+        "a warm restart of the buffer loses only the slots it was down for: its history is merged back (flake audit)",
+        "actors/buffer.py",
+        "        self.grid.merge_from(saved)\n",
+        "        pass  # mutant: the saved history is read, logged as loaded, and dropped\n",
+        ("tests/test_clusters_end_to_end.py::test_warm_restart_of_buffer_then_of_every_actor_keeps_points_and_readiness",)),
+    Mutation(
+        "realized_vol_keeps_its_first_timestamp",
+        "the realized-vol hash's updated_ts is renewed with every state write (flake audit)",
+        "actors/state_writer.py",
+        "        pipe.hset(keys.REALIZED_VOL, mapping={**vol, keys.REALIZED_VOL_UPDATED_TS: updated_ts})\n",
+        "        queue_writes.first_ts = getattr(queue_writes, 'first_ts', updated_ts)  # mutant: stamped once\n"
+        "        pipe.hset(keys.REALIZED_VOL, mapping={**vol, keys.REALIZED_VOL_UPDATED_TS: queue_writes.first_ts})\n",
+        ("tests/test_clusters_end_to_end.py::test_corr_becomes_ready_and_redis_state_is_fresh_and_consistent",)),
+    Mutation(
+        "propose_asks_only_the_first_gate_of_the_topology",
+        "clustergate propose --topology asks every gate of the topology, so it fails over (issue 12)",
+        "launcher/client.py",
+        "    return endpoints\n",
+        "    return endpoints[:1]\n",
+        ("tests/test_ha_failover.py::test_clustergate_propose_asks_every_gate_of_the_topology_by_default_and_fails_over",)),
+    Mutation(
         "failover_with_a_new_plan_id",
         "the client moves to the next gate with the same plan_id (issue 12)",
         "launcher/client.py",
