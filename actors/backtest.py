@@ -778,8 +778,11 @@ def gate_view(settings: Settings, publish: np.ndarray, ready: np.ndarray, stress
     have = last >= 0
     updated = np.where(have, np.floor(publish[np.maximum(last, 0)]), np.nan)  # the state writer's int(ts)
     age = publish - updated
-    fresh = have & (age >= 0) & (age <= settings.freshness_s)
-    k_value = np.where(fresh, np.clip(stress[np.maximum(last, 0)], 0.0, 1.0), np.nan)
+    fresh = have & (age >= 0) & (age <= settings.freshness_s)  # realized vol's updated_ts: whole seconds
+    # K: cluster_k's time, the state writer's updated_ts_ms (int(ts * 1000)); from the future before updated_ts
+    updated_ms = np.where(have, np.floor(publish[np.maximum(last, 0)] * 1000) / 1000, np.nan)
+    fresh_k = have & (age >= 0) & (publish - updated_ms <= settings.freshness_s)
+    k_value = np.where(fresh_k, np.clip(stress[np.maximum(last, 0)], 0.0, 1.0), np.nan)
     parts: list[dict[str, np.ndarray]] = []
     step = 65536  # rows at a time: the temporaries stay small
     for lo in range(0, len(publish), step):
@@ -792,7 +795,7 @@ def gate_view(settings: Settings, publish: np.ndarray, ready: np.ndarray, stress
             sigmas = np.where(realized, v, g.sigma)
         parts.append(batch_portfolio(signed[lo:hi], k_value[lo:hi], sigmas, g))
     out = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
-    out["k_source"] = np.where(fresh, "cluster", "proxy")
+    out["k_source"] = np.where(fresh_k, "cluster", "proxy")
     return out
 
 
@@ -848,7 +851,7 @@ def decide_all(settings: Settings, proposals: list[ProposalRow], first_slot: int
         sigma_source = "constant"
         if r >= 0:
             updated = math.floor(publish[r])
-            k_value = cluster_k(updated, stress[r], t, settings.freshness_s)
+            k_value = cluster_k(updated, stress[r], t, settings.freshness_s, int(publish[r] * 1000))
             if g.sigma_source == "realized":
                 sigma_source = "constant_fallback"
                 if is_fresh(updated, t, settings.freshness_s):

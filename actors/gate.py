@@ -44,7 +44,8 @@ from actors.resp import RedisUnavailable, ReplyError, RespClient, encode_command
 from actors.runtime import Actor, Shedding, main, send_one
 from actors.policy import (ACTIONS, FAIL_CLOSED_REASONS, HOLD, PERMIT_UNAVAILABLE, REDIS_UNAVAILABLE,
                            REPLICA_UNACKNOWLEDGED, BadRequest,
-                           cluster_k, cooldown_mattered, decision_record, evaluate_batch, is_fresh, parse_snapshot,
+                           cluster_k, cluster_state_time_s, cooldown_mattered, decision_record, evaluate_batch,
+                           is_fresh, parse_snapshot,
                            policy_transitions, portfolio_metrics, PortfolioMetrics, PortfolioState, Position,
                            Proposal, validate_proposal, with_plan_id)
 from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S
@@ -163,6 +164,11 @@ def parse_request(frames: Sequence[bytes], max_request_bytes: int) -> Proposal:
 # --------------------------------------------------------------------------- one evaluation
 
 
+def updated_ts_ms_of(cluster_state: Sequence[Any]) -> Any:
+    """updated_ts_ms from the cluster state's HMGET reply (state_commands); None in a reply without it."""
+    return cluster_state[2] if len(cluster_state) > 2 else None
+
+
 def parse_state(replies: Sequence[Any], symbols: Sequence[str], now: float, stale_after_s: float, freshness_s: float,
                 realized: bool, cooldown_symbols: Sequence[str] = ()) -> PortfolioState:
     """Parse the replies of `state_commands`, then one EXISTS per cooldown symbol (error replies count
@@ -179,7 +185,7 @@ def parse_state(replies: Sequence[Any], symbols: Sequence[str], now: float, stal
             positions.append(position)
     i = len(symbols)
     state = replies[i]
-    k = None if isinstance(state, ReplyError) else cluster_k(state[0], state[1], now, freshness_s)
+    k = None if isinstance(state, ReplyError) else cluster_k(state[0], state[1], now, freshness_s, updated_ts_ms_of(state))
     i += 1
     sigmas: dict[str, float] | None = None
     sigma_source = "constant"
@@ -204,7 +210,7 @@ def parse_state(replies: Sequence[Any], symbols: Sequence[str], now: float, stal
 def state_commands(symbols: Sequence[str], key_pattern: str, realized: bool) -> list[tuple]:
     """The read half of every evaluation; one cooldown EXISTS per symbol of the batch is appended."""
     commands: list[tuple] = [("HMGET", keys.position_snapshot(s, key_pattern), *SNAPSHOT_FIELDS) for s in symbols]
-    commands.append(("HMGET", keys.CLUSTER_STATE, "updated_ts", "cluster_stress"))
+    commands.append(("HMGET", keys.CLUSTER_STATE, "updated_ts", "cluster_stress", "updated_ts_ms"))
     if realized:
         commands.append(("HMGET", keys.REALIZED_VOL, keys.REALIZED_VOL_UPDATED_TS, *symbols))
     return commands
@@ -220,7 +226,8 @@ def freshness_boundaries(replies: Sequence[Any], symbols: Sequence[str], stale_a
                          freshness_s: float) -> list[float]:
     """Every epoch time at which parse_state's verdict on a snapshot's or the cluster state's freshness
     can flip (a snapshot: its future-skew limit and its stale_after; the cluster state: its updated_ts and
-    updated_ts + freshness). Between two of them, parse_state gives the same positions and K."""
+    its time, to the ms as cluster_k takes it, + freshness). Between two of them, parse_state gives the same
+    positions and K."""
     out: list[float] = []
     for _symbol, values in zip(symbols, replies):
         if isinstance(values, ReplyError) or not values:
@@ -238,7 +245,7 @@ def freshness_boundaries(replies: Sequence[Any], symbols: Sequence[str], stale_a
         except (TypeError, ValueError):
             updated = math.nan
         if math.isfinite(updated):
-            out += (updated, updated + freshness_s)
+            out += (updated, cluster_state_time_s(updated, updated_ts_ms_of(cluster)) + freshness_s)
     vols = replies[len(symbols) + 1] if len(replies) > len(symbols) + 1 else None
     if vols and not isinstance(vols, ReplyError):  # realized vol: the same window as the cluster state
         try:

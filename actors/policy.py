@@ -164,15 +164,36 @@ def is_fresh(updated_ts: Any, now: float, freshness_s: float) -> bool:
     return math.isfinite(updated) and 0 <= now - updated <= freshness_s
 
 
-def cluster_k(updated_ts: Any, cluster_stress: Any, now: float, freshness_s: float) -> float | None:
-    """Cluster stress when the cluster state exists and 0 <= now - updated_ts <= freshness_s, else None."""
+def cluster_state_time_s(updated: float, updated_ts_ms: Any) -> float:
+    """The cluster state's time: updated_ts_ms / 1000 when that is an integer within updated_ts's whole second
+    (the state writer writes both), else updated_ts (a state from a writer without updated_ts_ms, or a field
+    such a writer's HSET left behind)."""
+    try:
+        refined = int(updated_ts_ms) / 1000
+    except (TypeError, ValueError):
+        return updated
+    return refined if updated <= refined <= updated + 1 else updated
+
+
+def cluster_state_age_s(updated: float, updated_ts_ms: Any, now: float) -> float:
+    """The cluster state's age as the gate judges its freshness: now - its time (cluster_state_time_s), not
+    below 0 within updated_ts's second; negative (from the future) only before updated_ts, as in SPEC."""
+    if now < updated:
+        return now - updated
+    return max(0.0, now - cluster_state_time_s(updated, updated_ts_ms))
+
+
+def cluster_k(updated_ts: Any, cluster_stress: Any, now: float, freshness_s: float,
+              updated_ts_ms: Any = None) -> float | None:
+    """Cluster stress when the cluster state exists and 0 <= its age <= freshness_s (cluster_state_age_s:
+    updated_ts, to the ms by updated_ts_ms), else None."""
     try:
         updated, stress = float(updated_ts), float(cluster_stress)
     except (TypeError, ValueError):
         return None
     if not (math.isfinite(updated) and math.isfinite(stress)):
         return None
-    age_s = now - updated
+    age_s = cluster_state_age_s(updated, updated_ts_ms, now)
     if age_s < 0 or age_s > freshness_s:
         return None
     return min(max(stress, 0.0), 1.0)

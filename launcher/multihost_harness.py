@@ -173,9 +173,10 @@ def shipped_ha() -> dict:
     return yaml.safe_load((REPO / "configs" / "ha.yaml").read_text())
 
 
-def ha_data(tmp_path: Path, addresses: dict[str, str] | None = None, *, fast: bool = True) -> dict:
+def ha_data(tmp_path: Path, addresses: dict[str, str] | None = None, *, fast: bool = True,
+            cadence_s: float = 0.5) -> dict:
     """configs/ha.yaml with its keys made in tmp_path/keys and its host addresses replaced by `addresses`;
-    fast: short cadences and freshness windows, as multihost_data."""
+    fast: short cadences (cadence_s) and freshness windows, as multihost_data."""
     data = copy.deepcopy(shipped_ha())
     keys_dir = tmp_path / "keys"
     keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -186,13 +187,14 @@ def ha_data(tmp_path: Path, addresses: dict[str, str] | None = None, *, fast: bo
     if addresses:
         data = with_addresses(data, addresses)
     if fast:
-        data["clusters"].update(cadence_s=0.5, min_returns=5, lookback_returns=60)
-        # freshness_s 1.5 s, 3 cadences, not SPEC's 2: updated_ts is whole seconds (SPEC), and at a 0.5 s
-        # cadence every other state is written at x.5 s and stamped x, half a second (a cadence) older than
-        # it is. With SPEC's 1 s and no fault at all, 40 of 274 proposals fell back to the proxy (measured with
-        # tests/test_ha_standby.py's two chains at 0.5 s). configs/ha.yaml (1 s cadence) keeps SPEC's window.
+        data["clusters"].update(cadence_s=cadence_s, min_returns=5, lookback_returns=60)
+        # freshness_s 3 cadences, not SPEC's 2: it was set when the gate judged the state by updated_ts, whole
+        # seconds (SPEC), and at a 0.5 s cadence every other state is written at x.5 s and stamped x, half a
+        # second (a cadence) older than it is: with SPEC's 1 s and no fault at all, 40 of 274 proposals fell
+        # back to the proxy (tests/test_ha_standby.py's two chains at 0.5 s). The gate now reads the state
+        # writer's updated_ts_ms; the window is kept. configs/ha.yaml (1 s cadence) keeps SPEC's window.
         for gate in HA_GATE_HOSTS:
-            data["actors"][gate]["settings"] = {"freshness_s": 1.5, "state_refresh_ms": 50, "refresh_s": 0.5}
+            data["actors"][gate]["settings"] = {"freshness_s": 3 * cadence_s, "state_refresh_ms": 50, "refresh_s": 0.5}
         for feed in ("price_feed", "price_feed_b"):
             data["actors"][feed]["settings"]["interval_s"] = 0.1
         data["redis"]["timeout_ms"] = 250
@@ -214,10 +216,10 @@ print(json.dumps({"lease": lease, "records": records}))
 class HASystem(MultiHost):
     """configs/ha.yaml on its five hosts (clients, proofs and deploys run on a sixth, ops)."""
 
-    def __init__(self, hosts, tmp: Path, *, fast: bool = True):
+    def __init__(self, hosts, tmp: Path, *, fast: bool = True, cadence_s: float = 0.5):
         self.hosts = hosts
         self.tmp = tmp
-        self.data = ha_data(tmp, {n: hosts[n].address for n in HA_HOSTS}, fast=fast)
+        self.data = ha_data(tmp, {n: hosts[n].address for n in HA_HOSTS}, fast=fast, cadence_s=cadence_s)
         self.topology = write_topology(tmp, self.data, "ha.yaml")
         self.ops_home = tmp / "ops-home"
         self.env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD, "PYTHONUNBUFFERED": "1"}

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from actors.policy import cluster_state_age_s
 from launcher import keys
 from launcher.redis_conn import connect
 from launcher.client import GateClient, GateUnavailable, gate_endpoints
@@ -134,8 +135,9 @@ class Proof:
         return labelled(self.metrics(self.one_of("buffer")), "p27_points_per_symbol", "symbol")
 
     def cluster_state_age_s(self) -> float | None:
-        updated = self.redis.hget(keys.CLUSTER_STATE, "updated_ts")
-        return None if updated is None else time.time() - float(updated)
+        """The state's age as the gate judges it (updated_ts, to the ms by updated_ts_ms)."""
+        updated, updated_ms = self.redis.hmget(keys.CLUSTER_STATE, "updated_ts", "updated_ts_ms")
+        return None if updated is None else cluster_state_age_s(float(updated), updated_ms, time.time())
 
     @property
     def freshness_s(self) -> float:

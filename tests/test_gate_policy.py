@@ -384,6 +384,40 @@ def test_freshness_boundaries_are_the_snapshot_and_cluster_limits():
         NOW - 10, NOW - 5, NOW - 5, NOW + 110, NOW + 300, NOW + 300]
 
 
+def test_cluster_state_written_late_in_its_second_is_judged_by_updated_ts_ms_not_the_whole_second():
+    """updated_ts is whole seconds (SPEC), so a state written at x.9 s looked 0.9 s older than it was: at a
+    sub-second cadence, or across a standby's takeover, the gate fell back to the proxy on a fresh state. The
+    state writer's updated_ts_ms refines it; the cache's boundaries use the same value as the parse."""
+    from actors.gate import state_commands
+    assert state_commands(CACHE_SYMBOLS, "quantum:position:snapshot:{symbol}", False)[2] == (
+        "HMGET", "quantum:portfolio:cluster_state", "updated_ts", "cluster_stress", "updated_ts_ms")
+    second = 1_700_000_000
+    now = second + 120.5  # whole seconds: 120.5 s old, stale; to the ms: 119.6 s, fresh
+
+    def replies(*cluster):
+        return [["0.5", "64000", str(now), None], ["-8", "3400", str(now), None], list(cluster)]
+
+    written_late = replies(str(second), "0.748", str(second * 1000 + 900))
+    assert parse_state(written_late, CACHE_SYMBOLS, now, STALE_AFTER_S, FRESHNESS_S, False).cluster_stress == 0.748
+    assert second + 120.9 in freshness_boundaries(written_late, CACHE_SYMBOLS, STALE_AFTER_S, FRESHNESS_S)
+    cache = make_cache(written_late, read_at=second + 1)
+    assert cache.state_at(second + 1)[1].k_source == "cluster"
+    assert cache.state_at(now)[1].k_source == "cluster"  # the cache re-parsed at the ms boundary, not at 120 s
+    assert cache.state_at(second + 120.95)[1].k_source == "proxy"
+    # Written by an older writer (no updated_ts_ms), or one left behind by it (HSET keeps the other fields:
+    # not within updated_ts's second), or garbage: updated_ts, whole seconds, as SPEC says.
+    for cluster in ([str(second), "0.748"], [str(second), "0.748", None], [str(second), "0.748", "garbage"],
+                    [str(second), "0.748", str((second - 5) * 1000)], [str(second), "0.748", str((second + 3) * 1000)],
+                    [None, "0.748", str(second * 1000 + 900)]):
+        stale = replies(*cluster)
+        assert parse_state(stale, CACHE_SYMBOLS, now, STALE_AFTER_S, FRESHNESS_S, False).cluster_stress is None, cluster
+        assert second + 120.9 not in freshness_boundaries(stale, CACHE_SYMBOLS, STALE_AFTER_S, FRESHNESS_S)
+    # From the future only before its whole second, as before: a writer's clock ahead by under the fraction
+    # it stamped is not a fault that makes the gate fall back.
+    assert cluster_k(str(second), "0.748", second + 0.5, FRESHNESS_S, str(second * 1000 + 900)) == 0.748
+    assert cluster_k(str(second), "0.748", second - 0.1, FRESHNESS_S, str(second * 1000 + 900)) is None
+
+
 def test_cooldowns_come_from_pttl_and_expire_at_their_time():
     assert cooldown_deadlines([-2, -1, 1500], ["A", "B", "C"], NOW) == {"B": float("inf"), "C": NOW + 1.5}
     cache = make_cache(cache_replies(NOW, NOW, pttls=(2000, -2)))

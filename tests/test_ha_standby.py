@@ -23,6 +23,7 @@ from helpers import (ActorProcess, RedisServer, demo_topology_data, free_port, r
                      write_topology)
 
 CADENCE_S = 0.5
+SLOW_CADENCE_S = 1.0  # the timed tests: a 2-core CI box up to 2x slower delays a write by tens of ms
 WRITERS = ("state_writer", "state_writer_b")
 
 
@@ -41,10 +42,11 @@ def state(seq: int) -> dict:
 class Clusterer:
     """Stands in for both chains' clusterers: a real PUB socket on the state endpoint, one message a cadence."""
 
-    def __init__(self, endpoint: str):
+    def __init__(self, endpoint: str, cadence_s: float = CADENCE_S):
         self.sock = zmq.Context.instance().socket(zmq.PUB)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.bind(endpoint)
+        self.cadence_s = cadence_s
         self.seq = 0
         self.paused = threading.Event()  # set: no message is sent
         self._stop = threading.Event()
@@ -52,7 +54,7 @@ class Clusterer:
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(CADENCE_S):
+        while not self._stop.wait(self.cadence_s):
             if not self.paused.is_set():
                 self.seq += 1
                 self.sock.send_multipart([STATE_TOPIC, json.dumps(state(self.seq)).encode()])
@@ -64,19 +66,21 @@ class Clusterer:
 
 
 class LateEveryOtherClusterer(Clusterer):
-    """A healthy but jittery chain: state k is sent OFFSETS[k % 6] cadences after slot k of a one-cadence grid,
-    so every other write-to-write gap is 1.4 cadences (the others 0.44-0.68), each under HOLD_CADENCES. The
-    on-time states' phases step by 0.08 cadence, so whatever the phase of a writer's quarter-cadence lease
-    timer, some 1.4-cadence gap straddles one of its renewals."""
+    """A healthy but jittery chain: state k is sent OFFSETS[k % 8] cadences after slot k of a one-cadence grid,
+    so every other write-to-write gap is LATE_GAP (1.35) cadences (the others 0.47-0.71), each under
+    HOLD_CADENCES. The on-time states' phases step by 0.06 cadence: a writer's quarter-cadence lease timer
+    misses the 0.15-cadence window between a late write and the lapse of the lease it did not extend for a
+    0.1-cadence band of its phases, and the four bands cover every phase (with 0.04 cadence to spare), so some
+    late write is never followed by a renewal before the lapse unless the write itself renews."""
 
-    OFFSETS = (0.0, 0.4, 0.08, 0.48, 0.16, 0.56)
+    OFFSETS = (0.0, 0.35, 0.06, 0.41, 0.12, 0.47, 0.18, 0.53)
 
     def _run(self) -> None:
         start = time.monotonic()
         k = 0
         while True:
             k += 1
-            due = start + (k + self.OFFSETS[k % len(self.OFFSETS)]) * CADENCE_S
+            due = start + (k + self.OFFSETS[k % len(self.OFFSETS)]) * self.cadence_s
             if self._stop.wait(max(0.0, due - time.monotonic())):
                 return
             if not self.paused.is_set():
@@ -85,16 +89,16 @@ class LateEveryOtherClusterer(Clusterer):
 
 
 @contextlib.contextmanager
-def two_writers(tmp_path, relayed: bool = False, clusterer_cls: type = Clusterer):
+def two_writers(tmp_path, relayed: bool = False, clusterer_cls: type = Clusterer, cadence_s: float = CADENCE_S):
     """Two real state writers fed by one Clusterer, on a real Redis; relayed: each reaches Redis through its
     own TransactionHoldingRelay (its own topology file, the same but for the Redis address)."""
     server = RedisServer(tmp_path / "redis").start()
     data = retarget(demo_topology_data(), server.url)
-    data["clusters"]["cadence_s"] = CADENCE_S
+    data["clusters"]["cadence_s"] = cadence_s
     data["actors"]["state_writer_b"] = {**data["actors"]["state_writer"], "kind": "state_writer",
                                         "metrics_port": free_port()}
     path = write_topology(tmp_path / "topology.yaml", data)
-    clusterer = clusterer_cls(data["actors"]["clusterer"]["sockets"]["state"]["bind"])
+    clusterer = clusterer_cls(data["actors"]["clusterer"]["sockets"]["state"]["bind"], cadence_s)
     relays = {name: TransactionHoldingRelay(server.port) for name in WRITERS} if relayed else {}
     procs = {}
     for name in WRITERS:
@@ -123,6 +127,14 @@ def standby(tmp_path):
 
 
 @pytest.fixture
+def standby_at_1_s(tmp_path):
+    """The standby fixture at a 1 s cadence: a timed takeover's bound, in cadences, keeps its meaning with
+    twice the margin in seconds for a loaded machine's delays."""
+    with two_writers(tmp_path, cadence_s=SLOW_CADENCE_S) as system:
+        yield system
+
+
+@pytest.fixture
 def relayed_standby(tmp_path):
     with two_writers(tmp_path, relayed=True) as system:
         yield system
@@ -130,7 +142,7 @@ def relayed_standby(tmp_path):
 
 @pytest.fixture
 def jittery_standby(tmp_path):
-    with two_writers(tmp_path, clusterer_cls=LateEveryOtherClusterer) as system:
+    with two_writers(tmp_path, clusterer_cls=LateEveryOtherClusterer, cadence_s=SLOW_CADENCE_S) as system:
         yield system
 
 
@@ -158,22 +170,44 @@ def test_two_state_writers_one_writes_the_other_stands_by_and_every_record_carri
     assert r.get(keys.STATE_WRITER_LEASE).startswith(active + ":")
 
 
+LATE_GAP = 1.35  # LateEveryOtherClusterer's late write-to-write gap, in cadences
+EXCUSED_GAP = 1.45  # a gap longer than this (the loaded machine's delay, not the product's) may cost the lease
+LATE_GAPS_NEEDED = 8  # two of each of the four phases of the late states
+
+
 def test_a_holder_whose_states_come_late_by_under_half_a_cadence_keeps_its_lease(jittery_standby):
-    """Both writers healthy, fed by one chain whose every other state is 0.4 cadence late (0.5 s cadence):
-    each write comes within 1.5 cadences of the last, so the holder keeps its lease: one fencing token on the
-    stream over 20 cadences. Renewed only on the quarter-cadence grid, the lease was cut to lapse 1.5
+    """Both writers healthy, fed by one chain whose every other state is 0.35 cadence late (1 s cadence):
+    each write comes within 1.5 cadences of the last, so the holder keeps its lease: no fencing token changes
+    on the stream over 8 late writes. Renewed only on the quarter-cadence grid, the lease was cut to lapse 1.5
     cadences after the previous write, the write just before the cut did not extend it, and the standby
-    (whose retry is timed to the lapse) took it: a takeover without a fault, cadence after cadence."""
+    (whose retry is timed to the lapse) took it: a takeover without a fault, cadence after cadence.
+    The gaps are the stream ids (the writes' own times): a token change next to a gap over EXCUSED_GAP is
+    a state the loaded machine delivered or wrote too late, which may lose the lease, and is not counted."""
     system, r = jittery_standby, jittery_standby["redis"]
+    cadence_s = SLOW_CADENCE_S
     wait_for(lambda: holder(system), 20, "one state writer to hold the lease")
     wait_for(lambda: len(records(r)) >= 2, 10, "two cluster state records")
-    first = len(records(r))
-    wait_for(lambda: len(records(r)) >= first + 20, 30, "20 more records")
-    tokens = [t for _, t in records(r)[first - 1:]]
-    changes = sum(a != b for a, b in zip(tokens, tokens[1:]))
-    print(f"\nevery other write-to-write gap 1.4 cadences, both writers healthy: {changes} token changes in "
-          f"{len(tokens) - 1} records; {machine_and_load()}")
-    assert changes == 0, tokens
+    first = len(records(r)) - 1
+
+    def gaps() -> list[float]:
+        times = [ts for ts, _ in records(r)[first:]]
+        return [(b - a) / cadence_s for a, b in zip(times, times[1:])]
+
+    def late_gaps() -> list[float]:
+        return [g for g in gaps() if 1.3 <= g <= EXCUSED_GAP]
+
+    wait_for(lambda: len(late_gaps()) >= LATE_GAPS_NEEDED, 60, f"{LATE_GAPS_NEEDED} late writes")
+    recs = records(r)[first:]
+    times, tokens = [ts for ts, _ in recs], [t for _, t in recs]
+    g = [(b - a) / cadence_s for a, b in zip(times, times[1:])]
+    # A change between records i and i+1 follows a lapse that came after write i-1 or write i.
+    changes = [i for i in range(len(tokens) - 1) if tokens[i] != tokens[i + 1]]
+    excused = [i for i in changes if g[i] > EXCUSED_GAP or (i > 0 and g[i - 1] > EXCUSED_GAP)]
+    print(f"\nevery other write-to-write gap {LATE_GAP} cadences at {cadence_s} s, both writers healthy: "
+          f"{len(changes)} token changes in {len(tokens) - 1} records ({len(excused)} next to a gap over "
+          f"{EXCUSED_GAP}); late gaps {sorted(round(x, 3) for x in late_gaps())}; longest gap {max(g):.3f}; "
+          f"{machine_and_load()}")
+    assert not set(changes) - set(excused), (tokens, [round(x, 3) for x in g])
 
 
 def test_a_writer_paused_with_its_write_in_flight_resumes_after_the_takeover_and_its_write_is_refused_by_the_token(
@@ -220,8 +254,8 @@ def test_a_writer_paused_with_its_write_in_flight_resumes_after_the_takeover_and
     assert "event=state_not_written_fenced" in system["procs"][active].log()
 
 
-def test_the_standby_writes_within_two_cadences_of_the_active_writer_being_killed(standby):
-    r = standby["redis"]
+def test_the_standby_writes_within_two_cadences_of_the_active_writer_being_killed(standby_at_1_s):
+    standby, r, cadence_s = standby_at_1_s, standby_at_1_s["redis"], SLOW_CADENCE_S
     takeovers, steady = [], []
     for _ in range(2):  # bounded: two takeovers, each side killed once; the killed side is restarted
         active = wait_for(lambda: holder(standby), 20, "one state writer to hold the lease")
@@ -233,15 +267,15 @@ def test_the_standby_writes_within_two_cadences_of_the_active_writer_being_kille
         wait_for(lambda: records(r)[-1][1] > old_token, 10, "the standby to write")
         recs = records(r)
         old_times = [ts for ts, t in recs if t == old_token]
-        steady += [(b - a) / CADENCE_S for a, b in zip(old_times, old_times[1:])]
+        steady += [(b - a) / cadence_s for a, b in zip(old_times, old_times[1:])]
         first_new = min(ts for ts, t in recs if t > old_token)
-        takeovers.append(round((first_new - max(old_times)) / CADENCE_S, 3))
+        takeovers.append(round((first_new - max(old_times)) / cadence_s, 3))
         proc._log.close()
         proc.start()  # the killed writer comes back as the standby
-    print(f"\nactive writer SIGKILLed: takeover gaps on the stream, write to write, in cadences: {takeovers} (floor: "
+    print(f"\nactive writer SIGKILLed: takeover gaps on the stream, write to write, in cadences at {cadence_s} s: {takeovers} (floor: "
           f"the active's own write-to-write, median {statistics.median(steady):.3f}); {machine_and_load()}")
     # The lease lapses at most 1.5 cadences after the last write (0.75 after the death) and the standby
-    # writes as it lapses. 2 cadences is the requirement; the 0.05 (25 ms) is for the stream ids' 1 ms
+    # writes as it lapses. 2 cadences is the requirement; the 0.05 (50 ms) is for the stream ids' 1 ms
     # steps and a write's own time. The ids are the writers' write times: no test clock is in the bound.
     assert max(takeovers) <= 2.05, takeovers
 

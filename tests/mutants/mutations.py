@@ -128,6 +128,15 @@ MUTATIONS: list[Mutation] = [
         "    if age_s < 0:\n",
         ("tests/test_gate_policy.py",)),
     Mutation(
+        "gate_ignores_updated_ts_ms",
+        "the gate judges the cluster state's freshness to the ms (updated_ts_ms), not by its whole second: a state "
+        "written late in its second is not taken for up to a second older than it is",
+        "actors/policy.py",
+        "    return refined if updated <= refined <= updated + 1 else updated\n",
+        "    return updated\n",
+        ("tests/test_gate_policy.py::"
+         "test_cluster_state_written_late_in_its_second_is_judged_by_updated_ts_ms_not_the_whole_second",)),
+    Mutation(
         "no_cooldown",
         "a cooldown steps a non-HOLD action down once",
         "actors/policy.py",
