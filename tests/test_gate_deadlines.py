@@ -19,7 +19,7 @@ import zmq
 from launcher import keys
 from actors.gate import expired_detail
 from actors.permit_issuer import script_deadline_ms
-from helpers import DEADLINE_SCALE, PYTHON, REPO, free_port, scrape, wait_for
+from helpers import DEADLINE_SCALE, PYTHON, REPO, free_port, scrape, wait_for, write_topology
 from launcher.client import GateClient, GateUnavailable
 from test_gate_service import P26, issuer_item, issuer_request, write_book
 
@@ -152,6 +152,75 @@ def test_the_issuer_writes_nothing_for_an_item_whose_own_deadline_redis_time_has
     assert [(x["status"], x.get("reason")) for x in reply["results"]] == [("error", "expired"), ("ok", None)], reply
     assert nothing_written(r, late)
     assert r.exists(keys.permit(fine)) == 1
+
+
+SKEWED_CLOCK = Path(__file__).parent / "skewed_clock"
+
+
+@pytest.fixture
+def stepped_p26(tmp_path: Path, redis_server, monkeypatch):
+    """Gate and permit issuer on one host whose wall clock the test steps (tests/skewed_clock: the seconds
+    in `system.step_file`), against a real redis-server whose clock is not stepped. Redis's socket timeout is
+    long, so a Redis stopped for a while makes the issuer wait rather than give up."""
+    step_file = tmp_path / "clock_step_s"
+    step_file.write_text("0")
+    monkeypatch.setenv("PYTHONPATH", str(SKEWED_CLOCK))
+    monkeypatch.setenv("CLUSTERGATE_TEST_CLOCK_STEP_FILE", str(step_file))
+    r = redis_server.client()
+    write_book(r)
+    system = P26(tmp_path / "p26", redis_server.url, gate_settings={"deadline_skew_ms": 0})
+    system.data["redis"]["timeout_ms"] = 5000
+    write_topology(system.topology, system.data)
+    system.start()
+    system.redis, system.step_file = r, step_file
+    try:
+        yield system
+    finally:
+        system.stop()
+
+
+def test_a_wall_clock_step_back_on_the_issuer_host_does_not_make_a_decision_with_time_left_expired(
+        stepped_p26) -> None:
+    """The issuer reads Redis's clock offset every 5 s; a step of its host's wall clock in between (NTP) must
+    not leave the old offset in use: stepped back 2 s, a deadline 1 s ahead (by the stepped clock, as the gate
+    sets it) was seen by the script as already 1 s past, and every decision was refused as expired until the
+    next reading."""
+    system = stepped_p26
+    stepped_p26.step_file.write_text("-2.0")
+    plan = new_plan()
+    reply = issuer_request(system, {**issuer_item(plan, "ETHUSDT", "PARTIAL_50"),
+                                    "deadline_epoch": time.time() - 2.0 + 1.0})
+    assert reply["status"] == "ok" and reply["written"], reply
+    assert system.redis.exists(keys.permit(plan)) == 1
+
+
+def test_a_wall_clock_step_forward_on_the_issuer_host_does_not_let_a_decision_be_written_after_its_deadline(
+        stepped_p26) -> None:
+    """Stepped forward 3 s, the old offset put the script's deadline 3 s late: a request read in time whose
+    script ran after its deadline (Redis stopped a while) was written, its permit issued, while the gate had
+    already answered its client that the outcome was unknown."""
+    system, r = stepped_p26, stepped_p26.redis
+    system.step_file.write_text("3.0")
+    plan = new_plan()
+    deadline = time.time() + 3.0 + 0.3  # 300 ms ahead by the stepped clock
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(system.data["actors"]["permit_issuer"]["sockets"]["requests"]["bind"])
+    redis_server_pid = int(r.info("server")["process_id"])
+    os.kill(redis_server_pid, signal.SIGSTOP)
+    try:
+        sock.send(json.dumps({**issuer_item(plan, "ETHUSDT", "PARTIAL_50"), "deadline_epoch": deadline}).encode())
+        time.sleep(0.8)  # the issuer has read the request and waits for Redis past the deadline
+    finally:
+        os.kill(redis_server_pid, signal.SIGCONT)
+    try:
+        assert sock.poll(10_000 * DEADLINE_SCALE), "the permit issuer did not answer"
+        reply = json.loads(sock.recv())
+    finally:
+        sock.close(linger=0)
+    written = [int(i.split("-")[0]) - (deadline - 3.0) * 1000 for i, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == plan]
+    assert (reply["status"], reply.get("reason")) == ("error", "expired"), (reply, f"written {written} ms late")
+    assert nothing_written(r, plan)
 
 
 def offer(endpoint: str, rate: float, seconds: float, deadline_after_ms: float, clients: int = 8,
