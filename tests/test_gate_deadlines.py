@@ -223,6 +223,85 @@ def test_a_wall_clock_step_forward_on_the_issuer_host_does_not_let_a_decision_be
     assert nothing_written(r, plan)
 
 
+class ReplyDelayingProxy:
+    """A real TCP proxy in front of redis-server that holds back Redis's reply to the first TIME command
+    it forwards by `delay_s` (a stall after Redis answered: the reader descheduled, a segment retransmitted);
+    everything else passes at once."""
+
+    def __init__(self, redis_port: int, delay_s: float):
+        import socket
+        self.port, self.delay_s, self._armed = free_port(), delay_s, threading.Event()
+        self._armed.set()
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self._redis_port = redis_port
+        self._socks: list = [self._listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _accept(self) -> None:
+        import socket
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self._redis_port))
+            self._socks += [client, server]
+            delay_next = threading.Event()
+            threading.Thread(target=self._pump, args=(client, server, delay_next, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, delay_next, False), daemon=True).start()
+
+    def _pump(self, src, dst, delay_next: threading.Event, to_redis: bool) -> None:
+        try:
+            while data := src.recv(65536):
+                if to_redis and b"TIME" in data and self._armed.is_set():
+                    self._armed.clear()
+                    delay_next.set()  # before Redis can answer
+                elif not to_redis and delay_next.is_set():
+                    delay_next.clear()
+                    time.sleep(self.delay_s)  # the fault: this reply arrives late
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        for sock in self._socks:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+
+def test_one_stalled_reading_of_redis_clock_does_not_make_decisions_with_time_left_expired(tmp_path, redis_server):
+    """The issuer's first reading of Redis's clock had its reply held back 200 ms after Redis answered: the
+    estimate of the offset came out 100 ms early and its uncertainty 100 ms, so the script's deadline was 200 ms
+    early, and every decision with less than that left (the gate's own deadline is 250 ms by default) was
+    refused as expired until the next reading, 5 s later. A reading keeps the shortest of several round trips."""
+    proxy = ReplyDelayingProxy(redis_server.port, delay_s=0.2)
+    r = redis_server.client()
+    write_book(r)
+    system = P26(tmp_path / "p26", proxy.url, gate_settings={"deadline_skew_ms": 0})
+    try:
+        system.start()
+        assert not proxy._armed.is_set(), "the issuer read Redis's clock through the proxy"
+        plan = new_plan()
+        reply = issuer_request(system, {**issuer_item(plan, "ETHUSDT", "PARTIAL_50"),
+                                        "deadline_epoch": time.time() + 0.1})
+        assert reply["status"] == "ok" and reply["written"], reply
+    finally:
+        system.stop()
+        proxy.close()
+
+
 def offer(endpoint: str, rate: float, seconds: float, deadline_after_ms: float, clients: int = 8,
           meanwhile: Callable[[Callable[[], int]], None] | None = None,
           ) -> tuple[dict[str, dict], list[dict], dict[str, float]]:
