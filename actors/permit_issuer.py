@@ -185,6 +185,15 @@ def script_deadline_ms(deadline_s: float, redis_ahead_s: float, uncertainty_s: f
     return max(1, math.floor((deadline_s + redis_ahead_s - uncertainty_s) * 1000) - 1)
 
 
+def wall_step_s(wall_minus_mono_then: float, wall_minus_mono_now: float) -> float:
+    """How far this host's wall clock was stepped (NTP step, settimeofday) between two readings of
+    time.time() - time.monotonic(): the monotonic clock is never stepped, and a slew changes both alike."""
+    return wall_minus_mono_now - wall_minus_mono_then
+
+
+CLOCK_SAMPLES = 3  # TIME round trips per reading of Redis's clock: the one with the shortest round trip is kept
+
+
 def check_request(request: Any) -> tuple[list[tuple[dict[str, Any], str, float | None]], bool, float | None]:
     """([(decision, cooldown_seen for the script, the item's own deadline_epoch)], batch, deadline_epoch) of
     a gate request, or ValueError saying what is wrong. A batch is {"decisions": [{"decision",
@@ -223,6 +232,7 @@ class PermitIssuer(Actor):
         self.on_request("requests", self.handle)
         self._redis_clock_ahead_s = 0.0
         self._redis_clock_uncertainty_s = 0.0
+        self._wall_minus_mono_s = time.time() - time.monotonic()  # as of the reading of Redis's clock
         self.read_redis_clock()
         self.every(MEMORY_READ_S, self.read_redis_clock)
         self.every(MEMORY_READ_S, self.read_redis_memory, first_after_s=0.0)
@@ -235,15 +245,29 @@ class PermitIssuer(Actor):
 
     def read_redis_clock(self) -> None:
         """How far Redis's clock is ahead of this host's (s, to within half a round trip): the gate's deadline,
-        set by this host's clock, is moved onto Redis's before the script compares it. Redis down: unchanged."""
-        before = time.time()
-        try:
-            seconds, micros = self.redis.call("TIME")
-        except (RedisUnavailable, ReplyError):
+        set by this host's clock, is moved onto Redis's before the script compares it. Redis down: unchanged.
+
+        Of CLOCK_SAMPLES round trips the shortest is kept: one stalled after Redis answered (this process
+        descheduled, a reply retransmitted) would put the estimate up to its whole round trip early, and every
+        decision with less time left than that refused as expired until the next reading. Round trips are
+        timed by the monotonic clock; the wall clock's offset from it is kept, so that record() corrects for a
+        step of this host's wall clock before the next reading."""
+        best: tuple[float, float, float] | None = None  # (uncertainty, ahead, wall - monotonic)
+        for _ in range(CLOCK_SAMPLES):
+            before = time.monotonic()
+            wall_minus_mono = time.time() - before
+            try:
+                seconds, micros = self.redis.call("TIME")
+            except (RedisUnavailable, ReplyError):
+                break
+            after = time.monotonic()
+            half = (after - before) / 2
+            sample = (half, int(seconds) + int(micros) / 1e6 - (wall_minus_mono + before + half), wall_minus_mono)
+            if best is None or sample[0] < best[0]:
+                best = sample
+        if best is None:
             return
-        after = time.time()
-        self._redis_clock_ahead_s = int(seconds) + int(micros) / 1e6 - (before + after) / 2
-        self._redis_clock_uncertainty_s = max(0.0, after - before) / 2
+        self._redis_clock_uncertainty_s, self._redis_clock_ahead_s, self._wall_minus_mono_s = best
 
     def read_redis_memory(self) -> None:
         """Export Redis's memory use and limit (alert ClustergateRedisMemoryHigh); Redis down: unchanged."""
@@ -283,7 +307,9 @@ class PermitIssuer(Actor):
         order; the encoded result envelope of each. Nothing is written after the item's own deadline, else
         `deadline` (epoch s by this host's clock, compared by the script on Redis's clock, corrected by the
         measured offset between the two)."""
-        ahead_s, within_s = self._redis_clock_ahead_s, self._redis_clock_uncertainty_s
+        within_s = self._redis_clock_uncertainty_s
+        # This host's wall clock stepped since the reading: Redis's clock is that much less ahead of it.
+        ahead_s = self._redis_clock_ahead_s - wall_step_s(self._wall_minus_mono_s, time.time() - time.monotonic())
         deadline_ms = str(script_deadline_ms(deadline, ahead_s, within_s)) if deadline else "0"
         calls = [script_call(decision, seen, self._script_args,
                              deadline_ms if own is None else str(script_deadline_ms(own, ahead_s, within_s)))
