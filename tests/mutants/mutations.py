@@ -896,4 +896,23 @@ MUTATIONS: list[Mutation] = [
         "    return max(1, int((deadline_s + redis_ahead_s) * 1000))\n",
         ("tests/test_gate_deadlines.py::"
          "test_the_script_is_given_a_deadline_no_write_can_land_after_whatever_the_clock_offset_within_its_uncertainty",)),
+    Mutation(
+        "issuer_ignores_a_wall_clock_step",
+        "a step of the issuer host's wall clock between readings of Redis's clock neither lets a decision be written "
+        "after its deadline nor refuses one with time left (issue 14)",
+        "actors/permit_issuer.py",
+        "        ahead_s = self._redis_clock_ahead_s - wall_step_s(self._wall_minus_mono_s, time.time() - time.monotonic())\n",
+        "        ahead_s = self._redis_clock_ahead_s\n",
+        ("tests/test_gate_deadlines.py::"
+         "test_a_wall_clock_step_back_on_the_issuer_host_does_not_make_a_decision_with_time_left_expired",
+         "tests/test_gate_deadlines.py::"
+         "test_a_wall_clock_step_forward_on_the_issuer_host_does_not_let_a_decision_be_written_after_its_deadline")),
+    Mutation(
+        "clock_reading_keeps_a_stalled_round_trip",
+        "one stalled reading of Redis's clock does not make decisions with time left expired (issue 14)",
+        "actors/permit_issuer.py",
+        "CLOCK_SAMPLES = 3 ",
+        "CLOCK_SAMPLES = 1 ",
+        ("tests/test_gate_deadlines.py::"
+         "test_one_stalled_reading_of_redis_clock_does_not_make_decisions_with_time_left_expired",)),
 ]
