@@ -154,6 +154,22 @@ def test_the_issuer_writes_nothing_for_an_item_whose_own_deadline_redis_time_has
     assert r.exists(keys.permit(fine)) == 1
 
 
+def test_a_deadline_epoch_too_large_for_the_script_is_a_bad_request_not_an_internal_error(p26) -> None:
+    """deadline_epoch 1e306 (or an item's -1e306) overflowed script_deadline_ms: the whole batch was answered
+    internal_error, which the gate reads as "outcome unknown" for every decision in it, though nothing was
+    written. It is refused as a bad request (nothing written, certain)."""
+    r = p26.redis
+    for huge in (1e306, -1e306, 1e300):
+        fine, odd = new_plan(), new_plan()
+        reply = issuer_request(p26, {"decisions": [issuer_item(fine, "BTCUSDT", "HOLD"),
+                                                   {**issuer_item(odd, "ETHUSDT", "HOLD"), "deadline_epoch": huge}],
+                                     "deadline_epoch": time.time() + 5.0})
+        assert (reply["status"], reply.get("reason")) == ("error", "bad_request"), (huge, reply)
+        reply = issuer_request(p26, {**issuer_item(odd, "ETHUSDT", "HOLD"), "deadline_epoch": abs(huge)})
+        assert (reply["status"], reply.get("reason")) == ("error", "bad_request"), (huge, reply)
+        assert nothing_written(r, fine) and nothing_written(r, odd)
+
+
 SKEWED_CLOCK = Path(__file__).parent / "skewed_clock"
 
 
