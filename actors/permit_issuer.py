@@ -171,10 +171,24 @@ def _check_item(item: Any, where: str) -> tuple[dict[str, Any], str, float | Non
     seen = SEEN_NONE
     if item.get("cooldown_seen", False):
         seen = SEEN_FROM_BATCH if item.get("cooldown_from_batch", False) else SEEN_IN_REDIS
-    deadline = item.get("deadline_epoch")  # the proposal's own deadline, when earlier than the request's
-    if deadline is not None and (isinstance(deadline, bool) or not isinstance(deadline, (int, float))):
-        raise ValueError(f"{where}: deadline_epoch must be a number")
+    deadline = checked_deadline(item.get("deadline_epoch"), where)  # the proposal's own, when earlier than the request's
     return decision, seen, deadline
+
+
+# A deadline_epoch is epoch seconds: beyond this (either way) it is no time at all (epoch ms, or a number the
+# script's millisecond deadline cannot hold), refused as a bad request rather than taken as no deadline.
+MAX_DEADLINE_EPOCH_S = 1e11
+
+
+def checked_deadline(deadline: Any, where: str) -> float | None:
+    """A request's or an item's deadline_epoch, or ValueError."""
+    if deadline is None:
+        return None
+    if isinstance(deadline, bool) or not isinstance(deadline, (int, float)):
+        raise ValueError(f"{where}: deadline_epoch must be a number")
+    if not -MAX_DEADLINE_EPOCH_S < deadline < MAX_DEADLINE_EPOCH_S:
+        raise ValueError(f"{where}: deadline_epoch {deadline!r} is not epoch seconds")
+    return deadline
 
 
 def script_deadline_ms(deadline_s: float, redis_ahead_s: float, uncertainty_s: float) -> int:
@@ -203,9 +217,7 @@ def check_request(request: Any) -> tuple[list[tuple[dict[str, Any], str, float |
     if not isinstance(request, dict):
         raise ValueError("expected {\"decisions\": [{\"decision\": {...}, \"cooldown_seen\": bool}, ...], "
                          "\"deadline_epoch\": number}")
-    deadline = request.get("deadline_epoch")
-    if deadline is not None and (isinstance(deadline, bool) or not isinstance(deadline, (int, float))):
-        raise ValueError("deadline_epoch must be a number")
+    deadline = checked_deadline(request.get("deadline_epoch"), "request")
     if "decisions" not in request:
         return [_check_item(request, "request")], False, deadline
     items = request["decisions"]

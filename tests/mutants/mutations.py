@@ -915,4 +915,12 @@ MUTATIONS: list[Mutation] = [
         "CLOCK_SAMPLES = 1 ",
         ("tests/test_gate_deadlines.py::"
          "test_one_stalled_reading_of_redis_clock_does_not_make_decisions_with_time_left_expired",)),
+    Mutation(
+        "issuer_takes_any_deadline_epoch",
+        "a deadline_epoch that is no epoch time is a bad request, never an internal error or no deadline (issue 14)",
+        "actors/permit_issuer.py",
+        "    if not -MAX_DEADLINE_EPOCH_S < deadline < MAX_DEADLINE_EPOCH_S:\n",
+        "    if False:\n",
+        ("tests/test_gate_deadlines.py::"
+         "test_a_deadline_epoch_too_large_for_the_script_is_a_bad_request_not_an_internal_error",)),
 ]
