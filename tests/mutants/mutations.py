@@ -596,8 +596,8 @@ MUTATIONS: list[Mutation] = [
         "superseded_check_in_whole_seconds",
         "a state older than the stored one to the ms is not written: the state never goes back on the stream (issue 12)",
         "actors/state_writer.py",
-        "                if stored_ms is not None and stored_ms.isdigit():  # to the ms",
-        "                if False:  # to the ms",
+        "    if by_ms:\n        return stored - int(",
+        "    if False:\n        return stored - int(",
         ("tests/test_ha_standby.py::test_a_state_older_than_the_stored_one_within_the_same_second_is_not_written",)),
     Mutation(
         "fence_check_outside_the_transaction",
@@ -923,4 +923,13 @@ MUTATIONS: list[Mutation] = [
         "    if False:\n",
         ("tests/test_gate_deadlines.py::"
          "test_a_deadline_epoch_too_large_for_the_script_is_a_bad_request_not_an_internal_error",)),
+    Mutation(
+        "writers_trust_a_leftover_updated_ts_ms",
+        "the writers time the stored state as the gate does: an older writer's leftover updated_ts_ms never lets a "
+        "lagging state overwrite a newer one (issue 12)",
+        "actors/state_writer.py",
+        "    stored = cluster_state_time_s(updated, stored_ms)\n",
+        "    stored = int(stored_ms) / 1000 if str(stored_ms).isdigit() else updated\n",
+        ("tests/test_ha_standby.py::"
+         "test_an_older_writers_leftover_updated_ts_ms_does_not_let_a_lagging_state_overwrite_a_newer_one",)),
 ]
