@@ -239,6 +239,35 @@ def test_a_wall_clock_step_forward_on_the_issuer_host_does_not_let_a_decision_be
     assert nothing_written(r, plan)
 
 
+def test_an_items_own_deadline_later_than_the_requests_does_not_let_it_be_written_after_the_requests(
+        stepped_p26) -> None:
+    """An item's own deadline_epoch replaced the request's even when later (the gate sends one only when
+    earlier, but the issuer is the last line of defence): with Redis stopped past the request's deadline, the
+    item was written 500 ms after it, though the gate had stopped waiting for the request."""
+    system, r = stepped_p26, stepped_p26.redis
+    plan = new_plan()
+    deadline = time.time() + 0.3
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(system.data["actors"]["permit_issuer"]["sockets"]["requests"]["bind"])
+    redis_server_pid = int(r.info("server")["process_id"])
+    os.kill(redis_server_pid, signal.SIGSTOP)
+    try:
+        sock.send(json.dumps({"decisions": [{**issuer_item(plan, "ETHUSDT", "PARTIAL_50"), "deadline_epoch": deadline + 60}],
+                              "deadline_epoch": deadline}).encode())
+        time.sleep(0.8)  # the issuer has read the request and waits for Redis past the request's deadline
+    finally:
+        os.kill(redis_server_pid, signal.SIGCONT)
+    try:
+        assert sock.poll(10_000 * DEADLINE_SCALE), "the permit issuer did not answer"
+        reply = json.loads(sock.recv())
+    finally:
+        sock.close(linger=0)
+    assert reply["status"] == "ok", reply
+    assert (reply["results"][0]["status"], reply["results"][0].get("reason")) == ("error", "expired"), reply
+    assert nothing_written(r, plan)
+
+
 class ReplyDelayingProxy:
     """A real TCP proxy in front of redis-server that holds back Redis's reply to the first TIME command
     it forwards by `delay_s` (a stall after Redis answered: the reader descheduled, a segment retransmitted);
