@@ -213,7 +213,7 @@ def check_request(request: Any) -> tuple[list[tuple[dict[str, Any], str, float |
     a gate request, or ValueError saying what is wrong. A batch is {"decisions": [{"decision",
     "cooldown_seen", "cooldown_from_batch", "deadline_epoch"?}, ...], "deadline_epoch"}; a single request
     is one such item plus deadline. An item's deadline_epoch (its client's, when earlier) replaces the
-    request's for that item's script."""
+    request's for that item's script; a later one is ignored (record takes the earlier)."""
     if not isinstance(request, dict):
         raise ValueError("expected {\"decisions\": [{\"decision\": {...}, \"cooldown_seen\": bool}, ...], "
                          "\"deadline_epoch\": number}")
@@ -324,7 +324,8 @@ class PermitIssuer(Actor):
         ahead_s = self._redis_clock_ahead_s - wall_step_s(self._wall_minus_mono_s, time.time() - time.monotonic())
         deadline_ms = str(script_deadline_ms(deadline, ahead_s, within_s)) if deadline else "0"
         calls = [script_call(decision, seen, self._script_args,
-                             deadline_ms if own is None else str(script_deadline_ms(own, ahead_s, within_s)))
+                             deadline_ms if own is None  # an item's own deadline only ever shortens the request's
+                             else str(script_deadline_ms(own if not deadline else min(own, deadline), ahead_s, within_s)))
                  for decision, seen, own in items]
         started = time.perf_counter()
         try:

@@ -932,4 +932,12 @@ MUTATIONS: list[Mutation] = [
         "    stored = int(stored_ms) / 1000 if str(stored_ms).isdigit() else updated\n",
         ("tests/test_ha_standby.py::"
          "test_an_older_writers_leftover_updated_ts_ms_does_not_let_a_lagging_state_overwrite_a_newer_one",)),
+    Mutation(
+        "item_deadline_may_lengthen_the_requests",
+        "an item's own deadline only shortens its request's: nothing is written after the request's deadline (issue 14)",
+        "actors/permit_issuer.py",
+        "own if not deadline else min(own, deadline)",
+        "own",
+        ("tests/test_gate_deadlines.py::"
+         "test_an_items_own_deadline_later_than_the_requests_does_not_let_it_be_written_after_the_requests",)),
 ]
