@@ -321,7 +321,8 @@ class PermitIssuer(Actor):
         measured offset between the two)."""
         within_s = self._redis_clock_uncertainty_s
         # This host's wall clock stepped since the reading: Redis's clock is that much less ahead of it.
-        ahead_s = self._redis_clock_ahead_s - wall_step_s(self._wall_minus_mono_s, time.time() - time.monotonic())
+        mono = time.monotonic()  # read in the order the reading read them
+        ahead_s = self._redis_clock_ahead_s - wall_step_s(self._wall_minus_mono_s, time.time() - mono)
         deadline_ms = str(script_deadline_ms(deadline, ahead_s, within_s)) if deadline else "0"
         calls = [script_call(decision, seen, self._script_args,
                              deadline_ms if own is None  # an item's own deadline only ever shortens the request's

@@ -901,7 +901,7 @@ MUTATIONS: list[Mutation] = [
         "a step of the issuer host's wall clock between readings of Redis's clock neither lets a decision be written "
         "after its deadline nor refuses one with time left (issue 14)",
         "actors/permit_issuer.py",
-        "        ahead_s = self._redis_clock_ahead_s - wall_step_s(self._wall_minus_mono_s, time.time() - time.monotonic())\n",
+        "        ahead_s = self._redis_clock_ahead_s - wall_step_s(self._wall_minus_mono_s, time.time() - mono)\n",
         "        ahead_s = self._redis_clock_ahead_s\n",
         ("tests/test_gate_deadlines.py::"
          "test_a_wall_clock_step_back_on_the_issuer_host_does_not_make_a_decision_with_time_left_expired",
