@@ -330,17 +330,22 @@ def test_one_stalled_reading_of_redis_clock_does_not_make_decisions_with_time_le
     """The issuer's first reading of Redis's clock had its reply held back 200 ms after Redis answered: the
     estimate of the offset came out 100 ms early and its uncertainty 100 ms, so the script's deadline was 200 ms
     early, and every decision with less than that left (the gate's own deadline is 250 ms by default) was
-    refused as expired until the next reading, 5 s later. A reading keeps the shortest of several round trips."""
-    proxy = ReplyDelayingProxy(redis_server.port, delay_s=0.2)
+    refused as expired until the next reading, 5 s later (seen: 103 ms past a deadline 100 ms ahead). A reading
+    keeps the shortest of several round trips. Here the reply is held back longer than the time left (Redis's
+    socket timeout is long enough for it), so a loaded machine's slow request cannot pass for the fault."""
+    left_s = 0.5 * DEADLINE_SCALE
+    proxy = ReplyDelayingProxy(redis_server.port, delay_s=2 * left_s)
     r = redis_server.client()
     write_book(r)
     system = P26(tmp_path / "p26", proxy.url, gate_settings={"deadline_skew_ms": 0})
+    system.data["redis"]["timeout_ms"] = int(4000 * left_s)
+    write_topology(system.topology, system.data)
     try:
         system.start()
         assert not proxy._armed.is_set(), "the issuer read Redis's clock through the proxy"
         plan = new_plan()
         reply = issuer_request(system, {**issuer_item(plan, "ETHUSDT", "PARTIAL_50"),
-                                        "deadline_epoch": time.time() + 0.1})
+                                        "deadline_epoch": time.time() + left_s})
         assert reply["status"] == "ok" and reply["written"], reply
     finally:
         system.stop()
