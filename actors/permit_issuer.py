@@ -171,10 +171,24 @@ def _check_item(item: Any, where: str) -> tuple[dict[str, Any], str, float | Non
     seen = SEEN_NONE
     if item.get("cooldown_seen", False):
         seen = SEEN_FROM_BATCH if item.get("cooldown_from_batch", False) else SEEN_IN_REDIS
-    deadline = item.get("deadline_epoch")  # the proposal's own deadline, when earlier than the request's
-    if deadline is not None and (isinstance(deadline, bool) or not isinstance(deadline, (int, float))):
-        raise ValueError(f"{where}: deadline_epoch must be a number")
+    deadline = checked_deadline(item.get("deadline_epoch"), where)  # the proposal's own, when earlier than the request's
     return decision, seen, deadline
+
+
+# A deadline_epoch is epoch seconds: beyond this (either way) it is no time at all (epoch ms, or a number the
+# script's millisecond deadline cannot hold), refused as a bad request rather than taken as no deadline.
+MAX_DEADLINE_EPOCH_S = 1e11
+
+
+def checked_deadline(deadline: Any, where: str) -> float | None:
+    """A request's or an item's deadline_epoch, or ValueError."""
+    if deadline is None:
+        return None
+    if isinstance(deadline, bool) or not isinstance(deadline, (int, float)):
+        raise ValueError(f"{where}: deadline_epoch must be a number")
+    if not -MAX_DEADLINE_EPOCH_S < deadline < MAX_DEADLINE_EPOCH_S:
+        raise ValueError(f"{where}: deadline_epoch {deadline!r} is not epoch seconds")
+    return deadline
 
 
 def script_deadline_ms(deadline_s: float, redis_ahead_s: float, uncertainty_s: float) -> int:
@@ -185,18 +199,25 @@ def script_deadline_ms(deadline_s: float, redis_ahead_s: float, uncertainty_s: f
     return max(1, math.floor((deadline_s + redis_ahead_s - uncertainty_s) * 1000) - 1)
 
 
+def wall_step_s(wall_minus_mono_then: float, wall_minus_mono_now: float) -> float:
+    """How far this host's wall clock was stepped (NTP step, settimeofday) between two readings of
+    time.time() - time.monotonic(): the monotonic clock is never stepped, and a slew changes both alike."""
+    return wall_minus_mono_now - wall_minus_mono_then
+
+
+CLOCK_SAMPLES = 3  # TIME round trips per reading of Redis's clock: the one with the shortest round trip is kept
+
+
 def check_request(request: Any) -> tuple[list[tuple[dict[str, Any], str, float | None]], bool, float | None]:
     """([(decision, cooldown_seen for the script, the item's own deadline_epoch)], batch, deadline_epoch) of
     a gate request, or ValueError saying what is wrong. A batch is {"decisions": [{"decision",
     "cooldown_seen", "cooldown_from_batch", "deadline_epoch"?}, ...], "deadline_epoch"}; a single request
     is one such item plus deadline. An item's deadline_epoch (its client's, when earlier) replaces the
-    request's for that item's script."""
+    request's for that item's script; a later one is ignored (record takes the earlier)."""
     if not isinstance(request, dict):
         raise ValueError("expected {\"decisions\": [{\"decision\": {...}, \"cooldown_seen\": bool}, ...], "
                          "\"deadline_epoch\": number}")
-    deadline = request.get("deadline_epoch")
-    if deadline is not None and (isinstance(deadline, bool) or not isinstance(deadline, (int, float))):
-        raise ValueError("deadline_epoch must be a number")
+    deadline = checked_deadline(request.get("deadline_epoch"), "request")
     if "decisions" not in request:
         return [_check_item(request, "request")], False, deadline
     items = request["decisions"]
@@ -223,6 +244,7 @@ class PermitIssuer(Actor):
         self.on_request("requests", self.handle)
         self._redis_clock_ahead_s = 0.0
         self._redis_clock_uncertainty_s = 0.0
+        self._wall_minus_mono_s = time.time() - time.monotonic()  # as of the reading of Redis's clock
         self.read_redis_clock()
         self.every(MEMORY_READ_S, self.read_redis_clock)
         self.every(MEMORY_READ_S, self.read_redis_memory, first_after_s=0.0)
@@ -235,15 +257,29 @@ class PermitIssuer(Actor):
 
     def read_redis_clock(self) -> None:
         """How far Redis's clock is ahead of this host's (s, to within half a round trip): the gate's deadline,
-        set by this host's clock, is moved onto Redis's before the script compares it. Redis down: unchanged."""
-        before = time.time()
-        try:
-            seconds, micros = self.redis.call("TIME")
-        except (RedisUnavailable, ReplyError):
+        set by this host's clock, is moved onto Redis's before the script compares it. Redis down: unchanged.
+
+        Of CLOCK_SAMPLES round trips the shortest is kept: one stalled after Redis answered (this process
+        descheduled, a reply retransmitted) would put the estimate up to its whole round trip early, and every
+        decision with less time left than that refused as expired until the next reading. Round trips are
+        timed by the monotonic clock; the wall clock's offset from it is kept, so that record() corrects for a
+        step of this host's wall clock before the next reading."""
+        best: tuple[float, float, float] | None = None  # (uncertainty, ahead, wall - monotonic)
+        for _ in range(CLOCK_SAMPLES):
+            before = time.monotonic()
+            wall_minus_mono = time.time() - before
+            try:
+                seconds, micros = self.redis.call("TIME")
+            except (RedisUnavailable, ReplyError):
+                break
+            after = time.monotonic()
+            half = (after - before) / 2
+            sample = (half, int(seconds) + int(micros) / 1e6 - (wall_minus_mono + before + half), wall_minus_mono)
+            if best is None or sample[0] < best[0]:
+                best = sample
+        if best is None:
             return
-        after = time.time()
-        self._redis_clock_ahead_s = int(seconds) + int(micros) / 1e6 - (before + after) / 2
-        self._redis_clock_uncertainty_s = max(0.0, after - before) / 2
+        self._redis_clock_uncertainty_s, self._redis_clock_ahead_s, self._wall_minus_mono_s = best
 
     def read_redis_memory(self) -> None:
         """Export Redis's memory use and limit (alert ClustergateRedisMemoryHigh); Redis down: unchanged."""
@@ -283,10 +319,14 @@ class PermitIssuer(Actor):
         order; the encoded result envelope of each. Nothing is written after the item's own deadline, else
         `deadline` (epoch s by this host's clock, compared by the script on Redis's clock, corrected by the
         measured offset between the two)."""
-        ahead_s, within_s = self._redis_clock_ahead_s, self._redis_clock_uncertainty_s
+        within_s = self._redis_clock_uncertainty_s
+        # This host's wall clock stepped since the reading: Redis's clock is that much less ahead of it.
+        mono = time.monotonic()  # read in the order the reading read them
+        ahead_s = self._redis_clock_ahead_s - wall_step_s(self._wall_minus_mono_s, time.time() - mono)
         deadline_ms = str(script_deadline_ms(deadline, ahead_s, within_s)) if deadline else "0"
         calls = [script_call(decision, seen, self._script_args,
-                             deadline_ms if own is None else str(script_deadline_ms(own, ahead_s, within_s)))
+                             deadline_ms if own is None  # an item's own deadline only ever shortens the request's
+                             else str(script_deadline_ms(own if not deadline else min(own, deadline), ahead_s, within_s)))
                  for decision, seen, own in items]
         started = time.perf_counter()
         try:

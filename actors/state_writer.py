@@ -26,6 +26,7 @@ still the newest: a writer that paused past its lease and resumed is refused
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 import uuid
@@ -37,6 +38,7 @@ from prometheus_client import Counter, Gauge
 
 from launcher import keys
 from actors.clusterer import decode_state
+from actors.policy import cluster_state_time_s
 from launcher.redis_conn import connect
 from actors.runtime import Actor, main
 
@@ -163,12 +165,10 @@ def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str
                     if newest is None or int(newest) != fence:
                         raise Fenced(f"fencing token {fence} is not the newest ({newest})")
                 stored_ts, stored_ms = pipe.hmget(keys.CLUSTER_STATE, "updated_ts", "updated_ts_ms")
-                if stored_ms is not None and stored_ms.isdigit():  # to the ms, as write_latest compares
-                    ahead_s = (int(stored_ms) - int(float(message["ts"]) * 1000)) / 1000
-                else:
-                    ahead_s = int(stored_ts) - int(message["ts"]) if stored_ts is not None and stored_ts.isdigit() else 0
-                if 0 < ahead_s <= newer_within_s:  # further ahead: a clock fault, not a newer writer
-                    raise StateSuperseded(f"state of {int(message['ts'])} older than the stored state of {int(stored_ts)}")
+                ahead_s = stored_ahead_s(message["ts"], stored_ts, stored_ms)  # as write_latest compares
+                if ahead_s is not None and 0 < ahead_s <= newer_within_s:  # further: a clock fault, not a newer writer
+                    raise StateSuperseded(f"state of {float(message['ts']):.3f} older than the stored state by "
+                                          f"{ahead_s:.3f} s (updated_ts {stored_ts}, updated_ts_ms {stored_ms})")
                 stale = (known_ids | set(pipe.hkeys(keys.CLUSTERS))) - new_ids
                 pipe.multi()
                 updated_ts = queue_writes(pipe, message, stale, stream_maxlen, fence)
@@ -193,17 +193,33 @@ def lease_ttl_ms(hold_from_mono: float, now_mono: float, hold_s: float, lease_ms
     return max(0, min(lease_ms, int((hold_from_mono + hold_s - now_mono) * 1000)))
 
 
-def newer_than_stored(message_ts: float, stored_ts: str | None, stored_ms: str | None) -> bool:
-    """A state stamped message_ts (epoch s) is newer than the stored one: by updated_ts_ms, or by the whole
-    second of updated_ts for a state written without it. Nothing stored, or garbage, counts as older."""
+def stored_ahead_s(message_ts: float, stored_ts: Any, stored_ms: Any) -> float | None:
+    """How far the stored cluster state is ahead of a state stamped message_ts (epoch s), timed as the gate
+    times it (policy.cluster_state_time_s): to the ms by updated_ts_ms when that falls within updated_ts's
+    second, else by whole seconds (a state from an older writer, whose HSET may have left another state's
+    updated_ts_ms behind). None: no usable stored updated_ts."""
     try:
-        if stored_ms is not None:
-            return int(float(message_ts) * 1000) > int(stored_ms)
-        if stored_ts is not None:
-            return int(float(message_ts)) > int(float(stored_ts))
-    except ValueError:
-        pass
-    return True
+        updated = float(stored_ts)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(updated):
+        return None
+    stored = cluster_state_time_s(updated, stored_ms)
+    try:
+        by_ms = stored == int(stored_ms) / 1000
+    except (TypeError, ValueError):
+        by_ms = False
+    if by_ms:
+        return stored - int(float(message_ts) * 1000) / 1000
+    return math.floor(updated) - int(float(message_ts))
+
+
+def newer_than_stored(message_ts: float, stored_ts: str | None, stored_ms: str | None) -> bool:
+    """A state stamped message_ts (epoch s) is newer than the stored one (stored_ahead_s: by updated_ts_ms
+    within updated_ts's second, else by the whole second of updated_ts). Nothing stored, or garbage, counts
+    as older."""
+    ahead_s = stored_ahead_s(message_ts, stored_ts, stored_ms)
+    return ahead_s is None or ahead_s < 0
 
 
 class StateWriterActor(Actor):

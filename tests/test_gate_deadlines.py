@@ -19,7 +19,7 @@ import zmq
 from launcher import keys
 from actors.gate import expired_detail
 from actors.permit_issuer import script_deadline_ms
-from helpers import DEADLINE_SCALE, PYTHON, REPO, free_port, scrape, wait_for
+from helpers import DEADLINE_SCALE, PYTHON, REPO, free_port, scrape, wait_for, write_topology
 from launcher.client import GateClient, GateUnavailable
 from test_gate_service import P26, issuer_item, issuer_request, write_book
 
@@ -152,6 +152,204 @@ def test_the_issuer_writes_nothing_for_an_item_whose_own_deadline_redis_time_has
     assert [(x["status"], x.get("reason")) for x in reply["results"]] == [("error", "expired"), ("ok", None)], reply
     assert nothing_written(r, late)
     assert r.exists(keys.permit(fine)) == 1
+
+
+def test_a_deadline_epoch_too_large_for_the_script_is_a_bad_request_not_an_internal_error(p26) -> None:
+    """deadline_epoch 1e306 (or an item's -1e306) overflowed script_deadline_ms: the whole batch was answered
+    internal_error, which the gate reads as "outcome unknown" for every decision in it, though nothing was
+    written. It is refused as a bad request (nothing written, certain)."""
+    r = p26.redis
+    for huge in (1e306, -1e306, 1e300):
+        fine, odd = new_plan(), new_plan()
+        reply = issuer_request(p26, {"decisions": [issuer_item(fine, "BTCUSDT", "HOLD"),
+                                                   {**issuer_item(odd, "ETHUSDT", "HOLD"), "deadline_epoch": huge}],
+                                     "deadline_epoch": time.time() + 5.0})
+        assert (reply["status"], reply.get("reason")) == ("error", "bad_request"), (huge, reply)
+        reply = issuer_request(p26, {**issuer_item(odd, "ETHUSDT", "HOLD"), "deadline_epoch": abs(huge)})
+        assert (reply["status"], reply.get("reason")) == ("error", "bad_request"), (huge, reply)
+        assert nothing_written(r, fine) and nothing_written(r, odd)
+
+
+SKEWED_CLOCK = Path(__file__).parent / "skewed_clock"
+
+
+@pytest.fixture
+def stepped_p26(tmp_path: Path, redis_server, monkeypatch):
+    """Gate and permit issuer on one host whose wall clock the test steps (tests/skewed_clock: the seconds
+    in `system.step_file`), against a real redis-server whose clock is not stepped. Redis's socket timeout is
+    long, so a Redis stopped for a while makes the issuer wait rather than give up."""
+    step_file = tmp_path / "clock_step_s"
+    step_file.write_text("0")
+    monkeypatch.setenv("PYTHONPATH", str(SKEWED_CLOCK))
+    monkeypatch.setenv("CLUSTERGATE_TEST_CLOCK_STEP_FILE", str(step_file))
+    r = redis_server.client()
+    write_book(r)
+    system = P26(tmp_path / "p26", redis_server.url, gate_settings={"deadline_skew_ms": 0})
+    system.data["redis"]["timeout_ms"] = 5000
+    write_topology(system.topology, system.data)
+    system.start()
+    system.redis, system.step_file = r, step_file
+    try:
+        yield system
+    finally:
+        system.stop()
+
+
+def test_a_wall_clock_step_back_on_the_issuer_host_does_not_make_a_decision_with_time_left_expired(
+        stepped_p26) -> None:
+    """The issuer reads Redis's clock offset every 5 s; a step of its host's wall clock in between (NTP) must
+    not leave the old offset in use: stepped back 2 s, a deadline 1 s ahead (by the stepped clock, as the gate
+    sets it) was seen by the script as already 1 s past, and every decision was refused as expired until the
+    next reading."""
+    system = stepped_p26
+    stepped_p26.step_file.write_text("-2.0")
+    plan = new_plan()
+    reply = issuer_request(system, {**issuer_item(plan, "ETHUSDT", "PARTIAL_50"),
+                                    "deadline_epoch": time.time() - 2.0 + 1.0})
+    assert reply["status"] == "ok" and reply["written"], reply
+    assert system.redis.exists(keys.permit(plan)) == 1
+
+
+def test_a_wall_clock_step_forward_on_the_issuer_host_does_not_let_a_decision_be_written_after_its_deadline(
+        stepped_p26) -> None:
+    """Stepped forward 3 s, the old offset put the script's deadline 3 s late: a request read in time whose
+    script ran after its deadline (Redis stopped a while) was written, its permit issued, while the gate had
+    already answered its client that the outcome was unknown."""
+    system, r = stepped_p26, stepped_p26.redis
+    system.step_file.write_text("3.0")
+    plan = new_plan()
+    deadline = time.time() + 3.0 + 0.3  # 300 ms ahead by the stepped clock
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(system.data["actors"]["permit_issuer"]["sockets"]["requests"]["bind"])
+    redis_server_pid = int(r.info("server")["process_id"])
+    os.kill(redis_server_pid, signal.SIGSTOP)
+    try:
+        sock.send(json.dumps({**issuer_item(plan, "ETHUSDT", "PARTIAL_50"), "deadline_epoch": deadline}).encode())
+        time.sleep(0.8)  # the issuer has read the request and waits for Redis past the deadline
+    finally:
+        os.kill(redis_server_pid, signal.SIGCONT)
+    try:
+        assert sock.poll(10_000 * DEADLINE_SCALE), "the permit issuer did not answer"
+        reply = json.loads(sock.recv())
+    finally:
+        sock.close(linger=0)
+    written = [int(i.split("-")[0]) - (deadline - 3.0) * 1000 for i, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == plan]
+    assert (reply["status"], reply.get("reason")) == ("error", "expired"), (reply, f"written {written} ms late")
+    assert nothing_written(r, plan)
+
+
+def test_an_items_own_deadline_later_than_the_requests_does_not_let_it_be_written_after_the_requests(
+        stepped_p26) -> None:
+    """An item's own deadline_epoch replaced the request's even when later (the gate sends one only when
+    earlier, but the issuer is the last line of defence): with Redis stopped past the request's deadline, the
+    item was written 500 ms after it, though the gate had stopped waiting for the request."""
+    system, r = stepped_p26, stepped_p26.redis
+    plan = new_plan()
+    deadline = time.time() + 0.3
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(system.data["actors"]["permit_issuer"]["sockets"]["requests"]["bind"])
+    redis_server_pid = int(r.info("server")["process_id"])
+    os.kill(redis_server_pid, signal.SIGSTOP)
+    try:
+        sock.send(json.dumps({"decisions": [{**issuer_item(plan, "ETHUSDT", "PARTIAL_50"), "deadline_epoch": deadline + 60}],
+                              "deadline_epoch": deadline}).encode())
+        time.sleep(0.8)  # the issuer has read the request and waits for Redis past the request's deadline
+    finally:
+        os.kill(redis_server_pid, signal.SIGCONT)
+    try:
+        assert sock.poll(10_000 * DEADLINE_SCALE), "the permit issuer did not answer"
+        reply = json.loads(sock.recv())
+    finally:
+        sock.close(linger=0)
+    assert reply["status"] == "ok", reply
+    assert (reply["results"][0]["status"], reply["results"][0].get("reason")) == ("error", "expired"), reply
+    assert nothing_written(r, plan)
+
+
+class ReplyDelayingProxy:
+    """A real TCP proxy in front of redis-server that holds back Redis's reply to the first TIME command
+    it forwards by `delay_s` (a stall after Redis answered: the reader descheduled, a segment retransmitted);
+    everything else passes at once."""
+
+    def __init__(self, redis_port: int, delay_s: float):
+        import socket
+        self.port, self.delay_s, self._armed = free_port(), delay_s, threading.Event()
+        self._armed.set()
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self._redis_port = redis_port
+        self._socks: list = [self._listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _accept(self) -> None:
+        import socket
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self._redis_port))
+            self._socks += [client, server]
+            delay_next = threading.Event()
+            threading.Thread(target=self._pump, args=(client, server, delay_next, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, delay_next, False), daemon=True).start()
+
+    def _pump(self, src, dst, delay_next: threading.Event, to_redis: bool) -> None:
+        try:
+            while data := src.recv(65536):
+                if to_redis and b"TIME" in data and self._armed.is_set():
+                    self._armed.clear()
+                    delay_next.set()  # before Redis can answer
+                elif not to_redis and delay_next.is_set():
+                    delay_next.clear()
+                    time.sleep(self.delay_s)  # the fault: this reply arrives late
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        for sock in self._socks:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+
+def test_one_stalled_reading_of_redis_clock_does_not_make_decisions_with_time_left_expired(tmp_path, redis_server):
+    """The issuer's first reading of Redis's clock had its reply held back 200 ms after Redis answered: the
+    estimate of the offset came out 100 ms early and its uncertainty 100 ms, so the script's deadline was 200 ms
+    early, and every decision with less than that left (the gate's own deadline is 250 ms by default) was
+    refused as expired until the next reading, 5 s later (seen: 103 ms past a deadline 100 ms ahead). A reading
+    keeps the shortest of several round trips. Here the reply is held back longer than the time left (Redis's
+    socket timeout is long enough for it), so a loaded machine's slow request cannot pass for the fault."""
+    left_s = 0.5 * DEADLINE_SCALE
+    proxy = ReplyDelayingProxy(redis_server.port, delay_s=2 * left_s)
+    r = redis_server.client()
+    write_book(r)
+    system = P26(tmp_path / "p26", proxy.url, gate_settings={"deadline_skew_ms": 0})
+    system.data["redis"]["timeout_ms"] = int(4000 * left_s)
+    write_topology(system.topology, system.data)
+    try:
+        system.start()
+        assert not proxy._armed.is_set(), "the issuer read Redis's clock through the proxy"
+        plan = new_plan()
+        reply = issuer_request(system, {**issuer_item(plan, "ETHUSDT", "PARTIAL_50"),
+                                        "deadline_epoch": time.time() + left_s})
+        assert reply["status"] == "ok" and reply["written"], reply
+    finally:
+        system.stop()
+        proxy.close()
 
 
 def offer(endpoint: str, rate: float, seconds: float, deadline_after_ms: float, clients: int = 8,

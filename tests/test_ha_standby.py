@@ -421,6 +421,33 @@ def test_a_standby_writes_its_latest_state_only_when_it_is_newer_than_the_stored
     assert newer_than_stored(101.0, "100", None) and newer_than_stored(1.0, None, None)
 
 
+def test_an_older_writers_leftover_updated_ts_ms_does_not_let_a_lagging_state_overwrite_a_newer_one(redis_server):
+    """An older writer (no updated_ts_ms) wrote updated_ts 100 s after a newer writer's last state, leaving that
+    state's updated_ts_ms behind. The gate times the stored state by updated_ts (the leftover is outside its
+    second: policy.cluster_state_time_s), but the writers compared the leftover: a state lagging 50 s behind the
+    stored one was written over it (and a standby taking the lease would write it), moving the state back 50 s
+    (real redis-server, the older writer's HSET as it did it)."""
+    from actors.state_writer import StateSuperseded, newer_than_stored, write_state
+    r = redis_server.client()
+    first = state(1)
+    first["ts"] = 1_800_000_000.4
+    write_state(r, first, set(), 1000)
+    r.hset(keys.CLUSTER_STATE, mapping={"updated_ts": 1_800_000_100, "cluster_stress": 0.2, "clusters_count": 1})
+    stored_ts, stored_ms = r.hmget(keys.CLUSTER_STATE, "updated_ts", "updated_ts_ms")
+    assert stored_ms == "1800000000400"  # the leftover
+    lagging = state(2)
+    lagging["ts"] = 1_800_000_050.7
+    assert not newer_than_stored(lagging["ts"], stored_ts, stored_ms)
+    with pytest.raises(StateSuperseded):
+        write_state(r, lagging, set(), 1000)
+    assert r.hget(keys.CLUSTER_STATE, "updated_ts") == "1800000100"
+    later = state(3)
+    later["ts"] = 1_800_000_100.5  # the same whole second as the stored updated_ts: not older by it
+    assert newer_than_stored(later["ts"], stored_ts, stored_ms) is False  # whole seconds: not newer either
+    write_state(r, later, set(), 1000)  # ... nor superseded: written, as before
+    assert r.hget(keys.CLUSTER_STATE, "updated_ts_ms") == "1800000100500"
+
+
 @pytest.mark.parametrize("lease_ms", [0, 50])
 def test_with_two_state_writers_a_lease_that_is_off_or_shorter_than_two_renewals_is_refused(lease_ms):
     """lease_ms: 0 on one of two writers made it write unfenced beside the lease holder: both wrote every

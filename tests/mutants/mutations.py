@@ -596,8 +596,8 @@ MUTATIONS: list[Mutation] = [
         "superseded_check_in_whole_seconds",
         "a state older than the stored one to the ms is not written: the state never goes back on the stream (issue 12)",
         "actors/state_writer.py",
-        "                if stored_ms is not None and stored_ms.isdigit():  # to the ms",
-        "                if False:  # to the ms",
+        "    if by_ms:\n        return stored - int(",
+        "    if False:\n        return stored - int(",
         ("tests/test_ha_standby.py::test_a_state_older_than_the_stored_one_within_the_same_second_is_not_written",)),
     Mutation(
         "fence_check_outside_the_transaction",
@@ -896,4 +896,48 @@ MUTATIONS: list[Mutation] = [
         "    return max(1, int((deadline_s + redis_ahead_s) * 1000))\n",
         ("tests/test_gate_deadlines.py::"
          "test_the_script_is_given_a_deadline_no_write_can_land_after_whatever_the_clock_offset_within_its_uncertainty",)),
+    Mutation(
+        "issuer_ignores_a_wall_clock_step",
+        "a step of the issuer host's wall clock between readings of Redis's clock neither lets a decision be written "
+        "after its deadline nor refuses one with time left (issue 14)",
+        "actors/permit_issuer.py",
+        "        ahead_s = self._redis_clock_ahead_s - wall_step_s(self._wall_minus_mono_s, time.time() - mono)\n",
+        "        ahead_s = self._redis_clock_ahead_s\n",
+        ("tests/test_gate_deadlines.py::"
+         "test_a_wall_clock_step_back_on_the_issuer_host_does_not_make_a_decision_with_time_left_expired",
+         "tests/test_gate_deadlines.py::"
+         "test_a_wall_clock_step_forward_on_the_issuer_host_does_not_let_a_decision_be_written_after_its_deadline")),
+    Mutation(
+        "clock_reading_keeps_a_stalled_round_trip",
+        "one stalled reading of Redis's clock does not make decisions with time left expired (issue 14)",
+        "actors/permit_issuer.py",
+        "CLOCK_SAMPLES = 3 ",
+        "CLOCK_SAMPLES = 1 ",
+        ("tests/test_gate_deadlines.py::"
+         "test_one_stalled_reading_of_redis_clock_does_not_make_decisions_with_time_left_expired",)),
+    Mutation(
+        "issuer_takes_any_deadline_epoch",
+        "a deadline_epoch that is no epoch time is a bad request, never an internal error or no deadline (issue 14)",
+        "actors/permit_issuer.py",
+        "    if not -MAX_DEADLINE_EPOCH_S < deadline < MAX_DEADLINE_EPOCH_S:\n",
+        "    if False:\n",
+        ("tests/test_gate_deadlines.py::"
+         "test_a_deadline_epoch_too_large_for_the_script_is_a_bad_request_not_an_internal_error",)),
+    Mutation(
+        "writers_trust_a_leftover_updated_ts_ms",
+        "the writers time the stored state as the gate does: an older writer's leftover updated_ts_ms never lets a "
+        "lagging state overwrite a newer one (issue 12)",
+        "actors/state_writer.py",
+        "    stored = cluster_state_time_s(updated, stored_ms)\n",
+        "    stored = int(stored_ms) / 1000 if str(stored_ms).isdigit() else updated\n",
+        ("tests/test_ha_standby.py::"
+         "test_an_older_writers_leftover_updated_ts_ms_does_not_let_a_lagging_state_overwrite_a_newer_one",)),
+    Mutation(
+        "item_deadline_may_lengthen_the_requests",
+        "an item's own deadline only shortens its request's: nothing is written after the request's deadline (issue 14)",
+        "actors/permit_issuer.py",
+        "own if not deadline else min(own, deadline)",
+        "own",
+        ("tests/test_gate_deadlines.py::"
+         "test_an_items_own_deadline_later_than_the_requests_does_not_let_it_be_written_after_the_requests",)),
 ]
