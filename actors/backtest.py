@@ -4,7 +4,7 @@ No wall clock, no ZeroMQ, no Redis: the grid is slotted by the prices' own times
 run of the same inputs writes the same files. What runs is the code the actors run:
 actors.grid (slotting, jump filter), actors.correlation (rolling_windows: the correlator's window
 maths for many windows at once), actors.clustering (batch_cluster_metrics), actors.policy
-(evaluate_batch, cluster_k, is_fresh, decide with cooldowns, the plan_id rules) and
+(evaluate_batch, cluster_k, state_is_fresh, decide with cooldowns, the plan_id rules) and
 actors.snapshots (read_snapshot).
 
 Timing, as live: the state of slot s is made from the lookback + 1 completed slots s - L .. s and
@@ -39,7 +39,7 @@ from actors.correlation import (ledoit_wolf_intensity, pairs_to_matrices, return
                                 shrink_towards_identity)
 from actors.jumps import JumpFilter
 from actors.policy import (ACTIONS, FULL, HOLD, P25, P50, P75, BadRequest, PortfolioState, Position, cluster_k,
-                           evaluate_batch, is_fresh, validate_proposal)
+                           evaluate_batch, state_is_fresh, validate_proposal)
 from launcher.feed_inputs import TS_COLUMNS, PRICE_COLUMNS, epoch_unit, parse_replay_csv, parse_timestamp, price_rejection
 from actors.snapshots import HELD_MIN_NOTIONAL, read_snapshot
 from launcher.topology import (ClustererSettings, ClustersConfig, CorrelatorSettings, GateSettings,
@@ -771,15 +771,15 @@ def last_ready_index(ready: np.ndarray) -> np.ndarray:
 
 def gate_view(settings: Settings, publish: np.ndarray, ready: np.ndarray, stress: np.ndarray, vol: np.ndarray,
               in_matrix: np.ndarray, signed: np.ndarray) -> dict[str, np.ndarray]:
-    """The gate's metrics at each slot's publish time: K from the last ready state when it is fresh
-    (cluster_k's rule: 0 <= age <= freshness_s), else the proxy."""
+    """The gate's metrics at each slot's publish time: K (and realized sigmas) from the last ready state when
+    it is fresh (state_is_fresh's rule: 0 <= age <= freshness_s, to the ms), else the proxy (and the constant)."""
     g = settings.gate
     last = last_ready_index(ready)
     have = last >= 0
     updated = np.where(have, np.floor(publish[np.maximum(last, 0)]), np.nan)  # the state writer's int(ts)
     age = publish - updated
-    fresh = have & (age >= 0) & (age <= settings.freshness_s)  # realized vol's updated_ts: whole seconds
-    # K: cluster_k's time, the state writer's updated_ts_ms (int(ts * 1000)); from the future before updated_ts
+    # K and realized vol: state_is_fresh's time, the state writer's updated_ts_ms (int(ts * 1000)) for both;
+    # from the future before updated_ts
     updated_ms = np.where(have, np.floor(publish[np.maximum(last, 0)] * 1000) / 1000, np.nan)
     fresh_k = have & (age >= 0) & (publish - updated_ms <= settings.freshness_s)
     k_value = np.where(fresh_k, np.clip(stress[np.maximum(last, 0)], 0.0, 1.0), np.nan)
@@ -791,7 +791,7 @@ def gate_view(settings: Settings, publish: np.ndarray, ready: np.ndarray, stress
         if g.sigma_source == "realized":
             at = np.maximum(last[lo:hi], 0)
             v = vol[at]
-            realized = in_matrix[at] & np.isfinite(v) & (v > 0) & fresh[lo:hi, None]
+            realized = in_matrix[at] & np.isfinite(v) & (v > 0) & fresh_k[lo:hi, None]
             sigmas = np.where(realized, v, g.sigma)
         parts.append(batch_portfolio(signed[lo:hi], k_value[lo:hi], sigmas, g))
     out = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
@@ -850,11 +850,11 @@ def decide_all(settings: Settings, proposals: list[ProposalRow], first_slot: int
         k_value = sigmas = None
         sigma_source = "constant"
         if r >= 0:
-            updated = math.floor(publish[r])
-            k_value = cluster_k(updated, stress[r], t, settings.freshness_s, int(publish[r] * 1000))
+            updated, updated_ms = math.floor(publish[r]), int(publish[r] * 1000)  # the state writer's stamps
+            k_value = cluster_k(updated, stress[r], t, settings.freshness_s, updated_ms)
             if g.sigma_source == "realized":
                 sigma_source = "constant_fallback"
-                if is_fresh(updated, t, settings.freshness_s):
+                if state_is_fresh(updated, updated_ms, t, settings.freshness_s):  # realized vol's own, the same
                     sigma_source = "realized"
                     sigmas = {symbols[i]: float(vol[r, i]) for i in range(k)
                               if in_matrix[r, i] and math.isfinite(vol[r, i]) and vol[r, i] > 0}

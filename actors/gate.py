@@ -45,7 +45,7 @@ from actors.runtime import Actor, Shedding, main, send_one
 from actors.policy import (ACTIONS, FAIL_CLOSED_REASONS, HOLD, PERMIT_UNAVAILABLE, REDIS_UNAVAILABLE,
                            REPLICA_UNACKNOWLEDGED, BadRequest,
                            cluster_k, cluster_state_time_s, cooldown_mattered, decision_record, evaluate_batch,
-                           is_fresh, parse_snapshot,
+                           parse_snapshot, state_is_fresh,
                            policy_transitions, portfolio_metrics, PortfolioMetrics, PortfolioState, Position,
                            Proposal, validate_proposal, with_plan_id)
 from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S
@@ -169,6 +169,12 @@ def updated_ts_ms_of(cluster_state: Sequence[Any]) -> Any:
     return cluster_state[2] if len(cluster_state) > 2 else None
 
 
+def vol_updated_ts_ms_of(vols: Sequence[Any], symbols: Sequence[str]) -> Any:
+    """updated_ts_ms from the realized-vol HMGET reply (state_commands: updated_ts, the symbols, then it);
+    None in a reply without it."""
+    return vols[len(symbols) + 1] if len(vols) > len(symbols) + 1 else None
+
+
 def parse_state(replies: Sequence[Any], symbols: Sequence[str], now: float, stale_after_s: float, freshness_s: float,
                 realized: bool, cooldown_symbols: Sequence[str] = ()) -> PortfolioState:
     """Parse the replies of `state_commands`, then one EXISTS per cooldown symbol (error replies count
@@ -193,7 +199,8 @@ def parse_state(replies: Sequence[Any], symbols: Sequence[str], now: float, stal
         vols = replies[i]
         i += 1
         sigma_source = "constant_fallback"
-        if not isinstance(vols, ReplyError) and vols and is_fresh(vols[0], now, freshness_s):
+        if (not isinstance(vols, ReplyError) and vols
+                and state_is_fresh(vols[0], vol_updated_ts_ms_of(vols, symbols), now, freshness_s)):
             sigmas, sigma_source = {}, "realized"
             for symbol, raw in zip(symbols, vols[1:]):
                 try:
@@ -212,7 +219,8 @@ def state_commands(symbols: Sequence[str], key_pattern: str, realized: bool) -> 
     commands: list[tuple] = [("HMGET", keys.position_snapshot(s, key_pattern), *SNAPSHOT_FIELDS) for s in symbols]
     commands.append(("HMGET", keys.CLUSTER_STATE, "updated_ts", "cluster_stress", "updated_ts_ms"))
     if realized:
-        commands.append(("HMGET", keys.REALIZED_VOL, keys.REALIZED_VOL_UPDATED_TS, *symbols))
+        commands.append(("HMGET", keys.REALIZED_VOL, keys.REALIZED_VOL_UPDATED_TS, *symbols,
+                         keys.REALIZED_VOL_UPDATED_TS_MS))
     return commands
 
 
@@ -225,9 +233,9 @@ BOUNDARY_MARGIN_S = 1e-3
 def freshness_boundaries(replies: Sequence[Any], symbols: Sequence[str], stale_after_s: float,
                          freshness_s: float) -> list[float]:
     """Every epoch time at which parse_state's verdict on a snapshot's or the cluster state's freshness
-    can flip (a snapshot: its future-skew limit and its stale_after; the cluster state: its updated_ts and
-    its time, to the ms as cluster_k takes it, + freshness). Between two of them, parse_state gives the same
-    positions and K."""
+    can flip (a snapshot: its future-skew limit and its stale_after; the cluster state and realized vol: each
+    one's updated_ts and its time, to the ms as state_is_fresh takes it, + freshness). Between two of them,
+    parse_state gives the same positions, K and sigmas."""
     out: list[float] = []
     for _symbol, values in zip(symbols, replies):
         if isinstance(values, ReplyError) or not values:
@@ -253,7 +261,7 @@ def freshness_boundaries(replies: Sequence[Any], symbols: Sequence[str], stale_a
         except (TypeError, ValueError):
             updated = math.nan
         if math.isfinite(updated):
-            out += (updated, updated + freshness_s)
+            out += (updated, cluster_state_time_s(updated, vol_updated_ts_ms_of(vols, symbols)) + freshness_s)
     return out
 
 

@@ -183,18 +183,29 @@ def cluster_state_age_s(updated: float, updated_ts_ms: Any, now: float) -> float
     return max(0.0, now - cluster_state_time_s(updated, updated_ts_ms))
 
 
+def state_is_fresh(updated_ts: Any, updated_ts_ms: Any, now: float, freshness_s: float) -> bool:
+    """0 <= age <= freshness_s (cluster_state_age_s: updated_ts, to the ms by updated_ts_ms) for raw Redis values.
+    The one freshness rule of everything the state writer stamps in its transaction: the cluster state (K)
+    and realized vol (sigma), so that both are fresh, or both stale, at every instant."""
+    try:
+        updated = float(updated_ts)
+    except (TypeError, ValueError):
+        return False
+    if not math.isfinite(updated):
+        return False
+    age_s = cluster_state_age_s(updated, updated_ts_ms, now)
+    return 0 <= age_s <= freshness_s
+
+
 def cluster_k(updated_ts: Any, cluster_stress: Any, now: float, freshness_s: float,
               updated_ts_ms: Any = None) -> float | None:
-    """Cluster stress when the cluster state exists and 0 <= its age <= freshness_s (cluster_state_age_s:
-    updated_ts, to the ms by updated_ts_ms), else None."""
+    """Cluster stress when the cluster state exists and is fresh (state_is_fresh: 0 <= its age <= freshness_s,
+    updated_ts to the ms by updated_ts_ms), else None."""
     try:
-        updated, stress = float(updated_ts), float(cluster_stress)
+        stress = float(cluster_stress)
     except (TypeError, ValueError):
         return None
-    if not (math.isfinite(updated) and math.isfinite(stress)):
-        return None
-    age_s = cluster_state_age_s(updated, updated_ts_ms, now)
-    if age_s < 0 or age_s > freshness_s:
+    if not math.isfinite(stress) or not state_is_fresh(updated_ts, updated_ts_ms, now, freshness_s):
         return None
     return min(max(stress, 0.0), 1.0)
 
@@ -307,7 +318,8 @@ class PortfolioState:
     missing_realized: list[str] = field(default_factory=list)
     cooldowns: dict[str, bool] = field(default_factory=dict)  # symbol -> cooldown key exists, per symbol read
     # "realized" (sigmas used), "constant", or "constant_fallback": realized asked for, but its
-    # updated_ts is missing or outside the cluster freshness window (the same window as K).
+    # updated_ts is missing or outside the cluster freshness window (the same window and the same rule as K,
+    # state_is_fresh: to the ms by its updated_ts_ms).
     sigma_source: str = "constant"
 
 

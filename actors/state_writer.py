@@ -107,9 +107,10 @@ def queue_writes(pipe: Any, message: dict[str, Any], stale_ids: set[str], stream
     """Queue SPEC's writes for one ready state message on a transactional pipeline; returns updated_ts.
     With a fencing token, the stream record carries it (fence_token)."""
     updated_ts = int(message["ts"])
+    updated_ts_ms = int(float(message["ts"]) * 1000)
     clusters = message["clusters"]
     state = {"updated_ts": updated_ts, "cluster_stress": message["cluster_stress"], "clusters_count": len(clusters),
-             "updated_ts_ms": int(float(message["ts"]) * 1000)}  # a standby compares states to the ms
+             "updated_ts_ms": updated_ts_ms}  # a standby compares states to the ms; the gate times them by it
     if message.get("newest_price_ts") is not None:  # the age of the newest input price, at updated_ts
         state["newest_price_ts"] = message["newest_price_ts"]
         state["price_age_s"] = round(float(message["price_age_s"]), 3)
@@ -134,8 +135,9 @@ def queue_writes(pipe: Any, message: dict[str, Any], stale_ids: set[str], stream
     pipe.xadd(keys.CLUSTER_STATE_STREAM, record, maxlen=stream_maxlen, approximate=True)
     vol = message.get("realized_vol") or {}
     pipe.delete(keys.REALIZED_VOL)
-    if vol:  # with its own updated_ts: the gate uses it only within the cluster freshness window
-        pipe.hset(keys.REALIZED_VOL, mapping={**vol, keys.REALIZED_VOL_UPDATED_TS: updated_ts})
+    if vol:  # with its own updated_ts (and _ms): the gate uses it only within the cluster freshness window, to the ms
+        pipe.hset(keys.REALIZED_VOL, mapping={**vol, keys.REALIZED_VOL_UPDATED_TS: updated_ts,
+                                              keys.REALIZED_VOL_UPDATED_TS_MS: updated_ts_ms})
     return updated_ts
 
 

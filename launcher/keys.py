@@ -12,8 +12,11 @@ CLUSTER_STATE_STREAM = "quantum:stream:portfolio.cluster_state"
 # Realized volatility per symbol (annualised), written with the cluster state; read by the gate
 # when sigma_source is "realized". Not part of the earlier stack.
 REALIZED_VOL = "quantum:portfolio:realized_vol"
-# Field of REALIZED_VOL holding the epoch second it was written (no symbol is named updated_ts).
+# Fields of REALIZED_VOL holding the epoch second it was written and, beside it, the epoch ms (the cluster
+# state's updated_ts_ms, same transaction): the gate judges its freshness as the cluster state's
+# (policy.state_is_fresh). No symbol can be named either: symbols are upper-case (topology _check_symbols).
 REALIZED_VOL_UPDATED_TS = "updated_ts"
+REALIZED_VOL_UPDATED_TS_MS = "updated_ts_ms"
 
 # Several state writers (a standby cluster side): the lease the one writing holds (SET NX PX, renewed;
 # its value names the holder and its fencing token) and the fencing token counter (INCR on every

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from actors.buffer import window_header
 from actors.grid import PriceGrid, add_tick
 from actors.correlation import correlate_window
+from launcher import keys
 
 CADENCE_S = 60.0
 
@@ -120,6 +122,104 @@ def test_realized_vol_older_than_the_cluster_freshness_window_falls_back_to_the_
                        freshness_s=freshness_s, realized=True, settings=settings)
     assert cache.state_at(now)[0].sigmas is not None
     assert cache.state_at(now + 61)[0].sigmas is None
+
+
+def test_realized_vol_written_late_in_its_second_is_judged_to_the_ms_so_k_and_sigma_agree_at_every_instant():
+    """The state writer stamps the cluster state and realized vol in one transaction, and the gate took K by
+    the state's updated_ts_ms but sigma by the vol's whole-second updated_ts: for the last < 1 s of the window
+    a state written at x.9 s gave K from the cluster and sigma_source constant_fallback at the same instant.
+    Both are now timed by policy.cluster_state_time_s: in the gate's parse, its cache's boundaries and the
+    backtest; an older writer's vol hash (no updated_ts_ms) by whole seconds, like its cluster state."""
+    from actors.backtest import ProposalRow, Settings, decide_all, gate_view
+    from actors.gate import StateCache, freshness_boundaries, parse_state, state_commands
+    from launcher.topology import (ClustererSettings, ClustersConfig, CorrelatorSettings, GateSettings,
+                                   PermitIssuerSettings, PositionsConfig)
+    settings, freshness_s, second = GateSettings(sigma_source="realized"), 120.0, 1_700_000_000
+    symbols = ["BTCUSDT", "ETHUSDT"]
+    stamp_ms = str(second * 1000 + 900)
+    assert state_commands(symbols, "quantum:position:snapshot:{symbol}", realized=True)[-1] == (
+        "HMGET", "quantum:portfolio:realized_vol", "updated_ts", "BTCUSDT", "ETHUSDT", "updated_ts_ms")
+
+    def replies(cluster_ms, vol_ms) -> list:
+        snapshot_ts = str(second + 2)  # fresh over the whole sweep
+        return [["0.5", "64000", snapshot_ts, None], ["8", "3400", snapshot_ts, None],
+                [str(second), "0.748", cluster_ms], [str(second), "0.02", "0.03", vol_ms]]
+
+    written_late = replies(stamp_ms, stamp_ms)
+    now = second + 120.5  # whole seconds: 120.5 s old, stale; to the ms: 119.6 s, fresh
+    state = parse_state(written_late, symbols, now, 300.0, freshness_s, realized=True)
+    assert state.cluster_stress == 0.748
+    assert (state.sigma_source, state.sigmas) == ("realized", {"BTCUSDT": 0.02, "ETHUSDT": 0.03})
+    boundaries = freshness_boundaries(written_late, symbols, 300.0, freshness_s)
+    assert boundaries.count(second + 120.9) == 2  # the cluster state's and the vol's: one and the same time
+
+    # K and sigma agree at every instant: the parse, the cache (re-parsing at its boundaries) and the backtest.
+    cache = StateCache(written_late, symbols, read_at=second + 1, stale_after_s=300.0, freshness_s=freshness_s,
+                       realized=True, settings=settings)
+    times = [second - 0.5 + 0.05 * i for i in range(int(123 / 0.05))]
+    times += [second + 120.9 + d for d in (-1e-3, -1e-6, 0.0, 1e-6, 1e-3)] + [second + d for d in (-1e-3, 0.0, 1e-3)]
+    for t in sorted(times):
+        direct = parse_state(written_late, symbols, t, 300.0, freshness_s, realized=True)
+        cached = cache.state_at(t)[0]
+        for s in (direct, cached):
+            assert (s.cluster_stress is None) == (s.sigmas is None), (t - second, s.cluster_stress, s.sigma_source)
+            assert s.sigma_source == ("realized" if s.cluster_stress is not None else "constant_fallback"), t
+        assert (cached.cluster_stress, cached.sigmas) == (direct.cluster_stress, direct.sigmas), t - second
+
+    # The backtest, as the gate: its state writer's stamps are int(ts) and int(ts * 1000).
+    bt = Settings(ClustersConfig(), PositionsConfig(), settings, PermitIssuerSettings(), CorrelatorSettings(),
+                  ClustererSettings(), symbols, {"BTCUSDT": 1.0, "ETHUSDT": 1.0})
+    publish = np.array([second + 0.9, second + 120.5, second + 121.0])
+    ready, stress = np.array([True, False, False]), np.array([0.748, np.nan, np.nan])
+    vol, in_matrix = np.array([[0.02, 0.03]] * 3), np.ones((3, 2), dtype=bool)
+    view = gate_view(bt, publish, ready, stress, vol, in_matrix, np.array([[64000.0, 3400.0]] * 3))
+    assert list(view["k_source"]) == ["cluster", "cluster", "proxy"]
+    assert list(view["heat"]) == [0.0, 0.0, 1.0]  # realized sigmas (0.02, 0.03: heat 0) while K is the cluster's
+    rows = [ProposalRow(t, {"plan_id": f"p{i}", "symbol": "BTCUSDT", "action_proposed": "HOLD"}, i)
+            for i, t in enumerate(sorted(t for t in times if t >= second + 0.9))]
+    for d in decide_all(bt, rows, 0, publish, ready, stress, vol, in_matrix, None, None):
+        assert d["sigma_source"] == ("realized" if d["k_source"] == "cluster" else "constant_fallback"), d["ts"] - second
+        assert (d["ts"] <= second + 120.9) == (d["k_source"] == "cluster"), d["ts"] - second
+
+    # An older writer (no updated_ts_ms), a field such a writer's HSET left behind, garbage: whole seconds.
+    for vol_ms in (None, "garbage", str((second - 5) * 1000), str((second + 3) * 1000)):
+        older = replies(vol_ms, vol_ms)
+        stale = parse_state(older, symbols, now, 300.0, freshness_s, realized=True)
+        assert (stale.cluster_stress, stale.sigmas, stale.sigma_source) == (None, None, "constant_fallback"), vol_ms
+        fresh = parse_state(older, symbols, second + 119.5, 300.0, freshness_s, realized=True)
+        assert (fresh.cluster_stress, fresh.sigma_source) == (0.748, "realized"), vol_ms
+        assert second + 120.9 not in freshness_boundaries(older, symbols, 300.0, freshness_s)
+    short = written_late[:3] + [[str(second), "0.02", "0.03"]]  # a reply without the field at all
+    assert parse_state(short, symbols, now, 300.0, freshness_s, realized=True).sigmas is None
+
+
+def test_the_state_writer_stamps_realized_vol_to_the_ms_beside_its_whole_second(redis_server):
+    from actors.gate import parse_state, state_commands
+    from actors.state_writer import write_state
+    from launcher.topology import validate_data
+    from helpers import demo_topology_data
+    r = redis_server.client()
+    second = int(time.time()) - 10
+    message = {"ready": True, "ts": second + 0.9, "cluster_stress": 0.5, "clusters": [],
+               "realized_vol": {"BTCUSDT": 0.02, "ETHUSDT": 0.03}}
+    write_state(r, message, set(), 100)
+    vol = r.hgetall(keys.REALIZED_VOL)
+    assert vol == {"BTCUSDT": "0.02", "ETHUSDT": "0.03", keys.REALIZED_VOL_UPDATED_TS: str(second),
+                   keys.REALIZED_VOL_UPDATED_TS_MS: str(second * 1000 + 900)}
+    assert vol[keys.REALIZED_VOL_UPDATED_TS_MS] == r.hget(keys.CLUSTER_STATE, "updated_ts_ms")
+    # What the gate reads back is fresh for sigma exactly as long as for K.
+    pipe = r.pipeline(transaction=False)
+    for command in state_commands(["BTCUSDT", "ETHUSDT"], "quantum:position:snapshot:{symbol}", realized=True):
+        pipe.execute_command(*command)
+    read = pipe.execute()
+    for t in (second + 120.85, second + 120.95):
+        state = parse_state(read, ["BTCUSDT", "ETHUSDT"], t, 300.0, 120.0, realized=True)
+        assert (state.cluster_stress is None) == (state.sigmas is None), t - second
+    # No symbol can be named like either stamp field: symbols are upper-case (launcher/topology.py _check_symbols).
+    for field in (keys.REALIZED_VOL_UPDATED_TS, keys.REALIZED_VOL_UPDATED_TS_MS):
+        data = demo_topology_data()
+        data["symbols"] = [*data["symbols"], field]
+        assert "must be upper-case" in str(validate_data(data)[1]), field
 
 
 # --------------------------------------------------------------------------- #4 one bad print

@@ -102,10 +102,11 @@ def fresh_state(r, after_ts: int = -1) -> dict | None:
 
 
 def fresh_realized_vol(r, after_ts: int = -1) -> dict | None:
-    """The realized-vol hash without its updated_ts, when that is within the freshness window (and later
-    than after_ts)."""
+    """The realized-vol hash without its updated_ts (and updated_ts_ms), when that is within the freshness
+    window (and later than after_ts)."""
     vol = r.hgetall(keys.REALIZED_VOL)
     updated = vol.pop(keys.REALIZED_VOL_UPDATED_TS, None)
+    vol.pop(keys.REALIZED_VOL_UPDATED_TS_MS, None)
     if updated is not None and 0 <= time.time() - int(updated) <= 2 * CADENCE_S + 1 and int(updated) > after_ts:
         return vol
     return None

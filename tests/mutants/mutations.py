@@ -124,8 +124,8 @@ MUTATIONS: list[Mutation] = [
         "ignore_freshness",
         "cluster state older than the freshness window falls back to the proxy",
         "actors/policy.py",
-        "    if age_s < 0 or age_s > freshness_s:\n",
-        "    if age_s < 0:\n",
+        "    return 0 <= age_s <= freshness_s\n",
+        "    return 0 <= age_s\n",
         ("tests/test_gate_policy.py",)),
     Mutation(
         "gate_ignores_updated_ts_ms",
@@ -136,6 +136,23 @@ MUTATIONS: list[Mutation] = [
         "    return updated\n",
         ("tests/test_gate_policy.py::"
          "test_cluster_state_written_late_in_its_second_is_judged_by_updated_ts_ms_not_the_whole_second",)),
+    Mutation(
+        "gate_judges_realized_vol_by_whole_seconds",
+        "the gate judges realized vol's freshness to the ms, as the cluster state's: K and sigma are fresh, or "
+        "stale, at the same instants (never k_source cluster with sigma_source constant_fallback from one write)",
+        "actors/gate.py",
+        "state_is_fresh(vols[0], vol_updated_ts_ms_of(vols, symbols), now, freshness_s)",
+        "state_is_fresh(vols[0], None, now, freshness_s)",
+        ("tests/test_cluster_hardening.py::"
+         "test_realized_vol_written_late_in_its_second_is_judged_to_the_ms_so_k_and_sigma_agree_at_every_instant",)),
+    Mutation(
+        "backtest_judges_realized_vol_by_whole_seconds",
+        "the backtest judges realized vol's freshness as the gate does, to the ms: backtest/live parity of sigma_source",
+        "actors/backtest.py",
+        "if state_is_fresh(updated, updated_ms, t, settings.freshness_s):",
+        "if state_is_fresh(updated, None, t, settings.freshness_s):",
+        ("tests/test_cluster_hardening.py::"
+         "test_realized_vol_written_late_in_its_second_is_judged_to_the_ms_so_k_and_sigma_agree_at_every_instant",)),
     Mutation(
         "no_cooldown",
         "a cooldown steps a non-HOLD action down once",
@@ -359,9 +376,9 @@ MUTATIONS: list[Mutation] = [
         "realized_vol_keeps_its_first_timestamp",
         "the realized-vol hash's updated_ts is renewed with every state write (flake audit)",
         "actors/state_writer.py",
-        "        pipe.hset(keys.REALIZED_VOL, mapping={**vol, keys.REALIZED_VOL_UPDATED_TS: updated_ts})\n",
+        "        pipe.hset(keys.REALIZED_VOL, mapping={**vol, keys.REALIZED_VOL_UPDATED_TS: updated_ts,\n",
         "        queue_writes.first_ts = getattr(queue_writes, 'first_ts', updated_ts)  # mutant: stamped once\n"
-        "        pipe.hset(keys.REALIZED_VOL, mapping={**vol, keys.REALIZED_VOL_UPDATED_TS: queue_writes.first_ts})\n",
+        "        pipe.hset(keys.REALIZED_VOL, mapping={**vol, keys.REALIZED_VOL_UPDATED_TS: queue_writes.first_ts,\n",
         ("tests/test_clusters_end_to_end.py::test_corr_becomes_ready_and_redis_state_is_fresh_and_consistent",)),
     Mutation(
         "propose_asks_only_the_first_gate_of_the_topology",
