@@ -195,6 +195,26 @@ def stepped_p26(tmp_path: Path, redis_server, monkeypatch):
         system.stop()
 
 
+def ask_issuer_with_redis_stopped(system, request: dict) -> dict:
+    """Send `request` to the permit issuer with Redis SIGSTOPped for 0.8 s (past the request's deadline: the
+    issuer has read it and waits for Redis), then the issuer's reply."""
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(system.data["actors"]["permit_issuer"]["sockets"]["requests"]["bind"])
+    redis_server_pid = int(system.redis.info("server")["process_id"])
+    os.kill(redis_server_pid, signal.SIGSTOP)
+    try:
+        sock.send(json.dumps(request).encode())
+        time.sleep(0.8)  # a fault's length, not a wait for a state
+    finally:
+        os.kill(redis_server_pid, signal.SIGCONT)
+    try:
+        assert sock.poll(10_000 * DEADLINE_SCALE), "the permit issuer did not answer"
+        return json.loads(sock.recv())
+    finally:
+        sock.close(linger=0)
+
+
 def test_a_wall_clock_step_back_on_the_issuer_host_does_not_make_a_decision_with_time_left_expired(
         stepped_p26) -> None:
     """The issuer reads Redis's clock offset every 5 s; a step of its host's wall clock in between (NTP) must
@@ -219,21 +239,8 @@ def test_a_wall_clock_step_forward_on_the_issuer_host_does_not_let_a_decision_be
     system.step_file.write_text("3.0")
     plan = new_plan()
     deadline = time.time() + 3.0 + 0.3  # 300 ms ahead by the stepped clock
-    sock = zmq.Context.instance().socket(zmq.REQ)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.connect(system.data["actors"]["permit_issuer"]["sockets"]["requests"]["bind"])
-    redis_server_pid = int(r.info("server")["process_id"])
-    os.kill(redis_server_pid, signal.SIGSTOP)
-    try:
-        sock.send(json.dumps({**issuer_item(plan, "ETHUSDT", "PARTIAL_50"), "deadline_epoch": deadline}).encode())
-        time.sleep(0.8)  # the issuer has read the request and waits for Redis past the deadline
-    finally:
-        os.kill(redis_server_pid, signal.SIGCONT)
-    try:
-        assert sock.poll(10_000 * DEADLINE_SCALE), "the permit issuer did not answer"
-        reply = json.loads(sock.recv())
-    finally:
-        sock.close(linger=0)
+    reply = ask_issuer_with_redis_stopped(system, {**issuer_item(plan, "ETHUSDT", "PARTIAL_50"),
+                                                   "deadline_epoch": deadline})
     written = [int(i.split("-")[0]) - (deadline - 3.0) * 1000 for i, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == plan]
     assert (reply["status"], reply.get("reason")) == ("error", "expired"), (reply, f"written {written} ms late")
     assert nothing_written(r, plan)
@@ -247,22 +254,9 @@ def test_an_items_own_deadline_later_than_the_requests_does_not_let_it_be_writte
     system, r = stepped_p26, stepped_p26.redis
     plan = new_plan()
     deadline = time.time() + 0.3
-    sock = zmq.Context.instance().socket(zmq.REQ)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.connect(system.data["actors"]["permit_issuer"]["sockets"]["requests"]["bind"])
-    redis_server_pid = int(r.info("server")["process_id"])
-    os.kill(redis_server_pid, signal.SIGSTOP)
-    try:
-        sock.send(json.dumps({"decisions": [{**issuer_item(plan, "ETHUSDT", "PARTIAL_50"), "deadline_epoch": deadline + 60}],
-                              "deadline_epoch": deadline}).encode())
-        time.sleep(0.8)  # the issuer has read the request and waits for Redis past the request's deadline
-    finally:
-        os.kill(redis_server_pid, signal.SIGCONT)
-    try:
-        assert sock.poll(10_000 * DEADLINE_SCALE), "the permit issuer did not answer"
-        reply = json.loads(sock.recv())
-    finally:
-        sock.close(linger=0)
+    reply = ask_issuer_with_redis_stopped(system, {
+        "decisions": [{**issuer_item(plan, "ETHUSDT", "PARTIAL_50"), "deadline_epoch": deadline + 60}],
+        "deadline_epoch": deadline})
     assert reply["status"] == "ok", reply
     assert (reply["results"][0]["status"], reply["results"][0].get("reason")) == ("error", "expired"), reply
     assert nothing_written(r, plan)
