@@ -261,6 +261,7 @@ class StateWriterActor(Actor):
         self.last_ready_mono = -float("inf")  # when the last ready state message arrived
         self.lease_tick_s = cadence_s / 4
         self.expiry_try: Any = None  # a standby's one attempt at the moment the held lease lapses
+        self.lease_blocked = False  # the lease key was found held with no expiry (logged once until it changes)
         self.m.lease_held.set(0 if lease_ms else 1)
         if lease_ms:
             self.acquire = self.redis.register_script(ACQUIRE_LEASE)
@@ -285,8 +286,16 @@ class StateWriterActor(Actor):
             token, pttl_ms = (int(x) for x in self.acquire(keys=[keys.STATE_WRITER_LEASE, keys.STATE_WRITER_FENCE],
                                                              args=[self.holder, self.lease_ms]))
         except redis.RedisError as exc:
-            self.log.warning("lease_unavailable", error=repr(exc))
+            self.log.warning("lease_unavailable", lease_key=keys.STATE_WRITER_LEASE, fence_key=keys.STATE_WRITER_FENCE,
+                             error=repr(exc))  # WRONGTYPE names no key: these do (a hand-made key blocks every writer)
             return
+        if pttl_ms == -1 and not self.lease_blocked:  # held with no expiry: no writer of ours set it, none ever takes it
+            self.lease_blocked = True
+            self.log.error("lease_key_never_expires", lease_key=keys.STATE_WRITER_LEASE,
+                           detail="the lease key exists with no expiry (of any type), so no state writer can ever "
+                                  "take it: it was not set by a state writer; delete the key")
+        elif pttl_ms != -1:
+            self.lease_blocked = False
         if token:
             self.fence, self.lease_value = token, f"{self.holder}/{token}"
             self.hold_from_mono = time.monotonic()

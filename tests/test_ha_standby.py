@@ -170,6 +170,24 @@ def test_two_state_writers_one_writes_the_other_stands_by_and_every_record_carri
     assert r.get(keys.STATE_WRITER_LEASE).startswith(active + ":")
 
 
+def test_a_hand_made_lease_key_that_blocks_every_writer_is_named_in_their_logs_and_deleting_it_recovers(standby):
+    """A lease key without expiry (SET by hand, of any type) stopped every state writer with nothing that named
+    the key: the state went stale and the gate fell back, and no writer's log said why."""
+    r = standby["redis"]
+    wait_for(lambda: holder(standby), 20, "one state writer to hold the lease")
+    logs = lambda: "".join(p.log() for p in standby["procs"].values())  # noqa: E731
+    r.set(keys.STATE_WRITER_LEASE, "set-by-hand")  # no expiry
+    wait_for(lambda: "event=lease_key_never_expires" in logs(), 10, "a writer to name the lease key that never expires")
+    line = next(x for x in logs().splitlines() if "event=lease_key_never_expires" in x)
+    assert keys.STATE_WRITER_LEASE in line, line
+    time.sleep(2 * CADENCE_S)  # an observation window: a writer logging at every lease tick adds 8 lines in it
+    assert logs().count("event=lease_key_never_expires") <= len(WRITERS), "logged once per writer, not every tick"
+    r.delete(keys.STATE_WRITER_LEASE)
+    written = len(records(r))
+    wait_for(lambda: holder(standby), 20, "a writer to take the lease again once the key is deleted")
+    wait_for(lambda: len(records(r)) > written, 10, "cluster states written again")
+
+
 LATE_GAP = 1.35  # LateEveryOtherClusterer's late write-to-write gap, in cadences
 EXCUSED_GAP = 1.45  # a gap longer than this (the loaded machine's delay, not the product's) may cost the lease
 LATE_GAPS_NEEDED = 8  # two of each of the four phases of the late states

@@ -957,4 +957,20 @@ MUTATIONS: list[Mutation] = [
         "own",
         ("tests/test_gate_deadlines.py::"
          "test_an_items_own_deadline_later_than_the_requests_does_not_let_it_be_written_after_the_requests",)),
+    Mutation(
+        "lease_key_never_expires_unnamed",
+        "a hand-made lease key with no expiry, which blocks every state writer, is named in their logs (issue 12)",
+        "actors/state_writer.py",
+        "        if pttl_ms == -1 and not self.lease_blocked:",
+        "        if False:",
+        ("tests/test_ha_standby.py::"
+         "test_a_hand_made_lease_key_that_blocks_every_writer_is_named_in_their_logs_and_deleting_it_recovers",)),
+    Mutation(
+        "lease_key_never_expires_logged_every_tick",
+        "a lease key that never expires is logged once per writer, not at every lease tick (issue 12)",
+        "actors/state_writer.py",
+        "            self.lease_blocked = True\n",
+        "            self.lease_blocked = False\n",
+        ("tests/test_ha_standby.py::"
+         "test_a_hand_made_lease_key_that_blocks_every_writer_is_named_in_their_logs_and_deleting_it_recovers",)),
 ]
