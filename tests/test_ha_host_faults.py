@@ -224,8 +224,13 @@ def test_the_active_cluster_sides_host_crashed_the_standby_writes_within_two_cad
     # cluster side's takeover. The primary is moved to store, which runs no state writer: a failover off
     # one market host moved it, and the lease with it, to the other. Then the lease is read again.
     ha.move_primary_to("store", 120 * DEADLINE_SCALE)
-    side = wait_for(lambda: (s := ha.cluster_side())["lease"] and len(s["records"]) >= 3 and s, 60,
-                    "a state writer holding the lease and writing")
+    # Settled after the move: four records written after it (a CI run once crashed the holder's host right
+    # after a move, on records from before it, and timed a 12.5-cadence gap: the failover's aftermath, not
+    # the takeover this test is about).
+    moved_at = max((ts for ts, _ in ha.cluster_side()["records"]), default=0.0)
+    side = wait_for(lambda: (s := ha.cluster_side())["lease"]
+                    and sum(1 for ts, _ in s["records"] if ts > moved_at) >= 4 and s, 60,
+                    "a state writer holding the lease and writing four records after the primary moved")
     active = side["lease"].split(":")[0]
     host = ha.data["actors"][active]["host"]
     assert ha.host_of(ha.redis_state()["primary"]) != host, "the lease moved to the Redis primary's host"
