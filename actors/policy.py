@@ -155,13 +155,13 @@ def parse_snapshot(symbol: str, values: Sequence[Any], now: float, stale_after_s
     return (None if value is None else Position(symbol, value)), age_s
 
 
-def is_fresh(updated_ts: Any, now: float, freshness_s: float) -> bool:
-    """0 <= now - updated_ts <= freshness_s, for a timestamp that is a finite number (raw Redis value)."""
+def finite_number(value: Any) -> float | None:
+    """A raw Redis value (a timestamp) as a finite float, else None."""
     try:
-        updated = float(updated_ts)
+        number = float(value)
     except (TypeError, ValueError):
-        return False
-    return math.isfinite(updated) and 0 <= now - updated <= freshness_s
+        return None
+    return number if math.isfinite(number) else None
 
 
 def cluster_state_time_s(updated: float, updated_ts_ms: Any) -> float:
@@ -187,11 +187,8 @@ def state_is_fresh(updated_ts: Any, updated_ts_ms: Any, now: float, freshness_s:
     """0 <= age <= freshness_s (cluster_state_age_s: updated_ts, to the ms by updated_ts_ms) for raw Redis values.
     The one freshness rule of everything the state writer stamps in its transaction: the cluster state (K)
     and realized vol (sigma), so that both are fresh, or both stale, at every instant."""
-    try:
-        updated = float(updated_ts)
-    except (TypeError, ValueError):
-        return False
-    if not math.isfinite(updated):
+    updated = finite_number(updated_ts)
+    if updated is None:
         return False
     age_s = cluster_state_age_s(updated, updated_ts_ms, now)
     return 0 <= age_s <= freshness_s

@@ -38,7 +38,7 @@ from prometheus_client import Counter, Gauge
 
 from launcher import keys
 from actors.clusterer import decode_state
-from actors.policy import cluster_state_time_s
+from actors.policy import cluster_state_time_s, finite_number
 from launcher.redis_conn import connect
 from actors.runtime import Actor, main
 
@@ -200,11 +200,8 @@ def stored_ahead_s(message_ts: float, stored_ts: Any, stored_ms: Any) -> float |
     times it (policy.cluster_state_time_s): to the ms by updated_ts_ms when that falls within updated_ts's
     second, else by whole seconds (a state from an older writer, whose HSET may have left another state's
     updated_ts_ms behind). None: no usable stored updated_ts."""
-    try:
-        updated = float(stored_ts)
-    except (TypeError, ValueError):
-        return None
-    if not math.isfinite(updated):
+    updated = finite_number(stored_ts)
+    if updated is None:
         return None
     stored = cluster_state_time_s(updated, stored_ms)
     try:

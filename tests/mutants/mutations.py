@@ -178,8 +178,8 @@ MUTATIONS: list[Mutation] = [
         "issuer_ignores_the_item_deadline",
         "the issuer's script refuses (expired) an item whose own deadline Redis's clock has passed (issue 14)",
         "actors/permit_issuer.py",
-        "deadline_ms if own is None else str(script_deadline_ms(own, ahead_s, within_s))",
-        "deadline_ms",
+        "else str(script_deadline_ms(own if not deadline else min(own, deadline), ahead_s, within_s)))",
+        "else deadline_ms)",
         ("tests/test_gate_deadlines.py::test_the_issuer_writes_nothing_for_an_item_whose_own_deadline_redis_time_has_passed",)),
     Mutation(
         "never_answer_overloaded",
