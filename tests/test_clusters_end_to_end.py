@@ -313,8 +313,9 @@ def test_two_state_writers_racing_between_hkeys_and_exec_leave_no_stale_cluster_
     was left behind (HKEYS read outside the transaction, no WATCH). Real redis-server, two clients."""
     from actors.state_writer import write_state
     a, b = redis_server.client(), redis_server.client()
-    state_a = state_with([["BTCUSDT", "ETHUSDT"]], time.time())
-    state_b = state_with([["BTCUSDT", "SOLUSDT"]], time.time())
+    now = time.time()  # A is the newer state (B's a second older): else A is superseded, not raced
+    state_a = state_with([["BTCUSDT", "ETHUSDT"]], now)
+    state_b = state_with([["BTCUSDT", "SOLUSDT"]], now - 1.0)
     races = []
 
     def writer_b_commits_first() -> None:

@@ -642,3 +642,66 @@ def test_a_gate_that_stays_overloaded_gets_the_overloaded_reply_back_within_the_
         gate.close()
     assert (reply["status"], reply["reason"], reply["plan_id"]) == ("error", "overloaded", "q"), reply
     assert 2 <= len(gate.got) <= 20, len(gate.got)
+
+
+def test_a_rush_of_proposals_from_one_client_is_answered_in_full_none_dropped_by_the_gates_send_queue(
+        tmp_path, redis_server) -> None:
+    """CI (overload test): 151 of 29,464 proposals never got an answer. The gate reads up to 2,048 requests a
+    turn to shed them, and its ROUTER queued replies to one client only up to 1,024 and dropped the rest
+    without a word (a ROUTER drops at its send hwm). Here one DEALER's proposals pile up while the gate is
+    stopped, then all reach it at once."""
+    r = redis_server.client()
+    write_book(r)
+    system = P26(tmp_path / "p26", redis_server.url,
+                 gate_settings={"overload_queue_depth": OVERLOAD_QUEUE_DEPTH,
+                                "overload_queue_age_ms": OVERLOAD_QUEUE_AGE_MS, "permit_timeout_ms": 10_000}).start()
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.SNDHWM, 1_000_000)
+    sock.setsockopt(zmq.RCVHWM, 1_000_000)
+    sock.connect(system.endpoint)
+    sent = 6000
+    try:
+        assert one_reply(system.endpoint, body(new_plan(), "BTCUSDT", "HOLD", None))["status"] == "ok"
+        before = scrape(system.gate_metrics_port)
+        os.kill(system.gate.proc.pid, signal.SIGSTOP)
+        try:
+            for n in range(sent):
+                sock.send_multipart([b"", body(new_plan(), "BTCUSDT", "HOLD", None)])
+            time.sleep(0.5)  # let libzmq move them into the stopped gate's queues and socket buffers
+        finally:
+            os.kill(system.gate.proc.pid, signal.SIGCONT)
+        got = 0
+        while got < sent and sock.poll(5000 * DEADLINE_SCALE):
+            sock.recv_multipart()
+            got += 1
+        after = scrape(system.gate_metrics_port)
+    finally:
+        sock.close(linger=0)
+        system.stop()
+    answered = sum(after.get(k, 0.0) - before.get(k, 0.0) for k in after if k.startswith("gate_requests_total"))
+    dropped = sum(after.get(k, 0.0) - before.get(k, 0.0) for k in after if k.startswith("clustergate_replies_dropped"))
+    assert got == sent, f"{sent} proposals sent, {got} answered ({answered:.0f} answered by the gate's count)"
+    assert answered == sent and dropped == 0
+
+
+def test_a_reply_to_a_client_that_has_gone_is_counted_and_logged_not_lost_without_a_word(p26) -> None:
+    """A ROUTER drops a reply it cannot route without a word unless it is mandatory: the gate counts each
+    (clustergate_replies_dropped_total, reason) and logs reply_dropped, so a desk sees answers that never
+    reached their client."""
+    def seen() -> float:
+        return sum(v for k, v in scrape(p26.gate_metrics_port).items() if k.startswith("p26_plans_seen_total"))
+    seen_before = seen()
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(p26.endpoint)
+    os.kill(p26.issuer.proc.pid, signal.SIGSTOP)  # the gate reads the proposal and waits for its issuer
+    try:
+        sock.send(body(new_plan(), "BTCUSDT", "HOLD", None))
+        wait_for(lambda: seen() > seen_before, 10, "the proposal read")
+        sock.close(linger=0)  # its client leaves before the answer
+    finally:
+        os.kill(p26.issuer.proc.pid, signal.SIGCONT)
+    name = f'clustergate_replies_dropped_total{{actor="gate",reason="client_gone"}}'
+    wait_for(lambda: scrape(p26.gate_metrics_port).get(name, 0) == 1, 10, f"{name} == 1")
+    wait_for(lambda: "event=reply_dropped" in p26.gate.log(), 10, "reply_dropped logged")

@@ -973,4 +973,21 @@ MUTATIONS: list[Mutation] = [
         "            self.lease_blocked = False\n",
         ("tests/test_ha_standby.py::"
          "test_a_hand_made_lease_key_that_blocks_every_writer_is_named_in_their_logs_and_deleting_it_recovers",)),
+    Mutation(
+        "router_send_queue_one_loop_turn",
+        "a rush of one client's proposals is answered in full: the gate's ROUTER queues every reply of a loop "
+        "turn (issue 14; CI lost 151 of 29,464)",
+        "actors/runtime.py",
+        "ROUTER_MIN_SNDHWM = 8 * (SHED_READS_PER_TURN + BATCHES_PER_TURN * REQUEST_DRAIN)",
+        "ROUTER_MIN_SNDHWM = 4 * BATCHES_PER_TURN * REQUEST_DRAIN",
+        ("tests/test_gate_deadlines.py::"
+         "test_a_rush_of_proposals_from_one_client_is_answered_in_full_none_dropped_by_the_gates_send_queue",)),
+    Mutation(
+        "router_drops_replies_without_a_word",
+        "a reply the gate cannot deliver is counted and logged (issue 14)",
+        "actors/runtime.py",
+        "            sock.setsockopt(zmq.ROUTER_MANDATORY, 1)\n",
+        "",
+        ("tests/test_gate_deadlines.py::"
+         "test_a_reply_to_a_client_that_has_gone_is_counted_and_logged_not_lost_without_a_word",)),
 ]
