@@ -153,9 +153,11 @@ class CorrelatorActor(Actor):
             self.log.warning("snapshot_refused", reply=reply)
             return
         body = base64.b64decode(reply.get("prices_b64", ""))
+        # Logged either way: an operator reading a restart sees the buffer answered (a live window that
+        # came first supersedes the snapshot, as on a loaded box after every actor restarts).
+        self.log.info("snapshot_received", attempts=self.snapshot_attempts, used=not self.have_window)
         if self.have_window:
-            return  # a live window already superseded it
-        self.log.info("snapshot_received", attempts=self.snapshot_attempts)
+            return
         self.handle_window(reply.get("header"), body)
 
     # ----------------------------------------------------------------- windows

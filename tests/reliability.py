@@ -102,6 +102,7 @@ class Outcome:
     error: str | None = None
     latency_s: float = 0.0
     lost_at: list[float] = field(default_factory=list)
+    answered_at: float = 0.0  # monotonic time the call ended
 
     @property
     def decision(self) -> dict[str, Any] | None:
@@ -208,7 +209,8 @@ class ProposalLoad:
                     self._propose(client, outcome)
                 except Exception as exc:  # a reply that is not JSON, ...: recorded, and the client goes on
                     outcome.error = f"{type(exc).__name__}: {exc}"
-                outcome.latency_s = time.monotonic() - started
+                outcome.answered_at = time.monotonic()
+                outcome.latency_s = outcome.answered_at - started
                 with self._lock:
                     self.outcomes.append(outcome)
                 next_at = max(next_at + period_s, time.monotonic() - period_s)  # no catch-up bursts after a stall

@@ -220,7 +220,10 @@ def test_warm_restart_of_buffer_then_of_every_actor_keeps_points_and_readiness(s
     assert min(after) >= before - lost_allowed
     log = procs["buffer"].log()
     assert "history_loaded" in log
-    assert "snapshot_received" in procs["correlator"].log()
+    # The restarted correlator got its window from the buffer: the snapshot it asked for, or, on a loaded box,
+    # a live window first (CI: the snapshot's reply then came after it, or after snapshot_timeout_ms).
+    restarted = procs["correlator"].log().split("event=starting")[-1]
+    assert "event=snapshot_received" in restarted or "have_window=true" in restarted, restarted
 
 
 def slots_down(seconds: float) -> int:

@@ -702,6 +702,6 @@ def test_a_reply_to_a_client_that_has_gone_is_counted_and_logged_not_lost_withou
         sock.close(linger=0)  # its client leaves before the answer
     finally:
         os.kill(p26.issuer.proc.pid, signal.SIGCONT)
-    name = f'clustergate_replies_dropped_total{{actor="gate",reason="client_gone"}}'
+    name = 'clustergate_replies_dropped_total{actor="gate",reason="client_gone"}'
     wait_for(lambda: scrape(p26.gate_metrics_port).get(name, 0) == 1, 10, f"{name} == 1")
     wait_for(lambda: "event=reply_dropped" in p26.gate.log(), 10, "reply_dropped logged")

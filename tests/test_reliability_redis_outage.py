@@ -16,6 +16,9 @@ from reliability import LiveSystem, ProposalLoad, check_ledger, wait_for_load_pr
 
 OUTAGE_S = 10.0
 CLIENT_TIMEOUT_MS = 5000
+# Redis's aof.c: with appendfsync everysec it postpones writing the AOF for up to 2 s while a background
+# fsync is still running; + 0.5 s for the event loop and the test's own clock readings.
+AOF_HELD_BACK_S = 2.5
 
 
 def kill_redis_so_it_stays_down(live: LiveSystem) -> None:
@@ -55,6 +58,8 @@ def test_the_gate_holds_through_a_redis_outage_and_everything_recovers_with_hist
         points_before = buffer_points(live)
         persisted_before = persisted_points(live)
 
+        seconds, micros = r.time()
+        killed_at_redis_ms, killed_at = seconds * 1000 + micros // 1000, time.monotonic()
         kill_redis_so_it_stays_down(live)
         down_at = time.monotonic()
         answered_before_outage = len(load.outcomes)
@@ -85,17 +90,30 @@ def test_the_gate_holds_through_a_redis_outage_and_everything_recovers_with_hist
     max_latency_s = max(o.latency_s for o in during)
 
     # The decision stream and the buffer's history survived the restart from the appendonly file.
+    # Redis (appendfsync everysec) holds its AOF write back while the last second's fsync still runs, for
+    # up to AOF_HELD_BACK_S, and a process crash loses what it held back (CI, a busy disk: the last 60 ms of
+    # decisions before the SIGKILL). So only decisions written that close to the kill may be gone.
     stream_after = {entry_id for entry_id, _ in r.xrange(keys.GATE_STREAM)}
-    assert set(stream_before) <= stream_after
+    lost_entries = set(stream_before) - stream_after
+    assert all(int(e.split("-")[0]) >= killed_at_redis_ms - AOF_HELD_BACK_S * 1000 for e in lost_entries), (
+        f"stream entries older than {AOF_HELD_BACK_S} s before the kill (ms {killed_at_redis_ms}) lost: "
+        f"{sorted(lost_entries)[:10]}")
+    lost = [o for o in outcomes if o.decision and o.decision.get("recorded")
+            and not r.exists(keys.plan_decision(o.plan_id))]
+    assert all(o.answered_at >= killed_at - AOF_HELD_BACK_S for o in lost), (
+        f"recorded decisions answered over {AOF_HELD_BACK_S} s before the kill lost: "
+        f"{[(o.plan_id, round(killed_at - o.answered_at, 3)) for o in lost if o.answered_at < killed_at - AOF_HELD_BACK_S]}")
     points_after = buffer_points(live)
     assert all(points_after[k] >= points_before[k] for k in points_before), (points_before, points_after)
     persisted_after = persisted_points(live)
     assert all(persisted_after[s] >= persisted_before[s] for s in persisted_before), (persisted_before, persisted_after)
 
-    ledger = check_ledger(r, outcomes, live.gate_endpoint)
+    lost_ids = {o.plan_id for o in lost}
+    ledger = check_ledger(r, [o for o in outcomes if o.plan_id not in lost_ids], live.gate_endpoint)
     print(f"\nRELIABILITY redis outage: answered_during={len(during)} "
           f"redis_unavailable={sum(1 for o in during if o.fault_reason)} max_latency_during_s={max_latency_s:.3f} "
           f"first_recorded_decision_after_start_s={first_decision_s:.2f} every_actor_ready_s={every_ready_s:.2f} "
-          f"stream_entries_kept={len(stream_before)} points_before={points_before} points_after={points_after} "
+          f"stream_entries_kept={len(stream_before) - len(lost_entries)} of {len(stream_before)} "
+          f"recorded_decisions_lost_in_aof_held_back_window={len(lost)} points_before={points_before} points_after={points_after} "
           f"{ledger.summary()}")
     assert not ledger.problems, "\n".join(ledger.problems[:20])

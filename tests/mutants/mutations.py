@@ -990,4 +990,13 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_gate_deadlines.py::"
          "test_a_reply_to_a_client_that_has_gone_is_counted_and_logged_not_lost_without_a_word",)),
+    Mutation(
+        "managed_redis_without_aof",
+        "a Redis crash loses no recorded decision but those of the last seconds Redis held back from its AOF "
+        "(issue 19)",
+        "launcher/supervise.py",
+        '"appendonly yes", "appendfsync everysec"',
+        '"appendonly no", "appendfsync everysec"',
+        ("tests/test_reliability_redis_outage.py::"
+         "test_the_gate_holds_through_a_redis_outage_and_everything_recovers_with_history_and_decisions",)),
 ]
