@@ -57,6 +57,7 @@ _SOCKET_TYPES = {"PUB": zmq.PUB, "SUB": zmq.SUB, "REQ": zmq.REQ, "REP": zmq.REP,
 
 READY = Gauge("clustergate_actor_ready", "1 when the actor has what it needs to do its job", ["actor", "kind"])
 HANDLER_ERRORS = Counter("clustergate_handler_errors_total", "Exceptions raised by message handlers and timers", ["actor", "where"])
+DROP_REASONS = ("client_not_reading", "client_gone")  # and send_error, for any other ZMQError (not expected)
 REPLIES_DROPPED = Counter("clustergate_replies_dropped_total",
                           "Replies a ROUTER could not send: the client's queue was full (client_not_reading) "
                           "or the client had disconnected (client_gone)", ["actor", "reason"])
@@ -191,7 +192,7 @@ class Actor:
         # Sockets whose requests wait in the actor's own queue (Shedding): served again every loop turn
         # while it is not empty, whether or not the socket has more to read.
         self._backlogs: dict[zmq.Socket, deque] = {}
-        self._dropped: dict[str, list] = {}  # reason -> [monotonic time logged, dropped since] (_reply_dropped)
+        self._dropped: dict[tuple[str, str], list] = {}  # (role, reason) -> [drops not yet logged, error] (_reply_dropped)
 
     # ----------------------------------------------------------------- sockets
 
@@ -224,6 +225,8 @@ class Actor:
         if sock.socket_type == zmq.ROUTER:
             send_hwm = max(send_hwm, ROUTER_MIN_SNDHWM)
             sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+            for reason in DROP_REASONS:  # exported at 0 from the start, so rate() sees the first drop
+                REPLIES_DROPPED.labels(actor=self.name, reason=reason)
         sock.setsockopt(zmq.SNDHWM, send_hwm)
         sock.setsockopt(zmq.RCVHWM, sock_spec.hwm)
         max_bytes = self.max_message_bytes(role)
@@ -376,18 +379,29 @@ class Actor:
         self.poller.register(sock, zmq.POLLIN)
 
     def _reply_dropped(self, role: str, exc: zmq.ZMQError) -> None:
-        """Count (and log, at most once a second per reason) a reply a ROUTER could not send."""
+        """Count and log a reply a ROUTER could not send: the first drop of a quiet spell at once, then one
+        line a second per reason while drops go on, each with `dropped=` the drops since the line before."""
         reason = "client_not_reading" if isinstance(exc, zmq.Again) else (
             "client_gone" if exc.errno == zmq.EHOSTUNREACH else "send_error")
         REPLIES_DROPPED.labels(actor=self.name, reason=reason).inc()
-        dropped = self._dropped.get(reason)
-        now = time.monotonic()
-        if dropped is None or now - dropped[0] >= 1.0:
-            self.log.warning("reply_dropped", socket=role, reason=reason, error=str(exc),
-                             since_last_logged=0 if dropped is None else dropped[1])
-            self._dropped[reason] = [now, 0]
-        else:
-            dropped[1] += 1
+        key = (role, reason)
+        pending = self._dropped.get(key)
+        if pending is not None:
+            pending[0] += 1
+            return
+        self.log.warning("reply_dropped", socket=role, reason=reason, error=str(exc), dropped=1)
+        self._dropped[key] = [0, str(exc)]
+        self.after(1.0, lambda: self._log_dropped(key), name="reply_dropped_log")
+
+    def _log_dropped(self, key: tuple[str, str]) -> None:
+        """A second after a reply_dropped line: log the drops since (and wait another second), or end the spell."""
+        pending = self._dropped[key]
+        if not pending[0]:
+            del self._dropped[key]
+            return
+        self.log.warning("reply_dropped", socket=key[0], reason=key[1], error=pending[1], dropped=pending[0])
+        pending[0] = 0
+        self.after(1.0, lambda: self._log_dropped(key), name="reply_dropped_log")
 
     def _take_batch(self, role: str, s: zmq.Socket, backlog: deque, shedding: Shedding, max_batch: int,
                     envelopes: list[Frames], bodies: list[Frames]) -> None:

@@ -999,4 +999,22 @@ MUTATIONS: list[Mutation] = [
         '"appendonly no", "appendfsync everysec"',
         ("tests/test_reliability_redis_outage.py::"
          "test_the_gate_holds_through_a_redis_outage_and_everything_recovers_with_history_and_decisions",)),
+    Mutation(
+        "replies_dropped_series_born_at_first_drop",
+        "the gate exports clustergate_replies_dropped_total at 0 for each reason before any drop, so rate() and "
+        "alerts see the first one",
+        "actors/runtime.py",
+        "                REPLIES_DROPPED.labels(actor=self.name, reason=reason)\n",
+        "                pass\n",
+        ("tests/test_gate_deadlines.py::"
+         "test_the_gates_dropped_replies_series_exist_at_0_before_any_reply_is_dropped",)),
+    Mutation(
+        "reply_dropped_log_keeps_only_the_first_of_each_second",
+        "the rate-limited reply_dropped lines account for every dropped reply, the last second's too",
+        "actors/runtime.py",
+        "        self._dropped[key] = [0, str(exc)]\n"
+        "        self.after(1.0, lambda: self._log_dropped(key), name=\"reply_dropped_log\")\n",
+        "        self._dropped[key] = [0, str(exc)]\n",
+        ("tests/test_gate_deadlines.py::"
+         "test_every_reply_dropped_is_in_the_reply_dropped_log_lines_not_only_the_first_of_each_second",)),
 ]
