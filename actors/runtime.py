@@ -43,10 +43,11 @@ BATCHES_PER_TURN = 4  # batches served per ROUTER socket per loop turn, for the 
 SHED_READS_PER_TURN = 2048
 # A ROUTER's replies to one client wait in its send queue until libzmq's I/O thread writes them out, and
 # it drops one that finds the queue full. One loop turn can answer up to SHED_READS_PER_TURN +
-# BATCHES_PER_TURN * REQUEST_DRAIN requests of one client (a DEALER that sent many); the queue holds 8
+# BATCHES_PER_TURN * REQUEST_DRAIN requests of one client (a DEALER that sent many); the queue holds 4
 # such turns, so only a client that stopped reading loses replies (counted in REPLIES_DROPPED). It was
-# 1,024 and a rush of one client's proposals lost 2,352 of 6,000 overloaded replies without a word.
-ROUTER_MIN_SNDHWM = 8 * (SHED_READS_PER_TURN + BATCHES_PER_TURN * REQUEST_DRAIN)
+# 1,024 and a rush of one client's proposals lost 2,352 of 6,000 overloaded replies without a word; 2, 4
+# and 8 turns each kept all of them, under load, and each turn costs a stuck client's connection ~0.5 MB.
+ROUTER_MIN_SNDHWM = 4 * (SHED_READS_PER_TURN + BATCHES_PER_TURN * REQUEST_DRAIN)
 
 Frames = list[bytes]
 Handler = Callable[[Frames], None]
@@ -323,7 +324,11 @@ class Actor:
                     self._errors_handler.inc()
                     self.log.error("handler_error", socket=role, error=repr(exc), trace=traceback.format_exc(limit=3))
                     reply = error_envelope("internal_error", f"{type(exc).__name__}: {exc}")
-                send_one(s, reply if type(reply) is bytes else encode(reply))
+                try:
+                    frame = reply if type(reply) is bytes else encode(reply)
+                except (TypeError, ValueError) as exc:
+                    frame = self._unencodable(role, exc)
+                send_one(s, frame)
 
         self._handlers[sock] = serve
         self.poller.register(sock, zmq.POLLIN)
@@ -367,7 +372,10 @@ class Actor:
                         one[0] if isinstance(one, list) else one
                         for one in (self._run_batch(role, handler, [body]) for body in bodies)]
                 for envelope, reply in zip(envelopes, replies):
-                    envelope.append(reply if type(reply) is bytes else encode(reply))
+                    try:
+                        envelope.append(reply if type(reply) is bytes else encode(reply))
+                    except (TypeError, ValueError) as exc:  # NaN, a non-JSON value: the loop must go on
+                        envelope.append(self._unencodable(role, exc))
                     try:
                         send_frames(s, envelope)
                     except zmq.ZMQError as exc:  # not reading (its queue is full) or gone: drop as REP would
@@ -377,6 +385,12 @@ class Actor:
 
         self._handlers[sock] = serve
         self.poller.register(sock, zmq.POLLIN)
+
+    def _unencodable(self, role: str, exc: Exception) -> bytes:
+        """The internal_error envelope for a reply JSON cannot encode (counted and logged as a handler error)."""
+        self._errors_handler.inc()
+        self.log.error("handler_error", socket=role, error=f"unencodable reply: {exc!r}")
+        return encode(error_envelope("internal_error", f"the reply could not be encoded: {type(exc).__name__}: {exc}"))
 
     def _reply_dropped(self, role: str, exc: zmq.ZMQError) -> None:
         """Count and log a reply a ROUTER could not send: the first drop of a quiet spell at once, then one

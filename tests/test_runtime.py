@@ -168,7 +168,8 @@ class BatchProbe(Actor):
         parsed = [decode(body[-1]) for body in bodies]
         if any(p.get("explode") for p in parsed):
             raise ValueError("boom")
-        return [ok_envelope(echo=p, frames=len(body), batch=len(bodies)) for p, body in zip(parsed, bodies)]
+        return [ok_envelope(echo=float("nan") if p.get("nan") else p, frames=len(body), batch=len(bodies))
+                for p, body in zip(parsed, bodies)]
 
 main(BatchProbe, sys.argv[1:])
 '''
@@ -222,6 +223,17 @@ def test_a_batch_handler_exception_gives_only_the_request_that_raised_an_error_e
     assert envelopes[1] == {"status": "error", "reason": "internal_error", "detail": "ValueError: boom"}
     assert request(port, b'{"n": 3}')["echo"] == {"n": 3}
     assert scrape(metrics)['clustergate_handler_errors_total{actor="probe",where="handler"}'] >= 1
+    assert proc.poll() is None
+
+
+def test_a_reply_json_cannot_encode_gets_internal_error_and_the_actor_keeps_serving(batch_probe) -> None:
+    """Found by review: a reply holding NaN (JSON without NaN) raised out of the batch loop and ended the actor."""
+    proc, port, metrics = batch_probe
+    replies = dealer_burst(port, [[b"", b'{"n": 1}'], [b"", b'{"nan": true}'], [b"", b'{"n": 2}']])
+    envelopes = [json.loads(r[1]) for r in replies]
+    assert [e.get("echo") for e in envelopes] == [{"n": 1}, None, {"n": 2}]
+    assert envelopes[1]["reason"] == "internal_error" and "could not be encoded" in envelopes[1]["detail"]
+    assert request(port, b'{"n": 3}')["echo"] == {"n": 3}
     assert proc.poll() is None
 
 

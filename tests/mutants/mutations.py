@@ -978,7 +978,7 @@ MUTATIONS: list[Mutation] = [
         "a rush of one client's proposals is answered in full: the gate's ROUTER queues every reply of a loop "
         "turn (issue 14; CI lost 151 of 29,464)",
         "actors/runtime.py",
-        "ROUTER_MIN_SNDHWM = 8 * (SHED_READS_PER_TURN + BATCHES_PER_TURN * REQUEST_DRAIN)",
+        "ROUTER_MIN_SNDHWM = 4 * (SHED_READS_PER_TURN + BATCHES_PER_TURN * REQUEST_DRAIN)",
         "ROUTER_MIN_SNDHWM = 4 * BATCHES_PER_TURN * REQUEST_DRAIN",
         ("tests/test_gate_deadlines.py::"
          "test_a_rush_of_proposals_from_one_client_is_answered_in_full_none_dropped_by_the_gates_send_queue",)),
@@ -1017,4 +1017,11 @@ MUTATIONS: list[Mutation] = [
         "        self._dropped[key] = [0, str(exc)]\n",
         ("tests/test_gate_deadlines.py::"
          "test_every_reply_dropped_is_in_the_reply_dropped_log_lines_not_only_the_first_of_each_second",)),
+    Mutation(
+        "unencodable_reply_ends_the_actor",
+        "a reply JSON cannot encode gets internal_error and the actor keeps serving (issue 14 review)",
+        "actors/runtime.py",
+        "                    except (TypeError, ValueError) as exc:  # NaN, a non-JSON value: the loop must go on\n",
+        "                    except ZeroDivisionError as exc:\n",
+        ("tests/test_runtime.py::test_a_reply_json_cannot_encode_gets_internal_error_and_the_actor_keeps_serving",)),
 ]
