@@ -18,10 +18,8 @@ import statistics
 import time
 from pathlib import Path
 
-import pytest
 
 from helpers import wait_for
-from launcher import keys
 from launcher.client import GateClient
 from reliability import FAULT_REASONS, ProposalLoad, stored_decision, stream_records_by_plan
 from sentinel_helpers import SentinelLiveSystem, kill_pid, pid_of_server, recorded_decision_after, synced_replicas
