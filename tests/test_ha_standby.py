@@ -358,6 +358,29 @@ def test_a_sentinel_failover_then_the_lease_holder_killed_the_standby_writes_to_
         sentinels.stop()
 
 
+def test_a_holders_write_lost_by_a_failover_is_written_again_on_its_lease_timer(standby):
+    """A write that reached an old primary after a failover promoted another, before the sentinels named it, is
+    lost: Redis's state is then older than the holder's last write. The holder writes it again on its next
+    lease tick (a quarter cadence), not a cadence later with the next state. Here the loss is made by hand (the
+    state rolled back a second, the record deleted) with the chain paused, so no new state comes."""
+    r, clusterer = standby["redis"], standby["clusterer"]
+    active = wait_for(lambda: holder(standby), 20, "one state writer to hold the lease")
+    wait_for(lambda: len(records(r)) >= 3, 10, "three records")
+    clusterer.paused.set()
+    last = wait_for(lambda: (entries := r.xrange(keys.CLUSTER_STATE_STREAM)) and round(
+        float(entries[-1][1]["cluster_stress"]) * 1e6) == clusterer.seq and entries[-1], 10, "the last state written")
+    stored_ts, stored_ms = r.hmget(keys.CLUSTER_STATE, "updated_ts", "updated_ts_ms")
+    r.hset(keys.CLUSTER_STATE, mapping={"updated_ts": int(stored_ts) - 1, "updated_ts_ms": int(stored_ms) - 1000})
+    r.xdel(keys.CLUSTER_STATE_STREAM, last[0])
+    again = wait_for(lambda: (entries := r.xrange(keys.CLUSTER_STATE_STREAM)) and entries[-1][0] != last[0] and
+                     entries[-1][1]["cluster_stress"] == last[1]["cluster_stress"] and entries[-1], 2 * CADENCE_S,
+                     "the lost state written again")
+    assert again[1]["fence_token"] == last[1]["fence_token"] and holder(standby) == active
+    assert r.hget(keys.CLUSTER_STATE, "updated_ts_ms") == stored_ms
+    assert "event=state_write_lost_writing_again" in standby["procs"][active].log()
+    clusterer.paused.clear()
+
+
 def test_a_write_with_an_older_token_than_the_newest_is_refused_and_writes_nothing(redis_server):
     """The write path of a writer that paused past its lease: its token is no longer the newest (real
     redis-server), so the state write raises Fenced and nothing reaches the stream or the state key."""

@@ -1002,4 +1002,12 @@ MUTATIONS: list[Mutation] = [
          "test_after_a_failover_redis_py_writes_to_the_new_primary_while_sentinel_has_not_yet_demoted_the_old_one",
          "tests/test_ha_standby.py::"
          "test_a_sentinel_failover_then_the_lease_holder_killed_the_standby_writes_to_the_new_primary_within_two_cadences")),
+    Mutation(
+        "lost_state_write_not_written_again",
+        "a holder whose last write was lost (a failover: it reached the old primary before the sentinels switched) "
+        "writes it again on its lease timer",
+        "actors/state_writer.py",
+        "                    self.write_again_if_lost()\n",
+        "                    pass\n",
+        ("tests/test_ha_standby.py::test_a_holders_write_lost_by_a_failover_is_written_again_on_its_lease_timer",)),
 ]
