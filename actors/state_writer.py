@@ -20,7 +20,9 @@ write in time for the next cadence (its chain dead or not ready upstream, or its
 lapse then, and a standby whose own chain is ready takes it at the moment it lapses and writes its
 latest state at once. Every state write checks under WATCH, in its one MULTI/EXEC, that the token is
 still the newest: a writer that paused past its lease and resumed is refused
-(p27_fail_closed_total{reason="fenced"}) and stands by; it never overwrites a newer writer.
+(p27_fail_closed_total{reason="fenced"}) and stands by; it never overwrites a newer writer. A holder that
+finds the state in Redis older than its last write (the write reached an old primary during a failover and
+was lost) writes it again, once, on its next lease tick.
 """
 
 from __future__ import annotations
