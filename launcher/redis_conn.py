@@ -22,7 +22,7 @@ from redis.exceptions import ReadOnlyError
 from redis.retry import Retry
 
 from launcher.redis_url import parse_redis_url
-from launcher.sentinel import NoPrimary, discover_primary, named_primary
+from launcher.sentinel import NoPrimary, discover_primary
 from launcher.topology import RedisConfig
 
 
@@ -61,11 +61,39 @@ class SentinelPrimaryPool(redis.ConnectionPool):
     """SentinelPrimaryConnections that follow the sentinels' word: a connection handed out is to the primary the
     sentinels named at most PRIMARY_CHECK_S ago. When they name another server, every idle connection is
     closed and this one reconnects (discovery, checked with ROLE). A transaction (WATCH ... EXEC) keeps the
-    connection it was handed."""
+    connection it was handed. The sentinels are asked over connections kept open (a check every 0.1 s
+    would otherwise open and close a socket as often)."""
 
     def __init__(self, **kwargs: Any):
         super().__init__(connection_class=SentinelPrimaryConnection, **kwargs)
         self.next_check_mono = 0.0
+        self.sentinel_clients: dict[tuple[str, int], redis.Redis] = {}
+
+    def named_primary(self) -> tuple[str, int] | None:
+        """The primary the first answering sentinel names, unchecked, or None when none answers. The one that
+        answered moves to the front of the pool's list, as discovery moves it, so both ask the same one first."""
+        kw = self.connection_kwargs
+        sentinels, timeout_s = kw["sentinels"], kw.get("socket_connect_timeout") or 0.25
+        for i, address in enumerate(list(sentinels)):
+            client = self.sentinel_clients.get(address)
+            if client is None:
+                client = self.sentinel_clients[address] = redis.Redis(
+                    host=address[0], port=address[1], password=kw.get("password"), socket_timeout=timeout_s,
+                    socket_connect_timeout=timeout_s, decode_responses=True, health_check_interval=0,
+                    retry=Retry(NoBackoff(), 0))
+            try:
+                answer = client.execute_command("SENTINEL", "get-master-addr-by-name", kw["master"])
+            except redis.RedisError:
+                continue
+            if not answer:
+                continue
+            if i:
+                try:  # (a list shared by the pool's connections)
+                    sentinels.insert(0, sentinels.pop(sentinels.index(address)))
+                except ValueError:
+                    pass
+            return str(answer[0]), int(answer[1])
+        return None
 
     def get_connection(self, *args: Any, **kwargs: Any) -> Any:
         connection = super().get_connection(*args, **kwargs)
@@ -80,15 +108,19 @@ class SentinelPrimaryPool(redis.ConnectionPool):
         now = time.monotonic()
         if now < self.next_check_mono:
             return
-        kw = self.connection_kwargs
-        named = named_primary(kw["sentinels"], kw["master"], timeout_s=kw.get("socket_connect_timeout") or 0.25,
-                              password=kw.get("password"))
+        named = self.named_primary()
         self.next_check_mono = time.monotonic() + (PRIMARY_CHECK_S if named is not None else NO_SENTINEL_RECHECK_S)
         if named is None or named == (connection.host, connection.port):
             return
         self.disconnect(inuse_connections=False)
         connection.disconnect()
         connection.connect()
+
+    def disconnect(self, inuse_connections: bool = True) -> None:
+        super().disconnect(inuse_connections)
+        if inuse_connections:  # the whole pool is closed: its sentinel connections too
+            for client in self.sentinel_clients.values():
+                client.close()
 
 
 def connect(cfg: RedisConfig, *, decode_responses: bool = True) -> redis.Redis:

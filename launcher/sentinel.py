@@ -150,28 +150,6 @@ def discover_primary(sentinels: list[tuple[str, int]], master: str, *, timeout_s
     raise NoPrimary(f"no primary for {master!r}: " + "; ".join(said))
 
 
-def named_primary(sentinels: list[tuple[str, int]], master: str, *, timeout_s: float,
-                  password: str | None = None) -> tuple[str, int] | None:
-    """The primary the first answering sentinel names, unchecked (discover_primary checks ROLE), or None when
-    no sentinel names one. `sentinels` is reordered as discover_primary reorders it, so a client asks the
-    sentinel it will discover through."""
-    for i, sentinel in enumerate(list(sentinels)):
-        try:
-            answer = _exchange(sentinel, _auth(None, password) + [("SENTINEL", "get-master-addr-by-name", master)],
-                               timeout_s)[-1]
-        except OSError:
-            continue
-        if isinstance(answer, _Refused) or not answer:
-            continue
-        if i:
-            try:
-                sentinels.insert(0, sentinels.pop(sentinels.index(sentinel)))
-            except ValueError:
-                pass
-        return str(answer[0]), int(answer[1])
-    return None
-
-
 def sentinel_answer(sentinels: list[tuple[str, int]], master: str, *, timeout_s: float,
                     password: str | None = None) -> tuple[tuple[str, int], bool] | None:
     """What the sentinels say of the primary (unchecked): (its address, whether the sentinel that said

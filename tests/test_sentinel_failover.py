@@ -130,6 +130,21 @@ def test_a_demoted_primary_answers_readonly_and_the_clients_ask_sentinel_again(s
     assert redis.Redis(port=new, decode_responses=True).mget("x", "y") == ["2", "2"]
 
 
+def test_with_every_sentinel_stopped_a_connected_redis_py_client_keeps_writing_to_its_primary(
+        sentinels: SentinelSet) -> None:
+    """The pool asks the sentinels before it hands out a connection; with none answering it keeps its
+    connection (a running actor goes on), and a dead sentinel is asked again only after a second."""
+    py = connect(sentinels.config())
+    assert py_set(py, "y", "1")
+    for i in range(3):
+        sentinels.kill(f"sentinel-{i}")
+    calls, until = 0, time.monotonic() + 0.35  # calls for 0.35 s: several checks fall due, none finds a sentinel
+    while time.monotonic() < until and calls < 10_000:
+        calls += 1
+        assert py_set(py, "y", str(calls)), calls
+    assert redis.Redis(port=sentinels.server_ports[0], decode_responses=True).get("y") == str(calls)
+
+
 def test_a_dead_sentinel_is_skipped_and_the_one_that_answered_is_asked_first_next_time(sentinels: SentinelSet) -> None:
     sentinels.kill("sentinel-0")
     order = [("127.0.0.1", p) for p in sentinels.sentinel_ports]
