@@ -20,7 +20,9 @@ write in time for the next cadence (its chain dead or not ready upstream, or its
 lapse then, and a standby whose own chain is ready takes it at the moment it lapses and writes its
 latest state at once. Every state write checks under WATCH, in its one MULTI/EXEC, that the token is
 still the newest: a writer that paused past its lease and resumed is refused
-(p27_fail_closed_total{reason="fenced"}) and stands by; it never overwrites a newer writer.
+(p27_fail_closed_total{reason="fenced"}) and stands by; it never overwrites a newer writer. A holder that
+finds the state in Redis older than its last write (the write reached an old primary during a failover and
+was lost) writes it again, once, on its next lease tick.
 """
 
 from __future__ import annotations
@@ -259,6 +261,7 @@ class StateWriterActor(Actor):
         self.lease_tick_s = cadence_s / 4
         self.expiry_try: Any = None  # a standby's one attempt at the moment the held lease lapses
         self.lease_blocked = False  # the lease key was found held with no expiry (logged once until it changes)
+        self.last_written: tuple[dict[str, Any], float] | None = None  # the holder's last write, until confirmed
         self.m.lease_held.set(0 if lease_ms else 1)
         if lease_ms:
             self.acquire = self.redis.register_script(ACQUIRE_LEASE)
@@ -277,6 +280,8 @@ class StateWriterActor(Actor):
                 elif not self.renew(keys=[keys.STATE_WRITER_LEASE, keys.STATE_WRITER_FENCE],
                                     args=[self.lease_value, ttl_ms, self.fence]):
                     self.stand_by("lease_lost")
+                else:
+                    self.write_again_if_lost()
                 return
             if not input_is_fresh(self.last_ready_mono, now, self.hold_s):
                 return
@@ -314,6 +319,28 @@ class StateWriterActor(Actor):
         except redis.RedisError as exc:
             self.log.warning("lease_unavailable", error=repr(exc))
 
+    def write_again_if_lost(self) -> None:
+        """The holder, on its lease timer: when the state in Redis is older than the one it last wrote, that write
+        was lost (it reached an old primary after a failover promoted another, before the sentinels named it), and
+        it is written again, once, while within the hold. Otherwise the state lags a cadence more, and a takeover
+        right after the failover is timed from the write before it."""
+        if self.last_written is None:
+            return
+        message, written_mono = self.last_written
+        if not input_is_fresh(written_mono, time.monotonic(), self.hold_s):
+            self.last_written = None
+            return
+        try:
+            stored_ts, stored_ms = self.redis.hmget(keys.CLUSTER_STATE, "updated_ts", "updated_ts_ms")
+        except redis.RedisError:
+            return
+        if not newer_than_stored(message["ts"], stored_ts, stored_ms):
+            return
+        self.last_written = None
+        self.log.warning("state_write_lost_writing_again", state_ts=message["ts"], stored_updated_ts=stored_ts,
+                         stored_updated_ts_ms=stored_ms)
+        self.write(message, again=True)
+
     def try_at_expiry(self) -> None:
         self.expiry_try = None
         self.lease_tick()
@@ -334,6 +361,7 @@ class StateWriterActor(Actor):
     def stand_by(self, why: str) -> None:
         self.log.warning(why, fence_token=self.fence)
         self.fence = None
+        self.last_written = None
         self.m.lease_held.set(0)
 
     def update_ready(self) -> None:
@@ -388,8 +416,9 @@ class StateWriterActor(Actor):
             return
         self.write(message)
 
-    def write(self, message: dict[str, Any]) -> None:
-        """Write one ready state message (fenced when there is a lease); count and log what was not written."""
+    def write(self, message: dict[str, Any], again: bool = False) -> None:
+        """Write one ready state message (fenced when there is a lease); count and log what was not written.
+        again: a lost write written again, which does not extend the hold (no new state came)."""
         try:
             if self.known_ids is None:
                 self.known_ids = self.existing_ids()
@@ -417,7 +446,9 @@ class StateWriterActor(Actor):
             self.log.warning("state_not_written", error=repr(exc))
             return
         self.known_ids = new_ids
-        self.hold_from_mono = time.monotonic()
+        if not again:
+            self.hold_from_mono = time.monotonic()
+            self.last_written = (message, self.hold_from_mono) if self.lease_ms else None
         if self.lease_ms and self.fence is not None:
             self.renew_now()
         self.m.updates.inc()

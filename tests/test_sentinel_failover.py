@@ -86,6 +86,25 @@ def test_after_a_graceful_failover_each_client_moves_to_the_new_primary(sentinel
     assert redis.Redis(port=new, decode_responses=True).mget("x", "y") == ["2", "2"]
 
 
+def test_after_a_failover_redis_py_writes_to_the_new_primary_while_sentinel_has_not_yet_demoted_the_old_one(
+        sentinels: SentinelSet) -> None:
+    """SENTINEL FAILOVER (or a partitioned primary's failover) leaves the old primary answering ROLE master, and
+    taking writes, for 8 s or more after the sentinels name the new one (Sentinel demotes it only after 4 x its
+    2 s publish period, at its next INFO): writes sent there are lost when it is demoted. A redis-py client of
+    launcher.redis_conn asks the sentinels again at most 0.1 s after its last check, and moves."""
+    cfg = sentinels.config()
+    py = connect(cfg)
+    assert py_set(py, "y", "1")
+    old, new = sentinels.server_ports
+    assert sentinels.sentinel(0).execute_command("SENTINEL", "FAILOVER", MASTER)
+    wait_for(lambda: sentinels.named_primary() == new, 30, "every sentinel to name the new primary")
+    assert role_of(old) == "master"  # not yet demoted: the window this test is about
+    on_new = redis.Redis(port=new, decode_responses=True)
+    # 2 s (scaled): the old primary stays master 8 s or more, so a client that stays with it fails this.
+    wait_for(lambda: py_set(py, "y", "2") and on_new.get("y") == "2", 2, "redis-py's write to reach the new primary")
+    assert role_of(old) == "master"  # it moved on the sentinels' word, not because the old one was demoted
+
+
 def test_a_demoted_primary_answers_readonly_and_the_clients_ask_sentinel_again(sentinels: SentinelSet) -> None:
     """A primary demoted while a client stays connected (REPLICAOF by hand keeps its clients; so does a
     partitioned old primary that Sentinel reconfigures late) refuses writes with READONLY: that reply
@@ -109,6 +128,21 @@ def test_a_demoted_primary_answers_readonly_and_the_clients_ask_sentinel_again(s
     wait_for(lambda: py_set(py, "y", "2"), 30, "redis-py to write again")
     assert resp.port == new
     assert redis.Redis(port=new, decode_responses=True).mget("x", "y") == ["2", "2"]
+
+
+def test_with_every_sentinel_stopped_a_connected_redis_py_client_keeps_writing_to_its_primary(
+        sentinels: SentinelSet) -> None:
+    """The pool asks the sentinels before it hands out a connection; with none answering it keeps its
+    connection (a running actor goes on), and a dead sentinel is asked again only after a second."""
+    py = connect(sentinels.config())
+    assert py_set(py, "y", "1")
+    for i in range(3):
+        sentinels.kill(f"sentinel-{i}")
+    calls, until = 0, time.monotonic() + 0.35  # calls for 0.35 s: several checks fall due, none finds a sentinel
+    while time.monotonic() < until and calls < 10_000:
+        calls += 1
+        assert py_set(py, "y", str(calls)), calls
+    assert redis.Redis(port=sentinels.server_ports[0], decode_responses=True).get("y") == str(calls)
 
 
 def test_a_dead_sentinel_is_skipped_and_the_one_that_answered_is_asked_first_next_time(sentinels: SentinelSet) -> None:

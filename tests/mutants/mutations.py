@@ -1024,4 +1024,24 @@ MUTATIONS: list[Mutation] = [
         "                    except (TypeError, ValueError) as exc:  # NaN, a non-JSON value: the loop must go on\n",
         "                    except ZeroDivisionError as exc:\n",
         ("tests/test_runtime.py::test_a_reply_json_cannot_encode_gets_internal_error_and_the_actor_keeps_serving",)),
+    Mutation(
+        "redis_py_stays_with_an_old_primary_until_it_is_demoted",
+        "after a Sentinel failover redis-py (launcher.redis_conn) writes to the primary the sentinels name now, not to "
+        "the old one, still a master for 8 s or more, where the writes and a standby state writer's takeover are lost "
+        "(CI: a 12.5-cadence gap)",
+        "launcher/redis_conn.py",
+        "            self.follow_the_sentinels(connection)\n",
+        "            pass\n",
+        ("tests/test_sentinel_failover.py::"
+         "test_after_a_failover_redis_py_writes_to_the_new_primary_while_sentinel_has_not_yet_demoted_the_old_one",
+         "tests/test_ha_standby.py::"
+         "test_a_sentinel_failover_then_the_lease_holder_killed_the_standby_writes_to_the_new_primary_within_two_cadences")),
+    Mutation(
+        "lost_state_write_not_written_again",
+        "a holder whose last write was lost (a failover: it reached the old primary before the sentinels switched) "
+        "writes it again on its lease timer",
+        "actors/state_writer.py",
+        "                    self.write_again_if_lost()\n",
+        "                    pass\n",
+        ("tests/test_ha_standby.py::test_a_holders_write_lost_by_a_failover_is_written_again_on_its_lease_timer",)),
 ]
