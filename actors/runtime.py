@@ -151,7 +151,6 @@ class Shedding:
     on_shed: Callable[[int], None]
 
 
-
 @dataclass(order=True)
 class _Timer:
     due: float
