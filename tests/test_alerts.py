@@ -44,7 +44,9 @@ KNOWN_METRIC_PREFIXES = ("process_",)  # prometheus_client's default process col
 OWN_METRICS = {"p27_buffer_last_accepted_tick_timestamp_seconds": REPO / "actors" / "buffer.py",
                "p27_shrinkage_intensity": REPO / "actors" / "correlator.py",
                "clustergate_redis_used_memory_bytes": REPO / "actors" / "permit_issuer.py",
-               "clustergate_redis_maxmemory_bytes": REPO / "actors" / "permit_issuer.py"}
+               "clustergate_redis_maxmemory_bytes": REPO / "actors" / "permit_issuer.py",
+               "gate_requests_total": REPO / "actors" / "gate.py",
+               "clustergate_replies_dropped_total": REPO / "actors" / "runtime.py"}
 
 PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and",
                 "or", "unless", "offset", "inf", "nan"}

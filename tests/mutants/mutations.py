@@ -1044,4 +1044,18 @@ MUTATIONS: list[Mutation] = [
         "                    self.write_again_if_lost()\n",
         "                    pass\n",
         ("tests/test_ha_standby.py::test_a_holders_write_lost_by_a_failover_is_written_again_on_its_lease_timer",)),
+    Mutation(
+        "dropped_replies_never_alert",
+        "replies the gate could not hand to their clients raise ClustergateRepliesDropped",
+        "configs/alerts.yml",
+        "(increase(clustergate_replies_dropped_total[5m])) > 0\n",
+        "(increase(clustergate_replies_dropped_total[5m])) > 100\n",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "overloaded_replies_never_alert",
+        "proposals the gate answered overloaded (not decided) raise ClustergateGateShedding",
+        "configs/alerts.yml",
+        'result=~"overloaded|expired"}',
+        'result=~"expired"}',
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
 ]
