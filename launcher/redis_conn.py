@@ -7,13 +7,15 @@ whose write is refused with READONLY (its server was demoted by a failover) is d
 call finds the new primary: no actor needs a restart after a failover. A failover does not demote a
 live old primary at once (Sentinel sends it REPLICAOF 8 s or more after it names the new one): until
 then it still says master and takes writes, which are lost when it is demoted. So the pool asks the
-sentinels again before it hands out a connection, at most every PRIMARY_CHECK_S, and moves every
-connection to the primary they name now.
+sentinels every PRIMARY_CHECK_S in a thread of its own (no call waits for a sentinel that hangs) and
+moves every connection to the primary they last named.
 """
 
 from __future__ import annotations
 
-import time
+import os
+import threading
+import weakref
 from typing import Any
 
 import redis
@@ -50,31 +52,44 @@ class SentinelPrimaryConnection(redis.Connection):
                                         f"sentinels again") from None
 
 
-# How stale a pool's word from the sentinels may be when it hands out a connection: a write can still reach
-# an old primary this long after the sentinels named a new one (plus the call's own time).
+# How often a pool asks the sentinels which server is the primary (in its own thread, off the calls' path): a
+# write can still reach an old primary this long after the sentinels named a new one (plus the call's own time).
 PRIMARY_CHECK_S = 0.1
 # With no sentinel answering, the pool keeps its connections (a running actor goes on) and asks again after this.
 NO_SENTINEL_RECHECK_S = 1.0
+# A sentinel's answer to the check is waited for at most this long (the pool's own timeout if shorter): a sentinel
+# answers in well under a millisecond, and one that hangs (stopped, partitioned) delays only the next check.
+SENTINEL_CHECK_TIMEOUT_S = 0.1
 
 
 class SentinelPrimaryPool(redis.ConnectionPool):
     """SentinelPrimaryConnections that follow the sentinels' word: a connection handed out is to the primary the
-    sentinels named at most PRIMARY_CHECK_S ago. When they name another server, every idle connection is
-    closed and this one reconnects (discovery, checked with ROLE). A transaction (WATCH ... EXEC) keeps the
-    connection it was handed. The sentinels are asked over connections kept open (a check every 0.1 s
-    would otherwise open and close a socket as often)."""
+    sentinels named in their last answer, asked every PRIMARY_CHECK_S by a thread of the pool's own. When they name
+    another server, every idle connection is closed and this one reconnects (discovery, checked with ROLE). A
+    transaction (WATCH ... EXEC) keeps the connection it was handed. No call waits for a sentinel: with the
+    sentinels stopped or cut off, calls go on to the primary the pool has, and the thread asks again every
+    NO_SENTINEL_RECHECK_S. The sentinels are asked over connections kept open (a check every 0.1 s would
+    otherwise open and close a socket as often)."""
 
     def __init__(self, **kwargs: Any):
         super().__init__(connection_class=SentinelPrimaryConnection, **kwargs)
-        self.next_check_mono = 0.0
         self.sentinel_clients: dict[tuple[str, int], redis.Redis] = {}
+        # The checker's own order of the sentinels (the one that answered first): the connections' list is
+        # reordered by discovery in the callers' threads.
+        self.check_order = list(kwargs["sentinels"])
+        self.named: tuple[str, int] | None = None  # the sentinels' last word (None until they first answer)
+        self.checks = 0  # checks made, answered or not
+        self._checker: threading.Thread | None = None
+        self._checker_pid = 0
+        self._checker_lock = threading.Lock()
+        self._closed = threading.Event()
 
     def named_primary(self) -> tuple[str, int] | None:
-        """The primary the first answering sentinel names, unchecked, or None when none answers. The one that
-        answered moves to the front of the pool's list, as discovery moves it, so both ask the same one first."""
-        kw = self.connection_kwargs
-        sentinels, timeout_s = kw["sentinels"], kw.get("socket_connect_timeout") or 0.25
-        for i, address in enumerate(list(sentinels)):
+        """The primary the first answering sentinel names, unchecked, or None when none answers (each waited for
+        at most SENTINEL_CHECK_TIMEOUT_S). The one that answered is asked first next time."""
+        kw, order = self.connection_kwargs, self.check_order
+        timeout_s = min(kw.get("socket_connect_timeout") or SENTINEL_CHECK_TIMEOUT_S, SENTINEL_CHECK_TIMEOUT_S)
+        for i, address in enumerate(list(order)):
             client = self.sentinel_clients.get(address)
             if client is None:
                 client = self.sentinel_clients[address] = redis.Redis(
@@ -88,14 +103,28 @@ class SentinelPrimaryPool(redis.ConnectionPool):
             if not answer:
                 continue
             if i:
-                try:  # (a list shared by the pool's connections)
-                    sentinels.insert(0, sentinels.pop(sentinels.index(address)))
-                except ValueError:
-                    pass
+                order.insert(0, order.pop(i))
             return str(answer[0]), int(answer[1])
         return None
 
+    def _ensure_checker(self) -> None:
+        pid = os.getpid()
+        checker = self._checker
+        if checker is not None and self._checker_pid == pid and checker.is_alive():
+            return
+        with self._checker_lock:
+            if self._checker is not None and self._checker_pid == pid and self._checker.is_alive():
+                return
+            if self._checker_pid != pid:  # a forked child: the parent's checker and sentinel sockets are not its own
+                self.sentinel_clients, self.named = {}, None
+            self._closed = threading.Event()
+            self._checker_pid = pid
+            self._checker = threading.Thread(target=_check_forever, args=(weakref.ref(self), self._closed),
+                                             name="sentinel-check", daemon=True)
+            self._checker.start()
+
     def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        self._ensure_checker()
         connection = super().get_connection(*args, **kwargs)
         try:
             self.follow_the_sentinels(connection)
@@ -105,11 +134,7 @@ class SentinelPrimaryPool(redis.ConnectionPool):
         return connection
 
     def follow_the_sentinels(self, connection: "SentinelPrimaryConnection") -> None:
-        now = time.monotonic()
-        if now < self.next_check_mono:
-            return
-        named = self.named_primary()
-        self.next_check_mono = time.monotonic() + (PRIMARY_CHECK_S if named is not None else NO_SENTINEL_RECHECK_S)
+        named = self.named
         if named is None or named == (connection.host, connection.port):
             return
         self.disconnect(inuse_connections=False)
@@ -118,9 +143,31 @@ class SentinelPrimaryPool(redis.ConnectionPool):
 
     def disconnect(self, inuse_connections: bool = True) -> None:
         super().disconnect(inuse_connections)
-        if inuse_connections:  # the whole pool is closed: its sentinel connections too
-            for client in self.sentinel_clients.values():
+        if inuse_connections:  # the whole pool is closed: its checker and sentinel connections too
+            self._closed.set()
+            checker = self._checker
+            if checker is not None and checker is not threading.current_thread() and checker.is_alive():
+                checker.join(SENTINEL_CHECK_TIMEOUT_S * (len(self.check_order) + 1) + 0.5)
+            for client in list(self.sentinel_clients.values()):
                 client.close()
+
+
+def _check_forever(pool_ref: "weakref.ref[SentinelPrimaryPool]", closed: threading.Event) -> None:
+    """A pool's checker thread: ask the sentinels every PRIMARY_CHECK_S (NO_SENTINEL_RECHECK_S while none answers)
+    until the pool is closed or dropped (it holds the pool only while it asks)."""
+    while not closed.is_set():
+        pool = pool_ref()
+        if pool is None:
+            return
+        try:
+            named = pool.named_primary()
+        except Exception:  # noqa: BLE001 (the checker must not die: calls would stop following the sentinels)
+            named = None
+        pool.checks += 1
+        if named is not None:
+            pool.named = named
+        del pool
+        closed.wait(PRIMARY_CHECK_S if named is not None else NO_SENTINEL_RECHECK_S)
 
 
 def connect(cfg: RedisConfig, *, decode_responses: bool = True) -> redis.Redis:

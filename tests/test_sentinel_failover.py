@@ -5,7 +5,9 @@ setup: the primary SIGKILLed, decisions resume and the cluster side keeps writin
 
 from __future__ import annotations
 
+import signal
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -142,6 +144,43 @@ def test_with_every_sentinel_stopped_a_connected_redis_py_client_keeps_writing_t
     while time.monotonic() < until and calls < 10_000:
         calls += 1
         assert py_set(py, "y", str(calls)), calls
+    assert redis.Redis(port=sentinels.server_ports[0], decode_responses=True).get("y") == str(calls)
+
+
+def test_with_every_sentinel_hung_no_redis_py_call_waits_for_them_and_the_pool_keeps_asking(
+        sentinels: SentinelSet) -> None:
+    """Sentinels that hang (SIGSTOPped: the kernel still accepts their connections, nobody answers), as when
+    they are cut off from this host while the primary is not: the pool asks them in its own thread, never on a
+    caller's, so no call waits for their timeouts (asked on the call's path, one call a second waited 0.756 s:
+    3 sentinels x the 250 ms timeout), every call reaches the primary, and the pool goes on asking."""
+    py = connect(sentinels.config(timeout_ms=250))
+    pool = py.connection_pool
+    asked_on: list[str] = []
+    ask = pool.named_primary
+
+    def named_primary_recording_its_thread():
+        asked_on.append(threading.current_thread().name)
+        return ask()
+
+    pool.named_primary = named_primary_recording_its_thread
+    assert py_set(py, "y", "0")
+    wait_for(lambda: pool.named == ("127.0.0.1", sentinels.server_ports[0]), 10, "the pool's first word from the sentinels")
+    stopped = [sentinels.procs[f"sentinel-{i}"] for i in range(3)]
+    try:
+        for proc in stopped:
+            proc.send_signal(signal.SIGSTOP)
+        checks_at_stop, calls = pool.checks, 0
+        while pool.checks < checks_at_stop + 3 and calls < 1_000_000:  # three checks that found no sentinel
+            calls += 1
+            assert py_set(py, "y", str(calls)), calls
+            if calls % 100 == 0:
+                time.sleep(0.001)  # (let the checker run on a loaded machine)
+        assert pool.checks >= checks_at_stop + 3, "the pool stopped asking the sentinels"
+    finally:
+        for proc in stopped:
+            proc.send_signal(signal.SIGCONT)
+    assert asked_on and threading.current_thread().name not in asked_on, asked_on[:5]
+    assert set(asked_on) == {"sentinel-check"}
     assert redis.Redis(port=sentinels.server_ports[0], decode_responses=True).get("y") == str(calls)
 
 
