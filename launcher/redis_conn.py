@@ -24,7 +24,7 @@ from redis.exceptions import ReadOnlyError
 from redis.retry import Retry
 
 from launcher.redis_url import parse_redis_url
-from launcher.sentinel import NoPrimary, discover_primary
+from launcher.sentinel import NoPrimary, discover_primary, named_address
 from launcher.topology import RedisConfig
 
 
@@ -96,17 +96,17 @@ class SentinelPrimaryPool(redis.ConnectionPool):
                     socket_connect_timeout=timeout_s, decode_responses=True, health_check_interval=0,
                     retry=Retry(NoBackoff(), 0))
             try:
-                answer = client.execute_command("SENTINEL", "get-master-addr-by-name", kw["master"])
-            except redis.RedisError:
-                continue
-            if not answer:
+                named = named_address(client.execute_command("SENTINEL", "get-master-addr-by-name", kw["master"]))
+            except Exception:  # noqa: BLE001 (not only RedisError: redis-py's handshake with a server that answers
+                continue  # +OK to everything raises AttributeError; whatever answers there, ask the next sentinel)
+            if named is None:
                 continue
             if i:
                 try:  # (a list shared with the pool's connections: discovery may have moved it meanwhile)
                     order.insert(0, order.pop(order.index(address)))
                 except ValueError:
                     pass
-            return str(answer[0]), int(answer[1])
+            return named
         return None
 
     def _ensure_checker(self) -> None:

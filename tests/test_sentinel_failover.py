@@ -303,6 +303,61 @@ def test_a_redis_py_client_closed_or_dropped_stops_its_pools_sentinel_checker(se
         gc.enable()
 
 
+class NotASentinel:
+    """A real TCP server on a sentinel's address that is not a sentinel: to every request it answers `reply`
+    (a well-formed `+OK`, or an HTTP error page: not RESP at all)."""
+
+    def __init__(self, reply: bytes):
+        import socket
+        self.reply = reply
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn) -> None:
+        try:
+            while conn.recv(65536):
+                conn.sendall(self.reply)
+        except OSError:
+            pass
+        conn.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_sentinel_address_that_answers_garbage_is_skipped_by_both_clients_and_the_pools_checker(
+        sentinels: SentinelSet) -> None:
+    """Something else on a sentinel's address (a reply of the wrong shape, or not RESP at all) is a sentinel that
+    did not answer: discovery and the pool's checker go on to the next one. It escaped discovery as ValueError or
+    hiredis.ProtocolError (not a Redis error: a call raised it), and it stopped the checker's every round."""
+    fakes = [NotASentinel(b"+OK\r\n"), NotASentinel(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")]
+    try:
+        cfg = RedisConfig(timeout_ms=250, sentinel=SentinelConfig(
+            master=MASTER, sentinels=[fake.address for fake in fakes] + [f"127.0.0.1:{p}" for p in sentinels.sentinel_ports]))
+        primary = ("127.0.0.1", sentinels.server_ports[0])
+        for fake in fakes:  # each alone in front of the real sentinels
+            addresses = [("127.0.0.1", int(fake.address.rsplit(":", 1)[1]))] + [("127.0.0.1", p)
+                                                                                for p in sentinels.sentinel_ports]
+            assert discover_primary(addresses, MASTER, timeout_s=0.25) == primary
+        assert resp_set(RespClient.from_config(cfg), "x", "1")
+        py = connect(cfg)
+        assert py.connection_pool.named_primary() == primary  # (a check, the fakes first: before any discovery)
+        assert py.set("y", "1")
+        wait_for(lambda: py.connection_pool.named == primary, 10, "the pool's checker to name the primary")
+    finally:
+        for fake in fakes:
+            fake.close()
+
+
 def test_a_dead_sentinel_is_skipped_and_the_one_that_answered_is_asked_first_next_time(sentinels: SentinelSet) -> None:
     sentinels.kill("sentinel-0")
     order = [("127.0.0.1", p) for p in sentinels.sentinel_ports]

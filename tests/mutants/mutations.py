@@ -1092,4 +1092,30 @@ MUTATIONS: list[Mutation] = [
         "        client.auto_close_connection_pool = True\n",
         "",
         ("tests/test_sentinel_failover.py::test_a_redis_py_client_closed_or_dropped_stops_its_pools_sentinel_checker",)),
+    Mutation(
+        "sentinel_answer_of_the_wrong_shape_escapes_discovery",
+        "a sentinel's address that answers something other than an address (+OK) is skipped by discovery, not "
+        "raised as ValueError into the call",
+        "launcher/sentinel.py",
+        "        primary = named_address(answer)\n",
+        "        primary = (str(answer[0]), int(answer[1]))\n",
+        ("tests/test_sentinel_failover.py::"
+         "test_a_sentinel_address_that_answers_garbage_is_skipped_by_both_clients_and_the_pools_checker",)),
+    Mutation(
+        "not_resp_escapes_discovery",
+        "a sentinel's address where something other than Redis answers (not RESP) is skipped by discovery, not "
+        "raised as hiredis.ProtocolError into the call",
+        "launcher/sentinel.py",
+        "    except hiredis.ProtocolError as exc:  # something else",
+        "    except ZeroDivisionError as exc:  # something else",
+        ("tests/test_sentinel_failover.py::"
+         "test_a_sentinel_address_that_answers_garbage_is_skipped_by_both_clients_and_the_pools_checker",)),
+    Mutation(
+        "sentinel_garbage_stops_the_checkers_round",
+        "the pool's checker skips a sentinel address that answers something other than an address and asks the next",
+        "launcher/redis_conn.py",
+        "            except Exception:  # noqa: BLE001 (not only RedisError",
+        "            except redis.RedisError:  # (not only RedisError",
+        ("tests/test_sentinel_failover.py::"
+         "test_a_sentinel_address_that_answers_garbage_is_skipped_by_both_clients_and_the_pools_checker",)),
 ]
