@@ -24,7 +24,7 @@ from redis.exceptions import ReadOnlyError
 from redis.retry import Retry
 
 from launcher.redis_url import parse_redis_url
-from launcher.sentinel import NoPrimary, discover_primary
+from launcher.sentinel import NoPrimary, discover_primary, named_address
 from launcher.topology import RedisConfig
 
 
@@ -57,26 +57,24 @@ class SentinelPrimaryConnection(redis.Connection):
 PRIMARY_CHECK_S = 0.1
 # With no sentinel answering, the pool keeps its connections (a running actor goes on) and asks again after this.
 NO_SENTINEL_RECHECK_S = 1.0
-# A sentinel's answer to the check is waited for at most this long (the pool's own timeout if shorter): a sentinel
-# answers in well under a millisecond, and one that hangs (stopped, partitioned) delays only the next check.
-SENTINEL_CHECK_TIMEOUT_S = 0.1
 
 
 class SentinelPrimaryPool(redis.ConnectionPool):
     """SentinelPrimaryConnections that follow the sentinels' word: a connection handed out is to the primary the
     sentinels named in their last answer, asked every PRIMARY_CHECK_S by a thread of the pool's own. When they name
     another server, every idle connection is closed and this one reconnects (discovery, checked with ROLE). A
-    transaction (WATCH ... EXEC) keeps the connection it was handed. No call waits for a sentinel: with the
-    sentinels stopped or cut off, calls go on to the primary the pool has, and the thread asks again every
-    NO_SENTINEL_RECHECK_S. The sentinels are asked over connections kept open (a check every 0.1 s would
-    otherwise open and close a socket as often)."""
+    transaction (WATCH ... EXEC) keeps the connection it was handed. A call on a connection the pool has waits
+    for no sentinel: with the sentinels stopped or cut off, calls go on to the primary the pool has (a new
+    connection still discovers on the call's path), and the thread asks again every NO_SENTINEL_RECHECK_S. The
+    sentinels are asked over connections kept open (a check every 0.1 s would otherwise open and close a socket as
+    often), in the connections' order."""
 
     def __init__(self, **kwargs: Any):
         super().__init__(connection_class=SentinelPrimaryConnection, **kwargs)
         self.sentinel_clients: dict[tuple[str, int], redis.Redis] = {}
-        # The checker's own order of the sentinels (the one that answered first): the connections' list is
-        # reordered by discovery in the callers' threads.
-        self.check_order = list(kwargs["sentinels"])
+        # The connections' own list (discovery moves the sentinel whose primary said ROLE master first): the checker
+        # asks in that order, so a sentinel naming a replica does not make it name another server than they use.
+        self.check_order = kwargs["sentinels"]
         self.named: tuple[str, int] | None = None  # the sentinels' last word (None until they first answer)
         self.checks = 0  # checks made, answered or not
         self._checker: threading.Thread | None = None
@@ -86,9 +84,10 @@ class SentinelPrimaryPool(redis.ConnectionPool):
 
     def named_primary(self) -> tuple[str, int] | None:
         """The primary the first answering sentinel names, unchecked, or None when none answers (each waited for
-        at most SENTINEL_CHECK_TIMEOUT_S). The one that answered is asked first next time."""
+        as long as the pool's own timeout: off the calls' path, a slow answer is still an answer). The one that
+        answered is asked first next time."""
         kw, order = self.connection_kwargs, self.check_order
-        timeout_s = min(kw.get("socket_connect_timeout") or SENTINEL_CHECK_TIMEOUT_S, SENTINEL_CHECK_TIMEOUT_S)
+        timeout_s = kw.get("socket_connect_timeout") or 0.25
         for i, address in enumerate(list(order)):
             client = self.sentinel_clients.get(address)
             if client is None:
@@ -97,14 +96,17 @@ class SentinelPrimaryPool(redis.ConnectionPool):
                     socket_connect_timeout=timeout_s, decode_responses=True, health_check_interval=0,
                     retry=Retry(NoBackoff(), 0))
             try:
-                answer = client.execute_command("SENTINEL", "get-master-addr-by-name", kw["master"])
-            except redis.RedisError:
-                continue
-            if not answer:
+                named = named_address(client.execute_command("SENTINEL", "get-master-addr-by-name", kw["master"]))
+            except Exception:  # noqa: BLE001 (not only RedisError: redis-py's handshake with a server that answers
+                continue  # +OK to everything raises AttributeError; whatever answers there, ask the next sentinel)
+            if named is None:
                 continue
             if i:
-                order.insert(0, order.pop(i))
-            return str(answer[0]), int(answer[1])
+                try:  # (a list shared with the pool's connections: discovery may have moved it meanwhile)
+                    order.insert(0, order.pop(order.index(address)))
+                except ValueError:
+                    pass
+            return named
         return None
 
     def _ensure_checker(self) -> None:
@@ -143,18 +145,14 @@ class SentinelPrimaryPool(redis.ConnectionPool):
 
     def disconnect(self, inuse_connections: bool = True) -> None:
         super().disconnect(inuse_connections)
-        if inuse_connections:  # the whole pool is closed: its checker and sentinel connections too
-            self._closed.set()
-            checker = self._checker
-            if checker is not None and checker is not threading.current_thread() and checker.is_alive():
-                checker.join(SENTINEL_CHECK_TIMEOUT_S * (len(self.check_order) + 1) + 0.5)
-            for client in list(self.sentinel_clients.values()):
-                client.close()
+        if inuse_connections:  # the whole pool is closed: its checker ends (and closes the sentinel connections)
+            self._closed.set()  # (not waited for: a close, at an actor's exit, must not wait for a hung sentinel)
 
 
 def _check_forever(pool_ref: "weakref.ref[SentinelPrimaryPool]", closed: threading.Event) -> None:
     """A pool's checker thread: ask the sentinels every PRIMARY_CHECK_S (NO_SENTINEL_RECHECK_S while none answers)
-    until the pool is closed or dropped (it holds the pool only while it asks)."""
+    until the pool is closed or dropped (it holds the pool only while it asks); a closed pool's sentinel
+    connections are closed here, by the one thread that uses them."""
     while not closed.is_set():
         pool = pool_ref()
         if pool is None:
@@ -168,6 +166,11 @@ def _check_forever(pool_ref: "weakref.ref[SentinelPrimaryPool]", closed: threadi
             pool.named = named
         del pool
         closed.wait(PRIMARY_CHECK_S if named is not None else NO_SENTINEL_RECHECK_S)
+    pool = pool_ref()
+    if pool is not None:
+        clients, pool.sentinel_clients = pool.sentinel_clients, {}
+        for client in clients.values():
+            client.close()
 
 
 def connect(cfg: RedisConfig, *, decode_responses: bool = True) -> redis.Redis:
@@ -181,7 +184,11 @@ def connect(cfg: RedisConfig, *, decode_responses: bool = True) -> redis.Redis:
                   retry=Retry(NoBackoff(), 0))
     if cfg.sentinel is not None:
         pool = SentinelPrimaryPool(sentinels=cfg.sentinel_addresses(), master=cfg.sentinel.master, **common)
-        return redis.Redis(connection_pool=pool, retry=Retry(NoBackoff(), 0))
+        client = redis.Redis(connection_pool=pool, retry=Retry(NoBackoff(), 0))
+        # The pool is this client's alone: closing or dropping the client closes it and ends its checker thread
+        # (redis-py's pool is in a reference cycle, so a dropped pool waited for the cyclic GC, thread and all).
+        client.auto_close_connection_pool = True
+        return client
     where = ({"unix_socket_path": target.unix_path} if target.transport == "unix"
              else {"host": target.host, "port": target.port})
     return redis.Redis(**where, **common)

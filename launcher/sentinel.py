@@ -82,28 +82,43 @@ def is_loopback(where: str) -> bool:
 
 def _exchange(address: tuple[str, int], commands: Sequence[Sequence[Any]], timeout_s: float) -> list[Any]:
     """Open a connection, send the commands pipelined, return their replies (error replies as _Refused
-    instances), close. OSError on a connection problem or timeout."""
+    instances), close. OSError on a connection problem or timeout, or when what answers is not RESP."""
     payload = b"".join(hiredis.pack_command(tuple(c)) for c in commands)
     reader = hiredis.Reader(replyError=_Refused, encoding="utf-8", errors="replace")
-    with socket.create_connection(address, timeout=timeout_s) as sock:
-        sock.sendall(payload)
-        replies: list[Any] = []
-        while len(replies) < len(commands):
-            reply = reader.gets()
-            if reply is False:
-                data = sock.recv(65536)
-                if not data:
-                    raise ConnectionError("connection closed")
-                reader.feed(data)
-                continue
-            replies.append(reply)
-        return replies
+    try:
+        with socket.create_connection(address, timeout=timeout_s) as sock:
+            sock.sendall(payload)
+            replies: list[Any] = []
+            while len(replies) < len(commands):
+                reply = reader.gets()
+                if reply is False:
+                    data = sock.recv(65536)
+                    if not data:
+                        raise ConnectionError("connection closed")
+                    reader.feed(data)
+                    continue
+                replies.append(reply)
+            return replies
+    except hiredis.ProtocolError as exc:  # something else listens there (an HTTP server, a proxy): not Redis
+        raise ConnectionError(f"not a Redis reply ({exc})") from None
 
 
 def _auth(username: str | None, password: str | None) -> list[tuple[Any, ...]]:
     if not password:
         return []
     return [("AUTH", username, password) if username else ("AUTH", password)]
+
+
+def named_address(answer: Any) -> tuple[str, int] | None:
+    """A sentinel's answer to get-master-addr-by-name as (address, port), or None when it is not one (whatever
+    else listens on a sentinel's address is a sentinel that did not answer)."""
+    if not isinstance(answer, (list, tuple)):
+        return None
+    try:
+        host, port = answer
+        return str(host), int(port)
+    except (TypeError, ValueError):
+        return None
 
 
 def discover_primary(sentinels: list[tuple[str, int]], master: str, *, timeout_s: float,
@@ -127,7 +142,10 @@ def discover_primary(sentinels: list[tuple[str, int]], master: str, *, timeout_s
         if isinstance(answer, _Refused) or not answer:
             said.append(f"{sentinel[0]}:{sentinel[1]}: {answer or 'no such master'}")
             continue
-        primary = (str(answer[0]), int(answer[1]))
+        primary = named_address(answer)
+        if primary is None:
+            said.append(f"{sentinel[0]}:{sentinel[1]} answered {str(answer)[:80]!r}, not an address")
+            continue
         if primary in refused:  # several sentinels name the same dead server: try it once, not once each
             said.append(f"{sentinel[0]}:{sentinel[1]} named {primary[0]}:{primary[1]} too")
             continue

@@ -5,6 +5,7 @@ setup: the primary SIGKILLed, decisions resume and the cluster side keeps writin
 
 from __future__ import annotations
 
+import gc
 import signal
 import subprocess
 import threading
@@ -23,6 +24,7 @@ from launcher.redis_conn import connect
 from launcher.sentinel import (NoPrimary, discover_primary, failover_readiness, render_sentinel_conf, render_server_conf,
                                sentinel_answer)
 from launcher.supervise import REDIS_NODE_SHIM, redis_quote
+from launcher.topology import RedisConfig, SentinelConfig
 from sentinel_helpers import (MASTER, SentinelLiveSystem, SentinelSet, kill_pid, now_ms, pid_of_server, role_of,
                               stream_last_ms, synced_replicas)
 
@@ -182,6 +184,178 @@ def test_with_every_sentinel_hung_no_redis_py_call_waits_for_them_and_the_pool_k
     assert asked_on and threading.current_thread().name not in asked_on, asked_on[:5]
     assert set(asked_on) == {"sentinel-check"}
     assert redis.Redis(port=sentinels.server_ports[0], decode_responses=True).get("y") == str(calls)
+
+
+class SlowLink:
+    """A real TCP proxy in front of a real sentinel whose every reply arrives `delay_s` late (a sentinel on a
+    far host, or a loaded one): requests pass at once."""
+
+    def __init__(self, target_port: int, delay_s: float):
+        import socket
+        self.target_port, self.delay_s = target_port, delay_s
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.socks: list = [self.listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        while True:
+            try:
+                client, _ = self.listener.accept()
+                server = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+            except OSError:
+                return
+            self.socks += [client, server]
+            threading.Thread(target=self._pump, args=(client, server, 0.0), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, self.delay_s), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst, delay_s: float) -> None:
+        try:
+            while data := src.recv(65536):
+                time.sleep(delay_s)
+                dst.sendall(data)
+        except OSError:
+            pass
+        for sock in (src, dst):
+            sock.close()
+
+    def close(self) -> None:
+        for sock in self.socks:
+            sock.close()
+
+
+def test_with_sentinels_that_answer_in_150_ms_redis_py_still_follows_a_failover_before_the_old_primary_is_demoted(
+        sentinels: SentinelSet) -> None:
+    """The pool's checker waits for a sentinel as long as the topology's timeout (500 ms here), not less: a
+    sentinel that answers in 150 ms (far host, loaded host) is an answer. Capped at 100 ms, the checker heard no
+    sentinel at all, never learned a primary, and after SENTINEL FAILOVER every write went on to the old primary
+    (lost at its demotion) for as long as it was not demoted."""
+    links = [SlowLink(port, 0.15) for port in sentinels.sentinel_ports]
+    try:
+        cfg = RedisConfig(timeout_ms=500, sentinel=SentinelConfig(
+            master=MASTER, sentinels=[f"127.0.0.1:{link.port}" for link in links]))
+        py = connect(cfg)
+        assert py_set(py, "y", "1")
+        old, new = sentinels.server_ports
+        wait_for(lambda: py.connection_pool.named == ("127.0.0.1", old), 10, "the pool's first word from the sentinels")
+        assert sentinels.sentinel(0).execute_command("SENTINEL", "FAILOVER", MASTER)
+        wait_for(lambda: sentinels.named_primary() == new, 30, "every sentinel to name the new primary")
+        assert role_of(old) == "master"  # not yet demoted: the window this test is about
+        on_new = redis.Redis(port=new, decode_responses=True)
+        wait_for(lambda: py_set(py, "y", "2") and on_new.get("y") == "2", 3, "redis-py's write to reach the new primary")
+        assert role_of(old) == "master"
+    finally:
+        for link in links:
+            link.close()
+
+
+def test_a_sentinel_that_names_a_replica_does_not_make_every_redis_py_call_reconnect(sentinels: SentinelSet) -> None:
+    """A sentinel that names a replica (stale: restarted with an old config, or misconfigured) is skipped by
+    discovery (ROLE), which moves the next sentinel first; the pool's checker asks the sentinels in that same
+    order, so it names the primary the connections are on. With an order of its own it went on asking the stale
+    sentinel first and every call closed its connection and discovered again (2 new connections a call)."""
+    old, replica = sentinels.server_ports
+    stale = sentinels.sentinel(0)
+    stale.execute_command("SENTINEL", "REMOVE", MASTER)
+    stale.execute_command("SENTINEL", "MONITOR", MASTER, "127.0.0.1", str(replica), 2)
+    py = connect(sentinels.config(timeout_ms=250))
+    pool = py.connection_pool
+    on_primary = redis.Redis(port=old, decode_responses=True)
+    on_primary.ping()
+
+    def calls_while_the_checker_asks(times: int) -> int:
+        calls, until = 0, pool.checks + times
+        while pool.checks < until and calls < 100_000:
+            calls += 1
+            assert py_set(py, "y", str(calls)), calls
+            if calls % 20 == 0:
+                time.sleep(0.001)  # (let the checker run on a loaded machine)
+        return calls
+
+    calls_while_the_checker_asks(3)  # the first discovery and the checker's first answers
+    connections_before = int(on_primary.info("stats")["total_connections_received"])
+    calls = calls_while_the_checker_asks(3)
+    new_connections = int(on_primary.info("stats")["total_connections_received"]) - connections_before
+    assert new_connections == 0, f"{new_connections} new connections to the primary for {calls} calls"
+    assert on_primary.get("y") == str(calls)
+
+
+def test_a_redis_py_client_closed_or_dropped_stops_its_pools_sentinel_checker(sentinels: SentinelSet) -> None:
+    """Each launcher.redis_conn client has a thread that asks the sentinels 10 times a second; it ends when the
+    client is closed or dropped. (redis-py 8's pool is in a reference cycle: a dropped pool was freed only by the
+    cyclic GC, and close() did not close it, so every short-lived client left a thread asking the sentinels.)"""
+    cfg = sentinels.config(timeout_ms=250)
+    gc.disable()  # (the cyclic GC would end a dropped pool's thread at a time of its own)
+    try:
+        closed = connect(cfg)
+        assert py_set(closed, "y", "1")
+        closed_checker = closed.connection_pool._checker
+        closed.close()
+        wait_for(lambda: not closed_checker.is_alive(), 5, "the closed client's checker to end")
+        dropped = connect(cfg)
+        assert py_set(dropped, "y", "2")
+        dropped_checker = dropped.connection_pool._checker
+        del dropped
+        wait_for(lambda: not dropped_checker.is_alive(), 5, "the dropped client's checker to end")
+    finally:
+        gc.enable()
+
+
+class NotASentinel:
+    """A real TCP server on a sentinel's address that is not a sentinel: to every request it answers `reply`
+    (a well-formed `+OK`, or an HTTP error page: not RESP at all)."""
+
+    def __init__(self, reply: bytes):
+        import socket
+        self.reply = reply
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn) -> None:
+        try:
+            while conn.recv(65536):
+                conn.sendall(self.reply)
+        except OSError:
+            pass
+        conn.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_sentinel_address_that_answers_garbage_is_skipped_by_both_clients_and_the_pools_checker(
+        sentinels: SentinelSet) -> None:
+    """Something else on a sentinel's address (a reply of the wrong shape, or not RESP at all) is a sentinel that
+    did not answer: discovery and the pool's checker go on to the next one. It escaped discovery as ValueError or
+    hiredis.ProtocolError (not a Redis error: a call raised it), and it stopped the checker's every round."""
+    fakes = [NotASentinel(b"+OK\r\n"), NotASentinel(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")]
+    try:
+        cfg = RedisConfig(timeout_ms=250, sentinel=SentinelConfig(
+            master=MASTER, sentinels=[fake.address for fake in fakes] + [f"127.0.0.1:{p}" for p in sentinels.sentinel_ports]))
+        primary = ("127.0.0.1", sentinels.server_ports[0])
+        for fake in fakes:  # each alone in front of the real sentinels
+            addresses = [("127.0.0.1", int(fake.address.rsplit(":", 1)[1]))] + [("127.0.0.1", p)
+                                                                                for p in sentinels.sentinel_ports]
+            assert discover_primary(addresses, MASTER, timeout_s=0.25) == primary
+        assert resp_set(RespClient.from_config(cfg), "x", "1")
+        py = connect(cfg)
+        assert py.connection_pool.named_primary() == primary  # (a check, the fakes first: before any discovery)
+        assert py.set("y", "1")
+        wait_for(lambda: py.connection_pool.named == primary, 10, "the pool's checker to name the primary")
+    finally:
+        for fake in fakes:
+            fake.close()
 
 
 def test_a_dead_sentinel_is_skipped_and_the_one_that_answered_is_asked_first_next_time(sentinels: SentinelSet) -> None:

@@ -1067,4 +1067,55 @@ MUTATIONS: list[Mutation] = [
         "        named = self.named = self.named_primary() or self.named\n",
         ("tests/test_sentinel_failover.py::"
          "test_with_every_sentinel_hung_no_redis_py_call_waits_for_them_and_the_pool_keeps_asking",)),
+    Mutation(
+        "sentinel_check_in_an_order_of_its_own",
+        "the pool's checker asks the sentinels in the connections' order (discovery moves the one whose primary "
+        "said ROLE master first): a sentinel naming a replica does not make every redis-py call reconnect",
+        "launcher/redis_conn.py",
+        'self.check_order = kwargs["sentinels"]\n',
+        'self.check_order = list(kwargs["sentinels"])\n',
+        ("tests/test_sentinel_failover.py::"
+         "test_a_sentinel_that_names_a_replica_does_not_make_every_redis_py_call_reconnect",)),
+    Mutation(
+        "sentinel_check_timeout_capped_at_100ms",
+        "the pool's checker waits for a sentinel as long as the topology's timeout: sentinels that answer in 150 ms "
+        "are heard, and redis-py follows a failover before the old primary is demoted",
+        "launcher/redis_conn.py",
+        'timeout_s = kw.get("socket_connect_timeout") or 0.25\n',
+        'timeout_s = min(kw.get("socket_connect_timeout") or 0.1, 0.1)\n',
+        ("tests/test_sentinel_failover.py::test_with_sentinels_that_answer_in_150_ms_redis_py_still_follows_a_failover_"
+         "before_the_old_primary_is_demoted",)),
+    Mutation(
+        "sentinel_checker_outlives_its_client",
+        "closing or dropping a launcher.redis_conn client ends its pool's sentinel-check thread",
+        "launcher/redis_conn.py",
+        "        client.auto_close_connection_pool = True\n",
+        "",
+        ("tests/test_sentinel_failover.py::test_a_redis_py_client_closed_or_dropped_stops_its_pools_sentinel_checker",)),
+    Mutation(
+        "sentinel_answer_of_the_wrong_shape_escapes_discovery",
+        "a sentinel's address that answers something other than an address (+OK) is skipped by discovery, not "
+        "raised as ValueError into the call",
+        "launcher/sentinel.py",
+        "        primary = named_address(answer)\n",
+        "        primary = (str(answer[0]), int(answer[1]))\n",
+        ("tests/test_sentinel_failover.py::"
+         "test_a_sentinel_address_that_answers_garbage_is_skipped_by_both_clients_and_the_pools_checker",)),
+    Mutation(
+        "not_resp_escapes_discovery",
+        "a sentinel's address where something other than Redis answers (not RESP) is skipped by discovery, not "
+        "raised as hiredis.ProtocolError into the call",
+        "launcher/sentinel.py",
+        "    except hiredis.ProtocolError as exc:  # something else",
+        "    except ZeroDivisionError as exc:  # something else",
+        ("tests/test_sentinel_failover.py::"
+         "test_a_sentinel_address_that_answers_garbage_is_skipped_by_both_clients_and_the_pools_checker",)),
+    Mutation(
+        "sentinel_garbage_stops_the_checkers_round",
+        "the pool's checker skips a sentinel address that answers something other than an address and asks the next",
+        "launcher/redis_conn.py",
+        "            except Exception:  # noqa: BLE001 (not only RedisError",
+        "            except redis.RedisError:  # (not only RedisError",
+        ("tests/test_sentinel_failover.py::"
+         "test_a_sentinel_address_that_answers_garbage_is_skipped_by_both_clients_and_the_pools_checker",)),
 ]
