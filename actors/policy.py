@@ -90,6 +90,7 @@ def _is_number(value: Any) -> bool:
 
 
 _MAX_FLOAT_INT = int(sys.float_info.max)
+_isfinite = math.isfinite
 _PROPOSAL_FIELD_SET = frozenset(PROPOSAL_FIELDS)
 
 
@@ -114,24 +115,27 @@ def validate_proposal(obj: Any) -> Proposal:
     action = obj.get("action_proposed")
     if action not in ACTIONS:
         problems.append(f"action_proposed must be one of {', '.join(ACTIONS)}, got {json.dumps(action)[:60]}")
+    # A float (what JSON gives for most numbers) is checked inline: _is_number's call per field was a
+    # tenth of the gate's validation (issue 14).
     kill_score = obj.get("kill_score", 0.0)
-    if not _is_number(kill_score) or not 0.0 <= kill_score <= 1.0:
+    if (not (_isfinite(kill_score) if type(kill_score) is float else _is_number(kill_score))
+            or not 0.0 <= kill_score <= 1.0):
         problems.append(f"kill_score must be a number in [0, 1], got {json.dumps(kill_score)[:60]}")
-    for name in ("r_net", "ts_epoch"):
-        value = obj.get(name)
-        if value is not None and not _is_number(value):
-            problems.append(f"{name} must be a finite number, got {json.dumps(value)[:60]}")
+    r_net = obj.get("r_net")
+    if r_net is not None and not (_isfinite(r_net) if type(r_net) is float else _is_number(r_net)):
+        problems.append(f"r_net must be a finite number, got {json.dumps(r_net)[:60]}")
+    ts_epoch = obj.get("ts_epoch")
+    if ts_epoch is not None and not (_isfinite(ts_epoch) if type(ts_epoch) is float else _is_number(ts_epoch)):
+        problems.append(f"ts_epoch must be a finite number, got {json.dumps(ts_epoch)[:60]}")
     deadline_ms = obj.get("deadline_ms")
-    if deadline_ms is not None and (not _is_number(deadline_ms) or deadline_ms <= 0):
+    if deadline_ms is not None and (
+            not (_isfinite(deadline_ms) if type(deadline_ms) is float else _is_number(deadline_ms)) or deadline_ms <= 0):
         problems.append(f"deadline_ms must be a positive number (epoch milliseconds), got {json.dumps(deadline_ms)[:60]}")
     if problems:
         usable = isinstance(plan_id, str) and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS and plan_id.isprintable()
         raise BadRequest("invalid_proposal", "; ".join(problems), plan_id if usable else None)
-    r_net, ts_epoch = obj.get("r_net"), obj.get("ts_epoch")
-    return Proposal(plan_id=plan_id, symbol=symbol, action_proposed=action, kill_score=float(kill_score),
-                    r_net=None if r_net is None else float(r_net),
-                    ts_epoch=None if ts_epoch is None else float(ts_epoch),
-                    deadline_ms=None if deadline_ms is None else float(deadline_ms))
+    return Proposal(plan_id, symbol, action, float(kill_score), None if r_net is None else float(r_net),
+                    None if ts_epoch is None else float(ts_epoch), None if deadline_ms is None else float(deadline_ms))
 
 
 # --------------------------------------------------------------------------- portfolio metrics
@@ -386,14 +390,31 @@ def _metric(value: float) -> float | None:
     return round(value, 6) if math.isfinite(value) else None
 
 
+_NO_METRICS = PortfolioMetrics(0.0, 0.0, 0.0, 0.0, "proxy", 0.0, 0.0)
+# The recorded form of the last metrics seen (metrics are immutable, and the gate decides batch after batch
+# on the same ones until its state changes): rounded once, not five _metric calls per decision (issue 14).
+_last_recorded_metrics: list[Any] = [None, None]
+
+
+def _recorded_metrics(m: PortfolioMetrics) -> tuple[float | None, float | None, float | None, float | None,
+                                                     float | None, str]:
+    """(stress, heat, concentration, corr_proxy, K, k_source) of m as a decision records them."""
+    last = _last_recorded_metrics
+    if last[0] is not m:
+        last[1] = (_metric(m.stress), _metric(m.heat), _metric(m.concentration), _metric(m.corr_proxy),
+                   _metric(m.k), m.k_source)
+        last[0] = m
+    return last[1]
+
+
 def decision_record(proposal: Proposal, final_action: str, reason: str, metrics: PortfolioMetrics | None,
                     now: float) -> dict[str, Any]:
-    m = metrics or PortfolioMetrics(0.0, 0.0, 0.0, 0.0, "proxy", 0.0, 0.0)
+    stress, heat, concentration, corr_proxy, k, k_source = _recorded_metrics(metrics or _NO_METRICS)
     record: dict[str, Any] = {
         "plan_id": proposal.plan_id, "symbol": proposal.symbol, "action_proposed": proposal.action_proposed,
-        "final_action": final_action, "gate_reason": reason, "stress": _metric(m.stress), "heat": _metric(m.heat),
-        "concentration": _metric(m.concentration), "corr_proxy": _metric(m.corr_proxy), "K": _metric(m.k),
-        "k_source": m.k_source, "kill_score": proposal.kill_score, "ts_epoch": int(now),
+        "final_action": final_action, "gate_reason": reason, "stress": stress, "heat": heat,
+        "concentration": concentration, "corr_proxy": corr_proxy, "K": k,
+        "k_source": k_source, "kill_score": proposal.kill_score, "ts_epoch": int(now),
         "permit": False, "permit_key": None, "replayed": False,
     }
     if proposal.r_net is not None:

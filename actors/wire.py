@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,10 +24,24 @@ HEARTBEAT_TOPIC = b"heartbeat"
 # which cost half of each encode (a decision reply: 20 us per json.dumps call, 9 us with this one).
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 encode_text = _ENCODER.encode  # compact JSON text; ValueError on NaN or Infinity
+# JSONEncoder.encode builds the json module's C encoder (and a closure) on every call; this one is built once
+# with the same settings and gives the same text (a decision reply: 5.7 -> 4.7 us, issue 14). It keeps no
+# record of the objects being encoded (no circular-reference check, which needs a fresh record per call): a
+# structure that contains itself, or one nested deeper than Python's stack, is a ValueError as a NaN is.
+_ENCODE_CHUNKS = None if c_make_encoder is None else c_make_encoder(
+    None, _ENCODER.default, encode_basestring_ascii, None, _ENCODER.key_separator, _ENCODER.item_separator,
+    _ENCODER.sort_keys, _ENCODER.skipkeys, _ENCODER.allow_nan)
 
 
 def encode(obj: Any) -> bytes:
-    return _ENCODER.encode(obj).encode()
+    """Compact JSON (the json module's bytes, ASCII); ValueError on NaN or Infinity, TypeError on a value
+    JSON has no form for."""
+    if _ENCODE_CHUNKS is None:
+        return _ENCODER.encode(obj).encode()
+    try:
+        return "".join(_ENCODE_CHUNKS(obj, 0)).encode()
+    except RecursionError:
+        raise ValueError("cannot encode: the value contains itself or is nested too deep") from None
 
 
 def decode(frame: bytes) -> Any:

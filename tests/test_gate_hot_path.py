@@ -259,6 +259,60 @@ def test_the_issuers_script_arguments_are_those_of_the_plain_code(decision):
     assert argv[1:9] == ("86400" if issue else "600", "100000", "60", "60", "1" if issue else "0", "1", "123", "60000")
 
 
+@pytest.mark.parametrize("decision", DECISIONS)
+def test_the_gates_recorded_decision_built_in_place_is_the_issuers_recorded_form(decision):
+    from actors.gate import recorded_in_place
+    expected = recorded_form(decision)
+    sent = dict(decision)
+    assert recorded_in_place(sent) is sent and sent == expected and list(sent) == list(expected)
+
+
+@pytest.mark.parametrize("value", [
+    {"status": "ok", "decision": DECISIONS[0]}, DECISIONS[2], "caf\u00e9 \"q\"\n", 1e-05, 10 ** 30, -0.0, [], {},
+    {1: True, 2.5: None, None: [1, 2.5, "x"]}, [{"a": [{"b": 1.2345678901234567}]}], 1795636342, 0.1 + 0.2])
+def test_the_one_encoder_gives_the_json_modules_bytes(value):
+    from actors.wire import encode
+    assert encode(value) == json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+
+
+def test_the_one_encoder_refuses_what_the_json_module_refuses():
+    from actors.wire import encode
+    for bad, error in ((float("nan"), ValueError), ({"x": float("inf")}, ValueError), ({"x": object()}, TypeError),
+                       ({(1, 2): 1}, TypeError)):
+        with pytest.raises(error):
+            json.dumps(bad, allow_nan=False)
+        with pytest.raises(error):
+            encode(bad)
+    looped: list = []
+    looped.append(looped)
+    with pytest.raises(ValueError):
+        encode(looped)
+
+
+@pytest.mark.parametrize("fields", [
+    {"kill_score": 1}, {"kill_score": True}, {"kill_score": 1.5}, {"kill_score": 10 ** 400}, {"kill_score": "0.5"},
+    {"r_net": 10 ** 400}, {"r_net": False}, {"r_net": -3}, {"ts_epoch": "1"}, {"ts_epoch": 1795636342},
+    {"deadline_ms": 0}, {"deadline_ms": -1.5}, {"deadline_ms": True}, {"deadline_ms": 1.7e12},
+    {"r_net": float("nan")}, {"kill_score": float("inf")}, {"ts_epoch": float("-inf")}])
+def test_proposal_numbers_are_judged_as_the_plain_check_judges_them(fields):
+    """validate_proposal checks a float inline: every number type gets the verdict and words of _is_number."""
+    from actors.policy import BadRequest, _is_number, validate_proposal
+    obj = {"plan_id": "p-1", "symbol": "ETHUSDT", "action_proposed": "HOLD", **fields}
+    (name, value), = fields.items()
+    if name == "kill_score":
+        ok = _is_number(value) and 0.0 <= value <= 1.0
+    elif name == "deadline_ms":
+        ok = _is_number(value) and value > 0
+    else:
+        ok = _is_number(value)
+    if ok:
+        assert getattr(validate_proposal(obj), name) == float(value)
+    else:
+        with pytest.raises(BadRequest) as err:
+            validate_proposal(obj)
+        assert err.value.detail.startswith(f"{name} must be a ") and json.dumps(value)[:60] in err.value.detail
+
+
 def test_the_redis_client_waits_with_the_kernels_timeout_and_still_fails_fast(redis_server):
     """RespClient's socket is blocking with SO_RCVTIMEO/SO_SNDTIMEO (one system call per send or receive,
     no poll before each); a stalled Redis still gives RedisUnavailable "timed out", and the client then
@@ -303,3 +357,20 @@ def test_an_actor_started_with_the_profile_dir_writes_its_cpu_profile_on_exit(tm
         assert issuer.terminate() == 0
     stats = pstats.Stats(str(tmp_path / "permit_issuer.prof"))
     assert any(name == "_loop" for _, _, name in stats.stats), "the poll loop is not in the profile"
+
+
+@pytest.mark.parametrize("text", ['{"a": 1}', '  {"a": [1, 2.5, "x"]} \n', "", "   ", "{", '{"a": 1} x', '{"a": 1}{}', "[1,",
+                                  '"s"', "nan", "NaN", '{"a": NaN}', "1e400", '{"a": 1, "a": 2}', "\u00a0{}", "{}\u00a0",
+                                  '{"a": "\\ud800"}', "[" * 50 + "]" * 50])
+def test_a_request_is_decoded_as_the_json_decoder_decodes_it(text):
+    """The gate's one-call decode gives the decoder's value, or its error and message."""
+    from actors.gate import _REQUEST_DECODER, _decode_request
+    from actors.policy import BadRequest
+    try:
+        expected = _REQUEST_DECODER.decode(text)
+    except (ValueError, BadRequest) as exc:
+        with pytest.raises(type(exc)) as err:
+            _decode_request(text)
+        assert str(err.value) == str(exc)
+    else:
+        assert repr(_decode_request(text)) == repr(expected)  # repr: NaN is not equal to itself

@@ -743,9 +743,9 @@ MUTATIONS: list[Mutation] = [
         "permit_counted_once_per_batch",
         "p26_permit_issued_total counts every permit the issuer wrote, whatever the batch (issue 14)",
         "actors/gate.py",
-        "            if outcome.get(\"permit_issued\"):\n                P26_PERMIT_ISSUED.inc()\n",
+        "            if outcome.get(\"permit_issued\"):\n                self._count_permit()\n",
         "            if outcome.get(\"permit_issued\") and not getattr(self, '_mutant_counted', False):\n"
-        "                P26_PERMIT_ISSUED.inc()\n                self._mutant_counted = True\n",
+        "                self._count_permit()\n                self._mutant_counted = True\n",
         ("tests/test_gate_hot_path.py::test_the_gate_and_issuer_counters_add_up_over_a_mixed_load",)),
     Mutation(
         "reply_with_spaces",

@@ -1,0 +1,154 @@
+"""Microbenchmark of the gate's own Python per decision, in its main thread's CPU time (issue 14).
+
+A real `Gate` (its setup, its runtime's batch serve on its real ROUTER socket over TCP) decides one
+proposal at a time, as at 1,000/s open loop; what it does not do is the I/O to other processes: its state
+cache is built from canned Redis replies (a fresh book, no cooldowns) and the permit issuer's reply is
+canned (`written`, a compact result), so the figure is the gate's Python (receive, parse, validate,
+policy, issuer request encode and reply decode, metrics, the reply's JSON, send) without the hops whose
+cost the floors in bench/bench_gate.py measure. Only the time inside the gate's serve call counts
+(time.thread_time, the client's sends and receives are outside it), so other processes on the machine
+move the figure little: use it for A/B between two checkouts, alternating runs.
+
+    .venv/bin/python bench/bench_gate_micro.py [--decisions 20000] [--rounds 5] [--handler-only]
+
+--handler-only calls the gate's handler and encodes its reply, with no socket: the Python alone. Timings of
+either mode swing with what else runs on the machine (caches); a steady A/B is the instruction count under
+valgrind, the difference of two runs over the difference of their decisions:
+
+    valgrind --tool=callgrind --callgrind-out-file=/tmp/cg-200 .venv/bin/python bench/bench_gate_micro.py \
+        --handler-only --decisions 200 --rounds 1        # and again with --decisions 1200: (I(1200) - I(200)) / 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import zmq
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from actors import gate as gate_module  # noqa: E402
+from actors.wire import decode_internal, encode, encode_internal  # noqa: E402
+from launcher.harness import demo_topology_data, retarget, write_topology  # noqa: E402
+from launcher.topology import load_topology  # noqa: E402
+
+BOOK = {"BTCUSDT": (0.5, 64000.0), "ETHUSDT": (8.0, 3400.0), "SOLUSDT": (-40.0, 150.0)}
+ACTIONS = ("HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSED")
+ISSUER_REPLY = {True: b'{"status":"ok","results":[{"status":"ok","written":true,"permit_issued":true}]}',
+                False: b'{"status":"ok","results":[{"status":"ok","written":true,"permit_issued":false}]}'}
+
+
+def canned_cache(gate: gate_module.Gate, now: float) -> gate_module.StateCache:
+    """The state cache of one refresh that found a fresh book, fresh cluster state and no cooldowns."""
+    replies: list = []
+    for symbol in gate.symbols:
+        amt, mark = BOOK.get(symbol, (1.0, 100.0))
+        replies.append([str(amt).encode(), str(mark).encode(), str(now).encode(), str(amt * mark).encode()])
+    replies.append([str(int(now)).encode(), b"0.4", str(int(now * 1000)).encode()])
+    if gate.realized:
+        replies.append([str(int(now)).encode(), *([b"0.02"] * len(gate.symbols)), str(int(now * 1000)).encode()])
+    replies += [-2] * len(gate.symbols)
+    return gate_module.StateCache(replies, gate.symbols, read_at=now, stale_after_s=gate.stale_after_s,
+                                  freshness_s=gate.freshness_s, realized=gate.realized, settings=gate.settings,
+                                  cooldown_symbols=gate.symbols)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--decisions", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--handler-only", action="store_true",
+                        help="the handler and the reply's encode, no socket (the gate's Python alone)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="gate-micro-") as tmp:
+        path = write_topology(Path(tmp) / "topology.yaml", retarget(demo_topology_data(), "redis://127.0.0.1:1/0"))
+        topology = load_topology(path)
+    gate = gate_module.Gate(topology, "gate")
+    gate.setup()
+    gate._timers.clear()  # no refresh: the canned cache stays
+    now = time.time()
+    gate._cache, gate._cache_read_mono = canned_cache(gate, now), float("inf")
+
+    def ask_issuer(request):
+        encode_internal(request)
+        return decode_internal(ISSUER_REPLY[request["decisions"][0]["decision"]["final_action"] != "HOLD"])
+
+    gate.ask_issuer = ask_issuer
+    proposals_sock = gate.sockets["proposals"]
+    serve = gate._handlers[proposals_sock]
+    if args.handler_only:
+        return handler_only(gate, args.decisions, args.rounds)
+    client = gate.ctx.socket(zmq.DEALER)
+    client.setsockopt(zmq.LINGER, 0)
+    client.connect(topology.actor("gate").sockets["proposals"].bind)
+    symbols = list(gate.symbols)
+    gc.collect()
+    gc.freeze()
+    per_round = []
+    try:
+        for _ in range(args.rounds):
+            spent = 0.0
+            for i in range(args.decisions):
+                body = json.dumps({"plan_id": uuid.uuid4().hex, "symbol": symbols[i % len(symbols)],
+                                   "action_proposed": ACTIONS[i % 5], "kill_score": 0.5, "r_net": -0.5,
+                                   "deadline_ms": (time.time() + 5) * 1000}).encode()
+                client.send_multipart([b"", body])
+                if not proposals_sock.poll(5000):
+                    raise SystemExit("the gate's socket got no proposal")
+                started = time.thread_time()
+                serve(proposals_sock)
+                spent += time.thread_time() - started
+                frames = client.recv_multipart()
+                if i == 0 and not frames[1].startswith(b'{"status":"ok","decision":'):
+                    raise SystemExit(f"unexpected reply: {frames[1][:200]!r}")
+            per_round.append(spent / args.decisions * 1e6)
+    finally:
+        client.close(linger=0)
+        for role, sock in list(gate.sockets.items()):
+            gate._close(role, sock)
+        gate.ctx.term()
+    print(f"gate main-thread CPU per decision (serve call only, canned state and issuer): "
+          f"median {statistics.median(per_round):.1f} us, rounds {' '.join(f'{x:.1f}' for x in per_round)}")
+    return 0
+
+
+def bodies(symbols: list[str], n: int) -> list[bytes]:
+    return [json.dumps({"plan_id": uuid.uuid4().hex, "symbol": symbols[i % len(symbols)], "action_proposed": ACTIONS[i % 5],
+                        "kill_score": 0.5, "r_net": -0.5, "deadline_ms": (time.time() + 600) * 1000}).encode()
+            for i in range(n)]
+
+
+def handler_only(gate: gate_module.Gate, decisions: int, rounds: int) -> int:
+    per_round = []
+    try:
+        for _ in range(rounds):
+            requests = bodies(list(gate.symbols), decisions)
+            gc.collect()
+            gc.freeze()
+            started = time.thread_time()
+            for body in requests:
+                reply = gate.handle_proposals([[body]])[0]
+                encode(reply)
+            per_round.append((time.thread_time() - started) / max(decisions, 1) * 1e6)
+            if reply["status"] != "ok":
+                raise SystemExit(f"unexpected reply: {reply}")
+    finally:
+        for role, sock in list(gate.sockets.items()):
+            gate._close(role, sock)
+        gate.ctx.term()
+    print(f"gate handler + reply encode, CPU per decision (no socket, canned state and issuer): "
+          f"median {statistics.median(per_round):.1f} us, rounds {' '.join(f'{x:.1f}' for x in per_round)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
