@@ -58,7 +58,7 @@ _SOCKET_TYPES = {"PUB": zmq.PUB, "SUB": zmq.SUB, "REQ": zmq.REQ, "REP": zmq.REP,
 
 READY = Gauge("clustergate_actor_ready", "1 when the actor has what it needs to do its job", ["actor", "kind"])
 HANDLER_ERRORS = Counter("clustergate_handler_errors_total", "Exceptions raised by message handlers and timers", ["actor", "where"])
-DROP_REASONS = ("client_not_reading", "client_gone")  # and send_error, for any other ZMQError (not expected)
+DROP_REASONS = ("client_not_reading", "client_gone", "send_error")  # send_error: any other ZMQError (not expected)
 REPLIES_DROPPED = Counter("clustergate_replies_dropped_total",
                           "Replies a ROUTER could not send: the client's queue was full (client_not_reading) "
                           "or the client had disconnected (client_gone)", ["actor", "reason"])

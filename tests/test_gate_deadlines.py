@@ -711,7 +711,7 @@ def test_the_gates_dropped_replies_series_exist_at_0_before_any_reply_is_dropped
     """An alert or a panel on rate(clustergate_replies_dropped_total) needs the series before the first drop
     (a counter born at its first increment loses that increment to rate() and is absent until then)."""
     metrics = p26.metrics()
-    for reason in ("client_not_reading", "client_gone"):
+    for reason in ("client_not_reading", "client_gone", "send_error"):
         name = f'clustergate_replies_dropped_total{{actor="gate",reason="{reason}"}}'
         assert metrics.get(name) == 0.0, (name, {k: v for k, v in metrics.items() if "dropped" in k})
 
