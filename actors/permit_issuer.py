@@ -28,6 +28,8 @@ import os
 import random
 import time
 from dataclasses import dataclass
+from functools import partial
+from operator import itemgetter
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -134,11 +136,14 @@ RESULTS = ("written", "replayed", "cooldown_conflict", "plan_id_conflict", "bad_
 REDIS_USED_MEMORY = Gauge("clustergate_redis_used_memory_bytes", "Redis INFO used_memory, read by the permit issuer")
 REDIS_MAXMEMORY = Gauge("clustergate_redis_maxmemory_bytes", "Redis maxmemory (0: no limit), read by the permit issuer")
 MEMORY_READ_S = 5.0
+# Results that are not logged one by one (counted; the gate logs its decisions).
+_NOT_LOGGED = frozenset(("written", "replayed", "cooldown_conflict", "expired", "replica_unacknowledged"))
 
 
 # Stream values sent as they are (the RESP encoder writes numbers as their repr); exact types, so a bool
 # (an int subclass) or a str subclass goes through json.dumps as before.
 _PLAIN_TYPES = frozenset((str, int, float))
+_stream_fields = itemgetter(*STREAM_FIELDS)
 
 
 def stream_values(decision: dict[str, Any]) -> list[Any]:
@@ -161,18 +166,33 @@ MAX_REQUEST_BYTES = 16 * 1024 * 1024  # MAX_BATCH decisions of up to 16 KB each
 SEEN_NONE, SEEN_IN_REDIS, SEEN_FROM_BATCH = "0", "1", "2"
 
 
-def _check_item(item: Any, where: str) -> tuple[dict[str, Any], str, float | None]:
-    if not isinstance(item, dict) or not isinstance(item.get("decision"), dict):
-        raise ValueError(f"{where}: expected {{\"decision\": {{...}}, \"cooldown_seen\": bool}}")
-    decision = item["decision"]
-    missing = [f for f in REQUIRED_FIELDS if not isinstance(decision.get(f), str) or not decision.get(f)]
-    if missing:
-        raise ValueError(f"{where}: decision lacks {', '.join(missing)}")
+def _check_item(item: Any, index: int | None = None) -> tuple[dict[str, Any], str, float | None]:
+    """(decision, cooldown_seen for the script, own deadline) of a request's item (`index` in its decisions,
+    None: the request is the item), or ValueError naming it and what is wrong."""
+    decision = item.get("decision") if isinstance(item, dict) else None
+    if not isinstance(decision, dict):
+        raise ValueError(f"{_where(index)}: expected {{\"decision\": {{...}}, \"cooldown_seen\": bool}}")
+    try:  # one pass when all are there and plain; else say which lack
+        required = _required(decision)
+    except KeyError:
+        required = None
+    if required is None or not (_STR.issuperset(map(type, required)) and all(required)):
+        missing = [f for f in REQUIRED_FIELDS if not isinstance(decision.get(f), str) or not decision.get(f)]
+        if missing:
+            raise ValueError(f"{_where(index)}: decision lacks {', '.join(missing)}")
     seen = SEEN_NONE
     if item.get("cooldown_seen", False):
         seen = SEEN_FROM_BATCH if item.get("cooldown_from_batch", False) else SEEN_IN_REDIS
-    deadline = checked_deadline(item.get("deadline_epoch"), where)  # the proposal's own, when earlier than the request's
-    return decision, seen, deadline
+    deadline = item.get("deadline_epoch")  # the proposal's own, when earlier than the request's
+    return decision, seen, None if deadline is None else checked_deadline(deadline, _where(index))
+
+
+_STR = frozenset((str,))
+_required = itemgetter(*REQUIRED_FIELDS)
+
+
+def _where(index: int | None) -> str:
+    return "request" if index is None else f"decisions[{index}]"
 
 
 # A deadline_epoch is epoch seconds: beyond this (either way) it is no time at all (epoch ms, or a number the
@@ -219,11 +239,11 @@ def check_request(request: Any) -> tuple[list[tuple[dict[str, Any], str, float |
                          "\"deadline_epoch\": number}")
     deadline = checked_deadline(request.get("deadline_epoch"), "request")
     if "decisions" not in request:
-        return [_check_item(request, "request")], False, deadline
+        return [_check_item(request)], False, deadline
     items = request["decisions"]
     if not isinstance(items, list) or not items or len(items) > MAX_BATCH:
         raise ValueError(f"decisions must be a list of 1 to {MAX_BATCH} items")
-    return [_check_item(item, f"decisions[{i}]") for i, item in enumerate(items)], True, deadline
+    return [_check_item(item, i) for i, item in enumerate(items)], True, deadline
 
 
 class PermitIssuer(Actor):
@@ -311,7 +331,7 @@ class PermitIssuer(Actor):
         results = self.record(items, deadline, compact=request.get("compact") is True)
         if not batch:
             return results[0]
-        return b'{"status":"ok","results":[' + b",".join(results) + b"]}"
+        return b'{"status":"ok","results":[' + (results[0] if len(results) == 1 else b",".join(results)) + b"]}"
 
     def record(self, items: list[tuple[dict[str, Any], str, float | None]],
                deadline: float | None = None, compact: bool = False) -> list[bytes]:
@@ -324,13 +344,15 @@ class PermitIssuer(Actor):
         mono = time.monotonic()  # read in the order the reading read them
         ahead_s = self._redis_clock_ahead_s - wall_step_s(self._wall_minus_mono_s, time.time() - mono)
         deadline_ms = str(script_deadline_ms(deadline, ahead_s, within_s)) if deadline else "0"
-        calls = [script_call(decision, seen, self._script_args,
-                             deadline_ms if own is None  # an item's own deadline only ever shortens the request's
-                             else str(script_deadline_ms(own if not deadline else min(own, deadline), ahead_s, within_s)))
-                 for decision, seen, own in items]
+        args = self._script_args
+        commands = [
+            # An item's own deadline only ever shortens the request's.
+            script_command(decision, seen, args, deadline_ms if own is None
+                           else str(script_deadline_ms(own if not deadline else min(own, deadline), ahead_s, within_s)))
+            for decision, seen, own in items]
         started = time.perf_counter()
         try:
-            replies, acked = record_and_wait(self.redis, [(k, a) for k, a, _ in calls], self._wait)
+            replies, acked = record_commands_and_wait(self.redis, commands, self._wait)
         except RedisUnavailable as exc:
             self._requests["redis_unavailable"].inc(len(items))
             self.log.warning("redis_unavailable", decisions=len(items), first_plan_id=items[0][0]["plan_id"],
@@ -339,23 +361,30 @@ class PermitIssuer(Actor):
             return [failed] * len(items)
         finally:
             WRITE_SECONDS.observe(time.perf_counter() - started)
-        out, unacked = [], 0
-        for (decision, _, _), (_, _, stored_json), reply in zip(items, calls, replies):
-            try:  # each item's reply is its own: a failure here never reaches the others of the batch
-                result, envelope, permit_issued = outcome(decision, stored_json, reply, compact)
-            except Exception as exc:
-                result, permit_issued = "internal_error", False
-                envelope = encode(error_envelope("internal_error", (
-                    f"outcome unknown: the script ran but its reply could not be read ({type(exc).__name__})")))
+        out, unacked, permits, counts = [], 0, 0, {}
+        for (decision, _, _), command, reply in zip(items, commands, replies):
+            if compact and type(reply) is list and reply and reply[0] == "written":  # the usual one, as outcome has it
+                permit_issued = decision["final_action"] != "HOLD"
+                result, envelope = "written", WRITTEN_COMPACT[permit_issued]
+            else:
+                try:  # each item's reply is its own: a failure here never reaches the others of the batch
+                    result, envelope, permit_issued = outcome(decision, command[7], reply, compact)
+                except Exception as exc:
+                    result, permit_issued = "internal_error", False
+                    envelope = encode(error_envelope("internal_error", (
+                        f"outcome unknown: the script ran but its reply could not be read ({type(exc).__name__})")))
             if acked is not None and result in ("written", "replayed"):
                 result, envelope = unacknowledged(result, permit_issued, acked, self._wait)
                 unacked += 1
-            self._requests[result].inc()
-            if permit_issued:
-                PERMITS.inc()
-            if result not in ("written", "replayed", "cooldown_conflict", "expired", "replica_unacknowledged"):
+            counts[result] = counts.get(result, 0) + 1
+            permits += permit_issued
+            if result not in _NOT_LOGGED:
                 self.log.warning(result, plan_id=decision["plan_id"], detail=envelope[:300].decode(errors="replace"))
             out.append(envelope)
+        for result, count in counts.items():  # once per result of the batch, not per decision
+            self._requests[result].inc(count)
+        if permits:
+            PERMITS.inc(permits)
         if unacked:
             self.log.warning("replica_unacknowledged", decisions=unacked, first_plan_id=items[0][0]["plan_id"],
                              acked=acked if isinstance(acked, int) else str(acked)[:300],
@@ -379,26 +408,30 @@ def wait_for_replicas(settings: PermitIssuerSettings, redis: RedisConfig) -> Wai
 
 def record_and_wait(client: RespClient, calls: list[tuple[Any, Any]],
                     wait: WaitFor | None) -> tuple[list[Any], int | ReplyError | None]:
-    """(the script's reply per call, None) from RECORD_DECISION.run_many without `wait`. With it, the same
-    pipelined write ends with PUBLISH on keys.WAIT_MARK_CHANNEL and WAIT: the PUBLISH is replicated, so it
-    moves this connection's replication offset to the end of everything written so far (WAIT waits for
-    that offset), a decision that another connection wrote and this one replays included. Returns
+    """record_commands_and_wait of (KEYS, ARGV) calls."""
+    return record_commands_and_wait(client, [RECORD_DECISION.command(k, a) for k, a in calls], wait)
+
+
+def record_commands_and_wait(client: RespClient, commands: list[tuple[Any, ...]],
+                             wait: WaitFor | None) -> tuple[list[Any], int | ReplyError | None]:
+    """(the script's reply per EVALSHA command (RECORD_DECISION.command), None) from RECORD_DECISION.run_commands
+    without `wait`. With it, the same pipelined write ends with PUBLISH on keys.WAIT_MARK_CHANNEL and WAIT: the
+    PUBLISH is replicated, so it moves this connection's replication offset to the end of everything written so
+    far (WAIT waits for that offset), a decision that another connection wrote and this one replays included. Returns
     (replies, None) when the replicas acknowledged it, else (replies, how many did), or (replies, the
     ReplyError) when Redis refused the PUBLISH (then WAIT may not cover a replay) or the WAIT (e.g. the
     client is connected to a replica)."""
     if wait is None:
-        return RECORD_DECISION.run_many(client, calls), None
+        return RECORD_DECISION.run_commands(client, commands), None
     tail = [("PUBLISH", keys.WAIT_MARK_CHANNEL, "1"), ("WAIT", wait.replicas, wait.timeout_ms)]
-    replies = client.pipeline([("EVALSHA", RECORD_DECISION.sha, len(k), *k, *a) for k, a in calls] + tail)
-    scripts, marked, acked = replies[:len(calls)], replies[-2], replies[-1]
-    missing = [i for i, reply in enumerate(scripts)
-               if isinstance(reply, ReplyError) and str(reply).startswith("NOSCRIPT")]
+    replies = client.pipeline([*commands, *tail])
+    scripts, marked, acked = replies[:len(commands)], replies[-2], replies[-1]
+    missing = RECORD_DECISION.noscript(scripts)
     if missing:  # Redis restarted or failed over: load the script with EVAL, waited for as the first round was
         # ... but not after a WAIT that fell short (a replica still resyncing after the restart): a second full
         # WAIT would double the batch's time past the gate's patience, and these decisions are unacknowledged.
         again_tail = tail if isinstance(acked, int) and acked >= wait.replicas else []
-        again = client.pipeline([("EVAL", RECORD_DECISION.source, len(calls[i][0]), *calls[i][0], *calls[i][1])
-                                 for i in missing] + again_tail)
+        again = client.pipeline([RECORD_DECISION.eval_command(commands[i]) for i in missing] + again_tail)
         for i, reply in zip(missing, again):
             scripts[i] = reply
         if again_tail:
@@ -442,20 +475,21 @@ class ScriptArgs:
     retention_ms: str
 
 
-def stored_form(decision: dict[str, Any], issue: bool) -> str:
+def stored_form(decision: dict[str, Any], issue: bool) -> bytes:
     """The compact JSON kept under the plan_id (about 250 bytes; the full record was about 550), with a
     random write_id so the script tells this request's own write (re-sent) from a replay."""
     stored = {k: v for k, v in decision.items() if k not in _NOT_STORED}
-    stored["m"] = [decision.get(name) for name in METRIC_FIELDS]
+    stored["m"] = list(map(decision.get, METRIC_FIELDS))
     stored["permit"] = issue
-    stored["write_id"] = f"{_write_ids.getrandbits(64):016x}"
-    return encode_internal(stored).decode()
+    stored["write_id"] = "%016x" % _write_id()
+    return encode_internal(stored)
 
 
 _NOT_STORED = frozenset(DERIVED_FIELDS + METRIC_FIELDS)
 # write_id only tells this request's own write from another (2^-64 to collide), so it needs no system call
 # per decision (os.urandom was one): a generator seeded once from os.urandom.
 _write_ids = random.Random(os.urandom(32))
+_write_id = partial(_write_ids.getrandbits, 64)
 
 
 def from_stored(stored: dict[str, Any], plan_id: str) -> dict[str, Any]:
@@ -471,15 +505,27 @@ def from_stored(stored: dict[str, Any], plan_id: str) -> dict[str, Any]:
 
 
 def script_call(decision: dict[str, Any], seen: str, args: ScriptArgs,
-                deadline_ms: str = "0") -> tuple[tuple[Any, ...], tuple[Any, ...], str]:
+                deadline_ms: str = "0") -> tuple[tuple[Any, ...], tuple[Any, ...], bytes]:
     """(KEYS, ARGV, stored decision JSON) of RECORD_DECISION for one decision."""
+    command = script_command(decision, seen, args, deadline_ms)
+    return command[3:7], command[7:], command[7]
+
+
+def script_command(decision: dict[str, Any], seen: str, args: ScriptArgs, deadline_ms: str = "0") -> tuple[Any, ...]:
+    """RECORD_DECISION's EVALSHA command for one decision, built in one tuple (RECORD_DECISION.command(KEYS,
+    ARGV) of script_call); the stored decision JSON is its ARGV[1], command[7]."""
     plan_id = decision["plan_id"]
     issue = decision["final_action"] != "HOLD"
-    stored_json = stored_form(decision, issue)
-    return ((keys.plan_decision(plan_id), keys.GATE_STREAM, keys.permit(plan_id), keys.cooldown(decision["symbol"])),
-            (stored_json, args.decision_ttl if issue else args.hold_ttl, args.stream_cap, args.permit_ttl,
-             args.cooldown_ttl, "1" if issue else "0", seen, deadline_ms, args.retention_ms,
-             *stream_values(decision)), stored_json)
+    try:
+        values = _stream_fields(decision)
+    except KeyError:  # a field left out: sent as ""
+        values = None
+    if values is None or not _PLAIN_TYPES.issuperset(map(type, values)):
+        values = stream_values(decision)
+    return ("EVALSHA", RECORD_DECISION.sha, 4,
+            keys.plan_decision(plan_id), keys.GATE_STREAM, keys.permit(plan_id), keys.cooldown(decision["symbol"]),
+            stored_form(decision, issue), args.decision_ttl if issue else args.hold_ttl, args.stream_cap,
+            args.permit_ttl, args.cooldown_ttl, "1" if issue else "0", seen, deadline_ms, args.retention_ms, *values)
 
 
 # What makes two proposals the same: a plan_id resubmitted with other values is a conflict, not a replay.

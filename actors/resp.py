@@ -45,9 +45,10 @@ def _arg(value: Any) -> bytes:
 
 def encode_commands(commands: Sequence[Command]) -> bytes:
     """RESP encoding of several commands, ready to send in one write (hiredis's C encoder, which
-    writes str, bytes, int and float as `_arg` does; anything else goes through `_arg`)."""
+    writes str, bytes, int and float as `_arg` does; a command that is not a tuple, or an argument of
+    another type, sends them all through `_arg`: the same bytes, in Python)."""
     try:
-        return b"".join([_pack_command(tuple(command)) for command in commands])
+        return b"".join(map(_pack_command, commands))
     except TypeError:
         return _encode_commands_py(commands)
 
@@ -222,16 +223,35 @@ class Script:
             raise reply
         return reply
 
+    def command(self, keys: Sequence[Any], args: Sequence[Any]) -> tuple[Any, ...]:
+        """The EVALSHA command of one run (what run_commands takes)."""
+        return ("EVALSHA", self.sha, len(keys), *keys, *args)
+
     def run_many(self, client: RespClient, calls: Sequence[tuple[Sequence[Any], Sequence[Any]]]) -> list[Any]:
         """Run the script once per (keys, args), in order, in one pipelined round trip; the reply of
         each, error replies as ReplyError instances. Calls refused with NOSCRIPT run again, in order,
         with EVAL (which loads the script)."""
-        replies = client.pipeline([("EVALSHA", self.sha, len(k), *k, *a) for k, a in calls])
-        missing = [i for i, reply in enumerate(replies)
-                   if isinstance(reply, ReplyError) and str(reply).startswith("NOSCRIPT")]
+        return self.run_commands(client, [self.command(k, a) for k, a in calls])
+
+    def run_commands(self, client: RespClient, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """run_many for runs already built as EVALSHA commands (`command`): a caller on the hot path builds
+        each in one tuple."""
+        replies = client.pipeline(commands)
+        missing = self.noscript(replies)
         if missing:
-            again = client.pipeline([("EVAL", self.source, len(calls[i][0]), *calls[i][0], *calls[i][1])
-                                     for i in missing])
+            again = client.pipeline([self.eval_command(commands[i]) for i in missing])
             for i, reply in zip(missing, again):
                 replies[i] = reply
         return replies
+
+    def eval_command(self, command: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The EVAL (which loads the script) of an EVALSHA command built by `command`."""
+        return ("EVAL", self.source, *command[2:])
+
+    @staticmethod
+    def noscript(replies: Sequence[Any]) -> list[int]:
+        """The indexes of the replies that are NOSCRIPT errors (Redis restarted or failed over)."""
+        if ReplyError not in map(type, replies):  # hiredis makes error replies of exactly this class
+            return []
+        return [i for i, reply in enumerate(replies)
+                if isinstance(reply, ReplyError) and str(reply).startswith("NOSCRIPT")]

@@ -312,6 +312,100 @@ def test_proposal_numbers_are_judged_as_the_plain_check_judges_them(fields):
             validate_proposal(obj)
         assert err.value.detail.startswith(f"{name} must be a ") and json.dumps(value)[:60] in err.value.detail
 
+@pytest.mark.parametrize("decision", [*DECISIONS, {k: v for k, v in DECISIONS[0].items() if k not in ("K", "ts_epoch")}])
+def test_the_issuers_evalsha_command_is_built_whole_and_encoded_as_the_plain_code_encodes_it(decision):
+    """script_command builds the EVALSHA command in one tuple: the command of script_call's KEYS and ARGV, and
+    hiredis's bytes for it are those of the plain Python encoder."""
+    from actors.resp import _encode_commands_py, encode_commands
+    args = pi.ScriptArgs("86400", "600", "100000", "60", "60", "60000")
+    command = pi.script_command(decision, "2", args, "123")
+    keys_, argv, stored_json = pi.script_call(decision, "2", args, "123")
+    assert command[:7] == ("EVALSHA", pi.RECORD_DECISION.sha, 4, *keys_)
+    assert command[8:] == argv[1:] and json.loads(command[7])["m"] == json.loads(stored_json)["m"]
+    assert list(command[16:]) == plain_stream_values(decision)
+    assert encode_commands([command, command]) == _encode_commands_py([command, command])
+    assert pi.RECORD_DECISION.eval_command(command) == ("EVAL", pi.RECORD_DECISION.source, *command[2:])
+
+
+def test_commands_refused_with_noscript_run_again_with_eval_in_order(redis_server):
+    """Without WAIT too, a Redis that lost its scripts (restarted, failed over) runs every decision of the batch:
+    the ones refused with NOSCRIPT are sent again with EVAL, and each reply lands at its own index."""
+    from actors.resp import RespClient
+    client = RespClient(port=redis_server.port)
+    r = redis_server.client()
+    args = pi.ScriptArgs("86400", "600", "100000", "60", "60", "60000")
+    plans = [new_plan(), new_plan()]
+    commands = [pi.script_command(issuer_item(plans[0], "BTCUSDT", "PARTIAL_50")["decision"], pi.SEEN_NONE, args),
+                pi.script_command(issuer_item(plans[1], "ETHUSDT", "HOLD")["decision"], pi.SEEN_NONE, args)]
+    r.execute_command("SCRIPT", "FLUSH")
+    replies, acked = pi.record_commands_and_wait(client, commands, None)
+    assert (replies, acked) == ([["written", ""], ["written", ""]], None)
+    assert [r.exists(keys.plan_decision(plan)) for plan in plans] == [1, 1] and r.exists(keys.permit(plans[0])) == 1
+    r.execute_command("SCRIPT", "FLUSH")
+    assert pi.RECORD_DECISION.run_commands(client, commands[1:])[0][0] == "written"  # its own write, sent again
+    client.close()
+
+
+def plain_check_item(item, where: str):
+    """_check_item as first written: the issuer refuses exactly these items, with exactly these words."""
+    if not isinstance(item, dict) or not isinstance(item.get("decision"), dict):
+        raise ValueError(f"{where}: expected {{\"decision\": {{...}}, \"cooldown_seen\": bool}}")
+    decision = item["decision"]
+    missing = [f for f in pi.REQUIRED_FIELDS if not isinstance(decision.get(f), str) or not decision.get(f)]
+    if missing:
+        raise ValueError(f"{where}: decision lacks {', '.join(missing)}")
+    seen = pi.SEEN_NONE
+    if item.get("cooldown_seen", False):
+        seen = pi.SEEN_FROM_BATCH if item.get("cooldown_from_batch", False) else pi.SEEN_IN_REDIS
+    return decision, seen, pi.checked_deadline(item.get("deadline_epoch"), where)
+
+
+class Text(str):
+    pass
+
+
+def _items():
+    good = issuer_item("p-1", "BTCUSDT", "PARTIAL_50")
+    d = good["decision"]
+    yield good
+    yield {**good, "cooldown_seen": 1}
+    yield {**good, "cooldown_seen": "yes", "cooldown_from_batch": [0]}
+    yield {**good, "cooldown_seen": True, "cooldown_from_batch": True, "deadline_epoch": 1795636342.5}
+    yield {**good, "decision": {**d, "symbol": Text("ETHUSDT")}}  # a str subclass is a string
+    for bad in (None, [], "decision", 3, {}, {"decision": None}, {"decision": [d]}, {"decision": "{}"}):
+        yield bad
+    for name in pi.REQUIRED_FIELDS:
+        for value in (None, "", 0, 1, True, b"x", ["x"], {"x": 1}):
+            yield {**good, "decision": {**d, name: value}}
+        yield {**good, "decision": {k: v for k, v in d.items() if k != name}}
+    yield {**good, "decision": {**d, "symbol": "", "gate_reason": None, "plan_id": 7}}
+    yield {**good, "decision": {}}
+    for deadline in (True, False, "1795636342", [1], float("nan"), 1e11, -1e11, float("inf"), 1795636342123):
+        yield {**good, "deadline_epoch": deadline}
+
+
+@pytest.mark.parametrize("item", list(_items()))
+def test_the_issuer_refuses_a_bad_item_exactly_as_the_plain_checks_do(item):
+    """check_request's one-pass item check accepts what the plain checks accept and refuses the rest with the
+    same words, naming the item: alone (the request) or in a batch (decisions[i])."""
+    def outcome(check, *args):
+        try:
+            return check(*args)
+        except ValueError as exc:
+            return ("ValueError", str(exc))
+    good = issuer_item("p-0", "SOLUSDT", "HOLD")
+    plain_alone = outcome(plain_check_item, item, "request")
+    plain_batched = outcome(plain_check_item, item, "decisions[1]")
+    if isinstance(item, dict):
+        got = outcome(pi.check_request, item)
+        expected = (plain_alone if plain_alone[0] == "ValueError"
+                    else ([plain_alone], False, item.get("deadline_epoch")))  # its deadline is the request's too
+        assert repr(got) == repr(expected)
+    got = outcome(pi.check_request, {"decisions": [good, item], "deadline_epoch": 1795636342.0})
+    expected = (plain_batched if plain_batched[0] == "ValueError"
+                else ([plain_check_item(good, "decisions[0]"), plain_batched], True, 1795636342.0))
+    assert repr(got) == repr(expected)
+
 
 def test_the_redis_client_waits_with_the_kernels_timeout_and_still_fails_fast(redis_server):
     """RespClient's socket is blocking with SO_RCVTIMEO/SO_SNDTIMEO (one system call per send or receive,

@@ -761,6 +761,27 @@ MUTATIONS: list[Mutation] = [
         "            _kernel_timeouts(sock, self.timeout_s)\n",
         "            pass\n",
         ("tests/test_gate_hot_path.py::test_the_redis_client_waits_with_the_kernels_timeout_and_still_fails_fast",)),
+    Mutation(
+        "issuer_item_check_takes_empty_fields",
+        "the issuer's one-pass item check refuses what the plain checks refuse, with the same words (issue 14)",
+        "actors/permit_issuer.py",
+        "    if required is None or not (_STR.issuperset(map(type, required)) and all(required)):\n",
+        "    if required is None or not _STR.issuperset(map(type, required)):\n",
+        ("tests/test_gate_hot_path.py::test_the_issuer_refuses_a_bad_item_exactly_as_the_plain_checks_do",)),
+    Mutation(
+        "issuer_stream_values_sent_unconverted",
+        "a stream value that is not a plain str, int or float is written as the plain code writes it (issue 14)",
+        "actors/permit_issuer.py",
+        "    if values is None or not _PLAIN_TYPES.issuperset(map(type, values)):\n",
+        "    if values is None:\n",
+        ("tests/test_gate_hot_path.py::test_the_issuers_script_arguments_are_those_of_the_plain_code",)),
+    Mutation(
+        "issuer_noscript_not_loaded_again",
+        "decisions refused with NOSCRIPT (Redis restarted or failed over) run again with EVAL, without WAIT too (issue 14)",
+        "actors/resp.py",
+        "        if ReplyError not in map(type, replies):",
+        "        if True:",
+        ("tests/test_gate_hot_path.py::test_commands_refused_with_noscript_run_again_with_eval_in_order",)),
     # Gate host faults under load (issue 12): the faults, the clients' failover and the audit must catch these.
     Mutation(
         "host_faults_failover_with_a_new_plan_id",
