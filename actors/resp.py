@@ -19,7 +19,7 @@ import hiredis
 from hiredis import pack_command as _pack_command
 
 from launcher.redis_url import parse_redis_url
-from launcher.sentinel import NoPrimary, discover_primary, is_readonly
+from launcher.sentinel import NoPrimary, SentinelWatch, discover_primary, is_readonly
 from launcher.topology import RedisConfig
 
 Command = Sequence[Any]
@@ -83,8 +83,10 @@ def _kernel_timeouts(sock: socket.socket, timeout_s: float) -> None:
 
 class RespClient:
     """With `sentinels` and `master` set, the server is the primary the sentinels name (checked with
-    ROLE), found again on every new connection: after a connection error, or after a READONLY reply
-    (the server was demoted by a failover), the next call asks the sentinels again."""
+    ROLE), found again on every new connection: after a connection error, after a READONLY reply
+    (the server was demoted by a failover), or when the sentinels name another server (a SentinelWatch
+    asks them every 0.1 s in a thread of its own; a call never waits for them), the next call asks the
+    sentinels again."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 6379, unix_path: str | None = None, db: int = 0,
                  username: str | None = None, password: str | None = None, timeout_s: float = 0.25,
@@ -95,6 +97,10 @@ class RespClient:
         self.master = master
         self._sock: socket.socket | None = None
         self._reader: Any = None
+        self._watch: SentinelWatch | None = None
+        # The sentinels' word this client already followed (a reconnect that discovery took elsewhere, e.g. to a
+        # primary another sentinel names, is not redone on every call while they disagree).
+        self._followed: tuple[str, int] | None = None
 
     @classmethod
     def from_config(cls, cfg: RedisConfig) -> "RespClient":
@@ -118,8 +124,18 @@ class RespClient:
                 self._sock = None
                 self._reader = None
 
+    def close_watch(self) -> None:
+        """Stop the sentinel watch (it also ends once the client is dropped)."""
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
+
     def _connect(self) -> None:
         if self.sentinels is not None:
+            if self._watch is None:
+                self._watch = SentinelWatch(self.sentinels, self.master or "", timeout_s=self.timeout_s,
+                                            password=self.password)
+            self._followed = self._watch.named
             try:
                 self.host, self.port = discover_primary(self.sentinels, self.master or "", timeout_s=self.timeout_s,
                                                         password=self.password, username=self.username)
@@ -178,6 +194,11 @@ class RespClient:
 
         A connection found dead (Redis restarted since the last call) is replaced once.
         """
+        watch = self._watch
+        if watch is not None and self._sock is not None:
+            named = watch.named
+            if named is not None and named != self._followed and named != (self.host, self.port):
+                self.close()  # the sentinels name another primary: discover it (checked with ROLE) now
         fresh = self._sock is None
         if fresh:
             self._connect()

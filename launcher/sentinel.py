@@ -8,6 +8,10 @@ issuer's own RESP client (actors.resp) and redis-py through launcher.redis_conn.
 whenever its connection breaks or a write is refused with READONLY, so no actor needs a restart
 after a failover.
 
+Both also keep a thread that asks the sentinels every 0.1 s (SentinelWatch here for the RESP client; the pool's
+checker in launcher.redis_conn) and move when they name another primary: a planned failover leaves the old
+primary a master for 8 s or more, taking writes that its demotion loses.
+
 Every socket here has the topology's timeout: with no primary known the call fails with
 `NoPrimary` (a RedisUnavailable for the gate) at once, and the gate fails closed.
 """
@@ -16,6 +20,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
+import weakref
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -166,6 +172,103 @@ def discover_primary(sentinels: list[tuple[str, int]], master: str, *, timeout_s
                 pass
         return primary
     raise NoPrimary(f"no primary for {master!r}: " + "; ".join(said))
+
+
+# How often a SentinelWatch asks the sentinels which server is the primary, and, while none answers, how often.
+WATCH_EVERY_S = 0.1
+WATCH_NONE_ANSWERING_S = 1.0
+
+
+class SentinelWatch:
+    """The sentinels' word on the primary, kept current by a thread of its own: every WATCH_EVERY_S it asks the
+    first sentinel of `sentinels` (the list discovery reorders: both ask the one that last answered first) over a
+    connection it keeps open, each waited for at most timeout_s; `named` is the last answer, unchecked (None
+    until one comes). The thread ends once the watch is dropped or closed. For the gate's and issuer's own RESP
+    client, which must not wait for a sentinel on a call's path: a failover that leaves the old primary a master
+    for 8 s or more (a planned one: Sentinel demotes it only after re-reading its INFO) is seen within
+    WATCH_EVERY_S, not at the old primary's demotion."""
+
+    def __init__(self, sentinels: list[tuple[str, int]], master: str, *, timeout_s: float,
+                 password: str | None = None):
+        self.sentinels, self.master, self.timeout_s, self.password = sentinels, master, timeout_s, password
+        self.named: tuple[str, int] | None = None
+        self.checks = 0
+        self._conns: dict[tuple[str, int], tuple[socket.socket, Any]] = {}
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=_watch_forever, args=(weakref.ref(self), self._closed),
+                                        name="sentinel-watch", daemon=True)
+        self._thread.start()
+
+    def _ask(self, address: tuple[str, int]) -> Any:
+        conn = self._conns.get(address)
+        try:
+            if conn is None:
+                sock = socket.create_connection(address, timeout=self.timeout_s)
+                conn = (sock, hiredis.Reader(replyError=_Refused, encoding="utf-8", errors="replace"))
+                self._conns[address] = conn
+                if self.password:
+                    self._roundtrip(conn, ("AUTH", self.password))
+            return self._roundtrip(conn, ("SENTINEL", "get-master-addr-by-name", self.master))
+        except (OSError, hiredis.ProtocolError):
+            self._drop(address)
+            raise OSError("no answer") from None
+
+    @staticmethod
+    def _roundtrip(conn: tuple[socket.socket, Any], command: tuple[Any, ...]) -> Any:
+        sock, reader = conn
+        sock.sendall(hiredis.pack_command(command))
+        while True:
+            reply = reader.gets()
+            if reply is not False:
+                return reply
+            data = sock.recv(65536)
+            if not data:
+                raise ConnectionError("connection closed")
+            reader.feed(data)
+
+    def _drop(self, address: tuple[str, int]) -> None:
+        conn = self._conns.pop(address, None)
+        if conn is not None:
+            conn[0].close()
+
+    def check(self) -> tuple[str, int] | None:
+        """Ask the sentinels in turn; the first that names an address gives the answer (None: none did)."""
+        for address in list(self.sentinels):
+            try:
+                answer = self._ask(address)
+            except OSError:
+                continue
+            if isinstance(answer, _Refused):
+                continue
+            named = named_address(answer)
+            if named is not None:
+                return named
+        return None
+
+    def close(self) -> None:
+        self._closed.set()
+        for address in list(self._conns):
+            self._drop(address)
+
+
+def _watch_forever(watch_ref: "weakref.ref[SentinelWatch]", closed: threading.Event) -> None:
+    while not closed.is_set():
+        watch = watch_ref()
+        if watch is None:
+            return
+        try:
+            named = watch.check()
+        except Exception:  # noqa: BLE001 (the watch must not die: its client would stop following failovers)
+            named = None
+        watch.checks += 1
+        if named is not None:
+            watch.named = named
+        del watch
+        closed.wait(WATCH_EVERY_S if named is not None else WATCH_NONE_ANSWERING_S)
+    watch = watch_ref()
+    if watch is not None:  # closed: its connections go with it
+        for address in list(watch._conns):
+            watch._drop(address)
 
 
 def sentinel_answer(sentinels: list[tuple[str, int]], master: str, *, timeout_s: float,

@@ -109,6 +109,29 @@ def test_after_a_failover_redis_py_writes_to_the_new_primary_while_sentinel_has_
     assert role_of(old) == "master"  # it moved on the sentinels' word, not because the old one was demoted
 
 
+def test_after_a_failover_the_gates_resp_client_writes_to_the_new_primary_while_sentinel_has_not_yet_demoted_the_old_one(
+        sentinels: SentinelSet) -> None:
+    """The same window for the gate's and the issuer's own RESP client: it stayed with the old primary (still
+    a master) until the demotion, 8 s or more, and the issuer's WAIT found no replica there, so every decision of
+    a planned failover was a fault HOLD replica_unacknowledged for about 10 s. Its SentinelWatch sees the new
+    word within 0.1 s and the next call moves, without waiting for a sentinel on the call's path."""
+    resp = RespClient.from_config(sentinels.config())
+    try:
+        assert resp_set(resp, "x", "1")
+        old, new = sentinels.server_ports
+        assert sentinels.sentinel(0).execute_command("SENTINEL", "FAILOVER", MASTER)
+        wait_for(lambda: sentinels.named_primary() == new, 30, "every sentinel to name the new primary")
+        assert role_of(old) == "master"  # not yet demoted: the window this test is about
+        on_new = redis.Redis(port=new, decode_responses=True)
+        # 2 s (scaled): the old primary stays master 8 s or more, so a client that stays with it fails this.
+        wait_for(lambda: resp_set(resp, "x", "2") and on_new.get("x") == "2", 2,
+                 "the RESP client's write to reach the new primary")
+        assert role_of(old) == "master" and resp.port == new
+    finally:
+        resp.close_watch()
+        resp.close()
+
+
 def test_a_demoted_primary_answers_readonly_and_the_clients_ask_sentinel_again(sentinels: SentinelSet) -> None:
     """A primary demoted while a client stays connected (REPLICAOF by hand keeps its clients; so does a
     partitioned old primary that Sentinel reconfigures late) refuses writes with READONLY: that reply
