@@ -83,10 +83,9 @@ def _kernel_timeouts(sock: socket.socket, timeout_s: float) -> None:
 
 class RespClient:
     """With `sentinels` and `master` set, the server is the primary the sentinels name (checked with
-    ROLE), found again on every new connection: after a connection error, after a READONLY reply
-    (the server was demoted by a failover), or when the sentinels name another server (a SentinelWatch
-    asks them every 0.1 s in a thread of its own; a call never waits for them), the next call asks the
-    sentinels again."""
+    ROLE): found again by asking them after a connection error or a READONLY reply (the server was demoted by
+    a failover), and moved to when a SentinelWatch (asking them every 0.1 s in a thread of its own, and checking
+    their word with ROLE there: a call never waits for them) has a new primary."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 6379, unix_path: str | None = None, db: int = 0,
                  username: str | None = None, password: str | None = None, timeout_s: float = 0.25,
@@ -98,8 +97,7 @@ class RespClient:
         self._sock: socket.socket | None = None
         self._reader: Any = None
         self._watch: SentinelWatch | None = None
-        # The sentinels' word this client already followed (a reconnect that discovery took elsewhere, e.g. to a
-        # primary another sentinel names, is not redone on every call while they disagree).
+        # The watch's primary this client already moved to (or left: it answered READONLY).
         self._followed: tuple[str, int] | None = None
 
     @classmethod
@@ -130,17 +128,20 @@ class RespClient:
             self._watch.close()
             self._watch = None
 
-    def _connect(self) -> None:
+    def _connect(self, primary: tuple[str, int] | None = None) -> None:
+        """Connect to `primary` (the watch's, checked), or under Sentinel to the one discovery finds."""
         if self.sentinels is not None:
             if self._watch is None:
                 self._watch = SentinelWatch(self.sentinels, self.master or "", timeout_s=self.timeout_s,
-                                            password=self.password)
-            self._followed = self._watch.named
-            try:
-                self.host, self.port = discover_primary(self.sentinels, self.master or "", timeout_s=self.timeout_s,
-                                                        password=self.password, username=self.username)
-            except NoPrimary as exc:
-                raise RedisUnavailable(str(exc)) from None
+                                            password=self.password, username=self.username)
+            if primary is not None:
+                self.host, self.port = primary
+            else:
+                try:
+                    self.host, self.port = discover_primary(self.sentinels, self.master or "", timeout_s=self.timeout_s,
+                                                            password=self.password, username=self.username)
+                except NoPrimary as exc:
+                    raise RedisUnavailable(str(exc)) from None
         try:
             if self.unix_path:
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -196,9 +197,12 @@ class RespClient:
         """
         watch = self._watch
         if watch is not None and self._sock is not None:
-            named = watch.named
-            if named is not None and named != self._followed and named != (self.host, self.port):
-                self.close()  # the sentinels name another primary: discover it (checked with ROLE) now
+            primary = watch.primary
+            if primary is not None and primary != self._followed:
+                if primary != (self.host, self.port):
+                    self.close()  # the sentinels name another primary, which said ROLE master: move to it now
+                    self._connect(primary)
+                self._followed = primary  # (after the move: a move that failed is made again at the next call)
         fresh = self._sock is None
         if fresh:
             self._connect()
@@ -213,8 +217,11 @@ class RespClient:
             for reply in replies:
                 if isinstance(reply, ReplyError) and is_readonly(reply):
                     # Demoted by a failover: nothing was written here. Fail this call (the caller fails
-                    # closed, as for any outage) and find the new primary on the next one.
+                    # closed, as for any outage) and find the new primary on the next one (not the watch's
+                    # primary while it still names this server).
                     self.close()
+                    if self._watch is not None and self._watch.primary == (self.host, self.port):
+                        self._followed = self._watch.primary
                     raise RedisUnavailable(f"{self.host}:{self.port} is a replica now (READONLY): asking the sentinels again")
         return replies
 

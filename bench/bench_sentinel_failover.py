@@ -1,6 +1,7 @@
 """Sentinel failover time with the shipped settings, on one host. Not a timed test.
 
-    .venv/bin/python -m bench.bench_sentinel_failover [--runs 5] [--load 0|200] [--out FILE.json]
+    .venv/bin/python -m bench.bench_sentinel_failover [--runs 5] [--load 0|200] [--planned] [--servers 2|3]
+                                                      [--out FILE.json]
 
 The demo topology on free ports with a managed primary, replica and three sentinels (shipped timings:
 down-after 2000 ms, failover-timeout 5000 ms, quorum 2 of 3) under its own supervisord. Each run
@@ -11,7 +12,10 @@ SIGKILL to the primary's redis-server, and times:
 with `--load N`, N proposals/s from 4 clients run throughout. Floors in the same run: the configured
 down-after-milliseconds (no failover can start sooner), and a healthy decision's round trip (p50 of
 50). supervisord restarts the killed server; it rejoins as the new primary's replica before the next run.
-Every loop is bounded in count and time.
+With `--planned`, each run asks the sentinels for a failover (SENTINEL FAILOVER) instead of killing the
+primary, and counts the load's decisions by gate_reason from the request until the old primary is the
+new one's replica again (with `--servers 3`: a primary and two replicas). Every loop is bounded in count
+and time.
 """
 
 from __future__ import annotations
@@ -28,13 +32,15 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from launcher.client import GateClient, GateUnavailable  # noqa: E402
-from launcher.harness import demo_topology_data, retarget, scrape, wait_for, write_topology  # noqa: E402
+from launcher.ha_load import force_failover  # noqa: E402
+from launcher.harness import demo_topology_data, free_port, retarget, scrape, wait_for, write_topology  # noqa: E402
 from launcher.sentinel_harness import (managed_sentinel_redis, pid_of_server, ports_of, primary_port,  # noqa: E402
                                        recorded_decision_after, sentinels_settled, synced_replicas)
 from launcher.supervise import Home, Supervisor  # noqa: E402
@@ -43,10 +49,10 @@ from launcher.supervise import Home, Supervisor  # noqa: E402
 class System:
     """The demo topology on free ports with a managed Sentinel setup, under its own supervisord."""
 
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, servers: int = 2):
         self.home = tmp / "home"
         self.data = retarget(demo_topology_data())
-        self.data["redis"] = managed_sentinel_redis()
+        self.data["redis"] = managed_sentinel_redis(servers=[f"127.0.0.1:{free_port()}" for _ in range(servers)])
         self.topology = write_topology(tmp / "demo-sentinel.yaml", self.data)
         self.gate_endpoint = self.data["actors"]["gate"]["sockets"]["proposals"]["bind"]
         self.servers = ports_of(self.data["redis"], "servers")
@@ -80,6 +86,7 @@ class Load:
         self.endpoint, self.period_s, self.stop_event = endpoint, threads / rate_s, threading.Event()
         self.sent = 0
         self.started = time.monotonic()
+        self.replies: list[tuple[float, str]] = []  # (when, gate_reason; GateUnavailable: "no_reply")
         self.workers = [threading.Thread(target=self.run, daemon=True) for _ in range(threads)]
         for worker in self.workers:
             worker.start()
@@ -90,9 +97,11 @@ class Load:
         try:
             while not self.stop_event.is_set():
                 try:
-                    client.propose("ETHUSDT", "PARTIAL_50", plan_id=f"load-{uuid.uuid4().hex}")
+                    reply = client.propose("ETHUSDT", "PARTIAL_50", plan_id=f"load-{uuid.uuid4().hex}")
+                    reason = str((reply.get("decision") or {}).get("gate_reason", reply.get("status")))
                 except GateUnavailable:
-                    pass
+                    reason = "no_reply"
+                self.replies.append((time.monotonic(), reason))
                 self.sent += 1  # (one += per thread at a time under the GIL; a count, not a ledger)
                 next_at = max(next_at + self.period_s, time.monotonic() - self.period_s)  # no catch-up bursts
                 time.sleep(max(0.0, next_at - time.monotonic()))
@@ -133,10 +142,12 @@ def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--load", type=float, default=0.0, help="proposals/s in total from 4 clients (0: none)")
+    p.add_argument("--planned", action="store_true", help="SENTINEL FAILOVER instead of SIGKILL of the primary")
+    p.add_argument("--servers", type=int, default=2, help="data servers: a primary and N-1 replicas")
     p.add_argument("--out", type=Path)
     args = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="cg-bench-sentinel-"))
-    system = System(tmp)
+    system = System(tmp, args.servers)
     load = None
     result: dict = {"machine": machine(), "runs": []}
     try:
@@ -150,18 +161,30 @@ def main() -> int:
             load = Load(system.gate_endpoint, args.load)
         for n in range(args.runs):
             primary = wait_for(system.primary, 60, "one primary")
-            wait_for(lambda: synced_replicas(primary) == 1, 60, "the replica in sync")
+            wait_for(lambda: synced_replicas(primary) == args.servers - 1, 60, "the replicas in sync")
             wait_for(lambda: sentinels_settled(system.data["redis"]), 60, "the sentinels settled")
             assert recorded_decision_after(probe, 30) is not None
             floor_ms = healthy_round_trip_ms(probe)
             load_before = load_average()
             killed = time.monotonic()
-            os.kill(pid_of_server(primary), signal.SIGKILL)
+            if args.planned:
+                answer = force_failover(str(system.topology))
+                assert answer == "OK", answer
+            else:
+                os.kill(pid_of_server(primary), signal.SIGKILL)
             took = recorded_decision_after(probe, 60)
             named = wait_for(lambda: (p := system.primary()) not in (None, primary) and p, 60, "a new primary")
             run = {"killed_port": primary, "new_primary": named, "decisions_resume_s": took,
                    "healthy_decision_ms_p50": round(floor_ms, 2), "load_before": load_before,
                    "load_after": load_average(), "elapsed_s": round(time.monotonic() - killed, 2)}
+            if args.planned and load is not None:  # the failover's decisions, until the old primary is a replica again
+                wait_for(lambda: synced_replicas(named) == args.servers - 1, 60, "the old primary in sync as a replica")
+                time.sleep(1.0)  # (the load's replies in flight)
+                during = [(t - killed, r) for t, r in list(load.replies) if t >= killed]
+                run["decisions_by_reason"] = dict(Counter(r for _, r in during))
+                unacknowledged = [t for t, r in during if r == "replica_unacknowledged"]
+                if unacknowledged:  # seconds after the failover was asked
+                    run["replica_unacknowledged_from_to_s"] = [round(unacknowledged[0], 2), round(unacknowledged[-1], 2)]
             print(json.dumps(run), flush=True)
             result["runs"].append(run)
         if load is not None:

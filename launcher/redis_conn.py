@@ -24,7 +24,7 @@ from redis.exceptions import ReadOnlyError
 from redis.retry import Retry
 
 from launcher.redis_url import parse_redis_url
-from launcher.sentinel import NoPrimary, discover_primary, named_address
+from launcher.sentinel import NoPrimary, discover_primary, named_address, to_front
 from launcher.topology import RedisConfig
 
 
@@ -102,10 +102,7 @@ class SentinelPrimaryPool(redis.ConnectionPool):
             if named is None:
                 continue
             if i:
-                try:  # (a list shared with the pool's connections: discovery may have moved it meanwhile)
-                    order.insert(0, order.pop(order.index(address)))
-                except ValueError:
-                    pass
+                to_front(order, address)
             return named
         return None
 

@@ -19,6 +19,7 @@ Every socket here has the topology's timeout: with no primary known the call fai
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import threading
 import weakref
@@ -127,6 +128,15 @@ def named_address(answer: Any) -> tuple[str, int] | None:
         return None
 
 
+def to_front(order: list[tuple[str, int]], sentinel: tuple[str, int]) -> None:
+    """Move `sentinel` to the front of `order`, the list that discovery and a watch share: the one that answered
+    is asked first next time."""
+    try:  # (another thread may have moved it meanwhile)
+        order.insert(0, order.pop(order.index(sentinel)))
+    except ValueError:
+        pass
+
+
 def discover_primary(sentinels: list[tuple[str, int]], master: str, *, timeout_s: float,
                      password: str | None = None, username: str | None = None) -> tuple[str, int]:
     """The primary's (address, port), asked of each sentinel in turn and checked with ROLE.
@@ -166,10 +176,7 @@ def discover_primary(sentinels: list[tuple[str, int]], master: str, *, timeout_s
                         f"{role[0] if isinstance(role, list) and role else role}")
             continue
         if i:
-            try:  # (a list shared by a pool's connections: another thread may have moved it meanwhile)
-                sentinels.insert(0, sentinels.pop(sentinels.index(sentinel)))
-            except ValueError:
-                pass
+            to_front(sentinels, sentinel)
         return primary
     raise NoPrimary(f"no primary for {master!r}: " + "; ".join(said))
 
@@ -181,23 +188,38 @@ WATCH_NONE_ANSWERING_S = 1.0
 
 class SentinelWatch:
     """The sentinels' word on the primary, kept current by a thread of its own: every WATCH_EVERY_S it asks the
-    first sentinel of `sentinels` (the list discovery reorders: both ask the one that last answered first) over a
-    connection it keeps open, each waited for at most timeout_s; `named` is the last answer, unchecked (None
-    until one comes). The thread ends once the watch is dropped or closed. For the gate's and issuer's own RESP
-    client, which must not wait for a sentinel on a call's path: a failover that leaves the old primary a master
-    for 8 s or more (a planned one: Sentinel demotes it only after re-reading its INFO) is seen within
+    sentinels of `sentinels` in turn (the list discovery reorders; the one that answers goes first, so a hung
+    sentinel is asked only when the one before it fails) over connections it keeps open, each waited for at most
+    timeout_s. `named` is the last answer, unchecked (None until one comes); `primary` the last named server that
+    answered ROLE master (a check that fails is made again at the next answer). The thread ends once the watch is
+    dropped or closed; a forked child's watch starts again on connections of its own. For the gate's and issuer's
+    own RESP client, which must not wait for a sentinel on a call's path: a failover that leaves the old primary a
+    master for 8 s or more (a planned one: Sentinel demotes it only after re-reading its INFO) is seen within
     WATCH_EVERY_S, not at the old primary's demotion."""
 
     def __init__(self, sentinels: list[tuple[str, int]], master: str, *, timeout_s: float,
-                 password: str | None = None):
+                 password: str | None = None, username: str | None = None):
         self.sentinels, self.master, self.timeout_s, self.password = sentinels, master, timeout_s, password
-        self.named: tuple[str, int] | None = None
+        self.username = username
         self.checks = 0
+        self._start()
+        _WATCHES.add(self)
+
+    def _start(self) -> None:
+        self.named: tuple[str, int] | None = None
+        self.primary: tuple[str, int] | None = None
         self._conns: dict[tuple[str, int], tuple[socket.socket, Any]] = {}
         self._closed = threading.Event()
         self._thread = threading.Thread(target=_watch_forever, args=(weakref.ref(self), self._closed),
                                         name="sentinel-watch", daemon=True)
         self._thread.start()
+
+    def _restart_in_child(self) -> None:
+        if self._closed.is_set():
+            return
+        for sock, _reader in self._conns.values():
+            sock.close()  # (the child's copies only: the parent's connections stay open)
+        self._start()
 
     def _ask(self, address: tuple[str, int]) -> Any:
         conn = self._conns.get(address)
@@ -232,8 +254,9 @@ class SentinelWatch:
             conn[0].close()
 
     def check(self) -> tuple[str, int] | None:
-        """Ask the sentinels in turn; the first that names an address gives the answer (None: none did)."""
-        for address in list(self.sentinels):
+        """Ask the sentinels in turn; the first that names an address gives the answer (None: none did) and is
+        asked first next time."""
+        for i, address in enumerate(list(self.sentinels)):
             try:
                 answer = self._ask(address)
             except OSError:
@@ -242,8 +265,19 @@ class SentinelWatch:
                 continue
             named = named_address(answer)
             if named is not None:
+                if i:
+                    to_front(self.sentinels, address)
                 return named
         return None
+
+    def confirm(self, named: tuple[str, int]) -> None:
+        """`primary` becomes `named` when it answers ROLE master within timeout_s."""
+        try:
+            role = _exchange(named, _auth(self.username, self.password) + [("ROLE",)], self.timeout_s)[-1]
+        except OSError:
+            return
+        if isinstance(role, list) and role and role[0] == "master":
+            self.primary = named
 
     def close(self) -> None:
         self._closed.set()
@@ -258,6 +292,8 @@ def _watch_forever(watch_ref: "weakref.ref[SentinelWatch]", closed: threading.Ev
             return
         try:
             named = watch.check()
+            if named is not None and named != watch.primary:
+                watch.confirm(named)
         except Exception:  # noqa: BLE001 (the watch must not die: its client would stop following failovers)
             named = None
         watch.checks += 1
@@ -269,6 +305,17 @@ def _watch_forever(watch_ref: "weakref.ref[SentinelWatch]", closed: threading.Ev
     if watch is not None:  # closed: its connections go with it
         for address in list(watch._conns):
             watch._drop(address)
+
+
+_WATCHES: "weakref.WeakSet[SentinelWatch]" = weakref.WeakSet()
+
+
+def _restart_watches_in_child() -> None:
+    for watch in list(_WATCHES):
+        watch._restart_in_child()
+
+
+os.register_at_fork(after_in_child=_restart_watches_in_child)
 
 
 def sentinel_answer(sentinels: list[tuple[str, int]], master: str, *, timeout_s: float,

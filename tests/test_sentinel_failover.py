@@ -6,6 +6,7 @@ setup: the primary SIGKILLed, decisions resume and the cluster side keeps writin
 from __future__ import annotations
 
 import gc
+import os
 import signal
 import subprocess
 import threading
@@ -127,6 +128,111 @@ def test_after_a_failover_the_gates_resp_client_writes_to_the_new_primary_while_
         wait_for(lambda: resp_set(resp, "x", "2") and on_new.get("x") == "2", 2,
                  "the RESP client's write to reach the new primary")
         assert role_of(old) == "master" and resp.port == new
+    finally:
+        resp.close_watch()
+        resp.close()
+
+
+def test_with_the_first_sentinel_hung_the_resp_clients_watch_asks_the_one_that_answers_first(
+        sentinels: SentinelSet) -> None:
+    """A sentinel that hangs (SIGSTOPped: its connections are accepted, nobody answers) at the front of the list:
+    the watch asked it first at every check and waited its timeout before the next sentinel, so a planned
+    failover was seen a timeout late. The sentinel that answers moves to the front (as in discovery), and the
+    hung one is asked again only when it stops answering."""
+    resp = RespClient.from_config(sentinels.config(timeout_ms=250))
+    hung = sentinels.procs["sentinel-0"]
+    try:
+        assert resp_set(resp, "x", "1")
+        watch = resp._watch
+        assert watch is not None
+        wait_for(lambda: watch.named == ("127.0.0.1", sentinels.server_ports[0]), 10, "the watch's first word")
+        asked: list[tuple[str, int]] = []
+        ask = watch._ask
+
+        def ask_recording(address: tuple[str, int]):
+            asked.append(address)
+            return ask(address)
+
+        watch._ask = ask_recording
+        hung.send_signal(signal.SIGSTOP)
+        old, new = sentinels.server_ports
+        assert sentinels.sentinel(1).execute_command("SENTINEL", "FAILOVER", MASTER)
+        on_new = redis.Redis(port=new, decode_responses=True)
+        wait_for(lambda: resp_set(resp, "x", "2") and on_new.get("x") == "2", 10,
+                 "the RESP client's write to reach the new primary")
+        checks = watch.checks
+        wait_for(lambda: watch.checks >= checks + 3, 10, "three more checks")
+        hung_address = ("127.0.0.1", sentinels.sentinel_ports[0])
+        assert asked.count(hung_address) <= 1, f"the hung sentinel was asked {asked.count(hung_address)} times"
+        assert resp.sentinels[0] != hung_address
+    finally:
+        hung.send_signal(signal.SIGCONT)
+        resp.close_watch()
+        resp.close()
+
+
+def test_a_named_primary_whose_role_check_timed_out_once_is_checked_again_and_followed(
+        sentinels: SentinelSet, redis_server) -> None:
+    """The sentinel asked first names a new primary that does not answer in time (SIGSTOPped here, for a
+    moment) while the others still name the old one, which is still a master (as in the seconds before they
+    hear of a planned failover). The client's move was forgotten after that one failed check (it stayed on the
+    old primary until its demotion, 8-12 s, or for ever here); the watch checks the word again at every answer,
+    off the calls' path, and the client moves once the new primary answers ROLE master."""
+    resp = RespClient.from_config(sentinels.config(timeout_ms=250))
+    new = redis_server
+    try:
+        assert resp_set(resp, "x", "1")
+        watch = resp._watch
+        assert watch is not None
+        wait_for(lambda: watch.named == ("127.0.0.1", sentinels.server_ports[0]), 10, "the watch's first word")
+        new.proc.send_signal(signal.SIGSTOP)
+        first = sentinels.sentinel(0)  # the one the client's list and its watch ask first
+        first.execute_command("SENTINEL", "REMOVE", MASTER)
+        first.execute_command("SENTINEL", "MONITOR", MASTER, "127.0.0.1", str(new.port), 2)
+        checks = watch.checks
+        wait_for(lambda: watch.checks >= checks + 2, 10, "two checks of the silent new primary")
+        assert resp_set(resp, "x", "2")  # meanwhile, on the old primary (still a master)
+        new.proc.send_signal(signal.SIGCONT)
+        wait_for(lambda: resp_set(resp, "x", "3") and new.client().get("x") == "3", 5,
+                 "the RESP client's write to reach the primary the first sentinel names")
+    finally:
+        new.proc.send_signal(signal.SIGCONT)
+        resp.close_watch()
+        resp.close()
+
+
+def test_a_forked_child_gets_a_sentinel_watch_of_its_own(sentinels: SentinelSet) -> None:
+    """A process that forks after its client started watching: the child inherits the watch's connections but
+    not its thread, so its word froze (and the parent's sentinel connections were shared). The child's watch
+    starts again on connections of its own; the parent's goes on."""
+    resp = RespClient.from_config(sentinels.config(timeout_ms=250))
+    try:
+        assert resp_set(resp, "x", "1")
+        watch = resp._watch
+        assert watch is not None
+        wait_for(lambda: watch.named is not None, 10, "the watch's first word")
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report, and leave without running the parent's clean-up
+            said = b"0"
+            try:
+                checks, until = watch.checks, time.monotonic() + 10
+                while time.monotonic() < until and not (watch.checks >= checks + 3 and watch.named is not None):
+                    time.sleep(0.01)
+                said = b"1" if watch.checks >= checks + 3 and watch.named is not None else b"0"
+            finally:
+                os.write(write_end, said)
+                os._exit(0)
+        os.close(write_end)
+        try:
+            said = os.read(read_end, 1)
+        finally:
+            os.close(read_end)
+            os.waitpid(pid, 0)
+        assert said == b"1", "the forked child's watch stopped asking the sentinels"
+        checks = watch.checks
+        wait_for(lambda: watch.checks >= checks + 3, 10, "the parent's watch to go on")
+        assert resp_set(resp, "x", "2")
     finally:
         resp.close_watch()
         resp.close()

@@ -836,9 +836,9 @@ MUTATIONS: list[Mutation] = [
         "primary_kills_resp_client_discovers_once",
         "the gate's and issuer's RESP client asks Sentinel on every reconnect, so decisions resume after a failover with no restart (issue 12)",
         "actors/resp.py",
-        "        if self.sentinels is not None:\n            try:\n                self.host, self.port = discover_primary(",
-        "        if self.sentinels is not None and not getattr(self, \"_found_once\", False):\n            self._found_once = True\n"
-        "            try:\n                self.host, self.port = discover_primary(",
+        "            else:\n                try:\n                    self.host, self.port = discover_primary(",
+        "            elif not getattr(self, \"_found_once\", False):\n                self._found_once = True\n"
+        "                try:\n                    self.host, self.port = discover_primary(",
         (HA_PRIMARY_KILLS,)),
     Mutation(
         "ha_topology_with_two_data_servers",
@@ -1144,8 +1144,34 @@ MUTATIONS: list[Mutation] = [
         "after a Sentinel failover the gate's and issuer's RESP client writes to the primary the sentinels name now, "
         "not to the old one, still a master for 8 s or more (every decision a fault HOLD replica_unacknowledged)",
         "actors/resp.py",
-        "                self.close()  # the sentinels name another primary: discover it (checked with ROLE) now\n",
-        "                pass\n",
+        "                    self.close()  # the sentinels name another primary, which said ROLE master: move to it now\n"
+        "                    self._connect(primary)\n",
+        "                    pass\n",
         ("tests/test_sentinel_failover.py::"
          "test_after_a_failover_the_gates_resp_client_writes_to_the_new_primary_while_sentinel_has_not_yet_demoted_the_old_one",)),
+    Mutation(
+        "sentinel_watch_keeps_asking_a_hung_sentinel_first",
+        "the RESP client's sentinel watch asks the sentinel that answered first, not a hung one that costs it a "
+        "timeout at every check (a planned failover seen a timeout late)",
+        "launcher/sentinel.py",
+        "                if i:\n                    to_front(self.sentinels, address)\n",
+        "",
+        ("tests/test_sentinel_failover.py::"
+         "test_with_the_first_sentinel_hung_the_resp_clients_watch_asks_the_one_that_answers_first",)),
+    Mutation(
+        "sentinel_watch_checks_a_new_primary_once",
+        "a primary the sentinels name that did not answer the watch's ROLE check in time is checked again at the next "
+        "answer, and the RESP client moves to it (it stayed on the old primary until its demotion, 8-12 s)",
+        "launcher/sentinel.py",
+        "            if named is not None and named != watch.primary:\n",
+        "            if named is not None and named != watch.primary and named != watch.named:\n",
+        ("tests/test_sentinel_failover.py::"
+         "test_a_named_primary_whose_role_check_timed_out_once_is_checked_again_and_followed",)),
+    Mutation(
+        "sentinel_watch_not_restarted_in_a_forked_child",
+        "a forked child's sentinel watch asks the sentinels again over connections of its own",
+        "launcher/sentinel.py",
+        "os.register_at_fork(after_in_child=_restart_watches_in_child)\n",
+        "",
+        ("tests/test_sentinel_failover.py::test_a_forked_child_gets_a_sentinel_watch_of_its_own",)),
 ]
