@@ -1148,4 +1148,14 @@ MUTATIONS: list[Mutation] = [
         "                pass\n",
         ("tests/test_sentinel_failover.py::"
          "test_after_a_failover_the_gates_resp_client_writes_to_the_new_primary_while_sentinel_has_not_yet_demoted_the_old_one",)),
+    Mutation(
+        "planned_failover_leaves_the_old_primary_taking_writes",
+        "a planned failover (ha_load failover) of three data servers loses no decision answered recorded: the old "
+        "primary's writes are paused before SENTINEL FAILOVER until it is the new primary's replica (F3)",
+        "launcher/ha_load.py",
+        '            old.execute_command("CLIENT", "PAUSE", max(1, int((deadline - time.monotonic()) * 1000)), "WRITE")\n',
+        "            pass\n",
+        ("tests/test_sentinel_planned_failover.py::"
+         "test_a_planned_failover_of_three_data_servers_loses_no_decision_answered_recorded",),
+        also=(("launcher/ha_load.py", "        while not caught_up(old):\n", "        while False:\n"),)),
 ]
