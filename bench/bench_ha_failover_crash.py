@@ -6,8 +6,8 @@ state writer holding the lease crashed. Needs root. Not a timed test.
 configs/ha.yaml on five network-namespace hosts at a 1 s cadence (the settings of tests/test_ha_host_faults.py),
 with a sixth (ops) to read Redis from. Each trial: wait for a writer holding the lease; move the primary to store
 first if it is on that writer's host; then `ha_load failover --to` a host that is neither the primary's nor the
-holder's (the old primary stays alive: Sentinel demotes it only 8 s or more later), which returns once the new
-primary answers ROLE master (the sentinels name it up to ~1 s later); wait DELAY; read the lease where the
+holder's (the old primary stays alive, its writes paused until the failover tool demotes it), which returns once
+every sentinel names the new primary and the old one is its replica; wait DELAY; read the lease where the
 sentinels point and SIGKILL every process of its holder's host (supervisord included; a trial whose lease
 moved to the new primary's host is skipped); then, on the new primary's cluster state stream (record ids:
 Redis's clock at each write), the gap from the killed holder's last write to the first write with a newer

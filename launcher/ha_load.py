@@ -16,6 +16,9 @@ faults under load). Runs inside a test host (tests/test_ha_host_faults.py, bench
     python -m launcher.ha_load redis TOPOLOGY
         the Sentinel-managed store as seen from this host, as JSON (redis_state()): each data server's ROLE,
         pid and in-sync replicas, the primary each sentinel names, and whether the sentinels have settled.
+    python -m launcher.ha_load failover TOPOLOGY [--to ADDR:PORT]
+        a planned failover (force_failover()): the old primary's writes paused from before SENTINEL FAILOVER until
+        it is the new primary's replica; prints {"answer", "paused_s"}, exit 0 when the answer is "OK".
 
 A final answer is `status: ok` with `recorded: true` (the decision is on the stream), or an error
 envelope other than `expired`/`overloaded` (the request is wrong: the audit counts it as a failure).
@@ -504,17 +507,37 @@ def redis_state(topology: str) -> dict[str, Any]:
             "down_after_ms": cfg.sentinel.down_after_ms, "failover_timeout_ms": cfg.sentinel.failover_timeout_ms}
 
 
-def force_failover(topology: str, to: str | None = None, timeout_s: float = 30.0) -> str:
-    """SENTINEL FAILOVER of the managed store of `topology`, asked of the first sentinel that accepts it:
-    that sentinel's answer ("OK"), or the last refusal (e.g. INPROG while one is running).
+# How long a planned failover waits, writes paused, for the replicas to have all the primary wrote.
+CATCH_UP_S = 5.0
+
+
+def force_failover(topology: str, to: str | None = None, timeout_s: float = 30.0,
+                   phases: dict[str, float] | None = None) -> str:
+    """SENTINEL FAILOVER of the managed store of `topology`, asked of the first sentinel that accepts it, with the
+    old primary's writes paused from before the failover until it is the new primary's replica: "OK", or why not
+    (e.g. INPROG while one is running; the old primary is then unpaused and stays the primary).
+
+    Sentinel promotes a replica while the old primary stays a master, taking writes, until the sentinels name the
+    new one (about 1 s) and demote the old one (8 s or more); another replica, still following the old primary,
+    acknowledged those writes (a WAIT for 1 replica succeeded) and then resynced from the new one: decisions
+    answered recorded were lost (F3). So, as Redis's own FAILOVER command does: CLIENT PAUSE WRITE on the old
+    primary, wait until every replica it lists as online has all it wrote, SENTINEL FAILOVER, wait until the
+    sentinels name the new primary, then REPLICAOF it on the old one (the sentinels cannot: their link to a
+    paused server waits behind their hello PUBLISH) and CLIENT UNPAUSE. A write sent to the old primary meanwhile
+    waits and then gets READONLY (or its client gives up): never acknowledged there.
 
     With `to` ("ADDR:PORT", a replica): every other replica gets replica-priority 0 (never promoted) until
     every sentinel has read it (their INFO of a replica is up to 10 s old) and `to` is the primary, then
-    100 again on every server; "OK" only when `to` became the primary within `timeout_s`."""
+    100 again on every server; "OK" only when `to` became the primary within `timeout_s`.
+
+    `phases`, when given, gets the seconds from the pause to each step: caught_up (then SENTINEL FAILOVER),
+    named (every answering sentinel names the new primary; named - caught_up is Sentinel's own time, the
+    pause's floor), unpaused (the whole pause)."""
     import redis
     from launcher.topology import load_topology
     cfg = load_topology(topology).redis
     servers = [f"{a}:{p}" for a, p in cfg.server_addresses()]
+    sentinels = [f"{a}:{p}" for a, p in cfg.sentinel_addresses()]
 
     def ask(address: str) -> redis.Redis:
         host, port = address.rsplit(":", 1)
@@ -522,9 +545,9 @@ def force_failover(topology: str, to: str | None = None, timeout_s: float = 30.0
                            socket_connect_timeout=1, decode_responses=True)
 
     def priorities_seen(others: list[str]) -> bool:
-        for host, port in cfg.sentinel_addresses():
+        for address in sentinels:
             try:
-                with ask(f"{host}:{port}") as r:
+                with ask(address) as r:
                     rows = r.execute_command("SENTINEL", "REPLICAS", cfg.sentinel.master)
             except redis.RedisError:
                 continue  # a sentinel that does not answer cannot run the failover either
@@ -536,8 +559,37 @@ def force_failover(topology: str, to: str | None = None, timeout_s: float = 30.0
                 return False
         return True
 
+    def named() -> set[str]:
+        """The primaries the answering sentinels name."""
+        names = set()
+        for address in sentinels:
+            try:
+                with ask(address) as r:
+                    reply = r.execute_command("SENTINEL", "get-master-addr-by-name", cfg.sentinel.master)
+            except redis.RedisError:
+                continue
+            if reply:
+                names.add(f"{reply[0]}:{reply[1]}")
+        return names
+
+    def caught_up(primary: redis.Redis) -> bool:
+        """Every replica the primary lists as online has applied all it wrote (and there is one), as the replica
+        says: the primary hears a replica's offset only once a second while paused (no REPLCONF GETACK then)."""
+        info = primary.info("replication")
+        online = [f"{v['ip']}:{v['port']}" for k, v in info.items()
+                  if k.startswith("slave") and isinstance(v, dict) and v.get("state") == "online"]
+        for address in online:
+            try:
+                with ask(address) as r:
+                    if int(r.info("replication").get("slave_repl_offset", -1)) < int(info["master_repl_offset"]):
+                        return False
+            except redis.RedisError:
+                return False
+        return bool(online)
+
     deadline = time.monotonic() + timeout_s
     others = [s for s in servers if to is not None and s != to]
+    old: redis.Redis | None = None
     try:
         for other in others:
             try:
@@ -549,27 +601,61 @@ def force_failover(topology: str, to: str | None = None, timeout_s: float = 30.0
             if time.monotonic() >= deadline:
                 return f"the sentinels never read replica-priority 0 of {others}"
             time.sleep(0.5)
+        primaries = named()
+        if len(primaries) != 1:
+            return f"the sentinels name no single primary: {sorted(primaries)}"
+        old_at = primaries.pop()
+        old = ask(old_at)
+        try:
+            # The pause ends by itself at the deadline should this process die before the CLIENT UNPAUSE below.
+            old.execute_command("CLIENT", "PAUSE", max(1, int((deadline - time.monotonic()) * 1000)), "WRITE")
+        except redis.RedisError as exc:
+            old = None
+            return f"the primary {old_at} refused to pause its writes: {exc}"
+        paused = time.monotonic()
+        phases = {} if phases is None else phases
+        while not caught_up(old):
+            if time.monotonic() >= min(deadline, paused + CATCH_UP_S):
+                return f"no failover: the replicas of {old_at} did not catch up within {CATCH_UP_S:g} s"
+            time.sleep(0.005)
+        phases["caught_up"] = round(time.monotonic() - paused, 3)
         answer = "no sentinel answered"
-        for host, port in cfg.sentinel_addresses():
+        for address in sentinels:
             try:
-                with ask(f"{host}:{port}") as r:
+                with ask(address) as r:
                     result = r.execute_command("SENTINEL", "FAILOVER", cfg.sentinel.master)
                     answer = "OK" if result is True else str(result)
                     break
             except redis.RedisError as exc:
                 answer = str(exc)
-        if to is None or answer != "OK":
+        if answer != "OK":
             return answer
-        while time.monotonic() < deadline:
-            try:
-                with ask(to) as r:
-                    if r.role()[0] == "master":
-                        return "OK"
-            except redis.RedisError:
-                pass
-            time.sleep(0.2)
-        return f"{to} did not become the primary within {timeout_s:g} s"
+        # Sentinel ends a failover, done or aborted, within failover-timeout for the promotion and as long again
+        # for the replicas: writes stay paused no longer than that.
+        switch_by = min(deadline, time.monotonic() + 2 * cfg.sentinel.failover_timeout_ms / 1000 + 1)
+        while not ((now := named()) and old_at not in now and len(now) == 1):
+            if time.monotonic() >= switch_by:
+                return (f"the sentinels did not name a new primary in time (they name {sorted(now)}); {old_at} "
+                        "takes writes again, which a failover still to come would lose")
+            time.sleep(0.05)
+        new_at = now.pop()
+        phases["named"] = round(time.monotonic() - paused, 3)
+        host, port = new_at.rsplit(":", 1)
+        try:
+            old.execute_command("REPLICAOF", host, port)  # what Sentinel would send 8 s or more later
+        except redis.RedisError as exc:
+            return f"{new_at} is the primary, but {old_at} refused REPLICAOF: {exc}"
+        if to is not None and new_at != to:
+            return f"{new_at} became the primary, not {to}"
+        return "OK"
     finally:
+        if old is not None:
+            try:
+                old.execute_command("CLIENT", "UNPAUSE")
+                phases["unpaused"] = round(time.monotonic() - paused, 3)
+            except redis.RedisError:
+                pass  # the pause ends by itself at the deadline
+            old.close()
         for server in others:
             try:
                 with ask(server) as r:
@@ -614,8 +700,9 @@ def main(argv: list[str] | None = None) -> int:
     fail.add_argument("--to", default=None, help="ADDR:PORT of the replica to promote")
     args = parser.parse_args(argv)
     if args.cmd == "failover":
-        answer = force_failover(args.topology, args.to)
-        print(json.dumps({"answer": answer}), flush=True)
+        phases: dict[str, float] = {}
+        answer = force_failover(args.topology, args.to, phases=phases)
+        print(json.dumps({"answer": answer, "paused_s": phases}), flush=True)
         return 0 if answer == "OK" else 1
     if args.cmd == "redis":
         print(json.dumps(redis_state(args.topology)), flush=True)

@@ -1174,4 +1174,14 @@ MUTATIONS: list[Mutation] = [
         "os.register_at_fork(after_in_child=_restart_watches_in_child)\n",
         "",
         ("tests/test_sentinel_failover.py::test_a_forked_child_gets_a_sentinel_watch_of_its_own",)),
+    Mutation(
+        "planned_failover_leaves_the_old_primary_taking_writes",
+        "a planned failover (ha_load failover) of three data servers loses no decision answered recorded: the old "
+        "primary's writes are paused before SENTINEL FAILOVER until it is the new primary's replica (F3)",
+        "launcher/ha_load.py",
+        '            old.execute_command("CLIENT", "PAUSE", max(1, int((deadline - time.monotonic()) * 1000)), "WRITE")\n',
+        "            pass\n",
+        ("tests/test_sentinel_planned_failover.py::"
+         "test_a_planned_failover_of_three_data_servers_loses_no_decision_answered_recorded",),
+        also=(("launcher/ha_load.py", "        while not caught_up(old):\n", "        while False:\n"),)),
 ]
