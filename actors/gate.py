@@ -3,9 +3,10 @@
 Proposals arrive on the `proposals` ROUTER socket (REQ and DEALER clients); those waiting together
 are decided as one batch: the gate computes the portfolio metrics and the policy (pure functions
 below) for each proposal in arrival order, and asks the permit issuer, the only writer, to record
-all the decisions and issue their permits in one request. Never a non-HOLD decision without the
-issuer's permit: Redis down gives HOLD `redis_unavailable`, the issuer unreachable gives HOLD
-`permit_unavailable`.
+all the decisions and issue their permits in one request. A lone proposal, the common case, takes a
+shorter path to the same decision, reply and metrics (`handle_one`: no batch lists, its state kept per
+symbol). Never a non-HOLD decision without the issuer's permit: Redis down gives HOLD
+`redis_unavailable`, the issuer unreachable gives HOLD `permit_unavailable`.
 
 The state a batch is decided on (every position snapshot, the cluster state, realized vol, every
 allowlisted symbol's cooldown) comes from a cache (`StateCache`) that one pipelined Redis read
@@ -33,6 +34,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from bisect import bisect_left
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Callable, Sequence
@@ -45,7 +47,8 @@ from actors.resp import RedisUnavailable, ReplyError, RespClient, encode_command
 from actors.runtime import Actor, Shedding, main, send_one
 from actors.policy import (ACTIONS, FAIL_CLOSED_REASONS, HOLD, PERMIT_UNAVAILABLE, REDIS_UNAVAILABLE,
                            REPLICA_UNACKNOWLEDGED, BadRequest,
-                           cluster_k, cluster_state_time_s, cooldown_mattered, decision_record, evaluate_batch,
+                           cluster_k, cluster_state_time_s, cooldown_mattered, cooldown_mattered_to,
+                           decision_depends_on_cooldown, decision_record, evaluate, evaluate_batch,
                            parse_snapshot, state_is_fresh,
                            policy_transitions, portfolio_metrics, PortfolioMetrics, PortfolioState, Position,
                            Proposal, validate_proposal, with_plan_id)
@@ -88,9 +91,10 @@ P26_DOWNGRADED = Counter("p26_actions_downgraded_total", "Decisions whose final 
 P26_PERMIT_ISSUED = Counter("p26_permit_issued_total", "Permits issued")
 P26_FAIL_CLOSED = Counter("p26_fail_closed_total", "Decisions forced to HOLD by missing state or a fault", ["reason"])
 P26_CLUSTER_FALLBACK = Counter("p26_cluster_fallback_total", "Evaluations that used the proxy instead of cluster stress")
+TIME_TO_PERMIT_BUCKETS_S = (0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05,
+                            0.1, 0.25, 0.5, 1.0)
 P26_TIME_TO_PERMIT = Histogram("p26_time_to_permit_seconds", "From proposal received to permit issued",
-                               buckets=(0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005,
-                                        0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0))
+                               buckets=TIME_TO_PERMIT_BUCKETS_S)
 GATE_REQUESTS = Counter("gate_requests_total", "Requests on the proposals socket by outcome", ["result"])
 GATE_STATE_READ_TIMESTAMP = Gauge("gate_state_read_timestamp_seconds",
                                   "Epoch time of the gate's last successful read of the portfolio state "
@@ -103,6 +107,27 @@ def increment(counter: Any) -> Callable[[], None]:
     the gate makes 4 to 6 incs per decision (issue 14). counter.inc itself where the library keeps no such value."""
     inc = getattr(getattr(counter, "_value", None), "inc", None)
     return partial(inc, 1) if callable(inc) else counter.inc
+
+
+def observer(histogram: Any) -> Callable[[float], None]:
+    """histogram.observe, as one call: the sum's and the bucket's own inc, the bucket found by bisection where
+    prometheus_client tries the bounds one by one (16 for p26_time_to_permit_seconds), the same series and
+    values (issue 14). histogram.observe itself where the library keeps no such values."""
+    bounds, buckets = getattr(histogram, "_upper_bounds", None), getattr(histogram, "_buckets", None)
+    add_to_sum = getattr(getattr(histogram, "_sum", None), "inc", None)
+    if (not isinstance(bounds, list) or not isinstance(buckets, list) or len(bounds) != len(buckets) or not bounds
+            or bounds[-1] != math.inf or not callable(add_to_sum)
+            or not all(callable(getattr(b, "inc", None)) for b in buckets)):
+        return histogram.observe
+    add_to_bucket = [b.inc for b in buckets]
+
+    def observe(amount: float) -> None:
+        add_to_sum(amount)
+        i = bisect_left(bounds, amount)  # the first bound >= amount; 0 for NaN, which no bucket counts
+        if amount <= bounds[i]:
+            add_to_bucket[i](1)
+
+    return observe
 
 
 def preinitialise_metrics() -> None:
@@ -323,6 +348,8 @@ class StateCache:
         self._valid_until = -math.inf
         self._state: PortfolioState | None = None
         self._metrics: PortfolioMetrics | None = None
+        # state_of's answers: symbol -> (the parse it was made from, the state with that symbol's cooldown).
+        self._per_symbol: dict[str | None, tuple[PortfolioState, PortfolioState]] = {}
 
     def _parse(self, now: float) -> None:
         self._state = parse_state(self.replies, self.symbols, now, self.stale_after_s, self.freshness_s, self.realized)
@@ -340,14 +367,31 @@ class StateCache:
         assert base is not None and self._metrics is not None
         until = self.cooldown_until
         cooldowns = {symbol: now < until.get(symbol, -math.inf) for symbol in cooldown_symbols}
-        cooldown = len(cooldowns) == 1 and next(iter(cooldowns.values()))
-        state = PortfolioState(base.positions, base.ages_s, base.cluster_stress, base.sigmas, cooldown,
-                               base.missing_realized, cooldowns, base.sigma_source)
-        return state, self._metrics
+        return with_cooldowns(base, cooldowns), self._metrics
+
+    def state_of(self, symbol: str | None, now: float) -> tuple[PortfolioState, PortfolioMetrics]:
+        """state_at(now, [symbol]) (None: state_at(now), no cooldown looked up), the same values, kept per
+        symbol and made again only when the parse it came from or the symbol's cooldown at `now` changes."""
+        if not self._parsed_at <= now < self._valid_until:
+            self._parse(now)
+        base = self._state
+        cooldown = symbol is not None and now < self.cooldown_until.get(symbol, -math.inf)
+        kept = self._per_symbol.get(symbol)
+        if kept is None or kept[0] is not base or kept[1].cooldown is not cooldown:
+            assert base is not None
+            kept = self._per_symbol[symbol] = (base, with_cooldowns(base, {} if symbol is None else {symbol: cooldown}))
+        return kept[1], self._metrics  # type: ignore[return-value]  # set by _parse with _state
 
     def set_cooldown(self, symbol: str, until: float) -> None:
         """A cooldown this gate's own recorded decision set in Redis, expiring at `until` (epoch)."""
         self.cooldown_until[symbol] = until  # the issuer's SET EX replaced whatever TTL the key had
+
+
+def with_cooldowns(base: PortfolioState, cooldowns: dict[str, bool]) -> PortfolioState:
+    """The parsed state `base` with these cooldowns (`cooldown`: the one symbol's, when there is one)."""
+    cooldown = len(cooldowns) == 1 and next(iter(cooldowns.values()))
+    return PortfolioState(base.positions, base.ages_s, base.cluster_stress, base.sigmas, cooldown,
+                          base.missing_realized, cooldowns, base.sigma_source)
 
 
 def recorded_in_place(sent: dict[str, Any]) -> dict[str, Any]:
@@ -404,7 +448,7 @@ class Gate(Actor):
         self._refresh_payload = encode_commands(refresh)
         self._refresh_count = len(refresh)
         self._cache: StateCache | None = None
-        self._cache_read_mono = -math.inf
+        self._cache_read_mono = -math.inf  # time.perf_counter() of the cache's read: the clock handle_one reads
         self._retry_refresh_mono = -math.inf
         issuers = [a.settings for a in self.topology.actors.values()
                    if isinstance(a.settings, PermitIssuerSettings)]
@@ -418,6 +462,7 @@ class Gate(Actor):
         self.skew_ms = float(s.deadline_skew_ms)
         self._plans_seen = {a: increment(P26_PLANS_SEEN.labels(action_proposed=a)) for a in ACTIONS}
         self._count_write, self._count_permit = increment(P26_GATE_WRITES), increment(P26_PERMIT_ISSUED)
+        self._observe_time_to_permit = observer(P26_TIME_TO_PERMIT)
         self._fail_closed = {r: P26_FAIL_CLOSED.labels(reason=r) for r in FAIL_CLOSED_REASONS}
         self._downgraded = {(f, t, r): increment(P26_DOWNGRADED.labels(from_action=f, to_action=t, reason=r))
                             for f, t, r in policy_transitions()}
@@ -457,7 +502,7 @@ class Gate(Actor):
     def refresh_cache(self) -> StateCache:
         """Re-read the state cache from Redis; Redis unreachable leaves no cache (RedisUnavailable):
         decisions are then HOLD redis_unavailable, never made from an old cache."""
-        read_at, read_mono = time.time(), time.monotonic()
+        read_at, read_mono = time.time(), time.perf_counter()
         try:
             replies = self.redis.pipeline_raw(self._refresh_payload, self._refresh_count)
         except RedisUnavailable:
@@ -493,7 +538,7 @@ class Gate(Actor):
             state = self.read_state(symbols)
             return state, portfolio_metrics(state.positions, state.cluster_stress, self.settings, state.sigmas)
         cache = self._cache
-        if cache is None or reread or time.monotonic() - self._cache_read_mono >= self.state_refresh_s:
+        if cache is None or reread or time.perf_counter() - self._cache_read_mono >= self.state_refresh_s:
             cache = self.refresh_cache()
         return cache.state_at(now, [s for s in dict.fromkeys(symbols) if s in self.allowed])
 
@@ -567,61 +612,114 @@ class Gate(Actor):
 
     def handle_proposals(self, requests: list[list[bytes]]) -> list[dict[str, Any]]:
         """One reply per request, in order: the waiting proposals are decided together (one Redis read,
-        one issuer round trip), malformed ones get their error envelope."""
+        one issuer round trip), malformed ones get their error envelope. A lone request, the common case
+        (1,000/s open loop, a sequential REQ client), takes handle_one, with the same replies and metrics."""
+        if len(requests) == 1:
+            return [self.handle_one(requests[0])]
         received = time.perf_counter()
         replies: list[dict[str, Any]] = []
         proposals: list[Proposal] = []
         slots: list[int] = []
         now = time.time()
         for frames in requests:
-            try:
-                proposal = parse_request(frames, self.settings.max_request_bytes)
-            except BadRequest as exc:
-                self._requests_bad.inc()
-                replies.append(with_plan_id(error_envelope(exc.reason, exc.detail), exc.plan_id))
+            admitted = self.admit(frames, now)
+            if type(admitted) is dict:
+                replies.append(admitted)
                 continue
-            self._plans_seen[proposal.action_proposed]()
-            if proposal.deadline_ms is not None:
-                late = expired_detail(proposal.deadline_ms, now, self.skew_ms)
-                if late is not None:
-                    self._requests_refused[EXPIRED].inc()
-                    replies.append(with_plan_id(error_envelope(EXPIRED, late), proposal.plan_id))
-                    continue
             slots.append(len(replies))
             replies.append({})
-            proposals.append(proposal)
+            proposals.append(admitted)
         if not proposals:
             return replies
         for slot, proposal, decision in zip(slots, proposals, self.decide_and_record(proposals)):
-            if isinstance(decision, Refusal):
-                self._requests_refused[decision.reason].inc()
-                replies[slot] = with_plan_id(error_envelope(decision.reason, decision.detail), proposal.plan_id)
-                continue
-            self._requests_ok()
-            if not decision["replayed"]:
-                final, proposed, reason = decision["final_action"], decision["action_proposed"], decision["gate_reason"]
-                if reason in FAIL_CLOSED_REASONS:
-                    self._fail_closed[reason].inc()
-                if final != proposed:
-                    transition = (proposed, final, reason)
-                    child = self._downgraded.get(transition)
-                    if child is None:
-                        child = self._downgraded[transition] = increment(P26_DOWNGRADED.labels(
-                            from_action=proposed, to_action=final, reason=reason))
-                    child()
-                if decision["permit"]:
-                    P26_TIME_TO_PERMIT.observe(time.perf_counter() - received)
-            replies[slot] = {"status": "ok", "decision": decision}  # ok_envelope(decision=decision)
+            replies[slot] = self.answer(proposal, decision, received)
         return replies
 
-    def decide_and_record(self, proposals: Sequence[Proposal]) -> list[dict[str, Any] | Refusal]:
+    def handle_one(self, frames: list[bytes]) -> dict[str, Any]:
+        """handle_proposals([frames])[0] without the batch's lists: one time.time() is both the proposal's
+        arrival (its deadline check) and the time it is decided at, one perf_counter both the start of its
+        time to permit and the age of the state cache it is decided on."""
+        received = time.perf_counter()
+        now = time.time()
+        admitted = self.admit(frames, now)
+        if type(admitted) is dict:
+            return admitted
+        return self.answer(admitted, self.decide_one(admitted, now, received), received)
+
+    def admit(self, frames: list[bytes], now: float) -> Proposal | dict[str, Any]:
+        """The request's proposal, counted in p26_plans_seen_total, or its error reply: a bad request, or a
+        proposal past its deadline at `now`."""
+        try:
+            proposal = parse_request(frames, self.settings.max_request_bytes)
+        except BadRequest as exc:
+            self._requests_bad.inc()
+            return with_plan_id(error_envelope(exc.reason, exc.detail), exc.plan_id)
+        self._plans_seen[proposal.action_proposed]()
+        if proposal.deadline_ms is not None:
+            late = expired_detail(proposal.deadline_ms, now, self.skew_ms)
+            if late is not None:
+                self._requests_refused[EXPIRED].inc()
+                return with_plan_id(error_envelope(EXPIRED, late), proposal.plan_id)
+        return proposal
+
+    def answer(self, proposal: Proposal, decision: dict[str, Any] | Refusal, received: float) -> dict[str, Any]:
+        """The reply to a decided proposal (received: perf_counter at its arrival), counted: the request,
+        and for a new decision its fail-closed reason, its downgrade and its time to permit."""
+        if type(decision) is Refusal:
+            self._requests_refused[decision.reason].inc()
+            return with_plan_id(error_envelope(decision.reason, decision.detail), proposal.plan_id)
+        self._requests_ok()
+        if not decision["replayed"]:
+            final, proposed, reason = decision["final_action"], decision["action_proposed"], decision["gate_reason"]
+            if reason in FAIL_CLOSED_REASONS:
+                self._fail_closed[reason].inc()
+            if final != proposed:
+                transition = (proposed, final, reason)
+                child = self._downgraded.get(transition)
+                if child is None:
+                    child = self._downgraded[transition] = increment(P26_DOWNGRADED.labels(
+                        from_action=proposed, to_action=final, reason=reason))
+                child()
+            if decision["permit"]:
+                self._observe_time_to_permit(time.perf_counter() - received)
+        return {"status": "ok", "decision": decision}  # ok_envelope(decision=decision)
+
+    def decide_one(self, proposal: Proposal, now: float, received: float) -> dict[str, Any] | Refusal:
+        """decide_and_record([proposal])[0], decided at `now` from the state cache when it is younger than
+        state_refresh_ms at `received` (perf_counter): no Redis read comes between the proposal's deadline
+        check and the issuer, so none is repeated. Anything else (no cache or an old one, state_refresh_ms 0,
+        a cooldown conflict) goes the batch's way, which reads Redis first."""
+        cache = self._cache
+        if cache is None or received - self._cache_read_mono >= self.state_refresh_s:
+            return self.decide_and_record((proposal,))[0]
+        symbol = proposal.symbol
+        allowed = symbol in self.allowed
+        state, metrics = cache.state_of(
+            symbol if decision_depends_on_cooldown(proposal.action_proposed, allowed) else None, now)
+        decision, _ = evaluate(proposal, state, allowed=allowed, settings=self.settings, now=now, metrics=metrics)
+        if metrics is not self._observed_metrics:
+            self.observe(state, metrics, ages=False)
+        gate_deadline = now + self.permit_timeout_ms / 2000.0
+        seen = state.cooldown and cooldown_mattered_to(decision, True)
+        item = self.issuer_item(proposal, decision, seen, False, gate_deadline)
+        outcomes = self.record([item], gate_deadline, (proposal,), metrics)
+        if type(outcomes) is tuple:
+            return fault_decision(proposal, outcomes[0], now, outcomes[1])
+        result = self.settle(proposal, outcomes[0], now, gate_deadline, decision)
+        if result is None:  # a cooldown conflict: read again and decide again, as in a batch
+            return self.decide_and_record((proposal,), first_attempt=1)[0]
+        self.count_fallbacks(metrics, 1)
+        return result
+
+    def decide_and_record(self, proposals: Sequence[Proposal], first_attempt: int = 0) -> list[dict[str, Any] | Refusal]:
         """The recorded decision of each proposal, in order, its HOLD fault decision, or its Refusal.
         Proposals whose cooldown changed between the read and the issuer's write are read and decided
-        again; each proposal counts once in p26_cluster_fallback_total, on the attempt that settles it."""
+        again (first_attempt 1: decide_one's proposal was refused so); each proposal counts once in
+        p26_cluster_fallback_total, on the attempt that settles it."""
         results: list[dict[str, Any] | Refusal | None] = [None] * len(proposals)
         todo = list(range(len(proposals)))
         cached = self.state_refresh_s > 0
-        for attempt in range(DECIDE_ATTEMPTS):
+        for attempt in range(first_attempt, DECIDE_ATTEMPTS):
             now = time.time()
             if attempt:  # a re-decision comes later: a proposal past its deadline by now is not decided
                 todo = self._drop_expired(proposals, results, todo, now)
@@ -648,48 +746,16 @@ class Gate(Actor):
                                             metrics=metrics)
             self.observe(state, metrics, ages=not cached)
             gate_deadline = now + self.permit_timeout_ms / 2000.0
-            request_items = []
-            for proposal, it in zip(batch, items):
-                item = {"decision": it.decision, "cooldown_seen": cooldown_mattered(it),
-                        "cooldown_from_batch": it.cooldown_from_batch}
-                if proposal.deadline_ms is not None:
-                    client_deadline = (proposal.deadline_ms - self.skew_ms) / 1000.0
-                    if client_deadline < gate_deadline:
-                        item["deadline_epoch"] = client_deadline
-                request_items.append(item)
-            reply = self.ask_issuer({"decisions": request_items, "deadline_epoch": gate_deadline, "compact": True})
-            if reply is None:
-                self.count_fallbacks(metrics, len(todo))
-                return self._faults(proposals, results, todo, PERMIT_UNAVAILABLE, now, OUTCOME_UNKNOWN)
-            outcomes = reply.get("results") if reply.get("status") == "ok" else None
-            if not isinstance(outcomes, list) or len(outcomes) != len(todo):
-                reason = reply.get("reason")
-                self.log.warning("permit_issuer_refused", plan_ids=len(batch), first_plan_id=batch[0].plan_id,
-                                 reason=reason, detail=reply.get("detail"))
-                self.count_fallbacks(metrics, len(todo))
-                if reason == REDIS_UNAVAILABLE:
-                    self._cache = None
-                    return self._faults(proposals, results, todo, REDIS_UNAVAILABLE, now, OUTCOME_UNKNOWN)
-                if reason in REFUSED_BEFORE_ANY_WRITE:
-                    return self._faults(proposals, results, todo, PERMIT_UNAVAILABLE, now,
-                                        f"the permit issuer refused the request ({reason}): {NOTHING_RECORDED}")
-                # Anything else (internal_error, a reply of the wrong shape) may come after the writes.
-                return self._faults(proposals, results, todo, PERMIT_UNAVAILABLE, now,
-                                    f"the permit issuer failed ({reason}): {OUTCOME_UNKNOWN}")
+            request_items = [self.issuer_item(proposal, it.decision, cooldown_mattered(it), it.cooldown_from_batch,
+                                              gate_deadline) for proposal, it in zip(batch, items)]
+            outcomes = self.record(request_items, gate_deadline, batch, metrics)
+            if type(outcomes) is tuple:
+                return self._faults(proposals, results, todo, outcomes[0], now, outcomes[1])
             retry: list[int] = []
-            cache = self._cache if cached else None
             for i, outcome, item in zip(todo, outcomes, items):
-                result = results[i] = self._recorded(proposals[i], outcome, now, gate_deadline, item.decision)
+                result = results[i] = self.settle(proposals[i], outcome, now, gate_deadline, item.decision)
                 if result is None:
                     retry.append(i)
-                elif isinstance(result, Refusal):
-                    continue
-                elif cache is not None and outcome.get("written") and result.get("permit"):
-                    # The issuer set this symbol's cooldown (TTL from `now` or later: never seen as longer).
-                    cache.set_cooldown(result["symbol"], now + self.cooldown_ttl_s)
-                elif result["gate_reason"] == REDIS_UNAVAILABLE:
-                    self._cache = None
-                    cache = None
             last = attempt == DECIDE_ATTEMPTS - 1
             self.count_fallbacks(metrics, len(todo) if last else len(todo) - len(retry))
             todo = retry
@@ -697,6 +763,56 @@ class Gate(Actor):
                 break
         return self._faults(proposals, results, todo, PERMIT_UNAVAILABLE, time.time(),
                             "the symbol's cooldown kept changing while the gate decided: " + NOTHING_RECORDED)
+
+    def issuer_item(self, proposal: Proposal, decision: dict[str, Any], cooldown_seen: bool, cooldown_from_batch: bool,
+                    gate_deadline: float) -> dict[str, Any]:
+        """What the issuer is asked to record for one decision; the proposal's own deadline (less the allowed
+        skew) goes with it when it comes before the gate's."""
+        item = {"decision": decision, "cooldown_seen": cooldown_seen, "cooldown_from_batch": cooldown_from_batch}
+        if proposal.deadline_ms is not None:
+            client_deadline = (proposal.deadline_ms - self.skew_ms) / 1000.0
+            if client_deadline < gate_deadline:
+                item["deadline_epoch"] = client_deadline
+        return item
+
+    def record(self, items: list[dict[str, Any]], gate_deadline: float, batch: Sequence[Proposal],
+               metrics: PortfolioMetrics) -> list[Any] | tuple[str, str]:
+        """Ask the issuer to record the batch's items: one outcome per item, or, when it did not answer or
+        refused the whole request, the (reason, detail) of the fault HOLD every proposal of the batch gets
+        (their fallbacks counted)."""
+        reply = self.ask_issuer({"decisions": items, "deadline_epoch": gate_deadline, "compact": True})
+        if reply is None:
+            self.count_fallbacks(metrics, len(batch))
+            return PERMIT_UNAVAILABLE, OUTCOME_UNKNOWN
+        outcomes = reply.get("results") if reply.get("status") == "ok" else None
+        if isinstance(outcomes, list) and len(outcomes) == len(batch):
+            return outcomes
+        reason = reply.get("reason")
+        self.log.warning("permit_issuer_refused", plan_ids=len(batch), first_plan_id=batch[0].plan_id,
+                         reason=reason, detail=reply.get("detail"))
+        self.count_fallbacks(metrics, len(batch))
+        if reason == REDIS_UNAVAILABLE:
+            self._cache = None
+            return REDIS_UNAVAILABLE, OUTCOME_UNKNOWN
+        if reason in REFUSED_BEFORE_ANY_WRITE:
+            return PERMIT_UNAVAILABLE, f"the permit issuer refused the request ({reason}): {NOTHING_RECORDED}"
+        # Anything else (internal_error, a reply of the wrong shape) may come after the writes.
+        return PERMIT_UNAVAILABLE, f"the permit issuer failed ({reason}): {OUTCOME_UNKNOWN}"
+
+    def settle(self, proposal: Proposal, outcome: dict[str, Any], now: float, gate_deadline: float,
+               sent: dict[str, Any]) -> dict[str, Any] | Refusal | None:
+        """_recorded's result for one outcome, kept in the state cache: the cooldown a written permit set,
+        no cache after a Redis fault."""
+        result = self._recorded(proposal, outcome, now, gate_deadline, sent)
+        if result is None or type(result) is Refusal:
+            return result
+        cache = self._cache
+        if cache is not None and outcome.get("written") and result.get("permit"):
+            # The issuer set this symbol's cooldown (TTL from `now` or later: never seen as longer).
+            cache.set_cooldown(result["symbol"], now + self.cooldown_ttl_s)
+        elif result["gate_reason"] == REDIS_UNAVAILABLE:
+            self._cache = None
+        return result
 
     @staticmethod
     def count_fallbacks(metrics: PortfolioMetrics, settled: int) -> None:

@@ -377,11 +377,22 @@ def evaluate_batch(proposals: Sequence[Proposal], state: PortfolioState, *, allo
     return items, metrics
 
 
+def decision_depends_on_cooldown(action_proposed: str, allowed: bool) -> bool:
+    """Whether a cooldown can change the decision on a proposal before the state is known: never for HOLD
+    (nothing to step down) or a symbol outside the allowlist (step 1 comes first), whose cooldown the gate
+    need not look up."""
+    return allowed and action_proposed != HOLD
+
+
 def cooldown_mattered(item: BatchItem) -> bool:
     """Whether the decision depended on the cooldown it saw: a proposed action other than HOLD that got
     past the allowlist and the state check. Only then does the issuer check that cooldown still exists."""
-    decision = item.decision
-    return (item.cooldown_seen and decision["action_proposed"] != HOLD
+    return cooldown_mattered_to(item.decision, item.cooldown_seen)
+
+
+def cooldown_mattered_to(decision: Mapping[str, Any], cooldown_seen: bool) -> bool:
+    """cooldown_mattered of a decision made with cooldown_seen, without its BatchItem."""
+    return (cooldown_seen and decision["action_proposed"] != HOLD
             and decision["gate_reason"] not in (NOT_ALLOWED, FAIL_CLOSED_STATE))
 
 

@@ -468,3 +468,130 @@ def test_a_request_is_decoded_as_the_json_decoder_decodes_it(text):
         assert str(err.value) == str(exc)
     else:
         assert repr(_decode_request(text)) == repr(expected)  # repr: NaN is not equal to itself
+
+
+# --------------------------------------------------------------------------- a lone proposal's path (handle_one)
+
+
+def test_the_time_to_permit_histogram_observed_directly_exports_what_its_observe_exports():
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from actors.gate import TIME_TO_PERMIT_BUCKETS_S, observer
+    plain, direct = (Histogram("t", "t", buckets=TIME_TO_PERMIT_BUCKETS_S, registry=CollectorRegistry()) for _ in "ab")
+    observe = observer(direct)
+    assert observe != direct.observe, "the library's histogram has changed: the gate fell back to observe"
+    amounts = [0.0, -0.001, 2.0, 1e9, math.inf, math.nan]
+    for bound in TIME_TO_PERMIT_BUCKETS_S:
+        amounts += [bound, math.nextafter(bound, 0.0), math.nextafter(bound, math.inf)]
+    for amount in amounts:
+        plain.observe(amount)
+        observe(amount)
+
+    def samples(histogram):
+        return [(s.name, s.labels, repr(s.value)) for m in histogram.collect() for s in m.samples
+                if not s.name.endswith("_created")]
+    assert samples(direct) == samples(plain)
+
+
+@pytest.fixture
+def gate_in_process(tmp_path, redis_server):
+    """A real Gate (its setup and sockets) in this process beside a real permit issuer process and redis-server,
+    its handler called directly; no timers run, and its state cache is re-read when the test says so
+    (state_refresh_ms 60000), so every lone proposal can take the fast path."""
+    from actors.gate import Gate
+    from helpers import ActorProcess, demo_topology_data, retarget, wait_for, write_topology
+    from launcher.topology import load_topology
+    data = retarget(demo_topology_data(), redis_server.url)
+    data["actors"]["gate"]["settings"] = {**(data["actors"]["gate"].get("settings") or {}), "state_refresh_ms": 60000}
+    path = write_topology(tmp_path / "topology.yaml", data)
+    issuer = ActorProcess(path, "permit_issuer", log_dir=tmp_path).start()
+    gate = None
+    try:
+        port = data["actors"]["permit_issuer"]["metrics_port"]
+        wait_for(lambda: scrape(port).get('clustergate_actor_ready{actor="permit_issuer",kind="permit_issuer"}') == 1.0,
+                 20, "the permit issuer ready")
+        gate = Gate(load_topology(path), "gate")
+        gate.setup()
+        gate._timers.clear()
+        gate.redis_client = redis_server.client()
+        yield gate
+    finally:
+        if gate is not None:
+            for role, sock in list(gate.sockets.items()):
+                gate._close(role, sock)
+            gate.redis.close()
+            gate.ctx.term()
+        issuer.terminate()
+
+
+def gate_samples() -> dict:
+    """The gate's metrics in this process: (name, labels) -> value."""
+    from prometheus_client import REGISTRY
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value for m in REGISTRY.collect() for s in m.samples
+            if s.name.startswith(("p26_", "gate_requests_total")) and not s.name.endswith("_created")}
+
+
+def decide_round(gate, one_at_a_time: bool) -> tuple[list, dict, list]:
+    """A fresh book, no cooldowns, then the same mixed proposals (new plan_ids): every action, allowed and not,
+    several per symbol (cooldowns), bad ones and resubmissions. (replies, metrics, stream records), with
+    plan_ids as their index and the times that differ between rounds left out."""
+    r = gate.redis_client
+    r.flushdb()
+    write_book(r)
+    gate.refresh_cache()
+    plans = [new_plan() for _ in range(30)]
+    bodies = mixed_bodies(30, plans)
+    bodies += [b"not json", json.dumps({"plan_id": "bad", "symbol": "BTCUSDT", "action_proposed": "X"}).encode()]
+    bodies += bodies[:4]
+    bodies += [json.dumps({"plan_id": plan, "symbol": "ETHUSDT", "action_proposed": "PARTIAL_50",
+                           "deadline_ms": deadline_ms}).encode()
+               for plan, deadline_ms in (("late", 1000.0), ("in-time", (time.time() + 600) * 1000))]
+    before = gate_samples()
+    if one_at_a_time:
+        replies = [gate.handle_proposals([[body]])[0] for body in bodies]
+    else:
+        replies = gate.handle_proposals([[body] for body in bodies])
+    after = gate_samples()
+    index = {plan: str(i) for i, plan in enumerate(plans)}
+
+    def same_in_both(value):
+        text = json.dumps(value, sort_keys=True)
+        for plan, i in index.items():
+            text = text.replace(plan, f"plan-{i}")
+        out = json.loads(text)
+        if isinstance(out, dict) and out.get("reason") == "expired":
+            out["detail"] = "how late"
+        if isinstance(out, dict) and isinstance(out.get("decision"), dict):
+            out["decision"].pop("ts_epoch")
+            if out["decision"].get("permit_ttl_ms") is not None:
+                out["decision"]["permit_ttl_ms"] = "live"
+        return out
+    # Counters as their increase in the round, the histogram's count (its sum and buckets are times), gauges as set.
+    deltas_ = {k: v - before.get(k, 0.0) if k[0].endswith(("_total", "_count")) else v for k, v in after.items()
+               if not k[0].startswith("p26_time_to_permit_seconds_") or k[0].endswith("_count")}
+    records = [same_in_both({k: v for k, v in fields.items() if k != "ts_epoch"}) for _, fields in r.xrange(keys.GATE_STREAM)]
+    return [same_in_both(reply) for reply in replies], deltas_, records
+
+
+def test_proposals_one_at_a_time_get_the_replies_records_and_counters_the_same_proposals_get_in_one_batch(
+        gate_in_process):
+    """The lone proposal's path (handle_one, its state kept per symbol) against the batch's: the same replies,
+    the same records on the stream, the same counters; and it decides a symbol cooled down by its own earlier
+    permit without a cooldown conflict (its kept state follows the cooldown), so never re-decides."""
+    gate = gate_in_process
+    batches: list[int] = []
+    batch_path = gate.decide_and_record
+    gate.decide_and_record = lambda proposals, **kw: batches.append(len(proposals)) or batch_path(proposals, **kw)
+    alone = decide_round(gate, one_at_a_time=True)
+    assert batches == [], "a lone proposal took the batch's path (its kept state missed a cooldown: re-decided)"
+    batched = decide_round(gate, one_at_a_time=False)
+    assert batches == [35]  # the 38 requests less the 2 bad ones and the one past its deadline
+    replies, counted, records = alone
+    assert batched[0] == replies
+    assert batched[2] == records
+    assert batched[1] == counted
+    decisions = [r["decision"] for r in replies if r["status"] == "ok"]
+    assert sum(d["gate_reason"] == "cooldown_downgrade" for d in decisions) >= 3  # cooldowns were in play
+    assert sum(d["replayed"] for d in decisions) == 4 and sum(d["permit"] for d in decisions) >= 5
+    assert [r["reason"] for r in replies if r["status"] == "error"] == ["not_json", "invalid_proposal", "expired"]
+    assert counted[("p26_time_to_permit_seconds_count", ())] == sum(d["permit"] and not d["replayed"] for d in decisions)

@@ -453,6 +453,49 @@ def test_the_issuer_is_asked_to_check_a_cooldown_only_when_the_decision_depended
     assert not cooldown_mattered(item(P50, PASS, seen=False))
 
 
+def test_a_lone_symbols_kept_state_follows_its_cooldown_and_the_caches_parse():
+    """state_of (the lone proposal's path) keeps one state per symbol; it must be made again when the symbol's
+    cooldown changes (the gate's own permit, an expiry) or the cache re-parses (a snapshot went stale), and
+    always equal what state_at gives at that time."""
+    cache = make_cache(cache_replies(NOW - 290, NOW, pttls=(-2, 5000)))
+
+    def same(symbol, t):
+        state, metrics = cache.state_of(symbol, t)
+        assert (state, metrics) == cache.state_at(t, [] if symbol is None else [symbol]), (symbol, t)
+        return state
+
+    first = same("BTCUSDT", NOW + 0.25)
+    assert first.cooldown is False and len(first.positions) == 2
+    assert cache.state_of("BTCUSDT", NOW + 0.5)[0] is first  # kept: nothing it depends on changed
+    cache.set_cooldown("BTCUSDT", NOW + 60)  # the gate's own permit
+    assert same("BTCUSDT", NOW + 1).cooldown is True
+    assert same("ETHUSDT", NOW + 1).cooldown is True  # Redis's PTTL: 5 s
+    assert same("ETHUSDT", NOW + 5).cooldown is False  # expired
+    assert same("BTCUSDT", NOW + 60).cooldown is False
+    assert same(None, NOW + 60).cooldown is False and same(None, NOW + 60).cooldowns == {}
+    assert len(same("BTCUSDT", NOW + 10).positions) == 2
+    assert same("BTCUSDT", NOW + 10.5).positions == []  # 300.5 s old: re-parsed, so fail closed
+    assert same(None, NOW + 10.5).positions == []
+    assert len(same("BTCUSDT", NOW).positions) == 2  # time went back: parsed again
+
+
+@pytest.mark.parametrize("settings", [S, GateSettings(policy="monotone")], ids=["spec", "monotone"])
+def test_a_cooldown_never_changes_a_decision_whose_cooldown_the_gate_does_not_look_up(settings):
+    from actors.policy import ACTIONS, decision_depends_on_cooldown
+    changed = 0
+    for action in ACTIONS:
+        for allowed in (True, False):
+            for state_ok in (True, False):
+                for stress in (0.0, 0.3, 0.549, 0.55, 0.7, 0.799, 0.8, 1.0, float("nan")):
+                    for kill_score in (0.0, 0.5, 0.85, 1.0):
+                        answers = {decide(action, allowed=allowed, state_ok=state_ok, cooldown=cooldown, stress=stress,
+                                          kill_score=kill_score, settings=settings) for cooldown in (False, True)}
+                        if not decision_depends_on_cooldown(action, allowed):
+                            assert len(answers) == 1, (action, allowed, state_ok, stress, kill_score, answers)
+                        changed += len(answers) > 1
+    assert changed  # the cooldown does change others: the check above is not vacuous
+
+
 # --------------------------------------------------------------------------- policy: spec | monotone (issue 16)
 
 MONOTONE = GateSettings(policy="monotone")

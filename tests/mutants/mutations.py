@@ -86,8 +86,8 @@ MUTATIONS: list[Mutation] = [
         "gate_never_asks_the_issuer",
         "the gate benchmark counts only recorded decisions, with their permits and records (finding 5)",
         "actors/gate.py",
-        "            reply = self.ask_issuer({",
-        "            reply = None if True else self.ask_issuer({",
+        "        reply = self.ask_issuer({",
+        "        reply = None if True else self.ask_issuer({",
         ("tests/test_bench_smoke.py::test_the_gate_benchmark_counts_only_recorded_decisions",)),
     Mutation(
         "slow_shutdown",
@@ -305,9 +305,10 @@ MUTATIONS: list[Mutation] = [
         "time_to_permit_never_observed",
         "the dashboard's time-to-permit panels show numbers on the demo, not NaN (review 15: NaN counted as data)",
         "actors/gate.py",
-        "P26_TIME_TO_PERMIT.observe(time.perf_counter() - received)",
-        "P26_TIME_TO_PERMIT.observe(time.perf_counter() - received) if False else None",
-        (MONITOR_LIVE + "::test_every_dashboard_and_alert_expression_evaluates_with_data_on_the_live_demo",)),
+        "self._observe_time_to_permit(time.perf_counter() - received)",
+        "self._observe_time_to_permit(time.perf_counter() - received) if False else None",
+        ("tests/test_gate_hot_path.py::test_the_gate_and_issuer_counters_add_up_over_a_mixed_load",
+         MONITOR_LIVE + "::test_every_dashboard_and_alert_expression_evaluates_with_data_on_the_live_demo")),
     Mutation(
         "docs_runnable_marker_misspelt",
         "a misspelt runnable marker fails the docs test instead of silently skipping its block (review 15)",
@@ -747,6 +748,34 @@ MUTATIONS: list[Mutation] = [
         "            if outcome.get(\"permit_issued\") and not getattr(self, '_mutant_counted', False):\n"
         "                self._count_permit()\n                self._mutant_counted = True\n",
         ("tests/test_gate_hot_path.py::test_the_gate_and_issuer_counters_add_up_over_a_mixed_load",)),
+    Mutation(
+        "gate_kept_state_never_made_again",
+        "a lone proposal is decided on its symbol's state as it is now: the state the gate keeps per symbol is made "
+        "again when the cache re-parses or the symbol's cooldown changes (issue 14)",
+        "actors/gate.py",
+        "        if kept is None or kept[0] is not base or kept[1].cooldown is not cooldown:\n",
+        "        if kept is None:\n",
+        ("tests/test_gate_policy.py::test_a_lone_symbols_kept_state_follows_its_cooldown_and_the_caches_parse",
+         "tests/test_gate_hot_path.py::"
+         "test_proposals_one_at_a_time_get_the_replies_records_and_counters_the_same_proposals_get_in_one_batch")),
+    Mutation(
+        "gate_skips_every_cooldown_lookup",
+        "the gate skips a lone proposal's cooldown lookup only where the policy says a cooldown cannot change the "
+        "decision (issue 14)",
+        "actors/policy.py",
+        "    return allowed and action_proposed != HOLD\n",
+        "    return False\n",
+        ("tests/test_gate_policy.py::test_a_cooldown_never_changes_a_decision_whose_cooldown_the_gate_does_not_look_up",
+         "tests/test_gate_hot_path.py::"
+         "test_proposals_one_at_a_time_get_the_replies_records_and_counters_the_same_proposals_get_in_one_batch")),
+    Mutation(
+        "time_to_permit_bucket_found_one_too_high",
+        "the gate's direct observe of p26_time_to_permit_seconds exports what prometheus_client's observe exports "
+        "(issue 14)",
+        "actors/gate.py",
+        "        i = bisect_left(bounds, amount)",
+        "        i = min(bisect_left(bounds, amount) + (amount in bounds), len(bounds) - 1)",
+        ("tests/test_gate_hot_path.py::test_the_time_to_permit_histogram_observed_directly_exports_what_its_observe_exports",)),
     Mutation(
         "reply_with_spaces",
         "replies stay the documented compact JSON byte for byte (issue 14)",
