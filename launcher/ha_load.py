@@ -16,7 +16,7 @@ faults under load). Runs inside a test host (tests/test_ha_host_faults.py, bench
     python -m launcher.ha_load redis TOPOLOGY
         the Sentinel-managed store as seen from this host, as JSON (redis_state()): each data server's ROLE,
         pid and in-sync replicas, the primary each sentinel names, and whether the sentinels have settled.
-    python -m launcher.ha_load failover TOPOLOGY [--to ADDR:PORT]
+    python -m launcher.ha_load failover TOPOLOGY [--to HOST:PORT]
         a planned failover (force_failover()): the old primary's writes paused from before SENTINEL FAILOVER until
         it is the new primary's replica; prints {"answer", "paused_s"}, exit 0 when the answer is "OK".
 
@@ -547,6 +547,13 @@ def force_failover(topology: str, to: str | None = None, timeout_s: float = 30.0
     servers = [f"{a}:{p}" for a, p in cfg.server_addresses()]
     sentinels = [f"{a}:{p}" for a, p in cfg.sentinel_addresses()]
     lease_s = cfg.sentinel.down_after_ms / 1000 * PAUSE_SHARE_OF_DOWN_AFTER
+    if to is not None:  # read as the topology reads sentinel.servers: a host name of hosts: is its address
+        from launcher.sentinel import parse_place
+        try:
+            place = parse_place(to)
+        except ValueError as exc:
+            return f"no failover: --to {exc}"
+        to = f"{cfg.address_of(place.where)}:{place.port}"
 
     def ask(address: str, timeout: float = 2.0) -> redis.Redis:
         """A client that gives up after `timeout` (redis-py would retry 3 times by default: 4 x the timeout)."""
@@ -728,7 +735,7 @@ def main(argv: list[str] | None = None) -> int:
     state.add_argument("topology")
     fail = sub.add_parser("failover")
     fail.add_argument("topology")
-    fail.add_argument("--to", default=None, help="ADDR:PORT of the replica to promote")
+    fail.add_argument("--to", default=None, help="HOST:PORT of the replica to promote (a host name of the topology's hosts: or an address)")
     args = parser.parse_args(argv)
     if args.cmd == "failover":
         phases: dict[str, float] = {}

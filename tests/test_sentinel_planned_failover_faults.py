@@ -154,3 +154,14 @@ def test_a_planned_failover_to_a_server_that_is_not_a_replica_is_refused_naming_
         assert not events.about_master()
     for port in group.server_ports:  # every replica may still be promoted
         assert redis.Redis(port=port, decode_responses=True).config_get("replica-priority")["replica-priority"] == "100"
+
+
+def test_a_planned_failover_to_a_replica_named_by_its_host_name_promotes_it(three_servers) -> None:
+    """`--to HOST:PORT` is read as the topology reads sentinel.servers (a host name is resolved)."""
+    group, topology, _ = three_servers
+    replica = group.server_ports[2]
+    tool = run_failover(topology, "--to", f"localhost:{replica}")
+    out, err = tool.communicate(timeout=120)
+    assert tool.returncode == 0 and json.loads(out)["answer"] == "OK", (out, err)
+    wait_for(lambda: group.named_primary() == replica and role_of(group.server_ports[0]) == "slave", 60,
+             "the named replica the primary, the old primary its replica")

@@ -1254,4 +1254,12 @@ MUTATIONS: list[Mutation] = [
         "        if False:\n",
         ("tests/test_sentinel_planned_failover_faults.py::"
          "test_a_planned_failover_to_a_server_that_is_not_a_replica_is_refused_naming_it",)),
+    Mutation(
+        "planned_failover_to_a_host_name_is_not_resolved",
+        "ha_load failover --to HOST:PORT reads HOST as the topology does (a host name is its address)",
+        "launcher/ha_load.py",
+        '        to = f"{cfg.address_of(place.where)}:{place.port}"\n',
+        '        to = f"{place.where}:{place.port}"\n',
+        ("tests/test_sentinel_planned_failover_faults.py::"
+         "test_a_planned_failover_to_a_replica_named_by_its_host_name_promotes_it",)),
 ]
