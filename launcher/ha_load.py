@@ -16,7 +16,7 @@ faults under load). Runs inside a test host (tests/test_ha_host_faults.py, bench
     python -m launcher.ha_load redis TOPOLOGY
         the Sentinel-managed store as seen from this host, as JSON (redis_state()): each data server's ROLE,
         pid and in-sync replicas, the primary each sentinel names, and whether the sentinels have settled.
-    python -m launcher.ha_load failover TOPOLOGY [--to ADDR:PORT]
+    python -m launcher.ha_load failover TOPOLOGY [--to HOST:PORT]
         a planned failover (force_failover()): the old primary's writes paused from before SENTINEL FAILOVER until
         it is the new primary's replica; prints {"answer", "paused_s"}, exit 0 when the answer is "OK".
 
@@ -507,8 +507,9 @@ def redis_state(topology: str) -> dict[str, Any]:
             "down_after_ms": cfg.sentinel.down_after_ms, "failover_timeout_ms": cfg.sentinel.failover_timeout_ms}
 
 
-# How long a planned failover waits, writes paused, for the replicas to have all the primary wrote.
-CATCH_UP_S = 5.0
+# Writes stay paused before SENTINEL FAILOVER at most this share of the sentinels' down_after_ms: a primary paused
+# longer is down to them (their PING waits behind their paused hello PUBLISH) and they fail it over on their own.
+PAUSE_SHARE_OF_DOWN_AFTER = 0.5
 
 
 def force_failover(topology: str, to: str | None = None, timeout_s: float = 30.0,
@@ -526,6 +527,11 @@ def force_failover(topology: str, to: str | None = None, timeout_s: float = 30.0
     paused server waits behind their hello PUBLISH) and CLIENT UNPAUSE. A write sent to the old primary meanwhile
     waits and then gets READONLY (or its client gives up): never acknowledged there.
 
+    Until SENTINEL FAILOVER the pause is a lease of half of `down_after_ms` (PAUSE_SHARE_OF_DOWN_AFTER): a paused
+    primary does not answer the sentinels, and one paused longer than that is down to them, failed over on their
+    own while it is paused and a master again when the pause ends. So the replicas must catch up within half the
+    lease, and a tool killed before the failover leaves a pause the sentinels never see.
+
     With `to` ("ADDR:PORT", a replica): every other replica gets replica-priority 0 (never promoted) until
     every sentinel has read it (their INFO of a replica is up to 10 s old) and `to` is the primary, then
     100 again on every server; "OK" only when `to` became the primary within `timeout_s`.
@@ -534,15 +540,27 @@ def force_failover(topology: str, to: str | None = None, timeout_s: float = 30.0
     named (every answering sentinel names the new primary; named - caught_up is Sentinel's own time, the
     pause's floor), unpaused (the whole pause)."""
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
     from launcher.topology import load_topology
     cfg = load_topology(topology).redis
     servers = [f"{a}:{p}" for a, p in cfg.server_addresses()]
     sentinels = [f"{a}:{p}" for a, p in cfg.sentinel_addresses()]
+    lease_s = cfg.sentinel.down_after_ms / 1000 * PAUSE_SHARE_OF_DOWN_AFTER
+    if to is not None:  # read as the topology reads sentinel.servers: a host name of hosts: is its address
+        from launcher.sentinel import parse_place
+        try:
+            place = parse_place(to)
+        except ValueError as exc:
+            return f"no failover: --to {exc}"
+        to = f"{cfg.address_of(place.where)}:{place.port}"
 
-    def ask(address: str) -> redis.Redis:
+    def ask(address: str, timeout: float = 2.0) -> redis.Redis:
+        """A client that gives up after `timeout` (redis-py would retry 3 times by default: 4 x the timeout)."""
         host, port = address.rsplit(":", 1)
-        return redis.Redis(host=host, port=int(port), password=cfg.password, socket_timeout=2,
-                           socket_connect_timeout=1, decode_responses=True)
+        return redis.Redis(host=host, port=int(port), password=cfg.password, socket_timeout=timeout,
+                           socket_connect_timeout=min(1.0, timeout), retry=Retry(NoBackoff(), 0),
+                           decode_responses=True)
 
     def priorities_seen(others: list[str]) -> bool:
         for address in sentinels:
@@ -572,25 +590,35 @@ def force_failover(topology: str, to: str | None = None, timeout_s: float = 30.0
                 names.add(f"{reply[0]}:{reply[1]}")
         return names
 
-    def caught_up(primary: redis.Redis) -> bool:
-        """Every replica the primary lists as online has applied all it wrote (and there is one), as the replica
-        says: the primary hears a replica's offset only once a second while paused (no REPLCONF GETACK then)."""
+    def lagging(primary: redis.Redis, timeout: float) -> list[str]:
+        """The replicas the primary lists as online that have not applied all it wrote, each with why, as the
+        replica says (the primary hears a replica's offset only once a second while paused: no REPLCONF GETACK
+        then); ["no replica online"] when it lists none."""
         info = primary.info("replication")
         online = [f"{v['ip']}:{v['port']}" for k, v in info.items()
                   if k.startswith("slave") and isinstance(v, dict) and v.get("state") == "online"]
+        behind = []
         for address in online:
             try:
-                with ask(address) as r:
-                    if int(r.info("replication").get("slave_repl_offset", -1)) < int(info["master_repl_offset"]):
-                        return False
-            except redis.RedisError:
-                return False
-        return bool(online)
+                with ask(address, timeout) as r:
+                    missing = int(info["master_repl_offset"]) - int(r.info("replication").get("slave_repl_offset", -1))
+                if missing > 0:
+                    behind.append(f"{address} ({missing} bytes behind)")
+            except redis.RedisError as exc:
+                behind.append(f"{address} (does not answer: {exc})")
+        return behind if online else ["no replica online"]
 
     deadline = time.monotonic() + timeout_s
     others = [s for s in servers if to is not None and s != to]
     old: redis.Redis | None = None
     try:
+        primaries = named()
+        if len(primaries) != 1:
+            return f"the sentinels name no single primary: {sorted(primaries)}"
+        old_at = next(iter(primaries))
+        if to is not None and (to not in servers or to == old_at):
+            return (f"no failover: --to {to} is not a replica of the primary {old_at}; its replicas in the topology: "
+                    f"{', '.join(s for s in servers if s != old_at)}")
         for other in others:
             try:
                 with ask(other) as r:
@@ -601,23 +629,36 @@ def force_failover(topology: str, to: str | None = None, timeout_s: float = 30.0
             if time.monotonic() >= deadline:
                 return f"the sentinels never read replica-priority 0 of {others}"
             time.sleep(0.5)
-        primaries = named()
-        if len(primaries) != 1:
-            return f"the sentinels name no single primary: {sorted(primaries)}"
-        old_at = primaries.pop()
+        if named() != {old_at}:
+            return f"no failover: the primary moved from {old_at} while the sentinels read the priorities"
         old = ask(old_at)
+        lease_from = time.monotonic()
         try:
-            # The pause ends by itself at the deadline should this process die before the CLIENT UNPAUSE below.
-            old.execute_command("CLIENT", "PAUSE", max(1, int((deadline - time.monotonic()) * 1000)), "WRITE")
+            # A lease: the pause ends by itself before the sentinels would call the primary down, should this
+            # process die before SENTINEL FAILOVER.
+            old.execute_command("CLIENT", "PAUSE", max(1, int(lease_s * 1000)), "WRITE")
         except redis.RedisError as exc:
             old = None
             return f"the primary {old_at} refused to pause its writes: {exc}"
         paused = time.monotonic()
         phases = {} if phases is None else phases
-        while not caught_up(old):
-            if time.monotonic() >= min(deadline, paused + CATCH_UP_S):
-                return f"no failover: the replicas of {old_at} did not catch up within {CATCH_UP_S:g} s"
-            time.sleep(0.005)
+        try:
+            while behind := lagging(old, lease_s / 4):
+                if time.monotonic() >= lease_from + lease_s / 2:
+                    return (f"no failover: {old_at} unpaused, its replicas did not all catch up within "
+                            f"{lease_s / 2:g} s (writes may stay paused before the failover {lease_s:g} s, half of "
+                            f"down_after_ms): {'; '.join(behind)}")
+                time.sleep(0.005)
+            # Sentinel ends a failover, done or aborted, within failover-timeout for the promotion and as long again
+            # for the replicas: writes stay paused no longer than that. Paused that long before SENTINEL FAILOVER,
+            # so that a tool killed between the two leaves a failover of a paused primary, never a master that
+            # takes writes while a replica is promoted.
+            switch_by = time.monotonic() + 2 * cfg.sentinel.failover_timeout_ms / 1000 + 1
+            old.execute_command("CLIENT", "PAUSE", max(1, int((switch_by - time.monotonic()) * 1000)), "WRITE")
+        except redis.RedisError as exc:
+            return f"no failover: the primary {old_at} stopped answering while paused: {exc}"
+        if time.monotonic() >= lease_from + lease_s:
+            return f"no failover: the pause of {old_at} may have lapsed before it was extended (its replicas may lag)"
         phases["caught_up"] = round(time.monotonic() - paused, 3)
         answer = "no sentinel answered"
         for address in sentinels:
@@ -627,12 +668,9 @@ def force_failover(topology: str, to: str | None = None, timeout_s: float = 30.0
                     answer = "OK" if result is True else str(result)
                     break
             except redis.RedisError as exc:
-                answer = str(exc)
+                answer = f"{address}: {exc}"
         if answer != "OK":
-            return answer
-        # Sentinel ends a failover, done or aborted, within failover-timeout for the promotion and as long again
-        # for the replicas: writes stay paused no longer than that.
-        switch_by = min(deadline, time.monotonic() + 2 * cfg.sentinel.failover_timeout_ms / 1000 + 1)
+            return f"no failover: SENTINEL FAILOVER refused ({answer}); {old_at} unpaused, still the primary"
         while not ((now := named()) and old_at not in now and len(now) == 1):
             if time.monotonic() >= switch_by:
                 return (f"the sentinels did not name a new primary in time (they name {sorted(now)}); {old_at} "
@@ -654,7 +692,7 @@ def force_failover(topology: str, to: str | None = None, timeout_s: float = 30.0
                 old.execute_command("CLIENT", "UNPAUSE")
                 phases["unpaused"] = round(time.monotonic() - paused, 3)
             except redis.RedisError:
-                pass  # the pause ends by itself at the deadline
+                pass  # the pause ends by itself
             old.close()
         for server in others:
             try:
@@ -697,7 +735,7 @@ def main(argv: list[str] | None = None) -> int:
     state.add_argument("topology")
     fail = sub.add_parser("failover")
     fail.add_argument("topology")
-    fail.add_argument("--to", default=None, help="ADDR:PORT of the replica to promote")
+    fail.add_argument("--to", default=None, help="HOST:PORT of the replica to promote (a host name of the topology's hosts: or an address)")
     args = parser.parse_args(argv)
     if args.cmd == "failover":
         phases: dict[str, float] = {}

@@ -24,12 +24,13 @@ from reliability import LiveSystem, clustergate
 
 
 class SentinelSet:
-    """Two data servers (the first primary) and three sentinels, started directly (no supervisord)."""
+    """`servers` data servers (the first primary, two by default) and three sentinels, started directly (no
+    supervisord)."""
 
-    def __init__(self, workdir: Path, down_after_ms: int = 2000, failover_timeout_ms: int = 5000):
+    def __init__(self, workdir: Path, down_after_ms: int = 2000, failover_timeout_ms: int = 5000, servers: int = 2):
         self.dir = workdir
         self.binary = find_redis_server() or "redis-server"
-        self.server_ports = [free_port(), free_port()]
+        self.server_ports = [free_port() for _ in range(servers)]
         self.sentinel_ports = [free_port(), free_port(), free_port()]
         self.down_after_ms, self.failover_timeout_ms = down_after_ms, failover_timeout_ms
         self.procs: dict[str, subprocess.Popen] = {}
@@ -55,9 +56,11 @@ class SentinelSet:
     def start(self) -> "SentinelSet":
         self.dir.mkdir(parents=True, exist_ok=True)
         self.start_server(0, None)
-        self.start_server(1, self.server_ports[0])
+        for i in range(1, len(self.server_ports)):
+            self.start_server(i, self.server_ports[0])
+        replicas = len(self.server_ports) - 1
         wait_for(lambda: role_of(self.server_ports[0]) == "master", 10, "the primary")
-        wait_for(lambda: synced_replicas(self.server_ports[0]) == 1, 20, "the replica in sync")
+        wait_for(lambda: synced_replicas(self.server_ports[0]) == replicas, 20, "the replicas in sync")
         for i, port in enumerate(self.sentinel_ports):
             d = self.dir / f"sentinel-{i}"
             d.mkdir(parents=True, exist_ok=True)
@@ -70,9 +73,18 @@ class SentinelSet:
                              for i in range(3)), 10, "the sentinels")
         # Each sentinel knows the replica and the two other sentinels before any failover is asked of them.
         wait_for(lambda: all(int(self.sentinel(i).sentinel_master(MASTER)["num-other-sentinels"]) == 2
-                             and int(self.sentinel(i).sentinel_master(MASTER)["num-slaves"]) == 1
-                             for i in range(3)), 30, "the sentinels to find each other and the replica")
+                             and int(self.sentinel(i).sentinel_master(MASTER)["num-slaves"]) == replicas
+                             for i in range(3)), 30, "the sentinels to find each other and the replicas")
         return self
+
+    def topology(self, path: Path) -> Path:
+        """A topology (the demo's actors, never started) whose redis: section is this set, for launcher tools."""
+        data = retarget(demo_topology_data())
+        data["redis"] = {"managed": True, "sentinel": {
+            "master": MASTER, "servers": [f"127.0.0.1:{p}" for p in self.server_ports],
+            "sentinels": [f"127.0.0.1:{p}" for p in self.sentinel_ports],
+            "down_after_ms": self.down_after_ms, "failover_timeout_ms": self.failover_timeout_ms}}
+        return write_topology(path, data)
 
     def start_sentinel(self, i: int) -> None:
         """Start sentinel i from its config file (as it last rewrote it)."""

@@ -1208,9 +1208,58 @@ MUTATIONS: list[Mutation] = [
         "a planned failover (ha_load failover) of three data servers loses no decision answered recorded: the old "
         "primary's writes are paused before SENTINEL FAILOVER until it is the new primary's replica (F3)",
         "launcher/ha_load.py",
-        '            old.execute_command("CLIENT", "PAUSE", max(1, int((deadline - time.monotonic()) * 1000)), "WRITE")\n',
+        '            old.execute_command("CLIENT", "PAUSE", max(1, int(lease_s * 1000)), "WRITE")\n',
         "            pass\n",
         ("tests/test_sentinel_planned_failover.py::"
          "test_a_planned_failover_of_three_data_servers_loses_no_decision_answered_recorded",),
-        also=(("launcher/ha_load.py", "        while not caught_up(old):\n", "        while False:\n"),)),
+        also=(("launcher/ha_load.py", "            while behind := lagging(old, lease_s / 4):\n",
+               "            while False:\n"),
+              ("launcher/ha_load.py",
+               '            old.execute_command("CLIENT", "PAUSE", max(1, int((switch_by - time.monotonic()) * 1000)), "WRITE")\n',
+               "            pass\n"))),
+    Mutation(
+        "planned_failover_pauses_until_its_deadline",
+        "a planned failover (ha_load failover) killed before SENTINEL FAILOVER leaves its pause of the old primary "
+        "shorter than down_after_ms: the sentinels never mark it down and fail it over on their own",
+        "launcher/ha_load.py",
+        '            old.execute_command("CLIENT", "PAUSE", max(1, int(lease_s * 1000)), "WRITE")\n',
+        '            old.execute_command("CLIENT", "PAUSE", max(1, int((deadline - time.monotonic()) * 1000)), "WRITE")\n',
+        ("tests/test_sentinel_planned_failover_faults.py::"
+         "test_a_planned_failover_killed_while_the_primary_is_paused_leaves_a_pause_the_sentinels_do_not_see",)),
+    Mutation(
+        "planned_failover_waits_for_a_stopped_replica_past_down_after",
+        "a planned failover whose replica does not catch up gives up within half its pause lease and unpauses the "
+        "old primary, naming the replica: the sentinels never see the paused primary down (its own pause then "
+        "lasts as long as the tool waits)",
+        "launcher/ha_load.py",
+        "                if time.monotonic() >= lease_from + lease_s / 2:\n",
+        "                old.execute_command(\"CLIENT\", \"PAUSE\", max(1, int(lease_s * 1000)), \"WRITE\")\n"
+        "                if time.monotonic() >= lease_from + 5.0:\n",
+        ("tests/test_sentinel_planned_failover_faults.py::"
+         "test_a_planned_failover_with_a_stopped_replica_refuses_naming_it_and_the_sentinels_never_see_the_primary_down",)),
+    Mutation(
+        "planned_failover_refusal_names_no_replica",
+        "a planned failover refused because a replica did not catch up names that replica",
+        "launcher/ha_load.py",
+        "f\"down_after_ms): {'; '.join(behind)}\")",
+        "f\"down_after_ms)\")",
+        ("tests/test_sentinel_planned_failover_faults.py::"
+         "test_a_planned_failover_with_a_stopped_replica_refuses_naming_it_and_the_sentinels_never_see_the_primary_down",)),
+    Mutation(
+        "planned_failover_to_a_non_replica_asks_the_sentinels",
+        "a planned failover with --to naming the primary or a server outside the topology is refused before any "
+        "pause, naming it as not a replica",
+        "launcher/ha_load.py",
+        "        if to is not None and (to not in servers or to == old_at):\n",
+        "        if False:\n",
+        ("tests/test_sentinel_planned_failover_faults.py::"
+         "test_a_planned_failover_to_a_server_that_is_not_a_replica_is_refused_naming_it",)),
+    Mutation(
+        "planned_failover_to_a_host_name_is_not_resolved",
+        "ha_load failover --to HOST:PORT reads HOST as the topology does (a host name is its address)",
+        "launcher/ha_load.py",
+        '        to = f"{cfg.address_of(place.where)}:{place.port}"\n',
+        '        to = f"{place.where}:{place.port}"\n',
+        ("tests/test_sentinel_planned_failover_faults.py::"
+         "test_a_planned_failover_to_a_replica_named_by_its_host_name_promotes_it",)),
 ]
