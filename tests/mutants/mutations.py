@@ -769,6 +769,32 @@ MUTATIONS: list[Mutation] = [
          "tests/test_gate_hot_path.py::"
          "test_proposals_one_at_a_time_get_the_replies_records_and_counters_the_same_proposals_get_in_one_batch")),
     Mutation(
+        "gate_lone_path_decides_on_an_old_cache",
+        "a lone proposal finding the state cache older than state_refresh_ms (its refresh timer late) reads Redis "
+        "before deciding, as a batch does (review of issue 14's lone path: no test held this)",
+        "actors/gate.py",
+        "        if cache is None or received - self._cache_read_mono >= self.state_refresh_s:\n",
+        "        if cache is None:\n",
+        ("tests/test_gate_fast_path_attack.py::test_a_lone_proposal_reads_again_when_the_refresh_timer_is_late",)),
+    Mutation(
+        "gate_lone_path_never_decides_again_after_a_cooldown_conflict",
+        "a lone proposal decided from a kept state that missed another gate's cooldown is read and decided again "
+        "after the issuer's cooldown_conflict, not answered with a fault HOLD (review of issue 14's lone path)",
+        "actors/gate.py",
+        "            return self.decide_and_record((proposal,), first_attempt=1)[0]\n",
+        "            return fault_decision(proposal, PERMIT_UNAVAILABLE, now)\n",
+        ("tests/test_gate_fast_path_attack.py::"
+         "test_a_cooldown_another_gate_set_is_respected_by_a_lone_proposal_decided_from_a_kept_state",
+         "tests/test_gate_service.py::test_a_cooldown_set_in_redis_by_another_writer_is_respected_at_once")),
+    Mutation(
+        "gate_lone_path_never_asks_the_issuer_to_check_its_cooldown",
+        "a lone proposal decided under a cooldown the gate's kept state still has asks the issuer to check that "
+        "cooldown still exists (review of issue 14's lone path)",
+        "actors/gate.py",
+        "        seen = state.cooldown and cooldown_mattered_to(decision, True)\n",
+        "        seen = False\n",
+        ("tests/test_gate_service.py::test_a_cooldown_deleted_in_redis_by_another_writer_no_longer_downgrades",)),
+    Mutation(
         "time_to_permit_bucket_found_one_too_high",
         "the gate's direct observe of p26_time_to_permit_seconds exports what prometheus_client's observe exports "
         "(issue 14)",
