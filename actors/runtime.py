@@ -222,7 +222,7 @@ class Actor:
         # replies (ROUTER_MIN_SNDHWM), the receive hwm still bounds the requests. Mandatory: a reply it
         # cannot send raises instead of vanishing, so it is counted and logged (_reply_dropped).
         send_hwm = sock_spec.hwm
-        if sock.socket_type == zmq.ROUTER:
+        if sock.type == zmq.ROUTER:
             send_hwm = max(send_hwm, ROUTER_MIN_SNDHWM)
             sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
             for reason in DROP_REASONS:  # exported at 0 from the start, so rate() sees the first drop
@@ -232,7 +232,7 @@ class Actor:
         max_bytes = self.max_message_bytes(role)
         if max_bytes is not None:  # libzmq drops the connection of a larger message before reading its body
             sock.setsockopt(zmq.MAXMSGSIZE, max_bytes)
-        if sock.socket_type == zmq.SUB:
+        if sock.type == zmq.SUB:
             for prefix in self._subscriptions.get(role, [b""]):
                 sock.setsockopt(zmq.SUBSCRIBE, prefix)
         if sock_spec.curve is not None:
