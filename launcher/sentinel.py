@@ -87,6 +87,22 @@ def is_loopback(where: str) -> bool:
 # --------------------------------------------------------------------------- discovery
 
 
+def _send_and_read(sock: socket.socket, reader: Any, payload: bytes, count: int) -> list[Any]:
+    """Send `payload` (`count` RESP commands) and read their `count` replies with `reader`."""
+    sock.sendall(payload)
+    replies: list[Any] = []
+    while len(replies) < count:
+        reply = reader.gets()
+        if reply is False:
+            data = sock.recv(65536)
+            if not data:
+                raise ConnectionError("connection closed")
+            reader.feed(data)
+            continue
+        replies.append(reply)
+    return replies
+
+
 def _exchange(address: tuple[str, int], commands: Sequence[Sequence[Any]], timeout_s: float) -> list[Any]:
     """Open a connection, send the commands pipelined, return their replies (error replies as _Refused
     instances), close. OSError on a connection problem or timeout, or when what answers is not RESP."""
@@ -94,18 +110,7 @@ def _exchange(address: tuple[str, int], commands: Sequence[Sequence[Any]], timeo
     reader = hiredis.Reader(replyError=_Refused, encoding="utf-8", errors="replace")
     try:
         with socket.create_connection(address, timeout=timeout_s) as sock:
-            sock.sendall(payload)
-            replies: list[Any] = []
-            while len(replies) < len(commands):
-                reply = reader.gets()
-                if reply is False:
-                    data = sock.recv(65536)
-                    if not data:
-                        raise ConnectionError("connection closed")
-                    reader.feed(data)
-                    continue
-                replies.append(reply)
-            return replies
+            return _send_and_read(sock, reader, payload, len(commands))
     except hiredis.ProtocolError as exc:  # something else listens there (an HTTP server, a proxy): not Redis
         raise ConnectionError(f"not a Redis reply ({exc})") from None
 
@@ -238,15 +243,7 @@ class SentinelWatch:
     @staticmethod
     def _roundtrip(conn: tuple[socket.socket, Any], command: tuple[Any, ...]) -> Any:
         sock, reader = conn
-        sock.sendall(hiredis.pack_command(command))
-        while True:
-            reply = reader.gets()
-            if reply is not False:
-                return reply
-            data = sock.recv(65536)
-            if not data:
-                raise ConnectionError("connection closed")
-            reader.feed(data)
+        return _send_and_read(sock, reader, hiredis.pack_command(command), 1)[0]
 
     def _drop(self, address: tuple[str, int]) -> None:
         conn = self._conns.pop(address, None)
