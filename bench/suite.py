@@ -149,6 +149,9 @@ def gate(settings: Settings) -> tuple[list[Row], Any]:
                     [r["closed_loop_req_p50_x_floor"] for r in results], ""),
         summary_row("gate.p99_x_floor", "  open-loop p99 / floor", "x",
                     [r["open_loop_p99_x_floor"] for r in results], ""),
+        summary_row("gate.floor_p99_ms", "  open-loop p99 of the floor's hops (bare relay + echo)", "ms",
+                    [r["open_loop_floor_p99_ms"] for r in results if "open_loop_floor_p99_ms" in r], "",
+                    "same rate and client, the CPU floor's run: the p99 this machine gives with no actor work"),
         *[row for name, target in (("gate", "<= 120"), ("permit_issuer", "<= 80"), ("redis", "")) for row in (
             summary_row(f"gate.cpu_us.{name}", f"CPU per decision, {name}, 1,000/s open loop", "us",
                         [r["cpu_us_per_decision_open_loop"][name] for r in results], target,
