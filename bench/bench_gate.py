@@ -125,6 +125,12 @@ def write_state(r) -> None:
     r.hset(keys.CLUSTER_STATE, mapping={"updated_ts": now, "cluster_stress": 0.748, "clusters_count": 1})
 
 
+# The open loops' clients wait with sock.poll(wait_ms), and wait_ms is under 1 ms at 1,000/s: zmq_poll counts
+# whole milliseconds, so the client spins, about 0.9-0.97 of a core of this 2-core machine. Kept on purpose:
+# a client sleeping to the microsecond (select() on the socket's ZeroMQ FD, 0.21-0.31 of a core) made the
+# bare relay and echo of the floor slower and dearer, not cheaper (3 Dec 2026, AMD EPYC, three alternating
+# pairs, load 2.4-3.1: p50 0.39-0.52 ms spinning vs 0.63-1.40 sleeping; relay CPU 166-182 vs 198-286
+# us/message); why is not measured (a guess: waking an idle virtual CPU costs more than a busy one).
 def open_loop(ctx: zmq.Context, endpoint: str, rate: float, seconds: float) -> dict:
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
