@@ -103,7 +103,7 @@ def test_a_proposal_past_its_deadline_gets_expired_and_nothing_is_written(p26) -
     before = scrape(p26.gate_metrics_port)
     reply = one_reply(p26.endpoint, body(plan, "ETHUSDT", "PARTIAL_50", time.time() * 1000 - 1000))
     assert (reply["status"], reply["reason"], reply["plan_id"]) == ("error", "expired", plan), reply
-    assert "nothing was decided or recorded" in reply["detail"]
+    assert "this request was not decided and nothing was recorded for it" in reply["detail"]
     assert nothing_written(r, plan)
     after = scrape(p26.gate_metrics_port)
     assert after['gate_requests_total{result="expired"}'] == before['gate_requests_total{result="expired"}'] + 1
@@ -745,3 +745,137 @@ def test_every_reply_dropped_is_in_the_reply_dropped_log_lines_not_only_the_firs
         wait_for(all_logged, 10, f"the reply_dropped lines to sum to {name}")
     finally:
         sock.close(linger=0)
+
+
+class AttemptTimingClient(GateClient):
+    """A GateClient that notes, on the monotonic clock, when each attempt of a call takes its socket (just after
+    it set the attempt's deadline_ms, just before it sends)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.attempts_at: list[float] = []
+
+    def _socket(self) -> zmq.Socket:
+        self.attempts_at.append(time.monotonic())
+        return super()._socket()
+
+
+def test_a_call_whose_timed_out_attempt_was_decided_never_ends_with_expired_as_if_nothing_was(
+        tmp_path, redis_server) -> None:
+    """An attempt that times out may have been decided; the next attempt of the same call, past its deadline when
+    the gate reaches it, was answered `expired`, and GateClient returned that as the call's final answer ("nothing
+    was decided or recorded", client rule 8) while the plan_id held a recorded PARTIAL_75 with a live permit from the
+    first attempt (reproduced: the gate stopped from just after the issuer wrote until after the second attempt's
+    deadline less the skew). An `expired` after an attempt whose outcome is unknown is not final: the client backs
+    off and asks again with the same plan_id, and gets that decision back (or, with no budget left, GateUnavailable:
+    outcome unknown)."""
+    timeout_ms, skew_ms = 2000, 1000
+    r = redis_server.client()
+    write_book(r)
+    system = P26(tmp_path / "p26", redis_server.url,
+                 gate_settings={"deadline_skew_ms": skew_ms, "permit_timeout_ms": 60_000}).start()
+    gate_pid, issuer_pid = system.gate.proc.pid, system.issuer.proc.pid
+    plan = new_plan()
+    outcome: dict = {}
+    client = AttemptTimingClient(system.endpoint, timeout_ms=timeout_ms, retries=2)
+
+    def seen() -> float:
+        return sum(v for k, v in system.metrics().items() if k.startswith("p26_plans_seen_total"))
+
+    def call() -> None:
+        try:
+            outcome["reply"] = client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan)
+        except GateUnavailable as exc:
+            outcome["unavailable"] = exc
+
+    caller = threading.Thread(target=call)
+    try:
+        seen_before = seen()
+        os.kill(issuer_pid, signal.SIGSTOP)  # the gate reads the first attempt and waits for its issuer
+        caller.start()
+        wait_for(lambda: seen() > seen_before, 10, "the first attempt read by the gate", interval_s=0.01)
+        os.kill(gate_pid, signal.SIGSTOP)  # the issuer's answer (a permit) will reach the client too late
+        os.kill(issuer_pid, signal.SIGCONT)
+        wait_for(lambda: r.exists(keys.permit(plan)) == 1, 10, "the first attempt's permit written", interval_s=0.01)
+        wait_for(lambda: len(client.attempts_at) >= 2, 10, "the second attempt sent", interval_s=0.01)
+        # Resume the gate once the second attempt's deadline less the skew has passed, well before the client
+        # stops waiting for it: the gate answers it `expired`.
+        resume_at = client.attempts_at[1] + (timeout_ms - skew_ms + 400) / 1000.0
+        wait_for(lambda: time.monotonic() >= resume_at, 10, "the second attempt's deadline less the skew passed",
+                 interval_s=0.01)
+    finally:
+        os.kill(issuer_pid, signal.SIGCONT)
+        os.kill(gate_pid, signal.SIGCONT)
+        caller.join(30)
+        expired = system.metrics()['gate_requests_total{result="expired"}']
+        client.close()
+        system.stop()
+    assert expired >= 1, "the gate answered no attempt expired: the fault this test makes did not happen"
+    assert r.exists(keys.permit(plan)) == 1
+    reply = outcome.get("reply")
+    assert reply is None or reply.get("status") == "ok", (
+        f"the call ended with {reply} while plan_id {plan} holds a recorded decision with a permit")
+    if reply is not None:
+        assert reply["decision"]["replayed"] and reply["decision"]["permit"] and reply["decision"]["recorded"], reply
+    else:
+        assert outcome["unavailable"].plan_id == plan
+
+
+@pytest.mark.parametrize("path", ["lone", "batch"])
+def test_a_proposal_whose_deadline_passed_before_the_issuer_refused_its_late_request_gets_expired(
+        tmp_path, redis_server, path) -> None:
+    """The issuer refuses a request read after the gate's own deadline (permit_timeout_ms / 2) before any write.
+    A proposal whose own deadline had passed by then was answered the fault HOLD permit_unavailable ("nothing was
+    recorded"), counted ok and p26_fail_closed_total, while the same proposal refused by the script for its own
+    deadline gets `expired` (reproduced: the issuer stopped 2.5 s, permit_timeout_ms 4000, deadline 1 s). Now it
+    gets `expired` whichever check caught it; a proposal with time left still gets the fault HOLD."""
+    r = redis_server.client()
+    write_book(r)
+    system = P26(tmp_path / "p26", redis_server.url,
+                 gate_settings={"deadline_skew_ms": 0, "permit_timeout_ms": 4000}).start()
+    gate_pid, issuer_pid = system.gate.proc.pid, system.issuer.proc.pid
+    late, open_ended = new_plan(), new_plan()
+    ctx = zmq.Context.instance()
+    socks = []
+
+    def seen() -> float:
+        return sum(v for k, v in system.metrics().items() if k.startswith("p26_plans_seen_total"))
+    try:
+        seen_before = seen()
+        os.kill(issuer_pid, signal.SIGSTOP)
+        if path == "batch":
+            os.kill(gate_pid, signal.SIGSTOP)  # both proposals wait together: the gate reads them as one batch
+        for plan, deadline_ms in ((late, time.time() * 1000 + 1000), (open_ended, None)):
+            if path == "lone" and deadline_ms is None:
+                continue
+            sock = ctx.socket(zmq.REQ)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.connect(system.endpoint)
+            sock.send(body(plan, "ETHUSDT" if deadline_ms else "BTCUSDT", "PARTIAL_50", deadline_ms))
+            socks.append(sock)
+        if path == "batch":
+            os.kill(gate_pid, signal.SIGCONT)
+        wait_for(lambda: seen() >= seen_before + len(socks), 10, "the proposals read", interval_s=0.01)
+        time.sleep(2.5)  # a fault's length: the issuer stays stopped past the gate's deadline (2 s after deciding)
+        os.kill(issuer_pid, signal.SIGCONT)
+        replies = []
+        for sock in socks:
+            assert sock.poll(10_000 * DEADLINE_SCALE), "no reply"
+            replies.append(json.loads(sock.recv()))
+        metrics = system.metrics()
+    finally:
+        os.kill(gate_pid, signal.SIGCONT)
+        os.kill(issuer_pid, signal.SIGCONT)
+        for sock in socks:
+            sock.close(linger=0)
+        system.stop()
+    assert (replies[0]["status"], replies[0].get("reason"), replies[0].get("plan_id")) == ("error", "expired", late), (
+        replies[0])
+    assert metrics['gate_requests_total{result="expired"}'] == 1
+    assert nothing_written(r, late)
+    if path == "batch":
+        decision = replies[1]["decision"]
+        assert (decision["final_action"], decision["gate_reason"], decision["recorded"]) == (
+            "HOLD", "permit_unavailable", False), replies[1]
+        assert "nothing was recorded" in decision["detail"], decision
+        assert nothing_written(r, open_ended)

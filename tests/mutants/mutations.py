@@ -1288,4 +1288,31 @@ MUTATIONS: list[Mutation] = [
         '        to = f"{place.where}:{place.port}"\n',
         ("tests/test_sentinel_planned_failover_faults.py::"
          "test_a_planned_failover_to_a_replica_named_by_its_host_name_promotes_it",)),
+    Mutation(
+        "client_takes_expired_after_a_timeout_as_final",
+        "an `expired` answer after an attempt of the same call that may have been decided (a timeout) is no final "
+        "answer: the client asks again with the same plan_id and gets the recorded decision back (review of issue 14)",
+        "launcher/client.py",
+        "            late = garbage is None and maybe_decided and is_expired(reply)\n",
+        "            late = False\n",
+        ("tests/test_gate_deadlines.py::"
+         "test_a_call_whose_timed_out_attempt_was_decided_never_ends_with_expired_as_if_nothing_was",)),
+    Mutation(
+        "lone_proposal_past_its_deadline_gets_a_fault_hold_after_a_refused_request",
+        "a lone proposal whose deadline passed before the issuer refused its request unwritten gets expired, not a "
+        "fault HOLD (review of issue 14)",
+        "actors/gate.py",
+        "            if outcomes[2] and proposal.deadline_ms is not None:  # nothing recorded: past its deadline, expired\n",
+        "            if False:\n",
+        ("tests/test_gate_deadlines.py::"
+         "test_a_proposal_whose_deadline_passed_before_the_issuer_refused_its_late_request_gets_expired[lone]",)),
+    Mutation(
+        "batched_proposal_past_its_deadline_gets_a_fault_hold_after_a_refused_request",
+        "a batch's proposal whose deadline passed before the issuer refused the batch unwritten gets expired, not a "
+        "fault HOLD; one with time left keeps its fault HOLD (review of issue 14)",
+        "actors/gate.py",
+        "                if outcomes[2]:  # nothing was recorded: a proposal past its deadline by now gets expired\n",
+        "                if False:\n",
+        ("tests/test_gate_deadlines.py::"
+         "test_a_proposal_whose_deadline_passed_before_the_issuer_refused_its_late_request_gets_expired[batch]",)),
 ]
