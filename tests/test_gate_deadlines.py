@@ -879,3 +879,18 @@ def test_a_proposal_whose_deadline_passed_before_the_issuer_refused_its_late_req
             "HOLD", "permit_unavailable", False), replies[1]
         assert "nothing was recorded" in decision["detail"], decision
         assert nothing_written(r, open_ended)
+
+
+def test_a_deadline_in_epoch_microseconds_is_refused_naming_the_unit_not_taken_as_no_deadline(p26) -> None:
+    """deadline_ms in epoch microseconds (1.8e15: the year 58,000 as milliseconds) was taken as a deadline that never
+    comes: the proposal was decided and given a permit however late the gate reached it (reproduced), so a client
+    with a unit bug had no deadline at all and no word of it (seconds get a hint, since they are always past)."""
+    r = p26.redis
+    for deadline_ms in (time.time() * 1e6 + 5e6, 1e300):
+        plan = new_plan()
+        reply = one_reply(p26.endpoint, body(plan, "ETHUSDT", "PARTIAL_50", deadline_ms))
+        assert (reply["status"], reply.get("reason"), reply.get("plan_id")) == ("error", "invalid_proposal", plan), reply
+        assert "deadline_ms must be epoch milliseconds" in reply["detail"] and "microseconds" in reply["detail"], reply
+        assert nothing_written(r, plan)
+    reply = one_reply(p26.endpoint, body(new_plan(), "ETHUSDT", "PARTIAL_50", time.time() * 1000 + 5000))
+    assert reply["status"] == "ok" and reply["decision"]["permit"], reply

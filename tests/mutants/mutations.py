@@ -1315,4 +1315,13 @@ MUTATIONS: list[Mutation] = [
         "                if False:\n",
         ("tests/test_gate_deadlines.py::"
          "test_a_proposal_whose_deadline_passed_before_the_issuer_refused_its_late_request_gets_expired[batch]",)),
+    Mutation(
+        "deadline_in_microseconds_taken_as_no_deadline",
+        "a deadline_ms in epoch microseconds is refused naming the unit, not taken as a deadline that never comes "
+        "(review of issue 14)",
+        "actors/policy.py",
+        "    elif deadline_ms is not None and deadline_ms >= MAX_DEADLINE_MS:\n",
+        "    elif False:\n",
+        ("tests/test_gate_deadlines.py::"
+         "test_a_deadline_in_epoch_microseconds_is_refused_naming_the_unit_not_taken_as_no_deadline",)),
 ]
