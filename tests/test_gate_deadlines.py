@@ -894,3 +894,44 @@ def test_a_deadline_in_epoch_microseconds_is_refused_naming_the_unit_not_taken_a
         assert nothing_written(r, plan)
     reply = one_reply(p26.endpoint, body(new_plan(), "ETHUSDT", "PARTIAL_50", time.time() * 1000 + 5000))
     assert reply["status"] == "ok" and reply["decision"]["permit"], reply
+
+
+def test_a_dealer_matches_every_reply_overloaded_included_by_its_own_id_frame_though_replies_come_out_of_order(
+        tmp_path, redis_server) -> None:
+    """docs/proposal-api.md told DEALER clients to send [b"", request]: with several in flight they could not tell
+    which proposal an `overloaded` reply (no plan_id) was for, and replies do not come back in order (the shed ones
+    go out first; seen: 45 of 50 proposals sent while the gate was stopped shed, answered before the first 5 were
+    decided). An id frame before the empty one comes back with the reply."""
+    r = redis_server.client()
+    write_book(r)
+    system = P26(tmp_path / "p26", redis_server.url,
+                 gate_settings={"overload_queue_depth": 5, "overload_queue_age_ms": 10_000}).start()
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(system.endpoint)
+    plans = {str(n).encode(): new_plan() for n in range(50)}
+    got: dict[bytes, dict] = {}
+    try:
+        os.kill(system.gate.proc.pid, signal.SIGSTOP)  # all 50 wait together: the gate reads them in one turn
+        try:
+            for request_id, plan in plans.items():
+                sock.send_multipart([request_id, b"", body(plan, "BTCUSDT", "HOLD", None)])
+            time.sleep(0.3)  # a fault's length: libzmq moves them into the stopped gate's socket buffers
+        finally:
+            os.kill(system.gate.proc.pid, signal.SIGCONT)
+        order = []
+        while len(got) < len(plans) and sock.poll(5000 * DEADLINE_SCALE):
+            request_id, empty, reply = sock.recv_multipart()
+            assert empty == b"" and request_id in plans and request_id not in got, (request_id, empty)
+            got[request_id] = json.loads(reply)
+            order.append(request_id)
+    finally:
+        sock.close(linger=0)
+        system.stop()
+    assert len(got) == len(plans)
+    shed = [rid for rid, reply in got.items() if reply.get("reason") == "overloaded"]
+    assert shed and all("plan_id" not in got[rid] for rid in shed), got
+    for request_id, reply in got.items():
+        if reply["status"] == "ok":
+            assert reply["decision"]["plan_id"] == plans[request_id], (request_id, reply)
+    assert order != sorted(order, key=int), "the replies came back in the requests' order: nothing to match"
