@@ -935,3 +935,66 @@ def test_a_dealer_matches_every_reply_overloaded_included_by_its_own_id_frame_th
         if reply["status"] == "ok":
             assert reply["decision"]["plan_id"] == plans[request_id], (request_id, reply)
     assert order != sorted(order, key=int), "the replies came back in the requests' order: nothing to match"
+
+
+def test_proposals_that_waited_past_the_queue_age_do_not_make_fresh_ones_find_the_queue_full(
+        tmp_path, redis_server) -> None:
+    """After a stall (here the gate waiting for its stopped issuer), the proposals left in the gate's queue had
+    waited past overload_queue_age_ms, yet they still counted towards overload_queue_depth when the proposals sent
+    meanwhile were read: those found the queue full and were answered overloaded too, although the stale ones were
+    shed in the same turn and the queue was then empty (reproduced: depth 200, 136 stale in the queue, 300 fresh
+    read: 236 fresh shed; the queue would have kept 200 of them)."""
+    depth, fresh, batch = 200, 300, 64  # batch: the most proposals the gate decides together (REQUEST_DRAIN)
+    r = redis_server.client()
+    write_book(r)
+    system = P26(tmp_path / "p26", redis_server.url,
+                 gate_settings={"overload_queue_depth": depth, "overload_queue_age_ms": 500,
+                                "permit_timeout_ms": 2000}).start()
+    issuer_pid = system.issuer.proc.pid
+    socks = []  # the gate's socket queues up to its hwm (100) per connection: four clients get them all in
+    for _ in range(4):
+        sock = zmq.Context.instance().socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.SNDHWM, 0)
+        sock.setsockopt(zmq.RCVHWM, 0)
+        sock.connect(system.endpoint)
+        socks.append(sock)
+    got: dict[bytes, dict] = {}
+
+    def seen() -> float:
+        return sum(v for k, v in system.metrics().items() if k.startswith("p26_plans_seen_total"))
+
+    def send(prefix: bytes, count: int, symbol: str) -> None:
+        for n in range(count):
+            socks[n % len(socks)].send_multipart([prefix + b"%d" % n, b"", body(new_plan(), symbol, "HOLD", None)])
+    try:
+        seen_before = seen()
+        os.kill(issuer_pid, signal.SIGSTOP)
+        send(b"p", 1, "SOLUSDT")  # the gate waits for the stopped issuer (permit_timeout_ms)...
+        wait_for(lambda: seen() >= seen_before + 1, 10, "the first proposal read", interval_s=0.01)
+        send(b"s", depth, "BTCUSDT")  # ...while these wait in its socket; then it reads them into its queue
+        wait_for(lambda: seen() >= seen_before + 1 + batch, 20, "a batch of them read", interval_s=0.01)
+        send(b"f", fresh, "ETHUSDT")  # the gate waits for its issuer again: these wait in its socket...
+        time.sleep(0.7)  # a fault's length: ...and those left in its queue wait past overload_queue_age_ms
+        os.kill(issuer_pid, signal.SIGCONT)
+        poller = zmq.Poller()
+        for sock in socks:
+            poller.register(sock, zmq.POLLIN)
+        while len(got) < 1 + depth + fresh:
+            ready = poller.poll(10_000 * DEADLINE_SCALE)
+            if not ready:
+                break
+            for sock, _ in ready:
+                request_id, _, reply = sock.recv_multipart()
+                got[request_id] = json.loads(reply)
+    finally:
+        os.kill(issuer_pid, signal.SIGCONT)
+        for sock in socks:
+            sock.close(linger=0)
+        system.stop()
+    assert len(got) == 1 + depth + fresh
+    stale_shed = sum(1 for rid, reply in got.items() if rid.startswith(b"s") and reply.get("reason") == "overloaded")
+    fresh_shed = sum(1 for rid, reply in got.items() if rid.startswith(b"f") and reply.get("reason") == "overloaded")
+    assert stale_shed > 0, "no proposal waited past the queue age in the gate's queue: the stall did not happen"
+    assert fresh_shed <= fresh - depth, (f"{fresh_shed} of {fresh} proposals read after the stall found the queue "
+                                         f"full ({stale_shed} that had waited past its age were shed too)")

@@ -1324,4 +1324,23 @@ MUTATIONS: list[Mutation] = [
         "    elif False:\n",
         ("tests/test_gate_deadlines.py::"
          "test_a_deadline_in_epoch_microseconds_is_refused_naming_the_unit_not_taken_as_no_deadline",)),
+    Mutation(
+        "stale_queue_makes_fresh_proposals_find_it_full",
+        "proposals that waited past overload_queue_age_ms are shed before new ones are read, so they never make "
+        "a fresh proposal find the gate's queue full (review of issue 14)",
+        "actors/runtime.py",
+        "        while backlog and backlog[0][2] < oldest:\n",
+        "        while False:\n",
+        ("tests/test_gate_deadlines.py::"
+         "test_proposals_that_waited_past_the_queue_age_do_not_make_fresh_ones_find_the_queue_full",),
+        also=(("actors/runtime.py",
+               "            envelope, body, _ = backlog.popleft()\n"
+               "            envelopes.append(envelope)\n"
+               "            bodies.append(body)\n",
+               "            envelope, body, read_at = backlog.popleft()\n"
+               "            if read_at < oldest:\n"
+               "                shed.append(envelope)\n"
+               "                continue\n"
+               "            envelopes.append(envelope)\n"
+               "            bodies.append(body)\n"),)),
 ]
