@@ -1343,4 +1343,12 @@ MUTATIONS: list[Mutation] = [
                "                continue\n"
                "            envelopes.append(envelope)\n"
                "            bodies.append(body)\n"),)),
+    Mutation(
+        "gate_and_issuer_on_two_hosts_validate",
+        "a topology that runs a gate's permit issuer on another host (a second clock no deadline setting covers) "
+        "is refused (review of issue 14)",
+        "launcher/hosts.py",
+        "                elif spec.kind == \"gate\" and role == \"permits\":\n",
+        "                elif False:\n",
+        ("tests/test_multihost_topology.py::test_a_gate_whose_permit_issuer_runs_on_another_host_is_refused",)),
 ]
