@@ -55,6 +55,9 @@ OVERLOAD_BACKOFF_MS = 20
 # handled when that poll returns, so the wait is cut into slices this long.
 POLL_SLICE_MS = 100
 OVERLOAD_BACKOFF_MAX_MS = 500
+# The longest attempt timeout: its deadline_ms (send time + timeout) stays below the gate's bound on deadline_ms
+# (1e14 ms, the year 5138) for three thousand years.
+MAX_TIMEOUT_MS = 10 ** 12
 
 
 def _wait_for_reply(sock: zmq.Socket, timeout_ms: int) -> bool:
@@ -115,6 +118,9 @@ class GateClient:
         if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, (int, float)) or not timeout_ms >= 1:
             raise ValueError(f"timeout_ms must be at least 1 ms, got {timeout_ms!r}: a call's budget of 0 sends a "
                              f"proposal whose deadline has passed and waits for no reply")
+        if not timeout_ms <= MAX_TIMEOUT_MS:
+            raise ValueError(f"timeout_ms must be at most {MAX_TIMEOUT_MS} ms, got {timeout_ms!r}: each attempt sends "
+                             f"its send time + timeout_ms as deadline_ms, and the gate refuses one past the year 5138")
         self.endpoints = [endpoint] if isinstance(endpoint, str) else list(endpoint)
         if not self.endpoints:
             raise ValueError("GateClient needs at least one gate endpoint")
@@ -432,8 +438,9 @@ def gate_curve(topology_path: str | Path, client_key: str | None,
 def cmd_propose(args: argparse.Namespace) -> int:
     curve: tuple[Keypair, bytes | list[bytes]] | None = None
     endpoint: str | list[str]
-    if args.timeout_ms < 1:
-        print(f"clustergate propose: --timeout-ms must be at least 1, got {args.timeout_ms}", file=sys.stderr)
+    if not 1 <= args.timeout_ms <= MAX_TIMEOUT_MS:
+        print(f"clustergate propose: --timeout-ms must be from 1 to {MAX_TIMEOUT_MS}, got {args.timeout_ms}",
+              file=sys.stderr)
         return 2
     try:
         if args.endpoint:

@@ -342,3 +342,30 @@ def test_a_garbage_gate_and_an_overloaded_gate_get_backed_off_not_hammered():
         bad_thread.join(5)
         overloaded.close(linger=0)
         ctx.term()
+
+
+def test_a_timeout_too_long_for_a_deadline_is_refused_before_anything_is_sent():
+    # timeout_ms=inf passed the check (>= 1) and every propose() died on OverflowError turning the deadline into an
+    # int; a timeout of 1e14 ms sent deadline_ms past the year 5138, which the gate refuses (invalid_proposal,
+    # "epoch microseconds?"). Both are refused when the client is made, and so is --timeout-ms past the bound.
+    import subprocess
+    import sys
+    from pathlib import Path
+    ctx = zmq.Context()
+    endpoint, server = silent_server(ctx)
+    try:
+        for bad in (float("inf"), 1e14, 10 ** 15):
+            try:
+                GateClient(endpoint, timeout_ms=bad, context=ctx)
+            except ValueError as exc:
+                assert "timeout_ms" in str(exc), exc
+            else:
+                raise AssertionError(f"timeout_ms={bad} must be refused")
+        proc = subprocess.run([str(Path(sys.executable).parent / "clustergate"), "propose", "--endpoint", endpoint,
+                               "--symbol", "ETHUSDT", "--action", "HOLD", "--timeout-ms", str(10 ** 15)],
+                              capture_output=True, text=True, timeout=20)
+        assert proc.returncode == 2 and "--timeout-ms" in proc.stderr, (proc.returncode, proc.stderr)
+        assert not server.poll(200), f"a proposal was sent: {server.recv_multipart()[-1][:200]!r}"
+    finally:
+        server.close(linger=0)
+        ctx.term()

@@ -1351,4 +1351,12 @@ MUTATIONS: list[Mutation] = [
         "                elif spec.kind == \"gate\" and role == \"permits\":\n",
         "                elif False:\n",
         ("tests/test_multihost_topology.py::test_a_gate_whose_permit_issuer_runs_on_another_host_is_refused",)),
+    Mutation(
+        "client_takes_an_endless_timeout",
+        "a GateClient timeout_ms that is not finite or too long for a deadline the gate takes is refused when the "
+        "client is made (review of issue 14)",
+        "launcher/client.py",
+        "        if not timeout_ms <= MAX_TIMEOUT_MS:\n",
+        "        if False:\n",
+        ("tests/test_client.py::test_a_timeout_too_long_for_a_deadline_is_refused_before_anything_is_sent",)),
 ]
