@@ -835,40 +835,43 @@ def test_a_proposal_whose_deadline_passed_before_the_issuer_refused_its_late_req
                  gate_settings={"deadline_skew_ms": 0, "permit_timeout_ms": 4000}).start()
     gate_pid, issuer_pid = system.gate.proc.pid, system.issuer.proc.pid
     late, open_ended = new_plan(), new_plan()
-    ctx = zmq.Context.instance()
-    socks = []
+    # One DEALER, connected before the gate is stopped: its proposals reach the gate on one connection, together.
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(system.endpoint)
+    replies = {}
 
     def seen() -> float:
         return sum(v for k, v in system.metrics().items() if k.startswith("p26_plans_seen_total"))
     try:
+        sock.send_multipart([b"probe", b"", b"{}"])  # a round trip: the connection is up
+        assert sock.poll(10_000 * DEADLINE_SCALE) and sock.recv_multipart()[0] == b"probe"
         seen_before = seen()
+        proposals = [(b"late", body(late, "ETHUSDT", "PARTIAL_50", time.time() * 1000 + 1000))]
+        if path == "batch":
+            proposals.append((b"open", body(open_ended, "BTCUSDT", "PARTIAL_50", None)))
         os.kill(issuer_pid, signal.SIGSTOP)
         if path == "batch":
             os.kill(gate_pid, signal.SIGSTOP)  # both proposals wait together: the gate reads them as one batch
-        for plan, deadline_ms in ((late, time.time() * 1000 + 1000), (open_ended, None)):
-            if path == "lone" and deadline_ms is None:
-                continue
-            sock = ctx.socket(zmq.REQ)
-            sock.setsockopt(zmq.LINGER, 0)
-            sock.connect(system.endpoint)
-            sock.send(body(plan, "ETHUSDT" if deadline_ms else "BTCUSDT", "PARTIAL_50", deadline_ms))
-            socks.append(sock)
+        for request_id, payload in proposals:
+            sock.send_multipart([request_id, b"", payload])
         if path == "batch":
+            time.sleep(0.1)  # a fault's length: both reach the stopped gate's socket buffer
             os.kill(gate_pid, signal.SIGCONT)
-        wait_for(lambda: seen() >= seen_before + len(socks), 10, "the proposals read", interval_s=0.01)
+        wait_for(lambda: seen() >= seen_before + len(proposals), 10, "the proposals read", interval_s=0.01)
         time.sleep(2.5)  # a fault's length: the issuer stays stopped past the gate's deadline (2 s after deciding)
         os.kill(issuer_pid, signal.SIGCONT)
-        replies = []
-        for sock in socks:
-            assert sock.poll(10_000 * DEADLINE_SCALE), "no reply"
-            replies.append(json.loads(sock.recv()))
+        while len(replies) < len(proposals) and sock.poll(10_000 * DEADLINE_SCALE):
+            request_id, _, reply = sock.recv_multipart()
+            replies[request_id] = json.loads(reply)
         metrics = system.metrics()
     finally:
         os.kill(gate_pid, signal.SIGCONT)
         os.kill(issuer_pid, signal.SIGCONT)
-        for sock in socks:
-            sock.close(linger=0)
+        sock.close(linger=0)
         system.stop()
+    assert len(replies) == len(proposals), replies
+    replies = [replies[b"late"], replies.get(b"open")]
     assert (replies[0]["status"], replies[0].get("reason"), replies[0].get("plan_id")) == ("error", "expired", late), (
         replies[0])
     assert metrics['gate_requests_total{result="expired"}'] == 1
@@ -998,3 +1001,37 @@ def test_proposals_that_waited_past_the_queue_age_do_not_make_fresh_ones_find_th
     assert stale_shed > 0, "no proposal waited past the queue age in the gate's queue: the stall did not happen"
     assert fresh_shed <= fresh - depth, (f"{fresh_shed} of {fresh} proposals read after the stall found the queue "
                                          f"full ({stale_shed} that had waited past its age were shed too)")
+
+
+def test_a_deadline_that_passes_while_the_script_trims_the_stream_gets_expired_and_nothing_is_written(
+        tmp_path, redis_server) -> None:
+    """The script read Redis's clock once, before trimming the gate stream (XTRIM MINID once it holds
+    stream_maxlen records), and trimming many records takes a while: a decision whose deadline passed during the
+    trim was written, with its permit, after it (reproduced: 1,000,000 records older than the retention, default
+    node size, deadline 4 ms ahead: written 10 ms late; with one record a node, as here to keep the test small,
+    100,000 records: 48 ms late). The script reads the clock again after a trim."""
+    records = 300_000
+    r = redis_server.client()
+    write_book(r)
+    system = P26(tmp_path / "p26", redis_server.url, gate_settings={"deadline_skew_ms": 0},
+                 issuer_settings={"stream_maxlen": records}).start()
+    try:
+        assert one_reply(system.endpoint, body(new_plan(), "BTCUSDT", "HOLD", None))["status"] == "ok"
+        r.delete(keys.GATE_STREAM)
+        r.config_set("stream-node-max-entries", 1)  # a node per record: trimming them takes longer
+        old_ms = int(time.time() * 1000) - 600_000  # older than the retention (the longest permit or cooldown TTL)
+        pipe = r.pipeline(transaction=False)
+        for i in range(records):
+            pipe.xadd(keys.GATE_STREAM, {"plan_id": f"old-{i}"}, id=f"{old_ms + i // 1000}-{i % 1000 + 1}")
+            if i % 20_000 == 19_999:
+                pipe.execute()
+        pipe.execute()
+        assert r.xlen(keys.GATE_STREAM) == records
+        plan = new_plan()
+        reply = one_reply(system.endpoint, body(plan, "ETHUSDT", "PARTIAL_50", time.time() * 1000 + 40))
+    finally:
+        system.stop()
+    assert r.xlen(keys.GATE_STREAM) < records, f"the script never trimmed the stream (the gate answered {reply})"
+    late = [int(i.split("-")[0]) for i, f in r.xrange(keys.GATE_STREAM) if f.get("plan_id") == plan]
+    assert (reply["status"], reply.get("reason")) == ("error", "expired"), (reply, f"written at {late}")
+    assert nothing_written(r, plan)

@@ -1359,4 +1359,13 @@ MUTATIONS: list[Mutation] = [
         "        if not timeout_ms <= MAX_TIMEOUT_MS:\n",
         "        if False:\n",
         ("tests/test_client.py::test_a_timeout_too_long_for_a_deadline_is_refused_before_anything_is_sent",)),
+    Mutation(
+        "script_writes_after_a_trim_past_the_deadline",
+        "the issuer's script reads Redis's clock again after trimming the gate stream: a deadline the trim took "
+        "gets expired, nothing written (review of issue 14)",
+        "actors/permit_issuer.py",
+        "  if deadline > 0 and now_ms > deadline then\n",
+        "  if false then\n",
+        ("tests/test_gate_deadlines.py::"
+         "test_a_deadline_that_passes_while_the_script_trims_the_stream_gets_expired_and_nothing_is_written",)),
 ]
