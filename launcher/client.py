@@ -16,14 +16,14 @@ Failover (Freelance, model 1 of the ZeroMQ guide; the exact rules, for clients i
 docs/ha-gates-and-clients.md): one server is asked at a time; an attempt that times out, is answered
 `overloaded` (nothing decided) or with a fault HOLD (`recorded` false: that gate could not record a
 decision) moves on to the next endpoint (in the given order, wrapping), with the same plan_id, and so
-does a reply that is not a gate envelope (GateUnavailable when every endpoint in a row sent one). `expired` is final, unless an earlier attempt of the call may have been decided (it
-timed out, or was answered a fault HOLD or garbage): then it says only that this attempt was not decided, and counts
-as `overloaded` does. When every
+does a reply that is not a gate envelope (GateUnavailable when every endpoint in a row sent one). `expired` is
+final, unless an earlier attempt of the call may have been decided (it timed out, or was answered a fault HOLD or
+garbage): then it says only that this attempt was not decided, and counts as `overloaded` does. When every
 endpoint in a row answered a fault HOLD, that reply is the answer; when every endpoint in a row answered
 without a decision otherwise, the client backs off (OVERLOAD_BACKOFF_MS jittered, doubling up to
 OVERLOAD_BACKOFF_MAX_MS) while the budget lasts. When the budget is spent the answer is the last attempt's:
-GateUnavailable after a timeout or such an `expired`, else its `overloaded` reply or fault HOLD. The next call starts at the
-endpoint that gave a final answer, or after the last one asked. With one endpoint the behaviour is Lazy
+GateUnavailable after a timeout or such an `expired`, else its `overloaded` reply or fault HOLD. The next call
+starts at the endpoint that gave a final answer, or after the last one asked. With one endpoint the behaviour is Lazy
 Pirate: close the socket after a timeout (linger 0), reopen it and resend.
 
 The rule for callers: retry with the same plan_id. A proposal the client gave up on may still have
