@@ -481,7 +481,8 @@ MUTATIONS: list[Mutation] = [
         "or not timeout_ms >= 1:\n",
         "or not timeout_ms >= -1e9:\n",
         ("tests/test_client.py::test_a_timeout_below_1_ms_is_refused_before_a_proposal_with_a_past_deadline_is_sent",),
-        also=(("launcher/client.py", "    if args.timeout_ms < 1:\n", "    if False:\n"),)),
+        also=(("launcher/client.py", "    if not 1 <= args.timeout_ms <= MAX_TIMEOUT_MS:\n",
+               "    if not args.timeout_ms <= MAX_TIMEOUT_MS:\n"),)),
     Mutation(
         "client_counts_only_a_list_of_gate_keys",
         "gate public keys given as a tuple are counted against the endpoints and paired in order, like a list",
