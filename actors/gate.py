@@ -153,8 +153,9 @@ def expired_detail(deadline_ms: float, now: float, skew_ms: float) -> str | None
         return None
     hint = " (deadline_ms is epoch milliseconds, not seconds)" if deadline_ms < 1e11 else ""
     return (f"deadline_ms {deadline_ms:.0f} less the allowed clock skew of {skew_ms:.0f} ms passed {late_ms:.0f} ms "
-            f"before the gate reached the proposal{hint}: nothing was decided or recorded; resend the same "
-            f"plan_id with a later deadline")
+            f"before the gate reached the proposal{hint}: this request was not decided and nothing was recorded for "
+            f"it; resend the same plan_id with a later deadline (a decision an earlier request of the plan_id got is "
+            f"then returned)")
 
 
 def _object_once_per_name(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -471,7 +472,8 @@ class Gate(Actor):
         self._observed_metrics: PortfolioMetrics | None = None
         overloaded = encode(error_envelope(OVERLOADED, (
             f"the gate's queue is full ({s.overload_queue_depth} proposals) or this one waited over "
-            f"{s.overload_queue_age_ms} ms: nothing was decided or recorded; back off and resend the same plan_id")))
+            f"{s.overload_queue_age_ms} ms: this request was not decided and nothing was recorded for it; back off and "
+            f"resend the same plan_id")))
         self.on_requests_batch("proposals", self.handle_proposals, shedding=Shedding(
             max_depth=s.overload_queue_depth, max_age_s=s.overload_queue_age_ms / 1000.0, reply=overloaded,
             on_shed=self._requests_overloaded.inc))
@@ -704,6 +706,10 @@ class Gate(Actor):
         item = self.issuer_item(proposal, decision, seen, False, gate_deadline)
         outcomes = self.record([item], gate_deadline, (proposal,), metrics)
         if type(outcomes) is tuple:
+            if outcomes[2] and proposal.deadline_ms is not None:  # nothing recorded: past its deadline, expired
+                late = expired_detail(proposal.deadline_ms, time.time(), self.skew_ms)
+                if late is not None:
+                    return Refusal(EXPIRED, late)
             return fault_decision(proposal, outcomes[0], now, outcomes[1])
         result = self.settle(proposal, outcomes[0], now, gate_deadline, decision)
         if result is None:  # a cooldown conflict: read again and decide again, as in a batch
@@ -750,6 +756,8 @@ class Gate(Actor):
                                               gate_deadline) for proposal, it in zip(batch, items)]
             outcomes = self.record(request_items, gate_deadline, batch, metrics)
             if type(outcomes) is tuple:
+                if outcomes[2]:  # nothing was recorded: a proposal past its deadline by now gets expired
+                    todo = self._drop_expired(proposals, results, todo, time.time())
                 return self._faults(proposals, results, todo, outcomes[0], now, outcomes[1])
             retry: list[int] = []
             for i, outcome, item in zip(todo, outcomes, items):
@@ -776,14 +784,14 @@ class Gate(Actor):
         return item
 
     def record(self, items: list[dict[str, Any]], gate_deadline: float, batch: Sequence[Proposal],
-               metrics: PortfolioMetrics) -> list[Any] | tuple[str, str]:
+               metrics: PortfolioMetrics) -> list[Any] | tuple[str, str, bool]:
         """Ask the issuer to record the batch's items: one outcome per item, or, when it did not answer or
-        refused the whole request, the (reason, detail) of the fault HOLD every proposal of the batch gets
-        (their fallbacks counted)."""
+        refused the whole request, the (reason, detail, nothing recorded for certain) of the fault HOLD every
+        proposal of the batch gets (their fallbacks counted)."""
         reply = self.ask_issuer({"decisions": items, "deadline_epoch": gate_deadline, "compact": True})
         if reply is None:
             self.count_fallbacks(metrics, len(batch))
-            return PERMIT_UNAVAILABLE, OUTCOME_UNKNOWN
+            return PERMIT_UNAVAILABLE, OUTCOME_UNKNOWN, False
         outcomes = reply.get("results") if reply.get("status") == "ok" else None
         if isinstance(outcomes, list) and len(outcomes) == len(batch):
             return outcomes
@@ -793,11 +801,11 @@ class Gate(Actor):
         self.count_fallbacks(metrics, len(batch))
         if reason == REDIS_UNAVAILABLE:
             self._cache = None
-            return REDIS_UNAVAILABLE, OUTCOME_UNKNOWN
+            return REDIS_UNAVAILABLE, OUTCOME_UNKNOWN, False
         if reason in REFUSED_BEFORE_ANY_WRITE:
-            return PERMIT_UNAVAILABLE, f"the permit issuer refused the request ({reason}): {NOTHING_RECORDED}"
+            return PERMIT_UNAVAILABLE, f"the permit issuer refused the request ({reason}): {NOTHING_RECORDED}", True
         # Anything else (internal_error, a reply of the wrong shape) may come after the writes.
-        return PERMIT_UNAVAILABLE, f"the permit issuer failed ({reason}): {OUTCOME_UNKNOWN}"
+        return PERMIT_UNAVAILABLE, f"the permit issuer failed ({reason}): {OUTCOME_UNKNOWN}", False
 
     def settle(self, proposal: Proposal, outcome: dict[str, Any], now: float, gate_deadline: float,
                sent: dict[str, Any]) -> dict[str, Any] | Refusal | None:

@@ -58,7 +58,8 @@ STREAM_FIELDS = ("plan_id", "symbol", "action_proposed", "final_action", "gate_r
 # after a timeout): it is reported as written. Another one is a replay, returned with the permit's PTTL.
 # Past the gate's deadline (Redis's clock) nothing is written (expired): the gate has stopped waiting
 # or is about to, so a write now would be a decision its client was told is unknown. The check follows
-# the replay check, so a re-sent pipeline still finds its own earlier write.
+# the replay check, so a re-sent pipeline still finds its own earlier write, and is made again after a trim
+# of the stream (trimming many records takes long), so that no write follows the deadline.
 # A non-HOLD decision made without seeing a cooldown that exists now is refused (cooldown_conflict),
 # so the gate re-reads and decides again rather than issuing two permits inside one cooldown; so is
 # one decided under a cooldown that does not exist now: one an earlier decision of its batch was to
@@ -101,6 +102,11 @@ if redis.call('XLEN', KEYS[2]) >= cap then
   redis.call('XTRIM', KEYS[2], 'MINID', tostring(now_ms - tonumber(ARGV[9])))
   if redis.call('XLEN', KEYS[2]) >= cap then
     return {'stream_full', ''}
+  end
+  time = redis.call('TIME')  -- a long trim (a million records: over 10 ms) may have taken the deadline
+  now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  if deadline > 0 and now_ms > deadline then
+    return {'expired', tostring(now_ms - deadline)}
   end
 end
 local record = {}

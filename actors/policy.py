@@ -39,6 +39,9 @@ FAIL_CLOSED_REASONS = (FAIL_CLOSED_STATE, REDIS_UNAVAILABLE, PERMIT_UNAVAILABLE,
 PROPOSAL_FIELDS = ("plan_id", "symbol", "action_proposed", "kill_score", "r_net", "ts_epoch", "deadline_ms")
 MAX_PLAN_ID_CHARS = 128
 MAX_SYMBOL_CHARS = 32
+# deadline_ms at or past this (the year 5138 in epoch ms) is no deadline a client can mean: epoch microseconds
+# (1.8e15 today) taken as ms would be a deadline that never comes, so the proposal is refused naming the unit.
+MAX_DEADLINE_MS = 1e14
 
 
 def policy_transitions() -> list[tuple[str, str, str]]:
@@ -131,6 +134,9 @@ def validate_proposal(obj: Any) -> Proposal:
     if deadline_ms is not None and (
             not (_isfinite(deadline_ms) if type(deadline_ms) is float else _is_number(deadline_ms)) or deadline_ms <= 0):
         problems.append(f"deadline_ms must be a positive number (epoch milliseconds), got {json.dumps(deadline_ms)[:60]}")
+    elif deadline_ms is not None and deadline_ms >= MAX_DEADLINE_MS:
+        problems.append(f"deadline_ms must be epoch milliseconds, got {json.dumps(deadline_ms)[:60]}: after the year "
+                        f"5000 (epoch microseconds?); leave deadline_ms out for no deadline")
     if problems:
         usable = isinstance(plan_id, str) and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS and plan_id.isprintable()
         raise BadRequest("invalid_proposal", "; ".join(problems), plan_id if usable else None)

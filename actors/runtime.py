@@ -141,9 +141,9 @@ class OutageLog:
 @dataclass(frozen=True)
 class Shedding:
     """Explicit overload for a batch-served ROUTER role: requests read off the socket wait in the actor's
-    own queue; one that finds `max_depth` requests already waiting, or that has waited longer than
-    `max_age_s` when its batch comes, is answered `reply` at once (never handed to the handler), and
-    `on_shed(n)` counts them."""
+    own queue; one that has waited longer than `max_age_s` is answered `reply` before new requests are read
+    (so it never makes one find the queue full), one that finds `max_depth` requests waiting at once; neither
+    is handed to the handler, and `on_shed(n)` counts them."""
 
     max_depth: int
     max_age_s: float
@@ -418,10 +418,14 @@ class Actor:
 
     def _take_batch(self, role: str, s: zmq.Socket, backlog: deque, shedding: Shedding, max_batch: int,
                     envelopes: list[Frames], bodies: list[Frames]) -> None:
-        """Read what waits on the socket into the backlog (a request that finds it full is answered
-        overloaded), then take the next batch from its head (a request that waited too long: overloaded)."""
+        """Answer overloaded the requests that waited too long (first, so that they never make a new one find
+        the backlog full), read what waits on the socket into the backlog (a request that finds it full is
+        answered overloaded), then take the next batch from its head."""
         shed: list[Frames] = []
         now = time.monotonic()
+        oldest = now - shedding.max_age_s
+        while backlog and backlog[0][2] < oldest:
+            shed.append(backlog.popleft()[0])
         for _ in range(SHED_READS_PER_TURN):
             frames = _recv_ready(s)
             if frames is None:
@@ -431,14 +435,10 @@ class Actor:
                 shed.append(envelope)
             else:
                 backlog.append((envelope, body, now))
-        oldest = now - shedding.max_age_s
-        while backlog and len(bodies) < max_batch:
-            envelope, body, read_at = backlog.popleft()
-            if read_at < oldest:
-                shed.append(envelope)
-            else:
-                envelopes.append(envelope)
-                bodies.append(body)
+        while backlog and len(bodies) < max_batch:  # none waited too long: the oldest were shed above
+            envelope, body, _ = backlog.popleft()
+            envelopes.append(envelope)
+            bodies.append(body)
         if shed:
             for envelope in shed:
                 try:

@@ -16,12 +16,14 @@ Failover (Freelance, model 1 of the ZeroMQ guide; the exact rules, for clients i
 docs/ha-gates-and-clients.md): one server is asked at a time; an attempt that times out, is answered
 `overloaded` (nothing decided) or with a fault HOLD (`recorded` false: that gate could not record a
 decision) moves on to the next endpoint (in the given order, wrapping), with the same plan_id, and so
-does a reply that is not a gate envelope (GateUnavailable when every endpoint in a row sent one). When every
+does a reply that is not a gate envelope (GateUnavailable when every endpoint in a row sent one). `expired` is
+final, unless an earlier attempt of the call may have been decided (it timed out, or was answered a fault HOLD or
+garbage): then it says only that this attempt was not decided, and counts as `overloaded` does. When every
 endpoint in a row answered a fault HOLD, that reply is the answer; when every endpoint in a row answered
 without a decision otherwise, the client backs off (OVERLOAD_BACKOFF_MS jittered, doubling up to
 OVERLOAD_BACKOFF_MAX_MS) while the budget lasts. When the budget is spent the answer is the last attempt's:
-GateUnavailable after a timeout, else its `overloaded` reply or fault HOLD. The next call starts at the
-endpoint that gave a final answer, or after the last one asked. With one endpoint the behaviour is Lazy
+GateUnavailable after a timeout or such an `expired`, else its `overloaded` reply or fault HOLD. The next call
+starts at the endpoint that gave a final answer, or after the last one asked. With one endpoint the behaviour is Lazy
 Pirate: close the socket after a timeout (linger 0), reopen it and resend.
 
 The rule for callers: retry with the same plan_id. A proposal the client gave up on may still have
@@ -53,6 +55,9 @@ OVERLOAD_BACKOFF_MS = 20
 # handled when that poll returns, so the wait is cut into slices this long.
 POLL_SLICE_MS = 100
 OVERLOAD_BACKOFF_MAX_MS = 500
+# The longest attempt timeout: its deadline_ms (send time + timeout) stays below the gate's bound on deadline_ms
+# (1e14 ms, the year 5138) for three thousand years.
+MAX_TIMEOUT_MS = 10 ** 12
 
 
 def _wait_for_reply(sock: zmq.Socket, timeout_ms: int) -> bool:
@@ -68,8 +73,13 @@ def _wait_for_reply(sock: zmq.Socket, timeout_ms: int) -> bool:
 
 
 def is_overloaded(reply: dict[str, Any]) -> bool:
-    """The gate shed the proposal unread: nothing was decided or recorded."""
+    """The gate shed the request unread: it was not decided (an earlier attempt of the call may have been)."""
     return reply.get("status") != "ok" and reply.get("reason") == "overloaded"
+
+
+def is_expired(reply: dict[str, Any]) -> bool:
+    """The attempt's deadline passed before the gate reached it: that attempt was not decided."""
+    return reply.get("status") != "ok" and reply.get("reason") == "expired"
 
 
 def is_fault_hold(reply: dict[str, Any]) -> bool:
@@ -108,6 +118,9 @@ class GateClient:
         if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, (int, float)) or not timeout_ms >= 1:
             raise ValueError(f"timeout_ms must be at least 1 ms, got {timeout_ms!r}: a call's budget of 0 sends a "
                              f"proposal whose deadline has passed and waits for no reply")
+        if not timeout_ms <= MAX_TIMEOUT_MS:
+            raise ValueError(f"timeout_ms must be at most {MAX_TIMEOUT_MS} ms, got {timeout_ms!r}: each attempt sends "
+                             f"its send time + timeout_ms as deadline_ms, and the gate refuses one past the year 5138")
         self.endpoints = [endpoint] if isinstance(endpoint, str) else list(endpoint)
         if not self.endpoints:
             raise ValueError("GateClient needs at least one gate endpoint")
@@ -237,6 +250,9 @@ class GateClient:
         backoff_ms = float(OVERLOAD_BACKOFF_MS)
         timeouts = garbled = 0  # garbled: replies in a row that were not a gate envelope
         streak = faults = 0  # answers in a row without a decision (overloaded or fault HOLD); fault HOLDs in a row
+        # An earlier attempt may have been decided (a timeout, a fault HOLD, garbage): then an `expired` says only
+        # that this attempt was not, so it is no final answer (the plan_id may hold a decision with a permit).
+        maybe_decided = False
         while True:
             wait_ms = min(float(self.timeout_ms), (budget_end - time.monotonic()) * 1000.0)
             if self.send_deadline:
@@ -259,15 +275,20 @@ class GateClient:
             if reply is None and garbage is None:
                 self._next_server()
                 timeouts += 1
+                maybe_decided = True
                 streak = faults = garbled = 0
                 if time.monotonic() >= budget_end:
                     raise GateUnavailable(f"no reply from {self._where()} after {timeouts} attempts of up to "
                                           f"{self.timeout_ms} ms (the call's budget: {budget_ms} ms)")
                 continue
             fault = garbage is None and is_fault_hold(reply)
-            if garbage is None and not fault and not is_overloaded(reply):
+            late = garbage is None and maybe_decided and is_expired(reply)
+            if garbage is None and not fault and not late and not is_overloaded(reply):
                 return reply
-            # Not a decision (overloaded, a fault HOLD, or garbage): it counts in the streak, so backoff applies.
+            answered_by = self.endpoint
+            # Not a decision (overloaded, a fault HOLD, garbage, or expired after an attempt that may have been
+            # decided): it counts in the streak, so backoff applies.
+            maybe_decided = maybe_decided or fault or garbage is not None
             streak += 1
             faults = faults + 1 if fault else 0
             garbled = garbled + 1 if garbage is not None else 0
@@ -275,6 +296,10 @@ class GateClient:
             def end() -> dict[str, Any]:
                 if garbage is not None:
                     raise ValueError(garbage)
+                if late:
+                    raise GateUnavailable(f"{answered_by} answered expired (the attempt's deadline passed before "
+                                          f"the gate reached it) after an earlier attempt that may have been decided: "
+                                          f"outcome unknown (the call's budget: {budget_ms} ms)")
                 return reply  # type: ignore[return-value]
             if servers > 1:
                 self._next_server()
@@ -302,8 +327,12 @@ class GateClient:
         after it; it may hide a decision Redis recorded after the gate gave up (or that no replica
         acknowledged yet): its `detail` says so, and resubmitting the same plan_id
         returns that decision, if one was made. Reusing a plan_id for another proposal gives the error
-        plan_id_conflict. `expired` (the attempt's deadline passed before the gate reached it) and
-        `overloaded` (still, after backing off for the call's budget) mean nothing was decided or recorded."""
+        plan_id_conflict. A returned `expired` (the attempt's deadline passed before the gate reached it) means no
+        attempt of this call was decided (an earlier call with the plan_id may have been: resend it to get that
+        decision); after an attempt that may have been decided (a timeout, a fault HOLD) `expired` is no answer: the
+        client asks again, and raises GateUnavailable when the budget runs out. `overloaded` (still, after backing
+        off for the call's budget) means the last attempt was not decided: outcome unknown if an earlier one timed
+        out."""
         plan_id = plan_id or uuid.uuid4().hex
         body: dict[str, Any] = {"plan_id": plan_id, "symbol": symbol, "action_proposed": action,
                                 "kill_score": kill_score}
@@ -409,8 +438,9 @@ def gate_curve(topology_path: str | Path, client_key: str | None,
 def cmd_propose(args: argparse.Namespace) -> int:
     curve: tuple[Keypair, bytes | list[bytes]] | None = None
     endpoint: str | list[str]
-    if args.timeout_ms < 1:
-        print(f"clustergate propose: --timeout-ms must be at least 1, got {args.timeout_ms}", file=sys.stderr)
+    if not 1 <= args.timeout_ms <= MAX_TIMEOUT_MS:
+        print(f"clustergate propose: --timeout-ms must be from 1 to {MAX_TIMEOUT_MS}, got {args.timeout_ms}",
+              file=sys.stderr)
         return 2
     try:
         if args.endpoint:

@@ -264,6 +264,11 @@ def check_across_hosts(v: Validator, topo: Any) -> None:
                     _drop(v, path, "leaves loopback without CurveZMQ")
                     v.problem(path, f"crosses hosts ({host} -> {target}: actors.{peer[0]}.sockets.{peer[1]}) "
                                     f"without CurveZMQ: {CURVE_ACROSS_HOSTS_FIX}")
+                elif spec.kind == "gate" and role == "permits":
+                    v.problem(path, f"reaches its permit issuer on another host ({host} -> {target}: "
+                                    f"actors.{peer[0]}): a gate and its issuer share one host's clock (the gate's "
+                                    f"deadlines are on its clock, the issuer moves them onto Redis's from its own, and "
+                                    f"deadline_skew_ms covers no second clock): run actors.{peer[0]} on {host}")
 
 
 # --------------------------------------------------------------------------- what one host runs

@@ -166,18 +166,16 @@ def test_clustergate_propose_with_a_bad_endpoint_exits_at_once_naming_it():
         ctx.term()
 
 
-def test_a_timeout_below_1_ms_is_refused_before_a_proposal_with_a_past_deadline_is_sent():
-    # --timeout-ms 0 (or negative) made a budget of 0: the one attempt sent deadline_ms = now (or in the past)
-    # and waited 0 ms, so the gate could only answer `expired` (or, with --no-deadline, decide a proposal
-    # the client had already given up on), and the client reported "no reply".
+def assert_timeouts_refused_before_anything_is_sent(bad_timeouts: tuple, bad_cli_timeout: str) -> None:
+    """GateClient refuses each of bad_timeouts when it is made, and clustergate propose --timeout-ms
+    bad_cli_timeout exits 2 naming it; a silent gate gets no proposal."""
     import subprocess
     import sys
-    import time
     from pathlib import Path
     ctx = zmq.Context()
     endpoint, server = silent_server(ctx)
     try:
-        for bad in (0, -5):
+        for bad in bad_timeouts:
             try:
                 GateClient(endpoint, timeout_ms=bad, context=ctx)
             except ValueError as exc:
@@ -185,13 +183,20 @@ def test_a_timeout_below_1_ms_is_refused_before_a_proposal_with_a_past_deadline_
             else:
                 raise AssertionError(f"timeout_ms={bad} must be refused")
         proc = subprocess.run([str(Path(sys.executable).parent / "clustergate"), "propose", "--endpoint", endpoint,
-                               "--symbol", "ETHUSDT", "--action", "HOLD", "--timeout-ms", "0"],
+                               "--symbol", "ETHUSDT", "--action", "HOLD", "--timeout-ms", bad_cli_timeout],
                               capture_output=True, text=True, timeout=20)
         assert proc.returncode == 2 and "--timeout-ms" in proc.stderr, (proc.returncode, proc.stderr)
-        assert not server.poll(200), f"a proposal was sent: {server.recv_multipart()[-1][:200]!r} at {time.time()}"
+        assert not server.poll(200), f"a proposal was sent: {server.recv_multipart()[-1][:200]!r}"
     finally:
         server.close(linger=0)
         ctx.term()
+
+
+def test_a_timeout_below_1_ms_is_refused_before_a_proposal_with_a_past_deadline_is_sent():
+    # --timeout-ms 0 (or negative) made a budget of 0: the one attempt sent deadline_ms = now (or in the past)
+    # and waited 0 ms, so the gate could only answer `expired` (or, with --no-deadline, decide a proposal
+    # the client had already given up on), and the client reported "no reply".
+    assert_timeouts_refused_before_anything_is_sent((0, -5), "0")
 
 
 def test_gate_public_keys_as_a_tuple_are_paired_and_counted_like_a_list():
@@ -342,3 +347,10 @@ def test_a_garbage_gate_and_an_overloaded_gate_get_backed_off_not_hammered():
         bad_thread.join(5)
         overloaded.close(linger=0)
         ctx.term()
+
+
+def test_a_timeout_too_long_for_a_deadline_is_refused_before_anything_is_sent():
+    # timeout_ms=inf passed the check (>= 1) and every propose() died on OverflowError turning the deadline into an
+    # int; a timeout of 1e14 ms sent deadline_ms past the year 5138, which the gate refuses (invalid_proposal,
+    # "epoch microseconds?"). Both are refused when the client is made, and so is --timeout-ms past the bound.
+    assert_timeouts_refused_before_anything_is_sent((float("inf"), 1e14, 10 ** 15), str(10 ** 15))

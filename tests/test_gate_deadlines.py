@@ -103,7 +103,7 @@ def test_a_proposal_past_its_deadline_gets_expired_and_nothing_is_written(p26) -
     before = scrape(p26.gate_metrics_port)
     reply = one_reply(p26.endpoint, body(plan, "ETHUSDT", "PARTIAL_50", time.time() * 1000 - 1000))
     assert (reply["status"], reply["reason"], reply["plan_id"]) == ("error", "expired", plan), reply
-    assert "nothing was decided or recorded" in reply["detail"]
+    assert "this request was not decided and nothing was recorded for it" in reply["detail"]
     assert nothing_written(r, plan)
     after = scrape(p26.gate_metrics_port)
     assert after['gate_requests_total{result="expired"}'] == before['gate_requests_total{result="expired"}'] + 1
@@ -745,3 +745,293 @@ def test_every_reply_dropped_is_in_the_reply_dropped_log_lines_not_only_the_firs
         wait_for(all_logged, 10, f"the reply_dropped lines to sum to {name}")
     finally:
         sock.close(linger=0)
+
+
+class AttemptTimingClient(GateClient):
+    """A GateClient that notes, on the monotonic clock, when each attempt of a call takes its socket (just after
+    it set the attempt's deadline_ms, just before it sends)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.attempts_at: list[float] = []
+
+    def _socket(self) -> zmq.Socket:
+        self.attempts_at.append(time.monotonic())
+        return super()._socket()
+
+
+def test_a_call_whose_timed_out_attempt_was_decided_never_ends_with_expired_as_if_nothing_was(
+        tmp_path, redis_server) -> None:
+    """An attempt that times out may have been decided; the next attempt of the same call, past its deadline when
+    the gate reaches it, was answered `expired`, and GateClient returned that as the call's final answer ("nothing
+    was decided or recorded", client rule 8) while the plan_id held a recorded PARTIAL_75 with a live permit from the
+    first attempt (reproduced: the gate stopped from just after the issuer wrote until after the second attempt's
+    deadline less the skew). An `expired` after an attempt whose outcome is unknown is not final: the client backs
+    off and asks again with the same plan_id, and gets that decision back (or, with no budget left, GateUnavailable:
+    outcome unknown)."""
+    timeout_ms, skew_ms = 2000, 1000
+    r = redis_server.client()
+    write_book(r)
+    system = P26(tmp_path / "p26", redis_server.url,
+                 gate_settings={"deadline_skew_ms": skew_ms, "permit_timeout_ms": 60_000}).start()
+    gate_pid, issuer_pid = system.gate.proc.pid, system.issuer.proc.pid
+    plan = new_plan()
+    outcome: dict = {}
+    client = AttemptTimingClient(system.endpoint, timeout_ms=timeout_ms, retries=2)
+
+    def seen() -> float:
+        return sum(v for k, v in system.metrics().items() if k.startswith("p26_plans_seen_total"))
+
+    def call() -> None:
+        try:
+            outcome["reply"] = client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan)
+        except GateUnavailable as exc:
+            outcome["unavailable"] = exc
+
+    caller = threading.Thread(target=call)
+    try:
+        seen_before = seen()
+        os.kill(issuer_pid, signal.SIGSTOP)  # the gate reads the first attempt and waits for its issuer
+        caller.start()
+        wait_for(lambda: seen() > seen_before, 10, "the first attempt read by the gate", interval_s=0.01)
+        os.kill(gate_pid, signal.SIGSTOP)  # the issuer's answer (a permit) will reach the client too late
+        os.kill(issuer_pid, signal.SIGCONT)
+        wait_for(lambda: r.exists(keys.permit(plan)) == 1, 10, "the first attempt's permit written", interval_s=0.01)
+        wait_for(lambda: len(client.attempts_at) >= 2, 10, "the second attempt sent", interval_s=0.01)
+        # Resume the gate once the second attempt's deadline less the skew has passed, well before the client
+        # stops waiting for it: the gate answers it `expired`.
+        resume_at = client.attempts_at[1] + (timeout_ms - skew_ms + 400) / 1000.0
+        wait_for(lambda: time.monotonic() >= resume_at, 10, "the second attempt's deadline less the skew passed",
+                 interval_s=0.01)
+    finally:
+        os.kill(issuer_pid, signal.SIGCONT)
+        os.kill(gate_pid, signal.SIGCONT)
+        caller.join(30)
+        expired = system.metrics()['gate_requests_total{result="expired"}']
+        client.close()
+        system.stop()
+    assert expired >= 1, "the gate answered no attempt expired: the fault this test makes did not happen"
+    assert r.exists(keys.permit(plan)) == 1
+    reply = outcome.get("reply")
+    assert reply is None or reply.get("status") == "ok", (
+        f"the call ended with {reply} while plan_id {plan} holds a recorded decision with a permit")
+    if reply is not None:
+        assert reply["decision"]["replayed"] and reply["decision"]["permit"] and reply["decision"]["recorded"], reply
+    else:
+        assert outcome["unavailable"].plan_id == plan
+
+
+@pytest.mark.parametrize("path", ["lone", "batch"])
+def test_a_proposal_whose_deadline_passed_before_the_issuer_refused_its_late_request_gets_expired(
+        tmp_path, redis_server, path) -> None:
+    """The issuer refuses a request read after the gate's own deadline (permit_timeout_ms / 2) before any write.
+    A proposal whose own deadline had passed by then was answered the fault HOLD permit_unavailable ("nothing was
+    recorded"), counted ok and p26_fail_closed_total, while the same proposal refused by the script for its own
+    deadline gets `expired` (reproduced: the issuer stopped 2.5 s, permit_timeout_ms 4000, deadline 1 s). Now it
+    gets `expired` whichever check caught it; a proposal with time left still gets the fault HOLD."""
+    r = redis_server.client()
+    write_book(r)
+    system = P26(tmp_path / "p26", redis_server.url,
+                 gate_settings={"deadline_skew_ms": 0, "permit_timeout_ms": 4000}).start()
+    gate_pid, issuer_pid = system.gate.proc.pid, system.issuer.proc.pid
+    late, open_ended = new_plan(), new_plan()
+    # One DEALER, connected before the gate is stopped: its proposals reach the gate on one connection, together.
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(system.endpoint)
+    replies = {}
+
+    def seen() -> float:
+        return sum(v for k, v in system.metrics().items() if k.startswith("p26_plans_seen_total"))
+    try:
+        sock.send_multipart([b"probe", b"", b"{}"])  # a round trip: the connection is up
+        assert sock.poll(10_000 * DEADLINE_SCALE) and sock.recv_multipart()[0] == b"probe"
+        seen_before = seen()
+        proposals = [(b"late", body(late, "ETHUSDT", "PARTIAL_50", time.time() * 1000 + 1000))]
+        if path == "batch":
+            proposals.append((b"open", body(open_ended, "BTCUSDT", "PARTIAL_50", None)))
+        os.kill(issuer_pid, signal.SIGSTOP)
+        if path == "batch":
+            os.kill(gate_pid, signal.SIGSTOP)  # both proposals wait together: the gate reads them as one batch
+        for request_id, payload in proposals:
+            sock.send_multipart([request_id, b"", payload])
+        if path == "batch":
+            time.sleep(0.1)  # a fault's length: both reach the stopped gate's socket buffer
+            os.kill(gate_pid, signal.SIGCONT)
+        wait_for(lambda: seen() >= seen_before + len(proposals), 10, "the proposals read", interval_s=0.01)
+        time.sleep(2.5)  # a fault's length: the issuer stays stopped past the gate's deadline (2 s after deciding)
+        os.kill(issuer_pid, signal.SIGCONT)
+        while len(replies) < len(proposals) and sock.poll(10_000 * DEADLINE_SCALE):
+            request_id, _, reply = sock.recv_multipart()
+            replies[request_id] = json.loads(reply)
+        metrics = system.metrics()
+    finally:
+        os.kill(gate_pid, signal.SIGCONT)
+        os.kill(issuer_pid, signal.SIGCONT)
+        sock.close(linger=0)
+        system.stop()
+    assert len(replies) == len(proposals), replies
+    replies = [replies[b"late"], replies.get(b"open")]
+    assert (replies[0]["status"], replies[0].get("reason"), replies[0].get("plan_id")) == ("error", "expired", late), (
+        replies[0])
+    assert metrics['gate_requests_total{result="expired"}'] == 1
+    assert nothing_written(r, late)
+    if path == "batch":
+        decision = replies[1]["decision"]
+        assert (decision["final_action"], decision["gate_reason"], decision["recorded"]) == (
+            "HOLD", "permit_unavailable", False), replies[1]
+        assert "nothing was recorded" in decision["detail"], decision
+        assert nothing_written(r, open_ended)
+
+
+def test_a_deadline_in_epoch_microseconds_is_refused_naming_the_unit_not_taken_as_no_deadline(p26) -> None:
+    """deadline_ms in epoch microseconds (1.8e15: the year 58,000 as milliseconds) was taken as a deadline that never
+    comes: the proposal was decided and given a permit however late the gate reached it (reproduced), so a client
+    with a unit bug had no deadline at all and no word of it (seconds get a hint, since they are always past)."""
+    r = p26.redis
+    for deadline_ms in (time.time() * 1e6 + 5e6, 1e300):
+        plan = new_plan()
+        reply = one_reply(p26.endpoint, body(plan, "ETHUSDT", "PARTIAL_50", deadline_ms))
+        assert (reply["status"], reply.get("reason"), reply.get("plan_id")) == ("error", "invalid_proposal", plan), reply
+        assert "deadline_ms must be epoch milliseconds" in reply["detail"] and "microseconds" in reply["detail"], reply
+        assert nothing_written(r, plan)
+    reply = one_reply(p26.endpoint, body(new_plan(), "ETHUSDT", "PARTIAL_50", time.time() * 1000 + 5000))
+    assert reply["status"] == "ok" and reply["decision"]["permit"], reply
+
+
+def test_a_dealer_matches_every_reply_overloaded_included_by_its_own_id_frame_though_replies_come_out_of_order(
+        tmp_path, redis_server) -> None:
+    """docs/proposal-api.md told DEALER clients to send [b"", request]: with several in flight they could not tell
+    which proposal an `overloaded` reply (no plan_id) was for, and replies do not come back in order (the shed ones
+    go out first; seen: 45 of 50 proposals sent while the gate was stopped shed, answered before the first 5 were
+    decided). An id frame before the empty one comes back with the reply."""
+    r = redis_server.client()
+    write_book(r)
+    system = P26(tmp_path / "p26", redis_server.url,
+                 gate_settings={"overload_queue_depth": 5, "overload_queue_age_ms": 10_000}).start()
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(system.endpoint)
+    plans = {str(n).encode(): new_plan() for n in range(50)}
+    got: dict[bytes, dict] = {}
+    try:
+        os.kill(system.gate.proc.pid, signal.SIGSTOP)  # all 50 wait together: the gate reads them in one turn
+        try:
+            for request_id, plan in plans.items():
+                sock.send_multipart([request_id, b"", body(plan, "BTCUSDT", "HOLD", None)])
+            time.sleep(0.3)  # a fault's length: libzmq moves them into the stopped gate's socket buffers
+        finally:
+            os.kill(system.gate.proc.pid, signal.SIGCONT)
+        order = []
+        while len(got) < len(plans) and sock.poll(5000 * DEADLINE_SCALE):
+            request_id, empty, reply = sock.recv_multipart()
+            assert empty == b"" and request_id in plans and request_id not in got, (request_id, empty)
+            got[request_id] = json.loads(reply)
+            order.append(request_id)
+    finally:
+        sock.close(linger=0)
+        system.stop()
+    assert len(got) == len(plans)
+    shed = [rid for rid, reply in got.items() if reply.get("reason") == "overloaded"]
+    assert shed and all("plan_id" not in got[rid] for rid in shed), got
+    for request_id, reply in got.items():
+        if reply["status"] == "ok":
+            assert reply["decision"]["plan_id"] == plans[request_id], (request_id, reply)
+    assert order != sorted(order, key=int), "the replies came back in the requests' order: nothing to match"
+
+
+def test_proposals_that_waited_past_the_queue_age_do_not_make_fresh_ones_find_the_queue_full(
+        tmp_path, redis_server) -> None:
+    """After a stall (here the gate waiting for its stopped issuer), the proposals left in the gate's queue had
+    waited past overload_queue_age_ms, yet they still counted towards overload_queue_depth when the proposals sent
+    meanwhile were read: those found the queue full and were answered overloaded too, although the stale ones were
+    shed in the same turn and the queue was then empty (reproduced: depth 200, 136 stale in the queue, 300 fresh
+    read: 236 fresh shed; the queue would have kept 200 of them)."""
+    depth, fresh, batch = 200, 300, 64  # batch: the most proposals the gate decides together (REQUEST_DRAIN)
+    r = redis_server.client()
+    write_book(r)
+    system = P26(tmp_path / "p26", redis_server.url,
+                 gate_settings={"overload_queue_depth": depth, "overload_queue_age_ms": 500,
+                                "permit_timeout_ms": 2000}).start()
+    issuer_pid = system.issuer.proc.pid
+    socks = []  # the gate's socket queues up to its hwm (100) per connection: four clients get them all in
+    for _ in range(4):
+        sock = zmq.Context.instance().socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.SNDHWM, 0)
+        sock.setsockopt(zmq.RCVHWM, 0)
+        sock.connect(system.endpoint)
+        socks.append(sock)
+    got: dict[bytes, dict] = {}
+
+    def seen() -> float:
+        return sum(v for k, v in system.metrics().items() if k.startswith("p26_plans_seen_total"))
+
+    def send(prefix: bytes, count: int, symbol: str) -> None:
+        for n in range(count):
+            socks[n % len(socks)].send_multipart([prefix + b"%d" % n, b"", body(new_plan(), symbol, "HOLD", None)])
+    try:
+        seen_before = seen()
+        os.kill(issuer_pid, signal.SIGSTOP)
+        send(b"p", 1, "SOLUSDT")  # the gate waits for the stopped issuer (permit_timeout_ms)...
+        wait_for(lambda: seen() >= seen_before + 1, 10, "the first proposal read", interval_s=0.01)
+        send(b"s", depth, "BTCUSDT")  # ...while these wait in its socket; then it reads them into its queue
+        wait_for(lambda: seen() >= seen_before + 1 + batch, 20, "a batch of them read", interval_s=0.01)
+        send(b"f", fresh, "ETHUSDT")  # the gate waits for its issuer again: these wait in its socket...
+        time.sleep(0.7)  # a fault's length: ...and those left in its queue wait past overload_queue_age_ms
+        os.kill(issuer_pid, signal.SIGCONT)
+        poller = zmq.Poller()
+        for sock in socks:
+            poller.register(sock, zmq.POLLIN)
+        while len(got) < 1 + depth + fresh:
+            ready = poller.poll(10_000 * DEADLINE_SCALE)
+            if not ready:
+                break
+            for sock, _ in ready:
+                request_id, _, reply = sock.recv_multipart()
+                got[request_id] = json.loads(reply)
+    finally:
+        os.kill(issuer_pid, signal.SIGCONT)
+        for sock in socks:
+            sock.close(linger=0)
+        system.stop()
+    assert len(got) == 1 + depth + fresh
+    stale_shed = sum(1 for rid, reply in got.items() if rid.startswith(b"s") and reply.get("reason") == "overloaded")
+    fresh_shed = sum(1 for rid, reply in got.items() if rid.startswith(b"f") and reply.get("reason") == "overloaded")
+    assert stale_shed > 0, "no proposal waited past the queue age in the gate's queue: the stall did not happen"
+    assert fresh_shed <= fresh - depth, (f"{fresh_shed} of {fresh} proposals read after the stall found the queue "
+                                         f"full ({stale_shed} that had waited past its age were shed too)")
+
+
+def test_a_deadline_that_passes_while_the_script_trims_the_stream_gets_expired_and_nothing_is_written(
+        tmp_path, redis_server) -> None:
+    """The script read Redis's clock once, before trimming the gate stream (XTRIM MINID once it holds
+    stream_maxlen records), and trimming many records takes a while: a decision whose deadline passed during the
+    trim was written, with its permit, after it (reproduced: 1,000,000 records older than the retention, default
+    node size, deadline 4 ms ahead: written 10 ms late; with one record a node, as here to keep the test small,
+    100,000 records: 48 ms late). The script reads the clock again after a trim."""
+    records = 300_000
+    r = redis_server.client()
+    write_book(r)
+    system = P26(tmp_path / "p26", redis_server.url, gate_settings={"deadline_skew_ms": 0},
+                 issuer_settings={"stream_maxlen": records}).start()
+    try:
+        assert one_reply(system.endpoint, body(new_plan(), "BTCUSDT", "HOLD", None))["status"] == "ok"
+        r.delete(keys.GATE_STREAM)
+        r.config_set("stream-node-max-entries", 1)  # a node per record: trimming them takes longer
+        old_ms = int(time.time() * 1000) - 600_000  # older than the retention (the longest permit or cooldown TTL)
+        pipe = r.pipeline(transaction=False)
+        for i in range(records):
+            pipe.xadd(keys.GATE_STREAM, {"plan_id": f"old-{i}"}, id=f"{old_ms + i // 1000}-{i % 1000 + 1}")
+            if i % 20_000 == 19_999:
+                pipe.execute()
+        pipe.execute()
+        assert r.xlen(keys.GATE_STREAM) == records
+        plan = new_plan()
+        reply = one_reply(system.endpoint, body(plan, "ETHUSDT", "PARTIAL_50", time.time() * 1000 + 40))
+    finally:
+        system.stop()
+    assert r.xlen(keys.GATE_STREAM) < records, f"the script never trimmed the stream (the gate answered {reply})"
+    late = [int(i.split("-")[0]) for i, f in r.xrange(keys.GATE_STREAM) if f.get("plan_id") == plan]
+    assert (reply["status"], reply.get("reason")) == ("error", "expired"), (reply, f"written at {late}")
+    assert nothing_written(r, plan)

@@ -259,3 +259,22 @@ def test_up_on_a_host_reaching_the_remote_managed_redis_without_its_password_exi
     assert ("redis: $CLUSTERGATE_REDIS_PASSWORD is not set, but the actors of host exec reach the managed Redis on "
             "host store, which requires it") in up.stderr
     assert not (tmp_path / "home" / "run").exists()
+
+
+def test_a_gate_whose_permit_issuer_runs_on_another_host_is_refused(tmp_path: Path) -> None:
+    """The gate gives its issuer deadlines on its own host's clock (the proposal's deadline_ms less
+    deadline_skew_ms, and its own), and the issuer moves them onto Redis's clock from its host's: a second
+    clock no setting covers. With the issuer's host clock 300 ms behind the gate's (real processes, skew 50 ms,
+    Redis stopped 250 ms during the write), a permit was written 100 ms after its client's deadline; such a
+    topology (CurveZMQ and all) validated."""
+    from launcher.curve import generate_keypair
+    data = multihost_data(tmp_path)
+    generate_keypair(tmp_path / "keys", "permit_issuer")
+    data["actors"]["permit_issuer"]["host"] = "store"
+    data["actors"]["permit_issuer"]["sockets"]["requests"] = {
+        "bind": "tcp://198.51.100.13:5557", "curve": {"keypair": "permit_issuer", "allow": ["gate"]}}
+    data["actors"]["gate"]["sockets"]["permits"] = {"connect": "tcp://198.51.100.13:5557", "curve": {}}
+    problem = only_problem(tmp_path, data)
+    assert ("actors.gate.sockets.permits.connect: reaches its permit issuer on another host (exec -> store: "
+            "actors.permit_issuer)") in problem, problem
+    assert "run actors.permit_issuer on exec" in problem, problem

@@ -481,7 +481,8 @@ MUTATIONS: list[Mutation] = [
         "or not timeout_ms >= 1:\n",
         "or not timeout_ms >= -1e9:\n",
         ("tests/test_client.py::test_a_timeout_below_1_ms_is_refused_before_a_proposal_with_a_past_deadline_is_sent",),
-        also=(("launcher/client.py", "    if args.timeout_ms < 1:\n", "    if False:\n"),)),
+        also=(("launcher/client.py", "    if not 1 <= args.timeout_ms <= MAX_TIMEOUT_MS:\n",
+               "    if not args.timeout_ms <= MAX_TIMEOUT_MS:\n"),)),
     Mutation(
         "client_counts_only_a_list_of_gate_keys",
         "gate public keys given as a tuple are counted against the endpoints and paired in order, like a list",
@@ -1288,4 +1289,84 @@ MUTATIONS: list[Mutation] = [
         '        to = f"{place.where}:{place.port}"\n',
         ("tests/test_sentinel_planned_failover_faults.py::"
          "test_a_planned_failover_to_a_replica_named_by_its_host_name_promotes_it",)),
+    Mutation(
+        "client_takes_expired_after_a_timeout_as_final",
+        "an `expired` answer after an attempt of the same call that may have been decided (a timeout) is no final "
+        "answer: the client asks again with the same plan_id and gets the recorded decision back (review of issue 14)",
+        "launcher/client.py",
+        "            late = garbage is None and maybe_decided and is_expired(reply)\n",
+        "            late = False\n",
+        ("tests/test_gate_deadlines.py::"
+         "test_a_call_whose_timed_out_attempt_was_decided_never_ends_with_expired_as_if_nothing_was",)),
+    Mutation(
+        "lone_proposal_past_its_deadline_gets_a_fault_hold_after_a_refused_request",
+        "a lone proposal whose deadline passed before the issuer refused its request unwritten gets expired, not a "
+        "fault HOLD (review of issue 14)",
+        "actors/gate.py",
+        "            if outcomes[2] and proposal.deadline_ms is not None:  # nothing recorded: past its deadline, expired\n",
+        "            if False:\n",
+        ("tests/test_gate_deadlines.py::"
+         "test_a_proposal_whose_deadline_passed_before_the_issuer_refused_its_late_request_gets_expired[lone]",)),
+    Mutation(
+        "batched_proposal_past_its_deadline_gets_a_fault_hold_after_a_refused_request",
+        "a batch's proposal whose deadline passed before the issuer refused the batch unwritten gets expired, not a "
+        "fault HOLD; one with time left keeps its fault HOLD (review of issue 14)",
+        "actors/gate.py",
+        "                if outcomes[2]:  # nothing was recorded: a proposal past its deadline by now gets expired\n",
+        "                if False:\n",
+        ("tests/test_gate_deadlines.py::"
+         "test_a_proposal_whose_deadline_passed_before_the_issuer_refused_its_late_request_gets_expired[batch]",)),
+    Mutation(
+        "deadline_in_microseconds_taken_as_no_deadline",
+        "a deadline_ms in epoch microseconds is refused naming the unit, not taken as a deadline that never comes "
+        "(review of issue 14)",
+        "actors/policy.py",
+        "    elif deadline_ms is not None and deadline_ms >= MAX_DEADLINE_MS:\n",
+        "    elif False:\n",
+        ("tests/test_gate_deadlines.py::"
+         "test_a_deadline_in_epoch_microseconds_is_refused_naming_the_unit_not_taken_as_no_deadline",)),
+    Mutation(
+        "stale_queue_makes_fresh_proposals_find_it_full",
+        "proposals that waited past overload_queue_age_ms are shed before new ones are read, so they never make "
+        "a fresh proposal find the gate's queue full (review of issue 14)",
+        "actors/runtime.py",
+        "        while backlog and backlog[0][2] < oldest:\n",
+        "        while False:\n",
+        ("tests/test_gate_deadlines.py::"
+         "test_proposals_that_waited_past_the_queue_age_do_not_make_fresh_ones_find_the_queue_full",),
+        also=(("actors/runtime.py",
+               "            envelope, body, _ = backlog.popleft()\n"
+               "            envelopes.append(envelope)\n"
+               "            bodies.append(body)\n",
+               "            envelope, body, read_at = backlog.popleft()\n"
+               "            if read_at < oldest:\n"
+               "                shed.append(envelope)\n"
+               "                continue\n"
+               "            envelopes.append(envelope)\n"
+               "            bodies.append(body)\n"),)),
+    Mutation(
+        "gate_and_issuer_on_two_hosts_validate",
+        "a topology that runs a gate's permit issuer on another host (a second clock no deadline setting covers) "
+        "is refused (review of issue 14)",
+        "launcher/hosts.py",
+        "                elif spec.kind == \"gate\" and role == \"permits\":\n",
+        "                elif False:\n",
+        ("tests/test_multihost_topology.py::test_a_gate_whose_permit_issuer_runs_on_another_host_is_refused",)),
+    Mutation(
+        "client_takes_an_endless_timeout",
+        "a GateClient timeout_ms that is not finite or too long for a deadline the gate takes is refused when the "
+        "client is made (review of issue 14)",
+        "launcher/client.py",
+        "        if not timeout_ms <= MAX_TIMEOUT_MS:\n",
+        "        if False:\n",
+        ("tests/test_client.py::test_a_timeout_too_long_for_a_deadline_is_refused_before_anything_is_sent",)),
+    Mutation(
+        "script_writes_after_a_trim_past_the_deadline",
+        "the issuer's script reads Redis's clock again after trimming the gate stream: a deadline the trim took "
+        "gets expired, nothing written (review of issue 14)",
+        "actors/permit_issuer.py",
+        "  if deadline > 0 and now_ms > deadline then\n",
+        "  if false then\n",
+        ("tests/test_gate_deadlines.py::"
+         "test_a_deadline_that_passes_while_the_script_trims_the_stream_gets_expired_and_nothing_is_written",)),
 ]
