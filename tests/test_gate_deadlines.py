@@ -760,6 +760,17 @@ class AttemptTimingClient(GateClient):
         return super()._socket()
 
 
+def bytes_queued_for(port: int) -> int:
+    """Bytes the kernel holds, unread, for the process that accepted TCP connections on `port` (the
+    rx_queue of its established connections in /proc/net/tcp): what a stopped process has been sent."""
+    queued = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+            queued += int(fields[4].split(":")[1], 16)
+    return queued
+
+
 def test_a_call_whose_timed_out_attempt_was_decided_never_ends_with_expired_as_if_nothing_was(
         tmp_path, redis_server) -> None:
     """An attempt that times out may have been decided; the next attempt of the same call, past its deadline when
@@ -775,6 +786,7 @@ def test_a_call_whose_timed_out_attempt_was_decided_never_ends_with_expired_as_i
     system = P26(tmp_path / "p26", redis_server.url,
                  gate_settings={"deadline_skew_ms": skew_ms, "permit_timeout_ms": 60_000}).start()
     gate_pid, issuer_pid = system.gate.proc.pid, system.issuer.proc.pid
+    issuer_port = int(system.data["actors"]["permit_issuer"]["sockets"]["requests"]["bind"].rsplit(":", 1)[1])
     plan = new_plan()
     outcome: dict = {}
     client = AttemptTimingClient(system.endpoint, timeout_ms=timeout_ms, retries=2)
@@ -789,11 +801,17 @@ def test_a_call_whose_timed_out_attempt_was_decided_never_ends_with_expired_as_i
             outcome["unavailable"] = exc
 
     caller = threading.Thread(target=call)
+    # One decision first, so the gate's connection to its issuer is up (the gate may have started before the issuer
+    # bound, and its reconnect must not find the issuer stopped).
+    assert system.client.propose("BTCUSDT", "HOLD", plan_id=new_plan())["decision"]["recorded"]
     try:
         seen_before = seen()
         os.kill(issuer_pid, signal.SIGSTOP)  # the gate reads the first attempt and waits for its issuer
         caller.start()
         wait_for(lambda: seen() > seen_before, 10, "the first attempt read by the gate", interval_s=0.01)
+        # Read is not yet sent: stopping the gate before its request reaches the issuer would leave nothing written.
+        wait_for(lambda: bytes_queued_for(issuer_port) > 0, 10, "the gate's request to the stopped issuer",
+                 interval_s=0.01)
         os.kill(gate_pid, signal.SIGSTOP)  # the issuer's answer (a permit) will reach the client too late
         os.kill(issuer_pid, signal.SIGCONT)
         wait_for(lambda: r.exists(keys.permit(plan)) == 1, 10, "the first attempt's permit written", interval_s=0.01)
