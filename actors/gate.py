@@ -60,6 +60,9 @@ from launcher.topology import GateSettings, PermitIssuerSettings
 # The detail of a fault HOLD when the issuer may have recorded the decision after the gate gave up.
 OUTCOME_UNKNOWN = "outcome unknown: resubmit the same plan_id to get the recorded decision, if one was made"
 NOTHING_RECORDED = "nothing was recorded: resubmit the same plan_id"
+# ask_issuer's answer when the request never left the gate: nothing was recorded.
+ISSUER_NOT_CONNECTED: dict[str, Any] = {"status": "error", "reason": "not_connected"}
+_NOBLOCK = int(zmq.NOBLOCK)
 # Whole-request refusals the permit issuer gives before running any script: nothing was recorded.
 REFUSED_BEFORE_ANY_WRITE = ("bad_request", "expired")
 # Error reasons of a proposal that was valid but cannot be decided (gate_requests_total result labels).
@@ -595,10 +598,16 @@ class Gate(Actor):
         return sock
 
     def ask_issuer(self, request: dict[str, Any]) -> dict[str, Any] | None:
-        """The issuer's reply, or None after permit_timeout_ms (the socket is then re-created)."""
+        """The issuer's reply, ISSUER_NOT_CONNECTED when the request could not even be queued (a `permits`
+        socket that binds, with no issuer connected: a blocking send would wait for one, answering nobody),
+        or None after permit_timeout_ms (the socket is then re-created)."""
         sock = self.sockets["permits"]
         try:
-            send_one(sock, encode_internal(request))
+            try:
+                send_one(sock, encode_internal(request), _NOBLOCK)  # queued at once whenever a pipe exists
+            except zmq.Again:
+                self.log.warning("permit_issuer_not_connected", endpoint=self.spec.sockets["permits"].endpoint)
+                return ISSUER_NOT_CONNECTED
             return decode_internal(sock.recv())  # RCVTIMEO: zmq's own poll with the timeout, no Poller per call
         except zmq.Again:
             pass
@@ -784,6 +793,9 @@ class Gate(Actor):
         if reply is None:
             self.count_fallbacks(metrics, len(batch))
             return PERMIT_UNAVAILABLE, OUTCOME_UNKNOWN
+        if reply is ISSUER_NOT_CONNECTED:
+            self.count_fallbacks(metrics, len(batch))
+            return PERMIT_UNAVAILABLE, f"no permit issuer is connected to the gate's permits socket: {NOTHING_RECORDED}"
         outcomes = reply.get("results") if reply.get("status") == "ok" else None
         if isinstance(outcomes, list) and len(outcomes) == len(batch):
             return outcomes

@@ -77,6 +77,26 @@ def test_subscriber_connected_to_an_endpoint_nobody_binds(tmp_path: Path) -> Non
     assert any("actors.correlator.sockets.windows.connect: no actor binds tcp://127.0.0.1:5999" in p for p in problems)
 
 
+def test_a_requester_or_subscriber_that_binds_where_no_actor_connects_is_rejected(tmp_path: Path) -> None:
+    # rev-operator: the gate's permits bound on its own port (a typo for connect) validated and started; the
+    # gate could never reach its permit issuer, the state writer never heard its clusterer.
+    data = demo()
+    data["actors"]["gate"]["sockets"]["permits"] = {"bind": "tcp://127.0.0.1:5558"}
+    data["actors"]["state_writer"]["sockets"]["state"] = {"bind": "tcp://127.0.0.1:5559"}
+    problems = "\n".join(problems_of(tmp_path, data))
+    assert ("actors.gate.sockets.permits.bind: no actor connects to tcp://127.0.0.1:5558; this REQ socket "
+            "needs a REP or a ROUTER to connect to it (or connect it to one)") in problems
+    assert ("actors.state_writer.sockets.state.bind: no actor connects to tcp://127.0.0.1:5559; this SUB socket "
+            "needs a PUB to connect to it (or connect it to one)") in problems
+
+
+def test_a_requester_that_binds_with_its_server_connecting_to_it_is_valid(tmp_path: Path) -> None:
+    data = demo()
+    data["actors"]["gate"]["sockets"]["permits"] = {"bind": "tcp://127.0.0.1:5558"}
+    data["actors"]["permit_issuer"]["sockets"]["requests"] = {"connect": "tcp://127.0.0.1:5558"}
+    assert problems_of(tmp_path, data) == []
+
+
 def test_requester_connected_to_a_publisher_is_rejected(tmp_path: Path) -> None:
     data = demo()
     data["actors"]["gate"]["sockets"]["permits"] = {"connect": "tcp://127.0.0.1:5552"}

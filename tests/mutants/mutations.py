@@ -1288,4 +1288,30 @@ MUTATIONS: list[Mutation] = [
         '        to = f"{place.where}:{place.port}"\n',
         ("tests/test_sentinel_planned_failover_faults.py::"
          "test_a_planned_failover_to_a_replica_named_by_its_host_name_promotes_it",)),
+    Mutation(
+        "gate_blocks_on_a_bound_permits_socket_without_issuer",
+        "a gate whose permits socket binds answers HOLD permit_unavailable (nothing recorded) while no issuer is "
+        "connected, and stops on SIGTERM (rev-operator)",
+        "actors/gate.py",
+        "send_one(sock, encode_internal(request), _NOBLOCK)",
+        "send_one(sock, encode_internal(request))",
+        ("tests/test_bound_requesters.py::"
+         "test_a_gate_whose_bound_permits_socket_has_no_issuer_answers_hold_nothing_recorded_and_stops_on_sigterm",)),
+    Mutation(
+        "correlator_blocks_on_a_bound_snapshot_socket_without_buffer",
+        "a correlator whose snapshot socket binds keeps running and stops on SIGTERM while no buffer is connected "
+        "(rev-operator)",
+        "actors/correlator.py",
+        'self.sockets["snapshot"].send(encode({"op": "snapshot"}), zmq.NOBLOCK)',
+        'self.sockets["snapshot"].send(encode({"op": "snapshot"}))',
+        ("tests/test_bound_requesters.py::"
+         "test_a_correlator_whose_bound_snapshot_socket_has_no_buffer_keeps_running_and_stops_on_sigterm",)),
+    Mutation(
+        "validate_accepts_a_bound_requester_nobody_connects_to",
+        "validate refuses a REQ or SUB socket that binds where no actor connects, naming it (rev-operator)",
+        "launcher/topology.py",
+        '        if kind in ("REQ", "SUB") and endpoint not in connected:\n',
+        "        if False:\n",
+        ("tests/test_topology_validation.py::"
+         "test_a_requester_or_subscriber_that_binds_where_no_actor_connects_is_rejected",)),
 ]
