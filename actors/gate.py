@@ -453,6 +453,7 @@ class Gate(Actor):
         self._cache: StateCache | None = None
         self._cache_read_mono = -math.inf  # time.perf_counter() of the cache's read: the clock handle_one reads
         self._retry_refresh_mono = -math.inf
+        self._redis_down = False
         issuers = [a.settings for a in self.topology.actors.values()
                    if isinstance(a.settings, PermitIssuerSettings)]
         self.cooldown_ttl_s = float(issuers[0].cooldown_ttl_s if issuers else PermitIssuerSettings().cooldown_ttl_s)
@@ -518,6 +519,13 @@ class Gate(Actor):
         GATE_STATE_READ_TIMESTAMP.set(read_at)
         return cache
 
+    def redis_where(self) -> str:
+        """The Redis the gate reads, for its log: the socket path, host:port, or its sentinels and master."""
+        r = self.redis
+        if r.sentinels is not None:
+            return f"master {r.master} of sentinels " + ",".join(f"{h}:{p}" for h, p in r.sentinels)
+        return r.unix_path or f"{r.host}:{r.port}"
+
     def refresh_state(self) -> None:
         """Timer: refresh the state cache and the gauges. After a failure, retried every refresh_s here
         (each batch of proposals retries at once)."""
@@ -526,10 +534,17 @@ class Gate(Actor):
             return
         try:
             cache = self.refresh_cache()
-        except RedisUnavailable:
+        except RedisUnavailable as exc:
             self._retry_refresh_mono = mono + self.settings.refresh_s
+            if not self._redis_down:  # once per outage: what `up` shows for a gate that is not ready
+                self._redis_down = True
+                self.log.warning("redis_unavailable", redis=self.redis_where(), error=str(exc)[:300],
+                                 retry_in_s=self.settings.refresh_s)
             self.set_ready(False)
             return
+        if self._redis_down:
+            self._redis_down = False
+            self.log.info("redis_available", redis=self.redis_where())
         self.set_ready(True)
         state, metrics = cache.state_at(time.time())
         self.observe(state, metrics)

@@ -1314,4 +1314,12 @@ MUTATIONS: list[Mutation] = [
         "        if False:\n",
         ("tests/test_topology_validation.py::"
          "test_a_requester_or_subscriber_that_binds_where_no_actor_connects_is_rejected",)),
+    Mutation(
+        "gate_silent_while_redis_is_unavailable",
+        "a gate that cannot read Redis logs once why it is not ready, naming the Redis (rev-operator)",
+        "actors/gate.py",
+        "            if not self._redis_down:  # once per outage",
+        "            if False:  # once per outage",
+        ("tests/test_gate_says_why_not_ready.py::"
+         "test_a_gate_without_redis_logs_once_that_redis_is_unavailable_naming_it_and_once_that_it_is_back",)),
 ]
