@@ -1322,4 +1322,20 @@ MUTATIONS: list[Mutation] = [
         "            if False:  # once per outage",
         ("tests/test_gate_says_why_not_ready.py::"
          "test_a_gate_without_redis_logs_once_that_redis_is_unavailable_naming_it_and_once_that_it_is_back",)),
+    Mutation(
+        "warm_restart_proof_ignores_the_outage_slots",
+        "proof warm-restart --all-programs passes on a healthy system whose buffer window is full (rev-operator)",
+        "proofs/warm_restart.py",
+        "min(before[s], window_points) - outage_slots - POINT_SLACK",
+        "min(before[s], window_points) - POINT_SLACK",
+        ("tests/test_proofs.py::"
+         "test_warm_restart_of_every_program_keeps_a_full_window_and_fails_when_the_buffer_keeps_no_history",)),
+    Mutation(
+        "warm_restart_proof_never_finds_points_lost",
+        "proof warm-restart fails when the buffer comes back without its history",
+        "proofs/warm_restart.py",
+        "min(before[s], window_points) - outage_slots - POINT_SLACK",
+        "min(before[s], window_points) - outage_slots - POINT_SLACK - 10**6",
+        ("tests/test_proofs.py::"
+         "test_warm_restart_of_every_program_keeps_a_full_window_and_fails_when_the_buffer_keeps_no_history",)),
 ]
