@@ -1338,4 +1338,12 @@ MUTATIONS: list[Mutation] = [
         "min(before[s], window_points) - outage_slots - POINT_SLACK - 10**6",
         ("tests/test_proofs.py::"
          "test_warm_restart_of_every_program_keeps_a_full_window_and_fails_when_the_buffer_keeps_no_history",)),
+    Mutation(
+        "positions_amount_error_names_the_parser",
+        "positions set with an amount or price that is not a number says so, not argparse's function name",
+        "launcher/positions.py",
+        '        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None\n',
+        "        raise\n",
+        ("tests/test_positions_cli.py::"
+         "test_positions_refuses_an_amount_that_is_not_a_number_naming_it_not_the_parser",)),
 ]
