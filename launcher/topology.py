@@ -1061,6 +1061,9 @@ def load_topology(path: str | os.PathLike[str]) -> Topology:
         text = p.read_text()
     except OSError as exc:
         raise SchemaError([Problem((), f"cannot read topology: {exc.strerror}")]) from None
+    except UnicodeDecodeError as exc:
+        raise SchemaError([Problem((), f"cannot read topology: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
+                                       f"at offset {exc.start})")]) from None
     try:
         data, lines, problems = load_yaml_with_lines(text)
     except RecursionError:

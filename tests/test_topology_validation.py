@@ -97,6 +97,17 @@ def test_a_requester_that_binds_with_its_server_connecting_to_it_is_valid(tmp_pa
     assert problems_of(tmp_path, data) == []
 
 
+def test_a_topology_file_that_is_not_utf8_is_one_line_and_exit_2_not_a_traceback(tmp_path: Path) -> None:
+    # rev-operator: `clustergate validate` on a Latin-1 (or binary) file printed a UnicodeDecodeError traceback, exit 1.
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: d\xe9mo\n".encode("latin-1"))
+    done = subprocess.run([sys.executable, "-m", "launcher", "validate", str(path)], capture_output=True, text=True,
+                          cwd=REPO, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"{path}: (top level): cannot read topology: not UTF-8 text (byte 0xe9 at offset 7)" in done.stdout + done.stderr
+
+
 def test_requester_connected_to_a_publisher_is_rejected(tmp_path: Path) -> None:
     data = demo()
     data["actors"]["gate"]["sockets"]["permits"] = {"connect": "tcp://127.0.0.1:5552"}

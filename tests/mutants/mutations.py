@@ -1346,4 +1346,12 @@ MUTATIONS: list[Mutation] = [
         "        raise\n",
         ("tests/test_positions_cli.py::"
          "test_positions_refuses_an_amount_that_is_not_a_number_naming_it_not_the_parser",)),
+    Mutation(
+        "topology_not_utf8_is_a_traceback",
+        "a topology file that is not UTF-8 is one problem line and exit 2, never a traceback (rev-operator)",
+        "launcher/topology.py",
+        "    except UnicodeDecodeError as exc:\n        raise SchemaError",
+        "    except ZeroDivisionError as exc:\n        raise SchemaError",
+        ("tests/test_topology_validation.py::"
+         "test_a_topology_file_that_is_not_utf8_is_one_line_and_exit_2_not_a_traceback",)),
 ]
