@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any, Literal
 
+from launcher.endpoints import MAX_IPC_PATH_BYTES
 from launcher.schema import (MISSING, Path, Problem, SchemaError, Validator, dataclass_schema,
                              format_path, json_schema_for, load_yaml_with_lines, setting)
 
@@ -558,7 +559,12 @@ class Topology:
 
 def endpoint_problem(endpoint: str) -> str | None:
     if endpoint.startswith("ipc://"):
-        return None if len(endpoint) > len("ipc://") else "ipc endpoint has no path"
+        path = endpoint[len("ipc://"):]
+        if not path:
+            return "ipc endpoint has no path"
+        if path.startswith("/") and len(os.fsencode(path)) > MAX_IPC_PATH_BYTES:  # a relative one is under the home: up checks it
+            return f"ipc path is {len(os.fsencode(path))} bytes; a socket path holds at most {MAX_IPC_PATH_BYTES}"
+        return None
     if endpoint.startswith("inproc://"):
         return "inproc endpoints do not cross processes; use tcp:// or ipc://"
     if not endpoint.startswith("tcp://"):

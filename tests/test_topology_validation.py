@@ -108,6 +108,16 @@ def test_a_topology_file_that_is_not_utf8_is_one_line_and_exit_2_not_a_traceback
     assert f"{path}: (top level): cannot read topology: not UTF-8 text (byte 0xe9 at offset 7)" in done.stdout + done.stderr
 
 
+def test_an_absolute_ipc_path_longer_than_a_socket_path_holds_is_rejected_by_validate(tmp_path: Path) -> None:
+    # rev-operator: validate said ok, and only `up` refused it ("a socket path holds at most 107").
+    data = demo()
+    long_path = "/tmp/" + "x" * 120 + "/gate.sock"
+    data["actors"]["gate"]["sockets"]["proposals"] = {"bind": f"ipc://{long_path}"}
+    problems = "\n".join(problems_of(tmp_path, data))
+    assert (f"actors.gate.sockets.proposals.bind: ipc path is {len(long_path)} bytes; a socket path holds at most 107"
+            in problems)
+
+
 def test_requester_connected_to_a_publisher_is_rejected(tmp_path: Path) -> None:
     data = demo()
     data["actors"]["gate"]["sockets"]["permits"] = {"connect": "tcp://127.0.0.1:5552"}

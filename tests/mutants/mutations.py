@@ -1354,4 +1354,12 @@ MUTATIONS: list[Mutation] = [
         "    except ZeroDivisionError as exc:\n        raise SchemaError",
         ("tests/test_topology_validation.py::"
          "test_a_topology_file_that_is_not_utf8_is_one_line_and_exit_2_not_a_traceback",)),
+    Mutation(
+        "validate_accepts_an_ipc_path_too_long_for_a_socket",
+        "validate refuses an absolute ipc:// path longer than a socket path holds (rev-operator)",
+        "launcher/topology.py",
+        'if path.startswith("/") and len(os.fsencode(path)) > MAX_IPC_PATH_BYTES:',
+        "if False:",
+        ("tests/test_topology_validation.py::"
+         "test_an_absolute_ipc_path_longer_than_a_socket_path_holds_is_rejected_by_validate",)),
 ]
