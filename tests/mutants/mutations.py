@@ -1362,4 +1362,11 @@ MUTATIONS: list[Mutation] = [
         "if False:",
         ("tests/test_topology_validation.py::"
          "test_an_absolute_ipc_path_longer_than_a_socket_path_holds_is_rejected_by_validate",)),
+    Mutation(
+        "up_leaves_programs_stopped_by_hand_stopped",
+        "up of an unchanged topology starts the programs stopped by hand instead of waiting for them (rev-operator)",
+        "launcher/supervise.py",
+        "            for name in restart:\n                sup.api.startProcess(name, False)\n",
+        "            for name in restart:\n                pass\n",
+        ("tests/test_launcher.py::test_up_again_starts_the_programs_stopped_by_hand_and_leaves_the_others_running",)),
 ]
