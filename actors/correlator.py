@@ -122,8 +122,15 @@ class CorrelatorActor(Actor):
     # ----------------------------------------------------------------- snapshot (Lazy Pirate)
 
     def request_snapshot(self) -> None:
+        """Send the request without blocking: a `snapshot` socket that binds has no peer until a buffer
+        connects, and a blocking send would wait for one (no timers, no SIGTERM). Unsent, the request
+        times out and is retried like an unanswered one."""
         self.open_socket("snapshot")
-        self.sockets["snapshot"].send(encode({"op": "snapshot"}))
+        try:
+            self.sockets["snapshot"].send(encode({"op": "snapshot"}), zmq.NOBLOCK)
+        except zmq.Again:
+            self.log.warning("snapshot_unsent", reason="no buffer connected",
+                             endpoint=self.spec.sockets["snapshot"].endpoint)
         self.snapshot_sent_at = time.monotonic()
         self.snapshot_attempts += 1
 

@@ -60,6 +60,9 @@ from launcher.topology import GateSettings, PermitIssuerSettings
 # The detail of a fault HOLD when the issuer may have recorded the decision after the gate gave up.
 OUTCOME_UNKNOWN = "outcome unknown: resubmit the same plan_id to get the recorded decision, if one was made"
 NOTHING_RECORDED = "nothing was recorded: resubmit the same plan_id"
+# ask_issuer's answer when the request never left the gate: nothing was recorded.
+ISSUER_NOT_CONNECTED: dict[str, Any] = {"status": "error", "reason": "not_connected"}
+_NOBLOCK = int(zmq.NOBLOCK)
 # Whole-request refusals the permit issuer gives before running any script: nothing was recorded.
 REFUSED_BEFORE_ANY_WRITE = ("bad_request", "expired")
 # Error reasons of a proposal that was valid but cannot be decided (gate_requests_total result labels).
@@ -451,6 +454,7 @@ class Gate(Actor):
         self._cache: StateCache | None = None
         self._cache_read_mono = -math.inf  # time.perf_counter() of the cache's read: the clock handle_one reads
         self._retry_refresh_mono = -math.inf
+        self._redis_down = False
         issuers = [a.settings for a in self.topology.actors.values()
                    if isinstance(a.settings, PermitIssuerSettings)]
         self.cooldown_ttl_s = float(issuers[0].cooldown_ttl_s if issuers else PermitIssuerSettings().cooldown_ttl_s)
@@ -517,6 +521,13 @@ class Gate(Actor):
         GATE_STATE_READ_TIMESTAMP.set(read_at)
         return cache
 
+    def redis_where(self) -> str:
+        """The Redis the gate reads, for its log: the socket path, host:port, or its sentinels and master."""
+        r = self.redis
+        if r.sentinels is not None:
+            return f"master {r.master} of sentinels " + ",".join(f"{h}:{p}" for h, p in r.sentinels)
+        return r.unix_path or f"{r.host}:{r.port}"
+
     def refresh_state(self) -> None:
         """Timer: refresh the state cache and the gauges. After a failure, retried every refresh_s here
         (each batch of proposals retries at once)."""
@@ -525,10 +536,17 @@ class Gate(Actor):
             return
         try:
             cache = self.refresh_cache()
-        except RedisUnavailable:
+        except RedisUnavailable as exc:
             self._retry_refresh_mono = mono + self.settings.refresh_s
+            if not self._redis_down:  # once per outage: what `up` shows for a gate that is not ready
+                self._redis_down = True
+                self.log.warning("redis_unavailable", redis=self.redis_where(), error=str(exc)[:300],
+                                 retry_in_s=self.settings.refresh_s)
             self.set_ready(False)
             return
+        if self._redis_down:
+            self._redis_down = False
+            self.log.info("redis_available", redis=self.redis_where())
         self.set_ready(True)
         state, metrics = cache.state_at(time.time())
         self.observe(state, metrics)
@@ -597,10 +615,16 @@ class Gate(Actor):
         return sock
 
     def ask_issuer(self, request: dict[str, Any]) -> dict[str, Any] | None:
-        """The issuer's reply, or None after permit_timeout_ms (the socket is then re-created)."""
+        """The issuer's reply, ISSUER_NOT_CONNECTED when the request could not even be queued (a `permits`
+        socket that binds, with no issuer connected: a blocking send would wait for one, answering nobody),
+        or None after permit_timeout_ms (the socket is then re-created)."""
         sock = self.sockets["permits"]
         try:
-            send_one(sock, encode_internal(request))
+            try:
+                send_one(sock, encode_internal(request), _NOBLOCK)  # queued at once whenever a pipe exists
+            except zmq.Again:
+                self.log.warning("permit_issuer_not_connected", endpoint=self.spec.sockets["permits"].endpoint)
+                return ISSUER_NOT_CONNECTED
             return decode_internal(sock.recv())  # RCVTIMEO: zmq's own poll with the timeout, no Poller per call
         except zmq.Again:
             pass
@@ -792,6 +816,10 @@ class Gate(Actor):
         if reply is None:
             self.count_fallbacks(metrics, len(batch))
             return PERMIT_UNAVAILABLE, OUTCOME_UNKNOWN, False
+        if reply is ISSUER_NOT_CONNECTED:
+            self.count_fallbacks(metrics, len(batch))
+            return (PERMIT_UNAVAILABLE,
+                    f"no permit issuer is connected to the gate's permits socket: {NOTHING_RECORDED}", True)
         outcomes = reply.get("results") if reply.get("status") == "ok" else None
         if isinstance(outcomes, list) and len(outcomes) == len(batch):
             return outcomes

@@ -683,9 +683,9 @@ def send_frames(sock: zmq.Socket, frames: list[bytes]) -> None:
     _zmq_send(sock, frames[last], _NOBLOCK)
 
 
-def send_one(sock: zmq.Socket, frame: bytes) -> None:
-    """sock.send(frame), blocking as it does (REQ/REP), in one compiled call."""
-    _zmq_send(sock, frame, 0)
+def send_one(sock: zmq.Socket, frame: bytes, flags: int = 0) -> None:
+    """sock.send(frame, flags), blocking as it does (REQ/REP) unless flags has NOBLOCK, in one compiled call."""
+    _zmq_send(sock, frame, flags)
 
 
 def _split_envelope(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:

@@ -1097,7 +1097,13 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
         return 1
     previous = home.programs.read_text() if home.programs.exists() else ""
     old_sections, new_sections = _program_sections(previous), _program_sections(rendered)
-    to_start = [n for n in new_sections if not was_running or old_sections.get(n) != new_sections[n]]
+    try:  # a STOPPED program never starts by itself: `up` starts it (its ports are checked like a new one's)
+        stopped_by_hand = [p["name"] for p in sup.processes() if p["statename"] == "STOPPED"] if was_running else []
+    except (LaunchError, OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException) as exc:
+        print(f"FAILED: supervisord of {home.root} did not list its programs: {exc}; nothing was changed", file=sys.stderr)
+        return 1
+    to_start = [n for n in new_sections if not was_running or old_sections.get(n) != new_sections[n]
+                or n in stopped_by_hand]
     held = _held_endpoints(home) if was_running else set()
     try:
         claims, busy = claim_endpoints(topo, to_start, held, home)
@@ -1131,6 +1137,11 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
         elif was_running:
             added, changed, removed = sup.apply_config()
             print(f"updated {topo.name}: added {added or '-'}, restarted {changed or '-'}, removed {removed or '-'}")
+            restart = [n for n in new_sections if n in stopped_by_hand and n not in changed and n not in added]
+            for name in restart:
+                sup.api.startProcess(name, False)
+            if restart:
+                print(f"started (stopped by hand): {restart}")
         else:
             print(f"starting supervisord ({home.conf}) for topology {topo.name}")
             sup.start_daemon()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any, Literal
 
+from launcher.endpoints import MAX_IPC_PATH_BYTES
 from launcher.schema import (MISSING, Path, Problem, SchemaError, Validator, dataclass_schema,
                              format_path, json_schema_for, load_yaml_with_lines, setting)
 
@@ -558,7 +559,12 @@ class Topology:
 
 def endpoint_problem(endpoint: str) -> str | None:
     if endpoint.startswith("ipc://"):
-        return None if len(endpoint) > len("ipc://") else "ipc endpoint has no path"
+        path = endpoint[len("ipc://"):]
+        if not path:
+            return "ipc endpoint has no path"
+        if path.startswith("/") and len(os.fsencode(path)) > MAX_IPC_PATH_BYTES:  # a relative one is under the home: up checks it
+            return f"ipc path is {len(os.fsencode(path))} bytes; a socket path holds at most {MAX_IPC_PATH_BYTES}"
+        return None
     if endpoint.startswith("inproc://"):
         return "inproc endpoints do not cross processes; use tcp:// or ipc://"
     if not endpoint.startswith("tcp://"):
@@ -745,13 +751,18 @@ def _check_wiring(v: Validator, topo: Topology) -> None:
                           f"{sock.bind} is already bound by actors.{other[0]}.sockets.{other[1]}")
             else:
                 bound[key] = (name, role, roles[role])
+    connected: set[str] = set()
     for name, spec in topo.actors.items():
         roles = SOCKET_ROLES.get(spec.kind, {})
         for role, sock in spec.sockets.items():
             if sock.connect is None or role not in roles:
                 continue
             path = ("actors", name, "sockets", role, "connect")
-            peer = bound.get(_endpoint_key(sock.connect)) or bound.get(_wildcard_key(sock.connect))
+            key = _endpoint_key(sock.connect)
+            if key not in bound:
+                key = _wildcard_key(sock.connect)
+            peer = bound.get(key)
+            connected.add(key)
             if peer is None:
                 v.problem(path, f"no actor binds {sock.connect}")
             elif peer[2] not in PEER_TYPE[roles[role]]:
@@ -770,6 +781,14 @@ def _check_wiring(v: Validator, topo: Topology) -> None:
                     spec.sockets[role] = _with_curve_defaults(sock, server_key=server.curve.keypair)
             if _leaves_loopback(sock.connect) and sock.curve is None:
                 v.problem(path, f"{sock.connect} leaves loopback without CurveZMQ; {BEYOND_LOOPBACK_FIX}")
+    # A REQ or SUB only ever hears from a peer: bound with nobody connecting, it waits forever (a typo'd
+    # connect). Clients of the gate's ROUTER come from outside the topology, so servers are not checked.
+    for endpoint, (name, role, kind) in bound.items():
+        if kind in ("REQ", "SUB") and endpoint not in connected:
+            v.problem(("actors", name, "sockets", role, "bind"),
+                      f"no actor connects to {topo.actors[name].sockets[role].bind}; this {kind} socket needs a "
+                      f"{' or a '.join(PEER_TYPE[kind])} to connect to it (or connect it to one)")
+    for name, spec in topo.actors.items():
         for role, sock in spec.sockets.items():
             if sock.bind is not None and _leaves_loopback(sock.bind) and sock.curve is None:
                 v.problem(("actors", name, "sockets", role, "bind"),
@@ -1048,6 +1067,9 @@ def load_topology(path: str | os.PathLike[str]) -> Topology:
         text = p.read_text()
     except OSError as exc:
         raise SchemaError([Problem((), f"cannot read topology: {exc.strerror}")]) from None
+    except UnicodeDecodeError as exc:
+        raise SchemaError([Problem((), f"cannot read topology: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
+                                       f"at offset {exc.start})")]) from None
     try:
         data, lines, problems = load_yaml_with_lines(text)
     except RecursionError:

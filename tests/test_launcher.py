@@ -93,6 +93,22 @@ def test_up_again_with_one_actor_changed_restarts_only_that_actor(system) -> Non
     assert changed == {"gate"}
 
 
+def test_up_again_starts_the_programs_stopped_by_hand_and_leaves_the_others_running(system) -> None:
+    # rev-operator: after `supervisorctl stop book` (operating.md's way to edit positions) and `stop gate`,
+    # `up` of the same topology waited its whole timeout for "book (stopped), gate (stopped)", then failed.
+    home, topo_path = system
+    assert clustergate("up", str(topo_path), "--home", str(home)).returncode == 0
+    assert supervisorctl(home, "stop", "book", "gate").returncode == 0
+    before = pids(home)
+    again = clustergate("up", str(topo_path), "--home", str(home), "--timeout", "30")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "started (stopped by hand): ['book', 'gate']" in again.stdout
+    after = pids(home)
+    assert {name for name in before if before[name] != after[name]} == {"book", "gate"}
+    status = json.loads(clustergate("status", "--json", "--home", str(home)).stdout)
+    assert all(row["state"] == "RUNNING" and row["ready"] for row in status["programs"]), status
+
+
 def test_up_with_a_bad_topology_exits_2_and_starts_nothing(tmp_path: Path) -> None:
     data = demo_topology_data()
     data["clusters"]["cadense_s"] = 1

@@ -55,3 +55,13 @@ def test_positions_refuses_a_price_that_is_not_positive_with_exit_2(tmp_path, re
     done = positions(topology, "set", "BTCUSDT", "--amount", "1", "--mark-price", "-5")
     assert done.returncode == 2
     assert "positive price" in done.stderr
+
+
+def test_positions_refuses_an_amount_that_is_not_a_number_naming_it_not_the_parser(tmp_path, redis_server):
+    # rev-operator: "argument --amount: invalid _finite value: 'abc'" named a private function.
+    topology = write_topology(tmp_path / "topology.yaml", retarget(demo_topology_data(), redis_server.url))
+    for flag, other in (("--amount", "--mark-price"), ("--mark-price", "--amount")):
+        done = positions(topology, "set", "BTCUSDT", flag, "abc", other, "1")
+        assert done.returncode == 2
+        assert f"argument {flag}: 'abc' is not a number" in done.stderr and "_finite" not in done.stderr, done.stderr
+    assert redis_server.client().keys("*") == []

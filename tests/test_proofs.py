@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO, demo_topology_data, retarget, write_topology
+from helpers import REPO, demo_topology_data, retarget, wait_for, write_topology
 
 
 def clustergate(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
@@ -69,6 +69,42 @@ def test_warm_restart_of_every_program_keeps_points_and_readiness(demo_system: P
     checks = {c["name"]: c for c in latest_report(demo_system, "warm-restart")["checks"]}
     assert "redis" in checks["programs stopped"]["value"]
     assert checks["point counts kept"]["ok"] and checks["p27_corr_ready back to 1 within one cadence"]["ok"]
+
+
+def full_window_points(home: Path) -> bool:
+    """Every symbol's buffer window is full (points_per_symbol at points_max)."""
+    status = clustergate("status", "--home", str(home), "--json")
+    overview = json.loads(status.stdout).get("overview") or {} if status.stdout.startswith("{") else {}
+    counts = (overview.get("points_per_symbol") or {}).values()
+    return bool(counts) and all(c >= overview["points_max"] for c in counts)
+
+
+def test_warm_restart_of_every_program_keeps_a_full_window_and_fails_when_the_buffer_keeps_no_history(
+        tmp_path: Path) -> None:
+    # rev-operator: on a demo up for longer than its window (lookback_returns cadences), `proof warm-restart
+    # --all-programs` failed "point counts kept" (361 -> 355): the outage's slots push the oldest points out of
+    # the full window and get no price. A small window (61 points at 0.5 s) is full within 31 s and keeps
+    # the outage's gap for longer than the proof takes.
+    data = retarget(demo_topology_data())
+    data["clusters"].update(cadence_s=0.5, lookback_returns=60, min_returns=10)
+    home, topo_path = tmp_path / "home", write_topology(tmp_path / "demo.yaml", data)
+    up = clustergate("up", str(topo_path), "--home", str(home))
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        wait_for(lambda: full_window_points(home), 60, "a full buffer window")
+        result = clustergate("proof", "warm-restart", "--all-programs", "--home", str(home))
+        checks = {c["name"]: c for c in latest_report(home, "warm-restart")["checks"]}
+        assert checks["point counts kept"]["ok"], result.stdout
+        # The check still means something: a buffer that keeps no history starts again from nothing.
+        data["actors"]["buffer"]["settings"] = {"persist": False}
+        up = clustergate("up", str(write_topology(topo_path, data)), "--home", str(home))
+        assert up.returncode == 0, up.stdout + up.stderr
+        wait_for(lambda: full_window_points(home), 60, "a full buffer window")
+        result = clustergate("proof", "warm-restart", "--home", str(home))
+        checks = {c["name"]: c for c in latest_report(home, "warm-restart")["checks"]}
+        assert result.returncode == 1 and not checks["point counts kept"]["ok"], result.stdout
+    finally:
+        clustergate("down", "--home", str(home))
 
 
 def test_readiness_proof_fails_when_the_state_writer_is_down(demo_system: Path) -> None:

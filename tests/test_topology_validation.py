@@ -77,6 +77,47 @@ def test_subscriber_connected_to_an_endpoint_nobody_binds(tmp_path: Path) -> Non
     assert any("actors.correlator.sockets.windows.connect: no actor binds tcp://127.0.0.1:5999" in p for p in problems)
 
 
+def test_a_requester_or_subscriber_that_binds_where_no_actor_connects_is_rejected(tmp_path: Path) -> None:
+    # rev-operator: the gate's permits bound on its own port (a typo for connect) validated and started; the
+    # gate could never reach its permit issuer, the state writer never heard its clusterer.
+    data = demo()
+    data["actors"]["gate"]["sockets"]["permits"] = {"bind": "tcp://127.0.0.1:5558"}
+    data["actors"]["state_writer"]["sockets"]["state"] = {"bind": "tcp://127.0.0.1:5559"}
+    problems = "\n".join(problems_of(tmp_path, data))
+    assert ("actors.gate.sockets.permits.bind: no actor connects to tcp://127.0.0.1:5558; this REQ socket "
+            "needs a REP or a ROUTER to connect to it (or connect it to one)") in problems
+    assert ("actors.state_writer.sockets.state.bind: no actor connects to tcp://127.0.0.1:5559; this SUB socket "
+            "needs a PUB to connect to it (or connect it to one)") in problems
+
+
+def test_a_requester_that_binds_with_its_server_connecting_to_it_is_valid(tmp_path: Path) -> None:
+    data = demo()
+    data["actors"]["gate"]["sockets"]["permits"] = {"bind": "tcp://127.0.0.1:5558"}
+    data["actors"]["permit_issuer"]["sockets"]["requests"] = {"connect": "tcp://127.0.0.1:5558"}
+    assert problems_of(tmp_path, data) == []
+
+
+def test_a_topology_file_that_is_not_utf8_is_one_line_and_exit_2_not_a_traceback(tmp_path: Path) -> None:
+    # rev-operator: `clustergate validate` on a Latin-1 (or binary) file printed a UnicodeDecodeError traceback, exit 1.
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: d\xe9mo\n".encode("latin-1"))
+    done = subprocess.run([sys.executable, "-m", "launcher", "validate", str(path)], capture_output=True, text=True,
+                          cwd=REPO, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"{path}: (top level): cannot read topology: not UTF-8 text (byte 0xe9 at offset 7)" in done.stdout + done.stderr
+
+
+def test_an_absolute_ipc_path_longer_than_a_socket_path_holds_is_rejected_by_validate(tmp_path: Path) -> None:
+    # rev-operator: validate said ok, and only `up` refused it ("a socket path holds at most 107").
+    data = demo()
+    long_path = "/tmp/" + "x" * 120 + "/gate.sock"
+    data["actors"]["gate"]["sockets"]["proposals"] = {"bind": f"ipc://{long_path}"}
+    problems = "\n".join(problems_of(tmp_path, data))
+    assert (f"actors.gate.sockets.proposals.bind: ipc path is {len(long_path)} bytes; a socket path holds at most 107"
+            in problems)
+
+
 def test_requester_connected_to_a_publisher_is_rejected(tmp_path: Path) -> None:
     data = demo()
     data["actors"]["gate"]["sockets"]["permits"] = {"connect": "tcp://127.0.0.1:5552"}

@@ -1369,4 +1369,85 @@ MUTATIONS: list[Mutation] = [
         "  if false then\n",
         ("tests/test_gate_deadlines.py::"
          "test_a_deadline_that_passes_while_the_script_trims_the_stream_gets_expired_and_nothing_is_written",)),
+    Mutation(
+        "gate_blocks_on_a_bound_permits_socket_without_issuer",
+        "a gate whose permits socket binds answers HOLD permit_unavailable (nothing recorded) while no issuer is "
+        "connected, and stops on SIGTERM (rev-operator)",
+        "actors/gate.py",
+        "send_one(sock, encode_internal(request), _NOBLOCK)",
+        "send_one(sock, encode_internal(request))",
+        ("tests/test_bound_requesters.py::"
+         "test_a_gate_whose_bound_permits_socket_has_no_issuer_answers_hold_nothing_recorded_and_stops_on_sigterm",)),
+    Mutation(
+        "correlator_blocks_on_a_bound_snapshot_socket_without_buffer",
+        "a correlator whose snapshot socket binds keeps running and stops on SIGTERM while no buffer is connected "
+        "(rev-operator)",
+        "actors/correlator.py",
+        'self.sockets["snapshot"].send(encode({"op": "snapshot"}), zmq.NOBLOCK)',
+        'self.sockets["snapshot"].send(encode({"op": "snapshot"}))',
+        ("tests/test_bound_requesters.py::"
+         "test_a_correlator_whose_bound_snapshot_socket_has_no_buffer_keeps_running_and_stops_on_sigterm",)),
+    Mutation(
+        "validate_accepts_a_bound_requester_nobody_connects_to",
+        "validate refuses a REQ or SUB socket that binds where no actor connects, naming it (rev-operator)",
+        "launcher/topology.py",
+        '        if kind in ("REQ", "SUB") and endpoint not in connected:\n',
+        "        if False:\n",
+        ("tests/test_topology_validation.py::"
+         "test_a_requester_or_subscriber_that_binds_where_no_actor_connects_is_rejected",)),
+    Mutation(
+        "gate_silent_while_redis_is_unavailable",
+        "a gate that cannot read Redis logs once why it is not ready, naming the Redis (rev-operator)",
+        "actors/gate.py",
+        "            if not self._redis_down:  # once per outage",
+        "            if False:  # once per outage",
+        ("tests/test_gate_says_why_not_ready.py::"
+         "test_a_gate_without_redis_logs_once_that_redis_is_unavailable_naming_it_and_once_that_it_is_back",)),
+    Mutation(
+        "warm_restart_proof_ignores_the_outage_slots",
+        "proof warm-restart --all-programs passes on a healthy system whose buffer window is full (rev-operator)",
+        "proofs/warm_restart.py",
+        "min(before[s], window_points) - outage_slots - POINT_SLACK",
+        "min(before[s], window_points) - POINT_SLACK",
+        ("tests/test_proofs.py::"
+         "test_warm_restart_of_every_program_keeps_a_full_window_and_fails_when_the_buffer_keeps_no_history",)),
+    Mutation(
+        "warm_restart_proof_never_finds_points_lost",
+        "proof warm-restart fails when the buffer comes back without its history",
+        "proofs/warm_restart.py",
+        "min(before[s], window_points) - outage_slots - POINT_SLACK",
+        "min(before[s], window_points) - outage_slots - POINT_SLACK - 10**6",
+        ("tests/test_proofs.py::"
+         "test_warm_restart_of_every_program_keeps_a_full_window_and_fails_when_the_buffer_keeps_no_history",)),
+    Mutation(
+        "positions_amount_error_names_the_parser",
+        "positions set with an amount or price that is not a number says so, not argparse's function name",
+        "launcher/positions.py",
+        '        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None\n',
+        "        raise\n",
+        ("tests/test_positions_cli.py::"
+         "test_positions_refuses_an_amount_that_is_not_a_number_naming_it_not_the_parser",)),
+    Mutation(
+        "topology_not_utf8_is_a_traceback",
+        "a topology file that is not UTF-8 is one problem line and exit 2, never a traceback (rev-operator)",
+        "launcher/topology.py",
+        "    except UnicodeDecodeError as exc:\n        raise SchemaError",
+        "    except ZeroDivisionError as exc:\n        raise SchemaError",
+        ("tests/test_topology_validation.py::"
+         "test_a_topology_file_that_is_not_utf8_is_one_line_and_exit_2_not_a_traceback",)),
+    Mutation(
+        "validate_accepts_an_ipc_path_too_long_for_a_socket",
+        "validate refuses an absolute ipc:// path longer than a socket path holds (rev-operator)",
+        "launcher/topology.py",
+        'if path.startswith("/") and len(os.fsencode(path)) > MAX_IPC_PATH_BYTES:',
+        "if False:",
+        ("tests/test_topology_validation.py::"
+         "test_an_absolute_ipc_path_longer_than_a_socket_path_holds_is_rejected_by_validate",)),
+    Mutation(
+        "up_leaves_programs_stopped_by_hand_stopped",
+        "up of an unchanged topology starts the programs stopped by hand instead of waiting for them (rev-operator)",
+        "launcher/supervise.py",
+        "            for name in restart:\n                sup.api.startProcess(name, False)\n",
+        "            for name in restart:\n                pass\n",
+        ("tests/test_launcher.py::test_up_again_starts_the_programs_stopped_by_hand_and_leaves_the_others_running",)),
 ]
