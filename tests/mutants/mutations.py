@@ -1482,4 +1482,12 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_bound_requesters.py::"
          "test_a_correlator_whose_bound_snapshot_socket_gets_the_running_buffers_snapshot",)),
+    Mutation(
+        "validate_lets_a_remote_issuer_connect_to_a_bound_permits_socket",
+        "validate refuses a gate and its permit issuer on two hosts whichever way the link runs (rev-merged)",
+        "launcher/hosts.py",
+        '                elif (topo.actors[peer[0]].kind, peer[1]) == ("gate", "permits"):',
+        "                elif False:",
+        ("tests/test_multihost_topology.py::"
+         "test_a_gate_whose_permit_issuer_on_another_host_connects_to_its_bound_permits_socket_is_refused",)),
 ]
