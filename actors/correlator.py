@@ -112,6 +112,7 @@ class CorrelatorActor(Actor):
         # Lazy Pirate: ask the buffer for its current window, re-opening the REQ socket on timeout.
         self.snapshot_attempts = 0
         self.snapshot_sent_at: float | None = None
+        self.snapshot_unsent = False  # the request waits for a buffer to connect to a `snapshot` socket that binds
         self.request_snapshot()
         timeout_s = self.settings.snapshot_timeout_ms / 1000.0
         # The REQ socket is polled here, not by the runtime's drain loop: a REQ may recv only once.
@@ -123,22 +124,30 @@ class CorrelatorActor(Actor):
 
     def request_snapshot(self) -> None:
         """Send the request without blocking: a `snapshot` socket that binds has no peer until a buffer
-        connects, and a blocking send would wait for one (no timers, no SIGTERM). Unsent, the request
-        times out and is retried like an unanswered one."""
+        connects, and a blocking send would wait for one (no timers, no SIGTERM). Unsent, it is sent again at
+        each check_snapshot until a buffer connects, and the attempt times out like an unanswered one."""
         self.open_socket("snapshot")
+        self.snapshot_sent_at = time.monotonic()
+        self.snapshot_attempts += 1
+        self.snapshot_unsent = not self.send_snapshot_request()
+        if self.snapshot_unsent:
+            self.log.warning("snapshot_unsent", reason="no buffer connected yet",
+                             endpoint=self.spec.sockets["snapshot"].endpoint)
+
+    def send_snapshot_request(self) -> bool:
         try:
             self.sockets["snapshot"].send(encode({"op": "snapshot"}), zmq.NOBLOCK)
         except zmq.Again:
-            self.log.warning("snapshot_unsent", reason="no buffer connected",
-                             endpoint=self.spec.sockets["snapshot"].endpoint)
-        self.snapshot_sent_at = time.monotonic()
-        self.snapshot_attempts += 1
+            return False
+        return True
 
     def check_snapshot(self) -> None:
         if self.snapshot_sent_at is None:
             return
         sock = self.sockets["snapshot"]
-        if sock.poll(0, zmq.POLLIN):
+        if self.snapshot_unsent:
+            self.snapshot_unsent = not self.send_snapshot_request()
+        if not self.snapshot_unsent and sock.poll(0, zmq.POLLIN):
             self.on_snapshot_reply(sock.recv_multipart())
             return
         if time.monotonic() - self.snapshot_sent_at < self.settings.snapshot_timeout_ms / 1000.0:

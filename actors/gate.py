@@ -609,22 +609,28 @@ class Gate(Actor):
     # ----------------------------------------------------------------- permit issuer (Lazy Pirate)
 
     def open_permits(self) -> zmq.Socket:
-        """(Re-)open the REQ socket to the issuer; a recv on it gives up after permit_timeout_ms."""
+        """(Re-)open the REQ socket to the issuer; a recv on it gives up after permit_timeout_ms. Its replies
+        carry its request's id (REQ_CORRELATE): an issuer that connects to a `permits` socket that binds keeps
+        its pipe across reconnects, so the reply to a request the gate gave up on reaches the re-opened socket,
+        which drops it instead of taking it for the reply to its own request."""
         sock = self.open_socket("permits")
+        sock.setsockopt(zmq.REQ_CORRELATE, 1)
         sock.setsockopt(zmq.RCVTIMEO, self.permit_timeout_ms)
         return sock
 
     def ask_issuer(self, request: dict[str, Any]) -> dict[str, Any] | None:
-        """The issuer's reply, ISSUER_NOT_CONNECTED when the request could not even be queued (a `permits`
-        socket that binds, with no issuer connected: a blocking send would wait for one, answering nobody),
-        or None after permit_timeout_ms (the socket is then re-created)."""
+        """The issuer's reply, ISSUER_NOT_CONNECTED when the request could not even be queued by its
+        deadline_epoch (a `permits` socket that binds, with no issuer connected: a blocking send would wait for
+        one, answering nobody), or None after permit_timeout_ms (the socket is then re-created)."""
         sock = self.sockets["permits"]
         try:
+            frame = encode_internal(request)
             try:
-                send_one(sock, encode_internal(request), _NOBLOCK)  # queued at once whenever a pipe exists
+                send_one(sock, frame, _NOBLOCK)  # queued at once whenever a pipe exists
             except zmq.Again:
-                self.log.warning("permit_issuer_not_connected", endpoint=self.spec.sockets["permits"].endpoint)
-                return ISSUER_NOT_CONNECTED
+                if not self._send_when_connected(sock, frame, request["deadline_epoch"]):
+                    self.log.warning("permit_issuer_not_connected", endpoint=self.spec.sockets["permits"].endpoint)
+                    return ISSUER_NOT_CONNECTED
             return decode_internal(sock.recv())  # RCVTIMEO: zmq's own poll with the timeout, no Poller per call
         except zmq.Again:
             pass
@@ -633,6 +639,21 @@ class Gate(Actor):
         self.log.warning("permit_issuer_unavailable", timeout_ms=self.permit_timeout_ms)
         self.open_permits()
         return None
+
+    @staticmethod
+    def _send_when_connected(sock: zmq.Socket, frame: bytes, deadline_epoch: float) -> bool:
+        """Send once an issuer connects, waiting no later than the request's deadline (the issuer refuses it
+        after that anyway): a `permits` socket that binds has no issuer for a moment after it is re-created,
+        until the issuer reconnects. False when none connected in time: nothing was sent."""
+        while True:
+            wait_ms = int((deadline_epoch - time.time()) * 1000.0)
+            if wait_ms <= 0 or not sock.poll(wait_ms, zmq.POLLOUT):
+                return False
+            try:
+                send_one(sock, frame, _NOBLOCK)
+                return True
+            except zmq.Again:  # the issuer went again between the poll and the send
+                continue
 
     # ----------------------------------------------------------------- proposals
 

@@ -9,6 +9,7 @@ within 2 s.
 from __future__ import annotations
 
 import argparse
+import errno
 import gc
 import heapq
 import itertools
@@ -36,6 +37,9 @@ from launcher.topology import EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, SOCKET_ROLES,
 
 TICK_S = 0.1
 LINGER_MS = 0
+# libzmq closes a listener in its I/O thread after close() returns: a re-created socket that binds (a REQ re-opened
+# after a timeout) retries the endpoint its own old socket still holds for this long.
+REBIND_WAIT_S = 1.0
 REQUEST_DRAIN = 64  # messages handled per socket per loop turn, so one busy socket cannot starve others
 BATCHES_PER_TURN = 4  # batches served per ROUTER socket per loop turn, for the same reason
 # Requests read off a shedding socket per loop turn: reading is how the actor learns of a request and
@@ -205,7 +209,7 @@ class Actor:
         sock = self.ctx.socket(_SOCKET_TYPES[SOCKET_ROLES[self.kind][role]])
         # A socket that fails to open is closed here: an unclosed socket makes ctx.term() wait forever.
         try:
-            self._configure(role, sock, sock_spec)
+            self._configure(role, sock, sock_spec, REBIND_WAIT_S if old is not None else 0.0)
         except BaseException as exc:
             sock.close(linger=0)
             if isinstance(exc, (zmq.ZMQError, OSError)):
@@ -214,7 +218,7 @@ class Actor:
         self.sockets[role] = sock
         return sock
 
-    def _configure(self, role: str, sock: zmq.Socket, sock_spec: Any) -> None:
+    def _configure(self, role: str, sock: zmq.Socket, sock_spec: Any, rebind_wait_s: float) -> None:
         sock.setsockopt(zmq.LINGER, LINGER_MS)
         if sock_spec.endpoint.startswith("tcp://["):
             sock.setsockopt(zmq.IPV6, 1)
@@ -238,11 +242,7 @@ class Actor:
         if sock_spec.curve is not None:
             self._apply_curve(role, sock, server=sock_spec.bind is not None)
         if sock_spec.bind is not None:
-            # ZeroMQ unlinks an existing ipc socket file and binds anew, taking it from its owner.
-            taken = endpoint_problem_now(sock_spec.bind) if sock_spec.bind.startswith("ipc://") else None
-            if taken:
-                raise StartError(role, sock_spec.bind, taken)
-            sock.bind(sock_spec.bind)
+            _bind(role, sock, sock_spec.bind, rebind_wait_s)
         else:
             sock.connect(sock_spec.connect)
 
@@ -681,6 +681,25 @@ def send_frames(sock: zmq.Socket, frames: list[bytes]) -> None:
     for i in range(last):
         _zmq_send(sock, frames[i], _SNDMORE_NOBLOCK)
     _zmq_send(sock, frames[last], _NOBLOCK)
+
+
+def _bind(role: str, sock: zmq.Socket, endpoint: str, rebind_wait_s: float) -> None:
+    """sock.bind(endpoint); an endpoint that is taken is retried for rebind_wait_s (the actor's own closed socket
+    of the role may hold it for a moment). ZeroMQ unlinks an existing ipc socket file and binds anew, taking it
+    from its owner: a live one is refused here."""
+    deadline = time.monotonic() + rebind_wait_s
+    while True:
+        taken = endpoint_problem_now(endpoint) if endpoint.startswith("ipc://") else None
+        if not taken:
+            try:
+                sock.bind(endpoint)
+                return
+            except zmq.ZMQError as exc:
+                if exc.errno != errno.EADDRINUSE or time.monotonic() >= deadline:
+                    raise
+        elif time.monotonic() >= deadline:
+            raise StartError(role, endpoint, taken)
+        time.sleep(0.002)
 
 
 def send_one(sock: zmq.Socket, frame: bytes, flags: int = 0) -> None:

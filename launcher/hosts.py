@@ -178,6 +178,11 @@ def _drop(v: Validator, path: Path, *fragments: str) -> None:
     v.problems = [p for p in v.problems if not (p.path == path and any(f in p.message for f in fragments))]
 
 
+# Why a gate and its permit issuer run on one host, whichever of them binds the link.
+GATE_AND_ISSUER_ONE_CLOCK = ("a gate and its issuer share one host's clock (the gate's deadlines are on its clock, the "
+                             "issuer moves them onto Redis's from its own, and deadline_skew_ms covers no second clock)")
+
+
 def check_across_hosts(v: Validator, topo: Any) -> None:
     """Binds on the actor's own host; connects that reach a binder on the host they name; CurveZMQ on
     every socket whose peer is on another host."""
@@ -264,11 +269,12 @@ def check_across_hosts(v: Validator, topo: Any) -> None:
                     _drop(v, path, "leaves loopback without CurveZMQ")
                     v.problem(path, f"crosses hosts ({host} -> {target}: actors.{peer[0]}.sockets.{peer[1]}) "
                                     f"without CurveZMQ: {CURVE_ACROSS_HOSTS_FIX}")
-                elif spec.kind == "gate" and role == "permits":
+                elif (spec.kind, role) == ("gate", "permits"):
                     v.problem(path, f"reaches its permit issuer on another host ({host} -> {target}: "
-                                    f"actors.{peer[0]}): a gate and its issuer share one host's clock (the gate's "
-                                    f"deadlines are on its clock, the issuer moves them onto Redis's from its own, and "
-                                    f"deadline_skew_ms covers no second clock): run actors.{peer[0]} on {host}")
+                                    f"actors.{peer[0]}): {GATE_AND_ISSUER_ONE_CLOCK}: run actors.{peer[0]} on {host}")
+                elif (topo.actors[peer[0]].kind, peer[1]) == ("gate", "permits"):  # the link run the other way
+                    v.problem(path, f"reaches its gate on another host ({host} -> {target}: actors.{peer[0]}): "
+                                    f"{GATE_AND_ISSUER_ONE_CLOCK}: run actors.{actor} on {target}")
 
 
 # --------------------------------------------------------------------------- what one host runs

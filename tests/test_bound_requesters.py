@@ -6,10 +6,14 @@ proposal at all and took supervisord's SIGKILL on stop; the correlator hung like
 from __future__ import annotations
 
 import signal
+import threading
 import uuid
 from pathlib import Path
 
 from helpers import SHUTDOWN_BOUND_S, ActorProcess, demo_topology_data, free_port, retarget, scrape, wait_for, write_topology
+import zmq
+
+from actors.runtime import REBIND_WAIT_S, _bind
 from launcher.client import GateClient, GateUnavailable
 
 
@@ -69,3 +73,72 @@ def test_a_correlator_whose_bound_snapshot_socket_has_no_buffer_keeps_running_an
         assert correlator.proc.wait(timeout=SHUTDOWN_BOUND_S) == 0, correlator.log()
     finally:
         correlator.terminate()
+
+
+def test_a_gate_whose_bound_permits_socket_was_recreated_after_a_timeout_records_the_next_proposals(
+        redis_server, tmp_path: Path) -> None:
+    """Found by rev-merged: after one timed-out request the gate re-creates its REQ socket, which re-binds
+    (Address already in use while libzmq still closes the old listener: internal_error from then on) and has
+    no issuer until the issuer reconnects; every proposal meanwhile got HOLD "no permit issuer is connected"
+    although the issuer was healthy. The gate now re-binds once the port is free and waits for the issuer
+    (until the request's own deadline) before it says none is connected."""
+    path, data = reversed_link_topology(tmp_path, redis_server.url, ("gate", "permits"), ("permit_issuer", "requests"))
+    data["actors"]["gate"]["settings"]["permit_timeout_ms"] = 2000  # the issuer's 100 ms reconnect, on a loaded box
+    write_topology(path, data)
+    endpoint = data["actors"]["gate"]["sockets"]["proposals"]["bind"]
+    gate = ActorProcess(path, "gate").start()
+    issuer = ActorProcess(path, "permit_issuer").start()
+    try:
+        wait_for(lambda: propose(endpoint, uuid.uuid4().hex)["decision"]["recorded"], 20,
+                 f"a recorded decision\n{gate.log()}\n{issuer.log()}")
+        for cycle in range(3):  # each cycle re-creates (re-binds) the gate's permits socket once
+            issuer.proc.send_signal(signal.SIGSTOP)
+            try:
+                timed_out = propose(endpoint, uuid.uuid4().hex)["decision"]
+            finally:
+                issuer.proc.send_signal(signal.SIGCONT)
+            assert (timed_out["gate_reason"], timed_out["recorded"]) == ("permit_unavailable", False), timed_out
+            assert "outcome unknown" in timed_out["detail"], timed_out
+            for n in range(5):
+                reply = propose(endpoint, uuid.uuid4().hex)
+                assert reply.get("status") == "ok" and reply["decision"]["recorded"], (
+                    f"cycle {cycle}, proposal {n} after the timeout, the issuer running: {reply}\n{gate.log()[-3000:]}")
+    finally:
+        issuer.proc.send_signal(signal.SIGCONT)
+        gate.terminate()
+        issuer.terminate()
+
+
+def test_a_correlator_whose_bound_snapshot_socket_gets_the_running_buffers_snapshot(redis_server, tmp_path: Path) -> None:
+    """Found by rev-merged: the request was sent the instant the socket (re-)bound, before any buffer could
+    connect, so every attempt went unsent and a correlator never got the snapshot a warm restart relies on."""
+    path, data = reversed_link_topology(tmp_path, redis_server.url, ("correlator", "snapshot"), ("buffer", "snapshot"))
+    data["clusters"]["cadence_s"] = 60  # no window within the test: only the snapshot can reach the correlator
+    data["actors"]["gate"]["settings"].pop("freshness_s")  # the demo's is shorter than this cadence
+    write_topology(path, data)
+    buffer = ActorProcess(path, "buffer").start()
+    correlator = ActorProcess(path, "correlator").start()
+    try:
+        wait_for(lambda: "event=snapshot_received" in correlator.log(), 20,
+                 f"the correlator to receive the buffer's snapshot\n{correlator.log()}\n{buffer.log()}")
+        assert "handler_error" not in correlator.log(), correlator.log()
+    finally:
+        correlator.terminate()
+        buffer.terminate()
+
+
+def test_a_re_created_socket_binds_the_endpoint_its_closed_predecessor_still_holds_for_a_moment() -> None:
+    """libzmq closes a listener in its I/O thread after close() returns, so the re-bind of a re-created
+    REQ found the port in use (rev-merged): the gate answered internal_error to every proposal from then on."""
+    ctx = zmq.Context()
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    holder, successor = ctx.socket(zmq.REQ), ctx.socket(zmq.REQ)
+    holder.bind(endpoint)
+    release = threading.Timer(0.05, holder.close, kwargs={"linger": 0})  # the old socket lets go a moment later
+    release.start()
+    try:
+        _bind("permits", successor, endpoint, REBIND_WAIT_S)
+    finally:
+        release.join()
+        successor.close(linger=0)
+        ctx.term()

@@ -278,3 +278,20 @@ def test_a_gate_whose_permit_issuer_runs_on_another_host_is_refused(tmp_path: Pa
     assert ("actors.gate.sockets.permits.connect: reaches its permit issuer on another host (exec -> store: "
             "actors.permit_issuer)") in problem, problem
     assert "run actors.permit_issuer on exec" in problem, problem
+
+
+def test_a_gate_whose_permit_issuer_on_another_host_connects_to_its_bound_permits_socket_is_refused(tmp_path: Path) -> None:
+    """The link may run either way (the gate's `permits` binds, the issuer's `requests` connects): found by
+    rev-merged, that way round the issuer on another host validated, so the check above was bypassed."""
+    from launcher.curve import generate_keypair
+    data = multihost_data(tmp_path)
+    generate_keypair(tmp_path / "keys", "gate_permits")
+    generate_keypair(tmp_path / "keys", "permit_issuer")
+    data["actors"]["permit_issuer"]["host"] = "store"
+    data["actors"]["gate"]["sockets"]["permits"] = {
+        "bind": "tcp://198.51.100.12:5557", "curve": {"keypair": "gate_permits", "allow": ["permit_issuer"]}}
+    data["actors"]["permit_issuer"]["sockets"]["requests"] = {"connect": "tcp://198.51.100.12:5557", "curve": {}}
+    problem = only_problem(tmp_path, data)
+    assert ("actors.permit_issuer.sockets.requests.connect: reaches its gate on another host (store -> exec: "
+            "actors.gate)") in problem, problem
+    assert "run actors.permit_issuer on exec" in problem, problem

@@ -1450,4 +1450,44 @@ MUTATIONS: list[Mutation] = [
         "            for name in restart:\n                sup.api.startProcess(name, False)\n",
         "            for name in restart:\n                pass\n",
         ("tests/test_launcher.py::test_up_again_starts_the_programs_stopped_by_hand_and_leaves_the_others_running",)),
+    Mutation(
+        "gate_takes_a_stale_issuer_reply_for_its_own",
+        "a re-opened permits socket drops the reply to a request the gate gave up on (rev-merged)",
+        "actors/gate.py",
+        "        sock.setsockopt(zmq.REQ_CORRELATE, 1)\n",
+        "",
+        ("tests/test_bound_requesters.py::"
+         "test_a_gate_whose_bound_permits_socket_was_recreated_after_a_timeout_records_the_next_proposals",)),
+    Mutation(
+        "gate_says_no_issuer_without_waiting_for_its_reconnect",
+        "a gate whose bound permits socket was re-opened waits for the issuer to reconnect, not HOLDs (rev-merged)",
+        "actors/gate.py",
+        "            if wait_ms <= 0 or not sock.poll(wait_ms, zmq.POLLOUT):\n",
+        "            if True:\n",
+        ("tests/test_bound_requesters.py::"
+         "test_a_gate_whose_bound_permits_socket_was_recreated_after_a_timeout_records_the_next_proposals",)),
+    Mutation(
+        "rebind_gives_up_at_once",
+        "a re-created socket re-binds the endpoint its closed predecessor still holds for a moment (rev-merged)",
+        "actors/runtime.py",
+        "REBIND_WAIT_S = 1.0\n",
+        "REBIND_WAIT_S = 0.0\n",
+        ("tests/test_bound_requesters.py::"
+         "test_a_re_created_socket_binds_the_endpoint_its_closed_predecessor_still_holds_for_a_moment",)),
+    Mutation(
+        "correlator_never_resends_an_unsent_snapshot_request",
+        "a correlator whose snapshot socket binds sends its request once a buffer connects (rev-merged)",
+        "actors/correlator.py",
+        "        if self.snapshot_unsent:\n            self.snapshot_unsent = not self.send_snapshot_request()\n",
+        "",
+        ("tests/test_bound_requesters.py::"
+         "test_a_correlator_whose_bound_snapshot_socket_gets_the_running_buffers_snapshot",)),
+    Mutation(
+        "validate_lets_a_remote_issuer_connect_to_a_bound_permits_socket",
+        "validate refuses a gate and its permit issuer on two hosts whichever way the link runs (rev-merged)",
+        "launcher/hosts.py",
+        '                elif (topo.actors[peer[0]].kind, peer[1]) == ("gate", "permits"):',
+        "                elif False:",
+        ("tests/test_multihost_topology.py::"
+         "test_a_gate_whose_permit_issuer_on_another_host_connects_to_its_bound_permits_socket_is_refused",)),
 ]
