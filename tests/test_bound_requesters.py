@@ -142,3 +142,55 @@ def test_a_re_created_socket_binds_the_endpoint_its_closed_predecessor_still_hol
         release.join()
         successor.close(linger=0)
         ctx.term()
+
+
+def test_a_reply_to_a_request_the_gate_gave_up_on_is_not_taken_for_the_next_requests(redis_server, tmp_path: Path) -> None:
+    """An issuer that connects to a `permits` socket that binds keeps its queue across the gate's re-bind, so
+    its late reply to a request the gate gave up on can reach the re-opened socket while the gate waits for
+    the reply to its next request; the gate took it for that reply (off by one from then on: a proposal told
+    recorded by another's reply; reproduced by rev-merged with real processes). The peer here is a ROUTER
+    standing where the issuer is, so the test says when each reply goes: the late one after the next request."""
+    from actors.wire import decode_internal, encode_internal
+    path, data = reversed_link_topology(tmp_path, redis_server.url, ("gate", "permits"), ("permit_issuer", "requests"))
+    data["actors"]["gate"]["settings"]["permit_timeout_ms"] = 500
+    write_topology(path, data)
+    endpoint = data["actors"]["gate"]["sockets"]["proposals"]["bind"]
+    gate = ActorProcess(path, "gate").start()
+    ctx = zmq.Context()
+    issuer = ctx.socket(zmq.ROUTER)
+    issuer.setsockopt(zmq.LINGER, 0)
+    issuer.connect(data["actors"]["gate"]["sockets"]["permits"]["bind"])
+    replies: dict[str, dict] = {}
+
+    def ask(name: str) -> threading.Thread:
+        thread = threading.Thread(target=lambda: replies.__setitem__(name, propose(endpoint, uuid.uuid4().hex)))
+        thread.start()
+        return thread
+
+    def request() -> tuple[list[bytes], dict]:
+        """The next request: (its envelope, routing id first, up to the empty frame; its body)."""
+        assert issuer.poll(20_000), f"the gate sent no request\n{gate.log()}"
+        frames = issuer.recv_multipart()
+        return frames[:-1], decode_internal(frames[-1])
+
+    try:
+        first = ask("first")
+        first_envelope, first_request = request()
+        first.join(20)  # the gate gives up on it (permit_timeout_ms) and re-opens its socket
+        assert replies["first"]["decision"]["recorded"] is False, replies["first"]
+        second = ask("second")
+        second_envelope, _ = request()  # the gate waits for this one's reply
+        # The late reply to the first request, on the re-opened socket's connection (as a REP whose queue
+        # outlived the reconnect sends it): every decision written, with a permit.
+        issuer.send_multipart([second_envelope[0], *first_envelope[1:], encode_internal({"status": "ok", "results": [
+            {"status": "ok", "written": True, "permit_issued": True} for _ in first_request["decisions"]]})])
+        issuer.send_multipart([*second_envelope, encode_internal(
+            {"status": "error", "reason": "bad_request", "detail": "refused by the test"})])
+        second.join(20)
+        decision = replies["second"]["decision"]
+        assert decision["recorded"] is False and not decision["permit"] and "bad_request" in decision["detail"], (
+            f"the second proposal was answered with the reply to the first request: {decision}")
+    finally:
+        issuer.close(linger=0)
+        ctx.term()
+        gate.terminate()

@@ -1349,7 +1349,7 @@ MUTATIONS: list[Mutation] = [
         "a topology that runs a gate's permit issuer on another host (a second clock no deadline setting covers) "
         "is refused (review of issue 14)",
         "launcher/hosts.py",
-        "                elif spec.kind == \"gate\" and role == \"permits\":\n",
+        '                elif (spec.kind, role) == ("gate", "permits"):\n',
         "                elif False:\n",
         ("tests/test_multihost_topology.py::test_a_gate_whose_permit_issuer_runs_on_another_host_is_refused",)),
     Mutation(
@@ -1374,8 +1374,8 @@ MUTATIONS: list[Mutation] = [
         "a gate whose permits socket binds answers HOLD permit_unavailable (nothing recorded) while no issuer is "
         "connected, and stops on SIGTERM (rev-operator)",
         "actors/gate.py",
-        "send_one(sock, encode_internal(request), _NOBLOCK)",
-        "send_one(sock, encode_internal(request))",
+        "send_one(sock, frame, _NOBLOCK)  # queued at once whenever a pipe exists",
+        "send_one(sock, frame)  # queued at once whenever a pipe exists",
         ("tests/test_bound_requesters.py::"
          "test_a_gate_whose_bound_permits_socket_has_no_issuer_answers_hold_nothing_recorded_and_stops_on_sigterm",)),
     Mutation(
@@ -1457,7 +1457,7 @@ MUTATIONS: list[Mutation] = [
         "        sock.setsockopt(zmq.REQ_CORRELATE, 1)\n",
         "",
         ("tests/test_bound_requesters.py::"
-         "test_a_gate_whose_bound_permits_socket_was_recreated_after_a_timeout_records_the_next_proposals",)),
+         "test_a_reply_to_a_request_the_gate_gave_up_on_is_not_taken_for_the_next_requests",)),
     Mutation(
         "gate_says_no_issuer_without_waiting_for_its_reconnect",
         "a gate whose bound permits socket was re-opened waits for the issuer to reconnect, not HOLDs (rev-merged)",
