@@ -44,7 +44,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from launcher import keys
 from actors.resp import RedisUnavailable, ReplyError, RespClient, encode_commands
-from actors.runtime import Actor, Shedding, main, send_one
+from actors.runtime import Actor, Shedding, StartError, main, send_one
 from actors.policy import (ACTIONS, FAIL_CLOSED_REASONS, HOLD, PERMIT_UNAVAILABLE, REDIS_UNAVAILABLE,
                            REPLICA_UNACKNOWLEDGED, BadRequest,
                            cluster_k, cluster_state_time_s, cooldown_mattered, cooldown_mattered_to,
@@ -62,6 +62,8 @@ OUTCOME_UNKNOWN = "outcome unknown: resubmit the same plan_id to get the recorde
 NOTHING_RECORDED = "nothing was recorded: resubmit the same plan_id"
 # ask_issuer's answer when the request never left the gate: nothing was recorded.
 ISSUER_NOT_CONNECTED: dict[str, Any] = {"status": "error", "reason": "not_connected"}
+# ask_issuer's answer when the gate's own `permits` socket could not be re-opened (logged permit_socket_unavailable).
+PERMITS_SOCKET_UNAVAILABLE: dict[str, Any] = {"status": "error", "reason": "socket_unavailable"}
 _NOBLOCK = int(zmq.NOBLOCK)
 # Whole-request refusals the permit issuer gives before running any script: nothing was recorded.
 REFUSED_BEFORE_ANY_WRITE = ("bad_request", "expired")
@@ -621,8 +623,11 @@ class Gate(Actor):
     def ask_issuer(self, request: dict[str, Any]) -> dict[str, Any] | None:
         """The issuer's reply, ISSUER_NOT_CONNECTED when the request could not even be queued by its
         deadline_epoch (a `permits` socket that binds, with no issuer connected: a blocking send would wait for
-        one, answering nobody), or None after permit_timeout_ms (the socket is then re-created)."""
-        sock = self.sockets["permits"]
+        one, answering nobody, or a socket that could not be re-opened), or None after permit_timeout_ms (the
+        socket is then re-created)."""
+        sock = self.sockets.get("permits") or self.reopen_permits()
+        if sock is None:
+            return PERMITS_SOCKET_UNAVAILABLE
         try:
             frame = encode_internal(request)
             try:
@@ -637,8 +642,18 @@ class Gate(Actor):
         except (zmq.ZMQError, ValueError) as exc:
             self.log.warning("permit_issuer_error", error=repr(exc))
         self.log.warning("permit_issuer_unavailable", timeout_ms=self.permit_timeout_ms)
-        self.open_permits()
+        self.reopen_permits()
         return None
+
+    def reopen_permits(self) -> zmq.Socket | None:
+        """open_permits(), or None when the socket cannot be opened (a `permits` endpoint that binds, taken by
+        another process past the runtime's re-bind wait, or an ipc directory gone): logged, and tried again
+        at the next request, so the gate holds meanwhile instead of failing every proposal until restarted."""
+        try:
+            return self.open_permits()
+        except StartError as exc:
+            self.log.warning("permit_socket_unavailable", endpoint=exc.endpoint, error=exc.reason)
+            return None
 
     @staticmethod
     def _send_when_connected(sock: zmq.Socket, frame: bytes, deadline_epoch: float) -> bool:
@@ -841,6 +856,10 @@ class Gate(Actor):
             self.count_fallbacks(metrics, len(batch))
             return (PERMIT_UNAVAILABLE,
                     f"no permit issuer is connected to the gate's permits socket: {NOTHING_RECORDED}", True)
+        if reply is PERMITS_SOCKET_UNAVAILABLE:
+            self.count_fallbacks(metrics, len(batch))
+            return (PERMIT_UNAVAILABLE, f"the gate could not re-open its permits socket (its log says why; it tries "
+                                        f"again at the next proposal): {NOTHING_RECORDED}", True)
         outcomes = reply.get("results") if reply.get("status") == "ok" else None
         if isinstance(outcomes, list) and len(outcomes) == len(batch):
             return outcomes

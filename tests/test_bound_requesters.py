@@ -194,3 +194,46 @@ def test_a_reply_to_a_request_the_gate_gave_up_on_is_not_taken_for_the_next_requ
         issuer.close(linger=0)
         ctx.term()
         gate.terminate()
+
+
+def test_a_gate_that_cannot_re_open_its_bound_permits_socket_holds_and_recovers_once_it_can(
+        redis_server, tmp_path: Path) -> None:
+    """After a timeout the gate re-creates its `permits` socket; when the re-bind fails (here: the ipc
+    socket's directory is gone; in the field: another process took the port), it answered internal_error
+    to that proposal and to every one after it, until restarted (rev-merged left it). Now each proposal
+    meanwhile gets a HOLD that says nothing was recorded, the gate tries the socket again at the next one,
+    and decides as before once the endpoint can be bound."""
+    sock_dir = tmp_path / "permits"
+    sock_dir.mkdir()
+    path, data = reversed_link_topology(tmp_path, redis_server.url, ("gate", "permits"), ("permit_issuer", "requests"))
+    endpoint_ipc = f"ipc://{sock_dir}/permits.sock"
+    data["actors"]["gate"]["sockets"]["permits"] = {"bind": endpoint_ipc}
+    data["actors"]["permit_issuer"]["sockets"]["requests"] = {"connect": endpoint_ipc}
+    data["actors"]["gate"]["settings"]["permit_timeout_ms"] = 500
+    write_topology(path, data)
+    endpoint = data["actors"]["gate"]["sockets"]["proposals"]["bind"]
+    gate = ActorProcess(path, "gate").start()
+    issuer = ActorProcess(path, "permit_issuer").start()
+    try:
+        wait_for(lambda: propose(endpoint, uuid.uuid4().hex)["decision"]["recorded"], 20,
+                 f"a recorded decision\n{gate.log()}\n{issuer.log()}")
+        (sock_dir / "permits.sock").unlink()
+        sock_dir.rmdir()
+        issuer.proc.send_signal(signal.SIGSTOP)
+        try:
+            timed_out = propose(endpoint, uuid.uuid4().hex)  # times out; the re-open finds no directory
+        finally:
+            issuer.proc.send_signal(signal.SIGCONT)
+        assert timed_out.get("status") == "ok" and timed_out["decision"]["recorded"] is False, timed_out
+        for _ in range(2):
+            held = propose(endpoint, uuid.uuid4().hex)
+            assert held.get("status") == "ok", f"{held}\n{gate.log()[-2000:]}"
+            assert held["decision"]["recorded"] is False and "nothing was recorded" in held["decision"]["detail"], held
+        assert "permit_socket_unavailable" in gate.log(), gate.log()[-2000:]
+        sock_dir.mkdir()
+        wait_for(lambda: propose(endpoint, uuid.uuid4().hex)["decision"]["recorded"], 20,
+                 f"a recorded decision once the endpoint can be bound again\n{gate.log()[-2000:]}\n{issuer.log()[-2000:]}")
+    finally:
+        issuer.proc.send_signal(signal.SIGCONT)
+        gate.terminate()
+        issuer.terminate()

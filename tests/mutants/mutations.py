@@ -1490,4 +1490,13 @@ MUTATIONS: list[Mutation] = [
         "                elif False:",
         ("tests/test_multihost_topology.py::"
          "test_a_gate_whose_permit_issuer_on_another_host_connects_to_its_bound_permits_socket_is_refused",)),
+    Mutation(
+        "gate_fails_every_proposal_once_its_permits_socket_cannot_be_reopened",
+        "a gate whose permits socket cannot be re-opened (its bound endpoint taken, its ipc directory gone) holds "
+        "each proposal, nothing recorded, and re-opens it once it can, instead of internal_error until restarted",
+        "actors/gate.py",
+        '        except StartError as exc:\n            self.log.warning("permit_socket_unavailable"',
+        '        except ZeroDivisionError as exc:\n            self.log.warning("permit_socket_unavailable"',
+        ("tests/test_bound_requesters.py::"
+         "test_a_gate_that_cannot_re_open_its_bound_permits_socket_holds_and_recovers_once_it_can",)),
 ]
