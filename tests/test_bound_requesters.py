@@ -26,6 +26,20 @@ def reversed_link_topology(tmp_path: Path, redis_url: str, client: tuple[str, st
     return write_topology(tmp_path / "topology.yaml", data), data
 
 
+def gate_and_issuer_deciding(path: Path, endpoint: str) -> tuple[ActorProcess, ActorProcess]:
+    """The gate and its permit issuer of the topology at path, started, once a proposal to the gate is recorded."""
+    gate = ActorProcess(path, "gate").start()
+    issuer = ActorProcess(path, "permit_issuer").start()
+    try:
+        wait_for(lambda: propose(endpoint, uuid.uuid4().hex)["decision"]["recorded"], 20,
+                 f"a recorded decision\n{gate.log()}\n{issuer.log()}")
+    except BaseException:
+        gate.terminate()
+        issuer.terminate()
+        raise
+    return gate, issuer
+
+
 def propose(endpoint: str, plan_id: str) -> dict:
     with GateClient(endpoint, timeout_ms=3000, retries=0) as gate:
         return gate.propose("ETHUSDT", "PARTIAL_50", plan_id=plan_id)
@@ -86,11 +100,8 @@ def test_a_gate_whose_bound_permits_socket_was_recreated_after_a_timeout_records
     data["actors"]["gate"]["settings"]["permit_timeout_ms"] = 2000  # the issuer's 100 ms reconnect, on a loaded box
     write_topology(path, data)
     endpoint = data["actors"]["gate"]["sockets"]["proposals"]["bind"]
-    gate = ActorProcess(path, "gate").start()
-    issuer = ActorProcess(path, "permit_issuer").start()
+    gate, issuer = gate_and_issuer_deciding(path, endpoint)
     try:
-        wait_for(lambda: propose(endpoint, uuid.uuid4().hex)["decision"]["recorded"], 20,
-                 f"a recorded decision\n{gate.log()}\n{issuer.log()}")
         for cycle in range(3):  # each cycle re-creates (re-binds) the gate's permits socket once
             issuer.proc.send_signal(signal.SIGSTOP)
             try:
@@ -212,11 +223,8 @@ def test_a_gate_that_cannot_re_open_its_bound_permits_socket_holds_and_recovers_
     data["actors"]["gate"]["settings"]["permit_timeout_ms"] = 500
     write_topology(path, data)
     endpoint = data["actors"]["gate"]["sockets"]["proposals"]["bind"]
-    gate = ActorProcess(path, "gate").start()
-    issuer = ActorProcess(path, "permit_issuer").start()
+    gate, issuer = gate_and_issuer_deciding(path, endpoint)
     try:
-        wait_for(lambda: propose(endpoint, uuid.uuid4().hex)["decision"]["recorded"], 20,
-                 f"a recorded decision\n{gate.log()}\n{issuer.log()}")
         (sock_dir / "permits.sock").unlink()
         sock_dir.rmdir()
         issuer.proc.send_signal(signal.SIGSTOP)
