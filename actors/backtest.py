@@ -615,9 +615,10 @@ class Run:
 
 
 def signed_notionals_at(times: np.ndarray, k: int, positions: PositionRows | None, book: dict[str, float],
-                        symbols: list[str], marks: np.ndarray | None) -> np.ndarray:
+                        symbols: list[str], marks: np.ndarray | None, stale_after_s: float) -> np.ndarray:
     """(len(times), k) signed notionals held at each time: the positions file's last row per symbol
-    at or before it, or the topology's book positions marked to the last price (NaN: none)."""
+    at or before it while no older than stale_after_s (a row is a snapshot stamped ts, judged as the gate
+    judges one), or the topology's book positions marked to the last price (NaN: none)."""
     out = np.full((len(times), k), np.nan)
     if positions is not None:
         for i in range(k):
@@ -626,6 +627,7 @@ def signed_notionals_at(times: np.ndarray, k: int, positions: PositionRows | Non
                 continue
             at = np.searchsorted(positions.ts[rows], times, side="right") - 1
             have = at >= 0
+            have[have] = times[have] - positions.ts[rows[at[have]]] <= stale_after_s
             out[have, i] = positions.value[rows[at[have]]]
         return out
     for i, s in enumerate(symbols):
@@ -656,8 +658,9 @@ def batch_portfolio(signed: np.ndarray, k_value: np.ndarray, sigmas: np.ndarray,
     zero = gross <= 0
     for arr in (heat, concentration, proxy, k_used, stress):
         arr[zero] = 0.0
+    # policy.evaluate's state_ok: at least one fresh snapshot (a flat one counts), else fail closed
     return {"heat": heat, "concentration": concentration, "corr_proxy": proxy, "K": k_used, "stress": stress,
-            "state_ok": ~zero}
+            "state_ok": held.any(axis=1)}
 
 
 def progress(done: int, total: int, started: float, label: str, enabled: bool) -> None:
@@ -688,7 +691,8 @@ def run_backtest(settings: Settings, prices: Prices, positions: PositionRows | N
     returns = returns_on_grid(grid.prices)
     marks = forward_fill(grid.prices) if positions is None else None
     grid.prices = np.zeros((k, 0))  # not needed any more: returns and marks hold what is
-    signed_all = signed_notionals_at(publish, k, positions, settings.book, symbols, marks)
+    signed_all = signed_notionals_at(publish, k, positions, settings.book, symbols, marks,
+                                     settings.positions.stale_after_s)
     ready = np.zeros(n_slots, dtype=bool)
     reason: list[str | None] = [None] * n_slots
     n_in = np.zeros(n_slots, dtype=np.int64)
@@ -818,7 +822,7 @@ def decide_all(settings: Settings, proposals: list[ProposalRow], first_slot: int
     times = np.array([p.ts for p in proposals], dtype=np.float64)
     # The state a proposal at t sees: the last slot whose state was published at or before t.
     idx = np.searchsorted(publish, times, side="right") - 1
-    held = signed_notionals_at(times, k, positions, settings.book, symbols, None)
+    held = signed_notionals_at(times, k, positions, settings.book, symbols, None, settings.positions.stale_after_s)
     if positions is None and marks is not None:
         # marked to the last completed slot's price before t
         mark_idx = np.clip(np.floor(times / cadence).astype(np.int64) - 1 - first_slot, -1, marks.shape[1] - 1)
@@ -891,7 +895,7 @@ def fmt(x: Any) -> str:
 def write_states(path: Path, run: Run) -> None:
     gv = run.gate_rows
     cols = ["slot", "ts", "corr_ready", "reason", "symbols_in_matrix", "clusters_count", "cluster_stress", "K",
-            "k_source", "stress", "heat", "concentration", "corr_proxy"]
+            "k_source", "stress", "heat", "concentration", "corr_proxy", "fail_closed"]
     counts = np.concatenate([ch.count for ch in run.clusters])
 
     def col(a: np.ndarray) -> list[str]:
@@ -905,7 +909,8 @@ def write_states(path: Path, run: Run) -> None:
                        ["1" if r else "0" for r in run.ready[sl].tolist()], [r or "" for r in run.reason[sl]],
                        list(map(str, run.symbols_in_matrix[sl].tolist())), list(map(str, counts[sl].tolist())),
                        col(run.cluster_stress[sl]), col(gv["K"][sl]), list(gv["k_source"][sl]), col(gv["stress"][sl]),
-                       col(gv["heat"][sl]), col(gv["concentration"][sl]), col(gv["corr_proxy"][sl])]
+                       col(gv["heat"][sl]), col(gv["concentration"][sl]), col(gv["corr_proxy"][sl]),
+                       ["0" if ok else "1" for ok in gv["state_ok"][sl].tolist()]]
             fh.writelines(",".join(r) + "\n" for r in zip(*columns))
 
 
@@ -963,29 +968,38 @@ def summarise(run: Run, inputs: dict[str, str]) -> dict[str, Any]:
     st = run.gate_rows["stress"]
     by_action: dict[str, int] = {a: 0 for a in ACTIONS}
     by_reason: dict[str, int] = {}
-    replayed = 0
+    replayed = refused = 0
     for d in run.decisions:
         if d.get("replayed"):  # the recorded decision again: counted once, where it was decided
             replayed += 1
             continue
         if d.get("final_action"):
             by_action[d["final_action"]] += 1
+        else:  # refused (invalid_proposal, plan_id_conflict): no decision
+            refused += 1
         by_reason[d["gate_reason"]] = by_reason.get(d["gate_reason"], 0) + 1
     n = len(st)
     proxy = run.gate_rows["k_source"] == "proxy"
+    # Without a fresh position the gate fails closed: that time is neither cold nor in risk-off.
+    has_state = run.gate_rows["state_ok"]
+    cold = has_state & (st < g.cold_stress)
+    riskoff = has_state & (st >= g.riskoff_stress)
     return {
         "slots": n, "cadence_s": cadence,
         "first_ts": float(run.publish_ts[0] - cadence) if n else None,
         "last_ts": float(run.publish_ts[-1]) if n else None,
         "decisions": len(run.decisions),
         "replayed": replayed,
+        "refused": refused,
         "by_final_action": by_action,
         "by_reason": dict(sorted(by_reason.items())),
-        "time_cold_s": float((st < g.cold_stress).sum() * cadence),
-        "time_riskoff_s": float((st >= g.riskoff_stress).sum() * cadence),
+        "time_cold_s": float(cold.sum() * cadence),
+        "time_riskoff_s": float(riskoff.sum() * cadence),
+        "time_fail_closed_s": float((~has_state).sum() * cadence),
         "time_on_proxy_s": float(proxy.sum() * cadence),
-        "share_cold": float((st < g.cold_stress).mean()) if n else 0.0,
-        "share_riskoff": float((st >= g.riskoff_stress).mean()) if n else 0.0,
+        "share_cold": float(cold.mean()) if n else 0.0,
+        "share_riskoff": float(riskoff.mean()) if n else 0.0,
+        "share_fail_closed": float((~has_state).mean()) if n else 0.0,
         "share_on_proxy": float(proxy.mean()) if n else 0.0,
         "share_corr_ready": float(run.ready.mean()) if n else 0.0,
         "prices": run.prices_info,
@@ -1009,7 +1023,8 @@ def plot_report(path: Path, run: Run) -> None:
     fig, axes = plt.subplots(3, 1, figsize=(12, 9), sharex=True)
     ax = axes[0]
     ax.plot(t[::step], run.cluster_stress[::step], lw=0.8, label="ClusterStress")
-    ax.plot(t[::step], run.gate_rows["stress"][::step], lw=0.8, label="portfolio stress")
+    gate_stress = np.where(run.gate_rows["state_ok"], run.gate_rows["stress"], np.nan)  # none when fail closed
+    ax.plot(t[::step], gate_stress[::step], lw=0.8, label="portfolio stress")
     ax.axhline(g.cold_stress, color="#1f77b4", ls="--", lw=0.8, label=f"cold {g.cold_stress}")
     ax.axhline(g.riskoff_stress, color="#d62728", ls="--", lw=0.8, label=f"risk-off {g.riskoff_stress}")
     ax.set_ylim(-0.02, 1.02)
@@ -1026,7 +1041,8 @@ def plot_report(path: Path, run: Run) -> None:
         ax.scatter(xs, ys, s=6, label=reason, color=REASON_COLOURS.get(reason))
     ax.set_yticks(range(len(ACTIONS)), ACTIONS, fontsize=7)
     ax.set_ylabel("final action")
-    ax.legend(loc="upper right", fontsize=7, markerscale=2)
+    if by:  # no decision: no legend (matplotlib warns on stderr about an empty one)
+        ax.legend(loc="upper right", fontsize=7, markerscale=2)
     ax = axes[2]
     counts = np.zeros(len(t))
     changes = np.zeros(len(t), dtype=bool)
@@ -1061,8 +1077,8 @@ def write_html(path: Path, png: Path, summary: dict[str, Any]) -> None:
         rows = "".join(f"<tr><td>{_esc(k)}</td><td>{_esc(v)}</td></tr>" for k, v in d.items())
         return f"<table>{rows}</table>"
 
-    top = {k: summary[k] for k in ("slots", "cadence_s", "decisions", "time_cold_s", "time_riskoff_s",
-                                   "time_on_proxy_s", "share_corr_ready")}
+    top = {k: summary[k] for k in ("slots", "cadence_s", "decisions", "replayed", "refused", "time_cold_s",
+                                   "time_riskoff_s", "time_fail_closed_s", "time_on_proxy_s", "share_corr_ready")}
     html = ("<!doctype html><html><head><meta charset='utf-8'><title>clustergate backtest</title>"
             "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
             "td{border:1px solid #ccc;padding:2px 8px}</style></head><body>"
@@ -1132,8 +1148,9 @@ def _sweep_one(combo: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
     row: dict[str, Any] = dict(combo)
     row.update({f"action_{a}": n for a, n in s["by_final_action"].items()})
     row.update({f"reason_{r}": n for r, n in s["by_reason"].items()})
-    row.update({k: s[k] for k in ("decisions", "replayed", "time_cold_s", "time_riskoff_s", "time_on_proxy_s",
-                                  "share_cold", "share_riskoff", "share_on_proxy")})
+    row.update({k: s[k] for k in ("decisions", "replayed", "refused", "time_cold_s", "time_riskoff_s",
+                                  "time_fail_closed_s", "time_on_proxy_s", "share_cold", "share_riskoff",
+                                  "share_fail_closed", "share_on_proxy")})
     return row
 
 
@@ -1262,9 +1279,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     finally:
         sink.close()
     summary = write_outputs(out, run, inputs)
-    print(f"{out}: {summary['slots']} slots, {summary['decisions']} decisions "
-          f"({', '.join(f'{a} {n}' for a, n in summary['by_final_action'].items() if n)}); "
+    actions = ", ".join(f"{a} {n}" for a, n in summary["by_final_action"].items() if n)
+    print(f"{out}: {summary['slots']} slots, {summary['decisions']} decisions"
+          f"{f' ({actions})' if actions else ''}; "
           f"cold {summary['share_cold']:.1%}, risk-off {summary['share_riskoff']:.1%}, "
+          f"fail closed {summary['share_fail_closed']:.1%}, "
           f"on the proxy {summary['share_on_proxy']:.1%} of the time")
     return 0
 

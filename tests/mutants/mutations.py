@@ -1499,4 +1499,28 @@ MUTATIONS: list[Mutation] = [
         '        except ZeroDivisionError as exc:\n            self.log.warning("permit_socket_unavailable"',
         ("tests/test_bound_requesters.py::"
          "test_a_gate_that_cannot_re_open_its_bound_permits_socket_holds_and_recovers_once_it_can",)),
+    Mutation(
+        "backtest_positions_rows_never_go_stale",
+        "in the backtest a positions row counts for stale_after_s after its ts, as the gate counts a snapshot, and "
+        "then the gate fails closed; --set stale_after_s moves that edge (rev-backtest)",
+        "actors/backtest.py",
+        "            have[have] = times[have] - positions.ts[rows[at[have]]] <= stale_after_s\n",
+        "            pass  # mutant: a row holds until the next one\n",
+        ("tests/test_backtest_review.py::"
+         "test_a_positions_row_older_than_stale_after_s_is_not_held_as_the_gate_judges_a_snapshot",)),
+    Mutation(
+        "backtest_counts_fail_closed_time_as_cold",
+        "the backtest's summary counts time without a fresh position as fail closed, not as cold (rev-backtest)",
+        "actors/backtest.py",
+        "    cold = has_state & (st < g.cold_stress)\n",
+        "    cold = st < g.cold_stress\n",
+        ("tests/test_backtest_review.py::"
+         "test_the_summary_counts_slots_without_a_fresh_position_as_fail_closed_not_cold",)),
+    Mutation(
+        "backtest_summary_leaves_refused_proposals_uncounted",
+        "the backtest's summary counts add up: decisions = by_final_action + refused + replayed (rev-backtest)",
+        "actors/backtest.py",
+        "            refused += 1\n",
+        "            pass  # mutant: refused not counted\n",
+        ("tests/test_backtest_review.py::test_summary_counts_add_up_to_the_decisions",)),
 ]

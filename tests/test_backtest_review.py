@@ -1,0 +1,72 @@
+"""Hostile review of clustergate backtest (rev-backtest): the positions file against the live gate's
+snapshot rule, and the summary's figures adding up."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from tests.test_backtest import T0, backtest, price_paths, read_csv, topo, write_long_csv  # noqa: F401 (fixture)
+
+
+def run_with_positions(tmp_path: Path, topo: Path, positions: str, proposals: str, *extra: str) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    write_long_csv(tmp_path / "p.csv", price_paths(200), step_s=60)
+    (tmp_path / "pos.csv").write_text("ts,symbol,position_amt,mark_price\n" + positions)
+    (tmp_path / "props.csv").write_text("ts,plan_id,symbol,action_proposed,kill_score\n" + proposals)
+    out = tmp_path / "out"
+    assert backtest(topo, "--prices", tmp_path / "p.csv", "--positions", tmp_path / "pos.csv",
+                    "--proposals", tmp_path / "props.csv", "--out", out, *extra) == 0
+    return out
+
+
+BOOK_AT = "".join(f"{{t}},{s},{amt},{mark}\n" for s, amt, mark in
+                  (("BTCUSDT", 0.5, 60000), ("ETHUSDT", 8, 3000), ("SOLUSDT", -40, 150)))
+
+
+def test_a_positions_row_older_than_stale_after_s_is_not_held_as_the_gate_judges_a_snapshot(tmp_path: Path,
+                                                                                          topo: Path):
+    """A row is a snapshot stamped ts: live, the gate counts it for stale_after_s (300 s) and then fails
+    closed until a newer one; --set stale_after_s moves that edge as it does live."""
+    positions = BOOK_AT.format(t=T0 + 6000)
+    proposals = (f"{T0 + 6000 + 300},fresh,BTCUSDT,PARTIAL_50,0\n"
+                 f"{T0 + 6000 + 301},stale,ETHUSDT,PARTIAL_50,0\n")
+    d = read_csv(run_with_positions(tmp_path / "a", topo, positions, proposals) / "decisions.csv")
+    assert d[0]["gate_reason"] != "fail_closed_portfolio_state"
+    assert (d[1]["final_action"], d[1]["gate_reason"]) == ("HOLD", "fail_closed_portfolio_state")
+    longer = read_csv(run_with_positions(tmp_path / "b", topo, positions, proposals, "--set", "stale_after_s=600")
+                      / "decisions.csv")
+    assert longer[1]["gate_reason"] != "fail_closed_portfolio_state"
+
+
+def test_the_summary_counts_slots_without_a_fresh_position_as_fail_closed_not_cold(tmp_path: Path, topo: Path):
+    """Before the first positions row the gate holds every proposal (fail closed): that time is not
+    cold, and cold + risk-off + in between + fail closed is the whole history."""
+    out = run_with_positions(tmp_path, topo, BOOK_AT.format(t=T0 + 6000), f"{T0 + 100},p1,BTCUSDT,PARTIAL_50,0\n",
+                             "--set", "stale_after_s=86400")
+    summary = json.loads((out / "summary.json").read_text())
+    with open(out / "states.csv", newline="") as fh:
+        states = list(csv.DictReader(fh))
+    closed = [r for r in states if r["fail_closed"] == "1"]
+    assert len(closed) == 100  # slots 0 .. 99 publish before T0 + 6000
+    cadence = summary["cadence_s"]
+    assert summary["time_fail_closed_s"] == len(closed) * cadence
+    cold = sum(1 for r in states if r["fail_closed"] == "0" and float(r["stress"]) < summary["settings"]["cold_stress"])
+    assert summary["time_cold_s"] == cold * cadence
+    between = sum(1 for r in states if r["fail_closed"] == "0" and
+                  summary["settings"]["cold_stress"] <= float(r["stress"]) < summary["settings"]["riskoff_stress"])
+    assert (summary["time_cold_s"] + summary["time_riskoff_s"] + between * cadence + summary["time_fail_closed_s"]
+            == summary["slots"] * cadence)
+    assert summary["share_fail_closed"] == len(closed) / len(states)
+
+
+def test_summary_counts_add_up_to_the_decisions(tmp_path: Path, topo: Path):
+    """decisions = decided (by_final_action) + refused + replayed; by_reason covers decided and refused."""
+    proposals = (f"{T0 + 6100},a,BTCUSDT,PARTIAL_50,0\n{T0 + 6110},a,BTCUSDT,PARTIAL_50,0\n"
+                 f"{T0 + 6120},a,BTCUSDT,PARTIAL_25,0\n{T0 + 6130},b,ETHUSDT,BOGUS,0\n{T0 + 6140},c,XRPUSDT,HOLD,0\n")
+    out = run_with_positions(tmp_path, topo, BOOK_AT.format(t=T0 + 6000), proposals)
+    s = json.loads((out / "summary.json").read_text())
+    assert (s["decisions"], s["replayed"], s["refused"]) == (5, 1, 2)
+    assert sum(s["by_final_action"].values()) + s["refused"] + s["replayed"] == s["decisions"]
+    assert sum(s["by_reason"].values()) + s["replayed"] == s["decisions"]
