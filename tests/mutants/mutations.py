@@ -1507,7 +1507,8 @@ MUTATIONS: list[Mutation] = [
         "            have[have] = times[have] - positions.ts[rows[at[have]]] <= stale_after_s\n",
         "            pass  # mutant: a row holds until the next one\n",
         ("tests/test_backtest_review.py::"
-         "test_a_positions_row_older_than_stale_after_s_is_not_held_as_the_gate_judges_a_snapshot",)),
+         "test_a_positions_row_older_than_stale_after_s_is_not_held_as_the_gate_judges_a_snapshot",
+         "tests/test_backtest_live_decisions.py")),
     Mutation(
         "backtest_counts_fail_closed_time_as_cold",
         "the backtest's summary counts time without a fresh position as fail closed, not as cold (rev-backtest)",
