@@ -286,10 +286,7 @@ def read_prices_parquet(path: str, symbols: list[str]) -> Prices:
         ts_raw = ts_col.cast(pa.timestamp("ns")).to_numpy().astype("datetime64[ns]").astype(np.int64) / 1e9
         unit = "ns"
     else:
-        try:
-            ts_raw = ts_col.to_numpy(zero_copy_only=False).astype(np.float64)
-        except (TypeError, ValueError):
-            raise InputError(f"{path}: column {names[0]!r} is not numeric epochs or timestamps") from None
+        ts_raw = table.numbers(0, path, "numeric epochs or timestamps")
         finite = ts_raw[np.isfinite(ts_raw)]
         unit = epoch_unit(float(finite[0])) if len(finite) else "s"
         ts_raw = ts_raw / 10 ** (3 * ("s", "ms", "us", "ns").index(unit))
@@ -306,7 +303,7 @@ def read_prices_parquet(path: str, symbols: list[str]) -> Prices:
     if len(names) == 3 and lowered[1] == "symbol" and lowered[2] in PRICE_COLUMNS:
         form = "long"
         sym_names = table.column(1).to_numpy(zero_copy_only=False)
-        price = table.column(2).to_numpy(zero_copy_only=False).astype(np.float64)
+        price = table.numbers(2, path, "prices")
         uniq, inv = np.unique(sym_names, return_inverse=True)
         codes = np.array([index.get(str(u), -1) for u in uniq])
         sym = codes[inv]
@@ -320,14 +317,13 @@ def read_prices_parquet(path: str, symbols: list[str]) -> Prices:
                 raise InputError(f"{path}: column {name!r} is not a symbol: the long form is ts,symbol,price "
                                  f"(or close), the wide form ts,SYM1,SYM2,...")
         columns = {n: j + 1 for j, n in enumerate(names[1:])}
-        outside = sum(int((~np.isnan(table.column(j).to_numpy(zero_copy_only=False).astype(np.float64))).sum())
-                      for n, j in columns.items() if n not in index)
+        outside = sum(int((~np.isnan(table.numbers(j, path, "prices"))).sum()) for n, j in columns.items() if n not in index)
         series = []
         for symbol in symbols:
             if symbol not in columns:
                 series.append((np.zeros(0), np.zeros(0)))
                 continue
-            values = table.column(columns[symbol]).to_numpy(zero_copy_only=False).astype(np.float64)
+            values = table.numbers(columns[symbol], path, "prices")
             present = ~np.isnan(values) & ~bad_ts  # an empty cell: no price for that symbol at that time
             if present.all():
                 series.append((ts_raw, values))  # every row: the symbols share one time column
@@ -347,6 +343,17 @@ class ColumnReader:
 
     def column(self, j: int) -> Any:
         return self.pf.read(columns=[self.column_names[j]]).column(0)
+
+    def numbers(self, j: int, path: str, what: str) -> np.ndarray:
+        """Column j as float64 (null: NaN); InputError naming it unless its type is a number (an integer,
+        float or decimal: a text, boolean or list column is not what a prices file claims to hold)."""
+        import pyarrow as pa
+        col = self.column(j)
+        if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_decimal(col.type)):
+            raise InputError(f"{path}: column {self.column_names[j]!r} holds {col.type}, not {what}")
+        if pa.types.is_decimal(col.type):
+            col = col.cast(pa.float64())  # Decimal objects, and None for a null, would not convert
+        return col.to_numpy(zero_copy_only=False).astype(np.float64)
 
 
 @dataclass

@@ -7,7 +7,10 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.test_backtest import T0, backtest, price_paths, read_csv, topo, write_long_csv  # noqa: F401 (fixture)
+from tests.test_backtest_attack import run_cli
 
 
 def run_with_positions(tmp_path: Path, topo: Path, positions: str, proposals: str, *extra: str) -> Path:
@@ -70,3 +73,25 @@ def test_summary_counts_add_up_to_the_decisions(tmp_path: Path, topo: Path):
     assert (s["decisions"], s["replayed"], s["refused"]) == (5, 1, 2)
     assert sum(s["by_final_action"].values()) + s["refused"] + s["replayed"] == s["decisions"]
     assert sum(s["by_reason"].values()) + s["replayed"] == s["decisions"]
+
+
+@pytest.mark.parametrize("columns, named", [
+    ({"ts": [T0, T0 + 1], "BTCUSDT": ["abc", "1.0"], "ETHUSDT": [2.0, 3.0]}, "'BTCUSDT'"),
+    ({"ts": [T0, T0 + 1], "symbol": ["BTCUSDT", "ETHUSDT"], "price": ["x", "3"]}, "'price'"),
+    ({"ts": [T0, T0 + 1], "symbol": ["BTCUSDT", "ETHUSDT"], "price": [[1.0], [2.0]]}, "'price'"),
+    ({"ts": [T0, T0 + 1], "BTCUSDT": [True, False]}, "'BTCUSDT'"),
+    ({"ts": [True, False], "BTCUSDT": [1.0, 2.0]}, "'ts'"),
+], ids=["wide text prices", "long text prices", "long list prices", "wide bool prices", "bool times"])
+def test_a_parquet_column_that_is_not_numbers_is_refused_naming_it(tmp_path: Path, topo: Path, columns, named):
+    """Exit 2, one line naming the file and column, nothing written (was a ValueError traceback, exit 1, or
+    booleans read as prices 1 and 0)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "prices.parquet"
+    pq.write_table(pa.table(columns), path)
+    proc = run_cli(topo, "--prices", path, "--out", tmp_path / "out")
+    assert proc.returncode == 2, proc.stderr[-800:]
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-800:]
+    assert str(path) in proc.stderr and named in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()

@@ -1524,4 +1524,11 @@ MUTATIONS: list[Mutation] = [
         "            refused += 1\n",
         "            pass  # mutant: refused not counted\n",
         ("tests/test_backtest_review.py::test_summary_counts_add_up_to_the_decisions",)),
+    Mutation(
+        "backtest_reads_any_parquet_column_as_numbers",
+        "a Parquet prices column that is not numbers (text, booleans, lists) is refused naming it, exit 2 (rev-backtest)",
+        "actors/backtest.py",
+        "        if not (pa.types.is_integer(col.type)",
+        "        if False and not (pa.types.is_integer(col.type)",
+        ("tests/test_backtest_review.py::test_a_parquet_column_that_is_not_numbers_is_refused_naming_it",)),
 ]
