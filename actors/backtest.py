@@ -30,7 +30,7 @@ import time
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -356,6 +356,39 @@ class ColumnReader:
         return col.to_numpy(zero_copy_only=False).astype(np.float64)
 
 
+def timed_rows(path: str, option: str, header: list[str]) -> Iterator[tuple[int, float, list[str]]]:
+    """(line, ts, cells) of each row of a small CSV input (UTF-8, a BOM dropped; blank and # lines skipped)
+    with exactly `header`'s columns and its rows in time order; InputError naming the file, option and line."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            text = fh.read()
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}; save it as UTF-8 CSV) "
+                         f"({option})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror} ({option})") from None
+    reader = csv.reader(io.StringIO(text))
+    first = next(reader, None)
+    if first is None or [h.strip().lower() for h in first] != header:
+        raise InputError(f"{path}: line 1: header must be {','.join(header)}, got {first!r}")
+    previous = -math.inf
+    for row in reader:
+        if not row or row[0].lstrip().startswith("#"):
+            continue
+        line = reader.line_num
+        if len(row) != len(header):
+            raise InputError(f"{path}: line {line}: expected {len(header)} columns, got {len(row)}")
+        try:
+            ts = parse_timestamp(row[0])
+        except ValueError:
+            raise InputError(f"{path}: line {line}: bad timestamp {row[0]!r}") from None
+        if ts < previous:
+            raise InputError(f"{path}: line {line}: timestamp {row[0].strip()} is before the row above "
+                             f"(rows must be in time order)")
+        previous = ts
+        yield line, ts, row
+
+
 @dataclass
 class PositionRows:
     ts: np.ndarray        # per row
@@ -364,44 +397,21 @@ class PositionRows:
 
 
 def read_positions(path: str, symbols: list[str], stale_after_s: float) -> PositionRows:
-    """CSV ts,symbol,position_amt,mark_price; each row holds until the next row for its symbol."""
+    """CSV ts,symbol,position_amt,mark_price; each row holds until the next row for its symbol, for at most
+    stale_after_s (signed_notionals_at)."""
     index = {s: i for i, s in enumerate(symbols)}
-    try:
-        fh = open(path, encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise InputError(f"{path}: {exc.strerror} (--positions)") from None
     ts_l, sym_l, val_l = [], [], []
-    with fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        want = ["ts", "symbol", "position_amt", "mark_price"]
-        if header is None or [h.strip().lower() for h in header] != want:
-            raise InputError(f"{path}: line 1: header must be {','.join(want)}, got {header!r}")
-        previous = -math.inf
-        for row in reader:
-            if not row or row[0].lstrip().startswith("#"):
-                continue
-            line = reader.line_num
-            if len(row) != 4:
-                raise InputError(f"{path}: line {line}: expected 4 columns, got {len(row)}")
-            try:
-                ts = parse_timestamp(row[0])
-            except ValueError:
-                raise InputError(f"{path}: line {line}: bad timestamp {row[0]!r}") from None
-            if ts < previous:
-                raise InputError(f"{path}: line {line}: timestamp {row[0].strip()} is before the row above "
-                                 f"(rows must be in time order)")
-            previous = ts
-            symbol = row[1].strip()
-            if symbol not in index:
-                raise InputError(f"{path}: line {line}: symbol {symbol!r} is not in the topology's symbols")
-            value, _ = read_snapshot(row[2].strip(), row[3].strip(), ts, None, ts, stale_after_s)
-            if value is None:
-                raise InputError(f"{path}: line {line}: position_amt {row[2]!r} and mark_price {row[3]!r} "
-                                 f"must be finite numbers")
-            ts_l.append(ts)
-            sym_l.append(index[symbol])
-            val_l.append(value)
+    for line, ts, row in timed_rows(path, "--positions", ["ts", "symbol", "position_amt", "mark_price"]):
+        symbol = row[1].strip()
+        if symbol not in index:
+            raise InputError(f"{path}: line {line}: symbol {symbol!r} is not in the topology's symbols")
+        value, _ = read_snapshot(row[2].strip(), row[3].strip(), ts, None, ts, stale_after_s)
+        if value is None:
+            raise InputError(f"{path}: line {line}: position_amt {row[2]!r} and mark_price {row[3]!r} "
+                             f"must be finite numbers")
+        ts_l.append(ts)
+        sym_l.append(index[symbol])
+        val_l.append(value)
     return PositionRows(np.array(ts_l, dtype=np.float64), np.array(sym_l, dtype=np.int64), np.array(val_l))
 
 
@@ -416,37 +426,14 @@ PROPOSAL_HEADER = ["ts", "plan_id", "symbol", "action_proposed", "kill_score"]
 
 
 def read_proposals(path: str) -> list[ProposalRow]:
-    try:
-        fh = open(path, encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise InputError(f"{path}: {exc.strerror} (--proposals)") from None
     out: list[ProposalRow] = []
-    with fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if header is None or [h.strip().lower() for h in header] != PROPOSAL_HEADER:
-            raise InputError(f"{path}: line 1: header must be {','.join(PROPOSAL_HEADER)}, got {header!r}")
-        previous = -math.inf
-        for row in reader:
-            if not row or row[0].lstrip().startswith("#"):
-                continue
-            line = reader.line_num
-            if len(row) != 5:
-                raise InputError(f"{path}: line {line}: expected 5 columns, got {len(row)}")
-            try:
-                ts = parse_timestamp(row[0])
-            except ValueError:
-                raise InputError(f"{path}: line {line}: bad timestamp {row[0]!r}") from None
-            if ts < previous:
-                raise InputError(f"{path}: line {line}: timestamp {row[0].strip()} is before the row above "
-                                 f"(rows must be in time order)")
-            previous = ts
-            try:
-                kill_score: Any = float(row[4]) if row[4].strip() else 0.0
-            except ValueError:
-                kill_score = row[4]  # validate_proposal names it
-            out.append(ProposalRow(ts, {"plan_id": row[1].strip(), "symbol": row[2].strip(),
-                                        "action_proposed": row[3].strip(), "kill_score": kill_score}, line))
+    for line, ts, row in timed_rows(path, "--proposals", PROPOSAL_HEADER):
+        try:
+            kill_score: Any = float(row[4]) if row[4].strip() else 0.0
+        except ValueError:
+            kill_score = row[4]  # validate_proposal names it
+        out.append(ProposalRow(ts, {"plan_id": row[1].strip(), "symbol": row[2].strip(),
+                                    "action_proposed": row[3].strip(), "kill_score": kill_score}, line))
     return out
 
 
@@ -1252,12 +1239,25 @@ def prepare(args: argparse.Namespace) -> tuple[Settings, Prices, PositionRows | 
         raise InputError(f"{args.prices}: {exc}") from None
     positions = read_positions(args.positions, settings.symbols, settings.positions.stale_after_s) if args.positions else None
     proposals = read_proposals(args.proposals) if args.proposals else None
+    check_out_dir(Path(args.out))
     inputs = {"topology": sha256_of(args.topology), "prices": sha256_of(args.prices)}
     if args.positions:
         inputs["positions"] = sha256_of(args.positions)
     if args.proposals:
         inputs["proposals"] = sha256_of(args.proposals)
     return settings, prices, positions, proposals, sweeps, inputs
+
+
+def check_out_dir(out: Path) -> None:
+    """InputError unless --out is a directory, or can be made one (its nearest existing parent is a
+    directory this process may write), checked before the run, writing nothing."""
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"--out {out}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"--out {out}: {existing} is not writable")
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:

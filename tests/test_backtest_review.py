@@ -95,3 +95,31 @@ def test_a_parquet_column_that_is_not_numbers_is_refused_naming_it(tmp_path: Pat
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-800:]
     assert str(path) in proc.stderr and named in proc.stderr, proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("option", ["--positions", "--proposals"])
+def test_a_positions_or_proposals_file_that_is_not_utf8_is_refused_naming_it(tmp_path: Path, topo: Path, option):
+    """A UTF-16 export (or any bytes that are not UTF-8) gets one line naming the file, exit 2 (was a
+    UnicodeDecodeError traceback, exit 1)."""
+    prices = write_long_csv(tmp_path / "p.csv", price_paths(50))
+    header = "ts,symbol,position_amt,mark_price" if option == "--positions" else "ts,plan_id,symbol,action_proposed,kill_score"
+    path = tmp_path / "utf16.csv"
+    path.write_bytes(f"{header}\n".encode("utf-16"))
+    proc = run_cli(topo, "--prices", prices, option, path, "--out", tmp_path / "out")
+    assert proc.returncode == 2, proc.stderr[-800:]
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-800:]
+    assert str(path) in proc.stderr and "UTF-8" in proc.stderr and option in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("out", ["a-file", "a-file/results"])
+def test_an_out_path_that_cannot_be_a_directory_is_refused_before_the_run(tmp_path: Path, topo: Path, out):
+    """--out naming a file, or a path under a file: one line naming it, exit 2, the file untouched (was a
+    FileExistsError or NotADirectoryError traceback once the run was done)."""
+    prices = write_long_csv(tmp_path / "p.csv", price_paths(50))
+    (tmp_path / "a-file").write_text("keep me\n")
+    proc = run_cli(topo, "--prices", prices, "--out", tmp_path / out)
+    assert proc.returncode == 2, proc.stderr[-800:]
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-800:]
+    assert "--out" in proc.stderr and "a-file" in proc.stderr, proc.stderr
+    assert (tmp_path / "a-file").read_text() == "keep me\n"

@@ -1531,4 +1531,18 @@ MUTATIONS: list[Mutation] = [
         "        if not (pa.types.is_integer(col.type)",
         "        if False and not (pa.types.is_integer(col.type)",
         ("tests/test_backtest_review.py::test_a_parquet_column_that_is_not_numbers_is_refused_naming_it",)),
+    Mutation(
+        "backtest_positions_and_proposals_crash_on_text_that_is_not_utf8",
+        "a positions or proposals file that is not UTF-8 is refused naming it, exit 2 (rev-backtest)",
+        "actors/backtest.py",
+        "    except UnicodeDecodeError as exc:\n",
+        "    except ZeroDivisionError as exc:\n",
+        ("tests/test_backtest_review.py::test_a_positions_or_proposals_file_that_is_not_utf8_is_refused_naming_it",)),
+    Mutation(
+        "backtest_runs_before_finding_out_cannot_be_a_directory",
+        "an --out that names a file, or a path under one, is refused before the run, exit 2 (rev-backtest)",
+        "actors/backtest.py",
+        "    check_out_dir(Path(args.out))\n",
+        "",
+        ("tests/test_backtest_review.py::test_an_out_path_that_cannot_be_a_directory_is_refused_before_the_run",)),
 ]
