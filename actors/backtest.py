@@ -252,9 +252,9 @@ def read_prices(path: str, symbols: list[str]) -> Prices:
         raise InputError(f"{path}: not a prices CSV ({exc})") from None
     try:
         data = parse_replay_csv(text, symbols)
-    except ValueError as exc:
+        check_csv_order(path, text)
+    except (ValueError, csv.Error) as exc:  # csv.Error: a field over the csv module's limit (128 KiB)
         raise InputError(f"{path}: {exc}") from None
-    check_csv_order(path, text)
     if not data.rows:
         raise InputError(f"{path}: no price row for the topology's symbols ({len(data.bad_rows)} unreadable, "
                          f"{data.not_in_allowlist} outside the allowlist); expected ts,symbol,price or ts,SYM1,SYM2,...")
@@ -368,14 +368,17 @@ def timed_rows(path: str, option: str, header: list[str]) -> Iterator[tuple[int,
     except OSError as exc:
         raise InputError(f"{path}: {exc.strerror} ({option})") from None
     reader = csv.reader(io.StringIO(text))
-    first = next(reader, None)
+    try:
+        first = next(reader, None)
+        numbered = [(reader.line_num, row) for row in reader]
+    except csv.Error as exc:  # a field over the csv module's limit (128 KiB)
+        raise InputError(f"{path}: line {reader.line_num}: {exc} ({option})") from None
     if first is None or [h.strip().lower() for h in first] != header:
         raise InputError(f"{path}: line 1: header must be {','.join(header)}, got {first!r}")
     previous = -math.inf
-    for row in reader:
+    for line, row in numbered:
         if not row or row[0].lstrip().startswith("#"):
             continue
-        line = reader.line_num
         if len(row) != len(header):
             raise InputError(f"{path}: line {line}: expected {len(header)} columns, got {len(row)}")
         try:

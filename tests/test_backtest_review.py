@@ -123,3 +123,20 @@ def test_an_out_path_that_cannot_be_a_directory_is_refused_before_the_run(tmp_pa
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-800:]
     assert "--out" in proc.stderr and "a-file" in proc.stderr, proc.stderr
     assert (tmp_path / "a-file").read_text() == "keep me\n"
+
+
+@pytest.mark.parametrize("option", ["--prices", "--positions", "--proposals"])
+def test_a_csv_field_longer_than_the_csv_modules_limit_is_refused_naming_the_file(tmp_path: Path, topo: Path, option):
+    """A cell over 128 KiB (a stray unquoted blob, a broken export): one line naming the file, exit 2 (was a
+    _csv.Error traceback, exit 1)."""
+    prices = write_long_csv(tmp_path / "p.csv", price_paths(50))
+    header = {"--prices": "ts,symbol,price", "--positions": "ts,symbol,position_amt,mark_price",
+              "--proposals": "ts,plan_id,symbol,action_proposed,kill_score"}[option]
+    path = tmp_path / "blob.csv"
+    path.write_text(f"{header}\n{T0},{'x' * 200_000},1,2,3\n")
+    argv = ["--prices", path] if option == "--prices" else ["--prices", prices, option, path]
+    proc = run_cli(topo, *argv, "--out", tmp_path / "out")
+    assert proc.returncode == 2, proc.stderr[-800:]
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-800:]
+    assert str(path) in proc.stderr and "field larger than field limit" in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()

@@ -1545,4 +1545,12 @@ MUTATIONS: list[Mutation] = [
         "    check_out_dir(Path(args.out))\n",
         "",
         ("tests/test_backtest_review.py::test_an_out_path_that_cannot_be_a_directory_is_refused_before_the_run",)),
+    Mutation(
+        "backtest_crashes_on_a_csv_field_over_the_csv_limit",
+        "a prices, positions or proposals CSV with a field over 128 KiB is refused naming the file, exit 2 (rev-backtest)",
+        "actors/backtest.py",
+        "    except csv.Error as exc:  # a field over the csv module's limit (128 KiB)\n",
+        "    except ZeroDivisionError as exc:\n",
+        ("tests/test_backtest_review.py::test_a_csv_field_longer_than_the_csv_modules_limit_is_refused_naming_the_file",),
+        also=(("actors/backtest.py", "    except (ValueError, csv.Error) as exc:", "    except ValueError as exc:"),)),
 ]
