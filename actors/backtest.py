@@ -30,7 +30,7 @@ import time
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -252,9 +252,9 @@ def read_prices(path: str, symbols: list[str]) -> Prices:
         raise InputError(f"{path}: not a prices CSV ({exc})") from None
     try:
         data = parse_replay_csv(text, symbols)
-    except ValueError as exc:
+        check_csv_order(path, text)
+    except (ValueError, csv.Error) as exc:  # csv.Error: a field over the csv module's limit (128 KiB)
         raise InputError(f"{path}: {exc}") from None
-    check_csv_order(path, text)
     if not data.rows:
         raise InputError(f"{path}: no price row for the topology's symbols ({len(data.bad_rows)} unreadable, "
                          f"{data.not_in_allowlist} outside the allowlist); expected ts,symbol,price or ts,SYM1,SYM2,...")
@@ -286,10 +286,7 @@ def read_prices_parquet(path: str, symbols: list[str]) -> Prices:
         ts_raw = ts_col.cast(pa.timestamp("ns")).to_numpy().astype("datetime64[ns]").astype(np.int64) / 1e9
         unit = "ns"
     else:
-        try:
-            ts_raw = ts_col.to_numpy(zero_copy_only=False).astype(np.float64)
-        except (TypeError, ValueError):
-            raise InputError(f"{path}: column {names[0]!r} is not numeric epochs or timestamps") from None
+        ts_raw = table.numbers(0, path, "numeric epochs or timestamps")
         finite = ts_raw[np.isfinite(ts_raw)]
         unit = epoch_unit(float(finite[0])) if len(finite) else "s"
         ts_raw = ts_raw / 10 ** (3 * ("s", "ms", "us", "ns").index(unit))
@@ -306,7 +303,7 @@ def read_prices_parquet(path: str, symbols: list[str]) -> Prices:
     if len(names) == 3 and lowered[1] == "symbol" and lowered[2] in PRICE_COLUMNS:
         form = "long"
         sym_names = table.column(1).to_numpy(zero_copy_only=False)
-        price = table.column(2).to_numpy(zero_copy_only=False).astype(np.float64)
+        price = table.numbers(2, path, "prices")
         uniq, inv = np.unique(sym_names, return_inverse=True)
         codes = np.array([index.get(str(u), -1) for u in uniq])
         sym = codes[inv]
@@ -320,14 +317,13 @@ def read_prices_parquet(path: str, symbols: list[str]) -> Prices:
                 raise InputError(f"{path}: column {name!r} is not a symbol: the long form is ts,symbol,price "
                                  f"(or close), the wide form ts,SYM1,SYM2,...")
         columns = {n: j + 1 for j, n in enumerate(names[1:])}
-        outside = sum(int((~np.isnan(table.column(j).to_numpy(zero_copy_only=False).astype(np.float64))).sum())
-                      for n, j in columns.items() if n not in index)
+        outside = sum(int((~np.isnan(table.numbers(j, path, "prices"))).sum()) for n, j in columns.items() if n not in index)
         series = []
         for symbol in symbols:
             if symbol not in columns:
                 series.append((np.zeros(0), np.zeros(0)))
                 continue
-            values = table.column(columns[symbol]).to_numpy(zero_copy_only=False).astype(np.float64)
+            values = table.numbers(columns[symbol], path, "prices")
             present = ~np.isnan(values) & ~bad_ts  # an empty cell: no price for that symbol at that time
             if present.all():
                 series.append((ts_raw, values))  # every row: the symbols share one time column
@@ -348,6 +344,53 @@ class ColumnReader:
     def column(self, j: int) -> Any:
         return self.pf.read(columns=[self.column_names[j]]).column(0)
 
+    def numbers(self, j: int, path: str, what: str) -> np.ndarray:
+        """Column j as float64 (null: NaN); InputError naming it unless its type is a number (an integer,
+        float or decimal: a text, boolean or list column is not what a prices file claims to hold)."""
+        import pyarrow as pa
+        col = self.column(j)
+        if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_decimal(col.type)):
+            raise InputError(f"{path}: column {self.column_names[j]!r} holds {col.type}, not {what}")
+        if pa.types.is_decimal(col.type):
+            col = col.cast(pa.float64())  # Decimal objects, and None for a null, would not convert
+        return col.to_numpy(zero_copy_only=False).astype(np.float64)
+
+
+def timed_rows(path: str, option: str, header: list[str]) -> Iterator[tuple[int, float, list[str]]]:
+    """(line, ts, cells) of each row of a small CSV input (UTF-8, a BOM dropped; blank and # lines skipped)
+    with exactly `header`'s columns and its rows in time order; InputError naming the file, option and line."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            text = fh.read()
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}; save it as UTF-8 CSV) "
+                         f"({option})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror} ({option})") from None
+    reader = csv.reader(io.StringIO(text))
+    try:
+        first = next(reader, None)
+        numbered = [(reader.line_num, row) for row in reader]
+    except csv.Error as exc:  # a field over the csv module's limit (128 KiB)
+        raise InputError(f"{path}: line {reader.line_num}: {exc} ({option})") from None
+    if first is None or [h.strip().lower() for h in first] != header:
+        raise InputError(f"{path}: line 1: header must be {','.join(header)}, got {first!r}")
+    previous = -math.inf
+    for line, row in numbered:
+        if not row or row[0].lstrip().startswith("#"):
+            continue
+        if len(row) != len(header):
+            raise InputError(f"{path}: line {line}: expected {len(header)} columns, got {len(row)}")
+        try:
+            ts = parse_timestamp(row[0])
+        except ValueError:
+            raise InputError(f"{path}: line {line}: bad timestamp {row[0]!r}") from None
+        if ts < previous:
+            raise InputError(f"{path}: line {line}: timestamp {row[0].strip()} is before the row above "
+                             f"(rows must be in time order)")
+        previous = ts
+        yield line, ts, row
+
 
 @dataclass
 class PositionRows:
@@ -357,44 +400,21 @@ class PositionRows:
 
 
 def read_positions(path: str, symbols: list[str], stale_after_s: float) -> PositionRows:
-    """CSV ts,symbol,position_amt,mark_price; each row holds until the next row for its symbol."""
+    """CSV ts,symbol,position_amt,mark_price; each row holds until the next row for its symbol, for at most
+    stale_after_s (signed_notionals_at)."""
     index = {s: i for i, s in enumerate(symbols)}
-    try:
-        fh = open(path, encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise InputError(f"{path}: {exc.strerror} (--positions)") from None
     ts_l, sym_l, val_l = [], [], []
-    with fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        want = ["ts", "symbol", "position_amt", "mark_price"]
-        if header is None or [h.strip().lower() for h in header] != want:
-            raise InputError(f"{path}: line 1: header must be {','.join(want)}, got {header!r}")
-        previous = -math.inf
-        for row in reader:
-            if not row or row[0].lstrip().startswith("#"):
-                continue
-            line = reader.line_num
-            if len(row) != 4:
-                raise InputError(f"{path}: line {line}: expected 4 columns, got {len(row)}")
-            try:
-                ts = parse_timestamp(row[0])
-            except ValueError:
-                raise InputError(f"{path}: line {line}: bad timestamp {row[0]!r}") from None
-            if ts < previous:
-                raise InputError(f"{path}: line {line}: timestamp {row[0].strip()} is before the row above "
-                                 f"(rows must be in time order)")
-            previous = ts
-            symbol = row[1].strip()
-            if symbol not in index:
-                raise InputError(f"{path}: line {line}: symbol {symbol!r} is not in the topology's symbols")
-            value, _ = read_snapshot(row[2].strip(), row[3].strip(), ts, None, ts, stale_after_s)
-            if value is None:
-                raise InputError(f"{path}: line {line}: position_amt {row[2]!r} and mark_price {row[3]!r} "
-                                 f"must be finite numbers")
-            ts_l.append(ts)
-            sym_l.append(index[symbol])
-            val_l.append(value)
+    for line, ts, row in timed_rows(path, "--positions", ["ts", "symbol", "position_amt", "mark_price"]):
+        symbol = row[1].strip()
+        if symbol not in index:
+            raise InputError(f"{path}: line {line}: symbol {symbol!r} is not in the topology's symbols")
+        value, _ = read_snapshot(row[2].strip(), row[3].strip(), ts, None, ts, stale_after_s)
+        if value is None:
+            raise InputError(f"{path}: line {line}: position_amt {row[2]!r} and mark_price {row[3]!r} "
+                             f"must be finite numbers")
+        ts_l.append(ts)
+        sym_l.append(index[symbol])
+        val_l.append(value)
     return PositionRows(np.array(ts_l, dtype=np.float64), np.array(sym_l, dtype=np.int64), np.array(val_l))
 
 
@@ -409,37 +429,14 @@ PROPOSAL_HEADER = ["ts", "plan_id", "symbol", "action_proposed", "kill_score"]
 
 
 def read_proposals(path: str) -> list[ProposalRow]:
-    try:
-        fh = open(path, encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise InputError(f"{path}: {exc.strerror} (--proposals)") from None
     out: list[ProposalRow] = []
-    with fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if header is None or [h.strip().lower() for h in header] != PROPOSAL_HEADER:
-            raise InputError(f"{path}: line 1: header must be {','.join(PROPOSAL_HEADER)}, got {header!r}")
-        previous = -math.inf
-        for row in reader:
-            if not row or row[0].lstrip().startswith("#"):
-                continue
-            line = reader.line_num
-            if len(row) != 5:
-                raise InputError(f"{path}: line {line}: expected 5 columns, got {len(row)}")
-            try:
-                ts = parse_timestamp(row[0])
-            except ValueError:
-                raise InputError(f"{path}: line {line}: bad timestamp {row[0]!r}") from None
-            if ts < previous:
-                raise InputError(f"{path}: line {line}: timestamp {row[0].strip()} is before the row above "
-                                 f"(rows must be in time order)")
-            previous = ts
-            try:
-                kill_score: Any = float(row[4]) if row[4].strip() else 0.0
-            except ValueError:
-                kill_score = row[4]  # validate_proposal names it
-            out.append(ProposalRow(ts, {"plan_id": row[1].strip(), "symbol": row[2].strip(),
-                                        "action_proposed": row[3].strip(), "kill_score": kill_score}, line))
+    for line, ts, row in timed_rows(path, "--proposals", PROPOSAL_HEADER):
+        try:
+            kill_score: Any = float(row[4]) if row[4].strip() else 0.0
+        except ValueError:
+            kill_score = row[4]  # validate_proposal names it
+        out.append(ProposalRow(ts, {"plan_id": row[1].strip(), "symbol": row[2].strip(),
+                                    "action_proposed": row[3].strip(), "kill_score": kill_score}, line))
     return out
 
 
@@ -615,9 +612,10 @@ class Run:
 
 
 def signed_notionals_at(times: np.ndarray, k: int, positions: PositionRows | None, book: dict[str, float],
-                        symbols: list[str], marks: np.ndarray | None) -> np.ndarray:
+                        symbols: list[str], marks: np.ndarray | None, stale_after_s: float) -> np.ndarray:
     """(len(times), k) signed notionals held at each time: the positions file's last row per symbol
-    at or before it, or the topology's book positions marked to the last price (NaN: none)."""
+    at or before it while no older than stale_after_s (a row is a snapshot stamped ts, judged as the gate
+    judges one), or the topology's book positions marked to the last price (NaN: none)."""
     out = np.full((len(times), k), np.nan)
     if positions is not None:
         for i in range(k):
@@ -626,6 +624,7 @@ def signed_notionals_at(times: np.ndarray, k: int, positions: PositionRows | Non
                 continue
             at = np.searchsorted(positions.ts[rows], times, side="right") - 1
             have = at >= 0
+            have[have] = times[have] - positions.ts[rows[at[have]]] <= stale_after_s
             out[have, i] = positions.value[rows[at[have]]]
         return out
     for i, s in enumerate(symbols):
@@ -656,8 +655,9 @@ def batch_portfolio(signed: np.ndarray, k_value: np.ndarray, sigmas: np.ndarray,
     zero = gross <= 0
     for arr in (heat, concentration, proxy, k_used, stress):
         arr[zero] = 0.0
+    # policy.evaluate's state_ok: at least one fresh snapshot (a flat one counts), else fail closed
     return {"heat": heat, "concentration": concentration, "corr_proxy": proxy, "K": k_used, "stress": stress,
-            "state_ok": ~zero}
+            "state_ok": held.any(axis=1)}
 
 
 def progress(done: int, total: int, started: float, label: str, enabled: bool) -> None:
@@ -688,7 +688,8 @@ def run_backtest(settings: Settings, prices: Prices, positions: PositionRows | N
     returns = returns_on_grid(grid.prices)
     marks = forward_fill(grid.prices) if positions is None else None
     grid.prices = np.zeros((k, 0))  # not needed any more: returns and marks hold what is
-    signed_all = signed_notionals_at(publish, k, positions, settings.book, symbols, marks)
+    signed_all = signed_notionals_at(publish, k, positions, settings.book, symbols, marks,
+                                     settings.positions.stale_after_s)
     ready = np.zeros(n_slots, dtype=bool)
     reason: list[str | None] = [None] * n_slots
     n_in = np.zeros(n_slots, dtype=np.int64)
@@ -818,7 +819,7 @@ def decide_all(settings: Settings, proposals: list[ProposalRow], first_slot: int
     times = np.array([p.ts for p in proposals], dtype=np.float64)
     # The state a proposal at t sees: the last slot whose state was published at or before t.
     idx = np.searchsorted(publish, times, side="right") - 1
-    held = signed_notionals_at(times, k, positions, settings.book, symbols, None)
+    held = signed_notionals_at(times, k, positions, settings.book, symbols, None, settings.positions.stale_after_s)
     if positions is None and marks is not None:
         # marked to the last completed slot's price before t
         mark_idx = np.clip(np.floor(times / cadence).astype(np.int64) - 1 - first_slot, -1, marks.shape[1] - 1)
@@ -891,7 +892,7 @@ def fmt(x: Any) -> str:
 def write_states(path: Path, run: Run) -> None:
     gv = run.gate_rows
     cols = ["slot", "ts", "corr_ready", "reason", "symbols_in_matrix", "clusters_count", "cluster_stress", "K",
-            "k_source", "stress", "heat", "concentration", "corr_proxy"]
+            "k_source", "stress", "heat", "concentration", "corr_proxy", "fail_closed"]
     counts = np.concatenate([ch.count for ch in run.clusters])
 
     def col(a: np.ndarray) -> list[str]:
@@ -905,7 +906,8 @@ def write_states(path: Path, run: Run) -> None:
                        ["1" if r else "0" for r in run.ready[sl].tolist()], [r or "" for r in run.reason[sl]],
                        list(map(str, run.symbols_in_matrix[sl].tolist())), list(map(str, counts[sl].tolist())),
                        col(run.cluster_stress[sl]), col(gv["K"][sl]), list(gv["k_source"][sl]), col(gv["stress"][sl]),
-                       col(gv["heat"][sl]), col(gv["concentration"][sl]), col(gv["corr_proxy"][sl])]
+                       col(gv["heat"][sl]), col(gv["concentration"][sl]), col(gv["corr_proxy"][sl]),
+                       ["0" if ok else "1" for ok in gv["state_ok"][sl].tolist()]]
             fh.writelines(",".join(r) + "\n" for r in zip(*columns))
 
 
@@ -963,29 +965,38 @@ def summarise(run: Run, inputs: dict[str, str]) -> dict[str, Any]:
     st = run.gate_rows["stress"]
     by_action: dict[str, int] = {a: 0 for a in ACTIONS}
     by_reason: dict[str, int] = {}
-    replayed = 0
+    replayed = refused = 0
     for d in run.decisions:
         if d.get("replayed"):  # the recorded decision again: counted once, where it was decided
             replayed += 1
             continue
         if d.get("final_action"):
             by_action[d["final_action"]] += 1
+        else:  # refused (invalid_proposal, plan_id_conflict): no decision
+            refused += 1
         by_reason[d["gate_reason"]] = by_reason.get(d["gate_reason"], 0) + 1
     n = len(st)
     proxy = run.gate_rows["k_source"] == "proxy"
+    # Without a fresh position the gate fails closed: that time is neither cold nor in risk-off.
+    has_state = run.gate_rows["state_ok"]
+    cold = has_state & (st < g.cold_stress)
+    riskoff = has_state & (st >= g.riskoff_stress)
     return {
         "slots": n, "cadence_s": cadence,
         "first_ts": float(run.publish_ts[0] - cadence) if n else None,
         "last_ts": float(run.publish_ts[-1]) if n else None,
         "decisions": len(run.decisions),
         "replayed": replayed,
+        "refused": refused,
         "by_final_action": by_action,
         "by_reason": dict(sorted(by_reason.items())),
-        "time_cold_s": float((st < g.cold_stress).sum() * cadence),
-        "time_riskoff_s": float((st >= g.riskoff_stress).sum() * cadence),
+        "time_cold_s": float(cold.sum() * cadence),
+        "time_riskoff_s": float(riskoff.sum() * cadence),
+        "time_fail_closed_s": float((~has_state).sum() * cadence),
         "time_on_proxy_s": float(proxy.sum() * cadence),
-        "share_cold": float((st < g.cold_stress).mean()) if n else 0.0,
-        "share_riskoff": float((st >= g.riskoff_stress).mean()) if n else 0.0,
+        "share_cold": float(cold.mean()) if n else 0.0,
+        "share_riskoff": float(riskoff.mean()) if n else 0.0,
+        "share_fail_closed": float((~has_state).mean()) if n else 0.0,
         "share_on_proxy": float(proxy.mean()) if n else 0.0,
         "share_corr_ready": float(run.ready.mean()) if n else 0.0,
         "prices": run.prices_info,
@@ -1009,7 +1020,8 @@ def plot_report(path: Path, run: Run) -> None:
     fig, axes = plt.subplots(3, 1, figsize=(12, 9), sharex=True)
     ax = axes[0]
     ax.plot(t[::step], run.cluster_stress[::step], lw=0.8, label="ClusterStress")
-    ax.plot(t[::step], run.gate_rows["stress"][::step], lw=0.8, label="portfolio stress")
+    gate_stress = np.where(run.gate_rows["state_ok"], run.gate_rows["stress"], np.nan)  # none when fail closed
+    ax.plot(t[::step], gate_stress[::step], lw=0.8, label="portfolio stress")
     ax.axhline(g.cold_stress, color="#1f77b4", ls="--", lw=0.8, label=f"cold {g.cold_stress}")
     ax.axhline(g.riskoff_stress, color="#d62728", ls="--", lw=0.8, label=f"risk-off {g.riskoff_stress}")
     ax.set_ylim(-0.02, 1.02)
@@ -1026,7 +1038,8 @@ def plot_report(path: Path, run: Run) -> None:
         ax.scatter(xs, ys, s=6, label=reason, color=REASON_COLOURS.get(reason))
     ax.set_yticks(range(len(ACTIONS)), ACTIONS, fontsize=7)
     ax.set_ylabel("final action")
-    ax.legend(loc="upper right", fontsize=7, markerscale=2)
+    if by:  # no decision: no legend (matplotlib warns on stderr about an empty one)
+        ax.legend(loc="upper right", fontsize=7, markerscale=2)
     ax = axes[2]
     counts = np.zeros(len(t))
     changes = np.zeros(len(t), dtype=bool)
@@ -1061,8 +1074,8 @@ def write_html(path: Path, png: Path, summary: dict[str, Any]) -> None:
         rows = "".join(f"<tr><td>{_esc(k)}</td><td>{_esc(v)}</td></tr>" for k, v in d.items())
         return f"<table>{rows}</table>"
 
-    top = {k: summary[k] for k in ("slots", "cadence_s", "decisions", "time_cold_s", "time_riskoff_s",
-                                   "time_on_proxy_s", "share_corr_ready")}
+    top = {k: summary[k] for k in ("slots", "cadence_s", "decisions", "replayed", "refused", "time_cold_s",
+                                   "time_riskoff_s", "time_fail_closed_s", "time_on_proxy_s", "share_corr_ready")}
     html = ("<!doctype html><html><head><meta charset='utf-8'><title>clustergate backtest</title>"
             "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
             "td{border:1px solid #ccc;padding:2px 8px}</style></head><body>"
@@ -1132,8 +1145,9 @@ def _sweep_one(combo: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
     row: dict[str, Any] = dict(combo)
     row.update({f"action_{a}": n for a, n in s["by_final_action"].items()})
     row.update({f"reason_{r}": n for r, n in s["by_reason"].items()})
-    row.update({k: s[k] for k in ("decisions", "replayed", "time_cold_s", "time_riskoff_s", "time_on_proxy_s",
-                                  "share_cold", "share_riskoff", "share_on_proxy")})
+    row.update({k: s[k] for k in ("decisions", "replayed", "refused", "time_cold_s", "time_riskoff_s",
+                                  "time_fail_closed_s", "time_on_proxy_s", "share_cold", "share_riskoff",
+                                  "share_fail_closed", "share_on_proxy")})
     return row
 
 
@@ -1228,12 +1242,25 @@ def prepare(args: argparse.Namespace) -> tuple[Settings, Prices, PositionRows | 
         raise InputError(f"{args.prices}: {exc}") from None
     positions = read_positions(args.positions, settings.symbols, settings.positions.stale_after_s) if args.positions else None
     proposals = read_proposals(args.proposals) if args.proposals else None
+    check_out_dir(Path(args.out))
     inputs = {"topology": sha256_of(args.topology), "prices": sha256_of(args.prices)}
     if args.positions:
         inputs["positions"] = sha256_of(args.positions)
     if args.proposals:
         inputs["proposals"] = sha256_of(args.proposals)
     return settings, prices, positions, proposals, sweeps, inputs
+
+
+def check_out_dir(out: Path) -> None:
+    """InputError unless --out is a directory, or can be made one (its nearest existing parent is a
+    directory this process may write), checked before the run, writing nothing."""
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"--out {out}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"--out {out}: {existing} is not writable")
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
@@ -1262,9 +1289,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     finally:
         sink.close()
     summary = write_outputs(out, run, inputs)
-    print(f"{out}: {summary['slots']} slots, {summary['decisions']} decisions "
-          f"({', '.join(f'{a} {n}' for a, n in summary['by_final_action'].items() if n)}); "
+    actions = ", ".join(f"{a} {n}" for a, n in summary["by_final_action"].items() if n)
+    print(f"{out}: {summary['slots']} slots, {summary['decisions']} decisions"
+          f"{f' ({actions})' if actions else ''}; "
           f"cold {summary['share_cold']:.1%}, risk-off {summary['share_riskoff']:.1%}, "
+          f"fail closed {summary['share_fail_closed']:.1%}, "
           f"on the proxy {summary['share_on_proxy']:.1%} of the time")
     return 0
 

@@ -1499,4 +1499,58 @@ MUTATIONS: list[Mutation] = [
         '        except ZeroDivisionError as exc:\n            self.log.warning("permit_socket_unavailable"',
         ("tests/test_bound_requesters.py::"
          "test_a_gate_that_cannot_re_open_its_bound_permits_socket_holds_and_recovers_once_it_can",)),
+    Mutation(
+        "backtest_positions_rows_never_go_stale",
+        "in the backtest a positions row counts for stale_after_s after its ts, as the gate counts a snapshot, and "
+        "then the gate fails closed; --set stale_after_s moves that edge (rev-backtest)",
+        "actors/backtest.py",
+        "            have[have] = times[have] - positions.ts[rows[at[have]]] <= stale_after_s\n",
+        "            pass  # mutant: a row holds until the next one\n",
+        ("tests/test_backtest_review.py::"
+         "test_a_positions_row_older_than_stale_after_s_is_not_held_as_the_gate_judges_a_snapshot",
+         "tests/test_backtest_live_decisions.py")),
+    Mutation(
+        "backtest_counts_fail_closed_time_as_cold",
+        "the backtest's summary counts time without a fresh position as fail closed, not as cold (rev-backtest)",
+        "actors/backtest.py",
+        "    cold = has_state & (st < g.cold_stress)\n",
+        "    cold = st < g.cold_stress\n",
+        ("tests/test_backtest_review.py::"
+         "test_the_summary_counts_slots_without_a_fresh_position_as_fail_closed_not_cold",)),
+    Mutation(
+        "backtest_summary_leaves_refused_proposals_uncounted",
+        "the backtest's summary counts add up: decisions = by_final_action + refused + replayed (rev-backtest)",
+        "actors/backtest.py",
+        "            refused += 1\n",
+        "            pass  # mutant: refused not counted\n",
+        ("tests/test_backtest_review.py::test_summary_counts_add_up_to_the_decisions",)),
+    Mutation(
+        "backtest_reads_any_parquet_column_as_numbers",
+        "a Parquet prices column that is not numbers (text, booleans, lists) is refused naming it, exit 2 (rev-backtest)",
+        "actors/backtest.py",
+        "        if not (pa.types.is_integer(col.type)",
+        "        if False and not (pa.types.is_integer(col.type)",
+        ("tests/test_backtest_review.py::test_a_parquet_column_that_is_not_numbers_is_refused_naming_it",)),
+    Mutation(
+        "backtest_positions_and_proposals_crash_on_text_that_is_not_utf8",
+        "a positions or proposals file that is not UTF-8 is refused naming it, exit 2 (rev-backtest)",
+        "actors/backtest.py",
+        "    except UnicodeDecodeError as exc:\n",
+        "    except ZeroDivisionError as exc:\n",
+        ("tests/test_backtest_review.py::test_a_positions_or_proposals_file_that_is_not_utf8_is_refused_naming_it",)),
+    Mutation(
+        "backtest_runs_before_finding_out_cannot_be_a_directory",
+        "an --out that names a file, or a path under one, is refused before the run, exit 2 (rev-backtest)",
+        "actors/backtest.py",
+        "    check_out_dir(Path(args.out))\n",
+        "",
+        ("tests/test_backtest_review.py::test_an_out_path_that_cannot_be_a_directory_is_refused_before_the_run",)),
+    Mutation(
+        "backtest_crashes_on_a_csv_field_over_the_csv_limit",
+        "a prices, positions or proposals CSV with a field over 128 KiB is refused naming the file, exit 2 (rev-backtest)",
+        "actors/backtest.py",
+        "    except csv.Error as exc:  # a field over the csv module's limit (128 KiB)\n",
+        "    except ZeroDivisionError as exc:\n",
+        ("tests/test_backtest_review.py::test_a_csv_field_longer_than_the_csv_modules_limit_is_refused_naming_the_file",),
+        also=(("actors/backtest.py", "    except (ValueError, csv.Error) as exc:", "    except ValueError as exc:"),)),
 ]

@@ -1,0 +1,142 @@
+"""Hostile review of clustergate backtest (rev-backtest): the positions file against the live gate's
+snapshot rule, and the summary's figures adding up."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.test_backtest import T0, backtest, price_paths, read_csv, topo, write_long_csv  # noqa: F401 (fixture)
+from tests.test_backtest_attack import run_cli
+
+
+def run_with_positions(tmp_path: Path, topo: Path, positions: str, proposals: str, *extra: str) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    write_long_csv(tmp_path / "p.csv", price_paths(200), step_s=60)
+    (tmp_path / "pos.csv").write_text("ts,symbol,position_amt,mark_price\n" + positions)
+    (tmp_path / "props.csv").write_text("ts,plan_id,symbol,action_proposed,kill_score\n" + proposals)
+    out = tmp_path / "out"
+    assert backtest(topo, "--prices", tmp_path / "p.csv", "--positions", tmp_path / "pos.csv",
+                    "--proposals", tmp_path / "props.csv", "--out", out, *extra) == 0
+    return out
+
+
+BOOK_AT = "".join(f"{{t}},{s},{amt},{mark}\n" for s, amt, mark in
+                  (("BTCUSDT", 0.5, 60000), ("ETHUSDT", 8, 3000), ("SOLUSDT", -40, 150)))
+
+
+def test_a_positions_row_older_than_stale_after_s_is_not_held_as_the_gate_judges_a_snapshot(tmp_path: Path,
+                                                                                          topo: Path):
+    """A row is a snapshot stamped ts: live, the gate counts it for stale_after_s (300 s) and then fails
+    closed until a newer one; --set stale_after_s moves that edge as it does live."""
+    positions = BOOK_AT.format(t=T0 + 6000)
+    proposals = (f"{T0 + 6000 + 300},fresh,BTCUSDT,PARTIAL_50,0\n"
+                 f"{T0 + 6000 + 301},stale,ETHUSDT,PARTIAL_50,0\n")
+    d = read_csv(run_with_positions(tmp_path / "a", topo, positions, proposals) / "decisions.csv")
+    assert d[0]["gate_reason"] != "fail_closed_portfolio_state"
+    assert (d[1]["final_action"], d[1]["gate_reason"]) == ("HOLD", "fail_closed_portfolio_state")
+    longer = read_csv(run_with_positions(tmp_path / "b", topo, positions, proposals, "--set", "stale_after_s=600")
+                      / "decisions.csv")
+    assert longer[1]["gate_reason"] != "fail_closed_portfolio_state"
+
+
+def test_the_summary_counts_slots_without_a_fresh_position_as_fail_closed_not_cold(tmp_path: Path, topo: Path):
+    """Before the first positions row the gate holds every proposal (fail closed): that time is not
+    cold, and cold + risk-off + in between + fail closed is the whole history."""
+    out = run_with_positions(tmp_path, topo, BOOK_AT.format(t=T0 + 6000), f"{T0 + 100},p1,BTCUSDT,PARTIAL_50,0\n",
+                             "--set", "stale_after_s=86400")
+    summary = json.loads((out / "summary.json").read_text())
+    with open(out / "states.csv", newline="") as fh:
+        states = list(csv.DictReader(fh))
+    closed = [r for r in states if r["fail_closed"] == "1"]
+    assert len(closed) == 100  # slots 0 .. 99 publish before T0 + 6000
+    cadence = summary["cadence_s"]
+    assert summary["time_fail_closed_s"] == len(closed) * cadence
+    cold = sum(1 for r in states if r["fail_closed"] == "0" and float(r["stress"]) < summary["settings"]["cold_stress"])
+    assert summary["time_cold_s"] == cold * cadence
+    between = sum(1 for r in states if r["fail_closed"] == "0" and
+                  summary["settings"]["cold_stress"] <= float(r["stress"]) < summary["settings"]["riskoff_stress"])
+    assert (summary["time_cold_s"] + summary["time_riskoff_s"] + between * cadence + summary["time_fail_closed_s"]
+            == summary["slots"] * cadence)
+    assert summary["share_fail_closed"] == len(closed) / len(states)
+
+
+def test_summary_counts_add_up_to_the_decisions(tmp_path: Path, topo: Path):
+    """decisions = decided (by_final_action) + refused + replayed; by_reason covers decided and refused."""
+    proposals = (f"{T0 + 6100},a,BTCUSDT,PARTIAL_50,0\n{T0 + 6110},a,BTCUSDT,PARTIAL_50,0\n"
+                 f"{T0 + 6120},a,BTCUSDT,PARTIAL_25,0\n{T0 + 6130},b,ETHUSDT,BOGUS,0\n{T0 + 6140},c,XRPUSDT,HOLD,0\n")
+    out = run_with_positions(tmp_path, topo, BOOK_AT.format(t=T0 + 6000), proposals)
+    s = json.loads((out / "summary.json").read_text())
+    assert (s["decisions"], s["replayed"], s["refused"]) == (5, 1, 2)
+    assert sum(s["by_final_action"].values()) + s["refused"] + s["replayed"] == s["decisions"]
+    assert sum(s["by_reason"].values()) + s["replayed"] == s["decisions"]
+
+
+@pytest.mark.parametrize("columns, named", [
+    ({"ts": [T0, T0 + 1], "BTCUSDT": ["abc", "1.0"], "ETHUSDT": [2.0, 3.0]}, "'BTCUSDT'"),
+    ({"ts": [T0, T0 + 1], "symbol": ["BTCUSDT", "ETHUSDT"], "price": ["x", "3"]}, "'price'"),
+    ({"ts": [T0, T0 + 1], "symbol": ["BTCUSDT", "ETHUSDT"], "price": [[1.0], [2.0]]}, "'price'"),
+    ({"ts": [T0, T0 + 1], "BTCUSDT": [True, False]}, "'BTCUSDT'"),
+    ({"ts": [True, False], "BTCUSDT": [1.0, 2.0]}, "'ts'"),
+], ids=["wide text prices", "long text prices", "long list prices", "wide bool prices", "bool times"])
+def test_a_parquet_column_that_is_not_numbers_is_refused_naming_it(tmp_path: Path, topo: Path, columns, named):
+    """Exit 2, one line naming the file and column, nothing written (was a ValueError traceback, exit 1, or
+    booleans read as prices 1 and 0)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "prices.parquet"
+    pq.write_table(pa.table(columns), path)
+    proc = run_cli(topo, "--prices", path, "--out", tmp_path / "out")
+    assert proc.returncode == 2, proc.stderr[-800:]
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-800:]
+    assert str(path) in proc.stderr and named in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("option", ["--positions", "--proposals"])
+def test_a_positions_or_proposals_file_that_is_not_utf8_is_refused_naming_it(tmp_path: Path, topo: Path, option):
+    """A UTF-16 export (or any bytes that are not UTF-8) gets one line naming the file, exit 2 (was a
+    UnicodeDecodeError traceback, exit 1)."""
+    prices = write_long_csv(tmp_path / "p.csv", price_paths(50))
+    header = "ts,symbol,position_amt,mark_price" if option == "--positions" else "ts,plan_id,symbol,action_proposed,kill_score"
+    path = tmp_path / "utf16.csv"
+    path.write_bytes(f"{header}\n".encode("utf-16"))
+    proc = run_cli(topo, "--prices", prices, option, path, "--out", tmp_path / "out")
+    assert proc.returncode == 2, proc.stderr[-800:]
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-800:]
+    assert str(path) in proc.stderr and "UTF-8" in proc.stderr and option in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("out", ["a-file", "a-file/results"])
+def test_an_out_path_that_cannot_be_a_directory_is_refused_before_the_run(tmp_path: Path, topo: Path, out):
+    """--out naming a file, or a path under a file: one line naming it, exit 2, the file untouched (was a
+    FileExistsError or NotADirectoryError traceback once the run was done)."""
+    prices = write_long_csv(tmp_path / "p.csv", price_paths(50))
+    (tmp_path / "a-file").write_text("keep me\n")
+    proc = run_cli(topo, "--prices", prices, "--out", tmp_path / out)
+    assert proc.returncode == 2, proc.stderr[-800:]
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-800:]
+    assert "--out" in proc.stderr and "a-file" in proc.stderr, proc.stderr
+    assert (tmp_path / "a-file").read_text() == "keep me\n"
+
+
+@pytest.mark.parametrize("option", ["--prices", "--positions", "--proposals"])
+def test_a_csv_field_longer_than_the_csv_modules_limit_is_refused_naming_the_file(tmp_path: Path, topo: Path, option):
+    """A cell over 128 KiB (a stray unquoted blob, a broken export): one line naming the file, exit 2 (was a
+    _csv.Error traceback, exit 1)."""
+    prices = write_long_csv(tmp_path / "p.csv", price_paths(50))
+    header = {"--prices": "ts,symbol,price", "--positions": "ts,symbol,position_amt,mark_price",
+              "--proposals": "ts,plan_id,symbol,action_proposed,kill_score"}[option]
+    path = tmp_path / "blob.csv"
+    path.write_text(f"{header}\n{T0},{'x' * 200_000},1,2,3\n")
+    argv = ["--prices", path] if option == "--prices" else ["--prices", prices, option, path]
+    proc = run_cli(topo, *argv, "--out", tmp_path / "out")
+    assert proc.returncode == 2, proc.stderr[-800:]
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-800:]
+    assert str(path) in proc.stderr and "field larger than field limit" in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()
