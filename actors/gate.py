@@ -60,10 +60,14 @@ from launcher.topology import GateSettings, PermitIssuerSettings
 # The detail of a fault HOLD when the issuer may have recorded the decision after the gate gave up.
 OUTCOME_UNKNOWN = "outcome unknown: resubmit the same plan_id to get the recorded decision, if one was made"
 NOTHING_RECORDED = "nothing was recorded: resubmit the same plan_id"
-# ask_issuer's answer when the request never left the gate: nothing was recorded.
-ISSUER_NOT_CONNECTED: dict[str, Any] = {"status": "error", "reason": "not_connected"}
-# ask_issuer's answer when the gate's own `permits` socket could not be re-opened (logged permit_socket_unavailable).
-PERMITS_SOCKET_UNAVAILABLE: dict[str, Any] = {"status": "error", "reason": "socket_unavailable"}
+# ask_issuer's answers when the request never left the gate (nothing was recorded), each with its HOLD's detail:
+# no issuer connected to a `permits` socket that binds, or the gate's own socket could not be re-opened (logged
+# permit_socket_unavailable).
+ISSUER_NOT_CONNECTED: dict[str, Any] = {
+    "status": "error", "reason": "not_connected", "detail": "no permit issuer is connected to the gate's permits socket"}
+PERMITS_SOCKET_UNAVAILABLE: dict[str, Any] = {
+    "status": "error", "reason": "socket_unavailable",
+    "detail": "the gate could not re-open its permits socket (its log says why; it tries again at the next proposal)"}
 _NOBLOCK = int(zmq.NOBLOCK)
 # Whole-request refusals the permit issuer gives before running any script: nothing was recorded.
 REFUSED_BEFORE_ANY_WRITE = ("bad_request", "expired")
@@ -621,10 +625,10 @@ class Gate(Actor):
         return sock
 
     def ask_issuer(self, request: dict[str, Any]) -> dict[str, Any] | None:
-        """The issuer's reply, ISSUER_NOT_CONNECTED when the request could not even be queued by its
+        """The issuer's reply; ISSUER_NOT_CONNECTED when the request could not even be queued by its
         deadline_epoch (a `permits` socket that binds, with no issuer connected: a blocking send would wait for
-        one, answering nobody, or a socket that could not be re-opened), or None after permit_timeout_ms (the
-        socket is then re-created)."""
+        one, answering nobody); PERMITS_SOCKET_UNAVAILABLE when the socket could not be re-opened; or None after
+        permit_timeout_ms (the socket is then re-created)."""
         sock = self.sockets.get("permits") or self.reopen_permits()
         if sock is None:
             return PERMITS_SOCKET_UNAVAILABLE
@@ -852,14 +856,9 @@ class Gate(Actor):
         if reply is None:
             self.count_fallbacks(metrics, len(batch))
             return PERMIT_UNAVAILABLE, OUTCOME_UNKNOWN, False
-        if reply is ISSUER_NOT_CONNECTED:
+        if reply is ISSUER_NOT_CONNECTED or reply is PERMITS_SOCKET_UNAVAILABLE:  # the request never left the gate
             self.count_fallbacks(metrics, len(batch))
-            return (PERMIT_UNAVAILABLE,
-                    f"no permit issuer is connected to the gate's permits socket: {NOTHING_RECORDED}", True)
-        if reply is PERMITS_SOCKET_UNAVAILABLE:
-            self.count_fallbacks(metrics, len(batch))
-            return (PERMIT_UNAVAILABLE, f"the gate could not re-open its permits socket (its log says why; it tries "
-                                        f"again at the next proposal): {NOTHING_RECORDED}", True)
+            return PERMIT_UNAVAILABLE, f"{reply['detail']}: {NOTHING_RECORDED}", True
         outcomes = reply.get("results") if reply.get("status") == "ok" else None
         if isinstance(outcomes, list) and len(outcomes) == len(batch):
             return outcomes
