@@ -53,7 +53,7 @@ from actors.policy import (ACTIONS, FAIL_CLOSED_REASONS, HOLD, PERMIT_UNAVAILABL
                            policy_transitions, portfolio_metrics, PortfolioMetrics, PortfolioState, Position,
                            Proposal, validate_proposal, with_plan_id)
 from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S
-from actors.wire import decode_internal, encode, encode_internal, error_envelope
+from actors.wire import decode_internal, encode, encode_finite, encode_internal, error_envelope
 from launcher.topology import GateSettings, PermitIssuerSettings
 
 
@@ -437,6 +437,9 @@ class Refusal:
 
 class Gate(Actor):
     kind = "gate"
+    # Replies in orjson's bytes: a decision's metrics are rounded or null and its proposal's numbers checked
+    # finite, so no NaN or Infinity is ever in one (wire.encode_finite).
+    encode_reply = staticmethod(encode_finite)
     settings: GateSettings
 
     def setup(self) -> None:

@@ -169,6 +169,9 @@ class Actor:
     """Base class of every actor process."""
 
     kind: ClassVar[str] = ""
+    # How a handler's reply dict becomes its frame (json module bytes; TypeError or ValueError for what JSON
+    # cannot hold, answered internal_error). An actor whose replies are known finite may take a faster one.
+    encode_reply: ClassVar[Callable[[Any], bytes]] = staticmethod(encode)
 
     def __init__(self, topology: Topology, name: str):
         self.topology = topology
@@ -324,7 +327,7 @@ class Actor:
                     self.log.error("handler_error", socket=role, error=repr(exc), trace=traceback.format_exc(limit=3))
                     reply = error_envelope("internal_error", f"{type(exc).__name__}: {exc}")
                 try:
-                    frame = reply if type(reply) is bytes else encode(reply)
+                    frame = reply if type(reply) is bytes else self.encode_reply(reply)
                 except (TypeError, ValueError) as exc:
                     frame = self._unencodable(role, exc)
                 send_one(s, frame)
@@ -372,7 +375,7 @@ class Actor:
                         for one in (self._run_batch(role, handler, [body]) for body in bodies)]
                 for envelope, reply in zip(envelopes, replies):
                     try:
-                        envelope.append(reply if type(reply) is bytes else encode(reply))
+                        envelope.append(reply if type(reply) is bytes else self.encode_reply(reply))
                     except (TypeError, ValueError) as exc:  # NaN, a non-JSON value: the loop must go on
                         envelope.append(self._unencodable(role, exc))
                     try:

@@ -137,7 +137,7 @@ def handler_only(gate: gate_module.Gate, decisions: int, rounds: int) -> int:
             started = time.thread_time()
             for body in requests:
                 reply = gate.handle_proposals([[body]])[0]
-                encode(reply)
+                gate.encode_reply(reply)
             per_round.append((time.thread_time() - started) / max(decisions, 1) * 1e6)
             if reply["status"] != "ok":
                 raise SystemExit(f"unexpected reply: {reply}")

@@ -127,6 +127,21 @@ def test_error_replies_keep_their_bytes(clean):
         assert frame == encode(reply)
 
 
+def test_a_reply_with_text_outside_ascii_and_a_tiny_number_is_the_same_json_value_as_its_record(clean):
+    """The gate writes its replies with orjson (issue 14): a plan_id outside ASCII and an r_net written in
+    exponent form come back as the same JSON values the client sent and the issuer recorded."""
+    plan_id = f"caf\u00e9-\u6e2c\u8a66-{uuid.uuid4().hex[:8]}"
+    [frame] = raw_dealer(clean.endpoint, [json.dumps({"plan_id": plan_id, "symbol": "BTCUSDT",
+                                                      "action_proposed": "PARTIAL_25", "r_net": 1e-05}).encode()])
+    frame.decode("utf-8")  # UTF-8, whatever the bytes' form
+    decision = json.loads(frame)["decision"]
+    assert decision["plan_id"] == plan_id and decision["r_net"] == 1e-05, decision
+    assert list(decision) == [name for name in DECISION_ORDER if name in decision], list(decision)
+    assert decision["recorded"] is True
+    stored = json.loads(clean.redis.get(keys.plan_decision(plan_id)))
+    assert (stored["symbol"], stored["r_net"]) == ("BTCUSDT", 1e-05), stored
+
+
 def deltas(after: dict[str, float], before: dict[str, float], prefix: str) -> dict[str, float]:
     return {k: after[k] - before.get(k, 0.0) for k in after if k.startswith(prefix) and after[k] != before.get(k, 0.0)}
 
@@ -287,6 +302,28 @@ def test_the_one_encoder_refuses_what_the_json_module_refuses():
     looped.append(looped)
     with pytest.raises(ValueError):
         encode(looped)
+
+
+@pytest.mark.parametrize("value", [
+    {"status": "ok", "decision": DECISIONS[0]}, DECISIONS[2], "caf\u00e9 \"q\"\n\u2028", 1e-05, 1e16, 10 ** 30, -0.0,
+    [], {}, {1: True, 2.5: None, None: [1, 2.5, "x"]}, "lone \ud800 surrogate", [{"a": [{"b": 1.2345678901234567}]}],
+    1795636342, 0.1 + 0.2, {"k": 2 ** 63}, {"k": -(2 ** 63) - 1}])
+def test_the_finite_encoder_gives_the_json_modules_value(value):
+    """wire.encode_finite, the gate's reply encoder: the value encode() gives, in UTF-8; what orjson refuses
+    (a lone surrogate, an integer beyond 64 bits, keys that are not strings) is written by encode() itself."""
+    from actors.wire import encode_finite
+    frame = encode_finite(value)
+    assert json.loads(frame) == json.loads(encode(value))
+    if isinstance(value, str) and "\ud800" in value:
+        assert frame == encode(value)
+
+
+def test_the_finite_encoder_still_writes_what_orjson_refuses_nested_deep():
+    from actors.wire import encode_finite
+    deep: list = []
+    for _ in range(300):
+        deep = [deep]
+    assert encode_finite(deep) == encode(deep)
 
 
 @pytest.mark.parametrize("fields", [

@@ -47,8 +47,8 @@ MUTATIONS: list[Mutation] = [
         "garble_one_reply",
         "every reply is a well-formed envelope; the load counts every proposal (finding 2)",
         "actors/runtime.py",
-        "                    envelope.append(reply if type(reply) is bytes else encode(reply))\n",
-        "                    envelope.append(reply if type(reply) is bytes else encode(reply))\n"
+        "                    envelope.append(reply if type(reply) is bytes else self.encode_reply(reply))\n",
+        "                    envelope.append(reply if type(reply) is bytes else self.encode_reply(reply))\n"
         "                    self._mutant_n = getattr(self, '_mutant_n', 0) + 1\n"
         "                    if self.kind == 'gate' and self._mutant_n == 400:\n"
         "                        envelope[-1] = b'{not json'\n",
@@ -1553,4 +1553,13 @@ MUTATIONS: list[Mutation] = [
         "    except ZeroDivisionError as exc:\n",
         ("tests/test_backtest_review.py::test_a_csv_field_longer_than_the_csv_modules_limit_is_refused_naming_the_file",),
         also=(("actors/backtest.py", "    except (ValueError, csv.Error) as exc:", "    except ValueError as exc:"),)),
+    Mutation(
+        "gate_reply_encoder_fails_what_orjson_refuses",
+        "a reply orjson cannot write (lone surrogate, integer beyond 64 bits, nesting past 254) is written by the json "
+        "module, the same value (issue 14, the gate's orjson replies)",
+        "actors/wire.py",
+        "    except TypeError:  # orjson.JSONEncodeError is a TypeError\n        return encode(obj)\n",
+        "    except TypeError:  # orjson.JSONEncodeError is a TypeError\n        raise\n",
+        ("tests/test_gate_hot_path.py::test_the_finite_encoder_gives_the_json_modules_value",
+         "tests/test_gate_hot_path.py::test_the_finite_encoder_still_writes_what_orjson_refuses_nested_deep")),
 ]
