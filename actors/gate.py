@@ -231,19 +231,21 @@ def parse_request(frames: Sequence[bytes], max_request_bytes: int) -> Proposal:
     if len(frame) > max_request_bytes:
         raise BadRequest("too_large", f"request is {len(frame)} bytes; the limit is {max_request_bytes}")
     obj = _flat_object(frame)
-    if obj is not None:
-        return validate_proposal(obj)
+    return validate_proposal(_decoded_request(frame) if obj is None else obj)
+
+
+def _decoded_request(frame: bytes) -> Any:
+    """The request's JSON value read by the json module, or BadRequest not_utf8 / not_json saying why not."""
     try:
         text = frame.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadRequest("not_utf8", f"request is not UTF-8: {exc.reason} at byte {exc.start}") from None
     try:
-        obj = _decode_request(text)
+        return _decode_request(text)
     except BadRequest:
         raise
     except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested deeper than Python's stack
         raise BadRequest("not_json", f"request is not JSON: {exc}"[:300]) from None
-    return validate_proposal(obj)
 
 
 # --------------------------------------------------------------------------- portfolio metrics

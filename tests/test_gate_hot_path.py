@@ -508,20 +508,10 @@ def test_a_request_is_decoded_as_the_json_decoder_decodes_it(text):
 
 
 def _plain_parse(frame: bytes):
-    """parse_request as it was before orjson read requests: UTF-8, the json module, then validate_proposal."""
-    from actors.gate import _decode_request
-    from actors.policy import BadRequest, validate_proposal
-    try:
-        text = frame.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadRequest("not_utf8", f"request is not UTF-8: {exc.reason} at byte {exc.start}") from None
-    try:
-        obj = _decode_request(text)
-    except BadRequest:
-        raise
-    except (ValueError, RecursionError) as exc:
-        raise BadRequest("not_json", f"request is not JSON: {exc}"[:300]) from None
-    return validate_proposal(obj)
+    """parse_request as it was before orjson read requests: the json module's path, then validate_proposal."""
+    from actors.gate import _decoded_request
+    from actors.policy import validate_proposal
+    return validate_proposal(_decoded_request(frame))
 
 
 _GOOD = '"plan_id":"p-1","symbol":"BTCUSDT","action_proposed":"PARTIAL_50"'
