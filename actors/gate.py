@@ -40,6 +40,7 @@ from functools import partial
 from typing import Any, Callable, Sequence
 
 import zmq
+from orjson import loads as _orjson_loads
 from prometheus_client import Counter, Gauge, Histogram
 
 from launcher import keys
@@ -192,6 +193,36 @@ def _decode_request(text: str) -> Any:
     return obj
 
 
+_BIG_FLOAT = 2.0 ** 63  # orjson reads an integer beyond 64 bits as a float, where the json module keeps an int
+
+
+def _flat_object(frame: bytes) -> dict[str, Any] | None:
+    """The request's object read by orjson (a sixth of the json module's decode, issue 14), when it is sure to be
+    the value _decode_request gives, each name once: a frame with no backslash (so every quote opens or closes a
+    string) whose object holds only strings, numbers, booleans and nulls, as many quotes as its names and string
+    values account for (a name given twice has quotes that no entry does), and no float that may have been an
+    integer beyond 64 bits. None for anything else, which _decode_request reads with its errors."""
+    if b"\\" in frame:
+        return None
+    try:
+        obj = _orjson_loads(frame)
+    except ValueError:  # not JSON, not UTF-8, a BOM, NaN, 1e400: the json module says which, as before
+        return None
+    if type(obj) is not dict:
+        return None
+    quotes = 2 * len(obj)
+    for value in obj.values():
+        kind = type(value)
+        if kind is str:
+            quotes += 2
+        elif kind is float:
+            if not -_BIG_FLOAT < value < _BIG_FLOAT:
+                return None
+        elif kind is dict or kind is list:
+            return None
+    return obj if frame.count(b'"') == quotes else None
+
+
 def parse_request(frames: Sequence[bytes], max_request_bytes: int) -> Proposal:
     """Check the raw request (one frame, size, UTF-8, JSON object) and return its proposal."""
     if len(frames) != 1:
@@ -199,17 +230,22 @@ def parse_request(frames: Sequence[bytes], max_request_bytes: int) -> Proposal:
     frame = frames[0]
     if len(frame) > max_request_bytes:
         raise BadRequest("too_large", f"request is {len(frame)} bytes; the limit is {max_request_bytes}")
+    obj = _flat_object(frame)
+    return validate_proposal(_decoded_request(frame) if obj is None else obj)
+
+
+def _decoded_request(frame: bytes) -> Any:
+    """The request's JSON value read by the json module, or BadRequest not_utf8 / not_json saying why not."""
     try:
         text = frame.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadRequest("not_utf8", f"request is not UTF-8: {exc.reason} at byte {exc.start}") from None
     try:
-        obj = _decode_request(text)
+        return _decode_request(text)
     except BadRequest:
         raise
     except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested deeper than Python's stack
         raise BadRequest("not_json", f"request is not JSON: {exc}"[:300]) from None
-    return validate_proposal(obj)
 
 
 # --------------------------------------------------------------------------- portfolio metrics

@@ -507,6 +507,53 @@ def test_a_request_is_decoded_as_the_json_decoder_decodes_it(text):
         assert repr(_decode_request(text)) == repr(expected)  # repr: NaN is not equal to itself
 
 
+def _plain_parse(frame: bytes):
+    """parse_request as it was before orjson read requests: the json module's path, then validate_proposal."""
+    from actors.gate import _decoded_request
+    from actors.policy import validate_proposal
+    return validate_proposal(_decoded_request(frame))
+
+
+_GOOD = '"plan_id":"p-1","symbol":"BTCUSDT","action_proposed":"PARTIAL_50"'
+REQUEST_FRAMES = [
+    "{" + _GOOD + "}", "{" + _GOOD + ',"kill_score":0.9,"r_net":-1.5e-05,"ts_epoch":1795636342,"deadline_ms":1.8e12}',
+    " {" + _GOOD + "} \n", "{" + _GOOD + ',"kill_score":1}', "{" + _GOOD + ',"kill_score":true}',
+    "{" + _GOOD + ',"plan_id":"p-2"}', "{" + _GOOD + ',"symbol":"ETHUSDT"}', '{"plan_id":"a","plan_id":"a","symbol":"X"}',
+    "{" + _GOOD + ',"r_net":10000000000000000000000}', "{" + _GOOD + ',"r_net":-9223372036854775809}',
+    "{" + _GOOD + ',"r_net":18446744073709551615}', "{" + _GOOD + ',"kill_score":10000000000000000000000}',
+    "{" + _GOOD + ',"kill_score":1e22}', "{" + _GOOD + ',"r_net":1e400}', "{" + _GOOD + ',"r_net":NaN}',
+    "{" + _GOOD + ',"r_net":-Infinity}', "{" + _GOOD + ',"deadline_ms":1e14}', "{" + _GOOD + ',"deadline_ms":0}',
+    "{" + _GOOD + ',"r_net":-0}', "{" + _GOOD + ',"r_net":-0.0}', "{" + _GOOD + ',"r_net":01}', "{" + _GOOD + ',"r_net":.5}',
+    "{" + _GOOD + ',"extra":"x"}', "{" + _GOOD + ',"extra":[1,"a"]}', "{" + _GOOD + ',"extra":{"a":"b"}}',
+    '{"plan_id":"caf\u00e9 \u6e2c","symbol":"BTCUSDT","action_proposed":"HOLD"}',
+    '{"plan_id":"x\\"y","symbol":"BTCUSDT","action_proposed":"HOLD"}', '{"plan_id":"\\ud800","symbol":"B","action_proposed":"HOLD"}',
+    '{"plan_id":"a\tb","symbol":"BTCUSDT","action_proposed":"HOLD"}', '{"plan_id":"","symbol":"","action_proposed":""}',
+    '{"plan_id":" ","symbol":"BTCUSDT","action_proposed":"HOLD"}', '{"plan_id":null,"symbol":1,"action_proposed":false}',
+    '{"":"","plan_id":"p","symbol":"S","action_proposed":"HOLD"}', "{}", "[]", '"s"', "1", "null", "", "{", '{"a":1} x',
+    '{"a":1}{}', "\ufeff{" + _GOOD + "}", "\u00a0{}", "[" * 50 + "]" * 50, '{"a":' * 30 + "1" + "}" * 30,
+    "{" + _GOOD + ',"r_net":1.}', '{"plan_id":"' + "p" * 200 + '","symbol":"BTCUSDT","action_proposed":"HOLD"}',
+]
+
+
+@pytest.mark.parametrize("frame", [t.encode() for t in REQUEST_FRAMES] + [
+    b'{"plan_id":"\xff","symbol":"BTCUSDT","action_proposed":"HOLD"}', b"\xef\xbb\xbf{}", b'{"a":"\x00"}'])
+def test_a_request_read_by_orjson_is_the_proposal_or_the_error_the_json_module_gave(frame):
+    """parse_request reads a flat request with orjson (issue 14) and anything else with the json module: the same
+    Proposal, or the same BadRequest (reason, detail, plan_id), as the json module's path alone."""
+    from actors.gate import parse_request
+    from actors.policy import BadRequest
+    try:
+        expected = _plain_parse(frame)
+    except BadRequest as exc:
+        with pytest.raises(BadRequest) as err:
+            parse_request([frame], 1 << 20)
+        assert (err.value.reason, err.value.detail, err.value.plan_id) == (exc.reason, exc.detail, exc.plan_id)
+    else:
+        got = parse_request([frame], 1 << 20)
+        assert repr(got) == repr(expected)
+        assert [type(getattr(got, f)) for f in got.__slots__] == [type(getattr(expected, f)) for f in expected.__slots__]
+
+
 # --------------------------------------------------------------------------- a lone proposal's path (handle_one)
 
 

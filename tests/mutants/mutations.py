@@ -1562,4 +1562,18 @@ MUTATIONS: list[Mutation] = [
         "    except TypeError:  # orjson.JSONEncodeError is a TypeError\n        raise\n",
         ("tests/test_gate_hot_path.py::test_the_finite_encoder_gives_the_json_modules_value",
          "tests/test_gate_hot_path.py::test_the_finite_encoder_still_writes_what_orjson_refuses_nested_deep")),
+    Mutation(
+        "gate_takes_a_request_that_names_a_field_twice",
+        "a proposal naming a field twice is refused invalid_proposal, also when orjson reads the request (issue 14)",
+        "actors/gate.py",
+        "    return obj if frame.count(b'\"') == quotes else None\n",
+        "    return obj\n",
+        ("tests/test_gate_hot_path.py::test_a_request_read_by_orjson_is_the_proposal_or_the_error_the_json_module_gave",)),
+    Mutation(
+        "gate_reads_an_integer_beyond_64_bits_as_a_float",
+        "a request is read as the json module reads it: an integer beyond 64 bits stays an integer (issue 14)",
+        "actors/gate.py",
+        "            if not -_BIG_FLOAT < value < _BIG_FLOAT:\n",
+        "            if False:\n",
+        ("tests/test_gate_hot_path.py::test_a_request_read_by_orjson_is_the_proposal_or_the_error_the_json_module_gave",)),
 ]
