@@ -30,7 +30,7 @@ import time
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -40,7 +40,8 @@ from actors.correlation import (ledoit_wolf_intensity, pairs_to_matrices, return
 from actors.jumps import JumpFilter
 from actors.policy import (ACTIONS, FULL, HOLD, P25, P50, P75, BadRequest, PortfolioState, Position, cluster_k,
                            evaluate_batch, state_is_fresh, validate_proposal)
-from launcher.feed_inputs import TS_COLUMNS, PRICE_COLUMNS, epoch_unit, parse_replay_csv, parse_timestamp, price_rejection
+from launcher.feed_inputs import (TS_COLUMNS, PRICE_COLUMNS, ReplayColumns, epoch_unit, parse_replay_csv, parse_timestamp,
+                                  price_rejection)
 from actors.snapshots import HELD_MIN_NOTIONAL, read_snapshot
 from launcher.topology import (ClustererSettings, ClustersConfig, CorrelatorSettings, GateSettings,
                                PermitIssuerSettings, PositionsConfig, SchemaError, load_topology)
@@ -218,10 +219,10 @@ def sha256_of(path: str) -> str:
     return h.hexdigest()
 
 
-def check_csv_order(path: str, text: str) -> None:
+def check_csv_order(path: str, lines: Iterable[str]) -> None:
     """Rows must be in time order (equal times allowed): the first one earlier than the row before it
-    is refused naming its line."""
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
+    is refused naming its line. lines: the file opened with encoding utf-8-sig and newline=""."""
+    reader = csv.reader(lines)
     previous: float | None = None
     header = False
     for row in reader:
@@ -245,24 +246,23 @@ def read_prices(path: str, symbols: list[str]) -> Prices:
         raise InputError(f"{path}: no such file (--prices)")
     if path.endswith((".parquet", ".pq")):
         return read_prices_parquet(path, symbols)
+    # Read as it goes, twice (the rows, then their order), into columns: never the whole text at once, nor an
+    # object per row (a 3 M-row CSV peaked at 1.07 GB so; bench/bench_backtest.py --csv measures a read).
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
-            text = fh.read()
+            data = parse_replay_csv(fh, symbols, ReplayColumns(symbols=tuple(symbols)))
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            check_csv_order(path, fh)
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not a prices CSV ({exc})") from None
-    try:
-        data = parse_replay_csv(text, symbols)
-        check_csv_order(path, text)
     except (ValueError, csv.Error) as exc:  # csv.Error: a field over the csv module's limit (128 KiB)
         raise InputError(f"{path}: {exc}") from None
-    if not data.rows:
+    rows = data.read_rows()
+    if not rows:
         raise InputError(f"{path}: no price row for the topology's symbols ({len(data.bad_rows)} unreadable, "
                          f"{data.not_in_allowlist} outside the allowlist); expected ts,symbol,price or ts,SYM1,SYM2,...")
-    index = {s: i for i, s in enumerate(symbols)}
-    ts = np.fromiter((r.ts for r in data.rows), dtype=np.float64, count=len(data.rows))
-    sym = np.fromiter((index[r.symbol] for r in data.rows), dtype=np.int64, count=len(data.rows))
-    price = np.fromiter((r.price for r in data.rows), dtype=np.float64, count=len(data.rows))
-    return Prices(by_symbol(ts, sym, price, len(symbols)), data.form, len(data.rows) + len(data.bad_rows), data.bad_rows,
+    ts, sym, price = data.columns()
+    return Prices(by_symbol(ts, sym, price, len(symbols)), data.form, rows + len(data.bad_rows), data.bad_rows,
                   data.not_in_allowlist, data.ts_unit)
 
 

@@ -3,7 +3,10 @@ proposals, through `clustergate backtest`'s pipeline; beside it, in the same run
 DataFrame.rolling(360).corr() of the same prices. Each side runs in its own process, so its peak
 RSS (ru_maxrss) is its own. Issue 13's target: <= 20 s and <= 1 GB for the whole pipeline.
 
-    .venv/bin/python -m bench.bench_backtest [--slots 525600] [--symbols 20] [--skip-pandas] [--json FILE]
+    .venv/bin/python -m bench.bench_backtest [--slots 525600] [--symbols 20] [--skip-pandas] [--csv] [--json FILE]
+
+--csv gives the backtest the same prices as a long-form CSV (ts,symbol,price) instead of Parquet: the
+read of a CSV, in time and peak RSS.
 """
 
 from __future__ import annotations
@@ -28,8 +31,9 @@ PROPOSALS = 10_000
 T0 = 1_704_067_200  # 2024-01-01T00:00:00Z
 
 
-def make_inputs(directory: Path, slots: int, n_symbols: int, seed: int = 13) -> dict[str, Path]:
-    """Wide Parquet of 1-minute prices (three correlated groups), proposals CSV, topology."""
+def make_inputs(directory: Path, slots: int, n_symbols: int, seed: int = 13, csv: bool = False) -> dict[str, Path]:
+    """Wide Parquet of 1-minute prices (three correlated groups), proposals CSV, topology; with csv, the prices
+    as a long-form prices.csv instead (the child backtest reads prices.csv when it is there)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     rng = np.random.default_rng(seed)
@@ -43,7 +47,13 @@ def make_inputs(directory: Path, slots: int, n_symbols: int, seed: int = 13) -> 
     table = pa.table({"ts": ts, **{s: prices[i] for i, s in enumerate(symbols)}})
     paths = {"prices": directory / "prices.parquet", "proposals": directory / "proposals.csv",
              "topology": directory / "topology.yaml"}
-    pq.write_table(table, paths["prices"])
+    if csv:
+        with open(directory / "prices.csv", "w") as fh:
+            fh.write("ts,symbol,price\n")
+            for j, t in enumerate(ts.tolist()):
+                fh.writelines(f"{t},{s},{prices[i, j]:.6f}\n" for i, s in enumerate(symbols))
+    else:
+        pq.write_table(table, paths["prices"])
     times = np.sort(rng.uniform(T0 + 60 * LOOKBACK, T0 + 60 * slots, PROPOSALS))
     actions = ("PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSED", "HOLD")
     with open(paths["proposals"], "w") as fh:
@@ -67,7 +77,9 @@ def make_inputs(directory: Path, slots: int, n_symbols: int, seed: int = 13) -> 
 def child_backtest(directory: Path) -> dict:
     from actors import backtest as bt
     started = time.perf_counter()
-    args = argparse.Namespace(topology=str(directory / "topology.yaml"), prices=str(directory / "prices.parquet"),
+    csv_prices = directory / "prices.csv"
+    prices_path = csv_prices if csv_prices.exists() else directory / "prices.parquet"
+    args = argparse.Namespace(topology=str(directory / "topology.yaml"), prices=str(prices_path),
                               positions=None, proposals=str(directory / "proposals.csv"), out=str(directory / "out"),
                               set_values=[], sweep=[], proposal_every=60)
     settings, prices, positions, proposals, _, inputs = bt.prepare(args)
@@ -79,7 +91,7 @@ def child_backtest(directory: Path) -> dict:
     rss_compute = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     bt.write_outputs(Path(args.out), run, inputs)
     total_s = time.perf_counter() - started
-    return {"prices": prices.ticks, "slots": int(len(run.slots)), "decisions": len(run.decisions),
+    return {"prices": prices.ticks, "prices_file": prices_path.name, "slots": int(len(run.slots)), "decisions": len(run.decisions),
             "cluster_rows": sink.rows,
             "read_s": read_s, "compute_s": compute_s, "write_s": total_s - read_s - compute_s, "total_s": total_s,
             "rss_mb_after_compute": rss_compute,  # with clusters.csv written as it goes
@@ -110,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--slots", type=int, default=365 * 24 * 60)
     p.add_argument("--symbols", type=int, default=20)
     p.add_argument("--skip-pandas", action="store_true")
+    p.add_argument("--csv", action="store_true", help="prices as a long-form CSV, not Parquet")
     p.add_argument("--json")
     p.add_argument("--child", nargs=2, metavar=("KIND", "DIR"))
     args = p.parse_args(argv)
@@ -120,9 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     with tempfile.TemporaryDirectory(prefix="bench-backtest-") as tmp:
         directory = Path(tmp)
-        make_inputs(directory, args.slots, args.symbols)
+        make_inputs(directory, args.slots, args.symbols, csv=args.csv)
         bt = in_child("backtest", directory)
-        pdr = None if args.skip_pandas else in_child("pandas", directory)
+        pdr = None if args.skip_pandas or args.csv else in_child("pandas", directory)
     cpu = platform.processor()
     try:
         cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -141,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     if pdr:
         print(f"{'pandas rolling(360).corr()':34}{pdr['seconds']:9.2f}{pdr['prices'] / pdr['seconds']:12,.0f}"
               f"{pdr['rss_mb']:13.0f}")
-    print(f"({n:,} prices, {bt['slots']:,} slots, {bt['decisions']:,} decisions, {bt['cluster_rows']:,} cluster rows; read {bt['read_s']:.2f} s, "
+    print(f"({n:,} prices from {bt['prices_file']}, {bt['slots']:,} slots, {bt['decisions']:,} decisions, {bt['cluster_rows']:,} cluster rows; read {bt['read_s']:.2f} s, "
           f"compute {bt['compute_s']:.2f} s, write {bt['write_s']:.2f} s)")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

@@ -27,6 +27,35 @@ WIDE_CSV = """ts,BTCUSDT,ETHUSDT,DOGEUSDT
 """
 
 
+@pytest.mark.parametrize("form", ["long", "wide"])
+def test_a_file_read_into_columns_gives_the_rows_in_the_order_the_row_reader_gives_them(tmp_path, form):
+    """The backtest reads a CSV into columns as it goes (ReplayColumns, from an open file), the live feed into rows
+    from its text: the same rows (ts, symbol, price; bad and unlisted ones alike) in the same time order, equal
+    times kept in file order, whatever the order of the file."""
+    import random
+
+    from launcher.feed_inputs import ReplayColumns
+    rng = random.Random(7)
+    times = [1700000000 + rng.randrange(40) for _ in range(400)]  # many equal times, out of order
+    if form == "long":
+        lines = ["ts,symbol,price"] + [f"{t},{rng.choice(ALLOW + ['DOGEUSDT'])},{rng.choice(['1', '2.5', 'x', '-1', str(i)])}"
+                                       for i, t in enumerate(times)]
+    else:
+        lines = ["ts," + ",".join(ALLOW)] + [f"{t}," + ",".join(rng.choice(["", str(i), "7.5", "bad"]) for _ in ALLOW)
+                                             for i, t in enumerate(times)]
+    text = "\ufeff" + "\r\n".join(lines) + "\r\n"
+    path = tmp_path / "prices.csv"
+    path.write_text(text, encoding="utf-8")
+    rows = parse_replay_csv(text, ALLOW)
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        columns = parse_replay_csv(fh, ALLOW, ReplayColumns(symbols=tuple(ALLOW)))
+    ts, index, price = columns.columns()
+    assert columns.read_rows() == len(rows.rows) > 100
+    assert [(r.ts, r.symbol, repr(r.price)) for r in rows.rows] == [
+        (t, ALLOW[i], repr(p)) for t, i, p in zip(ts.tolist(), index.tolist(), price.tolist())]
+    assert (columns.bad_rows, columns.not_in_allowlist, columns.form) == (rows.bad_rows, rows.not_in_allowlist, rows.form)
+
+
 def test_long_form_is_read_in_time_order_and_unlisted_symbols_are_counted():
     data = parse_replay_csv(LONG_CSV, ALLOW)
     assert data.form == "long"

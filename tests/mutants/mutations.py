@@ -1576,4 +1576,13 @@ MUTATIONS: list[Mutation] = [
         "            if not -_BIG_FLOAT < value < _BIG_FLOAT:\n",
         "            if False:\n",
         ("tests/test_gate_hot_path.py::test_a_request_read_by_orjson_is_the_proposal_or_the_error_the_json_module_gave",)),
+    Mutation(
+        "backtest_csv_columns_lose_the_file_order_of_equal_times",
+        "a CSV read into columns for the backtest gives the rows in the row reader's order: time, then file order "
+        "for equal times (the CSV read as it goes, not an object per row)",
+        "launcher/feed_inputs.py",
+        "        order = np.argsort(ts, kind=\"stable\")\n",
+        "        order = np.argsort(ts, kind=\"quicksort\")\n",
+        ("tests/test_price_feed_replay.py::"
+         "test_a_file_read_into_columns_gives_the_rows_in_the_order_the_row_reader_gives_them",)),
 ]
