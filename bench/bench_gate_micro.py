@@ -13,18 +13,21 @@ move the figure little: use it for A/B between two checkouts, alternating runs.
 
 --handler-only calls the gate's handler and encodes its reply, with no socket: the Python alone. Timings of
 either mode swing with what else runs on the machine (caches); a steady A/B is the instruction count under
-valgrind, the difference of two runs over the difference of their decisions:
+valgrind (Debian's valgrind package), which --instructions measures: the handler-only mode run under callgrind
+for 200 and 1,200 decisions, less the same runs without the handler (the harness building its requests), over
+the 1,000 decisions between them. It takes about three minutes:
 
-    valgrind --tool=callgrind --callgrind-out-file=/tmp/cg-200 .venv/bin/python bench/bench_gate_micro.py \
-        --handler-only --decisions 200 --rounds 1        # and again with --decisions 1200: (I(1200) - I(200)) / 1000
+    .venv/bin/python bench/bench_gate_micro.py --instructions
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import shutil
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -68,7 +71,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--handler-only", action="store_true",
                         help="the handler and the reply's encode, no socket (the gate's Python alone)")
+    parser.add_argument("--instructions", action="store_true",
+                        help="the handler's instructions per decision under valgrind's callgrind (machine-independent)")
+    parser.add_argument("--no-handler", action="store_true", help=argparse.SUPPRESS)  # --instructions' baseline
     args = parser.parse_args()
+    if args.instructions:
+        return instructions()
     with tempfile.TemporaryDirectory(prefix="gate-micro-") as tmp:
         path = write_topology(Path(tmp) / "topology.yaml", retarget(demo_topology_data(), "redis://127.0.0.1:1/0"))
         topology = load_topology(path)
@@ -86,7 +94,7 @@ def main() -> int:
     proposals_sock = gate.sockets["proposals"]
     serve = gate._handlers[proposals_sock]
     if args.handler_only:
-        return handler_only(gate, args.decisions, args.rounds)
+        return handler_only(gate, args.decisions, args.rounds, run_handler=not args.no_handler)
     client = gate.ctx.socket(zmq.DEALER)
     client.setsockopt(zmq.LINGER, 0)
     client.connect(topology.actor("gate").sockets["proposals"].bind)
@@ -127,7 +135,7 @@ def bodies(symbols: list[str], n: int) -> list[bytes]:
             for i in range(n)]
 
 
-def handler_only(gate: gate_module.Gate, decisions: int, rounds: int) -> int:
+def handler_only(gate: gate_module.Gate, decisions: int, rounds: int, run_handler: bool = True) -> int:
     per_round = []
     try:
         for _ in range(rounds):
@@ -135,9 +143,11 @@ def handler_only(gate: gate_module.Gate, decisions: int, rounds: int) -> int:
             gc.collect()
             gc.freeze()
             started = time.thread_time()
-            for body in requests:
+            reply = {"status": "ok"}
+            encode_reply = getattr(gate, "encode_reply", encode)  # an older checkout's gate: the json module, for A/B
+            for body in requests if run_handler else ():
                 reply = gate.handle_proposals([[body]])[0]
-                gate.encode_reply(reply)
+                encode_reply(reply)
             per_round.append((time.thread_time() - started) / max(decisions, 1) * 1e6)
             if reply["status"] != "ok":
                 raise SystemExit(f"unexpected reply: {reply}")
@@ -147,6 +157,33 @@ def handler_only(gate: gate_module.Gate, decisions: int, rounds: int) -> int:
         gate.ctx.term()
     print(f"gate handler + reply encode, CPU per decision (no socket, canned state and issuer): "
           f"median {statistics.median(per_round):.1f} us, rounds {' '.join(f'{x:.1f}' for x in per_round)}")
+    return 0
+
+
+def callgrind_total(decisions: int, run_handler: bool, directory: str) -> int:
+    """Instructions of one --handler-only run (one round of `decisions`) under callgrind."""
+    command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={directory}/cg.%p", sys.executable, __file__,
+               "--handler-only", "--decisions", str(decisions), "--rounds", "1"] + ([] if run_handler else ["--no-handler"])
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    totals = [int(line.rsplit(":", 1)[1].strip()) for line in proc.stderr.splitlines() if "Collected :" in line]
+    if proc.returncode != 0 or len(totals) != 1:
+        raise SystemExit(f"callgrind run failed (exit {proc.returncode}): {proc.stderr[-1500:]}")
+    return totals[0]
+
+
+def instructions(low: int = 200, high: int = 1200) -> int:
+    """The handler's (and reply encode's) instructions per decision: callgrind's totals at `high` and `low`
+    decisions, less the harness's own (the same runs without the handler), over high - low."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (Debian: apt-get install valgrind)")
+    with tempfile.TemporaryDirectory(prefix="gate-micro-cg-") as directory:
+        totals = {(n, handler): callgrind_total(n, handler, directory) for handler in (True, False) for n in (low, high)}
+    span = high - low
+    with_handler = (totals[high, True] - totals[low, True]) / span
+    harness = (totals[high, False] - totals[low, False]) / span
+    print(f"gate handler + reply encode, instructions per decision (callgrind; no socket, canned state and issuer): "
+          f"{with_handler - harness:,.0f} ({with_handler:,.0f} with the harness's request building, {harness:,.0f} "
+          f"without the handler; {low} and {high} decisions)")
     return 0
 
 
