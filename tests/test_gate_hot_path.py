@@ -551,7 +551,7 @@ def test_a_request_read_by_orjson_is_the_proposal_or_the_error_the_json_module_g
     else:
         got = parse_request([frame], 1 << 20)
         assert repr(got) == repr(expected)
-        assert [type(getattr(got, f)) for f in got.__slots__] == [type(getattr(expected, f)) for f in expected.__slots__]
+        assert [type(getattr(got, f)) for f in got._fields] == [type(getattr(expected, f)) for f in expected._fields]
 
 
 # --------------------------------------------------------------------------- a lone proposal's path (handle_one)
