@@ -108,7 +108,7 @@ class ReplayData:
 class ReplayColumns(ReplayData):
     """ReplayData that keeps its rows as three columns in file order (ts, the symbol's index in `symbols`, price),
     not as one object each: about 20 bytes a row instead of about 180, for a backtest's millions of rows (a 3 M-row
-    CSV peaked at 1.07 GB read as rows). `rows` stays empty; time_order() gives the order."""
+    CSV peaked at 1.07 GB read as rows). `rows` stays empty; columns() gives them in time order."""
     symbols: tuple[str, ...] = ()
     ts: array = field(default_factory=lambda: array("d"))
     symbol_index: array = field(default_factory=lambda: array("i"))
