@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import codecs
 import csv
 import dataclasses
 import hashlib
@@ -40,8 +41,8 @@ from actors.correlation import (ledoit_wolf_intensity, pairs_to_matrices, return
 from actors.jumps import JumpFilter
 from actors.policy import (ACTIONS, FULL, HOLD, P25, P50, P75, BadRequest, PortfolioState, Position, cluster_k,
                            evaluate_batch, state_is_fresh, validate_proposal)
-from launcher.feed_inputs import (TS_COLUMNS, PRICE_COLUMNS, ReplayColumns, epoch_unit, parse_replay_csv, parse_timestamp,
-                                  price_rejection)
+from launcher.feed_inputs import (TS_COLUMNS, PRICE_COLUMNS, ReplayColumns, csv_lines, epoch_unit, parse_replay_csv,
+                                  parse_timestamp, price_rejection)
 from actors.snapshots import HELD_MIN_NOTIONAL, read_snapshot
 from launcher.topology import (ClustererSettings, ClustersConfig, CorrelatorSettings, GateSettings,
                                PermitIssuerSettings, PositionsConfig, SchemaError, load_topology)
@@ -219,10 +220,35 @@ def sha256_of(path: str) -> str:
     return h.hexdigest()
 
 
+def utf8_error(path: str, block: int = 1 << 20) -> str | None:
+    """Why the file is not UTF-8 (a BOM skipped), as decoding it whole says it (the byte's place counted from after
+    the BOM), or None; read a block at a time."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    fed = 0  # bytes given to the decoder so far
+    with open(path, "rb") as fh:
+        bom = fh.read(3) == codecs.BOM_UTF8
+        fh.seek(0)
+        while True:
+            chunk = fh.read(block)
+            held = len(decoder.getstate()[0])
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:  # its places count from the held bytes (after the BOM: from there)
+                shift = max(fed - held - (3 if bom else 0), 0)
+                start, end = exc.start + shift, exc.end + shift
+                if exc.end == exc.start + 1:
+                    return (f"'{exc.encoding}' codec can't decode byte 0x{exc.object[exc.start]:02x} in position "
+                            f"{start}: {exc.reason}")
+                return f"'{exc.encoding}' codec can't decode bytes in position {start}-{end - 1}: {exc.reason}"
+            if not chunk:
+                return None
+            fed += len(chunk)
+
+
 def check_csv_order(path: str, lines: Iterable[str]) -> None:
     """Rows must be in time order (equal times allowed): the first one earlier than the row before it
-    is refused naming its line. lines: the file opened with encoding utf-8-sig and newline=""."""
-    reader = csv.reader(lines)
+    is refused naming its line. lines: the file opened with encoding utf-8-sig and newline="\\n" (csv_lines)."""
+    reader = csv.reader(csv_lines(lines))
     previous: float | None = None
     header = False
     for row in reader:
@@ -246,15 +272,22 @@ def read_prices(path: str, symbols: list[str]) -> Prices:
         raise InputError(f"{path}: no such file (--prices)")
     if path.endswith((".parquet", ".pq")):
         return read_prices_parquet(path, symbols)
-    # Read as it goes, twice (the rows, then their order), into columns: never the whole text at once, nor an
-    # object per row (a 3 M-row CSV peaked at 1.07 GB so; bench/bench_backtest.py --csv measures a read).
+    # Read as it goes, three times (its UTF-8, its rows, their order), into columns: never the whole text at once,
+    # nor an object per row (a 3 M-row CSV peaked at 1.07 GB so; bench/bench_backtest.py --csv measures a read).
+    # The same Prices and errors as the whole text read at once: a bad byte anywhere is the error, named by its
+    # place in the file; lines end at LF alone (newline="\n", as the live feed's io.StringIO of the text).
     try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
+        not_utf8 = utf8_error(path)
+        if not_utf8 is not None:
+            raise InputError(f"{path}: not a prices CSV ({not_utf8})")
+        with open(path, encoding="utf-8-sig", newline="\n") as fh:
             data = parse_replay_csv(fh, symbols, ReplayColumns(symbols=tuple(symbols)))
-        with open(path, encoding="utf-8-sig", newline="") as fh:
+        with open(path, encoding="utf-8-sig", newline="\n") as fh:
             check_csv_order(path, fh)
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not a prices CSV ({exc})") from None
+    except InputError:
+        raise
     except (ValueError, csv.Error) as exc:  # csv.Error: a field over the csv module's limit (128 KiB)
         raise InputError(f"{path}: {exc}") from None
     rows = data.read_rows()

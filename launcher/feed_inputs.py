@@ -13,7 +13,7 @@ import math
 from array import array
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -108,7 +108,7 @@ class ReplayData:
 class ReplayColumns(ReplayData):
     """ReplayData that keeps its rows as three columns in file order (ts, the symbol's index in `symbols`, price),
     not as one object each: about 20 bytes a row instead of about 180, for a backtest's millions of rows (a 3 M-row
-    CSV peaked at 1.07 GB read as rows). `rows` stays empty; time_order() gives the order."""
+    CSV peaked at 1.07 GB read as rows). `rows` stays empty; columns() gives them in time order."""
     symbols: tuple[str, ...] = ()
     ts: array = field(default_factory=lambda: array("d"))
     symbol_index: array = field(default_factory=lambda: array("i"))
@@ -175,20 +175,36 @@ def _cell_price(text: str) -> float:
     return float(text.strip())
 
 
+def csv_lines(text: str | Iterable[str]) -> Iterable[str]:
+    """The lines a CSV reader reads of a file's text, or of the file read as it goes (opened with encoding
+    utf-8-sig and newline="\\n", as io.StringIO splits a text: a lone CR is no line end): the same lines either
+    way, a BOM left after the one utf-8-sig skips skipped too."""
+    if isinstance(text, str):
+        return io.StringIO(text.removeprefix("\ufeff"))
+    return _second_bom_skipped(iter(text))
+
+
+def _second_bom_skipped(lines: Iterator[str]) -> Iterator[str]:
+    for line in lines:
+        yield line.removeprefix("\ufeff")
+        break
+    yield from lines
+
+
 def parse_replay_csv(text: str | Iterable[str], allowlist: Iterable[str], data: ReplayData | None = None) -> ReplayData:
     """Read long form `ts,symbol,price` or wide form `ts,SYM1,SYM2,...`, chosen by the header.
 
     The time column may be named ts, timestamp or time, the long form's price column price or close
     (any case); a UTF-8 byte-order mark is ignored; a wide-form column that is not an upper-case
     symbol is refused with a one-line error. Epochs in milliseconds (or finer) are read as such.
-    `text` is the file's text, or its lines (a file opened with encoding utf-8-sig and newline="", read as it
-    goes). Rows are returned in time order (stable for equal times), into `data` when given (ReplayColumns: as
-    columns, for a backtest). A row that cannot be read is skipped
+    `text` is the file's text, or its lines (a file opened with encoding utf-8-sig and newline="\\n", read as it
+    goes: csv_lines). Rows are returned in time order (stable for equal times), into `data` when given
+    (ReplayColumns: as columns, for a backtest). A row that cannot be read is skipped
     and listed with its line number; a symbol outside the allowlist is skipped and counted; an
     empty wide-form cell means no price for that symbol at that time.
     """
     allowed = set(allowlist)
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")) if isinstance(text, str) else text)
+    reader = csv.reader(csv_lines(text))
     data = ReplayData() if data is None else data
     header: list[str] | None = None
     for row in reader:

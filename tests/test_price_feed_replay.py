@@ -47,7 +47,7 @@ def test_a_file_read_into_columns_gives_the_rows_in_the_order_the_row_reader_giv
     path = tmp_path / "prices.csv"
     path.write_text(text, encoding="utf-8")
     rows = parse_replay_csv(text, ALLOW)
-    with open(path, encoding="utf-8-sig", newline="") as fh:
+    with open(path, encoding="utf-8-sig", newline="\n") as fh:
         columns = parse_replay_csv(fh, ALLOW, ReplayColumns(symbols=tuple(ALLOW)))
     ts, index, price = columns.columns()
     assert columns.read_rows() == len(rows.rows) > 100
@@ -241,3 +241,72 @@ def test_the_feed_refuses_a_print_30_percent_off_and_publishes_the_prices_around
     finally:
         listener.close()
         feed.terminate()
+
+
+def _whole_text_read(path, symbols):
+    """read_prices as it read a CSV before the columns: the whole file decoded at once (its first error naming
+    its byte in the file), its text parsed as rows, its order checked, the rows split per symbol."""
+    import csv
+    import io
+
+    import numpy as np
+
+    from actors import backtest as bt
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            text = fh.read()
+    except UnicodeDecodeError as exc:
+        return f"{path}: not a prices CSV ({exc})"
+    try:
+        data = parse_replay_csv(text, symbols)
+        bt.check_csv_order(path, io.StringIO(text.removeprefix("\ufeff")))
+    except bt.InputError as exc:
+        return str(exc)
+    except (ValueError, csv.Error) as exc:
+        return f"{path}: {exc}"
+    if not data.rows:
+        return "no price row"
+    index = {s: i for i, s in enumerate(symbols)}
+    series = bt.by_symbol(np.array([r.ts for r in data.rows]), np.array([index[r.symbol] for r in data.rows]),
+                          np.array([r.price for r in data.rows]), len(symbols))
+    return ([(t.tolist(), repr(p.tolist())) for t, p in series], data.form, len(data.rows) + len(data.bad_rows),
+            data.bad_rows, data.not_in_allowlist, data.ts_unit)
+
+
+def _read_prices(path, symbols):
+    from actors import backtest as bt
+    try:
+        p = bt.read_prices(str(path), symbols)
+    except bt.InputError as exc:
+        return "no price row" if "no price row" in str(exc) else str(exc)
+    return ([(t.tolist(), repr(x.tolist())) for t, x in p.series], p.form, p.rows, p.bad_rows, p.not_in_allowlist,
+            p.ts_unit)
+
+
+HOSTILE_CSVS = {
+    "second_bom": b"\xef\xbb\xbf\xef\xbb\xbfts,symbol,price\n1,BTCUSDT,10\n2,ETHUSDT,5\n",
+    "lone_cr_line_ends": b"ts,symbol,price\r1,BTCUSDT,10\r2,BTCUSDT,11\r",
+    "cr_in_a_quoted_field": b'ts,symbol,price\n1,BTCUSDT,10\n"2\r",BTCUSDT,x\n3,BTCUSDT,bad\n4,BTCUSDT,1\n',
+    "truncated_utf8_at_the_end": b"ts,symbol,price\n1,BTCUSDT,1\n\xe2\x82",
+    "bad_header_then_a_bad_byte": b"foo,bar\n" + b"1,BTCUSDT,1\n" * 20000 + b"\xff\n",
+    "field_over_the_limit_then_a_bad_byte": b"ts,symbol,price\n1,BTCUSDT," + b"9" * 140000 + b"\n\xff\n",
+    "out_of_order_then_a_bad_byte": b"ts,symbol,price\n2,BTCUSDT,1\n" + b"1,BTCUSDT,1\n" * 20000 + b"\xff\n",
+    "partial_bom": b"\xef\xbb",
+    "out_of_order": b"ts,symbol,price\n2,BTCUSDT,1\n1,BTCUSDT,1\n",
+}
+
+
+@pytest.mark.parametrize("name", [*HOSTILE_CSVS, "bad_byte_deep_in_a_big_file", "bad_byte_deep_after_a_bom"])
+def test_read_prices_gives_what_the_whole_text_read_gave_for_hostile_files(tmp_path, name):
+    """read_prices reads a CSV as it goes, into columns: for every file the same Prices, or the same error with
+    the same message, as the whole file decoded and parsed at once (the live feed's read): a second BOM skipped,
+    lone CR line ends refused, line numbers counted alike, a bad byte named by its place in the file and reported
+    before any error of the rows around it; a row out of order named once with the file's path."""
+    if name.startswith("bad_byte_deep"):
+        body = b"ts,symbol,price\n" + b"".join(b"%d,BTCUSDT,%d\n" % (i, i + 1) for i in range(40000))
+        data = (b"\xef\xbb\xbf" if name.endswith("bom") else b"") + body[:300001] + b"\xff" + body[300001:]
+    else:
+        data = HOSTILE_CSVS[name]
+    path = tmp_path / "prices.csv"
+    path.write_bytes(data)
+    assert _read_prices(path, ALLOW) == _whole_text_read(str(path), ALLOW)

@@ -1585,4 +1585,35 @@ MUTATIONS: list[Mutation] = [
         "        order = np.argsort(ts, kind=\"quicksort\")\n",
         ("tests/test_price_feed_replay.py::"
          "test_a_file_read_into_columns_gives_the_rows_in_the_order_the_row_reader_gives_them",)),
+    Mutation(
+        "backtest_csv_lines_end_at_a_lone_cr",
+        "the backtest reads a CSV's lines as the live feed's text read does: a lone CR is no line end (the file "
+        "refused, line numbers counted alike), not universal newlines",
+        "actors/backtest.py",
+        "newline=\"\\n\") as fh:\n            data = parse_replay_csv(",
+        "newline=\"\") as fh:\n            data = parse_replay_csv(",
+        ("tests/test_price_feed_replay.py::test_read_prices_gives_what_the_whole_text_read_gave_for_hostile_files",)),
+    Mutation(
+        "backtest_csv_bad_byte_found_as_it_goes",
+        "a CSV's bad byte is the backtest's error wherever it is, named by its place in the file, before any error "
+        "of its rows (the whole file checked as UTF-8 first, a block at a time)",
+        "actors/backtest.py",
+        "        not_utf8 = utf8_error(path)\n",
+        "        not_utf8 = None\n",
+        ("tests/test_price_feed_replay.py::test_read_prices_gives_what_the_whole_text_read_gave_for_hostile_files",)),
+    Mutation(
+        "backtest_csv_second_bom_kept",
+        "a BOM after the one utf-8-sig skips is skipped when a CSV is read as it goes, as when its text is read",
+        "launcher/feed_inputs.py",
+        "        yield line.removeprefix(\"\\ufeff\")\n",
+        "        yield line\n",
+        ("tests/test_price_feed_replay.py::test_read_prices_gives_what_the_whole_text_read_gave_for_hostile_files",)),
+    Mutation(
+        "backtest_csv_order_error_names_its_file_twice",
+        "a prices CSV's row out of order is refused with the file's path once (check_csv_order's InputError is "
+        "not wrapped again as a ValueError)",
+        "actors/backtest.py",
+        "    except InputError:\n        raise\n    except (ValueError, csv.Error) as exc:  # csv.Error",
+        "    except (ValueError, csv.Error) as exc:  # csv.Error",
+        ("tests/test_price_feed_replay.py::test_read_prices_gives_what_the_whole_text_read_gave_for_hostile_files",)),
 ]
