@@ -9,7 +9,7 @@ import pytest
 from actors.price_feed import ReplaySchedule
 from launcher.feed_inputs import ReplayRow, parse_replay_csv
 from feed_helpers import TickListener, feed_topology, metric, tick_endpoint, metrics_port
-from helpers import ActorProcess, wait_for
+from helpers import DEADLINE_SCALE, ActorProcess, wait_for
 
 ALLOW = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
 
@@ -310,3 +310,26 @@ def test_read_prices_gives_what_the_whole_text_read_gave_for_hostile_files(tmp_p
     path = tmp_path / "prices.csv"
     path.write_bytes(data)
     assert _read_prices(path, ALLOW) == _whole_text_read(str(path), ALLOW)
+
+
+def test_a_replay_file_with_a_field_over_the_csv_limit_is_refused_naming_the_file_and_line(tmp_path, capsys):
+    """rev-cluster: a field over the csv module's 128 KiB limit was a _csv.Error traceback from validate (exit 1)
+    and a start_failed with neither file nor line from the feed (exit 1, retried by supervisord); the backtest
+    already refused the same file cleanly."""
+    from launcher.cli import main as clustergate
+    path, _ = feed_topology(tmp_path, "redis://127.0.0.1:1/0", {"source": "replay", "replay": {"path": "prices.csv"}})
+    (tmp_path / "prices.csv").write_text("ts,symbol,price\n1,BTCUSDT,100\n2,BTCUSDT,101\n3,BTCUSDT,\""
+                                         + "9" * (130 * 1024) + "\"\n4,BTCUSDT,102\n")
+    with pytest.raises(SystemExit) as exit_info:
+        clustergate(["validate", str(path)])
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 2, out
+    assert "actors.price_feed.settings.replay.path" in out and "prices.csv: line 4: " in out, out
+    assert "field larger than field limit" in out, out
+    feed = ActorProcess(path, "price_feed").start()
+    try:
+        assert feed.proc.wait(timeout=20 * DEADLINE_SCALE) == 2, feed.log()
+        assert "event=bad_source" in feed.log() and "prices.csv: line 4: " in feed.log(), feed.log()
+        assert "Traceback" not in feed.log(), feed.log()
+    finally:
+        feed.terminate()

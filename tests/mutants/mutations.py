@@ -1616,4 +1616,13 @@ MUTATIONS: list[Mutation] = [
         "    except InputError:\n        raise\n    except (ValueError, csv.Error) as exc:  # csv.Error",
         "    except (ValueError, csv.Error) as exc:  # csv.Error",
         ("tests/test_price_feed_replay.py::test_read_prices_gives_what_the_whole_text_read_gave_for_hostile_files",)),
+    Mutation(
+        "replay_feed_crashes_on_a_csv_field_over_the_csv_limit",
+        "a replay file with a field over 128 KiB is refused naming the file and line: validate and the feed exit 2 "
+        "(rev-cluster)",
+        "launcher/feed_inputs.py",
+        "        except csv.Error as exc:\n            raise ValueError(f\"line {reader.line_num}: {exc}\") from None\n",
+        "",
+        ("tests/test_price_feed_replay.py::"
+         "test_a_replay_file_with_a_field_over_the_csv_limit_is_refused_naming_the_file_and_line",)),
 ]
