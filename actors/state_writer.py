@@ -246,9 +246,7 @@ class StateWriterActor(Actor):
         self.every(self.topology.clusters.cadence_s, self.check_redis, name="redis_check")
         self.every(self.freshness_s / 4, self.expire_gauges, name="gauge_expiry")
         cadence_s = self.topology.clusters.cadence_s
-        lease_ms = self.settings.lease_ms
-        if lease_ms is None:
-            lease_ms = int(750 * cadence_s) if len(self.topology.actors_of_kind("state_writer")) > 1 else 0
+        lease_ms = self.topology.state_writer_lease_ms(self.name)
         self.lease_ms = lease_ms
         self.fence: int | None = None  # the fencing token of the lease this writer holds
         self.lease_value = ""

@@ -1625,4 +1625,12 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_price_feed_replay.py::"
          "test_a_replay_file_with_a_field_over_the_csv_limit_is_refused_naming_the_file_and_line",)),
+    Mutation(
+        "up_leaves_a_lone_state_writer_running_without_a_lease_beside_a_new_standby",
+        "`up` adding a standby state writer restarts the running one, so only the lease holder writes (rev-cluster)",
+        "launcher/supervise.py",
+        "    if lease_ms:\n        hashed[\"lease_ms\"] = lease_ms\n",
+        "",
+        ("tests/test_launcher.py::"
+         "test_up_adding_a_standby_state_writer_restarts_the_running_one_so_only_the_lease_holder_writes",)),
 ]
