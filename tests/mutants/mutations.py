@@ -1633,4 +1633,12 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_launcher.py::"
          "test_up_adding_a_standby_state_writer_restarts_the_running_one_so_only_the_lease_holder_writes",)),
+    Mutation(
+        "a_tick_number_past_float_range_escapes_as_a_handler_error",
+        "a tick whose price or ts is an integer past float's range is counted bad_frame, no traceback (rev-cluster)",
+        "actors/wire.py",
+        "    except OverflowError:\n        return None\n",
+        "    except ZeroDivisionError:\n        return None\n",
+        ("tests/test_reliability_bad_input.py::"
+         "test_hostile_ticks_are_counted_by_reason_and_the_buffer_and_book_keep_running",)),
 ]
