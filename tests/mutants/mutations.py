@@ -1641,4 +1641,13 @@ MUTATIONS: list[Mutation] = [
         "    except ZeroDivisionError:\n        return None\n",
         ("tests/test_reliability_bad_input.py::"
          "test_hostile_ticks_are_counted_by_reason_and_the_buffer_and_book_keep_running",)),
+    Mutation(
+        "a_restarted_replay_feed_starts_its_file_again",
+        "a restarted replay feed continues where it stopped, never jumping every symbol back to the file's first "
+        "price (rev-cluster)",
+        "actors/price_feed.py",
+        "        due = self.schedule.resume(saved)\n",
+        "        due = None\n",
+        ("tests/test_price_feed_replay.py::"
+         "test_a_restarted_replay_feed_continues_where_it_stopped_instead_of_jumping_back_to_the_first_prices",)),
 ]
