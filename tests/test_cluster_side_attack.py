@@ -375,3 +375,28 @@ def test_a_second_backward_clock_step_does_not_release_the_history_hold(system, 
     published = scrape(ports["buffer"])["p27_windows_published_total"]
     wait_for(lambda: scrape(ports["buffer"])["p27_windows_published_total"] >= published + 4, 10, "four publishes")
     assert saved_points() >= 20
+
+
+def test_a_clusterer_whose_clock_stepped_is_named_in_the_state_writers_log_and_its_end_too(system, tmp_path):
+    """rev-cluster: the clusterer's wall clock stepped back 3600 s (or 20 s, or ahead): every state it stamped was
+    stale (or from the future) for the gate, which fell back to the proxy, while p27_updates_total kept rising,
+    p27_corr_ready stayed 1 and no actor logged anything: nothing named the cause."""
+    from test_clusters_end_to_end import SteppedClockProcess, fresh_state
+
+    procs, r = system["procs"], system["redis"]
+    clock_file = tmp_path / "clock_offset_s"
+    clock_file.write_text("0")
+    procs["clusterer"].terminate()
+    procs["clusterer"] = SteppedClockProcess(system["topo_path"], "clusterer", clock_file).start()
+    wait_for(lambda: fresh_state(r) is not None, 60, f"a fresh cluster state\n{procs['state_writer'].log()}")
+    assert "event=state_clock_skew" not in procs["state_writer"].log()
+    clock_file.write_text("-3600")
+    wait_for(lambda: "event=state_clock_skew " in procs["state_writer"].log(), 20,
+             f"the state writer to name the clusterer's clock\n{procs['state_writer'].log()}")
+    line = next(x for x in procs["state_writer"].log().splitlines() if "event=state_clock_skew " in x)
+    assert " error " in line and "state_age_s=3600." in line and "clusterer" in line, line
+    assert procs["state_writer"].log().count("event=state_clock_skew ") == 1  # once per episode, not per state
+    clock_file.write_text("0")
+    wait_for(lambda: "event=state_clock_skew_ended" in procs["state_writer"].log(), 20,
+             f"the end of the skew in the state writer's log\n{procs['state_writer'].log()}")
+    wait_for(lambda: fresh_state(r) is not None, 20, "a fresh cluster state again")

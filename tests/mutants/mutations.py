@@ -1650,4 +1650,12 @@ MUTATIONS: list[Mutation] = [
         "        due = None\n",
         ("tests/test_price_feed_replay.py::"
          "test_a_restarted_replay_feed_continues_where_it_stopped_instead_of_jumping_back_to_the_first_prices",)),
+    Mutation(
+        "a_clusterer_clock_step_goes_unnamed",
+        "a clusterer whose clock stepped (states stale on arrival) is named in the state writer's log (rev-cluster)",
+        "actors/state_writer.py",
+        "        self.check_state_age(message)\n",
+        "",
+        ("tests/test_cluster_side_attack.py::"
+         "test_a_clusterer_whose_clock_stepped_is_named_in_the_state_writers_log_and_its_end_too",)),
 ]
