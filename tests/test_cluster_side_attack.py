@@ -400,3 +400,42 @@ def test_a_clusterer_whose_clock_stepped_is_named_in_the_state_writers_log_and_i
     wait_for(lambda: "event=state_clock_skew_ended" in procs["state_writer"].log(), 20,
              f"the end of the skew in the state writer's log\n{procs['state_writer'].log()}")
     wait_for(lambda: fresh_state(r) is not None, 20, "a fresh cluster state again")
+
+
+def test_a_clusterer_that_resumes_after_its_correlator_died_does_not_write_an_old_matrix_as_fresh(system):
+    """rev-cluster: the clusterer paused (SIGSTOP) while the correlator stopped; resumed, it stamped the matrix
+    queued before the stop with its own now, and the state writer wrote it: the gate, on the proxy since the state
+    went stale, took K from the cluster again for a whole freshness window, from correlations of no live
+    correlator (real demo: price_age_s 8.8 in the state, max_price_age_s 5)."""
+    import os
+    import signal
+    import time
+
+    from helpers import scrape
+    from launcher import keys
+    from test_clusters_end_to_end import CADENCE_S as E2E_CADENCE_S, fresh_state
+
+    procs, ports, r = system["procs"], system["ports"], system["redis"]
+    wait_for(lambda: fresh_state(r) is not None, 60, "a fresh cluster state")
+    clusterer = procs["clusterer"].proc
+    os.kill(clusterer.pid, signal.SIGSTOP)
+    try:
+        queued_after = time.time() + E2E_CADENCE_S  # a matrix the correlator publishes meanwhile waits for the clusterer
+        wait_for(lambda: time.time() > queued_after, 5, "a matrix queued for the stopped clusterer")
+        procs["correlator"].terminate()
+        max_price_age_s = 5 * E2E_CADENCE_S
+        wait_for(lambda: time.time() - int(r.hget(keys.CLUSTER_STATE, "updated_ts_ms")) / 1000 > max_price_age_s + 1, 20,
+                 "the queued matrix's prices to be older than max_price_age_s")
+        writer = ports["state_writer"]
+
+        def handled() -> float:
+            m = scrape(writer)
+            return m.get("p27_updates_total", 0) + m.get('p27_fail_closed_total{reason="upstream_not_ready"}', 0)
+
+        before, updates = handled(), scrape(writer).get("p27_updates_total", 0)
+    finally:
+        os.kill(clusterer.pid, signal.SIGCONT)
+    wait_for(lambda: handled() > before, 20, "the state writer to get the resumed clusterer's state")
+    assert scrape(writer).get("p27_updates_total", 0) == updates, r.hgetall(keys.CLUSTER_STATE)
+    assert fresh_state(r) is None, r.hgetall(keys.CLUSTER_STATE)
+    assert scrape(ports["clusterer"]).get('p27_fail_closed_total{reason="matrix_stale"}', 0) >= 1

@@ -1658,4 +1658,12 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_cluster_side_attack.py::"
          "test_a_clusterer_whose_clock_stepped_is_named_in_the_state_writers_log_and_its_end_too",)),
+    Mutation(
+        "a_clusterer_writes_a_queued_old_matrix_as_fresh",
+        "a matrix older than max_price_age_s when the clusterer uses it is not written as a fresh state (rev-cluster)",
+        "actors/clusterer.py",
+        "        if header.get(\"ready\") and matrix_is_stale(header, now, self.topology.max_price_age_s):\n",
+        "        if False and matrix_is_stale(header, now, self.topology.max_price_age_s):\n",
+        ("tests/test_cluster_side_attack.py::"
+         "test_a_clusterer_that_resumes_after_its_correlator_died_does_not_write_an_old_matrix_as_fresh",)),
 ]
