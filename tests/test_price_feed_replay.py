@@ -366,8 +366,11 @@ def test_a_restarted_replay_feed_continues_where_it_stopped_instead_of_jumping_b
 
         wait_for(after_restart, 20 * DEADLINE_SCALE, f"a BTCUSDT tick after the restart\n{feed.log()}")
         first_after = after_restart()[0]["price"]
-        # SIGKILL loses at most the position's last save (a quarter second: 25 rows here), never the file's start.
-        assert last - 50 <= first_after <= last + 1 if stop == "SIGKILL" else first_after == last + 1, (last, first_after)
+        # SIGTERM saves the position at shutdown: no row again; SIGKILL loses at most its last save (a quarter second,
+        # 25 rows here). Either way never the file's start. The feed closes its socket with linger 0, so the last
+        # few ticks it sent may never reach the listener: the first tick after the restart may lie a few rows on.
+        lowest = last - 50 if stop == "SIGKILL" else last + 1
+        assert lowest <= first_after <= last + 25, (last, first_after)
         assert "event=replay_resumed" in feed.log(), feed.log()
     finally:
         listener.close()
