@@ -100,7 +100,7 @@ class ClustererActor(Actor):
         self.m.clusters_count.set(0)
         self.m.stress_sum.set(0)
         self.m.stress_max.set(0)
-        self.redis = connect(self.topology.redis)
+        self.redis = connect(self.topology.redis, decode_responses=False)  # snapshot values may hold any bytes
         self.socket("state")
         self.on_message("matrix", self.on_matrix)
         self.set_ready(True)

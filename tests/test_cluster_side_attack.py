@@ -439,3 +439,33 @@ def test_a_clusterer_that_resumes_after_its_correlator_died_does_not_write_an_ol
     assert scrape(writer).get("p27_updates_total", 0) == updates, r.hgetall(keys.CLUSTER_STATE)
     assert fresh_state(r) is None, r.hgetall(keys.CLUSTER_STATE)
     assert scrape(ports["clusterer"]).get('p27_fail_closed_total{reason="matrix_stale"}', 0) >= 1
+
+
+def test_a_position_snapshot_holding_bytes_that_are_not_utf8_does_not_stop_the_cluster_side(system):
+    """rev-cluster: one extra field of binary data in one symbol's snapshot hash (a field SPEC does not name, as an
+    execution layer may add) raised UnicodeDecodeError in the clusterer for every matrix (no state: the gate on
+    the proxy until someone deleted the field) and in the buffer every cadence (history no longer persisted).
+    The gate reads the named fields alone and never saw it. Now: an extra field is ignored, and a named field
+    that is not a number (bytes that are not UTF-8 included) makes that snapshot unusable, as the gate reads it."""
+    from helpers import scrape
+    from launcher import keys
+
+    procs, ports, r = system["procs"], system["ports"], system["redis"]
+    raw = __import__("redis").Redis.from_url(system["data"]["redis"]["url"])
+    writer = ports["state_writer"]
+    wait_for(lambda: scrape(writer).get("p27_updates_total", 0) >= 1, 60, "a first cluster state")
+    raw.hset(keys.position_snapshot("BTCUSDT"), "exec_meta", b"\xff\xfe\x00")  # not a SPEC field
+    raw.hset(keys.position_snapshot("ETHUSDT"), "notional_usd", b"\xff\xfe")  # a SPEC field that holds no number
+    updates = scrape(writer).get("p27_updates_total", 0)
+    published = scrape(ports["buffer"]).get("p27_windows_published_total", 0)
+    wait_for(lambda: scrape(writer).get("p27_updates_total", 0) >= updates + 3, 20,
+             f"three more cluster states written\n{procs['clusterer'].log()[-2000:]}")
+    wait_for(lambda: scrape(ports["buffer"]).get("p27_windows_published_total", 0) >= published + 3, 20,
+             "three more windows published")
+    for actor in ("clusterer", "buffer"):
+        errors = {k: v for k, v in scrape(ports[actor]).items() if k.startswith("clustergate_handler_errors_total")}
+        assert not any(errors.values()), (errors, procs[actor].log()[-2000:])
+    # BTCUSDT is held (its extra field ignored), ETHUSDT is not (its notional_usd is no number): only BTC's notional.
+    clusters = [r.hgetall(keys.cluster_state_of(cid)) for cid in r.hkeys(keys.CLUSTERS)]
+    btc = 0.5 * float(r.hget(keys.position_snapshot("BTCUSDT"), "mark_price"))
+    assert sum(float(c["notional"]) for c in clusters) == pytest.approx(btc, rel=0.05), clusters

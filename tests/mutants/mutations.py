@@ -1666,4 +1666,12 @@ MUTATIONS: list[Mutation] = [
         "        if False and matrix_is_stale(header, now, self.topology.max_price_age_s):\n",
         ("tests/test_cluster_side_attack.py::"
          "test_a_clusterer_that_resumes_after_its_correlator_died_does_not_write_an_old_matrix_as_fresh",)),
+    Mutation(
+        "a_snapshot_byte_that_is_not_utf8_stops_the_clusterer",
+        "a position snapshot holding bytes that are not UTF-8 leaves the cluster side writing states (rev-cluster)",
+        "actors/clusterer.py",
+        "        self.redis = connect(self.topology.redis, decode_responses=False)  # snapshot values may hold any bytes\n",
+        "        self.redis = connect(self.topology.redis)\n",
+        ("tests/test_cluster_side_attack.py::"
+         "test_a_position_snapshot_holding_bytes_that_are_not_utf8_does_not_stop_the_cluster_side",)),
 ]
