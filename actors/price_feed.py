@@ -88,6 +88,11 @@ def parse_price(text: str | bytes | None) -> float | str:
     return price_rejection(value) or value
 
 
+def shown(value: Any) -> str:
+    """A value for a log line: Redis bytes as the text they hold (undecodable bytes escaped), else its repr."""
+    return repr(value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else value)
+
+
 # --------------------------------------------------------------------------- snapshot freshness
 
 SNAPSHOT_SKIP_REASONS = ("no_ts", "stale", "future", "unchanged")
@@ -284,7 +289,7 @@ class PriceFeed(Actor):
         self.metrics.rejected.labels(symbol=symbol, reason=reason).inc()
         if self.rejecting.get(symbol) != reason:
             self.rejecting[symbol] = reason
-            self.log.warning("price_rejected", symbol=symbol, price=repr(price), reason=reason)
+            self.log.warning("price_rejected", symbol=symbol, price=shown(price), reason=reason)
 
     def _published(self) -> None:
         self.last_publish = time.monotonic()
@@ -425,7 +430,8 @@ class PriceFeed(Actor):
     # ----------------------------------------------------------------- redis snapshots
 
     def _setup_redis_snapshots(self) -> None:
-        self.redis = connect(self.topology.redis)
+        # Raw bytes: a field that is not UTF-8 is then a price or time that is no number, not an error for every symbol.
+        self.redis = connect(self.topology.redis, decode_responses=False)
         self.snapshot_keys = {s: keys.position_snapshot(s, self.topology.positions.key_pattern) for s in self.symbols}
         self.snapshot_last_ts: dict[str, float] = {}  # symbol -> ts_epoch of the snapshot last read (published or rejected)
         self.skipping: dict[str, str] = {}  # symbol -> reason its snapshot is skipped, until one is read again
@@ -470,7 +476,7 @@ class PriceFeed(Actor):
         self.metrics.snapshots_skipped.labels(symbol=symbol, reason=reason).inc()
         if reason != "unchanged" and self.skipping.get(symbol) != reason:
             self.skipping[symbol] = reason
-            self.log.warning("snapshot_skipped", symbol=symbol, ts_epoch=repr(ts_epoch), reason=reason)
+            self.log.warning("snapshot_skipped", symbol=symbol, ts_epoch=shown(ts_epoch), reason=reason)
 
 
 if __name__ == "__main__":

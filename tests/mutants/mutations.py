@@ -1674,4 +1674,12 @@ MUTATIONS: list[Mutation] = [
         "        self.redis = connect(self.topology.redis)\n",
         ("tests/test_cluster_side_attack.py::"
          "test_a_position_snapshot_holding_bytes_that_are_not_utf8_does_not_stop_the_cluster_side",)),
+    Mutation(
+        "a_snapshot_price_byte_that_is_not_utf8_stops_the_feed",
+        "a snapshot mark_price that is not UTF-8 is refused for its symbol, the others keep ticking (rev-cluster)",
+        "actors/price_feed.py",
+        "        self.redis = connect(self.topology.redis, decode_responses=False)\n",
+        "        self.redis = connect(self.topology.redis)\n",
+        ("tests/test_price_feed_process.py::"
+         "test_a_snapshot_mark_price_of_bytes_that_are_not_utf8_is_refused_and_the_other_symbols_keep_ticking",)),
 ]
