@@ -5,7 +5,8 @@ an edge where corr >= corr_threshold. Per cluster, over members with notional > 
 cluster notional / book notional, concentration = |sum(side x notional)| / cluster notional,
 correlation = mean pairwise corr (0 with fewer than 2), stress = clip(w x c x corr, 0, 1);
 ClusterStress = clip(sum of stresses, 0, 1); clusters with no notional are dropped.
-Choices made here: a stale snapshot is not held (the gate fails closed on it too); a held symbol
+Choices made here: a matrix whose newest input price is older than max_price_age_s when it is used (it
+waited in this actor's queue) is not ready, matrix_stale; a stale snapshot is not held (the gate fails closed on it too); a held symbol
 not in the matrix (too few points) belongs to no cluster but its notional still counts in the
 book total; a cluster id is a short hash of its sorted member list, so it is stable.
 
@@ -40,7 +41,7 @@ STATE_VERSION = 1
 
 # A not-ready matrix is not counted here: the correlator counts its cause, and the state writer counts
 # the update it then does not write (upstream_not_ready), so each reason is counted once per event.
-FAIL_REASONS = ("redis_unavailable", "bad_matrix")
+FAIL_REASONS = ("redis_unavailable", "bad_matrix", "matrix_stale")
 
 
 def make_metrics() -> SimpleNamespace:
@@ -79,6 +80,13 @@ def state_message(header: Mapping[str, Any], clusters: list[ClusterMetrics], clu
     }
 
 
+def matrix_is_stale(header: Mapping[str, Any], now_s: float, max_price_age_s: float) -> bool:
+    """True when the matrix's newest input price is older than max_price_age_s at now_s: the correlator's own
+    prices_stale rule, applied again when the matrix is used, since a matrix can wait in a paused clusterer's queue."""
+    newest = header.get("newest_price_ts")
+    return isinstance(newest, (int, float)) and not isinstance(newest, bool) and now_s - newest > max_price_age_s
+
+
 # --------------------------------------------------------------------------- the actor
 
 
@@ -92,7 +100,7 @@ class ClustererActor(Actor):
         self.m.clusters_count.set(0)
         self.m.stress_sum.set(0)
         self.m.stress_max.set(0)
-        self.redis = connect(self.topology.redis)
+        self.redis = connect(self.topology.redis, decode_responses=False)  # snapshot values may hold any bytes
         self.socket("state")
         self.on_message("matrix", self.on_matrix)
         self.set_ready(True)
@@ -115,6 +123,13 @@ class ClustererActor(Actor):
             self.log.warning("positions_unavailable", error=repr(exc))
             self.publish(state_message(header, [], 0.0, held, now, ready=False, reason="redis_unavailable"))
             return
+        if header.get("ready") and matrix_is_stale(header, now, self.topology.max_price_age_s):
+            # A matrix that waited in the queue (this actor paused, its correlator gone meanwhile) is not as of now.
+            self.m.fail_closed.labels(reason="matrix_stale").inc()
+            self.log.warning("matrix_stale", newest_price_ts=header.get("newest_price_ts"),
+                             price_age_s=round(now - float(header["newest_price_ts"]), 3),
+                             max_price_age_s=self.topology.max_price_age_s)
+            header = {**header, "ready": False, "reason": "matrix_stale"}
         if not header.get("ready"):
             self.publish(state_message(header, [], 0.0, held, now, ready=False,
                                        reason=header.get("reason") or "upstream_not_ready"))

@@ -5,7 +5,8 @@ clusters.max_tick_jump from the symbol's last published price (reason jump; the 
 agrees with it is published); both are counted in `price_feed_rejected_prices_total{symbol,reason}`. When nothing went out for heartbeat_s, a
 heartbeat carrying the last tick's seq goes out instead, so subscribers can tell idle from dead.
 Synthetic and replayed ticks carry the wall-clock time they were published at (a replay's recorded
-times only set its schedule); a clock-aligned synthetic tick (synthetic.clock_aligned) carries the start
+times only set its schedule; a restarted replay continues from the position saved in Redis, never from the
+file's first row while that position is usable); a clock-aligned synthetic tick (synthetic.clock_aligned) carries the start
 of its slot k = floor(epoch_s / interval_s), goes out just after that start, and its price depends on
 the settings and k alone (actors/slot_prices.py), so feeds started apart or restarted publish one path.
 A redis_snapshots tick carries its snapshot's ts_epoch, and a snapshot is published once: one older
@@ -17,6 +18,7 @@ reaches the buffer as a fresh price.
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 import time
@@ -45,6 +47,8 @@ SECONDS_PER_YEAR = 365.25 * 24 * 3600
 DEFAULT_VOLATILITY = 0.8
 DEFAULT_START_PRICE = 100.0
 REPLAY_ROWS_PER_TURN = 1000  # rows published per timer callback, so a fast replay cannot starve the loop
+REPLAY_POSITION_SAVE_S = 0.25  # a replay's position is saved at most this often (and at shutdown)
+REPLAY_POSITION_RETRY_S = 5.0  # after a failed save (Redis down), the next try
 
 
 
@@ -82,6 +86,11 @@ def parse_price(text: str | bytes | None) -> float | str:
     except (TypeError, ValueError):
         return "not_a_number"
     return price_rejection(value) or value
+
+
+def shown(value: Any) -> str:
+    """A value for a log line: Redis bytes as the text they hold (undecodable bytes escaped), else its repr."""
+    return repr(value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else value)
 
 
 # --------------------------------------------------------------------------- snapshot freshness
@@ -181,6 +190,22 @@ class ReplaySchedule:
         gaps = [b - a for a, b in zip(self.relative_s, self.relative_s[1:]) if b > a]
         self.loop_gap_s = statistics.median(gaps) if gaps else loop_gap_s
 
+    def position(self) -> dict[str, Any]:
+        """Where the replay stands: the next row, the loops completed and the offset of this pass."""
+        return {"index": self.index, "passes": self.passes, "offset_s": self.offset_s}
+
+    def resume(self, position: Any) -> float | None:
+        """Continue from a saved position(): the row it names is due at once. Returns that row's due time, or
+        None (nothing changed) when the position is unusable or past the end of a replay that does not loop."""
+        try:
+            index, passes, offset_s = int(position["index"]), int(position["passes"]), float(position["offset_s"])
+        except (TypeError, KeyError, ValueError):
+            return None
+        if not 0 <= index < len(self.rows) or passes < 0 or not math.isfinite(offset_s) or (passes and not self.loop):
+            return None
+        self.index, self.passes, self.offset_s = index, passes, offset_s
+        return offset_s + self.relative_s[index]
+
     def next_due_s(self) -> float | None:
         if self.index >= len(self.rows):
             if not self.loop or not self.rows:
@@ -233,6 +258,8 @@ class PriceFeed(Actor):
         self.log.info("source_ready", source=source, symbols=self.symbols)
 
     def teardown(self) -> None:
+        if self.settings.source == "replay" and self.redis is not None:
+            self._save_replay_position()
         if self.redis is not None:
             self.redis.close()
 
@@ -262,7 +289,7 @@ class PriceFeed(Actor):
         self.metrics.rejected.labels(symbol=symbol, reason=reason).inc()
         if self.rejecting.get(symbol) != reason:
             self.rejecting[symbol] = reason
-            self.log.warning("price_rejected", symbol=symbol, price=repr(price), reason=reason)
+            self.log.warning("price_rejected", symbol=symbol, price=shown(price), reason=reason)
 
     def _published(self) -> None:
         self.last_publish = time.monotonic()
@@ -327,6 +354,7 @@ class PriceFeed(Actor):
                       bad_rows=len(data.bad_rows), speed=replay.speed, loop=replay.loop)
         self.schedule = ReplaySchedule(data.rows, replay.speed, replay.loop, self.settings.interval_s)
         self.replay_start = time.monotonic()
+        self._resume_replay(path)
         self._after(0.0, self._replay_due)
 
     def _after(self, delay_s: float, callback: Callable[[], None], name: str = "replay") -> None:
@@ -339,6 +367,50 @@ class PriceFeed(Actor):
 
         holder["timer"] = self.every(max(delay_s, 1e-3), once, first_after_s=max(delay_s, 0.0), name=name)
 
+    def _resume_replay(self, path: Any) -> None:
+        """Continue from the position the last run of this feed saved for this file (same size and mtime), so a
+        restart does not jump every symbol back to the file's first price in one slot: a return shared by all,
+        which made independent symbols correlate for a whole lookback window. Without a usable position (none,
+        another file, Redis down, a replay that had finished) the replay starts from the file's first row."""
+        stat = path.stat()
+        self.replay_file = f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
+        self.replay_position_key = keys.replay_position(self.topology.name, self.name)
+        self.position_saved_mono = -math.inf
+        self.redis = connect(self.topology.redis)
+        try:
+            raw = self.redis.get(self.replay_position_key)
+        except redis.RedisError as exc:
+            self.log.warning("replay_from_start", reason="position not read: Redis unavailable", error=repr(exc))
+            return
+        try:
+            saved = json.loads(raw) if raw is not None else None
+        except ValueError:
+            saved = None
+        if not isinstance(saved, dict) or saved.get("file") != self.replay_file:
+            self.log.info("replay_from_start", reason="no saved position for this file" if raw is None else
+                          "the saved position is for another file or unreadable", key=self.replay_position_key)
+            return
+        due = self.schedule.resume(saved)
+        if due is None:
+            self.log.info("replay_from_start", reason="the saved position is past the end", key=self.replay_position_key)
+            return
+        self.replay_start = time.monotonic() - due
+        self.log.info("replay_resumed", row=self.schedule.index, passes=self.schedule.passes, key=self.replay_position_key)
+
+    def _save_replay_position(self, now_mono: float | None = None) -> None:
+        """Save the replay's position, at most every REPLAY_POSITION_SAVE_S (and at shutdown: now_mono None)."""
+        if now_mono is not None and now_mono - self.position_saved_mono < REPLAY_POSITION_SAVE_S:
+            return
+        self.position_saved_mono = time.monotonic() if now_mono is None else now_mono
+        assert self.redis is not None
+        try:
+            self.redis.set(self.replay_position_key, json.dumps({"file": self.replay_file, **self.schedule.position()}))
+        except redis.RedisError as exc:  # tried again REPLAY_POSITION_RETRY_S later: each try may wait a timeout
+            self.position_saved_mono += REPLAY_POSITION_RETRY_S - REPLAY_POSITION_SAVE_S
+            self._redis_outage.failed(exc, retry_in_s=REPLAY_POSITION_RETRY_S, what="replay position not saved")
+            return
+        self._redis_outage.ok()
+
     def _replay_due(self) -> None:
         elapsed = time.monotonic() - self.replay_start
         for _ in range(REPLAY_ROWS_PER_TURN):
@@ -347,16 +419,19 @@ class PriceFeed(Actor):
                 self.log.info("replay_finished", seq=self.seq)
                 return
             if due > elapsed:
+                self._save_replay_position(time.monotonic())
                 self._after(due - elapsed, self._replay_due)
                 return
             row = self.schedule.pop()
             self.publish(row.symbol, row.price)
+        self._save_replay_position(time.monotonic())
         self._after(0.0, self._replay_due)
 
     # ----------------------------------------------------------------- redis snapshots
 
     def _setup_redis_snapshots(self) -> None:
-        self.redis = connect(self.topology.redis)
+        # Raw bytes: a field that is not UTF-8 is then a price or time that is no number, not an error for every symbol.
+        self.redis = connect(self.topology.redis, decode_responses=False)
         self.snapshot_keys = {s: keys.position_snapshot(s, self.topology.positions.key_pattern) for s in self.symbols}
         self.snapshot_last_ts: dict[str, float] = {}  # symbol -> ts_epoch of the snapshot last read (published or rejected)
         self.skipping: dict[str, str] = {}  # symbol -> reason its snapshot is skipped, until one is read again
@@ -401,7 +476,7 @@ class PriceFeed(Actor):
         self.metrics.snapshots_skipped.labels(symbol=symbol, reason=reason).inc()
         if reason != "unchanged" and self.skipping.get(symbol) != reason:
             self.skipping[symbol] = reason
-            self.log.warning("snapshot_skipped", symbol=symbol, ts_epoch=repr(ts_epoch), reason=reason)
+            self.log.warning("snapshot_skipped", symbol=symbol, ts_epoch=shown(ts_epoch), reason=reason)
 
 
 if __name__ == "__main__":

@@ -87,17 +87,22 @@ def signed_notional(fields: Mapping[str, Any], now_s: float, stale_after_s: floa
     return value
 
 
+SNAPSHOT_FIELDS = ("position_amt", "mark_price", "ts_epoch", "notional_usd")
+
+
 def read_signed_notionals(client: redis.Redis, symbols: list[str], key_pattern: str, now_s: float,
                           stale_after_s: float) -> dict[str, float]:
-    """Signed notional per symbol with a fresh snapshot (one round trip); raises redis errors."""
+    """Signed notional per symbol with a fresh snapshot (one round trip); raises redis errors.
+
+    Reads SPEC's fields alone (HMGET, as the gate does), so a field the execution layer adds is never read;
+    give it a client with decode_responses=False: a value that is not UTF-8 is then no number (the snapshot is
+    unusable) instead of a UnicodeDecodeError for every symbol."""
     pipe = client.pipeline(transaction=False)
     for symbol in symbols:
-        pipe.hgetall(keys.position_snapshot(symbol, key_pattern))
+        pipe.hmget(keys.position_snapshot(symbol, key_pattern), *SNAPSHOT_FIELDS)
     out: dict[str, float] = {}
-    for symbol, raw in zip(symbols, pipe.execute()):
-        fields = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-                  for k, v in (raw or {}).items()}
-        value = signed_notional(fields, now_s, stale_after_s)
+    for symbol, (position_amt, mark_price, ts_epoch, notional_usd) in zip(symbols, pipe.execute()):
+        value, _ = read_snapshot(position_amt, mark_price, ts_epoch, notional_usd, now_s, stale_after_s)
         if value is not None:
             out[symbol] = value
     return out

@@ -57,6 +57,8 @@ WRITE_ATTEMPTS = 5  # WATCH races lost in a row before an update is given up (co
 # state at once, so a takeover's write-to-write gap is at most 1.5 cadences (+ the attempt and the write),
 # inside SPEC's freshness window of 2 x cadence.
 HOLD_CADENCES = 1.5
+# The gate takes a state stamped within the whole second ahead of its clock as of now (policy.cluster_state_age_s).
+STATE_AHEAD_TOLERANCE_S = 1.0
 
 
 def make_metrics() -> SimpleNamespace:
@@ -240,15 +242,14 @@ class StateWriterActor(Actor):
         self.known_ids: set[str] | None = None
         self.freshness_s = self.topology.freshness_default_s
         self.last_state_mono = -float("inf")  # when the last state message arrived
+        self.state_skewed = False  # the last state arrived outside the freshness window (check_state_age)
         self.redis_ok = False
         self.on_message("state", self.on_state)
         self.check_redis()
         self.every(self.topology.clusters.cadence_s, self.check_redis, name="redis_check")
         self.every(self.freshness_s / 4, self.expire_gauges, name="gauge_expiry")
         cadence_s = self.topology.clusters.cadence_s
-        lease_ms = self.settings.lease_ms
-        if lease_ms is None:
-            lease_ms = int(750 * cadence_s) if len(self.topology.actors_of_kind("state_writer")) > 1 else 0
+        lease_ms = self.topology.state_writer_lease_ms(self.name)
         self.lease_ms = lease_ms
         self.fence: int | None = None  # the fencing token of the lease this writer holds
         self.lease_value = ""
@@ -404,6 +405,7 @@ class StateWriterActor(Actor):
             self.log.warning("bad_state", error=str(exc))
             return
         self.last_state_mono = time.monotonic()
+        self.check_state_age(message)
         self.mirror(message["gauges"])
         if not message.get("ready"):
             self.m.fail_closed.labels(reason="upstream_not_ready").inc()
@@ -415,6 +417,25 @@ class StateWriterActor(Actor):
             self.update_ready()
             return
         self.write(message)
+
+    def check_state_age(self, message: dict[str, Any]) -> None:
+        """Log, once when it starts and once when it ends, states that arrive already outside the gate's freshness
+        window by this writer's clock (older than freshness_s, or over a second ahead): the clusterer's wall clock
+        (or this host's) stepped, or a backlog. The gate falls back to the proxy meanwhile, while every P2.7 series
+        looks healthy (updates written, corr_ready 1): this line names the cause."""
+        stamped = finite_number(message.get("ts"))
+        if stamped is None:
+            return
+        age_s = time.time() - stamped
+        skewed = not -STATE_AHEAD_TOLERANCE_S <= age_s <= self.freshness_s
+        if skewed and not self.state_skewed:
+            self.log.error("state_clock_skew", state_age_s=round(age_s, 3), freshness_s=self.freshness_s,
+                           detail="the state arrived outside the freshness window by this writer's clock, timed from "
+                                  "the clusterer's stamp: a wall clock stepped on the clusterer's host (or this one), "
+                                  "or a backlog; the gate judges it stale and falls back to the proxy while this lasts")
+        elif self.state_skewed and not skewed:
+            self.log.info("state_clock_skew_ended", state_age_s=round(age_s, 3))
+        self.state_skewed = skewed
 
     def write(self, message: dict[str, Any], again: bool = False) -> None:
         """Write one ready state message (fenced when there is a lease); count and log what was not written.

@@ -107,9 +107,21 @@ def heartbeat_frames(ts: float, seq: int) -> list[bytes]:
     return [HEARTBEAT_TOPIC, encode({"ts": ts, "seq": seq})]
 
 
+def finite_float(value: Any) -> float | None:
+    """A JSON number as a finite float; None for anything else (a bool, text, NaN, infinity, or an integer
+    beyond float's range, which math.isfinite would raise OverflowError on)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def valid_price(price: Any) -> bool:
-    return (isinstance(price, (int, float)) and not isinstance(price, bool)
-            and math.isfinite(price) and price > 0)
+    number = finite_float(price)
+    return number is not None and number > 0
 
 
 def parse_tick(frames: list[bytes]) -> Tick | None:
@@ -131,9 +143,10 @@ def parse_tick(frames: list[bytes]) -> Tick | None:
     if not isinstance(symbol, str) or topic[len(TICK_TOPIC_PREFIX):] != symbol.encode():
         raise BadTick(f"symbol {symbol!r} does not match topic {topic[:40]!r}")
     if not valid_price(price):
-        raise BadTick(f"price {price!r} is not a finite positive number")
-    if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not math.isfinite(ts) or ts <= 0:
-        raise BadTick(f"ts {ts!r} is not a positive epoch time")
+        raise BadTick(f"price {price!r} is not a finite positive number"[:300])
+    ts_s = finite_float(ts)
+    if ts_s is None or ts_s <= 0:
+        raise BadTick(f"ts {ts!r} is not a positive epoch time"[:300])
     if isinstance(seq, bool) or not isinstance(seq, int):
         raise BadTick(f"seq {seq!r} is not an integer")
-    return Tick(symbol, float(price), float(ts), seq)
+    return Tick(symbol, float(price), ts_s, seq)

@@ -207,7 +207,7 @@ def parse_replay_csv(text: str | Iterable[str], allowlist: Iterable[str], data: 
     reader = csv.reader(csv_lines(text))
     data = ReplayData() if data is None else data
     header: list[str] | None = None
-    for row in reader:
+    for row in csv_rows(reader):
         line_no = reader.line_num
         if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
             continue
@@ -270,6 +270,19 @@ def parse_replay_csv(text: str | Iterable[str], allowlist: Iterable[str], data: 
     return data
 
 
+def csv_rows(reader: Any) -> Iterator[list[str]]:
+    """The reader's rows; a csv.Error (a field over the csv module's limit, 128 KiB) is a ValueError naming
+    the line, so every caller refuses the file in one line rather than with a traceback."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ValueError(f"line {reader.line_num}: {exc}") from None
+        yield row
+
+
 def loop_growth(rows: list[ReplayRow]) -> dict[str, float]:
     """Per symbol, log(last usable price / first usable price) of the file: how far one pass moves it."""
     first: dict[str, float] = {}
@@ -289,7 +302,11 @@ def read_replay_file(path: Any, allowlist: Iterable[str]) -> ReplayData:
     """Read and parse a replay file; raise ValueError (or OSError) with a one-line reason when it
     cannot be used: unreadable, no header, or no usable row (a feed with nothing to publish)."""
     with open(path, encoding="utf-8-sig", newline="") as fh:
-        data = parse_replay_csv(fh.read(), allowlist)
+        text = fh.read()
+    try:
+        data = parse_replay_csv(text, allowlist)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
     if usable_rows(data) == 0:
         raise ValueError(f"{path}: no usable row ({len(data.rows)} rows for the allowlist, "
                          f"{len(data.bad_rows)} unreadable, {data.not_in_allowlist} outside the allowlist; "

@@ -26,6 +26,8 @@ STATE_WRITER_FENCE = "clustergate:p27:state_writer:fence"
 
 # Buffer history, so that a restart resumes warm. Not part of the earlier stack.
 BUFFER_HISTORY_PREFIX = "clustergate:buffer"
+# A replay feed's position in its file, so that a restarted feed continues where it stopped.
+REPLAY_POSITION_PREFIX = "clustergate:price_feed"
 
 # P2.6: decisions, permits, cooldowns; the permit issuer is their only writer.
 GATE_STREAM = "quantum:stream:portfolio.gate"
@@ -64,3 +66,7 @@ def plan_decision(plan_id: str) -> str:
 
 def buffer_history(topology_name: str, actor_name: str) -> str:
     return f"{BUFFER_HISTORY_PREFIX}:{topology_name}:{actor_name}"
+
+
+def replay_position(topology_name: str, actor_name: str) -> str:
+    return f"{REPLAY_POSITION_PREFIX}:{topology_name}:{actor_name}:replay_position"

@@ -150,7 +150,12 @@ def actor_config_hash(topo: Topology, name: str) -> str:
     shared = {"symbols": topo.symbols, "redis": asdict(topo.redis), "positions": asdict(topo.positions),
               "clusters": asdict(topo.clusters), "base_dir": _effective_base_dir(topo), "name": topo.name,
               "security": asdict(topo.security)}
-    return _hash({"actor": asdict(topo.actors[name]), "shared": shared})
+    hashed: dict[str, Any] = {"actor": asdict(topo.actors[name]), "shared": shared}
+    # A state writer reads the other actors too: a standby added or removed decides whether it writes under a lease.
+    lease_ms = topo.state_writer_lease_ms(name) if topo.actors[name].kind == "state_writer" else 0
+    if lease_ms:
+        hashed["lease_ms"] = lease_ms
+    return _hash(hashed)
 
 
 def _effective_base_dir(topo: Topology) -> str | None:

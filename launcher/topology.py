@@ -547,6 +547,15 @@ class Topology:
     def freshness_default_s(self) -> float:
         return 2.0 * self.clusters.cadence_s
 
+    def state_writer_lease_ms(self, name: str) -> int:
+        """The lease state writer `name` writes under: its lease_ms, else 750 x cadence_s when the topology has
+        several state writers, 0 (no lease) with one. It depends on the other actors, so `up` restarts a writer
+        when a standby is added or removed (launcher.supervise.actor_config_hash)."""
+        configured = self.actors[name].settings.lease_ms
+        if configured is not None:
+            return configured
+        return int(750 * self.clusters.cadence_s) if len(self.actors_of_kind("state_writer")) > 1 else 0
+
     @property
     def max_price_age_s(self) -> float:
         """clusters.max_price_age_s, default 5 x cadence_s."""

@@ -375,3 +375,97 @@ def test_a_second_backward_clock_step_does_not_release_the_history_hold(system, 
     published = scrape(ports["buffer"])["p27_windows_published_total"]
     wait_for(lambda: scrape(ports["buffer"])["p27_windows_published_total"] >= published + 4, 10, "four publishes")
     assert saved_points() >= 20
+
+
+def test_a_clusterer_whose_clock_stepped_is_named_in_the_state_writers_log_and_its_end_too(system, tmp_path):
+    """rev-cluster: the clusterer's wall clock stepped back 3600 s (or 20 s, or ahead): every state it stamped was
+    stale (or from the future) for the gate, which fell back to the proxy, while p27_updates_total kept rising,
+    p27_corr_ready stayed 1 and no actor logged anything: nothing named the cause."""
+    from test_clusters_end_to_end import SteppedClockProcess, fresh_state
+
+    procs, r = system["procs"], system["redis"]
+    clock_file = tmp_path / "clock_offset_s"
+    clock_file.write_text("0")
+    procs["clusterer"].terminate()
+    procs["clusterer"] = SteppedClockProcess(system["topo_path"], "clusterer", clock_file).start()
+    wait_for(lambda: fresh_state(r) is not None, 60, f"a fresh cluster state\n{procs['state_writer'].log()}")
+    assert "event=state_clock_skew" not in procs["state_writer"].log()
+    clock_file.write_text("-3600")
+    wait_for(lambda: "event=state_clock_skew " in procs["state_writer"].log(), 20,
+             f"the state writer to name the clusterer's clock\n{procs['state_writer'].log()}")
+    line = next(x for x in procs["state_writer"].log().splitlines() if "event=state_clock_skew " in x)
+    assert " error " in line and "state_age_s=3600." in line and "clusterer" in line, line
+    assert procs["state_writer"].log().count("event=state_clock_skew ") == 1  # once per episode, not per state
+    clock_file.write_text("0")
+    wait_for(lambda: "event=state_clock_skew_ended" in procs["state_writer"].log(), 20,
+             f"the end of the skew in the state writer's log\n{procs['state_writer'].log()}")
+    wait_for(lambda: fresh_state(r) is not None, 20, "a fresh cluster state again")
+
+
+def test_a_clusterer_that_resumes_after_its_correlator_died_does_not_write_an_old_matrix_as_fresh(system):
+    """rev-cluster: the clusterer paused (SIGSTOP) while the correlator stopped; resumed, it stamped the matrix
+    queued before the stop with its own now, and the state writer wrote it: the gate, on the proxy since the state
+    went stale, took K from the cluster again for a whole freshness window, from correlations of no live
+    correlator (real demo: price_age_s 8.8 in the state, max_price_age_s 5)."""
+    import os
+    import signal
+    import time
+
+    from helpers import scrape
+    from launcher import keys
+    from test_clusters_end_to_end import CADENCE_S as E2E_CADENCE_S, fresh_state
+
+    procs, ports, r = system["procs"], system["ports"], system["redis"]
+    wait_for(lambda: fresh_state(r) is not None, 60, "a fresh cluster state")
+    clusterer = procs["clusterer"].proc
+    os.kill(clusterer.pid, signal.SIGSTOP)
+    try:
+        queued_after = time.time() + E2E_CADENCE_S  # a matrix the correlator publishes meanwhile waits for the clusterer
+        wait_for(lambda: time.time() > queued_after, 5, "a matrix queued for the stopped clusterer")
+        procs["correlator"].terminate()
+        max_price_age_s = 5 * E2E_CADENCE_S
+        wait_for(lambda: time.time() - int(r.hget(keys.CLUSTER_STATE, "updated_ts_ms")) / 1000 > max_price_age_s + 1, 20,
+                 "the queued matrix's prices to be older than max_price_age_s")
+        writer = ports["state_writer"]
+
+        def handled() -> float:
+            m = scrape(writer)
+            return m.get("p27_updates_total", 0) + m.get('p27_fail_closed_total{reason="upstream_not_ready"}', 0)
+
+        before, updates = handled(), scrape(writer).get("p27_updates_total", 0)
+    finally:
+        os.kill(clusterer.pid, signal.SIGCONT)
+    wait_for(lambda: handled() > before, 20, "the state writer to get the resumed clusterer's state")
+    assert scrape(writer).get("p27_updates_total", 0) == updates, r.hgetall(keys.CLUSTER_STATE)
+    assert fresh_state(r) is None, r.hgetall(keys.CLUSTER_STATE)
+    assert scrape(ports["clusterer"]).get('p27_fail_closed_total{reason="matrix_stale"}', 0) >= 1
+
+
+def test_a_position_snapshot_holding_bytes_that_are_not_utf8_does_not_stop_the_cluster_side(system):
+    """rev-cluster: one extra field of binary data in one symbol's snapshot hash (a field SPEC does not name, as an
+    execution layer may add) raised UnicodeDecodeError in the clusterer for every matrix (no state: the gate on
+    the proxy until someone deleted the field) and in the buffer every cadence (history no longer persisted).
+    The gate reads the named fields alone and never saw it. Now: an extra field is ignored, and a named field
+    that is not a number (bytes that are not UTF-8 included) makes that snapshot unusable, as the gate reads it."""
+    from helpers import scrape
+    from launcher import keys
+
+    procs, ports, r = system["procs"], system["ports"], system["redis"]
+    raw = __import__("redis").Redis.from_url(system["data"]["redis"]["url"])
+    writer = ports["state_writer"]
+    wait_for(lambda: scrape(writer).get("p27_updates_total", 0) >= 1, 60, "a first cluster state")
+    raw.hset(keys.position_snapshot("BTCUSDT"), "exec_meta", b"\xff\xfe\x00")  # not a SPEC field
+    raw.hset(keys.position_snapshot("ETHUSDT"), "notional_usd", b"\xff\xfe")  # a SPEC field that holds no number
+    updates = scrape(writer).get("p27_updates_total", 0)
+    published = scrape(ports["buffer"]).get("p27_windows_published_total", 0)
+    wait_for(lambda: scrape(writer).get("p27_updates_total", 0) >= updates + 3, 20,
+             f"three more cluster states written\n{procs['clusterer'].log()[-2000:]}")
+    wait_for(lambda: scrape(ports["buffer"]).get("p27_windows_published_total", 0) >= published + 3, 20,
+             "three more windows published")
+    for actor in ("clusterer", "buffer"):
+        errors = {k: v for k, v in scrape(ports[actor]).items() if k.startswith("clustergate_handler_errors_total")}
+        assert not any(errors.values()), (errors, procs[actor].log()[-2000:])
+    # BTCUSDT is held (its extra field ignored), ETHUSDT is not (its notional_usd is no number): only BTC's notional.
+    clusters = [r.hgetall(keys.cluster_state_of(cid)) for cid in r.hkeys(keys.CLUSTERS)]
+    btc = 0.5 * float(r.hget(keys.position_snapshot("BTCUSDT"), "mark_price"))
+    assert sum(float(c["notional"]) for c in clusters) == pytest.approx(btc, rel=0.05), clusters

@@ -93,6 +93,39 @@ def test_up_again_with_one_actor_changed_restarts_only_that_actor(system) -> Non
     assert changed == {"gate"}
 
 
+def test_up_adding_a_standby_state_writer_restarts_the_running_one_so_only_the_lease_holder_writes(system) -> None:
+    # rev-cluster: the running writer's settings had not changed, so `up` left it running with no lease (it had
+    # been the only writer): it kept writing every cadence beside the standby that took the lease, both showing
+    # p27_state_writer_lease_held 1, and its records carried no fencing token.
+    import redis
+
+    from helpers import free_port, scrape, wait_for
+    from launcher import keys
+
+    home, topo_path = system
+    assert clustergate("up", str(topo_path), "--home", str(home)).returncode == 0
+    before = pids(home)
+    data = yaml.safe_load(topo_path.read_text())
+    data["actors"]["state_writer_b"] = {**data["actors"]["state_writer"], "kind": "state_writer",
+                                        "metrics_port": free_port()}
+    write_topology(topo_path, data)
+    again = clustergate("up", str(topo_path), "--home", str(home))
+    assert again.returncode == 0, again.stdout + again.stderr
+    after = pids(home)
+    assert {name for name in before if before[name] != after[name]} == {"state_writer"}, again.stdout
+    ports = [data["actors"][w]["metrics_port"] for w in ("state_writer", "state_writer_b")]
+    wait_for(lambda: sum(scrape(port).get("p27_state_writer_lease_held", 0) for port in ports) == 1, 30 * DEADLINE_SCALE,
+             "exactly one state writer to hold the lease")
+    r = redis.Redis(port=data["redis"]["port"], decode_responses=True)
+    last_id = (r.xrevrange(keys.CLUSTER_STATE_STREAM, count=1) or [("0-0", {})])[0][0]
+
+    def records_since() -> list[dict]:
+        return [fields for _, fields in r.xrange(keys.CLUSTER_STATE_STREAM, min=f"({last_id}")]
+
+    wait_for(lambda: len(records_since()) >= 4, 30 * DEADLINE_SCALE, "four more cluster state records")
+    assert all("fence_token" in record for record in records_since()), records_since()
+
+
 def test_up_again_starts_the_programs_stopped_by_hand_and_leaves_the_others_running(system) -> None:
     # rev-operator: after `supervisorctl stop book` (operating.md's way to edit positions) and `stop gate`,
     # `up` of the same topology waited its whole timeout for "book (stopped), gate (stopped)", then failed.

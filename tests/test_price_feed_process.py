@@ -172,3 +172,28 @@ def test_a_missing_replay_file_stops_the_feed_with_the_reason(tmp_path):
     assert feed.proc.wait(timeout=10 * DEADLINE_SCALE) != 0
     assert "event=bad_source" in feed.log() and "no-such-prices.csv" in feed.log()
     feed.terminate()
+
+
+def test_a_snapshot_mark_price_of_bytes_that_are_not_utf8_is_refused_and_the_other_symbols_keep_ticking(
+        tmp_path, redis_server):
+    """rev-cluster: the feed's poll decoded every reply; one mark_price that is not UTF-8 raised UnicodeDecodeError
+    for the whole poll, every interval: no symbol was published any more (a handler error per poll)."""
+    import redis as redis_lib
+    client = redis_lib.Redis(port=redis_server.port)
+    ts = int(time.time()) - 5
+    client.hset("quantum:position:snapshot:BTCUSDT", mapping={"position_amt": "1", "mark_price": b"\xff\xfe", "ts_epoch": ts})
+    path, data = feed_topology(tmp_path, redis_server.url, {"source": "redis_snapshots", "interval_s": 0.05,
+                                                            "heartbeat_s": 0.2}, symbols=SYMBOLS)
+    listener = TickListener(tick_endpoint(data))
+    feed = ActorProcess(path, "price_feed").start()
+    port = metrics_port(data)
+    try:
+        subscribed(listener, feed)
+        client.hset("quantum:position:snapshot:ETHUSDT", mapping={"position_amt": "1", "mark_price": "3400", "ts_epoch": ts})
+        wait_for(lambda: listener.ticks(), 10, f"a tick from the good snapshot\n{feed.log()}")
+        assert {t["symbol"] for t in listener.ticks()} == {"ETHUSDT"}
+        assert metric(port, "price_feed_rejected_prices_total", symbol="BTCUSDT", reason="not_a_number") >= 1
+        assert metric(port, "clustergate_handler_errors_total") == 0, feed.log()
+    finally:
+        listener.close()
+        assert feed.terminate() == 0

@@ -1616,4 +1616,70 @@ MUTATIONS: list[Mutation] = [
         "    except InputError:\n        raise\n    except (ValueError, csv.Error) as exc:  # csv.Error",
         "    except (ValueError, csv.Error) as exc:  # csv.Error",
         ("tests/test_price_feed_replay.py::test_read_prices_gives_what_the_whole_text_read_gave_for_hostile_files",)),
+    Mutation(
+        "replay_feed_crashes_on_a_csv_field_over_the_csv_limit",
+        "a replay file with a field over 128 KiB is refused naming the file and line: validate and the feed exit 2 "
+        "(rev-cluster)",
+        "launcher/feed_inputs.py",
+        "        except csv.Error as exc:\n            raise ValueError(f\"line {reader.line_num}: {exc}\") from None\n",
+        "",
+        ("tests/test_price_feed_replay.py::"
+         "test_a_replay_file_with_a_field_over_the_csv_limit_is_refused_naming_the_file_and_line",)),
+    Mutation(
+        "up_leaves_a_lone_state_writer_running_without_a_lease_beside_a_new_standby",
+        "`up` adding a standby state writer restarts the running one, so only the lease holder writes (rev-cluster)",
+        "launcher/supervise.py",
+        "    if lease_ms:\n        hashed[\"lease_ms\"] = lease_ms\n",
+        "",
+        ("tests/test_launcher.py::"
+         "test_up_adding_a_standby_state_writer_restarts_the_running_one_so_only_the_lease_holder_writes",)),
+    Mutation(
+        "a_tick_number_past_float_range_escapes_as_a_handler_error",
+        "a tick whose price or ts is an integer past float's range is counted bad_frame, no traceback (rev-cluster)",
+        "actors/wire.py",
+        "    except OverflowError:\n        return None\n",
+        "    except ZeroDivisionError:\n        return None\n",
+        ("tests/test_reliability_bad_input.py::"
+         "test_hostile_ticks_are_counted_by_reason_and_the_buffer_and_book_keep_running",)),
+    Mutation(
+        "a_restarted_replay_feed_starts_its_file_again",
+        "a restarted replay feed continues where it stopped, never jumping every symbol back to the file's first "
+        "price (rev-cluster)",
+        "actors/price_feed.py",
+        "        due = self.schedule.resume(saved)\n",
+        "        due = None\n",
+        ("tests/test_price_feed_replay.py::"
+         "test_a_restarted_replay_feed_continues_where_it_stopped_instead_of_jumping_back_to_the_first_prices",)),
+    Mutation(
+        "a_clusterer_clock_step_goes_unnamed",
+        "a clusterer whose clock stepped (states stale on arrival) is named in the state writer's log (rev-cluster)",
+        "actors/state_writer.py",
+        "        self.check_state_age(message)\n",
+        "",
+        ("tests/test_cluster_side_attack.py::"
+         "test_a_clusterer_whose_clock_stepped_is_named_in_the_state_writers_log_and_its_end_too",)),
+    Mutation(
+        "a_clusterer_writes_a_queued_old_matrix_as_fresh",
+        "a matrix older than max_price_age_s when the clusterer uses it is not written as a fresh state (rev-cluster)",
+        "actors/clusterer.py",
+        "        if header.get(\"ready\") and matrix_is_stale(header, now, self.topology.max_price_age_s):\n",
+        "        if False and matrix_is_stale(header, now, self.topology.max_price_age_s):\n",
+        ("tests/test_cluster_side_attack.py::"
+         "test_a_clusterer_that_resumes_after_its_correlator_died_does_not_write_an_old_matrix_as_fresh",)),
+    Mutation(
+        "a_snapshot_byte_that_is_not_utf8_stops_the_clusterer",
+        "a position snapshot holding bytes that are not UTF-8 leaves the cluster side writing states (rev-cluster)",
+        "actors/clusterer.py",
+        "        self.redis = connect(self.topology.redis, decode_responses=False)  # snapshot values may hold any bytes\n",
+        "        self.redis = connect(self.topology.redis)\n",
+        ("tests/test_cluster_side_attack.py::"
+         "test_a_position_snapshot_holding_bytes_that_are_not_utf8_does_not_stop_the_cluster_side",)),
+    Mutation(
+        "a_snapshot_price_byte_that_is_not_utf8_stops_the_feed",
+        "a snapshot mark_price that is not UTF-8 is refused for its symbol, the others keep ticking (rev-cluster)",
+        "actors/price_feed.py",
+        "        self.redis = connect(self.topology.redis, decode_responses=False)\n",
+        "        self.redis = connect(self.topology.redis)\n",
+        ("tests/test_price_feed_process.py::"
+         "test_a_snapshot_mark_price_of_bytes_that_are_not_utf8_is_refused_and_the_other_symbols_keep_ticking",)),
 ]
