@@ -45,11 +45,11 @@ def live(tmp_path: Path):
     """The demo topology up under a real supervisord in its own home (tests/reliability.py)."""
     from reliability import LiveSystem
 
-    system = LiveSystem(tmp_path).up()
+    system = LiveSystem(tmp_path)
     try:
-        yield system
+        yield system.up()
     finally:
-        system.down()
+        system.down()  # also when `up` failed: it may have left supervisord running
 
 
 def _test_hosts_factory():

@@ -72,13 +72,24 @@ def apply(mutation: Mutation, root: Path) -> None:
         found = text.count(anchor)
         if found != 1:
             raise NoLongerApplies(f"anchor found {found} times in {file}: {anchor.strip()[:80]!r}")
-        path.write_text(text.replace(anchor, replacement))
+        at = text.index(anchor)
+        if anchor[:1] in (" ", "\t") and at and text[at - 1] != "\n" and text[:at].rsplit("\n", 1)[-1].isspace():
+            # An indented anchor inside a line indented deeper (the code moved into a block): the
+            # replacement's lines would land at the old depth and the "killed" would be a SyntaxError.
+            raise NoLongerApplies(f"anchor is indented deeper now in {file}: {anchor.strip()[:80]!r}")
+        text = text.replace(anchor, replacement)
+        if file.endswith(".py"):
+            try:
+                compile(text, file, "exec")
+            except SyntaxError as exc:
+                raise NoLongerApplies(f"{file} does not compile mutated ({exc.msg}, line {exc.lineno})") from None
+        path.write_text(text)
 
 
 def run_tests(root: Path, tests: tuple[str, ...], timeout_s: float) -> tuple[int | None, str]:
     """pytest -x on the copy, importing the copy's code (PYTHONPATH first, cwd the copy): (rc, output)."""
     env = {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
-    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-rf", *tests]
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-rfE", *tests]
     proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     try:
@@ -91,8 +102,8 @@ def run_tests(root: Path, tests: tuple[str, ...], timeout_s: float) -> tuple[int
 
 
 def failed_tests(output: str) -> list[str]:
-    """Test ids pytest's -rf summary names as FAILED (or ERROR)."""
-    names = re.findall(r"^(?:FAILED|ERROR) (\S+?)(?: - |$)", output, flags=re.M)
+    """Test ids pytest's -rfE summary names as FAILED or ERROR (a parametrized id may hold spaces)."""
+    names = re.findall(r"^(?:FAILED|ERROR) (\S+?(?:\[.*?\])?)(?: - |$)", output, flags=re.M)
     return [n.split("::", 1)[-1] if "::" in n else n for n in names]
 
 
