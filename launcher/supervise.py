@@ -26,6 +26,7 @@ import xmlrpc.client
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from xml.parsers.expat import ExpatError
 
 import yaml
 
@@ -542,6 +543,8 @@ class _Api:
                 return method(*args)
             except TimeoutError:
                 raise SupervisorUnresponsive(self._sup.unresponsive_message(self._timeout_s)) from None
+            except ExpatError as exc:  # supervisord died while it wrote its answer: the connection was lost
+                raise ConnectionResetError(f"supervisord's answer was cut off ({exc})") from None
         return call
 
 

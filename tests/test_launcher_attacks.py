@@ -93,6 +93,46 @@ def test_an_up_whose_supervisord_is_killed_while_it_waits_fails_in_one_line_with
         clustergate("down", "--home", str(home))
 
 
+def test_a_supervisord_answer_cut_off_midway_is_a_connection_lost_not_a_traceback(tmp_path: Path) -> None:
+    """supervisord killed while it writes its answer: the XML ends mid-token (CI, 3 Dec 2026: an ExpatError traceback
+    out of `up`). The launcher's call raises an OSError, which every caller reports as supervisord gone."""
+    import socket
+    import threading
+
+    from launcher.supervise import Home, Supervisor
+    home = Home(tmp_path / "home")
+    home.run.mkdir(parents=True)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(home.socket))
+    server.listen(1)
+    body = b"<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n<value><array><data>\n<value><str"
+
+    def answer_cut_off() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.settimeout(10)
+            request = b""
+            while b"</methodCall>" not in request:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                request += chunk
+            conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/xml\r\n\r\n" + body)  # then the connection closes
+
+    thread = threading.Thread(target=answer_cut_off, daemon=True)
+    thread.start()
+    try:
+        try:
+            Supervisor(home).processes()
+        except OSError as exc:
+            assert "cut off" in str(exc), exc
+        else:
+            raise AssertionError("a cut-off answer was taken as an answer")
+    finally:
+        thread.join(10)
+        server.close()
+
+
 # --------------------------------------------------------------------------- the parent-death shim
 
 

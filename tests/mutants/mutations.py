@@ -1693,4 +1693,11 @@ MUTATIONS: list[Mutation] = [
         "        self.redis = connect(self.topology.redis)\n",
         ("tests/test_price_feed_process.py::"
          "test_a_snapshot_mark_price_of_bytes_that_are_not_utf8_is_refused_and_the_other_symbols_keep_ticking",)),
+    Mutation(
+        "launcher_takes_a_cut_off_supervisord_answer_for_a_traceback",
+        "supervisord killed while it writes an answer is reported as gone, in one line (CI, 3 Dec 2026)",
+        "launcher/supervise.py",
+        "            except ExpatError as exc:  # supervisord died while it wrote its answer: the connection was lost\n",
+        "            except ZeroDivisionError as exc:\n",
+        ("tests/test_launcher_attacks.py::test_a_supervisord_answer_cut_off_midway_is_a_connection_lost_not_a_traceback",)),
 ]
