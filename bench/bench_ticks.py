@@ -101,15 +101,20 @@ class TickBench:
         time.sleep(0.1)
         return handled_ticks(self.metrics_port) > before
 
-    def _settle(self, since: tuple[float, float], sent_done_at: float) -> tuple[dict[str, int], float]:
-        """Poll the counters until they stop rising; ({accepted, rejected, received} since `since`,
-        time the last change was seen)."""
+    def _quiet_counts(self) -> tuple[tuple[float, float], float]:
+        """Poll the counters until they stop rising for 0.3 s: (their values, time the last change was seen)."""
         last, last_change = tick_counts(self.metrics_port), time.perf_counter()
         while time.perf_counter() - last_change < 0.3:
             time.sleep(0.02)
             now_value = tick_counts(self.metrics_port)
             if now_value != last:
                 last, last_change = now_value, time.perf_counter()
+        return last, last_change
+
+    def _settle(self, since: tuple[float, float], sent_done_at: float) -> tuple[dict[str, int], float]:
+        """Poll the counters until they stop rising; ({accepted, rejected, received} since `since`,
+        time the last change was seen)."""
+        last, last_change = self._quiet_counts()
         accepted, rejected = int(last[0] - since[0]), int(last[1] - since[1])
         return ({"accepted": accepted, "rejected": rejected, "received": accepted + rejected},
                 max(last_change, sent_done_at))
@@ -118,7 +123,7 @@ class TickBench:
         """Offer `rate_per_s` ticks/s on a fixed schedule for `seconds`."""
         total = int(rate_per_s * seconds)
         frames = self._frames(total)
-        before = tick_counts(self.metrics_port)
+        before, _ = self._quiet_counts()  # after _frames' anchor ticks (one per symbol, not counted as sent)
         start = time.perf_counter()
         for i, f in enumerate(frames):
             due = start + i / rate_per_s
@@ -136,7 +141,7 @@ class TickBench:
     def blast(self, count: int) -> dict[str, Any]:
         """Send `count` ticks as fast as possible; handled/s = received over first send to last handled."""
         frames = self._frames(count)
-        before = tick_counts(self.metrics_port)
+        before, _ = self._quiet_counts()  # after _frames' anchor ticks (one per symbol, not counted as sent)
         start = time.perf_counter()
         for f in frames:
             self.pub.send_multipart(f)
