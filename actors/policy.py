@@ -168,10 +168,11 @@ def parse_snapshot(symbol: str, values: Sequence[Any], now: float, stale_after_s
 
 
 def finite_number(value: Any) -> float | None:
-    """A raw Redis value (a timestamp) as a finite float, else None."""
+    """A raw Redis value (a timestamp), or a decoded JSON number, as a finite float, else None (an integer beyond
+    float's range included: float() raises OverflowError on it)."""
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return number if math.isfinite(number) else None
 

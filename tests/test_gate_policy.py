@@ -562,3 +562,13 @@ def test_the_docs_policy_table_lists_every_case_as_the_gate_decides_it():
     expected |= {(FULL, "< 0.55", "< 0.85"), (FULL, "< 0.55", ">= 0.85"), (FULL, "0.55 to < 0.80", "any"),
                  (FULL, ">= 0.80", "any")}
     assert seen == expected
+
+
+@pytest.mark.parametrize("value, expected", [("1795636342.5", 1795636342.5), (b"17", 17.0), (12, 12.0), ("nan", None),
+                                             ("inf", None), (10 ** 400, None), (-(10 ** 400), None), ("x", None),
+                                             (None, None), ([1], None)])
+def test_a_timestamp_is_a_finite_float_or_none_never_an_exception(value, expected):
+    """finite_number reads Redis values and decoded JSON numbers (the state writer's check of a state's ts): an
+    integer past float's range is None, not an OverflowError out of the actor's handler."""
+    from actors.policy import finite_number
+    assert finite_number(value) == expected

@@ -1700,4 +1700,12 @@ MUTATIONS: list[Mutation] = [
         "            except ExpatError as exc:  # supervisord died while it wrote its answer: the connection was lost\n",
         "            except ZeroDivisionError as exc:\n",
         ("tests/test_launcher_attacks.py::test_a_supervisord_answer_cut_off_midway_is_a_connection_lost_not_a_traceback",)),
+    Mutation(
+        "a_timestamp_past_float_range_raises_out_of_finite_number",
+        "a state's ts (or any timestamp) that is an integer past float's range is no number, not an OverflowError "
+        "out of the state writer's handler (read-through, session 12)",
+        "actors/policy.py",
+        "    except (TypeError, ValueError, OverflowError):\n        return None\n    return number if math.isfinite(number) else None\n",
+        "    except (TypeError, ValueError):\n        return None\n    return number if math.isfinite(number) else None\n",
+        ("tests/test_gate_policy.py::test_a_timestamp_is_a_finite_float_or_none_never_an_exception",)),
 ]
