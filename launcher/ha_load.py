@@ -29,6 +29,7 @@ Everything else (no reply within the client's budget, a fault HOLD with `recorde
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import random
@@ -59,6 +60,8 @@ RESUBMIT_MAX_S = 60.0
 PERMIT_LOOK_S = 15.0
 LOOKS_PER_PERMIT_TTL = 4
 FINAL_LOOK_TRIES = 30
+# The audit's Redis calls read the whole gate stream at once (see audit_live).
+AUDIT_REDIS_TIMEOUT_MS = 10_000
 
 
 def permit_ttl_of(topology: str) -> float:
@@ -368,7 +371,9 @@ def audit_live(topology: str, key: str, calls_path: Path, prefix: str, resubmit:
     from launcher.topology import load_topology
     calls = read_calls(calls_path)
     topo = load_topology(topology)
-    r = connect(topo.redis)
+    # One read of the whole gate stream after the load, not a call on a decision's path: the topology's
+    # timeout (250 ms by default) is too short for it on a loaded machine (a CI run timed out in XRANGE).
+    r = connect(dataclasses.replace(topo.redis, timeout_ms=AUDIT_REDIS_TIMEOUT_MS))
     try:
         stream = [f for _, f in r.xrange(keys.GATE_STREAM) if f.get("plan_id", "").startswith(prefix)]
         permit_prefix = keys.permit("")
