@@ -438,6 +438,14 @@ def _btc_prices(listener: TickListener, since: int = 0) -> list[float]:
     return [body["price"] for topic, body in listener.drain()[since:] if topic == b"tick.BTCUSDT"]
 
 
+def _assert_resumed_after(listener: TickListener, seen: int, last: float, feed: ActorProcess) -> None:
+    """The restarted feed's first BTCUSDT price follows `last`: on by at most the ticks a feed closing with linger 0
+    may not deliver (25), never a step back."""
+    wait_for(lambda: _btc_prices(listener, seen), 20, f"a BTCUSDT tick after the restart\n{feed.log()}")
+    assert last + 1 <= _btc_prices(listener, seen)[0] <= last + 25, (last, _btc_prices(listener, seen)[:3])
+    assert "event=replay_resumed" in feed.log(), feed.log()
+
+
 def test_a_replay_restarted_with_another_allowlist_continues_at_the_same_recorded_time(tmp_path, redis_server):
     """rev-replay: the saved position was a row number in the rows of the allowed symbols; `up` of a topology with
     one symbol more restarted the feed at that row number of a longer list, a third earlier in the file: every
@@ -456,13 +464,32 @@ def test_a_replay_restarted_with_another_allowlist_continues_at_the_same_recorde
         data["symbols"] = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
         write_topology(path, data)
         feed = ActorProcess(path, "price_feed").start()
-        wait_for(lambda: _btc_prices(listener, seen), 20, f"a BTCUSDT tick after the restart\n{feed.log()}")
-        # At most the ticks a feed closing with linger 0 may not deliver on (25), never a step back.
-        assert last + 1 <= _btc_prices(listener, seen)[0] <= last + 25, (last, _btc_prices(listener, seen)[:3])
-        assert "event=replay_resumed" in feed.log(), feed.log()
+        _assert_resumed_after(listener, seen, last, feed)
     finally:
         listener.close()
         assert feed.terminate() == 0
+
+
+def _two_symbol_prices(first_btc: int) -> str:
+    return "ts,BTCUSDT,ETHUSDT\n" + "".join(f"{i * 0.01:.2f},{first_btc + i},{5000 - i}\n" for i in range(4000))
+
+
+def _replayed_to_btc_1200_and_stopped(tmp_path, redis_url: str) -> tuple:
+    """A replay feed of prices.csv (_two_symbol_prices(1000)) run until BTCUSDT 1200, then stopped (SIGTERM):
+    (topology path, its data, the listener that saw it)."""
+    (tmp_path / "prices.csv").write_text(_two_symbol_prices(1000))
+    path, data = feed_topology(tmp_path, redis_url, {
+        "source": "replay", "heartbeat_s": 0.5, "replay": {"path": "prices.csv", "speed": 1}})
+    listener = TickListener(tick_endpoint(data))
+    feed = ActorProcess(path, "price_feed").start()
+    try:
+        wait_for(lambda: max(_btc_prices(listener), default=0) >= 1200, 30, f"BTCUSDT 1200\n{feed.log()}")
+    except BaseException:
+        listener.close()
+        raise
+    finally:
+        assert feed.terminate() == 0, feed.log()
+    return path, data, listener
 
 
 def test_a_replay_file_replaced_by_another_of_the_same_size_and_mtime_starts_from_its_first_row(tmp_path, redis_server):
@@ -470,20 +497,11 @@ def test_a_replay_file_replaced_by_another_of_the_same_size_and_mtime_starts_fro
     (`cp -p`, `rsync -t`, `touch -r`) was resumed at the old file's row number: file B began at its row 412."""
     import os
 
-    def prices(first_btc: int) -> str:
-        return "ts,BTCUSDT,ETHUSDT\n" + "".join(f"{i * 0.01:.2f},{first_btc + i},{5000 - i}\n" for i in range(4000))
-
-    csv = tmp_path / "prices.csv"
-    csv.write_text(prices(1000))
-    path, data = feed_topology(tmp_path, redis_server.url, {
-        "source": "replay", "heartbeat_s": 0.5, "replay": {"path": "prices.csv", "speed": 1}})
-    listener = TickListener(tick_endpoint(data))
-    feed = ActorProcess(path, "price_feed").start()
+    path, data, listener = _replayed_to_btc_1200_and_stopped(tmp_path, redis_server.url)
+    csv, feed = tmp_path / "prices.csv", None
     try:
-        wait_for(lambda: max(_btc_prices(listener), default=0) >= 1200, 30, f"BTCUSDT 1200\n{feed.log()}")
-        assert feed.terminate() == 0
         before = csv.stat()
-        csv.write_text(prices(3000))
+        csv.write_text(_two_symbol_prices(3000))
         os.utime(csv, ns=(before.st_atime_ns, before.st_mtime_ns))
         assert (csv.stat().st_size, csv.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
         seen = len(listener.drain())
@@ -494,32 +512,24 @@ def test_a_replay_file_replaced_by_another_of_the_same_size_and_mtime_starts_fro
         assert "event=replay_from_start" in feed.log() and "another file" in feed.log(), feed.log()
     finally:
         listener.close()
-        assert feed.terminate() == 0
+        assert feed is None or feed.terminate() == 0
 
 
 def test_a_replay_feed_started_while_redis_is_down_resumes_once_redis_answers(tmp_path, redis_server):
     """rev-replay: a feed that found Redis down when it started (a host reboot: Redis still loading its AOF) began
     the file again, and its saves then overwrote the position it could not read: the jump back the position is for."""
-    (tmp_path / "prices.csv").write_text("ts,BTCUSDT,ETHUSDT\n" + "".join(
-        f"{i * 0.01:.2f},{1000 + i},{5000 - i}\n" for i in range(4000)))
-    path, data = feed_topology(tmp_path, redis_server.url, {
-        "source": "replay", "heartbeat_s": 0.5, "replay": {"path": "prices.csv", "speed": 1}})
-    listener = TickListener(tick_endpoint(data))
-    feed = ActorProcess(path, "price_feed").start()
+    path, data, listener = _replayed_to_btc_1200_and_stopped(tmp_path, redis_server.url)
+    feed = None
     try:
-        wait_for(lambda: max(_btc_prices(listener), default=0) >= 1200, 30, f"BTCUSDT 1200\n{feed.log()}")
-        assert feed.terminate() == 0
         last, seen = max(_btc_prices(listener)), len(listener.drain())
         redis_server.stop()
         feed = ActorProcess(path, "price_feed").start()
         wait_for(lambda: "position not read" in feed.log(), 20, f"the feed to find Redis down\n{feed.log()}")
         redis_server.start()
-        wait_for(lambda: _btc_prices(listener, seen), 20, f"a BTCUSDT tick after the restart\n{feed.log()}")
-        assert last + 1 <= _btc_prices(listener, seen)[0] <= last + 25, (last, _btc_prices(listener, seen)[:3])
-        assert "event=replay_resumed" in feed.log(), feed.log()
+        _assert_resumed_after(listener, seen, last, feed)
     finally:
         listener.close()
-        assert feed.terminate() == 0
+        assert feed is None or feed.terminate() == 0
 
 
 def test_a_redis_that_hangs_does_not_hold_up_a_replays_ticks(tmp_path, redis_server):
