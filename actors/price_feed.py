@@ -18,9 +18,12 @@ reaches the buffer as a fresh price.
 
 from __future__ import annotations
 
+import bisect
+import hashlib
 import json
 import math
 import statistics
+import threading
 import time
 from typing import Any, Callable
 
@@ -49,6 +52,8 @@ DEFAULT_START_PRICE = 100.0
 REPLAY_ROWS_PER_TURN = 1000  # rows published per timer callback, so a fast replay cannot starve the loop
 REPLAY_POSITION_SAVE_S = 0.25  # a replay's position is saved at most this often (and at shutdown)
 REPLAY_POSITION_RETRY_S = 5.0  # after a failed save (Redis down), the next try
+REPLAY_POSITION_WAIT_S = 10.0  # at start, how long a replay waits for Redis to read its saved position
+MAX_REPLAY_PASSES = 2 ** 53  # a saved loop count beyond this is garbage (and overflows a float product)
 
 
 
@@ -191,20 +196,33 @@ class ReplaySchedule:
         self.loop_gap_s = statistics.median(gaps) if gaps else loop_gap_s
 
     def position(self) -> dict[str, Any]:
-        """Where the replay stands: the next row, the loops completed and the offset of this pass."""
-        return {"index": self.index, "passes": self.passes, "offset_s": self.offset_s}
+        """Where the replay stands: the recorded time of the next row (None once this pass's rows are all out) and
+        the loops completed."""
+        return {"ts": self.rows[self.index].ts if self.index < len(self.rows) else None, "passes": self.passes}
 
     def resume(self, position: Any) -> float | None:
-        """Continue from a saved position(): the row it names is due at once. Returns that row's due time, or
-        None (nothing changed) when the position is unusable or past the end of a replay that does not loop."""
-        try:
-            index, passes, offset_s = int(position["index"]), int(position["passes"]), float(position["offset_s"])
-        except (TypeError, KeyError, ValueError):
+        """Continue from a saved position(): the first row recorded at or after its ts (the same time, not the same
+        row number: another allowlist gives other rows), in its pass, is due at once. Returns that row's due time,
+        or None (nothing changed) when the position is unusable or past the end of a replay that does not loop."""
+        if not isinstance(position, dict):
             return None
-        if not 0 <= index < len(self.rows) or passes < 0 or not math.isfinite(offset_s) or (passes and not self.loop):
+        ts, passes = position.get("ts"), position.get("passes")
+        if type(passes) is not int or not 0 <= passes <= MAX_REPLAY_PASSES or self._rebase_overflows(passes) \
+                or (passes and not self.loop):
             return None
-        self.index, self.passes, self.offset_s = index, passes, offset_s
-        return offset_s + self.relative_s[index]
+        if ts is None:
+            index = len(self.rows)
+        elif type(ts) in (int, float) and _finite(ts):
+            index = bisect.bisect_left(self.rows, float(ts), key=lambda r: r.ts)
+        else:
+            return None
+        if index >= len(self.rows) and not self.loop:
+            return None
+        self.index, self.passes, self.offset_s = index, passes, 0.0
+        return self.next_due_s()  # a pass that had ended starts the next
+
+    def _rebase_overflows(self, passes: int) -> bool:
+        return any(abs(g) * passes > LOOP_REBASE_MAX_LOG for g in self.growth.values())
 
     def next_due_s(self) -> float | None:
         if self.index >= len(self.rows):
@@ -213,7 +231,7 @@ class ReplaySchedule:
             self.offset_s += self.relative_s[-1] + self.loop_gap_s
             self.index = 0
             self.passes += 1
-            if any(abs(g) * self.passes > LOOP_REBASE_MAX_LOG for g in self.growth.values()):
+            if self._rebase_overflows(self.passes):
                 self.passes = 0  # one jump back: a x100 file's prices were inf by pass 154, pop() overflowed at 155
         return self.offset_s + self.relative_s[self.index]
 
@@ -224,6 +242,57 @@ class ReplaySchedule:
         if self.passes and growth and price_rejection(row.price) is None:
             return ReplayRow(row.ts, row.symbol, row.price * math.exp(growth * self.passes))
         return row
+
+
+def _finite(number: int | float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an integer past float's range
+        return False
+
+
+def file_sha256(path: Any) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+class PositionSaver:
+    """Saves a replay's latest position to Redis from its own thread, every REPLAY_POSITION_SAVE_S (after a failure,
+    REPLAY_POSITION_RETRY_S later), so a Redis that hangs never holds up the replay's ticks: each SET may wait the
+    whole timeout. close() stops the thread and saves the last position once more."""
+
+    def __init__(self, client: redis.Redis, key: str, identity: dict[str, str], outage: OutageLog):
+        self.client, self.key, self.identity, self.outage = client, key, identity, outage
+        self.latest: dict[str, Any] | None = None  # set by the actor's loop; read here
+        self.saved: dict[str, Any] | None = None
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="replay-position", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        wait_s = REPLAY_POSITION_SAVE_S
+        while not self.stopped.wait(wait_s):
+            wait_s = REPLAY_POSITION_SAVE_S if self.save() else REPLAY_POSITION_RETRY_S
+
+    def save(self) -> bool:
+        latest = self.latest
+        if latest is None or latest == self.saved:
+            return True
+        try:
+            self.client.set(self.key, json.dumps({**self.identity, **latest}))
+        except redis.RedisError as exc:
+            self.outage.failed(exc, retry_in_s=REPLAY_POSITION_RETRY_S, what="replay position not saved")
+            return False
+        self.saved = latest
+        self.outage.ok()
+        return True
+
+    def close(self, timeout_s: float) -> None:
+        """Stop the thread; save the last position unless the thread is still held up by Redis after timeout_s."""
+        self.stopped.set()
+        self.thread.join(timeout_s)
+        if not self.thread.is_alive():
+            self.save()
 
 
 # --------------------------------------------------------------------------- the actor
@@ -258,8 +327,8 @@ class PriceFeed(Actor):
         self.log.info("source_ready", source=source, symbols=self.symbols)
 
     def teardown(self) -> None:
-        if self.settings.source == "replay" and self.redis is not None:
-            self._save_replay_position()
+        if getattr(self, "position_saver", None) is not None:
+            self.position_saver.close(timeout_s=self.topology.redis.timeout_ms / 1000 + REPLAY_POSITION_SAVE_S)
         if self.redis is not None:
             self.redis.close()
 
@@ -353,9 +422,13 @@ class PriceFeed(Actor):
         self.log.info("replay_loaded", path=str(path), form=data.form, rows=len(data.rows),
                       bad_rows=len(data.bad_rows), speed=replay.speed, loop=replay.loop)
         self.schedule = ReplaySchedule(data.rows, replay.speed, replay.loop, self.settings.interval_s)
+        self.replay_identity = {"file": str(path), "sha256": file_sha256(path)}
+        self.replay_position_key = keys.replay_position(self.topology.name, self.name)
+        self.redis = connect(self.topology.redis, decode_responses=False)  # the saved position may hold any bytes
+        self.position_saver: PositionSaver | None = None
+        self.position_wait_until = time.monotonic() + REPLAY_POSITION_WAIT_S
         self.replay_start = time.monotonic()
-        self._resume_replay(path)
-        self._after(0.0, self._replay_due)
+        self._after(0.0, self._start_replay)
 
     def _after(self, delay_s: float, callback: Callable[[], None], name: str = "replay") -> None:
         """Run callback once, delay_s from now, on the runtime's timers."""
@@ -367,65 +440,71 @@ class PriceFeed(Actor):
 
         holder["timer"] = self.every(max(delay_s, 1e-3), once, first_after_s=max(delay_s, 0.0), name=name)
 
-    def _resume_replay(self, path: Any) -> None:
-        """Continue from the position the last run of this feed saved for this file (same size and mtime), so a
-        restart does not jump every symbol back to the file's first price in one slot: a return shared by all,
-        which made independent symbols correlate for a whole lookback window. Without a usable position (none,
-        another file, Redis down, a replay that had finished) the replay starts from the file's first row."""
-        stat = path.stat()
-        self.replay_file = f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
-        self.replay_position_key = keys.replay_position(self.topology.name, self.name)
-        self.position_saved_mono = -math.inf
-        self.redis = connect(self.topology.redis)
-        try:
-            raw = self.redis.get(self.replay_position_key)
-        except redis.RedisError as exc:
-            self.log.warning("replay_from_start", reason="position not read: Redis unavailable", error=repr(exc))
-            return
-        try:
-            saved = json.loads(raw) if raw is not None else None
-        except ValueError:
-            saved = None
-        if not isinstance(saved, dict) or saved.get("file") != self.replay_file:
-            self.log.info("replay_from_start", reason="no saved position for this file" if raw is None else
-                          "the saved position is for another file or unreadable", key=self.replay_position_key)
-            return
-        due = self.schedule.resume(saved)
-        if due is None:
-            self.log.info("replay_from_start", reason="the saved position is past the end", key=self.replay_position_key)
-            return
-        self.replay_start = time.monotonic() - due
-        self.log.info("replay_resumed", row=self.schedule.index, passes=self.schedule.passes, key=self.replay_position_key)
-
-    def _save_replay_position(self, now_mono: float | None = None) -> None:
-        """Save the replay's position, at most every REPLAY_POSITION_SAVE_S (and at shutdown: now_mono None)."""
-        if now_mono is not None and now_mono - self.position_saved_mono < REPLAY_POSITION_SAVE_S:
-            return
-        self.position_saved_mono = time.monotonic() if now_mono is None else now_mono
+    def _start_replay(self) -> None:
+        """Continue from the position the last run of this feed saved for this file (same content), so a restart
+        does not jump every symbol back to the file's first price in one slot: a return shared by all, which made
+        independent symbols correlate for a whole lookback window. Redis unavailable: tried again until
+        REPLAY_POSITION_WAIT_S after start (publishing nothing meanwhile), then the replay starts from the file's first
+        row, as it does with no usable position (none, unreadable, another file, a replay that had finished)."""
+        key = self.replay_position_key
         assert self.redis is not None
         try:
-            self.redis.set(self.replay_position_key, json.dumps({"file": self.replay_file, **self.schedule.position()}))
-        except redis.RedisError as exc:  # tried again REPLAY_POSITION_RETRY_S later: each try may wait a timeout
-            self.position_saved_mono += REPLAY_POSITION_RETRY_S - REPLAY_POSITION_SAVE_S
-            self._redis_outage.failed(exc, retry_in_s=REPLAY_POSITION_RETRY_S, what="replay position not saved")
+            raw = self.redis.get(key)
+        except redis.RedisError as exc:
+            if time.monotonic() < self.position_wait_until:
+                self._redis_outage.failed(exc, retry_in_s=REPLAY_POSITION_SAVE_S, what="replay position not read")
+                self._after(REPLAY_POSITION_SAVE_S, self._start_replay)
+                return
+            self._begin_replay(None, "position not read: Redis unavailable", error=repr(exc))
             return
         self._redis_outage.ok()
+        try:
+            saved = json.loads(raw) if raw is not None else None
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, nested past the parser's depth
+            saved = None
+        if raw is None:
+            self._begin_replay(None, "no saved position for this file")
+        elif not isinstance(saved, dict):
+            self._begin_replay(None, "the saved position is unreadable")
+        elif saved.get("sha256") != self.replay_identity["sha256"]:
+            self._begin_replay(None, "the saved position is for another file (or another content of this file)")
+        else:
+            due = self.schedule.resume(saved)
+            self._begin_replay(due, "the saved position is unusable or past the end")
+
+    def _begin_replay(self, due: float | None, reason: str, **fields: Any) -> None:
+        key = self.replay_position_key
+        if due is None:
+            self.log.info("replay_from_start", reason=reason, key=key, **fields)
+            due = 0.0
+        else:
+            self.log.info("replay_resumed", row=self.schedule.index, passes=self.schedule.passes, key=key)
+        assert self.redis is not None
+        self.position_saver = PositionSaver(self.redis, key, self.replay_identity, self._redis_outage)
+        self.replay_start = time.monotonic() - due
+        self._replay_due()
 
     def _replay_due(self) -> None:
         elapsed = time.monotonic() - self.replay_start
         for _ in range(REPLAY_ROWS_PER_TURN):
             due = self.schedule.next_due_s()
             if due is None:
+                self._offer_position()  # past the end: a restart starts the file again
                 self.log.info("replay_finished", seq=self.seq)
                 return
             if due > elapsed:
-                self._save_replay_position(time.monotonic())
+                self._offer_position()
                 self._after(due - elapsed, self._replay_due)
                 return
             row = self.schedule.pop()
             self.publish(row.symbol, row.price)
-        self._save_replay_position(time.monotonic())
+        self._offer_position()
         self._after(0.0, self._replay_due)
+
+    def _offer_position(self) -> None:
+        """Hand the replay's position to its saver thread (which saves it within REPLAY_POSITION_SAVE_S)."""
+        if self.position_saver is not None:
+            self.position_saver.latest = self.schedule.position()
 
     # ----------------------------------------------------------------- redis snapshots
 

@@ -9,7 +9,7 @@ import pytest
 from actors.price_feed import ReplaySchedule
 from launcher.feed_inputs import ReplayRow, parse_replay_csv
 from feed_helpers import TickListener, feed_topology, metric, tick_endpoint, metrics_port
-from helpers import DEADLINE_SCALE, ActorProcess, wait_for
+from helpers import DEADLINE_SCALE, ActorProcess, wait_for, write_topology
 
 ALLOW = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
 
@@ -375,3 +375,192 @@ def test_a_restarted_replay_feed_continues_where_it_stopped_instead_of_jumping_b
     finally:
         listener.close()
         assert feed.terminate() == 0
+
+
+# --------------------------------------------------------------------------- rev-replay: the saved position attacked
+
+
+def _numbers_replaced(saved: dict, value) -> str:
+    import json
+
+    return json.dumps({k: (value if type(v) in (int, float) else v) for k, v in saved.items()})
+
+
+def _passes_replaced(saved: dict, value) -> str:
+    import json
+
+    return json.dumps({**saved, "passes": value})
+
+
+HOSTILE_POSITIONS = {
+    "every_number_past_float_range": lambda saved: _numbers_replaced(saved, 10 ** 400),
+    "every_number_infinite": lambda saved: _numbers_replaced(saved, float("inf")),
+    "nested_past_the_parsers_depth": lambda saved: "[" * 100_000 + "]" * 100_000,
+    "bytes_that_are_not_utf8": lambda saved: b"\xff\xfe{\x80",
+    "a_million_loops_of_a_rising_file": lambda saved: _passes_replaced(saved, 10 ** 6),
+}
+
+
+@pytest.mark.parametrize("hostile", sorted(HOSTILE_POSITIONS))
+def test_a_saved_replay_position_holding_garbage_starts_the_file_again_and_never_stops_the_feed(
+        tmp_path, redis_server, hostile):
+    """rev-replay: a replay_position key past float's range, infinite, nested 100,000 deep or not UTF-8 stopped the
+    feed in its setup (OverflowError, RecursionError: start_failed, exit 1; UnicodeDecodeError: bad_source, exit 2,
+    naming the replay source), retried by supervisord until FATAL; a million loops of a file that rises made the
+    first row's price overflow, and the replay stopped for good behind its heartbeats."""
+    import json
+
+    (tmp_path / "prices.csv").write_text("ts,BTCUSDT,ETHUSDT\n" + "".join(
+        f"{i * 0.01:.2f},{1000 + i},{5000 - i}\n" for i in range(4000)))
+    path, data = feed_topology(tmp_path, redis_server.url, {
+        "source": "replay", "heartbeat_s": 0.5, "replay": {"path": "prices.csv", "speed": 1, "loop": True}})
+    key = f"clustergate:price_feed:{data['name']}:price_feed:replay_position"
+    r = redis_server.client()
+    feed = ActorProcess(path, "price_feed").start()
+    try:
+        wait_for(lambda: r.get(key), 20, f"a saved position\n{feed.log()}")
+        assert feed.terminate() == 0
+        r.set(key, HOSTILE_POSITIONS[hostile](json.loads(r.get(key))))
+        listener = TickListener(tick_endpoint(data))
+        try:
+            feed = ActorProcess(path, "price_feed").start()
+            wait_for(lambda: len(listener.ticks()) >= 200 or feed.proc.poll() is not None, 20,
+                     f"200 ticks after the restart\n{feed.log()}")
+            assert feed.proc.poll() is None and len(listener.ticks()) >= 200, feed.log()
+        finally:
+            listener.close()
+        assert "event=replay_from_start" in feed.log() and "Traceback" not in feed.log(), feed.log()
+    finally:
+        assert feed.terminate() == 0, feed.log()
+
+
+def _btc_prices(listener: TickListener, since: int = 0) -> list[float]:
+    return [body["price"] for topic, body in listener.drain()[since:] if topic == b"tick.BTCUSDT"]
+
+
+def _assert_resumed_after(listener: TickListener, seen: int, last: float, feed: ActorProcess) -> None:
+    """The restarted feed's first BTCUSDT price follows `last`: on by at most the ticks a feed closing with linger 0
+    may not deliver (25), never a step back."""
+    wait_for(lambda: _btc_prices(listener, seen), 20, f"a BTCUSDT tick after the restart\n{feed.log()}")
+    assert last + 1 <= _btc_prices(listener, seen)[0] <= last + 25, (last, _btc_prices(listener, seen)[:3])
+    assert "event=replay_resumed" in feed.log(), feed.log()
+
+
+def test_a_replay_restarted_with_another_allowlist_continues_at_the_same_recorded_time(tmp_path, redis_server):
+    """rev-replay: the saved position was a row number in the rows of the allowed symbols; `up` of a topology with
+    one symbol more restarted the feed at that row number of a longer list, a third earlier in the file: every
+    symbol stepped back at once (real `up`: BTCUSDT 1402 -> 1300, one common return), and the further the replay
+    had gone, the further back (one symbol fewer skipped forward)."""
+    (tmp_path / "prices.csv").write_text("ts,BTCUSDT,ETHUSDT,SOLUSDT\n" + "".join(
+        f"{i * 0.01:.2f},{1000 + i},{5000 - i},{200 + i % 7}\n" for i in range(20000)))
+    settings = {"source": "replay", "heartbeat_s": 0.5, "replay": {"path": "prices.csv", "speed": 1}}
+    path, data = feed_topology(tmp_path, redis_server.url, settings, symbols=["BTCUSDT", "ETHUSDT"])
+    listener = TickListener(tick_endpoint(data))
+    feed = ActorProcess(path, "price_feed").start()
+    try:
+        wait_for(lambda: max(_btc_prices(listener), default=0) >= 1300, 30, f"BTCUSDT 1300\n{feed.log()}")
+        assert feed.terminate() == 0
+        last, seen = max(_btc_prices(listener)), len(listener.drain())
+        data["symbols"] = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+        write_topology(path, data)
+        feed = ActorProcess(path, "price_feed").start()
+        _assert_resumed_after(listener, seen, last, feed)
+    finally:
+        listener.close()
+        assert feed.terminate() == 0
+
+
+def _two_symbol_prices(first_btc: int) -> str:
+    return "ts,BTCUSDT,ETHUSDT\n" + "".join(f"{i * 0.01:.2f},{first_btc + i},{5000 - i}\n" for i in range(4000))
+
+
+def _replayed_to_btc_1200_and_stopped(tmp_path, redis_url: str) -> tuple:
+    """A replay feed of prices.csv (_two_symbol_prices(1000)) run until BTCUSDT 1200, then stopped (SIGTERM):
+    (topology path, its data, the listener that saw it)."""
+    (tmp_path / "prices.csv").write_text(_two_symbol_prices(1000))
+    path, data = feed_topology(tmp_path, redis_url, {
+        "source": "replay", "heartbeat_s": 0.5, "replay": {"path": "prices.csv", "speed": 1}})
+    listener = TickListener(tick_endpoint(data))
+    feed = ActorProcess(path, "price_feed").start()
+    try:
+        wait_for(lambda: max(_btc_prices(listener), default=0) >= 1200, 30, f"BTCUSDT 1200\n{feed.log()}")
+    except BaseException:
+        listener.close()
+        raise
+    finally:
+        assert feed.terminate() == 0, feed.log()
+    return path, data, listener
+
+
+def test_a_replay_file_replaced_by_another_of_the_same_size_and_mtime_starts_from_its_first_row(tmp_path, redis_server):
+    """rev-replay: the file was known by its size and mtime, and another file of the same size given the same mtime
+    (`cp -p`, `rsync -t`, `touch -r`) was resumed at the old file's row number: file B began at its row 412."""
+    import os
+
+    path, data, listener = _replayed_to_btc_1200_and_stopped(tmp_path, redis_server.url)
+    csv, feed = tmp_path / "prices.csv", None
+    try:
+        before = csv.stat()
+        csv.write_text(_two_symbol_prices(3000))
+        os.utime(csv, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert (csv.stat().st_size, csv.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+        seen = len(listener.drain())
+        feed = ActorProcess(path, "price_feed").start()
+        wait_for(lambda: _btc_prices(listener, seen), 20, f"a BTCUSDT tick after the restart\n{feed.log()}")
+        # The first row, less what a subscriber reconnecting to the new feed may miss (its row 412 before).
+        assert 3000 <= _btc_prices(listener, seen)[0] <= 3025, _btc_prices(listener, seen)[:3]
+        assert "event=replay_from_start" in feed.log() and "another file" in feed.log(), feed.log()
+    finally:
+        listener.close()
+        assert feed is None or feed.terminate() == 0
+
+
+def test_a_replay_feed_started_while_redis_is_down_resumes_once_redis_answers(tmp_path, redis_server):
+    """rev-replay: a feed that found Redis down when it started (a host reboot: Redis still loading its AOF) began
+    the file again, and its saves then overwrote the position it could not read: the jump back the position is for."""
+    path, data, listener = _replayed_to_btc_1200_and_stopped(tmp_path, redis_server.url)
+    feed = None
+    try:
+        last, seen = max(_btc_prices(listener)), len(listener.drain())
+        redis_server.stop()
+        feed = ActorProcess(path, "price_feed").start()
+        wait_for(lambda: "position not read" in feed.log(), 20, f"the feed to find Redis down\n{feed.log()}")
+        redis_server.start()
+        _assert_resumed_after(listener, seen, last, feed)
+    finally:
+        listener.close()
+        assert feed is None or feed.terminate() == 0
+
+
+def test_a_redis_that_hangs_does_not_hold_up_a_replays_ticks(tmp_path, redis_server):
+    """rev-replay: the position was saved on the feed's own loop, and a Redis that stopped answering (SIGSTOP, a
+    partition) held every tick up for the whole Redis timeout every 5 s (measured: longest gap between ticks 2,016
+    ms with timeout_ms 2000, 36 ms with Redis running); a replay needs no Redis to publish. With timeout_ms 60000
+    the old feed published nothing for a minute."""
+    import os
+    import signal
+
+    (tmp_path / "prices.csv").write_text("ts,BTCUSDT,ETHUSDT\n" + "".join(
+        f"{i * 0.01:.2f},{1000 + i % 50},{5000 - i % 50}\n" for i in range(10000)))
+    path, data = feed_topology(tmp_path, redis_server.url, {
+        "source": "replay", "heartbeat_s": 0.5, "replay": {"path": "prices.csv", "speed": 1, "loop": True}})
+    data["redis"]["timeout_ms"] = 60000
+    write_topology(path, data)
+    listener = TickListener(tick_endpoint(data))
+    feed = ActorProcess(path, "price_feed").start()
+    stopped = False
+    try:
+        wait_for(lambda: "event=replay_from_start" in feed.log() and listener.ticks(), 20,
+                 f"ticks\n{feed.log()}")
+        os.kill(redis_server.proc.pid, signal.SIGSTOP)
+        stopped = True
+        seen = len(listener.ticks())
+        # 1,000 ticks are 5 s of this file (a save tried every quarter second). The deadline (wait_for scales it) stays
+        # inside the 60 s Redis timeout: once a save held up by the hung Redis fails, the replay catches up in a burst.
+        wait_for(lambda: len(listener.ticks()) >= seen + 1000, min(15, 50 / DEADLINE_SCALE),
+                 f"1000 ticks while Redis hangs\n{feed.log()}")
+    finally:
+        if stopped:
+            os.kill(redis_server.proc.pid, signal.SIGCONT)
+        listener.close()
+        assert feed.terminate() == 0, feed.log()

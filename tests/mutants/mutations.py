@@ -1666,8 +1666,8 @@ MUTATIONS: list[Mutation] = [
         "a restarted replay feed continues where it stopped, never jumping every symbol back to the file's first "
         "price (rev-cluster)",
         "actors/price_feed.py",
-        "        due = self.schedule.resume(saved)\n",
-        "        due = None\n",
+        "            due = self.schedule.resume(saved)\n",
+        "            due = None\n",
         ("tests/test_price_feed_replay.py::"
          "test_a_restarted_replay_feed_continues_where_it_stopped_instead_of_jumping_back_to_the_first_prices",)),
     Mutation(
@@ -1717,4 +1717,48 @@ MUTATIONS: list[Mutation] = [
         "    except (TypeError, ValueError, OverflowError):\n        return None\n    return number if math.isfinite(number) else None\n",
         "    except (TypeError, ValueError):\n        return None\n    return number if math.isfinite(number) else None\n",
         ("tests/test_gate_policy.py::test_a_timestamp_is_a_finite_float_or_none_never_an_exception",)),
+    Mutation(
+        "a_saved_replay_position_nested_past_the_parsers_depth_stops_the_feed",
+        "a replay_position key holding garbage starts the file again, never stops the feed (rev-replay)",
+        "actors/price_feed.py",
+        "        except (ValueError, RecursionError):  # not JSON, not UTF-8, nested past the parser's depth\n",
+        "        except ValueError:\n",
+        ("tests/test_price_feed_replay.py::test_a_saved_replay_position_holding_garbage_starts_the_file_again_and_never_stops_the_feed",)),
+    Mutation(
+        "a_saved_replay_position_of_a_million_loops_overflows_the_replay",
+        "a replay_position key holding garbage starts the file again, never stops the feed (rev-replay)",
+        "actors/price_feed.py",
+        "        if type(passes) is not int or not 0 <= passes <= MAX_REPLAY_PASSES or self._rebase_overflows(passes) \\\n",
+        "        if type(passes) is not int or not 0 <= passes <= MAX_REPLAY_PASSES \\\n",
+        ("tests/test_price_feed_replay.py::test_a_saved_replay_position_holding_garbage_starts_the_file_again_and_never_stops_the_feed",)),
+    Mutation(
+        "a_replay_position_is_a_row_number_of_the_allowed_symbols_rows",
+        "a replay restarted with another allowlist continues at the same recorded time (rev-replay)",
+        "actors/price_feed.py",
+        "        return {\"ts\": self.rows[self.index].ts if self.index < len(self.rows) else None, \"passes\": self.passes}\n",
+        "        return {\"ts\": self.index if self.index < len(self.rows) else None, \"passes\": self.passes}\n",
+        ("tests/test_price_feed_replay.py::test_a_replay_restarted_with_another_allowlist_continues_at_the_same_recorded_time",),
+        also=(("actors/price_feed.py", "            index = bisect.bisect_left(self.rows, float(ts), key=lambda r: r.ts)\n",
+               "            index = int(ts)\n"),)),
+    Mutation(
+        "a_replay_file_is_known_by_its_size_and_mtime",
+        "a replay file replaced by another of the same size and mtime starts from its first row (rev-replay)",
+        "actors/price_feed.py",
+        "        self.replay_identity = {\"file\": str(path), \"sha256\": file_sha256(path)}\n",
+        "        self.replay_identity = {\"file\": str(path), \"sha256\": f\"{path.stat().st_size}:{path.stat().st_mtime_ns}\"}\n",
+        ("tests/test_price_feed_replay.py::test_a_replay_file_replaced_by_another_of_the_same_size_and_mtime_starts_from_its_first_row",)),
+    Mutation(
+        "a_replay_started_while_redis_is_down_starts_its_file_again",
+        "a replay feed started while Redis is down resumes once Redis answers (rev-replay)",
+        "actors/price_feed.py",
+        "            if time.monotonic() < self.position_wait_until:\n",
+        "            if False:\n",
+        ("tests/test_price_feed_replay.py::test_a_replay_feed_started_while_redis_is_down_resumes_once_redis_answers",)),
+    Mutation(
+        "a_replay_saves_its_position_on_its_own_loop",
+        "a Redis that hangs does not hold up a replay's ticks (rev-replay)",
+        "actors/price_feed.py",
+        "            self.position_saver.latest = self.schedule.position()\n",
+        "            self.position_saver.latest = self.schedule.position()\n            self.position_saver.save()\n",
+        ("tests/test_price_feed_replay.py::test_a_redis_that_hangs_does_not_hold_up_a_replays_ticks",)),
 ]
