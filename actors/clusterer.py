@@ -31,6 +31,7 @@ from prometheus_client import Counter, Gauge
 
 from actors.clustering import ClusterMetrics, cluster_labels, cluster_metrics, min_points_over_relevant
 from actors.correlator import decode_matrix
+from launcher.feed_inputs import MAX_EPOCH_S
 from launcher.redis_conn import connect
 from actors.runtime import Actor, main
 from actors.snapshots import held_symbols, read_signed_notionals
@@ -148,12 +149,16 @@ class ClustererActor(Actor):
 
 
 def decode_state(frames: list[bytes]) -> dict[str, Any]:
-    """The state message's JSON; raise ValueError when malformed."""
+    """The state message's JSON; raise ValueError when malformed, a ts that is not epoch seconds (a JSON number in
+    0..MAX_EPOCH_S) included: the writer stamps updated_ts and updated_ts_ms from it."""
     if len(frames) != 2 or frames[0] != STATE_TOPIC:
         raise ValueError("expected [b'state', JSON]")
     message = json.loads(frames[1])
     if not isinstance(message, dict) or message.get("v") != STATE_VERSION or "gauges" not in message:
         raise ValueError("unknown state version")
+    ts = message.get("ts")
+    if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not 0 <= ts <= MAX_EPOCH_S:  # NaN fails too
+        raise ValueError(f"ts {json.dumps(ts)[:40]} is not epoch seconds (a number in 0..{MAX_EPOCH_S:.0e})")
     return message
 
 

@@ -483,7 +483,7 @@ class Gate(Actor):
         self.symbols = list(self.topology.symbols)
         self.allowed = frozenset(self.symbols)
         self.realized = s.sigma_source == "realized"
-        self.freshness_s = s.freshness_s if s.freshness_s is not None else self.topology.freshness_default_s
+        self.freshness_s = self.topology.gate_freshness_s(self.name)
         self.stale_after_s = self.topology.positions.stale_after_s
         self.permit_timeout_ms = s.permit_timeout_ms
         self.redis = RespClient.from_config(self.topology.redis)

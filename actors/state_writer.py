@@ -40,7 +40,7 @@ from prometheus_client import Counter, Gauge
 
 from launcher import keys
 from actors.clusterer import decode_state
-from actors.policy import cluster_state_time_s, finite_number
+from actors.policy import cluster_state_time_s, finite_number, state_is_fresh
 from launcher.redis_conn import connect
 from actors.runtime import Actor, main
 
@@ -57,8 +57,6 @@ WRITE_ATTEMPTS = 5  # WATCH races lost in a row before an update is given up (co
 # state at once, so a takeover's write-to-write gap is at most 1.5 cadences (+ the attempt and the write),
 # inside SPEC's freshness window of 2 x cadence.
 HOLD_CADENCES = 1.5
-# The gate takes a state stamped within the whole second ahead of its clock as of now (policy.cluster_state_age_s).
-STATE_AHEAD_TOLERANCE_S = 1.0
 
 
 def make_metrics() -> SimpleNamespace:
@@ -106,12 +104,17 @@ return 0
 """
 
 
+def state_stamps(ts: float) -> tuple[int, int]:
+    """(updated_ts, updated_ts_ms): what a state stamped ts (epoch s, as decode_state checks it) is written with."""
+    seconds = float(ts)
+    return int(seconds), int(seconds * 1000)
+
+
 def queue_writes(pipe: Any, message: dict[str, Any], stale_ids: set[str], stream_maxlen: int,
                  fence: int | None = None) -> int:
     """Queue SPEC's writes for one ready state message on a transactional pipeline; returns updated_ts.
     With a fencing token, the stream record carries it (fence_token)."""
-    updated_ts = int(message["ts"])
-    updated_ts_ms = int(float(message["ts"]) * 1000)
+    updated_ts, updated_ts_ms = state_stamps(message["ts"])
     clusters = message["clusters"]
     state = {"updated_ts": updated_ts, "cluster_stress": message["cluster_stress"], "clusters_count": len(clusters),
              "updated_ts_ms": updated_ts_ms}  # a standby compares states to the ms; the gate times them by it
@@ -212,9 +215,10 @@ def stored_ahead_s(message_ts: float, stored_ts: Any, stored_ms: Any) -> float |
         by_ms = stored == int(stored_ms) / 1000
     except (TypeError, ValueError):
         by_ms = False
+    stamp_ts, stamp_ms = state_stamps(message_ts)
     if by_ms:
-        return stored - int(float(message_ts) * 1000) / 1000
-    return math.floor(updated) - int(float(message_ts))
+        return stored - stamp_ms / 1000
+    return math.floor(updated) - stamp_ts
 
 
 def newer_than_stored(message_ts: float, stored_ts: str | None, stored_ms: str | None) -> bool:
@@ -241,8 +245,9 @@ class StateWriterActor(Actor):
         # Ids written by this process or found at start; any not in the next update is deleted.
         self.known_ids: set[str] | None = None
         self.freshness_s = self.topology.freshness_default_s
+        self.gate_freshness_s = self.topology.strictest_gate_freshness_s  # what check_state_age judges by
         self.last_state_mono = -float("inf")  # when the last state message arrived
-        self.state_skewed = False  # the last state arrived outside the freshness window (check_state_age)
+        self.state_skewed = False  # the last state arrived refused by a gate for its timestamp (check_state_age)
         self.redis_ok = False
         self.on_message("state", self.on_state)
         self.check_redis()
@@ -419,20 +424,23 @@ class StateWriterActor(Actor):
         self.write(message)
 
     def check_state_age(self, message: dict[str, Any]) -> None:
-        """Log, once when it starts and once when it ends, states that arrive already outside the gate's freshness
-        window by this writer's clock (older than freshness_s, or over a second ahead): the clusterer's wall clock
-        (or this host's) stepped, or a backlog. The gate falls back to the proxy meanwhile, while every P2.7 series
-        looks healthy (updates written, corr_ready 1): this line names the cause."""
-        stamped = finite_number(message.get("ts"))
-        if stamped is None:
-            return
-        age_s = time.time() - stamped
-        skewed = not -STATE_AHEAD_TOLERANCE_S <= age_s <= self.freshness_s
+        """Log, once when it starts and once when it ends, states that a gate would refuse for their timestamp as they
+        arrive, by this writer's clock: the gates' own rule (policy.state_is_fresh on the stamps written) with the
+        smallest of their windows, so older than that, or stamped in a whole second not yet begun. The clusterer's
+        wall clock (or this host's) stepped, or a backlog. The gate falls back to the proxy meanwhile, while every
+        P2.7 series looks healthy (updates written, corr_ready 1): this line names the cause."""
+        now = time.time()
+        updated_ts, updated_ts_ms = state_stamps(message["ts"])
+        age_s = now - message["ts"]
+        skewed = not state_is_fresh(updated_ts, updated_ts_ms, now, self.gate_freshness_s)
         if skewed and not self.state_skewed:
-            self.log.error("state_clock_skew", state_age_s=round(age_s, 3), freshness_s=self.freshness_s,
-                           detail="the state arrived outside the freshness window by this writer's clock, timed from "
-                                  "the clusterer's stamp: a wall clock stepped on the clusterer's host (or this one), "
-                                  "or a backlog; the gate judges it stale and falls back to the proxy while this lasts")
+            self.log.error("state_clock_skew", state_age_s=round(age_s, 3), updated_ts=updated_ts,
+                           freshness_s=self.gate_freshness_s,
+                           detail="the state arrived outside the gates' freshness window by this writer's clock "
+                                  "(older than the smallest gate freshness_s, or stamped in a whole second not yet "
+                                  "begun), timed from the clusterer's stamp: a wall clock stepped on the clusterer's "
+                                  "host (or this one), or a backlog; the gate judges it stale and falls back to the "
+                                  "proxy while this lasts")
         elif self.state_skewed and not skewed:
             self.log.info("state_clock_skew_ended", state_age_s=round(age_s, 3))
         self.state_skewed = skewed

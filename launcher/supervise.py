@@ -156,6 +156,9 @@ def actor_config_hash(topo: Topology, name: str) -> str:
     lease_ms = topo.state_writer_lease_ms(name) if topo.actors[name].kind == "state_writer" else 0
     if lease_ms:
         hashed["lease_ms"] = lease_ms
+    # ... and the gates: its state_clock_skew log judges by the smallest of their freshness windows.
+    if topo.actors[name].kind == "state_writer" and topo.strictest_gate_freshness_s != topo.freshness_default_s:
+        hashed["gate_freshness_s"] = topo.strictest_gate_freshness_s
     return _hash(hashed)
 
 

@@ -547,6 +547,18 @@ class Topology:
     def freshness_default_s(self) -> float:
         return 2.0 * self.clusters.cadence_s
 
+    def gate_freshness_s(self, name: str) -> float:
+        """Gate `name`'s cluster freshness window: its freshness_s, else freshness_default_s (SPEC's 2 x cadence_s)."""
+        configured = self.actors[name].settings.freshness_s
+        return configured if configured is not None else self.freshness_default_s
+
+    @property
+    def strictest_gate_freshness_s(self) -> float:
+        """The smallest freshness window of the topology's gates (freshness_default_s with none): a state outside it
+        is refused by at least one gate. The state writer's state_clock_skew log judges by it, so `up` restarts
+        the writer when it changes (launcher.supervise.actor_config_hash)."""
+        return min((self.gate_freshness_s(n) for n in self.actors_of_kind("gate")), default=self.freshness_default_s)
+
     def state_writer_lease_ms(self, name: str) -> int:
         """The lease state writer `name` writes under: its lease_ms, else 750 x cadence_s when the topology has
         several state writers, 0 (no lease) with one. It depends on the other actors, so `up` restarts a writer

@@ -30,6 +30,7 @@ DURABILITY = "tests/test_ha_durability.py"
 HA_HOST_FAULTS = ("tests/test_ha_host_faults.py::"
                   "test_gate_host_crashes_and_partitions_under_load_lose_no_decision_and_decide_no_plan_id_twice")
 DURABILITY_FAULTS = "tests/test_ha_durability_faults.py"
+SKEW = "tests/test_state_writer_skew.py"
 HA_PRIMARY_KILLS = ("tests/test_ha_host_faults.py::"
                     "test_the_redis_primary_sigkilled_five_times_under_load_loses_no_recorded_decision_and_no_actor_restarts")
 
@@ -1761,4 +1762,40 @@ MUTATIONS: list[Mutation] = [
         "            self.position_saver.latest = self.schedule.position()\n",
         "            self.position_saver.latest = self.schedule.position()\n            self.position_saver.save()\n",
         ("tests/test_price_feed_replay.py::test_a_redis_that_hangs_does_not_hold_up_a_replays_ticks",)),
+    Mutation(
+        "the_skew_log_judges_by_the_writers_own_window",
+        "the state writer names a state skewed exactly when a gate's own freshness_s refuses it (rev-skew)",
+        "actors/state_writer.py",
+        "        self.gate_freshness_s = self.topology.strictest_gate_freshness_s  # what check_state_age judges by\n",
+        "        self.gate_freshness_s = self.freshness_s\n",
+        (f"{SKEW}::test_a_state_older_than_the_gates_own_freshness_window_is_named_while_the_gate_falls_back",
+         f"{SKEW}::test_a_state_within_the_gates_own_wider_freshness_window_is_not_named_skew")),
+    Mutation(
+        "the_skew_log_judges_by_the_widest_gate_window",
+        "the skew log judges by the smallest freshness window of the topology's gates (rev-skew)",
+        "launcher/topology.py",
+        "        return min((self.gate_freshness_s(n) for n in self.actors_of_kind(\"gate\")), default=self.freshness_default_s)\n",
+        "        return max((self.gate_freshness_s(n) for n in self.actors_of_kind(\"gate\")), default=self.freshness_default_s)\n",
+        (f"{SKEW}::test_the_skew_log_judges_by_the_smallest_freshness_window_of_the_topologys_gates",)),
+    Mutation(
+        "the_skew_log_tolerates_a_second_ahead",
+        "a state stamped in a whole second not yet begun is named skew, though under a second ahead (rev-skew)",
+        "actors/state_writer.py",
+        "        skewed = not state_is_fresh(updated_ts, updated_ts_ms, now, self.gate_freshness_s)\n",
+        "        skewed = not -1.0 <= age_s <= self.gate_freshness_s\n",
+        (f"{SKEW}::test_a_state_stamped_in_a_whole_second_not_yet_begun_is_named_skew_though_under_a_second_ahead",)),
+    Mutation(
+        "a_state_ts_that_is_not_epoch_seconds_reaches_the_writes",
+        "a state whose ts is not epoch seconds is refused as bad_state and the writer keeps writing (rev-skew)",
+        "actors/clusterer.py",
+        "    if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not 0 <= ts <= MAX_EPOCH_S:  # NaN fails too\n",
+        "    if False:\n",
+        (f"{SKEW}::test_a_state_whose_ts_is_not_epoch_seconds_is_refused_as_bad_state_and_the_writer_keeps_writing",)),
+    Mutation(
+        "a_gate_freshness_change_leaves_the_state_writer_running",
+        "up restarts the state writer when a gate change moves the smallest freshness window (rev-skew)",
+        "launcher/supervise.py",
+        "    if topo.actors[name].kind == \"state_writer\" and topo.strictest_gate_freshness_s != topo.freshness_default_s:\n",
+        "    if False:\n",
+        (f"{SKEW}::test_a_gates_freshness_change_restarts_the_state_writer_when_it_moves_the_smallest_window",)),
 ]
