@@ -72,10 +72,24 @@ class TickFeed:
 
 @pytest.fixture
 def system(tmp_path: Path, redis_server):
+    yield from p27_system(tmp_path, redis_server)
+
+
+@pytest.fixture
+def system_before_prices(tmp_path: Path, redis_server):
+    """As `system`, but the feed sends no price ticks (snapshots kept fresh) until the test sets
+    system["feed"].ticking: every window has too few symbols until then, however late each actor starts."""
+    yield from p27_system(tmp_path, redis_server, ticking=False)
+
+
+def p27_system(tmp_path: Path, redis_server, ticking: bool = True):
     data = retarget(demo_topology_data(), redis_server.url)
     data["clusters"].update({"cadence_s": CADENCE_S, "lookback_returns": 30, "min_returns": 5})
     topo_path = write_topology(tmp_path / "topology.yaml", data)
-    feed = TickFeed(data["actors"]["price_feed"]["sockets"]["ticks"]["bind"], redis_server.client()).start()
+    feed = TickFeed(data["actors"]["price_feed"]["sockets"]["ticks"]["bind"], redis_server.client())
+    if not ticking:
+        feed.ticking.clear()
+    feed.start()
     procs = {name: ActorProcess(topo_path, name).start() for name in P27_ACTORS}
     ports = {name: data["actors"][name]["metrics_port"] for name in P27_ACTORS}
     yield {"procs": procs, "ports": ports, "topo_path": topo_path, "redis": redis_server.client(), "data": data,
@@ -160,15 +174,24 @@ def test_corr_becomes_ready_and_redis_state_is_fresh_and_consistent(system):
     assert buffer_metrics["p27_buffer_min_points_per_symbol"] > 0
 
 
-def test_each_p27_contract_series_has_one_meaning(system):
+def test_each_p27_contract_series_has_one_meaning(system_before_prices):
+    system = system_before_prices
     ports = system["ports"]
+    reason = 'p27_fail_closed_total{reason="%s"}'
+    # Not-ready matrices made by the test, not left to start-up: the actors start one after another, seconds
+    # apart on a loaded machine (CI), and a correlator started once the buffer held min_returns points got
+    # ready windows only (its first is the buffer's snapshot), as did a state writer that subscribed after the
+    # last not-ready state: neither counted one. Without prices every window has too few symbols, until the
+    # state writer, subscribed last in the chain, has been sent a not-ready state.
+    wait_for(lambda: scrape(ports["state_writer"]).get(reason % "upstream_not_ready", 0) >= 1, 30,
+             "a not-ready state (no prices yet) to reach the state writer")
+    system["feed"].ticking.set()
     wait_for(lambda: corr_ready(ports["state_writer"]), 30, "p27_corr_ready 1 on the state writer")
     scraped = {name: scrape(port) for name, port in ports.items()}
     # SPEC's p27_min_points_per_symbol (held or in the matrix) comes from the state writer alone.
     assert {name for name, m in scraped.items() if "p27_min_points_per_symbol" in m} == {"state_writer"}
-    # The start-up's not-ready matrices: the correlator counts the cause, the state writer the updates
-    # it did not write; the clusterer in between does not count them again.
-    reason = 'p27_fail_closed_total{reason="%s"}'
+    # The not-ready matrices: the correlator counts the cause, the state writer the updates it did not
+    # write; the clusterer in between does not count them again.
     assert scraped["correlator"][reason % "too_few_symbols"] >= 1
     assert scraped["state_writer"][reason % "upstream_not_ready"] >= 1
     assert all(reason % "upstream_not_ready" not in scraped[name] for name in ("buffer", "correlator", "clusterer"))

@@ -205,16 +205,33 @@ def rejected(port: int) -> dict[str, float]:
             for reason in ("bad_frame", "unknown_symbol", "future_ts", "too_old", "superseded")}
 
 
-def test_hostile_ticks_are_counted_by_reason_and_the_buffer_and_book_keep_running(tick_system) -> None:
+def test_hostile_ticks_are_counted_by_reason_and_the_buffer_and_book_keep_running(tick_system, redis_server) -> None:
     feed, ports, procs = tick_system["feed"], tick_system["ports"], tick_system["procs"]
     pids = {name: p.proc.pid for name, p in procs.items()}
+    r, snapshot = redis_server.client(), keys.position_snapshot("SOLUSDT")
+    newest_sol = 'p27_buffer_last_accepted_tick_timestamp_seconds{symbol="SOLUSDT"}'
+    sent: list[tuple[float, float]] = []
 
-    def subscribed() -> bool:  # the slow joiner: publish a probe until both subscribers count it
-        feed.send_multipart(tick("BTCUSDT", 64000.0, time.time())[:1] + [b"probe"])
-        return (rejected(ports["buffer"])["bad_frame"] > 0
-                and scrape(ports["book"]).get("book_bad_frames_total", 0) > 0)
+    def sol_tick() -> tuple[float, float]:  # valid, each later and at another price: counted under no reason
+        sent.append((150.0 + len(sent) / 100, time.time()))
+        feed.send_multipart(tick("SOLUSDT", *sent[-1]))
+        return sent[-1]
 
-    wait_for(subscribed, 30, "the buffer and the book to receive from the test feed", interval_s=0.2)
+    def received() -> bool:  # the slow joiner: publish until both subscribers have a tick
+        sol_tick()
+        return scrape(ports["buffer"]).get(newest_sol, 0) > 0 and r.exists(snapshot)
+
+    def handled(price: float, ts: float) -> bool:  # the buffer's newest SOLUSDT tick, the book's SOLUSDT mark
+        return (scrape(ports["buffer"]).get(newest_sol, 0) >= ts
+                and float(r.hget(snapshot, "mark_price") or 0) == price)
+
+    wait_for(received, 30, "the buffer and the book to receive from the test feed", interval_s=0.2)
+    # Each gets the feed's messages in order on one connection: once both have handled one more tick, nothing
+    # sent before is still on its way to be counted after the baseline. (Probing with bad frames until both had
+    # counted one left the last probe in flight on a loaded machine: counted after the baseline, the counts
+    # went one past the expected ones.)
+    last = sol_tick()
+    wait_for(lambda: handled(*last), 10, "the buffer and the book to handle the last tick sent before the baseline")
     before, book_before = rejected(ports["buffer"]), scrape(ports["book"]).get("book_bad_frames_total", 0)
     now = time.time()
     feed.send_multipart(tick("ETHUSDT", 3400.0, now))

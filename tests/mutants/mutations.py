@@ -379,6 +379,14 @@ MUTATIONS: list[Mutation] = [
         "        pass  # mutant: the saved history is read, logged as loaded, and dropped\n",
         ("tests/test_clusters_end_to_end.py::test_warm_restart_of_buffer_then_of_every_actor_keeps_points_and_readiness",)),
     Mutation(
+        "state_writer_counts_no_upstream_not_ready",
+        "a not-ready state is counted once, by the state writer, as p27_fail_closed_total{reason=upstream_not_ready} "
+        "(the test now makes its not-ready states itself: without prices, not left to start-up order)",
+        "actors/state_writer.py",
+        "            self.m.fail_closed.labels(reason=\"upstream_not_ready\").inc()\n",
+        "            pass  # mutant: a not-ready state is not counted\n",
+        ("tests/test_clusters_end_to_end.py::test_each_p27_contract_series_has_one_meaning",)),
+    Mutation(
         "realized_vol_keeps_its_first_timestamp",
         "the realized-vol hash's updated_ts is renewed with every state write (flake audit)",
         "actors/state_writer.py",
