@@ -268,7 +268,7 @@ class PermitIssuer(Actor):
                                        stream_cap=str(s.stream_maxlen), permit_ttl=str(s.permit_ttl_s),
                                        cooldown_ttl=str(s.cooldown_ttl_s),
                                        retention_ms=str(1000 * max(s.permit_ttl_s, s.cooldown_ttl_s)))
-        self._script_payload = ScriptPayload(self._script_args)
+        self._script_payload = ScriptPayload(self._script_args).build
         self.on_request("requests", self.handle)
         self._redis_clock_ahead_s = 0.0
         self._redis_clock_uncertainty_s = 0.0
@@ -360,7 +360,7 @@ class PermitIssuer(Actor):
             for decision, seen, own in items]
         started = time.perf_counter()
         try:
-            replies, acked = record_payloads_and_wait(self.redis, [command for command, _ in built], self._wait)
+            replies, acked = record_payloads_and_wait(self.redis, list(map(_first, built)), self._wait)
         except RedisUnavailable as exc:
             self._requests["redis_unavailable"](len(items))
             self.log.warning("redis_unavailable", decisions=len(items), first_plan_id=items[0][0]["plan_id"],
@@ -494,17 +494,24 @@ def stored_form(decision: dict[str, Any], issue: bool) -> bytes:
     """The compact JSON kept under the plan_id (about 250 bytes; the full record was about 550), with a
     random write_id so the script tells this request's own write (re-sent) from a replay."""
     stored = {k: v for k, v in decision.items() if k not in _NOT_STORED}
-    stored["m"] = list(map(decision.get, METRIC_FIELDS))
+    try:
+        stored["m"] = list(_metric_values(decision))
+    except KeyError:  # a metric left out: null
+        stored["m"] = list(map(decision.get, METRIC_FIELDS))
     stored["permit"] = issue
     stored["write_id"] = "%016x" % _write_id()
     return encode_internal(stored)
 
 
 _NOT_STORED = frozenset(DERIVED_FIELDS + METRIC_FIELDS)
+_metric_values = itemgetter(*METRIC_FIELDS)
+
+
 # write_id only tells this request's own write from another (2^-64 to collide), so it needs no system call
 # per decision (os.urandom was one): a generator seeded once from os.urandom.
 _write_ids = random.Random(os.urandom(32))
 _write_id = partial(_write_ids.getrandbits, 64)
+_first = itemgetter(0)
 
 
 def from_stored(stored: dict[str, Any], plan_id: str) -> dict[str, Any]:
@@ -551,26 +558,31 @@ def _bulk(text: str) -> str:
 
 
 class _ValueChunks(dict):
-    """A stream value's RESP bulk string by value (the text `_arg` sends: the str, the float's repr, the int's
-    str), for plain values (exact str, int or float; ScriptPayload sends a chunk only once its text is ASCII). A decision's metrics, actions and reason repeat from
-    decision to decision and a float's repr costs most of its encoding, so texts are kept, but only those of
-    a str and of a float with a fraction: a value equal to another with another text (1 and 1.0, 0.0 and -0.0)
-    never finds one kept, and a NaN (equal to nothing) is never kept. At most MAX_KEPT, then forgotten."""
+    """A stream value's RESP bulk string by value, for a str, a float or None (the text `_arg` sends: the str,
+    the float's repr; "" for None, as stream_values sends it). A decision's metrics, actions and reason repeat
+    from decision to decision and a float's repr costs most of its encoding, so chunks are kept: those of ASCII
+    text, None and a float other than zero and NaN. ScriptPayload looks up no int (1 would find 1.0's chunk),
+    and no zero is kept (0.0 would find -0.0's); a NaN, equal to nothing, would never be found. At most
+    MAX_KEPT are kept, then all forgotten (a client's every kill_score, say, takes no more room)."""
 
     MAX_KEPT = 1024
 
     def __missing__(self, value: Any) -> str:
         chunk = _bulk(f"{value}")
-        kind = type(value)
-        if (kind is str and value.isascii()) or (kind is float and value == value and not value.is_integer()):
+        if (value.isascii() if type(value) is str else value == value and value != 0.0):
             if len(self) >= self.MAX_KEPT:
                 self.clear()
+                self[None] = _bulk("")
             self[value] = chunk
         return chunk
 
 
-_value_chunk = _ValueChunks().__getitem__
+_VALUE_CHUNKS = _ValueChunks({None: _bulk("")})
+_value_chunk = _VALUE_CHUNKS.__getitem__
+_CHUNKED_TYPES = frozenset((str, float, type(None)))
+# STREAM_FIELDS after plan_id (sent in the template) with ts_epoch (an int, formatted apart) at TS_AT.
 _stream_fields_after_plan_id = itemgetter(*STREAM_FIELDS[1:])
+_TS_AT = STREAM_FIELDS.index("ts_epoch") - 1
 # The keys of one plan_id and of one symbol are a fixed prefix and the name (launcher.keys spells them).
 _DECISION_KEY, _PERMIT_KEY, _COOLDOWN_KEY = keys.plan_decision(""), keys.permit(""), keys.cooldown("")
 _KEYS_ARE_PREFIXED = (keys.plan_decision("p") == _DECISION_KEY + "p" and keys.permit("p") == _PERMIT_KEY + "p"
@@ -578,11 +590,12 @@ _KEYS_ARE_PREFIXED = (keys.plan_decision("p") == _DECISION_KEY + "p" and keys.pe
 
 
 class ScriptPayload:
-    """RECORD_DECISION's EVALSHA command for one decision as RESP bytes, with its stored decision JSON: the bytes
-    encode_commands gives for script_command's tuple, written from a template of the arguments every decision
-    shares (hiredis's pack_command formatted each of the 29 arguments with sprintf and a repr per float: 50,000
-    instructions a decision, issue 14). A decision the template cannot write (text outside ASCII, a value that is
-    not an exact str, int or float, a stream field left out) takes script_command and encode_commands."""
+    """RECORD_DECISION's EVALSHA command for one decision as RESP bytes, with its stored decision JSON (`build`):
+    the bytes encode_commands gives for script_command's tuple, written from a template of the arguments every
+    decision shares (hiredis's pack_command formatted each of the 29 arguments with sprintf and a repr per float:
+    50,000 instructions a decision, issue 14). A decision the template does not take (text outside ASCII, a value
+    other than a str, float or None, an int ts_epoch excepted, or a stream field left out) takes script_command
+    and encode_commands."""
 
     def __init__(self, args: ScriptArgs):
         self.args = args
@@ -597,22 +610,26 @@ class ScriptPayload:
         self._seen = {seen: _bulk(seen) for seen in (SEEN_NONE, SEEN_IN_REDIS, SEEN_FROM_BATCH)}
         self._retention = _bulk(args.retention_ms)
 
-    def __call__(self, decision: dict[str, Any], seen: str, deadline_ms: str = "0") -> tuple[bytes, bytes]:
+    def build(self, decision: dict[str, Any], seen: str, deadline_ms: str = "0") -> tuple[bytes, bytes]:
         plan_id = decision["plan_id"]
         issue = decision["final_action"] != "HOLD"
         stored = stored_form(decision, issue)
         try:
             values = _stream_fields_after_plan_id(decision)
         except KeyError:
-            values = None
-        if (values is not None and type(plan_id) is str and _PLAIN_TYPES.issuperset(map(type, values))
-                and type(decision["symbol"]) is str and _KEYS_ARE_PREFIXED and seen in self._seen):
-            symbol, n = decision["symbol"], len(plan_id)
+            values = ()
+        ts = values[_TS_AT] if values else None
+        chunked = values[:_TS_AT] + values[_TS_AT + 1:]
+        if (type(ts) is int and type(plan_id) is str and _CHUNKED_TYPES.issuperset(map(type, chunked))
+                and type(chunked[0]) is str and _KEYS_ARE_PREFIXED and seen in self._seen):
+            symbol, n, ts_text = chunked[0], len(plan_id), f"{ts}"
+            chunks = list(map(_value_chunk, chunked))
+            chunks.insert(_TS_AT, f"${len(ts_text)}\r\n{ts_text}\r\n")
             head = (f"{self._head}${len(_DECISION_KEY) + n}\r\n{_DECISION_KEY}{plan_id}\r\n{self._stream}"
                     f"${len(_PERMIT_KEY) + n}\r\n{_PERMIT_KEY}{plan_id}\r\n"
                     f"${len(_COOLDOWN_KEY) + len(symbol)}\r\n{_COOLDOWN_KEY}{symbol}\r\n${len(stored)}\r\n")
             tail = (f"{self._settings[issue]}{self._seen[seen]}${len(deadline_ms)}\r\n{deadline_ms}\r\n"
-                    f"{self._retention}${n}\r\n{plan_id}\r\n" + "".join(map(_value_chunk, values)))
+                    f"{self._retention}${n}\r\n{plan_id}\r\n" + "".join(chunks))
             if head.isascii() and tail.isascii():
                 return head.encode() + stored + tail.encode(), stored
         return encode_commands((script_command(decision, seen, self.args, deadline_ms, stored),)), stored
