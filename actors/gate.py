@@ -34,9 +34,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from bisect import bisect_left
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, Callable, Sequence
 
 import zmq
@@ -45,7 +43,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from launcher import keys
 from actors.resp import RedisUnavailable, ReplyError, RespClient, encode_commands
-from actors.runtime import Actor, Shedding, StartError, main, send_one
+from actors.runtime import Actor, Shedding, StartError, increment, main, observer, send_one
 from actors.policy import (ACTIONS, FAIL_CLOSED_REASONS, HOLD, PERMIT_UNAVAILABLE, REDIS_UNAVAILABLE,
                            REPLICA_UNACKNOWLEDGED, BadRequest,
                            cluster_k, cluster_state_time_s, cooldown_mattered, cooldown_mattered_to,
@@ -109,35 +107,6 @@ GATE_REQUESTS = Counter("gate_requests_total", "Requests on the proposals socket
 GATE_STATE_READ_TIMESTAMP = Gauge("gate_state_read_timestamp_seconds",
                                   "Epoch time of the gate's last successful read of the portfolio state "
                                   "from Redis (its state cache)")
-
-
-def increment(counter: Any) -> Callable[[], None]:
-    """counter.inc, as one call: the value's own inc (under its lock) without prometheus_client's checks per
-    call (that the counter is a child, that the amount is not negative), 5 Python calls of about 6 per inc, and
-    the gate makes 4 to 6 incs per decision (issue 14). counter.inc itself where the library keeps no such value."""
-    inc = getattr(getattr(counter, "_value", None), "inc", None)
-    return partial(inc, 1) if callable(inc) else counter.inc
-
-
-def observer(histogram: Any) -> Callable[[float], None]:
-    """histogram.observe, as one call: the sum's and the bucket's own inc, the bucket found by bisection where
-    prometheus_client tries the bounds one by one (16 for p26_time_to_permit_seconds), the same series and
-    values (issue 14). histogram.observe itself where the library keeps no such values."""
-    bounds, buckets = getattr(histogram, "_upper_bounds", None), getattr(histogram, "_buckets", None)
-    add_to_sum = getattr(getattr(histogram, "_sum", None), "inc", None)
-    if (not isinstance(bounds, list) or not isinstance(buckets, list) or len(bounds) != len(buckets) or not bounds
-            or bounds[-1] != math.inf or not callable(add_to_sum)
-            or not all(callable(getattr(b, "inc", None)) for b in buckets)):
-        return histogram.observe
-    add_to_bucket = [b.inc for b in buckets]
-
-    def observe(amount: float) -> None:
-        add_to_sum(amount)
-        i = bisect_left(bounds, amount)  # the first bound >= amount; 0 for NaN, which no bucket counts
-        if amount <= bounds[i]:
-            add_to_bucket[i](1)
-
-    return observe
 
 
 def preinitialise_metrics() -> None:

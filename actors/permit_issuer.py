@@ -35,8 +35,8 @@ from typing import Any
 from prometheus_client import Counter, Gauge, Histogram
 
 from launcher import keys
-from actors.resp import RedisUnavailable, ReplyError, RespClient, Script
-from actors.runtime import Actor, main
+from actors.resp import RedisUnavailable, ReplyError, RespClient, Script, encode_commands
+from actors.runtime import Actor, adder, main, observer
 from actors.wire import decode_internal, encode, encode_internal, error_envelope, ok_envelope, recorded_form
 from launcher.topology import WAIT_LATE_MS, PermitIssuerSettings, RedisConfig
 
@@ -261,12 +261,14 @@ class PermitIssuer(Actor):
         self._wait = wait_for_replicas(self.settings, self.topology.redis)
         if self._wait is not None:  # WAIT blocks on this socket: its timeout must not end the WAIT first
             self.redis.timeout_s += (self._wait.timeout_ms + WAIT_LATE_MS) / 1000.0  # (which ends a cron tick late)
-        self._requests = {result: REQUESTS.labels(result=result) for result in RESULTS}
+        self._requests = {result: adder(REQUESTS.labels(result=result)) for result in RESULTS}
+        self._count_permits, self._observe_write = adder(PERMITS), observer(WRITE_SECONDS)
         s = self.settings
         self._script_args = ScriptArgs(decision_ttl=str(s.decision_ttl_s), hold_ttl=str(s.hold_decision_ttl_s),
                                        stream_cap=str(s.stream_maxlen), permit_ttl=str(s.permit_ttl_s),
                                        cooldown_ttl=str(s.cooldown_ttl_s),
                                        retention_ms=str(1000 * max(s.permit_ttl_s, s.cooldown_ttl_s)))
+        self._script_payload = ScriptPayload(self._script_args).build
         self.on_request("requests", self.handle)
         self._redis_clock_ahead_s = 0.0
         self._redis_clock_uncertainty_s = 0.0
@@ -327,11 +329,11 @@ class PermitIssuer(Actor):
             request = decode_internal(frames[0])
             items, batch, deadline = check_request(request)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            self._requests["bad_request"].inc()
+            self._requests["bad_request"](1)
             return error_envelope("bad_request", str(exc)[:300])
         if deadline is not None and time.time() > deadline:
             # The gate has given up on this request (it answered permit_unavailable): issue nothing.
-            self._requests["expired"].inc(len(items))
+            self._requests["expired"](len(items))
             return error_envelope("expired", "the gate's deadline passed before the request was read")
         # "compact": the gate knows what it sent, so a written decision's result need not carry it back.
         results = self.record(items, deadline, compact=request.get("compact") is True)
@@ -350,31 +352,31 @@ class PermitIssuer(Actor):
         mono = time.monotonic()  # read in the order the reading read them
         ahead_s = self._redis_clock_ahead_s - wall_step_s(self._wall_minus_mono_s, time.time() - mono)
         deadline_ms = str(script_deadline_ms(deadline, ahead_s, within_s)) if deadline else "0"
-        args = self._script_args
-        commands = [
+        payload = self._script_payload
+        built = [
             # An item's own deadline only ever shortens the request's.
-            script_command(decision, seen, args, deadline_ms if own is None
-                           else str(script_deadline_ms(own if not deadline else min(own, deadline), ahead_s, within_s)))
+            payload(decision, seen, deadline_ms if own is None
+                    else str(script_deadline_ms(own if not deadline else min(own, deadline), ahead_s, within_s)))
             for decision, seen, own in items]
         started = time.perf_counter()
         try:
-            replies, acked = record_commands_and_wait(self.redis, commands, self._wait)
+            replies, acked = record_payloads_and_wait(self.redis, list(map(_first, built)), self._wait)
         except RedisUnavailable as exc:
-            self._requests["redis_unavailable"].inc(len(items))
+            self._requests["redis_unavailable"](len(items))
             self.log.warning("redis_unavailable", decisions=len(items), first_plan_id=items[0][0]["plan_id"],
                              error=str(exc))
             failed = encode(error_envelope("redis_unavailable", str(exc)[:300]))
             return [failed] * len(items)
         finally:
-            WRITE_SECONDS.observe(time.perf_counter() - started)
+            self._observe_write(time.perf_counter() - started)
         out, unacked, permits, counts = [], 0, 0, {}
-        for (decision, _, _), command, reply in zip(items, commands, replies):
+        for (decision, _, _), (_, stored), reply in zip(items, built, replies):
             if compact and type(reply) is list and reply and reply[0] == "written":  # the usual one, as outcome has it
                 permit_issued = decision["final_action"] != "HOLD"
                 result, envelope = "written", WRITTEN_COMPACT[permit_issued]
             else:
                 try:  # each item's reply is its own: a failure here never reaches the others of the batch
-                    result, envelope, permit_issued = outcome(decision, command[7], reply, compact)
+                    result, envelope, permit_issued = outcome(decision, stored, reply, compact)
                 except Exception as exc:
                     result, permit_issued = "internal_error", False
                     envelope = encode(error_envelope("internal_error", (
@@ -388,9 +390,9 @@ class PermitIssuer(Actor):
                 self.log.warning(result, plan_id=decision["plan_id"], detail=envelope[:300].decode(errors="replace"))
             out.append(envelope)
         for result, count in counts.items():  # once per result of the batch, not per decision
-            self._requests[result].inc(count)
+            self._requests[result](count)
         if permits:
-            PERMITS.inc(permits)
+            self._count_permits(permits)
         if unacked:
             self.log.warning("replica_unacknowledged", decisions=unacked, first_plan_id=items[0][0]["plan_id"],
                              acked=acked if isinstance(acked, int) else str(acked)[:300],
@@ -420,24 +422,31 @@ def record_and_wait(client: RespClient, calls: list[tuple[Any, Any]],
 
 def record_commands_and_wait(client: RespClient, commands: list[tuple[Any, ...]],
                              wait: WaitFor | None) -> tuple[list[Any], int | ReplyError | None]:
-    """(the script's reply per EVALSHA command (RECORD_DECISION.command), None) from RECORD_DECISION.run_commands
-    without `wait`. With it, the same pipelined write ends with PUBLISH on keys.WAIT_MARK_CHANNEL and WAIT: the
+    """record_payloads_and_wait of EVALSHA commands (RECORD_DECISION.command, script_command)."""
+    return record_payloads_and_wait(client, [encode_commands((command,)) for command in commands], wait)
+
+
+def record_payloads_and_wait(client: RespClient, payloads: list[bytes],
+                             wait: WaitFor | None) -> tuple[list[Any], int | ReplyError | None]:
+    """(the script's reply per EVALSHA command, each given as its RESP bytes, None) from
+    RECORD_DECISION.run_payloads without `wait`. With it, the same pipelined write ends with PUBLISH on keys.WAIT_MARK_CHANNEL and WAIT: the
     PUBLISH is replicated, so it moves this connection's replication offset to the end of everything written so
     far (WAIT waits for that offset), a decision that another connection wrote and this one replays included. Returns
     (replies, None) when the replicas acknowledged it, else (replies, how many did), or (replies, the
     ReplyError) when Redis refused the PUBLISH (then WAIT may not cover a replay) or the WAIT (e.g. the
     client is connected to a replica)."""
     if wait is None:
-        return RECORD_DECISION.run_commands(client, commands), None
+        return RECORD_DECISION.run_payloads(client, payloads), None
     tail = [("PUBLISH", keys.WAIT_MARK_CHANNEL, "1"), ("WAIT", wait.replicas, wait.timeout_ms)]
-    replies = client.pipeline([*commands, *tail])
-    scripts, marked, acked = replies[:len(commands)], replies[-2], replies[-1]
+    replies = client.pipeline_raw(b"".join(payloads) + encode_commands(tail), len(payloads) + len(tail))
+    scripts, marked, acked = replies[:len(payloads)], replies[-2], replies[-1]
     missing = RECORD_DECISION.noscript(scripts)
     if missing:  # Redis restarted or failed over: load the script with EVAL, waited for as the first round was
         # ... but not after a WAIT that fell short (a replica still resyncing after the restart): a second full
         # WAIT would double the batch's time past the gate's patience, and these decisions are unacknowledged.
         again_tail = tail if isinstance(acked, int) and acked >= wait.replicas else []
-        again = client.pipeline([RECORD_DECISION.eval_command(commands[i]) for i in missing] + again_tail)
+        again = client.pipeline_raw(b"".join([RECORD_DECISION.eval_payload(payloads[i]) for i in missing])
+                                    + encode_commands(again_tail), len(missing) + len(again_tail))
         for i, reply in zip(missing, again):
             scripts[i] = reply
         if again_tail:
@@ -485,17 +494,24 @@ def stored_form(decision: dict[str, Any], issue: bool) -> bytes:
     """The compact JSON kept under the plan_id (about 250 bytes; the full record was about 550), with a
     random write_id so the script tells this request's own write (re-sent) from a replay."""
     stored = {k: v for k, v in decision.items() if k not in _NOT_STORED}
-    stored["m"] = list(map(decision.get, METRIC_FIELDS))
+    try:
+        stored["m"] = list(_metric_values(decision))
+    except KeyError:  # a metric left out: null
+        stored["m"] = list(map(decision.get, METRIC_FIELDS))
     stored["permit"] = issue
     stored["write_id"] = "%016x" % _write_id()
     return encode_internal(stored)
 
 
 _NOT_STORED = frozenset(DERIVED_FIELDS + METRIC_FIELDS)
+_metric_values = itemgetter(*METRIC_FIELDS)
+
+
 # write_id only tells this request's own write from another (2^-64 to collide), so it needs no system call
 # per decision (os.urandom was one): a generator seeded once from os.urandom.
 _write_ids = random.Random(os.urandom(32))
 _write_id = partial(_write_ids.getrandbits, 64)
+_first = itemgetter(0)
 
 
 def from_stored(stored: dict[str, Any], plan_id: str) -> dict[str, Any]:
@@ -517,9 +533,10 @@ def script_call(decision: dict[str, Any], seen: str, args: ScriptArgs,
     return command[3:7], command[7:], command[7]
 
 
-def script_command(decision: dict[str, Any], seen: str, args: ScriptArgs, deadline_ms: str = "0") -> tuple[Any, ...]:
+def script_command(decision: dict[str, Any], seen: str, args: ScriptArgs, deadline_ms: str = "0",
+                   stored: bytes | None = None) -> tuple[Any, ...]:
     """RECORD_DECISION's EVALSHA command for one decision, built in one tuple (RECORD_DECISION.command(KEYS,
-    ARGV) of script_call); the stored decision JSON is its ARGV[1], command[7]."""
+    ARGV) of script_call); the stored decision JSON (`stored`, else a new stored_form) is its ARGV[1], command[7]."""
     plan_id = decision["plan_id"]
     issue = decision["final_action"] != "HOLD"
     try:
@@ -530,8 +547,92 @@ def script_command(decision: dict[str, Any], seen: str, args: ScriptArgs, deadli
         values = stream_values(decision)
     return ("EVALSHA", RECORD_DECISION.sha, 4,
             keys.plan_decision(plan_id), keys.GATE_STREAM, keys.permit(plan_id), keys.cooldown(decision["symbol"]),
-            stored_form(decision, issue), args.decision_ttl if issue else args.hold_ttl, args.stream_cap,
-            args.permit_ttl, args.cooldown_ttl, "1" if issue else "0", seen, deadline_ms, args.retention_ms, *values)
+            stored_form(decision, issue) if stored is None else stored, args.decision_ttl if issue else args.hold_ttl,
+            args.stream_cap, args.permit_ttl, args.cooldown_ttl, "1" if issue else "0", seen, deadline_ms,
+            args.retention_ms, *values)
+
+
+def _bulk(text: str) -> str:
+    """One RESP bulk string, for ASCII text (its length in characters is its length in bytes)."""
+    return f"${len(text)}\r\n{text}\r\n"
+
+
+class _ValueChunks(dict):
+    """A stream value's RESP bulk string by value, for a str, a float or None (the text `_arg` sends: the str,
+    the float's repr; "" for None, as stream_values sends it). A decision's metrics, actions and reason repeat
+    from decision to decision and a float's repr costs most of its encoding, so chunks are kept: those of ASCII
+    text, None and a float other than zero and NaN. ScriptPayload looks up no int (1 would find 1.0's chunk),
+    and no zero is kept (0.0 would find -0.0's); a NaN, equal to nothing, would never be found. At most
+    MAX_KEPT are kept, then all forgotten (a client's every kill_score, say, takes no more room)."""
+
+    MAX_KEPT = 1024
+
+    def __missing__(self, value: Any) -> str:
+        chunk = _bulk(f"{value}")
+        if (value.isascii() if type(value) is str else value == value and value != 0.0):
+            if len(self) >= self.MAX_KEPT:
+                self.clear()
+                self[None] = _bulk("")
+            self[value] = chunk
+        return chunk
+
+
+_VALUE_CHUNKS = _ValueChunks({None: _bulk("")})
+_value_chunk = _VALUE_CHUNKS.__getitem__
+_CHUNKED_TYPES = frozenset((str, float, type(None)))
+# STREAM_FIELDS after plan_id (sent in the template) with ts_epoch (an int, formatted apart) at TS_AT.
+_stream_fields_after_plan_id = itemgetter(*STREAM_FIELDS[1:])
+_TS_AT = STREAM_FIELDS.index("ts_epoch") - 1
+# The keys of one plan_id and of one symbol are a fixed prefix and the name (launcher.keys spells them).
+_DECISION_KEY, _PERMIT_KEY, _COOLDOWN_KEY = keys.plan_decision(""), keys.permit(""), keys.cooldown("")
+_KEYS_ARE_PREFIXED = (keys.plan_decision("p") == _DECISION_KEY + "p" and keys.permit("p") == _PERMIT_KEY + "p"
+                      and keys.cooldown("s") == _COOLDOWN_KEY + "s" and STREAM_FIELDS[0] == "plan_id")
+
+
+class ScriptPayload:
+    """RECORD_DECISION's EVALSHA command for one decision as RESP bytes, with its stored decision JSON (`build`):
+    the bytes encode_commands gives for script_command's tuple, written from a template of the arguments every
+    decision shares (hiredis's pack_command formatted each of the 29 arguments with sprintf and a repr per float:
+    50,000 instructions a decision, issue 14). A decision the template does not take (text outside ASCII, a value
+    other than a str, float or None, an int ts_epoch excepted, or a stream field left out) takes script_command
+    and encode_commands."""
+
+    def __init__(self, args: ScriptArgs):
+        self.args = args
+        argc = 3 + 4 + 9 + len(STREAM_FIELDS)  # EVALSHA sha numkeys, KEYS, ARGV before the stream values, values
+        self._head = f"*{argc}\r\n" + _bulk("EVALSHA") + _bulk(RECORD_DECISION.sha) + _bulk("4")
+        self._stream = _bulk(keys.GATE_STREAM)
+        # After the stored decision: its TTL, the stream cap, the permit and cooldown TTLs, issue.
+        self._settings = {issue: "\r\n" + "".join(map(_bulk, (args.decision_ttl if issue else args.hold_ttl,
+                                                              args.stream_cap, args.permit_ttl, args.cooldown_ttl,
+                                                              "1" if issue else "0")))
+                          for issue in (True, False)}
+        self._seen = {seen: _bulk(seen) for seen in (SEEN_NONE, SEEN_IN_REDIS, SEEN_FROM_BATCH)}
+        self._retention = _bulk(args.retention_ms)
+
+    def build(self, decision: dict[str, Any], seen: str, deadline_ms: str = "0") -> tuple[bytes, bytes]:
+        plan_id = decision["plan_id"]
+        issue = decision["final_action"] != "HOLD"
+        stored = stored_form(decision, issue)
+        try:
+            values = _stream_fields_after_plan_id(decision)
+        except KeyError:
+            values = ()
+        ts = values[_TS_AT] if values else None
+        chunked = values[:_TS_AT] + values[_TS_AT + 1:]
+        if (type(ts) is int and type(plan_id) is str and _CHUNKED_TYPES.issuperset(map(type, chunked))
+                and type(chunked[0]) is str and _KEYS_ARE_PREFIXED and seen in self._seen):
+            symbol, n, ts_text = chunked[0], len(plan_id), f"{ts}"
+            chunks = list(map(_value_chunk, chunked))
+            chunks.insert(_TS_AT, f"${len(ts_text)}\r\n{ts_text}\r\n")
+            head = (f"{self._head}${len(_DECISION_KEY) + n}\r\n{_DECISION_KEY}{plan_id}\r\n{self._stream}"
+                    f"${len(_PERMIT_KEY) + n}\r\n{_PERMIT_KEY}{plan_id}\r\n"
+                    f"${len(_COOLDOWN_KEY) + len(symbol)}\r\n{_COOLDOWN_KEY}{symbol}\r\n${len(stored)}\r\n")
+            tail = (f"{self._settings[issue]}{self._seen[seen]}${len(deadline_ms)}\r\n{deadline_ms}\r\n"
+                    f"{self._retention}${n}\r\n{plan_id}\r\n" + "".join(chunks))
+            if head.isascii() and tail.isascii():
+                return head.encode() + stored + tail.encode(), stored
+        return encode_commands((script_command(decision, seen, self.args, deadline_ms, stored),)), stored
 
 
 # What makes two proposals the same: a plan_id resubmitted with other values is a conflict, not a replay.

@@ -241,6 +241,9 @@ class Script:
     def __init__(self, source: str):
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
+        # The first two arguments of its EVALSHA and of its EVAL, encoded (eval_payload swaps them).
+        self._evalsha_name = encode_commands([("EVALSHA", self.sha)])[len(b"*2\r\n"):]
+        self._eval_name = encode_commands([("EVAL", self.source)])[len(b"*2\r\n"):]
 
     def __call__(self, client: RespClient, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         command = ("EVALSHA", self.sha, len(keys), *keys, *args)
@@ -262,12 +265,16 @@ class Script:
         return self.run_commands(client, [self.command(k, a) for k, a in calls])
 
     def run_commands(self, client: RespClient, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
-        """run_many for runs already built as EVALSHA commands (`command`): a caller on the hot path builds
-        each in one tuple."""
-        replies = client.pipeline(commands)
+        """run_many for runs already built as EVALSHA commands (`command`)."""
+        return self.run_payloads(client, [encode_commands((command,)) for command in commands])
+
+    def run_payloads(self, client: RespClient, payloads: Sequence[bytes]) -> list[Any]:
+        """run_many for runs already encoded, one EVALSHA command's RESP bytes each (a caller on the hot path
+        writes them itself)."""
+        replies = client.pipeline_raw(b"".join(payloads), len(payloads))
         missing = self.noscript(replies)
         if missing:
-            again = client.pipeline([self.eval_command(commands[i]) for i in missing])
+            again = client.pipeline_raw(b"".join([self.eval_payload(payloads[i]) for i in missing]), len(missing))
             for i, reply in zip(missing, again):
                 replies[i] = reply
         return replies
@@ -275,6 +282,15 @@ class Script:
     def eval_command(self, command: tuple[Any, ...]) -> tuple[Any, ...]:
         """The EVAL (which loads the script) of an EVALSHA command built by `command`."""
         return ("EVAL", self.source, *command[2:])
+
+    def eval_payload(self, payload: bytes) -> bytes:
+        """eval_command of one EVALSHA command given as its RESP bytes (its name and this script's sha
+        replaced by EVAL and the source; the count of arguments and the rest kept), ValueError for bytes that
+        are not one."""
+        count_end = payload.find(b"\r\n") + 2
+        if count_end < 2 or not payload.startswith(b"*") or not payload.startswith(self._evalsha_name, count_end):
+            raise ValueError("not an EVALSHA command of this script")
+        return b"".join((payload[:count_end], self._eval_name, payload[count_end + len(self._evalsha_name):]))
 
     @staticmethod
     def noscript(replies: Sequence[Any]) -> list[int]:

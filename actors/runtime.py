@@ -12,6 +12,7 @@ import argparse
 import errno
 import gc
 import heapq
+import math
 import itertools
 import json
 import logging
@@ -20,8 +21,10 @@ import signal
 import sys
 import time
 import traceback
+from bisect import bisect_left
 from collections import deque
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable, ClassVar
 
 import zmq
@@ -140,6 +143,40 @@ class OutageLog:
         if self.failing:
             self.log.info(f"{self.name}_recovered")
         self.failing = False
+
+
+def adder(counter: Any) -> Callable[[float], None]:
+    """counter.inc(amount), as one call: the value's own inc (under its lock) without prometheus_client's checks
+    per call (that the counter is a child, that the amount is not negative: callers never pass one), 5 of its
+    about 6 Python calls per inc (issue 14). counter.inc itself where the library keeps no such value."""
+    inc = getattr(getattr(counter, "_value", None), "inc", None)
+    return inc if callable(inc) else counter.inc
+
+
+def increment(counter: Any) -> Callable[[], None]:
+    """counter.inc(), as one call: adder's inc of 1 (the gate makes 4 to 6 incs per decision)."""
+    return partial(adder(counter), 1)
+
+
+def observer(histogram: Any) -> Callable[[float], None]:
+    """histogram.observe, as one call: the sum's and the bucket's own inc, the bucket found by bisection where
+    prometheus_client tries the bounds one by one (16 for p26_time_to_permit_seconds), the same series and
+    values (issue 14). histogram.observe itself where the library keeps no such values."""
+    bounds, buckets = getattr(histogram, "_upper_bounds", None), getattr(histogram, "_buckets", None)
+    add_to_sum = getattr(getattr(histogram, "_sum", None), "inc", None)
+    if (not isinstance(bounds, list) or not isinstance(buckets, list) or len(bounds) != len(buckets) or not bounds
+            or bounds[-1] != math.inf or not callable(add_to_sum)
+            or not all(callable(getattr(b, "inc", None)) for b in buckets)):
+        return histogram.observe
+    add_to_bucket = [b.inc for b in buckets]
+
+    def observe(amount: float) -> None:
+        add_to_sum(amount)
+        i = bisect_left(bounds, amount)  # the first bound >= amount; 0 for NaN, which no bucket counts
+        if amount <= bounds[i]:
+            add_to_bucket[i](1)
+
+    return observe
 
 
 @dataclass(frozen=True)

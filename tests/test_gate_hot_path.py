@@ -16,7 +16,7 @@ import zmq
 from actors import permit_issuer as pi
 from launcher import keys
 from actors.policy import Proposal, decision_record, PortfolioMetrics
-from actors.wire import encode, ok_envelope, recorded_form
+from actors.wire import encode, encode_internal, ok_envelope, recorded_form
 from helpers import scrape
 from test_gate_service import P26, dealer_proposals, issuer_item, issuer_request, settle, write_book
 
@@ -364,6 +364,82 @@ def test_the_issuers_evalsha_command_is_built_whole_and_encoded_as_the_plain_cod
     assert pi.RECORD_DECISION.eval_command(command) == ("EVAL", pi.RECORD_DECISION.source, *command[2:])
 
 
+class Text(str):
+    pass
+
+
+_BASE = DECISIONS[0]
+# Decisions the issuer's templated command must write as hiredis writes script_command's tuple, in this order:
+# a value kept by the chunk cache (1.0, 0.0, a text) comes back later as an equal value with another text
+# (1, -0.0, a str subclass), so a cache that keeps what it must not is caught.
+HOSTILE_DECISIONS = [
+    *DECISIONS,
+    {**_BASE, "heat": 1.0, "kill_score": 1.0}, {**_BASE, "heat": 1, "kill_score": 1},
+    {**_BASE, "stress": 0.0, "corr_proxy": 0.0}, {**_BASE, "stress": -0.0, "corr_proxy": -0.0},
+    {**_BASE, "stress": -0.0}, {**_BASE, "stress": 0.0},
+    {**_BASE, "plan_id": "caf\u00e9-1", "symbol": "\u00e9THUSDT"}, {**_BASE, "gate_reason": "r\u00e9ason"},
+    {**_BASE, "k_source": "\u2028"}, {**_BASE, "k_source": "a\r\nb\x00"}, {**_BASE, "symbol": Text("ETHUSDT")},
+    {**_BASE, "stress": None, "K": None}, {**_BASE, "K": math.nan}, {**_BASE, "K": math.inf}, {**_BASE, "K": -math.inf},
+    {**_BASE, "K": 1e-07, "heat": 1e16, "stress": 1e22, "corr_proxy": 5e-324, "concentration": 1.7976931348623157e308},
+    {**_BASE, "kill_score": True}, {**_BASE, "kill_score": 2 ** 63 - 1}, {**_BASE, "ts_epoch": 1795636342.5},
+    {**_BASE, "ts_epoch": "1795636342"}, {**_BASE, "ts_epoch": -1}, {**_BASE, "ts_epoch": 2 ** 63 - 1},
+    {**_BASE, "K": [1, 2]}, {k: v for k, v in _BASE.items() if k != "K"}, {**_BASE, "final_action": "HOLD"},
+    {**_BASE, "symbol": 7},
+]
+
+
+@pytest.mark.parametrize("seen", [pi.SEEN_NONE, pi.SEEN_IN_REDIS, pi.SEEN_FROM_BATCH])
+def test_the_issuers_templated_evalsha_is_the_bytes_hiredis_gives_for_its_command(seen):
+    """ScriptPayload writes each decision's EVALSHA command itself: the bytes encode_commands (hiredis) and the
+    plain Python encoder give for script_command's tuple, its EVAL the bytes of eval_command's, and the stored
+    JSON the value of the plain stored form (orjson: NaN as null, as before); what the template does not take
+    goes the plain way."""
+    from actors.resp import _encode_commands_py, encode_commands
+    args = pi.ScriptArgs("86400", "600", "100000", "60", "60", "60000")
+    build = pi.ScriptPayload(args).build
+    for decision in HOSTILE_DECISIONS * 2:
+        payload, stored = build(decision, seen, "1795636342123")
+        command = pi.script_command(decision, seen, args, "1795636342123", stored)
+        assert payload == encode_commands([command]) == _encode_commands_py([command]), decision
+        assert pi.RECORD_DECISION.eval_payload(payload) == _encode_commands_py([pi.RECORD_DECISION.eval_command(command)])
+        stored_value = json.loads(stored)
+        assert len(stored_value.pop("write_id")) == 16
+        assert stored_value == json.loads(encode_internal(plain_stored(decision, decision["final_action"] != "HOLD")))
+
+
+def test_what_the_issuer_cannot_encode_fails_the_templated_command_as_the_plain_one():
+    """A lone surrogate or an integer past 64 bits (neither comes out of the JSON the gate sends) is refused by
+    the stored form's encoder on both paths alike."""
+    args = pi.ScriptArgs("86400", "600", "100000", "60", "60", "60000")
+    for decision in ({**_BASE, "gate_reason": "\ud800"}, {**_BASE, "kill_score": 10 ** 30}, {**_BASE, "K": 2 ** 64}):
+        with pytest.raises(TypeError) as plain:
+            pi.script_command(decision, pi.SEEN_NONE, args)
+        with pytest.raises(TypeError) as templated:
+            pi.ScriptPayload(args).build(decision, pi.SEEN_NONE)
+        assert str(templated.value) == str(plain.value)
+
+
+def test_the_issuers_chunk_cache_stays_bounded_and_right_under_a_client_sending_every_kill_score():
+    from actors.resp import encode_commands
+    args = pi.ScriptArgs("86400", "600", "100000", "60", "60", "60000")
+    build = pi.ScriptPayload(args).build
+    for i in range(3 * pi._ValueChunks.MAX_KEPT):
+        decision = {**_BASE, "kill_score": i / (3 * pi._ValueChunks.MAX_KEPT) + 1e-9, "stress": -0.0 if i % 2 else 0.0}
+        payload, stored = build(decision, pi.SEEN_NONE)
+        if i % 97 == 0:
+            assert payload == encode_commands([pi.script_command(decision, pi.SEEN_NONE, args, "0", stored)])
+        assert len(pi._VALUE_CHUNKS) <= pi._ValueChunks.MAX_KEPT + 1
+
+
+def test_eval_payload_refuses_what_is_not_an_evalsha_of_its_script():
+    from actors.resp import Script, encode_commands
+    for payload in (encode_commands([("EVALSHA", "0" * 40, 0)]), encode_commands([("GET", "x")]), b"", b"$3\r\nfoo\r\n"):
+        with pytest.raises(ValueError):
+            pi.RECORD_DECISION.eval_payload(payload)
+    other = Script("return 1")
+    assert other.eval_payload(encode_commands([other.command((), ())])) == encode_commands([("EVAL", "return 1", 0)])
+
+
 def test_commands_refused_with_noscript_run_again_with_eval_in_order(redis_server):
     """Without WAIT too, a Redis that lost its scripts (restarted, failed over) runs every decision of the batch:
     the ones refused with NOSCRIPT are sent again with EVAL, and each reply lands at its own index."""
@@ -395,10 +471,6 @@ def plain_check_item(item, where: str):
     if item.get("cooldown_seen", False):
         seen = pi.SEEN_FROM_BATCH if item.get("cooldown_from_batch", False) else pi.SEEN_IN_REDIS
     return decision, seen, pi.checked_deadline(item.get("deadline_epoch"), where)
-
-
-class Text(str):
-    pass
 
 
 def _items():

@@ -810,9 +810,9 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_gate_service.py::test_a_cooldown_deleted_in_redis_by_another_writer_no_longer_downgrades",)),
     Mutation(
         "time_to_permit_bucket_found_one_too_high",
-        "the gate's direct observe of p26_time_to_permit_seconds exports what prometheus_client's observe exports "
-        "(issue 14)",
-        "actors/gate.py",
+        "the direct observe of p26_time_to_permit_seconds (and of the issuer's permit_issuer_write_seconds) exports "
+        "what prometheus_client's observe exports (issue 14)",
+        "actors/runtime.py",
         "        i = bisect_left(bounds, amount)",
         "        i = min(bisect_left(bounds, amount) + (amount in bounds), len(bounds) - 1)",
         ("tests/test_gate_hot_path.py::test_the_time_to_permit_histogram_observed_directly_exports_what_its_observe_exports",)),
@@ -844,6 +844,34 @@ MUTATIONS: list[Mutation] = [
         "    if values is None or not _PLAIN_TYPES.issuperset(map(type, values)):\n",
         "    if values is None:\n",
         ("tests/test_gate_hot_path.py::test_the_issuers_script_arguments_are_those_of_the_plain_code",)),
+    Mutation(
+        "issuer_chunk_cache_keeps_zeros",
+        "the issuer's templated command writes -0.0 as -0.0 after a 0.0 (its chunk cache keeps no zero, issue 14)",
+        "actors/permit_issuer.py",
+        "value == value and value != 0.0):",
+        "value == value):",
+        ("tests/test_gate_hot_path.py::test_the_issuers_templated_evalsha_is_the_bytes_hiredis_gives_for_its_command",)),
+    Mutation(
+        "issuer_chunk_cache_looks_up_ints",
+        "the issuer's templated command writes an int as an int after an equal float (1 after 1.0, issue 14)",
+        "actors/permit_issuer.py",
+        "_CHUNKED_TYPES = frozenset((str, float, type(None)))",
+        "_CHUNKED_TYPES = frozenset((str, float, int, type(None)))",
+        ("tests/test_gate_hot_path.py::test_the_issuers_templated_evalsha_is_the_bytes_hiredis_gives_for_its_command",)),
+    Mutation(
+        "issuer_template_takes_text_outside_ascii",
+        "the issuer's templated command counts a value's length in bytes: text outside ASCII goes the plain way (issue 14)",
+        "actors/permit_issuer.py",
+        "            if head.isascii() and tail.isascii():",
+        "            if True:",
+        ("tests/test_gate_hot_path.py::test_the_issuers_templated_evalsha_is_the_bytes_hiredis_gives_for_its_command",)),
+    Mutation(
+        "eval_payload_takes_any_bytes",
+        "a NOSCRIPT retry's EVAL is made only from an EVALSHA of the script's own (issue 14)",
+        "actors/resp.py",
+        "        if count_end < 2 or not payload.startswith(b\"*\") or not payload.startswith(self._evalsha_name, count_end):",
+        "        if False:",
+        ("tests/test_gate_hot_path.py::test_eval_payload_refuses_what_is_not_an_evalsha_of_its_script",)),
     Mutation(
         "issuer_noscript_not_loaded_again",
         "decisions refused with NOSCRIPT (Redis restarted or failed over) run again with EVAL, without WAIT too (issue 14)",
