@@ -628,8 +628,8 @@ MUTATIONS: list[Mutation] = [
         "superseded_check_in_whole_seconds",
         "a state older than the stored one to the ms is not written: the state never goes back on the stream (issue 12)",
         "actors/state_writer.py",
-        "    if by_ms:\n        return stored - int(",
-        "    if False:\n        return stored - int(",
+        "    if by_ms:\n        return stored - stamp_ms / 1000\n",
+        "    if False:\n        return stored - stamp_ms / 1000\n",
         ("tests/test_ha_standby.py::test_a_state_older_than_the_stored_one_within_the_same_second_is_not_written",)),
     Mutation(
         "fence_check_outside_the_transaction",
