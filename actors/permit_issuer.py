@@ -563,13 +563,17 @@ class _ValueChunks(dict):
     from decision to decision and a float's repr costs most of its encoding, so chunks are kept: those of ASCII
     text, None and a float other than zero and NaN. ScriptPayload looks up no int (1 would find 1.0's chunk),
     and no zero is kept (0.0 would find -0.0's); a NaN, equal to nothing, would never be found. At most
-    MAX_KEPT are kept, then all forgotten (a client's every kill_score, say, takes no more room)."""
+    MAX_KEPT are kept, then all forgotten (a client's every kill_score, say, takes no more room), and no text
+    longer than MAX_KEPT_CHARS (a symbol, a reason): text from whatever reaches the issuer's socket (16 MB a
+    request) would otherwise stay held."""
 
     MAX_KEPT = 1024
+    MAX_KEPT_CHARS = 64
 
     def __missing__(self, value: Any) -> str:
         chunk = _bulk(f"{value}")
-        if (value.isascii() if type(value) is str else value == value and value != 0.0):
+        if (len(value) <= self.MAX_KEPT_CHARS and value.isascii() if type(value) is str
+                else value == value and value != 0.0):
             if len(self) >= self.MAX_KEPT:
                 self.clear()
                 self[None] = _bulk("")

@@ -431,6 +431,28 @@ def test_the_issuers_chunk_cache_stays_bounded_and_right_under_a_client_sending_
         assert len(pi._VALUE_CHUNKS) <= pi._ValueChunks.MAX_KEPT + 1
 
 
+def test_the_issuers_chunk_cache_keeps_no_long_text_that_a_sender_chose():
+    """Anything that reaches the issuer's socket chooses a decision's text: 1,024 decisions with a 15,000-character
+    k_source each (one 16 MB request's worth) held 26 MB in the chunk cache of a real issuer (33 -> 76 MB RSS,
+    the 40 MB budget gone) until 1,024 other values came. What a gate writes (a 32-character symbol, its longest
+    reason) is still kept, and the bytes are still hiredis's."""
+    from actors.resp import encode_commands
+    args = pi.ScriptArgs("86400", "600", "100000", "60", "60", "60000")
+    build = pi.ScriptPayload(args).build
+    most_kept = 0
+    for i in range(pi._ValueChunks.MAX_KEPT):
+        decision = {**_BASE, "k_source": f"{i:04d}" + "k" * 15_000}
+        payload, stored = build(decision, pi.SEEN_NONE)
+        if i % 97 == 0:
+            assert payload == encode_commands([pi.script_command(decision, pi.SEEN_NONE, args, "0", stored)])
+        if i % 31 == 0:
+            most_kept = max(most_kept, sum(len(k) for k in pi._VALUE_CHUNKS if isinstance(k, str)))
+    assert most_kept < 64 * 1024, f"the chunk cache held {most_kept:,} characters of text"
+    longest_reason, symbol = "forbid_full_close_portfolio_cold_ks_hard", "S" * 32
+    build({**_BASE, "gate_reason": longest_reason, "symbol": symbol}, pi.SEEN_NONE)
+    assert longest_reason in pi._VALUE_CHUNKS and symbol in pi._VALUE_CHUNKS
+
+
 def test_eval_payload_refuses_what_is_not_an_evalsha_of_its_script():
     from actors.resp import Script, encode_commands
     for payload in (encode_commands([("EVALSHA", "0" * 40, 0)]), encode_commands([("GET", "x")]), b"", b"$3\r\nfoo\r\n"):

@@ -852,6 +852,13 @@ MUTATIONS: list[Mutation] = [
         "value == value):",
         ("tests/test_gate_hot_path.py::test_the_issuers_templated_evalsha_is_the_bytes_hiredis_gives_for_its_command",)),
     Mutation(
+        "issuer_chunk_cache_keeps_long_text",
+        "the issuer's chunk cache keeps no long text that a sender chose (1,024 x 15,000 characters held 26 MB)",
+        "actors/permit_issuer.py",
+        "        if (len(value) <= self.MAX_KEPT_CHARS and value.isascii() if type(value) is str",
+        "        if (value.isascii() if type(value) is str",
+        ("tests/test_gate_hot_path.py::test_the_issuers_chunk_cache_keeps_no_long_text_that_a_sender_chose",)),
+    Mutation(
         "issuer_chunk_cache_looks_up_ints",
         "the issuer's templated command writes an int as an int after an equal float (1 after 1.0, issue 14)",
         "actors/permit_issuer.py",
