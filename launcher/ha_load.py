@@ -29,7 +29,6 @@ Everything else (no reply within the client's budget, a fault HOLD with `recorde
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import random
@@ -373,7 +372,7 @@ def audit_live(topology: str, key: str, calls_path: Path, prefix: str, resubmit:
     topo = load_topology(topology)
     # One read of the whole gate stream after the load, not a call on a decision's path: the topology's
     # timeout (250 ms by default) is too short for it on a loaded machine (a CI run timed out in XRANGE).
-    r = connect(dataclasses.replace(topo.redis, timeout_ms=AUDIT_REDIS_TIMEOUT_MS))
+    r = connect(topo.redis.replaced(timeout_ms=AUDIT_REDIS_TIMEOUT_MS))
     try:
         stream = [f for _, f in r.xrange(keys.GATE_STREAM) if f.get("plan_id", "").startswith(prefix)]
         permit_prefix = keys.permit("")

@@ -126,6 +126,14 @@ class RedisConfig:
     # Set by launcher.hosts.host_view: the one host whose supervisord this view is for (None: every host).
     only_host: str | None = field(default=None, init=False, compare=False, repr=False)
 
+    def replaced(self, **changes: Any) -> RedisConfig:
+        """dataclasses.replace(self, **changes) that keeps where validation placed this Redis (the fields above,
+        which replace() would set back to None: a multi-host client then looked up its host names in DNS)."""
+        new = dataclasses.replace(self, **changes)
+        for placed in ("resolved_address", "resolved_hosts", "only_host"):
+            object.__setattr__(new, placed, getattr(self, placed))
+        return new
+
     @staticmethod
     def __schema_build__(v: Validator, kwargs: dict, raw: dict, path: Path) -> dict:
         managed = kwargs.get("managed", False)

@@ -295,3 +295,14 @@ def test_a_gate_whose_permit_issuer_on_another_host_connects_to_its_bound_permit
     assert ("actors.permit_issuer.sockets.requests.connect: reaches its gate on another host (store -> exec: "
             "actors.gate)") in problem, problem
     assert "run actors.permit_issuer on exec" in problem, problem
+
+
+def test_a_redis_config_replaced_with_another_timeout_still_reaches_the_hosts_addresses(tmp_path: Path) -> None:
+    """dataclasses.replace sets the addresses validation placed back to None: the HA audit's client, given a longer
+    timeout that way, looked the sentinels' host names up in DNS (gaierror) and every HA load test failed."""
+    redis_cfg = load_topology(write_topology(tmp_path, ha_data(tmp_path, fast=False))).redis
+    longer = redis_cfg.replaced(timeout_ms=10_000)
+    assert longer.timeout_ms == 10_000
+    assert longer.sentinel_addresses() == redis_cfg.sentinel_addresses()
+    assert all(not address[0].isalpha() for address in longer.sentinel_addresses()), longer.sentinel_addresses()
+    assert longer.server_addresses() == redis_cfg.server_addresses()

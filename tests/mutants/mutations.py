@@ -1141,6 +1141,14 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_gate_deadlines.py::"
          "test_the_gates_dropped_replies_series_exist_at_0_before_any_reply_is_dropped",)),
     Mutation(
+        "a_replaced_redis_config_forgets_the_hosts_addresses",
+        "a RedisConfig given another timeout still reaches the addresses validation placed it at (the HA audit's client)",
+        "launcher/topology.py",
+        "            object.__setattr__(new, placed, getattr(self, placed))\n",
+        "            pass\n",
+        ("tests/test_multihost_topology.py::"
+         "test_a_redis_config_replaced_with_another_timeout_still_reaches_the_hosts_addresses",)),
+    Mutation(
         "a_reply_to_a_gone_client_is_counted_as_a_send_error",
         "a reply to a client that disconnected is counted as client_gone (CI flake fixed: the test now waits "
         "for the gate to close that connection)",
