@@ -333,12 +333,10 @@ def host_view(topo: Any, host: str) -> Any:
     actors = {a: topo.actors[a] for a in actors_on(topo, host)}
     redis = topo.redis
     if redis.sentinel is not None:
-        redis = dataclasses.replace(redis)
+        redis = redis.replaced()
         object.__setattr__(redis, "only_host", host)  # the launcher runs the servers and sentinels of this host
     elif redis.managed and not runs_redis(topo, host):
-        redis = dataclasses.replace(redis, managed=False)
-    object.__setattr__(redis, "resolved_address", topo.redis.resolved_address)
-    object.__setattr__(redis, "resolved_hosts", topo.redis.resolved_hosts)
+        redis = redis.replaced(managed=False)
     view = dataclasses.replace(topo, actors=actors, redis=redis)
     object.__setattr__(view, "source_path", topo.source_path)
     object.__setattr__(view, "placement", {a: host for a in actors})
