@@ -53,7 +53,7 @@ from actors.policy import (ACTIONS, FAIL_CLOSED_REASONS, HOLD, PERMIT_UNAVAILABL
                            Proposal, validate_proposal, with_plan_id)
 from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S
 from actors.wire import decode_internal, encode, encode_finite, encode_internal, error_envelope
-from launcher.topology import GateSettings, PermitIssuerSettings
+from launcher.topology import GateSettings
 
 
 # The detail of a fault HOLD when the issuer may have recorded the decision after the gate gave up.
@@ -469,9 +469,7 @@ class Gate(Actor):
         self._cache_read_mono = -math.inf  # time.perf_counter() of the cache's read: the clock handle_one reads
         self._retry_refresh_mono = -math.inf
         self._redis_down = False
-        issuers = [a.settings for a in self.topology.actors.values()
-                   if isinstance(a.settings, PermitIssuerSettings)]
-        self.cooldown_ttl_s = float(issuers[0].cooldown_ttl_s if issuers else PermitIssuerSettings().cooldown_ttl_s)
+        self.cooldown_ttl_s = float(self.topology.issuer_cooldown_ttl_s)
         preinitialise_metrics()
         # Labelled children looked up once: .labels() per request costs more than the policy itself.
         self._requests_ok = increment(GATE_REQUESTS.labels(result="ok"))

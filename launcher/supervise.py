@@ -33,7 +33,7 @@ import yaml
 from launcher.endpoints import endpoint_problem_now
 from launcher.redis_binary import INSTALL_HINT, binary_problem, find_redis_server
 from launcher.schema import SchemaError
-from launcher.topology import EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, Topology, endpoint_port, load_or_report, load_topology
+from launcher.topology import EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, PermitIssuerSettings, Topology, endpoint_port, load_or_report, load_topology
 
 REPO = Path(__file__).resolve().parent.parent
 REDIS_PROGRAM = "redis"
@@ -159,6 +159,9 @@ def actor_config_hash(topo: Topology, name: str) -> str:
     # ... and the gates: its state_clock_skew log judges by the smallest of their freshness windows.
     if topo.actors[name].kind == "state_writer" and topo.strictest_gate_freshness_s != topo.freshness_default_s:
         hashed["gate_freshness_s"] = topo.strictest_gate_freshness_s
+    # A gate's cache marks a symbol cooled down for the issuer's cooldown_ttl_s after each decision it records.
+    if topo.actors[name].kind == "gate" and topo.issuer_cooldown_ttl_s != PermitIssuerSettings().cooldown_ttl_s:
+        hashed["issuer_cooldown_ttl_s"] = topo.issuer_cooldown_ttl_s
     return _hash(hashed)
 
 

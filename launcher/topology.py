@@ -567,6 +567,14 @@ class Topology:
         the writer when it changes (launcher.supervise.actor_config_hash)."""
         return min((self.gate_freshness_s(n) for n in self.actors_of_kind("gate")), default=self.freshness_default_s)
 
+    @property
+    def issuer_cooldown_ttl_s(self) -> int:
+        """The cooldown TTL the gates' caches assume a recorded decision sets: the first permit issuer's
+        cooldown_ttl_s (the default with none). The gates read it, so `up` restarts them when it changes
+        (launcher.supervise.actor_config_hash)."""
+        issuers = self.actors_of_kind("permit_issuer")
+        return self.actors[issuers[0]].settings.cooldown_ttl_s if issuers else PermitIssuerSettings().cooldown_ttl_s
+
     def state_writer_lease_ms(self, name: str) -> int:
         """The lease state writer `name` writes under: its lease_ms, else 750 x cadence_s when the topology has
         several state writers, 0 (no lease) with one. It depends on the other actors, so `up` restarts a writer

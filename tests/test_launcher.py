@@ -93,6 +93,30 @@ def test_up_again_with_one_actor_changed_restarts_only_that_actor(system) -> Non
     assert changed == {"gate"}
 
 
+def test_a_change_of_the_issuers_cooldown_ttl_restarts_the_gates_whose_cache_assumes_it(tmp_path: Path) -> None:
+    """A gate's cache marks a symbol cooled down for the issuer's cooldown_ttl_s after a decision it recorded,
+    so `up` restarts the gate with the issuer when that TTL changes (a gate kept the TTL of its start)."""
+    from launcher.supervise import actor_config_hash
+
+    data = retarget(demo_topology_data(), "redis://127.0.0.1:1/0")
+
+    def loaded(cooldown_ttl_s: int | None):
+        data["actors"]["permit_issuer"]["settings"] = {} if cooldown_ttl_s is None else {"cooldown_ttl_s": cooldown_ttl_s}
+        return load_topology(write_topology(tmp_path / "topology.yaml", data))
+
+    def restarted(a: int | None, b: int | None) -> set[str]:
+        before, after = loaded(a), loaded(b)
+        return {n for n in before.actors if actor_config_hash(before, n) != actor_config_hash(after, n)}
+
+    assert restarted(None, 600) == {"permit_issuer", "gate"}
+    assert restarted(600, 30) == {"permit_issuer", "gate"}
+    assert restarted(None, 60) == set()  # the default written out
+    data["actors"]["permit_issuer"]["settings"] = {"permit_ttl_s": 30}  # an issuer setting the gates do not read
+    other = load_topology(write_topology(tmp_path / "other.yaml", data))
+    assert {n for n in other.actors if actor_config_hash(other, n) != actor_config_hash(loaded(None), n)} == {"permit_issuer"}
+    assert loaded(600).issuer_cooldown_ttl_s == 600 and loaded(None).issuer_cooldown_ttl_s == 60
+
+
 def test_up_adding_a_standby_state_writer_restarts_the_running_one_so_only_the_lease_holder_writes(system) -> None:
     # rev-cluster: the running writer's settings had not changed, so `up` left it running with no lease (it had
     # been the only writer): it kept writing every cadence beside the standby that took the lease, both showing

@@ -1849,4 +1849,11 @@ MUTATIONS: list[Mutation] = [
         "    if topo.actors[name].kind == \"state_writer\" and topo.strictest_gate_freshness_s != topo.freshness_default_s:\n",
         "    if False:\n",
         (f"{SKEW}::test_a_gates_freshness_change_restarts_the_state_writer_when_it_moves_the_smallest_window",)),
+    Mutation(
+        "an_issuer_cooldown_ttl_change_leaves_the_gates_running",
+        "up restarts the gates when the issuer's cooldown_ttl_s, which their caches assume, changes",
+        "launcher/supervise.py",
+        "    if topo.actors[name].kind == \"gate\" and topo.issuer_cooldown_ttl_s != PermitIssuerSettings().cooldown_ttl_s:\n",
+        "    if False:\n",
+        ("tests/test_launcher.py::test_a_change_of_the_issuers_cooldown_ttl_restarts_the_gates_whose_cache_assumes_it",)),
 ]
