@@ -1004,13 +1004,18 @@ def _held_key(endpoint: str) -> str:
     return endpoint
 
 
-def _held_endpoints(home: Home) -> set[str]:
-    """Ports and ipc paths the home's running topology binds (empty when it cannot be read)."""
+# A program in these states has a process that may hold its ports; STOPPED, BACKOFF, EXITED and FATAL have none.
+LIVE_STATES = ("STARTING", "RUNNING", "STOPPING")
+
+
+def _held_endpoints(home: Home, live: set[str]) -> set[str]:
+    """Ports and ipc paths the home's running topology binds through its live programs (empty when it cannot
+    be read): a port of a program stopped by hand, or failing, is free only if no other process took it."""
     try:
         running = load_topology(home.topology)
     except SchemaError:
         return set()
-    names = redis_program_names(running) + list(running.actors)
+    names = [n for n in redis_program_names(running) + list(running.actors) if n in live]
     return {_held_key(endpoint) for name in names for _, endpoint in _claims(running, name)}
 
 
@@ -1109,13 +1114,14 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
     previous = home.programs.read_text() if home.programs.exists() else ""
     old_sections, new_sections = _program_sections(previous), _program_sections(rendered)
     try:  # a STOPPED program never starts by itself: `up` starts it (its ports are checked like a new one's)
-        stopped_by_hand = [p["name"] for p in sup.processes() if p["statename"] == "STOPPED"] if was_running else []
+        infos = sup.processes() if was_running else []
+        stopped_by_hand = [p["name"] for p in infos if p["statename"] == "STOPPED"]
     except (LaunchError, OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException) as exc:
         print(f"FAILED: supervisord of {home.root} did not list its programs: {exc}; nothing was changed", file=sys.stderr)
         return 1
     to_start = [n for n in new_sections if not was_running or old_sections.get(n) != new_sections[n]
                 or n in stopped_by_hand]
-    held = _held_endpoints(home) if was_running else set()
+    held = _held_endpoints(home, {p["name"] for p in infos if p["statename"] in LIVE_STATES}) if was_running else set()
     try:
         claims, busy = claim_endpoints(topo, to_start, held, home)
     except (LaunchError, OSError) as exc:

@@ -456,3 +456,27 @@ def test_two_concurrent_ups_of_one_home_leave_one_system_and_one_clear_refusal(t
         assert not tmp_files(home)
     finally:
         clustergate("down", "--home", str(home))
+
+
+def test_up_refuses_the_port_of_a_program_stopped_by_hand_that_another_process_took_meanwhile(small) -> None:
+    # rev-operator: `up` took every port of the running topology as held by its own program, running or not.
+    # After `supervisorctl stop gate` and another process binding the gate's metrics port, `up` started the
+    # gate unchecked: it failed at start ("Address already in use") again and again, and `up` waited its
+    # whole timeout, leaving the gate crash-looping where it had been stopped.
+    home, topo_path, data = small
+    assert supervisorctl(home, "stop", "gate").returncode == 0
+    before, pids_before = run_files(home), pids(home)
+    port = data["actors"]["gate"]["metrics_port"]
+    blocker = socket.socket()
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past the scrapes' TIME_WAIT on that port
+    blocker.bind(("127.0.0.1", port))
+    blocker.listen()
+    try:
+        result = clustergate("up", str(topo_path), "--home", str(home), "--timeout", "20")
+        gate = supervisorctl(home, "status", "gate").stdout
+    finally:
+        blocker.close()
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"actors.gate.metrics_port: port {port} is already in use" in result.stderr, result.stdout + result.stderr
+    assert "STOPPED" in gate, gate
+    assert run_files(home) == before and pids(home) == pids_before

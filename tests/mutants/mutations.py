@@ -1849,4 +1849,25 @@ MUTATIONS: list[Mutation] = [
         "    if topo.actors[name].kind == \"state_writer\" and topo.strictest_gate_freshness_s != topo.freshness_default_s:\n",
         "    if False:\n",
         (f"{SKEW}::test_a_gates_freshness_change_restarts_the_state_writer_when_it_moves_the_smallest_window",)),
+    Mutation(
+        "an_empty_plan_id_becomes_a_new_one_in_the_client",
+        "GateClient sends an empty plan_id as given, never a new uuid in its place (rev-operator)",
+        "launcher/client.py",
+        "        plan_id = uuid.uuid4().hex if plan_id is None else plan_id  # \"\" goes to the gate, which refuses it\n",
+        "        plan_id = plan_id or uuid.uuid4().hex\n",
+        ("tests/test_client.py::test_an_empty_plan_id_is_sent_as_given_or_refused_never_swapped_for_a_new_one",)),
+    Mutation(
+        "propose_sends_a_blank_plan_id",
+        "clustergate propose refuses a blank --plan-id before anything is sent (rev-operator)",
+        "launcher/client.py",
+        "    if args.plan_id is not None and not args.plan_id.strip():  # an empty $PLAN_ID: a new plan_id is no retry\n",
+        "    if False:\n",
+        ("tests/test_client.py::test_an_empty_plan_id_is_sent_as_given_or_refused_never_swapped_for_a_new_one",)),
+    Mutation(
+        "up_takes_a_stopped_programs_ports_as_held",
+        "up checks the ports of a program stopped by hand (or failing) like a new one's (rev-operator)",
+        "launcher/supervise.py",
+        "    names = [n for n in redis_program_names(running) + list(running.actors) if n in live]\n",
+        "    names = redis_program_names(running) + list(running.actors)\n",
+        ("tests/test_launcher.py::test_up_refuses_the_port_of_a_program_stopped_by_hand_that_another_process_took_meanwhile",)),
 ]
