@@ -480,3 +480,61 @@ def test_up_refuses_the_port_of_a_program_stopped_by_hand_that_another_process_t
     assert f"actors.gate.metrics_port: port {port} is already in use" in result.stderr, result.stdout + result.stderr
     assert "STOPPED" in gate, gate
     assert run_files(home) == before and pids(home) == pids_before
+
+
+def test_ctrl_c_while_up_applies_a_change_finishes_the_change_and_says_so(small) -> None:
+    # rev-operator: Ctrl-C while `up` restarted a changed gate (between supervisord stopping it and adding it
+    # back) exited 130 with no word, the new topology in place and the gate left STOPPED: no decisions until
+    # someone noticed. The gate is SIGSTOPped here so that supervisord's stop of it lasts its stopwaitsecs.
+    import os
+    import signal
+
+    home, topo_path, data = small
+    gate_pid = pids(home)["gate"]
+    changed = yaml.safe_load(topo_path.read_text())
+    changed["actors"]["gate"].setdefault("settings", {})["cold_stress"] = 0.5
+    write_topology(topo_path, changed)
+    os.kill(gate_pid, signal.SIGSTOP)
+    up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home), "--timeout", "60"],
+                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: "STOPPING" in supervisorctl(home, "status", "gate").stdout, 20, "supervisord stopping the gate")
+        up.send_signal(signal.SIGINT)
+        out, err = up.communicate(timeout=120)
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.communicate()
+    assert up.returncode == 130, out + err
+    assert "interrupted" in out + err and "applied" in out + err, out + err
+    assert "Traceback" not in err, err
+    wait_for(lambda: "RUNNING" in supervisorctl(home, "status", "gate").stdout, 30, "the changed gate running again")
+    assert pids(home)["gate"] != gate_pid
+
+
+def test_ctrl_c_before_up_changes_anything_says_nothing_was_changed(small) -> None:
+    # rev-operator: Ctrl-C during `up`'s checks exited 130 with no word, so the operator could not tell an
+    # interrupted check from an interrupted change. supervisord is frozen so that `up` waits in its first call.
+    import os
+    import signal
+
+    home, topo_path, _ = small
+    before, pids_before = run_files(home), pids(home)
+    changed = yaml.safe_load(topo_path.read_text())
+    changed["actors"]["gate"].setdefault("settings", {})["cold_stress"] = 0.5
+    write_topology(topo_path, changed)
+    sup_pid = int((home / "run" / "supervisord.pid").read_text())
+    lock = str(home / "run" / "up.lock")
+    os.kill(sup_pid, signal.SIGSTOP)
+    try:
+        up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)],
+                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        fds = Path(f"/proc/{up.pid}/fd")
+        wait_for(lambda: any(os.readlink(fd) == lock for fd in fds.iterdir()), 20, "up holding its lock")
+        up.send_signal(signal.SIGINT)
+        out, err = up.communicate(timeout=60)
+    finally:
+        os.kill(sup_pid, signal.SIGCONT)
+    assert up.returncode == 130, out + err
+    assert "interrupted before anything was changed" in err and "Traceback" not in err, out + err
+    assert run_files(home) == before and pids(home) == pids_before

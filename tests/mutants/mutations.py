@@ -1870,4 +1870,18 @@ MUTATIONS: list[Mutation] = [
         "    names = [n for n in redis_program_names(running) + list(running.actors) if n in live]\n",
         "    names = redis_program_names(running) + list(running.actors)\n",
         ("tests/test_launcher.py::test_up_refuses_the_port_of_a_program_stopped_by_hand_that_another_process_took_meanwhile",)),
+    Mutation(
+        "ctrl_c_interrupts_up_while_it_applies_a_change",
+        "Ctrl-C while up applies a change waits for the change to be whole, then says so (rev-operator)",
+        "launcher/supervise.py",
+        "        self._previous = signal.signal(signal.SIGINT, self._remember)\n",
+        "        self._previous = signal.getsignal(signal.SIGINT)\n",
+        ("tests/test_launcher.py::test_ctrl_c_while_up_applies_a_change_finishes_the_change_and_says_so",)),
+    Mutation(
+        "ctrl_c_before_up_changes_anything_is_silent",
+        "Ctrl-C during up's checks says nothing was changed (rev-operator)",
+        "launcher/supervise.py",
+        "            print(\"interrupted before anything was changed\", file=sys.stderr)\n",
+        "            pass\n",
+        ("tests/test_launcher.py::test_ctrl_c_before_up_changes_anything_says_nothing_was_changed",)),
 ]
