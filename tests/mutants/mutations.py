@@ -1884,4 +1884,11 @@ MUTATIONS: list[Mutation] = [
         "            print(\"interrupted before anything was changed\", file=sys.stderr)\n",
         "            pass\n",
         ("tests/test_launcher.py::test_ctrl_c_before_up_changes_anything_says_nothing_was_changed",)),
+    Mutation(
+        "status_calls_redis_down_no_cluster_state",
+        "status tells a Redis without cluster state from a Redis that does not answer (rev-operator)",
+        "launcher/overview.py",
+        "                     else f\"cluster state: unknown, Redis {ov['redis']}\")\n",
+        "                     else f\"cluster state: none in Redis ({ov['redis']})\")\n",
+        ("tests/test_status_overview.py::test_status_says_whether_no_cluster_state_means_redis_has_none_or_redis_is_down",)),
 ]
