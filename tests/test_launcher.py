@@ -263,6 +263,13 @@ def test_an_up_that_fails_on_a_busy_port_changes_neither_the_running_topology_no
     assert clustergate("status", "--home", str(home)).returncode == 0
 
 
+def change_the_gate(topo_path: Path) -> None:
+    """Edit the topology file so that `up` of it restarts the gate (and only the gate)."""
+    changed = yaml.safe_load(topo_path.read_text())
+    changed["actors"]["gate"].setdefault("settings", {})["cold_stress"] = 0.5
+    write_topology(topo_path, changed)
+
+
 def _small_file_limit() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (256, 256))
 
@@ -270,9 +277,7 @@ def _small_file_limit() -> None:
 def test_an_up_on_a_full_disk_fails_in_one_line_and_leaves_no_tmp_files(small) -> None:
     home, topo_path, data = small
     before, pids_before = run_files(home), pids(home)
-    changed = yaml.safe_load(topo_path.read_text())
-    changed["actors"]["gate"].setdefault("settings", {})["cold_stress"] = 0.5
-    write_topology(topo_path, changed)
+    change_the_gate(topo_path)
     # A file size limit makes every write past 256 bytes fail as a full disk would (EFBIG for ENOSPC).
     result = subprocess.run([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)],
                             capture_output=True, text=True, cwd=REPO, timeout=120, preexec_fn=_small_file_limit)
@@ -489,11 +494,9 @@ def test_ctrl_c_while_up_applies_a_change_finishes_the_change_and_says_so(small)
     import os
     import signal
 
-    home, topo_path, data = small
+    home, topo_path, _ = small
     gate_pid = pids(home)["gate"]
-    changed = yaml.safe_load(topo_path.read_text())
-    changed["actors"]["gate"].setdefault("settings", {})["cold_stress"] = 0.5
-    write_topology(topo_path, changed)
+    change_the_gate(topo_path)
     os.kill(gate_pid, signal.SIGSTOP)
     up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home), "--timeout", "60"],
                           cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -520,9 +523,7 @@ def test_ctrl_c_before_up_changes_anything_says_nothing_was_changed(small) -> No
 
     home, topo_path, _ = small
     before, pids_before = run_files(home), pids(home)
-    changed = yaml.safe_load(topo_path.read_text())
-    changed["actors"]["gate"].setdefault("settings", {})["cold_stress"] = 0.5
-    write_topology(topo_path, changed)
+    change_the_gate(topo_path)
     sup_pid = int((home / "run" / "supervisord.pid").read_text())
     lock = str(home / "run" / "up.lock")
     os.kill(sup_pid, signal.SIGSTOP)
