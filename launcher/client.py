@@ -333,7 +333,7 @@ class GateClient:
         client asks again, and raises GateUnavailable when the budget runs out. `overloaded` (still, after backing
         off for the call's budget) means the last attempt was not decided: outcome unknown if an earlier one timed
         out."""
-        plan_id = plan_id or uuid.uuid4().hex
+        plan_id = uuid.uuid4().hex if plan_id is None else plan_id  # "" goes to the gate, which refuses it
         body: dict[str, Any] = {"plan_id": plan_id, "symbol": symbol, "action_proposed": action,
                                 "kill_score": kill_score}
         if r_net is not None:
@@ -474,7 +474,11 @@ def cmd_propose(args: argparse.Namespace) -> int:
         print(f"clustergate propose: {exc}", file=sys.stderr)
         return 2
     curve_kwargs: dict[str, Any] = {} if curve is None else {"client_keypair": curve[0], "server_public_key": curve[1]}
-    plan_id = args.plan_id or uuid.uuid4().hex
+    if args.plan_id is not None and not args.plan_id.strip():  # an empty $PLAN_ID: a new plan_id is no retry
+        print("clustergate propose: --plan-id is blank: give the plan_id to retry with, or leave --plan-id out "
+              "for a new proposal", file=sys.stderr)
+        return 2
+    plan_id = uuid.uuid4().hex if args.plan_id is None else args.plan_id
     try:
         client = GateClient(endpoint, timeout_ms=args.timeout_ms, retries=args.retries,
                             send_deadline=not args.no_deadline, **curve_kwargs)

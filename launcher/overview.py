@@ -118,7 +118,9 @@ def render_overview(topo: Topology, ov: dict[str, Any]) -> str:
     for name in topo.actors_of_kind("gate"):
         freshness = topo.actors[name].settings.freshness_s or freshness
     if age is None:
-        lines.append(f"cluster state: none in Redis ({ov['redis']})")
+        # ov["redis"] is "ok" or "unavailable (...)": "none in Redis (ok)" read as if no state were fine.
+        lines.append("cluster state: none in Redis (Redis answers; the gate takes K from the proxy)" if ov["redis"] == "ok"
+                     else f"cluster state: unknown, Redis {ov['redis']}")
     else:
         fresh = "fresh" if 0 <= age <= freshness else "STALE"
         lines.append(f"cluster state: ClusterStress {ov['cluster_stress']:.3f}, {ov['clusters_count']} clusters, "

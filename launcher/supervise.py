@@ -1007,13 +1007,18 @@ def _held_key(endpoint: str) -> str:
     return endpoint
 
 
-def _held_endpoints(home: Home) -> set[str]:
-    """Ports and ipc paths the home's running topology binds (empty when it cannot be read)."""
+# A program in these states has a process that may hold its ports; STOPPED, BACKOFF, EXITED and FATAL have none.
+LIVE_STATES = ("STARTING", "RUNNING", "STOPPING")
+
+
+def _held_endpoints(home: Home, live: set[str]) -> set[str]:
+    """Ports and ipc paths the home's running topology binds through its live programs (empty when it cannot
+    be read): a port of a program stopped by hand, or failing, is free only if no other process took it."""
     try:
         running = load_topology(home.topology)
     except SchemaError:
         return set()
-    names = redis_program_names(running) + list(running.actors)
+    names = [n for n in redis_program_names(running) + list(running.actors) if n in live]
     return {_held_key(endpoint) for name in names for _, endpoint in _claims(running, name)}
 
 
@@ -1066,7 +1071,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         except BlockingIOError:
             print(f"FAILED: another `clustergate up` is running for {home.root}; wait for it to finish", file=sys.stderr)
             return 1
-        return _up_locked(args, topo, home)
+        try:
+            return _up_locked(args, topo, home)
+        except KeyboardInterrupt:  # from the change on, _up_locked answers an interrupt itself
+            print("interrupted before anything was changed", file=sys.stderr)
+            return 130
 
 
 def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
@@ -1112,13 +1121,14 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
     previous = home.programs.read_text() if home.programs.exists() else ""
     old_sections, new_sections = _program_sections(previous), _program_sections(rendered)
     try:  # a STOPPED program never starts by itself: `up` starts it (its ports are checked like a new one's)
-        stopped_by_hand = [p["name"] for p in sup.processes() if p["statename"] == "STOPPED"] if was_running else []
+        infos = sup.processes() if was_running else []
+        stopped_by_hand = [p["name"] for p in infos if p["statename"] == "STOPPED"]
     except (LaunchError, OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException) as exc:
         print(f"FAILED: supervisord of {home.root} did not list its programs: {exc}; nothing was changed", file=sys.stderr)
         return 1
     to_start = [n for n in new_sections if not was_running or old_sections.get(n) != new_sections[n]
                 or n in stopped_by_hand]
-    held = _held_endpoints(home) if was_running else set()
+    held = _held_endpoints(home, {p["name"] for p in infos if p["statename"] in LIVE_STATES}) if was_running else set()
     try:
         claims, busy = claim_endpoints(topo, to_start, held, home)
     except (LaunchError, OSError) as exc:
@@ -1135,40 +1145,65 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
     for path, text in redis_files.items():
         files[path] = (text, 0o600)
     backup = {path: path.read_bytes() if path.exists() else None for path in files}
+    with DeferredInterrupt() as interrupt:  # a change is applied whole: Ctrl-C once it starts waits for its end
+        try:
+            stage_files(files)
+        except WriteFailed as exc:
+            print(f"FAILED: {exc}", file=sys.stderr)
+            return 1
+        switch_files(list(files))
+        # supervisord's environment is the actors': a new password reaches them only through a new supervisord.
+        password_changed = redis_text is not None and was_running and _requirepass(redis_text) != old_password
+        try:
+            if password_changed:
+                print("the Redis password changed: restarting supervisord, Redis and every actor with the new one")
+                _shutdown(sup, home)
+                sup.start_daemon()
+            elif was_running:
+                added, changed, removed = sup.apply_config()
+                print(f"updated {topo.name}: added {added or '-'}, restarted {changed or '-'}, removed {removed or '-'}")
+                restart = [n for n in new_sections if n in stopped_by_hand and n not in changed and n not in added]
+                for name in restart:
+                    sup.api.startProcess(name, False)
+                if restart:
+                    print(f"started (stopped by hand): {restart}")
+            else:
+                print(f"starting supervisord ({home.conf}) for topology {topo.name}")
+                sup.start_daemon()
+        except (LaunchError, xmlrpc.client.Fault, OSError) as exc:
+            _restore(backup)
+            print(f"FAILED: {exc}; the previous files are back in {home.run}", file=sys.stderr)
+            return 1
+    if interrupt.hit:
+        print(f"interrupted: the change was applied and supervisord is starting its programs; `clustergate status "
+              f"--home {home.root}` shows when they are ready", file=sys.stderr)
+        return 130
     try:
-        stage_files(files)
-    except WriteFailed as exc:
-        print(f"FAILED: {exc}", file=sys.stderr)
-        return 1
-    switch_files(list(files))
-    # supervisord's environment is the actors': a new password reaches them only through a new supervisord.
-    password_changed = redis_text is not None and was_running and _requirepass(redis_text) != old_password
-    try:
-        if password_changed:
-            print("the Redis password changed: restarting supervisord, Redis and every actor with the new one")
-            _shutdown(sup, home)
-            sup.start_daemon()
-        elif was_running:
-            added, changed, removed = sup.apply_config()
-            print(f"updated {topo.name}: added {added or '-'}, restarted {changed or '-'}, removed {removed or '-'}")
-            restart = [n for n in new_sections if n in stopped_by_hand and n not in changed and n not in added]
-            for name in restart:
-                sup.api.startProcess(name, False)
-            if restart:
-                print(f"started (stopped by hand): {restart}")
-        else:
-            print(f"starting supervisord ({home.conf}) for topology {topo.name}")
-            sup.start_daemon()
-    except (LaunchError, xmlrpc.client.Fault, OSError) as exc:
-        _restore(backup)
-        print(f"FAILED: {exc}; the previous files are back in {home.run}", file=sys.stderr)
-        return 1
-    ok = wait_until_ready(sup, topo, home, args.timeout)
+        ok = wait_until_ready(sup, topo, home, args.timeout)
+    except KeyboardInterrupt:
+        print(f"interrupted while waiting: the change was applied and supervisord keeps starting its programs; "
+              f"`clustergate status --home {home.root}` shows when they are ready", file=sys.stderr)
+        return 130
     for claim in claims:  # held until the programs are up (or up gave up): the next up sees them bound
         claim.close()
     if ok:
         print(f"{topo.name} is up: `clustergate status` shows it; logs in {home.logs}")
     return 0 if ok else 1
+
+
+class DeferredInterrupt:
+    """SIGINT (Ctrl-C) inside the block is remembered, not raised: `hit` says whether one came."""
+
+    def __enter__(self) -> "DeferredInterrupt":
+        self.hit = False
+        self._previous = signal.signal(signal.SIGINT, self._remember)
+        return self
+
+    def _remember(self, signum: int, frame: Any) -> None:
+        self.hit = True
+
+    def __exit__(self, *exc: Any) -> None:
+        signal.signal(signal.SIGINT, self._previous)
 
 
 def _restore(backup: dict[Path, bytes | None]) -> None:

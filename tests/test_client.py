@@ -354,3 +354,32 @@ def test_a_timeout_too_long_for_a_deadline_is_refused_before_anything_is_sent():
     # int; a timeout of 1e14 ms sent deadline_ms past the year 5138, which the gate refuses (invalid_proposal,
     # "epoch microseconds?"). Both are refused when the client is made, and so is --timeout-ms past the bound.
     assert_timeouts_refused_before_anything_is_sent((float("inf"), 1e14, 10 ** 15), str(10 ** 15))
+
+
+def test_an_empty_plan_id_is_sent_as_given_or_refused_never_swapped_for_a_new_one():
+    # rev-operator: `clustergate propose --plan-id "$PLAN_ID"` with PLAN_ID empty (a retry script that lost
+    # the plan_id) and GateClient.propose(plan_id="") silently made a new uuid4: every such "retry" was a new
+    # proposal that could get a second permit, where the operator meant the same plan_id.
+    import subprocess
+    import sys
+    from pathlib import Path
+    ctx = zmq.Context()
+    stop = threading.Event()
+    endpoint, _ = echo_server(ctx, stop)
+    try:
+        with GateClient(endpoint, timeout_ms=1000, retries=0, context=ctx) as client:
+            reply = client.propose("ETHUSDT", "HOLD", plan_id="")
+        assert reply["echo"]["plan_id"] == "", reply
+    finally:
+        stop.set()
+    silent, server = silent_server(ctx)
+    try:
+        repo = Path(__file__).resolve().parent.parent
+        proc = subprocess.run([sys.executable, "-m", "launcher", "propose", "--endpoint", silent, "--symbol", "ETHUSDT",
+                               "--action", "HOLD", "--plan-id", "", "--timeout-ms", "100", "--retries", "0"],
+                              capture_output=True, text=True, timeout=20, cwd=repo)
+        assert proc.returncode == 2 and "--plan-id" in proc.stderr, (proc.returncode, proc.stderr)
+        assert not server.poll(200), f"a proposal was sent: {server.recv_multipart()[-1][:200]!r}"
+    finally:
+        server.close(linger=0)
+        ctx.term()

@@ -287,6 +287,13 @@ def test_an_up_that_fails_on_a_busy_port_changes_neither_the_running_topology_no
     assert clustergate("status", "--home", str(home)).returncode == 0
 
 
+def change_the_gate(topo_path: Path) -> None:
+    """Edit the topology file so that `up` of it restarts the gate (and only the gate)."""
+    changed = yaml.safe_load(topo_path.read_text())
+    changed["actors"]["gate"].setdefault("settings", {})["cold_stress"] = 0.5
+    write_topology(topo_path, changed)
+
+
 def _small_file_limit() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (256, 256))
 
@@ -294,9 +301,7 @@ def _small_file_limit() -> None:
 def test_an_up_on_a_full_disk_fails_in_one_line_and_leaves_no_tmp_files(small) -> None:
     home, topo_path, data = small
     before, pids_before = run_files(home), pids(home)
-    changed = yaml.safe_load(topo_path.read_text())
-    changed["actors"]["gate"].setdefault("settings", {})["cold_stress"] = 0.5
-    write_topology(topo_path, changed)
+    change_the_gate(topo_path)
     # A file size limit makes every write past 256 bytes fail as a full disk would (EFBIG for ENOSPC).
     result = subprocess.run([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)],
                             capture_output=True, text=True, cwd=REPO, timeout=120, preexec_fn=_small_file_limit)
@@ -480,3 +485,81 @@ def test_two_concurrent_ups_of_one_home_leave_one_system_and_one_clear_refusal(t
         assert not tmp_files(home)
     finally:
         clustergate("down", "--home", str(home))
+
+
+def test_up_refuses_the_port_of_a_program_stopped_by_hand_that_another_process_took_meanwhile(small) -> None:
+    # rev-operator: `up` took every port of the running topology as held by its own program, running or not.
+    # After `supervisorctl stop gate` and another process binding the gate's metrics port, `up` started the
+    # gate unchecked: it failed at start ("Address already in use") again and again, and `up` waited its
+    # whole timeout, leaving the gate crash-looping where it had been stopped.
+    home, topo_path, data = small
+    assert supervisorctl(home, "stop", "gate").returncode == 0
+    before, pids_before = run_files(home), pids(home)
+    port = data["actors"]["gate"]["metrics_port"]
+    blocker = socket.socket()
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past the scrapes' TIME_WAIT on that port
+    blocker.bind(("127.0.0.1", port))
+    blocker.listen()
+    try:
+        result = clustergate("up", str(topo_path), "--home", str(home), "--timeout", "20")
+        gate = supervisorctl(home, "status", "gate").stdout
+    finally:
+        blocker.close()
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"actors.gate.metrics_port: port {port} is already in use" in result.stderr, result.stdout + result.stderr
+    assert "STOPPED" in gate, gate
+    assert run_files(home) == before and pids(home) == pids_before
+
+
+def test_ctrl_c_while_up_applies_a_change_finishes_the_change_and_says_so(small) -> None:
+    # rev-operator: Ctrl-C while `up` restarted a changed gate (between supervisord stopping it and adding it
+    # back) exited 130 with no word, the new topology in place and the gate left STOPPED: no decisions until
+    # someone noticed. The gate is SIGSTOPped here so that supervisord's stop of it lasts its stopwaitsecs.
+    import os
+    import signal
+
+    home, topo_path, _ = small
+    gate_pid = pids(home)["gate"]
+    change_the_gate(topo_path)
+    os.kill(gate_pid, signal.SIGSTOP)
+    up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home), "--timeout", "60"],
+                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: "STOPPING" in supervisorctl(home, "status", "gate").stdout, 20, "supervisord stopping the gate")
+        up.send_signal(signal.SIGINT)
+        out, err = up.communicate(timeout=120)
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.communicate()
+    assert up.returncode == 130, out + err
+    assert "interrupted" in out + err and "applied" in out + err, out + err
+    assert "Traceback" not in err, err
+    wait_for(lambda: "RUNNING" in supervisorctl(home, "status", "gate").stdout, 30, "the changed gate running again")
+    assert pids(home)["gate"] != gate_pid
+
+
+def test_ctrl_c_before_up_changes_anything_says_nothing_was_changed(small) -> None:
+    # rev-operator: Ctrl-C during `up`'s checks exited 130 with no word, so the operator could not tell an
+    # interrupted check from an interrupted change. supervisord is frozen so that `up` waits in its first call.
+    import os
+    import signal
+
+    home, topo_path, _ = small
+    before, pids_before = run_files(home), pids(home)
+    change_the_gate(topo_path)
+    sup_pid = int((home / "run" / "supervisord.pid").read_text())
+    lock = str(home / "run" / "up.lock")
+    os.kill(sup_pid, signal.SIGSTOP)
+    try:
+        up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)],
+                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        fds = Path(f"/proc/{up.pid}/fd")
+        wait_for(lambda: any(os.readlink(fd) == lock for fd in fds.iterdir()), 20, "up holding its lock")
+        up.send_signal(signal.SIGINT)
+        out, err = up.communicate(timeout=60)
+    finally:
+        os.kill(sup_pid, signal.SIGCONT)
+    assert up.returncode == 130, out + err
+    assert "interrupted before anything was changed" in err and "Traceback" not in err, out + err
+    assert run_files(home) == before and pids(home) == pids_before

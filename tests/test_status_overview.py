@@ -1,0 +1,22 @@
+"""What `clustergate status` prints about the cluster state, from the values it collected."""
+
+from __future__ import annotations
+
+from helpers import demo_topology_data, retarget, write_topology
+from launcher.overview import render_overview
+from launcher.topology import load_topology
+
+
+def overview(redis: str) -> dict:
+    return {"points_needed": 11, "points_per_symbol": {"BTCUSDT": 3}, "corr_ready": 0, "redis": redis,
+            "cluster_state_age_s": None}
+
+
+def test_status_says_whether_no_cluster_state_means_redis_has_none_or_redis_is_down(tmp_path) -> None:
+    # rev-operator: with no cluster state, status printed "cluster state: none in Redis (ok)", an "ok" an operator
+    # read as the state being fine, and "none in Redis (unavailable (ConnectionError))" when Redis was down.
+    topo = load_topology(write_topology(tmp_path / "t.yaml", retarget(demo_topology_data())))
+    answered = render_overview(topo, overview("ok"))
+    assert "cluster state: none in Redis (Redis answers; the gate takes K from the proxy)" in answered, answered
+    down = render_overview(topo, overview("unavailable (ConnectionError)"))
+    assert "cluster state: unknown, Redis unavailable (ConnectionError)" in down, down
