@@ -1519,8 +1519,8 @@ MUTATIONS: list[Mutation] = [
         "up_leaves_programs_stopped_by_hand_stopped",
         "up of an unchanged topology starts the programs stopped by hand instead of waiting for them (rev-operator)",
         "launcher/supervise.py",
-        "            for name in restart:\n                sup.api.startProcess(name, False)\n",
-        "            for name in restart:\n                pass\n",
+        "                for name in restart:\n                    sup.api.startProcess(name, False)\n",
+        "                for name in restart:\n                    pass\n",
         ("tests/test_launcher.py::test_up_again_starts_the_programs_stopped_by_hand_and_leaves_the_others_running",)),
     Mutation(
         "gate_takes_a_stale_issuer_reply_for_its_own",
