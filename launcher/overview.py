@@ -114,9 +114,7 @@ def render_overview(topo: Topology, ov: dict[str, Any]) -> str:
                      f"{tick_age:.1f} s ago ({'STALE' if tick_age > topo.max_price_age_s else 'fresh'}; "
                      f"max_price_age_s {topo.max_price_age_s:g})"))
     age = ov.get("cluster_state_age_s")
-    freshness = topo.freshness_default_s
-    for name in topo.actors_of_kind("gate"):
-        freshness = topo.actors[name].settings.freshness_s or freshness
+    freshness = topo.strictest_gate_freshness_s  # stale for one gate is a fallback on its decisions
     if age is None:
         # ov["redis"] is "ok" or "unavailable (...)": "none in Redis (ok)" read as if no state were fine.
         lines.append("cluster state: none in Redis (Redis answers; the gate takes K from the proxy)" if ov["redis"] == "ok"

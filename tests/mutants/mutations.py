@@ -1898,4 +1898,11 @@ MUTATIONS: list[Mutation] = [
         "                     else f\"cluster state: unknown, Redis {ov['redis']}\")\n",
         "                     else f\"cluster state: none in Redis ({ov['redis']})\")\n",
         ("tests/test_status_overview.py::test_status_says_whether_no_cluster_state_means_redis_has_none_or_redis_is_down",)),
+    Mutation(
+        "status_judges_by_the_last_gates_window",
+        "status calls the cluster state stale by the strictest gate's freshness window, not the last gate's",
+        "launcher/overview.py",
+        "    freshness = topo.strictest_gate_freshness_s  # stale for one gate is a fallback on its decisions\n",
+        "    freshness = topo.gate_freshness_s(topo.actors_of_kind(\"gate\")[-1])\n",
+        ("tests/test_status_overview.py::test_status_judges_the_cluster_states_age_by_the_strictest_gates_window",)),
 ]
