@@ -58,6 +58,7 @@ OVERLOAD_BACKOFF_MAX_MS = 500
 # The longest attempt timeout: its deadline_ms (send time + timeout) stays below the gate's bound on deadline_ms
 # (1e14 ms, the year 5138) for three thousand years.
 MAX_TIMEOUT_MS = 10 ** 12
+MAX_RETRIES = 1000  # a call's budget is (1 + retries) x endpoints x timeout_ms
 
 
 def _wait_for_reply(sock: zmq.Socket, timeout_ms: int) -> bool:
@@ -121,6 +122,8 @@ class GateClient:
         if not timeout_ms <= MAX_TIMEOUT_MS:
             raise ValueError(f"timeout_ms must be at most {MAX_TIMEOUT_MS} ms, got {timeout_ms!r}: each attempt sends "
                              f"its send time + timeout_ms as deadline_ms, and the gate refuses one past the year 5138")
+        if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
+            raise ValueError(f"retries must be a whole number from 0 to {MAX_RETRIES}, got {retries!r}")
         self.endpoints = [endpoint] if isinstance(endpoint, str) else list(endpoint)
         if not self.endpoints:
             raise ValueError("GateClient needs at least one gate endpoint")
@@ -210,7 +213,7 @@ class GateClient:
         self.moves += len(self.endpoints) > 1  # with one endpoint: the same server again (Lazy Pirate)
 
     def _attempts(self) -> int:
-        return (1 + max(0, self.retries)) * len(self.endpoints)
+        return (1 + self.retries) * len(self.endpoints)
 
     def request_raw(self, payload: bytes | list[bytes]) -> dict[str, Any]:
         """Send one (possibly multipart) payload with Lazy Pirate retries; return the decoded reply."""
@@ -441,6 +444,9 @@ def cmd_propose(args: argparse.Namespace) -> int:
     if not 1 <= args.timeout_ms <= MAX_TIMEOUT_MS:
         print(f"clustergate propose: --timeout-ms must be from 1 to {MAX_TIMEOUT_MS}, got {args.timeout_ms}",
               file=sys.stderr)
+        return 2
+    if not 0 <= args.retries <= MAX_RETRIES:
+        print(f"clustergate propose: --retries must be from 0 to {MAX_RETRIES}, got {args.retries}", file=sys.stderr)
         return 2
     try:
         if args.endpoint:

@@ -383,3 +383,28 @@ def test_an_empty_plan_id_is_sent_as_given_or_refused_never_swapped_for_a_new_on
     finally:
         server.close(linger=0)
         ctx.term()
+
+
+def test_negative_retries_are_refused_not_taken_as_none():
+    # rev-operator: --retries -1 (and GateClient(retries=-1)) was quietly taken as 0 retries.
+    import subprocess
+    import sys
+    from pathlib import Path
+    ctx = zmq.Context()
+    endpoint, server = silent_server(ctx)
+    try:
+        for bad in (-1, 1.5, True, 10 ** 6):
+            try:
+                GateClient(endpoint, retries=bad, context=ctx)
+            except ValueError as exc:
+                assert "retries" in str(exc), exc
+            else:
+                raise AssertionError(f"retries={bad!r} must be refused")
+        proc = subprocess.run([str(Path(sys.executable).parent / "clustergate"), "propose", "--endpoint", endpoint,
+                               "--symbol", "ETHUSDT", "--action", "HOLD", "--timeout-ms", "100", "--retries", "-1"],
+                              capture_output=True, text=True, timeout=20)
+        assert proc.returncode == 2 and "--retries" in proc.stderr, (proc.returncode, proc.stderr)
+        assert not server.poll(200), f"a proposal was sent: {server.recv_multipart()[-1][:200]!r}"
+    finally:
+        server.close(linger=0)
+        ctx.term()

@@ -1905,4 +1905,11 @@ MUTATIONS: list[Mutation] = [
         "    freshness = topo.strictest_gate_freshness_s  # stale for one gate is a fallback on its decisions\n",
         "    freshness = topo.gate_freshness_s(topo.actors_of_kind(\"gate\")[-1])\n",
         ("tests/test_status_overview.py::test_status_judges_the_cluster_states_age_by_the_strictest_gates_window",)),
+    Mutation(
+        "negative_retries_taken_as_none",
+        "GateClient refuses retries outside 0..MAX_RETRIES instead of taking a negative count as 0 (rev-operator)",
+        "launcher/client.py",
+        "        if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:\n",
+        "        if False:\n",
+        ("tests/test_client.py::test_negative_retries_are_refused_not_taken_as_none",)),
 ]
