@@ -6,27 +6,25 @@ cache refresh, the handler, the issuer request's encode, send and blocking recei
 the reply's decode, the metrics and the reply's send. A real redis-server and a real permit issuer (not under
 valgrind) answer; the gate runs under callgrind (`--separate-threads=yes`, so its main thread is counted apart
 from libzmq's I/O thread); one DEALER client sends one proposal at a time (what the gate sees at 1,000/s: one
-proposal a loop turn). Two runs, LOW and HIGH decisions after the same warm-up, and
+proposal a loop turn). After WARM_UP proposals the counters are zeroed (callgrind_control), `--decisions` more
+are sent and the counters dumped; then zeroed again and dumped after `--idle-seconds` with no proposal. The
+timers (the state cache's refresh every state_refresh_ms of wall time) fire far more often per decision under
+valgrind than at full speed, so their idle rate is taken out of the decisions' span and put back at the open
+loop's share (1/1,000 of a second's worth per decision at 1,000/s).
 
-    per decision = (main thread at HIGH - main thread at LOW) / (HIGH - LOW)
+    .venv/bin/python bench/bench_gate_process.py [--repo CHECKOUT] [--middle gate|relay] [--decisions 1000] [--top 40]
+    .venv/bin/python bench/bench_gate_process.py --region actors.runtime:_recv_ready  # one function, inclusive
+    .venv/bin/python bench/bench_gate_process.py --syscalls  # system calls per decision by thread (strace), no valgrind
 
-so start-up, imports and shutdown cancel. The state cache's refresh runs every state_refresh_ms of wall time,
-and under valgrind a decision takes tens of times longer than at full speed: the refresh's calls are taken out
-of the difference and put back at the rate the open loop pays (one per 1,000/s x state_refresh_ms decisions),
-printed apart. --middle relay runs bench_gate.py's bare Python relay (FLOOR_RELAY) in the gate's place, before
-FLOOR_ECHO, for the same figure of a process that only relays.
-
-    .venv/bin/python bench/bench_gate_process.py [--repo CHECKOUT] [--middle gate|relay] [--low 300 --high 1300]
-        [--top 40]  # also the main thread's HIGH run by function (callgrind_annotate, inclusive)
-    .venv/bin/python bench/bench_gate_process.py --syscalls  # system calls per decision by thread (strace), not valgrind
-
---repo runs another checkout's gate (its actors/), for A/B with the same harness. It takes about 4 minutes.
+--repo runs another checkout's gate (its actors/) with this harness, for A/B; --middle relay runs bench_gate.py's
+bare Python relay (FLOOR_RELAY) in the gate's place, before FLOOR_ECHO; --top prints the main thread by C
+function, inclusive (callgrind_annotate: Python functions are all _PyEval_EvalFrameDefault there, hence --region).
+A run takes about a minute.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -34,7 +32,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Callable
@@ -46,9 +43,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench import exit_on_sigterm  # noqa: E402
-from bench.bench_gate import ACTIONS, FLOOR_ECHO, FLOOR_RELAY, SYMBOLS, write_state  # noqa: E402
+from bench.bench_gate import FLOOR_ECHO, FLOOR_RELAY, proposal, write_state  # noqa: E402
 from launcher.harness import (ActorProcess, RedisServer, demo_topology_data, free_port, retarget,  # noqa: E402
-                              wait_for, write_topology)
+                              write_topology)
 
 WARM_UP = 100
 OPEN_LOOP_RATE = 1000.0
@@ -70,11 +67,6 @@ from actors.gate import Gate
 from actors.runtime import main
 main(Gate, sys.argv[1:])
 """
-
-
-def proposal(i: int) -> bytes:
-    return json.dumps({"plan_id": uuid.uuid4().hex, "symbol": SYMBOLS[i % 3], "action_proposed": ACTIONS[i % 5],
-                       "kill_score": 0.5}, separators=(",", ":")).encode()
 
 
 class Client:
@@ -245,7 +237,7 @@ def strace_syscalls(middle: str, low: int, high: int, repo: Path) -> None:
         diff = {name: (b[name] - a[name]) / (high - low) for name in set(a) | set(b)}
         diff = {k: v for k, v in diff.items() if abs(v) >= 0.05}
         if diff:
-            print(f"{middle} thread {i} (0: main): {sum(diff.values()):.2f} system calls per decision: "
+            print(f"{middle} thread {i}{' (main)' if i == 0 else ''}: {sum(diff.values()):.2f} system calls per decision: "
                   + ", ".join(f"{k} {v:.2f}" for k, v in sorted(diff.items(), key=lambda kv: -kv[1])))
 
 
