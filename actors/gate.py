@@ -43,7 +43,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from launcher import keys
 from actors.resp import RedisUnavailable, ReplyError, RespClient, encode_commands
-from actors.runtime import Actor, Shedding, StartError, increment, main, observer, send_one
+from actors.runtime import Actor, Shedding, StartError, adder, increment, main, observer, send_one
 from actors.policy import (ACTIONS, FAIL_CLOSED_REASONS, HOLD, PERMIT_UNAVAILABLE, REDIS_UNAVAILABLE,
                            REPLICA_UNACKNOWLEDGED, BadRequest,
                            cluster_k, cluster_state_time_s, cooldown_mattered, cooldown_mattered_to,
@@ -479,6 +479,7 @@ class Gate(Actor):
         self.skew_ms = float(s.deadline_skew_ms)
         self._plans_seen = {a: increment(P26_PLANS_SEEN.labels(action_proposed=a)) for a in ACTIONS}
         self._count_write, self._count_permit = increment(P26_GATE_WRITES), increment(P26_PERMIT_ISSUED)
+        self._count_fallbacks = adder(P26_CLUSTER_FALLBACK)  # once a decision while K comes from the proxy
         self._observe_time_to_permit = observer(P26_TIME_TO_PERMIT)
         self._fail_closed = {r: P26_FAIL_CLOSED.labels(reason=r) for r in FAIL_CLOSED_REASONS}
         self._downgraded = {(f, t, r): increment(P26_DOWNGRADED.labels(from_action=f, to_action=t, reason=r))
@@ -895,11 +896,10 @@ class Gate(Actor):
             self._cache = None
         return result
 
-    @staticmethod
-    def count_fallbacks(metrics: PortfolioMetrics, settled: int) -> None:
+    def count_fallbacks(self, metrics: PortfolioMetrics, settled: int) -> None:
         """Count `settled` proposals decided on metrics whose K came from the proxy."""
         if metrics.k_source != "cluster" and settled:
-            P26_CLUSTER_FALLBACK.inc(settled)
+            self._count_fallbacks(settled)
 
     def _drop_expired(self, proposals: Sequence[Proposal], results: list[dict[str, Any] | Refusal | None],
                       todo: list[int], now: float) -> list[int]:

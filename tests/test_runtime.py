@@ -348,3 +348,36 @@ def test_an_actor_exits_when_its_supervisor_dies(tmp_path: Path) -> None:
         if child:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signal.SIGKILL)
+
+
+def test_a_waiting_message_is_read_whole_in_order_and_nothing_is_read_when_none_waits() -> None:
+    """_recv_ready reads a message frame by frame until its last (issue 14: by each frame's `more`, not a
+    getsockopt per frame): every frame of every message, empty and large ones too, and no more."""
+    from actors.runtime import _recv_ready
+
+    ctx = zmq.Context()
+    router, dealer, req = ctx.socket(zmq.ROUTER), ctx.socket(zmq.DEALER), ctx.socket(zmq.REQ)
+    try:
+        port = router.bind_to_random_port("tcp://127.0.0.1")
+        for sock in (dealer, req):
+            sock.connect(f"tcp://127.0.0.1:{port}")
+        assert _recv_ready(router) is None
+        messages = [[b"", b"one"], [b"a"], [b"", b"x" * 5000, b"", b"3", b"4th"], [b"", b""], [b"solo" * 20]]
+        for frames in messages:
+            dealer.send_multipart(frames)
+        wait_for(lambda: router.poll(0), 10, "the router to see a message")
+        got: list[list[bytes]] = []
+        wait_for(lambda: got.extend(iter(lambda: _recv_ready(router), None)) or len(got) == len(messages), 10,
+                 "every message")
+        assert [frames[1:] for frames in got] == messages
+        assert len({frames[0] for frames in got}) == 1  # the DEALER's routing id, once per message
+        assert _recv_ready(router) is None
+        # A REQ socket that has sent and awaits its reply cannot receive, and one that is closed cannot either.
+        req.send(b"request")
+        assert _recv_ready(req) is None
+        req.close(linger=0)
+        assert _recv_ready(req) is None
+    finally:
+        for sock in (router, dealer, req):
+            sock.close(linger=0)
+        ctx.term()

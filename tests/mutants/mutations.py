@@ -1167,6 +1167,15 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_gate_deadlines.py::"
          "test_every_reply_dropped_is_in_the_reply_dropped_log_lines_not_only_the_first_of_each_second",)),
     Mutation(
+        "a_message_read_stops_at_its_second_frame",
+        "the runtime reads every frame of a waiting message, by each frame's `more`, and nothing more (issue 14: "
+        "no getsockopt per frame)",
+        "actors/runtime.py",
+        "    while frame.more:  # a message's frames arrive together: the rest are there\n",
+        "    if frame.more:  # a message's frames arrive together: the rest are there\n",
+        ("tests/test_runtime.py::"
+         "test_a_waiting_message_is_read_whole_in_order_and_nothing_is_read_when_none_waits",)),
+    Mutation(
         "unencodable_reply_ends_the_actor",
         "a reply JSON cannot encode gets internal_error and the actor keeps serving (issue 14 review)",
         "actors/runtime.py",
