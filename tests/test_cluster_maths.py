@@ -108,6 +108,15 @@ def test_no_notional_gives_no_clusters_and_zero_stress():
     assert cluster_metrics(["A", "B"], corr, cluster_labels(corr, 0.7), {}) == ([], 0.0)
 
 
+def test_a_net_short_cluster_has_the_concentration_and_stress_of_its_mirror_image_long():
+    corr = corr2(0.9)
+    labels = cluster_labels(corr, 0.70)
+    clusters, stress = cluster_metrics(["A", "B"], corr, labels, {"A": -300.0, "B": 100.0})
+    (c,) = clusters
+    assert c.concentration == pytest.approx(200.0 / 400.0)  # |sum(side x notional)|: a short bet is a bet
+    assert stress == pytest.approx(1.0 * 0.5 * 0.9)
+
+
 def test_cluster_ids_depend_on_members_not_order():
     assert cluster_id(["ETHUSDT", "BTCUSDT"]) == cluster_id(["BTCUSDT", "ETHUSDT"])
     assert cluster_id(["BTCUSDT"]) != cluster_id(["BTCUSDT", "ETHUSDT"])
@@ -124,6 +133,12 @@ def test_threshold_clusters_equal_connected_components_of_corr_above_070(k, seed
     _, expected = connected_components(csr_matrix(corr >= 0.70), directed=False)
     # Same partition: i and j share a label in one iff they share it in the other.
     assert np.array_equal(labels[:, None] == labels[None, :], expected[:, None] == expected[None, :])
+
+
+def test_a_correlation_of_exactly_070_is_an_edge_and_one_just_below_is_not():
+    # The random matrices above never hold 0.70 itself, so they cannot tell >= from >.
+    assert len(set(cluster_labels(corr2(0.70), 0.70))) == 1
+    assert len(set(cluster_labels(corr2(np.nextafter(0.70, 0.0)), 0.70))) == 2
 
 
 def test_average_and_complete_linkage_cut_at_one_minus_threshold():
@@ -212,7 +227,10 @@ def test_matrix_never_holds_nan_or_values_outside_minus_one_one(prices):
 def test_symbol_enters_matrix_with_ten_returns_and_ready_needs_two():
     rng = np.random.default_rng(5)
     prices = np.exp(np.cumsum(rng.normal(0, 0.01, (3, 20)), axis=1))
-    prices[2, :10] = np.nan  # 9 returns
+    prices[2, :9] = np.nan  # 11 points, 10 returns: in (SPEC's minimum itself, not only beyond it)
+    result = correlate_window(["A", "B", "C"], prices, cadence_s=60, min_returns=10)
+    assert result["symbols"] == ["A", "B", "C"] and result["ready"]
+    prices[2, :10] = np.nan  # 9 returns: out
     result = correlate_window(["A", "B", "C"], prices, cadence_s=60, min_returns=10)
     assert result["symbols"] == ["A", "B"] and result["ready"]
     prices[1, :10] = np.nan

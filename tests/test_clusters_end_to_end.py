@@ -8,6 +8,7 @@ import math
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -166,6 +167,11 @@ def test_corr_becomes_ready_and_redis_state_is_fresh_and_consistent(system):
     assert r.xlen(keys.CLUSTER_STATE_STREAM) >= 1
     metrics = scrape(sw_port)
     assert metrics["p27_symbols_in_matrix"] == 3
+    # Every p27_* series SPEC names, on the state writer (8048 in production).
+    for name in ("p27_clusters_count", "p27_cluster_stress_sum", "p27_cluster_stress_max",
+                 'p27_points_per_symbol{symbol="SOLUSDT"}'):
+        assert name in metrics, name
+    assert metrics["p27_clusters_count"] >= 1 and 0 < metrics["p27_cluster_stress_sum"] <= 1
     assert metrics["p27_min_points_per_symbol"] > 0
     assert metrics['p27_fail_closed_total{reason="redis_unavailable"}'] == 0
     buffer_metrics = scrape(system["ports"]["buffer"])
@@ -185,6 +191,7 @@ def test_each_p27_contract_series_has_one_meaning(system_before_prices):
     # state writer, subscribed last in the chain, has been sent a not-ready state.
     wait_for(lambda: scrape(ports["state_writer"]).get(reason % "upstream_not_ready", 0) >= 1, 30,
              "a not-ready state (no prices yet) to reach the state writer")
+    assert not system["redis"].exists(keys.CLUSTER_STATE, keys.CLUSTERS, keys.CLUSTER_STATE_STREAM)  # nothing written
     system["feed"].ticking.set()
     wait_for(lambda: corr_ready(ports["state_writer"]), 30, "p27_corr_ready 1 on the state writer")
     scraped = {name: scrape(port) for name, port in ports.items()}
@@ -362,6 +369,8 @@ def test_the_cluster_state_stops_looking_fresh_soon_after_the_prices_stop(system
     system["feed"].ticking.clear()
     stopped_at = time.time()
     wait_for(lambda: scrape(ports["state_writer"]).get("p27_corr_ready") == 0, 30, "corr not ready on 8048")
+    # Nothing is written while upstream is not ready, so the state in Redis goes stale (SPEC) and the gate falls back.
+    wait_for(lambda: fresh_state(r) is None, 2 * CADENCE_S + 5, "the cluster state in Redis to go stale")
     print(f"\nprices stopped -> p27_corr_ready 0 on the state writer after {time.time() - stopped_at:.2f} s "
           f"({(time.time() - stopped_at) / CADENCE_S:.1f} cadences; max_price_age_s = 5 cadences)")
     metrics = scrape(ports["correlator"])
@@ -374,3 +383,65 @@ def test_the_cluster_state_stops_looking_fresh_soon_after_the_prices_stop(system
     assert max(v for k, v in newest.items() if k.startswith("p27_buffer_last_accepted_tick_timestamp_seconds")) <= stopped_at + 0.5
     system["feed"].ticking.set()
     wait_for(lambda: corr_ready(ports["state_writer"]) and fresh_state(r), 30, "ready again once prices return")
+
+
+def test_one_state_write_puts_specs_keys_fields_and_types_in_redis_and_trims_its_stream(redis_server):
+    """SPEC's writes, read back from a real redis-server: cluster_state (updated_ts an int epoch, cluster_stress,
+    clusters_count), the clusters hash replaced whole, each per-cluster hash with SPEC's fields, ids that no longer
+    exist deleted, the stream record's fields, and the stream trimmed with an approximate MAXLEN."""
+    from actors.state_writer import write_state
+    r = redis_server.client()
+    now = time.time()
+    write_state(r, state_with([["BTCUSDT", "ETHUSDT"], ["SOLUSDT"]], now - 2.5), set(), 1000)
+    second = state_with([["BTCUSDT", "SOLUSDT"]], now - 1.5)
+    write_state(r, second, set(), 1000)  # a fresh writer: the ids written before are found in Redis
+    (cluster,) = second["clusters"]
+    state = r.hgetall(keys.CLUSTER_STATE)
+    assert state["updated_ts"] == str(int(now - 1.5))
+    assert (float(state["cluster_stress"]), state["clusters_count"]) == (0.4, "1")
+    assert r.hgetall(keys.CLUSTERS) == {cluster["id"]: json.dumps(["BTCUSDT", "SOLUSDT"])}
+    assert r.keys(keys.cluster_state_pattern()) == [keys.cluster_state_of(cluster["id"])]
+    row = r.hgetall(keys.cluster_state_of(cluster["id"]))
+    assert set(row) == {"notional", "weight", "concentration", "correlation", "stress", "updated_ts", "symbols"}
+    assert {k: float(row[k]) for k in ("notional", "weight", "concentration", "correlation", "stress")} == {
+        k: cluster[k] for k in ("notional", "weight", "concentration", "correlation", "stress")}
+    assert row["updated_ts"] == state["updated_ts"] and json.loads(row["symbols"]) == ["BTCUSDT", "SOLUSDT"]
+    (_, record), = r.xrevrange(keys.CLUSTER_STATE_STREAM, count=1)
+    assert set(record) == {"cluster_stress", "clusters_count", "clusters", "ts_epoch"}
+    assert (record["ts_epoch"], record["clusters_count"], float(record["cluster_stress"])) == (state["updated_ts"], "1", 0.4)
+    assert [c["id"] for c in json.loads(record["clusters"])] == [cluster["id"]]
+    for i in range(600):  # newer states, a ms apart, with a MAXLEN of 50
+        write_state(r, state_with([["BTCUSDT", "SOLUSDT"]], now - 1.0 + i / 1000), set(), 50)
+    assert 50 <= r.xlen(keys.CLUSTER_STATE_STREAM) < 300  # approximate: whole nodes (100 entries) are trimmed
+
+
+class Recorded:
+    """A stand-in for a Prometheus gauge (and its labelled children) that keeps what was set."""
+
+    def __init__(self):
+        self.value = None
+        self.children: dict = {}
+
+    def set(self, value) -> None:
+        self.value = value
+
+    def labels(self, **labels) -> "Recorded":
+        return self.children.setdefault(tuple(sorted(labels.items())), Recorded())
+
+
+def test_the_state_writer_mirrors_each_p27_gauge_from_the_clusterers_state_into_its_own_series():
+    """SPEC: p27_cluster_stress_sum is ClusterStress, p27_cluster_stress_max the largest cluster stress, and so on for
+    every gauge the state writer mirrors on 8048. The live tests hold one cluster with notional, whose stress is both
+    the sum and the largest, so they cannot tell the two apart."""
+    from actors.state_writer import StateWriterActor
+    names = ("corr_ready", "symbols_in_matrix", "clusters_count", "stress_sum", "stress_max", "min_points")
+    writer = SimpleNamespace(m=SimpleNamespace(points=Recorded(), **{n: Recorded() for n in names}),
+                             topology=SimpleNamespace(symbols=["BTCUSDT", "ETHUSDT", "SOLUSDT"]))
+    StateWriterActor.mirror(writer, {"corr_ready": 1, "symbols_in_matrix": 3, "clusters_count": 2,
+                                     "cluster_stress_sum": 0.9, "cluster_stress_max": 0.6, "min_points_per_symbol": 41,
+                                     "points_per_symbol": {"BTCUSDT": 41, "ETHUSDT": 45}})
+    assert {n: getattr(writer.m, n).value for n in names} == {
+        "corr_ready": 1, "symbols_in_matrix": 3, "clusters_count": 2, "stress_sum": 0.9, "stress_max": 0.6,
+        "min_points": 41}
+    assert {dict(k)["symbol"]: g.value for k, g in writer.m.points.children.items()} == {
+        "BTCUSDT": 41, "ETHUSDT": 45, "SOLUSDT": 0}

@@ -48,6 +48,13 @@ def test_a_hedged_book_has_concentration_net_over_gross_and_proxy_the_weight_on_
     assert m.k == m.corr_proxy
 
 
+def test_a_net_short_book_has_concentration_net_over_gross_and_proxy_the_weight_of_the_shorts():
+    m = portfolio_metrics([Position("BTCUSDT", -600.0), Position("ETHUSDT", -200.0), Position("SOLUSDT", 200.0)], None, S)
+    assert m.concentration == pytest.approx(600 / 1000)
+    assert m.corr_proxy == pytest.approx(800 / 1000)
+    assert m.k == m.corr_proxy
+
+
 def test_a_net_flat_book_has_proxy_zero():
     m = portfolio_metrics([Position("BTCUSDT", 500.0), Position("ETHUSDT", -500.0)], None, S)
     assert m.concentration == 0.0 and m.corr_proxy == 0.0
@@ -245,6 +252,12 @@ def test_steps_apply_in_order_so_a_cooled_down_full_close_is_not_also_forbidden_
 def test_steps_apply_in_order_so_riskoff_acts_on_the_cooled_down_action():
     # SPEC order: cooldown takes PARTIAL_50 to PARTIAL_25, then stress >= 0.80 accelerates it.
     assert policy(P50, stress=0.9, cooldown=True) == (P75, RISKOFF)
+
+
+def test_steps_apply_in_order_so_a_cooled_down_partial_25_is_hold_even_at_riskoff_stress():
+    # SPEC order: the cooldown takes PARTIAL_25 to HOLD first, and step 6 accelerates PARTIAL_25/50 only. (The
+    # PARTIAL_50 case above gives PARTIAL_75 whichever of steps 4 and 6 comes first, so it cannot show the order.)
+    assert policy(P25, stress=0.9, cooldown=True) == (HOLD, COOLDOWN)
 
 
 def test_thresholds_come_from_the_settings():

@@ -244,6 +244,36 @@ def test_the_gate_exports_every_p26_series_from_the_start(clean):
         assert name in m, name
 
 
+def test_the_p26_gauges_and_plans_seen_say_what_the_last_decision_saw(clean):
+    """SPEC's gauges are the last evaluation's: each equal to what the decision recorded, the fresh snapshots counted,
+    their |notional| summed, each one's age; p26_plans_seen_total counts the proposal by its action. (The series
+    existing, checked above, says nothing of their values.)"""
+    r = clean.redis
+    settle(clean, write_book(r, now=time.time() - 30))  # the snapshots' age is 30 s, not 0
+    seen = 'p26_plans_seen_total{action_proposed="PARTIAL_25"}'
+    riskoff = ('p26_actions_downgraded_total{from_action="PARTIAL_25",reason="riskoff_accelerate",'
+               'to_action="PARTIAL_75"}')
+    before = clean.metrics()
+    d = decision_of(clean.client.propose("ETHUSDT", "PARTIAL_25", plan_id=new_plan()))
+    assert (d["final_action"], d["gate_reason"]) == ("PARTIAL_75", "riskoff_accelerate")  # stress 0.94
+    m = clean.metrics()
+    assert (m[seen], m[riskoff]) == (before[seen] + 1, before[riskoff] + 1)
+    for name in ("stress", "heat", "concentration", "corr_proxy"):
+        assert m[f"p26_{name}"] == pytest.approx(d[name], abs=1e-6), name
+    assert (d["heat"], d["concentration"]) == (1.0, pytest.approx(53200 / 65200, abs=1e-6))  # they differ
+    assert m["p26_cluster_stress_used"] == 0 and d["k_source"] == "proxy"
+    assert m["p26_symbols_with_snapshot"] == 3
+    assert m["p26_total_abs_notional"] == pytest.approx(32000 + 27200 + 6000)
+    for symbol in BOOK:
+        assert 29 <= m[f'p26_snapshot_age_seconds{{symbol="{symbol}"}}'] <= 60, symbol
+    r.delete(keys.position_snapshot("SOLUSDT"))
+    settle(clean, time.time())
+    clean.client.propose("ETHUSDT", "HOLD", plan_id=new_plan())
+    m = clean.metrics()
+    assert m["p26_symbols_with_snapshot"] == 2
+    assert m["p26_total_abs_notional"] == pytest.approx(32000 + 27200)
+
+
 # --------------------------------------------------------------------------- bad requests
 
 

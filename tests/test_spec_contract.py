@@ -12,7 +12,7 @@ import yaml
 
 from launcher import keys
 from helpers import REPO, write_topology
-from launcher.topology import PermitIssuerSettings, PositionsConfig, load_topology
+from launcher.topology import GateSettings, PermitIssuerSettings, PositionsConfig, load_topology
 
 PRODUCTION = REPO / "configs" / "production.yaml"
 
@@ -66,3 +66,29 @@ def test_cluster_state_freshness_default_follows_the_cadence(tmp_path: Path):
     data["clusters"]["cadence_s"] = 45
     topo = load_topology(write_topology(tmp_path / "cadence45.yaml", data))
     assert topo.freshness_default_s == 90.0
+
+
+def test_p27_defaults_are_specs_when_the_topology_gives_none(tmp_path: Path):
+    """configs/production.yaml spells every P2.7 setting out, so it cannot show the defaults: a topology without
+    symbols or clusters gets SPEC's."""
+    data = yaml.safe_load(PRODUCTION.read_text())
+    del data["symbols"], data["clusters"]
+    topo = load_topology(write_topology(tmp_path / "defaults.yaml", data))
+    assert topo.symbols == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+    c = topo.clusters
+    assert (c.cadence_s, c.lookback_returns, c.min_returns, c.corr_threshold) == (60.0, 360, 10, 0.70)
+    assert topo.freshness_default_s == 120.0
+
+
+def test_gate_defaults_are_specs_and_production_keeps_them():
+    for settings in (GateSettings(), load_topology(PRODUCTION).settings_of("gate")):
+        assert (settings.sigma, settings.heat_floor, settings.heat_ceiling) == (1.0, 0.05, 0.35)
+        assert (settings.weight_heat, settings.weight_concentration, settings.weight_k) == (0.60, 0.25, 0.15)
+        assert (settings.cold_stress, settings.riskoff_stress, settings.kill_score_hard) == (0.55, 0.80, 0.85)
+        assert settings.policy == "spec"
+
+
+def test_production_exports_p27_metrics_on_8048_and_p26_metrics_on_8047():
+    topo = load_topology(PRODUCTION)
+    assert topo.actors["state_writer"].metrics_port == 8048  # the writer mirrors every p27_* gauge
+    assert topo.actors["gate"].metrics_port == 8047
