@@ -563,3 +563,63 @@ def test_ctrl_c_before_up_changes_anything_says_nothing_was_changed(small) -> No
     assert up.returncode == 130, out + err
     assert "interrupted before anything was changed" in err and "Traceback" not in err, out + err
     assert run_files(home) == before and pids(home) == pids_before
+
+
+def _up_stopping_a_frozen_gate(home: Path, topo_path: Path, **popen: object) -> tuple[subprocess.Popen, int]:
+    """`up` of a changed gate, held in supervisord's stop of it: the gate is SIGSTOPped, so that stop lasts
+    its stopwaitsecs. Returns the `up` process once supervisord shows the gate STOPPING, and the gate's pid."""
+    gate_pid = pids(home)["gate"]
+    change_the_gate(topo_path)
+    os.kill(gate_pid, signal.SIGSTOP)
+    up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home), "--timeout", "60"],
+                          cwd=REPO, **popen)  # type: ignore[call-overload]
+    wait_for(lambda: "STOPPING" in supervisorctl(home, "status", "gate").stdout, 20, "supervisord stopping the gate")
+    return up, gate_pid
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_terminal_closing_or_a_kill_while_up_applies_a_change_finishes_the_change_and_says_so(small, signum) -> None:
+    # attack14: SIGTERM (kill, a CI job's timeout) or SIGHUP (the terminal closing) while `up` restarted a changed
+    # gate killed `up` at once, as Ctrl-C did before 08cdb53: the new topology in place, the gate left STOPPED by
+    # supervisord and never started again, no word.
+    home, topo_path, _ = small
+    up, gate_pid = _up_stopping_a_frozen_gate(home, topo_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        up.send_signal(signum)
+        out, err = up.communicate(timeout=120)
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.communicate()
+    assert up.returncode == 128 + signum, (up.returncode, out + err)
+    assert "interrupted" in err and "applied" in err and "Traceback" not in err, out + err
+    assert "cold_stress: 0.5" in (home / "run" / "topology.yaml").read_text()
+    wait_for(lambda: "RUNNING" in supervisorctl(home, "status", "gate").stdout, 30, "the changed gate running again")
+    assert pids(home)["gate"] != gate_pid
+
+
+def test_up_whose_terminal_closes_while_it_applies_a_change_keeps_the_files_of_what_runs(small) -> None:
+    # attack14: `up` run from a script that ignores SIGHUP, its terminal closed while `up` restarted a changed gate:
+    # its next line ("updated ...") failed (EIO), and the failure was taken for supervisord refusing the change: the
+    # previous topology.yaml and programs were put back while supervisord ran the changed gate (which a restart would
+    # then run from the old file), and `up` ended in a traceback.
+    import pty
+
+    home, topo_path, _ = small
+    master, terminal = pty.openpty()
+    try:
+        up, gate_pid = _up_stopping_a_frozen_gate(home, topo_path, stdin=subprocess.DEVNULL, stdout=terminal,
+                                                  stderr=terminal, start_new_session=True)
+    finally:
+        os.close(terminal)
+    try:
+        os.close(master)  # the terminal is gone: every write to it now fails
+        up.wait(timeout=120)
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+    wait_for(lambda: "RUNNING" in supervisorctl(home, "status", "gate").stdout, 30, "the changed gate running again")
+    assert pids(home)["gate"] != gate_pid
+    assert "cold_stress: 0.5" in (home / "run" / "topology.yaml").read_text()
+    assert up.returncode == 0, up.returncode
