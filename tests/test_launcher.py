@@ -623,3 +623,33 @@ def test_up_whose_terminal_closes_while_it_applies_a_change_keeps_the_files_of_w
     assert pids(home)["gate"] != gate_pid
     assert "cold_stress: 0.5" in (home / "run" / "topology.yaml").read_text()
     assert up.returncode == 0, up.returncode
+
+
+def test_ctrl_c_pressed_again_and_again_while_up_starts_supervisord_finishes_the_start_and_says_so(tmp_path: Path) -> None:
+    # attack14: a terminal's Ctrl-C goes to its whole foreground process group, and `up` ran supervisord in its
+    # own: supervisord died in its imports (KeyboardInterrupt), and `up` answered "FAILED: supervisord failed to
+    # start: Traceback ..." and put the previous files back, exit 1; the change Ctrl-C was to let finish was undone
+    # (and under a password change, the old supervisord already shut down, nothing ran any more).
+    home = tmp_path / "home"
+    topo_path = write_topology(tmp_path / "small.yaml", small_data())
+    up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home), "--timeout", "60"],
+                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        wait_for(lambda: subprocess.run(["pgrep", "-P", str(up.pid)], capture_output=True).returncode == 0, 30,
+                 "up starting supervisord")
+        def press_ctrl_c() -> bool:
+            if up.poll() is None:
+                os.killpg(up.pid, signal.SIGINT)  # as a terminal does: to the whole foreground process group
+            return up.poll() is not None
+        wait_for(press_ctrl_c, 120, "up to exit")
+        out, err = up.communicate(timeout=60)
+        # A Ctrl-C pressed after `up` has answered may end its exit itself: a shell shows either as 130.
+        assert up.returncode in (130, -signal.SIGINT), out + err
+        assert "interrupted" in err and "applied" in err and "Traceback" not in out + err, out + err
+        assert (home / "run" / "topology.yaml").exists()
+        wait_for(lambda: clustergate("status", "--home", str(home)).returncode == 0, 60, "every program running and ready")
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.communicate()
+        clustergate("down", "--home", str(home))

@@ -1528,8 +1528,8 @@ MUTATIONS: list[Mutation] = [
         "up_leaves_programs_stopped_by_hand_stopped",
         "up of an unchanged topology starts the programs stopped by hand instead of waiting for them (rev-operator)",
         "launcher/supervise.py",
-        "                for name in restart:\n                    sup.api.startProcess(name, False)\n",
-        "                for name in restart:\n                    pass\n",
+        "                    for name in restart:\n                        sup.api.startProcess(name, False)\n",
+        "                    for name in restart:\n                        pass\n",
         ("tests/test_launcher.py::test_up_again_starts_the_programs_stopped_by_hand_and_leaves_the_others_running",)),
     Mutation(
         "gate_takes_a_stale_issuer_reply_for_its_own",
@@ -1916,6 +1916,14 @@ MUTATIONS: list[Mutation] = [
         "        print(text, file=out, flush=True)\n    except OSError:\n",
         "        print(text, file=out, flush=True)\n    except ZeroDivisionError:\n",
         ("tests/test_launcher.py::test_up_whose_terminal_closes_while_it_applies_a_change_keeps_the_files_of_what_runs",)),
+    Mutation(
+        "supervisord_started_in_ups_process_group",
+        "a terminal's Ctrl-C while up starts supervisord lets the start finish (attack14)",
+        "launcher/supervise.py",
+        "                                cwd=self.home.root, start_new_session=True)\n",
+        "                                cwd=self.home.root)\n",
+        ("tests/test_launcher.py::"
+         "test_ctrl_c_pressed_again_and_again_while_up_starts_supervisord_finishes_the_start_and_says_so",)),
     Mutation(
         "status_calls_redis_down_no_cluster_state",
         "status tells a Redis without cluster state from a Redis that does not answer (rev-operator)",
