@@ -1925,6 +1925,13 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_launcher.py::"
          "test_ctrl_c_pressed_again_and_again_while_up_starts_supervisord_finishes_the_start_and_says_so",)),
     Mutation(
+        "up_takes_over_a_signal_it_was_started_ignoring",
+        "a signal up was started ignoring (a background job's Ctrl-C, nohup's hang-up) stays ignored (attack14)",
+        "launcher/supervise.py",
+        "            if previous is not signal.SIG_IGN:\n",
+        "            if True:\n",
+        ("tests/test_launcher.py::test_an_up_started_ignoring_ctrl_c_keeps_ignoring_it_while_it_applies_a_change",)),
+    Mutation(
         "status_calls_redis_down_no_cluster_state",
         "status tells a Redis without cluster state from a Redis that does not answer (rev-operator)",
         "launcher/overview.py",
