@@ -593,8 +593,10 @@ class Supervisor:
         supervisord = shutil.which("supervisord", path=str(Path(sys.executable).parent)) or shutil.which("supervisord")
         if supervisord is None:
             raise LaunchError("supervisord not found: install clustergate with `pip install -e .`")
+        # In a session of its own from the start: a terminal's Ctrl-C or hang-up reaches its whole foreground
+        # process group, and would kill supervisord before it daemonizes (`up` defers them until the change is whole).
         result = subprocess.run([supervisord, "-c", str(self.home.conf)], capture_output=True, text=True,
-                                cwd=self.home.root)
+                                cwd=self.home.root, start_new_session=True)
         if result.returncode != 0:
             raise LaunchError(f"supervisord failed to start: {result.stderr.strip() or result.stdout.strip()}")
         deadline = time.monotonic() + 15
@@ -1145,44 +1147,48 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
     for path, text in redis_files.items():
         files[path] = (text, 0o600)
     backup = {path: path.read_bytes() if path.exists() else None for path in files}
-    with DeferredInterrupt() as interrupt:  # a change is applied whole: Ctrl-C once it starts waits for its end
-        try:
-            stage_files(files)
-        except WriteFailed as exc:
-            print(f"FAILED: {exc}", file=sys.stderr)
-            return 1
-        switch_files(list(files))
-        # supervisord's environment is the actors': a new password reaches them only through a new supervisord.
-        password_changed = redis_text is not None and was_running and _requirepass(redis_text) != old_password
-        try:
-            if password_changed:
-                print("the Redis password changed: restarting supervisord, Redis and every actor with the new one")
-                _shutdown(sup, home)
-                sup.start_daemon()
-            elif was_running:
-                added, changed, removed = sup.apply_config()
-                print(f"updated {topo.name}: added {added or '-'}, restarted {changed or '-'}, removed {removed or '-'}")
-                restart = [n for n in new_sections if n in stopped_by_hand and n not in changed and n not in added]
-                for name in restart:
-                    sup.api.startProcess(name, False)
-                if restart:
-                    print(f"started (stopped by hand): {restart}")
-            else:
-                print(f"starting supervisord ({home.conf}) for topology {topo.name}")
-                sup.start_daemon()
-        except (LaunchError, xmlrpc.client.Fault, OSError) as exc:
-            _restore(backup)
-            print(f"FAILED: {exc}; the previous files are back in {home.run}", file=sys.stderr)
-            return 1
-    if interrupt.hit:
-        print(f"interrupted: the change was applied and supervisord is starting its programs; `clustergate status "
-              f"--home {home.root}` shows when they are ready", file=sys.stderr)
-        return 130
+    interrupt = DeferredInterrupt()  # a change is applied whole: Ctrl-C, a kill or a hang-up waits for its end
     try:
+        with interrupt:
+            try:
+                stage_files(files)
+            except WriteFailed as exc:
+                _tell(f"FAILED: {exc}", sys.stderr)
+                return 1
+            switch_files(list(files))
+            # supervisord's environment is the actors': a new password reaches them only through a new supervisord.
+            password_changed = redis_text is not None and was_running and _requirepass(redis_text) != old_password
+            try:
+                if password_changed:
+                    _tell("the Redis password changed: restarting supervisord, Redis and every actor with the new one")
+                    _shutdown(sup, home)
+                    sup.start_daemon()
+                elif was_running:
+                    added, changed, removed = sup.apply_config()
+                    _tell(f"updated {topo.name}: added {added or '-'}, restarted {changed or '-'}, removed {removed or '-'}")
+                    restart = [n for n in new_sections if n in stopped_by_hand and n not in changed and n not in added]
+                    for name in restart:
+                        sup.api.startProcess(name, False)
+                    if restart:
+                        _tell(f"started (stopped by hand): {restart}")
+                else:
+                    _tell(f"starting supervisord ({home.conf}) for topology {topo.name}")
+                    sup.start_daemon()
+            except (LaunchError, xmlrpc.client.Fault, OSError) as exc:
+                _restore(backup)
+                _tell(f"FAILED: {exc}; the previous files are back in {home.run}", sys.stderr)
+                return 1
+            interrupt.applied = True
+        if interrupt.signum:
+            _tell(f"interrupted ({signal.Signals(interrupt.signum).name}): the change was applied and supervisord is "
+                  f"starting its programs; `clustergate status --home {home.root}` shows when they are ready", sys.stderr)
+            return 128 + interrupt.signum
         ok = wait_until_ready(sup, topo, home, args.timeout)
     except KeyboardInterrupt:
-        print(f"interrupted while waiting: the change was applied and supervisord keeps starting its programs; "
-              f"`clustergate status --home {home.root}` shows when they are ready", file=sys.stderr)
+        if not interrupt.applied:
+            raise  # before the change began, or it failed and its files are back: cmd_up says nothing was changed
+        _tell(f"interrupted while waiting: the change was applied and supervisord keeps starting its programs; "
+              f"`clustergate status --home {home.root}` shows when they are ready", sys.stderr)
         return 130
     for claim in claims:  # held until the programs are up (or up gave up): the next up sees them bound
         claim.close()
@@ -1192,18 +1198,41 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
 
 
 class DeferredInterrupt:
-    """SIGINT (Ctrl-C) inside the block is remembered, not raised: `hit` says whether one came."""
+    """Ctrl-C (SIGINT), a kill (SIGTERM) or a closed terminal (SIGHUP) inside the block is remembered, not
+    acted on: `signum` is the first that came (0: none). A signal the caller ignores (nohup, a background
+    job) stays ignored."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    signum = 0
+    applied = False  # set by the block once its change is whole: an interrupt after it leaves that change
 
     def __enter__(self) -> "DeferredInterrupt":
-        self.hit = False
-        self._previous = signal.signal(signal.SIGINT, self._remember)
+        self._previous = {signum: signal.getsignal(signum) for signum in self.SIGNALS}
+        for signum, previous in self._previous.items():
+            if previous is not signal.SIG_IGN:
+                signal.signal(signum, self._remember)
         return self
 
     def _remember(self, signum: int, frame: Any) -> None:
-        self.hit = True
+        self.signum = self.signum or signum
 
     def __exit__(self, *exc: Any) -> None:
-        signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+
+
+def _tell(text: str, out: Any = None) -> None:
+    """Print a line of a change being applied. Once that output is gone (a closed terminal: EIO, a reader
+    gone: EPIPE) it is sent to /dev/null and the change goes on: a line nobody can read must not stop it
+    half-way, nor be taken for supervisord refusing it (which puts the previous files back)."""
+    out = out or sys.stdout
+    try:
+        print(text, file=out, flush=True)
+    except OSError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        os.close(devnull)
 
 
 def _restore(backup: dict[Path, bytes | None]) -> None:

@@ -511,6 +511,34 @@ def test_up_refuses_the_port_of_a_program_stopped_by_hand_that_another_process_t
     assert run_files(home) == before and pids(home) == pids_before
 
 
+def _up_stopping_a_frozen_gate(home: Path, topo_path: Path, **popen: object) -> tuple[subprocess.Popen, int]:
+    """`up` of a changed gate, held in supervisord's stop of it: the gate is SIGSTOPped, so that stop lasts
+    its stopwaitsecs. Returns the `up` process once supervisord shows the gate STOPPING, and the gate's pid."""
+    gate_pid = pids(home)["gate"]
+    change_the_gate(topo_path)
+    os.kill(gate_pid, signal.SIGSTOP)
+    up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home), "--timeout", "60"],
+                          cwd=REPO, **popen)  # type: ignore[call-overload]
+    try:
+        wait_for(lambda: "STOPPING" in supervisorctl(home, "status", "gate").stdout, 20, "supervisord stopping the gate")
+    except BaseException:
+        up.kill()
+        up.communicate()
+        raise
+    return up, gate_pid
+
+
+def _signalled(up: subprocess.Popen, signum: int) -> tuple[str, str]:
+    """Send `up` the signal, and its output once it has exited (killed after a deadline)."""
+    try:
+        up.send_signal(signum)
+        return up.communicate(timeout=180)
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.communicate()
+
+
 def test_ctrl_c_while_up_applies_a_change_finishes_the_change_and_says_so(small) -> None:
     # rev-operator: Ctrl-C while `up` restarted a changed gate (between supervisord stopping it and adding it
     # back) exited 130 with no word, the new topology in place and the gate left STOPPED: no decisions until
@@ -519,19 +547,8 @@ def test_ctrl_c_while_up_applies_a_change_finishes_the_change_and_says_so(small)
     import signal
 
     home, topo_path, _ = small
-    gate_pid = pids(home)["gate"]
-    change_the_gate(topo_path)
-    os.kill(gate_pid, signal.SIGSTOP)
-    up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home), "--timeout", "60"],
-                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_for(lambda: "STOPPING" in supervisorctl(home, "status", "gate").stdout, 20, "supervisord stopping the gate")
-        up.send_signal(signal.SIGINT)
-        out, err = up.communicate(timeout=120)
-    finally:
-        if up.poll() is None:
-            up.kill()
-            up.communicate()
+    up, gate_pid = _up_stopping_a_frozen_gate(home, topo_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = _signalled(up, signal.SIGINT)
     assert up.returncode == 130, out + err
     assert "interrupted" in out + err and "applied" in out + err, out + err
     assert "Traceback" not in err, err
@@ -563,3 +580,90 @@ def test_ctrl_c_before_up_changes_anything_says_nothing_was_changed(small) -> No
     assert up.returncode == 130, out + err
     assert "interrupted before anything was changed" in err and "Traceback" not in err, out + err
     assert run_files(home) == before and pids(home) == pids_before
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_terminal_closing_or_a_kill_while_up_applies_a_change_finishes_the_change_and_says_so(small, signum) -> None:
+    # attack14: SIGTERM (kill, a CI job's timeout) or SIGHUP (the terminal closing) while `up` restarted a changed
+    # gate killed `up` at once, as Ctrl-C did before 08cdb53: the new topology in place, the gate left STOPPED by
+    # supervisord and never started again, no word.
+    home, topo_path, _ = small
+    up, gate_pid = _up_stopping_a_frozen_gate(home, topo_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = _signalled(up, signum)
+    assert up.returncode == 128 + signum, (up.returncode, out + err)
+    assert "interrupted" in err and "applied" in err and "Traceback" not in err, out + err
+    assert "cold_stress: 0.5" in (home / "run" / "topology.yaml").read_text()
+    wait_for(lambda: "RUNNING" in supervisorctl(home, "status", "gate").stdout, 30, "the changed gate running again")
+    assert pids(home)["gate"] != gate_pid
+
+
+def test_up_whose_terminal_closes_while_it_applies_a_change_keeps_the_files_of_what_runs(small) -> None:
+    # attack14: `up` run from a script that ignores SIGHUP, its terminal closed while `up` restarted a changed gate:
+    # its next line ("updated ...") failed (EIO), and the failure was taken for supervisord refusing the change: the
+    # previous topology.yaml and programs were put back while supervisord ran the changed gate (which a restart would
+    # then run from the old file), and `up` ended in a traceback.
+    import pty
+
+    home, topo_path, _ = small
+    master, terminal = pty.openpty()
+    try:
+        up, gate_pid = _up_stopping_a_frozen_gate(home, topo_path, stdin=subprocess.DEVNULL, stdout=terminal,
+                                                  stderr=terminal, start_new_session=True)
+    finally:
+        os.close(terminal)
+    try:
+        os.close(master)  # the terminal is gone: every write to it now fails
+        up.wait(timeout=120)
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+    wait_for(lambda: "RUNNING" in supervisorctl(home, "status", "gate").stdout, 30, "the changed gate running again")
+    assert pids(home)["gate"] != gate_pid
+    assert "cold_stress: 0.5" in (home / "run" / "topology.yaml").read_text()
+    assert up.returncode == 0, up.returncode
+
+
+def test_ctrl_c_pressed_again_and_again_while_up_starts_supervisord_finishes_the_start_and_says_so(tmp_path: Path) -> None:
+    # attack14: a terminal's Ctrl-C goes to its whole foreground process group, and `up` ran supervisord in its
+    # own: supervisord died in its imports (KeyboardInterrupt), and `up` answered "FAILED: supervisord failed to
+    # start: Traceback ..." and put the previous files back, exit 1; the change Ctrl-C was to let finish was undone
+    # (and under a password change, the old supervisord already shut down, nothing ran any more).
+    home = tmp_path / "home"
+    topo_path = write_topology(tmp_path / "small.yaml", small_data())
+    up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home), "--timeout", "60"],
+                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        wait_for(lambda: subprocess.run(["pgrep", "-P", str(up.pid)], capture_output=True).returncode == 0, 30,
+                 "up starting supervisord")
+        def press_ctrl_c() -> bool:
+            if up.poll() is None:
+                os.killpg(up.pid, signal.SIGINT)  # as a terminal does: to the whole foreground process group
+            return up.poll() is not None
+        wait_for(press_ctrl_c, 120, "up to exit")
+        out, err = up.communicate(timeout=60)
+        # A Ctrl-C pressed after `up` has answered may end its exit itself: a shell shows either as 130.
+        assert up.returncode in (130, -signal.SIGINT), out + err
+        assert "interrupted" in err and "applied" in err and "Traceback" not in out + err, out + err
+        assert (home / "run" / "topology.yaml").exists()
+        wait_for(lambda: clustergate("status", "--home", str(home)).returncode == 0, 60, "every program running and ready")
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.communicate()
+        clustergate("down", "--home", str(home))
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def test_an_up_started_ignoring_ctrl_c_keeps_ignoring_it_while_it_applies_a_change(small) -> None:
+    # attack14: a script's background job (`clustergate up t.yaml &`) starts with SIGINT ignored, so that the
+    # script's Ctrl-C leaves it alone; `up` put its own handler in, and a Ctrl-C while it applied the change made it
+    # exit 130 instead of waiting for the programs to be ready.
+    home, topo_path, _ = small
+    up, _ = _up_stopping_a_frozen_gate(home, topo_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                       preexec_fn=_ignore_sigint)
+    out, err = _signalled(up, signal.SIGINT)
+    assert up.returncode == 0 and "is up" in out and "interrupted" not in err, out + err

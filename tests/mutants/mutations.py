@@ -1528,8 +1528,8 @@ MUTATIONS: list[Mutation] = [
         "up_leaves_programs_stopped_by_hand_stopped",
         "up of an unchanged topology starts the programs stopped by hand instead of waiting for them (rev-operator)",
         "launcher/supervise.py",
-        "                for name in restart:\n                    sup.api.startProcess(name, False)\n",
-        "                for name in restart:\n                    pass\n",
+        "                    for name in restart:\n                        sup.api.startProcess(name, False)\n",
+        "                    for name in restart:\n                        pass\n",
         ("tests/test_launcher.py::test_up_again_starts_the_programs_stopped_by_hand_and_leaves_the_others_running",)),
     Mutation(
         "gate_takes_a_stale_issuer_reply_for_its_own",
@@ -1890,8 +1890,8 @@ MUTATIONS: list[Mutation] = [
         "ctrl_c_interrupts_up_while_it_applies_a_change",
         "Ctrl-C while up applies a change waits for the change to be whole, then says so (rev-operator)",
         "launcher/supervise.py",
-        "        self._previous = signal.signal(signal.SIGINT, self._remember)\n",
-        "        self._previous = signal.getsignal(signal.SIGINT)\n",
+        "                signal.signal(signum, self._remember)\n",
+        "                pass\n",
         ("tests/test_launcher.py::test_ctrl_c_while_up_applies_a_change_finishes_the_change_and_says_so",)),
     Mutation(
         "ctrl_c_before_up_changes_anything_is_silent",
@@ -1900,6 +1900,37 @@ MUTATIONS: list[Mutation] = [
         "            print(\"interrupted before anything was changed\", file=sys.stderr)\n",
         "            pass\n",
         ("tests/test_launcher.py::test_ctrl_c_before_up_changes_anything_says_nothing_was_changed",)),
+    Mutation(
+        "a_kill_or_hang_up_stops_up_mid_change",
+        "SIGTERM or SIGHUP (a closed terminal) while up applies a change waits for the change to be whole, "
+        "then says so (attack14)",
+        "launcher/supervise.py",
+        "    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)\n",
+        "    SIGNALS = (signal.SIGINT,)\n",
+        ("tests/test_launcher.py::test_a_terminal_closing_or_a_kill_while_up_applies_a_change_finishes_the_change_and_says_so",)),
+    Mutation(
+        "lost_output_mid_change_puts_the_previous_files_back",
+        "a line up cannot print while it applies a change neither stops the change nor puts the previous "
+        "files back under what runs (attack14)",
+        "launcher/supervise.py",
+        "        print(text, file=out, flush=True)\n    except OSError:\n",
+        "        print(text, file=out, flush=True)\n    except ZeroDivisionError:\n",
+        ("tests/test_launcher.py::test_up_whose_terminal_closes_while_it_applies_a_change_keeps_the_files_of_what_runs",)),
+    Mutation(
+        "supervisord_started_in_ups_process_group",
+        "a terminal's Ctrl-C while up starts supervisord lets the start finish (attack14)",
+        "launcher/supervise.py",
+        "                                cwd=self.home.root, start_new_session=True)\n",
+        "                                cwd=self.home.root)\n",
+        ("tests/test_launcher.py::"
+         "test_ctrl_c_pressed_again_and_again_while_up_starts_supervisord_finishes_the_start_and_says_so",)),
+    Mutation(
+        "up_takes_over_a_signal_it_was_started_ignoring",
+        "a signal up was started ignoring (a background job's Ctrl-C, nohup's hang-up) stays ignored (attack14)",
+        "launcher/supervise.py",
+        "            if previous is not signal.SIG_IGN:\n",
+        "            if True:\n",
+        ("tests/test_launcher.py::test_an_up_started_ignoring_ctrl_c_keeps_ignoring_it_while_it_applies_a_change",)),
     Mutation(
         "status_calls_redis_down_no_cluster_state",
         "status tells a Redis without cluster state from a Redis that does not answer (rev-operator)",
