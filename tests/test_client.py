@@ -166,26 +166,27 @@ def test_clustergate_propose_with_a_bad_endpoint_exits_at_once_naming_it():
         ctx.term()
 
 
-def assert_timeouts_refused_before_anything_is_sent(bad_timeouts: tuple, bad_cli_timeout: str) -> None:
-    """GateClient refuses each of bad_timeouts when it is made, and clustergate propose --timeout-ms
-    bad_cli_timeout exits 2 naming it; a silent gate gets no proposal."""
+def assert_refused_before_anything_is_sent(setting: str, bad_values: tuple, cli_option: str, bad_cli: str) -> None:
+    """GateClient refuses each of bad_values for `setting` when it is made, naming it, and clustergate propose
+    `cli_option bad_cli` exits 2 naming the option; a silent gate gets no proposal."""
     import subprocess
     import sys
     from pathlib import Path
     ctx = zmq.Context()
     endpoint, server = silent_server(ctx)
     try:
-        for bad in bad_timeouts:
+        for bad in bad_values:
             try:
-                GateClient(endpoint, timeout_ms=bad, context=ctx)
+                GateClient(endpoint, context=ctx, **{setting: bad})
             except ValueError as exc:
-                assert "timeout_ms" in str(exc), exc
+                assert setting in str(exc), exc
             else:
-                raise AssertionError(f"timeout_ms={bad} must be refused")
+                raise AssertionError(f"{setting}={bad!r} must be refused")
+        cli = {"--timeout-ms": "100", cli_option: bad_cli}
         proc = subprocess.run([str(Path(sys.executable).parent / "clustergate"), "propose", "--endpoint", endpoint,
-                               "--symbol", "ETHUSDT", "--action", "HOLD", "--timeout-ms", bad_cli_timeout],
+                               "--symbol", "ETHUSDT", "--action", "HOLD", *(x for kv in cli.items() for x in kv)],
                               capture_output=True, text=True, timeout=20)
-        assert proc.returncode == 2 and "--timeout-ms" in proc.stderr, (proc.returncode, proc.stderr)
+        assert proc.returncode == 2 and cli_option in proc.stderr, (proc.returncode, proc.stderr)
         assert not server.poll(200), f"a proposal was sent: {server.recv_multipart()[-1][:200]!r}"
     finally:
         server.close(linger=0)
@@ -196,7 +197,7 @@ def test_a_timeout_below_1_ms_is_refused_before_a_proposal_with_a_past_deadline_
     # --timeout-ms 0 (or negative) made a budget of 0: the one attempt sent deadline_ms = now (or in the past)
     # and waited 0 ms, so the gate could only answer `expired` (or, with --no-deadline, decide a proposal
     # the client had already given up on), and the client reported "no reply".
-    assert_timeouts_refused_before_anything_is_sent((0, -5), "0")
+    assert_refused_before_anything_is_sent("timeout_ms", (0, -5), "--timeout-ms", "0")
 
 
 def test_gate_public_keys_as_a_tuple_are_paired_and_counted_like_a_list():
@@ -353,7 +354,7 @@ def test_a_timeout_too_long_for_a_deadline_is_refused_before_anything_is_sent():
     # timeout_ms=inf passed the check (>= 1) and every propose() died on OverflowError turning the deadline into an
     # int; a timeout of 1e14 ms sent deadline_ms past the year 5138, which the gate refuses (invalid_proposal,
     # "epoch microseconds?"). Both are refused when the client is made, and so is --timeout-ms past the bound.
-    assert_timeouts_refused_before_anything_is_sent((float("inf"), 1e14, 10 ** 15), str(10 ** 15))
+    assert_refused_before_anything_is_sent("timeout_ms", (float("inf"), 1e14, 10 ** 15), "--timeout-ms", str(10 ** 15))
 
 
 def test_an_empty_plan_id_is_sent_as_given_or_refused_never_swapped_for_a_new_one():
@@ -387,24 +388,4 @@ def test_an_empty_plan_id_is_sent_as_given_or_refused_never_swapped_for_a_new_on
 
 def test_negative_retries_are_refused_not_taken_as_none():
     # rev-operator: --retries -1 (and GateClient(retries=-1)) was quietly taken as 0 retries.
-    import subprocess
-    import sys
-    from pathlib import Path
-    ctx = zmq.Context()
-    endpoint, server = silent_server(ctx)
-    try:
-        for bad in (-1, 1.5, True, 10 ** 6):
-            try:
-                GateClient(endpoint, retries=bad, context=ctx)
-            except ValueError as exc:
-                assert "retries" in str(exc), exc
-            else:
-                raise AssertionError(f"retries={bad!r} must be refused")
-        proc = subprocess.run([str(Path(sys.executable).parent / "clustergate"), "propose", "--endpoint", endpoint,
-                               "--symbol", "ETHUSDT", "--action", "HOLD", "--timeout-ms", "100", "--retries", "-1"],
-                              capture_output=True, text=True, timeout=20)
-        assert proc.returncode == 2 and "--retries" in proc.stderr, (proc.returncode, proc.stderr)
-        assert not server.poll(200), f"a proposal was sent: {server.recv_multipart()[-1][:200]!r}"
-    finally:
-        server.close(linger=0)
-        ctx.term()
+    assert_refused_before_anything_is_sent("retries", (-1, 1.5, True, 10 ** 6), "--retries", "-1")
