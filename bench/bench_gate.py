@@ -30,7 +30,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -41,7 +40,7 @@ import zmq
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench import exit_on_sigterm  # noqa: E402
+from bench import exit_on_sigterm, work_dir  # noqa: E402
 from launcher import keys  # noqa: E402
 from launcher.harness import (ActorProcess, RedisServer, demo_topology_data, free_port, retarget, wait_for,  # noqa: E402
                      write_topology)
@@ -469,58 +468,58 @@ def main() -> int:
                      f"be measured instead of decisions)")
     exit_on_sigterm()
 
-    workdir = Path(tempfile.mkdtemp(prefix="bench_gate_"))
-    redis = RedisServer(workdir / "redis").start()
-    data = retarget(demo_topology_data(), redis.url)
-    topology = write_topology(workdir / "topology.yaml", data)
-    issuer = ActorProcess(topology, "permit_issuer", log_dir=workdir).start()
-    gate = ActorProcess(topology, "gate", log_dir=workdir).start()
-    endpoint = data["actors"]["gate"]["sockets"]["proposals"]["bind"]
-    ctx = zmq.Context()
-    try:
-        r = redis.client()
-        write_state(r)
-        probe = ctx.socket(zmq.DEALER)
-        probe.setsockopt(zmq.LINGER, 0)
-        probe.connect(endpoint)
-        probe.send_multipart([b"", proposal(0)])
-        wait_for(lambda: probe.poll(100, zmq.POLLIN), 20, "the gate to answer")
-        probe.close(linger=0)
-        closed_warm = closed_loop(ctx, endpoint, 1.0, 1)  # warm-up, not reported
-        del closed_warm
-        procs = {"gate": psutil.Process(gate.proc.pid), "permit_issuer": psutil.Process(issuer.proc.pid),
-                 "redis": psutil.Process(redis.proc.pid)}
-        cpu_phases: dict[str, dict] = {}
-        write_state(r)
-        meter = CpuMeter(procs)
-        opened = open_loop(ctx, endpoint, args.rate, args.seconds)
-        cpu_phases["open_loop"] = meter.per_decision_us(opened["answered"] + opened["errors"])
-        checks = {"open_loop": check_recorded(r, opened.pop("counted"))}
-        floor_cpu = cpu_floor(ctx, redis, procs["redis"], args.rate, args.floor_seconds)
-        proxy_cpu = cpu_floor(ctx, redis, procs["redis"], args.rate, args.floor_seconds, middle=FLOOR_PROXY)
-        write_state(r)
-        meter = CpuMeter(procs)
-        closed_1 = closed_loop(ctx, endpoint, args.closed_seconds, 1)
-        cpu_phases["closed_loop_req"] = meter.per_decision_us(closed_1["decisions"] + 1)
-        checks["closed_loop_req"] = check_recorded(r, closed_1.pop("counted"))
-        write_state(r)
-        meter = CpuMeter(procs)
-        closed_8 = closed_loop(ctx, endpoint, args.closed_seconds, 8)
-        cpu_phases["closed_loop_window8"] = meter.per_decision_us(closed_8["decisions"] + 8)
-        checks["closed_loop_window8"] = check_recorded(r, closed_8.pop("counted"))
-        cpu_us = {n: cpu_phases["closed_loop_window8"][n]["total"] for n in ("gate", "permit_issuer")}
-        rss = {name: psutil.Process(p.proc.pid).memory_info().rss / 1e6 for name, p in
-               (("gate", gate), ("permit_issuer", issuer))}
-        stream_len = r.xlen(keys.GATE_STREAM)
-        internals = internal_times(data)
-        # The calibration runs on a quiet machine; stopping them measures the shutdown promise.
-        shutdown_s = {"gate": sigterm_exit_s(gate), "permit_issuer": sigterm_exit_s(issuer)}
-        machine_check = calibrate(redis)
-    finally:
-        ctx.destroy(linger=0)  # not term(): a socket left open by a failed start-up would block it forever
-        gate.terminate()
-        issuer.terminate()
-        redis.stop()
+    with work_dir("bench_gate_") as workdir:
+        redis = RedisServer(workdir / "redis").start()
+        data = retarget(demo_topology_data(), redis.url)
+        topology = write_topology(workdir / "topology.yaml", data)
+        issuer = ActorProcess(topology, "permit_issuer", log_dir=workdir).start()
+        gate = ActorProcess(topology, "gate", log_dir=workdir).start()
+        endpoint = data["actors"]["gate"]["sockets"]["proposals"]["bind"]
+        ctx = zmq.Context()
+        try:
+            r = redis.client()
+            write_state(r)
+            probe = ctx.socket(zmq.DEALER)
+            probe.setsockopt(zmq.LINGER, 0)
+            probe.connect(endpoint)
+            probe.send_multipart([b"", proposal(0)])
+            wait_for(lambda: probe.poll(100, zmq.POLLIN), 20, "the gate to answer")
+            probe.close(linger=0)
+            closed_warm = closed_loop(ctx, endpoint, 1.0, 1)  # warm-up, not reported
+            del closed_warm
+            procs = {"gate": psutil.Process(gate.proc.pid), "permit_issuer": psutil.Process(issuer.proc.pid),
+                     "redis": psutil.Process(redis.proc.pid)}
+            cpu_phases: dict[str, dict] = {}
+            write_state(r)
+            meter = CpuMeter(procs)
+            opened = open_loop(ctx, endpoint, args.rate, args.seconds)
+            cpu_phases["open_loop"] = meter.per_decision_us(opened["answered"] + opened["errors"])
+            checks = {"open_loop": check_recorded(r, opened.pop("counted"))}
+            floor_cpu = cpu_floor(ctx, redis, procs["redis"], args.rate, args.floor_seconds)
+            proxy_cpu = cpu_floor(ctx, redis, procs["redis"], args.rate, args.floor_seconds, middle=FLOOR_PROXY)
+            write_state(r)
+            meter = CpuMeter(procs)
+            closed_1 = closed_loop(ctx, endpoint, args.closed_seconds, 1)
+            cpu_phases["closed_loop_req"] = meter.per_decision_us(closed_1["decisions"] + 1)
+            checks["closed_loop_req"] = check_recorded(r, closed_1.pop("counted"))
+            write_state(r)
+            meter = CpuMeter(procs)
+            closed_8 = closed_loop(ctx, endpoint, args.closed_seconds, 8)
+            cpu_phases["closed_loop_window8"] = meter.per_decision_us(closed_8["decisions"] + 8)
+            checks["closed_loop_window8"] = check_recorded(r, closed_8.pop("counted"))
+            cpu_us = {n: cpu_phases["closed_loop_window8"][n]["total"] for n in ("gate", "permit_issuer")}
+            rss = {name: psutil.Process(p.proc.pid).memory_info().rss / 1e6 for name, p in
+                   (("gate", gate), ("permit_issuer", issuer))}
+            stream_len = r.xlen(keys.GATE_STREAM)
+            internals = internal_times(data)
+            # The calibration runs on a quiet machine; stopping them measures the shutdown promise.
+            shutdown_s = {"gate": sigterm_exit_s(gate), "permit_issuer": sigterm_exit_s(issuer)}
+            machine_check = calibrate(redis)
+        finally:
+            ctx.destroy(linger=0)  # not term(): a socket left open by a failed start-up would block it forever
+            gate.terminate()
+            issuer.terminate()
+            redis.stop()
 
     closed_max = max(closed_1["per_s"], closed_8["per_s"])
     floor_ms = machine_check["floor_us"] / 1000.0

@@ -28,7 +28,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -38,6 +37,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench import work_dir  # noqa: E402
 from launcher.client import GateClient, GateUnavailable  # noqa: E402
 from launcher.ha_load import force_failover  # noqa: E402
 from launcher.harness import demo_topology_data, free_port, retarget, scrape, wait_for, write_topology  # noqa: E402
@@ -146,66 +146,66 @@ def main() -> int:
     p.add_argument("--servers", type=int, default=2, help="data servers: a primary and N-1 replicas")
     p.add_argument("--out", type=Path)
     args = p.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="cg-bench-sentinel-"))
-    system = System(tmp, args.servers)
-    load = None
-    result: dict = {"machine": machine(), "runs": []}
-    try:
-        system.up()
-        wait_for(system.every_actor_ready, 60, "every actor ready")
-        from launcher.topology import load_topology
-        sentinel_cfg = load_topology(system.topology).redis.sentinel
-        result["down_after_ms"] = sentinel_cfg.down_after_ms
-        probe = GateClient(system.gate_endpoint, timeout_ms=2000, retries=0)
-        if args.load:
-            load = Load(system.gate_endpoint, args.load)
-        for n in range(args.runs):
-            primary = wait_for(system.primary, 60, "one primary")
-            wait_for(lambda: synced_replicas(primary) == args.servers - 1, 60, "the replicas in sync")
-            wait_for(lambda: sentinels_settled(system.data["redis"]), 60, "the sentinels settled")
-            assert recorded_decision_after(probe, 30) is not None
-            floor_ms = healthy_round_trip_ms(probe)
-            load_before = load_average()
-            killed = time.monotonic()
-            if args.planned:
-                answer = force_failover(str(system.topology))
-                assert answer == "OK", answer
-            else:
-                os.kill(pid_of_server(primary), signal.SIGKILL)
-            took = recorded_decision_after(probe, 60)
-            named = wait_for(lambda: (p := system.primary()) not in (None, primary) and p, 60, "a new primary")
-            run = {"killed_port": primary, "new_primary": named, "decisions_resume_s": took,
-                   "healthy_decision_ms_p50": round(floor_ms, 2), "load_before": load_before,
-                   "load_after": load_average(), "elapsed_s": round(time.monotonic() - killed, 2)}
-            if args.planned and load is not None:  # the failover's decisions, until the old primary is a replica again
-                wait_for(lambda: synced_replicas(named) == args.servers - 1, 60, "the old primary in sync as a replica")
-                time.sleep(1.0)  # (the load's replies in flight)
-                during = [(t - killed, r) for t, r in list(load.replies) if t >= killed]
-                run["decisions_by_reason"] = dict(Counter(r for _, r in during))
-                unacknowledged = [t for t, r in during if r == "replica_unacknowledged"]
-                if unacknowledged:  # seconds after the failover was asked
-                    run["replica_unacknowledged_from_to_s"] = [round(unacknowledged[0], 2), round(unacknowledged[-1], 2)]
-            print(json.dumps(run), flush=True)
-            result["runs"].append(run)
-        if load is not None:
-            result["load"] = load.stop()
-            load = None
-        # Failovers the sentinels made, to compare with the kills: one more means a needless one (at
-        # down-after 1000 ms the just-promoted primary was once seen down and failed over again).
-        sentinel_log = Path(system.home) / "run" / "logs" / "redis-sentinel-1.log"
-        result["switch_master_seen"] = sentinel_log.read_text(errors="replace").count("+switch-master")
-        times = [r["decisions_resume_s"] for r in result["runs"] if r["decisions_resume_s"] is not None]
-        result.update(load_per_s=args.load, p50_s=round(statistics.median(times), 3), max_s=round(max(times), 3),
-                      min_s=round(min(times), 3))
-        print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=1))
-        if args.out:
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(result, indent=1) + "\n")
-        return 0
-    finally:
-        if load is not None:
-            load.stop()
-        system.down()
+    with work_dir("cg-bench-sentinel-") as tmp:
+        system = System(tmp, args.servers)
+        load = None
+        result: dict = {"machine": machine(), "runs": []}
+        try:
+            system.up()
+            wait_for(system.every_actor_ready, 60, "every actor ready")
+            from launcher.topology import load_topology
+            sentinel_cfg = load_topology(system.topology).redis.sentinel
+            result["down_after_ms"] = sentinel_cfg.down_after_ms
+            probe = GateClient(system.gate_endpoint, timeout_ms=2000, retries=0)
+            if args.load:
+                load = Load(system.gate_endpoint, args.load)
+            for n in range(args.runs):
+                primary = wait_for(system.primary, 60, "one primary")
+                wait_for(lambda: synced_replicas(primary) == args.servers - 1, 60, "the replicas in sync")
+                wait_for(lambda: sentinels_settled(system.data["redis"]), 60, "the sentinels settled")
+                assert recorded_decision_after(probe, 30) is not None
+                floor_ms = healthy_round_trip_ms(probe)
+                load_before = load_average()
+                killed = time.monotonic()
+                if args.planned:
+                    answer = force_failover(str(system.topology))
+                    assert answer == "OK", answer
+                else:
+                    os.kill(pid_of_server(primary), signal.SIGKILL)
+                took = recorded_decision_after(probe, 60)
+                named = wait_for(lambda: (p := system.primary()) not in (None, primary) and p, 60, "a new primary")
+                run = {"killed_port": primary, "new_primary": named, "decisions_resume_s": took,
+                       "healthy_decision_ms_p50": round(floor_ms, 2), "load_before": load_before,
+                       "load_after": load_average(), "elapsed_s": round(time.monotonic() - killed, 2)}
+                if args.planned and load is not None:  # the failover's decisions, until the old primary is a replica again
+                    wait_for(lambda: synced_replicas(named) == args.servers - 1, 60, "the old primary in sync as a replica")
+                    time.sleep(1.0)  # (the load's replies in flight)
+                    during = [(t - killed, r) for t, r in list(load.replies) if t >= killed]
+                    run["decisions_by_reason"] = dict(Counter(r for _, r in during))
+                    unacknowledged = [t for t, r in during if r == "replica_unacknowledged"]
+                    if unacknowledged:  # seconds after the failover was asked
+                        run["replica_unacknowledged_from_to_s"] = [round(unacknowledged[0], 2), round(unacknowledged[-1], 2)]
+                print(json.dumps(run), flush=True)
+                result["runs"].append(run)
+            if load is not None:
+                result["load"] = load.stop()
+                load = None
+            # Failovers the sentinels made, to compare with the kills: one more means a needless one (at
+            # down-after 1000 ms the just-promoted primary was once seen down and failed over again).
+            sentinel_log = Path(system.home) / "run" / "logs" / "redis-sentinel-1.log"
+            result["switch_master_seen"] = sentinel_log.read_text(errors="replace").count("+switch-master")
+            times = [r["decisions_resume_s"] for r in result["runs"] if r["decisions_resume_s"] is not None]
+            result.update(load_per_s=args.load, p50_s=round(statistics.median(times), 3), max_s=round(max(times), 3),
+                          min_s=round(min(times), 3))
+            print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=1))
+            if args.out:
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                args.out.write_text(json.dumps(result, indent=1) + "\n")
+            return 0
+        finally:
+            if load is not None:
+                load.stop()
+            system.down()
 
 
 if __name__ == "__main__":

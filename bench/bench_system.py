@@ -16,7 +16,6 @@ import argparse
 import json
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench import exit_on_sigterm  # noqa: E402
+from bench import exit_on_sigterm, work_dir  # noqa: E402
 from launcher.harness import demo_topology_data, retarget  # noqa: E402
 from launcher.harness import scrape, write_topology  # noqa: E402
 
@@ -134,17 +133,18 @@ def run(runs: int, warmup_s: float, restart_runs: int | None = None,
     chosen = {label: RESTARTS[label] for label in (restarts or RESTARTS)}
     cold, rss, rounds = [], [], {label: [] for label in chosen}
     for i in range(runs):
-        system = DemoSystem(Path(tempfile.mkdtemp(prefix="bench_system_")))
-        try:
-            cold.append(system.cold_start())
-            time.sleep(warmup_s)
-            rss.append(system.rss_mb())
-            if i == runs - 1:
-                for _ in range(restart_runs or runs):
-                    for label, programs in chosen.items():
-                        rounds[label].append(system.restart(programs))
-        finally:
-            system.down()
+        with work_dir("bench_system_") as workdir:
+            system = DemoSystem(workdir)
+            try:
+                cold.append(system.cold_start())
+                time.sleep(warmup_s)
+                rss.append(system.rss_mb())
+                if i == runs - 1:
+                    for _ in range(restart_runs or runs):
+                        for label, programs in chosen.items():
+                            rounds[label].append(system.restart(programs))
+            finally:
+                system.down()
     return {"cold_start": cold, "rss_mb": rss, "restarts": rounds, "warmup_s": warmup_s}
 
 

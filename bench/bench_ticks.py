@@ -21,7 +21,6 @@ import argparse
 import json
 import math
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ import zmq
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench import exit_on_sigterm  # noqa: E402
+from bench import exit_on_sigterm, work_dir  # noqa: E402
 from actors.wire import Tick  # noqa: E402
 from launcher.harness import demo_topology_data, retarget  # noqa: E402
 from launcher.harness import ActorProcess, RedisServer, scrape, wait_for, write_topology  # noqa: E402
@@ -167,14 +166,15 @@ class TickBench:
 
 def run(rate_per_s: float, seconds: float, blast_count: int, runs: int) -> dict[str, Any]:
     """`runs` paced and blast rounds against one buffer process."""
-    bench = TickBench(Path(tempfile.mkdtemp(prefix="bench_ticks_")))
-    try:
-        rounds = []
-        for _ in range(runs):
-            rounds.append({"paced": bench.paced(rate_per_s, seconds), "blast": bench.blast(blast_count)})
-        return {"rounds": rounds, "buffer_rss_mb": bench.rss_mb()}
-    finally:
-        bench.close()
+    with work_dir("bench_ticks_") as workdir:
+        bench = TickBench(workdir)
+        try:
+            rounds = []
+            for _ in range(runs):
+                rounds.append({"paced": bench.paced(rate_per_s, seconds), "blast": bench.blast(blast_count)})
+            return {"rounds": rounds, "buffer_rss_mb": bench.rss_mb()}
+        finally:
+            bench.close()
 
 
 def main() -> int:

@@ -16,11 +16,11 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from bench import work_dir
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -110,16 +110,16 @@ def run_bench_gate(settings: Settings, out: Path) -> dict[str, Any]:
 def gate(settings: Settings) -> tuple[list[Row], Any]:
     """bench_gate.py once per run (fresh Redis, gate and permit issuer each time), read from its JSON."""
     results, failures = [], []
-    outdir = Path(tempfile.mkdtemp(prefix="bench_suite_gate_"))
-    for i in range(settings.runs):
-        for attempt in range(GATE_ATTEMPTS):
-            try:
-                results.append(run_bench_gate(settings, outdir / f"gate-{i}-{attempt}.json"))
-                break
-            except RuntimeError as exc:
-                failures.append(str(exc))
-                if attempt == GATE_ATTEMPTS - 1:
-                    raise
+    with work_dir("bench_suite_gate_") as outdir:
+        for i in range(settings.runs):
+            for attempt in range(GATE_ATTEMPTS):
+                try:
+                    results.append(run_bench_gate(settings, outdir / f"gate-{i}-{attempt}.json"))
+                    break
+                except RuntimeError as exc:
+                    failures.append(str(exc))
+                    if attempt == GATE_ATTEMPTS - 1:
+                        raise
     opened = [r["open_loop"] for r in results]
     load = f"1,000/s x {settings.gate_seconds:g} s open loop"
     rows = [
