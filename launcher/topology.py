@@ -1023,6 +1023,9 @@ def _positive_definite(symbols: list[str], pairs: dict[str, float]) -> bool:
 
 def _check_kind_settings(v: Validator, topo: Topology) -> None:
     allow = set(topo.symbols)
+    # A setting measured in cadences is checked only against a cadence the file gives: with clusters
+    # wrong (cadence_s misspelt, say), the default's 60 s would name a second, false problem.
+    cadence_given = not any(p.path[:1] == ("clusters",) for p in v.problems)
     for name, spec in topo.actors.items():
         s = spec.settings
         base = ("actors", name, "settings")
@@ -1066,13 +1069,14 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
                     v.problem(base + ("positions", sym), f"{sym} is not in symbols")
         if isinstance(s, PermitIssuerSettings):
             _check_wait(v, topo, s, base)
-        if (isinstance(s, StateWriterSettings) and s.lease_ms is not None and len(topo.actors_of_kind("state_writer")) > 1
-                and s.lease_ms < 500 * topo.clusters.cadence_s):
+        if (cadence_given and isinstance(s, StateWriterSettings) and s.lease_ms is not None
+                and len(topo.actors_of_kind("state_writer")) > 1 and s.lease_ms < 500 * topo.clusters.cadence_s):
             v.problem(base + ("lease_ms",), f"with several state writers, at least 500 x cadence_s = "
                       f"{int(500 * topo.clusters.cadence_s)} ms (two of the holder's renewals, one every cadence/4), "
                       f"got {s.lease_ms}: 0 writes without the lease beside its holder, a shorter lease lapses "
                       f"between renewals and the standby takes it from a healthy holder")
-        if isinstance(s, GateSettings) and s.freshness_s is not None and s.freshness_s < topo.clusters.cadence_s:
+        if (cadence_given and isinstance(s, GateSettings) and s.freshness_s is not None
+                and s.freshness_s < topo.clusters.cadence_s):
             v.problem(base + ("freshness_s",), f"shorter than one cadence ({topo.clusters.cadence_s} s): the state would always look stale")
 
 

@@ -44,6 +44,20 @@ def test_misspelt_key_gives_one_line_naming_it_with_a_suggestion(tmp_path: Path)
     assert problems[0].startswith("t.yaml:")  # carries the line number
 
 
+@pytest.mark.parametrize("clusters_change", [{"cadense_s": 1}, {"cadence_s": "1s"}, {"cadence_s": 0.01}],
+                         ids=["misspelt", "text", "out_of_range"])
+def test_a_wrong_cadence_is_the_one_problem_named_and_nothing_is_measured_against_a_cadence_not_given(
+        tmp_path: Path, clusters_change: dict) -> None:
+    """The gate's freshness_s (3 s in the demo) was measured against the default cadence (60 s) when
+    cadence_s was misspelt: a second, false problem sent the operator to the wrong line."""
+    data = demo()
+    data["clusters"].pop("cadence_s")
+    data["clusters"].update(clusters_change)
+    problems = problems_of(tmp_path, data)
+    assert len(problems) == 1, problems
+    assert "clusters.caden" in problems[0] and "freshness_s" not in problems[0]
+
+
 def test_wrong_type_names_path_and_value(tmp_path: Path) -> None:
     data = demo()
     data["actors"]["gate"]["metrics_port"] = "eighty"

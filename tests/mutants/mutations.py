@@ -1952,6 +1952,14 @@ MUTATIONS: list[Mutation] = [
         "        if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:\n",
         "        if False:\n",
         ("tests/test_client.py::test_negative_retries_are_refused_not_taken_as_none",)),
+    Mutation(
+        "settings_in_cadences_measured_against_the_default_cadence",
+        "a misspelt or wrong cadence_s is the one problem named: no setting is measured against the default's 60 s",
+        "launcher/topology.py",
+        "    cadence_given = not any(p.path[:1] == (\"clusters\",) for p in v.problems)\n",
+        "    cadence_given = True\n",
+        ("tests/test_topology_validation.py::"
+         "test_a_wrong_cadence_is_the_one_problem_named_and_nothing_is_measured_against_a_cadence_not_given",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
