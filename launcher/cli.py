@@ -110,11 +110,14 @@ def run_as_process(module: str, argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from launcher.supervise import LaunchError
     argv = sys.argv[1:] if argv is None else list(argv)
-    module = PROCESS_COMMANDS.get(argv[0]) if argv else None
-    args = None if module else build_parser().parse_args(argv)
     try:
+        from launcher.supervise import LaunchError
+    except KeyboardInterrupt:  # Ctrl-C while the launcher still loads: nothing read or changed yet
+        sys.exit(130)
+    try:
+        module = PROCESS_COMMANDS.get(argv[0]) if argv else None
+        args = None if module else build_parser().parse_args(argv)
         code = run_as_process(module, argv[1:]) if module else args.func(args)
         sys.stdout.flush()
     except LaunchError as exc:  # e.g. a supervisord that does not answer in time: say what to do

@@ -667,3 +667,43 @@ def test_an_up_started_ignoring_ctrl_c_keeps_ignoring_it_while_it_applies_a_chan
                                        preexec_fn=_ignore_sigint)
     out, err = _signalled(up, signal.SIGINT)
     assert up.returncode == 0 and "is up" in out and "interrupted" not in err, out + err
+
+
+# Runs `clustergate status` through ENTRY (the installed command's "module:function" from pyproject.toml, or
+# "-m" for `python -m launcher`), pressing Ctrl-C (SIGINT to itself) when Python starts to load MODULE: the press
+# lands inside that import, deterministically.
+CTRL_C_WHILE_LOADING = """
+import importlib, os, runpy, signal, sys
+class CtrlC:
+    module = sys.argv[1]
+
+    def find_spec(self, name, path=None, target=None):
+        if name == self.module:
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+entry = sys.argv[3]
+sys.meta_path.insert(0, CtrlC())
+sys.argv = ["clustergate", "status", "--home", sys.argv[2]]
+if entry == "-m":
+    runpy.run_module("launcher", run_name="__main__")
+else:
+    module, function = entry.split(":")
+    getattr(importlib.import_module(module), function)()
+"""
+
+
+def _console_entry() -> str:
+    import tomllib
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]["clustergate"]
+
+
+@pytest.mark.parametrize("entry", ["installed", "-m"])
+@pytest.mark.parametrize("module", ["launcher.cli", "launcher.topology", "launcher.supervise", "launcher.overview"])
+def test_ctrl_c_while_the_launcher_loads_exits_130_with_nothing_printed(tmp_path: Path, module: str, entry: str) -> None:
+    # Ctrl-C in the first ~0.3 s of any command printed a KeyboardInterrupt traceback from the imports (the
+    # console script's `from launcher.cli import main`, then main()'s own imports before its try).
+    ran = subprocess.run([sys.executable, "-c", CTRL_C_WHILE_LOADING, module, str(tmp_path / "home"),
+                          _console_entry() if entry == "installed" else entry], cwd=REPO,
+                         capture_output=True, text=True, timeout=60 * DEADLINE_SCALE)
+    assert ran.returncode == 130 and ran.stdout == "" and ran.stderr == "", (ran.returncode, ran.stdout, ran.stderr)

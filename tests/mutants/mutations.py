@@ -1960,6 +1960,34 @@ MUTATIONS: list[Mutation] = [
         "    cadence_given = True\n",
         ("tests/test_topology_validation.py::"
          "test_a_wrong_cadence_is_the_one_problem_named_and_nothing_is_measured_against_a_cadence_not_given",)),
+    Mutation(
+        "ctrl_c_while_the_command_loads_prints_a_traceback",
+        "Ctrl-C while `clustergate` loads the launcher exits 130 with nothing printed",
+        "launcher/console.py",
+        "    except KeyboardInterrupt:\n        sys.exit(130)\n",
+        "    except ImportError:\n        sys.exit(130)\n",
+        ("tests/test_launcher.py::test_ctrl_c_while_the_launcher_loads_exits_130_with_nothing_printed",)),
+    Mutation(
+        "ctrl_c_while_main_loads_supervise_prints_a_traceback",
+        "Ctrl-C while a command's main() loads launcher.supervise exits 130 with nothing printed",
+        "launcher/cli.py",
+        "    except KeyboardInterrupt:  # Ctrl-C while the launcher still loads: nothing read or changed yet\n",
+        "    except ImportError:\n",
+        ("tests/test_launcher.py::test_ctrl_c_while_the_launcher_loads_exits_130_with_nothing_printed",)),
+    Mutation(
+        "installed_command_loads_the_cli_unguarded",
+        "the installed `clustergate` command starts through launcher.console (Ctrl-C while loading: 130, no traceback)",
+        "pyproject.toml",
+        'clustergate = "launcher.console:main"\n',
+        'clustergate = "launcher.cli:main"\n',
+        ("tests/test_launcher.py::test_ctrl_c_while_the_launcher_loads_exits_130_with_nothing_printed",)),
+    Mutation(
+        "python_m_launcher_loads_the_cli_unguarded",
+        "`python -m launcher` starts through launcher.console (Ctrl-C while loading: 130, no traceback)",
+        "launcher/__main__.py",
+        "from launcher.console import main\n",
+        "from launcher.cli import main\n",
+        ("tests/test_launcher.py::test_ctrl_c_while_the_launcher_loads_exits_130_with_nothing_printed",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
