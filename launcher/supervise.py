@@ -31,6 +31,7 @@ from xml.parsers.expat import ExpatError
 import yaml
 
 from launcher.endpoints import endpoint_problem_now
+from launcher.exits import WINDOW_S, Exits, describe, unexpected_exits
 from launcher.redis_binary import INSTALL_HINT, binary_problem, find_redis_server
 from launcher.schema import SchemaError
 from launcher.topology import EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, PermitIssuerSettings, Topology, endpoint_port, load_or_report, load_topology
@@ -1296,10 +1297,14 @@ def collect_status(home: Home) -> dict[str, Any]:
     rows = []
     infos = sup.processes()
     supervised = {sup.pid()} | {info["pid"] for info in infos if info["pid"]}
+    exits = unexpected_exits(home.run / "supervisord.log")
     for info in infos:
         name = info["name"]
         row: dict[str, Any] = {"name": name, "state": info["statename"], "pid": info["pid"] or None,
                                "uptime_s": (info["now"] - info["start"]) if info["statename"] == "RUNNING" else 0}
+        if name in exits:  # a crash loop shows RUNNING between crashes: say how often it restarted
+            row["unexpected_exits"] = {"count": exits[name].count, "window_s": WINDOW_S, "last_at": exits[name].last_at,
+                                       "last_how": exits[name].last_how, "log": info.get("stdout_logfile") or None}
         if topo and name in topo.actors:
             spec = topo.actors[name]
             row["kind"] = spec.kind
@@ -1374,6 +1379,11 @@ def cmd_status(args: argparse.Namespace) -> int:
                 ready = {True: "yes", False: "no", None: "?"}[row.get("ready")]
                 where = row.get("metrics_url") or (f"(role: {row['role']})" if row.get("role") else "-")
                 print(f"{row['name']:<{width}}{row['state']:<10}{ready:<7}{str(row['pid'] or '-'):<9}{where}")
+        for row in status["programs"]:
+            if "unexpected_exits" in row:
+                u = row["unexpected_exits"]
+                print(describe(row["name"], Exits(u["count"], u["last_at"], u["last_how"]),
+                               u["log"] or home.logs, u["window_s"]))
         if status.get("sentinel"):
             print(render_sentinel_status(status["sentinel"]))
         if topo is not None:

@@ -707,3 +707,21 @@ def test_ctrl_c_while_the_launcher_loads_exits_130_with_nothing_printed(tmp_path
                           _console_entry() if entry == "installed" else entry], cwd=REPO,
                          capture_output=True, text=True, timeout=60 * DEADLINE_SCALE)
     assert ran.returncode == 130 and ran.stdout == "" and ran.stderr == "", (ran.returncode, ran.stdout, ran.stderr)
+
+
+def test_status_says_how_often_a_program_exited_unexpectedly_and_not_when_it_was_restarted_on_purpose(small) -> None:
+    # A program that crashes some time after its start is started again by supervisord without end and shows
+    # RUNNING between crashes: status gave no sign of the loop. Two crashes of the gate (SIGKILL) are counted;
+    # the restart asked for afterwards is not.
+    home, _, _ = small
+    for _ in range(2):
+        pid = pids(home)["gate"]
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: pids(home)["gate"] not in (None, pid), 30 * DEADLINE_SCALE, "supervisord to start the gate again")
+    assert supervisorctl(home, "restart", "permit_issuer").returncode == 0
+    out = clustergate("status", "--home", str(home)).stdout
+    lines = [line for line in out.splitlines() if "exited unexpectedly" in line]
+    assert len(lines) == 1 and lines[0].startswith("gate: exited unexpectedly 2 times in the last 10 minutes"), out
+    assert "(terminated by SIGKILL)" in lines[0] and str(home / "run" / "logs") in lines[0], out
+    rows = {row["name"]: row for row in json.loads(clustergate("status", "--json", "--home", str(home)).stdout)["programs"]}
+    assert rows["gate"]["unexpected_exits"]["count"] == 2 and "unexpected_exits" not in rows["permit_issuer"]

@@ -35,3 +35,30 @@ def test_status_judges_the_cluster_states_age_by_the_strictest_gates_window(tmp_
     shown = render_overview(topo, state)
     assert "updated 2.5 s ago (STALE; window 1.5 s)" in shown, shown
     assert "(fresh" in render_overview(topo, {**state, "cluster_state_age_s": 1.0})
+
+
+def test_unexpected_exits_are_counted_from_supervisords_log_within_the_window_and_asked_stops_are_not(tmp_path) -> None:
+    import time
+
+    from launcher.exits import unexpected_exits
+
+    def at(seconds_ago: float) -> str:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now - seconds_ago)) + ",123"
+
+    now = time.time()
+    log = tmp_path / "supervisord.log"
+    log.write_text("\n".join([
+        f"{at(900)} WARN exited: gate (exit status 1; not expected)",  # before the window
+        f"{at(300)} WARN exited: gate (exit status 1; not expected)",
+        f"{at(200)} INFO stopped: gate (exit status 0)",  # asked for: not counted
+        f"{at(100)} WARN exited: gate (terminated by SIGKILL; not expected)",
+        f"{at(50)} INFO exited: buffer (exit status 0; expected)",
+        f"{at(40)} WARN exited: state_writer-b (exit status 3; not expected)",
+        "garbage \xff line",
+    ]) + "\n")
+    found = unexpected_exits(log, now=now, window_s=600)
+    assert set(found) == {"gate", "state_writer-b"}
+    assert found["gate"].count == 2 and found["gate"].last_how == "terminated by SIGKILL"
+    assert abs(found["gate"].last_at - (now - 100)) < 1.5
+    assert found["state_writer-b"].count == 1 and found["state_writer-b"].last_how == "exit status 3"
+    assert unexpected_exits(tmp_path / "missing.log") == {}

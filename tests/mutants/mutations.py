@@ -1988,6 +1988,30 @@ MUTATIONS: list[Mutation] = [
         "from launcher.console import main\n",
         "from launcher.cli import main\n",
         ("tests/test_launcher.py::test_ctrl_c_while_the_launcher_loads_exits_130_with_nothing_printed",)),
+    Mutation(
+        "status_keeps_quiet_about_a_crash_loop",
+        "status names a program that exited unexpectedly (a crash loop shows RUNNING between crashes)",
+        "launcher/supervise.py",
+        "            if \"unexpected_exits\" in row:\n",
+        "            if False:\n",
+        ("tests/test_launcher.py::"
+         "test_status_says_how_often_a_program_exited_unexpectedly_and_not_when_it_was_restarted_on_purpose",)),
+    Mutation(
+        "unexpected_exits_counted_since_the_log_began",
+        "status counts unexpected exits within its window only",
+        "launcher/exits.py",
+        "        if now - window_s <= at <= now + 1:\n",
+        "        if at <= now + 1:\n",
+        ("tests/test_status_overview.py::"
+         "test_unexpected_exits_are_counted_from_supervisords_log_within_the_window_and_asked_stops_are_not",)),
+    Mutation(
+        "asked_stops_counted_as_unexpected_exits",
+        "a stop asked for (stopped:, or an expected exit) is not counted as an unexpected exit",
+        "launcher/exits.py",
+        "\\w+ exited: ([A-Za-z0-9_.:-]+) \\((.*); not expected\\)$\")",
+        "\\w+ (?:exited|stopped): ([A-Za-z0-9_.:-]+) \\((.*?)(?:; not expected|; expected)?\\)$\")",
+        ("tests/test_status_overview.py::"
+         "test_unexpected_exits_are_counted_from_supervisords_log_within_the_window_and_asked_stops_are_not",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit

@@ -1,0 +1,60 @@
+"""What supervisord's own log says about programs that exited without being asked to.
+
+supervisord restarts a program that exits after its `startsecs` without end (autorestart), and its
+XML-RPC interface keeps no count of those restarts: a program that crashes every few seconds shows
+RUNNING between crashes. Its log keeps one line per exit, e.g.
+`2026-12-03 18:22:29,123 WARN exited: gate (terminated by SIGKILL; not expected)`; a stop asked
+for (`stop`, `restart`, `up`, `down`) is logged as `stopped:` instead and is not counted here.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+WINDOW_S = 600.0  # what `status` looks back over
+TAIL_BYTES = 2 << 20  # of supervisord.log read (it rotates at 10 MB): a crash a second for 10 minutes fits
+EXITED = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ \w+ exited: ([A-Za-z0-9_.:-]+) \((.*); not expected\)$")
+
+
+@dataclass(frozen=True)
+class Exits:
+    count: int  # unexpected exits within the window
+    last_at: float  # epoch seconds of the newest
+    last_how: str  # supervisord's words: "exit status 1", "terminated by SIGKILL"
+
+
+def unexpected_exits(log: Path, now: float | None = None, window_s: float = WINDOW_S) -> dict[str, Exits]:
+    """program -> its unexpected exits in the last `window_s` seconds, from the tail of supervisord's
+    log (its times are local, as supervisord writes them). An unreadable or missing log gives {}."""
+    now = time.time() if now is None else now
+    try:
+        with open(log, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - TAIL_BYTES))
+            tail = f.read().decode("utf-8", "replace")
+    except OSError:
+        return {}
+    found: dict[str, Exits] = {}
+    for line in tail.splitlines():
+        m = EXITED.match(line)
+        if not m:
+            continue
+        try:
+            at = time.mktime(time.strptime(m.group(1), "%Y-%m-%d %H:%M:%S"))
+        except ValueError:
+            continue
+        if now - window_s <= at <= now + 1:
+            seen = found.get(m.group(2))
+            found[m.group(2)] = Exits((seen.count if seen else 0) + 1, at, m.group(3))
+    return found
+
+
+def describe(name: str, exits: Exits, log: Path, window_s: float = WINDOW_S) -> str:
+    """One line for `status`."""
+    times = "once" if exits.count == 1 else f"{exits.count} times"
+    return (f"{name}: exited unexpectedly {times} in the last {window_s / 60:g} minutes, the last at "
+            f"{time.strftime('%H:%M:%S', time.localtime(exits.last_at))} ({exits.last_how}); supervisord "
+            f"started it again each time: its log is {log}")
