@@ -56,5 +56,4 @@ def describe(name: str, exits: Exits, log: Path, window_s: float = WINDOW_S) -> 
     """One line for `status`."""
     times = "once" if exits.count == 1 else f"{exits.count} times"
     return (f"{name}: exited unexpectedly {times} in the last {window_s / 60:g} minutes, the last at "
-            f"{time.strftime('%H:%M:%S', time.localtime(exits.last_at))} ({exits.last_how}); supervisord "
-            f"started it again each time: its log is {log}")
+            f"{time.strftime('%H:%M:%S', time.localtime(exits.last_at))} ({exits.last_how}); its log: {log}")
