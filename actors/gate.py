@@ -140,9 +140,13 @@ def expired_detail(deadline_ms: float, now: float, skew_ms: float) -> str | None
 def _object_once_per_name(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):  # JSON readers differ on which value wins: a proposal must not be ambiguous
-        names = [name for name, _ in pairs]
-        twice = sorted({name for name in names if names.count(name) > 1})
-        raise BadRequest("invalid_proposal", f"field(s) given more than once: {', '.join(twice)[:200]}")
+        # One pass over the names: counting each name against all the others held the gate a second for a
+        # 64 KB request of 10,900 names.
+        seen: set[str] = set()
+        twice: set[str] = set()
+        for name, _ in pairs:
+            (twice if name in seen else seen).add(name)
+        raise BadRequest("invalid_proposal", f"field(s) given more than once: {', '.join(sorted(twice))[:200]}")
     return obj
 
 

@@ -1952,6 +1952,23 @@ MUTATIONS: list[Mutation] = [
         "        if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:\n",
         "        if False:\n",
         ("tests/test_client.py::test_negative_retries_are_refused_not_taken_as_none",)),
+    Mutation(
+        "proposal_check_quotes_a_value_nested_too_deep",
+        "a request's value nested too deep for the json module to write back gets its error reply, counted, not "
+        "internal_error (attack15)",
+        "actors/policy.py",
+        "    except RecursionError:\n",
+        "    except ZeroDivisionError:\n",
+        ("tests/test_gate_attack.py::"
+         "test_a_value_nested_as_deep_as_the_json_module_reads_gets_its_error_and_every_request_is_counted_once",)),
+    Mutation(
+        "duplicate_names_counted_against_each_other",
+        "the names a request gives twice are found in one pass, not by counting each against all (attack15)",
+        "actors/gate.py",
+        "            (twice if name in seen else seen).add(name)\n",
+        "            if [other for other, _ in pairs].count(name) > 1:\n                twice.add(name)\n",
+        ("tests/test_gate_attack.py::"
+         "test_finding_the_names_a_request_gives_twice_takes_comparisons_in_proportion_to_its_names",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
