@@ -1416,11 +1416,11 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_gate_deadlines.py::"
          "test_proposals_that_waited_past_the_queue_age_do_not_make_fresh_ones_find_the_queue_full",),
         also=(("actors/runtime.py",
-               "            envelope, body, _ = backlog.popleft()\n"
+               "            envelope, body, at = backlog.popleft()\n"
                "            envelopes.append(envelope)\n"
                "            bodies.append(body)\n",
-               "            envelope, body, read_at = backlog.popleft()\n"
-               "            if read_at < oldest:\n"
+               "            envelope, body, at = backlog.popleft()\n"
+               "            if at < oldest:\n"
                "                shed.append(envelope)\n"
                "                continue\n"
                "            envelopes.append(envelope)\n"
@@ -1969,6 +1969,17 @@ MUTATIONS: list[Mutation] = [
         "            if [other for other, _ in pairs].count(name) > 1:\n                twice.add(name)\n",
         ("tests/test_gate_attack.py::"
          "test_finding_the_names_a_request_gives_twice_takes_comparisons_in_proportion_to_its_names",)),
+    Mutation(
+        "time_to_permit_starts_at_the_batch",
+        "p26_time_to_permit_seconds counts a proposal's wait in the gate's own queue, from when it was read off the "
+        "socket (attack15)",
+        "actors/gate.py",
+        "            replies[slot] = self.answer(proposal, decision, received if read_at is None else read_at[slot])\n",
+        "            replies[slot] = self.answer(proposal, decision, received)\n",
+        ("tests/test_gate_hot_path.py::test_time_to_permit_counts_from_when_the_gate_read_the_proposal_off_its_socket",),
+        also=(("actors/gate.py",
+               "self.decide_one(admitted, now, received), received if read_at is None else read_at)\n",
+               "self.decide_one(admitted, now, received), received)\n"),)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
