@@ -332,3 +332,31 @@ def test_finding_the_names_a_request_gives_twice_takes_comparisons_in_proportion
     with pytest.raises(BadRequest, match="given more than once: 0, 1"):
         _object_once_per_name(pairs)
     assert ComparedName.compared <= 4 * n, f"{ComparedName.compared} comparisons for {n} names"
+
+
+def test_gateclient_propose_answered_by_a_reply_nested_past_the_json_readers_depth_says_which_plan_id_it_sent():
+    """A reply nested deeper than the json module reads (a broken or impostor endpoint) raised RecursionError out of
+    propose() and a traceback out of `clustergate propose`: no GateUnavailable naming the plan_id, and a client of
+    several gates gave up instead of asking the next, as it does for any reply that is not a gate envelope."""
+    import threading
+
+    import zmq
+    from launcher.client import GateClient, GateUnavailable
+    ctx = zmq.Context()
+    gate, endpoint = stalled_gate(ctx)
+    client = GateClient(endpoint, timeout_ms=20000, retries=0)
+    try:
+        def answer_too_deep() -> None:
+            if gate.poll(20000):
+                envelope = gate.recv_multipart()[:-1]
+                gate.send_multipart(envelope + [b"[" * 100_000 + b"]" * 100_000])
+        answerer = threading.Thread(target=answer_too_deep)
+        answerer.start()
+        with pytest.raises(GateUnavailable) as caught:
+            client.propose("ETHUSDT", "PARTIAL_50")
+        answerer.join(20)
+        assert caught.value.plan_id and caught.value.plan_id in str(caught.value)
+    finally:
+        client.close()
+        gate.close(linger=0)
+        ctx.term()

@@ -1980,6 +1980,15 @@ MUTATIONS: list[Mutation] = [
         also=(("actors/gate.py",
                "self.decide_one(admitted, now, received), received if read_at is None else read_at)\n",
                "self.decide_one(admitted, now, received), received)\n"),)),
+    Mutation(
+        "client_lets_a_too_deep_reply_raise",
+        "GateClient takes a reply nested past the json module's depth as no gate envelope (GateUnavailable naming "
+        "the plan_id, or the next gate), not a RecursionError (attack15)",
+        "launcher/client.py",
+        "                except (ValueError, RecursionError) as exc:  # not a gate",
+        "                except ValueError as exc:  # not a gate",
+        ("tests/test_gate_attack.py::"
+         "test_gateclient_propose_answered_by_a_reply_nested_past_the_json_readers_depth_says_which_plan_id_it_sent",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
