@@ -226,20 +226,25 @@ def test_clustergate_propose_interrupted_while_waiting_prints_the_plan_id_it_sen
         ctx.term()
 
 
-def test_gateclient_propose_answered_by_a_bad_reply_says_which_plan_id_it_sent():
+@pytest.mark.parametrize("reply", [b"<html>not a gate</html>", b"[" * 100_000 + b"]" * 100_000],
+                         ids=["not_json", "nested_past_the_json_readers_depth"])
+def test_gateclient_propose_answered_by_a_bad_reply_says_which_plan_id_it_sent(reply: bytes):
     """A reply that is not a JSON object (the endpoint is not the gate, or a proxy mangled it) raised a bare
-    ValueError/AttributeError: the plan_id propose() generated and sent was lost."""
+    ValueError/AttributeError: the plan_id propose() generated and sent was lost. One nested deeper than the json
+    module reads (a broken or impostor endpoint) raised RecursionError out of propose() and a traceback out of
+    `clustergate propose`, and a client of several gates gave up instead of asking the next."""
+    import threading
+
     import zmq
     from launcher.client import GateClient, GateUnavailable
     ctx = zmq.Context()
     gate, endpoint = stalled_gate(ctx)
     client = GateClient(endpoint, timeout_ms=20000, retries=0)
     try:
-        import threading
         def answer_badly() -> None:
             if gate.poll(20000):
                 envelope = gate.recv_multipart()[:-1]
-                gate.send_multipart(envelope + [b"<html>not a gate</html>"])
+                gate.send_multipart(envelope + [reply])
         answerer = threading.Thread(target=answer_badly)
         answerer.start()
         with pytest.raises(GateUnavailable) as caught:
@@ -333,30 +338,3 @@ def test_finding_the_names_a_request_gives_twice_takes_comparisons_in_proportion
         _object_once_per_name(pairs)
     assert ComparedName.compared <= 4 * n, f"{ComparedName.compared} comparisons for {n} names"
 
-
-def test_gateclient_propose_answered_by_a_reply_nested_past_the_json_readers_depth_says_which_plan_id_it_sent():
-    """A reply nested deeper than the json module reads (a broken or impostor endpoint) raised RecursionError out of
-    propose() and a traceback out of `clustergate propose`: no GateUnavailable naming the plan_id, and a client of
-    several gates gave up instead of asking the next, as it does for any reply that is not a gate envelope."""
-    import threading
-
-    import zmq
-    from launcher.client import GateClient, GateUnavailable
-    ctx = zmq.Context()
-    gate, endpoint = stalled_gate(ctx)
-    client = GateClient(endpoint, timeout_ms=20000, retries=0)
-    try:
-        def answer_too_deep() -> None:
-            if gate.poll(20000):
-                envelope = gate.recv_multipart()[:-1]
-                gate.send_multipart(envelope + [b"[" * 100_000 + b"]" * 100_000])
-        answerer = threading.Thread(target=answer_too_deep)
-        answerer.start()
-        with pytest.raises(GateUnavailable) as caught:
-            client.propose("ETHUSDT", "PARTIAL_50")
-        answerer.join(20)
-        assert caught.value.plan_id and caught.value.plan_id in str(caught.value)
-    finally:
-        client.close()
-        gate.close(linger=0)
-        ctx.term()

@@ -1987,8 +1987,7 @@ MUTATIONS: list[Mutation] = [
         "launcher/client.py",
         "                except (ValueError, RecursionError) as exc:  # not a gate",
         "                except ValueError as exc:  # not a gate",
-        ("tests/test_gate_attack.py::"
-         "test_gateclient_propose_answered_by_a_reply_nested_past_the_json_readers_depth_says_which_plan_id_it_sent",)),
+        ("tests/test_gate_attack.py::test_gateclient_propose_answered_by_a_bad_reply_says_which_plan_id_it_sent",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
