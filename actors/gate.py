@@ -101,7 +101,9 @@ P26_FAIL_CLOSED = Counter("p26_fail_closed_total", "Decisions forced to HOLD by 
 P26_CLUSTER_FALLBACK = Counter("p26_cluster_fallback_total", "Evaluations that used the proxy instead of cluster stress")
 TIME_TO_PERMIT_BUCKETS_S = (0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05,
                             0.1, 0.25, 0.5, 1.0)
-P26_TIME_TO_PERMIT = Histogram("p26_time_to_permit_seconds", "From proposal received to permit issued",
+P26_TIME_TO_PERMIT = Histogram("p26_time_to_permit_seconds",
+                               "From proposal received (read off the gate's socket: its wait in the gate's queue "
+                               "counts) to permit issued",
                                buckets=TIME_TO_PERMIT_BUCKETS_S)
 GATE_REQUESTS = Counter("gate_requests_total", "Requests on the proposals socket by outcome", ["result"])
 GATE_STATE_READ_TIMESTAMP = Gauge("gate_state_read_timestamp_seconds",
@@ -140,9 +142,13 @@ def expired_detail(deadline_ms: float, now: float, skew_ms: float) -> str | None
 def _object_once_per_name(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):  # JSON readers differ on which value wins: a proposal must not be ambiguous
-        names = [name for name, _ in pairs]
-        twice = sorted({name for name in names if names.count(name) > 1})
-        raise BadRequest("invalid_proposal", f"field(s) given more than once: {', '.join(twice)[:200]}")
+        # One pass over the names: counting each name against all the others held the gate a second for a
+        # 64 KB request of 10,900 names.
+        seen: set[str] = set()
+        twice: set[str] = set()
+        for name, _ in pairs:
+            (twice if name in seen else seen).add(name)
+        raise BadRequest("invalid_proposal", f"field(s) given more than once: {', '.join(sorted(twice))[:200]}")
     return obj
 
 
@@ -683,12 +689,15 @@ class Gate(Actor):
 
     # ----------------------------------------------------------------- proposals
 
-    def handle_proposals(self, requests: list[list[bytes]]) -> list[dict[str, Any]]:
+    def handle_proposals(self, requests: list[list[bytes]],
+                         read_at: Sequence[float] | None = None) -> list[dict[str, Any]]:
         """One reply per request, in order: the waiting proposals are decided together (one Redis read,
         one issuer round trip), malformed ones get their error envelope. A lone request, the common case
-        (1,000/s open loop, a sequential REQ client), takes handle_one, with the same replies and metrics."""
+        (1,000/s open loop, a sequential REQ client), takes handle_one, with the same replies and metrics.
+        read_at: the perf_counter at which the runtime read each request off the socket, where its time to
+        permit starts (it may have waited in the gate's queue since); None: now."""
         if len(requests) == 1:
-            return [self.handle_one(requests[0])]
+            return [self.handle_one(requests[0], None if read_at is None else read_at[0])]
         received = time.perf_counter()
         replies: list[dict[str, Any]] = []
         proposals: list[Proposal] = []
@@ -705,19 +714,19 @@ class Gate(Actor):
         if not proposals:
             return replies
         for slot, proposal, decision in zip(slots, proposals, self.decide_and_record(proposals)):
-            replies[slot] = self.answer(proposal, decision, received)
+            replies[slot] = self.answer(proposal, decision, received if read_at is None else read_at[slot])
         return replies
 
-    def handle_one(self, frames: list[bytes]) -> dict[str, Any]:
+    def handle_one(self, frames: list[bytes], read_at: float | None = None) -> dict[str, Any]:
         """handle_proposals([frames])[0] without the batch's lists: one time.time() is both the proposal's
-        arrival (its deadline check) and the time it is decided at, one perf_counter both the start of its
-        time to permit and the age of the state cache it is decided on."""
+        arrival (its deadline check) and the time it is decided at, one perf_counter the age of the state cache
+        it is decided on (and the start of its time to permit when read_at is None)."""
         received = time.perf_counter()
         now = time.time()
         admitted = self.admit(frames, now)
         if type(admitted) is dict:
             return admitted
-        return self.answer(admitted, self.decide_one(admitted, now, received), received)
+        return self.answer(admitted, self.decide_one(admitted, now, received), received if read_at is None else read_at)
 
     def admit(self, frames: list[bytes], now: float) -> Proposal | dict[str, Any]:
         """The request's proposal, counted in p26_plans_seen_total, or its error reply: a bad request, or a
@@ -736,8 +745,8 @@ class Gate(Actor):
         return proposal
 
     def answer(self, proposal: Proposal, decision: dict[str, Any] | Refusal, received: float) -> dict[str, Any]:
-        """The reply to a decided proposal (received: perf_counter at its arrival), counted: the request,
-        and for a new decision its fail-closed reason, its downgrade and its time to permit."""
+        """The reply to a decided proposal (received: perf_counter when it was read off the socket), counted: the
+        request, and for a new decision its fail-closed reason, its downgrade and its time to permit."""
         if type(decision) is Refusal:
             self._requests_refused[decision.reason].inc()
             return with_plan_id(error_envelope(decision.reason, decision.detail), proposal.plan_id)

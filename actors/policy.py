@@ -96,6 +96,16 @@ def _is_number(value: Any) -> bool:
 
 _MAX_FLOAT_INT = int(sys.float_info.max)
 _isfinite = math.isfinite
+
+
+def _shown(value: Any) -> str:
+    """A request's value as an error detail quotes it: its JSON, cut to 60 characters. An array or object nested
+    too deep for the json module to write (it reads deeper than it writes from the gate's stack) is named, not
+    quoted: its RecursionError, out of the proposal's check, was an internal_error."""
+    try:
+        return json.dumps(value)[:60]
+    except RecursionError:
+        return f"a JSON {'array' if isinstance(value, list) else 'object'} nested too deep to quote"
 _PROPOSAL_FIELD_SET = frozenset(PROPOSAL_FIELDS)
 
 
@@ -119,25 +129,25 @@ def validate_proposal(obj: Any) -> Proposal:
         problems.append(f"symbol must be at most {MAX_SYMBOL_CHARS} printable characters")
     action = obj.get("action_proposed")
     if action not in ACTIONS:
-        problems.append(f"action_proposed must be one of {', '.join(ACTIONS)}, got {json.dumps(action)[:60]}")
+        problems.append(f"action_proposed must be one of {', '.join(ACTIONS)}, got {_shown(action)}")
     # A float (what JSON gives for most numbers) is checked inline: _is_number's call per field was a
     # tenth of the gate's validation (issue 14).
     kill_score = obj.get("kill_score", 0.0)
     if (not (_isfinite(kill_score) if type(kill_score) is float else _is_number(kill_score))
             or not 0.0 <= kill_score <= 1.0):
-        problems.append(f"kill_score must be a number in [0, 1], got {json.dumps(kill_score)[:60]}")
+        problems.append(f"kill_score must be a number in [0, 1], got {_shown(kill_score)}")
     r_net = obj.get("r_net")
     if r_net is not None and not (_isfinite(r_net) if type(r_net) is float else _is_number(r_net)):
-        problems.append(f"r_net must be a finite number, got {json.dumps(r_net)[:60]}")
+        problems.append(f"r_net must be a finite number, got {_shown(r_net)}")
     ts_epoch = obj.get("ts_epoch")
     if ts_epoch is not None and not (_isfinite(ts_epoch) if type(ts_epoch) is float else _is_number(ts_epoch)):
-        problems.append(f"ts_epoch must be a finite number, got {json.dumps(ts_epoch)[:60]}")
+        problems.append(f"ts_epoch must be a finite number, got {_shown(ts_epoch)}")
     deadline_ms = obj.get("deadline_ms")
     if deadline_ms is not None and (
             not (_isfinite(deadline_ms) if type(deadline_ms) is float else _is_number(deadline_ms)) or deadline_ms <= 0):
-        problems.append(f"deadline_ms must be a positive number (epoch milliseconds), got {json.dumps(deadline_ms)[:60]}")
+        problems.append(f"deadline_ms must be a positive number (epoch milliseconds), got {_shown(deadline_ms)}")
     elif deadline_ms is not None and deadline_ms >= MAX_DEADLINE_MS:
-        problems.append(f"deadline_ms must be epoch milliseconds, got {json.dumps(deadline_ms)[:60]}: after the year "
+        problems.append(f"deadline_ms must be epoch milliseconds, got {_shown(deadline_ms)}: after the year "
                         f"5000 (epoch microseconds?); leave deadline_ms out for no deadline")
     if problems:
         usable = isinstance(plan_id, str) and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS and plan_id.isprintable()

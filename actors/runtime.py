@@ -59,7 +59,9 @@ ROUTER_MIN_SNDHWM = 4 * (SHED_READS_PER_TURN + BATCHES_PER_TURN * REQUEST_DRAIN)
 Frames = list[bytes]
 Handler = Callable[[Frames], None]
 RequestHandler = Callable[[Frames], "dict[str, Any] | bytes"]  # bytes: an envelope already encoded
-BatchHandler = Callable[[list[Frames]], "list[dict[str, Any] | bytes]"]  # one reply per request, in order
+# One reply per request, in order; the requests come with the time.perf_counter() at which each was read off the
+# socket (a request waits in the actor's own queue before its batch: Shedding).
+BatchHandler = Callable[[list[Frames], list[float]], "list[dict[str, Any] | bytes]"]
 
 _SOCKET_TYPES = {"PUB": zmq.PUB, "SUB": zmq.SUB, "REQ": zmq.REQ, "REP": zmq.REP, "ROUTER": zmq.ROUTER}
 
@@ -375,8 +377,9 @@ class Actor:
     def on_requests_batch(self, role: str, handler: BatchHandler, max_batch: int = REQUEST_DRAIN,
                           shedding: Shedding | None = None) -> None:
         """Serve a ROUTER role in batches: the requests waiting now (up to max_batch) go to one
-        handler(bodies) call, and each gets exactly one envelope reply on its routing envelope, even if
-        handler raises. A body is the request's frames after the envelope (REQ and DEALER clients alike).
+        handler(bodies, read_at) call, and each gets exactly one envelope reply on its routing envelope, even if
+        handler raises. A body is the request's frames after the envelope (REQ and DEALER clients alike); read_at
+        holds the time.perf_counter() at which each was read off the socket.
 
         Isolation: when handler raises for a batch, each request of it is handled again alone, so an
         exception reaches only the request whose own call raises (internal_error); the others get their
@@ -393,7 +396,9 @@ class Actor:
             for _ in range(BATCHES_PER_TURN):
                 envelopes: list[Frames] = []
                 bodies: list[Frames] = []
+                read_at: list[float] = []
                 if backlog is None:
+                    now = time.perf_counter()
                     while len(bodies) < max_batch:
                         frames = _recv_ready(s)
                         if frames is None:
@@ -401,15 +406,16 @@ class Actor:
                         envelope, body = _split_envelope(frames)
                         envelopes.append(envelope)
                         bodies.append(body)
+                        read_at.append(now)
                 else:
-                    self._take_batch(role, s, backlog, shedding, max_batch, envelopes, bodies)
+                    self._take_batch(role, s, backlog, shedding, max_batch, envelopes, bodies, read_at)
                 if not bodies:
                     return
-                replies = self._run_batch(role, handler, bodies)
+                replies = self._run_batch(role, handler, bodies, read_at)
                 if isinstance(replies, dict):  # the batch raised: each request alone, so only its own fault reaches it
                     replies = [replies] if len(bodies) == 1 else [
                         one[0] if isinstance(one, list) else one
-                        for one in (self._run_batch(role, handler, [body]) for body in bodies)]
+                        for one in (self._run_batch(role, handler, [body], [at]) for body, at in zip(bodies, read_at))]
                 for envelope, reply in zip(envelopes, replies):
                     try:
                         envelope.append(reply if type(reply) is bytes else self.encode_reply(reply))
@@ -457,12 +463,12 @@ class Actor:
         self.after(1.0, lambda: self._log_dropped(key), name="reply_dropped_log")
 
     def _take_batch(self, role: str, s: zmq.Socket, backlog: deque, shedding: Shedding, max_batch: int,
-                    envelopes: list[Frames], bodies: list[Frames]) -> None:
+                    envelopes: list[Frames], bodies: list[Frames], read_at: list[float]) -> None:
         """Answer overloaded the requests that waited too long (first, so that they never make a new one find
         the backlog full), read what waits on the socket into the backlog (a request that finds it full is
-        answered overloaded), then take the next batch from its head."""
+        answered overloaded), then take the next batch from its head, with the time each was read."""
         shed: list[Frames] = []
-        now = time.monotonic()
+        now = time.perf_counter()
         oldest = now - shedding.max_age_s
         while backlog and backlog[0][2] < oldest:
             shed.append(backlog.popleft()[0])
@@ -476,9 +482,10 @@ class Actor:
             else:
                 backlog.append((envelope, body, now))
         while backlog and len(bodies) < max_batch:  # none waited too long: the oldest were shed above
-            envelope, body, _ = backlog.popleft()
+            envelope, body, at = backlog.popleft()
             envelopes.append(envelope)
             bodies.append(body)
+            read_at.append(at)
         if shed:
             for envelope in shed:
                 try:
@@ -487,11 +494,11 @@ class Actor:
                     self._reply_dropped(role, exc)
             shedding.on_shed(len(shed))
 
-    def _run_batch(self, role: str, handler: BatchHandler,
-                   bodies: list[Frames]) -> "list[dict[str, Any] | bytes] | dict[str, Any]":
+    def _run_batch(self, role: str, handler: BatchHandler, bodies: list[Frames],
+                   read_at: list[float]) -> "list[dict[str, Any] | bytes] | dict[str, Any]":
         """handler's replies to bodies, or, when it raises, the internal_error envelope (counted, logged)."""
         try:
-            replies = handler(bodies)
+            replies = handler(bodies, read_at)
             if len(replies) != len(bodies):
                 raise RuntimeError(f"handler gave {len(replies)} replies to {len(bodies)} requests")
             return replies

@@ -273,7 +273,7 @@ class GateClient:
                     reply = json.loads(raw)
                     if not isinstance(reply, dict):
                         raise ValueError(f"a JSON {type(reply).__name__}, not an object")
-                except ValueError as exc:  # not a gate (another service, a broken gate): no answer, ask the next
+                except (ValueError, RecursionError) as exc:  # not a gate (another service, a broken one): ask the next
                     reply, garbage = None, f"the reply from {self.endpoint} ({exc})"
             if reply is None and garbage is None:
                 self._next_server()

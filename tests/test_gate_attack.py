@@ -226,20 +226,25 @@ def test_clustergate_propose_interrupted_while_waiting_prints_the_plan_id_it_sen
         ctx.term()
 
 
-def test_gateclient_propose_answered_by_a_bad_reply_says_which_plan_id_it_sent():
+@pytest.mark.parametrize("reply", [b"<html>not a gate</html>", b"[" * 100_000 + b"]" * 100_000],
+                         ids=["not_json", "nested_past_the_json_readers_depth"])
+def test_gateclient_propose_answered_by_a_bad_reply_says_which_plan_id_it_sent(reply: bytes):
     """A reply that is not a JSON object (the endpoint is not the gate, or a proxy mangled it) raised a bare
-    ValueError/AttributeError: the plan_id propose() generated and sent was lost."""
+    ValueError/AttributeError: the plan_id propose() generated and sent was lost. One nested deeper than the json
+    module reads (a broken or impostor endpoint) raised RecursionError out of propose() and a traceback out of
+    `clustergate propose`, and a client of several gates gave up instead of asking the next."""
+    import threading
+
     import zmq
     from launcher.client import GateClient, GateUnavailable
     ctx = zmq.Context()
     gate, endpoint = stalled_gate(ctx)
     client = GateClient(endpoint, timeout_ms=20000, retries=0)
     try:
-        import threading
         def answer_badly() -> None:
             if gate.poll(20000):
                 envelope = gate.recv_multipart()[:-1]
-                gate.send_multipart(envelope + [b"<html>not a gate</html>"])
+                gate.send_multipart(envelope + [reply])
         answerer = threading.Thread(target=answer_badly)
         answerer.start()
         with pytest.raises(GateUnavailable) as caught:
@@ -271,3 +276,65 @@ def test_a_unix_url_naming_a_host_is_refused_not_read_as_a_local_socket():
     with pytest.raises(RedisUrlError, match="host"):
         parse_redis_url("unix://redis-host/run/redis.sock")
     assert parse_redis_url("unix:///run/redis.sock").unix_path == "/run/redis.sock"
+
+
+def nested_body(plan_id: str, field: str, depth: int) -> bytes:
+    """A proposal whose `field` is an array nested `depth` deep (the rest valid)."""
+    fields = {"plan_id": f'"{plan_id}"', "symbol": '"ETHUSDT"', "action_proposed": '"HOLD"',
+              field: "[" * depth + "]" * depth}
+    return ("{" + ",".join(f'"{name}":{value}' for name, value in fields.items()) + "}").encode()
+
+
+def test_a_value_nested_as_deep_as_the_json_module_reads_gets_its_error_and_every_request_is_counted_once(clean):
+    """An array nested about 980 deep (the depth depends on the gate's stack), which the json module reads but
+    could not write back into the error's detail, raised RecursionError out of the proposal's check: alone, the
+    error internal_error (to a client, a fault: outcome unknown, ask the next gate) counted in no
+    gate_requests_total result and logged with a traceback; in a batch, every proposal read before it was read
+    and counted again (p26_plans_seen_total)."""
+    from helpers import scrape
+    port = clean.gate_metrics_port
+    depths = range(900, 1001)
+    for field in ("action_proposed", "deadline_ms"):
+        before = scrape(port)
+        hostile = [nested_body(new_plan(), field, depth) for depth in depths]
+        lone = [dealer_proposals(clean.endpoint, [body])[0] for body in hostile]  # one at a time
+        valid = [proposal_body(new_plan(), "BTCUSDT", "HOLD") for _ in depths]
+        batch = dealer_proposals(clean.endpoint, [body for pair in zip(valid, hostile) for body in pair])
+        after = scrape(port)
+        refused = [reply.get("reason") for reply in lone + batch[1::2]]
+        assert set(refused) <= {"invalid_proposal", "not_json"}, (field, sorted(set(refused), key=str))
+        assert all(reply["status"] == "ok" for reply in batch[::2]), field
+
+        def delta(name: str) -> float:
+            return after.get(name, 0.0) - before.get(name, 0.0)
+        assert delta('clustergate_handler_errors_total{actor="gate",where="handler"}') == 0, field
+        assert delta('gate_requests_total{result="bad_request"}') == 2 * len(depths), field
+        assert delta('gate_requests_total{result="ok"}') == len(depths), field
+        assert sum(delta(k) for k in after if k.startswith("p26_plans_seen_total")) == len(depths), field
+
+
+class ComparedName(str):
+    """A field name that counts how often it is compared for equality."""
+
+    compared = 0
+
+    def __eq__(self, other: object) -> bool:
+        ComparedName.compared += 1
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+
+def test_finding_the_names_a_request_gives_twice_takes_comparisons_in_proportion_to_its_names():
+    """A 64 KB request of 10,900 names, two of them repeated, held the gate's one thread for a second (each
+    name counted against all the others): 5 such requests, and an honest proposal waited over 5 s for a
+    reply, past any deadline, with no `overloaded` answer possible meanwhile."""
+    from actors.gate import _object_once_per_name
+    from actors.policy import BadRequest
+    n = 400
+    pairs = [(ComparedName(str(i % 2)), 1) for i in range(n)]  # equal names, each its own object
+    ComparedName.compared = 0
+    with pytest.raises(BadRequest, match="given more than once: 0, 1"):
+        _object_once_per_name(pairs)
+    assert ComparedName.compared <= 4 * n, f"{ComparedName.compared} comparisons for {n} names"
+

@@ -164,7 +164,7 @@ class BatchProbe(Actor):
         self.on_requests_batch("proposals", self.handle)
         self.set_ready(True)
 
-    def handle(self, bodies):
+    def handle(self, bodies, read_at):
         parsed = [decode(body[-1]) for body in bodies]
         if any(p.get("explode") for p in parsed):
             raise ValueError("boom")

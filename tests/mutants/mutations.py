@@ -1416,11 +1416,11 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_gate_deadlines.py::"
          "test_proposals_that_waited_past_the_queue_age_do_not_make_fresh_ones_find_the_queue_full",),
         also=(("actors/runtime.py",
-               "            envelope, body, _ = backlog.popleft()\n"
+               "            envelope, body, at = backlog.popleft()\n"
                "            envelopes.append(envelope)\n"
                "            bodies.append(body)\n",
-               "            envelope, body, read_at = backlog.popleft()\n"
-               "            if read_at < oldest:\n"
+               "            envelope, body, at = backlog.popleft()\n"
+               "            if at < oldest:\n"
                "                shed.append(envelope)\n"
                "                continue\n"
                "            envelopes.append(envelope)\n"
@@ -2012,6 +2012,42 @@ MUTATIONS: list[Mutation] = [
         "\\w+ (?:exited|stopped): ([A-Za-z0-9_.:-]+) \\((.*?)(?:; not expected|; expected)?\\)$\")",
         ("tests/test_status_overview.py::"
          "test_unexpected_exits_are_counted_from_supervisords_log_within_the_window_and_asked_stops_are_not",)),
+    Mutation(
+        "proposal_check_quotes_a_value_nested_too_deep",
+        "a request's value nested too deep for the json module to write back gets its error reply, counted, not "
+        "internal_error (attack15)",
+        "actors/policy.py",
+        "    except RecursionError:\n",
+        "    except ZeroDivisionError:\n",
+        ("tests/test_gate_attack.py::"
+         "test_a_value_nested_as_deep_as_the_json_module_reads_gets_its_error_and_every_request_is_counted_once",)),
+    Mutation(
+        "duplicate_names_counted_against_each_other",
+        "the names a request gives twice are found in one pass, not by counting each against all (attack15)",
+        "actors/gate.py",
+        "            (twice if name in seen else seen).add(name)\n",
+        "            if [other for other, _ in pairs].count(name) > 1:\n                twice.add(name)\n",
+        ("tests/test_gate_attack.py::"
+         "test_finding_the_names_a_request_gives_twice_takes_comparisons_in_proportion_to_its_names",)),
+    Mutation(
+        "time_to_permit_starts_at_the_batch",
+        "p26_time_to_permit_seconds counts a proposal's wait in the gate's own queue, from when it was read off the "
+        "socket (attack15)",
+        "actors/gate.py",
+        "            replies[slot] = self.answer(proposal, decision, received if read_at is None else read_at[slot])\n",
+        "            replies[slot] = self.answer(proposal, decision, received)\n",
+        ("tests/test_gate_hot_path.py::test_time_to_permit_counts_from_when_the_gate_read_the_proposal_off_its_socket",),
+        also=(("actors/gate.py",
+               "self.decide_one(admitted, now, received), received if read_at is None else read_at)\n",
+               "self.decide_one(admitted, now, received), received)\n"),)),
+    Mutation(
+        "client_lets_a_too_deep_reply_raise",
+        "GateClient takes a reply nested past the json module's depth as no gate envelope (GateUnavailable naming "
+        "the plan_id, or the next gate), not a RecursionError (attack15)",
+        "launcher/client.py",
+        "                except (ValueError, RecursionError) as exc:  # not a gate",
+        "                except ValueError as exc:  # not a gate",
+        ("tests/test_gate_attack.py::test_gateclient_propose_answered_by_a_bad_reply_says_which_plan_id_it_sent",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
