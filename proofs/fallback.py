@@ -32,6 +32,12 @@ def k_source_of_each_gate(p: Proof) -> dict[str, str | None]:
     return {g: r.get("decision", {}).get("k_source") for g, r in p.propose_to_each_gate("HOLD").items()}
 
 
+def stale_for_every_gate_s(p: Proof) -> float:
+    """The longest freshness window of the topology's gates: a state older than it is stale for each of them
+    (gates may have windows of their own)."""
+    return max(p.topo.gate_freshness_s(g) for g in p.topo.actors_of_kind("gate"))
+
+
 def prove(p: Proof, args: argparse.Namespace) -> None:
     cluster_side = p.topo.actors_of_kind("clusterer") + p.topo.actors_of_kind("state_writer")
     p.require("topology has a cluster side", bool(cluster_side), cluster_side)
@@ -45,7 +51,7 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
     try:
         p.stop_programs(stopped)
         p.check("cluster side stopped", all(p.program_states().get(n) == "STOPPED" for n in stopped), stopped)
-        freshness = p.freshness_s
+        freshness = stale_for_every_gate_s(p)
         ok, age, waited = p.poll(p.cluster_state_age_s, lambda a: a is not None and a > freshness,
                                  freshness + 2 * p.topo.clusters.cadence_s + 5)
         p.require("cluster_state goes stale", ok, None if not isinstance(age, float) else round(age, 2),
@@ -67,7 +73,7 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
     finally:
         p.start_programs(stopped)
     p.check("cluster side started again", all(p.program_states().get(n) == "RUNNING" for n in stopped), stopped)
-    limit = p.topo.clusters.cadence_s + p.freshness_s + STARTUP_ALLOWANCE_S
+    limit = p.topo.clusters.cadence_s + stale_for_every_gate_s(p) + STARTUP_ALLOWANCE_S
     ok, source, waited = p.poll(lambda: k_source(p)[0], lambda s: s == "cluster", limit, 0.25)
     p.check("recovered: K taken from the cluster again", ok, source,
             f"after {waited:.1f} s; limit cadence + freshness + {STARTUP_ALLOWANCE_S:g} s start-up = {limit:g} s")

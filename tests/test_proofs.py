@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import subprocess
 import sys
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
+from typing import Iterator
 
 import pytest
+import redis
+import yaml
 
-from helpers import REPO, demo_topology_data, retarget, wait_for, write_topology
+from helpers import REPO, demo_topology_data, retarget, scrape, wait_for, write_topology
+from launcher.supervise import Home, Supervisor
 
 
 def clustergate(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
@@ -31,8 +37,13 @@ def demo_system(tmp_path_factory):
     clustergate("down", "--home", str(home))
 
 
-def run_proof(home: Path, name: str) -> subprocess.CompletedProcess:
-    return clustergate("proof", name, "--home", str(home))
+def run_proof(home: Path, name: str, *args: str) -> subprocess.CompletedProcess:
+    return clustergate("proof", name, "--home", str(home), *args)
+
+
+def supervisorctl(home: Path, *args: str) -> None:
+    subprocess.run([str(Path(sys.executable).parent / "supervisorctl"), "-c", str(home / "supervisord.conf"), *args],
+                   check=True, capture_output=True, timeout=30)
 
 
 def latest_report(home: Path, name: str) -> dict:
@@ -108,15 +119,138 @@ def test_warm_restart_of_every_program_keeps_a_full_window_and_fails_when_the_bu
 
 
 def test_readiness_proof_fails_when_the_state_writer_is_down(demo_system: Path) -> None:
-    ctl = [str(Path(sys.executable).parent / "supervisorctl"), "-c", str(demo_system / "supervisord.conf")]
-    subprocess.run([*ctl, "stop", "state_writer"], check=True, capture_output=True, timeout=30)
+    supervisorctl(demo_system, "stop", "state_writer")
     try:
         result = run_proof(demo_system, "readiness")
     finally:
-        subprocess.run([*ctl, "start", "state_writer"], check=True, capture_output=True, timeout=30)
+        supervisorctl(demo_system, "start", "state_writer")
     assert result.returncode == 1
     assert "FAIL  every program RUNNING" in result.stdout
     assert latest_report(demo_system, "readiness")["passed"] is False
+
+
+# --------------------------------------------------------------------------- each check fails on the break it guards
+# A proof check that cannot fail passes on every healthy demo above. Each test below breaks the live demo the
+# way one group of checks guards against, runs the proof, and puts the demo back as it found it.
+
+
+def proof_here(name: str, home: Path, *args: str) -> tuple[int, str]:
+    """`clustergate proof NAME --home HOME ARGS` (proofs.cli, which the launcher runs as its own process) run in
+    this process, saving two interpreters' start: its exit code and what it printed."""
+    from proofs.cli import main
+    printed = io.StringIO()
+    with redirect_stdout(printed):
+        code = main([name, "--home", str(home), *args])
+    return code, printed.getvalue()
+
+
+def failed_checks(home: Path, name: str) -> set[str]:
+    return {c["name"] for c in latest_report(home, name)["checks"] if not c["ok"]}
+
+
+def serving(home: Path, actors: list[str] | None = None) -> bool:
+    """Each actor's (every actor's by default) metrics endpoint answers: its process has read run/topology.yaml,
+    which names the port (supervisord calls a program RUNNING one second after it starts, perhaps before)."""
+    ports = {name: spec["metrics_port"] for name, spec in running_topology(home)["actors"].items()}
+    try:
+        return all(scrape(ports[name]) for name in actors or ports)
+    except OSError:
+        return False
+
+
+def restart_together(home: Path, programs: list[str]) -> None:
+    """Stop the programs, then start them all at once (not one start window after another); return once
+    supervisord has them RUNNING and each new process serves its metrics."""
+    sup = Supervisor(Home(home))
+    stopped = ("STOPPED", "EXITED", "FATAL")
+
+    def states() -> dict[str, str]:
+        return {p["name"]: p["statename"] for p in sup.processes() if p["name"] in programs}
+
+    for name, state in states().items():
+        if state not in stopped:
+            sup.api.stopProcess(name, False)
+    wait_for(lambda: all(s in stopped for s in states().values()), 30, f"{', '.join(programs)} stopped")
+    for name in programs:
+        sup.api.startProcess(name, False)
+    wait_for(lambda: set(states().values()) == {"RUNNING"} and serving(home, programs), 30,
+             f"{', '.join(programs)} RUNNING and serving again")
+
+
+def running_topology(home: Path) -> dict:
+    return yaml.safe_load((home / "run" / "topology.yaml").read_text())
+
+
+@contextmanager
+def programs_started_meanwhile_use_redis_database(home: Path, db: int) -> Iterator[Path]:
+    """While open, a program that starts (an actor reads run/topology.yaml as it starts) reads and writes
+    database `db` of the system's Redis, emptied first; yields a copy of the topology as it was, for a proof.
+    Opens once every actor serves (none is still starting); the file is put back on closing; the caller
+    restarts what started meanwhile and empties `db` again."""
+    wait_for(lambda: serving(home), 30, "every actor serving (none still starting)")
+    running = home / "run" / "topology.yaml"
+    as_it_was = running.read_text()
+    data = yaml.safe_load(as_it_was)
+    empty_redis_database(home, db)
+    data["redis"] = {"url": f"redis://127.0.0.1:{data['redis']['port']}/{db}"}
+    copy = home.parent / "topology-as-it-was.yaml"
+    copy.write_text(as_it_was)
+    running.write_text(yaml.safe_dump(data, sort_keys=False))
+    try:
+        yield copy
+    finally:
+        running.write_text(as_it_was)
+        copy.unlink()
+
+
+def empty_redis_database(home: Path, db: int) -> None:
+    with redis.Redis(port=running_topology(home)["redis"]["port"], db=db, socket_timeout=5) as r:
+        r.flushdb()
+
+
+def test_fallback_proof_fails_when_the_gate_keeps_k_from_a_state_stale_by_the_topologys_window(
+        demo_system: Path, tmp_path: Path) -> None:
+    # The topology the proof is given says the gate's window is 1 s; the gate runs with the 3 s it was started
+    # with. Once the state is 1 s old it is stale, and the gate still takes K from it for 2 s more.
+    data = running_topology(demo_system)
+    data["actors"]["gate"]["settings"]["freshness_s"] = 1
+    code, printed = proof_here("fallback", demo_system, "--topology", str(write_topology(tmp_path / "1-s.yaml", data)))
+    assert code == 1, printed
+    assert "cluster_state goes stale" not in failed_checks(demo_system, "fallback"), printed
+    assert {"stale: K taken from the proxy", "p26_cluster_fallback_total has risen",
+            "p26_cluster_stress_used is 0"} <= failed_checks(demo_system, "fallback"), printed
+
+
+def test_fallback_proof_fails_when_the_cluster_side_comes_back_writing_to_another_redis_database(
+        demo_system: Path) -> None:
+    # The clusterer and the state writer the proof starts again read database 1: the gate falls back as it
+    # should, and never sees a fresh state again.
+    try:
+        with programs_started_meanwhile_use_redis_database(demo_system, 1) as as_it_was:
+            code, printed = proof_here("fallback", demo_system, "--topology", str(as_it_was))
+    finally:
+        restart_together(demo_system, ["clusterer", "state_writer"])
+        empty_redis_database(demo_system, 1)
+    assert code == 1, printed
+    assert failed_checks(demo_system, "fallback") == {"recovered: K taken from the cluster again",
+                                                       "p26_cluster_stress_used is 1 again"}, printed
+
+
+def test_readiness_proof_fails_when_the_book_gate_and_issuer_run_on_another_redis_database(demo_system: Path) -> None:
+    # Restarted on database 1, the gate decides from the book's positions there but sees no cluster state, and
+    # the issuer writes permits and records where neither the proof nor the execution layer looks.
+    execution_side = ["book", "gate", "permit_issuer"]
+    try:
+        with programs_started_meanwhile_use_redis_database(demo_system, 1):
+            restart_together(demo_system, execution_side)
+        code, printed = proof_here("readiness", demo_system)
+    finally:
+        restart_together(demo_system, execution_side)
+        empty_redis_database(demo_system, 1)
+    assert code == 1, printed
+    assert failed_checks(demo_system, "readiness") == {
+        "the gate sees the cluster state", "K taken from the cluster", "p26_cluster_stress_used is 1",
+        "permit present with TTL <= 60 s", "decision recorded on the stream"}, printed
 
 
 def test_proofs_run_as_plain_scripts(demo_system: Path) -> None:
@@ -169,11 +303,14 @@ def test_the_readiness_proof_passes_on_a_curve_gate_with_the_client_key_named_in
 
 @pytest.fixture(scope="module")
 def two_gate_demo_system(tmp_path_factory):
-    """The demo with a second gate + permit_issuer pair (gate_b, permit_issuer_b), all under one supervisord."""
+    """The demo with a second gate + permit_issuer pair (gate_b, permit_issuer_b), all under one supervisord.
+    gate_b's freshness window is a second longer than gate's: gates may judge the state each by its own."""
     from ha_helpers import with_second_gate_pair
     tmp = tmp_path_factory.mktemp("two-gate-proofs")
     home = tmp / "home"
-    topo_path = write_topology(tmp / "two-gates.yaml", with_second_gate_pair(retarget(demo_topology_data())))
+    data = with_second_gate_pair(retarget(demo_topology_data()))
+    data["actors"]["gate_b"]["settings"]["freshness_s"] = data["actors"]["gate"]["settings"]["freshness_s"] + 1
+    topo_path = write_topology(tmp / "two-gates.yaml", data)
     up = clustergate("up", str(topo_path), "--home", str(home))
     assert up.returncode == 0, up.stdout + up.stderr
     yield home
@@ -186,6 +323,8 @@ def test_with_two_gates_readiness_and_fallback_ask_each_gate_on_its_own(two_gate
     assert "PASS  every gate answers: 2 gates: gate, gate_b" in result.stdout
     assert "PASS  every gate sees the cluster state" in result.stdout
     assert "PASS  p26_cluster_stress_used is 1 on every gate" in result.stdout
+    # The fallback proof waited for the state to be stale by the first gate's window only, and failed on this
+    # healthy system: gate_b, its window a second longer, still (rightly) took K from the cluster.
     result = run_proof(two_gate_demo_system, "fallback")
     assert result.returncode == 0, result.stdout + result.stderr
     for check in ("stale: every gate takes K from the proxy", "p26_cluster_fallback_total has risen on every gate",
@@ -194,12 +333,11 @@ def test_with_two_gates_readiness_and_fallback_ask_each_gate_on_its_own(two_gate
 
 
 def test_with_one_of_two_gates_stopped_readiness_fails_naming_that_gate(two_gate_demo_system: Path) -> None:
-    ctl = [str(Path(sys.executable).parent / "supervisorctl"), "-c", str(two_gate_demo_system / "supervisord.conf")]
-    subprocess.run([*ctl, "stop", "gate_b"], check=True, capture_output=True, timeout=30)
+    supervisorctl(two_gate_demo_system, "stop", "gate_b")
     try:
         result = run_proof(two_gate_demo_system, "readiness")
     finally:
-        subprocess.run([*ctl, "start", "gate_b"], check=True, capture_output=True, timeout=30)
+        supervisorctl(two_gate_demo_system, "start", "gate_b")
     assert result.returncode == 1
     line = next(l for l in result.stdout.splitlines() if "every gate answers" in l)
     assert line.startswith("FAIL  every gate answers") and '"gate_b":' in line and '"gate":' not in line, line

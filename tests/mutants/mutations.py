@@ -33,6 +33,13 @@ DURABILITY_FAULTS = "tests/test_ha_durability_faults.py"
 SKEW = "tests/test_state_writer_skew.py"
 HA_PRIMARY_KILLS = ("tests/test_ha_host_faults.py::"
                     "test_the_redis_primary_sigkilled_five_times_under_load_loses_no_recorded_decision_and_no_actor_restarts")
+PROOF_STALE_WINDOW = ("tests/test_proofs.py::"
+                      "test_fallback_proof_fails_when_the_gate_keeps_k_from_a_state_stale_by_the_topologys_window")
+PROOF_CLUSTER_SIDE_ELSEWHERE = ("tests/test_proofs.py::"
+                                "test_fallback_proof_fails_when_the_cluster_side_comes_back_writing_to_another_redis_database")
+PROOF_EXECUTION_SIDE_ELSEWHERE = ("tests/test_proofs.py::"
+                                  "test_readiness_proof_fails_when_the_book_gate_and_issuer_run_on_another_redis_database")
+PROOF_TWO_GATES = "tests/test_proofs.py::test_with_two_gates_readiness_and_fallback_ask_each_gate_on_its_own"
 
 MUTATIONS: list[Mutation] = [
     Mutation(
@@ -1500,6 +1507,85 @@ MUTATIONS: list[Mutation] = [
         "min(before[s], window_points) - outage_slots - POINT_SLACK - 10**6",
         ("tests/test_proofs.py::"
          "test_warm_restart_of_every_program_keeps_a_full_window_and_fails_when_the_buffer_keeps_no_history",)),
+    # Each proof check below passed on every healthy demo and was failed by no test, so a check that could not fail
+    # went unseen. Each mutation makes one check accept the break its test sets up (proofs branch).
+    Mutation(
+        "fallback_proof_takes_k_from_the_cluster_for_a_fallback",
+        "proof fallback fails when the gate still takes K from a state stale by the topology's window",
+        "proofs/fallback.py",
+        'p.check("stale: K taken from the proxy", source == "proxy",',
+        'p.check("stale: K taken from the proxy", source in ("proxy", "cluster"),',
+        (PROOF_STALE_WINDOW,)),
+    Mutation(
+        "fallback_proof_accepts_a_fallback_count_that_did_not_rise",
+        "proof fallback fails when p26_cluster_fallback_total did not rise while the state was stale",
+        "proofs/fallback.py",
+        "fallbacks > fallbacks_before,",
+        "fallbacks >= fallbacks_before,",
+        (PROOF_STALE_WINDOW,)),
+    Mutation(
+        "fallback_proof_accepts_any_cluster_stress_used_when_stale",
+        "proof fallback fails when p26_cluster_stress_used is not 0 while the state is stale",
+        "proofs/fallback.py",
+        '"p26_cluster_stress_used is 0", used == 0.0, used)',
+        '"p26_cluster_stress_used is 0", used in (0.0, 1.0), used)',
+        (PROOF_STALE_WINDOW,)),
+    Mutation(
+        "fallback_proof_recovery_accepts_any_k_source",
+        "proof fallback fails when the gate does not take K from the cluster again after the cluster side restarts",
+        "proofs/fallback.py",
+        'lambda s: s == "cluster", limit, 0.25)',
+        'lambda s: s is not None, limit, 0.25)',
+        (PROOF_CLUSTER_SIDE_ELSEWHERE,)),
+    Mutation(
+        "fallback_proof_accepts_any_cluster_stress_used_after_recovery",
+        "proof fallback fails when p26_cluster_stress_used is not 1 again after the cluster side restarts",
+        "proofs/fallback.py",
+        '"p26_cluster_stress_used is 1 again", used == 1.0, used)',
+        '"p26_cluster_stress_used is 1 again", used is not None, used)',
+        (PROOF_CLUSTER_SIDE_ELSEWHERE,)),
+    Mutation(
+        "fallback_proof_waits_for_the_first_gates_window_only",
+        "proof fallback passes on a healthy system whose gates have freshness windows of their own (proofs branch)",
+        "proofs/fallback.py",
+        '    return max(p.topo.gate_freshness_s(g) for g in p.topo.actors_of_kind("gate"))\n',
+        "    return p.freshness_s\n",
+        (PROOF_TWO_GATES,)),
+    Mutation(
+        "readiness_proof_gate_sees_any_k_source",
+        "proof readiness fails when the gate's HOLD probes do not take K from the fresh cluster state",
+        "proofs/readiness.py",
+        'lambda v: v == "cluster", CACHE_GRACE_S, 0.05)',
+        'lambda v: v is not None, CACHE_GRACE_S, 0.05)',
+        (PROOF_EXECUTION_SIDE_ELSEWHERE,)),
+    Mutation(
+        "readiness_proof_accepts_k_from_the_proxy",
+        "proof readiness fails when the proposal is decided with K from the proxy",
+        "proofs/readiness.py",
+        'decision.get("k_source") == "cluster",',
+        'decision.get("k_source") in ("cluster", "proxy"),',
+        (PROOF_EXECUTION_SIDE_ELSEWHERE,)),
+    Mutation(
+        "readiness_proof_accepts_any_cluster_stress_used",
+        "proof readiness fails when p26_cluster_stress_used is not 1",
+        "proofs/readiness.py",
+        '"p26_cluster_stress_used is 1", used == 1.0, used)',
+        '"p26_cluster_stress_used is 1", used is not None, used)',
+        (PROOF_EXECUTION_SIDE_ELSEWHERE,)),
+    Mutation(
+        "readiness_proof_takes_a_missing_permit_for_one_with_a_ttl",
+        "proof readiness fails when the decision's permit is not in the topology's Redis (TTL -2)",
+        "proofs/readiness.py",
+        "0 < ttl <= 60,",
+        "ttl <= 60,",
+        (PROOF_EXECUTION_SIDE_ELSEWHERE,)),
+    Mutation(
+        "readiness_proof_takes_a_missing_record_for_one_on_the_stream",
+        "proof readiness fails when the decision is not on the topology's gate stream",
+        "proofs/readiness.py",
+        "record is not None and record.get(\"final_action\")",
+        "record is None or record.get(\"final_action\")",
+        (PROOF_EXECUTION_SIDE_ELSEWHERE,)),
     Mutation(
         "positions_amount_error_names_the_parser",
         "positions set with an amount or price that is not a number says so, not argparse's function name",
