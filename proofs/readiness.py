@@ -98,8 +98,11 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
     symbol = held[0] if held else p.topo.symbols[0]
     reply = p.propose("FULL_CLOSE_PROPOSED", symbol)
     decision = reply.get("decision", {})
-    p.require("the gate decides a proposal", reply.get("status") == "ok", reply if reply.get("status") != "ok"
-              else {k: decision.get(k) for k in ("plan_id", "final_action", "gate_reason", "stress")})
+    shown = reply if reply.get("status") != "ok" else {k: decision.get(k) for k in ("plan_id", "final_action", "gate_reason", "stress")}
+    fault = reply.get("status") == "ok" and decision.get("recorded") is False
+    if fault:  # a fault HOLD (Redis or the issuer did not answer): nothing decided from the state, so K and the rest are defaults
+        shown = {**shown, "recorded": False, "detail": decision.get("detail")}
+    p.require("the gate decides a proposal", reply.get("status") == "ok" and not fault, shown)
     p.check("K taken from the cluster", decision.get("k_source") == "cluster",
             {"k_source": decision.get("k_source"), "K": decision.get("K")})
     if len(gates) > 1:

@@ -253,6 +253,29 @@ def test_readiness_proof_fails_when_the_book_gate_and_issuer_run_on_another_redi
         "permit present with TTL <= 60 s", "decision recorded on the stream"}, printed
 
 
+def test_readiness_proof_says_the_gate_decided_nothing_when_its_answer_is_a_fault_hold(demo_system: Path, monkeypatch) -> None:
+    # proofs helper: a fault HOLD (nothing recorded: here Redis takes no writes while the proof proposes) was passed
+    # as "the gate decides a proposal", then failed "K taken from the cluster" on the fault's default values
+    # ({"k_source": "proxy", "K": 0.0}), sending the operator to the cluster side.
+    from proofs.common import Proof
+    propose = Proof.propose
+
+    def propose_while_redis_takes_no_writes(self, action="HOLD", symbol=None, kill_score=0.0):
+        if action != "HOLD":
+            self.redis.execute_command("CLIENT", "PAUSE", "1500", "WRITE")
+        return propose(self, action, symbol, kill_score)
+
+    monkeypatch.setattr(Proof, "propose", propose_while_redis_takes_no_writes)
+    try:
+        code, printed = proof_here("readiness", demo_system)
+    finally:
+        with redis.Redis(port=running_topology(demo_system)["redis"]["port"], socket_timeout=5) as r:
+            r.execute_command("CLIENT", "UNPAUSE")
+    assert code == 1, printed
+    assert failed_checks(demo_system, "readiness") == {"the gate decides a proposal"}, printed
+    assert '"recorded": false' in printed, printed
+
+
 def test_proofs_run_as_plain_scripts(demo_system: Path) -> None:
     result = subprocess.run([sys.executable, str(REPO / "proofs" / "readiness.py"), "--home", str(demo_system)],
                             capture_output=True, text=True, timeout=120)

@@ -2134,6 +2134,14 @@ MUTATIONS: list[Mutation] = [
         "                except (ValueError, RecursionError) as exc:  # not a gate",
         "                except ValueError as exc:  # not a gate",
         ("tests/test_gate_attack.py::test_gateclient_propose_answered_by_a_bad_reply_says_which_plan_id_it_sent",)),
+    Mutation(
+        "readiness_proof_takes_a_fault_hold_for_a_decision",
+        "the readiness proof fails 'the gate decides a proposal' on a fault HOLD (nothing recorded), not the checks "
+        "after it on the fault's default values",
+        "proofs/readiness.py",
+        '    fault = reply.get("status") == "ok" and decision.get("recorded") is False\n',
+        "    fault = False\n",
+        ("tests/test_proofs.py::test_readiness_proof_says_the_gate_decided_nothing_when_its_answer_is_a_fault_hold",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
