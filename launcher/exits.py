@@ -9,8 +9,11 @@ for (`stop`, `restart`, `up`, `down`) is logged as `stopped:` instead and is not
 
 from __future__ import annotations
 
+import os
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,9 +29,48 @@ class Exits:
     last_how: str  # supervisord's words: "exit status 1", "terminated by SIGKILL"
 
 
-def unexpected_exits(log: Path, now: float | None = None, window_s: float = WINDOW_S) -> dict[str, Exits]:
+def zone_of(pid: int | None) -> str | None:
+    """The TZ variable process `pid` runs with ("" when unset: the system's zone), from /proc; None when
+    /proc cannot tell (then the caller's own zone is assumed)."""
+    if pid is None:
+        return None
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return None
+    for item in environ.split(b"\0"):
+        if item.startswith(b"TZ="):
+            return item[3:].decode("utf-8", "surrogateescape")
+    return ""
+
+
+@contextmanager
+def _local_time_of(zone: str | None) -> Iterator[None]:
+    """time.mktime reads local times as in `zone` (a TZ value, "" for unset) inside the block."""
+    kept = os.environ.get("TZ")
+    if zone is None or zone == (kept or ""):
+        yield
+        return
+    try:
+        if zone:
+            os.environ["TZ"] = zone
+        else:
+            os.environ.pop("TZ", None)
+        time.tzset()
+        yield
+    finally:
+        if kept is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = kept
+        time.tzset()
+
+
+def unexpected_exits(log: Path, now: float | None = None, window_s: float = WINDOW_S,
+                     supervisord_pid: int | None = None) -> dict[str, Exits]:
     """program -> its unexpected exits in the last `window_s` seconds, from the tail of supervisord's
-    log (its times are local, as supervisord writes them). An unreadable or missing log gives {}."""
+    log. Its times are local to supervisord, whose TZ may not be the caller's (`up` run from one shell,
+    `status` from another): they are read in the zone of `supervisord_pid`. An unreadable or missing log gives {}."""
     now = time.time() if now is None else now
     try:
         with open(log, "rb") as f:
@@ -38,14 +80,17 @@ def unexpected_exits(log: Path, now: float | None = None, window_s: float = WIND
     except OSError:
         return {}
     found: dict[str, Exits] = {}
-    for line in tail.splitlines():
-        m = EXITED.match(line)
-        if not m:
-            continue
-        try:
-            at = time.mktime(time.strptime(m.group(1), "%Y-%m-%d %H:%M:%S"))
-        except ValueError:
-            continue
+    stamped = []
+    with _local_time_of(zone_of(supervisord_pid)):
+        for line in tail.splitlines():
+            m = EXITED.match(line)
+            if not m:
+                continue
+            try:
+                stamped.append((time.mktime(time.strptime(m.group(1), "%Y-%m-%d %H:%M:%S")), m))
+            except (ValueError, OverflowError):
+                continue
+    for at, m in stamped:
         if now - window_s <= at <= now + 1:
             seen = found.get(m.group(2))
             found[m.group(2)] = Exits((seen.count if seen else 0) + 1, at, m.group(3))

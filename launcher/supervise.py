@@ -1297,7 +1297,7 @@ def collect_status(home: Home) -> dict[str, Any]:
     rows = []
     infos = sup.processes()
     supervised = {sup.pid()} | {info["pid"] for info in infos if info["pid"]}
-    exits = unexpected_exits(home.run / "supervisord.log")
+    exits = unexpected_exits(home.run / "supervisord.log", supervisord_pid=sup.pid())
     for info in infos:
         name = info["name"]
         row: dict[str, Any] = {"name": name, "state": info["statename"], "pid": info["pid"] or None,

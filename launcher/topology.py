@@ -7,6 +7,7 @@ its YAML path and line. Defaults are SPEC's; change them in the YAML, never in c
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import ipaddress
 import json
 import os
@@ -1021,11 +1022,24 @@ def _positive_definite(symbols: list[str], pairs: dict[str, float]) -> bool:
     return True
 
 
+def _may_be_the_cadence(v: Validator, path: Path) -> bool:
+    """A problem at `path` may be clusters.cadence_s's: clusters itself, cadence_s, or, when the file gives
+    no cadence_s, an unknown key under clusters that is no near miss of another setting."""
+    if path[:1] != ("clusters",) or len(path) > 2:
+        return False
+    if len(path) == 1 or path[1] == "cadence_s":
+        return True
+    known = [f.name for f in dataclasses.fields(ClustersConfig)]
+    return (("clusters", "cadence_s") not in v.lines and path[1] not in known
+            and difflib.get_close_matches(str(path[1]), known, n=1, cutoff=0.6) in ([], ["cadence_s"]))
+
+
 def _check_kind_settings(v: Validator, topo: Topology) -> None:
     allow = set(topo.symbols)
-    # A setting measured in cadences is checked only against a cadence the file gives: with clusters
-    # wrong (cadence_s misspelt, say), the default's 60 s would name a second, false problem.
-    cadence_given = not any(p.path[:1] == ("clusters",) for p in v.problems)
+    # A setting measured in cadences is checked only against a cadence the file gives: with cadence_s wrong
+    # or perhaps misspelt, the default's 60 s would name a second, false problem. Another problem under
+    # clusters (min_returns misspelt, say) leaves the cadence given, and the check in force.
+    cadence_given = not any(_may_be_the_cadence(v, p.path) for p in v.problems)
     for name, spec in topo.actors.items():
         s = spec.settings
         base = ("actors", name, "settings")

@@ -725,3 +725,9 @@ def test_status_says_how_often_a_program_exited_unexpectedly_and_not_when_it_was
     assert "(terminated by SIGKILL)" in lines[0] and str(home / "run" / "logs") in lines[0], out
     rows = {row["name"]: row for row in json.loads(clustergate("status", "--json", "--home", str(home)).stdout)["programs"]}
     assert rows["gate"]["unexpected_exits"]["count"] == 2 and "unexpected_exits" not in rows["permit_issuer"]
+    # supervisord writes its log's times in its own zone; a status run with another TZ (a cron job, another
+    # shell) read them in its own, 9 hours off, and named no exit at all.
+    other_zone = "UTC-9" if time.localtime().tm_gmtoff != 9 * 3600 else "UTC+5"
+    elsewhere = subprocess.run([sys.executable, "-m", "launcher", "status", "--home", str(home)], capture_output=True,
+                               text=True, cwd=REPO, timeout=120, env={**os.environ, "TZ": other_zone}).stdout
+    assert "gate: exited unexpectedly 2 times in the last 10 minutes" in elsewhere, elsewhere

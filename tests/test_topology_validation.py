@@ -58,6 +58,19 @@ def test_a_wrong_cadence_is_the_one_problem_named_and_nothing_is_measured_agains
     assert "clusters.caden" in problems[0] and "freshness_s" not in problems[0]
 
 
+@pytest.mark.parametrize("clusters_problem", [{"min_return": 10}, {"corr_threshold": 7}, {"foo": 1}])
+def test_another_problem_under_clusters_leaves_freshness_measured_against_the_cadence_given(
+        tmp_path: Path, clusters_problem: dict) -> None:
+    """Any problem under clusters skipped the cadence checks: a freshness_s shorter than the cadence the
+    file gives went unnamed until the first problem was fixed."""
+    data = demo()
+    data["clusters"]["cadence_s"] = 1
+    data["clusters"].update(clusters_problem)
+    data["actors"]["gate"].setdefault("settings", {})["freshness_s"] = 0.5
+    problems = "\n".join(problems_of(tmp_path, data))
+    assert "actors.gate.settings.freshness_s: shorter than one cadence (1.0 s)" in problems, problems
+
+
 def test_wrong_type_names_path_and_value(tmp_path: Path) -> None:
     data = demo()
     data["actors"]["gate"]["metrics_port"] = "eighty"

@@ -2042,7 +2042,7 @@ MUTATIONS: list[Mutation] = [
         "settings_in_cadences_measured_against_the_default_cadence",
         "a misspelt or wrong cadence_s is the one problem named: no setting is measured against the default's 60 s",
         "launcher/topology.py",
-        "    cadence_given = not any(p.path[:1] == (\"clusters\",) for p in v.problems)\n",
+        "    cadence_given = not any(_may_be_the_cadence(v, p.path) for p in v.problems)\n",
         "    cadence_given = True\n",
         ("tests/test_topology_validation.py::"
          "test_a_wrong_cadence_is_the_one_problem_named_and_nothing_is_measured_against_a_cadence_not_given",)),
@@ -2142,6 +2142,22 @@ MUTATIONS: list[Mutation] = [
         '    fault = reply.get("status") == "ok" and decision.get("recorded") is False\n',
         "    fault = False\n",
         ("tests/test_proofs.py::test_readiness_proof_says_the_gate_decided_nothing_when_its_answer_is_a_fault_hold",)),
+    Mutation(
+        "any_problem_under_clusters_hides_the_cadence_checks",
+        "a problem under clusters other than cadence_s leaves freshness_s measured against the cadence given",
+        "launcher/topology.py",
+        "    cadence_given = not any(_may_be_the_cadence(v, p.path) for p in v.problems)\n",
+        "    cadence_given = not any(p.path[:1] == (\"clusters\",) for p in v.problems)\n",
+        ("tests/test_topology_validation.py::"
+         "test_another_problem_under_clusters_leaves_freshness_measured_against_the_cadence_given",)),
+    Mutation(
+        "supervisords_log_read_in_the_callers_zone",
+        "status reads supervisord's log times in supervisord's zone, not in its own TZ",
+        "launcher/supervise.py",
+        "    exits = unexpected_exits(home.run / \"supervisord.log\", supervisord_pid=sup.pid())\n",
+        "    exits = unexpected_exits(home.run / \"supervisord.log\")\n",
+        ("tests/test_launcher.py::"
+         "test_status_says_how_often_a_program_exited_unexpectedly_and_not_when_it_was_restarted_on_purpose",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
