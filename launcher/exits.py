@@ -66,6 +66,14 @@ def _local_time_of(zone: str | None) -> Iterator[None]:
         time.tzset()
 
 
+def _tail(path: Path, size: int) -> bytes:
+    """The last `size` bytes of a file."""
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        f.seek(max(0, f.tell() - size))
+        return f.read()
+
+
 def unexpected_exits(log: Path, now: float | None = None, window_s: float = WINDOW_S,
                      supervisord_pid: int | None = None) -> dict[str, Exits]:
     """program -> its unexpected exits in the last `window_s` seconds, from the tail of supervisord's
@@ -73,16 +81,19 @@ def unexpected_exits(log: Path, now: float | None = None, window_s: float = WIND
     `status` from another): they are read in the zone of `supervisord_pid`. An unreadable or missing log gives {}."""
     now = time.time() if now is None else now
     try:
-        with open(log, "rb") as f:
-            f.seek(0, 2)
-            f.seek(max(0, f.tell() - TAIL_BYTES))
-            tail = f.read().decode("utf-8", "replace")
+        tail = _tail(log, TAIL_BYTES)
     except OSError:
         return {}
+    if len(tail) < TAIL_BYTES:  # rotated lately (at 10 MB): the window's first exits are in supervisord.log.1
+        try:
+            tail = _tail(log.with_name(log.name + ".1"), TAIL_BYTES - len(tail)) + b"\n" + tail
+        except OSError:
+            pass
+    text = tail.decode("utf-8", "replace")
     found: dict[str, Exits] = {}
     stamped = []
     with _local_time_of(zone_of(supervisord_pid)):
-        for line in tail.splitlines():
+        for line in text.splitlines():
             m = EXITED.match(line)
             if not m:
                 continue

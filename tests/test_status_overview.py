@@ -62,3 +62,19 @@ def test_unexpected_exits_are_counted_from_supervisords_log_within_the_window_an
     assert abs(found["gate"].last_at - (now - 100)) < 1.5
     assert found["state_writer-b"].count == 1 and found["state_writer-b"].last_how == "exit status 3"
     assert unexpected_exits(tmp_path / "missing.log") == {}
+
+
+def test_unexpected_exits_logged_before_supervisord_rotated_its_log_still_count(tmp_path) -> None:
+    # attack15b: supervisord rotates its log at 10 MB; the window's exits written before that are in
+    # supervisord.log.1, and status said "once" for a loop that had crashed hundreds of times.
+    import time
+
+    from launcher.exits import unexpected_exits
+
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now - 60)) + ",5"
+    log = tmp_path / "supervisord.log"
+    (tmp_path / "supervisord.log.1").write_text(f"{stamp} WARN exited: gate (exit status 1; not expected)\n" * 3
+                                                + f"{stamp} WARN exited: gate (exit sta")  # cut by the rotation
+    log.write_text(f"{stamp} WARN exited: gate (exit status 1; not expected)\n")
+    assert unexpected_exits(log, now=now)["gate"].count == 4

@@ -2158,6 +2158,13 @@ MUTATIONS: list[Mutation] = [
         "    exits = unexpected_exits(home.run / \"supervisord.log\")\n",
         ("tests/test_launcher.py::"
          "test_status_says_how_often_a_program_exited_unexpectedly_and_not_when_it_was_restarted_on_purpose",)),
+    Mutation(
+        "exits_before_the_logs_rotation_forgotten",
+        "status counts the window's unexpected exits that supervisord logged before it rotated its log",
+        "launcher/exits.py",
+        "    if len(tail) < TAIL_BYTES:  # rotated lately",
+        "    if False:  # rotated lately",
+        ("tests/test_status_overview.py::test_unexpected_exits_logged_before_supervisord_rotated_its_log_still_count",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
