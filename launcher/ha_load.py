@@ -3,12 +3,12 @@ faults under load). Runs inside a test host (tests/test_ha_host_faults.py, bench
 
     python -m launcher.ha_load load TOPOLOGY --out FILE [--clients 4 --rate 200 --max-s S ...]
         N clients (GateClient with every gate endpoint), `rate` proposals/s in total, until stdin closes or
-        max-s; then every proposal without a final answer is resubmitted with its own plan_id (bounded
-        rounds and time). One JSON line per call in FILE; every PERMIT_LOOK_S, the plan_ids of the run's
+        max-s; then every proposal without a final answer is resubmitted with its own plan_id by as many
+        clients (bounded rounds and time). One JSON line per call in FILE; every PERMIT_LOOK_S, the plan_ids of the run's
         permit keys in FILE.permits (so every permit issued is seen while it lives).
-    python -m launcher.ha_load audit TOPOLOGY --calls FILE [--resubmit N]
+    python -m launcher.ha_load audit TOPOLOGY --calls FILE [--resubmit N --clients 4]
         reads the gate stream and the permits of the run from Redis (those alive now and those the load
-        saw), resubmits answered plan_ids, and prints the verdict (audit()) as JSON.
+        saw), resubmits answered plan_ids (N clients at once), and prints the verdict (audit()) as JSON.
     python -m launcher.ha_load answers TOPOLOGY GATE --timeout-s S
         exit 0 once that one gate answers a probe, 1 at the deadline.
     python -m launcher.ha_load silent ENDPOINT [--timeout-ms T]
@@ -236,11 +236,41 @@ def call(client: GateClient, proposal: dict[str, Any], round_no: int, who: int) 
             "endpoint": client.endpoint, "reply": reply, "proposal": proposal}
 
 
+def call_each(topology: str, key: str, proposals: list[dict[str, Any]], round_no: int, *, clients: int,
+              timeout_ms: int, retries: int, until: float = float("inf")) -> list[dict[str, Any]]:
+    """call() once for each proposal (none started after the monotonic time `until`), shared out over
+    `clients` threads, each its own GateClient on every gate, one call at a time as in the load; the rows
+    in the order of `proposals`. A client that cannot start raises here, after the others are done."""
+    rows: list[dict[str, Any] | None] = [None] * len(proposals)
+    errors: list[BaseException] = []
+    clients = max(1, clients)
+
+    def one_client(who: int) -> None:
+        try:
+            with GateClient.from_topology(topology, client_key=key, timeout_ms=timeout_ms, retries=retries) as client:
+                client._current = who % len(client.endpoints)  # spread the clients over the gates
+                for i in range(who, len(proposals), clients):
+                    if time.monotonic() >= until:
+                        return
+                    rows[i] = call(client, proposals[i], round_no, -1)
+        except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one_client, args=(i,), daemon=True) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return [row for row in rows if row is not None]
+
+
 def run_load(topology: str, key: str, out: Path, *, clients: int, rate: float, max_s: float, timeout_ms: int,
              retries: int, prefix: str, stop: threading.Event, seed: int = 12) -> dict[str, Any]:
     """`clients` threads, each its own GateClient on every gate, together `rate` proposals/s, until stop is
     set or max_s; a client that fell behind (a failover) skips its backlog beyond one second rather than
-    bursting. Then every proposal without a final answer is resubmitted with its plan_id."""
+    bursting. Then every proposal without a final answer is resubmitted with its plan_id, `clients` at once."""
     recorder = Recorder(out)
     per_client_s = clients / rate
     max_count = int(rate * max_s / clients) + 1
@@ -286,18 +316,15 @@ def run_load(topology: str, key: str, out: Path, *, clients: int, rate: float, m
     unknown_after_load = len(pending)
     resubmit_end = time.monotonic() + RESUBMIT_MAX_S
     rounds = 0
-    with GateClient.from_topology(topology, client_key=key, timeout_ms=timeout_ms, retries=retries) as client:
-        while pending and rounds < RESUBMIT_ROUNDS and time.monotonic() < resubmit_end:
-            rounds += 1
-            for plan, proposal in list(pending.items()):
-                if time.monotonic() >= resubmit_end:
-                    break
-                row = call(client, proposal, rounds, -1)
-                recorder.write(row)
-                if outcome(row["reply"]) != "unknown":
-                    del pending[plan]
-            if pending:
-                time.sleep(min(1.0, max(0.0, resubmit_end - time.monotonic())))
+    while pending and rounds < RESUBMIT_ROUNDS and time.monotonic() < resubmit_end:
+        rounds += 1
+        for row in call_each(topology, key, list(pending.values()), rounds, clients=clients, timeout_ms=timeout_ms,
+                             retries=retries, until=resubmit_end):
+            recorder.write(row)
+            if outcome(row["reply"]) != "unknown":
+                del pending[row["plan"]]
+        if pending:
+            time.sleep(min(1.0, max(0.0, resubmit_end - time.monotonic())))
     recorder.close()
     clients_done.set()  # after the resubmissions, whose permits the last look sees
     watcher.join()
@@ -362,9 +389,11 @@ def read_calls(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def audit_live(topology: str, key: str, calls_path: Path, prefix: str, resubmit: int, timeout_ms: int) -> dict[str, Any]:
+def audit_live(topology: str, key: str, calls_path: Path, prefix: str, resubmit: int, timeout_ms: int,
+               clients: int = 4) -> dict[str, Any]:
     """audit() on the live system: the gate stream and permits of this run's plan_ids from Redis, and
-    `resubmit` answered plan_ids sent again (every one that failed over or was resubmitted, then a sample)."""
+    `resubmit` answered plan_ids sent again (every one that failed over or was resubmitted, then a sample)
+    by `clients` clients at once."""
     from launcher import keys
     from launcher.redis_conn import connect
     from launcher.topology import load_topology
@@ -388,15 +417,13 @@ def audit_live(topology: str, key: str, calls_path: Path, prefix: str, resubmit:
         if c.get("failover") or c.get("round", 0) > 0:
             eventful.append(c["plan"])
     chosen = list(dict.fromkeys(p for p in eventful if p in first))[:resubmit]
-    rest = [p for p in first if p not in set(chosen)]
+    picked = set(chosen)
+    rest = [p for p in first if p not in picked]
     random.Random(5).shuffle(rest)
     chosen += rest[: max(0, resubmit - len(chosen))]
-    resubmits = []
-    with GateClient.from_topology(topology, client_key=key, timeout_ms=timeout_ms, retries=2) as client:
-        for plan in chosen:
-            decision, proposal = first[plan]
-            row = call(client, proposal, -1, -1)
-            resubmits.append({"plan": plan, "reply": row["reply"], "first": decision})
+    rows = call_each(topology, key, [first[plan][1] for plan in chosen], -1, clients=clients, timeout_ms=timeout_ms,
+                     retries=2)
+    resubmits = [{"plan": row["plan"], "reply": row["reply"], "first": first[row["plan"]][0]} for row in rows]
     verdict = audit(calls, stream, permits, resubmits)
     ttl_s = permit_ttl_of(topology)
     sparse = permit_looks_violation(looks, gap_s, ttl_s, final_look_seen(calls_path))
@@ -726,6 +753,7 @@ def main(argv: list[str] | None = None) -> int:
     aud.add_argument("--prefix", required=True)
     aud.add_argument("--resubmit", type=int, default=300)
     aud.add_argument("--timeout-ms", type=int, default=1000)
+    aud.add_argument("--clients", type=int, default=8, help="clients resubmitting at once, one call at a time each")
     ans = sub.add_parser("answers")
     ans.add_argument("topology")
     ans.add_argument("gate")
@@ -768,7 +796,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.cmd == "audit":
         print(json.dumps(audit_live(args.topology, args.key, Path(args.calls), args.prefix, args.resubmit,
-                                    args.timeout_ms)), flush=True)
+                                    args.timeout_ms, args.clients)), flush=True)
         return 0
     return 0 if wait_until_answers(args.topology, args.key, args.gate, args.timeout_s) else 1
 

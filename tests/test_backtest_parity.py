@@ -62,16 +62,22 @@ def test_the_live_actors_and_the_backtest_give_the_same_cluster_state_per_slot(t
         wait_for(lambda: scrape(buffer_port).get("p27_windows_published_total", 0) >= 2, 30, "buffer publishing")
         wait_for(lambda: scrape(data["actors"]["state_writer"]["metrics_port"]), 30, "state writer up")
         feed = ActorProcess(topo, "price_feed").start()
-        # The replay lasts SLOTS s; the live state goes on until its prices are older than max_price_age_s.
-        wait_for(lambda: r.xlen(keys.CLUSTER_STATE_STREAM) >= SLOTS - 10, SLOTS + 60, "the live states")
-        last_len = [-1]
+        # The replay lasts SLOTS s. Once its last tick is out, the live states run up to the state of that
+        # tick's slot, published at the slot's end (the stream is in slot order; later states, on the held
+        # prices until they are older than max_price_age_s, have no file slot to be compared with).
+        feed_port = data["actors"]["price_feed"]["metrics_port"]
 
-        def stream_settled() -> bool:
-            n = r.xlen(keys.CLUSTER_STATE_STREAM)
-            settled = n == last_len[0]
-            last_len[0] = n
-            return settled
-        wait_for(stream_settled, 60, "the live states to stop (prices stale)", interval_s=3.0)
+        def last_tick_ts() -> float | None:
+            published = scrape(feed_port)
+            sent = sum(v for k, v in published.items() if k.startswith("price_feed_ticks_total"))
+            return max(v for k, v in published.items() if k.startswith("price_feed_last_tick_timestamp_seconds")) \
+                if sent == SLOTS * TICKS_PER_SLOT * len(POSITIONS) else None
+        last_slot = int(wait_for(last_tick_ts, SLOTS + 60, "the replay's last tick published"))
+
+        def state_of_the_last_slot() -> bool:
+            newest = r.xrevrange(keys.CLUSTER_STATE_STREAM, count=1)
+            return bool(newest) and int(newest[0][1]["ts_epoch"]) - 1 >= last_slot
+        wait_for(state_of_the_last_slot, 30, "the live state of the replay's last slot")
         live = {}
         for _id, fields in r.xrange(keys.CLUSTER_STATE_STREAM):
             clusters = {c["id"]: c["stress"] for c in json.loads(fields["clusters"])}

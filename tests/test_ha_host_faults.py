@@ -15,6 +15,7 @@ import json
 import platform
 import statistics
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -48,6 +49,13 @@ def ha(module_test_hosts, tmp_path_factory):
 
 def _explain(result: subprocess.CompletedProcess) -> str:
     return f"exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+
+
+def silent_gates(ha: HASystem) -> list[str]:
+    """The gates that do not answer a probe within 60 s (scaled), both asked at once."""
+    with ThreadPoolExecutor(len(HA_GATE_HOSTS)) as pool:
+        answers = dict(zip(HA_GATE_HOSTS, pool.map(lambda g: ha.gate_answers(g, 60 * DEADLINE_SCALE), HA_GATE_HOSTS)))
+    return [gate for gate, answered in answers.items() if not answered]
 
 
 def machine() -> str:
@@ -111,8 +119,8 @@ def test_the_readiness_proof_asks_each_gate_and_names_the_one_that_does_not_answ
 
 
 def test_gate_host_crashes_and_partitions_under_load_lose_no_decision_and_decide_no_plan_id_twice(ha):
-    for gate in HA_GATE_HOSTS:
-        assert ha.gate_answers(gate, 60 * DEADLINE_SCALE), f"{gate} does not answer before the faults"
+    silent = silent_gates(ha)
+    assert not silent, f"{silent} do not answer before the faults"
     verdict = ha.faults_under_load(CYCLES, PERIOD_S, FAULT_S, clients=CLIENTS, rate=RATE, timeout_ms=TIMEOUT_MS,
                                    retries=RETRIES)
     floor_ms = ha.silent_floor_ms(TIMEOUT_MS, count=5)
@@ -135,8 +143,8 @@ def test_the_redis_primarys_host_crashed_and_kept_down_decisions_are_recorded_ag
     replica, and the other replica follows it, so the issuer's WAIT is acknowledged and decisions are
     recorded again while store is still down (with two data servers they held, replica_unacknowledged,
     until a person brought store back). Then store comes back as a replica; nothing lost or doubled."""
-    for gate in HA_GATE_HOSTS:
-        assert ha.gate_answers(gate, 60 * DEADLINE_SCALE), f"{gate} does not answer before the crash"
+    silent = silent_gates(ha)
+    assert not silent, f"{silent} do not answer before the crash"
     before = actor_pids(ha)
     verdict = ha.primary_host_crash_under_load(down_s=DOWN_S, clients=CLIENTS, rate=RATE, timeout_ms=TIMEOUT_MS,
                                                retries=RETRIES)
@@ -182,14 +190,16 @@ def kills_report(verdict: dict) -> str:
 
 
 def actor_pids(ha: HASystem) -> dict[str, int]:
-    """Every program's pid on the five hosts but the data servers' (the ones killed and restarted)."""
-    return {name: pid for host in HA_HOSTS for name, pid in ha.pids(host).items()
-            if not name.startswith("redis-server")}
+    """Every program's pid on the five hosts but the data servers' (the ones killed and restarted); the
+    hosts are asked at once."""
+    with ThreadPoolExecutor(len(HA_HOSTS)) as pool:
+        per_host = list(pool.map(ha.pids, HA_HOSTS))
+    return {name: pid for pids in per_host for name, pid in pids.items() if not name.startswith("redis-server")}
 
 
 def test_the_redis_primary_sigkilled_five_times_under_load_loses_no_recorded_decision_and_no_actor_restarts(ha):
-    for gate in HA_GATE_HOSTS:
-        assert ha.gate_answers(gate, 60 * DEADLINE_SCALE), f"{gate} does not answer before the kills"
+    silent = silent_gates(ha)
+    assert not silent, f"{silent} do not answer before the kills"
     before = actor_pids(ha)
     verdict = ha.primary_kills_under_load(KILLS, clients=CLIENTS, rate=RATE, timeout_ms=TIMEOUT_MS, retries=RETRIES)
     print("\n" + kills_report(verdict))
