@@ -1014,6 +1014,12 @@ def _held_key(endpoint: str) -> str:
 LIVE_STATES = ("STARTING", "RUNNING", "STOPPING")
 
 
+def never_starting_by_themselves(infos: list[dict[str, Any]]) -> list[str]:
+    """The programs supervisord will not start again by itself: stopped by hand (STOPPED) or given up on after
+    `startretries` failed starts (FATAL). BACKOFF and EXITED programs are restarted by supervisord."""
+    return [p["name"] for p in infos if p["statename"] in ("STOPPED", "FATAL")]
+
+
 def _held_endpoints(home: Home, live: set[str]) -> set[str]:
     """Ports and ipc paths the home's running topology binds through its live programs (empty when it cannot
     be read): a port of a program stopped by hand, or failing, is free only if no other process took it."""
@@ -1123,9 +1129,9 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
         return 1
     previous = home.programs.read_text() if home.programs.exists() else ""
     old_sections, new_sections = _program_sections(previous), _program_sections(rendered)
-    try:  # a STOPPED program never starts by itself: `up` starts it (its ports are checked like a new one's)
+    try:  # a program that never starts by itself is started by `up` (its ports are checked like a new one's)
         infos = sup.processes() if was_running else []
-        stopped_by_hand = [p["name"] for p in infos if p["statename"] == "STOPPED"]
+        stopped_by_hand = never_starting_by_themselves(infos)
     except (LaunchError, OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException) as exc:
         print(f"FAILED: supervisord of {home.root} did not list its programs: {exc}; nothing was changed", file=sys.stderr)
         return 1
@@ -1171,7 +1177,7 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
                     for name in restart:
                         sup.api.startProcess(name, False)
                     if restart:
-                        _tell(f"started (stopped by hand): {restart}")
+                        _tell(f"started (stopped by hand or given up by supervisord): {restart}")
                 else:
                     _tell(f"starting supervisord ({home.conf}) for topology {topo.name}")
                     sup.start_daemon()

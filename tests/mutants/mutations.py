@@ -2165,6 +2165,14 @@ MUTATIONS: list[Mutation] = [
         "    if len(tail) < TAIL_BYTES:  # rotated lately",
         "    if False:  # rotated lately",
         ("tests/test_status_overview.py::test_unexpected_exits_logged_before_supervisord_rotated_its_log_still_count",)),
+    Mutation(
+        "up_leaves_a_fatal_program_fatal",
+        "up of the same topology starts a program supervisord gave up on (FATAL), its ports checked first",
+        "launcher/supervise.py",
+        "    return [p[\"name\"] for p in infos if p[\"statename\"] in (\"STOPPED\", \"FATAL\")]\n",
+        "    return [p[\"name\"] for p in infos if p[\"statename\"] in (\"STOPPED\",)]\n",
+        ("tests/test_launcher.py::test_up_again_starts_a_program_supervisord_gave_up_on_as_one_stopped_by_hand",
+         "tests/test_launcher.py::test_up_again_starts_the_programs_stopped_by_hand_and_leaves_the_others_running")),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
