@@ -14,6 +14,7 @@ from prometheus_client import Counter, Gauge
 from launcher import keys
 from launcher.redis_conn import connect
 from actors.runtime import Actor, OutageLog, main
+from launcher.keys import wrong_type
 from actors.wire import TICK_TOPIC_PREFIX, BadTick, parse_tick
 from launcher.topology import BookSettings
 
@@ -41,6 +42,7 @@ class Book(Actor):
         self.positions = dict(self.settings.positions)
         self.marks: dict[str, float] = {}
         self.written: set[str] = set()
+        self.not_a_hash: dict[str, str] = {}  # symbol -> WRONGTYPE error, while its snapshot key is not a hash
         self._redis_outage = OutageLog(self.log, "redis")
         self.redis: redis.Redis = connect(self.topology.redis)
         pattern = self.topology.positions.key_pattern
@@ -80,12 +82,21 @@ class Book(Actor):
             pipe = self.redis.pipeline(transaction=False)
             for symbol, fields in due.items():
                 pipe.hset(self.snapshot_keys[symbol], mapping=fields)
-            pipe.execute()
+            replies = pipe.execute(raise_on_error=False)
+            for reply in replies:  # a key of another type fails that symbol alone; any other error, the write
+                if isinstance(reply, Exception) and not wrong_type(reply):
+                    raise reply
         except redis.RedisError as exc:
             REDIS_ERRORS.inc()
             self._redis_outage.failed(exc, retry_in_s=self.settings.refresh_s)
             return
         self._redis_outage.ok()
+        not_a_hash = {s: str(reply) for s, reply in zip(due, replies) if wrong_type(reply)}
+        if not_a_hash.keys() != self.not_a_hash.keys() and not_a_hash:
+            self.log.error("snapshot_not_written", symbols=sorted(not_a_hash), error=next(iter(not_a_hash.values())),
+                           keys=[self.snapshot_keys[s] for s in sorted(not_a_hash)])
+        self.not_a_hash = not_a_hash
+        due = {s: fields for s, fields in due.items() if s not in not_a_hash}
         for symbol in due:
             SNAPSHOTS_WRITTEN.labels(symbol=symbol).inc()
             SNAPSHOT_TS.labels(symbol=symbol).set(now)

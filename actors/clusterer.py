@@ -102,6 +102,7 @@ class ClustererActor(Actor):
         self.m.stress_sum.set(0)
         self.m.stress_max.set(0)
         self.redis = connect(self.topology.redis, decode_responses=False)  # snapshot values may hold any bytes
+        self.unreadable: dict[str, str] = {}  # symbol -> error of its snapshot key, while it cannot be read
         self.socket("state")
         self.on_message("matrix", self.on_matrix)
         self.set_ready(True)
@@ -115,10 +116,12 @@ class ClustererActor(Actor):
             self.log.warning("bad_matrix", error=str(exc))
             return
         held: set[str] = set()
+        unreadable: dict[str, str] = {}
         try:
             signed = read_signed_notionals(self.redis, self.topology.symbols, self.topology.positions.key_pattern,
-                                           now, self.topology.positions.stale_after_s)
+                                           now, self.topology.positions.stale_after_s, unreadable)
             held = held_symbols(signed)
+            self.note_unreadable(unreadable)
         except redis.RedisError as exc:
             self.m.fail_closed.labels(reason="redis_unavailable").inc()
             self.log.warning("positions_unavailable", error=repr(exc))
@@ -139,6 +142,17 @@ class ClustererActor(Actor):
         labels = cluster_labels(corr, self.topology.clusters.corr_threshold, self.settings.linkage)
         clusters, stress = cluster_metrics(symbols, corr, labels, signed)
         self.publish(state_message(header, clusters, stress, held, now, ready=True, reason=None))
+
+    def note_unreadable(self, unreadable: dict[str, str]) -> None:
+        """Log when the set of snapshot keys that cannot be read (another type than a hash) changes: each such
+        symbol counts as not held, as for the gate, until its key is a hash again."""
+        if unreadable.keys() != self.unreadable.keys():
+            if unreadable:
+                self.log.warning("snapshot_unreadable", symbols=sorted(unreadable),
+                                 error=next(iter(unreadable.values())), counted_as="not held")
+            else:
+                self.log.info("snapshots_readable_again", symbols=sorted(self.unreadable))
+        self.unreadable = unreadable
 
     def publish(self, message: dict[str, Any]) -> None:
         gauges = message["gauges"]

@@ -37,6 +37,7 @@ from launcher.redis_conn import connect
 from actors.runtime import Actor, OutageLog, main
 from actors.slot_prices import SlotPrices, slot_of
 from actors.snapshots import snapshot_time
+from launcher.keys import wrong_type
 from actors.wire import Tick, heartbeat_frames
 from launcher.topology import EXIT_BAD_INPUT, PriceFeedSettings, ReplaySource, SyntheticSource
 from launcher.feed_inputs import (NotPositiveDefinite, ReplayRow, cholesky_factor, loop_growth, price_rejection,
@@ -100,7 +101,7 @@ def shown(value: Any) -> str:
 
 # --------------------------------------------------------------------------- snapshot freshness
 
-SNAPSHOT_SKIP_REASONS = ("no_ts", "stale", "future", "unchanged")
+SNAPSHOT_SKIP_REASONS = ("no_ts", "stale", "future", "unchanged", "not_a_hash")
 
 
 def snapshot_skip_reason(ts_epoch: Any, last_ts: float | None, now_s: float, stale_after_s: float) -> tuple[float | None, str | None]:
@@ -525,7 +526,10 @@ class PriceFeed(Actor):
             pipe = self.redis.pipeline(transaction=False)
             for key in self.snapshot_keys.values():
                 pipe.hmget(key, "mark_price", "ts_epoch")
-            snapshots = pipe.execute()
+            snapshots = pipe.execute(raise_on_error=False)
+            for reply in snapshots:  # a key of another type fails that symbol alone; any other error, the poll
+                if isinstance(reply, Exception) and not wrong_type(reply):
+                    raise reply
         except redis.RedisError as exc:
             self.metrics.redis_errors.inc()
             self._redis_outage.failed(exc, retry_in_s=self.settings.interval_s)
@@ -533,7 +537,11 @@ class PriceFeed(Actor):
         self._redis_outage.ok()
         now = time.time()
         stale_after_s = self.topology.positions.stale_after_s
-        for symbol, (mark, ts_epoch) in zip(self.snapshot_keys, snapshots):
+        for symbol, reply in zip(self.snapshot_keys, snapshots):
+            if wrong_type(reply):
+                self._skip(symbol, None, "not_a_hash", error=str(reply))
+                continue
+            mark, ts_epoch = reply
             if mark is None and ts_epoch is None:
                 continue  # no snapshot: the execution layer holds no position there
             ts, skip = snapshot_skip_reason(ts_epoch, self.snapshot_last_ts.get(symbol), now, stale_after_s)
@@ -550,12 +558,12 @@ class PriceFeed(Actor):
                 continue
             self.publish(symbol, price, ts)
 
-    def _skip(self, symbol: str, ts_epoch: Any, reason: str) -> None:
+    def _skip(self, symbol: str, ts_epoch: Any, reason: str, **detail: str) -> None:
         """Count a snapshot not published; log when the symbol's reason changes (not for unchanged)."""
         self.metrics.snapshots_skipped.labels(symbol=symbol, reason=reason).inc()
         if reason != "unchanged" and self.skipping.get(symbol) != reason:
             self.skipping[symbol] = reason
-            self.log.warning("snapshot_skipped", symbol=symbol, ts_epoch=shown(ts_epoch), reason=reason)
+            self.log.warning("snapshot_skipped", symbol=symbol, ts_epoch=shown(ts_epoch), reason=reason, **detail)
 
 
 if __name__ == "__main__":

@@ -70,3 +70,9 @@ def buffer_history(topology_name: str, actor_name: str) -> str:
 
 def replay_position(topology_name: str, actor_name: str) -> str:
     return f"{REPLAY_POSITION_PREFIX}:{topology_name}:{actor_name}:replay_position"
+
+
+def wrong_type(reply: object) -> bool:
+    """Whether a (pipelined) reply is Redis's WRONGTYPE error: the key holds another type than the command's (a
+    string where a snapshot hash belongs). Any other error reply is about Redis, not about that one key."""
+    return isinstance(reply, Exception) and str(reply).startswith("WRONGTYPE")

@@ -17,6 +17,7 @@ from typing import Any
 import redis
 
 from launcher import keys
+from launcher.keys import wrong_type
 from launcher.redis_conn import connect
 from launcher.schema import SchemaError
 from launcher.topology import Topology, load_topology
@@ -27,6 +28,10 @@ DEMO_TOPOLOGY = REPO / "configs" / "demo.yaml"
 
 class UsageError(Exception):
     """Bad input from the command line: exit 2 with the message."""
+
+
+class Refused(Exception):
+    """Redis holds something the command will not overwrite: exit 1 with the message."""
 
 
 def default_topology_path(args: argparse.Namespace | None = None) -> Path:
@@ -56,7 +61,8 @@ def _positive(text: str) -> float:
 def snapshot_row(symbol: str, fields: dict[str, str], now: float, stale_after_s: float) -> dict[str, Any]:
     """One line of `positions list` from a snapshot hash (empty hash = no snapshot)."""
     if not fields:
-        return {"symbol": symbol, "amount": None, "mark": None, "notional": None, "age_s": None, "stale": None}
+        return {"symbol": symbol, "amount": None, "mark": None, "notional": None, "age_s": None, "stale": None,
+                "problem": None}
 
     def num(name: str) -> float | None:
         try:
@@ -73,7 +79,8 @@ def snapshot_row(symbol: str, fields: dict[str, str], now: float, stale_after_s:
         notional = abs(amount * mark)
     age_s = None if ts is None else now - ts
     stale = age_s is None or age_s > stale_after_s or age_s < 0
-    return {"symbol": symbol, "amount": amount, "mark": mark, "notional": notional, "age_s": age_s, "stale": stale}
+    return {"symbol": symbol, "amount": amount, "mark": mark, "notional": notional, "age_s": age_s, "stale": stale,
+            "problem": None}
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
@@ -84,7 +91,8 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         stale = "-" if r["stale"] is None else ("STALE" if r["stale"] else "fresh")
         lines.append([r["symbol"], cell(r["amount"], ".6g"), cell(r["mark"], ".8g"), cell(r["notional"], ",.2f"),
-                      cell(r["age_s"], ".1f"), stale if r["amount"] is not None or r["mark"] is not None else "missing"])
+                      cell(r["age_s"], ".1f"), "NOT A HASH" if r.get("problem") else stale if r["amount"] is not None or r["mark"] is not None
+                      else "missing"])
     widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
                      for line in lines)
@@ -102,7 +110,14 @@ def cmd_set(topo: Topology, client: redis.Redis, args: argparse.Namespace) -> in
     fields = {"position_amt": repr(args.amount), "mark_price": repr(args.mark_price), "ts_epoch": str(now),
               "notional_usd": repr(args.amount * args.mark_price)}
     key = keys.position_snapshot(symbol, topo.positions.key_pattern)
-    client.hset(key, mapping=fields)
+    try:
+        client.hset(key, mapping=fields)
+    except redis.ResponseError as exc:
+        if not wrong_type(exc):
+            raise
+        kind = client.type(key).decode(errors="replace")
+        raise Refused(f"{key} holds a {kind}, not a snapshot hash: nothing was written; `clustergate positions clear "
+                      f"{symbol}` removes it (every reader counts {symbol} as not held meanwhile)") from None
     print(f"{key}: position_amt={fields['position_amt']} mark_price={fields['mark_price']} ts_epoch={now}")
     return 0
 
@@ -120,7 +135,16 @@ def cmd_list(topo: Topology, client: redis.Redis, args: argparse.Namespace) -> i
     for symbol in topo.symbols:
         pipe.hgetall(keys.position_snapshot(symbol, topo.positions.key_pattern))
     now = time.time()
-    rows = [snapshot_row(s, f, now, topo.positions.stale_after_s) for s, f in zip(topo.symbols, pipe.execute())]
+    rows = []
+    for symbol, reply in zip(topo.symbols, pipe.execute(raise_on_error=False)):
+        if wrong_type(reply):
+            rows.append({**snapshot_row(symbol, {}, now, topo.positions.stale_after_s),
+                         "problem": "the key holds another type, not a hash: counted as not held"})
+        elif isinstance(reply, Exception):
+            raise reply
+        else:  # raw bytes: a value that is not UTF-8 is no number, not a traceback
+            fields = {k.decode(errors="replace"): v for k, v in reply.items()}
+            rows.append(snapshot_row(symbol, fields, now, topo.positions.stale_after_s))
     print(json.dumps(rows) if args.json else format_table(rows))
     return 0
 
@@ -133,12 +157,15 @@ def run(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(problem.render(str(path)), file=sys.stderr)
         return 2
-    client = connect(topo.redis)
+    client = connect(topo.redis, decode_responses=False)  # a snapshot's values may hold any bytes
     try:
         return args.positions_func(topo, client, args)
     except UsageError as exc:
         print(f"clustergate positions: {exc}", file=sys.stderr)
         return 2
+    except Refused as exc:
+        print(f"clustergate positions: {exc}", file=sys.stderr)
+        return 1
     except redis.RedisError as exc:
         print(f"clustergate positions: Redis at {topo.redis.connection_url()} failed: {exc}", file=sys.stderr)
         return 1

@@ -37,6 +37,14 @@ def test_the_book_writes_fresh_snapshots_of_every_position_and_rewrites_a_delete
         client.delete("quantum:position:snapshot:SOLUSDT")
         wait_for(lambda: client.exists("quantum:position:snapshot:SOLUSDT"), 5, "the snapshot to be rewritten")
         assert metric(metrics_port(data, "book"), "book_bad_frames_total") == 0
+        # A snapshot key of another type: its WRONGTYPE error was taken for a Redis outage, and no write counted.
+        client.delete("quantum:position:snapshot:SOLUSDT")
+        client.set("quantum:position:snapshot:SOLUSDT", "not a hash")
+        written = metric(metrics_port(data, "book"), "book_snapshots_written_total", symbol="BTCUSDT")
+        wait_for(lambda: metric(metrics_port(data, "book"), "book_snapshots_written_total", symbol="BTCUSDT") > written + 2,
+                 5, f"BTCUSDT's snapshot written on\n{book.log()}")
+        assert metric(metrics_port(data, "book"), "book_redis_errors_total") == 0, book.log()
+        assert "snapshot_not_written" in book.log() and "SOLUSDT" in book.log(), book.log()
     finally:
         assert book.terminate() == 0
         assert feed.terminate() == 0

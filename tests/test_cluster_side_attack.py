@@ -456,6 +456,10 @@ def test_a_position_snapshot_holding_bytes_that_are_not_utf8_does_not_stop_the_c
     wait_for(lambda: scrape(writer).get("p27_updates_total", 0) >= 1, 60, "a first cluster state")
     raw.hset(keys.position_snapshot("BTCUSDT"), "exec_meta", b"\xff\xfe\x00")  # not a SPEC field
     raw.hset(keys.position_snapshot("ETHUSDT"), "notional_usd", b"\xff\xfe")  # a SPEC field that holds no number
+    # A snapshot key of another type (a string where a hash belongs): its WRONGTYPE error failed the whole read,
+    # so the clusterer failed closed (`redis_unavailable`) on every matrix and the buffer held no symbol.
+    raw.set(keys.position_snapshot("SOLUSDT"), "not a hash")
+    fail_closed = scrape(ports["clusterer"]).get('p27_fail_closed_total{reason="redis_unavailable"}', 0)
     updates = scrape(writer).get("p27_updates_total", 0)
     published = scrape(ports["buffer"]).get("p27_windows_published_total", 0)
     wait_for(lambda: scrape(writer).get("p27_updates_total", 0) >= updates + 3, 20,
@@ -465,6 +469,9 @@ def test_a_position_snapshot_holding_bytes_that_are_not_utf8_does_not_stop_the_c
     for actor in ("clusterer", "buffer"):
         errors = {k: v for k, v in scrape(ports[actor]).items() if k.startswith("clustergate_handler_errors_total")}
         assert not any(errors.values()), (errors, procs[actor].log()[-2000:])
+    assert scrape(ports["clusterer"]).get('p27_fail_closed_total{reason="redis_unavailable"}', 0) == fail_closed
+    assert scrape(ports["buffer"]).get('p27_buffer_redis_errors_total{op="positions"}', 0) == 0
+    assert "snapshot_unreadable" in procs["clusterer"].log() and "SOLUSDT" in procs["clusterer"].log()
     # BTCUSDT is held (its extra field ignored), ETHUSDT is not (its notional_usd is no number): only BTC's notional.
     clusters = [r.hgetall(keys.cluster_state_of(cid)) for cid in r.hkeys(keys.CLUSTERS)]
     btc = 0.5 * float(r.hget(keys.position_snapshot("BTCUSDT"), "mark_price"))

@@ -65,3 +65,28 @@ def test_positions_refuses_an_amount_that_is_not_a_number_naming_it_not_the_pars
         assert done.returncode == 2
         assert f"argument {flag}: 'abc' is not a number" in done.stderr and "_finite" not in done.stderr, done.stderr
     assert redis_server.client().keys("*") == []
+
+
+def test_positions_list_and_set_name_a_snapshot_key_of_another_type_and_a_field_that_is_not_utf8(tmp_path, redis_server):
+    # A string at one symbol's snapshot key made `list` fail whole ("Redis ... failed: WRONGTYPE ...") without naming
+    # the key, and `set` too; a field of bytes that are not UTF-8 made `list` end in a traceback.
+    import redis as redis_lib
+    topology = write_topology(tmp_path / "topology.yaml", retarget(demo_topology_data(), redis_server.url))
+    raw = redis_lib.Redis(port=redis_server.port)
+    raw.set("quantum:position:snapshot:SOLUSDT", "not a hash")
+    raw.hset("quantum:position:snapshot:BTCUSDT", mapping={"position_amt": "1", "mark_price": b"\xff\xfe",
+                                                          "ts_epoch": str(int(time.time()))})
+    raw.hset("quantum:position:snapshot:ETHUSDT", mapping={"position_amt": "2", "mark_price": "3400",
+                                                          "ts_epoch": str(int(time.time()))})
+    listed = positions(topology, "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = {r["symbol"]: r for r in json.loads(listed.stdout)}
+    assert rows["ETHUSDT"]["notional"] == 6800
+    assert rows["BTCUSDT"]["amount"] == 1 and rows["BTCUSDT"]["mark"] is None
+    assert "not a hash" in rows["SOLUSDT"]["problem"] and rows["SOLUSDT"]["amount"] is None
+    table = positions(topology, "list")
+    assert table.returncode == 0 and "NOT A HASH" in table.stdout, table.stdout + table.stderr
+    done = positions(topology, "set", "SOLUSDT", "--amount", "1", "--mark-price", "150")
+    assert done.returncode == 1
+    assert "quantum:position:snapshot:SOLUSDT holds a string, not a snapshot hash" in done.stderr, done.stderr
+    assert "clustergate positions clear SOLUSDT" in done.stderr

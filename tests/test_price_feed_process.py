@@ -182,6 +182,9 @@ def test_a_snapshot_mark_price_of_bytes_that_are_not_utf8_is_refused_and_the_oth
     client = redis_lib.Redis(port=redis_server.port)
     ts = int(time.time()) - 5
     client.hset("quantum:position:snapshot:BTCUSDT", mapping={"position_amt": "1", "mark_price": b"\xff\xfe", "ts_epoch": ts})
+    # A snapshot key of another type: its WRONGTYPE error failed the whole poll, every interval (no symbol published,
+    # logged as a Redis outage).
+    client.set("quantum:position:snapshot:XRPUSDT", "not a hash")
     path, data = feed_topology(tmp_path, redis_server.url, {"source": "redis_snapshots", "interval_s": 0.05,
                                                             "heartbeat_s": 0.2}, symbols=SYMBOLS)
     listener = TickListener(tick_endpoint(data))
@@ -193,6 +196,9 @@ def test_a_snapshot_mark_price_of_bytes_that_are_not_utf8_is_refused_and_the_oth
         wait_for(lambda: listener.ticks(), 10, f"a tick from the good snapshot\n{feed.log()}")
         assert {t["symbol"] for t in listener.ticks()} == {"ETHUSDT"}
         assert metric(port, "price_feed_rejected_prices_total", symbol="BTCUSDT", reason="not_a_number") >= 1
+        assert metric(port, "price_feed_snapshots_skipped_total", symbol="XRPUSDT", reason="not_a_hash") >= 1
+        assert metric(port, "price_feed_redis_errors_total") == 0, feed.log()
+        assert "WRONGTYPE" in feed.log() and "redis_error" not in feed.log(), feed.log()
         assert metric(port, "clustergate_handler_errors_total") == 0, feed.log()
     finally:
         listener.close()

@@ -2173,6 +2173,30 @@ MUTATIONS: list[Mutation] = [
         "    return [p[\"name\"] for p in infos if p[\"statename\"] in (\"STOPPED\",)]\n",
         ("tests/test_launcher.py::test_up_again_starts_a_program_supervisord_gave_up_on_as_one_stopped_by_hand",
          "tests/test_launcher.py::test_up_again_starts_the_programs_stopped_by_hand_and_leaves_the_others_running")),
+    Mutation(
+        "snapshot_key_of_another_type_fails_every_symbol",
+        "a position snapshot key of another type makes that symbol not held, not a failed read for every symbol",
+        "launcher/keys.py",
+        "    return isinstance(reply, Exception) and str(reply).startswith(\"WRONGTYPE\")\n",
+        "    return False\n",
+        ("tests/test_cluster_side_attack.py::test_a_position_snapshot_holding_bytes_that_are_not_utf8_does_not_stop_the_cluster_side",
+         "tests/test_price_feed_process.py::test_a_snapshot_mark_price_of_bytes_that_are_not_utf8_is_refused_and_the_other_symbols_keep_ticking",
+         "tests/test_book.py::test_the_book_writes_fresh_snapshots_of_every_position_and_rewrites_a_deleted_one",
+         "tests/test_positions_cli.py::test_positions_list_and_set_name_a_snapshot_key_of_another_type_and_a_field_that_is_not_utf8")),
+    Mutation(
+        "clusterer_silent_about_an_unreadable_snapshot",
+        "the clusterer names the symbols whose snapshot key it cannot read",
+        "actors/clusterer.py",
+        "            self.note_unreadable(unreadable)\n",
+        "",
+        ("tests/test_cluster_side_attack.py::test_a_position_snapshot_holding_bytes_that_are_not_utf8_does_not_stop_the_cluster_side",)),
+    Mutation(
+        "feed_skips_a_snapshot_that_is_not_a_hash_uncounted",
+        "a redis_snapshots feed counts a snapshot key that is not a hash (not_a_hash) and logs its error",
+        "actors/price_feed.py",
+        "                self._skip(symbol, None, \"not_a_hash\", error=str(reply))\n",
+        "",
+        ("tests/test_price_feed_process.py::test_a_snapshot_mark_price_of_bytes_that_are_not_utf8_is_refused_and_the_other_symbols_keep_ticking",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
