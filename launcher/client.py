@@ -16,7 +16,8 @@ Failover (Freelance, model 1 of the ZeroMQ guide; the exact rules, for clients i
 docs/ha-gates-and-clients.md): one server is asked at a time; an attempt that times out, is answered
 `overloaded` (nothing decided) or with a fault HOLD (`recorded` false: that gate could not record a
 decision) moves on to the next endpoint (in the given order, wrapping), with the same plan_id, and so
-does a reply that is not a gate envelope (GateUnavailable when every endpoint in a row sent one), and an `expired`
+does a reply that is not a gate envelope (not one frame of a JSON object, or naming another plan_id: GateUnavailable
+when every endpoint in a row sent one), and an `expired`
 (this attempt was not decided: a gate whose clock runs ahead of ours answers every proposal so). `expired` is final
 when every endpoint in a row answered it, unless an earlier attempt of the call may have been decided (it timed out,
 or was answered a fault HOLD or garbage): then it says only that this attempt was not decided, and counts as
@@ -95,6 +96,14 @@ def is_fault_hold(reply: dict[str, Any]) -> bool:
         return reply.get("reason") == "internal_error"
     decision = reply.get("decision")
     return isinstance(decision, dict) and decision.get("recorded") is False
+
+
+def _plan_id_named(reply: dict[str, Any]) -> Any:
+    """The plan_id a reply is the answer for: its decision's, or an error's (None when it names none)."""
+    decision = reply.get("decision")
+    if reply.get("status") == "ok" and isinstance(decision, dict) and "plan_id" in decision:
+        return decision["plan_id"]
+    return reply.get("plan_id")
 
 
 class GateUnavailable(RuntimeError):
@@ -229,7 +238,7 @@ class GateClient:
             try:
                 sock.send_multipart(frames)
                 if _wait_for_reply(sock, self.timeout_ms):
-                    return json.loads(sock.recv())
+                    return json.loads(sock.recv_multipart()[0])  # every frame read: the socket can send again
             except BaseException:
                 # Interrupted between send and recv (KeyboardInterrupt, a bad reply...): a REQ socket
                 # still waiting for its reply refuses every later send, so start the next call afresh.
@@ -268,18 +277,25 @@ class GateClient:
             sock = self._socket()
             try:
                 sock.send(json.dumps(body, separators=(",", ":")).encode())
-                raw = sock.recv() if _wait_for_reply(sock, wait_ms) else None
+                # Every frame: a REQ socket that has read only part of a reply refuses the next send.
+                frames = sock.recv_multipart() if _wait_for_reply(sock, wait_ms) else None
             except BaseException:
                 self._reset()  # a REQ socket still waiting for its reply refuses every later send
                 raise
             reply = garbage = None
-            if raw is not None:
+            if frames is not None:
                 try:
-                    reply = json.loads(raw)
+                    if len(frames) != 1:
+                        raise ValueError(f"a reply of {len(frames)} frames")
+                    reply = json.loads(frames[0])
                     if not isinstance(reply, dict):
                         raise ValueError(f"a JSON {type(reply).__name__}, not an object")
+                    named = _plan_id_named(reply)
+                    if named is not None and named != body["plan_id"]:  # another request's (a reply sent twice)
+                        raise ValueError(f"an answer for plan_id {named!r}, not {body['plan_id']!r}")
                 except (ValueError, RecursionError) as exc:  # not a gate (another service, a broken one): ask the next
                     reply, garbage = None, f"the reply from {self.endpoint} ({exc})"
+                    self._reset()  # whatever else it sends must not be read as the answer to a later request
             if reply is None and garbage is None:
                 self._next_server()
                 timeouts += 1

@@ -492,3 +492,59 @@ def test_clustergate_propose_terminated_while_waiting_prints_the_plan_id_it_sent
     finally:
         gate.close(linger=0)
         ctx.term()
+
+
+def test_a_reply_naming_another_plan_id_or_of_several_frames_is_never_taken_for_the_proposals_answer():
+    # attack16a: a gate (or anything between) that answered a proposal twice had the second copy, arriving while the
+    # client's next proposal waited, returned as that proposal's answer: GateClient handed back a decision with a
+    # permit for another plan_id (the docs promise `decision.plan_id` is the plan_id propose() sent). A reply of two
+    # frames was returned from its first, and left the REQ socket waiting for the rest: the next call raised EFSM.
+    import time
+    from launcher.client import GateUnavailable
+    ctx = zmq.Context()
+    stop = threading.Event()
+    sock = ctx.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    endpoint = f"tcp://127.0.0.1:{sock.bind_to_random_port('tcp://127.0.0.1')}"
+
+    def decision(plan_id: str) -> bytes:
+        return json.dumps({"status": "ok", "decision": {"plan_id": plan_id, "permit": True, "recorded": True}}).encode()
+
+    def serve() -> None:
+        first = None
+        while not stop.is_set():
+            if not sock.poll(20):
+                continue
+            frames = sock.recv_multipart()
+            envelope, plan_id = frames[:-1], json.loads(frames[-1])["plan_id"]
+            if plan_id == "second":  # the first proposal's answer again, then this one's
+                sock.send_multipart(envelope + [first])
+                time.sleep(0.05)
+            if plan_id == "in-two-frames":
+                sock.send_multipart(envelope + [decision(plan_id), b"more"])
+                continue
+            first = first or decision(plan_id)
+            sock.send_multipart(envelope + [decision(plan_id)])
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        with GateClient(endpoint, timeout_ms=2000, retries=0, context=ctx) as client:
+            assert client.propose("ETHUSDT", "PARTIAL_50", plan_id="first")["decision"]["plan_id"] == "first"
+            try:
+                reply = client.propose("ETHUSDT", "PARTIAL_50", plan_id="second")
+            except GateUnavailable as exc:
+                assert exc.plan_id == "second" and "'first'" in str(exc), exc
+            else:
+                assert reply["decision"]["plan_id"] == "second", reply
+            try:
+                reply = client.propose("ETHUSDT", "PARTIAL_50", plan_id="in-two-frames")
+            except GateUnavailable as exc:
+                assert "2 frames" in str(exc), exc
+            else:
+                raise AssertionError(f"a reply of two frames was taken for the answer: {reply}")
+            assert client.propose("ETHUSDT", "PARTIAL_50", plan_id="after")["decision"]["plan_id"] == "after"
+    finally:
+        stop.set()
+        thread.join(5)
+        sock.close(linger=0)
+        ctx.term()

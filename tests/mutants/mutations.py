@@ -2194,6 +2194,22 @@ MUTATIONS: list[Mutation] = [
         "{str(exc) or 'interrupted'}",
         "{exc or 'interrupted'}",
         ("tests/test_gate_attack.py::test_clustergate_propose_interrupted_while_waiting_prints_the_plan_id_it_sent",)),
+    Mutation(
+        "client_takes_an_answer_for_another_plan_id",
+        "GateClient never returns a reply naming another plan_id (a reply sent twice, read by the next request) as the "
+        "proposal's answer (attack16a)",
+        "launcher/client.py",
+        '                    if named is not None and named != body["plan_id"]:',
+        "                    if False:",
+        ("tests/test_client.py::test_a_reply_naming_another_plan_id_or_of_several_frames_is_never_taken_for_the_proposals_answer",)),
+    Mutation(
+        "client_reads_one_frame_of_a_reply",
+        "GateClient takes a reply of several frames as no gate envelope and reads it whole, so its socket can send the "
+        "next request (attack16a)",
+        "launcher/client.py",
+        "                frames = sock.recv_multipart() if _wait_for_reply(sock, wait_ms) else None",
+        "                frames = [sock.recv()] if _wait_for_reply(sock, wait_ms) else None",
+        ("tests/test_client.py::test_a_reply_naming_another_plan_id_or_of_several_frames_is_never_taken_for_the_proposals_answer",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
