@@ -32,11 +32,13 @@ class InterruptibleClient(GateClient):
         return self._sock
 
 
-def rep_server(ctx: zmq.Context, stop: threading.Event, answer) -> tuple[str, threading.Thread]:
-    """A REP socket on a free loopback port answering every request with answer(request) until `stop`."""
+def rep_server(ctx: zmq.Context, stop: threading.Event, answer,
+               address: str = "tcp://127.0.0.1") -> tuple[str, threading.Thread]:
+    """A REP socket on a free port of `address` answering every request with answer(request) until `stop`."""
     sock = ctx.socket(zmq.REP)
     sock.setsockopt(zmq.LINGER, 0)
-    port = sock.bind_to_random_port("tcp://127.0.0.1")
+    sock.setsockopt(zmq.IPV6, address.startswith("tcp://["))
+    port = sock.bind_to_random_port(address)
 
     def serve() -> None:
         try:
@@ -47,12 +49,14 @@ def rep_server(ctx: zmq.Context, stop: threading.Event, answer) -> tuple[str, th
             sock.close(linger=0)
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    return f"tcp://127.0.0.1:{port}", thread
+    return f"{address}:{port}", thread
 
 
-def echo_server(ctx: zmq.Context, stop: threading.Event) -> tuple[str, threading.Thread]:
+def echo_server(ctx: zmq.Context, stop: threading.Event,
+                address: str = "tcp://127.0.0.1") -> tuple[str, threading.Thread]:
     """Answers every request with {"status": "ok", "echo": request}."""
-    return rep_server(ctx, stop, lambda request: json.dumps({"status": "ok", "echo": json.loads(request)}).encode())
+    return rep_server(ctx, stop, lambda request: json.dumps({"status": "ok", "echo": json.loads(request)}).encode(),
+                      address)
 
 
 def test_a_request_interrupted_while_waiting_for_its_reply_leaves_the_client_usable():
@@ -441,24 +445,13 @@ def test_a_gate_on_an_ipv6_endpoint_is_reached():
     # from GateClient or clustergate propose, ended in GateUnavailable.
     ctx = zmq.Context()
     stop = threading.Event()
-    sock = ctx.socket(zmq.REP)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.setsockopt(zmq.IPV6, 1)
-    endpoint = f"tcp://[::1]:{sock.bind_to_random_port('tcp://[::1]')}"
-
-    def serve() -> None:
-        while not stop.is_set():
-            if sock.poll(50):
-                sock.send(json.dumps({"status": "ok", "echo": json.loads(sock.recv())}).encode())
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
+    endpoint, thread = echo_server(ctx, stop, "tcp://[::1]")
     try:
         with GateClient(endpoint, timeout_ms=2000, retries=0, context=ctx) as client:
             assert client.propose("ETHUSDT", "HOLD", plan_id="v6")["echo"]["plan_id"] == "v6"
     finally:
         stop.set()
         thread.join(5)
-        sock.close(linger=0)
         ctx.term()
 
 
