@@ -16,11 +16,13 @@ Failover (Freelance, model 1 of the ZeroMQ guide; the exact rules, for clients i
 docs/ha-gates-and-clients.md): one server is asked at a time; an attempt that times out, is answered
 `overloaded` (nothing decided) or with a fault HOLD (`recorded` false: that gate could not record a
 decision) moves on to the next endpoint (in the given order, wrapping), with the same plan_id, and so
-does a reply that is not a gate envelope (GateUnavailable when every endpoint in a row sent one). `expired` is
-final, unless an earlier attempt of the call may have been decided (it timed out, or was answered a fault HOLD or
-garbage): then it says only that this attempt was not decided, and counts as `overloaded` does. When every
-endpoint in a row answered a fault HOLD, that reply is the answer; when every endpoint in a row answered
-without a decision otherwise, the client backs off (OVERLOAD_BACKOFF_MS jittered, doubling up to
+does a reply that is not a gate envelope (not one frame of a JSON object, or naming another plan_id: GateUnavailable
+when every endpoint in a row sent one), and an `expired`
+(this attempt was not decided: a gate whose clock runs ahead of ours answers every proposal so). `expired` is final
+when every endpoint in a row answered it, unless an earlier attempt of the call may have been decided (it timed out,
+or was answered a fault HOLD or garbage): then it says only that this attempt was not decided, and counts as
+`overloaded` does. When every endpoint in a row answered a fault HOLD, that reply is the answer; when every endpoint
+in a row answered without a decision otherwise, the client backs off (OVERLOAD_BACKOFF_MS jittered, doubling up to
 OVERLOAD_BACKOFF_MAX_MS) while the budget lasts. When the budget is spent the answer is the last attempt's:
 GateUnavailable after a timeout or such an `expired`, else its `overloaded` reply or fault HOLD. The next call
 starts at the endpoint that gave a final answer, or after the last one asked. With one endpoint the behaviour is Lazy
@@ -37,7 +39,9 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import signal
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -92,6 +96,14 @@ def is_fault_hold(reply: dict[str, Any]) -> bool:
         return reply.get("reason") == "internal_error"
     decision = reply.get("decision")
     return isinstance(decision, dict) and decision.get("recorded") is False
+
+
+def _plan_id_named(reply: dict[str, Any]) -> Any:
+    """The plan_id a reply is the answer for: its decision's, or an error's (None when it names none)."""
+    decision = reply.get("decision")
+    if reply.get("status") == "ok" and isinstance(decision, dict) and "plan_id" in decision:
+        return decision["plan_id"]
+    return reply.get("plan_id")
 
 
 class GateUnavailable(RuntimeError):
@@ -159,6 +171,8 @@ class GateClient:
             sock = self.ctx.socket(zmq.REQ)
             try:
                 sock.setsockopt(zmq.LINGER, 0)
+                if self.endpoint.startswith("tcp://["):  # without it an IPv6 address is never connected
+                    sock.setsockopt(zmq.IPV6, 1)
                 if self.client_keypair is not None:
                     sock.curve_secretkey = self.client_keypair.secret
                     sock.curve_publickey = self.client_keypair.public
@@ -224,7 +238,7 @@ class GateClient:
             try:
                 sock.send_multipart(frames)
                 if _wait_for_reply(sock, self.timeout_ms):
-                    return json.loads(sock.recv())
+                    return json.loads(sock.recv_multipart()[0])  # every frame read: the socket can send again
             except BaseException:
                 # Interrupted between send and recv (KeyboardInterrupt, a bad reply...): a REQ socket
                 # still waiting for its reply refuses every later send, so start the next call afresh.
@@ -251,7 +265,7 @@ class GateClient:
         # call moves no attempt's deadline_ms (an hour ahead, a gate would decide long after we stopped waiting).
         start_epoch_ms = time.time() * 1000.0
         backoff_ms = float(OVERLOAD_BACKOFF_MS)
-        timeouts = garbled = 0  # garbled: replies in a row that were not a gate envelope
+        timeouts = garbled = unread = 0  # garbled: replies in a row that were not a gate envelope; unread: `expired`
         streak = faults = 0  # answers in a row without a decision (overloaded or fault HOLD); fault HOLDs in a row
         # An earlier attempt may have been decided (a timeout, a fault HOLD, garbage): then an `expired` says only
         # that this attempt was not, so it is no final answer (the plan_id may hold a decision with a permit).
@@ -263,38 +277,48 @@ class GateClient:
             sock = self._socket()
             try:
                 sock.send(json.dumps(body, separators=(",", ":")).encode())
-                raw = sock.recv() if _wait_for_reply(sock, wait_ms) else None
+                # Every frame: a REQ socket that has read only part of a reply refuses the next send.
+                frames = sock.recv_multipart() if _wait_for_reply(sock, wait_ms) else None
             except BaseException:
                 self._reset()  # a REQ socket still waiting for its reply refuses every later send
                 raise
             reply = garbage = None
-            if raw is not None:
+            if frames is not None:
                 try:
-                    reply = json.loads(raw)
+                    if len(frames) != 1:
+                        raise ValueError(f"a reply of {len(frames)} frames")
+                    reply = json.loads(frames[0])
                     if not isinstance(reply, dict):
                         raise ValueError(f"a JSON {type(reply).__name__}, not an object")
+                    named = _plan_id_named(reply)
+                    if named is not None and named != body["plan_id"]:  # another request's (a reply sent twice)
+                        raise ValueError(f"an answer for plan_id {named!r}, not {body['plan_id']!r}")
                 except (ValueError, RecursionError) as exc:  # not a gate (another service, a broken one): ask the next
                     reply, garbage = None, f"the reply from {self.endpoint} ({exc})"
+                    self._reset()  # whatever else it sends must not be read as the answer to a later request
             if reply is None and garbage is None:
                 self._next_server()
                 timeouts += 1
                 maybe_decided = True
-                streak = faults = garbled = 0
+                streak = faults = garbled = unread = 0
                 if time.monotonic() >= budget_end:
                     raise GateUnavailable(f"no reply from {self._where()} after {timeouts} attempts of up to "
                                           f"{self.timeout_ms} ms (the call's budget: {budget_ms} ms)")
                 continue
             fault = garbage is None and is_fault_hold(reply)
-            late = garbage is None and maybe_decided and is_expired(reply)
-            if garbage is None and not fault and not late and not is_overloaded(reply):
+            expired = garbage is None and is_expired(reply)
+            late = expired and maybe_decided
+            if garbage is None and not fault and not expired and not is_overloaded(reply):
                 return reply
             answered_by = self.endpoint
-            # Not a decision (overloaded, a fault HOLD, garbage, or expired after an attempt that may have been
-            # decided): it counts in the streak, so backoff applies.
+            # Not a decision (overloaded, a fault HOLD, garbage or expired): it counts in the streak, so backoff applies.
             maybe_decided = maybe_decided or fault or garbage is not None
             streak += 1
             faults = faults + 1 if fault else 0
             garbled = garbled + 1 if garbage is not None else 0
+            # `expired` with nothing of the call possibly decided: final when every server in a row says so (one
+            # gate's clock running ahead of ours must not keep the call, and every later one, from the others).
+            unread = unread + 1 if expired and not late else 0
 
             def end() -> dict[str, Any]:
                 if garbage is not None:
@@ -306,11 +330,11 @@ class GateClient:
                 return reply  # type: ignore[return-value]
             if servers > 1:
                 self._next_server()
-            if faults >= servers or garbled >= servers or time.monotonic() >= budget_end:
+            if faults >= servers or garbled >= servers or unread >= servers or time.monotonic() >= budget_end:
                 return end()
             if streak < servers:  # another gate may decide it: ask it at once
                 continue
-            streak = faults = garbled = 0
+            streak = faults = garbled = unread = 0
             pause_s = random.uniform(0.5, 1.0) * backoff_ms / 1000.0
             if time.monotonic() + pause_s >= budget_end:
                 return end()
@@ -330,8 +354,8 @@ class GateClient:
         after it; it may hide a decision Redis recorded after the gate gave up (or that no replica
         acknowledged yet): its `detail` says so, and resubmitting the same plan_id
         returns that decision, if one was made. Reusing a plan_id for another proposal gives the error
-        plan_id_conflict. A returned `expired` (the attempt's deadline passed before the gate reached it) means no
-        attempt of this call was decided (an earlier call with the plan_id may have been: resend it to get that
+        plan_id_conflict. A returned `expired` (the attempts' deadlines passed before the gates reached them; each
+        endpoint in a row is asked) means no attempt of this call was decided (an earlier call with the plan_id may have been: resend it to get that
         decision); after an attempt that may have been decided (a timeout, a fault HOLD) `expired` is no answer: the
         client asks again, and raises GateUnavailable when the budget runs out. `overloaded` (still, after backing
         off for the call's budget) means the last attempt was not decided: outcome unknown if an earlier one timed
@@ -438,6 +462,21 @@ def gate_curve(topology_path: str | Path, client_key: str | None,
     return keypair, publics if len(publics) > 1 else publics[0]
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP while `clustergate propose` waits: it ends as Ctrl-C does, naming the plan_id it sent."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"terminated by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, _frame: Any) -> None:
+    raise Terminated(signum)
+
+
+TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
 def cmd_propose(args: argparse.Namespace) -> int:
     curve: tuple[Keypair, bytes | list[bytes]] | None = None
     endpoint: str | list[str]
@@ -491,14 +530,20 @@ def cmd_propose(args: argparse.Namespace) -> int:
     except ValueError as exc:  # an endpoint ZeroMQ cannot connect: nothing was sent
         print(f"clustergate propose: {exc}", file=sys.stderr)
         return 2
+    # A signal that ends the command (`timeout`, a supervisor, the terminal closed) would lose a plan_id made up here.
+    handled = threading.current_thread() is threading.main_thread()
+    previous = {signum: signal.signal(signum, _raise_terminated) for signum in TERMINATING_SIGNALS} if handled else {}
     with client:
         try:
             reply = client.propose(args.symbol, args.action, kill_score=args.kill_score, plan_id=plan_id,
                                    r_net=args.r_net)
-        except (GateUnavailable, KeyboardInterrupt, zmq.ZMQError) as exc:
-            print(f"clustergate propose: {exc or 'interrupted'}", file=sys.stderr)
+        except (GateUnavailable, KeyboardInterrupt, Terminated, zmq.ZMQError) as exc:
+            print(f"clustergate propose: {str(exc) or 'interrupted'}", file=sys.stderr)
             print(f"plan_id {plan_id} (it may have been decided: retry with --plan-id {plan_id})", file=sys.stderr)
-            return 130 if isinstance(exc, KeyboardInterrupt) else 1
+            return 130 if isinstance(exc, KeyboardInterrupt) else 128 + exc.signum if isinstance(exc, Terminated) else 1
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
     print(json.dumps(reply, indent=2))
     print(f"plan_id {plan_id}", file=sys.stderr)
     return 0 if reply.get("status") == "ok" else 1

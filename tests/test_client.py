@@ -32,11 +32,13 @@ class InterruptibleClient(GateClient):
         return self._sock
 
 
-def rep_server(ctx: zmq.Context, stop: threading.Event, answer) -> tuple[str, threading.Thread]:
-    """A REP socket on a free loopback port answering every request with answer(request) until `stop`."""
+def rep_server(ctx: zmq.Context, stop: threading.Event, answer,
+               address: str = "tcp://127.0.0.1") -> tuple[str, threading.Thread]:
+    """A REP socket on a free port of `address` answering every request with answer(request) until `stop`."""
     sock = ctx.socket(zmq.REP)
     sock.setsockopt(zmq.LINGER, 0)
-    port = sock.bind_to_random_port("tcp://127.0.0.1")
+    sock.setsockopt(zmq.IPV6, address.startswith("tcp://["))
+    port = sock.bind_to_random_port(address)
 
     def serve() -> None:
         try:
@@ -47,12 +49,14 @@ def rep_server(ctx: zmq.Context, stop: threading.Event, answer) -> tuple[str, th
             sock.close(linger=0)
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    return f"tcp://127.0.0.1:{port}", thread
+    return f"{address}:{port}", thread
 
 
-def echo_server(ctx: zmq.Context, stop: threading.Event) -> tuple[str, threading.Thread]:
+def echo_server(ctx: zmq.Context, stop: threading.Event,
+                address: str = "tcp://127.0.0.1") -> tuple[str, threading.Thread]:
     """Answers every request with {"status": "ok", "echo": request}."""
-    return rep_server(ctx, stop, lambda request: json.dumps({"status": "ok", "echo": json.loads(request)}).encode())
+    return rep_server(ctx, stop, lambda request: json.dumps({"status": "ok", "echo": json.loads(request)}).encode(),
+                      address)
 
 
 def test_a_request_interrupted_while_waiting_for_its_reply_leaves_the_client_usable():
@@ -389,3 +393,151 @@ def test_an_empty_plan_id_is_sent_as_given_or_refused_never_swapped_for_a_new_on
 def test_negative_retries_are_refused_not_taken_as_none():
     # rev-operator: --retries -1 (and GateClient(retries=-1)) was quietly taken as 0 retries.
     assert_refused_before_anything_is_sent("retries", (-1, 1.5, True, 10 ** 6), "--retries", "-1")
+
+
+def expired_server(ctx: zmq.Context, stop: threading.Event, asked: list) -> tuple[str, threading.Thread]:
+    """Answers every proposal `expired` at once, as a gate whose clock runs seconds ahead of the client's does."""
+    def answer(request: bytes) -> bytes:
+        plan_id = json.loads(request)["plan_id"]
+        asked.append(plan_id)
+        return json.dumps({"status": "error", "reason": "expired", "plan_id": plan_id}).encode()
+    return rep_server(ctx, stop, answer)
+
+
+def test_a_gate_answering_expired_at_once_hands_the_call_to_the_next_gate_with_the_same_plan_id():
+    # attack16a: `expired` was final, and `current` stayed on the gate that gave it. One gate whose host clock ran
+    # ahead of the clients' by more than the attempt timeout (3 s, real gate + issuer pairs) answered every proposal
+    # `expired` within 1 ms, so every call of a two-gate client ended `expired` there, the healthy gate never asked.
+    from launcher.client import is_expired
+    ctx = zmq.Context()
+    stop = threading.Event()
+    asked_a: list = []
+    asked_b: list = []
+    ahead, ahead_thread = expired_server(ctx, stop, asked_a)
+    also_ahead, also_ahead_thread = expired_server(ctx, stop, asked_b)
+    good, good_thread = echo_server(ctx, stop)
+    try:
+        with GateClient([ahead, good], timeout_ms=2000, retries=2, context=ctx) as client:
+            for n in range(3):
+                client._current = 0  # the gate whose clock is ahead first, as after start-up
+                reply = client.propose("ETHUSDT", "PARTIAL_50", plan_id=f"ahead-{n}")
+                assert reply.get("echo", {}).get("plan_id") == f"ahead-{n}", reply
+        # Every gate in a row answering `expired` (no attempt of the call decided) ends the call with that reply,
+        # one attempt each, as one gate's `expired` does.
+        with GateClient([ahead, also_ahead], timeout_ms=2000, retries=2, context=ctx) as client:
+            asked_a.clear()
+            reply = client.propose("ETHUSDT", "PARTIAL_50", plan_id="both-ahead")
+        assert is_expired(reply) and reply["plan_id"] == "both-ahead", reply
+        assert (asked_a, asked_b) == (["both-ahead"], ["both-ahead"])
+        with GateClient(ahead, timeout_ms=2000, retries=2, context=ctx) as client:
+            assert is_expired(client.propose("ETHUSDT", "PARTIAL_50", plan_id="alone"))
+        assert asked_a.count("alone") == 1
+    finally:
+        stop.set()
+        for thread in (ahead_thread, also_ahead_thread, good_thread):
+            thread.join(5)
+        ctx.term()
+
+
+def test_a_gate_on_an_ipv6_endpoint_is_reached():
+    # attack16a: the gate sets ZMQ_IPV6 on a socket whose endpoint is tcp://[...] (validate takes tcp://[::1]:PORT)
+    # but GateClient did not: its REQ socket never connected, and every proposal to a real gate bound on [::1],
+    # from GateClient or clustergate propose, ended in GateUnavailable.
+    ctx = zmq.Context()
+    stop = threading.Event()
+    endpoint, thread = echo_server(ctx, stop, "tcp://[::1]")
+    try:
+        with GateClient(endpoint, timeout_ms=2000, retries=0, context=ctx) as client:
+            assert client.propose("ETHUSDT", "HOLD", plan_id="v6")["echo"]["plan_id"] == "v6"
+    finally:
+        stop.set()
+        thread.join(5)
+        ctx.term()
+
+
+def test_clustergate_propose_terminated_while_waiting_prints_the_plan_id_it_sent():
+    # attack16a: SIGTERM (`timeout 5 clustergate propose ...`, a supervisor stopping a script) or SIGHUP (the
+    # terminal closed) killed the command with no output: the plan_id it made up was lost, though the proposal had
+    # reached the gate and may be decided with a permit; only a new plan_id (a second permit) was left to retry with.
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+    ctx = zmq.Context()
+    endpoint, gate = silent_server(ctx)
+    try:
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            cli = subprocess.Popen([sys.executable, "-m", "launcher", "propose", "--symbol", "ETHUSDT", "--action",
+                                    "PARTIAL_50", "--endpoint", endpoint, "--timeout-ms", "30000", "--retries", "0"],
+                                   cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+            try:
+                assert gate.poll(20000), "the proposal never reached the gate"
+                sent = json.loads(gate.recv_multipart()[-1])["plan_id"]
+                cli.send_signal(signum)
+                _, stderr = cli.communicate(timeout=20)
+                assert cli.returncode == 128 + signum, (signum, cli.returncode, stderr)
+                assert f"--plan-id {sent}" in stderr and signal.Signals(signum).name in stderr, stderr
+            finally:
+                if cli.poll() is None:
+                    cli.kill()
+                    cli.wait(5)
+    finally:
+        gate.close(linger=0)
+        ctx.term()
+
+
+def test_a_reply_naming_another_plan_id_or_of_several_frames_is_never_taken_for_the_proposals_answer():
+    # attack16a: a gate (or anything between) that answered a proposal twice had the second copy, arriving while the
+    # client's next proposal waited, returned as that proposal's answer: GateClient handed back a decision with a
+    # permit for another plan_id (the docs promise `decision.plan_id` is the plan_id propose() sent). A reply of two
+    # frames was returned from its first, and left the REQ socket waiting for the rest: the next call raised EFSM.
+    import time
+    from launcher.client import GateUnavailable
+    ctx = zmq.Context()
+    stop = threading.Event()
+    sock = ctx.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    endpoint = f"tcp://127.0.0.1:{sock.bind_to_random_port('tcp://127.0.0.1')}"
+
+    def decision(plan_id: str) -> bytes:
+        return json.dumps({"status": "ok", "decision": {"plan_id": plan_id, "permit": True, "recorded": True}}).encode()
+
+    def serve() -> None:
+        first = None
+        while not stop.is_set():
+            if not sock.poll(20):
+                continue
+            frames = sock.recv_multipart()
+            envelope, plan_id = frames[:-1], json.loads(frames[-1])["plan_id"]
+            if plan_id == "second":  # the first proposal's answer again, then this one's
+                sock.send_multipart(envelope + [first])
+                time.sleep(0.05)
+            if plan_id == "in-two-frames":
+                sock.send_multipart(envelope + [decision(plan_id), b"more"])
+                continue
+            first = first or decision(plan_id)
+            sock.send_multipart(envelope + [decision(plan_id)])
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        with GateClient(endpoint, timeout_ms=2000, retries=0, context=ctx) as client:
+            assert client.propose("ETHUSDT", "PARTIAL_50", plan_id="first")["decision"]["plan_id"] == "first"
+            try:
+                reply = client.propose("ETHUSDT", "PARTIAL_50", plan_id="second")
+            except GateUnavailable as exc:
+                assert exc.plan_id == "second" and "'first'" in str(exc), exc
+            else:
+                assert reply["decision"]["plan_id"] == "second", reply
+            try:
+                reply = client.propose("ETHUSDT", "PARTIAL_50", plan_id="in-two-frames")
+            except GateUnavailable as exc:
+                assert "2 frames" in str(exc), exc
+            else:
+                raise AssertionError(f"a reply of two frames was taken for the answer: {reply}")
+            assert client.propose("ETHUSDT", "PARTIAL_50", plan_id="after")["decision"]["plan_id"] == "after"
+    finally:
+        stop.set()
+        thread.join(5)
+        sock.close(linger=0)
+        ctx.term()

@@ -218,6 +218,7 @@ def test_clustergate_propose_interrupted_while_waiting_prints_the_plan_id_it_sen
         _, stderr = cli.communicate(timeout=20)
         assert cli.returncode == 130
         assert f"plan_id {sent}" in stderr and f"--plan-id {sent}" in stderr, stderr
+        assert "clustergate propose: interrupted\n" in stderr, stderr  # it said "clustergate propose: " (attack16a)
     finally:
         if cli.poll() is None:
             cli.kill()

@@ -447,8 +447,8 @@ MUTATIONS: list[Mutation] = [
         "fault_holds_cycle_for_the_whole_budget",
         "a fault HOLD from every gate in a row ends the call with the last one (issue 12)",
         "launcher/client.py",
-        "            if faults >= servers or garbled >= servers or time.monotonic() >= budget_end:\n",
-        "            if garbled >= servers or time.monotonic() >= budget_end:\n",
+        "            if faults >= servers or garbled >= servers or unread",
+        "            if garbled >= servers or unread",
         ("tests/test_ha_failover.py::test_a_fault_hold_from_every_gate_in_a_row_is_the_answer_and_the_next_call_starts_at_the_next_gate",)),
     Mutation(
         "propose_uses_one_server_key_for_every_endpoint",
@@ -1382,7 +1382,7 @@ MUTATIONS: list[Mutation] = [
         "an `expired` answer after an attempt of the same call that may have been decided (a timeout) is no final "
         "answer: the client asks again with the same plan_id and gets the recorded decision back (review of issue 14)",
         "launcher/client.py",
-        "            late = garbage is None and maybe_decided and is_expired(reply)\n",
+        "            late = expired and maybe_decided\n",
         "            late = False\n",
         ("tests/test_gate_deadlines.py::"
          "test_a_call_whose_timed_out_attempt_was_decided_never_ends_with_expired_as_if_nothing_was",)),
@@ -2197,6 +2197,51 @@ MUTATIONS: list[Mutation] = [
         "                self._skip(symbol, None, \"not_a_hash\", error=str(reply))\n",
         "",
         ("tests/test_price_feed_process.py::test_a_snapshot_mark_price_of_bytes_that_are_not_utf8_is_refused_and_the_other_symbols_keep_ticking",)),
+    Mutation(
+        "client_ends_the_call_at_the_first_expired",
+        "GateClient asks the next gate after an `expired` (one gate whose clock runs ahead answers every proposal "
+        "so); the call ends with `expired` only when every gate in a row answered it (attack16a)",
+        "launcher/client.py",
+        " or unread >= servers or ",
+        " or unread >= 1 or ",
+        ("tests/test_client.py::test_a_gate_answering_expired_at_once_hands_the_call_to_the_next_gate_with_the_same_plan_id",)),
+    Mutation(
+        "client_connects_ipv6_gates_without_ipv6",
+        "GateClient reaches a gate whose proposals endpoint is an IPv6 address, tcp://[::1]:PORT (attack16a)",
+        "launcher/client.py",
+        '                if self.endpoint.startswith("tcp://["):  # without it',
+        '                if False:  # without it',
+        ("tests/test_client.py::test_a_gate_on_an_ipv6_endpoint_is_reached",)),
+    Mutation(
+        "propose_dies_silently_on_sigterm",
+        "clustergate propose ended by SIGTERM or SIGHUP prints the plan_id it sent, as after Ctrl-C (attack16a)",
+        "launcher/client.py",
+        "    previous = {signum: signal.signal(signum, _raise_terminated) for signum in TERMINATING_SIGNALS} if handled",
+        "    previous = {signum: signal.getsignal(signum) for signum in TERMINATING_SIGNALS} if handled",
+        ("tests/test_client.py::test_clustergate_propose_terminated_while_waiting_prints_the_plan_id_it_sent",)),
+    Mutation(
+        "propose_interrupted_says_nothing",
+        "clustergate propose interrupted says so (the exception is truthy; its text is empty) (attack16a)",
+        "launcher/client.py",
+        "{str(exc) or 'interrupted'}",
+        "{exc or 'interrupted'}",
+        ("tests/test_gate_attack.py::test_clustergate_propose_interrupted_while_waiting_prints_the_plan_id_it_sent",)),
+    Mutation(
+        "client_takes_an_answer_for_another_plan_id",
+        "GateClient never returns a reply naming another plan_id (a reply sent twice, read by the next request) as the "
+        "proposal's answer (attack16a)",
+        "launcher/client.py",
+        '                    if named is not None and named != body["plan_id"]:',
+        "                    if False:",
+        ("tests/test_client.py::test_a_reply_naming_another_plan_id_or_of_several_frames_is_never_taken_for_the_proposals_answer",)),
+    Mutation(
+        "client_reads_one_frame_of_a_reply",
+        "GateClient takes a reply of several frames as no gate envelope and reads it whole, so its socket can send the "
+        "next request (attack16a)",
+        "launcher/client.py",
+        "                frames = sock.recv_multipart() if _wait_for_reply(sock, wait_ms) else None",
+        "                frames = [sock.recv()] if _wait_for_reply(sock, wait_ms) else None",
+        ("tests/test_client.py::test_a_reply_naming_another_plan_id_or_of_several_frames_is_never_taken_for_the_proposals_answer",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
