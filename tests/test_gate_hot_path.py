@@ -424,7 +424,9 @@ def test_the_issuers_chunk_cache_stays_bounded_and_right_under_a_client_sending_
     args = pi.ScriptArgs("86400", "600", "100000", "60", "60", "60000")
     build = pi.ScriptPayload(args).build
     for i in range(3 * pi._ValueChunks.MAX_KEPT):
-        decision = {**_BASE, "kill_score": i / (3 * pi._ValueChunks.MAX_KEPT) + 1e-9, "stress": -0.0 if i % 2 else 0.0}
+        # K null (a metric that is not a finite number): None's chunk ("") must be kept again after each clear.
+        decision = {**_BASE, "kill_score": i / (3 * pi._ValueChunks.MAX_KEPT) + 1e-9, "stress": -0.0 if i % 2 else 0.0,
+                    "K": None}
         payload, stored = build(decision, pi.SEEN_NONE)
         if i % 97 == 0:
             assert payload == encode_commands([pi.script_command(decision, pi.SEEN_NONE, args, "0", stored)])

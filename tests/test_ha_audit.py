@@ -61,12 +61,21 @@ def test_a_plan_id_with_two_records_or_two_different_replies_is_decided_twice():
     assert verdict["violations"]["decided_twice_on_stream"] == 1
     assert verdict["violations"]["decided_twice_in_replies"] == 1
     assert verdict["plan_ids_decided_twice"] == 1
+    # One decision written to the stream twice (two XADDs of one plan_id) is decided twice too.
+    verdict = audit(calls, stream + [record(decision("p-a"))], permits, resubmits)
+    assert verdict["violations"]["decided_twice_on_stream"] == 1 and verdict["plan_ids_decided_twice"] == 1
 
 
 def test_a_permit_without_its_record_and_a_recorded_reply_missing_from_the_stream_are_counted():
     calls, stream, permits, resubmits = clean_run()
     verdict = audit(calls, stream[1:], permits, resubmits)
     assert verdict["violations"]["permit_without_record"] == 1
+    assert verdict["violations"]["recorded_reply_not_on_stream"] == 1
+    # A record of another decision is not its record: p-a's permit and PARTIAL_25 reply beside a HOLD record of
+    # p-a, and a permit of p-b, whose only record is its HOLD.
+    hold_a = record({**decision("p-a"), "final_action": "HOLD"})
+    verdict = audit(calls, [hold_a, stream[1]], permits + ["p-b"], resubmits)
+    assert verdict["violations"]["permit_without_record"] == 2
     assert verdict["violations"]["recorded_reply_not_on_stream"] == 1
 
 
