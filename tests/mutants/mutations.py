@@ -2182,6 +2182,22 @@ MUTATIONS: list[Mutation] = [
         "        return json.dumps(value)\n",
         ("tests/test_gate_policy.py::"
          "test_quoting_a_huge_value_in_an_error_reads_and_writes_only_as_far_as_its_first_60_characters",)),
+    Mutation(
+        "all_hosts_status_without_unexpected_exits",
+        "status FILE --all-hosts names each host's unexpected exits (crash loops), read from its supervisord's log",
+        "launcher/hosts_status.py",
+        "    hosts = collect_all_hosts(topo, lambda host: ask_exits(args, topo, host))\n",
+        "    hosts = collect_all_hosts(topo)\n",
+        ("tests/test_multihost_side_by_side.py::"
+         "test_status_all_hosts_names_each_hosts_unexpected_exits_from_its_own_supervisords_log",)),
+    Mutation(
+        "all_hosts_exits_not_in_the_programs_row",
+        "status FILE --all-hosts --json puts a program's unexpected exits in its row, as the one-host status does",
+        "launcher/hosts_status.py",
+        "                if row[\"name\"] in exits[host].get(\"unexpected_exits\", {}):\n",
+        "                if False:\n",
+        ("tests/test_multihost_side_by_side.py::"
+         "test_status_all_hosts_names_each_hosts_unexpected_exits_from_its_own_supervisords_log",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
