@@ -11,7 +11,7 @@ import json
 import math
 import sys
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Mapping, Sequence
+from typing import Any, Iterator, NamedTuple, Mapping, Sequence
 
 from actors.snapshots import read_snapshot
 from launcher.topology import GateSettings
@@ -98,14 +98,80 @@ _MAX_FLOAT_INT = int(sys.float_info.max)
 _isfinite = math.isfinite
 
 
+QUOTE_CHARS = 60  # of a request's value, in an error detail
+_END = object()
+
+
 def _shown(value: Any) -> str:
-    """A request's value as an error detail quotes it: its JSON, cut to 60 characters. An array or object nested
-    too deep for the json module to write (it reads deeper than it writes from the gate's stack) is named, not
-    quoted: its RecursionError, out of the proposal's check, was an internal_error."""
-    try:
-        return json.dumps(value)[:60]
-    except RecursionError:
-        return f"a JSON {'array' if isinstance(value, list) else 'object'} nested too deep to quote"
+    """A request's value as an error detail quotes it: the first 60 characters of its JSON (json.dumps's), written
+    only that far. Writing a 31,000-element array whole to keep 60 characters cost the gate 3 ms per request."""
+    pieces: list[str] = []
+    chars = 0
+    for piece in _json_pieces(value):
+        pieces.append(piece)
+        chars += len(piece)
+        if chars >= QUOTE_CHARS:
+            break
+    return "".join(pieces)[:QUOTE_CHARS]
+
+
+def _json_pieces(value: Any) -> Iterator[str]:
+    """json.dumps(value)'s text in order, piece by piece, each piece at least one character. A loop over a stack of
+    the open arrays and objects, not recursion: a value nested deeper than Python's stack (which the json module
+    reads but cannot write) is walked like any other. A string is written from its first QUOTE_CHARS characters
+    only: each character is written as one or more, so the text's first QUOTE_CHARS characters are the same."""
+    open_: list[tuple[Iterator[Any], str]] = []  # each open array's or object's members left, and its closer
+    while True:
+        if isinstance(value, (list, tuple)) and value:
+            members = iter(value)
+            open_.append((members, "]"))
+            yield "["
+            value = next(members)
+            continue
+        if isinstance(value, dict) and value:
+            members = iter(value.items())
+            open_.append((members, "}"))
+            key, value = next(members)
+            yield "{" + _key_json(key) + ": "
+            continue
+        yield _scalar_json(value)
+        while open_:
+            members, closer = open_[-1]
+            member = next(members, _END)
+            if member is not _END:
+                break
+            open_.pop()
+            yield closer
+        else:
+            return
+        if closer == "}":
+            key, value = member
+            yield ", " + _key_json(key) + ": "
+        else:
+            value = member
+            yield ", "
+
+
+def _scalar_json(value: Any) -> str:
+    """A value that is not a non-empty array or object, as json.dumps writes it; a string from its first QUOTE_CHARS
+    characters. A number is written as json.dumps writes it, without its per-call cost (2 us, the quote's most)."""
+    if isinstance(value, str):
+        return json.dumps(value[:QUOTE_CHARS])
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int.__repr__(value)
+    if isinstance(value, float) and _isfinite(value):
+        return float.__repr__(value)
+    return json.dumps(value)
+
+
+def _key_json(key: Any) -> str:
+    """An object's key as json.dumps writes it (a key not a string, never in a decoded request, as json.dumps
+    converts it), from its first QUOTE_CHARS characters."""
+    if isinstance(key, str):
+        return json.dumps(key[:QUOTE_CHARS])
+    return json.dumps({key: 0})[1:-len(": 0}")]
+
+
 _PROPOSAL_FIELD_SET = frozenset(PROPOSAL_FIELDS)
 
 

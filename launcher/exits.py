@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 WINDOW_S = 600.0  # what `status` looks back over
 TAIL_BYTES = 2 << 20  # of supervisord.log read (it rotates at 10 MB): a crash a second for 10 minutes fits
@@ -113,3 +114,9 @@ def describe(name: str, exits: Exits, log: Path, window_s: float = WINDOW_S) -> 
     times = "once" if exits.count == 1 else f"{exits.count} times"
     return (f"{name}: exited unexpectedly {times} in the last {window_s / 60:g} minutes, the last at "
             f"{time.strftime('%H:%M:%S', time.localtime(exits.last_at))} ({exits.last_how}); its log: {log}")
+
+
+def as_json(exits: Exits, log: str | None, window_s: float = WINDOW_S) -> dict[str, Any]:
+    """A program's `unexpected_exits` in `status --json` (one host, or each host of `--all-hosts`)."""
+    return {"count": exits.count, "window_s": window_s, "last_at": exits.last_at, "last_how": exits.last_how,
+            "log": log}

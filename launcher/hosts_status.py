@@ -4,6 +4,11 @@ Every host's actors are asked through their metrics endpoints (in parallel, each
 deadline), the managed Redis with a PING; a host none of whose endpoints answered is shown as
 unreachable rather than hanging the command. Under Sentinel a last line says whether the sentinels
 can still fail over (SENTINEL CKQUORUM), as the one-host status does; the exit code is 1 when not.
+
+Each host's unexpected exits (a crash loop shows RUNNING and ready between crashes) are in its own
+supervisord's log, which no metrics endpoint shows: they are read from the host's home on this machine
+(side-by-side hosts, namespaces), or with --via on the host itself (`status --home HOME --exits --json`
+run through the prefix, as `deploy` runs its commands). A host whose log neither way reaches is said so.
 """
 
 from __future__ import annotations
@@ -12,12 +17,13 @@ import argparse
 import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Callable
 
 from launcher.hosts import actors_on, runs_redis
 from launcher.topology import Topology, load_or_report
 
 SCRAPE_TIMEOUT_S = 1.0
+EXITS_TIMEOUT_S = 20.0  # of a host's `status --exits` through --via (an ssh connection, a Python start)
 
 
 def _ask_actor(topo: Topology, name: str) -> dict[str, Any]:
@@ -55,11 +61,42 @@ def _ask_redis(topo: Topology, name: str = "redis", address: str | None = None, 
                 "error": f"{type(exc).__name__}: {exc}"}
 
 
-def collect_all_hosts(topo: Topology) -> dict[str, Any]:
-    """{host: {address, reachable, programs: [...]}} for every host of the topology."""
+def ask_exits(args: argparse.Namespace, topo: Topology, host: str) -> dict[str, Any]:
+    """The host's `status --exits --json` (launcher.supervise.home_exits) read from its home here, or on the host
+    through args.via; {"error": why} when neither reaches a supervisord log of the host's."""
+    from launcher.deploy import clustergate, host_home, run_on
+    from launcher.supervise import Home, home_exits
+    home = host_home(args, host)
+    if not args.via:
+        said = home_exits(Home(home))
+        where = "on this machine"
+    else:
+        ran = run_on(args, topo, host, clustergate("status", "--home", str(home), "--exits", "--json"),
+                     timeout_s=EXITS_TIMEOUT_S)
+        where = f"through `{args.via}`"
+        try:
+            said = json.loads(ran.stdout) if ran.returncode == 0 else None
+        except ValueError:
+            said = None
+        if not isinstance(said, dict) or not isinstance(said.get("unexpected_exits"), dict):
+            last = (ran.stderr.strip().splitlines() or ran.stdout.strip().splitlines() or ["no output"])[-1]
+            return {"error": f"`status --exits` {where} exited {ran.returncode}: {last[:300]}"}
+    if not said.get("log_found"):
+        return {"error": f"no supervisord log at {said.get('log')} {where}"}
+    return said
+
+
+def collect_all_hosts(topo: Topology, exits_of: Callable[[str], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """{host: {address, reachable, programs: [...]}} for every host of the topology. With exits_of (ask_exits),
+    each host that runs something also has `exits` (what exits_of said), and each of its programs that exited
+    unexpectedly its `unexpected_exits`, as in the one-host status."""
     jobs: list[tuple[str, Any]] = []
+    exits: dict[str, Any] = {}
     with ThreadPoolExecutor(max_workers=8) as pool:
         for host in topo.hosts:
+            if exits_of is not None and (actors_on(topo, host) or runs_redis(topo, host)
+                                         or topo.redis.sentinel is not None):
+                exits[host] = pool.submit(exits_of, host)
             if topo.redis.sentinel is not None:
                 from launcher.hosts import host_view
                 from launcher.supervise import redis_programs
@@ -71,11 +108,17 @@ def collect_all_hosts(topo: Topology) -> dict[str, Any]:
             for name in actors_on(topo, host):
                 jobs.append((host, pool.submit(_ask_actor, topo, name)))
         rows = [(host, job.result()) for host, job in jobs]
+        exits = {host: job.result() for host, job in exits.items()}
     out: dict[str, Any] = {}
     for host, spec in topo.hosts.items():
         mine = [row for h, row in rows if h == host]
         out[host] = {"address": spec.address, "reachable": any(r["reached"] for r in mine) if mine else None,
                      "programs": mine}
+        if host in exits:
+            out[host]["exits"] = exits[host]
+            for row in mine:
+                if row["name"] in exits[host].get("unexpected_exits", {}):
+                    row["unexpected_exits"] = exits[host]["unexpected_exits"][row["name"]]
     return out
 
 
@@ -91,7 +134,7 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
         print(f"{args.file}: topology {topo.name} has no hosts: map; `clustergate status` shows a one-host system",
               file=sys.stderr)
         return 2
-    hosts = collect_all_hosts(topo)
+    hosts = collect_all_hosts(topo, lambda host: ask_exits(args, topo, host))
     sentinel = None
     if topo.redis.sentinel is not None:
         from launcher.supervise import sentinel_status
@@ -111,6 +154,15 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
                 ready = {True: "yes", False: "no", None: "?"}[row["ready"]]
                 print(f"{host:<12}{info['address']:<18}{reached:<9}{row['name']:<{width}}{ready:<7}{row['metrics_url']}"
                       + (f"  ({row['error']})" if row.get("error") else ""))
+        from launcher.exits import Exits, describe
+        for host, info in hosts.items():
+            for name, u in info.get("exits", {}).get("unexpected_exits", {}).items():
+                print(f"{host}: " + describe(name, Exits(u["count"], u["last_at"], u["last_how"]), u["log"],
+                                             u["window_s"]))
+        unread = [f"{host} ({info['exits']['error']})" for host, info in hosts.items() if "error" in info.get("exits", {})]
+        if unread:
+            print(f"unexpected exits not read: {'; '.join(unread)}" + ("" if args.via else
+                  "; --via 'ssh USER@{address} --' reads them on each host"))
         if sentinel is not None:
             from launcher.supervise import render_sentinel_status
             print(render_sentinel_status(sentinel))

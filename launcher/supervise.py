@@ -31,7 +31,7 @@ from xml.parsers.expat import ExpatError
 import yaml
 
 from launcher.endpoints import endpoint_problem_now
-from launcher.exits import WINDOW_S, Exits, describe, unexpected_exits
+from launcher.exits import Exits, as_json, describe, unexpected_exits
 from launcher.redis_binary import INSTALL_HINT, binary_problem, find_redis_server
 from launcher.schema import SchemaError
 from launcher.topology import EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, PermitIssuerSettings, Topology, endpoint_port, load_or_report, load_topology
@@ -1309,8 +1309,7 @@ def collect_status(home: Home) -> dict[str, Any]:
         row: dict[str, Any] = {"name": name, "state": info["statename"], "pid": info["pid"] or None,
                                "uptime_s": (info["now"] - info["start"]) if info["statename"] == "RUNNING" else 0}
         if name in exits:  # a crash loop shows RUNNING between crashes: say how often it restarted
-            row["unexpected_exits"] = {"count": exits[name].count, "window_s": WINDOW_S, "last_at": exits[name].last_at,
-                                       "last_how": exits[name].last_how, "log": info.get("stdout_logfile") or None}
+            row["unexpected_exits"] = as_json(exits[name], info.get("stdout_logfile") or None)
         if topo and name in topo.actors:
             spec = topo.actors[name]
             row["kind"] = spec.kind
@@ -1334,6 +1333,15 @@ def collect_status(home: Home) -> dict[str, Any]:
     if topo is not None and topo.redis.sentinel is not None:
         status["sentinel"] = sentinel_status(topo)
     return status
+
+
+def home_exits(home: Home) -> dict[str, Any]:
+    """What `status --exits --json` prints: this home's programs that exited unexpectedly, read from its
+    supervisord's log whether or not supervisord runs (`log_found` false: no supervisord ever ran here)."""
+    log = home.run / "supervisord.log"
+    exits = unexpected_exits(log, supervisord_pid=Supervisor(home).pid())
+    return {"home": str(home.root), "log": str(log), "log_found": log.exists(),
+            "unexpected_exits": {name: as_json(e, str(home.logs / f"{name}.log")) for name, e in exits.items()}}
 
 
 def sentinel_status(topo: Topology) -> dict[str, Any]:
@@ -1362,10 +1370,20 @@ def render_sentinel_status(state: dict[str, Any]) -> str:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from launcher.overview import collect_overview, render_overview
+    if (getattr(args, "via", None) or getattr(args, "home_root", None)) and not getattr(args, "all_hosts", False):
+        print("clustergate status: --via and --home-root go with FILE --all-hosts", file=sys.stderr)
+        return 2
     if getattr(args, "all_hosts", False) or getattr(args, "file", None):
         from launcher.hosts_status import cmd_status_all_hosts
         return cmd_status_all_hosts(args)
     home = home_from(args)
+    if getattr(args, "exits", False):
+        said = home_exits(home)
+        if args.json:
+            print(json.dumps(said, indent=2))
+        for name, u in ({} if args.json else said["unexpected_exits"]).items():
+            print(describe(name, Exits(u["count"], u["last_at"], u["last_how"]), u["log"], u["window_s"]))
+        return 0
     try:
         status = collect_status(home)
     except LaunchError as exc:
@@ -1441,7 +1459,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("file", nargs="?", help="with --all-hosts: the multi-host topology")
     p.add_argument("--all-hosts", action="store_true", help="ask every host's metrics endpoints (and Redis): "
-                                                           "the whole system in one table")
+                                                           "the whole system in one table, with each host's "
+                                                           "unexpected exits read from its supervisord's log")
+    p.add_argument("--via", help="with --all-hosts: command prefix that runs a command on a host, {host} and {address} "
+                                 "filled in (e.g. 'ssh deploy@{address} --'), to read each host's unexpected exits "
+                                 "there; default: from each host's home on this machine")
+    p.add_argument("--home-root", help="with --all-hosts: each host's home is HOME_ROOT/NAME (default: hosts/NAME "
+                                       "under the usual home)")
+    p.add_argument("--exits", action="store_true", help="only the unexpected exits of this home's programs, from its "
+                                                        "supervisord's log (what --all-hosts --via asks each host)")
     home_arg(p)
     host_arg(p)
     p.set_defaults(func=cmd_status)

@@ -329,6 +329,78 @@ def test_any_request_either_parses_to_a_valid_proposal_or_is_refused_with_badreq
         assert 0.0 <= proposal.kill_score <= 1.0 and proposal.plan_id
 
 
+TEXTS = st.text(max_size=8) | st.text(min_size=50, max_size=80)  # short, or about as long as the quote
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers(min_value=-10 ** 400, max_value=10 ** 400) | TEXTS,
+    lambda inner: st.lists(inner, max_size=40) | st.dictionaries(TEXTS, inner, max_size=8),
+    max_leaves=30)
+
+
+@hsettings(max_examples=100, deadline=None)
+@given(JSON_VALUES)
+def test_an_error_quotes_a_value_as_the_first_60_characters_of_its_json(value):
+    from actors.policy import _shown
+    assert _shown(value) == json.dumps(value)[:60]
+
+
+@pytest.mark.parametrize("value", [
+    "é\u2028\"\\\n\x00" * 20, "😀" * 40, "x" * 59, "x" * 60, "x" * 61, 10 ** 400, -0.0, 1e300, float("nan"),
+    float("-inf"), [], {}, [[]], [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],
+    {"a" * 100: 1}, {"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": {"j": {}}}}}}}}}}}, (1, [2, (3,)]),
+    {1: 2, None: 3, True: 4, 1.5: 5, float("nan"): 6},
+])
+def test_an_error_quotes_odd_values_as_json_dumps_would(value):
+    from actors.policy import _shown
+    assert _shown(value) == json.dumps(value)[:60]
+
+
+class CountedArray(list):
+    """A list that counts the elements read from it."""
+
+    read = 0
+
+    def __iter__(self):
+        for item in list.__iter__(self):
+            CountedArray.read += 1
+            yield item
+
+
+class CountedObject(dict):
+    """A dict that counts the members read from it."""
+
+    read = 0
+
+    def items(self):
+        for pair in dict.items(self):
+            CountedObject.read += 1
+            yield pair
+
+
+def test_quoting_a_huge_value_in_an_error_reads_and_writes_only_as_far_as_its_first_60_characters():
+    """A 64 KB request holding a 31,000-element array where an action belongs: the error detail quoted its
+    first 60 characters by writing the whole array's JSON (93 KB) first: about 3 of the 5 ms the gate spent on it.
+    Work is counted (elements read, bytes allocated), not timed."""
+    import tracemalloc
+    from actors.policy import _shown
+    plain = ([0] * 31_000, {f"k{i}": [i] for i in range(31_000)},
+             "x" * 64_000, "é" * 31_000)  # the last is 186 KB of JSON (each é is written \u00e9)
+    counted = (CountedArray(plain[0]), CountedObject(plain[1]), *plain[2:])
+    CountedArray.read = CountedObject.read = 0
+    quoted, peaks = [], []
+    tracemalloc.start()
+    try:
+        for value in counted:
+            tracemalloc.reset_peak()
+            base = tracemalloc.get_traced_memory()[0]
+            quoted.append(_shown(value))
+            peaks.append(tracemalloc.get_traced_memory()[1] - base)
+    finally:
+        tracemalloc.stop()
+    assert quoted == [json.dumps(value)[:60] for value in plain]
+    assert CountedArray.read <= 60 and CountedObject.read <= 60, (CountedArray.read, CountedObject.read)
+    assert max(peaks) < 16_000, f"bytes allocated to quote 60 characters of each: {peaks}"
+
+
 # --------------------------------------------------------------------------- the state cache
 
 from actors.gate import StateCache, cooldown_deadlines, freshness_boundaries, parse_state  # noqa: E402

@@ -142,7 +142,12 @@ def test_the_load_looks_at_permits_often_enough_for_the_topologys_permit_ttl(tmp
 def test_looks_fewer_than_two_or_further_apart_than_the_permit_ttl_are_a_violation():
     from launcher.ha_load import permit_looks_violation
     assert permit_looks_violation(looks=5, gap_s=15.0, permit_ttl_s=60) is None
-    assert "permit_ttl_s" in permit_looks_violation(looks=5, gap_s=15.0, permit_ttl_s=10)
+    # Each verdict is asserted to exist before its text is read: `"..." in None` would be a TypeError, not a failure
+    # that names the violation the audit missed.
+    for gap_s in (15.0, 10.0):  # a permit can live and expire between two looks a TTL or more apart
+        far_apart = permit_looks_violation(looks=5, gap_s=gap_s, permit_ttl_s=10)
+        assert far_apart is not None, f"two looks {gap_s} s apart with a 10 s permit TTL were not a violation"
+        assert f"{gap_s} s apart" in far_apart and "permit_ttl_s of 10 s" in far_apart, far_apart
     assert permit_looks_violation(looks=0, gap_s=None, permit_ttl_s=60) is not None  # every look failed
     assert permit_looks_violation(looks=1, gap_s=None, permit_ttl_s=60) is not None
 

@@ -3,6 +3,7 @@ own loopback address, under its own supervisord and home."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import os
@@ -75,3 +76,38 @@ def test_status_all_hosts_keeps_a_space_between_a_sixteen_letter_program_name_an
     rows = [line for line in whole.stdout.splitlines() if "redis-sentinel-" in line]
     assert len(rows) == 3, whole.stdout
     assert all(re.search(r"redis-sentinel-\d\s+\?\s", row) for row in rows), rows
+
+
+def test_status_all_hosts_names_each_hosts_unexpected_exits_from_its_own_supervisords_log(tmp_path: Path):
+    """`status --home` named a crash loop from supervisord's log (a program restarted without end shows RUNNING
+    and ready between crashes); `status FILE --all-hosts` asks only metrics endpoints and named none. Nothing
+    runs here: each host's log is written as supervisord writes it, in its home (hosts/NAME under the usual one,
+    or on the host through --via: `env` stands in for ssh)."""
+    import time
+
+    data = side_by_side_data(tmp_path)
+    topology = write_topology(tmp_path, data)
+    base = tmp_path / "base"
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(time.time() - 60)) + ",123"
+    for host, lines in (("exec", [f"{stamp} WARN exited: gate (terminated by SIGKILL; not expected)"] * 3),
+                        ("market", [f"{stamp} INFO stopped: buffer (terminated by SIGTERM)"])):  # asked for: not counted
+        run = base / "hosts" / host / "run"
+        run.mkdir(parents=True)
+        (run / "supervisord.log").write_text("\n".join(lines) + "\n")
+    env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD, "CLUSTERGATE_HOME": str(base)}
+    whole = clustergate(env, "status", str(topology), "--all-hosts", timeout=60)
+    said = [line for line in whole.stdout.splitlines() if "unexpected" in line]
+    assert len(said) == 2 and said[0].startswith("exec: gate: exited unexpectedly 3 times in the last 10 minutes"), \
+        whole.stdout
+    assert str(base / "hosts" / "exec" / "run" / "logs" / "gate.log") in said[0], said
+    assert said[1].startswith("unexpected exits not read: store (no supervisord log at ") and "market" not in said[1]
+    from launcher.hosts_status import ask_exits, collect_all_hosts
+    from launcher.topology import load_topology
+    topo = load_topology(topology)
+    args = argparse.Namespace(via="env CG_HOST={host}", home_root=str(base / "hosts"))
+    hosts = collect_all_hosts(topo, lambda host: ask_exits(args, topo, host))
+    gate = next(row for row in hosts["exec"]["programs"] if row["name"] == "gate")
+    assert "unexpected_exits" in gate, f"the gate's row names no unexpected exit: {gate}"
+    assert gate["unexpected_exits"]["count"] == 3 and gate["unexpected_exits"]["last_how"] == "terminated by SIGKILL"
+    assert hosts["market"]["exits"]["unexpected_exits"] == {} and "error" in hosts["store"]["exits"]
+    assert not any("unexpected_exits" in row for info in hosts.values() for row in info["programs"] if row is not gate)

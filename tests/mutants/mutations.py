@@ -2101,10 +2101,10 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "proposal_check_quotes_a_value_nested_too_deep",
         "a request's value nested too deep for the json module to write back gets its error reply, counted, not "
-        "internal_error (attack15)",
+        "internal_error (attack15): its quote is written by a loop, not by the json module's recursion",
         "actors/policy.py",
-        "    except RecursionError:\n",
-        "    except ZeroDivisionError:\n",
+        "    pieces: list[str] = []\n",
+        "    return json.dumps(value)[:QUOTE_CHARS]  # recursive: RecursionError past the stack\n",
         ("tests/test_gate_attack.py::"
          "test_a_value_nested_as_deep_as_the_json_module_reads_gets_its_error_and_every_request_is_counted_once",)),
     Mutation(
@@ -2381,6 +2381,39 @@ MUTATIONS: list[Mutation] = [
         "local issue = ARGV[6] == '1'\n",
         "local issue = true\n",
         ("tests/test_gate_service.py::test_fuzzed_requests_never_get_a_permit_and_the_gate_keeps_serving",)),
+    Mutation(
+        "error_quote_writes_the_whole_value",
+        "an error detail quotes a request's value by writing its JSON only as far as the 60 characters it keeps: a "
+        "31,000-element array cost the gate 3 ms",
+        "actors/policy.py",
+        "        if chars >= QUOTE_CHARS:\n            break\n",
+        "",
+        ("tests/test_gate_policy.py::"
+         "test_quoting_a_huge_value_in_an_error_reads_and_writes_only_as_far_as_its_first_60_characters",)),
+    Mutation(
+        "error_quote_writes_a_string_whole",
+        "an error detail quotes a long string from its first 60 characters, not by writing it whole",
+        "actors/policy.py",
+        "        return json.dumps(value[:QUOTE_CHARS])\n",
+        "        return json.dumps(value)\n",
+        ("tests/test_gate_policy.py::"
+         "test_quoting_a_huge_value_in_an_error_reads_and_writes_only_as_far_as_its_first_60_characters",)),
+    Mutation(
+        "all_hosts_status_without_unexpected_exits",
+        "status FILE --all-hosts names each host's unexpected exits (crash loops), read from its supervisord's log",
+        "launcher/hosts_status.py",
+        "    hosts = collect_all_hosts(topo, lambda host: ask_exits(args, topo, host))\n",
+        "    hosts = collect_all_hosts(topo)\n",
+        ("tests/test_multihost_side_by_side.py::"
+         "test_status_all_hosts_names_each_hosts_unexpected_exits_from_its_own_supervisords_log",)),
+    Mutation(
+        "all_hosts_exits_not_in_the_programs_row",
+        "status FILE --all-hosts --json puts a program's unexpected exits in its row, as the one-host status does",
+        "launcher/hosts_status.py",
+        "                if row[\"name\"] in exits[host].get(\"unexpected_exits\", {}):\n",
+        "                if False:\n",
+        ("tests/test_multihost_side_by_side.py::"
+         "test_status_all_hosts_names_each_hosts_unexpected_exits_from_its_own_supervisords_log",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
