@@ -131,6 +131,26 @@ def test_readiness_proof_fails_when_the_state_writer_is_down(demo_system: Path) 
     assert latest_report(demo_system, "readiness")["passed"] is False
 
 
+def test_readiness_proof_waits_for_a_metrics_endpoint_that_answers_within_the_start_grace(demo_system: Path) -> None:
+    # Right after `supervisorctl restart all`, supervisord calls the programs RUNNING (one second after each
+    # start) before some serve their metrics: the proof failed "every metrics endpoint answers" (connection
+    # refused) on a system that was coming up fine. Here the clusterer's endpoint does not answer for 3 s.
+    import signal
+    import threading
+
+    pid = next(p["pid"] for p in Supervisor(Home(demo_system)).processes() if p["name"] == "clusterer")
+    os.kill(pid, signal.SIGSTOP)
+    resume = threading.Timer(3.0, os.kill, (pid, signal.SIGCONT))  # the fault's length, not a wait for a condition
+    resume.start()
+    try:
+        result = run_proof(demo_system, "readiness")
+    finally:
+        resume.cancel()
+        os.kill(pid, signal.SIGCONT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"PASS  every metrics endpoint answers: \d+ endpoints  \(after \d", result.stdout), result.stdout
+
+
 # --------------------------------------------------------------------------- each check fails on the break it guards
 # A proof check that cannot fail passes on every healthy demo above. Each test below breaks the live demo the
 # way one group of checks guards against, runs the proof, and puts the demo back as it found it.

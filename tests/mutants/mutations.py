@@ -2414,6 +2414,13 @@ MUTATIONS: list[Mutation] = [
         "                if False:\n",
         ("tests/test_multihost_side_by_side.py::"
          "test_status_all_hosts_names_each_hosts_unexpected_exits_from_its_own_supervisords_log",)),
+    Mutation(
+        "readiness_proof_takes_a_starting_actor_for_a_dead_endpoint",
+        "the readiness proof gives a metrics endpoint the start grace (RUNNING comes before the actor serves)",
+        "proofs/readiness.py",
+        "    ok, silent, waited = p.poll(unreachable, lambda u: u == [], STARTING_GRACE_S + 5, 0.3)\n",
+        "    ok, silent, waited = p.poll(unreachable, lambda u: u == [], 0, 0.3)\n",
+        ("tests/test_proofs.py::test_readiness_proof_waits_for_a_metrics_endpoint_that_answers_within_the_start_grace",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
