@@ -11,6 +11,7 @@ import json
 import math
 import sys
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, Iterator, NamedTuple, Mapping, Sequence
 
 from actors.snapshots import read_snapshot
@@ -39,6 +40,9 @@ FAIL_CLOSED_REASONS = (FAIL_CLOSED_STATE, REDIS_UNAVAILABLE, PERMIT_UNAVAILABLE,
 PROPOSAL_FIELDS = ("plan_id", "symbol", "action_proposed", "kill_score", "r_net", "ts_epoch", "deadline_ms")
 MAX_PLAN_ID_CHARS = 128
 MAX_SYMBOL_CHARS = 32
+# Unknown fields named in an error, in the request's order; the rest are counted. Naming them all (sorted) cost the
+# gate's only thread 4 ms for a 64 KB request of 8,000 names, 5 times orjson's read of it.
+UNKNOWN_FIELDS_NAMED = 10
 # deadline_ms at or past this (the year 5138 in epoch ms) is no deadline a client can mean: epoch microseconds
 # (1.8e15 today) taken as ms would be a deadline that never comes, so the proposal is refused naming the unit.
 MAX_DEADLINE_MS = 1e14
@@ -175,14 +179,22 @@ def _key_json(key: Any) -> str:
 _PROPOSAL_FIELD_SET = frozenset(PROPOSAL_FIELDS)
 
 
+def _unknown_fields(obj: dict[Any, Any]) -> str:
+    """The problem of an object with names outside PROPOSAL_FIELDS: the first UNKNOWN_FIELDS_NAMED of them and
+    their count, in work bounded by that number whatever the object's size."""
+    count = len(obj) - sum(name in obj for name in PROPOSAL_FIELDS)
+    named = [str(k) for k in islice((k for k in obj if k not in _PROPOSAL_FIELD_SET), UNKNOWN_FIELDS_NAMED)]
+    more = f" and {count - len(named)} more, {count} in all" if count > len(named) else ""
+    return f"unknown fields: {', '.join(named)[:200]}{more} (known: {', '.join(PROPOSAL_FIELDS)})"
+
+
 def validate_proposal(obj: Any) -> Proposal:
     """The proposal in a decoded request, or BadRequest naming every problem."""
     if not isinstance(obj, dict):
         raise BadRequest("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
     problems: list[str] = []
-    unknown = [] if _PROPOSAL_FIELD_SET.issuperset(obj) else sorted(str(k) for k in obj if k not in PROPOSAL_FIELDS)
-    if unknown:
-        problems.append(f"unknown fields: {', '.join(unknown)[:200]} (known: {', '.join(PROPOSAL_FIELDS)})")
+    if len(obj) > len(PROPOSAL_FIELDS) or not _PROPOSAL_FIELD_SET.issuperset(obj):
+        problems.append(_unknown_fields(obj))
     plan_id = obj.get("plan_id")
     if not isinstance(plan_id, str) or not plan_id.strip():
         problems.append("plan_id is required: a non-empty string")

@@ -16,7 +16,8 @@ Failover (Freelance, model 1 of the ZeroMQ guide; the exact rules, for clients i
 docs/ha-gates-and-clients.md): one server is asked at a time; an attempt that times out, is answered
 `overloaded` (nothing decided) or with a fault HOLD (`recorded` false: that gate could not record a
 decision) moves on to the next endpoint (in the given order, wrapping), with the same plan_id, and so
-does a reply that is not a gate envelope (not one frame of a JSON object, or naming another plan_id: GateUnavailable
+does a reply that is not a gate envelope (not one frame of a JSON object, neither status ok with a decision nor status
+error with a reason, or naming another plan_id: GateUnavailable
 when every endpoint in a row sent one), and an `expired`
 (this attempt was not decided: a gate whose clock runs ahead of ours answers every proposal so). `expired` is final
 when every endpoint in a row answered it, unless an earlier attempt of the call may have been decided (it timed out,
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import signal
 import sys
@@ -98,12 +100,25 @@ def is_fault_hold(reply: dict[str, Any]) -> bool:
     return isinstance(decision, dict) and decision.get("recorded") is False
 
 
-def _plan_id_named(reply: dict[str, Any]) -> Any:
-    """The plan_id a reply is the answer for: its decision's, or an error's (None when it names none)."""
-    decision = reply.get("decision")
-    if reply.get("status") == "ok" and isinstance(decision, dict) and "plan_id" in decision:
-        return decision["plan_id"]
-    return reply.get("plan_id")
+def _not_an_answer(reply: dict[str, Any], plan_id: str) -> str | None:
+    """Why a JSON object is not the gate's answer to the proposal of plan_id, or None when it is: a gate envelope,
+    `status` ok with a `decision` object for that plan_id, or `status` error with a `reason` (and, if it names
+    one, that plan_id: an error such as `overloaded` names none)."""
+    status = reply.get("status")
+    if status == "ok":
+        decision = reply.get("decision")
+        if not isinstance(decision, dict):
+            return "status ok without a decision object"
+        named = decision.get("plan_id")
+    elif status == "error":
+        if not isinstance(reply.get("reason"), str):
+            return "status error without a reason"
+        named = plan_id if reply.get("plan_id") is None else reply["plan_id"]
+    else:
+        return f"neither status ok nor status error (status {status!r})"
+    if named != plan_id:  # another request's (a reply sent twice)
+        return f"an answer for plan_id {named!r}, not {plan_id!r}"
+    return None
 
 
 class GateUnavailable(RuntimeError):
@@ -290,9 +305,9 @@ class GateClient:
                     reply = json.loads(frames[0])
                     if not isinstance(reply, dict):
                         raise ValueError(f"a JSON {type(reply).__name__}, not an object")
-                    named = _plan_id_named(reply)
-                    if named is not None and named != body["plan_id"]:  # another request's (a reply sent twice)
-                        raise ValueError(f"an answer for plan_id {named!r}, not {body['plan_id']!r}")
+                    problem = _not_an_answer(reply, body["plan_id"])
+                    if problem:
+                        raise ValueError(problem)
                 except (ValueError, RecursionError) as exc:  # not a gate (another service, a broken one): ask the next
                     reply, garbage = None, f"the reply from {self.endpoint} ({exc})"
                     self._reset()  # whatever else it sends must not be read as the answer to a later request
@@ -360,6 +375,9 @@ class GateClient:
         client asks again, and raises GateUnavailable when the budget runs out. `overloaded` (still, after backing
         off for the call's budget) means the last attempt was not decided: outcome unknown if an earlier one timed
         out."""
+        for name, number in (("kill_score", kill_score), ("r_net", r_net), ("ts_epoch", ts_epoch)):
+            if isinstance(number, float) and not math.isfinite(number):  # NaN and Infinity are not JSON
+                raise ValueError(f"{name} must be a finite number, got {number!r}: nothing was sent")
         plan_id = uuid.uuid4().hex if plan_id is None else plan_id  # "" goes to the gate, which refuses it
         body: dict[str, Any] = {"plan_id": plan_id, "symbol": symbol, "action_proposed": action,
                                 "kill_score": kill_score}
@@ -533,29 +551,36 @@ def cmd_propose(args: argparse.Namespace) -> int:
     # A signal that ends the command (`timeout`, a supervisor, the terminal closed) would lose a plan_id made up here.
     handled = threading.current_thread() is threading.main_thread()
     previous = {signum: signal.signal(signum, _raise_terminated) for signum in TERMINATING_SIGNALS} if handled else {}
-    with client:
-        try:
+    reply: dict[str, Any] | None = None
+    try:
+        with client:
             reply = client.propose(args.symbol, args.action, kill_score=args.kill_score, plan_id=plan_id,
                                    r_net=args.r_net)
-        except (GateUnavailable, KeyboardInterrupt, Terminated, zmq.ZMQError) as exc:
-            print(f"clustergate propose: {str(exc) or 'interrupted'}", file=sys.stderr)
+        # Until the plan_id is out, an interrupt (a terminal paused with Ctrl-S, a pipe nobody reads) names it.
+        print(json.dumps(reply, indent=2), flush=True)
+        print(f"plan_id {plan_id}", file=sys.stderr)
+    except (GateUnavailable, KeyboardInterrupt, Terminated, zmq.ZMQError) as exc:
+        print(f"clustergate propose: {str(exc) or 'interrupted'}", file=sys.stderr)
+        if reply is None:
             print(f"plan_id {plan_id} (it may have been decided: retry with --plan-id {plan_id})", file=sys.stderr)
-            return 130 if isinstance(exc, KeyboardInterrupt) else 128 + exc.signum if isinstance(exc, Terminated) else 1
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
-    print(json.dumps(reply, indent=2))
-    print(f"plan_id {plan_id}", file=sys.stderr)
-    return 0 if reply.get("status") == "ok" else 1
+        else:
+            print(f"plan_id {plan_id} (the gate answered; its answer may not be printed in full: resend with "
+                  f"--plan-id {plan_id} to get it again)", file=sys.stderr)
+        return 130 if isinstance(exc, KeyboardInterrupt) else 128 + exc.signum if isinstance(exc, Terminated) else 1
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 0 if reply["status"] == "ok" else 1
 
 
 def register(subparsers: Any) -> None:
+    from launcher.positions import finite_number  # a command module too: the launcher imports it anyway
     p = subparsers.add_parser("propose", help="send one exit proposal to the gate and print the decision as JSON")
     p.add_argument("--symbol", required=True, help="e.g. ETHUSDT")
     p.add_argument("--action", required=True, choices=ACTIONS, help="the proposed action")
-    p.add_argument("--kill-score", type=float, default=0.0, help="in [0, 1] (default 0)")
+    p.add_argument("--kill-score", type=finite_number, default=0.0, help="in [0, 1] (default 0)")
     p.add_argument("--plan-id", default=None, help="idempotency key (default: a new uuid4 hex, printed on stderr: retry with it)")
-    p.add_argument("--r-net", type=float, default=None, help="optional r_net of the position")
+    p.add_argument("--r-net", type=finite_number, default=None, help="optional r_net of the position")
     p.add_argument("--topology", default=None,
                    help="topology file (default the home's run/topology.yaml; with no --home or $CLUSTERGATE_HOME, configs/demo.yaml if that is missing)")
     p.add_argument("--home", help="directory with supervisord.conf and run/ (default: $CLUSTERGATE_HOME, else the repo root)")

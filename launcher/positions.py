@@ -41,7 +41,8 @@ def default_topology_path(args: argparse.Namespace | None = None) -> Path:
     return running_topology_path(args or argparse.Namespace(), fallback=DEMO_TOPOLOGY)
 
 
-def _finite(text: str) -> float:
+def finite_number(text: str) -> float:
+    """An option's number (argparse type): refused, argparse naming the option (exit 2), when it is not finite (nan, inf, 1e400)."""
     try:
         value = float(text)
     except ValueError:
@@ -52,7 +53,7 @@ def _finite(text: str) -> float:
 
 
 def _positive(text: str) -> float:
-    value = _finite(text)
+    value = finite_number(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive price")
     return value
@@ -183,7 +184,7 @@ def register(subparsers: Any) -> None:
 
     p = sub.add_parser("set", parents=[common], help="write a fresh snapshot (ts_epoch now)")
     p.add_argument("symbol", metavar="SYMBOL")
-    p.add_argument("--amount", type=_finite, required=True, help="signed position amount (negative = short)")
+    p.add_argument("--amount", type=finite_number, required=True, help="signed position amount (negative = short)")
     p.add_argument("--mark-price", type=_positive, required=True, help="mark price, finite and > 0")
     p.set_defaults(func=run, positions_func=cmd_set)
 

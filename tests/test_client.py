@@ -54,9 +54,12 @@ def rep_server(ctx: zmq.Context, stop: threading.Event, answer,
 
 def echo_server(ctx: zmq.Context, stop: threading.Event,
                 address: str = "tcp://127.0.0.1") -> tuple[str, threading.Thread]:
-    """Answers every request with {"status": "ok", "echo": request}."""
-    return rep_server(ctx, stop, lambda request: json.dumps({"status": "ok", "echo": json.loads(request)}).encode(),
-                      address)
+    """Answers every request with a decision for its plan_id that echoes it: {"status": "ok", "decision":
+    {"plan_id": ...}, "echo": request}."""
+    def answer(request: bytes) -> bytes:
+        body = json.loads(request)
+        return json.dumps({"status": "ok", "decision": {"plan_id": body.get("plan_id")}, "echo": body}).encode()
+    return rep_server(ctx, stop, answer, address)
 
 
 def test_a_request_interrupted_while_waiting_for_its_reply_leaves_the_client_usable():
@@ -71,7 +74,7 @@ def test_a_request_interrupted_while_waiting_for_its_reply_leaves_the_client_usa
             pass
         else:
             raise AssertionError("the first poll should have been interrupted")
-        assert client.request({"n": 2}) == {"status": "ok", "echo": {"n": 2}}  # no EFSM from the old socket
+        assert client.request({"n": 2})["echo"] == {"n": 2}  # no EFSM from the old socket
     finally:
         client.close()
         stop.set()
@@ -236,7 +239,9 @@ def test_gate_public_keys_as_a_tuple_are_paired_and_counted_like_a_list():
     def serve() -> None:
         while not stop.is_set():
             if servers[1].poll(50):
-                servers[1].send(json.dumps({"status": "ok", "echo": json.loads(servers[1].recv())}).encode())
+                body = json.loads(servers[1].recv())
+                servers[1].send(json.dumps({"status": "ok", "decision": {"plan_id": body["plan_id"]},
+                                            "echo": body}).encode())
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
@@ -540,4 +545,111 @@ def test_a_reply_naming_another_plan_id_or_of_several_frames_is_never_taken_for_
         stop.set()
         thread.join(5)
         sock.close(linger=0)
+        ctx.term()
+
+
+def test_a_non_finite_number_is_refused_naming_it_before_anything_is_sent():
+    # clustergate propose --kill-score nan (or inf, or --r-net 1e400) sent the proposal with a NaN or Infinity,
+    # which is not JSON: the gate answered invalid_proposal, exit 1 as after a gate's answer, where every other bad
+    # option is refused at once, exit 2, nothing sent (a stricter JSON reader answers not_json).
+    import math
+    import subprocess
+    import sys
+    from pathlib import Path
+    ctx = zmq.Context()
+    endpoint, server = silent_server(ctx)
+    try:
+        with GateClient(endpoint, timeout_ms=100, retries=0, context=ctx) as client:
+            for name, bad in (("kill_score", math.nan), ("r_net", math.inf), ("ts_epoch", -math.inf)):
+                try:
+                    client.propose("ETHUSDT", "HOLD", plan_id="non-finite", **{name: bad})
+                except ValueError as exc:
+                    assert name in str(exc), exc
+                else:
+                    raise AssertionError(f"{name}={bad} must be refused")
+        for option, bad in (("--kill-score", "nan"), ("--r-net", "1e400")):
+            proc = subprocess.run([sys.executable, "-m", "launcher", "propose", "--endpoint", endpoint, "--symbol",
+                                   "ETHUSDT", "--action", "HOLD", option, bad, "--timeout-ms", "100", "--retries", "0"],
+                                  capture_output=True, text=True, timeout=20, cwd=Path(__file__).resolve().parent.parent)
+            assert proc.returncode == 2 and option in proc.stderr, (option, proc.returncode, proc.stderr)
+        assert not server.poll(200), f"a proposal was sent: {server.recv_multipart()[-1][:200]!r}"
+    finally:
+        server.close(linger=0)
+        ctx.term()
+
+
+def test_an_object_that_is_neither_a_decision_nor_an_error_is_not_taken_for_the_answer():
+    # A reply {} or {"status": "ok"} (another service on the port, a half-upgraded gate) was returned as the final
+    # answer: the healthy next gate was never asked, and clustergate propose printed it and exited 0 with no decision.
+    from launcher.client import GateUnavailable
+    ctx = zmq.Context()
+    stop = threading.Event()
+    good, good_thread = echo_server(ctx, stop)
+    junk = (b"{}", b'{"status": "ok"}', b'{"status": "ok", "decision": "PARTIAL_50"}', b'{"status": "error"}',
+            b'{"status": "ok", "decision": {"final_action": "PARTIAL_50", "permit": true}}')
+    servers = [rep_server(ctx, stop, lambda request, reply=reply: reply) for reply in junk]
+    try:
+        for (bad, _), reply in zip(servers, junk):
+            with GateClient([bad, good], timeout_ms=2000, retries=0, context=ctx) as client:
+                answer = client.propose("ETHUSDT", "HOLD", plan_id="not-an-envelope")
+            assert answer.get("echo", {}).get("plan_id") == "not-an-envelope", (reply, answer)
+            with GateClient([bad, bad], timeout_ms=2000, retries=1, context=ctx) as client:
+                try:
+                    answer = client.propose("ETHUSDT", "HOLD", plan_id="only-junk")
+                except GateUnavailable as exc:
+                    assert exc.plan_id == "only-junk" and "not a gate envelope" in str(exc), exc
+                else:
+                    raise AssertionError(f"{reply!r} was taken for the answer: {answer}")
+    finally:
+        stop.set()
+        for _, thread in [*servers, (good, good_thread)]:
+            thread.join(5)
+        ctx.term()
+
+
+def test_clustergate_propose_interrupted_while_printing_the_answer_names_the_plan_id():
+    # Ctrl-C (or SIGTERM) while the answer was being printed (a terminal paused with Ctrl-S, a pipe not read) ended the
+    # command with exit 130 and nothing on stderr: the decision, with its permit, was recorded under a plan_id made up
+    # there and lost. The SIGTERM handler was already gone by then: SIGTERM killed it with no word at all.
+    import fcntl
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+    from helpers import wait_for
+    ctx = zmq.Context()
+    stop = threading.Event()
+    endpoint, thread = echo_server(ctx, stop)
+    try:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            read_end, write_end = os.pipe()  # the command's stdout: full, and nobody reads it
+            flags = fcntl.fcntl(write_end, fcntl.F_GETFL)
+            fcntl.fcntl(write_end, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+            try:
+                while True:
+                    os.write(write_end, b"x" * 4096)
+            except BlockingIOError:
+                pass
+            fcntl.fcntl(write_end, fcntl.F_SETFL, flags)
+            cli = subprocess.Popen([sys.executable, "-m", "launcher", "propose", "--endpoint", endpoint, "--symbol",
+                                    "ETHUSDT", "--action", "PARTIAL_50", "--timeout-ms", "20000", "--retries", "0"],
+                                   cwd=Path(__file__).resolve().parent.parent, stdout=write_end,
+                                   stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            os.close(write_end)
+            try:
+                wait_for(lambda: "pipe_write" in Path(f"/proc/{cli.pid}/wchan").read_text(), 20,
+                         "the command to block printing the answer")
+                cli.send_signal(signum)
+                _, stderr = cli.communicate(timeout=20)
+                assert cli.returncode == (130 if signum == signal.SIGINT else 128 + signum), (cli.returncode, stderr)
+                assert "--plan-id " in stderr and "Traceback" not in stderr, stderr
+            finally:
+                if cli.poll() is None:
+                    cli.kill()
+                    cli.wait(5)
+                os.close(read_end)
+    finally:
+        stop.set()
+        thread.join(5)
         ctx.term()

@@ -573,10 +573,10 @@ def test_gateclient_sends_its_timeout_as_the_deadline_of_each_attempt_unless_tol
     try:
         with GateClient(gate.endpoint, timeout_ms=1500, retries=0) as client:
             sent_before = time.time() * 1000
-            client.propose("ETHUSDT", "HOLD")
+            client.propose("ETHUSDT", "HOLD", plan_id="x")  # the plan_id the scripted decision names
             sent_after = time.time() * 1000
         with GateClient(gate.endpoint, timeout_ms=1500, retries=0, send_deadline=False) as client:
-            client.propose("ETHUSDT", "HOLD")
+            client.propose("ETHUSDT", "HOLD", plan_id="x")
     finally:
         gate.close()
     assert sent_before + 1500 - 1 <= gate.got[0]["deadline_ms"] <= sent_after + 1500 + 1, gate.got[0]
@@ -588,7 +588,7 @@ def test_clustergate_propose_sends_its_timeout_as_the_deadline() -> None:
     try:
         sent_before = time.time() * 1000
         result = subprocess.run([PYTHON, "-m", "launcher", "propose", "--symbol", "ETHUSDT", "--action", "HOLD",
-                                 "--endpoint", gate.endpoint, "--timeout-ms", "4000"], cwd=REPO, capture_output=True,
+                                 "--plan-id", "x", "--endpoint", gate.endpoint, "--timeout-ms", "4000"], cwd=REPO, capture_output=True,
                                 text=True, timeout=60)
         sent_after = time.time() * 1000
     finally:

@@ -657,3 +657,38 @@ def test_a_timestamp_is_a_finite_float_or_none_never_an_exception(value, expecte
     integer past float's range is None, not an OverflowError out of the actor's handler."""
     from actors.policy import finite_number
     assert finite_number(value) == expected
+
+
+class CountedName(str):
+    """A field name that counts every time the validation looks at it (hash, compare, str)."""
+
+    looks = 0
+
+    def __hash__(self) -> int:
+        CountedName.looks += 1
+        return str.__hash__(self)
+
+    def __eq__(self, other: object) -> bool:
+        CountedName.looks += 1
+        return str.__eq__(self, other)
+
+    def __lt__(self, other: str) -> bool:
+        CountedName.looks += 1
+        return str.__lt__(self, other)
+
+    def __str__(self) -> str:
+        CountedName.looks += 1
+        return str.__str__(self)
+
+
+def test_a_request_of_ten_thousand_unknown_fields_is_refused_naming_a_few_and_the_count_without_sorting_all():
+    # Every unknown name was sorted, joined and then cut to 200 characters, on the gate's only thread: a 64 KB
+    # request of 8,000 names took 4 ms there, 5 times orjson's read of it.
+    names = [CountedName(f"f{i:05d}") for i in range(10_000, 0, -1)]
+    body = {**good(), **{name: 0 for name in names}}
+    CountedName.looks = 0
+    with pytest.raises(BadRequest) as info:
+        validate_proposal(body)
+    assert CountedName.looks < 100, CountedName.looks
+    assert "unknown fields: f10000, f09999" in info.value.detail, info.value.detail
+    assert "9990 more, 10000 in all" in info.value.detail and "f00001" not in info.value.detail, info.value.detail

@@ -2231,8 +2231,8 @@ MUTATIONS: list[Mutation] = [
         "GateClient never returns a reply naming another plan_id (a reply sent twice, read by the next request) as the "
         "proposal's answer (attack16a)",
         "launcher/client.py",
-        '                    if named is not None and named != body["plan_id"]:',
-        "                    if False:",
+        "    if named != plan_id:  # another request's (a reply sent twice)\n",
+        "    if False:\n",
         ("tests/test_client.py::test_a_reply_naming_another_plan_id_or_of_several_frames_is_never_taken_for_the_proposals_answer",)),
     Mutation(
         "client_reads_one_frame_of_a_reply",
@@ -2421,6 +2421,53 @@ MUTATIONS: list[Mutation] = [
         "    ok, silent, waited = p.poll(unreachable, lambda u: u == [], STARTING_GRACE_S + 5, 0.3)\n",
         "    ok, silent, waited = p.poll(unreachable, lambda u: u == [], 0, 0.3)\n",
         ("tests/test_proofs.py::test_readiness_proof_waits_for_a_metrics_endpoint_that_answers_within_the_start_grace",)),
+    Mutation(
+        "propose_sends_a_non_finite_option",
+        "clustergate propose refuses --kill-score or --r-net nan/inf before sending, naming the option, exit 2 (the "
+        "type positions set also uses)",
+        "launcher/positions.py",
+        "    if not math.isfinite(value):\n",
+        "    if False:\n",
+        ("tests/test_client.py::test_a_non_finite_number_is_refused_naming_it_before_anything_is_sent",)),
+    Mutation(
+        "gateclient_sends_a_non_finite_number",
+        "GateClient.propose refuses a NaN or infinite kill_score, r_net or ts_epoch (not JSON) with ValueError, "
+        "nothing sent",
+        "launcher/client.py",
+        "            if isinstance(number, float) and not math.isfinite(number):",
+        "            if False:",
+        ("tests/test_client.py::test_a_non_finite_number_is_refused_naming_it_before_anything_is_sent",)),
+    Mutation(
+        "gateclient_takes_any_object_for_the_answer",
+        "a JSON object that is neither status ok with a decision nor status error with a reason is no gate envelope: "
+        "the next gate is asked, or GateUnavailable naming the plan_id",
+        "launcher/client.py",
+        "        return f\"neither status ok nor status error (status {status!r})\"\n",
+        "        named = reply.get(\"plan_id\", plan_id)\n",
+        ("tests/test_client.py::test_an_object_that_is_neither_a_decision_nor_an_error_is_not_taken_for_the_answer",),
+        also=(("launcher/client.py", "            return \"status ok without a decision object\"\n",
+               "            decision = {\"plan_id\": plan_id}\n"),)),
+    Mutation(
+        "propose_prints_the_answer_unguarded",
+        "clustergate propose interrupted (Ctrl-C, SIGTERM) while printing the gate's answer names the plan_id",
+        "launcher/client.py",
+        "        print(json.dumps(reply, indent=2), flush=True)\n",
+        "        for signum, handler in previous.items():\n"
+        "            signal.signal(signum, handler)\n"
+        "        try:\n"
+        "            print(json.dumps(reply, indent=2), flush=True)\n"
+        "        except KeyboardInterrupt:\n"
+        "            return 130\n",
+        ("tests/test_client.py::test_clustergate_propose_interrupted_while_printing_the_answer_names_the_plan_id",)),
+    Mutation(
+        "unknown_fields_all_sorted",
+        "an error for unknown fields names the first 10 and their count, in work bounded by 10 (sorting 8,000 names "
+        "of a 64 KB request cost the gate 4 ms)",
+        "actors/policy.py",
+        "    named = [str(k) for k in islice((k for k in obj if k not in _PROPOSAL_FIELD_SET), UNKNOWN_FIELDS_NAMED)]\n",
+        "    named = sorted(str(k) for k in obj if k not in _PROPOSAL_FIELD_SET)[:UNKNOWN_FIELDS_NAMED]\n",
+        ("tests/test_gate_policy.py::"
+         "test_a_request_of_ten_thousand_unknown_fields_is_refused_naming_a_few_and_the_count_without_sorting_all",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
