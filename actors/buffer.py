@@ -30,7 +30,7 @@ from actors.jumps import JumpFilter
 from actors.grid import (TICK_FUTURE_SKEW_S, PriceGrid, add_checked_tick, clock_step_s, head_ahead_of_clock,
                          points_per_symbol)
 from launcher.redis_conn import connect
-from actors.runtime import Actor, main
+from actors.runtime import Actor, error_text, main
 from actors.snapshots import held_symbols, read_signed_notionals
 from actors.wire import BadTick, encode, ok_envelope, parse_tick
 
@@ -238,7 +238,7 @@ class BufferActor(Actor):
                                            time.time(), self.topology.positions.stale_after_s)
         except redis.RedisError as exc:
             self.m.redis_errors.labels(op="positions").inc()
-            self.log.debug("positions_unavailable", error=repr(exc))
+            self.log.debug("positions_unavailable", error=error_text(exc))
             return
         self.held = held_symbols(signed)
 
@@ -249,7 +249,7 @@ class BufferActor(Actor):
             self.redis.set(self.history_key, self.grid.to_blob())
         except redis.RedisError as exc:
             self.m.redis_errors.labels(op="persist").inc()
-            self.log.warning("history_not_persisted", error=repr(exc))
+            self.log.warning("history_not_persisted", error=error_text(exc))
 
     def load_history(self) -> None:
         """Merge the persisted history into the grid once; retried each cadence while Redis is down."""
@@ -264,7 +264,7 @@ class BufferActor(Actor):
             return
         except redis.RedisError as exc:
             self.m.redis_errors.labels(op="load").inc()
-            self.log.warning("history_not_loaded", error=repr(exc), retry_in_s=self.cadence_s)
+            self.log.warning("history_not_loaded", error=error_text(exc), retry_in_s=self.cadence_s)
             return
         self.history_pending = False
         if blob is None:

@@ -33,7 +33,7 @@ from actors.clustering import ClusterMetrics, cluster_labels, cluster_metrics, m
 from actors.correlator import decode_matrix
 from launcher.feed_inputs import MAX_EPOCH_S
 from launcher.redis_conn import connect
-from actors.runtime import Actor, main
+from actors.runtime import Actor, error_text, main
 from actors.snapshots import held_symbols, read_signed_notionals
 from actors.wire import encode
 
@@ -124,7 +124,7 @@ class ClustererActor(Actor):
             self.note_unreadable(unreadable)
         except redis.RedisError as exc:
             self.m.fail_closed.labels(reason="redis_unavailable").inc()
-            self.log.warning("positions_unavailable", error=repr(exc))
+            self.log.warning("positions_unavailable", error=error_text(exc))
             self.publish(state_message(header, [], 0.0, held, now, ready=False, reason="redis_unavailable"))
             return
         if header.get("ready") and matrix_is_stale(header, now, self.topology.max_price_age_s):

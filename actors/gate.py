@@ -463,6 +463,11 @@ class Gate(Actor):
         self.permit_timeout_ms = s.permit_timeout_ms
         self.redis = RespClient.from_config(self.topology.redis)
         commands = state_commands(self.symbols, self.topology.positions.key_pattern, self.realized)
+        # What the gate makes of each key it reads when it cannot be read (another type: an error reply).
+        self._state_keys = [(command[1], counted_as) for command, counted_as in zip(commands, [
+            *(["not held"] * len(self.symbols)), "no cluster state: K from the proxy", "no realized vol: sigma constant"])]
+        self._unreadable: dict[str, str] = {}  # key -> its error reply, while it cannot be read
+        self._key_type_logged: Any = None  # the issuer's last bad_key_type detail logged (each proposal has one)
         self._state_payload = encode_commands(commands)
         self._state_count = len(commands)
         self._cooldown_payload = {sym: encode_commands([("EXISTS", keys.cooldown(sym))]) for sym in self.symbols}
@@ -521,6 +526,7 @@ class Gate(Actor):
         read_at = time.time()
         replies = self.redis.pipeline_raw(payload, self._state_count + len(cooldown_symbols))
         GATE_STATE_READ_TIMESTAMP.set(read_at)
+        self.note_unreadable(replies)
         return parse_state(replies, self.symbols, time.time(), self.stale_after_s, self.freshness_s,
                            self.realized, cooldown_symbols)
 
@@ -533,12 +539,28 @@ class Gate(Actor):
         except RedisUnavailable:
             self._cache = None
             raise
+        self.note_unreadable(replies)
         cache = StateCache(replies, self.symbols, read_at=read_at, stale_after_s=self.stale_after_s,
                            freshness_s=self.freshness_s, realized=self.realized, settings=self.settings,
                            cooldown_symbols=self.symbols)
         self._cache, self._cache_read_mono = cache, read_mono
         GATE_STATE_READ_TIMESTAMP.set(read_at)
         return cache
+
+    def note_unreadable(self, replies: Sequence[Any]) -> None:
+        """Log when the set of keys read for the state that answer an error (another type: a string where the
+        cluster state hash belongs) changes, not at each read: each counts as missing (parse_state)."""
+        unreadable = {key: str(reply) for (key, _), reply in zip(self._state_keys, replies)
+                      if isinstance(reply, ReplyError)}
+        if unreadable.keys() != self._unreadable.keys():
+            if unreadable:
+                self.log.error("state_key_unreadable", keys=sorted(unreadable), error=next(iter(unreadable.values())),
+                               counted_as=sorted({c for k, c in self._state_keys if k in unreadable}),
+                               detail="a key the gate reads holds another type than its own (not written by "
+                                      "clustergate): delete it; its writer writes it again")
+            else:
+                self.log.info("state_keys_readable_again", keys=sorted(self._unreadable))
+        self._unreadable = unreadable
 
     def redis_where(self) -> str:
         """The Redis the gate reads, for its log: the socket path, host:port, or its sentinels and master."""
@@ -948,7 +970,10 @@ class Gate(Actor):
             return Refusal(PLAN_ID_CONFLICT, str(outcome.get("detail", "")))
         if reason == REPLICA_UNACKNOWLEDGED:
             return self._unacknowledged(proposal, outcome, now)
-        self.log.warning("permit_issuer_refused", plan_id=proposal.plan_id, reason=reason, detail=outcome.get("detail"))
+        detail = outcome.get("detail")
+        if reason != "bad_key_type" or detail != self._key_type_logged:  # a key of another type: once, not per proposal
+            self.log.warning("permit_issuer_refused", plan_id=proposal.plan_id, reason=reason, detail=detail)
+            self._key_type_logged = detail if reason == "bad_key_type" else None
         if reason == REDIS_UNAVAILABLE:
             return fault_decision(proposal, REDIS_UNAVAILABLE, now, OUTCOME_UNKNOWN)
         if reason in ("bad_key_type", "corrupt_decision", "out_of_memory"):  # Redis cannot be used for this write

@@ -166,6 +166,7 @@ def _stream_text(value: Any) -> Any:
 
 
 MAX_BATCH = 1024
+MAX_BAD_KEYS_KEPT = 1024  # keys of another type remembered as logged (first_of_key_type)
 MAX_REQUEST_BYTES = 16 * 1024 * 1024  # MAX_BATCH decisions of up to 16 KB each
 
 # cooldown_seen as the script takes it.
@@ -269,6 +270,7 @@ class PermitIssuer(Actor):
                                        cooldown_ttl=str(s.cooldown_ttl_s),
                                        retention_ms=str(1000 * max(s.permit_ttl_s, s.cooldown_ttl_s)))
         self._script_payload = ScriptPayload(self._script_args).build
+        self._bad_keys: dict[str, str] = {}  # key -> bad_key_type detail, logged once (first_of_key_type)
         self.on_request("requests", self.handle)
         self._redis_clock_ahead_s = 0.0
         self._redis_clock_uncertainty_s = 0.0
@@ -386,8 +388,12 @@ class PermitIssuer(Actor):
                 unacked += 1
             counts[result] = counts.get(result, 0) + 1
             permits += permit_issued
-            if result not in _NOT_LOGGED:
+            if result == "bad_key_type" and not self.first_of_key_type(reply[1]):
+                pass  # logged when this key was first found of another type
+            elif result not in _NOT_LOGGED:
                 self.log.warning(result, plan_id=decision["plan_id"], detail=envelope[:300].decode(errors="replace"))
+            elif result == "written" and self._bad_keys:
+                self.key_types_right_again(decision)
             out.append(envelope)
         for result, count in counts.items():  # once per result of the batch, not per decision
             self._requests[result](count)
@@ -398,6 +404,23 @@ class PermitIssuer(Actor):
                              acked=acked if isinstance(acked, int) else str(acked)[:300],
                              wanted=self._wait.replicas if self._wait else 0)
         return out
+
+    def first_of_key_type(self, detail: str) -> bool:
+        """Whether a bad_key_type detail ("KEY is a TYPE, expected a TYPE") is new: logged once per key, not per
+        decision (a gate stream of another type refuses every one), until a decision writing that key is written."""
+        key = detail.rsplit(" is a ", 1)[0]
+        if self._bad_keys.get(key) == detail:
+            return False
+        if len(self._bad_keys) >= MAX_BAD_KEYS_KEPT:  # plan_ids are any client's: keep a bounded number
+            self._bad_keys.clear()
+        self._bad_keys[key] = detail
+        return True
+
+    def key_types_right_again(self, decision: dict[str, Any]) -> None:
+        plan_id = decision["plan_id"]
+        for key in (keys.plan_decision(plan_id), keys.GATE_STREAM, keys.permit(plan_id), keys.cooldown(decision["symbol"])):
+            if self._bad_keys.pop(key, None) is not None:
+                self.log.info("key_type_right_again", key=key)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ from prometheus_client import Counter, Gauge
 from launcher import keys
 from actors.jumps import JumpFilter
 from launcher.redis_conn import connect
-from actors.runtime import Actor, OutageLog, main
+from actors.runtime import Actor, error_text, OutageLog, main
 from actors.slot_prices import SlotPrices, slot_of
 from actors.snapshots import snapshot_time
 from launcher.keys import wrong_type
@@ -452,11 +452,14 @@ class PriceFeed(Actor):
         try:
             raw = self.redis.get(key)
         except redis.RedisError as exc:
+            if wrong_type(exc):  # another type: as unreadable as garbage (and overwritten by the first save), not an outage
+                self._begin_replay(None, "the saved position is unreadable", error=error_text(exc))
+                return
             if time.monotonic() < self.position_wait_until:
                 self._redis_outage.failed(exc, retry_in_s=REPLAY_POSITION_SAVE_S, what="replay position not read")
                 self._after(REPLAY_POSITION_SAVE_S, self._start_replay)
                 return
-            self._begin_replay(None, "position not read: Redis unavailable", error=repr(exc))
+            self._begin_replay(None, "position not read: Redis unavailable", error=error_text(exc))
             return
         self._redis_outage.ok()
         try:

@@ -127,6 +127,13 @@ class EventLog:
         self._emit(logging.ERROR, event, fields)
 
 
+def error_text(exc: BaseException) -> str:
+    """An exception for a log line: its class and its message. redis-py 8's errors repr as their class alone
+    ("server:ResponseError"), which hid the message (WRONGTYPE ..., the address refused) from every log."""
+    message = str(exc)
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
 class OutageLog:
     """Logs a dependency's outage once when it starts (`{name}_error`) and once when it ends
     (`{name}_recovered`), not on every retry in between; counting each failure is the caller's."""
@@ -138,7 +145,7 @@ class OutageLog:
 
     def failed(self, exc: BaseException, **fields: Any) -> None:
         if not self.failing:
-            self.log.error(f"{self.name}_error", error=repr(exc), **fields)
+            self.log.error(f"{self.name}_error", error=error_text(exc), **fields)
         self.failing = True
 
     def ok(self) -> None:

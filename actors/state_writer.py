@@ -41,10 +41,43 @@ from prometheus_client import Counter, Gauge
 from launcher import keys
 from actors.clusterer import decode_state
 from actors.policy import cluster_state_time_s, finite_number, state_is_fresh
+from launcher.keys import wrong_type
 from launcher.redis_conn import connect
-from actors.runtime import Actor, main
+from actors.runtime import Actor, error_text, main
 
-FAIL_REASONS = ("upstream_not_ready", "redis_unavailable", "bad_state", "write_conflict", "superseded", "fenced")
+FAIL_REASONS = ("upstream_not_ready", "redis_unavailable", "bad_state", "write_conflict", "superseded", "fenced",
+                "key_wrong_type")
+
+
+class KeysOfAnotherType(Exception):
+    """Keys the state write adds to hold another type than it writes (a string where the cluster state hash
+    belongs): nothing is written. `found`: key -> the type it holds."""
+
+    def __init__(self, found: dict[str, str]):
+        super().__init__(", ".join(f"{key} is a {kind}" for key, kind in found.items()))
+        self.found = found
+
+
+# The keys a state write reads or adds to, with the type it writes there. The per-cluster hashes and the
+# realized vol are deleted before they are written (replaced whole, whatever they held).
+WRITTEN_TYPES = {keys.CLUSTER_STATE: "hash", keys.CLUSTERS: "hash", keys.CLUSTER_STATE_STREAM: "stream",
+                 keys.STATE_WRITER_FENCE: "string"}
+
+
+def keys_of_another_type(client: redis.Redis, fenced: bool) -> dict[str, str]:
+    """{key: type it holds} of the keys a state write needs that hold another type (one round trip). Checked
+    before the transaction: Redis runs the rest of a MULTI/EXEC whose XADD fails WRONGTYPE, so a stream key of
+    another type had the hashes written while the writer counted the state as not written."""
+    checked = [k for k in WRITTEN_TYPES if fenced or k != keys.STATE_WRITER_FENCE]
+    pipe = client.pipeline(transaction=False)
+    for key in checked:
+        pipe.type(key)
+    found = {}
+    for key, kind in zip(checked, pipe.execute()):
+        kind = kind.decode() if isinstance(kind, bytes) else kind
+        if kind not in ("none", WRITTEN_TYPES[key]):
+            found[key] = kind
+    return found
 
 
 class StateSuperseded(Exception):
@@ -81,8 +114,14 @@ class Fenced(Exception):
 
 
 # KEYS: lease, fence counter. ARGV: holder name, lease ms.
-# Returns {the new fencing token, 0}, or {0, the lease's PTTL in ms} when another writer holds it.
+# Returns {the new fencing token, 0}, or {0, the lease's PTTL in ms} when another writer holds it. A fence
+# counter of another type is an error naming it, before the lease is taken (the INCR would fail after the SET).
 ACQUIRE_LEASE = """
+local fence_type = redis.call('TYPE', KEYS[2])['ok']
+if fence_type ~= 'string' and fence_type ~= 'none' then
+  return redis.error_reply('WRONGTYPE ' .. KEYS[2] .. ' is a ' .. fence_type .. ', not the fencing token counter '
+    .. '(a string): no state writer can take the lease; delete the key')
+end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {0, redis.call('PTTL', KEYS[1])} end
 local token = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[1] .. '/' .. token, 'PX', ARGV[2])
@@ -158,11 +197,15 @@ def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str
     no per-cluster hash outlives its entry. A message older than the stored updated_ts_ms (else updated_ts,
     whole seconds) by at most newer_within_s raises StateSuperseded and writes nothing (a lagging writer moved updated_ts
     backwards); a stored updated_ts further ahead is a clock fault and is overwritten. before_exec runs just before EXEC (tests race a second
-    writer there). Raises redis.WatchError after WRITE_ATTEMPTS lost races.
+    writer there). Raises redis.WatchError after WRITE_ATTEMPTS lost races, KeysOfAnotherType (nothing written)
+    when a key it reads or adds to holds another type.
 
     With a fencing token, the fence counter is watched too and must equal it, else Fenced is raised and
     nothing is written: a newer writer's token (INCR) between our check and EXEC aborts the EXEC."""
     new_ids = {c["id"] for c in message["clusters"]}
+    found = keys_of_another_type(client, fence is not None)
+    if found:
+        raise KeysOfAnotherType(found)
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         with client.pipeline(transaction=True) as pipe:
             try:
@@ -189,6 +232,21 @@ def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str
                 if attempt == WRITE_ATTEMPTS:
                     raise
     raise AssertionError("unreachable")
+
+
+def existing_cluster_ids(client: redis.Redis) -> set[str]:
+    """The cluster ids in Redis: the clusters hash's, and every per-cluster hash's. A clusters key of another type
+    adds none (the write refuses it, naming it) rather than failing a writer's start as Redis unavailable."""
+    try:
+        ids = set(client.hkeys(keys.CLUSTERS))
+    except redis.ResponseError as exc:
+        if not wrong_type(exc):
+            raise
+        ids = set()
+    prefix = keys.cluster_state_of("")
+    for key in client.scan_iter(match=keys.cluster_state_pattern(), count=500):
+        ids.add(key[len(prefix):])
+    return ids
 
 
 def input_is_fresh(last_mono: float, now_mono: float, freshness_s: float) -> bool:
@@ -249,6 +307,7 @@ class StateWriterActor(Actor):
         self.last_state_mono = -float("inf")  # when the last state message arrived
         self.state_skewed = False  # the last state arrived refused by a gate for its timestamp (check_state_age)
         self.redis_ok = False
+        self.keys_wrong_type: dict[str, str] = {}  # key -> type, while keys the write needs hold another type
         self.on_message("state", self.on_state)
         self.check_redis()
         self.every(self.topology.clusters.cadence_s, self.check_redis, name="redis_check")
@@ -267,6 +326,7 @@ class StateWriterActor(Actor):
         self.lease_tick_s = cadence_s / 4
         self.expiry_try: Any = None  # a standby's one attempt at the moment the held lease lapses
         self.lease_blocked = False  # the lease key was found held with no expiry (logged once until it changes)
+        self.lease_error: str | None = None  # the lease script's last error, logged once until it changes
         self.last_written: tuple[dict[str, Any], float] | None = None  # the holder's last write, until confirmed
         self.m.lease_held.set(0 if lease_ms else 1)
         if lease_ms:
@@ -288,15 +348,19 @@ class StateWriterActor(Actor):
                     self.stand_by("lease_lost")
                 else:
                     self.write_again_if_lost()
+                self.lease_answered()
                 return
             if not input_is_fresh(self.last_ready_mono, now, self.hold_s):
                 return
             token, pttl_ms = (int(x) for x in self.acquire(keys=[keys.STATE_WRITER_LEASE, keys.STATE_WRITER_FENCE],
                                                              args=[self.holder, self.lease_ms]))
         except redis.RedisError as exc:
-            self.log.warning("lease_unavailable", lease_key=keys.STATE_WRITER_LEASE, fence_key=keys.STATE_WRITER_FENCE,
-                             error=repr(exc))  # WRONGTYPE names no key: these do (a hand-made key blocks every writer)
+            if error_text(exc) != self.lease_error:  # once per change, not at each tick
+                self.lease_error = error_text(exc)
+                self.log.warning("lease_unavailable", lease_key=keys.STATE_WRITER_LEASE,
+                                 fence_key=keys.STATE_WRITER_FENCE, error=self.lease_error)
             return
+        self.lease_answered()
         if pttl_ms == -1 and not self.lease_blocked:  # held with no expiry: no writer of ours set it, none ever takes it
             self.lease_blocked = True
             self.log.error("lease_key_never_expires", lease_key=keys.STATE_WRITER_LEASE,
@@ -313,6 +377,11 @@ class StateWriterActor(Actor):
         elif 0 <= pttl_ms < self.lease_tick_s * 1000 and self.expiry_try is None:
             self.expiry_try = self.after(pttl_ms / 1000 + 0.001, self.try_at_expiry)
 
+    def lease_answered(self) -> None:
+        if self.lease_error is not None:
+            self.lease_error = None
+            self.log.info("lease_available_again")
+
     def renew_now(self) -> None:
         """Just after a write: renew the lease for a full lease_ms from now (at most HOLD_CADENCES). The quarter-cadence renewals had cut
         it to lapse 1.5 cadences after the previous write, and a write just before that cut, renewed only at
@@ -323,7 +392,7 @@ class StateWriterActor(Actor):
                                                                    self.hold_s, self.lease_ms), self.fence]):
                 self.stand_by("lease_lost")
         except redis.RedisError as exc:
-            self.log.warning("lease_unavailable", error=repr(exc))
+            self.log.warning("lease_unavailable", error=error_text(exc))
 
     def write_again_if_lost(self) -> None:
         """The holder, on its lease timer: when the state in Redis is older than the one it last wrote, that write
@@ -372,7 +441,7 @@ class StateWriterActor(Actor):
 
     def update_ready(self) -> None:
         fresh = input_is_fresh(self.last_state_mono, time.monotonic(), self.freshness_s)
-        self.set_ready(self.redis_ok and fresh)
+        self.set_ready(self.redis_ok and fresh and not self.keys_wrong_type)
 
     def expire_gauges(self) -> None:
         """Timer: no state within the freshness window means nothing upstream can be vouched for."""
@@ -388,7 +457,7 @@ class StateWriterActor(Actor):
         except redis.RedisError as exc:
             self.redis_ok = False
             self.set_ready(False)
-            self.log.warning("redis_unavailable", error=repr(exc))
+            self.log.warning("redis_unavailable", error=error_text(exc))
             return
         if not self.redis_ok:
             self.redis_ok = True
@@ -396,11 +465,7 @@ class StateWriterActor(Actor):
         self.update_ready()
 
     def existing_ids(self) -> set[str]:
-        ids = set(self.redis.hkeys(keys.CLUSTERS))
-        prefix = keys.cluster_state_of("")
-        for key in self.redis.scan_iter(match=keys.cluster_state_pattern(), count=500):
-            ids.add(key[len(prefix):])
-        return ids
+        return existing_cluster_ids(self.redis)
 
     def on_state(self, frames: list[bytes]) -> None:
         try:
@@ -459,6 +524,10 @@ class StateWriterActor(Actor):
             self.log.warning("fenced", error=str(exc))
             self.stand_by("state_not_written_fenced")
             return
+        except KeysOfAnotherType as exc:
+            self.m.fail_closed.labels(reason="key_wrong_type").inc()
+            self.note_wrong_type(exc.found)
+            return
         except StateSuperseded as exc:
             self.m.fail_closed.labels(reason="superseded").inc()
             self.log.warning("state_not_written", reason=str(exc))
@@ -472,9 +541,10 @@ class StateWriterActor(Actor):
             self.m.fail_closed.labels(reason="redis_unavailable").inc()
             self.redis_ok = False
             self.set_ready(False)
-            self.log.warning("state_not_written", error=repr(exc))
+            self.log.warning("state_not_written", error=error_text(exc))
             return
         self.known_ids = new_ids
+        self.note_wrong_type({})
         if not again:
             self.hold_from_mono = time.monotonic()
             self.last_written = (message, self.hold_from_mono) if self.lease_ms else None
@@ -483,6 +553,21 @@ class StateWriterActor(Actor):
         self.m.updates.inc()
         self.m.last_update.set(updated_ts)
         self.redis_ok = True
+        self.update_ready()
+
+    def note_wrong_type(self, found: dict[str, str]) -> None:
+        """Log when the set of keys of another type that stop every state write changes (not at each state): the
+        gate falls back to the proxy meanwhile; the writer is not ready until they are deleted."""
+        if found != self.keys_wrong_type:
+            if found:
+                self.log.error("state_not_written_key_wrong_type", keys=found,
+                               expected={k: WRITTEN_TYPES[k] for k in found},
+                               detail="a key the cluster state write needs holds another type (not written by a "
+                                      "state writer): nothing is written, so the state goes stale and the gate "
+                                      "falls back to the proxy; delete the key (DEL), the next state is written")
+            else:
+                self.log.info("state_keys_writable_again", keys=sorted(self.keys_wrong_type))
+        self.keys_wrong_type = found
         self.update_ready()
 
     def mirror(self, gauges: dict[str, Any]) -> None:

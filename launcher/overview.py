@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from launcher import keys
+from launcher.keys import wrong_type
 from launcher.redis_conn import connect
 from launcher.topology import Topology
 
@@ -73,8 +74,7 @@ def collect_overview(topo: Topology) -> dict[str, Any]:
         out["gate_stress"] = first(sample, "p26_stress")
     try:
         client = connect(topo.redis)
-        state = client.hgetall(keys.CLUSTER_STATE)
-        clusters = client.hgetall(keys.CLUSTERS)
+        state, clusters, out["cluster_state_problem"] = read_cluster_state(client)
         client.close()
         out["redis"] = "ok"
     except Exception as exc:  # status must still print when Redis is down
@@ -89,6 +89,28 @@ def collect_overview(topo: Topology) -> dict[str, Any]:
     else:
         out["cluster_state_age_s"] = None
     return out
+
+
+def read_cluster_state(client: Any) -> tuple[dict[str, str], dict[str, str], str | None]:
+    """(the cluster state hash, the clusters hash, what is wrong with them or None). A key of another type (a
+    string where a hash belongs; the state stream too: no state is written) is named, not taken for Redis
+    failing; any other error reply is raised."""
+    pipe = client.pipeline(transaction=False)
+    pipe.hgetall(keys.CLUSTER_STATE)
+    pipe.hgetall(keys.CLUSTERS)
+    pipe.type(keys.CLUSTER_STATE_STREAM)
+    replies = pipe.execute(raise_on_error=False)
+    problems = []
+    for key, reply in zip((keys.CLUSTER_STATE, keys.CLUSTERS), replies):
+        if wrong_type(reply):
+            problems.append(f"{key} holds a {client.type(key)}, not a hash")
+        elif isinstance(reply, Exception):
+            raise reply
+    if replies[2] not in ("stream", "none"):
+        problems.append(f"{keys.CLUSTER_STATE_STREAM} holds a {replies[2]}, not a stream")
+    if problems:
+        return {}, {}, "; ".join(problems)
+    return replies[0], replies[1], None
 
 
 def bar(value: int | None, needed: int) -> str:
@@ -115,7 +137,10 @@ def render_overview(topo: Topology, ov: dict[str, Any]) -> str:
                      f"max_price_age_s {topo.max_price_age_s:g})"))
     age = ov.get("cluster_state_age_s")
     freshness = topo.strictest_gate_freshness_s  # stale for one gate is a fallback on its decisions
-    if age is None:
+    if ov.get("cluster_state_problem"):
+        lines.append(f"cluster state: UNREADABLE, {ov['cluster_state_problem']} (not written by clustergate): no state "
+                     f"is written and the gate takes K from the proxy until it is deleted (DEL the key)")
+    elif age is None:
         # ov["redis"] is "ok" or "unavailable (...)": "none in Redis (ok)" read as if no state were fine.
         lines.append("cluster state: none in Redis (Redis answers; the gate takes K from the proxy)" if ov["redis"] == "ok"
                      else f"cluster state: unknown, Redis {ov['redis']}")

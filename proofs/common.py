@@ -15,8 +15,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import redis
+
 from actors.policy import cluster_state_age_s
 from launcher import keys
+from launcher.keys import wrong_type
 from launcher.redis_conn import connect
 from launcher.client import GateClient, GateUnavailable, gate_endpoints
 from launcher.overview import first, labelled
@@ -29,6 +32,10 @@ from launcher.topology import RESERVED_PROGRAM_PREFIX, Topology, load_topology
 LAST_REPORT: tuple[Path, list[Check]] | None = None
 # How long start_programs waits for the programs it started to be RUNNING.
 PROGRAM_START_TIMEOUT_S = 30.0
+
+
+class KeyOfAnotherType(Exception):
+    """A key the proof reads holds another type than clustergate writes there (a string where a hash belongs)."""
 
 
 @dataclass
@@ -136,7 +143,13 @@ class Proof:
 
     def cluster_state_age_s(self) -> float | None:
         """The state's age as the gate judges it (updated_ts, to the ms by updated_ts_ms)."""
-        updated, updated_ms = self.redis.hmget(keys.CLUSTER_STATE, "updated_ts", "updated_ts_ms")
+        try:
+            updated, updated_ms = self.redis.hmget(keys.CLUSTER_STATE, "updated_ts", "updated_ts_ms")
+        except redis.ResponseError as exc:
+            if not wrong_type(exc):
+                raise
+            raise KeyOfAnotherType(f"{keys.CLUSTER_STATE} holds a {self.redis.type(keys.CLUSTER_STATE)}, not a hash "
+                                   f"(not written by clustergate): delete it; the state writer writes it again") from None
         return None if updated is None else cluster_state_age_s(float(updated), updated_ms, time.time())
 
     @property
@@ -219,7 +232,7 @@ class Proof:
                                                for cid in self.evidence["clusters"]}
             self.evidence["last_decisions"] = [f for _, f in self.redis.xrevrange(keys.GATE_STREAM, count=10)]
         except Exception as exc:
-            self.evidence["redis_error"] = repr(exc)
+            self.evidence["redis_error"] = f"{type(exc).__name__}: {exc}"
         samples: dict[str, Any] = {}
         for actor in self.topo.actors:
             try:

@@ -415,6 +415,22 @@ def test_one_state_write_puts_specs_keys_fields_and_types_in_redis_and_trims_its
     assert 50 <= r.xlen(keys.CLUSTER_STATE_STREAM) < 300  # approximate: whole nodes (100 entries) are trimmed
 
 
+def test_a_state_write_with_a_key_of_another_type_writes_nothing_and_names_the_key(redis_server):
+    """A string where the state stream belongs: Redis ran the rest of the MULTI/EXEC when its XADD failed, so the
+    cluster state was written (fresh for the gate) while the writer counted it as not written."""
+    from actors.state_writer import KeysOfAnotherType, existing_cluster_ids, write_state
+    r = redis_server.client()
+    for key in (keys.CLUSTER_STATE_STREAM, keys.CLUSTER_STATE, keys.CLUSTERS):
+        r.flushdb()
+        r.set(key, "by hand")
+        with pytest.raises(KeysOfAnotherType) as refused:
+            write_state(r, state_with([["BTCUSDT", "ETHUSDT"]], time.time()), set(), 1000)
+        assert refused.value.found == {key: "string"}
+        assert r.keys("*") == [key], r.keys("*")  # nothing else written
+    r.hset(keys.cluster_state_of("c1"), "stress", 0.1)  # a writer starting beside a clusters key of another type
+    assert existing_cluster_ids(r) == {"c1"}
+
+
 class Recorded:
     """A stand-in for a Prometheus gauge (and its labelled children) that keeps what was set."""
 

@@ -230,6 +230,50 @@ def test_the_gate_takes_k_from_fresh_cluster_state_falls_back_when_stale_and_ret
     assert fallbacks() == start + 2
 
 
+def test_a_state_key_of_another_type_is_named_once_in_the_gates_log_and_counts_as_missing(clean):
+    """A string where the cluster state hash belongs: the gate fell back to the proxy (as SPEC says for no state)
+    with no line anywhere naming the key; a snapshot key of another type: that symbol not held, silently."""
+    r = clean.redis
+    settle(clean, write_cluster_state(r, 0.748))
+    r.delete(keys.CLUSTER_STATE)
+    r.set(keys.CLUSTER_STATE, "by hand")
+    r.delete(keys.position_snapshot("SOLUSDT"))
+    r.rpush(keys.position_snapshot("SOLUSDT"), "by hand")
+    settle(clean, time.time())
+    d = decision_of(clean.client.propose("ETHUSDT", "HOLD", plan_id=new_plan()))
+    assert (d["k_source"], d["recorded"]) == ("proxy", True)
+    assert clean.metrics()["p26_symbols_with_snapshot"] == 2
+    lines = lambda: [x for x in clean.gate.log().splitlines() if "event=state_key_unreadable" in x]  # noqa: E731
+    wait_for(lines, 5, "the gate to name the keys it cannot read")
+    assert keys.CLUSTER_STATE in lines()[0] and keys.position_snapshot("SOLUSDT") in lines()[0], lines()
+    settle(clean, time.time() + 0.5)  # several reads later: not logged again
+    assert len(lines()) == 1, lines()
+    r.delete(keys.CLUSTER_STATE, keys.position_snapshot("SOLUSDT"))
+    settle(clean, write_book(r) and write_cluster_state(r, 0.5))
+    d = decision_of(clean.client.propose("ETHUSDT", "HOLD", plan_id=new_plan()))
+    assert (d["k_source"], d["K"]) == ("cluster", 0.5)
+    assert "event=state_keys_readable_again" in clean.gate.log()
+
+
+def test_a_gate_stream_of_another_type_holds_every_proposal_unrecorded_and_is_logged_once(clean):
+    """No decision without its record: each proposal is HOLD, unrecorded, no permit. The issuer and the gate logged
+    one line per proposal (a log flood at the gate's rate); now one each, naming the key, until it is deleted."""
+    r = clean.redis
+    r.set(keys.GATE_STREAM, "by hand")
+    plans = [new_plan() for _ in range(3)]
+    for plan in plans:
+        d = decision_of(clean.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+        assert (d["final_action"], d["recorded"], d["permit"]) == ("HOLD", False, False), d
+        assert keys.GATE_STREAM in d["detail"] and not r.exists(keys.permit(plan), keys.plan_decision(plan))
+    issuer_lines = [x for x in clean.issuer.log().splitlines() if "event=bad_key_type" in x]
+    gate_lines = [x for x in clean.gate.log().splitlines() if "reason=bad_key_type" in x]
+    assert len(issuer_lines) == 1 and keys.GATE_STREAM in issuer_lines[0], issuer_lines
+    assert len(gate_lines) == 1 and keys.GATE_STREAM in gate_lines[0], gate_lines
+    r.delete(keys.GATE_STREAM)
+    assert decision_of(clean.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plans[0]))["recorded"] is True
+    assert f"event=key_type_right_again key={keys.GATE_STREAM}" in clean.issuer.log()
+
+
 def test_the_gate_exports_every_p26_series_from_the_start(clean):
     m = clean.metrics()
     for name in ("p26_stress", "p26_heat", "p26_concentration", "p26_corr_proxy", "p26_cluster_stress_used",

@@ -190,6 +190,31 @@ def test_a_hand_made_lease_key_that_blocks_every_writer_is_named_in_their_logs_a
     wait_for(lambda: len(records(r)) > written, 10, "cluster states written again")
 
 
+def test_state_keys_of_another_type_stop_the_writes_with_one_line_naming_them_and_deleting_them_recovers(standby):
+    """A string at the state stream: the hashes were written (Redis runs the rest of a MULTI/EXEC) while the writer
+    logged a bare 'server:ResponseError' every cadence and flipped its readiness. A hash at the fencing token
+    counter: the lease script took the lease, then failed its INCR, logged at every lease tick."""
+    r = standby["redis"]
+    wait_for(lambda: holder(standby), 20, "one state writer to hold the lease")
+    logs = lambda: "".join(p.log() for p in standby["procs"].values())  # noqa: E731
+    for key, put in ((keys.CLUSTER_STATE_STREAM, lambda k: r.set(k, "by hand")),
+                     (keys.STATE_WRITER_FENCE, lambda k: (r.delete(k), r.hset(k, "by", "hand")))):
+        put(key)
+        updated = r.hget(keys.CLUSTER_STATE, "updated_ts_ms")
+        wait_for(lambda: key in logs() and "event=lease_unavailable" in logs() if key == keys.STATE_WRITER_FENCE
+                 else "event=state_not_written_key_wrong_type" in logs(), 10, f"a writer to name {key}")
+        time.sleep(4 * CADENCE_S)  # an observation window: a writer logging at each state or lease tick adds 8+
+        assert r.hget(keys.CLUSTER_STATE, "updated_ts_ms") == updated, "a state written beside a key of another type"
+        lines = [x for x in logs().splitlines() if key in x and x.split()[1] in ("warning", "error")]
+        assert 1 <= len(lines) <= 2 * len(WRITERS), "\n".join(lines)
+        assert all("server:ResponseError" not in x for x in logs().splitlines()), logs()
+        if key == keys.STATE_WRITER_FENCE:  # refused before the lease is taken, naming the key
+            assert any(f"{key} is a hash" in x for x in lines), lines
+        r.delete(key)
+        written = len(records(r))
+        wait_for(lambda: len(records(r)) > written, 20, f"cluster states written again once {key} is deleted")
+
+
 LATE_GAP = 1.35  # LateEveryOtherClusterer's late write-to-write gap, in cadences
 EXCUSED_GAP = 1.45  # a gap longer than this (the loaded machine's delay, not the product's) may cost the lease
 LATE_GAPS_NEEDED = 8  # two of each of the four phases of the late states

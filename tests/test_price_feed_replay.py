@@ -401,6 +401,15 @@ HOSTILE_POSITIONS = {
 }
 
 
+def looping_replay(tmp_path, redis_server) -> tuple:
+    """(topology path, data, replay position key) of a feed looping a 40 s file of two symbols at speed 1."""
+    (tmp_path / "prices.csv").write_text("ts,BTCUSDT,ETHUSDT\n" + "".join(
+        f"{i * 0.01:.2f},{1000 + i},{5000 - i}\n" for i in range(4000)))
+    path, data = feed_topology(tmp_path, redis_server.url, {
+        "source": "replay", "heartbeat_s": 0.5, "replay": {"path": "prices.csv", "speed": 1, "loop": True}})
+    return path, data, f"clustergate:price_feed:{data['name']}:price_feed:replay_position"
+
+
 @pytest.mark.parametrize("hostile", sorted(HOSTILE_POSITIONS))
 def test_a_saved_replay_position_holding_garbage_starts_the_file_again_and_never_stops_the_feed(
         tmp_path, redis_server, hostile):
@@ -410,11 +419,7 @@ def test_a_saved_replay_position_holding_garbage_starts_the_file_again_and_never
     first row's price overflow, and the replay stopped for good behind its heartbeats."""
     import json
 
-    (tmp_path / "prices.csv").write_text("ts,BTCUSDT,ETHUSDT\n" + "".join(
-        f"{i * 0.01:.2f},{1000 + i},{5000 - i}\n" for i in range(4000)))
-    path, data = feed_topology(tmp_path, redis_server.url, {
-        "source": "replay", "heartbeat_s": 0.5, "replay": {"path": "prices.csv", "speed": 1, "loop": True}})
-    key = f"clustergate:price_feed:{data['name']}:price_feed:replay_position"
+    path, data, key = looping_replay(tmp_path, redis_server)
     r = redis_server.client()
     feed = ActorProcess(path, "price_feed").start()
     try:
@@ -430,6 +435,22 @@ def test_a_saved_replay_position_holding_garbage_starts_the_file_again_and_never
         finally:
             listener.close()
         assert "event=replay_from_start" in feed.log() and "Traceback" not in feed.log(), feed.log()
+    finally:
+        assert feed.terminate() == 0, feed.log()
+
+
+def test_a_replay_position_key_of_another_type_starts_the_file_at_once_and_is_overwritten(tmp_path, redis_server):
+    """A hash at the replay position key: its WRONGTYPE was taken for Redis being down, the feed published nothing for
+    10 s, logging a bare 'server:ResponseError', then started the file."""
+    path, data, key = looping_replay(tmp_path, redis_server)
+    r = redis_server.client()
+    r.hset(key, "by", "hand")
+    feed = ActorProcess(path, "price_feed").start()
+    try:
+        wait_for(lambda: r.type(key) == "string", 20, f"the position saved over the hash\n{feed.log()}")
+        line = next(x for x in feed.log().splitlines() if "event=replay_from_start" in x)
+        assert "the saved position is unreadable" in line and "WRONGTYPE" in line and key in line, line
+        assert "redis_error" not in feed.log(), feed.log()
     finally:
         assert feed.terminate() == 0, feed.log()
 

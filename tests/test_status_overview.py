@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from helpers import demo_topology_data, retarget, write_topology
+from launcher import keys
 from launcher.overview import render_overview
 from launcher.topology import load_topology
 
@@ -20,6 +23,37 @@ def test_status_says_whether_no_cluster_state_means_redis_has_none_or_redis_is_d
     assert "cluster state: none in Redis (Redis answers; the gate takes K from the proxy)" in answered, answered
     down = render_overview(topo, overview("unavailable (ConnectionError)"))
     assert "cluster state: unknown, Redis unavailable (ConnectionError)" in down, down
+
+
+def test_status_names_a_cluster_state_key_of_another_type_instead_of_calling_redis_unavailable(tmp_path, redis_server):
+    """A string where the cluster state hash belongs: status said "cluster state: unknown, Redis unavailable
+    (ResponseError)" while Redis answered, naming neither the key nor the fix."""
+    from launcher.overview import read_cluster_state
+    r = redis_server.client()
+    r.set(keys.CLUSTER_STATE, "by hand")
+    state, clusters, problem = read_cluster_state(r)
+    assert (state, clusters, problem) == ({}, {}, f"{keys.CLUSTER_STATE} holds a string, not a hash")
+    topo = load_topology(write_topology(tmp_path / "t.yaml", retarget(demo_topology_data())))
+    shown = render_overview(topo, {**overview("ok"), "cluster_state_problem": problem})
+    assert f"cluster state: UNREADABLE, {keys.CLUSTER_STATE} holds a string, not a hash" in shown, shown
+    assert "DEL the key" in shown, shown
+    r.delete(keys.CLUSTER_STATE)
+    r.set(keys.CLUSTER_STATE_STREAM, "by hand")
+    assert read_cluster_state(r)[2] == f"{keys.CLUSTER_STATE_STREAM} holds a string, not a stream"
+    r.delete(keys.CLUSTER_STATE_STREAM)
+    r.hset(keys.CLUSTER_STATE, "updated_ts", "1")
+    assert read_cluster_state(r) == ({"updated_ts": "1"}, {}, None)
+
+
+def test_the_readiness_proof_names_a_cluster_state_key_of_another_type(redis_server):
+    """'FAIL cluster_state is fresh: error: ResponseError: WRONGTYPE Operation against a key holding the wrong kind of
+    value': neither the key nor the fix."""
+    from types import SimpleNamespace
+    from proofs.common import KeyOfAnotherType, Proof
+    r = redis_server.client()
+    r.rpush(keys.CLUSTER_STATE, "by hand")
+    with pytest.raises(KeyOfAnotherType, match=f"{keys.CLUSTER_STATE} holds a list, not a hash .*: delete it"):
+        Proof.cluster_state_age_s(SimpleNamespace(redis=r))
 
 
 def test_status_judges_the_cluster_states_age_by_the_strictest_gates_window(tmp_path) -> None:
