@@ -463,6 +463,17 @@ def test_the_cache_re_parses_when_time_goes_back():
     assert len(cache.state_at(NOW)[0].positions) == 2
 
 
+def test_the_lone_paths_cache_re_parses_when_time_goes_back():
+    """state_of (the lone proposal's path) keeps its own answers: a host clock stepped back after a parse gives
+    what a read at the stepped time gives, in both directions (snapshots fresh again, cluster state future)."""
+    cache = make_cache(cache_replies(NOW - 299, NOW))
+    assert cache.state_of("ETHUSDT", NOW + 5)[0].positions == []
+    assert len(cache.state_of("ETHUSDT", NOW)[0].positions) == 2
+    cache = make_cache(cache_replies(NOW, NOW + 3))
+    assert cache.state_of("ETHUSDT", NOW + 3)[1].k_source == "cluster"
+    assert cache.state_of("ETHUSDT", NOW)[1].k_source == "proxy"  # from the future again: stale
+
+
 def test_freshness_boundaries_are_the_snapshot_and_cluster_limits():
     replies = cache_replies(NOW, NOW - 10)[:3]
     assert sorted(freshness_boundaries(replies, CACHE_SYMBOLS, 300.0, 120.0)) == [

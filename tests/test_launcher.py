@@ -294,20 +294,23 @@ def change_the_gate(topo_path: Path) -> None:
     write_topology(topo_path, changed)
 
 
-def _small_file_limit() -> None:
-    resource.setrlimit(resource.RLIMIT_FSIZE, (256, 256))
-
-
 def test_an_up_on_a_full_disk_fails_in_one_line_and_leaves_no_tmp_files(small) -> None:
+    """The disk fills after the new topology.yaml was written, at programs.d (written next): neither is switched
+    in. (With a limit below the topology's size the first file failed, so an `up` switching each file in as it
+    wrote it passed too: up_switches_in_each_file_as_it_is_written.)"""
     home, topo_path, data = small
     before, pids_before = run_files(home), pids(home)
     change_the_gate(topo_path)
-    # A file size limit makes every write past 256 bytes fail as a full disk would (EFBIG for ENOSPC).
+    # A file size limit makes every write past it fail as a full disk would (EFBIG for ENOSPC): room for the
+    # topology copy (a line longer now), not for the programs file.
+    limit = len(before["topology.yaml"]) + 256
+    assert len(before["clustergate.conf"]) > limit + 256, (len(before["clustergate.conf"]), limit)
     result = subprocess.run([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)],
-                            capture_output=True, text=True, cwd=REPO, timeout=120, preexec_fn=_small_file_limit)
+                            capture_output=True, text=True, cwd=REPO, timeout=120,
+                            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)))
     assert result.returncode == 1, result.stdout + result.stderr
     errors = result.stderr.strip().splitlines()
-    assert len(errors) == 1 and "cannot write" in errors[0], result.stderr
+    assert len(errors) == 1 and "cannot write" in errors[0] and "clustergate.conf" in errors[0], result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert not tmp_files(home)
     assert run_files(home) == before
@@ -470,17 +473,37 @@ def test_a_relative_ipc_socket_lives_under_its_own_home(tmp_path: Path) -> None:
             clustergate("down", "--home", str(home))
 
 
+def flock_held(path: Path) -> bool:
+    """Some process holds a flock on the file at path (read from /proc/locks, without taking the lock)."""
+    try:
+        inode = path.stat().st_ino
+        return any(line.split()[1] == "FLOCK" and line.split()[5].rsplit(":", 1)[-1] == str(inode)
+                   for line in Path("/proc/locks").read_text().splitlines())
+    except (OSError, IndexError):
+        return False
+
+
 def test_two_concurrent_ups_of_one_home_leave_one_system_and_one_clear_refusal(tmp_path: Path) -> None:
+    """The second `up` starts while the first holds the home's up.lock (checking its ports, writing its files,
+    waiting for its programs): it is refused by that lock, one `up` per home at a time. Started at the same
+    moment instead, the second was as often refused by the first's port claims (other homes' guard), so the
+    home's lock could go missing and this test still passed (two_ups_of_one_home_at_once)."""
     home = tmp_path / "home"
     topo_path = write_topology(tmp_path / "small.yaml", small_data())
+
+    def up() -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+
     try:
-        procs = [subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO) for _ in range(2)]
+        procs = [up()]
+        wait_for(lambda: flock_held(home / "run" / "up.lock") or procs[0].poll() is not None, 60,
+                 "the first up to hold the home's lock", interval_s=0.01)
+        procs.append(up())
         results = [(p.wait(120), *p.communicate()) for p in procs]
-        codes = sorted(code for code, _, _ in results)
-        assert codes == [0, 1], results
-        refused = next(err for code, _, err in results if code == 1)
-        assert "Traceback" not in refused and refused.strip(), refused
+        assert [code for code, _, _ in results] == [0, 1], results
+        refused = results[1][2]
+        assert "Traceback" not in refused and f"another `clustergate up` is running for {home.resolve()}" in refused, refused
         assert clustergate("status", "--home", str(home)).returncode == 0
         assert not tmp_files(home)
     finally:

@@ -3,6 +3,7 @@ the environment and in no file a log reader sees, supervisord's socket for its o
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import secrets
@@ -375,6 +376,38 @@ def test_a_redis_password_with_spaces_works_and_is_never_printed(tmp_path: Path)
         assert redis_lib.Redis(port=port, password=password, socket_timeout=2).ping()
     finally:
         clustergate("down", "--home", str(home), env=env)
+
+
+class FatalRedisSupervisor:
+    """What supervisord answers `up` while it waits: the managed Redis FATAL (it could not start)."""
+
+    def processes(self) -> list[dict]:
+        return [{"name": "redis", "statename": "FATAL", "spawnerr": "Exited too quickly (process log may have details)",
+                 "description": "Exited too quickly"}]
+
+
+def test_an_up_that_fails_prints_the_logs_last_lines_without_the_redis_password(tmp_path: Path, monkeypatch) -> None:
+    """A redis-server refusing its config prints the offending line, requirepass and the password with it, to its
+    log; `up` then prints that log's last lines, with the password replaced by ***. (An `up` that succeeds, as in
+    the test above, prints no log, so no other test reached the redaction.)"""
+    from launcher.redis_binary import find_redis_server
+    from launcher.supervise import Home, wait_until_ready
+
+    password = "pw-" + secrets.token_urlsafe(16)
+    monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", password)
+    home, topology, _ = password_system(tmp_path)
+    home = Home(home)
+    home.logs.mkdir(parents=True)
+    bad_conf = tmp_path / "bad.conf"
+    bad_conf.write_text(f'port 0\nrequirepass "{password}" extra\n')
+    refused = subprocess.run([find_redis_server() or "redis-server", str(bad_conf)], capture_output=True, text=True,
+                             timeout=10)
+    home.log_of("redis").write_text(refused.stdout + refused.stderr)
+    assert refused.returncode != 0 and password in home.log_of("redis").read_text()  # redis echoes the line
+    printed = io.StringIO()
+    assert wait_until_ready(FatalRedisSupervisor(), load_topology(topology), home, 5, out=printed) is False
+    assert "program redis is FATAL" in printed.getvalue() and "FATAL CONFIG FILE ERROR" in printed.getvalue()
+    assert password not in printed.getvalue() and '"***" extra' in printed.getvalue(), printed.getvalue()
 
 
 def test_an_up_without_the_password_of_a_running_system_is_refused_and_redis_keeps_its_password(tmp_path: Path) -> None:

@@ -2554,6 +2554,202 @@ MUTATIONS: list[Mutation] = [
         "    return repr(exc)\n",
         ("tests/test_ha_standby.py::test_state_keys_of_another_type_stop_the_writes_with_one_line_naming_them_and_deleting_them_recovers",
          "tests/test_price_feed_replay.py::test_a_replay_position_key_of_another_type_starts_the_file_at_once_and_is_overwritten",)),
+    # Test-can-fail audit, second part (canfail2): the password-never-logged, clock-step, published-once, proof,
+    # all-or-nothing `up` and reliability tests whose names make a strong claim that no mutation named.
+    Mutation(
+        "redis_password_in_the_actors_program_sections",
+        "the managed Redis password is never written where logs are read (here: into programs.d, in each actor's "
+        "environment= line, instead of reaching the actors through supervisord's own environment)",
+        "launcher/supervise.py",
+        '                            env={"CLUSTERGATE_CONFIG_HASH": actor_config_hash(topo, name), "PYTHONUNBUFFERED": "1",\n',
+        '                            env={"CLUSTERGATE_CONFIG_HASH": actor_config_hash(topo, name), "PYTHONUNBUFFERED": "1",\n'
+        '                                 topo.redis.password_env: topo.redis.password or "",\n',
+        ("tests/test_security.py::"
+         "test_managed_redis_password_comes_from_the_environment_and_is_never_written_where_logs_are_read",)),
+    Mutation(
+        "redis_password_quotes_not_escaped_in_redis_conf",
+        "a Redis password with spaces and quotes works (its quotes escaped in requirepass)",
+        "launcher/supervise.py",
+        r"""text.replace("\\", "\\\\").replace('"', '\\"')""",
+        r"""text.replace("\\", "\\\\")""",
+        ("tests/test_security.py::test_a_redis_password_with_spaces_works_and_is_never_printed",)),
+    Mutation(
+        "redis_password_with_a_newline_written_to_redis_conf",
+        "a Redis password with a newline cannot add config lines: it is refused before anything starts",
+        "launcher/supervise.py",
+        "    if password is not None and any(ord(c) < 32 or ord(c) == 127 for c in password):\n",
+        "    if False:\n",
+        ("tests/test_security.py::test_a_redis_password_with_a_newline_cannot_add_config_lines_and_is_refused",)),
+    Mutation(
+        "changed_redis_password_restarts_nothing",
+        "a changed Redis password restarts Redis and the actors with it (redis.conf is rewritten either way)",
+        "launcher/supervise.py",
+        "            password_changed = redis_text is not None and was_running and _requirepass(redis_text) != old_password\n",
+        "            password_changed = False\n",
+        ("tests/test_security.py::"
+         "test_a_changed_redis_password_restarts_redis_and_the_actors_with_it_without_printing_it",)),
+    Mutation(
+        "failed_up_prints_logs_with_the_password",
+        "an `up` that fails prints its programs' last log lines with the Redis password replaced by ***",
+        "launcher/supervise.py",
+        '            text = text.replace(secret, "***")\n',
+        "            pass\n",
+        ("tests/test_security.py::test_an_up_that_fails_prints_the_logs_last_lines_without_the_redis_password",)),
+    Mutation(
+        "lone_path_cache_keeps_a_parse_made_at_a_later_time",
+        "a host clock stepped between lone proposals changes no decision a fresh read would not (the lone path's "
+        "cache re-parses when the clock goes back)",
+        "actors/gate.py",
+        "        if not self._parsed_at <= now < self._valid_until:\n            self._parse(now)\n"
+        "        base = self._state\n        cooldown = ",
+        "        if not now < self._valid_until:\n            self._parse(now)\n"
+        "        base = self._state\n        cooldown = ",
+        ("tests/test_gate_policy.py::test_the_lone_paths_cache_re_parses_when_time_goes_back",
+         "tests/test_gate_fast_path_attack.py::"
+         "test_a_host_clock_stepped_between_lone_proposals_changes_no_decision_a_fresh_read_would_not")),
+    Mutation(
+        "buffer_backward_clock_step_holds_nothing",
+        "a backward clock step neither wipes the buffer's saved history nor loses the points (persistence held)",
+        "actors/buffer.py",
+        "                                        else time.monotonic() + self.grid.capacity * self.cadence_s)\n",
+        "                                        else None)\n",
+        ("tests/test_cluster_side_attack.py::"
+         "test_a_backward_clock_step_neither_wipes_the_saved_history_nor_loses_the_points",)),
+    Mutation(
+        "buffer_history_not_reloaded_when_the_clock_comes_forward",
+        "a backward clock step does not lose the buffer's points: when the clock comes forward again the saved "
+        "history is merged back (not refilled tick by tick)",
+        "actors/buffer.py",
+        "            self.history_pending = self.settings.persist  # after a backward step, the saved slots are back in range\n",
+        "            pass\n",
+        ("tests/test_cluster_side_attack.py::"
+         "test_a_backward_clock_step_neither_wipes_the_saved_history_nor_loses_the_points",)),
+    Mutation(
+        "buffer_second_backward_step_releases_the_hold",
+        "a second backward clock step does not release the buffer's history hold (taken for a forward fault's end)",
+        "actors/buffer.py",
+        "        ahead_fault_ended = self.persist_held_until_mono is not None and not self.held_for_back_step\n",
+        "        ahead_fault_ended = self.persist_held_until_mono is not None\n",
+        ("tests/test_cluster_side_attack.py::test_a_second_backward_clock_step_does_not_release_the_history_hold",)),
+    Mutation(
+        "buffer_forward_steps_judged_one_at_a_time",
+        "forward clock steps each under the threshold do not persist a wiped grid (the steps of a window are summed)",
+        "actors/buffer.py",
+        "        if sum(s for _, s in self.recent_steps) > TICK_FUTURE_SKEW_S + self.cadence_s:\n",
+        "        if step > TICK_FUTURE_SKEW_S + self.cadence_s:\n",
+        ("tests/test_cluster_side_attack.py::"
+         "test_forward_clock_steps_each_under_the_threshold_do_not_persist_a_wiped_grid",)),
+    Mutation(
+        "lagging_state_writer_overwrites_a_newer_state",
+        "a lagging second state writer does not move updated_ts backwards (its older state is refused)",
+        "actors/state_writer.py",
+        "                if ahead_s is not None and 0 < ahead_s <= newer_within_s:",
+        "                if False:",
+        ("tests/test_cluster_side_attack.py::test_a_lagging_second_state_writer_does_not_move_updated_ts_backwards",)),
+    Mutation(
+        "state_from_the_far_future_blocks_every_later_write",
+        "a stored state stamped far in the future (a clock fault) does not block every later write",
+        "actors/state_writer.py",
+        "                if ahead_s is not None and 0 < ahead_s <= newer_within_s:",
+        "                if ahead_s is not None and 0 < ahead_s:",
+        ("tests/test_cluster_side_attack.py::"
+         "test_a_stored_state_stamped_far_in_the_future_does_not_block_every_later_write",)),
+    Mutation(
+        "feed_publishes_an_unchanged_snapshot_every_poll",
+        "a snapshot's price is published once while it does not change (the feed forgets the ts_epoch it read)",
+        "actors/price_feed.py",
+        "            self.snapshot_last_ts[symbol] = ts\n",
+        "            pass\n",
+        ("tests/test_price_feed_process.py::"
+         "test_a_snapshot_that_stops_updating_is_published_once_with_its_own_timestamp",)),
+    Mutation(
+        "feed_stamps_a_snapshot_with_the_poll_time",
+        "a snapshot's price is published stamped with its own ts_epoch, not the time the feed read it",
+        "actors/price_feed.py",
+        "            self.publish(symbol, price, ts)\n",
+        "            self.publish(symbol, price, now)\n",
+        ("tests/test_price_feed_process.py::"
+         "test_a_snapshot_that_stops_updating_is_published_once_with_its_own_timestamp",)),
+    Mutation(
+        "readiness_proof_takes_a_stopped_program_for_a_running_one",
+        "the readiness proof's 'every program RUNNING' fails when a program is stopped",
+        "proofs/readiness.py",
+        '            return {n: states.get(n, "MISSING") for n in expected if states.get(n) != "RUNNING"}\n',
+        '            return {n: states.get(n, "MISSING") for n in expected if states.get(n) not in ("RUNNING", "STOPPED")}\n',
+        ("tests/test_proofs.py::test_readiness_proof_fails_when_the_state_writer_is_down",)),
+    Mutation(
+        "readiness_proof_asks_only_the_first_gate",
+        "the readiness proof's 'every gate answers' asks each gate on its own and names the one that does not answer",
+        "proofs/readiness.py",
+        '            for gate, reply in p.propose_to_each_gate("HOLD").items() if reply.get("status") != "ok"}\n',
+        '            for gate, reply in list(p.propose_to_each_gate("HOLD").items())[:1] if reply.get("status") != "ok"}\n',
+        ("tests/test_proofs.py::test_with_one_of_two_gates_stopped_readiness_fails_naming_that_gate",)),
+    Mutation(
+        "up_goes_on_past_a_busy_port",
+        "an `up` that fails on a busy port changes neither the running topology nor redis.conf (it stops before "
+        "writing anything)",
+        "launcher/supervise.py",
+        "            print(f\"{args.file}: {line}\", file=sys.stderr)\n        return 1\n    password_conf = ",
+        "            print(f\"{args.file}: {line}\", file=sys.stderr)\n    password_conf = ",
+        ("tests/test_launcher.py::test_an_up_that_fails_on_a_busy_port_changes_neither_the_running_topology_nor_redis_conf",)),
+    Mutation(
+        "failed_stage_leaves_its_tmp_files",
+        "an `up` on a full disk leaves no .tmp files",
+        "launcher/supervise.py",
+        "                tmp.unlink()\n",
+        "                pass\n",
+        ("tests/test_launcher.py::test_an_up_on_a_full_disk_fails_in_one_line_and_leaves_no_tmp_files",)),
+    Mutation(
+        "up_switches_in_each_file_as_it_is_written",
+        "an `up` on a full disk changes no file of the running system (every file is staged before any is switched in)",
+        "launcher/supervise.py",
+        "            try:\n                stage_files(files)\n            except WriteFailed as exc:\n"
+        "                _tell(f\"FAILED: {exc}\", sys.stderr)\n                return 1\n"
+        "            switch_files(list(files))\n",
+        "            try:\n                for one in files:\n                    write_files({one: files[one]})\n"
+        "            except WriteFailed as exc:\n"
+        "                _tell(f\"FAILED: {exc}\", sys.stderr)\n                return 1\n",
+        ("tests/test_launcher.py::test_an_up_on_a_full_disk_fails_in_one_line_and_leaves_no_tmp_files",)),
+    Mutation(
+        "two_ups_of_one_home_at_once",
+        "two concurrent `up`s of one home leave one system and one clear refusal (one `up` per home at a time)",
+        "launcher/supervise.py",
+        "            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)\n        except BlockingIOError:\n"
+        "            print(f\"FAILED: another `clustergate up`",
+        "            pass\n        except BlockingIOError:\n"
+        "            print(f\"FAILED: another `clustergate up`",
+        ("tests/test_launcher.py::test_two_concurrent_ups_of_one_home_leave_one_system_and_one_clear_refusal",)),
+    Mutation(
+        "up_starts_a_broken_redis_server",
+        "an `up` with a broken redis-server on PATH is refused before anything changes and the running Redis keeps "
+        "serving",
+        "launcher/supervise.py",
+        "        broken = binary_problem(redis_binary)\n",
+        "        broken = None\n",
+        ("tests/test_launcher_attacks.py::"
+         "test_an_up_with_a_broken_redis_server_on_path_is_refused_and_the_running_redis_keeps_serving",)),
+    Mutation(
+        "yaml_aliases_expand_without_bound",
+        "a hostile topology (a billion laughs of YAML aliases) is refused with exit 2 in one line, in bounded memory",
+        "launcher/schema.py",
+        "            if built > MAX_YAML_VALUES:\n",
+        "            if False:\n",
+        ("tests/test_reliability_bad_input.py::"
+         "test_a_hostile_topology_is_refused_with_exit_2_and_a_one_line_reason_in_bounded_memory[billion_laughs]",)),
+    Mutation(
+        "corrupt_history_with_negative_prices_merged",
+        "a persisted buffer history holding non-positive prices is discarded and counted as corrupt",
+        "actors/grid.py",
+        "        if np.any(prices[np.isfinite(prices)] <= 0) or np.any(np.isinf(prices)):\n",
+        "        if np.any(np.isinf(prices)):\n",
+        ("tests/test_reliability_bad_input.py::test_a_corrupt_persisted_buffer_is_discarded_counted_and_overwritten",)),
+    Mutation(
+        "gate_reads_a_proposal_of_any_size",
+        "four clients sending 200 MB each leave the gate under 100 MB (libzmq drops a message over MAXMSGSIZE unread)",
+        "actors/runtime.py",
+        "            sock.setsockopt(zmq.MAXMSGSIZE, max_bytes)\n",
+        "            pass\n",
+        ("tests/test_reliability_hostile_size.py::test_four_clients_sending_200_mb_each_leave_the_gate_under_100_mb",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
