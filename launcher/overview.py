@@ -4,6 +4,7 @@ and Redis; used by `clustergate status` and the proofs."""
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -80,15 +81,30 @@ def collect_overview(topo: Topology) -> dict[str, Any]:
     except Exception as exc:  # status must still print when Redis is down
         state, clusters = {}, {}
         out["redis"] = f"unavailable ({type(exc).__name__})"
-    if state:
-        updated = float(state.get("updated_ts", 0))
-        out["cluster_state_age_s"] = round(time.time() - updated, 1)
-        out["cluster_stress"] = float(state.get("cluster_stress", 0))
-        out["clusters_count"] = int(float(state.get("clusters_count", 0)))
-        out["clusters"] = clusters
-    else:
-        out["cluster_state_age_s"] = None
+    out.update(cluster_state_summary(state, clusters, time.time()))
     return out
+
+
+def cluster_state_summary(state: dict[str, str], clusters: dict[str, str], now: float) -> dict[str, Any]:
+    """What status shows of the cluster state hash: its age, stress, cluster count and clusters, or what is wrong
+    with its fields (a hand edit: the gate takes such a state for none; the writer's next state replaces it)."""
+    if not state:
+        return {"cluster_state_age_s": None}
+    numbers = {name: _finite(state.get(name, 0)) for name in ("updated_ts", "cluster_stress", "clusters_count")}
+    not_numbers = {name: state.get(name) for name, value in numbers.items() if value is None}
+    if not_numbers:
+        return {"cluster_state_age_s": None,
+                "cluster_state_fields_problem": f"{keys.CLUSTER_STATE} fields that are no number: {not_numbers}"}
+    return {"cluster_state_age_s": round(now - numbers["updated_ts"], 1), "cluster_stress": numbers["cluster_stress"],
+            "clusters_count": int(numbers["clusters_count"]), "clusters": clusters}
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def read_cluster_state(client: Any) -> tuple[dict[str, str], dict[str, str], str | None]:
@@ -140,6 +156,9 @@ def render_overview(topo: Topology, ov: dict[str, Any]) -> str:
     if ov.get("cluster_state_problem"):
         lines.append(f"cluster state: UNREADABLE, {ov['cluster_state_problem']} (not written by clustergate): no state "
                      f"is written and the gate takes K from the proxy until it is deleted (DEL the key)")
+    elif ov.get("cluster_state_fields_problem"):
+        lines.append(f"cluster state: UNREADABLE, {ov['cluster_state_fields_problem']} (not written by clustergate): the "
+                     f"gate takes K from the proxy until the state writer's next state replaces it")
     elif age is None:
         # ov["redis"] is "ok" or "unavailable (...)": "none in Redis (ok)" read as if no state were fine.
         lines.append("cluster state: none in Redis (Redis answers; the gate takes K from the proxy)" if ov["redis"] == "ok"

@@ -45,6 +45,18 @@ def test_status_names_a_cluster_state_key_of_another_type_instead_of_calling_red
     assert read_cluster_state(r) == ({"updated_ts": "1"}, {}, None)
 
 
+def test_status_names_cluster_state_fields_that_are_no_number_instead_of_a_traceback(tmp_path) -> None:
+    # A hand-edited updated_ts ("soon") ended `clustergate status` in a ValueError traceback (float() unguarded).
+    from launcher.overview import cluster_state_summary
+    topo = load_topology(write_topology(tmp_path / "t.yaml", retarget(demo_topology_data())))
+    bad = cluster_state_summary({"updated_ts": "soon", "cluster_stress": "nan", "clusters_count": "2"}, {}, 1000.0)
+    shown = render_overview(topo, {**overview("ok"), **bad})
+    assert (f"cluster state: UNREADABLE, {keys.CLUSTER_STATE} fields that are no number: "
+            f"{{'updated_ts': 'soon', 'cluster_stress': 'nan'}}") in shown, shown
+    good = cluster_state_summary({"updated_ts": "998.5", "cluster_stress": "0.25", "clusters_count": "2"}, {"c": "[]"}, 1000.0)
+    assert good == {"cluster_state_age_s": 1.5, "cluster_stress": 0.25, "clusters_count": 2, "clusters": {"c": "[]"}}
+
+
 def test_the_readiness_proof_names_a_cluster_state_key_of_another_type(redis_server):
     """'FAIL cluster_state is fresh: error: ResponseError: WRONGTYPE Operation against a key holding the wrong kind of
     value': neither the key nor the fix."""

@@ -2750,6 +2750,13 @@ MUTATIONS: list[Mutation] = [
         "            sock.setsockopt(zmq.MAXMSGSIZE, max_bytes)\n",
         "            pass\n",
         ("tests/test_reliability_hostile_size.py::test_four_clients_sending_200_mb_each_leave_the_gate_under_100_mb",)),
+    Mutation(
+        "status_shows_a_cluster_state_field_that_is_no_number",
+        "status names cluster state fields that are no (finite) number instead of showing them or a traceback",
+        "launcher/overview.py",
+        "    return number if math.isfinite(number) else None\n",
+        "    return number\n",
+        ("tests/test_status_overview.py::test_status_names_cluster_state_fields_that_are_no_number_instead_of_a_traceback",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
