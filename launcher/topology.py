@@ -1129,6 +1129,9 @@ def load_topology(path: str | os.PathLike[str]) -> Topology:
         data, lines, problems = load_yaml_with_lines(text)
     except RecursionError:
         raise SchemaError([Problem((), "YAML nested too deeply to read (a topology needs a few levels)")]) from None
+    except MemoryError:  # its message is empty: "not valid YAML: " named nothing
+        raise SchemaError([Problem((), f"YAML too large to read: out of memory reading {len(text):,} characters "
+                                       f"(a topology is a few KB)")]) from None
     except Exception as exc:  # yaml.YAMLError and friends: report, never crash
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

@@ -252,3 +252,18 @@ def test_an_ipv6_endpoint_without_brackets_is_refused_naming_the_bracketed_form(
     problems = problems_of(tmp_path, data)
     assert any("actors.price_feed.sockets.ticks.bind: write an IPv6 address in brackets, e.g. tcp://[::1]:5551" in p
                for p in problems), problems
+
+
+def test_a_topology_too_large_to_read_is_named_so_not_as_empty_invalid_yaml(tmp_path, monkeypatch) -> None:
+    # A MemoryError's message is empty: validate printed "not valid YAML: " and nothing after it.
+    import launcher.topology as topology_module
+
+    def out_of_memory(text: str):
+        raise MemoryError()
+    monkeypatch.setattr(topology_module, "load_yaml_with_lines", out_of_memory)
+    path = tmp_path / "big.yaml"
+    path.write_text("name: x\n")
+    with pytest.raises(SchemaError) as caught:
+        topology_module.load_topology(path)
+    assert [p.message for p in caught.value.problems] == [
+        "YAML too large to read: out of memory reading 8 characters (a topology is a few KB)"]

@@ -2757,6 +2757,13 @@ MUTATIONS: list[Mutation] = [
         "    return number if math.isfinite(number) else None\n",
         "    return number\n",
         ("tests/test_status_overview.py::test_status_names_cluster_state_fields_that_are_no_number_instead_of_a_traceback",)),
+    Mutation(
+        "topology_out_of_memory_said_as_empty_invalid_yaml",
+        "validate names a topology too large to read (MemoryError) instead of printing an empty 'not valid YAML: '",
+        "launcher/topology.py",
+        "    except MemoryError:  # its message is empty",
+        "    except ZeroDivisionError:  # its message is empty",
+        ("tests/test_topology_validation.py::test_a_topology_too_large_to_read_is_named_so_not_as_empty_invalid_yaml",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
