@@ -2468,6 +2468,15 @@ MUTATIONS: list[Mutation] = [
         "    named = sorted(str(k) for k in obj if k not in _PROPOSAL_FIELD_SET)[:UNKNOWN_FIELDS_NAMED]\n",
         ("tests/test_gate_policy.py::"
          "test_a_request_of_ten_thousand_unknown_fields_is_refused_naming_a_few_and_the_count_without_sorting_all",)),
+    Mutation(
+        "exits_read_without_the_zone_lock",
+        "a supervisord log read in one thread (status --all-hosts: one per host) keeps its supervisord's zone while "
+        "another thread's read sets and puts back the process's TZ",
+        "launcher/exits.py",
+        "    with _ZONE_LOCK:\n",
+        "    if True:\n",
+        ("tests/test_status_overview.py::"
+         "test_unexpected_exits_read_in_two_threads_each_read_their_lines_in_supervisords_zone",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
