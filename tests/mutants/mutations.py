@@ -2477,6 +2477,15 @@ MUTATIONS: list[Mutation] = [
         "    if True:\n",
         ("tests/test_status_overview.py::"
          "test_unexpected_exits_read_in_two_threads_each_read_their_lines_in_supervisords_zone",)),
+    Mutation(
+        "all_hosts_status_dies_on_a_log_it_may_not_read",
+        "status FILE --all-hosts names a host whose supervisord log this user may not read (another account's home, "
+        "run/ 0700) and shows every other host: no traceback",
+        "launcher/supervise.py",
+        "    except OSError as exc:\n        return {**said, \"error\": f\"cannot read {log}: {exc.strerror}\"}\n",
+        "",
+        ("tests/test_multihost_side_by_side.py::"
+         "test_status_all_hosts_names_a_host_whose_log_it_may_not_read_and_shows_the_others",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
