@@ -653,3 +653,31 @@ def test_clustergate_propose_interrupted_while_printing_the_answer_names_the_pla
         stop.set()
         thread.join(5)
         ctx.term()
+
+
+def test_clustergate_propose_whose_reader_went_away_names_the_plan_id():
+    # review16: the reader of the answer gone before it was printed (`clustergate propose ... | consumer`, the
+    # consumer dead) ended the command on SIGPIPE's exit, 141, with nothing on stderr: the decision, with its
+    # permit, was recorded under a plan_id made up there and lost.
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+    ctx = zmq.Context()
+    stop = threading.Event()
+    endpoint, thread = echo_server(ctx, stop)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody will ever read the answer
+    try:
+        cli = subprocess.run([sys.executable, "-m", "launcher", "propose", "--endpoint", endpoint, "--symbol", "ETHUSDT",
+                              "--action", "PARTIAL_50", "--timeout-ms", "20000", "--retries", "0"],
+                             cwd=Path(__file__).resolve().parent.parent, stdout=write_end, stderr=subprocess.PIPE,
+                             text=True, timeout=60)
+    finally:
+        os.close(write_end)
+        stop.set()
+        thread.join(5)
+        ctx.term()
+    assert cli.returncode == 141 and "Traceback" not in cli.stderr, (cli.returncode, cli.stderr)
+    assert re.search(r"plan_id [0-9a-f]{32} \(the gate answered.*--plan-id [0-9a-f]{32}", cli.stderr), cli.stderr

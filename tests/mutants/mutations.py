@@ -2486,6 +2486,13 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_multihost_side_by_side.py::"
          "test_status_all_hosts_names_a_host_whose_log_it_may_not_read_and_shows_the_others",)),
+    Mutation(
+        "propose_loses_the_plan_id_to_a_broken_pipe",
+        "clustergate propose whose answer's reader went away (a broken pipe) names the plan_id on stderr, exit 141",
+        "launcher/client.py",
+        "    except BrokenPipeError:  # the answer's reader went away: the plan_id goes where it can still be read\n",
+        "    except ZeroDivisionError:\n",
+        ("tests/test_client.py::test_clustergate_propose_whose_reader_went_away_names_the_plan_id",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
