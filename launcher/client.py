@@ -549,8 +549,10 @@ def cmd_propose(args: argparse.Namespace) -> int:
         print(f"clustergate propose: {exc}", file=sys.stderr)
         return 2
     # A signal that ends the command (`timeout`, a supervisor, the terminal closed) would lose a plan_id made up here.
+    # A signal the caller ignores (`nohup`: SIGHUP) stays ignored.
     handled = threading.current_thread() is threading.main_thread()
-    previous = {signum: signal.signal(signum, _raise_terminated) for signum in TERMINATING_SIGNALS} if handled else {}
+    previous = {signum: signal.signal(signum, _raise_terminated) for signum in TERMINATING_SIGNALS
+                if handled and signal.getsignal(signum) is not signal.SIG_IGN}
     reply: dict[str, Any] | None = None
     try:
         with client:

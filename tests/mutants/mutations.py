@@ -2493,6 +2493,13 @@ MUTATIONS: list[Mutation] = [
         "    except BrokenPipeError:  # the answer's reader went away: the plan_id goes where it can still be read\n",
         "    except ZeroDivisionError:\n",
         ("tests/test_client.py::test_clustergate_propose_whose_reader_went_away_names_the_plan_id",)),
+    Mutation(
+        "propose_ends_on_a_sighup_nohup_ignores",
+        "clustergate propose run under nohup (SIGHUP ignored) keeps waiting for its answer at a hang-up",
+        "launcher/client.py",
+        "                if handled and signal.getsignal(signum) is not signal.SIG_IGN}\n",
+        "                if handled}\n",
+        ("tests/test_client.py::test_clustergate_propose_run_under_nohup_keeps_ignoring_sighup",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
