@@ -2216,8 +2216,8 @@ MUTATIONS: list[Mutation] = [
         "propose_dies_silently_on_sigterm",
         "clustergate propose ended by SIGTERM or SIGHUP prints the plan_id it sent, as after Ctrl-C (attack16a)",
         "launcher/client.py",
-        "    previous = {signum: signal.signal(signum, _raise_terminated) for signum in TERMINATING_SIGNALS} if handled",
-        "    previous = {signum: signal.getsignal(signum) for signum in TERMINATING_SIGNALS} if handled",
+        "    previous = {signum: signal.signal(signum, _raise_terminated) for signum in TERMINATING_SIGNALS\n",
+        "    previous = {signum: signal.getsignal(signum) for signum in TERMINATING_SIGNALS\n",
         ("tests/test_client.py::test_clustergate_propose_terminated_while_waiting_prints_the_plan_id_it_sent",)),
     Mutation(
         "propose_interrupted_says_nothing",
