@@ -549,8 +549,10 @@ def cmd_propose(args: argparse.Namespace) -> int:
         print(f"clustergate propose: {exc}", file=sys.stderr)
         return 2
     # A signal that ends the command (`timeout`, a supervisor, the terminal closed) would lose a plan_id made up here.
+    # A signal the caller ignores (`nohup`: SIGHUP) stays ignored.
     handled = threading.current_thread() is threading.main_thread()
-    previous = {signum: signal.signal(signum, _raise_terminated) for signum in TERMINATING_SIGNALS} if handled else {}
+    previous = {signum: signal.signal(signum, _raise_terminated) for signum in TERMINATING_SIGNALS
+                if handled and signal.getsignal(signum) is not signal.SIG_IGN}
     reply: dict[str, Any] | None = None
     try:
         with client:
@@ -567,6 +569,10 @@ def cmd_propose(args: argparse.Namespace) -> int:
             print(f"plan_id {plan_id} (the gate answered; its answer may not be printed in full: resend with "
                   f"--plan-id {plan_id} to get it again)", file=sys.stderr)
         return 130 if isinstance(exc, KeyboardInterrupt) else 128 + exc.signum if isinstance(exc, Terminated) else 1
+    except BrokenPipeError:  # the answer's reader went away: the plan_id goes where it can still be read
+        print(f"plan_id {plan_id} (the gate answered; its answer was not printed, its reader gone: resend with "
+              f"--plan-id {plan_id} to get it again)", file=sys.stderr)
+        raise  # ended as on SIGPIPE, quietly, by the launcher's main
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,26 +46,32 @@ def zone_of(pid: int | None) -> str | None:
     return ""
 
 
+# TZ is the process's: one block at a time reads local times (`status --all-hosts` reads each host's log in a thread).
+_ZONE_LOCK = threading.Lock()
+
+
 @contextmanager
 def _local_time_of(zone: str | None) -> Iterator[None]:
-    """time.mktime reads local times as in `zone` (a TZ value, "" for unset) inside the block."""
-    kept = os.environ.get("TZ")
-    if zone is None or zone == (kept or ""):
-        yield
-        return
-    try:
-        if zone:
-            os.environ["TZ"] = zone
-        else:
-            os.environ.pop("TZ", None)
-        time.tzset()
-        yield
-    finally:
-        if kept is None:
-            os.environ.pop("TZ", None)
-        else:
-            os.environ["TZ"] = kept
-        time.tzset()
+    """time.mktime reads local times as in `zone` (a TZ value, "" for unset) inside the block; a block in another
+    thread waits for this one's end."""
+    with _ZONE_LOCK:
+        kept = os.environ.get("TZ")
+        if zone is None or zone == (kept or ""):
+            yield
+            return
+        try:
+            if zone:
+                os.environ["TZ"] = zone
+            else:
+                os.environ.pop("TZ", None)
+            time.tzset()
+            yield
+        finally:
+            if kept is None:
+                os.environ.pop("TZ", None)
+            else:
+                os.environ["TZ"] = kept
+            time.tzset()
 
 
 def _tail(path: Path, size: int) -> bytes:

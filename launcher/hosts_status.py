@@ -75,12 +75,14 @@ def ask_exits(args: argparse.Namespace, topo: Topology, host: str) -> dict[str, 
                      timeout_s=EXITS_TIMEOUT_S)
         where = f"through `{args.via}`"
         try:
-            said = json.loads(ran.stdout) if ran.returncode == 0 else None
+            said = json.loads(ran.stdout) if ran.returncode in (0, 1) else None  # 1: the log unreadable, said why
         except ValueError:
             said = None
         if not isinstance(said, dict) or not isinstance(said.get("unexpected_exits"), dict):
             last = (ran.stderr.strip().splitlines() or ran.stdout.strip().splitlines() or ["no output"])[-1]
             return {"error": f"`status --exits` {where} exited {ran.returncode}: {last[:300]}"}
+    if said.get("error"):
+        return {"error": f"{str(said['error'])[:300]} {where}"}
     if not said.get("log_found"):
         return {"error": f"no supervisord log at {said.get('log')} {where}"}
     return said

@@ -1337,10 +1337,18 @@ def collect_status(home: Home) -> dict[str, Any]:
 
 def home_exits(home: Home) -> dict[str, Any]:
     """What `status --exits --json` prints: this home's programs that exited unexpectedly, read from its
-    supervisord's log whether or not supervisord runs (`log_found` false: no supervisord ever ran here)."""
+    supervisord's log whether or not supervisord runs (`log_found` false: no supervisord ever ran here; `error`:
+    the log is there but this user may not read it, as another account's home, whose run/ `up` made 0700)."""
     log = home.run / "supervisord.log"
+    said: dict[str, Any] = {"home": str(home.root), "log": str(log), "log_found": False, "unexpected_exits": {}}
+    try:
+        open(log, "rb").close()
+    except (FileNotFoundError, NotADirectoryError):
+        return said
+    except OSError as exc:
+        return {**said, "error": f"cannot read {log}: {exc.strerror}"}
     exits = unexpected_exits(log, supervisord_pid=Supervisor(home).pid())
-    return {"home": str(home.root), "log": str(log), "log_found": log.exists(),
+    return {**said, "log_found": True,
             "unexpected_exits": {name: as_json(e, str(home.logs / f"{name}.log")) for name, e in exits.items()}}
 
 
@@ -1383,7 +1391,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(json.dumps(said, indent=2))
         for name, u in ({} if args.json else said["unexpected_exits"]).items():
             print(describe(name, Exits(u["count"], u["last_at"], u["last_how"]), u["log"], u["window_s"]))
-        return 0
+        if "error" in said and not args.json:
+            print(f"clustergate status: {said['error']}", file=sys.stderr)
+        return 1 if "error" in said else 0
     try:
         status = collect_status(home)
     except LaunchError as exc:

@@ -653,3 +653,63 @@ def test_clustergate_propose_interrupted_while_printing_the_answer_names_the_pla
         stop.set()
         thread.join(5)
         ctx.term()
+
+
+def test_clustergate_propose_whose_reader_went_away_names_the_plan_id():
+    # review16: the reader of the answer gone before it was printed (`clustergate propose ... | consumer`, the
+    # consumer dead) ended the command on SIGPIPE's exit, 141, with nothing on stderr: the decision, with its
+    # permit, was recorded under a plan_id made up there and lost.
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+    ctx = zmq.Context()
+    stop = threading.Event()
+    endpoint, thread = echo_server(ctx, stop)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody will ever read the answer
+    try:
+        cli = subprocess.run([sys.executable, "-m", "launcher", "propose", "--endpoint", endpoint, "--symbol", "ETHUSDT",
+                              "--action", "PARTIAL_50", "--timeout-ms", "20000", "--retries", "0"],
+                             cwd=Path(__file__).resolve().parent.parent, stdout=write_end, stderr=subprocess.PIPE,
+                             text=True, timeout=60)
+    finally:
+        os.close(write_end)
+        stop.set()
+        thread.join(5)
+        ctx.term()
+    assert cli.returncode == 141 and "Traceback" not in cli.stderr, (cli.returncode, cli.stderr)
+    assert re.search(r"plan_id [0-9a-f]{32} \(the gate answered.*--plan-id [0-9a-f]{32}", cli.stderr), cli.stderr
+
+
+def test_clustergate_propose_run_under_nohup_keeps_ignoring_sighup():
+    # review16: `nohup clustergate propose ...` (SIGHUP ignored, the terminal to be closed) ended at the hang-up
+    # with exit 129, its answer never waited for: the command's SIGHUP handler replaced the ignore it inherited.
+    # SIGHUP is sent while it waits for the answer, and then the answer: it must print it (exit 0).
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+    from helpers import wait_for
+    ctx = zmq.Context()
+    gate = ctx.socket(zmq.ROUTER)  # answers once the test says so
+    port = gate.bind_to_random_port("tcp://127.0.0.1")
+    cli = subprocess.Popen([sys.executable, "-m", "launcher", "propose", "--endpoint", f"tcp://127.0.0.1:{port}",
+                            "--symbol", "ETHUSDT", "--action", "HOLD", "--timeout-ms", "60000", "--retries", "0"],
+                           cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    try:
+        wait_for(lambda: gate.poll(0), 30, "the proposal sent")
+        who, empty, body = gate.recv_multipart()
+        cli.send_signal(signal.SIGHUP)
+        plan_id = json.loads(body)["plan_id"]
+        gate.send_multipart([who, empty, json.dumps({"status": "ok", "decision": {"plan_id": plan_id}}).encode()])
+        stdout, stderr = cli.communicate(timeout=20)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait(5)
+        gate.close(0)
+        ctx.term()
+    assert cli.returncode == 0 and plan_id in stdout, (cli.returncode, stderr)

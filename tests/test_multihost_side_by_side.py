@@ -111,3 +111,51 @@ def test_status_all_hosts_names_each_hosts_unexpected_exits_from_its_own_supervi
     assert gate["unexpected_exits"]["count"] == 3 and gate["unexpected_exits"]["last_how"] == "terminated by SIGKILL"
     assert hosts["market"]["exits"]["unexpected_exits"] == {} and "error" in hosts["store"]["exits"]
     assert not any("unexpected_exits" in row for info in hosts.values() for row in info["programs"] if row is not gate)
+
+
+def test_status_all_hosts_names_a_host_whose_log_it_may_not_read_and_shows_the_others(tmp_path: Path):
+    """review16: `up` makes a home's run/ 0700; `status FILE --all-hosts` run by another account than the hosts'
+    (an operator's, with its own keys) ended in a PermissionError traceback, no table at all, where it printed
+    the table before it read the hosts' logs. Here a forked child reads the hosts' logs as a user who may not
+    enter exec's run/ (nobody, when the test runs as root)."""
+    import time
+
+    from launcher.hosts_status import ask_exits, collect_all_hosts
+    from launcher.topology import load_topology
+
+    data = side_by_side_data(tmp_path)
+    topo = load_topology(write_topology(tmp_path, data))
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(time.time() - 60)) + ",123"
+    for host in ("exec", "market"):
+        run = tmp_path / "hosts" / host / "run"
+        run.mkdir(parents=True)
+        (run / "supervisord.log").write_text(f"{stamp} WARN exited: gate (terminated by SIGKILL; not expected)\n")
+    args = argparse.Namespace(via=None, home_root=str(tmp_path / "hosts"))
+    collect_all_hosts(topo, lambda host: ask_exits(args, topo, host))  # every module the child needs, imported
+    for path in (tmp_path, tmp_path / "hosts", tmp_path / "hosts" / "market", tmp_path / "hosts" / "market" / "run"):
+        path.chmod(0o755)
+    (tmp_path / "hosts" / "exec" / "run").chmod(0o700 if os.geteuid() == 0 else 0o000)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child)
+        try:
+            if os.geteuid() == 0:
+                os.setgroups([])
+                os.setresgid(65534, 65534, 65534)
+                os.setresuid(65534, 65534, 65534)
+            hosts = collect_all_hosts(topo, lambda host: ask_exits(args, topo, host))
+            said = {host: info.get("exits") for host, info in hosts.items()}
+        except BaseException as exc:
+            said = {"raised": repr(exc)}
+        os.write(write, json.dumps(said).encode())
+        os._exit(0)
+    os.close(write)
+    try:
+        with os.fdopen(read, "rb") as pipe:
+            said = json.loads(pipe.read() or b"{}")
+    finally:
+        os.waitpid(child, 0)
+        (tmp_path / "hosts" / "exec" / "run").chmod(0o700)
+    assert "raised" not in said, said
+    assert "Permission denied" in said["exec"]["error"] and str(tmp_path / "hosts" / "exec") in said["exec"]["error"]
+    assert said["market"]["unexpected_exits"]["gate"]["count"] == 1

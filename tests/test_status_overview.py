@@ -124,3 +124,72 @@ def test_unexpected_exits_logged_before_supervisord_rotated_its_log_still_count(
                                                 + f"{stamp} WARN exited: gate (exit sta")  # cut by the rotation
     log.write_text(f"{stamp} WARN exited: gate (exit status 1; not expected)\n")
     assert unexpected_exits(log, now=now)["gate"].count == 4
+
+
+def test_unexpected_exits_read_in_two_threads_each_read_their_lines_in_supervisords_zone(tmp_path, monkeypatch) -> None:
+    # review16: `status FILE --all-hosts` reads each host's log in its own thread, and a read sets the process's TZ
+    # to its supervisord's for its time.mktime. A read that began while another had set TZ took that zone for the
+    # caller's, and read its lines in the zone the other one put back when it ended (`TZ=Asia/Tokyo status`,
+    # supervisords in UTC: 6 of 20 runs named 2 of a host's 4 exits, or none). Here thread B starts reading while
+    # thread A is at its first line, and reads its first line once A is done.
+    import subprocess
+    import threading
+    import time
+
+    from helpers import wait_for
+    from launcher import exits
+
+    monkeypatch.setenv("TZ", "JST-9")  # the caller's zone; supervisord's is UTC0 (POSIX TZ strings: no tzdata)
+    time.tzset()
+    monkeypatch.setattr(exits, "_ZONE_LOCK", watched := _WatchedLock())
+    supervisord = subprocess.Popen(["sleep", "60"], env={"TZ": "UTC0", "PATH": "/usr/bin:/bin"})
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() - 60)) + ",123"
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    for log in logs:
+        log.write_text(f"{stamp} WARN exited: gate (terminated by SIGKILL; not expected)\n")
+    mktime, a_done, b_reading, found = time.mktime, threading.Event(), threading.Event(), {}
+
+    def read(log):
+        found[log.name] = exits.unexpected_exits(log, supervisord_pid=supervisord.pid)
+
+    b = threading.Thread(target=read, args=(logs[1],))
+    watched.waiter = b
+
+    def mktime_in_step(t):
+        if threading.current_thread() is b:
+            b_reading.set()
+            a_done.wait(10)
+        elif not b.is_alive() and not a_done.is_set():
+            b.start()
+            wait_for(lambda: b_reading.is_set() or watched.waited.is_set(), what="thread B reading or waiting")
+        return mktime(t)
+
+    monkeypatch.setattr(time, "mktime", mktime_in_step)
+    try:
+        read(logs[0])
+        a_done.set()
+        b.join(10)
+    finally:
+        a_done.set()
+        supervisord.kill()
+        supervisord.wait()
+        monkeypatch.undo()
+        time.tzset()
+    assert {name: list(f) for name, f in found.items()} == {"a.log": ["gate"], "b.log": ["gate"]}
+
+
+class _WatchedLock:
+    """A lock that says when thread `waiter` asks for it."""
+
+    def __init__(self):
+        import threading
+        self.lock, self.waited, self.waiter = threading.Lock(), threading.Event(), None
+
+    def __enter__(self):
+        import threading
+        if threading.current_thread() is self.waiter:
+            self.waited.set()
+        self.lock.acquire()
+
+    def __exit__(self, *exc):
+        self.lock.release()

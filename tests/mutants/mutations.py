@@ -2216,8 +2216,8 @@ MUTATIONS: list[Mutation] = [
         "propose_dies_silently_on_sigterm",
         "clustergate propose ended by SIGTERM or SIGHUP prints the plan_id it sent, as after Ctrl-C (attack16a)",
         "launcher/client.py",
-        "    previous = {signum: signal.signal(signum, _raise_terminated) for signum in TERMINATING_SIGNALS} if handled",
-        "    previous = {signum: signal.getsignal(signum) for signum in TERMINATING_SIGNALS} if handled",
+        "    previous = {signum: signal.signal(signum, _raise_terminated) for signum in TERMINATING_SIGNALS\n",
+        "    previous = {signum: signal.getsignal(signum) for signum in TERMINATING_SIGNALS\n",
         ("tests/test_client.py::test_clustergate_propose_terminated_while_waiting_prints_the_plan_id_it_sent",)),
     Mutation(
         "propose_interrupted_says_nothing",
@@ -2764,6 +2764,38 @@ MUTATIONS: list[Mutation] = [
         "    except MemoryError:  # its message is empty",
         "    except ZeroDivisionError:  # its message is empty",
         ("tests/test_topology_validation.py::test_a_topology_too_large_to_read_is_named_so_not_as_empty_invalid_yaml",)),
+    Mutation(
+        "exits_read_without_the_zone_lock",
+        "a supervisord log read in one thread (status --all-hosts: one per host) keeps its supervisord's zone while "
+        "another thread's read sets and puts back the process's TZ",
+        "launcher/exits.py",
+        "    with _ZONE_LOCK:\n",
+        "    if True:\n",
+        ("tests/test_status_overview.py::"
+         "test_unexpected_exits_read_in_two_threads_each_read_their_lines_in_supervisords_zone",)),
+    Mutation(
+        "all_hosts_status_dies_on_a_log_it_may_not_read",
+        "status FILE --all-hosts names a host whose supervisord log this user may not read (another account's home, "
+        "run/ 0700) and shows every other host: no traceback",
+        "launcher/supervise.py",
+        "    except OSError as exc:\n        return {**said, \"error\": f\"cannot read {log}: {exc.strerror}\"}\n",
+        "",
+        ("tests/test_multihost_side_by_side.py::"
+         "test_status_all_hosts_names_a_host_whose_log_it_may_not_read_and_shows_the_others",)),
+    Mutation(
+        "propose_loses_the_plan_id_to_a_broken_pipe",
+        "clustergate propose whose answer's reader went away (a broken pipe) names the plan_id on stderr, exit 141",
+        "launcher/client.py",
+        "    except BrokenPipeError:  # the answer's reader went away: the plan_id goes where it can still be read\n",
+        "    except ZeroDivisionError:\n",
+        ("tests/test_client.py::test_clustergate_propose_whose_reader_went_away_names_the_plan_id",)),
+    Mutation(
+        "propose_ends_on_a_sighup_nohup_ignores",
+        "clustergate propose run under nohup (SIGHUP ignored) keeps waiting for its answer at a hang-up",
+        "launcher/client.py",
+        "                if handled and signal.getsignal(signum) is not signal.SIG_IGN}\n",
+        "                if handled}\n",
+        ("tests/test_client.py::test_clustergate_propose_run_under_nohup_keeps_ignoring_sighup",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
