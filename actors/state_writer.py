@@ -66,8 +66,9 @@ WRITTEN_TYPES = {keys.CLUSTER_STATE: "hash", keys.CLUSTERS: "hash", keys.CLUSTER
 
 def keys_of_another_type(client: redis.Redis, fenced: bool) -> dict[str, str]:
     """{key: type it holds} of the keys a state write needs that hold another type (one round trip). Checked
-    before the transaction: Redis runs the rest of a MULTI/EXEC whose XADD fails WRONGTYPE, so a stream key of
-    another type had the hashes written while the writer counted the state as not written."""
+    under WATCH of these keys, before the transaction: Redis runs the rest of a MULTI/EXEC whose XADD fails
+    WRONGTYPE, so a stream key of another type had the hashes written while the writer counted the state as not
+    written."""
     checked = [k for k in WRITTEN_TYPES if fenced or k != keys.STATE_WRITER_FENCE]
     pipe = client.pipeline(transaction=False)
     for key in checked:
@@ -203,16 +204,18 @@ def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str
     With a fencing token, the fence counter is watched too and must equal it, else Fenced is raised and
     nothing is written: a newer writer's token (INCR) between our check and EXEC aborts the EXEC."""
     new_ids = {c["id"] for c in message["clusters"]}
-    found = keys_of_another_type(client, fence is not None)
-    if found:
-        raise KeysOfAnotherType(found)
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         with client.pipeline(transaction=True) as pipe:
             try:
-                if fence is None:
-                    pipe.watch(keys.CLUSTERS, keys.CLUSTER_STATE)
-                else:
-                    pipe.watch(keys.CLUSTERS, keys.CLUSTER_STATE, keys.STATE_WRITER_FENCE)
+                # The types are checked under WATCH of every key they name: a key given another type between
+                # the check and EXEC aborts the EXEC, and the next attempt's check names it (the stream
+                # unwatched, a string put there in between had the hashes written beside the failed XADD).
+                pipe.watch(keys.CLUSTERS, keys.CLUSTER_STATE, keys.CLUSTER_STATE_STREAM,
+                           *(() if fence is None else (keys.STATE_WRITER_FENCE,)))
+                found = keys_of_another_type(client, fence is not None)
+                if found:
+                    raise KeysOfAnotherType(found)
+                if fence is not None:
                     newest = pipe.get(keys.STATE_WRITER_FENCE)
                     if newest is None or int(newest) != fence:
                         raise Fenced(f"fencing token {fence} is not the newest ({newest})")
@@ -454,6 +457,8 @@ class StateWriterActor(Actor):
             self.redis.ping()
             if self.known_ids is None:
                 self.known_ids = self.existing_ids()
+            if self.keys_wrong_type:  # a standby writes nothing to find them deleted: not ready until it took over
+                self.note_wrong_type(keys_of_another_type(self.redis, bool(self.lease_ms)))
         except redis.RedisError as exc:
             self.redis_ok = False
             self.set_ready(False)

@@ -213,6 +213,10 @@ def test_state_keys_of_another_type_stop_the_writes_with_one_line_naming_them_an
         r.delete(key)
         written = len(records(r))
         wait_for(lambda: len(records(r)) > written, 20, f"cluster states written again once {key} is deleted")
+        # the standby writes nothing, so it had no write to find the key deleted: it stayed not ready for good
+        wait_for(lambda: all(scrape(standby["data"]["actors"][n]["metrics_port"]).get(
+            f'clustergate_actor_ready{{actor="{n}",kind="state_writer"}}') == 1 for n in WRITERS), 10,
+            f"both writers ready again once {key} is deleted")
 
 
 LATE_GAP = 1.35  # LateEveryOtherClusterer's late write-to-write gap, in cadences
@@ -434,6 +438,23 @@ def test_a_newer_token_taken_between_the_fence_check_and_exec_aborts_the_old_wri
     assert write_state(new, message, set(), 1000, fence=8) == int(message["ts"])
     assert [f["fence_token"] for _, f in new.xrange(keys.CLUSTER_STATE_STREAM)] == ["8"]
 
+
+
+@pytest.mark.parametrize("key", [keys.CLUSTER_STATE_STREAM, keys.CLUSTER_STATE, keys.STATE_WRITER_FENCE])
+def test_a_key_given_another_type_between_the_type_check_and_exec_writes_nothing_and_is_named(redis_server, key):
+    """The type check and the transaction: a string put at the state stream between them had the hashes written
+    beside the failed XADD (Redis runs the rest of a MULTI/EXEC), counted redis_unavailable; a hash retyped there
+    failed the retry's read as a bare WRONGTYPE (real redis-server, two clients)."""
+    from actors.state_writer import KeysOfAnotherType, write_state
+    writer, by_hand = redis_server.client(), redis_server.client()
+    writer.set(keys.STATE_WRITER_FENCE, 7)
+    with pytest.raises(KeysOfAnotherType) as refused:
+        write_state(writer, state(1), set(), 1000, fence=7,
+                    before_exec=lambda: (by_hand.delete(key), by_hand.set(key, "by hand")) if key != keys.STATE_WRITER_FENCE
+                    else (by_hand.delete(key), by_hand.hset(key, "by", "hand")))
+    assert key in refused.value.found
+    assert not writer.exists(keys.CLUSTER_STATE) or key == keys.CLUSTER_STATE, writer.hgetall(keys.CLUSTER_STATE)
+    assert writer.type(keys.CLUSTER_STATE_STREAM) in ("none", "string") and not writer.exists(keys.CLUSTERS)
 
 # -- two whole chains: the active chain dies upstream of its live writer ---------------------------
 

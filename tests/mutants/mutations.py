@@ -2472,7 +2472,8 @@ MUTATIONS: list[Mutation] = [
         "state_write_beside_a_key_of_another_type",
         "a state write checks the types of the keys it needs first and writes nothing beside one of another type",
         "actors/state_writer.py",
-        "    found = keys_of_another_type(client, fence is not None)\n    if found:\n        raise KeysOfAnotherType(found)\n",
+        "                found = keys_of_another_type(client, fence is not None)\n                if found:\n"
+        "                    raise KeysOfAnotherType(found)\n",
         "",
         ("tests/test_clusters_end_to_end.py::test_a_state_write_with_a_key_of_another_type_writes_nothing_and_names_the_key",
          "tests/test_ha_standby.py::test_state_keys_of_another_type_stop_the_writes_with_one_line_naming_them_and_deleting_them_recovers",)),
@@ -2796,6 +2797,23 @@ MUTATIONS: list[Mutation] = [
         "                if handled and signal.getsignal(signum) is not signal.SIG_IGN}\n",
         "                if handled}\n",
         ("tests/test_client.py::test_clustergate_propose_run_under_nohup_keeps_ignoring_sighup",)),
+    # review16b: the write path's type check and the standby's readiness after a key of another type
+    Mutation(
+        "state_stream_retyped_between_the_type_check_and_exec_is_written_beside",
+        "the state write WATCHes the stream key with the hashes, so a key retyped after the type check aborts the EXEC",
+        "actors/state_writer.py",
+        "                pipe.watch(keys.CLUSTERS, keys.CLUSTER_STATE, keys.CLUSTER_STATE_STREAM,\n",
+        "                pipe.watch(keys.CLUSTERS, keys.CLUSTER_STATE,\n",
+        ("tests/test_ha_standby.py::"
+         "test_a_key_given_another_type_between_the_type_check_and_exec_writes_nothing_and_is_named",)),
+    Mutation(
+        "standby_stays_not_ready_after_a_key_of_another_type_is_deleted",
+        "a writer that found keys of another type checks them again each cadence, so a standby is ready once deleted",
+        "actors/state_writer.py",
+        "            if self.keys_wrong_type:  # a standby writes nothing to find them deleted: not ready until it took over\n",
+        "            if False:\n",
+        ("tests/test_ha_standby.py::"
+         "test_state_keys_of_another_type_stop_the_writes_with_one_line_naming_them_and_deleting_them_recovers",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
