@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
 import uuid
 from types import SimpleNamespace
@@ -117,15 +118,26 @@ class Fenced(Exception):
 # KEYS: lease, fence counter. ARGV: holder name, lease ms.
 # Returns {the new fencing token, 0}, or {0, the lease's PTTL in ms} when another writer holds it. A fence
 # counter of another type is an error naming it, before the lease is taken (the INCR would fail after the SET).
+# A missing counter starts from Redis's clock in microseconds (no two lease scripts run within one), not 0: one
+# deleted (the fix that error names, or lost with an unpersisted Redis) handed out 1, 2, 3 again, and a paused
+# writer holding 3 passed the fence on resuming.
 ACQUIRE_LEASE = """
 local fence_type = redis.call('TYPE', KEYS[2])['ok']
 if fence_type ~= 'string' and fence_type ~= 'none' then
   return redis.error_reply('WRONGTYPE ' .. KEYS[2] .. ' is a ' .. fence_type .. ', not the fencing token counter '
     .. '(a string): no state writer can take the lease; delete the key')
 end
+if fence_type == 'string' and not string.match(redis.call('GET', KEYS[2]), '^%-?%d+$') then
+  return redis.error_reply('ERR ' .. KEYS[2] .. ' holds no integer, not the fencing token counter: no state writer '
+    .. 'can take the lease; delete the key')
+end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {0, redis.call('PTTL', KEYS[1])} end
+if fence_type == 'none' then
+  local now = redis.call('TIME')
+  redis.call('SET', KEYS[2], string.format('%.0f', tonumber(now[1]) * 1000000 + tonumber(now[2])))
+end
 local token = redis.call('INCR', KEYS[2])
-redis.call('SET', KEYS[1], ARGV[1] .. '/' .. token, 'PX', ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1] .. '/' .. string.format('%.0f', token), 'PX', ARGV[2])  -- not %.14g
 return {token, 0}
 """
 # KEYS: lease, fence counter. ARGV: the holder's lease value, lease ms, its fencing token.
@@ -217,7 +229,7 @@ def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str
                     raise KeysOfAnotherType(found)
                 if fence is not None:
                     newest = pipe.get(keys.STATE_WRITER_FENCE)
-                    if newest is None or int(newest) != fence:
+                    if newest is None or not re.fullmatch(r"-?\d+", newest) or int(newest) != fence:  # a string by hand
                         raise Fenced(f"fencing token {fence} is not the newest ({newest})")
                 stored_ts, stored_ms = pipe.hmget(keys.CLUSTER_STATE, "updated_ts", "updated_ts_ms")
                 ahead_s = stored_ahead_s(message["ts"], stored_ts, stored_ms)  # as write_latest compares

@@ -456,6 +456,43 @@ def test_a_key_given_another_type_between_the_type_check_and_exec_writes_nothing
     assert not writer.exists(keys.CLUSTER_STATE) or key == keys.CLUSTER_STATE, writer.hgetall(keys.CLUSTER_STATE)
     assert writer.type(keys.CLUSTER_STATE_STREAM) in ("none", "string") and not writer.exists(keys.CLUSTERS)
 
+
+def test_a_fence_counter_deleted_by_hand_never_hands_out_a_token_again(redis_server):
+    """Deleting the counter is the fix its WRONGTYPE error names: INCR started it again at 1, so a writer paused
+    holding token 3 resumed, after three takeovers, to find its token the newest: its write passed the fence and
+    its renewal took the lapsed lease back beside the writer holding 3 (real redis-server, the lease scripts)."""
+    from actors.state_writer import ACQUIRE_LEASE, RENEW_LEASE, Fenced, write_state
+    r = redis_server.client()
+    acquire, renew = r.register_script(ACQUIRE_LEASE), r.register_script(RENEW_LEASE)
+    lease = [keys.STATE_WRITER_LEASE, keys.STATE_WRITER_FENCE]
+    for _ in range(3):  # the paused writer took the third token
+        r.delete(keys.STATE_WRITER_LEASE)
+        paused, _ = acquire(keys=lease, args=["paused", 60000])
+    r.delete(keys.STATE_WRITER_LEASE, keys.STATE_WRITER_FENCE)  # its lease lapsed; the counter deleted by hand
+    tokens = []
+    for _ in range(3):
+        r.delete(keys.STATE_WRITER_LEASE)
+        tokens.append(acquire(keys=lease, args=["other", 60000])[0])
+    assert tokens == sorted(set(tokens)) and tokens[0] > paused, (paused, tokens)
+    with pytest.raises(Fenced):
+        write_state(r, state(1), set(), 1000, fence=paused)
+    r.delete(keys.STATE_WRITER_LEASE)
+    assert not renew(keys=lease, args=[f"paused/{paused}", 60000, paused])
+
+
+def test_a_fence_counter_that_is_no_integer_is_refused_before_the_lease_is_taken_naming_it(redis_server):
+    """A string that INCR refuses at the counter ("by hand"): the script took the lease, then failed its INCR with
+    an error naming no key, so the lease was held by no writer until it lapsed, at every attempt."""
+    from actors.state_writer import ACQUIRE_LEASE, Fenced, write_state
+    r = redis_server.client()
+    r.set(keys.STATE_WRITER_FENCE, "by hand")
+    with pytest.raises(redis.ResponseError, match=keys.STATE_WRITER_FENCE):
+        r.register_script(ACQUIRE_LEASE)(keys=[keys.STATE_WRITER_LEASE, keys.STATE_WRITER_FENCE], args=["w", 60000])
+    assert not r.exists(keys.STATE_WRITER_LEASE)
+    with pytest.raises(Fenced):  # the holder, set there while it held the lease: not a ValueError at each state
+        write_state(r, state(1), set(), 1000, fence=7)
+    assert not r.exists(keys.CLUSTER_STATE)
+
 # -- two whole chains: the active chain dies upstream of its live writer ---------------------------
 
 CHAIN_CADENCE_S = 1.0  # configs/ha.yaml's cadence; the gate keeps SPEC's freshness window, 2 x cadence

@@ -582,7 +582,7 @@ MUTATIONS: list[Mutation] = [
         "state_write_ignores_the_fencing_token",
         "a state writer paused past its lease can never overwrite a newer one: the write checks the token (issue 12)",
         "actors/state_writer.py",
-        "                    if newest is None or int(newest) != fence:\n",
+        "                    if newest is None or not re.fullmatch(r\"-?\\d+\", newest) or int(newest) != fence:  # a string by hand\n",
         "                    if False:\n",
         ("tests/test_ha_standby.py::test_a_write_with_an_older_token_than_the_newest_is_refused_and_writes_nothing",)),
     Mutation(
@@ -590,7 +590,7 @@ MUTATIONS: list[Mutation] = [
         "a writer paused with its write in flight, resumed after a takeover, is refused by the fencing token: "
         "real writers, the write held between the fence check and Redis (issue 12)",
         "actors/state_writer.py",
-        "                    if newest is None or int(newest) != fence:\n",
+        "                    if newest is None or not re.fullmatch(r\"-?\\d+\", newest) or int(newest) != fence:  # a string by hand\n",
         "                    if False:\n",
         ("tests/test_ha_standby.py::test_a_writer_paused_with_its_write_in_flight_resumes_after_the_takeover_and_its_write_is_refused_by_the_token",)),
     Mutation(
@@ -2814,6 +2814,37 @@ MUTATIONS: list[Mutation] = [
         "            if False:\n",
         ("tests/test_ha_standby.py::"
          "test_state_keys_of_another_type_stop_the_writes_with_one_line_naming_them_and_deleting_them_recovers",)),
+    Mutation(
+        "fence_counter_deleted_starts_again_at_one",
+        "a missing fencing token counter starts from Redis's clock, so a deleted one never hands out a token again",
+        "actors/state_writer.py",
+        "if fence_type == 'none' then\n",
+        "if false then\n",
+        ("tests/test_ha_standby.py::test_a_fence_counter_deleted_by_hand_never_hands_out_a_token_again",)),
+    Mutation(
+        "lease_value_names_a_large_token_in_lua_notation",
+        "the lease value names its token in full digits (Lua's %.14g wrote 1.7963371068644e+15: no renewal matched)",
+        "actors/state_writer.py",
+        "ARGV[1] .. '/' .. string.format('%.0f', token)",
+        "ARGV[1] .. '/' .. token",
+        ("tests/test_ha_standby.py::"
+         "test_two_state_writers_one_writes_the_other_stands_by_and_every_record_carries_a_rising_token",)),
+    Mutation(
+        "lease_taken_beside_a_fence_counter_that_is_no_integer",
+        "the lease script refuses a fence counter that INCR cannot add to before taking the lease, naming the key",
+        "actors/state_writer.py",
+        "if fence_type == 'string' and not string.match(",
+        "if false and not string.match(",
+        ("tests/test_ha_standby.py::"
+         "test_a_fence_counter_that_is_no_integer_is_refused_before_the_lease_is_taken_naming_it",)),
+    Mutation(
+        "holder_raises_on_a_fence_counter_that_is_no_integer",
+        "a holder whose fence counter holds no integer is fenced (stands by), not a ValueError at each state",
+        "actors/state_writer.py",
+        "newest is None or not re.fullmatch(r\"-?\\d+\", newest) or int(newest) != fence",
+        "newest is None or int(newest) != fence",
+        ("tests/test_ha_standby.py::"
+         "test_a_fence_counter_that_is_no_integer_is_refused_before_the_lease_is_taken_naming_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
