@@ -367,6 +367,8 @@ class StateWriterActor(Actor):
                 return
             if not input_is_fresh(self.last_ready_mono, now, self.hold_s):
                 return
+            if self.keys_wrong_type:  # it could write nothing: two writers took and gave up the lease in turn
+                return  # every 1.5 cadences, 2 lines each, until deleted (check_redis looks again each cadence)
             token, pttl_ms = (int(x) for x in self.acquire(keys=[keys.STATE_WRITER_LEASE, keys.STATE_WRITER_FENCE],
                                                              args=[self.holder, self.lease_ms]))
         except redis.RedisError as exc:

@@ -203,7 +203,10 @@ def test_state_keys_of_another_type_stop_the_writes_with_one_line_naming_them_an
         updated = r.hget(keys.CLUSTER_STATE, "updated_ts_ms")
         wait_for(lambda: key in logs() and "event=lease_unavailable" in logs() if key == keys.STATE_WRITER_FENCE
                  else "event=state_not_written_key_wrong_type" in logs(), 10, f"a writer to name {key}")
+        acquired = logs().count("event=lease_acquired")
         time.sleep(4 * CADENCE_S)  # an observation window: a writer logging at each state or lease tick adds 8+
+        # each writer takes the lease, finds the key, gives it up: once, not every 1.5 cadences (2 lines each)
+        assert logs().count("event=lease_acquired") - acquired <= len(WRITERS), logs()
         assert r.hget(keys.CLUSTER_STATE, "updated_ts_ms") == updated, "a state written beside a key of another type"
         lines = [x for x in logs().splitlines() if key in x and x.split()[1] in ("warning", "error")]
         assert 1 <= len(lines) <= 2 * len(WRITERS), "\n".join(lines)

@@ -2845,6 +2845,14 @@ MUTATIONS: list[Mutation] = [
         "newest is None or int(newest) != fence",
         ("tests/test_ha_standby.py::"
          "test_a_fence_counter_that_is_no_integer_is_refused_before_the_lease_is_taken_naming_it",)),
+    Mutation(
+        "writers_take_and_give_up_the_lease_in_turn_beside_a_key_of_another_type",
+        "a standby that found keys of another type does not take the lease it could write nothing with",
+        "actors/state_writer.py",
+        "            if self.keys_wrong_type:  # it could write nothing: two writers took and gave up the lease in turn\n",
+        "            if False:\n",
+        ("tests/test_ha_standby.py::"
+         "test_state_keys_of_another_type_stop_the_writes_with_one_line_naming_them_and_deleting_them_recovers",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
