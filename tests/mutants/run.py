@@ -20,6 +20,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -98,6 +99,15 @@ def run_tests(root: Path, tests: tuple[str, ...], timeout_s: float) -> tuple[int
         os.killpg(proc.pid, 9)
         out, _ = proc.communicate()
         return None, out
+    except KeyboardInterrupt:
+        # pytest runs in its own session, so a Ctrl-C here never reached it: it went on (or, killed, left its
+        # fixtures' redis-servers and actors running for good). An interrupt tears its fixtures down.
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        raise
     return proc.returncode, out
 
 
