@@ -495,6 +495,15 @@ def _raise_terminated(signum: int, _frame: Any) -> None:
 TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
+def _hold_further_signals(previous: dict[int, Any], handled: bool) -> None:
+    """Once the command is ending and names its plan_id, a second SIGTERM or a Ctrl-C (a supervisor resending its stop,
+    a slow terminal) would raise out of that line and lose it: they are ignored until the command has ended."""
+    if handled:
+        for signum in (*TERMINATING_SIGNALS, signal.SIGINT):
+            handler = signal.signal(signum, signal.SIG_IGN)
+            previous.setdefault(signum, handler)
+
+
 def cmd_propose(args: argparse.Namespace) -> int:
     curve: tuple[Keypair, bytes | list[bytes]] | None = None
     endpoint: str | list[str]
@@ -562,6 +571,7 @@ def cmd_propose(args: argparse.Namespace) -> int:
         print(json.dumps(reply, indent=2), flush=True)
         print(f"plan_id {plan_id}", file=sys.stderr)
     except (GateUnavailable, KeyboardInterrupt, Terminated, zmq.ZMQError) as exc:
+        _hold_further_signals(previous, handled)
         print(f"clustergate propose: {str(exc) or 'interrupted'}", file=sys.stderr)
         if reply is None:
             print(f"plan_id {plan_id} (it may have been decided: retry with --plan-id {plan_id})", file=sys.stderr)
@@ -570,6 +580,7 @@ def cmd_propose(args: argparse.Namespace) -> int:
                   f"--plan-id {plan_id} to get it again)", file=sys.stderr)
         return 130 if isinstance(exc, KeyboardInterrupt) else 128 + exc.signum if isinstance(exc, Terminated) else 1
     except BrokenPipeError:  # the answer's reader went away: the plan_id goes where it can still be read
+        _hold_further_signals(previous, handled)
         print(f"plan_id {plan_id} (the gate answered; its answer was not printed, its reader gone: resend with "
               f"--plan-id {plan_id} to get it again)", file=sys.stderr)
         raise  # ended as on SIGPIPE, quietly, by the launcher's main

@@ -713,3 +713,59 @@ def test_clustergate_propose_run_under_nohup_keeps_ignoring_sighup():
         gate.close(0)
         ctx.term()
     assert cli.returncode == 0 and plan_id in stdout, (cli.returncode, stderr)
+
+
+def test_clustergate_propose_signalled_again_while_it_names_the_plan_id_still_names_it_without_a_traceback():
+    # A second SIGTERM (a supervisor's stop, then its kill signal resent; `timeout -s TERM` twice) or a Ctrl-C arriving
+    # while the command printed its interrupt message on a slow stderr raised out of that message: a traceback, and the
+    # plan_id line, the one thing that must come out, never printed.
+    import fcntl
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+    from helpers import wait_for
+    ctx = zmq.Context()
+    endpoint, gate = silent_server(ctx)
+    try:
+        for second in (signal.SIGTERM, signal.SIGINT):
+            read_end, write_end = os.pipe()  # the command's stderr: full, and read only once the signals are sent
+            flags = fcntl.fcntl(write_end, fcntl.F_GETFL)
+            fcntl.fcntl(write_end, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+            filled = 0
+            try:
+                while True:
+                    filled += os.write(write_end, b"x" * 4096)
+            except BlockingIOError:
+                pass
+            fcntl.fcntl(write_end, fcntl.F_SETFL, flags)
+            cli = subprocess.Popen([sys.executable, "-m", "launcher", "propose", "--symbol", "ETHUSDT", "--action",
+                                    "PARTIAL_50", "--endpoint", endpoint, "--timeout-ms", "30000", "--retries", "0"],
+                                   cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL,
+                                   stderr=write_end, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            os.close(write_end)
+            try:
+                assert gate.poll(20000), "the proposal never reached the gate"
+                sent = json.loads(gate.recv_multipart()[-1])["plan_id"]
+                cli.send_signal(signal.SIGTERM)
+                wait_for(lambda: "pipe_write" in Path(f"/proc/{cli.pid}/wchan").read_text(), 20,
+                         "the command to block printing its interrupt message")
+                cli.send_signal(second)
+                wait_for(lambda: cli.poll() is not None or "pipe_write" in Path(f"/proc/{cli.pid}/wchan").read_text(),
+                         20, "the second signal to be taken")
+                chunks = []
+                while chunk := os.read(read_end, 65536):
+                    chunks.append(chunk)
+                cli.wait(20)
+                stderr = b"".join(chunks)[filled:].decode()
+                assert cli.returncode == 128 + signal.SIGTERM, (second, cli.returncode, stderr)
+                assert f"--plan-id {sent}" in stderr and "Traceback" not in stderr, (second, stderr)
+            finally:
+                if cli.poll() is None:
+                    cli.kill()
+                    cli.wait(5)
+                os.close(read_end)
+    finally:
+        gate.close(linger=0)
+        ctx.term()

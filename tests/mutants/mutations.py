@@ -2853,6 +2853,15 @@ MUTATIONS: list[Mutation] = [
         "            if False:\n",
         ("tests/test_ha_standby.py::"
          "test_state_keys_of_another_type_stop_the_writes_with_one_line_naming_them_and_deleting_them_recovers",)),
+    Mutation(
+        "propose_raises_out_of_its_plan_id_line_on_a_second_signal",
+        "clustergate propose, ending on a signal, names its plan_id even when a second SIGTERM or a Ctrl-C comes "
+        "while it prints that line (no traceback)",
+        "launcher/client.py",
+        "        _hold_further_signals(previous, handled)\n        print(f\"clustergate propose: {str(exc) or 'interrupted'}\"",
+        "        print(f\"clustergate propose: {str(exc) or 'interrupted'}\"",
+        ("tests/test_client.py::"
+         "test_clustergate_propose_signalled_again_while_it_names_the_plan_id_still_names_it_without_a_traceback",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
