@@ -16,7 +16,7 @@ import pytest
 from actors.clustering import batch_cluster_metrics, cluster_labels, cluster_metrics
 from actors.correlation import correlate_window, returns_on_grid, rolling_windows
 from actors.policy import Position, portfolio_metrics
-from actors import backtest as bt
+from launcher import backtest as bt
 from launcher.topology import GateSettings
 
 REPO = Path(__file__).resolve().parent.parent

@@ -160,7 +160,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "backtest_judges_realized_vol_by_whole_seconds",
         "the backtest judges realized vol's freshness as the gate does, to the ms: backtest/live parity of sigma_source",
-        "actors/backtest.py",
+        "launcher/backtest.py",
         "if state_is_fresh(updated, updated_ms, t, settings.freshness_s):",
         "if state_is_fresh(updated, None, t, settings.freshness_s):",
         ("tests/test_cluster_hardening.py::"
@@ -338,14 +338,14 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "backtest_looks_ahead_one_slot",
         "a backtest decision uses only the state published at or before its time, never its own slot's prices (issue 13)",
-        "actors/backtest.py",
+        "launcher/backtest.py",
         '    idx = np.searchsorted(publish, times, side="right") - 1\n',
         '    idx = np.minimum(np.searchsorted(publish, times, side="right"), len(publish) - 1)\n',
         ("tests/test_backtest.py::test_a_decision_never_sees_a_price_from_its_own_slot",)),
     Mutation(
         "backtest_ignores_cooldowns",
         "in the backtest a permitted decision sets its symbol's cooldown for cooldown_ttl_s, as the issuer does (issue 13)",
-        "actors/backtest.py",
+        "launcher/backtest.py",
         "            cooldown_until[proposal.symbol] = t + pi.cooldown_ttl_s\n",
         "            pass  # mutant: no cooldown\n",
         ("tests/test_backtest.py::test_a_second_proposal_within_the_cooldown_is_stepped_down_and_one_after_it_is_not",)),
@@ -1670,7 +1670,7 @@ MUTATIONS: list[Mutation] = [
         "backtest_positions_rows_never_go_stale",
         "in the backtest a positions row counts for stale_after_s after its ts, as the gate counts a snapshot, and "
         "then the gate fails closed; --set stale_after_s moves that edge (rev-backtest)",
-        "actors/backtest.py",
+        "launcher/backtest.py",
         "            have[have] = times[have] - positions.ts[rows[at[have]]] <= stale_after_s\n",
         "            pass  # mutant: a row holds until the next one\n",
         ("tests/test_backtest_review.py::"
@@ -1679,7 +1679,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "backtest_counts_fail_closed_time_as_cold",
         "the backtest's summary counts time without a fresh position as fail closed, not as cold (rev-backtest)",
-        "actors/backtest.py",
+        "launcher/backtest.py",
         "    cold = has_state & (st < g.cold_stress)\n",
         "    cold = st < g.cold_stress\n",
         ("tests/test_backtest_review.py::"
@@ -1687,39 +1687,39 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "backtest_summary_leaves_refused_proposals_uncounted",
         "the backtest's summary counts add up: decisions = by_final_action + refused + replayed (rev-backtest)",
-        "actors/backtest.py",
+        "launcher/backtest.py",
         "            refused += 1\n",
         "            pass  # mutant: refused not counted\n",
         ("tests/test_backtest_review.py::test_summary_counts_add_up_to_the_decisions",)),
     Mutation(
         "backtest_reads_any_parquet_column_as_numbers",
         "a Parquet prices column that is not numbers (text, booleans, lists) is refused naming it, exit 2 (rev-backtest)",
-        "actors/backtest.py",
+        "launcher/backtest.py",
         "        if not (pa.types.is_integer(col.type)",
         "        if False and not (pa.types.is_integer(col.type)",
         ("tests/test_backtest_review.py::test_a_parquet_column_that_is_not_numbers_is_refused_naming_it",)),
     Mutation(
         "backtest_positions_and_proposals_crash_on_text_that_is_not_utf8",
         "a positions or proposals file that is not UTF-8 is refused naming it, exit 2 (rev-backtest)",
-        "actors/backtest.py",
+        "launcher/backtest.py",
         "    except UnicodeDecodeError as exc:\n",
         "    except ZeroDivisionError as exc:\n",
         ("tests/test_backtest_review.py::test_a_positions_or_proposals_file_that_is_not_utf8_is_refused_naming_it",)),
     Mutation(
         "backtest_runs_before_finding_out_cannot_be_a_directory",
         "an --out that names a file, or a path under one, is refused before the run, exit 2 (rev-backtest)",
-        "actors/backtest.py",
+        "launcher/backtest.py",
         "    check_out_dir(Path(args.out))\n",
         "",
         ("tests/test_backtest_review.py::test_an_out_path_that_cannot_be_a_directory_is_refused_before_the_run",)),
     Mutation(
         "backtest_crashes_on_a_csv_field_over_the_csv_limit",
         "a prices, positions or proposals CSV with a field over 128 KiB is refused naming the file, exit 2 (rev-backtest)",
-        "actors/backtest.py",
+        "launcher/backtest.py",
         "    except csv.Error as exc:  # a field over the csv module's limit (128 KiB)\n",
         "    except ZeroDivisionError as exc:\n",
         ("tests/test_backtest_review.py::test_a_csv_field_longer_than_the_csv_modules_limit_is_refused_naming_the_file",),
-        also=(("actors/backtest.py", "    except (ValueError, csv.Error) as exc:", "    except ValueError as exc:"),)),
+        also=(("launcher/backtest.py", "    except (ValueError, csv.Error) as exc:", "    except ValueError as exc:"),)),
     Mutation(
         "gate_reply_encoder_fails_what_orjson_refuses",
         "a reply orjson cannot write (lone surrogate, integer beyond 64 bits, nesting past 254) is written by the json "
@@ -1756,7 +1756,7 @@ MUTATIONS: list[Mutation] = [
         "backtest_csv_lines_end_at_a_lone_cr",
         "the backtest reads a CSV's lines as the live feed's text read does: a lone CR is no line end (the file "
         "refused, line numbers counted alike), not universal newlines",
-        "actors/backtest.py",
+        "launcher/backtest.py",
         "newline=\"\\n\") as fh:\n            data = parse_replay_csv(",
         "newline=\"\") as fh:\n            data = parse_replay_csv(",
         ("tests/test_price_feed_replay.py::test_read_prices_gives_what_the_whole_text_read_gave_for_hostile_files",)),
@@ -1764,7 +1764,7 @@ MUTATIONS: list[Mutation] = [
         "backtest_csv_bad_byte_found_as_it_goes",
         "a CSV's bad byte is the backtest's error wherever it is, named by its place in the file, before any error "
         "of its rows (the whole file checked as UTF-8 first, a block at a time)",
-        "actors/backtest.py",
+        "launcher/backtest.py",
         "        not_utf8 = utf8_error(path)\n",
         "        not_utf8 = None\n",
         ("tests/test_price_feed_replay.py::test_read_prices_gives_what_the_whole_text_read_gave_for_hostile_files",)),
@@ -1779,7 +1779,7 @@ MUTATIONS: list[Mutation] = [
         "backtest_csv_order_error_names_its_file_twice",
         "a prices CSV's row out of order is refused with the file's path once (check_csv_order's InputError is "
         "not wrapped again as a ValueError)",
-        "actors/backtest.py",
+        "launcher/backtest.py",
         "    except InputError:\n        raise\n    except (ValueError, csv.Error) as exc:  # csv.Error",
         "    except (ValueError, csv.Error) as exc:  # csv.Error",
         ("tests/test_price_feed_replay.py::test_read_prices_gives_what_the_whole_text_read_gave_for_hostile_files",)),
@@ -2303,7 +2303,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "backtest_replay_issues_a_second_permit",
         "in the backtest a replayed plan_id issues no second permit",
-        "actors/backtest.py",
+        "launcher/backtest.py",
         'out.append({**prior[1], "ts": t, "replayed": True, "permit": False})',
         'out.append({**prior[1], "ts": t, "replayed": True})',
         ("tests/test_backtest_attack.py::test_a_replayed_plan_id_issues_no_second_permit_and_is_counted_once",)),

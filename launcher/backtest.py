@@ -1332,7 +1332,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """`clustergate backtest ARGS`: the launcher runs `python -m actors.backtest ARGS` as a process."""
+    """`clustergate backtest ARGS`: the launcher runs `python -m launcher.backtest ARGS` as a process."""
     p = argparse.ArgumentParser(prog="clustergate backtest",
                                 description="replay history in event time through the gate's maths and policy; "
                                 "write states, clusters, decisions, a summary and a report")
