@@ -26,8 +26,8 @@ COMMAND_MODULES = [
     "launcher.keys_cli",
     "launcher.deploy",
 ]
-# Commands run as their own process (`python -m MODULE ARGS`): the launcher imports neither the proofs
-# nor an actor module (the backtest is a shell around the actors' pure core, as an actor is).
+# Commands run as their own process (`python -m MODULE ARGS`): the launcher imports no proof, and building
+# the CLI loads none of the backtest's actors' maths, numpy, scipy or matplotlib.
 PROCESS_COMMANDS = {"proof": "proofs.cli", "backtest": "launcher.backtest"}
 
 

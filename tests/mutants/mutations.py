@@ -293,19 +293,20 @@ MUTATIONS: list[Mutation] = [
         (MONITOR_LIVE + "::test_monitor_status_says_when_the_running_topology_has_targets_prometheus_does_not_scrape",)),
     Mutation(
         "launcher_imports_an_actor_by_name_lazily",
-        "launcher/ never imports an actor module, also not lazily by a literal name (review 15)",
+        "launcher/ imports no actor module but the I/O-free ones, also not lazily by a literal name (review 15)",
         "launcher/monitor.py",
         "def find_prometheus() -> str | None:\n",
         "def _mutant_lazy_actor():\n    import importlib\n    return importlib.import_module('actors.wire')\n\n\n"
         "def find_prometheus() -> str | None:\n",
-        ("tests/test_layering.py::test_the_launcher_never_imports_an_actor_module",)),
+        ("tests/test_layering.py::test_the_launcher_imports_only_the_actors_io_free_modules",)),
     Mutation(
         "launcher_imports_an_actor_by_a_computed_name",
-        "importing the launcher loads no actor module, whatever the name's spelling (review 15)",
+        "importing the launcher loads no actor module but the I/O-free ones, whatever the name's spelling (review 15)",
         "launcher/monitor.py",
         "MONITOR_PROGRAM = \"prometheus\"\n",
         "MONITOR_PROGRAM = \"prometheus\"\n__import__('importlib').import_module('.'.join(('actors', 'wire')))\n",
-        ("tests/test_layering.py::test_importing_every_launcher_module_and_building_the_cli_loads_no_actor_proof_bench_or_test_module",)),
+        ("tests/test_layering.py::test_importing_every_launcher_module_loads_no_actor_module_but_the_io_free_ones"
+         "_and_no_proof_bench_or_test",)),
     Mutation(
         "a_proof_imports_a_test_helper",
         "nothing imports tests/ (review 15)",
@@ -2853,6 +2854,75 @@ MUTATIONS: list[Mutation] = [
         "            if False:\n",
         ("tests/test_ha_standby.py::"
          "test_state_keys_of_another_type_stop_the_writes_with_one_line_naming_them_and_deleting_them_recovers",)),
+    # The layering of docs/developing.md, since the backtest command moved to launcher/backtest.py.
+    Mutation(
+        "launcher_imports_an_actor_shell",
+        "the launcher imports from actors/ only the I/O-free maths and policy modules, never an actor",
+        "launcher/backtest.py",
+        "from actors.grid import latest_per_slot\n",
+        "from actors.grid import latest_per_slot\nimport actors.gate as _mutant_gate  # noqa: F401\n",
+        ("tests/test_layering.py::test_the_launcher_imports_only_the_actors_io_free_modules",
+         "tests/test_layering.py::test_importing_every_launcher_module_loads_no_actor_module_but_the_io_free_ones"
+         "_and_no_proof_bench_or_test")),
+    Mutation(
+        "an_io_free_actor_module_reads_the_clock",
+        "the actors' I/O-free modules import no clock, socket, Redis or file module",
+        "actors/policy.py",
+        "from itertools import islice\n",
+        "from itertools import islice\nimport time as _mutant_clock  # noqa: F401\n",
+        ("tests/test_layering.py::"
+         "test_the_actors_io_free_modules_import_no_socket_redis_clock_or_file_module_and_no_actor_shell",)),
+    Mutation(
+        "an_io_free_actor_module_imports_the_redis_reader",
+        "the actors' I/O-free modules import no actor module that does I/O (here the snapshots' Redis reader)",
+        "actors/clustering.py",
+        "from actors.snapshots import HELD_MIN_NOTIONAL\n",
+        "from actors.snapshots import HELD_MIN_NOTIONAL\n"
+        "from actors.snapshot_reads import read_signed_notionals as _mutant_read  # noqa: F401\n",
+        ("tests/test_layering.py::"
+         "test_the_actors_io_free_modules_import_no_socket_redis_clock_or_file_module_and_no_actor_shell",)),
+    Mutation(
+        "two_io_free_actor_modules_import_each_other_at_load_time",
+        "no import cycle between modules at load time",
+        "actors/jumps.py",
+        "import numpy as np\n",
+        "import numpy as np\n\nimport actors.grid as _mutant_grid  # noqa: F401\n",
+        ("tests/test_layering.py::test_no_import_cycle_between_modules_at_load_time",)),
+    Mutation(
+        "the_topology_model_imports_the_backtest_lazily",
+        "no import cycle outside the launcher's known deferred one, function-level imports included (here launcher "
+        "-> actors -> launcher)",
+        "launcher/topology.py",
+        "    from launcher import curve as keys\n",
+        "    from launcher import curve as keys\n    from launcher import backtest as _mutant_backtest  # noqa: F401\n",
+        ("tests/test_layering.py::"
+         "test_every_import_cycle_with_function_level_imports_is_the_launchers_known_deferred_one",)),
+    Mutation(
+        "building_the_cli_loads_the_backtest",
+        "building the CLI loads no actor module: the backtest runs as its own process",
+        "launcher/cli.py",
+        "from launcher.topology import dump_schema, load_topology\n",
+        "from launcher.topology import dump_schema, load_topology\n"
+        "import launcher.backtest as _mutant_backtest  # noqa: F401\n",
+        ("tests/test_layering.py::test_building_the_cli_loads_no_actor_proof_bench_or_test_module",)),
+    Mutation(
+        "batch_correlator_keeps_a_stopped_symbol_in_the_matrix",
+        "the backtest's correlator (actors.correlation.rolling_correlator) drops a symbol whose own newest price is "
+        "older than max_price_age_s, as the live correlator does",
+        "actors/correlation.py",
+        "    inm = enough & ~(newest_ts < now_s[:, None] - max_price_age_s)\n",
+        "    inm = enough\n",
+        ("tests/test_backtest_attack.py::"
+         "test_a_symbol_whose_prices_stopped_leaves_the_matrix_after_max_price_age_s_as_in_the_live_correlator",)),
+    Mutation(
+        "batch_gate_metrics_judge_k_by_whole_seconds",
+        "the backtest's gate metrics (actors.policy.batch_gate_metrics) judge the state's freshness to the ms, as "
+        "the gate does",
+        "actors/policy.py",
+        "    fresh_k = have & (age >= 0) & (now - updated_ms <= freshness_s)\n",
+        "    fresh_k = have & (age >= 0) & (now - updated <= freshness_s)\n",
+        ("tests/test_cluster_hardening.py::"
+         "test_realized_vol_written_late_in_its_second_is_judged_to_the_ms_so_k_and_sigma_agree_at_every_instant",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
