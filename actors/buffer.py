@@ -31,7 +31,8 @@ from actors.grid import (TICK_FUTURE_SKEW_S, PriceGrid, add_checked_tick, clock_
                          points_per_symbol)
 from launcher.redis_conn import connect
 from actors.runtime import Actor, error_text, main
-from actors.snapshots import held_symbols, read_signed_notionals
+from actors.snapshot_reads import read_signed_notionals
+from actors.snapshots import held_symbols
 from actors.wire import BadTick, encode, ok_envelope, parse_tick
 
 WINDOW_VERSION = 1

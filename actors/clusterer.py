@@ -34,7 +34,8 @@ from actors.correlator import decode_matrix
 from launcher.feed_inputs import MAX_EPOCH_S
 from launcher.redis_conn import connect
 from actors.runtime import Actor, error_text, main
-from actors.snapshots import held_symbols, read_signed_notionals
+from actors.snapshot_reads import read_signed_notionals
+from actors.snapshots import held_symbols
 from actors.wire import encode
 
 STATE_TOPIC = b"state"

@@ -407,6 +407,46 @@ def rolling_windows(returns: np.ndarray, lookback: int, min_returns: int, cadenc
     return out
 
 
+def rolling_correlator(returns: np.ndarray, newest_ts: np.ndarray, now_s: np.ndarray, start: int, stop: int, *,
+                       lookback: int, min_returns: int, cadence_s: float, max_price_age_s: float,
+                       shrinkage: str = "none") -> dict[str, Any]:
+    """correlate_window for every window ending at slots start..stop-1 at once: rolling_windows' arrays, each
+    window published at now_s (B,) with newest_ts (B, k) each symbol's newest accepted tick ts up to its slot
+    (-inf: none). As live: a symbol whose own newest tick is older than max_price_age_s stays out of the matrix
+    (in_matrix), the matrix's symbols are shrunk with shrinkage (pairs), and a window is ready (B,) with 2 symbols
+    in it and its newest price no older than max_price_age_s, else its reason (a list of B) is too_few_symbols or
+    prices_stale."""
+    k = returns.shape[0]
+    w = rolling_windows(returns, lookback, min_returns, cadence_s, start, stop, full=False)
+    pairs = w["pairs"]
+    # A symbol whose own newest accepted tick is older than max_price_age_s at publish time stays out of the
+    # matrix (with enough returns, it would still be in the window).
+    enough = w["in_matrix"]
+    inm = enough & ~(newest_ts < now_s[:, None] - max_price_age_s)
+    w["in_matrix"] = inm
+    if shrinkage == "ledoit_wolf":
+        iu, ju = np.triu_indices(k, 1)
+        for b in range(stop - start):
+            idx = np.flatnonzero(inm[b])
+            if len(idx) >= 2:
+                first = start + b - lookback + 1
+                win = np.full((len(idx), lookback), np.nan)  # the window's returns, as live
+                win[:, max(0, -first):] = returns[idx, max(first, 0):start + b + 1]
+                full = pairs_to_matrices(pairs[b:b + 1], k)[0]
+                full[np.ix_(idx, idx)] = shrink_towards_identity(full[np.ix_(idx, idx)], ledoit_wolf_intensity(win))
+                pairs[b] = full[iu, ju]
+    ok = inm.sum(axis=1) >= 2
+    some_stale = enough.sum(axis=1) >= 2  # not ready for want of fresh symbols: prices_stale
+    # prices_stale: the newest accepted price over the matrix's symbols (all symbols when none) is older than
+    # max_price_age_s at publish time.
+    over = np.where(inm.any(axis=1)[:, None], np.where(inm, newest_ts, -np.inf), newest_ts).max(axis=1)
+    stale = ~(now_s - over <= max_price_age_s)
+    w["ready"] = ok & ~stale
+    w["reason"] = [None if (o and not st) else "too_few_symbols" if not (o or some) else "prices_stale"
+                   for o, st, some in zip(ok.tolist(), stale.tolist(), some_stale.tolist())]
+    return w
+
+
 def pairs_to_matrices(pairs: np.ndarray, k: int) -> np.ndarray:
     """(B, P) pair correlations in np.triu_indices(k, 1) order -> (B, k, k) with 1 on the diagonal."""
     iu, ju = np.triu_indices(k, 1)

@@ -1,6 +1,7 @@
 """The buffer's price grid, shared by the live buffer and the backtest: slotting (slot =
 floor(ts / cadence_s)), the latest price per slot, NaN where none, the jump filter in front of it,
-and the clock-fault checks. Pure: no sockets, no Redis, no clock (the time is a parameter).
+and the clock-fault checks; latest_per_slot places a whole history at once, for the backtest.
+Pure: no sockets, no Redis, no clock (the time is a parameter).
 """
 
 from __future__ import annotations
@@ -202,3 +203,21 @@ def add_checked_tick(grid: PriceGrid, jumps: JumpFilter, symbol: str, price: flo
 def points_per_symbol(symbols: list[str], prices: np.ndarray) -> dict[str, int]:
     counts = np.isfinite(prices).sum(axis=1)
     return {s: int(n) for s, n in zip(symbols, counts)}
+
+
+def latest_per_slot(ts: np.ndarray, prices: np.ndarray, cadence_s: float, first_slot: int, into_prices: np.ndarray,
+                    into_ts: np.ndarray) -> None:
+    """PriceGrid.add's rule on one symbol's accepted ticks (time order) at once: slot = floor(ts / cadence_s), a
+    slot keeps the price with the latest ts (equal ts: the later tick). Writes that price and its ts into the
+    symbol's row, into_prices and into_ts, whose column 0 is first_slot; slots without a tick are left as they are."""
+    slot = np.floor(ts / cadence_s).astype(np.int64)
+    slot -= first_slot
+    # Time order: a tick is its slot's latest when the next tick is in a later slot.
+    last = np.ones(len(slot), dtype=bool)
+    last[:-1] = slot[1:] != slot[:-1]
+    if last.all():
+        into_prices[slot] = prices
+        into_ts[slot] = ts
+    else:
+        into_prices[slot[last]] = prices[last]
+        into_ts[slot[last]] = ts[last]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 
 @dataclass
 class JumpFilter:
@@ -42,3 +44,18 @@ class JumpFilter:
         """Record the price the caller went on to use."""
         self.last[symbol] = price
         self.refused.pop(symbol, None)
+
+    def accepted_mask(self, symbol: str, prices: np.ndarray) -> np.ndarray:
+        """refuses/accepted over one symbol's usable prints (finite, > 0, time order) at once: True where accepted.
+        A symbol whose consecutive prints never move by more than its limit skips the per-print loop (the filter
+        would accept them all)."""
+        accepted = np.ones(len(prices), dtype=bool)
+        limit = self.limit_of(symbol)
+        if limit is None or len(prices) < 2 or np.all(np.abs(np.diff(prices)) <= limit * prices[:-1]):
+            return accepted
+        for j, value in enumerate(prices.tolist()):
+            if self.refuses(symbol, value):
+                accepted[j] = False
+            else:
+                self.accepted(symbol, value)
+        return accepted

@@ -1,8 +1,10 @@
 """The gate's policy, shared by the live gate and the backtest: proposal validation, portfolio
 metrics (heat, concentration, corr_proxy, K from fresh cluster stress or the proxy), freshness,
 SPEC's policy steps with cooldown step-downs, one evaluation, a batch in arrival order (a non-HOLD
-decision sets its symbol's cooldown for the proposals after it), and the decision record.
-Pure: no sockets, no Redis, no clock (the time is a parameter). No numpy (the gate's RSS target).
+decision sets its symbol's cooldown for the proposals after it), and the decision record; and the
+portfolio metrics of many instants at once, for the backtest (batch_portfolio, batch_gate_metrics).
+Pure: no sockets, no Redis, no clock (the time is a parameter). No numpy at import (the gate's RSS
+target): the batch forms import it when called.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ import math
 import sys
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, Iterator, NamedTuple, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, NamedTuple, Mapping, Sequence
 
 from actors.snapshots import read_snapshot
 from launcher.topology import GateSettings
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 HOLD, P25, P50, P75, FULL = "HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSED"
@@ -361,6 +366,67 @@ def portfolio_metrics(positions: Sequence[Position], cluster_stress: float | Non
     k = cluster_stress if cluster_stress is not None else corr_proxy
     return PortfolioMetrics(heat, concentration, corr_proxy, k, k_source, stress_of(heat, concentration, k, settings),
                             gross, tuple(fallback))
+
+
+def batch_portfolio(signed: np.ndarray, k_value: np.ndarray, sigmas: np.ndarray,
+                    gate: GateSettings) -> dict[str, np.ndarray]:
+    """portfolio_metrics for many states at once (tests pin them equal): signed (B, k) with NaN = no fresh
+    snapshot, k_value (B,) the fresh cluster stress (NaN: the proxy), sigmas (B, k) per-symbol sigma."""
+    import numpy as np
+    held = np.isfinite(signed)
+    v = np.where(held, signed, 0.0)
+    gross = np.abs(v).sum(axis=1)
+    net = v.sum(axis=1)
+    safe = np.where(gross > 0, gross, 1.0)
+    weighted = (np.abs(v) * np.where(held, sigmas, 0.0)).sum(axis=1) / safe
+    heat = np.clip((weighted - gate.heat_floor) / (gate.heat_ceiling - gate.heat_floor), 0.0, 1.0)
+    concentration = np.abs(net) / safe
+    pos = np.where(v > 0, v, 0.0).sum(axis=1)
+    neg = -np.where(v < 0, v, 0.0).sum(axis=1)
+    proxy = np.where(net > 0, pos / safe, np.where(net < 0, neg / safe, 0.0))
+    k_used = np.where(np.isnan(k_value), proxy, k_value)
+    stress = np.clip(gate.weight_heat * heat + gate.weight_concentration * concentration + gate.weight_k * k_used,
+                     0.0, 1.0)
+    zero = gross <= 0
+    for arr in (heat, concentration, proxy, k_used, stress):
+        arr[zero] = 0.0
+    # evaluate's state_ok: at least one fresh snapshot (a flat one counts), else fail closed
+    return {"heat": heat, "concentration": concentration, "corr_proxy": proxy, "K": k_used, "stress": stress,
+            "state_ok": held.any(axis=1)}
+
+
+def batch_gate_metrics(now: np.ndarray, state_at: np.ndarray, state_ts: np.ndarray, cluster_stress: np.ndarray,
+                       vol: np.ndarray, in_matrix: np.ndarray, signed: np.ndarray, gate: GateSettings,
+                       freshness_s: float) -> dict[str, np.ndarray]:
+    """The gate's metrics at many instants at once: at now[i] it holds the positions signed[i] (batch_portfolio)
+    and reads the cluster state state_at[i] (an index into state_ts, cluster_stress, vol and in_matrix; -1: none
+    yet), stamped as the state writer stamps one made at state_ts (updated_ts int(ts), updated_ts_ms int(ts x 1000)).
+    K, and realized sigmas when gate.sigma_source is realized, come from that state when it is fresh (state_is_fresh:
+    0 <= age <= freshness_s, to the ms), else the proxy and the constant sigma; k_source says which."""
+    import numpy as np
+    have = state_at >= 0
+    at_all = np.maximum(state_at, 0)
+    updated = np.where(have, np.floor(state_ts[at_all]), np.nan)  # the state writer's int(ts)
+    age = now - updated
+    # K and realized vol: state_is_fresh's time, the state writer's updated_ts_ms (int(ts * 1000)) for both;
+    # from the future before updated_ts
+    updated_ms = np.where(have, np.floor(state_ts[at_all] * 1000) / 1000, np.nan)
+    fresh_k = have & (age >= 0) & (now - updated_ms <= freshness_s)
+    k_value = np.where(fresh_k, np.clip(cluster_stress[at_all], 0.0, 1.0), np.nan)
+    parts: list[dict[str, np.ndarray]] = []
+    step = 65536  # rows at a time: the temporaries stay small
+    for lo in range(0, len(now), step):
+        hi = min(lo + step, len(now))
+        sigmas = np.full((hi - lo, signed.shape[1]), gate.sigma)
+        if gate.sigma_source == "realized":
+            at = at_all[lo:hi]
+            v = vol[at]
+            realized = in_matrix[at] & np.isfinite(v) & (v > 0) & fresh_k[lo:hi, None]
+            sigmas = np.where(realized, v, gate.sigma)
+        parts.append(batch_portfolio(signed[lo:hi], k_value[lo:hi], sigmas, gate))
+    out = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    out["k_source"] = np.where(fresh_k, "cluster", "proxy")
+    return out
 
 
 # --------------------------------------------------------------------------- policy

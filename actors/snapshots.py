@@ -3,8 +3,9 @@
 Rule a reader must keep (SPEC): notional = |notional_usd| if present, else |position_amt x
 mark_price|; the side is the sign of position_amt (0 when flat); a snapshot older than
 stale_after_s, or dated more than SNAPSHOT_FUTURE_SKEW_S in the future, is stale and does not count
-as held. `read_snapshot` is that rule, the only one: the gate (on its raw HMGET values) and the P2.7
-side (on HGETALL hashes) both call it, so they never disagree on which positions are held.
+as held. `read_snapshot` is that rule, the only one: the gate (on its raw HMGET values), the P2.7
+side (actors.snapshot_reads) and the backtest (a positions file's rows) all call it, so they never
+disagree on which positions are held. Pure: no Redis, no clock (the time is a parameter).
 
 The gate imports this module: it must not import redis-py or numpy at run time (RSS target 40 MB).
 """
@@ -12,13 +13,7 @@ The gate imports this module: it must not import redis-py or numpy at run time (
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Mapping
-
-from launcher import keys
-from launcher.keys import wrong_type
-
-if TYPE_CHECKING:
-    import redis
+from typing import Any, Mapping
 
 HELD_MIN_NOTIONAL = 1e-9
 
@@ -86,35 +81,6 @@ def signed_notional(fields: Mapping[str, Any], now_s: float, stale_after_s: floa
     value, _ = read_snapshot(fields.get("position_amt"), fields.get("mark_price"), fields.get("ts_epoch"),
                              fields.get("notional_usd"), now_s, stale_after_s)
     return value
-
-
-SNAPSHOT_FIELDS = ("position_amt", "mark_price", "ts_epoch", "notional_usd")
-
-
-def read_signed_notionals(client: redis.Redis, symbols: list[str], key_pattern: str, now_s: float,
-                          stale_after_s: float, unreadable: dict[str, str] | None = None) -> dict[str, float]:
-    """Signed notional per symbol with a fresh snapshot (one round trip); raises redis errors.
-
-    Reads SPEC's fields alone (HMGET, as the gate does), so a field the execution layer adds is never read;
-    give it a client with decode_responses=False: a value that is not UTF-8 is then no number (the snapshot is
-    unusable) instead of a UnicodeDecodeError for every symbol. A snapshot key of another type than a hash is
-    unusable too, as the gate reads it (its WRONGTYPE error put in `unreadable`), not an error for every symbol."""
-    pipe = client.pipeline(transaction=False)
-    for symbol in symbols:
-        pipe.hmget(keys.position_snapshot(symbol, key_pattern), *SNAPSHOT_FIELDS)
-    out: dict[str, float] = {}
-    for symbol, reply in zip(symbols, pipe.execute(raise_on_error=False)):
-        if wrong_type(reply):
-            if unreadable is not None:
-                unreadable[symbol] = str(reply)
-            continue
-        if isinstance(reply, Exception):
-            raise reply
-        position_amt, mark_price, ts_epoch, notional_usd = reply
-        value, _ = read_snapshot(position_amt, mark_price, ts_epoch, notional_usd, now_s, stale_after_s)
-        if value is not None:
-            out[symbol] = value
-    return out
 
 
 def held_symbols(signed: Mapping[str, float]) -> set[str]:

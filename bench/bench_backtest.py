@@ -75,7 +75,7 @@ def make_inputs(directory: Path, slots: int, n_symbols: int, seed: int = 13, csv
 
 
 def child_backtest(directory: Path) -> dict:
-    from actors import backtest as bt
+    from launcher import backtest as bt
     started = time.perf_counter()
     csv_prices = directory / "prices.csv"
     prices_path = csv_prices if csv_prices.exists() else directory / "prices.parquet"

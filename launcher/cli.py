@@ -26,9 +26,9 @@ COMMAND_MODULES = [
     "launcher.keys_cli",
     "launcher.deploy",
 ]
-# Commands run as their own process (`python -m MODULE ARGS`): the launcher imports neither the proofs
-# nor an actor module (the backtest is a shell around the actors' pure core, as an actor is).
-PROCESS_COMMANDS = {"proof": "proofs.cli", "backtest": "actors.backtest"}
+# Commands run as their own process (`python -m MODULE ARGS`): the launcher imports no proof, and building
+# the CLI loads none of the backtest's actors' maths, numpy, scipy or matplotlib.
+PROCESS_COMMANDS = {"proof": "proofs.cli", "backtest": "launcher.backtest"}
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("backtest", add_help=False,
                        help="replay history in event time through the gate's maths and policy; "
                        "write states, clusters, decisions, a summary and a report")
-    p.add_argument("backtest_args", nargs=argparse.REMAINDER)  # main() hands `backtest ...` to actors.backtest
+    p.add_argument("backtest_args", nargs=argparse.REMAINDER)  # main() hands `backtest ...` to launcher.backtest
     for module_name in COMMAND_MODULES:
         try:
             module = importlib.import_module(module_name)

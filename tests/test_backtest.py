@@ -15,8 +15,8 @@ import pytest
 
 from actors.clustering import batch_cluster_metrics, cluster_labels, cluster_metrics
 from actors.correlation import correlate_window, returns_on_grid, rolling_windows
-from actors.policy import Position, portfolio_metrics
-from actors import backtest as bt
+from actors.policy import Position, batch_portfolio, portfolio_metrics
+from launcher import backtest as bt
 from launcher.topology import GateSettings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -146,7 +146,7 @@ def test_batch_portfolio_equals_the_gates_portfolio_metrics():
     signed[5] = np.nan
     k_value = np.where(rng.random(200) < 0.5, rng.random(200), np.nan)
     sigmas = rng.uniform(0.05, 0.6, size=signed.shape)
-    out = bt.batch_portfolio(signed, k_value, sigmas, gate)
+    out = batch_portfolio(signed, k_value, sigmas, gate)
     for b in range(200):
         positions = [Position(f"S{i}", float(signed[b, i])) for i in range(4) if math.isfinite(signed[b, i])]
         m = portfolio_metrics(positions, None if math.isnan(k_value[b]) else float(k_value[b]), gate,

@@ -54,7 +54,7 @@ def test_a_symbol_whose_prices_stopped_leaves_the_matrix_after_max_price_age_s_a
     import numpy as np
 
     from actors.correlation import correlate_window
-    from actors import backtest as bt
+    from launcher import backtest as bt
 
     paths = price_paths(160)
     prices = tmp_path / "stops.csv"
@@ -89,7 +89,7 @@ def test_a_symbol_whose_prices_stopped_leaves_the_matrix_after_max_price_age_s_a
 
 def test_write_outputs_after_a_streamed_run_keeps_the_streamed_cluster_rows(tmp_path: Path, topo: Path):
     """bench_backtest's way in: run_backtest with a ClusterWriter, then write_outputs."""
-    from actors import backtest as bt
+    from launcher import backtest as bt
 
     prices = write_long_csv(tmp_path / "prices.csv", price_paths(100))
     settings = bt.settings_from_topology(str(topo))
@@ -121,7 +121,7 @@ def test_a_replayed_plan_id_issues_no_second_permit_and_is_counted_once(tmp_path
 
 
 def test_the_sweep_heat_map_counts_refused_and_replayed_proposals_as_not_permitted():
-    from actors import backtest as bt
+    from launcher import backtest as bt
 
     row = {"decisions": 10, "replayed": 2, "action_HOLD": 1, "action_PARTIAL_50": 3, "action_FULL_CLOSE_PROPOSED": 1,
            "reason_invalid_proposal": 3}
@@ -142,7 +142,7 @@ def test_the_slow_per_slot_settings_give_the_live_cluster_stress_slot_by_slot(tm
 
     from actors.clustering import cluster_labels, cluster_metrics
     from actors.correlation import correlate_window
-    from actors import backtest as bt
+    from launcher import backtest as bt
 
     paths = price_paths(120, seed=9)
     prices = tmp_path / "gaps.csv"

@@ -12,7 +12,7 @@ import uuid
 import numpy as np
 import pytest
 
-from actors import backtest as bt
+from launcher import backtest as bt
 from helpers import NO_SHEDDING
 from tests.test_gate_service import BOOK, P26, settle, write_book, write_cluster_state
 

@@ -14,7 +14,7 @@ import zmq
 
 from actors import keys
 from helpers import ActorProcess, demo_topology_data, retarget, scrape, wait_for, write_topology
-from actors import backtest as backtest_module
+from launcher import backtest as backtest_module
 from actors.buffer import decode_window
 
 pytestmark = pytest.mark.integration

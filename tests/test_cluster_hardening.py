@@ -130,7 +130,7 @@ def test_realized_vol_written_late_in_its_second_is_judged_to_the_ms_so_k_and_si
     a state written at x.9 s gave K from the cluster and sigma_source constant_fallback at the same instant.
     Both are now timed by policy.cluster_state_time_s: in the gate's parse, its cache's boundaries and the
     backtest; an older writer's vol hash (no updated_ts_ms) by whole seconds, like its cluster state."""
-    from actors.backtest import ProposalRow, Settings, decide_all, gate_view
+    from launcher.backtest import ProposalRow, Settings, decide_all, gate_view
     from actors.gate import StateCache, freshness_boundaries, parse_state, state_commands
     from launcher.topology import (ClustererSettings, ClustersConfig, CorrelatorSettings, GateSettings,
                                    PermitIssuerSettings, PositionsConfig)

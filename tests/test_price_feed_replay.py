@@ -251,7 +251,7 @@ def _whole_text_read(path, symbols):
 
     import numpy as np
 
-    from actors import backtest as bt
+    from launcher import backtest as bt
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
             text = fh.read()
@@ -274,7 +274,7 @@ def _whole_text_read(path, symbols):
 
 
 def _read_prices(path, symbols):
-    from actors import backtest as bt
+    from launcher import backtest as bt
     try:
         p = bt.read_prices(str(path), symbols)
     except bt.InputError as exc:

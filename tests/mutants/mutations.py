@@ -160,7 +160,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "backtest_judges_realized_vol_by_whole_seconds",
         "the backtest judges realized vol's freshness as the gate does, to the ms: backtest/live parity of sigma_source",
-        "actors/backtest.py",
+        "launcher/backtest.py",
         "if state_is_fresh(updated, updated_ms, t, settings.freshness_s):",
         "if state_is_fresh(updated, None, t, settings.freshness_s):",
         ("tests/test_cluster_hardening.py::"
@@ -293,19 +293,20 @@ MUTATIONS: list[Mutation] = [
         (MONITOR_LIVE + "::test_monitor_status_says_when_the_running_topology_has_targets_prometheus_does_not_scrape",)),
     Mutation(
         "launcher_imports_an_actor_by_name_lazily",
-        "launcher/ never imports an actor module, also not lazily by a literal name (review 15)",
+        "launcher/ imports no actor module but the I/O-free ones, also not lazily by a literal name (review 15)",
         "launcher/monitor.py",
         "def find_prometheus() -> str | None:\n",
         "def _mutant_lazy_actor():\n    import importlib\n    return importlib.import_module('actors.wire')\n\n\n"
         "def find_prometheus() -> str | None:\n",
-        ("tests/test_layering.py::test_the_launcher_never_imports_an_actor_module",)),
+        ("tests/test_layering.py::test_the_launcher_imports_only_the_actors_io_free_modules",)),
     Mutation(
         "launcher_imports_an_actor_by_a_computed_name",
-        "importing the launcher loads no actor module, whatever the name's spelling (review 15)",
+        "importing the launcher loads no actor module but the I/O-free ones, whatever the name's spelling (review 15)",
         "launcher/monitor.py",
         "MONITOR_PROGRAM = \"prometheus\"\n",
         "MONITOR_PROGRAM = \"prometheus\"\n__import__('importlib').import_module('.'.join(('actors', 'wire')))\n",
-        ("tests/test_layering.py::test_importing_every_launcher_module_and_building_the_cli_loads_no_actor_proof_bench_or_test_module",)),
+        ("tests/test_layering.py::test_importing_every_launcher_module_loads_no_actor_module_but_the_io_free_ones"
+         "_and_no_proof_bench_or_test",)),
     Mutation(
         "a_proof_imports_a_test_helper",
         "nothing imports tests/ (review 15)",
@@ -338,14 +339,14 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "backtest_looks_ahead_one_slot",
         "a backtest decision uses only the state published at or before its time, never its own slot's prices (issue 13)",
-        "actors/backtest.py",
+        "launcher/backtest.py",
         '    idx = np.searchsorted(publish, times, side="right") - 1\n',
         '    idx = np.minimum(np.searchsorted(publish, times, side="right"), len(publish) - 1)\n',
         ("tests/test_backtest.py::test_a_decision_never_sees_a_price_from_its_own_slot",)),
     Mutation(
         "backtest_ignores_cooldowns",
         "in the backtest a permitted decision sets its symbol's cooldown for cooldown_ttl_s, as the issuer does (issue 13)",
-        "actors/backtest.py",
+        "launcher/backtest.py",
         "            cooldown_until[proposal.symbol] = t + pi.cooldown_ttl_s\n",
         "            pass  # mutant: no cooldown\n",
         ("tests/test_backtest.py::test_a_second_proposal_within_the_cooldown_is_stepped_down_and_one_after_it_is_not",)),
@@ -1670,7 +1671,7 @@ MUTATIONS: list[Mutation] = [
         "backtest_positions_rows_never_go_stale",
         "in the backtest a positions row counts for stale_after_s after its ts, as the gate counts a snapshot, and "
         "then the gate fails closed; --set stale_after_s moves that edge (rev-backtest)",
-        "actors/backtest.py",
+        "launcher/backtest.py",
         "            have[have] = times[have] - positions.ts[rows[at[have]]] <= stale_after_s\n",
         "            pass  # mutant: a row holds until the next one\n",
         ("tests/test_backtest_review.py::"
@@ -1679,7 +1680,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "backtest_counts_fail_closed_time_as_cold",
         "the backtest's summary counts time without a fresh position as fail closed, not as cold (rev-backtest)",
-        "actors/backtest.py",
+        "launcher/backtest.py",
         "    cold = has_state & (st < g.cold_stress)\n",
         "    cold = st < g.cold_stress\n",
         ("tests/test_backtest_review.py::"
@@ -1687,39 +1688,39 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "backtest_summary_leaves_refused_proposals_uncounted",
         "the backtest's summary counts add up: decisions = by_final_action + refused + replayed (rev-backtest)",
-        "actors/backtest.py",
+        "launcher/backtest.py",
         "            refused += 1\n",
         "            pass  # mutant: refused not counted\n",
         ("tests/test_backtest_review.py::test_summary_counts_add_up_to_the_decisions",)),
     Mutation(
         "backtest_reads_any_parquet_column_as_numbers",
         "a Parquet prices column that is not numbers (text, booleans, lists) is refused naming it, exit 2 (rev-backtest)",
-        "actors/backtest.py",
+        "launcher/backtest.py",
         "        if not (pa.types.is_integer(col.type)",
         "        if False and not (pa.types.is_integer(col.type)",
         ("tests/test_backtest_review.py::test_a_parquet_column_that_is_not_numbers_is_refused_naming_it",)),
     Mutation(
         "backtest_positions_and_proposals_crash_on_text_that_is_not_utf8",
         "a positions or proposals file that is not UTF-8 is refused naming it, exit 2 (rev-backtest)",
-        "actors/backtest.py",
+        "launcher/backtest.py",
         "    except UnicodeDecodeError as exc:\n",
         "    except ZeroDivisionError as exc:\n",
         ("tests/test_backtest_review.py::test_a_positions_or_proposals_file_that_is_not_utf8_is_refused_naming_it",)),
     Mutation(
         "backtest_runs_before_finding_out_cannot_be_a_directory",
         "an --out that names a file, or a path under one, is refused before the run, exit 2 (rev-backtest)",
-        "actors/backtest.py",
+        "launcher/backtest.py",
         "    check_out_dir(Path(args.out))\n",
         "",
         ("tests/test_backtest_review.py::test_an_out_path_that_cannot_be_a_directory_is_refused_before_the_run",)),
     Mutation(
         "backtest_crashes_on_a_csv_field_over_the_csv_limit",
         "a prices, positions or proposals CSV with a field over 128 KiB is refused naming the file, exit 2 (rev-backtest)",
-        "actors/backtest.py",
+        "launcher/backtest.py",
         "    except csv.Error as exc:  # a field over the csv module's limit (128 KiB)\n",
         "    except ZeroDivisionError as exc:\n",
         ("tests/test_backtest_review.py::test_a_csv_field_longer_than_the_csv_modules_limit_is_refused_naming_the_file",),
-        also=(("actors/backtest.py", "    except (ValueError, csv.Error) as exc:", "    except ValueError as exc:"),)),
+        also=(("launcher/backtest.py", "    except (ValueError, csv.Error) as exc:", "    except ValueError as exc:"),)),
     Mutation(
         "gate_reply_encoder_fails_what_orjson_refuses",
         "a reply orjson cannot write (lone surrogate, integer beyond 64 bits, nesting past 254) is written by the json "
@@ -1756,7 +1757,7 @@ MUTATIONS: list[Mutation] = [
         "backtest_csv_lines_end_at_a_lone_cr",
         "the backtest reads a CSV's lines as the live feed's text read does: a lone CR is no line end (the file "
         "refused, line numbers counted alike), not universal newlines",
-        "actors/backtest.py",
+        "launcher/backtest.py",
         "newline=\"\\n\") as fh:\n            data = parse_replay_csv(",
         "newline=\"\") as fh:\n            data = parse_replay_csv(",
         ("tests/test_price_feed_replay.py::test_read_prices_gives_what_the_whole_text_read_gave_for_hostile_files",)),
@@ -1764,7 +1765,7 @@ MUTATIONS: list[Mutation] = [
         "backtest_csv_bad_byte_found_as_it_goes",
         "a CSV's bad byte is the backtest's error wherever it is, named by its place in the file, before any error "
         "of its rows (the whole file checked as UTF-8 first, a block at a time)",
-        "actors/backtest.py",
+        "launcher/backtest.py",
         "        not_utf8 = utf8_error(path)\n",
         "        not_utf8 = None\n",
         ("tests/test_price_feed_replay.py::test_read_prices_gives_what_the_whole_text_read_gave_for_hostile_files",)),
@@ -1779,7 +1780,7 @@ MUTATIONS: list[Mutation] = [
         "backtest_csv_order_error_names_its_file_twice",
         "a prices CSV's row out of order is refused with the file's path once (check_csv_order's InputError is "
         "not wrapped again as a ValueError)",
-        "actors/backtest.py",
+        "launcher/backtest.py",
         "    except InputError:\n        raise\n    except (ValueError, csv.Error) as exc:  # csv.Error",
         "    except (ValueError, csv.Error) as exc:  # csv.Error",
         ("tests/test_price_feed_replay.py::test_read_prices_gives_what_the_whole_text_read_gave_for_hostile_files",)),
@@ -2303,7 +2304,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "backtest_replay_issues_a_second_permit",
         "in the backtest a replayed plan_id issues no second permit",
-        "actors/backtest.py",
+        "launcher/backtest.py",
         'out.append({**prior[1], "ts": t, "replayed": True, "permit": False})',
         'out.append({**prior[1], "ts": t, "replayed": True})',
         ("tests/test_backtest_attack.py::test_a_replayed_plan_id_issues_no_second_permit_and_is_counted_once",)),
@@ -2862,6 +2863,75 @@ MUTATIONS: list[Mutation] = [
         "        print(f\"clustergate propose: {str(exc) or 'interrupted'}\"",
         ("tests/test_client.py::"
          "test_clustergate_propose_signalled_again_while_it_names_the_plan_id_still_names_it_without_a_traceback",)),
+    # The layering of docs/developing.md, since the backtest command moved to launcher/backtest.py.
+    Mutation(
+        "launcher_imports_an_actor_shell",
+        "the launcher imports from actors/ only the I/O-free maths and policy modules, never an actor",
+        "launcher/backtest.py",
+        "from actors.grid import latest_per_slot\n",
+        "from actors.grid import latest_per_slot\nimport actors.gate as _mutant_gate  # noqa: F401\n",
+        ("tests/test_layering.py::test_the_launcher_imports_only_the_actors_io_free_modules",
+         "tests/test_layering.py::test_importing_every_launcher_module_loads_no_actor_module_but_the_io_free_ones"
+         "_and_no_proof_bench_or_test")),
+    Mutation(
+        "an_io_free_actor_module_reads_the_clock",
+        "the actors' I/O-free modules import no clock, socket, Redis or file module",
+        "actors/policy.py",
+        "from itertools import islice\n",
+        "from itertools import islice\nimport time as _mutant_clock  # noqa: F401\n",
+        ("tests/test_layering.py::"
+         "test_the_actors_io_free_modules_import_no_socket_redis_clock_or_file_module_and_no_actor_shell",)),
+    Mutation(
+        "an_io_free_actor_module_imports_the_redis_reader",
+        "the actors' I/O-free modules import no actor module that does I/O (here the snapshots' Redis reader)",
+        "actors/clustering.py",
+        "from actors.snapshots import HELD_MIN_NOTIONAL\n",
+        "from actors.snapshots import HELD_MIN_NOTIONAL\n"
+        "from actors.snapshot_reads import read_signed_notionals as _mutant_read  # noqa: F401\n",
+        ("tests/test_layering.py::"
+         "test_the_actors_io_free_modules_import_no_socket_redis_clock_or_file_module_and_no_actor_shell",)),
+    Mutation(
+        "two_io_free_actor_modules_import_each_other_at_load_time",
+        "no import cycle between modules at load time",
+        "actors/jumps.py",
+        "import numpy as np\n",
+        "import numpy as np\n\nimport actors.grid as _mutant_grid  # noqa: F401\n",
+        ("tests/test_layering.py::test_no_import_cycle_between_modules_at_load_time",)),
+    Mutation(
+        "the_topology_model_imports_the_backtest_lazily",
+        "no import cycle outside the launcher's known deferred one, function-level imports included (here launcher "
+        "-> actors -> launcher)",
+        "launcher/topology.py",
+        "    from launcher import curve as keys\n",
+        "    from launcher import curve as keys\n    from launcher import backtest as _mutant_backtest  # noqa: F401\n",
+        ("tests/test_layering.py::"
+         "test_every_import_cycle_with_function_level_imports_is_the_launchers_known_deferred_one",)),
+    Mutation(
+        "building_the_cli_loads_the_backtest",
+        "building the CLI loads no actor module: the backtest runs as its own process",
+        "launcher/cli.py",
+        "from launcher.topology import dump_schema, load_topology\n",
+        "from launcher.topology import dump_schema, load_topology\n"
+        "import launcher.backtest as _mutant_backtest  # noqa: F401\n",
+        ("tests/test_layering.py::test_building_the_cli_loads_no_actor_proof_bench_or_test_module",)),
+    Mutation(
+        "batch_correlator_keeps_a_stopped_symbol_in_the_matrix",
+        "the backtest's correlator (actors.correlation.rolling_correlator) drops a symbol whose own newest price is "
+        "older than max_price_age_s, as the live correlator does",
+        "actors/correlation.py",
+        "    inm = enough & ~(newest_ts < now_s[:, None] - max_price_age_s)\n",
+        "    inm = enough\n",
+        ("tests/test_backtest_attack.py::"
+         "test_a_symbol_whose_prices_stopped_leaves_the_matrix_after_max_price_age_s_as_in_the_live_correlator",)),
+    Mutation(
+        "batch_gate_metrics_judge_k_by_whole_seconds",
+        "the backtest's gate metrics (actors.policy.batch_gate_metrics) judge the state's freshness to the ms, as "
+        "the gate does",
+        "actors/policy.py",
+        "    fresh_k = have & (age >= 0) & (now - updated_ms <= freshness_s)\n",
+        "    fresh_k = have & (age >= 0) & (now - updated <= freshness_s)\n",
+        ("tests/test_cluster_hardening.py::"
+         "test_realized_vol_written_late_in_its_second_is_judged_to_the_ms_so_k_and_sigma_agree_at_every_instant",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit

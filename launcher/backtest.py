@@ -1,11 +1,14 @@
 """clustergate backtest: replay history in event time through the live actors' maths and policy.
 
 No wall clock, no ZeroMQ, no Redis: the grid is slotted by the prices' own timestamps, and every
-run of the same inputs writes the same files. What runs is the code the actors run:
-actors.grid (slotting, jump filter), actors.correlation (rolling_windows: the correlator's window
-maths for many windows at once), actors.clustering (batch_cluster_metrics), actors.policy
-(evaluate_batch, cluster_k, state_is_fresh, decide with cooldowns, the plan_id rules) and
-actors.snapshots (read_snapshot).
+run of the same inputs writes the same files. The maths and policy are the actors' own, from their
+I/O-free modules: actors.jumps (JumpFilter.accepted_mask), actors.grid (latest_per_slot: the buffer's
+slotting), actors.correlation (rolling_correlator: the correlator's windows, matrix membership,
+shrinkage and readiness for many windows at once), actors.clustering (batch_cluster_metrics),
+actors.policy (batch_gate_metrics for K, sigmas and stress; evaluate_batch, cluster_k, state_is_fresh,
+validate_proposal for each decision) and actors.snapshots (read_snapshot). This module is the shell:
+the command, its files, and the run's orchestration (which state a proposal sees, positions held, the
+permit issuer's cooldowns and plan_id rules).
 
 Timing, as live: the state of slot s is made from the lookback + 1 completed slots s - L .. s and
 published at the end of slot s, (s + 1) x cadence_s; a proposal at time t is decided on the last
@@ -36,14 +39,14 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from actors.clustering import batch_cluster_metrics
-from actors.correlation import (ledoit_wolf_intensity, pairs_to_matrices, returns_on_grid, rolling_windows,
-                                shrink_towards_identity)
+from actors.correlation import returns_on_grid, rolling_correlator
+from actors.grid import latest_per_slot
 from actors.jumps import JumpFilter
-from actors.policy import (ACTIONS, FULL, HOLD, P25, P50, P75, BadRequest, PortfolioState, Position, cluster_k,
-                           evaluate_batch, state_is_fresh, validate_proposal)
+from actors.policy import (ACTIONS, FULL, HOLD, P25, P50, P75, BadRequest, PortfolioState, Position,
+                           batch_gate_metrics, cluster_k, evaluate_batch, state_is_fresh, validate_proposal)
+from actors.snapshots import read_snapshot
 from launcher.feed_inputs import (TS_COLUMNS, PRICE_COLUMNS, ReplayColumns, csv_lines, epoch_unit, parse_replay_csv,
                                   parse_timestamp, price_rejection)
-from actors.snapshots import HELD_MIN_NOTIONAL, read_snapshot
 from launcher.topology import (ClustererSettings, ClustersConfig, CorrelatorSettings, GateSettings,
                                PermitIssuerSettings, PositionsConfig, SchemaError, load_topology)
 
@@ -501,22 +504,6 @@ class Grid:
     rejected: dict[str, int]
 
 
-def jump_filter(symbol: str, price: np.ndarray, jumps: JumpFilter) -> np.ndarray:
-    """Accepted mask of one symbol's usable prints (time order) through actors.jumps.JumpFilter;
-    a symbol whose consecutive prints never move by more than its limit skips the per-tick loop
-    (the filter would accept them all)."""
-    accepted = np.ones(len(price), dtype=bool)
-    limit = jumps.limit_of(symbol)
-    if limit is None or len(price) < 2 or np.all(np.abs(np.diff(price)) <= limit * price[:-1]):
-        return accepted
-    for j, value in enumerate(price.tolist()):
-        if jumps.refuses(symbol, value):
-            accepted[j] = False
-        else:
-            jumps.accepted(symbol, value)
-    return accepted
-
-
 def check_grid_size(prices: Prices, k: int, cadence: float) -> None:
     """InputError when the prices span more slots than MAX_GRID_CELLS allows (k symbols), naming the
     span and its widest gap between consecutive ticks (where a stray timestamp usually is)."""
@@ -540,9 +527,9 @@ def check_grid_size(prices: Prices, k: int, cadence: float) -> None:
 
 
 def build_grid(prices: Prices, symbols: list[str], clusters: ClustersConfig) -> Grid:
-    """actors.grid's rules on all the ticks at once: slot = floor(ts / cadence_s), the price with the
-    latest ts in a slot is kept (equal ts: the later row), NaN where a slot has none; unusable
-    prices (price_rejection) and jumps (JumpFilter) are refused and counted."""
+    """The prices on the buffer's grid, a symbol at a time: unusable prices (price_rejection) and jumps
+    (JumpFilter.accepted_mask) are refused and counted, the rest placed by actors.grid.latest_per_slot (NaN
+    where a slot has none); newest_ts is then each symbol's newest accepted tick up to and including a slot."""
     k = len(symbols)
     cadence = clusters.cadence_s
     rejected: dict[str, int] = {}
@@ -563,23 +550,12 @@ def build_grid(prices: Prices, symbols: list[str], clusters: ClustersConfig) -> 
             rejected[reason] = rejected.get(reason, 0) + 1
         if not usable.all():
             ts, price = ts[usable], price[usable]
-        ok = jump_filter(symbol, price, jumps)
+        ok = jumps.accepted_mask(symbol, price)
         if not ok.all():
             rejected["jump"] = rejected.get("jump", 0) + int((~ok).sum())
             ts, price = ts[ok], price[ok]
-        slot = np.floor(ts / cadence).astype(np.int64)
-        slot -= first
-        # Time order within the symbol: a tick is its slot's latest when the next tick is in a later slot.
-        last = np.ones(len(slot), dtype=bool)
-        last[:-1] = slot[1:] != slot[:-1]
-        if last.all():
-            grid[i, slot] = price
-            newest[i, slot] = ts
-        else:
-            grid[i, slot[last]] = price[last]
-            newest[i, slot[last]] = ts[last]
-        any_usable = any_usable or len(slot) > 0
-        del slot, last
+        latest_per_slot(ts, price, cadence, first, grid[i], newest[i])
+        any_usable = any_usable or len(ts) > 0
     if not any_usable:
         raise InputError("no usable price: every price was refused (not a positive number, or a jump)")
     np.maximum.accumulate(newest, axis=1, out=newest)
@@ -668,31 +644,6 @@ def signed_notionals_at(times: np.ndarray, k: int, positions: PositionRows | Non
     return out
 
 
-def batch_portfolio(signed: np.ndarray, k_value: np.ndarray, sigmas: np.ndarray, gate: GateSettings) -> dict[str, np.ndarray]:
-    """actors.policy.portfolio_metrics for many states at once (tests pin them equal): signed (B, k)
-    with NaN = no fresh snapshot, k_value (B,) K, sigmas (B, k) per-symbol sigma."""
-    held = np.isfinite(signed)
-    v = np.where(held, signed, 0.0)
-    gross = np.abs(v).sum(axis=1)
-    net = v.sum(axis=1)
-    safe = np.where(gross > 0, gross, 1.0)
-    weighted = (np.abs(v) * np.where(held, sigmas, 0.0)).sum(axis=1) / safe
-    heat = np.clip((weighted - gate.heat_floor) / (gate.heat_ceiling - gate.heat_floor), 0.0, 1.0)
-    concentration = np.abs(net) / safe
-    pos = np.where(v > 0, v, 0.0).sum(axis=1)
-    neg = -np.where(v < 0, v, 0.0).sum(axis=1)
-    proxy = np.where(net > 0, pos / safe, np.where(net < 0, neg / safe, 0.0))
-    k_used = np.where(np.isnan(k_value), proxy, k_value)
-    stress = np.clip(gate.weight_heat * heat + gate.weight_concentration * concentration + gate.weight_k * k_used,
-                     0.0, 1.0)
-    zero = gross <= 0
-    for arr in (heat, concentration, proxy, k_used, stress):
-        arr[zero] = 0.0
-    # policy.evaluate's state_ok: at least one fresh snapshot (a flat one counts), else fail closed
-    return {"heat": heat, "concentration": concentration, "corr_proxy": proxy, "K": k_used, "stress": stress,
-            "state_ok": held.any(axis=1)}
-
-
 def progress(done: int, total: int, started: float, label: str, enabled: bool) -> None:
     if not enabled or total <= 0:
         return
@@ -731,43 +682,16 @@ def run_backtest(settings: Settings, prices: Prices, positions: PositionRows | N
     in_matrix = np.zeros((n_slots, k), dtype=bool)
     chunks: list[Any] = []
     started = time.monotonic()
-    max_age = settings.max_price_age_s
     for lo in range(0, n_slots, CHUNK_SLOTS):
         hi = min(lo + CHUNK_SLOTS, n_slots)
-        w = rolling_windows(returns, c.lookback_returns, c.min_returns, cadence, lo, hi, full=False)
-        pairs = w["pairs"]
-        # correlate_window's rule: a symbol whose own newest accepted tick is older than max_price_age_s
-        # at publish time stays out of the matrix (with enough returns, it would still be in the window).
-        newest = grid.newest_ts[:, lo:hi].T
-        enough = w["in_matrix"]
-        w["in_matrix"] = enough & ~(newest < publish[lo:hi, None] - max_age)
-        if settings.correlator.shrinkage == "ledoit_wolf":
-            iu, ju = np.triu_indices(k, 1)
-            for b in range(hi - lo):
-                idx = np.flatnonzero(w["in_matrix"][b])
-                if len(idx) >= 2:
-                    s = lo + b
-                    win = np.full((len(idx), c.lookback_returns), np.nan)  # the window's returns, as live
-                    first = s - c.lookback_returns + 1
-                    win[:, max(0, -first):] = returns[idx, max(first, 0):s + 1]
-                    full = pairs_to_matrices(pairs[b:b + 1], k)[0]
-                    full[np.ix_(idx, idx)] = shrink_towards_identity(full[np.ix_(idx, idx)],
-                                                                     ledoit_wolf_intensity(win))
-                    pairs[b] = full[iu, ju]
-        inm = w["in_matrix"]
+        w = rolling_correlator(returns, grid.newest_ts[:, lo:hi].T, publish[lo:hi], lo, hi, lookback=c.lookback_returns,
+                               min_returns=c.min_returns, cadence_s=cadence, max_price_age_s=settings.max_price_age_s,
+                               shrinkage=settings.correlator.shrinkage)
+        pairs, inm = w["pairs"], w["in_matrix"]
+        reason[lo:hi] = w["reason"]
+        ready[lo:hi] = w["ready"]
         count_in = inm.sum(axis=1)
-        ok = count_in >= 2
-        some_stale = enough.sum(axis=1) >= 2  # not ready for want of fresh symbols: prices_stale
-        # prices_stale: the newest accepted price over the matrix's symbols (all symbols when none) is
-        # older than max_price_age_s at publish time.
-        over = np.where(inm.any(axis=1)[:, None], np.where(inm, newest, -np.inf), newest).max(axis=1)
-        age = publish[lo:hi] - over
-        stale = ~(age <= max_age)
-        for b in range(hi - lo):
-            reason[lo + b] = (None if (ok[b] and not stale[b]) else
-                              "too_few_symbols" if not (ok[b] or some_stale[b]) else "prices_stale")
-        ready[lo:hi] = ok & ~stale
-        n_in[lo:hi] = np.where(ok, count_in, 0)
+        n_in[lo:hi] = np.where(count_in >= 2, count_in, 0)
         vol[lo:hi] = w["vol"]
         in_matrix[lo:hi] = inm
         signed = signed_all[lo:hi]
@@ -805,32 +729,10 @@ def last_ready_index(ready: np.ndarray) -> np.ndarray:
 
 def gate_view(settings: Settings, publish: np.ndarray, ready: np.ndarray, stress: np.ndarray, vol: np.ndarray,
               in_matrix: np.ndarray, signed: np.ndarray) -> dict[str, np.ndarray]:
-    """The gate's metrics at each slot's publish time: K (and realized sigmas) from the last ready state when
-    it is fresh (state_is_fresh's rule: 0 <= age <= freshness_s, to the ms), else the proxy (and the constant)."""
-    g = settings.gate
-    last = last_ready_index(ready)
-    have = last >= 0
-    updated = np.where(have, np.floor(publish[np.maximum(last, 0)]), np.nan)  # the state writer's int(ts)
-    age = publish - updated
-    # K and realized vol: state_is_fresh's time, the state writer's updated_ts_ms (int(ts * 1000)) for both;
-    # from the future before updated_ts
-    updated_ms = np.where(have, np.floor(publish[np.maximum(last, 0)] * 1000) / 1000, np.nan)
-    fresh_k = have & (age >= 0) & (publish - updated_ms <= settings.freshness_s)
-    k_value = np.where(fresh_k, np.clip(stress[np.maximum(last, 0)], 0.0, 1.0), np.nan)
-    parts: list[dict[str, np.ndarray]] = []
-    step = 65536  # rows at a time: the temporaries stay small
-    for lo in range(0, len(publish), step):
-        hi = min(lo + step, len(publish))
-        sigmas = np.full((hi - lo, signed.shape[1]), g.sigma)
-        if g.sigma_source == "realized":
-            at = np.maximum(last[lo:hi], 0)
-            v = vol[at]
-            realized = in_matrix[at] & np.isfinite(v) & (v > 0) & fresh_k[lo:hi, None]
-            sigmas = np.where(realized, v, g.sigma)
-        parts.append(batch_portfolio(signed[lo:hi], k_value[lo:hi], sigmas, g))
-    out = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
-    out["k_source"] = np.where(fresh_k, "cluster", "proxy")
-    return out
+    """The gate's metrics at each slot's publish time (actors.policy.batch_gate_metrics), on the last ready state
+    published at or before it."""
+    return batch_gate_metrics(publish, last_ready_index(ready), publish, stress, vol, in_matrix, signed, settings.gate,
+                              settings.freshness_s)
 
 
 def decide_all(settings: Settings, proposals: list[ProposalRow], first_slot: int, publish: np.ndarray,
@@ -1332,7 +1234,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """`clustergate backtest ARGS`: the launcher runs `python -m actors.backtest ARGS` as a process."""
+    """`clustergate backtest ARGS`: the launcher runs `python -m launcher.backtest ARGS` as a process."""
     p = argparse.ArgumentParser(prog="clustergate backtest",
                                 description="replay history in event time through the gate's maths and policy; "
                                 "write states, clusters, decisions, a summary and a report")
