@@ -39,8 +39,8 @@ from actors.clustering import batch_cluster_metrics
 from actors.correlation import (ledoit_wolf_intensity, pairs_to_matrices, returns_on_grid, rolling_windows,
                                 shrink_towards_identity)
 from actors.jumps import JumpFilter
-from actors.policy import (ACTIONS, FULL, HOLD, P25, P50, P75, BadRequest, PortfolioState, Position, cluster_k,
-                           evaluate_batch, state_is_fresh, validate_proposal)
+from actors.policy import (ACTIONS, FULL, HOLD, P25, P50, P75, STRESS_SCALE, BadRequest, PortfolioState, Position,
+                           cluster_k, evaluate_batch, state_is_fresh, validate_proposal)
 from launcher.feed_inputs import (TS_COLUMNS, PRICE_COLUMNS, ReplayColumns, csv_lines, epoch_unit, parse_replay_csv,
                                   parse_timestamp, price_rejection)
 from actors.snapshots import HELD_MIN_NOTIONAL, read_snapshot
@@ -685,6 +685,7 @@ def batch_portfolio(signed: np.ndarray, k_value: np.ndarray, sigmas: np.ndarray,
     k_used = np.where(np.isnan(k_value), proxy, k_value)
     stress = np.clip(gate.weight_heat * heat + gate.weight_concentration * concentration + gate.weight_k * k_used,
                      0.0, 1.0)
+    stress = np.rint(stress * STRESS_SCALE) / STRESS_SCALE  # stress_of's rounding: the same value
     zero = gross <= 0
     for arr in (heat, concentration, proxy, k_used, stress):
         arr[zero] = 0.0

@@ -2862,6 +2862,14 @@ MUTATIONS: list[Mutation] = [
         "        print(f\"clustergate propose: {str(exc) or 'interrupted'}\"",
         ("tests/test_client.py::"
          "test_clustergate_propose_signalled_again_while_it_names_the_plan_id_still_names_it_without_a_traceback",)),
+    Mutation(
+        "stress_a_float_error_below_a_threshold_its_record_shows",
+        "the policy's thresholds apply to the stress the decision records: terms adding up to 0.80 are at risk-off",
+        "actors/policy.py",
+        "    return round(stress * STRESS_SCALE) / STRESS_SCALE if stress == stress else stress\n",
+        "    return stress\n",
+        ("tests/test_gate_service.py::test_a_stress_of_exactly_080_accelerates_as_the_decision_record_says",
+         "tests/test_gate_policy.py::test_a_stress_whose_terms_add_up_to_a_threshold_is_at_the_threshold")),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
@@ -2984,8 +2992,8 @@ SPEC_MUTATIONS: list[Mutation] = [
          "launcher/topology.py", "weight_k: float = setting(0.15,", "weight_k: float = setting(0.16,",
          f"{POLICY}::test_production_example_heat_1_concentration_1_k_0748_gives_stress_0962"),
     spec("spec_stress_not_clipped", "stress is clipped to [0, 1]", "actors/policy.py",
-         "    return clip01(settings.weight_heat * heat + settings.weight_concentration * concentration + settings.weight_k * k)\n",
-         "    return settings.weight_heat * heat + settings.weight_concentration * concentration + settings.weight_k * k\n",
+         "    stress = clip01(settings.weight_heat * heat + settings.weight_concentration * concentration + settings.weight_k * k)\n",
+         "    stress = settings.weight_heat * heat + settings.weight_concentration * concentration + settings.weight_k * k\n",
          f"{POLICY}::test_stress_is_clipped_to_one"),
     spec("spec_no_snapshot_not_fail_closed", "no snapshots, or all stale: fail closed", "actors/policy.py",
          "    state_ok = bool(state.positions) and math.isfinite(metrics.total_abs_notional)\n",
