@@ -1055,12 +1055,14 @@ MUTATIONS: list[Mutation] = [
         "a step of the issuer host's wall clock between readings of Redis's clock neither lets a decision be written "
         "after its deadline nor refuses one with time left (issue 14)",
         "actors/permit_issuer.py",
-        "        ahead_s = self._redis_clock_ahead_s - wall_step_s(self._wall_minus_mono_s, time.time() - mono)\n",
+        "        ahead_s = self._redis_clock_ahead_s - step_s\n",
         "        ahead_s = self._redis_clock_ahead_s\n",
         ("tests/test_gate_deadlines.py::"
          "test_a_wall_clock_step_back_on_the_issuer_host_does_not_make_a_decision_with_time_left_expired",
          "tests/test_gate_deadlines.py::"
-         "test_a_wall_clock_step_forward_on_the_issuer_host_does_not_let_a_decision_be_written_after_its_deadline")),
+         "test_a_wall_clock_step_forward_on_the_issuer_host_does_not_let_a_decision_be_written_after_its_deadline"),
+        # Two defences since the issuer reads Redis's clock again after a step: both broken.
+        (("actors/permit_issuer.py", "        if abs(step_s) > WALL_STEP_REREAD_S:\n", "        if False:\n"),)),
     Mutation(
         "clock_reading_keeps_a_stalled_round_trip",
         "one stalled reading of Redis's clock does not make decisions with time left expired (issue 14)",
@@ -2870,6 +2872,17 @@ MUTATIONS: list[Mutation] = [
         "    return stress\n",
         ("tests/test_gate_service.py::test_a_stress_of_exactly_080_accelerates_as_the_decision_record_says",
          "tests/test_gate_policy.py::test_a_stress_whose_terms_add_up_to_a_threshold_is_at_the_threshold")),
+    Mutation(
+        "issuer_takes_a_host_clock_step_for_one_redis_did_not_make",
+        "a step of the host's wall clock, which a local Redis's clock makes too, neither refuses decisions with time "
+        "left nor lets one be written after its deadline",
+        "actors/permit_issuer.py",
+        "        if abs(step_s) > WALL_STEP_REREAD_S:\n",
+        "        if False:\n",
+        ("tests/test_gate_deadlines.py::"
+         "test_a_host_clock_step_forward_with_a_local_redis_does_not_refuse_decisions_with_time_left",
+         "tests/test_gate_deadlines.py::"
+         "test_a_host_clock_step_back_with_a_local_redis_does_not_let_a_decision_be_written_after_its_deadline")),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
