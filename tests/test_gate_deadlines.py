@@ -183,17 +183,28 @@ def stepped_p26(tmp_path: Path, redis_server, monkeypatch):
     step_file.write_text("0")
     monkeypatch.setenv("PYTHONPATH", str(SKEWED_CLOCK))
     monkeypatch.setenv("CLUSTERGATE_TEST_CLOCK_STEP_FILE", str(step_file))
+    system = start_stepped_p26(tmp_path, redis_server, step_file)
+    try:
+        yield system
+    finally:
+        system.stop()
+
+
+def start_stepped_p26(tmp_path: Path, redis_server: RedisServer, step_file: Path) -> P26:
+    """The stepped fixtures' gate and permit issuer (the environment steps their clocks), started, with the book
+    written; `redis` and `step_file` set on it. Redis's socket timeout is long (a stopped Redis is waited for)."""
     r = redis_server.client()
     write_book(r)
     system = P26(tmp_path / "p26", redis_server.url, gate_settings={"deadline_skew_ms": 0})
     system.data["redis"]["timeout_ms"] = 5000
     write_topology(system.topology, system.data)
-    system.start()
-    system.redis, system.step_file = r, step_file
     try:
-        yield system
-    finally:
+        system.start()
+    except BaseException:
         system.stop()
+        raise
+    system.redis, system.step_file = r, step_file
+    return system
 
 
 def ask_issuer_with_redis_stopped(system, request: dict) -> dict:
@@ -285,19 +296,13 @@ def host_stepped_p26(tmp_path: Path, step_clock_library: Path, monkeypatch):
         only_redis.setenv("LD_PRELOAD", str(step_clock_library))
         server = RedisServer(tmp_path / "redis").start()
     monkeypatch.setenv("PYTHONPATH", str(SKEWED_CLOCK))
-    system = None
     try:
-        r = server.client()
-        write_book(r)
-        system = P26(tmp_path / "p26", server.url, gate_settings={"deadline_skew_ms": 0})
-        system.data["redis"]["timeout_ms"] = 5000
-        write_topology(system.topology, system.data)
-        system.start()
-        system.redis, system.step_file = r, step_file
-        yield system
-    finally:
-        if system is not None:
+        system = start_stepped_p26(tmp_path, server, step_file)
+        try:
+            yield system
+        finally:
             system.stop()
+    finally:
         server.stop()
 
 
