@@ -23,6 +23,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	bash .ci/install-promtool
+	bash .ci/install-cc
 	$(BIN)/python -m pytest -q -n 4 --dist loadfile --durations=25  # four workers on 2 cores, one file each: most tests wait on real processes (load average 1.3-3 with two, 3.5-4 with three); the 25 slowest named at the end
 
 # Not part of `make test`: break the product one curated mutation at a time (tests/mutants/mutations.py)

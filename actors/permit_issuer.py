@@ -233,6 +233,9 @@ def wall_step_s(wall_minus_mono_then: float, wall_minus_mono_now: float) -> floa
 
 
 CLOCK_SAMPLES = 3  # TIME round trips per reading of Redis's clock: the one with the shortest round trip is kept
+# A change of time.time() - time.monotonic() beyond this since the reading of Redis's clock is a step of this host's
+# wall clock (NTP, settimeofday; a slew moves both clocks alike): Redis's clock is read again before the next write.
+WALL_STEP_REREAD_S = 0.001
 
 
 def check_request(request: Any) -> tuple[list[tuple[dict[str, Any], str, float | None]], bool, float | None]:
@@ -349,10 +352,19 @@ class PermitIssuer(Actor):
         order; the encoded result envelope of each. Nothing is written after the item's own deadline, else
         `deadline` (epoch s by this host's clock, compared by the script on Redis's clock, corrected by the
         measured offset between the two)."""
-        within_s = self._redis_clock_uncertainty_s
-        # This host's wall clock stepped since the reading: Redis's clock is that much less ahead of it.
         mono = time.monotonic()  # read in the order the reading read them
-        ahead_s = self._redis_clock_ahead_s - wall_step_s(self._wall_minus_mono_s, time.time() - mono)
+        step_s = wall_step_s(self._wall_minus_mono_s, time.time() - mono)
+        if abs(step_s) > WALL_STEP_REREAD_S:
+            # This host's wall clock stepped since the reading. Redis's clock stepped with it when Redis runs on this
+            # host (production.yaml), not when it runs elsewhere: read it again rather than guess (taking every step
+            # for one Redis had not made put the deadline 3 s early after a 3 s step forward, refusing every decision
+            # until the next reading, and 3 s late after a step back). Redis unreachable: the guess stands.
+            self.read_redis_clock()
+            mono = time.monotonic()
+            step_s = wall_step_s(self._wall_minus_mono_s, time.time() - mono)
+        within_s = self._redis_clock_uncertainty_s
+        # Still stepped (the reading failed): an external Redis's clock is that much less ahead of this host's.
+        ahead_s = self._redis_clock_ahead_s - step_s
         deadline_ms = str(script_deadline_ms(deadline, ahead_s, within_s)) if deadline else "0"
         payload = self._script_payload
         built = [

@@ -317,8 +317,17 @@ def clip01(x: float) -> float:
     return 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
 
 
+# Stress is kept to this many decimals, as a decision records it, so the policy's thresholds apply to the number
+# the record shows: 0.6 + 0.25 x 0.5 + 0.15 x 0.5 is 0.7999999999999999 in floats, and was permitted PARTIAL_50
+# as a `pass` beside a recorded stress of 0.8, SPEC's risk-off threshold.
+STRESS_DECIMALS = 6
+STRESS_SCALE = 10.0 ** STRESS_DECIMALS
+
+
 def stress_of(heat: float, concentration: float, k: float, settings: GateSettings) -> float:
-    return clip01(settings.weight_heat * heat + settings.weight_concentration * concentration + settings.weight_k * k)
+    """SPEC's stress, clipped to [0, 1] and rounded to STRESS_DECIMALS (NaN stays NaN: fail closed)."""
+    stress = clip01(settings.weight_heat * heat + settings.weight_concentration * concentration + settings.weight_k * k)
+    return round(stress * STRESS_SCALE) / STRESS_SCALE if stress == stress else stress
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,6 +396,7 @@ def batch_portfolio(signed: np.ndarray, k_value: np.ndarray, sigmas: np.ndarray,
     k_used = np.where(np.isnan(k_value), proxy, k_value)
     stress = np.clip(gate.weight_heat * heat + gate.weight_concentration * concentration + gate.weight_k * k_used,
                      0.0, 1.0)
+    stress = np.rint(stress * STRESS_SCALE) / STRESS_SCALE  # stress_of's rounding: the same value
     zero = gross <= 0
     for arr in (heat, concentration, proxy, k_used, stress):
         arr[zero] = 0.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -19,7 +20,7 @@ import zmq
 from launcher import keys
 from actors.gate import expired_detail
 from actors.permit_issuer import script_deadline_ms
-from helpers import DEADLINE_SCALE, PYTHON, REPO, free_port, scrape, wait_for, write_topology
+from helpers import DEADLINE_SCALE, PYTHON, REPO, RedisServer, free_port, scrape, wait_for, write_topology
 from launcher.client import GateClient, GateUnavailable
 from test_gate_service import P26, issuer_item, issuer_request, write_book
 
@@ -182,17 +183,28 @@ def stepped_p26(tmp_path: Path, redis_server, monkeypatch):
     step_file.write_text("0")
     monkeypatch.setenv("PYTHONPATH", str(SKEWED_CLOCK))
     monkeypatch.setenv("CLUSTERGATE_TEST_CLOCK_STEP_FILE", str(step_file))
+    system = start_stepped_p26(tmp_path, redis_server, step_file)
+    try:
+        yield system
+    finally:
+        system.stop()
+
+
+def start_stepped_p26(tmp_path: Path, redis_server: RedisServer, step_file: Path) -> P26:
+    """The stepped fixtures' gate and permit issuer (the environment steps their clocks), started, with the book
+    written; `redis` and `step_file` set on it. Redis's socket timeout is long (a stopped Redis is waited for)."""
     r = redis_server.client()
     write_book(r)
     system = P26(tmp_path / "p26", redis_server.url, gate_settings={"deadline_skew_ms": 0})
     system.data["redis"]["timeout_ms"] = 5000
     write_topology(system.topology, system.data)
-    system.start()
-    system.redis, system.step_file = r, step_file
     try:
-        yield system
-    finally:
+        system.start()
+    except BaseException:
         system.stop()
+        raise
+    system.redis, system.step_file = r, step_file
+    return system
 
 
 def ask_issuer_with_redis_stopped(system, request: dict) -> dict:
@@ -259,6 +271,64 @@ def test_an_items_own_deadline_later_than_the_requests_does_not_let_it_be_writte
         "deadline_epoch": deadline})
     assert reply["status"] == "ok", reply
     assert (reply["results"][0]["status"], reply["results"][0].get("reason")) == ("error", "expired"), reply
+    assert nothing_written(r, plan)
+
+
+@pytest.fixture(scope="session")
+def step_clock_library(tmp_path_factory) -> Path:
+    """tests/skewed_clock/step_clock.c built for LD_PRELOAD (a redis-server whose wall clock the test steps)."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    assert cc, "a C compiler (cc) builds the clock shim of a stepped redis-server"
+    out = tmp_path_factory.mktemp("step_clock") / "step_clock.so"
+    subprocess.run([cc, "-shared", "-fPIC", "-O2", "-o", str(out), str(SKEWED_CLOCK / "step_clock.c"), "-ldl"],
+                   check=True)
+    return out
+
+
+@pytest.fixture
+def host_stepped_p26(tmp_path: Path, step_clock_library: Path, monkeypatch):
+    """Gate, permit issuer and redis-server on one host whose wall clock the test steps (the seconds in
+    `system.step_file`), as an NTP step steps every process of a host: production.yaml's Redis is local."""
+    step_file = tmp_path / "clock_step_s"
+    step_file.write_text("0")
+    monkeypatch.setenv("CLUSTERGATE_TEST_CLOCK_STEP_FILE", str(step_file))
+    with monkeypatch.context() as only_redis:
+        only_redis.setenv("LD_PRELOAD", str(step_clock_library))
+        server = RedisServer(tmp_path / "redis").start()
+    monkeypatch.setenv("PYTHONPATH", str(SKEWED_CLOCK))
+    try:
+        system = start_stepped_p26(tmp_path, server, step_file)
+        try:
+            yield system
+        finally:
+            system.stop()
+    finally:
+        server.stop()
+
+
+def test_a_host_clock_step_forward_with_a_local_redis_does_not_refuse_decisions_with_time_left(host_stepped_p26):
+    """The issuer took any step of its host's wall clock for one Redis's clock had not made (an external Redis):
+    stepped forward 3 s with the local Redis's, the script's deadline went 3 s early and every decision was
+    refused as expired (HOLD permit_unavailable) until the issuer's next reading of Redis's clock, up to 5 s."""
+    system = host_stepped_p26
+    system.step_file.write_text("3.0")
+    plan = new_plan()
+    reply = issuer_request(system, {**issuer_item(plan, "ETHUSDT", "PARTIAL_50"), "deadline_epoch": time.time() + 3.0 + 1.0})
+    assert reply["status"] == "ok" and reply["written"], reply
+    assert system.redis.exists(keys.permit(plan)) == 1
+
+
+def test_a_host_clock_step_back_with_a_local_redis_does_not_let_a_decision_be_written_after_its_deadline(
+        host_stepped_p26) -> None:
+    """Stepped back 3 s with the local Redis's clock, the issuer put the script's deadline 3 s late: a request
+    read in time whose script ran after its deadline (Redis stopped a while) was written, its permit issued."""
+    system, r = host_stepped_p26, host_stepped_p26.redis
+    system.step_file.write_text("-3.0")
+    plan = new_plan()
+    deadline = time.time() - 3.0 + 0.3  # 300 ms ahead by the stepped clock
+    reply = ask_issuer_with_redis_stopped(system, {**issuer_item(plan, "ETHUSDT", "PARTIAL_50"),
+                                                   "deadline_epoch": deadline})
+    assert (reply["status"], reply.get("reason")) == ("error", "expired"), reply
     assert nothing_written(r, plan)
 
 

@@ -230,6 +230,15 @@ def test_step_5_stress_just_below_055_is_cold_and_at_055_is_not():
     assert policy(FULL, stress=0.55) == (FULL, PASS)
 
 
+@pytest.mark.parametrize("heat, concentration, k, threshold", [
+    (1.0, 0.5, 0.5, 0.80), (1.0, 0.32, 0.8, 0.80), (0.5, 0.7, 0.5, 0.55), (0.75, 0.4, 0.0, 0.55)])
+def test_a_stress_whose_terms_add_up_to_a_threshold_is_at_the_threshold(heat, concentration, k, threshold):
+    """0.6 x heat + 0.25 x concentration + 0.15 x K adds up to 0.80 or 0.55 exactly, and float arithmetic gave
+    1e-16 less: the policy took it as below the threshold while the decision recorded it (6 decimals) at it."""
+    stress = stress_of(heat, concentration, k, S)
+    assert stress == threshold and round(stress, 6) == stress
+
+
 @pytest.mark.parametrize("proposed", [P25, P50])
 def test_step_6_stress_at_080_accelerates_partial_25_and_50_to_75(proposed):
     assert policy(proposed, stress=0.80) == (P75, RISKOFF)

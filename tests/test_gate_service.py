@@ -203,6 +203,24 @@ def test_no_fresh_snapshot_fails_closed(clean):
     assert clean.metrics()[series] == before + 1
 
 
+def test_a_stress_of_exactly_080_accelerates_as_the_decision_record_says(clean):
+    """BTC 750 long, ETH 250 short (concentration 0.5), cluster stress 0.5: stress 0.6 + 0.125 + 0.075 is 0.80,
+    SPEC's risk-off threshold, which float arithmetic made 0.7999999999999999: PARTIAL_50 was permitted as a
+    `pass` while its record (and the stream's) said stress 0.8, where SPEC gives PARTIAL_75."""
+    r = clean.redis
+    r.flushdb()
+    ts = int(time.time())
+    r.hset(keys.position_snapshot("BTCUSDT"), mapping={"position_amt": 1, "mark_price": 750, "ts_epoch": ts})
+    r.hset(keys.position_snapshot("ETHUSDT"), mapping={"position_amt": -1, "mark_price": 250, "ts_epoch": ts})
+    settle(clean, write_cluster_state(r, 0.5))
+    plan = new_plan()
+    d = decision_of(clean.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+    assert (d["stress"], d["concentration"], d["K"]) == (0.8, 0.5, 0.5), d
+    assert (d["final_action"], d["gate_reason"]) == ("PARTIAL_75", "riskoff_accelerate"), d
+    record = next(f for _, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == plan)
+    assert (float(record["stress"]), record["final_action"]) == (0.8, "PARTIAL_75")
+
+
 def test_the_gate_takes_k_from_fresh_cluster_state_falls_back_when_stale_and_returns(clean):
     # p26_cluster_fallback_total counts decisions made on the proxy, one per decision; the gate's state
     # refresh timer evaluates too but counts no decision.

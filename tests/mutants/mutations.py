@@ -1056,12 +1056,14 @@ MUTATIONS: list[Mutation] = [
         "a step of the issuer host's wall clock between readings of Redis's clock neither lets a decision be written "
         "after its deadline nor refuses one with time left (issue 14)",
         "actors/permit_issuer.py",
-        "        ahead_s = self._redis_clock_ahead_s - wall_step_s(self._wall_minus_mono_s, time.time() - mono)\n",
+        "        ahead_s = self._redis_clock_ahead_s - step_s\n",
         "        ahead_s = self._redis_clock_ahead_s\n",
         ("tests/test_gate_deadlines.py::"
          "test_a_wall_clock_step_back_on_the_issuer_host_does_not_make_a_decision_with_time_left_expired",
          "tests/test_gate_deadlines.py::"
-         "test_a_wall_clock_step_forward_on_the_issuer_host_does_not_let_a_decision_be_written_after_its_deadline")),
+         "test_a_wall_clock_step_forward_on_the_issuer_host_does_not_let_a_decision_be_written_after_its_deadline"),
+        # Two defences since the issuer reads Redis's clock again after a step: both broken.
+        (("actors/permit_issuer.py", "        if abs(step_s) > WALL_STEP_REREAD_S:\n", "        if False:\n"),)),
     Mutation(
         "clock_reading_keeps_a_stalled_round_trip",
         "one stalled reading of Redis's clock does not make decisions with time left expired (issue 14)",
@@ -2932,6 +2934,25 @@ MUTATIONS: list[Mutation] = [
         "    fresh_k = have & (age >= 0) & (now - updated <= freshness_s)\n",
         ("tests/test_cluster_hardening.py::"
          "test_realized_vol_written_late_in_its_second_is_judged_to_the_ms_so_k_and_sigma_agree_at_every_instant",)),
+    Mutation(
+        "stress_a_float_error_below_a_threshold_its_record_shows",
+        "the policy's thresholds apply to the stress the decision records: terms adding up to 0.80 are at risk-off",
+        "actors/policy.py",
+        "    return round(stress * STRESS_SCALE) / STRESS_SCALE if stress == stress else stress\n",
+        "    return stress\n",
+        ("tests/test_gate_service.py::test_a_stress_of_exactly_080_accelerates_as_the_decision_record_says",
+         "tests/test_gate_policy.py::test_a_stress_whose_terms_add_up_to_a_threshold_is_at_the_threshold")),
+    Mutation(
+        "issuer_takes_a_host_clock_step_for_one_redis_did_not_make",
+        "a step of the host's wall clock, which a local Redis's clock makes too, neither refuses decisions with time "
+        "left nor lets one be written after its deadline",
+        "actors/permit_issuer.py",
+        "        if abs(step_s) > WALL_STEP_REREAD_S:\n",
+        "        if False:\n",
+        ("tests/test_gate_deadlines.py::"
+         "test_a_host_clock_step_forward_with_a_local_redis_does_not_refuse_decisions_with_time_left",
+         "tests/test_gate_deadlines.py::"
+         "test_a_host_clock_step_back_with_a_local_redis_does_not_let_a_decision_be_written_after_its_deadline")),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
@@ -3054,8 +3075,8 @@ SPEC_MUTATIONS: list[Mutation] = [
          "launcher/topology.py", "weight_k: float = setting(0.15,", "weight_k: float = setting(0.16,",
          f"{POLICY}::test_production_example_heat_1_concentration_1_k_0748_gives_stress_0962"),
     spec("spec_stress_not_clipped", "stress is clipped to [0, 1]", "actors/policy.py",
-         "    return clip01(settings.weight_heat * heat + settings.weight_concentration * concentration + settings.weight_k * k)\n",
-         "    return settings.weight_heat * heat + settings.weight_concentration * concentration + settings.weight_k * k\n",
+         "    stress = clip01(settings.weight_heat * heat + settings.weight_concentration * concentration + settings.weight_k * k)\n",
+         "    stress = settings.weight_heat * heat + settings.weight_concentration * concentration + settings.weight_k * k\n",
          f"{POLICY}::test_stress_is_clipped_to_one"),
     spec("spec_no_snapshot_not_fail_closed", "no snapshots, or all stale: fail closed", "actors/policy.py",
          "    state_ok = bool(state.positions) and math.isfinite(metrics.total_abs_notional)\n",
