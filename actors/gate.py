@@ -46,11 +46,12 @@ from actors.resp import RedisUnavailable, ReplyError, RespClient, encode_command
 from actors.runtime import Actor, Shedding, StartError, adder, increment, main, observer, send_one
 from actors.policy import (ACTIONS, FAIL_CLOSED_REASONS, HOLD, PERMIT_UNAVAILABLE, REDIS_UNAVAILABLE,
                            REPLICA_UNACKNOWLEDGED, BadRequest,
-                           cluster_k, cluster_state_time_s, cooldown_mattered, cooldown_mattered_to,
+                           cluster_k, cooldown_mattered, cooldown_mattered_to,
                            decision_depends_on_cooldown, decision_record, evaluate, evaluate_batch,
                            parse_snapshot, state_is_fresh,
                            policy_transitions, portfolio_metrics, PortfolioMetrics, PortfolioState, Position,
                            Proposal, validate_proposal, with_plan_id)
+from actors.freshness import cluster_state_time_s
 from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S
 from actors.wire import decode_internal, encode, encode_finite, encode_internal, error_envelope
 from launcher.topology import GateSettings

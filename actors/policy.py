@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Iterator, NamedTuple, Mapping, Sequence
 
+from actors.freshness import cluster_state_age_s
 from actors.snapshots import read_snapshot
 from launcher.topology import GateSettings
 
@@ -268,25 +269,6 @@ def finite_number(value: Any) -> float | None:
     except (TypeError, ValueError, OverflowError):
         return None
     return number if math.isfinite(number) else None
-
-
-def cluster_state_time_s(updated: float, updated_ts_ms: Any) -> float:
-    """The cluster state's time: updated_ts_ms / 1000 when that is an integer within updated_ts's whole second
-    (the state writer writes both), else updated_ts (a state from a writer without updated_ts_ms, or a field
-    such a writer's HSET left behind)."""
-    try:
-        refined = int(updated_ts_ms) / 1000
-    except (TypeError, ValueError):
-        return updated
-    return refined if updated <= refined <= updated + 1 else updated
-
-
-def cluster_state_age_s(updated: float, updated_ts_ms: Any, now: float) -> float:
-    """The cluster state's age as the gate judges its freshness: now - its time (cluster_state_time_s), not
-    below 0 within updated_ts's second; negative (from the future) only before updated_ts, as in SPEC."""
-    if now < updated:
-        return now - updated
-    return max(0.0, now - cluster_state_time_s(updated, updated_ts_ms))
 
 
 def state_is_fresh(updated_ts: Any, updated_ts_ms: Any, now: float, freshness_s: float) -> bool:

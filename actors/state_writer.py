@@ -41,7 +41,8 @@ from prometheus_client import Counter, Gauge
 
 from launcher import keys
 from actors.clusterer import decode_state
-from actors.policy import cluster_state_time_s, finite_number, state_is_fresh
+from actors.freshness import cluster_state_time_s
+from actors.policy import finite_number, state_is_fresh
 from launcher.keys import wrong_type
 from launcher.redis_conn import connect
 from actors.runtime import Actor, error_text, main
@@ -277,7 +278,7 @@ def lease_ttl_ms(hold_from_mono: float, now_mono: float, hold_s: float, lease_ms
 
 def stored_ahead_s(message_ts: float, stored_ts: Any, stored_ms: Any) -> float | None:
     """How far the stored cluster state is ahead of a state stamped message_ts (epoch s), timed as the gate
-    times it (policy.cluster_state_time_s): to the ms by updated_ts_ms when that falls within updated_ts's
+    times it (actors.freshness.cluster_state_time_s): to the ms by updated_ts_ms when that falls within updated_ts's
     second, else by whole seconds (a state from an older writer, whose HSET may have left another state's
     updated_ts_ms behind). None: no usable stored updated_ts."""
     updated = finite_number(stored_ts)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import Any, Callable
 
 from launcher import keys
 from launcher.keys import wrong_type
@@ -58,7 +58,7 @@ def collect_overview(topo: Topology) -> dict[str, Any]:
         points = labelled(sample or {}, "p27_points_per_symbol", "symbol")
         accepted = [t for t in labelled(sample or {}, "p27_buffer_last_accepted_tick_timestamp_seconds",
                                         "symbol").values() if t > 0]
-        out["newest_tick_age_s"] = round(time.time() - max(accepted), 1) if accepted else None
+        out["newest_tick_age_s"] = time.time() - max(accepted) if accepted else None
     out["points_per_symbol"] = {s: int(points[s]) if s in points else None for s in topo.symbols}
     correlators = topo.actors_of_kind("correlator")
     if correlators:
@@ -95,7 +95,9 @@ def cluster_state_summary(state: dict[str, str], clusters: dict[str, str], now: 
     if not_numbers:
         return {"cluster_state_age_s": None,
                 "cluster_state_fields_problem": f"{keys.CLUSTER_STATE} fields that are no number: {not_numbers}"}
-    return {"cluster_state_age_s": round(now - numbers["updated_ts"], 1), "cluster_stress": numbers["cluster_stress"],
+    from actors.freshness import cluster_state_age_s  # I/O-free; not loaded while the CLI is built
+    age_s = cluster_state_age_s(numbers["updated_ts"], state.get("updated_ts_ms"), now)  # the gate's, to the ms
+    return {"cluster_state_age_s": age_s, "cluster_stress": numbers["cluster_stress"],
             "clusters_count": int(numbers["clusters_count"]), "clusters": clusters}
 
 
@@ -136,6 +138,16 @@ def bar(value: int | None, needed: int) -> str:
     return "[" + "#" * filled + "." * (BAR_WIDTH - filled) + "]"
 
 
+def shown_age(age_s: float, verdict: Callable[[float], bool]) -> str:
+    """age_s to 0.1 s, or to as many more decimals as it takes for the number shown to get the same verdict as
+    age_s: 120.04 s past a 120 s window reads 120.04, never 120.0 beside STALE."""
+    for decimals in range(1, 7):
+        text = f"{age_s:.{decimals}f}"
+        if verdict(float(text)) == verdict(age_s):
+            return text
+    return repr(age_s)
+
+
 def render_overview(topo: Topology, ov: dict[str, Any]) -> str:
     lines = [f"warm-up (points per symbol, {ov['points_needed']} needed to enter the matrix):"]
     for symbol, value in ov["points_per_symbol"].items():
@@ -148,8 +160,10 @@ def render_overview(topo: Topology, ov: dict[str, Any]) -> str:
                  f"shrinkage intensity: {'?' if ov.get('shrinkage_intensity') is None else format(ov['shrinkage_intensity'], '.3f')}")
     if "newest_tick_age_s" in ov:
         tick_age = ov["newest_tick_age_s"]
+        def price_stale(age_s: float) -> bool:
+            return age_s > topo.max_price_age_s
         lines.append("newest price accepted by the buffer: " + ("none yet" if tick_age is None else
-                     f"{tick_age:.1f} s ago ({'STALE' if tick_age > topo.max_price_age_s else 'fresh'}; "
+                     f"{shown_age(tick_age, price_stale)} s ago ({'STALE' if price_stale(tick_age) else 'fresh'}; "
                      f"max_price_age_s {topo.max_price_age_s:g})"))
     age = ov.get("cluster_state_age_s")
     freshness = topo.strictest_gate_freshness_s  # stale for one gate is a fallback on its decisions
@@ -164,9 +178,11 @@ def render_overview(topo: Topology, ov: dict[str, Any]) -> str:
         lines.append("cluster state: none in Redis (Redis answers; the gate takes K from the proxy)" if ov["redis"] == "ok"
                      else f"cluster state: unknown, Redis {ov['redis']}")
     else:
-        fresh = "fresh" if 0 <= age <= freshness else "STALE"
+        def state_fresh(age_s: float) -> bool:
+            return 0 <= age_s <= freshness  # actors.policy.state_is_fresh's window, on the gate's age
         lines.append(f"cluster state: ClusterStress {ov['cluster_stress']:.3f}, {ov['clusters_count']} clusters, "
-                     f"updated {age:.1f} s ago ({fresh}; window {freshness:g} s)")
+                     f"updated {shown_age(age, state_fresh)} s ago ({'fresh' if state_fresh(age) else 'STALE'}; "
+                     f"window {freshness:g} s)")
         for cid, members in sorted(ov.get("clusters", {}).items()):
             lines.append(f"  {cid}: {members}")
     if "k_source" in ov:

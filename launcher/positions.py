@@ -18,6 +18,7 @@ import redis
 
 from launcher import keys
 from launcher.keys import wrong_type
+from launcher.overview import shown_age
 from launcher.redis_conn import connect
 from launcher.schema import SchemaError
 from launcher.topology import Topology, load_topology
@@ -79,20 +80,26 @@ def snapshot_row(symbol: str, fields: dict[str, str], now: float, stale_after_s:
     elif amount is not None and mark is not None:
         notional = abs(amount * mark)
     age_s = None if ts is None else now - ts
-    stale = age_s is None or age_s > stale_after_s or age_s < 0
+    from actors.snapshots import snapshot_time  # I/O-free; not loaded while the CLI is built
+    stale = snapshot_time(fields.get("ts_epoch"), now, stale_after_s)[1] is not None  # the gate's rule, and its skew
     return {"symbol": symbol, "amount": amount, "mark": mark, "notional": notional, "age_s": age_s, "stale": stale,
             "problem": None}
 
 
-def format_table(rows: list[dict[str, Any]]) -> str:
+def format_table(rows: list[dict[str, Any]], stale_after_s: float) -> str:
     def cell(value: Any, fmt: str) -> str:
         return "-" if value is None else format(value, fmt)
+
+    from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S
+
+    def age(age_s: float | None) -> str:  # shown on the side of the limits it is on (300.04 s: never 300.0)
+        return "-" if age_s is None else shown_age(age_s, lambda a: -SNAPSHOT_FUTURE_SKEW_S <= a <= stale_after_s)
 
     lines = [["symbol", "amount", "mark", "notional", "age s", "stale?"]]
     for r in rows:
         stale = "-" if r["stale"] is None else ("STALE" if r["stale"] else "fresh")
         lines.append([r["symbol"], cell(r["amount"], ".6g"), cell(r["mark"], ".8g"), cell(r["notional"], ",.2f"),
-                      cell(r["age_s"], ".1f"), "NOT A HASH" if r.get("problem") else stale if r["amount"] is not None or r["mark"] is not None
+                      age(r["age_s"]), "NOT A HASH" if r.get("problem") else stale if r["amount"] is not None or r["mark"] is not None
                       else "missing"])
     widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
@@ -146,7 +153,7 @@ def cmd_list(topo: Topology, client: redis.Redis, args: argparse.Namespace) -> i
         else:  # raw bytes: a value that is not UTF-8 is no number, not a traceback
             fields = {k.decode(errors="replace"): v for k, v in reply.items()}
             rows.append(snapshot_row(symbol, fields, now, topo.positions.stale_after_s))
-    print(json.dumps(rows) if args.json else format_table(rows))
+    print(json.dumps(rows) if args.json else format_table(rows, topo.positions.stale_after_s))
     return 0
 
 

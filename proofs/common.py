@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import redis
 
-from actors.policy import cluster_state_age_s
+from actors.freshness import cluster_state_age_s
 from launcher import keys
 from launcher.keys import wrong_type
 from launcher.redis_conn import connect

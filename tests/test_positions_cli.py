@@ -90,3 +90,31 @@ def test_positions_list_and_set_name_a_snapshot_key_of_another_type_and_a_field_
     assert done.returncode == 1
     assert "quantum:position:snapshot:SOLUSDT holds a string, not a snapshot hash" in done.stderr, done.stderr
     assert "clustergate positions clear SOLUSDT" in done.stderr
+
+
+def test_positions_list_calls_a_snapshot_stale_exactly_when_the_gate_does(tmp_path, redis_server):
+    """edges: `positions list` called a snapshot stamped a few seconds ahead STALE (age < 0) while the gate counts it
+    (actors.snapshots: up to SNAPSHOT_FUTURE_SKEW_S ahead is fresh), and showed an age of 300.04 s as 300.0 beside
+    STALE."""
+    from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S, read_snapshot
+    from launcher.positions import format_table, snapshot_row
+    topology = write_topology(tmp_path / "topology.yaml", retarget(demo_topology_data(), redis_server.url))
+    client = redis_server.client()
+    now = int(time.time())
+    ahead = {"ETHUSDT": now + 4, "SOLUSDT": now + 60}  # within the skew allowance, and far beyond it
+    for symbol, ts in ahead.items():
+        client.hset(f"quantum:position:snapshot:{symbol}", mapping={"position_amt": "1", "mark_price": "100",
+                                                                     "ts_epoch": str(ts)})
+    listed = positions(topology, "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = {r["symbol"]: r for r in json.loads(listed.stdout)}
+    assert rows["ETHUSDT"]["age_s"] >= -SNAPSHOT_FUTURE_SKEW_S, rows  # listed within the skew allowance
+    for symbol, ts in ahead.items():
+        used = read_snapshot("1", "100", str(ts), None, ts + rows[symbol]["age_s"], 300.0)[0] is not None
+        assert rows[symbol]["stale"] is not used, (symbol, rows[symbol])
+    fields = {"position_amt": "1", "mark_price": "100", "ts_epoch": "1700000000"}
+    for age_s, stale in ((300.0, False), (300.04, True), (-SNAPSHOT_FUTURE_SKEW_S, False), (-5.04, True)):
+        row = snapshot_row("ETHUSDT", fields, 1_700_000_000 + age_s, 300.0)
+        assert row["stale"] is stale, (age_s, row)
+        shown = float(format_table([row], 300.0).splitlines()[1].split()[4])
+        assert (not -SNAPSHOT_FUTURE_SKEW_S <= shown <= 300) is stale, (age_s, format_table([row], 300.0))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from helpers import demo_topology_data, retarget, write_topology
@@ -193,3 +195,41 @@ class _WatchedLock:
 
     def __exit__(self, *exc):
         self.lock.release()
+
+
+def test_status_calls_the_cluster_state_and_the_newest_price_stale_exactly_when_the_gate_and_correlator_do(
+        tmp_path, redis_server, monkeypatch) -> None:
+    """edges: status judged the cluster state by the whole-second updated_ts, its age rounded to 0.1 s (the gate: to
+    the ms by updated_ts_ms, unrounded), and the newest price's age rounded before `> max_price_age_s`: a state
+    119.8 s old by updated_ts_ms was STALE, one 120.04 s old and one 0.04 s in the future were fresh, and a price
+    300.04 s old was fresh, each while the gate (correlator) said the opposite; and an age shown as 120.0 or 300.0
+    beside STALE reads as inside the window."""
+    from launcher import overview as ov
+    from actors.policy import state_is_fresh
+    from actors.state_writer import state_stamps
+    data = retarget(demo_topology_data(), redis_server.url)
+    data["clusters"]["cadence_s"] = 60  # SPEC's: freshness 120 s, max_price_age_s 300 s
+    for spec in data["actors"].values():
+        spec.get("settings", {}).pop("freshness_s", None)
+    topo = load_topology(write_topology(tmp_path / "t.yaml", data))
+    r = redis_server.client()
+    made = 1_700_000_000.7
+    updated_ts, updated_ts_ms = state_stamps(made)
+    r.hset(keys.CLUSTER_STATE, mapping={"updated_ts": updated_ts, "updated_ts_ms": updated_ts_ms,
+                                        "cluster_stress": 0.5, "clusters_count": 1})
+    accepted = 1_700_000_000.0
+    sample = {f'p27_buffer_last_accepted_tick_timestamp_seconds{{symbol="{s}"}}': accepted for s in topo.symbols}
+    monkeypatch.setattr(ov, "scrape_actor", lambda topo, name: sample if topo.actors[name].kind == "buffer" else None)
+    for now in (made + 119.8, updated_ts + 120.04, made + 120.04, updated_ts - 0.04, made + 0.3):
+        monkeypatch.setattr(ov, "time", SimpleNamespace(time=lambda: now))
+        shown = render_overview(topo, ov.collect_overview(topo))
+        fresh = state_is_fresh(str(updated_ts), str(updated_ts_ms), now, 120.0)
+        line = next(x for x in shown.splitlines() if x.startswith("cluster state:"))
+        age = float(line.split("updated ")[1].split(" s ago")[0])
+        assert ("(fresh;" in line) == fresh and (0 <= age <= 120) == fresh, (now - made, line)
+    for age_s, stale in ((300.04, True), (300.0, False), (299.96, False)):
+        monkeypatch.setattr(ov, "time", SimpleNamespace(time=lambda: accepted + age_s))
+        shown = render_overview(topo, ov.collect_overview(topo))
+        line = next(x for x in shown.splitlines() if x.startswith("newest price"))
+        age = float(line.split(": ")[1].split(" s ago")[0])
+        assert ("(STALE;" in line) == stale and (age > 300) == stale, (age_s, line)

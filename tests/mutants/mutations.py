@@ -143,7 +143,7 @@ MUTATIONS: list[Mutation] = [
         "gate_ignores_updated_ts_ms",
         "the gate judges the cluster state's freshness to the ms (updated_ts_ms), not by its whole second: a state "
         "written late in its second is not taken for up to a second older than it is",
-        "actors/policy.py",
+        "actors/freshness.py",
         "    return refined if updated <= refined <= updated + 1 else updated\n",
         "    return updated\n",
         ("tests/test_gate_policy.py::"
@@ -2953,6 +2953,42 @@ MUTATIONS: list[Mutation] = [
          "test_a_host_clock_step_forward_with_a_local_redis_does_not_refuse_decisions_with_time_left",
          "tests/test_gate_deadlines.py::"
          "test_a_host_clock_step_back_with_a_local_redis_does_not_let_a_decision_be_written_after_its_deadline")),
+    Mutation(
+        "status_ages_the_cluster_state_by_whole_seconds",
+        "`clustergate status` calls the cluster state fresh or STALE on the gate's age of it (to the ms by "
+        "updated_ts_ms), not the whole-second updated_ts",
+        "launcher/overview.py",
+        "    age_s = cluster_state_age_s(numbers[\"updated_ts\"], state.get(\"updated_ts_ms\"), now)  # the gate's, to the ms\n",
+        "    age_s = round(now - numbers[\"updated_ts\"], 1)\n",
+        ("tests/test_status_overview.py::"
+         "test_status_calls_the_cluster_state_and_the_newest_price_stale_exactly_when_the_gate_and_correlator_do",)),
+    Mutation(
+        "status_rounds_the_newest_price_age_before_its_limit",
+        "`clustergate status` calls the newest price STALE past max_price_age_s on its unrounded age, as the "
+        "correlator does",
+        "launcher/overview.py",
+        "        out[\"newest_tick_age_s\"] = time.time() - max(accepted) if accepted else None\n",
+        "        out[\"newest_tick_age_s\"] = round(time.time() - max(accepted), 1) if accepted else None\n",
+        ("tests/test_status_overview.py::"
+         "test_status_calls_the_cluster_state_and_the_newest_price_stale_exactly_when_the_gate_and_correlator_do",)),
+    Mutation(
+        "status_shows_an_age_rounded_across_its_limit",
+        "an age status or `positions list` shows reads on the side of its limit that the verdict beside it says "
+        "(120.04 s past a 120 s window is never shown as 120.0)",
+        "launcher/overview.py",
+        "        if verdict(float(text)) == verdict(age_s):\n",
+        "        if True:\n",
+        ("tests/test_status_overview.py::"
+         "test_status_calls_the_cluster_state_and_the_newest_price_stale_exactly_when_the_gate_and_correlator_do",
+         "tests/test_positions_cli.py::test_positions_list_calls_a_snapshot_stale_exactly_when_the_gate_does")),
+    Mutation(
+        "positions_list_calls_a_snapshot_stamped_ahead_stale",
+        "`positions list` calls a snapshot stale exactly when the gate does: one stamped up to "
+        "SNAPSHOT_FUTURE_SKEW_S ahead is fresh",
+        "launcher/positions.py",
+        "    stale = snapshot_time(fields.get(\"ts_epoch\"), now, stale_after_s)[1] is not None",
+        "    stale = age_s is None or age_s > stale_after_s or age_s < 0",
+        ("tests/test_positions_cli.py::test_positions_list_calls_a_snapshot_stale_exactly_when_the_gate_does",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
