@@ -38,6 +38,19 @@ SPARSE_GAP_FRACTION = 0.15
 # correlates 0 with every other and has no realized vol.
 RETURN_SD_FLOOR = 1e-10
 
+# A correlation is published (and compared with corr_threshold, and averaged into a cluster's correlation) to
+# this many decimals: float summation leaves returns whose correlation is exactly 0.70 at 0.6999999999999998 live
+# or in the backtest (their sums differ, by up to 2e-14 measured), on the other side of SPEC's corr >= 0.70.
+CORR_DECIMALS = 9
+_CORR_SCALE = 10.0 ** CORR_DECIMALS
+
+
+def published_corr(corr: np.ndarray) -> np.ndarray:
+    """Correlations rounded to CORR_DECIMALS, in place (the live correlator's and the backtest's, the same)."""
+    np.rint(corr * _CORR_SCALE, out=corr)
+    corr /= _CORR_SCALE
+    return corr
+
 
 def centre_rows(returns: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x, valid, n): each row minus the mean of its valid values, 0 where invalid; n valid per row.
@@ -280,6 +293,7 @@ def correlate_window(symbols: list[str], prices: np.ndarray, *, cadence_s: float
     if shrinkage == "ledoit_wolf" and len(inside) >= 2:
         intensity = ledoit_wolf_intensity(sub)
         corr = shrink_towards_identity(corr, intensity)
+    corr = published_corr(np.array(corr, dtype=np.float64))
     vol = vol_centred(x, n, cadence_s)
     ready = len(inside) >= 2
     reason = None if ready else ("prices_stale" if np.sum(counts >= min_returns) >= 2 else "too_few_symbols")
@@ -317,7 +331,7 @@ def returns_on_grid(prices: np.ndarray) -> np.ndarray:
 
 
 def rolling_windows(returns: np.ndarray, lookback: int, min_returns: int, cadence_s: float,
-                    start: int, stop: int, full: bool = True) -> dict[str, np.ndarray]:
+                    start: int, stop: int, full: bool = True, published: bool = True) -> dict[str, np.ndarray]:
     """The correlator's window maths for every window ending at slots start..stop-1 at once.
 
     returns: (k, S) from returns_on_grid; the window ending at slot s holds columns s-lookback+1..s
@@ -328,7 +342,8 @@ def rolling_windows(returns: np.ndarray, lookback: int, min_returns: int, cadenc
     variance), clipped to [-1, 1]. Computed with rolling sums: one pass over the returns, not one
     matrix product per window. Returns arrays with a leading axis of B = stop - start windows:
     pairs (B, P) the correlation of each pair i < j in np.triu_indices(k, 1) order, corr (B, k, k)
-    when full, count (B, k) valid returns, in_matrix (B, k), vol (B, k) annualised (NaN: none).
+    when full, count (B, k) valid returns, in_matrix (B, k), vol (B, k) annualised (NaN: none). The pairs are
+    rounded as published (published_corr) unless published is False (shrinkage comes first).
     """
     k = returns.shape[0]
     lo = start - lookback + 1
@@ -400,6 +415,8 @@ def rolling_windows(returns: np.ndarray, lookback: int, min_returns: int, cadenc
             np.divide(cov, denom, out=pair, where=usable)
     np.clip(pair, -1.0, 1.0, out=pair)
     pairs = np.ascontiguousarray(pair.T)
+    if published:
+        published_corr(pairs)
     out = {"pairs": pairs, "count": n.T.copy(), "in_matrix": in_matrix.T.copy(), "vol": vol.T.copy(),
            "flat": flat.T.copy()}
     if full:
@@ -417,7 +434,8 @@ def rolling_correlator(returns: np.ndarray, newest_ts: np.ndarray, now_s: np.nda
     in it and its newest price no older than max_price_age_s, else its reason (a list of B) is too_few_symbols or
     prices_stale."""
     k = returns.shape[0]
-    w = rolling_windows(returns, lookback, min_returns, cadence_s, start, stop, full=False)
+    w = rolling_windows(returns, lookback, min_returns, cadence_s, start, stop, full=False,
+                        published=shrinkage != "ledoit_wolf")
     pairs = w["pairs"]
     # A symbol whose own newest accepted tick is older than max_price_age_s at publish time stays out of the
     # matrix (with enough returns, it would still be in the window).
@@ -435,6 +453,7 @@ def rolling_correlator(returns: np.ndarray, newest_ts: np.ndarray, now_s: np.nda
                 full = pairs_to_matrices(pairs[b:b + 1], k)[0]
                 full[np.ix_(idx, idx)] = shrink_towards_identity(full[np.ix_(idx, idx)], ledoit_wolf_intensity(win))
                 pairs[b] = full[iu, ju]
+        published_corr(pairs)  # as live: shrunk, then rounded
     ok = inm.sum(axis=1) >= 2
     some_stale = enough.sum(axis=1) >= 2  # not ready for want of fresh symbols: prices_stale
     # prices_stale: the newest accepted price over the matrix's symbols (all symbols when none) is older than

@@ -2989,6 +2989,22 @@ MUTATIONS: list[Mutation] = [
         "    stale = snapshot_time(fields.get(\"ts_epoch\"), now, stale_after_s)[1] is not None",
         "    stale = age_s is None or age_s > stale_after_s or age_s < 0",
         ("tests/test_positions_cli.py::test_positions_list_calls_a_snapshot_stale_exactly_when_the_gate_does",)),
+    Mutation(
+        "corr_compared_unrounded",
+        "a correlation is published and compared with corr_threshold rounded to CORR_DECIMALS, live and in the "
+        "backtest alike: returns that correlate exactly 0.70 are an edge on both sides",
+        "actors/correlation.py",
+        "    np.rint(corr * _CORR_SCALE, out=corr)\n    corr /= _CORR_SCALE\n",
+        "",
+        ("tests/test_cluster_maths.py::test_returns_that_correlate_exactly_070_are_an_edge_live_and_in_the_backtest",)),
+    Mutation(
+        "backtest_rounds_correlations_before_shrinking_them",
+        "the backtest shrinks correlations (ledoit_wolf) before rounding them, as the live correlator does",
+        "actors/correlation.py",
+        "                        published=shrinkage != \"ledoit_wolf\")\n",
+        "                        published=True)\n",
+        ("tests/test_backtest_attack.py::"
+         "test_the_slow_per_slot_settings_give_the_live_cluster_stress_slot_by_slot",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
