@@ -45,6 +45,8 @@ def make_metrics() -> SimpleNamespace:
     return SimpleNamespace(
         corr_ready=Gauge("p27_corr_ready", "1 when at least 2 symbols are in the correlation matrix"),
         symbols_in_matrix=Gauge("p27_symbols_in_matrix", "Symbols with enough valid returns to be in the matrix"),
+        symbol_in_matrix=Gauge("p27_symbol_in_matrix", "1 when the symbol is in the matrix (at least min_returns valid "
+                               "returns, and a price no older than max_price_age_s), else 0", ["symbol"]),
         ready_since=Gauge("p27_corr_ready_since_timestamp_seconds",
                           "Epoch time p27_corr_ready last went to 1 (0 while not ready): readiness timed by the actor, "
                           "not by a scrape"),
@@ -103,6 +105,8 @@ class CorrelatorActor(Actor):
         self.m.ready_since.set(0)
         self.ready = False
         self.m.symbols_in_matrix.set(0)
+        for symbol in self.topology.symbols:
+            self.m.symbol_in_matrix.labels(symbol=symbol).set(0)
         self.m.shrinkage.set(0)
         self.last_window_at = time.monotonic()
         self.last_points: dict[str, int] = {}
@@ -221,6 +225,8 @@ class CorrelatorActor(Actor):
         self.ready = bool(result["ready"])
         self.m.corr_ready.set(1 if result["ready"] else 0)
         self.m.symbols_in_matrix.set(len(result["symbols"]))
+        for symbol in self.topology.symbols:
+            self.m.symbol_in_matrix.labels(symbol=symbol).set(1 if symbol in result["symbols"] else 0)
         self.m.shrinkage.set(result["shrinkage"])
         self.sockets["matrix"].send_multipart(
             matrix_frames(result, cadence_s=self.cadence_s, window_last_slot=last_slot, now_s=time.time()))

@@ -66,6 +66,7 @@ def collect_overview(topo: Topology) -> dict[str, Any]:
         out["corr_ready"] = first(sample, "p27_corr_ready")
         out["symbols_in_matrix"] = first(sample, "p27_symbols_in_matrix")
         out["shrinkage_intensity"] = first(sample, "p27_shrinkage_intensity")
+        out["in_matrix"] = labelled(sample or {}, "p27_symbol_in_matrix", "symbol")
     gates = topo.actors_of_kind("gate")
     if gates:
         sample = scrape_actor(topo, gates[0])
@@ -150,9 +151,13 @@ def shown_age(age_s: float, verdict: Callable[[float], bool]) -> str:
 
 def render_overview(topo: Topology, ov: dict[str, Any]) -> str:
     lines = [f"warm-up (points per symbol, {ov['points_needed']} needed to enter the matrix):"]
+    in_matrix = ov.get("in_matrix") or {}
     for symbol, value in ov["points_per_symbol"].items():
         shown = "?" if value is None else str(value)
         status = "ready" if value is not None and value >= ov["points_needed"] else "warming"
+        if status == "ready" and in_matrix.get(symbol) == 0:  # the correlator's verdict, not the point count's
+            status = (f"not in the matrix (fewer than {ov['points_needed'] - 1} valid returns: a return needs two "
+                      f"consecutive points; or a price older than max_price_age_s)")
         lines.append(f"  {symbol:<12}{bar(value, ov['points_needed'])} {shown:>4}/{ov['points_needed']}  {status}")
     corr = ov.get("corr_ready")
     lines.append(f"corr_ready: {'?' if corr is None else int(corr)}   symbols in matrix: "

@@ -131,6 +131,16 @@ def test_a_held_symbol_that_stopped_ticking_leaves_the_fresh_state_of_a_real_clu
              20, "a fresh state written after that")
     assert "BTCUSDT" not in r.hgetall(keys.REALIZED_VOL)
     assert scrape(ports["correlator"]).get("p27_symbols_in_matrix") == 2
+    # edges: `clustergate status` called BTC "ready" (its points are enough) while the correlator kept it out of
+    # the matrix; it says what the correlator decided (p27_symbol_in_matrix).
+    from launcher.overview import collect_overview, render_overview
+    from launcher.topology import load_topology
+    topo = load_topology(system["topo_path"])
+    overview = collect_overview(topo)
+    assert overview["points_per_symbol"]["BTCUSDT"] >= overview["points_needed"], overview
+    assert scrape(ports["correlator"]).get('p27_symbol_in_matrix{symbol="BTCUSDT"}') == 0
+    lines = {line.split()[0]: line for line in render_overview(topo, overview).splitlines() if line.startswith("  ")}
+    assert "not in the matrix" in lines["BTCUSDT"] and lines["ETHUSDT"].endswith(" ready"), lines
 
 
 # --------------------------------------------------------------------------- robust Ledoit-Wolf

@@ -3005,6 +3005,15 @@ MUTATIONS: list[Mutation] = [
         "                        published=True)\n",
         ("tests/test_backtest_attack.py::"
          "test_the_slow_per_slot_settings_give_the_live_cluster_stress_slot_by_slot",)),
+    Mutation(
+        "status_calls_a_symbol_ready_on_its_points_alone",
+        "`clustergate status` calls a symbol ready only when the correlator has it in the matrix (p27_symbol_in_matrix): "
+        "enough points can be too few valid returns or a stale price",
+        "launcher/overview.py",
+        "        if status == \"ready\" and in_matrix.get(symbol) == 0:",
+        "        if False:",
+        ("tests/test_cluster_side_attack.py::"
+         "test_a_held_symbol_that_stopped_ticking_leaves_the_fresh_state_of_a_real_cluster_side",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
