@@ -14,7 +14,7 @@ def cluster_state_time_s(updated: float, updated_ts_ms: Any) -> float:
     such a writer's HSET left behind)."""
     try:
         refined = int(updated_ts_ms) / 1000
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: digits past a float's range (hand-written)
         return updated
     return refined if updated <= refined <= updated + 1 else updated
 

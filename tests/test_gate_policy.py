@@ -511,7 +511,7 @@ def test_cluster_state_written_late_in_its_second_is_judged_by_updated_ts_ms_not
     assert cache.state_at(second + 120.95)[1].k_source == "proxy"
     # Written by an older writer (no updated_ts_ms), or one left behind by it (HSET keeps the other fields:
     # not within updated_ts's second), or garbage: updated_ts, whole seconds, as SPEC says.
-    for cluster in ([str(second), "0.748"], [str(second), "0.748", None], [str(second), "0.748", "garbage"],
+    for cluster in ([str(second), "0.748"], [str(second), "0.748", None], [str(second), "0.748", "garbage"], [str(second), "0.748", "4" * 400],
                     [str(second), "0.748", str((second - 5) * 1000)], [str(second), "0.748", str((second + 3) * 1000)],
                     [None, "0.748", str(second * 1000 + 900)]):
         stale = replies(*cluster)

@@ -3014,6 +3014,14 @@ MUTATIONS: list[Mutation] = [
         "        if False:",
         ("tests/test_cluster_side_attack.py::"
          "test_a_held_symbol_that_stopped_ticking_leaves_the_fresh_state_of_a_real_cluster_side",)),
+    Mutation(
+        "cluster_state_time_raises_on_an_updated_ts_ms_past_a_floats_range",
+        "an updated_ts_ms of 400 digits (hand-written) is garbage: the state is timed by updated_ts, no OverflowError",
+        "actors/freshness.py",
+        "    except (TypeError, ValueError, OverflowError):  # OverflowError",
+        "    except (TypeError, ValueError):  # OverflowError",
+        ("tests/test_gate_policy.py::"
+         "test_cluster_state_written_late_in_its_second_is_judged_by_updated_ts_ms_not_the_whole_second",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
