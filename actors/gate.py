@@ -837,7 +837,8 @@ class Gate(Actor):
             try:
                 state, metrics = self.state_for([p.symbol for p in batch], now, reread=attempt > 0)
             except RedisUnavailable as exc:
-                self.log.warning("redis_unavailable", plan_ids=len(batch), first_plan_id=batch[0].plan_id, error=str(exc))
+                self.log_throttled("warning", "redis_unavailable", "state_read", plan_ids=len(batch),
+                                   first_plan_id=batch[0].plan_id, error=str(exc))
                 todo = self._drop_expired(proposals, results, todo, time.time())  # their clients gave up
                 return self._faults(proposals, results, todo, REDIS_UNAVAILABLE, now,
                                     "Redis did not answer the gate's state read: " + NOTHING_RECORDED)
@@ -901,8 +902,8 @@ class Gate(Actor):
         if isinstance(outcomes, list) and len(outcomes) == len(batch):
             return outcomes
         reason = reply.get("reason")
-        self.log.warning("permit_issuer_refused", plan_ids=len(batch), first_plan_id=batch[0].plan_id,
-                         reason=reason, detail=reply.get("detail"))
+        self.log_throttled("warning", "permit_issuer_refused", ("request", str(reason)[:64]), plan_ids=len(batch),
+                           first_plan_id=batch[0].plan_id, reason=reason, detail=reply.get("detail"))
         self.count_fallbacks(metrics, len(batch))
         if reason == REDIS_UNAVAILABLE:
             self._cache = None
@@ -972,7 +973,8 @@ class Gate(Actor):
             return self._unacknowledged(proposal, outcome, now)
         detail = outcome.get("detail")
         if reason != "bad_key_type" or detail != self._key_type_logged:  # a key of another type: once, not per proposal
-            self.log.warning("permit_issuer_refused", plan_id=proposal.plan_id, reason=reason, detail=detail)
+            self.log_throttled("warning", "permit_issuer_refused", str(reason)[:64], plan_id=proposal.plan_id,
+                               reason=reason, detail=detail)
             self._key_type_logged = detail if reason == "bad_key_type" else None
         if reason == REDIS_UNAVAILABLE:
             return fault_decision(proposal, REDIS_UNAVAILABLE, now, OUTCOME_UNKNOWN)

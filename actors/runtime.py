@@ -75,6 +75,8 @@ CURVE_DENIED = Counter("clustergate_curve_denied_total", "CurveZMQ clients refus
 # An actor that cannot start (a socket that will not bind, a metrics port in use, an exception in
 # setup) exits with this code after one `start_failed` log line naming the socket and the endpoint.
 EXIT_START_FAILED = 1
+# An event log_throttled logs is written at most once per this many seconds per (event, key) while it goes on.
+THROTTLED_LOG_S = 1.0
 # Set to a directory, the actor's poll loop runs under cProfile (the main thread's CPU time) and writes
 # NAME.prof there on exit (docs/benchmarks.md: Profiling). For measurement only: the profiler multiplies
 # the CPU a message takes several times over.
@@ -245,7 +247,8 @@ class Actor:
         # Sockets whose requests wait in the actor's own queue (Shedding): served again every loop turn
         # while it is not empty, whether or not the socket has more to read.
         self._backlogs: dict[zmq.Socket, deque] = {}
-        self._dropped: dict[tuple[str, str], list] = {}  # (role, reason) -> [drops not yet logged, error] (_reply_dropped)
+        # (event, key) -> [occurrences not yet logged, the latest's fields, level, count field] (log_throttled)
+        self._throttled: dict[tuple[str, Any], list] = {}
 
     # ----------------------------------------------------------------- sockets
 
@@ -445,29 +448,39 @@ class Actor:
         return encode(error_envelope("internal_error", f"the reply could not be encoded: {type(exc).__name__}: {exc}"))
 
     def _reply_dropped(self, role: str, exc: zmq.ZMQError) -> None:
-        """Count and log a reply a ROUTER could not send: the first drop of a quiet spell at once, then one
-        line a second per reason while drops go on, each with `dropped=` the drops since the line before."""
+        """Count and log a reply a ROUTER could not send (log_throttled: `dropped=` the drops each line counts)."""
         reason = "client_not_reading" if isinstance(exc, zmq.Again) else (
             "client_gone" if exc.errno == zmq.EHOSTUNREACH else "send_error")
         REPLIES_DROPPED.labels(actor=self.name, reason=reason).inc()
-        key = (role, reason)
-        pending = self._dropped.get(key)
+        self.log_throttled("warning", "reply_dropped", (role, reason), "dropped", socket=role, reason=reason,
+                           error=str(exc))
+
+    def log_throttled(self, level: str, event: str, key: Any = None, count_field: str = "repeated",
+                      **fields: Any) -> None:
+        """Log an event that can come with every request (a fault every proposal meets, a client repeating one
+        mistake): the first of a quiet spell at once, then one line a second per (event, key) while it goes on,
+        with the latest occurrence's fields and `count_field=` the occurrences since the line before. `key` comes
+        from a small fixed set (a reason, a socket), never from a client's text: each spell is kept until it ends."""
+        spell = (event, key)
+        pending = self._throttled.get(spell)
         if pending is not None:
             pending[0] += 1
+            pending[1] = fields
             return
-        self.log.warning("reply_dropped", socket=role, reason=reason, error=str(exc), dropped=1)
-        self._dropped[key] = [0, str(exc)]
-        self.after(1.0, lambda: self._log_dropped(key), name="reply_dropped_log")
+        getattr(self.log, level)(event, **fields, **{count_field: 1})
+        self._throttled[spell] = [0, fields, level, count_field]
+        self.after(THROTTLED_LOG_S, lambda: self._log_throttled_since(spell), name="throttled_log")
 
-    def _log_dropped(self, key: tuple[str, str]) -> None:
-        """A second after a reply_dropped line: log the drops since (and wait another second), or end the spell."""
-        pending = self._dropped[key]
-        if not pending[0]:
-            del self._dropped[key]
+    def _log_throttled_since(self, spell: tuple[str, Any]) -> None:
+        """A second after a throttled line: log the occurrences since (and wait another second), or end the spell."""
+        pending = self._throttled[spell]
+        count, fields, level, count_field = pending
+        if not count:
+            del self._throttled[spell]
             return
-        self.log.warning("reply_dropped", socket=key[0], reason=key[1], error=pending[1], dropped=pending[0])
+        getattr(self.log, level)(spell[0], **fields, **{count_field: count})
         pending[0] = 0
-        self.after(1.0, lambda: self._log_dropped(key), name="reply_dropped_log")
+        self.after(THROTTLED_LOG_S, lambda: self._log_throttled_since(spell), name="throttled_log")
 
     def _take_batch(self, role: str, s: zmq.Socket, backlog: deque, shedding: Shedding, max_batch: int,
                     envelopes: list[Frames], bodies: list[Frames], read_at: list[float]) -> None:

@@ -1168,9 +1168,9 @@ MUTATIONS: list[Mutation] = [
         "reply_dropped_log_keeps_only_the_first_of_each_second",
         "the rate-limited reply_dropped lines account for every dropped reply, the last second's too",
         "actors/runtime.py",
-        "        self._dropped[key] = [0, str(exc)]\n"
-        "        self.after(1.0, lambda: self._log_dropped(key), name=\"reply_dropped_log\")\n",
-        "        self._dropped[key] = [0, str(exc)]\n",
+        "        self._throttled[spell] = [0, fields, level, count_field]\n"
+        "        self.after(THROTTLED_LOG_S, lambda: self._log_throttled_since(spell), name=\"throttled_log\")\n",
+        "        self._throttled[spell] = [0, fields, level, count_field]\n",
         ("tests/test_gate_deadlines.py::"
          "test_every_reply_dropped_is_in_the_reply_dropped_log_lines_not_only_the_first_of_each_second",)),
     Mutation(
@@ -2862,6 +2862,21 @@ MUTATIONS: list[Mutation] = [
         "        print(f\"clustergate propose: {str(exc) or 'interrupted'}\"",
         ("tests/test_client.py::"
          "test_clustergate_propose_signalled_again_while_it_names_the_plan_id_still_names_it_without_a_traceback",)),
+    Mutation(
+        "log_a_line_per_occurrence_of_a_throttled_event",
+        "a fault every proposal meets, or a client repeating one mistake, is logged once a second with its count, "
+        "not once per proposal (a flood rotated an actor's whole log away in a minute)",
+        "actors/runtime.py",
+        "        pending = self._throttled.get(spell)\n        if pending is not None:\n",
+        "        pending = self._throttled.get(spell)\n        if False:\n",
+        ("tests/test_log_bounds.py",)),
+    Mutation(
+        "gate_logs_a_redis_outage_per_batch",
+        "the gate logs a Redis outage that every proposal meets once a second, not once per batch",
+        "actors/gate.py",
+        '                self.log_throttled("warning", "redis_unavailable", "state_read", plan_ids=len(batch),\n',
+        '                self.log.warning("redis_unavailable", plan_ids=len(batch),\n',
+        ("tests/test_log_bounds.py::test_a_redis_outage_is_logged_once_a_second_by_the_gate_not_per_proposal",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
