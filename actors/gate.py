@@ -292,6 +292,16 @@ def state_commands(symbols: Sequence[str], key_pattern: str, realized: bool) -> 
     return commands
 
 
+def refused_by_redis(replies: list[Any]) -> list[Any]:
+    """The replies of a state read, or RedisUnavailable when Redis refused a command for itself, not for its key: an
+    error other than WRONGTYPE (LOADING while it loads its data after a restart, MASTERDOWN, MISCONF). Only WRONGTYPE
+    says that a key holds another type (note_unreadable)."""
+    for reply in replies:
+        if isinstance(reply, ReplyError) and not keys.wrong_type(reply):
+            raise RedisUnavailable(f"Redis refused the state read: {reply}"[:300])
+    return replies
+
+
 # --------------------------------------------------------------------------- the state cache
 
 # Freshness boundaries closer than this to the evaluation time are re-evaluated (float rounding).
@@ -524,7 +534,7 @@ class Gate(Actor):
         cooldown_symbols = [s for s in dict.fromkeys(symbols) if s in self.allowed]
         payload = b"".join([self._state_payload, *(self._cooldown_payload[s] for s in cooldown_symbols)])
         read_at = time.time()
-        replies = self.redis.pipeline_raw(payload, self._state_count + len(cooldown_symbols))
+        replies = refused_by_redis(self.redis.pipeline_raw(payload, self._state_count + len(cooldown_symbols)))
         GATE_STATE_READ_TIMESTAMP.set(read_at)
         self.note_unreadable(replies)
         return parse_state(replies, self.symbols, time.time(), self.stale_after_s, self.freshness_s,
@@ -535,7 +545,7 @@ class Gate(Actor):
         decisions are then HOLD redis_unavailable, never made from an old cache."""
         read_at, read_mono = time.time(), time.perf_counter()
         try:
-            replies = self.redis.pipeline_raw(self._refresh_payload, self._refresh_count)
+            replies = refused_by_redis(self.redis.pipeline_raw(self._refresh_payload, self._refresh_count))
         except RedisUnavailable:
             self._cache = None
             raise

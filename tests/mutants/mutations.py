@@ -2877,6 +2877,15 @@ MUTATIONS: list[Mutation] = [
         '                self.log_throttled("warning", "redis_unavailable", "state_read", plan_ids=len(batch),\n',
         '                self.log.warning("redis_unavailable", plan_ids=len(batch),\n',
         ("tests/test_log_bounds.py::test_a_redis_outage_is_logged_once_a_second_by_the_gate_not_per_proposal",)),
+    Mutation(
+        "gate_takes_redis_loading_for_keys_of_another_type",
+        "a Redis that refuses the gate's state read for itself (LOADING after a restart) is Redis unavailable, not "
+        "keys of another type to delete",
+        "actors/gate.py",
+        "        if isinstance(reply, ReplyError) and not keys.wrong_type(reply):\n",
+        "        if False:\n",
+        ("tests/test_gate_says_why_not_ready.py::"
+         "test_a_redis_loading_its_data_after_a_restart_is_not_logged_as_keys_of_another_type_to_delete",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
