@@ -5,10 +5,10 @@ Found by an operator review (rev-operator): `clustergate up` with an unreachable
 from __future__ import annotations
 
 import socket
-import threading
 from pathlib import Path
 
 from helpers import ActorProcess, RedisServer, demo_topology_data, free_port, retarget, scrape, wait_for, write_topology
+from test_sentinel_failover import NotASentinel
 
 READY = 'clustergate_actor_ready{actor="gate",kind="gate"}'
 
@@ -34,24 +34,13 @@ def test_a_gate_without_redis_logs_once_that_redis_is_unavailable_naming_it_and_
         redis.stop()
 
 
-class LoadingRedis:
+class LoadingRedis(NotASentinel):
     """A server speaking RESP that answers every command as a redis-server does while it loads its data after a
-    restart (an AOF of a few GB takes tens of seconds): the error LOADING."""
-
-    REPLY = b"-LOADING Redis is loading the dataset in memory\r\n"
+    restart (an AOF of a few GB takes tens of seconds): the error LOADING, one per command of a pipeline."""
 
     def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
+        super().__init__(b"-LOADING Redis is loading the dataset in memory\r\n")
         self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
 
     def _answer(self, conn: socket.socket) -> None:
         buffer = b""
@@ -63,12 +52,8 @@ class LoadingRedis:
                     return
                 if not data:
                     return
-                buffer += data
-                commands, buffer = complete_commands(buffer)
-                conn.sendall(self.REPLY * commands)
-
-    def close(self) -> None:
-        self.listener.close()
+                commands, buffer = complete_commands(buffer + data)
+                conn.sendall(self.reply * commands)
 
 
 def complete_commands(buffer: bytes) -> tuple[int, bytes]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from helpers import wait_for
-from test_gate_service import P26, write_book
+from test_gate_service import running_p26
 
 PROPOSALS = 300
 
@@ -35,14 +35,8 @@ def line_bound(elapsed_s: float) -> int:
 
 @pytest.fixture
 def p26(tmp_path: Path, redis_server):
-    r = redis_server.client()
-    write_book(r)
-    system = P26(tmp_path / "p26", redis_server.url, issuer_settings={"stream_maxlen": 1000}).start()
-    system.redis = r
-    try:
+    with running_p26(tmp_path / "p26", redis_server, issuer_settings={"stream_maxlen": 1000}) as system:
         yield system
-    finally:
-        system.stop()
 
 
 def test_a_refusal_every_proposal_meets_is_logged_once_a_second_by_the_gate_and_the_issuer_not_per_proposal(p26):
