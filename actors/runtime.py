@@ -18,17 +18,21 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
+import threading
 import time
 import traceback
 from bisect import bisect_left
 from collections import deque
 from dataclasses import dataclass, field
 from functools import partial
+from socketserver import ThreadingMixIn
 from typing import Any, Callable, ClassVar
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import zmq
-from prometheus_client import Counter, Gauge, start_http_server
+from prometheus_client import Counter, Gauge, make_wsgi_app
 from zmq.backend import Socket as _CompiledSocket, zmq_poll as _zmq_poll
 
 from actors.wire import encode, error_envelope
@@ -75,6 +79,11 @@ CURVE_DENIED = Counter("clustergate_curve_denied_total", "CurveZMQ clients refus
 # An actor that cannot start (a socket that will not bind, a metrics port in use, an exception in
 # setup) exits with this code after one `start_failed` log line naming the socket and the endpoint.
 EXIT_START_FAILED = 1
+# The /metrics endpoint: a connection that sends nothing for this long is closed, and at most this many are served
+# at once (more are closed at once): each holds a thread and a file descriptor, which prometheus_client held for
+# ever for a connection that never sent its request.
+SCRAPE_IDLE_TIMEOUT_S = 5.0
+MAX_SCRAPE_CONNECTIONS = 32
 # An event log_throttled logs is written at most once per this many seconds per (event, key) while it goes on.
 THROTTLED_LOG_S = 1.0
 # Set to a directory, the actor's poll loop runs under cProfile (the main thread's CPU time) and writes
@@ -592,7 +601,7 @@ class Actor:
         STARTED.labels(actor=self.name, kind=self.kind).set(time.time())
         metrics_url = f"http://{self.spec.host}:{self.spec.metrics_port}/metrics"
         try:
-            self._metrics_server = start_http_server(self.spec.metrics_port, addr=self.spec.host)
+            self._metrics_server = start_metrics_server(self.spec.metrics_port, self.spec.host)
         except OSError as exc:
             self.log.error("start_failed", socket="metrics", endpoint=metrics_url, error=exc.strerror or str(exc))
             return EXIT_START_FAILED
@@ -690,6 +699,57 @@ class Actor:
         server = self._metrics_server
         if isinstance(server, tuple):
             server[0].server_close()
+
+
+class _ScrapeHandler(WSGIRequestHandler):
+    """A /metrics request: its connection is closed once it sends nothing for SCRAPE_IDLE_TIMEOUT_S; no log line."""
+
+    timeout = SCRAPE_IDLE_TIMEOUT_S
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _ScrapeServer(ThreadingMixIn, WSGIServer):
+    """prometheus_client's server (a daemon thread per connection) serving at most MAX_SCRAPE_CONNECTIONS at once:
+    another is closed at once."""
+
+    daemon_threads = True
+    request_queue_size = 128  # listen backlog (socketserver's 5 dropped connections under a burst: SYN retries of 1 s, 3 s ...)
+
+    def server_activate(self) -> None:
+        super().server_activate()
+        self.slots = threading.BoundedSemaphore(MAX_SCRAPE_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A scrape that failed (timed out, reset): its connection is closed; not the actor's error."""
+
+
+def start_metrics_server(port: int, host: str) -> tuple[WSGIServer, threading.Thread]:
+    """Serve the Prometheus registry on host:port from a daemon thread, as prometheus_client's start_http_server
+    does, with its connections bounded (_ScrapeServer, _ScrapeHandler). OSError when it cannot bind."""
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+    server_class = type("ScrapeServer", (_ScrapeServer,), {"address_family": family})
+    httpd = make_server(host, port, make_wsgi_app(), server_class, handler_class=_ScrapeHandler)
+    thread = threading.Thread(target=httpd.serve_forever, name="metrics", daemon=True)
+    thread.start()
+    return httpd, thread
 
 
 class _CurveAllowlist:

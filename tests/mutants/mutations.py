@@ -2886,6 +2886,21 @@ MUTATIONS: list[Mutation] = [
         "        if False:\n",
         ("tests/test_gate_says_why_not_ready.py::"
          "test_a_redis_loading_its_data_after_a_restart_is_not_logged_as_keys_of_another_type_to_delete",)),
+    Mutation(
+        "metrics_endpoint_serves_any_number_of_connections",
+        "an actor's /metrics endpoint serves at most MAX_SCRAPE_CONNECTIONS connections at once, each a thread and a "
+        "descriptor (1,000 idle ones held 1,004 threads and 1,015 descriptors in a gate)",
+        "actors/runtime.py",
+        "        if not self.slots.acquire(blocking=False):\n",
+        "        if not self.slots.acquire(blocking=False) and False:\n",
+        ("tests/test_metrics_connections.py",)),
+    Mutation(
+        "metrics_endpoint_holds_an_idle_connection_for_ever",
+        "an actor's /metrics endpoint closes a connection that sends nothing for SCRAPE_IDLE_TIMEOUT_S",
+        "actors/runtime.py",
+        "    timeout = SCRAPE_IDLE_TIMEOUT_S\n",
+        "    timeout = None\n",
+        ("tests/test_metrics_connections.py",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
