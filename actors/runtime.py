@@ -744,9 +744,9 @@ class _ScrapeServer(ThreadingMixIn, WSGIServer):
 def start_metrics_server(port: int, host: str) -> tuple[WSGIServer, threading.Thread]:
     """Serve the Prometheus registry on host:port from a daemon thread, as prometheus_client's start_http_server
     does, with its connections bounded (_ScrapeServer, _ScrapeHandler). OSError when it cannot bind."""
-    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+    family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
     server_class = type("ScrapeServer", (_ScrapeServer,), {"address_family": family})
-    httpd = make_server(host, port, make_wsgi_app(), server_class, handler_class=_ScrapeHandler)
+    httpd = make_server(address[0], port, make_wsgi_app(), server_class, handler_class=_ScrapeHandler)
     thread = threading.Thread(target=httpd.serve_forever, name="metrics", daemon=True)
     thread.start()
     return httpd, thread
