@@ -293,6 +293,16 @@ def state_commands(symbols: Sequence[str], key_pattern: str, realized: bool) -> 
     return commands
 
 
+def refused_by_redis(replies: list[Any]) -> list[Any]:
+    """The replies of a state read, or RedisUnavailable when Redis refused a command for itself, not for its key: an
+    error other than WRONGTYPE (LOADING while it loads its data after a restart, MASTERDOWN, MISCONF). Only WRONGTYPE
+    says that a key holds another type (note_unreadable)."""
+    for reply in replies:
+        if isinstance(reply, ReplyError) and not keys.wrong_type(reply):
+            raise RedisUnavailable(f"Redis refused the state read: {reply}"[:300])
+    return replies
+
+
 # --------------------------------------------------------------------------- the state cache
 
 # Freshness boundaries closer than this to the evaluation time are re-evaluated (float rounding).
@@ -525,7 +535,7 @@ class Gate(Actor):
         cooldown_symbols = [s for s in dict.fromkeys(symbols) if s in self.allowed]
         payload = b"".join([self._state_payload, *(self._cooldown_payload[s] for s in cooldown_symbols)])
         read_at = time.time()
-        replies = self.redis.pipeline_raw(payload, self._state_count + len(cooldown_symbols))
+        replies = refused_by_redis(self.redis.pipeline_raw(payload, self._state_count + len(cooldown_symbols)))
         GATE_STATE_READ_TIMESTAMP.set(read_at)
         self.note_unreadable(replies)
         return parse_state(replies, self.symbols, time.time(), self.stale_after_s, self.freshness_s,
@@ -536,7 +546,7 @@ class Gate(Actor):
         decisions are then HOLD redis_unavailable, never made from an old cache."""
         read_at, read_mono = time.time(), time.perf_counter()
         try:
-            replies = self.redis.pipeline_raw(self._refresh_payload, self._refresh_count)
+            replies = refused_by_redis(self.redis.pipeline_raw(self._refresh_payload, self._refresh_count))
         except RedisUnavailable:
             self._cache = None
             raise
@@ -838,7 +848,8 @@ class Gate(Actor):
             try:
                 state, metrics = self.state_for([p.symbol for p in batch], now, reread=attempt > 0)
             except RedisUnavailable as exc:
-                self.log.warning("redis_unavailable", plan_ids=len(batch), first_plan_id=batch[0].plan_id, error=str(exc))
+                self.log_throttled("warning", "redis_unavailable", "state_read", plan_ids=len(batch),
+                                   first_plan_id=batch[0].plan_id, error=str(exc))
                 todo = self._drop_expired(proposals, results, todo, time.time())  # their clients gave up
                 return self._faults(proposals, results, todo, REDIS_UNAVAILABLE, now,
                                     "Redis did not answer the gate's state read: " + NOTHING_RECORDED)
@@ -902,8 +913,8 @@ class Gate(Actor):
         if isinstance(outcomes, list) and len(outcomes) == len(batch):
             return outcomes
         reason = reply.get("reason")
-        self.log.warning("permit_issuer_refused", plan_ids=len(batch), first_plan_id=batch[0].plan_id,
-                         reason=reason, detail=reply.get("detail"))
+        self.log_throttled("warning", "permit_issuer_refused", ("request", str(reason)[:64]), plan_ids=len(batch),
+                           first_plan_id=batch[0].plan_id, reason=reason, detail=reply.get("detail"))
         self.count_fallbacks(metrics, len(batch))
         if reason == REDIS_UNAVAILABLE:
             self._cache = None
@@ -973,7 +984,8 @@ class Gate(Actor):
             return self._unacknowledged(proposal, outcome, now)
         detail = outcome.get("detail")
         if reason != "bad_key_type" or detail != self._key_type_logged:  # a key of another type: once, not per proposal
-            self.log.warning("permit_issuer_refused", plan_id=proposal.plan_id, reason=reason, detail=detail)
+            self.log_throttled("warning", "permit_issuer_refused", str(reason)[:64], plan_id=proposal.plan_id,
+                               reason=reason, detail=detail)
             self._key_type_logged = detail if reason == "bad_key_type" else None
         if reason == REDIS_UNAVAILABLE:
             return fault_decision(proposal, REDIS_UNAVAILABLE, now, OUTCOME_UNKNOWN)

@@ -377,8 +377,8 @@ class PermitIssuer(Actor):
             replies, acked = record_payloads_and_wait(self.redis, list(map(_first, built)), self._wait)
         except RedisUnavailable as exc:
             self._requests["redis_unavailable"](len(items))
-            self.log.warning("redis_unavailable", decisions=len(items), first_plan_id=items[0][0]["plan_id"],
-                             error=str(exc))
+            self.log_throttled("warning", "redis_unavailable", decisions=len(items),
+                               first_plan_id=items[0][0]["plan_id"], error=str(exc))
             failed = encode(error_envelope("redis_unavailable", str(exc)[:300]))
             return [failed] * len(items)
         finally:
@@ -403,7 +403,8 @@ class PermitIssuer(Actor):
             if result == "bad_key_type" and not self.first_of_key_type(reply[1]):
                 pass  # logged when this key was first found of another type
             elif result not in _NOT_LOGGED:
-                self.log.warning(result, plan_id=decision["plan_id"], detail=envelope[:300].decode(errors="replace"))
+                self.log_throttled("warning", result, plan_id=decision["plan_id"],
+                                   detail=envelope[:300].decode(errors="replace"))
             elif result == "written" and self._bad_keys:
                 self.key_types_right_again(decision)
             out.append(envelope)
@@ -412,9 +413,10 @@ class PermitIssuer(Actor):
         if permits:
             self._count_permits(permits)
         if unacked:
-            self.log.warning("replica_unacknowledged", decisions=unacked, first_plan_id=items[0][0]["plan_id"],
-                             acked=acked if isinstance(acked, int) else str(acked)[:300],
-                             wanted=self._wait.replicas if self._wait else 0)
+            self.log_throttled("warning", "replica_unacknowledged", decisions=unacked,
+                               first_plan_id=items[0][0]["plan_id"],
+                               acked=acked if isinstance(acked, int) else str(acked)[:300],
+                               wanted=self._wait.replicas if self._wait else 0)
         return out
 
     def first_of_key_type(self, detail: str) -> bool:

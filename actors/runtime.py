@@ -18,17 +18,21 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
+import threading
 import time
 import traceback
 from bisect import bisect_left
 from collections import deque
 from dataclasses import dataclass, field
 from functools import partial
+from socketserver import ThreadingMixIn
 from typing import Any, Callable, ClassVar
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import zmq
-from prometheus_client import Counter, Gauge, start_http_server
+from prometheus_client import Counter, Gauge, make_wsgi_app
 from zmq.backend import Socket as _CompiledSocket, zmq_poll as _zmq_poll
 
 from actors.wire import encode, error_envelope
@@ -75,6 +79,13 @@ CURVE_DENIED = Counter("clustergate_curve_denied_total", "CurveZMQ clients refus
 # An actor that cannot start (a socket that will not bind, a metrics port in use, an exception in
 # setup) exits with this code after one `start_failed` log line naming the socket and the endpoint.
 EXIT_START_FAILED = 1
+# The /metrics endpoint: a connection that sends nothing for this long is closed, and at most this many are served
+# at once (more are closed at once): each holds a thread and a file descriptor, which prometheus_client held for
+# ever for a connection that never sent its request.
+SCRAPE_IDLE_TIMEOUT_S = 5.0
+MAX_SCRAPE_CONNECTIONS = 32
+# An event log_throttled logs is written at most once per this many seconds per (event, key) while it goes on.
+THROTTLED_LOG_S = 1.0
 # Set to a directory, the actor's poll loop runs under cProfile (the main thread's CPU time) and writes
 # NAME.prof there on exit (docs/benchmarks.md: Profiling). For measurement only: the profiler multiplies
 # the CPU a message takes several times over.
@@ -245,7 +256,8 @@ class Actor:
         # Sockets whose requests wait in the actor's own queue (Shedding): served again every loop turn
         # while it is not empty, whether or not the socket has more to read.
         self._backlogs: dict[zmq.Socket, deque] = {}
-        self._dropped: dict[tuple[str, str], list] = {}  # (role, reason) -> [drops not yet logged, error] (_reply_dropped)
+        # (event, key) -> [occurrences not yet logged, the latest's fields, level, count field] (log_throttled)
+        self._throttled: dict[tuple[str, Any], list] = {}
 
     # ----------------------------------------------------------------- sockets
 
@@ -445,29 +457,39 @@ class Actor:
         return encode(error_envelope("internal_error", f"the reply could not be encoded: {type(exc).__name__}: {exc}"))
 
     def _reply_dropped(self, role: str, exc: zmq.ZMQError) -> None:
-        """Count and log a reply a ROUTER could not send: the first drop of a quiet spell at once, then one
-        line a second per reason while drops go on, each with `dropped=` the drops since the line before."""
+        """Count and log a reply a ROUTER could not send (log_throttled: `dropped=` the drops each line counts)."""
         reason = "client_not_reading" if isinstance(exc, zmq.Again) else (
             "client_gone" if exc.errno == zmq.EHOSTUNREACH else "send_error")
         REPLIES_DROPPED.labels(actor=self.name, reason=reason).inc()
-        key = (role, reason)
-        pending = self._dropped.get(key)
+        self.log_throttled("warning", "reply_dropped", (role, reason), "dropped", socket=role, reason=reason,
+                           error=str(exc))
+
+    def log_throttled(self, level: str, event: str, key: Any = None, count_field: str = "repeated",
+                      **fields: Any) -> None:
+        """Log an event that can come with every request (a fault every proposal meets, a client repeating one
+        mistake): the first of a quiet spell at once, then one line a second per (event, key) while it goes on,
+        with the latest occurrence's fields and `count_field=` the occurrences since the line before. `key` comes
+        from a small fixed set (a reason, a socket), never from a client's text: each spell is kept until it ends."""
+        spell = (event, key)
+        pending = self._throttled.get(spell)
         if pending is not None:
             pending[0] += 1
+            pending[1] = fields
             return
-        self.log.warning("reply_dropped", socket=role, reason=reason, error=str(exc), dropped=1)
-        self._dropped[key] = [0, str(exc)]
-        self.after(1.0, lambda: self._log_dropped(key), name="reply_dropped_log")
+        getattr(self.log, level)(event, **fields, **{count_field: 1})
+        self._throttled[spell] = [0, fields, level, count_field]
+        self.after(THROTTLED_LOG_S, lambda: self._log_throttled_since(spell), name="throttled_log")
 
-    def _log_dropped(self, key: tuple[str, str]) -> None:
-        """A second after a reply_dropped line: log the drops since (and wait another second), or end the spell."""
-        pending = self._dropped[key]
-        if not pending[0]:
-            del self._dropped[key]
+    def _log_throttled_since(self, spell: tuple[str, Any]) -> None:
+        """A second after a throttled line: log the occurrences since (and wait another second), or end the spell."""
+        pending = self._throttled[spell]
+        count, fields, level, count_field = pending
+        if not count:
+            del self._throttled[spell]
             return
-        self.log.warning("reply_dropped", socket=key[0], reason=key[1], error=pending[1], dropped=pending[0])
+        getattr(self.log, level)(spell[0], **fields, **{count_field: count})
         pending[0] = 0
-        self.after(1.0, lambda: self._log_dropped(key), name="reply_dropped_log")
+        self.after(THROTTLED_LOG_S, lambda: self._log_throttled_since(spell), name="throttled_log")
 
     def _take_batch(self, role: str, s: zmq.Socket, backlog: deque, shedding: Shedding, max_batch: int,
                     envelopes: list[Frames], bodies: list[Frames], read_at: list[float]) -> None:
@@ -579,7 +601,7 @@ class Actor:
         STARTED.labels(actor=self.name, kind=self.kind).set(time.time())
         metrics_url = f"http://{self.spec.host}:{self.spec.metrics_port}/metrics"
         try:
-            self._metrics_server = start_http_server(self.spec.metrics_port, addr=self.spec.host)
+            self._metrics_server = start_metrics_server(self.spec.metrics_port, self.spec.host)
         except OSError as exc:
             self.log.error("start_failed", socket="metrics", endpoint=metrics_url, error=exc.strerror or str(exc))
             return EXIT_START_FAILED
@@ -677,6 +699,57 @@ class Actor:
         server = self._metrics_server
         if isinstance(server, tuple):
             server[0].server_close()
+
+
+class _ScrapeHandler(WSGIRequestHandler):
+    """A /metrics request: its connection is closed once it sends nothing for SCRAPE_IDLE_TIMEOUT_S; no log line."""
+
+    timeout = SCRAPE_IDLE_TIMEOUT_S
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _ScrapeServer(ThreadingMixIn, WSGIServer):
+    """prometheus_client's server (a daemon thread per connection) serving at most MAX_SCRAPE_CONNECTIONS at once:
+    another is closed at once."""
+
+    daemon_threads = True
+    request_queue_size = 128  # listen backlog (socketserver's 5 dropped connections under a burst: SYN retries of 1 s, 3 s ...)
+
+    def server_activate(self) -> None:
+        super().server_activate()
+        self.slots = threading.BoundedSemaphore(MAX_SCRAPE_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A scrape that failed (timed out, reset): its connection is closed; not the actor's error."""
+
+
+def start_metrics_server(port: int, host: str) -> tuple[WSGIServer, threading.Thread]:
+    """Serve the Prometheus registry on host:port from a daemon thread, as prometheus_client's start_http_server
+    does, with its connections bounded (_ScrapeServer, _ScrapeHandler). OSError when it cannot bind."""
+    family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    server_class = type("ScrapeServer", (_ScrapeServer,), {"address_family": family})
+    httpd = make_server(address[0], port, make_wsgi_app(), server_class, handler_class=_ScrapeHandler)
+    thread = threading.Thread(target=httpd.serve_forever, name="metrics", daemon=True)
+    thread.start()
+    return httpd, thread
 
 
 class _CurveAllowlist:

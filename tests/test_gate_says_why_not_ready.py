@@ -4,9 +4,11 @@ Found by an operator review (rev-operator): `clustergate up` with an unreachable
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from helpers import ActorProcess, RedisServer, demo_topology_data, free_port, retarget, scrape, wait_for, write_topology
+from test_sentinel_failover import NotASentinel
 
 READY = 'clustergate_actor_ready{actor="gate",kind="gate"}'
 
@@ -30,3 +32,62 @@ def test_a_gate_without_redis_logs_once_that_redis_is_unavailable_naming_it_and_
     finally:
         gate.terminate()
         redis.stop()
+
+
+class LoadingRedis(NotASentinel):
+    """A server speaking RESP that answers every command as a redis-server does while it loads its data after a
+    restart (an AOF of a few GB takes tens of seconds): the error LOADING, one per command of a pipeline."""
+
+    def __init__(self) -> None:
+        super().__init__(b"-LOADING Redis is loading the dataset in memory\r\n")
+        self.port = self.listener.getsockname()[1]
+
+    def _answer(self, conn: socket.socket) -> None:
+        buffer = b""
+        with conn:
+            while True:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                commands, buffer = complete_commands(buffer + data)
+                conn.sendall(self.reply * commands)
+
+
+def complete_commands(buffer: bytes) -> tuple[int, bytes]:
+    """(how many whole RESP commands `buffer` starts with, what follows them)."""
+    count = 0
+    while True:
+        at = 0
+        end = buffer.find(b"\r\n", at)
+        if not buffer.startswith(b"*") or end < 0:
+            return count, buffer
+        args, at = int(buffer[1:end]), end + 2
+        for _ in range(args):
+            end = buffer.find(b"\r\n", at)
+            if end < 0:
+                return count, buffer
+            at = end + 2 + int(buffer[at + 1:end]) + 2
+            if at > len(buffer):
+                return count, buffer
+        count, buffer = count + 1, buffer[at:]
+
+
+def test_a_redis_loading_its_data_after_a_restart_is_not_logged_as_keys_of_another_type_to_delete(tmp_path: Path) -> None:
+    """Found by a soak (rev-soak): each of three restarts of the managed Redis under load logged `state_key_unreadable`,
+    "a key the gate reads holds another type ...: delete it", for the cluster state and every position snapshot, while
+    Redis was only loading its data (LOADING) and every key had its own type."""
+    redis = LoadingRedis()
+    data = retarget(demo_topology_data(), f"redis://127.0.0.1:{redis.port}/0")
+    gate = ActorProcess(write_topology(tmp_path / "topology.yaml", data), "gate").start()
+    try:
+        wait_for(lambda: "LOADING" in gate.log(), 20, f"the gate to log that Redis is loading\n{gate.log()}")
+        log = gate.log()
+        assert "event=state_key_unreadable" not in log, log
+        assert "delete it" not in log, log
+        assert scrape(data["actors"]["gate"]["metrics_port"])[READY] == 0, log
+    finally:
+        gate.terminate()
+        redis.close()

@@ -7,7 +7,9 @@ import os
 import subprocess
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
 import redis
@@ -86,6 +88,19 @@ def write_book(r, now: float | None = None) -> float:
     for symbol, (amt, price) in BOOK.items():
         r.hset(keys.position_snapshot(symbol), mapping={"position_amt": amt, "mark_price": price, "ts_epoch": ts})
     return time.time()
+
+
+@contextmanager
+def running_p26(workdir: Path, server: RedisServer, **settings: Any) -> Iterator[P26]:
+    """A started P26 on `server` with the demo book written, its Redis client as `.redis`; stopped on exit."""
+    r = server.client()
+    write_book(r)
+    system = P26(workdir, server.url, **settings).start()
+    system.redis = r
+    try:
+        yield system
+    finally:
+        system.stop()
 
 
 def write_cluster_state(r, stress: float, updated_ts: float | None = None) -> float:

@@ -1171,9 +1171,9 @@ MUTATIONS: list[Mutation] = [
         "reply_dropped_log_keeps_only_the_first_of_each_second",
         "the rate-limited reply_dropped lines account for every dropped reply, the last second's too",
         "actors/runtime.py",
-        "        self._dropped[key] = [0, str(exc)]\n"
-        "        self.after(1.0, lambda: self._log_dropped(key), name=\"reply_dropped_log\")\n",
-        "        self._dropped[key] = [0, str(exc)]\n",
+        "        self._throttled[spell] = [0, fields, level, count_field]\n"
+        "        self.after(THROTTLED_LOG_S, lambda: self._log_throttled_since(spell), name=\"throttled_log\")\n",
+        "        self._throttled[spell] = [0, fields, level, count_field]\n",
         ("tests/test_gate_deadlines.py::"
          "test_every_reply_dropped_is_in_the_reply_dropped_log_lines_not_only_the_first_of_each_second",)),
     Mutation(
@@ -3022,6 +3022,45 @@ MUTATIONS: list[Mutation] = [
         "    except (TypeError, ValueError):  # OverflowError",
         ("tests/test_gate_policy.py::"
          "test_cluster_state_written_late_in_its_second_is_judged_by_updated_ts_ms_not_the_whole_second",)),
+    Mutation(
+        "log_a_line_per_occurrence_of_a_throttled_event",
+        "a fault every proposal meets, or a client repeating one mistake, is logged once a second with its count, "
+        "not once per proposal (a flood rotated an actor's whole log away in a minute)",
+        "actors/runtime.py",
+        "        pending = self._throttled.get(spell)\n        if pending is not None:\n",
+        "        pending = self._throttled.get(spell)\n        if False:\n",
+        ("tests/test_log_bounds.py",)),
+    Mutation(
+        "gate_logs_a_redis_outage_per_batch",
+        "the gate logs a Redis outage that every proposal meets once a second, not once per batch",
+        "actors/gate.py",
+        '                self.log_throttled("warning", "redis_unavailable", "state_read", plan_ids=len(batch),\n',
+        '                self.log.warning("redis_unavailable", plan_ids=len(batch),\n',
+        ("tests/test_log_bounds.py::test_a_redis_outage_is_logged_once_a_second_by_the_gate_not_per_proposal",)),
+    Mutation(
+        "gate_takes_redis_loading_for_keys_of_another_type",
+        "a Redis that refuses the gate's state read for itself (LOADING after a restart) is Redis unavailable, not "
+        "keys of another type to delete",
+        "actors/gate.py",
+        "        if isinstance(reply, ReplyError) and not keys.wrong_type(reply):\n",
+        "        if False:\n",
+        ("tests/test_gate_says_why_not_ready.py::"
+         "test_a_redis_loading_its_data_after_a_restart_is_not_logged_as_keys_of_another_type_to_delete",)),
+    Mutation(
+        "metrics_endpoint_serves_any_number_of_connections",
+        "an actor's /metrics endpoint serves at most MAX_SCRAPE_CONNECTIONS connections at once, each a thread and a "
+        "descriptor (1,000 idle ones held 1,004 threads and 1,015 descriptors in a gate)",
+        "actors/runtime.py",
+        "        if not self.slots.acquire(blocking=False):\n",
+        "        if not self.slots.acquire(blocking=False) and False:\n",
+        ("tests/test_metrics_connections.py",)),
+    Mutation(
+        "metrics_endpoint_holds_an_idle_connection_for_ever",
+        "an actor's /metrics endpoint closes a connection that sends nothing for SCRAPE_IDLE_TIMEOUT_S",
+        "actors/runtime.py",
+        "    timeout = SCRAPE_IDLE_TIMEOUT_S\n",
+        "    timeout = None\n",
+        ("tests/test_metrics_connections.py",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit

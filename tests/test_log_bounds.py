@@ -1,0 +1,81 @@
+"""A desk runs for weeks: a fault that every proposal meets, or a client that repeats one mistake, must not write
+a log line per proposal. Each such line went through supervisord at the proposal rate, and rotated the actor's
+whole log history (20 MB x 3 files) away in about a minute at 1,000 proposals/s, the line that said when the fault
+began included. The first occurrence is logged at once, then one line a second while it goes on, whose
+`repeated=` counts the occurrences since the line before, so none goes uncounted."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from helpers import wait_for
+from test_gate_service import running_p26
+
+PROPOSALS = 300
+
+
+def lines(log: str, event: str) -> list[str]:
+    return [line for line in log.splitlines() if f" event={event} " in line + " "]
+
+
+def repeated_sum(event_lines: list[str]) -> int:
+    """The occurrences the lines count (a line without `repeated=` counts one)."""
+    return sum(int(m.group(1)) if (m := re.search(r" repeated=(\d+)", line)) else 1 for line in event_lines)
+
+
+def line_bound(elapsed_s: float) -> int:
+    """The first line, one a second while the occurrences go on, the last second's count, and one to spare."""
+    return 3 + int(elapsed_s)
+
+
+@pytest.fixture
+def p26(tmp_path: Path, redis_server):
+    with running_p26(tmp_path / "p26", redis_server, issuer_settings={"stream_maxlen": 1000}) as system:
+        yield system
+
+
+def test_a_refusal_every_proposal_meets_is_logged_once_a_second_by_the_gate_and_the_issuer_not_per_proposal(p26):
+    r = p26.redis
+    for _ in range(1000):  # a gate stream full of records younger than the permit TTL: every decision is refused
+        r.xadd("quantum:stream:portfolio.gate", {"plan_id": "filler"})
+    started = time.monotonic()
+    for _ in range(PROPOSALS):
+        reply = p26.client.propose("BTCUSDT", "HOLD", plan_id=uuid.uuid4().hex)
+        assert reply["decision"]["gate_reason"] == "permit_unavailable", reply
+    elapsed_s = time.monotonic() - started
+    for actor, event in ((p26.issuer, "stream_full"), (p26.gate, "permit_issuer_refused")):
+        wait_for(lambda: repeated_sum(lines(actor.log(), event)) == PROPOSALS, 10,
+                 f"the {actor.name}'s {event} lines to count every refusal")
+        count = len(lines(actor.log(), event))
+        assert count <= line_bound(elapsed_s), f"{actor.name}: {count} {event} lines for {PROPOSALS} proposals in {elapsed_s:.1f} s"
+
+
+def test_a_client_resending_one_plan_id_for_another_proposal_is_logged_once_a_second_not_per_request(p26):
+    plan_id = uuid.uuid4().hex
+    assert p26.client.propose("BTCUSDT", "HOLD", kill_score=0.1, plan_id=plan_id)["status"] == "ok"
+    started = time.monotonic()
+    for i in range(PROPOSALS):
+        reply = p26.client.propose("BTCUSDT", "HOLD", kill_score=0.2, plan_id=plan_id)
+        assert reply["reason"] == "plan_id_conflict", reply
+    elapsed_s = time.monotonic() - started
+    wait_for(lambda: repeated_sum(lines(p26.issuer.log(), "plan_id_conflict")) == PROPOSALS, 10,
+             "the issuer's plan_id_conflict lines to count every conflict")
+    count = len(lines(p26.issuer.log(), "plan_id_conflict"))
+    assert count <= line_bound(elapsed_s), f"{count} plan_id_conflict lines for {PROPOSALS} requests in {elapsed_s:.1f} s"
+
+
+def test_a_redis_outage_is_logged_once_a_second_by_the_gate_not_per_proposal(p26, redis_server):
+    redis_server.stop()
+    started = time.monotonic()
+    for _ in range(PROPOSALS):
+        reply = p26.client.propose("BTCUSDT", "PARTIAL_50", plan_id=uuid.uuid4().hex)
+        assert reply["decision"]["gate_reason"] == "redis_unavailable", reply
+    elapsed_s = time.monotonic() - started
+    outage = [line for line in lines(p26.gate.log(), "redis_unavailable") if " plan_ids=" in line]
+    assert outage, p26.gate.log()[-2000:]
+    assert len(outage) <= line_bound(elapsed_s), f"{len(outage)} lines for {PROPOSALS} proposals in {elapsed_s:.1f} s"

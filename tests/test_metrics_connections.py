@@ -1,0 +1,62 @@
+"""An actor's /metrics endpoint holds a thread and a file descriptor per open connection. Found by a soak review
+(rev-soak): a connection that sent nothing was held for ever (prometheus_client sets no timeout), so every
+scraper that vanished without closing (a host or a network gone mid-scrape) and every idle connection any local
+process opened stayed: 1,000 of them held 1,004 threads, 1,015 descriptors and +25 MB in a gate, and the next
+ones would take the descriptors the gate needs for Redis and its sockets (a limit of 1,024 is common). Now a
+connection that sends nothing for SCRAPE_IDLE_TIMEOUT_S is closed, and connections beyond MAX_SCRAPE_CONNECTIONS
+are closed at once."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+from actors.runtime import MAX_SCRAPE_CONNECTIONS, SCRAPE_IDLE_TIMEOUT_S
+from helpers import ActorProcess, demo_topology_data, free_port, retarget, scrape, wait_for, write_topology
+
+IDLE_CONNECTIONS = 300
+
+
+def threads_and_fds(pid: int) -> tuple[int, int]:
+    threads = next(int(line.split()[1]) for line in open(f"/proc/{pid}/status") if line.startswith("Threads:"))
+    return threads, len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def closed_by_peer(sock: socket.socket) -> bool:
+    sock.setblocking(False)
+    try:
+        return sock.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except OSError:  # reset
+        return True
+
+
+def test_idle_connections_to_the_metrics_endpoint_hold_a_bounded_number_of_threads_and_are_closed(tmp_path: Path):
+    data = retarget(demo_topology_data(), f"redis://127.0.0.1:{free_port()}/0")  # no Redis: the gate starts anyway
+    gate = ActorProcess(write_topology(tmp_path / "topology.yaml", data), "gate").start()
+    port = data["actors"]["gate"]["metrics_port"]
+    idle: list[socket.socket] = []
+    try:
+        wait_for(lambda: scrape(port), 20, f"the gate's metrics\n{gate.log()}")
+        threads_before, fds_before = threads_and_fds(gate.proc.pid)
+        for _ in range(IDLE_CONNECTIONS):
+            idle.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        peak = [0, 0]  # the most threads and descriptors seen while the gate takes the connections
+
+        def beyond_the_served_ones_closed() -> bool:
+            peak[:] = map(max, peak, threads_and_fds(gate.proc.pid))
+            return sum(map(closed_by_peer, idle)) >= IDLE_CONNECTIONS - MAX_SCRAPE_CONNECTIONS
+
+        wait_for(beyond_the_served_ones_closed, 10, "the gate to close the connections beyond the ones it serves")
+        threads, fds = peak
+        assert threads <= threads_before + MAX_SCRAPE_CONNECTIONS + 1, (threads, threads_before)
+        assert fds <= fds_before + MAX_SCRAPE_CONNECTIONS + 1, (fds, fds_before)
+        wait_for(lambda: threads_and_fds(gate.proc.pid)[0] <= threads_before, 2 * SCRAPE_IDLE_TIMEOUT_S,
+                 "the idle connections closed by the gate")
+        assert scrape(port)
+    finally:
+        for sock in idle:
+            sock.close()
+        gate.terminate()
