@@ -2862,6 +2862,29 @@ MUTATIONS: list[Mutation] = [
         "        print(f\"clustergate propose: {str(exc) or 'interrupted'}\"",
         ("tests/test_client.py::"
          "test_clustergate_propose_signalled_again_while_it_names_the_plan_id_still_names_it_without_a_traceback",)),
+    Mutation(
+        "issuer_ready_while_redis_refuses_writes",
+        "the permit issuer is not ready while its Redis answers but refuses writes (a read-only replica): every "
+        "exit is HOLD redis_unavailable, and `clustergate status` and ClustergateActorNotReady must say so",
+        "actors/permit_issuer.py",
+        "        self.set_ready(refused is None)\n",
+        "        self.set_ready(True)\n",
+        ("tests/test_redis_read_only.py::test_a_read_only_redis_makes_the_permit_issuer_not_ready_and_counts_every_hold",)),
+    Mutation(
+        "issuer_before_redis_7_takes_a_replica_for_writable",
+        "on a Redis without script flags (before 7) the issuer tells a read-only replica by its ROLE",
+        "actors/permit_issuer.py",
+        "return None if role and role[0] == \"master\" else",
+        "return None if role else",
+        ("tests/test_redis_read_only.py::test_before_redis_7_the_issuer_tells_a_read_only_redis_by_its_role",)),
+    Mutation(
+        "no_alert_on_decisions_failed_closed_by_redis",
+        "P26DecisionsFailClosed fires for every fault reason of p26_fail_closed_total (redis_unavailable: a "
+        "read-only Redis refuses every permit while every actor is up and ready)",
+        "configs/alerts.yml",
+        "expr: sum by (job, instance, reason) (increase(p26_fail_closed_total[5m])) > 0\n",
+        "expr: sum by (job, instance, reason) (increase(p26_fail_closed_total{reason=\"permit_unavailable\"}[5m])) > 0\n",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
