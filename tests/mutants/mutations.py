@@ -2885,6 +2885,15 @@ MUTATIONS: list[Mutation] = [
         "expr: sum by (job, instance, reason) (increase(p26_fail_closed_total[5m])) > 0\n",
         "expr: sum by (job, instance, reason) (increase(p26_fail_closed_total{reason=\"permit_unavailable\"}[5m])) > 0\n",
         ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "monitor_status_exits_0_while_alerts_fire",
+        "`clustergate monitor status` lists the firing alerts and exits 1 while any fires (no Alertmanager: it is "
+        "the monitor's only command-line view of them)",
+        "launcher/monitor.py",
+        "          and status[\"alerts\"] is not None and not any(a[\"state\"] == \"firing\" for a in status[\"alerts\"])\n",
+        "",
+        ("tests/test_monitor_live.py::"
+         "test_a_redis_that_refuses_writes_fires_p26_decisions_fail_closed_and_monitor_status_lists_the_firing_alerts",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
