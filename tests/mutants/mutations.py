@@ -2894,6 +2894,15 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_monitor_live.py::"
          "test_a_redis_that_refuses_writes_fires_p26_decisions_fail_closed_and_monitor_status_lists_the_firing_alerts",)),
+    Mutation(
+        "status_crashes_on_a_metrics_port_another_service_answers",
+        "`clustergate status` shows an actor whose metrics port something else answers (no HTTP, no UTF-8) as READY ?, "
+        "not a traceback in place of the table",
+        "launcher/supervise.py",
+        "    except (http.client.HTTPException, UnicodeDecodeError) as exc:\n",
+        "    except ImportError as exc:\n",
+        ("tests/test_status_overview.py::"
+         "test_a_metrics_port_answered_by_something_else_reads_as_no_metrics_not_a_traceback",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
