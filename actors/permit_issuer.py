@@ -146,6 +146,7 @@ MEMORY_READ_S = 5.0
 # refused before it runs as a write would be (READONLY on a replica, OOM when full, NOREPLICAS, MISCONF).
 WRITABLE_PROBE = ("EVAL", "#!lua\nreturn 1", "0")
 WRITABLE_RECHECK_S = 0.5  # how often the check runs while Redis refuses writes (else every MEMORY_READ_S)
+UNREACHABLE_RECHECK_S = 1.0  # ... and while Redis does not answer (each check may wait up to Redis's timeout)
 # Results that are not logged one by one (counted; the gate logs its decisions).
 _NOT_LOGGED = frozenset(("written", "replayed", "cooldown_conflict", "expired", "replica_unacknowledged"))
 
@@ -347,15 +348,15 @@ class PermitIssuer(Actor):
     def check_redis_writable(self) -> None:
         """Ready only while Redis takes writes: a Redis that answers reads but refuses writes (a failover left
         the issuer on the old primary) makes every decision HOLD redis_unavailable while the gate stays ready.
-        Checked every MEMORY_READ_S, and every WRITABLE_RECHECK_S while Redis answers but refuses."""
+        Checked every MEMORY_READ_S; while refused, every WRITABLE_RECHECK_S (UNREACHABLE_RECHECK_S: no answer)."""
         now = time.monotonic()
         if now - self._writable_checked < (MEMORY_READ_S if self._not_writable is None else self._recheck_s):
             return
         self._writable_checked = now
         try:
             refused, self._recheck_s = self.redis_refuses_writes(), WRITABLE_RECHECK_S
-        except RedisUnavailable as exc:  # each check waits up to Redis's timeout: not every WRITABLE_RECHECK_S
-            refused, self._recheck_s = f"Redis does not answer: {exc}", MEMORY_READ_S
+        except RedisUnavailable as exc:
+            refused, self._recheck_s = f"Redis does not answer: {exc}", UNREACHABLE_RECHECK_S
         if refused and self._not_writable is None:
             self.log.error("redis_not_writable", error=refused[:300],
                            detail="every decision is HOLD redis_unavailable until Redis takes writes (is the "

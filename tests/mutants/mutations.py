@@ -2903,6 +2903,14 @@ MUTATIONS: list[Mutation] = [
         "    except ImportError as exc:\n",
         ("tests/test_status_overview.py::"
          "test_a_metrics_port_answered_by_something_else_reads_as_no_metrics_not_a_traceback",)),
+    Mutation(
+        "snapshot_ages_freeze_while_redis_is_down",
+        "p26_snapshot_age_seconds keeps growing while the gate cannot read Redis, so P26SnapshotsStale can fire in a "
+        "long outage",
+        "actors/gate.py",
+        "            self._snapshot_age[symbol].set(now - stamped)\n",
+        "            pass\n",
+        ("tests/test_gate_says_why_not_ready.py::test_snapshot_ages_keep_growing_while_the_gate_cannot_read_redis",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
