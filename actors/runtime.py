@@ -18,7 +18,9 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
+import threading
 import time
 import traceback
 from bisect import bisect_left
@@ -26,9 +28,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Callable, ClassVar
+from wsgiref.simple_server import make_server
 
 import zmq
-from prometheus_client import Counter, Gauge, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer, _SilentHandler
 from zmq.backend import Socket as _CompiledSocket, zmq_poll as _zmq_poll
 
 from actors.wire import encode, error_envelope
@@ -65,6 +69,11 @@ BatchHandler = Callable[[list[Frames], list[float]], "list[dict[str, Any] | byte
 
 _SOCKET_TYPES = {"PUB": zmq.PUB, "SUB": zmq.SUB, "REQ": zmq.REQ, "REP": zmq.REP, "ROUTER": zmq.ROUTER}
 
+# The metrics endpoint serves a thread per connection: at most METRICS_MAX_CONNECTIONS at once (others are closed at
+# once), each closed when it sends nothing (or reads nothing) for METRICS_IDLE_TIMEOUT_S, so that connections held
+# open cannot take the file descriptors the actor needs for Redis and its sockets.
+METRICS_MAX_CONNECTIONS = 16
+METRICS_IDLE_TIMEOUT_S = 5.0
 READY = Gauge("clustergate_actor_ready", "1 when the actor has what it needs to do its job", ["actor", "kind"])
 HANDLER_ERRORS = Counter("clustergate_handler_errors_total", "Exceptions raised by message handlers and timers", ["actor", "where"])
 DROP_REASONS = ("client_not_reading", "client_gone", "send_error")  # send_error: any other ZMQError (not expected)
@@ -579,7 +588,7 @@ class Actor:
         STARTED.labels(actor=self.name, kind=self.kind).set(time.time())
         metrics_url = f"http://{self.spec.host}:{self.spec.metrics_port}/metrics"
         try:
-            self._metrics_server = start_http_server(self.spec.metrics_port, addr=self.spec.host)
+            self._metrics_server = start_metrics_server(self.spec.metrics_port, self.spec.host)
         except OSError as exc:
             self.log.error("start_failed", socket="metrics", endpoint=metrics_url, error=exc.strerror or str(exc))
             return EXIT_START_FAILED
@@ -677,6 +686,49 @@ class Actor:
         server = self._metrics_server
         if isinstance(server, tuple):
             server[0].server_close()
+
+
+class _MetricsHandler(_SilentHandler):
+    timeout = METRICS_IDLE_TIMEOUT_S  # each read and write of the connection (socketserver's StreamRequestHandler)
+
+
+class _MetricsServer(ThreadingWSGIServer):
+    """prometheus_client's server with a bounded number of connections served at once and a timeout on each."""
+
+    request_queue_size = 64  # connections waiting to be accepted (socketserver's 5 dropped a burst's SYNs)
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        self._slots = threading.BoundedSemaphore(METRICS_MAX_CONNECTIONS)
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)  # every slot taken: closed at once, holding nothing
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:  # no thread started (none left): the slot is free again
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that timed out or went away is not the actor's error: no traceback in its log."""
+
+
+def start_metrics_server(port: int, host: str) -> tuple[_MetricsServer, threading.Thread]:
+    """Serve the registry on host:port from a daemon thread (prometheus_client's start_http_server, bounded)."""
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+    server_class = type("_FamilyMetricsServer", (_MetricsServer,), {"address_family": family})
+    httpd = make_server(host, port, make_wsgi_app(REGISTRY), server_class, handler_class=_MetricsHandler)
+    thread = threading.Thread(target=httpd.serve_forever, name="metrics", daemon=True)
+    thread.start()
+    return httpd, thread
 
 
 class _CurveAllowlist:

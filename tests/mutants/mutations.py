@@ -2911,6 +2911,21 @@ MUTATIONS: list[Mutation] = [
         "            self._snapshot_age[symbol].set(now - stamped)\n",
         "            pass\n",
         ("tests/test_gate_says_why_not_ready.py::test_snapshot_ages_keep_growing_while_the_gate_cannot_read_redis",)),
+    Mutation(
+        "metrics_connections_never_time_out",
+        "a connection to an actor's metrics endpoint that sends nothing is closed after METRICS_IDLE_TIMEOUT_S (held "
+        "open, each kept a thread and a descriptor: a gate at its limit could not reconnect to Redis)",
+        "actors/runtime.py",
+        "    timeout = METRICS_IDLE_TIMEOUT_S  # each read and write",
+        "    timeout = None  # each read and write",
+        ("tests/test_runtime.py::test_idle_metrics_connections_are_bounded_and_closed_so_they_cannot_take_the_actors_descriptors",)),
+    Mutation(
+        "metrics_connections_unbounded",
+        "at most METRICS_MAX_CONNECTIONS connections to an actor's metrics endpoint are served at once",
+        "actors/runtime.py",
+        "        if not self._slots.acquire(blocking=False):\n",
+        "        if not self._slots.acquire(blocking=False) and False:\n",
+        ("tests/test_runtime.py::test_idle_metrics_connections_are_bounded_and_closed_so_they_cannot_take_the_actors_descriptors",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
