@@ -2901,7 +2901,7 @@ MUTATIONS: list[Mutation] = [
         "launcher/supervise.py",
         "    except (http.client.HTTPException, UnicodeDecodeError) as exc:\n",
         "    except ImportError as exc:\n",
-        ("tests/test_status_overview.py::"
+        ("tests/test_status_foreign_metrics_port.py::"
          "test_a_metrics_port_answered_by_something_else_reads_as_no_metrics_not_a_traceback",)),
     Mutation(
         "snapshot_ages_freeze_while_redis_is_down",
