@@ -507,6 +507,7 @@ class Gate(Actor):
         self._downgraded = {(f, t, r): increment(P26_DOWNGRADED.labels(from_action=f, to_action=t, reason=r))
                             for f, t, r in policy_transitions()}
         self._snapshot_age: dict[str, Any] = {}
+        self._snapshot_ts: dict[str, float] = {}  # symbol -> epoch time its snapshot was stamped, as last read
         self._last_gauges: tuple | None = None
         self._observed_metrics: PortfolioMetrics | None = None
         overloaded = encode(error_envelope(OVERLOADED, (
@@ -595,6 +596,7 @@ class Gate(Actor):
                 self.log.warning("redis_unavailable", redis=self.redis_where(), error=str(exc)[:300],
                                  retry_in_s=self.settings.refresh_s)
             self.set_ready(False)
+            self.age_snapshots(time.time())
             return
         if self._redis_down:
             self._redis_down = False
@@ -620,9 +622,16 @@ class Gate(Actor):
             state = self.read_state()
         except RedisUnavailable:
             self.set_ready(False)
+            self.age_snapshots(time.time())
             return
         self.set_ready(True)
         self.observe(state, portfolio_metrics(state.positions, state.cluster_stress, self.settings, state.sigmas))
+
+    def age_snapshots(self, now: float) -> None:
+        """Redis unreadable: the snapshots last read grow older with the clock, so that their ages reach the stale
+        line (P26SnapshotsStale) during a long outage instead of staying at the value of the last read."""
+        for symbol, stamped in self._snapshot_ts.items():
+            self._snapshot_age[symbol].set(now - stamped)
 
     def observe(self, state: PortfolioState, metrics: PortfolioMetrics, ages: bool = True) -> None:
         """Set the gauges from one read (the fallback counter is count_fallbacks'). ages=False leaves
@@ -643,7 +652,8 @@ class Gate(Actor):
             P26_TOTAL_ABS_NOTIONAL.set(gauges[6])
         if not ages:
             return
-        ages_s, children = state.ages_s, self._snapshot_age
+        ages_s, children, stamped = state.ages_s, self._snapshot_age, self._snapshot_ts
+        now = time.time()
         for symbol in self.symbols:
             age_s = ages_s.get(symbol)
             if age_s is not None:
@@ -651,8 +661,10 @@ class Gate(Actor):
                 if child is None:
                     child = children[symbol] = P26_SNAPSHOT_AGE.labels(symbol=symbol)
                 child.set(age_s)
+                stamped[symbol] = now - age_s
             else:
                 children.pop(symbol, None)
+                stamped.pop(symbol, None)
                 try:
                     P26_SNAPSHOT_AGE.remove(symbol)
                 except KeyError:

@@ -142,6 +142,11 @@ RESULTS = ("written", "replayed", "cooldown_conflict", "plan_id_conflict", "bad_
 REDIS_USED_MEMORY = Gauge("clustergate_redis_used_memory_bytes", "Redis INFO used_memory, read by the permit issuer")
 REDIS_MAXMEMORY = Gauge("clustergate_redis_maxmemory_bytes", "Redis maxmemory (0: no limit), read by the permit issuer")
 MEMORY_READ_S = 5.0
+# Whether Redis takes writes, asked without writing: a script that declares flags (Redis 7) and not no-writes is
+# refused before it runs as a write would be (READONLY on a replica, OOM when full, NOREPLICAS, MISCONF).
+WRITABLE_PROBE = ("EVAL", "#!lua\nreturn 1", "0")
+WRITABLE_RECHECK_S = 0.5  # how often the check runs while Redis refuses writes (else every MEMORY_READ_S)
+UNREACHABLE_RECHECK_S = 1.0  # ... and while Redis does not answer (each check may wait up to Redis's timeout)
 # Results that are not logged one by one (counted; the gate logs its decisions).
 _NOT_LOGGED = frozenset(("written", "replayed", "cooldown_conflict", "expired", "replica_unacknowledged"))
 
@@ -281,7 +286,11 @@ class PermitIssuer(Actor):
         self.read_redis_clock()
         self.every(MEMORY_READ_S, self.read_redis_clock)
         self.every(MEMORY_READ_S, self.read_redis_memory, first_after_s=0.0)
-        self.set_ready(True)
+        self._not_writable: str | None = None  # why Redis took no write at the last check
+        self._writable_checked = -math.inf  # time.monotonic() of the last check
+        self._recheck_s = WRITABLE_RECHECK_S  # the next check's delay while Redis refuses writes
+        self.check_redis_writable()
+        self.every(WRITABLE_RECHECK_S, self.check_redis_writable)
 
     def max_message_bytes(self, role: str) -> int | None:
         """The requests socket listens on TCP, where any local process can reach it: a request larger than
@@ -326,6 +335,39 @@ class PermitIssuer(Actor):
                 gauge.set(int(fields[name]))
             except (KeyError, ValueError):
                 pass
+
+    def redis_refuses_writes(self) -> str | None:
+        """Why Redis, which answered, would refuse this issuer's writes now (a read-only replica, full), or None;
+        RedisUnavailable when it does not answer."""
+        try:
+            reply = self.redis.pipeline([WRITABLE_PROBE])[0]
+            if isinstance(reply, ReplyError) and "compiling" in str(reply):  # before Redis 7: no flags; ask its role
+                role = self.redis.call("ROLE")
+                return None if role and role[0] == "master" else f"Redis is a {role[0]} (ROLE), not the primary"
+        except ReplyError as exc:
+            return str(exc)
+        return str(reply) if isinstance(reply, ReplyError) else None
+
+    def check_redis_writable(self) -> None:
+        """Ready only while Redis takes writes: a Redis that answers reads but refuses writes (a failover left
+        the issuer on the old primary) makes every decision HOLD redis_unavailable while the gate stays ready.
+        Checked every MEMORY_READ_S; while refused, every WRITABLE_RECHECK_S (UNREACHABLE_RECHECK_S: no answer)."""
+        now = time.monotonic()
+        if now - self._writable_checked < (MEMORY_READ_S if self._not_writable is None else self._recheck_s):
+            return
+        self._writable_checked = now
+        try:
+            refused, self._recheck_s = self.redis_refuses_writes(), WRITABLE_RECHECK_S
+        except RedisUnavailable as exc:
+            refused, self._recheck_s = f"Redis does not answer: {exc}", UNREACHABLE_RECHECK_S
+        if refused and self._not_writable is None:
+            self.log.error("redis_not_writable", error=refused[:300],
+                           detail="every decision is HOLD redis_unavailable until Redis takes writes (is the "
+                                  "topology's Redis a replica since a failover, or full?)")
+        elif not refused and self._not_writable is not None:
+            self.log.info("redis_writable_again")
+        self._not_writable = refused
+        self.set_ready(refused is None)
 
     def handle(self, frames: list[bytes]) -> dict[str, Any] | bytes:
         try:

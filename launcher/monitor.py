@@ -365,7 +365,7 @@ def collect_monitor_status(home: Home) -> dict[str, Any]:
     sup = Supervisor(home)
     state = read_state(home)
     out: dict[str, Any] = {"running": False, "state": "not running", "url": state["url"] if state else None,
-                           "targets": [], "leftovers": []}
+                           "targets": [], "alerts": [], "leftovers": []}
     info = _process_info(sup) if sup.running() else None
     if info is not None:
         out["state"] = info["statename"]
@@ -384,7 +384,22 @@ def collect_monitor_status(home: Home) -> dict[str, Any]:
                        "health": t["health"], "last_error": t.get("lastError", "")}
                       for t in sorted(targets, key=lambda t: t["labels"].get("job", ""))]
     out["unscraped"], out["not_in_topology"] = compare_targets(home, out["targets"])
+    try:
+        alerts = api_get(f"{state['url']}/api/v1/alerts")["data"]["alerts"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        out["error"] = f"{state['url']} does not list its alerts: {exc}"
+        alerts = None
+    out["alerts"] = None if alerts is None else active_alerts(alerts)
     return out
+
+
+def active_alerts(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Prometheus's pending and firing alerts, firing first, each with its name, severity, other labels and summary."""
+    out = [{"state": a.get("state", "?"), "alertname": a.get("labels", {}).get("alertname", "?"),
+            "severity": a.get("labels", {}).get("severity", "-"),
+            "labels": {k: v for k, v in sorted(a.get("labels", {}).items()) if k not in ("alertname", "severity")},
+            "summary": (a.get("annotations") or {}).get("summary", "")} for a in alerts]
+    return sorted(out, key=lambda a: (a["state"] != "firing", a["alertname"], sorted(a["labels"].items())))
 
 
 def compare_targets(home: Home, targets: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
@@ -421,10 +436,16 @@ def cmd_monitor_status(args: argparse.Namespace) -> int:
                   f"`clustergate monitor up --home {home.root}` reloads it")
         for pid in status["leftovers"]:
             print(f"leftover prometheus pid {pid}, run by no supervisord: `clustergate monitor down --home {home.root}` stops it")
+        if status["running"] and status["alerts"] is None:
+            print(f"alerts: unknown ({status['error']})")
+        for a in status["alerts"] or []:
+            labels = " ".join(f"{k}={v}" for k, v in a["labels"].items())
+            print(f"{a['state']:<9}{a['severity']:<10}{a['alertname']}  {labels}" + (f": {a['summary']}" if a["summary"] else ""))
     if status["running"] and not status["targets"]:
         print("no scrape target yet: Prometheus has not discovered its targets; try again in a few seconds")
     ok = (status["running"] and bool(status["targets"]) and not status["leftovers"]
           and all(t["health"] == "up" for t in status["targets"])
+          and status["alerts"] is not None and not any(a["state"] == "firing" for a in status["alerts"])
           and not status.get("unscraped") and not status.get("not_in_topology"))
     return 0 if ok else 1
 

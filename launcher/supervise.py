@@ -755,7 +755,12 @@ def _alive(pid: int) -> bool:
 
 
 def scrape(host: str, port: int, timeout_s: float = 1.0) -> dict[str, float]:
-    text = urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=timeout_s).read().decode()
+    """Every sample of the endpoint by its name and labels; OSError when nothing answers there, or something that
+    is no metrics endpoint (a service that took a dead actor's port: no HTTP, or no UTF-8 text)."""
+    try:
+        text = urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=timeout_s).read().decode()
+    except (http.client.HTTPException, UnicodeDecodeError) as exc:
+        raise OSError(f"http://{host}:{port}/metrics is no metrics endpoint: {type(exc).__name__}: {exc}"[:300]) from None
     out: dict[str, float] = {}
     for line in text.splitlines():
         if line and not line.startswith("#"):

@@ -91,3 +91,31 @@ def test_a_redis_loading_its_data_after_a_restart_is_not_logged_as_keys_of_anoth
     finally:
         gate.terminate()
         redis.close()
+
+
+def test_snapshot_ages_keep_growing_while_the_gate_cannot_read_redis(tmp_path: Path) -> None:
+    """Redis down: p26_snapshot_age_seconds froze at its last value (1.8 s through a 16 s outage, reproduced with a
+    SIGSTOPped Redis), so P26SnapshotsStale (max >= 300) could never fire however long the gate saw no snapshot. The
+    ages of the snapshots the gate last read keep growing with the clock."""
+    from test_gate_service import write_book
+
+    redis = RedisServer(tmp_path / "redis").start()
+    data = retarget(demo_topology_data(), redis.url)
+    gate = ActorProcess(write_topology(tmp_path / "topology.yaml", data), "gate").start()
+    metrics_port = data["actors"]["gate"]["metrics_port"]
+
+    def oldest_age() -> float | None:
+        ages = [v for k, v in scrape(metrics_port).items() if k.startswith("p26_snapshot_age_seconds{")]
+        return max(ages) if ages else None
+
+    try:
+        write_book(redis.client())
+        wait_for(lambda: oldest_age() is not None and scrape(metrics_port)[READY] == 1, 20, "the gate ready with ages")
+        redis.stop()
+        wait_for(lambda: scrape(metrics_port)[READY] == 0, 20, "the gate not ready without Redis")
+        seen = oldest_age()
+        assert seen is not None
+        wait_for(lambda: (oldest_age() or 0) > seen + 2, 15, f"the snapshot ages to grow past {seen:.1f} + 2 s")
+    finally:
+        gate.terminate()
+        redis.stop()

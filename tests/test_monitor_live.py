@@ -51,6 +51,12 @@ STALENESS_ALERTS = {("ClustergateActorDown", "state_writer"), ("ClustergateMetri
 # of the demo's 1 s cadences, and 4 scrapes at least so a late scrape cannot make it look stalled.
 STALLED_ALERT = ("P27UpdatesStalled", "state_writer")
 SHIPPED_STALLED_WINDOW, STALLED_WINDOW = "[10m]", "[6s]"
+# What a Redis that refuses writes raises while every target stays up: P26DecisionsFailClosed on each fault HOLD
+# (its 5-minute increase window cut so that it resolves within the test) and the permit issuer not ready.
+FAIL_CLOSED_ALERT = ("P26DecisionsFailClosed", "gate")
+SHIPPED_FAIL_CLOSED_WINDOW, FAIL_CLOSED_WINDOW = "[5m]", "[6s]"
+CUT_WINDOWS = {STALLED_ALERT[0]: (SHIPPED_STALLED_WINDOW, STALLED_WINDOW),
+               FAIL_CLOSED_ALERT[0]: (SHIPPED_FAIL_CLOSED_WINDOW, FAIL_CLOSED_WINDOW)}
 # Grafana's variables, as the dashboard would expand them: $__rate_interval is at least 4 scrape
 # intervals (15 s leaves room for a late scrape on a loaded machine); $__range is the dashboard's
 # default time range (now-1h); $needed_points is the dashboard's own textbox default.
@@ -68,8 +74,8 @@ COMPARISONS = ("==", "!=", ">=", "<=", ">", "<")
 
 
 def fast_rules(text: str, for_s: int) -> str:
-    """configs/alerts.yml with every `for:` set to for_s seconds and P27UpdatesStalled's rate window set
-    to STALLED_WINDOW; every other expression, and every label, untouched."""
+    """configs/alerts.yml with every `for:` set to for_s seconds and the windows of CUT_WINDOWS' rules cut; every
+    other expression, and every label, untouched."""
     data = yaml.safe_load(text)
     rewritten = windows = 0
     for group in data["groups"]:
@@ -77,12 +83,13 @@ def fast_rules(text: str, for_s: int) -> str:
             if "for" in rule:
                 rule["for"] = f"{for_s}s"
                 rewritten += 1
-            if rule.get("alert") == STALLED_ALERT[0]:
-                assert rule["expr"].count(SHIPPED_STALLED_WINDOW) == 1, rule["expr"]
-                rule["expr"] = rule["expr"].replace(SHIPPED_STALLED_WINDOW, STALLED_WINDOW)
+            if rule.get("alert") in CUT_WINDOWS:
+                shipped, cut = CUT_WINDOWS[rule["alert"]]
+                assert rule["expr"].count(shipped) == 1, rule["expr"]
+                rule["expr"] = rule["expr"].replace(shipped, cut)
                 windows += 1
     assert rewritten, "no `for:` to rewrite: the rules file changed shape"
-    assert windows == 1, f"{STALLED_ALERT[0]} not found once in the rules: the rules file changed shape"
+    assert windows == len(CUT_WINDOWS), f"{sorted(CUT_WINDOWS)} not found once each in the rules: the rules file changed shape"
     return yaml.safe_dump(data, sort_keys=False)
 
 
@@ -129,9 +136,8 @@ def test_fast_rules_keep_every_shipped_expression_and_cut_every_for() -> None:
     rules = [r for g in shipped["groups"] for r in g["rules"]]
     fast_list = [r for g in fast["groups"] for r in g["rules"]]
     assert [r["expr"] for r in fast_list] == [
-        r["expr"].replace(SHIPPED_STALLED_WINDOW, STALLED_WINDOW) if r["alert"] == STALLED_ALERT[0] else r["expr"]
-        for r in rules]
-    assert sum(f["expr"] != r["expr"] for f, r in zip(fast_list, rules)) == 1
+        r["expr"].replace(*CUT_WINDOWS[r["alert"]]) if r["alert"] in CUT_WINDOWS else r["expr"] for r in rules]
+    assert sum(f["expr"] != r["expr"] for f, r in zip(fast_list, rules)) == len(CUT_WINDOWS)
     assert [r.get("labels") for r in fast_list] == [r.get("labels") for r in rules]
     assert all(r["for"] == f"{FOR_S}s" for r in fast_list if "for" in r)
     assert sum("for" in r for r in fast_list) == sum("for" in r for r in rules) > 0
@@ -483,6 +489,45 @@ def test_every_dashboard_and_alert_expression_evaluates_with_data_on_the_live_de
         wait_for(all_good, 20, "every expression answered with data", interval_s=0.5)
     except AssertionError:
         raise AssertionError("expressions failing on the live demo:\n" + "\n".join(last)) from None
+
+
+def test_a_redis_that_refuses_writes_fires_p26_decisions_fail_closed_and_monitor_status_lists_the_firing_alerts(
+        monitored: Monitored) -> None:
+    """Redis answers but refuses every write (min-replicas-to-write with no replica; a read-only replica does the
+    same): every exit is HOLD redis_unavailable while every target stays up. The rules fire, and `monitor status`,
+    the monitor's only command-line view (no Alertmanager), lists what fires and exits 1; once Redis takes writes
+    again they resolve. After the tests that wait for a healthy demo: P26ClusterFallbacks stays firing for its 30
+    minutes (the state writer could not write either, so the gate fell back)."""
+    home = str(monitored.system.home)
+    wait_for(lambda: not monitored.active_alerts(), 30, "no active alert on the healthy demo", interval_s=0.2)
+    expected = {FAIL_CLOSED_ALERT, ("ClustergateActorNotReady", "permit_issuer")}
+    r = monitored.system.redis()
+    r.config_set("min-replicas-to-write", 1)
+    try:
+        with GateClient(monitored.system.gate_endpoint, timeout_ms=3000, retries=0) as client:
+            def held_and_firing() -> bool:
+                decision = client.propose("ETHUSDT", "PARTIAL_50")["decision"]
+                assert decision["gate_reason"] == "redis_unavailable", decision
+                active = monitored.active_alerts()
+                return all(active.get(key) == "firing" for key in expected)
+
+            wait_for(held_and_firing, 30, f"{sorted(expected)} firing while Redis refuses writes", interval_s=0.5)
+        status = clustergate("monitor", "status", "--home", home)
+        firing = [line for line in status.stdout.splitlines() if line.startswith("firing")]
+        assert status.returncode == 1, status.stdout
+        assert any("P26DecisionsFailClosed" in line and "critical" in line and "reason=redis_unavailable" in line
+                   for line in firing), status.stdout
+        assert any("ClustergateActorNotReady" in line and "permit_issuer" in line for line in firing), status.stdout
+        assert monitored.system.status()["permit_issuer"]["ready"] is False
+    finally:
+        r.config_set("min-replicas-to-write", 0)
+    # The cluster state went stale meanwhile (the state writer could not write): P26ClusterFallbacks fires for its
+    # 30 minutes, as it should.
+    wait_for(lambda: not expected & set(monitored.active_alerts()), 40, f"{sorted(expected)} resolved once Redis "
+             "takes writes", interval_s=0.2)
+    status = clustergate("monitor", "status", "--home", home)
+    assert not [line for line in status.stdout.splitlines() if "P26DecisionsFailClosed" in line
+                or "ClustergateActorNotReady" in line], status.stdout
 
 
 # --------------------------------------------------------------------------- without a system

@@ -97,6 +97,47 @@ def request(port: int, body: bytes, timeout_ms: int = 3000) -> dict:
         sock.close(linger=0)
 
 
+def _closed_by_server(conn) -> bool:
+    """Whether the peer closed a non-blocking client socket (EOF or reset), without waiting."""
+    try:
+        return conn.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except ConnectionError:
+        return True
+
+
+def test_idle_metrics_connections_are_bounded_and_closed_so_they_cannot_take_the_actors_descriptors(probe) -> None:
+    """Connections to the metrics endpoint that never send a request each held a thread and a file descriptor
+    forever: a gate at its descriptor limit (baseline + 40, 100 such connections) could not reconnect to Redis
+    ("Too many open files") and answered no proposal. Now at most MAX_SCRAPE_CONNECTIONS are served at once (the
+    others are closed at once) and one that sends nothing is closed after SCRAPE_IDLE_TIMEOUT_S."""
+    import socket
+
+    from actors.runtime import SCRAPE_IDLE_TIMEOUT_S, MAX_SCRAPE_CONNECTIONS
+    proc, _, metrics, log_path = probe
+    baseline = len(os.listdir(f"/proc/{proc.pid}/fd"))
+    conns = [socket.create_connection(("127.0.0.1", metrics), timeout=10) for _ in range(MAX_SCRAPE_CONNECTIONS + 8)]
+    for conn in conns:
+        conn.setblocking(False)
+    most = [baseline]
+
+    def all_closed() -> bool:
+        most[0] = max(most[0], len(os.listdir(f"/proc/{proc.pid}/fd")))
+        return all(_closed_by_server(c) for c in conns)
+
+    try:
+        wait_for(all_closed, SCRAPE_IDLE_TIMEOUT_S + 10, "every idle metrics connection closed by the actor",
+                 interval_s=0.1)
+    finally:
+        for c in conns:
+            c.close()
+    assert most[0] <= baseline + MAX_SCRAPE_CONNECTIONS + 4, (most[0], baseline)
+    assert scrape(metrics)['clustergate_actor_ready{actor="probe",kind="permit_issuer"}'] == 1.0
+    log = log_path.read_text()  # socketserver printed "Exception occurred during processing of request" per timeout
+    assert "during processing of request" not in log and "TimeoutError" not in log, log[-2000:]
+
+
 def test_handler_exception_still_gets_one_error_envelope_and_the_actor_keeps_serving(probe) -> None:
     proc, port, metrics, _ = probe
     failed = request(port, b'{"explode": true}')

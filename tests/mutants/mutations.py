@@ -3061,6 +3061,55 @@ MUTATIONS: list[Mutation] = [
         "    timeout = SCRAPE_IDLE_TIMEOUT_S\n",
         "    timeout = None\n",
         ("tests/test_metrics_connections.py",)),
+    Mutation(
+        "issuer_ready_while_redis_refuses_writes",
+        "the permit issuer is not ready while its Redis answers but refuses writes (a read-only replica): every "
+        "exit is HOLD redis_unavailable, and `clustergate status` and ClustergateActorNotReady must say so",
+        "actors/permit_issuer.py",
+        "        self.set_ready(refused is None)\n",
+        "        self.set_ready(True)\n",
+        ("tests/test_redis_read_only.py::test_a_read_only_redis_makes_the_permit_issuer_not_ready_and_counts_every_hold",)),
+    Mutation(
+        "issuer_before_redis_7_takes_a_replica_for_writable",
+        "on a Redis without script flags (before 7) the issuer tells a read-only replica by its ROLE",
+        "actors/permit_issuer.py",
+        "return None if role and role[0] == \"master\" else",
+        "return None if role else",
+        ("tests/test_redis_read_only.py::test_before_redis_7_the_issuer_tells_a_read_only_redis_by_its_role",)),
+    Mutation(
+        "no_alert_on_decisions_failed_closed_by_redis",
+        "P26DecisionsFailClosed fires for every fault reason of p26_fail_closed_total (redis_unavailable: a "
+        "read-only Redis refuses every permit while every actor is up and ready)",
+        "configs/alerts.yml",
+        "expr: sum by (job, instance, reason) (increase(p26_fail_closed_total[5m])) > 0\n",
+        "expr: sum by (job, instance, reason) (increase(p26_fail_closed_total{reason=\"permit_unavailable\"}[5m])) > 0\n",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "monitor_status_exits_0_while_alerts_fire",
+        "`clustergate monitor status` lists the firing alerts and exits 1 while any fires (no Alertmanager: it is "
+        "the monitor's only command-line view of them)",
+        "launcher/monitor.py",
+        "          and status[\"alerts\"] is not None and not any(a[\"state\"] == \"firing\" for a in status[\"alerts\"])\n",
+        "",
+        ("tests/test_monitor_live.py::"
+         "test_a_redis_that_refuses_writes_fires_p26_decisions_fail_closed_and_monitor_status_lists_the_firing_alerts",)),
+    Mutation(
+        "status_crashes_on_a_metrics_port_another_service_answers",
+        "`clustergate status` shows an actor whose metrics port something else answers (no HTTP, no UTF-8) as READY ?, "
+        "not a traceback in place of the table",
+        "launcher/supervise.py",
+        "    except (http.client.HTTPException, UnicodeDecodeError) as exc:\n",
+        "    except ImportError as exc:\n",
+        ("tests/test_status_foreign_metrics_port.py::"
+         "test_a_metrics_port_answered_by_something_else_reads_as_no_metrics_not_a_traceback",)),
+    Mutation(
+        "snapshot_ages_freeze_while_redis_is_down",
+        "p26_snapshot_age_seconds keeps growing while the gate cannot read Redis, so P26SnapshotsStale can fire in a "
+        "long outage",
+        "actors/gate.py",
+        "            self._snapshot_age[symbol].set(now - stamped)\n",
+        "            pass\n",
+        ("tests/test_gate_says_why_not_ready.py::test_snapshot_ages_keep_growing_while_the_gate_cannot_read_redis",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
