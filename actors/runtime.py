@@ -84,6 +84,10 @@ EXIT_START_FAILED = 1
 # ever for a connection that never sent its request.
 SCRAPE_IDLE_TIMEOUT_S = 5.0
 MAX_SCRAPE_CONNECTIONS = 32
+# ZMTP heartbeats on every socket (_configure): a PING every HEARTBEAT_IVL_MS, the connection dropped when nothing
+# came from the peer for HEARTBEAT_TIMEOUT_MS.
+HEARTBEAT_IVL_MS = 3000
+HEARTBEAT_TIMEOUT_MS = 10000
 # An event log_throttled logs is written at most once per this many seconds per (event, key) while it goes on.
 THROTTLED_LOG_S = 1.0
 # Set to a directory, the actor's poll loop runs under cProfile (the main thread's CPU time) and writes
@@ -281,6 +285,12 @@ class Actor:
 
     def _configure(self, role: str, sock: zmq.Socket, sock_spec: Any, rebind_wait_s: float) -> None:
         sock.setsockopt(zmq.LINGER, LINGER_MS)
+        # ZMTP heartbeats: a peer whose host crashed or was cut off sends no FIN, and its connection was kept for ever
+        # (a client gone that way held a descriptor and its queue in the gate until the gate restarted). A peer that
+        # answers no PING for HEARTBEAT_TIMEOUT_MS is disconnected (and a connecting socket reconnects); libzmq
+        # answers PINGs itself, so an idle live peer is kept.
+        sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_IVL_MS)
+        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
         if sock_spec.endpoint.startswith("tcp://["):
             sock.setsockopt(zmq.IPV6, 1)
         # A ROUTER sends a whole batch of replies at once: its send queue holds several loop turns of

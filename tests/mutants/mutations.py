@@ -3110,6 +3110,15 @@ MUTATIONS: list[Mutation] = [
         "            self._snapshot_age[symbol].set(now - stamped)\n",
         "            pass\n",
         ("tests/test_gate_says_why_not_ready.py::test_snapshot_ages_keep_growing_while_the_gate_cannot_read_redis",)),
+    Mutation(
+        "actors_keep_a_vanished_peers_connection_for_ever",
+        "an actor drops a connection whose peer answers no ZMTP PING (a client whose host crashed), and keeps an idle "
+        "live one",
+        "actors/runtime.py",
+        "        sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_IVL_MS)\n",
+        "",
+        ("tests/test_dead_peers.py::"
+         "test_a_client_that_vanished_without_a_fin_is_dropped_and_an_idle_live_client_is_kept",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit

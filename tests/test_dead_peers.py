@@ -1,0 +1,94 @@
+"""A peer whose host crashed or was cut off sends no FIN: without ZMTP heartbeats its connection to an actor stayed
+open for ever (a descriptor and a queue per vanished client, in the gate until it restarted). The actors send a PING
+every HEARTBEAT_IVL_MS and drop a connection that answers nothing for HEARTBEAT_TIMEOUT_MS; a live idle client, whose
+libzmq answers the PINGs, is kept."""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import time
+from pathlib import Path
+
+import zmq
+
+from helpers import DEADLINE_SCALE, wait_for
+from test_gate_service import new_plan, proposal_body, running_p26
+from helpers import RedisServer
+
+
+def zmtp_greeting() -> bytes:
+    """ZMTP 3.1 (RFC 37) greeting, NULL mechanism, not as-server: 64 bytes."""
+    return b"\xff" + b"\x00" * 8 + b"\x7f" + bytes([3, 1]) + b"NULL".ljust(20, b"\x00") + b"\x00" + b"\x00" * 31
+
+
+def zmtp_ready(socket_type: bytes) -> bytes:
+    """The READY command of a peer of socket_type, as a short command frame."""
+    body = b"\x05READY" + bytes([len(b"Socket-Type")]) + b"Socket-Type" + struct.pack(">I", len(socket_type)) + socket_type
+    return bytes([0x04, len(body)]) + body
+
+
+def vanished_dealer(endpoint: str) -> socket.socket:
+    """A TCP connection that completes a DEALER's handshake with the gate, then says nothing more, ever, and answers
+    no PING: what the gate sees of a client whose host crashed."""
+    host, port = endpoint.removeprefix("tcp://").rsplit(":", 1)
+    conn = socket.create_connection((host, int(port)), timeout=5)
+    conn.sendall(zmtp_greeting())
+    got = b""
+    while len(got) < 64:  # the gate's greeting
+        chunk = conn.recv(64 - len(got))
+        assert chunk, "the gate closed the connection during the greeting"
+        got += chunk
+    conn.sendall(zmtp_ready(b"DEALER"))
+    conn.settimeout(0.2)
+    return conn
+
+
+def closed_by_peer(conn: socket.socket) -> bool:
+    try:
+        while True:
+            chunk = conn.recv(4096)  # the gate's READY, then its PINGs: read and never answered
+            if not chunk:
+                return True
+    except socket.timeout:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def test_a_client_that_vanished_without_a_fin_is_dropped_and_an_idle_live_client_is_kept(tmp_path: Path):
+    from actors.runtime import HEARTBEAT_IVL_MS, HEARTBEAT_TIMEOUT_MS
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        with running_p26(tmp_path, server) as p26:
+            idle = zmq.Context.instance().socket(zmq.DEALER)
+            idle.setsockopt(zmq.LINGER, 0)
+            events = idle.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+            idle.connect(p26.endpoint)
+            vanished = vanished_dealer(p26.endpoint)
+            try:
+                started = time.monotonic()
+                limit_s = (HEARTBEAT_IVL_MS + HEARTBEAT_TIMEOUT_MS) / 1000 + 10 * DEADLINE_SCALE
+                wait_for(lambda: closed_by_peer(vanished), limit_s,
+                         "the gate to drop a connection that answers no PING")
+                waited = time.monotonic() - started
+                assert waited >= HEARTBEAT_TIMEOUT_MS / 1000 - 1, f"dropped after {waited:.1f} s, before its timeout"
+                # The live client, idle all that time, was connected once and never dropped, and is answered.
+                from zmq.utils.monitor import recv_monitor_message
+                seen = []
+                while events.poll(0):
+                    seen.append(recv_monitor_message(events)["event"])
+                assert seen == [zmq.EVENT_CONNECTED], seen
+                plan = new_plan()
+                idle.send_multipart([b"", proposal_body(plan, "ETHUSDT", "PARTIAL_50")])
+                assert idle.poll(10000 * DEADLINE_SCALE), "the idle live client got no answer"
+                reply = json.loads(idle.recv_multipart()[-1])
+                assert reply["status"] == "ok" and reply["decision"]["plan_id"] == plan, reply
+            finally:
+                vanished.close()
+                idle.disable_monitor()
+                events.close(linger=0)
+                idle.close(linger=0)
+    finally:
+        server.stop()
