@@ -94,7 +94,13 @@ def test_an_issuer_pointed_at_a_replica_says_wait_was_refused_rather_than_blame_
     pair = Pair(tmp_path / "on_replica", replica.url, issuer_settings={"wait_replicas": 1, "wait_timeout_ms": 100},
                 gate_settings={"permit_timeout_ms": 3000})
     try:
-        pair.start()
+        # An issuer on a replica is not ready (Redis refuses its writes) and says so; it still answers, so a replay
+        # (a read) comes back with the detail.
+        pair.issuer.start()
+        wait_for(lambda: "redis_not_writable" in pair.issuer.log(), 20, "the issuer to log that Redis refuses writes")
+        assert pair.issuer_metrics()['clustergate_actor_ready{actor="permit_issuer",kind="permit_issuer"}'] == 0
+        pair.gate.start()
+        wait_for(pair._gate_answers, 20, "the gate to answer")
         d = pair.client.propose("ETHUSDT", "HOLD", plan_id=plan_id, kill_score=0.5)["decision"]
         assert (d["gate_reason"], d["recorded"], d["permit"]) == (REPLICA_UNACKNOWLEDGED, False, False), d
         assert "refused" in d["detail"] and "replica" in d["detail"] and "0 of the 1" not in d["detail"], d
