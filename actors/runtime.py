@@ -491,6 +491,13 @@ class Actor:
         pending[0] = 0
         self.after(THROTTLED_LOG_S, lambda: self._log_throttled_since(spell), name="throttled_log")
 
+    def _log_throttled_pending(self) -> None:
+        """At stop: log the occurrences no throttled line has counted yet (their second had not ended)."""
+        for (event, _), (count, fields, level, count_field) in self._throttled.items():
+            if count:
+                getattr(self.log, level)(event, **fields, **{count_field: count})
+        self._throttled.clear()
+
     def _take_batch(self, role: str, s: zmq.Socket, backlog: deque, shedding: Shedding, max_batch: int,
                     envelopes: list[Frames], bodies: list[Frames], read_at: list[float]) -> None:
         """Answer overloaded the requests that waited too long (first, so that they never make a new one find
@@ -630,6 +637,7 @@ class Actor:
                 self._loop(parent)
         finally:
             self.set_ready(False)
+            self._guard(self._log_throttled_pending, self._errors_timer, "throttled_log")
             self._guard(self.teardown, self._errors_timer, "teardown")
             for role, sock in list(self.sockets.items()):
                 self._close(role, sock)

@@ -79,3 +79,15 @@ def test_a_redis_outage_is_logged_once_a_second_by_the_gate_not_per_proposal(p26
     outage = [line for line in lines(p26.gate.log(), "redis_unavailable") if " plan_ids=" in line]
     assert outage, p26.gate.log()[-2000:]
     assert len(outage) <= line_bound(elapsed_s), f"{len(outage)} lines for {PROPOSALS} proposals in {elapsed_s:.1f} s"
+
+
+def test_the_occurrences_a_throttled_line_has_not_yet_counted_are_logged_when_the_actor_stops(p26, redis_server):
+    """Occurrences after the first line of a spell wait up to a second for their repeated= line: an actor stopped
+    within that second (a deploy, a restart by supervisord) must still log them, or the counts are not exact."""
+    redis_server.stop()
+    for _ in range(5):
+        reply = p26.client.propose("BTCUSDT", "PARTIAL_50", plan_id=uuid.uuid4().hex)
+        assert reply["decision"]["gate_reason"] == "redis_unavailable", reply
+    p26.gate.terminate()
+    outage = [line for line in lines(p26.gate.log(), "redis_unavailable") if " plan_ids=" in line]
+    assert repeated_sum(outage) == 5, outage

@@ -3110,6 +3110,14 @@ MUTATIONS: list[Mutation] = [
         "            self._snapshot_age[symbol].set(now - stamped)\n",
         "            pass\n",
         ("tests/test_gate_says_why_not_ready.py::test_snapshot_ages_keep_growing_while_the_gate_cannot_read_redis",)),
+    Mutation(
+        "throttled_counts_lost_at_stop",
+        "an actor stopped within a second of a throttled line still logs the occurrences it had not counted yet",
+        "actors/runtime.py",
+        "            self._guard(self._log_throttled_pending, self._errors_timer, \"throttled_log\")\n",
+        "",
+        ("tests/test_log_bounds.py::"
+         "test_the_occurrences_a_throttled_line_has_not_yet_counted_are_logged_when_the_actor_stops",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
