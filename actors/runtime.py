@@ -12,6 +12,7 @@ import argparse
 import errno
 import gc
 import heapq
+import io
 import math
 import itertools
 import json
@@ -709,10 +710,37 @@ class Actor:
             server[0].server_close()
 
 
+class _RequestDeadlineIO(socket.SocketIO):
+    """A connection's reads, none waiting past `deadline` (time.monotonic())."""
+
+    def __init__(self, sock: socket.socket, deadline: float):
+        super().__init__(sock, "rb")
+        self._deadline = deadline
+
+    def readinto(self, b: Any) -> int | None:
+        remaining_s = self._deadline - time.monotonic()
+        if remaining_s <= 0:
+            raise TimeoutError("the request did not arrive whole in time")
+        self._sock.settimeout(remaining_s)
+        return super().readinto(b)
+
+
 class _ScrapeHandler(WSGIRequestHandler):
-    """A /metrics request: its connection is closed once it sends nothing for SCRAPE_IDLE_TIMEOUT_S; no log line."""
+    """A /metrics request: its connection is closed unless the whole request arrives within SCRAPE_IDLE_TIMEOUT_S
+    (a client sending a byte a second never idles, and held a slot for ever), or when it reads nothing of the reply for
+    that long; no log line."""
 
     timeout = SCRAPE_IDLE_TIMEOUT_S
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()  # read through the request's deadline instead
+        self.rfile = io.BufferedReader(_RequestDeadlineIO(self.connection, time.monotonic() + self.timeout))
+
+    def parse_request(self) -> bool:
+        parsed = super().parse_request()
+        self.connection.settimeout(self.timeout)  # the reply's writes: the idle timeout, not what the deadline left
+        return parsed
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

@@ -3118,6 +3118,16 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_log_bounds.py::"
          "test_the_occurrences_a_throttled_line_has_not_yet_counted_are_logged_when_the_actor_stops",)),
+    Mutation(
+        "metrics_request_may_trickle_for_ever",
+        "a /metrics connection must send its whole request within SCRAPE_IDLE_TIMEOUT_S: connections trickling a byte "
+        "at a time held every slot and every scrape was refused",
+        "actors/runtime.py",
+        "        self.rfile.close()  # read through the request's deadline instead\n"
+        "        self.rfile = io.BufferedReader(_RequestDeadlineIO(self.connection, time.monotonic() + self.timeout))\n",
+        "",
+        ("tests/test_metrics_connections.py::"
+         "test_connections_that_trickle_a_request_a_byte_at_a_time_do_not_lock_a_scrape_out",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
