@@ -3128,6 +3128,15 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_metrics_connections.py::"
          "test_connections_that_trickle_a_request_a_byte_at_a_time_do_not_lock_a_scrape_out",)),
+    Mutation(
+        "gate_waits_refresh_s_after_redis_refused_its_read",
+        "a gate that found Redis loading (LOADING: it answers at once) reads again within REFUSED_RETRY_S, not at its "
+        "refresh_s retry, so it is ready again soon after the load ends",
+        "actors/gate.py",
+        "            retry_s = REFUSED_RETRY_S if isinstance(exc, RedisRefused) else self.settings.refresh_s\n",
+        "            retry_s = self.settings.refresh_s\n",
+        ("tests/test_gate_says_why_not_ready.py::"
+         "test_the_gate_is_ready_again_soon_after_redis_finishes_loading_not_at_its_next_refresh_s_retry",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
