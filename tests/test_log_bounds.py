@@ -91,3 +91,32 @@ def test_the_occurrences_a_throttled_line_has_not_yet_counted_are_logged_when_th
     p26.gate.terminate()
     outage = [line for line in lines(p26.gate.log(), "redis_unavailable") if " plan_ids=" in line]
     assert repeated_sum(outage) == 5, outage
+
+
+def test_another_fault_refusing_the_issuers_writes_gets_a_line_of_its_own_within_a_spell(p26):
+    """The issuer kept one spell per result: NOREPLICAS refusals, then READONLY (the Redis made a replica), then
+    NOREPLICAS again within the second made one spell whose lines carried only the first and the latest refusal: the
+    READONLY was never logged. Each Redis error code has its spell: its first occurrence is logged at once."""
+    from helpers import free_port
+
+    r = p26.redis
+    r.config_set("min-replicas-to-write", 1)  # no replica: NOREPLICAS
+    try:
+        proposals = 0
+        for step in ("noreplicas", "readonly", "noreplicas"):
+            if step == "readonly":
+                r.config_set("min-replicas-to-write", 0)
+                r.replicaof("127.0.0.1", free_port())  # a replica of a Redis that is not there: READONLY
+            elif proposals:
+                r.replicaof("no", "one")
+                r.config_set("min-replicas-to-write", 1)
+            for _ in range(1 if step == "readonly" else 3):
+                reply = p26.client.propose("BTCUSDT", "PARTIAL_50", plan_id=uuid.uuid4().hex)
+                assert reply["decision"]["gate_reason"] == "redis_unavailable", reply
+                proposals += 1
+        wait_for(lambda: repeated_sum(lines(p26.issuer.log(), "redis_unavailable")) == proposals, 10,
+                 "the issuer's redis_unavailable lines to count every refusal")
+        assert any("READONLY" in line for line in lines(p26.issuer.log(), "redis_unavailable")), p26.issuer.log()
+    finally:
+        r.replicaof("no", "one")
+        r.config_set("min-replicas-to-write", 0)

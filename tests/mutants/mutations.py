@@ -3137,6 +3137,14 @@ MUTATIONS: list[Mutation] = [
         "            retry_s = self.settings.refresh_s\n",
         ("tests/test_gate_says_why_not_ready.py::"
          "test_the_gate_is_ready_again_soon_after_redis_finishes_loading_not_at_its_next_refresh_s_retry",)),
+    Mutation(
+        "issuer_logs_every_redis_refusal_in_one_spell",
+        "each Redis error code refusing the issuer's writes is a throttled spell of its own: a READONLY between "
+        "NOREPLICAS refusals within a second was never logged",
+        "actors/permit_issuer.py",
+        '                self.log_throttled("warning", result, redis_error_code(reply), plan_id=decision["plan_id"],\n',
+        '                self.log_throttled("warning", result, None, plan_id=decision["plan_id"],\n',
+        ("tests/test_log_bounds.py::test_another_fault_refusing_the_issuers_writes_gets_a_line_of_its_own_within_a_spell",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
