@@ -1006,8 +1006,9 @@ class Gate(Actor):
             return self._unacknowledged(proposal, outcome, now)
         detail = outcome.get("detail")
         if reason != "bad_key_type" or detail != self._key_type_logged:  # a key of another type: once, not per proposal
-            self.log_throttled("warning", "permit_issuer_refused", str(reason)[:64], plan_id=proposal.plan_id,
-                               reason=reason, detail=detail)
+            # A spell per reason and the detail's first word (a Redis error code: READONLY, NOREPLICAS ...).
+            self.log_throttled("warning", "permit_issuer_refused", (str(reason)[:64], str(detail).split(" ", 1)[0][:32]),
+                               plan_id=proposal.plan_id, reason=reason, detail=detail)
             self._key_type_logged = detail if reason == "bad_key_type" else None
         if reason == REDIS_UNAVAILABLE:
             return fault_decision(proposal, REDIS_UNAVAILABLE, now, OUTCOME_UNKNOWN)

@@ -85,6 +85,9 @@ def test_the_occurrences_a_throttled_line_has_not_yet_counted_are_logged_when_th
     """Occurrences after the first line of a spell wait up to a second for their repeated= line: an actor stopped
     within that second (a deploy, a restart by supervisord) must still log them, or the counts are not exact."""
     redis_server.stop()
+    # Not ready: the gate's state cache is dropped, so each proposal meets the outage in its own read (not in the
+    # issuer's write, logged as permit_issuer_refused).
+    wait_for(lambda: p26.metrics().get('clustergate_actor_ready{actor="gate",kind="gate"}') == 0, 10, "the gate not ready")
     for _ in range(5):
         reply = p26.client.propose("BTCUSDT", "PARTIAL_50", plan_id=uuid.uuid4().hex)
         assert reply["decision"]["gate_reason"] == "redis_unavailable", reply
@@ -96,7 +99,8 @@ def test_the_occurrences_a_throttled_line_has_not_yet_counted_are_logged_when_th
 def test_another_fault_refusing_the_issuers_writes_gets_a_line_of_its_own_within_a_spell(p26):
     """The issuer kept one spell per result: NOREPLICAS refusals, then READONLY (the Redis made a replica), then
     NOREPLICAS again within the second made one spell whose lines carried only the first and the latest refusal: the
-    READONLY was never logged. Each Redis error code has its spell: its first occurrence is logged at once."""
+    READONLY was never logged (by the gate, which logs the issuer's refusals, neither). Each Redis error code has its
+    spell: its first occurrence is logged at once."""
     from helpers import free_port
 
     r = p26.redis
@@ -117,6 +121,9 @@ def test_another_fault_refusing_the_issuers_writes_gets_a_line_of_its_own_within
         wait_for(lambda: repeated_sum(lines(p26.issuer.log(), "redis_unavailable")) == proposals, 10,
                  "the issuer's redis_unavailable lines to count every refusal")
         assert any("READONLY" in line for line in lines(p26.issuer.log(), "redis_unavailable")), p26.issuer.log()
+        wait_for(lambda: repeated_sum(lines(p26.gate.log(), "permit_issuer_refused")) == proposals, 10,
+                 "the gate's permit_issuer_refused lines to count every refusal")
+        assert any("READONLY" in line for line in lines(p26.gate.log(), "permit_issuer_refused")), p26.gate.log()
     finally:
         r.replicaof("no", "one")
         r.config_set("min-replicas-to-write", 0)

@@ -3145,6 +3145,14 @@ MUTATIONS: list[Mutation] = [
         '                self.log_throttled("warning", result, redis_error_code(reply), plan_id=decision["plan_id"],\n',
         '                self.log_throttled("warning", result, None, plan_id=decision["plan_id"],\n',
         ("tests/test_log_bounds.py::test_another_fault_refusing_the_issuers_writes_gets_a_line_of_its_own_within_a_spell",)),
+    Mutation(
+        "gate_logs_every_issuer_refusal_of_a_reason_in_one_spell",
+        "the gate's permit_issuer_refused lines have a spell per reason and Redis error code: a READONLY between "
+        "NOREPLICAS refusals within a second was never logged",
+        "actors/gate.py",
+        '            self.log_throttled("warning", "permit_issuer_refused", (str(reason)[:64], str(detail).split(" ", 1)[0][:32]),\n',
+        '            self.log_throttled("warning", "permit_issuer_refused", str(reason)[:64],\n',
+        ("tests/test_log_bounds.py::test_another_fault_refusing_the_issuers_writes_gets_a_line_of_its_own_within_a_spell",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
