@@ -610,6 +610,7 @@ class Gate(Actor):
             return
         if self._redis_down:
             self._redis_down = False
+            self.end_throttled("redis_unavailable")  # the outage's last counts before the line saying it ended
             self.log.info("redis_available", redis=self.redis_where())
         self.set_ready(True)
         state, metrics = cache.state_at(time.time())

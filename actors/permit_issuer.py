@@ -365,6 +365,7 @@ class PermitIssuer(Actor):
                            detail="every decision is HOLD redis_unavailable until Redis takes writes (is the "
                                   "topology's Redis a replica since a failover, or full?)")
         elif not refused and self._not_writable is not None:
+            self.end_throttled("redis_unavailable")  # the refusals' last counts before the line saying they ended
             self.log.info("redis_writable_again")
         self._not_writable = refused
         self.set_ready(refused is None)

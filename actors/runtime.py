@@ -478,26 +478,28 @@ class Actor:
             pending[1] = fields
             return
         getattr(self.log, level)(event, **fields, **{count_field: 1})
-        self._throttled[spell] = [0, fields, level, count_field]
-        self.after(THROTTLED_LOG_S, lambda: self._log_throttled_since(spell), name="throttled_log")
+        pending = self._throttled[spell] = [0, fields, level, count_field]
+        self.after(THROTTLED_LOG_S, lambda: self._log_throttled_since(spell, pending), name="throttled_log")
 
-    def _log_throttled_since(self, spell: tuple[str, Any]) -> None:
+    def _log_throttled_since(self, spell: tuple[str, Any], pending: list) -> None:
         """A second after a throttled line: log the occurrences since (and wait another second), or end the spell."""
-        pending = self._throttled[spell]
+        if self._throttled.get(spell) is not pending:
+            return  # ended early (end_throttled), maybe followed by a spell of its own
         count, fields, level, count_field = pending
         if not count:
             del self._throttled[spell]
             return
         getattr(self.log, level)(spell[0], **fields, **{count_field: count})
         pending[0] = 0
-        self.after(THROTTLED_LOG_S, lambda: self._log_throttled_since(spell), name="throttled_log")
+        self.after(THROTTLED_LOG_S, lambda: self._log_throttled_since(spell, pending), name="throttled_log")
 
-    def _log_throttled_pending(self) -> None:
-        """At stop: log the occurrences no throttled line has counted yet (their second had not ended)."""
-        for (event, _), (count, fields, level, count_field) in self._throttled.items():
+    def end_throttled(self, event: str | None = None) -> None:
+        """End the spells of `event` (of every event: None) now, logging the occurrences no line has counted yet:
+        before the line saying that an outage ended, or when the actor stops, none comes after it or is lost."""
+        for spell in [spell for spell in self._throttled if event is None or spell[0] == event]:
+            count, fields, level, count_field = self._throttled.pop(spell)
             if count:
-                getattr(self.log, level)(event, **fields, **{count_field: count})
-        self._throttled.clear()
+                getattr(self.log, level)(spell[0], **fields, **{count_field: count})
 
     def _take_batch(self, role: str, s: zmq.Socket, backlog: deque, shedding: Shedding, max_batch: int,
                     envelopes: list[Frames], bodies: list[Frames], read_at: list[float]) -> None:
@@ -638,7 +640,7 @@ class Actor:
                 self._loop(parent)
         finally:
             self.set_ready(False)
-            self._guard(self._log_throttled_pending, self._errors_timer, "throttled_log")
+            self._guard(self.end_throttled, self._errors_timer, "throttled_log")
             self._guard(self.teardown, self._errors_timer, "teardown")
             for role, sock in list(self.sockets.items()):
                 self._close(role, sock)

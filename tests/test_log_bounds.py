@@ -127,3 +127,23 @@ def test_another_fault_refusing_the_issuers_writes_gets_a_line_of_its_own_within
     finally:
         r.replicaof("no", "one")
         r.config_set("min-replicas-to-write", 0)
+
+
+def test_no_throttled_outage_line_follows_the_line_that_says_the_outage_ended(tmp_path: Path, redis_server):
+    """The count of a spell's last second was logged up to a second after its first line, whatever happened meanwhile:
+    a gate that saw Redis back logged `redis_available`, then `redis_unavailable ... repeated=4`, a log that read as
+    an outage still going on. The end of an outage logs the occurrences not yet counted first."""
+    with running_p26(tmp_path / "p26", redis_server, gate_settings={"refresh_s": 0.2}) as p26:
+        redis_server.stop()
+        wait_for(lambda: p26.metrics().get('clustergate_actor_ready{actor="gate",kind="gate"}') == 0, 10,
+                 "the gate not ready")
+        for _ in range(5):
+            reply = p26.client.propose("BTCUSDT", "PARTIAL_50", plan_id=uuid.uuid4().hex)
+            assert reply["decision"]["gate_reason"] == "redis_unavailable", reply
+        redis_server.start()
+        wait_for(lambda: " event=redis_available " in p26.gate.log(), 10, "the gate to see Redis back")
+        outage = lambda: [line for line in lines(p26.gate.log(), "redis_unavailable") if " plan_ids=" in line]  # noqa: E731
+        wait_for(lambda: repeated_sum(outage()) == 5, 10, "every refusal counted")
+        log = p26.gate.log().splitlines()
+        ended = max(i for i, line in enumerate(log) if " event=redis_available " in line)
+        assert all(log.index(line) < ended for line in outage()), "\n".join(log[-8:])

@@ -1171,9 +1171,9 @@ MUTATIONS: list[Mutation] = [
         "reply_dropped_log_keeps_only_the_first_of_each_second",
         "the rate-limited reply_dropped lines account for every dropped reply, the last second's too",
         "actors/runtime.py",
-        "        self._throttled[spell] = [0, fields, level, count_field]\n"
-        "        self.after(THROTTLED_LOG_S, lambda: self._log_throttled_since(spell), name=\"throttled_log\")\n",
-        "        self._throttled[spell] = [0, fields, level, count_field]\n",
+        "        pending = self._throttled[spell] = [0, fields, level, count_field]\n"
+        "        self.after(THROTTLED_LOG_S, lambda: self._log_throttled_since(spell, pending), name=\"throttled_log\")\n",
+        "        pending = self._throttled[spell] = [0, fields, level, count_field]\n",
         ("tests/test_gate_deadlines.py::"
          "test_every_reply_dropped_is_in_the_reply_dropped_log_lines_not_only_the_first_of_each_second",)),
     Mutation(
@@ -3114,7 +3114,7 @@ MUTATIONS: list[Mutation] = [
         "throttled_counts_lost_at_stop",
         "an actor stopped within a second of a throttled line still logs the occurrences it had not counted yet",
         "actors/runtime.py",
-        "            self._guard(self._log_throttled_pending, self._errors_timer, \"throttled_log\")\n",
+        "            self._guard(self.end_throttled, self._errors_timer, \"throttled_log\")\n",
         "",
         ("tests/test_log_bounds.py::"
          "test_the_occurrences_a_throttled_line_has_not_yet_counted_are_logged_when_the_actor_stops",)),
@@ -3153,6 +3153,14 @@ MUTATIONS: list[Mutation] = [
         '            self.log_throttled("warning", "permit_issuer_refused", (str(reason)[:64], str(detail).split(" ", 1)[0][:32]),\n',
         '            self.log_throttled("warning", "permit_issuer_refused", str(reason)[:64],\n',
         ("tests/test_log_bounds.py::test_another_fault_refusing_the_issuers_writes_gets_a_line_of_its_own_within_a_spell",)),
+    Mutation(
+        "throttled_outage_line_after_the_outage_ended",
+        "the gate logs an outage's last throttled count before `redis_available`, never a `redis_unavailable` line "
+        "after the line saying Redis is back",
+        "actors/gate.py",
+        "            self.end_throttled(\"redis_unavailable\")  # the outage's last counts before the line saying it ended\n",
+        "",
+        ("tests/test_log_bounds.py::test_no_throttled_outage_line_follows_the_line_that_says_the_outage_ended",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
