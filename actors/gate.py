@@ -293,13 +293,22 @@ def state_commands(symbols: Sequence[str], key_pattern: str, realized: bool) -> 
     return commands
 
 
+# How soon the state is read again after Redis answered it with a refusal (LOADING): an answer costs no wait, unlike
+# a Redis that does not answer (retried every refresh_s), so the gate is ready again soon after the load ends.
+REFUSED_RETRY_S = 0.5
+
+
+class RedisRefused(RedisUnavailable):
+    """Redis answered the state read, refusing it for itself (LOADING, MASTERDOWN, MISCONF)."""
+
+
 def refused_by_redis(replies: list[Any]) -> list[Any]:
-    """The replies of a state read, or RedisUnavailable when Redis refused a command for itself, not for its key: an
+    """The replies of a state read, or RedisRefused when Redis refused a command for itself, not for its key: an
     error other than WRONGTYPE (LOADING while it loads its data after a restart, MASTERDOWN, MISCONF). Only WRONGTYPE
     says that a key holds another type (note_unreadable)."""
     for reply in replies:
         if isinstance(reply, ReplyError) and not keys.wrong_type(reply):
-            raise RedisUnavailable(f"Redis refused the state read: {reply}"[:300])
+            raise RedisRefused(f"Redis refused the state read: {reply}"[:300])
     return replies
 
 
@@ -583,23 +592,25 @@ class Gate(Actor):
 
     def refresh_state(self) -> None:
         """Timer: refresh the state cache and the gauges. After a failure, retried every refresh_s here
-        (each batch of proposals retries at once)."""
+        (REFUSED_RETRY_S when Redis answered refusing, as while it loads; each batch of proposals retries at once)."""
         mono = time.monotonic()
         if self._cache is None and mono < self._retry_refresh_mono:
             return
         try:
             cache = self.refresh_cache()
         except RedisUnavailable as exc:
-            self._retry_refresh_mono = mono + self.settings.refresh_s
+            retry_s = REFUSED_RETRY_S if isinstance(exc, RedisRefused) else self.settings.refresh_s
+            self._retry_refresh_mono = mono + retry_s
             if not self._redis_down:  # once per outage: what `up` shows for a gate that is not ready
                 self._redis_down = True
                 self.log.warning("redis_unavailable", redis=self.redis_where(), error=str(exc)[:300],
-                                 retry_in_s=self.settings.refresh_s)
+                                 retry_in_s=retry_s)
             self.set_ready(False)
             self.age_snapshots(time.time())
             return
         if self._redis_down:
             self._redis_down = False
+            self.end_throttled("redis_unavailable")  # the outage's last counts before the line saying it ended
             self.log.info("redis_available", redis=self.redis_where())
         self.set_ready(True)
         state, metrics = cache.state_at(time.time())
@@ -996,8 +1007,9 @@ class Gate(Actor):
             return self._unacknowledged(proposal, outcome, now)
         detail = outcome.get("detail")
         if reason != "bad_key_type" or detail != self._key_type_logged:  # a key of another type: once, not per proposal
-            self.log_throttled("warning", "permit_issuer_refused", str(reason)[:64], plan_id=proposal.plan_id,
-                               reason=reason, detail=detail)
+            # A spell per reason and the detail's first word (a Redis error code: READONLY, NOREPLICAS ...).
+            self.log_throttled("warning", "permit_issuer_refused", (str(reason)[:64], str(detail).split(" ", 1)[0][:32]),
+                               plan_id=proposal.plan_id, reason=reason, detail=detail)
             self._key_type_logged = detail if reason == "bad_key_type" else None
         if reason == REDIS_UNAVAILABLE:
             return fault_decision(proposal, REDIS_UNAVAILABLE, now, OUTCOME_UNKNOWN)

@@ -365,6 +365,7 @@ class PermitIssuer(Actor):
                            detail="every decision is HOLD redis_unavailable until Redis takes writes (is the "
                                   "topology's Redis a replica since a failover, or full?)")
         elif not refused and self._not_writable is not None:
+            self.end_throttled("redis_unavailable")  # the refusals' last counts before the line saying they ended
             self.log.info("redis_writable_again")
         self._not_writable = refused
         self.set_ready(refused is None)
@@ -419,7 +420,7 @@ class PermitIssuer(Actor):
             replies, acked = record_payloads_and_wait(self.redis, list(map(_first, built)), self._wait)
         except RedisUnavailable as exc:
             self._requests["redis_unavailable"](len(items))
-            self.log_throttled("warning", "redis_unavailable", decisions=len(items),
+            self.log_throttled("warning", "redis_unavailable", "request", decisions=len(items),
                                first_plan_id=items[0][0]["plan_id"], error=str(exc))
             failed = encode(error_envelope("redis_unavailable", str(exc)[:300]))
             return [failed] * len(items)
@@ -445,7 +446,7 @@ class PermitIssuer(Actor):
             if result == "bad_key_type" and not self.first_of_key_type(reply[1]):
                 pass  # logged when this key was first found of another type
             elif result not in _NOT_LOGGED:
-                self.log_throttled("warning", result, plan_id=decision["plan_id"],
+                self.log_throttled("warning", result, redis_error_code(reply), plan_id=decision["plan_id"],
                                    detail=envelope[:300].decode(errors="replace"))
             elif result == "written" and self._bad_keys:
                 self.key_types_right_again(decision)
@@ -503,6 +504,12 @@ def record_commands_and_wait(client: RespClient, commands: list[tuple[Any, ...]]
                              wait: WaitFor | None) -> tuple[list[Any], int | ReplyError | None]:
     """record_payloads_and_wait of EVALSHA commands (RECORD_DECISION.command, script_command)."""
     return record_payloads_and_wait(client, [encode_commands((command,)) for command in commands], wait)
+
+
+def redis_error_code(reply: Any) -> str | None:
+    """The code of a Redis error reply (READONLY, NOREPLICAS, LOADING, from Redis's own small set), else None: each
+    code is a spell of its own in log_throttled, so that another fault's first refusal is logged at once."""
+    return str(reply).split(" ", 1)[0][:32] if isinstance(reply, ReplyError) else None
 
 
 def record_payloads_and_wait(client: RespClient, payloads: list[bytes],

@@ -12,6 +12,7 @@ import argparse
 import errno
 import gc
 import heapq
+import io
 import math
 import itertools
 import json
@@ -487,19 +488,28 @@ class Actor:
             pending[1] = fields
             return
         getattr(self.log, level)(event, **fields, **{count_field: 1})
-        self._throttled[spell] = [0, fields, level, count_field]
-        self.after(THROTTLED_LOG_S, lambda: self._log_throttled_since(spell), name="throttled_log")
+        pending = self._throttled[spell] = [0, fields, level, count_field]
+        self.after(THROTTLED_LOG_S, lambda: self._log_throttled_since(spell, pending), name="throttled_log")
 
-    def _log_throttled_since(self, spell: tuple[str, Any]) -> None:
+    def _log_throttled_since(self, spell: tuple[str, Any], pending: list) -> None:
         """A second after a throttled line: log the occurrences since (and wait another second), or end the spell."""
-        pending = self._throttled[spell]
+        if self._throttled.get(spell) is not pending:
+            return  # ended early (end_throttled), maybe followed by a spell of its own
         count, fields, level, count_field = pending
         if not count:
             del self._throttled[spell]
             return
         getattr(self.log, level)(spell[0], **fields, **{count_field: count})
         pending[0] = 0
-        self.after(THROTTLED_LOG_S, lambda: self._log_throttled_since(spell), name="throttled_log")
+        self.after(THROTTLED_LOG_S, lambda: self._log_throttled_since(spell, pending), name="throttled_log")
+
+    def end_throttled(self, event: str | None = None) -> None:
+        """End the spells of `event` (of every event: None) now, logging the occurrences no line has counted yet:
+        before the line saying that an outage ended, or when the actor stops, none comes after it or is lost."""
+        for spell in [spell for spell in self._throttled if event is None or spell[0] == event]:
+            count, fields, level, count_field = self._throttled.pop(spell)
+            if count:
+                getattr(self.log, level)(spell[0], **fields, **{count_field: count})
 
     def _take_batch(self, role: str, s: zmq.Socket, backlog: deque, shedding: Shedding, max_batch: int,
                     envelopes: list[Frames], bodies: list[Frames], read_at: list[float]) -> None:
@@ -640,6 +650,7 @@ class Actor:
                 self._loop(parent)
         finally:
             self.set_ready(False)
+            self._guard(self.end_throttled, self._errors_timer, "throttled_log")
             self._guard(self.teardown, self._errors_timer, "teardown")
             for role, sock in list(self.sockets.items()):
                 self._close(role, sock)
@@ -711,10 +722,37 @@ class Actor:
             server[0].server_close()
 
 
+class _RequestDeadlineIO(socket.SocketIO):
+    """A connection's reads, none waiting past `deadline` (time.monotonic())."""
+
+    def __init__(self, sock: socket.socket, deadline: float):
+        super().__init__(sock, "rb")
+        self._deadline = deadline
+
+    def readinto(self, b: Any) -> int | None:
+        remaining_s = self._deadline - time.monotonic()
+        if remaining_s <= 0:
+            raise TimeoutError("the request did not arrive whole in time")
+        self._sock.settimeout(remaining_s)
+        return super().readinto(b)
+
+
 class _ScrapeHandler(WSGIRequestHandler):
-    """A /metrics request: its connection is closed once it sends nothing for SCRAPE_IDLE_TIMEOUT_S; no log line."""
+    """A /metrics request: its connection is closed unless the whole request arrives within SCRAPE_IDLE_TIMEOUT_S
+    (a client sending a byte a second never idles, and held a slot for ever), or when it reads nothing of the reply for
+    that long; no log line."""
 
     timeout = SCRAPE_IDLE_TIMEOUT_S
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()  # read through the request's deadline instead
+        self.rfile = io.BufferedReader(_RequestDeadlineIO(self.connection, time.monotonic() + self.timeout))
+
+    def parse_request(self) -> bool:
+        parsed = super().parse_request()
+        self.connection.settimeout(self.timeout)  # the reply's writes: the idle timeout, not what the deadline left
+        return parsed
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

@@ -119,3 +119,35 @@ def test_snapshot_ages_keep_growing_while_the_gate_cannot_read_redis(tmp_path: P
     finally:
         gate.terminate()
         redis.stop()
+
+
+def test_the_gate_is_ready_again_soon_after_redis_finishes_loading_not_at_its_next_refresh_s_retry(tmp_path: Path) -> None:
+    """A Redis answering LOADING answers at once: the gate, not ready while it loads, waited its whole refresh_s retry
+    (for a Redis that does not answer: each try may wait out the timeout) before it read again, staying not ready that
+    long after the load ended (1.4 s of 2 s by default; here refresh_s is 3600). Reproduced with a real redis-server
+    loading a full sync from another as its replica (slowed by key-load-delay)."""
+    source = RedisServer(tmp_path / "source").start()
+    redis = RedisServer(tmp_path / "redis").start()
+    data = retarget(demo_topology_data(), redis.url)
+    data["actors"]["gate"]["settings"] = {**(data["actors"]["gate"].get("settings") or {}), "refresh_s": 3600}
+    gate = ActorProcess(write_topology(tmp_path / "topology.yaml", data), "gate").start()
+    metrics_port = data["actors"]["gate"]["metrics_port"]
+    try:
+        wait_for(lambda: scrape(metrics_port).get(READY) == 1, 20, f"the gate ready\n{gate.log()}")
+        pipe = source.client().pipeline(transaction=False)
+        for i in range(20_000):
+            pipe.set(f"filler:{i}", "x")
+        pipe.execute()
+        r = redis.client()
+        r.config_set("repl-diskless-load", "disabled")
+        r.config_set("key-load-delay", "200")  # microseconds per key: a load of about 4 s
+        r.config_set("loading-process-events-interval-bytes", "1024")  # ... answering LOADING meanwhile
+        r.replicaof("127.0.0.1", source.port)
+        wait_for(lambda: "LOADING" in gate.log(), 30, f"the gate to see Redis loading\n{gate.log()}")
+        assert scrape(metrics_port)[READY] == 0
+        wait_for(lambda: r.info("replication").get("master_link_status") == "up", 60, "the load to end")
+        wait_for(lambda: scrape(metrics_port).get(READY) == 1, 10, f"the gate ready again\n{gate.log()}")
+    finally:
+        gate.terminate()
+        redis.stop()
+        source.stop()

@@ -79,3 +79,71 @@ def test_a_redis_outage_is_logged_once_a_second_by_the_gate_not_per_proposal(p26
     outage = [line for line in lines(p26.gate.log(), "redis_unavailable") if " plan_ids=" in line]
     assert outage, p26.gate.log()[-2000:]
     assert len(outage) <= line_bound(elapsed_s), f"{len(outage)} lines for {PROPOSALS} proposals in {elapsed_s:.1f} s"
+
+
+def test_the_occurrences_a_throttled_line_has_not_yet_counted_are_logged_when_the_actor_stops(p26, redis_server):
+    """Occurrences after the first line of a spell wait up to a second for their repeated= line: an actor stopped
+    within that second (a deploy, a restart by supervisord) must still log them, or the counts are not exact."""
+    redis_server.stop()
+    # Not ready: the gate's state cache is dropped, so each proposal meets the outage in its own read (not in the
+    # issuer's write, logged as permit_issuer_refused).
+    wait_for(lambda: p26.metrics().get('clustergate_actor_ready{actor="gate",kind="gate"}') == 0, 10, "the gate not ready")
+    for _ in range(5):
+        reply = p26.client.propose("BTCUSDT", "PARTIAL_50", plan_id=uuid.uuid4().hex)
+        assert reply["decision"]["gate_reason"] == "redis_unavailable", reply
+    p26.gate.terminate()
+    outage = [line for line in lines(p26.gate.log(), "redis_unavailable") if " plan_ids=" in line]
+    assert repeated_sum(outage) == 5, outage
+
+
+def test_another_fault_refusing_the_issuers_writes_gets_a_line_of_its_own_within_a_spell(p26):
+    """The issuer kept one spell per result: NOREPLICAS refusals, then READONLY (the Redis made a replica), then
+    NOREPLICAS again within the second made one spell whose lines carried only the first and the latest refusal: the
+    READONLY was never logged (by the gate, which logs the issuer's refusals, neither). Each Redis error code has its
+    spell: its first occurrence is logged at once."""
+    from helpers import free_port
+
+    r = p26.redis
+    r.config_set("min-replicas-to-write", 1)  # no replica: NOREPLICAS
+    try:
+        proposals = 0
+        for step in ("noreplicas", "readonly", "noreplicas"):
+            if step == "readonly":
+                r.config_set("min-replicas-to-write", 0)
+                r.replicaof("127.0.0.1", free_port())  # a replica of a Redis that is not there: READONLY
+            elif proposals:
+                r.replicaof("no", "one")
+                r.config_set("min-replicas-to-write", 1)
+            for _ in range(1 if step == "readonly" else 3):
+                reply = p26.client.propose("BTCUSDT", "PARTIAL_50", plan_id=uuid.uuid4().hex)
+                assert reply["decision"]["gate_reason"] == "redis_unavailable", reply
+                proposals += 1
+        wait_for(lambda: repeated_sum(lines(p26.issuer.log(), "redis_unavailable")) == proposals, 10,
+                 "the issuer's redis_unavailable lines to count every refusal")
+        assert any("READONLY" in line for line in lines(p26.issuer.log(), "redis_unavailable")), p26.issuer.log()
+        wait_for(lambda: repeated_sum(lines(p26.gate.log(), "permit_issuer_refused")) == proposals, 10,
+                 "the gate's permit_issuer_refused lines to count every refusal")
+        assert any("READONLY" in line for line in lines(p26.gate.log(), "permit_issuer_refused")), p26.gate.log()
+    finally:
+        r.replicaof("no", "one")
+        r.config_set("min-replicas-to-write", 0)
+
+
+def test_no_throttled_outage_line_follows_the_line_that_says_the_outage_ended(tmp_path: Path, redis_server):
+    """The count of a spell's last second was logged up to a second after its first line, whatever happened meanwhile:
+    a gate that saw Redis back logged `redis_available`, then `redis_unavailable ... repeated=4`, a log that read as
+    an outage still going on. The end of an outage logs the occurrences not yet counted first."""
+    with running_p26(tmp_path / "p26", redis_server, gate_settings={"refresh_s": 0.2}) as p26:
+        redis_server.stop()
+        wait_for(lambda: p26.metrics().get('clustergate_actor_ready{actor="gate",kind="gate"}') == 0, 10,
+                 "the gate not ready")
+        for _ in range(5):
+            reply = p26.client.propose("BTCUSDT", "PARTIAL_50", plan_id=uuid.uuid4().hex)
+            assert reply["decision"]["gate_reason"] == "redis_unavailable", reply
+        redis_server.start()
+        wait_for(lambda: " event=redis_available " in p26.gate.log(), 10, "the gate to see Redis back")
+        outage = lambda: [line for line in lines(p26.gate.log(), "redis_unavailable") if " plan_ids=" in line]  # noqa: E731
+        wait_for(lambda: repeated_sum(outage()) == 5, 10, "every refusal counted")
+        log = p26.gate.log().splitlines()
+        ended = max(i for i, line in enumerate(log) if " event=redis_available " in line)
+        assert all(log.index(line) < ended for line in outage()), "\n".join(log[-8:])

@@ -60,3 +60,37 @@ def test_idle_connections_to_the_metrics_endpoint_hold_a_bounded_number_of_threa
         for sock in idle:
             sock.close()
         gate.terminate()
+
+
+def test_connections_that_trickle_a_request_a_byte_at_a_time_do_not_lock_a_scrape_out(tmp_path: Path):
+    """A connection sending a byte every few seconds is never idle for SCRAPE_IDLE_TIMEOUT_S: MAX_SCRAPE_CONNECTIONS of
+    them (a broken client, a port prober) held every slot for as long as they trickled, and every scrape was closed
+    unanswered. A request must arrive whole within SCRAPE_IDLE_TIMEOUT_S of its connection."""
+    data = retarget(demo_topology_data(), f"redis://127.0.0.1:{free_port()}/0")
+    gate = ActorProcess(write_topology(tmp_path / "topology.yaml", data), "gate").start()
+    port = data["actors"]["gate"]["metrics_port"]
+    trickling: list[socket.socket] = []
+    try:
+        wait_for(lambda: scrape(port), 20, f"the gate's metrics\n{gate.log()}")
+        for _ in range(MAX_SCRAPE_CONNECTIONS):
+            trickling.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        request = iter(b"GET /metrics HTTP/1.0\r\nX-Slow: " + b"a" * 10_000)
+
+        def trickle_and_scrape() -> bool:
+            byte = bytes([next(request)])
+            for sock in trickling:
+                try:
+                    sock.sendall(byte)
+                except OSError:
+                    pass  # closed by the gate
+            try:
+                return bool(scrape(port))
+            except OSError:
+                return False
+
+        wait_for(trickle_and_scrape, 4 * SCRAPE_IDLE_TIMEOUT_S, "a scrape answered beside the trickling connections",
+                 interval_s=1.0)
+    finally:
+        for sock in trickling:
+            sock.close()
+        gate.terminate()

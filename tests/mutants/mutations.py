@@ -1171,9 +1171,9 @@ MUTATIONS: list[Mutation] = [
         "reply_dropped_log_keeps_only_the_first_of_each_second",
         "the rate-limited reply_dropped lines account for every dropped reply, the last second's too",
         "actors/runtime.py",
-        "        self._throttled[spell] = [0, fields, level, count_field]\n"
-        "        self.after(THROTTLED_LOG_S, lambda: self._log_throttled_since(spell), name=\"throttled_log\")\n",
-        "        self._throttled[spell] = [0, fields, level, count_field]\n",
+        "        pending = self._throttled[spell] = [0, fields, level, count_field]\n"
+        "        self.after(THROTTLED_LOG_S, lambda: self._log_throttled_since(spell, pending), name=\"throttled_log\")\n",
+        "        pending = self._throttled[spell] = [0, fields, level, count_field]\n",
         ("tests/test_gate_deadlines.py::"
          "test_every_reply_dropped_is_in_the_reply_dropped_log_lines_not_only_the_first_of_each_second",)),
     Mutation(
@@ -3119,6 +3119,57 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_dead_peers.py::"
          "test_a_client_that_vanished_without_a_fin_is_dropped_and_an_idle_live_client_is_kept",)),
+    Mutation(
+        "throttled_counts_lost_at_stop",
+        "an actor stopped within a second of a throttled line still logs the occurrences it had not counted yet",
+        "actors/runtime.py",
+        "            self._guard(self.end_throttled, self._errors_timer, \"throttled_log\")\n",
+        "",
+        ("tests/test_log_bounds.py::"
+         "test_the_occurrences_a_throttled_line_has_not_yet_counted_are_logged_when_the_actor_stops",)),
+    Mutation(
+        "metrics_request_may_trickle_for_ever",
+        "a /metrics connection must send its whole request within SCRAPE_IDLE_TIMEOUT_S: connections trickling a byte "
+        "at a time held every slot and every scrape was refused",
+        "actors/runtime.py",
+        "        self.rfile.close()  # read through the request's deadline instead\n"
+        "        self.rfile = io.BufferedReader(_RequestDeadlineIO(self.connection, time.monotonic() + self.timeout))\n",
+        "",
+        ("tests/test_metrics_connections.py::"
+         "test_connections_that_trickle_a_request_a_byte_at_a_time_do_not_lock_a_scrape_out",)),
+    Mutation(
+        "gate_waits_refresh_s_after_redis_refused_its_read",
+        "a gate that found Redis loading (LOADING: it answers at once) reads again within REFUSED_RETRY_S, not at its "
+        "refresh_s retry, so it is ready again soon after the load ends",
+        "actors/gate.py",
+        "            retry_s = REFUSED_RETRY_S if isinstance(exc, RedisRefused) else self.settings.refresh_s\n",
+        "            retry_s = self.settings.refresh_s\n",
+        ("tests/test_gate_says_why_not_ready.py::"
+         "test_the_gate_is_ready_again_soon_after_redis_finishes_loading_not_at_its_next_refresh_s_retry",)),
+    Mutation(
+        "issuer_logs_every_redis_refusal_in_one_spell",
+        "each Redis error code refusing the issuer's writes is a throttled spell of its own: a READONLY between "
+        "NOREPLICAS refusals within a second was never logged",
+        "actors/permit_issuer.py",
+        '                self.log_throttled("warning", result, redis_error_code(reply), plan_id=decision["plan_id"],\n',
+        '                self.log_throttled("warning", result, None, plan_id=decision["plan_id"],\n',
+        ("tests/test_log_bounds.py::test_another_fault_refusing_the_issuers_writes_gets_a_line_of_its_own_within_a_spell",)),
+    Mutation(
+        "gate_logs_every_issuer_refusal_of_a_reason_in_one_spell",
+        "the gate's permit_issuer_refused lines have a spell per reason and Redis error code: a READONLY between "
+        "NOREPLICAS refusals within a second was never logged",
+        "actors/gate.py",
+        '            self.log_throttled("warning", "permit_issuer_refused", (str(reason)[:64], str(detail).split(" ", 1)[0][:32]),\n',
+        '            self.log_throttled("warning", "permit_issuer_refused", str(reason)[:64],\n',
+        ("tests/test_log_bounds.py::test_another_fault_refusing_the_issuers_writes_gets_a_line_of_its_own_within_a_spell",)),
+    Mutation(
+        "throttled_outage_line_after_the_outage_ended",
+        "the gate logs an outage's last throttled count before `redis_available`, never a `redis_unavailable` line "
+        "after the line saying Redis is back",
+        "actors/gate.py",
+        "            self.end_throttled(\"redis_unavailable\")  # the outage's last counts before the line saying it ended\n",
+        "",
+        ("tests/test_log_bounds.py::test_no_throttled_outage_line_follows_the_line_that_says_the_outage_ended",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
