@@ -607,11 +607,27 @@ def test_an_object_that_is_neither_a_decision_nor_an_error_is_not_taken_for_the_
         ctx.term()
 
 
+def full_pipe() -> tuple[int, int, int]:
+    """A pipe whose buffer is full (a writer to it blocks until it is read): (read end, write end, bytes in it)."""
+    import fcntl
+    import os
+    read_end, write_end = os.pipe()
+    flags = fcntl.fcntl(write_end, fcntl.F_GETFL)
+    fcntl.fcntl(write_end, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+    filled = 0
+    try:
+        while True:
+            filled += os.write(write_end, b"x" * 4096)
+    except BlockingIOError:
+        pass
+    fcntl.fcntl(write_end, fcntl.F_SETFL, flags)
+    return read_end, write_end, filled
+
+
 def test_clustergate_propose_interrupted_while_printing_the_answer_names_the_plan_id():
     # Ctrl-C (or SIGTERM) while the answer was being printed (a terminal paused with Ctrl-S, a pipe not read) ended the
     # command with exit 130 and nothing on stderr: the decision, with its permit, was recorded under a plan_id made up
     # there and lost. The SIGTERM handler was already gone by then: SIGTERM killed it with no word at all.
-    import fcntl
     import os
     import signal
     import subprocess
@@ -623,15 +639,7 @@ def test_clustergate_propose_interrupted_while_printing_the_answer_names_the_pla
     endpoint, thread = echo_server(ctx, stop)
     try:
         for signum in (signal.SIGINT, signal.SIGTERM):
-            read_end, write_end = os.pipe()  # the command's stdout: full, and nobody reads it
-            flags = fcntl.fcntl(write_end, fcntl.F_GETFL)
-            fcntl.fcntl(write_end, fcntl.F_SETFL, flags | os.O_NONBLOCK)
-            try:
-                while True:
-                    os.write(write_end, b"x" * 4096)
-            except BlockingIOError:
-                pass
-            fcntl.fcntl(write_end, fcntl.F_SETFL, flags)
+            read_end, write_end, _ = full_pipe()  # the command's stdout: full, and nobody reads it
             cli = subprocess.Popen([sys.executable, "-m", "launcher", "propose", "--endpoint", endpoint, "--symbol",
                                     "ETHUSDT", "--action", "PARTIAL_50", "--timeout-ms", "20000", "--retries", "0"],
                                    cwd=Path(__file__).resolve().parent.parent, stdout=write_end,
@@ -719,7 +727,6 @@ def test_clustergate_propose_signalled_again_while_it_names_the_plan_id_still_na
     # A second SIGTERM (a supervisor's stop, then its kill signal resent; `timeout -s TERM` twice) or a Ctrl-C arriving
     # while the command printed its interrupt message on a slow stderr raised out of that message: a traceback, and the
     # plan_id line, the one thing that must come out, never printed.
-    import fcntl
     import os
     import signal
     import subprocess
@@ -730,16 +737,7 @@ def test_clustergate_propose_signalled_again_while_it_names_the_plan_id_still_na
     endpoint, gate = silent_server(ctx)
     try:
         for second in (signal.SIGTERM, signal.SIGINT):
-            read_end, write_end = os.pipe()  # the command's stderr: full, and read only once the signals are sent
-            flags = fcntl.fcntl(write_end, fcntl.F_GETFL)
-            fcntl.fcntl(write_end, fcntl.F_SETFL, flags | os.O_NONBLOCK)
-            filled = 0
-            try:
-                while True:
-                    filled += os.write(write_end, b"x" * 4096)
-            except BlockingIOError:
-                pass
-            fcntl.fcntl(write_end, fcntl.F_SETFL, flags)
+            read_end, write_end, filled = full_pipe()  # the command's stderr: read only once the signals are sent
             cli = subprocess.Popen([sys.executable, "-m", "launcher", "propose", "--symbol", "ETHUSDT", "--action",
                                     "PARTIAL_50", "--endpoint", endpoint, "--timeout-ms", "30000", "--retries", "0"],
                                    cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL,
