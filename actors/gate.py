@@ -43,7 +43,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from launcher import keys
 from actors.resp import RedisUnavailable, ReplyError, RespClient, encode_commands
-from actors.runtime import Actor, Shedding, StartError, adder, increment, main, observer, send_one
+from actors.runtime import HEARTBEAT_TIMEOUT_MS, Actor, Shedding, StartError, adder, increment, main, observer, send_one
 from actors.policy import (ACTIONS, FAIL_CLOSED_REASONS, HOLD, PERMIT_UNAVAILABLE, REDIS_UNAVAILABLE,
                            REPLICA_UNACKNOWLEDGED, BadRequest,
                            cluster_k, cooldown_mattered, cooldown_mattered_to,
@@ -532,6 +532,14 @@ class Gate(Actor):
         else:
             self.every(s.refresh_s, self.refresh_gauges, first_after_s=0.0)
         self.set_ready(True)
+
+    def heartbeat_timeout_ms(self, role: str) -> int:
+        """A turn may wait permit_timeout_ms for the issuer (up to 60 s) and again for its re-opened socket, with
+        a client's queue full meanwhile: its PONGs unread, it is dropped (with every proposal it queued) unless the
+        proposals socket waits longer than that."""
+        if role != "proposals":
+            return super().heartbeat_timeout_ms(role)
+        return 2 * self.settings.permit_timeout_ms + HEARTBEAT_TIMEOUT_MS
 
     def max_message_bytes(self, role: str) -> int | None:
         """Proposals come from outside the topology: libzmq drops the connection of a larger one unread."""

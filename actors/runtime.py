@@ -291,7 +291,7 @@ class Actor:
         # answers no PING for HEARTBEAT_TIMEOUT_MS is disconnected (and a connecting socket reconnects); libzmq
         # answers PINGs itself, so an idle live peer is kept.
         sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_IVL_MS)
-        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
+        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, self.heartbeat_timeout_ms(role))
         if sock_spec.endpoint.startswith("tcp://["):
             sock.setsockopt(zmq.IPV6, 1)
         # A ROUTER sends a whole batch of replies at once: its send queue holds several loop turns of
@@ -317,6 +317,12 @@ class Actor:
             _bind(role, sock, sock_spec.bind, rebind_wait_s)
         else:
             sock.connect(sock_spec.connect)
+
+    def heartbeat_timeout_ms(self, role: str) -> int:
+        """How long `role` keeps a connection from which nothing came. libzmq reads nothing from a connection
+        whose queue to the actor is full, not even the peer's PONGs: override for a socket whose queue may stay
+        full while the actor spends longer than HEARTBEAT_TIMEOUT_MS on one loop turn, or live peers are dropped."""
+        return HEARTBEAT_TIMEOUT_MS
 
     def max_message_bytes(self, role: str) -> int | None:
         """The largest message `role` accepts (ZMQ_MAXMSGSIZE), or None for no limit. Override for every

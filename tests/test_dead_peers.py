@@ -92,3 +92,44 @@ def test_a_client_that_vanished_without_a_fin_is_dropped_and_an_idle_live_client
                 idle.close(linger=0)
     finally:
         server.stop()
+
+
+def test_a_live_client_whose_queue_is_full_while_the_gate_waits_on_its_issuer_is_kept_and_answered(tmp_path: Path):
+    """Found attacking the heartbeats: libzmq reads nothing from a connection whose queue to the gate is full, so a
+    live client's PONGs went unread while the gate waited on a stopped issuer for a permit_timeout_ms over
+    HEARTBEAT_TIMEOUT_MS (allowed up to 60 s), and the gate dropped it: 0 of 3,000 proposals answered (without
+    heartbeats all were). The gate's proposals socket waits longer than the gate can spend on one turn."""
+    import signal
+    from actors.runtime import HEARTBEAT_TIMEOUT_MS
+    from helpers import NO_SHEDDING
+    from zmq.utils.monitor import recv_monitor_message
+    server = RedisServer(tmp_path / "redis").start()
+    permit_timeout_ms = HEARTBEAT_TIMEOUT_MS + 4000
+    try:
+        with running_p26(tmp_path, server, gate_settings={**NO_SHEDDING, "permit_timeout_ms": permit_timeout_ms}) as p26:
+            client = zmq.Context.instance().socket(zmq.DEALER)
+            client.setsockopt(zmq.LINGER, 0)
+            client.setsockopt(zmq.SNDHWM, 0)
+            events = client.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+            client.connect(p26.endpoint)
+            plans = [new_plan() for _ in range(500)]  # past the gate's hwm (100): its queue from this client is full
+            p26.issuer.proc.send_signal(signal.SIGSTOP)
+            try:
+                for plan in plans:
+                    client.send_multipart([b"", proposal_body(plan, "ETHUSDT", "HOLD")])
+                # The first batch is answered once permit_timeout_ms has passed.
+                assert client.poll((permit_timeout_ms + 20_000) * DEADLINE_SCALE), "no answer after the permit timeout"
+            finally:
+                p26.issuer.proc.send_signal(signal.SIGCONT)
+            answered = set()
+            while len(answered) < len(plans) and client.poll(10_000 * DEADLINE_SCALE):
+                reply = json.loads(client.recv_multipart()[-1])
+                answered.add(reply["decision"]["plan_id"])
+            dropped = events.poll(0)
+            client.disable_monitor()
+            events.close(linger=0)
+            client.close(linger=0)
+            assert not dropped, "the gate dropped a live client while it waited on its issuer"
+            assert answered == set(plans), f"{len(plans) - len(answered)} of {len(plans)} proposals got no answer"
+    finally:
+        server.stop()

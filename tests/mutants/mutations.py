@@ -3170,6 +3170,15 @@ MUTATIONS: list[Mutation] = [
         "            self.end_throttled(\"redis_unavailable\")  # the outage's last counts before the line saying it ended\n",
         "",
         ("tests/test_log_bounds.py::test_no_throttled_outage_line_follows_the_line_that_says_the_outage_ended",)),
+    Mutation(
+        "gate_drops_a_live_client_whose_queue_is_full_while_it_waits_on_its_issuer",
+        "the gate's proposals socket keeps a client silent for longer than a turn may wait on the issuer: a live "
+        "client whose queue is full has its PONGs unread meanwhile",
+        "actors/gate.py",
+        "        return 2 * self.settings.permit_timeout_ms + HEARTBEAT_TIMEOUT_MS\n",
+        "        return HEARTBEAT_TIMEOUT_MS\n",
+        ("tests/test_dead_peers.py::"
+         "test_a_live_client_whose_queue_is_full_while_the_gate_waits_on_its_issuer_is_kept_and_answered",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
