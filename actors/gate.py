@@ -481,6 +481,7 @@ class Gate(Actor):
         self.freshness_s = self.topology.gate_freshness_s(self.name)
         self.stale_after_s = self.topology.positions.stale_after_s
         self.permit_timeout_ms = s.permit_timeout_ms
+        self._issuer_lost = False  # the last request to the issuer went unanswered (issuer_lost, issuer_back)
         self.redis = RespClient.from_config(self.topology.redis)
         commands = state_commands(self.symbols, self.topology.positions.key_pattern, self.realized)
         # What the gate makes of each key it reads when it cannot be read (another type: an error reply).
@@ -715,16 +716,32 @@ class Gate(Actor):
                 send_one(sock, frame, _NOBLOCK)  # queued at once whenever a pipe exists
             except zmq.Again:
                 if not self._send_when_connected(sock, frame, request["deadline_epoch"]):
-                    self.log.warning("permit_issuer_not_connected", endpoint=self.spec.sockets["permits"].endpoint)
+                    self.issuer_lost("permit_issuer_not_connected", endpoint=self.spec.sockets["permits"].endpoint)
                     return ISSUER_NOT_CONNECTED
-            return decode_internal(sock.recv())  # RCVTIMEO: zmq's own poll with the timeout, no Poller per call
+            reply = decode_internal(sock.recv())  # RCVTIMEO: zmq's own poll with the timeout, no Poller per call
+            if self._issuer_lost:
+                self.issuer_back()
+            return reply
         except zmq.Again:
             pass
         except (zmq.ZMQError, ValueError) as exc:
-            self.log.warning("permit_issuer_error", error=repr(exc))
-        self.log.warning("permit_issuer_unavailable", timeout_ms=self.permit_timeout_ms)
+            self.issuer_lost("permit_issuer_error", type(exc).__name__, error=repr(exc))
+        self.issuer_lost("permit_issuer_unavailable", timeout_ms=self.permit_timeout_ms)
         self.reopen_permits()
         return None
+
+    def issuer_lost(self, event: str, key: Any = None, **fields: Any) -> None:
+        """An issuer that does not answer: a line per turn (every permit_timeout_ms while it is stopped) became one
+        a second with repeated=, ended by permit_issuer_available when it answers again."""
+        self._issuer_lost = True
+        self.log_throttled("warning", event, key, **fields)
+
+    def issuer_back(self) -> None:
+        """The issuer answered after it did not: the counts not yet logged, then the line that says it is back."""
+        self._issuer_lost = False
+        for event in ("permit_issuer_unavailable", "permit_issuer_not_connected", "permit_issuer_error"):
+            self.end_throttled(event)
+        self.log.info("permit_issuer_available")
 
     def reopen_permits(self) -> zmq.Socket | None:
         """open_permits(), or None when the socket cannot be opened (a `permits` endpoint that binds, taken by

@@ -147,3 +147,32 @@ def test_no_throttled_outage_line_follows_the_line_that_says_the_outage_ended(tm
         log = p26.gate.log().splitlines()
         ended = max(i for i, line in enumerate(log) if " event=redis_available " in line)
         assert all(log.index(line) < ended for line in outage()), "\n".join(log[-8:])
+
+
+def test_a_stopped_issuer_is_logged_once_a_second_by_the_gate_not_per_turn_and_its_return_after_the_counts(
+        tmp_path: Path, redis_server):
+    """The gate logged permit_issuer_unavailable on every turn that waited permit_timeout_ms for a stopped issuer:
+    four lines a second with the default 250 ms wait, for as long as the issuer was down (160 lines in 40 s). Now one
+    a second counts them, and permit_issuer_available, after the last count, says when the issuer answered again."""
+    import signal
+    proposals = 12
+    with running_p26(tmp_path / "p26", redis_server, gate_settings={"permit_timeout_ms": 150}) as p26:
+        p26.issuer.proc.send_signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            for _ in range(proposals):
+                reply = p26.client.propose("BTCUSDT", "PARTIAL_50", plan_id=uuid.uuid4().hex)
+                assert reply["decision"]["gate_reason"] == "permit_unavailable", reply
+            elapsed_s = time.monotonic() - started
+        finally:
+            p26.issuer.proc.send_signal(signal.SIGCONT)
+        wait_for(lambda: p26.client.propose("BTCUSDT", "PARTIAL_50", plan_id=uuid.uuid4().hex)["decision"]["permit"],
+                 10, "a permit once the issuer resumed")
+        stopped = lambda: lines(p26.gate.log(), "permit_issuer_unavailable")  # noqa: E731
+        wait_for(lambda: repeated_sum(stopped()) >= proposals, 10, "every unanswered turn counted")
+        count = len(stopped())
+        assert count <= line_bound(elapsed_s), f"{count} permit_issuer_unavailable lines for {proposals} turns in {elapsed_s:.1f} s"
+        log = p26.gate.log().splitlines()
+        back = [i for i, line in enumerate(log) if " event=permit_issuer_available " in line + " "]
+        assert back, "\n".join(log[-8:])
+        assert all(log.index(line) < back[-1] for line in stopped()), "\n".join(log[-8:])

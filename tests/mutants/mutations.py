@@ -3179,6 +3179,23 @@ MUTATIONS: list[Mutation] = [
         "        return HEARTBEAT_TIMEOUT_MS\n",
         ("tests/test_dead_peers.py::"
          "test_a_live_client_whose_queue_is_full_while_the_gate_waits_on_its_issuer_is_kept_and_answered",)),
+    Mutation(
+        "gate_logs_a_stopped_issuer_on_every_turn",
+        "the gate logs an issuer that does not answer once a second with repeated=, not on every turn that waited "
+        "permit_timeout_ms for it",
+        "actors/gate.py",
+        '        self.log_throttled("warning", event, key, **fields)\n',
+        '        getattr(self.log, "warning")(event, **fields)\n',
+        ("tests/test_log_bounds.py::"
+         "test_a_stopped_issuer_is_logged_once_a_second_by_the_gate_not_per_turn_and_its_return_after_the_counts",)),
+    Mutation(
+        "gate_logs_the_issuers_return_before_the_counts_of_its_absence",
+        "the gate logs the unanswered turns not yet counted before `permit_issuer_available`",
+        "actors/gate.py",
+        '            self.end_throttled(event)\n',
+        '            pass\n',
+        ("tests/test_log_bounds.py::"
+         "test_a_stopped_issuer_is_logged_once_a_second_by_the_gate_not_per_turn_and_its_return_after_the_counts",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
