@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -292,18 +293,22 @@ def test_monitor_status_right_after_monitor_up_sees_every_target_scraped(monitor
     assert set(rows) == set(monitored.system.data["actors"]), status.stdout
     timed_out = {job for job, (health, error) in rows.items() if health == "down" and SCRAPE_TIMED_OUT in error}
     assert all(health == "up" for job, (health, _) in rows.items() if job not in timed_out), status.stdout
-    assert status.returncode == (1 if timed_out else 0), status.stdout + status.stderr
+    # An alert of the shared system may fire under the fast rules (P26ClusterStressNotUsed after FOR_S s on the
+    # proxy): status then answers 1 for it, listed below the targets.
+    firing = [line for line in status.stdout.splitlines() if line.startswith("firing ")]
+    assert status.returncode == (1 if timed_out or firing else 0), status.stdout + status.stderr
     assert json.loads((monitored.system.home / "run" / "prometheus" / "monitor.json").read_text())["url"] == monitored.url
 
 
 def target_rows(status_text: str) -> dict[str, tuple[str, str]]:
-    """`monitor status`'s target table: {job: (health, last error)}."""
+    """`monitor status`'s target table: {job: (health, last error)}. The table ends at the first line whose
+    second column is not a target's host:port (the alerts follow it: `firing   critical  P26...`)."""
     lines = status_text.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("JOB "))
     rows = {}
     for line in lines[header + 1:]:
         fields = line.split(None, 3)
-        if len(fields) < 4:
+        if len(fields) < 4 or not re.fullmatch(r"[0-9A-Za-z.\-\[\]:]+:[0-9]+", fields[1]):
             break
         rows[fields[0]] = (fields[2], fields[3])
     return rows
