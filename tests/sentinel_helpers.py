@@ -27,17 +27,18 @@ class SentinelSet:
     """`servers` data servers (the first primary, two by default) and three sentinels, started directly (no
     supervisord). `server_env` adds environment variables to data server i's process (the test hook for a server
     whose wall clock is off the others': LD_PRELOAD of tests/skewed_clock/step_clock.c with
-    CLUSTERGATE_TEST_CLOCK_STEP_FILE)."""
+    CLUSTERGATE_TEST_CLOCK_STEP_FILE), `sentinel_env` to sentinel i's."""
 
     def __init__(self, workdir: Path, down_after_ms: int = 2000, failover_timeout_ms: int = 5000, servers: int = 2,
-                 server_env: dict[int, dict[str, str]] | None = None):
+                 server_env: dict[int, dict[str, str]] | None = None,
+                 sentinel_env: dict[int, dict[str, str]] | None = None):
         self.dir = workdir
         self.binary = find_redis_server() or "redis-server"
         self.server_ports = [free_port() for _ in range(servers)]
         self.sentinel_ports = [free_port(), free_port(), free_port()]
         self.down_after_ms, self.failover_timeout_ms = down_after_ms, failover_timeout_ms
         self.procs: dict[str, subprocess.Popen] = {}
-        self.server_env = server_env or {}
+        self.server_env, self.sentinel_env = server_env or {}, sentinel_env or {}
 
     def config(self, timeout_ms: int = 500) -> RedisConfig:
         return RedisConfig(timeout_ms=timeout_ms, sentinel=SentinelConfig(
@@ -93,7 +94,8 @@ class SentinelSet:
 
     def start_sentinel(self, i: int) -> None:
         """Start sentinel i from its config file (as it last rewrote it)."""
-        self._start(f"sentinel-{i}", [self.binary, str(self.dir / f"sentinel-{i}" / "sentinel.conf"), "--sentinel"])
+        self._start(f"sentinel-{i}", [self.binary, str(self.dir / f"sentinel-{i}" / "sentinel.conf"), "--sentinel"],
+                    self.sentinel_env.get(i))
 
     def sentinel(self, i: int) -> redis.Redis:
         return redis.Redis(port=self.sentinel_ports[i], socket_timeout=1, decode_responses=True)

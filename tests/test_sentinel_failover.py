@@ -530,6 +530,31 @@ def test_failover_readiness_says_when_too_few_sentinels_are_left_to_fail_over(se
     assert ok is None and "no sentinel answers" in said
 
 
+def test_failover_readiness_says_when_sentinels_in_tilt_mode_leave_too_few_to_see_a_primary_down(
+        tmp_path: Path, step_clock_library: Path) -> None:
+    """A sentinel whose wall clock steps back (an NTP step) or jumps 2 s ahead (the sentinel, or its host, stalled)
+    enters TILT mode for 30 s: it reports no primary down and starts no failover. With 2 of 3 in TILT, fewer than
+    the quorum (2) can see the primary down, and a primary SIGKILLed then was failed over after 40.2 s; status
+    said "failover possible (OK 3 usable Sentinels)", CKQUORUM counting the tilted ones."""
+    step_file = tmp_path / "sentinels-clock-step-s"
+    step_file.write_text("0")
+    stepped = {"LD_PRELOAD": str(step_clock_library), "CLUSTERGATE_TEST_CLOCK_STEP_FILE": str(step_file)}
+    group = SentinelSet(tmp_path / "sentinel", sentinel_env={0: stepped, 1: stepped})
+    try:
+        group.start()
+        addresses = group.config().sentinel_addresses()
+        assert failover_readiness(addresses, MASTER, timeout_s=0.5)[0] is True
+        step_file.write_text("-1.0")  # the host's clock stepped back 1 s, for sentinels 0 and 1
+        wait_for(lambda: all(group.sentinel(i).info("sentinel").get("sentinel_tilt") == 1 for i in (0, 1)), 10,
+                 "sentinels 0 and 1 in TILT mode")
+        ok, said = failover_readiness(addresses, MASTER, timeout_s=0.5)
+        assert ok is False and "TILT" in said, said
+        for i in (0, 1):
+            assert f"127.0.0.1:{group.sentinel_ports[i]}" in said, said
+    finally:
+        group.stop()
+
+
 def test_a_named_primary_whose_role_is_replica_is_not_used(sentinels: SentinelSet) -> None:
     """Redis's client guidelines: check the sentinel's answer with ROLE. A sentinel made to monitor the
     replica under another name names it as that name's primary; discovery must refuse it."""

@@ -3216,6 +3216,15 @@ MUTATIONS: list[Mutation] = [
         "            if False:\n",
         ("tests/test_sentinel_failover.py::"
          "test_a_write_whose_primary_stopped_mid_call_is_not_sent_again_to_the_primary_a_failover_promoted",)),
+    Mutation(
+        "failover_readiness_counts_sentinels_in_tilt_mode",
+        "status says no failover is possible while sentinels in TILT mode leave fewer than the quorum able to see "
+        "the primary down",
+        "launcher/sentinel.py",
+        "    if tilted and usable - len(tilted) < quorum:\n",
+        "    if False:\n",
+        ("tests/test_sentinel_failover.py::"
+         "test_failover_readiness_says_when_sentinels_in_tilt_mode_leave_too_few_to_see_a_primary_down",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
