@@ -267,6 +267,10 @@ class PermitIssuer(Actor):
 
     def setup(self) -> None:
         self.redis = RespClient.from_config(self.topology.redis)
+        # A write whose primary stopped answering mid-call is reported redis_unavailable (outcome unknown), never
+        # sent again to the primary a failover promoted meanwhile: there it would land after its deadline when
+        # that server's clock is behind the old one's (its deadline was set by the old one's clock).
+        self.redis.resend_to_another_server = False
         self._wait = wait_for_replicas(self.settings, self.topology.redis)
         if self._wait is not None:  # WAIT blocks on this socket: its timeout must not end the WAIT first
             self.redis.timeout_s += (self._wait.timeout_ms + WAIT_LATE_MS) / 1000.0  # (which ends a cron tick late)
@@ -282,6 +286,7 @@ class PermitIssuer(Actor):
         self.on_request("requests", self.handle)
         self._redis_clock_ahead_s = 0.0
         self._redis_clock_uncertainty_s = 0.0
+        self._clock_server: tuple[str, int] | str | None = None  # the server whose clock was read (RespClient.server)
         self._wall_minus_mono_s = time.time() - time.monotonic()  # as of the reading of Redis's clock
         self.read_redis_clock()
         self.every(MEMORY_READ_S, self.read_redis_clock)
@@ -307,6 +312,7 @@ class PermitIssuer(Actor):
         timed by the monotonic clock; the wall clock's offset from it is kept, so that record() corrects for a
         step of this host's wall clock before the next reading."""
         best: tuple[float, float, float] | None = None  # (uncertainty, ahead, wall - monotonic)
+        server = None
         for _ in range(CLOCK_SAMPLES):
             before = time.monotonic()
             wall_minus_mono = time.time() - before
@@ -315,6 +321,8 @@ class PermitIssuer(Actor):
             except (RedisUnavailable, ReplyError):
                 break
             after = time.monotonic()
+            if self.redis.server != server:  # (a failover between two samples: only the last server's count)
+                server, best = self.redis.server, None
             half = (after - before) / 2
             sample = (half, int(seconds) + int(micros) / 1e6 - (wall_minus_mono + before + half), wall_minus_mono)
             if best is None or sample[0] < best[0]:
@@ -322,6 +330,7 @@ class PermitIssuer(Actor):
         if best is None:
             return
         self._redis_clock_uncertainty_s, self._redis_clock_ahead_s, self._wall_minus_mono_s = best
+        self._clock_server = server
 
     def read_redis_memory(self) -> None:
         """Export Redis's memory use and limit (alert ClustergateRedisMemoryHigh); Redis down: unchanged."""
@@ -395,6 +404,14 @@ class PermitIssuer(Actor):
         order; the encoded result envelope of each. Nothing is written after the item's own deadline, else
         `deadline` (epoch s by this host's clock, compared by the script on Redis's clock, corrected by the
         measured offset between the two)."""
+        try:
+            if self.redis.connected() != self._clock_server:
+                # Another server than the one whose clock was read: a failover, whose new primary's clock may be
+                # seconds off the old one's (ahead: every decision refused as expired until the next reading, up
+                # to 5 s; behind: written after its deadline). Read it before the first write there.
+                self.read_redis_clock()
+        except RedisUnavailable as exc:
+            return self.unavailable(items, exc)
         mono = time.monotonic()  # read in the order the reading read them
         step_s = wall_step_s(self._wall_minus_mono_s, time.time() - mono)
         if abs(step_s) > WALL_STEP_REREAD_S:
@@ -417,13 +434,12 @@ class PermitIssuer(Actor):
             for decision, seen, own in items]
         started = time.perf_counter()
         try:
-            replies, acked = record_payloads_and_wait(self.redis, list(map(_first, built)), self._wait)
+            # Only to the server whose clock set the deadlines (another, if the reading failed or a failover came
+            # in between: nothing sent, redis_unavailable).
+            replies, acked = record_payloads_and_wait(self.redis, list(map(_first, built)), self._wait,
+                                                      self._clock_server)
         except RedisUnavailable as exc:
-            self._requests["redis_unavailable"](len(items))
-            self.log_throttled("warning", "redis_unavailable", "request", decisions=len(items),
-                               first_plan_id=items[0][0]["plan_id"], error=str(exc))
-            failed = encode(error_envelope("redis_unavailable", str(exc)[:300]))
-            return [failed] * len(items)
+            return self.unavailable(items, exc)
         finally:
             self._observe_write(time.perf_counter() - started)
         out, unacked, permits, counts = [], 0, 0, {}
@@ -461,6 +477,14 @@ class PermitIssuer(Actor):
                                acked=acked if isinstance(acked, int) else str(acked)[:300],
                                wanted=self._wait.replicas if self._wait else 0)
         return out
+
+    def unavailable(self, items: list[tuple[dict[str, Any], str, float | None]], exc: RedisUnavailable) -> list[bytes]:
+        """The result of every item of a request whose write Redis did not take (or may not have: outcome unknown)."""
+        self._requests["redis_unavailable"](len(items))
+        self.log_throttled("warning", "redis_unavailable", "request", decisions=len(items),
+                           first_plan_id=items[0][0]["plan_id"], error=str(exc))
+        failed = encode(error_envelope("redis_unavailable", str(exc)[:300]))
+        return [failed] * len(items)
 
     def first_of_key_type(self, detail: str) -> bool:
         """Whether a bad_key_type detail ("KEY is a TYPE, expected a TYPE") is new: logged once per key, not per
@@ -512,19 +536,19 @@ def redis_error_code(reply: Any) -> str | None:
     return str(reply).split(" ", 1)[0][:32] if isinstance(reply, ReplyError) else None
 
 
-def record_payloads_and_wait(client: RespClient, payloads: list[bytes],
-                             wait: WaitFor | None) -> tuple[list[Any], int | ReplyError | None]:
+def record_payloads_and_wait(client: RespClient, payloads: list[bytes], wait: WaitFor | None,
+                             server: tuple[str, int] | str | None = None) -> tuple[list[Any], int | ReplyError | None]:
     """(the script's reply per EVALSHA command, each given as its RESP bytes, None) from
     RECORD_DECISION.run_payloads without `wait`. With it, the same pipelined write ends with PUBLISH on keys.WAIT_MARK_CHANNEL and WAIT: the
     PUBLISH is replicated, so it moves this connection's replication offset to the end of everything written so
     far (WAIT waits for that offset), a decision that another connection wrote and this one replays included. Returns
     (replies, None) when the replicas acknowledged it, else (replies, how many did), or (replies, the
     ReplyError) when Redis refused the PUBLISH (then WAIT may not cover a replay) or the WAIT (e.g. the
-    client is connected to a replica)."""
+    client is connected to a replica). With `server`, sent only to that server (RespClient.pipeline_raw)."""
     if wait is None:
-        return RECORD_DECISION.run_payloads(client, payloads), None
+        return RECORD_DECISION.run_payloads(client, payloads, server), None
     tail = [("PUBLISH", keys.WAIT_MARK_CHANNEL, "1"), ("WAIT", wait.replicas, wait.timeout_ms)]
-    replies = client.pipeline_raw(b"".join(payloads) + encode_commands(tail), len(payloads) + len(tail))
+    replies = client.pipeline_raw(b"".join(payloads) + encode_commands(tail), len(payloads) + len(tail), server)
     scripts, marked, acked = replies[:len(payloads)], replies[-2], replies[-1]
     missing = RECORD_DECISION.noscript(scripts)
     if missing:  # Redis restarted or failed over: load the script with EVAL, waited for as the first round was
@@ -532,7 +556,7 @@ def record_payloads_and_wait(client: RespClient, payloads: list[bytes],
         # WAIT would double the batch's time past the gate's patience, and these decisions are unacknowledged.
         again_tail = tail if isinstance(acked, int) and acked >= wait.replicas else []
         again = client.pipeline_raw(b"".join([RECORD_DECISION.eval_payload(payloads[i]) for i in missing])
-                                    + encode_commands(again_tail), len(missing) + len(again_tail))
+                                    + encode_commands(again_tail), len(missing) + len(again_tail), server)
         for i, reply in zip(missing, again):
             scripts[i] = reply
         if again_tail:

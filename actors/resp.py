@@ -99,6 +99,17 @@ class RespClient:
         self._watch: SentinelWatch | None = None
         # The watch's primary this client already moved to (or left: it answered READONLY).
         self._followed: tuple[str, int] | None = None
+        # A pipeline whose connection failed before every reply came back is sent once more on a new connection
+        # (Redis restarted since the last call). Off: not when that connection is to another server (under
+        # Sentinel, the primary a failover promoted): the call fails with RedisUnavailable, outcome unknown, so a
+        # write the old primary may or may not have run is not run again on another server, later than its
+        # caller planned (the permit issuer: after its deadline, by the new server's clock).
+        self.resend_to_another_server = True
+
+    @property
+    def server(self) -> tuple[str, int] | str:
+        """The server this client talks to (or will at its next connection): a unix socket path, or host and port."""
+        return self.unix_path or (self.host, self.port)
 
     @classmethod
     def from_config(cls, cfg: RedisConfig) -> "RespClient":
@@ -190,11 +201,9 @@ class RespClient:
 
     # ----------------------------------------------------------------- calls
 
-    def pipeline_raw(self, payload: bytes, count: int) -> list[Any]:
-        """Send pre-encoded commands; return `count` replies, error replies as ReplyError instances.
-
-        A connection found dead (Redis restarted since the last call) is replaced once.
-        """
+    def connected(self) -> tuple[str, int] | str:
+        """Connect (under Sentinel: to the primary the watch names, when it names another) unless connected; the
+        server the next call is sent to (`server`), or RedisUnavailable."""
         watch = self._watch
         if watch is not None and self._sock is not None:
             primary = watch.primary
@@ -203,15 +212,30 @@ class RespClient:
                     self.close()  # the sentinels name another primary, which said ROLE master: move to it now
                     self._connect(primary)
                 self._followed = primary  # (after the move: a move that failed is made again at the next call)
-        fresh = self._sock is None
-        if fresh:
+        if self._sock is None:
             self._connect()
+        return self.server
+
+    def pipeline_raw(self, payload: bytes, count: int, server: tuple[str, int] | str | None = None) -> list[Any]:
+        """Send pre-encoded commands; return `count` replies, error replies as ReplyError instances. With `server`,
+        sent only there: RedisUnavailable, nothing sent, when the client is (or moves) elsewhere first.
+
+        A connection found dead (Redis restarted since the last call) is replaced once (not by one to another
+        server with resend_to_another_server off).
+        """
+        fresh = self._sock is None
+        sent_to = self.connected()
+        if server is not None and sent_to != server:
+            raise RedisUnavailable(f"the primary changed to {_where(sent_to)} before the call: nothing sent")
         try:
             replies = self._roundtrip(payload, count)
-        except RedisUnavailable:
+        except RedisUnavailable as exc:
             if fresh:
                 raise
             self._connect()
+            if self.server != sent_to and (server is not None or not self.resend_to_another_server):
+                raise RedisUnavailable(f"{_where(sent_to)} did not answer ({exc}), outcome unknown: not sent again "
+                                       f"to {_where(self.server)}, the primary now") from None
             replies = self._roundtrip(payload, count)
         if self.sentinels is not None:
             for reply in replies:
@@ -233,6 +257,10 @@ class RespClient:
         if isinstance(reply, ReplyError):
             raise reply
         return reply
+
+
+def _where(server: tuple[str, int] | str) -> str:
+    return server if isinstance(server, str) else f"{server[0]}:{server[1]}"
 
 
 class Script:
@@ -268,13 +296,15 @@ class Script:
         """run_many for runs already built as EVALSHA commands (`command`)."""
         return self.run_payloads(client, [encode_commands((command,)) for command in commands])
 
-    def run_payloads(self, client: RespClient, payloads: Sequence[bytes]) -> list[Any]:
+    def run_payloads(self, client: RespClient, payloads: Sequence[bytes],
+                     server: tuple[str, int] | str | None = None) -> list[Any]:
         """run_many for runs already encoded, one EVALSHA command's RESP bytes each (a caller on the hot path
-        writes them itself)."""
-        replies = client.pipeline_raw(b"".join(payloads), len(payloads))
+        writes them itself); `server` as pipeline_raw takes it."""
+        replies = client.pipeline_raw(b"".join(payloads), len(payloads), server)
         missing = self.noscript(replies)
         if missing:
-            again = client.pipeline_raw(b"".join([self.eval_payload(payloads[i]) for i in missing]), len(missing))
+            again = client.pipeline_raw(b"".join([self.eval_payload(payloads[i]) for i in missing]), len(missing),
+                                        server)
             for i, reply in zip(missing, again):
                 replies[i] = reply
         return replies

@@ -390,8 +390,43 @@ def failover_readiness(sentinels: list[tuple[str, int]], master: str, *, timeout
                 return False, f"{where}: {text}"
             said.append(f"{where}: {text}")
             continue
-        return True, f"{where}: {answer}"
+        return _tilt_readiness(sentinels, master, sentinel, str(answer), timeout_s, password)
     return None, "no sentinel answers (" + "; ".join(said) + ")"
+
+
+# A sentinel in TILT mode (its wall clock stepped back, or jumped over 2 s ahead: an NTP step, the sentinel or its host
+# stalled) reports no primary down and starts no failover for 30 s after the last jump; CKQUORUM counts it usable.
+TILT_PERIOD_S = 30
+
+
+def _tilt_readiness(sentinels: list[tuple[str, int]], master: str, asked: tuple[str, int], answer: str,
+                    timeout_s: float, password: str | None) -> tuple[bool, str]:
+    """failover_readiness after sentinel `asked` answered CKQUORUM OK (`answer`, "OK N usable Sentinels ..."): False when the
+    usable sentinels not in TILT mode (INFO sentinel's sentinel_tilt) are fewer than the quorum, the number that must
+    see the primary down before one fails it over (a sentinel in TILT still votes for the one that does)."""
+    where = f"{asked[0]}:{asked[1]}"
+    try:
+        usable = int(answer.split()[1])
+        reply = _exchange(asked, _auth(None, password) + [("SENTINEL", "master", master)],
+                          timeout_s)[-1]
+        quorum = int(dict(zip(reply[::2], reply[1::2]))["quorum"])
+    except (OSError, IndexError, ValueError, KeyError, TypeError):
+        return True, f"{where}: {answer}"  # (TILT not checked: what CKQUORUM said stands)
+    tilted = []
+    for sentinel in sentinels:
+        try:
+            info = _exchange(sentinel, _auth(None, password) + [("INFO", "sentinel")], timeout_s)[-1]
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in str(info).splitlines() if ":" in line)
+        if fields.get("sentinel_tilt", "0").strip() == "1":
+            since = fields.get("sentinel_tilt_since_seconds", "?").strip()
+            tilted.append(f"{sentinel[0]}:{sentinel[1]} (for {since} s)")
+    if tilted and usable - len(tilted) < quorum:
+        return False, (f"{where}: {answer}; but {len(tilted)} of them in TILT mode: {', '.join(tilted)}, so fewer "
+                       f"than the quorum ({quorum}) can see the primary down: no failover until TILT ends "
+                       f"({TILT_PERIOD_S} s after a sentinel's clock last stepped back or jumped ahead)")
+    return True, f"{where}: {answer}" + (f" ({len(tilted)} in TILT mode: {', '.join(tilted)})" if tilted else "")
 
 
 def is_readonly(error: Any) -> bool:

@@ -25,23 +25,29 @@ from reliability import LiveSystem, clustergate
 
 class SentinelSet:
     """`servers` data servers (the first primary, two by default) and three sentinels, started directly (no
-    supervisord)."""
+    supervisord). `server_env` adds environment variables to data server i's process (the test hook for a server
+    whose wall clock is off the others': LD_PRELOAD of tests/skewed_clock/step_clock.c with
+    CLUSTERGATE_TEST_CLOCK_STEP_FILE), `sentinel_env` to sentinel i's."""
 
-    def __init__(self, workdir: Path, down_after_ms: int = 2000, failover_timeout_ms: int = 5000, servers: int = 2):
+    def __init__(self, workdir: Path, down_after_ms: int = 2000, failover_timeout_ms: int = 5000, servers: int = 2,
+                 server_env: dict[int, dict[str, str]] | None = None,
+                 sentinel_env: dict[int, dict[str, str]] | None = None):
         self.dir = workdir
         self.binary = find_redis_server() or "redis-server"
         self.server_ports = [free_port() for _ in range(servers)]
         self.sentinel_ports = [free_port(), free_port(), free_port()]
         self.down_after_ms, self.failover_timeout_ms = down_after_ms, failover_timeout_ms
         self.procs: dict[str, subprocess.Popen] = {}
+        self.server_env, self.sentinel_env = server_env or {}, sentinel_env or {}
 
     def config(self, timeout_ms: int = 500) -> RedisConfig:
         return RedisConfig(timeout_ms=timeout_ms, sentinel=SentinelConfig(
             master=MASTER, sentinels=[f"127.0.0.1:{p}" for p in self.sentinel_ports]))
 
-    def _start(self, name: str, argv: list[str]) -> None:
+    def _start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
         log = open(self.dir / f"{name}.log", "ab")
-        self.procs[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        self.procs[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                            env={**os.environ, **env} if env else None)
         log.close()
 
     def start_server(self, i: int, replicaof: int | None) -> None:
@@ -51,7 +57,7 @@ class SentinelSet:
         conf.write_text(render_server_conf(port=self.server_ports[i], bind="127.0.0.1", directory=str(d),
                                            maxmemory_mb=64, password=None, quote=redis_quote))
         role = ["--replicaof", "127.0.0.1", str(replicaof)] if replicaof else ["--replicaof", "no", "one"]
-        self._start(f"server-{i}", [self.binary, str(conf), *role])
+        self._start(f"server-{i}", [self.binary, str(conf), *role], self.server_env.get(i))
 
     def start(self) -> "SentinelSet":
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -88,7 +94,8 @@ class SentinelSet:
 
     def start_sentinel(self, i: int) -> None:
         """Start sentinel i from its config file (as it last rewrote it)."""
-        self._start(f"sentinel-{i}", [self.binary, str(self.dir / f"sentinel-{i}" / "sentinel.conf"), "--sentinel"])
+        self._start(f"sentinel-{i}", [self.binary, str(self.dir / f"sentinel-{i}" / "sentinel.conf"), "--sentinel"],
+                    self.sentinel_env.get(i))
 
     def sentinel(self, i: int) -> redis.Redis:
         return redis.Redis(port=self.sentinel_ports[i], socket_timeout=1, decode_responses=True)

@@ -6,6 +6,7 @@ setup: the primary SIGKILLed, decisions resume and the cluster side keeps writin
 from __future__ import annotations
 
 import gc
+import json
 import os
 import signal
 import subprocess
@@ -16,9 +17,11 @@ from pathlib import Path
 
 import pytest
 import redis
+import yaml
+import zmq
 
 from actors.resp import RedisUnavailable, RespClient
-from helpers import PYTHON, free_port, wait_for
+from helpers import DEADLINE_SCALE, PYTHON, ActorProcess, free_port, scrape, wait_for, write_topology
 from launcher import keys
 from launcher.client import GateClient, GateUnavailable
 from launcher.redis_conn import connect
@@ -26,6 +29,7 @@ from launcher.sentinel import (NoPrimary, discover_primary, failover_readiness, 
                                sentinel_answer)
 from launcher.supervise import REDIS_NODE_SHIM, redis_quote
 from launcher.topology import RedisConfig, SentinelConfig
+from test_gate_deadlines import step_clock_library  # noqa: F401 (a fixture: a redis-server's stepped clock)
 from sentinel_helpers import (MASTER, SentinelLiveSystem, SentinelSet, kill_pid, now_ms, pid_of_server, role_of,
                               stream_last_ms, synced_replicas)
 
@@ -526,6 +530,31 @@ def test_failover_readiness_says_when_too_few_sentinels_are_left_to_fail_over(se
     assert ok is None and "no sentinel answers" in said
 
 
+def test_failover_readiness_says_when_sentinels_in_tilt_mode_leave_too_few_to_see_a_primary_down(
+        tmp_path: Path, step_clock_library: Path) -> None:
+    """A sentinel whose wall clock steps back (an NTP step) or jumps 2 s ahead (the sentinel, or its host, stalled)
+    enters TILT mode for 30 s: it reports no primary down and starts no failover. With 2 of 3 in TILT, fewer than
+    the quorum (2) can see the primary down, and a primary SIGKILLed then was failed over after 40.2 s; status
+    said "failover possible (OK 3 usable Sentinels)", CKQUORUM counting the tilted ones."""
+    step_file = tmp_path / "sentinels-clock-step-s"
+    step_file.write_text("0")
+    stepped = {"LD_PRELOAD": str(step_clock_library), "CLUSTERGATE_TEST_CLOCK_STEP_FILE": str(step_file)}
+    group = SentinelSet(tmp_path / "sentinel", sentinel_env={0: stepped, 1: stepped})
+    try:
+        group.start()
+        addresses = group.config().sentinel_addresses()
+        assert failover_readiness(addresses, MASTER, timeout_s=0.5)[0] is True
+        step_file.write_text("-1.0")  # the host's clock stepped back 1 s, for sentinels 0 and 1
+        wait_for(lambda: all(group.sentinel(i).info("sentinel").get("sentinel_tilt") == 1 for i in (0, 1)), 10,
+                 "sentinels 0 and 1 in TILT mode")
+        ok, said = failover_readiness(addresses, MASTER, timeout_s=0.5)
+        assert ok is False and "TILT" in said, said
+        for i in (0, 1):
+            assert f"127.0.0.1:{group.sentinel_ports[i]}" in said, said
+    finally:
+        group.stop()
+
+
 def test_a_named_primary_whose_role_is_replica_is_not_used(sentinels: SentinelSet) -> None:
     """Redis's client guidelines: check the sentinel's answer with ROLE. A sentinel made to monitor the
     replica under another name names it as that name's primary; discovery must refuse it."""
@@ -660,3 +689,118 @@ def test_managed_sentinel_topology_fails_over_and_every_actor_follows(tmp_path: 
         client.close()
     finally:
         system.down()
+
+
+def issuer_on(group: SentinelSet, workdir: Path, timeout_ms: int) -> tuple[ActorProcess, str]:
+    """A real permit issuer process on the set's primary (found through its sentinels; no WAIT, so that a primary
+    left without a replica by a failover still takes decisions) with Redis socket timeout `timeout_ms`, ready;
+    and its requests endpoint."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    data = yaml.safe_load(group.topology(workdir / "topology.yaml").read_text())
+    data["redis"]["timeout_ms"] = timeout_ms
+    issuer = data["actors"]["permit_issuer"]
+    issuer["settings"] = {**(issuer.get("settings") or {}), "wait_replicas": 0}
+    topology = write_topology(workdir / "topology.yaml", data)
+    process = ActorProcess(topology, "permit_issuer", log_dir=workdir).start()
+    wait_for(lambda: scrape(issuer["metrics_port"]).get(
+        'clustergate_actor_ready{actor="permit_issuer",kind="permit_issuer"}') == 1.0, 20, "the permit issuer ready")
+    return process, issuer["sockets"]["requests"]["bind"]
+
+
+def permit_request(plan_id: str, deadline_epoch: float) -> bytes:
+    decision = {"plan_id": plan_id, "symbol": f"T{plan_id[:8].upper()}USDT", "action_proposed": "PARTIAL_50", "final_action": "PARTIAL_50",
+                "gate_reason": "pass", "stress": 0.5, "heat": 1.0, "concentration": 0.5, "corr_proxy": 0.5, "K": 0.5,
+                "k_source": "proxy", "kill_score": 0.0, "ts_epoch": int(time.time())}
+    return json.dumps({"decision": decision, "cooldown_seen": False, "deadline_epoch": deadline_epoch}).encode()
+
+
+def ask(endpoint: str, request: bytes) -> zmq.Socket:
+    """A REQ socket that sent `request` to the issuer (its reply: `answer`)."""
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(endpoint)
+    sock.send(request)
+    return sock
+
+
+def answer(sock: zmq.Socket, timeout_s: float) -> dict:
+    try:
+        assert sock.poll(int(timeout_s * 1000 * DEADLINE_SCALE)), "the permit issuer did not answer"
+        return json.loads(sock.recv())
+    finally:
+        sock.close(linger=0)
+
+
+def skewed_server_env(tmp_path: Path, library: Path, step_s: float) -> dict[int, dict[str, str]]:
+    """SentinelSet's server_env giving data server 1 (the replica a failover promotes) a wall clock `step_s`
+    seconds off the real one."""
+    step_file = tmp_path / "server-1-clock-step-s"
+    step_file.write_text(str(step_s))
+    return {1: {"LD_PRELOAD": str(library), "CLUSTERGATE_TEST_CLOCK_STEP_FILE": str(step_file)}}
+
+
+def test_after_a_failover_to_a_host_whose_clock_is_ahead_the_issuer_does_not_refuse_decisions_with_time_left(
+        tmp_path: Path, step_clock_library: Path) -> None:
+    """The issuer reads its Redis's clock at start and every 5 s and moves each decision's deadline onto it. After a
+    failover to a server whose clock runs 3 s ahead of the old primary's, it kept the old one's offset until its
+    next reading: the script saw every deadline 3 s early and refused every decision with less than 3 s left as
+    expired (73 of 74 in the earlier reproduction; here 2 s left). The new primary's clock is read before the
+    first write there."""
+    group = SentinelSet(tmp_path / "sentinel", server_env=skewed_server_env(tmp_path, step_clock_library, 3.0))
+    issuer = None
+    try:
+        group.start()
+        old, new = group.server_ports
+        on_new = redis.Redis(port=new, decode_responses=True)
+        assert abs(float(on_new.time()[0]) - time.time() - 3.0) < 1.0, "the promoted server's clock runs 3 s ahead"
+        issuer, endpoint = issuer_on(group, tmp_path / "issuer", timeout_ms=1000)
+        before = uuid.uuid4().hex
+        assert answer(ask(endpoint, permit_request(before, time.time() + 2.0)), 5)["written"] is True
+        assert group.sentinel(0).execute_command("SENTINEL", "FAILOVER", MASTER)
+        wait_for(lambda: group.named_primary() == new and role_of(new) == "master", 30, "the failover")
+        replies = {}
+        for _ in range(5):
+            plan_id = uuid.uuid4().hex
+            replies[plan_id] = answer(ask(endpoint, permit_request(plan_id, time.time() + 2.0)), 5)
+        assert all(reply.get("written") is True for reply in replies.values()), replies
+        assert all(on_new.exists(keys.permit(plan_id)) for plan_id in replies)
+    finally:
+        if issuer is not None:
+            issuer.terminate()
+        group.stop()
+
+
+def test_a_write_whose_primary_stopped_mid_call_is_not_sent_again_to_the_primary_a_failover_promoted(
+        tmp_path: Path, step_clock_library: Path) -> None:
+    """The primary stopped (SIGSTOP) while the issuer waited for its permit write's reply; Sentinel promoted the
+    replica; when the old primary's connection failed, RespClient sent the unanswered write again, to the new
+    primary, where it landed seconds after its decision's deadline (the deadline was set by the old primary's
+    clock; the new one's runs behind). The gate had stopped waiting: its client was told the outcome is unknown,
+    and got a permit it never saw. The issuer's client does not send a write again to another server: the request
+    is answered redis_unavailable, and nothing is written on the new primary."""
+    group = SentinelSet(tmp_path / "sentinel", server_env=skewed_server_env(tmp_path, step_clock_library, -60.0))
+    issuer, stopped = None, None
+    try:
+        group.start()
+        old, new = group.server_ports
+        # Long enough for Sentinel to see the primary down and promote the replica while the issuer still waits.
+        issuer, endpoint = issuer_on(group, tmp_path / "issuer", timeout_ms=60_000)
+        assert answer(ask(endpoint, permit_request(uuid.uuid4().hex, time.time() + 1.0)), 5)["written"] is True
+        stopped = pid_of_server(old)
+        os.kill(stopped, signal.SIGSTOP)
+        plan_id = uuid.uuid4().hex
+        pending = ask(endpoint, permit_request(plan_id, time.time() + 2.0))
+        wait_for(lambda: group.named_primary() == new and role_of(new) == "master", 60, "the failover")
+        group.kill("server-0")  # its connections reset: the issuer's wait for the reply ends now
+        reply = answer(pending, 90)
+        on_new = redis.Redis(port=new, decode_responses=True)
+        written = [f for _, f in on_new.xrange(keys.GATE_STREAM) if f["plan_id"] == plan_id]
+        assert (reply.get("status"), reply.get("reason")) == ("error", "redis_unavailable"), (reply, written)
+        assert "outcome unknown" in reply["detail"], reply
+        assert not written and not on_new.exists(keys.permit(plan_id), keys.plan_decision(plan_id))
+    finally:
+        if stopped is not None:
+            group.kill("server-0")  # (SIGKILL ends a stopped process too)
+        if issuer is not None:
+            issuer.terminate()
+        group.stop()

@@ -3196,6 +3196,35 @@ MUTATIONS: list[Mutation] = [
         '            pass\n',
         ("tests/test_log_bounds.py::"
          "test_a_stopped_issuer_is_logged_once_a_second_by_the_gate_not_per_turn_and_its_return_after_the_counts",)),
+    Mutation(
+        "issuer_keeps_the_old_primarys_clock_offset_after_a_failover",
+        "the permit issuer reads the new primary's clock before its first write there after a failover, so a "
+        "primary whose clock is ahead of the old one's does not see every deadline early",
+        "actors/permit_issuer.py",
+        "            if self.redis.connected() != self._clock_server:\n",
+        "            if self.redis.connected() is None:\n",
+        ("tests/test_sentinel_failover.py::"
+         "test_after_a_failover_to_a_host_whose_clock_is_ahead_the_issuer_does_not_refuse_decisions_with_time_left",),
+        also=(("actors/permit_issuer.py", "                                                      self._clock_server)\n",
+               "                                                      None)\n"),)),
+    Mutation(
+        "issuer_resends_a_write_to_the_primary_a_failover_promoted",
+        "a write whose primary stopped answering mid-call is reported redis_unavailable (outcome unknown), never sent "
+        "again to the primary a failover promoted",
+        "actors/resp.py",
+        "            if self.server != sent_to and (server is not None or not self.resend_to_another_server):\n",
+        "            if False:\n",
+        ("tests/test_sentinel_failover.py::"
+         "test_a_write_whose_primary_stopped_mid_call_is_not_sent_again_to_the_primary_a_failover_promoted",)),
+    Mutation(
+        "failover_readiness_counts_sentinels_in_tilt_mode",
+        "status says no failover is possible while sentinels in TILT mode leave fewer than the quorum able to see "
+        "the primary down",
+        "launcher/sentinel.py",
+        "    if tilted and usable - len(tilted) < quorum:\n",
+        "    if False:\n",
+        ("tests/test_sentinel_failover.py::"
+         "test_failover_readiness_says_when_sentinels_in_tilt_mode_leave_too_few_to_see_a_primary_down",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
