@@ -3196,6 +3196,15 @@ MUTATIONS: list[Mutation] = [
         '            pass\n',
         ("tests/test_log_bounds.py::"
          "test_a_stopped_issuer_is_logged_once_a_second_by_the_gate_not_per_turn_and_its_return_after_the_counts",)),
+    Mutation(
+        "proof_and_backtest_run_the_checkout_in_the_working_directory",
+        "`clustergate proof`, `clustergate backtest` and a deploy's proof run this checkout's module (python -P -m), "
+        "never a `proofs` or `launcher` package in the working directory",
+        "launcher/own_code.py",
+        '    return [sys.executable, "-P", "-m", module, *argv]\n',
+        '    return [sys.executable, "-m", module, *argv]\n',
+        ("tests/test_layering.py::test_proof_and_backtest_run_this_checkouts_code_from_a_directory_holding_another_"
+         "proofs_and_launcher",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
