@@ -3205,6 +3205,15 @@ MUTATIONS: list[Mutation] = [
         '    return [sys.executable, "-m", module, *argv]\n',
         ("tests/test_layering.py::test_proof_and_backtest_run_this_checkouts_code_from_a_directory_holding_another_"
          "proofs_and_launcher",)),
+    Mutation(
+        "monitor_up_returns_before_the_rules_saw_its_first_scrapes",
+        "`clustergate monitor up` returns once every rule group has been evaluated after the first scrape of every "
+        "target, so `monitor up && monitor status` lists the rules' verdict on them",
+        "launcher/monitor.py",
+        "            evaluated = scraped is not None and wait_rules_evaluated(url, time.time(), args.scrape_interval, deadline)\n",
+        "            evaluated = True\n",
+        ("tests/test_monitor_live.py::"
+         "test_monitor_up_returns_once_every_rule_group_has_evaluated_the_first_scrape_of_every_target",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
