@@ -3214,6 +3214,13 @@ MUTATIONS: list[Mutation] = [
         "            evaluated = True\n",
         ("tests/test_monitor_live.py::"
          "test_monitor_up_returns_once_every_rule_group_has_evaluated_the_first_scrape_of_every_target",)),
+    Mutation(
+        "an_actor_exports_a_metric_the_docs_do_not_name",
+        "every metric an actor exports is named in README.md or docs/, where an operator looks for it",
+        "actors/price_feed.py",
+        '        self.heartbeats = Counter("price_feed_heartbeats_total", "Heartbeats published while idle")\n',
+        '        self.heartbeats = Counter("price_feed_idle_heartbeats_total", "Heartbeats published while idle")\n',
+        ("tests/test_docs.py::test_every_metric_an_actor_of_the_live_demo_exports_is_named_in_the_docs",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
