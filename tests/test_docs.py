@@ -60,11 +60,19 @@ def live_demo(tmp_path_factory):
         system.down()
 
 
+def run_block(text: str, home: Path) -> subprocess.CompletedProcess:
+    """A block as an operator's shell in this checkout would run it. `.venv/bin/clustergate` is the editable
+    install of the checkout that made the venv: this checkout goes first on PYTHONPATH, so that in a worktree
+    sharing that venv (docs/developing.md), or in the mutation runner's copy, the blocks run this code."""
+    script = text.replace(".venv/bin/", f"{Path(sys.executable).parent}/")
+    pythonpath = os.pathsep.join([str(REPO), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])
+    return subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=REPO, capture_output=True, text=True,
+                          timeout=180, env={**os.environ, "CLUSTERGATE_HOME": str(home), "PYTHONPATH": pythonpath})
+
+
 @pytest.mark.parametrize("page,line,text", BLOCKS, ids=[f"{page}:{line}" for page, line, _ in BLOCKS])
 def test_every_runnable_command_block_in_the_docs_succeeds_on_a_live_demo(live_demo, page, line, text):
-    script = text.replace(".venv/bin/", f"{Path(sys.executable).parent}/")
-    result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=REPO, capture_output=True, text=True,
-                            timeout=180, env={**os.environ, "CLUSTERGATE_HOME": str(live_demo.home)})
+    result = run_block(text, live_demo.home)
     assert result.returncode == 0, f"{page}:{line} exited {result.returncode}\n{text}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
 
 
@@ -107,6 +115,13 @@ def test_the_exported_metric_names_are_read_as_a_query_names_them():
                   "# TYPE d_total counter\nd_total 0\n# TYPE b_seconds histogram\nb_seconds_bucket{le=\"1\"} 0\n# TYPE c gauge\nc 0\n"
                   "# TYPE process_cpu_seconds counter\n# TYPE python_info gauge\n")
     assert exported_metric_names(exposition) == {"a_total", "b_seconds", "c", "d_total"}
+
+
+def test_a_block_runs_this_checkouts_clustergate_even_where_the_venv_was_made_by_another(tmp_path):
+    """`.venv/bin/clustergate` puts its own directory, not the working directory, first on sys.path, as -P does."""
+    result = run_block('.venv/bin/python -P -c "import launcher; print(launcher.__file__)"\n', tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(REPO / "launcher" / "__init__.py"), result.stdout
 
 
 def test_the_docs_mark_a_moderate_number_of_blocks_runnable_on_several_pages():
