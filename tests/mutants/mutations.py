@@ -3221,6 +3221,13 @@ MUTATIONS: list[Mutation] = [
         '        self.heartbeats = Counter("price_feed_heartbeats_total", "Heartbeats published while idle")\n',
         '        self.heartbeats = Counter("price_feed_idle_heartbeats_total", "Heartbeats published while idle")\n',
         ("tests/test_docs.py::test_every_metric_an_actor_of_the_live_demo_exports_is_named_in_the_docs",)),
+    Mutation(
+        "up_of_another_home_says_plain_status_shows_it",
+        "`clustergate up --home DIR` ends naming `clustergate status --home DIR`: plain `status` shows another home",
+        "launcher/supervise.py",
+        '        named = "" if home.root == home_from(argparse.Namespace(home=None)).root else f" --home {home.root}"\n',
+        '        named = ""\n',
+        ("tests/test_launcher.py::test_up_status_and_down_of_the_demo_topology",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
