@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from helpers import REPO
+from launcher.own_code import own_env
 from reliability import LiveSystem
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -65,9 +66,8 @@ def run_block(text: str, home: Path) -> subprocess.CompletedProcess:
     install of the checkout that made the venv: this checkout goes first on PYTHONPATH, so that in a worktree
     sharing that venv (docs/developing.md), or in the mutation runner's copy, the blocks run this code."""
     script = text.replace(".venv/bin/", f"{Path(sys.executable).parent}/")
-    pythonpath = os.pathsep.join([str(REPO), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])
     return subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=REPO, capture_output=True, text=True,
-                          timeout=180, env={**os.environ, "CLUSTERGATE_HOME": str(home), "PYTHONPATH": pythonpath})
+                          timeout=180, env=own_env({**os.environ, "CLUSTERGATE_HOME": str(home)}))
 
 
 @pytest.mark.parametrize("page,line,text", BLOCKS, ids=[f"{page}:{line}" for page, line, _ in BLOCKS])
