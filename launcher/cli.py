@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 
+from launcher.own_code import module_command, own_env
 from launcher.schema import SchemaError
 from launcher.topology import dump_schema, load_topology
 
@@ -26,7 +27,7 @@ COMMAND_MODULES = [
     "launcher.keys_cli",
     "launcher.deploy",
 ]
-# Commands run as their own process (`python -m MODULE ARGS`): the launcher imports no proof, and building
+# Commands run as their own process (`python -P -m MODULE ARGS`, launcher/own_code.py): the launcher imports no proof, and building
 # the CLI loads none of the backtest's actors' maths, numpy, scipy or matplotlib.
 PROCESS_COMMANDS = {"proof": "proofs.cli", "backtest": "launcher.backtest"}
 
@@ -105,8 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_as_process(module: str, argv: list[str]) -> int:
-    """`clustergate COMMAND ARGS` is `python -m MODULE ARGS` in its own process, output and exit code passed through."""
-    return subprocess.call([sys.executable, "-m", module, *argv])
+    """`clustergate COMMAND ARGS` is `python -P -m MODULE ARGS` in its own process, output and exit code passed
+    through; the module is this checkout's (launcher/own_code.py), whatever the working directory holds."""
+    return subprocess.call(module_command(module, *argv), env=own_env())
 
 
 def main(argv: list[str] | None = None) -> None:

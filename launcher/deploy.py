@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.hosts import host_hash
+from launcher.own_code import module_command, own_env
 from launcher.schema import SchemaError
 from launcher.supervise import Home, home_from
 from launcher.topology import Topology, load_or_report, load_topology
@@ -64,7 +65,8 @@ def run_on(args: argparse.Namespace, topo: Topology, host: str, argv: list[str],
     """argv on the host (through --via), output captured; a timeout or a missing program is a failure."""
     command = via(args, topo, host) + argv
     try:
-        return subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL,
+                              env=own_env())
     except subprocess.TimeoutExpired as exc:
         return subprocess.CompletedProcess(command, 124, exc.stdout or "", f"timed out after {timeout_s:g} s")
     except OSError as exc:
@@ -72,7 +74,7 @@ def run_on(args: argparse.Namespace, topo: Topology, host: str, argv: list[str],
 
 
 def clustergate(*argv: str) -> list[str]:
-    return [sys.executable, "-m", "launcher", *argv]
+    return module_command("launcher", *argv)
 
 
 # The proof's last line: "PASSED: n/m checks; report BASE.txt and .json".
@@ -87,11 +89,11 @@ def _show(host: str, result: subprocess.CompletedProcess) -> None:
 def _prove(args: argparse.Namespace, topology: Path, home: Home, keep_as: Path) -> tuple[bool, str | None, list[str]]:
     """The readiness proof of the whole system: (passed, report path, failed check names). The report
     is kept as keep_as.txt/.json (the proof names reports by the second; a deploy may prove twice in one).
-    The proof runs as its own process (`python -m proofs.cli`): the launcher does not import the proofs."""
+    The proof runs as its own process (`python -P -m proofs.cli`, this checkout's: launcher/own_code.py): the launcher does not import the proofs."""
     import shutil
-    command = [sys.executable, "-m", "proofs.cli", "readiness", "--topology", str(topology), "--home", str(home.root),
-               "--warm-up-timeout-s", str(args.proof_timeout)]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    command = module_command("proofs.cli", "readiness", "--topology", str(topology), "--home", str(home.root),
+                             "--warm-up-timeout-s", str(args.proof_timeout))
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=own_env())
     last_report = None
     assert proc.stdout is not None
     for line in proc.stdout:  # shown as it comes, as the proof would print it

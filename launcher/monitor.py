@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import fcntl
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -27,6 +28,7 @@ import time
 import urllib.error
 import urllib.request
 import xmlrpc.client
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -291,10 +293,14 @@ def _monitor_up(args: argparse.Namespace, home: Home) -> int:
     while time.monotonic() < deadline:
         if server_ready(url):
             scraped = wait_first_scrape(url, set(topo.actors), args.scrape_interval, deadline)
+            evaluated = scraped is not None and wait_rules_evaluated(url, time.time(), args.scrape_interval, deadline)
             print(f"prometheus is up: {url} scraping {len(topo.actors)} actors of {topo.name} every "
                   f"{args.scrape_interval} s, rules {rules}; data in {data_dir(home)}")
             if scraped is None:
                 print("not every target scraped yet (after one scrape interval): `clustergate monitor status` shows them")
+            elif not evaluated:
+                print("the alert rules have not all been evaluated since the first scrapes yet (after one evaluation "
+                      "interval): `clustergate monitor status` may not list every alert they will raise")
             elif any(t["health"] != "up" for t in scraped):
                 down = ", ".join(f"{t['labels'].get('job', '?')} ({t.get('lastError') or t['health']})"
                                  for t in scraped if t["health"] != "up")
@@ -326,6 +332,34 @@ def wait_first_scrape(url: str, jobs: set[str], scrape_interval_s: float, deadli
         if time.monotonic() >= until:
             return None
         time.sleep(0.2)
+
+
+def wait_rules_evaluated(url: str, since: float, evaluation_interval_s: float, deadline: float) -> bool:
+    """Wait until every rule group has been evaluated after `since` (Unix seconds: when every target had
+    been scraped once), so the alerts `monitor status` lists right after `monitor up` are the rules' verdict
+    on those scrapes, not the empty list of rules that have not seen them. False if that takes longer than
+    the later of the deadline and one interval (+10 s)."""
+    until = max(deadline, time.monotonic() + evaluation_interval_s + 10)
+    while True:
+        try:
+            groups = api_get(f"{url}/api/v1/rules")["data"]["groups"]
+            if all(unix_seconds(g["lastEvaluation"]) > since for g in groups):
+                return True
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        if time.monotonic() >= until:
+            return False
+        time.sleep(0.2)
+
+
+def unix_seconds(rfc3339: str) -> float:
+    """Prometheus's RFC 3339 time (nanosecond fraction, `Z`) as Unix seconds; its zero time ("0001-01-01T00:00:00Z",
+    never evaluated) is far in the past."""
+    found = re.fullmatch(r"(.+T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?", rfc3339)
+    if found is None:
+        raise ValueError(f"not an RFC 3339 time: {rfc3339!r}")
+    whole = datetime.fromisoformat(found[1] + (found[3] or "Z").replace("Z", "+00:00"))
+    return whole.timestamp() + float(f"0{found[2] or ''}")
 
 
 def cmd_monitor_down(args: argparse.Namespace) -> int:
@@ -470,7 +504,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--scrape-interval", type=positive_seconds, default=SCRAPE_INTERVAL_S_DEFAULT, metavar="SECONDS",
                    help=f"scrape and rule evaluation interval (default {SCRAPE_INTERVAL_S_DEFAULT})")
     q.add_argument("--timeout", type=positive_seconds, default=30, metavar="SECONDS",
-                   help="seconds to wait for readiness and the first scrape of every target (default 30)")
+                   help="seconds to wait for readiness, the first scrape of every target and the rules' first evaluation "
+                   "after them (default 30)")
     home_arg(q)
     q.set_defaults(func=cmd_monitor_up)
     q = sub.add_parser("down", help="stop Prometheus (its data stays under run/prometheus/data)")

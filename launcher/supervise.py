@@ -1205,7 +1205,9 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
     for claim in claims:  # held until the programs are up (or up gave up): the next up sees them bound
         claim.close()
     if ok:
-        print(f"{topo.name} is up: `clustergate status` shows it; logs in {home.logs}")
+        # Another home than plain `status` finds (--home, $CLUSTERGATE_HOME, the repo root) is named in the hint.
+        named = "" if home.root == home_from(argparse.Namespace(home=None)).root else f" --home {home.root}"
+        print(f"{topo.name} is up: `clustergate status{named}` shows it; logs in {home.logs}")
     return 0 if ok else 1
 
 

@@ -63,6 +63,7 @@ def test_up_status_and_down_of_the_demo_topology(system) -> None:
     up = clustergate("up", str(topo_path), "--home", str(home))
     assert up.returncode == 0, up.stdout + up.stderr
     assert "all ready" in up.stdout
+    assert f"is up: `clustergate status --home {home.resolve()}` shows it" in up.stdout, up.stdout  # not the repo's
 
     status = clustergate("status", "--json", "--home", str(home))
     assert status.returncode == 0, status.stdout

@@ -347,3 +347,29 @@ def test_the_io_free_check_names_a_clock_a_socket_a_file_and_an_actor_shell(tmp_
         "actors/gate.py": "", "launcher/topology.py": ""})
     assert io_free_problems("actors.policy", repo) == ["calls open() on line 8", "imports actors.gate", "imports redis",
                                                        "imports time", "imports zmq"]
+
+
+# --------------------------------------------------------------------------- the code a child process runs
+
+
+DECOY = "raise SystemExit('DECOY: the {package} package of the working directory ran, not this checkout')\n"
+
+
+def test_proof_and_backtest_run_this_checkouts_code_from_a_directory_holding_another_proofs_and_launcher(
+        tmp_path: Path):
+    """`clustergate proof` and `clustergate backtest` run their module in a child process: from a directory that
+    holds other `proofs` and `launcher` packages (another checkout), the child still runs this checkout's."""
+    import os
+
+    from launcher.own_code import own_env
+
+    for package in ("proofs", "launcher"):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text(DECOY.format(package=package))
+    env = own_env({k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    for command in ("proof", "backtest"):
+        # -P and own_env: the launcher itself is this checkout's too, as the installed `clustergate` is.
+        result = subprocess.run([sys.executable, "-P", "-m", "launcher", command, "--help"], cwd=tmp_path, env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert "DECOY" not in result.stdout + result.stderr, (command, result.stderr)
+        assert result.returncode == 0 and result.stdout.startswith("usage:"), (command, result.stdout, result.stderr)

@@ -31,7 +31,7 @@ import pytest
 import yaml
 
 from helpers import REPO, free_port, wait_for, write_topology
-from launcher.monitor import data_dir
+from launcher.monitor import data_dir, unix_seconds
 from launcher.supervise import Home, home_processes, stop_processes
 from launcher.client import GateClient
 from reliability import LiveSystem, clustergate
@@ -312,6 +312,34 @@ def target_rows(status_text: str) -> dict[str, tuple[str, str]]:
             break
         rows[fields[0]] = (fields[2], fields[3])
     return rows
+
+
+def test_monitor_up_returns_once_every_rule_group_has_evaluated_the_first_scrape_of_every_target(
+        monitored: Monitored) -> None:
+    """`monitor up && monitor status` lists the rules' verdict on the first scrapes: up returns once every rule
+    group has been evaluated after the first scrape of every target (it returned after the scrapes, up to one
+    evaluation interval before some groups saw them). A 5 s interval, so that a group evaluated by chance in the
+    moment between the last first scrape and up's return cannot pass for one up waited for."""
+    home = str(monitored.system.home)
+    try:
+        up = clustergate("monitor", "up", "--home", home, "--rules", str(monitored.rules), "--scrape-interval", "5")
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "not every target scraped" not in up.stdout and "not all been evaluated" not in up.stdout, up.stdout
+        monitored.url = json.loads((monitored.system.home / "run" / "prometheus" / "monitor.json").read_text())["url"]
+        groups = monitored.get("/api/v1/rules")["data"]["groups"]
+        started = unix_seconds(monitored.get("/api/v1/status/runtimeinfo")["data"]["startTime"])
+        samples = monitored.get("/api/v1/query", query="up[5m]")["data"]["result"]
+        # Each target's first scrape by this Prometheus (its TSDB keeps the samples of the one it replaced).
+        first_scrape = {series["metric"]["job"]: min(float(t) for t, _ in series["values"] if float(t) >= started)
+                        for series in samples if any(float(t) >= started for t, _ in series["values"])}
+    finally:  # the module's other tests run on the 1 s interval
+        again = clustergate("monitor", "up", "--home", home, "--rules", str(monitored.rules),
+                            "--scrape-interval", str(SCRAPE_INTERVAL_S))
+        assert again.returncode == 0, again.stdout + again.stderr
+    assert set(first_scrape) == set(monitored.system.data["actors"]), first_scrape
+    last_first_scrape = max(first_scrape.values())
+    assert groups and all(unix_seconds(g["lastEvaluation"]) > last_first_scrape for g in groups), \
+        (last_first_scrape, {g["name"]: g["lastEvaluation"] for g in groups})
 
 
 def test_two_monitor_ups_at_once_leave_one_prometheus_answering_on_the_url_the_home_records(monitored: Monitored) -> None:

@@ -3225,6 +3225,38 @@ MUTATIONS: list[Mutation] = [
         "    if False:\n",
         ("tests/test_sentinel_failover.py::"
          "test_failover_readiness_says_when_sentinels_in_tilt_mode_leave_too_few_to_see_a_primary_down",)),
+    Mutation(
+        "proof_and_backtest_run_the_checkout_in_the_working_directory",
+        "`clustergate proof`, `clustergate backtest` and a deploy's proof run this checkout's module (python -P -m), "
+        "never a `proofs` or `launcher` package in the working directory",
+        "launcher/own_code.py",
+        '    return [sys.executable, "-P", "-m", module, *argv]\n',
+        '    return [sys.executable, "-m", module, *argv]\n',
+        ("tests/test_layering.py::test_proof_and_backtest_run_this_checkouts_code_from_a_directory_holding_another_"
+         "proofs_and_launcher",)),
+    Mutation(
+        "monitor_up_returns_before_the_rules_saw_its_first_scrapes",
+        "`clustergate monitor up` returns once every rule group has been evaluated after the first scrape of every "
+        "target, so `monitor up && monitor status` lists the rules' verdict on them",
+        "launcher/monitor.py",
+        "            evaluated = scraped is not None and wait_rules_evaluated(url, time.time(), args.scrape_interval, deadline)\n",
+        "            evaluated = True\n",
+        ("tests/test_monitor_live.py::"
+         "test_monitor_up_returns_once_every_rule_group_has_evaluated_the_first_scrape_of_every_target",)),
+    Mutation(
+        "an_actor_exports_a_metric_the_docs_do_not_name",
+        "every metric an actor exports is named in README.md or docs/, where an operator looks for it",
+        "actors/price_feed.py",
+        '        self.heartbeats = Counter("price_feed_heartbeats_total", "Heartbeats published while idle")\n',
+        '        self.heartbeats = Counter("price_feed_idle_heartbeats_total", "Heartbeats published while idle")\n',
+        ("tests/test_docs.py::test_every_metric_an_actor_of_the_live_demo_exports_is_named_in_the_docs",)),
+    Mutation(
+        "up_of_another_home_says_plain_status_shows_it",
+        "`clustergate up --home DIR` ends naming `clustergate status --home DIR`: plain `status` shows another home",
+        "launcher/supervise.py",
+        '        named = "" if home.root == home_from(argparse.Namespace(home=None)).root else f" --home {home.root}"\n',
+        '        named = ""\n',
+        ("tests/test_launcher.py::test_up_status_and_down_of_the_demo_topology",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
