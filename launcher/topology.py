@@ -761,7 +761,11 @@ def _check_symbols(v: Validator, topo: Topology) -> None:
         v.problem(("symbols",), "the allowlist is empty")
     seen: set[str] = set()
     for i, s in enumerate(topo.symbols):
-        if not s or not s.replace("_", "").isalnum() or s.upper() != s:
+        foreign = [c for c in s if not c.isascii()]
+        if foreign:  # a Cyrillic Т looks like T: "BTCUSDТ" would be a symbol no exchange feed ever prices
+            v.problem(("symbols", i), f"symbol {s!r} holds {', '.join(f'{c!r} (U+{ord(c):04X})' for c in foreign[:3])}, "
+                                      f"not ASCII: write it in ASCII upper-case letters and digits, e.g. BTCUSDT")
+        elif not s or not s.replace("_", "").isalnum() or s.upper() != s:
             v.problem(("symbols", i), f"symbol {s!r} must be upper-case letters and digits, e.g. BTCUSDT")
         if s in seen:
             v.problem(("symbols", i), f"duplicate symbol {s!r}")

@@ -3196,6 +3196,14 @@ MUTATIONS: list[Mutation] = [
         '            pass\n',
         ("tests/test_log_bounds.py::"
          "test_a_stopped_issuer_is_logged_once_a_second_by_the_gate_not_per_turn_and_its_return_after_the_counts",)),
+    Mutation(
+        "symbols_are_ascii",
+        "validate refuses a symbol holding a letter that is not ASCII (a Cyrillic Т in BTCUSDТ), naming it",
+        "launcher/topology.py",
+        "        foreign = [c for c in s if not c.isascii()]\n",
+        "        foreign = []\n",
+        ("tests/test_topology_validation.py::"
+         "test_a_symbol_with_a_letter_that_is_not_ascii_is_refused_naming_the_symbol_and_the_letter",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
