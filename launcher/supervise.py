@@ -1333,6 +1333,11 @@ def collect_status(home: Home) -> dict[str, Any]:
             row["metrics_url"] = None
             row["ready"] = monitor_ready(home)
         rows.append(row)
+    listed = {info["name"] for info in infos}
+    for name in (redis_program_names(topo) + list(topo.actors)) if topo else []:
+        if name not in listed:  # removed from supervisord (supervisorctl remove), or never added: nothing runs it
+            rows.append({"name": name, "state": "MISSING", "pid": None, "uptime_s": 0, "ready": False,
+                         "kind": topo.actors[name].kind if name in topo.actors else "redis", "metrics_url": None})
     stray = [asdict(p) for p in leftovers(home, supervised={pid for pid in supervised if pid})]
     status = {"supervisord": "running", "topology": topo.name if topo else None, "programs": rows, "leftovers": stray}
     if topo is not None and topo.redis.sentinel is not None:
@@ -1418,6 +1423,10 @@ def cmd_status(args: argparse.Namespace) -> int:
                 ready = {True: "yes", False: "no", None: "?"}[row.get("ready")]
                 where = row.get("metrics_url") or (f"(role: {row['role']})" if row.get("role") else "-")
                 print(f"{row['name']:<{width}}{row['state']:<10}{ready:<7}{str(row['pid'] or '-'):<9}{where}")
+        missing = [row["name"] for row in status["programs"] if row["state"] == "MISSING"]
+        if missing:
+            print(f"MISSING: supervisord of {home.root} does not run {', '.join(missing)}, which the topology has: "
+                  f"`clustergate up` with the topology adds them")
         for row in status["programs"]:
             if "unexpected_exits" in row:
                 u = row["unexpected_exits"]

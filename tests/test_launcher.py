@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -768,3 +769,19 @@ def test_status_says_how_often_a_program_exited_unexpectedly_and_not_when_it_was
     elsewhere = subprocess.run([sys.executable, "-m", "launcher", "status", "--home", str(home)], capture_output=True,
                                text=True, cwd=REPO, timeout=120, env={**os.environ, "TZ": other_zone}).stdout
     assert "gate: exited unexpectedly 2 times in the last 10 minutes" in elsewhere, elsewhere
+
+
+def test_status_names_a_program_of_the_topology_that_supervisord_does_not_run_as_missing_and_exits_1(small) -> None:
+    # `supervisorctl remove gate` (or a program never added): status listed only what supervisord runs, said
+    # nothing of the gate and exited 0, so a script gating trading on status saw a healthy system with no gate.
+    home, topo_path, _ = small
+    assert supervisorctl(home, "stop", "gate").returncode == 0
+    assert supervisorctl(home, "remove", "gate").returncode == 0
+    status = clustergate("status", "--home", str(home))
+    assert status.returncode == 1, status.stdout + status.stderr
+    assert re.search(r"^gate +MISSING ", status.stdout, re.M), status.stdout
+    assert "does not run gate, which the topology has" in status.stdout, status.stdout
+    rows = {row["name"]: row for row in json.loads(clustergate("status", "--json", "--home", str(home)).stdout)["programs"]}
+    assert rows["gate"]["state"] == "MISSING" and rows["gate"]["ready"] is False
+    assert clustergate("up", str(topo_path), "--home", str(home)).returncode == 0
+    assert clustergate("status", "--home", str(home)).returncode == 0

@@ -3204,6 +3204,14 @@ MUTATIONS: list[Mutation] = [
         "        foreign = []\n",
         ("tests/test_topology_validation.py::"
          "test_a_symbol_with_a_letter_that_is_not_ascii_is_refused_naming_the_symbol_and_the_letter",)),
+    Mutation(
+        "status_names_programs_supervisord_does_not_run",
+        "status lists a program the topology has but supervisord does not run as MISSING, and exits 1",
+        "launcher/supervise.py",
+        "        if name not in listed:  # removed from supervisord",
+        "        if False:  # removed from supervisord",
+        ("tests/test_launcher.py::"
+         "test_status_names_a_program_of_the_topology_that_supervisord_does_not_run_as_missing_and_exits_1",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
