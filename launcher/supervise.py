@@ -1036,6 +1036,16 @@ def _held_endpoints(home: Home, live: set[str]) -> set[str]:
     return {_held_key(endpoint) for name in names for _, endpoint in _claims(running, name)}
 
 
+def running_topology_name(home: Home) -> str | None:
+    """The name in the home's running copy (run/topology.yaml), read as plain YAML; None when it cannot be read."""
+    try:
+        data = yaml.safe_load(home.topology.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        return None
+    name = data.get("name") if isinstance(data, dict) else None
+    return name if isinstance(name, str) else None
+
+
 def _wait_gone(pid: int | None, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while pid is not None and _alive(pid):
@@ -1115,6 +1125,13 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
             print(f"FAILED: processes of {home.root} are still running with no supervisord: "
                   f"{_describe_leftovers(stray)}; `clustergate down --home {home.root}` stops them", file=sys.stderr)
             return 1
+    running_name = running_topology_name(home) if was_running else None
+    if running_name is not None and running_name != topo.name and not getattr(args, "replace", False):
+        print(f"FAILED: {home.root} runs topology {running_name!r}, and {args.file} is topology {topo.name!r}: `up` "
+              f"would replace the running system with another one; nothing was changed. To replace it give --replace "
+              f"(or `clustergate down --home {home.root}` first); to run both, give the new one another --home",
+              file=sys.stderr)
+        return 1
     problem = password_problem(topo, home, was_running)
     if problem:
         print(f"{args.file}: redis: {problem}", file=sys.stderr)
@@ -1472,6 +1489,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("up", help="start (or update) a topology under supervisord and wait until it is ready")
     p.add_argument("file")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for readiness (default 60)")
+    p.add_argument("--replace", action="store_true", help="replace a running system of another topology (another "
+                                                          "name) in this home; without it `up` refuses")
     home_arg(p)
     host_arg(p)
     p.set_defaults(func=cmd_up)

@@ -785,3 +785,19 @@ def test_status_names_a_program_of_the_topology_that_supervisord_does_not_run_as
     assert rows["gate"]["state"] == "MISSING" and rows["gate"]["ready"] is False
     assert clustergate("up", str(topo_path), "--home", str(home)).returncode == 0
     assert clustergate("status", "--home", str(home)).returncode == 0
+
+
+def test_up_of_a_topology_with_another_name_is_refused_naming_both_unless_replace_is_given(small, tmp_path: Path) -> None:
+    # `up` of topology 'other' in a home running 'demo' silently replaced the running system (reproduced: status
+    # then said topology: other), e.g. an operator aiming a second system at the default home.
+    home, topo_path, data = small
+    before, pids_before = run_files(home), pids(home)
+    other = write_topology(tmp_path / "other.yaml", {**data, "name": "other"})
+    refused = clustergate("up", str(other), "--home", str(home), "--timeout", "30")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert f"runs topology 'demo', and {other} is topology 'other'" in refused.stderr, refused.stderr
+    assert "--replace" in refused.stderr and "Traceback" not in refused.stderr
+    assert run_files(home) == before and pids(home) == pids_before
+    replaced = clustergate("up", str(other), "--home", str(home), "--replace", "--timeout", "60")
+    assert replaced.returncode == 0, replaced.stdout + replaced.stderr
+    assert json.loads(clustergate("status", "--json", "--home", str(home)).stdout)["topology"] == "other"

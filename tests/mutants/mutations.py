@@ -3212,6 +3212,14 @@ MUTATIONS: list[Mutation] = [
         "        if False:  # removed from supervisord",
         ("tests/test_launcher.py::"
          "test_status_names_a_program_of_the_topology_that_supervisord_does_not_run_as_missing_and_exits_1",)),
+    Mutation(
+        "up_refuses_to_replace_another_topology",
+        "`up` of a topology with another name than the one running in the home is refused naming both, unless --replace",
+        "launcher/supervise.py",
+        '    if running_name is not None and running_name != topo.name and not getattr(args, "replace", False):\n',
+        "    if False:\n",
+        ("tests/test_launcher.py::"
+         "test_up_of_a_topology_with_another_name_is_refused_naming_both_unless_replace_is_given",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
