@@ -1089,20 +1089,25 @@ def cmd_up(args: argparse.Namespace) -> int:
     except (OSError, WriteFailed) as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
-    with lock:
+    with lock, ChangeLock(home, "up") as change:
         try:
+            if not change.take():
+                return 1
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             print(f"FAILED: another `clustergate up` is running for {home.root}; wait for it to finish", file=sys.stderr)
             return 1
+        except KeyboardInterrupt:
+            print("interrupted before anything was changed", file=sys.stderr)
+            return 130
         try:
-            return _up_locked(args, topo, home)
+            return _up_locked(args, topo, home, change)
         except KeyboardInterrupt:  # from the change on, _up_locked answers an interrupt itself
             print("interrupted before anything was changed", file=sys.stderr)
             return 130
 
 
-def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
+def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "ChangeLock") -> int:
     redis_binary = None
     if topo.redis.managed:
         redis_binary = find_redis_server()
@@ -1208,6 +1213,7 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
                 _tell(f"FAILED: {exc}; the previous files are back in {home.run}", sys.stderr)
                 return 1
             interrupt.applied = True
+        change.release()  # applied (supervisord runs it): a `down` from now on stops what it started
         if interrupt.signum:
             _tell(f"interrupted ({signal.Signals(interrupt.signum).name}): the change was applied and supervisord is "
                   f"starting its programs; `clustergate status --home {home.root}` shows when they are ready", sys.stderr)
@@ -1282,9 +1288,86 @@ def _shutdown(sup: Supervisor, home: Home) -> None:
         raise LaunchError(f"supervisord (pid {pid}) still running 30 s after its shutdown")
 
 
+# How long `down` waits for an `up` applying its change (and `up` for a `down`): an `up` may stop every program
+# (up to CALL_TIMEOUT_S) and start supervisord (15 s); a `down` may wait 30 s for supervisord and 15 s for leftovers.
+CHANGE_LOCK_WAIT_S = 120.0
+
+
+class ChangeLock:
+    """run/change.lock: held by `up` from its first look at supervisord until its change is applied, and by `down`
+    throughout, so a `down` never runs in the middle of an `up` (it found nothing running yet, and the `up` then
+    started everything) and an `up` never starts while a `down` stops the home. The kernel drops it on exit."""
+
+    def __init__(self, home: Home, what: str):
+        self.home, self.what, self.file = home, what, None
+
+    def __enter__(self) -> "ChangeLock":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+    def take(self, wait_s: float = CHANGE_LOCK_WAIT_S) -> bool:
+        """Take the lock, waiting up to wait_s for the command that holds it (said on stdout); False after
+        saying why (nothing was changed) when it could not be taken."""
+        path = self.home.run / "change.lock"
+        try:
+            if not self.home.run.is_dir():
+                return True  # no run/: no `up` ever ran here, and none can be applying a change
+            self.file = open(path, "a+")
+        except OSError as exc:
+            print(f"FAILED: cannot open {path}: {exc.strerror}", file=sys.stderr)
+            return False
+        deadline = time.monotonic() + wait_s
+        said = False
+        while True:
+            try:
+                fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = _read_holder(path)
+                if time.monotonic() > deadline:
+                    print(f"FAILED: {holder} is still applying its change to {self.home.root} after {wait_s:g} s; "
+                          f"nothing was done: run `clustergate {self.what}` again once it has finished", file=sys.stderr)
+                    self.release()
+                    return False
+                if not said:
+                    print(f"waiting for {holder}, applying its change to {self.home.root}, to finish (up to "
+                          f"{wait_s:g} s)", flush=True)
+                    said = True
+                time.sleep(0.1)
+        self.file.seek(0)
+        self.file.truncate()
+        self.file.write(f"{os.getpid()} {self.what}\n")
+        self.file.flush()
+        return True
+
+    def release(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+def _read_holder(path: Path) -> str:
+    """Who holds change.lock, as its holder wrote it: "`clustergate up` (pid N)"."""
+    try:
+        pid, _, what = path.read_text().strip().partition(" ")
+    except OSError:
+        pid, what = "", ""
+    what = what if what in ("up", "down") else "another command"
+    return f"`clustergate {what}`" + (f" (pid {pid})" if pid.isdigit() else "")
+
+
 def cmd_down(args: argparse.Namespace) -> int:
     """Stop every program and supervisord, then every leftover process of this home."""
     home = home_from(args)
+    with ChangeLock(home, "down") as change:
+        if not change.take():
+            return 1
+        return _down_locked(home)
+
+
+def _down_locked(home: Home) -> int:
     sup = Supervisor(home)
     try:
         running = sup.running()

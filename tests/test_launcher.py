@@ -801,3 +801,40 @@ def test_up_of_a_topology_with_another_name_is_refused_naming_both_unless_replac
     replaced = clustergate("up", str(other), "--home", str(home), "--replace", "--timeout", "60")
     assert replaced.returncode == 0, replaced.stdout + replaced.stderr
     assert json.loads(clustergate("status", "--json", "--home", str(home)).stdout)["topology"] == "other"
+
+
+def test_down_while_the_first_up_of_a_home_applies_its_change_waits_for_it_and_stops_what_it_started(tmp_path: Path) -> None:
+    # `down` while the first `up` of a home was still checking and starting supervisord found nothing running,
+    # said so and exited 0; the `up` then started supervisord and every program: the system ran after the `down`.
+    # The `up` is held (SIGSTOP) as soon as it holds the home's lock, so the `down` comes in the middle of it.
+    from launcher.supervise import home_processes
+
+    home = tmp_path / "home"
+    topo_path = write_topology(tmp_path / "small.yaml", small_data())
+    up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home), "--timeout", "60"],
+                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    down_out = tmp_path / "down.out"
+    down = None
+    try:
+        wait_for(lambda: flock_held(home / "run" / "up.lock") or up.poll() is not None, 60,
+                 "up holding the home's lock", interval_s=0.01)
+        os.kill(up.pid, signal.SIGSTOP)
+        with open(down_out, "w") as out:
+            down = subprocess.Popen([sys.executable, "-m", "launcher", "down", "--home", str(home)], cwd=REPO,
+                                    stdout=out, stderr=subprocess.STDOUT, text=True)
+        wait_for(lambda: down.poll() is not None or "waiting for" in down_out.read_text(), 30, "down to wait or end")
+        os.kill(up.pid, signal.SIGCONT)
+        up_out, _ = up.communicate(timeout=180)
+        assert down.wait(timeout=180) == 0, down_out.read_text()
+        said = down_out.read_text()
+        assert not home_processes(Home(home.resolve())), (said, up_out)
+        assert "waiting for" in said and "applying its change" in said, said
+        assert clustergate("status", "--home", str(home)).returncode == 1
+    finally:
+        if up.poll() is None:
+            os.kill(up.pid, signal.SIGCONT)
+        for proc in (up, down):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        clustergate("down", "--home", str(home))

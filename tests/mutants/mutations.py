@@ -3220,6 +3220,15 @@ MUTATIONS: list[Mutation] = [
         "    if False:\n",
         ("tests/test_launcher.py::"
          "test_up_of_a_topology_with_another_name_is_refused_naming_both_unless_replace_is_given",)),
+    Mutation(
+        "down_waits_for_an_up_applying_its_change",
+        "`down` while an `up` applies its change (the first `up` of a home, before supervisord answers) waits for it, "
+        "then stops what it started",
+        "launcher/supervise.py",
+        "        if not change.take():\n            return 1\n        return _down_locked(home)\n",
+        "        return _down_locked(home)\n",
+        ("tests/test_launcher.py::"
+         "test_down_while_the_first_up_of_a_home_applies_its_change_waits_for_it_and_stops_what_it_started",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
