@@ -34,7 +34,8 @@ from launcher.endpoints import endpoint_problem_now
 from launcher.exits import Exits, as_json, describe, unexpected_exits
 from launcher.redis_binary import INSTALL_HINT, binary_problem, find_redis_server
 from launcher.schema import SchemaError
-from launcher.topology import EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, PermitIssuerSettings, Topology, endpoint_port, load_or_report, load_topology
+from launcher.topology import (EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, PermitIssuerSettings, Topology, endpoint_port,
+                               load_or_report, load_running_copy)
 
 REPO = Path(__file__).resolve().parent.parent
 REDIS_PROGRAM = "redis"
@@ -1029,7 +1030,7 @@ def _held_endpoints(home: Home, live: set[str]) -> set[str]:
     """Ports and ipc paths the home's running topology binds through its live programs (empty when it cannot
     be read): a port of a program stopped by hand, or failing, is free only if no other process took it."""
     try:
-        running = load_topology(home.topology)
+        running, _ = load_running_copy(home.topology)
     except SchemaError:
         return set()
     names = [n for n in redis_program_names(running) + list(running.actors) if n in live]
@@ -1398,13 +1399,32 @@ def _down_locked(home: Home) -> int:
     return 0
 
 
+def rendered_program_names(home: Home) -> list[str]:
+    """The programs `up` last rendered for this home (run/programs.d), which its supervisord is meant to run."""
+    try:
+        return list(_program_sections(home.programs.read_text()))
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def running_copy_or_none(home: Home) -> tuple[Topology | None, list[str]]:
+    """The home's running copy and what today's checks say of it (None: no copy, or none readable as a topology)."""
+    if not home.topology.exists():
+        return None, []
+    try:
+        topo, problems = load_running_copy(home.topology)
+    except SchemaError as exc:
+        return None, [p.render(str(home.topology)) for p in exc.problems]
+    return topo, [p.render(str(home.topology)) for p in problems]
+
+
 def collect_status(home: Home) -> dict[str, Any]:
     sup = Supervisor(home)
-    topo = load_topology(home.topology) if home.topology.exists() else None
+    topo, problems = running_copy_or_none(home)
     if not sup.running():
         stray = [asdict(p) for p in leftovers(home, supervised=set())]
         return {"supervisord": "not running", "topology": topo.name if topo else None, "programs": [],
-                "leftovers": stray}
+                "leftovers": stray, "topology_problems": problems}
     rows = []
     infos = sup.processes()
     supervised = {sup.pid()} | {info["pid"] for info in infos if info["pid"]}
@@ -1434,12 +1454,14 @@ def collect_status(home: Home) -> dict[str, Any]:
             row["ready"] = monitor_ready(home)
         rows.append(row)
     listed = {info["name"] for info in infos}
-    for name in (redis_program_names(topo) + list(topo.actors)) if topo else []:
+    for name in rendered_program_names(home):  # this home's part of the topology (one host's, on a multi-host one)
         if name not in listed:  # removed from supervisord (supervisorctl remove), or never added: nothing runs it
-            rows.append({"name": name, "state": "MISSING", "pid": None, "uptime_s": 0, "ready": False,
-                         "kind": topo.actors[name].kind if name in topo.actors else "redis", "metrics_url": None})
+            kind = topo.actors[name].kind if topo and name in topo.actors else "redis"
+            rows.append({"name": name, "state": "MISSING", "pid": None, "uptime_s": 0, "ready": False, "kind": kind,
+                         "metrics_url": None})
     stray = [asdict(p) for p in leftovers(home, supervised={pid for pid in supervised if pid})]
-    status = {"supervisord": "running", "topology": topo.name if topo else None, "programs": rows, "leftovers": stray}
+    status = {"supervisord": "running", "topology": topo.name if topo else None, "programs": rows, "leftovers": stray,
+              "topology_problems": problems}
     if topo is not None and topo.redis.sentinel is not None:
         status["sentinel"] = sentinel_status(topo)
     return status
@@ -1509,7 +1531,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     except LaunchError as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
-    topo = load_topology(home.topology) if home.topology.exists() and status["supervisord"] == "running" else None
+    topo = running_copy_or_none(home)[0] if status["supervisord"] == "running" else None
     if topo is not None:
         status["overview"] = collect_overview(topo)
     if args.json:
@@ -1537,6 +1559,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         if topo is not None:
             print()
             print(render_overview(topo, status["overview"]))
+        for line in status["topology_problems"]:  # e.g. a rule added since `up` wrote the copy: what runs is still it
+            print(f"note: the running copy no longer passes `clustergate validate`: {line}")
         for proc in status["leftovers"]:
             print(f"leftover pid {proc['pid']} ({proc['what']}), run by no supervisord: {proc['command'][:200]}")
         if status["leftovers"]:

@@ -1121,6 +1121,24 @@ def _check_wait(v: Validator, topo: Topology, s: PermitIssuerSettings, base: Pat
 
 def load_topology(path: str | os.PathLike[str]) -> Topology:
     """Read and validate a topology file; raise SchemaError naming every problem."""
+    topo, problems = _read_and_validate(path)
+    if problems:
+        raise SchemaError(problems)
+    assert topo is not None
+    return topo
+
+
+def load_running_copy(path: str | os.PathLike[str]) -> tuple[Topology, list[Problem]]:
+    """A home's running copy (run/topology.yaml), which `up` validated when it wrote it, with what today's checks
+    say of it beside it (a rule added since, a key file gone): what runs is what it says. SchemaError only when it
+    cannot be read as a topology at all."""
+    topo, problems = _read_and_validate(path)
+    if topo is None:
+        raise SchemaError(problems)
+    return topo, problems
+
+
+def _read_and_validate(path: str | os.PathLike[str]) -> tuple[Topology | None, list[Problem]]:
     p = FsPath(path)
     try:
         text = p.read_text()
@@ -1141,12 +1159,9 @@ def load_topology(path: str | os.PathLike[str]) -> Topology:
         line = mark.line + 1 if mark is not None else None
         raise SchemaError([Problem((), f"not valid YAML: {getattr(exc, 'problem', None) or exc}", line)]) from None
     topo, more = validate_data(data, lines, source_path=str(p.resolve()))
-    problems = problems + more
-    if problems:
-        raise SchemaError(problems)
-    assert topo is not None
-    object.__setattr__(topo, "source_path", str(p.resolve()))
-    return topo
+    if topo is not None:
+        object.__setattr__(topo, "source_path", str(p.resolve()))
+    return topo, problems + more
 
 
 def load_or_report(path: str) -> Topology | None:

@@ -838,3 +838,24 @@ def test_down_while_the_first_up_of_a_home_applies_its_change_waits_for_it_and_s
                 proc.kill()
                 proc.wait()
         clustergate("down", "--home", str(home))
+
+
+def test_a_running_copy_that_todays_validation_refuses_is_still_what_status_shows_and_up_replaces(small) -> None:
+    # The running copy (run/topology.yaml) was read with the full validator: one that fails today's checks (here a
+    # Cyrillic Т in a symbol, accepted before symbols_are_ascii, as a copy written by an older clustergate would be)
+    # made status a SchemaError traceback, and `up` of the corrected topology took the running system's own ports
+    # for another process's ("port ... is already in use") and refused to restart the changed gate.
+    home, topo_path, data = small
+    running = home / "run" / "topology.yaml"
+    running.write_text(running.read_text().replace("- BTCUSDT\n", "- BTCUSD\u0422\n", 1))
+    status = clustergate("status", "--home", str(home))
+    assert "Traceback" not in status.stderr, status.stderr
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert re.search(r"^gate +RUNNING +yes ", status.stdout, re.M), status.stdout
+    assert "note: the running copy no longer passes `clustergate validate`" in status.stdout and "U+0422" in status.stdout
+    gate_pid = pids(home)["gate"]
+    change_the_gate(topo_path)
+    up = clustergate("up", str(topo_path), "--home", str(home), "--timeout", "60")
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert pids(home)["gate"] != gate_pid
+    assert "BTCUSDT" in running.read_text()

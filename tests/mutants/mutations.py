@@ -3229,6 +3229,23 @@ MUTATIONS: list[Mutation] = [
         "        return _down_locked(home)\n",
         ("tests/test_launcher.py::"
          "test_down_while_the_first_up_of_a_home_applies_its_change_waits_for_it_and_stops_what_it_started",)),
+    Mutation(
+        "running_copy_read_leniently_for_held_ports",
+        "`up` reads the ports its running system holds from the running copy even when today's validation refuses "
+        "that copy: they are its own, not another process's",
+        "launcher/supervise.py",
+        "        running, _ = load_running_copy(home.topology)\n",
+        "        running, _ = load_running_copy(home.topology)\n        if _:\n            return set()\n",
+        ("tests/test_launcher.py::"
+         "test_a_running_copy_that_todays_validation_refuses_is_still_what_status_shows_and_up_replaces",)),
+    Mutation(
+        "status_reads_the_running_copy_strictly",
+        "status shows the running system whose copy today's validation refuses, with a note, not a traceback",
+        "launcher/supervise.py",
+        "        topo, problems = load_running_copy(home.topology)\n",
+        "        topo, problems = load_running_copy(home.topology)\n        if problems:\n            raise SchemaError(problems)\n",
+        ("tests/test_launcher.py::"
+         "test_a_running_copy_that_todays_validation_refuses_is_still_what_status_shows_and_up_replaces",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
