@@ -1092,16 +1092,13 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 1
     with lock, ChangeLock(home, "up") as change:
         try:
-            if not change.take():
+            if not change.take():  # first: a `down` waiting for this `up` sees it as soon as up.lock is held
                 return 1
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"FAILED: another `clustergate up` is running for {home.root}; wait for it to finish", file=sys.stderr)
-            return 1
-        except KeyboardInterrupt:
-            print("interrupted before anything was changed", file=sys.stderr)
-            return 130
-        try:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(f"FAILED: another `clustergate up` is running for {home.root}; wait for it to finish", file=sys.stderr)
+                return 1
             return _up_locked(args, topo, home, change)
         except KeyboardInterrupt:  # from the change on, _up_locked answers an interrupt itself
             print("interrupted before anything was changed", file=sys.stderr)
@@ -1163,8 +1160,9 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
     except (LaunchError, OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException) as exc:
         print(f"FAILED: supervisord of {home.root} did not list its programs: {exc}; nothing was changed", file=sys.stderr)
         return 1
+    not_run = {n for n in new_sections if n not in {p["name"] for p in infos}}  # supervisord adds them: check them too
     to_start = [n for n in new_sections if not was_running or old_sections.get(n) != new_sections[n]
-                or n in stopped_by_hand]
+                or n in stopped_by_hand or n in not_run]
     held = _held_endpoints(home, {p["name"] for p in infos if p["statename"] in LIVE_STATES}) if was_running else set()
     try:
         claims, busy = claim_endpoints(topo, to_start, held, home)

@@ -511,6 +511,19 @@ def test_two_concurrent_ups_of_one_home_leave_one_system_and_one_clear_refusal(t
         clustergate("down", "--home", str(home))
 
 
+def up_with_a_port_taken(home: Path, topo_path: Path, port: int, *programs: str) -> tuple[subprocess.CompletedProcess, str]:
+    """`up` while another process listens on 127.0.0.1:port, and supervisorctl's status of the programs then."""
+    blocker = socket.socket()
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past the scrapes' TIME_WAIT on that port
+    blocker.bind(("127.0.0.1", port))
+    blocker.listen()
+    try:
+        return (clustergate("up", str(topo_path), "--home", str(home), "--timeout", "20"),
+                supervisorctl(home, "status", *programs).stdout)
+    finally:
+        blocker.close()
+
+
 def test_up_refuses_the_port_of_a_program_stopped_by_hand_that_another_process_took_meanwhile(small) -> None:
     # rev-operator: `up` took every port of the running topology as held by its own program, running or not.
     # After `supervisorctl stop gate` and another process binding the gate's metrics port, `up` started the
@@ -520,15 +533,7 @@ def test_up_refuses_the_port_of_a_program_stopped_by_hand_that_another_process_t
     assert supervisorctl(home, "stop", "gate").returncode == 0
     before, pids_before = run_files(home), pids(home)
     port = data["actors"]["gate"]["metrics_port"]
-    blocker = socket.socket()
-    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past the scrapes' TIME_WAIT on that port
-    blocker.bind(("127.0.0.1", port))
-    blocker.listen()
-    try:
-        result = clustergate("up", str(topo_path), "--home", str(home), "--timeout", "20")
-        gate = supervisorctl(home, "status", "gate").stdout
-    finally:
-        blocker.close()
+    result, gate = up_with_a_port_taken(home, topo_path, port, "gate")
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"actors.gate.metrics_port: port {port} is already in use" in result.stderr, result.stdout + result.stderr
     assert "STOPPED" in gate, gate
@@ -859,3 +864,19 @@ def test_a_running_copy_that_todays_validation_refuses_is_still_what_status_show
     assert up.returncode == 0, up.stdout + up.stderr
     assert pids(home)["gate"] != gate_pid
     assert "BTCUSDT" in running.read_text()
+
+
+def test_up_checks_the_ports_of_a_program_supervisord_does_not_run_before_adding_it(small) -> None:
+    # A program removed from supervisord (supervisorctl remove) was added back by `up` unchecked, its rendered
+    # section being unchanged: with another process on the gate's metrics port the gate crash-looped, and `up`
+    # waited its whole timeout and exited 1 leaving it so, where a stopped gate's port is checked first.
+    home, topo_path, data = small
+    assert supervisorctl(home, "stop", "gate").returncode == 0
+    assert supervisorctl(home, "remove", "gate").returncode == 0
+    before = run_files(home)
+    port = data["actors"]["gate"]["metrics_port"]
+    result, listed = up_with_a_port_taken(home, topo_path, port)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"actors.gate.metrics_port: port {port} is already in use" in result.stderr, result.stdout + result.stderr
+    assert "gate" not in listed and run_files(home) == before, listed
+    assert clustergate("up", str(topo_path), "--home", str(home)).returncode == 0

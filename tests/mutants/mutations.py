@@ -2718,10 +2718,10 @@ MUTATIONS: list[Mutation] = [
         "two_ups_of_one_home_at_once",
         "two concurrent `up`s of one home leave one system and one clear refusal (one `up` per home at a time)",
         "launcher/supervise.py",
-        "            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)\n        except BlockingIOError:\n"
-        "            print(f\"FAILED: another `clustergate up`",
-        "            pass\n        except BlockingIOError:\n"
-        "            print(f\"FAILED: another `clustergate up`",
+        "                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)\n            except BlockingIOError:\n"
+        "                print(f\"FAILED: another `clustergate up`",
+        "                pass\n            except BlockingIOError:\n"
+        "                print(f\"FAILED: another `clustergate up`",
         ("tests/test_launcher.py::test_two_concurrent_ups_of_one_home_leave_one_system_and_one_clear_refusal",)),
     Mutation(
         "up_starts_a_broken_redis_server",
@@ -3246,6 +3246,14 @@ MUTATIONS: list[Mutation] = [
         "        topo, problems = load_running_copy(home.topology)\n        if problems:\n            raise SchemaError(problems)\n",
         ("tests/test_launcher.py::"
          "test_a_running_copy_that_todays_validation_refuses_is_still_what_status_shows_and_up_replaces",)),
+    Mutation(
+        "up_adds_a_program_supervisord_does_not_run_unchecked",
+        "`up` checks the ports of a program supervisord does not run (removed by hand) before adding it back",
+        "launcher/supervise.py",
+        "                or n in stopped_by_hand or n in not_run]\n",
+        "                or n in stopped_by_hand]\n",
+        ("tests/test_launcher.py::"
+         "test_up_checks_the_ports_of_a_program_supervisord_does_not_run_before_adding_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
