@@ -1583,6 +1583,17 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def timeout_seconds(text: str) -> float:
+    """A --timeout: a finite number of seconds, 0 or more (nan compared false with the deadline: up waited forever)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (0 <= value < float("inf")):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a finite number of seconds, 0 or more")
+    return value
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     def home_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument("--home", help="directory with supervisord.conf and run/ (default: the repo root, or $CLUSTERGATE_HOME)")
@@ -1593,7 +1604,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("up", help="start (or update) a topology under supervisord and wait until it is ready")
     p.add_argument("file")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for readiness (default 60)")
+    p.add_argument("--timeout", type=timeout_seconds, default=60.0, help="seconds to wait for readiness (default 60)")
     p.add_argument("--replace", action="store_true", help="replace a running system of another topology (another "
                                                           "name) in this home; without it `up` refuses")
     home_arg(p)

@@ -770,9 +770,10 @@ def _check_symbols(v: Validator, topo: Topology) -> None:
         if s in seen:
             v.problem(("symbols", i), f"duplicate symbol {s!r}")
         seen.add(s)
-    if not topo.name or not topo.name.replace("-", "").replace("_", "").isalnum() or len(topo.name) > MAX_NAME_CHARS:
+    if (not topo.name or not topo.name.isascii() or not topo.name.replace("-", "").replace("_", "").isalnum()
+            or len(topo.name) > MAX_NAME_CHARS):
         v.problem(("name",), f"name {topo.name[:40]!r}{'...' if len(topo.name) > 40 else ''} must be 1 to "
-                             f"{MAX_NAME_CHARS} letters, digits, - or _")
+                             f"{MAX_NAME_CHARS} ASCII letters, digits, - or _")
 
 
 BEYOND_LOOPBACK_FIX = ("add curve to this socket and security.curve.keys_dir to the topology "

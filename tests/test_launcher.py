@@ -880,3 +880,13 @@ def test_up_checks_the_ports_of_a_program_supervisord_does_not_run_before_adding
     assert f"actors.gate.metrics_port: port {port} is already in use" in result.stderr, result.stdout + result.stderr
     assert "gate" not in listed and run_files(home) == before, listed
     assert clustergate("up", str(topo_path), "--home", str(home)).returncode == 0
+
+
+@pytest.mark.parametrize("timeout", ["nan", "inf", "-1"])
+def test_up_with_a_timeout_that_is_no_finite_number_of_seconds_is_refused_before_anything_starts(tmp_path: Path, timeout) -> None:
+    # `up --timeout nan` waited forever for a program that never became ready: no time is past a NaN deadline.
+    home = tmp_path / "home"
+    topo_path = write_topology(tmp_path / "small.yaml", small_data())
+    result = clustergate("up", str(topo_path), "--home", str(home), "--timeout", timeout)
+    assert result.returncode == 2 and "give a finite number of seconds, 0 or more" in result.stderr, result.stderr
+    assert not home.exists()

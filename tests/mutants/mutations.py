@@ -3254,6 +3254,21 @@ MUTATIONS: list[Mutation] = [
         "                or n in stopped_by_hand]\n",
         ("tests/test_launcher.py::"
          "test_up_checks_the_ports_of_a_program_supervisord_does_not_run_before_adding_it",)),
+    Mutation(
+        "topology_name_is_ascii",
+        "validate refuses a topology name holding a letter that is not ASCII",
+        "launcher/topology.py",
+        "    if (not topo.name or not topo.name.isascii() or",
+        "    if (not topo.name or",
+        ("tests/test_topology_validation.py::test_a_topology_name_with_a_letter_that_is_not_ascii_is_refused",)),
+    Mutation(
+        "up_timeout_nan_waits_forever",
+        "`up --timeout` takes a finite number of seconds, 0 or more: nan (no time is past it) is refused",
+        "launcher/supervise.py",
+        '    if not (0 <= value < float("inf")):\n',
+        '    if value < 0:\n',
+        ("tests/test_launcher.py::"
+         "test_up_with_a_timeout_that_is_no_finite_number_of_seconds_is_refused_before_anything_starts",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
