@@ -34,7 +34,8 @@ from launcher.endpoints import endpoint_problem_now
 from launcher.exits import Exits, as_json, describe, unexpected_exits
 from launcher.redis_binary import INSTALL_HINT, binary_problem, find_redis_server
 from launcher.schema import SchemaError
-from launcher.topology import EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, PermitIssuerSettings, Topology, endpoint_port, load_or_report, load_topology
+from launcher.topology import (EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, PermitIssuerSettings, Topology, endpoint_port,
+                               load_or_report, load_running_copy)
 
 REPO = Path(__file__).resolve().parent.parent
 REDIS_PROGRAM = "redis"
@@ -1029,11 +1030,21 @@ def _held_endpoints(home: Home, live: set[str]) -> set[str]:
     """Ports and ipc paths the home's running topology binds through its live programs (empty when it cannot
     be read): a port of a program stopped by hand, or failing, is free only if no other process took it."""
     try:
-        running = load_topology(home.topology)
+        running, _ = load_running_copy(home.topology)
     except SchemaError:
         return set()
     names = [n for n in redis_program_names(running) + list(running.actors) if n in live]
     return {_held_key(endpoint) for name in names for _, endpoint in _claims(running, name)}
+
+
+def running_topology_name(home: Home) -> str | None:
+    """The name in the home's running copy (run/topology.yaml), read as plain YAML; None when it cannot be read."""
+    try:
+        data = yaml.safe_load(home.topology.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        return None
+    name = data.get("name") if isinstance(data, dict) else None
+    return name if isinstance(name, str) else None
 
 
 def _wait_gone(pid: int | None, timeout_s: float) -> bool:
@@ -1079,20 +1090,22 @@ def cmd_up(args: argparse.Namespace) -> int:
     except (OSError, WriteFailed) as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
-    with lock:
+    with lock, ChangeLock(home, "up") as change:
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"FAILED: another `clustergate up` is running for {home.root}; wait for it to finish", file=sys.stderr)
-            return 1
-        try:
-            return _up_locked(args, topo, home)
+            if not change.take():  # first: a `down` waiting for this `up` sees it as soon as up.lock is held
+                return 1
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(f"FAILED: another `clustergate up` is running for {home.root}; wait for it to finish", file=sys.stderr)
+                return 1
+            return _up_locked(args, topo, home, change)
         except KeyboardInterrupt:  # from the change on, _up_locked answers an interrupt itself
             print("interrupted before anything was changed", file=sys.stderr)
             return 130
 
 
-def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
+def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "ChangeLock") -> int:
     redis_binary = None
     if topo.redis.managed:
         redis_binary = find_redis_server()
@@ -1115,6 +1128,13 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
             print(f"FAILED: processes of {home.root} are still running with no supervisord: "
                   f"{_describe_leftovers(stray)}; `clustergate down --home {home.root}` stops them", file=sys.stderr)
             return 1
+    running_name = running_topology_name(home) if was_running else None
+    if running_name is not None and running_name != topo.name and not getattr(args, "replace", False):
+        print(f"FAILED: {home.root} runs topology {running_name!r}, and {args.file} is topology {topo.name!r}: `up` "
+              f"would replace the running system with another one; nothing was changed. To replace it give --replace "
+              f"(or `clustergate down --home {home.root}` first); to run both, give the new one another --home",
+              file=sys.stderr)
+        return 1
     problem = password_problem(topo, home, was_running)
     if problem:
         print(f"{args.file}: redis: {problem}", file=sys.stderr)
@@ -1140,8 +1160,9 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
     except (LaunchError, OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException) as exc:
         print(f"FAILED: supervisord of {home.root} did not list its programs: {exc}; nothing was changed", file=sys.stderr)
         return 1
+    not_run = {n for n in new_sections if n not in {p["name"] for p in infos}}  # supervisord adds them: check them too
     to_start = [n for n in new_sections if not was_running or old_sections.get(n) != new_sections[n]
-                or n in stopped_by_hand]
+                or n in stopped_by_hand or n in not_run]
     held = _held_endpoints(home, {p["name"] for p in infos if p["statename"] in LIVE_STATES}) if was_running else set()
     try:
         claims, busy = claim_endpoints(topo, to_start, held, home)
@@ -1191,6 +1212,7 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home) -> int:
                 _tell(f"FAILED: {exc}; the previous files are back in {home.run}", sys.stderr)
                 return 1
             interrupt.applied = True
+        change.release()  # applied (supervisord runs it): a `down` from now on stops what it started
         if interrupt.signum:
             _tell(f"interrupted ({signal.Signals(interrupt.signum).name}): the change was applied and supervisord is "
                   f"starting its programs; `clustergate status --home {home.root}` shows when they are ready", sys.stderr)
@@ -1267,9 +1289,86 @@ def _shutdown(sup: Supervisor, home: Home) -> None:
         raise LaunchError(f"supervisord (pid {pid}) still running 30 s after its shutdown")
 
 
+# How long `down` waits for an `up` applying its change (and `up` for a `down`): an `up` may stop every program
+# (up to CALL_TIMEOUT_S) and start supervisord (15 s); a `down` may wait 30 s for supervisord and 15 s for leftovers.
+CHANGE_LOCK_WAIT_S = 120.0
+
+
+class ChangeLock:
+    """run/change.lock: held by `up` from its first look at supervisord until its change is applied, and by `down`
+    throughout, so a `down` never runs in the middle of an `up` (it found nothing running yet, and the `up` then
+    started everything) and an `up` never starts while a `down` stops the home. The kernel drops it on exit."""
+
+    def __init__(self, home: Home, what: str):
+        self.home, self.what, self.file = home, what, None
+
+    def __enter__(self) -> "ChangeLock":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+    def take(self, wait_s: float = CHANGE_LOCK_WAIT_S) -> bool:
+        """Take the lock, waiting up to wait_s for the command that holds it (said on stdout); False after
+        saying why (nothing was changed) when it could not be taken."""
+        path = self.home.run / "change.lock"
+        try:
+            if not self.home.run.is_dir():
+                return True  # no run/: no `up` ever ran here, and none can be applying a change
+            self.file = open(path, "a+")
+        except OSError as exc:
+            print(f"FAILED: cannot open {path}: {exc.strerror}", file=sys.stderr)
+            return False
+        deadline = time.monotonic() + wait_s
+        said = False
+        while True:
+            try:
+                fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = _read_holder(path)
+                if time.monotonic() > deadline:
+                    print(f"FAILED: {holder} is still applying its change to {self.home.root} after {wait_s:g} s; "
+                          f"nothing was done: run `clustergate {self.what}` again once it has finished", file=sys.stderr)
+                    self.release()
+                    return False
+                if not said:
+                    print(f"waiting for {holder}, applying its change to {self.home.root}, to finish (up to "
+                          f"{wait_s:g} s)", flush=True)
+                    said = True
+                time.sleep(0.1)
+        self.file.seek(0)
+        self.file.truncate()
+        self.file.write(f"{os.getpid()} {self.what}\n")
+        self.file.flush()
+        return True
+
+    def release(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+def _read_holder(path: Path) -> str:
+    """Who holds change.lock, as its holder wrote it: "`clustergate up` (pid N)"."""
+    try:
+        pid, _, what = path.read_text().strip().partition(" ")
+    except OSError:
+        pid, what = "", ""
+    what = what if what in ("up", "down") else "another command"
+    return f"`clustergate {what}`" + (f" (pid {pid})" if pid.isdigit() else "")
+
+
 def cmd_down(args: argparse.Namespace) -> int:
     """Stop every program and supervisord, then every leftover process of this home."""
     home = home_from(args)
+    with ChangeLock(home, "down") as change:
+        if not change.take():
+            return 1
+        return _down_locked(home)
+
+
+def _down_locked(home: Home) -> int:
     sup = Supervisor(home)
     try:
         running = sup.running()
@@ -1300,13 +1399,32 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def rendered_program_names(home: Home) -> list[str]:
+    """The programs `up` last rendered for this home (run/programs.d), which its supervisord is meant to run."""
+    try:
+        return list(_program_sections(home.programs.read_text()))
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def running_copy_or_none(home: Home) -> tuple[Topology | None, list[str]]:
+    """The home's running copy and what today's checks say of it (None: no copy, or none readable as a topology)."""
+    if not home.topology.exists():
+        return None, []
+    try:
+        topo, problems = load_running_copy(home.topology)
+    except SchemaError as exc:
+        return None, [p.render(str(home.topology)) for p in exc.problems]
+    return topo, [p.render(str(home.topology)) for p in problems]
+
+
 def collect_status(home: Home) -> dict[str, Any]:
     sup = Supervisor(home)
-    topo = load_topology(home.topology) if home.topology.exists() else None
+    topo, problems = running_copy_or_none(home)
     if not sup.running():
         stray = [asdict(p) for p in leftovers(home, supervised=set())]
         return {"supervisord": "not running", "topology": topo.name if topo else None, "programs": [],
-                "leftovers": stray}
+                "leftovers": stray, "topology_problems": problems}
     rows = []
     infos = sup.processes()
     supervised = {sup.pid()} | {info["pid"] for info in infos if info["pid"]}
@@ -1335,8 +1453,15 @@ def collect_status(home: Home) -> dict[str, Any]:
             row["metrics_url"] = None
             row["ready"] = monitor_ready(home)
         rows.append(row)
+    listed = {info["name"] for info in infos}
+    for name in rendered_program_names(home):  # this home's part of the topology (one host's, on a multi-host one)
+        if name not in listed:  # removed from supervisord (supervisorctl remove), or never added: nothing runs it
+            kind = topo.actors[name].kind if topo and name in topo.actors else "redis"
+            rows.append({"name": name, "state": "MISSING", "pid": None, "uptime_s": 0, "ready": False, "kind": kind,
+                         "metrics_url": None})
     stray = [asdict(p) for p in leftovers(home, supervised={pid for pid in supervised if pid})]
-    status = {"supervisord": "running", "topology": topo.name if topo else None, "programs": rows, "leftovers": stray}
+    status = {"supervisord": "running", "topology": topo.name if topo else None, "programs": rows, "leftovers": stray,
+              "topology_problems": problems}
     if topo is not None and topo.redis.sentinel is not None:
         status["sentinel"] = sentinel_status(topo)
     return status
@@ -1406,7 +1531,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     except LaunchError as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
-    topo = load_topology(home.topology) if home.topology.exists() and status["supervisord"] == "running" else None
+    topo = running_copy_or_none(home)[0] if status["supervisord"] == "running" else None
     if topo is not None:
         status["overview"] = collect_overview(topo)
     if args.json:
@@ -1420,6 +1545,10 @@ def cmd_status(args: argparse.Namespace) -> int:
                 ready = {True: "yes", False: "no", None: "?"}[row.get("ready")]
                 where = row.get("metrics_url") or (f"(role: {row['role']})" if row.get("role") else "-")
                 print(f"{row['name']:<{width}}{row['state']:<10}{ready:<7}{str(row['pid'] or '-'):<9}{where}")
+        missing = [row["name"] for row in status["programs"] if row["state"] == "MISSING"]
+        if missing:
+            print(f"MISSING: supervisord of {home.root} does not run {', '.join(missing)}, which the topology has: "
+                  f"`clustergate up` with the topology adds them")
         for row in status["programs"]:
             if "unexpected_exits" in row:
                 u = row["unexpected_exits"]
@@ -1430,6 +1559,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         if topo is not None:
             print()
             print(render_overview(topo, status["overview"]))
+        for line in status["topology_problems"]:  # e.g. a rule added since `up` wrote the copy: what runs is still it
+            print(f"note: the running copy no longer passes `clustergate validate`: {line}")
         for proc in status["leftovers"]:
             print(f"leftover pid {proc['pid']} ({proc['what']}), run by no supervisord: {proc['command'][:200]}")
         if status["leftovers"]:
@@ -1454,6 +1585,17 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def timeout_seconds(text: str) -> float:
+    """A --timeout: a finite number of seconds, 0 or more (nan compared false with the deadline: up waited forever)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (0 <= value < float("inf")):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a finite number of seconds, 0 or more")
+    return value
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     def home_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument("--home", help="directory with supervisord.conf and run/ (default: the repo root, or $CLUSTERGATE_HOME)")
@@ -1464,7 +1606,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("up", help="start (or update) a topology under supervisord and wait until it is ready")
     p.add_argument("file")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for readiness (default 60)")
+    p.add_argument("--timeout", type=timeout_seconds, default=60.0, help="seconds to wait for readiness (default 60)")
+    p.add_argument("--replace", action="store_true", help="replace a running system of another topology (another "
+                                                          "name) in this home; without it `up` refuses")
     home_arg(p)
     host_arg(p)
     p.set_defaults(func=cmd_up)

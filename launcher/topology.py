@@ -761,14 +761,19 @@ def _check_symbols(v: Validator, topo: Topology) -> None:
         v.problem(("symbols",), "the allowlist is empty")
     seen: set[str] = set()
     for i, s in enumerate(topo.symbols):
-        if not s or not s.replace("_", "").isalnum() or s.upper() != s:
+        foreign = [c for c in s if not c.isascii()]
+        if foreign:  # a Cyrillic Т looks like T: "BTCUSDТ" would be a symbol no exchange feed ever prices
+            v.problem(("symbols", i), f"symbol {s!r} holds {', '.join(f'{c!r} (U+{ord(c):04X})' for c in foreign[:3])}, "
+                                      f"not ASCII: write it in ASCII upper-case letters and digits, e.g. BTCUSDT")
+        elif not s or not s.replace("_", "").isalnum() or s.upper() != s:
             v.problem(("symbols", i), f"symbol {s!r} must be upper-case letters and digits, e.g. BTCUSDT")
         if s in seen:
             v.problem(("symbols", i), f"duplicate symbol {s!r}")
         seen.add(s)
-    if not topo.name or not topo.name.replace("-", "").replace("_", "").isalnum() or len(topo.name) > MAX_NAME_CHARS:
+    if (not topo.name or not topo.name.isascii() or not topo.name.replace("-", "").replace("_", "").isalnum()
+            or len(topo.name) > MAX_NAME_CHARS):
         v.problem(("name",), f"name {topo.name[:40]!r}{'...' if len(topo.name) > 40 else ''} must be 1 to "
-                             f"{MAX_NAME_CHARS} letters, digits, - or _")
+                             f"{MAX_NAME_CHARS} ASCII letters, digits, - or _")
 
 
 BEYOND_LOOPBACK_FIX = ("add curve to this socket and security.curve.keys_dir to the topology "
@@ -1117,6 +1122,24 @@ def _check_wait(v: Validator, topo: Topology, s: PermitIssuerSettings, base: Pat
 
 def load_topology(path: str | os.PathLike[str]) -> Topology:
     """Read and validate a topology file; raise SchemaError naming every problem."""
+    topo, problems = _read_and_validate(path)
+    if problems:
+        raise SchemaError(problems)
+    assert topo is not None
+    return topo
+
+
+def load_running_copy(path: str | os.PathLike[str]) -> tuple[Topology, list[Problem]]:
+    """A home's running copy (run/topology.yaml), which `up` validated when it wrote it, with what today's checks
+    say of it beside it (a rule added since, a key file gone): what runs is what it says. SchemaError only when it
+    cannot be read as a topology at all."""
+    topo, problems = _read_and_validate(path)
+    if topo is None:
+        raise SchemaError(problems)
+    return topo, problems
+
+
+def _read_and_validate(path: str | os.PathLike[str]) -> tuple[Topology | None, list[Problem]]:
     p = FsPath(path)
     try:
         text = p.read_text()
@@ -1137,12 +1160,9 @@ def load_topology(path: str | os.PathLike[str]) -> Topology:
         line = mark.line + 1 if mark is not None else None
         raise SchemaError([Problem((), f"not valid YAML: {getattr(exc, 'problem', None) or exc}", line)]) from None
     topo, more = validate_data(data, lines, source_path=str(p.resolve()))
-    problems = problems + more
-    if problems:
-        raise SchemaError(problems)
-    assert topo is not None
-    object.__setattr__(topo, "source_path", str(p.resolve()))
-    return topo
+    if topo is not None:
+        object.__setattr__(topo, "source_path", str(p.resolve()))
+    return topo, problems + more
 
 
 def load_or_report(path: str) -> Topology | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -511,6 +512,19 @@ def test_two_concurrent_ups_of_one_home_leave_one_system_and_one_clear_refusal(t
         clustergate("down", "--home", str(home))
 
 
+def up_with_a_port_taken(home: Path, topo_path: Path, port: int, *programs: str) -> tuple[subprocess.CompletedProcess, str]:
+    """`up` while another process listens on 127.0.0.1:port, and supervisorctl's status of the programs then."""
+    blocker = socket.socket()
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past the scrapes' TIME_WAIT on that port
+    blocker.bind(("127.0.0.1", port))
+    blocker.listen()
+    try:
+        return (clustergate("up", str(topo_path), "--home", str(home), "--timeout", "20"),
+                supervisorctl(home, "status", *programs).stdout)
+    finally:
+        blocker.close()
+
+
 def test_up_refuses_the_port_of_a_program_stopped_by_hand_that_another_process_took_meanwhile(small) -> None:
     # rev-operator: `up` took every port of the running topology as held by its own program, running or not.
     # After `supervisorctl stop gate` and another process binding the gate's metrics port, `up` started the
@@ -520,15 +534,7 @@ def test_up_refuses_the_port_of_a_program_stopped_by_hand_that_another_process_t
     assert supervisorctl(home, "stop", "gate").returncode == 0
     before, pids_before = run_files(home), pids(home)
     port = data["actors"]["gate"]["metrics_port"]
-    blocker = socket.socket()
-    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past the scrapes' TIME_WAIT on that port
-    blocker.bind(("127.0.0.1", port))
-    blocker.listen()
-    try:
-        result = clustergate("up", str(topo_path), "--home", str(home), "--timeout", "20")
-        gate = supervisorctl(home, "status", "gate").stdout
-    finally:
-        blocker.close()
+    result, gate = up_with_a_port_taken(home, topo_path, port, "gate")
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"actors.gate.metrics_port: port {port} is already in use" in result.stderr, result.stdout + result.stderr
     assert "STOPPED" in gate, gate
@@ -769,3 +775,121 @@ def test_status_says_how_often_a_program_exited_unexpectedly_and_not_when_it_was
     elsewhere = subprocess.run([sys.executable, "-m", "launcher", "status", "--home", str(home)], capture_output=True,
                                text=True, cwd=REPO, timeout=120, env={**os.environ, "TZ": other_zone}).stdout
     assert "gate: exited unexpectedly 2 times in the last 10 minutes" in elsewhere, elsewhere
+
+
+def test_status_names_a_program_of_the_topology_that_supervisord_does_not_run_as_missing_and_exits_1(small) -> None:
+    # `supervisorctl remove gate` (or a program never added): status listed only what supervisord runs, said
+    # nothing of the gate and exited 0, so a script gating trading on status saw a healthy system with no gate.
+    home, topo_path, _ = small
+    assert supervisorctl(home, "stop", "gate").returncode == 0
+    assert supervisorctl(home, "remove", "gate").returncode == 0
+    status = clustergate("status", "--home", str(home))
+    assert status.returncode == 1, status.stdout + status.stderr
+    assert re.search(r"^gate +MISSING ", status.stdout, re.M), status.stdout
+    assert "does not run gate, which the topology has" in status.stdout, status.stdout
+    rows = {row["name"]: row for row in json.loads(clustergate("status", "--json", "--home", str(home)).stdout)["programs"]}
+    assert rows["gate"]["state"] == "MISSING" and rows["gate"]["ready"] is False
+    assert clustergate("up", str(topo_path), "--home", str(home)).returncode == 0
+    assert clustergate("status", "--home", str(home)).returncode == 0
+
+
+def test_up_of_a_topology_with_another_name_is_refused_naming_both_unless_replace_is_given(small, tmp_path: Path) -> None:
+    # `up` of topology 'other' in a home running 'demo' silently replaced the running system (reproduced: status
+    # then said topology: other), e.g. an operator aiming a second system at the default home.
+    home, topo_path, data = small
+    before, pids_before = run_files(home), pids(home)
+    other = write_topology(tmp_path / "other.yaml", {**data, "name": "other"})
+    refused = clustergate("up", str(other), "--home", str(home), "--timeout", "30")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert f"runs topology 'demo', and {other} is topology 'other'" in refused.stderr, refused.stderr
+    assert "--replace" in refused.stderr and "Traceback" not in refused.stderr
+    assert run_files(home) == before and pids(home) == pids_before
+    replaced = clustergate("up", str(other), "--home", str(home), "--replace", "--timeout", "60")
+    assert replaced.returncode == 0, replaced.stdout + replaced.stderr
+    assert json.loads(clustergate("status", "--json", "--home", str(home)).stdout)["topology"] == "other"
+
+
+def test_down_while_the_first_up_of_a_home_applies_its_change_waits_for_it_and_stops_what_it_started(tmp_path: Path) -> None:
+    # `down` while the first `up` of a home was still checking and starting supervisord found nothing running,
+    # said so and exited 0; the `up` then started supervisord and every program: the system ran after the `down`.
+    # The `up` is held (SIGSTOP) as soon as it holds the home's lock, so the `down` comes in the middle of it.
+    from launcher.supervise import home_processes
+
+    home = tmp_path / "home"
+    topo_path = write_topology(tmp_path / "small.yaml", small_data())
+    up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home), "--timeout", "60"],
+                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    down_out = tmp_path / "down.out"
+    down = None
+    try:
+        wait_for(lambda: flock_held(home / "run" / "up.lock") or up.poll() is not None, 60,
+                 "up holding the home's lock", interval_s=0.01)
+        os.kill(up.pid, signal.SIGSTOP)
+        with open(down_out, "w") as out:
+            down = subprocess.Popen([sys.executable, "-m", "launcher", "down", "--home", str(home)], cwd=REPO,
+                                    stdout=out, stderr=subprocess.STDOUT, text=True)
+        wait_for(lambda: down.poll() is not None or "waiting for" in down_out.read_text(), 30, "down to wait or end")
+        os.kill(up.pid, signal.SIGCONT)
+        up_out, _ = up.communicate(timeout=180)
+        assert down.wait(timeout=180) == 0, down_out.read_text()
+        said = down_out.read_text()
+        assert not home_processes(Home(home.resolve())), (said, up_out)
+        assert "waiting for" in said and "applying its change" in said, said
+        assert clustergate("status", "--home", str(home)).returncode == 1
+    finally:
+        if up.poll() is None:
+            os.kill(up.pid, signal.SIGCONT)
+        for proc in (up, down):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        clustergate("down", "--home", str(home))
+
+
+def test_a_running_copy_that_todays_validation_refuses_is_still_what_status_shows_and_up_replaces(small) -> None:
+    # The running copy (run/topology.yaml) was read with the full validator: one that fails today's checks (here a
+    # Cyrillic Т in a symbol, accepted before symbols_are_ascii, as a copy written by an older clustergate would be)
+    # made status a SchemaError traceback, and `up` of the corrected topology took the running system's own ports
+    # for another process's ("port ... is already in use") and refused to restart the changed gate.
+    home, topo_path, data = small
+    running = home / "run" / "topology.yaml"
+    running.write_text(running.read_text().replace("- BTCUSDT\n", "- BTCUSD\u0422\n", 1))
+    status = clustergate("status", "--home", str(home))
+    assert "Traceback" not in status.stderr, status.stderr
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert re.search(r"^gate +RUNNING +yes ", status.stdout, re.M), status.stdout
+    assert "note: the running copy no longer passes `clustergate validate`" in status.stdout and "U+0422" in status.stdout
+    gate_pid = pids(home)["gate"]
+    change_the_gate(topo_path)
+    up = clustergate("up", str(topo_path), "--home", str(home), "--timeout", "60")
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert pids(home)["gate"] != gate_pid
+    assert "BTCUSDT" in running.read_text()
+
+
+def test_up_checks_the_ports_of_a_program_supervisord_does_not_run_before_adding_it(small) -> None:
+    # A program removed from supervisord (supervisorctl remove) was added back by `up` unchecked, its rendered
+    # section being unchanged: with another process on the gate's metrics port the gate crash-looped, and `up`
+    # waited its whole timeout and exited 1 leaving it so, where a stopped gate's port is checked first.
+    home, topo_path, data = small
+    assert supervisorctl(home, "stop", "gate").returncode == 0
+    assert supervisorctl(home, "remove", "gate").returncode == 0
+    before = run_files(home)
+    port = data["actors"]["gate"]["metrics_port"]
+    result, listed = up_with_a_port_taken(home, topo_path, port)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"actors.gate.metrics_port: port {port} is already in use" in result.stderr, result.stdout + result.stderr
+    assert "gate" not in listed and run_files(home) == before, listed
+    assert clustergate("up", str(topo_path), "--home", str(home)).returncode == 0
+
+
+@pytest.mark.parametrize("timeout", ["nan", "inf", "-1"])
+def test_up_with_a_timeout_that_is_no_finite_number_of_seconds_is_refused_before_anything_starts(tmp_path: Path, timeout) -> None:
+    # `up --timeout nan` waited forever for a program that never became ready: no time is past a NaN deadline.
+    home = tmp_path / "home"
+    topo_path = write_topology(tmp_path / "small.yaml", small_data())
+    try:
+        result = clustergate("up", str(topo_path), "--home", str(home), "--timeout", timeout)
+    finally:
+        clustergate("down", "--home", str(home))  # what an `up` taking the timeout would have started
+    assert result.returncode == 2 and "give a finite number of seconds, 0 or more" in result.stderr, result.stderr

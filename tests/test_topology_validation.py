@@ -267,3 +267,19 @@ def test_a_topology_too_large_to_read_is_named_so_not_as_empty_invalid_yaml(tmp_
         topology_module.load_topology(path)
     assert [p.message for p in caught.value.problems] == [
         "YAML too large to read: out of memory reading 8 characters (a topology is a few KB)"]
+
+
+def test_a_symbol_with_a_letter_that_is_not_ascii_is_refused_naming_the_symbol_and_the_letter(tmp_path: Path) -> None:
+    # "BTCUSDТ" with a Cyrillic Т (U+0422) looks like BTCUSDT and passed validate: no feed ever prices it, and
+    # the gate would hold every plan for it without a snapshot.
+    data = demo()
+    data["symbols"][0] = "BTCUSD\u0422"
+    assert ("t.yaml:3: symbols[0]: symbol 'BTCUSDТ' holds 'Т' (U+0422), not ASCII: write it in ASCII upper-case "
+            "letters and digits, e.g. BTCUSDT") in problems_of(tmp_path, data)
+
+
+def test_a_topology_name_with_a_letter_that_is_not_ascii_is_refused(tmp_path: Path) -> None:
+    # "dеmo" with a Cyrillic е passed: it names the system in status, Redis keys and the refusal of `up` to replace it.
+    data = demo()
+    data["name"] = "d\u0435mo"
+    assert ("t.yaml:1: name: name 'dеmo' must be 1 to 64 ASCII letters, digits, - or _") in problems_of(tmp_path, data)

@@ -2718,10 +2718,10 @@ MUTATIONS: list[Mutation] = [
         "two_ups_of_one_home_at_once",
         "two concurrent `up`s of one home leave one system and one clear refusal (one `up` per home at a time)",
         "launcher/supervise.py",
-        "            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)\n        except BlockingIOError:\n"
-        "            print(f\"FAILED: another `clustergate up`",
-        "            pass\n        except BlockingIOError:\n"
-        "            print(f\"FAILED: another `clustergate up`",
+        "                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)\n            except BlockingIOError:\n"
+        "                print(f\"FAILED: another `clustergate up`",
+        "                pass\n            except BlockingIOError:\n"
+        "                print(f\"FAILED: another `clustergate up`",
         ("tests/test_launcher.py::test_two_concurrent_ups_of_one_home_leave_one_system_and_one_clear_refusal",)),
     Mutation(
         "up_starts_a_broken_redis_server",
@@ -3257,6 +3257,79 @@ MUTATIONS: list[Mutation] = [
         '        named = "" if home.root == home_from(argparse.Namespace(home=None)).root else f" --home {home.root}"\n',
         '        named = ""\n',
         ("tests/test_launcher.py::test_up_status_and_down_of_the_demo_topology",)),
+    Mutation(
+        "symbols_are_ascii",
+        "validate refuses a symbol holding a letter that is not ASCII (a Cyrillic Т in BTCUSDТ), naming it",
+        "launcher/topology.py",
+        "        foreign = [c for c in s if not c.isascii()]\n",
+        "        foreign = []\n",
+        ("tests/test_topology_validation.py::"
+         "test_a_symbol_with_a_letter_that_is_not_ascii_is_refused_naming_the_symbol_and_the_letter",)),
+    Mutation(
+        "status_names_programs_supervisord_does_not_run",
+        "status lists a program the topology has but supervisord does not run as MISSING, and exits 1",
+        "launcher/supervise.py",
+        "        if name not in listed:  # removed from supervisord",
+        "        if False:  # removed from supervisord",
+        ("tests/test_launcher.py::"
+         "test_status_names_a_program_of_the_topology_that_supervisord_does_not_run_as_missing_and_exits_1",)),
+    Mutation(
+        "up_refuses_to_replace_another_topology",
+        "`up` of a topology with another name than the one running in the home is refused naming both, unless --replace",
+        "launcher/supervise.py",
+        '    if running_name is not None and running_name != topo.name and not getattr(args, "replace", False):\n',
+        "    if False:\n",
+        ("tests/test_launcher.py::"
+         "test_up_of_a_topology_with_another_name_is_refused_naming_both_unless_replace_is_given",)),
+    Mutation(
+        "down_waits_for_an_up_applying_its_change",
+        "`down` while an `up` applies its change (the first `up` of a home, before supervisord answers) waits for it, "
+        "then stops what it started",
+        "launcher/supervise.py",
+        "        if not change.take():\n            return 1\n        return _down_locked(home)\n",
+        "        return _down_locked(home)\n",
+        ("tests/test_launcher.py::"
+         "test_down_while_the_first_up_of_a_home_applies_its_change_waits_for_it_and_stops_what_it_started",)),
+    Mutation(
+        "running_copy_read_leniently_for_held_ports",
+        "`up` reads the ports its running system holds from the running copy even when today's validation refuses "
+        "that copy: they are its own, not another process's",
+        "launcher/supervise.py",
+        "        running, _ = load_running_copy(home.topology)\n",
+        "        running, _ = load_running_copy(home.topology)\n        if _:\n            return set()\n",
+        ("tests/test_launcher.py::"
+         "test_a_running_copy_that_todays_validation_refuses_is_still_what_status_shows_and_up_replaces",)),
+    Mutation(
+        "status_reads_the_running_copy_strictly",
+        "status shows the running system whose copy today's validation refuses, with a note, not a traceback",
+        "launcher/supervise.py",
+        "        topo, problems = load_running_copy(home.topology)\n",
+        "        topo, problems = load_running_copy(home.topology)\n        if problems:\n            raise SchemaError(problems)\n",
+        ("tests/test_launcher.py::"
+         "test_a_running_copy_that_todays_validation_refuses_is_still_what_status_shows_and_up_replaces",)),
+    Mutation(
+        "up_adds_a_program_supervisord_does_not_run_unchecked",
+        "`up` checks the ports of a program supervisord does not run (removed by hand) before adding it back",
+        "launcher/supervise.py",
+        "                or n in stopped_by_hand or n in not_run]\n",
+        "                or n in stopped_by_hand]\n",
+        ("tests/test_launcher.py::"
+         "test_up_checks_the_ports_of_a_program_supervisord_does_not_run_before_adding_it",)),
+    Mutation(
+        "topology_name_is_ascii",
+        "validate refuses a topology name holding a letter that is not ASCII",
+        "launcher/topology.py",
+        "    if (not topo.name or not topo.name.isascii() or",
+        "    if (not topo.name or",
+        ("tests/test_topology_validation.py::test_a_topology_name_with_a_letter_that_is_not_ascii_is_refused",)),
+    Mutation(
+        "up_timeout_nan_waits_forever",
+        "`up --timeout` takes a finite number of seconds, 0 or more: nan (no time is past it) is refused",
+        "launcher/supervise.py",
+        '    if not (0 <= value < float("inf")):\n',
+        '    if value < 0:\n',
+        ("tests/test_launcher.py::"
+         "test_up_with_a_timeout_that_is_no_finite_number_of_seconds_is_refused_before_anything_starts",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
