@@ -37,6 +37,8 @@ def test_outcomes_a_recorded_decision_is_final_and_every_fault_or_silence_is_unk
     assert outcome(None) == "unknown"
     assert outcome({"status": "error", "reason": "expired"}) == "unknown"
     assert outcome({"status": "error", "reason": "overloaded"}) == "unknown"
+    # The gate failed while deciding, maybe after its issuer recorded the decision: not a final error.
+    assert outcome({"status": "error", "reason": "internal_error", "detail": "boom"}) == "unknown"
     assert outcome({"status": "error", "reason": "plan_id_conflict"}) == "error"
 
 
