@@ -3196,6 +3196,124 @@ MUTATIONS: list[Mutation] = [
         '            pass\n',
         ("tests/test_log_bounds.py::"
          "test_a_stopped_issuer_is_logged_once_a_second_by_the_gate_not_per_turn_and_its_return_after_the_counts",)),
+    # ------------------------------------------------------------------ tests that could not fail (canfail)
+    Mutation(
+        "freshness_default_hard_coded_90_s",
+        "a gate without freshness_s judges the cluster state by the topology's 2 x cadence_s (SPEC), not a fixed window",
+        "actors/gate.py",
+        "        self.freshness_s = self.topology.gate_freshness_s(self.name)\n",
+        "        self.freshness_s = s.freshness_s if s.freshness_s is not None else 90.0\n",
+        ("tests/test_state_writer_skew.py::"
+         "test_a_gate_without_freshness_s_falls_back_to_the_proxy_past_two_cadences_and_returns",)),
+    Mutation(
+        "gate_judges_cluster_state_by_a_window_of_a_day",
+        "a gate without freshness_s falls back to the proxy for a cluster state older than 2 x cadence_s, not a day",
+        "actors/gate.py",
+        "        self.freshness_s = self.topology.gate_freshness_s(self.name)\n",
+        "        self.freshness_s = s.freshness_s if s.freshness_s is not None else 86400.0\n",
+        ("tests/test_state_writer_skew.py::"
+         "test_a_gate_without_freshness_s_falls_back_to_the_proxy_past_two_cadences_and_returns",)),
+    Mutation(
+        "propose_cli_sends_another_action",
+        "`clustergate propose --action A` proposes A",
+        "launcher/client.py",
+        "            reply = client.propose(args.symbol, args.action, kill_score=args.kill_score, plan_id=plan_id,\n",
+        "            reply = client.propose(args.symbol, ACTIONS[(ACTIONS.index(args.action) + 1) % len(ACTIONS)],\n"
+        "                                   kill_score=args.kill_score, plan_id=plan_id,\n",
+        ("tests/test_gate_service.py::test_clustergate_propose_prints_the_decision_and_exits_0",)),
+    Mutation(
+        "issuer_exports_maxmemory_as_used_memory",
+        "clustergate_redis_used_memory_bytes is Redis INFO used_memory",
+        "actors/permit_issuer.py",
+        '(("used_memory", REDIS_USED_MEMORY), ("maxmemory", REDIS_MAXMEMORY))',
+        '(("maxmemory", REDIS_USED_MEMORY), ("maxmemory", REDIS_MAXMEMORY))',
+        ("tests/test_gate_service.py::test_the_permit_issuer_exports_redis_memory_use_and_its_limit",)),
+    Mutation(
+        "snapshot_future_skew_59_s",
+        "a position snapshot dated more than 5 s ahead is stale, for the gate and P2.7 alike",
+        "actors/snapshots.py",
+        "SNAPSHOT_FUTURE_SKEW_S = 5.0\n",
+        "SNAPSHOT_FUTURE_SKEW_S = 59.0\n",
+        ("tests/test_snapshot_rule.py::test_gate_and_p27_read_every_snapshot_the_same_way",)),
+    Mutation(
+        "positions_takes_a_mark_price_of_0",
+        "`clustergate positions set` refuses a mark price that is not > 0",
+        "launcher/positions.py",
+        "    if value <= 0:\n",
+        "    if value < 0:\n",
+        ("tests/test_positions_cli.py::test_positions_refuses_a_price_that_is_not_positive_with_exit_2",)),
+    Mutation(
+        "loopback_check_refuses_only_the_wildcard",
+        "an actor's metrics host beyond loopback is refused on one host, any address, not only 0.0.0.0",
+        "launcher/topology.py",
+        "    if not is_loopback(spec.host):\n",
+        "    if spec.host == \"0.0.0.0\":\n",
+        ("tests/test_topology_validation.py::test_metrics_beyond_loopback_are_rejected_whatever_the_address",)),
+    Mutation(
+        "backtest_plan_id_identity_is_the_symbol_alone",
+        "the backtest refuses a plan_id resubmitted with another action or kill_score (plan_id_conflict), as the issuer",
+        "launcher/backtest.py",
+        "        identity = (proposal.symbol, proposal.action_proposed, proposal.kill_score)\n",
+        "        identity = (proposal.symbol,)\n",
+        ("tests/test_backtest.py::test_a_resubmitted_plan_id_replays_its_decision_and_other_values_conflict",)),
+    Mutation(
+        "idle_feed_ready_before_its_first_heartbeat",
+        "an idle price feed is ready only once it has published (its first heartbeat)",
+        "actors/price_feed.py",
+        '        self.log.info("source_ready", source=source, symbols=self.symbols)\n',
+        '        self.log.info("source_ready", source=source, symbols=self.symbols)\n'
+        '        self.set_ready(True)\n',
+        ("tests/test_price_feed_process.py::test_an_idle_feed_sends_heartbeats_and_is_ready_after_the_first_one",)),
+    Mutation(
+        "plan_id_limit_200_characters",
+        "a plan_id longer than 128 characters is an invalid proposal",
+        "actors/policy.py",
+        "MAX_PLAN_ID_CHARS = 128\n",
+        "MAX_PLAN_ID_CHARS = 200\n",
+        ("tests/test_gate_policy.py::test_a_plan_id_or_symbol_past_its_limit_or_with_a_control_character_is_refused",)),
+    Mutation(
+        "symbol_limit_40_characters",
+        "a symbol longer than 32 characters is an invalid proposal",
+        "actors/policy.py",
+        "MAX_SYMBOL_CHARS = 32\n",
+        "MAX_SYMBOL_CHARS = 40\n",
+        ("tests/test_gate_policy.py::test_a_plan_id_or_symbol_past_its_limit_or_with_a_control_character_is_refused",)),
+    Mutation(
+        "plan_id_with_a_control_character_valid",
+        "a plan_id holding a control character is an invalid proposal",
+        "actors/policy.py",
+        "    elif len(plan_id) > MAX_PLAN_ID_CHARS or not plan_id.isprintable():\n",
+        "    elif len(plan_id) > MAX_PLAN_ID_CHARS:\n",
+        ("tests/test_gate_policy.py::test_a_plan_id_or_symbol_past_its_limit_or_with_a_control_character_is_refused",)),
+    Mutation(
+        "gate_allowlist_ignores_case",
+        "the gate's allowlist is exact: btcusdt is not BTCUSDT (HOLD not_allowed)",
+        "actors/gate.py",
+        "        self.allowed = frozenset(self.symbols)\n",
+        "        self.allowed = frozenset(self.symbols) | frozenset(s.lower() for s in self.symbols)\n",
+        ("tests/test_gate_service.py::test_a_symbol_outside_the_allowlist_is_hold_not_allowed_and_recorded",)),
+    Mutation(
+        "positions_allowlist_ignores_case",
+        "`clustergate positions` refuses a symbol not in the allowlist as spelled (btcusdt)",
+        "launcher/positions.py",
+        "    if symbol not in topo.symbols:\n",
+        "    if symbol.upper() not in topo.symbols:\n",
+        ("tests/test_positions_cli.py::test_positions_refuses_a_symbol_outside_the_allowlist_with_exit_2",)),
+    Mutation(
+        "socket_ports_not_checked_against_metrics_ports",
+        "a socket bound on an actor's metrics port is refused by validation",
+        "launcher/topology.py",
+        '                claim(endpoint_port(sock.bind), ("actors", name, "sockets", role, "bind"))\n',
+        '                claim(None if endpoint_port(sock.bind) in {a.metrics_port for a in topo.actors.values()}\n'
+        '                      else endpoint_port(sock.bind), ("actors", name, "sockets", role, "bind"))\n',
+        ("tests/test_topology_validation.py::test_a_socket_bound_on_a_metrics_port_names_both_users",)),
+    Mutation(
+        "ha_load_takes_internal_error_for_a_final_error",
+        "the HA load's audit counts an internal_error reply as an unknown outcome (resubmitted), not a final error",
+        "launcher/ha_load.py",
+        '    if reply.get("reason") in ("expired", "overloaded", "internal_error"):\n',
+        '    if reply.get("reason") in ("expired", "overloaded"):\n',
+        ("tests/test_ha_audit.py::test_outcomes_a_recorded_decision_is_final_and_every_fault_or_silence_is_unknown",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
