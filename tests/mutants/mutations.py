@@ -3314,6 +3314,27 @@ MUTATIONS: list[Mutation] = [
         '    if reply.get("reason") in ("expired", "overloaded", "internal_error"):\n',
         '    if reply.get("reason") in ("expired", "overloaded"):\n',
         ("tests/test_ha_audit.py::test_outcomes_a_recorded_decision_is_final_and_every_fault_or_silence_is_unknown",)),
+    Mutation(
+        "backtest_keeps_a_hold_as_long_as_a_permit",
+        "the backtest keeps a HOLD's plan_id for hold_decision_ttl_s (600 s), as the issuer, not decision_ttl_s (a day)",
+        "launcher/backtest.py",
+        '        ttl = pi.decision_ttl_s if decision["final_action"] != HOLD else pi.hold_decision_ttl_s\n',
+        '        ttl = pi.decision_ttl_s\n',
+        ("tests/test_backtest.py::test_a_hold_is_kept_for_the_hold_decision_ttl_only_and_then_decided_afresh",)),
+    Mutation(
+        "ha_load_takes_a_decision_not_said_recorded_for_final",
+        "the HA load's audit counts a decision final only when it says recorded: true",
+        "launcher/ha_load.py",
+        '        return "final" if reply.get("decision", {}).get("recorded") is True else "unknown"\n',
+        '        return "final" if reply.get("decision", {}).get("recorded") is not False else "unknown"\n',
+        ("tests/test_ha_audit.py::test_outcomes_a_recorded_decision_is_final_and_every_fault_or_silence_is_unknown",)),
+    Mutation(
+        "propose_cli_ignores_no_deadline",
+        "`clustergate propose --no-deadline` sends no deadline_ms; without it, deadline_ms in epoch ms",
+        "launcher/client.py",
+        "send_deadline=not args.no_deadline",
+        "send_deadline=True",
+        ("tests/test_client.py::test_clustergate_propose_sends_a_deadline_unless_told_not_to",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
