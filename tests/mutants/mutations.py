@@ -3335,6 +3335,21 @@ MUTATIONS: list[Mutation] = [
         "send_deadline=not args.no_deadline",
         "send_deadline=True",
         ("tests/test_client.py::test_clustergate_propose_sends_a_deadline_unless_told_not_to",)),
+    Mutation(
+        "correlator_ready_since_follows_every_ready_window",
+        "p27_corr_ready_since_timestamp_seconds is the time the matrix went ready (the warm-restart proof's clock), "
+        "not the latest ready window's",
+        "actors/correlator.py",
+        '        if result["ready"] and not self.ready:\n',
+        '        if result["ready"]:\n',
+        ("tests/test_clusters_end_to_end.py::test_corr_becomes_ready_and_redis_state_is_fresh_and_consistent",)),
+    Mutation(
+        "state_writer_never_sets_its_last_update_time",
+        "p27_last_update_timestamp_seconds is the updated_ts of the state writer's last write",
+        "actors/state_writer.py",
+        "        self.m.last_update.set(updated_ts)\n",
+        "",
+        ("tests/test_clusters_end_to_end.py::test_corr_becomes_ready_and_redis_state_is_fresh_and_consistent",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
