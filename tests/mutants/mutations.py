@@ -3350,6 +3350,20 @@ MUTATIONS: list[Mutation] = [
         "        self.m.last_update.set(updated_ts)\n",
         "",
         ("tests/test_clusters_end_to_end.py::test_corr_becomes_ready_and_redis_state_is_fresh_and_consistent",)),
+    Mutation(
+        "book_never_sets_its_snapshot_time",
+        "book_snapshot_timestamp_seconds{symbol} is the time of the book's last snapshot written",
+        "actors/book.py",
+        "            SNAPSHOT_TS.labels(symbol=symbol).set(now)\n",
+        "            pass\n",
+        ("tests/test_book.py::test_the_book_writes_fresh_snapshots_of_every_position_and_rewrites_a_deleted_one",)),
+    Mutation(
+        "actor_start_time_never_set",
+        "clustergate_actor_started_timestamp_seconds is the actor process's start (the warm-restart proof's origin)",
+        "actors/runtime.py",
+        "        STARTED.labels(actor=self.name, kind=self.kind).set(time.time())\n",
+        "",
+        ("tests/test_book.py::test_the_book_writes_fresh_snapshots_of_every_position_and_rewrites_a_deleted_one",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
