@@ -163,6 +163,18 @@ def test_a_permitted_decision_has_a_permit_and_a_cooldown_with_ttl_60_s_and_its_
             "corr_proxy", "kill_score", "ts_epoch", "K", "k_source"} <= set(record)
 
 
+def test_the_permit_and_the_cooldown_each_take_their_own_configured_ttl(tmp_path, redis_server):
+    """permit_ttl_s 30 and cooldown_ttl_s 90: the defaults are both 60 s, so a TTL taken from the other setting
+    passes the test above; configured apart, each key's TTL is its own."""
+    with running_p26(tmp_path / "p26", redis_server, issuer_settings={"permit_ttl_s": 30, "cooldown_ttl_s": 90}) as p26:
+        plan = new_plan()
+        d = decision_of(p26.client.propose("ETHUSDT", "PARTIAL_75", plan_id=plan))
+        assert d["permit"], d
+        r = p26.redis
+        assert 25 <= r.ttl(keys.permit(plan)) <= 30
+        assert 85 <= r.ttl(keys.cooldown("ETHUSDT")) <= 90
+
+
 def test_every_permit_in_redis_has_its_decision_on_the_stream(clean):
     r = clean.redis
     for action in ("PARTIAL_25", "FULL_CLOSE_PROPOSED", "HOLD"):

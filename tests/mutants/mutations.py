@@ -3364,6 +3364,20 @@ MUTATIONS: list[Mutation] = [
         "        STARTED.labels(actor=self.name, kind=self.kind).set(time.time())\n",
         "",
         ("tests/test_book.py::test_the_book_writes_fresh_snapshots_of_every_position_and_rewrites_a_deleted_one",)),
+    Mutation(
+        "issuer_permit_ttl_is_the_cooldowns",
+        "a permit's TTL is permit_ttl_s, not cooldown_ttl_s (both 60 s by default)",
+        "actors/permit_issuer.py",
+        "permit_ttl=str(s.permit_ttl_s)",
+        "permit_ttl=str(s.cooldown_ttl_s)",
+        ("tests/test_gate_service.py::test_the_permit_and_the_cooldown_each_take_their_own_configured_ttl",)),
+    Mutation(
+        "issuer_cooldown_ttl_is_the_permits",
+        "a cooldown's TTL is cooldown_ttl_s, not permit_ttl_s (both 60 s by default)",
+        "actors/permit_issuer.py",
+        "cooldown_ttl=str(s.cooldown_ttl_s)",
+        "cooldown_ttl=str(s.permit_ttl_s)",
+        ("tests/test_gate_service.py::test_the_permit_and_the_cooldown_each_take_their_own_configured_ttl",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
