@@ -97,6 +97,14 @@ def test_duplicate_port_names_both_users(tmp_path: Path) -> None:
     assert any("actors.gate.metrics_port: port 9183 is already used by actors.buffer.metrics_port" in p for p in problems)
 
 
+def test_a_symbol_listed_twice_is_refused_naming_the_second(tmp_path: Path) -> None:
+    data = demo()
+    data["symbols"] = [*data["symbols"], data["symbols"][0]]
+    problems = problems_of(tmp_path, data)
+    at = len(data["symbols"]) - 1
+    assert any(f"symbols[{at}]: duplicate symbol {data['symbols'][0]!r}" in p for p in problems), problems
+
+
 def test_a_socket_bound_on_a_metrics_port_names_both_users(tmp_path: Path) -> None:
     """Socket binds and metrics ports share one port space: a bind on an actor's metrics port is refused."""
     data = demo()

@@ -3378,6 +3378,13 @@ MUTATIONS: list[Mutation] = [
         "cooldown_ttl=str(s.cooldown_ttl_s)",
         "cooldown_ttl=str(s.permit_ttl_s)",
         ("tests/test_gate_service.py::test_the_permit_and_the_cooldown_each_take_their_own_configured_ttl",)),
+    Mutation(
+        "duplicate_symbol_valid",
+        "a topology listing a symbol twice is refused, naming the second",
+        "launcher/topology.py",
+        "        if s in seen:\n",
+        "        if False:\n",
+        ("tests/test_topology_validation.py::test_a_symbol_listed_twice_is_refused_naming_the_second",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
