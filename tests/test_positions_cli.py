@@ -27,12 +27,12 @@ def test_positions_set_list_and_clear_round_trip_through_redis(tmp_path, redis_s
     assert abs(time.time() - int(snap["ts_epoch"])) <= 5
 
     client.hset("quantum:position:snapshot:SOLUSDT",
-                mapping={"position_amt": "10", "mark_price": "150", "ts_epoch": str(int(time.time()) - 1000)})
+                mapping={"position_amt": "-10", "mark_price": "150", "ts_epoch": str(int(time.time()) - 1000)})
     listed = positions(topology, "list", "--json")
     assert listed.returncode == 0, listed.stderr
     rows = {r["symbol"]: r for r in json.loads(listed.stdout)}
     assert rows["ETHUSDT"]["notional"] == 8500 and rows["ETHUSDT"]["stale"] is False
-    assert rows["SOLUSDT"]["notional"] == 1500 and rows["SOLUSDT"]["stale"] is True
+    assert rows["SOLUSDT"]["notional"] == 1500 and rows["SOLUSDT"]["stale"] is True  # |amount x mark| of a short
     assert rows["BTCUSDT"]["amount"] is None
 
     table = positions(topology, "list")

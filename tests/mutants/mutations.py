@@ -3385,6 +3385,13 @@ MUTATIONS: list[Mutation] = [
         "        if s in seen:\n",
         "        if False:\n",
         ("tests/test_topology_validation.py::test_a_symbol_listed_twice_is_refused_naming_the_second",)),
+    Mutation(
+        "positions_list_signs_a_notional_without_notional_usd",
+        "`clustergate positions list` shows notional |position_amt x mark_price| when the snapshot has no notional_usd",
+        "launcher/positions.py",
+        "        notional = abs(amount * mark)\n",
+        "        notional = amount * mark\n",
+        ("tests/test_positions_cli.py::test_positions_set_list_and_clear_round_trip_through_redis",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
