@@ -3392,6 +3392,20 @@ MUTATIONS: list[Mutation] = [
         "        notional = abs(amount * mark)\n",
         "        notional = amount * mark\n",
         ("tests/test_positions_cli.py::test_positions_set_list_and_clear_round_trip_through_redis",)),
+    Mutation(
+        "scrape_timeout_past_a_short_interval",
+        "the rendered Prometheus config's scrape timeout is 10 s or the scrape interval when shorter",
+        "launcher/monitoring.py",
+        '            "scrape_timeout": f"{min(10, scrape_interval_s)}s",\n',
+        '            "scrape_timeout": "10s",\n',
+        ("tests/test_alerts.py::test_prometheus_scrapes_every_15_s_by_default_and_times_out_within_10_s_and_the_interval",)),
+    Mutation(
+        "scrape_interval_default_60",
+        "Prometheus scrapes and evaluates the rules every 15 s by default (docs/monitoring.md)",
+        "launcher/monitoring.py",
+        "SCRAPE_INTERVAL_S_DEFAULT = 15\n",
+        "SCRAPE_INTERVAL_S_DEFAULT = 60\n",
+        ("tests/test_alerts.py::test_prometheus_scrapes_every_15_s_by_default_and_times_out_within_10_s_and_the_interval",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
