@@ -3406,6 +3406,13 @@ MUTATIONS: list[Mutation] = [
         "SCRAPE_INTERVAL_S_DEFAULT = 15\n",
         "SCRAPE_INTERVAL_S_DEFAULT = 60\n",
         ("tests/test_alerts.py::test_prometheus_scrapes_every_15_s_by_default_and_times_out_within_10_s_and_the_interval",)),
+    Mutation(
+        "held_above_1e_3_of_notional",
+        "SPEC: a member is held (counts in its cluster) when its notional is > 1e-9, however small above that",
+        "actors/snapshots.py",
+        "HELD_MIN_NOTIONAL = 1e-9\n",
+        "HELD_MIN_NOTIONAL = 1e-3\n",
+        ("tests/test_cluster_maths.py::test_a_member_is_held_above_1e_9_of_notional_however_small",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
