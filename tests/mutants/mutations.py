@@ -3334,7 +3334,7 @@ MUTATIONS: list[Mutation] = [
         "launcher/client.py",
         "send_deadline=not args.no_deadline",
         "send_deadline=True",
-        ("tests/test_client.py::test_clustergate_propose_sends_a_deadline_unless_told_not_to",)),
+        ("tests/test_client.py::test_clustergate_propose_sends_the_proposal_asked_for_with_a_deadline_unless_told_not_to",)),
     Mutation(
         "correlator_ready_since_follows_every_ready_window",
         "p27_corr_ready_since_timestamp_seconds is the time the matrix went ready (the warm-restart proof's clock), "
@@ -3413,6 +3413,13 @@ MUTATIONS: list[Mutation] = [
         "HELD_MIN_NOTIONAL = 1e-9\n",
         "HELD_MIN_NOTIONAL = 1e-3\n",
         ("tests/test_cluster_maths.py::test_a_member_is_held_above_1e_9_of_notional_however_small",)),
+    Mutation(
+        "propose_cli_drops_r_net",
+        "`clustergate propose --r-net X` sends r_net X with the proposal",
+        "launcher/client.py",
+        "                                   r_net=args.r_net)\n",
+        "                                   r_net=None)\n",
+        ("tests/test_client.py::test_clustergate_propose_sends_the_proposal_asked_for_with_a_deadline_unless_told_not_to",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
