@@ -21,9 +21,10 @@ faults under load). Runs inside a test host (tests/test_ha_host_faults.py, bench
         it is the new primary's replica; prints {"answer", "paused_s"}, exit 0 when the answer is "OK".
 
 A final answer is `status: ok` with `recorded: true` (the decision is on the stream), or an error
-envelope other than `expired`/`overloaded` (the request is wrong: the audit counts it as a failure).
-Everything else (no reply within the client's budget, a fault HOLD with `recorded: false`, `expired`,
-`overloaded`) is outcome unknown: the same plan_id is resubmitted, as docs/ha-gates-and-clients.md tells clients.
+envelope other than `expired`/`overloaded`/`internal_error` (the request is wrong: the audit counts it as a
+failure). Everything else (no reply within the client's budget, a fault HOLD with `recorded: false`, `expired`,
+`overloaded`, `internal_error`: the gate failed while deciding, maybe after its issuer recorded the decision) is
+outcome unknown: the same plan_id is resubmitted, as docs/ha-gates-and-clients.md tells clients.
 """
 
 from __future__ import annotations
@@ -99,8 +100,8 @@ def outcome(reply: dict[str, Any] | None) -> str:
         return "unknown"
     if reply.get("status") == "ok":
         return "final" if reply.get("decision", {}).get("recorded") is True else "unknown"
-    if reply.get("reason") in ("expired", "overloaded"):
-        return "unknown"
+    if reply.get("reason") in ("expired", "overloaded", "internal_error"):
+        return "unknown"  # internal_error: the gate failed while deciding, maybe after its issuer recorded it
     return "error"
 
 

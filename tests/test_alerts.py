@@ -170,6 +170,19 @@ def test_wildcard_and_ipv6_metrics_hosts_become_scrapeable_targets():
     assert scrape_target("gate.internal", 8047) == "gate.internal:8047"
 
 
+@pytest.mark.parametrize("interval_s, timeout_s", [(None, 10), (1, 1), (5, 5), (10, 10), (60, 10)])
+def test_prometheus_scrapes_every_15_s_by_default_and_times_out_within_10_s_and_the_interval(interval_s, timeout_s):
+    """docs/monitoring.md: every 15 s by default; a scrape may take up to 10 s, or the interval when shorter
+    (Prometheus refuses a timeout longer than the interval)."""
+    topology = load_topology(DEMO)
+    text = (render_prometheus_config(topology) if interval_s is None
+            else render_prometheus_config(topology, scrape_interval_s=interval_s))
+    config = yaml.safe_load(text)["global"]
+    interval = 15 if interval_s is None else interval_s
+    assert config["scrape_interval"] == config["evaluation_interval"] == f"{interval}s", config
+    assert config["scrape_timeout"] == f"{timeout_s}s", config
+
+
 def test_rendered_prometheus_config_with_the_alert_rules_passes_promtool_check_config(tmp_path):
     (tmp_path / "alerts.yml").write_text(ALERTS.read_text())
     config = tmp_path / "prometheus.yml"

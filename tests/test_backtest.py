@@ -231,11 +231,28 @@ def test_a_second_proposal_within_the_cooldown_is_stepped_down_and_one_after_it_
 
 
 def test_a_resubmitted_plan_id_replays_its_decision_and_other_values_conflict(tmp_path: Path, topo: Path):
+    # The issuer's identity of a proposal is its symbol, action and kill_score: another value of any is a conflict.
     rows = (f"{T0 + 6000},same,BTCUSDT,PARTIAL_50,0.1\n{T0 + 6010},same,BTCUSDT,PARTIAL_50,0.1\n"
-            f"{T0 + 6020},same,ETHUSDT,PARTIAL_50,0.1\n")
+            f"{T0 + 6020},same,ETHUSDT,PARTIAL_50,0.1\n{T0 + 6030},same,BTCUSDT,PARTIAL_25,0.1\n"
+            f"{T0 + 6040},same,BTCUSDT,PARTIAL_50,0.9\n")
     d = decisions_for(tmp_path, topo, "plan", price_paths(200), rows)
     assert d[1]["replayed"] == "True" and d[1]["final_action"] == d[0]["final_action"]
-    assert d[2]["gate_reason"] == "plan_id_conflict" and d[2]["final_action"] == ""
+    for other in d[2:]:
+        assert other["gate_reason"] == "plan_id_conflict" and other["final_action"] == "", other
+
+
+def test_a_hold_is_kept_for_the_hold_decision_ttl_only_and_then_decided_afresh(tmp_path: Path, topo: Path):
+    """As the issuer: a HOLD's plan_id is kept for hold_decision_ttl_s (600 s), a permitted one's for decision_ttl_s
+    (a day). Other values for the HOLD's plan_id conflict at 300 s and are decided afresh at 700 s; the permitted
+    plan_id's still conflict then."""
+    rows = (f"{T0 + 6000},held,BTCUSDT,HOLD,0.1\n{T0 + 6000},permitted,ETHUSDT,PARTIAL_50,0.1\n"
+            f"{T0 + 6300},held,BTCUSDT,PARTIAL_50,0.1\n"
+            f"{T0 + 6700},held,BTCUSDT,PARTIAL_50,0.1\n{T0 + 6700},permitted,ETHUSDT,PARTIAL_25,0.1\n")
+    d = decisions_for(tmp_path, topo, "holdttl", price_paths(200), rows)
+    assert d[0]["final_action"] == "HOLD" and d[1]["final_action"] not in ("", "HOLD"), d[:2]
+    assert d[2]["gate_reason"] == "plan_id_conflict", d[2]
+    assert d[3]["gate_reason"] != "plan_id_conflict" and d[3]["final_action"] != "" and d[3]["replayed"] != "True", d[3]
+    assert d[4]["gate_reason"] == "plan_id_conflict", d[4]
 
 
 def test_a_sweep_of_two_keys_writes_one_row_per_combination_and_a_heat_map(tmp_path: Path, topo: Path):

@@ -21,6 +21,7 @@ def test_the_book_writes_fresh_snapshots_of_every_position_and_rewrites_a_delete
                                {"source": "synthetic", "interval_s": 0.05, "synthetic": {"start_prices": {"BTCUSDT": 64000}}},
                                book={"positions": POSITIONS, "refresh_s": 0.1})
     feed = ActorProcess(path, "price_feed").start()
+    before_start = time.time()
     book = ActorProcess(path, "book").start()
     client = redis_server.client()
     try:
@@ -32,6 +33,13 @@ def test_the_book_writes_fresh_snapshots_of_every_position_and_rewrites_a_delete
             assert float(snap["mark_price"]) > 0
             assert abs(now - int(snap["ts_epoch"])) <= 5
             assert float(snap["notional_usd"]) == amount * float(snap["mark_price"])
+        # book_snapshot_timestamp_seconds: the time of a written snapshot (whole seconds in its ts_epoch), at or
+        # after the process started; clustergate_actor_started_timestamp_seconds: the process's start.
+        port = metrics_port(data, "book")
+        written_at = metric(port, "book_snapshot_timestamp_seconds", symbol="BTCUSDT")
+        assert before_start <= written_at <= time.time(), (before_start, written_at)
+        started = metric(port, "clustergate_actor_started_timestamp_seconds", actor="book")
+        assert before_start <= started <= written_at, (before_start, started, written_at)
         assert float(client.hget("quantum:position:snapshot:BTCUSDT", "mark_price")) > 10000  # marked to the feed
         assert not client.exists("quantum:position:snapshot:ETHUSDT")  # not held, never written
         client.delete("quantum:position:snapshot:SOLUSDT")

@@ -200,6 +200,38 @@ def assert_refused_before_anything_is_sent(setting: str, bad_values: tuple, cli_
         ctx.term()
 
 
+def test_clustergate_propose_sends_the_proposal_asked_for_with_a_deadline_unless_told_not_to():
+    """The proposal `clustergate propose` sends is the one asked for (plan_id, symbol, action, kill_score, r_net) and
+    carries deadline_ms (epoch ms, its budget from now), and none with --no-deadline; read off a real ROUTER socket standing in for the gate (it never answers: exit 1)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    ctx = zmq.Context()
+    server = ctx.socket(zmq.ROUTER)
+    server.setsockopt(zmq.LINGER, 0)
+    endpoint = f"tcp://127.0.0.1:{server.bind_to_random_port('tcp://127.0.0.1')}"
+    try:
+        for extra, sends_deadline in (([], True), (["--no-deadline"], False)):
+            proc = subprocess.run([str(Path(sys.executable).parent / "clustergate"), "propose", "--endpoint", endpoint,
+                                   "--symbol", "ETHUSDT", "--action", "PARTIAL_25", "--kill-score", "0.25", "--r-net",
+                                   "1.5", "--plan-id", "sent-as-asked", "--timeout-ms", "300", "--retries", "0", *extra],
+                                  capture_output=True, text=True, timeout=60)
+            assert proc.returncode == 1, (extra, proc.stderr)
+            assert server.poll(5000), f"nothing was sent {extra}"
+            body = json.loads(server.recv_multipart()[-1])
+            assert ("deadline_ms" in body) is sends_deadline, (extra, body)
+            assert {k: v for k, v in body.items() if k != "deadline_ms"} == {
+                "plan_id": "sent-as-asked", "symbol": "ETHUSDT", "action_proposed": "PARTIAL_25", "kill_score": 0.25,
+                "r_net": 1.5}, body
+            if sends_deadline:  # epoch milliseconds, not seconds nor microseconds
+                assert 1e12 < body["deadline_ms"] < 1e14, body
+            while server.poll(0):
+                server.recv_multipart()
+    finally:
+        server.close(linger=0)
+        ctx.term()
+
+
 def test_a_timeout_below_1_ms_is_refused_before_a_proposal_with_a_past_deadline_is_sent():
     # --timeout-ms 0 (or negative) made a budget of 0: the one attempt sent deadline_ms = now (or in the past)
     # and waited 0 ms, so the gate could only answer `expired` (or, with --no-deadline, decide a proposal

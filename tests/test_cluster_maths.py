@@ -15,7 +15,7 @@ from actors.buffer import min_points_over_relevant as buffer_min_points
 from actors.grid import PriceGrid, add_tick
 from actors.clustering import cluster_id, cluster_labels, cluster_metrics, min_points_over_relevant
 from actors.correlation import correlate_window, log_returns, pairwise_pearson, realized_vol
-from actors.snapshots import signed_notional
+from actors.snapshots import held_symbols, signed_notional
 
 
 def corr2(a: float) -> np.ndarray:
@@ -73,6 +73,15 @@ def test_correlation_is_mean_over_held_members_only_and_unheld_clusters_are_drop
     assert c.symbols == ["A", "B", "C"]
     assert c.correlation == pytest.approx(0.8)
     assert stress == pytest.approx(0.8)
+
+
+def test_a_member_is_held_above_1e_9_of_notional_however_small():
+    """SPEC: only members with notional > 1e-9 count. 1e-6 is held (a dust position is still a position); 1e-9 is not."""
+    corr = np.array([[1, .9, .8, .1], [.9, 1, .7, .1], [.8, .7, 1, .1], [.1, .1, .1, 1]])
+    clusters, _ = cluster_metrics(list("ABCD"), corr, cluster_labels(corr, 0.70), {"A": 50.0, "B": 1e-6, "C": 1e-9})
+    (c,) = clusters
+    assert c.correlation == pytest.approx(0.9)  # over A and B, the held members; C at 1e-9 is not held
+    assert held_symbols({"B": -1e-6, "C": 1e-9, "D": -1e-9}) == {"B"}
 
 
 def test_cluster_stress_sum_is_clipped_to_one():

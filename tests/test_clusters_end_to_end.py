@@ -178,6 +178,16 @@ def test_corr_becomes_ready_and_redis_state_is_fresh_and_consistent(system):
     assert buffer_metrics['p27_buffer_rejected_ticks_total{reason="bad_frame"}'] > 0
     assert buffer_metrics['p27_buffer_rejected_ticks_total{reason="unknown_symbol"}'] > 0
     assert buffer_metrics["p27_buffer_min_points_per_symbol"] > 0
+    # While the matrix stays ready, p27_corr_ready_since_timestamp_seconds is the time it went ready (the warm-restart
+    # proof times readiness by it), not the latest window's; p27_last_update_timestamp_seconds is each write's.
+    corr_port = system["ports"]["correlator"]
+    since = scrape(corr_port)["p27_corr_ready_since_timestamp_seconds"]
+    updates, last_write = metrics["p27_updates_total"], metrics["p27_last_update_timestamp_seconds"]
+    wait_for(lambda: scrape(sw_port)["p27_updates_total"] >= updates + 4, 10, "four more state updates (2 s)")
+    corr_later = scrape(corr_port)
+    assert corr_later["p27_corr_ready"] == 1 and 0 < since == corr_later["p27_corr_ready_since_timestamp_seconds"], (
+        since, corr_later["p27_corr_ready_since_timestamp_seconds"])
+    assert scrape(sw_port)["p27_last_update_timestamp_seconds"] > last_write > 0
 
 
 def test_each_p27_contract_series_has_one_meaning(system_before_prices):

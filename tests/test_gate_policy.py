@@ -309,6 +309,32 @@ def test_an_invalid_proposal_is_refused_naming_the_field(body, words):
     assert info.value.reason == "invalid_proposal"
 
 
+# docs/proposal-api.md's limits, spelled out here (not the product's constants, which a bug could move).
+PLAN_ID_MAX_CHARS, SYMBOL_MAX_CHARS = 128, 32
+
+
+def test_a_plan_id_and_a_symbol_at_their_limits_are_valid():
+    proposal = validate_proposal(good(plan_id="p" * PLAN_ID_MAX_CHARS, symbol="S" * SYMBOL_MAX_CHARS))
+    assert (len(proposal.plan_id), len(proposal.symbol)) == (PLAN_ID_MAX_CHARS, SYMBOL_MAX_CHARS)
+
+
+@pytest.mark.parametrize("body, words", [
+    (good(plan_id="p" * (PLAN_ID_MAX_CHARS + 1)), "plan_id must be at most 128 printable characters"),
+    (good(plan_id="p" * 200), "plan_id must be at most 128 printable characters"),
+    (good(symbol="S" * (SYMBOL_MAX_CHARS + 1)), "symbol must be at most 32 printable characters"),
+    (good(symbol="S" * 40), "symbol must be at most 32 printable characters"),
+    *((good(plan_id=f"plan{c}1"), "plan_id must be at most 128 printable characters")
+      for c in ("\x00", "\x07", "\t", "\n", "\r", "\x1b", "\x7f", "\u2028")),
+    (good(symbol="ETH\nUSDT"), "symbol must be at most 32 printable characters"),
+])
+def test_a_plan_id_or_symbol_past_its_limit_or_with_a_control_character_is_refused(body, words):
+    with pytest.raises(BadRequest, match=words) as info:
+        validate_proposal(body)
+    assert info.value.reason == "invalid_proposal"
+    if "plan_id" in words:
+        assert info.value.plan_id is None  # an unusable plan_id is never echoed back
+
+
 @pytest.mark.parametrize("frames, reason", [
     ([b"{}", b"{}"], "multipart"),
     ([b"x" * 70_000], "too_large"),

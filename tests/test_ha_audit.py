@@ -34,9 +34,14 @@ def clean_run() -> tuple[list, list, list, list]:
 def test_outcomes_a_recorded_decision_is_final_and_every_fault_or_silence_is_unknown():
     assert outcome(ok(decision("p"))) == "final"
     assert outcome(ok(decision("p", "HOLD", recorded=False))) == "unknown"
+    # Final only when the decision says recorded: true; a decision that does not say so is not known recorded.
+    assert outcome(ok({k: v for k, v in decision("p").items() if k != "recorded"})) == "unknown"
+    assert outcome(ok(decision("p", recorded=None))) == "unknown"
     assert outcome(None) == "unknown"
     assert outcome({"status": "error", "reason": "expired"}) == "unknown"
     assert outcome({"status": "error", "reason": "overloaded"}) == "unknown"
+    # The gate failed while deciding, maybe after its issuer recorded the decision: not a final error.
+    assert outcome({"status": "error", "reason": "internal_error", "detail": "boom"}) == "unknown"
     assert outcome({"status": "error", "reason": "plan_id_conflict"}) == "error"
 
 

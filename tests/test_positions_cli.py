@@ -6,6 +6,8 @@ import json
 import subprocess
 import time
 
+import pytest
+
 from helpers import PYTHON, REPO, demo_topology_data, retarget, write_topology
 
 
@@ -25,12 +27,12 @@ def test_positions_set_list_and_clear_round_trip_through_redis(tmp_path, redis_s
     assert abs(time.time() - int(snap["ts_epoch"])) <= 5
 
     client.hset("quantum:position:snapshot:SOLUSDT",
-                mapping={"position_amt": "10", "mark_price": "150", "ts_epoch": str(int(time.time()) - 1000)})
+                mapping={"position_amt": "-10", "mark_price": "150", "ts_epoch": str(int(time.time()) - 1000)})
     listed = positions(topology, "list", "--json")
     assert listed.returncode == 0, listed.stderr
     rows = {r["symbol"]: r for r in json.loads(listed.stdout)}
     assert rows["ETHUSDT"]["notional"] == 8500 and rows["ETHUSDT"]["stale"] is False
-    assert rows["SOLUSDT"]["notional"] == 1500 and rows["SOLUSDT"]["stale"] is True
+    assert rows["SOLUSDT"]["notional"] == 1500 and rows["SOLUSDT"]["stale"] is True  # |amount x mark| of a short
     assert rows["BTCUSDT"]["amount"] is None
 
     table = positions(topology, "list")
@@ -42,19 +44,24 @@ def test_positions_set_list_and_clear_round_trip_through_redis(tmp_path, redis_s
     assert not client.exists("quantum:position:snapshot:ETHUSDT")
 
 
-def test_positions_refuses_a_symbol_outside_the_allowlist_with_exit_2(tmp_path, redis_server):
+@pytest.mark.parametrize("symbol", ["DOGEUSDT", "btcusdt"])  # the allowlist is exact: no other spelling
+def test_positions_refuses_a_symbol_outside_the_allowlist_with_exit_2(tmp_path, redis_server, symbol):
     topology = write_topology(tmp_path / "topology.yaml", retarget(demo_topology_data(), redis_server.url))
-    done = positions(topology, "set", "DOGEUSDT", "--amount", "1", "--mark-price", "0.1")
+    done = positions(topology, "set", symbol, "--amount", "1", "--mark-price", "0.1")
     assert done.returncode == 2
-    assert "DOGEUSDT is not in the allowlist" in done.stderr
+    assert f"{symbol} is not in the allowlist" in done.stderr
     assert redis_server.client().keys("*") == []
+    cleared = positions(topology, "clear", symbol)
+    assert cleared.returncode == 2 and f"{symbol} is not in the allowlist" in cleared.stderr
 
 
-def test_positions_refuses_a_price_that_is_not_positive_with_exit_2(tmp_path, redis_server):
+@pytest.mark.parametrize("price", ["-5", "0", "-0"])
+def test_positions_refuses_a_price_that_is_not_positive_with_exit_2(tmp_path, redis_server, price):
     topology = write_topology(tmp_path / "topology.yaml", retarget(demo_topology_data(), redis_server.url))
-    done = positions(topology, "set", "BTCUSDT", "--amount", "1", "--mark-price", "-5")
+    done = positions(topology, "set", "BTCUSDT", "--amount", "1", "--mark-price", price)
     assert done.returncode == 2
     assert "positive price" in done.stderr
+    assert redis_server.client().keys("*") == []
 
 
 def test_positions_refuses_an_amount_that_is_not_a_number_naming_it_not_the_parser(tmp_path, redis_server):

@@ -10,7 +10,7 @@ import pytest
 from actors.price_feed import snapshot_skip_reason
 
 from feed_helpers import TickListener, feed_topology, is_ready, metric, metrics_port, tick_endpoint
-from helpers import DEADLINE_SCALE, SHUTDOWN_BOUND_S, ActorProcess, wait_for
+from helpers import DEADLINE_SCALE, SHUTDOWN_BOUND_S, ActorProcess, scrape, wait_for
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT"]
 
@@ -126,13 +126,32 @@ def test_a_snapshot_that_stops_updating_is_published_once_with_its_own_timestamp
 
 
 def test_an_idle_feed_sends_heartbeats_and_is_ready_after_the_first_one(tmp_path, redis_server):
+    """No snapshot to publish: the feed is not ready until it has published its first heartbeat. Every scrape of
+    its metrics (readiness and the heartbeat count in one response) says so; with heartbeat_s 5 s, scrapes come
+    before the first one."""
     path, data = feed_topology(tmp_path, redis_server.url,
-                               {"source": "redis_snapshots", "interval_s": 0.05, "heartbeat_s": 0.2})
+                               {"source": "redis_snapshots", "interval_s": 0.05, "heartbeat_s": 5.0})
     listener = TickListener(tick_endpoint(data))
     feed = ActorProcess(path, "price_feed").start()
+    port = metrics_port(data)
+    seen: list[tuple[float, float]] = []  # (ready, heartbeats) of each scrape
+
+    def heartbeat_scraped() -> bool:
+        try:
+            samples = scrape(port)
+        except OSError:
+            return False  # the metrics endpoint is not up yet
+        ready = sum(v for k, v in samples.items() if k.startswith("clustergate_actor_ready{") and 'actor="price_feed"' in k)
+        seen.append((ready, samples.get("price_feed_heartbeats_total", 0.0)))
+        return seen[-1][1] >= 1
+
     try:
+        wait_for(heartbeat_scraped, 20, f"a heartbeat counted\n{feed.log()}", interval_s=0.05)
+        before = [ready for ready, heartbeats in seen if heartbeats == 0]
+        assert before, f"no scrape before the first heartbeat: {seen}"
+        assert not any(before), f"ready before its first heartbeat: {seen}"
         wait_for(lambda: any(topic == b"heartbeat" for topic, _ in listener.drain()), 10, f"a heartbeat\n{feed.log()}")
-        wait_for(lambda: is_ready(metrics_port(data), "price_feed"), 5, "readiness")
+        wait_for(lambda: is_ready(port, "price_feed"), 5, "readiness")
     finally:
         listener.close()
         assert feed.terminate() == 0

@@ -98,6 +98,17 @@ def test_a_state_older_than_the_gates_own_freshness_window_is_named_while_the_ga
         assert len(skew_lines(system)) == 1, skew_lines(system)  # once per episode
 
 
+def test_a_gate_without_freshness_s_falls_back_to_the_proxy_past_two_cadences_and_returns(tmp_path):
+    """A gate with no freshness_s judges the cluster state by SPEC's 2 x cadence_s of the topology (2 s here), not by
+    a window of its own: states 2.5 s old put it on the proxy, fresh ones bring it back."""
+    with writer_and_gate(tmp_path, gate_freshness_s=None) as system:
+        wait_for(lambda: k_source(system) == "cluster", 30, f"the gate on the cluster state\n{writer_log(system)}")
+        system["clusterer"].stamp = lambda now: now - 2.5
+        wait_for(lambda: k_source(system) == "proxy", 10, "the gate on the proxy with states 2.5 s old")
+        system["clusterer"].stamp = lambda now: now - 1.5  # within 2 x cadence
+        wait_for(lambda: k_source(system) == "cluster", 10, "the gate on the cluster state 1.5 s old")
+
+
 def test_a_state_within_the_gates_own_wider_freshness_window_is_not_named_skew(tmp_path):
     """The gate's freshness_s is 3 s (the demo's), the writer judged by its own 2 s: states 2.5 s old were logged as
     a fallback (state_clock_skew, error) while the gate decided on the cluster state throughout."""

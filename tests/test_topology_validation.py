@@ -97,6 +97,24 @@ def test_duplicate_port_names_both_users(tmp_path: Path) -> None:
     assert any("actors.gate.metrics_port: port 9183 is already used by actors.buffer.metrics_port" in p for p in problems)
 
 
+def test_a_symbol_listed_twice_is_refused_naming_the_second(tmp_path: Path) -> None:
+    data = demo()
+    data["symbols"] = [*data["symbols"], data["symbols"][0]]
+    problems = problems_of(tmp_path, data)
+    at = len(data["symbols"]) - 1
+    assert any(f"symbols[{at}]: duplicate symbol {data['symbols'][0]!r}" in p for p in problems), problems
+
+
+def test_a_socket_bound_on_a_metrics_port_names_both_users(tmp_path: Path) -> None:
+    """Socket binds and metrics ports share one port space: a bind on an actor's metrics port is refused."""
+    data = demo()
+    port = data["actors"]["buffer"]["metrics_port"]
+    data["actors"]["gate"]["sockets"]["proposals"] = {"bind": f"tcp://127.0.0.1:{port}"}
+    problems = problems_of(tmp_path, data)
+    assert any(f"actors.gate.sockets.proposals.bind: port {port} is already used by actors.buffer.metrics_port" in p
+               for p in problems), problems
+
+
 def test_subscriber_connected_to_an_endpoint_nobody_binds(tmp_path: Path) -> None:
     data = demo()
     data["actors"]["correlator"]["sockets"]["windows"] = {"connect": "tcp://127.0.0.1:5999"}
@@ -179,6 +197,22 @@ def test_duplicate_yaml_key_is_an_error_not_an_override(tmp_path: Path) -> None:
 def test_invalid_yaml_reports_the_line(tmp_path: Path) -> None:
     problems = problems_of(tmp_path, None, "name: demo\nactors: [unclosed\n")
     assert len(problems) == 1 and "not valid YAML" in problems[0]
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.20.30.40", "::", "example.com"])
+def test_metrics_beyond_loopback_are_rejected_whatever_the_address(tmp_path: Path, host: str) -> None:
+    """Without hosts:, an actor's metrics host must be loopback: the wildcard is not the only address beyond it."""
+    data = demo()
+    data["actors"]["gate"]["host"] = host
+    problems = "\n".join(problems_of(tmp_path, data))
+    assert f"actors.gate.host: metrics would listen on {host}, beyond loopback" in problems, problems
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "127.0.0.5", "::1"])
+def test_metrics_on_a_loopback_address_are_accepted(tmp_path: Path, host: str) -> None:
+    data = demo()
+    data["actors"]["gate"]["host"] = host
+    assert not any("actors.gate.host" in p for p in problems_of(tmp_path, data))
 
 
 def test_endpoint_beyond_loopback_is_rejected(tmp_path: Path) -> None:
