@@ -3242,6 +3242,14 @@ MUTATIONS: list[Mutation] = [
         "    if value is None:\n        return f\"{name} is required: {wanted}\"\n",
         "    if True:\n        return f\"{name} is required: {wanted}\"\n",
         ("tests/test_gate_attack.py::test_a_bad_plan_id_or_symbol_is_refused_saying_what_was_wrong_with_it",)),
+    Mutation(
+        "actors_keep_the_soft_descriptor_limit",
+        "idle TCP connections past an actor's inherited soft descriptor limit do not stop the gate answering proposals",
+        "actors/runtime.py",
+        "    raise_descriptor_limit()\n    parser = argparse.ArgumentParser(",
+        "    parser = argparse.ArgumentParser(",
+        ("tests/test_dead_peers.py::"
+         "test_idle_tcp_connections_past_the_soft_descriptor_limit_leave_the_gate_answering_proposals",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
