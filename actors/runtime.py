@@ -931,10 +931,19 @@ def raise_descriptor_limit() -> None:
     past 1023 are safe."""
     import resource
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+    if soft == resource.RLIM_INFINITY or soft == hard:
+        return
+    target = hard
+    if hard == resource.RLIM_INFINITY:  # the kernel refuses a soft limit past fs.nr_open
         try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        except (ValueError, OSError):  # a hard limit of infinity past the kernel's nr_open: keep the soft one
+            with open("/proc/sys/fs/nr_open") as f:
+                target = int(f.read())
+        except (OSError, ValueError):
+            return
+    if target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):  # refused: keep the soft limit
             pass
 
 
