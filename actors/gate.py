@@ -50,7 +50,7 @@ from actors.policy import (ACTIONS, FAIL_CLOSED_REASONS, HOLD, PERMIT_UNAVAILABL
                            decision_depends_on_cooldown, decision_record, evaluate, evaluate_batch,
                            parse_snapshot, state_is_fresh,
                            policy_transitions, portfolio_metrics, PortfolioMetrics, PortfolioState, Position,
-                           Proposal, validate_proposal, with_plan_id)
+                           Proposal, usable_plan_id, validate_proposal, with_plan_id)
 from actors.freshness import cluster_state_time_s
 from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S
 from actors.wire import decode_internal, encode, encode_finite, encode_internal, error_envelope
@@ -140,6 +140,13 @@ def expired_detail(deadline_ms: float, now: float, skew_ms: float) -> str | None
             f"then returned)")
 
 
+class _GivenTwice(dict):
+    """A JSON object that gives a name more than once (`twice`: those names); refused once the whole request is
+    read, so that the reply can name the request's plan_id: the hook sees nested objects before the request's own."""
+    __slots__ = ("twice",)
+    twice: set[str]
+
+
 def _object_once_per_name(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):  # JSON readers differ on which value wins: a proposal must not be ambiguous
@@ -149,8 +156,17 @@ def _object_once_per_name(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         twice: set[str] = set()
         for name, _ in pairs:
             (twice if name in seen else seen).add(name)
-        raise BadRequest("invalid_proposal", f"field(s) given more than once: {', '.join(sorted(twice))[:200]}")
+        obj = _GivenTwice(obj)
+        obj.twice = twice
     return obj
+
+
+def _refuse_given_twice(obj: _GivenTwice) -> BadRequest:
+    """The error of a request giving a name twice, naming its plan_id when that was given once and is usable (the
+    reply to a duplicated symbol named no plan_id, though an error reply carries a usable one)."""
+    plan_id = None if "plan_id" in obj.twice else usable_plan_id(obj.get("plan_id"))
+    return BadRequest("invalid_proposal", f"field(s) given more than once: {', '.join(sorted(obj.twice))[:200]}",
+                      plan_id)
 
 
 _REQUEST_DECODER = json.JSONDecoder(object_pairs_hook=_object_once_per_name)
@@ -217,11 +233,12 @@ def _decoded_request(frame: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise BadRequest("not_utf8", f"request is not UTF-8: {exc.reason} at byte {exc.start}") from None
     try:
-        return _decode_request(text)
-    except BadRequest:
-        raise
+        obj = _decode_request(text)
     except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested deeper than Python's stack
         raise BadRequest("not_json", f"request is not JSON: {exc}"[:300]) from None
+    if type(obj) is _GivenTwice:  # a nested object given a name twice is refused as the field's wrong value
+        raise _refuse_given_twice(obj)
+    return obj
 
 
 # --------------------------------------------------------------------------- portfolio metrics

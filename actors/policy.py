@@ -194,6 +194,29 @@ def _unknown_fields(obj: dict[Any, Any]) -> str:
     return f"unknown fields: {', '.join(named)[:200]}{more} (known: {', '.join(PROPOSAL_FIELDS)})"
 
 
+def usable_plan_id(plan_id: Any) -> str | None:
+    """plan_id when an error reply can name it (a non-blank string of at most 128 printable characters), else None."""
+    if isinstance(plan_id, str) and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS and plan_id.isprintable():
+        return plan_id
+    return None
+
+
+def _string_problem(name: str, value: Any, max_chars: int, wanted: str, blank_ok: bool) -> str:
+    """What is wrong with a required string field that failed its check, naming what was got (missing, another type,
+    empty or blank, too long, or the first character that is not printable). "plan_id is required" for a plan_id given as a
+    number, or "at most 128 printable characters" for a 3-character one holding a NUL, named neither."""
+    if value is None:
+        return f"{name} is required: {wanted}"
+    if not isinstance(value, str):
+        return f"{name} must be {wanted}, got {_shown(value)}"
+    if not (value if blank_ok else value.strip()):
+        return f"{name} must be {wanted}, got {_shown(value)}"
+    if len(value) > max_chars:
+        return f"{name} must be at most {max_chars} characters, got {len(value)}"
+    index, char = next((i, c) for i, c in enumerate(value) if not c.isprintable())
+    return f"{name} must be printable: character U+{ord(char):04X} at index {index} is not"
+
+
 def validate_proposal(obj: Any) -> Proposal:
     """The proposal in a decoded request, or BadRequest naming every problem."""
     if not isinstance(obj, dict):
@@ -202,15 +225,12 @@ def validate_proposal(obj: Any) -> Proposal:
     if len(obj) > len(PROPOSAL_FIELDS) or not _PROPOSAL_FIELD_SET.issuperset(obj):
         problems.append(_unknown_fields(obj))
     plan_id = obj.get("plan_id")
-    if not isinstance(plan_id, str) or not plan_id.strip():
-        problems.append("plan_id is required: a non-empty string")
-    elif len(plan_id) > MAX_PLAN_ID_CHARS or not plan_id.isprintable():
-        problems.append(f"plan_id must be at most {MAX_PLAN_ID_CHARS} printable characters")
+    if not (type(plan_id) is str and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS and plan_id.isprintable()):
+        problems.append(_string_problem("plan_id", plan_id, MAX_PLAN_ID_CHARS, "a non-blank string", blank_ok=False))
     symbol = obj.get("symbol")
-    if not isinstance(symbol, str) or not symbol:
-        problems.append("symbol is required: a non-empty string, e.g. ETHUSDT")
-    elif len(symbol) > MAX_SYMBOL_CHARS or not symbol.isprintable():
-        problems.append(f"symbol must be at most {MAX_SYMBOL_CHARS} printable characters")
+    if not (type(symbol) is str and symbol and len(symbol) <= MAX_SYMBOL_CHARS and symbol.isprintable()):
+        problems.append(_string_problem("symbol", symbol, MAX_SYMBOL_CHARS, "a non-empty string, e.g. ETHUSDT",
+                                        blank_ok=True))
     action = obj.get("action_proposed")
     if action not in ACTIONS:
         problems.append(f"action_proposed must be one of {', '.join(ACTIONS)}, got {_shown(action)}")
@@ -234,8 +254,7 @@ def validate_proposal(obj: Any) -> Proposal:
         problems.append(f"deadline_ms must be epoch milliseconds, got {_shown(deadline_ms)}: after the year "
                         f"5000 (epoch microseconds?); leave deadline_ms out for no deadline")
     if problems:
-        usable = isinstance(plan_id, str) and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS and plan_id.isprintable()
-        raise BadRequest("invalid_proposal", "; ".join(problems), plan_id if usable else None)
+        raise BadRequest("invalid_proposal", "; ".join(problems), usable_plan_id(plan_id))
     return Proposal(plan_id, symbol, action, float(kill_score), None if r_net is None else float(r_net),
                     None if ts_epoch is None else float(ts_epoch), None if deadline_ms is None else float(deadline_ms))
 

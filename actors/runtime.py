@@ -923,7 +923,32 @@ def main(actor_cls: type[Actor], argv: list[str] | None = None) -> None:
         raise
 
 
+def raise_descriptor_limit() -> None:
+    """Raise the soft RLIMIT_NOFILE to the hard limit. Every TCP connection to a bound socket holds a descriptor from
+    accept, before any ZMTP handshake (CurveZMQ cannot refuse it sooner): at systemd's default soft limit of 1024,
+    which supervisord's minfds leaves as it is, 1,100 idle connections took the gate's every descriptor, and it
+    answered no proposal (nor a metrics scrape) while they were held. Nothing here uses select(), so descriptors
+    past 1023 are safe."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft == hard:
+        return
+    target = hard
+    if hard == resource.RLIM_INFINITY:  # the kernel refuses a soft limit past fs.nr_open
+        try:
+            with open("/proc/sys/fs/nr_open") as f:
+                target = int(f.read())
+        except (OSError, ValueError):
+            return
+    if target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):  # refused: keep the soft limit
+            pass
+
+
 def _main(actor_cls: type[Actor], argv: list[str] | None) -> None:
+    raise_descriptor_limit()
     parser = argparse.ArgumentParser(prog=f"python -m actors.{actor_cls.kind}")
     parser.add_argument("--topology", required=True, help="topology YAML file")
     parser.add_argument("--name", required=True, help="actor name in the topology")

@@ -133,3 +133,49 @@ def test_a_live_client_whose_queue_is_full_while_the_gate_waits_on_its_issuer_is
             assert answered == set(plans), f"{len(plans) - len(answered)} of {len(plans)} proposals got no answer"
     finally:
         server.stop()
+
+
+def test_idle_tcp_connections_past_the_soft_descriptor_limit_leave_the_gate_answering_proposals(tmp_path: Path):
+    """Each TCP connection to the proposals port holds a descriptor from accept, before any ZMTP handshake (so CurveZMQ
+    does not bound them). With the gate's soft RLIMIT_NOFILE at 1024 (systemd's default soft limit, which
+    supervisord's minfds leaves as it is), 1,100 idle connections from one process took every descriptor: an honest
+    proposal got no reply, the metrics endpoint timed out, and libzmq's listener spun at 95% of a core on the accept it
+    could not complete. The actors now raise their soft limit to the hard one at start."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    low, connections = 256, 400
+    assert hard == resource.RLIM_INFINITY or hard >= 4 * connections, f"hard limit {hard}: too low for this test"
+    server = RedisServer(tmp_path / "redis").start()
+    held: list[socket.socket] = []
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (low, hard))  # inherited by the gate and its issuer
+        try:
+            p26 = running_p26(tmp_path / "p26", server)
+            system = p26.__enter__()
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        try:
+            host, port = system.endpoint.removeprefix("tcp://").rsplit(":", 1)
+            for _ in range(connections):
+                try:
+                    held.append(socket.create_connection((host, int(port)), timeout=2))
+                except OSError:  # the listen backlog is full: the gate accepts no more (the fault itself)
+                    break
+            sock = zmq.Context.instance().socket(zmq.REQ)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.connect(system.endpoint)
+            try:
+                plan = new_plan()
+                sock.send(proposal_body(plan, "ETHUSDT", "HOLD"))
+                assert sock.poll(int(10_000 * DEADLINE_SCALE)), (
+                    f"no reply with {connections} idle connections held\n{system.gate.log()[-2000:]}")
+                reply = json.loads(sock.recv())
+                assert reply["status"] == "ok" and reply["decision"]["plan_id"] == plan, reply
+            finally:
+                sock.close(linger=0)
+        finally:
+            for conn in held:
+                conn.close()
+            p26.__exit__(None, None, None)
+    finally:
+        server.stop()

@@ -3554,6 +3554,31 @@ MUTATIONS: list[Mutation] = [
         "                                   r_net=args.r_net)\n",
         "                                   r_net=None)\n",
         ("tests/test_client.py::test_clustergate_propose_sends_the_proposal_asked_for_with_a_deadline_unless_told_not_to",)),
+    Mutation(
+        "duplicate_field_error_names_no_plan_id",
+        "a request giving a field twice is refused naming its plan_id when that was given once and is usable, never "
+        "a plan_id from a nested object",
+        "actors/gate.py",
+        '    plan_id = None if "plan_id" in obj.twice else usable_plan_id(obj.get("plan_id"))\n',
+        "    plan_id = None\n",
+        ("tests/test_gate_attack.py::"
+         "test_a_duplicate_field_error_names_the_plan_id_given_once_and_never_one_from_a_nested_object",)),
+    Mutation(
+        "bad_plan_id_or_symbol_error_says_only_required",
+        "a plan_id or symbol of another type, blank, too long or holding a character that is not printable is refused "
+        "saying which, and what was got",
+        "actors/policy.py",
+        "    if value is None:\n        return f\"{name} is required: {wanted}\"\n",
+        "    if True:\n        return f\"{name} is required: {wanted}\"\n",
+        ("tests/test_gate_attack.py::test_a_bad_plan_id_or_symbol_is_refused_saying_what_was_wrong_with_it",)),
+    Mutation(
+        "actors_keep_the_soft_descriptor_limit",
+        "idle TCP connections past an actor's inherited soft descriptor limit do not stop the gate answering proposals",
+        "actors/runtime.py",
+        "    raise_descriptor_limit()\n    parser = argparse.ArgumentParser(",
+        "    parser = argparse.ArgumentParser(",
+        ("tests/test_dead_peers.py::"
+         "test_idle_tcp_connections_past_the_soft_descriptor_limit_leave_the_gate_answering_proposals",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
@@ -3643,7 +3668,8 @@ SPEC_MUTATIONS: list[Mutation] = [
          f"{MATHS}::test_min_points_counts_held_and_matrix_symbols_only"),
     # P2.6 proposal
     spec("spec_plan_id_may_be_missing", "plan_id is a required string",
-         "actors/policy.py", "    if not isinstance(plan_id, str) or not plan_id.strip():\n",
+         "actors/policy.py",
+         "    if not (type(plan_id) is str and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS and plan_id.isprintable()):\n",
          "    if plan_id is not None and not isinstance(plan_id, str):\n",
          f"{POLICY}::test_an_invalid_proposal_is_refused_naming_the_field"),
     spec("spec_action_may_be_any_text", "action_proposed is one of the five actions",
@@ -3987,7 +4013,8 @@ SPEC_MUTATIONS += [
     spec("spec_corr_not_ready_alert_never_fires", "health: p27_corr_ready == 1", "configs/alerts.yml",
          "expr: p27_corr_ready == 0\n", "expr: p27_corr_ready < 0\n", ALERTS),
     spec("spec_symbol_may_be_missing", "symbol is required", "actors/policy.py",
-         "    if not isinstance(symbol, str) or not symbol:\n", "    if symbol is not None and not isinstance(symbol, str):\n",
+         "    if not (type(symbol) is str and symbol and len(symbol) <= MAX_SYMBOL_CHARS and symbol.isprintable()):\n",
+         "    if symbol is not None and not isinstance(symbol, str):\n",
          f"{POLICY}::test_an_invalid_proposal_is_refused_naming_the_field"),
     spec("spec_untouched_reason_not_pass", "policy step 3: an untouched proposal keeps its action with reason pass",
          "actors/policy.py", "    reason = PASS\n    if cooldown and action != HOLD:\n",
