@@ -319,13 +319,13 @@ def test_a_plan_id_and_a_symbol_at_their_limits_are_valid():
 
 
 @pytest.mark.parametrize("body, words", [
-    (good(plan_id="p" * (PLAN_ID_MAX_CHARS + 1)), "plan_id must be at most 128 printable characters"),
-    (good(plan_id="p" * 200), "plan_id must be at most 128 printable characters"),
-    (good(symbol="S" * (SYMBOL_MAX_CHARS + 1)), "symbol must be at most 32 printable characters"),
-    (good(symbol="S" * 40), "symbol must be at most 32 printable characters"),
-    *((good(plan_id=f"plan{c}1"), "plan_id must be at most 128 printable characters")
+    (good(plan_id="p" * (PLAN_ID_MAX_CHARS + 1)), "plan_id must be at most 128 characters, got 129"),
+    (good(plan_id="p" * 200), "plan_id must be at most 128 characters, got 200"),
+    (good(symbol="S" * (SYMBOL_MAX_CHARS + 1)), "symbol must be at most 32 characters, got 33"),
+    (good(symbol="S" * 40), "symbol must be at most 32 characters, got 40"),
+    *((good(plan_id=f"plan{c}1"), f"plan_id must be printable: character U\\+{ord(c):04X} at index 4 is not")
       for c in ("\x00", "\x07", "\t", "\n", "\r", "\x1b", "\x7f", "\u2028")),
-    (good(symbol="ETH\nUSDT"), "symbol must be at most 32 printable characters"),
+    (good(symbol="ETH\nUSDT"), "symbol must be printable: character U\\+000A at index 3 is not"),
 ])
 def test_a_plan_id_or_symbol_past_its_limit_or_with_a_control_character_is_refused(body, words):
     with pytest.raises(BadRequest, match=words) as info:

@@ -3416,8 +3416,8 @@ MUTATIONS: list[Mutation] = [
         "plan_id_with_a_control_character_valid",
         "a plan_id holding a control character is an invalid proposal",
         "actors/policy.py",
-        "    elif len(plan_id) > MAX_PLAN_ID_CHARS or not plan_id.isprintable():\n",
-        "    elif len(plan_id) > MAX_PLAN_ID_CHARS:\n",
+        "    if not (type(plan_id) is str and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS and plan_id.isprintable()):\n",
+        "    if not (type(plan_id) is str and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS):\n",
         ("tests/test_gate_policy.py::test_a_plan_id_or_symbol_past_its_limit_or_with_a_control_character_is_refused",)),
     Mutation(
         "gate_allowlist_ignores_case",
