@@ -486,3 +486,36 @@ def test_a_position_snapshot_holding_bytes_that_are_not_utf8_does_not_stop_the_c
     clusters = [r.hgetall(keys.cluster_state_of(cid)) for cid in r.hkeys(keys.CLUSTERS)]
     btc = 0.5 * float(r.hget(keys.position_snapshot("BTCUSDT"), "mark_price"))
     assert sum(float(c["notional"]) for c in clusters) == pytest.approx(btc, rel=0.05), clusters
+
+
+def test_held_notionals_whose_book_total_overflows_fail_closed_named_and_recover(system):
+    """rev-cluster2: two snapshots with notional_usd 1e308 (each finite, so each usable) summed to a book of inf:
+    weight inf/inf is NaN, the state message could not be encoded (allow_nan=False), and the clusterer logged
+    'handler_error ValueError: Out of range float values' on every matrix, counted no fail-closed reason and left
+    p27_cluster_stress_sum at NaN. Now the state is not ready, reason notional_overflow, the log names the symbols,
+    the gate falls back (nothing written) and the writes resume once the snapshots are sane again."""
+    from helpers import scrape
+    from launcher import keys
+
+    procs, ports, r = system["procs"], system["ports"], system["redis"]
+    writer, clusterer = ports["state_writer"], ports["clusterer"]
+    wait_for(lambda: scrape(writer).get("p27_updates_total", 0) >= 1, 60, "a first cluster state")
+    for symbol in ("BTCUSDT", "ETHUSDT"):
+        r.hset(keys.position_snapshot(symbol), "notional_usd", "1e308")
+    reason = 'p27_fail_closed_total{reason="notional_overflow"}'
+    wait_for(lambda: scrape(clusterer).get(reason, 0) >= 2, 20,
+             f"the clusterer to fail closed naming the overflow\n{procs['clusterer'].log()[-2000:]}")
+    m = scrape(clusterer)
+    assert not any(v for k, v in m.items() if k.startswith("clustergate_handler_errors_total")), m
+    assert all(math.isfinite(m[g]) for g in ("p27_cluster_stress_sum", "p27_cluster_stress_max")), m
+    log = procs["clusterer"].log()
+    assert "notional_overflow" in log and "BTCUSDT" in log and "ETHUSDT" in log, log[-2000:]
+    updates = scrape(writer).get("p27_updates_total", 0)
+    not_ready = scrape(writer).get('p27_fail_closed_total{reason="upstream_not_ready"}', 0)
+    wait_for(lambda: scrape(writer).get('p27_fail_closed_total{reason="upstream_not_ready"}', 0) >= not_ready + 2, 20,
+             "the state writer to get not-ready states")
+    assert scrape(writer).get("p27_updates_total", 0) == updates
+    for symbol in ("BTCUSDT", "ETHUSDT"):
+        r.hdel(keys.position_snapshot(symbol), "notional_usd")
+    wait_for(lambda: scrape(writer).get("p27_updates_total", 0) >= updates + 2, 20,
+             f"writes to resume\n{procs['clusterer'].log()[-2000:]}")

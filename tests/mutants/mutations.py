@@ -3554,6 +3554,14 @@ MUTATIONS: list[Mutation] = [
         "                                   r_net=args.r_net)\n",
         "                                   r_net=None)\n",
         ("tests/test_client.py::test_clustergate_propose_sends_the_proposal_asked_for_with_a_deadline_unless_told_not_to",)),
+    Mutation(
+        "clusterer_ignores_a_book_total_that_overflows",
+        "held notionals that sum past a float's range make the clusterer's state not ready (notional_overflow), "
+        "named in its log, never a NaN state it cannot send",
+        "actors/clusterer.py",
+        "    return not math.isfinite(sum(abs(v) for v in signed.values()))\n",
+        "    return False\n",
+        ("tests/test_cluster_side_attack.py::test_held_notionals_whose_book_total_overflows_fail_closed_named_and_recover",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
