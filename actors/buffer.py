@@ -283,6 +283,10 @@ class BufferActor(Actor):
             return
         self.grid.advance(self.grid.slot_of(time.time()))
         self.grid.merge_from(saved)
+        # The jump filter goes on from the history's newest prices, not from nothing: the first print after a
+        # restart is checked too (a tick that came before the history keeps its own).
+        for symbol, price in self.grid.newest_prices().items():
+            self.jumps.last.setdefault(symbol, price)
         counts = points_per_symbol(self.grid.symbols, self.grid.window(self.points)[1])
         self.refresh_held()
         self.export_points(counts)

@@ -21,6 +21,7 @@ State message (PUB `state`), two frames: [b"state", JSON]
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict
 from types import SimpleNamespace
@@ -43,7 +44,13 @@ STATE_VERSION = 1
 
 # A not-ready matrix is not counted here: the correlator counts its cause, and the state writer counts
 # the update it then does not write (upstream_not_ready), so each reason is counted once per event.
-FAIL_REASONS = ("redis_unavailable", "bad_matrix", "matrix_stale")
+FAIL_REASONS = ("redis_unavailable", "bad_matrix", "matrix_stale", "notional_overflow")
+
+
+def book_overflows(signed: Mapping[str, float]) -> bool:
+    """True when the held notionals, each finite, sum past a float's range (two notional_usd of 1e308): every
+    weight would be inf / inf, NaN, and no state with NaN can be sent, so the state is not ready instead."""
+    return not math.isfinite(sum(abs(v) for v in signed.values()))
 
 
 def make_metrics() -> SimpleNamespace:
@@ -104,6 +111,7 @@ class ClustererActor(Actor):
         self.m.stress_max.set(0)
         self.redis = connect(self.topology.redis, decode_responses=False)  # snapshot values may hold any bytes
         self.unreadable: dict[str, str] = {}  # symbol -> error of its snapshot key, while it cannot be read
+        self.overflowing: list[str] = []  # the held symbols, while their notionals sum past a float's range
         self.socket("state")
         self.on_message("matrix", self.on_matrix)
         self.set_ready(True)
@@ -139,10 +147,27 @@ class ClustererActor(Actor):
             self.publish(state_message(header, [], 0.0, held, now, ready=False,
                                        reason=header.get("reason") or "upstream_not_ready"))
             return
+        self.note_overflow(sorted(held) if book_overflows(signed) else [], signed)
+        if self.overflowing:
+            self.m.fail_closed.labels(reason="notional_overflow").inc()
+            self.publish(state_message(header, [], 0.0, held, now, ready=False, reason="notional_overflow"))
+            return
         symbols = list(header["symbols"])
         labels = cluster_labels(corr, self.topology.clusters.corr_threshold, self.settings.linkage)
         clusters, stress = cluster_metrics(symbols, corr, labels, signed)
         self.publish(state_message(header, clusters, stress, held, now, ready=True, reason=None))
+
+    def note_overflow(self, overflowing: list[str], signed: Mapping[str, float]) -> None:
+        """Log when the book's notional starts or stops overflowing (not at each matrix)."""
+        if overflowing and not self.overflowing:
+            self.log.error("notional_overflow", symbols=overflowing,
+                           notionals={s: signed[s] for s in overflowing},
+                           detail="the held notionals sum past a float's range (a snapshot's notional_usd or "
+                                  "position_amt x mark_price is absurd): no weight can be computed, so the state "
+                                  "is not ready, nothing is written and the gate falls back to the proxy")
+        elif self.overflowing and not overflowing:
+            self.log.info("notional_overflow_ended", symbols=self.overflowing)
+        self.overflowing = overflowing
 
     def note_unreadable(self, unreadable: dict[str, str]) -> None:
         """Log when the set of snapshot keys that cannot be read (another type than a hash) changes: each such

@@ -102,6 +102,15 @@ class PriceGrid:
         """ts of each symbol's newest accepted price, None when it has none."""
         return {s: (float(t) if math.isfinite(t) else None) for s, t in zip(self.symbols, self.newest_ts)}
 
+    def newest_prices(self) -> dict[str, float]:
+        """Each symbol's price in its newest slot that holds one; a symbol with none is absent."""
+        out = {}
+        for symbol, row in self.index.items():
+            held = np.flatnonzero(np.isfinite(self.prices[row]))
+            if len(held):
+                out[symbol] = float(self.prices[row, held[-1]])
+        return out
+
     def window(self, points: int) -> tuple[int, np.ndarray]:
         """(first_slot, prices) of the `points` completed slots before the head slot."""
         block = self.prices[:, -points - 1:-1]

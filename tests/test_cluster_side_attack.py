@@ -486,3 +486,109 @@ def test_a_position_snapshot_holding_bytes_that_are_not_utf8_does_not_stop_the_c
     clusters = [r.hgetall(keys.cluster_state_of(cid)) for cid in r.hkeys(keys.CLUSTERS)]
     btc = 0.5 * float(r.hget(keys.position_snapshot("BTCUSDT"), "mark_price"))
     assert sum(float(c["notional"]) for c in clusters) == pytest.approx(btc, rel=0.05), clusters
+
+
+def test_held_notionals_whose_book_total_overflows_fail_closed_named_and_recover(system):
+    """rev-cluster2: two snapshots with notional_usd 1e308 (each finite, so each usable) summed to a book of inf:
+    weight inf/inf is NaN, the state message could not be encoded (allow_nan=False), and the clusterer logged
+    'handler_error ValueError: Out of range float values' on every matrix, counted no fail-closed reason and left
+    p27_cluster_stress_sum at NaN. Now the state is not ready, reason notional_overflow, the log names the symbols,
+    the gate falls back (nothing written) and the writes resume once the snapshots are sane again."""
+    from helpers import scrape
+    from launcher import keys
+
+    procs, ports, r = system["procs"], system["ports"], system["redis"]
+    writer, clusterer = ports["state_writer"], ports["clusterer"]
+    wait_for(lambda: scrape(writer).get("p27_updates_total", 0) >= 1, 60, "a first cluster state")
+    for symbol in ("BTCUSDT", "ETHUSDT"):
+        r.hset(keys.position_snapshot(symbol), "notional_usd", "1e308")
+    reason = 'p27_fail_closed_total{reason="notional_overflow"}'
+    wait_for(lambda: scrape(clusterer).get(reason, 0) >= 2, 20,
+             f"the clusterer to fail closed naming the overflow\n{procs['clusterer'].log()[-2000:]}")
+    m = scrape(clusterer)
+    assert not any(v for k, v in m.items() if k.startswith("clustergate_handler_errors_total")), m
+    assert all(math.isfinite(m[g]) for g in ("p27_cluster_stress_sum", "p27_cluster_stress_max")), m
+    log = procs["clusterer"].log()
+    assert "notional_overflow" in log and "BTCUSDT" in log and "ETHUSDT" in log, log[-2000:]
+    updates = scrape(writer).get("p27_updates_total", 0)
+    not_ready = scrape(writer).get('p27_fail_closed_total{reason="upstream_not_ready"}', 0)
+    wait_for(lambda: scrape(writer).get('p27_fail_closed_total{reason="upstream_not_ready"}', 0) >= not_ready + 2, 20,
+             "the state writer to get not-ready states")
+    assert scrape(writer).get("p27_updates_total", 0) == updates
+    for symbol in ("BTCUSDT", "ETHUSDT"):
+        r.hdel(keys.position_snapshot(symbol), "notional_usd")
+    wait_for(lambda: scrape(writer).get("p27_updates_total", 0) >= updates + 2, 20,
+             f"writes to resume\n{procs['clusterer'].log()[-2000:]}")
+
+
+def test_the_first_print_after_a_buffer_restart_is_checked_against_the_history_it_loaded(tmp_path, redis_server):
+    """rev-cluster2: the buffer's jump filter started empty on every restart while the grid took the saved history
+    back, so the first print of each symbol after a restart was accepted unchecked: a print 1000x off right after
+    a restart (the feed restarted too, its own filter empty as well: `clustergate up`, a host reboot) went into
+    the grid and its return sat in every window for the whole lookback. Now the filter starts from the newest
+    price of the loaded history: that print is refused (reason jump) and the next good one is accepted."""
+    import time
+
+    import redis as redis_lib
+    import zmq
+
+    from actors.grid import PriceGrid
+    from actors.wire import Tick
+    from helpers import retarget
+    from launcher import keys
+
+    data = retarget(__import__("helpers").demo_topology_data(), redis_server.url)
+    data["actors"] = {k: v for k, v in data["actors"].items() if k in ("price_feed", "buffer")}
+    data["clusters"].update({"cadence_s": 0.5, "lookback_returns": 30, "min_returns": 5})
+    path = write_topology(tmp_path / "topology.yaml", data)
+    bport = data["actors"]["buffer"]["metrics_port"]
+    raw = redis_lib.Redis.from_url(data["redis"]["url"])
+    history_key = keys.buffer_history(data["name"], "buffer")
+    ctx = zmq.Context()
+    pub = ctx.socket(zmq.PUB)
+    pub.bind(tick_endpoint(data))
+    seq = 0
+
+    def send(symbol: str, price: float) -> None:
+        nonlocal seq
+        seq += 1
+        pub.send_multipart(Tick(symbol, price, time.time(), seq).frames())
+
+    def saved_sol_points() -> int:
+        blob = raw.get(history_key)
+        if blob is None:
+            return 0
+        saved = PriceGrid.from_blob(blob)
+        return int(np.isfinite(saved.prices[saved.index["SOLUSDT"]]).sum())
+
+    buffer = ActorProcess(path, "buffer").start()
+    try:
+        wait_for(lambda: metric(bport, "clustergate_actor_ready", actor="buffer") == 1, 20, "buffer ready")
+
+        def ticked() -> bool:
+            send("SOLUSDT", 100.0)
+            return saved_sol_points() >= 3
+
+        wait_for(ticked, 20, "three SOLUSDT points in the saved history", interval_s=0.1)
+        buffer.terminate()
+        buffer = ActorProcess(path, "buffer").start()
+        wait_for(lambda: "history_loaded" in buffer.log().split("event=starting")[-1], 20,
+                 f"the restarted buffer to load its history\n{buffer.log()[-2000:]}")
+
+        def subscribed() -> bool:  # BTCUSDT has no history: its first print is accepted, and shows the subscription
+            send("BTCUSDT", 60000.0)
+            return metric(bport, "buffer_ticks_accepted_total", symbol="BTCUSDT") >= 1
+
+        wait_for(subscribed, 20, "the restarted buffer to receive ticks", interval_s=0.1)
+        send("SOLUSDT", 100000.0)
+        wait_for(lambda: metric(bport, "p27_buffer_rejected_ticks_total", reason="jump")
+                 + metric(bport, "buffer_ticks_accepted_total", symbol="SOLUSDT") >= 1, 10, "the SOLUSDT print handled")
+        assert metric(bport, "p27_buffer_rejected_ticks_total", reason="jump") == 1
+        assert metric(bport, "buffer_ticks_accepted_total", symbol="SOLUSDT") == 0
+        send("SOLUSDT", 101.0)
+        wait_for(lambda: metric(bport, "buffer_ticks_accepted_total", symbol="SOLUSDT") == 1, 10,
+                 "the next good SOLUSDT print accepted")
+    finally:
+        buffer.terminate()
+        pub.close(0)
+        ctx.term()

@@ -3579,6 +3579,21 @@ MUTATIONS: list[Mutation] = [
         "    parser = argparse.ArgumentParser(",
         ("tests/test_dead_peers.py::"
          "test_idle_tcp_connections_past_the_soft_descriptor_limit_leave_the_gate_answering_proposals",)),
+    Mutation(
+        "clusterer_ignores_a_book_total_that_overflows",
+        "held notionals that sum past a float's range make the clusterer's state not ready (notional_overflow), "
+        "named in its log, never a NaN state it cannot send",
+        "actors/clusterer.py",
+        "    return not math.isfinite(sum(abs(v) for v in signed.values()))\n",
+        "    return False\n",
+        ("tests/test_cluster_side_attack.py::test_held_notionals_whose_book_total_overflows_fail_closed_named_and_recover",)),
+    Mutation(
+        "buffer_jump_filter_starts_empty_after_a_restart",
+        "the buffer's jump filter checks the first print after a restart against the newest price of the loaded history",
+        "actors/buffer.py",
+        "            self.jumps.last.setdefault(symbol, price)\n",
+        "            pass\n",
+        ("tests/test_cluster_side_attack.py::test_the_first_print_after_a_buffer_restart_is_checked_against_the_history_it_loaded",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
