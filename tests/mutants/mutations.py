@@ -3594,6 +3594,14 @@ MUTATIONS: list[Mutation] = [
         "            self.jumps.last.setdefault(symbol, price)\n",
         "            pass\n",
         ("tests/test_cluster_side_attack.py::test_the_first_print_after_a_buffer_restart_is_checked_against_the_history_it_loaded",)),
+    Mutation(
+        "overloaded_gate_handed_over_after_a_timeout",
+        "an overloaded reply moves the client to the next gate at once, not after waiting out an attempt's timeout",
+        "launcher/client.py",
+        "            if streak < servers:  # another gate may decide it: ask it at once\n",
+        "            if streak < servers:  # another gate may decide it: ask it at once\n"
+        "                time.sleep(self.timeout_ms / 1000)\n",
+        ("tests/test_ha_failover.py::test_every_attempt_of_a_failover_carries_the_same_plan_id_and_an_overloaded_gate_hands_over_at_once",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
