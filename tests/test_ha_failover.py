@@ -105,6 +105,24 @@ def test_a_client_gets_its_decision_from_the_other_gate_when_the_first_is_sigsto
     assert len(set(plans) - plans_before) == 12 + 1
 
 
+def propose_in_a_thread(endpoints: list[str], timeout_ms: int, retries: int,
+                        plan_id: str) -> tuple[threading.Thread, list[BaseException | dict]]:
+    """A GateClient's propose() of an ETHUSDT HOLD, running in a thread: the list gets its reply or its exception,
+    so a test polls for it with a deadline instead of timing the call."""
+    outcome: list[BaseException | dict] = []
+
+    def call() -> None:
+        with GateClient(endpoints, timeout_ms=timeout_ms, retries=retries) as client:
+            try:
+                outcome.append(client.propose("ETHUSDT", "HOLD", plan_id=plan_id))
+            except BaseException as exc:  # noqa: BLE001 - the caller's assertion names it
+                outcome.append(exc)
+
+    caller = threading.Thread(target=call, daemon=True)
+    caller.start()
+    return caller, outcome
+
+
 def test_every_attempt_of_a_failover_carries_the_same_plan_id_and_an_overloaded_gate_hands_over_at_once():
     busy = ScriptedGate([OVERLOADED])
     good = ScriptedGate([decided("p")])
@@ -112,17 +130,7 @@ def test_every_attempt_of_a_failover_carries_the_same_plan_id_and_an_overloaded_
         # The second gate is polled for with a deadline (8 s, scaled by DEADLINE_SCALE) that the attempt timeout
         # is far above: a client that waited one whole timeout on the overloaded gate never reaches it in time.
         timeout_ms = int(4 * 8 * DEADLINE_SCALE * 1000)
-        outcome: list[BaseException | dict] = []
-
-        def call() -> None:
-            with GateClient([busy.endpoint, good.endpoint], timeout_ms=timeout_ms, retries=0) as client:
-                try:
-                    outcome.append(client.propose("ETHUSDT", "HOLD", plan_id="p"))
-                except BaseException as exc:  # noqa: BLE001 - the assertion below names it
-                    outcome.append(exc)
-
-        caller = threading.Thread(target=call, daemon=True)
-        caller.start()
+        caller, outcome = propose_in_a_thread([busy.endpoint, good.endpoint], timeout_ms, retries=0, plan_id="p")
         wait_for(lambda: good.got, 8, f"the second gate asked before the first gate's {timeout_ms} ms timeout")
         wait_for(lambda: outcome, 30, "the call to return")
         caller.join()
@@ -176,18 +184,8 @@ def test_with_every_gate_silent_the_client_gives_up_within_its_budget_naming_the
     plan_id, the attempts and the call's budget. No clock is asserted: the call must return at all (in a
     thread, polled with a deadline far beyond its 600 ms budget), and its error says what it spent."""
     silent = ["tcp://127.0.0.1:9", "tcp://127.0.0.1:7"]
-    outcome: list[BaseException | dict] = []
-
-    def call() -> None:
-        with GateClient(silent, timeout_ms=150, retries=1) as client:
-            try:
-                outcome.append(client.propose("ETHUSDT", "HOLD", plan_id="z"))
-            except BaseException as exc:  # noqa: BLE001 - the assertion below names it
-                outcome.append(exc)
-
-    caller = threading.Thread(target=call, daemon=True)
-    caller.start()
-    wait_for(lambda: outcome, 30 * DEADLINE_SCALE, "the call to give up")
+    caller, outcome = propose_in_a_thread(silent, 150, retries=1, plan_id="z")
+    wait_for(lambda: outcome, 30, "the call to give up")
     caller.join()
     err = outcome[0]
     assert isinstance(err, GateUnavailable), err
