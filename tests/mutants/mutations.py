@@ -3602,6 +3602,23 @@ MUTATIONS: list[Mutation] = [
         "            if streak < servers:  # another gate may decide it: ask it at once\n"
         "                time.sleep(self.timeout_ms / 1000)\n",
         ("tests/test_ha_failover.py::test_every_attempt_of_a_failover_carries_the_same_plan_id_and_an_overloaded_gate_hands_over_at_once",)),
+    Mutation(
+        "max_request_bytes_default_below_the_largest_valid_proposal",
+        "the default max_request_bytes reads and decides the largest valid proposal (2,715 bytes JSON-escaped), with room",
+        "launcher/topology.py",
+        "    max_request_bytes: int = setting(8192,",
+        "    max_request_bytes: int = setting(2048,",
+        ("tests/test_request_size_limit.py::test_the_largest_valid_proposal_is_valid_at_every_limit_and_fits_the_default_with_room",
+         "tests/test_request_size_limit.py::"
+         "test_a_gate_on_the_default_limit_decides_the_largest_valid_proposal_and_drops_one_byte_over")),
+    Mutation(
+        "max_request_bytes_default_back_to_64_kb",
+        "the default max_request_bytes stays within 4 times the largest valid proposal, so hostile connections hold "
+        "little of the gate's memory (connections x hwm x max_request_bytes)",
+        "launcher/topology.py",
+        "    max_request_bytes: int = setting(8192,",
+        "    max_request_bytes: int = setting(65536,",
+        ("tests/test_request_size_limit.py::test_the_default_limit_stays_within_four_times_the_largest_valid_proposal",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
