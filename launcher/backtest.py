@@ -198,6 +198,11 @@ class Prices:
     bad_rows: list[tuple[int, str]] = field(default_factory=list)
     not_in_allowlist: int = 0
     ts_unit: str = "s"
+    bad_count: int | None = None  # every bad row (bad_rows may list only the first few); None: len(bad_rows)
+
+    @property
+    def bad(self) -> int:
+        return len(self.bad_rows) if self.bad_count is None else self.bad_count
 
     @property
     def ticks(self) -> int:
@@ -320,6 +325,7 @@ def read_prices_parquet(path: str, symbols: list[str]) -> Prices:
     import pyarrow as pa
     if pa.types.is_timestamp(ts_col.type):
         ts_raw = ts_col.cast(pa.timestamp("ns")).to_numpy().astype("datetime64[ns]").astype(np.int64) / 1e9
+        ts_raw[ts_col.is_null().to_numpy(zero_copy_only=False)] = np.nan  # a null (NaT) is a bad timestamp, not 1677
         unit = "ns"
     else:
         ts_raw = table.numbers(0, path, "numeric epochs or timestamps")
@@ -327,13 +333,14 @@ def read_prices_parquet(path: str, symbols: list[str]) -> Prices:
         unit = epoch_unit(float(finite[0])) if len(finite) else "s"
         ts_raw = ts_raw / 10 ** (3 * ("s", "ms", "us", "ns").index(unit))
     index = {s: i for i, s in enumerate(symbols)}
-    bad: list[tuple[int, str]] = []
-    order_bad = np.flatnonzero(np.diff(ts_raw[np.isfinite(ts_raw)]) < 0)
-    if len(order_bad):
-        raise InputError(f"{path}: row {int(order_bad[0]) + 2}: timestamp is before the row above "
+    timed = np.flatnonzero(np.isfinite(ts_raw))  # rows with a timestamp; a row without one is a bad row
+    order_bad = np.flatnonzero(np.diff(ts_raw[timed]) < 0)
+    if len(order_bad):  # named by its own row of the file (1-based), rows without a timestamp counted
+        raise InputError(f"{path}: row {int(timed[order_bad[0] + 1]) + 1}: timestamp is before the row above "
                          f"(rows must be in time order)")
     bad_ts = ~np.isfinite(ts_raw)
-    bad += [(int(i) + 1, "bad timestamp") for i in np.flatnonzero(bad_ts)[:20]]
+    n_bad = int(bad_ts.sum())
+    bad: list[tuple[int, str]] = [(int(i) + 1, "bad timestamp") for i in np.flatnonzero(bad_ts)[:20]]
     n_rows = len(ts_raw)
     k = len(symbols)
     if len(names) == 3 and lowered[1] == "symbol" and lowered[2] in PRICE_COLUMNS:
@@ -367,7 +374,7 @@ def read_prices_parquet(path: str, symbols: list[str]) -> Prices:
                 series.append((ts_raw[present], values[present]))
     if not any(len(ts) for ts, _ in series):
         raise InputError(f"{path}: no price row for the topology's symbols; expected ts,symbol,price or ts,SYM1,SYM2,...")
-    return Prices(series, form, n_rows, bad, outside, unit)
+    return Prices(series, form, n_rows, bad, outside, unit, n_bad)
 
 
 class ColumnReader:
@@ -713,7 +720,7 @@ def run_backtest(settings: Settings, prices: Prices, positions: PositionRows | N
         symbols, prices.first_ts, float(publish[-1]), proposal_every * cadence, settings.gate.kill_score_hard),
         grid.first_slot, publish, ready, stress, vol, in_matrix, positions, marks)
     info = {"file_rows": prices.rows, "form": prices.form, "ts_unit": prices.ts_unit,
-            "bad_rows": len(prices.bad_rows), "bad_rows_first": [f"line {n}: {r}" for n, r in prices.bad_rows[:10]],
+            "bad_rows": prices.bad, "bad_rows_first": [f"line {n}: {r}" for n, r in prices.bad_rows[:10]],
             "not_in_allowlist": prices.not_in_allowlist, "ticks": prices.ticks,
             "rejected": grid.rejected, "slots": int(n_slots), "first_slot": int(grid.first_slot),
             "symbols": symbols}

@@ -3602,6 +3602,28 @@ MUTATIONS: list[Mutation] = [
         "            if streak < servers:  # another gate may decide it: ask it at once\n"
         "                time.sleep(self.timeout_ms / 1000)\n",
         ("tests/test_ha_failover.py::test_every_attempt_of_a_failover_carries_the_same_plan_id_and_an_overloaded_gate_hands_over_at_once",)),
+    Mutation(
+        "backtest_parquet_bad_rows_counts_the_listed_20",
+        "summary.json's prices.bad_rows counts every Parquet row without a timestamp, not the first 20 it lists",
+        "launcher/backtest.py",
+        "    n_bad = int(bad_ts.sum())\n",
+        "    n_bad = min(int(bad_ts.sum()), 20)\n",
+        ("tests/test_backtest_counts.py::test_every_parquet_row_without_a_timestamp_is_counted_not_the_first_20",)),
+    Mutation(
+        "backtest_parquet_null_timestamp_read_as_1677",
+        "a null in a Parquet timestamp-typed ts column is a bad row, as a null in a numeric one",
+        "launcher/backtest.py",
+        "        ts_raw[ts_col.is_null().to_numpy(zero_copy_only=False)] = np.nan",
+        "        pass",
+        ("tests/test_backtest_counts.py::test_a_null_in_a_parquet_timestamp_column_is_a_bad_row_as_in_a_numeric_one",)),
+    Mutation(
+        "backtest_parquet_order_error_names_the_row_among_timed_rows",
+        "a Parquet row out of time order is named by its own row of the file, rows without a timestamp counted",
+        "launcher/backtest.py",
+        "row {int(timed[order_bad[0] + 1]) + 1}:",
+        "row {int(order_bad[0]) + 2}:",
+        ("tests/test_backtest_counts.py::"
+         "test_a_parquet_row_out_of_time_order_is_named_by_its_row_after_a_row_without_a_timestamp",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
