@@ -253,18 +253,21 @@ def utf8_error(path: str, block: int = 1 << 20) -> str | None:
             fed += len(chunk)
 
 
-def check_csv_order(path: str, lines: Iterable[str]) -> None:
+def check_csv_order(path: str, lines: Iterable[str]) -> int:
     """Rows must be in time order (equal times allowed): the first one earlier than the row before it
-    is refused naming its line. lines: the file opened with encoding utf-8-sig and newline="\\n" (csv_lines)."""
+    is refused naming its line. lines: the file opened with encoding utf-8-sig and newline="\\n" (csv_lines).
+    Returns the file's rows under the header (blank and # lines not counted), readable or not."""
     reader = csv.reader(csv_lines(lines))
     previous: float | None = None
     header = False
+    n_rows = 0
     for row in reader:
         if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
             continue
         if not header:
             header = True
             continue
+        n_rows += 1
         try:
             ts = parse_timestamp(row[0])
         except ValueError:
@@ -273,6 +276,7 @@ def check_csv_order(path: str, lines: Iterable[str]) -> None:
             raise InputError(f"{path}: line {reader.line_num}: timestamp {row[0].strip()} is before the row above "
                              f"(rows must be in time order)")
         previous = ts
+    return n_rows
 
 
 def read_prices(path: str, symbols: list[str]) -> Prices:
@@ -291,7 +295,7 @@ def read_prices(path: str, symbols: list[str]) -> Prices:
         with open(path, encoding="utf-8-sig", newline="\n") as fh:
             data = parse_replay_csv(fh, symbols, ReplayColumns(symbols=tuple(symbols)))
         with open(path, encoding="utf-8-sig", newline="\n") as fh:
-            check_csv_order(path, fh)
+            file_rows = check_csv_order(path, fh)
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not a prices CSV ({exc})") from None
     except InputError:
@@ -303,7 +307,7 @@ def read_prices(path: str, symbols: list[str]) -> Prices:
         raise InputError(f"{path}: no price row for the topology's symbols ({len(data.bad_rows)} unreadable, "
                          f"{data.not_in_allowlist} outside the allowlist); expected ts,symbol,price or ts,SYM1,SYM2,...")
     ts, sym, price = data.columns()
-    return Prices(by_symbol(ts, sym, price, len(symbols)), data.form, rows + len(data.bad_rows), data.bad_rows,
+    return Prices(by_symbol(ts, sym, price, len(symbols)), data.form, file_rows, data.bad_rows,
                   data.not_in_allowlist, data.ts_unit)
 
 

@@ -63,3 +63,26 @@ def test_a_parquet_row_out_of_time_order_is_named_by_its_row_after_a_row_without
     assert proc.returncode == 2, proc.stderr[-800:]
     assert f"{path}: row 50: timestamp is before the row above" in proc.stderr, proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_prices_file_rows_is_the_files_rows_in_both_forms_and_formats(tmp_path: Path, topo: Path):
+    """100 wide rows of 3 symbols read 100 (was 300: the prices read); 400 long rows, 100 of a symbol outside the
+    topology, read 400 (was 300), as the same rows in Parquet read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    p = price_paths(N)
+    wide = tmp_path / "wide.csv"
+    wide.write_text("ts," + ",".join(SYMBOLS) + "\n# a comment\n\n" +
+                    "".join(f"{T0 + 60 * j}," + ",".join(repr(float(p[i, j])) for i in range(3)) + "\n"
+                            for j in range(N)))
+    assert prices_summary(tmp_path / "w", topo, wide)["file_rows"] == N
+    rows = [(T0 + 60 * j, s, float(p[i, j]) if i < 3 else 0.5) for j in range(N)
+            for i, s in enumerate([*SYMBOLS, "XRPUSDT"])]
+    long = tmp_path / "long.csv"
+    long.write_text("ts,symbol,price\n" + "".join(f"{t},{s},{v!r}\n" for t, s, v in rows))
+    pq.write_table(pa.table({"ts": [r[0] for r in rows], "symbol": [r[1] for r in rows],
+                             "price": [r[2] for r in rows]}), tmp_path / "long.parquet")
+    for name in ("long.csv", "long.parquet"):
+        prices = prices_summary(tmp_path / ("out-" + name), topo, tmp_path / name)
+        assert (prices["file_rows"], prices["not_in_allowlist"], prices["ticks"]) == (4 * N, N, 3 * N), name

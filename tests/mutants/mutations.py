@@ -3624,6 +3624,14 @@ MUTATIONS: list[Mutation] = [
         "row {int(order_bad[0]) + 2}:",
         ("tests/test_backtest_counts.py::"
          "test_a_parquet_row_out_of_time_order_is_named_by_its_row_after_a_row_without_a_timestamp",)),
+    Mutation(
+        "backtest_csv_file_rows_counts_prices_read",
+        "summary.json's prices.file_rows is the CSV's rows under the header (wide or long, symbols outside the "
+        "topology included), as for Parquet, not the prices it read",
+        "launcher/backtest.py",
+        "data.form, file_rows, data.bad_rows,",
+        "data.form, rows + len(data.bad_rows), data.bad_rows,",
+        ("tests/test_backtest_counts.py::test_prices_file_rows_is_the_files_rows_in_both_forms_and_formats",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
