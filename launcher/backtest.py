@@ -50,7 +50,11 @@ from launcher.feed_inputs import (TS_COLUMNS, PRICE_COLUMNS, ReplayColumns, csv_
 from launcher.topology import (ClustererSettings, ClustersConfig, CorrelatorSettings, GateSettings,
                                PermitIssuerSettings, PositionsConfig, SchemaError, load_topology)
 
-CHUNK_SLOTS = 2048  # windows computed together (memory ~ k^2 x CHUNK_SLOTS x 8 bytes per array)
+CHUNK_SLOTS = 2048  # windows computed together, at most (memory ~ k^2 / 2 x (slots + lookback) x 8 bytes per array)
+# The rolling sums hold one float per pair of symbols and window column, (k (k - 1) / 2) x (slots + lookback) per
+# array: fewer slots a chunk as the pairs grow (chunk_slots), so that the run's memory does not grow with k^2 x
+# CHUNK_SLOTS (200 symbols took 5.1 GB for 3,000 slots with CHUNK_SLOTS for every k). 20 symbols keep CHUNK_SLOTS.
+PAIR_WINDOW_FLOATS = 8_000_000
 DEFAULT_PROPOSAL_EVERY = 60  # cadences between the default grid's proposals
 # symbols x slots the grid may hold: 4x the year benchmark (20 symbols x 525,600 one-minute slots);
 # a run takes ~75 bytes per cell at its peak, so a stray timestamp years away is refused, not a MemoryError.
@@ -573,6 +577,13 @@ def build_grid(prices: Prices, symbols: list[str], clusters: ClustersConfig) -> 
     return Grid(first, grid, newest, rejected)
 
 
+def chunk_slots(k: int, lookback: int) -> int:
+    """Slots whose windows are computed together: CHUNK_SLOTS, or fewer (one at least) so that the pairs' rolling
+    sums, (k (k - 1) / 2) x (slots + lookback) floats an array, stay within PAIR_WINDOW_FLOATS."""
+    pairs = max(k * (k - 1) // 2, 1)
+    return max(1, min(CHUNK_SLOTS, PAIR_WINDOW_FLOATS // pairs - lookback))
+
+
 def forward_fill(values: np.ndarray) -> np.ndarray:
     """Each row's last non-NaN value up to each column (NaN before the first)."""
     out = np.empty_like(values)
@@ -693,8 +704,9 @@ def run_backtest(settings: Settings, prices: Prices, positions: PositionRows | N
     in_matrix = np.zeros((n_slots, k), dtype=bool)
     chunks: list[Any] = []
     started = time.monotonic()
-    for lo in range(0, n_slots, CHUNK_SLOTS):
-        hi = min(lo + CHUNK_SLOTS, n_slots)
+    per_chunk = chunk_slots(k, c.lookback_returns)
+    for lo in range(0, n_slots, per_chunk):
+        hi = min(lo + per_chunk, n_slots)
         w = rolling_correlator(returns, grid.newest_ts[:, lo:hi].T, publish[lo:hi], lo, hi, lookback=c.lookback_returns,
                                min_returns=c.min_returns, cadence_s=cadence, max_price_age_s=settings.max_price_age_s,
                                shrinkage=settings.correlator.shrinkage)

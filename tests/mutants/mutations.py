@@ -3632,6 +3632,14 @@ MUTATIONS: list[Mutation] = [
         "data.form, file_rows, data.bad_rows,",
         "data.form, rows + len(data.bad_rows), data.bad_rows,",
         ("tests/test_backtest_counts.py::test_prices_file_rows_is_the_files_rows_in_both_forms_and_formats",)),
+    Mutation(
+        "backtest_chunks_ignore_the_pairs",
+        "the backtest computes fewer windows at a time as the pairs of symbols grow, so that its memory does not grow "
+        "with k^2 x 2048 slots",
+        "launcher/backtest.py",
+        "    per_chunk = chunk_slots(k, c.lookback_returns)\n",
+        "    per_chunk = CHUNK_SLOTS\n",
+        ("tests/test_backtest_counts.py::test_many_symbols_do_not_take_memory_growing_with_pairs_times_2048_slots",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
