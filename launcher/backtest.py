@@ -285,7 +285,9 @@ def check_csv_order(path: str, lines: Iterable[str]) -> int:
 
 def read_prices(path: str, symbols: list[str]) -> Prices:
     if not os.path.isfile(path):
-        raise InputError(f"{path}: no such file (--prices)")
+        what = ("is a directory, not a prices file" if os.path.isdir(path) else
+                "is not a regular file" if os.path.exists(path) else "no such file")
+        raise InputError(f"{path}: {what} (--prices)")
     if path.endswith((".parquet", ".pq")):
         return read_prices_parquet(path, symbols)
     # Read as it goes, three times (its UTF-8, its rows, their order), into columns: never the whole text at once,

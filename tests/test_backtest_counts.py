@@ -125,3 +125,15 @@ def test_many_symbols_do_not_take_memory_growing_with_pairs_times_2048_slots(tmp
     rc, peak_mb = proc.stdout.split()[-2:]
     assert rc == "0", proc.stderr[-800:]
     assert int(peak_mb) < 1100, peak_mb
+
+
+@pytest.mark.parametrize("name", ["dir.csv", "dir.parquet"])
+def test_a_prices_path_that_is_a_directory_is_named_as_one_not_as_missing(tmp_path: Path, topo: Path, name):
+    """One line, exit 2, saying it is a directory (was 'no such file', for a path that exists), as --positions
+    and --proposals say it."""
+    (tmp_path / name).mkdir()
+    proc = run_cli(topo, "--prices", tmp_path / name, "--out", tmp_path / "out")
+    assert proc.returncode == 2, proc.stderr[-800:]
+    assert proc.stderr.strip().splitlines() == [
+        f"clustergate backtest: {tmp_path / name}: is a directory, not a prices file (--prices)"], proc.stderr
+    assert not (tmp_path / "out").exists()

@@ -3640,6 +3640,13 @@ MUTATIONS: list[Mutation] = [
         "    per_chunk = chunk_slots(k, c.lookback_returns)\n",
         "    per_chunk = CHUNK_SLOTS\n",
         ("tests/test_backtest_counts.py::test_many_symbols_do_not_take_memory_growing_with_pairs_times_2048_slots",)),
+    Mutation(
+        "backtest_prices_directory_called_missing",
+        "a --prices path that is a directory is refused as a directory, not as a missing file",
+        "launcher/backtest.py",
+        '        what = ("is a directory, not a prices file" if os.path.isdir(path) else\n',
+        '        what = ("no such file" if os.path.isdir(path) else\n',
+        ("tests/test_backtest_counts.py::test_a_prices_path_that_is_a_directory_is_named_as_one_not_as_missing",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
