@@ -338,6 +338,10 @@ def read_prices_parquet(path: str, symbols: list[str]) -> Prices:
         ts_raw[ts_col.is_null().to_numpy(zero_copy_only=False)] = np.nan  # a null (NaT) is a bad timestamp, not 1677
         unit = "ns"
     else:
+        if pa.types.is_floating(ts_col.type) and ts_col.type.bit_width < 64:  # float32 epochs: steps of 128 s
+            raise InputError(f"{path}: column {names[0]!r} holds {ts_col.type.bit_width}-bit floats, too coarse for "
+                             f"epochs (today's epoch seconds in 32 bits are multiples of 128 s): store ts as int64, "
+                             f"double or a timestamp")
         ts_raw = table.numbers(0, path, "numeric epochs or timestamps")
         finite = ts_raw[np.isfinite(ts_raw)]
         unit = epoch_unit(float(finite[0])) if len(finite) else "s"

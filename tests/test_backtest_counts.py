@@ -137,3 +137,20 @@ def test_a_prices_path_that_is_a_directory_is_named_as_one_not_as_missing(tmp_pa
     assert proc.stderr.strip().splitlines() == [
         f"clustergate backtest: {tmp_path / name}: is a directory, not a prices file (--prices)"], proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_parquet_ts_column_of_32_bit_floats_is_refused_not_rounded_to_128_s(tmp_path: Path, topo: Path):
+    """float32 epochs of today are multiples of 128 s: 200 one-second rows read as 3 distinct times (257 slots,
+    on the proxy all the time) with exit 0; now one line naming the column, exit 2, nothing written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ts = np.repeat(T0 + np.arange(N, dtype=np.float64), 3)
+    path = tmp_path / "f32.parquet"
+    pq.write_table(pa.table({"ts": pa.array(ts.astype(np.float32)), "symbol": SYMBOLS * N,
+                             "price": np.tile([60000.0, 3000.0, 150.0], N)}), path)
+    proc = run_cli(topo, "--prices", path, "--out", tmp_path / "out")
+    assert proc.returncode == 2, proc.stderr[-800:]
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert str(path) in proc.stderr and "'ts' holds 32-bit floats" in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()

@@ -3647,6 +3647,13 @@ MUTATIONS: list[Mutation] = [
         '        what = ("is a directory, not a prices file" if os.path.isdir(path) else\n',
         '        what = ("no such file" if os.path.isdir(path) else\n',
         ("tests/test_backtest_counts.py::test_a_prices_path_that_is_a_directory_is_named_as_one_not_as_missing",)),
+    Mutation(
+        "backtest_parquet_float32_epochs_read",
+        "a Parquet ts column of 32-bit floats (today's epochs rounded to 128 s) is refused naming it, not read",
+        "launcher/backtest.py",
+        "        if pa.types.is_floating(ts_col.type) and ts_col.type.bit_width < 64:",
+        "        if pa.types.is_floating(ts_col.type) and ts_col.type.bit_width < 32:",
+        ("tests/test_backtest_counts.py::test_a_parquet_ts_column_of_32_bit_floats_is_refused_not_rounded_to_128_s",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
