@@ -50,7 +50,11 @@ from launcher.feed_inputs import (TS_COLUMNS, PRICE_COLUMNS, ReplayColumns, csv_
 from launcher.topology import (ClustererSettings, ClustersConfig, CorrelatorSettings, GateSettings,
                                PermitIssuerSettings, PositionsConfig, SchemaError, load_topology)
 
-CHUNK_SLOTS = 2048  # windows computed together (memory ~ k^2 x CHUNK_SLOTS x 8 bytes per array)
+CHUNK_SLOTS = 2048  # windows computed together, at most (memory ~ k^2 / 2 x (slots + lookback) x 8 bytes per array)
+# The rolling sums hold one float per pair of symbols and window column, (k (k - 1) / 2) x (slots + lookback) per
+# array: fewer slots a chunk as the pairs grow (chunk_slots), so that the run's memory does not grow with k^2 x
+# CHUNK_SLOTS (200 symbols took 5.1 GB for 3,000 slots with CHUNK_SLOTS for every k). 20 symbols keep CHUNK_SLOTS.
+PAIR_WINDOW_FLOATS = 8_000_000
 DEFAULT_PROPOSAL_EVERY = 60  # cadences between the default grid's proposals
 # symbols x slots the grid may hold: 4x the year benchmark (20 symbols x 525,600 one-minute slots);
 # a run takes ~75 bytes per cell at its peak, so a stray timestamp years away is refused, not a MemoryError.
@@ -198,6 +202,11 @@ class Prices:
     bad_rows: list[tuple[int, str]] = field(default_factory=list)
     not_in_allowlist: int = 0
     ts_unit: str = "s"
+    bad_count: int | None = None  # every bad row (bad_rows may list only the first few); None: len(bad_rows)
+
+    @property
+    def bad(self) -> int:
+        return len(self.bad_rows) if self.bad_count is None else self.bad_count
 
     @property
     def ticks(self) -> int:
@@ -248,18 +257,21 @@ def utf8_error(path: str, block: int = 1 << 20) -> str | None:
             fed += len(chunk)
 
 
-def check_csv_order(path: str, lines: Iterable[str]) -> None:
+def check_csv_order(path: str, lines: Iterable[str]) -> int:
     """Rows must be in time order (equal times allowed): the first one earlier than the row before it
-    is refused naming its line. lines: the file opened with encoding utf-8-sig and newline="\\n" (csv_lines)."""
+    is refused naming its line. lines: the file opened with encoding utf-8-sig and newline="\\n" (csv_lines).
+    Returns the file's rows under the header (blank and # lines not counted), readable or not."""
     reader = csv.reader(csv_lines(lines))
     previous: float | None = None
     header = False
+    n_rows = 0
     for row in reader:
         if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
             continue
         if not header:
             header = True
             continue
+        n_rows += 1
         try:
             ts = parse_timestamp(row[0])
         except ValueError:
@@ -268,11 +280,14 @@ def check_csv_order(path: str, lines: Iterable[str]) -> None:
             raise InputError(f"{path}: line {reader.line_num}: timestamp {row[0].strip()} is before the row above "
                              f"(rows must be in time order)")
         previous = ts
+    return n_rows
 
 
 def read_prices(path: str, symbols: list[str]) -> Prices:
     if not os.path.isfile(path):
-        raise InputError(f"{path}: no such file (--prices)")
+        what = ("is a directory, not a prices file" if os.path.isdir(path) else
+                "is not a regular file" if os.path.exists(path) else "no such file")
+        raise InputError(f"{path}: {what} (--prices)")
     if path.endswith((".parquet", ".pq")):
         return read_prices_parquet(path, symbols)
     # Read as it goes, three times (its UTF-8, its rows, their order), into columns: never the whole text at once,
@@ -286,7 +301,7 @@ def read_prices(path: str, symbols: list[str]) -> Prices:
         with open(path, encoding="utf-8-sig", newline="\n") as fh:
             data = parse_replay_csv(fh, symbols, ReplayColumns(symbols=tuple(symbols)))
         with open(path, encoding="utf-8-sig", newline="\n") as fh:
-            check_csv_order(path, fh)
+            file_rows = check_csv_order(path, fh)
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not a prices CSV ({exc})") from None
     except InputError:
@@ -298,7 +313,7 @@ def read_prices(path: str, symbols: list[str]) -> Prices:
         raise InputError(f"{path}: no price row for the topology's symbols ({len(data.bad_rows)} unreadable, "
                          f"{data.not_in_allowlist} outside the allowlist); expected ts,symbol,price or ts,SYM1,SYM2,...")
     ts, sym, price = data.columns()
-    return Prices(by_symbol(ts, sym, price, len(symbols)), data.form, rows + len(data.bad_rows), data.bad_rows,
+    return Prices(by_symbol(ts, sym, price, len(symbols)), data.form, file_rows, data.bad_rows,
                   data.not_in_allowlist, data.ts_unit)
 
 
@@ -320,20 +335,26 @@ def read_prices_parquet(path: str, symbols: list[str]) -> Prices:
     import pyarrow as pa
     if pa.types.is_timestamp(ts_col.type):
         ts_raw = ts_col.cast(pa.timestamp("ns")).to_numpy().astype("datetime64[ns]").astype(np.int64) / 1e9
+        ts_raw[ts_col.is_null().to_numpy(zero_copy_only=False)] = np.nan  # a null (NaT) is a bad timestamp, not 1677
         unit = "ns"
     else:
+        if pa.types.is_floating(ts_col.type) and ts_col.type.bit_width < 64:  # float32 epochs: steps of 128 s
+            raise InputError(f"{path}: column {names[0]!r} holds {ts_col.type.bit_width}-bit floats, too coarse for "
+                             f"epochs (today's epoch seconds in 32 bits are multiples of 128 s): store ts as int64, "
+                             f"double or a timestamp")
         ts_raw = table.numbers(0, path, "numeric epochs or timestamps")
         finite = ts_raw[np.isfinite(ts_raw)]
         unit = epoch_unit(float(finite[0])) if len(finite) else "s"
         ts_raw = ts_raw / 10 ** (3 * ("s", "ms", "us", "ns").index(unit))
     index = {s: i for i, s in enumerate(symbols)}
-    bad: list[tuple[int, str]] = []
-    order_bad = np.flatnonzero(np.diff(ts_raw[np.isfinite(ts_raw)]) < 0)
-    if len(order_bad):
-        raise InputError(f"{path}: row {int(order_bad[0]) + 2}: timestamp is before the row above "
+    timed = np.flatnonzero(np.isfinite(ts_raw))  # rows with a timestamp; a row without one is a bad row
+    order_bad = np.flatnonzero(np.diff(ts_raw[timed]) < 0)
+    if len(order_bad):  # named by its own row of the file (1-based), rows without a timestamp counted
+        raise InputError(f"{path}: row {int(timed[order_bad[0] + 1]) + 1}: timestamp is before the row above "
                          f"(rows must be in time order)")
     bad_ts = ~np.isfinite(ts_raw)
-    bad += [(int(i) + 1, "bad timestamp") for i in np.flatnonzero(bad_ts)[:20]]
+    n_bad = int(bad_ts.sum())
+    bad: list[tuple[int, str]] = [(int(i) + 1, "bad timestamp") for i in np.flatnonzero(bad_ts)[:20]]
     n_rows = len(ts_raw)
     k = len(symbols)
     if len(names) == 3 and lowered[1] == "symbol" and lowered[2] in PRICE_COLUMNS:
@@ -367,7 +388,7 @@ def read_prices_parquet(path: str, symbols: list[str]) -> Prices:
                 series.append((ts_raw[present], values[present]))
     if not any(len(ts) for ts, _ in series):
         raise InputError(f"{path}: no price row for the topology's symbols; expected ts,symbol,price or ts,SYM1,SYM2,...")
-    return Prices(series, form, n_rows, bad, outside, unit)
+    return Prices(series, form, n_rows, bad, outside, unit, n_bad)
 
 
 class ColumnReader:
@@ -562,6 +583,13 @@ def build_grid(prices: Prices, symbols: list[str], clusters: ClustersConfig) -> 
     return Grid(first, grid, newest, rejected)
 
 
+def chunk_slots(k: int, lookback: int) -> int:
+    """Slots whose windows are computed together: CHUNK_SLOTS, or fewer (one at least) so that the pairs' rolling
+    sums, (k (k - 1) / 2) x (slots + lookback) floats an array, stay within PAIR_WINDOW_FLOATS."""
+    pairs = max(k * (k - 1) // 2, 1)
+    return max(1, min(CHUNK_SLOTS, PAIR_WINDOW_FLOATS // pairs - lookback))
+
+
 def forward_fill(values: np.ndarray) -> np.ndarray:
     """Each row's last non-NaN value up to each column (NaN before the first)."""
     out = np.empty_like(values)
@@ -682,8 +710,9 @@ def run_backtest(settings: Settings, prices: Prices, positions: PositionRows | N
     in_matrix = np.zeros((n_slots, k), dtype=bool)
     chunks: list[Any] = []
     started = time.monotonic()
-    for lo in range(0, n_slots, CHUNK_SLOTS):
-        hi = min(lo + CHUNK_SLOTS, n_slots)
+    per_chunk = chunk_slots(k, c.lookback_returns)
+    for lo in range(0, n_slots, per_chunk):
+        hi = min(lo + per_chunk, n_slots)
         w = rolling_correlator(returns, grid.newest_ts[:, lo:hi].T, publish[lo:hi], lo, hi, lookback=c.lookback_returns,
                                min_returns=c.min_returns, cadence_s=cadence, max_price_age_s=settings.max_price_age_s,
                                shrinkage=settings.correlator.shrinkage)
@@ -713,7 +742,7 @@ def run_backtest(settings: Settings, prices: Prices, positions: PositionRows | N
         symbols, prices.first_ts, float(publish[-1]), proposal_every * cadence, settings.gate.kill_score_hard),
         grid.first_slot, publish, ready, stress, vol, in_matrix, positions, marks)
     info = {"file_rows": prices.rows, "form": prices.form, "ts_unit": prices.ts_unit,
-            "bad_rows": len(prices.bad_rows), "bad_rows_first": [f"line {n}: {r}" for n, r in prices.bad_rows[:10]],
+            "bad_rows": prices.bad, "bad_rows_first": [f"line {n}: {r}" for n, r in prices.bad_rows[:10]],
             "not_in_allowlist": prices.not_in_allowlist, "ticks": prices.ticks,
             "rejected": grid.rejected, "slots": int(n_slots), "first_slot": int(grid.first_slot),
             "symbols": symbols}

@@ -3619,6 +3619,58 @@ MUTATIONS: list[Mutation] = [
         "    max_request_bytes: int = setting(8192,",
         "    max_request_bytes: int = setting(65536,",
         ("tests/test_request_size_limit.py::test_the_default_limit_stays_within_four_times_the_largest_valid_proposal",)),
+    Mutation(
+        "backtest_parquet_bad_rows_counts_the_listed_20",
+        "summary.json's prices.bad_rows counts every Parquet row without a timestamp, not the first 20 it lists",
+        "launcher/backtest.py",
+        "    n_bad = int(bad_ts.sum())\n",
+        "    n_bad = min(int(bad_ts.sum()), 20)\n",
+        ("tests/test_backtest_counts.py::test_every_parquet_row_without_a_timestamp_is_counted_not_the_first_20",)),
+    Mutation(
+        "backtest_parquet_null_timestamp_read_as_1677",
+        "a null in a Parquet timestamp-typed ts column is a bad row, as a null in a numeric one",
+        "launcher/backtest.py",
+        "        ts_raw[ts_col.is_null().to_numpy(zero_copy_only=False)] = np.nan",
+        "        pass",
+        ("tests/test_backtest_counts.py::test_a_null_in_a_parquet_timestamp_column_is_a_bad_row_as_in_a_numeric_one",)),
+    Mutation(
+        "backtest_parquet_order_error_names_the_row_among_timed_rows",
+        "a Parquet row out of time order is named by its own row of the file, rows without a timestamp counted",
+        "launcher/backtest.py",
+        "row {int(timed[order_bad[0] + 1]) + 1}:",
+        "row {int(order_bad[0]) + 2}:",
+        ("tests/test_backtest_counts.py::"
+         "test_a_parquet_row_out_of_time_order_is_named_by_its_row_after_a_row_without_a_timestamp",)),
+    Mutation(
+        "backtest_csv_file_rows_counts_prices_read",
+        "summary.json's prices.file_rows is the CSV's rows under the header (wide or long, symbols outside the "
+        "topology included), as for Parquet, not the prices it read",
+        "launcher/backtest.py",
+        "data.form, file_rows, data.bad_rows,",
+        "data.form, rows + len(data.bad_rows), data.bad_rows,",
+        ("tests/test_backtest_counts.py::test_prices_file_rows_is_the_files_rows_in_both_forms_and_formats",)),
+    Mutation(
+        "backtest_chunks_ignore_the_pairs",
+        "the backtest computes fewer windows at a time as the pairs of symbols grow, so that its memory does not grow "
+        "with k^2 x 2048 slots",
+        "launcher/backtest.py",
+        "    per_chunk = chunk_slots(k, c.lookback_returns)\n",
+        "    per_chunk = CHUNK_SLOTS\n",
+        ("tests/test_backtest_counts.py::test_many_symbols_do_not_take_memory_growing_with_pairs_times_2048_slots",)),
+    Mutation(
+        "backtest_prices_directory_called_missing",
+        "a --prices path that is a directory is refused as a directory, not as a missing file",
+        "launcher/backtest.py",
+        '        what = ("is a directory, not a prices file" if os.path.isdir(path) else\n',
+        '        what = ("no such file" if os.path.isdir(path) else\n',
+        ("tests/test_backtest_counts.py::test_a_prices_path_that_is_a_directory_is_named_as_one_not_as_missing",)),
+    Mutation(
+        "backtest_parquet_float32_epochs_read",
+        "a Parquet ts column of 32-bit floats (today's epochs rounded to 128 s) is refused naming it, not read",
+        "launcher/backtest.py",
+        "        if pa.types.is_floating(ts_col.type) and ts_col.type.bit_width < 64:",
+        "        if pa.types.is_floating(ts_col.type) and ts_col.type.bit_width < 32:",
+        ("tests/test_backtest_counts.py::test_a_parquet_ts_column_of_32_bit_floats_is_refused_not_rounded_to_128_s",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
