@@ -3602,6 +3602,16 @@ MUTATIONS: list[Mutation] = [
         "            if streak < servers:  # another gate may decide it: ask it at once\n"
         "                time.sleep(self.timeout_ms / 1000)\n",
         ("tests/test_ha_failover.py::test_every_attempt_of_a_failover_carries_the_same_plan_id_and_an_overloaded_gate_hands_over_at_once",)),
+    Mutation(
+        "monitor_reads_the_running_copy_strictly",
+        "monitor reads the home's running copy leniently, as status does: a copy today's validation refuses is what runs",
+        "launcher/monitor.py",
+        "        return load_running_copy(home.topology)[0]\n",
+        "        topo, problems = load_running_copy(home.topology)\n"
+        "        if problems:\n"
+        "            raise SchemaError(problems)\n"
+        "        return topo\n",
+        ("tests/test_monitor_live.py::test_monitor_reads_a_running_copy_that_todays_validation_refuses_as_status_does",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
