@@ -3612,6 +3612,14 @@ MUTATIONS: list[Mutation] = [
         "            raise SchemaError(problems)\n"
         "        return topo\n",
         ("tests/test_monitor_live.py::test_monitor_reads_a_running_copy_that_todays_validation_refuses_as_status_does",)),
+    Mutation(
+        "down_waiting_on_a_stopped_up_does_not_say_so",
+        "a down waiting on a paused up (Ctrl-Z) says the up's pid is stopped and that `kill -CONT PID` resumes it",
+        "launcher/supervise.py",
+        "    if state not in ([b\"T\"], [b\"t\"]):\n",
+        "    if state not in ([b\"X\"],):\n",
+        ("tests/test_launcher.py::"
+         "test_down_while_the_first_up_of_a_home_applies_its_change_waits_for_it_and_stops_what_it_started",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
