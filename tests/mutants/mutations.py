@@ -3620,6 +3620,14 @@ MUTATIONS: list[Mutation] = [
         "    if state not in ([b\"X\"],):\n",
         ("tests/test_launcher.py::"
          "test_down_while_the_first_up_of_a_home_applies_its_change_waits_for_it_and_stops_what_it_started",)),
+    Mutation(
+        "deploy_replace_not_passed_to_each_hosts_up",
+        "deploy --replace passes --replace to each host's up, so a renamed topology replaces what each host runs",
+        "launcher/deploy.py",
+        "*([\"--replace\"] if args.replace else [])",
+        "*([] if args.replace else [])",
+        ("tests/test_multihost_side_by_side.py::"
+         "test_deploy_of_a_renamed_topology_says_to_give_replace_and_with_replace_passes_it_to_each_hosts_up",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
