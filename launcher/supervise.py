@@ -1503,8 +1503,18 @@ def home_exits(home: Home) -> dict[str, Any]:
     except OSError as exc:
         return {**said, "error": f"cannot read {log}: {exc.strerror}"}
     exits = unexpected_exits(log, supervisord_pid=Supervisor(home).pid())
-    return {**said, "log_found": True,
+    return {**said, "log_found": True, "supervised": _supervised_names(home),
             "unexpected_exits": {name: as_json(e, str(home.logs / f"{name}.log")) for name, e in exits.items()}}
+
+
+def _supervised_names(home: Home) -> list[str] | None:
+    """The programs this home's supervisord runs now (any state), or None when none answers: `status --all-hosts`
+    shows a host's program its supervisord lacks as MISSING, where its metrics alone say only "not reached"."""
+    sup = Supervisor(home)
+    try:
+        return sorted(p["name"] for p in sup.processes()) if sup.running() else None
+    except (LaunchError, OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException):
+        return None
 
 
 def sentinel_status(topo: Topology) -> dict[str, Any]:

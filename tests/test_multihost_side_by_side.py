@@ -186,3 +186,30 @@ def test_deploy_of_a_renamed_topology_says_to_give_replace_and_with_replace_pass
     finally:
         for host in SYSTEM_HOSTS:
             clustergate(env, "down", "--host", host, timeout=120)
+
+
+def test_status_all_hosts_shows_a_program_a_hosts_supervisord_does_not_run_as_missing(tmp_path: Path):
+    """A program removed from a host's supervisord (supervisorctl remove) was shown by `status --all-hosts` as a
+    `?` row with a refused connection, like a program that crashed: nothing said supervisord no longer runs it."""
+    from launcher.supervise import Home, Supervisor
+    data = side_by_side_data(tmp_path)
+    topology = write_topology(tmp_path, data)
+    env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD, "CLUSTERGATE_HOME": str(tmp_path / "base")}
+    try:
+        for host in ("store", "market", "exec"):
+            up = clustergate(env, "up", str(topology), "--host", host, "--timeout", str(UP_TIMEOUT_S))
+            assert up.returncode == 0, f"{host}: {up.stdout[-2000:]}{up.stderr[-2000:]}"
+        api = Supervisor(Home(tmp_path / "base" / "hosts" / "exec")).api
+        api.stopProcessGroup("gate")
+        api.removeProcessGroup("gate")
+        whole = clustergate(env, "status", str(topology), "--all-hosts", timeout=60)
+        assert whole.returncode == 1, whole.stdout + whole.stderr
+        assert re.search(r"^exec .* gate +MISSING +http://\S+ +\(MISSING: exec's supervisord does not run it", whole.stdout,
+                         re.M), whole.stdout
+        assert re.search(r"^exec .* book +yes ", whole.stdout, re.M), whole.stdout
+        report = json.loads(clustergate(env, "status", str(topology), "--all-hosts", "--json", timeout=60).stdout)
+        states = {row["name"]: row.get("state") for row in report["hosts"]["exec"]["programs"]}
+        assert states["gate"] == "MISSING" and states["book"] is None, states
+    finally:
+        for host in SYSTEM_HOSTS:
+            clustergate(env, "down", "--host", host, timeout=120)

@@ -3628,6 +3628,14 @@ MUTATIONS: list[Mutation] = [
         "*([] if args.replace else [])",
         ("tests/test_multihost_side_by_side.py::"
          "test_deploy_of_a_renamed_topology_says_to_give_replace_and_with_replace_passes_it_to_each_hosts_up",)),
+    Mutation(
+        "all_hosts_status_without_each_hosts_supervised_programs",
+        "status --all-hosts shows a program a host's supervisord does not run as MISSING, not as an unreached `?`",
+        "launcher/supervise.py",
+        "    return {**said, \"log_found\": True, \"supervised\": _supervised_names(home),\n",
+        "    return {**said, \"log_found\": True,\n",
+        ("tests/test_multihost_side_by_side.py::"
+         "test_status_all_hosts_shows_a_program_a_hosts_supervisord_does_not_run_as_missing",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
