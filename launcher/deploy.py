@@ -295,8 +295,11 @@ def _deploy_hosts(args: argparse.Namespace, topo: Topology, home: Home, targets:
         step(host, "applying")
         print(f"--- {host}: clustergate up --host {host} (home {hh})", flush=True)
         up = run_on(args, topo, host, clustergate("up", source, "--host", host, "--home", hh,
-                                                  "--timeout", str(args.up_timeout)))
+                                                  "--timeout", str(args.up_timeout), *(["--replace"] if args.replace else [])))
         _show(host, up)
+        if up.returncode != 0 and not args.replace and "would replace the running system" in up.stderr:
+            print(f"  [{host}] runs a topology with another name than {topo.name!r}: `clustergate deploy --replace` "
+                  f"passes --replace to each host's up", flush=True)
         if up.returncode == 0:
             print(f"--- readiness proof of the whole system after {host}", flush=True)
             ok, report, failed = _prove(args, Path(source), home, work / f"proof-{len(record['proofs']) + 1}-after-{host}")
@@ -317,8 +320,9 @@ def _deploy_hosts(args: argparse.Namespace, topo: Topology, home: Home, targets:
             step(h, "rolling back")
             h_home = str(host_home(args, h))
             if saved[h] is not None:
+                # --replace: the recorded topology is what goes back, whatever name the host runs now
                 back = run_on(args, topo, h, clustergate("up", str(saved[h]), "--host", h, "--home", h_home,
-                                                         "--timeout", str(args.up_timeout)))
+                                                         "--timeout", str(args.up_timeout), "--replace"))
                 whats.append(f"{h} back on its recorded topology {record['before'][h]} ({saved[h]})")
             else:
                 back = run_on(args, topo, h, clustergate("down", "--host", h, "--home", h_home))
@@ -358,4 +362,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--proof-timeout", type=float, default=DEFAULT_PROOF_TIMEOUT_S,
                    help=f"seconds the proof waits for the cluster to warm up (default {DEFAULT_PROOF_TIMEOUT_S:g})")
     p.add_argument("--up-timeout", type=float, default=60.0, help="seconds each host's `up` waits for readiness (default 60)")
+    p.add_argument("--replace", action="store_true", help="pass --replace to each host's `up`: a host running a "
+                                                          "topology with another name is replaced, not refused")
     p.set_defaults(func=cmd_deploy)

@@ -118,9 +118,14 @@ def collect_all_hosts(topo: Topology, exits_of: Callable[[str], dict[str, Any]] 
                      "programs": mine}
         if host in exits:
             out[host]["exits"] = exits[host]
+            supervised = exits[host].get("supervised")
             for row in mine:
                 if row["name"] in exits[host].get("unexpected_exits", {}):
                     row["unexpected_exits"] = exits[host]["unexpected_exits"][row["name"]]
+                if isinstance(supervised, list) and row["name"] not in supervised:
+                    row["state"], row["ready"] = "MISSING", False
+                    row["error"] = (f"MISSING: {host}'s supervisord does not run it; "
+                                    f"`clustergate up FILE --host {host}` adds it back")
     return out
 
 
@@ -147,14 +152,14 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
     else:
         print(f"topology: {topo.name}   hosts: {len(hosts)}")
         width = max([16] + [len(row["name"]) + 1 for info in hosts.values() for row in info["programs"]])
-        print(f"{'HOST':<12}{'ADDRESS':<18}{'REACHED':<9}{'PROGRAM':<{width}}{'READY':<7}{'ENDPOINT'}")
+        print(f"{'HOST':<12}{'ADDRESS':<18}{'REACHED':<9}{'PROGRAM':<{width}}{'READY':<8}{'ENDPOINT'}")
         for host, info in hosts.items():
             reached = {True: "yes", False: "NO", None: "-"}[info["reachable"]]
             if not info["programs"]:
                 print(f"{host:<12}{info['address']:<18}{reached:<9}(runs nothing)")
             for row in info["programs"]:
-                ready = {True: "yes", False: "no", None: "?"}[row["ready"]]
-                print(f"{host:<12}{info['address']:<18}{reached:<9}{row['name']:<{width}}{ready:<7}{row['metrics_url']}"
+                ready = "MISSING" if row.get("state") == "MISSING" else {True: "yes", False: "no", None: "?"}[row["ready"]]
+                print(f"{host:<12}{info['address']:<18}{reached:<9}{row['name']:<{width}}{ready:<8}{row['metrics_url']}"
                       + (f"  ({row['error']})" if row.get("error") else ""))
         from launcher.exits import Exits, describe
         for host, info in hosts.items():

@@ -36,7 +36,7 @@ from launcher.monitoring import positive_seconds, render_prometheus_config, scra
 from launcher.schema import SchemaError
 from launcher.supervise import (PARENT_DEATH_SHIM, REPO, Home, LaunchError, Supervisor, _command, _conf_value,
                                 home_from, home_processes, last_log_line, stop_processes, tail, write_files)
-from launcher.topology import load_topology
+from launcher.topology import Topology, load_running_copy
 
 MONITOR_PROGRAM = "prometheus"
 MONITOR_PROGRAMS_FILE = "monitor.conf"
@@ -163,11 +163,17 @@ def server_ready(url: str) -> bool:
 def actor_named_like_the_monitor(home: Home) -> bool:
     """True when the running topology has an actor named `prometheus`: its supervisord program has the
     monitor's name, so the monitor must neither replace nor stop nor report it as Prometheus."""
+    topo = running_topology(home)
+    return topo is not None and MONITOR_PROGRAM in topo.actors
+
+
+def running_topology(home: Home) -> Topology | None:
+    """The home's running copy read leniently as status reads it (what runs is what it says, even where today's
+    checks refuse it); None when it cannot be read as a topology at all."""
     try:
-        topo = load_topology(home.topology)
+        return load_running_copy(home.topology)[0]
     except (OSError, SchemaError):
-        return False
-    return MONITOR_PROGRAM in topo.actors
+        return None
 
 
 def _process_info(sup: Supervisor) -> dict[str, Any] | None:
@@ -247,9 +253,9 @@ def _monitor_up(args: argparse.Namespace, home: Home) -> int:
               f"`clustergate up FILE --home {home.root}` first", file=sys.stderr)
         return 1
     try:
-        topo = load_topology(home.topology)
+        topo, _ = load_running_copy(home.topology)
     except SchemaError as exc:
-        print(f"FAILED: the running topology {home.topology} no longer loads: {exc.problems[0].render(str(home.topology))}",
+        print(f"FAILED: the running topology {home.topology} cannot be read as a topology: {exc.problems[0].render(str(home.topology))}",
               file=sys.stderr)
         return 1
     if MONITOR_PROGRAM in topo.actors:
@@ -440,9 +446,8 @@ def compare_targets(home: Home, targets: list[dict[str, Any]]) -> tuple[list[str
     """(actors of the running topology Prometheus does not scrape where they listen, targets it scrapes
     that the topology no longer has): `clustergate up` of a changed topology leaves Prometheus on its
     old scrape config until `monitor up`."""
-    try:
-        topo = load_topology(home.topology)
-    except (OSError, SchemaError):
+    topo = running_topology(home)
+    if topo is None:
         return [], []
     want = {(name, scrape_target(spec.host, spec.metrics_port)) for name, spec in topo.actors.items()}
     have = {(t["job"], t["instance"]) for t in targets}

@@ -13,6 +13,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -1320,22 +1321,27 @@ class ChangeLock:
             print(f"FAILED: cannot open {path}: {exc.strerror}", file=sys.stderr)
             return False
         deadline = time.monotonic() + wait_s
-        said = False
+        said, said_stopped = False, ""
         while True:
             try:
                 fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 holder = _read_holder(path)
+                stopped = _stopped_note(holder)
                 if time.monotonic() > deadline:
-                    print(f"FAILED: {holder} is still applying its change to {self.home.root} after {wait_s:g} s; "
-                          f"nothing was done: run `clustergate {self.what}` again once it has finished", file=sys.stderr)
+                    print(f"FAILED: {holder} is still applying its change to {self.home.root} after {wait_s:g} s"
+                          f"{stopped}; nothing was done: run `clustergate {self.what}` again once it has finished",
+                          file=sys.stderr)
                     self.release()
                     return False
                 if not said:
                     print(f"waiting for {holder}, applying its change to {self.home.root}, to finish (up to "
                           f"{wait_s:g} s)", flush=True)
                     said = True
+                if stopped and stopped != said_stopped:
+                    print(f"{holder} cannot finish while stopped{stopped}", flush=True)
+                said_stopped = stopped
                 time.sleep(0.1)
         self.file.seek(0)
         self.file.truncate()
@@ -1357,6 +1363,23 @@ def _read_holder(path: Path) -> str:
         pid, what = "", ""
     what = what if what in ("up", "down") else "another command"
     return f"`clustergate {what}`" + (f" (pid {pid})" if pid.isdigit() else "")
+
+
+def _stopped_note(holder: str) -> str:
+    """"; pid N is stopped ...: `kill -CONT N` resumes it" when the holder's pid is in state T or t of /proc/PID/stat
+    (Ctrl-Z, SIGSTOP, a debugger), else "": a stopped `up` holds the lock until it is resumed or killed."""
+    found = re.search(r"\(pid (\d+)\)", holder)
+    if found is None:
+        return ""
+    pid = found.group(1)
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rpartition(b")")[2].split()[:1]
+    except OSError:
+        return ""
+    if state not in ([b"T"], [b"t"]):
+        return ""
+    return f"; pid {pid} is stopped (Ctrl-Z or SIGSTOP): `kill -CONT {pid}` resumes it, or end it"
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -1480,8 +1503,18 @@ def home_exits(home: Home) -> dict[str, Any]:
     except OSError as exc:
         return {**said, "error": f"cannot read {log}: {exc.strerror}"}
     exits = unexpected_exits(log, supervisord_pid=Supervisor(home).pid())
-    return {**said, "log_found": True,
+    return {**said, "log_found": True, "supervised": _supervised_names(home),
             "unexpected_exits": {name: as_json(e, str(home.logs / f"{name}.log")) for name, e in exits.items()}}
+
+
+def _supervised_names(home: Home) -> list[str] | None:
+    """The programs this home's supervisord runs now (any state), or None when none answers: `status --all-hosts`
+    shows a host's program its supervisord lacks as MISSING, where its metrics alone say only "not reached"."""
+    sup = Supervisor(home)
+    try:
+        return sorted(p["name"] for p in sup.processes()) if sup.running() else None
+    except (LaunchError, OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException):
+        return None
 
 
 def sentinel_status(topo: Topology) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 import shutil
@@ -813,7 +815,7 @@ def test_down_while_the_first_up_of_a_home_applies_its_change_waits_for_it_and_s
     # `down` while the first `up` of a home was still checking and starting supervisord found nothing running,
     # said so and exited 0; the `up` then started supervisord and every program: the system ran after the `down`.
     # The `up` is held (SIGSTOP) as soon as it holds the home's lock, so the `down` comes in the middle of it.
-    from launcher.supervise import home_processes
+    from launcher.supervise import ChangeLock, home_processes
 
     home = tmp_path / "home"
     topo_path = write_topology(tmp_path / "small.yaml", small_data())
@@ -829,6 +831,15 @@ def test_down_while_the_first_up_of_a_home_applies_its_change_waits_for_it_and_s
             down = subprocess.Popen([sys.executable, "-m", "launcher", "down", "--home", str(home)], cwd=REPO,
                                     stdout=out, stderr=subprocess.STDOUT, text=True)
         wait_for(lambda: down.poll() is not None or "waiting for" in down_out.read_text(), 30, "down to wait or end")
+        # A paused `up` (Ctrl-Z) holds the lock until resumed: the waiting `down` names its state and the way out,
+        # and so does the failure at the end of the wait (it said only "still applying its change").
+        wait_for(lambda: down.poll() is not None or f"kill -CONT {up.pid}" in down_out.read_text(), 30,
+                 "down to say the up is stopped")
+        assert f"pid {up.pid} is stopped (Ctrl-Z or SIGSTOP)" in down_out.read_text(), down_out.read_text()
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), ChangeLock(Home(home.resolve()), "down") as other:
+            assert not other.take(wait_s=0.2)
+        assert "still applying its change" in err.getvalue() and f"`kill -CONT {up.pid}`" in err.getvalue(), err.getvalue()
         os.kill(up.pid, signal.SIGCONT)
         up_out, _ = up.communicate(timeout=180)
         assert down.wait(timeout=180) == 0, down_out.read_text()

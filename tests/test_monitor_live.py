@@ -406,6 +406,52 @@ def test_monitor_status_says_when_the_running_topology_has_targets_prometheus_do
              "monitor status 0 again once the topology is back")
 
 
+def test_monitor_reads_a_running_copy_that_todays_validation_refuses_as_status_does(
+        monitored: Monitored, tmp_path: Path) -> None:
+    """The running copy (run/topology.yaml) is what runs even when today's checks refuse it (a symbol with a
+    Cyrillic \u0422, accepted before symbols_are_ascii): monitor read it with the full validator, so `monitor up`
+    refused (it "no longer loads") and `monitor status` compared no target and exited 0 with an actor unscraped."""
+    system = monitored.system
+    data = json.loads(json.dumps(system.data))
+    data["actors"]["book2"] = {**data["actors"]["book"], "kind": "book", "metrics_port": free_port()}
+    changed = write_topology(tmp_path / "demo-plus.yaml", data)
+    home = str(system.home)
+    running = system.home / "run" / "topology.yaml"
+
+    def refused_by_todays_validation() -> str:
+        """Write a Cyrillic \u0422 into the copy's first symbol; the copy as it was, to put back."""
+        written = running.read_text()
+        copy = yaml.safe_load(written)
+        copy["symbols"][0] = copy["symbols"][0][:-1] + "\u0422"
+        running.write_text(yaml.safe_dump(copy, allow_unicode=True, sort_keys=False))
+        return written
+
+    written = None
+    try:
+        up = clustergate("up", str(changed), "--home", home)
+        assert up.returncode == 0, up.stdout + up.stderr
+        written = refused_by_todays_validation()
+        status = clustergate("monitor", "status", "--home", home)
+        assert "Traceback" not in status.stderr, status.stderr
+        assert status.returncode == 1, status.stdout + status.stderr
+        assert "book2" in status.stdout and "monitor up" in status.stdout, status.stdout
+    finally:
+        if written is not None:  # the copy `up` wrote: the way back restarts only what book2 changed
+            running.write_text(written)
+        back = clustergate("up", str(system.topology), "--home", home)
+        assert back.returncode == 0, back.stdout + back.stderr
+    written = refused_by_todays_validation()
+    try:
+        again = clustergate("monitor", "up", "--home", home, "--rules", str(monitored.rules),
+                            "--scrape-interval", str(SCRAPE_INTERVAL_S))
+        assert again.returncode == 0, again.stdout + again.stderr
+    finally:
+        running.write_text(written)
+        monitored.url = json.loads((system.home / "run" / "prometheus" / "monitor.json").read_text())["url"]
+    wait_for(lambda: clustergate("monitor", "status", "--home", home).returncode == 0, 30,
+             "monitor status 0 again once the topology is back")
+
+
 def test_stopping_the_state_writer_raises_its_staleness_alerts_pending_then_firing_and_restarting_resolves_them(
         monitored: Monitored) -> None:
     wait_for(lambda: not monitored.active_alerts(), 30, "no active alert on the healthy demo", interval_s=0.2)

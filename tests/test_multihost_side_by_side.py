@@ -159,3 +159,57 @@ def test_status_all_hosts_names_a_host_whose_log_it_may_not_read_and_shows_the_o
     assert "raised" not in said, said
     assert "Permission denied" in said["exec"]["error"] and str(tmp_path / "hosts" / "exec") in said["exec"]["error"]
     assert said["market"]["unexpected_exits"]["gate"]["count"] == 1
+
+
+def test_deploy_of_a_renamed_topology_says_to_give_replace_and_with_replace_passes_it_to_each_hosts_up(tmp_path: Path):
+    """deploy had no --replace: a renamed topology was refused by the first host's `up` (another name runs there)
+    and that host rolled back, with no way through but a `down` of every host first."""
+    data = side_by_side_data(tmp_path)
+    topology = write_topology(tmp_path, data)
+    renamed = tmp_path / "renamed.yaml"
+    renamed.write_text(topology.read_text().replace(f"name: {data['name']}\n", "name: renamed\n", 1))
+    env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD, "CLUSTERGATE_HOME": str(tmp_path / "base")}
+    deploy = ("deploy", "--home-root", str(tmp_path / "base" / "hosts"), "--home", str(tmp_path / "ops"),
+              "--up-timeout", str(UP_TIMEOUT_S))
+    try:
+        for host in ("store", "market", "exec"):
+            up = clustergate(env, "up", str(topology), "--host", host, "--timeout", str(UP_TIMEOUT_S))
+            assert up.returncode == 0, f"{host}: {up.stdout[-2000:]}{up.stderr[-2000:]}"
+        refused = clustergate(env, *deploy, str(renamed), timeout=20 * UP_TIMEOUT_S)
+        assert refused.returncode == 1, refused.stdout[-3000:] + refused.stderr[-3000:]
+        assert "`clustergate deploy --replace` passes --replace to each host's up" in refused.stdout, refused.stdout[-3000:]
+        replaced = clustergate(env, *deploy, str(renamed), "--replace", timeout=20 * UP_TIMEOUT_S)
+        assert replaced.returncode == 0, replaced.stdout[-3000:] + replaced.stderr[-3000:]
+        for host in SYSTEM_HOSTS:
+            status = clustergate(env, "status", "--host", host, "--json", timeout=60)
+            assert json.loads(status.stdout)["topology"] == "renamed", (host, status.stdout)
+    finally:
+        for host in SYSTEM_HOSTS:
+            clustergate(env, "down", "--host", host, timeout=120)
+
+
+def test_status_all_hosts_shows_a_program_a_hosts_supervisord_does_not_run_as_missing(tmp_path: Path):
+    """A program removed from a host's supervisord (supervisorctl remove) was shown by `status --all-hosts` as a
+    `?` row with a refused connection, like a program that crashed: nothing said supervisord no longer runs it."""
+    from launcher.supervise import Home, Supervisor
+    data = side_by_side_data(tmp_path)
+    topology = write_topology(tmp_path, data)
+    env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD, "CLUSTERGATE_HOME": str(tmp_path / "base")}
+    try:
+        for host in ("store", "market", "exec"):
+            up = clustergate(env, "up", str(topology), "--host", host, "--timeout", str(UP_TIMEOUT_S))
+            assert up.returncode == 0, f"{host}: {up.stdout[-2000:]}{up.stderr[-2000:]}"
+        api = Supervisor(Home(tmp_path / "base" / "hosts" / "exec")).api
+        api.stopProcessGroup("gate")
+        api.removeProcessGroup("gate")
+        whole = clustergate(env, "status", str(topology), "--all-hosts", timeout=60)
+        assert whole.returncode == 1, whole.stdout + whole.stderr
+        assert re.search(r"^exec .* gate +MISSING +http://\S+ +\(MISSING: exec's supervisord does not run it", whole.stdout,
+                         re.M), whole.stdout
+        assert re.search(r"^exec .* book +yes ", whole.stdout, re.M), whole.stdout
+        report = json.loads(clustergate(env, "status", str(topology), "--all-hosts", "--json", timeout=60).stdout)
+        states = {row["name"]: row.get("state") for row in report["hosts"]["exec"]["programs"]}
+        assert states["gate"] == "MISSING" and states["book"] is None, states
+    finally:
+        for host in SYSTEM_HOSTS:
+            clustergate(env, "down", "--host", host, timeout=120)

@@ -3671,6 +3671,40 @@ MUTATIONS: list[Mutation] = [
         "        if pa.types.is_floating(ts_col.type) and ts_col.type.bit_width < 64:",
         "        if pa.types.is_floating(ts_col.type) and ts_col.type.bit_width < 32:",
         ("tests/test_backtest_counts.py::test_a_parquet_ts_column_of_32_bit_floats_is_refused_not_rounded_to_128_s",)),
+    Mutation(
+        "monitor_reads_the_running_copy_strictly",
+        "monitor reads the home's running copy leniently, as status does: a copy today's validation refuses is what runs",
+        "launcher/monitor.py",
+        "        return load_running_copy(home.topology)[0]\n",
+        "        topo, problems = load_running_copy(home.topology)\n"
+        "        if problems:\n"
+        "            raise SchemaError(problems)\n"
+        "        return topo\n",
+        ("tests/test_monitor_live.py::test_monitor_reads_a_running_copy_that_todays_validation_refuses_as_status_does",)),
+    Mutation(
+        "down_waiting_on_a_stopped_up_does_not_say_so",
+        "a down waiting on a paused up (Ctrl-Z) says the up's pid is stopped and that `kill -CONT PID` resumes it",
+        "launcher/supervise.py",
+        "    if state not in ([b\"T\"], [b\"t\"]):\n",
+        "    if state not in ([b\"X\"],):\n",
+        ("tests/test_launcher.py::"
+         "test_down_while_the_first_up_of_a_home_applies_its_change_waits_for_it_and_stops_what_it_started",)),
+    Mutation(
+        "deploy_replace_not_passed_to_each_hosts_up",
+        "deploy --replace passes --replace to each host's up, so a renamed topology replaces what each host runs",
+        "launcher/deploy.py",
+        "*([\"--replace\"] if args.replace else [])",
+        "*([] if args.replace else [])",
+        ("tests/test_multihost_side_by_side.py::"
+         "test_deploy_of_a_renamed_topology_says_to_give_replace_and_with_replace_passes_it_to_each_hosts_up",)),
+    Mutation(
+        "all_hosts_status_without_each_hosts_supervised_programs",
+        "status --all-hosts shows a program a host's supervisord does not run as MISSING, not as an unreached `?`",
+        "launcher/supervise.py",
+        "    return {**said, \"log_found\": True, \"supervised\": _supervised_names(home),\n",
+        "    return {**said, \"log_found\": True,\n",
+        ("tests/test_multihost_side_by_side.py::"
+         "test_status_all_hosts_shows_a_program_a_hosts_supervisord_does_not_run_as_missing",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
