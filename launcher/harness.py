@@ -9,7 +9,6 @@ from __future__ import annotations
 import atexit
 import copy
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -89,42 +88,16 @@ def _release_ports(pid: int) -> None:
             pass
 
 
-# Ports are handed out below the kernel's ephemeral range: a port the OS picks for bind(0) lies inside it, where
-# any process's outgoing connection may take it as its local port before the actor handed it binds it.
-_PORT_FLOOR = 10000
-_PORT_PICKER = random.SystemRandom()  # never a sequence a test's random.seed() repeats in every worker
-
-
-def _ephemeral_low() -> int:
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
-def _candidate_port(low: int, attempt: int) -> int:
-    if low - _PORT_FLOOR >= 1000 and attempt < 1000:
-        return _PORT_PICKER.randrange(_PORT_FLOOR, low)
-    with socket.socket() as s:  # no room below the ephemeral range (or none free there): the OS's pick
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def free_port() -> int:
-    """A port free now, below the ephemeral range where it can be, never handed out before by this process,
-    and not handed out by another live process of this user (tests and benchmarks run side by side)."""
-    low = _ephemeral_low()
-    for attempt in range(100_000):
-        port = _candidate_port(low, attempt)
+    """A port free now, never handed out before by this process (the OS may offer one twice), and
+    not handed out by another live process of this user (tests and benchmarks run side by side)."""
+    while True:
         with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
         if port not in _HANDED_OUT and _claim_port(port):
             _HANDED_OUT.add(port)
             return port
-    raise RuntimeError("no free TCP port on 127.0.0.1")
 
 
 def wait_for(condition: Callable[[], Any], timeout_s: float = 10.0, what: str = "condition",
