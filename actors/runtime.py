@@ -463,7 +463,7 @@ class Actor:
                 if backlog is None:
                     now = time.perf_counter()
                     while len(bodies) < max_batch:
-                        frames = _recv_ready(s, ready)
+                        frames = _recv_ready(s, ready, routed=True)
                         if frames is None:
                             break
                         ready = False
@@ -558,7 +558,7 @@ class Actor:
         while backlog and backlog[0][2] < oldest:
             shed.append(backlog.popleft()[0])
         for _ in range(SHED_READS_PER_TURN):
-            frames = _recv_ready(s, ready)
+            frames = _recv_ready(s, ready, routed=True)
             if frames is None:
                 break
             ready = False
@@ -874,19 +874,21 @@ _SNDMORE_NOBLOCK = int(zmq.SNDMORE | zmq.NOBLOCK)
 _zmq_recv, _zmq_send = _CompiledSocket.recv, _CompiledSocket.send
 
 
-def _recv_ready(sock: zmq.Socket, ready: bool = False) -> list[bytes] | None:
+def _recv_ready(sock: zmq.Socket, ready: bool = False, routed: bool = False) -> list[bytes] | None:
     """The next waiting message (all its frames), or None when there is none or the socket cannot
     receive now (closed or re-opened by a handler, or a REQ socket whose handler already sent again).
     ready: the loop's poll has just found the socket readable (POLLIN, which a REQ awaiting its reply never
     is), so it is read without a poll of its own: one zmq_poll and one poll() system call fewer per wake-up
-    (issue 14); a message gone meanwhile is zmq.Again, None as before."""
+    (issue 14); a message gone meanwhile is zmq.Again, None as before. routed: a ROUTER's message, whose first
+    frame (the peer's routing id) always has more after it, is read as bytes, not as a Frame (issue 14)."""
     if sock.closed or not (ready or _zmq_poll([(sock, _POLLIN)], 0)):
         return None
     try:
+        frames = [_zmq_recv(sock, _NOBLOCK, True)] if routed else []
         frame = _zmq_recv(sock, _NOBLOCK, False)
     except zmq.Again:
         return None
-    frames = [frame.bytes]
+    frames.append(frame.bytes)
     while frame.more:  # a message's frames arrive together: the rest are there
         frame = _zmq_recv(sock, _NOBLOCK, False)
         frames.append(frame.bytes)

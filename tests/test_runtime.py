@@ -391,7 +391,7 @@ def test_an_actor_exits_when_its_supervisor_dies(tmp_path: Path) -> None:
                 os.kill(child, signal.SIGKILL)
 
 
-def test_a_socket_the_loop_found_readable_is_read_without_a_poll_and_gives_none_when_nothing_waits():
+def test_a_socket_the_loop_found_readable_is_read_without_a_poll_and_gives_none_when_nothing_waits() -> None:
     """_recv_ready(sock, ready=True) skips its own poll (the loop's poll found the socket readable): it still reads
     a waiting message whole, and a message gone meanwhile (nothing waits) is None, not an error."""
     from actors.runtime import _recv_ready
@@ -407,6 +407,15 @@ def test_a_socket_the_loop_found_readable_is_read_without_a_poll_and_gives_none_
         frames = _recv_ready(router, True)
         assert frames is not None and frames[1:] == [b"", b"one", b"two"]
         assert _recv_ready(router, True) is None
+        # A ROUTER's routing id read as bytes (routed): the same frames, one-frame bodies and empty ones too.
+        messages = [[b"", b"three"], [b"solo"], [b""], [b"", b"", b"x" * 5000]]
+        for message in messages:
+            dealer.send_multipart(message)
+        got: list[list[bytes]] = []
+        wait_for(lambda: got.extend(iter(lambda: _recv_ready(router, False, routed=True), None))
+                 or len(got) == len(messages), 10, "every message")
+        assert [message[1:] for message in got] == messages and {message[0] for message in got} == {frames[0]}
+        assert _recv_ready(router, True, routed=True) is None
     finally:
         for sock in (router, dealer):
             sock.close(linger=0)
