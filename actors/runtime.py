@@ -199,33 +199,22 @@ def increment(counter: Any) -> Callable[[], None]:
 
 
 def observer(histogram: Any) -> Callable[[float], None]:
-    """histogram.observe, as one call: adds to the sum and the bucket (without their lock, as _add_to does, in the
-    one call; else through their own inc), the bucket found by bisection where prometheus_client tries the bounds one
-    by one (16 for p26_time_to_permit_seconds), the same series and values (issue 14). histogram.observe itself
-    where the library keeps no such values."""
+    """histogram.observe, as one call: adds to the sum and the bucket without their lock (as _add_to does, in the
+    one call), the bucket found by bisection where prometheus_client tries the bounds one by one (16 for
+    p26_time_to_permit_seconds), the same series and values (issue 14). histogram.observe itself where the library
+    keeps other values."""
     bounds, buckets, total = (getattr(histogram, name, None) for name in ("_upper_bounds", "_buckets", "_sum"))
-    if not isinstance(bounds, list) or not isinstance(buckets, list) or len(bounds) != len(buckets) or not bounds \
-            or bounds[-1] != math.inf:
-        return histogram.observe
-    if _add_to(total) is not None and all(_add_to(b) is not None for b in buckets):
-        def observe(amount: float) -> None:  # only the actor's main thread writes it (_add_to)
-            total._value += amount
-            i = bisect_left(bounds, amount)  # the first bound >= amount; 0 for NaN, which no bucket counts
-            if amount <= bounds[i]:
-                buckets[i]._value += 1
-
-        return observe
-    add_to_sum, add_to_bucket = _add_or_inc(total), [_add_or_inc(b) for b in buckets]
-    if add_to_sum is None or None in add_to_bucket:
+    if (not isinstance(bounds, list) or not isinstance(buckets, list) or len(bounds) != len(buckets) or not bounds
+            or bounds[-1] != math.inf or _add_to(total) is None or any(_add_to(b) is None for b in buckets)):
         return histogram.observe
 
-    def observe_by_inc(amount: float) -> None:
-        add_to_sum(amount)
-        i = bisect_left(bounds, amount)
+    def observe(amount: float) -> None:  # only the actor's main thread writes it (_add_to)
+        total._value += amount
+        i = bisect_left(bounds, amount)  # the first bound >= amount; 0 for NaN, which no bucket counts
         if amount <= bounds[i]:
-            add_to_bucket[i](1)
+            buckets[i]._value += 1
 
-    return observe_by_inc
+    return observe
 
 
 def _add_or_inc(value: Any) -> Callable[[float], None] | None:
