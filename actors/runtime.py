@@ -190,7 +190,9 @@ def adder(counter: Any) -> Callable[[float], None]:
     (that the counter is a child, that the amount is not negative: callers never pass one), 5 of its about 6 Python
     calls per inc (issue 14). The value's own inc, or counter.inc itself, where the library keeps another value.
     Only for series that the actor's main thread alone writes."""
-    return _add_or_inc(getattr(counter, "_value", None)) or counter.inc
+    value = getattr(counter, "_value", None)
+    inc = getattr(value, "inc", None)
+    return _add_to(value) or (inc if callable(inc) else counter.inc)
 
 
 def increment(counter: Any) -> Callable[[], None]:
@@ -215,15 +217,6 @@ def observer(histogram: Any) -> Callable[[float], None]:
             buckets[i]._value += 1
 
     return observe
-
-
-def _add_or_inc(value: Any) -> Callable[[float], None] | None:
-    """_add_to(value), else the value's own inc, else None."""
-    add = _add_to(value)
-    if add is not None:
-        return add
-    inc = getattr(value, "inc", None)
-    return inc if callable(inc) else None
 
 
 @dataclass(frozen=True)
