@@ -2009,7 +2009,7 @@ MUTATIONS: list[Mutation] = [
         "supervisord_started_in_ups_process_group",
         "a terminal's Ctrl-C while up starts supervisord lets the start finish (attack14)",
         "launcher/supervise.py",
-        "                                cwd=self.home.root, start_new_session=True)\n",
+        "                                cwd=self.home.root, preexec_fn=os.setsid)\n",
         "                                cwd=self.home.root)\n",
         ("tests/test_launcher.py::"
          "test_ctrl_c_pressed_again_and_again_while_up_starts_supervisord_finishes_the_start_and_says_so",)),
