@@ -674,20 +674,27 @@ def test_ctrl_c_pressed_again_and_again_while_up_starts_supervisord_finishes_the
     # (and under a password change, the old supervisord already shut down, nothing ran any more).
     home = tmp_path / "home"
     topo_path = write_topology(tmp_path / "small.yaml", small_data())
-    up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home), "--timeout", "60"],
-                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    out_path, err_path = tmp_path / "up.out", tmp_path / "up.err"
+    with open(out_path, "w") as out_file, open(err_path, "w") as err_file:  # files, read while `up` runs
+        up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home), "--timeout", "60"],
+                              cwd=REPO, stdout=out_file, stderr=err_file, text=True, start_new_session=True)
     try:
-        # supervisord, not any child: `up` runs `redis-server --version` before it changes anything, and a Ctrl-C
-        # then is answered "interrupted before anything was changed" (a load-dependent failure of this test).
-        wait_for(lambda: subprocess.run(["pgrep", "-P", str(up.pid), "-f", "supervisord"],
-                                        capture_output=True).returncode == 0, 30,
-                 "up starting supervisord")
+        # `up` says "starting supervisord" inside the change, where a Ctrl-C waits for the change's end, just before it
+        # runs supervisord: every press from then on lands while supervisord starts, or after. (A Ctrl-C during `up`'s
+        # checks is answered "interrupted before anything was changed".) Watching for supervisord as up's child
+        # instead raced: it is one for 0.07-0.3 s, until it daemonizes, and a poll that missed it waited in vain while
+        # `up` went on and finished (CI: 90 s for "up starting supervisord").
+        wait_for(lambda: "starting supervisord" in out_path.read_text() or up.poll() is not None, 30,
+                 "up to say it starts supervisord")
+        assert "starting supervisord" in out_path.read_text(), f"up exited {up.returncode} before it started supervisord"
+
         def press_ctrl_c() -> bool:
             if up.poll() is None:
                 os.killpg(up.pid, signal.SIGINT)  # as a terminal does: to the whole foreground process group
             return up.poll() is not None
         wait_for(press_ctrl_c, 120, "up to exit")
-        out, err = up.communicate(timeout=60)
+        up.wait(60)
+        out, err = out_path.read_text(), err_path.read_text()
         # A Ctrl-C pressed after `up` has answered may end its exit itself: a shell shows either as 130.
         assert up.returncode in (130, -signal.SIGINT), out + err
         assert "interrupted" in err and "applied" in err and "Traceback" not in out + err, out + err
@@ -696,7 +703,8 @@ def test_ctrl_c_pressed_again_and_again_while_up_starts_supervisord_finishes_the
     finally:
         if up.poll() is None:
             up.kill()
-            up.communicate()
+            up.wait()
+        print(f"up's output:\n{out_path.read_text()}{err_path.read_text()}")  # shown when the test fails
         clustergate("down", "--home", str(home))
 
 

@@ -2009,7 +2009,7 @@ MUTATIONS: list[Mutation] = [
         "supervisord_started_in_ups_process_group",
         "a terminal's Ctrl-C while up starts supervisord lets the start finish (attack14)",
         "launcher/supervise.py",
-        "                                cwd=self.home.root, start_new_session=True)\n",
+        "                                cwd=self.home.root, preexec_fn=os.setsid)\n",
         "                                cwd=self.home.root)\n",
         ("tests/test_launcher.py::"
          "test_ctrl_c_pressed_again_and_again_while_up_starts_supervisord_finishes_the_start_and_says_so",)),
@@ -3705,6 +3705,15 @@ MUTATIONS: list[Mutation] = [
         "    return {**said, \"log_found\": True,\n",
         ("tests/test_multihost_side_by_side.py::"
          "test_status_all_hosts_shows_a_program_a_hosts_supervisord_does_not_run_as_missing",)),
+    Mutation(
+        "free_port_hands_out_the_os_pick_inside_the_ephemeral_range",
+        "free_port hands out ports below the kernel's ephemeral range, where no other process's bind(0) or outgoing "
+        "connection is given one before the actor binds it (CI: a state writer's metrics port refused for 60 s)",
+        "launcher/harness.py",
+        "    if low - _PORT_FLOOR >= 1000 and attempt < 1000:\n",
+        "    if False:\n",
+        ("tests/test_harness_ports.py::"
+         "test_free_port_hands_out_ports_below_the_range_the_os_gives_to_bind_0_and_outgoing_connections",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
