@@ -3416,8 +3416,8 @@ MUTATIONS: list[Mutation] = [
         "plan_id_with_a_control_character_valid",
         "a plan_id holding a control character is an invalid proposal",
         "actors/policy.py",
-        "    if not (type(plan_id) is str and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS and plan_id.isprintable()):\n",
-        "    if not (type(plan_id) is str and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS):\n",
+        "    if type(plan_id) is str and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS and plan_id.isprintable():\n",
+        "    if type(plan_id) is str and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS:\n",
         ("tests/test_gate_policy.py::test_a_plan_id_or_symbol_past_its_limit_or_with_a_control_character_is_refused",)),
     Mutation(
         "gate_allowlist_ignores_case",
@@ -3795,7 +3795,7 @@ SPEC_MUTATIONS: list[Mutation] = [
     # P2.6 proposal
     spec("spec_plan_id_may_be_missing", "plan_id is a required string",
          "actors/policy.py",
-         "    if not (type(plan_id) is str and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS and plan_id.isprintable()):\n",
+         "    if named_plan_id is None:\n",
          "    if plan_id is not None and not isinstance(plan_id, str):\n",
          f"{POLICY}::test_an_invalid_proposal_is_refused_naming_the_field"),
     spec("spec_action_may_be_any_text", "action_proposed is one of the five actions",
