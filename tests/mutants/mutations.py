@@ -3705,6 +3705,15 @@ MUTATIONS: list[Mutation] = [
         "    return {**said, \"log_found\": True,\n",
         ("tests/test_multihost_side_by_side.py::"
          "test_status_all_hosts_shows_a_program_a_hosts_supervisord_does_not_run_as_missing",)),
+    Mutation(
+        "deploy_goes_on_with_a_running_copy_it_could_not_put_back",
+        "deploy refuses, before changing any host, a host whose running copy its rollback's up would refuse",
+        "launcher/deploy.py",
+        '                record["refused"] = f"{host}\'s running copy does not validate: {first}"\n'
+        '                return finish("refused", 2)\n',
+        "                pass\n",
+        ("tests/test_multihost_side_by_side.py::"
+         "test_deploy_refuses_before_changing_any_host_when_a_hosts_running_copy_could_not_be_put_back",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
