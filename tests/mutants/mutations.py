@@ -3714,6 +3714,13 @@ MUTATIONS: list[Mutation] = [
         "                pass\n",
         ("tests/test_multihost_side_by_side.py::"
          "test_deploy_refuses_before_changing_any_host_when_a_hosts_running_copy_could_not_be_put_back",)),
+    Mutation(
+        "up_says_only_permission_denied_for_a_low_port",
+        "up refuses a port below the unprivileged range it may not bind, naming the field and what binding it takes",
+        "launcher/endpoints.py",
+        '            hint = low_port_hint(port) if exc.errno == errno.EACCES else ""\n',
+        '            hint = ""\n',
+        ("tests/test_launcher.py::test_up_refuses_a_metrics_port_below_1024_it_may_not_bind_naming_the_field_and_why",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
