@@ -217,9 +217,10 @@ def test_status_all_hosts_shows_a_program_a_hosts_supervisord_does_not_run_as_mi
 
 def test_deploy_refuses_before_changing_any_host_when_a_hosts_running_copy_could_not_be_put_back(tmp_path: Path):
     """market's running copy (run/topology.yaml) names an actor today's validation refuses (`clusterer.v2`: an older
-    release's copy, or one edited by hand). deploy hashed it as "unreadable" and went on; the proof after market
-    failed, market's rollback (`up` of that copy) was refused by validation, and market was left on the new topology
-    while store went back: a half-applied deploy. deploy now reads each host's copy as its rollback will, first."""
+    release's copy, or one edited by hand). deploy hashed it as "unreadable" and went on: store was applied, market's
+    `up` failed, market's rollback (`up` of that copy) was refused by validation (exit 2), and the proof after the
+    rollback failed on the same copy: outcome "rollback failed", though no rollback of market could ever have worked.
+    deploy now reads each host's copy as its rollback will, before it changes any host."""
     data = side_by_side_data(tmp_path)
     topology = write_topology(tmp_path, data)
     env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD, "CLUSTERGATE_HOME": str(tmp_path / "base")}
