@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
 import shutil
 import socket
@@ -191,6 +192,37 @@ def test_up_refuses_a_port_another_process_holds(tmp_path: Path) -> None:
         blocker.close()
     assert result.returncode == 1
     assert f"actors.gate.metrics_port: port {data['actors']['gate']['metrics_port']} is already in use" in result.stderr
+
+
+def without_low_port_privilege() -> list[str]:
+    """A command prefix that runs its command without the privilege to bind a port below
+    net.ipv4.ip_unprivileged_port_start: setpriv dropping CAP_NET_BIND_SERVICE as root, nothing otherwise."""
+    return (["setpriv", "--inh-caps=-net_bind_service", "--bounding-set=-net_bind_service"]
+            if os.geteuid() == 0 else [])
+
+
+def test_up_refuses_a_metrics_port_below_1024_it_may_not_bind_naming_the_field_and_why(tmp_path: Path) -> None:
+    """A metrics_port of 80 validates (whether a host may bind it is that host's: root, CAP_NET_BIND_SERVICE, or
+    net.ipv4.ip_unprivileged_port_start); `up` run without the privilege refused it with only "Permission denied"."""
+    if int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text()) <= 80:
+        pytest.skip("this kernel lets every process bind port 80 (net.ipv4.ip_unprivileged_port_start <= 80)")
+    if os.geteuid() == 0 and shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv (util-linux) to drop CAP_NET_BIND_SERVICE")
+    probe = subprocess.run([*without_low_port_privilege(), sys.executable, "-c",
+                            "import socket; socket.socket().bind(('127.0.0.1', 80))"], capture_output=True, timeout=30)
+    if probe.returncode == 0:
+        pytest.skip("this process may bind port 80 (CAP_NET_BIND_SERVICE)")
+    data = retarget(demo_topology_data())
+    data["actors"]["gate"]["metrics_port"] = 80
+    topo_path = write_topology(tmp_path / "t.yaml", data)
+    assert clustergate("validate", str(topo_path)).returncode == 0
+    result = subprocess.run([*without_low_port_privilege(), sys.executable, "-m", "launcher", "up", str(topo_path),
+                             "--home", str(tmp_path / "home")], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    line = next((x for x in result.stderr.splitlines() if "actors.gate.metrics_port" in x), result.stderr)
+    assert "cannot bind 127.0.0.1 port 80: Permission denied" in line, line
+    assert "below 1024" in line and "CAP_NET_BIND_SERVICE" in line and "root" in line, line
+    assert not (tmp_path / "home" / "run" / "supervisor.sock").exists()
 
 
 def test_actor_that_fails_at_start_up_is_reported_with_its_log(system) -> None:
