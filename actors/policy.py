@@ -200,7 +200,7 @@ def _unknown_fields(obj: dict[Any, Any]) -> str:
 
 def usable_plan_id(plan_id: Any) -> str | None:
     """plan_id when an error reply can name it (a non-blank string of at most 128 printable characters), else None."""
-    if isinstance(plan_id, str) and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS and plan_id.isprintable():
+    if type(plan_id) is str and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS and plan_id.isprintable():
         return plan_id
     return None
 
@@ -229,7 +229,8 @@ def validate_proposal(obj: Any) -> Proposal:
     if len(obj) > len(PROPOSAL_FIELDS) or not _PROPOSAL_FIELD_SET.issuperset(obj):
         problems.append(_unknown_fields(obj))
     plan_id = obj.get("plan_id")
-    if not (type(plan_id) is str and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS and plan_id.isprintable()):
+    named_plan_id = usable_plan_id(plan_id)
+    if named_plan_id is None:
         problems.append(_string_problem("plan_id", plan_id, MAX_PLAN_ID_CHARS, "a non-blank string", blank_ok=False))
     symbol = obj.get("symbol")
     if not (type(symbol) is str and symbol and len(symbol) <= MAX_SYMBOL_CHARS and symbol.isprintable()):
@@ -258,7 +259,7 @@ def validate_proposal(obj: Any) -> Proposal:
         problems.append(f"deadline_ms must be epoch milliseconds, got {_shown(deadline_ms)}: after the year "
                         f"5000 (epoch microseconds?); leave deadline_ms out for no deadline")
     if problems:
-        raise BadRequest("invalid_proposal", "; ".join(problems), usable_plan_id(plan_id))
+        raise BadRequest("invalid_proposal", "; ".join(problems), named_plan_id)
     return _new_proposal(Proposal, (plan_id, symbol, action, float(kill_score), None if r_net is None else float(r_net),
                                     None if ts_epoch is None else float(ts_epoch),
                                     None if deadline_ms is None else float(deadline_ms)))

@@ -39,7 +39,7 @@ from zmq.backend import Socket as _CompiledSocket, zmq_poll as _zmq_poll
 
 from actors.wire import encode, error_envelope
 from launcher.curve import SocketKeys, socket_keys
-from launcher.endpoints import endpoint_problem_now
+from launcher.endpoints import endpoint_problem_now, low_port_hint
 from launcher.parent_death import die_with_parent
 from launcher.schema import SchemaError
 from launcher.topology import EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, SOCKET_ROLES, ActorSpec, Topology, load_topology
@@ -650,7 +650,8 @@ class Actor:
         try:
             self._metrics_server = start_metrics_server(self.spec.metrics_port, self.spec.host)
         except OSError as exc:
-            self.log.error("start_failed", socket="metrics", endpoint=metrics_url, error=exc.strerror or str(exc))
+            hint = low_port_hint(self.spec.metrics_port) if exc.errno == errno.EACCES else ""
+            self.log.error("start_failed", socket="metrics", endpoint=metrics_url, error=(exc.strerror or str(exc)) + hint)
             return EXIT_START_FAILED
         self.log.info("starting", kind=self.kind, metrics=metrics_url)
         started = False

@@ -24,6 +24,7 @@ import codecs
 import csv
 import dataclasses
 import hashlib
+import heapq
 import io
 import itertools
 import json
@@ -45,8 +46,8 @@ from actors.jumps import JumpFilter
 from actors.policy import (ACTIONS, FULL, HOLD, P25, P50, P75, BadRequest, PortfolioState, Position,
                            batch_gate_metrics, cluster_k, evaluate_batch, state_is_fresh, validate_proposal)
 from actors.snapshots import read_snapshot
-from launcher.feed_inputs import (TS_COLUMNS, PRICE_COLUMNS, ReplayColumns, csv_lines, epoch_unit, parse_replay_csv,
-                                  parse_timestamp, price_rejection)
+from launcher.feed_inputs import (TS_COLUMNS, PRICE_COLUMNS, ReplayColumns, csv_lines, csv_rows, epoch_unit,
+                                  parse_replay_csv, parse_timestamp, price_rejection)
 from launcher.topology import (ClustererSettings, ClustersConfig, CorrelatorSettings, GateSettings,
                                PermitIssuerSettings, PositionsConfig, SchemaError, load_topology)
 
@@ -414,26 +415,49 @@ class ColumnReader:
 
 
 def timed_rows(path: str, option: str, header: list[str]) -> Iterator[tuple[int, float, list[str]]]:
-    """(line, ts, cells) of each row of a small CSV input (UTF-8, a BOM dropped; blank and # lines skipped)
-    with exactly `header`'s columns and its rows in time order; InputError naming the file, option and line."""
+    """(line, ts, cells) of each row of a CSV input (UTF-8, a BOM dropped; blank and # lines skipped) with exactly
+    `header`'s columns and its rows in time order, read a line at a time (a file of millions of proposals is never
+    held whole); InputError naming the file, option and line."""
     try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            text = fh.read()
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}; save it as UTF-8 CSV) "
-                         f"({option})") from None
+        fh = open(path, encoding="utf-8-sig", newline="")
     except OSError as exc:
         raise InputError(f"{path}: {exc.strerror} ({option})") from None
-    reader = csv.reader(io.StringIO(text))
+    try:
+        with fh:
+            yield from _timed_rows(path, option, header, csv.reader(fh))
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text ({_first_bad_utf8(path)}; save it as UTF-8 CSV) ({option})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror} ({option})") from None
+
+
+def _first_bad_utf8(path: str) -> str:
+    """Why and where (a byte offset in the file) a file is not UTF-8: read whole, on that error's path only."""
+    try:
+        with open(path, "rb") as fh:
+            fh.read().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return f"{exc.reason} at byte {exc.start}"
+    return "changed while read"
+
+
+def _timed_rows(path: str, option: str, header: list[str], reader: Any) -> Iterator[tuple[int, float, list[str]]]:
     try:
         first = next(reader, None)
-        numbered = [(reader.line_num, row) for row in reader]
     except csv.Error as exc:  # a field over the csv module's limit (128 KiB)
         raise InputError(f"{path}: line {reader.line_num}: {exc} ({option})") from None
     if first is None or [h.strip().lower() for h in first] != header:
         raise InputError(f"{path}: line 1: header must be {','.join(header)}, got {first!r}")
     previous = -math.inf
-    for line, row in numbered:
+    rows = csv_rows(reader)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except ValueError as exc:  # csv_rows': a field over the csv module's limit, naming the line
+            raise InputError(f"{path}: {exc} ({option})") from None
+        line = reader.line_num
         if not row or row[0].lstrip().startswith("#"):
             continue
         if len(row) != len(header):
@@ -485,16 +509,30 @@ class ProposalRow:
 PROPOSAL_HEADER = ["ts", "plan_id", "symbol", "action_proposed", "kill_score"]
 
 
-def read_proposals(path: str) -> list[ProposalRow]:
-    out: list[ProposalRow] = []
-    for line, ts, row in timed_rows(path, "--proposals", PROPOSAL_HEADER):
-        try:
-            kill_score: Any = float(row[4]) if row[4].strip() else 0.0
-        except ValueError:
-            kill_score = row[4]  # validate_proposal names it
-        out.append(ProposalRow(ts, {"plan_id": row[1].strip(), "symbol": row[2].strip(),
-                                    "action_proposed": row[3].strip(), "kill_score": kill_score}, line))
-    return out
+class ProposalFile:
+    """--proposals, read as it is used: every row is checked once at start-up (InputError naming the first bad one,
+    before anything runs) and each run reads the file again a row at a time, so memory does not grow with the file
+    (2 M proposals held as rows took 3.4 GB)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.rows = sum(1 for _ in self)
+
+    def __iter__(self) -> Iterator[ProposalRow]:
+        for line, ts, row in timed_rows(self.path, "--proposals", PROPOSAL_HEADER):
+            try:
+                kill_score: Any = float(row[4]) if row[4].strip() else 0.0
+            except ValueError:
+                kill_score = row[4]  # validate_proposal names it
+            yield ProposalRow(ts, {"plan_id": row[1].strip(), "symbol": row[2].strip(),
+                                   "action_proposed": row[3].strip(), "kill_score": kill_score}, line)
+
+    def __len__(self) -> int:
+        return self.rows
+
+
+def read_proposals(path: str) -> ProposalFile:
+    return ProposalFile(path)
 
 
 def grid_proposals(symbols: list[str], first_ts: float, last_ts: float, every_s: float,
@@ -643,9 +681,11 @@ class Run:
     in_matrix: np.ndarray        # (S, k)
     signed: np.ndarray           # (S, k) signed notionals the clusterer saw
     gate_rows: dict[str, np.ndarray]
-    decisions: list[dict[str, Any]]
+    decisions: list[dict[str, Any]]  # empty when they went to a decision_sink as the run went
     prices_info: dict[str, Any]
     clusters_streamed: bool = False  # the cluster rows went to a cluster_sink as the run went
+    tally: "DecisionTally" = field(default_factory=lambda: DecisionTally())
+    decisions_streamed: bool = False
 
 
 def signed_notionals_at(times: np.ndarray, k: int, positions: PositionRows | None, book: dict[str, float],
@@ -685,10 +725,13 @@ def progress(done: int, total: int, started: float, label: str, enabled: bool) -
 
 
 def run_backtest(settings: Settings, prices: Prices, positions: PositionRows | None,
-                 proposals: list[ProposalRow] | None, *, proposal_every: int = DEFAULT_PROPOSAL_EVERY,
-                 show_progress: bool = False, label: str = "backtest", cluster_sink: Any = None) -> Run:
+                 proposals: Iterable[ProposalRow] | None, *, proposal_every: int = DEFAULT_PROPOSAL_EVERY,
+                 show_progress: bool = False, label: str = "backtest", cluster_sink: Any = None,
+                 decision_sink: Any = None) -> Run:
     """One run. cluster_sink(chunk, slots, publish), when given, takes each chunk's cluster rows as
-    they are made (ClusterWriter: clusters.csv), and the run keeps only the counts and memberships."""
+    they are made (ClusterWriter: clusters.csv), and the run keeps only the counts and memberships;
+    decision_sink(decision) likewise takes each decision (DecisionWriter: decisions.csv), and the run keeps
+    only their tally."""
     symbols = settings.symbols
     k = len(symbols)
     c = settings.clusters
@@ -738,16 +781,22 @@ def run_backtest(settings: Settings, prices: Prices, positions: PositionRows | N
         progress(hi, n_slots, started, label, show_progress)
     del returns, grid.newest_ts  # the windows are done
     gate_rows = gate_view(settings, publish, ready, stress, vol, in_matrix, signed_all)
-    decisions = decide_all(settings, proposals if proposals is not None else grid_proposals(
-        symbols, prices.first_ts, float(publish[-1]), proposal_every * cadence, settings.gate.kill_score_hard),
-        grid.first_slot, publish, ready, stress, vol, in_matrix, positions, marks)
+    decisions: list[dict[str, Any]] = []
+    tally = DecisionTally()
+    keep = decisions.append if decision_sink is None else decision_sink
+    for decision in decisions_of(settings, proposals if proposals is not None else grid_proposals(
+            symbols, prices.first_ts, float(publish[-1]), proposal_every * cadence, settings.gate.kill_score_hard),
+            grid.first_slot, publish, ready, stress, vol, in_matrix, positions, marks):
+        tally.add(decision)
+        keep(decision)
     info = {"file_rows": prices.rows, "form": prices.form, "ts_unit": prices.ts_unit,
             "bad_rows": prices.bad, "bad_rows_first": [f"line {n}: {r}" for n, r in prices.bad_rows[:10]],
             "not_in_allowlist": prices.not_in_allowlist, "ticks": prices.ticks,
             "rejected": grid.rejected, "slots": int(n_slots), "first_slot": int(grid.first_slot),
             "symbols": symbols}
     return Run(settings, slots, publish, ready, reason, n_in, stress, chunks, vol, in_matrix, signed_all, gate_rows,
-               decisions, info, clusters_streamed=cluster_sink is not None)
+               decisions, info, clusters_streamed=cluster_sink is not None, tally=tally,
+               decisions_streamed=decision_sink is not None)
 
 
 def last_ready_index(ready: np.ndarray) -> np.ndarray:
@@ -764,13 +813,25 @@ def gate_view(settings: Settings, publish: np.ndarray, ready: np.ndarray, stress
                               settings.freshness_s)
 
 
-def decide_all(settings: Settings, proposals: list[ProposalRow], first_slot: int, publish: np.ndarray,
+DECIDE_CHUNK = 65536  # proposals whose times and held positions are looked up at once
+
+
+def decide_all(settings: Settings, proposals: Iterable[ProposalRow], first_slot: int, publish: np.ndarray,
                ready: np.ndarray, stress: np.ndarray, vol: np.ndarray, in_matrix: np.ndarray,
                positions: PositionRows | None, marks: np.ndarray | None) -> list[dict[str, Any]]:
+    """decisions_of(...) as a list."""
+    return list(decisions_of(settings, proposals, first_slot, publish, ready, stress, vol, in_matrix, positions, marks))
+
+
+def decisions_of(settings: Settings, proposals: Iterable[ProposalRow], first_slot: int, publish: np.ndarray,
+                 ready: np.ndarray, stress: np.ndarray, vol: np.ndarray, in_matrix: np.ndarray,
+                 positions: PositionRows | None, marks: np.ndarray | None) -> Iterator[dict[str, Any]]:
     """Every proposal in time order through actors.policy.evaluate_batch, with the state published
     at or before its time, the positions held then, the cooldowns earlier decisions set (for
     cooldown_ttl_s), and the plan_id rules of the permit issuer (same plan_id and proposal within its
-    decision TTL: the recorded decision again, replayed; other values: plan_id_conflict)."""
+    decision TTL: the recorded decision again, replayed; other values: plan_id_conflict). One decision at a
+    time, DECIDE_CHUNK proposals read ahead; a recorded decision is forgotten once its TTL has passed, as the
+    issuer's key expires, so memory follows the proposals within a decision TTL, not the file."""
     g, pi = settings.gate, settings.permit_issuer
     symbols = settings.symbols
     k = len(symbols)
@@ -779,67 +840,137 @@ def decide_all(settings: Settings, proposals: list[ProposalRow], first_slot: int
     last = last_ready_index(ready)
     cooldown_until: dict[str, float] = {}
     recorded: dict[str, tuple[tuple, dict[str, Any], float]] = {}
-    out: list[dict[str, Any]] = []
-    times = np.array([p.ts for p in proposals], dtype=np.float64)
-    # The state a proposal at t sees: the last slot whose state was published at or before t.
-    idx = np.searchsorted(publish, times, side="right") - 1
-    held = signed_notionals_at(times, k, positions, settings.book, symbols, None, settings.positions.stale_after_s)
-    if positions is None and marks is not None:
-        # marked to the last completed slot's price before t
-        mark_idx = np.clip(np.floor(times / cadence).astype(np.int64) - 1 - first_slot, -1, marks.shape[1] - 1)
-        for i, s in enumerate(symbols):
-            amt = settings.book.get(s)
-            if amt is not None:
-                held[:, i] = np.where(mark_idx >= 0, amt * marks[i, np.maximum(mark_idx, 0)], np.nan)
-    for n, row in enumerate(proposals):
-        t = row.ts
-        base = {"ts": t, "plan_id": row.raw.get("plan_id"), "symbol": row.raw.get("symbol"),
-                "action_proposed": row.raw.get("action_proposed"), "kill_score": row.raw.get("kill_score")}
-        try:
-            proposal = validate_proposal(row.raw)
-        except BadRequest as exc:
-            out.append({**base, "final_action": "", "gate_reason": exc.reason, "error": exc.detail})
-            continue
-        identity = (proposal.symbol, proposal.action_proposed, proposal.kill_score)
-        prior = recorded.get(proposal.plan_id)
-        if prior is not None and t < prior[2]:
-            if prior[0] != identity:
-                out.append({**base, "final_action": "", "gate_reason": "plan_id_conflict",
-                            "error": "plan_id already decided with other values"})
-            else:
-                # the recorded decision again, and no new permit (the issuer: permit_issued false)
-                out.append({**prior[1], "ts": t, "replayed": True, "permit": False})
-            continue
-        s = int(idx[n])
-        r = int(last[s]) if s >= 0 else -1
-        k_value = sigmas = None
-        sigma_source = "constant"
-        if r >= 0:
-            updated, updated_ms = math.floor(publish[r]), int(publish[r] * 1000)  # the state writer's stamps
-            k_value = cluster_k(updated, stress[r], t, settings.freshness_s, updated_ms)
-            if g.sigma_source == "realized":
+    expiries: list[tuple[float, str]] = []  # (when a recorded decision expires, its plan_id), a heap
+    rows = iter(proposals)
+    while chunk := list(itertools.islice(rows, DECIDE_CHUNK)):
+        times = np.array([p.ts for p in chunk], dtype=np.float64)
+        # The state a proposal at t sees: the last slot whose state was published at or before t.
+        idx = np.searchsorted(publish, times, side="right") - 1
+        held = signed_notionals_at(times, k, positions, settings.book, symbols, None, settings.positions.stale_after_s)
+        if positions is None and marks is not None:
+            # marked to the last completed slot's price before t
+            mark_idx = np.clip(np.floor(times / cadence).astype(np.int64) - 1 - first_slot, -1, marks.shape[1] - 1)
+            for i, s in enumerate(symbols):
+                amt = settings.book.get(s)
+                if amt is not None:
+                    held[:, i] = np.where(mark_idx >= 0, amt * marks[i, np.maximum(mark_idx, 0)], np.nan)
+        for n, row in enumerate(chunk):
+            t = row.ts
+            while expiries and expiries[0][0] <= t:
+                until, plan_id = heapq.heappop(expiries)
+                if recorded.get(plan_id, (None, None, None))[2] == until:
+                    del recorded[plan_id]
+            base = {"ts": t, "plan_id": row.raw.get("plan_id"), "symbol": row.raw.get("symbol"),
+                    "action_proposed": row.raw.get("action_proposed"), "kill_score": row.raw.get("kill_score")}
+            try:
+                proposal = validate_proposal(row.raw)
+            except BadRequest as exc:
+                yield {**base, "final_action": "", "gate_reason": exc.reason, "error": exc.detail}
+                continue
+            identity = (proposal.symbol, proposal.action_proposed, proposal.kill_score)
+            prior = recorded.get(proposal.plan_id)
+            if prior is not None and t < prior[2]:
+                if prior[0] != identity:
+                    yield {**base, "final_action": "", "gate_reason": "plan_id_conflict",
+                           "error": "plan_id already decided with other values"}
+                else:
+                    # the recorded decision again, and no new permit (the issuer: permit_issued false)
+                    yield {**prior[1], "ts": t, "replayed": True, "permit": False}
+                continue
+            s = int(idx[n])
+            r = int(last[s]) if s >= 0 else -1
+            k_value = sigmas = None
+            sigma_source = "constant"
+            if r >= 0:
+                updated, updated_ms = math.floor(publish[r]), int(publish[r] * 1000)  # the state writer's stamps
+                k_value = cluster_k(updated, stress[r], t, settings.freshness_s, updated_ms)
+                if g.sigma_source == "realized":
+                    sigma_source = "constant_fallback"
+                    if state_is_fresh(updated, updated_ms, t, settings.freshness_s):  # realized vol's own, the same
+                        sigma_source = "realized"
+                        sigmas = {symbols[i]: float(vol[r, i]) for i in range(k)
+                                  if in_matrix[r, i] and math.isfinite(vol[r, i]) and vol[r, i] > 0}
+            elif g.sigma_source == "realized":
                 sigma_source = "constant_fallback"
-                if state_is_fresh(updated, updated_ms, t, settings.freshness_s):  # realized vol's own, the same
-                    sigma_source = "realized"
-                    sigmas = {symbols[i]: float(vol[r, i]) for i in range(k)
-                              if in_matrix[r, i] and math.isfinite(vol[r, i]) and vol[r, i] > 0}
-        elif g.sigma_source == "realized":
-            sigma_source = "constant_fallback"
-        pos = [Position(symbols[i], float(held[n, i])) for i in range(k) if math.isfinite(held[n, i])]
-        cooldowns = {proposal.symbol: t < cooldown_until.get(proposal.symbol, -math.inf)}
-        state = PortfolioState(pos, {}, k_value, sigmas, cooldowns[proposal.symbol], cooldowns=cooldowns,
-                               sigma_source=sigma_source)
-        items, _ = evaluate_batch([proposal], state, allowed=allowed, settings=g, now=t)
-        decision = dict(items[0].decision)
-        decision["ts"] = t
-        decision["cooldown"] = items[0].cooldown_seen
-        if decision["final_action"] != HOLD:
-            cooldown_until[proposal.symbol] = t + pi.cooldown_ttl_s
-            decision["permit"] = True
-        ttl = pi.decision_ttl_s if decision["final_action"] != HOLD else pi.hold_decision_ttl_s
-        recorded[proposal.plan_id] = (identity, decision, t + ttl)
-        out.append(decision)
-    return out
+            pos = [Position(symbols[i], float(held[n, i])) for i in range(k) if math.isfinite(held[n, i])]
+            cooldowns = {proposal.symbol: t < cooldown_until.get(proposal.symbol, -math.inf)}
+            state = PortfolioState(pos, {}, k_value, sigmas, cooldowns[proposal.symbol], cooldowns=cooldowns,
+                                   sigma_source=sigma_source)
+            items, _ = evaluate_batch([proposal], state, allowed=allowed, settings=g, now=t)
+            decision = dict(items[0].decision)
+            decision["ts"] = t
+            decision["cooldown"] = items[0].cooldown_seen
+            if decision["final_action"] != HOLD:
+                cooldown_until[proposal.symbol] = t + pi.cooldown_ttl_s
+                decision["permit"] = True
+            ttl = pi.decision_ttl_s if decision["final_action"] != HOLD else pi.hold_decision_ttl_s
+            recorded[proposal.plan_id] = (identity, decision, t + ttl)
+            heapq.heappush(expiries, (t + ttl, proposal.plan_id))
+            yield decision
+
+
+class DecisionTally:
+    """What summary.json and the report take from the decisions, counted one decision at a time, with at most
+    PLOT_POINTS of each reason kept to plot (every other one dropped, and then every other one taken, each time
+    that fills): memory flat however many decisions."""
+
+    PLOT_POINTS = 4_000
+
+    def __init__(self) -> None:
+        self.decisions = self.replayed = self.refused = 0
+        self.by_action: dict[str, int] = {a: 0 for a in ACTIONS}
+        self.by_reason: dict[str, int] = {}
+        self.points: dict[str, list[tuple[float, int]]] = {}  # reason -> (ts, index of the final action)
+        self._seen: dict[str, int] = {}
+        self._every: dict[str, int] = {}
+
+    def add(self, d: dict[str, Any]) -> None:
+        self.decisions += 1
+        reason = d["gate_reason"]
+        if d.get("final_action"):  # plotted, a replay included
+            seen, every = self._seen.get(reason, 0), self._every.get(reason, 1)
+            self._seen[reason] = seen + 1
+            if seen % every == 0:
+                points = self.points.setdefault(reason, [])
+                points.append((d["ts"], ACTIONS.index(d["final_action"])))
+                if len(points) >= self.PLOT_POINTS:
+                    del points[1::2]
+                    self._every[reason] = 2 * every
+        if d.get("replayed"):  # the recorded decision again: counted once, where it was decided
+            self.replayed += 1
+            return
+        if d.get("final_action"):
+            self.by_action[d["final_action"]] += 1
+        else:  # refused (invalid_proposal, plan_id_conflict): no decision
+            self.refused += 1
+        self.by_reason[reason] = self.by_reason.get(reason, 0) + 1
+
+
+class DecisionWriter:
+    """decisions.csv written a decision at a time while the run goes (2 M decisions kept for the end took
+    gigabytes). Opened with the first decision, which comes after every chunk of states: a run refused before
+    then writes nothing; close() of a run that made none writes the header alone."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fh: Any = None
+        self.writer: Any = None
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = open(self.path, "w", newline="")
+        self.writer = csv.writer(self.fh, lineterminator="\n")
+        self.writer.writerow(DECISION_COLUMNS)
+
+    def __call__(self, d: dict[str, Any]) -> None:
+        if self.fh is None:
+            self._open()
+        self.writer.writerow([fmt(d.get(c)) for c in DECISION_COLUMNS])
+
+    def close(self) -> None:
+        if self.fh is None:
+            self._open()
+        self.fh.close()
 
 
 # --------------------------------------------------------------------------- outputs
@@ -927,18 +1058,7 @@ def summarise(run: Run, inputs: dict[str, str]) -> dict[str, Any]:
     g = run.settings.gate
     cadence = run.settings.clusters.cadence_s
     st = run.gate_rows["stress"]
-    by_action: dict[str, int] = {a: 0 for a in ACTIONS}
-    by_reason: dict[str, int] = {}
-    replayed = refused = 0
-    for d in run.decisions:
-        if d.get("replayed"):  # the recorded decision again: counted once, where it was decided
-            replayed += 1
-            continue
-        if d.get("final_action"):
-            by_action[d["final_action"]] += 1
-        else:  # refused (invalid_proposal, plan_id_conflict): no decision
-            refused += 1
-        by_reason[d["gate_reason"]] = by_reason.get(d["gate_reason"], 0) + 1
+    tally = run.tally
     n = len(st)
     proxy = run.gate_rows["k_source"] == "proxy"
     # Without a fresh position the gate fails closed: that time is neither cold nor in risk-off.
@@ -949,11 +1069,11 @@ def summarise(run: Run, inputs: dict[str, str]) -> dict[str, Any]:
         "slots": n, "cadence_s": cadence,
         "first_ts": float(run.publish_ts[0] - cadence) if n else None,
         "last_ts": float(run.publish_ts[-1]) if n else None,
-        "decisions": len(run.decisions),
-        "replayed": replayed,
-        "refused": refused,
-        "by_final_action": by_action,
-        "by_reason": dict(sorted(by_reason.items())),
+        "decisions": tally.decisions,
+        "replayed": tally.replayed,
+        "refused": tally.refused,
+        "by_final_action": dict(tally.by_action),
+        "by_reason": dict(sorted(tally.by_reason.items())),
         "time_cold_s": float(cold.sum() * cadence),
         "time_riskoff_s": float(riskoff.sum() * cadence),
         "time_fail_closed_s": float((~has_state).sum() * cadence),
@@ -992,11 +1112,7 @@ def plot_report(path: Path, run: Run) -> None:
     ax.set_ylabel("stress")
     ax.legend(loc="upper right", fontsize=8)
     ax = axes[1]
-    by: dict[str, list[tuple[float, int]]] = {}
-    for d in run.decisions:
-        if d.get("final_action"):
-            by.setdefault(d["gate_reason"], []).append(((d["ts"] - run.publish_ts[0]) / 86400.0,
-                                                        ACTIONS.index(d["final_action"])))
+    by = {reason: [((ts - run.publish_ts[0]) / 86400.0, a) for ts, a in pts] for reason, pts in run.tally.points.items()}
     for reason, pts in sorted(by.items()):
         xs, ys = zip(*pts)
         ax.scatter(xs, ys, s=6, label=reason, color=REASON_COLOURS.get(reason))
@@ -1072,7 +1188,8 @@ def write_outputs(out: Path, run: Run, inputs: dict[str, str]) -> dict[str, Any]
             sink(ch, run.slots, run.publish_ts)
         sink.close()
     write_states(out / "states.csv", run)
-    write_decisions(out / "decisions.csv", run)
+    if not run.decisions_streamed:  # else the run's decision_sink (DecisionWriter) wrote decisions.csv
+        write_decisions(out / "decisions.csv", run)
     summary = summarise(run, inputs)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     plot_report(out / "report.png", run)
@@ -1103,8 +1220,8 @@ def _sweep_one(combo: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
     base, prices, positions, proposals, every, inputs = (_SWEEP_INPUTS[k] for k in
                                                          ("base", "prices", "positions", "proposals", "every", "inputs"))
     settings = apply_settings(base, dict(combo))
-    run = run_backtest(settings, prices, positions, proposals, proposal_every=every,
-                       cluster_sink=lambda *_: None)  # a sweep keeps the counts, not the cluster rows
+    run = run_backtest(settings, prices, positions, proposals, proposal_every=every,  # a sweep keeps the counts,
+                       cluster_sink=lambda *_: None, decision_sink=lambda _: None)  # not the rows
     s = summarise(run, inputs)
     row: dict[str, Any] = dict(combo)
     row.update({f"action_{a}": n for a, n in s["by_final_action"].items()})
@@ -1116,7 +1233,7 @@ def _sweep_one(combo: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
 
 
 def run_sweep(out: Path, base: Settings, sweeps: list[tuple[str, list[Any]]], prices: Prices,
-              positions: PositionRows | None, proposals: list[ProposalRow] | None, every: int,
+              positions: PositionRows | None, proposals: Iterable[ProposalRow] | None, every: int,
               inputs: dict[str, str], show_progress: bool) -> list[dict[str, Any]]:
     combos = [tuple(zip([k for k, _ in sweeps], values)) for values in itertools.product(*[v for _, v in sweeps])]
     for combo in combos:
@@ -1185,7 +1302,7 @@ def plot_heatmap(path: Path, sweeps: list[tuple[str, list[Any]]], rows: list[dic
 # --------------------------------------------------------------------------- the command
 
 
-def prepare(args: argparse.Namespace) -> tuple[Settings, Prices, PositionRows | None, list[ProposalRow] | None,
+def prepare(args: argparse.Namespace) -> tuple[Settings, Prices, PositionRows | None, ProposalFile | None,
                                               list[tuple[str, list[Any]]], dict[str, str]]:
     base = settings_from_topology(args.topology)
     values: dict[str, Any] = {}
@@ -1243,15 +1360,16 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             return 2
         print(f"{out}/sweep.csv: {len(rows)} combinations")
         return 0
-    sink = ClusterWriter(out / "clusters.csv")
+    sink, decided = ClusterWriter(out / "clusters.csv"), DecisionWriter(out / "decisions.csv")
     try:
         run = run_backtest(settings, prices, positions, proposals, proposal_every=args.proposal_every,
-                           show_progress=show, cluster_sink=sink)
+                           show_progress=show, cluster_sink=sink, decision_sink=decided)
     except InputError as exc:  # every price refused: before the first chunk, so nothing was written
         print(f"clustergate backtest: {args.prices}: {exc}", file=sys.stderr)
         return 2
     finally:
         sink.close()
+    decided.close()
     summary = write_outputs(out, run, inputs)
     actions = ", ".join(f"{a} {n}" for a, n in summary["by_final_action"].items() if n)
     print(f"{out}: {summary['slots']} slots, {summary['decisions']} decisions"

@@ -272,8 +272,19 @@ def _deploy_hosts(args: argparse.Namespace, topo: Topology, home: Home, targets:
             saved[host] = path
             try:
                 record["before"][host] = host_hash(load_topology(path), host)
-            except SchemaError:
+            except SchemaError as exc:
+                # Its rollback is `up` of this copy, which validation would refuse: a failure later in the deploy
+                # could not put this host back. Nothing has been changed yet: refuse.
+                copy = host_home(args, host) / "run" / "topology.yaml"
+                first = exc.problems[0].render() if exc.problems else str(exc)
+                print(f"clustergate deploy: cannot put {host} back if the deploy fails: its running copy {copy} does "
+                      f"not validate today ({first}; {len(exc.problems)} problem(s), all in `clustergate validate "
+                      f"{path}`); nothing was changed on any host. Fix that copy, or stop {host} (`clustergate down "
+                      f"--host {host}` there: a host that runs nothing is rolled back by stopping it) and deploy again",
+                      file=sys.stderr, flush=True)
                 record["before"][host] = "unreadable"
+                record["refused"] = f"{host}'s running copy does not validate: {first}"
+                return finish("refused", 2)
         elif result.returncode == 1 and "No such file" in result.stderr or result.returncode == 0:
             saved[host] = None  # no run/topology.yaml: the host runs nothing yet
             record["before"][host] = None

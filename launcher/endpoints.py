@@ -19,6 +19,24 @@ def split_tcp(endpoint: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+UNPRIVILEGED_PORT_START_FILE = "/proc/sys/net/ipv4/ip_unprivileged_port_start"
+
+
+def low_port_hint(port: int) -> str:
+    """Why a bind of `port` was refused (EACCES), when the port is below the kernel's unprivileged range: what it
+    takes to bind it, and the way out; "" otherwise."""
+    try:
+        with open(UNPRIVILEGED_PORT_START_FILE) as fh:
+            start = int(fh.read())
+    except (OSError, ValueError):
+        start = 1024  # Linux's default, and every other Unix's rule
+    if port >= start:
+        return ""
+    return (f": ports below {start} (net.ipv4.ip_unprivileged_port_start) need root or CAP_NET_BIND_SERVICE, which "
+            f"this process lacks; give a port of {start} or above (SPEC's production metrics ports are 8047 and 8048), "
+            f"or run it as root")
+
+
 def port_problem(host: str, port: int) -> str | None:
     """Why HOST:PORT cannot be bound now, or None."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -29,7 +47,8 @@ def port_problem(host: str, port: int) -> str | None:
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 return f"port {port} is already in use by another process"
-            return f"cannot bind {host} port {port}: {exc.strerror}"
+            hint = low_port_hint(port) if exc.errno == errno.EACCES else ""
+            return f"cannot bind {host} port {port}: {exc.strerror}{hint}"
     return None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import copy
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -88,16 +89,42 @@ def _release_ports(pid: int) -> None:
             pass
 
 
+# Ports are handed out below the kernel's ephemeral range: a port the OS picks for bind(0) lies inside it, where
+# any process's outgoing connection may take it as its local port before the actor handed it binds it.
+_PORT_FLOOR = 10000
+_PORT_PICKER = random.SystemRandom()  # never a sequence a test's random.seed() repeats in every worker
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _candidate_port(low: int, attempt: int) -> int:
+    if low - _PORT_FLOOR >= 1000 and attempt < 1000:
+        return _PORT_PICKER.randrange(_PORT_FLOOR, low)
+    with socket.socket() as s:  # no room below the ephemeral range (or none free there): the OS's pick
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def free_port() -> int:
-    """A port free now, never handed out before by this process (the OS may offer one twice), and
-    not handed out by another live process of this user (tests and benchmarks run side by side)."""
-    while True:
+    """A port free now, below the ephemeral range where it can be, never handed out before by this process,
+    and not handed out by another live process of this user (tests and benchmarks run side by side)."""
+    low = _ephemeral_low()
+    for attempt in range(100_000):
+        port = _candidate_port(low, attempt)
         with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
         if port not in _HANDED_OUT and _claim_port(port):
             _HANDED_OUT.add(port)
             return port
+    raise RuntimeError("no free TCP port on 127.0.0.1")
 
 
 def wait_for(condition: Callable[[], Any], timeout_s: float = 10.0, what: str = "condition",
@@ -217,6 +244,20 @@ class ActorProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def wait_serving(self, metrics_port: int, timeout_s: float = 20.0) -> None:
+        """Wait until the actor answers a scrape on its metrics port. A refused port does not say why: an actor
+        that exits first (its port taken, a bad topology), or never answers, fails this naming its log."""
+        def answered_or_exited() -> bool:
+            return self.proc is None or self.proc.poll() is not None or scrape(metrics_port) is not None
+        try:
+            wait_for(answered_or_exited, timeout_s, f"{self.name}'s metrics on port {metrics_port}")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; {self.name}'s log ({self.log_path}):\n{self.log()[-4000:]}") from None
+        if self.proc is None or self.proc.poll() is not None:
+            code = None if self.proc is None else self.proc.returncode
+            raise AssertionError(f"{self.name} exited ({code}) before it answered on metrics port {metrics_port}; "
+                                 f"its log ({self.log_path}):\n{self.log()[-4000:]}")
 
     def terminate(self, timeout_s: float = 5.0) -> int | None:
         if self.proc is None:

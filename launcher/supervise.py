@@ -598,10 +598,16 @@ class Supervisor:
             raise LaunchError("supervisord not found: install clustergate with `pip install -e .`")
         # In a session of its own from the start: a terminal's Ctrl-C or hang-up reaches its whole foreground
         # process group, and would kill supervisord before it daemonizes (`up` defers them until the change is whole).
+        # The setsid runs in a forked child, which keeps up's handlers until its exec: start_new_session's vfork child
+        # set them to the default action before its setsid, and a Ctrl-C in that moment killed it.
         result = subprocess.run([supervisord, "-c", str(self.home.conf)], capture_output=True, text=True,
-                                cwd=self.home.root, start_new_session=True)
+                                cwd=self.home.root, preexec_fn=os.setsid)
         if result.returncode != 0:
-            raise LaunchError(f"supervisord failed to start: {result.stderr.strip() or result.stdout.strip()}")
+            said = result.stderr.strip() or result.stdout.strip()
+            if not said:
+                said = (f"killed by {signal.Signals(-result.returncode).name}" if result.returncode < 0
+                        else f"exit status {result.returncode}, nothing printed")
+            raise LaunchError(f"supervisord failed to start: {said}")
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.running():

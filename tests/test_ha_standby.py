@@ -110,6 +110,8 @@ def two_writers(tmp_path, relayed: bool = False, clusterer_cls: type = Clusterer
                                                                                      "timeout_ms": 5000}})
         procs[name] = ActorProcess(topology, name, kind="state_writer", log_dir=tmp_path).start()
     try:
+        for name, proc in procs.items():  # a writer that cannot start fails here, naming why (its log)
+            proc.wait_serving(data["actors"][name]["metrics_port"])
         yield {"redis": server.client(), "procs": procs, "data": data, "clusterer": clusterer, "relays": relays}
     finally:
         for relay in relays.values():  # first: a writer waiting on a held write gets EOF, not a 5 s timeout
@@ -323,7 +325,7 @@ def test_the_standby_writes_within_two_cadences_of_the_active_writer_being_kille
         first_new = min(ts for ts, t in recs if t > old_token)
         takeovers.append(round((first_new - max(old_times)) / cadence_s, 3))
         proc._log.close()
-        proc.start()  # the killed writer comes back as the standby
+        proc.start().wait_serving(standby["data"]["actors"][active]["metrics_port"])  # back as the standby
     print(f"\nactive writer SIGKILLed: takeover gaps on the stream, write to write, in cadences at {cadence_s} s: {takeovers} (floor: "
           f"the active's own write-to-write, median {statistics.median(steady):.3f}); {machine_and_load()}")
     # The lease lapses at most 1.5 cadences after the last write (0.75 after the death) and the standby
@@ -354,6 +356,8 @@ def test_a_sentinel_failover_then_the_lease_holder_killed_the_standby_writes_to_
         path = write_topology(tmp_path / "topology.yaml", data)
         clusterer = Clusterer(data["actors"]["clusterer"]["sockets"]["state"]["bind"], cadence_s)
         procs = {name: ActorProcess(path, name, kind="state_writer", log_dir=tmp_path).start() for name in WRITERS}
+        for name, proc in procs.items():
+            proc.wait_serving(data["actors"][name]["metrics_port"])
         old, new = sentinels.server_ports
         on_old, on_new = (redis.Redis(port=p, decode_responses=True, socket_timeout=5) for p in (old, new))
         active = wait_for(lambda: holder({"data": data}), 20, "one state writer to hold the lease")

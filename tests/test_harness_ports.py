@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from launcher import harness
-from launcher.harness import REPO
+from launcher.harness import REPO, ActorProcess, demo_topology_data, retarget, write_topology
 
 
 def _claim_in_child(port: int) -> subprocess.Popen:
@@ -37,3 +41,31 @@ def test_a_port_claimed_by_a_live_process_is_not_handed_out_and_is_free_once_it_
     child.wait(timeout=30)
     assert harness._claim_port(port) is True
     harness._HANDED_OUT.add(port)
+
+
+def test_free_port_hands_out_ports_below_the_range_the_os_gives_to_bind_0_and_outgoing_connections():
+    """A port handed out stays unbound until its actor starts, seconds later on a loaded machine. Inside the kernel's
+    ephemeral range, another process's bind(0) (a test's fake server, `monitor up`'s any_free_port) or outgoing
+    connection could be given it meanwhile, and the actor's bind then failed (a state writer's metrics port refused
+    for 60 s on CI; 100 ports handed out, 3,000 bind(0) listeners of another process took 22 of them)."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    if low - harness._PORT_FLOOR < 1000:
+        pytest.skip(f"the ephemeral range starts at {low}: no room below it, free_port takes the OS's pick")
+    ports = [harness.free_port() for _ in range(50)]
+    assert all(harness._PORT_FLOOR <= p < low for p in ports), sorted(ports)
+
+
+def test_an_actor_that_exits_before_serving_its_metrics_fails_the_wait_for_them_naming_why(tmp_path):
+    """The wait for an actor's metrics port said only 'connection refused' for 60 s: whether the actor had exited
+    (its port taken, a bad topology) or hung was not told. It fails at once when the actor exits, with its log."""
+    data = retarget(demo_topology_data(), "redis://127.0.0.1:1/0")
+    port = data["actors"]["buffer"]["metrics_port"]
+    with socket.create_server(("127.0.0.1", port)):  # the port taken by another process before the actor binds it
+        proc = ActorProcess(write_topology(tmp_path / "topology.yaml", data), "buffer").start()
+        try:
+            with pytest.raises(AssertionError) as failed:
+                proc.wait_serving(port)
+        finally:
+            proc.terminate()
+    message = str(failed.value)
+    assert "buffer exited" in message and "event=start_failed" in message and "socket=metrics" in message, message

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
 import shutil
 import socket
@@ -191,6 +192,37 @@ def test_up_refuses_a_port_another_process_holds(tmp_path: Path) -> None:
         blocker.close()
     assert result.returncode == 1
     assert f"actors.gate.metrics_port: port {data['actors']['gate']['metrics_port']} is already in use" in result.stderr
+
+
+def without_low_port_privilege() -> list[str]:
+    """A command prefix that runs its command without the privilege to bind a port below
+    net.ipv4.ip_unprivileged_port_start: setpriv dropping CAP_NET_BIND_SERVICE as root, nothing otherwise."""
+    return (["setpriv", "--inh-caps=-net_bind_service", "--bounding-set=-net_bind_service"]
+            if os.geteuid() == 0 else [])
+
+
+def test_up_refuses_a_metrics_port_below_1024_it_may_not_bind_naming_the_field_and_why(tmp_path: Path) -> None:
+    """A metrics_port of 80 validates (whether a host may bind it is that host's: root, CAP_NET_BIND_SERVICE, or
+    net.ipv4.ip_unprivileged_port_start); `up` run without the privilege refused it with only "Permission denied"."""
+    if int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text()) <= 80:
+        pytest.skip("this kernel lets every process bind port 80 (net.ipv4.ip_unprivileged_port_start <= 80)")
+    if os.geteuid() == 0 and shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv (util-linux) to drop CAP_NET_BIND_SERVICE")
+    probe = subprocess.run([*without_low_port_privilege(), sys.executable, "-c",
+                            "import socket; socket.socket().bind(('127.0.0.1', 80))"], capture_output=True, timeout=30)
+    if probe.returncode == 0:
+        pytest.skip("this process may bind port 80 (CAP_NET_BIND_SERVICE)")
+    data = retarget(demo_topology_data())
+    data["actors"]["gate"]["metrics_port"] = 80
+    topo_path = write_topology(tmp_path / "t.yaml", data)
+    assert clustergate("validate", str(topo_path)).returncode == 0
+    result = subprocess.run([*without_low_port_privilege(), sys.executable, "-m", "launcher", "up", str(topo_path),
+                             "--home", str(tmp_path / "home")], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    line = next((x for x in result.stderr.splitlines() if "actors.gate.metrics_port" in x), result.stderr)
+    assert "cannot bind 127.0.0.1 port 80: Permission denied" in line, line
+    assert "below 1024" in line and "CAP_NET_BIND_SERVICE" in line and "root" in line, line
+    assert not (tmp_path / "home" / "run" / "supervisor.sock").exists()
 
 
 def test_actor_that_fails_at_start_up_is_reported_with_its_log(system) -> None:
@@ -674,20 +706,27 @@ def test_ctrl_c_pressed_again_and_again_while_up_starts_supervisord_finishes_the
     # (and under a password change, the old supervisord already shut down, nothing ran any more).
     home = tmp_path / "home"
     topo_path = write_topology(tmp_path / "small.yaml", small_data())
-    up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home), "--timeout", "60"],
-                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    out_path, err_path = tmp_path / "up.out", tmp_path / "up.err"
+    with open(out_path, "w") as out_file, open(err_path, "w") as err_file:  # files, read while `up` runs
+        up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home), "--timeout", "60"],
+                              cwd=REPO, stdout=out_file, stderr=err_file, text=True, start_new_session=True)
     try:
-        # supervisord, not any child: `up` runs `redis-server --version` before it changes anything, and a Ctrl-C
-        # then is answered "interrupted before anything was changed" (a load-dependent failure of this test).
-        wait_for(lambda: subprocess.run(["pgrep", "-P", str(up.pid), "-f", "supervisord"],
-                                        capture_output=True).returncode == 0, 30,
-                 "up starting supervisord")
+        # `up` says "starting supervisord" inside the change, where a Ctrl-C waits for the change's end, just before it
+        # runs supervisord: every press from then on lands while supervisord starts, or after. (A Ctrl-C during `up`'s
+        # checks is answered "interrupted before anything was changed".) Watching for supervisord as up's child
+        # instead raced: it is one for 0.07-0.3 s, until it daemonizes, and a poll that missed it waited in vain while
+        # `up` went on and finished (CI: 90 s for "up starting supervisord").
+        wait_for(lambda: "starting supervisord" in out_path.read_text() or up.poll() is not None, 30,
+                 "up to say it starts supervisord")
+        assert "starting supervisord" in out_path.read_text(), f"up exited {up.returncode} before it started supervisord"
+
         def press_ctrl_c() -> bool:
             if up.poll() is None:
                 os.killpg(up.pid, signal.SIGINT)  # as a terminal does: to the whole foreground process group
             return up.poll() is not None
         wait_for(press_ctrl_c, 120, "up to exit")
-        out, err = up.communicate(timeout=60)
+        up.wait(60)
+        out, err = out_path.read_text(), err_path.read_text()
         # A Ctrl-C pressed after `up` has answered may end its exit itself: a shell shows either as 130.
         assert up.returncode in (130, -signal.SIGINT), out + err
         assert "interrupted" in err and "applied" in err and "Traceback" not in out + err, out + err
@@ -696,7 +735,8 @@ def test_ctrl_c_pressed_again_and_again_while_up_starts_supervisord_finishes_the
     finally:
         if up.poll() is None:
             up.kill()
-            up.communicate()
+            up.wait()
+        print(f"up's output:\n{out_path.read_text()}{err_path.read_text()}")  # shown when the test fails
         clustergate("down", "--home", str(home))
 
 

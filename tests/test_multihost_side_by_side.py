@@ -213,3 +213,37 @@ def test_status_all_hosts_shows_a_program_a_hosts_supervisord_does_not_run_as_mi
     finally:
         for host in SYSTEM_HOSTS:
             clustergate(env, "down", "--host", host, timeout=120)
+
+
+def test_deploy_refuses_before_changing_any_host_when_a_hosts_running_copy_could_not_be_put_back(tmp_path: Path):
+    """market's running copy (run/topology.yaml) names an actor today's validation refuses (`clusterer.v2`: an older
+    release's copy, or one edited by hand). deploy hashed it as "unreadable" and went on: store was applied, market's
+    `up` failed, market's rollback (`up` of that copy) was refused by validation (exit 2), and the proof after the
+    rollback failed on the same copy: outcome "rollback failed", though no rollback of market could ever have worked.
+    deploy now reads each host's copy as its rollback will, before it changes any host."""
+    data = side_by_side_data(tmp_path)
+    topology = write_topology(tmp_path, data)
+    env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD, "CLUSTERGATE_HOME": str(tmp_path / "base")}
+    never_ready = tmp_path / "never-ready.yaml"  # validates; the correlator is never ready within the proof's time
+    never_ready.write_text(topology.read_text().replace("min_returns: ", "min_returns: 4000 #", 1)
+                           .replace("lookback_returns: ", "lookback_returns: 4000 #", 1))
+    market_copy = tmp_path / "base" / "hosts" / "market" / "run" / "topology.yaml"
+    try:
+        for host in ("store", "market", "exec"):
+            up = clustergate(env, "up", str(topology), "--host", host, "--timeout", str(UP_TIMEOUT_S))
+            assert up.returncode == 0, f"{host}: {up.stdout[-2000:]}{up.stderr[-2000:]}"
+        market_copy.write_text(market_copy.read_text().replace("\n  clusterer:\n", "\n  clusterer.v2:\n", 1))
+        assert "clusterer.v2:" in market_copy.read_text()
+        copy_before = market_copy.read_text()
+        deploy = clustergate(env, "deploy", str(never_ready), "--home-root", str(tmp_path / "base" / "hosts"),
+                             "--home", str(tmp_path / "ops"), "--up-timeout", str(UP_TIMEOUT_S), "--proof-timeout",
+                             str(10 * DEADLINE_SCALE), timeout=20 * UP_TIMEOUT_S)
+        said = deploy.stdout + deploy.stderr
+        assert deploy.returncode == 2, said[-4000:]
+        assert "cannot put market back" in said and str(market_copy) in said and "clusterer.v2" in said, said[-4000:]
+        assert "nothing was changed on any host" in said, said[-4000:]
+        assert "--- store: clustergate up" not in said and "--- market: clustergate up" not in said, said[-4000:]
+        assert market_copy.read_text() == copy_before  # market still runs (and records) what it ran
+    finally:
+        for host in SYSTEM_HOSTS:
+            clustergate(env, "down", "--host", host, timeout=120)

@@ -340,15 +340,15 @@ MUTATIONS: list[Mutation] = [
         "backtest_looks_ahead_one_slot",
         "a backtest decision uses only the state published at or before its time, never its own slot's prices (issue 13)",
         "launcher/backtest.py",
-        '    idx = np.searchsorted(publish, times, side="right") - 1\n',
-        '    idx = np.minimum(np.searchsorted(publish, times, side="right"), len(publish) - 1)\n',
+        '        idx = np.searchsorted(publish, times, side="right") - 1\n',
+        '        idx = np.minimum(np.searchsorted(publish, times, side="right"), len(publish) - 1)\n',
         ("tests/test_backtest.py::test_a_decision_never_sees_a_price_from_its_own_slot",)),
     Mutation(
         "backtest_ignores_cooldowns",
         "in the backtest a permitted decision sets its symbol's cooldown for cooldown_ttl_s, as the issuer does (issue 13)",
         "launcher/backtest.py",
-        "            cooldown_until[proposal.symbol] = t + pi.cooldown_ttl_s\n",
-        "            pass  # mutant: no cooldown\n",
+        "                cooldown_until[proposal.symbol] = t + pi.cooldown_ttl_s\n",
+        "                pass  # mutant: no cooldown\n",
         ("tests/test_backtest.py::test_a_second_proposal_within_the_cooldown_is_stepped_down_and_one_after_it_is_not",)),
     Mutation(
         "batch_windows_keep_flat_rows",
@@ -1691,7 +1691,7 @@ MUTATIONS: list[Mutation] = [
         "backtest_summary_leaves_refused_proposals_uncounted",
         "the backtest's summary counts add up: decisions = by_final_action + refused + replayed (rev-backtest)",
         "launcher/backtest.py",
-        "            refused += 1\n",
+        "            self.refused += 1\n",
         "            pass  # mutant: refused not counted\n",
         ("tests/test_backtest_review.py::test_summary_counts_add_up_to_the_decisions",)),
     Mutation(
@@ -2009,7 +2009,7 @@ MUTATIONS: list[Mutation] = [
         "supervisord_started_in_ups_process_group",
         "a terminal's Ctrl-C while up starts supervisord lets the start finish (attack14)",
         "launcher/supervise.py",
-        "                                cwd=self.home.root, start_new_session=True)\n",
+        "                                cwd=self.home.root, preexec_fn=os.setsid)\n",
         "                                cwd=self.home.root)\n",
         ("tests/test_launcher.py::"
          "test_ctrl_c_pressed_again_and_again_while_up_starts_supervisord_finishes_the_start_and_says_so",)),
@@ -2307,8 +2307,8 @@ MUTATIONS: list[Mutation] = [
         "backtest_replay_issues_a_second_permit",
         "in the backtest a replayed plan_id issues no second permit",
         "launcher/backtest.py",
-        'out.append({**prior[1], "ts": t, "replayed": True, "permit": False})',
-        'out.append({**prior[1], "ts": t, "replayed": True})',
+        'yield {**prior[1], "ts": t, "replayed": True, "permit": False}',
+        'yield {**prior[1], "ts": t, "replayed": True}',
         ("tests/test_backtest_attack.py::test_a_replayed_plan_id_issues_no_second_permit_and_is_counted_once",)),
     Mutation(
         "feed_publishes_a_negative_price",
@@ -3387,8 +3387,8 @@ MUTATIONS: list[Mutation] = [
         "backtest_plan_id_identity_is_the_symbol_alone",
         "the backtest refuses a plan_id resubmitted with another action or kill_score (plan_id_conflict), as the issuer",
         "launcher/backtest.py",
-        "        identity = (proposal.symbol, proposal.action_proposed, proposal.kill_score)\n",
-        "        identity = (proposal.symbol,)\n",
+        "            identity = (proposal.symbol, proposal.action_proposed, proposal.kill_score)\n",
+        "            identity = (proposal.symbol,)\n",
         ("tests/test_backtest.py::test_a_resubmitted_plan_id_replays_its_decision_and_other_values_conflict",)),
     Mutation(
         "idle_feed_ready_before_its_first_heartbeat",
@@ -3416,8 +3416,8 @@ MUTATIONS: list[Mutation] = [
         "plan_id_with_a_control_character_valid",
         "a plan_id holding a control character is an invalid proposal",
         "actors/policy.py",
-        "    if not (type(plan_id) is str and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS and plan_id.isprintable()):\n",
-        "    if not (type(plan_id) is str and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS):\n",
+        "    if type(plan_id) is str and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS and plan_id.isprintable():\n",
+        "    if type(plan_id) is str and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS:\n",
         ("tests/test_gate_policy.py::test_a_plan_id_or_symbol_past_its_limit_or_with_a_control_character_is_refused",)),
     Mutation(
         "gate_allowlist_ignores_case",
@@ -3452,8 +3452,8 @@ MUTATIONS: list[Mutation] = [
         "backtest_keeps_a_hold_as_long_as_a_permit",
         "the backtest keeps a HOLD's plan_id for hold_decision_ttl_s (600 s), as the issuer, not decision_ttl_s (a day)",
         "launcher/backtest.py",
-        '        ttl = pi.decision_ttl_s if decision["final_action"] != HOLD else pi.hold_decision_ttl_s\n',
-        '        ttl = pi.decision_ttl_s\n',
+        '            ttl = pi.decision_ttl_s if decision["final_action"] != HOLD else pi.hold_decision_ttl_s\n',
+        '            ttl = pi.decision_ttl_s\n',
         ("tests/test_backtest.py::test_a_hold_is_kept_for_the_hold_decision_ttl_only_and_then_decided_afresh",)),
     Mutation(
         "ha_load_takes_a_decision_not_said_recorded_for_final",
@@ -3705,6 +3705,46 @@ MUTATIONS: list[Mutation] = [
         "    return {**said, \"log_found\": True,\n",
         ("tests/test_multihost_side_by_side.py::"
          "test_status_all_hosts_shows_a_program_a_hosts_supervisord_does_not_run_as_missing",)),
+    Mutation(
+        "free_port_hands_out_the_os_pick_inside_the_ephemeral_range",
+        "free_port hands out ports below the kernel's ephemeral range, where no other process's bind(0) or outgoing "
+        "connection is given one before the actor binds it (CI: a state writer's metrics port refused for 60 s)",
+        "launcher/harness.py",
+        "    if low - _PORT_FLOOR >= 1000 and attempt < 1000:\n",
+        "    if False:\n",
+        ("tests/test_harness_ports.py::"
+         "test_free_port_hands_out_ports_below_the_range_the_os_gives_to_bind_0_and_outgoing_connections",)),
+    Mutation(
+        "deploy_goes_on_with_a_running_copy_it_could_not_put_back",
+        "deploy refuses, before changing any host, a host whose running copy its rollback's up would refuse",
+        "launcher/deploy.py",
+        '                record["refused"] = f"{host}\'s running copy does not validate: {first}"\n'
+        '                return finish("refused", 2)\n',
+        "                pass\n",
+        ("tests/test_multihost_side_by_side.py::"
+         "test_deploy_refuses_before_changing_any_host_when_a_hosts_running_copy_could_not_be_put_back",)),
+    Mutation(
+        "up_says_only_permission_denied_for_a_low_port",
+        "up refuses a port below the unprivileged range it may not bind, naming the field and what binding it takes",
+        "launcher/endpoints.py",
+        '            hint = low_port_hint(port) if exc.errno == errno.EACCES else ""\n',
+        '            hint = ""\n',
+        ("tests/test_launcher.py::test_up_refuses_a_metrics_port_below_1024_it_may_not_bind_naming_the_field_and_why",)),
+    Mutation(
+        "backtest_keeps_recorded_decisions_past_their_ttl",
+        "the backtest forgets a plan_id's recorded decision once its TTL passed: memory follows the proposals within a TTL, not the file",
+        "launcher/backtest.py",
+        "                if recorded.get(plan_id, (None, None, None))[2] == until:\n"
+        "                    del recorded[plan_id]\n",
+        "                pass\n",
+        ("tests/test_backtest_attack.py::test_a_proposals_file_ten_times_longer_does_not_take_ten_times_the_memory",)),
+    Mutation(
+        "backtest_reads_the_proposals_file_whole",
+        "the backtest reads --proposals a row at a time",
+        "launcher/backtest.py",
+        "def read_proposals(path: str) -> ProposalFile:\n    return ProposalFile(path)\n",
+        "def read_proposals(path: str) -> ProposalFile:\n    return list(ProposalFile(path))  # type: ignore[return-value]\n",
+        ("tests/test_backtest_attack.py::test_a_proposals_file_ten_times_longer_does_not_take_ten_times_the_memory",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
@@ -3795,7 +3835,7 @@ SPEC_MUTATIONS: list[Mutation] = [
     # P2.6 proposal
     spec("spec_plan_id_may_be_missing", "plan_id is a required string",
          "actors/policy.py",
-         "    if not (type(plan_id) is str and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS and plan_id.isprintable()):\n",
+         "    if named_plan_id is None:\n",
          "    if plan_id is not None and not isinstance(plan_id, str):\n",
          f"{POLICY}::test_an_invalid_proposal_is_refused_naming_the_field"),
     spec("spec_action_may_be_any_text", "action_proposed is one of the five actions",
