@@ -95,6 +95,10 @@ class Proposal(NamedTuple):
     deadline_ms: float | None = None  # epoch ms by the client's clock; never part of the decision record
 
 
+# Proposal(...) of all its fields, without the Python frame of the NamedTuple's generated __new__ (issue 14).
+_new_proposal = tuple.__new__
+
+
 def _is_number(value: Any) -> bool:
     """A JSON number that is a finite float: an integer too large for a float (e.g. 400 digits) is not."""
     if isinstance(value, bool):
@@ -256,8 +260,9 @@ def validate_proposal(obj: Any) -> Proposal:
                         f"5000 (epoch microseconds?); leave deadline_ms out for no deadline")
     if problems:
         raise BadRequest("invalid_proposal", "; ".join(problems), named_plan_id)
-    return Proposal(plan_id, symbol, action, float(kill_score), None if r_net is None else float(r_net),
-                    None if ts_epoch is None else float(ts_epoch), None if deadline_ms is None else float(deadline_ms))
+    return _new_proposal(Proposal, (plan_id, symbol, action, float(kill_score), None if r_net is None else float(r_net),
+                                    None if ts_epoch is None else float(ts_epoch),
+                                    None if deadline_ms is None else float(deadline_ms)))
 
 
 # --------------------------------------------------------------------------- portfolio metrics

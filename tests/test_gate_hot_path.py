@@ -673,6 +673,25 @@ def test_the_time_to_permit_histogram_observed_directly_exports_what_its_observe
     assert samples(direct) == samples(plain)
 
 
+def test_a_counter_added_to_directly_exports_what_its_inc_exports():
+    from prometheus_client import CollectorRegistry, Counter
+
+    from actors.runtime import adder, increment
+    plain, direct = (Counter("c", "c", ["result"], registry=CollectorRegistry()) for _ in "ab")
+    add, add_one = adder(direct.labels(result="x")), increment(direct.labels(result="y"))
+    assert add != direct.labels(result="x")._value.inc, "the library's value has changed: adder fell back to its inc"
+    for amount in (1, 2.5, 0, 1e-9, 3):
+        plain.labels(result="x").inc(amount)
+        add(amount)
+        plain.labels(result="y").inc()
+        add_one()
+
+    def samples(counter):
+        return [(s.name, s.labels, repr(s.value)) for m in counter.collect() for s in m.samples
+                if not s.name.endswith("_created")]
+    assert samples(direct) == samples(plain)
+
+
 @pytest.fixture
 def gate_in_process(tmp_path, redis_server):
     """A real Gate (its setup and sockets) in this process beside a real permit issuer process and redis-server,

@@ -391,6 +391,37 @@ def test_an_actor_exits_when_its_supervisor_dies(tmp_path: Path) -> None:
                 os.kill(child, signal.SIGKILL)
 
 
+def test_a_socket_the_loop_found_readable_is_read_without_a_poll_and_gives_none_when_nothing_waits() -> None:
+    """_recv_ready(sock, ready=True) skips its own poll (the loop's poll found the socket readable): it still reads
+    a waiting message whole, and a message gone meanwhile (nothing waits) is None, not an error."""
+    from actors.runtime import _recv_ready
+
+    ctx = zmq.Context()
+    router, dealer = ctx.socket(zmq.ROUTER), ctx.socket(zmq.DEALER)
+    try:
+        port = router.bind_to_random_port("tcp://127.0.0.1")
+        dealer.connect(f"tcp://127.0.0.1:{port}")
+        assert _recv_ready(router, True) is None
+        dealer.send_multipart([b"", b"one", b"two"])
+        wait_for(lambda: router.poll(0), 10, "the router to see a message")
+        frames = _recv_ready(router, True)
+        assert frames is not None and frames[1:] == [b"", b"one", b"two"]
+        assert _recv_ready(router, True) is None
+        # A ROUTER's routing id read as bytes (routed): the same frames, one-frame bodies and empty ones too.
+        messages = [[b"", b"three"], [b"solo"], [b""], [b"", b"", b"x" * 5000]]
+        for message in messages:
+            dealer.send_multipart(message)
+        got: list[list[bytes]] = []
+        wait_for(lambda: got.extend(iter(lambda: _recv_ready(router, False, routed=True), None))
+                 or len(got) == len(messages), 10, "every message")
+        assert [message[1:] for message in got] == messages and {message[0] for message in got} == {frames[0]}
+        assert _recv_ready(router, True, routed=True) is None
+    finally:
+        for sock in (router, dealer):
+            sock.close(linger=0)
+        ctx.term()
+
+
 def test_a_waiting_message_is_read_whole_in_order_and_nothing_is_read_when_none_waits() -> None:
     """_recv_ready reads a message frame by frame until its last (issue 14: by each frame's `more`, not a
     getsockopt per frame): every frame of every message, empty and large ones too, and no more."""
