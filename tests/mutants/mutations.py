@@ -40,6 +40,8 @@ PROOF_CLUSTER_SIDE_ELSEWHERE = ("tests/test_proofs.py::"
 PROOF_EXECUTION_SIDE_ELSEWHERE = ("tests/test_proofs.py::"
                                   "test_readiness_proof_fails_when_the_book_gate_and_issuer_run_on_another_redis_database")
 PROOF_TWO_GATES = "tests/test_proofs.py::test_with_two_gates_readiness_and_fallback_ask_each_gate_on_its_own"
+GP = "tests/test_gate_policy.py::"
+TV_REFUSED = "tests/test_topology_validation.py::test_a_setting_the_system_cannot_run_with_is_refused_naming_it"
 
 MUTATIONS: list[Mutation] = [
     Mutation(
@@ -3705,6 +3707,135 @@ MUTATIONS: list[Mutation] = [
         "    return {**said, \"log_found\": True,\n",
         ("tests/test_multihost_side_by_side.py::"
          "test_status_all_hosts_shows_a_program_a_hosts_supervisord_does_not_run_as_missing",)),
+    # ------------------------------------------------------------ canfail: breaks no test caught (4 Dec 2026)
+    Mutation(
+        "riskoff_partial_25_series_not_exported_at_0",
+        "p26_actions_downgraded_total exists at 0 for every (from, to, reason) the policy can make (canfail)",
+        "actors/policy.py",
+        "(P25, P75, RISKOFF), (P50, P75, RISKOFF)]",
+        "(P50, P75, RISKOFF)]",
+        (GP + "test_every_downgrade_the_policy_can_make_is_a_series_the_gate_exports_from_the_start",)),
+    Mutation(
+        "monotone_cooldown_series_not_exported_at_0",
+        "under policy monotone a cooled-down cold FULL_CLOSE's downgrade series exist at 0 from the start (canfail, "
+        "product fix)",
+        "actors/policy.py",
+        "    out += [(FULL, P50, COOLDOWN), (FULL, P25, COOLDOWN)]\n",
+        "",
+        (GP + "test_every_downgrade_the_policy_can_make_is_a_series_the_gate_exports_from_the_start",)),
+    Mutation(
+        "deadline_ms_0_taken_as_a_deadline",
+        "a deadline_ms of 0 is an invalid proposal, not a deadline that has always passed (canfail)",
+        "actors/policy.py",
+        "_is_number(deadline_ms)) or deadline_ms <= 0):",
+        "_is_number(deadline_ms)) or deadline_ms < 0):",
+        (GP + "test_an_invalid_proposal_is_refused_naming_the_field",)),
+    Mutation(
+        "cluster_k_takes_a_nan_cluster_stress",
+        "a fresh cluster state whose cluster_stress is not finite falls back to the proxy, never a NaN stress (canfail)",
+        "actors/policy.py",
+        "    if not math.isfinite(stress) or not state_is_fresh(",
+        "    if not state_is_fresh(",
+        (GP + "test_cluster_stress_that_is_no_number_in_0_1_falls_back_or_is_clipped",)),
+    Mutation(
+        "cluster_k_not_clipped",
+        "K from the cluster state is clipped to [0, 1] (canfail)",
+        "actors/policy.py",
+        "    return min(max(stress, 0.0), 1.0)\n",
+        "    return stress\n",
+        (GP + "test_cluster_stress_that_is_no_number_in_0_1_falls_back_or_is_clipped",)),
+    Mutation(
+        "backtest_fails_a_flat_book_closed",
+        "the backtest, like the gate, decides on a book of flat fresh positions instead of failing closed (canfail)",
+        "actors/policy.py",
+        "\"state_ok\": held.any(axis=1)}",
+        "\"state_ok\": (np.abs(v) > 0).any(axis=1)}",
+        (GP + "test_a_book_of_flat_positions_is_state_in_the_backtest_as_in_the_gate",)),
+    Mutation(
+        "backtest_takes_a_future_cluster_state_as_fresh",
+        "SPEC: a cluster state from the future is stale, in the backtest's gate metrics too (canfail)",
+        "actors/policy.py",
+        "fresh_k = have & (age >= 0) & (now - updated_ms <= freshness_s)",
+        "fresh_k = have & (now - updated_ms <= freshness_s)",
+        (GP + "test_the_backtests_gate_metrics_take_a_cluster_state_from_the_future_as_stale",)),
+    Mutation(
+        "backtest_takes_a_realized_vol_of_0",
+        "the backtest takes the constant sigma for a symbol whose realized vol is 0, as the live correlator "
+        "publishes none (canfail)",
+        "actors/policy.py",
+        "realized = in_matrix[at] & np.isfinite(v) & (v > 0) & fresh_k[lo:hi, None]",
+        "realized = in_matrix[at] & np.isfinite(v) & fresh_k[lo:hi, None]",
+        (GP + "test_the_backtest_takes_the_constant_sigma_for_a_symbol_whose_realized_vol_is_0",)),
+    Mutation(
+        "linkage_cut_leaves_out_070",
+        "average and complete linkage join a pair at exactly corr 0.70, as the threshold method does (canfail)",
+        "actors/clustering.py",
+        "t=1.0 - threshold + 1e-12,",
+        "t=1.0 - threshold - 1e-12,",
+        ("tests/test_cluster_maths.py::test_linkage_joins_a_pair_at_exactly_070_and_not_just_below",)),
+    Mutation(
+        "heat_ceiling_equal_to_the_floor_valid",
+        "validate refuses heat_ceiling == heat_floor (heat would divide by zero) (canfail)",
+        "launcher/topology.py",
+        "if kwargs.get(\"heat_ceiling\", 0.35) <= kwargs.get(\"heat_floor\", 0.05):",
+        "if kwargs.get(\"heat_ceiling\", 0.35) < kwargs.get(\"heat_floor\", 0.05):",
+        (TV_REFUSED,)),
+    Mutation(
+        "book_position_outside_the_allowlist_valid",
+        "validate refuses a book position for a symbol outside the allowlist (canfail)",
+        "launcher/topology.py",
+        "            for sym in s.positions:\n                if sym not in allow:\n",
+        "            for sym in s.positions:\n                if False:\n",
+        (TV_REFUSED,)),
+    Mutation(
+        "feed_correlation_of_1_valid",
+        "validate refuses a synthetic pair correlation of 1, naming the range (canfail)",
+        "launcher/topology.py",
+        "                if not -1 < rho < 1:",
+        "                if not -1 <= rho <= 1:",
+        (TV_REFUSED,)),
+    Mutation(
+        "feed_volatility_0_valid",
+        "validate refuses a synthetic volatility of 0 (canfail)",
+        "launcher/topology.py",
+        "                    if not value > 0:\n",
+        "                    if not value >= 0:\n",
+        (TV_REFUSED,)),
+    Mutation(
+        "tick_jump_for_a_symbol_outside_the_allowlist_valid",
+        "validate refuses max_tick_jump_by_symbol for a symbol outside the allowlist (canfail)",
+        "launcher/topology.py",
+        "        if symbol not in topo.symbols:\n            v.problem((\"clusters\", \"max_tick_jump_by_symbol\", symbol)",
+        "        if False:\n            v.problem((\"clusters\", \"max_tick_jump_by_symbol\", symbol)",
+        (TV_REFUSED,)),
+    Mutation(
+        "tick_jump_over_100_valid",
+        "validate refuses a max_tick_jump_by_symbol over 100 (canfail)",
+        "launcher/topology.py",
+        "isinstance(limit, (int, float)) and 0 < limit <= 100):",
+        "isinstance(limit, (int, float)) and 0 < limit):",
+        (TV_REFUSED,)),
+    Mutation(
+        "empty_allowlist_valid",
+        "validate refuses an empty allowlist (every proposal would be HOLD not_allowed) (canfail)",
+        "launcher/topology.py",
+        "    if not topo.symbols:\n        v.problem((\"symbols\",), \"the allowlist is empty\")\n",
+        "",
+        (TV_REFUSED,)),
+    Mutation(
+        "several_writers_lease_floor_halved",
+        "with several state writers validate refuses a lease_ms just under 500 x cadence_s (canfail)",
+        "launcher/topology.py",
+        "and s.lease_ms < 500 * topo.clusters.cadence_s):",
+        "and s.lease_ms < 250 * topo.clusters.cadence_s):",
+        ("tests/test_ha_standby.py::test_with_two_state_writers_a_lease_that_is_off_or_shorter_than_two_renewals_is_refused",)),
+    Mutation(
+        "max_price_age_default_2_cadences",
+        "clusters.max_price_age_s defaults to 5 x cadence_s, as documented (canfail)",
+        "launcher/topology.py",
+        "return c.max_price_age_s if c.max_price_age_s is not None else 5.0 * c.cadence_s",
+        "return c.max_price_age_s if c.max_price_age_s is not None else 2.0 * c.cadence_s",
+        ("tests/test_topology_validation.py::test_max_price_age_defaults_to_five_cadences",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
