@@ -62,6 +62,8 @@ def test_a_deadline_counts_as_passed_once_the_gate_clock_is_past_it_less_the_all
     assert expired_detail(deadline_ms, deadline_ms / 1000 - 0.049, skew_ms=50) is not None
     assert expired_detail(deadline_ms, deadline_ms / 1000 - 0.001, skew_ms=0) is None
     assert expired_detail(deadline_ms, deadline_ms / 1000 + 0.001, skew_ms=0) is not None
+    # Reached at the deadline itself is not past it (docs/proposal-api.md: expired "after deadline_ms - skew").
+    assert expired_detail(deadline_ms, deadline_ms / 1000, skew_ms=0) is None
     assert "not seconds" in expired_detail(1_800_000_000.0, 1_800_000_000.0, skew_ms=0)
 
 

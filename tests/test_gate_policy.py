@@ -812,3 +812,18 @@ def test_the_backtest_takes_the_constant_sigma_for_a_symbol_whose_realized_vol_i
     zero = _batch_gate(NOW, NOW - 5, 0.0, settings)
     # weights 1/2 each: sigma (1.0 + 0.2) / 2 = 0.6 -> heat 1; with sigma 0 taken: 0.1 -> heat (0.1 - 0.05) / 0.3
     assert zero["heat"].tolist() == [1.0]
+
+
+def test_an_invalid_proposal_is_refused_naming_its_plan_id_when_it_is_usable():
+    """docs/proposal-api.md's error reply names the plan_id ({"status": "error", "reason": "invalid_proposal",
+    "plan_id": "p-2", ...}) so a client matches it to its request; a plan_id that is itself invalid is not named."""
+    from actors.policy import with_plan_id
+    from actors.wire import error_envelope
+    with pytest.raises(BadRequest) as info:
+        parse_request([json.dumps(good(plan_id="p-2", action_proposed="CLOSE")).encode()], 8192)
+    reply = with_plan_id(error_envelope(info.value.reason, info.value.detail), info.value.plan_id)
+    assert (reply["status"], reply["reason"], reply["plan_id"]) == ("error", "invalid_proposal", "p-2")
+    for bad in ("", "   ", "x" * 129, "a\x00b", 7):
+        with pytest.raises(BadRequest) as info:
+            validate_proposal(good(plan_id=bad, action_proposed="CLOSE"))
+        assert info.value.plan_id is None, bad

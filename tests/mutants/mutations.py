@@ -42,6 +42,8 @@ PROOF_EXECUTION_SIDE_ELSEWHERE = ("tests/test_proofs.py::"
 PROOF_TWO_GATES = "tests/test_proofs.py::test_with_two_gates_readiness_and_fallback_ask_each_gate_on_its_own"
 GP = "tests/test_gate_policy.py::"
 TV_REFUSED = "tests/test_topology_validation.py::test_a_setting_the_system_cannot_run_with_is_refused_naming_it"
+CLUSTERS_E2E_TEST = "tests/test_clusters_end_to_end.py::"
+BT_SUMMARY = "tests/test_backtest_review.py::test_the_summary_times_and_shares_of_a_hand_made_run"
 
 MUTATIONS: list[Mutation] = [
     Mutation(
@@ -3836,6 +3838,71 @@ MUTATIONS: list[Mutation] = [
         "return c.max_price_age_s if c.max_price_age_s is not None else 5.0 * c.cadence_s",
         "return c.max_price_age_s if c.max_price_age_s is not None else 2.0 * c.cadence_s",
         ("tests/test_topology_validation.py::test_max_price_age_defaults_to_five_cadences",)),
+    Mutation(
+        "state_writer_deletes_only_the_ids_the_clusters_hash_lists",
+        "a per-cluster hash found at start that the clusters hash does not list is deleted at the first write (canfail)",
+        "actors/state_writer.py",
+        "stale = (known_ids | set(pipe.hkeys(keys.CLUSTERS))) - new_ids",
+        "stale = set(pipe.hkeys(keys.CLUSTERS)) - new_ids",
+        (CLUSTERS_E2E_TEST + "test_a_per_cluster_hash_found_at_start_that_the_clusters_hash_does_not_list_is_deleted_at_"
+                             "the_first_write",)),
+    Mutation(
+        "clusterer_stress_max_is_the_sum",
+        "SPEC: p27_cluster_stress_max is the largest single cluster stress, at the clusterer too (canfail)",
+        "actors/clusterer.py",
+        "\"cluster_stress_max\": max((c.stress for c in clusters), default=0.0),",
+        "\"cluster_stress_max\": cluster_stress,",
+        (CLUSTERS_E2E_TEST + "test_the_clusterers_gauges_give_the_largest_cluster_stress_and_no_matrix_symbols_until_ready",)),
+    Mutation(
+        "clusterer_counts_matrix_symbols_while_not_ready",
+        "p27_symbols_in_matrix is 0 while the correlator is not ready (canfail)",
+        "actors/clusterer.py",
+        "\"symbols_in_matrix\": len(matrix_symbols) if header.get(\"ready\") else 0,",
+        "\"symbols_in_matrix\": len(matrix_symbols),",
+        (CLUSTERS_E2E_TEST + "test_the_clusterers_gauges_give_the_largest_cluster_stress_and_no_matrix_symbols_until_ready",)),
+    Mutation(
+        "backtest_cold_time_takes_in_055",
+        "the backtest's time cold is stress < cold_stress: 0.55 itself is not cold (canfail)",
+        "launcher/backtest.py",
+        "    cold = has_state & (st < g.cold_stress)\n",
+        "    cold = has_state & (st <= g.cold_stress)\n",
+        (BT_SUMMARY,)),
+    Mutation(
+        "backtest_proxy_time_leaves_out_fail_closed_slots",
+        "the backtest's time on the proxy counts every slot whose K came from the proxy (canfail)",
+        "launcher/backtest.py",
+        "\"share_on_proxy\": float(proxy.mean()) if n else 0.0,",
+        "\"share_on_proxy\": float((has_state & proxy).mean()) if n else 0.0,",
+        (BT_SUMMARY,)),
+    Mutation(
+        "backtest_corr_ready_share_is_the_books",
+        "the backtest's share_corr_ready is the correlator's readiness, not the book's (canfail)",
+        "launcher/backtest.py",
+        "\"share_corr_ready\": float(run.ready.mean()) if n else 0.0,",
+        "\"share_corr_ready\": float(has_state.mean()) if n else 0.0,",
+        (BT_SUMMARY,)),
+    Mutation(
+        "backtest_first_ts_is_the_first_publish",
+        "the backtest's first_ts is the start of its first slot (canfail)",
+        "launcher/backtest.py",
+        "\"first_ts\": float(run.publish_ts[0] - cadence) if n else None,",
+        "\"first_ts\": float(run.publish_ts[0]) if n else None,",
+        (BT_SUMMARY,)),
+    Mutation(
+        "error_reply_never_names_the_plan_id",
+        "an invalid proposal's error reply names its plan_id when that is usable (docs/proposal-api.md) (canfail)",
+        "actors/policy.py",
+        "    if isinstance(plan_id, str) and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS and plan_id.isprintable():\n"
+        "        return plan_id\n",
+        "    if False:\n        return plan_id\n",
+        (GP + "test_an_invalid_proposal_is_refused_naming_its_plan_id_when_it_is_usable",)),
+    Mutation(
+        "proposal_expired_at_its_deadline",
+        "a proposal reached at its deadline_ms less the skew, not after it, is decided, not expired (canfail)",
+        "actors/gate.py",
+        "    if late_ms <= 0:\n        return None\n",
+        "    if late_ms < 0:\n        return None\n",
+        ("tests/test_gate_deadlines.py::test_a_deadline_counts_as_passed_once_the_gate_clock_is_past_it_less_the_allowed_skew",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
