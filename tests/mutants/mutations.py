@@ -3903,6 +3903,14 @@ MUTATIONS: list[Mutation] = [
         "    if late_ms <= 0:\n        return None\n",
         "    if late_ms < 0:\n        return None\n",
         ("tests/test_gate_deadlines.py::test_a_deadline_counts_as_passed_once_the_gate_clock_is_past_it_less_the_allowed_skew",)),
+    Mutation(
+        "permit_issuer_down_not_critical",
+        "a permit issuer whose metrics endpoint is down is critical after 1m, as a gate is: no permit can be issued "
+        "(canfail)",
+        "configs/alerts.yml",
+        "expr: up{job=~\"gate|permit_issuer\"} == 0\n",
+        "expr: up{job=~\"gate\"} == 0\n",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
