@@ -1141,3 +1141,17 @@ def test_a_deadline_that_passes_while_the_script_trims_the_stream_gets_expired_a
     late = [int(i.split("-")[0]) for i, f in r.xrange(keys.GATE_STREAM) if f.get("plan_id") == plan]
     assert (reply["status"], reply.get("reason")) == ("error", "expired"), (reply.get("decision"), f"written at {late}")
     assert nothing_written(r, plan)
+
+
+def test_the_issuer_keeps_stream_records_for_the_longest_of_its_permit_and_cooldown_ttls() -> None:
+    """The script trims the gate stream by time only, records older than its retention: with permit_ttl_s 30 and
+    cooldown_ttl_s 90 a retention of 30 s would trim the record of a decision whose cooldown still holds (the defaults
+    are both 60 s, so a retention taken from either alone looked right). Each TTL goes to the script as it is set."""
+    from actors.permit_issuer import script_args
+    from launcher.topology import PermitIssuerSettings
+    for permit_ttl_s, cooldown_ttl_s in ((30, 90), (60, 20)):
+        args = script_args(PermitIssuerSettings(permit_ttl_s=permit_ttl_s, cooldown_ttl_s=cooldown_ttl_s,
+                                                decision_ttl_s=7200, hold_decision_ttl_s=900, stream_maxlen=5000))
+        assert args.retention_ms == str(1000 * max(permit_ttl_s, cooldown_ttl_s))
+        assert (args.permit_ttl, args.cooldown_ttl) == (str(permit_ttl_s), str(cooldown_ttl_s))
+        assert (args.decision_ttl, args.hold_ttl, args.stream_cap) == ("7200", "900", "5000")

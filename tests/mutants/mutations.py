@@ -44,6 +44,8 @@ GP = "tests/test_gate_policy.py::"
 TV_REFUSED = "tests/test_topology_validation.py::test_a_setting_the_system_cannot_run_with_is_refused_naming_it"
 CLUSTERS_E2E_TEST = "tests/test_clusters_end_to_end.py::"
 BT_SUMMARY = "tests/test_backtest_review.py::test_the_summary_times_and_shares_of_a_hand_made_run"
+STATUS_NEWEST = ("tests/test_status_overview.py::"
+                 "test_status_shows_the_newest_price_over_all_symbols_and_a_symbol_at_the_points_needed_as_ready")
 
 MUTATIONS: list[Mutation] = [
     Mutation(
@@ -3911,6 +3913,28 @@ MUTATIONS: list[Mutation] = [
         "expr: up{job=~\"gate|permit_issuer\"} == 0\n",
         "expr: up{job=~\"gate\"} == 0\n",
         ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "issuer_stream_retention_is_the_shortest_ttl",
+        "the gate stream keeps every record younger than the longest permit or cooldown TTL (canfail)",
+        "actors/permit_issuer.py",
+        "retention_ms=str(1000 * max(s.permit_ttl_s, s.cooldown_ttl_s)))",
+        "retention_ms=str(1000 * min(s.permit_ttl_s, s.cooldown_ttl_s)))",
+        ("tests/test_gate_deadlines.py::"
+         "test_the_issuer_keeps_stream_records_for_the_longest_of_its_permit_and_cooldown_ttls",)),
+    Mutation(
+        "status_calls_a_symbol_at_its_points_needed_warming",
+        "`clustergate status` shows a symbol with exactly min_returns + 1 points as ready (canfail)",
+        "launcher/overview.py",
+        "status = \"ready\" if value is not None and value >= ov[\"points_needed\"] else \"warming\"",
+        "status = \"ready\" if value is not None and value > ov[\"points_needed\"] else \"warming\"",
+        (STATUS_NEWEST,)),
+    Mutation(
+        "status_newest_price_is_the_oldest_symbols",
+        "`clustergate status`'s newest accepted price is the newest over the symbols, not the oldest (canfail)",
+        "launcher/overview.py",
+        "out[\"newest_tick_age_s\"] = time.time() - max(accepted) if accepted else None",
+        "out[\"newest_tick_age_s\"] = time.time() - min(accepted) if accepted else None",
+        (STATUS_NEWEST,)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
