@@ -3935,6 +3935,13 @@ MUTATIONS: list[Mutation] = [
         "out[\"newest_tick_age_s\"] = time.time() - max(accepted) if accepted else None",
         "out[\"newest_tick_age_s\"] = time.time() - min(accepted) if accepted else None",
         (STATUS_NEWEST,)),
+    Mutation(
+        "snapshot_age_series_kept_after_its_snapshot_is_gone",
+        "p26_snapshot_age_seconds{symbol} goes away with the symbol's snapshot, never left at its last age (canfail)",
+        "actors/gate.py",
+        "                try:\n                    P26_SNAPSHOT_AGE.remove(symbol)\n                except KeyError:\n                    pass\n",
+        "                pass\n",
+        ("tests/test_gate_service.py::test_the_p26_gauges_and_plans_seen_say_what_the_last_decision_saw",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
