@@ -276,6 +276,24 @@ def test_a_print_30_percent_off_for_one_slot_is_refused_and_a_lasting_new_level_
     assert not JumpFilter(default_limit=None, limits={}).refuses("SOLUSDT", 1e9)
 
 
+def test_a_print_exactly_at_the_limit_is_accepted_and_the_topologys_per_symbol_limits_are_used():
+    """SPEC of the filter: refused when *further* than the limit; and clusters.max_tick_jump_by_symbol reaches the
+    filters the feed and the buffer build from the topology (a BTC limit of 5% let a 6% bad print through when
+    dropped, and a wide SOL limit refused its real moves)."""
+    from types import SimpleNamespace
+    from actors.jumps import JumpFilter
+    jumps = JumpFilter(default_limit=0.25, limits={})
+    jumps.accepted("SOLUSDT", 100.0)
+    assert not jumps.refuses("SOLUSDT", 125.0) and not jumps.refuses("SOLUSDT", 75.0)
+    assert jumps.refuses("SOLUSDT", 125.5)
+    built = JumpFilter.from_clusters(SimpleNamespace(max_tick_jump=0.25, max_tick_jump_by_symbol={"BTCUSDT": 0.05,
+                                                                                                  "SOLUSDT": 0.5}))
+    assert [built.limit_of(s) for s in ("BTCUSDT", "ETHUSDT", "SOLUSDT")] == [0.05, 0.25, 0.5]
+    built.accepted("BTCUSDT", 64000.0)
+    built.accepted("SOLUSDT", 150.0)
+    assert built.refuses("BTCUSDT", 64000.0 * 1.06) and not built.refuses("SOLUSDT", 150.0 * 1.4)
+
+
 def test_the_buffer_refuses_a_bad_print_so_the_grid_never_holds_it():
     from actors.grid import add_checked_tick
     from actors.jumps import JumpFilter

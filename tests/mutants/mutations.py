@@ -44,6 +44,8 @@ GP = "tests/test_gate_policy.py::"
 TV_REFUSED = "tests/test_topology_validation.py::test_a_setting_the_system_cannot_run_with_is_refused_naming_it"
 CLUSTERS_E2E_TEST = "tests/test_clusters_end_to_end.py::"
 BT_SUMMARY = "tests/test_backtest_review.py::test_the_summary_times_and_shares_of_a_hand_made_run"
+JUMP_LIMITS = ("tests/test_cluster_hardening.py::"
+               "test_a_print_exactly_at_the_limit_is_accepted_and_the_topologys_per_symbol_limits_are_used")
 STATUS_NEWEST = ("tests/test_status_overview.py::"
                  "test_status_shows_the_newest_price_over_all_symbols_and_a_symbol_at_the_points_needed_as_ready")
 
@@ -3942,6 +3944,21 @@ MUTATIONS: list[Mutation] = [
         "                try:\n                    P26_SNAPSHOT_AGE.remove(symbol)\n                except KeyError:\n                    pass\n",
         "                pass\n",
         ("tests/test_gate_service.py::test_the_p26_gauges_and_plans_seen_say_what_the_last_decision_saw",)),
+    Mutation(
+        "jump_filter_refuses_a_print_at_its_limit",
+        "a print exactly at the jump limit from the last accepted price is accepted: only a further one is refused "
+        "(canfail)",
+        "actors/jumps.py",
+        "        if limit is None or last is None or abs(price - last) <= limit * last:\n",
+        "        if limit is None or last is None or abs(price - last) < limit * last:\n",
+        (JUMP_LIMITS,)),
+    Mutation(
+        "jump_filter_built_without_the_per_symbol_limits",
+        "clusters.max_tick_jump_by_symbol reaches the jump filters built from the topology (canfail)",
+        "actors/jumps.py",
+        "        return cls(clusters.max_tick_jump, dict(clusters.max_tick_jump_by_symbol))\n",
+        "        return cls(clusters.max_tick_jump, {})\n",
+        (JUMP_LIMITS,)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
