@@ -266,6 +266,9 @@ def test_a_print_30_percent_off_for_one_slot_is_refused_and_a_lasting_new_level_
     assert jumps.refuses("SOLUSDT", 195.0)  # one bad print, 30% off
     assert not jumps.refuses("SOLUSDT", 151.0)  # back to the real level
     jumps.accepted("SOLUSDT", 151.0)
+    assert jumps.refuses("SOLUSDT", 195.0)  # a second lone bad print: the first was forgotten when 151 was taken
+    assert not jumps.refuses("SOLUSDT", 150.0)
+    jumps.accepted("SOLUSDT", 151.0)
     # A real move to a new level: the first print is refused, the second one that agrees is accepted.
     assert jumps.refuses("SOLUSDT", 100.0)
     assert not jumps.refuses("SOLUSDT", 101.0)

@@ -46,6 +46,7 @@ CLUSTERS_E2E_TEST = "tests/test_clusters_end_to_end.py::"
 BT_SUMMARY = "tests/test_backtest_review.py::test_the_summary_times_and_shares_of_a_hand_made_run"
 JUMP_LIMITS = ("tests/test_cluster_hardening.py::"
                "test_a_print_exactly_at_the_limit_is_accepted_and_the_topologys_per_symbol_limits_are_used")
+BT_REFUSES = "tests/test_backtest_attack.py::test_settings_the_live_topology_refuses_are_refused_by_the_backtest"
 STATUS_NEWEST = ("tests/test_status_overview.py::"
                  "test_status_shows_the_newest_price_over_all_symbols_and_a_symbol_at_the_points_needed_as_ready")
 
@@ -3959,6 +3960,56 @@ MUTATIONS: list[Mutation] = [
         "        return cls(clusters.max_tick_jump, dict(clusters.max_tick_jump_by_symbol))\n",
         "        return cls(clusters.max_tick_jump, {})\n",
         (JUMP_LIMITS,)),
+    Mutation(
+        "jump_filter_remembers_a_refusal_past_an_accepted_print",
+        "a lone bad print after the price came back is refused again: an accepted print forgets the refusal (canfail)",
+        "actors/jumps.py",
+        "        self.refused.pop(symbol, None)\n",
+        "",
+        ("tests/test_cluster_hardening.py::"
+         "test_a_print_30_percent_off_for_one_slot_is_refused_and_a_lasting_new_level_is_accepted",)),
+    Mutation(
+        "backtest_takes_a_closed_heat_band",
+        "the backtest refuses --set heat_ceiling equal to heat_floor, as validate does (canfail)",
+        "launcher/backtest.py",
+        "    if g.heat_ceiling <= g.heat_floor:\n",
+        "    if g.heat_ceiling < g.heat_floor:\n",
+        (BT_REFUSES,)),
+    Mutation(
+        "backtest_takes_min_returns_above_lookback",
+        "the backtest refuses min_returns above lookback_returns (no symbol could enter the matrix) (canfail)",
+        "launcher/backtest.py",
+        "    if out.clusters.min_returns > out.clusters.lookback_returns:\n",
+        "    if False:\n",
+        (BT_REFUSES,)),
+    Mutation(
+        "backtest_takes_a_nan_setting",
+        "the backtest refuses --set KEY=nan, which every bound check lets through (canfail)",
+        "launcher/backtest.py",
+        "    if isinstance(value, float) and not math.isfinite(value):\n",
+        "    if False:\n",
+        (BT_REFUSES,)),
+    Mutation(
+        "backtest_gt_bound_takes_the_bound",
+        "the backtest refuses a --set value at a setting's exclusive (gt) bound (canfail)",
+        "launcher/backtest.py",
+        "(\"gt\", lambda v, b: v > b, \">\")",
+        "(\"gt\", lambda v, b: v >= b, \">\")",
+        (BT_REFUSES,)),
+    Mutation(
+        "backtest_sweeps_a_key_twice",
+        "the backtest refuses a --sweep of one key given twice (canfail)",
+        "launcher/backtest.py",
+        "        if any(key == k for k, _ in out):\n",
+        "        if False:\n",
+        (BT_REFUSES,)),
+    Mutation(
+        "backtest_alias_stress_cold_sets_riskoff",
+        "the backtest's --set stress_cold sets cold_stress (the earlier stack's name), not another threshold (canfail)",
+        "launcher/backtest.py",
+        "ALIASES = {\"stress_cold\": \"cold_stress\",",
+        "ALIASES = {\"stress_cold\": \"riskoff_stress\",",
+        ("tests/test_backtest_attack.py::test_the_backtests_setting_aliases_set_the_setting_they_name",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
