@@ -18,7 +18,7 @@ import pytest
 import zmq
 
 from launcher import keys
-from actors.gate import expired_detail
+from actors.gate import expired_detail, issuer_deadline_s
 from actors.permit_issuer import script_deadline_ms
 from helpers import DEADLINE_SCALE, PYTHON, REPO, RedisServer, free_port, scrape, wait_for, write_topology
 from launcher.client import GateClient, GateUnavailable
@@ -1155,3 +1155,11 @@ def test_the_issuer_keeps_stream_records_for_the_longest_of_its_permit_and_coold
         assert args.retention_ms == str(1000 * max(permit_ttl_s, cooldown_ttl_s))
         assert (args.permit_ttl, args.cooldown_ttl) == (str(permit_ttl_s), str(cooldown_ttl_s))
         assert (args.decision_ttl, args.hold_ttl, args.stream_cap) == ("7200", "900", "5000")
+
+
+def test_the_gate_gives_the_issuer_half_its_permit_timeout_to_write_a_decision() -> None:
+    """The gate waits permit_timeout_ms for the issuer and gives its script a deadline of half that after the
+    decision (both the lone and the batch path): a script deadline of the whole timeout let a write land as the gate
+    gave up, a decision recorded (its permit live) whose client was told nothing was recorded."""
+    assert issuer_deadline_s(1_800_000_000.0, 500) == 1_800_000_000.25
+    assert issuer_deadline_s(1_800_000_000.0, 60_000) == 1_800_000_030.0

@@ -4010,6 +4010,14 @@ MUTATIONS: list[Mutation] = [
         "ALIASES = {\"stress_cold\": \"cold_stress\",",
         "ALIASES = {\"stress_cold\": \"riskoff_stress\",",
         ("tests/test_backtest_attack.py::test_the_backtests_setting_aliases_set_the_setting_they_name",)),
+    Mutation(
+        "issuer_deadline_is_the_whole_permit_timeout",
+        "the gate gives the issuer half its permit_timeout_ms to write, on the lone and the batch path alike: a "
+        "deadline of the whole timeout survived every deadline test on the lone path (canfail)",
+        "actors/gate.py",
+        "    return decided_at + permit_timeout_ms / 2000.0\n",
+        "    return decided_at + permit_timeout_ms / 1000.0\n",
+        ("tests/test_gate_deadlines.py::test_the_gate_gives_the_issuer_half_its_permit_timeout_to_write_a_decision",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
