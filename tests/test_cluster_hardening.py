@@ -348,3 +348,18 @@ def test_series_of_exactly_constant_growth_carry_no_correlation_and_no_realized_
     prices[0, 100] = np.nan  # the gap path too
     result = correlate_window(["BTCUSDT", "ETHUSDT", "SOLUSDT"], prices, cadence_s=CADENCE_S, min_returns=10)
     assert result["matrix"][0, 1] == 0.0
+
+
+def test_the_correlator_says_not_ready_once_no_window_came_for_three_cadences():
+    """A buffer that stopped publishing leaves the correlator nothing to correlate: past three cadences without a
+    window it publishes not ready (window_stale), so p27_corr_ready (P27CorrNotReady) says so; not before."""
+    from types import SimpleNamespace
+    from actors.correlator import CorrelatorActor
+    sent: list[tuple[str, object]] = []
+    now = time.monotonic()
+    for cadences, expected in ((2.5, []), (3.5, [("window_stale", None)])):
+        sent.clear()
+        actor = SimpleNamespace(cadence_s=2.0, last_window_at=now - cadences * 2.0, last_points={"BTCUSDT": 40},
+                                emit=lambda result, last_slot: sent.append((result["reason"], last_slot)))
+        CorrelatorActor.check_stale(actor)
+        assert sent == expected, cadences

@@ -4018,6 +4018,13 @@ MUTATIONS: list[Mutation] = [
         "    return decided_at + permit_timeout_ms / 2000.0\n",
         "    return decided_at + permit_timeout_ms / 1000.0\n",
         ("tests/test_gate_deadlines.py::test_the_gate_gives_the_issuer_half_its_permit_timeout_to_write_a_decision",)),
+    Mutation(
+        "correlator_window_stale_after_30_cadences",
+        "the correlator publishes not ready (window_stale) once no window came for three cadences (canfail)",
+        "actors/correlator.py",
+        "STALE_AFTER_CADENCES = 3.0\n",
+        "STALE_AFTER_CADENCES = 30.0\n",
+        ("tests/test_cluster_hardening.py::test_the_correlator_says_not_ready_once_no_window_came_for_three_cadences",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
