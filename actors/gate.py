@@ -126,6 +126,12 @@ def preinitialise_metrics() -> None:
 # --------------------------------------------------------------------------- proposals
 
 
+def issuer_deadline_s(decided_at: float, permit_timeout_ms: int) -> float:
+    """The deadline (epoch s) the gate gives the issuer for a decision made at decided_at: half its permit_timeout_ms,
+    which it waits in full, so that no write lands after the gate stopped waiting (docs/proposal-api.md)."""
+    return decided_at + permit_timeout_ms / 2000.0
+
+
 def expired_detail(deadline_ms: float, now: float, skew_ms: float) -> str | None:
     """Why a proposal with this deadline (epoch ms, client's clock) must not be decided at `now` (epoch s,
     the gate's clock) when clocks may differ by skew_ms, or None while it may. The gate's deadline is
@@ -879,7 +885,7 @@ class Gate(Actor):
         decision, _ = evaluate(proposal, state, allowed=allowed, settings=self.settings, now=now, metrics=metrics)
         if metrics is not self._observed_metrics:
             self.observe(state, metrics, ages=False)
-        gate_deadline = now + self.permit_timeout_ms / 2000.0
+        gate_deadline = issuer_deadline_s(now, self.permit_timeout_ms)
         seen = state.cooldown and cooldown_mattered_to(decision, True)
         item = self.issuer_item(proposal, decision, seen, False, gate_deadline)
         outcomes = self.record([item], gate_deadline, (proposal,), metrics)
@@ -930,7 +936,7 @@ class Gate(Actor):
             items, metrics = evaluate_batch(batch, state, allowed=self.allowed, settings=self.settings, now=now,
                                             metrics=metrics)
             self.observe(state, metrics, ages=not cached)
-            gate_deadline = now + self.permit_timeout_ms / 2000.0
+            gate_deadline = issuer_deadline_s(now, self.permit_timeout_ms)
             request_items = [self.issuer_item(proposal, it.decision, cooldown_mattered(it), it.cooldown_from_batch,
                                               gate_deadline) for proposal, it in zip(batch, items)]
             outcomes = self.record(request_items, gate_deadline, batch, metrics)

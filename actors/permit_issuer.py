@@ -271,11 +271,7 @@ class PermitIssuer(Actor):
             self.redis.timeout_s += (self._wait.timeout_ms + WAIT_LATE_MS) / 1000.0  # (which ends a cron tick late)
         self._requests = {result: adder(REQUESTS.labels(result=result)) for result in RESULTS}
         self._count_permits, self._observe_write = adder(PERMITS), observer(WRITE_SECONDS)
-        s = self.settings
-        self._script_args = ScriptArgs(decision_ttl=str(s.decision_ttl_s), hold_ttl=str(s.hold_decision_ttl_s),
-                                       stream_cap=str(s.stream_maxlen), permit_ttl=str(s.permit_ttl_s),
-                                       cooldown_ttl=str(s.cooldown_ttl_s),
-                                       retention_ms=str(1000 * max(s.permit_ttl_s, s.cooldown_ttl_s)))
+        self._script_args = script_args(self.settings)
         self._script_payload = ScriptPayload(self._script_args).build
         self._bad_keys: dict[str, str] = {}  # key -> bad_key_type detail, logged once (first_of_key_type)
         self.on_request("requests", self.handle)
@@ -593,6 +589,14 @@ class ScriptArgs:
     permit_ttl: str
     cooldown_ttl: str
     retention_ms: str
+
+
+def script_args(s: PermitIssuerSettings) -> ScriptArgs:
+    """RECORD_DECISION's settings for an issuer: the stream keeps every record younger than the longest permit or
+    cooldown TTL, so no live permit or cooldown loses the decision that set it."""
+    return ScriptArgs(decision_ttl=str(s.decision_ttl_s), hold_ttl=str(s.hold_decision_ttl_s),
+                      stream_cap=str(s.stream_maxlen), permit_ttl=str(s.permit_ttl_s), cooldown_ttl=str(s.cooldown_ttl_s),
+                      retention_ms=str(1000 * max(s.permit_ttl_s, s.cooldown_ttl_s)))
 
 
 def stored_form(decision: dict[str, Any], issue: bool) -> bytes:

@@ -55,8 +55,10 @@ MAX_DEADLINE_MS = 1e14
 
 
 def policy_transitions() -> list[tuple[str, str, str]]:
-    """Every (from_action, to_action, reason) the gate can report, so each series exists at 0."""
+    """Every (from_action, to_action, reason) the gate can report under either policy, so each series exists at 0
+    (monotone's cooldown takes a cold FULL_CLOSE_PROPOSED one step below its cold answer: to PARTIAL_50 or 25)."""
     out = [(a, STEP_DOWN[a], COOLDOWN) for a in (FULL, P75, P50, P25)]
+    out += [(FULL, P50, COOLDOWN), (FULL, P25, COOLDOWN)]
     out += [(FULL, P75, COLD_KS_HARD), (FULL, P50, COLD), (P25, P75, RISKOFF), (P50, P75, RISKOFF)]
     out += [(a, HOLD, r) for a in (P25, P50, P75, FULL) for r in (NOT_ALLOWED,) + FAIL_CLOSED_REASONS]
     return out

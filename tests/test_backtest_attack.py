@@ -194,10 +194,18 @@ def test_a_sweep_records_the_sha256_of_its_inputs_and_the_settings_it_swept_from
 @pytest.mark.parametrize("extra, expected", [
     (["--set", "cadence_s=10", "--set", "freshness_s=5"], "freshness_s 5"),
     (["--sweep", "cadence_s=1,10", "--set", "freshness_s=5"], "freshness_s 5"),
-], ids=["freshness below one cadence", "swept cadence above freshness"])
+    (["--set", "heat_floor=0.2", "--set", "heat_ceiling=0.2"], "heat_ceiling 0.2 must be above heat_floor 0.2"),
+    (["--set", "lookback_returns=40", "--set", "min_returns=50"], "min_returns 50 is above lookback_returns 40"),
+    (["--set", "corr_threshold=nan"], "'nan' is not a finite number"),
+    (["--set", "heat_ceiling=0"], "heat_ceiling: 0 is out of range (must be > 0)"),
+    (["--sweep", "corr_threshold=0.5,0.6", "--sweep", "corr_threshold=0.7"], "--sweep corr_threshold: given twice"),
+], ids=["freshness below one cadence", "swept cadence above freshness", "heat band closed", "min_returns over lookback",
+        "nan", "at a > bound", "a key swept twice"])
 def test_settings_the_live_topology_refuses_are_refused_by_the_backtest(tmp_path: Path, topo: Path, extra, expected):
     """launcher.topology refuses freshness_s shorter than one cadence (the state would always look
-    stale); a backtest of settings the live gate cannot run is not a backtest of the gate."""
+    stale); a backtest of settings the live gate cannot run is not a backtest of the gate. So are the other
+    settings validate refuses (a closed heat band, min_returns past the lookback, a value at an exclusive bound) and
+    values no topology can hold (NaN, which passes every bound check; a key swept twice): one line, exit 2."""
     prices = write_long_csv(tmp_path / "prices.csv", price_paths(50))
     proc = run_cli(topo, "--prices", prices, "--out", tmp_path / "out", *extra)
     assert proc.returncode == 2, proc.stderr[-500:]
@@ -237,3 +245,13 @@ def test_a_proposals_file_ten_times_longer_does_not_take_ten_times_the_memory(tm
     small, large = peak_bytes(3_000), peak_bytes(30_000)
     assert len((tmp_path / "out-30000" / "decisions.csv").read_text().splitlines()) == 30_001
     assert large - small < 4_000_000, f"peak {small / 1e6:.1f} MB for 3,000 proposals, {large / 1e6:.1f} MB for 30,000"
+
+
+def test_the_backtests_setting_aliases_set_the_setting_they_name() -> None:
+    """--set stress_cold / stress_riskoff / kill_score_limit are the earlier stack's names of cold_stress,
+    riskoff_stress and kill_score_hard: each moves its own threshold and no other."""
+    from launcher.backtest import apply_settings, parse_value, settings_from_topology
+    base = settings_from_topology(str(Path(__file__).resolve().parent.parent / "configs" / "demo.yaml"))
+    out = apply_settings(base, {k: parse_value(k, v) for k, v in
+                                (("stress_cold", "0.5"), ("stress_riskoff", "0.9"), ("kill_score_limit", "0.7"))})
+    assert (out.gate.cold_stress, out.gate.riskoff_stress, out.gate.kill_score_hard) == (0.5, 0.9, 0.7)

@@ -140,3 +140,31 @@ def test_a_csv_field_longer_than_the_csv_modules_limit_is_refused_naming_the_fil
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-800:]
     assert str(path) in proc.stderr and "field larger than field limit" in proc.stderr, proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_the_summary_times_and_shares_of_a_hand_made_run():
+    """summarise on four slots whose every figure is known: cold is stress < cold_stress (0.55 itself is not),
+    risk-off stress >= riskoff_stress, fail closed without a fresh position; on the proxy is every slot whose K came
+    from the proxy (the cluster side's health, fail closed or not); corr ready the correlator's readiness, not the
+    book's; first_ts the start of the first slot (a cadence before its publish time)."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from launcher.backtest import Run, settings_from_topology, summarise
+    base = settings_from_topology(str(Path(__file__).resolve().parent.parent / "configs" / "demo.yaml"))
+    settings = replace(base, clusters=replace(base.clusters, cadence_s=60.0))
+    slots = np.array([10, 11, 12, 13])
+    k = len(settings.symbols)
+    run = Run(settings=settings, slots=slots, publish_ts=(slots + 1) * 60.0, ready=np.array([True, False, False, True]),
+              reason=[None, "too_few_symbols", "too_few_symbols", None], symbols_in_matrix=np.array([3, 0, 0, 3]),
+              cluster_stress=np.array([0.5, np.nan, np.nan, 0.5]), clusters=[], vol=np.full((4, k), np.nan),
+              in_matrix=np.zeros((4, k), dtype=bool), signed=np.zeros((4, k)),
+              gate_rows={"stress": np.array([0.55, 0.3, 0.8, 0.5]), "state_ok": np.array([True, True, True, False]),
+                         "k_source": np.array(["cluster", "proxy", "proxy", "proxy"])},
+              decisions=[], prices_info={})
+    s = summarise(run, {})
+    assert (s["first_ts"], s["last_ts"], s["slots"]) == (600.0, 840.0, 4)
+    assert (s["time_cold_s"], s["time_riskoff_s"], s["time_fail_closed_s"], s["time_on_proxy_s"]) == (60, 60, 60, 180)
+    assert (s["share_cold"], s["share_riskoff"], s["share_fail_closed"]) == (0.25, 0.25, 0.25)
+    assert (s["share_on_proxy"], s["share_corr_ready"]) == (0.75, 0.5)

@@ -266,6 +266,9 @@ def test_a_print_30_percent_off_for_one_slot_is_refused_and_a_lasting_new_level_
     assert jumps.refuses("SOLUSDT", 195.0)  # one bad print, 30% off
     assert not jumps.refuses("SOLUSDT", 151.0)  # back to the real level
     jumps.accepted("SOLUSDT", 151.0)
+    assert jumps.refuses("SOLUSDT", 195.0)  # a second lone bad print: the first was forgotten when 151 was taken
+    assert not jumps.refuses("SOLUSDT", 150.0)
+    jumps.accepted("SOLUSDT", 151.0)
     # A real move to a new level: the first print is refused, the second one that agrees is accepted.
     assert jumps.refuses("SOLUSDT", 100.0)
     assert not jumps.refuses("SOLUSDT", 101.0)
@@ -274,6 +277,24 @@ def test_a_print_30_percent_off_for_one_slot_is_refused_and_a_lasting_new_level_
     jumps.accepted("BTCUSDT", 64000.0)
     assert jumps.refuses("BTCUSDT", 64000.0 * 1.06)
     assert not JumpFilter(default_limit=None, limits={}).refuses("SOLUSDT", 1e9)
+
+
+def test_a_print_exactly_at_the_limit_is_accepted_and_the_topologys_per_symbol_limits_are_used():
+    """SPEC of the filter: refused when *further* than the limit; and clusters.max_tick_jump_by_symbol reaches the
+    filters the feed and the buffer build from the topology (a BTC limit of 5% let a 6% bad print through when
+    dropped, and a wide SOL limit refused its real moves)."""
+    from types import SimpleNamespace
+    from actors.jumps import JumpFilter
+    jumps = JumpFilter(default_limit=0.25, limits={})
+    jumps.accepted("SOLUSDT", 100.0)
+    assert not jumps.refuses("SOLUSDT", 125.0) and not jumps.refuses("SOLUSDT", 75.0)
+    assert jumps.refuses("SOLUSDT", 125.5)
+    built = JumpFilter.from_clusters(SimpleNamespace(max_tick_jump=0.25, max_tick_jump_by_symbol={"BTCUSDT": 0.05,
+                                                                                                  "SOLUSDT": 0.5}))
+    assert [built.limit_of(s) for s in ("BTCUSDT", "ETHUSDT", "SOLUSDT")] == [0.05, 0.25, 0.5]
+    built.accepted("BTCUSDT", 64000.0)
+    built.accepted("SOLUSDT", 150.0)
+    assert built.refuses("BTCUSDT", 64000.0 * 1.06) and not built.refuses("SOLUSDT", 150.0 * 1.4)
 
 
 def test_the_buffer_refuses_a_bad_print_so_the_grid_never_holds_it():
@@ -327,3 +348,18 @@ def test_series_of_exactly_constant_growth_carry_no_correlation_and_no_realized_
     prices[0, 100] = np.nan  # the gap path too
     result = correlate_window(["BTCUSDT", "ETHUSDT", "SOLUSDT"], prices, cadence_s=CADENCE_S, min_returns=10)
     assert result["matrix"][0, 1] == 0.0
+
+
+def test_the_correlator_says_not_ready_once_no_window_came_for_three_cadences():
+    """A buffer that stopped publishing leaves the correlator nothing to correlate: past three cadences without a
+    window it publishes not ready (window_stale), so p27_corr_ready (P27CorrNotReady) says so; not before."""
+    from types import SimpleNamespace
+    from actors.correlator import CorrelatorActor
+    sent: list[tuple[str, object]] = []
+    now = time.monotonic()
+    for cadences, expected in ((2.5, []), (3.5, [("window_stale", None)])):
+        sent.clear()
+        actor = SimpleNamespace(cadence_s=2.0, last_window_at=now - cadences * 2.0, last_points={"BTCUSDT": 40},
+                                emit=lambda result, last_slot: sent.append((result["reason"], last_slot)))
+        CorrelatorActor.check_stale(actor)
+        assert sent == expected, cadences

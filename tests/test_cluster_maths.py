@@ -192,6 +192,14 @@ def test_average_and_complete_linkage_cut_at_one_minus_threshold():
     assert len(set(cluster_labels(corr, 0.70, "complete"))) == 2  # ... but its weakest link is 0.65
 
 
+@pytest.mark.parametrize("method", ["average", "complete"])
+def test_linkage_joins_a_pair_at_exactly_070_and_not_just_below(method):
+    """corr >= 0.70 joins under every method: the linkage cut at distance 1 - 0.70 (0.30000000000000004 in floats,
+    as is 1 - corr) keeps a merge at that height."""
+    assert len(set(cluster_labels(corr2(0.70), 0.70, method))) == 1
+    assert len(set(cluster_labels(corr2(np.nextafter(0.70, 0.0) - 1e-9), 0.70, method))) == 2
+
+
 def test_min_points_counts_held_and_matrix_symbols_only():
     points = {"BTCUSDT": 300, "ETHUSDT": 290, "SOLUSDT": 0}
     assert min_points_over_relevant(points, ["BTCUSDT", "ETHUSDT"], set()) == 290

@@ -471,3 +471,36 @@ def test_the_state_writer_mirrors_each_p27_gauge_from_the_clusterers_state_into_
         "min_points": 41}
     assert {dict(k)["symbol"]: g.value for k, g in writer.m.points.children.items()} == {
         "BTCUSDT": 41, "ETHUSDT": 45, "SOLUSDT": 0}
+
+
+def test_a_per_cluster_hash_found_at_start_that_the_clusters_hash_does_not_list_is_deleted_at_the_first_write(
+        redis_server):
+    """A writer deletes every id it found at start (the per-cluster keys, by SCAN) and no longer has, not only the
+    ids the clusters hash lists: a per-cluster hash left beside a clusters hash that lost its entry (deleted or
+    replaced by hand) would otherwise stay, a cluster no state has, for good. Real redis-server."""
+    from actors.state_writer import existing_cluster_ids, write_state
+    r = redis_server.client()
+    orphan = keys.cluster_state_of("c0rphan")
+    r.hset(orphan, mapping={"stress": 0.9, "symbols": json.dumps(["BTCUSDT", "ETHUSDT"])})
+    known = existing_cluster_ids(r)
+    assert known == {"c0rphan"} and not r.exists(keys.CLUSTERS)
+    state = state_with([["BTCUSDT", "SOLUSDT"]], time.time())
+    write_state(r, state, known, 1000)
+    assert r.keys(keys.cluster_state_pattern()) == [keys.cluster_state_of(state["clusters"][0]["id"])]
+
+
+def test_the_clusterers_gauges_give_the_largest_cluster_stress_and_no_matrix_symbols_until_ready():
+    """p27_cluster_stress_max is the largest single cluster's stress, not ClusterStress (two clusters tell them
+    apart); p27_symbols_in_matrix is 0 while the correlator is not ready, whatever symbols its header lists."""
+    from actors.clusterer import state_message
+    from actors.clustering import ClusterMetrics
+    clusters = [ClusterMetrics("ca", ["BTCUSDT", "ETHUSDT"], 60.0, 0.6, 1.0, 0.8, 0.48),
+                ClusterMetrics("cb", ["SOLUSDT"], 40.0, 0.4, 1.0, 0.0, 0.0),
+                ClusterMetrics("cc", ["XRPUSDT", "ADAUSDT"], 30.0, 0.3, 1.0, 0.7, 0.21)]
+    header = {"ready": True, "symbols": ["BTCUSDT", "ETHUSDT", "SOLUSDT"], "points_per_symbol": {"BTCUSDT": 40}}
+    gauges = state_message(header, clusters, 0.69, set(), 1_700_000_000.0, ready=True, reason=None)["gauges"]
+    assert (gauges["cluster_stress_sum"], gauges["cluster_stress_max"]) == (0.69, 0.48)
+    assert (gauges["corr_ready"], gauges["symbols_in_matrix"], gauges["clusters_count"]) == (1, 3, 3)
+    not_ready = state_message({**header, "ready": False}, [], 0.0, set(), 1_700_000_000.0, ready=False,
+                              reason="too_few_symbols")["gauges"]
+    assert (not_ready["corr_ready"], not_ready["symbols_in_matrix"], not_ready["cluster_stress_max"]) == (0, 0, 0.0)

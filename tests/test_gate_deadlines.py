@@ -18,7 +18,7 @@ import pytest
 import zmq
 
 from launcher import keys
-from actors.gate import expired_detail
+from actors.gate import expired_detail, issuer_deadline_s
 from actors.permit_issuer import script_deadline_ms
 from helpers import DEADLINE_SCALE, PYTHON, REPO, RedisServer, free_port, scrape, wait_for, write_topology
 from launcher.client import GateClient, GateUnavailable
@@ -62,6 +62,8 @@ def test_a_deadline_counts_as_passed_once_the_gate_clock_is_past_it_less_the_all
     assert expired_detail(deadline_ms, deadline_ms / 1000 - 0.049, skew_ms=50) is not None
     assert expired_detail(deadline_ms, deadline_ms / 1000 - 0.001, skew_ms=0) is None
     assert expired_detail(deadline_ms, deadline_ms / 1000 + 0.001, skew_ms=0) is not None
+    # Reached at the deadline itself is not past it (docs/proposal-api.md: expired "after deadline_ms - skew").
+    assert expired_detail(deadline_ms, deadline_ms / 1000, skew_ms=0) is None
     assert "not seconds" in expired_detail(1_800_000_000.0, 1_800_000_000.0, skew_ms=0)
 
 
@@ -1139,3 +1141,25 @@ def test_a_deadline_that_passes_while_the_script_trims_the_stream_gets_expired_a
     late = [int(i.split("-")[0]) for i, f in r.xrange(keys.GATE_STREAM) if f.get("plan_id") == plan]
     assert (reply["status"], reply.get("reason")) == ("error", "expired"), (reply.get("decision"), f"written at {late}")
     assert nothing_written(r, plan)
+
+
+def test_the_issuer_keeps_stream_records_for_the_longest_of_its_permit_and_cooldown_ttls() -> None:
+    """The script trims the gate stream by time only, records older than its retention: with permit_ttl_s 30 and
+    cooldown_ttl_s 90 a retention of 30 s would trim the record of a decision whose cooldown still holds (the defaults
+    are both 60 s, so a retention taken from either alone looked right). Each TTL goes to the script as it is set."""
+    from actors.permit_issuer import script_args
+    from launcher.topology import PermitIssuerSettings
+    for permit_ttl_s, cooldown_ttl_s in ((30, 90), (60, 20)):
+        args = script_args(PermitIssuerSettings(permit_ttl_s=permit_ttl_s, cooldown_ttl_s=cooldown_ttl_s,
+                                                decision_ttl_s=7200, hold_decision_ttl_s=900, stream_maxlen=5000))
+        assert args.retention_ms == str(1000 * max(permit_ttl_s, cooldown_ttl_s))
+        assert (args.permit_ttl, args.cooldown_ttl) == (str(permit_ttl_s), str(cooldown_ttl_s))
+        assert (args.decision_ttl, args.hold_ttl, args.stream_cap) == ("7200", "900", "5000")
+
+
+def test_the_gate_gives_the_issuer_half_its_permit_timeout_to_write_a_decision() -> None:
+    """The gate waits permit_timeout_ms for the issuer and gives its script a deadline of half that after the
+    decision (both the lone and the batch path): a script deadline of the whole timeout let a write land as the gate
+    gave up, a decision recorded (its permit live) whose client was told nothing was recorded."""
+    assert issuer_deadline_s(1_800_000_000.0, 500) == 1_800_000_000.25
+    assert issuer_deadline_s(1_800_000_000.0, 60_000) == 1_800_000_030.0

@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from actors.gate import parse_request
-from actors.policy import (COLD, COLD_KS_HARD, COOLDOWN, FAIL_CLOSED_STATE, FULL, HOLD, NOT_ALLOWED, P25, P50, P75,
-                           PASS, RISKOFF, BadRequest, Position, PortfolioState, Proposal, cluster_k, decide, evaluate,
-                           evaluate_batch, parse_snapshot, portfolio_metrics, stress_of, validate_proposal)
+from actors.policy import (ACTIONS, COLD, COLD_KS_HARD, COOLDOWN, FAIL_CLOSED_REASONS, FAIL_CLOSED_STATE, FULL, HOLD,
+                           NOT_ALLOWED, P25, P50, P75, PASS, RISKOFF, BadRequest, Position, PortfolioState, Proposal,
+                           batch_gate_metrics, batch_portfolio, cluster_k, decide, evaluate, evaluate_batch,
+                           parse_snapshot, policy_transitions, portfolio_metrics, stress_of, validate_proposal)
 from launcher.topology import GateSettings
 
 S = GateSettings()
@@ -301,6 +302,8 @@ def test_a_minimal_proposal_defaults_kill_score_to_zero():
     (good(kill_score=True), "kill_score"),
     (good(r_net="x"), "r_net"),
     (good(ts_epoch=[1]), "ts_epoch"),
+    (good(deadline_ms=0), "deadline_ms must be a positive number"),  # not a deadline that has always passed
+    (good(deadline_ms=-5.0), "deadline_ms must be a positive number"),
     (good(colour="red"), "unknown fields: colour"),
 ])
 def test_an_invalid_proposal_is_refused_naming_the_field(body, words):
@@ -738,3 +741,89 @@ def test_a_request_of_ten_thousand_unknown_fields_is_refused_naming_a_few_and_th
     assert CountedName.looks < 100, CountedName.looks
     assert "unknown fields: f10000, f09999" in info.value.detail, info.value.detail
     assert "9990 more, 10000 in all" in info.value.detail and "f00001" not in info.value.detail, info.value.detail
+
+
+# --------------------------------------------------------------------------- found by breaking the product (canfail)
+
+
+@pytest.mark.parametrize("policy_name", ["spec", "monotone"])
+def test_every_downgrade_the_policy_can_make_is_a_series_the_gate_exports_from_the_start(policy_name):
+    """The gate creates p26_actions_downgraded_total{from_action,to_action,reason} at 0 for policy_transitions();
+    a transition missing there appears only on its first decision, so rate() and absent() alerts on it see no
+    series until then (STYLE: export 0 for series that will exist)."""
+    settings = GateSettings(policy=policy_name)
+    made = set()
+    for action in ACTIONS:
+        for allowed in (True, False):
+            for state_ok in (True, False):
+                for cooldown in (True, False):
+                    for stress in (0.0, 0.3, 0.549, 0.55, 0.7, 0.799, 0.8, 1.0):
+                        for ks in (0.0, 0.85, 1.0):
+                            final, reason = decide(action, allowed=allowed, state_ok=state_ok, cooldown=cooldown,
+                                                   stress=stress, kill_score=ks, settings=settings)
+                            if final != action:
+                                made.add((action, final, reason))
+    exported = set(policy_transitions())
+    assert made <= exported, sorted(made - exported)
+    faults = {(a, HOLD, r) for a in (P25, P50, P75, FULL) for r in FAIL_CLOSED_REASONS}
+    assert faults <= exported  # the issuer's fault HOLDs, which decide() never makes
+
+
+@pytest.mark.parametrize("raw, expected", [("nan", None), ("inf", None), ("-inf", None), ("1.5", 1.0), ("-0.2", 0.0),
+                                           ("0.748", 0.748)])
+def test_cluster_stress_that_is_no_number_in_0_1_falls_back_or_is_clipped(raw, expected):
+    """A fresh cluster state whose cluster_stress is not finite is unusable: K falls back to the proxy (None), not
+    a NaN stress that holds every proposal; one outside [0, 1] is clipped, so K never weighs more than 0.15."""
+    assert cluster_k(str(NOW - 10), raw, NOW, 120.0) == expected
+
+
+def test_a_book_of_flat_positions_is_state_in_the_backtest_as_in_the_gate():
+    """evaluate decides on a book whose fresh snapshots are all flat (every metric 0, not fail closed); the
+    backtest's batch_portfolio must say the same, or its decisions differ from the live gate's."""
+    import numpy as np
+    state = PortfolioState([Position("BTCUSDT", 0.0), Position("ETHUSDT", 0.0)], {}, None, None, False)
+    decision, _ = evaluate(Proposal("p", "ETHUSDT", P50), state, allowed=True, settings=S, now=NOW)
+    assert decision["gate_reason"] == PASS
+    out = batch_portfolio(np.array([[0.0, 0.0], [np.nan, np.nan]]), np.array([np.nan, np.nan]),
+                          np.ones((2, 2)), S)
+    assert out["state_ok"].tolist() == [True, False]
+
+
+def _batch_gate(now: float, state_ts: float, vol: float, settings: GateSettings) -> dict:
+    import numpy as np
+    return batch_gate_metrics(np.array([now]), np.array([0]), np.array([state_ts]), np.array([0.3]),
+                              np.array([[vol, 0.2]]), np.array([[True, True]]), np.array([[1000.0, 1000.0]]),
+                              settings, 120.0)
+
+
+def test_the_backtests_gate_metrics_take_a_cluster_state_from_the_future_as_stale():
+    """SPEC: a timestamp from the future is stale, as cluster_k judges it for the live gate."""
+    assert cluster_k(str(NOW + 5), "0.3", NOW, 120.0) is None
+    ahead = _batch_gate(NOW, NOW + 5, 0.2, S)
+    assert (ahead["k_source"].tolist(), ahead["K"].tolist()) == (["proxy"], [1.0])
+    fresh = _batch_gate(NOW, NOW - 5, 0.2, S)
+    assert (fresh["k_source"].tolist(), fresh["K"].tolist()) == (["cluster"], [0.3])
+
+
+def test_the_backtest_takes_the_constant_sigma_for_a_symbol_whose_realized_vol_is_0():
+    """The live correlator publishes no realized vol of 0 (a flat series), so the live gate uses the constant sigma
+    for that symbol; the backtest's vol array holds the 0 and must skip it the same way."""
+    settings = GateSettings(sigma_source="realized")
+    zero = _batch_gate(NOW, NOW - 5, 0.0, settings)
+    # weights 1/2 each: sigma (1.0 + 0.2) / 2 = 0.6 -> heat 1; with sigma 0 taken: 0.1 -> heat (0.1 - 0.05) / 0.3
+    assert zero["heat"].tolist() == [1.0]
+
+
+def test_an_invalid_proposal_is_refused_naming_its_plan_id_when_it_is_usable():
+    """docs/proposal-api.md's error reply names the plan_id ({"status": "error", "reason": "invalid_proposal",
+    "plan_id": "p-2", ...}) so a client matches it to its request; a plan_id that is itself invalid is not named."""
+    from actors.policy import with_plan_id
+    from actors.wire import error_envelope
+    with pytest.raises(BadRequest) as info:
+        parse_request([json.dumps(good(plan_id="p-2", action_proposed="CLOSE")).encode()], 8192)
+    reply = with_plan_id(error_envelope(info.value.reason, info.value.detail), info.value.plan_id)
+    assert (reply["status"], reply["reason"], reply["plan_id"]) == ("error", "invalid_proposal", "p-2")
+    for bad in ("", "   ", "x" * 129, "a\x00b", 7):
+        with pytest.raises(BadRequest) as info:
+            validate_proposal(good(plan_id=bad, action_proposed="CLOSE"))
+        assert info.value.plan_id is None, bad

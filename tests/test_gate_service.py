@@ -362,6 +362,8 @@ def test_the_p26_gauges_and_plans_seen_say_what_the_last_decision_saw(clean):
     m = clean.metrics()
     assert m["p26_symbols_with_snapshot"] == 2
     assert m["p26_total_abs_notional"] == pytest.approx(32000 + 27200)
+    # A snapshot that is gone has no age: a series left at its last age would show a fresh position that is not held.
+    assert 'p26_snapshot_age_seconds{symbol="SOLUSDT"}' not in m
 
 
 # --------------------------------------------------------------------------- bad requests

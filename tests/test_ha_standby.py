@@ -639,7 +639,7 @@ def test_an_older_writers_leftover_updated_ts_ms_does_not_let_a_lagging_state_ov
     assert r.hget(keys.CLUSTER_STATE, "updated_ts_ms") == "1800000100500"
 
 
-@pytest.mark.parametrize("lease_ms", [0, 50])
+@pytest.mark.parametrize("lease_ms", [0, 50, 499])
 def test_with_two_state_writers_a_lease_that_is_off_or_shorter_than_two_renewals_is_refused(lease_ms):
     """lease_ms: 0 on one of two writers made it write unfenced beside the lease holder: both wrote every
     cadence (real writers on a real Redis, 0.5 s cadence: 11 records without a token and 12 with, in 11

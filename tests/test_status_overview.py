@@ -233,3 +233,25 @@ def test_status_calls_the_cluster_state_and_the_newest_price_stale_exactly_when_
         line = next(x for x in shown.splitlines() if x.startswith("newest price"))
         age = float(line.split(": ")[1].split(" s ago")[0])
         assert ("(STALE;" in line) == stale and (age > 300) == stale, (age_s, line)
+
+
+def test_status_shows_the_newest_price_over_all_symbols_and_a_symbol_at_the_points_needed_as_ready(
+        tmp_path, monkeypatch) -> None:
+    """The newest accepted tick is the newest over the symbols (one symbol that stopped does not make the whole feed
+    look stopped; P27SymbolPricesStopped names it), a symbol that never ticked (0) is left out; a symbol with exactly
+    the points it needs (min_returns + 1) is ready, not warming."""
+    from launcher import overview as ov
+    topo = load_topology(write_topology(tmp_path / "t.yaml", demo_topology_data()))
+    now = 1_700_000_000.0
+    ticks = dict(zip(topo.symbols, (now - 2.0, now - 900.0, 0.0)))
+    sample = {f'p27_buffer_last_accepted_tick_timestamp_seconds{{symbol="{s}"}}': t for s, t in ticks.items()}
+    sample.update({f'p27_points_per_symbol{{symbol="{s}"}}': 11.0 for s in topo.symbols})
+    monkeypatch.setattr(ov, "scrape_actor", lambda topo, name: sample if topo.actors[name].kind == "buffer" else None)
+    monkeypatch.setattr(ov, "connect", lambda config: (_ for _ in ()).throw(ConnectionError("no Redis here")))
+    monkeypatch.setattr(ov, "time", SimpleNamespace(time=lambda: now))
+    collected = ov.collect_overview(topo)
+    assert collected["newest_tick_age_s"] == 2.0 and collected["points_needed"] == 11
+    shown = render_overview(topo, collected)
+    for symbol in topo.symbols:
+        line = next(x for x in shown.splitlines() if x.strip().startswith(symbol))
+        assert line.endswith("11/11  ready"), line

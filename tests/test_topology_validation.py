@@ -317,3 +317,65 @@ def test_a_topology_name_with_a_letter_that_is_not_ascii_is_refused(tmp_path: Pa
     data = demo()
     data["name"] = "d\u0435mo"
     assert ("t.yaml:1: name: name 'dеmo' must be 1 to 64 ASCII letters, digits, - or _") in problems_of(tmp_path, data)
+
+
+def _gate_heat_band_closed(data: dict) -> None:
+    data["actors"]["gate"].setdefault("settings", {}).update(heat_floor=0.2, heat_ceiling=0.2)
+
+
+def _book_holds_an_unlisted_symbol(data: dict) -> None:
+    data["actors"]["book"]["settings"]["positions"]["DOGEUSDT"] = 1000.0
+
+
+def _feed_pair_correlation_one(data: dict) -> None:
+    data["actors"]["price_feed"]["settings"]["synthetic"]["correlation"]["BTCUSDT/ETHUSDT"] = 1.0
+
+
+def _feed_volatility_zero(data: dict) -> None:
+    data["actors"]["price_feed"]["settings"]["synthetic"]["volatility"]["BTCUSDT"] = 0
+
+
+def _tick_jump_for_an_unlisted_symbol(data: dict) -> None:
+    data["clusters"]["max_tick_jump_by_symbol"] = {"DOGEUSDT": 0.5}
+
+
+def _tick_jump_over_100(data: dict) -> None:
+    data["clusters"]["max_tick_jump_by_symbol"] = {"BTCUSDT": 150}
+
+
+def _allowlist_empty(data: dict) -> None:
+    data["symbols"] = []
+
+
+@pytest.mark.parametrize("breaks, problem", [
+    # heat = (sum w sigma - floor) / (ceiling - floor): an empty band divides by zero on every proposal.
+    (_gate_heat_band_closed, "actors.gate.settings.heat_ceiling: must be greater than heat_floor"),
+    # A position the gate never decides on and the P2.7 side never prices.
+    (_book_holds_an_unlisted_symbol, "actors.book.settings.positions.DOGEUSDT: DOGEUSDT is not in symbols"),
+    (_feed_pair_correlation_one, "actors.price_feed.settings.synthetic.correlation.BTCUSDT/ETHUSDT: "
+                                 "must be in (-1, 1), got 1.0"),
+    (_feed_volatility_zero, "actors.price_feed.settings.synthetic.volatility.BTCUSDT: must be > 0, got 0.0"),
+    (_tick_jump_for_an_unlisted_symbol, "clusters.max_tick_jump_by_symbol.DOGEUSDT: 'DOGEUSDT' is not in symbols"),
+    (_tick_jump_over_100, "clusters.max_tick_jump_by_symbol.BTCUSDT: must be a number in (0, 100], got 150.0"),
+    # Every proposal would be HOLD not_allowed.
+    (_allowlist_empty, "symbols: the allowlist is empty"),
+], ids=lambda x: x.__name__[1:] if callable(x) else "problem")
+def test_a_setting_the_system_cannot_run_with_is_refused_naming_it(tmp_path: Path, breaks, problem: str) -> None:
+    """Each of these was checked by validate and by no test: a topology with the check gone loaded clean."""
+    data = demo()
+    breaks(data)
+    problems = problems_of(tmp_path, data)
+    assert any(p.split(": ", 1)[1] == problem for p in problems), problems
+
+
+def test_max_price_age_defaults_to_five_cadences(tmp_path: Path) -> None:
+    """The setting's documented default: a shorter one makes the correlator not ready (the gate on the proxy)
+    whenever a feed pauses a few cadences."""
+    data = demo()
+    data["clusters"]["cadence_s"] = 2
+    path = tmp_path / "topology.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert load_topology(path).max_price_age_s == 10.0
+    data["clusters"]["max_price_age_s"] = 7
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert load_topology(path).max_price_age_s == 7

@@ -40,6 +40,15 @@ PROOF_CLUSTER_SIDE_ELSEWHERE = ("tests/test_proofs.py::"
 PROOF_EXECUTION_SIDE_ELSEWHERE = ("tests/test_proofs.py::"
                                   "test_readiness_proof_fails_when_the_book_gate_and_issuer_run_on_another_redis_database")
 PROOF_TWO_GATES = "tests/test_proofs.py::test_with_two_gates_readiness_and_fallback_ask_each_gate_on_its_own"
+GP = "tests/test_gate_policy.py::"
+TV_REFUSED = "tests/test_topology_validation.py::test_a_setting_the_system_cannot_run_with_is_refused_naming_it"
+CLUSTERS_E2E_TEST = "tests/test_clusters_end_to_end.py::"
+BT_SUMMARY = "tests/test_backtest_review.py::test_the_summary_times_and_shares_of_a_hand_made_run"
+JUMP_LIMITS = ("tests/test_cluster_hardening.py::"
+               "test_a_print_exactly_at_the_limit_is_accepted_and_the_topologys_per_symbol_limits_are_used")
+BT_REFUSES = "tests/test_backtest_attack.py::test_settings_the_live_topology_refuses_are_refused_by_the_backtest"
+STATUS_NEWEST = ("tests/test_status_overview.py::"
+                 "test_status_shows_the_newest_price_over_all_symbols_and_a_symbol_at_the_points_needed_as_ready")
 
 MUTATIONS: list[Mutation] = [
     Mutation(
@@ -3745,6 +3754,317 @@ MUTATIONS: list[Mutation] = [
         "def read_proposals(path: str) -> ProposalFile:\n    return ProposalFile(path)\n",
         "def read_proposals(path: str) -> ProposalFile:\n    return list(ProposalFile(path))  # type: ignore[return-value]\n",
         ("tests/test_backtest_attack.py::test_a_proposals_file_ten_times_longer_does_not_take_ten_times_the_memory",)),
+    # ------------------------------------------------------------ canfail: breaks no test caught (4 Dec 2026)
+    Mutation(
+        "riskoff_partial_25_series_not_exported_at_0",
+        "p26_actions_downgraded_total exists at 0 for every (from, to, reason) the policy can make (canfail)",
+        "actors/policy.py",
+        "(P25, P75, RISKOFF), (P50, P75, RISKOFF)]",
+        "(P50, P75, RISKOFF)]",
+        (GP + "test_every_downgrade_the_policy_can_make_is_a_series_the_gate_exports_from_the_start",)),
+    Mutation(
+        "monotone_cooldown_series_not_exported_at_0",
+        "under policy monotone a cooled-down cold FULL_CLOSE's downgrade series exist at 0 from the start (canfail, "
+        "product fix)",
+        "actors/policy.py",
+        "    out += [(FULL, P50, COOLDOWN), (FULL, P25, COOLDOWN)]\n",
+        "",
+        (GP + "test_every_downgrade_the_policy_can_make_is_a_series_the_gate_exports_from_the_start",)),
+    Mutation(
+        "deadline_ms_0_taken_as_a_deadline",
+        "a deadline_ms of 0 is an invalid proposal, not a deadline that has always passed (canfail)",
+        "actors/policy.py",
+        "_is_number(deadline_ms)) or deadline_ms <= 0):",
+        "_is_number(deadline_ms)) or deadline_ms < 0):",
+        (GP + "test_an_invalid_proposal_is_refused_naming_the_field",)),
+    Mutation(
+        "cluster_k_takes_a_nan_cluster_stress",
+        "a fresh cluster state whose cluster_stress is not finite falls back to the proxy, never a NaN stress (canfail)",
+        "actors/policy.py",
+        "    if not math.isfinite(stress) or not state_is_fresh(",
+        "    if not state_is_fresh(",
+        (GP + "test_cluster_stress_that_is_no_number_in_0_1_falls_back_or_is_clipped",)),
+    Mutation(
+        "cluster_k_not_clipped",
+        "K from the cluster state is clipped to [0, 1] (canfail)",
+        "actors/policy.py",
+        "    return min(max(stress, 0.0), 1.0)\n",
+        "    return stress\n",
+        (GP + "test_cluster_stress_that_is_no_number_in_0_1_falls_back_or_is_clipped",)),
+    Mutation(
+        "backtest_fails_a_flat_book_closed",
+        "the backtest, like the gate, decides on a book of flat fresh positions instead of failing closed (canfail)",
+        "actors/policy.py",
+        "\"state_ok\": held.any(axis=1)}",
+        "\"state_ok\": (np.abs(v) > 0).any(axis=1)}",
+        (GP + "test_a_book_of_flat_positions_is_state_in_the_backtest_as_in_the_gate",)),
+    Mutation(
+        "backtest_takes_a_future_cluster_state_as_fresh",
+        "SPEC: a cluster state from the future is stale, in the backtest's gate metrics too (canfail)",
+        "actors/policy.py",
+        "fresh_k = have & (age >= 0) & (now - updated_ms <= freshness_s)",
+        "fresh_k = have & (now - updated_ms <= freshness_s)",
+        (GP + "test_the_backtests_gate_metrics_take_a_cluster_state_from_the_future_as_stale",)),
+    Mutation(
+        "backtest_takes_a_realized_vol_of_0",
+        "the backtest takes the constant sigma for a symbol whose realized vol is 0, as the live correlator "
+        "publishes none (canfail)",
+        "actors/policy.py",
+        "realized = in_matrix[at] & np.isfinite(v) & (v > 0) & fresh_k[lo:hi, None]",
+        "realized = in_matrix[at] & np.isfinite(v) & fresh_k[lo:hi, None]",
+        (GP + "test_the_backtest_takes_the_constant_sigma_for_a_symbol_whose_realized_vol_is_0",)),
+    Mutation(
+        "linkage_cut_leaves_out_070",
+        "average and complete linkage join a pair at exactly corr 0.70, as the threshold method does (canfail)",
+        "actors/clustering.py",
+        "t=1.0 - threshold + 1e-12,",
+        "t=1.0 - threshold - 1e-12,",
+        ("tests/test_cluster_maths.py::test_linkage_joins_a_pair_at_exactly_070_and_not_just_below",)),
+    Mutation(
+        "heat_ceiling_equal_to_the_floor_valid",
+        "validate refuses heat_ceiling == heat_floor (heat would divide by zero) (canfail)",
+        "launcher/topology.py",
+        "if kwargs.get(\"heat_ceiling\", 0.35) <= kwargs.get(\"heat_floor\", 0.05):",
+        "if kwargs.get(\"heat_ceiling\", 0.35) < kwargs.get(\"heat_floor\", 0.05):",
+        (TV_REFUSED,)),
+    Mutation(
+        "book_position_outside_the_allowlist_valid",
+        "validate refuses a book position for a symbol outside the allowlist (canfail)",
+        "launcher/topology.py",
+        "            for sym in s.positions:\n                if sym not in allow:\n",
+        "            for sym in s.positions:\n                if False:\n",
+        (TV_REFUSED,)),
+    Mutation(
+        "feed_correlation_of_1_valid",
+        "validate refuses a synthetic pair correlation of 1, naming the range (canfail)",
+        "launcher/topology.py",
+        "                if not -1 < rho < 1:",
+        "                if not -1 <= rho <= 1:",
+        (TV_REFUSED,)),
+    Mutation(
+        "feed_volatility_0_valid",
+        "validate refuses a synthetic volatility of 0 (canfail)",
+        "launcher/topology.py",
+        "                    if not value > 0:\n",
+        "                    if not value >= 0:\n",
+        (TV_REFUSED,)),
+    Mutation(
+        "tick_jump_for_a_symbol_outside_the_allowlist_valid",
+        "validate refuses max_tick_jump_by_symbol for a symbol outside the allowlist (canfail)",
+        "launcher/topology.py",
+        "        if symbol not in topo.symbols:\n            v.problem((\"clusters\", \"max_tick_jump_by_symbol\", symbol)",
+        "        if False:\n            v.problem((\"clusters\", \"max_tick_jump_by_symbol\", symbol)",
+        (TV_REFUSED,)),
+    Mutation(
+        "tick_jump_over_100_valid",
+        "validate refuses a max_tick_jump_by_symbol over 100 (canfail)",
+        "launcher/topology.py",
+        "isinstance(limit, (int, float)) and 0 < limit <= 100):",
+        "isinstance(limit, (int, float)) and 0 < limit):",
+        (TV_REFUSED,)),
+    Mutation(
+        "empty_allowlist_valid",
+        "validate refuses an empty allowlist (every proposal would be HOLD not_allowed) (canfail)",
+        "launcher/topology.py",
+        "    if not topo.symbols:\n        v.problem((\"symbols\",), \"the allowlist is empty\")\n",
+        "",
+        (TV_REFUSED,)),
+    Mutation(
+        "several_writers_lease_floor_halved",
+        "with several state writers validate refuses a lease_ms just under 500 x cadence_s (canfail)",
+        "launcher/topology.py",
+        "and s.lease_ms < 500 * topo.clusters.cadence_s):",
+        "and s.lease_ms < 250 * topo.clusters.cadence_s):",
+        ("tests/test_ha_standby.py::test_with_two_state_writers_a_lease_that_is_off_or_shorter_than_two_renewals_is_refused",)),
+    Mutation(
+        "max_price_age_default_2_cadences",
+        "clusters.max_price_age_s defaults to 5 x cadence_s, as documented (canfail)",
+        "launcher/topology.py",
+        "return c.max_price_age_s if c.max_price_age_s is not None else 5.0 * c.cadence_s",
+        "return c.max_price_age_s if c.max_price_age_s is not None else 2.0 * c.cadence_s",
+        ("tests/test_topology_validation.py::test_max_price_age_defaults_to_five_cadences",)),
+    Mutation(
+        "state_writer_deletes_only_the_ids_the_clusters_hash_lists",
+        "a per-cluster hash found at start that the clusters hash does not list is deleted at the first write (canfail)",
+        "actors/state_writer.py",
+        "stale = (known_ids | set(pipe.hkeys(keys.CLUSTERS))) - new_ids",
+        "stale = set(pipe.hkeys(keys.CLUSTERS)) - new_ids",
+        (CLUSTERS_E2E_TEST + "test_a_per_cluster_hash_found_at_start_that_the_clusters_hash_does_not_list_is_deleted_at_"
+                             "the_first_write",)),
+    Mutation(
+        "clusterer_stress_max_is_the_sum",
+        "SPEC: p27_cluster_stress_max is the largest single cluster stress, at the clusterer too (canfail)",
+        "actors/clusterer.py",
+        "\"cluster_stress_max\": max((c.stress for c in clusters), default=0.0),",
+        "\"cluster_stress_max\": cluster_stress,",
+        (CLUSTERS_E2E_TEST + "test_the_clusterers_gauges_give_the_largest_cluster_stress_and_no_matrix_symbols_until_ready",)),
+    Mutation(
+        "clusterer_counts_matrix_symbols_while_not_ready",
+        "p27_symbols_in_matrix is 0 while the correlator is not ready (canfail)",
+        "actors/clusterer.py",
+        "\"symbols_in_matrix\": len(matrix_symbols) if header.get(\"ready\") else 0,",
+        "\"symbols_in_matrix\": len(matrix_symbols),",
+        (CLUSTERS_E2E_TEST + "test_the_clusterers_gauges_give_the_largest_cluster_stress_and_no_matrix_symbols_until_ready",)),
+    Mutation(
+        "backtest_cold_time_takes_in_055",
+        "the backtest's time cold is stress < cold_stress: 0.55 itself is not cold (canfail)",
+        "launcher/backtest.py",
+        "    cold = has_state & (st < g.cold_stress)\n",
+        "    cold = has_state & (st <= g.cold_stress)\n",
+        (BT_SUMMARY,)),
+    Mutation(
+        "backtest_proxy_time_leaves_out_fail_closed_slots",
+        "the backtest's time on the proxy counts every slot whose K came from the proxy (canfail)",
+        "launcher/backtest.py",
+        "\"share_on_proxy\": float(proxy.mean()) if n else 0.0,",
+        "\"share_on_proxy\": float((has_state & proxy).mean()) if n else 0.0,",
+        (BT_SUMMARY,)),
+    Mutation(
+        "backtest_corr_ready_share_is_the_books",
+        "the backtest's share_corr_ready is the correlator's readiness, not the book's (canfail)",
+        "launcher/backtest.py",
+        "\"share_corr_ready\": float(run.ready.mean()) if n else 0.0,",
+        "\"share_corr_ready\": float(has_state.mean()) if n else 0.0,",
+        (BT_SUMMARY,)),
+    Mutation(
+        "backtest_first_ts_is_the_first_publish",
+        "the backtest's first_ts is the start of its first slot (canfail)",
+        "launcher/backtest.py",
+        "\"first_ts\": float(run.publish_ts[0] - cadence) if n else None,",
+        "\"first_ts\": float(run.publish_ts[0]) if n else None,",
+        (BT_SUMMARY,)),
+    Mutation(
+        "error_reply_never_names_the_plan_id",
+        "an invalid proposal's error reply names its plan_id when that is usable (docs/proposal-api.md) (canfail)",
+        "actors/policy.py",
+        "    if isinstance(plan_id, str) and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS and plan_id.isprintable():\n"
+        "        return plan_id\n",
+        "    if False:\n        return plan_id\n",
+        (GP + "test_an_invalid_proposal_is_refused_naming_its_plan_id_when_it_is_usable",)),
+    Mutation(
+        "proposal_expired_at_its_deadline",
+        "a proposal reached at its deadline_ms less the skew, not after it, is decided, not expired (canfail)",
+        "actors/gate.py",
+        "    if late_ms <= 0:\n        return None\n",
+        "    if late_ms < 0:\n        return None\n",
+        ("tests/test_gate_deadlines.py::test_a_deadline_counts_as_passed_once_the_gate_clock_is_past_it_less_the_allowed_skew",)),
+    Mutation(
+        "permit_issuer_down_not_critical",
+        "a permit issuer whose metrics endpoint is down is critical after 1m, as a gate is: no permit can be issued "
+        "(canfail)",
+        "configs/alerts.yml",
+        "expr: up{job=~\"gate|permit_issuer\"} == 0\n",
+        "expr: up{job=~\"gate\"} == 0\n",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "issuer_stream_retention_is_the_shortest_ttl",
+        "the gate stream keeps every record younger than the longest permit or cooldown TTL (canfail)",
+        "actors/permit_issuer.py",
+        "retention_ms=str(1000 * max(s.permit_ttl_s, s.cooldown_ttl_s)))",
+        "retention_ms=str(1000 * min(s.permit_ttl_s, s.cooldown_ttl_s)))",
+        ("tests/test_gate_deadlines.py::"
+         "test_the_issuer_keeps_stream_records_for_the_longest_of_its_permit_and_cooldown_ttls",)),
+    Mutation(
+        "status_calls_a_symbol_at_its_points_needed_warming",
+        "`clustergate status` shows a symbol with exactly min_returns + 1 points as ready (canfail)",
+        "launcher/overview.py",
+        "status = \"ready\" if value is not None and value >= ov[\"points_needed\"] else \"warming\"",
+        "status = \"ready\" if value is not None and value > ov[\"points_needed\"] else \"warming\"",
+        (STATUS_NEWEST,)),
+    Mutation(
+        "status_newest_price_is_the_oldest_symbols",
+        "`clustergate status`'s newest accepted price is the newest over the symbols, not the oldest (canfail)",
+        "launcher/overview.py",
+        "out[\"newest_tick_age_s\"] = time.time() - max(accepted) if accepted else None",
+        "out[\"newest_tick_age_s\"] = time.time() - min(accepted) if accepted else None",
+        (STATUS_NEWEST,)),
+    Mutation(
+        "snapshot_age_series_kept_after_its_snapshot_is_gone",
+        "p26_snapshot_age_seconds{symbol} goes away with the symbol's snapshot, never left at its last age (canfail)",
+        "actors/gate.py",
+        "                try:\n                    P26_SNAPSHOT_AGE.remove(symbol)\n                except KeyError:\n                    pass\n",
+        "                pass\n",
+        ("tests/test_gate_service.py::test_the_p26_gauges_and_plans_seen_say_what_the_last_decision_saw",)),
+    Mutation(
+        "jump_filter_refuses_a_print_at_its_limit",
+        "a print exactly at the jump limit from the last accepted price is accepted: only a further one is refused "
+        "(canfail)",
+        "actors/jumps.py",
+        "        if limit is None or last is None or abs(price - last) <= limit * last:\n",
+        "        if limit is None or last is None or abs(price - last) < limit * last:\n",
+        (JUMP_LIMITS,)),
+    Mutation(
+        "jump_filter_built_without_the_per_symbol_limits",
+        "clusters.max_tick_jump_by_symbol reaches the jump filters built from the topology (canfail)",
+        "actors/jumps.py",
+        "        return cls(clusters.max_tick_jump, dict(clusters.max_tick_jump_by_symbol))\n",
+        "        return cls(clusters.max_tick_jump, {})\n",
+        (JUMP_LIMITS,)),
+    Mutation(
+        "jump_filter_remembers_a_refusal_past_an_accepted_print",
+        "a lone bad print after the price came back is refused again: an accepted print forgets the refusal (canfail)",
+        "actors/jumps.py",
+        "        self.refused.pop(symbol, None)\n",
+        "",
+        ("tests/test_cluster_hardening.py::"
+         "test_a_print_30_percent_off_for_one_slot_is_refused_and_a_lasting_new_level_is_accepted",)),
+    Mutation(
+        "backtest_takes_a_closed_heat_band",
+        "the backtest refuses --set heat_ceiling equal to heat_floor, as validate does (canfail)",
+        "launcher/backtest.py",
+        "    if g.heat_ceiling <= g.heat_floor:\n",
+        "    if g.heat_ceiling < g.heat_floor:\n",
+        (BT_REFUSES,)),
+    Mutation(
+        "backtest_takes_min_returns_above_lookback",
+        "the backtest refuses min_returns above lookback_returns (no symbol could enter the matrix) (canfail)",
+        "launcher/backtest.py",
+        "    if out.clusters.min_returns > out.clusters.lookback_returns:\n",
+        "    if False:\n",
+        (BT_REFUSES,)),
+    Mutation(
+        "backtest_takes_a_nan_setting",
+        "the backtest refuses --set KEY=nan, which every bound check lets through (canfail)",
+        "launcher/backtest.py",
+        "    if isinstance(value, float) and not math.isfinite(value):\n",
+        "    if False:\n",
+        (BT_REFUSES,)),
+    Mutation(
+        "backtest_gt_bound_takes_the_bound",
+        "the backtest refuses a --set value at a setting's exclusive (gt) bound (canfail)",
+        "launcher/backtest.py",
+        "(\"gt\", lambda v, b: v > b, \">\")",
+        "(\"gt\", lambda v, b: v >= b, \">\")",
+        (BT_REFUSES,)),
+    Mutation(
+        "backtest_sweeps_a_key_twice",
+        "the backtest refuses a --sweep of one key given twice (canfail)",
+        "launcher/backtest.py",
+        "        if any(key == k for k, _ in out):\n",
+        "        if False:\n",
+        (BT_REFUSES,)),
+    Mutation(
+        "backtest_alias_stress_cold_sets_riskoff",
+        "the backtest's --set stress_cold sets cold_stress (the earlier stack's name), not another threshold (canfail)",
+        "launcher/backtest.py",
+        "ALIASES = {\"stress_cold\": \"cold_stress\",",
+        "ALIASES = {\"stress_cold\": \"riskoff_stress\",",
+        ("tests/test_backtest_attack.py::test_the_backtests_setting_aliases_set_the_setting_they_name",)),
+    Mutation(
+        "issuer_deadline_is_the_whole_permit_timeout",
+        "the gate gives the issuer half its permit_timeout_ms to write, on the lone and the batch path alike: a "
+        "deadline of the whole timeout survived every deadline test on the lone path (canfail)",
+        "actors/gate.py",
+        "    return decided_at + permit_timeout_ms / 2000.0\n",
+        "    return decided_at + permit_timeout_ms / 1000.0\n",
+        ("tests/test_gate_deadlines.py::test_the_gate_gives_the_issuer_half_its_permit_timeout_to_write_a_decision",)),
+    Mutation(
+        "correlator_window_stale_after_30_cadences",
+        "the correlator publishes not ready (window_stale) once no window came for three cadences (canfail)",
+        "actors/correlator.py",
+        "STALE_AFTER_CADENCES = 3.0\n",
+        "STALE_AFTER_CADENCES = 30.0\n",
+        ("tests/test_cluster_hardening.py::test_the_correlator_says_not_ready_once_no_window_came_for_three_cadences",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
