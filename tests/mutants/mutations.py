@@ -3937,7 +3937,7 @@ MUTATIONS: list[Mutation] = [
         "error_reply_never_names_the_plan_id",
         "an invalid proposal's error reply names its plan_id when that is usable (docs/proposal-api.md) (canfail)",
         "actors/policy.py",
-        "    if isinstance(plan_id, str) and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS and plan_id.isprintable():\n"
+        "    if type(plan_id) is str and plan_id.strip() and len(plan_id) <= MAX_PLAN_ID_CHARS and plan_id.isprintable():\n"
         "        return plan_id\n",
         "    if False:\n        return plan_id\n",
         (GP + "test_an_invalid_proposal_is_refused_naming_its_plan_id_when_it_is_usable",)),
