@@ -4065,6 +4065,15 @@ MUTATIONS: list[Mutation] = [
         "STALE_AFTER_CADENCES = 3.0\n",
         "STALE_AFTER_CADENCES = 30.0\n",
         ("tests/test_cluster_hardening.py::test_the_correlator_says_not_ready_once_no_window_came_for_three_cadences",)),
+    # ------------------------------------------------------------ attack: today's changes, hostile review (4 Dec 2026)
+    Mutation(
+        "backtest_reads_the_proposals_file_again_for_the_run",
+        "the backtest decides the --proposals bytes it checked and hashed (a pipe, a file changed after the check)",
+        "launcher/backtest.py",
+        'timed_rows(self.path, "--proposals", PROPOSAL_HEADER, copy=self.copy)',
+        'timed_rows(self.path, "--proposals", PROPOSAL_HEADER)',
+        ("tests/test_backtest_attack.py::test_proposals_from_a_pipe_are_decided_as_from_the_same_file",
+         "tests/test_backtest_attack.py::test_a_proposals_file_changed_after_its_check_is_read_as_checked")),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
