@@ -944,3 +944,44 @@ def test_up_with_a_timeout_that_is_no_finite_number_of_seconds_is_refused_before
     finally:
         clustergate("down", "--home", str(home))  # what an `up` taking the timeout would have started
     assert result.returncode == 2 and "give a finite number of seconds, 0 or more" in result.stderr, result.stderr
+
+
+# Run as sitecustomize by every Python process started with it on PYTHONPATH: supervisord (a Python script) ends
+# at its start as SUPERVISORD_ENDS says, before it prints anything; every other process is left alone.
+SUPERVISORD_ENDS_AT_ONCE = """
+import os, signal, sys
+if os.path.basename(sys.argv[0]) == "supervisord":
+    how = os.environ["SUPERVISORD_ENDS"]
+    if how.startswith("exit"):
+        os._exit(int(how[4:]))
+    if int(how) != signal.SIGKILL:
+        signal.signal(int(how), signal.SIG_DFL)
+    os.kill(os.getpid(), int(how))
+"""
+
+
+@pytest.mark.parametrize("how, said", [
+    ("9", "supervisord failed to start: killed by SIGKILL"),
+    ("40", "supervisord failed to start: killed by signal 40"),
+    ("exit3", "supervisord failed to start: exit status 3, nothing printed"),
+], ids=["SIGKILL", "a real-time signal", "exit 3"])
+def test_a_supervisord_that_ends_at_once_saying_nothing_is_named_and_the_change_undone(tmp_path: Path, how: str,
+                                                                                         said: str) -> None:
+    # up named a supervisord that printed nothing from its exit status with signal.Signals(n).name, which has no
+    # name for the real-time signals 35..63: up crashed with a ValueError traceback in the middle of its change,
+    # the new files switched in and never put back (and supervisord not running them).
+    home = tmp_path / "home"
+    topo_path = write_topology(tmp_path / "small.yaml", small_data())
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SUPERVISORD_ENDS_AT_ONCE)
+    env = dict(os.environ, PYTHONPATH=str(site), SUPERVISORD_ENDS=how)
+    try:
+        up = subprocess.run([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)],
+                            capture_output=True, text=True, cwd=REPO, timeout=120, env=env)
+        assert up.returncode == 1, up.stdout + up.stderr
+        assert said in up.stderr and "Traceback" not in up.stderr, up.stderr
+        assert "the previous files are back" in up.stderr, up.stderr
+        assert not (home / "run" / "topology.yaml").exists()  # it ran nothing before: nothing is left switched in
+    finally:
+        clustergate("down", "--home", str(home))

@@ -4074,6 +4074,20 @@ MUTATIONS: list[Mutation] = [
         'timed_rows(self.path, "--proposals", PROPOSAL_HEADER)',
         ("tests/test_backtest_attack.py::test_proposals_from_a_pipe_are_decided_as_from_the_same_file",
          "tests/test_backtest_attack.py::test_a_proposals_file_changed_after_its_check_is_read_as_checked")),
+    Mutation(
+        "up_crashes_naming_a_real_time_signal",
+        "up names any signal that killed supervisord at once (no traceback, the change undone)",
+        "launcher/supervise.py",
+        'said = (f"killed by {signal_name(-result.returncode)}" if result.returncode < 0',
+        'said = (f"killed by {signal.Signals(-result.returncode).name}" if result.returncode < 0',
+        ("tests/test_launcher.py::test_a_supervisord_that_ends_at_once_saying_nothing_is_named_and_the_change_undone",)),
+    Mutation(
+        "supervisord_failure_names_nothing_when_it_printed_nothing",
+        "up says how supervisord ended when it printed nothing (killed by SIGNAL, exit status N)",
+        "launcher/supervise.py",
+        "            if not said:\n                said = (f\"killed by",
+        "            if False:\n                said = (f\"killed by",
+        ("tests/test_launcher.py::test_a_supervisord_that_ends_at_once_saying_nothing_is_named_and_the_change_undone",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
