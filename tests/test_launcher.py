@@ -225,6 +225,25 @@ def test_up_refuses_a_metrics_port_below_1024_it_may_not_bind_naming_the_field_a
     assert not (tmp_path / "home" / "run" / "supervisor.sock").exists()
 
 
+def test_up_as_root_without_cap_net_bind_service_says_the_capability_is_missing_not_to_run_as_root(
+        tmp_path: Path) -> None:
+    """Root in a container (or a service) that dropped CAP_NET_BIND_SERVICE may not bind port 80 either: up told
+    this root process to "run it as root"; it names the capability to grant instead."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv (util-linux) to drop CAP_NET_BIND_SERVICE")
+    if int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text()) <= 80:
+        pytest.skip("this kernel lets every process bind port 80 (net.ipv4.ip_unprivileged_port_start <= 80)")
+    data = retarget(demo_topology_data())
+    data["actors"]["gate"]["metrics_port"] = 80
+    topo_path = write_topology(tmp_path / "t.yaml", data)
+    result = subprocess.run([*without_low_port_privilege(), sys.executable, "-m", "launcher", "up", str(topo_path),
+                             "--home", str(tmp_path / "home")], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    line = next((x for x in result.stderr.splitlines() if "actors.gate.metrics_port" in x), result.stderr)
+    assert "runs as root" in line and "grant it CAP_NET_BIND_SERVICE" in line, line
+    assert "run it as root" not in line, line
+
+
 def test_actor_that_fails_at_start_up_is_reported_with_its_log(system) -> None:
     home, topo_path = system
     data = yaml.safe_load(topo_path.read_text())

@@ -4088,6 +4088,14 @@ MUTATIONS: list[Mutation] = [
         "            if not said:\n                said = (f\"killed by",
         "            if False:\n                said = (f\"killed by",
         ("tests/test_launcher.py::test_a_supervisord_that_ends_at_once_saying_nothing_is_named_and_the_change_undone",)),
+    Mutation(
+        "low_port_hint_tells_root_to_run_as_root",
+        "a root process without CAP_NET_BIND_SERVICE is told the capability is missing, not to run as root",
+        "launcher/endpoints.py",
+        "    if os.geteuid() == 0:  # root without the capability",
+        "    if False:  # root without the capability",
+        ("tests/test_launcher.py::"
+         "test_up_as_root_without_cap_net_bind_service_says_the_capability_is_missing_not_to_run_as_root",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
