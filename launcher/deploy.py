@@ -279,8 +279,9 @@ def _deploy_hosts(args: argparse.Namespace, topo: Topology, home: Home, targets:
                 first = exc.problems[0].render() if exc.problems else str(exc)
                 print(f"clustergate deploy: cannot put {host} back if the deploy fails: its running copy {copy} does "
                       f"not validate today ({first}; {len(exc.problems)} problem(s), all in `clustergate validate "
-                      f"{path}`); nothing was changed on any host. Fix that copy, or stop {host} (`clustergate down "
-                      f"--host {host}` there: a host that runs nothing is rolled back by stopping it) and deploy again",
+                      f"{path}`); nothing was changed on any host. Fix that copy, or stop {host} and remove the copy "
+                      f"(`clustergate down --host {host}` there, then `rm {copy}` there: `down` keeps the copy, and a "
+                      f"host without one is rolled back by stopping it) and deploy again",
                       file=sys.stderr, flush=True)
                 record["before"][host] = "unreadable"
                 record["refused"] = f"{host}'s running copy does not validate: {first}"
