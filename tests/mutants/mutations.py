@@ -4104,6 +4104,15 @@ MUTATIONS: list[Mutation] = [
         '(`clustergate down --host {host}` there: a host that runs nothing is rolled back by stopping it"',
         ("tests/test_multihost_side_by_side.py::"
          "test_the_deploy_refusal_of_a_copy_that_does_not_validate_names_a_way_out_that_works",)),
+    Mutation(
+        "deploy_takes_a_stopped_hosts_kept_copy_for_what_it_runs",
+        "a host stopped by down runs nothing for deploy: a failed deploy leaves it stopped, its old copy never refuses",
+        "launcher/deploy.py",
+        "        if result.returncode == 0 and result.stdout.strip() and not _stopped(args, topo, host):\n",
+        "        if result.returncode == 0 and result.stdout.strip():\n",
+        ("tests/test_multihost_side_by_side.py::test_a_failed_deploy_leaves_a_host_that_was_stopped_stopped",
+         "tests/test_multihost_side_by_side.py::"
+         "test_the_deploy_refusal_of_a_copy_that_does_not_validate_names_a_way_out_that_works")),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
