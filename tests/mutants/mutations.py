@@ -4097,14 +4097,6 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_launcher.py::"
          "test_up_as_root_without_cap_net_bind_service_says_the_capability_is_missing_not_to_run_as_root",)),
     Mutation(
-        "deploy_refusal_says_down_alone_frees_the_host",
-        "the deploy refusal of a copy that does not validate names a way out that works (down, then remove the copy)",
-        "launcher/deploy.py",
-        '(`clustergate down --host {host}` there, then `rm {copy}` there: `down` keeps the copy, and a "',
-        '(`clustergate down --host {host}` there: a host that runs nothing is rolled back by stopping it"',
-        ("tests/test_multihost_side_by_side.py::"
-         "test_the_deploy_refusal_of_a_copy_that_does_not_validate_names_a_way_out_that_works",)),
-    Mutation(
         "deploy_takes_a_stopped_hosts_kept_copy_for_what_it_runs",
         "a host stopped by down runs nothing for deploy: a failed deploy leaves it stopped, its old copy never refuses",
         "launcher/deploy.py",
