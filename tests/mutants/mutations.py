@@ -3719,10 +3719,10 @@ MUTATIONS: list[Mutation] = [
         "free_port hands out ports below the kernel's ephemeral range, where no other process's bind(0) or outgoing "
         "connection is given one before the actor binds it (CI: a state writer's metrics port refused for 60 s)",
         "launcher/harness.py",
-        "    if low - _PORT_FLOOR >= 1000 and attempt < 1000:\n",
+        "    if spans and attempt < 1000:\n",
         "    if False:\n",
         ("tests/test_harness_ports.py::"
-         "test_free_port_hands_out_ports_below_the_range_the_os_gives_to_bind_0_and_outgoing_connections",)),
+         "test_free_port_hands_out_ports_outside_the_range_the_os_gives_to_bind_0_and_outgoing_connections",)),
     Mutation(
         "deploy_goes_on_with_a_running_copy_it_could_not_put_back",
         "deploy refuses, before changing any host, a host whose running copy its rollback's up would refuse",
@@ -4105,6 +4105,13 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_multihost_side_by_side.py::test_a_failed_deploy_leaves_a_host_that_was_stopped_stopped",
          "tests/test_multihost_side_by_side.py::"
          "test_the_deploy_refusal_of_a_copy_that_does_not_validate_names_a_way_out_that_works")),
+    Mutation(
+        "free_port_looks_for_room_below_the_ephemeral_range_only",
+        "free_port hands out ports above a narrowed ephemeral range (1024 60999, 9000 9100), not the OS's pick in it",
+        "launcher/harness.py",
+        "    spans = [(_PORT_FLOOR, low), (max(high + 1, _PORT_FLOOR), 65536)]\n",
+        "    spans = [(_PORT_FLOOR, low)]\n",
+        ("tests/test_harness_ports.py::test_free_port_keeps_out_of_a_narrowed_ephemeral_range_using_the_ports_above_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
