@@ -23,6 +23,7 @@ import base64
 import codecs
 import csv
 import dataclasses
+import errno
 import hashlib
 import heapq
 import io
@@ -547,17 +548,26 @@ def private_copy(path: str, option: str) -> tuple[str, str]:
     """(a temporary copy of the file at path, the sha256 of its bytes), the file read once; InputError naming it."""
     h = hashlib.sha256()
     try:
-        with open(path, "rb") as src, tempfile.NamedTemporaryFile(prefix="clustergate-backtest-", suffix=".csv",
-                                                                   delete=False) as dst:
+        src = open(path, "rb")
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror} ({option})") from None
+    with src:
+        try:
+            dst = tempfile.NamedTemporaryFile(prefix="clustergate-backtest-", suffix=".csv", delete=False)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot copy it to {tempfile.gettempdir()}: {exc.strerror} ({option})") from None
+        with dst:
             try:
                 for block in iter(lambda: src.read(1 << 20), b""):
                     h.update(block)
                     dst.write(block)
-            except BaseException:
+            except BaseException as exc:
                 os.unlink(dst.name)
-                raise
-    except OSError as exc:
-        raise InputError(f"{path}: {exc.strerror} ({option}; copying it to {tempfile.gettempdir()})") from None
+                if not isinstance(exc, OSError):
+                    raise
+                where = f"cannot copy it to {tempfile.gettempdir()}: " if exc.filename is None and exc.errno in (
+                    errno.ENOSPC, errno.EDQUOT) else ""
+                raise InputError(f"{path}: {where}{exc.strerror} ({option})") from None
     return dst.name, h.hexdigest()
 
 
