@@ -23,6 +23,7 @@ import base64
 import codecs
 import csv
 import dataclasses
+import errno
 import hashlib
 import heapq
 import io
@@ -31,8 +32,10 @@ import json
 import math
 import os
 import sys
+import tempfile
 import time
 import typing
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -414,19 +417,21 @@ class ColumnReader:
         return col.to_numpy(zero_copy_only=False).astype(np.float64)
 
 
-def timed_rows(path: str, option: str, header: list[str]) -> Iterator[tuple[int, float, list[str]]]:
+def timed_rows(path: str, option: str, header: list[str], copy: str | None = None
+               ) -> Iterator[tuple[int, float, list[str]]]:
     """(line, ts, cells) of each row of a CSV input (UTF-8, a BOM dropped; blank and # lines skipped) with exactly
     `header`'s columns and its rows in time order, read a line at a time (a file of millions of proposals is never
-    held whole); InputError naming the file, option and line."""
+    held whole) from `copy` of it when given; InputError naming the file, option and line."""
     try:
-        fh = open(path, encoding="utf-8-sig", newline="")
+        fh = open(copy or path, encoding="utf-8-sig", newline="")
     except OSError as exc:
         raise InputError(f"{path}: {exc.strerror} ({option})") from None
     try:
         with fh:
             yield from _timed_rows(path, option, header, csv.reader(fh))
     except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text ({_first_bad_utf8(path)}; save it as UTF-8 CSV) ({option})") from None
+        raise InputError(f"{path}: not UTF-8 text ({_first_bad_utf8(copy or path)}; save it as UTF-8 CSV) "
+                         f"({option})") from None
     except OSError as exc:
         raise InputError(f"{path}: {exc.strerror} ({option})") from None
 
@@ -510,16 +515,20 @@ PROPOSAL_HEADER = ["ts", "plan_id", "symbol", "action_proposed", "kill_score"]
 
 
 class ProposalFile:
-    """--proposals, read as it is used: every row is checked once at start-up (InputError naming the first bad one,
-    before anything runs) and each run reads the file again a row at a time, so memory does not grow with the file
-    (2 M proposals held as rows took 3.4 GB)."""
+    """--proposals, read as it is used: its bytes are copied once to a private file (hashed on the way), every
+    row of that copy is checked once at start-up (InputError naming the first bad one, before anything runs) and
+    each run reads the copy again a row at a time, so memory does not grow with the file (2 M proposals held as
+    rows took 3.4 GB). Read twice, the file itself would be an empty pipe the second time (/dev/stdin, <(...)),
+    or other rows than the ones checked and hashed if it changed meanwhile."""
 
     def __init__(self, path: str):
         self.path = path
+        self.copy, self.sha256 = private_copy(path, "--proposals")
+        weakref.finalize(self, _remove_copy, self.copy, os.getpid())
         self.rows = sum(1 for _ in self)
 
     def __iter__(self) -> Iterator[ProposalRow]:
-        for line, ts, row in timed_rows(self.path, "--proposals", PROPOSAL_HEADER):
+        for line, ts, row in timed_rows(self.path, "--proposals", PROPOSAL_HEADER, copy=self.copy):
             try:
                 kill_score: Any = float(row[4]) if row[4].strip() else 0.0
             except ValueError:
@@ -533,6 +542,41 @@ class ProposalFile:
 
 def read_proposals(path: str) -> ProposalFile:
     return ProposalFile(path)
+
+
+def private_copy(path: str, option: str) -> tuple[str, str]:
+    """(a temporary copy of the file at path, the sha256 of its bytes), the file read once; InputError naming it."""
+    h = hashlib.sha256()
+    try:
+        src = open(path, "rb")
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror} ({option})") from None
+    with src:
+        try:
+            dst = tempfile.NamedTemporaryFile(prefix="clustergate-backtest-", suffix=".csv", delete=False)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot copy it to {tempfile.gettempdir()}: {exc.strerror} ({option})") from None
+        with dst:
+            try:
+                for block in iter(lambda: src.read(1 << 20), b""):
+                    h.update(block)
+                    dst.write(block)
+            except BaseException as exc:
+                os.unlink(dst.name)
+                if not isinstance(exc, OSError):
+                    raise
+                where = f"cannot copy it to {tempfile.gettempdir()}: " if exc.filename is None and exc.errno in (
+                    errno.ENOSPC, errno.EDQUOT) else ""
+                raise InputError(f"{path}: {where}{exc.strerror} ({option})") from None
+    return dst.name, h.hexdigest()
+
+
+def _remove_copy(copy: str, pid: int) -> None:
+    if os.getpid() == pid:  # a forked sweep worker inherits the finalizer, not the copy
+        try:
+            os.unlink(copy)
+        except OSError:
+            pass
 
 
 def grid_proposals(symbols: list[str], first_ts: float, last_ts: float, every_s: float,
@@ -1328,7 +1372,7 @@ def prepare(args: argparse.Namespace) -> tuple[Settings, Prices, PositionRows | 
     if args.positions:
         inputs["positions"] = sha256_of(args.positions)
     if args.proposals:
-        inputs["proposals"] = sha256_of(args.proposals)
+        inputs["proposals"] = proposals.sha256  # of the bytes decided: the file may be a pipe, or change
     return settings, prices, positions, proposals, sweeps, inputs
 
 

@@ -245,6 +245,19 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         return 130
 
 
+def _stopped(args: argparse.Namespace, topo: Topology, host: str) -> bool:
+    """True when the host's supervisord does not run and no process of its home is left: it runs nothing, though
+    `down` kept its copy (run/topology.yaml), and its rollback must stop it, not start that copy again. False when
+    that cannot be told (the copy is then taken as what it runs, as before)."""
+    result = run_on(args, topo, host, clustergate("status", "--host", host, "--home", str(host_home(args, host)),
+                                                  "--json"), 60)
+    try:
+        status = json.loads(result.stdout)
+    except ValueError:
+        return False
+    return isinstance(status, dict) and status.get("supervisord") == "not running" and status.get("leftovers") == []
+
+
 def _deploy_hosts(args: argparse.Namespace, topo: Topology, home: Home, targets: list[str], source: str,
                   work: Path, record: dict[str, Any], started: float) -> int:
     states = record["host_states"]
@@ -266,7 +279,7 @@ def _deploy_hosts(args: argparse.Namespace, topo: Topology, home: Home, targets:
     for host in targets:
         # LC_ALL=C: "No such file" below is how a host that runs nothing yet is told from one not reached.
         result = run_on(args, topo, host, ["env", "LC_ALL=C", "cat", str(host_home(args, host) / "run" / "topology.yaml")], 30)
-        if result.returncode == 0 and result.stdout.strip():
+        if result.returncode == 0 and result.stdout.strip() and not _stopped(args, topo, host):
             path = work / f"before-{host}.yaml"
             path.write_text(result.stdout)
             saved[host] = path

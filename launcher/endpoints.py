@@ -32,9 +32,13 @@ def low_port_hint(port: int) -> str:
         start = 1024  # Linux's default, and every other Unix's rule
     if port >= start:
         return ""
+    way_out = f"give a port of {start} or above (SPEC's production metrics ports are 8047 and 8048)"
+    if os.geteuid() == 0:  # root without the capability (a container, a unit that dropped it): root is not the cure
+        return (f": ports below {start} (net.ipv4.ip_unprivileged_port_start) need CAP_NET_BIND_SERVICE, which this "
+                f"process lacks though it runs as root (its container or service dropped it); {way_out}, or grant "
+                f"it CAP_NET_BIND_SERVICE")
     return (f": ports below {start} (net.ipv4.ip_unprivileged_port_start) need root or CAP_NET_BIND_SERVICE, which "
-            f"this process lacks; give a port of {start} or above (SPEC's production metrics ports are 8047 and 8048), "
-            f"or run it as root")
+            f"this process lacks; {way_out}, or run it as root")
 
 
 def port_problem(host: str, port: int) -> str | None:

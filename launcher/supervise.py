@@ -605,7 +605,7 @@ class Supervisor:
         if result.returncode != 0:
             said = result.stderr.strip() or result.stdout.strip()
             if not said:
-                said = (f"killed by {signal.Signals(-result.returncode).name}" if result.returncode < 0
+                said = (f"killed by {signal_name(-result.returncode)}" if result.returncode < 0
                         else f"exit status {result.returncode}, nothing printed")
             raise LaunchError(f"supervisord failed to start: {said}")
         deadline = time.monotonic() + 15
@@ -1238,6 +1238,14 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
         named = "" if home.root == home_from(argparse.Namespace(home=None)).root else f" --home {home.root}"
         print(f"{topo.name} is up: `clustergate status{named}` shows it; logs in {home.logs}")
     return 0 if ok else 1
+
+
+def signal_name(signum: int) -> str:
+    """SIGKILL, SIGINT ...; "signal 40" for a number Python has no name for (the real-time signals 35..63)."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
 
 
 class DeferredInterrupt:

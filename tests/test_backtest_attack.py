@@ -255,3 +255,40 @@ def test_the_backtests_setting_aliases_set_the_setting_they_name() -> None:
     out = apply_settings(base, {k: parse_value(k, v) for k, v in
                                 (("stress_cold", "0.5"), ("stress_riskoff", "0.9"), ("kill_score_limit", "0.7"))})
     assert (out.gate.cold_stress, out.gate.riskoff_stress, out.gate.kill_score_hard) == (0.5, 0.9, 0.7)
+
+
+def _proposals_text(n: int) -> str:
+    rows = [f"{T0 + 600 + 30 * i},p{i % 7},{('BTCUSDT', 'ETHUSDT')[i % 2]},PARTIAL_50,0.5" for i in range(n)]
+    return "ts,plan_id,symbol,action_proposed,kill_score\n" + "\n".join(rows) + "\n"
+
+
+def test_proposals_from_a_pipe_are_decided_as_from_the_same_file(tmp_path: Path, topo: Path):
+    """--proposals /dev/stdin (or <(...)) is a pipe: read once it is gone. The streamed file was read twice (a
+    check, then the run), so the run found the pipe empty and failed ('header ... got None', naming the prices
+    file). The bytes checked are the bytes decided, and the summary's sha256 is theirs."""
+    prices = write_long_csv(tmp_path / "prices.csv", price_paths(200))
+    text = _proposals_text(60)
+    (tmp_path / "proposals.csv").write_text(text)
+    assert backtest(topo, "--prices", prices, "--proposals", tmp_path / "proposals.csv", "--out", tmp_path / "file") == 0
+    proc = subprocess.run([sys.executable, "-m", "launcher", "backtest", str(topo), "--prices", str(prices),
+                           "--proposals", "/dev/stdin", "--out", str(tmp_path / "pipe")], input=text,
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-800:]
+    for name in ("decisions.csv", "summary.json"):
+        assert (tmp_path / "pipe" / name).read_bytes() == (tmp_path / "file" / name).read_bytes(), name
+
+
+def test_a_proposals_file_changed_after_its_check_is_read_as_checked(tmp_path: Path):
+    """The file was checked once and read again for each run: a row made bad after the check failed the run
+    half-way (decisions.csv half written, the error naming the prices file), and rows added after it were
+    decided though never checked nor hashed. Every run reads the rows that were checked and hashed."""
+    from launcher import backtest as bt
+    path = tmp_path / "proposals.csv"
+    path.write_text(_proposals_text(60))
+    proposals = bt.read_proposals(str(path))
+    checked = [(p.ts, p.raw, p.line) for p in proposals]
+    path.write_text(_proposals_text(60) + f"{T0 + 600},late,BTCUSDT,HOLD,0.5\n")  # out of time order: refused
+    assert [(p.ts, p.raw, p.line) for p in proposals] == checked  # no InputError, no extra row
+    path.unlink()
+    assert [(p.ts, p.raw, p.line) for p in proposals] == checked
+    assert proposals.sha256 == bt.hashlib.sha256(_proposals_text(60).encode()).hexdigest()

@@ -225,6 +225,25 @@ def test_up_refuses_a_metrics_port_below_1024_it_may_not_bind_naming_the_field_a
     assert not (tmp_path / "home" / "run" / "supervisor.sock").exists()
 
 
+def test_up_as_root_without_cap_net_bind_service_says_the_capability_is_missing_not_to_run_as_root(
+        tmp_path: Path) -> None:
+    """Root in a container (or a service) that dropped CAP_NET_BIND_SERVICE may not bind port 80 either: up told
+    this root process to "run it as root"; it names the capability to grant instead."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv (util-linux) to drop CAP_NET_BIND_SERVICE")
+    if int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text()) <= 80:
+        pytest.skip("this kernel lets every process bind port 80 (net.ipv4.ip_unprivileged_port_start <= 80)")
+    data = retarget(demo_topology_data())
+    data["actors"]["gate"]["metrics_port"] = 80
+    topo_path = write_topology(tmp_path / "t.yaml", data)
+    result = subprocess.run([*without_low_port_privilege(), sys.executable, "-m", "launcher", "up", str(topo_path),
+                             "--home", str(tmp_path / "home")], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    line = next((x for x in result.stderr.splitlines() if "actors.gate.metrics_port" in x), result.stderr)
+    assert "runs as root" in line and "grant it CAP_NET_BIND_SERVICE" in line, line
+    assert "run it as root" not in line, line
+
+
 def test_actor_that_fails_at_start_up_is_reported_with_its_log(system) -> None:
     home, topo_path = system
     data = yaml.safe_load(topo_path.read_text())
@@ -944,3 +963,44 @@ def test_up_with_a_timeout_that_is_no_finite_number_of_seconds_is_refused_before
     finally:
         clustergate("down", "--home", str(home))  # what an `up` taking the timeout would have started
     assert result.returncode == 2 and "give a finite number of seconds, 0 or more" in result.stderr, result.stderr
+
+
+# Run as sitecustomize by every Python process started with it on PYTHONPATH: supervisord (a Python script) ends
+# at its start as SUPERVISORD_ENDS says, before it prints anything; every other process is left alone.
+SUPERVISORD_ENDS_AT_ONCE = """
+import os, signal, sys
+if os.path.basename(sys.argv[0]) == "supervisord":
+    how = os.environ["SUPERVISORD_ENDS"]
+    if how.startswith("exit"):
+        os._exit(int(how[4:]))
+    if int(how) != signal.SIGKILL:
+        signal.signal(int(how), signal.SIG_DFL)
+    os.kill(os.getpid(), int(how))
+"""
+
+
+@pytest.mark.parametrize("how, said", [
+    ("9", "supervisord failed to start: killed by SIGKILL"),
+    ("40", "supervisord failed to start: killed by signal 40"),
+    ("exit3", "supervisord failed to start: exit status 3, nothing printed"),
+], ids=["SIGKILL", "a real-time signal", "exit 3"])
+def test_a_supervisord_that_ends_at_once_saying_nothing_is_named_and_the_change_undone(tmp_path: Path, how: str,
+                                                                                         said: str) -> None:
+    # up named a supervisord that printed nothing from its exit status with signal.Signals(n).name, which has no
+    # name for the real-time signals 35..63: up crashed with a ValueError traceback in the middle of its change,
+    # the new files switched in and never put back (and supervisord not running them).
+    home = tmp_path / "home"
+    topo_path = write_topology(tmp_path / "small.yaml", small_data())
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SUPERVISORD_ENDS_AT_ONCE)
+    env = dict(os.environ, PYTHONPATH=str(site), SUPERVISORD_ENDS=how)
+    try:
+        up = subprocess.run([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)],
+                            capture_output=True, text=True, cwd=REPO, timeout=120, env=env)
+        assert up.returncode == 1, up.stdout + up.stderr
+        assert said in up.stderr and "Traceback" not in up.stderr, up.stderr
+        assert "the previous files are back" in up.stderr, up.stderr
+        assert not (home / "run" / "topology.yaml").exists()  # it ran nothing before: nothing is left switched in
+    finally:
+        clustergate("down", "--home", str(home))

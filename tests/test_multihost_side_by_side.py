@@ -247,3 +247,76 @@ def test_deploy_refuses_before_changing_any_host_when_a_hosts_running_copy_could
     finally:
         for host in SYSTEM_HOSTS:
             clustergate(env, "down", "--host", host, timeout=120)
+
+
+def test_the_deploy_refusal_of_a_copy_that_does_not_validate_names_a_way_out_that_works(tmp_path: Path):
+    """market runs a copy (run/topology.yaml) that today's validation refuses; deploy refuses it and says to stop
+    market (`clustergate down --host market` there) and deploy again. `down` keeps the copy, and deploy read a kept
+    copy as what the host runs: every deploy after that `down` was refused the same way. The way out is followed here
+    and the next deploy goes past the check (market's `up` then fails at once on a port held here; its rollback
+    stops it: exit 1, not 2)."""
+    import socket
+    data = side_by_side_data(tmp_path)
+    topology = write_topology(tmp_path, data)
+    env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD, "CLUSTERGATE_HOME": str(tmp_path / "base")}
+    market_copy = tmp_path / "base" / "hosts" / "market" / "run" / "topology.yaml"
+    deploy_argv = ("deploy", str(topology), "--host", "market", "--home-root", str(tmp_path / "base" / "hosts"),
+                   "--home", str(tmp_path / "ops"), "--up-timeout", "5", "--proof-timeout", str(5 * DEADLINE_SCALE))
+    busy = socket.socket()
+    try:
+        clustergate(env, "up", str(topology), "--host", "market", "--timeout", "1")  # no store: never all ready
+        status = clustergate(env, "status", "--host", "market", "--json", timeout=60)
+        assert json.loads(status.stdout)["supervisord"] == "running", status.stdout[-2000:]
+        market_copy.write_text(market_copy.read_text().replace("\n  clusterer:\n", "\n  clusterer.v2:\n", 1))
+        refused = clustergate(env, *deploy_argv, timeout=10 * UP_TIMEOUT_S)
+        said = refused.stdout + refused.stderr
+        assert refused.returncode == 2 and "cannot put market back" in said, said[-4000:]
+        assert "`clustergate down --host market` there" in said, said[-4000:]
+        assert clustergate(env, "down", "--host", "market").returncode == 0
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the stopped clusterer's port may be in TIME_WAIT
+        busy.bind((data["hosts"]["market"]["address"], data["actors"]["clusterer"]["metrics_port"]))
+        busy.listen()
+        again = clustergate(env, *deploy_argv, timeout=10 * UP_TIMEOUT_S)
+        said = again.stdout + again.stderr
+        assert "cannot put market back" not in said and "--- market: clustergate up" in said, said[-4000:]
+        assert again.returncode == 1 and "market stopped (it ran nothing before)" in said, said[-4000:]
+    finally:
+        busy.close()
+        for host in SYSTEM_HOSTS:
+            clustergate(env, "down", "--host", host, timeout=120)
+
+
+def test_a_failed_deploy_leaves_a_host_that_was_stopped_stopped(tmp_path: Path):
+    """market was stopped with `clustergate down`, which keeps its copy (run/topology.yaml). deploy read that copy as
+    what market runs, so when market's `up` failed its rollback was `up` of the copy: a host an operator had stopped
+    was started again on the old topology. A host whose supervisord does not run (and no process of its home is
+    left) runs nothing: its rollback stops it."""
+    import socket
+    import yaml
+    data = side_by_side_data(tmp_path)
+    old = write_topology(tmp_path, data)
+    env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD, "CLUSTERGATE_HOME": str(tmp_path / "base")}
+    market_copy = tmp_path / "base" / "hosts" / "market" / "run" / "topology.yaml"
+    market_copy.parent.mkdir(parents=True)
+    market_copy.write_text(yaml.safe_dump({**yaml.safe_load(old.read_text()), "base_dir": str(tmp_path)}))
+    new_data = yaml.safe_load(old.read_text())
+    market = new_data["hosts"]["market"]["address"]
+    busy = socket.socket()
+    busy.bind((market, 0))
+    busy.listen()
+    new_data["actors"]["clusterer"]["metrics_port"] = busy.getsockname()[1]  # market's `up` fails at once on it
+    new = tmp_path / "new.yaml"
+    new.write_text(yaml.safe_dump(new_data))
+    try:
+        deploy = clustergate(env, "deploy", str(new), "--host", "market", "--home-root", str(tmp_path / "base" / "hosts"),
+                             "--home", str(tmp_path / "ops"), "--up-timeout", "5", "--proof-timeout",
+                             str(5 * DEADLINE_SCALE), timeout=10 * UP_TIMEOUT_S)
+        said = deploy.stdout + deploy.stderr
+        assert deploy.returncode == 1 and "--- market: clustergate up" in said, said[-4000:]
+        assert "market stopped (it ran nothing before)" in said, said[-4000:]
+        status = clustergate(env, "status", "--host", "market", "--json", timeout=60)
+        assert json.loads(status.stdout)["supervisord"] == "not running", status.stdout[-2000:]
+    finally:
+        busy.close()
+        for host in SYSTEM_HOSTS:
+            clustergate(env, "down", "--host", host, timeout=120)

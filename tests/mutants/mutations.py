@@ -3719,10 +3719,10 @@ MUTATIONS: list[Mutation] = [
         "free_port hands out ports below the kernel's ephemeral range, where no other process's bind(0) or outgoing "
         "connection is given one before the actor binds it (CI: a state writer's metrics port refused for 60 s)",
         "launcher/harness.py",
-        "    if low - _PORT_FLOOR >= 1000 and attempt < 1000:\n",
+        "    if spans and attempt < 1000:\n",
         "    if False:\n",
         ("tests/test_harness_ports.py::"
-         "test_free_port_hands_out_ports_below_the_range_the_os_gives_to_bind_0_and_outgoing_connections",)),
+         "test_free_port_hands_out_ports_outside_the_range_the_os_gives_to_bind_0_and_outgoing_connections",)),
     Mutation(
         "deploy_goes_on_with_a_running_copy_it_could_not_put_back",
         "deploy refuses, before changing any host, a host whose running copy its rollback's up would refuse",
@@ -4065,6 +4065,53 @@ MUTATIONS: list[Mutation] = [
         "STALE_AFTER_CADENCES = 3.0\n",
         "STALE_AFTER_CADENCES = 30.0\n",
         ("tests/test_cluster_hardening.py::test_the_correlator_says_not_ready_once_no_window_came_for_three_cadences",)),
+    # ------------------------------------------------------------ attack: today's changes, hostile review (4 Dec 2026)
+    Mutation(
+        "backtest_reads_the_proposals_file_again_for_the_run",
+        "the backtest decides the --proposals bytes it checked and hashed (a pipe, a file changed after the check)",
+        "launcher/backtest.py",
+        'timed_rows(self.path, "--proposals", PROPOSAL_HEADER, copy=self.copy)',
+        'timed_rows(self.path, "--proposals", PROPOSAL_HEADER)',
+        ("tests/test_backtest_attack.py::test_proposals_from_a_pipe_are_decided_as_from_the_same_file",
+         "tests/test_backtest_attack.py::test_a_proposals_file_changed_after_its_check_is_read_as_checked")),
+    Mutation(
+        "up_crashes_naming_a_real_time_signal",
+        "up names any signal that killed supervisord at once (no traceback, the change undone)",
+        "launcher/supervise.py",
+        'said = (f"killed by {signal_name(-result.returncode)}" if result.returncode < 0',
+        'said = (f"killed by {signal.Signals(-result.returncode).name}" if result.returncode < 0',
+        ("tests/test_launcher.py::test_a_supervisord_that_ends_at_once_saying_nothing_is_named_and_the_change_undone",)),
+    Mutation(
+        "supervisord_failure_names_nothing_when_it_printed_nothing",
+        "up says how supervisord ended when it printed nothing (killed by SIGNAL, exit status N)",
+        "launcher/supervise.py",
+        "            if not said:\n                said = (f\"killed by",
+        "            if False:\n                said = (f\"killed by",
+        ("tests/test_launcher.py::test_a_supervisord_that_ends_at_once_saying_nothing_is_named_and_the_change_undone",)),
+    Mutation(
+        "low_port_hint_tells_root_to_run_as_root",
+        "a root process without CAP_NET_BIND_SERVICE is told the capability is missing, not to run as root",
+        "launcher/endpoints.py",
+        "    if os.geteuid() == 0:  # root without the capability",
+        "    if False:  # root without the capability",
+        ("tests/test_launcher.py::"
+         "test_up_as_root_without_cap_net_bind_service_says_the_capability_is_missing_not_to_run_as_root",)),
+    Mutation(
+        "deploy_takes_a_stopped_hosts_kept_copy_for_what_it_runs",
+        "a host stopped by down runs nothing for deploy: a failed deploy leaves it stopped, its old copy never refuses",
+        "launcher/deploy.py",
+        "        if result.returncode == 0 and result.stdout.strip() and not _stopped(args, topo, host):\n",
+        "        if result.returncode == 0 and result.stdout.strip():\n",
+        ("tests/test_multihost_side_by_side.py::test_a_failed_deploy_leaves_a_host_that_was_stopped_stopped",
+         "tests/test_multihost_side_by_side.py::"
+         "test_the_deploy_refusal_of_a_copy_that_does_not_validate_names_a_way_out_that_works")),
+    Mutation(
+        "free_port_looks_for_room_below_the_ephemeral_range_only",
+        "free_port hands out ports above a narrowed ephemeral range (1024 60999, 9000 9100), not the OS's pick in it",
+        "launcher/harness.py",
+        "    spans = [(_PORT_FLOOR, low), (max(high + 1, _PORT_FLOOR), 65536)]\n",
+        "    spans = [(_PORT_FLOOR, low)]\n",
+        ("tests/test_harness_ports.py::test_free_port_keeps_out_of_a_narrowed_ephemeral_range_using_the_ports_above_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
