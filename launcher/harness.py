@@ -9,9 +9,7 @@ from __future__ import annotations
 import atexit
 import copy
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +19,7 @@ from typing import Any, Callable
 import redis
 import yaml
 
+from launcher.ports import _PORT_FLOOR, _candidate_port, _ephemeral_range, _outside_spans, port_free  # noqa: F401 (tests)
 from launcher.redis_binary import INSTALL_HINT, find_redis_server
 from launcher.supervise import scrape as scrape_endpoint
 
@@ -89,51 +88,14 @@ def _release_ports(pid: int) -> None:
             pass
 
 
-# Ports are handed out outside the kernel's ephemeral range: a port the OS picks for bind(0) lies inside it, where
-# any process's outgoing connection may take it as its local port before the actor handed it binds it. Below it
-# (from _PORT_FLOOR) and above it: a narrowed range (1024 60999, 9000 9100) leaves its room above.
-_PORT_FLOOR = 10000
-_PORT_PICKER = random.SystemRandom()  # never a sequence a test's random.seed() repeats in every worker
-
-
-def _ephemeral_range() -> tuple[int, int]:
-    try:
-        low, high = (int(x) for x in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[:2])
-        return low, high
-    except (OSError, ValueError):
-        return 32768, 60999
-
-
-def _outside_spans(ephemeral: tuple[int, int]) -> list[tuple[int, int]]:
-    """[start, stop) spans of at least 1000 ports from _PORT_FLOOR up that bind(0) never picks."""
-    low, high = ephemeral
-    spans = [(_PORT_FLOOR, low), (max(high + 1, _PORT_FLOOR), 65536)]
-    return [(a, b) for a, b in spans if b - a >= 1000]
-
-
-def _candidate_port(spans: list[tuple[int, int]], attempt: int) -> int:
-    if spans and attempt < 1000:
-        pick = _PORT_PICKER.randrange(sum(b - a for a, b in spans))
-        for a, b in spans:
-            if pick < b - a:
-                return a + pick
-            pick -= b - a
-    with socket.socket() as s:  # no room outside the ephemeral range (or none free there): the OS's pick
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def free_port() -> int:
     """A port free now, outside the ephemeral range where it can be, never handed out before by this process,
     and not handed out by another live process of this user (tests and benchmarks run side by side)."""
     spans = _outside_spans(_ephemeral_range())
     for attempt in range(100_000):
         port = _candidate_port(spans, attempt)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
+        if not port_free(port):
+            continue
         if port not in _HANDED_OUT and _claim_port(port):
             _HANDED_OUT.add(port)
             return port

@@ -21,7 +21,6 @@ import fcntl
 import json
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.monitoring import positive_seconds, render_prometheus_config, scrape_target
+from launcher.ports import port_free, port_outside_ephemeral_range
 from launcher.schema import SchemaError
 from launcher.supervise import (PARENT_DEATH_SHIM, REPO, Home, LaunchError, Supervisor, _command, _conf_value,
                                 home_from, home_processes, last_log_line, stop_processes, tail, write_files)
@@ -125,19 +125,10 @@ def render_program(home: Home, binary: str, port: int, python: str = sys.executa
             f"stdout_logfile_backups=2\n")
 
 
-def port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def any_free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """Prometheus's port when none is given: outside the ephemeral range, where an outgoing connection or another
+    program's bind(0) could take it before Prometheus binds it (Prometheus then exits and `monitor up` fails)."""
+    return port_outside_ephemeral_range()
 
 
 def read_state(home: Home) -> dict[str, Any] | None:

@@ -97,3 +97,15 @@ def test_an_actor_that_exits_before_serving_its_metrics_fails_the_wait_for_them_
             proc.terminate()
     message = str(failed.value)
     assert "buffer exited" in message and "event=start_failed" in message and "socket=metrics" in message, message
+
+
+def test_monitor_ups_own_pick_of_a_prometheus_port_lies_outside_the_ephemeral_range():
+    """`clustergate monitor up` without --port writes a port into Prometheus's command line, which binds it a moment
+    later: the OS's bind(0) pick lay inside the ephemeral range, where any outgoing connection could take it first."""
+    from launcher.monitor import any_free_port
+
+    low, high = harness._ephemeral_range()
+    if not harness._outside_spans((low, high)):
+        pytest.skip(f"the ephemeral range is {low}-{high}: no room outside it, the OS's pick is taken")
+    ports = [any_free_port() for _ in range(50)]
+    assert all(p >= harness._PORT_FLOOR and not low <= p <= high for p in ports), sorted(ports)

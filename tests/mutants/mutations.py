@@ -3718,7 +3718,7 @@ MUTATIONS: list[Mutation] = [
         "free_port_hands_out_the_os_pick_inside_the_ephemeral_range",
         "free_port hands out ports below the kernel's ephemeral range, where no other process's bind(0) or outgoing "
         "connection is given one before the actor binds it (CI: a state writer's metrics port refused for 60 s)",
-        "launcher/harness.py",
+        "launcher/ports.py",
         "    if spans and attempt < 1000:\n",
         "    if False:\n",
         ("tests/test_harness_ports.py::"
@@ -4108,10 +4108,18 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "free_port_looks_for_room_below_the_ephemeral_range_only",
         "free_port hands out ports above a narrowed ephemeral range (1024 60999, 9000 9100), not the OS's pick in it",
-        "launcher/harness.py",
+        "launcher/ports.py",
         "    spans = [(_PORT_FLOOR, low), (max(high + 1, _PORT_FLOOR), 65536)]\n",
         "    spans = [(_PORT_FLOOR, low)]\n",
         ("tests/test_harness_ports.py::test_free_port_keeps_out_of_a_narrowed_ephemeral_range_using_the_ports_above_it",)),
+    Mutation(
+        "monitor_picks_its_prometheus_port_inside_the_ephemeral_range",
+        "monitor up's own pick of Prometheus's port lies outside the ephemeral range (no bind(0) or outgoing "
+        "connection is given it before Prometheus binds it)",
+        "launcher/monitor.py",
+        "    return port_outside_ephemeral_range()\n",
+        "    import socket\n    with socket.socket() as s:\n        s.bind((\"127.0.0.1\", 0))\n        return s.getsockname()[1]\n",
+        ("tests/test_harness_ports.py::test_monitor_ups_own_pick_of_a_prometheus_port_lies_outside_the_ephemeral_range",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
