@@ -1091,11 +1091,11 @@ DECISION_COLUMNS = ["ts", "plan_id", "symbol", "action_proposed", "kill_score", 
 
 
 def write_decisions(path: Path, run: Run) -> None:
-    with open(path, "w", newline="") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(DECISION_COLUMNS)
-        for d in run.decisions:
-            w.writerow([fmt(d.get(c)) for c in DECISION_COLUMNS])
+    """decisions.csv of a run that kept its decisions (no decision_sink), as DecisionWriter writes it."""
+    sink = DecisionWriter(path)
+    for d in run.decisions:
+        sink(d)
+    sink.close()
 
 
 def summarise(run: Run, inputs: dict[str, str]) -> dict[str, Any]:
