@@ -299,7 +299,7 @@ def parse_state(replies: Sequence[Any], symbols: Sequence[str], now: float, stal
                     value = float(raw)
                 except (TypeError, ValueError):
                     continue
-                if math.isfinite(value) and value >= 0:
+                if math.isfinite(value) and value > 0:  # 0: a flat series, which has no realized vol (as backtested)
                     sigmas[symbol] = value
     cooldowns = {symbol: reply == 1 for symbol, reply in zip(cooldown_symbols, replies[i:])}
     cooldown = len(cooldowns) == 1 and next(iter(cooldowns.values()))

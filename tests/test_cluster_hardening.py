@@ -124,6 +124,26 @@ def test_realized_vol_older_than_the_cluster_freshness_window_falls_back_to_the_
     assert cache.state_at(now + 61)[0].sigmas is None
 
 
+def test_a_realized_vol_of_0_is_no_realized_vol_the_live_gate_takes_the_constant_sigma_as_the_backtest_does():
+    """A flat series has no realized vol (the correlator publishes none; docs/topology.md), so a 0 in the hash
+    (hand-written, or from an older writer) is none either: the live gate took it as sigma 0, so the symbol
+    added nothing to heat, where the backtest (test_the_backtest_takes_the_constant_sigma_for_a_symbol_whose_
+    realized_vol_is_0) takes the constant and lists the symbol as a fallback. Both now decide alike."""
+    from actors.gate import parse_state
+    from actors.policy import Proposal, evaluate
+    from launcher.topology import GateSettings
+    settings, now = GateSettings(sigma_source="realized"), 1_800_000_000.0
+    replies = realized_replies(now, now - 60)
+    replies[-1] = [replies[-1][0], "0.02", "0"]  # ETHUSDT's realized vol written as 0
+    state = parse_state(replies, ["BTCUSDT", "ETHUSDT"], now, 300.0, 120.0, realized=True)
+    assert state.sigmas == {"BTCUSDT": 0.02}
+    decision, metrics = evaluate(Proposal("p1", "BTCUSDT", "PARTIAL_50"), state, allowed=True, settings=settings,
+                                 now=now)
+    assert decision["sigma_source"] == "realized"
+    assert decision["sigma_fallback_symbols"] == ["ETHUSDT"]
+    assert metrics.heat > 0.5  # ETHUSDT at the constant 1.0 (with sigma 0 it added nothing: heat 0)
+
+
 def test_realized_vol_written_late_in_its_second_is_judged_to_the_ms_so_k_and_sigma_agree_at_every_instant():
     """The state writer stamps the cluster state and realized vol in one transaction, and the gate took K by
     the state's updated_ts_ms but sigma by the vol's whole-second updated_ts: for the last < 1 s of the window

@@ -4120,6 +4120,14 @@ MUTATIONS: list[Mutation] = [
         "    return port_outside_ephemeral_range()\n",
         "    import socket\n    with socket.socket() as s:\n        s.bind((\"127.0.0.1\", 0))\n        return s.getsockname()[1]\n",
         ("tests/test_harness_ports.py::test_monitor_ups_own_pick_of_a_prometheus_port_lies_outside_the_ephemeral_range",)),
+    Mutation(
+        "live_gate_takes_a_realized_vol_of_0_as_sigma_0",
+        "a realized vol of 0 (a flat series) is none: the live gate takes the constant sigma, as the backtest (s21)",
+        "actors/gate.py",
+        "                if math.isfinite(value) and value > 0:",
+        "                if math.isfinite(value) and value >= 0:",
+        ("tests/test_cluster_hardening.py::"
+         "test_a_realized_vol_of_0_is_no_realized_vol_the_live_gate_takes_the_constant_sigma_as_the_backtest_does",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
