@@ -34,11 +34,12 @@ from typing import Any
 from launcher.hosts import host_hash
 from launcher.own_code import module_command, own_env
 from launcher.schema import SchemaError
-from launcher.supervise import Home, home_from
+from launcher.supervise import Home, home_from, text_sha256, topology_copy
 from launcher.topology import Topology, load_or_report, load_topology
 
 RECORDS = "deploys.jsonl"
 LOCK = "deploy.lock"
+VALIDATED = "topology.yaml"  # in the deploy's work dir: the text it validated, base_dir pinned; the proofs read it
 DEFAULT_PROOF_TIMEOUT_S = 40.0
 COMMAND_TIMEOUT_S = 300.0
 
@@ -228,10 +229,14 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
     work = deploys_dir(home) / f"{stamp}-{os.getpid()}"
     work.mkdir(parents=True, exist_ok=True)
+    # Every host's `up` refuses a FILE whose text is not this one (edited meanwhile, or another copy on that host),
+    # and the proofs read this copy: what the deploy validated is what each host runs and each proof checks.
+    (work / VALIDATED).write_text(topology_copy(topo))
     source = str(Path(args.file).resolve())
     record: dict[str, Any] = {"id": work.name, "pid": os.getpid(), "started": started, "file": source,
                               "topology": topo.name, "hosts": targets, "before": {}, "after": {}, "proofs": [],
-                              "outcome": "running", "host_states": {h: "not reached" for h in targets}}
+                              "outcome": "running", "host_states": {h: "not reached" for h in targets},
+                              "file_sha256": text_sha256(topo.source_text or "")}
     _record(home, record)
     try:
         return _deploy_hosts(args, topo, home, targets, source, work, record, started)
@@ -261,6 +266,7 @@ def _stopped(args: argparse.Namespace, topo: Topology, host: str) -> bool:
 def _deploy_hosts(args: argparse.Namespace, topo: Topology, home: Home, targets: list[str], source: str,
                   work: Path, record: dict[str, Any], started: float) -> int:
     states = record["host_states"]
+    proved = work / VALIDATED
 
     def step(host: str, state: str) -> None:
         states[host] = state
@@ -318,15 +324,16 @@ def _deploy_hosts(args: argparse.Namespace, topo: Topology, home: Home, targets:
         hh = str(host_home(args, host))
         step(host, "applying")
         print(f"--- {host}: clustergate up --host {host} (home {hh})", flush=True)
-        up = run_on(args, topo, host, clustergate("up", source, "--host", host, "--home", hh,
-                                                  "--timeout", str(args.up_timeout), *(["--replace"] if args.replace else [])))
+        up = run_on(args, topo, host, clustergate("up", source, "--host", host, "--home", hh, "--timeout",
+                                                  str(args.up_timeout), "--expect-sha256", record["file_sha256"],
+                                                  *(["--replace"] if args.replace else [])))
         _show(host, up)
         if up.returncode != 0 and not args.replace and "would replace the running system" in up.stderr:
             print(f"  [{host}] runs a topology with another name than {topo.name!r}: `clustergate deploy --replace` "
                   f"passes --replace to each host's up", flush=True)
         if up.returncode == 0:
             print(f"--- readiness proof of the whole system after {host}", flush=True)
-            ok, report, failed = _prove(args, Path(source), home, work / f"proof-{len(record['proofs']) + 1}-after-{host}")
+            ok, report, failed = _prove(args, proved, home, work / f"proof-{len(record['proofs']) + 1}-after-{host}")
             record["proofs"].append(report)
         else:
             ok, failed = False, [f"clustergate up --host {host} (exit {up.returncode})"]
@@ -360,7 +367,7 @@ def _deploy_hosts(args: argparse.Namespace, topo: Topology, home: Home, targets:
         record["rollback_ok"] = all_back
         print(f"--- readiness proof after the rollback of {', '.join(back_out)}", flush=True)
         old = next((saved[h] for h in back_out if saved[h] is not None), None)
-        again, report, still = _prove(args, old or Path(source), home,
+        again, report, still = _prove(args, old or proved, home,
                                       work / f"proof-{len(record['proofs']) + 1}-after-rollback-{host}")
         record["proofs"].append(report)
         record["proved_after_rollback"] = again

@@ -20,6 +20,7 @@ from dataclasses import asdict
 from typing import Any
 
 from launcher.schema import Path, Validator
+from launcher.topology import keep_source
 
 HOST_NAME_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 CURVE_ACROSS_HOSTS_FIX = "set curve on both sockets (docs/multihost-and-deploy.md: 'Laying it out on real machines')"
@@ -151,7 +152,7 @@ def place(v: Validator, topo: Any, actor_hosts: dict[str, Any] | None, data: dic
     object.__setattr__(new_redis, "resolved_address", address)
     object.__setattr__(new_redis, "resolved_hosts", {name: spec.address for name, spec in hosts.items()})
     placed = dataclasses.replace(topo, actors=actors, redis=new_redis)
-    object.__setattr__(placed, "source_path", topo.source_path)
+    keep_source(placed, topo)
     object.__setattr__(placed, "placement", placement)
     return placed
 
@@ -338,7 +339,7 @@ def host_view(topo: Any, host: str) -> Any:
     elif redis.managed and not runs_redis(topo, host):
         redis = redis.replaced(managed=False)
     view = dataclasses.replace(topo, actors=actors, redis=redis)
-    object.__setattr__(view, "source_path", topo.source_path)
+    keep_source(view, topo)
     object.__setattr__(view, "placement", {a: host for a in actors})
     return view
 

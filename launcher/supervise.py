@@ -149,6 +149,10 @@ def _hash(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def actor_config_hash(topo: Topology, name: str) -> str:
     """Changes exactly when something this actor reads changes, so `up` restarts only it."""
     shared = {"symbols": topo.symbols, "redis": asdict(topo.redis), "positions": asdict(topo.positions),
@@ -426,8 +430,8 @@ def _utf8(text: str) -> bool:
 def _asks_for_password(topo: Topology) -> bool:
     """A topology asks for a password when its file names redis.password_env explicitly."""
     try:
-        data = yaml.safe_load(Path(topo.source_path).read_text()) if topo.source_path else None
-    except (OSError, yaml.YAMLError):
+        data = yaml.safe_load(topo.source_text) if topo.source_text else None
+    except yaml.YAMLError:
         return False
     redis_section = data.get("redis") if isinstance(data, dict) else None
     return isinstance(redis_section, dict) and "password_env" in redis_section
@@ -441,9 +445,10 @@ def redact(text: str, secrets: list[str]) -> str:
 
 
 def topology_copy(topo: Topology, home: Home | None = None) -> str:
-    """The topology as the actors read it: the source file's data with base_dir pinned, and every
-    relative ipc:// path moved under the home's run/ipc/ (so two homes never share a socket file)."""
-    data = yaml.safe_load(Path(topo.source_path).read_text()) if topo.source_path else {}
+    """The topology as the actors read it: the text that was validated (not the file as it is by now) with
+    base_dir pinned, and every relative ipc:// path moved under the home's run/ipc/ (so two homes never share a
+    socket file)."""
+    data = yaml.safe_load(topo.source_text) if topo.source_text else {}
     data.pop("$schema", None)
     if not data.get("base_dir"):  # a copy being put back (deploy rollback) keeps the base it was made with
         data["base_dir"] = str(Path(topo.source_path).parent) if topo.source_path else str(Path.cwd())
@@ -1074,6 +1079,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     topo = load_or_report(args.file)
     if topo is None:
         return 2
+    expected = getattr(args, "expect_sha256", None)
+    if expected and text_sha256(topo.source_text or "") != expected:
+        print(f"{args.file}: is not the text the deploy validated (SHA-256 {text_sha256(topo.source_text or '')[:16]}, "
+              f"the deploy's {expected[:16]}): the file was edited during the deploy, or this host's copy at that path "
+              f"differs; nothing was changed", file=sys.stderr)
+        return 2
     from launcher.hosts import host_problem, host_view
     problem = host_problem(topo, getattr(args, "host", None))
     if problem:
@@ -1656,6 +1667,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=timeout_seconds, default=60.0, help="seconds to wait for readiness (default 60)")
     p.add_argument("--replace", action="store_true", help="replace a running system of another topology (another "
                                                           "name) in this home; without it `up` refuses")
+    p.add_argument("--expect-sha256", metavar="HEX", help="refuse (exit 2, nothing changed) unless FILE's text has this "
+                                                          "SHA-256: `deploy` passes the hash of the text it validated")
     home_arg(p)
     host_arg(p)
     p.set_defaults(func=cmd_up)

@@ -532,6 +532,8 @@ class Topology:
     hosts: dict[str, HostSpec] = setting(doc="Multi-host: host name -> host. Without it the topology runs on one host.", factory=dict)
     base_dir: str | None = setting(None, doc="Directory that relative paths resolve against (default: the topology file's). The launcher sets it in its copy.")
     source_path: str | None = field(default=None, init=False, compare=False)
+    # The text that was validated: `up` copies it, not the file as it is by then (an edit saved meanwhile).
+    source_text: str | None = field(default=None, init=False, compare=False)
     # Multi-host: actor name -> host name (launcher/hosts.py fills it; empty on one host).
     placement: dict[str, str] = field(default_factory=dict, init=False, compare=False)
 
@@ -1120,6 +1122,12 @@ def _check_wait(v: Validator, topo: Topology, s: PermitIssuerSettings, base: Pat
 # --------------------------------------------------------------------------- entry points
 
 
+def keep_source(copy: Topology, topo: Topology) -> None:
+    """A topology derived from topo (placed on its hosts, one host's view) keeps the file and text topo was read from."""
+    object.__setattr__(copy, "source_path", topo.source_path)
+    object.__setattr__(copy, "source_text", topo.source_text)
+
+
 def load_topology(path: str | os.PathLike[str]) -> Topology:
     """Read and validate a topology file; raise SchemaError naming every problem."""
     topo, problems = _read_and_validate(path)
@@ -1162,6 +1170,7 @@ def _read_and_validate(path: str | os.PathLike[str]) -> tuple[Topology | None, l
     topo, more = validate_data(data, lines, source_path=str(p.resolve()))
     if topo is not None:
         object.__setattr__(topo, "source_path", str(p.resolve()))
+        object.__setattr__(topo, "source_text", text)
     return topo, problems + more
 
 
@@ -1179,6 +1188,7 @@ def topology_json_schema() -> dict[str, Any]:
     defs: dict[str, Any] = {}
     root = dataclass_schema(Topology, defs)
     root["properties"].pop("source_path", None)
+    root["properties"].pop("source_text", None)
     root["properties"]["$schema"] = {"type": "string"}
     actor = dataclass_schema(ActorSpec, defs)
     actor.pop("required", None)

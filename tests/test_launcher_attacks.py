@@ -328,3 +328,46 @@ def test_two_concurrent_ups_of_one_topology_in_two_homes_leave_one_system_and_on
                 p.wait(10)
         for h in homes:
             clustergate("down", "--home", str(h.root))
+
+
+# --------------------------------------------------------------------------- the file edited while up waits
+
+
+def test_an_up_runs_the_topology_it_validated_even_when_the_file_is_edited_while_it_waits(tmp_path: Path) -> None:
+    # `up` validated FILE, waited for the home's change lock (a `down` or another `up` running), then read FILE
+    # again to write the copy the actors read: an edit saved meanwhile ran unvalidated (here a gate whose
+    # freshness window is shorter than a cadence, which validation refuses), with programs.d hashed from the old.
+    import fcntl
+
+    import yaml
+
+    from launcher.supervise import Home
+
+    home = Home(tmp_path / "home")
+    data = retarget(demo_topology_data())
+    topology = write_topology(tmp_path / "t.yaml", data)
+    home.run.mkdir(parents=True)
+    lock = open(home.run / "change.lock", "a+")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    lock.write(f"{os.getpid()} down\n")
+    lock.flush()
+    up = subprocess.Popen([PYTHON, "-m", "launcher", "up", str(topology), "--home", str(home.root), "--timeout", "60"],
+                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env_without_password())
+    try:
+        assert up.stdout is not None
+        first = up.stdout.readline()  # "waiting for `clustergate down` (pid N) ...": up has validated FILE
+        assert first.startswith("waiting for"), first
+        edited = yaml.safe_load(topology.read_text())
+        edited["actors"]["gate"]["settings"]["freshness_s"] = 0.5
+        topology.write_text(yaml.safe_dump(edited, sort_keys=False))
+        lock.close()
+        out, _ = up.communicate(timeout=180)
+        assert up.returncode == 0, first + out
+        running = yaml.safe_load(home.topology.read_text())
+        assert running["actors"]["gate"]["settings"]["freshness_s"] == data["actors"]["gate"]["settings"]["freshness_s"]
+    finally:
+        lock.close()
+        if up.poll() is None:
+            up.kill()
+            up.wait(10)
+        clustergate("down", "--home", str(home.root))

@@ -157,3 +157,34 @@ def test_a_deploy_stopped_with_ctrl_c_exits_130_and_records_where_each_host_was(
     [record] = _history(tmp_path)
     assert record["outcome"] == "interrupted" and "finished" in record
     assert record["host_states"] == {"store": "applying", "market": "not reached", "exec": "not reached"}
+
+
+def test_a_topology_file_edited_during_a_deploy_is_applied_to_no_host(tmp_path, topology):
+    # Each host's `up` read FILE again when its turn came: an edit saved while the deploy ran (or a host whose
+    # copy at that path differs) was applied to the hosts after it, unvalidated by the deploy, while its record
+    # named the hash it had validated for every host. Here store's `up` is held until the file has changed.
+    import yaml
+
+    from launcher.supervise import Home, home_processes
+
+    deploy = _deploy(tmp_path, topology, "--proof-timeout", "1", "--up-timeout", "30")
+    homes = [Home(tmp_path / "homes" / host) for host in ("store", "market", "exec")]
+    try:
+        wait_for(lambda: len(_started(tmp_path)) >= 4, 60, "the deploy to reach its first host's up")
+        edited = yaml.safe_load(topology.read_text())
+        edited["clusters"]["corr_threshold"] = 0.5
+        topology.write_text(yaml.safe_dump(edited, sort_keys=False))
+        (tmp_path / "go").touch()
+        out, err = deploy.communicate(timeout=300)
+        assert deploy.returncode == 1 and "Traceback" not in err, out + err
+        assert "is not the text the deploy validated" in out, out
+        for home in homes:
+            assert not home.programs.exists() and home_processes(home) == [], (home, out)
+        [record] = _history(tmp_path)
+        assert record["host_states"]["store"] == "stopped" and record["failed_host"] == "store", record
+    finally:
+        if deploy.poll() is None:
+            _kill_group(deploy)
+        for home in homes:
+            subprocess.run([sys.executable, "-m", "launcher", "down", "--home", str(home.root)], capture_output=True,
+                           timeout=120, stdin=subprocess.DEVNULL)

@@ -4128,6 +4128,21 @@ MUTATIONS: list[Mutation] = [
         "                if math.isfinite(value) and value >= 0:",
         ("tests/test_cluster_hardening.py::"
          "test_a_realized_vol_of_0_is_no_realized_vol_the_live_gate_takes_the_constant_sigma_as_the_backtest_does",)),
+    Mutation(
+        "up_copies_the_topology_file_as_it_is_after_waiting",
+        "up runs the topology text it validated, not an edit of the file saved while it waited for the change lock (s21)",
+        "launcher/supervise.py",
+        "    data = yaml.safe_load(topo.source_text) if topo.source_text else {}\n",
+        "    data = yaml.safe_load(Path(topo.source_path).read_text()) if topo.source_path else {}\n",
+        ("tests/test_launcher_attacks.py::"
+         "test_an_up_runs_the_topology_it_validated_even_when_the_file_is_edited_while_it_waits",)),
+    Mutation(
+        "deploy_lets_each_host_read_the_topology_file_again",
+        "every host of a deploy runs the text the deploy validated: a file edited meanwhile is applied to no host (s21)",
+        "launcher/deploy.py",
+        '                                                  str(args.up_timeout), "--expect-sha256", record["file_sha256"],\n',
+        "                                                  str(args.up_timeout),\n",
+        ("tests/test_multihost_deploy_attack.py::test_a_topology_file_edited_during_a_deploy_is_applied_to_no_host",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
