@@ -1476,11 +1476,15 @@ def collect_status(home: Home) -> dict[str, Any]:
     rows = []
     infos = sup.processes()
     supervised = {sup.pid()} | {info["pid"] for info in infos if info["pid"]}
+    rendered = _rendered_config_hashes(home)
     exits = unexpected_exits(home.run / "supervisord.log", supervisord_pid=sup.pid())
     for info in infos:
         name = info["name"]
         row: dict[str, Any] = {"name": name, "state": info["statename"], "pid": info["pid"] or None,
                                "uptime_s": (info["now"] - info["start"]) if info["statename"] == "RUNNING" else 0}
+        if name in rendered:  # False: it runs another config than `up` last wrote (an `up` killed part-way)
+            running_hash = _config_hash_of(info["pid"])
+            row["config_applied"] = None if running_hash is None else running_hash == rendered[name]
         if name in exits:  # a crash loop shows RUNNING between crashes: say how often it restarted
             row["unexpected_exits"] = as_json(exits[name], info.get("stdout_logfile") or None)
         if topo and name in topo.actors:
@@ -1513,6 +1517,34 @@ def collect_status(home: Home) -> dict[str, Any]:
     if topo is not None and topo.redis.sentinel is not None:
         status["sentinel"] = sentinel_status(topo)
     return status
+
+
+CONFIG_HASH_RE = re.compile(r'CLUSTERGATE_CONFIG_HASH="([0-9a-f]+)"')
+
+
+def _rendered_config_hashes(home: Home) -> dict[str, str]:
+    """Program -> the CLUSTERGATE_CONFIG_HASH `up` last wrote for it in run/programs.d."""
+    try:
+        sections = _program_sections(home.programs.read_text())
+    except (OSError, UnicodeDecodeError):
+        return {}
+    found = {name: CONFIG_HASH_RE.search(section) for name, section in sections.items()}
+    return {name: m.group(1) for name, m in found.items() if m}
+
+
+def _config_hash_of(pid: int | None) -> str | None:
+    """The CLUSTERGATE_CONFIG_HASH a running program was started with (its /proc environment), or None."""
+    if not pid:
+        return None
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            env = f.read().split(b"\0")
+    except OSError:
+        return None
+    for entry in env:
+        if entry.startswith(b"CLUSTERGATE_CONFIG_HASH="):
+            return entry.partition(b"=")[2].decode(errors="replace")
+    return None
 
 
 def home_exits(home: Home) -> dict[str, Any]:
@@ -1603,6 +1635,11 @@ def cmd_status(args: argparse.Namespace) -> int:
                 ready = {True: "yes", False: "no", None: "?"}[row.get("ready")]
                 where = row.get("metrics_url") or (f"(role: {row['role']})" if row.get("role") else "-")
                 print(f"{row['name']:<{width}}{row['state']:<10}{ready:<7}{str(row['pid'] or '-'):<9}{where}")
+        stale = [row["name"] for row in status["programs"] if row.get("config_applied") is False]
+        if stale:
+            print(f"NOT APPLIED: {', '.join(stale)} run(s) another configuration than the one `up` last wrote in "
+                  f"{home.programs} (an `up` stopped before supervisord applied it): `clustergate up FILE --home "
+                  f"{home.root}` again applies it")
         missing = [row["name"] for row in status["programs"] if row["state"] == "MISSING"]
         if missing:
             print(f"MISSING: supervisord of {home.root} does not run {', '.join(missing)}, which the topology has: "
@@ -1630,7 +1667,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         print("the monitor (prometheus) is not ready; this does not change status's exit code: "
               "`clustergate monitor status` says why")
     all_ok = (status["supervisord"] == "running" and not status["leftovers"]
-              and all(r["state"] == "RUNNING" and r.get("ready") for r in status["programs"] if r not in monitor)
+              and all(r["state"] == "RUNNING" and r.get("ready") and r.get("config_applied") is not False
+                      for r in status["programs"] if r not in monitor)
               and (status.get("sentinel") or {"failover_possible": True})["failover_possible"] is True)
     return 0 if all_ok else 1
 

@@ -371,3 +371,54 @@ def test_an_up_runs_the_topology_it_validated_even_when_the_file_is_edited_while
             up.kill()
             up.wait(10)
         clustergate("down", "--home", str(home.root))
+
+
+# --------------------------------------------------------------------------- an up killed part-way
+
+
+# `up` with supervisord's update replaced by a SIGKILL of `up` itself: the files are switched, supervisord never told.
+KILLED_BEFORE_UPDATE = """
+import os, signal, sys
+import launcher.supervise
+launcher.supervise.Supervisor.apply_config = lambda self: os.kill(os.getpid(), signal.SIGKILL)
+from launcher.cli import main
+main(sys.argv[1:])
+"""
+
+
+def test_status_names_a_program_still_running_the_config_an_up_killed_part_way_did_not_apply(tmp_path: Path) -> None:
+    # An `up` killed (SIGKILL: deploy's command timeout, an OOM kill, `kill -9`) after it switched the files but
+    # before supervisord applied them: status read the new copy as what runs and said every program was RUNNING and
+    # ready, exit 0, while the gate ran its old settings until the next `up`.
+    import json
+
+    import yaml
+
+    from launcher.supervise import Home
+
+    home = Home(tmp_path / "home")
+    data = retarget(demo_topology_data())
+    topology = write_topology(tmp_path / "t.yaml", data)
+    try:
+        up = clustergate("up", str(topology), "--home", str(home.root), "--timeout", "60", env=env_without_password())
+        assert up.returncode == 0, up.stdout + up.stderr
+        before = clustergate("status", "--home", str(home.root))
+        assert before.returncode == 0 and "NOT APPLIED" not in before.stdout, before.stdout + before.stderr
+        edited = yaml.safe_load(topology.read_text())
+        edited["actors"]["gate"]["settings"]["freshness_s"] = 4
+        topology.write_text(yaml.safe_dump(edited, sort_keys=False))
+        killed = subprocess.run([PYTHON, "-c", KILLED_BEFORE_UPDATE, "up", str(topology), "--home", str(home.root)],
+                                cwd=REPO, capture_output=True, text=True, timeout=120, env=env_without_password())
+        assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+        status = clustergate("status", "--home", str(home.root), "--json")
+        assert status.returncode == 1, status.stdout + status.stderr
+        rows = {row["name"]: row for row in json.loads(status.stdout)["programs"]}
+        assert rows["gate"]["config_applied"] is False and rows["book"]["config_applied"] is True, rows
+        text = clustergate("status", "--home", str(home.root))
+        assert "NOT APPLIED" in text.stdout and "gate" in text.stdout.split("NOT APPLIED")[1].splitlines()[0], text.stdout
+        again = clustergate("up", str(topology), "--home", str(home.root), "--timeout", "60", env=env_without_password())
+        assert again.returncode == 0, again.stdout + again.stderr
+        after = clustergate("status", "--home", str(home.root))
+        assert after.returncode == 0 and "NOT APPLIED" not in after.stdout, after.stdout
+    finally:
+        clustergate("down", "--home", str(home.root))

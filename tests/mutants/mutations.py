@@ -4143,6 +4143,15 @@ MUTATIONS: list[Mutation] = [
         '                                                  str(args.up_timeout), "--expect-sha256", record["file_sha256"],\n',
         "                                                  str(args.up_timeout),\n",
         ("tests/test_multihost_deploy_attack.py::test_a_topology_file_edited_during_a_deploy_is_applied_to_no_host",)),
+    Mutation(
+        "status_takes_a_program_running_an_unapplied_config_for_applied",
+        "status names a program that runs another config than the one up last wrote (an up killed part-way) and "
+        "exits 1 (s21)",
+        "launcher/supervise.py",
+        '            row["config_applied"] = None if running_hash is None else running_hash == rendered[name]\n',
+        '            row["config_applied"] = None if running_hash is None else True\n',
+        ("tests/test_launcher_attacks.py::"
+         "test_status_names_a_program_still_running_the_config_an_up_killed_part_way_did_not_apply",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
