@@ -62,12 +62,13 @@ def via(args: argparse.Namespace, topo: Topology, host: str) -> list[str]:
 
 
 def run_on(args: argparse.Namespace, topo: Topology, host: str, argv: list[str],
-           timeout_s: float = COMMAND_TIMEOUT_S) -> subprocess.CompletedProcess:
-    """argv on the host (through --via), output captured; a timeout or a missing program is a failure."""
+           timeout_s: float = COMMAND_TIMEOUT_S, stdin_text: str | None = None) -> subprocess.CompletedProcess:
+    """argv on the host (through --via), output captured, stdin_text (or nothing) as its input; a timeout or a
+    missing program is a failure."""
     command = via(args, topo, host) + argv
+    feed: dict[str, Any] = {"stdin": subprocess.DEVNULL} if stdin_text is None else {"input": stdin_text}
     try:
-        return subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL,
-                              env=own_env())
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, env=own_env(), **feed)
     except subprocess.TimeoutExpired as exc:
         return subprocess.CompletedProcess(command, 124, exc.stdout or "", f"timed out after {timeout_s:g} s")
     except OSError as exc:
@@ -351,9 +352,15 @@ def _deploy_hosts(args: argparse.Namespace, topo: Topology, home: Home, targets:
             step(h, "rolling back")
             h_home = str(host_home(args, h))
             if saved[h] is not None:
-                # --replace: the recorded topology is what goes back, whatever name the host runs now
-                back = run_on(args, topo, h, clustergate("up", str(saved[h]), "--host", h, "--home", h_home,
-                                                         "--timeout", str(args.up_timeout), "--replace"))
+                # The recorded copy is on this machine: it goes to the host's home first (through --via, as its
+                # input), since a host reached by ssh does not see this machine's files.
+                there = str(Path(h_home) / "run" / f"deploy-{work.name}-before.yaml")
+                back = run_on(args, topo, h, ["tee", there], stdin_text=saved[h].read_text())
+                back.stdout = ""  # tee echoes the copy
+                if back.returncode == 0:
+                    # --replace: the recorded topology is what goes back, whatever name the host runs now
+                    back = run_on(args, topo, h, clustergate("up", there, "--host", h, "--home", h_home,
+                                                             "--timeout", str(args.up_timeout), "--replace"))
                 whats.append(f"{h} back on its recorded topology {record['before'][h]} ({saved[h]})")
             else:
                 back = run_on(args, topo, h, clustergate("down", "--host", h, "--home", h_home))

@@ -320,3 +320,36 @@ def test_a_failed_deploy_leaves_a_host_that_was_stopped_stopped(tmp_path: Path):
         busy.close()
         for host in SYSTEM_HOSTS:
             clustergate(env, "down", "--host", host, timeout=120)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a mount namespace per host command (unshare -m) needs root")
+def test_a_rollback_puts_a_host_back_when_the_host_cannot_see_the_deploying_machines_files(tmp_path: Path):
+    """A rollback ran `up DEPLOY_HOME/run/deploys/ID/before-HOST.yaml` on the host: a path on the deploying machine,
+    which a host reached with `--via 'ssh ...'` does not have, so every rollback on real machines failed (`cannot
+    read topology`). Here each host command runs in a mount namespace where the deploy's home is an empty tmpfs."""
+    data = side_by_side_data(tmp_path)
+    topology = write_topology(tmp_path, data)
+    bad = json.loads(json.dumps(data))
+    bad["clusters"].update(lookback_returns=5000, min_returns=5000)  # validates; the correlator is never ready
+    bad_path = write_topology(tmp_path, bad, "bad.yaml")
+    ops = tmp_path / "ops"
+    ops.mkdir()
+    env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD, "CLUSTERGATE_HOME": str(tmp_path / "base")}
+    via = f"unshare -m sh -c 'mount -t tmpfs tmpfs {ops} && exec \"$@\"' {{host}}"
+    try:
+        for host in ("store", "market", "exec"):
+            up = clustergate(env, "up", str(topology), "--host", host, "--timeout", str(UP_TIMEOUT_S))
+            assert up.returncode == 0, f"{host}: {up.stdout[-2000:]}{up.stderr[-2000:]}"
+        market = tmp_path / "base" / "hosts" / "market" / "run" / "topology.yaml"
+        before = market.read_text()
+        result = clustergate(env, "deploy", str(bad_path), "--host", "market", "--via", via, "--home-root",
+                             str(tmp_path / "base" / "hosts"), "--home", str(ops), "--up-timeout", "5",
+                             "--proof-timeout", str(20 * DEADLINE_SCALE), timeout=20 * UP_TIMEOUT_S)
+        assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+        assert "rolled back: market back on its recorded topology" in result.stdout, result.stdout[-3000:]
+        assert "FAILED (exit" not in result.stdout and "the proof after the rollback passed" in result.stdout, \
+            result.stdout[-3000:]
+        assert market.read_text() == before
+    finally:
+        for host in SYSTEM_HOSTS:
+            clustergate(env, "down", "--host", host, timeout=120)

@@ -4152,6 +4152,15 @@ MUTATIONS: list[Mutation] = [
         '            row["config_applied"] = None if running_hash is None else True\n',
         ("tests/test_launcher_attacks.py::"
          "test_status_names_a_program_still_running_the_config_an_up_killed_part_way_did_not_apply",)),
+    Mutation(
+        "deploy_rollback_names_a_copy_only_the_deploying_machine_has",
+        "a rollback sends the host its recorded copy before up of it: a host reached by ssh does not see the "
+        "deploying machine's files (s21)",
+        "launcher/deploy.py",
+        '                    back = run_on(args, topo, h, clustergate("up", there, "--host", h, "--home", h_home,\n',
+        '                    back = run_on(args, topo, h, clustergate("up", str(saved[h]), "--host", h, "--home", h_home,\n',
+        ("tests/test_multihost_side_by_side.py::"
+         "test_a_rollback_puts_a_host_back_when_the_host_cannot_see_the_deploying_machines_files",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
