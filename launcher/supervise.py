@@ -1667,8 +1667,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         print("the monitor (prometheus) is not ready; this does not change status's exit code: "
               "`clustergate monitor status` says why")
     all_ok = (status["supervisord"] == "running" and not status["leftovers"]
-              and all(r["state"] == "RUNNING" and r.get("ready") and r.get("config_applied") is not False
-                      for r in status["programs"] if r not in monitor)
+              and all(r["state"] == "RUNNING" and r.get("ready") for r in status["programs"] if r not in monitor)
+              and all(r.get("config_applied") is not False for r in status["programs"])
               and (status.get("sentinel") or {"failover_possible": True})["failover_possible"] is True)
     return 0 if all_ok else 1
 
