@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 import uuid
@@ -24,8 +25,8 @@ from launcher.redis_conn import connect
 from launcher.client import GateClient, GateUnavailable, gate_endpoints
 from launcher.overview import first, labelled
 from launcher.schema import SchemaError
-from launcher.supervise import (REDIS_PROGRAM, Home, LaunchError, Supervisor, home_from, running_topology_path,
-                                scrape)
+from launcher.supervise import (REDIS_PROGRAM, Home, LaunchError, Supervisor, _tell, home_from,
+                                running_topology_path, scrape, signal_name)
 from launcher.topology import RESERVED_PROGRAM_PREFIX, Topology, load_topology
 
 # The last report run_proof wrote in this process, and its failed checks (deploy records them).
@@ -304,12 +305,24 @@ def run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv
         print(f"FAIL  supervisord: not running on {home.socket} (start the system with `clustergate up FILE`)")
         return 1
     print(f"proof {name} against {proof.topo.name} ({proof.topology_path})", flush=True)
+    interrupted = 0
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    for signum, handler in previous.items():
+        if handler is not signal.SIG_IGN:  # nohup: stays ignored
+            signal.signal(signum, _raise_interrupted)
     try:
         body(proof, args)
     except ProofFailed as exc:
         print(f"stopping: '{exc}' failed", flush=True)
+    except Interrupted as exc:
+        interrupted = exc.signum
+        _tell(f"interrupted ({signal_name(exc.signum)}): what the proof stopped was started again")
+        proof.check("proof ran to the end", False, f"interrupted by {signal_name(exc.signum)}")
     except Exception as exc:  # a broken proof is a failed proof, with the reason shown
         proof.check("proof ran to the end", False, f"{type(exc).__name__}: {exc}")
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     base = proof.write_report()
     proof.close()
     global LAST_REPORT
@@ -318,7 +331,22 @@ def run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv
     failed = sum(not c.ok for c in proof.checks)
     print(f"{'PASSED' if passed else 'FAILED'}: {len(proof.checks) - failed}/{len(proof.checks)} checks; "
           f"report {base}.txt and .json", flush=True)
-    return 0 if passed else 1
+    return 128 + interrupted if interrupted else 0 if passed else 1
+
+
+class Interrupted(BaseException):
+    """SIGTERM or SIGHUP during a proof, raised where the proof is: its `finally` starts again what it stopped
+    (a BaseException: no `except Exception` of a poll loop swallows it)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_interrupted(signum: int, frame: Any) -> None:
+    for each in (signal.SIGTERM, signal.SIGHUP):  # a second signal must not cut the `finally` short
+        signal.signal(each, signal.SIG_IGN)
+    raise Interrupted(signum)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -41,36 +41,40 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
 
     # Every program (managed Redis stopped last and started first), or just the two that hold the history.
     programs = sorted(p.program_states(), key=lambda n: not (n == REDIS_PROGRAM or n.startswith('redis-'))) if every_program else [buffer, correlator]
-    stop_began = time.monotonic()
-    p.stop_programs(list(reversed(programs)))
-    p.check("programs stopped", all(p.program_states()[n] == "STOPPED" for n in programs), programs)
-    restarted_at = time.monotonic()
-    restarted_epoch = time.time()
-    # Poll while supervisord starts them: waiting for RUNNING first (startsecs) would let a correlator
-    # that is ready early look late, and one that is late hide in the wait.
     starter = threading.Thread(target=p.start_programs, args=(programs,), daemon=True)
-    starter.start()
-    # The clock starts when the new correlator process starts (its own clustergate_actor_started_timestamp_seconds,
-    # set before its setup), not when supervisord calls it RUNNING (startsecs later) or when a scrape first answers.
-    ok, started, _ = p.poll(lambda: p.metric("correlator", STARTED_METRIC),
-                            lambda v: v is not None and v >= restarted_epoch - 1.0, SERVING_TIMEOUT_S, 0.02)
-    p.require("correlator serving again", ok, started,
-              f"new process started {started - restarted_epoch:.2f} s after the start command" if ok else
-              "no start timestamp of a new correlator process")
-    # Both series from one scrape: a flip to not ready between two scrapes would read 0 as the moment.
-    ok, sample, _ = p.poll(lambda: p.metrics(correlator),
-                           lambda m: first(m, "p27_corr_ready") == 1.0, READY_TIMEOUT_S, 0.02)
-    seen_after_start_s = time.time() - started
-    value = first(sample, "p27_corr_ready") if isinstance(sample, dict) else None
-    ready_since = first(sample, READY_SINCE_METRIC) if isinstance(sample, dict) else None
-    # The actor's own clock times readiness; a scrape only sees it later (by up to a poll and a scrape).
-    ready_after_start_s = ready_since - started if ok and ready_since else None
-    p.check("p27_corr_ready back to 1 within one cadence",
-            ready_after_start_s is not None and ready_after_start_s <= cadence, value,
-            (f"{ready_after_start_s:.2f} s" if ready_after_start_s is not None else "never")
-            + f" after the correlator process started by its own clock (cadence {cadence:g} s; a scrape saw it "
-            f"{seen_after_start_s:.2f} s after); {time.monotonic() - restarted_at:.2f} s after the restart")
-    starter.join(PROGRAM_START_TIMEOUT_S + 5)
+    try:
+        stop_began = time.monotonic()
+        p.stop_programs(list(reversed(programs)))
+        p.check("programs stopped", all(p.program_states()[n] == "STOPPED" for n in programs), programs)
+        restarted_at = time.monotonic()
+        restarted_epoch = time.time()
+        # Poll while supervisord starts them: waiting for RUNNING first (startsecs) would let a correlator
+        # that is ready early look late, and one that is late hide in the wait.
+        starter.start()
+        # The clock starts when the new correlator process starts (its own clustergate_actor_started_timestamp_seconds,
+        # set before its setup), not when supervisord calls it RUNNING (startsecs later) or when a scrape first answers.
+        ok, started, _ = p.poll(lambda: p.metric("correlator", STARTED_METRIC),
+                                lambda v: v is not None and v >= restarted_epoch - 1.0, SERVING_TIMEOUT_S, 0.02)
+        p.require("correlator serving again", ok, started,
+                  f"new process started {started - restarted_epoch:.2f} s after the start command" if ok else
+                  "no start timestamp of a new correlator process")
+        # Both series from one scrape: a flip to not ready between two scrapes would read 0 as the moment.
+        ok, sample, _ = p.poll(lambda: p.metrics(correlator),
+                               lambda m: first(m, "p27_corr_ready") == 1.0, READY_TIMEOUT_S, 0.02)
+        seen_after_start_s = time.time() - started
+        value = first(sample, "p27_corr_ready") if isinstance(sample, dict) else None
+        ready_since = first(sample, READY_SINCE_METRIC) if isinstance(sample, dict) else None
+        # The actor's own clock times readiness; a scrape only sees it later (by up to a poll and a scrape).
+        ready_after_start_s = ready_since - started if ok and ready_since else None
+        p.check("p27_corr_ready back to 1 within one cadence",
+                ready_after_start_s is not None and ready_after_start_s <= cadence, value,
+                (f"{ready_after_start_s:.2f} s" if ready_after_start_s is not None else "never")
+                + f" after the correlator process started by its own clock (cadence {cadence:g} s; a scrape saw it "
+                f"{seen_after_start_s:.2f} s after); {time.monotonic() - restarted_at:.2f} s after the restart")
+    finally:  # a failed check, SIGTERM or SIGHUP (proofs/common.py): nothing is left stopped
+        if starter.ident is not None:
+            starter.join(PROGRAM_START_TIMEOUT_S + 5)
+        p.start_programs([n for n in programs if p.program_states().get(n) == "STOPPED"])
     outage_slots = math.ceil((time.monotonic() - stop_began) / cadence) + 1
     ok, after, _ = p.poll(p.points_per_symbol, lambda a: bool(a), SERVING_TIMEOUT_S)
     window_points = p.topo.clusters.lookback_returns + 1

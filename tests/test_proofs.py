@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from contextlib import contextmanager, redirect_stdout
@@ -387,3 +388,41 @@ def test_with_one_of_two_gates_stopped_readiness_fails_naming_that_gate(two_gate
     line = next(l for l in result.stdout.splitlines() if "every gate answers" in l)
     assert line.startswith("FAIL  every gate answers") and '"gate_b":' in line and '"gate":' not in line, line
     assert latest_report(two_gate_demo_system, "readiness")["passed"] is False
+
+
+@pytest.mark.parametrize("proof_name,stopped_line,stopped,signum", [
+    ("fallback", "cluster side stopped", ["clusterer", "state_writer"], signal.SIGTERM),
+    ("fallback", "cluster side stopped", ["clusterer", "state_writer"], signal.SIGHUP),
+    ("warm-restart", "programs stopped", ["buffer", "correlator"], signal.SIGTERM),
+], ids=["fallback-SIGTERM", "fallback-SIGHUP", "warm-restart-SIGTERM"])
+def test_a_proof_killed_or_hung_up_part_way_starts_the_programs_it_stopped(demo_system: Path, proof_name: str,
+                                                                           stopped_line: str, stopped: list[str],
+                                                                           signum: int) -> None:
+    # The fallback proof starts the cluster side again in a `finally`, which Ctrl-C reached but SIGTERM (`kill`,
+    # `timeout`) and SIGHUP (the terminal or ssh session gone) did not: the proof died with clusterer and
+    # state_writer STOPPED, which supervisord never starts by itself, and the gate took K from the proxy until
+    # someone noticed. The warm-restart proof started its programs in a daemon thread, cut off when the proof ended.
+    api = Supervisor(Home(demo_system)).api
+    proof = subprocess.Popen([sys.executable, "-m", "proofs.cli", proof_name, "--home", str(demo_system)], cwd=REPO,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proof.stdout is not None
+        seen = []
+        for line in proof.stdout:  # bounded: the proof ends by itself within its own deadlines
+            seen.append(line)
+            if stopped_line in line:
+                break
+        assert stopped_line in seen[-1], "".join(seen)
+        proof.send_signal(signum)
+        out, _ = proof.communicate(timeout=60)
+        assert proof.returncode == 128 + signum, "".join(seen) + out
+        assert f"interrupted ({signal.Signals(signum).name})" in out, out
+        wait_for(lambda: all(api.getProcessInfo(n)["statename"] == "RUNNING" for n in stopped), 20,
+                 f"{stopped} running again")
+    finally:
+        if proof.poll() is None:
+            proof.kill()
+            proof.wait(10)
+        for name in stopped:  # the module's system, whole again for the next test whatever happened here
+            if api.getProcessInfo(name)["statename"] == "STOPPED":
+                api.startProcess(name, True)

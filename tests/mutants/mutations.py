@@ -4161,6 +4161,23 @@ MUTATIONS: list[Mutation] = [
         '                    back = run_on(args, topo, h, clustergate("up", str(saved[h]), "--host", h, "--home", h_home,\n',
         ("tests/test_multihost_side_by_side.py::"
          "test_a_rollback_puts_a_host_back_when_the_host_cannot_see_the_deploying_machines_files",)),
+    Mutation(
+        "proof_dies_on_sigterm_and_sighup_leaving_what_it_stopped_stopped",
+        "a proof killed (SIGTERM) or hung up (SIGHUP) part-way starts again the programs it stopped (s21)",
+        "proofs/common.py",
+        "            signal.signal(signum, _raise_interrupted)\n",
+        "            pass\n",
+        ("tests/test_proofs.py::test_a_proof_killed_or_hung_up_part_way_starts_the_programs_it_stopped[fallback-SIGTERM]",
+         "tests/test_proofs.py::test_a_proof_killed_or_hung_up_part_way_starts_the_programs_it_stopped[fallback-SIGHUP]")),
+    Mutation(
+        "warm_restart_proof_leaves_its_start_to_a_daemon_thread_cut_off_at_its_end",
+        "the warm-restart proof starts what it stopped whatever ends it (a failed check, SIGTERM, SIGHUP) (s21)",
+        "proofs/warm_restart.py",
+        "        if starter.ident is not None:\n"
+        "            starter.join(PROGRAM_START_TIMEOUT_S + 5)\n"
+        "        p.start_programs([n for n in programs if p.program_states().get(n) == \"STOPPED\"])\n",
+        "        pass\n",
+        ("tests/test_proofs.py::test_a_proof_killed_or_hung_up_part_way_starts_the_programs_it_stopped[warm-restart-SIGTERM]",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
