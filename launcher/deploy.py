@@ -34,7 +34,7 @@ from typing import Any
 from launcher.hosts import host_hash
 from launcher.own_code import module_command, own_env
 from launcher.schema import SchemaError
-from launcher.supervise import Home, home_from, text_sha256, topology_copy
+from launcher.supervise import Home, home_from, text_sha256, timeout_seconds, topology_copy
 from launcher.topology import Topology, load_or_report, load_topology
 
 RECORDS = "deploys.jsonl"
@@ -397,9 +397,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                  "(e.g. 'ssh deploy@{address} --', 'ip netns exec ns-{host}'); default: this machine")
     p.add_argument("--home-root", help="each host's home is HOME_ROOT/NAME (default: hosts/NAME under the usual home)")
     p.add_argument("--home", help="where deploy records and proof reports go (default: the repo root, or $CLUSTERGATE_HOME)")
-    p.add_argument("--proof-timeout", type=float, default=DEFAULT_PROOF_TIMEOUT_S,
+    p.add_argument("--proof-timeout", type=timeout_seconds, default=DEFAULT_PROOF_TIMEOUT_S,
                    help=f"seconds the proof waits for the cluster to warm up (default {DEFAULT_PROOF_TIMEOUT_S:g})")
-    p.add_argument("--up-timeout", type=float, default=60.0, help="seconds each host's `up` waits for readiness (default 60)")
+    p.add_argument("--up-timeout", type=timeout_seconds, default=60.0, help="seconds each host's `up` waits for readiness (default 60)")
     p.add_argument("--replace", action="store_true", help="pass --replace to each host's `up`: a host running a "
                                                           "topology with another name is replaced, not refused")
     p.set_defaults(func=cmd_deploy)

@@ -188,3 +188,19 @@ def test_a_topology_file_edited_during_a_deploy_is_applied_to_no_host(tmp_path, 
         for home in homes:
             subprocess.run([sys.executable, "-m", "launcher", "down", "--home", str(home.root)], capture_output=True,
                            timeout=120, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("option,value", [("--up-timeout", "nan"), ("--up-timeout", "-5"),
+                                          ("--proof-timeout", "nan"), ("--proof-timeout", "inf")])
+def test_a_timeout_that_is_no_finite_number_of_seconds_is_refused_before_any_host_is_touched(tmp_path, topology,
+                                                                                             option, value):
+    # deploy took any float: the deploy began, each host's `up` refused `--timeout nan` (exit 2) and deploy rolled
+    # that host back, a typo costing a failed deploy and a rollback; a proof timeout of nan or inf waited unbounded.
+    env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD}
+    via = f"sh -c 'echo $0 $1 >> {tmp_path}/started; exit 99' {{host}}"
+    result = subprocess.run([sys.executable, "-m", "launcher", "deploy", str(topology), option, value, "--via", via,
+                             "--home-root", str(tmp_path / "homes"), "--home", str(tmp_path / "ops")],
+                            capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"argument {option}: {value!r}: give a finite number of seconds" in result.stderr, result.stderr
+    assert _started(tmp_path) == [] and not (tmp_path / "ops" / "run" / "deploys").exists()

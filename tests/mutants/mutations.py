@@ -4178,6 +4178,13 @@ MUTATIONS: list[Mutation] = [
         "        p.start_programs([n for n in programs if p.program_states().get(n) == \"STOPPED\"])\n",
         "        pass\n",
         ("tests/test_proofs.py::test_a_proof_killed_or_hung_up_part_way_starts_the_programs_it_stopped[warm-restart-SIGTERM]",)),
+    Mutation(
+        "deploy_takes_a_proof_timeout_of_nan",
+        "deploy refuses a timeout that is no finite number of seconds before any host is touched (s21)",
+        "launcher/deploy.py",
+        '    p.add_argument("--proof-timeout", type=timeout_seconds, default=DEFAULT_PROOF_TIMEOUT_S,',
+        '    p.add_argument("--proof-timeout", type=float, default=DEFAULT_PROOF_TIMEOUT_S,',
+        ("tests/test_multihost_deploy_attack.py::test_a_timeout_that_is_no_finite_number_of_seconds_is_refused_before_any_host_is_touched[--proof-timeout-nan]", "tests/test_multihost_deploy_attack.py::test_a_timeout_that_is_no_finite_number_of_seconds_is_refused_before_any_host_is_touched[--proof-timeout-inf]")),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
