@@ -4120,6 +4120,16 @@ MUTATIONS: list[Mutation] = [
         "    return port_outside_ephemeral_range()\n",
         "    import socket\n    with socket.socket() as s:\n        s.bind((\"127.0.0.1\", 0))\n        return s.getsockname()[1]\n",
         ("tests/test_harness_ports.py::test_monitor_ups_own_pick_of_a_prometheus_port_lies_outside_the_ephemeral_range",)),
+    Mutation(
+        "status_reads_missing_cluster_state_fields_as_0",
+        "status names a half-written cluster state's missing fields, never shows them as a fresh ClusterStress 0 (s21)",
+        "launcher/overview.py",
+        "    numbers = {name: _finite(state[name]) for name in fields}\n",
+        "    numbers = {name: _finite(state.get(name, 0)) for name in fields}\n",
+        ("tests/test_status_overview.py::"
+         "test_status_names_a_half_written_cluster_state_instead_of_showing_its_missing_fields_as_0",),
+        also=(("launcher/overview.py", "    missing = [name for name in fields if name not in state]",
+               "    missing = []"),)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
