@@ -4130,6 +4130,13 @@ MUTATIONS: list[Mutation] = [
          "test_status_names_a_half_written_cluster_state_instead_of_showing_its_missing_fields_as_0",),
         also=(("launcher/overview.py", "    missing = [name for name in fields if name not in state]",
                "    missing = []"),)),
+    Mutation(
+        "validate_accepts_a_cluster_side_with_one_symbol",
+        "validate refuses a correlator with one symbol, which could never be ready (the gate on the proxy forever) (s21)",
+        "launcher/topology.py",
+        "    if n == 1 and correlators:  # SPEC: ready when at least 2 symbols are in the matrix\n",
+        "    if n == 1 and correlators and False:  # SPEC: ready when at least 2 symbols are in the matrix\n",
+        ("tests/test_topology_validation.py::test_a_cluster_side_with_one_symbol_is_refused_as_it_could_never_be_ready",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
