@@ -4137,6 +4137,13 @@ MUTATIONS: list[Mutation] = [
         "    if n == 1 and correlators:  # SPEC: ready when at least 2 symbols are in the matrix\n",
         "    if n == 1 and correlators and False:  # SPEC: ready when at least 2 symbols are in the matrix\n",
         ("tests/test_topology_validation.py::test_a_cluster_side_with_one_symbol_is_refused_as_it_could_never_be_ready",)),
+    Mutation(
+        "state_writer_finds_redis_back_by_a_write_without_logging_it",
+        "a state writer whose write finds Redis back logs redis_ready, not only its once-a-cadence check (s21)",
+        "actors/state_writer.py",
+        "        self.m.last_update.set(updated_ts)\n        self.redis_answers()\n",
+        "        self.m.last_update.set(updated_ts)\n        self.redis_ok = True\n",
+        (f"{SKEW}::test_a_state_writer_whose_write_finds_redis_back_first_says_so_in_its_log",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
