@@ -4128,6 +4128,30 @@ MUTATIONS: list[Mutation] = [
         "                if math.isfinite(value) and value >= 0:",
         ("tests/test_cluster_hardening.py::"
          "test_a_realized_vol_of_0_is_no_realized_vol_the_live_gate_takes_the_constant_sigma_as_the_backtest_does",)),
+    Mutation(
+        "status_reads_missing_cluster_state_fields_as_0",
+        "status names a half-written cluster state's missing fields, never shows them as a fresh ClusterStress 0 (s21)",
+        "launcher/overview.py",
+        "    numbers = {name: _finite(state[name]) for name in fields}\n",
+        "    numbers = {name: _finite(state.get(name, 0)) for name in fields}\n",
+        ("tests/test_status_overview.py::"
+         "test_status_names_a_half_written_cluster_state_instead_of_showing_its_missing_fields_as_0",),
+        also=(("launcher/overview.py", "    missing = [name for name in fields if name not in state]",
+               "    missing = []"),)),
+    Mutation(
+        "validate_accepts_a_cluster_side_with_one_symbol",
+        "validate refuses a correlator with one symbol, which could never be ready (the gate on the proxy forever) (s21)",
+        "launcher/topology.py",
+        "    if n == 1 and correlators:  # SPEC: ready when at least 2 symbols are in the matrix\n",
+        "    if n == 1 and correlators and False:  # SPEC: ready when at least 2 symbols are in the matrix\n",
+        ("tests/test_topology_validation.py::test_a_cluster_side_with_one_symbol_is_refused_as_it_could_never_be_ready",)),
+    Mutation(
+        "state_writer_finds_redis_back_by_a_write_without_logging_it",
+        "a state writer whose write finds Redis back logs redis_ready, not only its once-a-cadence check (s21)",
+        "actors/state_writer.py",
+        "        self.m.last_update.set(updated_ts)\n        self.redis_answers()\n",
+        "        self.m.last_update.set(updated_ts)\n        self.redis_ok = True\n",
+        (f"{SKEW}::test_a_state_writer_whose_write_finds_redis_back_first_says_so_in_its_log",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
