@@ -53,7 +53,7 @@ from actors.policy import (ACTIONS, FAIL_CLOSED_REASONS, HOLD, PERMIT_UNAVAILABL
                            Proposal, usable_plan_id, validate_proposal, with_plan_id)
 from actors.freshness import cluster_state_time_s
 from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S
-from actors.wire import decode_internal, encode, encode_finite, encode_internal, error_envelope
+from actors.wire import decode_internal, encode, encode_finite, encode_internal, error_envelope, issuer_token
 from launcher.topology import GateSettings
 
 
@@ -70,7 +70,7 @@ PERMITS_SOCKET_UNAVAILABLE: dict[str, Any] = {
     "detail": "the gate could not re-open its permits socket (its log says why; it tries again at the next proposal)"}
 _NOBLOCK = int(zmq.NOBLOCK)
 # Whole-request refusals the permit issuer gives before running any script: nothing was recorded.
-REFUSED_BEFORE_ANY_WRITE = ("bad_request", "expired")
+REFUSED_BEFORE_ANY_WRITE = ("bad_request", "expired", "unauthorized")
 # Error reasons of a proposal that was valid but cannot be decided (gate_requests_total result labels).
 PLAN_ID_CONFLICT = "plan_id_conflict"
 # A proposal reached after its deadline_ms (less the allowed clock skew): no decision, no record, no permit.
@@ -506,6 +506,7 @@ class Gate(Actor):
         self.permit_timeout_ms = s.permit_timeout_ms
         self._issuer_lost = False  # the last request to the issuer went unanswered (issuer_lost, issuer_back)
         self.redis = RespClient.from_config(self.topology.redis)
+        self._issuer_auth = issuer_token(self.topology.redis.password)  # sent with every request to the issuer
         commands = state_commands(self.symbols, self.topology.positions.key_pattern, self.realized)
         # What the gate makes of each key it reads when it cannot be read (another type: an error reply).
         self._state_keys = [(command[1], counted_as) for command, counted_as in zip(commands, [
@@ -973,7 +974,10 @@ class Gate(Actor):
         """Ask the issuer to record the batch's items: one outcome per item, or, when it did not answer or
         refused the whole request, the (reason, detail, nothing recorded for certain) of the fault HOLD every
         proposal of the batch gets (their fallbacks counted)."""
-        reply = self.ask_issuer({"decisions": items, "deadline_epoch": gate_deadline, "compact": True})
+        request = {"decisions": items, "deadline_epoch": gate_deadline, "compact": True}
+        if self._issuer_auth is not None:
+            request["auth"] = self._issuer_auth
+        reply = self.ask_issuer(request)
         if reply is None:
             self.count_fallbacks(metrics, len(batch))
             return PERMIT_UNAVAILABLE, OUTCOME_UNKNOWN, False

@@ -6,6 +6,8 @@ Every REQ/REP reply is one envelope: {"status": "ok", ...} or
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import math
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
@@ -69,6 +71,28 @@ def decode(frame: bytes) -> Any:
 # take orjson too, through encode_finite (docs/proposal-api.md: read replies as JSON, not as bytes).
 encode_internal = orjson.dumps  # bytes, compact
 decode_internal = orjson.loads  # ValueError (orjson.JSONDecodeError) on anything that is not JSON
+
+
+# The token a gate's request to its permit issuer carries when the topology's Redis has a password: an HMAC of that
+# password, so that only a process holding the password (which could write the permit to Redis itself) gets a
+# permit from the issuer's socket. That socket listens on loopback TCP, where any local process can connect;
+# without the token, one could write a permit for any proposal, past the gate's policy and cooldowns.
+_ISSUER_TOKEN_CONTEXT = b"clustergate permit issuer request v1"
+
+
+def issuer_token(redis_password: str | None) -> str | None:
+    """The `auth` a gate's request to the permit issuer carries and the issuer requires; None without a password."""
+    if not redis_password:
+        return None
+    return hmac.new(redis_password.encode(), _ISSUER_TOKEN_CONTEXT, hashlib.sha256).hexdigest()
+
+
+def issuer_token_matches(request: Any, token: str | None) -> bool:
+    """Whether a decoded issuer request carries `token` (always, when there is none to carry)."""
+    if token is None:
+        return True
+    given = request.get("auth") if isinstance(request, dict) else None
+    return isinstance(given, str) and hmac.compare_digest(given.encode(), token.encode())
 
 
 def recorded_form(decision: dict[str, Any]) -> dict[str, Any]:

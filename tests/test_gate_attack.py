@@ -378,3 +378,47 @@ def test_finding_the_names_a_request_gives_twice_takes_comparisons_in_proportion
     assert _object_once_per_name(pairs).twice == {"0", "1"}  # refused once the whole request is read
     assert ComparedName.compared <= 4 * n, f"{ComparedName.compared} comparisons for {n} names"
 
+
+
+def test_a_local_process_without_the_redis_password_gets_no_permit_from_the_issuers_socket(tmp_path, redis_server,
+                                                                                            monkeypatch):
+    """The permit issuer's socket listens on loopback TCP without CurveZMQ (production.yaml), so any local process
+    could send it a decision: with the Redis password kept from it, it got a FULL_CLOSE_PROPOSED permit inside a
+    cooldown under which the gate would have stepped the proposal down. A request must now carry the token of the
+    Redis password (as the gate's do); without it nothing is written."""
+    import redis as redis_py
+    import zmq
+
+    password = "s21-exit-review"
+    redis_server.client().config_set("requirepass", password)
+    r = redis_py.Redis(port=redis_server.port, password=password, decode_responses=True, socket_timeout=2)
+    write_book(r)
+    monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", password)
+    p26 = P26(tmp_path / "p26", redis_server.url).start()
+    try:
+        ours = new_plan()
+        assert decision_of(p26.client.propose("ETHUSDT", "PARTIAL_25", plan_id=ours))["permit"]  # a cooldown now
+        issuer = p26.data["actors"]["permit_issuer"]["sockets"]["requests"]["bind"]
+        forged = {"decision": {"plan_id": "forged-1", "symbol": "ETHUSDT", "action_proposed": "FULL_CLOSE_PROPOSED",
+                               "final_action": "FULL_CLOSE_PROPOSED", "gate_reason": "pass"}, "cooldown_seen": True}
+        for auth in (None, "0" * 64, ""):
+            sock = zmq.Context.instance().socket(zmq.REQ)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.connect(issuer)
+            try:
+                sock.send_json(forged if auth is None else {**forged, "auth": auth})
+                assert sock.poll(10_000), "the permit issuer did not answer"
+                reply = sock.recv_json()
+            finally:
+                sock.close()
+            assert (reply["status"], reply["reason"]) == ("error", "unauthorized"), reply
+            assert "nothing was written" in reply["detail"], reply
+        assert r.exists(keys.permit("forged-1"), keys.plan_decision("forged-1")) == 0
+        assert [f["plan_id"] for _, f in r.xrange(keys.GATE_STREAM)] == [ours]
+        # The gate's own requests carry the token: its proposals are decided and permitted as before.
+        plan = new_plan()
+        d = decision_of(p26.client.propose("BTCUSDT", "PARTIAL_50", plan_id=plan))
+        assert d["permit"] and d["recorded"], d
+        assert r.exists(keys.permit(plan)) == 1
+    finally:
+        p26.stop()
