@@ -53,7 +53,8 @@ from actors.policy import (ACTIONS, FAIL_CLOSED_REASONS, HOLD, PERMIT_UNAVAILABL
                            Proposal, usable_plan_id, validate_proposal, with_plan_id)
 from actors.freshness import cluster_state_time_s
 from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S
-from actors.wire import decode_internal, encode, encode_finite, encode_internal, error_envelope, issuer_token
+from actors.wire import (decode_internal, encode, encode_finite, encode_internal, error_envelope, issuer_key,
+                         signed_issuer_request)
 from launcher.topology import GateSettings
 
 
@@ -506,7 +507,7 @@ class Gate(Actor):
         self.permit_timeout_ms = s.permit_timeout_ms
         self._issuer_lost = False  # the last request to the issuer went unanswered (issuer_lost, issuer_back)
         self.redis = RespClient.from_config(self.topology.redis)
-        self._issuer_auth = issuer_token(self.topology.redis.password)  # sent with every request to the issuer
+        self._issuer_key = issuer_key(self.topology.redis.password)  # signs every request to the issuer (None: not)
         commands = state_commands(self.symbols, self.topology.positions.key_pattern, self.realized)
         # What the gate makes of each key it reads when it cannot be read (another type: an error reply).
         self._state_keys = [(command[1], counted_as) for command, counted_as in zip(commands, [
@@ -735,7 +736,7 @@ class Gate(Actor):
         if sock is None:
             return PERMITS_SOCKET_UNAVAILABLE
         try:
-            frame = encode_internal(request)
+            frame = signed_issuer_request(encode_internal(request), self._issuer_key)
             try:
                 send_one(sock, frame, _NOBLOCK)  # queued at once whenever a pipe exists
             except zmq.Again:
@@ -974,10 +975,7 @@ class Gate(Actor):
         """Ask the issuer to record the batch's items: one outcome per item, or, when it did not answer or
         refused the whole request, the (reason, detail, nothing recorded for certain) of the fault HOLD every
         proposal of the batch gets (their fallbacks counted)."""
-        request = {"decisions": items, "deadline_epoch": gate_deadline, "compact": True}
-        if self._issuer_auth is not None:
-            request["auth"] = self._issuer_auth
-        reply = self.ask_issuer(request)
+        reply = self.ask_issuer({"decisions": items, "deadline_epoch": gate_deadline, "compact": True})
         if reply is None:
             self.count_fallbacks(metrics, len(batch))
             return PERMIT_UNAVAILABLE, OUTCOME_UNKNOWN, False

@@ -73,26 +73,40 @@ encode_internal = orjson.dumps  # bytes, compact
 decode_internal = orjson.loads  # ValueError (orjson.JSONDecodeError) on anything that is not JSON
 
 
-# The token a gate's request to its permit issuer carries when the topology's Redis has a password: an HMAC of that
-# password, so that only a process holding the password (which could write the permit to Redis itself) gets a
-# permit from the issuer's socket. That socket listens on loopback TCP, where any local process can connect;
-# without the token, one could write a permit for any proposal, past the gate's policy and cooldowns.
-_ISSUER_TOKEN_CONTEXT = b"clustergate permit issuer request v1"
+# A gate's request to its permit issuer is signed when the topology's Redis has a password: the frame ends with a
+# newline and the hex HMAC-SHA256 of the request under a key derived from that password, so that only a process
+# holding the password (which could write a permit to Redis itself) gets a permit from the issuer's socket. That
+# socket listens on loopback TCP, where any local process can connect; unsigned, one could send a decision of its
+# own, past the gate's policy and cooldowns. A signature covers its own request only: one seen by a process that
+# took the issuer's port signs nothing else (and the issuer refuses that request past its deadline_epoch).
+_ISSUER_KEY_CONTEXT = b"clustergate permit issuer request v1"
+_SIGNATURE_HEX = 64
 
 
-def issuer_token(redis_password: str | None) -> str | None:
-    """The `auth` a gate's request to the permit issuer carries and the issuer requires; None without a password."""
+def issuer_key(redis_password: str | None) -> bytes | None:
+    """The key a gate signs its requests to the permit issuer with, and the issuer checks; None without a password."""
     if not redis_password:
         return None
-    return hmac.new(redis_password.encode(), _ISSUER_TOKEN_CONTEXT, hashlib.sha256).hexdigest()
+    return hmac.new(redis_password.encode(), _ISSUER_KEY_CONTEXT, hashlib.sha256).digest()
 
 
-def issuer_token_matches(request: Any, token: str | None) -> bool:
-    """Whether a decoded issuer request carries `token` (always, when there is none to carry)."""
-    if token is None:
-        return True
-    given = request.get("auth") if isinstance(request, dict) else None
-    return isinstance(given, str) and hmac.compare_digest(given.encode(), token.encode())
+def signed_issuer_request(frame: bytes, key: bytes | None) -> bytes:
+    """The frame a gate sends: the request, and with a key its signature after a newline (orjson writes none)."""
+    if key is None:
+        return frame
+    return frame + b"\n" + hmac.new(key, frame, hashlib.sha256).hexdigest().encode()
+
+
+def verified_issuer_request(frame: bytes, key: bytes | None) -> bytes | None:
+    """The request of a frame a gate signed with `key` (the frame itself without a key), None when it is not signed so."""
+    if key is None:
+        return frame
+    request, newline, signature = frame[:-_SIGNATURE_HEX - 1], frame[-_SIGNATURE_HEX - 1:-_SIGNATURE_HEX], \
+        frame[-_SIGNATURE_HEX:]
+    if newline != b"\n" or not hmac.compare_digest(hmac.new(key, request, hashlib.sha256).hexdigest().encode(),
+                                                   signature):
+        return None
+    return request
 
 
 def recorded_form(decision: dict[str, Any]) -> dict[str, Any]:

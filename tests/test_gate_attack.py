@@ -384,10 +384,16 @@ def test_a_local_process_without_the_redis_password_gets_no_permit_from_the_issu
                                                                                             monkeypatch):
     """The permit issuer's socket listens on loopback TCP without CurveZMQ (production.yaml), so any local process
     could send it a decision: with the Redis password kept from it, it got a FULL_CLOSE_PROPOSED permit inside a
-    cooldown under which the gate would have stepped the proposal down. A request must now carry the token of the
-    Redis password (as the gate's do); without it nothing is written."""
+    cooldown under which the gate would have stepped the proposal down. A request must now be signed with the Redis
+    password (as the gate's are): unsigned, signed with another password, or altered after signing, nothing is
+    written."""
+    import hashlib
+    import hmac
+
     import redis as redis_py
     import zmq
+
+    from actors.wire import issuer_key, signed_issuer_request
 
     password = "s21-exit-review"
     redis_server.client().config_set("requirepass", password)
@@ -399,23 +405,35 @@ def test_a_local_process_without_the_redis_password_gets_no_permit_from_the_issu
         ours = new_plan()
         assert decision_of(p26.client.propose("ETHUSDT", "PARTIAL_25", plan_id=ours))["permit"]  # a cooldown now
         issuer = p26.data["actors"]["permit_issuer"]["sockets"]["requests"]["bind"]
-        forged = {"decision": {"plan_id": "forged-1", "symbol": "ETHUSDT", "action_proposed": "FULL_CLOSE_PROPOSED",
-                               "final_action": "FULL_CLOSE_PROPOSED", "gate_reason": "pass"}, "cooldown_seen": True}
-        for auth in (None, "0" * 64, ""):
+
+        def request(plan_id: str) -> bytes:
+            return json.dumps({"decision": {
+                "plan_id": plan_id, "symbol": "ETHUSDT", "action_proposed": "FULL_CLOSE_PROPOSED",
+                "final_action": "FULL_CLOSE_PROPOSED", "gate_reason": "pass"}, "cooldown_seen": True,
+                "deadline_epoch": time.time() + 30}).encode()
+
+        signed = signed_issuer_request(request("forged-0"), issuer_key(password))
+        forgeries = [request("forged-1"),
+                     signed_issuer_request(request("forged-2"), issuer_key("another password")),
+                     request("forged-3") + b"\n" + hmac.new(b"", request("forged-3"), hashlib.sha256).hexdigest().encode(),
+                     signed.replace(b"forged-0", b"forged-4"),  # a signed request, altered
+                     request("forged-5") + b"\n"]
+        for frame in forgeries:
             sock = zmq.Context.instance().socket(zmq.REQ)
             sock.setsockopt(zmq.LINGER, 0)
             sock.connect(issuer)
             try:
-                sock.send_json(forged if auth is None else {**forged, "auth": auth})
+                sock.send(frame)
                 assert sock.poll(10_000), "the permit issuer did not answer"
                 reply = sock.recv_json()
             finally:
                 sock.close()
-            assert (reply["status"], reply["reason"]) == ("error", "unauthorized"), reply
+            assert (reply["status"], reply["reason"]) == ("error", "unauthorized"), (frame, reply)
             assert "nothing was written" in reply["detail"], reply
-        assert r.exists(keys.permit("forged-1"), keys.plan_decision("forged-1")) == 0
+        for n in range(1, 6):
+            assert r.exists(keys.permit(f"forged-{n}"), keys.plan_decision(f"forged-{n}")) == 0
         assert [f["plan_id"] for _, f in r.xrange(keys.GATE_STREAM)] == [ours]
-        # The gate's own requests carry the token: its proposals are decided and permitted as before.
+        # The gate signs its own requests: its proposals are decided and permitted as before.
         plan = new_plan()
         d = decision_of(p26.client.propose("BTCUSDT", "PARTIAL_50", plan_id=plan))
         assert d["permit"] and d["recorded"], d

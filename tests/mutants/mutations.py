@@ -107,8 +107,8 @@ MUTATIONS: list[Mutation] = [
         "gate_never_asks_the_issuer",
         "the gate benchmark counts only recorded decisions, with their permits and records (finding 5)",
         "actors/gate.py",
-        "        reply = self.ask_issuer(request)",
-        "        reply = None if True else self.ask_issuer(request)",
+        "        reply = self.ask_issuer({",
+        "        reply = None if True else self.ask_issuer({",
         ("tests/test_bench_smoke.py::test_the_gate_benchmark_counts_only_recorded_decisions",)),
     Mutation(
         "slow_shutdown",
@@ -4121,19 +4121,19 @@ MUTATIONS: list[Mutation] = [
         "    import socket\n    with socket.socket() as s:\n        s.bind((\"127.0.0.1\", 0))\n        return s.getsockname()[1]\n",
         ("tests/test_harness_ports.py::test_monitor_ups_own_pick_of_a_prometheus_port_lies_outside_the_ephemeral_range",)),
     Mutation(
-        "issuer_writes_a_permit_for_a_request_without_the_redis_password_token",
-        "(s21) the permit issuer writes nothing for a request without the token of the topology's Redis password: a "
+        "issuer_takes_a_request_not_signed_with_the_redis_password",
+        "(s21) the permit issuer writes nothing for a request not signed with the topology's Redis password: a "
         "local process that cannot write Redis cannot get a permit past the gate's policy from the issuer's socket",
         "actors/permit_issuer.py",
-        "            if not issuer_token_matches(request, self._auth):\n",
-        "            if False:\n",
+        "            if body is None:\n                return self.unauthorized()\n",
+        "            if body is None:\n                body = frames[0].partition(b\"\\n\")[0]\n",
         ("tests/test_gate_attack.py::test_a_local_process_without_the_redis_password_gets_no_permit_from_the_issuers_socket",)),
     Mutation(
-        "gate_asks_its_issuer_without_the_redis_password_token",
-        "(s21) with a Redis password, the gate's requests carry its token, so its own proposals still get permits",
+        "gate_does_not_sign_its_requests_to_the_issuer",
+        "(s21) with a Redis password, the gate signs its requests to the issuer, so its own proposals still get permits",
         "actors/gate.py",
-        "        if self._issuer_auth is not None:\n",
-        "        if False:\n",
+        "            frame = signed_issuer_request(encode_internal(request), self._issuer_key)\n",
+        "            frame = encode_internal(request)\n",
         ("tests/test_gate_attack.py::test_a_local_process_without_the_redis_password_gets_no_permit_from_the_issuers_socket",)),
 ]
 
