@@ -54,12 +54,17 @@ def test_a_redis_clock_ahead_of_the_gates_does_not_refuse_every_exit_as_expired(
     write_book(r)
     p26 = skewed_p26(tmp_path / "p26", redis_server.url, -1.0, monkeypatch)
     try:
-        plan = new_plan()
-        decision = decision_of(p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
-        assert decision["permit"] and decision["recorded"], decision
-        assert r.exists(keys.permit(plan)) == 1
+        assert_permitted(p26, r, "ETHUSDT", "PARTIAL_50")
     finally:
         p26.stop()
+
+
+def assert_permitted(p26: P26, r, symbol: str, action: str) -> None:
+    """A new proposal is decided, recorded and permitted, its permit in Redis."""
+    plan = new_plan()
+    decision = decision_of(p26.client.propose(symbol, action, plan_id=plan))
+    assert decision["permit"] and decision["recorded"], decision
+    assert r.exists(keys.permit(plan)) == 1
 
 
 def test_a_redis_clock_behind_the_gates_does_not_let_a_write_land_after_the_gate_gave_up(tmp_path, redis_server,
@@ -433,10 +438,6 @@ def test_a_local_process_without_the_redis_password_gets_no_permit_from_the_issu
         for n in range(1, 6):
             assert r.exists(keys.permit(f"forged-{n}"), keys.plan_decision(f"forged-{n}")) == 0
         assert [f["plan_id"] for _, f in r.xrange(keys.GATE_STREAM)] == [ours]
-        # The gate signs its own requests: its proposals are decided and permitted as before.
-        plan = new_plan()
-        d = decision_of(p26.client.propose("BTCUSDT", "PARTIAL_50", plan_id=plan))
-        assert d["permit"] and d["recorded"], d
-        assert r.exists(keys.permit(plan)) == 1
+        assert_permitted(p26, r, "BTCUSDT", "PARTIAL_50")  # the gate signs its own requests
     finally:
         p26.stop()
