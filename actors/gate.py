@@ -549,9 +549,12 @@ class Gate(Actor):
             f"the gate's queue is full ({s.overload_queue_depth} proposals) or this one waited over "
             f"{s.overload_queue_age_ms} ms: this request was not decided and nothing was recorded for it; back off and "
             f"resend the same plan_id")))
+        stopping = encode(error_envelope(OVERLOADED, (
+            "the gate is stopping (a restart or a shutdown): this request was not decided and nothing was recorded for "
+            "it; resend the same plan_id")))
         self.on_requests_batch("proposals", self.handle_proposals, shedding=Shedding(
             max_depth=s.overload_queue_depth, max_age_s=s.overload_queue_age_ms / 1000.0, reply=overloaded,
-            on_shed=self._requests_overloaded.inc))
+            on_shed=self._requests_overloaded.inc, stopping_reply=stopping))
         self.open_permits()
         if self.state_refresh_s > 0:
             self.every(self.state_refresh_s, self.refresh_state, first_after_s=0.0)

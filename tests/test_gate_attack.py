@@ -441,3 +441,48 @@ def test_a_local_process_without_the_redis_password_gets_no_permit_from_the_issu
         assert_permitted(p26, r, "BTCUSDT", "PARTIAL_50")  # the gate signs its own requests
     finally:
         p26.stop()
+
+
+def test_proposals_waiting_in_the_gates_queue_when_it_stops_are_answered_overloaded_not_dropped(tmp_path,
+                                                                                                  redis_server):
+    """A gate asked to stop (SIGTERM: `up` after a changed setting, supervisorctl restart) finished the batch it was
+    deciding and left unanswered every proposal waiting in its own queue: of 300 proposals sent on one DEALER while
+    the permit issuer was stalled, 44 got no reply, and each REQ client waited out its timeout before resending.
+    They are now answered `overloaded` (nothing decided or recorded: resend the same plan_id), and the replies are
+    flushed before the gate exits, within its shutdown bound."""
+    import zmq
+
+    from helpers import SHUTDOWN_BOUND_S
+
+    write_book(redis_server.client())
+    p26 = P26(tmp_path / "p26", redis_server.url, gate_settings=NO_SHEDDING).start()
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(p26.endpoint)
+    sent = 300
+    try:
+        p26.issuer.proc.send_signal(signal.SIGSTOP)  # the gate waits permit_timeout_ms while the rest queue up
+        try:
+            for i in range(sent):
+                sock.send_multipart([b"%d" % i, b"", proposal_body(new_plan(), "ETHUSDT", "HOLD")])
+            wait_for(lambda: "permit_issuer_unavailable" in p26.gate.log() or p26.gate.proc.poll() is not None, 10,
+                     "the gate to wait on its stalled issuer")
+            p26.gate.proc.send_signal(signal.SIGTERM)
+            assert p26.gate.proc.wait(timeout=SHUTDOWN_BOUND_S) == 0, p26.gate.log()[-3000:]
+        finally:
+            p26.issuer.proc.send_signal(signal.SIGCONT)
+        answers: dict[bytes, dict] = {}
+        deadline = time.monotonic() + 5
+        while len(answers) < sent and time.monotonic() < deadline:
+            if sock.poll(100):
+                frames = sock.recv_multipart()
+                answers[frames[0]] = json.loads(frames[-1])
+        assert len(answers) == sent, f"{sent - len(answers)} of {sent} proposals got no reply"
+        stopping = [a for a in answers.values() if a["status"] == "error"]
+        assert stopping, "no proposal was left in the queue: the test did not reach its case"
+        for answer in stopping:
+            assert answer["reason"] == "overloaded" and "stopping" in answer["detail"], answer
+        assert all(a["decision"]["final_action"] == "HOLD" for a in answers.values() if a["status"] == "ok")
+    finally:
+        sock.close()
+        p26.stop()

@@ -4135,6 +4135,14 @@ MUTATIONS: list[Mutation] = [
         "            frame = signed_issuer_request(encode_internal(request), self._issuer_key)\n",
         "            frame = encode_internal(request)\n",
         ("tests/test_gate_attack.py::test_a_local_process_without_the_redis_password_gets_no_permit_from_the_issuers_socket",)),
+    Mutation(
+        "a_stopping_gate_drops_the_proposals_waiting_in_its_queue",
+        "(s21) every proposal waiting in the gate's queue or socket when it stops is answered overloaded, not dropped",
+        "actors/runtime.py",
+        "            self._guard(self._answer_waiting_requests, self._errors_timer, \"stopping_replies\")\n",
+        "",
+        ("tests/test_gate_attack.py::"
+         "test_proposals_waiting_in_the_gates_queue_when_it_stops_are_answered_overloaded_not_dropped",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
