@@ -53,7 +53,8 @@ from actors.policy import (ACTIONS, FAIL_CLOSED_REASONS, HOLD, PERMIT_UNAVAILABL
                            Proposal, usable_plan_id, validate_proposal, with_plan_id)
 from actors.freshness import cluster_state_time_s
 from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S
-from actors.wire import decode_internal, encode, encode_finite, encode_internal, error_envelope
+from actors.wire import (decode_internal, encode, encode_finite, encode_internal, error_envelope, issuer_key,
+                         signed_issuer_request)
 from launcher.topology import GateSettings
 
 
@@ -70,7 +71,7 @@ PERMITS_SOCKET_UNAVAILABLE: dict[str, Any] = {
     "detail": "the gate could not re-open its permits socket (its log says why; it tries again at the next proposal)"}
 _NOBLOCK = int(zmq.NOBLOCK)
 # Whole-request refusals the permit issuer gives before running any script: nothing was recorded.
-REFUSED_BEFORE_ANY_WRITE = ("bad_request", "expired")
+REFUSED_BEFORE_ANY_WRITE = ("bad_request", "expired", "unauthorized")
 # Error reasons of a proposal that was valid but cannot be decided (gate_requests_total result labels).
 PLAN_ID_CONFLICT = "plan_id_conflict"
 # A proposal reached after its deadline_ms (less the allowed clock skew): no decision, no record, no permit.
@@ -506,6 +507,7 @@ class Gate(Actor):
         self.permit_timeout_ms = s.permit_timeout_ms
         self._issuer_lost = False  # the last request to the issuer went unanswered (issuer_lost, issuer_back)
         self.redis = RespClient.from_config(self.topology.redis)
+        self._issuer_key = issuer_key(self.topology.redis.password)  # signs every request to the issuer (None: not)
         commands = state_commands(self.symbols, self.topology.positions.key_pattern, self.realized)
         # What the gate makes of each key it reads when it cannot be read (another type: an error reply).
         self._state_keys = [(command[1], counted_as) for command, counted_as in zip(commands, [
@@ -547,9 +549,12 @@ class Gate(Actor):
             f"the gate's queue is full ({s.overload_queue_depth} proposals) or this one waited over "
             f"{s.overload_queue_age_ms} ms: this request was not decided and nothing was recorded for it; back off and "
             f"resend the same plan_id")))
+        stopping = encode(error_envelope(OVERLOADED, (
+            "the gate is stopping (a restart or a shutdown): this request was not decided and nothing was recorded for "
+            "it; resend the same plan_id")))
         self.on_requests_batch("proposals", self.handle_proposals, shedding=Shedding(
             max_depth=s.overload_queue_depth, max_age_s=s.overload_queue_age_ms / 1000.0, reply=overloaded,
-            on_shed=self._requests_overloaded.inc))
+            on_shed=self._requests_overloaded.inc, stopping_reply=stopping))
         self.open_permits()
         if self.state_refresh_s > 0:
             self.every(self.state_refresh_s, self.refresh_state, first_after_s=0.0)
@@ -734,7 +739,7 @@ class Gate(Actor):
         if sock is None:
             return PERMITS_SOCKET_UNAVAILABLE
         try:
-            frame = encode_internal(request)
+            frame = signed_issuer_request(encode_internal(request), self._issuer_key)
             try:
                 send_one(sock, frame, _NOBLOCK)  # queued at once whenever a pipe exists
             except zmq.Again:

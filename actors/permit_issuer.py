@@ -37,7 +37,8 @@ from prometheus_client import Counter, Gauge, Histogram
 from launcher import keys
 from actors.resp import RedisUnavailable, ReplyError, RespClient, Script, encode_commands
 from actors.runtime import Actor, adder, main, observer
-from actors.wire import decode_internal, encode, encode_internal, error_envelope, ok_envelope, recorded_form
+from actors.wire import (decode_internal, encode, encode_internal, error_envelope, issuer_key, ok_envelope,
+                         recorded_form, verified_issuer_request)
 from launcher.topology import WAIT_LATE_MS, PermitIssuerSettings, RedisConfig
 
 # SPEC's stream fields, plus K and where K came from.
@@ -133,7 +134,7 @@ WRITE_SECONDS = Histogram("permit_issuer_write_seconds", "Time of the Redis scri
                           buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25))
 RESULTS = ("written", "replayed", "cooldown_conflict", "plan_id_conflict", "bad_key_type", "corrupt_decision",
            "expired", "stream_full", "out_of_memory", "redis_unavailable", "bad_request", "internal_error",
-           "replica_unacknowledged")
+           "replica_unacknowledged", "unauthorized")
 REDIS_USED_MEMORY = Gauge("clustergate_redis_used_memory_bytes", "Redis INFO used_memory, read by the permit issuer")
 REDIS_MAXMEMORY = Gauge("clustergate_redis_maxmemory_bytes", "Redis maxmemory (0: no limit), read by the permit issuer")
 MEMORY_READ_S = 5.0
@@ -274,6 +275,7 @@ class PermitIssuer(Actor):
         self._script_args = script_args(self.settings)
         self._script_payload = ScriptPayload(self._script_args).build
         self._bad_keys: dict[str, str] = {}  # key -> bad_key_type detail, logged once (first_of_key_type)
+        self._key = issuer_key(self.topology.redis.password)  # every request must be signed with it (None: unsigned)
         self.on_request("requests", self.handle)
         self._redis_clock_ahead_s = 0.0
         self._redis_clock_uncertainty_s = 0.0
@@ -374,7 +376,10 @@ class PermitIssuer(Actor):
         try:
             if len(frames) != 1:
                 raise ValueError(f"expected 1 frame, got {len(frames)}")
-            request = decode_internal(frames[0])
+            body = verified_issuer_request(frames[0], self._key)
+            if body is None:
+                return self.unauthorized()
+            request = decode_internal(body)
             items, batch, deadline = check_request(request)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             self._requests["bad_request"](1)
@@ -388,6 +393,14 @@ class PermitIssuer(Actor):
         if not batch:
             return results[0]
         return b'{"status":"ok","results":[' + (results[0] if len(results) == 1 else b",".join(results)) + b"]}"
+
+    def unauthorized(self) -> dict[str, Any]:
+        """The refusal of a request not signed with the topology's Redis password: nothing is written."""
+        self._requests["unauthorized"](1)
+        self.log_throttled("warning", "unauthorized_request", detail="a request not signed with the topology's Redis "
+                           "password (not from this topology's gate) was refused")
+        return error_envelope("unauthorized", "nothing was written: the request is not signed with the topology's "
+                              "Redis password; only a gate of this topology may ask for permits")
 
     def record(self, items: list[tuple[dict[str, Any], str, float | None]],
                deadline: float | None = None, compact: bool = False) -> list[bytes]:

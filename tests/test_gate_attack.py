@@ -54,12 +54,17 @@ def test_a_redis_clock_ahead_of_the_gates_does_not_refuse_every_exit_as_expired(
     write_book(r)
     p26 = skewed_p26(tmp_path / "p26", redis_server.url, -1.0, monkeypatch)
     try:
-        plan = new_plan()
-        decision = decision_of(p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
-        assert decision["permit"] and decision["recorded"], decision
-        assert r.exists(keys.permit(plan)) == 1
+        assert_permitted(p26, r, "ETHUSDT", "PARTIAL_50")
     finally:
         p26.stop()
+
+
+def assert_permitted(p26: P26, r, symbol: str, action: str) -> None:
+    """A new proposal is decided, recorded and permitted, its permit in Redis."""
+    plan = new_plan()
+    decision = decision_of(p26.client.propose(symbol, action, plan_id=plan))
+    assert decision["permit"] and decision["recorded"], decision
+    assert r.exists(keys.permit(plan)) == 1
 
 
 def test_a_redis_clock_behind_the_gates_does_not_let_a_write_land_after_the_gate_gave_up(tmp_path, redis_server,
@@ -378,3 +383,106 @@ def test_finding_the_names_a_request_gives_twice_takes_comparisons_in_proportion
     assert _object_once_per_name(pairs).twice == {"0", "1"}  # refused once the whole request is read
     assert ComparedName.compared <= 4 * n, f"{ComparedName.compared} comparisons for {n} names"
 
+
+
+def test_a_local_process_without_the_redis_password_gets_no_permit_from_the_issuers_socket(tmp_path, redis_server,
+                                                                                            monkeypatch):
+    """The permit issuer's socket listens on loopback TCP without CurveZMQ (production.yaml), so any local process
+    could send it a decision: with the Redis password kept from it, it got a FULL_CLOSE_PROPOSED permit inside a
+    cooldown under which the gate would have stepped the proposal down. A request must now be signed with the Redis
+    password (as the gate's are): unsigned, signed with another password, or altered after signing, nothing is
+    written."""
+    import hashlib
+    import hmac
+
+    import redis as redis_py
+    import zmq
+
+    from actors.wire import issuer_key, signed_issuer_request
+
+    password = "s21-exit-review"
+    redis_server.client().config_set("requirepass", password)
+    r = redis_py.Redis(port=redis_server.port, password=password, decode_responses=True, socket_timeout=2)
+    write_book(r)
+    monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", password)
+    p26 = P26(tmp_path / "p26", redis_server.url).start()
+    try:
+        ours = new_plan()
+        assert decision_of(p26.client.propose("ETHUSDT", "PARTIAL_25", plan_id=ours))["permit"]  # a cooldown now
+        issuer = p26.data["actors"]["permit_issuer"]["sockets"]["requests"]["bind"]
+
+        def request(plan_id: str) -> bytes:
+            return json.dumps({"decision": {
+                "plan_id": plan_id, "symbol": "ETHUSDT", "action_proposed": "FULL_CLOSE_PROPOSED",
+                "final_action": "FULL_CLOSE_PROPOSED", "gate_reason": "pass"}, "cooldown_seen": True,
+                "deadline_epoch": time.time() + 30}).encode()
+
+        signed = signed_issuer_request(request("forged-0"), issuer_key(password))
+        forgeries = [request("forged-1"),
+                     signed_issuer_request(request("forged-2"), issuer_key("another password")),
+                     request("forged-3") + b"\n" + hmac.new(b"", request("forged-3"), hashlib.sha256).hexdigest().encode(),
+                     signed.replace(b"forged-0", b"forged-4"),  # a signed request, altered
+                     request("forged-5") + b"\n"]
+        for frame in forgeries:
+            sock = zmq.Context.instance().socket(zmq.REQ)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.connect(issuer)
+            try:
+                sock.send(frame)
+                assert sock.poll(10_000), "the permit issuer did not answer"
+                reply = sock.recv_json()
+            finally:
+                sock.close()
+            assert (reply["status"], reply["reason"]) == ("error", "unauthorized"), (frame, reply)
+            assert "nothing was written" in reply["detail"], reply
+        for n in range(1, 6):
+            assert r.exists(keys.permit(f"forged-{n}"), keys.plan_decision(f"forged-{n}")) == 0
+        assert [f["plan_id"] for _, f in r.xrange(keys.GATE_STREAM)] == [ours]
+        assert_permitted(p26, r, "BTCUSDT", "PARTIAL_50")  # the gate signs its own requests
+    finally:
+        p26.stop()
+
+
+def test_proposals_waiting_in_the_gates_queue_when_it_stops_are_answered_overloaded_not_dropped(tmp_path,
+                                                                                                  redis_server):
+    """A gate asked to stop (SIGTERM: `up` after a changed setting, supervisorctl restart) finished the batch it was
+    deciding and left unanswered every proposal waiting in its own queue: of 300 proposals sent on one DEALER while
+    the permit issuer was stalled, 44 got no reply, and each REQ client waited out its timeout before resending.
+    They are now answered `overloaded` (nothing decided or recorded: resend the same plan_id), and the replies are
+    flushed before the gate exits, within its shutdown bound."""
+    import zmq
+
+    from helpers import SHUTDOWN_BOUND_S
+
+    write_book(redis_server.client())
+    p26 = P26(tmp_path / "p26", redis_server.url, gate_settings=NO_SHEDDING).start()
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(p26.endpoint)
+    sent = 300
+    try:
+        p26.issuer.proc.send_signal(signal.SIGSTOP)  # the gate waits permit_timeout_ms while the rest queue up
+        try:
+            for i in range(sent):
+                sock.send_multipart([b"%d" % i, b"", proposal_body(new_plan(), "ETHUSDT", "HOLD")])
+            wait_for(lambda: "permit_issuer_unavailable" in p26.gate.log() or p26.gate.proc.poll() is not None, 10,
+                     "the gate to wait on its stalled issuer")
+            p26.gate.proc.send_signal(signal.SIGTERM)
+            assert p26.gate.proc.wait(timeout=SHUTDOWN_BOUND_S) == 0, p26.gate.log()[-3000:]
+        finally:
+            p26.issuer.proc.send_signal(signal.SIGCONT)
+        answers: dict[bytes, dict] = {}
+        deadline = time.monotonic() + 5
+        while len(answers) < sent and time.monotonic() < deadline:
+            if sock.poll(100):
+                frames = sock.recv_multipart()
+                answers[frames[0]] = json.loads(frames[-1])
+        assert len(answers) == sent, f"{sent - len(answers)} of {sent} proposals got no reply"
+        stopping = [a for a in answers.values() if a["status"] == "error"]
+        assert stopping, "no proposal was left in the queue: the test did not reach its case"
+        for answer in stopping:
+            assert answer["reason"] == "overloaded" and "stopping" in answer["detail"], answer
+        assert all(a["decision"]["final_action"] == "HOLD" for a in answers.values() if a["status"] == "ok")
+    finally:
+        sock.close()
+        p26.stop()

@@ -4152,6 +4152,29 @@ MUTATIONS: list[Mutation] = [
         "        self.m.last_update.set(updated_ts)\n        self.redis_answers()\n",
         "        self.m.last_update.set(updated_ts)\n        self.redis_ok = True\n",
         (f"{SKEW}::test_a_state_writer_whose_write_finds_redis_back_first_says_so_in_its_log",)),
+    Mutation(
+        "issuer_takes_a_request_not_signed_with_the_redis_password",
+        "(s21) the permit issuer writes nothing for a request not signed with the topology's Redis password: a "
+        "local process that cannot write Redis cannot get a permit past the gate's policy from the issuer's socket",
+        "actors/permit_issuer.py",
+        "            if body is None:\n                return self.unauthorized()\n",
+        "            if body is None:\n                body = frames[0].partition(b\"\\n\")[0]\n",
+        ("tests/test_gate_attack.py::test_a_local_process_without_the_redis_password_gets_no_permit_from_the_issuers_socket",)),
+    Mutation(
+        "gate_does_not_sign_its_requests_to_the_issuer",
+        "(s21) with a Redis password, the gate signs its requests to the issuer, so its own proposals still get permits",
+        "actors/gate.py",
+        "            frame = signed_issuer_request(encode_internal(request), self._issuer_key)\n",
+        "            frame = encode_internal(request)\n",
+        ("tests/test_gate_attack.py::test_a_local_process_without_the_redis_password_gets_no_permit_from_the_issuers_socket",)),
+    Mutation(
+        "a_stopping_gate_drops_the_proposals_waiting_in_its_queue",
+        "(s21) every proposal waiting in the gate's queue or socket when it stops is answered overloaded, not dropped",
+        "actors/runtime.py",
+        "            self._guard(self._answer_waiting_requests, self._errors_timer, \"stopping_replies\")\n",
+        "",
+        ("tests/test_gate_attack.py::"
+         "test_proposals_waiting_in_the_gates_queue_when_it_stops_are_answered_overloaded_not_dropped",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
