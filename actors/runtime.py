@@ -54,6 +54,12 @@ REBIND_WAIT_S = 1.0
 STOP_REPLIES_LINGER_MS = 500
 # Requests read off a socket at stop to be answered (Shedding.stopping_reply): more than its hwm ever holds.
 STOP_READS_MAX = 100_000
+# libzmq hands an idle reader the messages its I/O thread has queued only when the socket processes its commands,
+# which a non-blocking read does at most once a millisecond or so: a socket read empty can still hold hundreds. At
+# stop the socket is read until it stays empty STOP_READS_QUIET_MS (a poll processes them), for STOP_READS_S at most
+# (clients that keep sending cannot hold the actor past its 2 s).
+STOP_READS_QUIET_MS = 10
+STOP_READS_S = 0.25
 REQUEST_DRAIN = 64  # messages handled per socket per loop turn, so one busy socket cannot starve others
 BATCHES_PER_TURN = 4  # batches served per ROUTER socket per loop turn, for the same reason
 # Requests read off a shedding socket per loop turn: reading is how the actor learns of a request and
@@ -458,6 +464,8 @@ class Actor:
 
         def serve(s: zmq.Socket, ready: bool = False) -> None:
             for _ in range(BATCHES_PER_TURN):
+                if self._stopping:  # asked to stop during a batch: what waits is answered at stop, not decided
+                    return
                 envelopes: list[Frames] = []
                 bodies: list[Frames] = []
                 read_at: list[float] = []
@@ -583,15 +591,22 @@ class Actor:
 
     def _answer_waiting_requests(self) -> None:
         """On stopping: answer Shedding.stopping_reply to every request still waiting in the actor's queue or in the
-        socket's (read now, at most STOP_READS_MAX), so none is left without a reply; the socket then closes with
-        STOP_REPLIES_LINGER_MS, long enough for libzmq to send them."""
+        socket's (read now until it stays empty STOP_READS_QUIET_MS, at most STOP_READS_MAX in STOP_READS_S), so none
+        is left without a reply; the socket then closes with STOP_REPLIES_LINGER_MS, long enough for libzmq to send
+        them."""
         for sock, shedding in self._stopping_replies.items():
             envelopes = [envelope for envelope, _, _ in self._backlogs.get(sock, ())]
+            reads_end = time.monotonic() + STOP_READS_S
             for _ in range(STOP_READS_MAX):
                 frames = _recv_ready(sock, routed=True)
                 if frames is None:
+                    wait_ms = min(STOP_READS_QUIET_MS, (reads_end - time.monotonic()) * 1000)
+                    if wait_ms > 0 and not sock.closed and sock.poll(wait_ms, zmq.POLLIN):
+                        continue
                     break
                 envelopes.append(_split_envelope(frames)[0])
+                if time.monotonic() >= reads_end:
+                    break
             for envelope in envelopes:
                 try:
                     send_frames(sock, [*envelope, shedding.stopping_reply])

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from actors.runtime import REQUEST_DRAIN
 from launcher import keys
 from helpers import NO_SHEDDING, wait_for
 from test_gate_service import (P26, clean, decision_of, dealer_proposals, new_plan, proposal_body,  # noqa: F401
@@ -482,7 +483,57 @@ def test_proposals_waiting_in_the_gates_queue_when_it_stops_are_answered_overloa
         assert stopping, "no proposal was left in the queue: the test did not reach its case"
         for answer in stopping:
             assert answer["reason"] == "overloaded" and "stopping" in answer["detail"], answer
-        assert all(a["decision"]["final_action"] == "HOLD" for a in answers.values() if a["status"] == "ok")
+        decided = [a for a in answers.values() if a["status"] == "ok"]
+        assert all(a["decision"]["final_action"] == "HOLD" for a in decided)
+        # SIGTERM came in the second batch (the first had waited out the stalled issuer): none after it is decided.
+        assert len(decided) <= 2 * REQUEST_DRAIN, f"{len(decided)} decided: batches went on after SIGTERM"
     finally:
         sock.close()
+        p26.stop()
+
+
+def test_a_gate_stopped_as_proposals_arrive_answers_each_one_its_socket_took(tmp_path, redis_server):
+    """A gate stopped just after a burst arrived (its permit issuer stalled, so the gate sat in its first batch)
+    read its socket until a read found it empty and closed it: libzmq hands a socket the messages its I/O thread has
+    queued only when the socket processes its commands, at most once a millisecond or so on non-blocking reads, so
+    hundreds it had taken were behind that empty read, and their clients got no reply (100 to 250 of 400 answered,
+    5 runs of 5). The stopping gate now reads until its socket stays empty a while; every proposal gets one reply."""
+    import zmq
+
+    from helpers import SHUTDOWN_BOUND_S, scrape
+
+    write_book(redis_server.client())
+    p26 = P26(tmp_path / "p26", redis_server.url, gate_settings=NO_SHEDDING).start()
+    sent = 400
+    try:
+        p26.issuer.proc.send_signal(signal.SIGSTOP)
+        for round_ in range(3):
+            if round_:
+                p26.gate.start()
+                wait_for(lambda: scrape(p26.gate_metrics_port).get('clustergate_actor_ready{actor="gate",kind="gate"}')
+                         == 1.0, 20, "the gate ready again")
+            sock = zmq.Context.instance().socket(zmq.DEALER)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.connect(p26.endpoint)
+            try:
+                # One proposal, that the gate takes alone and waits on the stalled issuer for; the burst then
+                # arrives while it waits, and the SIGTERM a moment after (both pauses only stage the case).
+                sock.send_multipart([b"first", b"", proposal_body(new_plan(), "ETHUSDT", "HOLD")])
+                time.sleep(0.1)
+                for i in range(sent - 1):
+                    sock.send_multipart([b"%d" % i, b"", proposal_body(new_plan(), "ETHUSDT", "HOLD")])
+                time.sleep(0.05)
+                p26.gate.proc.send_signal(signal.SIGTERM)
+                assert p26.gate.proc.wait(timeout=SHUTDOWN_BOUND_S + 5) == 0, p26.gate.log()[-3000:]
+                answers: dict[bytes, dict] = {}
+                deadline = time.monotonic() + 5
+                while len(answers) < sent and time.monotonic() < deadline:
+                    if sock.poll(100):
+                        frames = sock.recv_multipart()
+                        answers[frames[0]] = json.loads(frames[-1])
+            finally:
+                sock.close()
+            assert len(answers) == sent, f"round {round_}: {sent - len(answers)} of {sent} proposals got no reply"
+    finally:
+        p26.issuer.proc.send_signal(signal.SIGCONT)
         p26.stop()

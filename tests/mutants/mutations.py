@@ -4175,6 +4175,24 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_gate_attack.py::"
          "test_proposals_waiting_in_the_gates_queue_when_it_stops_are_answered_overloaded_not_dropped",)),
+    Mutation(
+        "a_stopping_gate_decides_more_batches_before_it_stops",
+        "(s21) a gate asked to stop during a batch decides no other batch of that turn (each could wait "
+        "permit_timeout_ms for a stalled issuer, 4 in a turn: 2 s past its SIGTERM); what waits is answered overloaded",
+        "actors/runtime.py",
+        "                if self._stopping:  # asked to stop during a batch: what waits is answered at stop, not decided\n"
+        "                    return\n",
+        "",
+        ("tests/test_gate_attack.py::"
+         "test_proposals_waiting_in_the_gates_queue_when_it_stops_are_answered_overloaded_not_dropped",)),
+    Mutation(
+        "a_stopping_gate_stops_reading_at_its_first_empty_read",
+        "(s21) a stopping gate reads its socket until it stays empty a while: an empty non-blocking read can leave "
+        "hundreds of proposals libzmq took unanswered",
+        "actors/runtime.py",
+        "                    if wait_ms > 0 and not sock.closed and sock.poll(wait_ms, zmq.POLLIN):\n",
+        "                    if False:\n",
+        ("tests/test_gate_attack.py::test_a_gate_stopped_as_proposals_arrive_answers_each_one_its_socket_took",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
