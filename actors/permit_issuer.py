@@ -395,12 +395,16 @@ class PermitIssuer(Actor):
         return b'{"status":"ok","results":[' + (results[0] if len(results) == 1 else b",".join(results)) + b"]}"
 
     def unauthorized(self) -> dict[str, Any]:
-        """The refusal of a request not signed with the topology's Redis password: nothing is written."""
+        """The refusal of a request not signed with the topology's Redis password: nothing is written. A gate's own
+        request is refused so when the gate was given another password than the issuer: both say which variable."""
         self._requests["unauthorized"](1)
-        self.log_throttled("warning", "unauthorized_request", detail="a request not signed with the topology's Redis "
-                           "password (not from this topology's gate) was refused")
-        return error_envelope("unauthorized", "nothing was written: the request is not signed with the topology's "
-                              "Redis password; only a gate of this topology may ask for permits")
+        variable = self.topology.redis.password_env
+        self.log_throttled("warning", "unauthorized_request", detail=f"a request not signed with this issuer's Redis "
+                           f"password (${variable}) was refused: from a process without it, or from a gate whose "
+                           f"${variable} differs from this issuer's")
+        return error_envelope("unauthorized", f"nothing was written: the request is not signed with the permit "
+                              f"issuer's Redis password (${variable}); only a gate of this topology may ask for "
+                              f"permits, and a gate given another ${variable} than its issuer's is refused so")
 
     def record(self, items: list[tuple[dict[str, Any], str, float | None]],
                deadline: float | None = None, compact: bool = False) -> list[bytes]:

@@ -537,3 +537,37 @@ def test_a_gate_stopped_as_proposals_arrive_answers_each_one_its_socket_took(tmp
     finally:
         p26.issuer.proc.send_signal(signal.SIGCONT)
         p26.stop()
+
+
+def test_a_gate_and_issuer_given_different_redis_passwords_hold_saying_so_and_record_nothing(tmp_path, redis_server,
+                                                                                             monkeypatch):
+    """A gate and its permit issuer started with different Redis passwords, both of which Redis accepts (an ACL user
+    with two, as in a password rotation, the gate restarted first): every request of the gate is refused
+    `unauthorized`. Each proposal is a fault HOLD that says nothing was recorded (a refusal before any write), and
+    the gate's log and the issuer's name the variable the two must agree on, not only an outsider's request."""
+    import redis as redis_py
+
+    from helpers import scrape
+
+    redis_server.client().execute_command("ACL", "SETUSER", "default", "on", ">s21-old", ">s21-new", "~*", "&*",
+                                          "+@all")
+    r = redis_py.Redis(port=redis_server.port, password="s21-old", decode_responses=True, socket_timeout=2)
+    write_book(r)
+    p26 = P26(tmp_path / "p26", redis_server.url)
+    try:
+        monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", "s21-old")
+        p26.issuer.start()
+        monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", "s21-new")
+        p26.gate.start()
+        wait_for(lambda: scrape(p26.gate_metrics_port).get('clustergate_actor_ready{actor="gate",kind="gate"}')
+                 == 1.0, 20, "the gate ready")
+        plan = new_plan()
+        decision = decision_of(p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+        assert (decision["final_action"], decision["gate_reason"], decision["recorded"], decision["permit"]) == (
+            "HOLD", "permit_unavailable", False, False), decision
+        assert "(unauthorized)" in decision["detail"] and "nothing was recorded" in decision["detail"], decision
+        assert r.exists(keys.permit(plan), keys.plan_decision(plan)) == 0
+        wait_for(lambda: "$CLUSTERGATE_REDIS_PASSWORD" in p26.gate.log()
+                 and "$CLUSTERGATE_REDIS_PASSWORD" in p26.issuer.log(), 10, "both logs to name the variable")
+    finally:
+        p26.stop()

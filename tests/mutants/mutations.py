@@ -4193,6 +4193,23 @@ MUTATIONS: list[Mutation] = [
         "                    if wait_ms > 0 and not sock.closed and sock.poll(wait_ms, zmq.POLLIN):\n",
         "                    if False:\n",
         ("tests/test_gate_attack.py::test_a_gate_stopped_as_proposals_arrive_answers_each_one_its_socket_took",)),
+    Mutation(
+        "gate_reads_unauthorized_as_an_unknown_outcome",
+        "(s21) an issuer's `unauthorized` (a gate given another Redis password than its issuer's) is a refusal "
+        "before any write: the HOLD says nothing was recorded",
+        "actors/gate.py",
+        'REFUSED_BEFORE_ANY_WRITE = ("bad_request", "expired", "unauthorized")\n',
+        'REFUSED_BEFORE_ANY_WRITE = ("bad_request", "expired")\n',
+        ("tests/test_gate_attack.py::test_a_gate_and_issuer_given_different_redis_passwords_hold_saying_so_and_record_nothing",)),
+    Mutation(
+        "unauthorized_reply_does_not_name_the_password_variable",
+        "(s21) the issuer's `unauthorized` names the password variable the gate and the issuer must agree on, so a "
+        "gate given another password says so in its log",
+        "actors/permit_issuer.py",
+        '                              f"issuer\'s Redis password (${variable}); only a gate of this topology may ask for "\n'
+        '                              f"permits, and a gate given another ${variable} than its issuer\'s is refused so")\n',
+        '                              f"issuer\'s Redis password; only a gate of this topology may ask for permits")\n',
+        ("tests/test_gate_attack.py::test_a_gate_and_issuer_given_different_redis_passwords_hold_saying_so_and_record_nothing",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
