@@ -54,7 +54,7 @@ from actors.policy import (ACTIONS, FAIL_CLOSED_REASONS, HOLD, PERMIT_UNAVAILABL
 from actors.freshness import cluster_state_time_s
 from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S
 from actors.wire import (decode_internal, encode, encode_finite, encode_internal, error_envelope, issuer_key,
-                         signed_issuer_request)
+                         issuer_reply_key, signed_issuer_request, verified_issuer_request)
 from launcher.topology import GateSettings
 
 
@@ -70,6 +70,10 @@ PERMITS_SOCKET_UNAVAILABLE: dict[str, Any] = {
     "status": "error", "reason": "socket_unavailable",
     "detail": "the gate could not re-open its permits socket (its log says why; it tries again at the next proposal)"}
 _NOBLOCK = int(zmq.NOBLOCK)
+UNSIGNED_REPLY: dict[str, Any] = {
+    "status": "error", "reason": "unsigned_reply",
+    "detail": "the reply on the permits socket is not signed with the topology's Redis password: not from this "
+              "topology's permit issuer (a process on its port?), or an issuer given another password"}
 # Whole-request refusals the permit issuer gives before running any script: nothing was recorded.
 REFUSED_BEFORE_ANY_WRITE = ("bad_request", "expired", "unauthorized")
 # Error reasons of a proposal that was valid but cannot be decided (gate_requests_total result labels).
@@ -746,7 +750,7 @@ class Gate(Actor):
                 if not self._send_when_connected(sock, frame, request["deadline_epoch"]):
                     self.issuer_lost("permit_issuer_not_connected", endpoint=self.spec.sockets["permits"].endpoint)
                     return ISSUER_NOT_CONNECTED
-            reply = decode_internal(sock.recv())  # RCVTIMEO: zmq's own poll with the timeout, no Poller per call
+            reply = self.issuer_reply(sock.recv(), frame)  # RCVTIMEO: zmq's own poll with the timeout, no Poller per call
             if self._issuer_lost:
                 self.issuer_back()
             return reply
@@ -757,6 +761,22 @@ class Gate(Actor):
         self.issuer_lost("permit_issuer_unavailable", timeout_ms=self.permit_timeout_ms)
         self.reopen_permits()
         return None
+
+    def issuer_reply(self, raw: bytes, frame: bytes) -> dict[str, Any]:
+        """The issuer's reply to `frame`; with a Redis password, one not signed for it (a process that took the
+        issuer's port could answer "written" with nothing in Redis) is UNSIGNED_REPLY: the outcome is unknown.
+        `unauthorized` comes unsigned (the issuer could not check the request): a refusal, nothing written."""
+        body = verified_issuer_request(raw, issuer_reply_key(self._issuer_key, frame))
+        if body is not None:
+            return decode_internal(body)
+        try:
+            refusal = decode_internal(raw)
+        except ValueError:
+            refusal = None
+        if type(refusal) is dict and (refusal.get("status"), refusal.get("reason")) == ("error", "unauthorized"):
+            return refusal
+        self.log_throttled("error", "permit_issuer_reply_unsigned", detail=UNSIGNED_REPLY["detail"])
+        return UNSIGNED_REPLY
 
     def issuer_lost(self, event: str, key: Any = None, **fields: Any) -> None:
         """An issuer that does not answer: a line per turn (every permit_timeout_ms while it is stopped) became one

@@ -37,8 +37,8 @@ from prometheus_client import Counter, Gauge, Histogram
 from launcher import keys
 from actors.resp import RedisUnavailable, ReplyError, RespClient, Script, encode_commands
 from actors.runtime import Actor, adder, main, observer
-from actors.wire import (decode_internal, encode, encode_internal, error_envelope, issuer_key, ok_envelope,
-                         recorded_form, verified_issuer_request)
+from actors.wire import (decode_internal, encode, encode_internal, error_envelope, issuer_key, issuer_reply_key,
+                         ok_envelope, recorded_form, signed_issuer_request, verified_issuer_request)
 from launcher.topology import WAIT_LATE_MS, PermitIssuerSettings, RedisConfig
 
 # SPEC's stream fields, plus K and where K came from.
@@ -276,7 +276,7 @@ class PermitIssuer(Actor):
         self._script_payload = ScriptPayload(self._script_args).build
         self._bad_keys: dict[str, str] = {}  # key -> bad_key_type detail, logged once (first_of_key_type)
         self._key = issuer_key(self.topology.redis.password)  # every request must be signed with it (None: unsigned)
-        self.on_request("requests", self.handle)
+        self.on_request("requests", self.serve if self._key is not None else self.handle)
         self._redis_clock_ahead_s = 0.0
         self._redis_clock_uncertainty_s = 0.0
         self._clock_server: tuple[str, int] | str | None = None  # the server whose clock was read (RespClient.server)
@@ -372,14 +372,22 @@ class PermitIssuer(Actor):
         self._not_writable = refused
         self.set_ready(refused is None)
 
+    def serve(self, frames: list[bytes]) -> dict[str, Any] | bytes:
+        """handle() of a request signed with the topology's Redis password, its reply signed for that request
+        (issuer_reply_key); any other request is refused unauthorized, that reply unsigned."""
+        body = verified_issuer_request(frames[0], self._key) if len(frames) == 1 else None
+        if body is None:
+            return self.unauthorized()
+        reply = self.handle([body])
+        return signed_issuer_request(reply if type(reply) is bytes else self.encode_reply(reply),
+                                     issuer_reply_key(self._key, frames[0]))
+
     def handle(self, frames: list[bytes]) -> dict[str, Any] | bytes:
+        """The reply to a request (serve() has checked its signature when the topology's Redis has a password)."""
         try:
             if len(frames) != 1:
                 raise ValueError(f"expected 1 frame, got {len(frames)}")
-            body = verified_issuer_request(frames[0], self._key)
-            if body is None:
-                return self.unauthorized()
-            request = decode_internal(body)
+            request = decode_internal(frames[0])
             items, batch, deadline = check_request(request)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             self._requests["bad_request"](1)

@@ -109,6 +109,15 @@ def verified_issuer_request(frame: bytes, key: bytes | None) -> bytes | None:
     return request
 
 
+def issuer_reply_key(key: bytes | None, request_frame: bytes) -> bytes | None:
+    """The key the issuer signs its reply to one verified request with (signed_issuer_request, verified_issuer_request),
+    derived from the request's own signature: a process that took the issuer's port cannot answer the gate "written"
+    (no permit, no cooldown in Redis), nor pass off one reply as another request's."""
+    if key is None:
+        return None
+    return hmac.new(key, b"reply\n" + request_frame[-_SIGNATURE_HEX:], hashlib.sha256).digest()
+
+
 def recorded_form(decision: dict[str, Any]) -> dict[str, Any]:
     """A decision the permit issuer has just written, as answered: with its permit fields, not a replay
     (the issuer builds it; the gate too, from what it sent, when the issuer's result is compact)."""

@@ -571,3 +571,61 @@ def test_a_gate_and_issuer_given_different_redis_passwords_hold_saying_so_and_re
                  and "$CLUSTERGATE_REDIS_PASSWORD" in p26.issuer.log(), 10, "both logs to name the variable")
     finally:
         p26.stop()
+
+
+def test_a_process_on_the_issuers_port_cannot_answer_the_gate_written_with_nothing_in_redis(tmp_path, redis_server,
+                                                                                             monkeypatch):
+    """A local process without the Redis password that took the permit issuer's port while the issuer was down
+    answered the gate's signed request `written, permit issued`: the gate answered permit: true, recorded: true, with
+    no permit and no cooldown in Redis (so the next exit passed the cooldown once the gate re-read the state). With a
+    Redis password the issuer now signs each reply for its request, and the gate takes no other: HOLD, the outcome
+    unknown, logged `permit_issuer_reply_unsigned`."""
+    import threading
+
+    import redis as redis_py
+    import zmq
+
+    password = "s21-sign-review"
+    redis_server.client().config_set("requirepass", password)
+    r = redis_py.Redis(port=redis_server.port, password=password, decode_responses=True, socket_timeout=2)
+    write_book(r)
+    monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", password)
+    p26 = P26(tmp_path / "p26", redis_server.url).start()
+    squatter = zmq.Context.instance().socket(zmq.REP)
+    squatter.setsockopt(zmq.LINGER, 0)
+    done = threading.Event()
+
+    def answer_written() -> None:
+        for _ in range(100):
+            if done.is_set():
+                return
+            if squatter.poll(100):
+                squatter.recv()
+                squatter.send(b'{"status":"ok","results":[{"status":"ok","written":true,"permit_issued":true}]}')
+
+    thread = threading.Thread(target=answer_written)
+    try:
+        p26.issuer.terminate()
+        endpoint = p26.data["actors"]["permit_issuer"]["sockets"]["requests"]["bind"]
+
+        def bound() -> bool:
+            try:
+                squatter.bind(endpoint)
+                return True
+            except zmq.ZMQError:
+                return False
+
+        wait_for(bound, 10, "the issuer's port free")
+        thread.start()
+        plan = new_plan()
+        decision = decision_of(p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+        assert (decision["final_action"], decision["gate_reason"], decision["permit"], decision["recorded"]) == (
+            "HOLD", "permit_unavailable", False, False), decision
+        assert r.exists(keys.permit(plan), keys.plan_decision(plan)) == 0
+        wait_for(lambda: "permit_issuer_reply_unsigned" in p26.gate.log(), 10, "the gate to log the unsigned reply")
+    finally:
+        done.set()
+        if thread.is_alive():
+            thread.join(15)
+        squatter.close()
+        p26.stop()

@@ -4157,8 +4157,8 @@ MUTATIONS: list[Mutation] = [
         "(s21) the permit issuer writes nothing for a request not signed with the topology's Redis password: a "
         "local process that cannot write Redis cannot get a permit past the gate's policy from the issuer's socket",
         "actors/permit_issuer.py",
-        "            if body is None:\n                return self.unauthorized()\n",
-        "            if body is None:\n                body = frames[0].partition(b\"\\n\")[0]\n",
+        "        if body is None:\n            return self.unauthorized()\n",
+        "        if body is None:\n            body = frames[0].partition(b\"\\n\")[0]\n",
         ("tests/test_gate_attack.py::test_a_local_process_without_the_redis_password_gets_no_permit_from_the_issuers_socket",)),
     Mutation(
         "gate_does_not_sign_its_requests_to_the_issuer",
@@ -4210,6 +4210,24 @@ MUTATIONS: list[Mutation] = [
         '                              f"permits, and a gate given another ${variable} than its issuer\'s is refused so")\n',
         '                              f"issuer\'s Redis password; only a gate of this topology may ask for permits")\n',
         ("tests/test_gate_attack.py::test_a_gate_and_issuer_given_different_redis_passwords_hold_saying_so_and_record_nothing",)),
+    Mutation(
+        "gate_takes_an_unsigned_reply_from_the_issuers_port",
+        "(s21) with a Redis password the gate takes only a reply the issuer signed for its request: a process on the "
+        "issuer's port cannot answer it `written` with no permit and no cooldown in Redis",
+        "actors/gate.py",
+        "        body = verified_issuer_request(raw, issuer_reply_key(self._issuer_key, frame))\n",
+        "        body = verified_issuer_request(raw, issuer_reply_key(None, frame))\n",
+        ("tests/test_gate_attack.py::"
+         "test_a_process_on_the_issuers_port_cannot_answer_the_gate_written_with_nothing_in_redis",)),
+    Mutation(
+        "issuer_does_not_sign_its_replies",
+        "(s21) with a Redis password the issuer signs each reply for its request, so the gate's own proposals still "
+        "get permits",
+        "actors/permit_issuer.py",
+        "        return signed_issuer_request(reply if type(reply) is bytes else self.encode_reply(reply),\n"
+        "                                     issuer_reply_key(self._key, frames[0]))\n",
+        "        return reply\n",
+        ("tests/test_gate_attack.py::test_a_local_process_without_the_redis_password_gets_no_permit_from_the_issuers_socket",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
