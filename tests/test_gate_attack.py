@@ -386,6 +386,17 @@ def test_finding_the_names_a_request_gives_twice_takes_comparisons_in_proportion
 
 
 
+def p26_with_password(tmp_path, redis_server, monkeypatch, password: str):
+    """(a client of Redis, the gate and issuer started) with `password` required by Redis and given to both."""
+    import redis as redis_py
+
+    redis_server.client().config_set("requirepass", password)
+    r = redis_py.Redis(port=redis_server.port, password=password, decode_responses=True, socket_timeout=2)
+    write_book(r)
+    monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", password)
+    return r, P26(tmp_path / "p26", redis_server.url).start()
+
+
 def test_a_local_process_without_the_redis_password_gets_no_permit_from_the_issuers_socket(tmp_path, redis_server,
                                                                                             monkeypatch):
     """The permit issuer's socket listens on loopback TCP without CurveZMQ (production.yaml), so any local process
@@ -396,17 +407,12 @@ def test_a_local_process_without_the_redis_password_gets_no_permit_from_the_issu
     import hashlib
     import hmac
 
-    import redis as redis_py
     import zmq
 
     from actors.wire import issuer_key, signed_issuer_request
 
     password = "s21-exit-review"
-    redis_server.client().config_set("requirepass", password)
-    r = redis_py.Redis(port=redis_server.port, password=password, decode_responses=True, socket_timeout=2)
-    write_book(r)
-    monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", password)
-    p26 = P26(tmp_path / "p26", redis_server.url).start()
+    r, p26 = p26_with_password(tmp_path, redis_server, monkeypatch, password)
     try:
         ours = new_plan()
         assert decision_of(p26.client.propose("ETHUSDT", "PARTIAL_25", plan_id=ours))["permit"]  # a cooldown now
@@ -472,12 +478,7 @@ def test_proposals_waiting_in_the_gates_queue_when_it_stops_are_answered_overloa
             assert p26.gate.proc.wait(timeout=SHUTDOWN_BOUND_S) == 0, p26.gate.log()[-3000:]
         finally:
             p26.issuer.proc.send_signal(signal.SIGCONT)
-        answers: dict[bytes, dict] = {}
-        deadline = time.monotonic() + 5
-        while len(answers) < sent and time.monotonic() < deadline:
-            if sock.poll(100):
-                frames = sock.recv_multipart()
-                answers[frames[0]] = json.loads(frames[-1])
+        answers = answers_by_id(sock, sent)
         assert len(answers) == sent, f"{sent - len(answers)} of {sent} proposals got no reply"
         stopping = [a for a in answers.values() if a["status"] == "error"]
         assert stopping, "no proposal was left in the queue: the test did not reach its case"
@@ -492,6 +493,25 @@ def test_proposals_waiting_in_the_gates_queue_when_it_stops_are_answered_overloa
         p26.stop()
 
 
+def answers_by_id(sock, sent: int) -> dict[bytes, dict]:
+    """The replies a DEALER that sent `sent` proposals, each with its own id frame, gets within 5 s, by id."""
+    answers: dict[bytes, dict] = {}
+    deadline = time.monotonic() + 5
+    while len(answers) < sent and time.monotonic() < deadline:
+        if sock.poll(100):
+            frames = sock.recv_multipart()
+            answers[frames[0]] = json.loads(frames[-1])
+    return answers
+
+
+def wait_gate_ready(p26: P26) -> None:
+    """Wait until the gate (started alone) says it is ready."""
+    from helpers import scrape
+
+    wait_for(lambda: scrape(p26.gate_metrics_port).get('clustergate_actor_ready{actor="gate",kind="gate"}') == 1.0,
+             20, "the gate ready")
+
+
 def test_a_gate_stopped_as_proposals_arrive_answers_each_one_its_socket_took(tmp_path, redis_server):
     """A gate stopped just after a burst arrived (its permit issuer stalled, so the gate sat in its first batch)
     read its socket until a read found it empty and closed it: libzmq hands a socket the messages its I/O thread has
@@ -500,7 +520,7 @@ def test_a_gate_stopped_as_proposals_arrive_answers_each_one_its_socket_took(tmp
     5 runs of 5). The stopping gate now reads until its socket stays empty a while; every proposal gets one reply."""
     import zmq
 
-    from helpers import SHUTDOWN_BOUND_S, scrape
+    from helpers import SHUTDOWN_BOUND_S
 
     write_book(redis_server.client())
     p26 = P26(tmp_path / "p26", redis_server.url, gate_settings=NO_SHEDDING).start()
@@ -510,8 +530,7 @@ def test_a_gate_stopped_as_proposals_arrive_answers_each_one_its_socket_took(tmp
         for round_ in range(3):
             if round_:
                 p26.gate.start()
-                wait_for(lambda: scrape(p26.gate_metrics_port).get('clustergate_actor_ready{actor="gate",kind="gate"}')
-                         == 1.0, 20, "the gate ready again")
+                wait_gate_ready(p26)
             sock = zmq.Context.instance().socket(zmq.DEALER)
             sock.setsockopt(zmq.LINGER, 0)
             sock.connect(p26.endpoint)
@@ -525,12 +544,7 @@ def test_a_gate_stopped_as_proposals_arrive_answers_each_one_its_socket_took(tmp
                 time.sleep(0.05)
                 p26.gate.proc.send_signal(signal.SIGTERM)
                 assert p26.gate.proc.wait(timeout=SHUTDOWN_BOUND_S + 5) == 0, p26.gate.log()[-3000:]
-                answers: dict[bytes, dict] = {}
-                deadline = time.monotonic() + 5
-                while len(answers) < sent and time.monotonic() < deadline:
-                    if sock.poll(100):
-                        frames = sock.recv_multipart()
-                        answers[frames[0]] = json.loads(frames[-1])
+                answers = answers_by_id(sock, sent)
             finally:
                 sock.close()
             assert len(answers) == sent, f"round {round_}: {sent - len(answers)} of {sent} proposals got no reply"
@@ -547,8 +561,6 @@ def test_a_gate_and_issuer_given_different_redis_passwords_hold_saying_so_and_re
     the gate's log and the issuer's name the variable the two must agree on, not only an outsider's request."""
     import redis as redis_py
 
-    from helpers import scrape
-
     redis_server.client().execute_command("ACL", "SETUSER", "default", "on", ">s21-old", ">s21-new", "~*", "&*",
                                           "+@all")
     r = redis_py.Redis(port=redis_server.port, password="s21-old", decode_responses=True, socket_timeout=2)
@@ -559,8 +571,7 @@ def test_a_gate_and_issuer_given_different_redis_passwords_hold_saying_so_and_re
         p26.issuer.start()
         monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", "s21-new")
         p26.gate.start()
-        wait_for(lambda: scrape(p26.gate_metrics_port).get('clustergate_actor_ready{actor="gate",kind="gate"}')
-                 == 1.0, 20, "the gate ready")
+        wait_gate_ready(p26)
         plan = new_plan()
         decision = decision_of(p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
         assert (decision["final_action"], decision["gate_reason"], decision["recorded"], decision["permit"]) == (
@@ -582,15 +593,9 @@ def test_a_process_on_the_issuers_port_cannot_answer_the_gate_written_with_nothi
     unknown, logged `permit_issuer_reply_unsigned`."""
     import threading
 
-    import redis as redis_py
     import zmq
 
-    password = "s21-sign-review"
-    redis_server.client().config_set("requirepass", password)
-    r = redis_py.Redis(port=redis_server.port, password=password, decode_responses=True, socket_timeout=2)
-    write_book(r)
-    monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", password)
-    p26 = P26(tmp_path / "p26", redis_server.url).start()
+    r, p26 = p26_with_password(tmp_path, redis_server, monkeypatch, "s21-sign-review")
     squatter = zmq.Context.instance().socket(zmq.REP)
     squatter.setsockopt(zmq.LINGER, 0)
     done = threading.Event()
