@@ -4228,6 +4228,13 @@ MUTATIONS: list[Mutation] = [
         "                                     issuer_reply_key(self._key, frames[0]))\n",
         "        return reply\n",
         ("tests/test_gate_attack.py::test_a_local_process_without_the_redis_password_gets_no_permit_from_the_issuers_socket",)),
+    Mutation(
+        "bench_gate_ignores_its_redis_password",
+        "bench_gate --redis-password measures production.yaml's signed path: its Redis requires the password (s21)",
+        "bench/bench_gate.py",
+        "    PASSWORD = args.redis_password or None\n",
+        "    PASSWORD = None\n",
+        ("tests/test_bench_smoke.py::test_the_gate_benchmark_counts_only_recorded_decisions",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
