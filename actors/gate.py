@@ -53,7 +53,8 @@ from actors.policy import (ACTIONS, FAIL_CLOSED_REASONS, HOLD, PERMIT_UNAVAILABL
                            Proposal, usable_plan_id, validate_proposal, with_plan_id)
 from actors.freshness import cluster_state_time_s
 from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S
-from actors.wire import decode_internal, encode, encode_finite, encode_internal, error_envelope
+from actors.wire import (decode_internal, encode, encode_finite, encode_internal, error_envelope, issuer_key,
+                         issuer_reply_key, signed_issuer_request, verified_issuer_request)
 from launcher.topology import GateSettings
 
 
@@ -69,8 +70,12 @@ PERMITS_SOCKET_UNAVAILABLE: dict[str, Any] = {
     "status": "error", "reason": "socket_unavailable",
     "detail": "the gate could not re-open its permits socket (its log says why; it tries again at the next proposal)"}
 _NOBLOCK = int(zmq.NOBLOCK)
+UNSIGNED_REPLY: dict[str, Any] = {
+    "status": "error", "reason": "unsigned_reply",
+    "detail": "the reply on the permits socket is not signed with the topology's Redis password: not from this "
+              "topology's permit issuer (a process on its port?), or an issuer given another password"}
 # Whole-request refusals the permit issuer gives before running any script: nothing was recorded.
-REFUSED_BEFORE_ANY_WRITE = ("bad_request", "expired")
+REFUSED_BEFORE_ANY_WRITE = ("bad_request", "expired", "unauthorized")
 # Error reasons of a proposal that was valid but cannot be decided (gate_requests_total result labels).
 PLAN_ID_CONFLICT = "plan_id_conflict"
 # A proposal reached after its deadline_ms (less the allowed clock skew): no decision, no record, no permit.
@@ -506,6 +511,7 @@ class Gate(Actor):
         self.permit_timeout_ms = s.permit_timeout_ms
         self._issuer_lost = False  # the last request to the issuer went unanswered (issuer_lost, issuer_back)
         self.redis = RespClient.from_config(self.topology.redis)
+        self._issuer_key = issuer_key(self.topology.redis.password)  # signs every request to the issuer (None: not)
         commands = state_commands(self.symbols, self.topology.positions.key_pattern, self.realized)
         # What the gate makes of each key it reads when it cannot be read (another type: an error reply).
         self._state_keys = [(command[1], counted_as) for command, counted_as in zip(commands, [
@@ -547,9 +553,12 @@ class Gate(Actor):
             f"the gate's queue is full ({s.overload_queue_depth} proposals) or this one waited over "
             f"{s.overload_queue_age_ms} ms: this request was not decided and nothing was recorded for it; back off and "
             f"resend the same plan_id")))
+        stopping = encode(error_envelope(OVERLOADED, (
+            "the gate is stopping (a restart or a shutdown): this request was not decided and nothing was recorded for "
+            "it; resend the same plan_id")))
         self.on_requests_batch("proposals", self.handle_proposals, shedding=Shedding(
             max_depth=s.overload_queue_depth, max_age_s=s.overload_queue_age_ms / 1000.0, reply=overloaded,
-            on_shed=self._requests_overloaded.inc))
+            on_shed=self._requests_overloaded.inc, stopping_reply=stopping))
         self.open_permits()
         if self.state_refresh_s > 0:
             self.every(self.state_refresh_s, self.refresh_state, first_after_s=0.0)
@@ -734,14 +743,14 @@ class Gate(Actor):
         if sock is None:
             return PERMITS_SOCKET_UNAVAILABLE
         try:
-            frame = encode_internal(request)
+            frame = signed_issuer_request(encode_internal(request), self._issuer_key)
             try:
                 send_one(sock, frame, _NOBLOCK)  # queued at once whenever a pipe exists
             except zmq.Again:
                 if not self._send_when_connected(sock, frame, request["deadline_epoch"]):
                     self.issuer_lost("permit_issuer_not_connected", endpoint=self.spec.sockets["permits"].endpoint)
                     return ISSUER_NOT_CONNECTED
-            reply = decode_internal(sock.recv())  # RCVTIMEO: zmq's own poll with the timeout, no Poller per call
+            reply = self.issuer_reply(sock.recv(), frame)  # RCVTIMEO: zmq's own poll with the timeout, no Poller per call
             if self._issuer_lost:
                 self.issuer_back()
             return reply
@@ -752,6 +761,22 @@ class Gate(Actor):
         self.issuer_lost("permit_issuer_unavailable", timeout_ms=self.permit_timeout_ms)
         self.reopen_permits()
         return None
+
+    def issuer_reply(self, raw: bytes, frame: bytes) -> dict[str, Any]:
+        """The issuer's reply to `frame`; with a Redis password, one not signed for it (a process that took the
+        issuer's port could answer "written" with nothing in Redis) is UNSIGNED_REPLY: the outcome is unknown.
+        `unauthorized` comes unsigned (the issuer could not check the request): a refusal, nothing written."""
+        body = verified_issuer_request(raw, issuer_reply_key(self._issuer_key, frame))
+        if body is not None:
+            return decode_internal(body)
+        try:
+            refusal = decode_internal(raw)
+        except ValueError:
+            refusal = None
+        if type(refusal) is dict and (refusal.get("status"), refusal.get("reason")) == ("error", "unauthorized"):
+            return refusal
+        self.log_throttled("error", "permit_issuer_reply_unsigned", detail=UNSIGNED_REPLY["detail"])
+        return UNSIGNED_REPLY
 
     def issuer_lost(self, event: str, key: Any = None, **fields: Any) -> None:
         """An issuer that does not answer: a line per turn (every permit_timeout_ms while it is stopped) became one

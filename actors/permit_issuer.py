@@ -37,7 +37,8 @@ from prometheus_client import Counter, Gauge, Histogram
 from launcher import keys
 from actors.resp import RedisUnavailable, ReplyError, RespClient, Script, encode_commands
 from actors.runtime import Actor, adder, main, observer
-from actors.wire import decode_internal, encode, encode_internal, error_envelope, ok_envelope, recorded_form
+from actors.wire import (decode_internal, encode, encode_internal, error_envelope, issuer_key, issuer_reply_key,
+                         ok_envelope, recorded_form, signed_issuer_request, verified_issuer_request)
 from launcher.topology import WAIT_LATE_MS, PermitIssuerSettings, RedisConfig
 
 # SPEC's stream fields, plus K and where K came from.
@@ -133,7 +134,7 @@ WRITE_SECONDS = Histogram("permit_issuer_write_seconds", "Time of the Redis scri
                           buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25))
 RESULTS = ("written", "replayed", "cooldown_conflict", "plan_id_conflict", "bad_key_type", "corrupt_decision",
            "expired", "stream_full", "out_of_memory", "redis_unavailable", "bad_request", "internal_error",
-           "replica_unacknowledged")
+           "replica_unacknowledged", "unauthorized")
 REDIS_USED_MEMORY = Gauge("clustergate_redis_used_memory_bytes", "Redis INFO used_memory, read by the permit issuer")
 REDIS_MAXMEMORY = Gauge("clustergate_redis_maxmemory_bytes", "Redis maxmemory (0: no limit), read by the permit issuer")
 MEMORY_READ_S = 5.0
@@ -274,7 +275,8 @@ class PermitIssuer(Actor):
         self._script_args = script_args(self.settings)
         self._script_payload = ScriptPayload(self._script_args).build
         self._bad_keys: dict[str, str] = {}  # key -> bad_key_type detail, logged once (first_of_key_type)
-        self.on_request("requests", self.handle)
+        self._key = issuer_key(self.topology.redis.password)  # every request must be signed with it (None: unsigned)
+        self.on_request("requests", self.serve if self._key is not None else self.handle)
         self._redis_clock_ahead_s = 0.0
         self._redis_clock_uncertainty_s = 0.0
         self._clock_server: tuple[str, int] | str | None = None  # the server whose clock was read (RespClient.server)
@@ -370,7 +372,18 @@ class PermitIssuer(Actor):
         self._not_writable = refused
         self.set_ready(refused is None)
 
+    def serve(self, frames: list[bytes]) -> dict[str, Any] | bytes:
+        """handle() of a request signed with the topology's Redis password, its reply signed for that request
+        (issuer_reply_key); any other request is refused unauthorized, that reply unsigned."""
+        body = verified_issuer_request(frames[0], self._key) if len(frames) == 1 else None
+        if body is None:
+            return self.unauthorized()
+        reply = self.handle([body])
+        return signed_issuer_request(reply if type(reply) is bytes else self.encode_reply(reply),
+                                     issuer_reply_key(self._key, frames[0]))
+
     def handle(self, frames: list[bytes]) -> dict[str, Any] | bytes:
+        """The reply to a request (serve() has checked its signature when the topology's Redis has a password)."""
         try:
             if len(frames) != 1:
                 raise ValueError(f"expected 1 frame, got {len(frames)}")
@@ -388,6 +401,18 @@ class PermitIssuer(Actor):
         if not batch:
             return results[0]
         return b'{"status":"ok","results":[' + (results[0] if len(results) == 1 else b",".join(results)) + b"]}"
+
+    def unauthorized(self) -> dict[str, Any]:
+        """The refusal of a request not signed with the topology's Redis password: nothing is written. A gate's own
+        request is refused so when the gate was given another password than the issuer: both say which variable."""
+        self._requests["unauthorized"](1)
+        variable = self.topology.redis.password_env
+        self.log_throttled("warning", "unauthorized_request", detail=f"a request not signed with this issuer's Redis "
+                           f"password (${variable}) was refused: from a process without it, or from a gate whose "
+                           f"${variable} differs from this issuer's")
+        return error_envelope("unauthorized", f"nothing was written: the request is not signed with the permit "
+                              f"issuer's Redis password (${variable}); only a gate of this topology may ask for "
+                              f"permits, and a gate given another ${variable} than its issuer's is refused so")
 
     def record(self, items: list[tuple[dict[str, Any], str, float | None]],
                deadline: float | None = None, compact: bool = False) -> list[bytes]:

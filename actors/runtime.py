@@ -49,6 +49,17 @@ LINGER_MS = 0
 # libzmq closes a listener in its I/O thread after close() returns: a re-created socket that binds (a REQ re-opened
 # after a timeout) retries the endpoint its own old socket still holds for this long.
 REBIND_WAIT_S = 1.0
+# How long a stopping actor's socket may take to hand the replies it answered on stopping to libzmq's I/O thread
+# (LINGER_MS 0 drops them unsent); within the 2 s an actor has to exit after SIGTERM.
+STOP_REPLIES_LINGER_MS = 500
+# Requests read off a socket at stop to be answered (Shedding.stopping_reply): more than its hwm ever holds.
+STOP_READS_MAX = 100_000
+# libzmq hands an idle reader the messages its I/O thread has queued only when the socket processes its commands,
+# which a non-blocking read does at most once a millisecond or so: a socket read empty can still hold hundreds. At
+# stop the socket is read until it stays empty STOP_READS_QUIET_MS (a poll processes them), for STOP_READS_S at most
+# (clients that keep sending cannot hold the actor past its 2 s).
+STOP_READS_QUIET_MS = 10
+STOP_READS_S = 0.25
 REQUEST_DRAIN = 64  # messages handled per socket per loop turn, so one busy socket cannot starve others
 BATCHES_PER_TURN = 4  # batches served per ROUTER socket per loop turn, for the same reason
 # Requests read off a shedding socket per loop turn: reading is how the actor learns of a request and
@@ -230,6 +241,9 @@ class Shedding:
     max_age_s: float
     reply: bytes
     on_shed: Callable[[int], None]
+    # The reply to every request still waiting (in the actor's queue or the socket's) when the actor stops: each is
+    # answered, not dropped, and counted by on_shed. None: they are dropped (their clients time out).
+    stopping_reply: bytes | None = None
 
 
 @dataclass(order=True)
@@ -276,6 +290,7 @@ class Actor:
         # Sockets whose requests wait in the actor's own queue (Shedding): served again every loop turn
         # while it is not empty, whether or not the socket has more to read.
         self._backlogs: dict[zmq.Socket, deque] = {}
+        self._stopping_replies: dict[zmq.Socket, Shedding] = {}  # sockets answered at stop (Shedding.stopping_reply)
         # (event, key) -> [occurrences not yet logged, the latest's fields, level, count field] (log_throttled)
         self._throttled: dict[tuple[str, Any], list] = {}
 
@@ -374,7 +389,7 @@ class Actor:
             del self._handlers[sock]
             self.poller.unregister(sock)
         self._backlogs.pop(sock, None)
-        sock.close(linger=LINGER_MS)
+        sock.close(linger=STOP_REPLIES_LINGER_MS if self._stopping_replies.pop(sock, None) else LINGER_MS)
         self.sockets.pop(role, None)
 
     def subscribe(self, role: str, *prefixes: bytes) -> None:
@@ -444,9 +459,13 @@ class Actor:
         backlog: deque | None = None
         if shedding is not None:
             backlog = self._backlogs[sock] = deque()
+            if shedding.stopping_reply is not None:
+                self._stopping_replies[sock] = shedding
 
         def serve(s: zmq.Socket, ready: bool = False) -> None:
             for _ in range(BATCHES_PER_TURN):
+                if self._stopping:  # asked to stop during a batch: what waits is answered at stop, not decided
+                    return
                 envelopes: list[Frames] = []
                 bodies: list[Frames] = []
                 read_at: list[float] = []
@@ -570,6 +589,32 @@ class Actor:
                     self._reply_dropped(role, exc)
             shedding.on_shed(len(shed))
 
+    def _answer_waiting_requests(self) -> None:
+        """On stopping: answer Shedding.stopping_reply to every request still waiting in the actor's queue or in the
+        socket's (read now until it stays empty STOP_READS_QUIET_MS, at most STOP_READS_MAX in STOP_READS_S), so none
+        is left without a reply; the socket then closes with STOP_REPLIES_LINGER_MS, long enough for libzmq to send
+        them."""
+        for sock, shedding in self._stopping_replies.items():
+            envelopes = [envelope for envelope, _, _ in self._backlogs.get(sock, ())]
+            reads_end = time.monotonic() + STOP_READS_S
+            for _ in range(STOP_READS_MAX):
+                frames = _recv_ready(sock, routed=True)
+                if frames is None:
+                    wait_ms = min(STOP_READS_QUIET_MS, (reads_end - time.monotonic()) * 1000)
+                    if wait_ms > 0 and not sock.closed and sock.poll(wait_ms, zmq.POLLIN):
+                        continue
+                    break
+                envelopes.append(_split_envelope(frames)[0])
+                if time.monotonic() >= reads_end:
+                    break
+            for envelope in envelopes:
+                try:
+                    send_frames(sock, [*envelope, shedding.stopping_reply])
+                except zmq.ZMQError as exc:  # not reading or gone: dropped, as any reply would be
+                    self._reply_dropped(next((r for r, s in self.sockets.items() if s is sock), "?"), exc)
+            if envelopes:
+                shedding.on_shed(len(envelopes))
+
     def _run_batch(self, role: str, handler: BatchHandler, bodies: list[Frames],
                    read_at: list[float]) -> "list[dict[str, Any] | bytes] | dict[str, Any]":
         """handler's replies to bodies, or, when it raises, the internal_error envelope (counted, logged)."""
@@ -678,6 +723,7 @@ class Actor:
                 self._loop(parent)
         finally:
             self.set_ready(False)
+            self._guard(self._answer_waiting_requests, self._errors_timer, "stopping_replies")
             self._guard(self.end_throttled, self._errors_timer, "throttled_log")
             self._guard(self.teardown, self._errors_timer, "teardown")
             for role, sock in list(self.sockets.items()):

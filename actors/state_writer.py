@@ -479,10 +479,15 @@ class StateWriterActor(Actor):
             self.set_ready(False)
             self.log.warning("redis_unavailable", error=error_text(exc))
             return
+        self.redis_answers()
+        self.update_ready()
+
+    def redis_answers(self) -> None:
+        """Redis answered (a check or a write): log redis_ready once after it did not, whichever finds it back first;
+        a write that did so silently left the log ending on the outage while every state was written again."""
         if not self.redis_ok:
             self.redis_ok = True
             self.log.info("redis_ready")
-        self.update_ready()
 
     def existing_ids(self) -> set[str]:
         return existing_cluster_ids(self.redis)
@@ -572,7 +577,7 @@ class StateWriterActor(Actor):
             self.renew_now()
         self.m.updates.inc()
         self.m.last_update.set(updated_ts)
-        self.redis_ok = True
+        self.redis_answers()
         self.update_ready()
 
     def note_wrong_type(self, found: dict[str, str]) -> None:

@@ -6,6 +6,8 @@ Every REQ/REP reply is one envelope: {"status": "ok", ...} or
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import math
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
@@ -69,6 +71,51 @@ def decode(frame: bytes) -> Any:
 # take orjson too, through encode_finite (docs/proposal-api.md: read replies as JSON, not as bytes).
 encode_internal = orjson.dumps  # bytes, compact
 decode_internal = orjson.loads  # ValueError (orjson.JSONDecodeError) on anything that is not JSON
+
+
+# A gate's request to its permit issuer is signed when the topology's Redis has a password: the frame ends with a
+# newline and the hex HMAC-SHA256 of the request under a key derived from that password, so that only a process
+# holding the password (which could write a permit to Redis itself) gets a permit from the issuer's socket. That
+# socket listens on loopback TCP, where any local process can connect; unsigned, one could send a decision of its
+# own, past the gate's policy and cooldowns. A signature covers its own request only: one seen by a process that
+# took the issuer's port signs nothing else (and the issuer refuses that request past its deadline_epoch).
+_ISSUER_KEY_CONTEXT = b"clustergate permit issuer request v1"
+_SIGNATURE_HEX = 64
+
+
+def issuer_key(redis_password: str | None) -> bytes | None:
+    """The key a gate signs its requests to the permit issuer with, and the issuer checks; None without a password."""
+    if not redis_password:
+        return None
+    return hmac.new(redis_password.encode(), _ISSUER_KEY_CONTEXT, hashlib.sha256).digest()
+
+
+def signed_issuer_request(frame: bytes, key: bytes | None) -> bytes:
+    """The frame a gate sends: the request, and with a key its signature after a newline (orjson writes none)."""
+    if key is None:
+        return frame
+    return frame + b"\n" + hmac.new(key, frame, hashlib.sha256).hexdigest().encode()
+
+
+def verified_issuer_request(frame: bytes, key: bytes | None) -> bytes | None:
+    """The request of a frame a gate signed with `key` (the frame itself without a key), None when it is not signed so."""
+    if key is None:
+        return frame
+    request, newline, signature = frame[:-_SIGNATURE_HEX - 1], frame[-_SIGNATURE_HEX - 1:-_SIGNATURE_HEX], \
+        frame[-_SIGNATURE_HEX:]
+    if newline != b"\n" or not hmac.compare_digest(hmac.new(key, request, hashlib.sha256).hexdigest().encode(),
+                                                   signature):
+        return None
+    return request
+
+
+def issuer_reply_key(key: bytes | None, request_frame: bytes) -> bytes | None:
+    """The key the issuer signs its reply to one verified request with (signed_issuer_request, verified_issuer_request),
+    derived from the request's own signature: a process that took the issuer's port cannot answer the gate "written"
+    (no permit, no cooldown in Redis), nor pass off one reply as another request's."""
+    if key is None:
+        return None
+    return hmac.new(key, b"reply\n" + request_frame[-_SIGNATURE_HEX:], hashlib.sha256).digest()
 
 
 def recorded_form(decision: dict[str, Any]) -> dict[str, Any]:

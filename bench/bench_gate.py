@@ -17,7 +17,10 @@ was told of exists in Redis; a missing one fails the run (exit 1), whatever the 
 Targets: p50 <= 0.5 ms, p99 <= 2 ms, >= 3,000 decisions/s closed loop, <= 40 MB RSS each, exit <= 2 s;
 issue 14: CPU per decision at 1,000/s open loop gate <= 120 us, issuer <= 80 us; one REQ client p50 <= 0.35 ms.
 
-    .venv/bin/python bench/bench_gate.py [--rate 1000] [--seconds 30] [--closed-seconds 5]
+    .venv/bin/python bench/bench_gate.py [--rate 1000] [--seconds 30] [--closed-seconds 5] [--redis-password PW]
+
+--redis-password runs its Redis with a password, as configs/production.yaml does: the gate then signs each request
+to the permit issuer and the issuer each reply (docs/faults-and-security.md); without it nothing is signed.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import signal
 import statistics
@@ -35,6 +39,7 @@ import uuid
 from pathlib import Path
 
 import psutil
+import redis as redis_py
 import zmq
 
 REPO = Path(__file__).resolve().parent.parent
@@ -296,6 +301,16 @@ while True:
 """
 
 
+# --redis-password: the run's Redis password (None: none), which the actors, the floors and the checks use.
+PASSWORD: str | None = None
+PASSWORD_ENV = "CLUSTERGATE_REDIS_PASSWORD"  # demo_topology_data's redis.password_env (the default)
+
+
+def redis_client(server: RedisServer) -> "redis_py.Redis":
+    """The benchmark's own client of its Redis, with the run's password."""
+    return redis_py.Redis(port=server.port, password=PASSWORD, decode_responses=True, socket_timeout=2)
+
+
 def calibrate(redis_server, calls: int = 5000) -> dict[str, float]:
     """Median round trips of the parts a decision is made of, on this machine, back to back: a bare
     ZeroMQ REQ/REP echo between two processes (200-byte message) and a Redis SET through the actors'
@@ -322,7 +337,7 @@ def calibrate(redis_server, calls: int = 5000) -> dict[str, float]:
         ctx.destroy(linger=0)
         server.kill()
         server.wait()
-    client = RespClient(host="127.0.0.1", port=redis_server.port)
+    client = RespClient(host="127.0.0.1", port=redis_server.port, password=PASSWORD)
     redis_us = []
     for i in range(calls + 500):
         t0 = time.perf_counter()
@@ -389,6 +404,9 @@ from hiredis import pack_command
 redis = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
 redis.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 redis.settimeout(None)
+if len(sys.argv) > 3:  # --redis-password: the floor authenticates once, and signs nothing
+    redis.sendall(pack_command(("AUTH", sys.argv[3])))
+    assert redis.recv(64) == b"+OK\\r\\n"
 sock = zmq.Context().socket(zmq.REP)
 sock.bind(sys.argv[1])
 while True:
@@ -404,7 +422,7 @@ def cpu_floor(ctx: zmq.Context, redis_server, redis_proc: psutil.Process, rate: 
     """CPU per message (us, user+sys) of `middle` (FLOOR_RELAY or FLOOR_PROXY) where the gate is, FLOOR_ECHO
     and Redis under the open loop's schedule."""
     front, back = f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
-    echo = subprocess.Popen([sys.executable, "-c", FLOOR_ECHO, back, str(redis_server.port)])
+    echo = subprocess.Popen([sys.executable, "-c", FLOOR_ECHO, back, str(redis_server.port), *([PASSWORD] if PASSWORD else [])])
     relay = subprocess.Popen([sys.executable, "-c", middle, front, back])
     sock = ctx.socket(zmq.DEALER)
     try:
@@ -461,6 +479,10 @@ def main() -> int:
     parser.add_argument("--floor-seconds", type=float, default=10.0,
                         help="the CPU floor's open loop (same rate), right after the decisions' open loop")
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "gate.json"))
+    parser.add_argument("--redis-password", default=None,
+                        help="require this password on the benchmark's Redis, as configs/production.yaml does: the gate "
+                             "then signs each request to the issuer and the issuer each reply (docs/faults-and-"
+                             "security.md); the floors authenticate once and sign nothing")
     args = parser.parse_args()
     if args.closed_seconds > MAX_CLOSED_SECONDS:
         parser.error(f"--closed-seconds {args.closed_seconds:g}: at most {MAX_CLOSED_SECONDS:g} s, so the run's records "
@@ -468,8 +490,16 @@ def main() -> int:
                      f"be measured instead of decisions)")
     exit_on_sigterm()
 
+    global PASSWORD
+    PASSWORD = args.redis_password or None
+    # The actors take the password from this variable (redis.password_env): set it to the run's, or clear one the
+    # caller's environment holds, which a Redis without a password would refuse.
+    os.environ.pop(PASSWORD_ENV, None)
     with work_dir("bench_gate_") as workdir:
         redis = RedisServer(workdir / "redis").start()
+        if PASSWORD:
+            redis.client().config_set("requirepass", PASSWORD)
+            os.environ[PASSWORD_ENV] = PASSWORD
         data = retarget(demo_topology_data(), redis.url)
         topology = write_topology(workdir / "topology.yaml", data)
         issuer = ActorProcess(topology, "permit_issuer", log_dir=workdir).start()
@@ -477,7 +507,7 @@ def main() -> int:
         endpoint = data["actors"]["gate"]["sockets"]["proposals"]["bind"]
         ctx = zmq.Context()
         try:
-            r = redis.client()
+            r = redis_client(redis)
             write_state(r)
             probe = ctx.socket(zmq.DEALER)
             probe.setsockopt(zmq.LINGER, 0)
@@ -528,6 +558,7 @@ def main() -> int:
     check_problems += [f"{phase}: no recorded decision counted" for phase, c in checks.items() if not c["counted"]]
     result = {
         "machine": {"python": platform.python_version(), "cpus": psutil.cpu_count(), "platform": platform.platform()},
+        "redis_password": PASSWORD is not None,
         "open_loop": opened, "closed_loop_req": closed_1, "closed_loop_window8": closed_8,
         "closed_loop_max_per_s": closed_max, "rss_mb": rss, "internal_mean_ms": internals,
         "cpu_us_per_decision": cpu_us, "cpu_us_per_decision_open_loop": {n: cpu_phases["open_loop"][n]["total"] for n in procs}, "checks": checks, "check_problems": check_problems, "shutdown_s": shutdown_s, "machine_check": machine_check, "cpu_us_per_decision_by_phase": cpu_phases, "load_average": list(psutil.getloadavg()), "floor_ms": floor_ms,
@@ -588,6 +619,9 @@ def main() -> int:
         ("Redis SET round trip", f"{machine_check['redis_set_roundtrip_us']:.0f} us", "the actors' client, median (issue #4: about 110 us)"),
         ("Redis script call", f"{machine_check['redis_script_call_us']:.0f} us", "the issuer's RECORD_DECISION, one HOLD, median"),
         ("load average (1 min)", f"{psutil.getloadavg()[0]:.2f}", f"on {psutil.cpu_count()} CPUs"),
+        ("Redis password", "yes" if PASSWORD else "no",
+         "gate requests and issuer replies signed (HMAC-SHA256)" if PASSWORD else
+         "nothing signed; --redis-password measures production.yaml's signed requests and replies"),
         ("RSS gate", f"{rss['gate']:.1f} MB", f"target <= {TARGETS['rss_mb']:.0f} MB"),
         ("RSS permit_issuer", f"{rss['permit_issuer']:.1f} MB", f"target <= {TARGETS['rss_mb']:.0f} MB"),
         *[(f"exit after SIGTERM, {name}", "did not exit in 10 s" if s is None else f"{s:.3f} s",

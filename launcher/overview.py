@@ -88,11 +88,17 @@ def collect_overview(topo: Topology) -> dict[str, Any]:
 
 def cluster_state_summary(state: dict[str, str], clusters: dict[str, str], now: float) -> dict[str, Any]:
     """What status shows of the cluster state hash: its age, stress, cluster count and clusters, or what is wrong
-    with its fields (a hand edit: the gate takes such a state for none; the writer's next state replaces it)."""
+    with its fields, missing or no number (a hand edit: the gate takes such a state for none; the writer's next
+    state replaces it)."""
     if not state:
         return {"cluster_state_age_s": None}
-    numbers = {name: _finite(state.get(name, 0)) for name in ("updated_ts", "cluster_stress", "clusters_count")}
-    not_numbers = {name: state.get(name) for name, value in numbers.items() if value is None}
+    fields = ("updated_ts", "cluster_stress", "clusters_count")
+    missing = [name for name in fields if name not in state]  # a half-written hash: not 0, the gate finds none
+    if missing:
+        return {"cluster_state_age_s": None,
+                "cluster_state_fields_problem": f"{keys.CLUSTER_STATE} fields missing: {missing}"}
+    numbers = {name: _finite(state[name]) for name in fields}
+    not_numbers = {name: state[name] for name, value in numbers.items() if value is None}
     if not_numbers:
         return {"cluster_state_age_s": None,
                 "cluster_state_fields_problem": f"{keys.CLUSTER_STATE} fields that are no number: {not_numbers}"}

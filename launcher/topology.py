@@ -746,6 +746,11 @@ MAX_GRID_PRICES = 8_000_000
 
 def _check_cluster_inputs(v: Validator, topo: Topology) -> None:
     n, lookback = len(topo.symbols), topo.clusters.lookback_returns
+    correlators = topo.actors_of_kind("correlator")
+    if n == 1 and correlators:  # SPEC: ready when at least 2 symbols are in the matrix
+        v.problem(("symbols",), f"1 symbol, but the correlator ({correlators[0]}) needs at least 2 in its matrix to be "
+                                f"ready: no cluster state would ever be written and the gate would take K from the "
+                                f"proxy on every decision; list at least 2 symbols, or run no cluster side")
     if n and n * (lookback + 2) > MAX_GRID_PRICES:
         v.problem(("clusters", "lookback_returns"),
                   f"{n} symbols x {lookback + 2} grid points = {n * (lookback + 2):,} prices, over the bound of "

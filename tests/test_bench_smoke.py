@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from helpers import REPO
 
 
@@ -62,16 +64,20 @@ def test_every_tick_sent_to_the_buffer_is_counted_as_accepted_or_rejected(tmp_pa
     assert result["lost"] == 0, result
 
 
-def test_the_gate_benchmark_counts_only_recorded_decisions(tmp_path: Path) -> None:
+@pytest.mark.parametrize("password", [None, "s21 bench pw"])
+def test_the_gate_benchmark_counts_only_recorded_decisions(tmp_path: Path, password: str | None) -> None:
     """bench_gate counts a decision only when the permit issuer recorded it, and checks in Redis that
     each has its record and, when it says so, its permit: a gate that never reaches the issuer
-    answers fault HOLDs fast, and must not pass as a fast gate (exit 1 with CHECK FAILED)."""
+    answers fault HOLDs fast, and must not pass as a fast gate (exit 1 with CHECK FAILED). With
+    --redis-password it measures production.yaml's path (a Redis password: requests and replies signed)."""
     out = tmp_path / "gate.json"
     run = subprocess.run([sys.executable, str(REPO / "bench" / "bench_gate.py"), "--rate", "300", "--seconds", "1",
-                          "--closed-seconds", "0.3", "--floor-seconds", "0.5", "--out", str(out)],
+                          "--closed-seconds", "0.3", "--floor-seconds", "0.5", "--out", str(out),
+                          *(["--redis-password", password] if password else [])],
                          cwd=REPO, capture_output=True, text=True, timeout=180)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     report = json.loads(out.read_text())
+    assert report["redis_password"] is (password is not None)
     opened = report["open_loop"]
     assert opened["answered"] == opened["sent"] == 300 and opened["fault_holds"] == 0 and opened["permits"] > 0
     for phase, check in report["checks"].items():

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from actors.runtime import REQUEST_DRAIN
 from launcher import keys
 from helpers import NO_SHEDDING, wait_for
 from test_gate_service import (P26, clean, decision_of, dealer_proposals, new_plan, proposal_body,  # noqa: F401
@@ -54,12 +55,17 @@ def test_a_redis_clock_ahead_of_the_gates_does_not_refuse_every_exit_as_expired(
     write_book(r)
     p26 = skewed_p26(tmp_path / "p26", redis_server.url, -1.0, monkeypatch)
     try:
-        plan = new_plan()
-        decision = decision_of(p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
-        assert decision["permit"] and decision["recorded"], decision
-        assert r.exists(keys.permit(plan)) == 1
+        assert_permitted(p26, r, "ETHUSDT", "PARTIAL_50")
     finally:
         p26.stop()
+
+
+def assert_permitted(p26: P26, r, symbol: str, action: str) -> None:
+    """A new proposal is decided, recorded and permitted, its permit in Redis."""
+    plan = new_plan()
+    decision = decision_of(p26.client.propose(symbol, action, plan_id=plan))
+    assert decision["permit"] and decision["recorded"], decision
+    assert r.exists(keys.permit(plan)) == 1
 
 
 def test_a_redis_clock_behind_the_gates_does_not_let_a_write_land_after_the_gate_gave_up(tmp_path, redis_server,
@@ -378,3 +384,253 @@ def test_finding_the_names_a_request_gives_twice_takes_comparisons_in_proportion
     assert _object_once_per_name(pairs).twice == {"0", "1"}  # refused once the whole request is read
     assert ComparedName.compared <= 4 * n, f"{ComparedName.compared} comparisons for {n} names"
 
+
+
+def p26_with_password(tmp_path, redis_server, monkeypatch, password: str):
+    """(a client of Redis, the gate and issuer started) with `password` required by Redis and given to both."""
+    import redis as redis_py
+
+    redis_server.client().config_set("requirepass", password)
+    r = redis_py.Redis(port=redis_server.port, password=password, decode_responses=True, socket_timeout=2)
+    write_book(r)
+    monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", password)
+    return r, P26(tmp_path / "p26", redis_server.url).start()
+
+
+def test_a_local_process_without_the_redis_password_gets_no_permit_from_the_issuers_socket(tmp_path, redis_server,
+                                                                                            monkeypatch):
+    """The permit issuer's socket listens on loopback TCP without CurveZMQ (production.yaml), so any local process
+    could send it a decision: with the Redis password kept from it, it got a FULL_CLOSE_PROPOSED permit inside a
+    cooldown under which the gate would have stepped the proposal down. A request must now be signed with the Redis
+    password (as the gate's are): unsigned, signed with another password, or altered after signing, nothing is
+    written."""
+    import hashlib
+    import hmac
+
+    import zmq
+
+    from actors.wire import issuer_key, signed_issuer_request
+
+    password = "s21-exit-review"
+    r, p26 = p26_with_password(tmp_path, redis_server, monkeypatch, password)
+    try:
+        ours = new_plan()
+        assert decision_of(p26.client.propose("ETHUSDT", "PARTIAL_25", plan_id=ours))["permit"]  # a cooldown now
+        issuer = p26.data["actors"]["permit_issuer"]["sockets"]["requests"]["bind"]
+
+        def request(plan_id: str) -> bytes:
+            return json.dumps({"decision": {
+                "plan_id": plan_id, "symbol": "ETHUSDT", "action_proposed": "FULL_CLOSE_PROPOSED",
+                "final_action": "FULL_CLOSE_PROPOSED", "gate_reason": "pass"}, "cooldown_seen": True,
+                "deadline_epoch": time.time() + 30}).encode()
+
+        signed = signed_issuer_request(request("forged-0"), issuer_key(password))
+        forgeries = [request("forged-1"),
+                     signed_issuer_request(request("forged-2"), issuer_key("another password")),
+                     request("forged-3") + b"\n" + hmac.new(b"", request("forged-3"), hashlib.sha256).hexdigest().encode(),
+                     signed.replace(b"forged-0", b"forged-4"),  # a signed request, altered
+                     request("forged-5") + b"\n"]
+        for frame in forgeries:
+            sock = zmq.Context.instance().socket(zmq.REQ)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.connect(issuer)
+            try:
+                sock.send(frame)
+                assert sock.poll(10_000), "the permit issuer did not answer"
+                reply = sock.recv_json()
+            finally:
+                sock.close()
+            assert (reply["status"], reply["reason"]) == ("error", "unauthorized"), (frame, reply)
+            assert "nothing was written" in reply["detail"], reply
+        for n in range(1, 6):
+            assert r.exists(keys.permit(f"forged-{n}"), keys.plan_decision(f"forged-{n}")) == 0
+        assert [f["plan_id"] for _, f in r.xrange(keys.GATE_STREAM)] == [ours]
+        assert_permitted(p26, r, "BTCUSDT", "PARTIAL_50")  # the gate signs its own requests
+    finally:
+        p26.stop()
+
+
+def test_proposals_waiting_in_the_gates_queue_when_it_stops_are_answered_overloaded_not_dropped(tmp_path,
+                                                                                                  redis_server):
+    """A gate asked to stop (SIGTERM: `up` after a changed setting, supervisorctl restart) finished the batch it was
+    deciding and left unanswered every proposal waiting in its own queue: of 300 proposals sent on one DEALER while
+    the permit issuer was stalled, 44 got no reply, and each REQ client waited out its timeout before resending.
+    They are now answered `overloaded` (nothing decided or recorded: resend the same plan_id), and the replies are
+    flushed before the gate exits, within its shutdown bound."""
+    import zmq
+
+    from helpers import SHUTDOWN_BOUND_S
+
+    write_book(redis_server.client())
+    p26 = P26(tmp_path / "p26", redis_server.url, gate_settings=NO_SHEDDING).start()
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(p26.endpoint)
+    sent = 300
+    try:
+        p26.issuer.proc.send_signal(signal.SIGSTOP)  # the gate waits permit_timeout_ms while the rest queue up
+        try:
+            for i in range(sent):
+                sock.send_multipart([b"%d" % i, b"", proposal_body(new_plan(), "ETHUSDT", "HOLD")])
+            wait_for(lambda: "permit_issuer_unavailable" in p26.gate.log() or p26.gate.proc.poll() is not None, 10,
+                     "the gate to wait on its stalled issuer")
+            p26.gate.proc.send_signal(signal.SIGTERM)
+            assert p26.gate.proc.wait(timeout=SHUTDOWN_BOUND_S) == 0, p26.gate.log()[-3000:]
+        finally:
+            p26.issuer.proc.send_signal(signal.SIGCONT)
+        answers = answers_by_id(sock, sent)
+        assert len(answers) == sent, f"{sent - len(answers)} of {sent} proposals got no reply"
+        stopping = [a for a in answers.values() if a["status"] == "error"]
+        assert stopping, "no proposal was left in the queue: the test did not reach its case"
+        for answer in stopping:
+            assert answer["reason"] == "overloaded" and "stopping" in answer["detail"], answer
+        decided = [a for a in answers.values() if a["status"] == "ok"]
+        assert all(a["decision"]["final_action"] == "HOLD" for a in decided)
+        # SIGTERM came in the second batch (the first had waited out the stalled issuer): none after it is decided.
+        assert len(decided) <= 2 * REQUEST_DRAIN, f"{len(decided)} decided: batches went on after SIGTERM"
+    finally:
+        sock.close()
+        p26.stop()
+
+
+def answers_by_id(sock, sent: int) -> dict[bytes, dict]:
+    """The replies a DEALER that sent `sent` proposals, each with its own id frame, gets within 5 s, by id."""
+    answers: dict[bytes, dict] = {}
+    deadline = time.monotonic() + 5
+    while len(answers) < sent and time.monotonic() < deadline:
+        if sock.poll(100):
+            frames = sock.recv_multipart()
+            answers[frames[0]] = json.loads(frames[-1])
+    return answers
+
+
+def wait_gate_ready(p26: P26) -> None:
+    """Wait until the gate (started alone) says it is ready."""
+    from helpers import scrape
+
+    wait_for(lambda: scrape(p26.gate_metrics_port).get('clustergate_actor_ready{actor="gate",kind="gate"}') == 1.0,
+             20, "the gate ready")
+
+
+def test_a_gate_stopped_as_proposals_arrive_answers_each_one_its_socket_took(tmp_path, redis_server):
+    """A gate stopped just after a burst arrived (its permit issuer stalled, so the gate sat in its first batch)
+    read its socket until a read found it empty and closed it: libzmq hands a socket the messages its I/O thread has
+    queued only when the socket processes its commands, at most once a millisecond or so on non-blocking reads, so
+    hundreds it had taken were behind that empty read, and their clients got no reply (100 to 250 of 400 answered,
+    5 runs of 5). The stopping gate now reads until its socket stays empty a while; every proposal gets one reply."""
+    import zmq
+
+    from helpers import SHUTDOWN_BOUND_S
+
+    write_book(redis_server.client())
+    p26 = P26(tmp_path / "p26", redis_server.url, gate_settings=NO_SHEDDING).start()
+    sent = 400
+    try:
+        p26.issuer.proc.send_signal(signal.SIGSTOP)
+        for round_ in range(3):
+            if round_:
+                p26.gate.start()
+                wait_gate_ready(p26)
+            sock = zmq.Context.instance().socket(zmq.DEALER)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.connect(p26.endpoint)
+            try:
+                # One proposal, that the gate takes alone and waits on the stalled issuer for; the burst then
+                # arrives while it waits, and the SIGTERM a moment after (both pauses only stage the case).
+                sock.send_multipart([b"first", b"", proposal_body(new_plan(), "ETHUSDT", "HOLD")])
+                time.sleep(0.1)
+                for i in range(sent - 1):
+                    sock.send_multipart([b"%d" % i, b"", proposal_body(new_plan(), "ETHUSDT", "HOLD")])
+                time.sleep(0.05)
+                p26.gate.proc.send_signal(signal.SIGTERM)
+                assert p26.gate.proc.wait(timeout=SHUTDOWN_BOUND_S + 5) == 0, p26.gate.log()[-3000:]
+                answers = answers_by_id(sock, sent)
+            finally:
+                sock.close()
+            assert len(answers) == sent, f"round {round_}: {sent - len(answers)} of {sent} proposals got no reply"
+    finally:
+        p26.issuer.proc.send_signal(signal.SIGCONT)
+        p26.stop()
+
+
+def test_a_gate_and_issuer_given_different_redis_passwords_hold_saying_so_and_record_nothing(tmp_path, redis_server,
+                                                                                             monkeypatch):
+    """A gate and its permit issuer started with different Redis passwords, both of which Redis accepts (an ACL user
+    with two, as in a password rotation, the gate restarted first): every request of the gate is refused
+    `unauthorized`. Each proposal is a fault HOLD that says nothing was recorded (a refusal before any write), and
+    the gate's log and the issuer's name the variable the two must agree on, not only an outsider's request."""
+    import redis as redis_py
+
+    redis_server.client().execute_command("ACL", "SETUSER", "default", "on", ">s21-old", ">s21-new", "~*", "&*",
+                                          "+@all")
+    r = redis_py.Redis(port=redis_server.port, password="s21-old", decode_responses=True, socket_timeout=2)
+    write_book(r)
+    p26 = P26(tmp_path / "p26", redis_server.url)
+    try:
+        monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", "s21-old")
+        p26.issuer.start()
+        monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", "s21-new")
+        p26.gate.start()
+        wait_gate_ready(p26)
+        plan = new_plan()
+        decision = decision_of(p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+        assert (decision["final_action"], decision["gate_reason"], decision["recorded"], decision["permit"]) == (
+            "HOLD", "permit_unavailable", False, False), decision
+        assert "(unauthorized)" in decision["detail"] and "nothing was recorded" in decision["detail"], decision
+        assert r.exists(keys.permit(plan), keys.plan_decision(plan)) == 0
+        wait_for(lambda: "$CLUSTERGATE_REDIS_PASSWORD" in p26.gate.log()
+                 and "$CLUSTERGATE_REDIS_PASSWORD" in p26.issuer.log(), 10, "both logs to name the variable")
+    finally:
+        p26.stop()
+
+
+def test_a_process_on_the_issuers_port_cannot_answer_the_gate_written_with_nothing_in_redis(tmp_path, redis_server,
+                                                                                             monkeypatch):
+    """A local process without the Redis password that took the permit issuer's port while the issuer was down
+    answered the gate's signed request `written, permit issued`: the gate answered permit: true, recorded: true, with
+    no permit and no cooldown in Redis (so the next exit passed the cooldown once the gate re-read the state). With a
+    Redis password the issuer now signs each reply for its request, and the gate takes no other: HOLD, the outcome
+    unknown, logged `permit_issuer_reply_unsigned`."""
+    import threading
+
+    import zmq
+
+    r, p26 = p26_with_password(tmp_path, redis_server, monkeypatch, "s21-sign-review")
+    squatter = zmq.Context.instance().socket(zmq.REP)
+    squatter.setsockopt(zmq.LINGER, 0)
+    done = threading.Event()
+
+    def answer_written() -> None:
+        for _ in range(100):
+            if done.is_set():
+                return
+            if squatter.poll(100):
+                squatter.recv()
+                squatter.send(b'{"status":"ok","results":[{"status":"ok","written":true,"permit_issued":true}]}')
+
+    thread = threading.Thread(target=answer_written)
+    try:
+        p26.issuer.terminate()
+        endpoint = p26.data["actors"]["permit_issuer"]["sockets"]["requests"]["bind"]
+
+        def bound() -> bool:
+            try:
+                squatter.bind(endpoint)
+                return True
+            except zmq.ZMQError:
+                return False
+
+        wait_for(bound, 10, "the issuer's port free")
+        thread.start()
+        plan = new_plan()
+        decision = decision_of(p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+        assert (decision["final_action"], decision["gate_reason"], decision["permit"], decision["recorded"]) == (
+            "HOLD", "permit_unavailable", False, False), decision
+        assert r.exists(keys.permit(plan), keys.plan_decision(plan)) == 0
+        wait_for(lambda: "permit_issuer_reply_unsigned" in p26.gate.log(), 10, "the gate to log the unsigned reply")
+    finally:
+        done.set()
+        if thread.is_alive():
+            thread.join(15)
+        squatter.close()
+        p26.stop()

@@ -215,3 +215,39 @@ def test_a_gates_freshness_change_restarts_the_state_writer_when_it_moves_the_sm
 
     assert restarted(2.5, 1.5) == {"gate_b", "state_writer"}
     assert restarted(4.0, 5.0) == {"gate_b"}  # the smallest window stays gate's 3 s
+
+
+def test_a_state_writer_whose_write_finds_redis_back_first_says_so_in_its_log(tmp_path):
+    """Redis stopped under a real state writer, then started again: the writer's log ended on its outage lines
+    (redis_unavailable, state_not_written) while it wrote every state again and was ready, because the write that
+    found Redis back set it answering without the redis_ready line its once-a-cadence check logs. Here the states
+    come every 0.1 s and the check runs every 10 s, so a write finds Redis back first."""
+    from test_ha_standby import Clusterer
+    server = RedisServer(tmp_path / "redis").start()
+    clusterer, writer = None, None
+    try:
+        data = retarget(demo_topology_data(), server.url)
+        data["clusters"]["cadence_s"] = 10
+        data["actors"]["gate"]["settings"] = {}  # the demo's freshness_s (3 s) is shorter than this cadence
+        path = write_topology(tmp_path / "topology.yaml", data)
+        port = data["actors"]["state_writer"]["metrics_port"]
+        clusterer = Clusterer(data["actors"]["clusterer"]["sockets"]["state"]["bind"], SEND_EVERY_S)
+        writer = ActorProcess(path, "state_writer", log_dir=tmp_path).start()
+        wait_for(lambda: (scrape(port).get("p27_updates_total") or 0) >= 3, 15, "states written")
+        server.stop()
+        wait_for(lambda: "event=state_not_written" in writer.log(), 10, f"a write refused\n{writer.log()}")
+        server.start()
+        written = scrape(port).get("p27_updates_total") or 0
+        wait_for(lambda: (scrape(port).get("p27_updates_total") or 0) > written + 3, 10, "states written again")
+
+        def said_back() -> bool:
+            lines = writer.log().splitlines()
+            last_down = max(i for i, x in enumerate(lines) if "event=state_not_written" in x or "event=redis_unavailable" in x)
+            return any("event=redis_ready" in x for x in lines[last_down + 1:])
+        wait_for(said_back, 3, f"redis_ready logged after the outage\n{writer.log()[-3000:]}")
+    finally:
+        if writer is not None:
+            writer.terminate()
+        if clusterer is not None:
+            clusterer.close()
+        server.stop()

@@ -255,3 +255,22 @@ def test_status_shows_the_newest_price_over_all_symbols_and_a_symbol_at_the_poin
     for symbol in topo.symbols:
         line = next(x for x in shown.splitlines() if x.strip().startswith(symbol))
         assert line.endswith("11/11  ready"), line
+
+
+def test_status_names_a_half_written_cluster_state_instead_of_showing_its_missing_fields_as_0(tmp_path, redis_server):
+    """A cluster state hash with cluster_stress and clusters_count deleted by hand (updated_ts kept fresh): status read
+    each missing field as 0 and printed "ClusterStress 0.000, 0 clusters, updated 0.5 s ago (fresh ...)" beside
+    two listed clusters, while the gate found no cluster stress and took K from the proxy."""
+    from launcher.overview import cluster_state_summary, read_cluster_state
+    r = redis_server.client()
+    r.hset(keys.CLUSTER_STATE, mapping={"updated_ts": 999, "cluster_stress": 0.7, "clusters_count": 1})
+    r.hset(keys.CLUSTERS, "c1", '["BTCUSDT", "ETHUSDT"]')
+    r.hdel(keys.CLUSTER_STATE, "cluster_stress", "clusters_count")
+    state, clusters, problem = read_cluster_state(r)
+    assert problem is None
+    half = cluster_state_summary(state, clusters, 1000.0)
+    topo = load_topology(write_topology(tmp_path / "t.yaml", retarget(demo_topology_data())))
+    shown = render_overview(topo, {**overview("ok"), **half})
+    assert (f"cluster state: UNREADABLE, {keys.CLUSTER_STATE} fields missing: ['cluster_stress', 'clusters_count']"
+            in shown), shown
+    assert "ClusterStress 0.000" not in shown, shown

@@ -379,3 +379,25 @@ def test_max_price_age_defaults_to_five_cadences(tmp_path: Path) -> None:
     data["clusters"]["max_price_age_s"] = 7
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     assert load_topology(path).max_price_age_s == 7
+
+
+def _one_symbol(data: dict) -> dict:
+    data["symbols"] = ["BTCUSDT"]
+    synthetic = data["actors"]["price_feed"]["settings"]["synthetic"]
+    for key in ("start_prices", "volatility"):
+        synthetic[key] = {"BTCUSDT": synthetic[key]["BTCUSDT"]}
+    synthetic.pop("correlation", None)
+    data["actors"]["book"]["settings"]["positions"] = {"BTCUSDT": 0.5}
+    return data
+
+
+def test_a_cluster_side_with_one_symbol_is_refused_as_it_could_never_be_ready(tmp_path: Path) -> None:
+    """One symbol and a correlator: validate said ok, `up` started every actor ready, and the correlator stayed not
+    ready forever (a matrix needs 2 symbols), so no cluster state was ever written and the gate took K from the proxy
+    on every decision while status called the symbol ready. A gate with no cluster side may price one symbol."""
+    problems = problems_of(tmp_path, _one_symbol(demo()))
+    assert any(p.split(": ", 1)[1].startswith("symbols: 1 symbol, but the correlator") for p in problems), problems
+    gate_only = _one_symbol(demo())
+    for name in ("price_feed", "book", "buffer", "correlator", "clusterer", "state_writer"):
+        del gate_only["actors"][name]
+    assert problems_of(tmp_path, gate_only) == []

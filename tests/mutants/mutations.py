@@ -4185,6 +4185,113 @@ MUTATIONS: list[Mutation] = [
         '    p.add_argument("--proof-timeout", type=timeout_seconds, default=DEFAULT_PROOF_TIMEOUT_S,',
         '    p.add_argument("--proof-timeout", type=float, default=DEFAULT_PROOF_TIMEOUT_S,',
         ("tests/test_multihost_deploy_attack.py::test_a_timeout_that_is_no_finite_number_of_seconds_is_refused_before_any_host_is_touched[--proof-timeout-nan]", "tests/test_multihost_deploy_attack.py::test_a_timeout_that_is_no_finite_number_of_seconds_is_refused_before_any_host_is_touched[--proof-timeout-inf]")),
+    Mutation(
+        "status_reads_missing_cluster_state_fields_as_0",
+        "status names a half-written cluster state's missing fields, never shows them as a fresh ClusterStress 0 (s21)",
+        "launcher/overview.py",
+        "    numbers = {name: _finite(state[name]) for name in fields}\n",
+        "    numbers = {name: _finite(state.get(name, 0)) for name in fields}\n",
+        ("tests/test_status_overview.py::"
+         "test_status_names_a_half_written_cluster_state_instead_of_showing_its_missing_fields_as_0",),
+        also=(("launcher/overview.py", "    missing = [name for name in fields if name not in state]",
+               "    missing = []"),)),
+    Mutation(
+        "validate_accepts_a_cluster_side_with_one_symbol",
+        "validate refuses a correlator with one symbol, which could never be ready (the gate on the proxy forever) (s21)",
+        "launcher/topology.py",
+        "    if n == 1 and correlators:  # SPEC: ready when at least 2 symbols are in the matrix\n",
+        "    if n == 1 and correlators and False:  # SPEC: ready when at least 2 symbols are in the matrix\n",
+        ("tests/test_topology_validation.py::test_a_cluster_side_with_one_symbol_is_refused_as_it_could_never_be_ready",)),
+    Mutation(
+        "state_writer_finds_redis_back_by_a_write_without_logging_it",
+        "a state writer whose write finds Redis back logs redis_ready, not only its once-a-cadence check (s21)",
+        "actors/state_writer.py",
+        "        self.m.last_update.set(updated_ts)\n        self.redis_answers()\n",
+        "        self.m.last_update.set(updated_ts)\n        self.redis_ok = True\n",
+        (f"{SKEW}::test_a_state_writer_whose_write_finds_redis_back_first_says_so_in_its_log",)),
+    Mutation(
+        "issuer_takes_a_request_not_signed_with_the_redis_password",
+        "(s21) the permit issuer writes nothing for a request not signed with the topology's Redis password: a "
+        "local process that cannot write Redis cannot get a permit past the gate's policy from the issuer's socket",
+        "actors/permit_issuer.py",
+        "        if body is None:\n            return self.unauthorized()\n",
+        "        if body is None:\n            body = frames[0].partition(b\"\\n\")[0]\n",
+        ("tests/test_gate_attack.py::test_a_local_process_without_the_redis_password_gets_no_permit_from_the_issuers_socket",)),
+    Mutation(
+        "gate_does_not_sign_its_requests_to_the_issuer",
+        "(s21) with a Redis password, the gate signs its requests to the issuer, so its own proposals still get permits",
+        "actors/gate.py",
+        "            frame = signed_issuer_request(encode_internal(request), self._issuer_key)\n",
+        "            frame = encode_internal(request)\n",
+        ("tests/test_gate_attack.py::test_a_local_process_without_the_redis_password_gets_no_permit_from_the_issuers_socket",)),
+    Mutation(
+        "a_stopping_gate_drops_the_proposals_waiting_in_its_queue",
+        "(s21) every proposal waiting in the gate's queue or socket when it stops is answered overloaded, not dropped",
+        "actors/runtime.py",
+        "            self._guard(self._answer_waiting_requests, self._errors_timer, \"stopping_replies\")\n",
+        "",
+        ("tests/test_gate_attack.py::"
+         "test_proposals_waiting_in_the_gates_queue_when_it_stops_are_answered_overloaded_not_dropped",)),
+    Mutation(
+        "a_stopping_gate_decides_more_batches_before_it_stops",
+        "(s21) a gate asked to stop during a batch decides no other batch of that turn (each could wait "
+        "permit_timeout_ms for a stalled issuer, 4 in a turn: 2 s past its SIGTERM); what waits is answered overloaded",
+        "actors/runtime.py",
+        "                if self._stopping:  # asked to stop during a batch: what waits is answered at stop, not decided\n"
+        "                    return\n",
+        "",
+        ("tests/test_gate_attack.py::"
+         "test_proposals_waiting_in_the_gates_queue_when_it_stops_are_answered_overloaded_not_dropped",)),
+    Mutation(
+        "a_stopping_gate_stops_reading_at_its_first_empty_read",
+        "(s21) a stopping gate reads its socket until it stays empty a while: an empty non-blocking read can leave "
+        "hundreds of proposals libzmq took unanswered",
+        "actors/runtime.py",
+        "                    if wait_ms > 0 and not sock.closed and sock.poll(wait_ms, zmq.POLLIN):\n",
+        "                    if False:\n",
+        ("tests/test_gate_attack.py::test_a_gate_stopped_as_proposals_arrive_answers_each_one_its_socket_took",)),
+    Mutation(
+        "gate_reads_unauthorized_as_an_unknown_outcome",
+        "(s21) an issuer's `unauthorized` (a gate given another Redis password than its issuer's) is a refusal "
+        "before any write: the HOLD says nothing was recorded",
+        "actors/gate.py",
+        'REFUSED_BEFORE_ANY_WRITE = ("bad_request", "expired", "unauthorized")\n',
+        'REFUSED_BEFORE_ANY_WRITE = ("bad_request", "expired")\n',
+        ("tests/test_gate_attack.py::test_a_gate_and_issuer_given_different_redis_passwords_hold_saying_so_and_record_nothing",)),
+    Mutation(
+        "unauthorized_reply_does_not_name_the_password_variable",
+        "(s21) the issuer's `unauthorized` names the password variable the gate and the issuer must agree on, so a "
+        "gate given another password says so in its log",
+        "actors/permit_issuer.py",
+        '                              f"issuer\'s Redis password (${variable}); only a gate of this topology may ask for "\n'
+        '                              f"permits, and a gate given another ${variable} than its issuer\'s is refused so")\n',
+        '                              f"issuer\'s Redis password; only a gate of this topology may ask for permits")\n',
+        ("tests/test_gate_attack.py::test_a_gate_and_issuer_given_different_redis_passwords_hold_saying_so_and_record_nothing",)),
+    Mutation(
+        "gate_takes_an_unsigned_reply_from_the_issuers_port",
+        "(s21) with a Redis password the gate takes only a reply the issuer signed for its request: a process on the "
+        "issuer's port cannot answer it `written` with no permit and no cooldown in Redis",
+        "actors/gate.py",
+        "        body = verified_issuer_request(raw, issuer_reply_key(self._issuer_key, frame))\n",
+        "        body = verified_issuer_request(raw, issuer_reply_key(None, frame))\n",
+        ("tests/test_gate_attack.py::"
+         "test_a_process_on_the_issuers_port_cannot_answer_the_gate_written_with_nothing_in_redis",)),
+    Mutation(
+        "issuer_does_not_sign_its_replies",
+        "(s21) with a Redis password the issuer signs each reply for its request, so the gate's own proposals still "
+        "get permits",
+        "actors/permit_issuer.py",
+        "        return signed_issuer_request(reply if type(reply) is bytes else self.encode_reply(reply),\n"
+        "                                     issuer_reply_key(self._key, frames[0]))\n",
+        "        return reply\n",
+        ("tests/test_gate_attack.py::test_a_local_process_without_the_redis_password_gets_no_permit_from_the_issuers_socket",)),
+    Mutation(
+        "bench_gate_ignores_its_redis_password",
+        "bench_gate --redis-password measures production.yaml's signed path: its Redis requires the password (s21)",
+        "bench/bench_gate.py",
+        "    PASSWORD = args.redis_password or None\n",
+        "    PASSWORD = None\n",
+        ("tests/test_bench_smoke.py::test_the_gate_benchmark_counts_only_recorded_decisions",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
