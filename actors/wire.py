@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from hashlib import blake2b
 import json
 import math
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
@@ -74,13 +75,18 @@ decode_internal = orjson.loads  # ValueError (orjson.JSONDecodeError) on anythin
 
 
 # A gate's request to its permit issuer is signed when the topology's Redis has a password: the frame ends with a
-# newline and the hex HMAC-SHA256 of the request under a key derived from that password, so that only a process
-# holding the password (which could write a permit to Redis itself) gets a permit from the issuer's socket. That
-# socket listens on loopback TCP, where any local process can connect; unsigned, one could send a decision of its
-# own, past the gate's policy and cooldowns. A signature covers its own request only: one seen by a process that
-# took the issuer's port signs nothing else (and the issuer refuses that request past its deadline_epoch).
+# newline and the hex keyed BLAKE2b (a MAC by design, one C call) of the request under a key derived from that
+# password, so that only a process holding the password (which could write a permit to Redis itself) gets a permit
+# from the issuer's socket. That socket listens on loopback TCP, where any local process can connect; unsigned, one
+# could send a decision of its own, past the gate's policy and cooldowns. A signature covers its own request only: one
+# seen by a process that took the issuer's port signs nothing else (and the issuer refuses that request past its
+# deadline_epoch). The key is derived once (HMAC-SHA256); each message's MAC is keyed BLAKE2b, not Python's hmac
+# objects, whose dozen Python calls per MAC cost the gate and the issuer about 30 us a decision each at 1,000/s.
 _ISSUER_KEY_CONTEXT = b"clustergate permit issuer request v1"
-_SIGNATURE_HEX = 64
+_MAC_BYTES = 32
+_SIGNATURE_HEX = 2 * _MAC_BYTES
+_REQUEST_MAC = b"cg-request"  # BLAKE2b personalisations: a request's MAC is never a reply key, nor the other way
+_REPLY_KEY = b"cg-reply-key"
 
 
 def issuer_key(redis_password: str | None) -> bytes | None:
@@ -90,11 +96,15 @@ def issuer_key(redis_password: str | None) -> bytes | None:
     return hmac.new(redis_password.encode(), _ISSUER_KEY_CONTEXT, hashlib.sha256).digest()
 
 
+def _mac_hex(key: bytes, data: bytes) -> bytes:
+    return blake2b(data, digest_size=_MAC_BYTES, key=key, person=_REQUEST_MAC).hexdigest().encode()
+
+
 def signed_issuer_request(frame: bytes, key: bytes | None) -> bytes:
     """The frame a gate sends: the request, and with a key its signature after a newline (orjson writes none)."""
     if key is None:
         return frame
-    return frame + b"\n" + hmac.new(key, frame, hashlib.sha256).hexdigest().encode()
+    return frame + b"\n" + _mac_hex(key, frame)
 
 
 def verified_issuer_request(frame: bytes, key: bytes | None) -> bytes | None:
@@ -103,8 +113,7 @@ def verified_issuer_request(frame: bytes, key: bytes | None) -> bytes | None:
         return frame
     request, newline, signature = frame[:-_SIGNATURE_HEX - 1], frame[-_SIGNATURE_HEX - 1:-_SIGNATURE_HEX], \
         frame[-_SIGNATURE_HEX:]
-    if newline != b"\n" or not hmac.compare_digest(hmac.new(key, request, hashlib.sha256).hexdigest().encode(),
-                                                   signature):
+    if newline != b"\n" or not hmac.compare_digest(_mac_hex(key, request), signature):
         return None
     return request
 
@@ -115,7 +124,7 @@ def issuer_reply_key(key: bytes | None, request_frame: bytes) -> bytes | None:
     (no permit, no cooldown in Redis), nor pass off one reply as another request's."""
     if key is None:
         return None
-    return hmac.new(key, b"reply\n" + request_frame[-_SIGNATURE_HEX:], hashlib.sha256).digest()
+    return blake2b(request_frame[-_SIGNATURE_HEX:], digest_size=_MAC_BYTES, key=key, person=_REPLY_KEY).digest()
 
 
 def recorded_form(decision: dict[str, Any]) -> dict[str, Any]:

@@ -620,7 +620,7 @@ def main() -> int:
         ("Redis script call", f"{machine_check['redis_script_call_us']:.0f} us", "the issuer's RECORD_DECISION, one HOLD, median"),
         ("load average (1 min)", f"{psutil.getloadavg()[0]:.2f}", f"on {psutil.cpu_count()} CPUs"),
         ("Redis password", "yes" if PASSWORD else "no",
-         "gate requests and issuer replies signed (HMAC-SHA256)" if PASSWORD else
+         "gate requests and issuer replies signed (keyed BLAKE2b)" if PASSWORD else
          "nothing signed; --redis-password measures production.yaml's signed requests and replies"),
         ("RSS gate", f"{rss['gate']:.1f} MB", f"target <= {TARGETS['rss_mb']:.0f} MB"),
         ("RSS permit_issuer", f"{rss['permit_issuer']:.1f} MB", f"target <= {TARGETS['rss_mb']:.0f} MB"),
