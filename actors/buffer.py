@@ -117,6 +117,7 @@ class BufferActor(Actor):
         # until the clock comes back (the history is then reloaded) or the saved history has aged out.
         self.clock_anchor = (now, time.monotonic())
         self.persist_held_until_mono: float | None = None
+        self.persist_failed = False  # the last save of the history failed (history_persisted_again when one works)
         self.held_for_back_step = False  # the hold is for a backward step (a second one must not end it)
         self.recent_steps: list[tuple[float, float]] = []  # (monotonic time, forward step s) within one window
         for symbol in self.topology.symbols:
@@ -250,7 +251,12 @@ class BufferActor(Actor):
             self.redis.set(self.history_key, self.grid.to_blob())
         except redis.RedisError as exc:
             self.m.redis_errors.labels(op="persist").inc()
+            self.persist_failed = True
             self.log.warning("history_not_persisted", error=error_text(exc))
+            return
+        if self.persist_failed:  # the outage's last line is not left as the log's last word on it
+            self.persist_failed = False
+            self.log.info("history_persisted_again", key=self.history_key)
 
     def load_history(self) -> None:
         """Merge the persisted history into the grid once; retried each cadence while Redis is down."""

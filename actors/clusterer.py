@@ -112,6 +112,7 @@ class ClustererActor(Actor):
         self.redis = connect(self.topology.redis, decode_responses=False)  # snapshot values may hold any bytes
         self.unreadable: dict[str, str] = {}  # symbol -> error of its snapshot key, while it cannot be read
         self.overflowing: list[str] = []  # the held symbols, while their notionals sum past a float's range
+        self.positions_failed = False  # the last read of the positions failed (positions_available_again when one works)
         self.socket("state")
         self.on_message("matrix", self.on_matrix)
         self.set_ready(True)
@@ -131,8 +132,12 @@ class ClustererActor(Actor):
                                            now, self.topology.positions.stale_after_s, unreadable)
             held = held_symbols(signed)
             self.note_unreadable(unreadable)
+            if self.positions_failed:  # the outage's last line is not left as the log's last word on it
+                self.positions_failed = False
+                self.log.info("positions_available_again")
         except redis.RedisError as exc:
             self.m.fail_closed.labels(reason="redis_unavailable").inc()
+            self.positions_failed = True
             self.log.warning("positions_unavailable", error=error_text(exc))
             self.publish(state_message(header, [], 0.0, held, now, ready=False, reason="redis_unavailable"))
             return

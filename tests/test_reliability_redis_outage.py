@@ -10,6 +10,7 @@ import time
 import redis
 
 from launcher import keys
+from launcher.supervise import Home
 from actors.grid import PriceGrid, points_per_symbol
 from helpers import wait_for
 from reliability import LiveSystem, ProposalLoad, check_ledger, wait_for_load_progress
@@ -52,6 +53,13 @@ def persisted_points(live: LiveSystem) -> dict[str, int]:
     assert raw is not None, "no persisted buffer history"
     grid = PriceGrid.from_blob(raw)
     return points_per_symbol(grid.symbols, grid.prices)
+
+
+def said_the_outage_ended(live: LiveSystem, program: str, outage: str, ended: str) -> bool:
+    """The program logged `outage` during the outage, and `ended` after the last such line."""
+    lines = Home(live.home).log_of(program).read_text(errors="replace").splitlines()
+    last_outage = max((i for i, line in enumerate(lines) if f"event={outage}" in line), default=None)
+    return last_outage is not None and any(f"event={ended}" in line for line in lines[last_outage + 1:])
 
 
 def test_the_gate_holds_through_a_redis_outage_and_everything_recovers_with_history_and_decisions(live: LiveSystem) -> None:
@@ -120,6 +128,11 @@ def test_the_gate_holds_through_a_redis_outage_and_everything_recovers_with_hist
     assert all(points_after[k] >= points_before[k] for k in points_before), (points_before, points_after)
     persisted_after = persisted_points(live)
     assert all(persisted_after[s] >= persisted_before[s] for s in persisted_before), (persisted_before, persisted_after)
+    # An operator reading the logs after the outage is told it ended: no actor's last word on it is an outage line.
+    for program, outage, ended in (("clusterer", "positions_unavailable", "positions_available_again"),
+                                   ("buffer", "history_not_persisted", "history_persisted_again")):
+        wait_for(lambda: said_the_outage_ended(live, program, outage, ended), 30,
+                 f"{program}'s log to say {ended} after its last {outage}")
 
     lost_ids = {o.plan_id for o in lost}
     ledger = check_ledger(r, [o for o in outcomes if o.plan_id not in lost_ids], live.gate_endpoint)

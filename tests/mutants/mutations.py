@@ -4292,6 +4292,20 @@ MUTATIONS: list[Mutation] = [
         "    PASSWORD = args.redis_password or None\n",
         "    PASSWORD = None\n",
         ("tests/test_bench_smoke.py::test_the_gate_benchmark_counts_only_recorded_decisions",)),
+    Mutation(
+        "clusterer_never_says_a_positions_outage_ended",
+        "after a Redis outage the clusterer logs positions_available_again, not only its outage lines (s21)",
+        "actors/clusterer.py",
+        "                self.log.info(\"positions_available_again\")\n",
+        "                pass\n",
+        ("tests/test_reliability_redis_outage.py::test_the_gate_holds_through_a_redis_outage_and_everything_recovers_with_history_and_decisions",)),
+    Mutation(
+        "buffer_never_says_its_history_is_persisted_again",
+        "after a Redis outage the buffer logs history_persisted_again, not only history_not_persisted (s21)",
+        "actors/buffer.py",
+        "            self.log.info(\"history_persisted_again\", key=self.history_key)\n",
+        "            pass\n",
+        ("tests/test_reliability_redis_outage.py::test_the_gate_holds_through_a_redis_outage_and_everything_recovers_with_history_and_decisions",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
