@@ -49,6 +49,7 @@ from bench import exit_on_sigterm, work_dir  # noqa: E402
 from launcher import keys  # noqa: E402
 from launcher.harness import (ActorProcess, RedisServer, demo_topology_data, free_port, retarget, wait_for,  # noqa: E402
                      write_topology)
+from launcher.topology import RedisConfig  # noqa: E402
 
 ACTIONS = ("HOLD", "PARTIAL_25", "PARTIAL_50", "PARTIAL_75", "FULL_CLOSE_PROPOSED")
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
@@ -303,7 +304,7 @@ while True:
 
 # --redis-password: the run's Redis password (None: none), which the actors, the floors and the checks use.
 PASSWORD: str | None = None
-PASSWORD_ENV = "CLUSTERGATE_REDIS_PASSWORD"  # demo_topology_data's redis.password_env (the default)
+PASSWORD_ENV = RedisConfig().password_env  # demo_topology_data sets none: the default variable
 
 
 def redis_client(server: RedisServer) -> "redis_py.Redis":

@@ -31,19 +31,24 @@ class Exits:
     last_how: str  # supervisord's words: "exit status 1", "terminated by SIGKILL"
 
 
-def zone_of(pid: int | None) -> str | None:
-    """The TZ variable process `pid` runs with ("" when unset: the system's zone), from /proc; None when
-    /proc cannot tell (then the caller's own zone is assumed)."""
-    if pid is None:
+def process_environ(pid: int | None) -> dict[bytes, bytes] | None:
+    """The environment process `pid` runs with, from /proc; None when /proc cannot tell."""
+    if not pid:
         return None
     try:
         environ = Path(f"/proc/{pid}/environ").read_bytes()
     except OSError:
         return None
-    for item in environ.split(b"\0"):
-        if item.startswith(b"TZ="):
-            return item[3:].decode("utf-8", "surrogateescape")
-    return ""
+    return dict(item.partition(b"=")[::2] for item in environ.split(b"\0") if item)
+
+
+def zone_of(pid: int | None) -> str | None:
+    """The TZ variable process `pid` runs with ("" when unset: the system's zone), from /proc; None when
+    /proc cannot tell (then the caller's own zone is assumed)."""
+    environ = process_environ(pid)
+    if environ is None:
+        return None
+    return environ.get(b"TZ", b"").decode("utf-8", "surrogateescape")
 
 
 # TZ is the process's: one block at a time reads local times (`status --all-hosts` reads each host's log in a thread).

@@ -32,7 +32,7 @@ from xml.parsers.expat import ExpatError
 import yaml
 
 from launcher.endpoints import endpoint_problem_now
-from launcher.exits import Exits, as_json, describe, unexpected_exits
+from launcher.exits import Exits, as_json, describe, process_environ, unexpected_exits
 from launcher.redis_binary import INSTALL_HINT, binary_problem, find_redis_server
 from launcher.schema import SchemaError
 from launcher.topology import (EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, PermitIssuerSettings, Topology, endpoint_port,
@@ -1080,8 +1080,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     if topo is None:
         return 2
     expected = getattr(args, "expect_sha256", None)
-    if expected and text_sha256(topo.source_text or "") != expected:
-        print(f"{args.file}: is not the text the deploy validated (SHA-256 {text_sha256(topo.source_text or '')[:16]}, "
+    validated = text_sha256(topo.source_text or "") if expected else None
+    if expected and validated != expected:
+        print(f"{args.file}: is not the text the deploy validated (SHA-256 {validated[:16]}, "
               f"the deploy's {expected[:16]}): the file was edited during the deploy, or this host's copy at that path "
               f"differs; nothing was changed", file=sys.stderr)
         return 2
@@ -1534,17 +1535,8 @@ def _rendered_config_hashes(home: Home) -> dict[str, str]:
 
 def _config_hash_of(pid: int | None) -> str | None:
     """The CLUSTERGATE_CONFIG_HASH a running program was started with (its /proc environment), or None."""
-    if not pid:
-        return None
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            env = f.read().split(b"\0")
-    except OSError:
-        return None
-    for entry in env:
-        if entry.startswith(b"CLUSTERGATE_CONFIG_HASH="):
-            return entry.partition(b"=")[2].decode(errors="replace")
-    return None
+    value = (process_environ(pid) or {}).get(b"CLUSTERGATE_CONFIG_HASH")
+    return None if value is None else value.decode(errors="replace")
 
 
 def home_exits(home: Home) -> dict[str, Any]:
