@@ -12,11 +12,13 @@ import signal
 import sys
 import time
 import uuid
+import xmlrpc.client
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import redis
+from supervisor.xmlrpc import Faults
 
 from actors.freshness import cluster_state_age_s
 from launcher import keys
@@ -206,6 +208,15 @@ class Proof:
         for name in names:
             self.sup.api.stopProcess(name, True)
 
+    def _start(self, name: str, wait: bool) -> None:
+        """supervisord's startProcess; a program another start has begun meanwhile (STARTING by now: a proof's own
+        starter thread) is started, as asked."""
+        try:
+            self.sup.api.startProcess(name, wait)
+        except xmlrpc.client.Fault as fault:
+            if fault.faultCode != Faults.ALREADY_STARTED:
+                raise
+
     def start_programs(self, names: list[str]) -> None:
         """Start the programs that are not running: managed Redis first, waited for (the actors need
         it), then the others together, as supervisord itself would, without waiting for each one's
@@ -214,10 +225,10 @@ class Proof:
         todo = [name for name in names if states.get(name) != "RUNNING"]
         redis_first = [name for name in todo if name == REDIS_PROGRAM or name.startswith(RESERVED_PROGRAM_PREFIX)]
         for name in redis_first:
-            self.sup.api.startProcess(name, name == REDIS_PROGRAM)
+            self._start(name, name == REDIS_PROGRAM)
         for name in todo:
             if name not in redis_first:
-                self.sup.api.startProcess(name, False)
+                self._start(name, False)
         # RUNNING once each has lived through its start window (startsecs); a program that keeps
         # exiting is left for the caller's checks to report.
         self.poll(self.program_states, lambda states: all(states.get(n) == "RUNNING" for n in todo),

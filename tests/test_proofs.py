@@ -426,3 +426,19 @@ def test_a_proof_killed_or_hung_up_part_way_starts_the_programs_it_stopped(demo_
         for name in stopped:  # the module's system, whole again for the next test whatever happened here
             if api.getProcessInfo(name)["statename"] == "STOPPED":
                 api.startProcess(name, True)
+
+
+def test_a_proof_starting_programs_another_start_has_begun_takes_them_as_started(demo_system: Path) -> None:
+    # CI (session 21): warm-restart's `finally` started the programs its starter thread had begun starting (SIGTERM
+    # came as the thread began): supervisord answered Fault ALREADY_STARTED, which replaced the interruption, and the
+    # proof exited 1 instead of 128+15. Starting a program that is already starting is what start_programs wants done.
+    from proofs.common import Proof
+    p = Proof("warm-restart", Home(demo_system))
+    try:
+        p.stop_programs(["buffer"])
+        p.sup.api.startProcess("buffer", False)  # STARTING: another start has begun
+        p.start_programs(["buffer"])
+        assert p.program_states()["buffer"] == "RUNNING"
+    finally:
+        p.start_programs(["buffer"])
+        p.close()

@@ -4306,6 +4306,13 @@ MUTATIONS: list[Mutation] = [
         "            self.log.info(\"history_persisted_again\", key=self.history_key)\n",
         "            pass\n",
         ("tests/test_reliability_redis_outage.py::test_the_gate_holds_through_a_redis_outage_and_everything_recovers_with_history_and_decisions",)),
+    Mutation(
+        "proof_start_fails_on_a_program_another_start_has_begun",
+        "a proof starting a program another start has begun (its own starter thread) takes it as started (s21)",
+        "proofs/common.py",
+        "            if fault.faultCode != Faults.ALREADY_STARTED:\n                raise\n",
+        "            raise\n",
+        ("tests/test_proofs.py::test_a_proof_starting_programs_another_start_has_begun_takes_them_as_started",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
