@@ -26,6 +26,7 @@ import redis
 from prometheus_client import Counter, Gauge
 
 from launcher import keys
+from actors.frozen_prices import FrozenWatch
 from actors.jumps import JumpFilter
 from actors.grid import (TICK_FUTURE_SKEW_S, PriceGrid, add_checked_tick, clock_step_s, head_ahead_of_clock,
                          points_per_symbol)
@@ -58,6 +59,8 @@ def make_metrics() -> SimpleNamespace:
         history_discarded=Counter("p27_buffer_history_discarded_total", "Persisted histories discarded on load, by reason", ["reason"]),
         redis_errors=Counter("p27_buffer_redis_errors_total", "Redis calls of the buffer that failed", ["op"]),
         windows=Counter("p27_windows_published_total", "Windows published"),
+        frozen=Gauge("p27_buffer_price_frozen",
+                     "1 while the symbol's price is frozen: unchanged over frozen_after_slots grid slots", ["symbol"]),
     )
 
 
@@ -109,6 +112,7 @@ class BufferActor(Actor):
         self.history_pending = self.settings.persist
         self.held: set[str] = set()
         self.jumps = JumpFilter.from_clusters(clusters)
+        self.frozen = FrozenWatch(self.settings.frozen_after_slots)
         for reason in REJECT_REASONS:
             self.m.bad_ticks.labels(reason=reason)
         for direction in ("ahead", "back"):
@@ -124,6 +128,7 @@ class BufferActor(Actor):
             self.m.points.labels(symbol=symbol).set(0)
             self.m.last_accepted.labels(symbol=symbol).set(0)
             self.m.accepted.labels(symbol=symbol)
+            self.m.frozen.labels(symbol=symbol).set(0)
         self.m.min_points.set(0)
         self.topic = self.settings.publish_topic.encode()
         self.socket("windows")
@@ -135,7 +140,8 @@ class BufferActor(Actor):
         self.every(self.cadence_s, self.publish, first_after_s=phase + 0.02 * self.cadence_s)
         self.set_ready(True)
         self.log.info("buffer_ready", symbols=len(self.grid.symbols), points=self.points,
-                      history=self.history_key, history_pending=self.history_pending)
+                      history=self.history_key, history_pending=self.history_pending,
+                      frozen_after_slots=self.settings.frozen_after_slots)
 
     # ----------------------------------------------------------------- ticks
 
@@ -217,6 +223,7 @@ class BufferActor(Actor):
         header, prices = self.current_window()
         self.sockets["windows"].send_multipart([self.topic, encode(header), prices.astype("<f8").tobytes()])
         self.m.windows.inc()
+        self.tell_frozen_prices(header["first_slot"], prices)
         self.refresh_held()
         self.export_points(header["points_per_symbol"])
         self.persist()
@@ -227,6 +234,21 @@ class BufferActor(Actor):
         for symbol, ts in self.grid.newest_tick_ts().items():
             self.m.last_accepted.labels(symbol=symbol).set(ts or 0)
         self.m.min_points.set(min_points_over_relevant(counts, self.held))
+
+    def tell_frozen_prices(self, first_slot: int, prices: np.ndarray) -> None:
+        """Say once when a symbol's price freezes, and when it moves again; the window is not changed."""
+        for change in self.frozen.update(self.grid.symbols, first_slot, prices):
+            since_ts = change.since_slot * self.cadence_s
+            if change.event == "price_frozen":
+                self.m.frozen.labels(symbol=change.symbol).set(1)
+                self.log.warning("price_frozen", symbol=change.symbol, price=change.price, since_ts=since_ts,
+                                 since=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since_ts)),
+                                 unchanged_slots=change.newest_slot - change.since_slot,
+                                 frozen_after_slots=self.frozen.frozen_after_slots)
+            else:
+                self.m.frozen.labels(symbol=change.symbol).set(0)
+                self.log.info(change.event, symbol=change.symbol, price=change.price,
+                              frozen_price=change.frozen_price, since_ts=since_ts)
 
     def answer_snapshot(self, frames: list[bytes]) -> dict[str, Any]:
         header, prices = self.current_window()

@@ -362,6 +362,7 @@ class BookSettings:
 class BufferSettings:
     persist: bool = setting(True, doc="Keep the grid history in Redis so that restarts resume warm.")
     publish_topic: str = setting("window", doc="Topic of the window messages.")
+    frozen_after_slots: int = setting(10, doc="A symbol whose price is the same in every grid slot holding one over this many slots (a frozen feed: fresh timestamps, a price that never moves) is frozen: the buffer logs price_frozen once, sets p27_buffer_price_frozen{symbol} to 1, and logs price_moving_again when it moves. A warning only: the price stays on the grid. At most clusters.lookback_returns; 0 turns the check off.", ge=0, le=100000)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1095,6 +1096,12 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
                     v.problem(base + ("positions", sym), f"{sym} is not in symbols")
         if isinstance(s, PermitIssuerSettings):
             _check_wait(v, topo, s, base)
+        if (isinstance(s, BufferSettings) and s.frozen_after_slots > topo.clusters.lookback_returns
+                and not any(p.path[:2] == ("clusters", "lookback_returns") for p in v.problems)):
+            lookback = topo.clusters.lookback_returns
+            v.problem(base + ("frozen_after_slots",), f"must not exceed clusters.lookback_returns ({lookback}): the "
+                      f"window holds {lookback + 1} slots, so a price unchanged over {s.frozen_after_slots} is never "
+                      f"seen; 0 turns the check off")
         if (cadence_given and isinstance(s, StateWriterSettings) and s.lease_ms is not None
                 and len(topo.actors_of_kind("state_writer")) > 1 and s.lease_ms < 500 * topo.clusters.cadence_s):
             v.problem(base + ("lease_ms",), f"with several state writers, at least 500 x cadence_s = "

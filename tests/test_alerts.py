@@ -42,6 +42,7 @@ SPEC_METRICS = {
 KNOWN_METRIC_PREFIXES = ("process_",)  # prometheus_client's default process collector
 # clustergate's own series that rules use, with the module that must export each (checked below).
 OWN_METRICS = {"p27_buffer_last_accepted_tick_timestamp_seconds": REPO / "actors" / "buffer.py",
+               "p27_buffer_price_frozen": REPO / "actors" / "buffer.py",
                "p27_shrinkage_intensity": REPO / "actors" / "correlator.py",
                "clustergate_redis_used_memory_bytes": REPO / "actors" / "permit_issuer.py",
                "clustergate_redis_maxmemory_bytes": REPO / "actors" / "permit_issuer.py",

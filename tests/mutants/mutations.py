@@ -4313,6 +4313,39 @@ MUTATIONS: list[Mutation] = [
         "            if fault.faultCode != Faults.ALREADY_STARTED:\n                raise\n",
         "            raise\n",
         ("tests/test_proofs.py::test_a_proof_starting_programs_another_start_has_begun_takes_them_as_started",)),
+    Mutation(
+        "buffer_never_tells_a_frozen_price",
+        "a frozen price feed (fresh timestamps, a price that never moves) is told: the buffer logs price_frozen, "
+        "sets p27_buffer_price_frozen{symbol} to 1, and logs price_moving_again when it moves (review note: frozen feed)",
+        "actors/buffer.py",
+        "        self.tell_frozen_prices(header[\"first_slot\"], prices)\n",
+        "        pass\n",
+        ("tests/test_frozen_prices.py::"
+         "test_a_real_buffer_fed_a_frozen_price_says_so_once_exports_it_and_says_when_it_moves_again",)),
+    Mutation(
+        "frozen_price_said_again_every_cadence",
+        "a frozen price is said once while it stays frozen, not once a cadence (review note: frozen feed)",
+        "actors/frozen_prices.py",
+        "            if run is not None and run.price == was.price:\n",
+        "            if False:\n",
+        ("tests/test_frozen_prices.py::test_the_watch_says_price_frozen_once_and_price_moving_again_when_the_price_moves",
+         "tests/test_frozen_prices.py::"
+         "test_a_real_buffer_fed_a_frozen_price_says_so_once_exports_it_and_says_when_it_moves_again")),
+    Mutation(
+        "frozen_run_broken_by_a_missing_slot",
+        "a missing slot neither changes a frozen price nor breaks its run (review note: frozen feed)",
+        "actors/frozen_prices.py",
+        "    differs = finite & (prices != newest[:, None])\n",
+        "    differs = (~finite | (prices != newest[:, None])) & (np.arange(n_cols)[None, :] < newest_col[:, None])\n",
+        ("tests/test_frozen_prices.py::test_a_missing_slot_neither_changes_the_price_nor_breaks_its_run",)),
+    Mutation(
+        "frozen_after_slots_longer_than_the_window_accepted",
+        "validate refuses a buffer frozen_after_slots above clusters.lookback_returns: it could never fire "
+        "(review note: frozen feed)",
+        "launcher/topology.py",
+        "        if (isinstance(s, BufferSettings) and s.frozen_after_slots > topo.clusters.lookback_returns\n",
+        "        if (isinstance(s, BufferSettings) and s.frozen_after_slots > 10 * topo.clusters.lookback_returns\n",
+        ("tests/test_frozen_prices.py::test_a_frozen_after_slots_that_could_never_fire_is_refused_naming_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
