@@ -1205,42 +1205,42 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
             try:
                 stage_files(files)
             except WriteFailed as exc:
-                _tell(f"FAILED: {exc}", sys.stderr)
+                tell(f"FAILED: {exc}", sys.stderr)
                 return 1
             switch_files(list(files))
             # supervisord's environment is the actors': a new password reaches them only through a new supervisord.
             password_changed = redis_text is not None and was_running and _requirepass(redis_text) != old_password
             try:
                 if password_changed:
-                    _tell("the Redis password changed: restarting supervisord, Redis and every actor with the new one")
+                    tell("the Redis password changed: restarting supervisord, Redis and every actor with the new one")
                     _shutdown(sup, home)
                     sup.start_daemon()
                 elif was_running:
                     added, changed, removed = sup.apply_config()
-                    _tell(f"updated {topo.name}: added {added or '-'}, restarted {changed or '-'}, removed {removed or '-'}")
+                    tell(f"updated {topo.name}: added {added or '-'}, restarted {changed or '-'}, removed {removed or '-'}")
                     restart = [n for n in new_sections if n in stopped_by_hand and n not in changed and n not in added]
                     for name in restart:
                         sup.api.startProcess(name, False)
                     if restart:
-                        _tell(f"started (stopped by hand or given up by supervisord): {restart}")
+                        tell(f"started (stopped by hand or given up by supervisord): {restart}")
                 else:
-                    _tell(f"starting supervisord ({home.conf}) for topology {topo.name}")
+                    tell(f"starting supervisord ({home.conf}) for topology {topo.name}")
                     sup.start_daemon()
             except (LaunchError, xmlrpc.client.Fault, OSError) as exc:
                 _restore(backup)
-                _tell(f"FAILED: {exc}; the previous files are back in {home.run}", sys.stderr)
+                tell(f"FAILED: {exc}; the previous files are back in {home.run}", sys.stderr)
                 return 1
             interrupt.applied = True
         change.release()  # applied (supervisord runs it): a `down` from now on stops what it started
         if interrupt.signum:
-            _tell(f"interrupted ({signal.Signals(interrupt.signum).name}): the change was applied and supervisord is "
+            tell(f"interrupted ({signal.Signals(interrupt.signum).name}): the change was applied and supervisord is "
                   f"starting its programs; `clustergate status --home {home.root}` shows when they are ready", sys.stderr)
             return 128 + interrupt.signum
         ok = wait_until_ready(sup, topo, home, args.timeout)
     except KeyboardInterrupt:
         if not interrupt.applied:
             raise  # before the change began, or it failed and its files are back: cmd_up says nothing was changed
-        _tell(f"interrupted while waiting: the change was applied and supervisord keeps starting its programs; "
+        tell(f"interrupted while waiting: the change was applied and supervisord keeps starting its programs; "
               f"`clustergate status --home {home.root}` shows when they are ready", sys.stderr)
         return 130
     for claim in claims:  # held until the programs are up (or up gave up): the next up sees them bound
@@ -1285,7 +1285,7 @@ class DeferredInterrupt:
             signal.signal(signum, previous)
 
 
-def _tell(text: str, out: Any = None) -> None:
+def tell(text: str, out: Any = None) -> None:
     """Print a line of a change being applied. Once that output is gone (a closed terminal: EIO, a reader
     gone: EPIPE) it is sent to /dev/null and the change goes on: a line nobody can read must not stop it
     half-way, nor be taken for supervisord refusing it (which puts the previous files back)."""

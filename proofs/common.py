@@ -27,7 +27,7 @@ from launcher.redis_conn import connect
 from launcher.client import GateClient, GateUnavailable, gate_endpoints
 from launcher.overview import first, labelled
 from launcher.schema import SchemaError
-from launcher.supervise import (REDIS_PROGRAM, Home, LaunchError, Supervisor, _tell, home_from,
+from launcher.supervise import (REDIS_PROGRAM, Home, LaunchError, Supervisor, tell, home_from,
                                 running_topology_path, scrape, signal_name)
 from launcher.topology import RESERVED_PROGRAM_PREFIX, Topology, load_topology
 
@@ -327,7 +327,7 @@ def run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv
         print(f"stopping: '{exc}' failed", flush=True)
     except Interrupted as exc:
         interrupted = exc.signum
-        _tell(f"interrupted ({signal_name(exc.signum)}): what the proof stopped was started again")
+        tell(f"interrupted ({signal_name(exc.signum)}): what the proof stopped was started again")
         proof.check("proof ran to the end", False, f"interrupted by {signal_name(exc.signum)}")
     except Exception as exc:  # a broken proof is a failed proof, with the reason shown
         proof.check("proof ran to the end", False, f"{type(exc).__name__}: {exc}")

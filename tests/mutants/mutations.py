@@ -2717,11 +2717,11 @@ MUTATIONS: list[Mutation] = [
         "an `up` on a full disk changes no file of the running system (every file is staged before any is switched in)",
         "launcher/supervise.py",
         "            try:\n                stage_files(files)\n            except WriteFailed as exc:\n"
-        "                _tell(f\"FAILED: {exc}\", sys.stderr)\n                return 1\n"
+        "                tell(f\"FAILED: {exc}\", sys.stderr)\n                return 1\n"
         "            switch_files(list(files))\n",
         "            try:\n                for one in files:\n                    write_files({one: files[one]})\n"
         "            except WriteFailed as exc:\n"
-        "                _tell(f\"FAILED: {exc}\", sys.stderr)\n                return 1\n",
+        "                tell(f\"FAILED: {exc}\", sys.stderr)\n                return 1\n",
         ("tests/test_launcher.py::test_an_up_on_a_full_disk_fails_in_one_line_and_leaves_no_tmp_files",)),
     Mutation(
         "two_ups_of_one_home_at_once",
