@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -245,8 +246,14 @@ def _decoded_request(frame: bytes) -> Any:
         raise BadRequest("not_utf8", f"request is not UTF-8: {exc.reason} at byte {exc.start}") from None
     try:
         obj = _decode_request(text)
-    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested deeper than Python's stack
+    except RecursionError:  # JSON nested deeper than Python's stack
+        raise BadRequest("not_json", f"request JSON nests deeper than this gate reads (about "
+                                     f"{sys.getrecursionlimit():,} levels); a proposal is one flat object") from None
+    except json.JSONDecodeError as exc:
         raise BadRequest("not_json", f"request is not JSON: {exc}"[:300]) from None
+    except ValueError:  # valid JSON: int() refused a number's digits (Python's limit on integer string conversion)
+        raise BadRequest("not_json", f"request holds an integer of more than {sys.get_int_max_str_digits():,} "
+                                     f"digits, which this gate does not read") from None
     if type(obj) is _GivenTwice:  # a nested object given a name twice is refused as the field's wrong value
         raise _refuse_given_twice(obj)
     return obj

@@ -352,6 +352,19 @@ def test_a_malformed_request_is_refused_with_a_stable_reason(frames, reason):
     assert info.value.reason == reason
 
 
+@pytest.mark.parametrize("frame, says", [
+    (b"[" * 5000 + b"]" * 5000, "nests deeper than"),
+    (b'{"plan_id": "p", "kill_score": ' + b"7" * 5000 + b"}", "more than 4,300 digits"),
+])
+def test_json_too_deep_or_an_integer_too_long_is_refused_saying_so_not_as_text_that_is_not_json(frame, says):
+    """Both are JSON that this gate does not read: the detail says which limit, not "request is not JSON: maximum
+    recursion depth exceeded" or "Exceeds the limit (4300 digits)", which read as a malformed client (review note)."""
+    with pytest.raises(BadRequest) as info:
+        parse_request([frame], 65536)
+    assert info.value.reason == "not_json"
+    assert says in info.value.detail and "is not JSON" not in info.value.detail, info.value.detail
+
+
 @hsettings(max_examples=300, deadline=None)
 @given(st.one_of(st.binary(max_size=300),
                  st.recursive(st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=20),

@@ -4346,6 +4346,15 @@ MUTATIONS: list[Mutation] = [
         "        if (isinstance(s, BufferSettings) and s.frozen_after_slots > topo.clusters.lookback_returns\n",
         "        if (isinstance(s, BufferSettings) and s.frozen_after_slots > 10 * topo.clusters.lookback_returns\n",
         ("tests/test_frozen_prices.py::test_a_frozen_after_slots_that_could_never_fire_is_refused_naming_it",)),
+    Mutation(
+        "gate_calls_json_nested_too_deep_not_json",
+        "a request nested deeper than the gate reads is told so, not \"request is not JSON\" (review note, session 21)",
+        "actors/gate.py",
+        "    except RecursionError:  # JSON nested deeper than Python's stack\n",
+        "    except (RecursionError, ValueError) as exc:\n        raise BadRequest(\"not_json\", f\"request is not JSON: {exc}\")\n"
+        "    except RecursionError:\n",
+        ("tests/test_gate_policy.py::"
+         "test_json_too_deep_or_an_integer_too_long_is_refused_saying_so_not_as_text_that_is_not_json",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
