@@ -41,6 +41,7 @@ RECORDS = "deploys.jsonl"
 LOCK = "deploy.lock"
 VALIDATED = "topology.yaml"  # in the deploy's work dir: the text it validated, base_dir pinned; the proofs read it
 DEFAULT_PROOF_TIMEOUT_S = 40.0
+DEFAULT_UP_TIMEOUT_S = 60.0  # as `up --timeout`
 COMMAND_TIMEOUT_S = 300.0
 
 
@@ -359,8 +360,10 @@ def _deploy_hosts(args: argparse.Namespace, topo: Topology, home: Home, targets:
                 back.stdout = ""  # tee echoes the copy
                 if back.returncode == 0:
                     # --replace: the recorded topology is what goes back, whatever name the host runs now
-                    back = run_on(args, topo, h, clustergate("up", there, "--host", h, "--home", h_home,
-                                                             "--timeout", str(args.up_timeout), "--replace"))
+                    # At least up's default: --up-timeout bounds the new topology (short, to fail fast), not the
+                    # return of the one that ran (a rollback reported failed while the old system came back).
+                    back = run_on(args, topo, h, clustergate("up", there, "--host", h, "--home", h_home, "--timeout",
+                                                             str(max(args.up_timeout, DEFAULT_UP_TIMEOUT_S)), "--replace"))
                 whats.append(f"{h} back on its recorded topology {record['before'][h]} ({saved[h]})")
             else:
                 back = run_on(args, topo, h, clustergate("down", "--host", h, "--home", h_home))
@@ -399,7 +402,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--home", help="where deploy records and proof reports go (default: the repo root, or $CLUSTERGATE_HOME)")
     p.add_argument("--proof-timeout", type=timeout_seconds, default=DEFAULT_PROOF_TIMEOUT_S,
                    help=f"seconds the proof waits for the cluster to warm up (default {DEFAULT_PROOF_TIMEOUT_S:g})")
-    p.add_argument("--up-timeout", type=timeout_seconds, default=60.0, help="seconds each host's `up` waits for readiness (default 60)")
+    p.add_argument("--up-timeout", type=timeout_seconds, default=DEFAULT_UP_TIMEOUT_S,
+                   help="seconds each host's `up` waits for readiness (default 60; a rollback's `up` waits at least 60)")
     p.add_argument("--replace", action="store_true", help="pass --replace to each host's `up`: a host running a "
                                                           "topology with another name is replaced, not refused")
     p.set_defaults(func=cmd_deploy)

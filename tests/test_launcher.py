@@ -552,10 +552,19 @@ def test_two_concurrent_ups_of_one_home_leave_one_system_and_one_clear_refusal(t
 
     try:
         procs = [up()]
-        wait_for(lambda: flock_held(home / "run" / "up.lock") or procs[0].poll() is not None, 60,
-                 "the first up to hold the home's lock", interval_s=0.01)
-        procs.append(up())
-        results = [(p.wait(120), *p.communicate()) for p in procs]
+        # The first applies its change holding change.lock too, which a second `up` waits for (ChangeLock); then it
+        # waits for its programs holding up.lock alone. It is held there until the second has answered: on a loaded
+        # machine the second's own start (imports) outlasted the first's whole run, and it found no `up` running
+        # (CI, 4 Dec 2026).
+        wait_for(lambda: (flock_held(home / "run" / "up.lock") and not flock_held(home / "run" / "change.lock"))
+                 or procs[0].poll() is not None, 60, "the first up to wait for its programs", interval_s=0.01)
+        procs[0].send_signal(signal.SIGSTOP)
+        try:
+            procs.append(up())
+            second = (procs[1].wait(120), *procs[1].communicate())
+        finally:
+            procs[0].send_signal(signal.SIGCONT)
+        results = [(procs[0].wait(120), *procs[0].communicate()), second]
         assert [code for code, _, _ in results] == [0, 1], results
         refused = results[1][2]
         assert "Traceback" not in refused and f"another `clustergate up` is running for {home.resolve()}" in refused, refused

@@ -326,7 +326,10 @@ def test_a_failed_deploy_leaves_a_host_that_was_stopped_stopped(tmp_path: Path):
 def test_a_rollback_puts_a_host_back_when_the_host_cannot_see_the_deploying_machines_files(tmp_path: Path):
     """A rollback ran `up DEPLOY_HOME/run/deploys/ID/before-HOST.yaml` on the host: a path on the deploying machine,
     which a host reached with `--via 'ssh ...'` does not have, so every rollback on real machines failed (`cannot
-    read topology`). Here each host command runs in a mount namespace where the deploy's home is an empty tmpfs."""
+    read topology`). Here each host command runs in a mount namespace where the deploy's home is an empty tmpfs.
+    --up-timeout 0 fails the new topology's `up` at once; the rollback's `up` still waits for the recorded topology
+    to be ready (at least `up`'s default): given --up-timeout too, a rollback was reported failed whenever the old
+    system took longer to come back than a timeout meant to fail the new one fast (CI, 4 Dec 2026, loaded)."""
     data = side_by_side_data(tmp_path)
     topology = write_topology(tmp_path, data)
     bad = json.loads(json.dumps(data))
@@ -343,7 +346,7 @@ def test_a_rollback_puts_a_host_back_when_the_host_cannot_see_the_deploying_mach
         market = tmp_path / "base" / "hosts" / "market" / "run" / "topology.yaml"
         before = market.read_text()
         result = clustergate(env, "deploy", str(bad_path), "--host", "market", "--via", via, "--home-root",
-                             str(tmp_path / "base" / "hosts"), "--home", str(ops), "--up-timeout", "5",
+                             str(tmp_path / "base" / "hosts"), "--home", str(ops), "--up-timeout", "0",
                              "--proof-timeout", str(20 * DEADLINE_SCALE), timeout=20 * UP_TIMEOUT_S)
         assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
         assert "rolled back: market back on its recorded topology" in result.stdout, result.stdout[-3000:]

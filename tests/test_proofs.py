@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from typing import Iterator
@@ -135,21 +136,35 @@ def test_readiness_proof_fails_when_the_state_writer_is_down(demo_system: Path) 
 def test_readiness_proof_waits_for_a_metrics_endpoint_that_answers_within_the_start_grace(demo_system: Path) -> None:
     # Right after `supervisorctl restart all`, supervisord calls the programs RUNNING (one second after each
     # start) before some serve their metrics: the proof failed "every metrics endpoint answers" (connection
-    # refused) on a system that was coming up fine. Here the clusterer's endpoint does not answer for 3 s.
-    import signal
-    import threading
+    # refused) on a system that was coming up fine. Here the clusterer's endpoint does not answer until the
+    # proof has been waiting on it for a second: the fault starts when the proof reaches the endpoint, not when
+    # the test starts the proof (on a loaded machine the proof's own start outlasted a 3 s fault timed from
+    # here, and the check passed at its first try: CI on 4 Dec 2026).
+    import psutil
 
     pid = next(p["pid"] for p in Supervisor(Home(demo_system)).processes() if p["name"] == "clusterer")
+    port = running_topology(demo_system)["actors"]["clusterer"]["metrics_port"]
+
+    def proof_connected() -> bool:  # the kernel takes the connection for the stopped process (its listen backlog)
+        return any(c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port
+                   for c in psutil.net_connections("tcp"))
+
     os.kill(pid, signal.SIGSTOP)
-    resume = threading.Timer(3.0, os.kill, (pid, signal.SIGCONT))  # the fault's length, not a wait for a condition
-    resume.start()
+    proof = subprocess.Popen([sys.executable, "-m", "launcher", "proof", "readiness", "--home", str(demo_system)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
     try:
-        result = run_proof(demo_system, "readiness")
+        wait_for(lambda: proof_connected() or proof.poll() is not None, 120, "the proof to reach the clusterer's metrics")
+        stopped_until = time.monotonic() + 1.0  # the fault's length from there, not a wait for a condition
+        while time.monotonic() < stopped_until and proof.poll() is None:
+            time.sleep(0.05)
     finally:
-        resume.cancel()
         os.kill(pid, signal.SIGCONT)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert re.search(r"PASS  every metrics endpoint answers: \d+ endpoints  \(after \d", result.stdout), result.stdout
+    try:
+        stdout, stderr = proof.communicate(timeout=180)
+    finally:
+        proof.kill()
+    assert proof.returncode == 0, stdout + stderr
+    assert re.search(r"PASS  every metrics endpoint answers: \d+ endpoints  \(after \d", stdout), stdout
 
 
 # --------------------------------------------------------------------------- each check fails on the break it guards

@@ -4355,6 +4355,15 @@ MUTATIONS: list[Mutation] = [
         "    except RecursionError:\n",
         ("tests/test_gate_policy.py::"
          "test_json_too_deep_or_an_integer_too_long_is_refused_saying_so_not_as_text_that_is_not_json",)),
+    Mutation(
+        "deploy_rollback_waits_only_the_up_timeout_meant_for_the_new_topology",
+        "a rollback's up waits at least up's default for the recorded topology, whatever --up-timeout bounds the new "
+        "one's (CI flake of 4 Dec 2026: a rollback reported failed while the old system came back)",
+        "launcher/deploy.py",
+        "                                                             str(max(args.up_timeout, DEFAULT_UP_TIMEOUT_S)), \"--replace\"))\n",
+        "                                                             str(args.up_timeout), \"--replace\"))\n",
+        ("tests/test_multihost_side_by_side.py::"
+         "test_a_rollback_puts_a_host_back_when_the_host_cannot_see_the_deploying_machines_files",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
