@@ -4157,8 +4157,8 @@ MUTATIONS: list[Mutation] = [
         "a rollback sends the host its recorded copy before up of it: a host reached by ssh does not see the "
         "deploying machine's files (s21)",
         "launcher/deploy.py",
-        '                    back = run_on(args, topo, h, clustergate("up", there, "--host", h, "--home", h_home,\n',
-        '                    back = run_on(args, topo, h, clustergate("up", str(saved[h]), "--host", h, "--home", h_home,\n',
+        '                    back = run_on(args, topo, h, clustergate("up", there, "--host", h, "--home", h_home, "--timeout",\n',
+        '                    back = run_on(args, topo, h, clustergate("up", str(saved[h]), "--host", h, "--home", h_home, "--timeout",\n',
         ("tests/test_multihost_side_by_side.py::"
          "test_a_rollback_puts_a_host_back_when_the_host_cannot_see_the_deploying_machines_files",)),
     Mutation(
