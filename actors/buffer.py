@@ -315,10 +315,14 @@ class BufferActor(Actor):
         # restart is checked too (a tick that came before the history keeps its own).
         for symbol, price in self.grid.newest_prices().items():
             self.jumps.last.setdefault(symbol, price)
-        counts = points_per_symbol(self.grid.symbols, self.grid.window(self.points)[1])
+        first_slot, window = self.grid.window(self.points)
+        counts = points_per_symbol(self.grid.symbols, window)
         self.refresh_held()
         self.export_points(counts)
         self.log.info("history_loaded", key=self.history_key, points=counts)
+        # A restart on a frozen history says so now, not at the first publish a cadence later (the gauge's 0
+        # meanwhile resolved P27PriceFrozen).
+        self.tell_frozen_prices(first_slot, window)
 
     def teardown(self) -> None:
         self.persist()

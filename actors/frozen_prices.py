@@ -5,7 +5,10 @@ the gate grows more permissive; the buffer says so. A warning only: a frozen pri
 Rule a reader must keep: a symbol is frozen when the newest price in the window is the same, in every slot
 holding a price, over at least frozen_after_slots slots (from the first slot of that unchanged run to the
 newest slot holding a price); a missing slot neither changes the price nor breaks the run; 0 turns the check
-off. Pure: no sockets, no Redis, no clock (slots are parameters).
+off. A frozen symbol stays frozen while its newest price is the frozen one, even once fewer slots of the run are
+left in view (its first slots aged out after the feed stopped, a clock step cut it): it ends when that price
+changes (price_moving_again) or no price is left (price_frozen_ended). Pure: no sockets, no Redis, no clock
+(slots are parameters).
 """
 
 from __future__ import annotations
@@ -33,15 +36,20 @@ class FrozenChange:
     newest_slot: int  # the newest slot holding a price: of the run (price_frozen), of the window (the others)
 
 
+def newest_prices(prices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row of `prices`: whether it holds a price, the column of its newest one, and that price (NaN if none)."""
+    finite = np.isfinite(prices)
+    newest_col = prices.shape[1] - 1 - np.argmax(finite[:, ::-1], axis=1)
+    return finite.any(axis=1), newest_col, prices[np.arange(len(prices)), newest_col]
+
+
 def frozen_runs(symbols: list[str], first_slot: int, prices: np.ndarray, frozen_after_slots: int) -> dict[str, FrozenRun]:
     """The symbols frozen in `prices` (row i is symbols[i], column j slot first_slot + j, NaN where no price)."""
     if frozen_after_slots <= 0 or prices.size == 0:
         return {}
     n_cols = prices.shape[1]
     finite = np.isfinite(prices)
-    has_price = finite.any(axis=1)
-    newest_col = n_cols - 1 - np.argmax(finite[:, ::-1], axis=1)
-    newest = prices[np.arange(len(prices)), newest_col]
+    has_price, newest_col, newest = newest_prices(prices)
     differs = finite & (prices != newest[:, None])
     last_change = np.where(differs.any(axis=1), n_cols - 1 - np.argmax(differs[:, ::-1], axis=1), -1)
     run_start = np.argmax(finite & (np.arange(n_cols)[None, :] > last_change[:, None]), axis=1)
@@ -60,17 +68,19 @@ class FrozenWatch:
     def update(self, symbols: list[str], first_slot: int, prices: np.ndarray) -> list[FrozenChange]:
         now = frozen_runs(symbols, first_slot, prices, self.frozen_after_slots)
         changes: list[FrozenChange] = []
+        if self.frozen:  # one pass over the window, one dict for the rows: linear in the symbols, however many froze
+            row_of = {symbol: i for i, symbol in enumerate(symbols)}
+            has_price, newest_col, newest = (a.tolist() for a in newest_prices(prices))
         for symbol, was in list(self.frozen.items()):
-            run = now.get(symbol)
-            if run is not None and run.price == was.price:
-                self.frozen[symbol] = FrozenRun(was.price, was.since_slot, run.newest_slot)  # since: first seen
+            i = row_of[symbol]
+            if has_price[i] and newest[i] == was.price:  # not moved: a run cut short (aged out, a clock step)
+                # since stays the first slot seen frozen
+                self.frozen[symbol] = FrozenRun(was.price, was.since_slot, first_slot + newest_col[i])
                 continue
             del self.frozen[symbol]
-            row = prices[symbols.index(symbol)]
-            held = np.flatnonzero(np.isfinite(row))
-            if len(held):
-                changes.append(FrozenChange("price_moving_again", symbol, float(row[held[-1]]), was.price,
-                                            was.since_slot, first_slot + int(held[-1])))
+            if has_price[i]:
+                changes.append(FrozenChange("price_moving_again", symbol, newest[i], was.price, was.since_slot,
+                                            first_slot + newest_col[i]))
             else:
                 changes.append(FrozenChange("price_frozen_ended", symbol, None, was.price, was.since_slot,
                                             was.newest_slot))

@@ -103,12 +103,61 @@ def test_the_watch_says_a_new_frozen_price_after_a_move_it_did_not_see_frozen_in
     assert watch.frozen["SOLUSDT"].price == 6.0
 
 
+def test_a_frozen_price_whose_feed_then_stopped_is_never_said_to_move_while_its_run_ages_out():
+    """The feed froze, then stopped: the unchanged run shrinks below frozen_after_slots as its first slots leave the
+    window, but the price never moved. Before, the watch said price_moving_again (price = frozen_price) then, and
+    the gauge went to 0 for a price still frozen; it is price_frozen_ended once no price is left, and only then."""
+    watch = FrozenWatch(4)
+    sol = [1, 2, 3, 3, 3, 3, 3] + [NAN] * 7  # frozen at 3 from slot 2, then no tick from slot 7 on
+    said = []
+    for first in range(len(sol) - 6):  # one window a slot, as the buffer publishes
+        said += [(c.event, c.price, c.frozen_price) for c in
+                 watch.update(SYMBOLS, first, grid(list(range(first, first + 7)), sol[first:first + 7]))]
+        if first < len(sol) - 7:
+            assert "SOLUSDT" in watch.frozen, (first, said)  # a price, still the frozen one
+    assert said == [("price_frozen", 3.0, 3.0), ("price_frozen_ended", None, 3.0)]
+
+
+def test_a_frozen_price_whose_run_a_clock_step_cut_short_stays_frozen_until_it_moves():
+    """A forward clock step wipes the grid; the frozen price comes back in a slot or two, unchanged: not a move."""
+    watch = FrozenWatch(4)
+    watch.update(SYMBOLS, 0, grid([1, 2, 3, 4, 5, 6], [3, 3, 3, 3, 3, 3]))
+    assert watch.update(SYMBOLS, 100, grid([1, 2, 3, 4, 5, 6], [NAN, NAN, NAN, NAN, 3, 3])) == []
+    moved = watch.update(SYMBOLS, 101, grid([1, 2, 3, 4, 5, 6], [NAN, NAN, NAN, 3, 3, 3.5]))
+    assert [(c.event, c.price) for c in moved] == [("price_moving_again", 3.5)]
+
+
 def test_the_watch_ends_a_frozen_price_whose_prices_left_the_window_without_calling_it_moving():
     watch = FrozenWatch(2)
     watch.update(SYMBOLS, 0, grid([1, 2, 3, 4], [5, 5, 5, 5]))
     changes = watch.update(SYMBOLS, 20, grid([1, 2, 3, 4], [NAN] * 4))
     assert [(c.event, c.symbol, c.frozen_price) for c in changes] == [("price_frozen_ended", "SOLUSDT", 5.0)]
     assert watch.frozen == {}
+
+
+class CountedSymbol(str):
+    """A symbol that counts the comparisons made with it (list.index makes one per symbol it passes)."""
+
+    compared = 0
+    __hash__ = str.__hash__
+
+    def __eq__(self, other: object) -> bool:
+        CountedSymbol.compared += 1
+        return str.__eq__(self, other)
+
+
+def test_the_watchs_work_a_window_grows_with_the_symbols_not_their_square():
+    """The worst day: every symbol freezes at once (the exchange connection repeats its last prices), then moves.
+    The watch found each frozen symbol's row with symbols.index, n/2 comparisons each: 4.5 s a publish at 22,000
+    symbols (a topology validate accepts), the buffer's loop stalled. Counted, not timed: comparisons, not n^2."""
+    n = 2000
+    symbols = [CountedSymbol(f"S{i:05d}USDT") for i in range(n)]
+    watch = FrozenWatch(2)
+    CountedSymbol.compared = 0
+    assert len(watch.update(symbols, 0, np.full((n, 4), 5.0))) == n
+    assert len(watch.update(symbols, 1, np.full((n, 4), 5.0))) == 0
+    assert len(watch.update(symbols, 2, np.arange(4.0 * n).reshape(n, 4) + 1)) == n
+    assert CountedSymbol.compared <= 10 * n, CountedSymbol.compared
 
 
 # --------------------------------------------------------------------------- topology
@@ -153,6 +202,7 @@ class Prices:
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.bind(endpoint)
         self.frozen = False
+        self.silent: set[str] = set()  # symbols whose ticks stop
         self.lock = threading.Lock()
         self.stop_event = threading.Event()
         self.prices = {"BTCUSDT": 64000.0, "SOLUSDT": 150.0}
@@ -164,6 +214,8 @@ class Prices:
         while not self.stop_event.is_set():
             with self.lock:
                 for symbol in self.prices:
+                    if symbol in self.silent:
+                        continue
                     if not (symbol == "SOLUSDT" and self.frozen):
                         self.prices[symbol] *= math.exp(rng.normal(0, 0.002))
                     seq += 1
@@ -239,3 +291,84 @@ def test_a_real_buffer_fed_a_frozen_price_says_so_once_exports_it_and_says_when_
     finally:
         buffer.terminate()
         prices.stop()
+
+
+def frozen_buffer_topology(tmp_path: Path, redis_url: str, **buffer_settings) -> dict:
+    """The demo's price_feed and buffer only, at a 0.25 s cadence and a 12-return window."""
+    data = retarget(demo_topology_data(), redis_url)
+    data["actors"] = {k: v for k, v in data["actors"].items() if k in ("price_feed", "buffer")}
+    data["clusters"].update({"cadence_s": 0.25, "lookback_returns": 12, "min_returns": 5})
+    data["actors"]["buffer"]["settings"] = {"persist": False, "frozen_after_slots": 4, **buffer_settings}
+    write_topology(tmp_path / "topology.yaml", data)
+    return data
+
+
+def events(buffer: ActorProcess, event: str) -> list[str]:
+    return [line for line in buffer.log().splitlines() if f"event={event} " in line]
+
+
+def test_a_real_buffer_whose_frozen_feed_then_stops_does_not_say_the_price_moves_again(tmp_path, redis_server):
+    """An operator's worst day: the feed froze, then stopped. About a window later the run left in view fell below
+    frozen_after_slots, and the buffer logged price_moving_again (price = frozen_price) and set the gauge to 0:
+    a price that never moved called moving. Now it stays frozen until its prices leave: price_frozen_ended."""
+    data = frozen_buffer_topology(tmp_path, redis_server.url)
+    port = data["actors"]["buffer"]["metrics_port"]
+    prices = Prices(tick_endpoint(data))
+    buffer = ActorProcess(tmp_path / "topology.yaml", "buffer").start()
+    try:
+        buffer.wait_serving(port)
+        prices.thread.start()
+        wait_for(lambda: metric(port, "p27_points_per_symbol", symbol="SOLUSDT") >= 8, 20, "8 moving SOLUSDT points")
+        prices.freeze(True)
+        wait_for(lambda: metric(port, "p27_buffer_price_frozen", symbol="SOLUSDT") == 1, 20,
+                 f"SOLUSDT frozen\n{buffer.log()[-2000:]}")
+        with prices.lock:
+            prices.silent.add("SOLUSDT")
+        wait_for(lambda: events(buffer, "price_frozen_ended") or events(buffer, "price_moving_again"), 30,
+                 "price_frozen_ended once SOLUSDT's prices left the window")
+        assert events(buffer, "price_moving_again") == [], buffer.log()[-3000:]
+        assert len(events(buffer, "price_frozen_ended")) == 1
+        assert metric(port, "p27_points_per_symbol", symbol="SOLUSDT") == 0  # ended when no price was left
+        assert metric(port, "p27_buffer_price_frozen", symbol="SOLUSDT") == 0
+        assert len(events(buffer, "price_frozen")) == 1
+    finally:
+        buffer.terminate()
+        prices.stop()
+
+
+def test_a_buffer_restarted_on_a_frozen_history_says_so_from_the_start_not_a_cadence_later(tmp_path, redis_server):
+    """A restart with the history persisted: the buffer loads the frozen run in setup but said 0 on
+    p27_buffer_price_frozen until its first publish, up to a cadence later (60 s in production): long enough for
+    P27PriceFrozen (for: 1m) to resolve and fire again. The loaded window is checked as it is loaded."""
+    from actors.grid import PriceGrid
+    from launcher import keys
+
+    cadence_s = 20.0
+    data = frozen_buffer_topology(tmp_path, redis_server.url, persist=True)
+    data["clusters"]["cadence_s"] = cadence_s
+    write_topology(tmp_path / "topology.yaml", data)
+    port = data["actors"]["buffer"]["metrics_port"]
+    # Start early in a slot, so the first publish is at least half a cadence after the history is loaded.
+    wait_for(lambda: time.time() % cadence_s < cadence_s / 4, cadence_s, "the start of a slot")
+    head = math.floor(time.time() / cadence_s)
+    saved = PriceGrid(data["symbols"], cadence_s, 14, head)  # the buffer's capacity: lookback + 2
+    saved.prices[0, :-1] = 64000.0 + np.arange(13)  # BTCUSDT moves; the head slot is not complete
+    saved.prices[2, :-1] = [150.0 + i for i in range(5)] + [155.5] * 8  # SOLUSDT frozen over its last 8 slots
+    redis_server.client().set(keys.buffer_history(data["name"], "buffer"), saved.to_blob())
+    buffer = ActorProcess(tmp_path / "topology.yaml", "buffer").start()
+    try:
+        buffer.wait_serving(port)
+        wait_for(lambda: events(buffer, "history_loaded"), 10, "the history loaded")
+        metrics = scrape(port)
+        assert metrics["p27_windows_published_total"] == 0, "published already: the slot started too late"
+        assert metrics['p27_buffer_price_frozen{symbol="SOLUSDT"}'] == 1, buffer.log()[-2000:]
+        assert metrics['p27_buffer_price_frozen{symbol="BTCUSDT"}'] == 0
+        said = events(buffer, "price_frozen")
+        first_frozen_slot = head - 13 + 5
+        since_ts = f"since_ts={first_frozen_slot * cadence_s}"
+        assert len(said) == 1 and "price=155.5 " in said[0] and since_ts in said[0], said
+        wait_for(lambda: metric(port, "p27_windows_published_total") >= 1, 2 * cadence_s, "the first publish")
+        assert len(events(buffer, "price_frozen")) == 1  # the publish does not say it again
+        assert metric(port, "p27_buffer_price_frozen", symbol="SOLUSDT") == 1
+    finally:
+        buffer.terminate()

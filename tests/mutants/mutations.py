@@ -4326,7 +4326,7 @@ MUTATIONS: list[Mutation] = [
         "frozen_price_said_again_every_cadence",
         "a frozen price is said once while it stays frozen, not once a cadence (review note: frozen feed)",
         "actors/frozen_prices.py",
-        "            if run is not None and run.price == was.price:\n",
+        "            if has_price[i] and newest[i] == was.price:  # not moved: a run cut short (aged out, a clock step)\n",
         "            if False:\n",
         ("tests/test_frozen_prices.py::test_the_watch_says_price_frozen_once_and_price_moving_again_when_the_price_moves",
          "tests/test_frozen_prices.py::"
@@ -4364,6 +4364,32 @@ MUTATIONS: list[Mutation] = [
         "                                                             str(args.up_timeout), \"--replace\"))\n",
         ("tests/test_multihost_side_by_side.py::"
          "test_a_rollback_puts_a_host_back_when_the_host_cannot_see_the_deploying_machines_files",)),
+    Mutation(
+        "frozen_price_said_moving_when_its_run_ages_out",
+        "a frozen price whose feed then stopped is not said to move (price_moving_again with the frozen price) when "
+        "its run left in view falls below frozen_after_slots: it stays frozen until no price is left (frozen attack)",
+        "actors/frozen_prices.py",
+        "            if has_price[i] and newest[i] == was.price:  # not moved: a run cut short (aged out, a clock step)\n",
+        "            if (run := now.get(symbol)) is not None and run.price == was.price:\n",
+        ("tests/test_frozen_prices.py::test_a_frozen_price_whose_feed_then_stopped_is_never_said_to_move_while_its_run_ages_out",
+         "tests/test_frozen_prices.py::test_a_real_buffer_whose_frozen_feed_then_stops_does_not_say_the_price_moves_again")),
+    Mutation(
+        "frozen_history_told_only_at_the_first_publish",
+        "a buffer restarted on a frozen persisted history sets p27_buffer_price_frozen as it loads it, not a cadence "
+        "later at its first publish (the 0 meanwhile resolved P27PriceFrozen) (frozen attack)",
+        "actors/buffer.py",
+        "        self.tell_frozen_prices(first_slot, window)\n",
+        "        pass\n",
+        ("tests/test_frozen_prices.py::"
+         "test_a_buffer_restarted_on_a_frozen_history_says_so_from_the_start_not_a_cadence_later",)),
+    Mutation(
+        "frozen_watch_finds_rows_by_list_index",
+        "the frozen watch's work a window is linear in the symbols: symbols.index per frozen symbol made it n^2 "
+        "(4.5 s a publish at 22,000 symbols all frozen then moving) (frozen attack)",
+        "actors/frozen_prices.py",
+        "            i = row_of[symbol]\n",
+        "            i = symbols.index(symbol)\n",
+        ("tests/test_frozen_prices.py::test_the_watchs_work_a_window_grows_with_the_symbols_not_their_square",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
