@@ -3710,7 +3710,7 @@ MUTATIONS: list[Mutation] = [
         "all_hosts_status_without_each_hosts_supervised_programs",
         "status --all-hosts shows a program a host's supervisord does not run as MISSING, not as an unreached `?`",
         "launcher/supervise.py",
-        "    return {**said, \"log_found\": True, \"supervised\": _supervised_names(home),\n",
+        "    return {**said, \"log_found\": True, \"supervised\": None if infos is None else sorted(p[\"name\"] for p in infos),\n",
         "    return {**said, \"log_found\": True,\n",
         ("tests/test_multihost_side_by_side.py::"
          "test_status_all_hosts_shows_a_program_a_hosts_supervisord_does_not_run_as_missing",)),
@@ -4148,8 +4148,8 @@ MUTATIONS: list[Mutation] = [
         "status names a program that runs another config than the one up last wrote (an up killed part-way) and "
         "exits 1 (s21)",
         "launcher/supervise.py",
-        '            row["config_applied"] = None if running_hash is None else running_hash == rendered[name]\n',
-        '            row["config_applied"] = None if running_hash is None else True\n',
+        '            applied[name] = None if running_hash is None else running_hash == rendered[name]\n',
+        '            applied[name] = None if running_hash is None else True\n',
         ("tests/test_launcher_attacks.py::"
          "test_status_names_a_program_still_running_the_config_an_up_killed_part_way_did_not_apply",)),
     Mutation(
@@ -4364,6 +4364,23 @@ MUTATIONS: list[Mutation] = [
         "                                                             str(args.up_timeout), \"--replace\"))\n",
         ("tests/test_multihost_side_by_side.py::"
          "test_a_rollback_puts_a_host_back_when_the_host_cannot_see_the_deploying_machines_files",)),
+    Mutation(
+        "all_hosts_status_takes_a_hosts_program_running_an_unapplied_config_for_applied",
+        "status --all-hosts names, as status --home does, a host's program that runs another config than the one up "
+        "last wrote there (NOT APPLIED, text and --json) (s22)",
+        "launcher/hosts_status.py",
+        '                    row["config_applied"] = applied[row["name"]]\n',
+        '                    pass\n',
+        ("tests/test_multihost_side_by_side.py::"
+         "test_status_all_hosts_names_a_hosts_program_still_running_the_config_an_up_killed_part_way_did_not_apply",)),
+    Mutation(
+        "all_hosts_status_exits_0_with_a_hosts_program_running_an_unapplied_config",
+        "status --all-hosts exits 1 while a host's program runs another config than the one up last wrote there (s22)",
+        "launcher/hosts_status.py",
+        '    all_ok = (all(row["ready"] and row.get("config_applied") is not False for info in hosts.values()\n',
+        '    all_ok = (all(row["ready"] for info in hosts.values()\n',
+        ("tests/test_multihost_side_by_side.py::"
+         "test_status_all_hosts_names_a_hosts_program_still_running_the_config_an_up_killed_part_way_did_not_apply",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
