@@ -4381,6 +4381,24 @@ MUTATIONS: list[Mutation] = [
         '    all_ok = (all(row["ready"] for info in hosts.values()\n',
         ("tests/test_multihost_side_by_side.py::"
          "test_status_all_hosts_names_a_hosts_program_still_running_the_config_an_up_killed_part_way_did_not_apply",)),
+    Mutation(
+        "deploy_changes_hosts_another_deploy_is_changing",
+        "a deploy takes each target host's deploy lock before it reads any host, and refuses, naming the other deploy, "
+        "while another deploy (from another deploy home) holds one (s22)",
+        "launcher/deploy.py",
+        "        refusal = _lock_hosts(args, topo, targets, this_deploy, held)\n",
+        "        refusal = None\n",
+        ("tests/test_multihost_deploy_attack.py::"
+         "test_a_deploy_from_another_deploy_home_is_refused_while_one_changes_the_same_hosts",)),
+    Mutation(
+        "deploy_lock_outlives_the_deploy_that_took_it",
+        "a host's deploy lock is released when the deploy holding it ends or is killed (its deploy-lock's input ends) "
+        "(s22)",
+        "launcher/deploy.py",
+        "    while sys.stdin.buffer.read(65536):\n        pass\n",
+        "    while True:\n        time.sleep(1)\n",
+        ("tests/test_multihost_deploy_attack.py::"
+         "test_a_deploy_from_another_deploy_home_is_refused_while_one_changes_the_same_hosts",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
