@@ -11,6 +11,11 @@ after each host, and put a host that fails back on the topology it ran before.
 5. Success exits 0. Every deploy appends a record (time, hosts, topology hashes before and after,
    proof reports, outcome) to HOME/run/deploys/deploys.jsonl; `clustergate deploy --history` lists them.
 
+Before it reads any host, a deploy takes each target host's deploy lock (HOST_HOME/run/deploying.lock), held by
+a `clustergate deploy-lock` process on the host until the deploy ends (or dies: that process's input closes); a
+deploy that finds a host's lock taken by another deploy (from another deploy home, another machine) refuses, naming
+it, before anything changes, so two deploys never change the same hosts host by host in turn.
+
 Each host's commands run through `--via`, a command prefix with {host} and {address} filled in
 (`ssh deploy@{address} --` for machines, `ip netns exec NS-{host}` for namespaces); without it
 they run on this machine. A host's home is HOME_ROOT/NAME (--home-root; default: the per-host home
@@ -24,7 +29,10 @@ import fcntl
 import json
 import os
 import re
+import selectors
 import shlex
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -39,6 +47,8 @@ from launcher.topology import Topology, load_or_report, load_topology
 
 RECORDS = "deploys.jsonl"
 LOCK = "deploy.lock"
+HOST_LOCK = "deploying.lock"  # in each target host's run/: held while a deploy changes that host
+HOST_LOCK_TIMEOUT_S = 30.0  # for a host's `deploy-lock` to say held or busy (an ssh connection, a Python start)
 VALIDATED = "topology.yaml"  # in the deploy's work dir: the text it validated, base_dir pinned; the proofs read it
 DEFAULT_PROOF_TIMEOUT_S = 40.0
 DEFAULT_UP_TIMEOUT_S = 60.0  # as `up --timeout`
@@ -125,20 +135,127 @@ def _record(home: Home, record: dict[str, Any]) -> None:
         os.fsync(f.fileno())
 
 
+def _flock_or_holder(path: Path, holder: str) -> tuple[int | None, str]:
+    """(fd, "") holding the lock at path, `holder` written in it, or (None, what its holder wrote). Held until the
+    fd is closed or the process ends."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        written = os.pread(fd, 500, 0).decode(errors="replace").strip()
+        os.close(fd)
+        return None, written or "pid unknown"
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, holder.encode(), 0)
+    return fd, ""
+
+
 def _take_lock(home: Home) -> tuple[int | None, str]:
     """(fd, "") holding deploy's lock of this home, or (None, who holds it). Held until the process ends."""
     directory = deploys_dir(home)
     directory.mkdir(parents=True, exist_ok=True)
-    fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return _flock_or_holder(directory / LOCK, f"pid {os.getpid()}, started {started}")
+
+
+def cmd_deploy_lock(args: argparse.Namespace) -> int:
+    """`clustergate deploy-lock --home HOME`, run on a host by a deploy, which names itself on the first line of its
+    input (no shell on the way, as ssh has, reads it): take HOME/run/deploying.lock, print `held`, and hold it until
+    the input ends (the deploy ended or died); `busy HOLDER`, exit 1, when another deploy holds it. A Ctrl-C at the
+    deploy's terminal does not end it: the deploy's own end does."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    holder = sys.stdin.buffer.readline().decode(errors="replace").strip() or "a deploy that did not name itself"
+    run = Home(Path(args.home)).run
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
-        os.close(fd)
-        return None, holder or "pid unknown"
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"pid {os.getpid()}, started {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}".encode(), 0)
-    return fd, ""
+        run.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, holder = _flock_or_holder(run / HOST_LOCK, holder)
+    except OSError as exc:
+        print(f"cannot take {run / HOST_LOCK}: {exc.strerror}", file=sys.stderr)
+        return 2
+    if fd is None:
+        print(f"busy {holder}", flush=True)
+        return 1
+    print("held", flush=True)
+    while sys.stdin.buffer.read(65536):
+        pass
+    return 0
+
+
+def _first_line(proc: subprocess.Popen, timeout_s: float) -> str | None:
+    """The first line proc prints, or what it printed before it closed its output; None when timeout_s passed first."""
+    assert proc.stdout is not None
+    said, deadline = b"", time.monotonic() + timeout_s
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while b"\n" not in said:
+            if time.monotonic() >= deadline:
+                return None
+            if sel.select(deadline - time.monotonic()):
+                chunk = os.read(proc.stdout.fileno(), 4096)
+                if not chunk:
+                    break
+                said += chunk
+    return said.decode(errors="replace").partition("\n")[0].strip()
+
+
+def _lock_hosts(args: argparse.Namespace, topo: Topology, targets: list[str], holder: str,
+                held: list[subprocess.Popen]) -> str | None:
+    """Take each target host's deploy lock, in one order and without waiting (of two deploys, one goes on): each
+    held by a `deploy-lock` process on the host (through --via), appended to held. None, or why not (the holding
+    deploy, as it wrote itself, or the host not reached); the caller releases what was held either way."""
+    for host in sorted(targets):
+        path = host_home(args, host) / "run" / HOST_LOCK
+        command = via(args, topo, host) + clustergate("deploy-lock", "--home", str(host_home(args, host)))
+        try:
+            proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    env=own_env())
+        except OSError as exc:
+            return f"cannot lock {host} against other deploys: cannot run {command[0]}: {exc.strerror}"
+        try:
+            assert proc.stdin is not None
+            proc.stdin.write(f"{holder}\n".encode())
+            proc.stdin.flush()
+        except OSError:
+            pass  # it ended already: what it said is read below
+        line = _first_line(proc, HOST_LOCK_TIMEOUT_S)
+        if line == "held":
+            held.append(proc)
+            continue
+        _release([proc])
+        if line is not None and line.startswith("busy "):
+            return (f"another deploy is changing {host}: {line[5:]} (lock {path} on {host}); wait for it to end "
+                    f"(`clustergate deploy --history --home` its deploy home says how it ended)")
+        if line is None:
+            return (f"cannot lock {host} against other deploys (`deploy-lock` there said nothing in "
+                    f"{HOST_LOCK_TIMEOUT_S:g} s)")
+        assert proc.stderr is not None
+        os.set_blocking(proc.stderr.fileno(), False)  # a child of the --via command may still hold it open
+        try:
+            err = (proc.stderr.read() or b"").decode(errors="replace").strip().splitlines()
+        except OSError:
+            err = []
+        last = (err or [line])[-1][:300]
+        return f"cannot lock {host} against other deploys (`deploy-lock` there exited {proc.returncode}" + \
+            (f": {last})" if last else ")")
+    return None
+
+
+def _release(holders: list[subprocess.Popen]) -> None:
+    """End the hosts' `deploy-lock` processes: their input closes, each exits and its host's lock is free."""
+    for proc in holders:
+        try:
+            if proc.stdin is not None:
+                proc.stdin.close()
+        except OSError:
+            pass
+    for proc in holders:
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def _running_pid(home: Home) -> int | None:
@@ -195,6 +312,8 @@ def cmd_history(args: argparse.Namespace) -> int:
             state = (r.get("host_states") or {}).get(host)
             print(f"{lead}{host:<10}{r['before'].get(host) or '(nothing)':<18}{r['after'].get(host) or '-':<18}"
                   f"{r['file'] if i == 0 else ''}" + (f"  [{state}]" if state else ""))
+        if r.get("refused"):
+            print(f"{'':<21}refused: {r['refused']}")
         if r.get("failed_check"):
             print(f"{'':<21}failed: {r['failed_check']} on {r.get('failed_host')}; rolled back "
                   f"{', '.join(r.get('rolled_back') or []) or 'nothing'}")
@@ -240,7 +359,16 @@ def cmd_deploy(args: argparse.Namespace) -> int:
                               "outcome": "running", "host_states": {h: "not reached" for h in targets},
                               "file_sha256": text_sha256(topo.source_text or "")}
     _record(home, record)
+    this_deploy = (f"deploy {work.name} from {socket.gethostname()} (pid {os.getpid()}, deploy home {home.root}, "
+                   f"file {source}, started {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(started))})")
+    held: list[subprocess.Popen] = []
     try:
+        refusal = _lock_hosts(args, topo, targets, this_deploy, held)
+        if refusal:
+            print(f"clustergate deploy: {refusal}; nothing was changed on any host", file=sys.stderr, flush=True)
+            record["refused"] = refusal
+            return _finish(home, record, started, "refused", 2)
+        print(f"locked {', '.join(sorted(targets))} against other deploys", flush=True)
         return _deploy_hosts(args, topo, home, targets, source, work, record, started)
     except KeyboardInterrupt:
         record["outcome"] = "interrupted"
@@ -250,6 +378,17 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         print(f"deploy interrupted; host states: {record['host_states']}; record in {deploys_dir(home) / RECORDS}",
               file=sys.stderr, flush=True)
         return 130
+    finally:
+        _release(held)
+
+
+def _finish(home: Home, record: dict[str, Any], started: float, outcome: str, code: int) -> int:
+    record["outcome"] = outcome
+    record["finished"] = time.time()
+    record["duration_s"] = round(record["finished"] - started, 2)
+    _record(home, record)
+    print(f"deploy {outcome} in {record['duration_s']:.1f} s; record in {deploys_dir(home) / RECORDS}", flush=True)
+    return code
 
 
 def _stopped(args: argparse.Namespace, topo: Topology, host: str) -> bool:
@@ -275,12 +414,7 @@ def _deploy_hosts(args: argparse.Namespace, topo: Topology, home: Home, targets:
         _record(home, record)
 
     def finish(outcome: str, code: int) -> int:
-        record["outcome"] = outcome
-        record["finished"] = time.time()
-        record["duration_s"] = round(record["finished"] - started, 2)
-        _record(home, record)
-        print(f"deploy {outcome} in {record['duration_s']:.1f} s; record in {deploys_dir(home) / RECORDS}", flush=True)
-        return code
+        return _finish(home, record, started, outcome, code)
 
     # 1. What each host runs now.
     saved: dict[str, Path | None] = {}
@@ -407,3 +541,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--replace", action="store_true", help="pass --replace to each host's `up`: a host running a "
                                                           "topology with another name is replaced, not refused")
     p.set_defaults(func=cmd_deploy)
+    p = sub.add_parser("deploy-lock", help="run on a host by `deploy`: hold the host's deploy lock until input ends")
+    p.add_argument("--home", required=True, help="the host's home (the deploy names itself on the first input line)")
+    p.set_defaults(func=cmd_deploy_lock)

@@ -9,6 +9,7 @@ Each host's unexpected exits (a crash loop shows RUNNING and ready between crash
 supervisord's log, which no metrics endpoint shows: they are read from the host's home on this machine
 (side-by-side hosts, namespaces), or with --via on the host itself (`status --home HOME --exits --json`
 run through the prefix, as `deploy` runs its commands). A host whose log neither way reaches is said so.
+The same read says which of the host's programs run another config than its last `up` wrote (NOT APPLIED, exit 1).
 """
 
 from __future__ import annotations
@@ -119,9 +120,12 @@ def collect_all_hosts(topo: Topology, exits_of: Callable[[str], dict[str, Any]] 
         if host in exits:
             out[host]["exits"] = exits[host]
             supervised = exits[host].get("supervised")
+            applied = exits[host].get("config_applied")  # absent: an older clustergate on the host
             for row in mine:
                 if row["name"] in exits[host].get("unexpected_exits", {}):
                     row["unexpected_exits"] = exits[host]["unexpected_exits"][row["name"]]
+                if isinstance(applied, dict) and row["name"] in applied:
+                    row["config_applied"] = applied[row["name"]]
                 if isinstance(supervised, list) and row["name"] not in supervised:
                     row["state"], row["ready"] = "MISSING", False
                     row["error"] = (f"MISSING: {host}'s supervisord does not run it; "
@@ -166,6 +170,12 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
             for name, u in info.get("exits", {}).get("unexpected_exits", {}).items():
                 print(f"{host}: " + describe(name, Exits(u["count"], u["last_at"], u["last_how"]), u["log"],
                                              u["window_s"]))
+        from launcher.supervise import not_applied_note
+        for host, info in hosts.items():
+            stale = [row["name"] for row in info["programs"] if row.get("config_applied") is False]
+            if stale:
+                print(f"{host}: " + not_applied_note(stale, info["exits"]["programs_file"],
+                                                     f"clustergate up FILE --host {host}"))
         unread = [f"{host} ({info['exits']['error']})" for host, info in hosts.items() if "error" in info.get("exits", {})]
         if unread:
             print(f"unexpected exits not read: {'; '.join(unread)}" + ("" if args.via else
@@ -177,6 +187,7 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
         if unreachable:
             print(f"not reached: {', '.join(unreachable)} (down, partitioned, or its metrics bind loopback only: "
                   f"set hosts.NAME.metrics_bind to its address)")
-    all_ok = (all(row["ready"] for info in hosts.values() for row in info["programs"])
+    all_ok = (all(row["ready"] and row.get("config_applied") is not False for info in hosts.values()
+                  for row in info["programs"])
               and (sentinel is None or sentinel["failover_possible"] is True))
     return 0 if all_ok else 1

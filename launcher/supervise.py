@@ -1477,15 +1477,14 @@ def collect_status(home: Home) -> dict[str, Any]:
     rows = []
     infos = sup.processes()
     supervised = {sup.pid()} | {info["pid"] for info in infos if info["pid"]}
-    rendered = _rendered_config_hashes(home)
+    applied = config_applied(home, infos)
     exits = unexpected_exits(home.run / "supervisord.log", supervisord_pid=sup.pid())
     for info in infos:
         name = info["name"]
         row: dict[str, Any] = {"name": name, "state": info["statename"], "pid": info["pid"] or None,
                                "uptime_s": (info["now"] - info["start"]) if info["statename"] == "RUNNING" else 0}
-        if name in rendered:  # False: it runs another config than `up` last wrote (an `up` killed part-way)
-            running_hash = _config_hash_of(info["pid"])
-            row["config_applied"] = None if running_hash is None else running_hash == rendered[name]
+        if name in applied:
+            row["config_applied"] = applied[name]
         if name in exits:  # a crash loop shows RUNNING between crashes: say how often it restarted
             row["unexpected_exits"] = as_json(exits[name], info.get("stdout_logfile") or None)
         if topo and name in topo.actors:
@@ -1533,6 +1532,25 @@ def _rendered_config_hashes(home: Home) -> dict[str, str]:
     return {name: m.group(1) for name, m in found.items() if m}
 
 
+def config_applied(home: Home, infos: list[dict[str, Any]]) -> dict[str, bool | None]:
+    """Supervised program -> whether it runs the configuration `up` last wrote for it (False: an `up` killed after it
+    switched the files, before supervisord applied them; None: its /proc environment unreadable)."""
+    rendered = _rendered_config_hashes(home)
+    applied: dict[str, bool | None] = {}
+    for info in infos:
+        name = info["name"]
+        if name in rendered:
+            running_hash = _config_hash_of(info["pid"])
+            applied[name] = None if running_hash is None else running_hash == rendered[name]
+    return applied
+
+
+def not_applied_note(stale: list[str], programs: str, up_again: str) -> str:
+    """The line `status` prints for programs whose config_applied is False (one home's, or one host's)."""
+    return (f"NOT APPLIED: {', '.join(stale)} run(s) another configuration than the one `up` last wrote in "
+            f"{programs} (an `up` stopped before supervisord applied it): `{up_again}` again applies it")
+
+
 def _config_hash_of(pid: int | None) -> str | None:
     """The CLUSTERGATE_CONFIG_HASH a running program was started with (its /proc environment), or None."""
     value = (process_environ(pid) or {}).get(b"CLUSTERGATE_CONFIG_HASH")
@@ -1542,7 +1560,8 @@ def _config_hash_of(pid: int | None) -> str | None:
 def home_exits(home: Home) -> dict[str, Any]:
     """What `status --exits --json` prints: this home's programs that exited unexpectedly, read from its
     supervisord's log whether or not supervisord runs (`log_found` false: no supervisord ever ran here; `error`:
-    the log is there but this user may not read it, as another account's home, whose run/ `up` made 0700)."""
+    the log is there but this user may not read it, as another account's home, whose run/ `up` made 0700), and
+    while its supervisord answers, what it runs and whether each runs the config `up` last wrote (config_applied)."""
     log = home.run / "supervisord.log"
     said: dict[str, Any] = {"home": str(home.root), "log": str(log), "log_found": False, "unexpected_exits": {}}
     try:
@@ -1552,16 +1571,18 @@ def home_exits(home: Home) -> dict[str, Any]:
     except OSError as exc:
         return {**said, "error": f"cannot read {log}: {exc.strerror}"}
     exits = unexpected_exits(log, supervisord_pid=Supervisor(home).pid())
-    return {**said, "log_found": True, "supervised": _supervised_names(home),
+    infos = _supervised(home)
+    return {**said, "log_found": True, "supervised": None if infos is None else sorted(p["name"] for p in infos),
+            "programs_file": str(home.programs), "config_applied": {} if infos is None else config_applied(home, infos),
             "unexpected_exits": {name: as_json(e, str(home.logs / f"{name}.log")) for name, e in exits.items()}}
 
 
-def _supervised_names(home: Home) -> list[str] | None:
+def _supervised(home: Home) -> list[dict[str, Any]] | None:
     """The programs this home's supervisord runs now (any state), or None when none answers: `status --all-hosts`
     shows a host's program its supervisord lacks as MISSING, where its metrics alone say only "not reached"."""
     sup = Supervisor(home)
     try:
-        return sorted(p["name"] for p in sup.processes()) if sup.running() else None
+        return sup.processes() if sup.running() else None
     except (LaunchError, OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException):
         return None
 
@@ -1629,9 +1650,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 print(f"{row['name']:<{width}}{row['state']:<10}{ready:<7}{str(row['pid'] or '-'):<9}{where}")
         stale = [row["name"] for row in status["programs"] if row.get("config_applied") is False]
         if stale:
-            print(f"NOT APPLIED: {', '.join(stale)} run(s) another configuration than the one `up` last wrote in "
-                  f"{home.programs} (an `up` stopped before supervisord applied it): `clustergate up FILE --home "
-                  f"{home.root}` again applies it")
+            print(not_applied_note(stale, str(home.programs), f"clustergate up FILE --home {home.root}"))
         missing = [row["name"] for row in status["programs"] if row["state"] == "MISSING"]
         if missing:
             print(f"MISSING: supervisord of {home.root} does not run {', '.join(missing)}, which the topology has: "

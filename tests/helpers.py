@@ -18,3 +18,12 @@ SHUTDOWN_BOUND_S = SHUTDOWN_PROMISE_S + SHUTDOWN_MARGIN_S
 # on both cores) can make part of a burst wait longer, and it is answered overloaded. Shedding has its own
 # tests (test_gate_deadlines.py, test_reliability_overload.py).
 NO_SHEDDING = {"overload_queue_age_ms": 60_000}
+
+# `up` with supervisord's update replaced by a SIGKILL of `up` itself: the files are switched, supervisord never told.
+KILLED_BEFORE_UPDATE = """
+import os, signal, sys
+import launcher.supervise
+launcher.supervise.Supervisor.apply_config = lambda self: os.kill(os.getpid(), signal.SIGKILL)
+from launcher.cli import main
+main(sys.argv[1:])
+"""

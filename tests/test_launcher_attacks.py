@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from helpers import DEADLINE_SCALE, PYTHON, REPO, demo_topology_data, retarget, wait_for, write_topology
+from helpers import (DEADLINE_SCALE, KILLED_BEFORE_UPDATE, PYTHON, REPO, demo_topology_data, retarget, wait_for,
+                     write_topology)
 
 SHIM = REPO / "launcher" / "parent_death.py"
 
@@ -374,16 +375,6 @@ def test_an_up_runs_the_topology_it_validated_even_when_the_file_is_edited_while
 
 
 # --------------------------------------------------------------------------- an up killed part-way
-
-
-# `up` with supervisord's update replaced by a SIGKILL of `up` itself: the files are switched, supervisord never told.
-KILLED_BEFORE_UPDATE = """
-import os, signal, sys
-import launcher.supervise
-launcher.supervise.Supervisor.apply_config = lambda self: os.kill(os.getpid(), signal.SIGKILL)
-from launcher.cli import main
-main(sys.argv[1:])
-"""
 
 
 def test_status_names_a_program_still_running_the_config_an_up_killed_part_way_did_not_apply(tmp_path: Path) -> None:

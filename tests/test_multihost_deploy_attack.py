@@ -18,20 +18,21 @@ from helpers import wait_for
 from launcher.multihost_harness import PASSWORD, side_by_side_data, write_topology
 
 
-def _deploy(tmp: Path, topology: Path, *argv: str) -> subprocess.Popen:
-    # {host}: the via prefix notes which host's command started; a clustergate command (not step 1's
-    # `env LC_ALL=C cat`) then waits until tmp/go exists, which no test makes: the deploy is held on its first `up`.
-    via = (f"sh -c 'echo $0 $1 >> {tmp}/started; [ \"$1\" = env ] || while [ ! -e {tmp}/go ]; do sleep 0.05; done; "
-           f"exec \"$@\"' {{host}}")
+def _deploy(tmp: Path, topology: Path, *argv: str, ops: str = "ops") -> subprocess.Popen:
+    # {host}: the via prefix notes which host's command started ("store env", "store deploy-lock", "store up"); a
+    # clustergate command other than the host's deploy lock (and step 1's `env LC_ALL=C cat`) then waits until
+    # tmp/go exists, which no test makes unless it says so: the deploy is held on its first `up`.
+    via = (f"sh -c 'echo $0 ${{5:-$1}} >> {tmp}/started; [ \"$1\" = env ] || [ \"$5\" = deploy-lock ] || "
+           f"while [ ! -e {tmp}/go ]; do sleep 0.05; done; exec \"$@\"' {{host}}")
     env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD}
     return subprocess.Popen([sys.executable, "-m", "launcher", "deploy", str(topology), "--via", via,
-                             "--home-root", str(tmp / "homes"), "--home", str(tmp / "ops"), *argv],
+                             "--home-root", str(tmp / "homes"), "--home", str(tmp / ops), *argv],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             start_new_session=True, stdin=subprocess.DEVNULL)
 
 
-def _history(tmp: Path) -> list[dict]:
-    out = subprocess.run([sys.executable, "-m", "launcher", "deploy", "--history", "--json", "--home", str(tmp / "ops")],
+def _history(tmp: Path, ops: str = "ops") -> list[dict]:
+    out = subprocess.run([sys.executable, "-m", "launcher", "deploy", "--history", "--json", "--home", str(tmp / ops)],
                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
@@ -55,11 +56,16 @@ def _started(tmp: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
+def _changing(tmp: Path) -> list[str]:
+    """The commands started on the hosts other than reads of their copy and their deploy locks."""
+    return [line for line in _started(tmp) if not line.endswith((" env", " deploy-lock"))]
+
+
 def test_a_killed_deploy_is_listed_by_history_as_interrupted_with_the_host_it_was_on(tmp_path, topology):
     deploy = _deploy(tmp_path, topology)
     try:
         # the three `cat run/topology.yaml` of step 1, then the first host's `up`
-        wait_for(lambda: len(_started(tmp_path)) >= 4, 60, "the deploy to reach its first host's up")
+        wait_for(lambda: "store up" in _started(tmp_path), 60, "the deploy to reach its first host's up")
     finally:
         _kill_group(deploy)
     records = _history(tmp_path)
@@ -85,19 +91,64 @@ def test_a_second_deploy_while_one_runs_exits_2_naming_the_running_one(tmp_path,
         _kill_group(first)
 
 
+def test_a_deploy_from_another_deploy_home_is_refused_while_one_changes_the_same_hosts(tmp_path, topology):
+    """Two deploys from two deploy homes (two operators' machines) each hold only their own home's deploy lock, and
+    each host's `up` only that host's change lock: the second went on while the first was held at store's `up`,
+    and the two could interleave host by host, store ending on one's topology and market on the other's. The
+    second is refused, naming the first, before it reads or changes any host. Once the first deploy dies (its own
+    process killed: the hosts' lock holders see their input end), the next deploy goes on."""
+    import fcntl
+
+    first = _deploy(tmp_path, topology)
+    second = third = None
+    try:
+        wait_for(lambda: "store up" in _started(tmp_path), 60, "the first deploy to reach store's up")
+        second = _deploy(tmp_path, topology, ops="ops-2")
+        wait_for(lambda: second.poll() is not None or _started(tmp_path).count("store up") > 1, 60,
+                 "the second deploy to end or reach store's up")
+        assert _started(tmp_path).count("store up") == 1, "the second deploy went on while the first changed store"
+        out, err = second.communicate(timeout=30)
+        assert second.returncode == 2, out + err
+        assert "another deploy is changing" in err and f"pid {first.pid}" in err, err
+        assert str(tmp_path / "ops") in err and "nothing was changed on any host" in err, err
+        assert _changing(tmp_path) == ["store up"] and _started(tmp_path).count("store env") == 1, _started(tmp_path)
+        [record] = _history(tmp_path, "ops-2")
+        assert record["outcome"] == "refused" and f"pid {first.pid}" in record["refused"], record
+        os.kill(first.pid, signal.SIGKILL)  # the deploy only: not the processes it started
+        first.communicate(timeout=30)
+        locks = [tmp_path / "homes" / host / "run" / "deploying.lock" for host in ("store", "market", "exec")]
+
+        def free(path: Path) -> bool:
+            with open(path, "a") as f:
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return True
+                except BlockingIOError:
+                    return False
+
+        wait_for(lambda: all(free(path) for path in locks), 30, "the killed deploy's host locks to be released")
+        third = _deploy(tmp_path, topology, ops="ops-2")
+        wait_for(lambda: _started(tmp_path).count("store up") == 2, 60, "the next deploy to reach store's up")
+    finally:
+        for proc in (third, second, first):
+            if proc is not None:
+                _kill_group(proc)
+
+
 def test_a_host_that_cannot_be_reached_before_the_deploy_is_not_taken_for_one_that_runs_nothing(tmp_path, topology):
     # market's command prefix fails (as ssh does with 255 for a host it cannot reach); the others would
     # run, but every clustergate command is only noted, never run (exit 99).
-    via = (f"sh -c 'echo $0 $1 >> {tmp_path}/started; [ $0 = market ] && exit 255; [ \"$1\" = env ] || exit 99; "
-           f"exec \"$@\"' {{host}}")
+    via = (f"sh -c 'echo $0 ${{5:-$1}} >> {tmp_path}/started; [ $0 = market ] && exit 255; [ \"$1\" = env ] || "
+           f"[ \"$5\" = deploy-lock ] || exit 99; exec \"$@\"' {{host}}")
     env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD}
     result = subprocess.run([sys.executable, "-m", "launcher", "deploy", str(topology), "--via", via,
                              "--home-root", str(tmp_path / "homes"), "--home", str(tmp_path / "ops"),
                              "--proof-timeout", "1"], capture_output=True, text=True, env=env, timeout=300,
                             stdin=subprocess.DEVNULL)
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "cannot read what market runs now" in result.stderr, result.stdout + result.stderr
-    assert [line for line in _started(tmp_path) if not line.endswith(" env")] == [], "nothing was changed on any host"
+    assert "cannot lock market against other deploys" in result.stderr, result.stdout + result.stderr
+    assert "nothing was changed on any host" in result.stderr, result.stderr
+    assert _changing(tmp_path) == [], "nothing was changed on any host"
 
 
 @pytest.mark.parametrize("ask", ["status --all-hosts", "up's readiness wait"])
@@ -146,7 +197,7 @@ def _ping(client) -> bool:
 def test_a_deploy_stopped_with_ctrl_c_exits_130_and_records_where_each_host_was(tmp_path, topology):
     deploy = _deploy(tmp_path, topology)
     try:
-        wait_for(lambda: len(_started(tmp_path)) >= 4, 60, "the deploy to reach its first host's up")
+        wait_for(lambda: "store up" in _started(tmp_path), 60, "the deploy to reach its first host's up")
         deploy.send_signal(signal.SIGINT)  # the deploy only, as a terminal's Ctrl-C reaches it
         out, err = deploy.communicate(timeout=60)
     finally:
@@ -170,7 +221,7 @@ def test_a_topology_file_edited_during_a_deploy_is_applied_to_no_host(tmp_path, 
     deploy = _deploy(tmp_path, topology, "--proof-timeout", "1", "--up-timeout", "30")
     homes = [Home(tmp_path / "homes" / host) for host in ("store", "market", "exec")]
     try:
-        wait_for(lambda: len(_started(tmp_path)) >= 4, 60, "the deploy to reach its first host's up")
+        wait_for(lambda: "store up" in _started(tmp_path), 60, "the deploy to reach its first host's up")
         edited = yaml.safe_load(topology.read_text())
         edited["clusters"]["corr_threshold"] = 0.5
         topology.write_text(yaml.safe_dump(edited, sort_keys=False))

@@ -3710,7 +3710,7 @@ MUTATIONS: list[Mutation] = [
         "all_hosts_status_without_each_hosts_supervised_programs",
         "status --all-hosts shows a program a host's supervisord does not run as MISSING, not as an unreached `?`",
         "launcher/supervise.py",
-        "    return {**said, \"log_found\": True, \"supervised\": _supervised_names(home),\n",
+        "    return {**said, \"log_found\": True, \"supervised\": None if infos is None else sorted(p[\"name\"] for p in infos),\n",
         "    return {**said, \"log_found\": True,\n",
         ("tests/test_multihost_side_by_side.py::"
          "test_status_all_hosts_shows_a_program_a_hosts_supervisord_does_not_run_as_missing",)),
@@ -4148,8 +4148,8 @@ MUTATIONS: list[Mutation] = [
         "status names a program that runs another config than the one up last wrote (an up killed part-way) and "
         "exits 1 (s21)",
         "launcher/supervise.py",
-        '            row["config_applied"] = None if running_hash is None else running_hash == rendered[name]\n',
-        '            row["config_applied"] = None if running_hash is None else True\n',
+        '            applied[name] = None if running_hash is None else running_hash == rendered[name]\n',
+        '            applied[name] = None if running_hash is None else True\n',
         ("tests/test_launcher_attacks.py::"
          "test_status_names_a_program_still_running_the_config_an_up_killed_part_way_did_not_apply",)),
     Mutation(
@@ -4390,6 +4390,41 @@ MUTATIONS: list[Mutation] = [
         "            i = row_of[symbol]\n",
         "            i = symbols.index(symbol)\n",
         ("tests/test_frozen_prices.py::test_the_watchs_work_a_window_grows_with_the_symbols_not_their_square",)),
+    Mutation(
+        "all_hosts_status_takes_a_hosts_program_running_an_unapplied_config_for_applied",
+        "status --all-hosts names, as status --home does, a host's program that runs another config than the one up "
+        "last wrote there (NOT APPLIED, text and --json) (s22)",
+        "launcher/hosts_status.py",
+        '                    row["config_applied"] = applied[row["name"]]\n',
+        '                    pass\n',
+        ("tests/test_multihost_side_by_side.py::"
+         "test_status_all_hosts_names_a_hosts_program_still_running_the_config_an_up_killed_part_way_did_not_apply",)),
+    Mutation(
+        "all_hosts_status_exits_0_with_a_hosts_program_running_an_unapplied_config",
+        "status --all-hosts exits 1 while a host's program runs another config than the one up last wrote there (s22)",
+        "launcher/hosts_status.py",
+        '    all_ok = (all(row["ready"] and row.get("config_applied") is not False for info in hosts.values()\n',
+        '    all_ok = (all(row["ready"] for info in hosts.values()\n',
+        ("tests/test_multihost_side_by_side.py::"
+         "test_status_all_hosts_names_a_hosts_program_still_running_the_config_an_up_killed_part_way_did_not_apply",)),
+    Mutation(
+        "deploy_changes_hosts_another_deploy_is_changing",
+        "a deploy takes each target host's deploy lock before it reads any host, and refuses, naming the other deploy, "
+        "while another deploy (from another deploy home) holds one (s22)",
+        "launcher/deploy.py",
+        "        refusal = _lock_hosts(args, topo, targets, this_deploy, held)\n",
+        "        refusal = None\n",
+        ("tests/test_multihost_deploy_attack.py::"
+         "test_a_deploy_from_another_deploy_home_is_refused_while_one_changes_the_same_hosts",)),
+    Mutation(
+        "deploy_lock_outlives_the_deploy_that_took_it",
+        "a host's deploy lock is released when the deploy holding it ends or is killed (its deploy-lock's input ends) "
+        "(s22)",
+        "launcher/deploy.py",
+        "    while sys.stdin.buffer.read(65536):\n        pass\n",
+        "    while True:\n        time.sleep(1)\n",
+        ("tests/test_multihost_deploy_attack.py::"
+         "test_a_deploy_from_another_deploy_home_is_refused_while_one_changes_the_same_hosts",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
