@@ -14,7 +14,9 @@ after each host, and put a host that fails back on the topology it ran before.
 Before it reads any host, a deploy takes each target host's deploy lock (HOST_HOME/run/deploying.lock), held by
 a `clustergate deploy-lock` process on the host until the deploy ends (or dies: that process's input closes); a
 deploy that finds a host's lock taken by another deploy (from another deploy home, another machine) refuses, naming
-it, before anything changes, so two deploys never change the same hosts host by host in turn.
+it, before anything changes, so two deploys never change the same hosts host by host in turn. Each host's `up` it
+starts changes nothing unless the deploy still holds that host's lock (`up --deploy-id`), and a host whose lock the
+deploy lost is not rolled back.
 
 Each host's commands run through `--via`, a command prefix with {host} and {address} filled in
 (`ssh deploy@{address} --` for machines, `ip netns exec NS-{host}` for namespaces); without it
@@ -47,7 +49,7 @@ from launcher.topology import Topology, load_or_report, load_topology
 
 RECORDS = "deploys.jsonl"
 LOCK = "deploy.lock"
-HOST_LOCK = "deploying.lock"  # in each target host's run/: held while a deploy changes that host
+HOLDER_MAX_CHARS = 400  # of the text a deploy names itself with in a lock
 HOST_LOCK_TIMEOUT_S = 30.0  # for a host's `deploy-lock` to say held or busy (an ssh connection, a Python start)
 VALIDATED = "topology.yaml"  # in the deploy's work dir: the text it validated, base_dir pinned; the proofs read it
 DEFAULT_PROOF_TIMEOUT_S = 40.0
@@ -135,18 +137,24 @@ def _record(home: Home, record: dict[str, Any]) -> None:
         os.fsync(f.fileno())
 
 
+def printable(text: str) -> str:
+    """text as it may reach an operator's terminal: at most HOLDER_MAX_CHARS, each character a terminal would act on
+    (escape, carriage return, bell, ...) shown as `?`."""
+    return "".join(c if c.isprintable() else "?" for c in text[:HOLDER_MAX_CHARS])
+
+
 def _flock_or_holder(path: Path, holder: str) -> tuple[int | None, str]:
     """(fd, "") holding the lock at path, `holder` written in it, or (None, what its holder wrote). Held until the
-    fd is closed or the process ends."""
+    fd is closed or the process ends. Both texts pass through printable(): a lock file is anyone's to write."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        written = os.pread(fd, 500, 0).decode(errors="replace").strip()
+        written = printable(os.pread(fd, 4 * HOLDER_MAX_CHARS, 0).decode(errors="replace").strip())
         os.close(fd)
         return None, written or "pid unknown"
     os.ftruncate(fd, 0)
-    os.pwrite(fd, holder.encode(), 0)
+    os.pwrite(fd, printable(holder).encode(), 0)
     return fd, ""
 
 
@@ -164,13 +172,14 @@ def cmd_deploy_lock(args: argparse.Namespace) -> int:
     the input ends (the deploy ended or died); `busy HOLDER`, exit 1, when another deploy holds it. A Ctrl-C at the
     deploy's terminal does not end it: the deploy's own end does."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    holder = sys.stdin.buffer.readline().decode(errors="replace").strip() or "a deploy that did not name itself"
-    run = Home(Path(args.home)).run
+    said = sys.stdin.buffer.readline(4 * HOLDER_MAX_CHARS)  # the rest of a longer line is read with the input below
+    holder = said.decode(errors="replace").strip() or "a deploy that did not name itself"
+    home = Home(Path(args.home))
     try:
-        run.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, holder = _flock_or_holder(run / HOST_LOCK, holder)
+        home.run.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, holder = _flock_or_holder(home.deploying_lock, holder)
     except OSError as exc:
-        print(f"cannot take {run / HOST_LOCK}: {exc.strerror}", file=sys.stderr)
+        print(f"cannot take {home.deploying_lock}: {exc.strerror}", file=sys.stderr)
         return 2
     if fd is None:
         print(f"busy {holder}", flush=True)
@@ -199,12 +208,12 @@ def _first_line(proc: subprocess.Popen, timeout_s: float) -> str | None:
 
 
 def _lock_hosts(args: argparse.Namespace, topo: Topology, targets: list[str], holder: str,
-                held: list[subprocess.Popen]) -> str | None:
+                held: dict[str, subprocess.Popen]) -> str | None:
     """Take each target host's deploy lock, in one order and without waiting (of two deploys, one goes on): each
-    held by a `deploy-lock` process on the host (through --via), appended to held. None, or why not (the holding
+    held by a `deploy-lock` process on the host (through --via), put in held under the host's name. None, or why not (the holding
     deploy, as it wrote itself, or the host not reached); the caller releases what was held either way."""
     for host in sorted(targets):
-        path = host_home(args, host) / "run" / HOST_LOCK
+        path = Home(host_home(args, host)).deploying_lock
         command = via(args, topo, host) + clustergate("deploy-lock", "--home", str(host_home(args, host)))
         try:
             proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -219,7 +228,7 @@ def _lock_hosts(args: argparse.Namespace, topo: Topology, targets: list[str], ho
             pass  # it ended already: what it said is read below
         line = _first_line(proc, HOST_LOCK_TIMEOUT_S)
         if line == "held":
-            held.append(proc)
+            held[host] = proc
             continue
         _release([proc])
         if line is not None and line.startswith("busy "):
@@ -310,7 +319,8 @@ def cmd_history(args: argparse.Namespace) -> int:
             seconds = f"{r['duration_s']:.1f}" if "duration_s" in r else "-"
             lead = (f"{started:<21}{r['outcome']:<13}{seconds:<9}" if i == 0 else " " * 43)
             state = (r.get("host_states") or {}).get(host)
-            print(f"{lead}{host:<10}{r['before'].get(host) or '(nothing)':<18}{r['after'].get(host) or '-':<18}"
+            before = (r["before"][host] or "(nothing)") if host in r["before"] else "-"  # "-": never read
+            print(f"{lead}{host:<10}{before:<18}{r['after'].get(host) or '-':<18}"
                   f"{r['file'] if i == 0 else ''}" + (f"  [{state}]" if state else ""))
         if r.get("refused"):
             print(f"{'':<21}refused: {r['refused']}")
@@ -361,7 +371,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     _record(home, record)
     this_deploy = (f"deploy {work.name} from {socket.gethostname()} (pid {os.getpid()}, deploy home {home.root}, "
                    f"file {source}, started {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(started))})")
-    held: list[subprocess.Popen] = []
+    held: dict[str, subprocess.Popen] = {}
     try:
         refusal = _lock_hosts(args, topo, targets, this_deploy, held)
         if refusal:
@@ -369,7 +379,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             record["refused"] = refusal
             return _finish(home, record, started, "refused", 2)
         print(f"locked {', '.join(sorted(targets))} against other deploys", flush=True)
-        return _deploy_hosts(args, topo, home, targets, source, work, record, started)
+        return _deploy_hosts(args, topo, home, targets, source, work, record, started, held)
     except KeyboardInterrupt:
         record["outcome"] = "interrupted"
         record["finished"] = time.time()
@@ -379,7 +389,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
         return 130
     finally:
-        _release(held)
+        _release(list(held.values()))
 
 
 def _finish(home: Home, record: dict[str, Any], started: float, outcome: str, code: int) -> int:
@@ -405,7 +415,7 @@ def _stopped(args: argparse.Namespace, topo: Topology, host: str) -> bool:
 
 
 def _deploy_hosts(args: argparse.Namespace, topo: Topology, home: Home, targets: list[str], source: str,
-                  work: Path, record: dict[str, Any], started: float) -> int:
+                  work: Path, record: dict[str, Any], started: float, held: dict[str, subprocess.Popen]) -> int:
     states = record["host_states"]
     proved = work / VALIDATED
 
@@ -462,6 +472,7 @@ def _deploy_hosts(args: argparse.Namespace, topo: Topology, home: Home, targets:
         print(f"--- {host}: clustergate up --host {host} (home {hh})", flush=True)
         up = run_on(args, topo, host, clustergate("up", source, "--host", host, "--home", hh, "--timeout",
                                                   str(args.up_timeout), "--expect-sha256", record["file_sha256"],
+                                                  "--deploy-id", work.name,
                                                   *(["--replace"] if args.replace else [])))
         _show(host, up)
         if up.returncode != 0 and not args.replace and "would replace the running system" in up.stderr:
@@ -484,6 +495,12 @@ def _deploy_hosts(args: argparse.Namespace, topo: Topology, home: Home, targets:
         rollback_started = time.monotonic()
         whats, all_back = [], True
         for h in back_out:
+            if held[h].poll() is not None:  # its deploy-lock ended: another deploy may have changed h since
+                whats.append(f"{h} not rolled back: this deploy no longer holds its deploy lock "
+                             f"({Home(host_home(args, h)).deploying_lock}), another deploy may be changing it")
+                all_back = False
+                step(h, "lock lost")
+                continue
             step(h, "rolling back")
             h_home = str(host_home(args, h))
             if saved[h] is not None:
@@ -497,7 +514,8 @@ def _deploy_hosts(args: argparse.Namespace, topo: Topology, home: Home, targets:
                     # At least up's default: --up-timeout bounds the new topology (short, to fail fast), not the
                     # return of the one that ran (a rollback reported failed while the old system came back).
                     back = run_on(args, topo, h, clustergate("up", there, "--host", h, "--home", h_home, "--timeout",
-                                                             str(max(args.up_timeout, DEFAULT_UP_TIMEOUT_S)), "--replace"))
+                                                             str(max(args.up_timeout, DEFAULT_UP_TIMEOUT_S)), "--replace",
+                                                             "--deploy-id", work.name))
                 whats.append(f"{h} back on its recorded topology {record['before'][h]} ({saved[h]})")
             else:
                 back = run_on(args, topo, h, clustergate("down", "--host", h, "--home", h_home))

@@ -85,6 +85,11 @@ class Home:
         return self.run / "topology.yaml"
 
     @property
+    def deploying_lock(self) -> Path:
+        """Held by a `clustergate deploy-lock` process while a deploy changes this home's host."""
+        return self.run / "deploying.lock"
+
+    @property
     def logs(self) -> Path:
         return self.run / "logs"
 
@@ -1113,6 +1118,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         try:
             if not change.take():  # first: a `down` waiting for this `up` sees it as soon as up.lock is held
                 return 1
+            lost = deploy_lost_host(home, getattr(args, "deploy_id", None))
+            if lost:  # under the change lock: the next deploy's `up` on this host waits for this one
+                print(f"FAILED: {lost}; nothing was changed", file=sys.stderr)
+                return 2
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -1122,6 +1131,29 @@ def cmd_up(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:  # from the change on, _up_locked answers an interrupt itself
             print("interrupted before anything was changed", file=sys.stderr)
             return 130
+
+
+def deploy_lost_host(home: Home, deploy_id: str | None) -> str | None:
+    """Why an `up` that deploy `deploy_id` started must not change this home (None: it may, or no deploy started it):
+    that deploy no longer holds the host's deploy lock (it was killed, or another deploy holds the lock now)."""
+    if deploy_id is None:
+        return None
+    path = home.deploying_lock
+    holder = ""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        return f"the deploy {deploy_id} that started this `up` does not hold {path} ({exc.strerror})"
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 500, 0).decode(errors="replace").strip()
+    finally:
+        os.close(fd)
+    if holder.startswith(f"deploy {deploy_id} "):
+        return None
+    return (f"the deploy {deploy_id} that started this `up` no longer holds {path} (it was killed or ended"
+            + (f"; {holder} holds it now)" if holder else ")"))
 
 
 def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "ChangeLock") -> int:
@@ -1716,6 +1748,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=timeout_seconds, default=60.0, help="seconds to wait for readiness (default 60)")
     p.add_argument("--replace", action="store_true", help="replace a running system of another topology (another "
                                                           "name) in this home; without it `up` refuses")
+    p.add_argument("--deploy-id", metavar="ID", help="refuse (exit 2, nothing changed) unless deploy ID holds this "
+                                                    "host's run/deploying.lock: `deploy` passes its id")
     p.add_argument("--expect-sha256", metavar="HEX", help="refuse (exit 2, nothing changed) unless FILE's text has this "
                                                           "SHA-256: `deploy` passes the hash of the text it validated")
     home_arg(p)

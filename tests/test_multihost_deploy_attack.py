@@ -255,3 +255,139 @@ def test_a_timeout_that_is_no_finite_number_of_seconds_is_refused_before_any_hos
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"argument {option}: {value!r}: give a finite number of seconds" in result.stderr, result.stderr
     assert _started(tmp_path) == [] and not (tmp_path / "ops" / "run" / "deploys").exists()
+
+
+def test_an_up_a_killed_deploy_left_on_its_way_to_a_host_changes_nothing_once_that_deploy_lost_the_host(
+        tmp_path, topology):
+    """A deploy killed while its `up` was on its way to a host (an ssh connection still opening, a Python still
+    starting) freed the host's deploy lock at once, but that `up` went on and applied the dead deploy's topology:
+    after the next deploy had read or changed the host, which then ran the killed deploy's system. An `up` a deploy
+    starts carries its id and changes nothing unless that deploy still holds the host's lock. Here the via prefix
+    holds store's `up` until tmp/go exists, runs it with its output in a file, and notes its exit."""
+    from launcher.supervise import Home, home_processes
+
+    via = (f"sh -c 'echo $0 ${{5:-$1}} >> {tmp_path}/started; [ \"$1\" = env ] || [ \"$5\" = deploy-lock ] || "
+           f"{{ while [ ! -e {tmp_path}/go ]; do sleep 0.05; done; \"$@\" > {tmp_path}/$0-$5.out 2>&1; "
+           f"echo $0 $5 exit $? >> {tmp_path}/ended; exit 0; }}; exec \"$@\"' {{host}}")
+    env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD}
+    deploy = subprocess.Popen([sys.executable, "-m", "launcher", "deploy", str(topology), "--via", via, "--home-root",
+                               str(tmp_path / "homes"), "--home", str(tmp_path / "ops"), "--up-timeout", "20"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                              start_new_session=True, stdin=subprocess.DEVNULL)
+    store = Home(tmp_path / "homes" / "store")
+    ended = tmp_path / "ended"
+    try:
+        wait_for(lambda: "store up" in _started(tmp_path), 60, "the deploy to reach store's up")
+        os.kill(deploy.pid, signal.SIGKILL)  # the deploy only: its `up` on its way to store goes on
+        deploy.communicate(timeout=30)
+        (tmp_path / "go").touch()
+        wait_for(lambda: ended.exists() and "store up exit" in ended.read_text(), 120, "the killed deploy's up to end")
+        said = (tmp_path / "store-up.out").read_text()
+        assert ended.read_text().split() == ["store", "up", "exit", "2"], said
+        assert "no longer holds" in said and "nothing was changed" in said, said
+        assert not (store.run / "topology.yaml").exists() and home_processes(store) == [], said
+    finally:
+        if deploy.poll() is None:
+            _kill_group(deploy)
+        wait_for(lambda: ended.exists() or not (tmp_path / "go").exists(), 120, "the held up to end")
+        subprocess.run([sys.executable, "-m", "launcher", "down", "--home", str(store.root)], capture_output=True,
+                       timeout=120, stdin=subprocess.DEVNULL)
+
+
+def test_a_deploy_lock_holder_named_with_control_characters_and_a_huge_line_is_shown_printable_and_short(
+        tmp_path, topology):
+    """`deploy-lock` wrote whatever its input's first line held into the lock, and a refused deploy printed it to the
+    operator's terminal and to `deploy --history`: escape sequences (a cleared screen, a recoloured or overwritten
+    line), carriage returns and bells went through, and a line of any length was read whole. Here a hand-started
+    `deploy-lock` names itself so: the refusal shows it with those characters replaced and cut short."""
+    hostile = "x\x1b[2J\x1b[31mowned\r\x07 $(id) `id`; rm -rf ~ " + "A" * 200_000
+    holder = subprocess.Popen([sys.executable, "-m", "launcher", "deploy-lock", "--home", str(tmp_path / "homes" / "exec")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert holder.stdin is not None and holder.stdout is not None
+        holder.stdin.write(hostile.encode() + b"\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline() == b"held\n"
+        deploy = _deploy(tmp_path, topology)
+        out, err = deploy.communicate(timeout=120)
+        assert deploy.returncode == 2, out + err
+        assert "another deploy is changing exec: x?[2J?[31mowned?? $(id) `id`; rm -rf ~ AAA" in err, err
+        assert len(err) < 2000, len(err)
+        shown = subprocess.run([sys.executable, "-m", "launcher", "deploy", "--history", "--home", str(tmp_path / "ops")],
+                               capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        assert "refused: another deploy is changing exec: x?[2J" in shown.stdout, shown.stdout
+        for said in (err, shown.stdout):
+            assert not any(c in said for c in "\x1b\r\x07"), said
+        assert (tmp_path / "homes" / "exec" / "run" / "deploying.lock").stat().st_size <= 500
+    finally:
+        holder.stdin.close()
+        holder.wait(30)
+
+
+def test_a_deploy_that_lost_a_hosts_lock_does_not_roll_that_host_back_over_what_changed_it_since(tmp_path, topology):
+    """A deploy whose `deploy-lock` on a host ended under it (killed, its ssh connection dropped) no longer owns that
+    host: another deploy may take the lock and change it. Its own `up` there then refuses, and its rollback stopped the
+    host (it ran nothing before the deploy), throwing away what the other had started. Here store's lock holder is
+    killed while store's `up` is held, another holder takes the lock and store is started by hand meanwhile; the
+    deploy fails and leaves store running, naming it as not rolled back."""
+    from launcher.supervise import Home, home_processes
+
+    store = Home(tmp_path / "homes" / "store")
+    deploy = _deploy(tmp_path, topology, "--host", "store", "--proof-timeout", "1")
+    other = None
+    env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD}
+    try:
+        wait_for(lambda: "store up" in _started(tmp_path), 60, "the deploy to reach store's up")
+        lock_holders = subprocess.run(["pgrep", "-f", f"deploy-lock --home {store.root}"], capture_output=True,
+                                      text=True, timeout=30).stdout.split()
+        assert len(lock_holders) == 1, lock_holders
+        os.kill(int(lock_holders[0]), signal.SIGKILL)
+        other = subprocess.Popen([sys.executable, "-m", "launcher", "deploy-lock", "--home", str(store.root)],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert other.stdin is not None and other.stdout is not None
+        other.stdin.write(b"deploy other-one from elsewhere\n")
+        other.stdin.flush()
+        assert other.stdout.readline() == b"held\n"
+        started = subprocess.run([sys.executable, "-m", "launcher", "up", str(topology), "--host", "store", "--home",
+                                  str(store.root), "--timeout", "30"], capture_output=True, text=True, env=env,
+                                 timeout=120, stdin=subprocess.DEVNULL)
+        assert started.returncode == 0, started.stdout + started.stderr
+        (tmp_path / "go").touch()
+        out, err = deploy.communicate(timeout=200)
+        assert deploy.returncode == 1, out + err
+        assert "no longer holds" in out and "store not rolled back" in out, out
+        assert home_processes(store) != [] and store.topology.exists(), out
+        [record] = _history(tmp_path)
+        assert record["host_states"] == {"store": "lock lost"} and record["outcome"] == "rollback failed", record
+    finally:
+        if deploy.poll() is None:
+            _kill_group(deploy)
+        if other is not None:
+            other.stdin.close()
+            other.wait(30)
+        subprocess.run([sys.executable, "-m", "launcher", "down", "--home", str(store.root)], capture_output=True,
+                       timeout=120, stdin=subprocess.DEVNULL)
+
+
+def test_history_of_a_deploy_refused_before_it_read_the_hosts_does_not_say_they_ran_nothing(tmp_path, topology):
+    """A deploy refused at the hosts' locks never read what they run, but `deploy --history` showed BEFORE
+    `(nothing)` for each, what it shows for a host read as running nothing: an operator looking back at a refused
+    deploy on production read that its hosts had been empty. A host never read shows `-`."""
+    holder = subprocess.Popen([sys.executable, "-m", "launcher", "deploy-lock", "--home", str(tmp_path / "homes" / "market")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert holder.stdin is not None and holder.stdout is not None
+        holder.stdin.write(b"deploy other-one from elsewhere\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline() == b"held\n"
+        deploy = _deploy(tmp_path, topology)
+        out, err = deploy.communicate(timeout=120)
+        assert deploy.returncode == 2, out + err
+        shown = subprocess.run([sys.executable, "-m", "launcher", "deploy", "--history", "--home", str(tmp_path / "ops")],
+                               capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        rows = [line.split() for line in shown.stdout.splitlines() if "[not reached]" in line]
+        assert len(rows) == 3 and "(nothing)" not in shown.stdout, shown.stdout
+        assert [row[row.index(host) + 1] for row, host in zip(rows, ("store", "market", "exec"))] == ["-"] * 3, rows
+    finally:
+        holder.stdin.close()
+        holder.wait(30)

@@ -4360,8 +4360,8 @@ MUTATIONS: list[Mutation] = [
         "a rollback's up waits at least up's default for the recorded topology, whatever --up-timeout bounds the new "
         "one's (CI flake of 4 Dec 2026: a rollback reported failed while the old system came back)",
         "launcher/deploy.py",
-        "                                                             str(max(args.up_timeout, DEFAULT_UP_TIMEOUT_S)), \"--replace\"))\n",
-        "                                                             str(args.up_timeout), \"--replace\"))\n",
+        "                                                             str(max(args.up_timeout, DEFAULT_UP_TIMEOUT_S)), \"--replace\",\n",
+        "                                                             str(args.up_timeout), \"--replace\",\n",
         ("tests/test_multihost_side_by_side.py::"
          "test_a_rollback_puts_a_host_back_when_the_host_cannot_see_the_deploying_machines_files",)),
     Mutation(
@@ -4425,6 +4425,50 @@ MUTATIONS: list[Mutation] = [
         "    while True:\n        time.sleep(1)\n",
         ("tests/test_multihost_deploy_attack.py::"
          "test_a_deploy_from_another_deploy_home_is_refused_while_one_changes_the_same_hosts",)),
+    Mutation(
+        "deploy_up_changes_a_host_its_killed_deploy_no_longer_holds",
+        "an `up` a deploy started changes nothing unless that deploy still holds the host's deploy lock: a killed "
+        "deploy's `up` on its way to a host does not apply the dead deploy's topology (s22)",
+        "launcher/supervise.py",
+        "            lost = deploy_lost_host(home, getattr(args, \"deploy_id\", None))\n",
+        "            lost = None\n",
+        ("tests/test_multihost_deploy_attack.py::"
+         "test_an_up_a_killed_deploy_left_on_its_way_to_a_host_changes_nothing_once_that_deploy_lost_the_host",)),
+    Mutation(
+        "deploy_starts_hosts_ups_without_its_id",
+        "each host's `up` a deploy starts carries the deploy's id, so it refuses once that deploy lost the host (s22)",
+        "launcher/deploy.py",
+        "                                                  \"--deploy-id\", work.name,\n",
+        "",
+        ("tests/test_multihost_deploy_attack.py::"
+         "test_an_up_a_killed_deploy_left_on_its_way_to_a_host_changes_nothing_once_that_deploy_lost_the_host",)),
+    Mutation(
+        "deploy_lock_holder_reaches_the_terminal_unfiltered",
+        "the text a deploy lock's holder named itself with is shown with control characters replaced and cut short "
+        "(s22)",
+        "launcher/deploy.py",
+        "    return \"\".join(c if c.isprintable() else \"?\" for c in text[:HOLDER_MAX_CHARS])\n",
+        "    return text\n",
+        ("tests/test_multihost_deploy_attack.py::"
+         "test_a_deploy_lock_holder_named_with_control_characters_and_a_huge_line_is_shown_printable_and_short",)),
+    Mutation(
+        "deploy_rolls_back_a_host_whose_lock_it_lost",
+        "a deploy whose deploy lock on a host ended under it does not roll that host back over what another deploy "
+        "may have changed there since (s22)",
+        "launcher/deploy.py",
+        "            if held[h].poll() is not None:  # its deploy-lock ended: another deploy may have changed h since\n",
+        "            if False:\n",
+        ("tests/test_multihost_deploy_attack.py::"
+         "test_a_deploy_that_lost_a_hosts_lock_does_not_roll_that_host_back_over_what_changed_it_since",)),
+    Mutation(
+        "deploy_history_says_a_host_never_read_ran_nothing",
+        "deploy --history shows BEFORE `-` for a host the deploy never read (refused first), `(nothing)` only for one "
+        "read as running nothing (s22)",
+        "launcher/deploy.py",
+        "            before = (r[\"before\"][host] or \"(nothing)\") if host in r[\"before\"] else \"-\"  # \"-\": never read\n",
+        "            before = r[\"before\"].get(host) or \"(nothing)\"\n",
+        ("tests/test_multihost_deploy_attack.py::"
+         "test_history_of_a_deploy_refused_before_it_read_the_hosts_does_not_say_they_ran_nothing",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
