@@ -55,6 +55,7 @@ VALIDATED = "topology.yaml"  # in the deploy's work dir: the text it validated, 
 DEFAULT_PROOF_TIMEOUT_S = 40.0
 DEFAULT_UP_TIMEOUT_S = 60.0  # as `up --timeout`
 COMMAND_TIMEOUT_S = 300.0
+STOP_GRACE_S = 15.0  # a host command past its timeout: from SIGTERM to SIGKILL
 
 
 def deploys_dir(home: Home) -> Path:
@@ -77,15 +78,28 @@ def via(args: argparse.Namespace, topo: Topology, host: str) -> list[str]:
 def run_on(args: argparse.Namespace, topo: Topology, host: str, argv: list[str],
            timeout_s: float = COMMAND_TIMEOUT_S, stdin_text: str | None = None) -> subprocess.CompletedProcess:
     """argv on the host (through --via), output captured, stdin_text (or nothing) as its input; a timeout or a
-    missing program is a failure."""
+    missing program is a failure. Past timeout_s the command is sent SIGTERM, and SIGKILL only STOP_GRACE_S later:
+    an `up` stopped so defers it until the change it is applying is whole (DeferredInterrupt) instead of leaving
+    its program files half-applied."""
     command = via(args, topo, host) + argv
-    feed: dict[str, Any] = {"stdin": subprocess.DEVNULL} if stdin_text is None else {"input": stdin_text}
     try:
-        return subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, env=own_env(), **feed)
-    except subprocess.TimeoutExpired as exc:
-        return subprocess.CompletedProcess(command, 124, exc.stdout or "", f"timed out after {timeout_s:g} s")
+        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL if stdin_text is None else subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=own_env())
     except OSError as exc:
         return subprocess.CompletedProcess(command, 127, "", f"cannot run {command[0]}: {exc.strerror}")
+    try:
+        out, err = proc.communicate(stdin_text, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        how = "stopped (SIGTERM)"
+        try:
+            out, err = proc.communicate(timeout=STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            how = f"killed (SIGKILL) {STOP_GRACE_S:g} s after SIGTERM"
+        return subprocess.CompletedProcess(command, 124, out or "", f"{err or ''}timed out after {timeout_s:g} s; {how}")
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
 
 
 def clustergate(*argv: str) -> list[str]:

@@ -391,3 +391,33 @@ def test_history_of_a_deploy_refused_before_it_read_the_hosts_does_not_say_they_
     finally:
         holder.stdin.close()
         holder.wait(30)
+
+
+def test_a_host_command_past_its_timeout_is_asked_to_stop_before_it_is_killed(tmp_path: Path) -> None:
+    """A host's `up` that outlived the deploy's command timeout was SIGKILLed at once: an `up` killed after it switched
+    the program files leaves them half-applied (status: NOT APPLIED), where SIGTERM is deferred by `up` until the
+    change it is applying is whole (DeferredInterrupt). The command is now sent SIGTERM, and SIGKILL only after a grace period."""
+    import argparse
+
+    from launcher.deploy import run_on
+    marker = tmp_path / "terminated"
+    script = (f"trap 'echo asked to stop > {marker}; exit 143' TERM; echo started; "
+              f"while :; do sleep 0.05; done")
+    args = argparse.Namespace(via=None)
+    result = run_on(args, None, "market", ["sh", "-c", script], timeout_s=1.0)  # type: ignore[arg-type]
+    assert result.returncode == 124 and "timed out after 1 s" in result.stderr, result
+    assert "started" in result.stdout, result
+    assert marker.exists(), "the host command was killed without being asked to stop first"
+
+
+def test_a_host_command_that_ignores_sigterm_past_its_timeout_is_killed_after_the_grace(tmp_path: Path,
+                                                                                         monkeypatch) -> None:
+    import argparse
+
+    import launcher.deploy as deploy
+    monkeypatch.setattr(deploy, "STOP_GRACE_S", 0.5)
+    script = "trap '' TERM; echo started; while :; do sleep 0.05; done"
+    result = deploy.run_on(argparse.Namespace(via=None), None, "market", ["sh", "-c", script],  # type: ignore[arg-type]
+                           timeout_s=0.5)
+    assert result.returncode == 124 and "killed (SIGKILL) 0.5 s after SIGTERM" in result.stderr, result
+    assert "started" in result.stdout, result

@@ -4469,6 +4469,14 @@ MUTATIONS: list[Mutation] = [
         "            before = r[\"before\"].get(host) or \"(nothing)\"\n",
         ("tests/test_multihost_deploy_attack.py::"
          "test_history_of_a_deploy_refused_before_it_read_the_hosts_does_not_say_they_ran_nothing",)),
+    Mutation(
+        "deploy_sigkills_a_host_command_past_its_timeout",
+        "a host command (an up) past the deploy's command timeout is sent SIGTERM before SIGKILL, so an up answers "
+        "the interruption instead of leaving its program files half-applied (session 21's note)",
+        "launcher/deploy.py",
+        "        proc.terminate()\n        how = \"stopped (SIGTERM)\"\n",
+        "        proc.kill()\n        how = \"stopped (SIGTERM)\"\n",
+        ("tests/test_multihost_deploy_attack.py::test_a_host_command_past_its_timeout_is_asked_to_stop_before_it_is_killed",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
