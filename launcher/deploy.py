@@ -44,12 +44,12 @@ from typing import Any
 from launcher.hosts import host_hash
 from launcher.own_code import module_command, own_env
 from launcher.schema import SchemaError
-from launcher.supervise import Home, home_from, text_sha256, timeout_seconds, topology_copy
+from launcher.supervise import (HOLDER_MAX_CHARS, Home, home_from, lock_holder, printable, text_sha256, timeout_seconds,
+                                topology_copy)
 from launcher.topology import Topology, load_or_report, load_topology
 
 RECORDS = "deploys.jsonl"
 LOCK = "deploy.lock"
-HOLDER_MAX_CHARS = 400  # of the text a deploy names itself with in a lock
 HOST_LOCK_TIMEOUT_S = 30.0  # for a host's `deploy-lock` to say held or busy (an ssh connection, a Python start)
 VALIDATED = "topology.yaml"  # in the deploy's work dir: the text it validated, base_dir pinned; the proofs read it
 DEFAULT_PROOF_TIMEOUT_S = 40.0
@@ -151,12 +151,6 @@ def _record(home: Home, record: dict[str, Any]) -> None:
         os.fsync(f.fileno())
 
 
-def printable(text: str) -> str:
-    """text as it may reach an operator's terminal: at most HOLDER_MAX_CHARS, each character a terminal would act on
-    (escape, carriage return, bell, ...) shown as `?`."""
-    return "".join(c if c.isprintable() else "?" for c in text[:HOLDER_MAX_CHARS])
-
-
 def _flock_or_holder(path: Path, holder: str) -> tuple[int | None, str]:
     """(fd, "") holding the lock at path, `holder` written in it, or (None, what its holder wrote). Held until the
     fd is closed or the process ends. Both texts pass through printable(): a lock file is anyone's to write."""
@@ -164,7 +158,7 @@ def _flock_or_holder(path: Path, holder: str) -> tuple[int | None, str]:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        written = printable(os.pread(fd, 4 * HOLDER_MAX_CHARS, 0).decode(errors="replace").strip())
+        written = lock_holder(fd)
         os.close(fd)
         return None, written or "pid unknown"
     os.ftruncate(fd, 0)

@@ -1133,6 +1133,21 @@ def cmd_up(args: argparse.Namespace) -> int:
             return 130
 
 
+HOLDER_MAX_CHARS = 400  # of the text a lock's holder names itself with (a deploy, in its locks)
+
+
+def printable(text: str) -> str:
+    """text as it may reach an operator's terminal: at most HOLDER_MAX_CHARS, each character a terminal would act on
+    (escape, carriage return, bell, ...) shown as `?`."""
+    return "".join(c if c.isprintable() else "?" for c in text[:HOLDER_MAX_CHARS])
+
+
+def lock_holder(fd: int) -> str:
+    """What the holder of the lock file open at fd wrote in it, as printable() shows it (a lock file is anyone's to
+    write)."""
+    return printable(os.pread(fd, 4 * HOLDER_MAX_CHARS, 0).decode(errors="replace").strip())
+
+
 def deploy_lost_host(home: Home, deploy_id: str | None) -> str | None:
     """Why an `up` that deploy `deploy_id` started must not change this home (None: it may, or no deploy started it):
     that deploy no longer holds the host's deploy lock (it was killed, or another deploy holds the lock now)."""
@@ -1147,7 +1162,7 @@ def deploy_lost_host(home: Home, deploy_id: str | None) -> str | None:
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = os.pread(fd, 500, 0).decode(errors="replace").strip()
+        holder = lock_holder(fd)
     finally:
         os.close(fd)
     if holder.startswith(f"deploy {deploy_id} "):

@@ -4446,7 +4446,7 @@ MUTATIONS: list[Mutation] = [
         "deploy_lock_holder_reaches_the_terminal_unfiltered",
         "the text a deploy lock's holder named itself with is shown with control characters replaced and cut short "
         "(s22)",
-        "launcher/deploy.py",
+        "launcher/supervise.py",
         "    return \"\".join(c if c.isprintable() else \"?\" for c in text[:HOLDER_MAX_CHARS])\n",
         "    return text\n",
         ("tests/test_multihost_deploy_attack.py::"
