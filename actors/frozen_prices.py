@@ -36,20 +36,25 @@ class FrozenChange:
     newest_slot: int  # the newest slot holding a price: of the run (price_frozen), of the window (the others)
 
 
-def newest_prices(prices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row of `prices`: whether it holds a price, the column of its newest one, and that price (NaN if none)."""
+Newest = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def newest_prices(prices: np.ndarray) -> Newest:
+    """Of `prices`: where it holds a price, and per row whether it holds one, the column of its newest one, and that
+    price (NaN if none)."""
     finite = np.isfinite(prices)
     newest_col = prices.shape[1] - 1 - np.argmax(finite[:, ::-1], axis=1)
-    return finite.any(axis=1), newest_col, prices[np.arange(len(prices)), newest_col]
+    return finite, finite.any(axis=1), newest_col, prices[np.arange(len(prices)), newest_col]
 
 
-def frozen_runs(symbols: list[str], first_slot: int, prices: np.ndarray, frozen_after_slots: int) -> dict[str, FrozenRun]:
-    """The symbols frozen in `prices` (row i is symbols[i], column j slot first_slot + j, NaN where no price)."""
+def frozen_runs(symbols: list[str], first_slot: int, prices: np.ndarray, frozen_after_slots: int,
+                seen: Newest | None = None) -> dict[str, FrozenRun]:
+    """The symbols frozen in `prices` (row i is symbols[i], column j slot first_slot + j, NaN where no price); `seen`:
+    newest_prices(prices), when the caller has it."""
     if frozen_after_slots <= 0 or prices.size == 0:
         return {}
     n_cols = prices.shape[1]
-    finite = np.isfinite(prices)
-    has_price, newest_col, newest = newest_prices(prices)
+    finite, has_price, newest_col, newest = newest_prices(prices) if seen is None else seen
     differs = finite & (prices != newest[:, None])
     last_change = np.where(differs.any(axis=1), n_cols - 1 - np.argmax(differs[:, ::-1], axis=1), -1)
     run_start = np.argmax(finite & (np.arange(n_cols)[None, :] > last_change[:, None]), axis=1)
@@ -66,11 +71,13 @@ class FrozenWatch:
     frozen: dict[str, FrozenRun] = field(default_factory=dict)
 
     def update(self, symbols: list[str], first_slot: int, prices: np.ndarray) -> list[FrozenChange]:
-        now = frozen_runs(symbols, first_slot, prices, self.frozen_after_slots)
+        # One pass over the window for both the runs and the frozen symbols' newest prices.
+        seen = newest_prices(prices) if self.frozen_after_slots > 0 and prices.size else None
+        now = frozen_runs(symbols, first_slot, prices, self.frozen_after_slots, seen)
         changes: list[FrozenChange] = []
-        if self.frozen:  # one pass over the window, one dict for the rows: linear in the symbols, however many froze
+        if self.frozen:  # one dict for the rows: linear in the symbols, however many froze
             row_of = {symbol: i for i, symbol in enumerate(symbols)}
-            has_price, newest_col, newest = (a.tolist() for a in newest_prices(prices))
+            has_price, newest_col, newest = (a.tolist() for a in (seen or newest_prices(prices))[1:])
         for symbol, was in list(self.frozen.items()):
             i = row_of[symbol]
             if has_price[i] and newest[i] == was.price:  # not moved: a run cut short (aged out, a clock step)
