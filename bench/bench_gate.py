@@ -607,6 +607,11 @@ def main() -> int:
            f"open loop; floor {floor_cpu['by_part'][name]['main']:.0f} / {floor_cpu['by_part'][name]['zmq_io']:.0f} us "
            "(the threads of the bare relay or echo)")
           for name in ("gate", "permit_issuer")],
+        *[(f"  of which user / kernel, {name}",
+           f"{cpu_phases['open_loop'][name]['user']:.0f} / {cpu_phases['open_loop'][name]['system']:.0f} us",
+           f"open loop; floor {floor_cpu['by_part'][name]['user']:.0f} / {floor_cpu['by_part'][name]['system']:.0f} us "
+           "(kernel: the threads' wake-ups, TCP, polls)")
+          for name in ("gate", "permit_issuer")],
         ("CPU floor, gate", f"{floor_cpu['cpu_us']['gate']:.0f} us",
          f"a bare relay where the gate is, {floor_cpu['messages']} messages at {args.rate:.0f}/s"),
         ("CPU floor, gate, no Python", f"{proxy_cpu['cpu_us']['gate']:.0f} us",
