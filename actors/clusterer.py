@@ -8,7 +8,8 @@ ClusterStress = clip(sum of stresses, 0, 1); clusters with no notional are dropp
 Choices made here: a matrix whose newest input price is older than max_price_age_s when it is used (it
 waited in this actor's queue) is not ready, matrix_stale; a stale snapshot is not held (the gate fails closed on it too); a held symbol
 not in the matrix (too few points) belongs to no cluster but its notional still counts in the
-book total; a cluster id is a short hash of its sorted member list, so it is stable.
+book total; a cluster id is a short hash of its sorted member list, so it is stable. With no matrix within the
+freshness window (2 x cadence) its gauges read 0, as the state writer's mirror does: nothing backs them.
 
 State message (PUB `state`), two frames: [b"state", JSON]
   {"v": 1, "ready": bool, "reason": str | null, "ts": epoch, "cluster_stress": x,
@@ -106,16 +107,28 @@ class ClustererActor(Actor):
         self.m = make_metrics()
         for reason in FAIL_REASONS:
             self.m.fail_closed.labels(reason=reason)
-        self.m.clusters_count.set(0)
-        self.m.stress_sum.set(0)
-        self.m.stress_max.set(0)
+        self.set_gauges(0, 0.0, 0.0)
         self.redis = connect(self.topology.redis, decode_responses=False)  # snapshot values may hold any bytes
         self.unreadable: dict[str, str] = {}  # symbol -> error of its snapshot key, while it cannot be read
         self.overflowing: list[str] = []  # the held symbols, while their notionals sum past a float's range
         self.positions_failed = False  # the last read of the positions failed (positions_available_again when one works)
         self.socket("state")
         self.on_message("matrix", self.on_matrix)
+        self.freshness_s = self.topology.freshness_default_s
+        self.last_matrix_mono = time.monotonic()  # the gauges start at 0 anyway
+        self.every(self.freshness_s / 4, self.expire_gauges, name="gauge_expiry")
         self.set_ready(True)
+
+    def expire_gauges(self) -> None:
+        """Timer: no matrix within the freshness window (the correlator stopped or paused) leaves no stress to
+        show; the last one stayed for ever, and the dashboard's max() over jobs showed it."""
+        if time.monotonic() - self.last_matrix_mono > self.freshness_s:
+            self.set_gauges(0, 0.0, 0.0)
+
+    def set_gauges(self, clusters_count: int, stress_sum: float, stress_max: float) -> None:
+        self.m.clusters_count.set(clusters_count)
+        self.m.stress_sum.set(stress_sum)
+        self.m.stress_max.set(stress_max)
 
     def on_matrix(self, frames: list[bytes]) -> None:
         now = time.time()
@@ -125,6 +138,7 @@ class ClustererActor(Actor):
             self.m.fail_closed.labels(reason="bad_matrix").inc()
             self.log.warning("bad_matrix", error=str(exc))
             return
+        self.last_matrix_mono = time.monotonic()
         held: set[str] = set()
         unreadable: dict[str, str] = {}
         try:
@@ -187,9 +201,7 @@ class ClustererActor(Actor):
 
     def publish(self, message: dict[str, Any]) -> None:
         gauges = message["gauges"]
-        self.m.clusters_count.set(gauges["clusters_count"])
-        self.m.stress_sum.set(gauges["cluster_stress_sum"])
-        self.m.stress_max.set(gauges["cluster_stress_max"])
+        self.set_gauges(gauges["clusters_count"], gauges["cluster_stress_sum"], gauges["cluster_stress_max"])
         self.sockets["state"].send_multipart([STATE_TOPIC, encode(message)])
 
 

@@ -4477,6 +4477,14 @@ MUTATIONS: list[Mutation] = [
         "        proc.terminate()\n        how = \"stopped (SIGTERM)\"\n",
         "        proc.kill()\n        how = \"stopped (SIGTERM)\"\n",
         ("tests/test_multihost_deploy_attack.py::test_a_host_command_past_its_timeout_is_asked_to_stop_before_it_is_killed",)),
+    Mutation(
+        "clusterer_keeps_its_stress_gauges_without_a_matrix",
+        "the clusterer's p27_clusters_count, p27_cluster_stress_sum and p27_cluster_stress_max read 0 once no matrix "
+        "came within the freshness window (rev-fallback: they kept the last ClusterStress for ever)",
+        "actors/clusterer.py",
+        "        if time.monotonic() - self.last_matrix_mono > self.freshness_s:\n",
+        "        if False:\n",
+        (CLUSTERS_E2E_TEST + "test_the_clusterers_stress_gauges_expire_when_its_correlator_stops_and_return_with_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
