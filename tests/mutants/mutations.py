@@ -4485,6 +4485,15 @@ MUTATIONS: list[Mutation] = [
         "        if time.monotonic() - self.last_matrix_mono > self.freshness_s:\n",
         "        if False:\n",
         (CLUSTERS_E2E_TEST + "test_the_clusterers_stress_gauges_expire_when_its_correlator_stops_and_return_with_it",)),
+    Mutation(
+        "gate_keeps_saying_k_from_the_cluster_while_it_cannot_read_redis",
+        "a gate that cannot read Redis exports p26_cluster_stress_used 0, not the last read's 1 (rev-fallback: "
+        "`clustergate status` said `gate K from: cluster` beside `cluster state: unknown, Redis unavailable`)",
+        "actors/gate.py",
+        "        P26_CLUSTER_STRESS_USED.set(0)\n",
+        "",
+        ("tests/test_gate_says_why_not_ready.py::"
+         "test_a_gate_that_cannot_read_redis_does_not_say_it_takes_k_from_the_cluster",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
