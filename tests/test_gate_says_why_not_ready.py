@@ -182,3 +182,24 @@ def test_a_gate_that_cannot_read_redis_does_not_say_it_takes_k_from_the_cluster(
     finally:
         gate.terminate()
         redis.stop()
+
+
+def test_a_fault_hold_made_without_a_read_of_the_state_claims_no_k_source_and_no_metrics(tmp_path: Path) -> None:
+    """Redis down (rev-fallback): the gate answered HOLD redis_unavailable with stress 0.0, heat 0.0, K 0.0 and
+    k_source "proxy", numbers it never computed and a side it never took K from (docs/proposal-api.md: a metric that
+    cannot be computed is null). Nothing was read, so each is null."""
+    from launcher.client import GateClient
+
+    data = retarget(demo_topology_data(), f"redis://127.0.0.1:{free_port()}/0")
+    gate = ActorProcess(write_topology(tmp_path / "topology.yaml", data), "gate").start()
+    client = GateClient(data["actors"]["gate"]["sockets"]["proposals"]["bind"], timeout_ms=3000, retries=3)
+    try:
+        gate.wait_serving(data["actors"]["gate"]["metrics_port"])
+        decision = client.propose("ETHUSDT", "PARTIAL_50", plan_id="fault-hold-1")["decision"]
+        assert (decision["final_action"], decision["gate_reason"], decision["recorded"]) == (
+            "HOLD", "redis_unavailable", False), decision
+        assert {name: decision[name] for name in ("stress", "heat", "concentration", "corr_proxy", "K", "k_source")} == {
+            "stress": None, "heat": None, "concentration": None, "corr_proxy": None, "K": None, "k_source": None}, decision
+    finally:
+        client.close()
+        gate.terminate()

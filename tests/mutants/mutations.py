@@ -4494,6 +4494,14 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_gate_says_why_not_ready.py::"
          "test_a_gate_that_cannot_read_redis_does_not_say_it_takes_k_from_the_cluster",)),
+    Mutation(
+        "fault_hold_claims_k_from_the_proxy_and_zero_metrics",
+        "a fault HOLD carries null metrics and no k_source, not stress 0.0 and K 0.0 from the proxy (rev-fallback)",
+        "actors/policy.py",
+        "_NO_METRICS = PortfolioMetrics(math.nan, math.nan, math.nan, math.nan, None, math.nan, math.nan)",
+        "_NO_METRICS = PortfolioMetrics(0.0, 0.0, 0.0, 0.0, \"proxy\", 0.0, 0.0)",
+        ("tests/test_gate_says_why_not_ready.py::"
+         "test_a_fault_hold_made_without_a_read_of_the_state_claims_no_k_source_and_no_metrics",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
