@@ -4502,6 +4502,15 @@ MUTATIONS: list[Mutation] = [
         "_NO_METRICS = PortfolioMetrics(0.0, 0.0, 0.0, 0.0, \"proxy\", 0.0, 0.0)",
         ("tests/test_gate_says_why_not_ready.py::"
          "test_a_fault_hold_made_without_a_read_of_the_state_claims_no_k_source_and_no_metrics",)),
+    Mutation(
+        "status_says_a_bad_clusters_count_sends_the_gate_to_the_proxy",
+        "status says the gate takes K from the proxy only when updated_ts or cluster_stress is unreadable, not for a "
+        "missing or garbled clusters_count, which the gate does not read (rev-fallback)",
+        "launcher/overview.py",
+        "        k_unreadable = any(name in missing or name in not_numbers for name in K_FIELDS)\n",
+        "        k_unreadable = True\n",
+        ("tests/test_status_overview.py::"
+         "test_status_does_not_say_the_gate_takes_k_from_the_proxy_when_only_clusters_count_is_unreadable",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
