@@ -3022,7 +3022,7 @@ MUTATIONS: list[Mutation] = [
         "        if status == \"ready\" and in_matrix.get(symbol) == 0:",
         "        if False:",
         ("tests/test_cluster_side_attack.py::"
-         "test_a_held_symbol_that_stopped_ticking_leaves_the_fresh_state_of_a_real_cluster_side",)),
+         "test_an_unheld_symbol_that_stopped_ticking_leaves_the_fresh_state_of_a_real_cluster_side",)),
     Mutation(
         "cluster_state_time_raises_on_an_updated_ts_ms_past_a_floats_range",
         "an updated_ts_ms of 400 digits (hand-written) is garbage: the state is timed by updated_ts, no OverflowError",
@@ -4511,6 +4511,25 @@ MUTATIONS: list[Mutation] = [
         "        k_unreadable = True\n",
         ("tests/test_status_overview.py::"
          "test_status_does_not_say_the_gate_takes_k_from_the_proxy_when_only_clusters_count_is_unreadable",)),
+    Mutation(
+        "clusterer_writes_a_state_without_a_held_symbol_whose_price_is_stale",
+        "a held symbol whose own price is older than max_price_age_s makes the cluster state not ready "
+        "(held_prices_stale), so the gate falls back to the proxy, rather than a fresh state with its notional in no "
+        "cluster (rev-fallback: ClusterStress 0.0 with held BTC's feed stuck)",
+        "actors/clusterer.py",
+        "        if self.stale_held:\n",
+        "        if False:\n",
+        ("tests/test_cluster_side_attack.py::"
+         "test_a_held_symbol_whose_ticks_stopped_stops_the_cluster_state_so_the_gate_falls_back_to_the_proxy",)),
+    Mutation(
+        "backtest_takes_k_from_a_state_without_a_held_symbol_whose_price_is_stale",
+        "the backtest, as the live clusterer, takes no state ready while a held symbol's own price is stale "
+        "(held_prices_stale) (rev-fallback)",
+        "launcher/backtest.py",
+        "        ready[lo:hi] = w[\"ready\"] & ~held_stale\n",
+        "        ready[lo:hi] = w[\"ready\"]\n",
+        ("tests/test_backtest_attack.py::"
+         "test_a_symbol_whose_prices_stopped_leaves_the_matrix_after_max_price_age_s_as_in_the_live_correlator",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
