@@ -8,7 +8,10 @@ ClusterStress = clip(sum of stresses, 0, 1); clusters with no notional are dropp
 Choices made here: a matrix whose newest input price is older than max_price_age_s when it is used (it
 waited in this actor's queue) is not ready, matrix_stale; a stale snapshot is not held (the gate fails closed on it too); a held symbol
 not in the matrix (too few points) belongs to no cluster but its notional still counts in the
-book total; a cluster id is a short hash of its sorted member list, so it is stable.
+book total, except a held symbol kept out for its stale price (or none), which makes the state not ready,
+held_prices_stale (its notional in no cluster understated ClusterStress); a cluster id is a short hash of its sorted
+member list, so it is stable. With no matrix within the
+freshness window (2 x cadence) its gauges read 0, as the state writer's mirror does: nothing backs them.
 
 State message (PUB `state`), two frames: [b"state", JSON]
   {"v": 1, "ready": bool, "reason": str | null, "ts": epoch, "cluster_stress": x,
@@ -30,7 +33,8 @@ from typing import Any, Mapping
 import redis
 from prometheus_client import Counter, Gauge
 
-from actors.clustering import ClusterMetrics, cluster_labels, cluster_metrics, min_points_over_relevant
+from actors.clustering import (HELD_PRICES_STALE, ClusterMetrics, cluster_labels, cluster_metrics,
+                               held_out_for_stale_prices, min_points_over_relevant)
 from actors.correlator import decode_matrix
 from launcher.feed_inputs import MAX_EPOCH_S
 from launcher.redis_conn import connect
@@ -44,7 +48,7 @@ STATE_VERSION = 1
 
 # A not-ready matrix is not counted here: the correlator counts its cause, and the state writer counts
 # the update it then does not write (upstream_not_ready), so each reason is counted once per event.
-FAIL_REASONS = ("redis_unavailable", "bad_matrix", "matrix_stale", "notional_overflow")
+FAIL_REASONS = ("redis_unavailable", "bad_matrix", "matrix_stale", "notional_overflow", HELD_PRICES_STALE)
 
 
 def book_overflows(signed: Mapping[str, float]) -> bool:
@@ -106,16 +110,29 @@ class ClustererActor(Actor):
         self.m = make_metrics()
         for reason in FAIL_REASONS:
             self.m.fail_closed.labels(reason=reason)
-        self.m.clusters_count.set(0)
-        self.m.stress_sum.set(0)
-        self.m.stress_max.set(0)
+        self.set_gauges(0, 0.0, 0.0)
         self.redis = connect(self.topology.redis, decode_responses=False)  # snapshot values may hold any bytes
         self.unreadable: dict[str, str] = {}  # symbol -> error of its snapshot key, while it cannot be read
         self.overflowing: list[str] = []  # the held symbols, while their notionals sum past a float's range
+        self.stale_held: list[str] = []  # held symbols out of the matrix for their stale price, while there are any
         self.positions_failed = False  # the last read of the positions failed (positions_available_again when one works)
         self.socket("state")
         self.on_message("matrix", self.on_matrix)
+        self.freshness_s = self.topology.freshness_default_s
+        self.last_matrix_mono = time.monotonic()  # the gauges start at 0 anyway
+        self.every(self.freshness_s / 4, self.expire_gauges, name="gauge_expiry")
         self.set_ready(True)
+
+    def expire_gauges(self) -> None:
+        """Timer: no matrix within the freshness window (the correlator stopped or paused) leaves no stress to
+        show; the last one stayed for ever, and the dashboard's max() over jobs showed it."""
+        if time.monotonic() - self.last_matrix_mono > self.freshness_s:
+            self.set_gauges(0, 0.0, 0.0)
+
+    def set_gauges(self, clusters_count: int, stress_sum: float, stress_max: float) -> None:
+        self.m.clusters_count.set(clusters_count)
+        self.m.stress_sum.set(stress_sum)
+        self.m.stress_max.set(stress_max)
 
     def on_matrix(self, frames: list[bytes]) -> None:
         now = time.time()
@@ -125,6 +142,7 @@ class ClustererActor(Actor):
             self.m.fail_closed.labels(reason="bad_matrix").inc()
             self.log.warning("bad_matrix", error=str(exc))
             return
+        self.last_matrix_mono = time.monotonic()
         held: set[str] = set()
         unreadable: dict[str, str] = {}
         try:
@@ -157,6 +175,11 @@ class ClustererActor(Actor):
             self.m.fail_closed.labels(reason="notional_overflow").inc()
             self.publish(state_message(header, [], 0.0, held, now, ready=False, reason="notional_overflow"))
             return
+        self.note_stale_held(held_out_for_stale_prices(header.get("stale_symbols") or [], held), header)
+        if self.stale_held:
+            self.m.fail_closed.labels(reason=HELD_PRICES_STALE).inc()
+            self.publish(state_message(header, [], 0.0, held, now, ready=False, reason=HELD_PRICES_STALE))
+            return
         symbols = list(header["symbols"])
         labels = cluster_labels(corr, self.topology.clusters.corr_threshold, self.settings.linkage)
         clusters, stress = cluster_metrics(symbols, corr, labels, signed)
@@ -174,6 +197,18 @@ class ClustererActor(Actor):
             self.log.info("notional_overflow_ended", symbols=self.overflowing)
         self.overflowing = overflowing
 
+    def note_stale_held(self, stale_held: list[str], header: Mapping[str, Any]) -> None:
+        """Log when the held symbols kept out of the matrix for their stale price change (not at each matrix)."""
+        if stale_held and stale_held != self.stale_held:
+            self.log.error(HELD_PRICES_STALE, symbols=stale_held, matrix_symbols=list(header.get("symbols") or []),
+                           detail="a held symbol's own price is older than max_price_age_s, so the correlator kept it "
+                                  "out of the matrix and its notional would count in no cluster (ClusterStress too low): "
+                                  "the state is not ready, nothing is written and the gate falls back to the proxy "
+                                  "until its prices come again")
+        elif self.stale_held and not stale_held:
+            self.log.info("held_prices_fresh_again", symbols=self.stale_held)
+        self.stale_held = stale_held
+
     def note_unreadable(self, unreadable: dict[str, str]) -> None:
         """Log when the set of snapshot keys that cannot be read (another type than a hash) changes: each such
         symbol counts as not held, as for the gate, until its key is a hash again."""
@@ -187,9 +222,7 @@ class ClustererActor(Actor):
 
     def publish(self, message: dict[str, Any]) -> None:
         gauges = message["gauges"]
-        self.m.clusters_count.set(gauges["clusters_count"])
-        self.m.stress_sum.set(gauges["cluster_stress_sum"])
-        self.m.stress_max.set(gauges["cluster_stress_max"])
+        self.set_gauges(gauges["clusters_count"], gauges["cluster_stress_sum"], gauges["cluster_stress_max"])
         self.sockets["state"].send_multipart([STATE_TOPIC, encode(message)])
 
 

@@ -110,6 +110,19 @@ def min_points_over_relevant(points: Mapping[str, int], matrix_symbols: list[str
     return min(relevant) if relevant else 0
 
 
+# The not-ready reason of a state with such a held symbol (the clusterer's, and the backtest's).
+HELD_PRICES_STALE = "held_prices_stale"
+
+
+def held_out_for_stale_prices(stale_symbols: list[str], held: set[str]) -> list[str]:
+    """The held symbols whose own newest price is older than max_price_age_s (or that have none): the correlator keeps
+    them out of the matrix, so their notional would count in no cluster and ClusterStress would fall as if the book
+    were less correlated (a held BTC whose feed stuck left ETH a cluster of one, ClusterStress 0.0, written fresh).
+    While any is, the cluster state is not ready. A held symbol with fresh prices still warming up (fewer than
+    min_returns returns) stays SPEC's case: in no cluster, its notional in the book total."""
+    return sorted(held.intersection(stale_symbols))
+
+
 # --------------------------------------------------------------------------- many slots at once
 
 

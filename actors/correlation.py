@@ -314,6 +314,7 @@ def correlate_window(symbols: list[str], prices: np.ndarray, *, cadence_s: float
         "points_per_symbol": dict(zip(symbols, np.isfinite(prices).sum(axis=1).tolist())),
         "returns_per_symbol": dict(zip(symbols, counts.tolist())),
         "shrinkage": intensity,
+        "stale_symbols": [s for s, old in zip(symbols, stale.tolist()) if old],  # own price past max_price_age_s
     }
 
 
@@ -442,6 +443,7 @@ def rolling_correlator(returns: np.ndarray, newest_ts: np.ndarray, now_s: np.nda
     enough = w["in_matrix"]
     inm = enough & ~(newest_ts < now_s[:, None] - max_price_age_s)
     w["in_matrix"] = inm
+    w["stale"] = newest_ts < now_s[:, None] - max_price_age_s  # per symbol (clustering.held_out_for_stale_prices)
     if shrinkage == "ledoit_wolf":
         iu, ju = np.triu_indices(k, 1)
         for b in range(stop - start):

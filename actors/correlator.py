@@ -10,7 +10,8 @@ Matrix message (PUB `matrix`), three frames:
   header = {"v": 1, "ready": bool, "reason": str | null, "symbols": [k symbols in the matrix],
             "realized_vol": {symbol: annualised vol}, "points_per_symbol": {symbol: n},
             "returns_per_symbol": {symbol: n}, "cadence_s": c, "window_last_slot": s, "ts": epoch,
-            "shrinkage": float, "newest_price_ts": epoch | null, "price_age_s": float | null}
+            "shrinkage": float, "newest_price_ts": epoch | null, "price_age_s": float | null,
+            "stale_symbols": [symbols whose own newest price is older than max_price_age_s, or that have none]}
 Not ready as prices_stale when the newest price the buffer accepted for the symbols in the matrix is
 older than max_price_age_s: a window can hold hundreds of old returns after the ticks stopped.
 """

@@ -653,8 +653,7 @@ class Gate(Actor):
                 self._redis_down = True
                 self.log.warning("redis_unavailable", redis=self.redis_where(), error=str(exc)[:300],
                                  retry_in_s=retry_s)
-            self.set_ready(False)
-            self.age_snapshots(time.time())
+            self.state_unreadable()
             return
         if self._redis_down:
             self._redis_down = False
@@ -680,11 +679,19 @@ class Gate(Actor):
         try:
             state = self.read_state()
         except RedisUnavailable:
-            self.set_ready(False)
-            self.age_snapshots(time.time())
+            self.state_unreadable()
             return
         self.set_ready(True)
         self.observe(state, portfolio_metrics(state.positions, state.cluster_stress, self.settings, state.sigmas))
+
+    def state_unreadable(self) -> None:
+        """Redis unreadable: not ready, the snapshots last read age with the clock, and K comes from no fresh cluster
+        state (p26_cluster_stress_used 0; it stayed 1 through an outage, every decision a fault HOLD); the next read
+        sets every gauge again."""
+        self.set_ready(False)
+        self.age_snapshots(time.time())
+        P26_CLUSTER_STRESS_USED.set(0)
+        self._last_gauges = self._observed_metrics = None
 
     def age_snapshots(self, now: float) -> None:
         """Redis unreadable: the snapshots last read grow older with the clock, so that their ages reach the stale

@@ -583,7 +583,9 @@ def _metric(value: float) -> float | None:
     return round(value, 6) if math.isfinite(value) else None
 
 
-_NO_METRICS = PortfolioMetrics(0.0, 0.0, 0.0, 0.0, "proxy", 0.0, 0.0)
+# A decision made without metrics (a fault HOLD: the state was not read, or the decision was not recorded) records
+# none: each metric null, and no K source (it said stress 0.0 and K 0.0 from the proxy, which nothing computed).
+_NO_METRICS = PortfolioMetrics(math.nan, math.nan, math.nan, math.nan, None, math.nan, math.nan)  # type: ignore[arg-type]
 # The recorded form of the last metrics seen (metrics are immutable, and the gate decides batch after batch
 # on the same ones until its state changes): rounded once, not five _metric calls per decision (issue 14).
 _last_recorded_metrics: list[Any] = [None, None]

@@ -42,13 +42,13 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from actors.clustering import batch_cluster_metrics
+from actors.clustering import HELD_PRICES_STALE, batch_cluster_metrics
 from actors.correlation import returns_on_grid, rolling_correlator
 from actors.grid import latest_per_slot
 from actors.jumps import JumpFilter
 from actors.policy import (ACTIONS, FULL, HOLD, P25, P50, P75, BadRequest, PortfolioState, Position,
                            batch_gate_metrics, cluster_k, evaluate_batch, state_is_fresh, validate_proposal)
-from actors.snapshots import read_snapshot
+from actors.snapshots import HELD_MIN_NOTIONAL, read_snapshot
 from launcher.feed_inputs import (TS_COLUMNS, PRICE_COLUMNS, ReplayColumns, csv_lines, csv_rows, epoch_unit,
                                   parse_replay_csv, parse_timestamp, price_rejection)
 from launcher.topology import (ClustererSettings, ClustersConfig, CorrelatorSettings, GateSettings,
@@ -804,8 +804,12 @@ def run_backtest(settings: Settings, prices: Prices, positions: PositionRows | N
                                min_returns=c.min_returns, cadence_s=cadence, max_price_age_s=settings.max_price_age_s,
                                shrinkage=settings.correlator.shrinkage)
         pairs, inm = w["pairs"], w["in_matrix"]
-        reason[lo:hi] = w["reason"]
-        ready[lo:hi] = w["ready"]
+        # As the live clusterer (clustering.held_out_for_stale_prices): a held symbol out of the matrix for its stale
+        # price leaves the state not ready, nothing written, and the gate on the proxy.
+        held = np.abs(np.nan_to_num(signed_all[lo:hi])) > HELD_MIN_NOTIONAL
+        held_stale = w["ready"] & (w["stale"] & held).any(axis=1)
+        reason[lo:hi] = [HELD_PRICES_STALE if h else r for h, r in zip(held_stale.tolist(), w["reason"])]
+        ready[lo:hi] = w["ready"] & ~held_stale
         count_in = inm.sum(axis=1)
         n_in[lo:hi] = np.where(count_in >= 2, count_in, 0)
         vol[lo:hi] = w["vol"]

@@ -14,6 +14,8 @@ from launcher.redis_conn import connect
 from launcher.topology import Topology
 
 BAR_WIDTH = 20
+# The cluster state's fields the gate reads for K (actors.policy.cluster_k); clusters_count is not one.
+K_FIELDS = ("updated_ts", "cluster_stress")
 
 
 def scrape_actor(topo: Topology, name: str) -> dict[str, float] | None:
@@ -94,14 +96,14 @@ def cluster_state_summary(state: dict[str, str], clusters: dict[str, str], now: 
         return {"cluster_state_age_s": None}
     fields = ("updated_ts", "cluster_stress", "clusters_count")
     missing = [name for name in fields if name not in state]  # a half-written hash: not 0, the gate finds none
-    if missing:
-        return {"cluster_state_age_s": None,
-                "cluster_state_fields_problem": f"{keys.CLUSTER_STATE} fields missing: {missing}"}
-    numbers = {name: _finite(state[name]) for name in fields}
+    numbers = {name: _finite(state[name]) for name in fields if name in state}
     not_numbers = {name: state[name] for name, value in numbers.items() if value is None}
-    if not_numbers:
-        return {"cluster_state_age_s": None,
-                "cluster_state_fields_problem": f"{keys.CLUSTER_STATE} fields that are no number: {not_numbers}"}
+    if missing or not_numbers:
+        # The gate reads updated_ts and cluster_stress alone: a bad clusters_count leaves it taking K from the state.
+        k_unreadable = any(name in missing or name in not_numbers for name in K_FIELDS)
+        return {"cluster_state_age_s": None, "cluster_state_k_unreadable": k_unreadable,
+                "cluster_state_fields_problem": f"{keys.CLUSTER_STATE} fields missing: {missing}" if missing else
+                f"{keys.CLUSTER_STATE} fields that are no number: {not_numbers}"}
     from actors.freshness import cluster_state_age_s  # I/O-free; not loaded while the CLI is built
     age_s = cluster_state_age_s(numbers["updated_ts"], state.get("updated_ts_ms"), now)  # the gate's, to the ms
     return {"cluster_state_age_s": age_s, "cluster_stress": numbers["cluster_stress"],
@@ -182,8 +184,10 @@ def render_overview(topo: Topology, ov: dict[str, Any]) -> str:
         lines.append(f"cluster state: UNREADABLE, {ov['cluster_state_problem']} (not written by clustergate): no state "
                      f"is written and the gate takes K from the proxy until it is deleted (DEL the key)")
     elif ov.get("cluster_state_fields_problem"):
-        lines.append(f"cluster state: UNREADABLE, {ov['cluster_state_fields_problem']} (not written by clustergate): the "
-                     f"gate takes K from the proxy until the state writer's next state replaces it")
+        k_side = ("the gate takes K from the proxy" if ov.get("cluster_state_k_unreadable", True) else
+                  "the gate still takes K from it while fresh (it reads updated_ts and cluster_stress alone)")
+        lines.append(f"cluster state: UNREADABLE, {ov['cluster_state_fields_problem']} (not written by clustergate): "
+                     f"{k_side} until the state writer's next state replaces it")
     elif age is None:
         # ov["redis"] is "ok" or "unavailable (...)": "none in Redis (ok)" read as if no state were fine.
         lines.append("cluster state: none in Redis (Redis answers; the gate takes K from the proxy)" if ov["redis"] == "ok"

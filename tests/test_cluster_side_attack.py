@@ -107,40 +107,49 @@ def test_a_symbol_whose_ticks_stopped_leaves_the_matrix_while_the_others_keep_ti
     assert not only_btc_live["ready"] and only_btc_live["reason"] == "prices_stale"
 
 
-def test_a_held_symbol_that_stopped_ticking_leaves_the_fresh_state_of_a_real_cluster_side(system):
-    """Process run: BTCUSDT (held) silenced while ETH and SOL tick; a fresh state written 7 cadences
-    after BTC's last accepted tick (max_price_age_s is 5) still carried BTC's realized vol and matrix row."""
+def silence_until_stale(system, symbol: str) -> None:
+    """Stop the test feed's ticks of `symbol` (the others tick on) and wait until the buffer's last accepted tick of
+    it is 7 cadences old: past max_price_age_s (5 cadences)."""
+    import time
+
+    from helpers import scrape
+    from test_clusters_end_to_end import CADENCE_S as E2E_CADENCE_S
+
+    system["feed"].silenced.add(symbol)
+    series = f'p27_buffer_last_accepted_tick_timestamp_seconds{{symbol="{symbol}"}}'
+    wait_for(lambda: time.time() - scrape(system["ports"]["buffer"]).get(series, 0) > 7 * E2E_CADENCE_S, 20,
+             f"{symbol}'s last accepted tick 7 cadences old")
+
+
+def test_an_unheld_symbol_that_stopped_ticking_leaves_the_fresh_state_of_a_real_cluster_side(system):
+    """Process run: SOLUSDT (not held) silenced while BTC and ETH tick; a fresh state written 7 cadences after its
+    last accepted tick (max_price_age_s is 5) still carried its realized vol and matrix row. (A held symbol so
+    silenced stops the state instead: test_a_held_symbol_whose_ticks_stopped_stops_the_cluster_state_...)"""
     import time
 
     from actors import keys
     from helpers import scrape
-    from test_clusters_end_to_end import CADENCE_S as E2E_CADENCE_S, corr_ready, fresh_state
+    from test_clusters_end_to_end import corr_ready, fresh_state
 
     ports, r = system["ports"], system["redis"]
-    wait_for(lambda: corr_ready(ports["state_writer"]) and "BTCUSDT" in r.hgetall(keys.REALIZED_VOL), 40,
-             "ready, BTC in the realized vol")
-    system["feed"].silenced.add("BTCUSDT")
-
-    def btc_age_s() -> float:
-        last = scrape(ports["buffer"]).get('p27_buffer_last_accepted_tick_timestamp_seconds{symbol="BTCUSDT"}', 0)
-        return time.time() - last
-
-    wait_for(lambda: btc_age_s() > 7 * E2E_CADENCE_S, 20, "BTC's last accepted tick 7 cadences old")
+    wait_for(lambda: corr_ready(ports["state_writer"]) and "SOLUSDT" in r.hgetall(keys.REALIZED_VOL), 40,
+             "ready, SOL in the realized vol")
+    silence_until_stale(system, "SOLUSDT")
     after = time.time() + 1
     wait_for(lambda: fresh_state(r) and float(r.hget(keys.REALIZED_VOL, keys.REALIZED_VOL_UPDATED_TS) or 0) >= after,
              20, "a fresh state written after that")
-    assert "BTCUSDT" not in r.hgetall(keys.REALIZED_VOL)
+    assert "SOLUSDT" not in r.hgetall(keys.REALIZED_VOL)
     assert scrape(ports["correlator"]).get("p27_symbols_in_matrix") == 2
-    # edges: `clustergate status` called BTC "ready" (its points are enough) while the correlator kept it out of
+    # edges: `clustergate status` called SOL "ready" (its points are enough) while the correlator kept it out of
     # the matrix; it says what the correlator decided (p27_symbol_in_matrix).
     from launcher.overview import collect_overview, render_overview
     from launcher.topology import load_topology
     topo = load_topology(system["topo_path"])
     overview = collect_overview(topo)
-    assert overview["points_per_symbol"]["BTCUSDT"] >= overview["points_needed"], overview
-    assert scrape(ports["correlator"]).get('p27_symbol_in_matrix{symbol="BTCUSDT"}') == 0
+    assert overview["points_per_symbol"]["SOLUSDT"] >= overview["points_needed"], overview
+    assert scrape(ports["correlator"]).get('p27_symbol_in_matrix{symbol="SOLUSDT"}') == 0
     lines = {line.split()[0]: line for line in render_overview(topo, overview).splitlines() if line.startswith("  ")}
-    assert "not in the matrix" in lines["BTCUSDT"] and lines["ETHUSDT"].endswith(" ready"), lines
+    assert "not in the matrix" in lines["SOLUSDT"] and lines["ETHUSDT"].endswith(" ready"), lines
 
 
 # --------------------------------------------------------------------------- robust Ledoit-Wolf
@@ -592,3 +601,36 @@ def test_the_first_print_after_a_buffer_restart_is_checked_against_the_history_i
         buffer.terminate()
         pub.close(0)
         ctx.term()
+
+
+def test_a_held_symbol_whose_ticks_stopped_stops_the_cluster_state_so_the_gate_falls_back_to_the_proxy(system):
+    """BTCUSDT and ETHUSDT both held long, correlated, one cluster; BTC's ticks stop while ETH and SOL tick
+    (rev-fallback). BTC left the matrix for its stale price, ETH was left a cluster of one (correlation 0), and a fresh
+    state said ClusterStress 0.0 for as long as BTC's feed stayed stuck: the gate took K 0 "from the cluster" for a
+    book that is one correlated bet (on the demo, a feed restart whose first ETH print the buffer refused gave a
+    fresh ClusterStress 0.0 for a cadence). A held symbol out of the matrix for its stale price leaves no state to
+    vouch for: the clusterer sends it not ready (held_prices_stale), nothing is written, the state goes stale and
+    the gate falls back to the proxy, which counts every position; it returns when BTC ticks again."""
+    import json
+
+    from actors import keys
+    from helpers import scrape
+    from test_clusters_end_to_end import corr_ready, fresh_state
+
+    ports, r, procs = system["ports"], system["redis"], system["procs"]
+
+    def btc_and_eth_clustered() -> bool:
+        return fresh_state(r) is not None and any(
+            {"BTCUSDT", "ETHUSDT"} <= set(json.loads(members)) for members in r.hgetall(keys.CLUSTERS).values())
+
+    wait_for(lambda: corr_ready(ports["state_writer"]) and btc_and_eth_clustered(), 40,
+             "a fresh state with BTC and ETH in one cluster")
+    silence_until_stale(system, "BTCUSDT")
+    wait_for(lambda: not fresh_state(r), 20, "the cluster state to go stale with held BTC's price stale "
+             f"(latest: {r.hgetall(keys.CLUSTER_STATE)}, clusters {r.hgetall(keys.CLUSTERS)})")
+    assert scrape(ports["clusterer"]).get('p27_fail_closed_total{reason="held_prices_stale"}', 0) >= 1
+    log = procs["clusterer"].log()
+    assert "event=held_prices_stale" in log and 'symbols=["BTCUSDT"]' in log, log[-2000:]
+    system["feed"].silenced.discard("BTCUSDT")
+    wait_for(btc_and_eth_clustered, 30, "a fresh state with BTC and ETH in one cluster again")
+    assert "event=held_prices_fresh_again" in procs["clusterer"].log()

@@ -504,3 +504,26 @@ def test_the_clusterers_gauges_give_the_largest_cluster_stress_and_no_matrix_sym
     not_ready = state_message({**header, "ready": False}, [], 0.0, set(), 1_700_000_000.0, ready=False,
                               reason="too_few_symbols")["gauges"]
     assert (not_ready["corr_ready"], not_ready["symbols_in_matrix"], not_ready["cluster_stress_max"]) == (0, 0, 0.0)
+
+
+def clusterer_stress_gauges(port: int) -> tuple[float | None, float | None, float | None]:
+    m = scrape(port)
+    return m.get("p27_clusters_count"), m.get("p27_cluster_stress_sum"), m.get("p27_cluster_stress_max")
+
+
+def test_the_clusterers_stress_gauges_expire_when_its_correlator_stops_and_return_with_it(system):
+    """The clusterer exports SPEC's p27_clusters_count, p27_cluster_stress_sum and p27_cluster_stress_max too,
+    and the dashboard takes max() over every job: with its correlator stopped they kept the last ClusterStress
+    for ever (0.79 on a demo whose state writer read 0 and wrote nothing), so the dashboard showed a stress no
+    state backed. With no matrix within the freshness window they read 0, as the state writer's mirror does."""
+    procs, ports, r = system["procs"], system["ports"], system["redis"]
+    wait_for(lambda: corr_ready(ports["state_writer"]) and fresh_state(r), 30, "ready and fresh state")
+    wait_for(lambda: (clusterer_stress_gauges(ports["clusterer"])[0] or 0) >= 1, 10, "a cluster on the clusterer")
+    procs["correlator"].terminate()
+    wait_for(lambda: clusterer_stress_gauges(ports["clusterer"]) == (0, 0, 0), 6 * CADENCE_S + 10,
+             "the clusterer's p27_clusters_count, p27_cluster_stress_sum and p27_cluster_stress_max at 0 with its "
+             "correlator stopped")
+    procs["correlator"].start()
+    wait_for(lambda: (clusterer_stress_gauges(ports["clusterer"])[0] or 0) >= 1
+             and (clusterer_stress_gauges(ports["clusterer"])[1] or 0) > 0, 30,
+             "the clusterer's gauges back once its correlator is")

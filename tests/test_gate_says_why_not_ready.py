@@ -151,3 +151,55 @@ def test_the_gate_is_ready_again_soon_after_redis_finishes_loading_not_at_its_ne
         gate.terminate()
         redis.stop()
         source.stop()
+
+
+def test_a_gate_that_cannot_read_redis_does_not_say_it_takes_k_from_the_cluster(tmp_path: Path) -> None:
+    """Redis stopped under a running demo (rev-fallback): p26_cluster_stress_used stayed 1 through the outage, so
+    `clustergate status` printed `cluster state: unknown, Redis unavailable` above `gate K from: cluster`, while every
+    decision was a fault HOLD whose reply said k_source proxy. With no read of the cluster state, K comes from no
+    fresh cluster state: the gauge reads 0, and 1 again once the gate reads a fresh state."""
+    from test_gate_service import write_book, write_cluster_state
+
+    redis = RedisServer(tmp_path / "redis").start()
+    data = retarget(demo_topology_data(), redis.url)
+    data["actors"]["gate"]["settings"] = {**(data["actors"]["gate"].get("settings") or {}), "freshness_s": 3600}
+    gate = ActorProcess(write_topology(tmp_path / "topology.yaml", data), "gate").start()
+    metrics_port = data["actors"]["gate"]["metrics_port"]
+    used = "p26_cluster_stress_used"
+    try:
+        write_book(redis.client())
+        write_cluster_state(redis.client(), 0.5)
+        wait_for(lambda: scrape(metrics_port).get(used) == 1 and scrape(metrics_port)[READY] == 1, 20,
+                 "the gate ready, taking K from the cluster")
+        redis.stop()
+        wait_for(lambda: scrape(metrics_port)[READY] == 0, 20, "the gate not ready without Redis")
+        wait_for(lambda: scrape(metrics_port).get(used) == 0, 10, f"{used} 0 while the gate cannot read Redis")
+        redis.start()
+        write_book(redis.client())
+        write_cluster_state(redis.client(), 0.5)
+        wait_for(lambda: scrape(metrics_port).get(used) == 1 and scrape(metrics_port)[READY] == 1, 20,
+                 f"{used} 1 again once the gate reads a fresh state")
+    finally:
+        gate.terminate()
+        redis.stop()
+
+
+def test_a_fault_hold_made_without_a_read_of_the_state_claims_no_k_source_and_no_metrics(tmp_path: Path) -> None:
+    """Redis down (rev-fallback): the gate answered HOLD redis_unavailable with stress 0.0, heat 0.0, K 0.0 and
+    k_source "proxy", numbers it never computed and a side it never took K from (docs/proposal-api.md: a metric that
+    cannot be computed is null). Nothing was read, so each is null."""
+    from launcher.client import GateClient
+
+    data = retarget(demo_topology_data(), f"redis://127.0.0.1:{free_port()}/0")
+    gate = ActorProcess(write_topology(tmp_path / "topology.yaml", data), "gate").start()
+    client = GateClient(data["actors"]["gate"]["sockets"]["proposals"]["bind"], timeout_ms=3000, retries=3)
+    try:
+        gate.wait_serving(data["actors"]["gate"]["metrics_port"])
+        decision = client.propose("ETHUSDT", "PARTIAL_50", plan_id="fault-hold-1")["decision"]
+        assert (decision["final_action"], decision["gate_reason"], decision["recorded"]) == (
+            "HOLD", "redis_unavailable", False), decision
+        assert {name: decision[name] for name in ("stress", "heat", "concentration", "corr_proxy", "K", "k_source")} == {
+            "stress": None, "heat": None, "concentration": None, "corr_proxy": None, "K": None, "k_source": None}, decision
+    finally:
+        client.close()
+        gate.terminate()

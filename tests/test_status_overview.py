@@ -274,3 +274,22 @@ def test_status_names_a_half_written_cluster_state_instead_of_showing_its_missin
     assert (f"cluster state: UNREADABLE, {keys.CLUSTER_STATE} fields missing: ['cluster_stress', 'clusters_count']"
             in shown), shown
     assert "ClusterStress 0.000" not in shown, shown
+
+
+def test_status_does_not_say_the_gate_takes_k_from_the_proxy_when_only_clusters_count_is_unreadable(tmp_path) -> None:
+    """clusters_count deleted by hand on a running demo (rev-fallback): status printed "UNREADABLE ... fields missing:
+    ['clusters_count'] ...: the gate takes K from the proxy" above "gate K from: cluster": the gate reads updated_ts
+    and cluster_stress alone, and took K from that fresh state. Only those two fields send it to the proxy."""
+    from launcher.overview import cluster_state_summary
+    topo = load_topology(write_topology(tmp_path / "t.yaml", retarget(demo_topology_data())))
+    for state in ({"updated_ts": "999", "cluster_stress": "0.7"},
+                  {"updated_ts": "999", "cluster_stress": "0.7", "clusters_count": "two"}):
+        shown = render_overview(topo, {**overview("ok"), **cluster_state_summary(state, {}, 1000.0)})
+        line = next(x for x in shown.splitlines() if x.startswith("cluster state:"))
+        assert "UNREADABLE" in line and "clusters_count" in line, line
+        assert "takes K from the proxy" not in line, line
+        assert "the gate still takes K from it" in line, line
+    for state in ({"updated_ts": "999", "clusters_count": "1"}, {"updated_ts": "999", "cluster_stress": "x", "clusters_count": "1"}):
+        shown = render_overview(topo, {**overview("ok"), **cluster_state_summary(state, {}, 1000.0)})
+        line = next(x for x in shown.splitlines() if x.startswith("cluster state:"))
+        assert "the gate takes K from the proxy" in line, line

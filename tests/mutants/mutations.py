@@ -3022,7 +3022,7 @@ MUTATIONS: list[Mutation] = [
         "        if status == \"ready\" and in_matrix.get(symbol) == 0:",
         "        if False:",
         ("tests/test_cluster_side_attack.py::"
-         "test_a_held_symbol_that_stopped_ticking_leaves_the_fresh_state_of_a_real_cluster_side",)),
+         "test_an_unheld_symbol_that_stopped_ticking_leaves_the_fresh_state_of_a_real_cluster_side",)),
     Mutation(
         "cluster_state_time_raises_on_an_updated_ts_ms_past_a_floats_range",
         "an updated_ts_ms of 400 digits (hand-written) is garbage: the state is timed by updated_ts, no OverflowError",
@@ -4189,7 +4189,7 @@ MUTATIONS: list[Mutation] = [
         "status_reads_missing_cluster_state_fields_as_0",
         "status names a half-written cluster state's missing fields, never shows them as a fresh ClusterStress 0 (s21)",
         "launcher/overview.py",
-        "    numbers = {name: _finite(state[name]) for name in fields}\n",
+        "    numbers = {name: _finite(state[name]) for name in fields if name in state}\n",
         "    numbers = {name: _finite(state.get(name, 0)) for name in fields}\n",
         ("tests/test_status_overview.py::"
          "test_status_names_a_half_written_cluster_state_instead_of_showing_its_missing_fields_as_0",),
@@ -4477,6 +4477,59 @@ MUTATIONS: list[Mutation] = [
         "        proc.terminate()\n        how = \"stopped (SIGTERM)\"\n",
         "        proc.kill()\n        how = \"stopped (SIGTERM)\"\n",
         ("tests/test_multihost_deploy_attack.py::test_a_host_command_past_its_timeout_is_asked_to_stop_before_it_is_killed",)),
+    Mutation(
+        "clusterer_keeps_its_stress_gauges_without_a_matrix",
+        "the clusterer's p27_clusters_count, p27_cluster_stress_sum and p27_cluster_stress_max read 0 once no matrix "
+        "came within the freshness window (rev-fallback: they kept the last ClusterStress for ever)",
+        "actors/clusterer.py",
+        "        if time.monotonic() - self.last_matrix_mono > self.freshness_s:\n",
+        "        if False:\n",
+        (CLUSTERS_E2E_TEST + "test_the_clusterers_stress_gauges_expire_when_its_correlator_stops_and_return_with_it",)),
+    Mutation(
+        "gate_keeps_saying_k_from_the_cluster_while_it_cannot_read_redis",
+        "a gate that cannot read Redis exports p26_cluster_stress_used 0, not the last read's 1 (rev-fallback: "
+        "`clustergate status` said `gate K from: cluster` beside `cluster state: unknown, Redis unavailable`)",
+        "actors/gate.py",
+        "        P26_CLUSTER_STRESS_USED.set(0)\n",
+        "",
+        ("tests/test_gate_says_why_not_ready.py::"
+         "test_a_gate_that_cannot_read_redis_does_not_say_it_takes_k_from_the_cluster",)),
+    Mutation(
+        "fault_hold_claims_k_from_the_proxy_and_zero_metrics",
+        "a fault HOLD carries null metrics and no k_source, not stress 0.0 and K 0.0 from the proxy (rev-fallback)",
+        "actors/policy.py",
+        "_NO_METRICS = PortfolioMetrics(math.nan, math.nan, math.nan, math.nan, None, math.nan, math.nan)",
+        "_NO_METRICS = PortfolioMetrics(0.0, 0.0, 0.0, 0.0, \"proxy\", 0.0, 0.0)",
+        ("tests/test_gate_says_why_not_ready.py::"
+         "test_a_fault_hold_made_without_a_read_of_the_state_claims_no_k_source_and_no_metrics",)),
+    Mutation(
+        "status_says_a_bad_clusters_count_sends_the_gate_to_the_proxy",
+        "status says the gate takes K from the proxy only when updated_ts or cluster_stress is unreadable, not for a "
+        "missing or garbled clusters_count, which the gate does not read (rev-fallback)",
+        "launcher/overview.py",
+        "        k_unreadable = any(name in missing or name in not_numbers for name in K_FIELDS)\n",
+        "        k_unreadable = True\n",
+        ("tests/test_status_overview.py::"
+         "test_status_does_not_say_the_gate_takes_k_from_the_proxy_when_only_clusters_count_is_unreadable",)),
+    Mutation(
+        "clusterer_writes_a_state_without_a_held_symbol_whose_price_is_stale",
+        "a held symbol whose own price is older than max_price_age_s makes the cluster state not ready "
+        "(held_prices_stale), so the gate falls back to the proxy, rather than a fresh state with its notional in no "
+        "cluster (rev-fallback: ClusterStress 0.0 with held BTC's feed stuck)",
+        "actors/clusterer.py",
+        "        if self.stale_held:\n",
+        "        if False:\n",
+        ("tests/test_cluster_side_attack.py::"
+         "test_a_held_symbol_whose_ticks_stopped_stops_the_cluster_state_so_the_gate_falls_back_to_the_proxy",)),
+    Mutation(
+        "backtest_takes_k_from_a_state_without_a_held_symbol_whose_price_is_stale",
+        "the backtest, as the live clusterer, takes no state ready while a held symbol's own price is stale "
+        "(held_prices_stale) (rev-fallback)",
+        "launcher/backtest.py",
+        "        ready[lo:hi] = w[\"ready\"] & ~held_stale\n",
+        "        ready[lo:hi] = w[\"ready\"]\n",
+        ("tests/test_backtest_attack.py::"
+         "test_a_symbol_whose_prices_stopped_leaves_the_matrix_after_max_price_age_s_as_in_the_live_correlator",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
