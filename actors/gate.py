@@ -481,10 +481,17 @@ def recorded_in_place(sent: dict[str, Any]) -> dict[str, Any]:
     return sent
 
 
+# A fault HOLD's metrics: none (JSON null), as for any metric that cannot be computed. It is no decision on the
+# portfolio (its state was not read, or the decision made on it was not recorded): 0.0 and k_source "proxy" read
+# as a cold book whose K came from the proxy.
+FAULT_METRICS: dict[str, None] = dict.fromkeys(("stress", "heat", "concentration", "corr_proxy", "K", "k_source"))
+
+
 def fault_decision(proposal: Proposal, reason: str, now: float, detail: str = OUTCOME_UNKNOWN) -> dict[str, Any]:
-    """HOLD for a fault: this reply carries no permit. `detail` says whether the issuer may still have
-    recorded a decision for the plan_id (OUTCOME_UNKNOWN) or certainly did not."""
+    """HOLD for a fault: this reply carries no permit and no metrics. `detail` says whether the issuer may still
+    have recorded a decision for the plan_id (OUTCOME_UNKNOWN) or certainly did not."""
     record = decision_record(proposal, HOLD, reason, None, now)
+    record.update(FAULT_METRICS)
     record["recorded"] = False
     record["detail"] = detail
     return record

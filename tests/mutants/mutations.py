@@ -4477,6 +4477,13 @@ MUTATIONS: list[Mutation] = [
         "        proc.terminate()\n        how = \"stopped (SIGTERM)\"\n",
         "        proc.kill()\n        how = \"stopped (SIGTERM)\"\n",
         ("tests/test_multihost_deploy_attack.py::test_a_host_command_past_its_timeout_is_asked_to_stop_before_it_is_killed",)),
+    Mutation(
+        "fault_hold_reports_made_up_metrics",
+        "a fault HOLD (recorded false) reports no metrics and no k_source (null), not 0.0 and proxy (rev-exitpath)",
+        "actors/gate.py",
+        "    record.update(FAULT_METRICS)\n",
+        "",
+        ("tests/test_exit_path_review.py::test_a_fault_hold_reports_no_metrics_and_no_k_source_it_never_decided_on",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
