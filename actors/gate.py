@@ -481,10 +481,11 @@ def recorded_in_place(sent: dict[str, Any]) -> dict[str, Any]:
     return sent
 
 
-# A fault HOLD's metrics: none (JSON null), as for any metric that cannot be computed. It is no decision on the
-# portfolio (its state was not read, or the decision made on it was not recorded): 0.0 and k_source "proxy" read
-# as a cold book whose K came from the proxy.
-FAULT_METRICS: dict[str, None] = dict.fromkeys(("stress", "heat", "concentration", "corr_proxy", "K", "k_source"))
+# A fault HOLD's metrics, and where K and sigma came from: none (JSON null), as for any metric that cannot be
+# computed. It is no decision on the portfolio (its state was not read, or the decision made on it was not
+# recorded): 0.0 and k_source "proxy" read as a cold book whose K came from the proxy; sigma_source was left out.
+FAULT_METRICS: dict[str, None] = dict.fromkeys(("stress", "heat", "concentration", "corr_proxy", "K", "k_source",
+                                                "sigma_source"))
 
 
 def fault_decision(proposal: Proposal, reason: str, now: float, detail: str = OUTCOME_UNKNOWN) -> dict[str, Any]:

@@ -12,8 +12,8 @@ from launcher.client import GateClient
 from helpers import wait_for
 from test_gate_service import decision_of, new_plan, running_p26, settle, write_cluster_state
 
-# A decision's portfolio metrics and where K came from: what a fault HOLD has none of.
-METRIC_FIELDS = ("stress", "heat", "concentration", "corr_proxy", "K", "k_source")
+# A decision's portfolio metrics and where K and sigma came from: what a fault HOLD has none of (each field there, null).
+METRIC_FIELDS = ("stress", "heat", "concentration", "corr_proxy", "K", "k_source", "sigma_source")
 
 
 @contextmanager
@@ -47,5 +47,5 @@ def test_a_fault_hold_reports_no_metrics_and_no_k_source_it_never_decided_on(tmp
                     return d if d["gate_reason"] == "redis_unavailable" else {}
                 unread = wait_for(state_unread, 10, "a HOLD redis_unavailable while Redis is stopped")
         for fault in (unanswered, unread):
-            assert {f: fault[f] for f in METRIC_FIELDS} == dict.fromkeys(METRIC_FIELDS), fault
+            assert {f: fault.get(f, "absent") for f in METRIC_FIELDS} == dict.fromkeys(METRIC_FIELDS), fault
             assert (fault["final_action"], fault["permit"]) == ("HOLD", False), fault

@@ -4479,10 +4479,18 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_multihost_deploy_attack.py::test_a_host_command_past_its_timeout_is_asked_to_stop_before_it_is_killed",)),
     Mutation(
         "fault_hold_reports_made_up_metrics",
-        "a fault HOLD (recorded false) reports no metrics and no k_source (null), not 0.0 and proxy (rev-exitpath)",
+        "a fault HOLD (recorded false) reports no metrics, k_source or sigma_source (null), not 0.0 and proxy "
+        "(rev-exitpath)",
         "actors/gate.py",
         "    record.update(FAULT_METRICS)\n",
         "",
+        ("tests/test_exit_path_review.py::test_a_fault_hold_reports_no_metrics_and_no_k_source_it_never_decided_on",)),
+    Mutation(
+        "fault_hold_omits_sigma_source",
+        "a fault HOLD has every decision field, sigma_source too, null (rev-exitpath)",
+        "actors/gate.py",
+        '                                                "sigma_source"))\n',
+        "                                                ))\n",
         ("tests/test_exit_path_review.py::test_a_fault_hold_reports_no_metrics_and_no_k_source_it_never_decided_on",)),
 ]
 
