@@ -31,7 +31,8 @@ def test_a_fault_hold_reports_no_metrics_and_no_k_source_it_never_decided_on(tmp
     says of a metric that cannot be computed. They were 0.0 with `k_source: "proxy"`: with K from a fresh cluster
     state (p26_cluster_stress_used 1, no fallback counted) a desk, a dashboard or the fallback proof read a cold book
     whose K came from the proxy."""
-    with running_p26(tmp_path, redis_server) as p26:
+    # A cluster state fresh for the whole test, however slow the machine: K comes from the cluster throughout.
+    with running_p26(tmp_path, redis_server, gate_settings={"freshness_s": 600}) as p26:
         settle(p26, write_cluster_state(p26.redis, 0.7))
         d = decision_of(p26.client.propose("SOLUSDT", "HOLD", plan_id=new_plan()))
         assert d["recorded"] and d["k_source"] == "cluster", d
