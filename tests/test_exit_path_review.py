@@ -3,14 +3,19 @@ a real gate, permit issuer and redis-server."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
+import zmq
+
 from launcher.client import GateClient
-from helpers import wait_for
-from test_gate_service import decision_of, new_plan, running_p26, settle, write_cluster_state
+from helpers import DEADLINE_SCALE, wait_for
+from test_gate_deadlines import host_stepped_p26, nothing_written, step_clock_library  # noqa: F401 (fixtures)
+from test_gate_service import decision_of, issuer_item, new_plan, running_p26, settle, write_cluster_state
 
 # A decision's portfolio metrics and where K and sigma came from: what a fault HOLD has none of (each field there, null).
 METRIC_FIELDS = ("stress", "heat", "concentration", "corr_proxy", "K", "k_source", "sigma_source")
@@ -50,3 +55,31 @@ def test_a_fault_hold_reports_no_metrics_and_no_k_source_it_never_decided_on(tmp
         for fault in (unanswered, unread):
             assert {f: fault.get(f, "absent") for f in METRIC_FIELDS} == dict.fromkeys(METRIC_FIELDS), fault
             assert (fault["final_action"], fault["permit"]) == ("HOLD", False), fault
+
+
+def test_a_host_clock_stepped_back_while_redis_holds_the_script_lets_no_write_land_after_its_deadline(
+        host_stepped_p26):
+    """The script compares Redis's wall clock with the deadline; stepped back (an NTP step of the host that runs
+    gate, issuer and Redis, as production.yaml does) while a stalled Redis held the script, that clock put the
+    deadline seconds late: with the host stepped back 3 s, 0.2 s into a 0.8 s stall, the decision and its permit
+    were written 0.5 s after the gate's deadline, after the gate had answered its client "outcome unknown". The
+    issuer now also gives the script the earliest its Redis's clock can read when the script is sent: a clock
+    found before that went back while the script waited, and nothing is written."""
+    system, r = host_stepped_p26, host_stepped_p26.redis
+    plan = new_plan()
+    deadline = time.time() + 0.3  # the gate's, set before the step
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(system.data["actors"]["permit_issuer"]["sockets"]["requests"]["bind"])
+    try:
+        with stopped(int(r.info("server")["process_id"])):
+            sock.send(json.dumps({**issuer_item(plan, "ETHUSDT", "PARTIAL_50"), "deadline_epoch": deadline}).encode())
+            time.sleep(0.2)  # the issuer has read the request and sent the script: it waits for Redis
+            system.step_file.write_text("-3.0")  # the host's wall clock (Redis's too) steps back 3 s
+            time.sleep(0.6)  # the stall outlasts the deadline
+        assert sock.poll(10_000 * DEADLINE_SCALE), "the permit issuer did not answer"
+        reply = json.loads(sock.recv())
+    finally:
+        sock.close(linger=0)
+    assert (reply["status"], reply.get("reason")) == ("error", "expired"), reply
+    assert nothing_written(r, plan)

@@ -199,8 +199,8 @@ MUTATIONS: list[Mutation] = [
         "issuer_ignores_the_item_deadline",
         "the issuer's script refuses (expired) an item whose own deadline Redis's clock has passed (issue 14)",
         "actors/permit_issuer.py",
-        "else str(script_deadline_ms(own if not deadline else min(own, deadline), ahead_s, within_s)))",
-        "else deadline_ms)",
+        "else str(script_deadline_ms(own if not deadline else min(own, deadline), ahead_s, within_s)),",
+        "else deadline_ms,",
         ("tests/test_gate_deadlines.py::test_the_issuer_writes_nothing_for_an_item_whose_own_deadline_redis_time_has_passed",)),
     Mutation(
         "never_answer_overloaded",
@@ -4492,6 +4492,22 @@ MUTATIONS: list[Mutation] = [
         '                                                "sigma_source"))\n',
         "                                                ))\n",
         ("tests/test_exit_path_review.py::test_a_fault_hold_reports_no_metrics_and_no_k_source_it_never_decided_on",)),
+    Mutation(
+        "script_ignores_a_clock_that_went_back_while_it_waited",
+        "a host clock stepped back while a stalled Redis holds the issuer's script lets no write land after its "
+        "deadline (rev-exitpath)",
+        "actors/permit_issuer.py",
+        "if now_ms < tonumber(ARGV[10]) then  -- its clock went back while the script waited: the deadline cannot be judged\n",
+        "if false then\n",
+        ("tests/test_exit_path_review.py::test_a_host_clock_stepped_back_while_redis_holds_the_script_lets_no_write_land_after_its_deadline",)),
+    Mutation(
+        "issuer_sends_no_floor_for_redis_clock",
+        "the issuer gives the script the earliest Redis's clock can read when it runs, so a step back during a stall "
+        "is seen (rev-exitpath)",
+        "actors/permit_issuer.py",
+        "        sent_floor_ms = str(script_deadline_ms(wall, ahead_s, within_s)) if deadline else \"0\"\n",
+        "        sent_floor_ms = \"0\"\n",
+        ("tests/test_exit_path_review.py::test_a_host_clock_stepped_back_while_redis_holds_the_script_lets_no_write_land_after_its_deadline",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
