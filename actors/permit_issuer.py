@@ -63,8 +63,9 @@ STREAM_FIELDS = ("plan_id", "symbol", "action_proposed", "final_action", "gate_r
 # the replay check, so a re-sent pipeline still finds its own earlier write, and is made again after a trim
 # of the stream (trimming many records takes long), so that no write follows the deadline. Redis's clock that
 # reads earlier than it could when the script was sent went back while the script waited (a step of its wall
-# clock during a stall): the deadline, on that clock, would come late by the step, so nothing is written either
-# (clock_went_back, answered as expired).
+# clock during a stall, larger than the wait): the deadline, on that clock, would come late by the step, so
+# nothing is written either (clock_went_back, answered as expired). A smaller step within the deadline's margin
+# of the wait goes unseen: a script has no clock but Redis's wall clock.
 # A non-HOLD decision made without seeing a cooldown that exists now is refused (cooldown_conflict),
 # so the gate re-reads and decides again rather than issuing two permits inside one cooldown; so is
 # one decided under a cooldown that does not exist now: one an earlier decision of its batch was to

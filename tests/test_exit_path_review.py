@@ -64,7 +64,7 @@ def test_a_host_clock_stepped_back_while_redis_holds_the_script_lets_no_write_la
     deadline seconds late: with the host stepped back 3 s, 0.2 s into a 0.8 s stall, the decision and its permit
     were written 0.5 s after the gate's deadline, after the gate had answered its client "outcome unknown". The
     issuer now also gives the script the earliest its Redis's clock can read when the script is sent: a clock
-    found before that went back while the script waited, and nothing is written."""
+    found before that went back while the script waited (by more than the wait), and nothing is written."""
     system, r = host_stepped_p26, host_stepped_p26.redis
     plan = new_plan()
     deadline = time.time() + 0.3  # the gate's, set before the step
