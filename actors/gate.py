@@ -1013,7 +1013,10 @@ class Gate(Actor):
         """Ask the issuer to record the batch's items: one outcome per item, or, when it did not answer or
         refused the whole request, the (reason, detail, nothing recorded for certain) of the fault HOLD every
         proposal of the batch gets (their fallbacks counted)."""
-        reply = self.ask_issuer({"decisions": items, "deadline_epoch": gate_deadline, "compact": True})
+        # The deadline by the monotonic clock too, which the issuer (on this host) shares: a wall clock step while the
+        # request waits for the issuer does not move it.
+        reply = self.ask_issuer({"decisions": items, "deadline_epoch": gate_deadline,
+                                 "deadline_mono": gate_deadline - time.time() + time.monotonic(), "compact": True})
         if reply is None:
             self.count_fallbacks(metrics, len(batch))
             return PERMIT_UNAVAILABLE, OUTCOME_UNKNOWN, False

@@ -242,6 +242,11 @@ def wall_step_s(wall_minus_mono_then: float, wall_minus_mono_now: float) -> floa
 
 
 CLOCK_SAMPLES = 3  # TIME round trips per reading of Redis's clock: the one with the shortest round trip is kept
+# How far Redis's clock may read behind the issuer's estimate of it before a script takes it for a clock that went
+# back while it waited (clock_went_back): an external Redis's clock drifts from this host's between readings (NTP
+# slewing it at up to several % while it corrects an offset), which is no step; a step is caught once it is larger
+# than the script's wait plus this. The deadline itself tolerates such drift as it did.
+CLOCK_BACK_MARGIN_S = 0.1
 # A change of time.time() - time.monotonic() beyond this since the reading of Redis's clock is a step of this host's
 # wall clock (NTP, settimeofday; a slew moves both clocks alike): Redis's clock is read again before the next write.
 WALL_STEP_REREAD_S = 0.001
@@ -397,9 +402,14 @@ class PermitIssuer(Actor):
                 raise ValueError(f"expected 1 frame, got {len(frames)}")
             request = decode_internal(frames[0])
             items, batch, deadline = check_request(request)
+            deadline_mono = checked_deadline(request.get("deadline_mono"), "request: deadline_mono")
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             self._requests["bad_request"](1)
             return error_envelope("bad_request", str(exc)[:300])
+        if deadline_mono is not None:
+            # The gate's deadline by the monotonic clock the two share (one host): a step of the wall clock since the
+            # gate set its deadline_epoch (while this request waited for the issuer) would move it by the step.
+            deadline = time.time() + (deadline_mono - time.monotonic())
         if deadline is not None and time.time() > deadline:
             # The gate has given up on this request (it answered permit_unavailable): issue nothing.
             self._requests["expired"](len(items))
@@ -454,7 +464,7 @@ class PermitIssuer(Actor):
         deadline_ms = str(script_deadline_ms(deadline, ahead_s, within_s)) if deadline else "0"
         # The earliest Redis's clock can read when a script sent now runs: one reading earlier went back meanwhile
         # (a step while a stalled Redis held the script), which would put its deadline late by the step.
-        sent_floor_ms = str(script_deadline_ms(wall, ahead_s, within_s)) if deadline else "0"
+        sent_floor_ms = str(script_deadline_ms(wall - CLOCK_BACK_MARGIN_S, ahead_s, within_s)) if deadline else "0"
         payload = self._script_payload
         built = [
             # An item's own deadline only ever shortens the request's.
@@ -484,6 +494,8 @@ class PermitIssuer(Actor):
                     result, permit_issued = "internal_error", False
                     envelope = encode(error_envelope("internal_error", (
                         f"outcome unknown: the script ran but its reply could not be read ({type(exc).__name__})")))
+                if type(reply) is list and reply and reply[0] == "clock_went_back":
+                    self.clock_went_back(reply[1])
             if acked is not None and result in ("written", "replayed"):
                 result, envelope = unacknowledged(result, permit_issued, acked, self._wait)
                 unacked += 1
@@ -507,6 +519,14 @@ class PermitIssuer(Actor):
                                acked=acked if isinstance(acked, int) else str(acked)[:300],
                                wanted=self._wait.replicas if self._wait else 0)
         return out
+
+    def clock_went_back(self, by_ms: str) -> None:
+        """A script found Redis's clock behind where it was when the script was sent: read it again before the next
+        write (the offset now in use is off by that much), and say so."""
+        self._clock_server = None
+        self.log_throttled("warning", "redis_clock_went_back", behind_ms=by_ms, redis=str(self.redis.server),
+                           detail="Redis's clock read earlier than it could when the script was sent (its wall clock "
+                                  "stepped back, or drifted, while the script waited): nothing was written (expired)")
 
     def unavailable(self, items: list[tuple[dict[str, Any], str, float | None]], exc: RedisUnavailable) -> list[bytes]:
         """The result of every item of a request whose write Redis did not take (or may not have: outcome unknown)."""

@@ -4505,9 +4505,33 @@ MUTATIONS: list[Mutation] = [
         "the issuer gives the script the earliest Redis's clock can read when it runs, so a step back during a stall "
         "is seen (rev-exitpath)",
         "actors/permit_issuer.py",
-        "        sent_floor_ms = str(script_deadline_ms(wall, ahead_s, within_s)) if deadline else \"0\"\n",
+        "        sent_floor_ms = str(script_deadline_ms(wall - CLOCK_BACK_MARGIN_S, ahead_s, within_s)) if deadline else \"0\"\n",
         "        sent_floor_ms = \"0\"\n",
         ("tests/test_exit_path_review.py::test_a_host_clock_stepped_back_while_redis_holds_the_script_lets_no_write_land_after_its_deadline",)),
+    Mutation(
+        "issuer_takes_the_gates_deadline_by_the_wall_clock",
+        "the issuer takes the gate's deadline by the monotonic clock they share: a wall clock step back while the "
+        "request waits for the issuer does not let the decision be written after the gate gave up (rev-exitpath)",
+        "actors/permit_issuer.py",
+        "            deadline = time.time() + (deadline_mono - time.monotonic())\n",
+        "            pass\n",
+        ("tests/test_exit_path_review.py::test_a_host_clock_stepped_back_while_the_request_waits_for_the_issuer_does_not_move_the_gates_deadline", "tests/test_exit_path_review.py::test_a_decision_the_gate_gave_up_on_is_not_written_after_a_host_clock_step_back_while_its_issuer_stalled")),
+    Mutation(
+        "gate_sends_no_monotonic_deadline",
+        "the gate sends its issuer its deadline by the monotonic clock too (rev-exitpath)",
+        "actors/gate.py",
+        '                                 "deadline_mono": gate_deadline - time.time() + time.monotonic(), "compact": True})\n',
+        '                                 "compact": True})\n',
+        ("tests/test_exit_path_review.py::test_a_decision_the_gate_gave_up_on_is_not_written_after_a_host_clock_step_back_while_its_issuer_stalled",)),
+    Mutation(
+        "clock_went_back_check_without_margin",
+        "an external Redis's clock a little behind the issuer's reading of it (drift, no step) refuses no decision "
+        "(rev-exitpath)",
+        "actors/permit_issuer.py",
+        "CLOCK_BACK_MARGIN_S = 0.1\n",
+        "CLOCK_BACK_MARGIN_S = 0.0\n",
+        ("tests/test_exit_path_review.py::"
+         "test_an_external_redis_clock_a_little_behind_the_issuers_reading_of_it_refuses_no_decision",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
