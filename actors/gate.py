@@ -482,9 +482,12 @@ def recorded_in_place(sent: dict[str, Any]) -> dict[str, Any]:
 
 
 def fault_decision(proposal: Proposal, reason: str, now: float, detail: str = OUTCOME_UNKNOWN) -> dict[str, Any]:
-    """HOLD for a fault: this reply carries no permit. `detail` says whether the issuer may still have
-    recorded a decision for the plan_id (OUTCOME_UNKNOWN) or certainly did not."""
+    """HOLD for a fault: this reply carries no permit and no metrics (decision_record without metrics: each null, and
+    no k_source), and sigma_source null too: it is no decision on the portfolio (its state was not read, or the
+    decision made on it was not recorded). `detail` says whether the issuer may still have recorded a decision for
+    the plan_id (OUTCOME_UNKNOWN) or certainly did not."""
     record = decision_record(proposal, HOLD, reason, None, now)
+    record["sigma_source"] = None
     record["recorded"] = False
     record["detail"] = detail
     return record
@@ -1012,7 +1015,10 @@ class Gate(Actor):
         """Ask the issuer to record the batch's items: one outcome per item, or, when it did not answer or
         refused the whole request, the (reason, detail, nothing recorded for certain) of the fault HOLD every
         proposal of the batch gets (their fallbacks counted)."""
-        reply = self.ask_issuer({"decisions": items, "deadline_epoch": gate_deadline, "compact": True})
+        # The deadline by the monotonic clock too, which the issuer (on this host) shares: a wall clock step while the
+        # request waits for the issuer does not move it.
+        reply = self.ask_issuer({"decisions": items, "deadline_epoch": gate_deadline,
+                                 "deadline_mono": gate_deadline - time.time() + time.monotonic(), "compact": True})
         if reply is None:
             self.count_fallbacks(metrics, len(batch))
             return PERMIT_UNAVAILABLE, OUTCOME_UNKNOWN, False

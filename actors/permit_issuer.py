@@ -49,7 +49,8 @@ STREAM_FIELDS = ("plan_id", "symbol", "action_proposed", "final_action", "gate_r
 # ARGV: stored decision JSON (compact, with the request's unique write_id), its TTL (decision_ttl_s with a
 #       permit, hold_decision_ttl_s without), stream count cap, permit TTL, cooldown TTL, issue (0/1),
 #       cooldown_seen (0 no, 1 in Redis, 2 set by an earlier decision of the batch), the gate's deadline
-#       (epoch ms, 0 none), the stream's retention (ms: the longest permit or cooldown TTL), then the
+#       (epoch ms, 0 none), the stream's retention (ms: the longest permit or cooldown TTL), the earliest
+#       Redis's clock can read when the script runs (epoch ms, 0 none), then the
 #       stream record's values in STREAM_FIELDS order (the field names live in the script, so each
 #       request sends half as many arguments).
 # Redis does not roll back a script that fails half-way, so every key's type is checked before the
@@ -60,7 +61,11 @@ STREAM_FIELDS = ("plan_id", "symbol", "action_proposed", "final_action", "gate_r
 # Past the gate's deadline (Redis's clock) nothing is written (expired): the gate has stopped waiting
 # or is about to, so a write now would be a decision its client was told is unknown. The check follows
 # the replay check, so a re-sent pipeline still finds its own earlier write, and is made again after a trim
-# of the stream (trimming many records takes long), so that no write follows the deadline.
+# of the stream (trimming many records takes long), so that no write follows the deadline. Redis's clock that
+# reads earlier than it could when the script was sent went back while the script waited (a step of its wall
+# clock during a stall, larger than the wait): the deadline, on that clock, would come late by the step, so
+# nothing is written either (clock_went_back, answered as expired). A smaller step within the deadline's margin
+# of the wait goes unseen: a script has no clock but Redis's wall clock.
 # A non-HOLD decision made without seeing a cooldown that exists now is refused (cooldown_conflict),
 # so the gate re-reads and decides again rather than issuing two permits inside one cooldown; so is
 # one decided under a cooldown that does not exist now: one an earlier decision of its batch was to
@@ -89,6 +94,9 @@ local deadline = tonumber(ARGV[8])
 if deadline > 0 and now_ms > deadline then
   return {'expired', tostring(now_ms - deadline)}
 end
+if now_ms < tonumber(ARGV[10]) then  -- its clock went back while the script waited: the deadline cannot be judged
+  return {'clock_went_back', tostring(tonumber(ARGV[10]) - now_ms)}
+end
 local issue = ARGV[6] == '1'
 if issue and ARGV[7] == '0' and redis.call('EXISTS', KEYS[4]) == 1 then
   return {'cooldown_conflict', ''}
@@ -109,7 +117,7 @@ if redis.call('XLEN', KEYS[2]) >= cap then
     return {'expired', tostring(now_ms - deadline)}
   end
 end
-local record = {""" + ", ".join(f"'{name}', ARGV[{10 + i}]" for i, name in enumerate(STREAM_FIELDS)) + """}
+local record = {""" + ", ".join(f"'{name}', ARGV[{11 + i}]" for i, name in enumerate(STREAM_FIELDS)) + """}
 redis.call('XADD', KEYS[2], '*', unpack(record))
 if issue then
   redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4])
@@ -234,6 +242,11 @@ def wall_step_s(wall_minus_mono_then: float, wall_minus_mono_now: float) -> floa
 
 
 CLOCK_SAMPLES = 3  # TIME round trips per reading of Redis's clock: the one with the shortest round trip is kept
+# How far Redis's clock may read behind the issuer's estimate of it before a script takes it for a clock that went
+# back while it waited (clock_went_back): an external Redis's clock drifts from this host's between readings (NTP
+# slewing it at up to several % while it corrects an offset), which is no step; a step is caught once it is larger
+# than the script's wait plus this. The deadline itself tolerates such drift as it did.
+CLOCK_BACK_MARGIN_S = 0.1
 # A change of time.time() - time.monotonic() beyond this since the reading of Redis's clock is a step of this host's
 # wall clock (NTP, settimeofday; a slew moves both clocks alike): Redis's clock is read again before the next write.
 WALL_STEP_REREAD_S = 0.001
@@ -389,9 +402,14 @@ class PermitIssuer(Actor):
                 raise ValueError(f"expected 1 frame, got {len(frames)}")
             request = decode_internal(frames[0])
             items, batch, deadline = check_request(request)
+            deadline_mono = checked_deadline(request.get("deadline_mono"), "request: deadline_mono")
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             self._requests["bad_request"](1)
             return error_envelope("bad_request", str(exc)[:300])
+        if deadline_mono is not None:
+            # The gate's deadline by the monotonic clock the two share (one host): a step of the wall clock since the
+            # gate set its deadline_epoch (while this request waited for the issuer) would move it by the step.
+            deadline = time.time() + (deadline_mono - time.monotonic())
         if deadline is not None and time.time() > deadline:
             # The gate has given up on this request (it answered permit_unavailable): issue nothing.
             self._requests["expired"](len(items))
@@ -429,7 +447,8 @@ class PermitIssuer(Actor):
         except RedisUnavailable as exc:
             return self.unavailable(items, exc)
         mono = time.monotonic()  # read in the order the reading read them
-        step_s = wall_step_s(self._wall_minus_mono_s, time.time() - mono)
+        wall = time.time()
+        step_s = wall_step_s(self._wall_minus_mono_s, wall - mono)
         if abs(step_s) > WALL_STEP_REREAD_S:
             # This host's wall clock stepped since the reading. Redis's clock stepped with it when Redis runs on this
             # host (production.yaml), not when it runs elsewhere: read it again rather than guess (taking every step
@@ -437,16 +456,21 @@ class PermitIssuer(Actor):
             # until the next reading, and 3 s late after a step back). Redis unreachable: the guess stands.
             self.read_redis_clock()
             mono = time.monotonic()
-            step_s = wall_step_s(self._wall_minus_mono_s, time.time() - mono)
+            wall = time.time()
+            step_s = wall_step_s(self._wall_minus_mono_s, wall - mono)
         within_s = self._redis_clock_uncertainty_s
         # Still stepped (the reading failed): an external Redis's clock is that much less ahead of this host's.
         ahead_s = self._redis_clock_ahead_s - step_s
         deadline_ms = str(script_deadline_ms(deadline, ahead_s, within_s)) if deadline else "0"
+        # The earliest Redis's clock can read when a script sent now runs: one reading earlier went back meanwhile
+        # (a step while a stalled Redis held the script), which would put its deadline late by the step.
+        sent_floor_ms = str(script_deadline_ms(wall - CLOCK_BACK_MARGIN_S, ahead_s, within_s)) if deadline else "0"
         payload = self._script_payload
         built = [
             # An item's own deadline only ever shortens the request's.
             payload(decision, seen, deadline_ms if own is None
-                    else str(script_deadline_ms(own if not deadline else min(own, deadline), ahead_s, within_s)))
+                    else str(script_deadline_ms(own if not deadline else min(own, deadline), ahead_s, within_s)),
+                    sent_floor_ms)
             for decision, seen, own in items]
         started = time.perf_counter()
         try:
@@ -470,6 +494,8 @@ class PermitIssuer(Actor):
                     result, permit_issued = "internal_error", False
                     envelope = encode(error_envelope("internal_error", (
                         f"outcome unknown: the script ran but its reply could not be read ({type(exc).__name__})")))
+                if type(reply) is list and reply and reply[0] == "clock_went_back":
+                    self.clock_went_back(reply[1])
             if acked is not None and result in ("written", "replayed"):
                 result, envelope = unacknowledged(result, permit_issued, acked, self._wait)
                 unacked += 1
@@ -493,6 +519,14 @@ class PermitIssuer(Actor):
                                acked=acked if isinstance(acked, int) else str(acked)[:300],
                                wanted=self._wait.replicas if self._wait else 0)
         return out
+
+    def clock_went_back(self, by_ms: str) -> None:
+        """A script found Redis's clock behind where it was when the script was sent: read it again before the next
+        write (the offset now in use is off by that much), and say so."""
+        self._clock_server = None
+        self.log_throttled("warning", "redis_clock_went_back", behind_ms=by_ms, redis=str(self.redis.server),
+                           detail="Redis's clock read earlier than it could when the script was sent (its wall clock "
+                                  "stepped back, or drifted, while the script waited): nothing was written (expired)")
 
     def unavailable(self, items: list[tuple[dict[str, Any], str, float | None]], exc: RedisUnavailable) -> list[bytes]:
         """The result of every item of a request whose write Redis did not take (or may not have: outcome unknown)."""
@@ -668,9 +702,10 @@ def script_call(decision: dict[str, Any], seen: str, args: ScriptArgs,
 
 
 def script_command(decision: dict[str, Any], seen: str, args: ScriptArgs, deadline_ms: str = "0",
-                   stored: bytes | None = None) -> tuple[Any, ...]:
+                   stored: bytes | None = None, sent_floor_ms: str = "0") -> tuple[Any, ...]:
     """RECORD_DECISION's EVALSHA command for one decision, built in one tuple (RECORD_DECISION.command(KEYS,
-    ARGV) of script_call); the stored decision JSON (`stored`, else a new stored_form) is its ARGV[1], command[7]."""
+    ARGV) of script_call); the stored decision JSON (`stored`, else a new stored_form) is its ARGV[1], command[7].
+    sent_floor_ms: the earliest Redis's clock can read when the script runs (epoch ms, "0": not checked)."""
     plan_id = decision["plan_id"]
     issue = decision["final_action"] != "HOLD"
     try:
@@ -683,7 +718,7 @@ def script_command(decision: dict[str, Any], seen: str, args: ScriptArgs, deadli
             keys.plan_decision(plan_id), keys.GATE_STREAM, keys.permit(plan_id), keys.cooldown(decision["symbol"]),
             stored_form(decision, issue) if stored is None else stored, args.decision_ttl if issue else args.hold_ttl,
             args.stream_cap, args.permit_ttl, args.cooldown_ttl, "1" if issue else "0", seen, deadline_ms,
-            args.retention_ms, *values)
+            args.retention_ms, sent_floor_ms, *values)
 
 
 def _bulk(text: str) -> str:
@@ -730,14 +765,14 @@ _KEYS_ARE_PREFIXED = (keys.plan_decision("p") == _DECISION_KEY + "p" and keys.pe
 class ScriptPayload:
     """RECORD_DECISION's EVALSHA command for one decision as RESP bytes, with its stored decision JSON (`build`):
     the bytes encode_commands gives for script_command's tuple, written from a template of the arguments every
-    decision shares (hiredis's pack_command formatted each of the 29 arguments with sprintf and a repr per float:
+    decision shares (hiredis's pack_command formatted each of the 29 arguments (30 since) with sprintf and a repr per float:
     50,000 instructions a decision, issue 14). A decision the template does not take (text outside ASCII, a value
     other than a str, float or None, an int ts_epoch excepted, or a stream field left out) takes script_command
     and encode_commands."""
 
     def __init__(self, args: ScriptArgs):
         self.args = args
-        argc = 3 + 4 + 9 + len(STREAM_FIELDS)  # EVALSHA sha numkeys, KEYS, ARGV before the stream values, values
+        argc = 3 + 4 + 10 + len(STREAM_FIELDS)  # EVALSHA sha numkeys, KEYS, ARGV before the stream values, values
         self._head = f"*{argc}\r\n" + _bulk("EVALSHA") + _bulk(RECORD_DECISION.sha) + _bulk("4")
         self._stream = _bulk(keys.GATE_STREAM)
         # After the stored decision: its TTL, the stream cap, the permit and cooldown TTLs, issue.
@@ -748,7 +783,8 @@ class ScriptPayload:
         self._seen = {seen: _bulk(seen) for seen in (SEEN_NONE, SEEN_IN_REDIS, SEEN_FROM_BATCH)}
         self._retention = _bulk(args.retention_ms)
 
-    def build(self, decision: dict[str, Any], seen: str, deadline_ms: str = "0") -> tuple[bytes, bytes]:
+    def build(self, decision: dict[str, Any], seen: str, deadline_ms: str = "0",
+              sent_floor_ms: str = "0") -> tuple[bytes, bytes]:
         plan_id = decision["plan_id"]
         issue = decision["final_action"] != "HOLD"
         stored = stored_form(decision, issue)
@@ -767,10 +803,11 @@ class ScriptPayload:
                     f"${len(_PERMIT_KEY) + n}\r\n{_PERMIT_KEY}{plan_id}\r\n"
                     f"${len(_COOLDOWN_KEY) + len(symbol)}\r\n{_COOLDOWN_KEY}{symbol}\r\n${len(stored)}\r\n")
             tail = (f"{self._settings[issue]}{self._seen[seen]}${len(deadline_ms)}\r\n{deadline_ms}\r\n"
-                    f"{self._retention}${n}\r\n{plan_id}\r\n" + "".join(chunks))
+                    f"{self._retention}${len(sent_floor_ms)}\r\n{sent_floor_ms}\r\n${n}\r\n{plan_id}\r\n"
+                    + "".join(chunks))
             if head.isascii() and tail.isascii():
                 return head.encode() + stored + tail.encode(), stored
-        return encode_commands((script_command(decision, seen, self.args, deadline_ms, stored),)), stored
+        return encode_commands((script_command(decision, seen, self.args, deadline_ms, stored, sent_floor_ms),)), stored
 
 
 # What makes two proposals the same: a plan_id resubmitted with other values is a conflict, not a replay.
@@ -806,6 +843,10 @@ def outcome(decision: dict[str, Any], stored_json: str, reply: Any,
     if kind == "expired":
         return kind, encode(error_envelope(kind, f"nothing was written: Redis ran the script {reply[1]} ms after "
                                                  f"the gate's deadline")), False
+    if kind == "clock_went_back":  # counted and answered as expired: nothing written, the gate's deadline unjudged
+        return "expired", encode(error_envelope("expired", (
+            f"nothing was written: Redis's clock read {reply[1]} ms earlier than it could when the script was sent "
+            f"(its wall clock stepped back while the script waited), so the gate's deadline could not be judged"))), False
     if kind == "stream_full":
         return kind, encode(error_envelope(kind, (
             "nothing was written: the gate stream holds stream_maxlen records, all younger than the longest "

@@ -270,8 +270,9 @@ def test_the_issuers_script_arguments_are_those_of_the_plain_code(decision):
     keys_, argv, stored_json = pi.script_call(decision, "1", args, "123")
     assert keys_ == (keys.plan_decision(decision["plan_id"]), keys.GATE_STREAM, keys.permit(decision["plan_id"]),
                      keys.cooldown(decision["symbol"]))
-    assert argv[0] == stored_json and list(argv[9:]) == plain_stream_values(decision)
-    assert argv[1:9] == ("86400" if issue else "600", "100000", "60", "60", "1" if issue else "0", "1", "123", "60000")
+    assert argv[0] == stored_json and list(argv[10:]) == plain_stream_values(decision)
+    assert argv[1:10] == ("86400" if issue else "600", "100000", "60", "60", "1" if issue else "0", "1", "123", "60000",
+                          "0")
 
 
 @pytest.mark.parametrize("decision", DECISIONS)
@@ -359,7 +360,7 @@ def test_the_issuers_evalsha_command_is_built_whole_and_encoded_as_the_plain_cod
     keys_, argv, stored_json = pi.script_call(decision, "2", args, "123")
     assert command[:7] == ("EVALSHA", pi.RECORD_DECISION.sha, 4, *keys_)
     assert command[8:] == argv[1:] and json.loads(command[7])["m"] == json.loads(stored_json)["m"]
-    assert list(command[16:]) == plain_stream_values(decision)
+    assert list(command[17:]) == plain_stream_values(decision)
     assert encode_commands([command, command]) == _encode_commands_py([command, command])
     assert pi.RECORD_DECISION.eval_command(command) == ("EVAL", pi.RECORD_DECISION.source, *command[2:])
 
@@ -398,8 +399,8 @@ def test_the_issuers_templated_evalsha_is_the_bytes_hiredis_gives_for_its_comman
     args = pi.ScriptArgs("86400", "600", "100000", "60", "60", "60000")
     build = pi.ScriptPayload(args).build
     for decision in HOSTILE_DECISIONS * 2:
-        payload, stored = build(decision, seen, "1795636342123")
-        command = pi.script_command(decision, seen, args, "1795636342123", stored)
+        payload, stored = build(decision, seen, "1795636342123", "1795636341987")
+        command = pi.script_command(decision, seen, args, "1795636342123", stored, "1795636341987")
         assert payload == encode_commands([command]) == _encode_commands_py([command]), decision
         assert pi.RECORD_DECISION.eval_payload(payload) == _encode_commands_py([pi.RECORD_DECISION.eval_command(command)])
         stored_value = json.loads(stored)

@@ -199,8 +199,8 @@ MUTATIONS: list[Mutation] = [
         "issuer_ignores_the_item_deadline",
         "the issuer's script refuses (expired) an item whose own deadline Redis's clock has passed (issue 14)",
         "actors/permit_issuer.py",
-        "else str(script_deadline_ms(own if not deadline else min(own, deadline), ahead_s, within_s)))",
-        "else deadline_ms)",
+        "else str(script_deadline_ms(own if not deadline else min(own, deadline), ahead_s, within_s)),",
+        "else deadline_ms,",
         ("tests/test_gate_deadlines.py::test_the_issuer_writes_nothing_for_an_item_whose_own_deadline_redis_time_has_passed",)),
     Mutation(
         "never_answer_overloaded",
@@ -4501,7 +4501,8 @@ MUTATIONS: list[Mutation] = [
         "_NO_METRICS = PortfolioMetrics(math.nan, math.nan, math.nan, math.nan, None, math.nan, math.nan)",
         "_NO_METRICS = PortfolioMetrics(0.0, 0.0, 0.0, 0.0, \"proxy\", 0.0, 0.0)",
         ("tests/test_gate_says_why_not_ready.py::"
-         "test_a_fault_hold_made_without_a_read_of_the_state_claims_no_k_source_and_no_metrics",)),
+         "test_a_fault_hold_made_without_a_read_of_the_state_claims_no_k_source_and_no_metrics",
+         "tests/test_exit_path_review.py::test_a_fault_hold_reports_no_metrics_and_no_k_source_it_never_decided_on")),
     Mutation(
         "status_says_a_bad_clusters_count_sends_the_gate_to_the_proxy",
         "status says the gate takes K from the proxy only when updated_ts or cluster_stress is unreadable, not for a "
@@ -4530,6 +4531,53 @@ MUTATIONS: list[Mutation] = [
         "        ready[lo:hi] = w[\"ready\"]\n",
         ("tests/test_backtest_attack.py::"
          "test_a_symbol_whose_prices_stopped_leaves_the_matrix_after_max_price_age_s_as_in_the_live_correlator",)),
+    Mutation(
+        "fault_hold_omits_sigma_source",
+        "a fault HOLD has every decision field, sigma_source too, null (rev-exitpath)",
+        "actors/gate.py",
+        "    record[\"sigma_source\"] = None\n",
+        "",
+        ("tests/test_exit_path_review.py::test_a_fault_hold_reports_no_metrics_and_no_k_source_it_never_decided_on",)),
+    Mutation(
+        "script_ignores_a_clock_that_went_back_while_it_waited",
+        "a host clock stepped back while a stalled Redis holds the issuer's script lets no write land after its "
+        "deadline (rev-exitpath)",
+        "actors/permit_issuer.py",
+        "if now_ms < tonumber(ARGV[10]) then  -- its clock went back while the script waited: the deadline cannot be judged\n",
+        "if false then\n",
+        ("tests/test_exit_path_review.py::test_a_host_clock_stepped_back_while_redis_holds_the_script_lets_no_write_land_after_its_deadline",)),
+    Mutation(
+        "issuer_sends_no_floor_for_redis_clock",
+        "the issuer gives the script the earliest Redis's clock can read when it runs, so a step back during a stall "
+        "is seen (rev-exitpath)",
+        "actors/permit_issuer.py",
+        "        sent_floor_ms = str(script_deadline_ms(wall - CLOCK_BACK_MARGIN_S, ahead_s, within_s)) if deadline else \"0\"\n",
+        "        sent_floor_ms = \"0\"\n",
+        ("tests/test_exit_path_review.py::test_a_host_clock_stepped_back_while_redis_holds_the_script_lets_no_write_land_after_its_deadline",)),
+    Mutation(
+        "issuer_takes_the_gates_deadline_by_the_wall_clock",
+        "the issuer takes the gate's deadline by the monotonic clock they share: a wall clock step back while the "
+        "request waits for the issuer does not let the decision be written after the gate gave up (rev-exitpath)",
+        "actors/permit_issuer.py",
+        "            deadline = time.time() + (deadline_mono - time.monotonic())\n",
+        "            pass\n",
+        ("tests/test_exit_path_review.py::test_a_host_clock_stepped_back_while_the_request_waits_for_the_issuer_does_not_move_the_gates_deadline", "tests/test_exit_path_review.py::test_a_decision_the_gate_gave_up_on_is_not_written_after_a_host_clock_step_back_while_its_issuer_stalled")),
+    Mutation(
+        "gate_sends_no_monotonic_deadline",
+        "the gate sends its issuer its deadline by the monotonic clock too (rev-exitpath)",
+        "actors/gate.py",
+        '                                 "deadline_mono": gate_deadline - time.time() + time.monotonic(), "compact": True})\n',
+        '                                 "compact": True})\n',
+        ("tests/test_exit_path_review.py::test_a_decision_the_gate_gave_up_on_is_not_written_after_a_host_clock_step_back_while_its_issuer_stalled",)),
+    Mutation(
+        "clock_went_back_check_without_margin",
+        "an external Redis's clock a little behind the issuer's reading of it (drift, no step) refuses no decision "
+        "(rev-exitpath)",
+        "actors/permit_issuer.py",
+        "CLOCK_BACK_MARGIN_S = 0.1\n",
+        "CLOCK_BACK_MARGIN_S = 0.0\n",
+        ("tests/test_exit_path_review.py::"
+         "test_an_external_redis_clock_a_little_behind_the_issuers_reading_of_it_refuses_no_decision",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit

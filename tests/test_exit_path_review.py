@@ -1,0 +1,173 @@
+"""Exit-path review (rev-exitpath): what a desk reads in a reply while the permit issuer or Redis misbehaves, against
+a real gate, permit issuer and redis-server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+import zmq
+
+from launcher.client import GateClient
+from helpers import DEADLINE_SCALE, wait_for
+from launcher import keys
+from helpers import RedisServer
+from test_gate_deadlines import host_stepped_p26, nothing_written, step_clock_library  # noqa: F401 (fixtures)
+from test_gate_service import (P26, decision_of, issuer_item, issuer_request, new_plan, running_p26, settle,
+                               write_book, write_cluster_state)
+
+# A decision's portfolio metrics and where K and sigma came from: what a fault HOLD has none of (each field there, null).
+METRIC_FIELDS = ("stress", "heat", "concentration", "corr_proxy", "K", "k_source", "sigma_source")
+
+
+@contextmanager
+def stopped(pid: int) -> Iterator[None]:
+    """The process SIGSTOPped for the block, then resumed, whatever happens in it."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def test_a_fault_hold_reports_no_metrics_and_no_k_source_it_never_decided_on(tmp_path, redis_server):
+    """A fault HOLD (recorded false) is no decision on the portfolio: its metrics are null, as docs/proposal-api.md
+    says of a metric that cannot be computed. They were 0.0 with `k_source: "proxy"`: with K from a fresh cluster
+    state (p26_cluster_stress_used 1, no fallback counted) a desk, a dashboard or the fallback proof read a cold book
+    whose K came from the proxy."""
+    # A cluster state fresh for the whole test, however slow the machine: K comes from the cluster throughout.
+    with running_p26(tmp_path, redis_server, gate_settings={"freshness_s": 600}) as p26:
+        settle(p26, write_cluster_state(p26.redis, 0.7))
+        d = decision_of(p26.client.propose("SOLUSDT", "HOLD", plan_id=new_plan()))
+        assert d["recorded"] and d["k_source"] == "cluster", d
+        with GateClient(p26.endpoint, timeout_ms=3000, retries=0) as client:
+            with stopped(p26.issuer.proc.pid):  # the issuer does not answer: HOLD permit_unavailable
+                unanswered = decision_of(client.propose("ETHUSDT", "PARTIAL_50", plan_id=new_plan()))
+            assert (unanswered["gate_reason"], unanswered["recorded"]) == ("permit_unavailable", False), unanswered
+            assert p26.metrics()["p26_cluster_stress_used"] == 1.0  # the gate's own K came from the cluster
+            with stopped(redis_server.proc.pid):  # the state read times out: HOLD redis_unavailable
+
+                def state_unread() -> dict:
+                    d = decision_of(client.propose("ETHUSDT", "PARTIAL_50", plan_id=new_plan()))
+                    return d if d["gate_reason"] == "redis_unavailable" else {}
+                unread = wait_for(state_unread, 10, "a HOLD redis_unavailable while Redis is stopped")
+        for fault in (unanswered, unread):
+            assert {f: fault.get(f, "absent") for f in METRIC_FIELDS} == dict.fromkeys(METRIC_FIELDS), fault
+            assert (fault["final_action"], fault["permit"]) == ("HOLD", False), fault
+
+
+def send_to_issuer_during_a_stall(system, stalled_pid: int, plan: str, step_s: float) -> dict:
+    """Send the permit issuer the gate's request for one decision (its deadline 0.3 s ahead, by the wall clock and by
+    the monotonic clock, as the gate sets it) with `stalled_pid` SIGSTOPped for 0.8 s, the host's wall clock stepped
+    by step_s 0.2 s into the stall; the issuer's reply."""
+    deadline, deadline_mono = time.time() + 0.3, time.monotonic() + 0.3
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(system.data["actors"]["permit_issuer"]["sockets"]["requests"]["bind"])
+    try:
+        with stopped(stalled_pid):
+            sock.send(json.dumps({**issuer_item(plan, "ETHUSDT", "PARTIAL_50"), "deadline_epoch": deadline,
+                                  "deadline_mono": deadline_mono}).encode())
+            time.sleep(0.2)
+            system.step_file.write_text(str(step_s))  # the host's wall clock (Redis's too) steps
+            time.sleep(0.6)  # the stall outlasts the deadline
+        assert sock.poll(10_000 * DEADLINE_SCALE), "the permit issuer did not answer"
+        return json.loads(sock.recv())
+    finally:
+        sock.close(linger=0)
+
+
+def test_a_host_clock_stepped_back_while_redis_holds_the_script_lets_no_write_land_after_its_deadline(
+        host_stepped_p26):
+    """The script compares Redis's wall clock with the deadline; stepped back (an NTP step of the host that runs
+    gate, issuer and Redis, as production.yaml does) while a stalled Redis held the script, that clock put the
+    deadline seconds late: with the host stepped back 3 s, 0.2 s into a 0.8 s stall, the decision and its permit
+    were written 0.5 s after the gate's deadline, after the gate had answered its client "outcome unknown". The
+    issuer now gives the script the earliest Redis's clock can read when the script is sent: a clock found before
+    that went back while the script waited, and nothing is written. (An issuer held up by the stall in a reading of
+    Redis's clock reads the request only after the step: the next test's case; a few tries make sure the script
+    itself met the step at least once.)"""
+    system, r = host_stepped_p26, host_stepped_p26.redis
+    met_by_the_script = 0
+    for _ in range(6):
+        system.step_file.write_text("0")
+        time.sleep(0.1)
+        plan = new_plan()
+        reply = send_to_issuer_during_a_stall(system, int(r.info("server")["process_id"]), plan, -3.0)
+        assert (reply["status"], reply.get("reason")) == ("error", "expired"), reply
+        assert nothing_written(r, plan)
+        met_by_the_script += "clock" in reply["detail"]
+        if met_by_the_script:
+            break
+    assert met_by_the_script, "the issuer never sent the script before the step"
+
+
+def test_a_host_clock_stepped_back_while_the_request_waits_for_the_issuer_does_not_move_the_gates_deadline(
+        host_stepped_p26):
+    """The issuer took the gate's deadline_epoch on its wall clock when it read the request: stepped back 3 s while
+    the request waited for a busy (here stopped) issuer, that deadline came 3 s late in real time, and the decision
+    and its permit were written after the gate had stopped waiting. The gate also sends its deadline by the
+    monotonic clock the two share (one host), which no step moves: nothing is written."""
+    system, r = host_stepped_p26, host_stepped_p26.redis
+    plan = new_plan()
+    reply = send_to_issuer_during_a_stall(system, system.issuer.proc.pid, plan, -3.0)
+    assert (reply["status"], reply.get("reason")) == ("error", "expired"), reply
+    assert nothing_written(r, plan)
+
+
+def test_an_external_redis_clock_a_little_behind_the_issuers_reading_of_it_refuses_no_decision(
+        tmp_path, step_clock_library, monkeypatch):
+    """The check above must not take drift for a step: an external Redis (on another host, under Sentinel say)
+    whose clock falls 50 ms behind what the issuer read of it (its NTP slewing, or a small step of its host alone)
+    before the issuer reads it again (every 5 s) still records decisions with time left, as it did before the
+    check: only a clock that went back by more than the check's margin is refused."""
+    step_file = tmp_path / "redis_clock_step_s"
+    step_file.write_text("0")
+    with monkeypatch.context() as only_redis:
+        only_redis.setenv("CLUSTERGATE_TEST_CLOCK_STEP_FILE", str(step_file))
+        only_redis.setenv("LD_PRELOAD", str(step_clock_library))
+        server = RedisServer(tmp_path / "redis").start()
+    try:
+        write_book(server.client())
+        system = P26(tmp_path / "p26", server.url).start()
+        try:
+            step_file.write_text("-0.05")  # Redis's clock alone, 50 ms back, after the issuer's reading at its start
+            plan = new_plan()
+            reply = issuer_request(system, {**issuer_item(plan, "ETHUSDT", "PARTIAL_50"), "deadline_epoch": time.time() + 1})
+            assert reply["status"] == "ok" and reply["written"], reply
+            assert server.client().exists(keys.permit(plan)) == 1
+        finally:
+            system.stop()
+    finally:
+        server.stop()
+
+
+def test_a_decision_the_gate_gave_up_on_is_not_written_after_a_host_clock_step_back_while_its_issuer_stalled(
+        host_stepped_p26):
+    """End to end: the gate asks its issuer, stalled (SIGSTOP) for 0.8 s; 0.2 s in, the host's wall clock steps
+    back 3 s; the gate gives up at permit_timeout_ms (500 ms, its own monotonic wait) and answers "outcome unknown".
+    The issuer, resumed, must not then write the decision: it reads the gate's deadline by the shared monotonic
+    clock (the gate's deadline_epoch, on the stepped clock, was 3 s away)."""
+    system, r = host_stepped_p26, host_stepped_p26.redis
+    plan = new_plan()
+    answer: dict = {}
+    with GateClient(system.endpoint, timeout_ms=int(10_000 * DEADLINE_SCALE), retries=0, send_deadline=False) as client:
+        with stopped(system.issuer.proc.pid):
+            asking = threading.Thread(target=lambda: answer.update(client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan)))
+            asking.start()
+            time.sleep(0.2)
+            system.step_file.write_text("-3.0")
+            time.sleep(0.6)
+        asking.join()
+    d = decision_of(answer)
+    assert (d["gate_reason"], d["recorded"]) == ("permit_unavailable", False), d
+    # The resumed issuer answers a request sent after the gate's (if the gate's left the gate before it gave up and
+    # closed its socket, the issuer has read it by then: both wait in its socket).
+    probe = issuer_request(system, {**issuer_item(new_plan(), "SOLUSDT", "HOLD"), "deadline_epoch": time.time() + 5})
+    assert probe["status"] == "ok" and probe["written"], probe
+    assert nothing_written(r, plan)
