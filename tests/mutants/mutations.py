@@ -4578,6 +4578,25 @@ MUTATIONS: list[Mutation] = [
         "CLOCK_BACK_MARGIN_S = 0.0\n",
         ("tests/test_exit_path_review.py::"
          "test_an_external_redis_clock_a_little_behind_the_issuers_reading_of_it_refuses_no_decision",)),
+    Mutation(
+        "issuer_refuses_an_exit_for_redis_clock_alone",
+        "an exit proposed just after an external Redis's clock stepped (back past the 100 ms margin, or forward past "
+        "the deadline) is decided, not refused: the issuer reads the clock again and runs the script once more "
+        "(rev-today)",
+        "actors/permit_issuer.py",
+        "    if type(reply) is not list or not reply or reply[0] not in CLOCK_REFUSALS:\n        return False\n",
+        "    if True:\n        return False\n",
+        ("tests/test_exit_path_review.py::"
+         "test_an_exit_proposed_just_after_an_external_redis_clock_stepped_is_decided_not_refused",)),
+    Mutation(
+        "issuer_judges_a_retry_deadline_by_the_wall_clock",
+        "a script refused while a stalled local Redis held it and the host stepped back runs again only by the "
+        "monotonic clock: by the stepped wall clock the deadline looked 3 s away and the retry wrote it late (rev-today)",
+        "actors/permit_issuer.py",
+        "    return bool(limit) and time.monotonic() + sent_wall_minus_mono_s < limit\n",
+        "    return bool(limit) and time.time() < limit\n",
+        ("tests/test_exit_path_review.py::"
+         "test_a_host_clock_stepped_back_while_redis_holds_the_script_lets_no_write_land_after_its_deadline",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
