@@ -634,3 +634,33 @@ def test_a_held_symbol_whose_ticks_stopped_stops_the_cluster_state_so_the_gate_f
     system["feed"].silenced.discard("BTCUSDT")
     wait_for(btc_and_eth_clustered, 30, "a fresh state with BTC and ETH in one cluster again")
     assert "event=held_prices_fresh_again" in procs["clusterer"].log()
+
+
+def test_status_and_a_clusterer_gauge_name_the_held_symbol_whose_stale_price_stops_the_cluster_state(system):
+    """rev-today, as an operator meets it: BTC held, its ticks stopped. The clusterer stops the state
+    (held_prices_stale) and the gate falls back, but `clustergate status` read corr_ready 1, symbols in matrix 2,
+    newest price fresh, the cluster state STALE, and BTC "not in the matrix (fewer than 5 valid returns ...; or a
+    price older than max_price_age_s)": nothing said that BTC, being held, is why no state is written, and no metric
+    said so either (the reason was a counter and one log line). The clusterer now exports
+    p27_held_price_stale{symbol} (1 while that held symbol's own price is stale, so no state is written) and status
+    names it on the symbol's line."""
+    from helpers import scrape
+    from launcher.overview import collect_overview, render_overview
+    from launcher.topology import load_topology
+    from test_clusters_end_to_end import corr_ready, fresh_state
+
+    ports, r = system["ports"], system["redis"]
+    series = 'p27_held_price_stale{symbol="%s"}'
+    wait_for(lambda: corr_ready(ports["state_writer"]) and fresh_state(r) is not None, 40, "a fresh state")
+    assert scrape(ports["clusterer"]).get(series % "BTCUSDT") == 0
+    silence_until_stale(system, "BTCUSDT")
+    wait_for(lambda: not fresh_state(r), 20, "the cluster state to go stale")
+    sample = scrape(ports["clusterer"])
+    assert (sample.get(series % "BTCUSDT"), sample.get(series % "ETHUSDT"), sample.get(series % "SOLUSDT")) == (1, 0, 0)
+    topo = load_topology(system["topo_path"])
+    text = render_overview(topo, collect_overview(topo))
+    btc_line = next(line for line in text.splitlines() if line.strip().startswith("BTCUSDT"))
+    assert "held" in btc_line and "held_prices_stale" in btc_line and "proxy" in btc_line, text
+    assert "held_prices_stale" not in next(line for line in text.splitlines() if line.strip().startswith("SOLUSDT"))
+    system["feed"].silenced.discard("BTCUSDT")
+    wait_for(lambda: scrape(ports["clusterer"]).get(series % "BTCUSDT") == 0, 30, "BTC's gauge back to 0")

@@ -3019,8 +3019,8 @@ MUTATIONS: list[Mutation] = [
         "`clustergate status` calls a symbol ready only when the correlator has it in the matrix (p27_symbol_in_matrix): "
         "enough points can be too few valid returns or a stale price",
         "launcher/overview.py",
-        "        if status == \"ready\" and in_matrix.get(symbol) == 0:",
-        "        if False:",
+        "        elif status == \"ready\" and in_matrix.get(symbol) == 0:",
+        "        elif False:",
         ("tests/test_cluster_side_attack.py::"
          "test_an_unheld_symbol_that_stopped_ticking_leaves_the_fresh_state_of_a_real_cluster_side",)),
     Mutation(
@@ -4597,6 +4597,23 @@ MUTATIONS: list[Mutation] = [
         "    return bool(limit) and time.time() < limit\n",
         ("tests/test_exit_path_review.py::"
          "test_a_host_clock_stepped_back_while_redis_holds_the_script_lets_no_write_land_after_its_deadline",)),
+    Mutation(
+        "clusterer_hides_which_held_symbol_stops_the_state",
+        "the clusterer exports p27_held_price_stale{symbol} 1 for a held symbol whose stale price stops the cluster "
+        "state (rev-today)",
+        "actors/clusterer.py",
+        "labels(symbol=symbol).set(1 if symbol in stale_held else 0)",
+        "labels(symbol=symbol).set(0)",
+        ("tests/test_cluster_side_attack.py::"
+         "test_status_and_a_clusterer_gauge_name_the_held_symbol_whose_stale_price_stops_the_cluster_state",)),
+    Mutation(
+        "status_does_not_say_a_held_symbol_stops_the_state",
+        "clustergate status names the held symbol whose stale price stops the cluster state (rev-today)",
+        "launcher/overview.py",
+        "        if held_price_stale.get(symbol) == 1:",
+        "        if False:",
+        ("tests/test_cluster_side_attack.py::"
+         "test_status_and_a_clusterer_gauge_name_the_held_symbol_whose_stale_price_stops_the_cluster_state",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
