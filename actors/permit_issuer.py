@@ -214,16 +214,17 @@ def _where(index: int | None) -> str:
 # A deadline_epoch is epoch seconds: beyond this (either way) it is no time at all (epoch ms, or a number the
 # script's millisecond deadline cannot hold), refused as a bad request rather than taken as no deadline.
 MAX_DEADLINE_EPOCH_S = 1e11
+MONOTONIC_UNIT = "seconds of the monotonic clock the gate and this issuer share (one host)"  # deadline_mono's
 
 
-def checked_deadline(deadline: Any, where: str) -> float | None:
-    """A request's or an item's deadline_epoch, or ValueError."""
+def checked_deadline(deadline: Any, where: str, field: str = "deadline_epoch", unit: str = "epoch seconds") -> float | None:
+    """A request's or an item's deadline `field` (in `unit`), or ValueError naming it."""
     if deadline is None:
         return None
     if isinstance(deadline, bool) or not isinstance(deadline, (int, float)):
-        raise ValueError(f"{where}: deadline_epoch must be a number")
+        raise ValueError(f"{where}: {field} must be a number ({unit})")
     if not -MAX_DEADLINE_EPOCH_S < deadline < MAX_DEADLINE_EPOCH_S:
-        raise ValueError(f"{where}: deadline_epoch {deadline!r} is not epoch seconds")
+        raise ValueError(f"{where}: {field} {deadline!r} is not {unit}")
     return deadline
 
 
@@ -418,7 +419,7 @@ class PermitIssuer(Actor):
                 raise ValueError(f"expected 1 frame, got {len(frames)}")
             request = decode_internal(frames[0])
             items, batch, deadline = check_request(request)
-            deadline_mono = checked_deadline(request.get("deadline_mono"), "request: deadline_mono")
+            deadline_mono = checked_deadline(request.get("deadline_mono"), "request", "deadline_mono", MONOTONIC_UNIT)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             self._requests["bad_request"](1)
             return error_envelope("bad_request", str(exc)[:300])

@@ -200,3 +200,20 @@ def test_an_exit_proposed_just_after_an_external_redis_clock_stepped_is_decided_
                 assert d.get("recorded") is True and d["gate_reason"] != "permit_unavailable", (step_s, d)
                 assert server.client().exists(keys.plan_decision(plan)) == 1
         assert "redis_clock_went_back" in system.issuer.log()
+
+
+def test_a_bad_deadline_mono_is_refused_naming_deadline_mono_and_what_it_must_be(tmp_path, redis_server):
+    """rev-today: a local process sending the issuer a deadline_mono that is no number or no monotonic time (a bool,
+    a string, 1e12) was refused, nothing written, but told "request: deadline_mono: deadline_epoch must be a
+    number" / "... deadline_epoch 1e12 is not epoch seconds": the wrong field, and the wrong clock. The refusal now
+    names deadline_mono and says it is seconds of the monotonic clock the gate and issuer share."""
+    with running_p26(tmp_path, redis_server) as system:
+        for bad in (True, "soon", 1e12, -1e12):  # (NaN is no JSON: refused before any field is read)
+            plan = new_plan()
+            reply = issuer_request(system, {**issuer_item(plan, "ETHUSDT", "PARTIAL_50"), "deadline_epoch": time.time() + 5,
+                                            "deadline_mono": bad})
+            assert (reply["status"], reply["reason"]) == ("error", "bad_request"), (bad, reply)
+            assert "deadline_epoch" not in reply["detail"] and "deadline_mono" in reply["detail"], (bad, reply)
+            assert "monotonic" in reply["detail"], (bad, reply)
+            assert nothing_written(system.redis, plan)
+

@@ -4614,6 +4614,13 @@ MUTATIONS: list[Mutation] = [
         "        if False:",
         ("tests/test_cluster_side_attack.py::"
          "test_status_and_a_clusterer_gauge_name_the_held_symbol_whose_stale_price_stops_the_cluster_state",)),
+    Mutation(
+        "issuer_names_deadline_epoch_for_a_bad_deadline_mono",
+        "a bad deadline_mono is refused naming deadline_mono and the monotonic clock, not deadline_epoch (rev-today)",
+        "actors/permit_issuer.py",
+        'checked_deadline(request.get("deadline_mono"), "request", "deadline_mono", MONOTONIC_UNIT)',
+        'checked_deadline(request.get("deadline_mono"), "request: deadline_mono")',
+        ("tests/test_exit_path_review.py::test_a_bad_deadline_mono_is_refused_naming_deadline_mono_and_what_it_must_be",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
