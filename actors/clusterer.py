@@ -182,7 +182,7 @@ class ClustererActor(Actor):
             self.m.fail_closed.labels(reason="notional_overflow").inc()
             self.publish(state_message(header, [], 0.0, held, now, ready=False, reason="notional_overflow"))
             return
-        self.note_stale_held(stale_held, header)
+        self.note_stale_held(stale_held, held, header)
         if self.stale_held:
             self.m.fail_closed.labels(reason=HELD_PRICES_STALE).inc()
             self.publish(state_message(header, [], 0.0, held, now, ready=False, reason=HELD_PRICES_STALE))
@@ -209,7 +209,7 @@ class ClustererActor(Actor):
         for symbol in self.topology.symbols:
             self.m.held_price_stale.labels(symbol=symbol).set(1 if symbol in stale_held else 0)
 
-    def note_stale_held(self, stale_held: list[str], header: Mapping[str, Any]) -> None:
+    def note_stale_held(self, stale_held: list[str], held: set[str], header: Mapping[str, Any]) -> None:
         """Log when the held symbols kept out of the matrix for their stale price change (not at each matrix)."""
         if stale_held and stale_held != self.stale_held:
             self.log.error(HELD_PRICES_STALE, symbols=stale_held, matrix_symbols=list(header.get("symbols") or []),
@@ -218,7 +218,14 @@ class ClustererActor(Actor):
                                   "the state is not ready, nothing is written and the gate falls back to the proxy "
                                   "until its prices come again")
         elif self.stale_held and not stale_held:
-            self.log.info("held_prices_fresh_again", symbols=self.stale_held)
+            fresh = [s for s in self.stale_held if s in held]
+            closed = [s for s in self.stale_held if s not in held]
+            if fresh:
+                self.log.info("held_prices_fresh_again", symbols=fresh)
+            if closed:  # not its feed back: an operator read "fresh again" for a feed still stuck
+                self.log.info("stale_priced_symbols_no_longer_held", symbols=closed,
+                              detail="no longer held (the position closed, or its snapshot went stale) while its price "
+                                     "is still stale: the state is written again, without it")
         self.stale_held = stale_held
 
     def note_unreadable(self, unreadable: dict[str, str]) -> None:

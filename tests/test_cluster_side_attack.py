@@ -664,3 +664,25 @@ def test_status_and_a_clusterer_gauge_name_the_held_symbol_whose_stale_price_sto
     assert "held_prices_stale" not in next(line for line in text.splitlines() if line.strip().startswith("SOLUSDT"))
     system["feed"].silenced.discard("BTCUSDT")
     wait_for(lambda: scrape(ports["clusterer"]).get(series % "BTCUSDT") == 0, 30, "BTC's gauge back to 0")
+
+
+def test_a_position_closed_on_a_symbol_whose_price_is_stale_is_not_logged_as_its_prices_fresh_again(system, monkeypatch):
+    """rev-today: BTC held, its ticks stopped (the state stops, held_prices_stale), then the position is closed
+    (position_amt 0) while its feed is still stuck. The state is written again, rightly (nothing held is left out),
+    but the clusterer logged event=held_prices_fresh_again symbols=["BTCUSDT"]: an operator following the incident
+    read that BTC's feed had come back. It now says the symbol is no longer held, and says prices are fresh again
+    only when they are."""
+    import sys
+
+    from test_clusters_end_to_end import corr_ready, fresh_state
+
+    ports, r, procs = system["ports"], system["redis"], system["procs"]
+    wait_for(lambda: corr_ready(ports["state_writer"]) and fresh_state(r) is not None, 40, "a fresh state")
+    silence_until_stale(system, "BTCUSDT")
+    wait_for(lambda: "event=held_prices_stale" in procs["clusterer"].log(), 20, "the state stopped for BTC")
+    feed_positions = sys.modules[type(system["feed"]).__module__].POSITIONS  # the ones the test feed writes
+    monkeypatch.setitem(feed_positions, "BTCUSDT", 0.0)  # closed; its feed still stuck
+    wait_for(lambda: "event=stale_priced_symbols_no_longer_held" in procs["clusterer"].log(), 20,
+             f"the clusterer to say BTC is no longer held\n{procs['clusterer'].log()[-1500:]}")
+    assert "event=held_prices_fresh_again" not in procs["clusterer"].log()
+    wait_for(lambda: fresh_state(r) is not None, 20, "a fresh state again, BTC no longer held")

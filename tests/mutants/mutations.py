@@ -4621,6 +4621,16 @@ MUTATIONS: list[Mutation] = [
         'checked_deadline(request.get("deadline_mono"), "request", "deadline_mono", MONOTONIC_UNIT)',
         'checked_deadline(request.get("deadline_mono"), "request: deadline_mono")',
         ("tests/test_exit_path_review.py::test_a_bad_deadline_mono_is_refused_naming_deadline_mono_and_what_it_must_be",)),
+    Mutation(
+        "clusterer_logs_a_closed_position_on_a_stuck_feed_as_fresh_prices",
+        "a position closed on a symbol whose price is still stale is logged as no longer held, not as its prices fresh "
+        "again (rev-today)",
+        "actors/clusterer.py",
+        "            fresh = [s for s in self.stale_held if s in held]\n"
+        "            closed = [s for s in self.stale_held if s not in held]\n",
+        "            fresh = list(self.stale_held)\n            closed = []\n",
+        ("tests/test_cluster_side_attack.py::"
+         "test_a_position_closed_on_a_symbol_whose_price_is_stale_is_not_logged_as_its_prices_fresh_again",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
