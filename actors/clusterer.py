@@ -64,6 +64,9 @@ def make_metrics() -> SimpleNamespace:
         stress_sum=Gauge("p27_cluster_stress_sum", "ClusterStress: clip(sum of cluster stresses, 0, 1)"),
         stress_max=Gauge("p27_cluster_stress_max", "Largest single cluster stress"),
         fail_closed=Counter("p27_fail_closed", "Updates that could not be made, by reason", ["reason"]),
+        held_price_stale=Gauge("p27_held_price_stale", "1 while the symbol is held and its own newest price is older "
+                               "than max_price_age_s (or it has none): no cluster state is written (held_prices_stale)",
+                               ["symbol"]),
     )
 
 
@@ -111,6 +114,7 @@ class ClustererActor(Actor):
         for reason in FAIL_REASONS:
             self.m.fail_closed.labels(reason=reason)
         self.set_gauges(0, 0.0, 0.0)
+        self.export_stale_held([])
         self.redis = connect(self.topology.redis, decode_responses=False)  # snapshot values may hold any bytes
         self.unreadable: dict[str, str] = {}  # symbol -> error of its snapshot key, while it cannot be read
         self.overflowing: list[str] = []  # the held symbols, while their notionals sum past a float's range
@@ -128,6 +132,7 @@ class ClustererActor(Actor):
         show; the last one stayed for ever, and the dashboard's max() over jobs showed it."""
         if time.monotonic() - self.last_matrix_mono > self.freshness_s:
             self.set_gauges(0, 0.0, 0.0)
+            self.export_stale_held([])
 
     def set_gauges(self, clusters_count: int, stress_sum: float, stress_max: float) -> None:
         self.m.clusters_count.set(clusters_count)
@@ -159,6 +164,8 @@ class ClustererActor(Actor):
             self.log.warning("positions_unavailable", error=error_text(exc))
             self.publish(state_message(header, [], 0.0, held, now, ready=False, reason="redis_unavailable"))
             return
+        stale_held = held_out_for_stale_prices(header.get("stale_symbols") or [], held)
+        self.export_stale_held(stale_held)
         if header.get("ready") and matrix_is_stale(header, now, self.topology.max_price_age_s):
             # A matrix that waited in the queue (this actor paused, its correlator gone meanwhile) is not as of now.
             self.m.fail_closed.labels(reason="matrix_stale").inc()
@@ -175,7 +182,7 @@ class ClustererActor(Actor):
             self.m.fail_closed.labels(reason="notional_overflow").inc()
             self.publish(state_message(header, [], 0.0, held, now, ready=False, reason="notional_overflow"))
             return
-        self.note_stale_held(held_out_for_stale_prices(header.get("stale_symbols") or [], held), header)
+        self.note_stale_held(stale_held, held, header)
         if self.stale_held:
             self.m.fail_closed.labels(reason=HELD_PRICES_STALE).inc()
             self.publish(state_message(header, [], 0.0, held, now, ready=False, reason=HELD_PRICES_STALE))
@@ -197,7 +204,12 @@ class ClustererActor(Actor):
             self.log.info("notional_overflow_ended", symbols=self.overflowing)
         self.overflowing = overflowing
 
-    def note_stale_held(self, stale_held: list[str], header: Mapping[str, Any]) -> None:
+    def export_stale_held(self, stale_held: list[str]) -> None:
+        """p27_held_price_stale of every symbol: 1 for the held ones whose own price is stale (by the last matrix)."""
+        for symbol in self.topology.symbols:
+            self.m.held_price_stale.labels(symbol=symbol).set(1 if symbol in stale_held else 0)
+
+    def note_stale_held(self, stale_held: list[str], held: set[str], header: Mapping[str, Any]) -> None:
         """Log when the held symbols kept out of the matrix for their stale price change (not at each matrix)."""
         if stale_held and stale_held != self.stale_held:
             self.log.error(HELD_PRICES_STALE, symbols=stale_held, matrix_symbols=list(header.get("symbols") or []),
@@ -206,7 +218,14 @@ class ClustererActor(Actor):
                                   "the state is not ready, nothing is written and the gate falls back to the proxy "
                                   "until its prices come again")
         elif self.stale_held and not stale_held:
-            self.log.info("held_prices_fresh_again", symbols=self.stale_held)
+            fresh = [s for s in self.stale_held if s in held]
+            closed = [s for s in self.stale_held if s not in held]
+            if fresh:
+                self.log.info("held_prices_fresh_again", symbols=fresh)
+            if closed:  # not its feed back: an operator read "fresh again" for a feed still stuck
+                self.log.info("stale_priced_symbols_no_longer_held", symbols=closed,
+                              detail="no longer held (the position closed, or its snapshot went stale) while its price "
+                                     "is still stale: the state is written again, without it")
         self.stale_held = stale_held
 
     def note_unreadable(self, unreadable: dict[str, str]) -> None:

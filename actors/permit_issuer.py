@@ -214,16 +214,17 @@ def _where(index: int | None) -> str:
 # A deadline_epoch is epoch seconds: beyond this (either way) it is no time at all (epoch ms, or a number the
 # script's millisecond deadline cannot hold), refused as a bad request rather than taken as no deadline.
 MAX_DEADLINE_EPOCH_S = 1e11
+MONOTONIC_UNIT = "seconds of the monotonic clock the gate and this issuer share (one host)"  # deadline_mono's
 
 
-def checked_deadline(deadline: Any, where: str) -> float | None:
-    """A request's or an item's deadline_epoch, or ValueError."""
+def checked_deadline(deadline: Any, where: str, field: str = "deadline_epoch", unit: str = "epoch seconds") -> float | None:
+    """A request's or an item's deadline `field` (in `unit`), or ValueError naming it."""
     if deadline is None:
         return None
     if isinstance(deadline, bool) or not isinstance(deadline, (int, float)):
-        raise ValueError(f"{where}: deadline_epoch must be a number")
+        raise ValueError(f"{where}: {field} must be a number ({unit})")
     if not -MAX_DEADLINE_EPOCH_S < deadline < MAX_DEADLINE_EPOCH_S:
-        raise ValueError(f"{where}: deadline_epoch {deadline!r} is not epoch seconds")
+        raise ValueError(f"{where}: {field} {deadline!r} is not {unit}")
     return deadline
 
 
@@ -233,6 +234,22 @@ def script_deadline_ms(deadline_s: float, redis_ahead_s: float, uncertainty_s: f
     trip): the earliest the deadline can be on Redis's clock is taken. The script compares TIME's whole
     milliseconds, and its XADD may land in the next one: one more millisecond is kept. Never 0 (0 means none)."""
     return max(1, math.floor((deadline_s + redis_ahead_s - uncertainty_s) * 1000) - 1)
+
+
+# The script's refusals that come from Redis's clock alone, nothing written: run again on a new reading while the
+# deadline, by this host's clock, has not passed (PermitIssuer.record_again).
+CLOCK_REFUSALS = frozenset(("clock_went_back", "expired"))
+
+
+def clock_misread(reply: Any, own: float | None, deadline: float | None, sent_wall_minus_mono_s: float) -> bool:
+    """True when the script refused an item (its own deadline `own`, the request's `deadline`: epoch s by this host's
+    wall clock when the script was sent, then sent_wall_minus_mono_s ahead of the monotonic clock) for Redis's clock
+    alone while its deadline has not passed: Redis's clock moved since it was read. The deadline is judged by the
+    monotonic clock: a step of this host's wall clock meanwhile (a stalled local Redis's too) moves nothing."""
+    if type(reply) is not list or not reply or reply[0] not in CLOCK_REFUSALS:
+        return False
+    limit = deadline if own is None else min(own, deadline) if deadline else own  # as the script was given
+    return bool(limit) and time.monotonic() + sent_wall_minus_mono_s < limit
 
 
 def wall_step_s(wall_minus_mono_then: float, wall_minus_mono_now: float) -> float:
@@ -402,7 +419,7 @@ class PermitIssuer(Actor):
                 raise ValueError(f"expected 1 frame, got {len(frames)}")
             request = decode_internal(frames[0])
             items, batch, deadline = check_request(request)
-            deadline_mono = checked_deadline(request.get("deadline_mono"), "request: deadline_mono")
+            deadline_mono = checked_deadline(request.get("deadline_mono"), "request", "deadline_mono", MONOTONIC_UNIT)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             self._requests["bad_request"](1)
             return error_envelope("bad_request", str(exc)[:300])
@@ -433,11 +450,12 @@ class PermitIssuer(Actor):
                               f"permits, and a gate given another ${variable} than its issuer's is refused so")
 
     def record(self, items: list[tuple[dict[str, Any], str, float | None]],
-               deadline: float | None = None, compact: bool = False) -> list[bytes]:
+               deadline: float | None = None, compact: bool = False, again: bool = True) -> list[bytes]:
         """Run the script for each (decision, cooldown_seen, own deadline) in one pipelined round trip, in
         order; the encoded result envelope of each. Nothing is written after the item's own deadline, else
         `deadline` (epoch s by this host's clock, compared by the script on Redis's clock, corrected by the
-        measured offset between the two)."""
+        measured offset between the two). `again`: the items the script refused for a clock that moved since the
+        reading, with their deadline not passed, run once more on a new reading (record_again)."""
         try:
             if self.redis.connected() != self._clock_server:
                 # Another server than the one whose clock was read: a failover, whose new primary's clock may be
@@ -458,6 +476,7 @@ class PermitIssuer(Actor):
             mono = time.monotonic()
             wall = time.time()
             step_s = wall_step_s(self._wall_minus_mono_s, wall - mono)
+        sent_wall_minus_mono_s = wall - mono  # a refused item's deadline is judged by the monotonic clock
         within_s = self._redis_clock_uncertainty_s
         # Still stepped (the reading failed): an external Redis's clock is that much less ahead of this host's.
         ahead_s = self._redis_clock_ahead_s - step_s
@@ -483,11 +502,16 @@ class PermitIssuer(Actor):
         finally:
             self._observe_write(time.perf_counter() - started)
         out, unacked, permits, counts = [], 0, 0, {}
-        for (decision, _, _), (_, stored), reply in zip(items, built, replies):
+        misread: list[int] = []  # the items refused for a clock that moved since the reading, with time left
+        for (decision, _, own), (_, stored), reply in zip(items, built, replies):
             if compact and type(reply) is list and reply and reply[0] == "written":  # the usual one, as outcome has it
                 permit_issued = decision["final_action"] != "HOLD"
                 result, envelope = "written", WRITTEN_COMPACT[permit_issued]
             else:
+                if again and clock_misread(reply, own, deadline, sent_wall_minus_mono_s):
+                    misread.append(len(out))
+                    out.append(b"")
+                    continue
                 try:  # each item's reply is its own: a failure here never reaches the others of the batch
                     result, envelope, permit_issued = outcome(decision, stored, reply, compact)
                 except Exception as exc:
@@ -518,7 +542,29 @@ class PermitIssuer(Actor):
                                first_plan_id=items[0][0]["plan_id"],
                                acked=acked if isinstance(acked, int) else str(acked)[:300],
                                wanted=self._wait.replicas if self._wait else 0)
+        if misread:
+            self.record_again(items, replies, misread, out, deadline, compact)
         return out
+
+    def record_again(self, items: list[tuple[dict[str, Any], str, float | None]], replies: list[Any],
+                     misread: list[int], out: list[bytes], deadline: float | None, compact: bool) -> None:
+        """Put in `out` the results of the items at `misread`, which the script refused for Redis's clock alone (it
+        moved since the issuer read it: an external Redis's host stepped by its NTP between two readings) with their
+        deadline not passed by this host's monotonic clock: nothing of theirs was written, so Redis's clock is read
+        again and they run once more, in order. A step met while Redis held the script comes with the deadline passed:
+        refused as before."""
+        for index in misread:
+            reply = replies[index]
+            if reply[0] == "clock_went_back":
+                self.clock_went_back(reply[1])
+            else:
+                self.log_throttled("warning", "redis_clock_ahead", late_ms=reply[1], redis=str(self.redis.server),
+                                   detail="Redis's clock read past the gate's deadline while this host's clock had "
+                                          "time left (Redis's wall clock stepped forward since the issuer read it): "
+                                          "read again, and the script run once more")
+        self.read_redis_clock()
+        for index, result in zip(misread, self.record([items[i] for i in misread], deadline, compact, again=False)):
+            out[index] = result
 
     def clock_went_back(self, by_ms: str) -> None:
         """A script found Redis's clock behind where it was when the script was sent: read it again before the next

@@ -69,6 +69,9 @@ def collect_overview(topo: Topology) -> dict[str, Any]:
         out["symbols_in_matrix"] = first(sample, "p27_symbols_in_matrix")
         out["shrinkage_intensity"] = first(sample, "p27_shrinkage_intensity")
         out["in_matrix"] = labelled(sample or {}, "p27_symbol_in_matrix", "symbol")
+    clusterers = topo.actors_of_kind("clusterer")
+    if clusterers:
+        out["held_price_stale"] = labelled(scrape_actor(topo, clusterers[0]) or {}, "p27_held_price_stale", "symbol")
     gates = topo.actors_of_kind("gate")
     if gates:
         sample = scrape_actor(topo, gates[0])
@@ -160,10 +163,14 @@ def shown_age(age_s: float, verdict: Callable[[float], bool]) -> str:
 def render_overview(topo: Topology, ov: dict[str, Any]) -> str:
     lines = [f"warm-up (points per symbol, {ov['points_needed']} needed to enter the matrix):"]
     in_matrix = ov.get("in_matrix") or {}
+    held_price_stale = ov.get("held_price_stale") or {}
     for symbol, value in ov["points_per_symbol"].items():
         shown = "?" if value is None else str(value)
         status = "ready" if value is not None and value >= ov["points_needed"] else "warming"
-        if status == "ready" and in_matrix.get(symbol) == 0:  # the correlator's verdict, not the point count's
+        if held_price_stale.get(symbol) == 1:  # the clusterer's verdict: this one stops the whole state
+            status = ("HELD with no price newer than max_price_age_s: no cluster state is written (held_prices_stale) "
+                      "and the gate takes K from the proxy until it ticks")
+        elif status == "ready" and in_matrix.get(symbol) == 0:  # the correlator's verdict, not the point count's
             status = (f"not in the matrix (fewer than {ov['points_needed'] - 1} valid returns: a return needs two "
                       f"consecutive points; or a price older than max_price_age_s)")
         lines.append(f"  {symbol:<12}{bar(value, ov['points_needed'])} {shown:>4}/{ov['points_needed']}  {status}")

@@ -44,6 +44,7 @@ KNOWN_METRIC_PREFIXES = ("process_",)  # prometheus_client's default process col
 OWN_METRICS = {"p27_buffer_last_accepted_tick_timestamp_seconds": REPO / "actors" / "buffer.py",
                "p27_buffer_price_frozen": REPO / "actors" / "buffer.py",
                "p27_shrinkage_intensity": REPO / "actors" / "correlator.py",
+               "p27_held_price_stale": REPO / "actors" / "clusterer.py",
                "clustergate_redis_used_memory_bytes": REPO / "actors" / "permit_issuer.py",
                "clustergate_redis_maxmemory_bytes": REPO / "actors" / "permit_issuer.py",
                "gate_requests_total": REPO / "actors" / "gate.py",

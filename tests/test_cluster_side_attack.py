@@ -634,3 +634,55 @@ def test_a_held_symbol_whose_ticks_stopped_stops_the_cluster_state_so_the_gate_f
     system["feed"].silenced.discard("BTCUSDT")
     wait_for(btc_and_eth_clustered, 30, "a fresh state with BTC and ETH in one cluster again")
     assert "event=held_prices_fresh_again" in procs["clusterer"].log()
+
+
+def test_status_and_a_clusterer_gauge_name_the_held_symbol_whose_stale_price_stops_the_cluster_state(system):
+    """rev-today, as an operator meets it: BTC held, its ticks stopped. The clusterer stops the state
+    (held_prices_stale) and the gate falls back, but `clustergate status` read corr_ready 1, symbols in matrix 2,
+    newest price fresh, the cluster state STALE, and BTC "not in the matrix (fewer than 5 valid returns ...; or a
+    price older than max_price_age_s)": nothing said that BTC, being held, is why no state is written, and no metric
+    said so either (the reason was a counter and one log line). The clusterer now exports
+    p27_held_price_stale{symbol} (1 while that held symbol's own price is stale, so no state is written) and status
+    names it on the symbol's line."""
+    from helpers import scrape
+    from launcher.overview import collect_overview, render_overview
+    from launcher.topology import load_topology
+    from test_clusters_end_to_end import corr_ready, fresh_state
+
+    ports, r = system["ports"], system["redis"]
+    series = 'p27_held_price_stale{symbol="%s"}'
+    wait_for(lambda: corr_ready(ports["state_writer"]) and fresh_state(r) is not None, 40, "a fresh state")
+    assert scrape(ports["clusterer"]).get(series % "BTCUSDT") == 0
+    silence_until_stale(system, "BTCUSDT")
+    wait_for(lambda: not fresh_state(r), 20, "the cluster state to go stale")
+    sample = scrape(ports["clusterer"])
+    assert (sample.get(series % "BTCUSDT"), sample.get(series % "ETHUSDT"), sample.get(series % "SOLUSDT")) == (1, 0, 0)
+    topo = load_topology(system["topo_path"])
+    text = render_overview(topo, collect_overview(topo))
+    btc_line = next(line for line in text.splitlines() if line.strip().startswith("BTCUSDT"))
+    assert "held" in btc_line and "held_prices_stale" in btc_line and "proxy" in btc_line, text
+    assert "held_prices_stale" not in next(line for line in text.splitlines() if line.strip().startswith("SOLUSDT"))
+    system["feed"].silenced.discard("BTCUSDT")
+    wait_for(lambda: scrape(ports["clusterer"]).get(series % "BTCUSDT") == 0, 30, "BTC's gauge back to 0")
+
+
+def test_a_position_closed_on_a_symbol_whose_price_is_stale_is_not_logged_as_its_prices_fresh_again(system, monkeypatch):
+    """rev-today: BTC held, its ticks stopped (the state stops, held_prices_stale), then the position is closed
+    (position_amt 0) while its feed is still stuck. The state is written again, rightly (nothing held is left out),
+    but the clusterer logged event=held_prices_fresh_again symbols=["BTCUSDT"]: an operator following the incident
+    read that BTC's feed had come back. It now says the symbol is no longer held, and says prices are fresh again
+    only when they are."""
+    import sys
+
+    from test_clusters_end_to_end import corr_ready, fresh_state
+
+    ports, r, procs = system["ports"], system["redis"], system["procs"]
+    wait_for(lambda: corr_ready(ports["state_writer"]) and fresh_state(r) is not None, 40, "a fresh state")
+    silence_until_stale(system, "BTCUSDT")
+    wait_for(lambda: "event=held_prices_stale" in procs["clusterer"].log(), 20, "the state stopped for BTC")
+    feed_positions = sys.modules[type(system["feed"]).__module__].POSITIONS  # the ones the test feed writes
+    monkeypatch.setitem(feed_positions, "BTCUSDT", 0.0)  # closed; its feed still stuck
+    wait_for(lambda: "event=stale_priced_symbols_no_longer_held" in procs["clusterer"].log(), 20,
+             f"the clusterer to say BTC is no longer held\n{procs['clusterer'].log()[-1500:]}")
+    assert "event=held_prices_fresh_again" not in procs["clusterer"].log()
+    wait_for(lambda: fresh_state(r) is not None, 20, "a fresh state again, BTC no longer held")

@@ -120,12 +120,10 @@ def test_a_host_clock_stepped_back_while_the_request_waits_for_the_issuer_does_n
     assert nothing_written(r, plan)
 
 
-def test_an_external_redis_clock_a_little_behind_the_issuers_reading_of_it_refuses_no_decision(
-        tmp_path, step_clock_library, monkeypatch):
-    """The check above must not take drift for a step: an external Redis (on another host, under Sentinel say)
-    whose clock falls 50 ms behind what the issuer read of it (its NTP slewing, or a small step of its host alone)
-    before the issuer reads it again (every 5 s) still records decisions with time left, as it did before the
-    check: only a clock that went back by more than the check's margin is refused."""
+@contextmanager
+def external_redis_and_p26(tmp_path, step_clock_library, monkeypatch) -> Iterator[tuple]:
+    """(P26 system, redis-server, its clock-step file): a gate and its issuer on this host, Redis "on another host":
+    its wall clock alone is stepped by the seconds written in the file (an NTP step of that host)."""
     step_file = tmp_path / "redis_clock_step_s"
     step_file.write_text("0")
     with monkeypatch.context() as only_redis:
@@ -136,15 +134,26 @@ def test_an_external_redis_clock_a_little_behind_the_issuers_reading_of_it_refus
         write_book(server.client())
         system = P26(tmp_path / "p26", server.url).start()
         try:
-            step_file.write_text("-0.05")  # Redis's clock alone, 50 ms back, after the issuer's reading at its start
-            plan = new_plan()
-            reply = issuer_request(system, {**issuer_item(plan, "ETHUSDT", "PARTIAL_50"), "deadline_epoch": time.time() + 1})
-            assert reply["status"] == "ok" and reply["written"], reply
-            assert server.client().exists(keys.permit(plan)) == 1
+            yield system, server, step_file
         finally:
             system.stop()
     finally:
         server.stop()
+
+
+def test_an_external_redis_clock_a_little_behind_the_issuers_reading_of_it_refuses_no_decision(
+        tmp_path, step_clock_library, monkeypatch):
+    """The check above must not take drift for a step: an external Redis (on another host, under Sentinel say)
+    whose clock falls 50 ms behind what the issuer read of it (its NTP slewing, or a small step of its host alone)
+    before the issuer reads it again (every 5 s) still records decisions with time left, as it did before the
+    check: only a clock that went back by more than the check's margin is refused."""
+    with external_redis_and_p26(tmp_path, step_clock_library, monkeypatch) as (system, server, step_file):
+        step_file.write_text("-0.05")  # Redis's clock alone, 50 ms back, after the issuer's reading at its start
+        plan = new_plan()
+        reply = issuer_request(system, {**issuer_item(plan, "ETHUSDT", "PARTIAL_50"), "deadline_epoch": time.time() + 1})
+        assert reply["status"] == "ok" and reply["written"], reply
+        assert server.client().exists(keys.permit(plan)) == 1
+        assert "redis_clock_went_back" not in system.issuer.log()  # a drift within the margin: no script refused
 
 
 def test_a_decision_the_gate_gave_up_on_is_not_written_after_a_host_clock_step_back_while_its_issuer_stalled(
@@ -171,3 +180,40 @@ def test_a_decision_the_gate_gave_up_on_is_not_written_after_a_host_clock_step_b
     probe = issuer_request(system, {**issuer_item(new_plan(), "SOLUSDT", "HOLD"), "deadline_epoch": time.time() + 5})
     assert probe["status"] == "ok" and probe["written"], probe
     assert nothing_written(r, plan)
+
+
+def test_an_exit_proposed_just_after_an_external_redis_clock_stepped_is_decided_not_refused(
+        tmp_path, step_clock_library, monkeypatch):
+    """rev-today: an external Redis's host stepped by its NTP (ntpd steps past 128 ms; here 150 ms back, then 400 ms
+    forward), between two of the issuer's readings of Redis's clock (every 5 s). Back: the script's check for a clock
+    that went back while it waited (c5ad0ca, 100 ms margin) refused the next exit although Redis had not stalled at
+    all; forward: every exit whose 250 ms to the gate's deadline were less than the step was refused as expired, until
+    the next reading. Both were answered HOLD permit_unavailable (recorded false) with nothing in Redis: the desk
+    could not exit. The issuer now reads Redis's clock again and runs the script once more while, by this host's
+    monotonic clock, the gate's deadline has not passed: a real step within the script's wait still writes nothing."""
+    with external_redis_and_p26(tmp_path, step_clock_library, monkeypatch) as (system, server, step_file):
+        with GateClient(system.endpoint, timeout_ms=int(5000 * DEADLINE_SCALE), retries=0) as client:
+            for step_s in ("-0.15", "0.25"):  # 150 ms back from the reading at start, then 400 ms past the one after it
+                step_file.write_text(step_s)
+                plan = new_plan()
+                d = decision_of(client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+                assert d.get("recorded") is True and d["gate_reason"] != "permit_unavailable", (step_s, d)
+                assert server.client().exists(keys.plan_decision(plan)) == 1
+        assert "redis_clock_went_back" in system.issuer.log()
+
+
+def test_a_bad_deadline_mono_is_refused_naming_deadline_mono_and_what_it_must_be(tmp_path, redis_server):
+    """rev-today: a local process sending the issuer a deadline_mono that is no number or no monotonic time (a bool,
+    a string, 1e12) was refused, nothing written, but told "request: deadline_mono: deadline_epoch must be a
+    number" / "... deadline_epoch 1e12 is not epoch seconds": the wrong field, and the wrong clock. The refusal now
+    names deadline_mono and says it is seconds of the monotonic clock the gate and issuer share."""
+    with running_p26(tmp_path, redis_server) as system:
+        for bad in (True, "soon", 1e12, -1e12):  # (NaN is no JSON: refused before any field is read)
+            plan = new_plan()
+            reply = issuer_request(system, {**issuer_item(plan, "ETHUSDT", "PARTIAL_50"), "deadline_epoch": time.time() + 5,
+                                            "deadline_mono": bad})
+            assert (reply["status"], reply["reason"]) == ("error", "bad_request"), (bad, reply)
+            assert "deadline_epoch" not in reply["detail"] and "deadline_mono" in reply["detail"], (bad, reply)
+            assert "monotonic" in reply["detail"], (bad, reply)
+            assert nothing_written(system.redis, plan)
+

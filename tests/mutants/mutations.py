@@ -3019,8 +3019,8 @@ MUTATIONS: list[Mutation] = [
         "`clustergate status` calls a symbol ready only when the correlator has it in the matrix (p27_symbol_in_matrix): "
         "enough points can be too few valid returns or a stale price",
         "launcher/overview.py",
-        "        if status == \"ready\" and in_matrix.get(symbol) == 0:",
-        "        if False:",
+        "        elif status == \"ready\" and in_matrix.get(symbol) == 0:",
+        "        elif False:",
         ("tests/test_cluster_side_attack.py::"
          "test_an_unheld_symbol_that_stopped_ticking_leaves_the_fresh_state_of_a_real_cluster_side",)),
     Mutation(
@@ -4578,6 +4578,59 @@ MUTATIONS: list[Mutation] = [
         "CLOCK_BACK_MARGIN_S = 0.0\n",
         ("tests/test_exit_path_review.py::"
          "test_an_external_redis_clock_a_little_behind_the_issuers_reading_of_it_refuses_no_decision",)),
+    Mutation(
+        "issuer_refuses_an_exit_for_redis_clock_alone",
+        "an exit proposed just after an external Redis's clock stepped (back past the 100 ms margin, or forward past "
+        "the deadline) is decided, not refused: the issuer reads the clock again and runs the script once more "
+        "(rev-today)",
+        "actors/permit_issuer.py",
+        "    if type(reply) is not list or not reply or reply[0] not in CLOCK_REFUSALS:\n        return False\n",
+        "    if True:\n        return False\n",
+        ("tests/test_exit_path_review.py::"
+         "test_an_exit_proposed_just_after_an_external_redis_clock_stepped_is_decided_not_refused",)),
+    Mutation(
+        "issuer_judges_a_retry_deadline_by_the_wall_clock",
+        "a script refused while a stalled local Redis held it and the host stepped back runs again only by the "
+        "monotonic clock: by the stepped wall clock the deadline looked 3 s away and the retry wrote it late (rev-today)",
+        "actors/permit_issuer.py",
+        "    return bool(limit) and time.monotonic() + sent_wall_minus_mono_s < limit\n",
+        "    return bool(limit) and time.time() < limit\n",
+        ("tests/test_exit_path_review.py::"
+         "test_a_host_clock_stepped_back_while_redis_holds_the_script_lets_no_write_land_after_its_deadline",)),
+    Mutation(
+        "clusterer_hides_which_held_symbol_stops_the_state",
+        "the clusterer exports p27_held_price_stale{symbol} 1 for a held symbol whose stale price stops the cluster "
+        "state (rev-today)",
+        "actors/clusterer.py",
+        "labels(symbol=symbol).set(1 if symbol in stale_held else 0)",
+        "labels(symbol=symbol).set(0)",
+        ("tests/test_cluster_side_attack.py::"
+         "test_status_and_a_clusterer_gauge_name_the_held_symbol_whose_stale_price_stops_the_cluster_state",)),
+    Mutation(
+        "status_does_not_say_a_held_symbol_stops_the_state",
+        "clustergate status names the held symbol whose stale price stops the cluster state (rev-today)",
+        "launcher/overview.py",
+        "        if held_price_stale.get(symbol) == 1:",
+        "        if False:",
+        ("tests/test_cluster_side_attack.py::"
+         "test_status_and_a_clusterer_gauge_name_the_held_symbol_whose_stale_price_stops_the_cluster_state",)),
+    Mutation(
+        "issuer_names_deadline_epoch_for_a_bad_deadline_mono",
+        "a bad deadline_mono is refused naming deadline_mono and the monotonic clock, not deadline_epoch (rev-today)",
+        "actors/permit_issuer.py",
+        'checked_deadline(request.get("deadline_mono"), "request", "deadline_mono", MONOTONIC_UNIT)',
+        'checked_deadline(request.get("deadline_mono"), "request: deadline_mono")',
+        ("tests/test_exit_path_review.py::test_a_bad_deadline_mono_is_refused_naming_deadline_mono_and_what_it_must_be",)),
+    Mutation(
+        "clusterer_logs_a_closed_position_on_a_stuck_feed_as_fresh_prices",
+        "a position closed on a symbol whose price is still stale is logged as no longer held, not as its prices fresh "
+        "again (rev-today)",
+        "actors/clusterer.py",
+        "            fresh = [s for s in self.stale_held if s in held]\n"
+        "            closed = [s for s in self.stale_held if s not in held]\n",
+        "            fresh = list(self.stale_held)\n            closed = []\n",
+        ("tests/test_cluster_side_attack.py::"
+         "test_a_position_closed_on_a_symbol_whose_price_is_stale_is_not_logged_as_its_prices_fresh_again",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
