@@ -217,3 +217,37 @@ def test_a_bad_deadline_mono_is_refused_naming_deadline_mono_and_what_it_must_be
             assert "monotonic" in reply["detail"], (bad, reply)
             assert nothing_written(system.redis, plan)
 
+
+
+def test_the_gate_sends_its_issuer_the_same_deadline_by_the_monotonic_clock_as_by_the_wall_clock(tmp_path, redis_server):
+    """The gate's request to its issuer carries deadline_mono, its deadline_epoch on the monotonic clock the two share
+    (c84339a): the issuer takes it over deadline_epoch, so that a wall clock step while the request waits for the
+    issuer moves nothing. Read off the wire by a real REP socket in the issuer's place, so the check does not hang
+    on whether a stalled issuer happens to read the gate's request before the gate gives up (the end-to-end test above
+    does)."""
+    write_book(redis_server.client())
+    system = P26(tmp_path / "p26", redis_server.url)
+    issuer = zmq.Context.instance().socket(zmq.REP)
+    issuer.setsockopt(zmq.LINGER, 0)
+    issuer.bind(system.data["actors"]["permit_issuer"]["sockets"]["requests"]["bind"])
+    got: list[tuple[dict, float, float]] = []
+
+    def answer() -> None:
+        if issuer.poll(int(20_000 * DEADLINE_SCALE)):
+            got.append((json.loads(issuer.recv()), time.time(), time.monotonic()))
+            issuer.send(json.dumps({"status": "error", "reason": "redis_unavailable", "detail": "a stand-in"}).encode())
+    try:
+        system.gate.start()
+        standing_in = threading.Thread(target=answer)
+        standing_in.start()
+        with GateClient(system.endpoint, timeout_ms=int(20_000 * DEADLINE_SCALE), retries=0) as client:
+            client.propose("ETHUSDT", "PARTIAL_50", plan_id=new_plan())
+        standing_in.join()
+    finally:
+        system.gate.terminate()
+        issuer.close(linger=0)
+    assert got, "the gate sent its issuer nothing"
+    request, wall, mono = got[0]
+    assert isinstance(request.get("deadline_mono"), float), request
+    left_by_wall, left_by_mono = request["deadline_epoch"] - wall, request["deadline_mono"] - mono
+    assert abs(left_by_wall - left_by_mono) < 0.05, (left_by_wall, left_by_mono)

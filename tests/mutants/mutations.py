@@ -4568,7 +4568,8 @@ MUTATIONS: list[Mutation] = [
         "actors/gate.py",
         '                                 "deadline_mono": gate_deadline - time.time() + time.monotonic(), "compact": True})\n',
         '                                 "compact": True})\n',
-        ("tests/test_exit_path_review.py::test_a_decision_the_gate_gave_up_on_is_not_written_after_a_host_clock_step_back_while_its_issuer_stalled",)),
+        ("tests/test_exit_path_review.py::"
+         "test_the_gate_sends_its_issuer_the_same_deadline_by_the_monotonic_clock_as_by_the_wall_clock",)),
     Mutation(
         "clock_went_back_check_without_margin",
         "an external Redis's clock a little behind the issuer's reading of it (drift, no step) refuses no decision "
