@@ -441,9 +441,9 @@ def rolling_correlator(returns: np.ndarray, newest_ts: np.ndarray, now_s: np.nda
     # A symbol whose own newest accepted tick is older than max_price_age_s at publish time stays out of the
     # matrix (with enough returns, it would still be in the window).
     enough = w["in_matrix"]
-    inm = enough & ~(newest_ts < now_s[:, None] - max_price_age_s)
+    w["stale"] = own_stale = newest_ts < now_s[:, None] - max_price_age_s  # clustering.held_out_for_stale_prices
+    inm = enough & ~own_stale
     w["in_matrix"] = inm
-    w["stale"] = newest_ts < now_s[:, None] - max_price_age_s  # per symbol (clustering.held_out_for_stale_prices)
     if shrinkage == "ledoit_wolf":
         iu, ju = np.triu_indices(k, 1)
         for b in range(stop - start):
