@@ -2930,7 +2930,7 @@ MUTATIONS: list[Mutation] = [
         "the backtest's correlator (actors.correlation.rolling_correlator) drops a symbol whose own newest price is "
         "older than max_price_age_s, as the live correlator does",
         "actors/correlation.py",
-        "    inm = enough & ~(newest_ts < now_s[:, None] - max_price_age_s)\n",
+        "    inm = enough & ~own_stale\n",
         "    inm = enough\n",
         ("tests/test_backtest_attack.py::"
          "test_a_symbol_whose_prices_stopped_leaves_the_matrix_after_max_price_age_s_as_in_the_live_correlator",)),
