@@ -50,35 +50,60 @@ def first(sample: dict[str, float] | None, name: str) -> float | None:
     return None
 
 
+def first_answering(topo: Topology, kind: str, out: dict[str, Any]) -> dict[str, float] | None:
+    """The metrics of the first actor of `kind` whose endpoint answers (a topology with a standby of the kind on
+    another host: its first may be on a host that is down), or None. Those that did not answer go in
+    out["silent"][kind], the one read, when not the first, in out["read_from"][kind]."""
+    names = topo.actors_of_kind(kind)
+    for i, name in enumerate(names):
+        sample = scrape_actor(topo, name)
+        if sample is not None:
+            if i:
+                out.setdefault("read_from", {})[kind] = name
+            return sample
+        out.setdefault("silent", {}).setdefault(kind, []).append(name)
+    return None
+
+
+def gate_overview(topo: Topology, name: str) -> dict[str, Any]:
+    """Where one gate takes K from and its fallbacks so far, from its metrics (answered False: they did not answer)."""
+    sample = scrape_actor(topo, name)
+    spec = topo.actors[name]
+    if sample is None:
+        return {"name": name, "answered": False, "metrics": f"{spec.host}:{spec.metrics_port}"}
+    used = first(sample, "p26_cluster_stress_used")
+    return {"name": name, "answered": True, "k_source": None if used is None else ("cluster" if used == 1 else "proxy"),
+            "cluster_fallbacks": first(sample, "p26_cluster_fallback_total"), "gate_stress": first(sample, "p26_stress")}
+
+
 def collect_overview(topo: Topology) -> dict[str, Any]:
     needed = topo.clusters.min_returns + 1
     out: dict[str, Any] = {"points_needed": needed, "points_max": topo.clusters.lookback_returns + 1}
-    buffers = topo.actors_of_kind("buffer")
     points: dict[str, float] = {}
-    if buffers:
-        sample = scrape_actor(topo, buffers[0])
+    if topo.actors_of_kind("buffer"):
+        sample = first_answering(topo, "buffer", out)
         points = labelled(sample or {}, "p27_points_per_symbol", "symbol")
         accepted = [t for t in labelled(sample or {}, "p27_buffer_last_accepted_tick_timestamp_seconds",
                                         "symbol").values() if t > 0]
         out["newest_tick_age_s"] = time.time() - max(accepted) if accepted else None
     out["points_per_symbol"] = {s: int(points[s]) if s in points else None for s in topo.symbols}
-    correlators = topo.actors_of_kind("correlator")
-    if correlators:
-        sample = scrape_actor(topo, correlators[0])
+    if topo.actors_of_kind("correlator"):
+        sample = first_answering(topo, "correlator", out)
         out["corr_ready"] = first(sample, "p27_corr_ready")
         out["symbols_in_matrix"] = first(sample, "p27_symbols_in_matrix")
         out["shrinkage_intensity"] = first(sample, "p27_shrinkage_intensity")
         out["in_matrix"] = labelled(sample or {}, "p27_symbol_in_matrix", "symbol")
-    clusterers = topo.actors_of_kind("clusterer")
-    if clusterers:
-        out["held_price_stale"] = labelled(scrape_actor(topo, clusterers[0]) or {}, "p27_held_price_stale", "symbol")
+    if topo.actors_of_kind("clusterer"):
+        out["held_price_stale"] = labelled(first_answering(topo, "clusterer", out) or {}, "p27_held_price_stale", "symbol")
     gates = topo.actors_of_kind("gate")
     if gates:
-        sample = scrape_actor(topo, gates[0])
-        used = first(sample, "p26_cluster_stress_used")
-        out["k_source"] = None if used is None else ("cluster" if used == 1 else "proxy")
-        out["cluster_fallbacks"] = first(sample, "p26_cluster_fallback_total")
-        out["gate_stress"] = first(sample, "p26_stress")
+        # Each gate: with two (one per execution host), the first may be on a host that is down while the other
+        # decides, and the two may take K from different places (each judges the state's age by its own window).
+        out["gates"] = [gate_overview(topo, name) for name in gates]
+        shown = next((g for g in out["gates"] if g["answered"]), out["gates"][0])
+        out["k_source"] = shown.get("k_source")
+        out["cluster_fallbacks"] = shown.get("cluster_fallbacks")
+        out["gate_stress"] = shown.get("gate_stress")
     try:
         client = connect(topo.redis)
         state, clusters, out["cluster_state_problem"] = read_cluster_state(client)
@@ -207,7 +232,29 @@ def render_overview(topo: Topology, ov: dict[str, Any]) -> str:
                      f"window {freshness:g} s)")
         for cid, members in sorted(ov.get("clusters", {}).items()):
             lines.append(f"  {cid}: {members}")
-    if "k_source" in ov:
+    gates = ov.get("gates")
+    if gates and len(gates) > 1:
+        lines.append("gate K from, each gate:")
+        width = max(len(g["name"]) for g in gates)
+        lines.extend(f"  {g['name']:<{width}}  {gate_k_line(g)}" for g in gates)
+    elif gates:
+        lines.append(f"gate K from: {gate_k_line(gates[0])}")
+    elif "k_source" in ov:  # collected by an earlier clustergate
         lines.append(f"gate K from: {ov['k_source'] or '?'}   fallbacks so far: "
                      f"{'?' if ov.get('cluster_fallbacks') is None else int(ov['cluster_fallbacks'])}")
+    silent, read_from = ov.get("silent") or {}, ov.get("read_from") or {}
+    for kind in ("buffer", "correlator", "clusterer"):
+        if kind in read_from:
+            lines.append(f"{kind} figures above are {read_from[kind]}'s: the metrics of {', '.join(silent[kind])} "
+                         f"did not answer")
+        elif kind in silent:
+            lines.append(f"{kind} figures above are unknown (?): the metrics of {', '.join(silent[kind])} did not answer")
     return "\n".join(lines)
+
+
+def gate_k_line(gate: dict[str, Any]) -> str:
+    """One gate's K source and fallbacks so far, or that its metrics did not answer."""
+    if not gate.get("answered", True):
+        return f"?   its metrics at {gate['metrics']} did not answer"
+    fallbacks = gate.get("cluster_fallbacks")
+    return f"{gate.get('k_source') or '?'}   fallbacks so far: {'?' if fallbacks is None else int(fallbacks)}"

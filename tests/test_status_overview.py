@@ -293,3 +293,53 @@ def test_status_does_not_say_the_gate_takes_k_from_the_proxy_when_only_clusters_
         shown = render_overview(topo, {**overview("ok"), **cluster_state_summary(state, {}, 1000.0)})
         line = next(x for x in shown.splitlines() if x.startswith("cluster state:"))
         assert "the gate takes K from the proxy" in line, line
+
+
+def test_status_shows_each_gate_and_reads_the_cluster_side_from_a_standby_when_the_first_does_not_answer(
+        tmp_path, redis_server) -> None:
+    """A topology with a gate and a buffer on each of two hosts (configs/ha.yaml): `clustergate status` read the first
+    gate's metrics and the first buffer's alone, so with the first host down it printed `gate K from: ?` and a
+    warm-up of `?` while gate_b decided and buffer_b counted points. Real processes: gate_b + permit_issuer_b and
+    buffer_b run, gate and buffer do not."""
+    from ha_helpers import with_second_gate_pair, with_standby_chain
+    from helpers import ActorProcess, scrape, wait_for
+    from launcher.overview import collect_overview
+    data = with_standby_chain(with_second_gate_pair(retarget(demo_topology_data(), redis_server.url)))
+    path = write_topology(tmp_path / "t.yaml", data)
+    topo = load_topology(path)
+    procs = [ActorProcess(path, name, kind=kind, log_dir=tmp_path) for name, kind in
+             (("permit_issuer_b", "permit_issuer"), ("gate_b", "gate"), ("buffer_b", "buffer"))]
+    try:
+        for proc in procs:
+            proc.start()
+        for name in ("gate_b", "buffer_b"):
+            port = data["actors"][name]["metrics_port"]
+            wait_for(lambda port=port: any(k.startswith("p26_cluster_stress_used") or k.startswith("p27_points_per_symbol")
+                                           for k in scrape(port)), 20, f"{name}'s metrics")
+        ov = collect_overview(topo)
+    finally:
+        for proc in procs:
+            proc.terminate()
+    gates = {g["name"]: g for g in ov["gates"]}
+    assert gates["gate"]["answered"] is False and gates["gate_b"]["answered"] is True, ov["gates"]
+    assert gates["gate_b"]["k_source"] == "proxy" and gates["gate_b"]["cluster_fallbacks"] is not None, gates
+    assert ov["k_source"] == "proxy", ov  # the flat fields (status --json) are the first answering gate's
+    assert ov["read_from"]["buffer"] == "buffer_b" and ov["silent"]["buffer"] == ["buffer"], ov
+    assert ov["points_per_symbol"] == {s: 0 for s in topo.symbols}, ov["points_per_symbol"]  # buffer_b's, not ?
+    shown = render_overview(topo, ov)
+    gate_port = data["actors"]["gate"]["metrics_port"]
+    assert "gate K from, each gate:" in shown, shown
+    assert f"  gate    ?   its metrics at 127.0.0.1:{gate_port} did not answer" in shown, shown
+    assert "  gate_b  proxy   fallbacks so far: 0" in shown, shown
+    assert "buffer figures above are buffer_b's: the metrics of buffer did not answer" in shown, shown
+    assert "correlator figures above are unknown (?): the metrics of correlator, correlator_b did not answer" in shown
+
+
+def test_status_with_one_gate_says_its_metrics_did_not_answer_instead_of_a_bare_question_mark(tmp_path) -> None:
+    topo = load_topology(write_topology(tmp_path / "t.yaml", retarget(demo_topology_data())))
+    silent = {**overview("ok"), "gates": [{"name": "gate", "answered": False, "metrics": "127.0.0.1:9"}]}
+    assert "gate K from: ?   its metrics at 127.0.0.1:9 did not answer" in render_overview(topo, silent)
+    answered = {**overview("ok"), "gates": [{"name": "gate", "answered": True, "k_source": "cluster",
+                                             "cluster_fallbacks": 3.0, "gate_stress": 0.1}]}
+    shown = render_overview(topo, answered)
+    assert "gate K from: cluster   fallbacks so far: 3" in shown and "each gate" not in shown, shown

@@ -4632,6 +4632,22 @@ MUTATIONS: list[Mutation] = [
         "            fresh = list(self.stale_held)\n            closed = []\n",
         ("tests/test_cluster_side_attack.py::"
          "test_a_position_closed_on_a_symbol_whose_price_is_stale_is_not_logged_as_its_prices_fresh_again",)),
+    Mutation(
+        "status_reads_the_first_gate_only",
+        "`clustergate status` shows every gate's K source, not the first gate's alone (with the first gate's host "
+        "down it printed `gate K from: ?` while gate_b decided)",
+        "launcher/overview.py",
+        "        out[\"gates\"] = [gate_overview(topo, name) for name in gates]\n",
+        "        out[\"gates\"] = [gate_overview(topo, gates[0])]\n",
+        ("tests/test_status_overview.py::test_status_shows_each_gate_and_reads_the_cluster_side_from_a_standby_when_the_first_does_not_answer",)),
+    Mutation(
+        "status_reads_the_first_buffer_only",
+        "`clustergate status` reads the warm-up from the first buffer whose metrics answer (a standby's when the "
+        "first's host is down), not from the first alone",
+        "launcher/overview.py",
+        "        if sample is not None:\n            if i:\n",
+        "        if sample is not None or True:\n            if i:\n",
+        ("tests/test_status_overview.py::test_status_shows_each_gate_and_reads_the_cluster_side_from_a_standby_when_the_first_does_not_answer",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
