@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 from launcher import keys
@@ -19,12 +20,15 @@ K_FIELDS = ("updated_ts", "cluster_stress")
 
 
 def scrape_actor(topo: Topology, name: str) -> dict[str, float] | None:
+    """The actor's metrics, or None when nothing answers at its endpoint or what answers is not this actor (another
+    program on its port, as on a host back after a failover: no clustergate_actor_ready{actor=NAME} in it)."""
     from launcher.supervise import scrape
     spec = topo.actors[name]
     try:
-        return scrape(spec.host, spec.metrics_port)
+        sample = scrape(spec.host, spec.metrics_port)
     except OSError:
         return None
+    return sample if name in labelled(sample, "clustergate_actor_ready", "actor") else None
 
 
 def labelled(sample: dict[str, float], name: str, label: str) -> dict[str, float]:
@@ -50,60 +54,132 @@ def first(sample: dict[str, float] | None, name: str) -> float | None:
     return None
 
 
-def first_answering(topo: Topology, kind: str, out: dict[str, Any]) -> dict[str, float] | None:
-    """The metrics of the first actor of `kind` whose endpoint answers (a topology with a standby of the kind on
-    another host: its first may be on a host that is down), or None. Those that did not answer go in
-    out["silent"][kind], the one read, when not the first, in out["read_from"][kind]."""
-    names = topo.actors_of_kind(kind)
-    for i, name in enumerate(names):
-        sample = scrape_actor(topo, name)
-        if sample is not None:
-            if i:
-                out.setdefault("read_from", {})[kind] = name
-            return sample
-        out.setdefault("silent", {}).setdefault(kind, []).append(name)
-    return None
+CHAIN_KINDS = ("buffer", "correlator", "clusterer")  # whose figures status shows
+FED_BY = {"correlator": "buffer", "clusterer": "correlator", "state_writer": "clusterer"}
 
 
-def gate_overview(topo: Topology, name: str) -> dict[str, Any]:
+def cluster_chains(topo: Topology) -> list[dict[str, str]]:
+    """The topology's cluster chains, the first buffer's first: each buffer with the correlator that connects to an
+    endpoint it binds, the clusterer that connects to that correlator's and the state writer to that clusterer's (one
+    that connects to none forms a chain of its own). configs/ha.yaml: buffer -> correlator -> clusterer ->
+    state_writer, and the standby's buffer_b -> ... -> state_writer_b."""
+    def feeder(name: str, kind: str) -> str | None:
+        spec = topo.actors[name]
+        wanted = {s.connect for s in spec.sockets.values() if s.connect}
+        found = [up for up in topo.actors_of_kind(kind)
+                 if wanted & {s.bind for s in topo.actors[up].sockets.values() if s.bind}]
+        # a loopback endpoint is bound once per host: the one on the same host feeds it
+        return next((up for up in found if topo.actors[up].host == spec.host), found[0] if found else None)
+
+    chains: list[dict[str, str]] = [{"buffer": name} for name in topo.actors_of_kind("buffer")]
+    for kind, up_kind in FED_BY.items():
+        for name in topo.actors_of_kind(kind):
+            up = feeder(name, up_kind)
+            chain = next((c for c in chains if up is not None and c.get(up_kind) == up and kind not in c), None)
+            if chain is None:
+                chains.append({kind: name})
+            else:
+                chain[kind] = name
+    return chains
+
+
+def read_cluster_side(topo: Topology, samples: dict[str, dict[str, float] | None], out: dict[str, Any]
+                      ) -> dict[str, dict[str, float] | None]:
+    """{kind: the metrics shown for it} from one chain: the one whose state writer holds the write lease (the state
+    the gates read is its), else the first with the most members whose metrics answer (a standby chain's when the
+    first's host is down). One chain's warm-up beside another's corr_ready and matrix, fed by another buffer's
+    history, would say nothing true, and a chain whose feed is dead beside the standby's fresh state would hide the
+    failover. out gets "cluster_chain" (kind -> the actor read; its state writer too), "cluster_chain_holds_lease",
+    "read_from" (kind -> the actor read, when not the first of its kind) and "silent" (kind -> those of the kind whose
+    metrics did not answer)."""
+    chains = cluster_chains(topo)
+
+    def holds_lease(chain: dict[str, str]) -> bool:
+        writer = samples.get(chain.get("state_writer", "")) or {}
+        return writer.get("p27_state_writer_lease_held") == 1
+
+    def rank(chain: dict[str, str]) -> tuple[bool, int]:
+        return holds_lease(chain), sum(samples.get(n) is not None for k, n in chain.items() if k in CHAIN_KINDS)
+
+    chosen = max(chains, key=rank) if chains else {}
+    if "state_writer" in chosen:
+        out.setdefault("cluster_chain", {})["state_writer"] = chosen["state_writer"]
+        out["cluster_chain_holds_lease"] = holds_lease(chosen)
+    shown: dict[str, dict[str, float] | None] = {}
+    for kind in CHAIN_KINDS:
+        names = topo.actors_of_kind(kind)
+        if not names:
+            continue
+        silent = [n for n in names if samples.get(n) is None]
+        if silent:
+            out.setdefault("silent", {})[kind] = silent
+        name = chosen.get(kind) or next((n for n in names if samples.get(n) is not None), names[0])
+        out.setdefault("cluster_chain", {})[kind] = name
+        if name != names[0] and samples.get(name) is not None:
+            out.setdefault("read_from", {})[kind] = name
+        shown[kind] = samples.get(name)
+    return shown
+
+
+def scrape_all(topo: Topology, names: list[str]) -> dict[str, dict[str, float] | None]:
+    """Every named actor's metrics (scrape_actor), asked at once: with a host down or hung, status waits one
+    scrape's deadline, not one per actor on it."""
+    if not names:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(16, len(names))) as pool:
+        return dict(zip(names, pool.map(lambda name: scrape_actor(topo, name), names)))
+
+
+def gate_overview(topo: Topology, name: str, sample: dict[str, float] | None) -> dict[str, Any]:
     """Where one gate takes K from and its fallbacks so far, from its metrics (answered False: they did not answer)."""
-    sample = scrape_actor(topo, name)
     spec = topo.actors[name]
     if sample is None:
-        return {"name": name, "answered": False, "metrics": f"{spec.host}:{spec.metrics_port}"}
+        return {"name": name, "answered": False, "metrics": f"{spec.host}:{spec.metrics_port}", "k_source": None,
+                "cluster_fallbacks": None, "gate_stress": None}
     used = first(sample, "p26_cluster_stress_used")
     return {"name": name, "answered": True, "k_source": None if used is None else ("cluster" if used == 1 else "proxy"),
             "cluster_fallbacks": first(sample, "p26_cluster_fallback_total"), "gate_stress": first(sample, "p26_stress")}
 
 
+def gates_summary(gates: list[dict[str, Any]]) -> dict[str, Any]:
+    """status --json's flat k_source, cluster_fallbacks and gate_stress over the gates that answered: "proxy" when any
+    of them takes K from the proxy (a check on it must not stay green while one gate falls back), "cluster" when all
+    take it from the cluster, else None; the fallbacks summed; the stress of the first that answered."""
+    answered = [g for g in gates if g["answered"]]
+    sources = {g["k_source"] for g in answered}
+    fallbacks = [g["cluster_fallbacks"] for g in answered]
+    return {"k_source": "proxy" if "proxy" in sources else ("cluster" if sources == {"cluster"} else None),
+            "cluster_fallbacks": None if not fallbacks or None in fallbacks else sum(fallbacks),
+            "gate_stress": answered[0]["gate_stress"] if answered else None}
+
+
 def collect_overview(topo: Topology) -> dict[str, Any]:
     needed = topo.clusters.min_returns + 1
     out: dict[str, Any] = {"points_needed": needed, "points_max": topo.clusters.lookback_returns + 1}
+    gates = topo.actors_of_kind("gate")
+    samples = scrape_all(topo, [n for kind in (*CHAIN_KINDS, "state_writer", "gate") for n in topo.actors_of_kind(kind)])
+    side = read_cluster_side(topo, samples, out)
     points: dict[str, float] = {}
-    if topo.actors_of_kind("buffer"):
-        sample = first_answering(topo, "buffer", out)
+    if "buffer" in side:
+        sample = side["buffer"]
         points = labelled(sample or {}, "p27_points_per_symbol", "symbol")
         accepted = [t for t in labelled(sample or {}, "p27_buffer_last_accepted_tick_timestamp_seconds",
                                         "symbol").values() if t > 0]
         out["newest_tick_age_s"] = time.time() - max(accepted) if accepted else None
     out["points_per_symbol"] = {s: int(points[s]) if s in points else None for s in topo.symbols}
-    if topo.actors_of_kind("correlator"):
-        sample = first_answering(topo, "correlator", out)
+    if "correlator" in side:
+        sample = side["correlator"]
         out["corr_ready"] = first(sample, "p27_corr_ready")
         out["symbols_in_matrix"] = first(sample, "p27_symbols_in_matrix")
         out["shrinkage_intensity"] = first(sample, "p27_shrinkage_intensity")
         out["in_matrix"] = labelled(sample or {}, "p27_symbol_in_matrix", "symbol")
-    if topo.actors_of_kind("clusterer"):
-        out["held_price_stale"] = labelled(first_answering(topo, "clusterer", out) or {}, "p27_held_price_stale", "symbol")
-    gates = topo.actors_of_kind("gate")
+    if "clusterer" in side:
+        out["held_price_stale"] = labelled(side["clusterer"] or {}, "p27_held_price_stale", "symbol")
     if gates:
         # Each gate: with two (one per execution host), the first may be on a host that is down while the other
         # decides, and the two may take K from different places (each judges the state's age by its own window).
-        out["gates"] = [gate_overview(topo, name) for name in gates]
-        shown = next((g for g in out["gates"] if g["answered"]), out["gates"][0])
-        out["k_source"] = shown.get("k_source")
-        out["cluster_fallbacks"] = shown.get("cluster_fallbacks")
-        out["gate_stress"] = shown.get("gate_stress")
+        out["gates"] = [gate_overview(topo, name, samples[name]) for name in gates]
+        out.update(gates_summary(out["gates"]))
     try:
         client = connect(topo.redis)
         state, clusters, out["cluster_state_problem"] = read_cluster_state(client)
@@ -242,13 +318,7 @@ def render_overview(topo: Topology, ov: dict[str, Any]) -> str:
     elif "k_source" in ov:  # collected by an earlier clustergate
         lines.append(f"gate K from: {ov['k_source'] or '?'}   fallbacks so far: "
                      f"{'?' if ov.get('cluster_fallbacks') is None else int(ov['cluster_fallbacks'])}")
-    silent, read_from = ov.get("silent") or {}, ov.get("read_from") or {}
-    for kind in ("buffer", "correlator", "clusterer"):
-        if kind in read_from:
-            lines.append(f"{kind} figures above are {read_from[kind]}'s: the metrics of {', '.join(silent[kind])} "
-                         f"did not answer")
-        elif kind in silent:
-            lines.append(f"{kind} figures above are unknown (?): the metrics of {', '.join(silent[kind])} did not answer")
+    lines.extend(cluster_side_lines(topo, ov))
     return "\n".join(lines)
 
 
@@ -258,3 +328,38 @@ def gate_k_line(gate: dict[str, Any]) -> str:
         return f"?   its metrics at {gate['metrics']} did not answer"
     fallbacks = gate.get("cluster_fallbacks")
     return f"{gate.get('k_source') or '?'}   fallbacks so far: {'?' if fallbacks is None else int(fallbacks)}"
+
+
+def cluster_side_lines(topo: Topology, ov: dict[str, Any]) -> list[str]:
+    """Whose figures the warm-up, corr_ready and held-price lines are, when not the first buffer's, correlator's and
+    clusterer's, and which are unknown."""
+    silent, read_from = ov.get("silent") or {}, ov.get("read_from") or {}
+    chain = ov.get("cluster_chain") or {}  # absent: collected by an earlier clustergate
+    lines = []
+    chains = cluster_chains(topo)
+    by_lease = bool(ov.get("cluster_chain_holds_lease")) and chains and chain.get("state_writer") != chains[0].get(
+        "state_writer")
+    if by_lease:
+        lines.append(f"cluster side figures above are of the chain whose state writer holds the lease: "
+                     f"{', '.join(chain.values())} (not the first chain, {', '.join(chains[0].values())})")
+    for kind in CHAIN_KINDS:
+        names = topo.actors_of_kind(kind)
+        shown = read_from.get(kind) or chain.get(kind)
+        if kind in read_from and names and names[0] not in silent.get(kind, []) and by_lease:
+            continue  # said above
+        if kind in read_from and names and names[0] not in silent.get(kind, []):
+            # the first of the kind answers, but its chain is short of a member another chain has
+            others = [n for k, n in chain.items() if k != kind and k in CHAIN_KINDS and n not in silent.get(k, [])]
+            first_chain = next((c for c in chains if c.get(kind) == names[0]), {})
+            missing = [n for k, n in first_chain.items() if k in CHAIN_KINDS and n in silent.get(k, [])]
+            lines.append(f"{kind} figures above are {shown}'s (the chain of {', '.join(others) or shown}): "
+                         f"{names[0]} answers, but the metrics of {', '.join(missing)} in its chain did not answer")
+        elif kind in read_from:
+            lines.append(f"{kind} figures above are {shown}'s: the metrics of {', '.join(silent[kind])} did not answer")
+        elif kind in silent and (shown is None or shown in silent[kind]):
+            answering = [n for n in names if n not in silent[kind]]
+            lines.append(f"{kind} figures above are unknown (?): the metrics of "
+                         f"{shown if answering and shown else ', '.join(silent[kind])} did not answer"
+                         + (f" ({', '.join(answering)} answers, in another chain: left out)" if answering else ""))
+    return lines
+

@@ -11,6 +11,7 @@ import argparse
 import fcntl
 import hashlib
 import http.client
+import io
 import json
 import os
 import re
@@ -22,7 +23,6 @@ import stat
 import subprocess
 import sys
 import time
-import urllib.request
 import xmlrpc.client
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -772,13 +772,71 @@ def _alive(pid: int) -> bool:
 # --------------------------------------------------------------------------- readiness
 
 
+SCRAPE_MAX_BYTES = 16 * 1024 * 1024  # an actor's page is kilobytes: more is something else on its port
+
+
+class _DeadlineSocket:
+    """A connected socket whose every write and read waits only until one deadline for the whole exchange (a
+    per-read timeout alone let an endpoint that sends a byte now and then hold `status` for as long as it did)."""
+
+    def __init__(self, sock: socket.socket, deadline: float):
+        self.sock, self.deadline = sock, deadline
+
+    def arm(self) -> None:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the metrics endpoint did not finish its answer in time")
+        self.sock.settimeout(left)
+
+    def sendall(self, data: bytes) -> None:
+        self.arm()
+        self.sock.sendall(data)
+
+    def makefile(self, mode: str, *args: Any, **kwargs: Any) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self))
+
+    def close(self) -> None:
+        """Not yet: http.client closes its connection once it has the headers of an answer that ends with the
+        connection, before the body is read (a socket's makefile keeps it open; scrape closes it when done)."""
+
+
+class _DeadlineReader(io.RawIOBase):
+    def __init__(self, owner: _DeadlineSocket):
+        self.owner = owner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self.owner.arm()
+        return self.owner.sock.recv_into(buffer)
+
+
 def scrape(host: str, port: int, timeout_s: float = 1.0) -> dict[str, float]:
     """Every sample of the endpoint by its name and labels; OSError when nothing answers there, or something that
-    is no metrics endpoint (a service that took a dead actor's port: no HTTP, or no UTF-8 text)."""
+    is no metrics endpoint (a service that took a dead actor's port: no HTTP, not 200, or no UTF-8 text), or the
+    whole answer took longer than timeout_s (connect, request and every read share that one deadline)."""
+    deadline = time.monotonic() + timeout_s
+    conn = http.client.HTTPConnection(host, port, timeout=timeout_s)
+    raw: socket.socket | None = None
     try:
-        text = urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=timeout_s).read().decode()
+        conn.connect()
+        raw = conn.sock
+        conn.sock = _DeadlineSocket(raw, deadline)  # type: ignore[assignment]
+        conn.request("GET", "/metrics")
+        response = conn.getresponse()
+        if response.status != 200:
+            raise OSError(f"http://{host}:{port}/metrics answered HTTP {response.status} {response.reason}"[:300])
+        body = response.read(SCRAPE_MAX_BYTES + 1)
+        if len(body) > SCRAPE_MAX_BYTES:
+            raise OSError(f"http://{host}:{port}/metrics is no metrics endpoint: more than {SCRAPE_MAX_BYTES} bytes")
+        text = body.decode()
     except (http.client.HTTPException, UnicodeDecodeError) as exc:
         raise OSError(f"http://{host}:{port}/metrics is no metrics endpoint: {type(exc).__name__}: {exc}"[:300]) from None
+    finally:
+        conn.close()
+        if raw is not None:
+            raw.close()
     out: dict[str, float] = {}
     for line in text.splitlines():
         if line and not line.startswith("#"):

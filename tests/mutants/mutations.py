@@ -4637,17 +4637,65 @@ MUTATIONS: list[Mutation] = [
         "`clustergate status` shows every gate's K source, not the first gate's alone (with the first gate's host "
         "down it printed `gate K from: ?` while gate_b decided)",
         "launcher/overview.py",
-        "        out[\"gates\"] = [gate_overview(topo, name) for name in gates]\n",
-        "        out[\"gates\"] = [gate_overview(topo, gates[0])]\n",
+        "        out[\"gates\"] = [gate_overview(topo, name, samples[name]) for name in gates]\n",
+        "        out[\"gates\"] = [gate_overview(topo, gates[0], samples[gates[0]])]\n",
         ("tests/test_status_overview.py::test_status_shows_each_gate_and_reads_the_cluster_side_from_a_standby_when_the_first_does_not_answer",)),
     Mutation(
         "status_reads_the_first_buffer_only",
         "`clustergate status` reads the warm-up from the first buffer whose metrics answer (a standby's when the "
         "first's host is down), not from the first alone",
         "launcher/overview.py",
-        "        if sample is not None:\n            if i:\n",
-        "        if sample is not None or True:\n            if i:\n",
+        "    chosen = max(chains, key=rank) if chains else {}\n",
+        "    chosen = chains[0] if chains else {}\n",
         ("tests/test_status_overview.py::test_status_shows_each_gate_and_reads_the_cluster_side_from_a_standby_when_the_first_does_not_answer",)),
+    Mutation(
+        "status_takes_any_answer_on_an_actors_port_for_its_metrics",
+        "`clustergate status` takes an actor's metrics port for the actor only when it answers with that actor's "
+        "clustergate_actor_ready (another program on the first gate's and buffer's ports hid gate_b and buffer_b)",
+        "launcher/overview.py",
+        "    return sample if name in labelled(sample, \"clustergate_actor_ready\", \"actor\") else None\n",
+        "    return sample\n",
+        ("tests/test_status_ha_review.py::test_status_does_not_take_another_program_on_the_first_gates_or_buffers_port_for_them",)),
+    Mutation(
+        "scrape_waits_per_read_not_per_answer",
+        "a metrics scrape (status, readiness) ends within its timeout for the whole answer, not per read (an endpoint "
+        "that sends a byte now and then held `clustergate status` as long as it did)",
+        "launcher/supervise.py",
+        "        left = self.deadline - time.monotonic()\n",
+        "        left = 1.0\n",
+        ("tests/test_status_ha_review.py::test_status_ends_when_the_first_gates_metrics_port_drips_bytes_without_ever_finishing",)),
+    Mutation(
+        "status_mixes_one_chains_buffer_with_anothers_correlator",
+        "`clustergate status` shows the warm-up, corr_ready and held prices of one cluster chain, not the first "
+        "answering buffer beside another chain's correlator",
+        "launcher/overview.py",
+        "        name = chosen.get(kind) or next(",
+        "        name = next(",
+        ("tests/test_status_ha_review.py::test_status_reads_the_cluster_side_from_one_chain_not_one_actor_of_each",)),
+    Mutation(
+        "status_json_k_source_is_the_first_answering_gates",
+        "`status --json`'s flat k_source is proxy when any answering gate takes K from the proxy, not the first "
+        "answering gate's source",
+        "launcher/overview.py",
+        "    return {\"k_source\": \"proxy\" if \"proxy\" in sources else (\"cluster\" if sources == {\"cluster\"} else None),\n",
+        "    return {\"k_source\": answered[0][\"k_source\"] if answered else None,\n",
+        ("tests/test_status_ha_review.py::test_status_json_flat_k_source_says_proxy_when_any_gate_decides_on_the_proxy",)),
+    Mutation(
+        "status_all_hosts_reads_another_programs_page_as_not_ready",
+        "`status FILE --all-hosts` says an actor's port answers with another program's page, not `READY no` with "
+        "no word of why",
+        "launcher/hosts_status.py",
+        "    ready = labelled(sample, \"clustergate_actor_ready\", \"actor\")\n",
+        "    ready = {name: labelled(sample, \"clustergate_actor_ready\", \"actor\").get(name, 0.0)}\n",
+        ("tests/test_status_ha_review.py::test_status_all_hosts_says_an_actors_port_answers_with_another_programs_page",)),
+    Mutation(
+        "status_reads_the_first_answering_chain_not_the_writing_one",
+        "`clustergate status` shows the cluster chain whose state writer holds the lease, not the first chain that "
+        "answers (a chain with a dead feed beside the standby's fresh state hid the failover)",
+        "launcher/overview.py",
+        "        return holds_lease(chain), sum(",
+        "        return False, sum(",
+        ("tests/test_status_ha_review.py::test_status_reads_the_cluster_side_from_the_chain_whose_writer_holds_the_lease",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
