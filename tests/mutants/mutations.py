@@ -1421,7 +1421,7 @@ MUTATIONS: list[Mutation] = [
         "a deadline_ms in epoch microseconds is refused naming the unit, not taken as a deadline that never comes "
         "(review of issue 14)",
         "actors/policy.py",
-        "    elif deadline_ms is not None and deadline_ms >= MAX_DEADLINE_MS:\n",
+        "    elif deadline_ms >= MAX_DEADLINE_MS:\n",
         "    elif False:\n",
         ("tests/test_gate_deadlines.py::"
          "test_a_deadline_in_epoch_microseconds_is_refused_naming_the_unit_not_taken_as_no_deadline",)),
@@ -3774,8 +3774,8 @@ MUTATIONS: list[Mutation] = [
         "deadline_ms_0_taken_as_a_deadline",
         "a deadline_ms of 0 is an invalid proposal, not a deadline that has always passed (canfail)",
         "actors/policy.py",
-        "_is_number(deadline_ms)) or deadline_ms <= 0):",
-        "_is_number(deadline_ms)) or deadline_ms < 0):",
+        "_is_number(deadline_ms)) or deadline_ms <= 0:",
+        "_is_number(deadline_ms)) or deadline_ms < 0:",
         (GP + "test_an_invalid_proposal_is_refused_naming_the_field",)),
     Mutation(
         "cluster_k_takes_a_nan_cluster_stress",
@@ -4648,6 +4648,14 @@ MUTATIONS: list[Mutation] = [
         "        if sample is not None:\n            if i:\n",
         "        if sample is not None or True:\n            if i:\n",
         ("tests/test_status_overview.py::test_status_shows_each_gate_and_reads_the_cluster_side_from_a_standby_when_the_first_does_not_answer",)),
+    Mutation(
+        "gate_takes_a_null_deadline_for_no_deadline",
+        "a proposal whose deadline_ms is null is refused invalid_proposal, not decided (a permit included) with no "
+        "deadline however late the gate reaches it (rev-deadline)",
+        "actors/policy.py",
+        "    deadline_ms = obj.get(\"deadline_ms\", _NO_DEADLINE)\n    if deadline_ms is _NO_DEADLINE:\n",
+        "    deadline_ms = obj.get(\"deadline_ms\", _NO_DEADLINE)\n    if deadline_ms is _NO_DEADLINE or deadline_ms is None:\n",
+        ("tests/test_deadline_overload_review.py::test_a_null_deadline_is_refused_not_taken_for_no_deadline",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
