@@ -4,9 +4,16 @@ overload (`overloaded`), attacked with a real gate, permit issuer and redis-serv
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
+import time
 
-from helpers import scrape
+from launcher import keys
+from launcher.client import GateClient, GateUnavailable
+from helpers import scrape, wait_for
 from test_gate_deadlines import new_plan, nothing_written, one_reply, p26  # noqa: F401 (p26: the fixture)
+from test_gate_service import P26, write_book
 
 
 def raw_proposal(plan: str, deadline_json: bytes) -> bytes:
@@ -35,3 +42,145 @@ def test_a_null_deadline_is_refused_not_taken_for_no_deadline(p26) -> None:
     reply = one_reply(p26.endpoint, json.dumps({"plan_id": plan, "symbol": "ETHUSDT",
                                                 "action_proposed": "PARTIAL_50"}).encode())
     assert reply["status"] == "ok" and reply["decision"]["permit"], reply
+
+
+# Every hostile deadline_ms the review tried, as JSON text, and the error it must get (nothing decided or written):
+# refused as invalid, or expired (a deadline in seconds, or one that is not a time at all, is long past).
+HOSTILE_DEADLINES = {
+    b"NaN": "invalid_proposal", b"Infinity": "invalid_proposal", b"-Infinity": "invalid_proposal",
+    b"1e308": "invalid_proposal", b"1e400": "invalid_proposal", b"-5": "invalid_proposal", b"0": "invalid_proposal",
+    b"-0.0": "invalid_proposal", b"true": "invalid_proposal", b"false": "invalid_proposal",
+    b'"1800000000000"': "invalid_proposal", b"[1]": "invalid_proposal", b'{"a":1}': "invalid_proposal",
+    b"100000000000000": "invalid_proposal", b"1" + b"0" * 30: "invalid_proposal", b"1" + b"0" * 400: "invalid_proposal",
+    b"18446744073709551616": "invalid_proposal", b"null": "invalid_proposal",
+    b"1e-300": "expired", b"0.5": "expired", b"2000": "expired", b"1800000000": "expired",
+}
+
+
+def test_every_hostile_deadline_is_refused_or_expired_and_nothing_is_written(p26) -> None:
+    """NaN, infinities, 1e308, negative, 0, booleans, strings, containers, epoch microseconds, integers beyond
+    64 bits, null: invalid_proposal; a deadline in seconds, a relative timeout (2000) or a fraction of a ms: long
+    past, so expired. Each names its plan_id, and no decision, record or permit exists for any of them."""
+    r = p26.redis
+    before = scrape(p26.gate_metrics_port)
+    plans = {}
+    for raw, reason in HOSTILE_DEADLINES.items():
+        plan = plans[raw] = new_plan()
+        reply = one_reply(p26.endpoint, raw_proposal(plan, raw))
+        assert (reply["status"], reply.get("reason"), reply.get("plan_id")) == ("error", reason, plan), (raw, reply)
+        assert "deadline_ms" in reply["detail"], (raw, reply)
+    assert all(nothing_written(r, plan) for plan in plans.values())
+    after = scrape(p26.gate_metrics_port)
+    for result in ("bad_request", "expired"):
+        key = f'gate_requests_total{{result="{result}"}}'
+        wanted = {"bad_request": "invalid_proposal"}.get(result, result)
+        assert after[key] - before[key] == sum(1 for v in HOSTILE_DEADLINES.values() if v == wanted), result
+    assert after["p26_gate_writes_total"] == before["p26_gate_writes_total"]
+
+
+class DeadlineNotingClient(GateClient):
+    """A GateClient that keeps the deadline_ms of every attempt it sends, by plan_id (each attempt takes its socket
+    just after it set its deadline_ms)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.deadlines: dict[str, list[int]] = {}
+        self._body: dict | None = None
+
+    def _propose_attempts(self, body: dict) -> dict:
+        self._body = body
+        return super()._propose_attempts(body)
+
+    def _socket(self):
+        if self._body is not None:
+            self.deadlines.setdefault(self._body["plan_id"], []).append(self._body["deadline_ms"])
+        return super()._socket()
+
+
+REVIEW_SKEW_MS = 20
+
+
+def test_gateclients_overloading_a_real_gate_get_answers_within_their_deadlines_and_the_counters_add_up(
+        tmp_path, redis_server) -> None:
+    """24 GateClients (REQ, 150 ms attempts, 3 retries) each send 30 proposals one after another to a gate whose
+    queue holds 16 and ages out at 60 ms, its permit issuer stopped 400 ms part way (timeouts, then a rush that
+    finds the queue full). Each call ends with a decision, `overloaded`, `expired` or GateUnavailable; a call that
+    ends `expired` has nothing recorded (else it would say nothing was decided while a permit exists); every record
+    landed by its plan's last attempt's deadline less the skew (a stream id is Redis's time of the write); a plan
+    has one record at most; and the gate's and the issuer's counters agree with Redis."""
+    r = redis_server.client()
+    write_book(r)
+    system = P26(tmp_path / "p26", redis_server.url,
+                 gate_settings={"deadline_skew_ms": REVIEW_SKEW_MS, "overload_queue_depth": 16,
+                                "overload_queue_age_ms": 60, "permit_timeout_ms": 400}).start()
+    issuer_port = system.data["actors"]["permit_issuer"]["metrics_port"]
+    clients = [DeadlineNotingClient(system.endpoint, timeout_ms=150, retries=3) for _ in range(24)]
+    ends: dict[str, str] = {}
+    replies: dict[str, dict] = {}
+    lock = threading.Lock()
+    started = threading.Barrier(len(clients) + 1)
+
+    def run(n: int, client: DeadlineNotingClient) -> None:
+        started.wait()
+        for i in range(30):
+            plan = f"rev-{n}-{i}-{new_plan()[:8]}"
+            symbol, action = ("ETHUSDT", "BTCUSDT", "SOLUSDT")[i % 3], ("HOLD", "PARTIAL_25", "PARTIAL_50")[(i + n) % 3]
+            try:
+                reply = client.propose(symbol, action, plan_id=plan)
+                end = "ok" if reply["status"] == "ok" else reply["reason"]
+            except GateUnavailable:
+                reply, end = {}, "unavailable"
+            with lock:
+                ends[plan], replies[plan] = end, reply
+
+    threads = [threading.Thread(target=run, args=(n, c)) for n, c in enumerate(clients)]
+    before_gate, before_issuer = scrape(system.gate_metrics_port), scrape(issuer_port)
+    try:
+        for t in threads:
+            t.start()
+        started.wait()
+        wait_for(lambda: len(ends) >= 100, 60, "100 calls ended", interval_s=0.01)
+        os.kill(system.issuer.proc.pid, signal.SIGSTOP)
+        try:
+            stopped = time.monotonic()
+            wait_for(lambda: time.monotonic() - stopped >= 0.4, 10, "the issuer stopped a while", interval_s=0.01)
+        finally:
+            os.kill(system.issuer.proc.pid, signal.SIGCONT)
+        for t in threads:
+            t.join(120)
+        assert not any(t.is_alive() for t in threads), "a client call did not end"
+        after_gate, after_issuer = scrape(system.gate_metrics_port), scrape(issuer_port)
+    finally:
+        for c in clients:
+            c.close()
+        system.stop()
+    kinds = {k: sum(1 for e in ends.values() if e == k) for k in set(ends.values())}
+    print(kinds)
+    assert len(ends) == 24 * 30 and set(kinds) <= {"ok", "overloaded", "expired", "unavailable"}, kinds
+    deadlines = {plan: ds for c in clients for plan, ds in c.deadlines.items()}
+    written: dict[str, int] = {}
+    for entry_id, fields in r.xrange(keys.GATE_STREAM):
+        assert fields["plan_id"] not in written, f"two records for {fields['plan_id']}"
+        written[fields["plan_id"]] = int(entry_id.split("-")[0])
+    late = {p: ms - (max(deadlines[p]) - REVIEW_SKEW_MS) for p, ms in written.items()
+            if ms > max(deadlines[p]) - REVIEW_SKEW_MS}
+    assert not late, f"records written after their plan's last deadline less the skew: {late}"
+    assert not [p for p, e in ends.items() if e == "expired" and p in written], "a call ended expired with a record"
+    for plan, reply in replies.items():
+        if ends[plan] == "ok" and reply["decision"]["recorded"]:
+            assert plan in written, plan
+            assert bool(r.exists(keys.permit(plan))) == reply["decision"]["permit"], reply
+    permits = sum(1 for p in written if r.exists(keys.permit(p)))
+
+    def gate(name: str) -> float:
+        return after_gate.get(name, 0.0) - before_gate.get(name, 0.0)
+
+    def issuer(name: str) -> float:
+        return after_issuer.get(name, 0.0) - before_issuer.get(name, 0.0)
+    assert gate('gate_requests_total{result="overloaded"}') > 0, "the gate never shed: the test missed its case"
+    assert gate("p26_gate_writes_total") == issuer('permit_issuer_requests_total{result="written"}') == len(written)
+    assert gate("p26_permit_issued_total") == issuer("permit_issuer_permits_issued_total") == permits
+    seen = sum(gate(k) for k in after_gate if k.startswith("p26_plans_seen_total{"))
+    assert seen == sum(gate(f'gate_requests_total{{result="{r_}"}}') for r_ in ("ok", "plan_id_conflict", "expired"))
+    attempts = sum(len(ds) for ds in deadlines.values())
+    assert sum(gate(k) for k in after_gate if k.startswith("gate_requests_total{")) <= attempts
