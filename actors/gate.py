@@ -145,8 +145,11 @@ def expired_detail(deadline_ms: float, now: float, skew_ms: float) -> str | None
     late_ms = now * 1000.0 - (deadline_ms - skew_ms)
     if late_ms <= 0:
         return None
-    hint = " (deadline_ms is epoch milliseconds, not seconds)" if deadline_ms < 1e11 else ""
-    return (f"deadline_ms {deadline_ms:.0f} less the allowed clock skew of {skew_ms:.0f} ms passed {late_ms:.0f} ms "
+    # A small one is no time this century: epoch seconds, or a relative timeout ("2000 ms from now").
+    hint = " (deadline_ms is a time in epoch milliseconds, not seconds nor a timeout)" if deadline_ms < 1e11 else ""
+    # As sent: a fraction of a ms shown as 0 read as the deadline 0, which the gate refuses as invalid.
+    sent = f"{deadline_ms:.0f}" if deadline_ms == int(deadline_ms) or deadline_ms >= 1e11 else repr(deadline_ms)
+    return (f"deadline_ms {sent} less the allowed clock skew of {skew_ms:.0f} ms passed {late_ms:.0f} ms "
             f"before the gate reached the proposal{hint}: this request was not decided and nothing was recorded for "
             f"it; resend the same plan_id with a later deadline (a decision an earlier request of the plan_id got is "
             f"then returned)")

@@ -184,3 +184,15 @@ def test_gateclients_overloading_a_real_gate_get_answers_within_their_deadlines_
     assert seen == sum(gate(f'gate_requests_total{{result="{r_}"}}') for r_ in ("ok", "plan_id_conflict", "expired"))
     attempts = sum(len(ds) for ds in deadlines.values())
     assert sum(gate(k) for k in after_gate if k.startswith("gate_requests_total{")) <= attempts
+
+
+def test_an_expired_reply_names_the_deadline_as_sent_and_the_mistake_a_small_one_may_be(p26) -> None:
+    """A deadline_ms of 0.5 was answered "deadline_ms 0 less the allowed clock skew ... passed": a deadline of 0,
+    which the gate refuses as invalid, so the reply contradicted the request; and a relative timeout (2000: "two
+    seconds from now") was told only that deadline_ms is "not seconds", sending its author after the wrong unit.
+    The reply names the deadline as sent, and says that deadline_ms is a time, not a timeout."""
+    reply = one_reply(p26.endpoint, raw_proposal(new_plan(), b"0.5"))
+    assert reply.get("reason") == "expired" and "deadline_ms 0.5 less" in reply["detail"], reply
+    reply = one_reply(p26.endpoint, raw_proposal(new_plan(), b"2000"))
+    assert reply.get("reason") == "expired" and "deadline_ms 2000 less" in reply["detail"], reply
+    assert "not seconds" in reply["detail"] and "timeout" in reply["detail"], reply

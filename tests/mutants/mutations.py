@@ -4656,6 +4656,15 @@ MUTATIONS: list[Mutation] = [
         "    deadline_ms = obj.get(\"deadline_ms\", _NO_DEADLINE)\n    if deadline_ms is _NO_DEADLINE:\n",
         "    deadline_ms = obj.get(\"deadline_ms\", _NO_DEADLINE)\n    if deadline_ms is _NO_DEADLINE or deadline_ms is None:\n",
         ("tests/test_deadline_overload_review.py::test_a_null_deadline_is_refused_not_taken_for_no_deadline",)),
+    Mutation(
+        "expired_detail_rounds_a_fraction_of_a_ms_deadline_to_0",
+        "an expired reply names deadline_ms as sent (0.5, not 0, a deadline the gate refuses as invalid) and says a "
+        "small one is a time, not seconds nor a timeout (rev-deadline)",
+        "actors/gate.py",
+        "int(deadline_ms) or deadline_ms >= 1e11 else repr(deadline_ms)\n",
+        "int(deadline_ms) or deadline_ms >= 1e11 else f\"{deadline_ms:.0f}\"\n",
+        ("tests/test_deadline_overload_review.py::"
+         "test_an_expired_reply_names_the_deadline_as_sent_and_the_mistake_a_small_one_may_be",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
