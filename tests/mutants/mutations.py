@@ -4559,8 +4559,8 @@ MUTATIONS: list[Mutation] = [
         "the issuer takes the gate's deadline by the monotonic clock they share: a wall clock step back while the "
         "request waits for the issuer does not let the decision be written after the gate gave up (rev-exitpath)",
         "actors/permit_issuer.py",
-        "            deadline = time.time() + (deadline_mono - time.monotonic())\n",
-        "            pass\n",
+        "            stepped = time.time() + (deadline_mono - time.monotonic())\n",
+        "            stepped = deadline if deadline is not None else time.time() + (deadline_mono - time.monotonic())\n",
         ("tests/test_exit_path_review.py::test_a_host_clock_stepped_back_while_the_request_waits_for_the_issuer_does_not_move_the_gates_deadline", "tests/test_exit_path_review.py::test_a_decision_the_gate_gave_up_on_is_not_written_after_a_host_clock_step_back_while_its_issuer_stalled")),
     Mutation(
         "gate_sends_no_monotonic_deadline",
@@ -4665,6 +4665,15 @@ MUTATIONS: list[Mutation] = [
         "int(deadline_ms) or deadline_ms >= 1e11 else f\"{deadline_ms:.0f}\"\n",
         ("tests/test_deadline_overload_review.py::"
          "test_an_expired_reply_names_the_deadline_as_sent_and_the_mistake_a_small_one_may_be",)),
+    Mutation(
+        "issuer_keeps_items_own_deadlines_on_the_stepped_wall_clock",
+        "a step of the gate and issuer host's wall clock while a request waits for the issuer moves no proposal's own "
+        "deadline: stepped back, the decision is not written after its client's deadline (rev-deadline)",
+        "actors/permit_issuer.py",
+        "                shift = stepped - deadline\n",
+        "                shift = 0.0\n",
+        ("tests/test_deadline_overload_review.py::"
+         "test_a_wall_clock_step_back_while_a_decision_waits_for_its_issuer_does_not_let_it_be_written_after_its_deadline",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
