@@ -14,7 +14,7 @@ import zmq
 
 from launcher import keys
 from launcher.client import GateClient, GateUnavailable
-from helpers import DEADLINE_SCALE, scrape, wait_for
+from helpers import DEADLINE_SCALE, scrape, wait_for, write_topology
 from test_gate_deadlines import (SKEWED_CLOCK, bytes_queued_for, new_plan, nothing_written, one_reply,  # noqa: F401
                                  p26)  # p26: the fixture
 from test_gate_service import P26, write_book
@@ -208,15 +208,22 @@ def test_an_expired_reply_names_the_deadline_as_sent_and_the_mistake_a_small_one
     assert "not seconds" in reply["detail"] and "timeout" in reply["detail"], reply
 
 
+def stepped_host_clock(tmp_path, monkeypatch):
+    """The file whose seconds step the wall clock of the actor processes started from now on (tests/skewed_clock),
+    as an NTP step steps a host's: 0 at first."""
+    step_file = tmp_path / "clock_step_s"
+    step_file.write_text("0")
+    monkeypatch.setenv("PYTHONPATH", str(SKEWED_CLOCK))
+    monkeypatch.setenv("CLUSTERGATE_TEST_CLOCK_STEP_FILE", str(step_file))
+    return step_file
+
+
 @pytest.fixture
 def stepped_slow_p26(tmp_path, redis_server, monkeypatch):
     """Gate and permit issuer on one host whose wall clock the test steps (tests/skewed_clock: the seconds in
     `system.step_file`), an external redis-server not stepped, skew 0, and a gate that waits 4 s for its issuer
     (its own deadline for the write: 2 s after its decision, well after a client's short deadline)."""
-    step_file = tmp_path / "clock_step_s"
-    step_file.write_text("0")
-    monkeypatch.setenv("PYTHONPATH", str(SKEWED_CLOCK))
-    monkeypatch.setenv("CLUSTERGATE_TEST_CLOCK_STEP_FILE", str(step_file))
+    step_file = stepped_host_clock(tmp_path, monkeypatch)
     r = redis_server.client()
     write_book(r)
     system = P26(tmp_path / "p26", redis_server.url, gate_settings={"deadline_skew_ms": 0, "permit_timeout_ms": 4000})
@@ -264,3 +271,57 @@ def test_a_wall_clock_step_back_while_a_decision_waits_for_its_issuer_does_not_l
     assert not written, f"recorded {written[0]:.0f} ms after the client's deadline; reply {reply}"
     assert (reply["status"], reply.get("reason")) == ("error", "expired"), reply
     assert nothing_written(r, plan)
+
+
+def test_a_wall_clock_step_back_while_the_gate_reads_its_state_does_not_move_the_gates_deadline(
+        tmp_path, redis_server, monkeypatch) -> None:
+    """The gate sets its deadline for the write (permit_timeout_ms / 2 after its decision) by the wall clock read
+    before its state read, and sent it by the monotonic clock as that deadline less the wall clock read at the
+    request: a step back of the host's clock during a slow state read (Redis stalled) moved the monotonic deadline
+    later by the step. Stepped back 2 s while Redis was stopped, the gate gave up on its stopped issuer (HOLD
+    permit_unavailable, outcome unknown), and the issuer, resumed after that, still wrote the decision and its permit.
+    The monotonic deadline is now taken from the monotonic clock read with the decision's wall clock."""
+    step_file = stepped_host_clock(tmp_path, monkeypatch)
+    r = redis_server.client()
+    write_book(r)
+    system = P26(tmp_path / "p26", redis_server.url,
+                 gate_settings={"deadline_skew_ms": 0, "state_refresh_ms": 0, "refresh_s": 3600,
+                                "permit_timeout_ms": 1000})
+    system.data["redis"]["timeout_ms"] = 5000  # the gate's state read waits for a stopped Redis
+    write_topology(system.topology, system.data)
+    issuer_port = int(system.data["actors"]["permit_issuer"]["sockets"]["requests"]["bind"].rsplit(":", 1)[1])
+    issuer_metrics = system.data["actors"]["permit_issuer"]["metrics_port"]
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    try:
+        system.start()
+        assert system.client.propose("BTCUSDT", "HOLD", plan_id=new_plan())["decision"]["recorded"]  # the pipe is up
+        handled = lambda: sum(v for k, v in scrape(issuer_metrics).items()  # noqa: E731
+                              if k.startswith("permit_issuer_requests_total{"))
+        handled_before = handled()
+        plan = new_plan()
+        sock.connect(system.endpoint)
+        os.kill(system.issuer.proc.pid, signal.SIGSTOP)
+        try:
+            redis_server.proc.send_signal(signal.SIGSTOP)
+            try:
+                sock.send(json.dumps({"plan_id": plan, "symbol": "ETHUSDT", "action_proposed": "PARTIAL_50"}).encode())
+                wait_for(lambda: bytes_queued_for(redis_server.port) > 0, 10, "the gate's state read at the stopped Redis",
+                         interval_s=0.005)
+                step_file.write_text("-2.0")  # an NTP step back of the gate's and the issuer's host
+            finally:
+                redis_server.proc.send_signal(signal.SIGCONT)
+            wait_for(lambda: bytes_queued_for(issuer_port) > 0, 10, "the gate's request to the stopped issuer",
+                     interval_s=0.005)
+            assert sock.poll(10_000 * DEADLINE_SCALE), "the gate did not answer"
+            reply = json.loads(sock.recv())
+            assert reply["decision"]["gate_reason"] == "permit_unavailable", reply  # the gate gave up on its issuer
+        finally:
+            os.kill(system.issuer.proc.pid, signal.SIGCONT)
+        wait_for(lambda: handled() > handled_before, 10, "the issuer's answer to the gate's request", interval_s=0.01)
+    finally:
+        sock.close(linger=0)
+        system.stop()
+    written = [f for _, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == plan]
+    assert not written and r.exists(keys.permit(plan)) == 0, (
+        f"written (final_action {written[0]['final_action'] if written else '?'}) after the gate answered {reply}")

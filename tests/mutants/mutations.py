@@ -4566,7 +4566,7 @@ MUTATIONS: list[Mutation] = [
         "gate_sends_no_monotonic_deadline",
         "the gate sends its issuer its deadline by the monotonic clock too (rev-exitpath)",
         "actors/gate.py",
-        '                                 "deadline_mono": gate_deadline - time.time() + time.monotonic(), "compact": True})\n',
+        '                                 "deadline_mono": deadline_mono, "compact": True})\n',
         '                                 "compact": True})\n',
         ("tests/test_exit_path_review.py::"
          "test_the_gate_sends_its_issuer_the_same_deadline_by_the_monotonic_clock_as_by_the_wall_clock",)),
@@ -4674,6 +4674,15 @@ MUTATIONS: list[Mutation] = [
         "                shift = 0.0\n",
         ("tests/test_deadline_overload_review.py::"
          "test_a_wall_clock_step_back_while_a_decision_waits_for_its_issuer_does_not_let_it_be_written_after_its_deadline",)),
+    Mutation(
+        "gate_derives_its_monotonic_deadline_after_its_state_read",
+        "the gate's deadline by the monotonic clock is read with the decision's wall clock: a wall clock step back "
+        "during a stalled state read does not let the issuer write after the gate gave up (rev-deadline)",
+        "actors/gate.py",
+        "                                   issuer_deadline_s(now_mono, self.permit_timeout_ms))\n",
+        "                                   None)\n",
+        ("tests/test_deadline_overload_review.py::"
+         "test_a_wall_clock_step_back_while_the_gate_reads_its_state_does_not_move_the_gates_deadline",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
