@@ -145,8 +145,11 @@ def expired_detail(deadline_ms: float, now: float, skew_ms: float) -> str | None
     late_ms = now * 1000.0 - (deadline_ms - skew_ms)
     if late_ms <= 0:
         return None
-    hint = " (deadline_ms is epoch milliseconds, not seconds)" if deadline_ms < 1e11 else ""
-    return (f"deadline_ms {deadline_ms:.0f} less the allowed clock skew of {skew_ms:.0f} ms passed {late_ms:.0f} ms "
+    # A small one is no time this century: epoch seconds, or a relative timeout ("2000 ms from now").
+    hint = " (deadline_ms is a time in epoch milliseconds, not seconds nor a timeout)" if deadline_ms < 1e11 else ""
+    # As sent: a fraction of a ms shown as 0 read as the deadline 0, which the gate refuses as invalid.
+    sent = f"{deadline_ms:.0f}" if deadline_ms == int(deadline_ms) or deadline_ms >= 1e11 else repr(deadline_ms)
+    return (f"deadline_ms {sent} less the allowed clock skew of {skew_ms:.0f} ms passed {late_ms:.0f} ms "
             f"before the gate reached the proposal{hint}: this request was not decided and nothing was recorded for "
             f"it; resend the same plan_id with a later deadline (a decision an earlier request of the plan_id got is "
             f"then returned)")
@@ -953,6 +956,9 @@ class Gate(Actor):
         cached = self.state_refresh_s > 0
         for attempt in range(first_attempt, DECIDE_ATTEMPTS):
             now = time.time()
+            # Read with `now`: the issuer's deadline by the monotonic clock must not move with a wall clock step
+            # during the state read below (stalled Redis), as it did when derived from the wall clock at the request.
+            now_mono = time.monotonic()
             if attempt:  # a re-decision comes later: a proposal past its deadline by now is not decided
                 todo = self._drop_expired(proposals, results, todo, now)
                 if not todo:
@@ -981,7 +987,8 @@ class Gate(Actor):
             gate_deadline = issuer_deadline_s(now, self.permit_timeout_ms)
             request_items = [self.issuer_item(proposal, it.decision, cooldown_mattered(it), it.cooldown_from_batch,
                                               gate_deadline) for proposal, it in zip(batch, items)]
-            outcomes = self.record(request_items, gate_deadline, batch, metrics)
+            outcomes = self.record(request_items, gate_deadline, batch, metrics,
+                                   issuer_deadline_s(now_mono, self.permit_timeout_ms))
             if type(outcomes) is tuple:
                 if outcomes[2]:  # nothing was recorded: a proposal past its deadline by now gets expired
                     todo = self._drop_expired(proposals, results, todo, time.time())
@@ -1011,14 +1018,17 @@ class Gate(Actor):
         return item
 
     def record(self, items: list[dict[str, Any]], gate_deadline: float, batch: Sequence[Proposal],
-               metrics: PortfolioMetrics) -> list[Any] | tuple[str, str, bool]:
+               metrics: PortfolioMetrics, deadline_mono: float | None = None) -> list[Any] | tuple[str, str, bool]:
         """Ask the issuer to record the batch's items: one outcome per item, or, when it did not answer or
         refused the whole request, the (reason, detail, nothing recorded for certain) of the fault HOLD every
-        proposal of the batch gets (their fallbacks counted)."""
+        proposal of the batch gets (their fallbacks counted). deadline_mono: gate_deadline by the monotonic clock,
+        read with the decision's wall clock (None: derived now, when nothing has waited since the decision)."""
         # The deadline by the monotonic clock too, which the issuer (on this host) shares: a wall clock step while the
         # request waits for the issuer does not move it.
+        if deadline_mono is None:
+            deadline_mono = gate_deadline - time.time() + time.monotonic()
         reply = self.ask_issuer({"decisions": items, "deadline_epoch": gate_deadline,
-                                 "deadline_mono": gate_deadline - time.time() + time.monotonic(), "compact": True})
+                                 "deadline_mono": deadline_mono, "compact": True})
         if reply is None:
             self.count_fallbacks(metrics, len(batch))
             return PERMIT_UNAVAILABLE, OUTCOME_UNKNOWN, False

@@ -426,7 +426,13 @@ class PermitIssuer(Actor):
         if deadline_mono is not None:
             # The gate's deadline by the monotonic clock the two share (one host): a step of the wall clock since the
             # gate set its deadline_epoch (while this request waited for the issuer) would move it by the step.
-            deadline = time.time() + (deadline_mono - time.monotonic())
+            stepped = time.time() + (deadline_mono - time.monotonic())
+            if deadline is not None and stepped != deadline:
+                # The items' own deadlines (their clients', by the wall clock when the gate set deadline_epoch) move
+                # by that step too: stepped back 2 s, a decision was written 2 s past its client's deadline at most.
+                shift = stepped - deadline
+                items = [(decision, seen, own if own is None else own + shift) for decision, seen, own in items]
+            deadline = stepped
         if deadline is not None and time.time() > deadline:
             # The gate has given up on this request (it answered permit_unavailable): issue nothing.
             self._requests["expired"](len(items))

@@ -52,6 +52,7 @@ UNKNOWN_FIELDS_NAMED = 10
 # deadline_ms at or past this (the year 5138 in epoch ms) is no deadline a client can mean: epoch microseconds
 # (1.8e15 today) taken as ms would be a deadline that never comes, so the proposal is refused naming the unit.
 MAX_DEADLINE_MS = 1e14
+_NO_DEADLINE = object()  # deadline_ms left out of the proposal (null is not that)
 
 
 def policy_transitions() -> list[tuple[str, str, str]]:
@@ -253,11 +254,15 @@ def validate_proposal(obj: Any) -> Proposal:
     ts_epoch = obj.get("ts_epoch")
     if ts_epoch is not None and not (_isfinite(ts_epoch) if type(ts_epoch) is float else _is_number(ts_epoch)):
         problems.append(f"ts_epoch must be a finite number, got {_shown(ts_epoch)}")
-    deadline_ms = obj.get("deadline_ms")
-    if deadline_ms is not None and (
-            not (_isfinite(deadline_ms) if type(deadline_ms) is float else _is_number(deadline_ms)) or deadline_ms <= 0):
-        problems.append(f"deadline_ms must be a positive number (epoch milliseconds), got {_shown(deadline_ms)}")
-    elif deadline_ms is not None and deadline_ms >= MAX_DEADLINE_MS:
+    # null is refused, not taken for no deadline: the client asked for one (its computation gave nothing, or a
+    # serializer wrote an unset field so), and deciding it however late would drop that safety without a word.
+    deadline_ms = obj.get("deadline_ms", _NO_DEADLINE)
+    if deadline_ms is _NO_DEADLINE:
+        deadline_ms = None
+    elif not (_isfinite(deadline_ms) if type(deadline_ms) is float else _is_number(deadline_ms)) or deadline_ms <= 0:
+        problems.append(f"deadline_ms must be a positive number (epoch milliseconds), got {_shown(deadline_ms)}"
+                        + ("; leave deadline_ms out for no deadline" if deadline_ms is None else ""))
+    elif deadline_ms >= MAX_DEADLINE_MS:
         problems.append(f"deadline_ms must be epoch milliseconds, got {_shown(deadline_ms)}: after the year "
                         f"5000 (epoch microseconds?); leave deadline_ms out for no deadline")
     if problems:

@@ -1421,7 +1421,7 @@ MUTATIONS: list[Mutation] = [
         "a deadline_ms in epoch microseconds is refused naming the unit, not taken as a deadline that never comes "
         "(review of issue 14)",
         "actors/policy.py",
-        "    elif deadline_ms is not None and deadline_ms >= MAX_DEADLINE_MS:\n",
+        "    elif deadline_ms >= MAX_DEADLINE_MS:\n",
         "    elif False:\n",
         ("tests/test_gate_deadlines.py::"
          "test_a_deadline_in_epoch_microseconds_is_refused_naming_the_unit_not_taken_as_no_deadline",)),
@@ -3774,8 +3774,8 @@ MUTATIONS: list[Mutation] = [
         "deadline_ms_0_taken_as_a_deadline",
         "a deadline_ms of 0 is an invalid proposal, not a deadline that has always passed (canfail)",
         "actors/policy.py",
-        "_is_number(deadline_ms)) or deadline_ms <= 0):",
-        "_is_number(deadline_ms)) or deadline_ms < 0):",
+        "_is_number(deadline_ms)) or deadline_ms <= 0:",
+        "_is_number(deadline_ms)) or deadline_ms < 0:",
         (GP + "test_an_invalid_proposal_is_refused_naming_the_field",)),
     Mutation(
         "cluster_k_takes_a_nan_cluster_stress",
@@ -4559,14 +4559,14 @@ MUTATIONS: list[Mutation] = [
         "the issuer takes the gate's deadline by the monotonic clock they share: a wall clock step back while the "
         "request waits for the issuer does not let the decision be written after the gate gave up (rev-exitpath)",
         "actors/permit_issuer.py",
-        "            deadline = time.time() + (deadline_mono - time.monotonic())\n",
-        "            pass\n",
+        "            stepped = time.time() + (deadline_mono - time.monotonic())\n",
+        "            stepped = deadline if deadline is not None else time.time() + (deadline_mono - time.monotonic())\n",
         ("tests/test_exit_path_review.py::test_a_host_clock_stepped_back_while_the_request_waits_for_the_issuer_does_not_move_the_gates_deadline", "tests/test_exit_path_review.py::test_a_decision_the_gate_gave_up_on_is_not_written_after_a_host_clock_step_back_while_its_issuer_stalled")),
     Mutation(
         "gate_sends_no_monotonic_deadline",
         "the gate sends its issuer its deadline by the monotonic clock too (rev-exitpath)",
         "actors/gate.py",
-        '                                 "deadline_mono": gate_deadline - time.time() + time.monotonic(), "compact": True})\n',
+        '                                 "deadline_mono": deadline_mono, "compact": True})\n',
         '                                 "compact": True})\n',
         ("tests/test_exit_path_review.py::"
          "test_the_gate_sends_its_issuer_the_same_deadline_by_the_monotonic_clock_as_by_the_wall_clock",)),
@@ -4696,6 +4696,41 @@ MUTATIONS: list[Mutation] = [
         "        return holds_lease(chain), sum(",
         "        return False, sum(",
         ("tests/test_status_ha_review.py::test_status_reads_the_cluster_side_from_the_chain_whose_writer_holds_the_lease",)),
+    Mutation(
+        "gate_takes_a_null_deadline_for_no_deadline",
+        "a proposal whose deadline_ms is null is refused invalid_proposal, not decided (a permit included) with no "
+        "deadline however late the gate reaches it (rev-deadline)",
+        "actors/policy.py",
+        "    deadline_ms = obj.get(\"deadline_ms\", _NO_DEADLINE)\n    if deadline_ms is _NO_DEADLINE:\n",
+        "    deadline_ms = obj.get(\"deadline_ms\", _NO_DEADLINE)\n    if deadline_ms is _NO_DEADLINE or deadline_ms is None:\n",
+        ("tests/test_deadline_overload_review.py::test_a_null_deadline_is_refused_not_taken_for_no_deadline",)),
+    Mutation(
+        "expired_detail_rounds_a_fraction_of_a_ms_deadline_to_0",
+        "an expired reply names deadline_ms as sent (0.5, not 0, a deadline the gate refuses as invalid) and says a "
+        "small one is a time, not seconds nor a timeout (rev-deadline)",
+        "actors/gate.py",
+        "int(deadline_ms) or deadline_ms >= 1e11 else repr(deadline_ms)\n",
+        "int(deadline_ms) or deadline_ms >= 1e11 else f\"{deadline_ms:.0f}\"\n",
+        ("tests/test_deadline_overload_review.py::"
+         "test_an_expired_reply_names_the_deadline_as_sent_and_the_mistake_a_small_one_may_be",)),
+    Mutation(
+        "issuer_keeps_items_own_deadlines_on_the_stepped_wall_clock",
+        "a step of the gate and issuer host's wall clock while a request waits for the issuer moves no proposal's own "
+        "deadline: stepped back, the decision is not written after its client's deadline (rev-deadline)",
+        "actors/permit_issuer.py",
+        "                shift = stepped - deadline\n",
+        "                shift = 0.0\n",
+        ("tests/test_deadline_overload_review.py::"
+         "test_a_wall_clock_step_back_while_a_decision_waits_for_its_issuer_does_not_let_it_be_written_after_its_deadline",)),
+    Mutation(
+        "gate_derives_its_monotonic_deadline_after_its_state_read",
+        "the gate's deadline by the monotonic clock is read with the decision's wall clock: a wall clock step back "
+        "during a stalled state read does not let the issuer write after the gate gave up (rev-deadline)",
+        "actors/gate.py",
+        "                                   issuer_deadline_s(now_mono, self.permit_timeout_ms))\n",
+        "                                   None)\n",
+        ("tests/test_deadline_overload_review.py::"
+         "test_a_wall_clock_step_back_while_the_gate_reads_its_state_does_not_move_the_gates_deadline",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
