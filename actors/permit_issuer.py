@@ -427,9 +427,10 @@ class PermitIssuer(Actor):
             # The gate's deadline by the monotonic clock the two share (one host): a step of the wall clock since the
             # gate set its deadline_epoch (while this request waited for the issuer) would move it by the step.
             stepped = time.time() + (deadline_mono - time.monotonic())
-            if deadline is not None and stepped != deadline:
+            if deadline is not None and abs(stepped - deadline) > WALL_STEP_REREAD_S:
                 # The items' own deadlines (their clients', by the wall clock when the gate set deadline_epoch) move
                 # by that step too: stepped back 2 s, a decision was written 2 s past its client's deadline at most.
+                # (Under WALL_STEP_REREAD_S the two differ by the gate's two clock reads alone: no step, no new list.)
                 shift = stepped - deadline
                 items = [(decision, seen, own if own is None else own + shift) for decision, seen, own in items]
             deadline = stepped
