@@ -25,7 +25,8 @@ or was answered a fault HOLD or garbage): then it says only that this attempt wa
 `overloaded` does. When every endpoint in a row answered a fault HOLD, that reply is the answer; when every endpoint
 in a row answered without a decision otherwise, the client backs off (OVERLOAD_BACKOFF_MS jittered, doubling up to
 OVERLOAD_BACKOFF_MAX_MS) while the budget lasts. When the budget is spent the answer is the last attempt's:
-GateUnavailable after a timeout or such an `expired`, else its `overloaded` reply or fault HOLD. The next call
+GateUnavailable after a timeout, such an `expired`, or an `overloaded` when an earlier attempt may have been decided,
+else its `overloaded` reply or fault HOLD. The next call
 starts at the endpoint that gave a final answer, or after the last one asked. With one endpoint the behaviour is Lazy
 Pirate: close the socket after a timeout (linger 0), reopen it and resend.
 
@@ -342,6 +343,11 @@ class GateClient:
                     raise GateUnavailable(f"{answered_by} answered expired (the attempt's deadline passed before "
                                           f"the gate reached it) after an earlier attempt that may have been decided: "
                                           f"outcome unknown (the call's budget: {budget_ms} ms)")
+                if maybe_decided and is_overloaded(reply):  # type: ignore[arg-type]
+                    # Its "nothing was recorded" is this attempt's alone: returned, it read as the call's answer.
+                    raise GateUnavailable(f"{answered_by} answered overloaded (this attempt was not decided) after an "
+                                          f"earlier attempt that may have been decided: outcome unknown (the call's "
+                                          f"budget: {budget_ms} ms)")
                 return reply  # type: ignore[return-value]
             if servers > 1:
                 self._next_server()
@@ -373,8 +379,8 @@ class GateClient:
         endpoint in a row is asked) means no attempt of this call was decided (an earlier call with the plan_id may have been: resend it to get that
         decision); after an attempt that may have been decided (a timeout, a fault HOLD) `expired` is no answer: the
         client asks again, and raises GateUnavailable when the budget runs out. `overloaded` (still, after backing
-        off for the call's budget) means the last attempt was not decided: outcome unknown if an earlier one timed
-        out."""
+        off for the call's budget) means no attempt of this call was decided; after one that may have been (a
+        timeout, a fault HOLD) the call raises GateUnavailable instead: outcome unknown."""
         for name, number in (("kill_score", kill_score), ("r_net", r_net), ("ts_epoch", ts_epoch)):
             if isinstance(number, float) and not math.isfinite(number):  # NaN and Infinity are not JSON
                 raise ValueError(f"{name} must be a finite number, got {number!r}: nothing was sent")

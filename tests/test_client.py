@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import threading
 
+import pytest
 import zmq
 
-from launcher.client import GateClient
+from launcher.client import GateClient, GateUnavailable
 
 
 class InterruptedOnce(zmq.Socket):
@@ -380,8 +381,9 @@ def test_a_garbage_gate_and_an_overloaded_gate_get_backed_off_not_hammered():
     thread.start()
     try:
         with GateClient([bad, busy], timeout_ms=500, retries=0, context=ctx) as client:
-            reply = client.propose("ETHUSDT", "HOLD", plan_id="mixed")  # a budget of 2 x 500 ms
-        assert reply["reason"] == "overloaded", reply
+            # a budget of 2 x 500 ms; the garbage may have come from a gate that decided it: outcome unknown
+            with pytest.raises(GateUnavailable, match="answered overloaded .* after an earlier attempt that may have"):
+                client.propose("ETHUSDT", "HOLD", plan_id="mixed")
         assert 2 <= len(asked) <= 15 and set(asked) == {"mixed"}, len(asked)  # backoff 20, 40, 80 .. 500 ms
     finally:
         stop.set()
@@ -798,4 +800,49 @@ def test_clustergate_propose_signalled_again_while_it_names_the_plan_id_still_na
                 os.close(read_end)
     finally:
         gate.close(linger=0)
+        ctx.term()
+
+
+def test_a_call_that_ends_overloaded_after_an_attempt_that_timed_out_is_outcome_unknown_not_overloaded():
+    # rev-deadline: the first attempt timed out (the gate may have decided it after the client stopped waiting), the
+    # next ones were shed `overloaded` until the budget ran out, and GateClient returned that `overloaded` reply,
+    # whose "nothing was recorded" is its own attempt's alone: read as the call's answer, a caller could drop the
+    # plan_id for a new one while the first attempt's permit stands. It now raises GateUnavailable (retry the same
+    # plan_id). A ROUTER in the gate's place: it leaves the first request unanswered and sheds every later one.
+    from launcher.client import is_overloaded
+    ctx = zmq.Context()
+    router = ctx.socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    endpoint = f"tcp://127.0.0.1:{router.bind_to_random_port('tcp://127.0.0.1')}"
+    stop = threading.Event()
+    asked: list = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            if router.poll(20):
+                frames = router.recv_multipart()
+                body = json.loads(frames[-1])
+                asked.append(body["plan_id"])
+                if len(asked) > 1:
+                    router.send_multipart([*frames[:-1], json.dumps(
+                        {"status": "error", "reason": "overloaded", "plan_id": body["plan_id"],
+                         "detail": "the gate's queue is full: nothing was recorded for it"}).encode()])
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        with GateClient(endpoint, timeout_ms=300, retries=2, context=ctx) as client:
+            with pytest.raises(GateUnavailable, match="answered overloaded .* outcome unknown") as raised:
+                client.propose("ETHUSDT", "PARTIAL_50", plan_id="shed-after-a-timeout")
+        assert raised.value.plan_id == "shed-after-a-timeout"
+        assert len(asked) >= 2 and set(asked) == {"shed-after-a-timeout"}, asked
+        # Shed from the first attempt on, nothing of the call decided: `overloaded` is the answer, as before.
+        asked.clear()
+        asked.append("-")  # the router sheds from the first request of this call
+        with GateClient(endpoint, timeout_ms=300, retries=0, context=ctx) as client:
+            reply = client.propose("ETHUSDT", "PARTIAL_50", plan_id="shed-at-once")
+        assert is_overloaded(reply) and reply["plan_id"] == "shed-at-once", reply
+    finally:
+        stop.set()
+        thread.join(5)
+        router.close(linger=0)
         ctx.term()

@@ -4731,6 +4731,15 @@ MUTATIONS: list[Mutation] = [
         "                                   None)\n",
         ("tests/test_deadline_overload_review.py::"
          "test_a_wall_clock_step_back_while_the_gate_reads_its_state_does_not_move_the_gates_deadline",)),
+    Mutation(
+        "client_returns_overloaded_after_an_attempt_that_may_have_been_decided",
+        "a call that ends `overloaded` after an attempt that timed out (or got a fault HOLD or garbage) raises "
+        "GateUnavailable, outcome unknown, not that reply's \"nothing was recorded\" (rev-deadline's finding)",
+        "launcher/client.py",
+        "                if maybe_decided and is_overloaded(reply):  # type: ignore[arg-type]\n",
+        "                if False:\n",
+        ("tests/test_client.py::"
+         "test_a_call_that_ends_overloaded_after_an_attempt_that_timed_out_is_outcome_unknown_not_overloaded",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
