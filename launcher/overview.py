@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 from launcher import keys
@@ -124,10 +123,8 @@ def read_cluster_side(topo: Topology, samples: dict[str, dict[str, float] | None
 def scrape_all(topo: Topology, names: list[str]) -> dict[str, dict[str, float] | None]:
     """Every named actor's metrics (scrape_actor), asked at once: with a host down or hung, status waits one
     scrape's deadline, not one per actor on it."""
-    if not names:
-        return {}
-    with ThreadPoolExecutor(max_workers=min(16, len(names))) as pool:
-        return dict(zip(names, pool.map(lambda name: scrape_actor(topo, name), names)))
+    from launcher.supervise import each_at_once
+    return each_at_once(names, lambda name: scrape_actor(topo, name))
 
 
 def gate_overview(topo: Topology, name: str, sample: dict[str, float] | None) -> dict[str, Any]:

@@ -26,7 +26,7 @@ import time
 import xmlrpc.client
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from xml.parsers.expat import ExpatError
 
 import yaml
@@ -857,12 +857,27 @@ def metric(sample: dict[str, float], name: str, default: float | None = None) ->
 
 
 def actor_ready(topo: Topology, name: str) -> bool | None:
-    """True/False from the actor's readiness gauge; None when the endpoint does not answer."""
+    """True/False from the actor's own readiness gauge (clustergate_actor_ready{actor=NAME}); None when the endpoint
+    does not answer, or answers with another program's metrics (another actor's, left running by another home or
+    another topology on that port: its readiness is not this actor's)."""
     spec = topo.actors[name]
     try:
-        return metric(scrape(spec.host, spec.metrics_port), "clustergate_actor_ready") == 1.0
+        sample = scrape(spec.host, spec.metrics_port)
     except OSError:
         return None
+    from launcher.overview import labelled
+    ready = labelled(sample, "clustergate_actor_ready", "actor").get(name)
+    return None if ready is None else ready == 1.0
+
+
+def each_at_once(names: list[str], ask: Callable[[str], Any]) -> dict[str, Any]:
+    """{name: ask(name)}, all asked at once (16 at a time): a host down or a hung program costs one scrape's
+    deadline, not one per actor."""
+    if not names:
+        return {}
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=min(16, len(names))) as pool:
+        return dict(zip(names, pool.map(ask, names)))
 
 
 def redis_ready(topo: Topology, name: str = REDIS_PROGRAM) -> bool:
@@ -1584,6 +1599,8 @@ def collect_status(home: Home) -> dict[str, Any]:
     supervised = {sup.pid()} | {info["pid"] for info in infos if info["pid"]}
     applied = config_applied(home, infos)
     exits = unexpected_exits(home.run / "supervisord.log", supervisord_pid=sup.pid())
+    ready = each_at_once([info["name"] for info in infos if topo and info["name"] in topo.actors],
+                         lambda name: actor_ready(topo, name))
     for info in infos:
         name = info["name"]
         row: dict[str, Any] = {"name": name, "state": info["statename"], "pid": info["pid"] or None,
@@ -1596,7 +1613,7 @@ def collect_status(home: Home) -> dict[str, Any]:
             spec = topo.actors[name]
             row["kind"] = spec.kind
             row["metrics_url"] = f"http://{spec.host}:{spec.metrics_port}/metrics"
-            row["ready"] = actor_ready(topo, name)
+            row["ready"] = ready[name]
         elif topo and name in redis_program_names(topo):
             prog = next(p for p in redis_programs(topo) if p.name == name)
             row["kind"] = "redis" if name == REDIS_PROGRAM else f"redis-{prog.kind}"

@@ -37,3 +37,25 @@ def test_a_metrics_port_answered_by_something_else_reads_as_no_metrics_not_a_tra
         assert collect_overview(topo)["k_source"] is None
     finally:
         server.close()
+
+
+def test_another_actors_metrics_on_an_actors_port_are_not_taken_for_its_readiness(tmp_path, redis_server) -> None:
+    """`up` and `status` read an actor's readiness from whatever answered on its metrics port: another clustergate
+    actor there (left running by another home or topology) made a gate that never started read ready (`up` would end
+    "all ready"). A real permit issuer, ready, on the port this topology gives its gate: the gate reads no metrics."""
+    from helpers import ActorProcess, scrape, wait_for
+    data = retarget(demo_topology_data(), redis_server.url)
+    issuer_path = write_topology(tmp_path / "issuer.yaml", data)
+    issuer = ActorProcess(issuer_path, "permit_issuer", kind="permit_issuer", log_dir=tmp_path)
+    port = data["actors"]["permit_issuer"]["metrics_port"]
+    try:
+        issuer.start()
+        wait_for(lambda: scrape(port).get('clustergate_actor_ready{actor="permit_issuer",kind="permit_issuer"}') == 1.0,
+                 20, "the permit issuer ready")
+        elsewhere = retarget(demo_topology_data(), redis_server.url)
+        elsewhere["actors"]["gate"]["metrics_port"] = port  # this topology's gate, never started, on the issuer's port
+        topo = load_topology(write_topology(tmp_path / "gate.yaml", elsewhere))
+        assert actor_ready(topo, "gate") is None
+        assert actor_ready(load_topology(issuer_path), "permit_issuer") is True
+    finally:
+        issuer.terminate()

@@ -4740,6 +4740,15 @@ MUTATIONS: list[Mutation] = [
         "                if False:\n",
         ("tests/test_client.py::"
          "test_a_call_that_ends_overloaded_after_an_attempt_that_timed_out_is_outcome_unknown_not_overloaded",)),
+    Mutation(
+        "up_and_status_take_another_actors_readiness_for_this_ones",
+        "`up` and `status` read an actor's readiness from its own clustergate_actor_ready{actor=NAME}, not from any "
+        "actor's metrics on its port (another home's permit issuer there made a gate that never started read ready)",
+        "launcher/supervise.py",
+        "    ready = labelled(sample, \"clustergate_actor_ready\", \"actor\").get(name)\n",
+        "    ready = metric(sample, \"clustergate_actor_ready\")\n",
+        ("tests/test_status_foreign_metrics_port.py::"
+         "test_another_actors_metrics_on_an_actors_port_are_not_taken_for_its_readiness",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
