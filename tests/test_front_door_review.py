@@ -57,3 +57,19 @@ def test_the_hint_up_prints_works_typed_as_printed_without_an_activated_venv(tmp
 def test_the_hint_up_prints_works_typed_as_printed_for_a_home_with_a_space(tmp_path: Path) -> None:
     """A home may hold spaces (operating.md): the hint printed `--home /tmp/x/a home`, two arguments typed as printed."""
     _up_and_type_its_hint(tmp_path, tmp_path / "a home")
+
+
+def test_make_down_and_status_in_a_checkout_never_set_up_say_so(tmp_path: Path) -> None:
+    """`make down` (or `make status`) in a fresh clone, before any `make demo`, ended in `make: .venv/bin/clustergate:
+    No such file or directory` and Error 127. Nothing of that checkout can run: `down` says so and exits 0, `status`
+    says so and exits 1 (as `clustergate status` does with nothing running)."""
+    checkout = tmp_path / "fresh clone"
+    checkout.mkdir()
+    (checkout / "Makefile").write_text((REPO / "Makefile").read_text())
+    down = subprocess.run(["make", "-s", "down"], cwd=checkout, capture_output=True, text=True, timeout=60)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert "nothing running" in down.stdout and "make demo" in down.stdout, down.stdout + down.stderr
+    status = subprocess.run(["make", "-s", "status"], cwd=checkout, capture_output=True, text=True, timeout=60)
+    assert status.returncode != 0 and "No such file" not in status.stderr, status.stdout + status.stderr
+    assert "not running" in status.stdout and "make demo" in status.stdout, status.stdout + status.stderr
+    assert not (checkout / ".venv").exists()  # neither installed anything

@@ -4767,6 +4767,14 @@ MUTATIONS: list[Mutation] = [
         "else f\" --home {home.root}\"\n",
         ("tests/test_front_door_review.py::"
          "test_the_hint_up_prints_works_typed_as_printed_for_a_home_with_a_space",)),
+    Mutation(
+        "make_down_runs_a_clustergate_that_is_not_installed",
+        "`make down` in a checkout never set up says nothing runs there, not `.venv/bin/clustergate: No such file or "
+        "directory` and Error 127 (revdemo's finding)",
+        "Makefile",
+        '\telse echo "nothing running ($(NOT_SET_UP))"; fi\n',
+        '\telse $(BIN)/clustergate down; fi\n',
+        ("tests/test_front_door_review.py::test_make_down_and_status_in_a_checkout_never_set_up_say_so",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
