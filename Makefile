@@ -34,11 +34,17 @@ mutants: $(STAMP)
 bench: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m bench  # as the launcher runs the actors
 
+# Before any `make demo` here there is no .venv, so nothing of this checkout can run: say so rather than
+# `No such file or directory` (down exits 0 as with nothing running, status 1 as `clustergate status` does).
+NOT_SET_UP := no .venv here: \`make demo\` was never run in this checkout
+
 down:
-	$(BIN)/clustergate down
+	@if [ -x $(BIN)/clustergate ]; then echo "$(BIN)/clustergate down"; $(BIN)/clustergate down; \
+	else echo "nothing running ($(NOT_SET_UP))"; fi
 
 status:
-	$(BIN)/clustergate status
+	@if [ -x $(BIN)/clustergate ]; then echo "$(BIN)/clustergate status"; $(BIN)/clustergate status; \
+	else echo "supervisord: not running ($(NOT_SET_UP))"; exit 1; fi
 
 clean:
 	-$(BIN)/clustergate down

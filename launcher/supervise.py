@@ -1354,22 +1354,39 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
         change.release()  # applied (supervisord runs it): a `down` from now on stops what it started
         if interrupt.signum:
             tell(f"interrupted ({signal.Signals(interrupt.signum).name}): the change was applied and supervisord is "
-                  f"starting its programs; `clustergate status --home {home.root}` shows when they are ready", sys.stderr)
+                  f"starting its programs; `{as_typed()} status --home {shlex.quote(str(home.root))}` shows when they are ready", sys.stderr)
             return 128 + interrupt.signum
         ok = wait_until_ready(sup, topo, home, args.timeout)
     except KeyboardInterrupt:
         if not interrupt.applied:
             raise  # before the change began, or it failed and its files are back: cmd_up says nothing was changed
         tell(f"interrupted while waiting: the change was applied and supervisord keeps starting its programs; "
-              f"`clustergate status --home {home.root}` shows when they are ready", sys.stderr)
+              f"`{as_typed()} status --home {shlex.quote(str(home.root))}` shows when they are ready", sys.stderr)
         return 130
     for claim in claims:  # held until the programs are up (or up gave up): the next up sees them bound
         claim.close()
     if ok:
         # Another home than plain `status` finds (--home, $CLUSTERGATE_HOME, the repo root) is named in the hint.
-        named = "" if home.root == home_from(argparse.Namespace(home=None)).root else f" --home {home.root}"
-        print(f"{topo.name} is up: `clustergate status{named}` shows it; logs in {home.logs}")
+        named = "" if home.root == home_from(argparse.Namespace(home=None)).root else f" --home {shlex.quote(str(home.root))}"
+        print(f"{topo.name} is up: `{as_typed()} status{named}` shows it; logs in {home.logs}")
     return 0 if ok else 1
+
+
+def as_typed() -> str:
+    """The launcher as the operator can type it in the shell that ran it, for the commands its hints name:
+    `clustergate` when that name on PATH is this very script, else the script's path as it was run
+    (`.venv/bin/clustergate` under `make demo`, whose venv nobody activated: `clustergate` was then not
+    found, or found another checkout's). `python -m launcher` keeps the name `clustergate`."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    if os.path.basename(argv0) != "clustergate":
+        return "clustergate"
+    on_path = shutil.which("clustergate")
+    try:
+        if on_path and os.path.samefile(on_path, argv0):
+            return "clustergate"
+    except OSError:
+        pass
+    return shlex.quote(argv0)
 
 
 def signal_name(signum: int) -> str:

@@ -3263,7 +3263,7 @@ MUTATIONS: list[Mutation] = [
         "up_of_another_home_says_plain_status_shows_it",
         "`clustergate up --home DIR` ends naming `clustergate status --home DIR`: plain `status` shows another home",
         "launcher/supervise.py",
-        '        named = "" if home.root == home_from(argparse.Namespace(home=None)).root else f" --home {home.root}"\n',
+        '        named = "" if home.root == home_from(argparse.Namespace(home=None)).root else f" --home {shlex.quote(str(home.root))}"\n',
         '        named = ""\n',
         ("tests/test_launcher.py::test_up_status_and_down_of_the_demo_topology",)),
     Mutation(
@@ -4749,6 +4749,32 @@ MUTATIONS: list[Mutation] = [
         "    ready = metric(sample, \"clustergate_actor_ready\")\n",
         ("tests/test_status_foreign_metrics_port.py::"
          "test_another_actors_metrics_on_an_actors_port_are_not_taken_for_its_readiness",)),
+    Mutation(
+        "up_hint_names_clustergate_when_it_is_not_on_path",
+        "the hint `up` prints names the launcher as it was run (`.venv/bin/clustergate` under `make demo`), not a "
+        "`clustergate` that is not on PATH on a fresh clone (revdemo's finding)",
+        "launcher/supervise.py",
+        "    return shlex.quote(argv0)\n",
+        "    return \"clustergate\"\n",
+        ("tests/test_front_door_review.py::"
+         "test_the_hint_up_prints_works_typed_as_printed_without_an_activated_venv",)),
+    Mutation(
+        "up_hint_leaves_a_home_with_a_space_unquoted",
+        "the `--home` in the hint `up` prints is quoted for the shell: a home with a space was two arguments typed as "
+        "printed (revdemo's finding)",
+        "launcher/supervise.py",
+        "else f\" --home {shlex.quote(str(home.root))}\"\n",
+        "else f\" --home {home.root}\"\n",
+        ("tests/test_front_door_review.py::"
+         "test_the_hint_up_prints_works_typed_as_printed_for_a_home_with_a_space",)),
+    Mutation(
+        "make_down_runs_a_clustergate_that_is_not_installed",
+        "`make down` in a checkout never set up says nothing runs there, not `.venv/bin/clustergate: No such file or "
+        "directory` and Error 127 (revdemo's finding)",
+        "Makefile",
+        '\telse echo "nothing running ($(NOT_SET_UP))"; fi\n',
+        '\telse $(BIN)/clustergate down; fi\n',
+        ("tests/test_front_door_review.py::test_make_down_and_status_in_a_checkout_never_set_up_say_so",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
