@@ -4749,6 +4749,25 @@ MUTATIONS: list[Mutation] = [
         "    ready = metric(sample, \"clustergate_actor_ready\")\n",
         ("tests/test_status_foreign_metrics_port.py::"
          "test_another_actors_metrics_on_an_actors_port_are_not_taken_for_its_readiness",)),
+    Mutation(
+        "backtest_ends_its_states_at_the_last_ticks_slot",
+        "the backtest's states go on after the last price while the held prices are at most max_price_age_s old, as "
+        "the live buffer and correlator go on publishing: a proposal then takes K from the cluster, not the proxy "
+        "(rev-backtest)",
+        "launcher/backtest.py",
+        "    tail = math.ceil(settings.max_price_age_s / cadence)\n",
+        "    tail = 0\n",
+        ("tests/test_backtest_review.py::"
+         "test_a_proposal_after_the_last_price_takes_k_from_the_states_the_held_prices_still_make",)),
+    Mutation(
+        "backtest_prints_final_actions_alone_for_its_decisions",
+        "the line `clustergate backtest` prints counts every decision in its parentheses, refused and replayed "
+        "included, so they add up to the decisions (rev-backtest)",
+        "launcher/backtest.py",
+        '    actions = ", ".join(f"{a} {n}" for a, n in [*summary["by_final_action"].items(), ("refused", summary["refused"]),\n',
+        '    actions = ", ".join(f"{a} {n}" for a, n in [*summary["by_final_action"].items(), ("refused", 0),\n',
+        ("tests/test_backtest_review.py::"
+         "test_the_printed_line_accounts_for_every_decision_refused_and_replayed_included",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
