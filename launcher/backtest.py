@@ -261,6 +261,17 @@ def utf8_error(path: str, block: int = 1 << 20) -> str | None:
             fed += len(chunk)
 
 
+def named_twice(names: Iterable[str]) -> str | None:
+    """The first column name a header repeats (spaces around a name ignored), or None: a wide file with a symbol's
+    column twice would be read as one series interleaving both."""
+    seen: set[str] = set()
+    for name in names:
+        if name.strip() in seen:
+            return name.strip()
+        seen.add(name.strip())
+    return None
+
+
 def check_csv_order(path: str, lines: Iterable[str]) -> int:
     """Rows must be in time order (equal times allowed): the first one earlier than the row before it
     is refused naming its line. lines: the file opened with encoding utf-8-sig and newline="\\n" (csv_lines).
@@ -274,6 +285,8 @@ def check_csv_order(path: str, lines: Iterable[str]) -> int:
             continue
         if not header:
             header = True
+            if (twice := named_twice(row)) is not None:
+                raise InputError(f"{path}: line {reader.line_num}: the header names column {twice!r} twice")
             continue
         n_rows += 1
         try:
@@ -332,6 +345,8 @@ def read_prices_parquet(path: str, symbols: list[str]) -> Prices:
     except Exception as exc:  # pyarrow raises its own types for a file that is not Parquet
         raise InputError(f"{path}: not a Parquet file ({str(exc).splitlines()[0][:200]})") from None
     names = table.column_names
+    if (twice := named_twice(names)) is not None:
+        raise InputError(f"{path}: the file names column {twice!r} twice")
     lowered = [n.lower() for n in names]
     if not names or lowered[0] not in TS_COLUMNS:
         raise InputError(f"{path}: first column must be ts (or timestamp, time), got {names[:3]}")

@@ -272,3 +272,24 @@ def test_the_printed_line_accounts_for_every_decision_refused_and_replayed_inclu
     counts = {name: int(n) for name, n in (part.rsplit(" ", 1) for part in m.group(2).split(", "))}
     assert sum(counts.values()) == int(m.group(1)) == 5, line
     assert (counts.get("refused"), counts.get("replayed")) == (2, 1), line
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_prices_file_naming_a_column_twice_is_refused_naming_it(tmp_path: Path, topo: Path, fmt):
+    """A wide file with BTCUSDT twice (a bad join of two exports) was read as one series interleaving both columns:
+    every other price refused as a jump, the rest kept, exit 0. Now exit 2, one line naming the file and column."""
+    path = tmp_path / f"dup.{fmt}"
+    rows = [(T0 + 60 * j, 60000.0 + j, 3000.0 + j) for j in range(30)]
+    if fmt == "csv":
+        path.write_text("ts,BTCUSDT,ETHUSDT,BTCUSDT\n" + "".join(f"{t},{a},{b},{a / 2}\n" for t, a, b in rows))
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        pq.write_table(pa.Table.from_arrays([pa.array([r[0] for r in rows]), pa.array([r[1] for r in rows]),
+                                             pa.array([r[2] for r in rows]), pa.array([r[1] / 2 for r in rows])],
+                                            names=["ts", "BTCUSDT", "ETHUSDT", "BTCUSDT"]), path)
+    proc = run_cli(topo, "--prices", path, "--out", tmp_path / "out")
+    assert proc.returncode == 2, (proc.stdout, proc.stderr[-800:])
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-800:]
+    assert str(path) in proc.stderr and "BTCUSDT" in proc.stderr and "twice" in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()

@@ -4768,6 +4768,15 @@ MUTATIONS: list[Mutation] = [
         '    actions = ", ".join(f"{a} {n}" for a, n in [*summary["by_final_action"].items(), ("refused", 0),\n',
         ("tests/test_backtest_review.py::"
          "test_the_printed_line_accounts_for_every_decision_refused_and_replayed_included",)),
+    Mutation(
+        "backtest_reads_a_prices_column_named_twice",
+        "a prices file (CSV or Parquet) whose header names a column twice is refused naming it, exit 2, not read as "
+        "one series interleaving both columns (rev-backtest)",
+        "launcher/backtest.py",
+        "            return name.strip()\n",
+        "            return None\n",
+        ("tests/test_backtest_review.py::test_a_prices_file_naming_a_column_twice_is_refused_naming_it[csv]",
+         "tests/test_backtest_review.py::test_a_prices_file_naming_a_column_twice_is_refused_naming_it[parquet]")),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
