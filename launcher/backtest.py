@@ -19,6 +19,7 @@ Nothing from the slot a proposal falls in is used for it (no look-ahead).
 from __future__ import annotations
 
 import argparse
+import array
 import base64
 import codecs
 import csv
@@ -504,7 +505,8 @@ def read_positions(path: str, symbols: list[str], stale_after_s: float) -> Posit
     """CSV ts,symbol,position_amt,mark_price; each row holds until the next row for its symbol, for at most
     stale_after_s (signed_notionals_at)."""
     index = {s: i for i, s in enumerate(symbols)}
-    ts_l, sym_l, val_l = [], [], []
+    # typed arrays as read (24 bytes a row), not lists of a float object per value (about 90 bytes a row)
+    ts_l, sym_l, val_l = array.array("d"), array.array("q"), array.array("d")
     for line, ts, row in timed_rows(path, "--positions", ["ts", "symbol", "position_amt", "mark_price"]):
         symbol = row[1].strip()
         if symbol not in index:
@@ -516,7 +518,8 @@ def read_positions(path: str, symbols: list[str], stale_after_s: float) -> Posit
         ts_l.append(ts)
         sym_l.append(index[symbol])
         val_l.append(value)
-    return PositionRows(np.array(ts_l, dtype=np.float64), np.array(sym_l, dtype=np.int64), np.array(val_l))
+    return PositionRows(np.asarray(ts_l, dtype=np.float64), np.asarray(sym_l, dtype=np.int64),
+                        np.asarray(val_l, dtype=np.float64))  # views of the arrays' buffers
 
 
 @dataclass

@@ -293,3 +293,29 @@ def test_a_prices_file_naming_a_column_twice_is_refused_naming_it(tmp_path: Path
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-800:]
     assert str(path) in proc.stderr and "BTCUSDT" in proc.stderr and "twice" in proc.stderr, proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_positions_file_is_held_in_about_its_arrays_size_not_an_object_per_row(tmp_path: Path):
+    """read_positions kept three Python lists (a float object per ts and notional) until the end: about 90 bytes a
+    row at its peak, 2.1 M rows (a snapshot of 3 symbols every 25 ms for 5 h, 66 MB of CSV) took 185 MB over the
+    run without it. The rows now go into typed arrays as read: the peak is the arrays (24 bytes a row) and little
+    more. tracemalloc's peak per row, so no wall clock."""
+    import tracemalloc
+
+    from launcher.backtest import read_positions
+
+    n = 120_000
+    path = tmp_path / "pos.csv"
+    with open(path, "w") as fh:
+        fh.write("ts,symbol,position_amt,mark_price\n")
+        for j in range(n // 3):
+            for s, amt, mark in (("BTCUSDT", 0.5, 60000), ("ETHUSDT", 8, 3000), ("SOLUSDT", -40, 150)):
+                fh.write(f"{T0 + j * 0.025:.3f},{s},{amt},{mark}\n")
+    tracemalloc.start()
+    try:
+        rows = read_positions(str(path), ["BTCUSDT", "ETHUSDT", "SOLUSDT"], 300.0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(rows.ts) == n and rows.value[2] == -6000.0 and rows.sym[1] == 1
+    assert peak / n < 56, f"{peak / n:.0f} bytes a row at the peak"
