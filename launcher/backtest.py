@@ -19,6 +19,7 @@ Nothing from the slot a proposal falls in is used for it (no look-ahead).
 from __future__ import annotations
 
 import argparse
+import array
 import base64
 import codecs
 import csv
@@ -261,6 +262,17 @@ def utf8_error(path: str, block: int = 1 << 20) -> str | None:
             fed += len(chunk)
 
 
+def named_twice(names: Iterable[str]) -> str | None:
+    """The first column name a header repeats (spaces around a name ignored), or None: a wide file with a symbol's
+    column twice would be read as one series interleaving both."""
+    seen: set[str] = set()
+    for name in names:
+        if name.strip() in seen:
+            return name.strip()
+        seen.add(name.strip())
+    return None
+
+
 def check_csv_order(path: str, lines: Iterable[str]) -> int:
     """Rows must be in time order (equal times allowed): the first one earlier than the row before it
     is refused naming its line. lines: the file opened with encoding utf-8-sig and newline="\\n" (csv_lines).
@@ -274,6 +286,8 @@ def check_csv_order(path: str, lines: Iterable[str]) -> int:
             continue
         if not header:
             header = True
+            if (twice := named_twice(row)) is not None:
+                raise InputError(f"{path}: line {reader.line_num}: the header names column {twice!r} twice")
             continue
         n_rows += 1
         try:
@@ -332,6 +346,8 @@ def read_prices_parquet(path: str, symbols: list[str]) -> Prices:
     except Exception as exc:  # pyarrow raises its own types for a file that is not Parquet
         raise InputError(f"{path}: not a Parquet file ({str(exc).splitlines()[0][:200]})") from None
     names = table.column_names
+    if (twice := named_twice(names)) is not None:
+        raise InputError(f"{path}: the file names column {twice!r} twice")
     lowered = [n.lower() for n in names]
     if not names or lowered[0] not in TS_COLUMNS:
         raise InputError(f"{path}: first column must be ts (or timestamp, time), got {names[:3]}")
@@ -489,7 +505,8 @@ def read_positions(path: str, symbols: list[str], stale_after_s: float) -> Posit
     """CSV ts,symbol,position_amt,mark_price; each row holds until the next row for its symbol, for at most
     stale_after_s (signed_notionals_at)."""
     index = {s: i for i, s in enumerate(symbols)}
-    ts_l, sym_l, val_l = [], [], []
+    # typed arrays as read (24 bytes a row), not lists of a float object per value (about 90 bytes a row)
+    ts_l, sym_l, val_l = array.array("d"), array.array("q"), array.array("d")
     for line, ts, row in timed_rows(path, "--positions", ["ts", "symbol", "position_amt", "mark_price"]):
         symbol = row[1].strip()
         if symbol not in index:
@@ -501,7 +518,8 @@ def read_positions(path: str, symbols: list[str], stale_after_s: float) -> Posit
         ts_l.append(ts)
         sym_l.append(index[symbol])
         val_l.append(value)
-    return PositionRows(np.array(ts_l, dtype=np.float64), np.array(sym_l, dtype=np.int64), np.array(val_l))
+    return PositionRows(np.asarray(ts_l, dtype=np.float64), np.asarray(sym_l, dtype=np.int64),
+                        np.asarray(val_l, dtype=np.float64))  # views of the arrays' buffers
 
 
 @dataclass
@@ -607,14 +625,15 @@ class Grid:
     rejected: dict[str, int]
 
 
-def check_grid_size(prices: Prices, k: int, cadence: float) -> None:
-    """InputError when the prices span more slots than MAX_GRID_CELLS allows (k symbols), naming the
-    span and its widest gap between consecutive ticks (where a stray timestamp usually is)."""
+def check_grid_size(prices: Prices, k: int, cadence: float, tail_slots: int = 0) -> None:
+    """InputError when the prices span more slots than MAX_GRID_CELLS allows (k symbols; tail_slots after the
+    last price's counted), naming the span and its widest gap between consecutive ticks (where a stray timestamp
+    usually is)."""
     spans = [(float(ts[0]), float(ts[-1])) for ts, _ in prices.series if len(ts)]
     if not spans:
         return
     lo, hi = min(a for a, _ in spans), max(b for _, b in spans)
-    n_slots = math.floor(hi / cadence) - math.floor(lo / cadence) + 1
+    n_slots = math.floor(hi / cadence) - math.floor(lo / cadence) + 1 + tail_slots
     if n_slots * k <= MAX_GRID_CELLS:
         return
     gap = (0.0, lo, lo)
@@ -629,10 +648,12 @@ def check_grid_size(prices: Prices, k: int, cadence: float) -> None:
                      f"from {gap[1]!r} to {gap[2]!r} (a stray timestamp?)")
 
 
-def build_grid(prices: Prices, symbols: list[str], clusters: ClustersConfig) -> Grid:
+def build_grid(prices: Prices, symbols: list[str], clusters: ClustersConfig, tail_slots: int = 0) -> Grid:
     """The prices on the buffer's grid, a symbol at a time: unusable prices (price_rejection) and jumps
     (JumpFilter.accepted_mask) are refused and counted, the rest placed by actors.grid.latest_per_slot (NaN
-    where a slot has none); newest_ts is then each symbol's newest accepted tick up to and including a slot."""
+    where a slot has none); newest_ts is then each symbol's newest accepted tick up to and including a slot.
+    tail_slots: slots without a price after the last tick's (the live buffer goes on publishing a window every
+    cadence when the prices stop, and the correlator stays ready on the held prices until max_price_age_s)."""
     k = len(symbols)
     cadence = clusters.cadence_s
     rejected: dict[str, int] = {}
@@ -641,8 +662,8 @@ def build_grid(prices: Prices, symbols: list[str], clusters: ClustersConfig) -> 
     if not spans:
         raise InputError("no price for the topology's symbols")
     first = min(a for a, _ in spans)
-    n_slots = max(b for _, b in spans) - first + 1
-    check_grid_size(prices, k, cadence)
+    n_slots = max(b for _, b in spans) - first + 1 + tail_slots
+    check_grid_size(prices, k, cadence, tail_slots)
     grid = np.full((k, n_slots), np.nan)
     newest = np.full((k, n_slots), -np.inf)
     any_usable = False
@@ -780,8 +801,12 @@ def run_backtest(settings: Settings, prices: Prices, positions: PositionRows | N
     k = len(symbols)
     c = settings.clusters
     cadence = c.cadence_s
-    grid = build_grid(prices, symbols, c)
+    # As live when the prices stop: states go on until every price is older than max_price_age_s (the last of
+    # these slots is never ready: its publish time is more than max_price_age_s after any tick).
+    tail = math.ceil(settings.max_price_age_s / cadence)
+    grid = build_grid(prices, symbols, c, tail)
     n_slots = grid.prices.shape[1]
+    last_priced_publish = float((grid.first_slot + n_slots - tail) * cadence)
     slots = grid.first_slot + np.arange(n_slots)
     publish = (slots + 1) * cadence
     returns = returns_on_grid(grid.prices)
@@ -833,7 +858,7 @@ def run_backtest(settings: Settings, prices: Prices, positions: PositionRows | N
     tally = DecisionTally()
     keep = decisions.append if decision_sink is None else decision_sink
     for decision in decisions_of(settings, proposals if proposals is not None else grid_proposals(
-            symbols, prices.first_ts, float(publish[-1]), proposal_every * cadence, settings.gate.kill_score_hard),
+            symbols, prices.first_ts, last_priced_publish, proposal_every * cadence, settings.gate.kill_score_hard),
             grid.first_slot, publish, ready, stress, vol, in_matrix, positions, marks):
         tally.add(decision)
         keep(decision)
@@ -1419,7 +1444,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         sink.close()
     decided.close()
     summary = write_outputs(out, run, inputs)
-    actions = ", ".join(f"{a} {n}" for a, n in summary["by_final_action"].items() if n)
+    # every decision in the parentheses: the final actions, then the refused and the replays (summary.json's sum)
+    actions = ", ".join(f"{a} {n}" for a, n in [*summary["by_final_action"].items(), ("refused", summary["refused"]),
+                                                ("replayed", summary["replayed"])] if n)
     print(f"{out}: {summary['slots']} slots, {summary['decisions']} decisions"
           f"{f' ({actions})' if actions else ''}; "
           f"cold {summary['share_cold']:.1%}, risk-off {summary['share_riskoff']:.1%}, "

@@ -165,7 +165,8 @@ def test_backtest_writes_every_output_and_a_second_run_writes_the_same_bytes(tmp
     for name in ("states.csv", "clusters.csv", "decisions.csv", "summary.json", "report.png", "report.html"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     states = read_csv(tmp_path / "a" / "states.csv")
-    assert len(states) == 301 and {"corr_ready", "cluster_stress", "K", "k_source", "stress", "heat",
+    # 301 slots of prices, then the 5 (max_price_age_s / cadence_s) the live correlator publishes on the held prices
+    assert len(states) == 306 and {"corr_ready", "cluster_stress", "K", "k_source", "stress", "heat",
                                    "concentration", "corr_proxy", "clusters_count"} <= set(states[0])
     assert any(r["corr_ready"] == "1" for r in states) and states[0]["corr_ready"] == "0"
     clusters = read_csv(tmp_path / "a" / "clusters.csv")

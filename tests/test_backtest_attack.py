@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -165,7 +166,7 @@ def test_the_slow_per_slot_settings_give_the_live_cluster_stress_slot_by_slot(tm
     c = settings.clusters
     data = bt.read_prices(str(prices), settings.symbols)
     run = bt.run_backtest(settings, data, None, None)
-    grid = bt.build_grid(data, settings.symbols, c)
+    grid = bt.build_grid(data, settings.symbols, c, math.ceil(settings.max_price_age_s / c.cadence_s))  # run's tail
     checked, shrunk = 0, 0
     for b in np.flatnonzero(run.ready):
         window = np.full((3, c.lookback_returns + 1), np.nan)

@@ -4775,6 +4775,43 @@ MUTATIONS: list[Mutation] = [
         '\telse echo "nothing running ($(NOT_SET_UP))"; fi\n',
         '\telse $(BIN)/clustergate down; fi\n',
         ("tests/test_front_door_review.py::test_make_down_and_status_in_a_checkout_never_set_up_say_so",)),
+    Mutation(
+        "backtest_ends_its_states_at_the_last_ticks_slot",
+        "the backtest's states go on after the last price while the held prices are at most max_price_age_s old, as "
+        "the live buffer and correlator go on publishing: a proposal then takes K from the cluster, not the proxy "
+        "(rev-backtest)",
+        "launcher/backtest.py",
+        "    tail = math.ceil(settings.max_price_age_s / cadence)\n",
+        "    tail = 0\n",
+        ("tests/test_backtest_review.py::"
+         "test_a_proposal_after_the_last_price_takes_k_from_the_states_the_held_prices_still_make",)),
+    Mutation(
+        "backtest_prints_final_actions_alone_for_its_decisions",
+        "the line `clustergate backtest` prints counts every decision in its parentheses, refused and replayed "
+        "included, so they add up to the decisions (rev-backtest)",
+        "launcher/backtest.py",
+        '    actions = ", ".join(f"{a} {n}" for a, n in [*summary["by_final_action"].items(), ("refused", summary["refused"]),\n',
+        '    actions = ", ".join(f"{a} {n}" for a, n in [*summary["by_final_action"].items(), ("refused", 0),\n',
+        ("tests/test_backtest_review.py::"
+         "test_the_printed_line_accounts_for_every_decision_refused_and_replayed_included",)),
+    Mutation(
+        "backtest_reads_a_prices_column_named_twice",
+        "a prices file (CSV or Parquet) whose header names a column twice is refused naming it, exit 2, not read as "
+        "one series interleaving both columns (rev-backtest)",
+        "launcher/backtest.py",
+        "            return name.strip()\n",
+        "            return None\n",
+        ("tests/test_backtest_review.py::test_a_prices_file_naming_a_column_twice_is_refused_naming_it[csv]",
+         "tests/test_backtest_review.py::test_a_prices_file_naming_a_column_twice_is_refused_naming_it[parquet]")),
+    Mutation(
+        "backtest_holds_positions_rows_as_python_objects",
+        "read_positions holds a positions file in typed arrays (24 bytes a row), not a Python object per value "
+        "(about 90 bytes a row: 2.1 M rows took 185 MB) (rev-backtest)",
+        "launcher/backtest.py",
+        '    ts_l, sym_l, val_l = array.array("d"), array.array("q"), array.array("d")\n',
+        '    ts_l, sym_l, val_l = [], [], []\n',
+        ("tests/test_backtest_review.py::"
+         "test_a_positions_file_is_held_in_about_its_arrays_size_not_an_object_per_row",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
