@@ -36,13 +36,13 @@ def _ask_actor(topo: Topology, name: str) -> dict[str, Any]:
     except OSError as exc:
         return {"name": name, "kind": spec.kind, "reached": False, "ready": None, "metrics_url": url,
                 "error": f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"}
-    from launcher.overview import labelled
-    ready = labelled(sample, "clustergate_actor_ready", "actor")
-    if name not in ready:  # another program on its port (the host back after a failover): not the actor, not ready
+    from launcher.overview import own_readiness
+    ready = own_readiness(sample, name)
+    if ready is None:  # another program on its port (the host back after a failover): not the actor, not ready
         return {"name": name, "kind": spec.kind, "reached": True, "ready": False, "metrics_url": url,
                 "error": f"answers, but not {name}'s metrics (no clustergate_actor_ready of {name}: another program "
                          f"on its port?)"}
-    return {"name": name, "kind": spec.kind, "reached": True, "metrics_url": url, "ready": ready[name] == 1.0}
+    return {"name": name, "kind": spec.kind, "reached": True, "metrics_url": url, "ready": ready == 1.0}
 
 
 def _ask_redis(topo: Topology, name: str = "redis", address: str | None = None, port: int | None = None,

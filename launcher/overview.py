@@ -27,7 +27,13 @@ def scrape_actor(topo: Topology, name: str) -> dict[str, float] | None:
         sample = scrape(spec.host, spec.metrics_port)
     except OSError:
         return None
-    return sample if name in labelled(sample, "clustergate_actor_ready", "actor") else None
+    return sample if own_readiness(sample, name) is not None else None
+
+
+def own_readiness(sample: dict[str, float], name: str) -> float | None:
+    """The actor's own clustergate_actor_ready{actor=NAME} in what answered on its metrics port, or None: that
+    answer is not this actor's (another program, or another actor left on the port)."""
+    return labelled(sample, "clustergate_actor_ready", "actor").get(name)
 
 
 def labelled(sample: dict[str, float], name: str, label: str) -> dict[str, float]:

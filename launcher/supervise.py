@@ -865,8 +865,8 @@ def actor_ready(topo: Topology, name: str) -> bool | None:
         sample = scrape(spec.host, spec.metrics_port)
     except OSError:
         return None
-    from launcher.overview import labelled
-    ready = labelled(sample, "clustergate_actor_ready", "actor").get(name)
+    from launcher.overview import own_readiness
+    ready = own_readiness(sample, name)
     return None if ready is None else ready == 1.0
 
 

@@ -4653,7 +4653,7 @@ MUTATIONS: list[Mutation] = [
         "`clustergate status` takes an actor's metrics port for the actor only when it answers with that actor's "
         "clustergate_actor_ready (another program on the first gate's and buffer's ports hid gate_b and buffer_b)",
         "launcher/overview.py",
-        "    return sample if name in labelled(sample, \"clustergate_actor_ready\", \"actor\") else None\n",
+        "    return sample if own_readiness(sample, name) is not None else None\n",
         "    return sample\n",
         ("tests/test_status_ha_review.py::test_status_does_not_take_another_program_on_the_first_gates_or_buffers_port_for_them",)),
     Mutation(
@@ -4685,8 +4685,8 @@ MUTATIONS: list[Mutation] = [
         "`status FILE --all-hosts` says an actor's port answers with another program's page, not `READY no` with "
         "no word of why",
         "launcher/hosts_status.py",
-        "    ready = labelled(sample, \"clustergate_actor_ready\", \"actor\")\n",
-        "    ready = {name: labelled(sample, \"clustergate_actor_ready\", \"actor\").get(name, 0.0)}\n",
+        "    ready = own_readiness(sample, name)\n    if ready is None:",
+        "    ready = own_readiness(sample, name)\n    if ready is None:\n        ready = 0.0\n    if False:",
         ("tests/test_status_ha_review.py::test_status_all_hosts_says_an_actors_port_answers_with_another_programs_page",)),
     Mutation(
         "status_reads_the_first_answering_chain_not_the_writing_one",
@@ -4745,8 +4745,8 @@ MUTATIONS: list[Mutation] = [
         "`up` and `status` read an actor's readiness from its own clustergate_actor_ready{actor=NAME}, not from any "
         "actor's metrics on its port (another home's permit issuer there made a gate that never started read ready)",
         "launcher/supervise.py",
-        "    ready = labelled(sample, \"clustergate_actor_ready\", \"actor\").get(name)\n",
-        "    ready = metric(sample, \"clustergate_actor_ready\")\n",
+        "    ready = own_readiness(sample, name)\n    return None if ready is None",
+        "    ready = metric(sample, \"clustergate_actor_ready\")\n    return None if ready is None",
         ("tests/test_status_foreign_metrics_port.py::"
          "test_another_actors_metrics_on_an_actors_port_are_not_taken_for_its_readiness",)),
     Mutation(
