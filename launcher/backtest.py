@@ -50,8 +50,8 @@ from actors.jumps import JumpFilter
 from actors.policy import (ACTIONS, FULL, HOLD, P25, P50, P75, BadRequest, PortfolioState, Position,
                            batch_gate_metrics, cluster_k, evaluate_batch, state_is_fresh, validate_proposal)
 from actors.snapshots import HELD_MIN_NOTIONAL, read_snapshot
-from launcher.feed_inputs import (TS_COLUMNS, PRICE_COLUMNS, ReplayColumns, csv_lines, csv_rows, epoch_unit,
-                                  parse_replay_csv, parse_timestamp, price_rejection)
+from launcher.feed_inputs import (TS_COLUMNS, PRICE_COLUMNS, ReplayColumns, check_time_order, csv_rows, epoch_unit,
+                                  file_problem, named_twice, parse_replay_csv, parse_timestamp, price_rejection)
 from launcher.topology import (ClustererSettings, ClustersConfig, CorrelatorSettings, GateSettings,
                                PermitIssuerSettings, PositionsConfig, SchemaError, load_topology)
 
@@ -262,50 +262,9 @@ def utf8_error(path: str, block: int = 1 << 20) -> str | None:
             fed += len(chunk)
 
 
-def named_twice(names: Iterable[str]) -> str | None:
-    """The first column name a header repeats (spaces around a name ignored), or None: a wide file with a symbol's
-    column twice would be read as one series interleaving both."""
-    seen: set[str] = set()
-    for name in names:
-        if name.strip() in seen:
-            return name.strip()
-        seen.add(name.strip())
-    return None
-
-
-def check_csv_order(path: str, lines: Iterable[str]) -> int:
-    """Rows must be in time order (equal times allowed): the first one earlier than the row before it
-    is refused naming its line. lines: the file opened with encoding utf-8-sig and newline="\\n" (csv_lines).
-    Returns the file's rows under the header (blank and # lines not counted), readable or not."""
-    reader = csv.reader(csv_lines(lines))
-    previous: float | None = None
-    header = False
-    n_rows = 0
-    for row in reader:
-        if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
-            continue
-        if not header:
-            header = True
-            if (twice := named_twice(row)) is not None:
-                raise InputError(f"{path}: line {reader.line_num}: the header names column {twice!r} twice")
-            continue
-        n_rows += 1
-        try:
-            ts = parse_timestamp(row[0])
-        except ValueError:
-            continue  # counted as a bad row by the parser
-        if previous is not None and ts < previous:
-            raise InputError(f"{path}: line {reader.line_num}: timestamp {row[0].strip()} is before the row above "
-                             f"(rows must be in time order)")
-        previous = ts
-    return n_rows
-
-
 def read_prices(path: str, symbols: list[str]) -> Prices:
-    if not os.path.isfile(path):
-        what = ("is a directory, not a prices file" if os.path.isdir(path) else
-                "is not a regular file" if os.path.exists(path) else "no such file")
-        raise InputError(f"{path}: {what} (--prices)")
+    if (problem := file_problem(path)) is not None:
+        raise InputError(f"{path}: {problem} (--prices)")
     if path.endswith((".parquet", ".pq")):
         return read_prices_parquet(path, symbols)
     # Read as it goes, three times (its UTF-8, its rows, their order), into columns: never the whole text at once,
@@ -319,7 +278,7 @@ def read_prices(path: str, symbols: list[str]) -> Prices:
         with open(path, encoding="utf-8-sig", newline="\n") as fh:
             data = parse_replay_csv(fh, symbols, ReplayColumns(symbols=tuple(symbols)))
         with open(path, encoding="utf-8-sig", newline="\n") as fh:
-            file_rows = check_csv_order(path, fh)
+            file_rows = check_time_order(fh)
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not a prices CSV ({exc})") from None
     except InputError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 from array import array
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -196,7 +197,8 @@ def parse_replay_csv(text: str | Iterable[str], allowlist: Iterable[str], data: 
 
     The time column may be named ts, timestamp or time, the long form's price column price or close
     (any case); a UTF-8 byte-order mark is ignored; a wide-form column that is not an upper-case
-    symbol is refused with a one-line error. Epochs in milliseconds (or finer) are read as such.
+    symbol, or a column the header names twice, is refused with a one-line error. Epochs in milliseconds (or finer)
+    are read as such.
     `text` is the file's text, or its lines (a file opened with encoding utf-8-sig and newline="\\n", read as it
     goes: csv_lines). Rows are returned in time order (stable for equal times), into `data` when given
     (ReplayColumns: as columns, for a backtest). A row that cannot be read is skipped
@@ -228,6 +230,8 @@ def parse_replay_csv(text: str | Iterable[str], allowlist: Iterable[str], data: 
                         raise ValueError(
                             f"line {line_no}: header column {sym!r} is not a symbol: the long form is "
                             f"ts,symbol,price (or close), the wide form ts,SYM1,SYM2,...")
+            if (twice := named_twice(header)) is not None:
+                raise ValueError(f"line {line_no}: the header names column {twice!r} twice")
             continue
         if len(row) > len(header) and not "".join(row[len(header):]).strip():
             row = row[:len(header)]
@@ -270,6 +274,52 @@ def parse_replay_csv(text: str | Iterable[str], allowlist: Iterable[str], data: 
     return data
 
 
+def named_twice(names: Iterable[str]) -> str | None:
+    """The first column name a header repeats (spaces around a name ignored), or None: a wide file with a symbol's
+    column twice would be read as one series interleaving both."""
+    seen: set[str] = set()
+    for name in names:
+        if name.strip() in seen:
+            return name.strip()
+        seen.add(name.strip())
+    return None
+
+
+def check_time_order(lines: str | Iterable[str]) -> int:
+    """Rows must be in time order (equal times allowed): raise ValueError naming the line of the first one earlier
+    than the row above (sorted, a stray old row would be replayed first and the rest years later). lines: as for
+    csv_lines. Returns the file's rows under the header (blank and # lines not counted), readable or not."""
+    reader = csv.reader(csv_lines(lines))
+    previous: float | None = None
+    header = False
+    n_rows = 0
+    for row in csv_rows(reader):
+        if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
+            continue
+        if not header:
+            header = True
+            continue
+        n_rows += 1
+        try:
+            ts = parse_timestamp(row[0])
+        except ValueError:
+            continue  # counted as a bad row by the parser
+        if previous is not None and ts < previous:
+            raise ValueError(f"line {reader.line_num}: timestamp {row[0].strip()} is before the row above "
+                             f"(rows must be in time order)")
+        previous = ts
+    return n_rows
+
+
+def file_problem(path: Any) -> str | None:
+    """Why `path` cannot be a prices file (a directory, not a regular file: a FIFO would block its reader for ever,
+    a device never end; not there), or None."""
+    if os.path.isfile(path):
+        return None
+    return ("is a directory, not a prices file" if os.path.isdir(path) else
+            "is not a regular file" if os.path.exists(path) else "no such file")
+
+
 def csv_rows(reader: Any) -> Iterator[list[str]]:
     """The reader's rows; a csv.Error (a field over the csv module's limit, 128 KiB) is a ValueError naming
     the line, so every caller refuses the file in one line rather than with a traceback."""
@@ -299,12 +349,19 @@ def usable_rows(data: ReplayData) -> int:
 
 
 def read_replay_file(path: Any, allowlist: Iterable[str]) -> ReplayData:
-    """Read and parse a replay file; raise ValueError (or OSError) with a one-line reason when it
-    cannot be used: unreadable, no header, or no usable row (a feed with nothing to publish)."""
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        text = fh.read()
+    """Read and parse a replay file; raise ValueError (or OSError) with a one-line reason naming the file when it
+    cannot be used, as the backtest refuses it (launcher/backtest.py read_prices): not a regular file, not UTF-8,
+    no header, a column named twice, rows out of time order, or no usable row (a feed with nothing to publish)."""
+    if (problem := file_problem(path)) is not None:
+        raise ValueError(f"{path}: {problem}")
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            text = fh.read()
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not a prices CSV ({exc})") from None
     try:
         data = parse_replay_csv(text, allowlist)
+        check_time_order(text)
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
     if usable_rows(data) == 0:

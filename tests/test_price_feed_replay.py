@@ -9,7 +9,7 @@ import pytest
 from actors.price_feed import ReplaySchedule
 from launcher.feed_inputs import ReplayRow, parse_replay_csv
 from feed_helpers import TickListener, feed_topology, metric, tick_endpoint, metrics_port
-from helpers import DEADLINE_SCALE, ActorProcess, wait_for, write_topology
+from helpers import DEADLINE_SCALE, PYTHON, REPO, ActorProcess, wait_for, write_topology
 
 ALLOW = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
 
@@ -247,11 +247,11 @@ def _whole_text_read(path, symbols):
     """read_prices as it read a CSV before the columns: the whole file decoded at once (its first error naming
     its byte in the file), its text parsed as rows, its order checked, the rows split per symbol."""
     import csv
-    import io
 
     import numpy as np
 
     from launcher import backtest as bt
+    from launcher.feed_inputs import check_time_order
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
             text = fh.read()
@@ -259,7 +259,7 @@ def _whole_text_read(path, symbols):
         return f"{path}: not a prices CSV ({exc})"
     try:
         data = parse_replay_csv(text, symbols)
-        bt.check_csv_order(path, io.StringIO(text.removeprefix("\ufeff")))
+        check_time_order(text)
     except bt.InputError as exc:
         return str(exc)
     except (ValueError, csv.Error) as exc:
@@ -332,6 +332,58 @@ def test_a_replay_file_with_a_field_over_the_csv_limit_is_refused_naming_the_fil
         assert "event=bad_source" in feed.log() and "prices.csv: line 4: " in feed.log(), feed.log()
         assert "Traceback" not in feed.log(), feed.log()
     finally:
+        feed.terminate()
+
+
+def _write_hostile_replay(path, case: str) -> None:
+    if case == "column_named_twice":  # a bad join of two exports: BTCUSDT's second column half the first
+        path.write_text("ts,BTCUSDT,ETHUSDT,BTCUSDT\n" + "".join(f"{t / 10},{100 + t},{10 + t},{(100 + t) / 2}\n"
+                                                                for t in range(10)))
+    elif case == "a_row_out_of_time_order":  # a typo'd year: sorted first, the rest was due 3 years later
+        path.write_text("ts,BTCUSDT\n1700000000,100\n1600000000,100.5\n1700000000.1,101\n1700000000.2,102\n")
+    elif case == "not_utf8":
+        path.write_bytes(b"ts,BTCUSDT\n0,100\n0.1,101\xff\n")
+    else:  # a FIFO: open() blocked the feed's setup (and validate) for ever, silently
+        import os
+        os.mkfifo(path)
+
+
+HOSTILE_REPLAYS = {"column_named_twice": "line 1: the header names column 'BTCUSDT' twice",
+                   "a_row_out_of_time_order": "line 3: timestamp 1600000000 is before the row above",
+                   "not_utf8": "not a prices CSV ('utf-8' codec can't decode byte 0xff in position 24",
+                   "a_fifo": "is not a regular file"}
+
+
+@pytest.mark.parametrize("case", HOSTILE_REPLAYS)
+def test_a_replay_file_the_backtest_refuses_stops_the_feed_and_validate_naming_the_file_and_what_is_wrong(
+        tmp_path, case):
+    """feeddup: a header naming BTCUSDT twice was replayed as one series interleaving both columns (100, 50, 101,
+    50.5: every other print off by half); a row out of time order was sorted first, so the feed published that one
+    price and then waited three years; a byte that is not UTF-8 stopped it with the codec's message and no file; a
+    FIFO hung its setup (and validate) with no line at all. The backtest refuses each; the feed now exits 2 with one
+    bad_source line naming the file and what is wrong, and validate says the same."""
+    import subprocess
+
+    from launcher.backtest import InputError, read_prices
+    _write_hostile_replay(tmp_path / "prices.csv", case)
+    path, data = feed_topology(tmp_path, "redis://127.0.0.1:1/0", {
+        "source": "replay", "heartbeat_s": 0.5, "replay": {"path": "prices.csv", "speed": 1, "loop": True}})
+    expected = f"{tmp_path / 'prices.csv'}: {HOSTILE_REPLAYS[case]}"
+    with pytest.raises(InputError) as refused:
+        read_prices(str(tmp_path / "prices.csv"), ALLOW)
+    assert str(refused.value).startswith(expected), str(refused.value)  # the backtest's own words
+    validate = subprocess.run([PYTHON, "-m", "launcher", "validate", str(path)], capture_output=True, text=True,
+                              cwd=REPO, timeout=20 * DEADLINE_SCALE)
+    assert validate.returncode == 2 and expected in validate.stdout, (validate.stdout, validate.stderr[-800:])
+    listener = TickListener(tick_endpoint(data))
+    feed = ActorProcess(path, "price_feed").start()
+    try:
+        assert feed.proc.wait(timeout=20 * DEADLINE_SCALE) == 2, feed.log()
+        assert "event=bad_source" in feed.log() and expected in feed.log(), feed.log()
+        assert "Traceback" not in feed.log(), feed.log()
+        assert listener.ticks() == []
+    finally:
+        listener.close()
         feed.terminate()
 
 

@@ -1789,8 +1789,8 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_price_feed_replay.py::test_read_prices_gives_what_the_whole_text_read_gave_for_hostile_files",)),
     Mutation(
         "backtest_csv_order_error_names_its_file_twice",
-        "a prices CSV's row out of order is refused with the file's path once (check_csv_order's InputError is "
-        "not wrapped again as a ValueError)",
+        "a prices CSV refused inside the read with an InputError (not UTF-8) names its file once: the InputError "
+        "is not wrapped again as a ValueError",
         "launcher/backtest.py",
         "    except InputError:\n        raise\n    except (ValueError, csv.Error) as exc:  # csv.Error",
         "    except (ValueError, csv.Error) as exc:  # csv.Error",
@@ -3669,9 +3669,9 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "backtest_prices_directory_called_missing",
         "a --prices path that is a directory is refused as a directory, not as a missing file",
-        "launcher/backtest.py",
-        '        what = ("is a directory, not a prices file" if os.path.isdir(path) else\n',
-        '        what = ("no such file" if os.path.isdir(path) else\n',
+        "launcher/feed_inputs.py",
+        '    return ("is a directory, not a prices file" if os.path.isdir(path) else\n',
+        '    return ("no such file" if os.path.isdir(path) else\n',
         ("tests/test_backtest_counts.py::test_a_prices_path_that_is_a_directory_is_named_as_one_not_as_missing",)),
     Mutation(
         "backtest_parquet_float32_epochs_read",
@@ -4798,7 +4798,7 @@ MUTATIONS: list[Mutation] = [
         "backtest_reads_a_prices_column_named_twice",
         "a prices file (CSV or Parquet) whose header names a column twice is refused naming it, exit 2, not read as "
         "one series interleaving both columns (rev-backtest)",
-        "launcher/backtest.py",
+        "launcher/feed_inputs.py",
         "            return name.strip()\n",
         "            return None\n",
         ("tests/test_backtest_review.py::test_a_prices_file_naming_a_column_twice_is_refused_naming_it[csv]",
@@ -4812,6 +4812,39 @@ MUTATIONS: list[Mutation] = [
         '    ts_l, sym_l, val_l = [], [], []\n',
         ("tests/test_backtest_review.py::"
          "test_a_positions_file_is_held_in_about_its_arrays_size_not_an_object_per_row",)),
+    Mutation(
+        "replay_feed_reads_a_column_named_twice",
+        "the live replay feed (and validate) refuses a CSV whose header names a column twice, at start, exit 2, "
+        "naming the file and column, as the backtest does: not replayed as one series interleaving both (feeddup)",
+        "launcher/feed_inputs.py",
+        "            if (twice := named_twice(header)) is not None:\n",
+        "            if (twice := None) is not None:\n",
+        ("tests/test_price_feed_replay.py::test_a_replay_file_the_backtest_refuses_stops_the_feed_and_validate_naming_the_file_and_what_is_wrong[column_named_twice]",
+         "tests/test_backtest_review.py::test_a_prices_file_naming_a_column_twice_is_refused_naming_it[csv]")),
+    Mutation(
+        "replay_feed_sorts_a_row_out_of_time_order",
+        "the live replay feed (and validate) refuses a row earlier than the row above, naming the file and line, as "
+        "the backtest does: not sorted first with the rest of the file due years later (feeddup)",
+        "launcher/feed_inputs.py",
+        "        check_time_order(text)\n",
+        "        pass\n",
+        ("tests/test_price_feed_replay.py::test_a_replay_file_the_backtest_refuses_stops_the_feed_and_validate_naming_the_file_and_what_is_wrong[a_row_out_of_time_order]",)),
+    Mutation(
+        "replay_feed_bad_byte_names_no_file",
+        "a replay file that is not UTF-8 stops the feed (and validate) with a line naming the file, as the backtest "
+        "says it, not the codec's message alone (feeddup)",
+        "launcher/feed_inputs.py",
+        "        raise ValueError(f\"{path}: not a prices CSV ({exc})\") from None\n",
+        "        raise\n",
+        ("tests/test_price_feed_replay.py::test_a_replay_file_the_backtest_refuses_stops_the_feed_and_validate_naming_the_file_and_what_is_wrong[not_utf8]",)),
+    Mutation(
+        "replay_feed_opens_a_path_that_is_not_a_regular_file",
+        "a replay path that is not a regular file (a FIFO) stops the feed (and validate) at once naming it, as the "
+        "backtest refuses it, instead of blocking its setup for ever (feeddup)",
+        "launcher/feed_inputs.py",
+        "    if (problem := file_problem(path)) is not None:\n        raise ValueError(f\"{path}: {problem}\")\n",
+        "    if False:\n        raise ValueError(f\"{path}: {problem}\")\n",
+        ("tests/test_price_feed_replay.py::test_a_replay_file_the_backtest_refuses_stops_the_feed_and_validate_naming_the_file_and_what_is_wrong[a_fifo]",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
