@@ -193,3 +193,6 @@ def test_dust_held_in_a_symbol_with_no_prices_leaves_the_gate_on_the_cluster_sta
     sol_line = next(line for line in text.splitlines() if line.strip().startswith("SOLUSDT"))
     assert "HELD" in sol_line and "max_stale_held_weight 0.01" in sol_line and "still written" in sol_line, text
     assert "held_prices_stale" not in sol_line and "K from: cluster" in text, text
+    log = (dust_system["home"] / "run" / "logs" / "clusterer.log").read_text()
+    assert "event=held_prices_stale_tolerated" in log and 'symbols=["SOLUSDT"]' in log, log[-2000:]
+    assert "event=held_prices_stale " not in log, log[-2000:]  # the error that says no state is written
