@@ -8,8 +8,9 @@ ClusterStress = clip(sum of stresses, 0, 1); clusters with no notional are dropp
 Choices made here: a matrix whose newest input price is older than max_price_age_s when it is used (it
 waited in this actor's queue) is not ready, matrix_stale; a stale snapshot is not held (the gate fails closed on it too); a held symbol
 not in the matrix (too few points) belongs to no cluster but its notional still counts in the
-book total, except a held symbol kept out for its stale price (or none), which makes the state not ready,
-held_prices_stale (its notional in no cluster understated ClusterStress); a cluster id is a short hash of its sorted
+book total; so do held symbols kept out for their stale price (or none), unless they weigh more than
+max_stale_held_weight of the book, which makes the state not ready, held_prices_stale (their notional in no
+cluster understates ClusterStress by up to their weight; dust in a delisted symbol stays within it); a cluster id is a short hash of its sorted
 member list, so it is stable. With no matrix within the
 freshness window (2 x cadence) its gauges read 0, as the state writer's mirror does: nothing backs them.
 
@@ -34,7 +35,7 @@ import redis
 from prometheus_client import Counter, Gauge
 
 from actors.clustering import (HELD_PRICES_STALE, ClusterMetrics, cluster_labels, cluster_metrics,
-                               held_out_for_stale_prices, min_points_over_relevant)
+                               min_points_over_relevant, stale_held_verdict)
 from actors.correlator import decode_matrix
 from launcher.feed_inputs import MAX_EPOCH_S
 from launcher.redis_conn import connect
@@ -65,8 +66,12 @@ def make_metrics() -> SimpleNamespace:
         stress_max=Gauge("p27_cluster_stress_max", "Largest single cluster stress"),
         fail_closed=Counter("p27_fail_closed", "Updates that could not be made, by reason", ["reason"]),
         held_price_stale=Gauge("p27_held_price_stale", "1 while the symbol is held and its own newest price is older "
-                               "than max_price_age_s (or it has none): no cluster state is written (held_prices_stale)",
+                               "than max_price_age_s (or it has none): it is in no cluster, and no cluster state is "
+                               "written (held_prices_stale) while such symbols weigh more than max_stale_held_weight",
                                ["symbol"]),
+        held_price_stale_weight=Gauge("p27_held_price_stale_weight", "Combined book weight of the held symbols whose "
+                                      "own price is stale (p27_held_price_stale 1); above the clusterer's "
+                                      "max_stale_held_weight no cluster state is written (held_prices_stale)"),
     )
 
 
@@ -114,11 +119,12 @@ class ClustererActor(Actor):
         for reason in FAIL_REASONS:
             self.m.fail_closed.labels(reason=reason)
         self.set_gauges(0, 0.0, 0.0)
-        self.export_stale_held([])
+        self.export_stale_held([], 0.0)
         self.redis = connect(self.topology.redis, decode_responses=False)  # snapshot values may hold any bytes
         self.unreadable: dict[str, str] = {}  # symbol -> error of its snapshot key, while it cannot be read
         self.overflowing: list[str] = []  # the held symbols, while their notionals sum past a float's range
         self.stale_held: list[str] = []  # held symbols out of the matrix for their stale price, while there are any
+        self.stale_held_stop = False  # and whether they weigh enough to stop the state
         self.positions_failed = False  # the last read of the positions failed (positions_available_again when one works)
         self.socket("state")
         self.on_message("matrix", self.on_matrix)
@@ -132,7 +138,7 @@ class ClustererActor(Actor):
         show; the last one stayed for ever, and the dashboard's max() over jobs showed it."""
         if time.monotonic() - self.last_matrix_mono > self.freshness_s:
             self.set_gauges(0, 0.0, 0.0)
-            self.export_stale_held([])
+            self.export_stale_held([], 0.0)
 
     def set_gauges(self, clusters_count: int, stress_sum: float, stress_max: float) -> None:
         self.m.clusters_count.set(clusters_count)
@@ -164,8 +170,9 @@ class ClustererActor(Actor):
             self.log.warning("positions_unavailable", error=error_text(exc))
             self.publish(state_message(header, [], 0.0, held, now, ready=False, reason="redis_unavailable"))
             return
-        stale_held = held_out_for_stale_prices(header.get("stale_symbols") or [], held)
-        self.export_stale_held(stale_held)
+        stale_held, stale_weight, stop = stale_held_verdict(header.get("stale_symbols") or [], signed,
+                                                            self.topology.symbols, self.settings.max_stale_held_weight)
+        self.export_stale_held(stale_held, stale_weight)
         if header.get("ready") and matrix_is_stale(header, now, self.topology.max_price_age_s):
             # A matrix that waited in the queue (this actor paused, its correlator gone meanwhile) is not as of now.
             self.m.fail_closed.labels(reason="matrix_stale").inc()
@@ -182,8 +189,8 @@ class ClustererActor(Actor):
             self.m.fail_closed.labels(reason="notional_overflow").inc()
             self.publish(state_message(header, [], 0.0, held, now, ready=False, reason="notional_overflow"))
             return
-        self.note_stale_held(stale_held, held, header)
-        if self.stale_held:
+        self.note_stale_held(stale_held, held, header, stale_weight, stop)
+        if stop:
             self.m.fail_closed.labels(reason=HELD_PRICES_STALE).inc()
             self.publish(state_message(header, [], 0.0, held, now, ready=False, reason=HELD_PRICES_STALE))
             return
@@ -204,19 +211,34 @@ class ClustererActor(Actor):
             self.log.info("notional_overflow_ended", symbols=self.overflowing)
         self.overflowing = overflowing
 
-    def export_stale_held(self, stale_held: list[str]) -> None:
-        """p27_held_price_stale of every symbol: 1 for the held ones whose own price is stale (by the last matrix)."""
+    def export_stale_held(self, stale_held: list[str], weight: float) -> None:
+        """p27_held_price_stale of every symbol: 1 for the held ones whose own price is stale (by the last matrix);
+        p27_held_price_stale_weight: their combined book weight."""
         for symbol in self.topology.symbols:
             self.m.held_price_stale.labels(symbol=symbol).set(1 if symbol in stale_held else 0)
+        self.m.held_price_stale_weight.set(weight)
 
-    def note_stale_held(self, stale_held: list[str], held: set[str], header: Mapping[str, Any]) -> None:
-        """Log when the held symbols kept out of the matrix for their stale price change (not at each matrix)."""
-        if stale_held and stale_held != self.stale_held:
-            self.log.error(HELD_PRICES_STALE, symbols=stale_held, matrix_symbols=list(header.get("symbols") or []),
-                           detail="a held symbol's own price is older than max_price_age_s, so the correlator kept it "
-                                  "out of the matrix and its notional would count in no cluster (ClusterStress too low): "
-                                  "the state is not ready, nothing is written and the gate falls back to the proxy "
-                                  "until its prices come again")
+    def note_stale_held(self, stale_held: list[str], held: set[str], header: Mapping[str, Any], weight: float,
+                        stop: bool) -> None:
+        """Log when the held symbols kept out of the matrix for their stale price, or whether they stop the state,
+        change (not at each matrix)."""
+        limit = self.settings.max_stale_held_weight
+        if stale_held and (stale_held != self.stale_held or stop != self.stale_held_stop):
+            if stop:
+                self.log.error(HELD_PRICES_STALE, symbols=stale_held, weight=weight, max_stale_held_weight=limit,
+                               matrix_symbols=list(header.get("symbols") or []),
+                               detail="a held symbol's own price is older than max_price_age_s, so the correlator kept "
+                                      "it out of the matrix and its notional would count in no cluster (ClusterStress "
+                                      "too low by up to its weight, more than max_stale_held_weight): the state is not "
+                                      "ready, nothing is written and the gate falls back to the proxy until its prices "
+                                      "come again")
+            else:
+                self.log.warning("held_prices_stale_tolerated", symbols=stale_held, weight=weight,
+                                 max_stale_held_weight=limit, matrix_symbols=list(header.get("symbols") or []),
+                                 detail="held, but its own price is older than max_price_age_s (or it has none: dust "
+                                        "in a symbol that stopped trading), so it is in no cluster; its weight is "
+                                        "within max_stale_held_weight, so the state is still written without it "
+                                        "(ClusterStress too low by at most that weight)")
         elif self.stale_held and not stale_held:
             fresh = [s for s in self.stale_held if s in held]
             closed = [s for s in self.stale_held if s not in held]
@@ -226,7 +248,7 @@ class ClustererActor(Actor):
                 self.log.info("stale_priced_symbols_no_longer_held", symbols=closed,
                               detail="no longer held (the position closed, or its snapshot went stale) while its price "
                                      "is still stale: the state is written again, without it")
-        self.stale_held = stale_held
+        self.stale_held, self.stale_held_stop = stale_held, stop
 
     def note_unreadable(self, unreadable: dict[str, str]) -> None:
         """Log when the set of snapshot keys that cannot be read (another type than a hash) changes: each such

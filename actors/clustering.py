@@ -118,9 +118,53 @@ def held_out_for_stale_prices(stale_symbols: list[str], held: set[str]) -> list[
     """The held symbols whose own newest price is older than max_price_age_s (or that have none): the correlator keeps
     them out of the matrix, so their notional would count in no cluster and ClusterStress would fall as if the book
     were less correlated (a held BTC whose feed stuck left ETH a cluster of one, ClusterStress 0.0, written fresh).
-    While any is, the cluster state is not ready. A held symbol with fresh prices still warming up (fewer than
-    min_returns returns) stays SPEC's case: in no cluster, its notional in the book total."""
+    While they weigh more than the clusterer's max_stale_held_weight of the book (stale_held_stops_state), the
+    cluster state is not ready. A held symbol with fresh prices still warming up (fewer than min_returns returns)
+    stays SPEC's case: in no cluster, its notional in the book total."""
     return sorted(held.intersection(stale_symbols))
+
+
+def _stale_held_and_book(stale: np.ndarray, signed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(notional of the held symbols whose price is stale, book notional) per row; NaN = no fresh snapshot."""
+    absn = np.abs(np.nan_to_num(np.asarray(signed, dtype=np.float64), nan=0.0))
+    absn = np.where(absn > HELD_MIN_NOTIONAL, absn, 0.0)
+    with np.errstate(over="ignore"):  # a book past a float's range is notional_overflow, decided elsewhere
+        return np.where(np.asarray(stale, dtype=bool), absn, 0.0).sum(axis=-1), absn.sum(axis=-1)
+
+
+def held_prices_stale_weight(stale: np.ndarray, signed: np.ndarray) -> np.ndarray:
+    """Per row (a slot: stale and signed notionals over the same symbols), the combined book weight of the held
+    symbols whose own price is stale (or that have none); 0 when none is, or nothing is held."""
+    stale_notional, book = _stale_held_and_book(stale, signed)
+    with np.errstate(invalid="ignore"):
+        return np.where(book > HELD_MIN_NOTIONAL, stale_notional / np.where(book > 0, book, 1.0), 0.0)
+
+
+def stale_held_stops_state(stale: np.ndarray, signed: np.ndarray, max_stale_held_weight: float) -> np.ndarray:
+    """Per row, True when the held symbols whose own price is stale weigh more than max_stale_held_weight of the book
+    (held_prices_stale: the state is not ready); up to it the state is written without them. The live clusterer
+    and the backtest both decide with this.
+
+    The bound: their notional counts in no cluster, and leaving symbols of combined weight W out of every cluster
+    lowers sum over clusters of |net notional| / book by at most W (triangle inequality; a merge they would have
+    caused only lowers it), and a cluster's stress is |net| / book x correlation, correlation <= 1, so with every
+    cluster's correlation as it is, ClusterStress would be at most W higher with them in. Not bounded by W: SPEC's cluster correlation is an unweighted
+    mean over held members, so a symbol that would have joined a cluster moves its correlation whatever its weight
+    (most, a cluster of one: correlation 0, stress 0, would take the pair's correlation); a dust position with
+    fresh prices moves it as much. With max_stale_held_weight 0 any held symbol with a stale price stops the state."""
+    stale_notional, book = _stale_held_and_book(stale, signed)
+    return stale_notional > max_stale_held_weight * book
+
+
+def stale_held_verdict(stale_symbols: list[str], signed: Mapping[str, float], symbols: list[str],
+                       max_stale_held_weight: float) -> tuple[list[str], float, bool]:
+    """The live clusterer's one slot: (the held symbols out for their stale price, their combined book weight,
+    whether they stop the state), by held_out_for_stale_prices and stale_held_stops_state over `symbols`."""
+    stale_held = held_out_for_stale_prices(stale_symbols, {s for s, v in signed.items() if abs(v) > HELD_MIN_NOTIONAL})
+    stale = np.array([[s in stale_held for s in symbols]])
+    row = np.array([[signed.get(s, 0.0) for s in symbols]], dtype=np.float64)
+    return (stale_held, float(held_prices_stale_weight(stale, row)[0]),
+            bool(stale_held_stops_state(stale, row, max_stale_held_weight)[0]))
 
 
 # --------------------------------------------------------------------------- many slots at once

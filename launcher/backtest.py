@@ -43,13 +43,13 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from actors.clustering import HELD_PRICES_STALE, batch_cluster_metrics
+from actors.clustering import HELD_PRICES_STALE, batch_cluster_metrics, stale_held_stops_state
 from actors.correlation import returns_on_grid, rolling_correlator
 from actors.grid import latest_per_slot
 from actors.jumps import JumpFilter
 from actors.policy import (ACTIONS, FULL, HOLD, P25, P50, P75, BadRequest, PortfolioState, Position,
                            batch_gate_metrics, cluster_k, evaluate_batch, state_is_fresh, validate_proposal)
-from actors.snapshots import HELD_MIN_NOTIONAL, read_snapshot
+from actors.snapshots import read_snapshot
 from launcher.feed_inputs import (TS_COLUMNS, PRICE_COLUMNS, ReplayColumns, check_time_order, csv_rows, epoch_unit,
                                   file_problem, named_twice, parse_replay_csv, parse_timestamp, price_rejection)
 from launcher.topology import (ClustererSettings, ClustersConfig, CorrelatorSettings, GateSettings,
@@ -79,7 +79,7 @@ SETTING_KEYS: dict[str, tuple[str, str]] = {
                                   "riskoff_stress", "kill_score_hard", "policy")},
     **{f: ("permit_issuer", f) for f in ("cooldown_ttl_s", "decision_ttl_s", "hold_decision_ttl_s")},
     "shrinkage": ("correlator", "shrinkage"),
-    "linkage": ("clusterer", "linkage"),
+    **{f: ("clusterer", f) for f in ("linkage", "max_stale_held_weight")},
 }
 ALIASES = {"stress_cold": "cold_stress", "stress_riskoff": "riskoff_stress", "kill_score_limit": "kill_score_hard"}
 SECTION_TYPES = {"clusters": ClustersConfig, "positions": PositionsConfig, "gate": GateSettings,
@@ -788,10 +788,11 @@ def run_backtest(settings: Settings, prices: Prices, positions: PositionRows | N
                                min_returns=c.min_returns, cadence_s=cadence, max_price_age_s=settings.max_price_age_s,
                                shrinkage=settings.correlator.shrinkage)
         pairs, inm = w["pairs"], w["in_matrix"]
-        # As the live clusterer (clustering.held_out_for_stale_prices): a held symbol out of the matrix for its stale
-        # price leaves the state not ready, nothing written, and the gate on the proxy.
-        held = np.abs(np.nan_to_num(signed_all[lo:hi])) > HELD_MIN_NOTIONAL
-        held_stale = w["ready"] & (w["stale"] & held).any(axis=1)
+        # As the live clusterer (clustering.stale_held_stops_state): held symbols out of the matrix for their stale
+        # price, weighing more than max_stale_held_weight of the book, leave the state not ready, nothing written,
+        # and the gate on the proxy.
+        held_stale = w["ready"] & stale_held_stops_state(w["stale"], signed_all[lo:hi],
+                                                         settings.clusterer.max_stale_held_weight)
         reason[lo:hi] = [HELD_PRICES_STALE if h else r for h, r in zip(held_stale.tolist(), w["reason"])]
         ready[lo:hi] = w["ready"] & ~held_stale
         count_in = inm.sum(axis=1)

@@ -178,6 +178,8 @@ def collect_overview(topo: Topology) -> dict[str, Any]:
         out["in_matrix"] = labelled(sample or {}, "p27_symbol_in_matrix", "symbol")
     if "clusterer" in side:
         out["held_price_stale"] = labelled(side["clusterer"] or {}, "p27_held_price_stale", "symbol")
+        out["held_price_stale_weight"] = first(side["clusterer"], "p27_held_price_stale_weight")
+        out["max_stale_held_weight"] = topo.settings_of(out["cluster_chain"]["clusterer"]).max_stale_held_weight
     if gates:
         # Each gate: with two (one per execution host), the first may be on a host that is down while the other
         # decides, and the two may take K from different places (each judges the state's age by its own window).
@@ -264,6 +266,13 @@ def shown_age(age_s: float, verdict: Callable[[float], bool]) -> str:
     return repr(age_s)
 
 
+def stale_held_tolerated(ov: dict[str, Any]) -> bool:
+    """The clusterer's held symbols with a stale price weigh at most its max_stale_held_weight, so the state is still
+    written (clustering.stale_held_stops_state; a limit of 0 tolerates none); False when its weight is not known."""
+    weight, limit = ov.get("held_price_stale_weight"), ov.get("max_stale_held_weight")
+    return weight is not None and limit is not None and limit > 0 and weight <= limit
+
+
 def render_overview(topo: Topology, ov: dict[str, Any]) -> str:
     lines = [f"warm-up (points per symbol, {ov['points_needed']} needed to enter the matrix):"]
     in_matrix = ov.get("in_matrix") or {}
@@ -271,7 +280,11 @@ def render_overview(topo: Topology, ov: dict[str, Any]) -> str:
     for symbol, value in ov["points_per_symbol"].items():
         shown = "?" if value is None else str(value)
         status = "ready" if value is not None and value >= ov["points_needed"] else "warming"
-        if held_price_stale.get(symbol) == 1:  # the clusterer's verdict: this one stops the whole state
+        if held_price_stale.get(symbol) == 1 and stale_held_tolerated(ov):
+            status = (f"HELD with no price newer than max_price_age_s, in no cluster: the held symbols so stale weigh "
+                      f"{ov['held_price_stale_weight']:.2g} of the book, within the clusterer's max_stale_held_weight "
+                      f"{ov['max_stale_held_weight']:g}, so the cluster state is still written without them")
+        elif held_price_stale.get(symbol) == 1:  # the clusterer's verdict: this one stops the whole state
             status = ("HELD with no price newer than max_price_age_s: no cluster state is written (held_prices_stale) "
                       "and the gate takes K from the proxy until it ticks")
         elif status == "ready" and in_matrix.get(symbol) == 0:  # the correlator's verdict, not the point count's

@@ -374,6 +374,7 @@ class CorrelatorSettings:
 @dataclass(frozen=True, kw_only=True)
 class ClustererSettings:
     linkage: Literal["threshold", "average", "complete"] = setting("threshold", doc="threshold = connected components of corr >= corr_threshold (SPEC).")
+    max_stale_held_weight: float = setting(0.01, doc="Held symbols whose own newest price is older than clusters.max_price_age_s (or that have none: dust left in a delisted symbol) are left out of every cluster; while their combined notional is at most this fraction of the book's, the cluster state is still written without them (each stays named: p27_held_price_stale{symbol} 1, p27_held_price_stale_weight, status), and above it the state is not ready (held_prices_stale) and the gate falls back to the proxy. Their notional in no cluster understates ClusterStress by at most their weight (with the clusters' correlations unchanged: actors/clustering.py stale_held_stops_state). 0: any such held symbol stops the state.", ge=0, lt=1)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.test_backtest import REPO, T0, backtest, price_paths, topo, write_long_csv  # noqa: F401 (fixture)
 
 
@@ -47,17 +49,24 @@ def test_an_out_dir_never_mixes_a_sweep_with_an_older_single_run(tmp_path: Path,
     assert "sweep.csv" not in {p.name for p in out.iterdir()}
 
 
+@pytest.mark.parametrize("sol_amount, max_stale_held_weight, stops", [
+    (-40.0, None, True),    # 10% of the book: the stuck feed of a real position stops the state
+    (0.004, None, False),   # dust (about 1e-5 of the book): within the default 0.01, the state is written
+    (0.004, 0.0, True),     # dust with max_stale_held_weight 0: the rule as it was
+], ids=["position", "dust", "dust-tolerance-0"])
 def test_a_symbol_whose_prices_stopped_leaves_the_matrix_after_max_price_age_s_as_in_the_live_correlator(
-        tmp_path: Path, topo: Path):
+        tmp_path: Path, topo: Path, sol_amount: float, max_stale_held_weight: float | None, stops: bool):
     """SOLUSDT stops at slot 100 while BTC and ETH go on: the live correlator (correlate_window with
     newest_tick_ts) drops SOL from the matrix once its own newest tick is older than max_price_age_s
-    (5 cadences), long before its window runs out of returns; the backtest must publish the same."""
+    (5 cadences), long before its window runs out of returns; the backtest must publish the same, and decide
+    held_prices_stale as the live clusterer does (clustering.stale_held_verdict: by SOL's weight in the book)."""
     import numpy as np
 
-    from actors.clustering import held_out_for_stale_prices
+    from actors.clustering import stale_held_verdict
     from actors.correlation import correlate_window
     from launcher import backtest as bt
 
+    topo.write_text(topo.read_text().replace("SOLUSDT: -40.0", f"SOLUSDT: {sol_amount!r}"))
     paths = price_paths(160)
     prices = tmp_path / "stops.csv"
     with open(prices, "w") as fh:
@@ -66,16 +75,17 @@ def test_a_symbol_whose_prices_stopped_leaves_the_matrix_after_max_price_age_s_a
             for i, s in enumerate(("BTCUSDT", "ETHUSDT", "SOLUSDT")):
                 if s != "SOLUSDT" or j < 100:
                     fh.write(f"{T0 + j * 60 + i},{s},{float(paths[i, j])!r}\n")
-    assert backtest(topo, "--prices", prices, "--out", tmp_path / "out") == 0
+    setting = [] if max_stale_held_weight is None else ["--set", f"max_stale_held_weight={max_stale_held_weight}"]
+    assert backtest(topo, "--prices", prices, "--out", tmp_path / "out", *setting) == 0
     import csv
     with open(tmp_path / "out" / "states.csv", newline="") as fh:
         states = {int(r["slot"]): r for r in csv.DictReader(fh)}
     settings = bt.settings_from_topology(str(topo))
+    limit = settings.clusterer.max_stale_held_weight if max_stale_held_weight is None else max_stale_held_weight
     c = settings.clusters
     grid = bt.build_grid(bt.read_prices(str(prices), settings.symbols), settings.symbols, c)
-    held = {s for s, amt in settings.book.items() if amt}
-    assert "SOLUSDT" in held
-    checked = stale_held_seen = 0
+    marks = bt.forward_fill(grid.prices)
+    checked = stale_held_seen = stopped = 0
     for b in range(c.lookback_returns, grid.prices.shape[1]):
         slot = grid.first_slot + b
         now = (slot + 1) * c.cadence_s
@@ -85,14 +95,17 @@ def test_a_symbol_whose_prices_stopped_leaves_the_matrix_after_max_price_age_s_a
                                 min_returns=c.min_returns, newest_tick_ts=newest, now_s=now,
                                 max_price_age_s=settings.max_price_age_s)
         row = states[slot]
-        # The live clusterer sends a state not ready while a held symbol (SOL, in the book) is out for its stale price.
-        held_stale = live["ready"] and held_out_for_stale_prices(live["stale_symbols"], held)
+        # The live clusterer: its book is marked to the last prices (as the book actor marks its snapshots).
+        signed = {s: settings.book[s] * float(marks[i, b]) for i, s in enumerate(settings.symbols)}
+        stale_held, _, stop = stale_held_verdict(live["stale_symbols"], signed, settings.symbols, limit)
+        held_stale = live["ready"] and stop
         assert (row["corr_ready"] == "1", row["reason"] or None, int(row["symbols_in_matrix"])) == (
             live["ready"] and not held_stale, "held_prices_stale" if held_stale else live["reason"],
             len(live["symbols"]) if live["ready"] else 0), (slot, row, live["symbols"])
         checked += 1
-        stale_held_seen += bool(held_stale)
-    assert checked > 100 and stale_held_seen > 40
+        stale_held_seen += bool(live["ready"] and stale_held)
+        stopped += bool(held_stale)
+    assert checked > 100 and stale_held_seen > 40 and stopped == (stale_held_seen if stops else 0)
 
 
 def test_write_outputs_after_a_streamed_run_keeps_the_streamed_cluster_rows(tmp_path: Path, topo: Path):
@@ -136,7 +149,6 @@ def test_the_sweep_heat_map_counts_refused_and_replayed_proposals_as_not_permitt
     assert bt.permitted_share(row) == 0.4
 
 
-import pytest  # noqa: E402
 
 
 @pytest.mark.parametrize("shrinkage, linkage", [("ledoit_wolf", "threshold"), ("none", "average"),

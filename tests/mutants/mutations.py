@@ -27,6 +27,7 @@ class Mutation:
 CRASHES = "tests/test_reliability_crashes.py"
 MONITOR_LIVE = "tests/test_monitor_live.py"
 DURABILITY = "tests/test_ha_durability.py"
+DUST = "tests/test_held_dust_without_prices.py::"
 HA_HOST_FAULTS = ("tests/test_ha_host_faults.py::"
                   "test_gate_host_crashes_and_partitions_under_load_lose_no_decision_and_decide_no_plan_id_twice")
 DURABILITY_FAULTS = "tests/test_ha_durability_faults.py"
@@ -4518,8 +4519,8 @@ MUTATIONS: list[Mutation] = [
         "(held_prices_stale), so the gate falls back to the proxy, rather than a fresh state with its notional in no "
         "cluster (rev-fallback: ClusterStress 0.0 with held BTC's feed stuck)",
         "actors/clusterer.py",
-        "        if self.stale_held:\n",
-        "        if False:\n",
+        "        if stop:\n            self.m.fail_closed.labels(reason=HELD_PRICES_STALE).inc()\n",
+        "        if False:\n            self.m.fail_closed.labels(reason=HELD_PRICES_STALE).inc()\n",
         ("tests/test_cluster_side_attack.py::"
          "test_a_held_symbol_whose_ticks_stopped_stops_the_cluster_state_so_the_gate_falls_back_to_the_proxy",)),
     Mutation(
@@ -4611,8 +4612,8 @@ MUTATIONS: list[Mutation] = [
         "status_does_not_say_a_held_symbol_stops_the_state",
         "clustergate status names the held symbol whose stale price stops the cluster state (rev-today)",
         "launcher/overview.py",
-        "        if held_price_stale.get(symbol) == 1:",
-        "        if False:",
+        "        elif held_price_stale.get(symbol) == 1:",
+        "        elif False:",
         ("tests/test_cluster_side_attack.py::"
          "test_status_and_a_clusterer_gauge_name_the_held_symbol_whose_stale_price_stops_the_cluster_state",)),
     Mutation(
@@ -4845,6 +4846,52 @@ MUTATIONS: list[Mutation] = [
         "    if (problem := file_problem(path)) is not None:\n        raise ValueError(f\"{path}: {problem}\")\n",
         "    if False:\n        raise ValueError(f\"{path}: {problem}\")\n",
         ("tests/test_price_feed_replay.py::test_a_replay_file_the_backtest_refuses_stops_the_feed_and_validate_naming_the_file_and_what_is_wrong[a_fifo]",)),
+    Mutation(
+        "clusterer_stops_the_state_for_any_stale_held_weight",
+        "held symbols with a stale price (or none) stop the cluster state only when they weigh more than "
+        "max_stale_held_weight of the book: $0.40 of dust in a symbol with no price stopped it for ever (rev-dust)",
+        "actors/clustering.py",
+        "    return stale_notional > max_stale_held_weight * book\n",
+        "    return stale_notional > 0\n",
+        (DUST + "test_dust_within_the_tolerance_lets_the_state_be_written_and_more_stops_it",
+         DUST + "test_dust_held_in_a_symbol_with_no_prices_leaves_the_gate_on_the_cluster_state_and_is_still_named")),
+    Mutation(
+        "stale_held_weight_judged_symbol_by_symbol",
+        "the stale held symbols stop the state by their combined weight, not each alone (rev-dust)",
+        "actors/clustering.py",
+        "        return np.where(np.asarray(stale, dtype=bool), absn, 0.0).sum(axis=-1), absn.sum(axis=-1)\n",
+        "        return np.where(np.asarray(stale, dtype=bool), absn, 0.0).max(axis=-1), absn.sum(axis=-1)\n",
+        (DUST + "test_stale_held_symbols_stop_the_state_by_their_combined_weight_not_each_alone",)),
+    Mutation(
+        "live_clusterer_ignores_max_stale_held_weight",
+        "the live clusterer decides held_prices_stale with its max_stale_held_weight setting (rev-dust)",
+        "actors/clusterer.py",
+        "self.topology.symbols, self.settings.max_stale_held_weight)",
+        "self.topology.symbols, 0.0)",
+        (DUST + "test_dust_held_in_a_symbol_with_no_prices_leaves_the_gate_on_the_cluster_state_and_is_still_named",)),
+    Mutation(
+        "backtest_ignores_max_stale_held_weight",
+        "the backtest decides held_prices_stale as the live clusterer does, with max_stale_held_weight (rev-dust)",
+        "launcher/backtest.py",
+        "settings.clusterer.max_stale_held_weight)",
+        "0.0)",
+        ("tests/test_backtest_attack.py::"
+         "test_a_symbol_whose_prices_stopped_leaves_the_matrix_after_max_price_age_s_as_in_the_live_correlator[dust]",)),
+    Mutation(
+        "max_stale_held_weight_of_1_accepted",
+        "validate refuses max_stale_held_weight outside [0, 1), naming it (rev-dust)",
+        "launcher/topology.py",
+        '0: any such held symbol stops the state.", ge=0, lt=1)',
+        '0: any such held symbol stops the state.", ge=0, le=1)',
+        (DUST + "test_a_max_stale_held_weight_outside_0_to_1_is_refused_naming_it[1.0]",)),
+    Mutation(
+        "status_says_tolerated_dust_stops_the_state",
+        "clustergate status says a held symbol with a stale price within max_stale_held_weight leaves the state "
+        "written, not that it stops it (rev-dust)",
+        "launcher/overview.py",
+        "    return weight is not None and limit is not None and limit > 0 and weight <= limit\n",
+        "    return False\n",
+        (DUST + "test_dust_held_in_a_symbol_with_no_prices_leaves_the_gate_on_the_cluster_state_and_is_still_named",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
