@@ -1175,9 +1175,14 @@ def clustergate_home_of(pid: int) -> Path | None:
 
 def _claims_dir() -> Path:
     """Where `up` keeps one lock file per port and ipc path it is starting a program on (this user's)."""
-    base = Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp")
-    path = base / f"clustergate-claims-{os.getuid()}"
-    path.mkdir(mode=0o700, exist_ok=True)
+    given = os.environ.get("XDG_RUNTIME_DIR")
+    path = Path(given or "/tmp") / f"clustergate-claims-{os.getuid()}"
+    try:
+        path.mkdir(mode=0o700, exist_ok=True)
+    except OSError as exc:
+        whence = f" ($XDG_RUNTIME_DIR={given}, perhaps another session's: unset it, or set it to a directory of yours)" if given else ""
+        raise LaunchError(f"cannot make {path}, where `up` locks the ports it starts programs on: "
+                          f"{exc.strerror}{whence}; nothing was changed") from None
     info = path.lstat()
     if info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o077 or not stat.S_ISDIR(info.st_mode):
         raise LaunchError(f"{path} is not a directory private to this user (mode {stat.S_IMODE(info.st_mode):04o}, "
@@ -1205,7 +1210,7 @@ def claim_endpoints(topo: Topology, programs: list[str], held: set[str], home: H
             if lock is None:
                 release_claims(claims)
                 by = f" ({holder})" if holder else ""
-                return [], [f"{where}: another `clustergate up`{by} is starting a program on {endpoint} right now"]
+                return [], [f"{where}: another `clustergate up` is starting a program on {endpoint} right now{by}"]
             claims.append(lock)
     return claims, []
 

@@ -129,3 +129,40 @@ def test_up_and_down_leave_no_port_claim_file_behind(tmp_path: Path) -> None:
         assert claims.is_dir() and list(claims.iterdir()) == []
     finally:
         clustergate("down", "--home", str(home), env=env)
+
+
+def test_an_up_whose_xdg_runtime_dir_is_gone_says_so_and_leaves_nothing(tmp_path: Path) -> None:
+    """`su` keeps another session's XDG_RUNTIME_DIR, which may not exist: `up` printed only
+    `FAILED: [Errno 2] No such file or directory: '/run/user/N/clustergate-claims-UID'`."""
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path / "gone")}
+    home = tmp_path / "home"
+    refused = clustergate("up", str(write_topology(tmp_path / "small.yaml", small_data())), "--home", str(home), env=env)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert f"($XDG_RUNTIME_DIR={tmp_path / 'gone'}, perhaps another session's" in refused.stderr, refused.stderr
+    assert "nothing was changed" in refused.stderr and not home.exists()
+
+
+def test_an_up_meeting_another_ups_port_claim_names_that_up(tmp_path: Path, monkeypatch) -> None:
+    """Two `up`s starting programs on one port at the same moment: the refused one said only `another \\`clustergate
+    up\\` is starting a program on ENDPOINT right now`, not which (a claim file held nothing)."""
+    import hashlib
+
+    from launcher.supervise import _claim, _claims_dir, _held_key, release_claims
+
+    runtime = tmp_path / "xdg"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    data = small_data()
+    endpoint = data["actors"]["gate"]["sockets"]["proposals"]["bind"]
+    key = hashlib.sha256(_held_key(endpoint).encode()).hexdigest()[:24]
+    lock, _ = _claim(_claims_dir() / f"{key}.lock", "pid 4242, home /srv/other home")
+    assert lock is not None
+    try:
+        refused = clustergate("up", str(write_topology(tmp_path / "t.yaml", data)), "--home", str(tmp_path / "home"),
+                              env=dict(os.environ))
+    finally:
+        release_claims([lock])
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert (f"actors.gate.sockets.proposals.bind: another `clustergate up` is starting a program on {endpoint} right now "
+            f"(pid 4242, home /srv/other home)") in refused.stderr, refused.stderr
+    assert list((runtime / f"clustergate-claims-{os.getuid()}").iterdir()) == []

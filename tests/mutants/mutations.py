@@ -4862,6 +4862,22 @@ MUTATIONS: list[Mutation] = [
         "            os.unlink(lock.name)\n",
         "            pass\n",
         ("tests/test_up_refusals.py::test_up_and_down_leave_no_port_claim_file_behind",)),
+    Mutation(
+        "up_says_nothing_of_a_gone_xdg_runtime_dir",
+        "an `up` that cannot make its port-claims directory names $XDG_RUNTIME_DIR (another session's, under su) and "
+        "what to do, not only an errno (frontdoor2)",
+        "launcher/supervise.py",
+        '        whence = f" ($XDG_RUNTIME_DIR={given}, perhaps',
+        '        whence = "" and f" ($XDG_RUNTIME_DIR={given}, perhaps',
+        ("tests/test_up_refusals.py::test_an_up_whose_xdg_runtime_dir_is_gone_says_so_and_leaves_nothing",)),
+    Mutation(
+        "up_claim_refusal_names_no_holder",
+        "an `up` refused by another `up`'s port claim names that `up` (its pid and home, written in the claim) "
+        "(frontdoor2)",
+        "launcher/supervise.py",
+        '                by = f" ({holder})" if holder else ""\n',
+        '                by = ""\n',
+        ("tests/test_up_refusals.py::test_an_up_meeting_another_ups_port_claim_names_that_up",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
