@@ -125,12 +125,27 @@ class Home:
             if not self.conf.exists():
                 # supervisord re-expands %(here)s's value, so a home path holding % is written in, escaped.
                 text = (REPO / "supervisord.conf").read_text().replace("%(here)s", _conf_value(str(self.root)))
-                write_files({self.conf: (text, 0o644)})
-                created.append(self.conf)
+                if write_new(self.conf, text, 0o644):
+                    created.append(self.conf)
         except BaseException:
-            undo_prepare(self, created)
+            undo_prepare(self, created, locks_held=False)
             raise
         return created
+
+
+def write_new(path: Path, text: str, mode: int) -> bool:
+    """Write path whole unless it exists; False (path untouched) when another process made it first. The text goes
+    to a file of this process's own, linked in: two first `up`s of a home shared PATH.tmp, and one's rename failed
+    (ENOENT) or put in a file the other had truncated."""
+    own = path.with_name(f".{path.name}.{os.getpid()}")
+    stage_files({own: (text, mode)})
+    try:
+        os.link(_tmp_of(own), path)
+    except FileExistsError:
+        return False
+    finally:
+        _tmp_of(own).unlink(missing_ok=True)
+    return True
 
 
 def make_dir(path: Path, created: list[Path]) -> None:
@@ -147,12 +162,15 @@ def make_dir(path: Path, created: list[Path]) -> None:
 UP_LOCKS = ("up.lock", "change.lock")
 
 
-def undo_prepare(home: Home, created: list[Path]) -> None:
-    """Remove what a refused `up` made in its home (Home.prepare's list, and the lock files of a run/ it made), never
-    anything that was there before; a directory that is no longer empty (another command's files) stays. Called with
-    the home's locks held, so a command waiting on a lock file removed here sees it gone (ChangeLock.take)."""
+def undo_prepare(home: Home, created: list[Path], locks_held: bool = True) -> None:
+    """Remove what a refused `up` made in its home (Home.prepare's list, and with locks_held the lock files of a run/
+    it made), never anything that was there before; a directory that is no longer empty (another command's files) stays. Called with
+    the home's locks held, so a command waiting on a lock file removed here sees it gone (ChangeLock.take). A home
+    another `up` has applied meanwhile (its programs file is there: two first `up`s of a home at once) is left whole."""
+    if home.programs.exists() or home.topology.exists():
+        return
     removable = list(created)
-    if home.run in created:
+    if home.run in created and locks_held:  # else they are another command's, which may hold them now
         removable[created.index(home.run) + 1:created.index(home.run) + 1] = [home.run / name for name in UP_LOCKS]
     for path in reversed(removable):
         try:
@@ -1348,7 +1366,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         try:
             lock = open(home.run / "up.lock", "a+")
         except OSError as exc:
-            undo_prepare(home, created)
+            undo_prepare(home, created, locks_held=False)
             print(f"FAILED: {exc}", file=sys.stderr)
             return 1
         with lock, ChangeLock(home, "up") as change:

@@ -166,3 +166,58 @@ def test_an_up_meeting_another_ups_port_claim_names_that_up(tmp_path: Path, monk
     assert (f"actors.gate.sockets.proposals.bind: another `clustergate up` is starting a program on {endpoint} right now "
             f"(pid 4242, home /srv/other home)") in refused.stderr, refused.stderr
     assert list((runtime / f"clustergate-claims-{os.getuid()}").iterdir()) == []
+
+
+def test_a_refused_first_up_leaves_the_home_whole_once_another_up_applied_its_system_there(tmp_path: Path) -> None:
+    """Two first `up`s of one home at once: the one refused last had made supervisord.conf (or run/) in the race, and
+    removed it under the system the other had started there meanwhile."""
+    from launcher.supervise import undo_prepare
+
+    home = Home(tmp_path / "home")
+    created = home.prepare()
+    assert home.conf in created and home.run in created
+    home.programs.write_text("; the other `up`'s programs\n")  # as the other `up` switched its files in
+    undo_prepare(home, created)
+    assert home.conf.exists() and home.programs.exists() and home.logs.is_dir()
+    home.programs.unlink()
+    undo_prepare(home, created)
+    assert not home.root.exists()
+
+
+def test_supervisord_conf_is_written_whole_once_and_never_over_another_ups(tmp_path: Path) -> None:
+    """Two first `up`s of one home wrote supervisord.conf through one shared supervisord.conf.tmp: one's rename
+    failed (`FAILED: [Errno 2] No such file or directory: '.../supervisord.conf.tmp' -> '.../supervisord.conf'`,
+    reproduced with two `up`s started at once), or put in a file the other had just truncated."""
+    from launcher.supervise import write_new
+
+    conf = tmp_path / "supervisord.conf"
+    assert write_new(conf, "first\n", 0o644) and conf.read_text() == "first\n"
+    assert not write_new(conf, "second\n", 0o644)
+    assert conf.read_text() == "first\n" and sorted(p.name for p in tmp_path.iterdir()) == ["supervisord.conf"]
+
+
+def test_a_home_prepare_that_fails_leaves_the_locks_another_command_opened_in_it(tmp_path: Path, monkeypatch) -> None:
+    """A first `up` whose prepare failed (its supervisord.conf not written) removed the run/ it had made with the lock
+    files another `up` of the home had opened and locked there meanwhile."""
+    import launcher.supervise as supervise
+
+    home = Home(tmp_path / "home")
+
+    def another_up_locks_then_the_write_fails(path: Path, text: str, mode: int) -> bool:
+        lock = open(home.run / "change.lock", "a+")
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        held.append(lock)
+        raise supervise.WriteFailed(f"cannot write {path}: No space left on device; nothing was changed")
+
+    held: list = []
+    monkeypatch.setattr(supervise, "write_new", another_up_locks_then_the_write_fails)
+    try:
+        home.prepare()
+    except supervise.WriteFailed:
+        pass
+    try:
+        assert (home.run / "change.lock").exists() and os.path.samestat(
+            os.fstat(held[0].fileno()), os.stat(home.run / "change.lock"))
+    finally:
+        for lock in held:
+            lock.close()

@@ -4878,6 +4878,29 @@ MUTATIONS: list[Mutation] = [
         '                by = f" ({holder})" if holder else ""\n',
         '                by = ""\n',
         ("tests/test_up_refusals.py::test_an_up_meeting_another_ups_port_claim_names_that_up",)),
+    Mutation(
+        "refused_up_undoes_a_home_another_up_applied",
+        "a refused first `up` leaves a home whole that another `up` applied its system in meanwhile (frontdoor2)",
+        "launcher/supervise.py",
+        "    if home.programs.exists() or home.topology.exists():\n        return\n",
+        "",
+        ("tests/test_up_refusals.py::"
+         "test_a_refused_first_up_leaves_the_home_whole_once_another_up_applied_its_system_there",)),
+    Mutation(
+        "home_conf_written_over_another_ups",
+        "a home's supervisord.conf is written whole through a file of this process's own and never over one another "
+        "`up` wrote first (frontdoor2)",
+        "launcher/supervise.py",
+        "        os.link(_tmp_of(own), path)\n",
+        "        os.replace(_tmp_of(own), path)\n",
+        ("tests/test_up_refusals.py::test_supervisord_conf_is_written_whole_once_and_never_over_another_ups",)),
+    Mutation(
+        "failed_prepare_removes_locks_it_does_not_hold",
+        "a home prepare that fails removes no lock file another command opened in the run/ it made (frontdoor2)",
+        "launcher/supervise.py",
+        "            undo_prepare(self, created, locks_held=False)\n",
+        "            undo_prepare(self, created)\n",
+        ("tests/test_up_refusals.py::test_a_home_prepare_that_fails_leaves_the_locks_another_command_opened_in_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
