@@ -87,3 +87,64 @@ def endpoint_problem_now(endpoint: str) -> str | None:
         host, port = split_tcp(endpoint)
         return port_problem(host, port)
     return None
+
+
+def _socket_inodes(endpoints: list[str]) -> dict[str, set[int]]:
+    """Endpoint -> the inodes of the sockets bound to it in this network namespace, from /proc/net (Linux; elsewhere
+    nothing): a TCP port's listening (or bound) sockets, whatever their address, and an ipc path's unix sockets."""
+    found: dict[str, set[int]] = {e: set() for e in endpoints}
+    ports = {split_tcp(e)[1]: e for e in endpoints if e.startswith("tcp://")}
+    paths = {e[len("ipc://"):]: e for e in endpoints if e.startswith("ipc://")}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6") if ports else ():
+        try:
+            with open(table) as fh:
+                rows = fh.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) < 10 or fields[3] not in ("0A", "07"):  # LISTEN, or CLOSE (bound, not yet listening)
+                continue
+            endpoint = ports.get(int(fields[1].rpartition(":")[2], 16))
+            if endpoint and fields[9].isdigit() and int(fields[9]):
+                found[endpoint].add(int(fields[9]))
+    if paths:
+        try:
+            with open("/proc/net/unix") as fh:
+                rows = fh.read().splitlines()[1:]
+        except OSError:
+            rows = []
+        for row in rows:
+            fields = row.split(maxsplit=7)
+            if len(fields) == 8 and fields[7] in paths and fields[6].isdigit():
+                found[paths[fields[7]]].add(int(fields[6]))
+    return found
+
+
+def holder_pids(endpoints: list[str]) -> dict[str, int]:
+    """Endpoint -> the pid of a process holding a socket bound to it, for those /proc shows (this user's processes,
+    or everyone's as root); an endpoint whose holder is not found is left out."""
+    inodes = _socket_inodes(endpoints)
+    wanted = {f"socket:[{inode}]": endpoint for endpoint, found in inodes.items() for inode in found}
+    held: dict[str, int] = {}
+    if not wanted:
+        return held
+    try:
+        pids = sorted(int(entry) for entry in os.listdir("/proc") if entry.isdigit())
+    except OSError:
+        return held
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                endpoint = wanted.get(os.readlink(f"/proc/{pid}/fd/{fd}"))
+            except OSError:
+                continue
+            if endpoint is not None:
+                held.setdefault(endpoint, pid)
+        if len(held) == len(set(wanted.values())):
+            break
+    return held

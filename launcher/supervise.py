@@ -31,7 +31,7 @@ from xml.parsers.expat import ExpatError
 
 import yaml
 
-from launcher.endpoints import endpoint_problem_now
+from launcher.endpoints import endpoint_problem_now, holder_pids, split_tcp
 from launcher.exits import Exits, as_json, describe, process_environ, unexpected_exits
 from launcher.redis_binary import INSTALL_HINT, binary_problem, find_redis_server
 from launcher.schema import SchemaError
@@ -113,14 +113,73 @@ class Home:
     def log_of(self, program: str) -> Path:
         return self.logs / f"{program}.log"
 
-    def prepare(self) -> None:
-        for d in (self.run, self.programs.parent, self.logs, self.redis_dir, self.ipc_dir):
-            d.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.run, 0o700)
-        if not self.conf.exists():
-            # supervisord re-expands %(here)s's value, so a home path holding % is written in, escaped.
-            text = (REPO / "supervisord.conf").read_text().replace("%(here)s", _conf_value(str(self.root)))
-            write_files({self.conf: (text, 0o644)})
+    def prepare(self) -> list[Path]:
+        """Make the home's directories and supervisord.conf where missing; return what this made, parents first
+        (a refused `up` removes it again: undo_prepare). On a failure, what it made is removed before it raises."""
+        created: list[Path] = []
+        try:
+            for d in [*reversed(self.root.parents), self.root, self.run, self.programs.parent, self.logs,
+                      self.redis_dir, self.ipc_dir]:
+                make_dir(d, created)
+            os.chmod(self.run, 0o700)
+            if not self.conf.exists():
+                # supervisord re-expands %(here)s's value, so a home path holding % is written in, escaped.
+                text = (REPO / "supervisord.conf").read_text().replace("%(here)s", _conf_value(str(self.root)))
+                if write_new(self.conf, text, 0o644):
+                    created.append(self.conf)
+        except BaseException:
+            undo_prepare(self, created, locks_held=False)
+            raise
+        return created
+
+
+def write_new(path: Path, text: str, mode: int) -> bool:
+    """Write path whole unless it exists; False (path untouched) when another process made it first. The text goes
+    to a file of this process's own, linked in: two first `up`s of a home shared PATH.tmp, and one's rename failed
+    (ENOENT) or put in a file the other had truncated."""
+    own = path.with_name(f".{path.name}.{os.getpid()}")
+    stage_files({own: (text, mode)})
+    try:
+        os.link(_tmp_of(own), path)
+    except FileExistsError:
+        return False
+    finally:
+        _tmp_of(own).unlink(missing_ok=True)
+    return True
+
+
+def make_dir(path: Path, created: list[Path]) -> None:
+    """mkdir path unless it is there; noted in `created` only when this call made it."""
+    if path.is_dir():
+        return
+    try:
+        path.mkdir()
+    except FileExistsError:
+        return
+    created.append(path)
+
+
+UP_LOCKS = ("up.lock", "change.lock")
+
+
+def undo_prepare(home: Home, created: list[Path], locks_held: bool = True) -> None:
+    """Remove what a refused `up` made in its home (Home.prepare's list, and with locks_held the lock files of a run/
+    it made), never anything that was there before; a directory that is no longer empty (another command's files) stays. Called with
+    the home's locks held, so a command waiting on a lock file removed here sees it gone (ChangeLock.take). A home
+    another `up` has applied meanwhile (its programs file is there: two first `up`s of a home at once) is left whole."""
+    if home.programs.exists() or home.topology.exists():
+        return
+    removable = list(created)
+    if home.run in created and locks_held:  # else they are another command's, which may hold them now
+        removable[created.index(home.run) + 1:created.index(home.run) + 1] = [home.run / name for name in UP_LOCKS]
+    for path in reversed(removable):
+        try:
+            if path.is_dir() and not path.is_symlink():
+                path.rmdir()
+            else:
+                path.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def home_from(args: argparse.Namespace) -> Home:
@@ -1035,8 +1094,9 @@ def in_home(endpoint: str, home: Home) -> str:
 
 def _busy_endpoints(topo: Topology, programs: list[str], held: set[str], home: Home) -> list[str]:
     """Problems with the ports and ipc paths the programs about to start will bind; `held` are the
-    endpoints this home's running system binds now (a program restarted frees its own)."""
-    problems = []
+    endpoints this home's running system binds now (a program restarted frees its own). Endpoints in use are
+    told by who holds them, one line per holder (another clustergate home: which, and how to stop it)."""
+    problems, in_use = [], []
     for name in programs:
         for where, endpoint in _claims(topo, name):
             endpoint = in_home(endpoint, home)
@@ -1045,18 +1105,102 @@ def _busy_endpoints(topo: Topology, programs: list[str], held: set[str], home: H
             problem = endpoint_problem_now(endpoint)
             if problem is None:
                 continue
-            if endpoint.startswith("ipc://"):
+            if "already in use" in problem:
+                in_use.append((where, endpoint, problem))
+            elif endpoint.startswith("ipc://"):
                 problems.append(f"{where}: {endpoint} {problem}" if problem.startswith("is ") else f"{where}: {endpoint}: {problem}")
             else:
                 problems.append(f"{where}: {problem}")
-    return problems
+    return in_use_lines(in_use) + problems
+
+
+def in_use_lines(in_use: list[tuple[str, str, str]]) -> list[str]:
+    """(YAML path, endpoint, problem) of endpoints in use -> one line per holder: a clustergate home (its
+    supervisord, an actor or its Redis) is named with the command that stops it; another process by pid and name."""
+    pids = holder_pids([endpoint for _, endpoint, _ in in_use])
+    groups: dict[str, list[tuple[str, str, str]]] = {}
+    for item in in_use:
+        groups.setdefault(_holder_of(pids.get(item[1])), []).append(item)
+    lines = []
+    for holder, items in groups.items():
+        # another clustergate system: ": another clustergate system, ..."; another process: " (pid N: COMMAND)"
+        suffix = holder if holder.startswith(":") or not holder else f" ({holder})"
+        if len(items) == 1:
+            where, endpoint, problem = items[0]
+            lines.append(f"{where}: {endpoint + ' ' if endpoint.startswith('ipc://') else ''}{problem}{suffix}")
+            continue
+        ports = sorted(split_tcp(e)[1] for _, e, _ in items if e.startswith("tcp://"))
+        named = [_port_ranges(ports)] if ports else []
+        named += [e for _, e, _ in items if not e.startswith("tcp://")]
+        wheres = ", ".join(where for where, _, _ in items) if len(items) <= 3 else f"{len(items)} of this topology's"
+        lines.append(f"{', '.join(named)} ({wheres}) are already in use by another process{suffix}")
+    return lines
+
+
+def _port_ranges(ports: list[int]) -> str:
+    """"ports 5551-5557, 6391, 9181-9188" of sorted port numbers."""
+    spans: list[list[int]] = []
+    for port in ports:
+        if spans and port == spans[-1][1] + 1:
+            spans[-1][1] = port
+        else:
+            spans.append([port, port])
+    return "ports " + ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
+
+
+def _holder_of(pid: int | None) -> str:
+    """Who holds an endpoint, for a refusal: ": another clustergate system, home ..." (its topology, and the `down`
+    that stops it), else "pid N: COMMAND"; "" when unknown."""
+    if pid is None:
+        return ""
+    root = clustergate_home_of(pid)
+    if root is None:
+        try:
+            command = " ".join(_proc_args(pid))[:120]
+        except OSError:
+            command = ""
+        return f"pid {pid}" + (f": {printable(command)}" if command else "")
+    other = Home(root)
+    name = running_topology_name(other)
+    sup_pid = Supervisor(other).pid()
+    about = ", ".join(filter(None, [f"topology {name!r}" if name else "", f"supervisord pid {sup_pid}" if sup_pid else ""]))
+    return (f": another clustergate system, home {root}" + (f" ({about})" if about else "")
+            + f"; stop it with `{as_typed()} down --home {shlex.quote(str(root))}`, or give this topology other ports; "
+            f"nothing was changed")
+
+
+def clustergate_home_of(pid: int) -> Path | None:
+    """The home of the clustergate system pid belongs to (its supervisord, an actor, or a managed redis-server, found
+    by itself or its parents as home_processes finds them), or None."""
+    for _ in range(8):
+        try:
+            args = _proc_args(pid)
+            with open(f"/proc/{pid}/stat") as f:
+                parent = int(f.read().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            return None
+        pairs = dict(zip(args, args[1:]))
+        conf, topology = pairs.get("-c", ""), pairs.get("--topology", "")
+        if any(a.endswith("supervisord") for a in args[:2]) and conf.endswith("/supervisord.conf"):
+            return Path(conf).parent
+        if any(a.startswith("actors.") for a in args) and topology.endswith("/run/topology.yaml"):
+            return Path(topology).parent.parent
+        if parent <= 1:
+            return None
+        pid = parent
+    return None
 
 
 def _claims_dir() -> Path:
     """Where `up` keeps one lock file per port and ipc path it is starting a program on (this user's)."""
-    base = Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp")
-    path = base / f"clustergate-claims-{os.getuid()}"
-    path.mkdir(mode=0o700, exist_ok=True)
+    given = os.environ.get("XDG_RUNTIME_DIR")
+    path = Path(given or "/tmp") / f"clustergate-claims-{os.getuid()}"
+    try:
+        path.mkdir(mode=0o700, exist_ok=True)
+    except OSError as exc:
+        whence = f" ($XDG_RUNTIME_DIR={given}, perhaps another session's: unset it, or set it to a directory of yours)" if given else ""
+        raise LaunchError(f"cannot make {path}, where `up` locks the ports it starts programs on: "
+                          f"{exc.strerror}{whence}; nothing was changed") from None
     info = path.lstat()
     if info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o077 or not stat.S_ISDIR(info.st_mode):
         raise LaunchError(f"{path} is not a directory private to this user (mode {stat.S_IMODE(info.st_mode):04o}, "
@@ -1068,7 +1212,8 @@ def claim_endpoints(topo: Topology, programs: list[str], held: set[str], home: H
     """Lock every port and ipc path the programs about to start will bind, for as long as this `up`
     runs: the busy check and the bind are not atomic, so two `up`s (of any homes) that check at the
     same moment would both start and fight over the same ports. Returns (open lock files, problems);
-    on any problem every lock is released. The kernel drops the locks when `up` exits."""
+    on any problem every lock is released. The kernel drops the locks when `up` exits; release_claims
+    also removes their files."""
     if not programs:
         return [], []
     directory = _claims_dir()
@@ -1079,16 +1224,47 @@ def claim_endpoints(topo: Topology, programs: list[str], held: set[str], home: H
             if _held_key(endpoint) in held:
                 continue
             key = hashlib.sha256(_held_key(endpoint).encode()).hexdigest()[:24]
-            lock = open(directory / f"{key}.lock", "a+")
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                lock.close()
-                for claim in claims:
-                    claim.close()
-                return [], [f"{where}: another `clustergate up` is starting a program on {endpoint} right now"]
+            lock, holder = _claim(directory / f"{key}.lock", f"pid {os.getpid()}, home {home.root}")
+            if lock is None:
+                release_claims(claims)
+                by = f" ({holder})" if holder else ""
+                return [], [f"{where}: another `clustergate up` is starting a program on {endpoint} right now{by}"]
             claims.append(lock)
     return claims, []
+
+
+def _claim(path: Path, holder: str) -> tuple[Any, str]:
+    """(the open file of path, locked, holder written in it), or (None, what its holder wrote) when another holds it.
+    A lock is only a claim while its file is still at path: one taken on a file its holder removed on release
+    (release_claims) claims nothing, and the file now at path is tried instead."""
+    for _ in range(10):
+        lock = open(path, "a+")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            said = lock_holder(lock.fileno())
+            lock.close()
+            return None, said
+        if _at_its_path(lock):
+            lock.seek(0)
+            lock.truncate()
+            lock.write(holder + "\n")
+            lock.flush()
+            return lock, ""
+        lock.close()
+    return None, ""
+
+
+def release_claims(claims: list[Any]) -> None:
+    """Remove each claim's file, then let go of its lock (in that order: a file is only removed by its holder), and
+    empty the list."""
+    for lock in claims:
+        try:
+            os.unlink(lock.name)
+        except OSError:
+            pass
+        lock.close()
+    claims.clear()
 
 
 def _net_namespace() -> str:
@@ -1181,29 +1357,72 @@ def cmd_up(args: argparse.Namespace) -> int:
             return 2
         topo = host_view(topo, args.host)
     home = home_from(args)
-    try:
-        home.prepare()
-        lock = open(home.run / "up.lock", "a+")
-    except (OSError, WriteFailed) as exc:
-        print(f"FAILED: {exc}", file=sys.stderr)
-        return 1
-    with lock, ChangeLock(home, "up") as change:
+    for _ in range(3):  # again when a refused `up` of a new home removed it while this one waited for its locks
         try:
-            if not change.take():  # first: a `down` waiting for this `up` sees it as soon as up.lock is held
-                return 1
-            lost = deploy_lost_host(home, getattr(args, "deploy_id", None))
-            if lost:  # under the change lock: the next deploy's `up` on this host waits for this one
-                print(f"FAILED: {lost}; nothing was changed", file=sys.stderr)
-                return 2
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                print(f"FAILED: another `clustergate up` is running for {home.root}; wait for it to finish", file=sys.stderr)
-                return 1
-            return _up_locked(args, topo, home, change)
-        except KeyboardInterrupt:  # from the change on, _up_locked answers an interrupt itself
-            print("interrupted before anything was changed", file=sys.stderr)
-            return 130
+            created = home.prepare()
+        except (OSError, WriteFailed) as exc:
+            print(f"FAILED: {exc}", file=sys.stderr)
+            return 1
+        try:
+            lock = open(home.run / "up.lock", "a+")
+        except OSError as exc:
+            undo_prepare(home, created, locks_held=False)
+            print(f"FAILED: {exc}", file=sys.stderr)
+            return 1
+        with lock, ChangeLock(home, "up") as change:
+            code = _up_under_locks(args, topo, home, lock, change, created)
+            if code is None:
+                continue
+            if code and not change.switched and change.file is not None and _holds(lock):
+                undo_prepare(home, created)  # refused with nothing switched in: leave nothing it made
+            return code
+    print(f"FAILED: {home.root} was removed again and again while this `up` waited for it; nothing was changed",
+          file=sys.stderr)
+    return 1
+
+
+def _holds(lock: Any) -> bool:
+    """Whether this process holds the flock of the open file `lock` still at its path (an exclusive lock taken
+    again by its holder succeeds; another holder's makes it fail)."""
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return _at_its_path(lock)
+
+
+def _at_its_path(f: Any) -> bool:
+    """The open file `f` is still the file at its path (not removed, nor replaced)."""
+    try:
+        return os.path.samestat(os.fstat(f.fileno()), os.stat(f.name))
+    except OSError:
+        return False
+
+
+def _up_under_locks(args: argparse.Namespace, topo: Topology, home: Home, lock: Any, change: "ChangeLock",
+                    created: list[Path]) -> int | None:
+    """cmd_up once its home is prepared: None when the home was removed meanwhile (prepare it again)."""
+    claims: list[Any] = []  # the port claims _up_locked takes, released (their files removed) on every way out
+    try:
+        if not change.take():  # first: a `down` waiting for this `up` sees it as soon as up.lock is held
+            return 1
+        if change.file is None or not _at_its_path(lock):
+            return None  # the refused `up` that made this home removed it while this one waited
+        lost = deploy_lost_host(home, getattr(args, "deploy_id", None))
+        if lost:  # under the change lock: the next deploy's `up` on this host waits for this one
+            print(f"FAILED: {lost}; nothing was changed", file=sys.stderr)
+            return 2
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"FAILED: another `clustergate up` is running for {home.root}; wait for it to finish", file=sys.stderr)
+            return 1
+        return _up_locked(args, topo, home, change, created, claims)
+    except KeyboardInterrupt:  # from the change on, _up_locked answers an interrupt itself
+        print("interrupted before anything was changed", file=sys.stderr)
+        return 130
+    finally:
+        release_claims(claims)
 
 
 HOLDER_MAX_CHARS = 400  # of the text a lock's holder names itself with (a deploy, in its locks)
@@ -1244,7 +1463,8 @@ def deploy_lost_host(home: Home, deploy_id: str | None) -> str | None:
             + (f"; {holder} holds it now)" if holder else ")"))
 
 
-def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "ChangeLock") -> int:
+def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "ChangeLock", created: list[Path],
+               claims: list[Any]) -> int:
     redis_binary = None
     if topo.redis.managed:
         redis_binary = find_redis_server()
@@ -1282,7 +1502,8 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
         topology_text = topology_copy(topo, home)
         redis_files = render_redis_files(topo, home)
         for path in redis_files:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            for directory in [*reversed(path.parent.parents), path.parent]:
+                make_dir(directory, created)
         redis_text = redis_files.get(_password_conf(topo, home))
         rendered = render_programs(topo, home, redis_binary=redis_binary)
     except WriteFailed as exc:
@@ -1304,7 +1525,8 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
                 or n in stopped_by_hand or n in not_run]
     held = _held_endpoints(home, {p["name"] for p in infos if p["statename"] in LIVE_STATES}) if was_running else set()
     try:
-        claims, busy = claim_endpoints(topo, to_start, held, home)
+        taken, busy = claim_endpoints(topo, to_start, held, home)
+        claims.extend(taken)
     except (LaunchError, OSError) as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
@@ -1328,6 +1550,7 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
                 tell(f"FAILED: {exc}", sys.stderr)
                 return 1
             switch_files(list(files))
+            change.switched = True
             # supervisord's environment is the actors': a new password reaches them only through a new supervisord.
             password_changed = redis_text is not None and was_running and _requirepass(redis_text) != old_password
             try:
@@ -1363,8 +1586,7 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
         tell(f"interrupted while waiting: the change was applied and supervisord keeps starting its programs; "
               f"`{as_typed()} status --home {shlex.quote(str(home.root))}` shows when they are ready", sys.stderr)
         return 130
-    for claim in claims:  # held until the programs are up (or up gave up): the next up sees them bound
-        claim.close()
+    release_claims(claims)  # held until the programs are up (or up gave up): the next up sees them bound
     if ok:
         # Another home than plain `status` finds (--home, $CLUSTERGATE_HOME, the repo root) is named in the hint.
         named = "" if home.root == home_from(argparse.Namespace(home=None)).root else f" --home {shlex.quote(str(home.root))}"
@@ -1465,6 +1687,7 @@ class ChangeLock:
 
     def __init__(self, home: Home, what: str):
         self.home, self.what, self.file = home, what, None
+        self.switched = False  # set by `up` once its new files are in place: a failure from then on undoes no prepare
 
     def __enter__(self) -> "ChangeLock":
         return self
@@ -1476,19 +1699,26 @@ class ChangeLock:
         """Take the lock, waiting up to wait_s for the command that holds it (said on stdout); False after
         saying why (nothing was changed) when it could not be taken."""
         path = self.home.run / "change.lock"
-        try:
-            if not self.home.run.is_dir():
-                return True  # no run/: no `up` ever ran here, and none can be applying a change
-            self.file = open(path, "a+")
-        except OSError as exc:
-            print(f"FAILED: cannot open {path}: {exc.strerror}", file=sys.stderr)
-            return False
         deadline = time.monotonic() + wait_s
         said, said_stopped = False, ""
         while True:
             try:
+                if self.file is None:
+                    if not self.home.run.is_dir():
+                        return True  # no run/: no `up` ever ran here, and none can be applying a change
+                    self.file = open(path, "a+")
+            except OSError as exc:
+                print(f"FAILED: cannot open {path}: {exc.strerror}", file=sys.stderr)
+                return False
+            try:
                 fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
+                if _at_its_path(self.file):
+                    break
+                self.release()  # a refused first `up` of the home removed it (undo_prepare): open what is there now
+                if time.monotonic() > deadline:
+                    print(f"FAILED: {path} was removed again and again for {wait_s:g} s; nothing was done",
+                          file=sys.stderr)
+                    return False
             except BlockingIOError:
                 holder = _read_holder(path)
                 stopped = _stopped_note(holder)

@@ -1996,8 +1996,8 @@ MUTATIONS: list[Mutation] = [
         "ctrl_c_before_up_changes_anything_is_silent",
         "Ctrl-C during up's checks says nothing was changed (rev-operator)",
         "launcher/supervise.py",
-        "            print(\"interrupted before anything was changed\", file=sys.stderr)\n",
-        "            pass\n",
+        "        print(\"interrupted before anything was changed\", file=sys.stderr)\n",
+        "        pass\n",
         ("tests/test_launcher.py::test_ctrl_c_before_up_changes_anything_says_nothing_was_changed",)),
     Mutation(
         "a_kill_or_hang_up_stops_up_mid_change",
@@ -2728,10 +2728,10 @@ MUTATIONS: list[Mutation] = [
         "two_ups_of_one_home_at_once",
         "two concurrent `up`s of one home leave one system and one clear refusal (one `up` per home at a time)",
         "launcher/supervise.py",
-        "                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)\n            except BlockingIOError:\n"
-        "                print(f\"FAILED: another `clustergate up`",
-        "                pass\n            except BlockingIOError:\n"
-        "                print(f\"FAILED: another `clustergate up`",
+        "            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)\n        except BlockingIOError:\n"
+        "            print(f\"FAILED: another `clustergate up`",
+        "            pass\n        except BlockingIOError:\n"
+        "            print(f\"FAILED: another `clustergate up`",
         ("tests/test_launcher.py::test_two_concurrent_ups_of_one_home_leave_one_system_and_one_clear_refusal",)),
     Mutation(
         "up_starts_a_broken_redis_server",
@@ -4431,8 +4431,8 @@ MUTATIONS: list[Mutation] = [
         "an `up` a deploy started changes nothing unless that deploy still holds the host's deploy lock: a killed "
         "deploy's `up` on its way to a host does not apply the dead deploy's topology (s22)",
         "launcher/supervise.py",
-        "            lost = deploy_lost_host(home, getattr(args, \"deploy_id\", None))\n",
-        "            lost = None\n",
+        "        lost = deploy_lost_host(home, getattr(args, \"deploy_id\", None))\n",
+        "        lost = None\n",
         ("tests/test_multihost_deploy_attack.py::"
          "test_an_up_a_killed_deploy_left_on_its_way_to_a_host_changes_nothing_once_that_deploy_lost_the_host",)),
     Mutation(
@@ -4892,6 +4892,95 @@ MUTATIONS: list[Mutation] = [
         "    return weight is not None and limit is not None and limit > 0 and weight <= limit\n",
         "    return False\n",
         (DUST + "test_dust_held_in_a_symbol_with_no_prices_leaves_the_gate_on_the_cluster_state_and_is_still_named",)),
+    Mutation(
+        "up_refusal_prints_a_line_per_port_in_use",
+        "an `up` refused for ports in use says so in one line per holder, not a line per port (16 for a second demo) "
+        "(frontdoor2)",
+        "launcher/supervise.py",
+        '            if "already in use" in problem:\n',
+        '            if False:\n',
+        ("tests/test_up_refusals.py::test_an_up_of_ports_another_clustergate_system_holds_names_that_home_and_its_down_in_one_line",)),
+    Mutation(
+        "up_refusal_names_no_holder_of_a_port_in_use",
+        "an `up` refused for ports in use names who holds them: another clustergate system by its home, topology and "
+        "the `down` that stops it, another process by pid and command (frontdoor2)",
+        "launcher/supervise.py",
+        "    pids = holder_pids([endpoint for _, endpoint, _ in in_use])\n",
+        "    pids: dict[str, int] = {}\n",
+        ("tests/test_up_refusals.py::test_an_up_of_ports_another_clustergate_system_holds_names_that_home_and_its_down_in_one_line",
+         "tests/test_up_refusals.py::test_a_busy_port_refusal_in_a_new_home_leaves_nothing_and_names_the_process")),
+    Mutation(
+        "refused_up_leaves_the_home_it_made",
+        "a refused `up` leaves nothing it created in its home (supervisord.conf, run/, its locks, parent directories) "
+        "(frontdoor2)",
+        "launcher/supervise.py",
+        "                undo_prepare(home, created)  # refused with nothing switched in: leave nothing it made\n",
+        "                pass\n",
+        ("tests/test_up_refusals.py::test_an_up_of_ports_another_clustergate_system_holds_names_that_home_and_its_down_in_one_line",
+         "tests/test_up_refusals.py::test_a_refused_up_leaves_nothing_it_created_and_keeps_what_was_there",
+         "tests/test_up_refusals.py::test_a_busy_port_refusal_in_a_new_home_leaves_nothing_and_names_the_process")),
+    Mutation(
+        "refused_up_removes_directories_that_were_there",
+        "a refused `up` never removes what was there before it (an existing home directory stays) (frontdoor2)",
+        "launcher/supervise.py",
+        "    if path.is_dir():\n        return\n",
+        "    if path.is_dir():\n        created.append(path)\n        return\n",
+        ("tests/test_up_refusals.py::test_a_refused_up_leaves_nothing_it_created_and_keeps_what_was_there",)),
+    Mutation(
+        "change_lock_waiter_keeps_a_removed_lock_file",
+        "a command waiting for change.lock that a refused `up` removed takes the file now at the path, not the removed "
+        "one (frontdoor2)",
+        "launcher/supervise.py",
+        "                if _at_its_path(self.file):\n                    break\n",
+        "                if True:\n                    break\n",
+        ("tests/test_up_refusals.py::test_a_command_waiting_for_a_change_lock_that_a_refused_up_removed_takes_the_new_one",)),
+    Mutation(
+        "up_port_claims_keep_their_files",
+        "`up`'s port claims remove their lock files when released: clustergate-claims-UID/ does not grow with every "
+        "port ever claimed (frontdoor2)",
+        "launcher/supervise.py",
+        "            os.unlink(lock.name)\n",
+        "            pass\n",
+        ("tests/test_up_refusals.py::test_up_and_down_leave_no_port_claim_file_behind",)),
+    Mutation(
+        "up_says_nothing_of_a_gone_xdg_runtime_dir",
+        "an `up` that cannot make its port-claims directory names $XDG_RUNTIME_DIR (another session's, under su) and "
+        "what to do, not only an errno (frontdoor2)",
+        "launcher/supervise.py",
+        '        whence = f" ($XDG_RUNTIME_DIR={given}, perhaps',
+        '        whence = "" and f" ($XDG_RUNTIME_DIR={given}, perhaps',
+        ("tests/test_up_refusals.py::test_an_up_whose_xdg_runtime_dir_is_gone_says_so_and_leaves_nothing",)),
+    Mutation(
+        "up_claim_refusal_names_no_holder",
+        "an `up` refused by another `up`'s port claim names that `up` (its pid and home, written in the claim) "
+        "(frontdoor2)",
+        "launcher/supervise.py",
+        '                by = f" ({holder})" if holder else ""\n',
+        '                by = ""\n',
+        ("tests/test_up_refusals.py::test_an_up_meeting_another_ups_port_claim_names_that_up",)),
+    Mutation(
+        "refused_up_undoes_a_home_another_up_applied",
+        "a refused first `up` leaves a home whole that another `up` applied its system in meanwhile (frontdoor2)",
+        "launcher/supervise.py",
+        "    if home.programs.exists() or home.topology.exists():\n        return\n",
+        "",
+        ("tests/test_up_refusals.py::"
+         "test_a_refused_first_up_leaves_the_home_whole_once_another_up_applied_its_system_there",)),
+    Mutation(
+        "home_conf_written_over_another_ups",
+        "a home's supervisord.conf is written whole through a file of this process's own and never over one another "
+        "`up` wrote first (frontdoor2)",
+        "launcher/supervise.py",
+        "        os.link(_tmp_of(own), path)\n",
+        "        os.replace(_tmp_of(own), path)\n",
+        ("tests/test_up_refusals.py::test_supervisord_conf_is_written_whole_once_and_never_over_another_ups",)),
+    Mutation(
+        "failed_prepare_removes_locks_it_does_not_hold",
+        "a home prepare that fails removes no lock file another command opened in the run/ it made (frontdoor2)",
+        "launcher/supervise.py",
+        "            undo_prepare(self, created, locks_held=False)\n",
+        "            undo_prepare(self, created)\n",
+        ("tests/test_up_refusals.py::test_a_home_prepare_that_fails_leaves_the_locks_another_command_opened_in_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit

@@ -1,0 +1,223 @@
+"""A refused `clustergate up`, against real supervisord and real processes: it says in one line who holds the ports
+it needs (another clustergate system: which home, and the `down` that stops it), leaves nothing it created in the
+home it was given, and its port claims leave no file behind."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from helpers import REPO, demo_topology_data, retarget, write_topology
+from launcher.supervise import ChangeLock, Home
+
+
+def clustergate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "launcher", *args], capture_output=True, text=True, cwd=REPO,
+                          timeout=120, env=env)
+
+
+def small_data() -> dict:
+    """Managed Redis, a permit issuer and a gate on free ports (five ports in all)."""
+    data = retarget(demo_topology_data())
+    data["actors"] = {name: data["actors"][name] for name in ("permit_issuer", "gate")}
+    return data
+
+
+def everything_under(path: Path) -> list[str]:
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
+
+
+def test_an_up_of_ports_another_clustergate_system_holds_names_that_home_and_its_down_in_one_line(tmp_path: Path) -> None:
+    """A second demo from another checkout printed 16 lines `port N is already in use by another process`, none saying
+    that the first demo held them nor how to stop it; and it left supervisord.conf and run/ in the home it was given."""
+    topo_path = write_topology(tmp_path / "small.yaml", small_data())
+    first, second = tmp_path / "first", tmp_path / "new" / "second"
+    try:
+        up = clustergate("up", str(topo_path), "--home", str(first))
+        assert up.returncode == 0, up.stdout + up.stderr
+        refused = clustergate("up", str(topo_path), "--home", str(second))
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        lines = [line for line in refused.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1, refused.stderr
+        assert "(5 of this topology's) are already in use" in lines[0], lines[0]
+        assert f"another clustergate system, home {first.resolve()} (topology 'demo', supervisord pid " in lines[0], lines[0]
+        assert f"down --home {first.resolve()}`" in lines[0], lines[0]
+        assert not (tmp_path / "new").exists(), everything_under(tmp_path / "new")
+    finally:
+        clustergate("down", "--home", str(first))
+
+
+def test_a_refused_up_leaves_nothing_it_created_and_keeps_what_was_there(tmp_path: Path) -> None:
+    """Refused after its checks began (here: the topology asks for a Redis password the environment lacks), `up` left
+    the home's supervisord.conf and run/ (locks, empty directories) behind; in a directory that was there, only what
+    was there stays."""
+    data = small_data()
+    data["redis"]["password_env"] = "CLUSTERGATE_FD2_UNSET_PASSWORD"
+    topo_path = write_topology(tmp_path / "small.yaml", data)
+    env = {k: v for k, v in os.environ.items() if k != "CLUSTERGATE_FD2_UNSET_PASSWORD"}
+    refused = clustergate("up", str(topo_path), "--home", str(tmp_path / "a" / "b" / "home"), env=env)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "CLUSTERGATE_FD2_UNSET_PASSWORD is not set" in refused.stderr, refused.stderr
+    assert not (tmp_path / "a").exists(), everything_under(tmp_path / "a")
+
+    kept = tmp_path / "kept"
+    (kept / "empty").mkdir(parents=True)
+    (kept / "notes.txt").write_text("mine")
+    for home in (kept, kept / "empty"):
+        refused = clustergate("up", str(topo_path), "--home", str(home), env=env)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert everything_under(kept) == ["empty", "notes.txt"] and (kept / "notes.txt").read_text() == "mine"
+
+
+def test_a_busy_port_refusal_in_a_new_home_leaves_nothing_and_names_the_process(tmp_path: Path) -> None:
+    data = small_data()
+    port = data["actors"]["gate"]["metrics_port"]
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", port))
+        blocker.listen()
+        refused = clustergate("up", str(write_topology(tmp_path / "t.yaml", data)), "--home", str(tmp_path / "home"))
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert f"actors.gate.metrics_port: port {port} is already in use by another process (pid {os.getpid()}: " in refused.stderr
+    assert not (tmp_path / "home").exists(), everything_under(tmp_path / "home")
+
+
+def test_a_command_waiting_for_a_change_lock_that_a_refused_up_removed_takes_the_new_one(tmp_path: Path) -> None:
+    """A refused first `up` of a home removes the change.lock it created while others may wait on it: a waiter must
+    not go on holding the removed file (a third command would then take a new one beside it)."""
+    home = Home(tmp_path / "home")
+    home.run.mkdir(parents=True)
+    path = home.run / "change.lock"
+    first = open(path, "a+")
+    fcntl.flock(first, fcntl.LOCK_EX)
+    waiter = ChangeLock(home, "down")
+    taken: list[bool] = []
+    thread = threading.Thread(target=lambda: taken.append(waiter.take(wait_s=30)))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while waiter.file is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert waiter.file is not None
+        path.unlink()  # as a refused `up` undoes what it created: while it holds the lock
+        first.close()
+        thread.join(timeout=30)
+        assert taken == [True]
+        assert os.fstat(waiter.file.fileno()).st_ino == os.stat(path).st_ino
+    finally:
+        waiter.release()
+        first.close()
+        thread.join(timeout=30)
+
+
+def test_up_and_down_leave_no_port_claim_file_behind(tmp_path: Path) -> None:
+    """clustergate-claims-UID/ kept an empty lock file for every port and ipc path ever claimed."""
+    runtime = tmp_path / "xdg"
+    runtime.mkdir(mode=0o700)
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime)}
+    topo_path = write_topology(tmp_path / "small.yaml", small_data())
+    home = tmp_path / "home"
+    try:
+        up = clustergate("up", str(topo_path), "--home", str(home), env=env)
+        assert up.returncode == 0, up.stdout + up.stderr
+        claims = runtime / f"clustergate-claims-{os.getuid()}"
+        assert claims.is_dir() and list(claims.iterdir()) == []
+    finally:
+        clustergate("down", "--home", str(home), env=env)
+
+
+def test_an_up_whose_xdg_runtime_dir_is_gone_says_so_and_leaves_nothing(tmp_path: Path) -> None:
+    """`su` keeps another session's XDG_RUNTIME_DIR, which may not exist: `up` printed only
+    `FAILED: [Errno 2] No such file or directory: '/run/user/N/clustergate-claims-UID'`."""
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path / "gone")}
+    home = tmp_path / "home"
+    refused = clustergate("up", str(write_topology(tmp_path / "small.yaml", small_data())), "--home", str(home), env=env)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert f"($XDG_RUNTIME_DIR={tmp_path / 'gone'}, perhaps another session's" in refused.stderr, refused.stderr
+    assert "nothing was changed" in refused.stderr and not home.exists()
+
+
+def test_an_up_meeting_another_ups_port_claim_names_that_up(tmp_path: Path, monkeypatch) -> None:
+    """Two `up`s starting programs on one port at the same moment: the refused one said only `another \\`clustergate
+    up\\` is starting a program on ENDPOINT right now`, not which (a claim file held nothing)."""
+    import hashlib
+
+    from launcher.supervise import _claim, _claims_dir, _held_key, release_claims
+
+    runtime = tmp_path / "xdg"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    data = small_data()
+    endpoint = data["actors"]["gate"]["sockets"]["proposals"]["bind"]
+    key = hashlib.sha256(_held_key(endpoint).encode()).hexdigest()[:24]
+    lock, _ = _claim(_claims_dir() / f"{key}.lock", "pid 4242, home /srv/other home")
+    assert lock is not None
+    try:
+        refused = clustergate("up", str(write_topology(tmp_path / "t.yaml", data)), "--home", str(tmp_path / "home"),
+                              env=dict(os.environ))
+    finally:
+        release_claims([lock])
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert (f"actors.gate.sockets.proposals.bind: another `clustergate up` is starting a program on {endpoint} right now "
+            f"(pid 4242, home /srv/other home)") in refused.stderr, refused.stderr
+    assert list((runtime / f"clustergate-claims-{os.getuid()}").iterdir()) == []
+
+
+def test_a_refused_first_up_leaves_the_home_whole_once_another_up_applied_its_system_there(tmp_path: Path) -> None:
+    """Two first `up`s of one home at once: the one refused last had made supervisord.conf (or run/) in the race, and
+    removed it under the system the other had started there meanwhile."""
+    from launcher.supervise import undo_prepare
+
+    home = Home(tmp_path / "home")
+    created = home.prepare()
+    assert home.conf in created and home.run in created
+    home.programs.write_text("; the other `up`'s programs\n")  # as the other `up` switched its files in
+    undo_prepare(home, created)
+    assert home.conf.exists() and home.programs.exists() and home.logs.is_dir()
+    home.programs.unlink()
+    undo_prepare(home, created)
+    assert not home.root.exists()
+
+
+def test_supervisord_conf_is_written_whole_once_and_never_over_another_ups(tmp_path: Path) -> None:
+    """Two first `up`s of one home wrote supervisord.conf through one shared supervisord.conf.tmp: one's rename
+    failed (`FAILED: [Errno 2] No such file or directory: '.../supervisord.conf.tmp' -> '.../supervisord.conf'`,
+    reproduced with two `up`s started at once), or put in a file the other had just truncated."""
+    from launcher.supervise import write_new
+
+    conf = tmp_path / "supervisord.conf"
+    assert write_new(conf, "first\n", 0o644) and conf.read_text() == "first\n"
+    assert not write_new(conf, "second\n", 0o644)
+    assert conf.read_text() == "first\n" and sorted(p.name for p in tmp_path.iterdir()) == ["supervisord.conf"]
+
+
+def test_a_home_prepare_that_fails_leaves_the_locks_another_command_opened_in_it(tmp_path: Path, monkeypatch) -> None:
+    """A first `up` whose prepare failed (its supervisord.conf not written) removed the run/ it had made with the lock
+    files another `up` of the home had opened and locked there meanwhile."""
+    import launcher.supervise as supervise
+
+    home = Home(tmp_path / "home")
+
+    def another_up_locks_then_the_write_fails(path: Path, text: str, mode: int) -> bool:
+        lock = open(home.run / "change.lock", "a+")
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        held.append(lock)
+        raise supervise.WriteFailed(f"cannot write {path}: No space left on device; nothing was changed")
+
+    held: list = []
+    monkeypatch.setattr(supervise, "write_new", another_up_locks_then_the_write_fails)
+    try:
+        home.prepare()
+    except supervise.WriteFailed:
+        pass
+    try:
+        assert (home.run / "change.lock").exists() and os.path.samestat(
+            os.fstat(held[0].fileno()), os.stat(home.run / "change.lock"))
+    finally:
+        for lock in held:
+            lock.close()
