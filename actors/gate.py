@@ -106,6 +106,9 @@ P26_DOWNGRADED = Counter("p26_actions_downgraded_total", "Decisions whose final 
 P26_PERMIT_ISSUED = Counter("p26_permit_issued_total", "Permits issued")
 P26_FAIL_CLOSED = Counter("p26_fail_closed_total", "Decisions forced to HOLD by missing state or a fault", ["reason"])
 P26_CLUSTER_FALLBACK = Counter("p26_cluster_fallback_total", "Evaluations that used the proxy instead of cluster stress")
+P26_CLUSTER_FALLBACK_WARM_UP = Counter("p26_cluster_fallback_warm_up_total",
+                                       "Of p26_cluster_fallback_total, those counted before the gate first took K from "
+                                       "a fresh cluster state since its start (its warm-up)")
 TIME_TO_PERMIT_BUCKETS_S = (0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05,
                             0.1, 0.25, 0.5, 1.0)
 P26_TIME_TO_PERMIT = Histogram("p26_time_to_permit_seconds",
@@ -554,6 +557,8 @@ class Gate(Actor):
         self._plans_seen = {a: increment(P26_PLANS_SEEN.labels(action_proposed=a)) for a in ACTIONS}
         self._count_write, self._count_permit = increment(P26_GATE_WRITES), increment(P26_PERMIT_ISSUED)
         self._count_fallbacks = adder(P26_CLUSTER_FALLBACK)  # once a decision while K comes from the proxy
+        self._count_warm_up_fallbacks = adder(P26_CLUSTER_FALLBACK_WARM_UP)
+        self._warming_up = True  # no K taken from a fresh cluster state since the start yet
         self._observe_time_to_permit = observer(P26_TIME_TO_PERMIT)
         self._fail_closed = {r: P26_FAIL_CLOSED.labels(reason=r) for r in FAIL_CLOSED_REASONS}
         self._downgraded = {(f, t, r): increment(P26_DOWNGRADED.labels(from_action=f, to_action=t, reason=r))
@@ -720,6 +725,8 @@ class Gate(Actor):
             P26_CONCENTRATION.set(gauges[2])
             P26_CORR_PROXY.set(gauges[3])
             P26_CLUSTER_STRESS_USED.set(gauges[4])
+            if gauges[4]:
+                self._warming_up = False
             P26_SYMBOLS_WITH_SNAPSHOT.set(gauges[5])
             P26_TOTAL_ABS_NOTIONAL.set(gauges[6])
         if not ages:
@@ -933,7 +940,7 @@ class Gate(Actor):
         gate_deadline = issuer_deadline_s(now, self.permit_timeout_ms)
         seen = state.cooldown and cooldown_mattered_to(decision, True)
         item = self.issuer_item(proposal, decision, seen, False, gate_deadline)
-        outcomes = self.record([item], gate_deadline, (proposal,), metrics)
+        outcomes = self.record([item], gate_deadline, (proposal,))
         if type(outcomes) is tuple:
             if outcomes[2] and proposal.deadline_ms is not None:  # nothing recorded: past its deadline, expired
                 late = expired_detail(proposal.deadline_ms, time.time(), self.skew_ms)
@@ -943,7 +950,7 @@ class Gate(Actor):
         result = self.settle(proposal, outcomes[0], now, gate_deadline, decision)
         if result is None:  # a cooldown conflict: read again and decide again, as in a batch
             return self.decide_and_record((proposal,), first_attempt=1)[0]
-        self.count_fallbacks(metrics, 1)
+        self.count_fallbacks(metrics, (result,))
         return result
 
     def decide_and_record(self, proposals: Sequence[Proposal], first_attempt: int = 0) -> list[dict[str, Any] | Refusal]:
@@ -987,7 +994,7 @@ class Gate(Actor):
             gate_deadline = issuer_deadline_s(now, self.permit_timeout_ms)
             request_items = [self.issuer_item(proposal, it.decision, cooldown_mattered(it), it.cooldown_from_batch,
                                               gate_deadline) for proposal, it in zip(batch, items)]
-            outcomes = self.record(request_items, gate_deadline, batch, metrics,
+            outcomes = self.record(request_items, gate_deadline, batch,
                                    issuer_deadline_s(now_mono, self.permit_timeout_ms))
             if type(outcomes) is tuple:
                 if outcomes[2]:  # nothing was recorded: a proposal past its deadline by now gets expired
@@ -998,8 +1005,7 @@ class Gate(Actor):
                 result = results[i] = self.settle(proposals[i], outcome, now, gate_deadline, item.decision)
                 if result is None:
                     retry.append(i)
-            last = attempt == DECIDE_ATTEMPTS - 1
-            self.count_fallbacks(metrics, len(todo) if last else len(todo) - len(retry))
+            self.count_fallbacks(metrics, [results[i] for i in todo])
             todo = retry
             if not todo:
                 break
@@ -1018,10 +1024,10 @@ class Gate(Actor):
         return item
 
     def record(self, items: list[dict[str, Any]], gate_deadline: float, batch: Sequence[Proposal],
-               metrics: PortfolioMetrics, deadline_mono: float | None = None) -> list[Any] | tuple[str, str, bool]:
+               deadline_mono: float | None = None) -> list[Any] | tuple[str, str, bool]:
         """Ask the issuer to record the batch's items: one outcome per item, or, when it did not answer or
         refused the whole request, the (reason, detail, nothing recorded for certain) of the fault HOLD every
-        proposal of the batch gets (their fallbacks counted). deadline_mono: gate_deadline by the monotonic clock,
+        proposal of the batch gets. deadline_mono: gate_deadline by the monotonic clock,
         read with the decision's wall clock (None: derived now, when nothing has waited since the decision)."""
         # The deadline by the monotonic clock too, which the issuer (on this host) shares: a wall clock step while the
         # request waits for the issuer does not move it.
@@ -1030,10 +1036,8 @@ class Gate(Actor):
         reply = self.ask_issuer({"decisions": items, "deadline_epoch": gate_deadline,
                                  "deadline_mono": deadline_mono, "compact": True})
         if reply is None:
-            self.count_fallbacks(metrics, len(batch))
             return PERMIT_UNAVAILABLE, OUTCOME_UNKNOWN, False
         if reply is ISSUER_NOT_CONNECTED or reply is PERMITS_SOCKET_UNAVAILABLE:  # the request never left the gate
-            self.count_fallbacks(metrics, len(batch))
             return PERMIT_UNAVAILABLE, f"{reply['detail']}: {NOTHING_RECORDED}", True
         outcomes = reply.get("results") if reply.get("status") == "ok" else None
         if isinstance(outcomes, list) and len(outcomes) == len(batch):
@@ -1041,7 +1045,6 @@ class Gate(Actor):
         reason = reply.get("reason")
         self.log_throttled("warning", "permit_issuer_refused", ("request", str(reason)[:64]), plan_ids=len(batch),
                            first_plan_id=batch[0].plan_id, reason=reason, detail=reply.get("detail"))
-        self.count_fallbacks(metrics, len(batch))
         if reason == REDIS_UNAVAILABLE:
             self._cache = None
             return REDIS_UNAVAILABLE, OUTCOME_UNKNOWN, False
@@ -1065,10 +1068,17 @@ class Gate(Actor):
             self._cache = None
         return result
 
-    def count_fallbacks(self, metrics: PortfolioMetrics, settled: int) -> None:
-        """Count `settled` proposals decided on metrics whose K came from the proxy."""
-        if metrics.k_source != "cluster" and settled:
+    def count_fallbacks(self, metrics: PortfolioMetrics, results: Sequence[dict[str, Any] | Refusal | None]) -> None:
+        """Count the results decided on `metrics` when their K came from the proxy: not None (to be decided again) nor a
+        fault HOLD (recorded false: decided by the fault, on no K). Before the gate's first K from the cluster, they
+        count in its warm-up too."""
+        if metrics.k_source == "cluster":
+            return
+        settled = sum(1 for r in results if r is not None and (type(r) is Refusal or r.get("recorded") is not False))
+        if settled:
             self._count_fallbacks(settled)
+            if self._warming_up:
+                self._count_warm_up_fallbacks(settled)
 
     def _drop_expired(self, proposals: Sequence[Proposal], results: list[dict[str, Any] | Refusal | None],
                       todo: list[int], now: float) -> list[int]:

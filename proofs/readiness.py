@@ -1,5 +1,7 @@
 """Readiness proof: the system is up and its data is right, end to end.
 
+No proposal before every gate reports K from the cluster (its own p26_cluster_stress_used), so that a fresh start's
+warm-up adds nothing to p26_cluster_fallback_total.
 Every gate answers, each asked on its own (with several active gates, a client's failover would
 hide a dead one: the check names each gate that does not answer); every program RUNNING (on a multi-host topology: ready on its host, asked through its metrics
 endpoint, the managed Redis by PING); every metrics endpoint answers; p27_corr_ready 1; cluster_state fresh; a
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -34,8 +37,20 @@ def silent_gates(p: Proof) -> dict[str, str]:
             for gate, reply in p.propose_to_each_gate("HOLD").items() if reply.get("status") != "ok"}
 
 
+def warming_gates(p: Proof) -> dict[str, float]:
+    """gate -> its p26_cluster_stress_used, for every gate whose metrics answer and say it does not take K from the
+    cluster: its own state reads set the gauge, with no decision."""
+    return {gate: used for gate, used in p.each_gate_metric("p26_cluster_stress_used").items()
+            if used is not None and used != 1.0}
+
+
 def prove(p: Proof, args: argparse.Namespace) -> None:
     warm_up_s = getattr(args, "warm_up_timeout_s", None) or WARM_UP_TIMEOUT_S
+    warm_up_until = time.monotonic() + warm_up_s
+    # No proposal before every gate takes K from the cluster: one decided on the proxy during a fresh start's warm-up
+    # counts in p26_cluster_fallback_total. Bounded by the warm-up timeout (shared with the checks below); a gate whose
+    # metrics do not answer is not waited for, its probe below says whether it answers.
+    p.poll(lambda: warming_gates(p), lambda w: w == {}, warm_up_s, 0.2)
     # First, so that it is reported even when a host is unreachable and a later requirement stops the proof.
     gates = list(p.gate_clients)
     ok, silent, _ = p.poll(lambda: silent_gates(p), lambda s: s == {}, STARTING_GRACE_S + 5, 0.3)
@@ -79,11 +94,13 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
     p.require("every metrics endpoint answers", ok, silent or f"{len(p.topo.actors)} endpoints",
               f"after {waited:.1f} s" if waited >= 0.3 else "")
 
-    ok, value, waited = p.poll(lambda: p.metric("correlator", "p27_corr_ready"), lambda v: v == 1.0, warm_up_s)
+    ok, value, waited = p.poll(lambda: p.metric("correlator", "p27_corr_ready"), lambda v: v == 1.0,
+                               max(0.0, warm_up_until - time.monotonic()))
     p.require("p27_corr_ready is 1", ok, value, f"after {waited:.1f} s")
 
     freshness = p.freshness_s
-    ok, age, _ = p.poll(p.cluster_state_age_s, lambda a: a is not None and 0 <= a <= freshness, warm_up_s)
+    ok, age, _ = p.poll(p.cluster_state_age_s, lambda a: a is not None and 0 <= a <= freshness,
+                        max(0.0, warm_up_until - time.monotonic()))
     p.require("cluster_state is fresh", ok, None if age is None else (round(age, 2) if isinstance(age, float) else age),
               f"age in seconds, window {freshness:g} s")
 

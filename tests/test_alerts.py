@@ -45,6 +45,7 @@ OWN_METRICS = {"p27_buffer_last_accepted_tick_timestamp_seconds": REPO / "actors
                "p27_buffer_price_frozen": REPO / "actors" / "buffer.py",
                "p27_shrinkage_intensity": REPO / "actors" / "correlator.py",
                "p27_held_price_stale": REPO / "actors" / "clusterer.py",
+               "p26_cluster_fallback_warm_up_total": REPO / "actors" / "gate.py",
                "clustergate_redis_used_memory_bytes": REPO / "actors" / "permit_issuer.py",
                "clustergate_redis_maxmemory_bytes": REPO / "actors" / "permit_issuer.py",
                "gate_requests_total": REPO / "actors" / "gate.py",

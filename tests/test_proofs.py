@@ -139,11 +139,13 @@ def test_readiness_proof_waits_for_a_metrics_endpoint_that_answers_within_the_st
     # refused) on a system that was coming up fine. Here the clusterer's endpoint does not answer until the
     # proof has been waiting on it for a second: the fault starts when the proof reaches the endpoint, not when
     # the test starts the proof (on a loaded machine the proof's own start outlasted a 3 s fault timed from
-    # here, and the check passed at its first try: CI on 4 Dec 2026).
+    # here, and the check passed at its first try: CI on 4 Dec 2026). The book is stalled, not the clusterer: a
+    # stopped clusterer lets the cluster state go stale, and the proof sends no proposal until every gate takes K
+    # from the cluster again (freshstart), so it reached the endpoint only after its warm-up timeout.
     import psutil
 
-    pid = next(p["pid"] for p in Supervisor(Home(demo_system)).processes() if p["name"] == "clusterer")
-    port = running_topology(demo_system)["actors"]["clusterer"]["metrics_port"]
+    pid = next(p["pid"] for p in Supervisor(Home(demo_system)).processes() if p["name"] == "book")
+    port = running_topology(demo_system)["actors"]["book"]["metrics_port"]
 
     def proof_connected() -> bool:  # the kernel takes the connection for the stopped process (its listen backlog)
         return any(c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port
@@ -153,7 +155,7 @@ def test_readiness_proof_waits_for_a_metrics_endpoint_that_answers_within_the_st
     proof = subprocess.Popen([sys.executable, "-m", "launcher", "proof", "readiness", "--home", str(demo_system)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
     try:
-        wait_for(lambda: proof_connected() or proof.poll() is not None, 120, "the proof to reach the clusterer's metrics")
+        wait_for(lambda: proof_connected() or proof.poll() is not None, 120, "the proof to reach the book's metrics")
         stopped_until = time.monotonic() + 1.0  # the fault's length from there, not a wait for a condition
         while time.monotonic() < stopped_until and proof.poll() is None:
             time.sleep(0.05)
