@@ -1182,13 +1182,24 @@ def clustergate_home_of(pid: int) -> Path | None:
         pairs = dict(zip(args, args[1:]))
         conf, topology = pairs.get("-c", ""), pairs.get("--topology", "")
         if any(a.endswith("supervisord") for a in args[:2]) and conf.endswith("/supervisord.conf"):
-            return Path(conf).parent
+            # another supervisord (the machine's own, -c /etc/supervisor/supervisord.conf) is no clustergate home,
+            # and `down --home` of it would stop it
+            return Path(conf).parent if _is_clustergate_conf(Path(conf)) else None
         if any(a.startswith("actors.") for a in args) and topology.endswith("/run/topology.yaml"):
             return Path(topology).parent.parent
         if parent <= 1:
             return None
         pid = parent
     return None
+
+
+def _is_clustergate_conf(conf: Path) -> bool:
+    """conf is a supervisord.conf `up` wrote (from the repo's, which names its supervisord `identifier=clustergate`)."""
+    try:
+        text = conf.read_text(errors="replace")
+    except OSError:
+        return False
+    return re.search(r"^\s*identifier\s*=\s*clustergate\s*$", text, re.MULTILINE) is not None
 
 
 def _claims_dir() -> Path:

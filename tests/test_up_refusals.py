@@ -221,3 +221,32 @@ def test_a_home_prepare_that_fails_leaves_the_locks_another_command_opened_in_it
     finally:
         for lock in held:
             lock.close()
+
+
+def test_a_port_held_under_a_supervisord_of_no_clustergate_home_names_the_process_not_a_clustergate_down(tmp_path: Path) -> None:
+    """A program of the machine's own supervisord (`-c /etc/supervisor/supervisord.conf`) holding a port was named
+    `another clustergate system, home /etc/supervisor; stop it with clustergate down --home /etc/supervisor`, and that
+    `down` stops that supervisord (a leftover of the home, to it)."""
+    from launcher.harness import wait_for
+
+    data = small_data()
+    port = data["actors"]["gate"]["metrics_port"]
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "supervisord.conf").write_text(
+        f"[supervisord]\npidfile={etc}/sd.pid\nlogfile={etc}/sd.log\n"
+        f"[unix_http_server]\nfile={etc}/sd.sock\n"
+        "[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n"
+        f"[program:web]\ncommand={sys.executable} -m http.server {port} --bind 127.0.0.1\n")
+    supervisord = subprocess.Popen([str(Path(sys.executable).parent / "supervisord"), "-n", "-c", str(etc / "supervisord.conf")])
+    try:
+        wait_for(lambda: subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True).stdout.strip(),
+                 timeout_s=30, what=f"the foreign supervisord's program listening on {port}")
+        refused = clustergate("up", str(write_topology(tmp_path / "t.yaml", data)), "--home", str(tmp_path / "home"))
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        assert f"actors.gate.metrics_port: port {port} is already in use by another process (pid " in refused.stderr
+        assert "http.server" in refused.stderr, refused.stderr
+        assert "clustergate system" not in refused.stderr and "down --home" not in refused.stderr, refused.stderr
+    finally:
+        supervisord.terminate()
+        supervisord.wait(timeout=30)

@@ -5022,6 +5022,14 @@ MUTATIONS: list[Mutation] = [
         "        expr: p27_held_price_stale == 1 unless on() time() - max(p27_buffer_last_accepted_tick_timestamp_seconds) > 300\n",
         "        expr: p27_held_price_stale == 1\n",
         ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "up_names_a_foreign_supervisord_a_clustergate_home",
+        "a port held under a supervisord whose conf is not one `up` wrote (identifier=clustergate) is named by the "
+        "holder's pid and command, never as another clustergate home with a `down --home` that would stop it (revup)",
+        "launcher/supervise.py",
+        "            return Path(conf).parent if _is_clustergate_conf(Path(conf)) else None\n",
+        "            return Path(conf).parent\n",
+        ("tests/test_up_refusals.py::test_a_port_held_under_a_supervisord_of_no_clustergate_home_names_the_process_not_a_clustergate_down",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
