@@ -764,6 +764,10 @@ def home_processes(home: Home) -> list[HomeProcess]:
             continue
         pairs = list(zip(args, args[1:]))
         if ("-c", conf) in pairs and any(a.endswith("supervisord") for a in args[:2]):
+            # Not another supervisord whose conf sits there (`down --home /etc/supervisor` would stop the machine's
+            # own); a conf gone since cannot tell, and is taken for the home's, as before.
+            if home.conf.exists() and not _is_clustergate_conf(home.conf):
+                continue
             found.append(HomeProcess(pid, "supervisord", " ".join(args)))
         elif ("--topology", topology) in pairs and any(a.startswith("actors.") for a in args):
             name = dict(pairs).get("--name", "?")

@@ -5030,6 +5030,14 @@ MUTATIONS: list[Mutation] = [
         "            return Path(conf).parent if _is_clustergate_conf(Path(conf)) else None\n",
         "            return Path(conf).parent\n",
         ("tests/test_up_refusals.py::test_a_port_held_under_a_supervisord_of_no_clustergate_home_names_the_process_not_a_clustergate_down",)),
+    Mutation(
+        "down_stops_a_supervisord_of_no_clustergate_home",
+        "`down --home DIR` stops no supervisord whose DIR/supervisord.conf is not one `up` wrote (identifier=clustergate): "
+        "the machine's own, or a typo's, is left running with its programs (rev-up)",
+        "launcher/supervise.py",
+        "            if home.conf.exists() and not _is_clustergate_conf(home.conf):\n                continue\n",
+        "            pass\n",
+        ("tests/test_up_refusals.py::test_down_of_a_directory_whose_supervisord_conf_is_not_clustergates_stops_nothing",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
