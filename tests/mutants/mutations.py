@@ -4851,8 +4851,8 @@ MUTATIONS: list[Mutation] = [
         "held symbols with a stale price (or none) stop the cluster state only when they weigh more than "
         "max_stale_held_weight of the book: $0.40 of dust in a symbol with no price stopped it for ever (rev-dust)",
         "actors/clustering.py",
-        "    return stale_notional > max_stale_held_weight * book\n",
-        "    return stale_notional > 0\n",
+        "    return held_prices_stale_weight(stale, signed) > max_stale_held_weight\n",
+        "    return _stale_held_and_book(stale, signed)[0] > 0\n",
         (DUST + "test_dust_within_the_tolerance_lets_the_state_be_written_and_more_stops_it",
          DUST + "test_dust_held_in_a_symbol_with_no_prices_leaves_the_gate_on_the_cluster_state_and_is_still_named")),
     Mutation(
@@ -5022,6 +5022,17 @@ MUTATIONS: list[Mutation] = [
         "        expr: p27_held_price_stale == 1 unless on() time() - max(p27_buffer_last_accepted_tick_timestamp_seconds) > 300\n",
         "        expr: p27_held_price_stale == 1\n",
         ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "stale_held_state_stop_decided_on_notionals_not_the_exported_weight",
+        "the clusterer stops the state for stale held symbols exactly when the weight it exports "
+        "(p27_held_price_stale_weight, compared by status) is above max_stale_held_weight (revday)",
+        "actors/clustering.py",
+        "    return held_prices_stale_weight(stale, signed) > max_stale_held_weight\n",
+        "    stale_notional, book = _stale_held_and_book(stale, signed)\n"
+        "    return stale_notional > max_stale_held_weight * book\n",
+        (DUST + "test_the_stale_held_weight_the_clusterer_exports_decides_whether_the_state_stops",
+         DUST + "test_stale_held_dust_at_exactly_the_limit_is_tolerated_by_the_running_clusterer_as_its_gauge_and_"
+                "status_say")),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
