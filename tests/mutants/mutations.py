@@ -4995,8 +4995,8 @@ MUTATIONS: list[Mutation] = [
         "a fault HOLD (recorded false, decided on no K) counts in p26_fail_closed_total, not in "
         "p26_cluster_fallback_total, however stale the cluster state was at the gate's read (freshstart)",
         "actors/gate.py",
-        '        settled = sum(1 for r in results if r is not None and (type(r) is Refusal or r.get("recorded") is not False))\n',
-        "        settled = sum(1 for r in results if r is not None)\n",
+        '        settled = sum(1 for r in results if r is not None and type(r) is not Refusal and r.get("recorded") is not False\n',
+        "        settled = sum(1 for r in results if r is not None and type(r) is not Refusal\n",
         ("tests/test_fresh_start.py::test_a_fault_hold_on_a_stale_cluster_state_counts_as_fail_closed_not_as_a_cluster_fallback",)),
     Mutation(
         "gate_counts_fallbacks_after_its_first_cluster_k_as_warm_up",
@@ -5033,6 +5033,15 @@ MUTATIONS: list[Mutation] = [
         (DUST + "test_the_stale_held_weight_the_clusterer_exports_decides_whether_the_state_stops",
          DUST + "test_stale_held_dust_at_exactly_the_limit_is_tolerated_by_the_running_clusterer_as_its_gauge_and_"
                 "status_say")),
+    Mutation(
+        "gate_counts_a_replayed_decision_as_a_cluster_fallback",
+        "p26_cluster_fallback_total counts decisions made now with K from the proxy: a resent plan_id's first "
+        "decision (replayed, with its own K) is not one (revday)",
+        "actors/gate.py",
+        '                      and not r.get("replayed"))\n',
+        "                      )\n",
+        ("tests/test_fresh_start.py::test_a_replayed_decision_and_a_plan_id_conflict_are_not_counted_as_cluster_"
+         "fallbacks",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
