@@ -4987,8 +4987,8 @@ MUTATIONS: list[Mutation] = [
         "p26_cluster_stress_used): right after a fresh `up` its first probe was decided on the proxy and counted as a "
         "cluster fallback (freshstart)",
         "proofs/readiness.py",
-        "    p.poll(lambda: warming_gates(p), lambda w: w == {}, warm_up_s, 0.2)\n",
-        "    pass\n",
+        "    p.poll(lambda: (warming_gates(p), {} if p.topo.hosts else stopped_programs(p)),\n",
+        "    p.poll(lambda: ({}, {}),\n",
         ("tests/test_fresh_start.py::test_the_readiness_proof_right_after_a_fresh_up_makes_no_decision_on_the_proxy",)),
     Mutation(
         "gate_counts_a_fault_hold_as_a_cluster_fallback",
@@ -5042,6 +5042,15 @@ MUTATIONS: list[Mutation] = [
         "                      )\n",
         ("tests/test_fresh_start.py::test_a_replayed_decision_and_a_plan_id_conflict_are_not_counted_as_cluster_"
          "fallbacks",)),
+    Mutation(
+        "readiness_proof_waits_out_its_warm_up_timeout_while_a_program_is_stopped",
+        "the readiness proof's wait for every gate to take K from the cluster ends when supervisord has stopped a "
+        "program: it reports the stopped program, not after the whole warm-up timeout (revday)",
+        "proofs/readiness.py",
+        "           lambda warming_stopped: warming_stopped[0] == {} or warming_stopped[1] != {}, warm_up_s, 0.2)\n",
+        "           lambda warming_stopped: warming_stopped[0] == {}, warm_up_s, 0.2)\n",
+        ("tests/test_proofs.py::test_readiness_proof_does_not_wait_out_its_warm_up_timeout_for_gates_while_a_program_is_"
+         "stopped",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
