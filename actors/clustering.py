@@ -151,9 +151,12 @@ def stale_held_stops_state(stale: np.ndarray, signed: np.ndarray, max_stale_held
     cluster's correlation as it is, ClusterStress would be at most W higher with them in. Not bounded by W: SPEC's cluster correlation is an unweighted
     mean over held members, so a symbol that would have joined a cluster moves its correlation whatever its weight
     (most, a cluster of one: correlation 0, stress 0, would take the pair's correlation); a dust position with
-    fresh prices moves it as much. With max_stale_held_weight 0 any held symbol with a stale price stops the state."""
-    stale_notional, book = _stale_held_and_book(stale, signed)
-    return stale_notional > max_stale_held_weight * book
+    fresh prices moves it as much. With max_stale_held_weight 0 any held symbol with a stale price stops the state.
+    Decided on the weight itself (held_prices_stale_weight: the p27_held_price_stale_weight the clusterer exports and
+    status compares), never on notionals: stale > limit x book rounds apart from stale / book > limit at the limit."""
+    if max_stale_held_weight == 0:
+        return _stale_held_and_book(stale, signed)[0] > 0
+    return held_prices_stale_weight(stale, signed) > max_stale_held_weight
 
 
 def stale_held_verdict(stale_symbols: list[str], signed: Mapping[str, float], symbols: list[str],

@@ -1069,12 +1069,14 @@ class Gate(Actor):
         return result
 
     def count_fallbacks(self, metrics: PortfolioMetrics, results: Sequence[dict[str, Any] | Refusal | None]) -> None:
-        """Count the results decided on `metrics` when their K came from the proxy: not None (to be decided again) nor a
-        fault HOLD (recorded false: decided by the fault, on no K). Before the gate's first K from the cluster, they
-        count in its warm-up too."""
+        """Count the results decided on `metrics` when their K came from the proxy: decisions made now, not None (to be
+        decided again), a Refusal (an error envelope, no K), a fault HOLD (recorded false: decided by the fault, on no
+        K) nor a replay (a resent plan_id's first decision, with its own K). Before the gate's first K from the
+        cluster, they count in its warm-up too."""
         if metrics.k_source == "cluster":
             return
-        settled = sum(1 for r in results if r is not None and (type(r) is Refusal or r.get("recorded") is not False))
+        settled = sum(1 for r in results if r is not None and type(r) is not Refusal and r.get("recorded") is not False
+                      and not r.get("replayed"))
         if settled:
             self._count_fallbacks(settled)
             if self._warming_up:

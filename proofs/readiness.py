@@ -44,13 +44,23 @@ def warming_gates(p: Proof) -> dict[str, float]:
             if used is not None and used != 1.0}
 
 
+def stopped_programs(p: Proof) -> dict[str, str]:
+    """program -> its state, for the programs of this home that supervisord has stopped or given up on (not one
+    still STARTING or in BACKOFF, which may come up)."""
+    states = p.program_states()
+    return {n: states[n] for n in list(p.topo.actors) + redis_program_names(p.topo)
+            if states.get(n) in ("STOPPED", "EXITED", "FATAL")}
+
+
 def prove(p: Proof, args: argparse.Namespace) -> None:
     warm_up_s = getattr(args, "warm_up_timeout_s", None) or WARM_UP_TIMEOUT_S
     warm_up_until = time.monotonic() + warm_up_s
     # No proposal before every gate takes K from the cluster: one decided on the proxy during a fresh start's warm-up
     # counts in p26_cluster_fallback_total. Bounded by the warm-up timeout (shared with the checks below); a gate whose
     # metrics do not answer is not waited for, its probe below says whether it answers.
-    p.poll(lambda: warming_gates(p), lambda w: w == {}, warm_up_s, 0.2)
+    # A program supervisord has stopped (one host) will not warm up: the wait ends, and its check below names it.
+    p.poll(lambda: (warming_gates(p), {} if p.topo.hosts else stopped_programs(p)),
+           lambda warming_stopped: warming_stopped[0] == {} or warming_stopped[1] != {}, warm_up_s, 0.2)
     # First, so that it is reported even when a host is unreachable and a later requirement stops the proof.
     gates = list(p.gate_clients)
     ok, silent, _ = p.poll(lambda: silent_gates(p), lambda s: s == {}, STARTING_GRACE_S + 5, 0.3)

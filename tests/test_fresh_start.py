@@ -86,3 +86,25 @@ def test_the_readiness_proof_right_after_a_fresh_up_makes_no_decision_on_the_pro
         assert "fallbacks so far: 0" in status.stdout, status.stdout
     finally:
         clustergate("down", "--home", str(home))
+
+
+def test_a_replayed_decision_and_a_plan_id_conflict_are_not_counted_as_cluster_fallbacks(tmp_path, redis_server):
+    """A resent plan_id gets its first decision back, with that decision's K (here from the cluster), and a plan_id
+    reused for another proposal gets an error envelope with no K: neither is a decision made now on the proxy.
+    Reproduced on the merged code (real gate, issuer, redis-server): after the state went stale, three resends of a
+    plan decided on the cluster, each answered k_source "cluster", and one plan_id_conflict refusal raised
+    p26_cluster_fallback_total from 0 to 4."""
+    with running_p26(tmp_path, redis_server) as p26:
+        settle(p26, write_cluster_state(p26.redis, 0.7))
+        plan = new_plan()
+        assert decision_of(p26.client.propose("SOLUSDT", "HOLD", plan_id=plan))["k_source"] == "cluster"
+        settle(p26, write_cluster_state(p26.redis, 0.7, updated_ts=0))  # stale: the gate's K is the proxy's now
+        before = p26.metrics()[FALLBACKS]
+        for _ in range(3):
+            replayed = decision_of(p26.client.propose("SOLUSDT", "HOLD", plan_id=plan))
+            assert (replayed["replayed"], replayed["k_source"]) == (True, "cluster"), replayed
+        conflict = p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan)
+        assert conflict["reason"] == "plan_id_conflict", conflict
+        assert p26.metrics()[FALLBACKS] == before
+        assert decision_of(p26.client.propose("SOLUSDT", "HOLD", plan_id=new_plan()))["k_source"] == "proxy"
+        assert p26.metrics()[FALLBACKS] == before + 1  # a new decision on the proxy still counts

@@ -5,6 +5,7 @@ and one run on real processes (supervisord, redis-server, feed, book, P2.7 chain
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import subprocess
@@ -111,10 +112,9 @@ def btc_eth_replay(path: Path) -> None:
                                                      for i, (b, e) in enumerate(zip(btc, eth))))
 
 
-@pytest.fixture
-def dust_system(tmp_path: Path):
-    """The demo on real supervisord, its feed replaying BTC and ETH only, its book long 0.5 BTC and 8 ETH; the test
-    writes (and keeps fresh) a $0.40 SOLUSDT snapshot, as an execution layer does for dust it cannot trade away."""
+@contextlib.contextmanager
+def btc_eth_system(tmp_path: Path, positions: dict[str, float]):
+    """The demo up on real supervisord, its feed replaying BTC and ETH only, its book holding `positions`."""
     from launcher.redis_conn import connect
     from launcher.topology import load_topology
 
@@ -123,7 +123,7 @@ def dust_system(tmp_path: Path):
     data["clusters"].update({"cadence_s": CADENCE_S, "lookback_returns": 30, "min_returns": 5})
     data["actors"]["price_feed"]["settings"] = {
         "source": "replay", "heartbeat_s": 0.5, "replay": {"path": "prices.csv", "speed": 1, "loop": True}}
-    data["actors"]["book"]["settings"]["positions"] = {"BTCUSDT": 0.5, "ETHUSDT": 8.0}
+    data["actors"]["book"]["settings"]["positions"] = positions
     topo_path = write_topology(tmp_path / "dust.yaml", data)
     home = tmp_path / "home"
     up = clustergate("up", str(topo_path), "--home", str(home))
@@ -136,6 +136,14 @@ def dust_system(tmp_path: Path):
     finally:
         down = clustergate("down", "--home", str(home))
         assert down.returncode == 0, down.stdout + down.stderr
+
+
+@pytest.fixture
+def dust_system(tmp_path: Path):
+    """Long 0.5 BTC and 8 ETH; the test writes (and keeps fresh) a $0.40 SOLUSDT snapshot, as an execution layer
+    does for dust it cannot trade away."""
+    with btc_eth_system(tmp_path, {"BTCUSDT": 0.5, "ETHUSDT": 8.0}) as system:
+        yield system
 
 
 def test_dust_held_in_a_symbol_with_no_prices_leaves_the_gate_on_the_cluster_state_and_is_still_named(dust_system):
@@ -196,3 +204,63 @@ def test_dust_held_in_a_symbol_with_no_prices_leaves_the_gate_on_the_cluster_sta
     log = (dust_system["home"] / "run" / "logs" / "clusterer.log").read_text()
     assert "event=held_prices_stale_tolerated" in log and 'symbols=["SOLUSDT"]' in log, log[-2000:]
     assert "event=held_prices_stale " not in log, log[-2000:]  # the error that says no state is written
+
+
+# --------------------------------------------------------------------------- exactly at the limit
+
+AT_LIMIT_BOOK = {"BTCUSDT": 1455.5, "ETHUSDT": 1455.5, "SOLUSDT": 29.404040404040405}  # SOLUSDT: 0.01 of the book
+
+
+def test_the_stale_held_weight_the_clusterer_exports_decides_whether_the_state_stops():
+    """Reproduced on the merged code: the rule compared notionals (stale > limit x book) while the gauge, the log and
+    status show the ratio (stale / book); at the limit the two round apart, so for this book the gauge read 0.01 of
+    max_stale_held_weight 0.01, status said the state is still written, and the clusterer wrote none."""
+    symbols = list(AT_LIMIT_BOOK)
+    stale_held, weight, stop = stale_held_verdict(["SOLUSDT"], AT_LIMIT_BOOK, symbols, 0.01)
+    assert (stale_held, weight, stop) == (["SOLUSDT"], 0.01, False)
+    rng = np.random.default_rng(7)
+    for _ in range(2000):
+        other = float(rng.uniform(1, 1e6))
+        limit = float(rng.choice([0.01, 0.05, 0.2]))
+        book = {"BTCUSDT": other, "SOLUSDT": limit * other / (1 - limit)}
+        _, weight, stop = stale_held_verdict(["SOLUSDT"], book, ["BTCUSDT", "SOLUSDT"], limit)
+        assert stop == (weight > limit), (book, limit, weight, stop)
+
+
+def test_stale_held_dust_at_exactly_the_limit_is_tolerated_by_the_running_clusterer_as_its_gauge_and_status_say(
+        tmp_path: Path):
+    """On real processes (up: supervisord, redis-server, replay feed of BTC and ETH, an empty book: the test writes
+    every snapshot, SOLUSDT never priced): at 0.01 of the book, the clusterer's p27_held_price_stale_weight equals
+    max_stale_held_weight, and the state is written without SOLUSDT, as status says. On the merged code none was
+    (p27_fail_closed_total{reason="held_prices_stale"} rising, event=held_prices_stale weight=0.01)."""
+    from actors import keys
+    from launcher.overview import collect_overview, render_overview
+
+    with btc_eth_system(tmp_path, {}) as system:
+        topo, r, data = system["topo"], system["redis"], system["data"]
+        clusterer_port = data["actors"]["clusterer"]["metrics_port"]
+
+        def write_book() -> None:
+            for symbol, notional in AT_LIMIT_BOOK.items():
+                r.hset(keys.position_snapshot(symbol, topo.positions.key_pattern),
+                       mapping={"position_amt": "1", "mark_price": repr(notional), "notional_usd": repr(notional),
+                                "ts_epoch": str(int(time.time()))})
+
+        wait_for(lambda: write_book() or scrape(clusterer_port).get('p27_held_price_stale{symbol="SOLUSDT"}') == 1,
+                 60, "the clusterer to see SOLUSDT held with no price", interval_s=0.2)
+        seen_s = time.time()
+
+        def state_written_since() -> bool:
+            write_book()
+            return int(r.hget(keys.CLUSTER_STATE, "updated_ts") or 0) > seen_s
+
+        try:
+            wait_for(state_written_since, 30, "a cluster state written while SOLUSDT at 0.01 of the book has no "
+                     "price", interval_s=0.5)
+        except AssertionError as exc:
+            sample = scrape(clusterer_port)
+            raise AssertionError(f"{exc}; weight {sample.get('p27_held_price_stale_weight')}, "
+                                 f"{HELD_STALE_FAILS} {sample.get(HELD_STALE_FAILS)}") from None
+        assert scrape(clusterer_port)["p27_held_price_stale_weight"] == 0.01
+        text = render_overview(topo, collect_overview(topo))
+        assert "still written" in text and "cluster state: none" not in text, text

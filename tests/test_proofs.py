@@ -133,6 +133,22 @@ def test_readiness_proof_fails_when_the_state_writer_is_down(demo_system: Path) 
     assert latest_report(demo_system, "readiness")["passed"] is False
 
 
+def test_readiness_proof_does_not_wait_out_its_warm_up_timeout_for_gates_while_a_program_is_stopped(
+        demo_system: Path) -> None:
+    """Reproduced on the merged code: with the state writer stopped, the proof waited its whole warm-up timeout for
+    every gate to take K from the cluster (which it cannot) before saying the state writer is stopped (48 s of a
+    40 s timeout; 15 minutes with the --warm-up-timeout-s 900 a 60 s cadence needs). A stopped program ends the wait:
+    with an hour's timeout the proof still reports it and fails (the subprocess bound is the test's deadline)."""
+    supervisorctl(demo_system, "stop", "state_writer")
+    try:
+        result = clustergate("proof", "readiness", "--home", str(demo_system), "--warm-up-timeout-s", "3600",
+                             timeout=150)
+    finally:
+        supervisorctl(demo_system, "start", "state_writer")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAIL  every program RUNNING" in result.stdout and "state_writer" in result.stdout, result.stdout
+
+
 def test_readiness_proof_waits_for_a_metrics_endpoint_that_answers_within_the_start_grace(demo_system: Path) -> None:
     # Right after `supervisorctl restart all`, supervisord calls the programs RUNNING (one second after each
     # start) before some serve their metrics: the proof failed "every metrics endpoint answers" (connection

@@ -4851,8 +4851,8 @@ MUTATIONS: list[Mutation] = [
         "held symbols with a stale price (or none) stop the cluster state only when they weigh more than "
         "max_stale_held_weight of the book: $0.40 of dust in a symbol with no price stopped it for ever (rev-dust)",
         "actors/clustering.py",
-        "    return stale_notional > max_stale_held_weight * book\n",
-        "    return stale_notional > 0\n",
+        "    return held_prices_stale_weight(stale, signed) > max_stale_held_weight\n",
+        "    return _stale_held_and_book(stale, signed)[0] > 0\n",
         (DUST + "test_dust_within_the_tolerance_lets_the_state_be_written_and_more_stops_it",
          DUST + "test_dust_held_in_a_symbol_with_no_prices_leaves_the_gate_on_the_cluster_state_and_is_still_named")),
     Mutation(
@@ -4987,16 +4987,16 @@ MUTATIONS: list[Mutation] = [
         "p26_cluster_stress_used): right after a fresh `up` its first probe was decided on the proxy and counted as a "
         "cluster fallback (freshstart)",
         "proofs/readiness.py",
-        "    p.poll(lambda: warming_gates(p), lambda w: w == {}, warm_up_s, 0.2)\n",
-        "    pass\n",
+        "    p.poll(lambda: (warming_gates(p), {} if p.topo.hosts else stopped_programs(p)),\n",
+        "    p.poll(lambda: ({}, {}),\n",
         ("tests/test_fresh_start.py::test_the_readiness_proof_right_after_a_fresh_up_makes_no_decision_on_the_proxy",)),
     Mutation(
         "gate_counts_a_fault_hold_as_a_cluster_fallback",
         "a fault HOLD (recorded false, decided on no K) counts in p26_fail_closed_total, not in "
         "p26_cluster_fallback_total, however stale the cluster state was at the gate's read (freshstart)",
         "actors/gate.py",
-        '        settled = sum(1 for r in results if r is not None and (type(r) is Refusal or r.get("recorded") is not False))\n',
-        "        settled = sum(1 for r in results if r is not None)\n",
+        '        settled = sum(1 for r in results if r is not None and type(r) is not Refusal and r.get("recorded") is not False\n',
+        "        settled = sum(1 for r in results if r is not None and type(r) is not Refusal\n",
         ("tests/test_fresh_start.py::test_a_fault_hold_on_a_stale_cluster_state_counts_as_fail_closed_not_as_a_cluster_fallback",)),
     Mutation(
         "gate_counts_fallbacks_after_its_first_cluster_k_as_warm_up",
@@ -5038,6 +5038,35 @@ MUTATIONS: list[Mutation] = [
         "            if home.conf.exists() and not _is_clustergate_conf(home.conf):\n                continue\n",
         "            pass\n",
         ("tests/test_up_refusals.py::test_down_of_a_directory_whose_supervisord_conf_is_not_clustergates_stops_nothing",)),
+    Mutation(
+        "stale_held_state_stop_decided_on_notionals_not_the_exported_weight",
+        "the clusterer stops the state for stale held symbols exactly when the weight it exports "
+        "(p27_held_price_stale_weight, compared by status) is above max_stale_held_weight (revday)",
+        "actors/clustering.py",
+        "    return held_prices_stale_weight(stale, signed) > max_stale_held_weight\n",
+        "    stale_notional, book = _stale_held_and_book(stale, signed)\n"
+        "    return stale_notional > max_stale_held_weight * book\n",
+        (DUST + "test_the_stale_held_weight_the_clusterer_exports_decides_whether_the_state_stops",
+         DUST + "test_stale_held_dust_at_exactly_the_limit_is_tolerated_by_the_running_clusterer_as_its_gauge_and_"
+                "status_say")),
+    Mutation(
+        "gate_counts_a_replayed_decision_as_a_cluster_fallback",
+        "p26_cluster_fallback_total counts decisions made now with K from the proxy: a resent plan_id's first "
+        "decision (replayed, with its own K) is not one (revday)",
+        "actors/gate.py",
+        '                      and not r.get("replayed"))\n',
+        "                      )\n",
+        ("tests/test_fresh_start.py::test_a_replayed_decision_and_a_plan_id_conflict_are_not_counted_as_cluster_"
+         "fallbacks",)),
+    Mutation(
+        "readiness_proof_waits_out_its_warm_up_timeout_while_a_program_is_stopped",
+        "the readiness proof's wait for every gate to take K from the cluster ends when supervisord has stopped a "
+        "program: it reports the stopped program, not after the whole warm-up timeout (revday)",
+        "proofs/readiness.py",
+        "           lambda warming_stopped: warming_stopped[0] == {} or warming_stopped[1] != {}, warm_up_s, 0.2)\n",
+        "           lambda warming_stopped: warming_stopped[0] == {}, warm_up_s, 0.2)\n",
+        ("tests/test_proofs.py::test_readiness_proof_does_not_wait_out_its_warm_up_timeout_for_gates_while_a_program_is_"
+         "stopped",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
