@@ -18,12 +18,18 @@ from helpers import wait_for
 from launcher.multihost_harness import PASSWORD, side_by_side_data, write_topology
 
 
+# A held command waits for tmp/go at most about 300 s (6,000 polls), and no longer than the test's tmp dir lives:
+# then it exits 1, never runs. Unbounded, a shim whose deploy was stopped while it waited outlived its test for ever
+# (one found polling an hour after its test, its tmp dir gone).
+HOLD_BOUND = "n=$((${{n:-0}}+1)); [ $n -le 6000 ] && [ -d {tmp} ] || exit 1;"
+
+
 def _deploy(tmp: Path, topology: Path, *argv: str, ops: str = "ops") -> subprocess.Popen:
     # {host}: the via prefix notes which host's command started ("store env", "store deploy-lock", "store up"); a
     # clustergate command other than the host's deploy lock (and step 1's `env LC_ALL=C cat`) then waits until
     # tmp/go exists, which no test makes unless it says so: the deploy is held on its first `up`.
     via = (f"sh -c 'echo $0 ${{5:-$1}} >> {tmp}/started; [ \"$1\" = env ] || [ \"$5\" = deploy-lock ] || "
-           f"while [ ! -e {tmp}/go ]; do sleep 0.05; done; exec \"$@\"' {{host}}")
+           f"while [ ! -e {tmp}/go ]; do {HOLD_BOUND.format(tmp=tmp)} sleep 0.05; done; exec \"$@\"' {{host}}")
     env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD}
     return subprocess.Popen([sys.executable, "-m", "launcher", "deploy", str(topology), "--via", via,
                              "--home-root", str(tmp / "homes"), "--home", str(tmp / ops), *argv],
@@ -267,7 +273,7 @@ def test_an_up_a_killed_deploy_left_on_its_way_to_a_host_changes_nothing_once_th
     from launcher.supervise import Home, home_processes
 
     via = (f"sh -c 'echo $0 ${{5:-$1}} >> {tmp_path}/started; [ \"$1\" = env ] || [ \"$5\" = deploy-lock ] || "
-           f"{{ while [ ! -e {tmp_path}/go ]; do sleep 0.05; done; \"$@\" > {tmp_path}/$0-$5.out 2>&1; "
+           f"{{ while [ ! -e {tmp_path}/go ]; do {HOLD_BOUND.format(tmp=tmp_path)} sleep 0.05; done; \"$@\" > {tmp_path}/$0-$5.out 2>&1; "
            f"echo $0 $5 exit $? >> {tmp_path}/ended; exit 0; }}; exec \"$@\"' {{host}}")
     env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD}
     deploy = subprocess.Popen([sys.executable, "-m", "launcher", "deploy", str(topology), "--via", via, "--home-root",
