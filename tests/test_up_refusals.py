@@ -4,6 +4,7 @@ home it was given, and its port claims leave no file behind."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import socket
@@ -12,6 +13,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Iterator
 
 from helpers import REPO, demo_topology_data, retarget, write_topology
 from launcher.ports import port_outside_ephemeral_range
@@ -224,15 +226,12 @@ def test_a_home_prepare_that_fails_leaves_the_locks_another_command_opened_in_it
             lock.close()
 
 
-def test_a_port_held_under_a_supervisord_of_no_clustergate_home_names_the_process_not_a_clustergate_down(tmp_path: Path) -> None:
-    """A program of the machine's own supervisord (`-c /etc/supervisor/supervisord.conf`) holding a port was named
-    `another clustergate system, home /etc/supervisor; stop it with clustergate down --home /etc/supervisor`, and that
-    `down` stops that supervisord (a leftover of the home, to it)."""
+@contextlib.contextmanager
+def foreign_supervisord(etc: Path, port: int) -> Iterator[subprocess.Popen]:
+    """A supervisord of no clustergate home (`-c ETC/supervisord.conf`, as the machine's own
+    /etc/supervisor/supervisord.conf) whose program, http.server, listens on port; stopped on leaving."""
     from launcher.harness import wait_for
 
-    data = small_data()
-    port = data["actors"]["gate"]["metrics_port"]
-    etc = tmp_path / "etc"
     etc.mkdir()
     (etc / "supervisord.conf").write_text(
         f"[supervisord]\npidfile={etc}/sd.pid\nlogfile={etc}/sd.log\n"
@@ -241,41 +240,40 @@ def test_a_port_held_under_a_supervisord_of_no_clustergate_home_names_the_proces
         f"[program:web]\ncommand={sys.executable} -m http.server {port} --bind 127.0.0.1\n")
     supervisord = subprocess.Popen([str(Path(sys.executable).parent / "supervisord"), "-n", "-c", str(etc / "supervisord.conf")])
     try:
-        wait_for(lambda: subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True).stdout.strip(),
-                 timeout_s=30, what=f"the foreign supervisord's program listening on {port}")
+        wait_for(lambda: listening(port), timeout_s=30, what=f"the foreign supervisord's program listening on {port}")
+        yield supervisord
+    finally:
+        supervisord.terminate()
+        supervisord.wait(timeout=30)
+
+
+def listening(port: int) -> bool:
+    return bool(subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True).stdout.strip())
+
+
+def test_a_port_held_under_a_supervisord_of_no_clustergate_home_names_the_process_not_a_clustergate_down(tmp_path: Path) -> None:
+    """A program of the machine's own supervisord (`-c /etc/supervisor/supervisord.conf`) holding a port was named
+    `another clustergate system, home /etc/supervisor; stop it with clustergate down --home /etc/supervisor`, and that
+    `down` stops that supervisord (a leftover of the home, to it)."""
+    data = small_data()
+    port = data["actors"]["gate"]["metrics_port"]
+    with foreign_supervisord(tmp_path / "etc", port):
         refused = clustergate("up", str(write_topology(tmp_path / "t.yaml", data)), "--home", str(tmp_path / "home"))
         assert refused.returncode == 1, refused.stdout + refused.stderr
         assert f"actors.gate.metrics_port: port {port} is already in use by another process (pid " in refused.stderr
         assert "http.server" in refused.stderr, refused.stderr
         assert "clustergate system" not in refused.stderr and "down --home" not in refused.stderr, refused.stderr
-    finally:
-        supervisord.terminate()
-        supervisord.wait(timeout=30)
 
 
 def test_down_of_a_directory_whose_supervisord_conf_is_not_clustergates_stops_nothing(tmp_path: Path) -> None:
     """`down --home DIR` (a typo, or DIR the machine's own /etc/supervisor) took the supervisord running
     `-c DIR/supervisord.conf` for a leftover of the home and stopped it with its programs (rev-up). Only a conf `up`
     wrote (identifier=clustergate) makes that supervisord the home's."""
-    from launcher.harness import wait_for
-
     port = port_outside_ephemeral_range()
     etc = tmp_path / "etc"
-    etc.mkdir()
-    (etc / "supervisord.conf").write_text(
-        f"[supervisord]\npidfile={etc}/sd.pid\nlogfile={etc}/sd.log\n"
-        f"[unix_http_server]\nfile={etc}/sd.sock\n"
-        "[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n"
-        f"[program:web]\ncommand={sys.executable} -m http.server {port} --bind 127.0.0.1\n")
-    supervisord = subprocess.Popen([str(Path(sys.executable).parent / "supervisord"), "-n", "-c", str(etc / "supervisord.conf")])
-    try:
-        wait_for(lambda: subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True).stdout.strip(),
-                 timeout_s=30, what=f"the foreign supervisord's program listening on {port}")
+    with foreign_supervisord(etc, port) as supervisord:
         down = clustergate("down", "--home", str(etc))
         assert down.returncode == 0, down.stdout + down.stderr
         assert "stopping leftover" not in down.stdout, down.stdout
         assert supervisord.poll() is None, f"down --home {etc} stopped a supervisord of no clustergate home: {down.stdout}"
-        assert subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True).stdout.strip()
-    finally:
-        supervisord.terminate()
-        supervisord.wait(timeout=30)
+        assert listening(port)
