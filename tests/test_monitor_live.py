@@ -95,9 +95,22 @@ def fast_rules(text: str, for_s: int) -> str:
 
 
 def watched_quantity(expr: str) -> str:
-    """What an alert expression watches: absent(X) -> X; `LHS <cmp> RHS` at the top level -> LHS
-    (the last top-level comparison); otherwise the expression itself."""
-    stripped = expr.strip()
+    """What an alert expression watches: absent(X) -> X; `A unless|and|or B` at the top level -> what A watches (B
+    only mutes or adds to it); `LHS <cmp> RHS` at the top level -> LHS (the last top-level comparison); otherwise the
+    expression itself."""
+    stripped = " ".join(expr.split())
+    depth, quote = 0, ""
+    for i, ch in enumerate(stripped):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'`":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif depth == 0 and ch == " " and re.match(r" (unless|and|or) ", stripped[i:]):
+            return watched_quantity(stripped[:i])
     if stripped.startswith("absent(") and stripped.endswith(")"):
         return stripped[len("absent("):-1]
     depth, quote, last = 0, "", None
@@ -129,6 +142,9 @@ def test_watched_quantity_takes_the_left_side_of_the_last_top_level_comparison()
     assert watched_quantity('up{job!~"a"} != 1') == 'up{job!~"a"}'
     assert watched_quantity('absent(up{job="gate"})') == 'up{job="gate"}'
     assert watched_quantity("max(p26_stress)") == "max(p26_stress)"
+    assert watched_quantity("a == 1 unless on() time() - max(b) > 300") == "a"
+    assert watched_quantity("increase(t[30m]) > 0\nunless on(job, instance)\nincrease(t[30m]) <= increase(w[30m])") == "increase(t[30m])"
+    assert watched_quantity('x{reason="and or unless"} > 1') == 'x{reason="and or unless"}'
 
 
 def test_fast_rules_keep_every_shipped_expression_and_cut_every_for() -> None:
