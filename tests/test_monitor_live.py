@@ -99,23 +99,8 @@ def watched_quantity(expr: str) -> str:
     only mutes or adds to it); `LHS <cmp> RHS` at the top level -> LHS (the last top-level comparison); otherwise the
     expression itself."""
     stripped = " ".join(expr.split())
-    depth, quote = 0, ""
-    for i, ch in enumerate(stripped):
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "\"'`":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif depth == 0 and ch == " " and re.match(r" (unless|and|or) ", stripped[i:]):
-            return watched_quantity(stripped[:i])
-    if stripped.startswith("absent(") and stripped.endswith(")"):
-        return stripped[len("absent("):-1]
-    depth, quote, last = 0, "", None
-    i = 0
-    while i < len(stripped):
+    depth, quote, last, i = 0, "", None, 0
+    while i < len(stripped):  # one scan: the last top-level comparison before the first top-level set operator
         ch = stripped[i]
         if quote:
             quote = "" if ch == quote else quote
@@ -125,6 +110,9 @@ def watched_quantity(expr: str) -> str:
             depth += 1
         elif ch in ")]}":
             depth -= 1
+        elif depth == 0 and ch == " " and re.match(r" (unless|and|or) ", stripped[i:]):
+            stripped = stripped[:i]
+            break
         elif depth == 0:
             for op in COMPARISONS:
                 if stripped.startswith(op, i) and not stripped.startswith("=~", i) and not stripped.startswith("!~", i):
@@ -132,6 +120,8 @@ def watched_quantity(expr: str) -> str:
                     i += len(op) - 1
                     break
         i += 1
+    if last is None and stripped.startswith("absent(") and stripped.endswith(")"):
+        return stripped[len("absent("):-1]
     return stripped[:last].strip() if last is not None else stripped
 
 
