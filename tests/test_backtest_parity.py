@@ -55,18 +55,18 @@ def live_grid(sock: zmq.Socket) -> dict[int, tuple[float, ...]]:
     return grid
 
 
-def disturbed_file_slots(grid: dict[int, tuple[float, ...]], prices: np.ndarray) -> set[int]:
-    """File slots (0-based) whose prices the live grid does not hold as the file has them, once the grid
-    is lined up with the file: a feed or buffer held up under load for most of a second moves a slot's
-    ticks into the next wall slot (ticks carry the wall clock), and ZeroMQ's slow joiner can cost the
-    first ticks. Also flags any price the grid holds before the file's first slot."""
+def lined_up_with_the_file(grid: dict[int, tuple[float, ...]], prices: np.ndarray) -> tuple[int, set[int]]:
+    """The offset (wall slot - file slot, 0-based) at which the live grid holds the most of the file's slots as the
+    file has them, and the file slots it does not hold so: a feed or buffer held up under load for most of a second
+    moves a slot's ticks into the next wall slot (ticks carry the wall clock), and ZeroMQ's slow joiner can cost the
+    first ticks. Any price the grid holds before the file's first slot also counts as disturbed."""
     file_cols = {j: tuple(float(prices[i, j]) for i in range(len(POSITIONS))) for j in range(SLOTS)}
     offset = max(range(min(grid) - SLOTS, max(grid) + 1),
                  key=lambda o: sum(1 for j, col in file_cols.items() if grid.get(j + o) == col))
     disturbed = {j for j, col in file_cols.items() if grid.get(j + offset) != col}
     disturbed |= {j for j in range(-LOOKBACK - 1, 0)
                   if j + offset in grid and not all(np.isnan(grid[j + offset]))}
-    return disturbed
+    return offset, disturbed
 
 
 def write_replay(path: Path) -> None:
@@ -188,7 +188,7 @@ def compare(run: LiveRun, bt: Backtest) -> Compared:
     # feed or buffer held up for most of a second under load moves a slot's ticks into the next wall slot
     # (seen in CI). The grid each live state came from is read off the buffer's own windows.
     missed = SLOTS * TICKS_PER_SLOT * len(POSITIONS) - run.accepted
-    disturbed = disturbed_file_slots(run.grid, replay_prices())
+    grid_offset, disturbed = lined_up_with_the_file(run.grid, replay_prices())
     ready = bt.ready
     if disturbed:
         ready = {s: v for s, v in ready.items()
@@ -197,11 +197,10 @@ def compare(run: LiveRun, bt: Backtest) -> Compared:
               f"the start): comparing the {len(ready)} slots whose windows hold none of them")
     live = run.states
 
-    # The live grid is the wall clock's: find the one slot offset that lines the two up, then every
-    # slot both have must agree.
-    def matches(offset: int) -> int:
-        return sum(1 for s, v in ready.items() if s + offset in live and abs(live[s + offset][0] - v) <= 1e-9)
-    offset = max(range(min(live) - max(ready), max(live) - min(ready) + 1), key=matches) if ready else 0
+    # The live slots are the wall clock's: the prices line them up with the file's (never the stresses compared,
+    # which could pick the offset a mismatch agrees with), and every slot both have must agree. The state
+    # written after wall slot w is the one of the window ending at w.
+    offset = grid_offset - T0
     both = [s for s in ready if s + offset in live]
     for s in both:
         stress, clusters = live[s + offset]
@@ -279,12 +278,13 @@ def made_up_backtest() -> Backtest:
 
 
 def made_up_run(bt: Backtest, disturbed: tuple[int, ...] = (), wrong_at: int | None = None,
-                wall_offset: int = 1_800_000_000) -> LiveRun:
+                wall_offset: int = 1_800_000_000, states_late_by: int = 0) -> LiveRun:
     """A live run of the replay on wall slots file slot + wall_offset: file slots in `disturbed` missing from its
-    grid (their ticks carried away), the state of file slot `wrong_at` off by 1e-6."""
+    grid (their ticks carried away), the state of file slot `wrong_at` off by 1e-6, each state written for the
+    wall slot states_late_by after its window's."""
     prices = replay_prices()
     grid = {j + wall_offset: tuple(float(p) for p in prices[:, j]) for j in range(SLOTS) if j not in disturbed}
-    states = {s - T0 + wall_offset: (v + (1e-6 if s - T0 == wrong_at else 0.0), dict(bt.clusters[s]))
+    states = {s - T0 + wall_offset + states_late_by: (v + (1e-6 if s - T0 == wrong_at else 0.0), dict(bt.clusters[s]))
               for s, v in bt.ready.items()}
     return LiveRun(states, grid, SLOTS * TICKS_PER_SLOT * len(POSITIONS))
 
@@ -311,6 +311,14 @@ def test_a_mismatch_on_a_slot_left_to_compare_fails_at_once_without_a_rerun():
     # file slot 48's window (27..48) holds no disturbed slot: compared, though only 5 are left
     run, started = runs_of(made_up_run(bt, disturbed=(0, 25, 26), wrong_at=48), made_up_run(bt))
     with pytest.raises(AssertionError, match=str(T0 + 48)):
+        compare_over_fresh_live_runs(run, bt)
+    assert started == [1]
+
+
+def test_the_live_states_are_lined_up_with_the_backtest_by_the_prices_never_by_the_stresses_compared():
+    bt = made_up_backtest()
+    run, started = runs_of(made_up_run(bt, states_late_by=1))  # every state equal to the backtest's a slot before
+    with pytest.raises(AssertionError):
         compare_over_fresh_live_runs(run, bt)
     assert started == [1]
 
