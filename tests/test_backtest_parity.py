@@ -219,13 +219,14 @@ def compare_over_fresh_live_runs(run: Callable[[int], LiveRun], bt: Backtest, ma
     if max_runs < 1:
         raise ValueError(f"max_runs must be at least 1, not {max_runs}")
     started = time.monotonic()
-    for run_no in range(1, max_runs + 1):
-        compared = compare(run(run_no), bt)
-        if compared.enough or not compared.disturbed or run_no == max_runs \
-                or time.monotonic() - started >= rerun_within_s:
-            return compared, run_no
+    run_no = 1
+    compared = compare(run(run_no), bt)
+    while (not compared.enough and compared.disturbed and run_no < max_runs
+           and time.monotonic() - started < rerun_within_s):
         print(f"live run {run_no}: {len(compared.slots)} slots left to compare (all equal): a fresh live run")
-    return compared, max_runs
+        run_no += 1
+        compared = compare(run(run_no), bt)
+    return compared, run_no
 
 
 def backtest_of(tmp_path: Path, replay: Path, monkeypatch) -> Backtest:
