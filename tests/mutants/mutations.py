@@ -5067,6 +5067,22 @@ MUTATIONS: list[Mutation] = [
         "           lambda warming_stopped: warming_stopped[0] == {}, warm_up_s, 0.2)\n",
         ("tests/test_proofs.py::test_readiness_proof_does_not_wait_out_its_warm_up_timeout_for_gates_while_a_program_is_"
          "stopped",)),
+    Mutation(
+        "make_install_makes_a_venv_without_checking_python_can",
+        "`make install` checks that its python can make a virtual environment (Debian's python3 without python3-venv) "
+        "and names what to install before any .venv is made (session 26)",
+        "Makefile",
+        "\tbash .ci/install-venv $(PYTHON)  # Debian's python3 needs python3-venv for -m venv: installed as root, else named\n",
+        "",
+        ("tests/test_install_venv.py::test_make_install_stops_before_making_a_venv_with_a_python_that_cannot",)),
+    Mutation(
+        "venv_check_installs_debian_packages_for_any_python",
+        "install-venv installs python3-venv only for Debian's own interpreter (/usr/bin): for another python it names "
+        "the packages and the PYTHON= way out instead of installing packages that cannot help it (session 26)",
+        ".ci/install-venv",
+        "if [[ $real != /usr/bin/* ]] || [[ $(id -u) -ne 0 ]]",
+        "if [[ $(id -u) -ne 0 ]]",
+        ("tests/test_install_venv.py::test_a_python_without_ensurepip_is_named_with_the_package_to_install",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit

@@ -1,0 +1,64 @@
+"""`make install` on a machine whose python3 cannot make a virtual environment (Debian's python3 without the
+python3-venv package): the Makefile runs .ci/install-venv first, which installs the package for Debian's own
+interpreter as root, and otherwise stops with one message naming the interpreter and the package, before any .venv
+is made. Here the interpreter is a stand-in outside /usr/bin that lacks ensurepip, so nothing is installed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def python_without_ensurepip(tmp_path: Path) -> Path:
+    """A python3 whose `import ensurepip` fails and whose `-m venv` fails as Debian's does; anything else runs."""
+    fake = tmp_path / "bin" / "python3"
+    fake.parent.mkdir()
+    fake.write_text(f"""#!/bin/sh
+case "$*" in
+  *ensurepip*) echo "ModuleNotFoundError: No module named 'ensurepip'" >&2; exit 1 ;;
+  "-m venv"*) mkdir -p "$3"; echo "The virtual environment was not created successfully because ensurepip is not available." >&2; exit 1 ;;
+esac
+exec {sys.executable} "$@"
+""")
+    fake.chmod(0o755)
+    return fake
+
+
+def test_the_venv_check_passes_quietly_for_a_python_that_can_make_a_venv():
+    done = subprocess.run(["bash", str(REPO / ".ci" / "install-venv"), sys.executable], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout == "" and done.stderr == "", done
+
+
+def test_a_python_without_ensurepip_is_named_with_the_package_to_install(tmp_path: Path):
+    fake = python_without_ensurepip(tmp_path)
+    done = subprocess.run(["bash", str(REPO / ".ci" / "install-venv"), str(fake)], capture_output=True, text=True,
+                          timeout=60)
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert done.returncode == 1, done
+    assert str(fake) in done.stderr and "venv or ensurepip module is missing" in done.stderr, done.stderr
+    assert f"python3-venv python{version}-venv" in done.stderr and "PYTHON=" in done.stderr, done.stderr
+    assert "installing" not in done.stderr  # not Debian's interpreter: apt-get would not give it ensurepip
+
+
+def test_make_install_stops_before_making_a_venv_with_a_python_that_cannot(tmp_path: Path):
+    """Without the check, `python3 -m venv` left a half-made .venv and said only that ensurepip is not available."""
+    if shutil.which("make") is None:
+        raise AssertionError("make is not on PATH: `make test` itself needs it")
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copy(REPO / name, checkout / name)
+    shutil.copytree(REPO / ".ci", checkout / ".ci")
+    fake = python_without_ensurepip(tmp_path)
+    env = {**os.environ, "PATH": f"{fake.parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(["make", "install", f"PYTHON={fake}"], cwd=checkout, capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert done.returncode != 0, done
+    assert "install-venv:" in done.stderr and "python3-venv" in done.stderr, done.stderr
+    assert not (checkout / ".venv").exists(), sorted(p.name for p in checkout.iterdir())
