@@ -19,7 +19,6 @@ reaches the buffer as a fresh price.
 from __future__ import annotations
 
 import bisect
-import hashlib
 import json
 import math
 import statistics
@@ -252,11 +251,6 @@ def _finite(number: int | float) -> bool:
         return False
 
 
-def file_sha256(path: Any) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
 class PositionSaver:
     """Saves a replay's latest position to Redis from its own thread, every REPLAY_POSITION_SAVE_S (after a failure,
     REPLAY_POSITION_RETRY_S later), so a Redis that hangs never holds up the replay's ticks: each SET may wait the
@@ -409,7 +403,7 @@ class PriceFeed(Actor):
     def _setup_replay(self) -> None:
         replay: ReplaySource = self.settings.replay  # type: ignore[assignment]
         path = self.topology.resolve_path(replay.path)
-        data = read_replay_file(path, self.symbols)
+        data = read_replay_file(path, self.symbols, speed=replay.speed)
         for line_no, reason in data.bad_rows:
             self.metrics.replay_skipped.labels(reason="bad_row").inc()
             self.log.warning("replay_bad_row", path=str(path), row=line_no, reason=reason)
@@ -423,7 +417,7 @@ class PriceFeed(Actor):
         self.log.info("replay_loaded", path=str(path), form=data.form, rows=len(data.rows),
                       bad_rows=len(data.bad_rows), speed=replay.speed, loop=replay.loop)
         self.schedule = ReplaySchedule(data.rows, replay.speed, replay.loop, self.settings.interval_s)
-        self.replay_identity = {"file": str(path), "sha256": file_sha256(path)}
+        self.replay_identity = {"file": str(path), "sha256": data.sha256}
         self.replay_position_key = keys.replay_position(self.topology.name, self.name)
         self.redis = connect(self.topology.redis, decode_responses=False)  # the saved position may hold any bytes
         self.position_saver: PositionSaver | None = None

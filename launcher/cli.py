@@ -59,7 +59,7 @@ def replay_problems(topo) -> list[str]:
         path = topo.resolve_path(feed.replay.path)
         from launcher.feed_inputs import read_replay_file, usable_rows  # numpy: only when a replay is named
         try:
-            data = read_replay_file(path, topo.symbols)
+            data = read_replay_file(path, topo.symbols, speed=feed.replay.speed)
         except OSError as exc:
             problems.append(f"{where}: cannot read {path}: {exc.strerror or exc}")
             continue

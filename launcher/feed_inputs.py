@@ -8,6 +8,7 @@ the same code, without importing an actor module (imports go one way: actors -> 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import math
 import os
@@ -86,6 +87,15 @@ class ReplayRow:
     price: float  # may be NaN or <= 0: the publisher rejects and counts those
 
 
+@dataclass(frozen=True)
+class RowGap:
+    """The time between a row read and the row read before it (file order), with their lines and timestamps."""
+    gap_s: float
+    line: int
+    ts_text: str
+    previous_ts_text: str
+
+
 @dataclass
 class ReplayData:
     rows: list[ReplayRow] = field(default_factory=list)
@@ -93,6 +103,17 @@ class ReplayData:
     not_in_allowlist: int = 0
     form: str = "long"
     ts_unit: str = "s"  # "ms", "us" or "ns" when the file's epochs were read in those units
+    widest_gap: RowGap | None = None  # between two rows read, in file order (the time order, once it is checked)
+    sha256: str = ""  # of the bytes parsed (read_replay_file), so a saved position names exactly what was replayed
+    _last_read: tuple[float, str] | None = field(default=None, repr=False)
+
+    def read_at(self, ts: float, ts_text: str, line: int) -> None:
+        """A row was read (ts from the text ts_text, on `line`): keep the widest gap between rows read."""
+        if self._last_read is not None:
+            gap_s = ts - self._last_read[0]
+            if self.widest_gap is None or gap_s > self.widest_gap.gap_s:
+                self.widest_gap = RowGap(gap_s, line, ts_text, self._last_read[1])
+        self._last_read = (ts, ts_text)
 
     def add(self, ts: float, symbol: str, price: float) -> None:
         self.rows.append(ReplayRow(ts, symbol, price))
@@ -257,6 +278,8 @@ def parse_replay_csv(text: str | Iterable[str], allowlist: Iterable[str], data: 
                 data.add(ts, symbol, _cell_price(row[2]))
             except ValueError:
                 data.bad_rows.append((line_no, f"bad price {row[2]!r}"))
+                continue
+            data.read_at(ts, row[0].strip(), line_no)
             continue
         for symbol, cell in zip(header[1:], row[1:]):
             if not cell.strip():
@@ -268,6 +291,8 @@ def parse_replay_csv(text: str | Iterable[str], allowlist: Iterable[str], data: 
                 data.add(ts, symbol, _cell_price(cell))
             except ValueError:
                 data.bad_rows.append((line_no, f"bad price {cell!r} for {symbol}"))
+                continue
+            data.read_at(ts, row[0].strip(), line_no)
     if header is None:
         raise ValueError("the file is empty: expected a header line starting with ts")
     data.finish()
@@ -348,15 +373,36 @@ def usable_rows(data: ReplayData) -> int:
     return sum(1 for r in data.rows if price_rejection(r.price) is None)
 
 
-def read_replay_file(path: Any, allowlist: Iterable[str]) -> ReplayData:
-    """Read and parse a replay file; raise ValueError (or OSError) with a one-line reason naming the file when it
-    cannot be used, as the backtest refuses it (launcher/backtest.py read_prices): not a regular file, not UTF-8,
-    no header, a column named twice, rows out of time order, or no usable row (a feed with nothing to publish)."""
+# A replay never waits longer than this (wall time, after dividing by its speed) between two rows it publishes:
+# a row further on is a stray timestamp (a typo'd year, nanoseconds among seconds), not a pause worth keeping.
+MAX_REPLAY_WAIT_S = 86400.0
+
+
+def replay_wait_problem(data: ReplayData, speed: float) -> str | None:
+    """Why the replay of `data` (rows in time order) at `speed` would wait more than MAX_REPLAY_WAIT_S between two
+    rows, naming the row after the widest gap by its line; or None. A feed ready on heartbeats alone for days (or
+    for ever, behind a row 485 years on) is a broken replay that looks alive."""
+    gap = data.widest_gap
+    if gap is None or gap.gap_s / speed <= MAX_REPLAY_WAIT_S:
+        return None
+    return (f"line {gap.line}: timestamp {gap.ts_text} is {gap.gap_s:.15g} s after the row above "
+            f"({gap.previous_ts_text}): at speed {speed:g} the feed would publish only heartbeats for "
+            f"{gap.gap_s / speed:.6g} s, more than the {MAX_REPLAY_WAIT_S:.0f} s (one day) a replay may wait between "
+            f"rows (remove the stray row, or split the file at the gap)")
+
+
+def read_replay_file(path: Any, allowlist: Iterable[str], *, speed: float) -> ReplayData:
+    """Read and parse a replay file in one read (its SHA-256 is that of the bytes parsed); raise ValueError (or
+    OSError) with a one-line reason naming the file when it cannot be used, as the backtest refuses it
+    (launcher/backtest.py read_prices): not a regular file, not UTF-8, no header, a column named twice, rows out of
+    time order, or no usable row (a feed with nothing to publish); and, for the live feed alone, two rows further
+    apart than MAX_REPLAY_WAIT_S of wall time at `speed` (replay_wait_problem)."""
     if (problem := file_problem(path)) is not None:
         raise ValueError(f"{path}: {problem}")
+    with open(path, "rb") as fh:
+        raw = fh.read()
     try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            text = fh.read()
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path}: not a prices CSV ({exc})") from None
     try:
@@ -368,4 +414,7 @@ def read_replay_file(path: Any, allowlist: Iterable[str]) -> ReplayData:
         raise ValueError(f"{path}: no usable row ({len(data.rows)} rows for the allowlist, "
                          f"{len(data.bad_rows)} unreadable, {data.not_in_allowlist} outside the allowlist; "
                          f"form {data.form}); expected ts,symbol,price or ts,SYM1,SYM2,...")
+    if (problem := replay_wait_problem(data, speed)) is not None:
+        raise ValueError(f"{path}: {problem}")
+    data.sha256 = hashlib.sha256(raw).hexdigest()
     return data

@@ -1904,7 +1904,7 @@ MUTATIONS: list[Mutation] = [
         "a_replay_file_is_known_by_its_size_and_mtime",
         "a replay file replaced by another of the same size and mtime starts from its first row (rev-replay)",
         "actors/price_feed.py",
-        "        self.replay_identity = {\"file\": str(path), \"sha256\": file_sha256(path)}\n",
+        "        self.replay_identity = {\"file\": str(path), \"sha256\": data.sha256}\n",
         "        self.replay_identity = {\"file\": str(path), \"sha256\": f\"{path.stat().st_size}:{path.stat().st_mtime_ns}\"}\n",
         ("tests/test_price_feed_replay.py::test_a_replay_file_replaced_by_another_of_the_same_size_and_mtime_starts_from_its_first_row",)),
     Mutation(
@@ -5067,6 +5067,42 @@ MUTATIONS: list[Mutation] = [
         "           lambda warming_stopped: warming_stopped[0] == {}, warm_up_s, 0.2)\n",
         ("tests/test_proofs.py::test_readiness_proof_does_not_wait_out_its_warm_up_timeout_for_gates_while_a_program_is_"
          "stopped",)),
+    Mutation(
+        "replay_feed_waits_on_a_row_years_after_the_row_above",
+        "the live replay feed (and validate) refuses a file with two rows further apart than one day of wall time at "
+        "its speed, naming the file, line and gap: not ready on heartbeats alone for ever behind a row 485 years on "
+        "(feedfix)",
+        "launcher/feed_inputs.py",
+        "    if (problem := replay_wait_problem(data, speed)) is not None:\n",
+        "    if (problem := None) is not None:\n",
+        ("tests/test_price_feed_replay.py::test_a_replay_row_far_after_the_row_above_stops_the_feed_and_validate_"
+         "naming_the_file_line_and_gap[a_row_485_years_on]",)),
+    Mutation(
+        "replay_wait_bound_ignores_the_speed",
+        "the replay's bound between rows is on wall time, the gap divided by the speed (feedfix)",
+        "launcher/feed_inputs.py",
+        "    if gap is None or gap.gap_s / speed <= MAX_REPLAY_WAIT_S:\n",
+        "    if gap is None or gap.gap_s <= MAX_REPLAY_WAIT_S:\n",
+        ("tests/test_price_feed_replay.py::test_a_replay_gap_is_refused_when_its_wall_time_at_the_speed_passes_one_"
+         "day[4-False]",)),
+    Mutation(
+        "replay_file_hashed_in_a_second_read",
+        "a replay's saved position carries the SHA-256 of the bytes the feed parsed, read once: a file replaced "
+        "between two reads is not saved under the new file's hash (feedfix)",
+        "launcher/feed_inputs.py",
+        "    data.sha256 = hashlib.sha256(raw).hexdigest()\n",
+        "    data.sha256 = hashlib.sha256(open(path, \"rb\").read()).hexdigest()\n",
+        ("tests/test_price_feed_replay.py::test_the_saved_replay_position_names_the_bytes_the_feed_parsed_even_if_"
+         "the_file_is_replaced_while_it_reads",)),
+    Mutation(
+        "replay_feed_hashes_its_file_in_a_second_read",
+        "the feed saves its position under the hash of the bytes it parsed, not of the file read again (feedfix)",
+        "actors/price_feed.py",
+        "        self.replay_identity = {\"file\": str(path), \"sha256\": data.sha256}\n",
+        "        self.replay_identity = {\"file\": str(path), \"sha256\": __import__(\"hashlib\").sha256(path.read_bytes())"
+        ".hexdigest()}\n",
+        ("tests/test_price_feed_replay.py::test_the_saved_replay_position_names_the_bytes_the_feed_parsed_even_if_"
+         "the_file_is_replaced_while_it_reads",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
