@@ -66,7 +66,7 @@ def replay_problems(topo) -> list[str]:
         except ValueError as exc:
             problems.append(f"{where}: {exc}")
             continue
-        symbols = sorted({r.symbol for r in data.rows})
+        symbols = sorted(data.symbols[i] for i in set(data.symbol_index))
         unit = "" if data.ts_unit == "s" else f", timestamps in {data.ts_unit}"
         print(f"replay {path}: {usable_rows(data)} rows, {len(symbols)} symbols ({', '.join(symbols)}), "
               f"{data.form} form{unit}; {len(data.bad_rows)} unreadable rows, "

@@ -687,7 +687,7 @@ def test_a_replay_gap_is_refused_when_its_wall_time_at_the_speed_passes_one_day(
     path = tmp_path / "prices.csv"
     path.write_text("ts,BTCUSDT,ETHUSDT\n1700000000,100,\n1700003600,,200\n1700176400,101,201\n1700176401,102,\n")
     if not refused:
-        assert len(read_replay_file(path, ALLOW, speed=speed).rows) == 5
+        assert read_replay_file(path, ALLOW, speed=speed).read_rows() == 5
         return
     with pytest.raises(ValueError) as refusal:
         read_replay_file(path, ALLOW, speed=speed)
@@ -762,3 +762,35 @@ def test_the_saved_replay_position_names_the_bytes_the_feed_parsed_even_if_the_f
     finally:
         listener.close()
         assert feed.terminate() == 0, feed.log()
+
+
+def test_a_schedule_of_the_files_columns_publishes_what_a_schedule_of_its_rows_publishes(tmp_path):
+    """feedfix: the feed keeps a file's rows as columns (20 bytes a row, not a 300-byte object): the same rows, due
+    at the same times, with the same rebased prices over three loops, the same positions, and the same resumption."""
+    import random
+
+    from launcher.feed_inputs import read_replay_file
+    rng = random.Random(11)
+    t, lines = 1700000000.0, ["ts,symbol,price"]
+    for i in range(600):
+        t += rng.choice([0, 0, 0.25, 1, 7.5])
+        lines.append(f"{t},{rng.choice(ALLOW + ['DOGEUSDT'])},{rng.choice(['nan', '-1', '0', str(100 + i)])}")
+    path = tmp_path / "prices.csv"
+    path.write_text("\n".join(lines) + "\n")
+    columns = ReplaySchedule(read_replay_file(path, ALLOW, speed=3), 3, True, 1.0)
+    rows = ReplaySchedule(parse_replay_csv(path.read_text(), ALLOW).rows, 3, True, 1.0)
+
+    def published(schedule: ReplaySchedule, count: int) -> list:
+        out = []
+        for _ in range(count):
+            out.append((schedule.next_due_s(), schedule.position()))
+            row = schedule.pop()
+            out.append((row.ts, row.symbol, repr(row.price)))
+        return out
+
+    assert columns.n == rows.n > 400 and columns.loop_gap_s == rows.loop_gap_s
+    assert published(columns, 3 * columns.n + 5) == published(rows, 3 * columns.n + 5)
+    for ts in (1700000100.0, 1700000100.1, 0, 2e9):
+        position = {"ts": ts, "passes": 2}
+        assert columns.resume(position) == rows.resume(position)
+        assert published(columns, 50) == published(rows, 50)

@@ -1895,10 +1895,10 @@ MUTATIONS: list[Mutation] = [
         "a_replay_position_is_a_row_number_of_the_allowed_symbols_rows",
         "a replay restarted with another allowlist continues at the same recorded time (rev-replay)",
         "actors/price_feed.py",
-        "        return {\"ts\": self.rows[self.index].ts if self.index < len(self.rows) else None, \"passes\": self.passes}\n",
-        "        return {\"ts\": self.index if self.index < len(self.rows) else None, \"passes\": self.passes}\n",
+        "        return {\"ts\": float(self.ts[self.index]) if self.index < self.n else None, \"passes\": self.passes}\n",
+        "        return {\"ts\": self.index if self.index < self.n else None, \"passes\": self.passes}\n",
         ("tests/test_price_feed_replay.py::test_a_replay_restarted_with_another_allowlist_continues_at_the_same_recorded_time",),
-        also=(("actors/price_feed.py", "            index = bisect.bisect_left(self.rows, float(ts), key=lambda r: r.ts)\n",
+        also=(("actors/price_feed.py", "            index = int(np.searchsorted(self.ts, float(ts), side=\"left\"))\n",
                "            index = int(ts)\n"),)),
     Mutation(
         "a_replay_file_is_known_by_its_size_and_mtime",
@@ -5090,8 +5090,8 @@ MUTATIONS: list[Mutation] = [
         "a replay's saved position carries the SHA-256 of the bytes the feed parsed, read once: a file replaced "
         "between two reads is not saved under the new file's hash (feedfix)",
         "launcher/feed_inputs.py",
-        "    data.sha256 = hashlib.sha256(raw).hexdigest()\n",
-        "    data.sha256 = hashlib.sha256(open(path, \"rb\").read()).hexdigest()\n",
+        "    sha256 = hashlib.sha256(raw).hexdigest()\n",
+        "    sha256 = hashlib.sha256(open(path, \"rb\").read()).hexdigest()\n",
         ("tests/test_price_feed_replay.py::test_the_saved_replay_position_names_the_bytes_the_feed_parsed_even_if_"
          "the_file_is_replaced_while_it_reads",)),
     Mutation(
@@ -5103,6 +5103,24 @@ MUTATIONS: list[Mutation] = [
         ".hexdigest()}\n",
         ("tests/test_price_feed_replay.py::test_the_saved_replay_position_names_the_bytes_the_feed_parsed_even_if_"
          "the_file_is_replaced_while_it_reads",)),
+    Mutation(
+        "replay_columns_taken_as_in_time_order",
+        "columns read from a file out of time order (a backtest's) are put in time order, stable for equal times; only "
+        "a file in order is used as read, without a copy (feedfix)",
+        "launcher/feed_inputs.py",
+        "        if not np.any(ts[1:] < ts[:-1]):  # in time order already (a replay file must be): the columns, no copy\n",
+        "        if True:\n",
+        ("tests/test_price_feed_replay.py::test_a_file_read_into_columns_gives_the_rows_in_the_order_the_row_reader_"
+         "gives_them[long]",)),
+    Mutation(
+        "replay_loop_growth_from_the_first_price_of_the_reversed_rows",
+        "a looping replay kept as columns rebases each pass by the file's last usable price over its first, as the "
+        "rows did (feedfix)",
+        "launcher/feed_inputs.py",
+        "    last = len(symbols) - 1 - np.unique(symbols[::-1], return_index=True)[1]\n",
+        "    last = np.unique(symbols[::-1], return_index=True)[1]\n",
+        ("tests/test_price_feed_replay.py::test_a_looped_replay_of_independent_symbols_makes_no_correlation_at_the_"
+         "seam",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
