@@ -103,8 +103,18 @@ class ReplayData:
     form: str = "long"
     ts_unit: str = "s"  # "ms", "us" or "ns" when the file's epochs were read in those units
     widest_gap: RowGap | None = None  # between two rows read, in file order (the time order, once it is checked)
+    file_rows: int = 0  # rows under the header (blank and # lines not counted), readable or not
+    out_of_order: str | None = None  # the first row earlier than the row above, named by its line; raised by callers
     sha256: str = ""  # of the bytes parsed (read_replay_file), so a saved position names exactly what was replayed
     _last_read: tuple[float, str] | None = field(default=None, repr=False)
+    _last_timed: float | None = field(default=None, repr=False)
+
+    def timed_at(self, ts: float, ts_text: str, line: int) -> None:
+        """A row whose timestamp reads (whatever its other cells): note the first row earlier than the row above."""
+        if self.out_of_order is None and self._last_timed is not None and ts < self._last_timed:
+            self.out_of_order = (f"line {line}: timestamp {ts_text.strip()} is before the row above "
+                                 f"(rows must be in time order)")
+        self._last_timed = ts
 
     def read_at(self, ts: float, ts_text: str, line: int) -> None:
         """A row was read (ts from the text ts_text, on `line`): keep the widest gap between rows read."""
@@ -168,6 +178,11 @@ MAX_EPOCH_S = 1e11
 def parse_timestamp(text: str) -> float:
     """Epoch seconds, or an ISO 8601 time (a trailing Z or no zone means UTC). An epoch above
     MAX_EPOCH_S is read as milliseconds (then micro-, nanoseconds): see epoch_unit."""
+    return timestamp_and_unit(text)[0]
+
+
+def timestamp_and_unit(text: str) -> tuple[float, str | None]:
+    """(parse_timestamp(text), the epoch's unit as epoch_unit names it, or None for an ISO 8601 time)."""
     text = text.strip()
     try:
         value = float(text)
@@ -175,10 +190,11 @@ def parse_timestamp(text: str) -> float:
         stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
         if stamp.tzinfo is None:
             stamp = stamp.replace(tzinfo=timezone.utc)
-        return stamp.timestamp()
+        return stamp.timestamp(), None
     if not math.isfinite(value):
         raise ValueError(f"timestamp {text!r} is not finite")
-    return value / 10 ** (3 * EPOCH_UNITS.index(epoch_unit(value)))
+    unit = epoch_unit(value)
+    return value / 10 ** (3 * EPOCH_UNITS.index(unit)), unit
 
 
 EPOCH_UNITS = ("s", "ms", "us", "ns")
@@ -243,7 +259,7 @@ def parse_replay_csv(text: str | Iterable[str], allowlist: Iterable[str], data: 
     header: list[str] | None = None
     for row in csv_rows(reader):
         line_no = reader.line_num
-        if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
+        if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
             continue
         if header is None:
             header = [c.strip() for c in row]
@@ -265,21 +281,23 @@ def parse_replay_csv(text: str | Iterable[str], allowlist: Iterable[str], data: 
             if (twice := named_twice(header)) is not None:
                 raise ValueError(f"line {line_no}: the header names column {twice!r} twice")
             continue
+        data.file_rows += 1
+        try:
+            ts, unit = timestamp_and_unit(row[0])
+        except ValueError:
+            ts = unit = None
+        else:
+            data.timed_at(ts, row[0], line_no)
         if len(row) > len(header) and not "".join(row[len(header):]).strip():
             row = row[:len(header)]
         if len(row) != len(header):
             data.bad_rows.append((line_no, f"expected {len(header)} columns, got {len(row)}"))
             continue
-        try:
-            ts = parse_timestamp(row[0])
-        except ValueError:
+        if ts is None:
             data.bad_rows.append((line_no, f"bad timestamp {row[0]!r}"))
             continue
-        if data.ts_unit == "s":
-            try:
-                data.ts_unit = epoch_unit(float(row[0]))
-            except ValueError:
-                pass  # ISO 8601
+        if data.ts_unit == "s" and unit is not None:
+            data.ts_unit = unit
         if data.form == "long":
             symbol = row[1].strip()
             if symbol not in allowed:
@@ -324,27 +342,16 @@ def named_twice(names: Iterable[str]) -> str | None:
 def check_time_order(lines: str | Iterable[str]) -> int:
     """Rows must be in time order (equal times allowed): raise ValueError naming the line of the first one earlier
     than the row above (sorted, a stray old row would be replayed first and the rest years later). lines: as for
-    csv_lines. Returns the file's rows under the header (blank and # lines not counted), readable or not."""
-    reader = csv.reader(csv_lines(lines))
-    previous: float | None = None
-    header = False
-    n_rows = 0
-    for row in csv_rows(reader):
-        if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
-            continue
-        if not header:
-            header = True
-            continue
-        n_rows += 1
-        try:
-            ts = parse_timestamp(row[0])
-        except ValueError:
-            continue  # counted as a bad row by the parser
-        if previous is not None and ts < previous:
-            raise ValueError(f"line {reader.line_num}: timestamp {row[0].strip()} is before the row above "
-                             f"(rows must be in time order)")
-        previous = ts
-    return n_rows
+    csv_lines. Returns the file's rows under the header (blank and # lines not counted), readable or not. A caller
+    that parses the file has both from its ReplayData (time_order_checked), without this second read."""
+    return time_order_checked(parse_replay_csv(lines, ()))
+
+
+def time_order_checked(data: ReplayData) -> int:
+    """Raise ValueError when the parsed file had a row earlier than the row above; else its rows under the header."""
+    if data.out_of_order is not None:
+        raise ValueError(data.out_of_order)
+    return data.file_rows
 
 
 def file_problem(path: Any) -> str | None:
@@ -423,7 +430,7 @@ def read_replay_file(path: Any, allowlist: Iterable[str], *, speed: float) -> Re
     symbols = tuple(dict.fromkeys(allowlist))
     try:
         data = parse_replay_csv(text, symbols, ReplayColumns(symbols=symbols))
-        check_time_order(text)
+        time_order_checked(data)
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
     if usable_rows(data) == 0:

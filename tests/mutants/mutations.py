@@ -4827,7 +4827,7 @@ MUTATIONS: list[Mutation] = [
         "the live replay feed (and validate) refuses a row earlier than the row above, naming the file and line, as "
         "the backtest does: not sorted first with the rest of the file due years later (feeddup)",
         "launcher/feed_inputs.py",
-        "        check_time_order(text)\n",
+        "        time_order_checked(data)\n",
         "        pass\n",
         ("tests/test_price_feed_replay.py::test_a_replay_file_the_backtest_refuses_stops_the_feed_and_validate_naming_the_file_and_what_is_wrong[a_row_out_of_time_order]",)),
     Mutation(
@@ -5121,6 +5121,15 @@ MUTATIONS: list[Mutation] = [
         "    last = np.unique(symbols[::-1], return_index=True)[1]\n",
         ("tests/test_price_feed_replay.py::test_a_looped_replay_of_independent_symbols_makes_no_correlation_at_the_"
          "seam",)),
+    Mutation(
+        "backtest_prices_out_of_time_order_counted_not_refused",
+        "the backtest refuses a prices CSV with a row earlier than the row above, from the order noted as its rows "
+        "are read (one read fewer, feedfix)",
+        "launcher/backtest.py",
+        "        file_rows = time_order_checked(data)\n",
+        "        file_rows = data.file_rows\n",
+        ("tests/test_price_feed_replay.py::test_read_prices_gives_what_the_whole_text_read_gave_for_hostile_files"
+         "[out_of_order]",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
