@@ -18,11 +18,8 @@ reaches the buffer as a fresh price.
 
 from __future__ import annotations
 
-import bisect
-import hashlib
 import json
 import math
-import statistics
 import threading
 import time
 from typing import Any, Callable
@@ -40,8 +37,8 @@ from actors.snapshots import snapshot_time
 from launcher.keys import wrong_type
 from actors.wire import Tick, heartbeat_frames
 from launcher.topology import EXIT_BAD_INPUT, PriceFeedSettings, ReplaySource, SyntheticSource
-from launcher.feed_inputs import (NotPositiveDefinite, ReplayRow, cholesky_factor, loop_growth, price_rejection,
-                                  read_replay_file)
+from launcher.feed_inputs import (NotPositiveDefinite, ReplayColumns, ReplayRow, cholesky_factor, loop_growth,
+                                  price_rejection, read_replay_file)
 # Moved to launcher/feed_inputs.py (issue 15); these names stay importable from here for older code.
 from launcher.feed_inputs import (EPOCH_UNITS, MAX_EPOCH_S, PRICE_COLUMNS, TS_COLUMNS, ReplayData,  # noqa: F401, E402
                                   correlation_matrix, correlation_problem, epoch_unit, parse_replay_csv,
@@ -181,25 +178,41 @@ class ReplaySchedule:
 
     At each loop every symbol's prices are rebased so that its series continues where the last pass
     ended (pass k is scaled by (last / first) ** k): jumping back to the first prices in one slot
-    would be one huge common return, and independent symbols would correlate at +-0.9."""
+    would be one huge common return, and independent symbols would correlate at +-0.9.
 
-    def __init__(self, rows: list[ReplayRow], speed: float, loop: bool, loop_gap_s: float):
-        self.rows = rows
+    The rows are kept as columns (time, symbol index, price: 20 bytes a row), not as an object each: a 1 M-row file
+    held 300 MB so. A row is built when it is popped; a row's due time is (ts - first ts) / speed, computed then."""
+
+    def __init__(self, rows: list[ReplayRow] | ReplayColumns, speed: float, loop: bool, loop_gap_s: float):
+        if isinstance(rows, ReplayColumns):
+            self.symbols = rows.symbols
+            self.ts, self.symbol_index, self.price = rows.columns()
+        else:  # rows in the order given, as objects (tests, tools)
+            self.symbols = tuple(dict.fromkeys(r.symbol for r in rows))
+            index = {symbol: i for i, symbol in enumerate(self.symbols)}
+            self.ts = np.array([r.ts for r in rows], dtype=np.float64)
+            self.symbol_index = np.array([index[r.symbol] for r in rows], dtype=np.int32)
+            self.price = np.array([r.price for r in rows], dtype=np.float64)
+        self.n = len(self.ts)
         self.speed = speed
         self.loop = loop
         self.index = 0
         self.passes = 0  # loops completed
-        self.growth = loop_growth(rows) if loop else {}
+        self.growth = loop_growth(self.symbol_index, self.price) if loop else {}  # symbol index -> log growth a pass
         self.offset_s = 0.0  # added to every due time; grows by one file length per loop
-        first = rows[0].ts if rows else 0.0
-        self.relative_s = [(r.ts - first) / speed for r in rows]
-        gaps = [b - a for a, b in zip(self.relative_s, self.relative_s[1:]) if b > a]
-        self.loop_gap_s = statistics.median(gaps) if gaps else loop_gap_s
+        self.first_ts = float(self.ts[0]) if self.n else 0.0
+        gaps = np.diff((self.ts - self.first_ts) / speed)
+        gaps = gaps[gaps > 0]
+        self.loop_gap_s = float(np.median(gaps)) if len(gaps) else loop_gap_s
+
+    def relative_s(self, index: int) -> float:
+        """Row `index`'s due time within a pass: its recorded time after the first row's, divided by the speed."""
+        return (float(self.ts[index]) - self.first_ts) / self.speed
 
     def position(self) -> dict[str, Any]:
         """Where the replay stands: the recorded time of the next row (None once this pass's rows are all out) and
         the loops completed."""
-        return {"ts": self.rows[self.index].ts if self.index < len(self.rows) else None, "passes": self.passes}
+        return {"ts": float(self.ts[self.index]) if self.index < self.n else None, "passes": self.passes}
 
     def resume(self, position: Any) -> float | None:
         """Continue from a saved position(): the first row recorded at or after its ts (the same time, not the same
@@ -212,12 +225,12 @@ class ReplaySchedule:
                 or (passes and not self.loop):
             return None
         if ts is None:
-            index = len(self.rows)
+            index = self.n
         elif type(ts) in (int, float) and _finite(ts):
-            index = bisect.bisect_left(self.rows, float(ts), key=lambda r: r.ts)
+            index = int(np.searchsorted(self.ts, float(ts), side="left"))
         else:
             return None
-        if index >= len(self.rows) and not self.loop:
+        if index >= self.n and not self.loop:
             return None
         self.index, self.passes, self.offset_s = index, passes, 0.0
         return self.next_due_s()  # a pass that had ended starts the next
@@ -226,23 +239,24 @@ class ReplaySchedule:
         return any(abs(g) * passes > LOOP_REBASE_MAX_LOG for g in self.growth.values())
 
     def next_due_s(self) -> float | None:
-        if self.index >= len(self.rows):
-            if not self.loop or not self.rows:
+        if self.index >= self.n:
+            if not self.loop or not self.n:
                 return None
-            self.offset_s += self.relative_s[-1] + self.loop_gap_s
+            self.offset_s += self.relative_s(self.n - 1) + self.loop_gap_s
             self.index = 0
             self.passes += 1
             if self._rebase_overflows(self.passes):
                 self.passes = 0  # one jump back: a x100 file's prices were inf by pass 154, pop() overflowed at 155
-        return self.offset_s + self.relative_s[self.index]
+        return self.offset_s + self.relative_s(self.index)
 
     def pop(self) -> ReplayRow:
-        row = self.rows[self.index]
+        i = self.index
         self.index += 1
-        growth = self.growth.get(row.symbol, 0.0)
-        if self.passes and growth and price_rejection(row.price) is None:
-            return ReplayRow(row.ts, row.symbol, row.price * math.exp(growth * self.passes))
-        return row
+        symbol, price = int(self.symbol_index[i]), float(self.price[i])
+        growth = self.growth.get(symbol, 0.0)
+        if self.passes and growth and price_rejection(price) is None:
+            price = price * math.exp(growth * self.passes)
+        return ReplayRow(float(self.ts[i]), self.symbols[symbol], price)
 
 
 def _finite(number: int | float) -> bool:
@@ -250,11 +264,6 @@ def _finite(number: int | float) -> bool:
         return math.isfinite(number)
     except OverflowError:  # an integer past float's range
         return False
-
-
-def file_sha256(path: Any) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 class PositionSaver:
@@ -409,7 +418,7 @@ class PriceFeed(Actor):
     def _setup_replay(self) -> None:
         replay: ReplaySource = self.settings.replay  # type: ignore[assignment]
         path = self.topology.resolve_path(replay.path)
-        data = read_replay_file(path, self.symbols)
+        data = read_replay_file(path, self.symbols, speed=replay.speed)
         for line_no, reason in data.bad_rows:
             self.metrics.replay_skipped.labels(reason="bad_row").inc()
             self.log.warning("replay_bad_row", path=str(path), row=line_no, reason=reason)
@@ -420,10 +429,10 @@ class PriceFeed(Actor):
         if data.ts_unit != "s":
             self.log.warning("replay_timestamps_not_seconds", path=str(path), unit=data.ts_unit,
                              action="read as " + data.ts_unit)
-        self.log.info("replay_loaded", path=str(path), form=data.form, rows=len(data.rows),
+        self.log.info("replay_loaded", path=str(path), form=data.form, rows=data.read_rows(),
                       bad_rows=len(data.bad_rows), speed=replay.speed, loop=replay.loop)
-        self.schedule = ReplaySchedule(data.rows, replay.speed, replay.loop, self.settings.interval_s)
-        self.replay_identity = {"file": str(path), "sha256": file_sha256(path)}
+        self.schedule = ReplaySchedule(data, replay.speed, replay.loop, self.settings.interval_s)
+        self.replay_identity = {"file": str(path), "sha256": data.sha256}
         self.replay_position_key = keys.replay_position(self.topology.name, self.name)
         self.redis = connect(self.topology.redis, decode_responses=False)  # the saved position may hold any bytes
         self.position_saver: PositionSaver | None = None

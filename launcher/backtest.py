@@ -50,8 +50,9 @@ from actors.jumps import JumpFilter
 from actors.policy import (ACTIONS, FULL, HOLD, P25, P50, P75, BadRequest, PortfolioState, Position,
                            batch_gate_metrics, cluster_k, evaluate_batch, state_is_fresh, validate_proposal)
 from actors.snapshots import read_snapshot
-from launcher.feed_inputs import (TS_COLUMNS, PRICE_COLUMNS, ReplayColumns, check_time_order, csv_rows, epoch_unit,
-                                  file_problem, named_twice, parse_replay_csv, parse_timestamp, price_rejection)
+from launcher.feed_inputs import (TS_COLUMNS, PRICE_COLUMNS, ReplayColumns, csv_rows, epoch_unit,
+                                  file_problem, named_twice, parse_replay_csv, parse_timestamp, price_rejection,
+                                  time_order_checked)
 from launcher.topology import (ClustererSettings, ClustersConfig, CorrelatorSettings, GateSettings,
                                PermitIssuerSettings, PositionsConfig, SchemaError, load_topology)
 
@@ -267,18 +268,17 @@ def read_prices(path: str, symbols: list[str]) -> Prices:
         raise InputError(f"{path}: {problem} (--prices)")
     if path.endswith((".parquet", ".pq")):
         return read_prices_parquet(path, symbols)
-    # Read as it goes, three times (its UTF-8, its rows, their order), into columns: never the whole text at once,
-    # nor an object per row (a 3 M-row CSV peaked at 1.07 GB so; bench/bench_backtest.py --csv measures a read).
-    # The same Prices and errors as the whole text read at once: a bad byte anywhere is the error, named by its
-    # place in the file; lines end at LF alone (newline="\n", as the live feed's io.StringIO of the text).
+    # Read as it goes, twice (its UTF-8, then its rows, their order checked as they are read), into columns: never the
+    # whole text at once, nor an object per row (a 3 M-row CSV peaked at 1.07 GB so; bench/bench_backtest.py --csv
+    # measures a read). The same Prices and errors as the whole text read at once: a bad byte anywhere is the error,
+    # named by its place in the file; lines end at LF alone (newline="\n", as the live feed splits its text).
     try:
         not_utf8 = utf8_error(path)
         if not_utf8 is not None:
             raise InputError(f"{path}: not a prices CSV ({not_utf8})")
         with open(path, encoding="utf-8-sig", newline="\n") as fh:
             data = parse_replay_csv(fh, symbols, ReplayColumns(symbols=tuple(symbols)))
-        with open(path, encoding="utf-8-sig", newline="\n") as fh:
-            file_rows = check_time_order(fh)
+        file_rows = time_order_checked(data)
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not a prices CSV ({exc})") from None
     except InputError:

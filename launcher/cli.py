@@ -59,14 +59,14 @@ def replay_problems(topo) -> list[str]:
         path = topo.resolve_path(feed.replay.path)
         from launcher.feed_inputs import read_replay_file, usable_rows  # numpy: only when a replay is named
         try:
-            data = read_replay_file(path, topo.symbols)
+            data = read_replay_file(path, topo.symbols, speed=feed.replay.speed)
         except OSError as exc:
             problems.append(f"{where}: cannot read {path}: {exc.strerror or exc}")
             continue
         except ValueError as exc:
             problems.append(f"{where}: {exc}")
             continue
-        symbols = sorted({r.symbol for r in data.rows})
+        symbols = sorted(data.symbols[i] for i in set(data.symbol_index))
         unit = "" if data.ts_unit == "s" else f", timestamps in {data.ts_unit}"
         print(f"replay {path}: {usable_rows(data)} rows, {len(symbols)} symbols ({', '.join(symbols)}), "
               f"{data.form} form{unit}; {len(data.bad_rows)} unreadable rows, "

@@ -8,7 +8,7 @@ the same code, without importing an actor module (imports go one way: actors -> 
 from __future__ import annotations
 
 import csv
-import io
+import hashlib
 import math
 import os
 from array import array
@@ -86,6 +86,15 @@ class ReplayRow:
     price: float  # may be NaN or <= 0: the publisher rejects and counts those
 
 
+@dataclass(frozen=True)
+class RowGap:
+    """The time between a row read and the row read before it (file order), with their lines and timestamps."""
+    gap_s: float
+    line: int
+    ts_text: str
+    previous_ts_text: str
+
+
 @dataclass
 class ReplayData:
     rows: list[ReplayRow] = field(default_factory=list)
@@ -93,6 +102,27 @@ class ReplayData:
     not_in_allowlist: int = 0
     form: str = "long"
     ts_unit: str = "s"  # "ms", "us" or "ns" when the file's epochs were read in those units
+    widest_gap: RowGap | None = None  # between two rows read, in file order (the time order, once it is checked)
+    file_rows: int = 0  # rows under the header (blank and # lines not counted), readable or not
+    out_of_order: str | None = None  # the first row earlier than the row above, named by its line; raised by callers
+    sha256: str = ""  # of the bytes parsed (read_replay_file), so a saved position names exactly what was replayed
+    _last_read: tuple[float, str] | None = field(default=None, repr=False)
+    _last_timed: float | None = field(default=None, repr=False)
+
+    def timed_at(self, ts: float, ts_text: str, line: int) -> None:
+        """A row whose timestamp reads (whatever its other cells): note the first row earlier than the row above."""
+        if self.out_of_order is None and self._last_timed is not None and ts < self._last_timed:
+            self.out_of_order = (f"line {line}: timestamp {ts_text.strip()} is before the row above "
+                                 f"(rows must be in time order)")
+        self._last_timed = ts
+
+    def read_at(self, ts: float, ts_text: str, line: int) -> None:
+        """A row was read (ts from the text ts_text, on `line`): keep the widest gap between rows read."""
+        if self._last_read is not None:
+            gap_s = ts - self._last_read[0]
+            if self.widest_gap is None or gap_s > self.widest_gap.gap_s:
+                self.widest_gap = RowGap(gap_s, line, ts_text, self._last_read[1])
+        self._last_read = (ts, ts_text)
 
     def add(self, ts: float, symbol: str, price: float) -> None:
         self.rows.append(ReplayRow(ts, symbol, price))
@@ -132,9 +162,11 @@ class ReplayColumns(ReplayData):
     def columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(ts, symbol index, price) in time order, stable for equal times (as ReplayData.finish orders rows)."""
         ts = np.frombuffer(self.ts, dtype=np.float64)
+        symbol_index, price = np.frombuffer(self.symbol_index, dtype=np.int32), np.frombuffer(self.price, dtype=np.float64)
+        if not np.any(ts[1:] < ts[:-1]):  # in time order already (a replay file must be): the columns, no copy
+            return ts, symbol_index, price
         order = np.argsort(ts, kind="stable")
-        return (ts[order], np.frombuffer(self.symbol_index, dtype=np.int32)[order],
-                np.frombuffer(self.price, dtype=np.float64)[order])
+        return ts[order], symbol_index[order], price[order]
 
 
 TS_COLUMNS = ("ts", "timestamp", "time")
@@ -146,6 +178,11 @@ MAX_EPOCH_S = 1e11
 def parse_timestamp(text: str) -> float:
     """Epoch seconds, or an ISO 8601 time (a trailing Z or no zone means UTC). An epoch above
     MAX_EPOCH_S is read as milliseconds (then micro-, nanoseconds): see epoch_unit."""
+    return timestamp_and_unit(text)[0]
+
+
+def timestamp_and_unit(text: str) -> tuple[float, str | None]:
+    """(parse_timestamp(text), the epoch's unit as epoch_unit names it, or None for an ISO 8601 time)."""
     text = text.strip()
     try:
         value = float(text)
@@ -153,10 +190,11 @@ def parse_timestamp(text: str) -> float:
         stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
         if stamp.tzinfo is None:
             stamp = stamp.replace(tzinfo=timezone.utc)
-        return stamp.timestamp()
+        return stamp.timestamp(), None
     if not math.isfinite(value):
         raise ValueError(f"timestamp {text!r} is not finite")
-    return value / 10 ** (3 * EPOCH_UNITS.index(epoch_unit(value)))
+    unit = epoch_unit(value)
+    return value / 10 ** (3 * EPOCH_UNITS.index(unit)), unit
 
 
 EPOCH_UNITS = ("s", "ms", "us", "ns")
@@ -181,8 +219,18 @@ def csv_lines(text: str | Iterable[str]) -> Iterable[str]:
     utf-8-sig and newline="\\n", as io.StringIO splits a text: a lone CR is no line end): the same lines either
     way, a BOM left after the one utf-8-sig skips skipped too."""
     if isinstance(text, str):
-        return io.StringIO(text.removeprefix("\ufeff"))
+        return _text_lines(text.removeprefix("\ufeff"))
     return _second_bom_skipped(iter(text))
+
+
+def _text_lines(text: str) -> Iterator[str]:
+    """The lines of a text, each with its LF, as io.StringIO reads them (a lone CR is no line end), without
+    io.StringIO's copy of the text at 4 bytes a character (130 MB for a 33 MB file)."""
+    start, end_of_text = 0, len(text)
+    while start < end_of_text:
+        end = text.find("\n", start) + 1 or end_of_text
+        yield text[start:end]
+        start = end
 
 
 def _second_bom_skipped(lines: Iterator[str]) -> Iterator[str]:
@@ -211,7 +259,7 @@ def parse_replay_csv(text: str | Iterable[str], allowlist: Iterable[str], data: 
     header: list[str] | None = None
     for row in csv_rows(reader):
         line_no = reader.line_num
-        if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
+        if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
             continue
         if header is None:
             header = [c.strip() for c in row]
@@ -233,21 +281,23 @@ def parse_replay_csv(text: str | Iterable[str], allowlist: Iterable[str], data: 
             if (twice := named_twice(header)) is not None:
                 raise ValueError(f"line {line_no}: the header names column {twice!r} twice")
             continue
+        data.file_rows += 1
+        try:
+            ts, unit = timestamp_and_unit(row[0])
+        except ValueError:
+            ts = unit = None
+        else:
+            data.timed_at(ts, row[0], line_no)
         if len(row) > len(header) and not "".join(row[len(header):]).strip():
             row = row[:len(header)]
         if len(row) != len(header):
             data.bad_rows.append((line_no, f"expected {len(header)} columns, got {len(row)}"))
             continue
-        try:
-            ts = parse_timestamp(row[0])
-        except ValueError:
+        if ts is None:
             data.bad_rows.append((line_no, f"bad timestamp {row[0]!r}"))
             continue
-        if data.ts_unit == "s":
-            try:
-                data.ts_unit = epoch_unit(float(row[0]))
-            except ValueError:
-                pass  # ISO 8601
+        if data.ts_unit == "s" and unit is not None:
+            data.ts_unit = unit
         if data.form == "long":
             symbol = row[1].strip()
             if symbol not in allowed:
@@ -257,6 +307,8 @@ def parse_replay_csv(text: str | Iterable[str], allowlist: Iterable[str], data: 
                 data.add(ts, symbol, _cell_price(row[2]))
             except ValueError:
                 data.bad_rows.append((line_no, f"bad price {row[2]!r}"))
+                continue
+            data.read_at(ts, row[0].strip(), line_no)
             continue
         for symbol, cell in zip(header[1:], row[1:]):
             if not cell.strip():
@@ -268,6 +320,8 @@ def parse_replay_csv(text: str | Iterable[str], allowlist: Iterable[str], data: 
                 data.add(ts, symbol, _cell_price(cell))
             except ValueError:
                 data.bad_rows.append((line_no, f"bad price {cell!r} for {symbol}"))
+                continue
+            data.read_at(ts, row[0].strip(), line_no)
     if header is None:
         raise ValueError("the file is empty: expected a header line starting with ts")
     data.finish()
@@ -288,27 +342,16 @@ def named_twice(names: Iterable[str]) -> str | None:
 def check_time_order(lines: str | Iterable[str]) -> int:
     """Rows must be in time order (equal times allowed): raise ValueError naming the line of the first one earlier
     than the row above (sorted, a stray old row would be replayed first and the rest years later). lines: as for
-    csv_lines. Returns the file's rows under the header (blank and # lines not counted), readable or not."""
-    reader = csv.reader(csv_lines(lines))
-    previous: float | None = None
-    header = False
-    n_rows = 0
-    for row in csv_rows(reader):
-        if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
-            continue
-        if not header:
-            header = True
-            continue
-        n_rows += 1
-        try:
-            ts = parse_timestamp(row[0])
-        except ValueError:
-            continue  # counted as a bad row by the parser
-        if previous is not None and ts < previous:
-            raise ValueError(f"line {reader.line_num}: timestamp {row[0].strip()} is before the row above "
-                             f"(rows must be in time order)")
-        previous = ts
-    return n_rows
+    csv_lines. Returns the file's rows under the header (blank and # lines not counted), readable or not. A caller
+    that parses the file has both from its ReplayData (time_order_checked), without this second read."""
+    return time_order_checked(parse_replay_csv(lines, ()))
+
+
+def time_order_checked(data: ReplayData) -> int:
+    """Raise ValueError when the parsed file had a row earlier than the row above; else its rows under the header."""
+    if data.out_of_order is not None:
+        raise ValueError(data.out_of_order)
+    return data.file_rows
 
 
 def file_problem(path: Any) -> str | None:
@@ -333,39 +376,68 @@ def csv_rows(reader: Any) -> Iterator[list[str]]:
         yield row
 
 
-def loop_growth(rows: list[ReplayRow]) -> dict[str, float]:
-    """Per symbol, log(last usable price / first usable price) of the file: how far one pass moves it."""
-    first: dict[str, float] = {}
-    last: dict[str, float] = {}
-    for row in rows:
-        if price_rejection(row.price) is None:
-            first.setdefault(row.symbol, row.price)
-            last[row.symbol] = row.price
-    return {s: math.log(last[s] / first[s]) for s in first}
+def loop_growth(symbol_index: np.ndarray, price: np.ndarray) -> dict[int, float]:
+    """Per symbol index, log(last usable price / first usable price) of the rows (in time order): how far one pass
+    moves it."""
+    usable = np.flatnonzero(np.isfinite(price) & (price > 0))  # price_rejection(p) is None, for floats
+    symbols = symbol_index[usable]
+    present, first = np.unique(symbols, return_index=True)
+    last = len(symbols) - 1 - np.unique(symbols[::-1], return_index=True)[1]
+    return {int(s): math.log(float(price[usable[b]]) / float(price[usable[a]])) for s, a, b in zip(present, first, last)}
 
 
 def usable_rows(data: ReplayData) -> int:
+    if isinstance(data, ReplayColumns):
+        price = np.frombuffer(data.price, dtype=np.float64)
+        return int(np.count_nonzero(np.isfinite(price) & (price > 0)))
     return sum(1 for r in data.rows if price_rejection(r.price) is None)
 
 
-def read_replay_file(path: Any, allowlist: Iterable[str]) -> ReplayData:
-    """Read and parse a replay file; raise ValueError (or OSError) with a one-line reason naming the file when it
-    cannot be used, as the backtest refuses it (launcher/backtest.py read_prices): not a regular file, not UTF-8,
-    no header, a column named twice, rows out of time order, or no usable row (a feed with nothing to publish)."""
+# A replay never waits longer than this (wall time, after dividing by its speed) between two rows it publishes:
+# a row further on is a stray timestamp (a typo'd year, nanoseconds among seconds), not a pause worth keeping.
+MAX_REPLAY_WAIT_S = 86400.0
+
+
+def replay_wait_problem(data: ReplayData, speed: float) -> str | None:
+    """Why the replay of `data` (rows in time order) at `speed` would wait more than MAX_REPLAY_WAIT_S between two
+    rows, naming the row after the widest gap by its line; or None. A feed ready on heartbeats alone for days (or
+    for ever, behind a row 485 years on) is a broken replay that looks alive."""
+    gap = data.widest_gap
+    if gap is None or gap.gap_s / speed <= MAX_REPLAY_WAIT_S:
+        return None
+    return (f"line {gap.line}: timestamp {gap.ts_text} is {gap.gap_s:.15g} s after the row above "
+            f"({gap.previous_ts_text}): at speed {speed:g} the feed would publish only heartbeats for "
+            f"{gap.gap_s / speed:.6g} s, more than the {MAX_REPLAY_WAIT_S:.0f} s (one day) a replay may wait between "
+            f"rows (remove the stray row, or split the file at the gap)")
+
+
+def read_replay_file(path: Any, allowlist: Iterable[str], *, speed: float) -> ReplayColumns:
+    """Read and parse a replay file in one read (its SHA-256 is that of the bytes parsed); raise ValueError (or
+    OSError) with a one-line reason naming the file when it cannot be used, as the backtest refuses it
+    (launcher/backtest.py read_prices): not a regular file, not UTF-8, no header, a column named twice, rows out of
+    time order, or no usable row (a feed with nothing to publish); and, for the live feed alone, two rows further
+    apart than MAX_REPLAY_WAIT_S of wall time at `speed` (replay_wait_problem)."""
     if (problem := file_problem(path)) is not None:
         raise ValueError(f"{path}: {problem}")
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    sha256 = hashlib.sha256(raw).hexdigest()
     try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            text = fh.read()
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path}: not a prices CSV ({exc})") from None
+    del raw  # the text alone while it is parsed: a 1 M-row file is 33 MB of either
+    symbols = tuple(dict.fromkeys(allowlist))
     try:
-        data = parse_replay_csv(text, allowlist)
-        check_time_order(text)
+        data = parse_replay_csv(text, symbols, ReplayColumns(symbols=symbols))
+        time_order_checked(data)
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
     if usable_rows(data) == 0:
         raise ValueError(f"{path}: no usable row ({len(data.rows)} rows for the allowlist, "
                          f"{len(data.bad_rows)} unreadable, {data.not_in_allowlist} outside the allowlist; "
                          f"form {data.form}); expected ts,symbol,price or ts,SYM1,SYM2,...")
+    if (problem := replay_wait_problem(data, speed)) is not None:
+        raise ValueError(f"{path}: {problem}")
+    data.sha256 = sha256
     return data

@@ -201,7 +201,7 @@ def test_a_file_without_one_usable_row_is_refused(tmp_path):
     path = tmp_path / "prices.csv"
     path.write_text("ts,BTCUSDT\n1,-5\n2,nan\n")
     with pytest.raises(ValueError, match="no usable row"):
-        read_replay_file(path, ALLOW)
+        read_replay_file(path, ALLOW, speed=1)
 
 
 def test_validate_reads_the_replay_file_and_says_what_it_holds(tmp_path, capsys):
@@ -637,3 +637,160 @@ def test_a_redis_that_hangs_does_not_hold_up_a_replays_ticks(tmp_path, redis_ser
             os.kill(redis_server.proc.pid, signal.SIGCONT)
         listener.close()
         assert feed.terminate() == 0, feed.log()
+
+
+# --------------------------------------------------------------------------- feedfix: far-future rows, one read
+
+
+FAR_FUTURE_ROWS = {  # the row after 1700000001 that the feed waited on for ever, ready all along
+    "a_row_485_years_on": ("17000000000", "15299999999 s after the row above"),
+    "a_timestamp_of_1e300": ("1e300", "1e+291 s after the row above"),  # read as nanoseconds: 1e291 s
+}
+
+
+@pytest.mark.parametrize("case", FAR_FUTURE_ROWS)
+def test_a_replay_row_far_after_the_row_above_stops_the_feed_and_validate_naming_the_file_line_and_gap(
+        tmp_path, case):
+    """feedfix: a row in time order but 485 years (or 1e291 s) after the row above was accepted: the feed published
+    the rows before it, then waited on it for ever while it reported ready (heartbeats only), and validate said ok.
+    Both now refuse the file at start, exit 2, with one line naming the file, the row's line and the gap."""
+    import subprocess
+
+    row, gap = FAR_FUTURE_ROWS[case]
+    (tmp_path / "prices.csv").write_text(f"ts,symbol,price\n1700000000,BTCUSDT,100\n1700000001,BTCUSDT,101\n"
+                                         f"{row},BTCUSDT,102\n")
+    path, data = feed_topology(tmp_path, "redis://127.0.0.1:1/0", {
+        "source": "replay", "heartbeat_s": 0.5, "replay": {"path": "prices.csv", "speed": 1}})
+    expected = f"{tmp_path / 'prices.csv'}: line 4: timestamp {row} is {gap}"
+    validate = subprocess.run([PYTHON, "-m", "launcher", "validate", str(path)], capture_output=True, text=True,
+                              cwd=REPO, timeout=20 * DEADLINE_SCALE)
+    assert validate.returncode == 2 and expected in validate.stdout, (validate.stdout, validate.stderr[-800:])
+    assert "more than the 86400 s (one day)" in validate.stdout, validate.stdout
+    listener = TickListener(tick_endpoint(data))
+    feed = ActorProcess(path, "price_feed").start()
+    try:
+        assert feed.proc.wait(timeout=20 * DEADLINE_SCALE) == 2, feed.log()
+        refusals = [line for line in feed.log().splitlines() if "event=bad_source" in line]
+        assert len(refusals) == 1 and expected in refusals[0], feed.log()
+        assert "Traceback" not in feed.log() and "event=ready" not in feed.log(), feed.log()
+        assert listener.ticks() == []
+    finally:
+        listener.close()
+        feed.terminate()
+
+
+@pytest.mark.parametrize("speed, refused", [(1, True), (4, False), (2, False), (1.999, True)])
+def test_a_replay_gap_is_refused_when_its_wall_time_at_the_speed_passes_one_day(tmp_path, speed, refused):
+    """The bound is on the wall time the feed would wait, gap / speed: two days between rows is refused at speed 1
+    (and just under 2), replayed at speed 2 (exactly one day) or 4. The widest gap is named, wherever it is."""
+    from launcher.feed_inputs import read_replay_file
+    path = tmp_path / "prices.csv"
+    path.write_text("ts,BTCUSDT,ETHUSDT\n1700000000,100,\n1700003600,,200\n1700176400,101,201\n1700176401,102,\n")
+    if not refused:
+        assert read_replay_file(path, ALLOW, speed=speed).read_rows() == 5
+        return
+    with pytest.raises(ValueError) as refusal:
+        read_replay_file(path, ALLOW, speed=speed)
+    assert str(refusal.value).startswith(f"{path}: line 4: timestamp 1700176400 is 172800 s after the row above "
+                                         f"(1700003600): at speed {speed:g} the feed would publish only heartbeats "
+                                         f"for {172800 / speed:.6g} s, more than the 86400 s (one day)"), refusal.value
+
+
+def test_a_replay_gap_counts_only_the_rows_the_feed_publishes(tmp_path):
+    """Rows of a symbol outside the allowlist are never published, so they do not shorten the feed's wait: two days
+    between BTCUSDT rows with DOGEUSDT rows between them are refused, named at the BTCUSDT row after the gap."""
+    from launcher.feed_inputs import read_replay_file
+    path = tmp_path / "prices.csv"
+    path.write_text("ts,symbol,price\n1700000000,BTCUSDT,100\n" + "".join(
+        f"{1700000000 + h * 3600},DOGEUSDT,0.1\n" for h in range(1, 48)) + "1700172800,BTCUSDT,101\n")
+    with pytest.raises(ValueError, match=r"prices.csv: line 50: timestamp 1700172800 is 172800 s after the row above "
+                                         r"\(1700000000\)"):
+        read_replay_file(path, ALLOW, speed=1)
+
+
+SWAP_HOOK = '''
+import builtins, io, os
+_target, _other = os.environ["FEEDFIX_SWAP_FILE"], os.environ["FEEDFIX_SWAP_WITH"]
+_open = builtins.open
+
+
+def _open_then_swap(file, *args, **kwargs):
+    """The first open of the prices file reads it as it is; the file is then replaced (a rename, as an editor or
+    rsync does), so any later read of it reads the other file."""
+    global _target
+    fh = _open(file, *args, **kwargs)
+    if _target and isinstance(file, (str, os.PathLike)) and os.path.abspath(os.fspath(file)) == _target:
+        _target = None
+        os.replace(_other, file)
+    return fh
+
+
+builtins.open = io.open = _open_then_swap
+'''
+
+
+def test_the_saved_replay_position_names_the_bytes_the_feed_parsed_even_if_the_file_is_replaced_while_it_reads(
+        tmp_path, redis_server, monkeypatch):
+    """feedfix: the feed parsed its file, then opened it again to hash it: a file replaced in between (a deploy
+    writing the next day's prices) was saved under the new file's hash, and a restart on the new file resumed the
+    old file's position in it. The hash now comes from the bytes parsed, in one read: a hook in the feed's process
+    replaces the file just after the feed first opens it, and the position saved must still be the first file's."""
+    import hashlib
+    import json
+    import os
+
+    first = _two_symbol_prices(1000).encode()
+    (tmp_path / "prices.csv").write_bytes(first)
+    (tmp_path / "next.csv").write_text(_two_symbol_prices(3000))
+    (tmp_path / "hook").mkdir()
+    (tmp_path / "hook" / "sitecustomize.py").write_text(SWAP_HOOK)
+    monkeypatch.setenv("FEEDFIX_SWAP_FILE", str(tmp_path / "prices.csv"))
+    monkeypatch.setenv("FEEDFIX_SWAP_WITH", str(tmp_path / "next.csv"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path / "hook"), os.environ.get("PYTHONPATH", "")]))
+    path, data = feed_topology(tmp_path, redis_server.url, {
+        "source": "replay", "heartbeat_s": 0.5, "replay": {"path": "prices.csv", "speed": 1}})
+    key = f"clustergate:price_feed:{data['name']}:price_feed:replay_position"
+    listener = TickListener(tick_endpoint(data))
+    feed = ActorProcess(path, "price_feed").start()
+    try:
+        wait_for(lambda: _btc_prices(listener) and redis_server.client().get(key), 20, f"ticks, a position\n{feed.log()}")
+        assert not (tmp_path / "next.csv").exists(), "the hook did not replace the file"
+        assert 1000 <= _btc_prices(listener)[0] < 2000, _btc_prices(listener)[:3]  # the first file's prices
+        saved = json.loads(redis_server.client().get(key))
+        assert saved["sha256"] == hashlib.sha256(first).hexdigest() != hashlib.sha256(
+            (tmp_path / "prices.csv").read_bytes()).hexdigest(), saved
+    finally:
+        listener.close()
+        assert feed.terminate() == 0, feed.log()
+
+
+def test_a_schedule_of_the_files_columns_publishes_what_a_schedule_of_its_rows_publishes(tmp_path):
+    """feedfix: the feed keeps a file's rows as columns (20 bytes a row, not a 300-byte object): the same rows, due
+    at the same times, with the same rebased prices over three loops, the same positions, and the same resumption."""
+    import random
+
+    from launcher.feed_inputs import read_replay_file
+    rng = random.Random(11)
+    t, lines = 1700000000.0, ["ts,symbol,price"]
+    for i in range(600):
+        t += rng.choice([0, 0, 0.25, 1, 7.5])
+        lines.append(f"{t},{rng.choice(ALLOW + ['DOGEUSDT'])},{rng.choice(['nan', '-1', '0', str(100 + i)])}")
+    path = tmp_path / "prices.csv"
+    path.write_text("\n".join(lines) + "\n")
+    columns = ReplaySchedule(read_replay_file(path, ALLOW, speed=3), 3, True, 1.0)
+    rows = ReplaySchedule(parse_replay_csv(path.read_text(), ALLOW).rows, 3, True, 1.0)
+
+    def published(schedule: ReplaySchedule, count: int) -> list:
+        out = []
+        for _ in range(count):
+            out.append((schedule.next_due_s(), schedule.position()))
+            row = schedule.pop()
+            out.append((row.ts, row.symbol, repr(row.price)))
+        return out
+
+    assert columns.n == rows.n > 400 and columns.loop_gap_s == rows.loop_gap_s
+    assert published(columns, 3 * columns.n + 5) == published(rows, 3 * columns.n + 5)
+    for ts in (1700000100.0, 1700000100.1, 0, 2e9):
+        position = {"ts": ts, "passes": 2}
+        assert columns.resume(position) == rows.resume(position)
+        assert published(columns, 50) == published(rows, 50)

@@ -1895,16 +1895,16 @@ MUTATIONS: list[Mutation] = [
         "a_replay_position_is_a_row_number_of_the_allowed_symbols_rows",
         "a replay restarted with another allowlist continues at the same recorded time (rev-replay)",
         "actors/price_feed.py",
-        "        return {\"ts\": self.rows[self.index].ts if self.index < len(self.rows) else None, \"passes\": self.passes}\n",
-        "        return {\"ts\": self.index if self.index < len(self.rows) else None, \"passes\": self.passes}\n",
+        "        return {\"ts\": float(self.ts[self.index]) if self.index < self.n else None, \"passes\": self.passes}\n",
+        "        return {\"ts\": self.index if self.index < self.n else None, \"passes\": self.passes}\n",
         ("tests/test_price_feed_replay.py::test_a_replay_restarted_with_another_allowlist_continues_at_the_same_recorded_time",),
-        also=(("actors/price_feed.py", "            index = bisect.bisect_left(self.rows, float(ts), key=lambda r: r.ts)\n",
+        also=(("actors/price_feed.py", "            index = int(np.searchsorted(self.ts, float(ts), side=\"left\"))\n",
                "            index = int(ts)\n"),)),
     Mutation(
         "a_replay_file_is_known_by_its_size_and_mtime",
         "a replay file replaced by another of the same size and mtime starts from its first row (rev-replay)",
         "actors/price_feed.py",
-        "        self.replay_identity = {\"file\": str(path), \"sha256\": file_sha256(path)}\n",
+        "        self.replay_identity = {\"file\": str(path), \"sha256\": data.sha256}\n",
         "        self.replay_identity = {\"file\": str(path), \"sha256\": f\"{path.stat().st_size}:{path.stat().st_mtime_ns}\"}\n",
         ("tests/test_price_feed_replay.py::test_a_replay_file_replaced_by_another_of_the_same_size_and_mtime_starts_from_its_first_row",)),
     Mutation(
@@ -4827,7 +4827,7 @@ MUTATIONS: list[Mutation] = [
         "the live replay feed (and validate) refuses a row earlier than the row above, naming the file and line, as "
         "the backtest does: not sorted first with the rest of the file due years later (feeddup)",
         "launcher/feed_inputs.py",
-        "        check_time_order(text)\n",
+        "        time_order_checked(data)\n",
         "        pass\n",
         ("tests/test_price_feed_replay.py::test_a_replay_file_the_backtest_refuses_stops_the_feed_and_validate_naming_the_file_and_what_is_wrong[a_row_out_of_time_order]",)),
     Mutation(
@@ -5083,6 +5083,69 @@ MUTATIONS: list[Mutation] = [
         "if [[ $real != /usr/bin/* ]] || [[ $(id -u) -ne 0 ]]",
         "if [[ $(id -u) -ne 0 ]]",
         ("tests/test_install_venv.py::test_a_python_without_ensurepip_is_named_with_the_package_to_install",)),
+    Mutation(
+        "replay_feed_waits_on_a_row_years_after_the_row_above",
+        "the live replay feed (and validate) refuses a file with two rows further apart than one day of wall time at "
+        "its speed, naming the file, line and gap: not ready on heartbeats alone for ever behind a row 485 years on "
+        "(feedfix)",
+        "launcher/feed_inputs.py",
+        "    if (problem := replay_wait_problem(data, speed)) is not None:\n",
+        "    if (problem := None) is not None:\n",
+        ("tests/test_price_feed_replay.py::test_a_replay_row_far_after_the_row_above_stops_the_feed_and_validate_"
+         "naming_the_file_line_and_gap[a_row_485_years_on]",)),
+    Mutation(
+        "replay_wait_bound_ignores_the_speed",
+        "the replay's bound between rows is on wall time, the gap divided by the speed (feedfix)",
+        "launcher/feed_inputs.py",
+        "    if gap is None or gap.gap_s / speed <= MAX_REPLAY_WAIT_S:\n",
+        "    if gap is None or gap.gap_s <= MAX_REPLAY_WAIT_S:\n",
+        ("tests/test_price_feed_replay.py::test_a_replay_gap_is_refused_when_its_wall_time_at_the_speed_passes_one_"
+         "day[4-False]",)),
+    Mutation(
+        "replay_file_hashed_in_a_second_read",
+        "a replay's saved position carries the SHA-256 of the bytes the feed parsed, read once: a file replaced "
+        "between two reads is not saved under the new file's hash (feedfix)",
+        "launcher/feed_inputs.py",
+        "    sha256 = hashlib.sha256(raw).hexdigest()\n",
+        "    sha256 = hashlib.sha256(open(path, \"rb\").read()).hexdigest()\n",
+        ("tests/test_price_feed_replay.py::test_the_saved_replay_position_names_the_bytes_the_feed_parsed_even_if_"
+         "the_file_is_replaced_while_it_reads",)),
+    Mutation(
+        "replay_feed_hashes_its_file_in_a_second_read",
+        "the feed saves its position under the hash of the bytes it parsed, not of the file read again (feedfix)",
+        "actors/price_feed.py",
+        "        self.replay_identity = {\"file\": str(path), \"sha256\": data.sha256}\n",
+        "        self.replay_identity = {\"file\": str(path), \"sha256\": __import__(\"hashlib\").sha256(path.read_bytes())"
+        ".hexdigest()}\n",
+        ("tests/test_price_feed_replay.py::test_the_saved_replay_position_names_the_bytes_the_feed_parsed_even_if_"
+         "the_file_is_replaced_while_it_reads",)),
+    Mutation(
+        "replay_columns_taken_as_in_time_order",
+        "columns read from a file out of time order (a backtest's) are put in time order, stable for equal times; only "
+        "a file in order is used as read, without a copy (feedfix)",
+        "launcher/feed_inputs.py",
+        "        if not np.any(ts[1:] < ts[:-1]):  # in time order already (a replay file must be): the columns, no copy\n",
+        "        if True:\n",
+        ("tests/test_price_feed_replay.py::test_a_file_read_into_columns_gives_the_rows_in_the_order_the_row_reader_"
+         "gives_them[long]",)),
+    Mutation(
+        "replay_loop_growth_from_the_first_price_of_the_reversed_rows",
+        "a looping replay kept as columns rebases each pass by the file's last usable price over its first, as the "
+        "rows did (feedfix)",
+        "launcher/feed_inputs.py",
+        "    last = len(symbols) - 1 - np.unique(symbols[::-1], return_index=True)[1]\n",
+        "    last = np.unique(symbols[::-1], return_index=True)[1]\n",
+        ("tests/test_price_feed_replay.py::test_a_looped_replay_of_independent_symbols_makes_no_correlation_at_the_"
+         "seam",)),
+    Mutation(
+        "backtest_prices_out_of_time_order_counted_not_refused",
+        "the backtest refuses a prices CSV with a row earlier than the row above, from the order noted as its rows "
+        "are read (one read fewer, feedfix)",
+        "launcher/backtest.py",
+        "        file_rows = time_order_checked(data)\n",
+        "        file_rows = data.file_rows\n",
+        ("tests/test_price_feed_replay.py::test_read_prices_gives_what_the_whole_text_read_gave_for_hostile_files"
+         "[out_of_order]",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
