@@ -5083,6 +5083,17 @@ MUTATIONS: list[Mutation] = [
         "if [[ $real != /usr/bin/* ]] || [[ $(id -u) -ne 0 ]]",
         "if [[ $(id -u) -ne 0 ]]",
         ("tests/test_install_venv.py::test_a_python_without_ensurepip_is_named_with_the_package_to_install",)),
+    Mutation(
+        "gate_waits_for_an_issuer_to_connect_by_the_wall_clock",
+        "a gate whose `permits` socket binds waits for an issuer to connect until the request's deadline by the "
+        "monotonic clock: a wall clock step back since its decision does not wedge it, answering nobody (sendwait)",
+        "actors/gate.py",
+        "            wait_ms = int((deadline_mono - time.monotonic()) * 1000.0)\n",
+        "            wait_ms = int((deadline_mono - time.time()) * 1000.0)\n",
+        ("tests/test_deadline_overload_review.py::test_a_wall_clock_step_back_before_a_gate_waits_for_an_issuer_to_"
+         "connect_does_not_wedge_it",),
+        also=(("actors/gate.py", 'self._send_when_connected(sock, frame, request["deadline_mono"])',
+               'self._send_when_connected(sock, frame, request["deadline_epoch"])'),)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
