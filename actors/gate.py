@@ -763,7 +763,7 @@ class Gate(Actor):
 
     def ask_issuer(self, request: dict[str, Any]) -> dict[str, Any] | None:
         """The issuer's reply; ISSUER_NOT_CONNECTED when the request could not even be queued by its
-        deadline_epoch (a `permits` socket that binds, with no issuer connected: a blocking send would wait for
+        deadline_mono (a `permits` socket that binds, with no issuer connected: a blocking send would wait for
         one, answering nobody); PERMITS_SOCKET_UNAVAILABLE when the socket could not be re-opened; or None after
         permit_timeout_ms (the socket is then re-created)."""
         sock = self.sockets.get("permits") or self.reopen_permits()
@@ -774,7 +774,7 @@ class Gate(Actor):
             try:
                 send_one(sock, frame, _NOBLOCK)  # queued at once whenever a pipe exists
             except zmq.Again:
-                if not self._send_when_connected(sock, frame, request["deadline_epoch"]):
+                if not self._send_when_connected(sock, frame, request["deadline_mono"]):
                     self.issuer_lost("permit_issuer_not_connected", endpoint=self.spec.sockets["permits"].endpoint)
                     return ISSUER_NOT_CONNECTED
             reply = self.issuer_reply(sock.recv(), frame)  # RCVTIMEO: zmq's own poll with the timeout, no Poller per call
@@ -829,12 +829,13 @@ class Gate(Actor):
             return None
 
     @staticmethod
-    def _send_when_connected(sock: zmq.Socket, frame: bytes, deadline_epoch: float) -> bool:
+    def _send_when_connected(sock: zmq.Socket, frame: bytes, deadline_mono: float) -> bool:
         """Send once an issuer connects, waiting no later than the request's deadline (the issuer refuses it
         after that anyway): a `permits` socket that binds has no issuer for a moment after it is re-created,
-        until the issuer reconnects. False when none connected in time: nothing was sent."""
+        until the issuer reconnects. False when none connected in time: nothing was sent. Waited by the monotonic
+        clock: by the wall clock, a step back since the decision made the gate wait as much longer, answering nobody."""
         while True:
-            wait_ms = int((deadline_epoch - time.time()) * 1000.0)
+            wait_ms = int((deadline_mono - time.monotonic()) * 1000.0)
             if wait_ms <= 0 or not sock.poll(wait_ms, zmq.POLLOUT):
                 return False
             try:

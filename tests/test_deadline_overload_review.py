@@ -17,6 +17,7 @@ from launcher.client import GateClient, GateUnavailable
 from helpers import DEADLINE_SCALE, scrape, wait_for, write_topology
 from test_gate_deadlines import (SKEWED_CLOCK, bytes_queued_for, new_plan, nothing_written, one_reply,  # noqa: F401
                                  p26)  # p26: the fixture
+from test_bound_requesters import gate_and_issuer_deciding, reversed_link_topology
 from test_gate_service import P26, write_book
 
 
@@ -325,3 +326,51 @@ def test_a_wall_clock_step_back_while_the_gate_reads_its_state_does_not_move_the
     written = [f for _, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == plan]
     assert not written and r.exists(keys.permit(plan)) == 0, (
         f"written (final_action {written[0]['final_action'] if written else '?'}) after the gate answered {reply}")
+
+
+def test_a_wall_clock_step_back_before_a_gate_waits_for_an_issuer_to_connect_does_not_wedge_it(
+        tmp_path, redis_server, monkeypatch) -> None:
+    """A gate whose `permits` socket binds, with its issuer gone, waits for one to connect until the request's deadline
+    and then answers HOLD permit_unavailable, nothing recorded. It measured that wait by the wall clock, against a
+    deadline read before its state read: stepped back 60 s while a stalled Redis held that read, it waited 62 s and
+    answered no proposal meanwhile. It now waits by the request's deadline_mono, which no step moves."""
+    step_file = stepped_host_clock(tmp_path, monkeypatch)
+    r = redis_server.client()
+    write_book(r)
+    path, data = reversed_link_topology(tmp_path, redis_server.url, ("gate", "permits"), ("permit_issuer", "requests"))
+    data["actors"]["gate"]["settings"].update({"deadline_skew_ms": 0, "state_refresh_ms": 0, "refresh_s": 3600,
+                                               "permit_timeout_ms": 4000})
+    data["redis"]["timeout_ms"] = 5000  # the gate's state read waits for a stopped Redis
+    write_topology(path, data)
+    endpoint = data["actors"]["gate"]["sockets"]["proposals"]["bind"]
+    gate, issuer = gate_and_issuer_deciding(path, endpoint)
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    try:
+        issuer.terminate()  # gone for good: its connection closes and the gate has no pipe
+        proposal = lambda plan: json.dumps({"plan_id": plan, "symbol": "ETHUSDT",  # noqa: E731
+                                            "action_proposed": "PARTIAL_50"}).encode()
+        decision = one_reply(endpoint, proposal(new_plan()), timeout_ms=15_000)["decision"]
+        assert "no permit issuer is connected" in decision["detail"], decision
+        plan = new_plan()
+        sock.connect(endpoint)
+        redis_server.proc.send_signal(signal.SIGSTOP)
+        try:
+            sock.send(proposal(plan))
+            wait_for(lambda: bytes_queued_for(redis_server.port) > 0, 10, "the gate's state read at the stopped Redis",
+                     interval_s=0.005)
+            step_file.write_text("-600")  # an NTP step back of the gate's host, after the gate read its clock
+        finally:
+            redis_server.proc.send_signal(signal.SIGCONT)
+        assert sock.poll(15_000 * DEADLINE_SCALE), f"the gate did not answer\n{gate.log()[-3000:]}"
+        decision = json.loads(sock.recv())["decision"]
+        assert (decision["final_action"], decision["gate_reason"], decision["recorded"], decision["permit"]) == (
+            "HOLD", "permit_unavailable", False, False), decision
+        assert "no permit issuer is connected" in decision["detail"], decision
+        assert nothing_written(r, plan)
+        decision = one_reply(endpoint, proposal(new_plan()), timeout_ms=15_000)["decision"]  # and the next one
+        assert (decision["gate_reason"], decision["recorded"]) == ("permit_unavailable", False), decision
+    finally:
+        sock.close(linger=0)
+        gate.terminate()
+        issuer.terminate()

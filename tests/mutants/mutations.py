@@ -5146,6 +5146,17 @@ MUTATIONS: list[Mutation] = [
         "        file_rows = data.file_rows\n",
         ("tests/test_price_feed_replay.py::test_read_prices_gives_what_the_whole_text_read_gave_for_hostile_files"
          "[out_of_order]",)),
+    Mutation(
+        "gate_waits_for_an_issuer_to_connect_by_the_wall_clock",
+        "a gate whose `permits` socket binds waits for an issuer to connect until the request's deadline by the "
+        "monotonic clock: a wall clock step back since its decision does not wedge it, answering nobody (sendwait)",
+        "actors/gate.py",
+        "            wait_ms = int((deadline_mono - time.monotonic()) * 1000.0)\n",
+        "            wait_ms = int((deadline_mono - time.time()) * 1000.0)\n",
+        ("tests/test_deadline_overload_review.py::test_a_wall_clock_step_back_before_a_gate_waits_for_an_issuer_to_"
+         "connect_does_not_wedge_it",),
+        also=(("actors/gate.py", 'self._send_when_connected(sock, frame, request["deadline_mono"])',
+               'self._send_when_connected(sock, frame, request["deadline_epoch"])'),)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
