@@ -88,7 +88,8 @@ class ReplayRow:
 
 @dataclass(frozen=True)
 class RowGap:
-    """The time between a row read and the row read before it (file order), with their lines and timestamps."""
+    """The time between a row read and the last row read before it that the feed can publish (file order), with the
+    later row's line and both timestamps."""
     gap_s: float
     line: int
     ts_text: str
@@ -102,7 +103,9 @@ class ReplayData:
     not_in_allowlist: int = 0
     form: str = "long"
     ts_unit: str = "s"  # "ms", "us" or "ns" when the file's epochs were read in those units
-    widest_gap: RowGap | None = None  # between two rows read, in file order (the time order, once it is checked)
+    # between a row read and the last row read before it with a usable price (or the first row read), in file
+    # order (the time order, once it is checked): read_at
+    widest_gap: RowGap | None = None
     file_rows: int = 0  # rows under the header (blank and # lines not counted), readable or not
     out_of_order: str | None = None  # the first row earlier than the row above, named by its line; raised by callers
     sha256: str = ""  # of the bytes parsed (read_replay_file), so a saved position names exactly what was replayed
@@ -116,13 +119,16 @@ class ReplayData:
                                  f"(rows must be in time order)")
         self._last_timed = ts
 
-    def read_at(self, ts: float, ts_text: str, line: int) -> None:
-        """A row was read (ts from the text ts_text, on `line`): keep the widest gap between rows read."""
+    def read_at(self, ts: float, ts_text: str, line: int, price: float) -> None:
+        """A row was read (ts from the text ts_text, on `line`): keep the widest gap between it and the last row
+        read with a usable price (or the first row read, where the replay starts). A NaN, zero, negative or
+        infinite price is never published, so it does not shorten the wait: measured from the row before it."""
         if self._last_read is not None:
             gap_s = ts - self._last_read[0]
             if self.widest_gap is None or gap_s > self.widest_gap.gap_s:
                 self.widest_gap = RowGap(gap_s, line, ts_text, self._last_read[1])
-        self._last_read = (ts, ts_text)
+        if self._last_read is None or 0.0 < price < math.inf:  # price_rejection(price) is None, for a float
+            self._last_read = (ts, ts_text)
 
     def add(self, ts: float, symbol: str, price: float) -> None:
         self.rows.append(ReplayRow(ts, symbol, price))
@@ -304,11 +310,12 @@ def parse_replay_csv(text: str | Iterable[str], allowlist: Iterable[str], data: 
                 data.not_in_allowlist += 1
                 continue
             try:
-                data.add(ts, symbol, _cell_price(row[2]))
+                price = _cell_price(row[2])
             except ValueError:
                 data.bad_rows.append((line_no, f"bad price {row[2]!r}"))
                 continue
-            data.read_at(ts, row[0].strip(), line_no)
+            data.add(ts, symbol, price)
+            data.read_at(ts, row[0].strip(), line_no, price)
             continue
         for symbol, cell in zip(header[1:], row[1:]):
             if not cell.strip():
@@ -317,11 +324,12 @@ def parse_replay_csv(text: str | Iterable[str], allowlist: Iterable[str], data: 
                 data.not_in_allowlist += 1
                 continue
             try:
-                data.add(ts, symbol, _cell_price(cell))
+                price = _cell_price(cell)
             except ValueError:
                 data.bad_rows.append((line_no, f"bad price {cell!r} for {symbol}"))
                 continue
-            data.read_at(ts, row[0].strip(), line_no)
+            data.add(ts, symbol, price)
+            data.read_at(ts, row[0].strip(), line_no, price)
     if header is None:
         raise ValueError("the file is empty: expected a header line starting with ts")
     data.finish()
@@ -434,7 +442,7 @@ def read_replay_file(path: Any, allowlist: Iterable[str], *, speed: float) -> Re
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
     if usable_rows(data) == 0:
-        raise ValueError(f"{path}: no usable row ({len(data.rows)} rows for the allowlist, "
+        raise ValueError(f"{path}: no usable row ({data.read_rows()} rows for the allowlist, "
                          f"{len(data.bad_rows)} unreadable, {data.not_in_allowlist} outside the allowlist; "
                          f"form {data.form}); expected ts,symbol,price or ts,SYM1,SYM2,...")
     if (problem := replay_wait_problem(data, speed)) is not None:

@@ -708,6 +708,56 @@ def test_a_replay_gap_counts_only_the_rows_the_feed_publishes(tmp_path):
         read_replay_file(path, ALLOW, speed=1)
 
 
+
+GAPS_ACROSS_UNPUBLISHED_PRICES = {  # (file, the refusal's line and gap): rows whose price the feed never publishes
+    "a_nan_price_between": ("ts,symbol,price\n1700000000,BTCUSDT,100\n1700086400,BTCUSDT,nan\n1700172800,BTCUSDT,101\n",
+                            "line 4: timestamp 1700172800 is 172800 s after the row above (1700000000)"),
+    "a_zero_cell_between_wide": ("ts,BTCUSDT,ETHUSDT\n1700000000,100,\n1700086400,,0\n1700172800,101,\n",
+                                 "line 4: timestamp 1700172800 is 172800 s after the row above (1700000000)"),
+    "negative_then_inf_between": ("ts,symbol,price\n1700000000,BTCUSDT,100\n1700057600,ETHUSDT,-1\n"
+                                  "1700115200,BTCUSDT,inf\n1700172800,BTCUSDT,101\n",
+                                  "line 5: timestamp 1700172800 is 172800 s after the row above (1700000000)"),
+    "a_nan_first_row": ("ts,symbol,price\n1700000000,BTCUSDT,nan\n1700172800,BTCUSDT,100\n",
+                        "line 3: timestamp 1700172800 is 172800 s after the row above (1700000000)"),
+    "a_nan_last_row": ("ts,symbol,price\n1700000000,BTCUSDT,100\n1700172800,BTCUSDT,nan\n",
+                       "line 3: timestamp 1700172800 is 172800 s after the row above (1700000000)"),
+}
+
+
+@pytest.mark.parametrize("case", GAPS_ACROSS_UNPUBLISHED_PRICES)
+def test_a_replay_gap_is_not_shortened_by_rows_whose_price_is_never_published(tmp_path, case):
+    """revfeed: a NaN, zero, negative or infinite price is never published, yet it counted as a row between two
+    published rows: BTCUSDT at 1700000000, NaN one day on, BTCUSDT two days on was accepted by the feed and validate
+    (exit 0), and the feed then sent heartbeats alone for two days. The wait is measured from the replay's first row
+    or the last row with a usable price; an unusable first or last row still counts (the feed waits for it)."""
+    import subprocess
+
+    from launcher.feed_inputs import read_replay_file
+    text, expected = GAPS_ACROSS_UNPUBLISHED_PRICES[case]
+    (tmp_path / "prices.csv").write_text(text)
+    with pytest.raises(ValueError) as refusal:
+        read_replay_file(tmp_path / "prices.csv", ALLOW, speed=1)
+    assert str(refusal.value).startswith(f"{tmp_path / 'prices.csv'}: {expected}: at speed 1"), refusal.value
+    if case == "a_nan_price_between":
+        path, _ = feed_topology(tmp_path, "redis://127.0.0.1:1/0", {
+            "source": "replay", "replay": {"path": "prices.csv", "speed": 1}})
+        validate = subprocess.run([PYTHON, "-m", "launcher", "validate", str(path)], capture_output=True, text=True,
+                                  cwd=REPO, timeout=20 * DEADLINE_SCALE)
+        assert validate.returncode == 2 and expected in validate.stdout, (validate.stdout, validate.stderr[-800:])
+
+
+def test_a_file_without_one_usable_row_is_refused_counting_the_rows_it_read_for_the_allowlist(tmp_path):
+    """revfeed: since the feed keeps its rows as columns, the refusal said "0 rows for the allowlist" for a file of
+    three BTCUSDT rows priced -5, 0 and nan (before: 3 rows), pointing at the allowlist instead of the prices."""
+    from launcher.feed_inputs import read_replay_file
+    path = tmp_path / "prices.csv"
+    path.write_text("ts,symbol,price\n1,BTCUSDT,-5\n2,BTCUSDT,0\n3,DOGEUSDT,1\n4,BTCUSDT,nan\n5,ETHUSDT,x\n")
+    with pytest.raises(ValueError) as refusal:
+        read_replay_file(path, ALLOW, speed=1)
+    assert str(refusal.value) == (f"{path}: no usable row (3 rows for the allowlist, 1 unreadable, 1 outside the "
+                                  f"allowlist; form long); expected ts,symbol,price or ts,SYM1,SYM2,..."), refusal.value
+
+
 SWAP_HOOK = '''
 import builtins, io, os
 _target, _other = os.environ["FEEDFIX_SWAP_FILE"], os.environ["FEEDFIX_SWAP_WITH"]

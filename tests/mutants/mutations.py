@@ -5157,6 +5157,24 @@ MUTATIONS: list[Mutation] = [
          "connect_does_not_wedge_it",),
         also=(("actors/gate.py", 'self._send_when_connected(sock, frame, request["deadline_mono"])',
                'self._send_when_connected(sock, frame, request["deadline_epoch"])'),)),
+    Mutation(
+        "replay_wait_measured_from_a_row_whose_price_is_never_published",
+        "the replay's bound between rows measures from the last row with a usable price: a NaN, zero, negative or "
+        "infinite price between two published rows does not hide a two-day wait (revfeed)",
+        "launcher/feed_inputs.py",
+        "        if self._last_read is None or 0.0 < price < math.inf:",
+        "        if True:",
+        ("tests/test_price_feed_replay.py::test_a_replay_gap_is_not_shortened_by_rows_whose_price_is_never_published"
+         "[a_nan_price_between]",)),
+    Mutation(
+        "replay_no_usable_row_counts_the_empty_row_list_of_columns",
+        "a replay file without one usable row is refused naming how many rows it read for the allowlist, not 0 "
+        "(revfeed)",
+        "launcher/feed_inputs.py",
+        "no usable row ({data.read_rows()} rows for the allowlist",
+        "no usable row ({len(data.rows)} rows for the allowlist",
+        ("tests/test_price_feed_replay.py::test_a_file_without_one_usable_row_is_refused_counting_the_rows_it_read_"
+         "for_the_allowlist",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
