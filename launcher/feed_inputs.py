@@ -94,6 +94,7 @@ class RowGap:
     line: int
     ts_text: str
     previous_ts_text: str
+    previous_line: int  # not always the line above: rows of other symbols, or never published, may lie between
 
 
 @dataclass
@@ -109,7 +110,7 @@ class ReplayData:
     file_rows: int = 0  # rows under the header (blank and # lines not counted), readable or not
     out_of_order: str | None = None  # the first row earlier than the row above, named by its line; raised by callers
     sha256: str = ""  # of the bytes parsed (read_replay_file), so a saved position names exactly what was replayed
-    _last_read: tuple[float, str] | None = field(default=None, repr=False)
+    _last_read: tuple[float, str, int] | None = field(default=None, repr=False)  # (ts, its text, its line)
     _last_timed: float | None = field(default=None, repr=False)
 
     def timed_at(self, ts: float, ts_text: str, line: int) -> None:
@@ -126,9 +127,9 @@ class ReplayData:
         if self._last_read is not None:
             gap_s = ts - self._last_read[0]
             if self.widest_gap is None or gap_s > self.widest_gap.gap_s:
-                self.widest_gap = RowGap(gap_s, line, ts_text, self._last_read[1])
+                self.widest_gap = RowGap(gap_s, line, ts_text, self._last_read[1], self._last_read[2])
         if self._last_read is None or 0.0 < price < math.inf:  # price_rejection(price) is None, for a float
-            self._last_read = (ts, ts_text)
+            self._last_read = (ts, ts_text, line)
 
     def add(self, ts: float, symbol: str, price: float) -> None:
         self.rows.append(ReplayRow(ts, symbol, price))
@@ -413,9 +414,9 @@ def replay_wait_problem(data: ReplayData, speed: float) -> str | None:
     gap = data.widest_gap
     if gap is None or gap.gap_s / speed <= MAX_REPLAY_WAIT_S:
         return None
-    return (f"line {gap.line}: timestamp {gap.ts_text} is {gap.gap_s:.15g} s after the row above "
-            f"({gap.previous_ts_text}): at speed {speed:g} the feed would publish only heartbeats for "
-            f"{gap.gap_s / speed:.6g} s, more than the {MAX_REPLAY_WAIT_S:.0f} s (one day) a replay may wait between "
+    return (f"line {gap.line}: timestamp {gap.ts_text} is {gap.gap_s:.15g} s after the row on line "
+            f"{gap.previous_line} ({gap.previous_ts_text}): at speed {speed:g} the feed would publish only heartbeats "
+            f"for {gap.gap_s / speed:.6g} s, more than the {MAX_REPLAY_WAIT_S:.0f} s (one day) a replay may wait between "
             f"rows (remove the stray row, or split the file at the gap)")
 
 

@@ -643,8 +643,8 @@ def test_a_redis_that_hangs_does_not_hold_up_a_replays_ticks(tmp_path, redis_ser
 
 
 FAR_FUTURE_ROWS = {  # the row after 1700000001 that the feed waited on for ever, ready all along
-    "a_row_485_years_on": ("17000000000", "15299999999 s after the row above"),
-    "a_timestamp_of_1e300": ("1e300", "1e+291 s after the row above"),  # read as nanoseconds: 1e291 s
+    "a_row_485_years_on": ("17000000000", "15299999999 s after the row on line 3"),
+    "a_timestamp_of_1e300": ("1e300", "1e+291 s after the row on line 3"),  # read as nanoseconds: 1e291 s
 }
 
 
@@ -691,36 +691,38 @@ def test_a_replay_gap_is_refused_when_its_wall_time_at_the_speed_passes_one_day(
         return
     with pytest.raises(ValueError) as refusal:
         read_replay_file(path, ALLOW, speed=speed)
-    assert str(refusal.value).startswith(f"{path}: line 4: timestamp 1700176400 is 172800 s after the row above "
+    assert str(refusal.value).startswith(f"{path}: line 4: timestamp 1700176400 is 172800 s after the row on line 3 "
                                          f"(1700003600): at speed {speed:g} the feed would publish only heartbeats "
                                          f"for {172800 / speed:.6g} s, more than the 86400 s (one day)"), refusal.value
 
 
 def test_a_replay_gap_counts_only_the_rows_the_feed_publishes(tmp_path):
     """Rows of a symbol outside the allowlist are never published, so they do not shorten the feed's wait: two days
-    between BTCUSDT rows with DOGEUSDT rows between them are refused, named at the BTCUSDT row after the gap."""
+    between BTCUSDT rows with DOGEUSDT rows between them are refused, named at the BTCUSDT row after the gap, and
+    at the BTCUSDT row before it by its line (revfeed: it said "after the row above (1700000000)", where the row
+    above, line 49, is DOGEUSDT at 1700169200)."""
     from launcher.feed_inputs import read_replay_file
     path = tmp_path / "prices.csv"
     path.write_text("ts,symbol,price\n1700000000,BTCUSDT,100\n" + "".join(
         f"{1700000000 + h * 3600},DOGEUSDT,0.1\n" for h in range(1, 48)) + "1700172800,BTCUSDT,101\n")
-    with pytest.raises(ValueError, match=r"prices.csv: line 50: timestamp 1700172800 is 172800 s after the row above "
-                                         r"\(1700000000\)"):
+    with pytest.raises(ValueError, match=r"prices.csv: line 50: timestamp 1700172800 is 172800 s after the row on "
+                                         r"line 2 \(1700000000\)"):
         read_replay_file(path, ALLOW, speed=1)
 
 
 
 GAPS_ACROSS_UNPUBLISHED_PRICES = {  # (file, the refusal's line and gap): rows whose price the feed never publishes
     "a_nan_price_between": ("ts,symbol,price\n1700000000,BTCUSDT,100\n1700086400,BTCUSDT,nan\n1700172800,BTCUSDT,101\n",
-                            "line 4: timestamp 1700172800 is 172800 s after the row above (1700000000)"),
+                            "line 4: timestamp 1700172800 is 172800 s after the row on line 2 (1700000000)"),
     "a_zero_cell_between_wide": ("ts,BTCUSDT,ETHUSDT\n1700000000,100,\n1700086400,,0\n1700172800,101,\n",
-                                 "line 4: timestamp 1700172800 is 172800 s after the row above (1700000000)"),
+                                 "line 4: timestamp 1700172800 is 172800 s after the row on line 2 (1700000000)"),
     "negative_then_inf_between": ("ts,symbol,price\n1700000000,BTCUSDT,100\n1700057600,ETHUSDT,-1\n"
                                   "1700115200,BTCUSDT,inf\n1700172800,BTCUSDT,101\n",
-                                  "line 5: timestamp 1700172800 is 172800 s after the row above (1700000000)"),
+                                  "line 5: timestamp 1700172800 is 172800 s after the row on line 2 (1700000000)"),
     "a_nan_first_row": ("ts,symbol,price\n1700000000,BTCUSDT,nan\n1700172800,BTCUSDT,100\n",
-                        "line 3: timestamp 1700172800 is 172800 s after the row above (1700000000)"),
+                        "line 3: timestamp 1700172800 is 172800 s after the row on line 2 (1700000000)"),
     "a_nan_last_row": ("ts,symbol,price\n1700000000,BTCUSDT,100\n1700172800,BTCUSDT,nan\n",
-                       "line 3: timestamp 1700172800 is 172800 s after the row above (1700000000)"),
+                       "line 3: timestamp 1700172800 is 172800 s after the row on line 2 (1700000000)"),
 }
 
 

@@ -5175,6 +5175,14 @@ MUTATIONS: list[Mutation] = [
         "no usable row ({len(data.rows)} rows for the allowlist",
         ("tests/test_price_feed_replay.py::test_a_file_without_one_usable_row_is_refused_counting_the_rows_it_read_"
          "for_the_allowlist",)),
+    Mutation(
+        "replay_wait_refusal_names_the_line_above_not_the_row_it_measured_from",
+        "the replay's refusal of a gap names the line of the row the gap is measured from (rows of symbols outside "
+        "the allowlist may lie between), not the line above (revfeed)",
+        "launcher/feed_inputs.py",
+        "                self.widest_gap = RowGap(gap_s, line, ts_text, self._last_read[1], self._last_read[2])\n",
+        "                self.widest_gap = RowGap(gap_s, line, ts_text, self._last_read[1], line - 1)\n",
+        ("tests/test_price_feed_replay.py::test_a_replay_gap_counts_only_the_rows_the_feed_publishes",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
