@@ -5183,6 +5183,15 @@ MUTATIONS: list[Mutation] = [
         "                self.widest_gap = RowGap(gap_s, line, ts_text, self._last_read[1], self._last_read[2])\n",
         "                self.widest_gap = RowGap(gap_s, line, ts_text, self._last_read[1], line - 1)\n",
         ("tests/test_price_feed_replay.py::test_a_replay_gap_counts_only_the_rows_the_feed_publishes",)),
+    Mutation(
+        "replay_time_order_refusal_names_the_last_row_out_of_order",
+        "a replay or prices CSV out of time order is refused naming the first row earlier than the row above, as the "
+        "separate order check did before feedfix folded it into the parse (revfeed)",
+        "launcher/feed_inputs.py",
+        "        if self.out_of_order is None and self._last_timed is not None and ts < self._last_timed:\n",
+        "        if self._last_timed is not None and ts < self._last_timed:\n",
+        ("tests/test_price_feed_replay.py::test_read_prices_gives_what_the_whole_text_read_gave_for_hostile_files"
+         "[out_of_order_twice]",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
