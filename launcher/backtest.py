@@ -602,8 +602,9 @@ def check_grid_size(prices: Prices, k: int, cadence: float, tail_slots: int = 0)
             j = int(np.argmax(d))
             if d[j] > gap[0]:
                 gap = (float(d[j]), float(ts[j]), float(ts[j + 1]))
-    raise InputError(f"timestamps {lo!r} .. {hi!r} span {n_slots} slots of cadence_s {cadence} for {k} symbols, "
-                     f"more than the backtest's {MAX_GRID_CELLS} symbol-slots; widest gap {gap[0]:.0f} s "
+    shown_slots = f"{n_slots:,}" if n_slots < 10**12 else f"{n_slots:.3g}"  # 1e300 (ns) spans 292 digits
+    raise InputError(f"timestamps {lo!r} .. {hi!r} span {shown_slots} slots of cadence_s {cadence} for {k} symbols, "
+                     f"more than the backtest's {MAX_GRID_CELLS} symbol-slots; widest gap {gap[0]:.3g} s "
                      f"from {gap[1]!r} to {gap[2]!r} (a stray timestamp?)")
 
 

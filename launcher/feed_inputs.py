@@ -348,14 +348,6 @@ def named_twice(names: Iterable[str]) -> str | None:
     return None
 
 
-def check_time_order(lines: str | Iterable[str]) -> int:
-    """Rows must be in time order (equal times allowed): raise ValueError naming the line of the first one earlier
-    than the row above (sorted, a stray old row would be replayed first and the rest years later). lines: as for
-    csv_lines. Returns the file's rows under the header (blank and # lines not counted), readable or not. A caller
-    that parses the file has both from its ReplayData (time_order_checked), without this second read."""
-    return time_order_checked(parse_replay_csv(lines, ()))
-
-
 def time_order_checked(data: ReplayData) -> int:
     """Raise ValueError when the parsed file had a row earlier than the row above; else its rows under the header."""
     if data.out_of_order is not None:

@@ -17,13 +17,17 @@ def run_cli(*argv: object) -> subprocess.CompletedProcess:
                           text=True, cwd=REPO, timeout=120)
 
 
-def test_a_timestamp_far_from_the_others_is_refused_naming_the_file_not_a_memory_error(tmp_path: Path, topo: Path):
+@pytest.mark.parametrize("stray, gap", [("99000000000", "9.73e+10 s"), ("1e300", "1e+291 s")])
+def test_a_timestamp_far_from_the_others_is_refused_naming_the_file_not_a_memory_error(tmp_path: Path, topo: Path,
+                                                                                        stray: str, gap: str):
+    """The widest gap is printed to 3 significant figures: 1e300 (read as nanoseconds) printed all 292 digits."""
     prices = tmp_path / "gap.csv"
-    prices.write_text(f"ts,symbol,price\n{T0},BTCUSDT,60000\n{T0 + 1},ETHUSDT,3000\n99000000000,BTCUSDT,60001\n")
+    prices.write_text(f"ts,symbol,price\n{T0},BTCUSDT,60000\n{T0 + 1},ETHUSDT,3000\n{stray},BTCUSDT,60001\n")
     proc = run_cli(topo, "--prices", prices, "--out", tmp_path / "out")
     assert proc.returncode == 2, proc.stderr[-500:]
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-500:]
     assert str(prices) in proc.stderr and "slots" in proc.stderr, proc.stderr
+    assert f"widest gap {gap} from" in proc.stderr and len(proc.stderr) < 600, proc.stderr[-700:]
     assert not (tmp_path / "out").exists()
 
 

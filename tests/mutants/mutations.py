@@ -5192,6 +5192,15 @@ MUTATIONS: list[Mutation] = [
         "        if self._last_timed is not None and ts < self._last_timed:\n",
         ("tests/test_price_feed_replay.py::test_read_prices_gives_what_the_whole_text_read_gave_for_hostile_files"
          "[out_of_order_twice]",)),
+    Mutation(
+        "backtest_prints_a_stray_timestamps_gap_in_full",
+        "the backtest's refusal of a stray timestamp prints its span and widest gap in a line an operator can read: "
+        "1e300 (read as nanoseconds) printed two 290-digit numbers (revfeed, session 26)",
+        "launcher/backtest.py",
+        "widest gap {gap[0]:.3g} s ",
+        "widest gap {gap[0]:.0f} s ",
+        ("tests/test_backtest_attack.py::test_a_timestamp_far_from_the_others_is_refused_naming_the_file_not_a_memory_"
+         "error",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
