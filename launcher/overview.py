@@ -162,6 +162,10 @@ def collect_overview(topo: Topology) -> dict[str, Any]:
     gates = topo.actors_of_kind("gate")
     samples = scrape_all(topo, [n for kind in (*CHAIN_KINDS, "state_writer", "gate") for n in topo.actors_of_kind(kind)])
     side = read_cluster_side(topo, samples, out)
+    writers = topo.actors_of_kind("state_writer")
+    if len(writers) > 1:  # a standby chain: which writer writes the state the gates read (None: did not answer)
+        out["state_writers_lease_held"] = {n: None if samples[n] is None else
+                                           samples[n].get("p27_state_writer_lease_held") == 1 for n in writers}
     points: dict[str, float] = {}
     if "buffer" in side:
         sample = side["buffer"]
@@ -334,8 +338,22 @@ def render_overview(topo: Topology, ov: dict[str, Any]) -> str:
     elif "k_source" in ov:  # collected by an earlier clustergate
         lines.append(f"gate K from: {ov['k_source'] or '?'}   fallbacks so far: "
                      f"{'?' if ov.get('cluster_fallbacks') is None else int(ov['cluster_fallbacks'])}")
+    lines.extend(writer_lines(ov.get("state_writers_lease_held") or {}))
     lines.extend(cluster_side_lines(topo, ov))
     return "\n".join(lines)
+
+
+def writer_lines(held: dict[str, bool | None]) -> list[str]:
+    """With several state writers, the one that holds the write lease and the standbys, or that none holds it."""
+    holders = [n for n, h in held.items() if h]
+    if holders:
+        standby = ", ".join(n + ("" if h is False else " (its metrics did not answer)") for n, h in held.items()
+                            if not h)
+        return [f"cluster state writer: {', '.join(holders)} (holds the write lease); standby: {standby}"]
+    if held:
+        why = "; ".join(f"{n}: {'does not' if h is False else 'its metrics did not answer'}" for n, h in held.items())
+        return [f"cluster state writer: NONE holds the write lease ({why})"]
+    return []
 
 
 def gate_k_line(gate: dict[str, Any]) -> str:

@@ -234,6 +234,13 @@ def test_status_all_hosts_says_an_actors_port_answers_with_another_programs_page
     assert "not gate's metrics" in gate.get("error", ""), gate
 
 
+def held_positions(r) -> None:
+    """BTCUSDT and ETHUSDT held, fresh snapshots: the clusterer writes a state."""
+    for symbol, amt in {"BTCUSDT": 0.5, "ETHUSDT": 8.0}.items():
+        r.hset(keys.position_snapshot(symbol), mapping={"position_amt": amt, "mark_price": 100.0,
+                                                        "ts_epoch": int(time.time())})
+
+
 def test_status_reads_the_cluster_side_from_the_chain_whose_writer_holds_the_lease(tmp_path, redis_server):
     """The first chain's feed dead (market_a's price_feed in configs/ha.yaml), its buffer, correlator, clusterer and
     state writer up; the standby chain, on its own feed, writes the state. status read the first chain (every member
@@ -248,10 +255,7 @@ def test_status_reads_the_cluster_side_from_the_chain_whose_writer_holds_the_lea
     data["actors"]["buffer_b"]["sockets"]["ticks"]["connect"] = feed_b["sockets"]["ticks"]["bind"]
     path = write_topology(tmp_path / "t.yaml", data)
     topo = load_topology(path)
-    r = redis_server.client()
-    for symbol, amt in {"BTCUSDT": 0.5, "ETHUSDT": 8.0}.items():
-        r.hset(keys.position_snapshot(symbol), mapping={"position_amt": amt, "mark_price": 100.0,
-                                                        "ts_epoch": int(time.time())})
+    held_positions(redis_server.client())
     procs = run(path, [(f"{n}_b", n) for n in ("price_feed", "buffer", "correlator", "clusterer", "state_writer")])
     try:
         port_b = data["actors"]["state_writer_b"]["metrics_port"]
@@ -267,3 +271,29 @@ def test_status_reads_the_cluster_side_from_the_chain_whose_writer_holds_the_lea
     assert ov["corr_ready"] == 1, ov
     shown = render_overview(topo, ov)
     assert "figures above are of the chain whose state writer holds the lease" in shown, shown
+
+
+def test_status_names_the_state_writer_that_holds_the_lease_when_it_is_the_first(tmp_path, redis_server):
+    """Two state writers, the first chain's writing: status said nothing of which one writes (a line came only when
+    the standby held the lease), so an operator could not tell the standby from the writer, nor see that neither
+    writes. It names the holder and the standby, each with what its metrics say."""
+    data = with_standby_chain(retarget(demo_topology_data(), redis_server.url))
+    path = write_topology(tmp_path / "t.yaml", data)
+    topo = load_topology(path)
+    held_positions(redis_server.client())
+    procs = run(path, [(n, n) for n in ("price_feed", "buffer", "correlator", "clusterer", "state_writer")])
+    try:
+        port = data["actors"]["state_writer"]["metrics_port"]
+        wait_for(lambda: scrape(port).get("p27_state_writer_lease_held") == 1, 90, "state_writer taking the lease")
+        procs += run(path, [(f"{n}_b", n) for n in ("buffer", "correlator", "clusterer", "state_writer")])
+        metrics_up(data, "state_writer_b")
+        ov = collect_overview(topo)
+    finally:
+        for proc in procs:
+            proc.terminate()
+    assert ov["state_writers_lease_held"] == {"state_writer": True, "state_writer_b": False}, ov
+    shown = render_overview(topo, ov)
+    assert "cluster state writer: state_writer (holds the write lease); standby: state_writer_b" in shown, shown
+    silent = render_overview(topo, {**ov, "state_writers_lease_held": {"state_writer": False, "state_writer_b": None}})
+    assert ("cluster state writer: NONE holds the write lease (state_writer: does not; state_writer_b: its metrics "
+            "did not answer)") in silent, silent

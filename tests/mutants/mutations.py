@@ -5201,6 +5201,14 @@ MUTATIONS: list[Mutation] = [
         "widest gap {gap[0]:.0f} s ",
         ("tests/test_backtest_attack.py::test_a_timestamp_far_from_the_others_is_refused_naming_the_file_not_a_memory_"
          "error",)),
+    Mutation(
+        "status_names_the_state_writer_that_holds_the_lease",
+        "with a standby chain status names the state writer that holds the write lease and the standby, or that none "
+        "holds it: it said nothing while the first chain's writer held it (revstatus)",
+        "launcher/overview.py",
+        "    if len(writers) > 1:  # a standby chain",
+        "    if len(writers) > 2:  # a standby chain",
+        ("tests/test_status_ha_review.py::test_status_names_the_state_writer_that_holds_the_lease_when_it_is_the_first",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
