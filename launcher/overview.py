@@ -169,6 +169,7 @@ def collect_overview(topo: Topology) -> dict[str, Any]:
     points: dict[str, float] = {}
     if "buffer" in side:
         sample = side["buffer"]
+        out["buffer_answered"] = sample is not None  # else its newest tick is unknown, not "none yet"
         points = labelled(sample or {}, "p27_points_per_symbol", "symbol")
         accepted = [t for t in labelled(sample or {}, "p27_buffer_last_accepted_tick_timestamp_seconds",
                                         "symbol").values() if t > 0]
@@ -283,7 +284,7 @@ def render_overview(topo: Topology, ov: dict[str, Any]) -> str:
     held_price_stale = ov.get("held_price_stale") or {}
     for symbol, value in ov["points_per_symbol"].items():
         shown = "?" if value is None else str(value)
-        status = "ready" if value is not None and value >= ov["points_needed"] else "warming"
+        status = "?" if value is None else "ready" if value >= ov["points_needed"] else "warming"
         if held_price_stale.get(symbol) == 1 and stale_held_tolerated(ov):
             status = (f"HELD with no price newer than max_price_age_s, in no cluster: the held symbols so stale weigh "
                       f"{ov['held_price_stale_weight']:.2g} of the book, within the clusterer's max_stale_held_weight "
@@ -303,7 +304,10 @@ def render_overview(topo: Topology, ov: dict[str, Any]) -> str:
         tick_age = ov["newest_tick_age_s"]
         def price_stale(age_s: float) -> bool:
             return age_s > topo.max_price_age_s
-        lines.append("newest price accepted by the buffer: " + ("none yet" if tick_age is None else
+        buffer = (ov.get("cluster_chain") or {}).get("buffer", "the buffer")
+        lines.append("newest price accepted by the buffer: " + (
+                     f"? (the metrics of {buffer} did not answer)" if ov.get("buffer_answered") is False else
+                     "none yet" if tick_age is None else
                      f"{shown_age(tick_age, price_stale)} s ago ({'STALE' if price_stale(tick_age) else 'fresh'}; "
                      f"max_price_age_s {topo.max_price_age_s:g})"))
     age = ov.get("cluster_state_age_s")

@@ -343,3 +343,17 @@ def test_status_with_one_gate_says_its_metrics_did_not_answer_instead_of_a_bare_
                                              "cluster_fallbacks": 3.0, "gate_stress": 0.1}]}
     shown = render_overview(topo, answered)
     assert "gate K from: cluster   fallbacks so far: 3" in shown and "each gate" not in shown, shown
+
+
+def test_status_does_not_say_no_price_yet_or_warming_when_the_buffers_metrics_did_not_answer(tmp_path, redis_server):
+    # revstatus: the buffer hung (SIGSTOP) or down, status printed "newest price accepted by the buffer: none yet" and
+    # every symbol "warming", as if the system had just started, though it knew nothing of either.
+    from launcher.overview import collect_overview
+    topo = load_topology(write_topology(tmp_path / "t.yaml", retarget(demo_topology_data(), redis_server.url)))
+    ov = collect_overview(topo)  # no actor runs: no metrics answer
+    shown = render_overview(topo, ov)
+    assert "newest price accepted by the buffer: ? (the metrics of buffer did not answer)" in shown, shown
+    assert "none yet" not in shown and "warming" not in shown, shown
+    assert "  BTCUSDT     [????????????????????]    ?/11  ?" in shown, shown
+    started = render_overview(topo, {**ov, "buffer_answered": True, "points_per_symbol": {"BTCUSDT": 3}})
+    assert "newest price accepted by the buffer: none yet" in started and "3/11  warming" in started, started

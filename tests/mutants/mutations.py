@@ -5209,6 +5209,15 @@ MUTATIONS: list[Mutation] = [
         "    if len(writers) > 1:  # a standby chain",
         "    if len(writers) > 2:  # a standby chain",
         ("tests/test_status_ha_review.py::test_status_names_the_state_writer_that_holds_the_lease_when_it_is_the_first",)),
+    Mutation(
+        "status_says_the_newest_price_is_unknown_when_the_buffer_does_not_answer",
+        "status says the buffer's newest price is unknown when its metrics did not answer: a hung buffer read "
+        "`none yet`, every symbol `warming`, as if the system had just started (revstatus)",
+        "launcher/overview.py",
+        "        out[\"buffer_answered\"] = sample is not None",
+        "        out[\"buffer_answered\"] = True",
+        ("tests/test_status_overview.py::test_status_does_not_say_no_price_yet_or_warming_when_the_buffers_metrics_did_"
+         "not_answer",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
