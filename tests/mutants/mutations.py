@@ -3969,8 +3969,8 @@ MUTATIONS: list[Mutation] = [
         "status_calls_a_symbol_at_its_points_needed_warming",
         "`clustergate status` shows a symbol with exactly min_returns + 1 points as ready (canfail)",
         "launcher/overview.py",
-        "status = \"ready\" if value is not None and value >= ov[\"points_needed\"] else \"warming\"",
-        "status = \"ready\" if value is not None and value > ov[\"points_needed\"] else \"warming\"",
+        "else \"ready\" if value >= ov[\"points_needed\"] else \"warming\"",
+        "else \"ready\" if value > ov[\"points_needed\"] else \"warming\"",
         (STATUS_NEWEST,)),
     Mutation(
         "status_newest_price_is_the_oldest_symbols",
