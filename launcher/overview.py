@@ -353,7 +353,10 @@ def writer_lines(held: dict[str, bool | None]) -> list[str]:
     if holders:
         standby = ", ".join(n + ("" if h is False else " (its metrics did not answer)") for n, h in held.items()
                             if not h)
-        return [f"cluster state writer: {', '.join(holders)} (holds the write lease); standby: {standby}"]
+        holds = "holds the write lease" if len(holders) == 1 else (
+            "each says it holds the write lease: a writer paused past its lease, whose writes the newer fencing "
+            "token refuses")
+        return [f"cluster state writer: {', '.join(holders)} ({holds}); standby: {standby or 'none'}"]
     if held:
         why = "; ".join(f"{n}: {'does not' if h is False else 'its metrics did not answer'}" for n, h in held.items())
         return [f"cluster state writer: NONE holds the write lease ({why})"]

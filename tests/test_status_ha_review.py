@@ -297,3 +297,5 @@ def test_status_names_the_state_writer_that_holds_the_lease_when_it_is_the_first
     silent = render_overview(topo, {**ov, "state_writers_lease_held": {"state_writer": False, "state_writer_b": None}})
     assert ("cluster state writer: NONE holds the write lease (state_writer: does not; state_writer_b: its metrics "
             "did not answer)") in silent, silent
+    both = render_overview(topo, {**ov, "state_writers_lease_held": {"state_writer": True, "state_writer_b": True}})
+    assert "cluster state writer: state_writer, state_writer_b (each says it holds the write lease" in both, both
