@@ -174,6 +174,39 @@ def test_keys_generate_writes_a_secret_file_only_its_owner_can_read(tmp_path: Pa
     assert read_keypair(secret) == keypair
 
 
+def test_keys_generate_refuses_a_symlink_planted_at_the_secret_files_path_and_writes_nothing_through_it(
+        tmp_path: Path) -> None:
+    # revops: a dangling symlink at DIR/NAME.key_secret passed the "already exists" check (Path.exists follows it)
+    # and the secret key was written through it, to wherever it pointed.
+    keys = tmp_path / "keys"
+    keys.mkdir(mode=0o700)
+    target = tmp_path / "elsewhere" / "stolen"
+    target.parent.mkdir()
+    (keys / "desk.key_secret").symlink_to(target)
+    result = clustergate("keys", "generate", str(keys), "--name", "desk")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"{keys / 'desk.key_secret'} already exists" in result.stderr, result.stderr
+    assert not target.exists() and not (keys / "desk.key").exists()
+    assert sorted(p.name for p in keys.iterdir()) == ["desk.key_secret"]  # the symlink, nothing left beside it
+
+
+def test_generate_keypair_never_writes_through_a_symlink_or_over_a_file_at_its_paths(tmp_path: Path) -> None:
+    """The last defence, when a file or symlink appears after the CLI looked (two generates at once, a planted link)."""
+    keys = tmp_path / "keys"
+    keys.mkdir(mode=0o700)
+    target = tmp_path / "stolen"
+    (keys / "desk.key_secret").symlink_to(target)
+    with pytest.raises(FileExistsError):
+        generate_keypair(keys, "desk")
+    assert not target.exists()
+    assert sorted(p.name for p in keys.iterdir()) == ["desk.key_secret"]
+    (keys / "other.key").write_text("someone else's")
+    with pytest.raises(FileExistsError):
+        generate_keypair(keys, "other")
+    assert (keys / "other.key").read_text() == "someone else's"
+    assert sorted(p.name for p in keys.iterdir()) == ["desk.key_secret", "other.key"]
+
+
 # --------------------------------------------------------------------------- CURVE with real processes
 
 

@@ -5201,6 +5201,18 @@ MUTATIONS: list[Mutation] = [
         "widest gap {gap[0]:.0f} s ",
         ("tests/test_backtest_attack.py::test_a_timestamp_far_from_the_others_is_refused_naming_the_file_not_a_memory_"
          "error",)),
+    Mutation(
+        "keys_generate_writes_the_secret_through_a_planted_symlink",
+        "`keys generate` never writes a key through a symlink at NAME.key_secret or NAME.key, dangling or not, nor "
+        "over a file that appeared after it looked: it exits 1 naming the path (revops: the secret was written to "
+        "wherever a dangling symlink pointed)",
+        "launcher/curve.py",
+        "os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW",
+        "os.O_WRONLY | os.O_CREAT | os.O_TRUNC",
+        ("tests/test_security.py::test_keys_generate_refuses_a_symlink_planted_at_the_secret_files_path_and_writes_"
+         "nothing_through_it",
+         "tests/test_security.py::test_generate_keypair_never_writes_through_a_symlink_or_over_a_file_at_its_paths"),
+        also=(("launcher/keys_cli.py", "if os.path.lexists(p)]  # a symlink counts", "if p.exists()]  # a symlink counts"),)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
