@@ -27,6 +27,9 @@ REPO = Path(__file__).resolve().parent.parent
 DEMO_TOPOLOGY = REPO / "configs" / "demo.yaml"
 
 
+NOT_A_HASH = "the key holds another type, not a hash: counted as not held"
+
+
 class UsageError(Exception):
     """Bad input from the command line: exit 2 with the message."""
 
@@ -74,16 +77,14 @@ def snapshot_row(symbol: str, fields: dict[str, str], now: float, stale_after_s:
         return value if math.isfinite(value) else None
 
     amount, mark, ts = num("position_amt"), num("mark_price"), num("ts_epoch")
-    notional = num("notional_usd")
-    if notional is not None:
-        notional = abs(notional)
-    elif amount is not None and mark is not None:
-        notional = abs(amount * mark)
     age_s = None if ts is None else now - ts
-    from actors.snapshots import snapshot_time  # I/O-free; not loaded while the CLI is built
+    from actors.snapshots import snapshot_notional, snapshot_time  # I/O-free; not loaded while the CLI is built
     stale = snapshot_time(fields.get("ts_epoch"), now, stale_after_s)[1] is not None  # the gate's rule, and its skew
-    return {"symbol": symbol, "amount": amount, "mark": mark, "notional": notional, "age_s": age_s, "stale": stale,
-            "problem": None}
+    signed, why = snapshot_notional(fields.get("position_amt"), fields.get("mark_price"), fields.get("notional_usd"))
+    if ts is None:
+        why = "ts_epoch is missing or not a finite number"
+    return {"symbol": symbol, "amount": amount, "mark": mark, "notional": None if why else abs(signed), "age_s": age_s,
+            "stale": stale, "problem": f"{why}: the gate counts {symbol} as not held" if why else None}
 
 
 def format_table(rows: list[dict[str, Any]], stale_after_s: float) -> str:
@@ -99,11 +100,12 @@ def format_table(rows: list[dict[str, Any]], stale_after_s: float) -> str:
     for r in rows:
         stale = "-" if r["stale"] is None else ("STALE" if r["stale"] else "fresh")
         lines.append([r["symbol"], cell(r["amount"], ".6g"), cell(r["mark"], ".8g"), cell(r["notional"], ",.2f"),
-                      age(r["age_s"]), "NOT A HASH" if r.get("problem") else stale if r["amount"] is not None or r["mark"] is not None
-                      else "missing"])
+                      age(r["age_s"]), ("NOT A HASH" if r["problem"] == NOT_A_HASH else "UNUSABLE") if r.get("problem")
+                      else stale if r["amount"] is not None or r["mark"] is not None else "missing"])
     widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
-    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
-                     for line in lines)
+    table = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
+             for line in lines]
+    return "\n".join(table + [f"{r['symbol']}: {r['problem']}" for r in rows if r.get("problem")])
 
 
 def _check_symbol(topo: Topology, symbol: str) -> str:
@@ -147,7 +149,7 @@ def cmd_list(topo: Topology, client: redis.Redis, args: argparse.Namespace) -> i
     for symbol, reply in zip(topo.symbols, pipe.execute(raise_on_error=False)):
         if wrong_type(reply):
             rows.append({**snapshot_row(symbol, {}, now, topo.positions.stale_after_s),
-                         "problem": "the key holds another type, not a hash: counted as not held"})
+                         "problem": NOT_A_HASH})
         elif isinstance(reply, Exception):
             raise reply
         else:  # raw bytes: a value that is not UTF-8 is no number, not a traceback

@@ -125,3 +125,44 @@ def test_positions_list_calls_a_snapshot_stale_exactly_when_the_gate_does(tmp_pa
         assert row["stale"] is stale, (age_s, row)
         shown = float(format_table([row], 300.0).splitlines()[1].split()[4])
         assert (not -SNAPSHOT_FUTURE_SKEW_S <= shown <= 300) is stale, (age_s, format_table([row], 300.0))
+
+
+# A snapshot the gate does not count (actors.snapshots.read_snapshot: no usable amount, a notional_usd that is no
+# number, neither notional_usd nor mark_price, |amount x mark| not finite) was listed "fresh", and one with a bad
+# notional_usd beside a good amount and mark showed |amount x mark| as its notional (revops): the operator read a
+# position held that the gate counted as not held.
+UNUSABLE_SNAPSHOTS = {
+    "no_position_amt": ({"mark_price": "50000"}, "position_amt"),
+    "notional_usd_not_a_number": ({"position_amt": "2", "mark_price": "3000", "notional_usd": "abc"}, "notional_usd"),
+    "notional_usd_infinite": ({"position_amt": "2", "mark_price": "3000", "notional_usd": "inf"}, "notional_usd"),
+    "no_mark_price_nor_notional": ({"position_amt": "2"}, "mark_price"),
+    "amount_times_mark_overflows": ({"position_amt": "1e300", "mark_price": "1e300"}, "position_amt x mark_price"),
+    "no_ts_epoch": ({"position_amt": "1", "mark_price": "100", "ts_epoch": None}, "ts_epoch"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNUSABLE_SNAPSHOTS))
+def test_positions_list_names_a_snapshot_the_gate_does_not_count_and_shows_no_notional_for_it(tmp_path, redis_server,
+                                                                                              case):
+    from actors.snapshots import read_snapshot
+    topology = write_topology(tmp_path / "topology.yaml", retarget(demo_topology_data(), redis_server.url))
+    client = redis_server.client()
+    fields, named = UNUSABLE_SNAPSHOTS[case]
+    fields = {k: v for k, v in {"ts_epoch": str(int(time.time())), **fields}.items() if v is not None}
+    client.hset("quantum:position:snapshot:ETHUSDT", mapping=fields)
+    client.hset("quantum:position:snapshot:BTCUSDT", mapping={"position_amt": "0.5", "mark_price": "64000",
+                                                             "ts_epoch": str(int(time.time())), "leverage": "10",
+                                                             "side": "LONG"})  # extra fields: ignored, as the gate does
+    assert read_snapshot(fields.get("position_amt"), fields.get("mark_price"), fields.get("ts_epoch"),
+                         fields.get("notional_usd"), time.time(), 300.0)[0] is None  # the gate counts it as not held
+    listed = positions(topology, "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = {r["symbol"]: r for r in json.loads(listed.stdout)}
+    assert rows["ETHUSDT"]["notional"] is None and named in (rows["ETHUSDT"]["problem"] or ""), rows["ETHUSDT"]
+    assert "not held" in rows["ETHUSDT"]["problem"]
+    assert rows["BTCUSDT"]["notional"] == 32000 and rows["BTCUSDT"]["problem"] is None, rows["BTCUSDT"]
+    table = positions(topology, "list")
+    assert table.returncode == 0, table.stderr
+    eth = next(line for line in table.stdout.splitlines() if line.startswith("ETHUSDT"))
+    assert eth.split()[-1] == "UNUSABLE" and "fresh" not in eth, table.stdout
+    assert f"ETHUSDT: {rows['ETHUSDT']['problem']}" in table.stdout, table.stdout

@@ -3533,8 +3533,8 @@ MUTATIONS: list[Mutation] = [
         "positions_list_signs_a_notional_without_notional_usd",
         "`clustergate positions list` shows notional |position_amt x mark_price| when the snapshot has no notional_usd",
         "launcher/positions.py",
-        "        notional = abs(amount * mark)\n",
-        "        notional = amount * mark\n",
+        '"notional": None if why else abs(signed)',
+        '"notional": None if why else signed',
         ("tests/test_positions_cli.py::test_positions_set_list_and_clear_round_trip_through_redis",)),
     Mutation(
         "scrape_timeout_past_a_short_interval",
@@ -5213,6 +5213,18 @@ MUTATIONS: list[Mutation] = [
          "nothing_through_it",
          "tests/test_security.py::test_generate_keypair_never_writes_through_a_symlink_or_over_a_file_at_its_paths"),
         also=(("launcher/keys_cli.py", "if os.path.lexists(p)]  # a symlink counts", "if p.exists()]  # a symlink counts"),)),
+    Mutation(
+        "positions_list_shows_a_notional_the_gate_does_not_count",
+        "`positions list` shows no notional for a snapshot the gate counts as not held (no usable position_amt, a "
+        "notional_usd that is no number, neither notional_usd nor mark_price, |amount x mark| not finite, no ts_epoch) "
+        "and names why on an UNUSABLE row; it showed |amount x mark| beside a bad notional_usd, and 'fresh' (revops)",
+        "launcher/positions.py",
+        '"notional": None if why else abs(signed)',
+        '"notional": abs(signed) if signed is not None else abs(amount * mark) if amount is not None and mark is not None else None',
+        tuple(f"tests/test_positions_cli.py::test_positions_list_names_a_snapshot_the_gate_does_not_count_and_shows_no_"
+              f"notional_for_it[{case}]" for case in ("notional_usd_not_a_number",)),
+        also=(("launcher/positions.py", '"stale": stale, "problem": f"{why}: the gate counts {symbol} as not held" if why else None}',
+               '"stale": stale, "problem": None}'),)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
@@ -5242,12 +5254,12 @@ SPEC_MUTATIONS: list[Mutation] = [
          '    return f"quantum:position:snapshot:{symbol}"\n',
          f"{CONTRACT}::test_position_snapshot_key_follows_the_pattern_with_specs_default"),
     spec("spec_notional_usd_keeps_its_sign", "notional = |notional_usd| when present, the side from position_amt",
-         "actors/snapshots.py", "        magnitude = None if explicit is None else abs(explicit)\n",
+         "actors/snapshots.py", "        magnitude = abs(explicit)\n",
          "        magnitude = explicit\n",
          f"{POLICY}::test_notional_usd_wins_over_amount_times_price_and_the_side_comes_from_the_amount"),
     spec("spec_notional_without_abs", "notional = |position_amt x mark_price| without notional_usd",
-         "actors/snapshots.py", "        magnitude = None if mark is None else abs(amt * mark)\n",
-         "        magnitude = None if mark is None else amt * mark\n",
+         "actors/snapshots.py", "        magnitude = abs(amt * mark)\n",
+         "        magnitude = amt * mark\n",
          f"{POLICY}::test_notional_usd_wins_over_amount_times_price_and_the_side_comes_from_the_amount"),
     spec("spec_snapshot_stale_at_300_s", "a snapshot older than 300 s is stale (one 300 s old is fresh)",
          "actors/snapshots.py", "    if now_s - ts > stale_after_s:\n", "    if now_s - ts >= stale_after_s:\n",
