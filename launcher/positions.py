@@ -116,6 +116,8 @@ def _check_symbol(topo: Topology, symbol: str) -> str:
 
 def cmd_set(topo: Topology, client: redis.Redis, args: argparse.Namespace) -> int:
     symbol = _check_symbol(topo, args.symbol)
+    if not math.isfinite(args.amount * args.mark_price):  # the gate would count the snapshot as not held
+        raise UsageError(f"--amount x --mark-price ({args.amount!r} x {args.mark_price!r}) is not a finite number")
     now = int(time.time())
     fields = {"position_amt": repr(args.amount), "mark_price": repr(args.mark_price), "ts_epoch": str(now),
               "notional_usd": repr(args.amount * args.mark_price)}

@@ -166,3 +166,13 @@ def test_positions_list_names_a_snapshot_the_gate_does_not_count_and_shows_no_no
     eth = next(line for line in table.stdout.splitlines() if line.startswith("ETHUSDT"))
     assert eth.split()[-1] == "UNUSABLE" and "fresh" not in eth, table.stdout
     assert f"ETHUSDT: {rows['ETHUSDT']['problem']}" in table.stdout, table.stdout
+
+
+def test_positions_set_refuses_an_amount_and_price_whose_product_overflows_and_writes_nothing(tmp_path, redis_server):
+    # revops: --amount 1e300 --mark-price 1e300 exited 0 writing notional_usd=inf, a snapshot the gate counts as not held.
+    topology = write_topology(tmp_path / "topology.yaml", retarget(demo_topology_data(), redis_server.url))
+    done = positions(topology, "set", "BTCUSDT", "--amount=-1e300", "--mark-price", "1e300")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "--amount x --mark-price" in done.stderr and "not a finite number" in done.stderr, done.stderr
+    assert redis_server.client().keys("*") == []
+    assert positions(topology, "set", "BTCUSDT", "--amount", "1e150", "--mark-price", "1e150").returncode == 0

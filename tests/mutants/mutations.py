@@ -5225,6 +5225,15 @@ MUTATIONS: list[Mutation] = [
               f"notional_for_it[{case}]" for case in ("notional_usd_not_a_number",)),
         also=(("launcher/positions.py", '"stale": stale, "problem": f"{why}: the gate counts {symbol} as not held" if why else None}',
                '"stale": stale, "problem": None}'),)),
+    Mutation(
+        "positions_set_writes_an_infinite_notional",
+        "`positions set` refuses (exit 2, nothing written) an amount and mark price whose product is not finite: "
+        "1e300 x 1e300 exited 0 writing notional_usd=inf, which the gate counts as not held (revops)",
+        "launcher/positions.py",
+        "    if not math.isfinite(args.amount * args.mark_price):",
+        "    if False:",
+        ("tests/test_positions_cli.py::test_positions_set_refuses_an_amount_and_price_whose_product_overflows_and_"
+         "writes_nothing",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
