@@ -178,6 +178,12 @@ def run(args: argparse.Namespace) -> int:
     except Refused as exc:
         print(f"clustergate positions: {exc}", file=sys.stderr)
         return 1
+    except redis.AuthenticationError:  # redis-py's words name its HELLO command, not what to do
+        env = f"${topo.redis.password_env} (the topology's redis.password_env)"
+        why = (f"refuses the password this command took from {env}: set it" if topo.redis.password else
+               f"refuses this command, which gave no password: set {env}")
+        print(f"clustergate positions: Redis at {topo.redis.connection_url()} {why} as the system has it", file=sys.stderr)
+        return 1
     except redis.RedisError as exc:
         print(f"clustergate positions: Redis at {topo.redis.connection_url()} failed: {exc}", file=sys.stderr)
         return 1

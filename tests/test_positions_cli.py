@@ -176,3 +176,24 @@ def test_positions_set_refuses_an_amount_and_price_whose_product_overflows_and_w
     assert "--amount x --mark-price" in done.stderr and "not a finite number" in done.stderr, done.stderr
     assert redis_server.client().keys("*") == []
     assert positions(topology, "set", "BTCUSDT", "--amount", "1e150", "--mark-price", "1e150").returncode == 0
+
+
+def test_positions_against_a_redis_asking_for_a_password_names_the_variable_to_set(tmp_path, redis_server):
+    # revops: it printed redis-py's "HELLO must be called with the client already authenticated, otherwise the HELLO
+    # AUTH <user> <pass> option can be used ..." without a password, "invalid username-password pair" with a wrong one.
+    import os
+    topology = write_topology(tmp_path / "topology.yaml", retarget(demo_topology_data(), redis_server.url))
+    secret = "revops-" + str(os.getpid())
+    redis_server.client().config_set("requirepass", secret)
+    base = {k: v for k, v in os.environ.items() if k != "CLUSTERGATE_REDIS_PASSWORD"}
+    for env, said in ((base, "gave no password"), ({**base, "CLUSTERGATE_REDIS_PASSWORD": "wrong"}, "password")):
+        for args in (("list",), ("set", "BTCUSDT", "--amount", "1", "--mark-price", "1"), ("clear", "BTCUSDT")):
+            done = subprocess.run([PYTHON, "-m", "launcher", "positions", *args, "--topology", str(topology)], cwd=REPO,
+                                  capture_output=True, text=True, timeout=30, env=env)
+            assert done.returncode == 1, done.stdout + done.stderr
+            assert "refuses" in done.stderr and said in done.stderr, done.stderr
+            assert "$CLUSTERGATE_REDIS_PASSWORD" in done.stderr and "HELLO" not in done.stderr, done.stderr
+            assert secret not in done.stderr and "wrong" not in done.stderr.replace("refuses", "")
+    done = subprocess.run([PYTHON, "-m", "launcher", "positions", "list", "--topology", str(topology)], cwd=REPO,
+                          capture_output=True, text=True, timeout=30, env={**base, "CLUSTERGATE_REDIS_PASSWORD": secret})
+    assert done.returncode == 0, done.stderr

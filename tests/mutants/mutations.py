@@ -5234,6 +5234,15 @@ MUTATIONS: list[Mutation] = [
         "    if False:",
         ("tests/test_positions_cli.py::test_positions_set_refuses_an_amount_and_price_whose_product_overflows_and_"
          "writes_nothing",)),
+    Mutation(
+        "positions_prints_redis_pys_hello_error_for_a_missing_password",
+        "`positions` against a Redis that asks for a password names the variable to set ($CLUSTERGATE_REDIS_PASSWORD, "
+        "the topology's redis.password_env), not redis-py's 'HELLO must be called with the client already "
+        "authenticated' (revops)",
+        "launcher/positions.py",
+        "    except redis.AuthenticationError:  # redis-py's",
+        "    except ZeroDivisionError:  # redis-py's",
+        ("tests/test_positions_cli.py::test_positions_against_a_redis_asking_for_a_password_names_the_variable_to_set",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
