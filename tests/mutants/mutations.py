@@ -5243,6 +5243,16 @@ MUTATIONS: list[Mutation] = [
         "    except redis.AuthenticationError:  # redis-py's",
         "    except ZeroDivisionError:  # redis-py's",
         ("tests/test_positions_cli.py::test_positions_against_a_redis_asking_for_a_password_names_the_variable_to_set",)),
+    Mutation(
+        "snapshot_key_pattern_among_clustergates_own_keys_is_valid",
+        "a positions.key_pattern naming keys among clustergate's own (quantum:portfolio:cluster_state:*, cooldowns, "
+        "permits, clustergate:*) is refused naming them: the state writer deleted such snapshots as cluster ids gone, "
+        "the permit issuer SETs cooldowns over them (revops)",
+        "launcher/topology.py",
+        '        clash = own_key_clash(pattern.replace("{symbol}", "SYMBOL"))\n',
+        "        clash = None\n",
+        ("tests/test_topology_validation.py::test_a_snapshot_key_pattern_inside_keys_clustergate_writes_is_refused_"
+         "naming_them",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
