@@ -5253,6 +5253,14 @@ MUTATIONS: list[Mutation] = [
         "        clash = None\n",
         ("tests/test_topology_validation.py::test_a_snapshot_key_pattern_inside_keys_clustergate_writes_is_refused_"
          "naming_them",)),
+    Mutation(
+        "gate_falls_back_to_k_0_labelled_proxy",
+        "the fallback proof fails a gate whose stale-state K is not its corr_proxy though labelled proxy: with K 0 on "
+        "fallback (corr_proxy 0.91 on the demo) every other check passed, the proof too (revops)",
+        "actors/policy.py",
+        "    k = cluster_stress if cluster_stress is not None else corr_proxy\n",
+        "    k = cluster_stress if cluster_stress is not None else 0.0\n",
+        ("tests/test_proofs.py::test_proof_passes_on_the_demo_and_writes_its_report[fallback]",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
