@@ -72,6 +72,9 @@ def read_public_key(path: Path) -> bytes:
 def read_keypair(path: Path) -> Keypair:
     """The keypair in a .key_secret file, which must be readable by its owner only."""
     public, secret = _read_certificate(path)
+    if secret is None and path.name.endswith(SECRET_SUFFIX):
+        raise KeyFileError(f"{path} has no secret-key line: cut short (a half-written copy?) or a public certificate "
+                           f"renamed; copy it again from the machine that made it, or generate a new keypair")
     if secret is None:
         raise KeyFileError(f"{path} holds no secret key; name the .key_secret file")
     info = path.stat()

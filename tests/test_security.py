@@ -549,3 +549,20 @@ def test_an_up_without_the_password_a_topology_asks_for_is_refused_before_anythi
         assert not (home / "run" / "supervisor.sock").exists()
     finally:
         clustergate("down", "--home", str(home))
+
+
+def test_a_secret_certificate_cut_short_is_named_as_such_not_as_the_wrong_file(tmp_path: Path) -> None:
+    # revops: a NAME.key_secret whose secret-key line was lost (a half-written copy) said "holds no secret key; name
+    # the .key_secret file", naming the very file the operator had named.
+    keys = tmp_path / "keys"
+    make_keys(keys, "desk")
+    secret = keys / "desk.key_secret"
+    text = secret.read_text()
+    secret.write_text(text[:text.index("secret-key")])
+    with pytest.raises(Exception) as raised:
+        read_keypair(secret)
+    said = str(raised.value)
+    assert str(secret) in said and "no secret-key line" in said and "name the .key_secret file" not in said, said
+    with pytest.raises(Exception) as raised:  # a public certificate given for a secret one keeps its hint
+        read_keypair(keys / "desk.key")
+    assert "name the .key_secret file" in str(raised.value)

@@ -5261,6 +5261,14 @@ MUTATIONS: list[Mutation] = [
         "    k = cluster_stress if cluster_stress is not None else corr_proxy\n",
         "    k = cluster_stress if cluster_stress is not None else 0.0\n",
         ("tests/test_proofs.py::test_proof_passes_on_the_demo_and_writes_its_report[fallback]",)),
+    Mutation(
+        "secret_certificate_cut_short_told_to_name_the_key_secret_file",
+        "a NAME.key_secret with no secret-key line (cut short) is named as such, not answered 'name the .key_secret "
+        "file' (revops)",
+        "launcher/curve.py",
+        "    if secret is None and path.name.endswith(SECRET_SUFFIX):\n",
+        "    if False:\n",
+        ("tests/test_security.py::test_a_secret_certificate_cut_short_is_named_as_such_not_as_the_wrong_file",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
