@@ -57,21 +57,32 @@ def read_snapshot(position_amt: Any, mark_price: Any, ts_epoch: Any, notional_us
     if ts is None:
         return None, None
     age_s = now_s - ts
+    signed, _ = snapshot_notional(position_amt, mark_price, notional_usd)
+    if signed is None or not_fresh is not None:
+        return None, age_s
+    return signed, age_s
+
+
+def snapshot_notional(position_amt: Any, mark_price: Any, notional_usd: Any) -> tuple[float | None, str | None]:
+    """(sign(position_amt) x notional, None) when a snapshot's fields are usable, whatever its age, else (None, why
+    not, naming the field). The rule of read_snapshot, which calls it."""
     amt = _number(position_amt)
     if amt is None:
-        return None, age_s
+        return None, "position_amt is missing or not a finite number"
     if notional_usd not in (None, "", b""):
         explicit = _number(notional_usd)
-        magnitude = None if explicit is None else abs(explicit)
+        if explicit is None:
+            return None, "notional_usd is present but not a finite number"
+        magnitude = abs(explicit)
     else:
         mark = _number(mark_price)
-        magnitude = None if mark is None else abs(amt * mark)
-    if magnitude is None or not math.isfinite(magnitude):
-        return None, age_s
-    if not_fresh is not None:
-        return None, age_s
+        if mark is None:
+            return None, "no notional_usd, and mark_price is missing or not a finite number"
+        magnitude = abs(amt * mark)
+        if not math.isfinite(magnitude):
+            return None, "|position_amt x mark_price| is not a finite number"
     side = 1.0 if amt > 0 else -1.0 if amt < 0 else 0.0
-    return side * magnitude, age_s
+    return side * magnitude, None
 
 
 def signed_notional(fields: Mapping[str, Any], now_s: float, stale_after_s: float) -> float | None:

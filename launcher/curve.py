@@ -72,6 +72,9 @@ def read_public_key(path: Path) -> bytes:
 def read_keypair(path: Path) -> Keypair:
     """The keypair in a .key_secret file, which must be readable by its owner only."""
     public, secret = _read_certificate(path)
+    if secret is None and path.name.endswith(SECRET_SUFFIX):
+        raise KeyFileError(f"{path} has no secret-key line: cut short (a half-written copy?) or a public certificate "
+                           f"renamed; copy it again from the machine that made it, or generate a new keypair")
     if secret is None:
         raise KeyFileError(f"{path} holds no secret key; name the .key_secret file")
     info = path.stat()
@@ -103,18 +106,41 @@ def read_key_dir(directory: Path) -> frozenset[bytes]:
     return frozenset(read_public_key(f) for f in files)
 
 
+def _create_new(path: Path, content: bytes, mode: int) -> None:
+    """Write a file that did not exist: FileExistsError when anything is at path, a symlink (even dangling) included."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    try:
+        os.fchmod(fd, mode)
+        os.write(fd, content)
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        path.unlink()
+        raise
+    os.close(fd)
+
+
 def generate_keypair(directory: Path, name: str) -> tuple[Path, Path]:
-    """Write NAME.key (0644) and NAME.key_secret (0600, never readable by others, not even briefly)."""
+    """Write NAME.key (0644) and NAME.key_secret (0600, never readable by others, not even briefly). Never
+    overwrites, nor writes through a symlink: FileExistsError when either path holds anything."""
+    import tempfile
+
     import zmq.auth
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    public_file, secret_file = directory / (name + PUBLIC_SUFFIX), directory / (name + SECRET_SUFFIX)
     old_umask = os.umask(0o077)
-    try:
-        public_file, secret_file = zmq.auth.create_certificates(directory, name)
+    try:  # pyzmq opens its paths with open(..., "w"): let it write into a private directory of our own
+        with tempfile.TemporaryDirectory(dir=directory, prefix=".keys-generate-") as scratch:
+            made_public, made_secret = (Path(p) for p in zmq.auth.create_certificates(scratch, "certificate"))
+            _create_new(secret_file, made_secret.read_bytes(), 0o600)
+            try:
+                _create_new(public_file, made_public.read_bytes(), 0o644)
+            except BaseException:
+                secret_file.unlink()
+                raise
     finally:
         os.umask(old_umask)
-    os.chmod(secret_file, 0o600)
-    os.chmod(public_file, 0o644)
-    return Path(public_file), Path(secret_file)
+    return public_file, secret_file
 
 
 # --------------------------------------------------------------------------- a topology's sockets

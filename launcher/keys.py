@@ -72,6 +72,15 @@ def replay_position(topology_name: str, actor_name: str) -> str:
     return f"{REPLAY_POSITION_PREFIX}:{topology_name}:{actor_name}:replay_position"
 
 
+def own_key_clash(key: str) -> str | None:
+    """The key or key family of clustergate's own that `key` falls in (a snapshot there would be SET over, or deleted
+    as a cluster id gone), or None. Every key under clustergate: is ours."""
+    if key in (CLUSTER_STATE, CLUSTERS, CLUSTER_STATE_STREAM, REALIZED_VOL, GATE_STREAM):
+        return key
+    return next((prefix + "*" for prefix in (cluster_state_of(""), permit(""), cooldown(""), "clustergate:")
+                 if key.startswith(prefix)), None)
+
+
 def wrong_type(reply: object) -> bool:
     """Whether a (pipelined) reply is Redis's WRONGTYPE error: the key holds another type than the command's (a
     string where a snapshot hash belongs). Any other error reply is about Redis, not about that one key."""

@@ -1,12 +1,14 @@
 """`clustergate keys generate DIR [--name NAME]`: a CurveZMQ keypair for a socket or a client.
 
 Writes DIR/NAME.key (the public key, safe to hand out) and DIR/NAME.key_secret (mode 0600, stays
-on the machine that uses it). Existing files are never overwritten.
+on the machine that uses it). Nothing at either path is overwritten or written through (a symlink: exit 1).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,13 +22,19 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if not name or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
         print(f"clustergate keys generate: name {name!r} must be letters, digits, -, _ or .", file=sys.stderr)
         return 2
-    existing = [p for p in (directory / (name + PUBLIC_SUFFIX), directory / (name + SECRET_SUFFIX)) if p.exists()]
-    if existing:
-        print(f"clustergate keys generate: {existing[0]} already exists; choose another --name or remove it",
+    paths = (directory / (name + PUBLIC_SUFFIX), directory / (name + SECRET_SUFFIX))
+    existing = [p for p in paths if os.path.lexists(p)]  # a symlink counts, even one pointing nowhere
+    try:
+        if existing:
+            raise FileExistsError(errno.EEXIST, "File exists", str(existing[0]))
+        public_file, secret_file = generate_keypair(directory, name)
+    except FileExistsError as exc:  # also when one appeared after the look above
+        if exc.filename not in {str(p) for p in paths}:  # DIR itself is a file
+            print(f"clustergate keys generate: cannot write in {directory}: {exc.strerror}", file=sys.stderr)
+            return 1
+        print(f"clustergate keys generate: {exc.filename} already exists; choose another --name or remove it",
               file=sys.stderr)
         return 1
-    try:
-        public_file, secret_file = generate_keypair(directory, name)
     except OSError as exc:
         print(f"clustergate keys generate: cannot write in {directory}: {exc.strerror}", file=sys.stderr)
         return 1

@@ -27,6 +27,9 @@ REPO = Path(__file__).resolve().parent.parent
 DEMO_TOPOLOGY = REPO / "configs" / "demo.yaml"
 
 
+NOT_A_HASH = "the key holds another type, not a hash: counted as not held"
+
+
 class UsageError(Exception):
     """Bad input from the command line: exit 2 with the message."""
 
@@ -74,16 +77,14 @@ def snapshot_row(symbol: str, fields: dict[str, str], now: float, stale_after_s:
         return value if math.isfinite(value) else None
 
     amount, mark, ts = num("position_amt"), num("mark_price"), num("ts_epoch")
-    notional = num("notional_usd")
-    if notional is not None:
-        notional = abs(notional)
-    elif amount is not None and mark is not None:
-        notional = abs(amount * mark)
     age_s = None if ts is None else now - ts
-    from actors.snapshots import snapshot_time  # I/O-free; not loaded while the CLI is built
+    from actors.snapshots import snapshot_notional, snapshot_time  # I/O-free; not loaded while the CLI is built
     stale = snapshot_time(fields.get("ts_epoch"), now, stale_after_s)[1] is not None  # the gate's rule, and its skew
-    return {"symbol": symbol, "amount": amount, "mark": mark, "notional": notional, "age_s": age_s, "stale": stale,
-            "problem": None}
+    signed, why = snapshot_notional(fields.get("position_amt"), fields.get("mark_price"), fields.get("notional_usd"))
+    if ts is None:
+        why = "ts_epoch is missing or not a finite number"
+    return {"symbol": symbol, "amount": amount, "mark": mark, "notional": None if why else abs(signed), "age_s": age_s,
+            "stale": stale, "problem": f"{why}: the gate counts {symbol} as not held" if why else None}
 
 
 def format_table(rows: list[dict[str, Any]], stale_after_s: float) -> str:
@@ -99,11 +100,12 @@ def format_table(rows: list[dict[str, Any]], stale_after_s: float) -> str:
     for r in rows:
         stale = "-" if r["stale"] is None else ("STALE" if r["stale"] else "fresh")
         lines.append([r["symbol"], cell(r["amount"], ".6g"), cell(r["mark"], ".8g"), cell(r["notional"], ",.2f"),
-                      age(r["age_s"]), "NOT A HASH" if r.get("problem") else stale if r["amount"] is not None or r["mark"] is not None
-                      else "missing"])
+                      age(r["age_s"]), ("NOT A HASH" if r["problem"] == NOT_A_HASH else "UNUSABLE") if r.get("problem")
+                      else stale if r["amount"] is not None or r["mark"] is not None else "missing"])
     widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
-    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
-                     for line in lines)
+    table = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
+             for line in lines]
+    return "\n".join(table + [f"{r['symbol']}: {r['problem']}" for r in rows if r.get("problem")])
 
 
 def _check_symbol(topo: Topology, symbol: str) -> str:
@@ -114,6 +116,8 @@ def _check_symbol(topo: Topology, symbol: str) -> str:
 
 def cmd_set(topo: Topology, client: redis.Redis, args: argparse.Namespace) -> int:
     symbol = _check_symbol(topo, args.symbol)
+    if not math.isfinite(args.amount * args.mark_price):  # the gate would count the snapshot as not held
+        raise UsageError(f"--amount x --mark-price ({args.amount!r} x {args.mark_price!r}) is not a finite number")
     now = int(time.time())
     fields = {"position_amt": repr(args.amount), "mark_price": repr(args.mark_price), "ts_epoch": str(now),
               "notional_usd": repr(args.amount * args.mark_price)}
@@ -147,7 +151,7 @@ def cmd_list(topo: Topology, client: redis.Redis, args: argparse.Namespace) -> i
     for symbol, reply in zip(topo.symbols, pipe.execute(raise_on_error=False)):
         if wrong_type(reply):
             rows.append({**snapshot_row(symbol, {}, now, topo.positions.stale_after_s),
-                         "problem": "the key holds another type, not a hash: counted as not held"})
+                         "problem": NOT_A_HASH})
         elif isinstance(reply, Exception):
             raise reply
         else:  # raw bytes: a value that is not UTF-8 is no number, not a traceback
@@ -173,6 +177,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     except Refused as exc:
         print(f"clustergate positions: {exc}", file=sys.stderr)
+        return 1
+    except redis.AuthenticationError:  # redis-py's words name its HELLO command, not what to do
+        env = f"${topo.redis.password_env} (the topology's redis.password_env)"
+        why = (f"refuses the password this command took from {env}: set it" if topo.redis.password else
+               f"refuses this command, which gave no password: set {env}")
+        print(f"clustergate positions: Redis at {topo.redis.connection_url()} {why} as the system has it", file=sys.stderr)
         return 1
     except redis.RedisError as exc:
         print(f"clustergate positions: Redis at {topo.redis.connection_url()} failed: {exc}", file=sys.stderr)

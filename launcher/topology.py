@@ -270,8 +270,14 @@ class PositionsConfig:
 
     @staticmethod
     def __schema_build__(v: Validator, kwargs: dict, raw: dict, path: Path) -> dict:
-        if "{symbol}" not in kwargs.get("key_pattern", "{symbol}"):
+        pattern = kwargs.get("key_pattern", "{symbol}")
+        if "{symbol}" not in pattern:
             v.problem(path + ("key_pattern",), "must contain {symbol}")
+        from launcher.keys import own_key_clash
+        clash = own_key_clash(pattern.replace("{symbol}", "SYMBOL"))
+        if clash is not None:
+            v.problem(path + ("key_pattern",), f"{pattern!r} names keys among clustergate's own ({clash}), which it "
+                                               f"overwrites or deletes: choose another pattern")
         return kwargs
 
 

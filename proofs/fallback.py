@@ -9,6 +9,7 @@ proposals are HOLD, so they issue no permit and set no cooldown.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -25,6 +26,14 @@ def k_source(p: Proof) -> tuple[str | None, dict]:
     reply = p.propose("HOLD")
     decision = reply.get("decision", {})
     return decision.get("k_source"), decision
+
+
+def k_is_corr_proxy(decision: dict) -> bool:
+    """Whether a decision's K is its corr_proxy (both as the reply rounds them): a gate may label K proxy and take
+    another value (0, a stale cluster stress), which understates or misstates the risk it falls back on."""
+    k, proxy = decision.get("K"), decision.get("corr_proxy")
+    return (isinstance(k, (int, float)) and isinstance(proxy, (int, float)) and not isinstance(k, bool)
+            and not isinstance(proxy, bool) and math.isclose(k, proxy, rel_tol=0.0, abs_tol=1e-6))
 
 
 def k_source_of_each_gate(p: Proof) -> dict[str, str | None]:
@@ -59,6 +68,8 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
         source, decision = k_source(p)
         p.check("stale: K taken from the proxy", source == "proxy",
                 {"k_source": source, "K": decision.get("K"), "corr_proxy": decision.get("corr_proxy")})
+        p.check("stale: K is the decision's corr_proxy", k_is_corr_proxy(decision),  # not merely labelled proxy
+                {"K": decision.get("K"), "corr_proxy": decision.get("corr_proxy")})
         fallbacks = p.metric("gate", "p26_cluster_fallback_total") or 0.0
         p.check("p26_cluster_fallback_total has risen", fallbacks > fallbacks_before,
                 {"before": fallbacks_before, "after": fallbacks})

@@ -125,3 +125,75 @@ def test_positions_list_calls_a_snapshot_stale_exactly_when_the_gate_does(tmp_pa
         assert row["stale"] is stale, (age_s, row)
         shown = float(format_table([row], 300.0).splitlines()[1].split()[4])
         assert (not -SNAPSHOT_FUTURE_SKEW_S <= shown <= 300) is stale, (age_s, format_table([row], 300.0))
+
+
+# A snapshot the gate does not count (actors.snapshots.read_snapshot: no usable amount, a notional_usd that is no
+# number, neither notional_usd nor mark_price, |amount x mark| not finite) was listed "fresh", and one with a bad
+# notional_usd beside a good amount and mark showed |amount x mark| as its notional (revops): the operator read a
+# position held that the gate counted as not held.
+UNUSABLE_SNAPSHOTS = {
+    "no_position_amt": ({"mark_price": "50000"}, "position_amt"),
+    "notional_usd_not_a_number": ({"position_amt": "2", "mark_price": "3000", "notional_usd": "abc"}, "notional_usd"),
+    "notional_usd_infinite": ({"position_amt": "2", "mark_price": "3000", "notional_usd": "inf"}, "notional_usd"),
+    "no_mark_price_nor_notional": ({"position_amt": "2"}, "mark_price"),
+    "amount_times_mark_overflows": ({"position_amt": "1e300", "mark_price": "1e300"}, "position_amt x mark_price"),
+    "no_ts_epoch": ({"position_amt": "1", "mark_price": "100", "ts_epoch": None}, "ts_epoch"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNUSABLE_SNAPSHOTS))
+def test_positions_list_names_a_snapshot_the_gate_does_not_count_and_shows_no_notional_for_it(tmp_path, redis_server,
+                                                                                              case):
+    from actors.snapshots import read_snapshot
+    topology = write_topology(tmp_path / "topology.yaml", retarget(demo_topology_data(), redis_server.url))
+    client = redis_server.client()
+    fields, named = UNUSABLE_SNAPSHOTS[case]
+    fields = {k: v for k, v in {"ts_epoch": str(int(time.time())), **fields}.items() if v is not None}
+    client.hset("quantum:position:snapshot:ETHUSDT", mapping=fields)
+    client.hset("quantum:position:snapshot:BTCUSDT", mapping={"position_amt": "0.5", "mark_price": "64000",
+                                                             "ts_epoch": str(int(time.time())), "leverage": "10",
+                                                             "side": "LONG"})  # extra fields: ignored, as the gate does
+    assert read_snapshot(fields.get("position_amt"), fields.get("mark_price"), fields.get("ts_epoch"),
+                         fields.get("notional_usd"), time.time(), 300.0)[0] is None  # the gate counts it as not held
+    listed = positions(topology, "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = {r["symbol"]: r for r in json.loads(listed.stdout)}
+    assert rows["ETHUSDT"]["notional"] is None and named in (rows["ETHUSDT"]["problem"] or ""), rows["ETHUSDT"]
+    assert "not held" in rows["ETHUSDT"]["problem"]
+    assert rows["BTCUSDT"]["notional"] == 32000 and rows["BTCUSDT"]["problem"] is None, rows["BTCUSDT"]
+    table = positions(topology, "list")
+    assert table.returncode == 0, table.stderr
+    eth = next(line for line in table.stdout.splitlines() if line.startswith("ETHUSDT"))
+    assert eth.split()[-1] == "UNUSABLE" and "fresh" not in eth, table.stdout
+    assert f"ETHUSDT: {rows['ETHUSDT']['problem']}" in table.stdout, table.stdout
+
+
+def test_positions_set_refuses_an_amount_and_price_whose_product_overflows_and_writes_nothing(tmp_path, redis_server):
+    # revops: --amount 1e300 --mark-price 1e300 exited 0 writing notional_usd=inf, a snapshot the gate counts as not held.
+    topology = write_topology(tmp_path / "topology.yaml", retarget(demo_topology_data(), redis_server.url))
+    done = positions(topology, "set", "BTCUSDT", "--amount=-1e300", "--mark-price", "1e300")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "--amount x --mark-price" in done.stderr and "not a finite number" in done.stderr, done.stderr
+    assert redis_server.client().keys("*") == []
+    assert positions(topology, "set", "BTCUSDT", "--amount", "1e150", "--mark-price", "1e150").returncode == 0
+
+
+def test_positions_against_a_redis_asking_for_a_password_names_the_variable_to_set(tmp_path, redis_server):
+    # revops: it printed redis-py's "HELLO must be called with the client already authenticated, otherwise the HELLO
+    # AUTH <user> <pass> option can be used ..." without a password, "invalid username-password pair" with a wrong one.
+    import os
+    topology = write_topology(tmp_path / "topology.yaml", retarget(demo_topology_data(), redis_server.url))
+    secret = "revops-" + str(os.getpid())
+    redis_server.client().config_set("requirepass", secret)
+    base = {k: v for k, v in os.environ.items() if k != "CLUSTERGATE_REDIS_PASSWORD"}
+    for env, said in ((base, "gave no password"), ({**base, "CLUSTERGATE_REDIS_PASSWORD": "wrong"}, "password")):
+        for args in (("list",), ("set", "BTCUSDT", "--amount", "1", "--mark-price", "1"), ("clear", "BTCUSDT")):
+            done = subprocess.run([PYTHON, "-m", "launcher", "positions", *args, "--topology", str(topology)], cwd=REPO,
+                                  capture_output=True, text=True, timeout=30, env=env)
+            assert done.returncode == 1, done.stdout + done.stderr
+            assert "refuses" in done.stderr and said in done.stderr, done.stderr
+            assert "$CLUSTERGATE_REDIS_PASSWORD" in done.stderr and "HELLO" not in done.stderr, done.stderr
+            assert secret not in done.stderr and "wrong" not in done.stderr.replace("refuses", "")
+    done = subprocess.run([PYTHON, "-m", "launcher", "positions", "list", "--topology", str(topology)], cwd=REPO,
+                          capture_output=True, text=True, timeout=30, env={**base, "CLUSTERGATE_REDIS_PASSWORD": secret})
+    assert done.returncode == 0, done.stderr

@@ -174,6 +174,39 @@ def test_keys_generate_writes_a_secret_file_only_its_owner_can_read(tmp_path: Pa
     assert read_keypair(secret) == keypair
 
 
+def test_keys_generate_refuses_a_symlink_planted_at_the_secret_files_path_and_writes_nothing_through_it(
+        tmp_path: Path) -> None:
+    # revops: a dangling symlink at DIR/NAME.key_secret passed the "already exists" check (Path.exists follows it)
+    # and the secret key was written through it, to wherever it pointed.
+    keys = tmp_path / "keys"
+    keys.mkdir(mode=0o700)
+    target = tmp_path / "elsewhere" / "stolen"
+    target.parent.mkdir()
+    (keys / "desk.key_secret").symlink_to(target)
+    result = clustergate("keys", "generate", str(keys), "--name", "desk")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"{keys / 'desk.key_secret'} already exists" in result.stderr, result.stderr
+    assert not target.exists() and not (keys / "desk.key").exists()
+    assert sorted(p.name for p in keys.iterdir()) == ["desk.key_secret"]  # the symlink, nothing left beside it
+
+
+def test_generate_keypair_never_writes_through_a_symlink_or_over_a_file_at_its_paths(tmp_path: Path) -> None:
+    """The last defence, when a file or symlink appears after the CLI looked (two generates at once, a planted link)."""
+    keys = tmp_path / "keys"
+    keys.mkdir(mode=0o700)
+    target = tmp_path / "stolen"
+    (keys / "desk.key_secret").symlink_to(target)
+    with pytest.raises(FileExistsError):
+        generate_keypair(keys, "desk")
+    assert not target.exists()
+    assert sorted(p.name for p in keys.iterdir()) == ["desk.key_secret"]
+    (keys / "other.key").write_text("someone else's")
+    with pytest.raises(FileExistsError):
+        generate_keypair(keys, "other")
+    assert (keys / "other.key").read_text() == "someone else's"
+    assert sorted(p.name for p in keys.iterdir()) == ["desk.key_secret", "other.key"]
+
+
 # --------------------------------------------------------------------------- CURVE with real processes
 
 
@@ -516,3 +549,20 @@ def test_an_up_without_the_password_a_topology_asks_for_is_refused_before_anythi
         assert not (home / "run" / "supervisor.sock").exists()
     finally:
         clustergate("down", "--home", str(home))
+
+
+def test_a_secret_certificate_cut_short_is_named_as_such_not_as_the_wrong_file(tmp_path: Path) -> None:
+    # revops: a NAME.key_secret whose secret-key line was lost (a half-written copy) said "holds no secret key; name
+    # the .key_secret file", naming the very file the operator had named.
+    keys = tmp_path / "keys"
+    make_keys(keys, "desk")
+    secret = keys / "desk.key_secret"
+    text = secret.read_text()
+    secret.write_text(text[:text.index("secret-key")])
+    with pytest.raises(Exception) as raised:
+        read_keypair(secret)
+    said = str(raised.value)
+    assert str(secret) in said and "no secret-key line" in said and "name the .key_secret file" not in said, said
+    with pytest.raises(Exception) as raised:  # a public certificate given for a secret one keeps its hint
+        read_keypair(keys / "desk.key")
+    assert "name the .key_secret file" in str(raised.value)

@@ -401,3 +401,27 @@ def test_a_cluster_side_with_one_symbol_is_refused_as_it_could_never_be_ready(tm
     for name in ("price_feed", "book", "buffer", "correlator", "clusterer", "state_writer"):
         del gate_only["actors"][name]
     assert problems_of(tmp_path, gate_only) == []
+
+
+@pytest.mark.parametrize("pattern, clash", [
+    # revops: the state writer SCANs quantum:portfolio:cluster_state:* for cluster ids it no longer has and deleted
+    # every snapshot each update (the gate failed closed); the permit issuer SETs cooldowns over a snapshot hash.
+    ("quantum:portfolio:cluster_state:{symbol}", "quantum:portfolio:cluster_state:"),
+    ("quantum:p26:cooldown:{symbol}", "quantum:p26:cooldown:"),
+    ("quantum:permit:p26:{symbol}", "quantum:permit:p26:"),
+    ("clustergate:positions:{symbol}", "clustergate:"),
+])
+def test_a_snapshot_key_pattern_inside_keys_clustergate_writes_is_refused_naming_them(tmp_path: Path, pattern: str,
+                                                                                      clash: str) -> None:
+    data = demo_topology_data()
+    data["positions"] = {"key_pattern": pattern}
+    problems = problems_of(tmp_path, data)
+    assert any("positions.key_pattern: " in p and f"({clash}*)" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("pattern", ["quantum:state:positions:{symbol}", "quantum:portfolio:positions:{symbol}",
+                                     "{symbol}", "quantum:portfolio:cluster_state{symbol}"])
+def test_a_snapshot_key_pattern_beside_clustergates_keys_is_valid(tmp_path: Path, pattern: str) -> None:
+    data = demo_topology_data()
+    data["positions"] = {"key_pattern": pattern}
+    assert problems_of(tmp_path, data) == []

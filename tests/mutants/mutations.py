@@ -3533,8 +3533,8 @@ MUTATIONS: list[Mutation] = [
         "positions_list_signs_a_notional_without_notional_usd",
         "`clustergate positions list` shows notional |position_amt x mark_price| when the snapshot has no notional_usd",
         "launcher/positions.py",
-        "        notional = abs(amount * mark)\n",
-        "        notional = amount * mark\n",
+        '"notional": None if why else abs(signed)',
+        '"notional": None if why else signed',
         ("tests/test_positions_cli.py::test_positions_set_list_and_clear_round_trip_through_redis",)),
     Mutation(
         "scrape_timeout_past_a_short_interval",
@@ -5218,6 +5218,74 @@ MUTATIONS: list[Mutation] = [
         "        out[\"buffer_answered\"] = True",
         ("tests/test_status_overview.py::test_status_does_not_say_no_price_yet_or_warming_when_the_buffers_metrics_did_"
          "not_answer",)),
+    Mutation(
+        "keys_generate_writes_the_secret_through_a_planted_symlink",
+        "`keys generate` never writes a key through a symlink at NAME.key_secret or NAME.key, dangling or not, nor "
+        "over a file that appeared after it looked: it exits 1 naming the path (revops: the secret was written to "
+        "wherever a dangling symlink pointed)",
+        "launcher/curve.py",
+        "os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW",
+        "os.O_WRONLY | os.O_CREAT | os.O_TRUNC",
+        ("tests/test_security.py::test_keys_generate_refuses_a_symlink_planted_at_the_secret_files_path_and_writes_"
+         "nothing_through_it",
+         "tests/test_security.py::test_generate_keypair_never_writes_through_a_symlink_or_over_a_file_at_its_paths"),
+        also=(("launcher/keys_cli.py", "if os.path.lexists(p)]  # a symlink counts", "if p.exists()]  # a symlink counts"),)),
+    Mutation(
+        "positions_list_shows_a_notional_the_gate_does_not_count",
+        "`positions list` shows no notional for a snapshot the gate counts as not held (no usable position_amt, a "
+        "notional_usd that is no number, neither notional_usd nor mark_price, |amount x mark| not finite, no ts_epoch) "
+        "and names why on an UNUSABLE row; it showed |amount x mark| beside a bad notional_usd, and 'fresh' (revops)",
+        "launcher/positions.py",
+        '"notional": None if why else abs(signed)',
+        '"notional": abs(signed) if signed is not None else abs(amount * mark) if amount is not None and mark is not None else None',
+        tuple(f"tests/test_positions_cli.py::test_positions_list_names_a_snapshot_the_gate_does_not_count_and_shows_no_"
+              f"notional_for_it[{case}]" for case in ("notional_usd_not_a_number",)),
+        also=(("launcher/positions.py", '"stale": stale, "problem": f"{why}: the gate counts {symbol} as not held" if why else None}',
+               '"stale": stale, "problem": None}'),)),
+    Mutation(
+        "positions_set_writes_an_infinite_notional",
+        "`positions set` refuses (exit 2, nothing written) an amount and mark price whose product is not finite: "
+        "1e300 x 1e300 exited 0 writing notional_usd=inf, which the gate counts as not held (revops)",
+        "launcher/positions.py",
+        "    if not math.isfinite(args.amount * args.mark_price):",
+        "    if False:",
+        ("tests/test_positions_cli.py::test_positions_set_refuses_an_amount_and_price_whose_product_overflows_and_"
+         "writes_nothing",)),
+    Mutation(
+        "positions_prints_redis_pys_hello_error_for_a_missing_password",
+        "`positions` against a Redis that asks for a password names the variable to set ($CLUSTERGATE_REDIS_PASSWORD, "
+        "the topology's redis.password_env), not redis-py's 'HELLO must be called with the client already "
+        "authenticated' (revops)",
+        "launcher/positions.py",
+        "    except redis.AuthenticationError:  # redis-py's",
+        "    except ZeroDivisionError:  # redis-py's",
+        ("tests/test_positions_cli.py::test_positions_against_a_redis_asking_for_a_password_names_the_variable_to_set",)),
+    Mutation(
+        "snapshot_key_pattern_among_clustergates_own_keys_is_valid",
+        "a positions.key_pattern naming keys among clustergate's own (quantum:portfolio:cluster_state:*, cooldowns, "
+        "permits, clustergate:*) is refused naming them: the state writer deleted such snapshots as cluster ids gone, "
+        "the permit issuer SETs cooldowns over them (revops)",
+        "launcher/topology.py",
+        '        clash = own_key_clash(pattern.replace("{symbol}", "SYMBOL"))\n',
+        "        clash = None\n",
+        ("tests/test_topology_validation.py::test_a_snapshot_key_pattern_inside_keys_clustergate_writes_is_refused_"
+         "naming_them",)),
+    Mutation(
+        "gate_falls_back_to_k_0_labelled_proxy",
+        "the fallback proof fails a gate whose stale-state K is not its corr_proxy though labelled proxy: with K 0 on "
+        "fallback (corr_proxy 0.91 on the demo) every other check passed, the proof too (revops)",
+        "actors/policy.py",
+        "    k = cluster_stress if cluster_stress is not None else corr_proxy\n",
+        "    k = cluster_stress if cluster_stress is not None else 0.0\n",
+        ("tests/test_proofs.py::test_proof_passes_on_the_demo_and_writes_its_report[fallback]",)),
+    Mutation(
+        "secret_certificate_cut_short_told_to_name_the_key_secret_file",
+        "a NAME.key_secret with no secret-key line (cut short) is named as such, not answered 'name the .key_secret "
+        "file' (revops)",
+        "launcher/curve.py",
+        "    if secret is None and path.name.endswith(SECRET_SUFFIX):\n",
+        "    if False:\n",
+        ("tests/test_security.py::test_a_secret_certificate_cut_short_is_named_as_such_not_as_the_wrong_file",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
@@ -5247,12 +5315,12 @@ SPEC_MUTATIONS: list[Mutation] = [
          '    return f"quantum:position:snapshot:{symbol}"\n',
          f"{CONTRACT}::test_position_snapshot_key_follows_the_pattern_with_specs_default"),
     spec("spec_notional_usd_keeps_its_sign", "notional = |notional_usd| when present, the side from position_amt",
-         "actors/snapshots.py", "        magnitude = None if explicit is None else abs(explicit)\n",
+         "actors/snapshots.py", "        magnitude = abs(explicit)\n",
          "        magnitude = explicit\n",
          f"{POLICY}::test_notional_usd_wins_over_amount_times_price_and_the_side_comes_from_the_amount"),
     spec("spec_notional_without_abs", "notional = |position_amt x mark_price| without notional_usd",
-         "actors/snapshots.py", "        magnitude = None if mark is None else abs(amt * mark)\n",
-         "        magnitude = None if mark is None else amt * mark\n",
+         "actors/snapshots.py", "        magnitude = abs(amt * mark)\n",
+         "        magnitude = amt * mark\n",
          f"{POLICY}::test_notional_usd_wins_over_amount_times_price_and_the_side_comes_from_the_amount"),
     spec("spec_snapshot_stale_at_300_s", "a snapshot older than 300 s is stale (one 300 s old is fresh)",
          "actors/snapshots.py", "    if now_s - ts > stale_after_s:\n", "    if now_s - ts >= stale_after_s:\n",
