@@ -597,8 +597,9 @@ def cmd_propose(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
-    from launcher.positions import finite_number  # a command module too: the launcher imports it anyway
-    p = subparsers.add_parser("propose", help="send one exit proposal to the gate and print the decision as JSON")
+    from launcher.positions import finite_number, takes_negative_numbers  # a command module too: imported anyway
+    p = takes_negative_numbers(subparsers.add_parser("propose", help="send one exit proposal to the gate and print "
+                                                                     "the decision as JSON"))
     p.add_argument("--symbol", required=True, help="e.g. ETHUSDT")
     p.add_argument("--action", required=True, choices=ACTIONS, help="the proposed action")
     p.add_argument("--kill-score", type=finite_number, default=0.0, help="in [0, 1] (default 0)")

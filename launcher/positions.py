@@ -56,6 +56,29 @@ def finite_number(text: str) -> float:
     return value
 
 
+class _FloatLike:
+    """Stands in for argparse's negative-number matcher, which takes only -2 and -2.5 for numbers: "--amount -1e3"
+    failed "expected one argument". Any string float() reads (the options' own parse) that starts with "-" (-1e3,
+    -1E+3, -.5e2, -1., -1_000, -inf, -nan) is a value. A real option name stays an option: argparse looks option
+    names up before it asks this, and none of them is a number."""
+
+    @staticmethod
+    def match(text: str) -> bool:
+        if not text.startswith("-"):
+            return False
+        try:
+            float(text)
+        except ValueError:
+            return False
+        return True
+
+
+def takes_negative_numbers(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Let parser's numeric options take a negative number in any notation float() reads, not only as --opt=-1e3."""
+    parser._negative_number_matcher = _FloatLike()  # argparse's hook, private: tests run each notation
+    return parser
+
+
 def _positive(text: str) -> float:
     value = finite_number(text)
     if value <= 0:
@@ -109,8 +132,10 @@ def format_table(rows: list[dict[str, Any]], stale_after_s: float) -> str:
 
 
 def _check_symbol(topo: Topology, symbol: str) -> str:
+    # exact, as the gate's allowlist (no stripping): " BTCUSDT" is no symbol, and is quoted so its space is seen
     if symbol not in topo.symbols:
-        raise UsageError(f"{symbol} is not in the allowlist ({', '.join(topo.symbols)})")
+        space = ": it has leading or trailing whitespace" if symbol != symbol.strip() else ""
+        raise UsageError(f"{symbol!r} is not in the allowlist ({', '.join(topo.symbols)}){space}")
     return symbol
 
 
@@ -199,7 +224,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("positions", help="set, clear or list position snapshots by hand")
     sub = parser.add_subparsers(dest="positions_command", required=True, metavar="ACTION")
 
-    p = sub.add_parser("set", parents=[common], help="write a fresh snapshot (ts_epoch now)")
+    p = takes_negative_numbers(sub.add_parser("set", parents=[common], help="write a fresh snapshot (ts_epoch now)"))
     p.add_argument("symbol", metavar="SYMBOL")
     p.add_argument("--amount", type=finite_number, required=True, help="signed position amount (negative = short)")
     p.add_argument("--mark-price", type=_positive, required=True, help="mark price, finite and > 0")

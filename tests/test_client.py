@@ -612,6 +612,40 @@ def test_a_non_finite_number_is_refused_naming_it_before_anything_is_sent():
         ctx.term()
 
 
+def test_clustergate_propose_takes_a_negative_number_in_any_float_notation_as_the_option_value():
+    # posargs: argparse takes only -2 and -2.5 for negative numbers; "--r-net -1.5E+3" or "--kill-score -1e-3" failed
+    # "argument --r-net: expected one argument" (only --r-net=-1.5E+3 worked), "--kill-score -inf" so too, not "not a
+    # finite number". The client passes kill_score on unchecked for its range (the gate answers for [0, 1]).
+    import subprocess
+    import sys
+    from pathlib import Path
+    ctx = zmq.Context()
+    endpoint, server = silent_server(ctx)
+
+    def propose(*options: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "launcher", "propose", "--endpoint", endpoint, "--symbol",
+                               "ETHUSDT", "--action", "HOLD", *options, "--timeout-ms", "100", "--retries", "0"],
+                              capture_output=True, text=True, timeout=20, cwd=Path(__file__).resolve().parent.parent)
+    try:
+        for kill_score, r_net in (("-1e-3", "-1.5E+3"), ("-.5e-1", "-1_000"), ("-0.", "-2e0")):
+            proc = propose("--kill-score", kill_score, "--r-net", r_net)
+            assert proc.returncode == 1, (kill_score, r_net, proc.stderr)  # sent; the silent gate never answers
+            assert server.poll(5000), (kill_score, r_net, proc.stderr)
+            body = json.loads(server.recv_multipart()[-1])
+            assert (body["kill_score"], body["r_net"]) == (float(kill_score), float(r_net)), body
+        for option in ("--kill-score", "--r-net"):
+            for bad in ("-inf", "-nan", "-1e400"):
+                proc = propose(option, bad)
+                assert proc.returncode == 2, (option, bad, proc.stderr)
+                assert f"argument {option}: {bad!r} is not a finite number" in proc.stderr, (option, bad, proc.stderr)
+        proc = propose("--r-net", "--kill-score", "0.5")  # an option name is still an option, not a value
+        assert proc.returncode == 2 and "argument --r-net: expected one argument" in proc.stderr, proc.stderr
+        assert not server.poll(200), f"a proposal was sent: {server.recv_multipart()[-1][:200]!r}"
+    finally:
+        server.close(linger=0)
+        ctx.term()
+
+
 def test_an_object_that_is_neither_a_decision_nor_an_error_is_not_taken_for_the_answer():
     # A reply {} or {"status": "ok"} (another service on the port, a half-upgraded gate) was returned as the final
     # answer: the healthy next gate was never asked, and clustergate propose printed it and exited 0 with no decision.

@@ -44,15 +44,18 @@ def test_positions_set_list_and_clear_round_trip_through_redis(tmp_path, redis_s
     assert not client.exists("quantum:position:snapshot:ETHUSDT")
 
 
-@pytest.mark.parametrize("symbol", ["DOGEUSDT", "btcusdt"])  # the allowlist is exact: no other spelling
-def test_positions_refuses_a_symbol_outside_the_allowlist_with_exit_2(tmp_path, redis_server, symbol):
+# The allowlist is exact, as the gate's (actors/policy.py: `symbol in allowed`, no stripping): no other spelling.
+# posargs: " BTCUSDT" was refused as "clustergate positions:  BTCUSDT is not in the allowlist", its space unseen.
+@pytest.mark.parametrize("symbol", ["DOGEUSDT", "btcusdt", " BTCUSDT", "BTCUSDT\t"])
+def test_positions_refuses_a_symbol_outside_the_allowlist_with_exit_2_showing_it_quoted(tmp_path, redis_server, symbol):
     topology = write_topology(tmp_path / "topology.yaml", retarget(demo_topology_data(), redis_server.url))
     done = positions(topology, "set", symbol, "--amount", "1", "--mark-price", "0.1")
     assert done.returncode == 2
-    assert f"{symbol} is not in the allowlist" in done.stderr
+    assert f"{symbol!r} is not in the allowlist" in done.stderr, done.stderr
+    assert ("leading or trailing whitespace" in done.stderr) is (symbol != symbol.strip()), done.stderr
     assert redis_server.client().keys("*") == []
     cleared = positions(topology, "clear", symbol)
-    assert cleared.returncode == 2 and f"{symbol} is not in the allowlist" in cleared.stderr
+    assert cleared.returncode == 2 and f"{symbol!r} is not in the allowlist" in cleared.stderr, cleared.stderr
 
 
 @pytest.mark.parametrize("price", ["-5", "0", "-0"])
@@ -62,6 +65,31 @@ def test_positions_refuses_a_price_that_is_not_positive_with_exit_2(tmp_path, re
     assert done.returncode == 2
     assert "positive price" in done.stderr
     assert redis_server.client().keys("*") == []
+
+
+# posargs: argparse takes only -2 and -2.5 for negative numbers; "--amount -1e3" (a short in scientific notation)
+# failed "argument --amount: expected one argument", as did -1E+3, -.5e2, -1., -1_000; only --amount=-1e3 worked.
+NEGATIVE_NOTATIONS = ("-1e3", "-1E+3", "-.5e2", "-2.5e-1", "-1.", "-1_000", "-2.5", "-7")
+
+
+def test_positions_set_takes_a_negative_amount_in_any_float_notation_as_the_value_of_amount(tmp_path, redis_server):
+    topology = write_topology(tmp_path / "topology.yaml", retarget(demo_topology_data(), redis_server.url))
+    client = redis_server.client()
+    for amount in NEGATIVE_NOTATIONS:
+        done = positions(topology, "set", "BTCUSDT", "--amount", amount, "--mark-price", "60000")
+        assert done.returncode == 0, (amount, done.stderr)
+        assert float(client.hget("quantum:position:snapshot:BTCUSDT", "position_amt")) == float(amount), amount
+    for option, other in (("--amount", "--mark-price"), ("--mark-price", "--amount")):
+        for bad in ("-inf", "-Infinity", "-nan", "-1e400"):  # still refused, naming the option and the number
+            done = positions(topology, "set", "ETHUSDT", other, "1", option, bad)
+            assert done.returncode == 2, (option, bad, done.stdout)
+            assert f"argument {option}: {bad!r} is not a finite number" in done.stderr, (option, bad, done.stderr)
+    done = positions(topology, "set", "ETHUSDT", "--amount", "1", "--mark-price", "-6e4")
+    assert done.returncode == 2 and "argument --mark-price: '-6e4' is not a positive price" in done.stderr, done.stderr
+    # an option name is still an option, not a value: --amount given no number says so
+    done = positions(topology, "set", "ETHUSDT", "--amount", "--mark-price", "1")
+    assert done.returncode == 2 and "argument --amount: expected one argument" in done.stderr, done.stderr
+    assert not client.exists("quantum:position:snapshot:ETHUSDT")
 
 
 def test_positions_refuses_an_amount_that_is_not_a_number_naming_it_not_the_parser(tmp_path, redis_server):

@@ -3442,7 +3442,8 @@ MUTATIONS: list[Mutation] = [
         "launcher/positions.py",
         "    if symbol not in topo.symbols:\n",
         "    if symbol.upper() not in topo.symbols:\n",
-        ("tests/test_positions_cli.py::test_positions_refuses_a_symbol_outside_the_allowlist_with_exit_2",)),
+        ("tests/test_positions_cli.py::test_positions_refuses_a_symbol_outside_the_allowlist_with_exit_2_showing_it_"
+         "quoted",)),
     Mutation(
         "socket_ports_not_checked_against_metrics_ports",
         "a socket bound on an actor's metrics port is refused by validation",
@@ -5286,6 +5287,37 @@ MUTATIONS: list[Mutation] = [
         "    if secret is None and path.name.endswith(SECRET_SUFFIX):\n",
         "    if False:\n",
         ("tests/test_security.py::test_a_secret_certificate_cut_short_is_named_as_such_not_as_the_wrong_file",)),
+    Mutation(
+        "positions_set_takes_only_argparses_negative_numbers",
+        "`positions set --amount -1e3` (any notation float() reads: -1E+3, -.5e2, -1., -1_000) takes the number as the "
+        "option's value; argparse alone took only -2 and -2.5 and failed 'argument --amount: expected one argument', "
+        "and -inf was not refused as not finite (posargs)",
+        "launcher/positions.py",
+        "    parser._negative_number_matcher = _FloatLike()",
+        "    parser._negative_number_matcher = parser._negative_number_matcher",
+        ("tests/test_positions_cli.py::test_positions_set_takes_a_negative_amount_in_any_float_notation_as_the_value_"
+         "of_amount",
+         "tests/test_client.py::test_clustergate_propose_takes_a_negative_number_in_any_float_notation_as_the_option_"
+         "value")),
+    Mutation(
+        "propose_takes_only_argparses_negative_numbers",
+        "`clustergate propose --r-net -1.5E+3 --kill-score -1e-3` sends those numbers; argparse alone failed "
+        "'argument --r-net: expected one argument' (posargs)",
+        "launcher/client.py",
+        "    p = takes_negative_numbers(subparsers.add_parser(",
+        "    p = (subparsers.add_parser(",
+        ("tests/test_client.py::test_clustergate_propose_takes_a_negative_number_in_any_float_notation_as_the_option_"
+         "value",)),
+    Mutation(
+        "positions_allowlist_refusal_hides_whitespace",
+        "`positions set|clear` refusing a symbol outside the allowlist shows it quoted and says when it has leading or "
+        "trailing whitespace: ' BTCUSDT' was printed 'clustergate positions:  BTCUSDT is not in the allowlist' "
+        "(posargs)",
+        "launcher/positions.py",
+        '        raise UsageError(f"{symbol!r} is not in the allowlist',
+        '        raise UsageError(f"{symbol} is not in the allowlist',
+        ("tests/test_positions_cli.py::test_positions_refuses_a_symbol_outside_the_allowlist_with_exit_2_showing_it_"
+         "quoted",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
