@@ -66,7 +66,13 @@ def _read_certificate(path: Path) -> tuple[bytes, bytes | None]:
 
 
 def read_public_key(path: Path) -> bytes:
-    return _read_certificate(path)[0]
+    """The public key in a .key file; a file holding a secret key (whatever its name) is refused, so that no
+    secret certificate is asked for, nor copied, where only a peer's public key belongs."""
+    public, secret = _read_certificate(path)
+    if secret is not None:
+        raise KeyFileError(f"{path} holds a secret key where a public key is asked for: give the .key file (the "
+                           f"public half) instead, and keep the .key_secret file on the machine that uses it")
+    return public
 
 
 def read_keypair(path: Path) -> Keypair:
@@ -77,6 +83,10 @@ def read_keypair(path: Path) -> Keypair:
                            f"renamed; copy it again from the machine that made it, or generate a new keypair")
     if secret is None:
         raise KeyFileError(f"{path} holds no secret key; name the .key_secret file")
+    import zmq
+    if zmq.curve_public(secret) != public:
+        raise KeyFileError(f"{path}: its public key does not belong to its secret key: regenerate it with clustergate "
+                           f"keys generate (a certificate spliced from two, or its public-key line edited)")
     info = path.stat()
     mode = stat.S_IMODE(info.st_mode)
     if mode & 0o077:

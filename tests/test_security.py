@@ -566,3 +566,48 @@ def test_a_secret_certificate_cut_short_is_named_as_such_not_as_the_wrong_file(t
     with pytest.raises(Exception) as raised:  # a public certificate given for a secret one keeps its hint
         read_keypair(keys / "desk.key")
     assert "name the .key_secret file" in str(raised.value)
+
+
+def splice_public_line(secret: Path, public_from: Path) -> None:
+    """Give secret the public-key line of another certificate, as two files spliced by hand would."""
+    line = next(ln for ln in public_from.read_text().splitlines() if "public-key" in ln)
+    secret.write_text("\n".join(line if "public-key" in ln else ln for ln in secret.read_text().splitlines()) + "\n")
+
+
+def test_a_secret_certificate_whose_public_key_is_not_its_own_is_refused_naming_the_file(tmp_path: Path) -> None:
+    # keycheck: a .key_secret whose public-key line belongs to another keypair was accepted; the socket then
+    # presented a key that is not its own and `propose` ended in "no reply from the gate", naming nothing.
+    keys = tmp_path / "keys"
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    splice_public_line(keys / "desk.key_secret", keys / "stranger.key")
+    result = clustergate("propose", "--symbol", "ETHUSDT", "--action", "HOLD", "--endpoint", "tcp://127.0.0.1:9",
+                         "--client-key", str(keys / "desk.key_secret"), "--server-key", str(keys / "gate.key"),
+                         "--timeout-ms", "200", "--retries", "0")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert (f"{keys / 'desk.key_secret'}: its public key does not belong to its secret key: regenerate it with "
+            f"clustergate keys generate") in result.stderr, result.stderr
+    assert "no reply" not in result.stderr
+    splice_public_line(keys / "gate.key_secret", keys / "stranger.key")
+    problems = problems_of(write_topology(tmp_path / "t.yaml", data))
+    assert any(p.startswith("actors.gate.sockets.proposals.curve.keypair: ") and str(keys / "gate.key_secret") in p
+               and "does not belong to its secret key" in p for p in problems), problems
+
+
+def test_a_secret_certificate_given_where_a_public_key_is_asked_is_refused_naming_the_file(tmp_path: Path) -> None:
+    # keycheck: `propose --server-key gate.key_secret` and a topology naming a peer's .key_secret were accepted,
+    # which invites copying secret files to other machines. Decided by content: a renamed secret file is refused too.
+    keys = tmp_path / "keys"
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    result = clustergate("propose", "--symbol", "ETHUSDT", "--action", "HOLD", "--endpoint", "tcp://127.0.0.1:9",
+                         "--client-key", str(keys / "desk.key_secret"), "--server-key", str(keys / "gate.key_secret"),
+                         "--timeout-ms", "200", "--retries", "0")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"{keys / 'gate.key_secret'} holds a secret key where a public key is asked for" in result.stderr, result.stderr
+    assert "give the .key file" in result.stderr and "no reply" not in result.stderr
+    renamed = keys / "desk-copy.key"
+    renamed.write_bytes((keys / "desk.key_secret").read_bytes())
+    renamed.chmod(0o600)
+    data["actors"]["gate"]["sockets"]["proposals"]["curve"]["allow"] = ["desk-copy"]
+    problems = problems_of(write_topology(tmp_path / "t.yaml", data))
+    assert any(p.startswith("actors.gate.sockets.proposals.curve.allow[0]: ") and
+               f"{renamed} holds a secret key where a public key is asked for" in p for p in problems), problems

@@ -5318,6 +5318,23 @@ MUTATIONS: list[Mutation] = [
         '        raise UsageError(f"{symbol} is not in the allowlist',
         ("tests/test_positions_cli.py::test_positions_refuses_a_symbol_outside_the_allowlist_with_exit_2_showing_it_"
          "quoted",)),
+    Mutation(
+        "secret_certificate_with_a_public_key_not_its_own_is_accepted",
+        "a NAME.key_secret whose public-key line does not belong to its secret key (two spliced, a line edited) is "
+        "refused naming the file; it was accepted and peers timed out naming nothing (keycheck)",
+        "launcher/curve.py",
+        "    if zmq.curve_public(secret) != public:\n",
+        "    if False:\n",
+        ("tests/test_security.py::test_a_secret_certificate_whose_public_key_is_not_its_own_is_refused_naming_the_file",)),
+    Mutation(
+        "secret_certificate_accepted_where_a_public_key_is_asked",
+        "a certificate holding a secret key (whatever its name) is refused where a peer's public key is asked for "
+        "(propose --server-key, a topology's allow / server_key): it was accepted, inviting secret files to be copied "
+        "to other machines (keycheck)",
+        "launcher/curve.py",
+        "    public, secret = _read_certificate(path)\n    if secret is not None:\n",
+        "    public, secret = _read_certificate(path)\n    if False:\n",
+        ("tests/test_security.py::test_a_secret_certificate_given_where_a_public_key_is_asked_is_refused_naming_the_file",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
