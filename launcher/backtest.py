@@ -52,7 +52,7 @@ from actors.policy import (ACTIONS, FULL, HOLD, P25, P50, P75, BadRequest, Portf
 from actors.snapshots import read_snapshot
 from launcher.feed_inputs import (TS_COLUMNS, PRICE_COLUMNS, ReplayColumns, csv_rows, epoch_unit,
                                   file_problem, named_twice, parse_replay_csv, parse_timestamp, price_rejection,
-                                  time_order_checked)
+                                  time_order_checked, usable_prices)
 from launcher.topology import (ClustererSettings, ClustersConfig, CorrelatorSettings, GateSettings,
                                PermitIssuerSettings, PositionsConfig, SchemaError, load_topology)
 
@@ -628,7 +628,7 @@ def build_grid(prices: Prices, symbols: list[str], clusters: ClustersConfig, tai
     newest = np.full((k, n_slots), -np.inf)
     any_usable = False
     for i, (symbol, (ts, price)) in enumerate(zip(symbols, prices.series)):
-        usable = np.isfinite(price) & (price > 0)
+        usable = usable_prices(price)
         for j in np.flatnonzero(~usable)[:100_000]:
             reason = price_rejection(float(price[j])) or "bad_price"
             rejected[reason] = rejected.get(reason, 0) + 1

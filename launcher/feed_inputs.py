@@ -37,6 +37,11 @@ def price_rejection(price: Any) -> str | None:
     return None
 
 
+def usable_prices(price: np.ndarray) -> np.ndarray:
+    """Of an array of float prices, which price_rejection passes (finite and > 0): a boolean mask."""
+    return np.isfinite(price) & (price > 0)
+
+
 # --------------------------------------------------------------------------- synthetic source: correlations
 
 
@@ -380,7 +385,7 @@ def csv_rows(reader: Any) -> Iterator[list[str]]:
 def loop_growth(symbol_index: np.ndarray, price: np.ndarray) -> dict[int, float]:
     """Per symbol index, log(last usable price / first usable price) of the rows (in time order): how far one pass
     moves it."""
-    usable = np.flatnonzero(np.isfinite(price) & (price > 0))  # price_rejection(p) is None, for floats
+    usable = np.flatnonzero(usable_prices(price))
     symbols = symbol_index[usable]
     present, first = np.unique(symbols, return_index=True)
     last = len(symbols) - 1 - np.unique(symbols[::-1], return_index=True)[1]
@@ -390,7 +395,7 @@ def loop_growth(symbol_index: np.ndarray, price: np.ndarray) -> dict[int, float]
 def usable_rows(data: ReplayData) -> int:
     if isinstance(data, ReplayColumns):
         price = np.frombuffer(data.price, dtype=np.float64)
-        return int(np.count_nonzero(np.isfinite(price) & (price > 0)))
+        return int(np.count_nonzero(usable_prices(price)))
     return sum(1 for r in data.rows if price_rejection(r.price) is None)
 
 
