@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+from contextlib import contextmanager
+from typing import Iterator
+
 from launcher.harness import (DEADLINE_SCALE, PYTHON, REPO, ActorProcess, RedisServer,  # noqa: F401 (re-exported)
                               demo_topology_data, free_port, retarget, scrape, wait_for, write_topology)
 
@@ -27,3 +32,13 @@ launcher.supervise.Supervisor.apply_config = lambda self: os.kill(os.getpid(), s
 from launcher.cli import main
 main(sys.argv[1:])
 """
+
+
+@contextmanager
+def stopped(pid: int) -> Iterator[None]:
+    """The process SIGSTOPped for the block, then resumed, whatever happens in it."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)

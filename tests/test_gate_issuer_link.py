@@ -1,0 +1,247 @@
+"""The gate says, before any proposal comes, whether a permit issuer is connected: gate_permit_issuers_connected,
+from a ZeroMQ socket monitor on its `permits` socket, read in its poll loop. A stopped or SIGSTOPped issuer (whose
+connection the ZMTP heartbeats drop) is 0 within the heartbeat timeout, the issuer back is 1 again; a re-created
+permits socket (after a permit_timeout_ms expiry) gets a monitor of its own, neither a stale count nor a leaked
+socket. Real gate and issuer processes, real redis-server, real ZeroMQ."""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from helpers import RedisServer, free_port, stopped, wait_for, write_topology
+from test_gate_service import P26, new_plan, running_p26
+
+CONNECTED = "gate_permit_issuers_connected"
+NONE_SINCE = "gate_permit_issuers_none_since_timestamp_seconds"
+
+
+def heartbeat_limit_s() -> float:
+    """How long the gate may take to drop a connection to an issuer that answers nothing, plus slack (wait_for
+    scales it by DEADLINE_SCALE)."""
+    from actors.runtime import HEARTBEAT_IVL_MS, HEARTBEAT_TIMEOUT_MS
+    return (HEARTBEAT_IVL_MS + HEARTBEAT_TIMEOUT_MS) / 1000 + 5
+
+
+def connected(p26) -> float | None:
+    return p26.metrics().get(CONNECTED)
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_a_gate_whose_issuer_is_sigstopped_or_stopped_reports_none_connected_and_one_again_when_it_is_back(
+        tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        with running_p26(tmp_path, server) as p26:
+            wait_for(lambda: connected(p26) == 1, 10, "the gate to count its issuer connected")
+            metrics = p26.metrics()
+            assert 0 < metrics[NONE_SINCE] <= time.time()  # exported from the start: the gate's start
+            # SIGSTOP: no FIN, the connection stays open until the gate's heartbeat gives up on it. No proposal is
+            # sent meanwhile, so the permits socket is not re-created: the monitor's DISCONNECTED alone says so.
+            with stopped(p26.issuer.proc.pid):
+                started = time.monotonic()
+                wait_for(lambda: connected(p26) == 0, heartbeat_limit_s(), "the gate to see its issuer gone")
+                print(f"SIGSTOPped issuer seen gone after {time.monotonic() - started:.1f} s")
+                lost_at = p26.metrics()[NONE_SINCE]
+                assert time.time() - 60 < lost_at <= time.time()
+            wait_for(lambda: connected(p26) == 1, 10, "the gate to count its issuer again after SIGCONT")
+            # Stopped for good (SIGTERM): the connection closes at once, then a new issuer process.
+            p26.issuer.terminate()
+            started = time.monotonic()
+            wait_for(lambda: connected(p26) == 0, 10, "the gate to see its stopped issuer gone")
+            print(f"stopped issuer seen gone after {time.monotonic() - started:.1f} s")
+            p26.issuer.start()
+            wait_for(lambda: connected(p26) == 1, 20, "the gate to count the restarted issuer")
+    finally:
+        server.stop()
+
+
+def test_the_count_stays_right_and_no_socket_leaks_across_re_created_permits_sockets(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        with running_p26(tmp_path, server, gate_settings={"permit_timeout_ms": 300}) as p26:
+            gate_pid = p26.gate.proc.pid
+            wait_for(lambda: connected(p26) == 1, 10, "the gate to count its issuer connected")
+            fds_before = open_fds(gate_pid)
+            with stopped(p26.issuer.proc.pid):
+                for _ in range(10):  # each times out and re-creates the permits socket (and its monitor)
+                    reply = p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=new_plan())
+                    assert reply["decision"]["gate_reason"] == "permit_unavailable", reply
+                # The first re-creation came before the heartbeat could drop the connection: the old socket's count
+                # of 1 must not survive it. Each new socket reaches the stopped issuer's port, but no handshake.
+                wait_for(lambda: connected(p26) == 0, heartbeat_limit_s(), "no issuer counted while it is stopped")
+                assert open_fds(gate_pid) <= fds_before + 4, (fds_before, open_fds(gate_pid))
+                lost_at = p26.metrics()[NONE_SINCE]
+                assert time.time() - 60 < lost_at <= time.time()
+            wait_for(lambda: connected(p26) == 1, 10, "the re-created socket's monitor to count the issuer back")
+            reply = p26.client.propose("ETHUSDT", "HOLD", plan_id=new_plan())
+            assert reply["decision"]["gate_reason"] != "permit_unavailable", reply
+            assert open_fds(gate_pid) <= fds_before + 4, (fds_before, open_fds(gate_pid))
+            assert "permit_issuer_disconnected" in p26.gate.log()
+    finally:
+        server.stop()
+
+
+def bound_p26(workdir: Path, server: RedisServer, **gate_settings) -> P26:
+    """A started P26 with the link reversed: the gate's `permits` binds, the issuer's `requests` connects to it."""
+    port = free_port()
+    system = P26(workdir, server.url, gate_settings=gate_settings or None)
+    system.data["actors"]["gate"]["sockets"]["permits"] = {"bind": f"tcp://127.0.0.1:{port}"}
+    system.data["actors"]["permit_issuer"]["sockets"]["requests"] = {"connect": f"tcp://127.0.0.1:{port}"}
+    write_topology(system.topology, system.data)
+    system.permits_port = port
+    return system.start()
+
+
+def test_a_gate_whose_permits_socket_binds_counts_each_issuer_that_connects(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        system = bound_p26(tmp_path, server)
+        try:
+            wait_for(lambda: connected(system) == 1, 10, "the gate to count the issuer that connected to it")
+            with second_peer(system):
+                pass
+            system.issuer.terminate()
+            wait_for(lambda: connected(system) == 0, 10, "the gate to count no issuer")
+        finally:
+            system.stop()
+    finally:
+        server.stop()
+
+
+@contextmanager
+def second_peer(system: P26) -> Iterator[None]:
+    """A second peer of the gate's REQ (what a second issuer is to it) connected for the block: counted once it
+    connects, and counted gone once it closes."""
+    import zmq
+    ctx = zmq.Context()
+    second = ctx.socket(zmq.REP)
+    second.setsockopt(zmq.LINGER, 0)
+    try:
+        before = connected(system)
+        second.connect(f"tcp://127.0.0.1:{system.permits_port}")
+        wait_for(lambda: connected(system) == before + 1, 10, "the gate to count a second peer")
+        yield
+        second.close()
+        wait_for(lambda: connected(system) == before, 10, "the gate to count the second peer gone")
+    finally:
+        second.close()
+        ctx.term()
+
+
+def test_a_peer_that_fails_its_handshake_is_never_counted(tmp_path: Path) -> None:
+    """A TCP connection that never greets (a port scanner, a half-dead process) is no issuer: neither its connect
+    nor its drop changes the count (libzmq reports its DISCONNECTED too, after HANDSHAKE_FAILED)."""
+    import socket
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        system = bound_p26(tmp_path, server)
+        try:
+            wait_for(lambda: connected(system) == 1, 10, "the gate to count its issuer")
+            for _ in range(3):
+                socket.create_connection(("127.0.0.1", system.permits_port), timeout=5).close()
+            # The monitor's events come in order: once the peer connected after them is counted as the second, the
+            # failed handshakes' have been read too, and counted nothing.
+            with second_peer(system):
+                assert connected(system) == 2
+            system.issuer.terminate()
+            wait_for(lambda: connected(system) == 0, 10, "the gate to count no issuer")
+        finally:
+            system.stop()
+    finally:
+        server.stop()
+
+
+# --------------------------------------------------------------------------- status, from given scrape samples
+
+ENDPOINT = "tcp://127.0.0.1:5557"
+
+
+def gate_sample(connected: int, none_since: float) -> dict[str, float]:
+    return {'clustergate_actor_ready{actor="gate",kind="gate"}': 1.0, CONNECTED: float(connected),
+            NONE_SINCE: none_since}
+
+
+def test_status_reads_a_gate_with_an_issuer_connected_as_ok_and_says_nothing_of_it() -> None:
+    from launcher.overview import permit_issuers, permit_issuers_line
+    now = time.time()
+    link = permit_issuers(gate_sample(1, now - 100), ENDPOINT, now)
+    assert link == {"connected": 1, "endpoint": ENDPOINT, "ok": True}
+    assert permit_issuers_line("gate", link) is None
+    # An older gate without the gauge, or metrics that did not answer: nothing claimed either way.
+    assert permit_issuers({'clustergate_actor_ready{actor="gate",kind="gate"}': 1.0}, ENDPOINT, now) is None
+    assert permit_issuers(None, ENDPOINT, now) is None
+
+
+def test_status_names_the_gate_and_its_endpoint_with_no_issuer_connected_past_the_grace_and_exits_1() -> None:
+    from launcher.hosts_status import hosts_ok
+    from launcher.overview import ISSUER_GRACE_S, permit_issuers, permit_issuers_lines
+    from launcher.supervise import status_ok
+    now = time.time()
+    link = permit_issuers(gate_sample(0, now - 14.2), ENDPOINT, now)
+    assert link["ok"] is False and link["connected"] == 0 and 14 <= link["none_for_s"] <= 15
+    rows = [{"name": "permit_issuer", "state": "RUNNING", "ready": True, "kind": "permit_issuer"},
+            {"name": "gate", "state": "RUNNING", "ready": True, "kind": "gate", "permit_issuers": link}]
+    assert permit_issuers_lines(rows) == [
+        f"gate: no permit issuer connected ({ENDPOINT}) for 14 s: every proposal gets a fault HOLD (permit_unavailable)"]
+    status = {"supervisord": "running", "leftovers": [], "programs": rows}
+    assert status_ok(status) is False
+    assert hosts_ok({"exec": {"programs": rows}, "iss": {"programs": rows[:1]}}, None) is False
+    # Within the grace (a gate just started, a permits socket just re-created): said, but not a fault.
+    rows[1]["permit_issuers"] = permit_issuers(gate_sample(0, now - ISSUER_GRACE_S / 2), ENDPOINT, now)
+    line, = permit_issuers_lines(rows)
+    assert line.startswith(f"gate: no permit issuer connected ({ENDPOINT})") and "grace" in line
+    assert status_ok(status) is True and hosts_ok({"exec": {"programs": rows}}, None) is True
+    # Connected again: no line, exit 0.
+    rows[1]["permit_issuers"] = permit_issuers(gate_sample(1, now - 3), ENDPOINT, now)
+    assert permit_issuers_lines(rows) == [] and status_ok(status) is True
+
+
+# --------------------------------------------------------------------------- status of a system under supervisord
+
+
+def clustergate(*args: str, timeout: float = 120) -> "subprocess.CompletedProcess":
+    import subprocess
+    import sys
+
+    from helpers import REPO
+    return subprocess.run([sys.executable, "-m", "launcher", *args], capture_output=True, text=True, cwd=REPO,
+                          timeout=timeout)
+
+
+def test_status_names_the_gate_and_its_issuers_endpoint_while_its_issuer_is_sigstopped_then_is_green_again(
+        tmp_path: Path) -> None:
+    import json
+
+    from helpers import demo_topology_data, retarget
+    data = retarget(demo_topology_data())
+    data["actors"] = {name: data["actors"][name] for name in ("permit_issuer", "gate")}
+    topo_path = write_topology(tmp_path / "small.yaml", data)
+    home = tmp_path / "home"
+    endpoint = data["actors"]["gate"]["sockets"]["permits"]["connect"]
+    up = clustergate("up", str(topo_path), "--home", str(home))
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        status = clustergate("status", "--home", str(home))
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert "no permit issuer connected" not in status.stdout
+        rows = {r["name"]: r for r in json.loads(clustergate("status", "--json", "--home", str(home)).stdout)["programs"]}
+        assert rows["gate"]["permit_issuers"] == {"connected": 1, "endpoint": endpoint, "ok": True}
+        with stopped(rows["permit_issuer"]["pid"]):
+            said = wait_for(lambda: (s := clustergate("status", "--home", str(home))).returncode == 1
+                            and "every proposal gets a fault HOLD" in s.stdout and s, heartbeat_limit_s() + 10,
+                            "status to say the gate has no permit issuer")
+            assert f"gate: no permit issuer connected ({endpoint}) for " in said.stdout, said.stdout
+            rows = {r["name"]: r for r in json.loads(clustergate("status", "--json", "--home", str(home)).stdout)["programs"]}
+            link = rows["gate"]["permit_issuers"]
+            assert (link["connected"], link["endpoint"], link["ok"]) == (0, endpoint, False), link
+        wait_for(lambda: clustergate("status", "--home", str(home)).returncode == 0, 20, "status green again")
+        assert "no permit issuer connected" not in clustergate("status", "--home", str(home)).stdout
+    finally:
+        clustergate("down", "--home", str(home))
