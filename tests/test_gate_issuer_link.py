@@ -88,27 +88,22 @@ def test_the_count_stays_right_and_no_socket_leaks_across_re_created_permits_soc
         server.stop()
 
 
-def bound_p26(workdir: Path, server: RedisServer, **gate_settings) -> P26:
-    """A started P26 with the link reversed: the gate's `permits` binds, the issuer's `requests` connects to it."""
-    port = free_port()
-    system = P26(workdir, server.url, gate_settings=gate_settings or None)
-    system.data["actors"]["gate"]["sockets"]["permits"] = {"bind": f"tcp://127.0.0.1:{port}"}
-    system.data["actors"]["permit_issuer"]["sockets"]["requests"] = {"connect": f"tcp://127.0.0.1:{port}"}
-    write_topology(system.topology, system.data)
-    system.permits_port = port
-    return system.start()
-
-
-def test_a_gate_whose_permits_socket_binds_counts_each_issuer_that_connects(tmp_path: Path) -> None:
-    server = RedisServer(tmp_path / "redis").start()
+@contextmanager
+def bound_p26(workdir: Path) -> Iterator[P26]:
+    """A started P26 on its own Redis with the link reversed: the gate's `permits` binds, the issuer's `requests`
+    connects to it; yielded once the gate counts the issuer, stopped on exit."""
+    server = RedisServer(workdir / "redis").start()
     try:
-        system = bound_p26(tmp_path, server)
+        port = free_port()
+        system = P26(workdir, server.url)
+        system.data["actors"]["gate"]["sockets"]["permits"] = {"bind": f"tcp://127.0.0.1:{port}"}
+        system.data["actors"]["permit_issuer"]["sockets"]["requests"] = {"connect": f"tcp://127.0.0.1:{port}"}
+        write_topology(system.topology, system.data)
+        system.permits_port = port
+        system.start()
         try:
             wait_for(lambda: connected(system) == 1, 10, "the gate to count the issuer that connected to it")
-            with second_peer(system):
-                pass
-            system.issuer.terminate()
-            wait_for(lambda: connected(system) == 0, 10, "the gate to count no issuer")
+            yield system
         finally:
             system.stop()
     finally:
@@ -135,27 +130,27 @@ def second_peer(system: P26) -> Iterator[None]:
         ctx.term()
 
 
+def test_a_gate_whose_permits_socket_binds_counts_each_issuer_that_connects(tmp_path: Path) -> None:
+    with bound_p26(tmp_path) as system:
+        with second_peer(system):
+            pass
+        system.issuer.terminate()
+        wait_for(lambda: connected(system) == 0, 10, "the gate to count no issuer")
+
+
 def test_a_peer_that_fails_its_handshake_is_never_counted(tmp_path: Path) -> None:
     """A TCP connection that never greets (a port scanner, a half-dead process) is no issuer: neither its connect
     nor its drop changes the count (libzmq reports its DISCONNECTED too, after HANDSHAKE_FAILED)."""
     import socket
-    server = RedisServer(tmp_path / "redis").start()
-    try:
-        system = bound_p26(tmp_path, server)
-        try:
-            wait_for(lambda: connected(system) == 1, 10, "the gate to count its issuer")
-            for _ in range(3):
-                socket.create_connection(("127.0.0.1", system.permits_port), timeout=5).close()
-            # The monitor's events come in order: once the peer connected after them is counted as the second, the
-            # failed handshakes' have been read too, and counted nothing.
-            with second_peer(system):
-                assert connected(system) == 2
-            system.issuer.terminate()
-            wait_for(lambda: connected(system) == 0, 10, "the gate to count no issuer")
-        finally:
-            system.stop()
-    finally:
-        server.stop()
+    with bound_p26(tmp_path) as system:
+        for _ in range(3):
+            socket.create_connection(("127.0.0.1", system.permits_port), timeout=5).close()
+        # The monitor's events come in order: once the peer connected after them is counted as the second, the
+        # failed handshakes' have been read too, and counted nothing.
+        with second_peer(system):
+            assert connected(system) == 2
+        system.issuer.terminate()
+        wait_for(lambda: connected(system) == 0, 10, "the gate to count no issuer")
 
 
 # --------------------------------------------------------------------------- status, from given scrape samples
