@@ -11,7 +11,7 @@ supervisord's log, which no metrics endpoint shows: they are read from the host'
 run through the prefix, as `deploy` runs its commands). A host whose log neither way reaches is said so.
 The same read says which of the host's programs run another config than its last `up` wrote (NOT APPLIED, exit 1).
 A gate with no permit issuer connected past the grace (launcher/overview.py ISSUER_GRACE_S) is said under its row
-(exit 1): a cut between the gate's host and its issuer's leaves both hosts' programs ready.
+(exit 1): the gate's own readiness stays 1 while every proposal gets a fault HOLD.
 """
 
 from __future__ import annotations

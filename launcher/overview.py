@@ -91,8 +91,8 @@ def permit_issuers_line(gate: str, link: dict[str, Any] | None) -> str | None:
     since = link.get("none_for_s")
     how_long = "" if since is None else f" for {since:.0f} s"
     if link["ok"]:
-        return (f"{gate}: no permit issuer connected ({link['endpoint']}){how_long}, within the {ISSUER_GRACE_S:g} s "
-                f"grace after a start or a re-created permits socket")
+        return (f"{gate}: no permit issuer connected ({link['endpoint']}){how_long}: not yet a fault (the first "
+                f"{ISSUER_GRACE_S:g} s are a grace for a start or a re-created permits socket)")
     return (f"{gate}: no permit issuer connected ({link['endpoint']}){how_long}: every proposal gets a fault HOLD "
             f"(permit_unavailable)")
 

@@ -153,6 +153,42 @@ def test_a_peer_that_fails_its_handshake_is_never_counted(tmp_path: Path) -> Non
         wait_for(lambda: connected(system) == 0, 10, "the gate to count no issuer")
 
 
+def test_an_issuer_that_refuses_the_gates_curve_key_is_never_counted_while_both_read_ready(tmp_path: Path) -> None:
+    """The link broken while both processes run and answer their metrics: only this count (and status's line) says
+    that every proposal will get a fault HOLD."""
+    import shutil
+
+    from helpers import ActorProcess, scrape
+    from launcher.curve import generate_keypair
+    from test_security import p26_topology
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        data = p26_topology(tmp_path, server.url)
+        issuer_topology = write_topology(tmp_path / "issuer.yaml", data)
+        # The gate's key rotated, the issuer's allow list not: each topology file validates on its own.
+        shutil.copytree(tmp_path / "keys", tmp_path / "rotated")
+        for suffix in (".key", ".key_secret"):
+            (tmp_path / "rotated" / f"gate{suffix}").unlink()
+        generate_keypair(tmp_path / "rotated", "gate")
+        data["security"]["curve"]["keys_dir"] = "rotated"
+        gate_topology = write_topology(tmp_path / "gate.yaml", data)
+        issuer = ActorProcess(issuer_topology, "permit_issuer", log_dir=tmp_path).start()
+        gate = ActorProcess(gate_topology, "gate", log_dir=tmp_path).start()
+        gate_port, issuer_port = (data["actors"][n]["metrics_port"] for n in ("gate", "permit_issuer"))
+        try:
+            denied = 'clustergate_curve_denied_total{actor="permit_issuer",socket="requests"}'
+            wait_for(lambda: scrape(issuer_port).get(denied, 0) >= 1, 20, "the issuer to refuse the gate's key")
+            ready = 'clustergate_actor_ready{actor="gate",kind="gate"}'
+            wait_for(lambda: scrape(gate_port).get(ready) == 1, 20, "the gate ready")
+            metrics = scrape(gate_port)
+            assert metrics[CONNECTED] == 0 and metrics[NONE_SINCE] > 0, metrics
+        finally:
+            gate.terminate()
+            issuer.terminate()
+    finally:
+        server.stop()
+
+
 # --------------------------------------------------------------------------- status, from given scrape samples
 
 ENDPOINT = "tcp://127.0.0.1:5557"

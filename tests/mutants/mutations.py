@@ -5373,7 +5373,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "status_ignores_a_gate_without_a_permit_issuer",
         "status (one host and --all-hosts) exits 1 when a gate has had no permit issuer connected past the grace: a "
-        "cut between the gate's host and the issuer's left both hosts green while the desk could not exit (issuerlink)",
+        "gate reading ready with no issuer connected left status green while the desk could not exit (issuerlink)",
         "launcher/overview.py",
         "    return all((row.get(\"permit_issuers\") or {}).get(\"ok\", True) for row in rows)\n",
         "    return True\n",
