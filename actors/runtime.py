@@ -114,28 +114,43 @@ PROFILE_ENV = "CLUSTERGATE_PROFILE_DIR"
 _HANDSHAKE_FAILED = int(zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
                         | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
 _HANDSHAKE_SUCCEEDED, _DISCONNECTED = int(zmq.EVENT_HANDSHAKE_SUCCEEDED), int(zmq.EVENT_DISCONNECTED)
-CONNECTION_EVENTS = _HANDSHAKE_SUCCEEDED | _DISCONNECTED | _HANDSHAKE_FAILED
+_OPENED = int(zmq.EVENT_CONNECTED | zmq.EVENT_ACCEPTED)  # a TCP connection made: its handshake begins
+CONNECTION_EVENTS = _OPENED | _HANDSHAKE_SUCCEEDED | _DISCONNECTED | _HANDSHAKE_FAILED
 
 
 class ConnectionCount:
     """How many peers a socket has a live ZMTP connection with (its handshake done, not yet disconnected), from the
-    socket monitor's events. libzmq reports a connection whose handshake failed (a peer that never greets, a CURVE
-    key refused) as HANDSHAKE_FAILED_* then DISCONNECTED: that DISCONNECTED ends no counted connection."""
+    socket monitor's events. libzmq reports each connection as CONNECTED (or ACCEPTED), then HANDSHAKE_SUCCEEDED or
+    HANDSHAKE_FAILED_*, then DISCONNECTED. A HANDSHAKE_FAILED_PROTOCOL also comes after a handshake that succeeded:
+    a CurveZMQ message the socket cannot open (a byte flipped on the wire) drops a live connection that way, so a
+    failure with no handshake under way ends a counted connection, and its DISCONNECTED ends none. A connecting
+    socket has one connection at a time, so the attribution is exact for it; a binding one with a handshake under way
+    while a live connection fails that way counts the failure to the handshake until that one ends."""
 
     def __init__(self) -> None:
         self.live = 0
-        self._failed = 0  # handshakes failed whose DISCONNECTED has not come yet
+        self._handshaking = 0  # connections opened whose handshake has not ended yet
+        self._failed = 0  # connections whose HANDSHAKE_FAILED came, their DISCONNECTED not yet
 
     def event(self, event: int) -> None:
-        if event == _HANDSHAKE_SUCCEEDED:
+        if event & _OPENED:
+            self._handshaking += 1
+        elif event == _HANDSHAKE_SUCCEEDED:
+            self._handshaking = max(0, self._handshaking - 1)
             self.live += 1
         elif event & _HANDSHAKE_FAILED:
             self._failed += 1
+            if self._handshaking:
+                self._handshaking -= 1
+            elif self.live:  # after its handshake: a live connection dropped for a protocol error
+                self.live -= 1
         elif event == _DISCONNECTED:
             if self._failed:
                 self._failed -= 1
             elif self.live:
                 self.live -= 1
+            elif self._handshaking:
+                self._handshaking -= 1
 
 
 class StartError(Exception):

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from helpers import RedisServer, free_port, stopped, wait_for, write_topology
+from helpers import RedisServer, TcpProxy, free_port, scrape, stopped, wait_for, write_topology
 from test_gate_service import P26, new_plan, running_p26
 
 CONNECTED = "gate_permit_issuers_connected"
@@ -276,3 +276,73 @@ def test_status_names_the_gate_and_its_issuers_endpoint_while_its_issuer_is_sigs
         assert "no permit issuer connected" not in clustergate("status", "--home", str(home)).stdout
     finally:
         clustergate("down", "--home", str(home))
+
+
+# --------------------------------------------------------------------------- a connection broken after its handshake
+
+
+class CorruptingProxy(TcpProxy):
+    """A real TCP proxy in front of the permit issuer's port that, once armed, flips the last byte of the next
+    chunk the issuer sends through it (a faulty middlebox, a bit flipped on the wire): under CurveZMQ the gate
+    cannot open that box, so libzmq drops a connection whose handshake had succeeded, reporting
+    HANDSHAKE_FAILED_PROTOCOL then DISCONNECTED."""
+
+    def __init__(self, upstream_port: int):
+        import threading
+        self._armed, self.corrupted = threading.Event(), threading.Event()
+        super().__init__(upstream_port)
+
+    def arm(self) -> None:
+        self._armed.set()
+
+    def passing(self, data: bytes, to_upstream: bool, shared: dict) -> bytes:
+        if not to_upstream and self._armed.is_set() and len(data) > 20:  # not a bare greeting byte
+            self._armed.clear()
+            self.corrupted.set()
+            return data[:-1] + bytes([data[-1] ^ 0xFF])
+        return data
+
+
+def test_a_curve_connection_broken_after_its_handshake_is_counted_gone_and_not_twice_when_it_is_back(
+        tmp_path: Path) -> None:
+    """libzmq reports a CurveZMQ message it cannot open (after the handshake succeeded) as HANDSHAKE_FAILED_PROTOCOL
+    then DISCONNECTED, the events of a handshake that failed: counted as one, the connection that ended stayed
+    counted, the gate's reconnection made it 2, and with no issuer reachable at all the gate still said 1."""
+    from helpers import ActorProcess
+    from test_security import p26_topology
+    server = RedisServer(tmp_path / "redis").start()
+    proxy = None
+    try:
+        data = p26_topology(tmp_path, server.url)
+        issuer_port = int(data["actors"]["permit_issuer"]["sockets"]["requests"]["bind"].rsplit(":", 1)[1])
+        proxy = CorruptingProxy(issuer_port)
+        issuer_topology = write_topology(tmp_path / "issuer.yaml", data)
+        # The gate's file has the issuer behind the proxy: each file validates on its own.
+        data["actors"]["gate"]["sockets"]["permits"]["connect"] = f"tcp://127.0.0.1:{proxy.port}"
+        data["actors"]["permit_issuer"]["sockets"]["requests"]["bind"] = f"tcp://127.0.0.1:{proxy.port}"
+        gate_topology = write_topology(tmp_path / "gate.yaml", data)
+        issuer = ActorProcess(issuer_topology, "permit_issuer", log_dir=tmp_path).start()
+        gate = ActorProcess(gate_topology, "gate", log_dir=tmp_path).start()
+        gate_port = data["actors"]["gate"]["metrics_port"]
+        try:
+            def count() -> float | None:
+                return scrape(gate_port).get(CONNECTED)
+            wait_for(lambda: count() == 1 and proxy.accepted == 1, 20, "the gate to count its issuer (via the proxy)")
+            proxy.arm()  # the issuer's next PONG to the gate's heartbeat PING
+            wait_for(lambda: proxy.corrupted.is_set() and proxy.accepted >= 2, heartbeat_limit_s(),
+                     "the gate to drop the corrupted connection and connect again")
+            try:
+                wait_for(lambda: count() == 1, 10, "one issuer counted after the reconnection")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc} (counted: {count()})") from None
+            samples = [count() for _ in range(10)]
+            assert samples == [1.0] * 10, samples  # never the dropped connection and the new one
+            proxy.close()  # no issuer reachable any more
+            wait_for(lambda: count() == 0, heartbeat_limit_s(), "the gate to count no issuer")
+        finally:
+            gate.terminate()
+            issuer.terminate()
+    finally:
+        if proxy is not None:
+            proxy.close()
+        server.stop()

@@ -5386,6 +5386,25 @@ MUTATIONS: list[Mutation] = [
         "        link[\"ok\"] = link[\"none_for_s\"] is not None and link[\"none_for_s\"] < ISSUER_GRACE_S\n",
         "        link[\"ok\"] = True\n",
         (LINK + "test_status_names_the_gate_and_its_endpoint_with_no_issuer_connected_past_the_grace_and_exits_1",)),
+    Mutation(
+        "issuer_dropped_after_its_handshake_stays_counted",
+        "a live connection libzmq drops for a protocol error after its handshake (a CurveZMQ message the gate cannot "
+        "open: HANDSHAKE_FAILED_PROTOCOL then DISCONNECTED) is counted gone: it stayed counted, the reconnection made "
+        "2, and with no issuer reachable the gate said 1 (issuerlink review)",
+        "actors/runtime.py",
+        "            elif self.live:  # after its handshake: a live connection dropped for a protocol error\n"
+        "                self.live -= 1\n",
+        "            elif self.live:\n                pass\n",
+        (LINK + "test_a_curve_connection_broken_after_its_handshake_is_counted_gone_and_not_twice_when_it_is_back",)),
+    Mutation(
+        "issuer_handshakes_under_way_not_tracked",
+        "a failed handshake is told from a live connection's protocol error by the connections opened (CONNECTED, "
+        "ACCEPTED) whose handshake has not ended: without them a port scan of a bound permits socket took the live "
+        "issuer off the count (issuerlink review)",
+        "actors/runtime.py",
+        "CONNECTION_EVENTS = _OPENED | _HANDSHAKE_SUCCEEDED",
+        "CONNECTION_EVENTS = _HANDSHAKE_SUCCEEDED",
+        (LINK + "test_a_peer_that_fails_its_handshake_is_never_counted",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
