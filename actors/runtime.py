@@ -448,8 +448,15 @@ class Actor:
         on_change = self._watchers[role]
         # An endpoint of its own: pyzmq's default names it by the socket's descriptor, which a re-created socket may
         # get again while libzmq has yet to unbind the closed one's.
-        monitor = sock.get_monitor_socket(CONNECTION_EVENTS, f"inproc://monitor.{role}.{next(self._seq)}")
+        endpoint = f"inproc://monitor.{role}.{next(self._seq)}"
+        sock.monitor(endpoint, CONNECTION_EVENTS)
+        # No hwm on the events' way in: libzmq's I/O thread blocks on a full monitor pipe (about 2,000 events unread,
+        # a port scan of a bound socket while the loop waits permit_timeout_ms on a request), and with it every socket
+        # of the context; stopping that monitor then hangs the process for good. Events wait in memory until read.
+        monitor = self.ctx.socket(zmq.PAIR)
         monitor.setsockopt(zmq.LINGER, 0)
+        monitor.setsockopt(zmq.RCVHWM, 0)
+        monitor.connect(endpoint)
         count = ConnectionCount()
 
         def read_events() -> None:

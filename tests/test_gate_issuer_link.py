@@ -89,13 +89,15 @@ def test_the_count_stays_right_and_no_socket_leaks_across_re_created_permits_soc
 
 
 @contextmanager
-def bound_p26(workdir: Path) -> Iterator[P26]:
-    """A started P26 on its own Redis with the link reversed: the gate's `permits` binds, the issuer's `requests`
-    connects to it; yielded once the gate counts the issuer, stopped on exit."""
+def bound_p26(workdir: Path, **settings: dict) -> Iterator[P26]:
+    """A started P26 on its own Redis (the demo book written) with the link reversed: the gate's `permits` binds,
+    the issuer's `requests` connects to it; yielded once the gate counts the issuer, stopped on exit."""
+    from test_security import write_book
     server = RedisServer(workdir / "redis").start()
     try:
+        write_book(server.client())
         port = free_port()
-        system = P26(workdir, server.url)
+        system = P26(workdir, server.url, **settings)
         system.data["actors"]["gate"]["sockets"]["permits"] = {"bind": f"tcp://127.0.0.1:{port}"}
         system.data["actors"]["permit_issuer"]["sockets"]["requests"] = {"connect": f"tcp://127.0.0.1:{port}"}
         write_topology(system.topology, system.data)
@@ -346,3 +348,43 @@ def test_a_curve_connection_broken_after_its_handshake_is_counted_gone_and_not_t
         if proxy is not None:
             proxy.close()
         server.stop()
+
+
+def test_a_connection_flood_while_the_gate_waits_on_its_issuer_neither_hangs_the_gate_nor_loses_the_count(
+        tmp_path: Path) -> None:
+    """libzmq's I/O thread blocks on a monitor whose events are not read (about 2,000 pending: its PAIR's hwm), and
+    with it every socket of the gate's context. The gate reads its monitor once per TICK_S, but not while it waits up
+    to permit_timeout_ms on its issuer: TCP connections to a bound permits socket in that wait (a port scan) filled
+    the monitor, the gate's proposals went unread, and at the wait's end its permits socket's re-creation stopped
+    the monitor (zmq_socket_monitor, which waits for the blocked I/O thread, holding the GIL): the whole process hung
+    for good, its metrics and SIGTERM included."""
+    import socket
+    import threading
+
+    from test_security import proposal_decided
+    with bound_p26(tmp_path, gate_settings={"permit_timeout_ms": 8000}) as system:
+        with stopped(system.issuer.proc.pid):
+            waiting = threading.Thread(target=proposal_decided, args=(system.client,), daemon=True)
+            waiting.start()  # the gate waits up to 8 s on the stopped issuer, its monitor unread meanwhile
+            made, flood_until = [0], time.monotonic() + 6
+
+            def flood() -> None:
+                while time.monotonic() < flood_until and made[0] < 2000:
+                    try:
+                        socket.create_connection(("127.0.0.1", system.permits_port), timeout=0.2).close()
+                        made[0] += 1
+                    except OSError:
+                        pass
+            floods = [threading.Thread(target=flood, daemon=True) for _ in range(4)]
+            for thread in floods:
+                thread.start()
+            for thread in floods:
+                thread.join()
+            print(f"{made[0]} connections made to the permits socket while the gate waited")
+            waiting.join()
+        answered = wait_for(lambda: (r := proposal_decided(system.client))
+                            and r["decision"]["gate_reason"] != "permit_unavailable" and r, 30,
+                            "the gate to decide again with its issuer back")
+        assert answered["status"] == "ok", answered
+        wait_for(lambda: connected(system) == 1, 10, "the issuer counted, the flood's connections not")
+        assert system.gate.terminate() == 0  # SIGTERM obeyed (-9: killed after 5 s)

@@ -5405,6 +5405,15 @@ MUTATIONS: list[Mutation] = [
         "CONNECTION_EVENTS = _OPENED | _HANDSHAKE_SUCCEEDED",
         "CONNECTION_EVENTS = _HANDSHAKE_SUCCEEDED",
         (LINK + "test_a_peer_that_fails_its_handshake_is_never_counted",)),
+    Mutation(
+        "issuer_monitor_events_bounded_by_the_pairs_hwm",
+        "the monitor's events never block libzmq's I/O thread: with the PAIR's default hwm, a port scan of a bound "
+        "permits socket while the gate waited on its issuer froze every socket of the gate, and the re-created "
+        "permits socket's monitor stop hung the process for good (issuerlink review)",
+        "actors/runtime.py",
+        "        monitor.setsockopt(zmq.RCVHWM, 0)\n",
+        "",
+        (LINK + "test_a_connection_flood_while_the_gate_waits_on_its_issuer_neither_hangs_the_gate_nor_loses_the_count",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
