@@ -126,6 +126,10 @@ GATE_PERMIT_ISSUERS_NONE_SINCE = Gauge("gate_permit_issuers_none_since_timestamp
                                        "Epoch time the gate's last permit issuer connection was lost (its permits "
                                        "socket closed, or its start while none connected yet): how long "
                                        "gate_permit_issuers_connected has been 0")
+GATE_PERMIT_ISSUERS_NONE_FOR = Gauge("gate_permit_issuers_none_for_seconds",
+                                     "How long gate_permit_issuers_connected has been 0 (0 while one is connected), on "
+                                     "the gate's monotonic clock at the scrape: status's grace, whatever the wall clocks "
+                                     "of the gate's host and of the host running status say")
 
 
 def preinitialise_metrics() -> None:
@@ -584,9 +588,11 @@ class Gate(Actor):
         self.on_requests_batch("proposals", self.handle_proposals, shedding=Shedding(
             max_depth=s.overload_queue_depth, max_age_s=s.overload_queue_age_ms / 1000.0, reply=overloaded,
             on_shed=self._requests_overloaded.inc, stopping_reply=stopping))
-        self._issuers_connected = 0
+        self._issuers_connected, self._issuers_none_since_mono = 0, time.monotonic()
         GATE_PERMIT_ISSUERS.set(0)
         GATE_PERMIT_ISSUERS_NONE_SINCE.set(time.time())
+        GATE_PERMIT_ISSUERS_NONE_FOR.set_function(
+            lambda: 0.0 if self._issuers_connected else time.monotonic() - self._issuers_none_since_mono)
         self.watch_connections("permits", self.issuers_connected)
         self.open_permits()
         if self.state_refresh_s > 0:
@@ -775,10 +781,14 @@ class Gate(Actor):
     def issuers_connected(self, live: int) -> None:
         """The permits socket's monitor: `live` issuers connected now (0 on each re-created socket until one
         connects). Logged when the last one goes and when one is back."""
-        before, self._issuers_connected = self._issuers_connected, live
-        GATE_PERMIT_ISSUERS.set(live)
-        if before and not live:
+        before = self._issuers_connected
+        lost = before and not live
+        if lost:  # since when, set before the count the metrics thread reads it with says 0
+            self._issuers_none_since_mono = time.monotonic()
             GATE_PERMIT_ISSUERS_NONE_SINCE.set(time.time())
+        self._issuers_connected = live
+        GATE_PERMIT_ISSUERS.set(live)
+        if lost:
             self.log.warning("permit_issuer_disconnected", endpoint=self.spec.sockets["permits"].endpoint,
                              detail="no permit issuer connected: every proposal gets a fault HOLD until one is")
         elif live and not before:

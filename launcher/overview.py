@@ -67,6 +67,7 @@ def first(sample: dict[str, float] | None, name: str) -> float | None:
 ISSUER_GRACE_S = 5.0
 ISSUERS_CONNECTED = "gate_permit_issuers_connected"
 ISSUERS_NONE_SINCE = "gate_permit_issuers_none_since_timestamp_seconds"
+ISSUERS_NONE_FOR = "gate_permit_issuers_none_for_seconds"
 
 
 def permit_issuers(sample: dict[str, float] | None, endpoint: str, now: float) -> dict[str, Any] | None:
@@ -78,8 +79,11 @@ def permit_issuers(sample: dict[str, float] | None, endpoint: str, now: float) -
         return None
     link: dict[str, Any] = {"connected": int(count), "endpoint": endpoint, "ok": count > 0}
     if count <= 0:
-        since = first(sample, ISSUERS_NONE_SINCE)
-        link["none_for_s"] = None if not since else max(0.0, now - since)
+        none_for = first(sample, ISSUERS_NONE_FOR)  # the gate's own monotonic clock
+        if none_for is None:  # a gate without it: its wall clock against this host's
+            since = first(sample, ISSUERS_NONE_SINCE)
+            none_for = None if not since else max(0.0, now - since)
+        link["none_for_s"] = none_for
         link["ok"] = link["none_for_s"] is not None and link["none_for_s"] < ISSUER_GRACE_S
     return link
 

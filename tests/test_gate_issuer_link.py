@@ -388,3 +388,29 @@ def test_a_connection_flood_while_the_gate_waits_on_its_issuer_neither_hangs_the
         assert answered["status"] == "ok", answered
         wait_for(lambda: connected(system) == 1, 10, "the issuer counted, the flood's connections not")
         assert system.gate.terminate() == 0  # SIGTERM obeyed (-9: killed after 5 s)
+
+
+def test_status_times_the_grace_on_the_gates_own_clock_not_on_two_hosts_wall_clocks(tmp_path: Path) -> None:
+    """status --all-hosts (another machine) took the gate's none_since epoch from its own wall clock: a gate host
+    10 minutes ahead (or a gate whose clock stepped back since) made a gate with no issuer at all read "for 0 s: not
+    yet a fault", status exit 0, for 10 minutes. The grace is timed on the gate's monotonic clock."""
+    from launcher.hosts_status import _ask_actor
+    from launcher.topology import load_topology
+    from test_clusters_end_to_end import SteppedClockProcess
+    from test_security import p26_topology
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        topology = write_topology(tmp_path / "topology.yaml", p26_topology(tmp_path, server.url, curve=False))
+        clock = tmp_path / "gate_clock_offset_s"
+        clock.write_text("600")
+        gate = SteppedClockProcess(topology, "gate", clock).start()  # and no permit issuer
+        try:
+            topo = load_topology(topology)
+            wait_for(lambda: _ask_actor(topo, "gate").get("permit_issuers"), 20, "the gate's metrics")
+            link = wait_for(lambda: (row := _ask_actor(topo, "gate")["permit_issuers"])["ok"] is False and row, 20,
+                            "status to call the gate without an issuer past the grace a fault")
+            assert link["connected"] == 0 and link["none_for_s"] < 600, link
+        finally:
+            gate.terminate()
+    finally:
+        server.stop()

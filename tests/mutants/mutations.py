@@ -5414,6 +5414,15 @@ MUTATIONS: list[Mutation] = [
         "        monitor.setsockopt(zmq.RCVHWM, 0)\n",
         "",
         (LINK + "test_a_connection_flood_while_the_gate_waits_on_its_issuer_neither_hangs_the_gate_nor_loses_the_count",)),
+    Mutation(
+        "status_times_the_issuer_grace_on_two_wall_clocks",
+        "status times a gate's grace without an issuer on the gate's monotonic clock "
+        "(gate_permit_issuers_none_for_seconds): from the none_since epoch, a gate host 10 minutes ahead of status's "
+        "read \"not yet a fault\" for 10 minutes with no issuer at all (issuerlink review)",
+        "launcher/overview.py",
+        "        none_for = first(sample, ISSUERS_NONE_FOR)  # the gate's own monotonic clock\n",
+        "        none_for = None\n",
+        (LINK + "test_status_times_the_grace_on_the_gates_own_clock_not_on_two_hosts_wall_clocks",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
