@@ -119,6 +119,17 @@ GATE_REQUESTS = Counter("gate_requests_total", "Requests on the proposals socket
 GATE_STATE_READ_TIMESTAMP = Gauge("gate_state_read_timestamp_seconds",
                                   "Epoch time of the gate's last successful read of the portfolio state "
                                   "from Redis (its state cache)")
+GATE_PERMIT_ISSUERS = Gauge("gate_permit_issuers_connected",
+                            "Permit issuers the gate's permits socket has a live ZMTP connection with (its monitor's "
+                            "events): 0 means every proposal gets a fault HOLD permit_unavailable")
+GATE_PERMIT_ISSUERS_NONE_SINCE = Gauge("gate_permit_issuers_none_since_timestamp_seconds",
+                                       "Epoch time the gate's last permit issuer connection was lost (its permits "
+                                       "socket closed, or its start while none connected yet): how long "
+                                       "gate_permit_issuers_connected has been 0")
+GATE_PERMIT_ISSUERS_NONE_FOR = Gauge("gate_permit_issuers_none_for_seconds",
+                                     "How long gate_permit_issuers_connected has been 0 (0 while one is connected), on "
+                                     "the gate's monotonic clock at the scrape: status's grace, whatever the wall clocks "
+                                     "of the gate's host and of the host running status say")
 
 
 def preinitialise_metrics() -> None:
@@ -577,6 +588,12 @@ class Gate(Actor):
         self.on_requests_batch("proposals", self.handle_proposals, shedding=Shedding(
             max_depth=s.overload_queue_depth, max_age_s=s.overload_queue_age_ms / 1000.0, reply=overloaded,
             on_shed=self._requests_overloaded.inc, stopping_reply=stopping))
+        self._issuers_connected, self._issuers_none_since_mono = 0, time.monotonic()
+        GATE_PERMIT_ISSUERS.set(0)
+        GATE_PERMIT_ISSUERS_NONE_SINCE.set(time.time())
+        GATE_PERMIT_ISSUERS_NONE_FOR.set_function(
+            lambda: 0.0 if self._issuers_connected else time.monotonic() - self._issuers_none_since_mono)
+        self.watch_connections("permits", self.issuers_connected)
         self.open_permits()
         if self.state_refresh_s > 0:
             self.every(self.state_refresh_s, self.refresh_state, first_after_s=0.0)
@@ -760,6 +777,22 @@ class Gate(Actor):
         sock.setsockopt(zmq.REQ_CORRELATE, 1)
         sock.setsockopt(zmq.RCVTIMEO, self.permit_timeout_ms)
         return sock
+
+    def issuers_connected(self, live: int) -> None:
+        """The permits socket's monitor: `live` issuers connected now (0 on each re-created socket until one
+        connects). Logged when the last one goes and when one is back."""
+        before = self._issuers_connected
+        lost = before and not live
+        if lost:  # since when, set before the count the metrics thread reads it with says 0
+            self._issuers_none_since_mono = time.monotonic()
+            GATE_PERMIT_ISSUERS_NONE_SINCE.set(time.time())
+        self._issuers_connected = live
+        GATE_PERMIT_ISSUERS.set(live)
+        if lost:
+            self.log.warning("permit_issuer_disconnected", endpoint=self.spec.sockets["permits"].endpoint,
+                             detail="no permit issuer connected: every proposal gets a fault HOLD until one is")
+        elif live and not before:
+            self.log.info("permit_issuer_connected", endpoint=self.spec.sockets["permits"].endpoint, connected=live)
 
     def ask_issuer(self, request: dict[str, Any]) -> dict[str, Any] | None:
         """The issuer's reply; ISSUER_NOT_CONNECTED when the request could not even be queued by its

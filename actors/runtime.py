@@ -20,6 +20,7 @@ import logging
 import os
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -107,6 +108,49 @@ THROTTLED_LOG_S = 1.0
 # NAME.prof there on exit (docs/benchmarks.md: Profiling). For measurement only: the profiler multiplies
 # the CPU a message takes several times over.
 PROFILE_ENV = "CLUSTERGATE_PROFILE_DIR"
+
+
+# The monitor events that change how many peers a socket has a live ZMTP connection with (ConnectionCount).
+_HANDSHAKE_FAILED = int(zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+                        | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+_HANDSHAKE_SUCCEEDED, _DISCONNECTED = int(zmq.EVENT_HANDSHAKE_SUCCEEDED), int(zmq.EVENT_DISCONNECTED)
+_OPENED = int(zmq.EVENT_CONNECTED | zmq.EVENT_ACCEPTED)  # a TCP connection made: its handshake begins
+CONNECTION_EVENTS = _OPENED | _HANDSHAKE_SUCCEEDED | _DISCONNECTED | _HANDSHAKE_FAILED
+
+
+class ConnectionCount:
+    """How many peers a socket has a live ZMTP connection with (its handshake done, not yet disconnected), from the
+    socket monitor's events. libzmq reports each connection as CONNECTED (or ACCEPTED), then HANDSHAKE_SUCCEEDED or
+    HANDSHAKE_FAILED_*, then DISCONNECTED. A HANDSHAKE_FAILED_PROTOCOL also comes after a handshake that succeeded:
+    a CurveZMQ message the socket cannot open (a byte flipped on the wire) drops a live connection that way, so a
+    failure with no handshake under way ends a counted connection, and its DISCONNECTED ends none. A connecting
+    socket has one connection at a time, so the attribution is exact for it; a binding one with a handshake under way
+    while a live connection fails that way counts the failure to the handshake until that one ends."""
+
+    def __init__(self) -> None:
+        self.live = 0
+        self._handshaking = 0  # connections opened whose handshake has not ended yet
+        self._failed = 0  # connections whose HANDSHAKE_FAILED came, their DISCONNECTED not yet
+
+    def event(self, event: int) -> None:
+        if event & _OPENED:
+            self._handshaking += 1
+        elif event == _HANDSHAKE_SUCCEEDED:
+            self._handshaking = max(0, self._handshaking - 1)
+            self.live += 1
+        elif event & _HANDSHAKE_FAILED:
+            self._failed += 1
+            if self._handshaking:
+                self._handshaking -= 1
+            elif self.live:  # after its handshake: a live connection dropped for a protocol error
+                self.live -= 1
+        elif event == _DISCONNECTED:
+            if self._failed:
+                self._failed -= 1
+            elif self.live:
+                self.live -= 1
+            elif self._handshaking:
+                self._handshaking -= 1
 
 
 class StartError(Exception):
@@ -291,6 +335,9 @@ class Actor:
         # while it is not empty, whether or not the socket has more to read.
         self._backlogs: dict[zmq.Socket, deque] = {}
         self._stopping_replies: dict[zmq.Socket, Shedding] = {}  # sockets answered at stop (Shedding.stopping_reply)
+        self._watchers: dict[str, Callable[[int], None]] = {}  # role -> on_change (watch_connections)
+        # watched socket -> (the PAIR its monitor's events come on, the call that reads them: _read_monitors)
+        self._monitors: dict[zmq.Socket, tuple[zmq.Socket, Callable[[], None]]] = {}
         # (event, key) -> [occurrences not yet logged, the latest's fields, level, count field] (log_throttled)
         self._throttled: dict[tuple[str, Any], list] = {}
 
@@ -307,6 +354,7 @@ class Actor:
         try:
             self._configure(role, sock, sock_spec, REBIND_WAIT_S if old is not None else 0.0)
         except BaseException as exc:
+            self._detach_monitor(sock)
             sock.close(linger=0)
             if isinstance(exc, (zmq.ZMQError, OSError)):
                 raise StartError(role, sock_spec.endpoint, str(exc)) from None
@@ -343,6 +391,8 @@ class Actor:
                 sock.setsockopt(zmq.SUBSCRIBE, prefix)
         if sock_spec.curve is not None:
             self._apply_curve(role, sock, server=sock_spec.bind is not None)
+        if role in self._watchers:  # before any connection exists, so that none goes uncounted
+            self._attach_monitor(role, sock)
         if sock_spec.bind is not None:
             _bind(role, sock, sock_spec.bind, rebind_wait_s)
         else:
@@ -384,7 +434,63 @@ class Actor:
             self.log.info("curve_authenticator_started")
         return self._authenticator
 
+    def watch_connections(self, role: str, on_change: Callable[[int], None]) -> None:
+        """Call on_change(n) whenever n, the number of peers `role`'s socket has a live ZMTP connection with
+        (ConnectionCount), changes: read from a socket monitor by the poll loop once per TICK_S, not per message
+        (in the poller, its PAIR made every loop turn's poll 0.65 us dearer: a turn per decision at 1,000/s). Every
+        socket open_socket makes for the role gets its own monitor, its count starting at 0 (on_change(0)); call
+        before the role's socket is opened, as subscribe."""
+        if role in self.sockets:
+            raise RuntimeError(f"watch_connections({role!r}) after its socket was opened")
+        self._watchers[role] = on_change
+
+    def _attach_monitor(self, role: str, sock: zmq.Socket) -> None:
+        on_change = self._watchers[role]
+        # An endpoint of its own: pyzmq's default names it by the socket's descriptor, which a re-created socket may
+        # get again while libzmq has yet to unbind the closed one's.
+        endpoint = f"inproc://monitor.{role}.{next(self._seq)}"
+        sock.monitor(endpoint, CONNECTION_EVENTS)
+        # No hwm on the events' way in: libzmq's I/O thread blocks on a full monitor pipe (about 2,000 events unread,
+        # a port scan of a bound socket while the loop waits permit_timeout_ms on a request), and with it every socket
+        # of the context; stopping that monitor then hangs the process for good. Events wait in memory until read.
+        monitor = self.ctx.socket(zmq.PAIR)
+        monitor.setsockopt(zmq.LINGER, 0)
+        monitor.setsockopt(zmq.RCVHWM, 0)
+        monitor.connect(endpoint)
+        count = ConnectionCount()
+
+        def read_events() -> None:
+            before = count.live
+            while True:
+                try:
+                    frames = monitor.recv_multipart(_NOBLOCK)
+                except zmq.Again:
+                    break
+                count.event(struct.unpack_from("=H", frames[0])[0])  # frames: event id and value, endpoint
+            if count.live != before:
+                on_change(count.live)
+
+        self._monitors[sock] = (monitor, read_events)
+        on_change(0)
+
+    def _read_monitors(self) -> None:
+        for _, read_events in list(self._monitors.values()):
+            self._guard(read_events, self._errors_timer, "connections")
+
+    def _detach_monitor(self, sock: zmq.Socket) -> None:
+        """Stop the socket's monitor (if it has one) and close the PAIR its events came on."""
+        watched = self._monitors.pop(sock, None)
+        if watched is None:
+            return
+        monitor = watched[0]
+        try:
+            sock.disable_monitor()
+        except zmq.ZMQError:
+            pass
+        monitor.close(linger=0)
+
     def _close(self, role: str, sock: zmq.Socket) -> None:
+        self._detach_monitor(sock)
         if sock in self._handlers:
             del self._handlers[sock]
             self.poller.unregister(sock)
@@ -765,10 +871,12 @@ class Actor:
             if self._timers and self._timers[0].due <= monotonic():
                 self._run_due_timers()
             # The parent-death signal is the rule; this check backs it up once per TICK_S, not per turn
-            # (a system call per message at 1,000/s).
+            # (a system call per message at 1,000/s). The socket monitors are read then too (watch_connections).
             now = monotonic()
             if now - parent_checked >= TICK_S:
                 parent_checked = now
+                if self._monitors:
+                    self._read_monitors()
                 if os.getppid() != parent:
                     self.log.warning("parent_died", parent=parent)
                     self.stop()

@@ -10,6 +10,8 @@ supervisord's log, which no metrics endpoint shows: they are read from the host'
 (side-by-side hosts, namespaces), or with --via on the host itself (`status --home HOME --exits --json`
 run through the prefix, as `deploy` runs its commands). A host whose log neither way reaches is said so.
 The same read says which of the host's programs run another config than its last `up` wrote (NOT APPLIED, exit 1).
+A gate with no permit issuer connected past the grace (launcher/overview.py ISSUER_GRACE_S) is said under its row
+(exit 1): the gate's own readiness stays 1 while every proposal gets a fault HOLD.
 """
 
 from __future__ import annotations
@@ -42,7 +44,12 @@ def _ask_actor(topo: Topology, name: str) -> dict[str, Any]:
         return {"name": name, "kind": spec.kind, "reached": True, "ready": False, "metrics_url": url,
                 "error": f"answers, but not {name}'s metrics (no clustergate_actor_ready of {name}: another program "
                          f"on its port?)"}
-    return {"name": name, "kind": spec.kind, "reached": True, "metrics_url": url, "ready": ready == 1.0}
+    row = {"name": name, "kind": spec.kind, "reached": True, "metrics_url": url, "ready": ready == 1.0}
+    from launcher.overview import gate_permit_issuers
+    link = gate_permit_issuers(topo, name, sample)
+    if link is not None:
+        row["permit_issuers"] = link
+    return row
 
 
 def _ask_redis(topo: Topology, name: str = "redis", address: str | None = None, port: int | None = None,
@@ -150,6 +157,7 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
         print(f"{args.file}: topology {topo.name} has no hosts: map; `clustergate status` shows a one-host system",
               file=sys.stderr)
         return 2
+    from launcher.overview import permit_issuers_lines
     hosts = collect_all_hosts(topo, lambda host: ask_exits(args, topo, host))
     sentinel = None
     if topo.redis.sentinel is not None:
@@ -170,6 +178,8 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
                 ready = "MISSING" if row.get("state") == "MISSING" else {True: "yes", False: "no", None: "?"}[row["ready"]]
                 print(f"{host:<12}{info['address']:<18}{reached:<9}{row['name']:<{width}}{ready:<8}{row['metrics_url']}"
                       + (f"  ({row['error']})" if row.get("error") else ""))
+                for line in permit_issuers_lines([row]):
+                    print(f"{'':<39}{line}")
         from launcher.exits import Exits, describe
         for host, info in hosts.items():
             for name, u in info.get("exits", {}).get("unexpected_exits", {}).items():
@@ -192,7 +202,14 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
         if unreachable:
             print(f"not reached: {', '.join(unreachable)} (down, partitioned, or its metrics bind loopback only: "
                   f"set hosts.NAME.metrics_bind to its address)")
-    all_ok = (all(row["ready"] and row.get("config_applied") is not False for info in hosts.values()
-                  for row in info["programs"])
-              and (sentinel is None or sentinel["failover_possible"] is True))
-    return 0 if all_ok else 1
+    return 0 if hosts_ok(hosts, sentinel) else 1
+
+
+def hosts_ok(hosts: dict[str, Any], sentinel: dict[str, Any] | None) -> bool:
+    """Whether `status --all-hosts` exits 0: every program ready and running its last config, no gate without a
+    permit issuer past the grace, and the sentinels (if any) able to fail over."""
+    from launcher.overview import permit_issuers_ok
+    return (all(row["ready"] and row.get("config_applied") is not False for info in hosts.values()
+                for row in info["programs"])
+            and all(permit_issuers_ok(info["programs"]) for info in hosts.values())
+            and (sentinel is None or sentinel["failover_possible"] is True))

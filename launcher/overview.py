@@ -59,6 +59,66 @@ def first(sample: dict[str, float] | None, name: str) -> float | None:
     return None
 
 
+# How long a gate may have no permit issuer connected before status calls it a fault (exit 1): a gate just started
+# (its issuer starting beside it, connected within its first reconnect interval) or one that re-created its permits
+# socket after a permit_timeout_ms expiry (its issuer reconnects within 100 ms) is not. A SIGSTOPped or cut-off
+# issuer is counted gone once the ZMTP heartbeat drops it (HEARTBEAT_IVL_MS + HEARTBEAT_TIMEOUT_MS, 13 s), a stopped
+# one at once: status says so this much later.
+ISSUER_GRACE_S = 5.0
+ISSUERS_CONNECTED = "gate_permit_issuers_connected"
+ISSUERS_NONE_SINCE = "gate_permit_issuers_none_since_timestamp_seconds"
+ISSUERS_NONE_FOR = "gate_permit_issuers_none_for_seconds"
+
+
+def permit_issuers(sample: dict[str, float] | None, endpoint: str, now: float) -> dict[str, Any] | None:
+    """What a gate's metrics say of its link to its permit issuer: {"connected": n, "endpoint", "none_for_s" (while
+    n is 0), "ok"}; ok is False once none has been connected for ISSUER_GRACE_S. None for a gate that does not
+    export the count (an older one) or whose metrics did not answer."""
+    count = first(sample, ISSUERS_CONNECTED)
+    if count is None:
+        return None
+    link: dict[str, Any] = {"connected": int(count), "endpoint": endpoint, "ok": count > 0}
+    if count <= 0:
+        none_for = first(sample, ISSUERS_NONE_FOR)  # the gate's own monotonic clock
+        if none_for is None:  # a gate without it: its wall clock against this host's
+            since = first(sample, ISSUERS_NONE_SINCE)
+            none_for = None if not since else max(0.0, now - since)
+        link["none_for_s"] = none_for
+        link["ok"] = link["none_for_s"] is not None and link["none_for_s"] < ISSUER_GRACE_S
+    return link
+
+
+def permit_issuers_line(gate: str, link: dict[str, Any] | None) -> str | None:
+    """status's line under the table for a gate with no permit issuer connected, else None."""
+    if not link or link["connected"] > 0:
+        return None
+    since = link.get("none_for_s")
+    how_long = "" if since is None else f" for {since:.0f} s"
+    if link["ok"]:
+        return (f"{gate}: no permit issuer connected ({link['endpoint']}){how_long}: not yet a fault (the first "
+                f"{ISSUER_GRACE_S:g} s are a grace for a start or a re-created permits socket)")
+    return (f"{gate}: no permit issuer connected ({link['endpoint']}){how_long}: every proposal gets a fault HOLD "
+            f"(permit_unavailable)")
+
+
+def permit_issuers_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """status's lines for the gates among its rows (each with the "permit_issuers" that permit_issuers gave) that
+    have no permit issuer connected."""
+    return [line for row in rows if (line := permit_issuers_line(row["name"], row.get("permit_issuers")))]
+
+
+def permit_issuers_ok(rows: list[dict[str, Any]]) -> bool:
+    """No gate among status's rows has been without a permit issuer past the grace (ISSUER_GRACE_S)."""
+    return all((row.get("permit_issuers") or {}).get("ok", True) for row in rows)
+
+
+def gate_permit_issuers(topo: Topology, name: str, sample: dict[str, float] | None) -> dict[str, Any] | None:
+    """permit_issuers for the actor `name` when it is a gate (its own metrics `sample`), else None."""
+    spec = topo.actors[name]
+    permits = spec.sockets.get("permits") if spec.kind == "gate" else None
+    return None if permits is None else permit_issuers(sample, permits.endpoint, time.time())
+
+
 CHAIN_KINDS = ("buffer", "correlator", "clusterer")  # whose figures status shows
 FED_BY = {"correlator": "buffer", "clusterer": "correlator", "state_writer": "clusterer"}
 

@@ -923,14 +923,19 @@ def actor_ready(topo: Topology, name: str) -> bool | None:
     """True/False from the actor's own readiness gauge (clustergate_actor_ready{actor=NAME}); None when the endpoint
     does not answer, or answers with another program's metrics (another actor's, left running by another home or
     another topology on that port: its readiness is not this actor's)."""
+    return actor_answer(topo, name)[0]
+
+
+def actor_answer(topo: Topology, name: str) -> tuple[bool | None, dict[str, float] | None]:
+    """(actor_ready's answer, the actor's metrics it was read from; None when they are not the actor's)."""
     spec = topo.actors[name]
     try:
         sample = scrape(spec.host, spec.metrics_port)
     except OSError:
-        return None
+        return None, None
     from launcher.overview import own_readiness
     ready = own_readiness(sample, name)
-    return None if ready is None else ready == 1.0
+    return (None, None) if ready is None else (ready == 1.0, sample)
 
 
 def each_at_once(names: list[str], ask: Callable[[str], Any]) -> dict[str, Any]:
@@ -1861,8 +1866,9 @@ def collect_status(home: Home) -> dict[str, Any]:
     supervised = {sup.pid()} | {info["pid"] for info in infos if info["pid"]}
     applied = config_applied(home, infos)
     exits = unexpected_exits(home.run / "supervisord.log", supervisord_pid=sup.pid())
-    ready = each_at_once([info["name"] for info in infos if topo and info["name"] in topo.actors],
-                         lambda name: actor_ready(topo, name))
+    from launcher.overview import gate_permit_issuers
+    answers = each_at_once([info["name"] for info in infos if topo and info["name"] in topo.actors],
+                           lambda name: actor_answer(topo, name))
     for info in infos:
         name = info["name"]
         row: dict[str, Any] = {"name": name, "state": info["statename"], "pid": info["pid"] or None,
@@ -1875,7 +1881,10 @@ def collect_status(home: Home) -> dict[str, Any]:
             spec = topo.actors[name]
             row["kind"] = spec.kind
             row["metrics_url"] = f"http://{spec.host}:{spec.metrics_port}/metrics"
-            row["ready"] = ready[name]
+            row["ready"] = answers[name][0]
+            link = gate_permit_issuers(topo, name, answers[name][1])
+            if link is not None:
+                row["permit_issuers"] = link
         elif topo and name in redis_program_names(topo):
             prog = next(p for p in redis_programs(topo) if p.name == name)
             row["kind"] = "redis" if name == REDIS_PROGRAM else f"redis-{prog.kind}"
@@ -1996,7 +2005,7 @@ def render_sentinel_status(state: dict[str, Any]) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from launcher.overview import collect_overview, render_overview
+    from launcher.overview import collect_overview, permit_issuers_lines, render_overview
     if (getattr(args, "via", None) or getattr(args, "home_root", None)) and not getattr(args, "all_hosts", False):
         print("clustergate status: --via and --home-root go with FILE --all-hosts", file=sys.stderr)
         return 2
@@ -2032,6 +2041,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                 ready = {True: "yes", False: "no", None: "?"}[row.get("ready")]
                 where = row.get("metrics_url") or (f"(role: {row['role']})" if row.get("role") else "-")
                 print(f"{row['name']:<{width}}{row['state']:<10}{ready:<7}{str(row['pid'] or '-'):<9}{where}")
+        for line in permit_issuers_lines(status["programs"]):
+            print(line)
         stale = [row["name"] for row in status["programs"] if row.get("config_applied") is False]
         if stale:
             print(not_applied_note(stale, str(home.programs), f"clustergate up FILE --home {home.root}"))
@@ -2061,11 +2072,20 @@ def cmd_status(args: argparse.Namespace) -> int:
     if monitor and not args.json and not (monitor[0]["state"] == "RUNNING" and monitor[0].get("ready")):
         print("the monitor (prometheus) is not ready; this does not change status's exit code: "
               "`clustergate monitor status` says why")
-    all_ok = (status["supervisord"] == "running" and not status["leftovers"]
-              and all(r["state"] == "RUNNING" and r.get("ready") for r in status["programs"] if r not in monitor)
-              and all(r.get("config_applied") is not False for r in status["programs"])
-              and (status.get("sentinel") or {"failover_possible": True})["failover_possible"] is True)
-    return 0 if all_ok else 1
+    return 0 if status_ok(status) else 1
+
+
+def status_ok(status: dict[str, Any]) -> bool:
+    """Whether status exits 0: supervisord runs every program of the topology, each ready and running its last
+    config, no leftovers, no gate without a permit issuer past the grace, and the sentinels can fail over. The
+    monitor (prometheus) is a side-car: its health is `clustergate monitor status`'s exit code."""
+    from launcher.overview import permit_issuers_ok
+    programs = [r for r in status["programs"] if r.get("kind") != "prometheus"]
+    return (status["supervisord"] == "running" and not status["leftovers"]
+            and all(r["state"] == "RUNNING" and r.get("ready") for r in programs)
+            and all(r.get("config_applied") is not False for r in status["programs"])
+            and permit_issuers_ok(status["programs"])
+            and (status.get("sentinel") or {"failover_possible": True})["failover_possible"] is True)
 
 
 def cmd_render(args: argparse.Namespace) -> int:

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
 from launcher.harness import (DEADLINE_SCALE, PYTHON, REPO, ActorProcess, RedisServer,  # noqa: F401 (re-exported)
                               demo_topology_data, free_port, retarget, scrape, wait_for, write_topology)
 
@@ -27,3 +34,61 @@ launcher.supervise.Supervisor.apply_config = lambda self: os.kill(os.getpid(), s
 from launcher.cli import main
 main(sys.argv[1:])
 """
+
+
+@contextmanager
+def stopped(pid: int) -> Iterator[None]:
+    """The process SIGSTOPped for the block, then resumed, whatever happens in it."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+class TcpProxy:
+    """A real TCP proxy on a free port of 127.0.0.1 in front of `upstream_port`: each chunk read goes on as
+    passing(data, to_upstream, shared) returns it (shared: a dict of its connection's), which may delay or alter it."""
+
+    def __init__(self, upstream_port: int):
+        self.port, self._upstream, self.accepted = free_port(), upstream_port, 0
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self._socks: list = [self._listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def passing(self, data: bytes, to_upstream: bool, shared: dict) -> bytes:
+        return data
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            upstream = socket.create_connection(("127.0.0.1", self._upstream))
+            self._socks += [client, upstream]
+            shared: dict = {}
+            threading.Thread(target=self._pump, args=(client, upstream, True, shared), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False, shared), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, to_upstream: bool, shared: dict) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(self.passing(data, to_upstream, shared))
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        """Stop for good: every connection and the listener closed."""
+        for sock in self._socks:
+            try:
+                sock.close()
+            except OSError:
+                pass

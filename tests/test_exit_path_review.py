@@ -4,8 +4,6 @@ a real gate, permit issuer and redis-server."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import threading
 import time
 from contextlib import contextmanager
@@ -14,7 +12,7 @@ from typing import Iterator
 import zmq
 
 from launcher.client import GateClient
-from helpers import DEADLINE_SCALE, wait_for
+from helpers import DEADLINE_SCALE, stopped, wait_for
 from launcher import keys
 from helpers import RedisServer
 from test_gate_deadlines import host_stepped_p26, nothing_written, step_clock_library  # noqa: F401 (fixtures)
@@ -23,16 +21,6 @@ from test_gate_service import (P26, decision_of, issuer_item, issuer_request, ne
 
 # A decision's portfolio metrics and where K and sigma came from: what a fault HOLD has none of (each field there, null).
 METRIC_FIELDS = ("stress", "heat", "concentration", "corr_proxy", "K", "k_source", "sigma_source")
-
-
-@contextmanager
-def stopped(pid: int) -> Iterator[None]:
-    """The process SIGSTOPped for the block, then resumed, whatever happens in it."""
-    os.kill(pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(pid, signal.SIGCONT)
 
 
 def test_a_fault_hold_reports_no_metrics_and_no_k_source_it_never_decided_on(tmp_path, redis_server):

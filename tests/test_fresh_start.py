@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers import demo_topology_data, retarget, scrape, write_topology
+from helpers import demo_topology_data, retarget, scrape, stopped, write_topology
 from launcher.client import GateClient
-from test_exit_path_review import stopped
 from test_gate_service import decision_of, new_plan, running_p26, settle, write_cluster_state
 from test_proofs import clustergate, running_topology
 

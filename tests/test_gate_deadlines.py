@@ -20,7 +20,7 @@ import zmq
 from launcher import keys
 from actors.gate import expired_detail, issuer_deadline_s
 from actors.permit_issuer import script_deadline_ms
-from helpers import DEADLINE_SCALE, PYTHON, REPO, RedisServer, free_port, scrape, wait_for, write_topology
+from helpers import DEADLINE_SCALE, PYTHON, REPO, RedisServer, TcpProxy, free_port, scrape, wait_for, write_topology
 from launcher.client import GateClient, GateUnavailable
 from test_gate_service import P26, issuer_item, issuer_request, write_book
 
@@ -334,62 +334,27 @@ def test_a_host_clock_step_back_with_a_local_redis_does_not_let_a_decision_be_wr
     assert nothing_written(r, plan)
 
 
-class ReplyDelayingProxy:
+class ReplyDelayingProxy(TcpProxy):
     """A real TCP proxy in front of redis-server that holds back Redis's reply to the first TIME command
     it forwards by `delay_s` (a stall after Redis answered: the reader descheduled, a segment retransmitted);
     everything else passes at once."""
 
     def __init__(self, redis_port: int, delay_s: float):
-        import socket
-        self.port, self.delay_s, self._armed = free_port(), delay_s, threading.Event()
+        self.delay_s, self._armed = delay_s, threading.Event()
         self._armed.set()
-        self._listener = socket.create_server(("127.0.0.1", self.port))
-        self._redis_port = redis_port
-        self._socks: list = [self._listener]
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(redis_port)
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def _accept(self) -> None:
-        import socket
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(("127.0.0.1", self._redis_port))
-            self._socks += [client, server]
-            delay_next = threading.Event()
-            threading.Thread(target=self._pump, args=(client, server, delay_next, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, delay_next, False), daemon=True).start()
-
-    def _pump(self, src, dst, delay_next: threading.Event, to_redis: bool) -> None:
-        try:
-            while data := src.recv(65536):
-                if to_redis and b"TIME" in data and self._armed.is_set():
-                    self._armed.clear()
-                    delay_next.set()  # before Redis can answer
-                elif not to_redis and delay_next.is_set():
-                    delay_next.clear()
-                    time.sleep(self.delay_s)  # the fault: this reply arrives late
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (src, dst):
-                try:
-                    sock.close()
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        for sock in self._socks:
-            try:
-                sock.close()
-            except OSError:
-                pass
+    def passing(self, data: bytes, to_upstream: bool, shared: dict) -> bytes:
+        if to_upstream and b"TIME" in data and self._armed.is_set():
+            self._armed.clear()
+            shared["delay_next"] = True  # before Redis can answer
+        elif not to_upstream and shared.pop("delay_next", False):
+            time.sleep(self.delay_s)  # the fault: this reply arrives late
+        return data
 
 
 def test_one_stalled_reading_of_redis_clock_does_not_make_decisions_with_time_left_expired(tmp_path, redis_server):

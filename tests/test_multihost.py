@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import DEADLINE_SCALE, wait_for
+from helpers import DEADLINE_SCALE, stopped, wait_for
 from launcher.curve import generate_keypair
 from launcher.multihost_harness import SYSTEM_HOSTS, MultiHost, write_topology
 
@@ -99,6 +99,29 @@ def test_with_the_store_host_cut_off_decisions_hold_redis_unavailable_and_resume
     finally:
         multihost.hosts.heal("store")
     wait_for(lambda: multihost.decision().get("k_source") == "cluster", 60, "decisions to resume by themselves")
+
+
+def test_with_the_gates_permit_issuer_sigstopped_status_all_hosts_names_the_gate_and_its_endpoint_until_it_is_back(
+        multihost):
+    # The gate's own line, under its row: its readiness stays 1 while every proposal would get a fault HOLD. (A gate
+    # and its issuer share a host, GATE_AND_ISSUER_ONE_CLOCK; a stopped issuer's own row is not ready as well.)
+    from actors.runtime import HEARTBEAT_IVL_MS, HEARTBEAT_TIMEOUT_MS
+
+    def status() -> subprocess.CompletedProcess:
+        return multihost.clustergate("ops", "status", str(multihost.topology), "--all-hosts", timeout=60)
+
+    endpoint = multihost.data["actors"]["gate"]["sockets"]["permits"]["connect"]
+    pid = multihost.pids("exec")["permit_issuer"]
+    with stopped(pid):
+        said = wait_for(lambda: (s := status()).returncode == 1 and "every proposal gets a fault HOLD" in s.stdout and s,
+                        (HEARTBEAT_IVL_MS + HEARTBEAT_TIMEOUT_MS) / 1000 + 15, "status to name the gate's lost issuer")
+        assert f"gate: no permit issuer connected ({endpoint}) for " in said.stdout, said.stdout
+        result = multihost.clustergate("ops", "status", str(multihost.topology), "--all-hosts", "--json", timeout=60)
+        gate = next(r for r in json.loads(result.stdout)["hosts"]["exec"]["programs"] if r["name"] == "gate")
+        assert gate["ready"] is True and gate["permit_issuers"]["connected"] == 0, gate
+        assert gate["permit_issuers"]["ok"] is False and gate["permit_issuers"]["endpoint"] == endpoint, gate
+    result = wait_for(lambda: (s := status()).returncode == 0 and s, 30, "status green once the issuer is back")
+    assert "no permit issuer connected" not in result.stdout, result.stdout
 
 
 # -- deploy --------------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ BT_SUMMARY = "tests/test_backtest_review.py::test_the_summary_times_and_shares_o
 JUMP_LIMITS = ("tests/test_cluster_hardening.py::"
                "test_a_print_exactly_at_the_limit_is_accepted_and_the_topologys_per_symbol_limits_are_used")
 BT_REFUSES = "tests/test_backtest_attack.py::test_settings_the_live_topology_refuses_are_refused_by_the_backtest"
+LINK = "tests/test_gate_issuer_link.py::"
 STATUS_NEWEST = ("tests/test_status_overview.py::"
                  "test_status_shows_the_newest_price_over_all_symbols_and_a_symbol_at_the_points_needed_as_ready")
 
@@ -762,8 +763,8 @@ MUTATIONS: list[Mutation] = [
         "a_stalled_monitor_fails_the_trading_status",
         "clustergate status reports the monitor but its exit code is the trading system's alone (issue 15 review)",
         "launcher/supervise.py",
-        ' for r in status["programs"] if r not in monitor)',
-        ' for r in status["programs"])',
+        '            and all(r["state"] == "RUNNING" and r.get("ready") for r in programs)\n',
+        '            and all(r["state"] == "RUNNING" and r.get("ready") for r in status["programs"])\n',
         (MONITOR_LIVE + "::test_a_stalled_monitor_shows_in_status_but_does_not_fail_the_trading_systems_status",)),
     Mutation(
         "fast_send_drops_the_last_frame",
@@ -4405,8 +4406,8 @@ MUTATIONS: list[Mutation] = [
         "all_hosts_status_exits_0_with_a_hosts_program_running_an_unapplied_config",
         "status --all-hosts exits 1 while a host's program runs another config than the one up last wrote there (s22)",
         "launcher/hosts_status.py",
-        '    all_ok = (all(row["ready"] and row.get("config_applied") is not False for info in hosts.values()\n',
-        '    all_ok = (all(row["ready"] for info in hosts.values()\n',
+        '    return (all(row["ready"] and row.get("config_applied") is not False for info in hosts.values()\n',
+        '    return (all(row["ready"] for info in hosts.values()\n',
         ("tests/test_multihost_side_by_side.py::"
          "test_status_all_hosts_names_a_hosts_program_still_running_the_config_an_up_killed_part_way_did_not_apply",)),
     Mutation(
@@ -4747,8 +4748,8 @@ MUTATIONS: list[Mutation] = [
         "`up` and `status` read an actor's readiness from its own clustergate_actor_ready{actor=NAME}, not from any "
         "actor's metrics on its port (another home's permit issuer there made a gate that never started read ready)",
         "launcher/supervise.py",
-        "    ready = own_readiness(sample, name)\n    return None if ready is None",
-        "    ready = metric(sample, \"clustergate_actor_ready\")\n    return None if ready is None",
+        "    ready = own_readiness(sample, name)\n    return (None, None) if ready is None",
+        "    ready = metric(sample, \"clustergate_actor_ready\")\n    return (None, None) if ready is None",
         ("tests/test_status_foreign_metrics_port.py::"
          "test_another_actors_metrics_on_an_actors_port_are_not_taken_for_its_readiness",)),
     Mutation(
@@ -5335,6 +5336,93 @@ MUTATIONS: list[Mutation] = [
         "    public, secret = _read_certificate(path)\n    if secret is not None:\n",
         "    public, secret = _read_certificate(path)\n    if False:\n",
         ("tests/test_security.py::test_a_secret_certificate_given_where_a_public_key_is_asked_is_refused_naming_the_file",)),
+    Mutation(
+        "issuer_monitor_not_reattached_to_a_re_created_permits_socket",
+        "the gate re-creating its permits socket (a permit_timeout_ms expiry) gives the new socket a monitor of its "
+        "own: without it gate_permit_issuers_connected kept the old socket's 1 for ever while the issuer was stopped "
+        "(issuerlink)",
+        "actors/runtime.py",
+        "        if role in self._watchers:  # before any connection exists, so that none goes uncounted\n",
+        "        if role in self._watchers and not hasattr(self, '_mutant_once'):\n"
+        "            self._mutant_once = True\n",
+        (LINK + "test_the_count_stays_right_and_no_socket_leaks_across_re_created_permits_sockets",)),
+    Mutation(
+        "issuer_monitor_leaked_at_each_re_created_permits_socket",
+        "a closed socket's monitor is stopped and its PAIR closed: each re-created permits socket leaked one (a "
+        "descriptor each, and the gate could not terminate its context) (issuerlink)",
+        "actors/runtime.py",
+        "        self._detach_monitor(sock)\n        if sock in self._handlers:\n",
+        "        if sock in self._handlers:\n",
+        (LINK + "test_the_count_stays_right_and_no_socket_leaks_across_re_created_permits_sockets",)),
+    Mutation(
+        "issuer_count_never_decremented",
+        "a permit issuer whose connection is lost (stopped, SIGSTOPped past the heartbeat timeout) is counted "
+        "gone: gate_permit_issuers_connected falls to 0 (issuerlink)",
+        "actors/runtime.py",
+        "            elif self.live:\n                self.live -= 1\n",
+        "            elif self.live:\n                pass\n",
+        (LINK + "test_a_gate_whose_issuer_is_sigstopped_or_stopped_reports_none_connected_and_one_again_when_it_is_back",)),
+    Mutation(
+        "failed_handshake_counted_as_a_lost_issuer",
+        "a connection whose ZMTP handshake failed (a port scan, a peer that never greets) changes no count: libzmq's "
+        "DISCONNECTED after its HANDSHAKE_FAILED ends no counted connection (issuerlink)",
+        "actors/runtime.py",
+        "        elif event & _HANDSHAKE_FAILED:\n            self._failed += 1\n",
+        "        elif False:\n            pass\n",
+        (LINK + "test_a_peer_that_fails_its_handshake_is_never_counted",)),
+    Mutation(
+        "status_ignores_a_gate_without_a_permit_issuer",
+        "status (one host and --all-hosts) exits 1 when a gate has had no permit issuer connected past the grace: a "
+        "gate reading ready with no issuer connected left status green while the desk could not exit (issuerlink)",
+        "launcher/overview.py",
+        "    return all((row.get(\"permit_issuers\") or {}).get(\"ok\", True) for row in rows)\n",
+        "    return True\n",
+        (LINK + "test_status_names_the_gate_and_its_endpoint_with_no_issuer_connected_past_the_grace_and_exits_1",)),
+    Mutation(
+        "status_grace_never_ends",
+        "a gate with no permit issuer is said to be within the grace only for ISSUER_GRACE_S after its last issuer "
+        "was lost (issuerlink)",
+        "launcher/overview.py",
+        "        link[\"ok\"] = link[\"none_for_s\"] is not None and link[\"none_for_s\"] < ISSUER_GRACE_S\n",
+        "        link[\"ok\"] = True\n",
+        (LINK + "test_status_names_the_gate_and_its_endpoint_with_no_issuer_connected_past_the_grace_and_exits_1",)),
+    Mutation(
+        "issuer_dropped_after_its_handshake_stays_counted",
+        "a live connection libzmq drops for a protocol error after its handshake (a CurveZMQ message the gate cannot "
+        "open: HANDSHAKE_FAILED_PROTOCOL then DISCONNECTED) is counted gone: it stayed counted, the reconnection made "
+        "2, and with no issuer reachable the gate said 1 (issuerlink review)",
+        "actors/runtime.py",
+        "            elif self.live:  # after its handshake: a live connection dropped for a protocol error\n"
+        "                self.live -= 1\n",
+        "            elif self.live:\n                pass\n",
+        (LINK + "test_a_curve_connection_broken_after_its_handshake_is_counted_gone_and_not_twice_when_it_is_back",)),
+    Mutation(
+        "issuer_handshakes_under_way_not_tracked",
+        "a failed handshake is told from a live connection's protocol error by the connections opened (CONNECTED, "
+        "ACCEPTED) whose handshake has not ended: without them a port scan of a bound permits socket took the live "
+        "issuer off the count (issuerlink review)",
+        "actors/runtime.py",
+        "CONNECTION_EVENTS = _OPENED | _HANDSHAKE_SUCCEEDED",
+        "CONNECTION_EVENTS = _HANDSHAKE_SUCCEEDED",
+        (LINK + "test_a_peer_that_fails_its_handshake_is_never_counted",)),
+    Mutation(
+        "issuer_monitor_events_bounded_by_the_pairs_hwm",
+        "the monitor's events never block libzmq's I/O thread: with the PAIR's default hwm, a port scan of a bound "
+        "permits socket while the gate waited on its issuer froze every socket of the gate, and the re-created "
+        "permits socket's monitor stop hung the process for good (issuerlink review)",
+        "actors/runtime.py",
+        "        monitor.setsockopt(zmq.RCVHWM, 0)\n",
+        "",
+        (LINK + "test_a_connection_flood_while_the_gate_waits_on_its_issuer_neither_hangs_the_gate_nor_loses_the_count",)),
+    Mutation(
+        "status_times_the_issuer_grace_on_two_wall_clocks",
+        "status times a gate's grace without an issuer on the gate's monotonic clock "
+        "(gate_permit_issuers_none_for_seconds): from the none_since epoch, a gate host 10 minutes ahead of status's "
+        "read \"not yet a fault\" for 10 minutes with no issuer at all (issuerlink review)",
+        "launcher/overview.py",
+        "        none_for = first(sample, ISSUERS_NONE_FOR)  # the gate's own monotonic clock\n",
+        "        none_for = None\n",
+        (LINK + "test_status_times_the_grace_on_the_gates_own_clock_not_on_two_hosts_wall_clocks",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
