@@ -126,6 +126,9 @@ GATE_PERMIT_ISSUERS_NONE_SINCE = Gauge("gate_permit_issuers_none_since_timestamp
                                        "Epoch time the gate's last permit issuer connection was lost (its permits "
                                        "socket closed, or its start while none connected yet): how long "
                                        "gate_permit_issuers_connected has been 0")
+# How long the gate's permits socket must stay without an issuer before the gate logs it gone: a socket re-created
+# after a permit_timeout_ms expiry (a live issuer answering late) counts 0 until its handshake, about 100 ms.
+ISSUER_GONE_LOG_S = 1.0
 GATE_PERMIT_ISSUERS_NONE_FOR = Gauge("gate_permit_issuers_none_for_seconds",
                                      "How long gate_permit_issuers_connected has been 0 (0 while one is connected), on "
                                      "the gate's monotonic clock at the scrape: status's grace, whatever the wall clocks "
@@ -589,6 +592,7 @@ class Gate(Actor):
             max_depth=s.overload_queue_depth, max_age_s=s.overload_queue_age_ms / 1000.0, reply=overloaded,
             on_shed=self._requests_overloaded.inc, stopping_reply=stopping))
         self._issuers_connected, self._issuers_none_since_mono = 0, time.monotonic()
+        self._issuers_gone_logged = True  # the first connection is logged too
         GATE_PERMIT_ISSUERS.set(0)
         GATE_PERMIT_ISSUERS_NONE_SINCE.set(time.time())
         GATE_PERMIT_ISSUERS_NONE_FOR.set_function(
@@ -780,19 +784,28 @@ class Gate(Actor):
 
     def issuers_connected(self, live: int) -> None:
         """The permits socket's monitor: `live` issuers connected now (0 on each re-created socket until one
-        connects). Logged when the last one goes and when one is back."""
+        connects). Logged when none has been connected for ISSUER_GONE_LOG_S (not the ~100 ms of a socket re-created
+        after a late reply), and when one is back after that line or at the first connection."""
         before = self._issuers_connected
         lost = before and not live
         if lost:  # since when, set before the count the metrics thread reads it with says 0
-            self._issuers_none_since_mono = time.monotonic()
+            self._issuers_none_since_mono = since = time.monotonic()
             GATE_PERMIT_ISSUERS_NONE_SINCE.set(time.time())
+            self.after(ISSUER_GONE_LOG_S, lambda: self._log_issuers_gone(since), name="issuer_gone_log")
         self._issuers_connected = live
         GATE_PERMIT_ISSUERS.set(live)
-        if lost:
-            self.log.warning("permit_issuer_disconnected", endpoint=self.spec.sockets["permits"].endpoint,
-                             detail="no permit issuer connected: every proposal gets a fault HOLD until one is")
-        elif live and not before:
+        if live and not before and self._issuers_gone_logged:
+            self._issuers_gone_logged = False
             self.log.info("permit_issuer_connected", endpoint=self.spec.sockets["permits"].endpoint, connected=live)
+
+    def _log_issuers_gone(self, since: float) -> None:
+        """ISSUER_GONE_LOG_S after the loss at `since`: the warning, unless an issuer connected meanwhile."""
+        if self._issuers_connected or self._issuers_none_since_mono != since:
+            return
+        self._issuers_gone_logged = True
+        self.log.warning("permit_issuer_disconnected", endpoint=self.spec.sockets["permits"].endpoint,
+                         for_s=round(time.monotonic() - since, 1),
+                         detail="no permit issuer connected: every proposal gets a fault HOLD until one is")
 
     def ask_issuer(self, request: dict[str, Any]) -> dict[str, Any] | None:
         """The issuer's reply; ISSUER_NOT_CONNECTED when the request could not even be queued by its

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from actors.gate import ISSUER_GONE_LOG_S
 from helpers import RedisServer, TcpProxy, free_port, scrape, stopped, wait_for, write_topology
 from test_gate_service import P26, new_plan, running_p26
 
@@ -412,5 +413,26 @@ def test_status_times_the_grace_on_the_gates_own_clock_not_on_two_hosts_wall_clo
             assert link["connected"] == 0 and link["none_for_s"] < 600, link
         finally:
             gate.terminate()
+    finally:
+        server.stop()
+
+
+def test_a_slow_issuer_whose_socket_the_gate_re_creates_is_not_logged_gone(tmp_path: Path) -> None:
+    """A live issuer that answers one request late: the gate times out and re-creates its permits socket, whose
+    count is 0 until the issuer's handshake, about 100 ms. That is no lost issuer: no `permit_issuer_disconnected`
+    warning (it says every proposal gets a fault HOLD), which an issuer really gone still gets (the test above)."""
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        with running_p26(tmp_path, server, gate_settings={"permit_timeout_ms": 300}) as p26:
+            wait_for(lambda: connected(p26) == 1, 10, "the gate to count its issuer connected")
+            with stopped(p26.issuer.proc.pid):  # late, well inside the heartbeat timeout
+                reply = p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=new_plan())
+                assert reply["decision"]["gate_reason"] == "permit_unavailable", reply
+            wait_for(lambda: "permit_issuer_unavailable" in p26.gate.log(), 10, "the gate to log the timeout")
+            wait_for(lambda: connected(p26) == 1, 10, "the re-created socket to count the issuer")
+            reply = p26.client.propose("ETHUSDT", "HOLD", plan_id=new_plan())
+            assert reply["decision"]["gate_reason"] != "permit_unavailable", reply
+            time.sleep(ISSUER_GONE_LOG_S + 0.5)  # past the delay after which a real loss is logged
+            assert "permit_issuer_disconnected" not in p26.gate.log(), p26.gate.log()[-2000:]
     finally:
         server.stop()

@@ -5423,6 +5423,15 @@ MUTATIONS: list[Mutation] = [
         "        none_for = first(sample, ISSUERS_NONE_FOR)  # the gate's own monotonic clock\n",
         "        none_for = None\n",
         (LINK + "test_status_times_the_grace_on_the_gates_own_clock_not_on_two_hosts_wall_clocks",)),
+    Mutation(
+        "issuer_gone_logged_at_the_socket_re_creation",
+        "the gate logs permit_issuer_disconnected only once none has been connected for ISSUER_GONE_LOG_S: a live "
+        "issuer answering one request late made every re-created permits socket (~100 ms at 0) warn that every "
+        "proposal gets a fault HOLD",
+        "actors/gate.py",
+        "        if self._issuers_connected or self._issuers_none_since_mono != since:\n            return\n",
+        "",
+        (LINK + "test_a_slow_issuer_whose_socket_the_gate_re_creates_is_not_logged_gone",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
