@@ -3,7 +3,8 @@
 An actor subclasses `Actor`, registers handlers and timers in `setup()`, and never touches the
 context or closes sockets itself: the runtime owns them and closes each with an explicit linger.
 Handlers must not block for long; the loop wakes at least every `TICK_S` so SIGTERM is honoured
-within 2 s.
+within 2 s. Each turn stamps time.monotonic(): an actor whose loop has not turned within its stall limit (a handler
+or timer that never returns) is exported not ready, however ready it said it was (loop_ready).
 """
 
 from __future__ import annotations
@@ -82,7 +83,13 @@ BatchHandler = Callable[[list[Frames], list[float]], "list[dict[str, Any] | byte
 
 _SOCKET_TYPES = {"PUB": zmq.PUB, "SUB": zmq.SUB, "REQ": zmq.REQ, "REP": zmq.REP, "ROUTER": zmq.ROUTER}
 
-READY = Gauge("clustergate_actor_ready", "1 when the actor has what it needs to do its job", ["actor", "kind"])
+READY = Gauge("clustergate_actor_ready", "1 when the actor has what it needs to do its job and its main loop completed "
+              "a turn within its stall limit (computed when scraped)", ["actor", "kind"])
+LOOP_AGE = Gauge("clustergate_actor_loop_age_seconds", "Seconds since the actor's main loop last completed a turn "
+                 "(computed when scraped): near 0 when it is alive, growing while a handler or timer never returns",
+                 ["actor", "kind"])
+LOOP_STALL_LIMIT = Gauge("clustergate_actor_loop_stall_limit_seconds", "The loop age past which the actor is exported "
+                         "not ready (its loop_stall_limit_s)", ["actor", "kind"])
 HANDLER_ERRORS = Counter("clustergate_handler_errors_total", "Exceptions raised by message handlers and timers", ["actor", "where"])
 DROP_REASONS = ("client_not_reading", "client_gone", "send_error")  # send_error: any other ZMQError (not expected)
 REPLIES_DROPPED = Counter("clustergate_replies_dropped_total",
@@ -107,6 +114,12 @@ THROTTLED_LOG_S = 1.0
 # NAME.prof there on exit (docs/benchmarks.md: Profiling). For measurement only: the profiler multiplies
 # the CPU a message takes several times over.
 PROFILE_ENV = "CLUSTERGATE_PROFILE_DIR"
+
+
+def loop_ready(ready: bool, loop_age_s: float, stall_limit_s: float) -> bool:
+    """Readiness as exported: the actor's own verdict, and its main loop turned within the stall limit (a loop stuck
+    in a handler or a timer answers nothing, however ready it said it was)."""
+    return ready and loop_age_s <= stall_limit_s
 
 
 class StartError(Exception):
@@ -279,8 +292,13 @@ class Actor:
         self._timers: list[_Timer] = []
         self._seq = itertools.count()
         self._stopping = False
-        self._ready = READY.labels(actor=name, kind=self.kind)
-        self._ready.set(0)
+        # Liveness: the main loop stamps time.monotonic() once a turn (_loop); the scrape thread only reads it.
+        self._ready_flag = False
+        self._loop_turned = time.monotonic()
+        self._stall_limit_s = topology.loop_stall_limit_s(name)
+        READY.labels(actor=name, kind=self.kind).set_function(self.exported_ready)
+        LOOP_AGE.labels(actor=name, kind=self.kind).set_function(self.loop_age_s)
+        LOOP_STALL_LIMIT.labels(actor=name, kind=self.kind).set(self._stall_limit_s)
         self._errors_handler = HANDLER_ERRORS.labels(actor=name, where="handler")
         self._errors_timer = HANDLER_ERRORS.labels(actor=name, where="timer")
         self._metrics_server: Any = None
@@ -662,11 +680,20 @@ class Actor:
     # ----------------------------------------------------------------- lifecycle
 
     def set_ready(self, ready: bool) -> None:
-        self._ready.set(1 if ready else 0)
+        self._ready_flag = bool(ready)
 
     @property
     def is_ready(self) -> bool:
-        return self._ready._value.get() == 1  # type: ignore[attr-defined]
+        """The actor's own verdict (set_ready), whatever its loop's age."""
+        return self._ready_flag
+
+    def loop_age_s(self) -> float:
+        """Seconds since the main loop last completed a turn (read by the scrape thread)."""
+        return time.monotonic() - self._loop_turned
+
+    def exported_ready(self) -> float:
+        """clustergate_actor_ready, computed when scraped: loop_ready of the actor's verdict and its loop's age."""
+        return 1.0 if loop_ready(self._ready_flag, self.loop_age_s(), self._stall_limit_s) else 0.0
 
     def setup(self) -> None:
         """Open sockets, register handlers and timers. Override."""
@@ -765,13 +792,22 @@ class Actor:
             if self._timers and self._timers[0].due <= monotonic():
                 self._run_due_timers()
             # The parent-death signal is the rule; this check backs it up once per TICK_S, not per turn
-            # (a system call per message at 1,000/s).
+            # (a system call per message at 1,000/s). So is the check for a turn that took past the stall limit
+            # (longer than TICK_S: it always comes here), which the scrape thread has exported not ready meanwhile.
             now = monotonic()
             if now - parent_checked >= TICK_S:
                 parent_checked = now
+                if now - self._loop_turned > self._stall_limit_s:
+                    self._loop_stalled(now - self._loop_turned)
                 if os.getppid() != parent:
                     self.log.warning("parent_died", parent=parent)
                     self.stop()
+            self._loop_turned = now  # the one store a turn: the loop is alive (loop_age_s, exported_ready)
+
+    def _loop_stalled(self, stalled_s: float) -> None:
+        """The loop is back after a turn longer than its stall limit (it was exported not ready meanwhile): one line."""
+        self.log.warning("loop_stalled", stalled_s=round(stalled_s, 1), limit_s=self._stall_limit_s,
+                         detail="a handler or timer did not return for this long; the actor answered nothing meanwhile")
 
     def _profiled_loop(self, parent: int, directory: str) -> None:
         """The poll loop under cProfile, timed in this thread's CPU time (not wall time, which on a loaded

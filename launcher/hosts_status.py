@@ -42,7 +42,9 @@ def _ask_actor(topo: Topology, name: str) -> dict[str, Any]:
         return {"name": name, "kind": spec.kind, "reached": True, "ready": False, "metrics_url": url,
                 "error": f"answers, but not {name}'s metrics (no clustergate_actor_ready of {name}: another program "
                          f"on its port?)"}
-    return {"name": name, "kind": spec.kind, "reached": True, "metrics_url": url, "ready": ready == 1.0}
+    from launcher.overview import loop_liveness
+    return {"name": name, "kind": spec.kind, "reached": True, "metrics_url": url, "ready": ready == 1.0,
+            **loop_liveness(sample, name)}
 
 
 def _ask_redis(topo: Topology, name: str = "redis", address: str | None = None, port: int | None = None,
@@ -169,7 +171,8 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
             for row in info["programs"]:
                 ready = "MISSING" if row.get("state") == "MISSING" else {True: "yes", False: "no", None: "?"}[row["ready"]]
                 print(f"{host:<12}{info['address']:<18}{reached:<9}{row['name']:<{width}}{ready:<8}{row['metrics_url']}"
-                      + (f"  ({row['error']})" if row.get("error") else ""))
+                      + (f"  ({row.get('error') or row.get('not_ready_why')})"
+                         if row.get("error") or row.get("not_ready_why") else ""))
         from launcher.exits import Exits, describe
         for host, info in hosts.items():
             for name, u in info.get("exits", {}).get("unexpected_exits", {}).items():

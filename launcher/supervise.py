@@ -923,14 +923,22 @@ def actor_ready(topo: Topology, name: str) -> bool | None:
     """True/False from the actor's own readiness gauge (clustergate_actor_ready{actor=NAME}); None when the endpoint
     does not answer, or answers with another program's metrics (another actor's, left running by another home or
     another topology on that port: its readiness is not this actor's)."""
+    return actor_readiness(topo, name)["ready"]
+
+
+def actor_readiness(topo: Topology, name: str) -> dict[str, Any]:
+    """{"ready": actor_ready's answer, "loop_age_s": its main loop's age (None: unknown)}, and "not_ready_why" when its
+    main loop is stuck (launcher.overview.loop_liveness)."""
     spec = topo.actors[name]
     try:
         sample = scrape(spec.host, spec.metrics_port)
     except OSError:
-        return None
-    from launcher.overview import own_readiness
+        return {"ready": None, "loop_age_s": None}
+    from launcher.overview import loop_liveness, own_readiness
     ready = own_readiness(sample, name)
-    return None if ready is None else ready == 1.0
+    if ready is None:
+        return {"ready": None, "loop_age_s": None}
+    return {"ready": ready == 1.0, **loop_liveness(sample, name)}
 
 
 def each_at_once(names: list[str], ask: Callable[[str], Any]) -> dict[str, Any]:
@@ -1861,8 +1869,8 @@ def collect_status(home: Home) -> dict[str, Any]:
     supervised = {sup.pid()} | {info["pid"] for info in infos if info["pid"]}
     applied = config_applied(home, infos)
     exits = unexpected_exits(home.run / "supervisord.log", supervisord_pid=sup.pid())
-    ready = each_at_once([info["name"] for info in infos if topo and info["name"] in topo.actors],
-                         lambda name: actor_ready(topo, name))
+    readiness = each_at_once([info["name"] for info in infos if topo and info["name"] in topo.actors],
+                             lambda name: actor_readiness(topo, name))
     for info in infos:
         name = info["name"]
         row: dict[str, Any] = {"name": name, "state": info["statename"], "pid": info["pid"] or None,
@@ -1875,7 +1883,7 @@ def collect_status(home: Home) -> dict[str, Any]:
             spec = topo.actors[name]
             row["kind"] = spec.kind
             row["metrics_url"] = f"http://{spec.host}:{spec.metrics_port}/metrics"
-            row["ready"] = ready[name]
+            row.update(readiness[name])  # ready, loop_age_s, not_ready_why (a stuck main loop)
         elif topo and name in redis_program_names(topo):
             prog = next(p for p in redis_programs(topo) if p.name == name)
             row["kind"] = "redis" if name == REDIS_PROGRAM else f"redis-{prog.kind}"
@@ -2032,6 +2040,10 @@ def cmd_status(args: argparse.Namespace) -> int:
                 ready = {True: "yes", False: "no", None: "?"}[row.get("ready")]
                 where = row.get("metrics_url") or (f"(role: {row['role']})" if row.get("role") else "-")
                 print(f"{row['name']:<{width}}{row['state']:<10}{ready:<7}{str(row['pid'] or '-'):<9}{where}")
+        for row in status["programs"]:
+            if row.get("not_ready_why"):
+                print(f"NOT READY: {row['name']}: {row['not_ready_why']}: a handler or timer has not returned, so it "
+                      f"answers nothing (its log ends where it stopped; a restart ends it)")
         stale = [row["name"] for row in status["programs"] if row.get("config_applied") is False]
         if stale:
             print(not_applied_note(stale, str(home.programs), f"clustergate up FILE --home {home.root}"))

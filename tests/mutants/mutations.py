@@ -48,6 +48,9 @@ BT_SUMMARY = "tests/test_backtest_review.py::test_the_summary_times_and_shares_o
 JUMP_LIMITS = ("tests/test_cluster_hardening.py::"
                "test_a_print_exactly_at_the_limit_is_accepted_and_the_topologys_per_symbol_limits_are_used")
 BT_REFUSES = "tests/test_backtest_attack.py::test_settings_the_live_topology_refuses_are_refused_by_the_backtest"
+LIVENESS = "tests/test_loop_liveness.py::"
+LIVENESS_HANG = (f"{LIVENESS}"
+                 "test_a_gate_whose_main_loop_hangs_reads_not_ready_status_names_it_and_it_reads_ready_again_when_it_turns")
 STATUS_NEWEST = ("tests/test_status_overview.py::"
                  "test_status_shows_the_newest_price_over_all_symbols_and_a_symbol_at_the_points_needed_as_ready")
 
@@ -4747,8 +4750,8 @@ MUTATIONS: list[Mutation] = [
         "`up` and `status` read an actor's readiness from its own clustergate_actor_ready{actor=NAME}, not from any "
         "actor's metrics on its port (another home's permit issuer there made a gate that never started read ready)",
         "launcher/supervise.py",
-        "    ready = own_readiness(sample, name)\n    return None if ready is None",
-        "    ready = metric(sample, \"clustergate_actor_ready\")\n    return None if ready is None",
+        "    ready = own_readiness(sample, name)\n    if ready is None:",
+        "    ready = metric(sample, \"clustergate_actor_ready\")\n    if ready is None:",
         ("tests/test_status_foreign_metrics_port.py::"
          "test_another_actors_metrics_on_an_actors_port_are_not_taken_for_its_readiness",)),
     Mutation(
@@ -5335,6 +5338,61 @@ MUTATIONS: list[Mutation] = [
         "    public, secret = _read_certificate(path)\n    if secret is not None:\n",
         "    public, secret = _read_certificate(path)\n    if False:\n",
         ("tests/test_security.py::test_a_secret_certificate_given_where_a_public_key_is_asked_is_refused_naming_the_file",)),
+    Mutation(
+        "loop_stamp_never_updated",
+        "the main loop stamps its turn every turn: an idle actor (no message, no timer) stays ready for many stall "
+        "limits (liveness)",
+        "actors/runtime.py",
+        "            self._loop_turned = now  # the one store a turn",
+        "            pass  # the one store a turn",
+        (f"{LIVENESS}test_an_idle_actor_with_no_timer_and_no_message_stays_ready_for_several_stall_limits",)),
+    Mutation(
+        "idle_loop_poll_unbounded",
+        "an idle actor's poll wakes at least every TICK_S, so its loop turns (and stamps) however long nothing comes "
+        "(liveness)",
+        "actors/runtime.py",
+        "            timeout_s = TICK_S\n",
+        "            timeout_s = 3600.0\n",
+        (f"{LIVENESS}test_an_idle_actor_with_no_timer_and_no_message_stays_ready_for_several_stall_limits",)),
+    Mutation(
+        "readiness_ignores_the_loop_age",
+        "clustergate_actor_ready is the actor's verdict AND a loop that turned within the stall limit: a gate whose "
+        "handler or timer never returns read ready from its metrics thread (liveness)",
+        "actors/runtime.py",
+        "    return ready and loop_age_s <= stall_limit_s\n",
+        "    return ready\n",
+        (f"{LIVENESS}test_readiness_as_exported_is_the_actors_verdict_and_a_loop_that_turned_within_the_limit",
+         LIVENESS_HANG)),
+    Mutation(
+        "loop_stamp_updated_from_the_metrics_thread",
+        "the loop's age is the main thread's own stamp, read (never written) by the scrape thread: a stamp taken at "
+        "scrape time says any stuck loop is alive (liveness)",
+        "actors/runtime.py",
+        "        return time.monotonic() - self._loop_turned\n",
+        "        self._loop_turned = time.monotonic()\n        return time.monotonic() - self._loop_turned\n",
+        (LIVENESS_HANG,)),
+    Mutation(
+        "loop_stall_not_logged",
+        "a loop back after a stall past its limit logs loop_stalled once, with the seconds (liveness)",
+        "actors/runtime.py",
+        "                    self._loop_stalled(now - self._loop_turned)\n",
+        "                    pass\n",
+        (LIVENESS_HANG,)),
+    Mutation(
+        "status_does_not_say_the_loop_is_stuck",
+        "status names a stuck main loop (`main loop stuck for N s`) and status --json carries it (liveness)",
+        "launcher/overview.py",
+        "    if age is not None and limit is not None and age > limit:\n",
+        "    if False:\n",
+        (LIVENESS_HANG,)),
+    Mutation(
+        "stall_limit_shorter_than_a_legitimate_turn_accepted",
+        "validate refuses a loop_stall_limit_s below the longest turn the actor's settings allow (a gate waiting on "
+        "its issuer would read as stuck) (liveness)",
+        "launcher/topology.py",
+        "                spec.loop_stall_limit_s < topo.longest_turn_s(name):\n",
+        "                spec.loop_stall_limit_s < 0:\n",
+        (f"{LIVENESS}test_validate_refuses_a_stall_limit_shorter_than_a_legitimate_turn_or_absurd",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
