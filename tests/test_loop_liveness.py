@@ -215,3 +215,11 @@ def test_status_reads_a_stuck_loop_from_the_age_past_the_limit_and_nothing_from_
     assert loop_liveness(sample, "gate") == {"loop_age_s": 0.05}
     assert loop_liveness({f"clustergate_actor_ready{labels}": 1.0}, "gate") == {"loop_age_s": None}  # an older actor
     assert loop_liveness(sample, "buffer") == {"loop_age_s": None}  # another actor's series are not its own
+
+
+def test_the_longest_turn_counts_the_runtimes_own_batches_a_turn_and_re_bind_wait() -> None:
+    """launcher/ may not import actors.runtime (tests/test_layering.py): the figures the stall limit is derived from
+    are restated there, and must move with the runtime's."""
+    from actors.runtime import BATCHES_PER_TURN, REBIND_WAIT_S
+    from launcher.topology import GATE_ISSUER_WAITS_PER_TURN, SOCKET_REOPEN_S
+    assert (GATE_ISSUER_WAITS_PER_TURN, SOCKET_REOPEN_S) == (BATCHES_PER_TURN, REBIND_WAIT_S)
