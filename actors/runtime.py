@@ -86,7 +86,8 @@ _SOCKET_TYPES = {"PUB": zmq.PUB, "SUB": zmq.SUB, "REQ": zmq.REQ, "REP": zmq.REP,
 READY = Gauge("clustergate_actor_ready", "1 when the actor has what it needs to do its job and its main loop completed "
               "a turn within its stall limit (computed when scraped)", ["actor", "kind"])
 LOOP_AGE = Gauge("clustergate_actor_loop_age_seconds", "Seconds since the actor's main loop last completed a turn "
-                 "(computed when scraped): near 0 when it is alive, growing while a handler or timer never returns",
+                 "(computed when scraped): near 0 when it is alive, growing while a handler or timer never returns; 0 "
+                 "before the loop starts (setup)",
                  ["actor", "kind"])
 LOOP_STALL_LIMIT = Gauge("clustergate_actor_loop_stall_limit_seconds", "The loop age past which the actor is exported "
                          "not ready (its loop_stall_limit_s)", ["actor", "kind"])
@@ -292,9 +293,11 @@ class Actor:
         self._timers: list[_Timer] = []
         self._seq = itertools.count()
         self._stopping = False
-        # Liveness: the main loop stamps time.monotonic() once a turn (_loop); the scrape thread only reads it.
+        # Liveness: the main loop stamps time.monotonic() once a turn (_loop); the scrape thread only reads it. No
+        # stamp (inf, age 0) until the loop starts: setup is not a stuck loop (the actor is not ready by its verdict).
         self._ready_flag = False
-        self._loop_turned = time.monotonic()
+        self._loop_turned = math.inf
+        self._continued_at = -math.inf  # time.monotonic() of the last SIGCONT: the process had been stopped
         self._stall_limit_s = topology.loop_stall_limit_s(name)
         READY.labels(actor=name, kind=self.kind).set_function(self.exported_ready)
         LOOP_AGE.labels(actor=name, kind=self.kind).set_function(self.loop_age_s)
@@ -688,8 +691,8 @@ class Actor:
         return self._ready_flag
 
     def loop_age_s(self) -> float:
-        """Seconds since the main loop last completed a turn (read by the scrape thread)."""
-        return time.monotonic() - self._loop_turned
+        """Seconds since the main loop last completed a turn, 0 before it starts (read by the scrape thread)."""
+        return max(0.0, time.monotonic() - self._loop_turned)
 
     def exported_ready(self) -> float:
         """clustergate_actor_ready, computed when scraped: loop_ready of the actor's verdict and its loop's age."""
@@ -714,6 +717,7 @@ class Actor:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, lambda *_: self.stop())
         signal.signal(signal.SIGINT, lambda *_: self.stop())
+        signal.signal(signal.SIGCONT, self._was_continued)  # a stall that was a stop (SIGSTOP, Ctrl-Z) says so
         # The actor lives no longer than its supervisor (supervisord): SIGTERM when it dies, even by
         # SIGKILL, and a check of the parent in the loop.
         parent = die_with_parent(signal.SIGTERM)
@@ -766,7 +770,7 @@ class Actor:
     def _loop(self, parent: int) -> None:
         """The poll loop: sockets, the actor's own queues, timers, until stop() or the parent dies."""
         monotonic = time.monotonic
-        parent_checked = monotonic()
+        parent_checked = self._loop_turned = monotonic()  # its first turn is timed from here, not from setup's start
         while not self._stopping:
             timeout_s = TICK_S
             if self._backlogs and any(self._backlogs.values()):
@@ -798,16 +802,26 @@ class Actor:
             if now - parent_checked >= TICK_S:
                 parent_checked = now
                 if now - self._loop_turned > self._stall_limit_s:
-                    self._loop_stalled(now - self._loop_turned)
+                    self._loop_stalled(now - self._loop_turned, stopped=self._continued_at > self._loop_turned)
                 if os.getppid() != parent:
                     self.log.warning("parent_died", parent=parent)
                     self.stop()
             self._loop_turned = now  # the one store a turn: the loop is alive (loop_age_s, exported_ready)
 
-    def _loop_stalled(self, stalled_s: float) -> None:
-        """The loop is back after a turn longer than its stall limit (it was exported not ready meanwhile): one line."""
+    def _loop_stalled(self, stalled_s: float, stopped: bool) -> None:
+        """The loop is back after a turn longer than its stall limit (it was exported not ready meanwhile): one line,
+        loop_stopped when the process was continued (SIGCONT) during that turn: it had been stopped whole (SIGSTOP,
+        Ctrl-Z), its metrics thread too; else loop_stalled, a handler or timer that did not return."""
+        if stopped:
+            self.log.warning("loop_stopped", stopped_s=round(stalled_s, 1), limit_s=self._stall_limit_s,
+                             detail="the process was stopped (SIGSTOP) and continued (SIGCONT): it answered nothing "
+                                    "meanwhile, its metrics neither")
+            return
         self.log.warning("loop_stalled", stalled_s=round(stalled_s, 1), limit_s=self._stall_limit_s,
                          detail="a handler or timer did not return for this long; the actor answered nothing meanwhile")
+
+    def _was_continued(self, *_: Any) -> None:
+        self._continued_at = time.monotonic()
 
     def _profiled_loop(self, parent: int, directory: str) -> None:
         """The poll loop under cProfile, timed in this thread's CPU time (not wall time, which on a loaded

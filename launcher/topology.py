@@ -1104,9 +1104,11 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
     for name, spec in topo.actors.items():
         s = spec.settings
         base = ("actors", name, "settings")
+        limit_path = ("actors", name, "loop_stall_limit_s")
         if spec.loop_stall_limit_s is not None and spec.kind in SETTINGS_BY_KIND and \
-                spec.loop_stall_limit_s < topo.longest_turn_s(name):
-            v.problem(("actors", name, "loop_stall_limit_s"),
+                not any(p.path == limit_path for p in v.problems) and \
+                spec.loop_stall_limit_s < topo.longest_turn_s(name):  # a value refused already: its placeholder not judged
+            v.problem(limit_path,
                       f"{spec.loop_stall_limit_s:g} s is shorter than the longest turn this actor's settings allow "
                       f"({topo.longest_turn_s(name):g} s: its Redis calls at redis.timeout_ms, a gate's waits for its "
                       f"issuer at permit_timeout_ms): a legitimate slow turn would read as a stuck main loop; leave "

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,6 +100,23 @@ def test_validate_refuses_a_stall_limit_shorter_than_a_legitimate_turn_or_absurd
     assert "actors.gate.loop_stall_limit_s" in said_all and said in said_all, said_all
 
 
+@pytest.mark.parametrize("limit, said", [
+    ("30", "expected a number, got str '30'"),
+    (True, "expected a number, got bool True"),
+    (float("nan"), "expected a finite number, got nan"),
+    (-5, "must be >= 1, got -5.0"),
+])
+def test_validate_says_one_thing_of_a_stall_limit_that_is_not_a_number_in_range(tmp_path: Path, limit, said) -> None:
+    """A value refused for what it is, not also as a 0 s limit "shorter than the longest turn" (the placeholder the
+    refused value left, which the longest-turn check then judged): that second line sent the reader after a turn."""
+    path = write_topology(tmp_path / "t.yaml", _topology(loop_stall_limit_s=limit))
+    result = clustergate("validate", str(path))
+    said_all = result.stdout + result.stderr
+    assert result.returncode == 2, said_all
+    assert said in said_all, said_all
+    assert "shorter than the longest turn" not in said_all, said_all
+
+
 def test_validate_takes_a_stall_limit_at_the_longest_turn(tmp_path: Path) -> None:
     path = write_topology(tmp_path / "t.yaml", _topology(loop_stall_limit_s=8))
     result = clustergate("validate", str(path))
@@ -172,18 +191,25 @@ main(Idle, sys.argv[1:])
 '''
 
 
-def test_an_idle_actor_with_no_timer_and_no_message_stays_ready_for_several_stall_limits(tmp_path: Path) -> None:
-    limit_s = 2.0
+def start_probe(tmp_path: Path, name: str, source: str, limit_s: float, **env: str) -> tuple[subprocess.Popen, int, Any]:
+    """A probe actor (`source`, a permit_issuer's kind, nothing talking to it) run with stall limit `limit_s`, its
+    output in tmp_path/NAME.log: (its process, its metrics port, the open log)."""
     metrics = free_port()
-    topo = {"name": "idle", "symbols": ["BTCUSDT"], "redis": {"url": "redis://127.0.0.1:1/0", "timeout_ms": 50},
+    topo = {"name": name, "symbols": ["BTCUSDT"], "redis": {"url": "redis://127.0.0.1:1/0", "timeout_ms": 50},
             "actors": {"probe": {"kind": "permit_issuer", "metrics_port": metrics, "loop_stall_limit_s": limit_s,
                                  "sockets": {"requests": {"bind": f"tcp://127.0.0.1:{free_port()}"}}}}}
-    topo_path = write_topology(tmp_path / "idle.yaml", topo)
-    script = tmp_path / "idle.py"
-    script.write_text(IDLE_PROBE)
-    log = open(tmp_path / "idle.log", "wb")
+    topo_path = write_topology(tmp_path / f"{name}.yaml", topo)
+    script = tmp_path / f"{name}.py"
+    script.write_text(source)
+    log = open(tmp_path / f"{name}.log", "wb")
     proc = subprocess.Popen([sys.executable, str(script), "--topology", str(topo_path), "--name", "probe"], cwd=REPO,
-                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(REPO)})
+                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(REPO), **env})
+    return proc, metrics, log
+
+
+def test_an_idle_actor_with_no_timer_and_no_message_stays_ready_for_several_stall_limits(tmp_path: Path) -> None:
+    limit_s = 2.0
+    proc, metrics, log = start_probe(tmp_path, "idle", IDLE_PROBE, limit_s)
     ready = 'clustergate_actor_ready{actor="probe",kind="permit_issuer"}'
     age = 'clustergate_actor_loop_age_seconds{actor="probe",kind="permit_issuer"}'
     try:
@@ -223,3 +249,127 @@ def test_the_longest_turn_counts_the_runtimes_own_batches_a_turn_and_re_bind_wai
     from actors.runtime import BATCHES_PER_TURN, REBIND_WAIT_S
     from launcher.topology import GATE_ISSUER_WAITS_PER_TURN, SOCKET_REOPEN_S
     assert (GATE_ISSUER_WAITS_PER_TURN, SOCKET_REOPEN_S) == (BATCHES_PER_TURN, REBIND_WAIT_S)
+
+
+# Its setup, then its loop's first turn, hold while their trigger file exists.
+SLOW_START_PROBE = '''
+import os, sys, time
+from actors.runtime import Actor, main
+
+def hold(path):
+    while os.path.exists(path):
+        time.sleep(0.05)
+
+class SlowStart(Actor):
+    kind = "permit_issuer"
+
+    def setup(self):  # a setup longer than the stall limit: a large replay file read, a Redis slow to answer
+        hold(os.environ["CG_SETUP_FILE"])
+        self.on_request("requests", lambda frames: {"status": "ok"})
+        self.after(0.0, lambda: hold(os.environ["CG_FIRST_TURN_FILE"]), name="first_turn")
+        self.set_ready(True)
+
+main(SlowStart, sys.argv[1:])
+'''
+
+
+def test_setup_is_not_a_stuck_main_loop_and_the_loops_first_turn_is_timed_from_the_loops_start(tmp_path: Path) -> None:
+    """The loop's age was counted from the actor's construction: an actor still in setup past its stall limit
+    exported that age (status: `main loop stuck`), and a first turn just over TICK_S logged loop_stalled with the
+    setup's seconds. Before its loop starts the age is 0 (the actor is not ready by its own verdict); its first turn
+    is timed from the loop's start, and one that outlasts the limit reads not ready like any other, and logs
+    loop_stalled (a stop and continue in setup, before that turn, does not make it loop_stopped)."""
+    limit_s = 2.0
+    in_setup, first_turn = tmp_path / "in-setup", tmp_path / "first-turn"
+    in_setup.touch()
+    first_turn.touch()
+    log_path = tmp_path / "slow.log"
+    proc, metrics, log = start_probe(tmp_path, "slow", SLOW_START_PROBE, limit_s, CG_SETUP_FILE=str(in_setup),
+                                     CG_FIRST_TURN_FILE=str(first_turn))
+    ready = 'clustergate_actor_ready{actor="probe",kind="permit_issuer"}'
+    age = 'clustergate_actor_loop_age_seconds{actor="probe",kind="permit_issuer"}'
+    try:
+        wait_for(lambda: age in scrape(metrics), 15, "the probe's metrics, in its setup")
+        samples = []
+        setup_began = time.monotonic()
+        while time.monotonic() < setup_began + 3 * limit_s:  # several limits in setup: sampled, not timed
+            sample = scrape(metrics)
+            samples.append((sample[ready], sample[age]))
+            time.sleep(0.1)
+        setup_held_s = time.monotonic() - setup_began
+        proc.send_signal(signal.SIGSTOP)  # stopped and continued in its setup: not the first turn's stall below
+        proc.send_signal(signal.SIGCONT)
+        assert len(samples) > 10 and all(r == 0.0 for r, _ in samples), samples  # not ready: its own verdict
+        assert max(a for _, a in samples) <= limit_s, samples  # but no loop to be stuck yet
+        in_setup.unlink()
+        # The first turn holds: timed from the loop's start, it reads not ready once past the limit.
+        wait_for(lambda: scrape(metrics)[age] > limit_s, 15, "the first turn's age past the limit")
+        assert scrape(metrics)[ready] == 0.0
+        first_turn.unlink()
+        wait_for(lambda: scrape(metrics)[ready] == 1.0, 15, "the probe ready once its first turn ends")
+        wait_for(lambda: "event=loop_stalled" in log_path.read_text(), 10, "the first turn's loop_stalled line")
+    finally:
+        proc.kill()
+        proc.wait()
+        log.close()
+    stalled = [line for line in log_path.read_text().splitlines() if "event=loop_stalled" in line]
+    assert len(stalled) == 1, stalled
+    stalled_s = float(stalled[0].split("stalled_s=")[1].split()[0])
+    assert limit_s < stalled_s < setup_held_s, (stalled[0], setup_held_s)  # the first turn's, not the setup's too
+
+
+def test_a_feed_reading_a_large_replay_file_is_not_said_stuck_and_a_stopped_actor_is_not_said_to_have_hung(
+        tmp_path: Path) -> None:
+    """Real processes under supervisord. The price feed reads its whole replay file in setup, seconds past its stall
+    limit: `status` said `main loop stuck` of it meanwhile. A buffer stopped (SIGSTOP) past its limit and continued
+    logged loop_stalled, `a handler or timer did not return`: none had; it says it was stopped (loop_stopped)."""
+    limit_s = 2.0  # the feed's and the buffer's longest legitimate turn at the demo's redis.timeout_ms
+    data = retarget(demo_topology_data())
+    symbols = data["symbols"]
+    replay = tmp_path / "prices.csv"
+    with open(replay, "w") as fh:  # about 5 s to read on this machine: more than the limit, whatever its speed
+        fh.write("ts,symbol,price\n")
+        start = time.time() - 3600
+        fh.writelines(f"{start + i // len(symbols) * 0.001:.3f},{symbols[i % len(symbols)]},{100 + i % 97 * 0.01:.2f}\n"
+                      for i in range(2_000_000))
+    data["actors"]["price_feed"]["settings"] = {"source": "replay", "replay": {"path": str(replay), "speed": 1.0}}
+    data["actors"]["price_feed"]["loop_stall_limit_s"] = limit_s
+    data["actors"]["buffer"]["loop_stall_limit_s"] = limit_s
+    topo_path = write_topology(tmp_path / "demo.yaml", data)
+    home = tmp_path / "home"
+    feed_log = home / "run" / "logs" / "price_feed.log"
+    try:
+        up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)], cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        wait_for(lambda: feed_log.exists() and "event=starting" in feed_log.read_text(), 60, "the feed starting")
+        started = time.monotonic()  # the feed began its setup before this
+        reading = []  # the feed's status rows taken while it read its file (its log said nothing more yet)
+        while "replay_loaded" not in feed_log.read_text() and up.poll() is None:
+            rows = {row["name"]: row for row in json.loads(
+                clustergate("status", "--json", "--home", str(home)).stdout)["programs"]}
+            if "replay_loaded" not in feed_log.read_text():
+                reading.append((time.monotonic() - started, rows.get("price_feed")))
+        assert up.wait(timeout=120) == 0, up.stdout.read() if up.stdout else ""
+        # status asked the feed, in its setup, past its limit (the file was read fast enough to make this moot: more rows)
+        late = [row for in_setup_s, row in reading if in_setup_s > limit_s and row is not None]
+        assert late, reading
+        assert all("not_ready_why" not in row and row["ready"] is False for row in late), [r.get("not_ready_why") for r in late]
+        assert all((row["loop_age_s"] or 0.0) <= limit_s for row in late), late
+        assert "loop_stalled" not in feed_log.read_text()
+
+        rows = {row["name"]: row for row in json.loads(
+            clustergate("status", "--json", "--home", str(home)).stdout)["programs"]}
+        buffer_pid = rows["buffer"]["pid"]
+        buffer_log = home / "run" / "logs" / "buffer.log"
+        os.kill(buffer_pid, signal.SIGSTOP)
+        try:
+            time.sleep(2 * limit_s)  # stopped past its limit (a wait, not an assertion)
+        finally:
+            os.kill(buffer_pid, signal.SIGCONT)
+        wait_for(lambda: "event=loop_stopped" in buffer_log.read_text(), 10, "the buffer's loop_stopped line")
+        assert "event=loop_stalled" not in buffer_log.read_text()
+        port = data["actors"]["buffer"]["metrics_port"]
+        wait_for(lambda: scrape(port)['clustergate_actor_ready{actor="buffer",kind="buffer"}'] == 1.0, 20,
+                 "the buffer ready again")
+    finally:
+        clustergate("down", "--home", str(home))

@@ -49,6 +49,10 @@ JUMP_LIMITS = ("tests/test_cluster_hardening.py::"
                "test_a_print_exactly_at_the_limit_is_accepted_and_the_topologys_per_symbol_limits_are_used")
 BT_REFUSES = "tests/test_backtest_attack.py::test_settings_the_live_topology_refuses_are_refused_by_the_backtest"
 LIVENESS = "tests/test_loop_liveness.py::"
+LIVENESS_SLOW_START = (f"{LIVENESS}"
+                       "test_setup_is_not_a_stuck_main_loop_and_the_loops_first_turn_is_timed_from_the_loops_start")
+LIVENESS_STOPPED = (f"{LIVENESS}"
+                    "test_a_feed_reading_a_large_replay_file_is_not_said_stuck_and_a_stopped_actor_is_not_said_to_have_hung")
 LIVENESS_HANG = (f"{LIVENESS}"
                  "test_a_gate_whose_main_loop_hangs_reads_not_ready_status_names_it_and_it_reads_ready_again_when_it_turns")
 STATUS_NEWEST = ("tests/test_status_overview.py::"
@@ -5393,6 +5397,46 @@ MUTATIONS: list[Mutation] = [
         "                spec.loop_stall_limit_s < topo.longest_turn_s(name):\n",
         "                spec.loop_stall_limit_s < 0:\n",
         (f"{LIVENESS}test_validate_refuses_a_stall_limit_shorter_than_a_legitimate_turn_or_absurd",)),
+    Mutation(
+        "loop_age_counted_from_construction",
+        "the main loop's age is 0 until the loop starts: an actor still in setup past its stall limit (a large replay "
+        "file read) is not said `main loop stuck` (liveness)",
+        "actors/runtime.py",
+        "        self._loop_turned = math.inf\n",
+        "        self._loop_turned = time.monotonic()\n",
+        (LIVENESS_SLOW_START, LIVENESS_STOPPED)),
+    Mutation(
+        "loop_first_turn_not_timed",
+        "the loop's first turn is timed from the loop's start: one that never returns reads not ready like any other "
+        "(liveness)",
+        "actors/runtime.py",
+        "        parent_checked = self._loop_turned = monotonic()  # its first turn",
+        "        parent_checked = monotonic()  # its first turn",
+        (LIVENESS_SLOW_START,)),
+    Mutation(
+        "loop_stop_taken_for_a_stall",
+        "a process stopped (SIGSTOP) past its stall limit and continued logs loop_stopped, not loop_stalled (`a "
+        "handler or timer did not return`) (liveness)",
+        "actors/runtime.py",
+        "stopped=self._continued_at > self._loop_turned)",
+        "stopped=False)",
+        (LIVENESS_STOPPED,)),
+    Mutation(
+        "loop_stall_taken_for_a_stop",
+        "a loop stalled by a handler or timer that did not return logs loop_stalled, not loop_stopped: only a SIGCONT "
+        "during the stalled turn makes it a stop (liveness)",
+        "actors/runtime.py",
+        "stopped=self._continued_at > self._loop_turned)",
+        "stopped=self._continued_at > -math.inf)",
+        (LIVENESS_HANG, LIVENESS_SLOW_START)),
+    Mutation(
+        "stall_limit_refused_value_judged_again",
+        "a loop_stall_limit_s refused for what it is (a string, true, nan, below 1) is not judged again as a 0 s limit "
+        "`shorter than the longest turn` (liveness)",
+        "launcher/topology.py",
+        "                not any(p.path == limit_path for p in v.problems) and \\\n",
+        "",
+        (f"{LIVENESS}test_validate_says_one_thing_of_a_stall_limit_that_is_not_a_number_in_range",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
