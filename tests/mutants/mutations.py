@@ -5372,14 +5372,14 @@ MUTATIONS: list[Mutation] = [
         "the loop's age is the main thread's own stamp, read (never written) by the scrape thread: a stamp taken at "
         "scrape time says any stuck loop is alive (liveness)",
         "actors/runtime.py",
-        "        return time.monotonic() - self._loop_turned\n",
-        "        self._loop_turned = time.monotonic()\n        return time.monotonic() - self._loop_turned\n",
+        "        return max(0.0, time.monotonic() - self._loop_turned)\n",
+        "        self._loop_turned = time.monotonic()\n        return max(0.0, time.monotonic() - self._loop_turned)\n",
         (LIVENESS_HANG,)),
     Mutation(
         "loop_stall_not_logged",
         "a loop back after a stall past its limit logs loop_stalled once, with the seconds (liveness)",
         "actors/runtime.py",
-        "                    self._loop_stalled(now - self._loop_turned)\n",
+        "                    self._loop_stalled(now - self._loop_turned, stopped=self._continued_at > self._loop_turned)\n",
         "                    pass\n",
         (LIVENESS_HANG,)),
     Mutation(
@@ -5394,8 +5394,8 @@ MUTATIONS: list[Mutation] = [
         "validate refuses a loop_stall_limit_s below the longest turn the actor's settings allow (a gate waiting on "
         "its issuer would read as stuck) (liveness)",
         "launcher/topology.py",
-        "                spec.loop_stall_limit_s < topo.longest_turn_s(name):\n",
-        "                spec.loop_stall_limit_s < 0:\n",
+        "                spec.loop_stall_limit_s < topo.longest_turn_s(name):  # a value refused",
+        "                spec.loop_stall_limit_s < 0:  # a value refused",
         (f"{LIVENESS}test_validate_refuses_a_stall_limit_shorter_than_a_legitimate_turn_or_absurd",)),
     Mutation(
         "loop_age_counted_from_construction",
