@@ -3,8 +3,8 @@
 An actor subclasses `Actor`, registers handlers and timers in `setup()`, and never touches the
 context or closes sockets itself: the runtime owns them and closes each with an explicit linger.
 Handlers must not block for long; the loop wakes at least every `TICK_S` so SIGTERM is honoured
-within 2 s. Each turn stamps time.monotonic(): an actor whose loop has not turned within its stall limit (a handler
-or timer that never returns) is exported not ready, however ready it said it was (loop_ready).
+within 2 s. Each turn, and each message handled, stamps time.monotonic(): an actor whose loop has not stamped within its
+stall limit (a handler or timer that never returns) is exported not ready, however ready it said it was (loop_ready).
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ _SOCKET_TYPES = {"PUB": zmq.PUB, "SUB": zmq.SUB, "REQ": zmq.REQ, "REP": zmq.REP,
 READY = Gauge("clustergate_actor_ready", "1 when the actor has what it needs to do its job and its main loop completed "
               "a turn within its stall limit (computed when scraped)", ["actor", "kind"])
 LOOP_AGE = Gauge("clustergate_actor_loop_age_seconds", "Seconds since the actor's main loop last completed a turn "
+                 "or a message handler returned "
                  "(computed when scraped): near 0 when it is alive, growing while a handler or timer never returns; 0 "
                  "before the loop starts (setup)",
                  ["actor", "kind"])
@@ -293,8 +294,9 @@ class Actor:
         self._timers: list[_Timer] = []
         self._seq = itertools.count()
         self._stopping = False
-        # Liveness: the main loop stamps time.monotonic() once a turn (_loop); the scrape thread only reads it. No
-        # stamp (inf, age 0) until the loop starts: setup is not a stuck loop (the actor is not ready by its verdict).
+        # Liveness: the main thread stamps time.monotonic() once a turn (_loop) and a message (_handled); the scrape
+        # thread only reads it. No stamp (inf, age 0) until the loop starts: setup is not a stuck loop (the actor is
+        # not ready by its own verdict then).
         self._ready_flag = False
         self._loop_turned = math.inf
         self._continued_at = -math.inf  # time.monotonic() of the last SIGCONT: the process had been stopped
@@ -433,6 +435,7 @@ class Actor:
                     return
                 ready = False
                 self._guard(lambda: handler(frames), self._errors_handler, role)
+                self._handled()
 
         self._handlers[sock] = drain
         self.poller.register(sock, zmq.POLLIN)
@@ -459,6 +462,7 @@ class Actor:
                 except (TypeError, ValueError) as exc:
                     frame = self._unencodable(role, exc)
                 send_one(s, frame)
+                self._handled()
 
         self._handlers[sock] = serve
         self.poller.register(sock, zmq.POLLIN)
@@ -691,7 +695,8 @@ class Actor:
         return self._ready_flag
 
     def loop_age_s(self) -> float:
-        """Seconds since the main loop last completed a turn, 0 before it starts (read by the scrape thread)."""
+        """Seconds since the main loop last completed a turn or handled a message (_handled), 0 before it starts
+        (read by the scrape thread)."""
         return max(0.0, time.monotonic() - self._loop_turned)
 
     def exported_ready(self) -> float:
@@ -801,12 +806,24 @@ class Actor:
             now = monotonic()
             if now - parent_checked >= TICK_S:
                 parent_checked = now
-                if now - self._loop_turned > self._stall_limit_s:
-                    self._loop_stalled(now - self._loop_turned, stopped=self._continued_at > self._loop_turned)
+                self._note_stall(now)
                 if os.getppid() != parent:
                     self.log.warning("parent_died", parent=parent)
                     self.stop()
             self._loop_turned = now  # the one store a turn: the loop is alive (loop_age_s, exported_ready)
+
+    def _handled(self) -> None:
+        """A message handled (on_message, on_request): the loop goes on, stamped as a turn is. A turn serves up to
+        REQUEST_DRAIN of them a socket, each of which may wait on Redis: a state writer's turn through 64 queued
+        states in a slow Redis took 65 s, read as a stuck loop (loop_stalled) while it wrote them all."""
+        now = time.monotonic()
+        self._note_stall(now)
+        self._loop_turned = now
+
+    def _note_stall(self, now: float) -> None:
+        """Log the stall when the last stamp is older than the stall limit (the loop is back)."""
+        if now - self._loop_turned > self._stall_limit_s:
+            self._loop_stalled(now - self._loop_turned, stopped=self._continued_at > self._loop_turned)
 
     def _loop_stalled(self, stalled_s: float, stopped: bool) -> None:
         """The loop is back after a turn longer than its stall limit (it was exported not ready meanwhile): one line,

@@ -421,9 +421,10 @@ class GateSettings:
 # How late Redis may end a timed-out WAIT: at its next cron tick, 1000 / hz ms (hz 10, Redis's default: 100 ms).
 WAIT_LATE_MS = 100
 
-# Main-loop liveness (actors/runtime.py): an actor whose loop has not completed a turn within its stall limit
-# (Topology.loop_stall_limit_s) is exported not ready. The longest legitimate turn (Topology.longest_turn_s) counts
-# this many Redis calls made one after another in one turn, each up to its socket timeout ...
+# Main-loop liveness (actors/runtime.py): an actor whose loop has not completed a turn (nor a message handler returned:
+# a turn serves up to 64 messages a socket) within its stall limit (Topology.loop_stall_limit_s) is exported not ready.
+# The longest legitimate stretch between two (Topology.longest_turn_s) counts this many Redis calls made one after
+# another, each up to its socket timeout ...
 REDIS_CALLS_PER_TURN = 8
 # ... and, for a gate, this many batches a turn (the runtime's BATCHES_PER_TURN), each of which may wait
 # permit_timeout_ms for the issuer, then re-open its socket (up to SOCKET_REOPEN_S: the runtime's REBIND_WAIT_S).

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from helpers import REPO, demo_topology_data, free_port, retarget, scrape, wait_for, write_topology
 from launcher.topology import LOOP_STALL_FLOOR_S, validate_data
@@ -373,3 +374,110 @@ def test_a_feed_reading_a_large_replay_file_is_not_said_stuck_and_a_stopped_acto
                  "the buffer ready again")
     finally:
         clustergate("down", "--home", str(home))
+
+
+# Holds Redis (single-threaded) for ARGV[1] microseconds a call: every other client's call waits for it.
+BUSY_SCRIPT = ("local t = redis.call('TIME'); local s = t[1] * 1e6 + t[2]; "
+               "repeat local n = redis.call('TIME') until (n[1] * 1e6 + n[2]) - s > tonumber(ARGV[1])")
+
+
+def test_a_state_writer_draining_queued_states_in_a_slow_redis_is_not_said_stuck(tmp_path: Path) -> None:
+    """A Redis slow to answer (another client's scripts hold it 0.3 s at a time, each call still within timeout_ms)
+    makes each state write (about 6 calls) longer than the cadence: states queue on the writer's socket, and a turn
+    serves up to REQUEST_DRAIN of them. Such turns grew past 60 s (limit 30 s at timeout_ms 1000), read as a stuck
+    main loop (not ready, loop_stalled) while the writer wrote every state. Each message handled stamps the loop."""
+    import threading
+
+    import redis as redis_lib
+    limit_s = 8.0  # the state writer's longest turn at timeout_ms 1000: validate's least
+    data = retarget(demo_topology_data())
+    data["redis"]["timeout_ms"] = 1000
+    data["actors"]["state_writer"]["loop_stall_limit_s"] = limit_s
+    topo_path = write_topology(tmp_path / "demo.yaml", data)
+    home = tmp_path / "home"
+    port = data["actors"]["state_writer"]["metrics_port"]
+    labels = '{actor="state_writer",kind="state_writer"}'
+    stop = threading.Event()
+
+    def hold_redis() -> None:
+        client = redis_lib.Redis(port=data["redis"]["port"], socket_timeout=10)
+        while not stop.is_set():
+            client.eval(BUSY_SCRIPT, 0, 300_000)
+
+    try:
+        up = clustergate("up", str(topo_path), "--home", str(home))
+        assert up.returncode == 0, up.stdout + up.stderr
+        wait_for(lambda: scrape(port).get("p27_updates_total", 0) >= 1, 60, "a first state written")
+        holder = threading.Thread(target=hold_redis, daemon=True)
+        holder.start()
+        written_before = scrape(port)["p27_updates_total"]
+        ages = []
+        end = time.monotonic() + 60  # turns through queued states grow past the limit within this: sampled, not timed
+        while time.monotonic() < end:
+            ages.append(scrape(port)[f"clustergate_actor_loop_age_seconds{labels}"])
+            time.sleep(0.5)
+        assert scrape(port)["p27_updates_total"] > written_before + 10  # it went on writing
+        assert max(ages) <= limit_s, ages
+        assert "loop_stalled" not in (home / "run" / "logs" / "state_writer.log").read_text()
+    finally:
+        stop.set()
+        clustergate("down", "--home", str(home))
+
+
+SLOW_REQUESTS_PROBE = '''
+import sys, time
+from actors.runtime import Actor, main
+
+class SlowRequests(Actor):
+    kind = "permit_issuer"
+
+    def setup(self):  # each request waits 0.3 s (a Redis slow to answer): a turn serves up to REQUEST_DRAIN of them
+        self.on_request("requests", lambda frames: time.sleep(0.3) or {"status": "ok"})
+        self.set_ready(True)
+
+main(SlowRequests, sys.argv[1:])
+'''
+
+
+def test_a_turn_serving_many_slow_requests_is_not_a_stuck_loop(tmp_path: Path) -> None:
+    """30 requests queued, 0.3 s each: one turn of 9 s, past the 2 s limit, read as a stuck loop while every request
+    was answered. Each request answered stamps the loop."""
+    import zmq
+    limit_s = 2.0
+    proc, metrics, log = start_probe(tmp_path, "slowreq", SLOW_REQUESTS_PROBE, limit_s)
+    topo = yaml.safe_load((tmp_path / "slowreq.yaml").read_text())
+    endpoint = topo["actors"]["probe"]["sockets"]["requests"]["bind"]
+    age = 'clustergate_actor_loop_age_seconds{actor="probe",kind="permit_issuer"}'
+    ctx = zmq.Context()
+    clients = []
+    try:
+        wait_for(lambda: scrape(metrics).get('clustergate_actor_ready{actor="probe",kind="permit_issuer"}') == 1.0, 15,
+                 "the probe ready")
+        for _ in range(30):
+            client = ctx.socket(zmq.REQ)
+            client.setsockopt(zmq.LINGER, 0)
+            client.connect(endpoint)
+            clients.append(client)
+        for client in clients:
+            client.send(b"{}")
+        poller = zmq.Poller()
+        for client in clients:
+            poller.register(client, zmq.POLLIN)
+        answered, ages = 0, []
+        end = time.monotonic() + 60
+        while answered < len(clients) and time.monotonic() < end:
+            for client, _ in poller.poll(100):
+                client.recv()
+                poller.unregister(client)
+                answered += 1
+            ages.append(scrape(metrics)[age])
+        assert answered == len(clients)
+        assert len(ages) > 10 and max(ages) <= limit_s, ages
+    finally:
+        for client in clients:
+            client.close()
+        ctx.term()
+        proc.kill()
+        proc.wait()
+        log.close()
+    assert "loop_stalled" not in (tmp_path / "slowreq.log").read_text()

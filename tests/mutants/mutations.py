@@ -5379,8 +5379,8 @@ MUTATIONS: list[Mutation] = [
         "loop_stall_not_logged",
         "a loop back after a stall past its limit logs loop_stalled once, with the seconds (liveness)",
         "actors/runtime.py",
-        "                    self._loop_stalled(now - self._loop_turned, stopped=self._continued_at > self._loop_turned)\n",
-        "                    pass\n",
+        "            self._loop_stalled(now - self._loop_turned, stopped=self._continued_at > self._loop_turned)\n",
+        "            pass\n",
         (LIVENESS_HANG,)),
     Mutation(
         "status_does_not_say_the_loop_is_stuck",
@@ -5437,6 +5437,22 @@ MUTATIONS: list[Mutation] = [
         "                not any(p.path == limit_path for p in v.problems) and \\\n",
         "",
         (f"{LIVENESS}test_validate_says_one_thing_of_a_stall_limit_that_is_not_a_number_in_range",)),
+    Mutation(
+        "message_handled_not_stamped",
+        "each message a SUB-like handler returns from stamps the loop: a state writer's turn through queued states in "
+        "a slow Redis (65 s) read as a stuck loop while it wrote them all (liveness)",
+        "actors/runtime.py",
+        "                self._guard(lambda: handler(frames), self._errors_handler, role)\n                self._handled()\n",
+        "                self._guard(lambda: handler(frames), self._errors_handler, role)\n",
+        (f"{LIVENESS}test_a_state_writer_draining_queued_states_in_a_slow_redis_is_not_said_stuck",)),
+    Mutation(
+        "request_answered_not_stamped",
+        "each request a REP handler answers stamps the loop: 30 queued requests of 0.3 s made one 9 s turn, read as a "
+        "stuck loop (liveness)",
+        "actors/runtime.py",
+        "                send_one(s, frame)\n                self._handled()\n",
+        "                send_one(s, frame)\n",
+        (f"{LIVENESS}test_a_turn_serving_many_slow_requests_is_not_a_stuck_loop",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
