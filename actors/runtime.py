@@ -3,7 +3,8 @@
 An actor subclasses `Actor`, registers handlers and timers in `setup()`, and never touches the
 context or closes sockets itself: the runtime owns them and closes each with an explicit linger.
 Handlers must not block for long; the loop wakes at least every `TICK_S` so SIGTERM is honoured
-within 2 s.
+within 2 s. Each turn, and each message handled, stamps time.monotonic(): an actor whose loop has not stamped within its
+stall limit (a handler or timer that never returns) is exported not ready, however ready it said it was (loop_ready).
 """
 
 from __future__ import annotations
@@ -83,7 +84,15 @@ BatchHandler = Callable[[list[Frames], list[float]], "list[dict[str, Any] | byte
 
 _SOCKET_TYPES = {"PUB": zmq.PUB, "SUB": zmq.SUB, "REQ": zmq.REQ, "REP": zmq.REP, "ROUTER": zmq.ROUTER}
 
-READY = Gauge("clustergate_actor_ready", "1 when the actor has what it needs to do its job", ["actor", "kind"])
+READY = Gauge("clustergate_actor_ready", "1 when the actor has what it needs to do its job and its main loop completed "
+              "a turn within its stall limit (computed when scraped)", ["actor", "kind"])
+LOOP_AGE = Gauge("clustergate_actor_loop_age_seconds", "Seconds since the actor's main loop last completed a turn "
+                 "or a message handler returned "
+                 "(computed when scraped): near 0 when it is alive, growing while a handler or timer never returns; 0 "
+                 "before the loop starts (setup)",
+                 ["actor", "kind"])
+LOOP_STALL_LIMIT = Gauge("clustergate_actor_loop_stall_limit_seconds", "The loop age past which the actor is exported "
+                         "not ready (its loop_stall_limit_s)", ["actor", "kind"])
 HANDLER_ERRORS = Counter("clustergate_handler_errors_total", "Exceptions raised by message handlers and timers", ["actor", "where"])
 DROP_REASONS = ("client_not_reading", "client_gone", "send_error")  # send_error: any other ZMQError (not expected)
 REPLIES_DROPPED = Counter("clustergate_replies_dropped_total",
@@ -151,6 +160,12 @@ class ConnectionCount:
                 self.live -= 1
             elif self._handshaking:
                 self._handshaking -= 1
+
+
+def loop_ready(ready: bool, loop_age_s: float, stall_limit_s: float) -> bool:
+    """Readiness as exported: the actor's own verdict, and its main loop turned within the stall limit (a loop stuck
+    in a handler or a timer answers nothing, however ready it said it was)."""
+    return ready and loop_age_s <= stall_limit_s
 
 
 class StartError(Exception):
@@ -323,8 +338,16 @@ class Actor:
         self._timers: list[_Timer] = []
         self._seq = itertools.count()
         self._stopping = False
-        self._ready = READY.labels(actor=name, kind=self.kind)
-        self._ready.set(0)
+        # Liveness: the main thread stamps time.monotonic() once a turn (_loop) and a message (_handled); the scrape
+        # thread only reads it. No stamp (inf, age 0) until the loop starts: setup is not a stuck loop (the actor is
+        # not ready by its own verdict then).
+        self._ready_flag = False
+        self._loop_turned = math.inf
+        self._continued_at = -math.inf  # time.monotonic() of the last SIGCONT: the process had been stopped
+        self._stall_limit_s = topology.loop_stall_limit_s(name)
+        READY.labels(actor=name, kind=self.kind).set_function(self.exported_ready)
+        LOOP_AGE.labels(actor=name, kind=self.kind).set_function(self.loop_age_s)
+        LOOP_STALL_LIMIT.labels(actor=name, kind=self.kind).set(self._stall_limit_s)
         self._errors_handler = HANDLER_ERRORS.labels(actor=name, where="handler")
         self._errors_timer = HANDLER_ERRORS.labels(actor=name, where="timer")
         self._metrics_server: Any = None
@@ -518,6 +541,7 @@ class Actor:
                     return
                 ready = False
                 self._guard(lambda: handler(frames), self._errors_handler, role)
+                self._handled()
 
         self._handlers[sock] = drain
         self.poller.register(sock, zmq.POLLIN)
@@ -544,6 +568,7 @@ class Actor:
                 except (TypeError, ValueError) as exc:
                     frame = self._unencodable(role, exc)
                 send_one(s, frame)
+                self._handled()
 
         self._handlers[sock] = serve
         self.poller.register(sock, zmq.POLLIN)
@@ -768,11 +793,21 @@ class Actor:
     # ----------------------------------------------------------------- lifecycle
 
     def set_ready(self, ready: bool) -> None:
-        self._ready.set(1 if ready else 0)
+        self._ready_flag = bool(ready)
 
     @property
     def is_ready(self) -> bool:
-        return self._ready._value.get() == 1  # type: ignore[attr-defined]
+        """The actor's own verdict (set_ready), whatever its loop's age."""
+        return self._ready_flag
+
+    def loop_age_s(self) -> float:
+        """Seconds since the main loop last completed a turn or handled a message (_handled), 0 before it starts
+        (read by the scrape thread)."""
+        return max(0.0, time.monotonic() - self._loop_turned)
+
+    def exported_ready(self) -> float:
+        """clustergate_actor_ready, computed when scraped: loop_ready of the actor's verdict and its loop's age."""
+        return 1.0 if loop_ready(self._ready_flag, self.loop_age_s(), self._stall_limit_s) else 0.0
 
     def setup(self) -> None:
         """Open sockets, register handlers and timers. Override."""
@@ -793,6 +828,7 @@ class Actor:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, lambda *_: self.stop())
         signal.signal(signal.SIGINT, lambda *_: self.stop())
+        signal.signal(signal.SIGCONT, self._was_continued)  # a stall that was a stop (SIGSTOP, Ctrl-Z) says so
         # The actor lives no longer than its supervisor (supervisord): SIGTERM when it dies, even by
         # SIGKILL, and a check of the parent in the loop.
         parent = die_with_parent(signal.SIGTERM)
@@ -845,7 +881,7 @@ class Actor:
     def _loop(self, parent: int) -> None:
         """The poll loop: sockets, the actor's own queues, timers, until stop() or the parent dies."""
         monotonic = time.monotonic
-        parent_checked = monotonic()
+        parent_checked = self._loop_turned = monotonic()  # its first turn is timed from here, not from setup's start
         while not self._stopping:
             timeout_s = TICK_S
             if self._backlogs and any(self._backlogs.values()):
@@ -871,15 +907,47 @@ class Actor:
             if self._timers and self._timers[0].due <= monotonic():
                 self._run_due_timers()
             # The parent-death signal is the rule; this check backs it up once per TICK_S, not per turn
-            # (a system call per message at 1,000/s). The socket monitors are read then too (watch_connections).
+            # (a system call per message at 1,000/s). So are the socket monitors' reads (watch_connections) and the
+            # check for a turn that took past the stall limit (longer than TICK_S: it always comes here), which the
+            # scrape thread has exported not ready meanwhile.
             now = monotonic()
             if now - parent_checked >= TICK_S:
                 parent_checked = now
+                self._note_stall(now)
                 if self._monitors:
                     self._read_monitors()
                 if os.getppid() != parent:
                     self.log.warning("parent_died", parent=parent)
                     self.stop()
+            self._loop_turned = now  # the one store a turn: the loop is alive (loop_age_s, exported_ready)
+
+    def _handled(self) -> None:
+        """A message handled (on_message, on_request): the loop goes on, stamped as a turn is. A turn serves up to
+        REQUEST_DRAIN of them a socket, each of which may wait on Redis: a state writer's turn through 64 queued
+        states in a slow Redis took 65 s, read as a stuck loop (loop_stalled) while it wrote them all."""
+        now = time.monotonic()
+        self._note_stall(now)
+        self._loop_turned = now
+
+    def _note_stall(self, now: float) -> None:
+        """Log the stall when the last stamp is older than the stall limit (the loop is back)."""
+        if now - self._loop_turned > self._stall_limit_s:
+            self._loop_stalled(now - self._loop_turned, stopped=self._continued_at > self._loop_turned)
+
+    def _loop_stalled(self, stalled_s: float, stopped: bool) -> None:
+        """The loop is back after a turn longer than its stall limit (it was exported not ready meanwhile): one line,
+        loop_stopped when the process was continued (SIGCONT) during that turn: it had been stopped whole (SIGSTOP,
+        Ctrl-Z), its metrics thread too; else loop_stalled, a handler or timer that did not return."""
+        if stopped:
+            self.log.warning("loop_stopped", stopped_s=round(stalled_s, 1), limit_s=self._stall_limit_s,
+                             detail="the process was stopped (SIGSTOP) and continued (SIGCONT): it answered nothing "
+                                    "meanwhile, its metrics neither")
+            return
+        self.log.warning("loop_stalled", stalled_s=round(stalled_s, 1), limit_s=self._stall_limit_s,
+                         detail="a handler or timer did not return for this long; the actor answered nothing meanwhile")
+
+    def _was_continued(self, *_: Any) -> None:
+        self._continued_at = time.monotonic()
 
     def _profiled_loop(self, parent: int, directory: str) -> None:
         """The poll loop under cProfile, timed in this thread's CPU time (not wall time, which on a loaded

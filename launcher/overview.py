@@ -36,6 +36,18 @@ def own_readiness(sample: dict[str, float], name: str) -> float | None:
     return labelled(sample, "clustergate_actor_ready", "actor").get(name)
 
 
+def loop_liveness(sample: dict[str, float], name: str) -> dict[str, Any]:
+    """What the actor's metrics say of its main loop: "loop_age_s" (seconds since it last completed a turn; None from
+    an actor that does not export it) and, when that is past its stall limit, "not_ready_why" ("main loop stuck for
+    42 s"): it answers nothing, whatever else it says (actors.runtime.loop_ready)."""
+    age = labelled(sample, "clustergate_actor_loop_age_seconds", "actor").get(name)
+    limit = labelled(sample, "clustergate_actor_loop_stall_limit_seconds", "actor").get(name)
+    out: dict[str, Any] = {"loop_age_s": age}
+    if age is not None and limit is not None and age > limit:
+        out["not_ready_why"] = f"main loop stuck for {age:.0f} s (stall limit {limit:g} s)"
+    return out
+
+
 def labelled(sample: dict[str, float], name: str, label: str) -> dict[str, float]:
     """{label value: sample value} for every series of `name` carrying `label`."""
     out: dict[str, float] = {}

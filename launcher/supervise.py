@@ -923,19 +923,23 @@ def actor_ready(topo: Topology, name: str) -> bool | None:
     """True/False from the actor's own readiness gauge (clustergate_actor_ready{actor=NAME}); None when the endpoint
     does not answer, or answers with another program's metrics (another actor's, left running by another home or
     another topology on that port: its readiness is not this actor's)."""
-    return actor_answer(topo, name)[0]
+    return actor_answer(topo, name)[0]["ready"]
 
 
-def actor_answer(topo: Topology, name: str) -> tuple[bool | None, dict[str, float] | None]:
-    """(actor_ready's answer, the actor's metrics it was read from; None when they are not the actor's)."""
+def actor_answer(topo: Topology, name: str) -> tuple[dict[str, Any], dict[str, float] | None]:
+    """({"ready": actor_ready's answer, "loop_age_s": its main loop's age (None: unknown)}, and "not_ready_why"
+    when its main loop is stuck (launcher.overview.loop_liveness); the actor's metrics they were read from, None
+    when they are not the actor's)."""
     spec = topo.actors[name]
     try:
         sample = scrape(spec.host, spec.metrics_port)
     except OSError:
-        return None, None
-    from launcher.overview import own_readiness
+        return {"ready": None, "loop_age_s": None}, None
+    from launcher.overview import loop_liveness, own_readiness
     ready = own_readiness(sample, name)
-    return (None, None) if ready is None else (ready == 1.0, sample)
+    if ready is None:
+        return {"ready": None, "loop_age_s": None}, None
+    return {"ready": ready == 1.0, **loop_liveness(sample, name)}, sample
 
 
 def each_at_once(names: list[str], ask: Callable[[str], Any]) -> dict[str, Any]:
@@ -1881,7 +1885,7 @@ def collect_status(home: Home) -> dict[str, Any]:
             spec = topo.actors[name]
             row["kind"] = spec.kind
             row["metrics_url"] = f"http://{spec.host}:{spec.metrics_port}/metrics"
-            row["ready"] = answers[name][0]
+            row.update(answers[name][0])  # ready, loop_age_s, not_ready_why (a stuck main loop)
             link = gate_permit_issuers(topo, name, answers[name][1])
             if link is not None:
                 row["permit_issuers"] = link
@@ -2043,6 +2047,10 @@ def cmd_status(args: argparse.Namespace) -> int:
                 print(f"{row['name']:<{width}}{row['state']:<10}{ready:<7}{str(row['pid'] or '-'):<9}{where}")
         for line in permit_issuers_lines(status["programs"]):
             print(line)
+        for row in status["programs"]:
+            if row.get("not_ready_why"):
+                print(f"NOT READY: {row['name']}: {row['not_ready_why']}: a handler or timer has not returned, so it "
+                      f"answers nothing (its log ends where it stopped; a restart ends it)")
         stale = [row["name"] for row in status["programs"] if row.get("config_applied") is False]
         if stale:
             print(not_applied_note(stale, str(home.programs), f"clustergate up FILE --home {home.root}"))

@@ -421,6 +421,18 @@ class GateSettings:
 # How late Redis may end a timed-out WAIT: at its next cron tick, 1000 / hz ms (hz 10, Redis's default: 100 ms).
 WAIT_LATE_MS = 100
 
+# Main-loop liveness (actors/runtime.py): an actor whose loop has not completed a turn (nor a message handler returned:
+# a turn serves up to 64 messages a socket) within its stall limit (Topology.loop_stall_limit_s) is exported not ready.
+# The longest legitimate stretch between two (Topology.longest_turn_s) counts this many Redis calls made one after
+# another, each up to its socket timeout ...
+REDIS_CALLS_PER_TURN = 8
+# ... and, for a gate, this many batches a turn (the runtime's BATCHES_PER_TURN), each of which may wait
+# permit_timeout_ms for the issuer, then re-open its socket (up to SOCKET_REOPEN_S: the runtime's REBIND_WAIT_S).
+GATE_ISSUER_WAITS_PER_TURN = 4
+SOCKET_REOPEN_S = 1.0
+# The default stall limit is twice the longest turn, and never below this.
+LOOP_STALL_FLOOR_S = 30.0
+
 
 @dataclass(frozen=True, kw_only=True)
 class PermitIssuerSettings:
@@ -524,6 +536,7 @@ class ActorSpec:
     sockets: dict[str, SocketSpec] = setting(doc="Socket role -> bind/connect.", factory=dict)
     settings: Any = setting(None, doc="Settings of this kind of actor.")
     log_level: Literal["debug", "info", "warning", "error"] = setting("info", doc="Lowest level logged.")
+    loop_stall_limit_s: float | None = setting(None, doc="The actor is exported not ready (clustergate_actor_ready 0, `status` says `main loop stuck`) while its main loop has not completed a turn for longer than this: a handler or timer that never returns. Default: twice the longest turn its settings allow (Topology.longest_turn_s: its Redis calls at redis.timeout_ms, a gate's waits for its issuer at permit_timeout_ms), at least 30 s. validate refuses a limit below that longest turn: a legitimate slow turn would read as stuck.", ge=1, le=3600)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -600,6 +613,35 @@ class Topology:
         """clusters.max_price_age_s, default 5 x cadence_s."""
         c = self.clusters
         return c.max_price_age_s if c.max_price_age_s is not None else 5.0 * c.cadence_s
+
+    def longest_turn_s(self, name: str) -> float:
+        """The longest main-loop turn actor `name` can legitimately take, by its settings: REDIS_CALLS_PER_TURN Redis
+        calls one after another, each waiting redis.timeout_ms at most (a permit issuer's waits WAIT's timeout too);
+        a gate's GATE_ISSUER_WAITS_PER_TURN batches each waiting permit_timeout_ms for its issuer and re-opening its
+        socket; a correlator's wait for the buffer's snapshot. Computation is far shorter: a whole P2.7 update at 1,000
+        symbols x 361 points with 5% gaps took 79 ms median, 101 ms at most (bench/bench_cluster_update.py, 5 Dec 2026),
+        and the buffer's history rebuild at MAX_GRID_PRICES at most 0.7 s."""
+        spec = self.actors[name]
+        s = spec.settings
+        redis_call_s = self.redis.timeout_ms / 1000.0
+        if isinstance(s, PermitIssuerSettings):
+            redis_call_s += (s.wait_timeout_ms + WAIT_LATE_MS) / 1000.0
+        turn_s = REDIS_CALLS_PER_TURN * redis_call_s
+        if isinstance(s, GateSettings):
+            turn_s += GATE_ISSUER_WAITS_PER_TURN * (s.permit_timeout_ms / 1000.0 + SOCKET_REOPEN_S)
+        if isinstance(s, CorrelatorSettings):
+            turn_s += s.snapshot_timeout_ms / 1000.0 + SOCKET_REOPEN_S
+        return turn_s
+
+    def loop_stall_limit_s(self, name: str) -> float:
+        """How long actor `name`'s main loop may go without completing a turn before it is exported not ready: its
+        loop_stall_limit_s, else twice longest_turn_s, at least LOOP_STALL_FLOOR_S."""
+        configured = self.actors[name].loop_stall_limit_s
+        return float(configured) if configured is not None else self.default_loop_stall_limit_s(name)
+
+    def default_loop_stall_limit_s(self, name: str) -> float:
+        """Twice longest_turn_s, at least LOOP_STALL_FLOOR_S."""
+        return max(LOOP_STALL_FLOOR_S, 2.0 * self.longest_turn_s(name))
 
 
 # --------------------------------------------------------------------------- checks across sections
@@ -681,7 +723,7 @@ def _check_actor(v: Validator, name: str, raw: Any, path: Path) -> ActorSpec:
         v.problem(path + ("host",), f"metrics would listen on {spec.host}, beyond loopback; clustergate binds 127.0.0.1 only")
     sockets = {role: _with_curve_defaults(sock, keypair=name) for role, sock in spec.sockets.items()}
     return ActorSpec(kind=kind, host=spec.host, metrics_port=spec.metrics_port, sockets=sockets,
-                     settings=settings, log_level=spec.log_level)
+                     settings=settings, log_level=spec.log_level, loop_stall_limit_s=spec.loop_stall_limit_s)
 
 
 def _with_curve_defaults(sock: SocketSpec, *, keypair: str | None = None, server_key: str | None = None) -> SocketSpec:
@@ -1063,6 +1105,15 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
     for name, spec in topo.actors.items():
         s = spec.settings
         base = ("actors", name, "settings")
+        limit_path = ("actors", name, "loop_stall_limit_s")
+        if spec.loop_stall_limit_s is not None and spec.kind in SETTINGS_BY_KIND and \
+                not any(p.path == limit_path for p in v.problems) and \
+                spec.loop_stall_limit_s < topo.longest_turn_s(name):  # a value refused already: its placeholder not judged
+            v.problem(limit_path,
+                      f"{spec.loop_stall_limit_s:g} s is shorter than the longest turn this actor's settings allow "
+                      f"({topo.longest_turn_s(name):g} s: its Redis calls at redis.timeout_ms, a gate's waits for its "
+                      f"issuer at permit_timeout_ms): a legitimate slow turn would read as a stuck main loop; leave "
+                      f"it out for the default ({topo.default_loop_stall_limit_s(name):g} s)")
         if isinstance(s, PriceFeedSettings):
             syn = s.synthetic
             for key in ("start_prices", "volatility"):

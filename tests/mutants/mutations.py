@@ -49,6 +49,13 @@ JUMP_LIMITS = ("tests/test_cluster_hardening.py::"
                "test_a_print_exactly_at_the_limit_is_accepted_and_the_topologys_per_symbol_limits_are_used")
 BT_REFUSES = "tests/test_backtest_attack.py::test_settings_the_live_topology_refuses_are_refused_by_the_backtest"
 LINK = "tests/test_gate_issuer_link.py::"
+LIVENESS = "tests/test_loop_liveness.py::"
+LIVENESS_SLOW_START = (f"{LIVENESS}"
+                       "test_setup_is_not_a_stuck_main_loop_and_the_loops_first_turn_is_timed_from_the_loops_start")
+LIVENESS_STOPPED = (f"{LIVENESS}"
+                    "test_a_feed_reading_a_large_replay_file_is_not_said_stuck_and_a_stopped_actor_is_not_said_to_have_hung")
+LIVENESS_HANG = (f"{LIVENESS}"
+                 "test_a_gate_whose_main_loop_hangs_reads_not_ready_status_names_it_and_it_reads_ready_again_when_it_turns")
 STATUS_NEWEST = ("tests/test_status_overview.py::"
                  "test_status_shows_the_newest_price_over_all_symbols_and_a_symbol_at_the_points_needed_as_ready")
 
@@ -4748,8 +4755,8 @@ MUTATIONS: list[Mutation] = [
         "`up` and `status` read an actor's readiness from its own clustergate_actor_ready{actor=NAME}, not from any "
         "actor's metrics on its port (another home's permit issuer there made a gate that never started read ready)",
         "launcher/supervise.py",
-        "    ready = own_readiness(sample, name)\n    return (None, None) if ready is None",
-        "    ready = metric(sample, \"clustergate_actor_ready\")\n    return (None, None) if ready is None",
+        "    ready = own_readiness(sample, name)\n    if ready is None:",
+        "    ready = metric(sample, \"clustergate_actor_ready\")\n    if ready is None:",
         ("tests/test_status_foreign_metrics_port.py::"
          "test_another_actors_metrics_on_an_actors_port_are_not_taken_for_its_readiness",)),
     Mutation(
@@ -5432,6 +5439,117 @@ MUTATIONS: list[Mutation] = [
         "        if self._issuers_connected or self._issuers_none_since_mono != since:\n            return\n",
         "",
         (LINK + "test_a_slow_issuer_whose_socket_the_gate_re_creates_is_not_logged_gone",)),
+    Mutation(
+        "loop_stamp_never_updated",
+        "the main loop stamps its turn every turn: an idle actor (no message, no timer) stays ready for many stall "
+        "limits (liveness)",
+        "actors/runtime.py",
+        "            self._loop_turned = now  # the one store a turn",
+        "            pass  # the one store a turn",
+        (f"{LIVENESS}test_an_idle_actor_with_no_timer_and_no_message_stays_ready_for_several_stall_limits",)),
+    Mutation(
+        "idle_loop_poll_unbounded",
+        "an idle actor's poll wakes at least every TICK_S, so its loop turns (and stamps) however long nothing comes "
+        "(liveness)",
+        "actors/runtime.py",
+        "            timeout_s = TICK_S\n",
+        "            timeout_s = 3600.0\n",
+        (f"{LIVENESS}test_an_idle_actor_with_no_timer_and_no_message_stays_ready_for_several_stall_limits",)),
+    Mutation(
+        "readiness_ignores_the_loop_age",
+        "clustergate_actor_ready is the actor's verdict AND a loop that turned within the stall limit: a gate whose "
+        "handler or timer never returns read ready from its metrics thread (liveness)",
+        "actors/runtime.py",
+        "    return ready and loop_age_s <= stall_limit_s\n",
+        "    return ready\n",
+        (f"{LIVENESS}test_readiness_as_exported_is_the_actors_verdict_and_a_loop_that_turned_within_the_limit",
+         LIVENESS_HANG)),
+    Mutation(
+        "loop_stamp_updated_from_the_metrics_thread",
+        "the loop's age is the main thread's own stamp, read (never written) by the scrape thread: a stamp taken at "
+        "scrape time says any stuck loop is alive (liveness)",
+        "actors/runtime.py",
+        "        return max(0.0, time.monotonic() - self._loop_turned)\n",
+        "        self._loop_turned = time.monotonic()\n        return max(0.0, time.monotonic() - self._loop_turned)\n",
+        (LIVENESS_HANG,)),
+    Mutation(
+        "loop_stall_not_logged",
+        "a loop back after a stall past its limit logs loop_stalled once, with the seconds (liveness)",
+        "actors/runtime.py",
+        "            self._loop_stalled(now - self._loop_turned, stopped=self._continued_at > self._loop_turned)\n",
+        "            pass\n",
+        (LIVENESS_HANG,)),
+    Mutation(
+        "status_does_not_say_the_loop_is_stuck",
+        "status names a stuck main loop (`main loop stuck for N s`) and status --json carries it (liveness)",
+        "launcher/overview.py",
+        "    if age is not None and limit is not None and age > limit:\n",
+        "    if False:\n",
+        (LIVENESS_HANG,)),
+    Mutation(
+        "stall_limit_shorter_than_a_legitimate_turn_accepted",
+        "validate refuses a loop_stall_limit_s below the longest turn the actor's settings allow (a gate waiting on "
+        "its issuer would read as stuck) (liveness)",
+        "launcher/topology.py",
+        "                spec.loop_stall_limit_s < topo.longest_turn_s(name):  # a value refused",
+        "                spec.loop_stall_limit_s < 0:  # a value refused",
+        (f"{LIVENESS}test_validate_refuses_a_stall_limit_shorter_than_a_legitimate_turn_or_absurd",)),
+    Mutation(
+        "loop_age_counted_from_construction",
+        "the main loop's age is 0 until the loop starts: an actor still in setup past its stall limit (a large replay "
+        "file read) is not said `main loop stuck` (liveness)",
+        "actors/runtime.py",
+        "        self._loop_turned = math.inf\n",
+        "        self._loop_turned = time.monotonic()\n",
+        (LIVENESS_SLOW_START, LIVENESS_STOPPED)),
+    Mutation(
+        "loop_first_turn_not_timed",
+        "the loop's first turn is timed from the loop's start: one that never returns reads not ready like any other "
+        "(liveness)",
+        "actors/runtime.py",
+        "        parent_checked = self._loop_turned = monotonic()  # its first turn",
+        "        parent_checked = monotonic()  # its first turn",
+        (LIVENESS_SLOW_START,)),
+    Mutation(
+        "loop_stop_taken_for_a_stall",
+        "a process stopped (SIGSTOP) past its stall limit and continued logs loop_stopped, not loop_stalled (`a "
+        "handler or timer did not return`) (liveness)",
+        "actors/runtime.py",
+        "stopped=self._continued_at > self._loop_turned)",
+        "stopped=False)",
+        (LIVENESS_STOPPED,)),
+    Mutation(
+        "loop_stall_taken_for_a_stop",
+        "a loop stalled by a handler or timer that did not return logs loop_stalled, not loop_stopped: only a SIGCONT "
+        "during the stalled turn makes it a stop (liveness)",
+        "actors/runtime.py",
+        "stopped=self._continued_at > self._loop_turned)",
+        "stopped=self._continued_at > -math.inf)",
+        (LIVENESS_HANG, LIVENESS_SLOW_START)),
+    Mutation(
+        "stall_limit_refused_value_judged_again",
+        "a loop_stall_limit_s refused for what it is (a string, true, nan, below 1) is not judged again as a 0 s limit "
+        "`shorter than the longest turn` (liveness)",
+        "launcher/topology.py",
+        "                not any(p.path == limit_path for p in v.problems) and \\\n",
+        "",
+        (f"{LIVENESS}test_validate_says_one_thing_of_a_stall_limit_that_is_not_a_number_in_range",)),
+    Mutation(
+        "message_handled_not_stamped",
+        "each message a SUB-like handler returns from stamps the loop: a state writer's turn through queued states in "
+        "a slow Redis (65 s) read as a stuck loop while it wrote them all (liveness)",
+        "actors/runtime.py",
+        "                self._guard(lambda: handler(frames), self._errors_handler, role)\n                self._handled()\n",
+        "                self._guard(lambda: handler(frames), self._errors_handler, role)\n",
+        (f"{LIVENESS}test_a_state_writer_draining_queued_states_in_a_slow_redis_is_not_said_stuck",)),
+    Mutation(
+        "request_answered_not_stamped",
+        "each request a REP handler answers stamps the loop: 30 queued requests of 0.3 s made one 9 s turn, read as a "
+        "stuck loop (liveness)",
+        "actors/runtime.py",
+        "                send_one(s, frame)\n                self._handled()\n",
+        "                send_one(s, frame)\n",
+        (f"{LIVENESS}test_a_turn_serving_many_slow_requests_is_not_a_stuck_loop",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit

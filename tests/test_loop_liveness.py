@@ -1,0 +1,483 @@
+"""A stuck main loop reads as not ready: clustergate_actor_ready is computed when scraped, from the actor's own
+verdict and the age of its main loop's last turn (the metrics thread kept answering "ready" for a gate whose
+handler never returned, and it answered no proposal).
+
+Real processes: the demo under a real supervisord, with a sitecustomize hook in the gate's process that makes its
+timers hang while a trigger file exists; a real probe actor that nothing talks to."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from helpers import REPO, demo_topology_data, free_port, retarget, scrape, wait_for, write_topology
+from launcher.topology import LOOP_STALL_FLOOR_S, validate_data
+
+# Run by every Python process started with it on PYTHONPATH (supervisord too): only the actor named in
+# CG_HANG_ACTOR is touched. Its timers hang, never returning, while the file CG_HANG_FILE exists.
+HANG_HOOK = '''
+import os, sys
+_argv = getattr(sys, "orig_argv", [])
+_target = os.environ.get("CG_HANG_ACTOR")
+if _target and "--name" in _argv and _argv.index("--name") + 1 < len(_argv) and _argv[_argv.index("--name") + 1] == _target:
+    import time
+    import actors.runtime as _runtime
+    _trigger = os.environ["CG_HANG_FILE"]
+    _run_due_timers = _runtime.Actor._run_due_timers
+
+    def _hanging_timers(self):
+        while os.path.exists(_trigger):  # a timer that does not return: a blocking call without a timeout
+            time.sleep(0.05)
+        _run_due_timers(self)
+
+    _runtime.Actor._run_due_timers = _hanging_timers
+'''
+
+GATE_READY = 'clustergate_actor_ready{actor="gate",kind="gate"}'
+GATE_AGE = 'clustergate_actor_loop_age_seconds{actor="gate",kind="gate"}'
+
+
+def clustergate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "launcher", *args], capture_output=True, text=True, cwd=REPO,
+                          timeout=180, env=env)
+
+
+# --------------------------------------------------------------------------- the rule, without processes
+
+
+@pytest.mark.parametrize("ready, age_s, limit_s, exported", [
+    (True, 0.0, 30.0, True),
+    (True, 30.0, 30.0, True),  # at the limit: still a legitimate turn
+    (True, 30.001, 30.0, False),
+    (True, 1e6, 30.0, False),
+    (False, 0.0, 30.0, False),
+    (False, 1e6, 30.0, False),
+])
+def test_readiness_as_exported_is_the_actors_verdict_and_a_loop_that_turned_within_the_limit(ready, age_s, limit_s,
+                                                                                             exported) -> None:
+    from actors.runtime import loop_ready
+    assert loop_ready(ready, age_s, limit_s) is exported
+
+
+def _topology(**gate: object) -> dict:
+    data = retarget(demo_topology_data())
+    data["actors"]["gate"].update(gate)
+    return data
+
+
+def test_the_default_stall_limit_is_twice_the_longest_turn_the_settings_allow_and_at_least_the_floor() -> None:
+    topo, problems = validate_data(_topology())
+    assert not problems, problems
+    assert topo.loop_stall_limit_s("buffer") == LOOP_STALL_FLOOR_S
+    data = _topology(settings={"permit_timeout_ms": 60000})
+    topo, problems = validate_data(data)
+    assert not problems, problems
+    # four batches a turn, each waiting 60 s for the issuer and re-opening its socket, after 8 Redis calls
+    longest = topo.longest_turn_s("gate")
+    assert longest == pytest.approx(8 * 0.25 + 4 * (60 + 1.0))
+    assert topo.loop_stall_limit_s("gate") == pytest.approx(2 * longest)
+    assert topo.loop_stall_limit_s("buffer") == LOOP_STALL_FLOOR_S
+
+
+@pytest.mark.parametrize("limit, said", [
+    (5, "loop_stall_limit_s: 5 s is shorter than the longest turn this actor's settings allow (8 s"),
+    (0.5, "loop_stall_limit_s"),
+    (1e6, "loop_stall_limit_s"),
+])
+def test_validate_refuses_a_stall_limit_shorter_than_a_legitimate_turn_or_absurd(tmp_path: Path, limit, said) -> None:
+    path = write_topology(tmp_path / "t.yaml", _topology(loop_stall_limit_s=limit))
+    result = clustergate("validate", str(path))
+    said_all = result.stdout + result.stderr
+    assert result.returncode == 2, said_all
+    assert "actors.gate.loop_stall_limit_s" in said_all and said in said_all, said_all
+
+
+@pytest.mark.parametrize("limit, said", [
+    ("30", "expected a number, got str '30'"),
+    (True, "expected a number, got bool True"),
+    (float("nan"), "expected a finite number, got nan"),
+    (-5, "must be >= 1, got -5.0"),
+])
+def test_validate_says_one_thing_of_a_stall_limit_that_is_not_a_number_in_range(tmp_path: Path, limit, said) -> None:
+    """A value refused for what it is, not also as a 0 s limit "shorter than the longest turn" (the placeholder the
+    refused value left, which the longest-turn check then judged): that second line sent the reader after a turn."""
+    path = write_topology(tmp_path / "t.yaml", _topology(loop_stall_limit_s=limit))
+    result = clustergate("validate", str(path))
+    said_all = result.stdout + result.stderr
+    assert result.returncode == 2, said_all
+    assert said in said_all, said_all
+    assert "shorter than the longest turn" not in said_all, said_all
+
+
+def test_validate_takes_a_stall_limit_at_the_longest_turn(tmp_path: Path) -> None:
+    path = write_topology(tmp_path / "t.yaml", _topology(loop_stall_limit_s=8))
+    result = clustergate("validate", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --------------------------------------------------------------------------- real processes
+
+
+def test_a_gate_whose_main_loop_hangs_reads_not_ready_status_names_it_and_it_reads_ready_again_when_it_turns(
+        tmp_path: Path) -> None:
+    limit_s = 8.0  # the demo gate's longest legitimate turn (validate refuses less)
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(HANG_HOOK)
+    trigger = tmp_path / "hang-now"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(hook), str(REPO)]), CG_HANG_ACTOR="gate",
+               CG_HANG_FILE=str(trigger))
+    data = retarget(demo_topology_data())
+    data["actors"]["gate"]["loop_stall_limit_s"] = limit_s
+    topo_path = write_topology(tmp_path / "demo.yaml", data)
+    home = tmp_path / "home"
+    port = data["actors"]["gate"]["metrics_port"]
+    try:
+        up = clustergate("up", str(topo_path), "--home", str(home), env=env)
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert scrape(port)[GATE_READY] == 1.0
+        wait_for(lambda: clustergate("status", "--home", str(home)).returncode == 0, 30, "status 0 before the hang")
+
+        trigger.touch()
+        # Readiness falls within the limit and slack; the metrics thread goes on answering throughout.
+        wait_for(lambda: scrape(port)[GATE_READY] == 0.0, limit_s + 10, "the hung gate exported not ready")
+        assert scrape(port)[GATE_AGE] > limit_s
+        status = clustergate("status", "--home", str(home))
+        assert status.returncode == 1, status.stdout + status.stderr
+        assert "NOT READY: gate: main loop stuck for" in status.stdout, status.stdout
+        stuck = [line for line in status.stdout.splitlines() if "main loop stuck" in line]
+        assert len(stuck) == 1, stuck  # no other actor is said stuck
+        rows = {row["name"]: row for row in json.loads(
+            clustergate("status", "--json", "--home", str(home)).stdout)["programs"]}
+        assert rows["gate"]["ready"] is False and rows["gate"]["loop_age_s"] > limit_s, rows["gate"]
+        assert rows["gate"]["not_ready_why"].startswith("main loop stuck for"), rows["gate"]
+        assert rows["buffer"]["ready"] is True and rows["buffer"]["loop_age_s"] < limit_s, rows["buffer"]
+
+        trigger.unlink()
+        wait_for(lambda: scrape(port)[GATE_READY] == 1.0, 20, "the gate ready again once its loop turns")
+        log = (home / "run" / "logs" / "gate.log")
+        wait_for(lambda: "event=loop_stalled" in log.read_text(), 10, "the loop_stalled line in the gate's log")
+        stalled = [line for line in log.read_text().splitlines() if "event=loop_stalled" in line]
+        assert len(stalled) == 1, stalled  # once, when the loop came back
+        stalled_s = float(stalled[0].split("stalled_s=")[1].split()[0])
+        assert stalled_s > limit_s, stalled[0]
+        wait_for(lambda: clustergate("status", "--home", str(home)).returncode == 0, 30, "status 0 after the hang")
+    finally:
+        if trigger.exists():
+            trigger.unlink()
+        clustergate("down", "--home", str(home))
+
+
+IDLE_PROBE = '''
+import sys
+from actors.runtime import Actor, main
+
+class Idle(Actor):
+    kind = "permit_issuer"
+
+    def setup(self):  # no timer; its socket gets no request: every turn ends on the poll's timeout
+        self.on_request("requests", lambda frames: {"status": "ok"})
+        self.set_ready(True)
+
+main(Idle, sys.argv[1:])
+'''
+
+
+def start_probe(tmp_path: Path, name: str, source: str, limit_s: float, **env: str) -> tuple[subprocess.Popen, int, Any]:
+    """A probe actor (`source`, a permit_issuer's kind, nothing talking to it) run with stall limit `limit_s`, its
+    output in tmp_path/NAME.log: (its process, its metrics port, the open log)."""
+    metrics = free_port()
+    topo = {"name": name, "symbols": ["BTCUSDT"], "redis": {"url": "redis://127.0.0.1:1/0", "timeout_ms": 50},
+            "actors": {"probe": {"kind": "permit_issuer", "metrics_port": metrics, "loop_stall_limit_s": limit_s,
+                                 "sockets": {"requests": {"bind": f"tcp://127.0.0.1:{free_port()}"}}}}}
+    topo_path = write_topology(tmp_path / f"{name}.yaml", topo)
+    script = tmp_path / f"{name}.py"
+    script.write_text(source)
+    log = open(tmp_path / f"{name}.log", "wb")
+    proc = subprocess.Popen([sys.executable, str(script), "--topology", str(topo_path), "--name", "probe"], cwd=REPO,
+                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(REPO), **env})
+    return proc, metrics, log
+
+
+def test_an_idle_actor_with_no_timer_and_no_message_stays_ready_for_several_stall_limits(tmp_path: Path) -> None:
+    limit_s = 2.0
+    proc, metrics, log = start_probe(tmp_path, "idle", IDLE_PROBE, limit_s)
+    ready = 'clustergate_actor_ready{actor="probe",kind="permit_issuer"}'
+    age = 'clustergate_actor_loop_age_seconds{actor="probe",kind="permit_issuer"}'
+    try:
+        wait_for(lambda: scrape(metrics).get(ready) == 1.0, 15, "the idle probe ready")
+        samples = []
+        end = time.monotonic() + 4 * limit_s  # several limits with nothing to do: sampled, not timed
+        while time.monotonic() < end:
+            sample = scrape(metrics)
+            samples.append((sample[ready], sample[age]))
+            time.sleep(0.1)
+        assert len(samples) > 10 and all(r == 1.0 for r, _ in samples), samples
+        assert max(a for _, a in samples) < limit_s, samples
+        assert scrape(metrics)['clustergate_actor_loop_stall_limit_seconds{actor="probe",kind="permit_issuer"}'] == limit_s
+    finally:
+        proc.kill()
+        proc.wait()
+        log.close()
+    assert "loop_stalled" not in (tmp_path / "idle.log").read_text()
+
+
+def test_status_reads_a_stuck_loop_from_the_age_past_the_limit_and_nothing_from_an_actor_that_exports_no_age() -> None:
+    from launcher.overview import loop_liveness
+    labels = '{actor="gate",kind="gate"}'
+    sample = {f"clustergate_actor_ready{labels}": 0.0, f"clustergate_actor_loop_age_seconds{labels}": 42.4,
+              f"clustergate_actor_loop_stall_limit_seconds{labels}": 30.0}
+    assert loop_liveness(sample, "gate") == {"loop_age_s": 42.4,
+                                             "not_ready_why": "main loop stuck for 42 s (stall limit 30 s)"}
+    sample[f"clustergate_actor_loop_age_seconds{labels}"] = 0.05
+    assert loop_liveness(sample, "gate") == {"loop_age_s": 0.05}
+    assert loop_liveness({f"clustergate_actor_ready{labels}": 1.0}, "gate") == {"loop_age_s": None}  # an older actor
+    assert loop_liveness(sample, "buffer") == {"loop_age_s": None}  # another actor's series are not its own
+
+
+def test_the_longest_turn_counts_the_runtimes_own_batches_a_turn_and_re_bind_wait() -> None:
+    """launcher/ may not import actors.runtime (tests/test_layering.py): the figures the stall limit is derived from
+    are restated there, and must move with the runtime's."""
+    from actors.runtime import BATCHES_PER_TURN, REBIND_WAIT_S
+    from launcher.topology import GATE_ISSUER_WAITS_PER_TURN, SOCKET_REOPEN_S
+    assert (GATE_ISSUER_WAITS_PER_TURN, SOCKET_REOPEN_S) == (BATCHES_PER_TURN, REBIND_WAIT_S)
+
+
+# Its setup, then its loop's first turn, hold while their trigger file exists.
+SLOW_START_PROBE = '''
+import os, sys, time
+from actors.runtime import Actor, main
+
+def hold(path):
+    while os.path.exists(path):
+        time.sleep(0.05)
+
+class SlowStart(Actor):
+    kind = "permit_issuer"
+
+    def setup(self):  # a setup longer than the stall limit: a large replay file read, a Redis slow to answer
+        hold(os.environ["CG_SETUP_FILE"])
+        self.on_request("requests", lambda frames: {"status": "ok"})
+        self.after(0.0, lambda: hold(os.environ["CG_FIRST_TURN_FILE"]), name="first_turn")
+        self.set_ready(True)
+
+main(SlowStart, sys.argv[1:])
+'''
+
+
+def test_setup_is_not_a_stuck_main_loop_and_the_loops_first_turn_is_timed_from_the_loops_start(tmp_path: Path) -> None:
+    """The loop's age was counted from the actor's construction: an actor still in setup past its stall limit
+    exported that age (status: `main loop stuck`), and a first turn just over TICK_S logged loop_stalled with the
+    setup's seconds. Before its loop starts the age is 0 (the actor is not ready by its own verdict); its first turn
+    is timed from the loop's start, and one that outlasts the limit reads not ready like any other, and logs
+    loop_stalled (a stop and continue in setup, before that turn, does not make it loop_stopped)."""
+    limit_s = 2.0
+    in_setup, first_turn = tmp_path / "in-setup", tmp_path / "first-turn"
+    in_setup.touch()
+    first_turn.touch()
+    log_path = tmp_path / "slow.log"
+    proc, metrics, log = start_probe(tmp_path, "slow", SLOW_START_PROBE, limit_s, CG_SETUP_FILE=str(in_setup),
+                                     CG_FIRST_TURN_FILE=str(first_turn))
+    ready = 'clustergate_actor_ready{actor="probe",kind="permit_issuer"}'
+    age = 'clustergate_actor_loop_age_seconds{actor="probe",kind="permit_issuer"}'
+    try:
+        wait_for(lambda: age in scrape(metrics), 15, "the probe's metrics, in its setup")
+        samples = []
+        setup_began = time.monotonic()
+        while time.monotonic() < setup_began + 3 * limit_s:  # several limits in setup: sampled, not timed
+            sample = scrape(metrics)
+            samples.append((sample[ready], sample[age]))
+            time.sleep(0.1)
+        setup_held_s = time.monotonic() - setup_began
+        proc.send_signal(signal.SIGSTOP)  # stopped and continued in its setup: not the first turn's stall below
+        proc.send_signal(signal.SIGCONT)
+        assert len(samples) > 10 and all(r == 0.0 for r, _ in samples), samples  # not ready: its own verdict
+        assert max(a for _, a in samples) <= limit_s, samples  # but no loop to be stuck yet
+        in_setup.unlink()
+        # The first turn holds: timed from the loop's start, it reads not ready once past the limit.
+        wait_for(lambda: scrape(metrics)[age] > limit_s, 15, "the first turn's age past the limit")
+        assert scrape(metrics)[ready] == 0.0
+        first_turn.unlink()
+        wait_for(lambda: scrape(metrics)[ready] == 1.0, 15, "the probe ready once its first turn ends")
+        wait_for(lambda: "event=loop_stalled" in log_path.read_text(), 10, "the first turn's loop_stalled line")
+    finally:
+        proc.kill()
+        proc.wait()
+        log.close()
+    stalled = [line for line in log_path.read_text().splitlines() if "event=loop_stalled" in line]
+    assert len(stalled) == 1, stalled
+    stalled_s = float(stalled[0].split("stalled_s=")[1].split()[0])
+    assert limit_s < stalled_s < setup_held_s, (stalled[0], setup_held_s)  # the first turn's, not the setup's too
+
+
+def test_a_feed_reading_a_large_replay_file_is_not_said_stuck_and_a_stopped_actor_is_not_said_to_have_hung(
+        tmp_path: Path) -> None:
+    """Real processes under supervisord. The price feed reads its whole replay file in setup, seconds past its stall
+    limit: `status` said `main loop stuck` of it meanwhile. A buffer stopped (SIGSTOP) past its limit and continued
+    logged loop_stalled, `a handler or timer did not return`: none had; it says it was stopped (loop_stopped)."""
+    limit_s = 2.0  # the feed's and the buffer's longest legitimate turn at the demo's redis.timeout_ms
+    data = retarget(demo_topology_data())
+    symbols = data["symbols"]
+    replay = tmp_path / "prices.csv"
+    with open(replay, "w") as fh:  # about 5 s to read on this machine: more than the limit, whatever its speed
+        fh.write("ts,symbol,price\n")
+        start = time.time() - 3600
+        fh.writelines(f"{start + i // len(symbols) * 0.001:.3f},{symbols[i % len(symbols)]},{100 + i % 97 * 0.01:.2f}\n"
+                      for i in range(2_000_000))
+    data["actors"]["price_feed"]["settings"] = {"source": "replay", "replay": {"path": str(replay), "speed": 1.0}}
+    data["actors"]["price_feed"]["loop_stall_limit_s"] = limit_s
+    data["actors"]["buffer"]["loop_stall_limit_s"] = limit_s
+    topo_path = write_topology(tmp_path / "demo.yaml", data)
+    home = tmp_path / "home"
+    feed_log = home / "run" / "logs" / "price_feed.log"
+    try:
+        up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)], cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        wait_for(lambda: feed_log.exists() and "event=starting" in feed_log.read_text(), 60, "the feed starting")
+        started = time.monotonic()  # the feed began its setup before this
+        reading = []  # the feed's status rows taken while it read its file (its log said nothing more yet)
+        while "replay_loaded" not in feed_log.read_text() and up.poll() is None:
+            rows = {row["name"]: row for row in json.loads(
+                clustergate("status", "--json", "--home", str(home)).stdout)["programs"]}
+            if "replay_loaded" not in feed_log.read_text():
+                reading.append((time.monotonic() - started, rows.get("price_feed")))
+        assert up.wait(timeout=120) == 0, up.stdout.read() if up.stdout else ""
+        # status asked the feed, in its setup, past its limit (the file was read fast enough to make this moot: more rows)
+        late = [row for in_setup_s, row in reading if in_setup_s > limit_s and row is not None]
+        assert late, reading
+        assert all("not_ready_why" not in row and row["ready"] is False for row in late), [r.get("not_ready_why") for r in late]
+        assert all((row["loop_age_s"] or 0.0) <= limit_s for row in late), late
+        assert "loop_stalled" not in feed_log.read_text()
+
+        rows = {row["name"]: row for row in json.loads(
+            clustergate("status", "--json", "--home", str(home)).stdout)["programs"]}
+        buffer_pid = rows["buffer"]["pid"]
+        buffer_log = home / "run" / "logs" / "buffer.log"
+        os.kill(buffer_pid, signal.SIGSTOP)
+        try:
+            time.sleep(2 * limit_s)  # stopped past its limit (a wait, not an assertion)
+        finally:
+            os.kill(buffer_pid, signal.SIGCONT)
+        wait_for(lambda: "event=loop_stopped" in buffer_log.read_text(), 10, "the buffer's loop_stopped line")
+        assert "event=loop_stalled" not in buffer_log.read_text()
+        port = data["actors"]["buffer"]["metrics_port"]
+        wait_for(lambda: scrape(port)['clustergate_actor_ready{actor="buffer",kind="buffer"}'] == 1.0, 20,
+                 "the buffer ready again")
+    finally:
+        clustergate("down", "--home", str(home))
+
+
+# Holds Redis (single-threaded) for ARGV[1] microseconds a call: every other client's call waits for it.
+BUSY_SCRIPT = ("local t = redis.call('TIME'); local s = t[1] * 1e6 + t[2]; "
+               "repeat local n = redis.call('TIME') until (n[1] * 1e6 + n[2]) - s > tonumber(ARGV[1])")
+
+
+def test_a_state_writer_draining_queued_states_in_a_slow_redis_is_not_said_stuck(tmp_path: Path) -> None:
+    """A Redis slow to answer (another client's scripts hold it 0.3 s at a time, each call still within timeout_ms)
+    makes each state write (about 6 calls) longer than the cadence: states queue on the writer's socket, and a turn
+    serves up to REQUEST_DRAIN of them. Such turns grew past 60 s (limit 30 s at timeout_ms 1000), read as a stuck
+    main loop (not ready, loop_stalled) while the writer wrote every state. Each message handled stamps the loop."""
+    import threading
+
+    import redis as redis_lib
+    limit_s = 8.0  # the state writer's longest turn at timeout_ms 1000: validate's least
+    data = retarget(demo_topology_data())
+    data["redis"]["timeout_ms"] = 1000
+    data["actors"]["state_writer"]["loop_stall_limit_s"] = limit_s
+    topo_path = write_topology(tmp_path / "demo.yaml", data)
+    home = tmp_path / "home"
+    port = data["actors"]["state_writer"]["metrics_port"]
+    labels = '{actor="state_writer",kind="state_writer"}'
+    stop = threading.Event()
+
+    def hold_redis() -> None:
+        client = redis_lib.Redis(port=data["redis"]["port"], socket_timeout=10)
+        while not stop.is_set():
+            client.eval(BUSY_SCRIPT, 0, 300_000)
+
+    try:
+        up = clustergate("up", str(topo_path), "--home", str(home))
+        assert up.returncode == 0, up.stdout + up.stderr
+        wait_for(lambda: scrape(port).get("p27_updates_total", 0) >= 1, 60, "a first state written")
+        holder = threading.Thread(target=hold_redis, daemon=True)
+        holder.start()
+        written_before = scrape(port)["p27_updates_total"]
+        ages = []
+        end = time.monotonic() + 60  # turns through queued states grow past the limit within this: sampled, not timed
+        while time.monotonic() < end:
+            ages.append(scrape(port)[f"clustergate_actor_loop_age_seconds{labels}"])
+            time.sleep(0.5)
+        assert scrape(port)["p27_updates_total"] > written_before + 10  # it went on writing
+        assert max(ages) <= limit_s, ages
+        assert "loop_stalled" not in (home / "run" / "logs" / "state_writer.log").read_text()
+    finally:
+        stop.set()
+        clustergate("down", "--home", str(home))
+
+
+SLOW_REQUESTS_PROBE = '''
+import sys, time
+from actors.runtime import Actor, main
+
+class SlowRequests(Actor):
+    kind = "permit_issuer"
+
+    def setup(self):  # each request waits 0.3 s (a Redis slow to answer): a turn serves up to REQUEST_DRAIN of them
+        self.on_request("requests", lambda frames: time.sleep(0.3) or {"status": "ok"})
+        self.set_ready(True)
+
+main(SlowRequests, sys.argv[1:])
+'''
+
+
+def test_a_turn_serving_many_slow_requests_is_not_a_stuck_loop(tmp_path: Path) -> None:
+    """30 requests queued, 0.3 s each: one turn of 9 s, past the 2 s limit, read as a stuck loop while every request
+    was answered. Each request answered stamps the loop."""
+    import zmq
+    limit_s = 2.0
+    proc, metrics, log = start_probe(tmp_path, "slowreq", SLOW_REQUESTS_PROBE, limit_s)
+    topo = yaml.safe_load((tmp_path / "slowreq.yaml").read_text())
+    endpoint = topo["actors"]["probe"]["sockets"]["requests"]["bind"]
+    age = 'clustergate_actor_loop_age_seconds{actor="probe",kind="permit_issuer"}'
+    ctx = zmq.Context()
+    clients = []
+    try:
+        wait_for(lambda: scrape(metrics).get('clustergate_actor_ready{actor="probe",kind="permit_issuer"}') == 1.0, 15,
+                 "the probe ready")
+        for _ in range(30):
+            client = ctx.socket(zmq.REQ)
+            client.setsockopt(zmq.LINGER, 0)
+            client.connect(endpoint)
+            clients.append(client)
+        for client in clients:
+            client.send(b"{}")
+        poller = zmq.Poller()
+        for client in clients:
+            poller.register(client, zmq.POLLIN)
+        answered, ages = 0, []
+        end = time.monotonic() + 60
+        while answered < len(clients) and time.monotonic() < end:
+            for client, _ in poller.poll(100):
+                client.recv()
+                poller.unregister(client)
+                answered += 1
+            ages.append(scrape(metrics)[age])
+        assert answered == len(clients)
+        assert len(ages) > 10 and max(ages) <= limit_s, ages
+    finally:
+        for client in clients:
+            client.close()
+        ctx.term()
+        proc.kill()
+        proc.wait()
+        log.close()
+    assert "loop_stalled" not in (tmp_path / "slowreq.log").read_text()
