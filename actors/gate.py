@@ -606,12 +606,12 @@ class Gate(Actor):
         self.set_ready(True)
 
     def heartbeat_timeout_ms(self, role: str) -> int:
-        """A turn may wait permit_timeout_ms for the issuer (up to 60 s) and again for its re-opened socket, with
-        a client's queue full meanwhile: its PONGs unread, it is dropped (with every proposal it queued) unless the
-        proposals socket waits longer than that."""
+        """A turn may serve four batches, each waiting permit_timeout_ms for the issuer (up to 60 s) and re-opening
+        its socket, after its Redis reads (Topology.longest_turn_s), with a client's queue full meanwhile: its PONGs
+        unread, it is dropped (with every proposal it queued) unless the proposals socket waits longer than that."""
         if role != "proposals":
             return super().heartbeat_timeout_ms(role)
-        return 2 * self.settings.permit_timeout_ms + HEARTBEAT_TIMEOUT_MS
+        return math.ceil(self.topology.longest_turn_s(self.name) * 1000) + HEARTBEAT_TIMEOUT_MS
 
     def max_message_bytes(self, role: str) -> int | None:
         """Proposals come from outside the topology: libzmq drops the connection of a larger one unread."""

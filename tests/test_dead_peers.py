@@ -11,6 +11,7 @@ import struct
 import time
 from pathlib import Path
 
+import pytest
 import zmq
 
 from helpers import DEADLINE_SCALE, wait_for
@@ -179,3 +180,24 @@ def test_idle_tcp_connections_past_the_soft_descriptor_limit_leave_the_gate_answ
             p26.__exit__(None, None, None)
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("permit_timeout_ms", [10, 500, 6000, 60000])
+def test_the_gates_proposals_socket_keeps_a_silent_client_for_longer_than_its_longest_turn(permit_timeout_ms: int):
+    """A turn serves up to four batches (the runtime's BATCHES_PER_TURN), each of which may wait permit_timeout_ms on
+    a stopped issuer and re-open its socket: with a client's queue full meanwhile its PONGs go unread. The proposals
+    socket's heartbeat timeout was 2 x permit_timeout_ms + HEARTBEAT_TIMEOUT_MS: a turn of four such waits at a
+    permit_timeout_ms over 5 s outlasted it, and the gate dropped a live client with every proposal it had queued."""
+    from types import SimpleNamespace
+    from actors.gate import Gate
+    from actors.runtime import HEARTBEAT_TIMEOUT_MS
+    from helpers import demo_topology_data, retarget
+    from launcher.topology import validate_data
+    data = retarget(demo_topology_data())
+    data["actors"]["gate"].setdefault("settings", {})["permit_timeout_ms"] = permit_timeout_ms
+    topo, problems = validate_data(data)
+    assert not problems, problems
+    gate = SimpleNamespace(topology=topo, name="gate", settings=topo.actor("gate").settings)
+    longest_ms = topo.longest_turn_s("gate") * 1000
+    assert longest_ms >= 4 * permit_timeout_ms
+    assert Gate.heartbeat_timeout_ms(gate, "proposals") >= longest_ms + HEARTBEAT_TIMEOUT_MS

@@ -3193,10 +3193,20 @@ MUTATIONS: list[Mutation] = [
         "the gate's proposals socket keeps a client silent for longer than a turn may wait on the issuer: a live "
         "client whose queue is full has its PONGs unread meanwhile",
         "actors/gate.py",
-        "        return 2 * self.settings.permit_timeout_ms + HEARTBEAT_TIMEOUT_MS\n",
+        "        return math.ceil(self.topology.longest_turn_s(self.name) * 1000) + HEARTBEAT_TIMEOUT_MS\n",
         "        return HEARTBEAT_TIMEOUT_MS\n",
         ("tests/test_dead_peers.py::"
-         "test_a_live_client_whose_queue_is_full_while_the_gate_waits_on_its_issuer_is_kept_and_answered",)),
+         "test_a_live_client_whose_queue_is_full_while_the_gate_waits_on_its_issuer_is_kept_and_answered",
+         "tests/test_dead_peers.py::test_the_gates_proposals_socket_keeps_a_silent_client_for_longer_than_its_longest_turn")),
+    Mutation(
+        "gate_heartbeat_counts_one_issuer_wait_a_turn",
+        "the gate's proposals socket keeps a silent client longer than its longest turn: four batches a turn, each "
+        "waiting permit_timeout_ms on a stopped issuer (2 x permit_timeout_ms + HEARTBEAT_TIMEOUT_MS dropped live "
+        "clients past a permit_timeout_ms of 5 s)",
+        "actors/gate.py",
+        "        return math.ceil(self.topology.longest_turn_s(self.name) * 1000) + HEARTBEAT_TIMEOUT_MS\n",
+        "        return 2 * self.settings.permit_timeout_ms + HEARTBEAT_TIMEOUT_MS\n",
+        ("tests/test_dead_peers.py::test_the_gates_proposals_socket_keeps_a_silent_client_for_longer_than_its_longest_turn",)),
     Mutation(
         "gate_logs_a_stopped_issuer_on_every_turn",
         "the gate logs an issuer that does not answer once a second with repeated=, not on every turn that waited "
