@@ -325,9 +325,16 @@ def test_a_curve_connection_broken_after_its_handshake_is_counted_gone_and_not_t
         data["actors"]["permit_issuer"]["sockets"]["requests"]["bind"] = f"tcp://127.0.0.1:{proxy.port}"
         gate_topology = write_topology(tmp_path / "gate.yaml", data)
         issuer = ActorProcess(issuer_topology, "permit_issuer", log_dir=tmp_path).start()
-        gate = ActorProcess(gate_topology, "gate", log_dir=tmp_path).start()
+        gate = ActorProcess(gate_topology, "gate", log_dir=tmp_path)
         gate_port = data["actors"]["gate"]["metrics_port"]
         try:
+            # Its socket bound before the gate connects: the proxy connects upstream once, when the gate connects to
+            # it (a refused upstream ended its accept thread, and the gate never counted the issuer: CI, 5 Dec).
+            issuer_ready = 'clustergate_actor_ready{actor="permit_issuer",kind="permit_issuer"}'
+            wait_for(lambda: scrape(data["actors"]["permit_issuer"]["metrics_port"]).get(issuer_ready) == 1.0, 20,
+                     "the issuer ready (its requests socket bound)")
+            gate.start()
+
             def count() -> float | None:
                 return scrape(gate_port).get(CONNECTED)
             wait_for(lambda: count() == 1 and proxy.accepted == 1, 20, "the gate to count its issuer (via the proxy)")
