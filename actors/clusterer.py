@@ -37,15 +37,13 @@ from prometheus_client import Counter, Gauge
 from actors.clustering import (HELD_PRICES_STALE, ClusterMetrics, cluster_labels, cluster_metrics,
                                min_points_over_relevant, stale_held_verdict)
 from actors.correlator import decode_matrix
-from launcher.feed_inputs import MAX_EPOCH_S
 from launcher.redis_conn import connect
 from actors.runtime import Actor, error_text, main
 from actors.snapshot_reads import read_signed_notionals
 from actors.snapshots import held_symbols
+from actors.state_message import STATE_TOPIC, STATE_VERSION, decode_state  # noqa: F401 (the wire format, re-exported)
 from actors.wire import encode
 
-STATE_TOPIC = b"state"
-STATE_VERSION = 1
 
 # A not-ready matrix is not counted here: the correlator counts its cause, and the state writer counts
 # the update it then does not write (upstream_not_ready), so each reason is counted once per event.
@@ -265,20 +263,6 @@ class ClustererActor(Actor):
         gauges = message["gauges"]
         self.set_gauges(gauges["clusters_count"], gauges["cluster_stress_sum"], gauges["cluster_stress_max"])
         self.sockets["state"].send_multipart([STATE_TOPIC, encode(message)])
-
-
-def decode_state(frames: list[bytes]) -> dict[str, Any]:
-    """The state message's JSON; raise ValueError when malformed, a ts that is not epoch seconds (a JSON number in
-    0..MAX_EPOCH_S) included: the writer stamps updated_ts and updated_ts_ms from it."""
-    if len(frames) != 2 or frames[0] != STATE_TOPIC:
-        raise ValueError("expected [b'state', JSON]")
-    message = json.loads(frames[1])
-    if not isinstance(message, dict) or message.get("v") != STATE_VERSION or "gauges" not in message:
-        raise ValueError("unknown state version")
-    ts = message.get("ts")
-    if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not 0 <= ts <= MAX_EPOCH_S:  # NaN fails too
-        raise ValueError(f"ts {json.dumps(ts)[:40]} is not epoch seconds (a number in 0..{MAX_EPOCH_S:.0e})")
-    return message
 
 
 if __name__ == "__main__":

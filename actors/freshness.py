@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# An epoch above this is not seconds (it would be after the year 5000): milliseconds or finer.
+MAX_EPOCH_S = 1e11
+
 
 def cluster_state_time_s(updated: float, updated_ts_ms: Any) -> float:
     """The cluster state's time: updated_ts_ms / 1000 when that is an integer within updated_ts's whole second

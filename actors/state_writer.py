@@ -40,7 +40,7 @@ import redis
 from prometheus_client import Counter, Gauge
 
 from launcher import keys
-from actors.clusterer import decode_state
+from actors.state_message import decode_state
 from actors.freshness import cluster_state_time_s
 from actors.policy import finite_number, state_is_fresh
 from launcher.keys import wrong_type

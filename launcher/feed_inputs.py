@@ -18,6 +18,8 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
+from actors.freshness import MAX_EPOCH_S  # noqa: F401 (re-exported: the price feed and the backtest read it here)
+
 
 # --------------------------------------------------------------------------- price checks
 
@@ -183,8 +185,6 @@ class ReplayColumns(ReplayData):
 
 TS_COLUMNS = ("ts", "timestamp", "time")
 PRICE_COLUMNS = ("price", "close")
-# An epoch above this is not seconds (it would be after the year 5000): milliseconds or finer.
-MAX_EPOCH_S = 1e11
 
 
 def parse_timestamp(text: str) -> float:

@@ -1954,7 +1954,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "a_state_ts_that_is_not_epoch_seconds_reaches_the_writes",
         "a state whose ts is not epoch seconds is refused as bad_state and the writer keeps writing (rev-skew)",
-        "actors/clusterer.py",
+        "actors/state_message.py",
         "    if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not 0 <= ts <= MAX_EPOCH_S:  # NaN fails too\n",
         "    if False:\n",
         (f"{SKEW}::test_a_state_whose_ts_is_not_epoch_seconds_is_refused_as_bad_state_and_the_writer_keeps_writing",)),
