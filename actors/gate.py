@@ -77,6 +77,16 @@ UNSIGNED_REPLY: dict[str, Any] = {
               "topology's permit issuer (a process on its port?), or an issuer given another password"}
 # Whole-request refusals the permit issuer gives before running any script: nothing was recorded.
 REFUSED_BEFORE_ANY_WRITE = ("bad_request", "expired", "unauthorized")
+# How long a stopping gate (SIGTERM) still waits for its permit issuer's reply to the request in flight: a live
+# issuer answers within milliseconds; a stalled one would hold the stop for up to permit_timeout_ms (up to 60 s),
+# past the 2 s an actor has to exit and supervisord's stopwaitsecs, which then SIGKILLs it, answering nobody.
+STOP_ISSUER_GRACE_S = 0.2
+
+
+class StopWaiting(Exception):
+    """Raised by Gate.stop() (the SIGTERM handler) while the gate waits for its permit issuer (ask_issuer)."""
+
+
 # Error reasons of a proposal that was valid but cannot be decided (gate_requests_total result labels).
 PLAN_ID_CONFLICT = "plan_id_conflict"
 # A proposal reached after its deadline_ms (less the allowed clock skew): no decision, no record, no permit.
@@ -540,6 +550,7 @@ class Gate(Actor):
         self.stale_after_s = self.topology.positions.stale_after_s
         self.permit_timeout_ms = s.permit_timeout_ms
         self._issuer_lost = False  # the last request to the issuer went unanswered (issuer_lost, issuer_back)
+        self._stop_cuts_wait = False  # ask_issuer is waiting for the issuer: stop() raises StopWaiting into it
         self.redis = RespClient.from_config(self.topology.redis)
         self._issuer_key = issuer_key(self.topology.redis.password)  # signs every request to the issuer (None: not)
         commands = state_commands(self.symbols, self.topology.positions.key_pattern, self.realized)
@@ -807,23 +818,47 @@ class Gate(Actor):
                          for_s=round(time.monotonic() - since, 1),
                          detail="no permit issuer connected: every proposal gets a fault HOLD until one is")
 
+    def stop(self) -> None:
+        """SIGTERM: stop after this batch; a wait for the issuer in progress is cut to STOP_ISSUER_GRACE_S."""
+        super().stop()
+        if self._stop_cuts_wait:
+            self._stop_cuts_wait = False
+            raise StopWaiting
+
     def ask_issuer(self, request: dict[str, Any]) -> dict[str, Any] | None:
         """The issuer's reply; ISSUER_NOT_CONNECTED when the request could not even be queued by its
         deadline_mono (a `permits` socket that binds, with no issuer connected: a blocking send would wait for
         one, answering nobody); PERMITS_SOCKET_UNAVAILABLE when the socket could not be re-opened; or None after
-        permit_timeout_ms (the socket is then re-created)."""
+        permit_timeout_ms (the socket is then re-created), or after STOP_ISSUER_GRACE_S once the gate is asked to
+        stop (the request may have been sent: outcome unknown)."""
         sock = self.sockets.get("permits") or self.reopen_permits()
         if sock is None:
             return PERMITS_SOCKET_UNAVAILABLE
         try:
             frame = signed_issuer_request(encode_internal(request), self._issuer_key)
+            self._stop_cuts_wait = True
             try:
-                send_one(sock, frame, _NOBLOCK)  # queued at once whenever a pipe exists
-            except zmq.Again:
-                if not self._send_when_connected(sock, frame, request["deadline_mono"]):
-                    self.issuer_lost("permit_issuer_not_connected", endpoint=self.spec.sockets["permits"].endpoint)
-                    return ISSUER_NOT_CONNECTED
-            reply = self.issuer_reply(sock.recv(), frame)  # RCVTIMEO: zmq's own poll with the timeout, no Poller per call
+                try:
+                    send_one(sock, frame, _NOBLOCK)  # queued at once whenever a pipe exists
+                except zmq.Again:
+                    if not self._send_when_connected(sock, frame, request["deadline_mono"]):
+                        self._stop_cuts_wait = False
+                        self.issuer_lost("permit_issuer_not_connected", endpoint=self.spec.sockets["permits"].endpoint)
+                        return ISSUER_NOT_CONNECTED
+                if self._stopping:  # asked to stop before this request (a re-decision after a cooldown conflict)
+                    raise StopWaiting
+                raw = sock.recv()  # RCVTIMEO: zmq's own poll with the timeout, no Poller per call
+            except StopWaiting:
+                self._stop_cuts_wait = False
+                raw = self._reply_within_stop_grace(sock)
+                if raw is None:
+                    self.log.warning("permit_issuer_wait_cut", grace_s=STOP_ISSUER_GRACE_S,
+                                     detail="the gate is stopping: its issuer did not answer within the grace, so the "
+                                            "batch in flight is HOLD permit_unavailable, outcome unknown")
+                    return None  # no new socket: the gate closes its sockets now
+            finally:
+                self._stop_cuts_wait = False
+            reply = self.issuer_reply(raw, frame)
             if self._issuer_lost:
                 self.issuer_back()
             return reply
@@ -832,7 +867,18 @@ class Gate(Actor):
         except (zmq.ZMQError, ValueError) as exc:
             self.issuer_lost("permit_issuer_error", type(exc).__name__, error=repr(exc))
         self.issuer_lost("permit_issuer_unavailable", timeout_ms=self.permit_timeout_ms)
-        self.reopen_permits()
+        if not self._stopping:
+            self.reopen_permits()
+        return None
+
+    @staticmethod
+    def _reply_within_stop_grace(sock: zmq.Socket) -> bytes | None:
+        """The issuer's reply if it comes within STOP_ISSUER_GRACE_S (a REQ socket that never sent reads nothing)."""
+        try:
+            if sock.poll(int(STOP_ISSUER_GRACE_S * 1000), zmq.POLLIN):
+                return sock.recv(_NOBLOCK)
+        except zmq.ZMQError:
+            pass
         return None
 
     def issuer_reply(self, raw: bytes, frame: bytes) -> dict[str, Any]:

@@ -5560,6 +5560,16 @@ MUTATIONS: list[Mutation] = [
         "                send_one(s, frame)\n                self._handled()\n",
         "                send_one(s, frame)\n",
         (f"{LIVENESS}test_a_turn_serving_many_slow_requests_is_not_a_stuck_loop",)),
+    Mutation(
+        "stop_does_not_cut_the_issuer_wait",
+        "a gate stopped while it waits a long permit_timeout_ms on a stalled issuer answers its proposals and exits "
+        "within its shutdown bound (6.04 s before, past supervisord's stopwaitsecs of 5 s: SIGKILLed, nobody "
+        "answered) (revexit)",
+        "actors/gate.py",
+        "        if self._stop_cuts_wait:\n            self._stop_cuts_wait = False\n            raise StopWaiting\n",
+        "",
+        ("tests/test_exit_path_stop_review.py::"
+         "test_a_gate_stopped_while_it_waits_a_long_permit_timeout_on_a_stalled_issuer_answers_and_exits_at_once",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit

@@ -1,0 +1,73 @@
+"""Hostile review of the exit path (session 28, branch revexit), each finding against real processes: a real
+redis-server, gate and permit issuer."""
+
+from __future__ import annotations
+
+import signal
+
+import zmq
+
+from launcher import keys
+from helpers import NO_SHEDDING, SHUTDOWN_BOUND_S, scrape, wait_for
+from test_gate_attack import answers_by_id
+from test_gate_service import P26, new_plan, proposal_body, write_book
+
+
+def test_a_gate_stopped_while_it_waits_a_long_permit_timeout_on_a_stalled_issuer_answers_and_exits_at_once(
+        tmp_path, redis_server):
+    """A gate given a long permit_timeout_ms (6 s here; validate accepts up to 60 s) and stopped (SIGTERM: `up` after
+    a changed setting, supervisorctl restart) while it waited on a stalled permit issuer finished that wait before
+    it answered anything or exited: 6.04 s, past the 2 s docs/operating.md promises and past the stopwaitsecs of 5 s
+    supervisord is given for every actor, which then SIGKILLs it, so neither the proposal it was deciding nor those
+    queued behind it got any reply. A stopping gate now waits for its issuer's reply only a short grace: the proposal
+    in flight gets the fault HOLD permit_unavailable, outcome unknown (the issuer may still record it: the same
+    plan_id resent gets that decision), the others `overloaded`, and the gate exits within its shutdown bound."""
+    r = redis_server.client()
+    write_book(r)
+    p26 = P26(tmp_path / "p26", redis_server.url, gate_settings={**NO_SHEDDING, "permit_timeout_ms": 6000}).start()
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(p26.endpoint)
+    first, sent = new_plan(), 5
+    try:
+        before = scrape(p26.gate_metrics_port).get('p26_plans_seen_total{action_proposed="PARTIAL_50"}', 0.0)
+        p26.issuer.proc.send_signal(signal.SIGSTOP)
+        try:
+            sock.send_multipart([b"first", b"", proposal_body(first, "ETHUSDT", "PARTIAL_50")])
+            # Admitted (counted) before the gate asks its issuer: it is now in that wait, which lasts 6 s.
+            wait_for(lambda: scrape(p26.gate_metrics_port).get(
+                'p26_plans_seen_total{action_proposed="PARTIAL_50"}', 0.0) > before, 5, "the gate to take the proposal")
+            for i in range(sent - 1):
+                sock.send_multipart([b"%d" % i, b"", proposal_body(new_plan(), "ETHUSDT", "HOLD")])
+            p26.gate.proc.send_signal(signal.SIGTERM)
+            try:
+                code = p26.gate.proc.wait(timeout=SHUTDOWN_BOUND_S)
+            except Exception:
+                code = None
+            answers = answers_by_id(sock, sent)
+        finally:
+            p26.issuer.proc.send_signal(signal.SIGCONT)
+        assert code == 0, f"the gate did not exit within {SHUTDOWN_BOUND_S} s of its SIGTERM\n{p26.gate.log()[-2000:]}"
+        assert len(answers) == sent, f"{sent - len(answers)} of {sent} proposals got no reply"
+        in_flight = answers[b"first"]
+        assert in_flight["status"] == "ok", in_flight
+        decision = in_flight["decision"]
+        assert (decision["final_action"], decision["gate_reason"], decision["recorded"]) == (
+            "HOLD", "permit_unavailable", False), decision
+        assert "outcome unknown" in decision["detail"], decision
+        for key, answer in answers.items():
+            if key != b"first":
+                assert (answer["status"], answer["reason"]) == ("error", "overloaded"), answer
+                assert "stopping" in answer["detail"], answer
+        # Outcome unknown indeed: the issuer, continued, may record it (its deadline is the gate's permit_timeout_ms
+        # / 2). A restarted gate answers the same plan_id with whatever was recorded, once, never a second permit.
+        p26.gate.start()
+        reply = p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=first)
+        assert reply["status"] == "ok" and reply["decision"]["recorded"] is True, reply
+        records = [f for _, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == first]
+        assert len(records) == 1, records
+        assert bool(r.exists(keys.permit(first))) == reply["decision"]["permit"], reply
+    finally:
+        sock.close()
+        p26.stop()
+
