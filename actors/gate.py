@@ -84,7 +84,8 @@ STOP_ISSUER_GRACE_S = 0.2
 
 
 class StopWaiting(Exception):
-    """Raised by Gate.stop() (the SIGTERM handler) while the gate waits for its permit issuer (ask_issuer)."""
+    """Raised by Gate.stop() (the SIGTERM handler) while the gate waits for its permit issuer (ask_issuer) or for a
+    state read from Redis (read_redis)."""
 
 
 # Error reasons of a proposal that was valid but cannot be decided (gate_requests_total result labels).
@@ -540,6 +541,7 @@ class Gate(Actor):
     # finite, so no NaN or Infinity is ever in one (wire.encode_finite).
     encode_reply = staticmethod(encode_finite)
     settings: GateSettings
+    _stop_cuts_wait = False  # waiting for the issuer or Redis: stop() raises StopWaiting into the wait
 
     def setup(self) -> None:
         s = self.settings
@@ -550,7 +552,6 @@ class Gate(Actor):
         self.stale_after_s = self.topology.positions.stale_after_s
         self.permit_timeout_ms = s.permit_timeout_ms
         self._issuer_lost = False  # the last request to the issuer went unanswered (issuer_lost, issuer_back)
-        self._stop_cuts_wait = False  # ask_issuer is waiting for the issuer: stop() raises StopWaiting into it
         self.redis = RespClient.from_config(self.topology.redis)
         self._issuer_key = issuer_key(self.topology.redis.password)  # signs every request to the issuer (None: not)
         commands = state_commands(self.symbols, self.topology.positions.key_pattern, self.realized)
@@ -636,18 +637,34 @@ class Gate(Actor):
         cooldown_symbols = [s for s in dict.fromkeys(symbols) if s in self.allowed]
         payload = b"".join([self._state_payload, *(self._cooldown_payload[s] for s in cooldown_symbols)])
         read_at = time.time()
-        replies = refused_by_redis(self.redis.pipeline_raw(payload, self._state_count + len(cooldown_symbols)))
+        replies = refused_by_redis(self.read_redis(payload, self._state_count + len(cooldown_symbols)))
         GATE_STATE_READ_TIMESTAMP.set(read_at)
         self.note_unreadable(replies)
         return parse_state(replies, self.symbols, time.time(), self.stale_after_s, self.freshness_s,
                            self.realized, cooldown_symbols)
+
+    def read_redis(self, payload: bytes, count: int) -> list[Any]:
+        """redis.pipeline_raw(payload, count) of a state read, which a stop (SIGTERM) cuts short: a stalled Redis
+        would hold the stop for up to twice redis.timeout_ms (the read and its re-send; up to 60 s each). Cut, or
+        asked when the gate is stopping: RedisUnavailable (a read: nothing was written), the connection closed."""
+        self._stop_cuts_wait = True
+        try:
+            if self._stopping:  # (checked once stop() would raise: a stop between the two is not missed)
+                raise StopWaiting
+            return self.redis.pipeline_raw(payload, count)
+        except StopWaiting:
+            self._stop_cuts_wait = False
+            self.redis.close()  # a reply may be half read: never read this connection again
+            raise RedisUnavailable("the gate is stopping: its state read was cut short") from None
+        finally:
+            self._stop_cuts_wait = False
 
     def refresh_cache(self) -> StateCache:
         """Re-read the state cache from Redis; Redis unreachable leaves no cache (RedisUnavailable):
         decisions are then HOLD redis_unavailable, never made from an old cache."""
         read_at, read_mono = time.time(), time.perf_counter()
         try:
-            replies = refused_by_redis(self.redis.pipeline_raw(self._refresh_payload, self._refresh_count))
+            replies = refused_by_redis(self.read_redis(self._refresh_payload, self._refresh_count))
         except RedisUnavailable:
             self._cache = None
             raise
@@ -819,7 +836,8 @@ class Gate(Actor):
                          detail="no permit issuer connected: every proposal gets a fault HOLD until one is")
 
     def stop(self) -> None:
-        """SIGTERM: stop after this batch; a wait for the issuer in progress is cut to STOP_ISSUER_GRACE_S."""
+        """SIGTERM: stop after this batch; a wait for the issuer in progress is cut to STOP_ISSUER_GRACE_S, a state read
+        from Redis at once."""
         super().stop()
         if self._stop_cuts_wait:
             self._stop_cuts_wait = False

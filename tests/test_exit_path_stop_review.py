@@ -4,11 +4,12 @@ redis-server, gate and permit issuer."""
 from __future__ import annotations
 
 import signal
+import time
 
 import zmq
 
 from launcher import keys
-from helpers import NO_SHEDDING, SHUTDOWN_BOUND_S, scrape, wait_for
+from helpers import NO_SHEDDING, SHUTDOWN_BOUND_S, scrape, wait_for, write_topology
 from test_gate_attack import answers_by_id
 from test_gate_service import P26, new_plan, proposal_body, write_book
 
@@ -71,3 +72,51 @@ def test_a_gate_stopped_while_it_waits_a_long_permit_timeout_on_a_stalled_issuer
         sock.close()
         p26.stop()
 
+
+
+def test_a_gate_stopped_while_its_redis_is_stalled_with_a_long_redis_timeout_answers_and_exits_at_once(
+        tmp_path, redis_server):
+    """The same with Redis stalled (SIGSTOP: a fork for a snapshot on a large dataset, a host pause) and a long
+    redis.timeout_ms (5 s here; validate accepts up to 60 s): a gate stopped during its state read waited the read
+    out, and the connection's one re-send after it, before it answered anything or exited: 10.3 s, SIGKILLed by
+    supervisord at 5 s, every waiting proposal unanswered. A stop now cuts a state read short (a read: nothing was
+    written): the gate answers what waits `overloaded` (stopping) and exits within its shutdown bound."""
+    write_book(redis_server.client())
+    p26 = P26(tmp_path / "p26", redis_server.url, gate_settings=NO_SHEDDING)
+    p26.data["redis"]["timeout_ms"] = 5000
+    write_topology(p26.topology, p26.data)
+    p26.start()
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(p26.endpoint)
+    sent = 3
+    try:
+        redis_server.proc.send_signal(signal.SIGSTOP)
+        try:
+            for i in range(sent):
+                sock.send_multipart([b"%d" % i, b"", proposal_body(new_plan(), "ETHUSDT", "HOLD")])
+            # The gate re-reads its state every 100 ms: within 1 s it is inside a read of the stalled Redis (its
+            # gate_state_read_timestamp_seconds stops), where it stays 5 s, or 10 s with the re-send.
+            read = scrape(p26.gate_metrics_port).get("gate_state_read_timestamp_seconds", 0.0)
+            wait_for(lambda: time.time() - scrape(p26.gate_metrics_port).get("gate_state_read_timestamp_seconds", 0.0)
+                     > 1.0, 5, f"the gate to be inside a read of the stalled Redis (last read {read})")
+            p26.gate.proc.send_signal(signal.SIGTERM)
+            try:
+                code = p26.gate.proc.wait(timeout=SHUTDOWN_BOUND_S)
+            except Exception:
+                code = None
+            answers = answers_by_id(sock, sent)
+        finally:
+            redis_server.proc.send_signal(signal.SIGCONT)
+        assert code == 0, f"the gate did not exit within {SHUTDOWN_BOUND_S} s of its SIGTERM\n{p26.gate.log()[-2000:]}"
+        assert len(answers) == sent, f"{sent - len(answers)} of {sent} proposals got no reply"
+        for answer in answers.values():
+            if answer["status"] == "ok":  # one the gate took before the stop: a fault HOLD (the issuer waits on Redis)
+                decision = answer["decision"]
+                assert decision["gate_reason"] in ("redis_unavailable", "permit_unavailable"), decision
+                assert decision["recorded"] is False, decision
+            else:
+                assert (answer["reason"], "stopping" in answer["detail"]) == ("overloaded", True), answer
+    finally:
+        sock.close()
+        p26.stop()

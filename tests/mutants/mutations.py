@@ -5570,6 +5570,16 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_exit_path_stop_review.py::"
          "test_a_gate_stopped_while_it_waits_a_long_permit_timeout_on_a_stalled_issuer_answers_and_exits_at_once",)),
+    Mutation(
+        "stop_does_not_cut_a_stalled_state_read",
+        "a gate stopped during a state read of a stalled Redis with a long redis.timeout_ms answers what waits and "
+        "exits within its shutdown bound (10.3 s before at 5,000 ms: SIGKILLed by supervisord, nobody answered) "
+        "(revexit)",
+        "actors/gate.py",
+        "        self._stop_cuts_wait = True\n        try:\n            if self._stopping:  # (checked once",
+        "        try:\n            if self._stopping:  # (checked once",
+        ("tests/test_exit_path_stop_review.py::"
+         "test_a_gate_stopped_while_its_redis_is_stalled_with_a_long_redis_timeout_answers_and_exits_at_once",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
