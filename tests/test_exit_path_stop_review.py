@@ -4,6 +4,7 @@ redis-server, gate and permit issuer."""
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 
 import zmq
@@ -12,6 +13,20 @@ from launcher import keys
 from helpers import NO_SHEDDING, SHUTDOWN_BOUND_S, scrape, wait_for, write_topology
 from test_gate_attack import answers_by_id
 from test_gate_service import P26, new_plan, proposal_body, write_book
+
+
+def stop_the_gate(p26: P26, sock, sent: int) -> dict[bytes, dict]:
+    """SIGTERM the gate; the answers to the `sent` proposals of `sock`, once the gate exited (code 0) within the
+    shutdown bound and every proposal was answered."""
+    p26.gate.proc.send_signal(signal.SIGTERM)
+    try:
+        code = p26.gate.proc.wait(timeout=SHUTDOWN_BOUND_S)
+    except subprocess.TimeoutExpired:
+        code = None
+    answers = answers_by_id(sock, sent)
+    assert code == 0, f"the gate did not exit within {SHUTDOWN_BOUND_S} s of its SIGTERM\n{p26.gate.log()[-2000:]}"
+    assert len(answers) == sent, f"{sent - len(answers)} of {sent} proposals got no reply"
+    return answers
 
 
 def test_a_gate_stopped_while_it_waits_a_long_permit_timeout_on_a_stalled_issuer_answers_and_exits_at_once(
@@ -40,16 +55,9 @@ def test_a_gate_stopped_while_it_waits_a_long_permit_timeout_on_a_stalled_issuer
                 'p26_plans_seen_total{action_proposed="PARTIAL_50"}', 0.0) > before, 5, "the gate to take the proposal")
             for i in range(sent - 1):
                 sock.send_multipart([b"%d" % i, b"", proposal_body(new_plan(), "ETHUSDT", "HOLD")])
-            p26.gate.proc.send_signal(signal.SIGTERM)
-            try:
-                code = p26.gate.proc.wait(timeout=SHUTDOWN_BOUND_S)
-            except Exception:
-                code = None
-            answers = answers_by_id(sock, sent)
+            answers = stop_the_gate(p26, sock, sent)
         finally:
             p26.issuer.proc.send_signal(signal.SIGCONT)
-        assert code == 0, f"the gate did not exit within {SHUTDOWN_BOUND_S} s of its SIGTERM\n{p26.gate.log()[-2000:]}"
-        assert len(answers) == sent, f"{sent - len(answers)} of {sent} proposals got no reply"
         in_flight = answers[b"first"]
         assert in_flight["status"] == "ok", in_flight
         decision = in_flight["decision"]
@@ -100,16 +108,9 @@ def test_a_gate_stopped_while_its_redis_is_stalled_with_a_long_redis_timeout_ans
             read = scrape(p26.gate_metrics_port).get("gate_state_read_timestamp_seconds", 0.0)
             wait_for(lambda: time.time() - scrape(p26.gate_metrics_port).get("gate_state_read_timestamp_seconds", 0.0)
                      > 1.0, 5, f"the gate to be inside a read of the stalled Redis (last read {read})")
-            p26.gate.proc.send_signal(signal.SIGTERM)
-            try:
-                code = p26.gate.proc.wait(timeout=SHUTDOWN_BOUND_S)
-            except Exception:
-                code = None
-            answers = answers_by_id(sock, sent)
+            answers = stop_the_gate(p26, sock, sent)
         finally:
             redis_server.proc.send_signal(signal.SIGCONT)
-        assert code == 0, f"the gate did not exit within {SHUTDOWN_BOUND_S} s of its SIGTERM\n{p26.gate.log()[-2000:]}"
-        assert len(answers) == sent, f"{sent - len(answers)} of {sent} proposals got no reply"
         for answer in answers.values():
             if answer["status"] == "ok":  # one the gate took before the stop: a fault HOLD (the issuer waits on Redis)
                 decision = answer["decision"]
