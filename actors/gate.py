@@ -77,9 +77,10 @@ UNSIGNED_REPLY: dict[str, Any] = {
               "topology's permit issuer (a process on its port?), or an issuer given another password"}
 # Whole-request refusals the permit issuer gives before running any script: nothing was recorded.
 REFUSED_BEFORE_ANY_WRITE = ("bad_request", "expired", "unauthorized")
-# How long a stopping gate (SIGTERM) still waits for its permit issuer's reply to the request in flight: a live
-# issuer answers within milliseconds; a stalled one would hold the stop for up to permit_timeout_ms (up to 60 s),
-# past the 2 s an actor has to exit and supervisord's stopwaitsecs, which then SIGKILLs it, answering nobody.
+# How long a stopping gate (SIGTERM) still waits for its permit issuer's reply to the request in flight, or for
+# Redis's to a state read: a live issuer or Redis answers within milliseconds; a stalled one would hold the stop for up
+# to permit_timeout_ms (or twice redis.timeout_ms; up to 60 s), past the 2 s an actor has to exit and supervisord's
+# stopwaitsecs, which then SIGKILLs it, answering nobody.
 STOP_ISSUER_GRACE_S = 0.2
 
 
@@ -646,7 +647,9 @@ class Gate(Actor):
     def read_redis(self, payload: bytes, count: int) -> list[Any]:
         """redis.pipeline_raw(payload, count) of a state read, which a stop (SIGTERM) cuts short: a stalled Redis
         would hold the stop for up to twice redis.timeout_ms (the read and its re-send; up to 60 s each). Cut, or
-        asked when the gate is stopping: RedisUnavailable (a read: nothing was written), the connection closed."""
+        asked when the gate is stopping, the read is made once more on a new connection that waits at most
+        STOP_ISSUER_GRACE_S (a live Redis answers in ms, so a batch in flight is still decided): RedisUnavailable
+        after that (a read: nothing was written)."""
         self._stop_cuts_wait = True
         try:
             if self._stopping:  # (checked once stop() would raise: a stop between the two is not missed)
@@ -654,10 +657,19 @@ class Gate(Actor):
             return self.redis.pipeline_raw(payload, count)
         except StopWaiting:
             self._stop_cuts_wait = False
-            self.redis.close()  # a reply may be half read: never read this connection again
-            raise RedisUnavailable("the gate is stopping: its state read was cut short") from None
         finally:
             self._stop_cuts_wait = False
+        redis = self.redis
+        redis.close()  # a reply may be half read: never read this connection again
+        timeout_s, redis.timeout_s = redis.timeout_s, min(redis.timeout_s, STOP_ISSUER_GRACE_S)
+        try:
+            return redis.pipeline_raw(payload, count)
+        except RedisUnavailable as exc:
+            raise RedisUnavailable(f"the gate is stopping and Redis did not answer its state read within "
+                                   f"{STOP_ISSUER_GRACE_S} s: {exc}"[:300]) from None
+        finally:
+            redis.close()  # its socket waits STOP_ISSUER_GRACE_S
+            redis.timeout_s = timeout_s
 
     def refresh_cache(self) -> StateCache:
         """Re-read the state cache from Redis; Redis unreachable leaves no cache (RedisUnavailable):
