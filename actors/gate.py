@@ -650,8 +650,8 @@ class Gate(Actor):
         asked when the gate is stopping, the read is made once more on a new connection that waits at most
         STOP_ISSUER_GRACE_S (a live Redis answers in ms, so a batch in flight is still decided): RedisUnavailable
         after that (a read: nothing was written)."""
-        self._stop_cuts_wait = True
         try:
+            self._stop_cuts_wait = True  # (inside the try: StopWaiting can come as soon as it is set)
             if self._stopping:  # (checked once stop() would raise: a stop between the two is not missed)
                 raise StopWaiting
             return self.redis.pipeline_raw(payload, count)
@@ -866,8 +866,8 @@ class Gate(Actor):
             return PERMITS_SOCKET_UNAVAILABLE
         try:
             frame = signed_issuer_request(encode_internal(request), self._issuer_key)
-            self._stop_cuts_wait = True
             try:
+                self._stop_cuts_wait = True  # (inside the try: StopWaiting can come as soon as it is set)
                 try:
                     send_one(sock, frame, _NOBLOCK)  # queued at once whenever a pipe exists
                 except zmq.Again:

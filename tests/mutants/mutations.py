@@ -5576,8 +5576,9 @@ MUTATIONS: list[Mutation] = [
         "exits within its shutdown bound (10.3 s before at 5,000 ms: SIGKILLed by supervisord, nobody answered) "
         "(revexit)",
         "actors/gate.py",
-        "        self._stop_cuts_wait = True\n        try:\n            if self._stopping:  # (checked once",
-        "        try:\n            if self._stopping:  # (checked once",
+        "            self._stop_cuts_wait = True  # (inside the try: StopWaiting can come as soon as it is set)\n"
+        "            if self._stopping:  # (checked once",
+        "            if self._stopping:  # (checked once",
         ("tests/test_exit_path_stop_review.py::"
          "test_a_gate_stopped_while_its_redis_is_stalled_with_a_long_redis_timeout_answers_and_exits_at_once",)),
 ]
