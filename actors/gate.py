@@ -77,6 +77,18 @@ UNSIGNED_REPLY: dict[str, Any] = {
               "topology's permit issuer (a process on its port?), or an issuer given another password"}
 # Whole-request refusals the permit issuer gives before running any script: nothing was recorded.
 REFUSED_BEFORE_ANY_WRITE = ("bad_request", "expired", "unauthorized")
+# How long a stopping gate (SIGTERM) still waits for its permit issuer's reply to the request in flight, or for
+# Redis's to a state read: a live issuer or Redis answers within milliseconds; a stalled one would hold the stop for up
+# to permit_timeout_ms (or twice redis.timeout_ms; up to 60 s), past the 2 s an actor has to exit and supervisord's
+# stopwaitsecs, which then SIGKILLs it, answering nobody.
+STOP_ISSUER_GRACE_S = 0.2
+
+
+class StopWaiting(Exception):
+    """Raised by Gate.stop() (the SIGTERM handler) while the gate waits for its permit issuer (ask_issuer) or for a
+    state read from Redis (read_redis)."""
+
+
 # Error reasons of a proposal that was valid but cannot be decided (gate_requests_total result labels).
 PLAN_ID_CONFLICT = "plan_id_conflict"
 # A proposal reached after its deadline_ms (less the allowed clock skew): no decision, no record, no permit.
@@ -530,6 +542,7 @@ class Gate(Actor):
     # finite, so no NaN or Infinity is ever in one (wire.encode_finite).
     encode_reply = staticmethod(encode_finite)
     settings: GateSettings
+    _stop_cuts_wait = False  # waiting for the issuer or Redis: stop() raises StopWaiting into the wait
 
     def setup(self) -> None:
         s = self.settings
@@ -625,18 +638,45 @@ class Gate(Actor):
         cooldown_symbols = [s for s in dict.fromkeys(symbols) if s in self.allowed]
         payload = b"".join([self._state_payload, *(self._cooldown_payload[s] for s in cooldown_symbols)])
         read_at = time.time()
-        replies = refused_by_redis(self.redis.pipeline_raw(payload, self._state_count + len(cooldown_symbols)))
+        replies = refused_by_redis(self.read_redis(payload, self._state_count + len(cooldown_symbols)))
         GATE_STATE_READ_TIMESTAMP.set(read_at)
         self.note_unreadable(replies)
         return parse_state(replies, self.symbols, time.time(), self.stale_after_s, self.freshness_s,
                            self.realized, cooldown_symbols)
+
+    def read_redis(self, payload: bytes, count: int) -> list[Any]:
+        """redis.pipeline_raw(payload, count) of a state read, which a stop (SIGTERM) cuts short: a stalled Redis
+        would hold the stop for up to twice redis.timeout_ms (the read and its re-send; up to 60 s each). Cut, or
+        asked when the gate is stopping, the read is made once more on a new connection that waits at most
+        STOP_ISSUER_GRACE_S (a live Redis answers in ms, so a batch in flight is still decided): RedisUnavailable
+        after that (a read: nothing was written)."""
+        try:
+            self._stop_cuts_wait = True  # (inside the try: StopWaiting can come as soon as it is set)
+            if self._stopping:  # (checked once stop() would raise: a stop between the two is not missed)
+                raise StopWaiting
+            return self.redis.pipeline_raw(payload, count)
+        except StopWaiting:
+            self._stop_cuts_wait = False
+        finally:
+            self._stop_cuts_wait = False
+        redis = self.redis
+        redis.close()  # a reply may be half read: never read this connection again
+        timeout_s, redis.timeout_s = redis.timeout_s, min(redis.timeout_s, STOP_ISSUER_GRACE_S)
+        try:
+            return redis.pipeline_raw(payload, count)
+        except RedisUnavailable as exc:
+            raise RedisUnavailable(f"the gate is stopping and Redis did not answer its state read within "
+                                   f"{STOP_ISSUER_GRACE_S} s: {exc}"[:300]) from None
+        finally:
+            redis.close()  # its socket waits STOP_ISSUER_GRACE_S
+            redis.timeout_s = timeout_s
 
     def refresh_cache(self) -> StateCache:
         """Re-read the state cache from Redis; Redis unreachable leaves no cache (RedisUnavailable):
         decisions are then HOLD redis_unavailable, never made from an old cache."""
         read_at, read_mono = time.time(), time.perf_counter()
         try:
-            replies = refused_by_redis(self.redis.pipeline_raw(self._refresh_payload, self._refresh_count))
+            replies = refused_by_redis(self.read_redis(self._refresh_payload, self._refresh_count))
         except RedisUnavailable:
             self._cache = None
             raise
@@ -807,23 +847,48 @@ class Gate(Actor):
                          for_s=round(time.monotonic() - since, 1),
                          detail="no permit issuer connected: every proposal gets a fault HOLD until one is")
 
+    def stop(self) -> None:
+        """SIGTERM: stop after this batch; a wait for the issuer in progress is cut to STOP_ISSUER_GRACE_S, a state read
+        from Redis at once."""
+        super().stop()
+        if self._stop_cuts_wait:
+            self._stop_cuts_wait = False
+            raise StopWaiting
+
     def ask_issuer(self, request: dict[str, Any]) -> dict[str, Any] | None:
         """The issuer's reply; ISSUER_NOT_CONNECTED when the request could not even be queued by its
         deadline_mono (a `permits` socket that binds, with no issuer connected: a blocking send would wait for
         one, answering nobody); PERMITS_SOCKET_UNAVAILABLE when the socket could not be re-opened; or None after
-        permit_timeout_ms (the socket is then re-created)."""
+        permit_timeout_ms (the socket is then re-created), or after STOP_ISSUER_GRACE_S once the gate is asked to
+        stop (the request may have been sent: outcome unknown)."""
         sock = self.sockets.get("permits") or self.reopen_permits()
         if sock is None:
             return PERMITS_SOCKET_UNAVAILABLE
         try:
             frame = signed_issuer_request(encode_internal(request), self._issuer_key)
             try:
-                send_one(sock, frame, _NOBLOCK)  # queued at once whenever a pipe exists
-            except zmq.Again:
-                if not self._send_when_connected(sock, frame, request["deadline_mono"]):
-                    self.issuer_lost("permit_issuer_not_connected", endpoint=self.spec.sockets["permits"].endpoint)
-                    return ISSUER_NOT_CONNECTED
-            reply = self.issuer_reply(sock.recv(), frame)  # RCVTIMEO: zmq's own poll with the timeout, no Poller per call
+                self._stop_cuts_wait = True  # (inside the try: StopWaiting can come as soon as it is set)
+                try:
+                    send_one(sock, frame, _NOBLOCK)  # queued at once whenever a pipe exists
+                except zmq.Again:
+                    if not self._send_when_connected(sock, frame, request["deadline_mono"]):
+                        self._stop_cuts_wait = False
+                        self.issuer_lost("permit_issuer_not_connected", endpoint=self.spec.sockets["permits"].endpoint)
+                        return ISSUER_NOT_CONNECTED
+                if self._stopping:  # asked to stop before this request (a re-decision after a cooldown conflict)
+                    raise StopWaiting
+                raw = sock.recv()  # RCVTIMEO: zmq's own poll with the timeout, no Poller per call
+            except StopWaiting:
+                self._stop_cuts_wait = False
+                raw = self._reply_within_stop_grace(sock)
+                if raw is None:
+                    self.log.warning("permit_issuer_wait_cut", grace_s=STOP_ISSUER_GRACE_S,
+                                     detail="the gate is stopping: its issuer did not answer within the grace, so the "
+                                            "batch in flight is HOLD permit_unavailable, outcome unknown")
+                    return None  # no new socket: the gate closes its sockets now
+            finally:
+                self._stop_cuts_wait = False
+            reply = self.issuer_reply(raw, frame)
             if self._issuer_lost:
                 self.issuer_back()
             return reply
@@ -832,7 +897,18 @@ class Gate(Actor):
         except (zmq.ZMQError, ValueError) as exc:
             self.issuer_lost("permit_issuer_error", type(exc).__name__, error=repr(exc))
         self.issuer_lost("permit_issuer_unavailable", timeout_ms=self.permit_timeout_ms)
-        self.reopen_permits()
+        if not self._stopping:
+            self.reopen_permits()
+        return None
+
+    @staticmethod
+    def _reply_within_stop_grace(sock: zmq.Socket) -> bytes | None:
+        """The issuer's reply if it comes within STOP_ISSUER_GRACE_S (a REQ socket that never sent reads nothing)."""
+        try:
+            if sock.poll(int(STOP_ISSUER_GRACE_S * 1000), zmq.POLLIN):
+                return sock.recv(_NOBLOCK)
+        except zmq.ZMQError:
+            pass
         return None
 
     def issuer_reply(self, raw: bytes, frame: bytes) -> dict[str, Any]:

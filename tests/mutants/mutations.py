@@ -5560,6 +5560,27 @@ MUTATIONS: list[Mutation] = [
         "                send_one(s, frame)\n                self._handled()\n",
         "                send_one(s, frame)\n",
         (f"{LIVENESS}test_a_turn_serving_many_slow_requests_is_not_a_stuck_loop",)),
+    Mutation(
+        "stop_does_not_cut_the_issuer_wait",
+        "a gate stopped while it waits a long permit_timeout_ms on a stalled issuer answers its proposals and exits "
+        "within its shutdown bound (6.04 s before, past supervisord's stopwaitsecs of 5 s: SIGKILLed, nobody "
+        "answered) (revexit)",
+        "actors/gate.py",
+        "        if self._stop_cuts_wait:\n            self._stop_cuts_wait = False\n            raise StopWaiting\n",
+        "",
+        ("tests/test_exit_path_stop_review.py::"
+         "test_a_gate_stopped_while_it_waits_a_long_permit_timeout_on_a_stalled_issuer_answers_and_exits_at_once",)),
+    Mutation(
+        "stop_does_not_cut_a_stalled_state_read",
+        "a gate stopped during a state read of a stalled Redis with a long redis.timeout_ms answers what waits and "
+        "exits within its shutdown bound (10.3 s before at 5,000 ms: SIGKILLed by supervisord, nobody answered) "
+        "(revexit)",
+        "actors/gate.py",
+        "            self._stop_cuts_wait = True  # (inside the try: StopWaiting can come as soon as it is set)\n"
+        "            if self._stopping:  # (checked once",
+        "            if self._stopping:  # (checked once",
+        ("tests/test_exit_path_stop_review.py::"
+         "test_a_gate_stopped_while_its_redis_is_stalled_with_a_long_redis_timeout_answers_and_exits_at_once",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit

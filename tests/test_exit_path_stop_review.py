@@ -1,0 +1,123 @@
+"""Hostile review of the exit path (session 28, branch revexit), each finding against real processes: a real
+redis-server, gate and permit issuer."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+import zmq
+
+from launcher import keys
+from helpers import NO_SHEDDING, SHUTDOWN_BOUND_S, scrape, wait_for, write_topology
+from test_gate_attack import answers_by_id
+from test_gate_service import P26, new_plan, proposal_body, write_book
+
+
+def stop_the_gate(p26: P26, sock, sent: int) -> dict[bytes, dict]:
+    """SIGTERM the gate; the answers to the `sent` proposals of `sock`, once the gate exited (code 0) within the
+    shutdown bound and every proposal was answered."""
+    p26.gate.proc.send_signal(signal.SIGTERM)
+    try:
+        code = p26.gate.proc.wait(timeout=SHUTDOWN_BOUND_S)
+    except subprocess.TimeoutExpired:
+        code = None
+    answers = answers_by_id(sock, sent)
+    assert code == 0, f"the gate did not exit within {SHUTDOWN_BOUND_S} s of its SIGTERM\n{p26.gate.log()[-2000:]}"
+    assert len(answers) == sent, f"{sent - len(answers)} of {sent} proposals got no reply"
+    return answers
+
+
+def test_a_gate_stopped_while_it_waits_a_long_permit_timeout_on_a_stalled_issuer_answers_and_exits_at_once(
+        tmp_path, redis_server):
+    """A gate given a long permit_timeout_ms (6 s here; validate accepts up to 60 s) and stopped (SIGTERM: `up` after
+    a changed setting, supervisorctl restart) while it waited on a stalled permit issuer finished that wait before
+    it answered anything or exited: 6.04 s, past the 2 s docs/operating.md promises and past the stopwaitsecs of 5 s
+    supervisord is given for every actor, which then SIGKILLs it, so neither the proposal it was deciding nor those
+    queued behind it got any reply. A stopping gate now waits for its issuer's reply only a short grace: the proposal
+    in flight gets the fault HOLD permit_unavailable, outcome unknown (the issuer may still record it: the same
+    plan_id resent gets that decision), the others `overloaded`, and the gate exits within its shutdown bound."""
+    r = redis_server.client()
+    write_book(r)
+    p26 = P26(tmp_path / "p26", redis_server.url, gate_settings={**NO_SHEDDING, "permit_timeout_ms": 6000}).start()
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(p26.endpoint)
+    first, sent = new_plan(), 5
+    try:
+        before = scrape(p26.gate_metrics_port).get('p26_plans_seen_total{action_proposed="PARTIAL_50"}', 0.0)
+        p26.issuer.proc.send_signal(signal.SIGSTOP)
+        try:
+            sock.send_multipart([b"first", b"", proposal_body(first, "ETHUSDT", "PARTIAL_50")])
+            # Admitted (counted) before the gate asks its issuer: it is now in that wait, which lasts 6 s.
+            wait_for(lambda: scrape(p26.gate_metrics_port).get(
+                'p26_plans_seen_total{action_proposed="PARTIAL_50"}', 0.0) > before, 5, "the gate to take the proposal")
+            for i in range(sent - 1):
+                sock.send_multipart([b"%d" % i, b"", proposal_body(new_plan(), "ETHUSDT", "HOLD")])
+            answers = stop_the_gate(p26, sock, sent)
+        finally:
+            p26.issuer.proc.send_signal(signal.SIGCONT)
+        in_flight = answers[b"first"]
+        assert in_flight["status"] == "ok", in_flight
+        decision = in_flight["decision"]
+        assert (decision["final_action"], decision["gate_reason"], decision["recorded"]) == (
+            "HOLD", "permit_unavailable", False), decision
+        assert "outcome unknown" in decision["detail"], decision
+        for key, answer in answers.items():
+            if key != b"first":
+                assert (answer["status"], answer["reason"]) == ("error", "overloaded"), answer
+                assert "stopping" in answer["detail"], answer
+        # Outcome unknown indeed: the issuer, continued, may record it (its deadline is the gate's permit_timeout_ms
+        # / 2). A restarted gate answers the same plan_id with whatever was recorded, once, never a second permit.
+        p26.gate.start()
+        reply = p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=first)
+        assert reply["status"] == "ok" and reply["decision"]["recorded"] is True, reply
+        records = [f for _, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == first]
+        assert len(records) == 1, records
+        assert bool(r.exists(keys.permit(first))) == reply["decision"]["permit"], reply
+    finally:
+        sock.close()
+        p26.stop()
+
+
+
+def test_a_gate_stopped_while_its_redis_is_stalled_with_a_long_redis_timeout_answers_and_exits_at_once(
+        tmp_path, redis_server):
+    """The same with Redis stalled (SIGSTOP: a fork for a snapshot on a large dataset, a host pause) and a long
+    redis.timeout_ms (5 s here; validate accepts up to 60 s): a gate stopped during its state read waited the read
+    out, and the connection's one re-send after it, before it answered anything or exited: 10.3 s, SIGKILLed by
+    supervisord at 5 s, every waiting proposal unanswered. A stop now cuts a state read short (a read: nothing was
+    written): the gate answers what waits `overloaded` (stopping) and exits within its shutdown bound."""
+    write_book(redis_server.client())
+    p26 = P26(tmp_path / "p26", redis_server.url, gate_settings=NO_SHEDDING)
+    p26.data["redis"]["timeout_ms"] = 5000
+    write_topology(p26.topology, p26.data)
+    p26.start()
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(p26.endpoint)
+    sent = 3
+    try:
+        redis_server.proc.send_signal(signal.SIGSTOP)
+        try:
+            for i in range(sent):
+                sock.send_multipart([b"%d" % i, b"", proposal_body(new_plan(), "ETHUSDT", "HOLD")])
+            # The gate re-reads its state every 100 ms: within 1 s it is inside a read of the stalled Redis (its
+            # gate_state_read_timestamp_seconds stops), where it stays 5 s, or 10 s with the re-send.
+            read = scrape(p26.gate_metrics_port).get("gate_state_read_timestamp_seconds", 0.0)
+            wait_for(lambda: time.time() - scrape(p26.gate_metrics_port).get("gate_state_read_timestamp_seconds", 0.0)
+                     > 1.0, 5, f"the gate to be inside a read of the stalled Redis (last read {read})")
+            answers = stop_the_gate(p26, sock, sent)
+        finally:
+            redis_server.proc.send_signal(signal.SIGCONT)
+        for answer in answers.values():
+            if answer["status"] == "ok":  # one the gate took before the stop: a fault HOLD (the issuer waits on Redis)
+                decision = answer["decision"]
+                assert decision["gate_reason"] in ("redis_unavailable", "permit_unavailable"), decision
+                assert decision["recorded"] is False, decision
+            else:
+                assert (answer["reason"], "stopping" in answer["detail"]) == ("overloaded", True), answer
+    finally:
+        sock.close()
+        p26.stop()
