@@ -306,12 +306,14 @@ def test_setup_is_not_a_stuck_main_loop_and_the_loops_first_turn_is_timed_from_t
         proc.send_signal(signal.SIGCONT)
         assert len(samples) > 10 and all(r == 0.0 for r, _ in samples), samples  # not ready: its own verdict
         assert max(a for _, a in samples) <= limit_s, samples  # but no loop to be stuck yet
+        setup_ended_by = time.monotonic()  # the setup ends after this, and the loop starts then
         in_setup.unlink()
         # The first turn holds: timed from the loop's start, it reads not ready once past the limit.
         wait_for(lambda: scrape(metrics)[age] > limit_s, 15, "the first turn's age past the limit")
         assert scrape(metrics)[ready] == 0.0
         first_turn.unlink()
         wait_for(lambda: scrape(metrics)[ready] == 1.0, 15, "the probe ready once its first turn ends")
+        first_turn_over_by = time.monotonic()  # ready again: the first turn had ended
         wait_for(lambda: "event=loop_stalled" in log_path.read_text(), 10, "the first turn's loop_stalled line")
     finally:
         proc.kill()
@@ -320,7 +322,9 @@ def test_setup_is_not_a_stuck_main_loop_and_the_loops_first_turn_is_timed_from_t
     stalled = [line for line in log_path.read_text().splitlines() if "event=loop_stalled" in line]
     assert len(stalled) == 1, stalled
     stalled_s = float(stalled[0].split("stalled_s=")[1].split()[0])
-    assert limit_s < stalled_s < setup_held_s, (stalled[0], setup_held_s)  # the first turn's, not the setup's too
+    # The first turn's, within the window it ran in, not the setup's seconds (setup_held_s and more) too: bounded by
+    # what the test saw, not by a time it assumes (under load a scrape can take seconds); stalled_s is logged to 0.1 s.
+    assert limit_s <= stalled_s <= first_turn_over_by - setup_ended_by + 0.05, (stalled[0], setup_held_s)
 
 
 def test_a_feed_reading_a_large_replay_file_is_not_said_stuck_and_a_stopped_actor_is_not_said_to_have_hung(
