@@ -47,6 +47,11 @@ SOCKET_ROLES: dict[str, dict[str, str]] = {
 PEER_TYPE = {"SUB": ("PUB",), "PUB": ("SUB",), "REQ": ("REP", "ROUTER"), "REP": ("REQ",),
              "ROUTER": ("REQ", "DEALER")}
 
+# Which role's messages a socket of each role takes: the same role, except the gate's permits and the permit
+# issuer's requests, the two ends of one link. A SUB on the wrong PUB is a valid ZeroMQ pair that carries the
+# wrong messages (a state writer one port off, on the correlator's matrix, was never ready).
+PEER_ROLE = {"permits": "requests", "requests": "permits"}
+
 # An actor of the key kind cannot do its job unless an actor of each listed kind exists.
 REQUIRED_KINDS: dict[str, tuple[str, ...]] = {
     "book": ("price_feed",),
@@ -869,6 +874,8 @@ def _check_wiring(v: Validator, topo: Topology) -> None:
                 v.problem(path, f"{roles[role]} socket connects to {sock.connect}, bound by "
                                 f"actors.{peer[0]}.sockets.{peer[1]} ({peer[2]}); it needs a "
                                 f"{' or a '.join(PEER_TYPE[roles[role]])}")
+            elif peer[1] != PEER_ROLE.get(role, role):
+                v.problem(path, _wrong_role_problem(topo, bound, name, role, sock.connect, peer))
             if peer is not None:
                 server = topo.actors[peer[0]].sockets[peer[1]]
                 where = f"actors.{peer[0]}.sockets.{peer[1]}"
@@ -893,6 +900,16 @@ def _check_wiring(v: Validator, topo: Topology) -> None:
             if sock.bind is not None and _leaves_loopback(sock.bind) and sock.curve is None:
                 v.problem(("actors", name, "sockets", role, "bind"),
                           f"{sock.bind} exposes the socket beyond loopback without CurveZMQ; {BEYOND_LOOPBACK_FIX}")
+
+
+def _wrong_role_problem(topo: Topology, bound: dict[str, tuple[str, str, str]], name: str, role: str,
+                        endpoint: str, peer: tuple[str, str, str]) -> str:
+    want_role = PEER_ROLE.get(role, role)
+    wanted = [f"actors.{actor}.sockets.{r} ({topo.actors[actor].sockets[r].bind})"
+              for actor, r, _ in bound.values() if r == want_role]
+    needs = " or ".join(wanted) if wanted else f"a {want_role} socket"
+    return (f"{endpoint} is actors.{peer[0]}.sockets.{peer[1]}, which carries {peer[1]} messages; "
+            f"a {topo.actors[name].kind}'s {role} socket needs {needs}")
 
 
 def _leaves_loopback(endpoint: str) -> bool:

@@ -171,6 +171,37 @@ def test_requester_connected_to_a_publisher_is_rejected(tmp_path: Path) -> None:
     assert "it needs a REP" in problems
 
 
+@pytest.mark.parametrize("actor, role, endpoint, bound_by, want", [
+    ("state_writer", "state", "tcp://127.0.0.1:5554", "correlator.sockets.matrix", "clusterer.sockets.state"),
+    ("clusterer", "matrix", "tcp://127.0.0.1:5552", "buffer.sockets.windows", "correlator.sockets.matrix"),
+    ("correlator", "windows", "tcp://127.0.0.1:5555", "clusterer.sockets.state", "buffer.sockets.windows"),
+], ids=["state_writer_on_the_matrix", "clusterer_on_the_windows", "correlator_on_the_state"])
+def test_a_subscriber_connected_to_another_roles_publisher_is_rejected_naming_the_socket_it_needs(
+        tmp_path: Path, actor: str, role: str, endpoint: str, bound_by: str, want: str) -> None:
+    # rev-ops: the state writer's connect one port off (the correlator's matrix, 5554, for the clusterer's state,
+    # 5555) validated ok, as a SUB on a PUB; `up` then waited 60 s and failed on a state writer never ready,
+    # its log saying only bad_state "expected [b'state', JSON]" once a second, the gate on the proxy throughout.
+    data = demo()
+    data["actors"][actor]["sockets"][role] = {"connect": endpoint}
+    problems = "\n".join(problems_of(tmp_path, data))
+    want_endpoint = demo()["actors"][want.split(".")[0]]["sockets"][role]["bind"]
+    assert (f"actors.{actor}.sockets.{role}.connect: {endpoint} is actors.{bound_by}, which carries "
+            f"{bound_by.rpartition('.')[2]} messages; a {actor}'s {role} socket needs actors.{want} "
+            f"({want_endpoint})") in problems, problems
+
+
+def test_validate_exits_2_on_a_state_writer_connected_to_the_correlators_matrix(tmp_path: Path) -> None:
+    data = demo()
+    data["actors"]["state_writer"]["sockets"]["state"] = {"connect": "tcp://127.0.0.1:5554"}
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    done = subprocess.run([sys.executable, "-m", "launcher", "validate", str(path)], capture_output=True, text=True,
+                          cwd=REPO, timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "actors.state_writer.sockets.state.connect: tcp://127.0.0.1:5554 is actors.correlator.sockets.matrix" in (
+        done.stdout + done.stderr)
+
+
 def test_required_actor_missing(tmp_path: Path) -> None:
     data = demo()
     del data["actors"]["permit_issuer"]

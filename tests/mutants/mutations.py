@@ -5560,6 +5560,16 @@ MUTATIONS: list[Mutation] = [
         "                send_one(s, frame)\n                self._handled()\n",
         "                send_one(s, frame)\n",
         (f"{LIVENESS}test_a_turn_serving_many_slow_requests_is_not_a_stuck_loop",)),
+    Mutation(
+        "subscriber_on_another_roles_publisher_validates",
+        "validate refuses a socket connected to another role's socket of a matching ZeroMQ type (a state writer one "
+        "port off, on the correlator's matrix, validated ok and was never ready), naming the socket it needs (rev-ops)",
+        "launcher/topology.py",
+        "            elif peer[1] != PEER_ROLE.get(role, role):\n",
+        "            elif False:\n",
+        ("tests/test_topology_validation.py::"
+         "test_a_subscriber_connected_to_another_roles_publisher_is_rejected_naming_the_socket_it_needs",
+         "tests/test_topology_validation.py::test_validate_exits_2_on_a_state_writer_connected_to_the_correlators_matrix")),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
