@@ -5570,6 +5570,24 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_topology_validation.py::"
          "test_a_subscriber_connected_to_another_roles_publisher_is_rejected_naming_the_socket_it_needs",
          "tests/test_topology_validation.py::test_validate_exits_2_on_a_state_writer_connected_to_the_correlators_matrix")),
+    Mutation(
+        "status_silent_on_ticks_the_buffer_refuses",
+        "with no fresh price accepted, status names the ticks the buffer refuses and why (a feed's clock 30 s ahead: "
+        "every tick refused future_ts, and status said only STALE, held symbols waiting 'until it ticks') (rev-ops)",
+        "launcher/overview.py",
+        "            lines.extend(refused_tick_lines(ov.get(\"ticks_refused\") or {}, topo.max_price_age_s))\n",
+        "            pass\n",
+        ("tests/test_ops_review.py::"
+         "test_a_feed_whose_ticks_the_buffer_refuses_as_from_the_future_is_named_by_status_and_the_buffers_log",)),
+    Mutation(
+        "buffer_silent_on_ticks_refused_for_the_clock",
+        "the buffer logs tick_refused (throttled) for a tick stamped past the allowed skew ahead or before its window: "
+        "it logged nothing while refusing every tick of a feed 30 s ahead (rev-ops)",
+        "actors/buffer.py",
+        "        if reason in CLOCK_REASONS:",
+        "        if False:",
+        ("tests/test_ops_review.py::"
+         "test_a_feed_whose_ticks_the_buffer_refuses_as_from_the_future_is_named_by_status_and_the_buffers_log",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit

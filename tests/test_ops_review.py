@@ -1,0 +1,62 @@
+"""rev-ops: the cluster side and the launcher as an operator meets them, each defect reproduced first against real
+processes (redis-server, actors)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helpers import ActorProcess, demo_topology_data, retarget, scrape, wait_for, write_topology
+from test_clusters_end_to_end import TickFeed
+
+AHEAD_S = 30.0
+
+
+@pytest.fixture
+def buffer_fed(tmp_path: Path, redis_server):
+    """A real buffer (1 s cadence, so max_price_age_s 5 s) fed by a test feed whose tick timestamps the test shifts."""
+    data = retarget(demo_topology_data(), redis_server.url)
+    data["clusters"].update({"cadence_s": 1, "lookback_returns": 30, "min_returns": 5})
+    topo_path = write_topology(tmp_path / "topology.yaml", data)
+    feed = TickFeed(data["actors"]["price_feed"]["sockets"]["ticks"]["bind"], redis_server.client()).start()
+    buffer = ActorProcess(topo_path, "buffer").start()
+    yield {"topo_path": topo_path, "feed": feed, "buffer": buffer, "port": data["actors"]["buffer"]["metrics_port"]}
+    buffer.terminate()
+    feed.stop()
+
+
+def status_text(topo_path: Path) -> tuple[str, dict]:
+    from launcher.overview import collect_overview, render_overview
+    from launcher.topology import load_topology
+
+    topo = load_topology(topo_path)
+    ov = collect_overview(topo)
+    return render_overview(topo, ov), ov
+
+
+def test_a_feed_whose_ticks_the_buffer_refuses_as_from_the_future_is_named_by_status_and_the_buffers_log(buffer_fed):
+    """rev-ops: the price feed's clock 30 s ahead of the buffer's (a feed host's NTP step, or a feed restarted on a
+    skewed host): every tick was refused (future_ts), the cluster state stopped and the gate fell back to the proxy,
+    and `clustergate status` said each symbol was HELD with no newer price "until it ticks" and the newest price
+    STALE, while the feed, RUNNING, published four ticks a second; the buffer logged nothing. Only the counter
+    p27_buffer_rejected_ticks_total{reason="future_ts"} rose."""
+    feed, buffer, port = buffer_fed["feed"], buffer_fed["buffer"], buffer_fed["port"]
+    wait_for(lambda: (scrape(port).get('p27_buffer_last_accepted_tick_timestamp_seconds{symbol="BTCUSDT"}') or 0) > 0,
+             30, f"the buffer to accept a tick\n{buffer.log()}")
+    text, _ = status_text(buffer_fed["topo_path"])
+    assert "refuses" not in text, text
+    feed.ts_offset_s = AHEAD_S
+    wait_for(lambda: "STALE" in status_text(buffer_fed["topo_path"])[0], 30, "the newest accepted price to go stale")
+    text, ov = status_text(buffer_fed["topo_path"])
+    line = next((x for x in text.splitlines() if "refuses" in x), None)
+    assert line is not None, text
+    assert "future_ts" in line and f"{AHEAD_S:.0f}" in line and "ahead of the buffer's clock" in line, line
+    assert ov["ticks_refused"]["future_ts"]["offset_s"] == pytest.approx(AHEAD_S, abs=1.0), ov["ticks_refused"]
+    logged = [x for x in buffer.log().splitlines() if "event=tick_refused " in x]
+    assert logged and "reason=future_ts" in logged[0] and "ahead_s=" in logged[0], buffer.log()
+    feed.ts_offset_s = 0.0
+    wait_for(lambda: "fresh" in next(x for x in status_text(buffer_fed["topo_path"])[0].splitlines()
+                                     if x.startswith("newest price accepted")), 30, "the newest price fresh again")
+    text, _ = status_text(buffer_fed["topo_path"])
+    assert "refuses" not in text, text
