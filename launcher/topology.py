@@ -1149,6 +1149,11 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
                         v.problem(base + ("synthetic", "correlation", pair), f"{sym} is not in symbols")
                 if not -1 < rho < 1:
                     v.problem(base + ("synthetic", "correlation", pair), f"must be in (-1, 1), got {rho!r}")
+            if cadence_given and s.source != "replay" and s.interval_s > topo.clusters.cadence_s:
+                v.problem(base + ("interval_s",), f"{s.interval_s:g} s is longer than clusters.cadence_s "
+                          f"({topo.clusters.cadence_s:g} s): the buffer's grid holds one price per cadence and a return "
+                          f"needs two consecutive ones; slots this feed leaves empty cost returns (at 2 x cadence or "
+                          f"more there is none: the correlator is never ready and the gate takes K from the proxy)")
             if syn.clock_aligned and s.source != "synthetic":
                 v.problem(base + ("synthetic", "clock_aligned"), f"applies to source: synthetic only; this feed's "
                           f"source is {s.source}, whose ticks are not aligned to wall-clock slots")

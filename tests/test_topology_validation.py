@@ -202,6 +202,27 @@ def test_validate_exits_2_on_a_state_writer_connected_to_the_correlators_matrix(
         done.stdout + done.stderr)
 
 
+@pytest.mark.parametrize("source", ["synthetic", "redis_snapshots"])
+def test_a_price_feed_that_ticks_less_often_than_once_a_cadence_is_refused(tmp_path: Path, source: str) -> None:
+    # rev-ops: the demo's feed at interval_s 2.5 with its 1 s cadence validated and came up "ready"; no two
+    # consecutive grid slots ever held a price, so no symbol had a return, the correlator failed closed
+    # (too_few_symbols) for good and the gate took K from the proxy for ever.
+    data = demo()
+    data["actors"]["price_feed"]["settings"].update({"source": source, "interval_s": 2.5})
+    problems = "\n".join(problems_of(tmp_path, data))
+    assert ("actors.price_feed.settings.interval_s: 2.5 s is longer than clusters.cadence_s (1 s): the buffer's grid "
+            "holds one price per cadence and a return needs two consecutive ones") in problems, problems
+    data["actors"]["price_feed"]["settings"]["interval_s"] = 1.0  # once a cadence: every slot gets its price
+    assert problems_of(tmp_path, data) == []
+
+
+def test_a_replay_feed_is_not_judged_by_its_unused_interval(tmp_path: Path) -> None:
+    data = demo()
+    (tmp_path / "prices.csv").write_text("ts,BTCUSDT,ETHUSDT,SOLUSDT\n1,1,2,3\n2,1,2,3\n")
+    data["actors"]["price_feed"]["settings"] = {"source": "replay", "interval_s": 5, "replay": {"path": "prices.csv"}}
+    assert problems_of(tmp_path, data) == []
+
+
 def test_required_actor_missing(tmp_path: Path) -> None:
     data = demo()
     del data["actors"]["permit_issuer"]

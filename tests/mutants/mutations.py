@@ -5588,6 +5588,14 @@ MUTATIONS: list[Mutation] = [
         "        if False:",
         ("tests/test_ops_review.py::"
          "test_a_feed_whose_ticks_the_buffer_refuses_as_from_the_future_is_named_by_status_and_the_buffers_log",)),
+    Mutation(
+        "feed_slower_than_the_cadence_validates",
+        "validate refuses a synthetic or redis_snapshots feed whose interval_s is longer than clusters.cadence_s (2.5 s "
+        "at the demo's 1 s cadence validated, and no symbol ever had a return: the gate on the proxy for ever) (rev-ops)",
+        "launcher/topology.py",
+        "s.source != \"replay\" and s.interval_s > topo.clusters.cadence_s:",
+        "s.source != \"replay\" and False:",
+        ("tests/test_topology_validation.py::test_a_price_feed_that_ticks_less_often_than_once_a_cadence_is_refused",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
