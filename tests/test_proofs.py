@@ -133,6 +133,21 @@ def test_readiness_proof_fails_when_the_state_writer_is_down(demo_system: Path) 
     assert latest_report(demo_system, "readiness")["passed"] is False
 
 
+def test_fallback_proof_with_the_price_feed_stopped_fails_at_once_naming_it_and_stops_nothing(demo_system: Path) -> None:
+    """rev-ops: with the price feed stopped (by hand, or FATAL), the fallback proof still found K from the cluster
+    (the state not yet stale), stopped the clusterer and state writer, saw the fallback, started them again and
+    then failed "recovered: K taken from the cluster again: proxy" after its whole wait, nothing naming the stopped
+    feed that kept the cluster side from ever recovering. It now requires every program RUNNING first."""
+    supervisorctl(demo_system, "stop", "price_feed")
+    try:
+        result = run_proof(demo_system, "fallback")
+    finally:
+        supervisorctl(demo_system, "start", "price_feed")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAIL  before: every program RUNNING" in result.stdout and "price_feed" in result.stdout, result.stdout
+    assert "cluster side stopped" not in result.stdout, result.stdout  # the cluster side was never touched
+
+
 def test_readiness_proof_does_not_wait_out_its_warm_up_timeout_for_gates_while_a_program_is_stopped(
         demo_system: Path) -> None:
     """Reproduced on the merged code: with the state writer stopped, the proof waited its whole warm-up timeout for

@@ -2694,11 +2694,13 @@ MUTATIONS: list[Mutation] = [
          "test_a_snapshot_that_stops_updating_is_published_once_with_its_own_timestamp",)),
     Mutation(
         "readiness_proof_takes_a_stopped_program_for_a_running_one",
-        "the readiness proof's 'every program RUNNING' fails when a program is stopped",
-        "proofs/readiness.py",
-        '            return {n: states.get(n, "MISSING") for n in expected if states.get(n) != "RUNNING"}\n',
-        '            return {n: states.get(n, "MISSING") for n in expected if states.get(n) not in ("RUNNING", "STOPPED")}\n',
-        ("tests/test_proofs.py::test_readiness_proof_fails_when_the_state_writer_is_down",)),
+        "the readiness proof's 'every program RUNNING' fails when a program is stopped (and so does the fallback "
+        "proof's 'before: every program RUNNING', which shares it)",
+        "proofs/common.py",
+        '                if states.get(n) != "RUNNING"}\n',
+        '                if states.get(n) not in ("RUNNING", "STOPPED")}\n',
+        ("tests/test_proofs.py::test_readiness_proof_fails_when_the_state_writer_is_down",
+         "tests/test_proofs.py::test_fallback_proof_with_the_price_feed_stopped_fails_at_once_naming_it_and_stops_nothing")),
     Mutation(
         "readiness_proof_asks_only_the_first_gate",
         "the readiness proof's 'every gate answers' asks each gate on its own and names the one that does not answer",
@@ -5596,6 +5598,14 @@ MUTATIONS: list[Mutation] = [
         "s.source != \"replay\" and s.interval_s > topo.clusters.cadence_s:",
         "s.source != \"replay\" and False:",
         ("tests/test_topology_validation.py::test_a_price_feed_that_ticks_less_often_than_once_a_cadence_is_refused",)),
+    Mutation(
+        "fallback_proof_stops_the_cluster_side_with_a_program_already_stopped",
+        "the fallback proof requires every program RUNNING before it stops the cluster side: with the price feed "
+        "stopped it stopped and started the cluster side, then failed its recovery naming nothing (rev-ops)",
+        "proofs/fallback.py",
+        "    if not p.topo.hosts:\n        # A program already stopped",
+        "    if False:\n        # A program already stopped",
+        ("tests/test_proofs.py::test_fallback_proof_with_the_price_feed_stopped_fails_at_once_naming_it_and_stops_nothing",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
