@@ -1910,6 +1910,7 @@ def collect_status(home: Home) -> dict[str, Any]:
                          "metrics_url": None})
     stray = [asdict(p) for p in leftovers(home, supervised={pid for pid in supervised if pid})]
     status = {"supervisord": "running", "topology": topo.name if topo else None, "programs": rows, "leftovers": stray,
+              "running_copy_edited": copy_edited(home, topo),
               "topology_problems": problems}
     if topo is not None and topo.redis.sentinel is not None:
         status["sentinel"] = sentinel_status(topo)
@@ -1940,6 +1941,32 @@ def config_applied(home: Home, infos: list[dict[str, Any]]) -> dict[str, bool | 
             running_hash = _config_hash_of(info["pid"])
             applied[name] = None if running_hash is None else running_hash == rendered[name]
     return applied
+
+
+def copy_edited(home: Home, topo: Topology | None) -> list[str]:
+    """The actors whose settings in the running copy (run/topology.yaml, what a program restarted now reads) are not
+    those `up` last applied to them (run/programs.d's hash): a hand edit of the copy, which no `up` validated."""
+    if topo is None:
+        return []
+    rendered = _rendered_config_hashes(home)
+    return [name for name in topo.actors if name in rendered and rendered[name] not in _applied_hashes(topo, name)]
+
+
+def _applied_hashes(topo: Topology, name: str) -> set[str]:
+    """The hashes `up` may have rendered for an actor from this copy: of the whole topology, and on a multi-host one
+    of its host's part (`up --host`, whose Redis is not managed on a host that does not run it)."""
+    hashes = {actor_config_hash(topo, name)}
+    if topo.hosts and name in topo.placement:
+        from launcher.hosts import host_view
+        hashes.add(actor_config_hash(host_view(topo, topo.placement[name]), name))
+    return hashes
+
+
+def copy_edited_note(edited: list[str], copy: str, up_again: str) -> str:
+    """The line `status` prints for copy_edited."""
+    return (f"EDITED: {copy} is not what `up` last applied to {', '.join(edited)} (edited by hand?): those programs "
+            f"run what `up` applied, but one restarted now (supervisorctl restart, a crash) reads the edited copy, "
+            f"which no `up` checked and status reads too; edit your topology file and run `{up_again}`")
 
 
 def not_applied_note(stale: list[str], programs: str, up_again: str) -> str:
@@ -2054,6 +2081,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         stale = [row["name"] for row in status["programs"] if row.get("config_applied") is False]
         if stale:
             print(not_applied_note(stale, str(home.programs), f"clustergate up FILE --home {home.root}"))
+        if status.get("running_copy_edited"):
+            print(copy_edited_note(status["running_copy_edited"], str(home.topology),
+                                   f"clustergate up FILE --home {home.root}"))
         missing = [row["name"] for row in status["programs"] if row["state"] == "MISSING"]
         if missing:
             print(f"MISSING: supervisord of {home.root} does not run {', '.join(missing)}, which the topology has: "
@@ -2092,6 +2122,7 @@ def status_ok(status: dict[str, Any]) -> bool:
     return (status["supervisord"] == "running" and not status["leftovers"]
             and all(r["state"] == "RUNNING" and r.get("ready") for r in programs)
             and all(r.get("config_applied") is not False for r in status["programs"])
+            and not status.get("running_copy_edited")
             and permit_issuers_ok(status["programs"])
             and (status.get("sentinel") or {"failover_possible": True})["failover_possible"] is True)
 

@@ -3,11 +3,14 @@ processes (redis-server, actors)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from helpers import ActorProcess, demo_topology_data, retarget, scrape, wait_for, write_topology
+from helpers import REPO, ActorProcess, demo_topology_data, retarget, scrape, wait_for, write_topology
 from test_clusters_end_to_end import TickFeed
 
 AHEAD_S = 30.0
@@ -60,3 +63,35 @@ def test_a_feed_whose_ticks_the_buffer_refuses_as_from_the_future_is_named_by_st
                                      if x.startswith("newest price accepted")), 30, "the newest price fresh again")
     text, _ = status_text(buffer_fed["topo_path"])
     assert "refuses" not in text, text
+
+
+def clustergate(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "launcher", *args], capture_output=True, text=True, cwd=REPO,
+                          timeout=timeout)
+
+
+def test_status_names_a_running_copy_edited_by_hand_that_a_restarted_program_would_read(tmp_path: Path) -> None:
+    """rev-ops: an operator edited run/topology.yaml (min_returns 10 -> 20) and ran `supervisorctl restart correlator`:
+    the correlator ran the edit, which no `up` had validated or applied, status read it too (21 points needed) and
+    exited 0 saying nothing, and the next `up` of the real file left that correlator running, its hash in
+    run/programs.d unchanged. Status now names the programs the copy no longer matches, and exits 1."""
+    home = tmp_path / "home"
+    topo_path = write_topology(tmp_path / "demo.yaml", retarget(demo_topology_data()))
+    up = clustergate("up", str(topo_path), "--home", str(home))
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        wait_for(lambda: clustergate("status", "--home", str(home)).returncode == 0, 60, "status to exit 0")
+        copy = home / "run" / "topology.yaml"
+        applied = copy.read_text()
+        copy.write_text(applied.replace("min_returns: 10", "min_returns: 20", 1))
+        status = clustergate("status", "--home", str(home))
+        assert status.returncode == 1, status.stdout + status.stderr
+        line = next((x for x in status.stdout.splitlines() if x.startswith("EDITED: ")), None)
+        assert line is not None and str(copy) in line and "correlator" in line, status.stdout
+        said = json.loads(clustergate("status", "--home", str(home), "--json").stdout)
+        assert "correlator" in said["running_copy_edited"], said.get("running_copy_edited")
+        copy.write_text(applied)
+        status = clustergate("status", "--home", str(home))
+        assert "EDITED: " not in status.stdout and status.returncode == 0, status.stdout
+    finally:
+        clustergate("down", "--home", str(home))

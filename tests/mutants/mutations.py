@@ -5606,6 +5606,14 @@ MUTATIONS: list[Mutation] = [
         "    if not p.topo.hosts:\n        # A program already stopped",
         "    if False:\n        # A program already stopped",
         ("tests/test_proofs.py::test_fallback_proof_with_the_price_feed_stopped_fails_at_once_naming_it_and_stops_nothing",)),
+    Mutation(
+        "status_silent_on_a_running_copy_edited_by_hand",
+        "status names the programs whose settings in run/topology.yaml are not those `up` applied (a hand edit a "
+        "restarted program would run, unchecked) and exits 1 (rev-ops)",
+        "launcher/supervise.py",
+        "    return [name for name in topo.actors if name in rendered and rendered[name] not in _applied_hashes(topo, name)]",
+        "    return []",
+        ("tests/test_ops_review.py::test_status_names_a_running_copy_edited_by_hand_that_a_restarted_program_would_read",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
