@@ -223,6 +223,22 @@ def test_a_replay_feed_is_not_judged_by_its_unused_interval(tmp_path: Path) -> N
     assert problems_of(tmp_path, data) == []
 
 
+@pytest.mark.parametrize("raw, path, hint", [
+    ("cadence_s: 6e1", "clusters.cadence_s: expected a number, got str '6e1'", "write 6.0e+1"),
+    ("corr_threshold: 7E-1", "clusters.corr_threshold: expected a number, got str '7E-1'", "write 7.0e-1"),
+    ("lookback_returns: 3.6e2", "clusters.lookback_returns: expected an integer, got str '3.6e2'", "write 360"),
+])
+def test_a_number_in_exponent_form_that_yaml_reads_as_text_is_named_with_the_form_it_reads(
+        tmp_path: Path, raw: str, path: str, hint: str) -> None:
+    # rev-ops: `lookback_returns: 3.6e2` was refused as "expected an integer, got str '3.6e2'": PyYAML (YAML 1.1)
+    # reads an exponent without a dot in the mantissa and a sign in the exponent as text, which nothing said.
+    key = raw.split(":")[0]
+    text = yaml.safe_dump(demo(), sort_keys=False)
+    text = "\n".join(f"  {raw}" if line.strip().startswith(f"{key}:") else line for line in text.splitlines())
+    problems = "\n".join(problems_of(tmp_path, None, raw=text))
+    assert f"{path} (YAML reads {raw.split(': ')[1]} as text: {hint})" in problems, problems
+
+
 def test_required_actor_missing(tmp_path: Path) -> None:
     data = demo()
     del data["actors"]["permit_issuer"]

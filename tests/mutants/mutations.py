@@ -5614,6 +5614,15 @@ MUTATIONS: list[Mutation] = [
         "    return [name for name in topo.actors if name in rendered and rendered[name] not in _applied_hashes(topo, name)]",
         "    return []",
         ("tests/test_ops_review.py::test_status_names_a_running_copy_edited_by_hand_that_a_restarted_program_would_read",)),
+    Mutation(
+        "exponent_read_as_text_not_explained",
+        "a number in exponent form that YAML 1.1 reads as text (3.6e2, 7E-1) is refused naming the form YAML reads "
+        "as a number (rev-ops)",
+        "launcher/schema.py",
+        "    if not isinstance(value, str) or \"e\" not in value.lower():\n        return \"\"\n",
+        "    return \"\"\n",
+        ("tests/test_topology_validation.py::"
+         "test_a_number_in_exponent_form_that_yaml_reads_as_text_is_named_with_the_form_it_reads",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
