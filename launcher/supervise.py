@@ -1529,7 +1529,7 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
             for directory in [*reversed(path.parent.parents), path.parent]:
                 make_dir(directory, created)
         redis_text = redis_files.get(_password_conf(topo, home))
-        rendered = render_programs(topo, home, redis_binary=redis_binary)
+        rendered = render_programs(topo, home, redis_binary=redis_binary) + copy_sha_line(topology_text)
     except WriteFailed as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
@@ -1910,7 +1910,7 @@ def collect_status(home: Home) -> dict[str, Any]:
                          "metrics_url": None})
     stray = [asdict(p) for p in leftovers(home, supervised={pid for pid in supervised if pid})]
     status = {"supervisord": "running", "topology": topo.name if topo else None, "programs": rows, "leftovers": stray,
-              "running_copy_edited": copy_edited(home, topo),
+              "running_copy_edited": copy_edited(home),
               "topology_problems": problems}
     if topo is not None and topo.redis.sentinel is not None:
         status["sentinel"] = sentinel_status(topo)
@@ -1943,30 +1943,30 @@ def config_applied(home: Home, infos: list[dict[str, Any]]) -> dict[str, bool | 
     return applied
 
 
-def copy_edited(home: Home, topo: Topology | None) -> list[str]:
-    """The actors whose settings in the running copy (run/topology.yaml, what a program restarted now reads) are not
-    those `up` last applied to them (run/programs.d's hash): a hand edit of the copy, which no `up` validated."""
-    if topo is None:
-        return []
-    rendered = _rendered_config_hashes(home)
-    return [name for name in topo.actors if name in rendered and rendered[name] not in _applied_hashes(topo, name)]
+COPY_SHA_RE = re.compile(r"^; running copy sha256 ([0-9a-f]{64})$", re.M)
 
 
-def _applied_hashes(topo: Topology, name: str) -> set[str]:
-    """The hashes `up` may have rendered for an actor from this copy: of the whole topology, and on a multi-host one
-    of its host's part (`up --host`, whose Redis is not managed on a host that does not run it)."""
-    hashes = {actor_config_hash(topo, name)}
-    if topo.hosts and name in topo.placement:
-        from launcher.hosts import host_view
-        hashes.add(actor_config_hash(host_view(topo, topo.placement[name]), name))
-    return hashes
+def copy_sha_line(copy_text: str) -> str:
+    """The line `up` ends run/programs.d with: the SHA-256 of the running copy it wrote beside it (a comment: no
+    program section changes with it)."""
+    return f"; running copy sha256 {text_sha256(copy_text)}\n"
 
 
-def copy_edited_note(edited: list[str], copy: str, up_again: str) -> str:
+def copy_edited(home: Home) -> bool:
+    """Whether the running copy (run/topology.yaml, what a program restarted now reads) is not the text `up` wrote
+    with run/programs.d: a hand edit, which no `up` validated. False when programs.d names no copy (an older `up`)."""
+    try:
+        found = COPY_SHA_RE.search(home.programs.read_text())
+        return found is not None and text_sha256(home.topology.read_text()) != found.group(1)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def copy_edited_note(copy: str, up_again: str) -> str:
     """The line `status` prints for copy_edited."""
-    return (f"EDITED: {copy} is not what `up` last applied to {', '.join(edited)} (edited by hand?): those programs "
-            f"run what `up` applied, but one restarted now (supervisorctl restart, a crash) reads the edited copy, "
-            f"which no `up` checked and status reads too; edit your topology file and run `{up_again}`")
+    return (f"EDITED: {copy} is not the copy `up` last wrote (edited by hand?): the programs run what `up` applied, "
+            f"but one restarted now (supervisorctl restart, a crash) reads the edited copy, which no `up` checked and "
+            f"status reads too; edit your topology file and run `{up_again}`")
 
 
 def not_applied_note(stale: list[str], programs: str, up_again: str) -> str:
@@ -2082,8 +2082,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         if stale:
             print(not_applied_note(stale, str(home.programs), f"clustergate up FILE --home {home.root}"))
         if status.get("running_copy_edited"):
-            print(copy_edited_note(status["running_copy_edited"], str(home.topology),
-                                   f"clustergate up FILE --home {home.root}"))
+            print(copy_edited_note(str(home.topology), f"clustergate up FILE --home {home.root}"))
         missing = [row["name"] for row in status["programs"] if row["state"] == "MISSING"]
         if missing:
             print(f"MISSING: supervisord of {home.root} does not run {', '.join(missing)}, which the topology has: "

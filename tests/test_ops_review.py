@@ -74,7 +74,8 @@ def test_status_names_a_running_copy_edited_by_hand_that_a_restarted_program_wou
     """rev-ops: an operator edited run/topology.yaml (min_returns 10 -> 20) and ran `supervisorctl restart correlator`:
     the correlator ran the edit, which no `up` had validated or applied, status read it too (21 points needed) and
     exited 0 saying nothing, and the next `up` of the real file left that correlator running, its hash in
-    run/programs.d unchanged. Status now names the programs the copy no longer matches, and exits 1."""
+    run/programs.d unchanged. `up` now ends run/programs.d with the copy's SHA-256, and status says when the copy is not
+    that text, and exits 1."""
     home = tmp_path / "home"
     topo_path = write_topology(tmp_path / "demo.yaml", retarget(demo_topology_data()))
     up = clustergate("up", str(topo_path), "--home", str(home))
@@ -87,9 +88,9 @@ def test_status_names_a_running_copy_edited_by_hand_that_a_restarted_program_wou
         status = clustergate("status", "--home", str(home))
         assert status.returncode == 1, status.stdout + status.stderr
         line = next((x for x in status.stdout.splitlines() if x.startswith("EDITED: ")), None)
-        assert line is not None and str(copy) in line and "correlator" in line, status.stdout
+        assert line is not None and str(copy) in line and "restarted now" in line, status.stdout
         said = json.loads(clustergate("status", "--home", str(home), "--json").stdout)
-        assert "correlator" in said["running_copy_edited"], said.get("running_copy_edited")
+        assert said["running_copy_edited"] is True, said.get("running_copy_edited")
         copy.write_text(applied)
         status = clustergate("status", "--home", str(home))
         assert "EDITED: " not in status.stdout and status.returncode == 0, status.stdout

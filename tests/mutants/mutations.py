@@ -5608,11 +5608,11 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_proofs.py::test_fallback_proof_with_the_price_feed_stopped_fails_at_once_naming_it_and_stops_nothing",)),
     Mutation(
         "status_silent_on_a_running_copy_edited_by_hand",
-        "status names the programs whose settings in run/topology.yaml are not those `up` applied (a hand edit a "
-        "restarted program would run, unchecked) and exits 1 (rev-ops)",
+        "status says when run/topology.yaml is not the copy `up` last wrote (a hand edit a restarted program would "
+        "run, unchecked) and exits 1 (rev-ops)",
         "launcher/supervise.py",
-        "    return [name for name in topo.actors if name in rendered and rendered[name] not in _applied_hashes(topo, name)]",
-        "    return []",
+        "        return found is not None and text_sha256(home.topology.read_text()) != found.group(1)\n",
+        "        return False\n",
         ("tests/test_ops_review.py::test_status_names_a_running_copy_edited_by_hand_that_a_restarted_program_would_read",)),
     Mutation(
         "exponent_read_as_text_not_explained",
