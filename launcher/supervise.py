@@ -35,8 +35,8 @@ from launcher.endpoints import endpoint_problem_now, holder_pids, split_tcp
 from launcher.exits import Exits, as_json, describe, process_environ, unexpected_exits
 from launcher.redis_binary import INSTALL_HINT, binary_problem, find_redis_server
 from launcher.schema import SchemaError
-from launcher.topology import (EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, PermitIssuerSettings, Topology, endpoint_port,
-                               load_or_report, load_running_copy)
+from launcher.topology import (EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, ClustersConfig, PermitIssuerSettings, Topology,
+                               endpoint_port, load_or_report, load_running_copy)
 
 REPO = Path(__file__).resolve().parent.parent
 REDIS_PROGRAM = "redis"
@@ -1337,6 +1337,30 @@ def running_topology_name(home: Home) -> str | None:
     return name if isinstance(name, str) else None
 
 
+def running_cadence_s(home: Home) -> float | None:
+    """clusters.cadence_s of the home's running copy, read as plain YAML (its default when not given); None when the
+    copy cannot be read."""
+    try:
+        data = yaml.safe_load(home.topology.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        return None
+    clusters = data.get("clusters", {}) if isinstance(data, dict) else None
+    value = clusters.get("cadence_s", ClustersConfig().cadence_s) if isinstance(clusters, dict) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def cadence_change_note(old_s: float | None, topo: Topology) -> str | None:
+    """What `up` says when it changes the cadence of a topology with a buffer: the buffer discards its saved history
+    (a grid of the old cadence), and the cluster side warms up again with the gates on the proxy."""
+    new_s = topo.clusters.cadence_s
+    if old_s is None or old_s == new_s or not topo.actors_of_kind("buffer"):
+        return None
+    n = topo.clusters.min_returns
+    return (f"clusters.cadence_s changed from {old_s:g} s to {new_s:g} s: the buffer's saved history (a grid of the "
+            f"old cadence) is discarded; the cluster side warms up again, min_returns ({n}) cadences ({n * new_s:g} s) "
+            f"and more, with the gates taking K from the proxy meanwhile")
+
+
 def _wait_gone(pid: int | None, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while pid is not None and _alive(pid):
@@ -1565,6 +1589,7 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
     for path, text in redis_files.items():
         files[path] = (text, 0o600)
     backup = {path: path.read_bytes() if path.exists() else None for path in files}
+    cadence_note = cadence_change_note(running_cadence_s(home), topo) if home.topology.exists() else None
     interrupt = DeferredInterrupt()  # a change is applied whole: Ctrl-C, a kill or a hang-up waits for its end
     try:
         with interrupt:
@@ -1597,6 +1622,8 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
                 _restore(backup)
                 tell(f"FAILED: {exc}; the previous files are back in {home.run}", sys.stderr)
                 return 1
+            if cadence_note:
+                tell(cadence_note)
             interrupt.applied = True
         change.release()  # applied (supervisord runs it): a `down` from now on stops what it started
         if interrupt.signum:

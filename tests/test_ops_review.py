@@ -96,3 +96,32 @@ def test_status_names_a_running_copy_edited_by_hand_that_a_restarted_program_wou
         assert "EDITED: " not in status.stdout and status.returncode == 0, status.stdout
     finally:
         clustergate("down", "--home", str(home))
+
+
+def test_an_up_that_changes_the_cadence_says_the_buffers_history_is_discarded_and_the_warm_up_it_costs(
+        tmp_path: Path) -> None:
+    """rev-ops: `up` of the demo with clusters.cadence_s 1 -> 2 said only `restarted [...]`; the buffer discarded its
+    saved history (a grid of the old cadence: one warning in its own log), so the cluster side warmed up again for
+    min_returns cadences with the gate on the proxy (10 minutes at a production cadence of 60 s) and nothing the
+    operator saw said so."""
+    home = tmp_path / "home"
+    data = retarget(demo_topology_data())
+    topo_path = write_topology(tmp_path / "demo.yaml", data)
+    up = clustergate("up", str(topo_path), "--home", str(home))
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "history" not in up.stdout, up.stdout
+        buffer_port = data["actors"]["buffer"]["metrics_port"]
+        wait_for(lambda: (scrape(buffer_port).get("p27_buffer_min_points_per_symbol") or 0) >= 2, 30,
+                 "the buffer to hold points of the 1 s grid")
+        data["clusters"]["cadence_s"] = 2
+        write_topology(topo_path, data)
+        up = clustergate("up", str(topo_path), "--home", str(home))
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert ("clusters.cadence_s changed from 1 s to 2 s: the buffer's saved history (a grid of the old cadence) is "
+                "discarded") in up.stdout, up.stdout
+        assert "min_returns (10) cadences" in up.stdout, up.stdout
+        log = (home / "run" / "logs" / "buffer.log").read_text()
+        assert "event=history_discarded reason=cadence_changed" in log, log[-3000:]
+    finally:
+        clustergate("down", "--home", str(home))

@@ -5623,6 +5623,15 @@ MUTATIONS: list[Mutation] = [
         "    return \"\"\n",
         ("tests/test_topology_validation.py::"
          "test_a_number_in_exponent_form_that_yaml_reads_as_text_is_named_with_the_form_it_reads",)),
+    Mutation(
+        "up_silent_on_a_cadence_change_that_discards_the_history",
+        "`up` that changes clusters.cadence_s says the buffer's saved history is discarded and the warm-up it costs "
+        "(rev-ops)",
+        "launcher/supervise.py",
+        "    if old_s is None or old_s == new_s or not topo.actors_of_kind(\"buffer\"):",
+        "    if True:",
+        ("tests/test_ops_review.py::"
+         "test_an_up_that_changes_the_cadence_says_the_buffers_history_is_discarded_and_the_warm_up_it_costs",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
