@@ -476,6 +476,47 @@ def test_a_proof_killed_or_hung_up_part_way_starts_the_programs_it_stopped(demo_
                 api.startProcess(name, True)
 
 
+def test_clustergate_proof_killed_part_way_passes_the_signal_to_its_proof_and_leaves_no_proof_running(
+        demo_system: Path) -> None:
+    """rev-ops: `clustergate proof fallback` runs the proof as a child process; a SIGTERM to clustergate (`kill PID`)
+    ended clustergate at once, exit 143, and left the proof running on its own: it went on stopping and starting the
+    cluster side, printed PASSED after the shell had its prompt back, and a proof started again meanwhile raced it."""
+    api = Supervisor(Home(demo_system)).api
+    launcher = subprocess.Popen([sys.executable, "-m", "launcher", "proof", "fallback", "--home", str(demo_system)],
+                                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert launcher.stdout is not None
+        seen = []
+        for line in launcher.stdout:  # bounded: the proof ends by itself within its own deadlines
+            seen.append(line)
+            if "PASS  cluster side stopped" in line:
+                break
+        assert "cluster side stopped" in seen[-1], "".join(seen)
+        launcher.send_signal(signal.SIGTERM)
+        out, _ = launcher.communicate(timeout=60)
+        assert launcher.returncode == 128 + signal.SIGTERM, "".join(seen) + out
+        assert "interrupted (SIGTERM)" in out and "PASSED" not in out, out
+        running = [p for p in Path("/proc").iterdir() if p.name.isdigit() and b"proofs.cli" in _cmdline(p)
+                   and str(demo_system).encode() in _cmdline(p)]
+        assert running == [], running
+        wait_for(lambda: all(api.getProcessInfo(n)["statename"] == "RUNNING" for n in ("clusterer", "state_writer")),
+                 20, "the cluster side running again")
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.wait(10)
+        for name in ("clusterer", "state_writer"):
+            if api.getProcessInfo(name)["statename"] == "STOPPED":
+                api.startProcess(name, True)
+
+
+def _cmdline(proc: Path) -> bytes:
+    try:
+        return (proc / "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def test_a_proof_starting_programs_another_start_has_begun_takes_them_as_started(demo_system: Path) -> None:
     # CI (session 21): warm-restart's `finally` started the programs its starter thread had begun starting (SIGTERM
     # came as the thread began): supervisord answered Fault ALREADY_STARTED, which replaced the interruption, and the

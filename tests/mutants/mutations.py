@@ -5632,6 +5632,15 @@ MUTATIONS: list[Mutation] = [
         "    if True:",
         ("tests/test_ops_review.py::"
          "test_an_up_that_changes_the_cadence_says_the_buffers_history_is_discarded_and_the_warm_up_it_costs",)),
+    Mutation(
+        "clustergate_proof_orphans_its_proof_on_sigterm",
+        "a SIGTERM or SIGHUP to `clustergate proof` is passed to the proof process, and clustergate exits with it: it "
+        "exited alone and left the proof stopping and starting programs on its own (rev-ops)",
+        "launcher/cli.py",
+        "            signal.signal(signum, lambda got, _frame: child.send_signal(got))",
+        "            pass",
+        ("tests/test_proofs.py::"
+         "test_clustergate_proof_killed_part_way_passes_the_signal_to_its_proof_and_leaves_no_proof_running",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
