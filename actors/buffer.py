@@ -57,6 +57,10 @@ def make_metrics() -> SimpleNamespace:
         clock_faults=Counter("p27_buffer_clock_faults_total",
                              "Wall-clock steps beyond the allowed skew (direction: ahead, back)", ["direction"]),
         bad_ticks=Counter("p27_buffer_rejected_ticks_total", "Tick frames not used, by reason", ["reason"]),
+        last_received=Gauge("p27_buffer_last_received_tick_timestamp_seconds",
+                            "The buffer's epoch time when it last received a tick of an allowlisted symbol, used or not (0: none)"),
+        received_offset=Gauge("p27_buffer_last_received_tick_offset_seconds",
+                              "That tick's own timestamp minus the buffer's clock (+: stamped ahead, -: behind)"),
         last_refused=Gauge("p27_buffer_last_refused_tick_timestamp_seconds",
                            "The buffer's epoch time when it last refused a tick, by reason (0: none)", ["reason"]),
         refused_offset=Gauge("p27_buffer_last_refused_tick_offset_seconds",
@@ -164,6 +168,9 @@ class BufferActor(Actor):
         if tick is None:
             return  # heartbeat
         now = time.time()
+        if tick.symbol in self.grid.index:  # an allowlisted symbol's price, whatever becomes of it
+            self.m.last_received.set(now)
+            self.m.received_offset.set(tick.ts - now)
         if head_ahead_of_clock(self.grid, now):
             self.clock_came_back(now)
         reason = add_checked_tick(self.grid, self.jumps, tick.symbol, tick.price, tick.ts, now)

@@ -246,6 +246,9 @@ def collect_overview(topo: Topology) -> dict[str, Any]:
         accepted = [t for t in labelled(sample or {}, "p27_buffer_last_accepted_tick_timestamp_seconds",
                                         "symbol").values() if t > 0]
         out["newest_tick_age_s"] = time.time() - max(accepted) if accepted else None
+        received = first(sample, "p27_buffer_last_received_tick_timestamp_seconds")
+        out["newest_tick_received"] = None if not received else {
+            "age_s": time.time() - received, "offset_s": first(sample, "p27_buffer_last_received_tick_offset_seconds")}
         offsets = labelled(sample or {}, "p27_buffer_last_refused_tick_offset_seconds", "reason")
         out["ticks_refused"] = {reason: {"age_s": time.time() - at, "offset_s": offsets.get(reason)} for reason, at in
                                 labelled(sample or {}, "p27_buffer_last_refused_tick_timestamp_seconds", "reason").items()
@@ -388,6 +391,7 @@ def render_overview(topo: Topology, ov: dict[str, Any]) -> str:
                      f"max_price_age_s {topo.max_price_age_s:g})"))
         if tick_age is None or price_stale(tick_age):
             lines.extend(refused_tick_lines(ov.get("ticks_refused") or {}, topo.max_price_age_s))
+            lines.extend(behind_tick_lines(ov.get("newest_tick_received"), topo))
     age = ov.get("cluster_state_age_s")
     freshness = topo.strictest_gate_freshness_s  # stale for one gate is a fallback on its decisions
     if ov.get("cluster_state_problem"):
@@ -442,6 +446,19 @@ def refused_tick_lines(refused: dict[str, dict[str, Any]], max_price_age_s: floa
         lines.append(f"  the buffer refuses the ticks it receives: {reason}, the last {max(seen['age_s'], 0):.1f} s ago "
                      f"({why})")
     return lines
+
+
+def behind_tick_lines(received: dict[str, Any] | None, topo: Topology) -> list[str]:
+    """Why no price is fresh while ticks arrive stamped in the past: a feed whose clock is behind the buffer's has its
+    ticks used in past grid slots (or refused superseded), never the current one."""
+    if not received or received["age_s"] > topo.max_price_age_s:
+        return []
+    offset = received.get("offset_s") or 0.0
+    if offset > -topo.max_price_age_s:
+        return []
+    return [f"  the buffer receives ticks (the last {max(received['age_s'], 0):.1f} s ago) stamped {-offset:.1f} s "
+            f"behind the buffer's clock: the price feed's clock is behind the buffer's, or the buffer's ahead; they "
+            f"land in past grid slots, so no price is fresh"]
 
 
 def writer_lines(held: dict[str, bool | None]) -> list[str]:

@@ -125,3 +125,21 @@ def test_an_up_that_changes_the_cadence_says_the_buffers_history_is_discarded_an
         assert "event=history_discarded reason=cadence_changed" in log, log[-3000:]
     finally:
         clustergate("down", "--home", str(home))
+
+
+def test_a_feed_whose_ticks_are_stamped_behind_the_buffers_clock_is_named_by_status(buffer_fed):
+    """rev-ops: the price feed's clock 30 s behind the buffer's: its ticks were accepted into grid slots 30 s back
+    (or refused superseded), no price was fresh, the cluster state stopped and the gate fell back, and status said
+    only that the newest price was STALE and each held symbol HELD "until it ticks", while the feed ticked."""
+    feed, buffer, port = buffer_fed["feed"], buffer_fed["buffer"], buffer_fed["port"]
+    wait_for(lambda: (scrape(port).get('p27_buffer_last_accepted_tick_timestamp_seconds{symbol="BTCUSDT"}') or 0) > 0,
+             30, f"the buffer to accept a tick\n{buffer.log()}")
+    feed.ts_offset_s = -AHEAD_S
+    wait_for(lambda: "STALE" in status_text(buffer_fed["topo_path"])[0], 30, "the newest accepted price to go stale")
+    text, ov = status_text(buffer_fed["topo_path"])
+    line = next((x for x in text.splitlines() if "stamped" in x and "behind the buffer's clock" in x), None)
+    assert line is not None and f"{AHEAD_S:.1f} s behind" in line, text
+    assert ov["newest_tick_received"]["offset_s"] == pytest.approx(-AHEAD_S, abs=1.0), ov["newest_tick_received"]
+    feed.ts_offset_s = 0.0
+    wait_for(lambda: "behind the buffer's clock" not in status_text(buffer_fed["topo_path"])[0], 30,
+             "status to stop naming the feed's clock once its ticks are on time")

@@ -5641,6 +5641,14 @@ MUTATIONS: list[Mutation] = [
         "            pass",
         ("tests/test_proofs.py::"
          "test_clustergate_proof_killed_part_way_passes_the_signal_to_its_proof_and_leaves_no_proof_running",)),
+    Mutation(
+        "status_silent_on_ticks_stamped_behind_the_buffers_clock",
+        "with no fresh price, status says when the ticks the buffer receives are stamped behind its clock by more than "
+        "max_price_age_s (a feed 30 s behind: its ticks landed in past slots, and status said only STALE) (rev-ops)",
+        "launcher/overview.py",
+        "    if offset > -topo.max_price_age_s:\n",
+        "    if True:\n",
+        ("tests/test_ops_review.py::test_a_feed_whose_ticks_are_stamped_behind_the_buffers_clock_is_named_by_status",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
