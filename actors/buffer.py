@@ -39,6 +39,9 @@ from actors.wire import BadTick, encode, ok_envelope, parse_tick
 WINDOW_VERSION = 1
 
 REJECT_REASONS = ("bad_frame", "unknown_symbol", "too_old", "future_ts", "superseded", "jump")
+# Refusals that say the feed's clock and the buffer's disagree (logged, throttled): stamped more than
+# TICK_FUTURE_SKEW_S ahead, or older than the window.
+CLOCK_REASONS = ("future_ts", "too_old")
 
 
 def make_metrics() -> SimpleNamespace:
@@ -54,6 +57,14 @@ def make_metrics() -> SimpleNamespace:
         clock_faults=Counter("p27_buffer_clock_faults_total",
                              "Wall-clock steps beyond the allowed skew (direction: ahead, back)", ["direction"]),
         bad_ticks=Counter("p27_buffer_rejected_ticks_total", "Tick frames not used, by reason", ["reason"]),
+        last_received=Gauge("p27_buffer_last_received_tick_timestamp_seconds",
+                            "The buffer's epoch time when it last received a tick of an allowlisted symbol, used or not (0: none)"),
+        received_offset=Gauge("p27_buffer_last_received_tick_offset_seconds",
+                              "That tick's own timestamp minus the buffer's clock (+: stamped ahead, -: behind)"),
+        last_refused=Gauge("p27_buffer_last_refused_tick_timestamp_seconds",
+                           "The buffer's epoch time when it last refused a tick, by reason (0: none)", ["reason"]),
+        refused_offset=Gauge("p27_buffer_last_refused_tick_offset_seconds",
+                             "That tick's own timestamp minus the buffer's clock (+: stamped ahead)", ["reason"]),
         # With the rejected ticks, every tick frame the buffer received: accepted + rejected = received.
         accepted=Counter("buffer_ticks_accepted_total", "Ticks recorded on the price grid, by symbol", ["symbol"]),
         history_discarded=Counter("p27_buffer_history_discarded_total", "Persisted histories discarded on load, by reason", ["reason"]),
@@ -115,6 +126,8 @@ class BufferActor(Actor):
         self.frozen = FrozenWatch(self.settings.frozen_after_slots)
         for reason in REJECT_REASONS:
             self.m.bad_ticks.labels(reason=reason)
+            self.m.last_refused.labels(reason=reason).set(0)
+            self.m.refused_offset.labels(reason=reason).set(0)
         for direction in ("ahead", "back"):
             self.m.clock_faults.labels(direction=direction)
         # A forward clock step holds persistence (the grid it wiped must not replace the saved history)
@@ -155,13 +168,21 @@ class BufferActor(Actor):
         if tick is None:
             return  # heartbeat
         now = time.time()
+        if tick.symbol in self.grid.index:  # an allowlisted symbol's price, whatever becomes of it
+            self.m.last_received.set(now)
+            self.m.received_offset.set(tick.ts - now)
         if head_ahead_of_clock(self.grid, now):
             self.clock_came_back(now)
         reason = add_checked_tick(self.grid, self.jumps, tick.symbol, tick.price, tick.ts, now)
         if reason is None:
             self.m.accepted.labels(symbol=tick.symbol).inc()
-        else:
-            self.m.bad_ticks.labels(reason=reason).inc()
+            return
+        self.m.bad_ticks.labels(reason=reason).inc()
+        self.m.last_refused.labels(reason=reason).set(now)
+        self.m.refused_offset.labels(reason=reason).set(tick.ts - now)
+        if reason in CLOCK_REASONS:  # a feed whose clock is off the buffer's: every tick is refused, none logged
+            self.log_throttled("warning", "tick_refused", reason, reason=reason, symbol=tick.symbol,
+                               ahead_s=round(tick.ts - now, 3))
 
     # ----------------------------------------------------------------- window
 

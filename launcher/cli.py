@@ -105,10 +105,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
 def run_as_process(module: str, argv: list[str]) -> int:
     """`clustergate COMMAND ARGS` is `python -P -m MODULE ARGS` in its own process, output and exit code passed
-    through; the module is this checkout's (launcher/own_code.py), whatever the working directory holds."""
-    return subprocess.call(module_command(module, *argv), env=own_env())
+    through; the module is this checkout's (launcher/own_code.py), whatever the working directory holds. A SIGTERM or
+    SIGHUP to clustergate is passed to that process, and clustergate exits when it has: `kill PID` of a `clustergate
+    proof` ended clustergate alone and left the proof stopping and starting programs on its own. (Ctrl-C reaches both
+    from the terminal; a second SIGTERM or SIGHUP is ignored by a proof's clean-up.)"""
+    child = subprocess.Popen(module_command(module, *argv), env=own_env())
+    previous = {signum: signal.getsignal(signum) for signum in FORWARDED_SIGNALS}
+    for signum, handler in previous.items():
+        if handler is not signal.SIG_IGN:  # nohup: stays ignored, as the child's does
+            signal.signal(signum, lambda got, _frame: child.send_signal(got))
+    try:
+        while True:
+            try:
+                code = child.wait()
+                break
+            except KeyboardInterrupt:  # Ctrl-C: the terminal sent it to the child too; wait for its clean-up
+                continue
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 128 - code if code < 0 else code
 
 
 def main(argv: list[str] | None = None) -> None:

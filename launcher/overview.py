@@ -246,6 +246,13 @@ def collect_overview(topo: Topology) -> dict[str, Any]:
         accepted = [t for t in labelled(sample or {}, "p27_buffer_last_accepted_tick_timestamp_seconds",
                                         "symbol").values() if t > 0]
         out["newest_tick_age_s"] = time.time() - max(accepted) if accepted else None
+        received = first(sample, "p27_buffer_last_received_tick_timestamp_seconds")
+        out["newest_tick_received"] = None if not received else {
+            "age_s": time.time() - received, "offset_s": first(sample, "p27_buffer_last_received_tick_offset_seconds")}
+        offsets = labelled(sample or {}, "p27_buffer_last_refused_tick_offset_seconds", "reason")
+        out["ticks_refused"] = {reason: {"age_s": time.time() - at, "offset_s": offsets.get(reason)} for reason, at in
+                                labelled(sample or {}, "p27_buffer_last_refused_tick_timestamp_seconds", "reason").items()
+                                if at > 0}
     out["points_per_symbol"] = {s: int(points[s]) if s in points else None for s in topo.symbols}
     if "correlator" in side:
         sample = side["correlator"]
@@ -382,6 +389,9 @@ def render_overview(topo: Topology, ov: dict[str, Any]) -> str:
                      "none yet" if tick_age is None else
                      f"{shown_age(tick_age, price_stale)} s ago ({'STALE' if price_stale(tick_age) else 'fresh'}; "
                      f"max_price_age_s {topo.max_price_age_s:g})"))
+        if tick_age is None or price_stale(tick_age):
+            lines.extend(refused_tick_lines(ov.get("ticks_refused") or {}, topo.max_price_age_s))
+            lines.extend(behind_tick_lines(ov.get("newest_tick_received"), topo))
     age = ov.get("cluster_state_age_s")
     freshness = topo.strictest_gate_freshness_s  # stale for one gate is a fallback on its decisions
     if ov.get("cluster_state_problem"):
@@ -417,6 +427,38 @@ def render_overview(topo: Topology, ov: dict[str, Any]) -> str:
     lines.extend(writer_lines(ov.get("state_writers_lease_held") or {}))
     lines.extend(cluster_side_lines(topo, ov))
     return "\n".join(lines)
+
+
+def refused_tick_lines(refused: dict[str, dict[str, Any]], max_price_age_s: float) -> list[str]:
+    """Why no price is accepted while ticks arrive: each reason the buffer refused one for within max_price_age_s
+    (a feed whose clock is off the buffer's has every tick refused, and looked silent)."""
+    from actors.grid import TICK_FUTURE_SKEW_S  # I/O-free; not loaded while the CLI is built
+    lines = []
+    for reason, seen in sorted(refused.items()):
+        if seen["age_s"] > max_price_age_s:
+            continue
+        offset = seen.get("offset_s") or 0.0
+        why = (f"stamped {offset:.1f} s ahead of the buffer's clock, past the {TICK_FUTURE_SKEW_S:g} s allowed: the "
+               f"price feed's clock is ahead of the buffer's, or the buffer's behind" if reason == "future_ts" else
+               f"stamped {-offset:.1f} s behind the buffer's clock, before its window: the price feed's clock is "
+               f"behind the buffer's, or the buffer's ahead" if reason == "too_old" else
+               f"p27_buffer_rejected_ticks_total{{reason=\"{reason}\"}}")
+        lines.append(f"  the buffer refuses the ticks it receives: {reason}, the last {max(seen['age_s'], 0):.1f} s ago "
+                     f"({why})")
+    return lines
+
+
+def behind_tick_lines(received: dict[str, Any] | None, topo: Topology) -> list[str]:
+    """Why no price is fresh while ticks arrive stamped in the past: a feed whose clock is behind the buffer's has its
+    ticks used in past grid slots (or refused superseded), never the current one."""
+    if not received or received["age_s"] > topo.max_price_age_s:
+        return []
+    offset = received.get("offset_s") or 0.0
+    if offset > -topo.max_price_age_s:
+        return []
+    return [f"  the buffer receives ticks (the last {max(received['age_s'], 0):.1f} s ago) stamped {-offset:.1f} s "
+            f"behind the buffer's clock: the price feed's clock is behind the buffer's, or the buffer's ahead; they "
+            f"land in past grid slots, so no price is fresh"]
 
 
 def writer_lines(held: dict[str, bool | None]) -> list[str]:

@@ -178,7 +178,7 @@ class Validator:
             return self.build_dataclass(tp, value, path)
         if tp is float:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                self.problem(path, f"expected a number, got {_describe(value)}")
+                self.problem(path, f"expected a number, got {_describe(value)}{_exponent_hint(value, float)}")
                 return 0.0
             if value != value or value in (float("inf"), float("-inf")):
                 self.problem(path, f"expected a finite number, got {value!r}")
@@ -186,7 +186,7 @@ class Validator:
             return float(value)
         if tp is int:
             if isinstance(value, bool) or not isinstance(value, int):
-                self.problem(path, f"expected an integer, got {_describe(value)}")
+                self.problem(path, f"expected an integer, got {_describe(value)}{_exponent_hint(value, int)}")
                 return 0
             return value
         if tp is bool:
@@ -261,6 +261,25 @@ def _placeholder(tp: Any) -> Any:
     if dataclasses.is_dataclass(tp):
         return Validator().build_dataclass(tp, {}, ())
     return {int: 0, float: 0.0, str: "", bool: False}.get(tp)
+
+
+def _exponent_hint(value: Any, tp: type) -> str:
+    """Why a number in exponent form is text: YAML 1.1 (PyYAML) reads 1e9 or 5E-3 as a string unless the mantissa
+    has a dot and the exponent a sign; `expected a number, got str '1e9'` sent the operator looking for quotes."""
+    if not isinstance(value, str) or "e" not in value.lower():
+        return ""
+    try:
+        number = float(value)
+    except ValueError:
+        return ""
+    if number != number or number in (float("inf"), float("-inf")):
+        return ""
+    if tp is int:
+        return f" (YAML reads {value} as text: write {int(number)})" if number == int(number) else ""
+    mantissa, _, exponent = value.lower().partition("e")
+    mantissa = mantissa if "." in mantissa else mantissa + ".0"
+    exponent = exponent if exponent[:1] in "+-" else "+" + exponent
+    return f" (YAML reads {value} as text: write {mantissa}e{exponent})"
 
 
 def _describe(value: Any) -> str:

@@ -35,8 +35,8 @@ from launcher.endpoints import endpoint_problem_now, holder_pids, split_tcp
 from launcher.exits import Exits, as_json, describe, process_environ, unexpected_exits
 from launcher.redis_binary import INSTALL_HINT, binary_problem, find_redis_server
 from launcher.schema import SchemaError
-from launcher.topology import (EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, PermitIssuerSettings, Topology, endpoint_port,
-                               load_or_report, load_running_copy)
+from launcher.topology import (EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, ClustersConfig, PermitIssuerSettings, Topology,
+                               endpoint_port, load_or_report, load_running_copy)
 
 REPO = Path(__file__).resolve().parent.parent
 REDIS_PROGRAM = "redis"
@@ -1337,6 +1337,30 @@ def running_topology_name(home: Home) -> str | None:
     return name if isinstance(name, str) else None
 
 
+def running_cadence_s(home: Home) -> float | None:
+    """clusters.cadence_s of the home's running copy, read as plain YAML (its default when not given); None when the
+    copy cannot be read."""
+    try:
+        data = yaml.safe_load(home.topology.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        return None
+    clusters = data.get("clusters", {}) if isinstance(data, dict) else None
+    value = clusters.get("cadence_s", ClustersConfig().cadence_s) if isinstance(clusters, dict) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def cadence_change_note(old_s: float | None, topo: Topology) -> str | None:
+    """What `up` says when it changes the cadence of a topology with a buffer: the buffer discards its saved history
+    (a grid of the old cadence), and the cluster side warms up again with the gates on the proxy."""
+    new_s = topo.clusters.cadence_s
+    if old_s is None or old_s == new_s or not topo.actors_of_kind("buffer"):
+        return None
+    n = topo.clusters.min_returns
+    return (f"clusters.cadence_s changed from {old_s:g} s to {new_s:g} s: the buffer's saved history (a grid of the "
+            f"old cadence) is discarded; the cluster side warms up again, min_returns ({n}) cadences ({n * new_s:g} s) "
+            f"and more, with the gates taking K from the proxy meanwhile")
+
+
 def _wait_gone(pid: int | None, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while pid is not None and _alive(pid):
@@ -1529,7 +1553,7 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
             for directory in [*reversed(path.parent.parents), path.parent]:
                 make_dir(directory, created)
         redis_text = redis_files.get(_password_conf(topo, home))
-        rendered = render_programs(topo, home, redis_binary=redis_binary)
+        rendered = render_programs(topo, home, redis_binary=redis_binary) + copy_sha_line(topology_text)
     except WriteFailed as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
@@ -1565,6 +1589,7 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
     for path, text in redis_files.items():
         files[path] = (text, 0o600)
     backup = {path: path.read_bytes() if path.exists() else None for path in files}
+    cadence_note = cadence_change_note(running_cadence_s(home), topo) if home.topology.exists() else None
     interrupt = DeferredInterrupt()  # a change is applied whole: Ctrl-C, a kill or a hang-up waits for its end
     try:
         with interrupt:
@@ -1597,6 +1622,8 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
                 _restore(backup)
                 tell(f"FAILED: {exc}; the previous files are back in {home.run}", sys.stderr)
                 return 1
+            if cadence_note:
+                tell(cadence_note)
             interrupt.applied = True
         change.release()  # applied (supervisord runs it): a `down` from now on stops what it started
         if interrupt.signum:
@@ -1910,6 +1937,7 @@ def collect_status(home: Home) -> dict[str, Any]:
                          "metrics_url": None})
     stray = [asdict(p) for p in leftovers(home, supervised={pid for pid in supervised if pid})]
     status = {"supervisord": "running", "topology": topo.name if topo else None, "programs": rows, "leftovers": stray,
+              "running_copy_edited": copy_edited(home),
               "topology_problems": problems}
     if topo is not None and topo.redis.sentinel is not None:
         status["sentinel"] = sentinel_status(topo)
@@ -1940,6 +1968,32 @@ def config_applied(home: Home, infos: list[dict[str, Any]]) -> dict[str, bool | 
             running_hash = _config_hash_of(info["pid"])
             applied[name] = None if running_hash is None else running_hash == rendered[name]
     return applied
+
+
+COPY_SHA_RE = re.compile(r"^; running copy sha256 ([0-9a-f]{64})$", re.M)
+
+
+def copy_sha_line(copy_text: str) -> str:
+    """The line `up` ends run/programs.d with: the SHA-256 of the running copy it wrote beside it (a comment: no
+    program section changes with it)."""
+    return f"; running copy sha256 {text_sha256(copy_text)}\n"
+
+
+def copy_edited(home: Home) -> bool:
+    """Whether the running copy (run/topology.yaml, what a program restarted now reads) is not the text `up` wrote
+    with run/programs.d: a hand edit, which no `up` validated. False when programs.d names no copy (an older `up`)."""
+    try:
+        found = COPY_SHA_RE.search(home.programs.read_text())
+        return found is not None and text_sha256(home.topology.read_text()) != found.group(1)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def copy_edited_note(copy: str, up_again: str) -> str:
+    """The line `status` prints for copy_edited."""
+    return (f"EDITED: {copy} is not the copy `up` last wrote (edited by hand?): the programs run what `up` applied, "
+            f"but one restarted now (supervisorctl restart, a crash) reads the edited copy, which no `up` checked and "
+            f"status reads too; edit your topology file and run `{up_again}`")
 
 
 def not_applied_note(stale: list[str], programs: str, up_again: str) -> str:
@@ -2054,6 +2108,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         stale = [row["name"] for row in status["programs"] if row.get("config_applied") is False]
         if stale:
             print(not_applied_note(stale, str(home.programs), f"clustergate up FILE --home {home.root}"))
+        if status.get("running_copy_edited"):
+            print(copy_edited_note(str(home.topology), f"clustergate up FILE --home {home.root}"))
         missing = [row["name"] for row in status["programs"] if row["state"] == "MISSING"]
         if missing:
             print(f"MISSING: supervisord of {home.root} does not run {', '.join(missing)}, which the topology has: "
@@ -2092,6 +2148,7 @@ def status_ok(status: dict[str, Any]) -> bool:
     return (status["supervisord"] == "running" and not status["leftovers"]
             and all(r["state"] == "RUNNING" and r.get("ready") for r in programs)
             and all(r.get("config_applied") is not False for r in status["programs"])
+            and not status.get("running_copy_edited")
             and permit_issuers_ok(status["programs"])
             and (status.get("sentinel") or {"failover_possible": True})["failover_possible"] is True)
 

@@ -47,6 +47,11 @@ SOCKET_ROLES: dict[str, dict[str, str]] = {
 PEER_TYPE = {"SUB": ("PUB",), "PUB": ("SUB",), "REQ": ("REP", "ROUTER"), "REP": ("REQ",),
              "ROUTER": ("REQ", "DEALER")}
 
+# Which role's messages a socket of each role takes: the same role, except the gate's permits and the permit
+# issuer's requests, the two ends of one link. A SUB on the wrong PUB is a valid ZeroMQ pair that carries the
+# wrong messages (a state writer one port off, on the correlator's matrix, was never ready).
+PEER_ROLE = {"permits": "requests", "requests": "permits"}
+
 # An actor of the key kind cannot do its job unless an actor of each listed kind exists.
 REQUIRED_KINDS: dict[str, tuple[str, ...]] = {
     "book": ("price_feed",),
@@ -869,6 +874,8 @@ def _check_wiring(v: Validator, topo: Topology) -> None:
                 v.problem(path, f"{roles[role]} socket connects to {sock.connect}, bound by "
                                 f"actors.{peer[0]}.sockets.{peer[1]} ({peer[2]}); it needs a "
                                 f"{' or a '.join(PEER_TYPE[roles[role]])}")
+            elif peer[1] != PEER_ROLE.get(role, role):
+                v.problem(path, _wrong_role_problem(topo, bound, name, role, sock.connect, peer))
             if peer is not None:
                 server = topo.actors[peer[0]].sockets[peer[1]]
                 where = f"actors.{peer[0]}.sockets.{peer[1]}"
@@ -893,6 +900,16 @@ def _check_wiring(v: Validator, topo: Topology) -> None:
             if sock.bind is not None and _leaves_loopback(sock.bind) and sock.curve is None:
                 v.problem(("actors", name, "sockets", role, "bind"),
                           f"{sock.bind} exposes the socket beyond loopback without CurveZMQ; {BEYOND_LOOPBACK_FIX}")
+
+
+def _wrong_role_problem(topo: Topology, bound: dict[str, tuple[str, str, str]], name: str, role: str,
+                        endpoint: str, peer: tuple[str, str, str]) -> str:
+    want_role = PEER_ROLE.get(role, role)
+    wanted = [f"actors.{actor}.sockets.{r} ({topo.actors[actor].sockets[r].bind})"
+              for actor, r, _ in bound.values() if r == want_role]
+    needs = " or ".join(wanted) if wanted else f"a {want_role} socket"
+    return (f"{endpoint} is actors.{peer[0]}.sockets.{peer[1]}, which carries {peer[1]} messages; "
+            f"a {topo.actors[name].kind}'s {role} socket needs {needs}")
 
 
 def _leaves_loopback(endpoint: str) -> bool:
@@ -1132,6 +1149,11 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
                         v.problem(base + ("synthetic", "correlation", pair), f"{sym} is not in symbols")
                 if not -1 < rho < 1:
                     v.problem(base + ("synthetic", "correlation", pair), f"must be in (-1, 1), got {rho!r}")
+            if cadence_given and s.source != "replay" and s.interval_s > topo.clusters.cadence_s:
+                v.problem(base + ("interval_s",), f"{s.interval_s:g} s is longer than clusters.cadence_s "
+                          f"({topo.clusters.cadence_s:g} s): the buffer's grid holds one price per cadence and a return "
+                          f"needs two consecutive ones; slots this feed leaves empty cost returns (at 2 x cadence or "
+                          f"more there is none: the correlator is never ready and the gate takes K from the proxy)")
             if syn.clock_aligned and s.source != "synthetic":
                 v.problem(base + ("synthetic", "clock_aligned"), f"applies to source: synthetic only; this feed's "
                           f"source is {s.source}, whose ticks are not aligned to wall-clock slots")

@@ -27,7 +27,7 @@ from launcher.redis_conn import connect
 from launcher.client import GateClient, GateUnavailable, gate_endpoints
 from launcher.overview import first, labelled
 from launcher.schema import SchemaError
-from launcher.supervise import (REDIS_PROGRAM, Home, LaunchError, Supervisor, tell, home_from,
+from launcher.supervise import (REDIS_PROGRAM, Home, LaunchError, Supervisor, tell, home_from, redis_program_names,
                                 running_topology_path, scrape, signal_name)
 from launcher.topology import RESERVED_PROGRAM_PREFIX, Topology, load_topology
 
@@ -163,6 +163,12 @@ class Proof:
 
     def program_states(self) -> dict[str, str]:
         return {p["name"]: p["statename"] for p in self.sup.processes()}
+
+    def programs_not_running(self) -> dict[str, str]:
+        """program -> its state (MISSING: supervisord does not run it), for this home's programs not RUNNING."""
+        states = self.program_states()
+        return {n: states.get(n, "MISSING") for n in list(self.topo.actors) + redis_program_names(self.topo)
+                if states.get(n) != "RUNNING"}
 
     def propose(self, action: str = "HOLD", symbol: str | None = None, kill_score: float = 0.0) -> dict[str, Any]:
         if self.client is None:

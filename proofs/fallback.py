@@ -20,6 +20,7 @@ from proofs.common import Proof, run_proof  # noqa: E402
 
 READY_TIMEOUT_S = 40.0
 STARTUP_ALLOWANCE_S = 10.0  # process start (Python, numpy) before the first cadence can run
+STARTING_GRACE_S = 5.0  # supervisord's startsecs and some: a program just started is STARTING that long
 
 
 def k_source(p: Proof) -> tuple[str | None, dict]:
@@ -50,6 +51,12 @@ def stale_for_every_gate_s(p: Proof) -> float:
 def prove(p: Proof, args: argparse.Namespace) -> None:
     cluster_side = p.topo.actors_of_kind("clusterer") + p.topo.actors_of_kind("state_writer")
     p.require("topology has a cluster side", bool(cluster_side), cluster_side)
+    if not p.topo.hosts:
+        # A program already stopped (a price feed, a buffer) keeps the cluster side from recovering: the proof would
+        # stop and start it, then fail on the recovery with nothing naming the cause. A program just (re)started is
+        # STARTING for supervisord's startsecs: give it that long, no more.
+        ok, missing, _ = p.poll(p.programs_not_running, lambda m: m == {}, STARTING_GRACE_S, 0.2)
+        p.require("before: every program RUNNING", ok, missing or "every program RUNNING")
     ok, source, waited = p.poll(lambda: k_source(p)[0], lambda s: s == "cluster", READY_TIMEOUT_S, 0.25)
     p.require("before: K comes from the cluster", ok, source, f"after {waited:.1f} s")
     fallbacks_before = p.metric("gate", "p26_cluster_fallback_total") or 0.0

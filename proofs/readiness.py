@@ -79,15 +79,10 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
         p.require("every program ready on its host", ok,
                   missing or f"{len(p.topo.actors) + len(redis_program_names(p.topo))} programs on {len(p.topo.hosts)} hosts")
     else:
-        expected = list(p.topo.actors) + redis_program_names(p.topo)
-
-        def not_running() -> dict[str, str]:
-            states = p.program_states()
-            return {n: states.get(n, "MISSING") for n in expected if states.get(n) != "RUNNING"}
-
         # A program just (re)started is STARTING for supervisord's startsecs; give it that long, no more.
-        ok, missing, _ = p.poll(not_running, lambda m: m == {}, STARTING_GRACE_S, 0.2)
-        p.require("every program RUNNING", ok, missing or f"{len(expected)} programs RUNNING")
+        ok, missing, _ = p.poll(p.programs_not_running, lambda m: m == {}, STARTING_GRACE_S, 0.2)
+        p.require("every program RUNNING", ok,
+                  missing or f"{len(p.topo.actors) + len(redis_program_names(p.topo))} programs RUNNING")
 
     def unreachable() -> list[str]:
         out = []

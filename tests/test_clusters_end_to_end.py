@@ -44,6 +44,7 @@ class TickFeed:
         self.ticking = threading.Event()  # cleared: no more price ticks, snapshots kept fresh
         self.ticking.set()
         self.silenced: set[str] = set()  # symbols whose ticks stop while the others keep ticking
+        self.ts_offset_s = 0.0  # added to every tick's timestamp: the feed host's clock off the buffer's
 
     def start(self) -> "TickFeed":
         self.thread.start()
@@ -59,7 +60,8 @@ class TickFeed:
                 self.prices[symbol] *= math.exp(beta * market + rng.normal(0, IDIO_SD if beta else 0.01))
                 seq += 1
                 if self.ticking.is_set() and symbol not in self.silenced:
-                    self.sock.send_multipart(Tick(symbol, self.prices[symbol], time.time(), seq).frames())
+                    self.sock.send_multipart(Tick(symbol, self.prices[symbol], time.time() + self.ts_offset_s,
+                                                  seq).frames())
             self.sock.send_multipart([b"tick.BTCUSDT", b"not json"])        # counted, never used
             self.sock.send_multipart(Tick("DOGEUSDT", 0.1, time.time(), seq).frames())  # not in the allowlist
             self.sock.send_multipart(heartbeat_frames(time.time(), seq))

@@ -48,6 +48,8 @@ def test_three_hosts_of_one_topology_run_side_by_side_each_under_its_own_supervi
         assert all(sock.exists() for sock in sockets.values()), "one supervisord per host"
         status = clustergate(env, "status", "--host", "exec", "--json", timeout=60)
         assert {row["name"] for row in json.loads(status.stdout)["programs"]} == {"gate", "permit_issuer", "book"}
+        # the copy `up --host` wrote is the one programs.d names: not an edited copy
+        assert json.loads(status.stdout)["running_copy_edited"] is False, status.stdout
         whole = clustergate(env, "status", str(topology), "--all-hosts", timeout=60)
         assert whole.returncode == 0, whole.stdout + whole.stderr
         proof = clustergate(env, "proof", "readiness", "--topology", str(topology), "--home",

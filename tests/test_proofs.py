@@ -133,6 +133,21 @@ def test_readiness_proof_fails_when_the_state_writer_is_down(demo_system: Path) 
     assert latest_report(demo_system, "readiness")["passed"] is False
 
 
+def test_fallback_proof_with_the_price_feed_stopped_fails_at_once_naming_it_and_stops_nothing(demo_system: Path) -> None:
+    """rev-ops: with the price feed stopped (by hand, or FATAL), the fallback proof still found K from the cluster
+    (the state not yet stale), stopped the clusterer and state writer, saw the fallback, started them again and
+    then failed "recovered: K taken from the cluster again: proxy" after its whole wait, nothing naming the stopped
+    feed that kept the cluster side from ever recovering. It now requires every program RUNNING first."""
+    supervisorctl(demo_system, "stop", "price_feed")
+    try:
+        result = run_proof(demo_system, "fallback")
+    finally:
+        supervisorctl(demo_system, "start", "price_feed")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAIL  before: every program RUNNING" in result.stdout and "price_feed" in result.stdout, result.stdout
+    assert "cluster side stopped" not in result.stdout, result.stdout  # the cluster side was never touched
+
+
 def test_readiness_proof_does_not_wait_out_its_warm_up_timeout_for_gates_while_a_program_is_stopped(
         demo_system: Path) -> None:
     """Reproduced on the merged code: with the state writer stopped, the proof waited its whole warm-up timeout for
@@ -459,6 +474,47 @@ def test_a_proof_killed_or_hung_up_part_way_starts_the_programs_it_stopped(demo_
         for name in stopped:  # the module's system, whole again for the next test whatever happened here
             if api.getProcessInfo(name)["statename"] == "STOPPED":
                 api.startProcess(name, True)
+
+
+def test_clustergate_proof_killed_part_way_passes_the_signal_to_its_proof_and_leaves_no_proof_running(
+        demo_system: Path) -> None:
+    """rev-ops: `clustergate proof fallback` runs the proof as a child process; a SIGTERM to clustergate (`kill PID`)
+    ended clustergate at once, exit 143, and left the proof running on its own: it went on stopping and starting the
+    cluster side, printed PASSED after the shell had its prompt back, and a proof started again meanwhile raced it."""
+    api = Supervisor(Home(demo_system)).api
+    launcher = subprocess.Popen([sys.executable, "-m", "launcher", "proof", "fallback", "--home", str(demo_system)],
+                                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert launcher.stdout is not None
+        seen = []
+        for line in launcher.stdout:  # bounded: the proof ends by itself within its own deadlines
+            seen.append(line)
+            if "PASS  cluster side stopped" in line:
+                break
+        assert "cluster side stopped" in seen[-1], "".join(seen)
+        launcher.send_signal(signal.SIGTERM)
+        out, _ = launcher.communicate(timeout=60)
+        assert launcher.returncode == 128 + signal.SIGTERM, "".join(seen) + out
+        assert "interrupted (SIGTERM)" in out and "PASSED" not in out, out
+        running = [p for p in Path("/proc").iterdir() if p.name.isdigit() and b"proofs.cli" in _cmdline(p)
+                   and str(demo_system).encode() in _cmdline(p)]
+        assert running == [], running
+        wait_for(lambda: all(api.getProcessInfo(n)["statename"] == "RUNNING" for n in ("clusterer", "state_writer")),
+                 20, "the cluster side running again")
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.wait(10)
+        for name in ("clusterer", "state_writer"):
+            if api.getProcessInfo(name)["statename"] == "STOPPED":
+                api.startProcess(name, True)
+
+
+def _cmdline(proc: Path) -> bytes:
+    try:
+        return (proc / "cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def test_a_proof_starting_programs_another_start_has_begun_takes_them_as_started(demo_system: Path) -> None:

@@ -171,6 +171,74 @@ def test_requester_connected_to_a_publisher_is_rejected(tmp_path: Path) -> None:
     assert "it needs a REP" in problems
 
 
+@pytest.mark.parametrize("actor, role, endpoint, bound_by, want", [
+    ("state_writer", "state", "tcp://127.0.0.1:5554", "correlator.sockets.matrix", "clusterer.sockets.state"),
+    ("clusterer", "matrix", "tcp://127.0.0.1:5552", "buffer.sockets.windows", "correlator.sockets.matrix"),
+    ("correlator", "windows", "tcp://127.0.0.1:5555", "clusterer.sockets.state", "buffer.sockets.windows"),
+], ids=["state_writer_on_the_matrix", "clusterer_on_the_windows", "correlator_on_the_state"])
+def test_a_subscriber_connected_to_another_roles_publisher_is_rejected_naming_the_socket_it_needs(
+        tmp_path: Path, actor: str, role: str, endpoint: str, bound_by: str, want: str) -> None:
+    # rev-ops: the state writer's connect one port off (the correlator's matrix, 5554, for the clusterer's state,
+    # 5555) validated ok, as a SUB on a PUB; `up` then waited 60 s and failed on a state writer never ready,
+    # its log saying only bad_state "expected [b'state', JSON]" once a second, the gate on the proxy throughout.
+    data = demo()
+    data["actors"][actor]["sockets"][role] = {"connect": endpoint}
+    problems = "\n".join(problems_of(tmp_path, data))
+    want_endpoint = demo()["actors"][want.split(".")[0]]["sockets"][role]["bind"]
+    assert (f"actors.{actor}.sockets.{role}.connect: {endpoint} is actors.{bound_by}, which carries "
+            f"{bound_by.rpartition('.')[2]} messages; a {actor}'s {role} socket needs actors.{want} "
+            f"({want_endpoint})") in problems, problems
+
+
+def test_validate_exits_2_on_a_state_writer_connected_to_the_correlators_matrix(tmp_path: Path) -> None:
+    data = demo()
+    data["actors"]["state_writer"]["sockets"]["state"] = {"connect": "tcp://127.0.0.1:5554"}
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    done = subprocess.run([sys.executable, "-m", "launcher", "validate", str(path)], capture_output=True, text=True,
+                          cwd=REPO, timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "actors.state_writer.sockets.state.connect: tcp://127.0.0.1:5554 is actors.correlator.sockets.matrix" in (
+        done.stdout + done.stderr)
+
+
+@pytest.mark.parametrize("source", ["synthetic", "redis_snapshots"])
+def test_a_price_feed_that_ticks_less_often_than_once_a_cadence_is_refused(tmp_path: Path, source: str) -> None:
+    # rev-ops: the demo's feed at interval_s 2.5 with its 1 s cadence validated and came up "ready"; no two
+    # consecutive grid slots ever held a price, so no symbol had a return, the correlator failed closed
+    # (too_few_symbols) for good and the gate took K from the proxy for ever.
+    data = demo()
+    data["actors"]["price_feed"]["settings"].update({"source": source, "interval_s": 2.5})
+    problems = "\n".join(problems_of(tmp_path, data))
+    assert ("actors.price_feed.settings.interval_s: 2.5 s is longer than clusters.cadence_s (1 s): the buffer's grid "
+            "holds one price per cadence and a return needs two consecutive ones") in problems, problems
+    data["actors"]["price_feed"]["settings"]["interval_s"] = 1.0  # once a cadence: every slot gets its price
+    assert problems_of(tmp_path, data) == []
+
+
+def test_a_replay_feed_is_not_judged_by_its_unused_interval(tmp_path: Path) -> None:
+    data = demo()
+    (tmp_path / "prices.csv").write_text("ts,BTCUSDT,ETHUSDT,SOLUSDT\n1,1,2,3\n2,1,2,3\n")
+    data["actors"]["price_feed"]["settings"] = {"source": "replay", "interval_s": 5, "replay": {"path": "prices.csv"}}
+    assert problems_of(tmp_path, data) == []
+
+
+@pytest.mark.parametrize("raw, path, hint", [
+    ("cadence_s: 6e1", "clusters.cadence_s: expected a number, got str '6e1'", "write 6.0e+1"),
+    ("corr_threshold: 7E-1", "clusters.corr_threshold: expected a number, got str '7E-1'", "write 7.0e-1"),
+    ("lookback_returns: 3.6e2", "clusters.lookback_returns: expected an integer, got str '3.6e2'", "write 360"),
+])
+def test_a_number_in_exponent_form_that_yaml_reads_as_text_is_named_with_the_form_it_reads(
+        tmp_path: Path, raw: str, path: str, hint: str) -> None:
+    # rev-ops: `lookback_returns: 3.6e2` was refused as "expected an integer, got str '3.6e2'": PyYAML (YAML 1.1)
+    # reads an exponent without a dot in the mantissa and a sign in the exponent as text, which nothing said.
+    key = raw.split(":")[0]
+    text = yaml.safe_dump(demo(), sort_keys=False)
+    text = "\n".join(f"  {raw}" if line.strip().startswith(f"{key}:") else line for line in text.splitlines())
+    problems = "\n".join(problems_of(tmp_path, None, raw=text))
+    assert f"{path} (YAML reads {raw.split(': ')[1]} as text: {hint})" in problems, problems
+
+
 def test_required_actor_missing(tmp_path: Path) -> None:
     data = demo()
     del data["actors"]["permit_issuer"]

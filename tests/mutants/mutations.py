@@ -2694,11 +2694,13 @@ MUTATIONS: list[Mutation] = [
          "test_a_snapshot_that_stops_updating_is_published_once_with_its_own_timestamp",)),
     Mutation(
         "readiness_proof_takes_a_stopped_program_for_a_running_one",
-        "the readiness proof's 'every program RUNNING' fails when a program is stopped",
-        "proofs/readiness.py",
-        '            return {n: states.get(n, "MISSING") for n in expected if states.get(n) != "RUNNING"}\n',
-        '            return {n: states.get(n, "MISSING") for n in expected if states.get(n) not in ("RUNNING", "STOPPED")}\n',
-        ("tests/test_proofs.py::test_readiness_proof_fails_when_the_state_writer_is_down",)),
+        "the readiness proof's 'every program RUNNING' fails when a program is stopped (and so does the fallback "
+        "proof's 'before: every program RUNNING', which shares it)",
+        "proofs/common.py",
+        '                if states.get(n) != "RUNNING"}\n',
+        '                if states.get(n) not in ("RUNNING", "STOPPED")}\n',
+        ("tests/test_proofs.py::test_readiness_proof_fails_when_the_state_writer_is_down",
+         "tests/test_proofs.py::test_fallback_proof_with_the_price_feed_stopped_fails_at_once_naming_it_and_stops_nothing")),
     Mutation(
         "readiness_proof_asks_only_the_first_gate",
         "the readiness proof's 'every gate answers' asks each gate on its own and names the one that does not answer",
@@ -5581,6 +5583,93 @@ MUTATIONS: list[Mutation] = [
         "            if self._stopping:  # (checked once",
         ("tests/test_exit_path_stop_review.py::"
          "test_a_gate_stopped_while_its_redis_is_stalled_with_a_long_redis_timeout_answers_and_exits_at_once",)),
+    Mutation(
+        "subscriber_on_another_roles_publisher_validates",
+        "validate refuses a socket connected to another role's socket of a matching ZeroMQ type (a state writer one "
+        "port off, on the correlator's matrix, validated ok and was never ready), naming the socket it needs (rev-ops)",
+        "launcher/topology.py",
+        "            elif peer[1] != PEER_ROLE.get(role, role):\n",
+        "            elif False:\n",
+        ("tests/test_topology_validation.py::"
+         "test_a_subscriber_connected_to_another_roles_publisher_is_rejected_naming_the_socket_it_needs",
+         "tests/test_topology_validation.py::test_validate_exits_2_on_a_state_writer_connected_to_the_correlators_matrix")),
+    Mutation(
+        "status_silent_on_ticks_the_buffer_refuses",
+        "with no fresh price accepted, status names the ticks the buffer refuses and why (a feed's clock 30 s ahead: "
+        "every tick refused future_ts, and status said only STALE, held symbols waiting 'until it ticks') (rev-ops)",
+        "launcher/overview.py",
+        "            lines.extend(refused_tick_lines(ov.get(\"ticks_refused\") or {}, topo.max_price_age_s))\n",
+        "            pass\n",
+        ("tests/test_ops_review.py::"
+         "test_a_feed_whose_ticks_the_buffer_refuses_as_from_the_future_is_named_by_status_and_the_buffers_log",)),
+    Mutation(
+        "buffer_silent_on_ticks_refused_for_the_clock",
+        "the buffer logs tick_refused (throttled) for a tick stamped past the allowed skew ahead or before its window: "
+        "it logged nothing while refusing every tick of a feed 30 s ahead (rev-ops)",
+        "actors/buffer.py",
+        "        if reason in CLOCK_REASONS:",
+        "        if False:",
+        ("tests/test_ops_review.py::"
+         "test_a_feed_whose_ticks_the_buffer_refuses_as_from_the_future_is_named_by_status_and_the_buffers_log",)),
+    Mutation(
+        "feed_slower_than_the_cadence_validates",
+        "validate refuses a synthetic or redis_snapshots feed whose interval_s is longer than clusters.cadence_s (2.5 s "
+        "at the demo's 1 s cadence validated, and no symbol ever had a return: the gate on the proxy for ever) (rev-ops)",
+        "launcher/topology.py",
+        "s.source != \"replay\" and s.interval_s > topo.clusters.cadence_s:",
+        "s.source != \"replay\" and False:",
+        ("tests/test_topology_validation.py::test_a_price_feed_that_ticks_less_often_than_once_a_cadence_is_refused",)),
+    Mutation(
+        "fallback_proof_stops_the_cluster_side_with_a_program_already_stopped",
+        "the fallback proof requires every program RUNNING before it stops the cluster side: with the price feed "
+        "stopped it stopped and started the cluster side, then failed its recovery naming nothing (rev-ops)",
+        "proofs/fallback.py",
+        "    if not p.topo.hosts:\n        # A program already stopped",
+        "    if False:\n        # A program already stopped",
+        ("tests/test_proofs.py::test_fallback_proof_with_the_price_feed_stopped_fails_at_once_naming_it_and_stops_nothing",)),
+    Mutation(
+        "status_silent_on_a_running_copy_edited_by_hand",
+        "status says when run/topology.yaml is not the copy `up` last wrote (a hand edit a restarted program would "
+        "run, unchecked) and exits 1 (rev-ops)",
+        "launcher/supervise.py",
+        "        return found is not None and text_sha256(home.topology.read_text()) != found.group(1)\n",
+        "        return False\n",
+        ("tests/test_ops_review.py::test_status_names_a_running_copy_edited_by_hand_that_a_restarted_program_would_read",)),
+    Mutation(
+        "exponent_read_as_text_not_explained",
+        "a number in exponent form that YAML 1.1 reads as text (3.6e2, 7E-1) is refused naming the form YAML reads "
+        "as a number (rev-ops)",
+        "launcher/schema.py",
+        "    if not isinstance(value, str) or \"e\" not in value.lower():\n        return \"\"\n",
+        "    return \"\"\n",
+        ("tests/test_topology_validation.py::"
+         "test_a_number_in_exponent_form_that_yaml_reads_as_text_is_named_with_the_form_it_reads",)),
+    Mutation(
+        "up_silent_on_a_cadence_change_that_discards_the_history",
+        "`up` that changes clusters.cadence_s says the buffer's saved history is discarded and the warm-up it costs "
+        "(rev-ops)",
+        "launcher/supervise.py",
+        "    if old_s is None or old_s == new_s or not topo.actors_of_kind(\"buffer\"):",
+        "    if True:",
+        ("tests/test_ops_review.py::"
+         "test_an_up_that_changes_the_cadence_says_the_buffers_history_is_discarded_and_the_warm_up_it_costs",)),
+    Mutation(
+        "clustergate_proof_orphans_its_proof_on_sigterm",
+        "a SIGTERM or SIGHUP to `clustergate proof` is passed to the proof process, and clustergate exits with it: it "
+        "exited alone and left the proof stopping and starting programs on its own (rev-ops)",
+        "launcher/cli.py",
+        "            signal.signal(signum, lambda got, _frame: child.send_signal(got))",
+        "            pass",
+        ("tests/test_proofs.py::"
+         "test_clustergate_proof_killed_part_way_passes_the_signal_to_its_proof_and_leaves_no_proof_running",)),
+    Mutation(
+        "status_silent_on_ticks_stamped_behind_the_buffers_clock",
+        "with no fresh price, status says when the ticks the buffer receives are stamped behind its clock by more than "
+        "max_price_age_s (a feed 30 s behind: its ticks landed in past slots, and status said only STALE) (rev-ops)",
+        "launcher/overview.py",
+        "    if offset > -topo.max_price_age_s:\n",
+        "    if True:\n",
+        ("tests/test_ops_review.py::test_a_feed_whose_ticks_are_stamped_behind_the_buffers_clock_is_named_by_status",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit

@@ -1,0 +1,145 @@
+"""rev-ops: the cluster side and the launcher as an operator meets them, each defect reproduced first against real
+processes (redis-server, actors)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import REPO, ActorProcess, demo_topology_data, retarget, scrape, wait_for, write_topology
+from test_clusters_end_to_end import TickFeed
+
+AHEAD_S = 30.0
+
+
+@pytest.fixture
+def buffer_fed(tmp_path: Path, redis_server):
+    """A real buffer (1 s cadence, so max_price_age_s 5 s) fed by a test feed whose tick timestamps the test shifts."""
+    data = retarget(demo_topology_data(), redis_server.url)
+    data["clusters"].update({"cadence_s": 1, "lookback_returns": 30, "min_returns": 5})
+    topo_path = write_topology(tmp_path / "topology.yaml", data)
+    feed = TickFeed(data["actors"]["price_feed"]["sockets"]["ticks"]["bind"], redis_server.client()).start()
+    buffer = ActorProcess(topo_path, "buffer").start()
+    yield {"topo_path": topo_path, "feed": feed, "buffer": buffer, "port": data["actors"]["buffer"]["metrics_port"]}
+    buffer.terminate()
+    feed.stop()
+
+
+def status_text(topo_path: Path) -> tuple[str, dict]:
+    from launcher.overview import collect_overview, render_overview
+    from launcher.topology import load_topology
+
+    topo = load_topology(topo_path)
+    ov = collect_overview(topo)
+    return render_overview(topo, ov), ov
+
+
+def test_a_feed_whose_ticks_the_buffer_refuses_as_from_the_future_is_named_by_status_and_the_buffers_log(buffer_fed):
+    """rev-ops: the price feed's clock 30 s ahead of the buffer's (a feed host's NTP step, or a feed restarted on a
+    skewed host): every tick was refused (future_ts), the cluster state stopped and the gate fell back to the proxy,
+    and `clustergate status` said each symbol was HELD with no newer price "until it ticks" and the newest price
+    STALE, while the feed, RUNNING, published four ticks a second; the buffer logged nothing. Only the counter
+    p27_buffer_rejected_ticks_total{reason="future_ts"} rose."""
+    feed, buffer, port = buffer_fed["feed"], buffer_fed["buffer"], buffer_fed["port"]
+    wait_for(lambda: (scrape(port).get('p27_buffer_last_accepted_tick_timestamp_seconds{symbol="BTCUSDT"}') or 0) > 0,
+             30, f"the buffer to accept a tick\n{buffer.log()}")
+    text, _ = status_text(buffer_fed["topo_path"])
+    assert "refuses" not in text, text
+    feed.ts_offset_s = AHEAD_S
+    wait_for(lambda: "STALE" in status_text(buffer_fed["topo_path"])[0], 30, "the newest accepted price to go stale")
+    text, ov = status_text(buffer_fed["topo_path"])
+    line = next((x for x in text.splitlines() if "refuses" in x), None)
+    assert line is not None, text
+    assert "future_ts" in line and f"{AHEAD_S:.0f}" in line and "ahead of the buffer's clock" in line, line
+    assert ov["ticks_refused"]["future_ts"]["offset_s"] == pytest.approx(AHEAD_S, abs=1.0), ov["ticks_refused"]
+    logged = [x for x in buffer.log().splitlines() if "event=tick_refused " in x]
+    assert logged and "reason=future_ts" in logged[0] and "ahead_s=" in logged[0], buffer.log()
+    feed.ts_offset_s = 0.0
+    wait_for(lambda: "fresh" in next(x for x in status_text(buffer_fed["topo_path"])[0].splitlines()
+                                     if x.startswith("newest price accepted")), 30, "the newest price fresh again")
+    text, _ = status_text(buffer_fed["topo_path"])
+    assert "refuses" not in text, text
+
+
+def clustergate(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "launcher", *args], capture_output=True, text=True, cwd=REPO,
+                          timeout=timeout)
+
+
+def test_status_names_a_running_copy_edited_by_hand_that_a_restarted_program_would_read(tmp_path: Path) -> None:
+    """rev-ops: an operator edited run/topology.yaml (min_returns 10 -> 20) and ran `supervisorctl restart correlator`:
+    the correlator ran the edit, which no `up` had validated or applied, status read it too (21 points needed) and
+    exited 0 saying nothing, and the next `up` of the real file left that correlator running, its hash in
+    run/programs.d unchanged. `up` now ends run/programs.d with the copy's SHA-256, and status says when the copy is not
+    that text, and exits 1."""
+    home = tmp_path / "home"
+    topo_path = write_topology(tmp_path / "demo.yaml", retarget(demo_topology_data()))
+    up = clustergate("up", str(topo_path), "--home", str(home))
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        wait_for(lambda: clustergate("status", "--home", str(home)).returncode == 0, 60, "status to exit 0")
+        copy = home / "run" / "topology.yaml"
+        applied = copy.read_text()
+        copy.write_text(applied.replace("min_returns: 10", "min_returns: 20", 1))
+        status = clustergate("status", "--home", str(home))
+        assert status.returncode == 1, status.stdout + status.stderr
+        line = next((x for x in status.stdout.splitlines() if x.startswith("EDITED: ")), None)
+        assert line is not None and str(copy) in line and "restarted now" in line, status.stdout
+        said = json.loads(clustergate("status", "--home", str(home), "--json").stdout)
+        assert said["running_copy_edited"] is True, said.get("running_copy_edited")
+        copy.write_text(applied)
+        status = clustergate("status", "--home", str(home))
+        assert "EDITED: " not in status.stdout and status.returncode == 0, status.stdout
+    finally:
+        clustergate("down", "--home", str(home))
+
+
+def test_an_up_that_changes_the_cadence_says_the_buffers_history_is_discarded_and_the_warm_up_it_costs(
+        tmp_path: Path) -> None:
+    """rev-ops: `up` of the demo with clusters.cadence_s 1 -> 2 said only `restarted [...]`; the buffer discarded its
+    saved history (a grid of the old cadence: one warning in its own log), so the cluster side warmed up again for
+    min_returns cadences with the gate on the proxy (10 minutes at a production cadence of 60 s) and nothing the
+    operator saw said so."""
+    home = tmp_path / "home"
+    data = retarget(demo_topology_data())
+    topo_path = write_topology(tmp_path / "demo.yaml", data)
+    up = clustergate("up", str(topo_path), "--home", str(home))
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "history" not in up.stdout, up.stdout
+        buffer_port = data["actors"]["buffer"]["metrics_port"]
+        wait_for(lambda: (scrape(buffer_port).get("p27_buffer_min_points_per_symbol") or 0) >= 2, 30,
+                 "the buffer to hold points of the 1 s grid")
+        data["clusters"]["cadence_s"] = 2
+        write_topology(topo_path, data)
+        up = clustergate("up", str(topo_path), "--home", str(home))
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert ("clusters.cadence_s changed from 1 s to 2 s: the buffer's saved history (a grid of the old cadence) is "
+                "discarded") in up.stdout, up.stdout
+        assert "min_returns (10) cadences" in up.stdout, up.stdout
+        log = (home / "run" / "logs" / "buffer.log").read_text()
+        assert "event=history_discarded reason=cadence_changed" in log, log[-3000:]
+    finally:
+        clustergate("down", "--home", str(home))
+
+
+def test_a_feed_whose_ticks_are_stamped_behind_the_buffers_clock_is_named_by_status(buffer_fed):
+    """rev-ops: the price feed's clock 30 s behind the buffer's: its ticks were accepted into grid slots 30 s back
+    (or refused superseded), no price was fresh, the cluster state stopped and the gate fell back, and status said
+    only that the newest price was STALE and each held symbol HELD "until it ticks", while the feed ticked."""
+    feed, buffer, port = buffer_fed["feed"], buffer_fed["buffer"], buffer_fed["port"]
+    wait_for(lambda: (scrape(port).get('p27_buffer_last_accepted_tick_timestamp_seconds{symbol="BTCUSDT"}') or 0) > 0,
+             30, f"the buffer to accept a tick\n{buffer.log()}")
+    feed.ts_offset_s = -AHEAD_S
+    wait_for(lambda: "STALE" in status_text(buffer_fed["topo_path"])[0], 30, "the newest accepted price to go stale")
+    text, ov = status_text(buffer_fed["topo_path"])
+    line = next((x for x in text.splitlines() if "stamped" in x and "behind the buffer's clock" in x), None)
+    assert line is not None and f"{AHEAD_S:.1f} s behind" in line, text
+    assert ov["newest_tick_received"]["offset_s"] == pytest.approx(-AHEAD_S, abs=1.0), ov["newest_tick_received"]
+    feed.ts_offset_s = 0.0
+    wait_for(lambda: "behind the buffer's clock" not in status_text(buffer_fed["topo_path"])[0], 30,
+             "status to stop naming the feed's clock once its ticks are on time")
