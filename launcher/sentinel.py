@@ -24,7 +24,7 @@ import socket
 import threading
 import weakref
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import hiredis
 
@@ -131,6 +131,34 @@ def named_address(answer: Any) -> tuple[str, int] | None:
         return str(host), int(port)
     except (TypeError, ValueError):
         return None
+
+
+def majority_word(order: list[tuple[str, int]],
+                  ask: Callable[[tuple[str, int]], tuple[str, int] | None]) -> tuple[str, int] | None:
+    """The primary the sentinels of `order` name, asked in turn with `ask` (an address, or None for no answer): the
+    first one named by a majority of them (len(order) // 2 + 1), else the first answer (None: none answered).
+
+    A sentinel cut off with the old primary (its host cut from the others', not from the clients') names it for as
+    long as the cut lasts, while the majority has promoted a replica: taking the first answer kept every client
+    that asked it first on the old primary (the gates' decisions all HOLD `replica_unacknowledged` there). `order`
+    is reordered in place: the sentinels that named the word first, then the others that answered or were not
+    asked, then those that did not answer, so the next check reaches a majority with the fewest questions."""
+    need = len(order) // 2 + 1
+    asked: dict[tuple[str, int], tuple[str, int] | None] = {}
+    word = None
+    for address in list(order):
+        named = asked[address] = ask(address)
+        if named is None:
+            continue
+        if word is None:
+            word = named  # the first answer: kept unless a majority names another
+        if sum(1 for other in asked.values() if other == named) >= need:
+            word = named
+            break
+    if word is not None:
+        rank = {address: 0 if named == word else 1 if named is not None else 2 for address, named in asked.items()}
+        order[:] = sorted(order, key=lambda address: rank.get(address, 1))  # (stable: ties keep their order)
+    return word
 
 
 def to_front(order: list[tuple[str, int]], sentinel: tuple[str, int]) -> None:
@@ -251,21 +279,15 @@ class SentinelWatch:
             conn[0].close()
 
     def check(self) -> tuple[str, int] | None:
-        """Ask the sentinels in turn; the first that names an address gives the answer (None: none did) and is
-        asked first next time."""
-        for i, address in enumerate(list(self.sentinels)):
+        """Ask the sentinels in turn: the address a majority of them names, else the first answer (None: none
+        answered); majority_word reorders them for the next check."""
+        def ask(address: tuple[str, int]) -> tuple[str, int] | None:
             try:
                 answer = self._ask(address)
             except OSError:
-                continue
-            if isinstance(answer, _Refused):
-                continue
-            named = named_address(answer)
-            if named is not None:
-                if i:
-                    to_front(self.sentinels, address)
-                return named
-        return None
+                return None
+            return None if isinstance(answer, _Refused) else named_address(answer)
+        return majority_word(self.sentinels, ask)
 
     def confirm(self, named: tuple[str, int]) -> None:
         """`primary` becomes `named` when it answers ROLE master within timeout_s."""

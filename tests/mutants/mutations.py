@@ -1256,12 +1256,16 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "sentinel_check_in_an_order_of_its_own",
         "the pool's checker asks the sentinels in the connections' order (discovery moves the one whose primary "
-        "said ROLE master first): a sentinel naming a replica does not make every redis-py call reconnect",
+        "said ROLE master first): a sentinel naming a replica does not make every redis-py call reconnect. Since "
+        "revha the checker takes a majority's word, which outvotes that sentinel whatever the order: the mutation "
+        "also makes it trust the first sentinel alone, as before",
         "launcher/redis_conn.py",
         'self.check_order = kwargs["sentinels"]\n',
         'self.check_order = list(kwargs["sentinels"])\n',
         ("tests/test_sentinel_failover.py::"
-         "test_a_sentinel_that_names_a_replica_does_not_make_every_redis_py_call_reconnect",)),
+         "test_a_sentinel_that_names_a_replica_does_not_make_every_redis_py_call_reconnect",),
+        also=(("launcher/redis_conn.py", "        return majority_word(self.check_order, ask)\n",
+               "        return majority_word(self.check_order[:1], ask)\n"),)),
     Mutation(
         "sentinel_check_timeout_capped_at_100ms",
         "the pool's checker waits for a sentinel as long as the topology's timeout: sentinels that answer in 150 ms "
@@ -1319,7 +1323,7 @@ MUTATIONS: list[Mutation] = [
         "the RESP client's sentinel watch asks the sentinel that answered first, not a hung one that costs it a "
         "timeout at every check (a planned failover seen a timeout late)",
         "launcher/sentinel.py",
-        "                if i:\n                    to_front(self.sentinels, address)\n",
+        "        order[:] = sorted(order, key=lambda address: rank.get(address, 1))  # (stable: ties keep their order)\n",
         "",
         ("tests/test_sentinel_failover.py::"
          "test_with_the_first_sentinel_hung_the_resp_clients_watch_asks_the_one_that_answers_first",)),
@@ -5581,6 +5585,18 @@ MUTATIONS: list[Mutation] = [
         "            if self._stopping:  # (checked once",
         ("tests/test_exit_path_stop_review.py::"
          "test_a_gate_stopped_while_its_redis_is_stalled_with_a_long_redis_timeout_answers_and_exits_at_once",)),
+    Mutation(
+        "clients_follow_the_first_sentinel_not_the_majority",
+        "a sentinel cut off with the old primary (store cut from both market hosts, not from the gate hosts) does "
+        "not keep the gates, issuers and actors on it: they follow the primary a majority of the sentinels names "
+        "(before: every decision HOLD replica_unacknowledged for as long as the cut lasted) (revha)",
+        "launcher/sentinel.py",
+        "    need = len(order) // 2 + 1\n",
+        "    need = 1\n",
+        ("tests/test_sentinel_minority.py::"
+         "test_the_gate_and_issuers_sentinel_watch_follows_the_majority_not_a_cut_off_first_sentinel",
+         "tests/test_sentinel_minority.py::"
+         "test_the_actors_redis_pool_follows_the_majority_not_a_cut_off_first_sentinel")),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
