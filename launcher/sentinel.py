@@ -399,6 +399,7 @@ def failover_readiness(sentinels: list[tuple[str, int]], master: str, *, timeout
     answer) when not, (None, ...) when no sentinel answers. Discovery may still work with one sentinel
     left, so status must say separately that a primary crash would now hold every exit."""
     said: list[str] = []
+    noquorum: list[str] = []
     for sentinel in sentinels:
         where = f"{sentinel[0]}:{sentinel[1]}"
         try:
@@ -409,11 +410,37 @@ def failover_readiness(sentinels: list[tuple[str, int]], master: str, *, timeout
         if isinstance(answer, _Refused):
             text = str(answer)
             if text.startswith("NOQUORUM"):
-                return False, f"{where}: {text}"
+                # One sentinel cut off from the others says so, while they can still agree: ask them too.
+                noquorum.append(f"{where}: {text}")
+                continue
             said.append(f"{where}: {text}")
             continue
-        return _tilt_readiness(sentinels, master, sentinel, str(answer), timeout_s, password)
+        ok, text = _tilt_readiness(sentinels, master, sentinel, str(answer), timeout_s, password)
+        return ok, "; ".join([text, *noquorum])
+    if noquorum:
+        return False, "; ".join(noquorum)
     return None, "no sentinel answers (" + "; ".join(said) + ")"
+
+
+def sentinels_disagree(sentinels: list[tuple[str, int]], master: str, *, timeout_s: float,
+                       password: str | None = None) -> str | None:
+    """None when every answering sentinel names the same primary, else who names which, the majority's first: a
+    primary cut off with a minority of the sentinels (its host cut from the others') is still a master and still
+    named by them, beside the one the majority promoted; or the seconds of a failover while the word spreads."""
+    named: dict[tuple[str, int], list[str]] = {}
+    for sentinel in sentinels:
+        try:
+            answer = _exchange(sentinel, _auth(None, password) + [("SENTINEL", "get-master-addr-by-name", master)],
+                               timeout_s)[-1]
+        except OSError:
+            continue
+        primary = None if isinstance(answer, _Refused) else named_address(answer)
+        if primary is not None:
+            named.setdefault(primary, []).append(f"{sentinel[0]}:{sentinel[1]}")
+    if len(named) < 2:
+        return None
+    return "; ".join(f"{primary[0]}:{primary[1]} (named by {len(by)} of {len(sentinels)}: {', '.join(by)})"
+                     for primary, by in sorted(named.items(), key=lambda item: -len(item[1])))
 
 
 # A sentinel in TILT mode (its wall clock stepped back, or jumped over 2 s ahead: an NTP step, the sentinel or its host

@@ -64,6 +64,9 @@ def split(tmp_path):
             return int(answer[1]) if answer else None
         wait_for(lambda: [named(p) for p in sentinels] == [servers[0], servers[1], servers[1]], 10,
                  "the first sentinel naming A, the two others B")
+        wait_for(lambda: all(int(redis.Redis(port=p, socket_timeout=1, decode_responses=True).sentinel_master(MASTER)
+                                 ["num-other-sentinels"]) == 1 for p in sentinels[1:]), 20,
+                 "the two sentinels of B to know each other (a majority that can fail over)")
         yield servers, sentinels
     finally:
         for proc in procs:
@@ -106,3 +109,25 @@ def test_without_a_majority_the_watches_keep_the_first_answer(split):
         assert watch.check() == ("127.0.0.1", a)  # one against one, the third silent: the first answer, as before
     finally:
         watch.close()
+
+
+def test_status_says_the_sentinels_disagree_on_the_primary_and_that_the_majority_can_fail_over(split):
+    """In that cut, `status` (one host and --all-hosts) said "NO FAILOVER POSSIBLE" from the cut-off sentinel's
+    NOQUORUM, asked first, while the two others had failed over and could again; and nothing said that two servers
+    were primaries, named by different sentinels. It asks the next sentinel after a NOQUORUM, and says (exit 1) when
+    the answering sentinels name different primaries, which one a majority names."""
+    from types import SimpleNamespace
+
+    from launcher.hosts_status import hosts_ok
+    from launcher.supervise import render_sentinel_status, sentinel_status
+    (a, b), sentinels = split
+    topo = SimpleNamespace(redis=RedisConfig(timeout_ms=500, sentinel=SentinelConfig(
+        master=MASTER, sentinels=[f"127.0.0.1:{p}" for p in sentinels])))
+    state = sentinel_status(topo)
+    assert state["failover_possible"] is True, state
+    assert f"127.0.0.1:{sentinels[0]}: NOQUORUM" in state["said"], state
+    text = render_sentinel_status(state)
+    assert "SENTINELS DISAGREE" in text, text
+    assert f"127.0.0.1:{b} (named by 2 of 3: 127.0.0.1:{sentinels[1]}, 127.0.0.1:{sentinels[2]})" in text, text
+    assert f"127.0.0.1:{a} (named by 1 of 3: 127.0.0.1:{sentinels[0]})" in text, text
+    assert hosts_ok({}, state) is False

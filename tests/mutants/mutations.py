@@ -5597,6 +5597,24 @@ MUTATIONS: list[Mutation] = [
          "test_the_gate_and_issuers_sentinel_watch_follows_the_majority_not_a_cut_off_first_sentinel",
          "tests/test_sentinel_minority.py::"
          "test_the_actors_redis_pool_follows_the_majority_not_a_cut_off_first_sentinel")),
+    Mutation(
+        "status_trusts_a_cut_off_sentinels_noquorum",
+        "status asks the next sentinel after a NOQUORUM: one sentinel cut off with the old primary said NO FAILOVER "
+        "POSSIBLE while the two others had failed over and could again (revha)",
+        "launcher/sentinel.py",
+        '                noquorum.append(f"{where}: {text}")\n                continue\n',
+        '                return False, f"{where}: {text}"\n',
+        ("tests/test_sentinel_minority.py::"
+         "test_status_says_the_sentinels_disagree_on_the_primary_and_that_the_majority_can_fail_over",)),
+    Mutation(
+        "status_silent_when_the_sentinels_disagree",
+        "status says (exit 1) when the answering sentinels name different primaries, which one the majority names: "
+        "nothing said two servers were primaries during a cut of the primary's host from the other sentinels (revha)",
+        "launcher/sentinel.py",
+        "    if len(named) < 2:\n        return None\n",
+        "    return None\n",
+        ("tests/test_sentinel_minority.py::"
+         "test_status_says_the_sentinels_disagree_on_the_primary_and_that_the_majority_can_fail_over",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
