@@ -143,10 +143,11 @@ def majority_word(order: list[tuple[str, int]],
     that asked it first on the old primary (the gates' decisions all HOLD `replica_unacknowledged` there). `order`
     is reordered in place: the sentinels that named the word first, then the others that answered or were not
     asked, then those that did not answer, so the next check reaches a majority with the fewest questions."""
-    need = len(order) // 2 + 1
+    sentinels = list(dict.fromkeys(order))
+    need = len(sentinels) // 2 + 1
     asked: dict[tuple[str, int], tuple[str, int] | None] = {}
     word = None
-    for address in list(order):
+    for address in sentinels:
         named = asked[address] = ask(address)
         if named is None:
             continue
@@ -157,17 +158,23 @@ def majority_word(order: list[tuple[str, int]],
             break
     if word is not None:
         rank = {address: 0 if named == word else 1 if named is not None else 2 for address, named in asked.items()}
-        order[:] = sorted(order, key=lambda address: rank.get(address, 1))  # (stable: ties keep their order)
+        with _REORDER:  # (discovery's to_front may move one in another thread: neither loses nor doubles one)
+            order[:] = sorted(dict.fromkeys(order), key=lambda address: rank.get(address, 1))  # (stable)
     return word
 
 
 def to_front(order: list[tuple[str, int]], sentinel: tuple[str, int]) -> None:
     """Move `sentinel` to the front of `order`, the list that discovery and a watch share: the one that answered
     is asked first next time."""
-    try:  # (another thread may have moved it meanwhile)
-        order.insert(0, order.pop(order.index(sentinel)))
-    except ValueError:
-        pass
+    with _REORDER:
+        try:  # (another thread may have moved it meanwhile)
+            order.insert(0, order.pop(order.index(sentinel)))
+        except ValueError:
+            pass
+
+
+# Held while a list of sentinels shared by discovery and a watch is reordered.
+_REORDER = threading.Lock()
 
 
 def discover_primary(sentinels: list[tuple[str, int]], master: str, *, timeout_s: float,

@@ -131,3 +131,21 @@ def test_status_says_the_sentinels_disagree_on_the_primary_and_that_the_majority
     assert f"127.0.0.1:{b} (named by 2 of 3: 127.0.0.1:{sentinels[1]}, 127.0.0.1:{sentinels[2]})" in text, text
     assert f"127.0.0.1:{a} (named by 1 of 3: 127.0.0.1:{sentinels[0]})" in text, text
     assert hosts_ok({}, state) is False
+
+
+def test_a_sentinel_listed_twice_is_asked_once_and_the_shared_list_keeps_it_once():
+    """The list is shared by discovery (to_front) and a watch (majority_word) in two threads; a reorder that crossed a
+    to_front could list a sentinel twice, and a majority counted over the doubled list grew out of reach. Each
+    sentinel is asked once and counted once, and the reorder leaves it listed once."""
+    from launcher.sentinel import majority_word
+    s1, s2, s3 = ("127.0.0.1", 1), ("127.0.0.1", 2), ("127.0.0.1", 3)
+    word = {s1: ("10.0.0.1", 6390), s2: ("10.0.0.2", 6390), s3: ("10.0.0.2", 6390)}
+    asked: list[tuple[str, int]] = []
+
+    def ask(address):
+        asked.append(address)
+        return word[address]
+    order = [s1, s2, s2, s3]
+    assert majority_word(order, ask) == ("10.0.0.2", 6390)
+    assert asked == [s1, s2, s3]
+    assert order == [s2, s3, s1]

@@ -1323,8 +1323,8 @@ MUTATIONS: list[Mutation] = [
         "the RESP client's sentinel watch asks the sentinel that answered first, not a hung one that costs it a "
         "timeout at every check (a planned failover seen a timeout late)",
         "launcher/sentinel.py",
-        "        order[:] = sorted(order, key=lambda address: rank.get(address, 1))  # (stable: ties keep their order)\n",
-        "",
+        "            order[:] = sorted(dict.fromkeys(order), key=lambda address: rank.get(address, 1))  # (stable)\n",
+        "            pass\n",
         ("tests/test_sentinel_failover.py::"
          "test_with_the_first_sentinel_hung_the_resp_clients_watch_asks_the_one_that_answers_first",)),
     Mutation(
@@ -5591,7 +5591,7 @@ MUTATIONS: list[Mutation] = [
         "not keep the gates, issuers and actors on it: they follow the primary a majority of the sentinels names "
         "(before: every decision HOLD replica_unacknowledged for as long as the cut lasted) (revha)",
         "launcher/sentinel.py",
-        "    need = len(order) // 2 + 1\n",
+        "    need = len(sentinels) // 2 + 1\n",
         "    need = 1\n",
         ("tests/test_sentinel_minority.py::"
          "test_the_gate_and_issuers_sentinel_watch_follows_the_majority_not_a_cut_off_first_sentinel",
@@ -5615,6 +5615,15 @@ MUTATIONS: list[Mutation] = [
         "    return None\n",
         ("tests/test_sentinel_minority.py::"
          "test_status_says_the_sentinels_disagree_on_the_primary_and_that_the_majority_can_fail_over",)),
+    Mutation(
+        "sentinel_reorder_keeps_a_sentinel_listed_twice",
+        "a sentinel listed twice in the list discovery and a watch share (a reorder crossing a to_front) is asked and "
+        "counted once, and listed once after the reorder: a majority over a doubled list grew out of reach (revha)",
+        "launcher/sentinel.py",
+        "            order[:] = sorted(dict.fromkeys(order), key=lambda address: rank.get(address, 1))  # (stable)\n",
+        "            order[:] = sorted(order, key=lambda address: rank.get(address, 1))  # (stable)\n",
+        ("tests/test_sentinel_minority.py::"
+         "test_a_sentinel_listed_twice_is_asked_once_and_the_shared_list_keeps_it_once",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
