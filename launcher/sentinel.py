@@ -173,8 +173,17 @@ def to_front(order: list[tuple[str, int]], sentinel: tuple[str, int]) -> None:
             pass
 
 
-# Held while a list of sentinels shared by discovery and a watch is reordered.
+# Held while a list of sentinels shared by discovery and a watch is reordered (for microseconds); made anew in a forked
+# child, where a watch thread that held it at the fork would never release it.
 _REORDER = threading.Lock()
+
+
+def _new_reorder_lock() -> None:
+    global _REORDER
+    _REORDER = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_reorder_lock)
 
 
 def discover_primary(sentinels: list[tuple[str, int]], master: str, *, timeout_s: float,
