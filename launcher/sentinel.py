@@ -438,6 +438,22 @@ def failover_readiness(sentinels: list[tuple[str, int]], master: str, *, timeout
     return None, "no sentinel answers (" + "; ".join(said) + ")"
 
 
+def never_promoted(servers: list[tuple[str, int]], *, timeout_s: float, password: str | None = None,
+                   username: str | None = None) -> list[str]:
+    """The data servers that answer CONFIG GET replica-priority with 0: Sentinel never promotes them (a managed server
+    is at 100 unless `ha_load failover --to` set it to 0 and its host was lost before it could set it back)."""
+    found = []
+    for server in servers:
+        try:
+            reply = _exchange(server, _auth(username, password) + [("CONFIG", "GET", "replica-priority")],
+                              timeout_s)[-1]
+        except OSError:
+            continue
+        if isinstance(reply, list) and len(reply) == 2 and str(reply[1]).strip() == "0":
+            found.append(f"{server[0]}:{server[1]}")
+    return found
+
+
 def sentinels_disagree(sentinels: list[tuple[str, int]], master: str, *, timeout_s: float,
                        password: str | None = None) -> str | None:
     """None when every answering sentinel names the same primary, else who names which, the majority's first: a

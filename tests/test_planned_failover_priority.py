@@ -41,3 +41,25 @@ def test_a_server_lost_during_a_planned_failover_is_named_with_its_priority_left
         assert lost.config_get("replica-priority")["replica-priority"] == "0"  # what the answer says, still true
     finally:
         group.stop()
+
+
+def test_status_names_a_managed_server_at_replica_priority_0(tmp_path):
+    """When that server's host comes back, nothing else says it will never be promoted: status does (exit 1), until
+    it is set back to 100."""
+    from launcher.supervise import render_sentinel_status, sentinel_status, sentinels_ok
+    from launcher.topology import load_topology
+    group = SentinelSet(tmp_path / "s", servers=2).start()
+    try:
+        topo = load_topology(str(group.topology(tmp_path / "topology.yaml")))
+        assert "never_promoted" not in sentinel_status(topo)
+        replica = redis.Redis(port=group.server_ports[1], socket_timeout=1, decode_responses=True)
+        replica.config_set("replica-priority", 0)
+        state = sentinel_status(topo)
+        assert state.get("never_promoted") == [f"127.0.0.1:{group.server_ports[1]}"], state
+        text = render_sentinel_status(state)
+        assert f"NEVER PROMOTED: replica-priority 0 on 127.0.0.1:{group.server_ports[1]}" in text, text
+        assert sentinels_ok(state) is False
+        replica.config_set("replica-priority", 100)
+        assert "never_promoted" not in sentinel_status(topo)
+    finally:
+        group.stop()

@@ -5633,6 +5633,14 @@ MUTATIONS: list[Mutation] = [
         "                if False:\n",
         ("tests/test_planned_failover_priority.py::"
          "test_a_server_lost_during_a_planned_failover_is_named_with_its_priority_left_at_0",)),
+    Mutation(
+        "status_silent_on_a_managed_server_never_promoted",
+        "status says (exit 1) which managed data server has replica-priority 0, one Sentinel never promotes (left by "
+        "an `ha_load failover --to` whose host was lost), once that host is back (revha)",
+        "launcher/supervise.py",
+        "    stuck = never_promoted(topo.redis.server_addresses(), **ask) if topo.redis.managed else []\n",
+        "    stuck: list[str] = []\n",
+        ("tests/test_planned_failover_priority.py::test_status_names_a_managed_server_at_replica_priority_0",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
