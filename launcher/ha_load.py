@@ -546,6 +546,20 @@ PAUSE_SHARE_OF_DOWN_AFTER = 0.5
 
 def force_failover(topology: str, to: str | None = None, timeout_s: float = 30.0,
                    phases: dict[str, float] | None = None) -> str:
+    """_force_failover(), and when a server the move set to replica-priority 0 could not be set back to 100 (its host
+    lost meanwhile: it keeps 0 when it is back, a replica Sentinel never promotes), an answer that names it and how to
+    set it back, never "OK"."""
+    left: list[str] = []
+    answer = _force_failover(topology, to, timeout_s, phases, left)
+    if not left:
+        return answer
+    return ("" if answer == "OK" else f"{answer}; ") + (
+        f"replica-priority left at 0 on {', '.join(left)}: never promoted by Sentinel, also once back, until "
+        f"`redis-cli -h ADDR -p PORT [-a PASSWORD] CONFIG SET replica-priority 100` there")
+
+
+def _force_failover(topology: str, to: str | None, timeout_s: float, phases: dict[str, float] | None,
+                    left: list[str]) -> str:
     """SENTINEL FAILOVER of the managed store of `topology`, asked of the first sentinel that accepts it, with the
     old primary's writes paused from before the failover until it is the new primary's replica: "OK", or why not
     (e.g. INPROG while one is running; the old primary is then unpaused and stays the primary).
@@ -642,6 +656,7 @@ def force_failover(topology: str, to: str | None = None, timeout_s: float = 30.0
 
     deadline = time.monotonic() + timeout_s
     others = [s for s in servers if to is not None and s != to]
+    lowered: set[str] = set()  # the servers this move set to replica-priority 0
     old: redis.Redis | None = None
     try:
         primaries = named()
@@ -655,6 +670,7 @@ def force_failover(topology: str, to: str | None = None, timeout_s: float = 30.0
             try:
                 with ask(other) as r:
                     r.config_set("replica-priority", 0)
+                lowered.add(other)
             except redis.RedisError:
                 pass  # a server that is down is not promoted
         while others and not priorities_seen(others):
@@ -730,8 +746,9 @@ def force_failover(topology: str, to: str | None = None, timeout_s: float = 30.0
             try:
                 with ask(server) as r:
                     r.config_set("replica-priority", 100)
-            except redis.RedisError:
-                pass
+            except redis.RedisError as exc:
+                if server in lowered:  # (one down from the start was never set to 0)
+                    left.append(f"{server} ({type(exc).__name__})")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -209,9 +209,10 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
 
 def hosts_ok(hosts: dict[str, Any], sentinel: dict[str, Any] | None) -> bool:
     """Whether `status --all-hosts` exits 0: every program ready and running its last config, no gate without a
-    permit issuer past the grace, and the sentinels (if any) able to fail over."""
+    permit issuer past the grace, and the sentinels (if any) able to fail over and agreeing on the primary."""
     from launcher.overview import permit_issuers_ok
+    from launcher.supervise import sentinels_ok
     return (all(row["ready"] and row.get("config_applied") is not False for info in hosts.values()
                 for row in info["programs"])
             and all(permit_issuers_ok(info["programs"]) for info in hosts.values())
-            and (sentinel is None or sentinel["failover_possible"] is True))
+            and sentinels_ok(sentinel))

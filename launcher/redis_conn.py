@@ -24,7 +24,7 @@ from redis.exceptions import ReadOnlyError
 from redis.retry import Retry
 
 from launcher.redis_url import parse_redis_url
-from launcher.sentinel import NoPrimary, discover_primary, named_address, to_front
+from launcher.sentinel import NoPrimary, discover_primary, majority_word, named_address
 from launcher.topology import RedisConfig
 
 
@@ -83,12 +83,13 @@ class SentinelPrimaryPool(redis.ConnectionPool):
         self._closed = threading.Event()
 
     def named_primary(self) -> tuple[str, int] | None:
-        """The primary the first answering sentinel names, unchecked, or None when none answers (each waited for
-        as long as the pool's own timeout: off the calls' path, a slow answer is still an answer). The one that
-        answered is asked first next time."""
-        kw, order = self.connection_kwargs, self.check_order
+        """The primary a majority of the sentinels names, else the first answering one's, unchecked, or None when
+        none answers (each waited for as long as the pool's own timeout: off the calls' path, a slow answer is
+        still an answer). majority_word reorders them for the next check."""
+        kw = self.connection_kwargs
         timeout_s = kw.get("socket_connect_timeout") or 0.25
-        for i, address in enumerate(list(order)):
+
+        def ask(address: tuple[str, int]) -> tuple[str, int] | None:
             client = self.sentinel_clients.get(address)
             if client is None:
                 client = self.sentinel_clients[address] = redis.Redis(
@@ -96,15 +97,10 @@ class SentinelPrimaryPool(redis.ConnectionPool):
                     socket_connect_timeout=timeout_s, decode_responses=True, health_check_interval=0,
                     retry=Retry(NoBackoff(), 0))
             try:
-                named = named_address(client.execute_command("SENTINEL", "get-master-addr-by-name", kw["master"]))
+                return named_address(client.execute_command("SENTINEL", "get-master-addr-by-name", kw["master"]))
             except Exception:  # noqa: BLE001 (not only RedisError: redis-py's handshake with a server that answers
-                continue  # +OK to everything raises AttributeError; whatever answers there, ask the next sentinel)
-            if named is None:
-                continue
-            if i:
-                to_front(order, address)
-            return named
-        return None
+                return None  # +OK to everything raises AttributeError; whatever answers there, ask the next sentinel)
+        return majority_word(self.check_order, ask)
 
     def _ensure_checker(self) -> None:
         pid = os.getpid()

@@ -24,7 +24,7 @@ import socket
 import threading
 import weakref
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import hiredis
 
@@ -133,13 +133,57 @@ def named_address(answer: Any) -> tuple[str, int] | None:
         return None
 
 
+def majority_word(order: list[tuple[str, int]],
+                  ask: Callable[[tuple[str, int]], tuple[str, int] | None]) -> tuple[str, int] | None:
+    """The primary the sentinels of `order` name, asked in turn with `ask` (an address, or None for no answer): the
+    first one named by a majority of them (len(order) // 2 + 1), else the first answer (None: none answered).
+
+    A sentinel cut off with the old primary (its host cut from the others', not from the clients') names it for as
+    long as the cut lasts, while the majority has promoted a replica: taking the first answer kept every client
+    that asked it first on the old primary (the gates' decisions all HOLD `replica_unacknowledged` there). `order`
+    is reordered in place: the sentinels that named the word first, then the others that answered or were not
+    asked, then those that did not answer, so the next check reaches a majority with the fewest questions."""
+    sentinels = list(dict.fromkeys(order))
+    need = len(sentinels) // 2 + 1
+    asked: dict[tuple[str, int], tuple[str, int] | None] = {}
+    word = None
+    for address in sentinels:
+        named = asked[address] = ask(address)
+        if named is None:
+            continue
+        if word is None:
+            word = named  # the first answer: kept unless a majority names another
+        if sum(1 for other in asked.values() if other == named) >= need:
+            word = named
+            break
+    if word is not None:
+        rank = {address: 0 if named == word else 1 if named is not None else 2 for address, named in asked.items()}
+        with _REORDER:  # (discovery's to_front may move one in another thread: neither loses nor doubles one)
+            order[:] = sorted(dict.fromkeys(order), key=lambda address: rank.get(address, 1))  # (stable)
+    return word
+
+
 def to_front(order: list[tuple[str, int]], sentinel: tuple[str, int]) -> None:
     """Move `sentinel` to the front of `order`, the list that discovery and a watch share: the one that answered
     is asked first next time."""
-    try:  # (another thread may have moved it meanwhile)
-        order.insert(0, order.pop(order.index(sentinel)))
-    except ValueError:
-        pass
+    with _REORDER:
+        try:  # (another thread may have moved it meanwhile)
+            order.insert(0, order.pop(order.index(sentinel)))
+        except ValueError:
+            pass
+
+
+# Held while a list of sentinels shared by discovery and a watch is reordered (for microseconds); made anew in a forked
+# child, where a watch thread that held it at the fork would never release it.
+_REORDER = threading.Lock()
+
+
+def _new_reorder_lock() -> None:
+    global _REORDER
+    _REORDER = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_reorder_lock)
 
 
 def discover_primary(sentinels: list[tuple[str, int]], master: str, *, timeout_s: float,
@@ -251,21 +295,15 @@ class SentinelWatch:
             conn[0].close()
 
     def check(self) -> tuple[str, int] | None:
-        """Ask the sentinels in turn; the first that names an address gives the answer (None: none did) and is
-        asked first next time."""
-        for i, address in enumerate(list(self.sentinels)):
+        """Ask the sentinels in turn: the address a majority of them names, else the first answer (None: none
+        answered); majority_word reorders them for the next check."""
+        def ask(address: tuple[str, int]) -> tuple[str, int] | None:
             try:
                 answer = self._ask(address)
             except OSError:
-                continue
-            if isinstance(answer, _Refused):
-                continue
-            named = named_address(answer)
-            if named is not None:
-                if i:
-                    to_front(self.sentinels, address)
-                return named
-        return None
+                return None
+            return None if isinstance(answer, _Refused) else named_address(answer)
+        return majority_word(self.sentinels, ask)
 
     def confirm(self, named: tuple[str, int]) -> None:
         """`primary` becomes `named` when it answers ROLE master within timeout_s."""
@@ -377,6 +415,7 @@ def failover_readiness(sentinels: list[tuple[str, int]], master: str, *, timeout
     answer) when not, (None, ...) when no sentinel answers. Discovery may still work with one sentinel
     left, so status must say separately that a primary crash would now hold every exit."""
     said: list[str] = []
+    noquorum: list[str] = []
     for sentinel in sentinels:
         where = f"{sentinel[0]}:{sentinel[1]}"
         try:
@@ -387,11 +426,53 @@ def failover_readiness(sentinels: list[tuple[str, int]], master: str, *, timeout
         if isinstance(answer, _Refused):
             text = str(answer)
             if text.startswith("NOQUORUM"):
-                return False, f"{where}: {text}"
+                # One sentinel cut off from the others says so, while they can still agree: ask them too.
+                noquorum.append(f"{where}: {text}")
+                continue
             said.append(f"{where}: {text}")
             continue
-        return _tilt_readiness(sentinels, master, sentinel, str(answer), timeout_s, password)
+        ok, text = _tilt_readiness(sentinels, master, sentinel, str(answer), timeout_s, password)
+        return ok, "; ".join([text, *noquorum])
+    if noquorum:
+        return False, "; ".join(noquorum)
     return None, "no sentinel answers (" + "; ".join(said) + ")"
+
+
+def never_promoted(servers: list[tuple[str, int]], *, timeout_s: float, password: str | None = None,
+                   username: str | None = None) -> list[str]:
+    """The data servers that answer CONFIG GET replica-priority with 0: Sentinel never promotes them (a managed server
+    is at 100 unless `ha_load failover --to` set it to 0 and its host was lost before it could set it back)."""
+    found = []
+    for server in servers:
+        try:
+            reply = _exchange(server, _auth(username, password) + [("CONFIG", "GET", "replica-priority")],
+                              timeout_s)[-1]
+        except OSError:
+            continue
+        if isinstance(reply, list) and len(reply) == 2 and str(reply[1]).strip() == "0":
+            found.append(f"{server[0]}:{server[1]}")
+    return found
+
+
+def sentinels_disagree(sentinels: list[tuple[str, int]], master: str, *, timeout_s: float,
+                       password: str | None = None) -> str | None:
+    """None when every answering sentinel names the same primary, else who names which, the majority's first: a
+    primary cut off with a minority of the sentinels (its host cut from the others') is still a master and still
+    named by them, beside the one the majority promoted; or the seconds of a failover while the word spreads."""
+    named: dict[tuple[str, int], list[str]] = {}
+    for sentinel in sentinels:
+        try:
+            answer = _exchange(sentinel, _auth(None, password) + [("SENTINEL", "get-master-addr-by-name", master)],
+                               timeout_s)[-1]
+        except OSError:
+            continue
+        primary = None if isinstance(answer, _Refused) else named_address(answer)
+        if primary is not None:
+            named.setdefault(primary, []).append(f"{sentinel[0]}:{sentinel[1]}")
+    if len(named) < 2:
+        return None
+    return "; ".join(f"{primary[0]}:{primary[1]} (named by {len(by)} of {len(sentinels)}: {', '.join(by)})"
+                     for primary, by in sorted(named.items(), key=lambda item: -len(item[1])))
 
 
 # A sentinel in TILT mode (its wall clock stepped back, or jumped over 2 s ahead: an NTP step, the sentinel or its host

@@ -2041,14 +2041,30 @@ def _supervised(home: Home) -> list[dict[str, Any]] | None:
 def sentinel_status(topo: Topology) -> dict[str, Any]:
     """Whether the sentinels can still fail over (SENTINEL CKQUORUM): with one of three left, the
     primary is still found but its crash would hold every exit until a person acts."""
-    from launcher.sentinel import failover_readiness
+    from launcher.sentinel import failover_readiness, never_promoted, sentinels_disagree
     assert topo.redis.sentinel is not None
-    ok, said = failover_readiness(topo.redis.sentinel_addresses(), topo.redis.sentinel.master,
-                                  timeout_s=min(topo.redis.timeout_ms / 1000.0, 0.5), password=topo.redis.password)
-    return {"failover_possible": ok, "said": said, "password_env": topo.redis.password_env}
+    ask = dict(timeout_s=min(topo.redis.timeout_ms / 1000.0, 0.5), password=topo.redis.password)
+    ok, said = failover_readiness(topo.redis.sentinel_addresses(), topo.redis.sentinel.master, **ask)
+    disagree = sentinels_disagree(topo.redis.sentinel_addresses(), topo.redis.sentinel.master, **ask)
+    # Managed servers only: someone else's may be kept out of promotion on purpose.
+    stuck = never_promoted(topo.redis.server_addresses(), **ask) if topo.redis.managed else []
+    return {"failover_possible": ok, "said": said, "password_env": topo.redis.password_env,
+            **({"disagree": disagree} if disagree else {}), **({"never_promoted": stuck} if stuck else {})}
 
 
 def render_sentinel_status(state: dict[str, Any]) -> str:
+    lines = [_render_failover_readiness(state)]
+    if state.get("disagree"):
+        lines.append(f"sentinel: SENTINELS DISAGREE ON THE PRIMARY: {state['disagree']}: a primary cut off with a "
+                     "minority of the sentinels takes the writes of whoever asks one of those first, lost when it "
+                     "rejoins; the gates, issuers and actors follow the majority's word")
+    if state.get("never_promoted"):
+        lines.append(f"sentinel: NEVER PROMOTED: replica-priority 0 on {', '.join(state['never_promoted'])} (left by "
+                     "an `ha_load failover --to` that lost its host?): `CONFIG SET replica-priority 100` there")
+    return "\n".join(lines)
+
+
+def _render_failover_readiness(state: dict[str, Any]) -> str:
     ok = state["failover_possible"]
     if ok:
         return f"sentinel: failover possible ({state['said']})"
@@ -2150,7 +2166,14 @@ def status_ok(status: dict[str, Any]) -> bool:
             and all(r.get("config_applied") is not False for r in status["programs"])
             and not status.get("running_copy_edited")
             and permit_issuers_ok(status["programs"])
-            and (status.get("sentinel") or {"failover_possible": True})["failover_possible"] is True)
+            and sentinels_ok(status.get("sentinel")))
+
+
+def sentinels_ok(state: dict[str, Any] | None) -> bool:
+    """No sentinels, or they can fail over, agree on the primary, and no managed server is out of promotion
+    (sentinel_status)."""
+    return state is None or (state["failover_possible"] is True and not state.get("disagree")
+                             and not state.get("never_promoted"))
 
 
 def cmd_render(args: argparse.Namespace) -> int:

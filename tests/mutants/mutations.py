@@ -1256,12 +1256,16 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "sentinel_check_in_an_order_of_its_own",
         "the pool's checker asks the sentinels in the connections' order (discovery moves the one whose primary "
-        "said ROLE master first): a sentinel naming a replica does not make every redis-py call reconnect",
+        "said ROLE master first): a sentinel naming a replica does not make every redis-py call reconnect. Since "
+        "revha the checker takes a majority's word, which outvotes that sentinel whatever the order: the mutation "
+        "also makes it trust the first sentinel alone, as before",
         "launcher/redis_conn.py",
         'self.check_order = kwargs["sentinels"]\n',
         'self.check_order = list(kwargs["sentinels"])\n',
         ("tests/test_sentinel_failover.py::"
-         "test_a_sentinel_that_names_a_replica_does_not_make_every_redis_py_call_reconnect",)),
+         "test_a_sentinel_that_names_a_replica_does_not_make_every_redis_py_call_reconnect",),
+        also=(("launcher/redis_conn.py", "        return majority_word(self.check_order, ask)\n",
+               "        return majority_word(self.check_order[:1], ask)\n"),)),
     Mutation(
         "sentinel_check_timeout_capped_at_100ms",
         "the pool's checker waits for a sentinel as long as the topology's timeout: sentinels that answer in 150 ms "
@@ -1319,8 +1323,8 @@ MUTATIONS: list[Mutation] = [
         "the RESP client's sentinel watch asks the sentinel that answered first, not a hung one that costs it a "
         "timeout at every check (a planned failover seen a timeout late)",
         "launcher/sentinel.py",
-        "                if i:\n                    to_front(self.sentinels, address)\n",
-        "",
+        "            order[:] = sorted(dict.fromkeys(order), key=lambda address: rank.get(address, 1))  # (stable)\n",
+        "            pass\n",
         ("tests/test_sentinel_failover.py::"
          "test_with_the_first_sentinel_hung_the_resp_clients_watch_asks_the_one_that_answers_first",)),
     Mutation(
@@ -5670,6 +5674,62 @@ MUTATIONS: list[Mutation] = [
         "    if offset > -topo.max_price_age_s:\n",
         "    if True:\n",
         ("tests/test_ops_review.py::test_a_feed_whose_ticks_are_stamped_behind_the_buffers_clock_is_named_by_status",)),
+    Mutation(
+        "clients_follow_the_first_sentinel_not_the_majority",
+        "a sentinel cut off with the old primary (store cut from both market hosts, not from the gate hosts) does "
+        "not keep the gates, issuers and actors on it: they follow the primary a majority of the sentinels names "
+        "(before: every decision HOLD replica_unacknowledged for as long as the cut lasted) (revha)",
+        "launcher/sentinel.py",
+        "    need = len(sentinels) // 2 + 1\n",
+        "    need = 1\n",
+        ("tests/test_sentinel_minority.py::"
+         "test_the_gate_and_issuers_sentinel_watch_follows_the_majority_not_a_cut_off_first_sentinel",
+         "tests/test_sentinel_minority.py::"
+         "test_the_actors_redis_pool_follows_the_majority_not_a_cut_off_first_sentinel")),
+    Mutation(
+        "status_trusts_a_cut_off_sentinels_noquorum",
+        "status asks the next sentinel after a NOQUORUM: one sentinel cut off with the old primary said NO FAILOVER "
+        "POSSIBLE while the two others had failed over and could again (revha)",
+        "launcher/sentinel.py",
+        '                noquorum.append(f"{where}: {text}")\n                continue\n',
+        '                return False, f"{where}: {text}"\n',
+        ("tests/test_sentinel_minority.py::"
+         "test_status_says_the_sentinels_disagree_on_the_primary_and_that_the_majority_can_fail_over",)),
+    Mutation(
+        "status_silent_when_the_sentinels_disagree",
+        "status says (exit 1) when the answering sentinels name different primaries, which one the majority names: "
+        "nothing said two servers were primaries during a cut of the primary's host from the other sentinels (revha)",
+        "launcher/sentinel.py",
+        "    if len(named) < 2:\n        return None\n",
+        "    return None\n",
+        ("tests/test_sentinel_minority.py::"
+         "test_status_says_the_sentinels_disagree_on_the_primary_and_that_the_majority_can_fail_over",)),
+    Mutation(
+        "sentinel_reorder_keeps_a_sentinel_listed_twice",
+        "a sentinel listed twice in the list discovery and a watch share (a reorder crossing a to_front) is asked and "
+        "counted once, and listed once after the reorder: a majority over a doubled list grew out of reach (revha)",
+        "launcher/sentinel.py",
+        "            order[:] = sorted(dict.fromkeys(order), key=lambda address: rank.get(address, 1))  # (stable)\n",
+        "            order[:] = sorted(order, key=lambda address: rank.get(address, 1))  # (stable)\n",
+        ("tests/test_sentinel_minority.py::"
+         "test_a_sentinel_listed_twice_is_asked_once_and_the_shared_list_keeps_it_once",)),
+    Mutation(
+        "planned_failover_silent_on_a_priority_left_at_0",
+        "`ha_load failover --to` names a server it set to replica-priority 0 and could not set back (its host lost "
+        "meanwhile), which rejoins as a replica Sentinel never promotes; it said nothing of it (revha)",
+        "launcher/ha_load.py",
+        "                if server in lowered:  # (one down from the start was never set to 0)\n",
+        "                if False:\n",
+        ("tests/test_planned_failover_priority.py::"
+         "test_a_server_lost_during_a_planned_failover_is_named_with_its_priority_left_at_0",)),
+    Mutation(
+        "status_silent_on_a_managed_server_never_promoted",
+        "status says (exit 1) which managed data server has replica-priority 0, one Sentinel never promotes (left by "
+        "an `ha_load failover --to` whose host was lost), once that host is back (revha)",
+        "launcher/supervise.py",
+        "    stuck = never_promoted(topo.redis.server_addresses(), **ask) if topo.redis.managed else []\n",
+        "    stuck: list[str] = []\n",
+        ("tests/test_planned_failover_priority.py::test_status_names_a_managed_server_at_replica_priority_0",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
