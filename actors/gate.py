@@ -543,6 +543,7 @@ class Gate(Actor):
     encode_reply = staticmethod(encode_finite)
     settings: GateSettings
     _stop_cuts_wait = False  # waiting for the issuer or Redis: stop() raises StopWaiting into the wait
+    _awaiting_issuer = False  # waiting for an issuer to connect before the request is sent: nothing sent yet
 
     def setup(self) -> None:
         s = self.settings
@@ -860,7 +861,8 @@ class Gate(Actor):
         deadline_mono (a `permits` socket that binds, with no issuer connected: a blocking send would wait for
         one, answering nobody); PERMITS_SOCKET_UNAVAILABLE when the socket could not be re-opened; or None after
         permit_timeout_ms (the socket is then re-created), or after STOP_ISSUER_GRACE_S once the gate is asked to
-        stop (the request may have been sent: outcome unknown)."""
+        stop (the request may have been sent: outcome unknown; ISSUER_NOT_CONNECTED when the stop came while it waited
+        for an issuer to connect: nothing was sent)."""
         sock = self.sockets.get("permits") or self.reopen_permits()
         if sock is None:
             return PERMITS_SOCKET_UNAVAILABLE
@@ -871,6 +873,7 @@ class Gate(Actor):
                 try:
                     send_one(sock, frame, _NOBLOCK)  # queued at once whenever a pipe exists
                 except zmq.Again:
+                    self._awaiting_issuer = True  # nothing sent (_send_when_connected clears it just before it sends)
                     if not self._send_when_connected(sock, frame, request["deadline_mono"]):
                         self._stop_cuts_wait = False
                         self.issuer_lost("permit_issuer_not_connected", endpoint=self.spec.sockets["permits"].endpoint)
@@ -880,6 +883,9 @@ class Gate(Actor):
                 raw = sock.recv()  # RCVTIMEO: zmq's own poll with the timeout, no Poller per call
             except StopWaiting:
                 self._stop_cuts_wait = False
+                if self._awaiting_issuer:  # cut while no issuer was connected: the request never left the gate
+                    self.issuer_lost("permit_issuer_not_connected", endpoint=self.spec.sockets["permits"].endpoint)
+                    return ISSUER_NOT_CONNECTED
                 raw = self._reply_within_stop_grace(sock)
                 if raw is None:
                     self.log.warning("permit_issuer_wait_cut", grace_s=STOP_ISSUER_GRACE_S,
@@ -887,7 +893,7 @@ class Gate(Actor):
                                             "batch in flight is HOLD permit_unavailable, outcome unknown")
                     return None  # no new socket: the gate closes its sockets now
             finally:
-                self._stop_cuts_wait = False
+                self._stop_cuts_wait = self._awaiting_issuer = False
             reply = self.issuer_reply(raw, frame)
             if self._issuer_lost:
                 self.issuer_back()
@@ -950,16 +956,18 @@ class Gate(Actor):
             self.log.warning("permit_socket_unavailable", endpoint=exc.endpoint, error=exc.reason)
             return None
 
-    @staticmethod
-    def _send_when_connected(sock: zmq.Socket, frame: bytes, deadline_mono: float) -> bool:
+    def _send_when_connected(self, sock: zmq.Socket, frame: bytes, deadline_mono: float) -> bool:
         """Send once an issuer connects, waiting no later than the request's deadline (the issuer refuses it
         after that anyway): a `permits` socket that binds has no issuer for a moment after it is re-created,
         until the issuer reconnects. False when none connected in time: nothing was sent. Waited by the monotonic
-        clock: by the wall clock, a step back since the decision made the gate wait as much longer, answering nobody."""
+        clock: by the wall clock, a step back since the decision made the gate wait as much longer, answering nobody.
+        _awaiting_issuer is True while nothing can have been sent (a stop cutting the wait then answers so)."""
         while True:
+            self._awaiting_issuer = True
             wait_ms = int((deadline_mono - time.monotonic()) * 1000.0)
             if wait_ms <= 0 or not sock.poll(wait_ms, zmq.POLLOUT):
                 return False
+            self._awaiting_issuer = False  # from here the frame may have left
             try:
                 send_one(sock, frame, _NOBLOCK)
                 return True

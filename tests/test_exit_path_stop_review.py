@@ -121,3 +121,31 @@ def test_a_gate_stopped_while_its_redis_is_stalled_with_a_long_redis_timeout_ans
     finally:
         sock.close()
         p26.stop()
+
+
+def test_a_gate_stopped_while_it_waits_for_an_issuer_to_connect_answers_that_nothing_was_recorded(tmp_path):
+    """A gate whose `permits` socket binds, with no issuer connected, waits for one to connect before it sends (until
+    the request's deadline), then answers HOLD permit_unavailable, nothing recorded. Stopped (SIGTERM) during that
+    wait, it answered `outcome unknown` instead and logged `permit_issuer_wait_cut` ("its issuer did not answer"),
+    though the request never left it: the client was told to fear a decision that could not exist. It now answers
+    that nothing was recorded."""
+    from test_gate_issuer_link import bound_p26, connected
+    with bound_p26(tmp_path, gate_settings={**NO_SHEDDING, "permit_timeout_ms": 8000}) as p26:
+        p26.issuer.terminate()
+        wait_for(lambda: connected(p26) == 0, 10, "the gate to count its issuer gone")
+        sock = zmq.Context.instance().socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(p26.endpoint)
+        try:
+            seen = 'p26_plans_seen_total{action_proposed="PARTIAL_50"}'
+            before = scrape(p26.gate_metrics_port).get(seen, 0.0)
+            sock.send_multipart([b"first", b"", proposal_body(new_plan(), "ETHUSDT", "PARTIAL_50")])
+            # Admitted, then waiting (4 s: half its permit_timeout_ms) for an issuer to connect to its permits socket.
+            wait_for(lambda: scrape(p26.gate_metrics_port).get(seen, 0.0) > before, 3, "the gate to take the proposal")
+            answer = stop_the_gate(p26, sock, 1)[b"first"]
+        finally:
+            sock.close()
+        decision = answer["decision"]
+        assert (decision["final_action"], decision["gate_reason"], decision["recorded"]) == (
+            "HOLD", "permit_unavailable", False), decision
+        assert "nothing was recorded" in decision["detail"] and "outcome unknown" not in decision["detail"], decision

@@ -5730,6 +5730,15 @@ MUTATIONS: list[Mutation] = [
         "    stuck = never_promoted(topo.redis.server_addresses(), **ask) if topo.redis.managed else []\n",
         "    stuck: list[str] = []\n",
         ("tests/test_planned_failover_priority.py::test_status_names_a_managed_server_at_replica_priority_0",)),
+    Mutation(
+        "stop_while_no_issuer_connected_says_outcome_unknown",
+        "a gate whose `permits` socket binds, stopped while it waits for an issuer to connect before sending, answers "
+        "that nothing was recorded (it answered `outcome unknown`, though the request never left it) (rev2)",
+        "actors/gate.py",
+        "                if self._awaiting_issuer:  # cut while no issuer was connected",
+        "                if False:  # cut while no issuer was connected",
+        ("tests/test_exit_path_stop_review.py::"
+         "test_a_gate_stopped_while_it_waits_for_an_issuer_to_connect_answers_that_nothing_was_recorded",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
