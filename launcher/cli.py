@@ -113,7 +113,8 @@ def run_as_process(module: str, argv: list[str]) -> int:
     through; the module is this checkout's (launcher/own_code.py), whatever the working directory holds. A SIGTERM or
     SIGHUP to clustergate is passed to that process, and clustergate exits when it has: `kill PID` of a `clustergate
     proof` ended clustergate alone and left the proof stopping and starting programs on its own. (Ctrl-C reaches both
-    from the terminal; a second SIGTERM or SIGHUP is ignored by a proof's clean-up.)"""
+    from the terminal; a SIGINT that cannot have come from the terminal is passed on too; a second SIGTERM or SIGHUP is
+    ignored by a proof's clean-up.)"""
     child = subprocess.Popen(module_command(module, *argv), env=own_env())
     previous = {signum: signal.getsignal(signum) for signum in FORWARDED_SIGNALS}
     for signum, handler in previous.items():
@@ -125,11 +126,30 @@ def run_as_process(module: str, argv: list[str]) -> int:
                 code = child.wait()
                 break
             except KeyboardInterrupt:  # Ctrl-C: the terminal sent it to the child too; wait for its clean-up
+                if not _interrupt_may_be_the_terminals():
+                    child.send_signal(signal.SIGINT)  # sent to clustergate alone (a program): pass it on
                 continue
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return 128 - code if code < 0 else code
+
+
+def _interrupt_may_be_the_terminals() -> bool:
+    """Whether a SIGINT to clustergate may have come from its terminal (Ctrl-C), which sends it to the child in the
+    same foreground process group too: clustergate has a controlling terminal whose foreground group is its own. Else
+    it was sent to clustergate alone (`kill -INT`, a parent program, a CI runner's cancel), and reached no one else:
+    ignored, the child ran to its end and clustergate exited 0."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
+    except OSError:  # no controlling terminal
+        return False
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -143,3 +143,41 @@ def test_a_feed_whose_ticks_are_stamped_behind_the_buffers_clock_is_named_by_sta
     feed.ts_offset_s = 0.0
     wait_for(lambda: "behind the buffer's clock" not in status_text(buffer_fed["topo_path"])[0], 30,
              "status to stop naming the feed's clock once its ticks are on time")
+
+
+def test_a_sigint_to_clustergate_from_a_program_reaches_the_process_it_runs(tmp_path: Path) -> None:
+    """rev2: `clustergate backtest` (and `proof`) run their command as a child process and ignore a SIGINT themselves,
+    waiting for the child, which the terminal's Ctrl-C reaches too. A SIGINT sent to clustergate alone (a parent
+    program, a CI runner's cancel; no terminal) reached no one: the backtest ran to its end and clustergate exited 0.
+    With no terminal that could have sent the child the same SIGINT, clustergate passes it on."""
+    import math
+    import os
+    import signal
+    import time
+    rows, t0 = ["ts,BTCUSDT,ETHUSDT,SOLUSDT"], 1_700_000_000
+    for i in range(20_000):  # a backtest of many seconds at the demo's 1 s cadence
+        rows.append(f"{t0 + 60 * i},{60000 * math.exp(i % 7 / 1000):.2f},{3000 * math.exp(i % 5 / 1000):.2f},150")
+    (tmp_path / "prices.csv").write_text("\n".join(rows) + "\n")
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "launcher", "backtest", str(REPO / "configs" / "demo.yaml"), "--prices",
+         str(tmp_path / "prices.csv"), "--out", str(tmp_path / "out")], cwd=REPO, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)  # no terminal
+    try:
+        def child_started() -> bool:
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    if open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1] == str(launcher.pid):
+                        return True
+                except (OSError, IndexError):
+                    continue
+            return False
+        wait_for(child_started, 10, "clustergate to start the backtest")
+        time.sleep(0.5)  # (whether the child is still starting or already running, a SIGINT ends it)
+        launcher.send_signal(signal.SIGINT)
+        out, _ = launcher.communicate(timeout=60)
+        assert launcher.returncode == 128 + signal.SIGINT, out[-1000:]
+        assert "decisions" not in out, out[-1000:]
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.wait(10)

@@ -5739,6 +5739,14 @@ MUTATIONS: list[Mutation] = [
         "                if False:  # cut while no issuer was connected",
         ("tests/test_exit_path_stop_review.py::"
          "test_a_gate_stopped_while_it_waits_for_an_issuer_to_connect_answers_that_nothing_was_recorded",)),
+    Mutation(
+        "sigint_to_clustergate_alone_swallowed",
+        "a SIGINT sent to `clustergate backtest` or `proof` alone, with no terminal that could have sent the child the "
+        "same, is passed on to the child: it was ignored, the backtest ran to its end and clustergate exited 0 (rev2)",
+        "launcher/cli.py",
+        "                if not _interrupt_may_be_the_terminals():\n",
+        "                if False:\n",
+        ("tests/test_ops_review.py::test_a_sigint_to_clustergate_from_a_program_reaches_the_process_it_runs",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
