@@ -323,7 +323,7 @@ def run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv
         return 1
     print(f"proof {name} against {proof.topo.name} ({proof.topology_path})", flush=True)
     interrupted = 0
-    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {signum: signal.getsignal(signum) for signum in INTERRUPTIONS}
     for signum, handler in previous.items():
         if handler is not signal.SIG_IGN:  # nohup: stays ignored
             signal.signal(signum, _raise_interrupted)
@@ -351,8 +351,14 @@ def run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv
     return 128 + interrupted if interrupted else 0 if passed else 1
 
 
+# The signals that interrupt a proof: each raises Interrupted once, and any later one is ignored until the proof has
+# cleaned up. SIGINT too: a Ctrl-C pressed twice, or a SIGINT to the process group of `clustergate proof` with no
+# terminal, which clustergate passes on as well, cut the `finally` that starts the cluster side again (rev2).
+INTERRUPTIONS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+
+
 class Interrupted(BaseException):
-    """SIGTERM or SIGHUP during a proof, raised where the proof is: its `finally` starts again what it stopped
+    """SIGTERM, SIGHUP or SIGINT during a proof, raised where the proof is: its `finally` starts again what it stopped
     (a BaseException: no `except Exception` of a poll loop swallows it)."""
 
     def __init__(self, signum: int):
@@ -361,7 +367,7 @@ class Interrupted(BaseException):
 
 
 def _raise_interrupted(signum: int, frame: Any) -> None:
-    for each in (signal.SIGTERM, signal.SIGHUP):  # a second signal must not cut the `finally` short
+    for each in INTERRUPTIONS:  # a second signal must not cut the `finally` short
         signal.signal(each, signal.SIG_IGN)
     raise Interrupted(signum)
 

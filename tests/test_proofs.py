@@ -485,13 +485,7 @@ def test_clustergate_proof_killed_part_way_passes_the_signal_to_its_proof_and_le
     launcher = subprocess.Popen([sys.executable, "-m", "launcher", "proof", "fallback", "--home", str(demo_system)],
                                 cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        assert launcher.stdout is not None
-        seen = []
-        for line in launcher.stdout:  # bounded: the proof ends by itself within its own deadlines
-            seen.append(line)
-            if "PASS  cluster side stopped" in line:
-                break
-        assert "cluster side stopped" in seen[-1], "".join(seen)
+        seen = _until_the_cluster_side_stopped(launcher)
         launcher.send_signal(signal.SIGTERM)
         out, _ = launcher.communicate(timeout=60)
         assert launcher.returncode == 128 + signal.SIGTERM, "".join(seen) + out
@@ -509,6 +503,45 @@ def test_clustergate_proof_killed_part_way_passes_the_signal_to_its_proof_and_le
             if api.getProcessInfo(name)["statename"] == "STOPPED":
                 api.startProcess(name, True)
 
+
+
+def test_clustergate_proof_interrupted_by_a_group_sigint_without_a_terminal_starts_what_it_stopped(
+        demo_system: Path) -> None:
+    """rev2: a SIGINT to the process group of `clustergate proof fallback` with no terminal (`timeout -s INT`, a CI
+    runner's cancel) reaches the proof, and clustergate, which passes a SIGINT on when no terminal can have sent it
+    (rev2): a second interruption of the proof, during the `finally` that starts the cluster side again. The proof
+    takes SIGINT as it takes SIGTERM and SIGHUP: interrupted, and every later one ignored until it has cleaned up."""
+    api = Supervisor(Home(demo_system)).api
+    launcher = subprocess.Popen([sys.executable, "-m", "launcher", "proof", "fallback", "--home", str(demo_system)],
+                                cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, start_new_session=True)
+    try:
+        seen = _until_the_cluster_side_stopped(launcher)
+        os.killpg(launcher.pid, signal.SIGINT)  # the whole group, as `timeout -s INT` does
+        out, _ = launcher.communicate(timeout=60)
+        assert launcher.returncode == 128 + signal.SIGINT, "".join(seen) + out
+        assert "interrupted (SIGINT)" in out and "PASSED" not in out, out
+        wait_for(lambda: all(api.getProcessInfo(n)["statename"] == "RUNNING" for n in ("clusterer", "state_writer")),
+                 20, "the cluster side running again")
+    finally:
+        if launcher.poll() is None:
+            os.killpg(launcher.pid, signal.SIGKILL)
+            launcher.wait(10)
+        for name in ("clusterer", "state_writer"):
+            if api.getProcessInfo(name)["statename"] == "STOPPED":
+                api.startProcess(name, True)
+
+
+def _until_the_cluster_side_stopped(launcher: subprocess.Popen) -> list[str]:
+    """The lines `clustergate proof fallback` printed until it said the cluster side stopped."""
+    assert launcher.stdout is not None
+    seen = []
+    for line in launcher.stdout:  # bounded: the proof ends by itself within its own deadlines
+        seen.append(line)
+        if "PASS  cluster side stopped" in line:
+            break
+    assert "cluster side stopped" in seen[-1], "".join(seen)
+    return seen
 
 def _cmdline(proc: Path) -> bytes:
     try:

@@ -5747,6 +5747,16 @@ MUTATIONS: list[Mutation] = [
         "                if not _interrupt_may_be_the_terminals():\n",
         "                if False:\n",
         ("tests/test_ops_review.py::test_a_sigint_to_clustergate_from_a_program_reaches_the_process_it_runs",)),
+    Mutation(
+        "proof_clean_up_cut_by_a_second_sigint",
+        "a proof takes SIGINT as SIGTERM and SIGHUP: interrupted once, later ones ignored until it has started again "
+        "what it stopped (a group SIGINT without a terminal, which clustergate also passes on, cut the fallback proof's "
+        "restart of the cluster side with a second KeyboardInterrupt) (rev2)",
+        "proofs/common.py",
+        "INTERRUPTIONS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)\n",
+        "INTERRUPTIONS = (signal.SIGTERM, signal.SIGHUP)\n",
+        ("tests/test_proofs.py::"
+         "test_clustergate_proof_interrupted_by_a_group_sigint_without_a_terminal_starts_what_it_stopped",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
