@@ -1119,6 +1119,7 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
     # or perhaps misspelt, the default's 60 s would name a second, false problem. Another problem under
     # clusters (min_returns misspelt, say) leaves the cadence given, and the check in force.
     cadence_given = not any(_may_be_the_cadence(v, p.path) for p in v.problems)
+    buffered = bool(topo.actors_of_kind("buffer"))  # a feed's interval against the cadence: only a buffer samples it
     for name, spec in topo.actors.items():
         s = spec.settings
         base = ("actors", name, "settings")
@@ -1149,7 +1150,7 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
                         v.problem(base + ("synthetic", "correlation", pair), f"{sym} is not in symbols")
                 if not -1 < rho < 1:
                     v.problem(base + ("synthetic", "correlation", pair), f"must be in (-1, 1), got {rho!r}")
-            if cadence_given and s.source != "replay" and s.interval_s > topo.clusters.cadence_s:
+            if cadence_given and s.source != "replay" and s.interval_s > topo.clusters.cadence_s and buffered:
                 v.problem(base + ("interval_s",), f"{s.interval_s:g} s is longer than clusters.cadence_s "
                           f"({topo.clusters.cadence_s:g} s): the buffer's grid holds one price per cadence and a return "
                           f"needs two consecutive ones; slots this feed leaves empty cost returns (at 2 x cadence or "

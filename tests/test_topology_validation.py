@@ -216,6 +216,16 @@ def test_a_price_feed_that_ticks_less_often_than_once_a_cadence_is_refused(tmp_p
     assert problems_of(tmp_path, data) == []
 
 
+
+def test_a_feed_slower_than_the_cadence_in_a_topology_with_no_buffer_is_not_refused(tmp_path: Path) -> None:
+    # rev2: the P2.6 side alone (a gate, its issuer, a feed and a book keeping the snapshots fresh) samples no grid:
+    # its feed at 2.5 s was refused for the 1 s cadence of a buffer it does not have.
+    data = demo()
+    for name in ("buffer", "correlator", "clusterer", "state_writer"):
+        del data["actors"][name]
+    data["actors"]["price_feed"]["settings"]["interval_s"] = 2.5
+    assert problems_of(tmp_path, data) == []
+
 def test_a_replay_feed_is_not_judged_by_its_unused_interval(tmp_path: Path) -> None:
     data = demo()
     (tmp_path / "prices.csv").write_text("ts,BTCUSDT,ETHUSDT,SOLUSDT\n1,1,2,3\n2,1,2,3\n")

@@ -5620,7 +5620,7 @@ MUTATIONS: list[Mutation] = [
         "validate refuses a synthetic or redis_snapshots feed whose interval_s is longer than clusters.cadence_s (2.5 s "
         "at the demo's 1 s cadence validated, and no symbol ever had a return: the gate on the proxy for ever) (rev-ops)",
         "launcher/topology.py",
-        "s.source != \"replay\" and s.interval_s > topo.clusters.cadence_s:",
+        "s.source != \"replay\" and s.interval_s > topo.clusters.cadence_s and buffered:",
         "s.source != \"replay\" and False:",
         ("tests/test_topology_validation.py::test_a_price_feed_that_ticks_less_often_than_once_a_cadence_is_refused",)),
     Mutation(
@@ -5757,6 +5757,15 @@ MUTATIONS: list[Mutation] = [
         "INTERRUPTIONS = (signal.SIGTERM, signal.SIGHUP)\n",
         ("tests/test_proofs.py::"
          "test_clustergate_proof_interrupted_by_a_group_sigint_without_a_terminal_starts_what_it_stopped",)),
+    Mutation(
+        "slow_feed_refused_with_no_buffer",
+        "a feed slower than clusters.cadence_s is refused only in a topology with a buffer: the P2.6 side alone (gate, "
+        "issuer, feed and book) was refused for the cadence of a grid nothing samples (rev2)",
+        "launcher/topology.py",
+        "    buffered = bool(topo.actors_of_kind(\"buffer\"))",
+        "    buffered = True or bool(topo.actors_of_kind(\"buffer\"))",
+        ("tests/test_topology_validation.py::"
+         "test_a_feed_slower_than_the_cadence_in_a_topology_with_no_buffer_is_not_refused",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
