@@ -187,12 +187,14 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
             for name, u in info.get("exits", {}).get("unexpected_exits", {}).items():
                 print(f"{host}: " + describe(name, Exits(u["count"], u["last_at"], u["last_how"]), u["log"],
                                              u["window_s"]))
-        from launcher.supervise import not_applied_note
+        from launcher.supervise import copy_edited_note, not_applied_note
         for host, info in hosts.items():
             stale = [row["name"] for row in info["programs"] if row.get("config_applied") is False]
             if stale:
                 print(f"{host}: " + not_applied_note(stale, info["exits"]["programs_file"],
                                                      f"clustergate up FILE --host {host}"))
+            if info.get("exits", {}).get("running_copy_edited"):
+                print(f"{host}: " + copy_edited_note(info["exits"]["running_copy"], f"clustergate up FILE --host {host}"))
         unread = [f"{host} ({info['exits']['error']})" for host, info in hosts.items() if "error" in info.get("exits", {})]
         if unread:
             print(f"unexpected exits not read: {'; '.join(unread)}" + ("" if args.via else
@@ -208,11 +210,13 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
 
 
 def hosts_ok(hosts: dict[str, Any], sentinel: dict[str, Any] | None) -> bool:
-    """Whether `status --all-hosts` exits 0: every program ready and running its last config, no gate without a
-    permit issuer past the grace, and the sentinels (if any) able to fail over and agreeing on the primary."""
+    """Whether `status --all-hosts` exits 0: every program ready and running its last config, no host's running copy
+    edited by hand, no gate without a permit issuer past the grace, and the sentinels (if any) able to fail over and
+    agreeing on the primary."""
     from launcher.overview import permit_issuers_ok
     from launcher.supervise import sentinels_ok
     return (all(row["ready"] and row.get("config_applied") is not False for info in hosts.values()
                 for row in info["programs"])
             and all(permit_issuers_ok(info["programs"]) for info in hosts.values())
+            and not any(info.get("exits", {}).get("running_copy_edited") for info in hosts.values())
             and sentinels_ok(sentinel))

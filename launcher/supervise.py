@@ -2012,7 +2012,8 @@ def home_exits(home: Home) -> dict[str, Any]:
     """What `status --exits --json` prints: this home's programs that exited unexpectedly, read from its
     supervisord's log whether or not supervisord runs (`log_found` false: no supervisord ever ran here; `error`:
     the log is there but this user may not read it, as another account's home, whose run/ `up` made 0700), and
-    while its supervisord answers, what it runs and whether each runs the config `up` last wrote (config_applied)."""
+    while its supervisord answers, what it runs and whether each runs the config `up` last wrote (config_applied);
+    and whether its running copy was edited since `up` wrote it (running_copy_edited)."""
     log = home.run / "supervisord.log"
     said: dict[str, Any] = {"home": str(home.root), "log": str(log), "log_found": False, "unexpected_exits": {}}
     try:
@@ -2025,6 +2026,7 @@ def home_exits(home: Home) -> dict[str, Any]:
     infos = _supervised(home)
     return {**said, "log_found": True, "supervised": None if infos is None else sorted(p["name"] for p in infos),
             "programs_file": str(home.programs), "config_applied": {} if infos is None else config_applied(home, infos),
+            "running_copy": str(home.topology), "running_copy_edited": copy_edited(home),
             "unexpected_exits": {name: as_json(e, str(home.logs / f"{name}.log")) for name, e in exits.items()}}
 
 

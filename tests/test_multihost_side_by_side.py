@@ -26,6 +26,18 @@ def clustergate(env: dict, *argv: str, timeout: float = UP_TIMEOUT_S + 60) -> su
                           timeout=timeout, stdin=subprocess.DEVNULL)
 
 
+def topology_and_env(tmp_path: Path) -> tuple[Path, dict]:
+    """The side-by-side topology written in tmp_path, and the environment its commands run in (base home there)."""
+    topology = write_topology(tmp_path, side_by_side_data(tmp_path))
+    return topology, {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD, "CLUSTERGATE_HOME": str(tmp_path / "base")}
+
+
+def up_every_host(env: dict, topology: Path) -> None:
+    for host in ("store", "market", "exec"):
+        up = clustergate(env, "up", str(topology), "--host", host, "--timeout", str(UP_TIMEOUT_S))
+        assert up.returncode == 0, f"{host}: {up.stdout[-2000:]}{up.stderr[-2000:]}"
+
+
 @pytest.fixture
 def tmp_path(tmp_path_factory):
     """A short directory: each host's supervisord socket (base/hosts/HOST/run/...) must fit in AF_UNIX's
@@ -194,13 +206,9 @@ def test_status_all_hosts_shows_a_program_a_hosts_supervisord_does_not_run_as_mi
     """A program removed from a host's supervisord (supervisorctl remove) was shown by `status --all-hosts` as a
     `?` row with a refused connection, like a program that crashed: nothing said supervisord no longer runs it."""
     from launcher.supervise import Home, Supervisor
-    data = side_by_side_data(tmp_path)
-    topology = write_topology(tmp_path, data)
-    env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD, "CLUSTERGATE_HOME": str(tmp_path / "base")}
+    topology, env = topology_and_env(tmp_path)
     try:
-        for host in ("store", "market", "exec"):
-            up = clustergate(env, "up", str(topology), "--host", host, "--timeout", str(UP_TIMEOUT_S))
-            assert up.returncode == 0, f"{host}: {up.stdout[-2000:]}{up.stderr[-2000:]}"
+        up_every_host(env, topology)
         api = Supervisor(Home(tmp_path / "base" / "hosts" / "exec")).api
         api.stopProcessGroup("gate")
         api.removeProcessGroup("gate")
@@ -411,6 +419,30 @@ def test_a_rollback_puts_a_host_back_when_the_host_cannot_see_the_deploying_mach
         assert "FAILED (exit" not in result.stdout and "the proof after the rollback passed" in result.stdout, \
             result.stdout[-3000:]
         assert market.read_text() == before
+    finally:
+        for host in SYSTEM_HOSTS:
+            clustergate(env, "down", "--host", host, timeout=120)
+
+
+def test_status_all_hosts_names_a_hosts_running_copy_edited_by_hand(tmp_path: Path):
+    """rev2: `status --home` names a running copy (run/topology.yaml) edited by hand since `up` wrote it, which a
+    program restarted there would run unchecked, and exits 1 (31b93a2); `status FILE --all-hosts` showed that host
+    all ready and exited 0. Read from the host's home, as NOT APPLIED is."""
+    topology, env = topology_and_env(tmp_path)
+    try:
+        up_every_host(env, topology)
+        before = clustergate(env, "status", str(topology), "--all-hosts", timeout=60)
+        assert before.returncode == 0 and "EDITED" not in before.stdout, before.stdout + before.stderr
+        copy = tmp_path / "base" / "hosts" / "exec" / "run" / "topology.yaml"
+        copy.write_text(copy.read_text() + "# edited by hand\n")
+        whole = clustergate(env, "status", str(topology), "--all-hosts", timeout=60)
+        assert whole.returncode == 1, whole.stdout + whole.stderr
+        said = [line for line in whole.stdout.splitlines() if "EDITED" in line]
+        assert len(said) == 1 and said[0].startswith(f"exec: EDITED: {copy} is not the copy `up` last wrote"), \
+            whole.stdout
+        report = clustergate(env, "status", str(topology), "--all-hosts", "--json", timeout=60)
+        assert report.returncode == 1, report.stdout + report.stderr
+        assert json.loads(report.stdout)["hosts"]["exec"]["exits"]["running_copy_edited"] is True
     finally:
         for host in SYSTEM_HOSTS:
             clustergate(env, "down", "--host", host, timeout=120)

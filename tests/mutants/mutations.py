@@ -5766,6 +5766,14 @@ MUTATIONS: list[Mutation] = [
         "    buffered = True or bool(topo.actors_of_kind(\"buffer\"))",
         ("tests/test_topology_validation.py::"
          "test_a_feed_slower_than_the_cadence_in_a_topology_with_no_buffer_is_not_refused",)),
+    Mutation(
+        "status_all_hosts_silent_on_a_hosts_running_copy_edited",
+        "status --all-hosts names a host whose running copy was edited by hand since `up` wrote it and exits 1, as "
+        "status --home does (it showed the host all ready, exit 0) (rev2)",
+        "launcher/hosts_status.py",
+        "            and not any(info.get(\"exits\", {}).get(\"running_copy_edited\") for info in hosts.values())\n",
+        "",
+        ("tests/test_multihost_side_by_side.py::test_status_all_hosts_names_a_hosts_running_copy_edited_by_hand",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
