@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+from typing import Any
 
 from launcher.own_code import module_command, own_env
 from launcher.schema import SchemaError
@@ -114,13 +115,27 @@ def run_as_process(module: str, argv: list[str]) -> int:
     SIGHUP to clustergate is passed to that process, and clustergate exits when it has: `kill PID` of a `clustergate
     proof` ended clustergate alone and left the proof stopping and starting programs on its own. (Ctrl-C reaches both
     from the terminal; a SIGINT that cannot have come from the terminal is passed on too; a second SIGTERM or SIGHUP is
-    ignored by a proof's clean-up.)"""
-    child = subprocess.Popen(module_command(module, *argv), env=own_env())
+    ignored by a proof's clean-up.) The handlers are set before the child is started: set after, a SIGTERM while it
+    started (its fork and exec, a few ms) ended clustergate alone and left the child running; one that comes then
+    is passed on as soon as the child exists."""
+    started: list[subprocess.Popen] = []
+    pending: list[int] = []
+
+    def forward(got: int, _frame: Any) -> None:
+        if started:
+            started[0].send_signal(got)
+        else:
+            pending.append(got)
+
     previous = {signum: signal.getsignal(signum) for signum in FORWARDED_SIGNALS}
     for signum, handler in previous.items():
         if handler is not signal.SIG_IGN:  # nohup: stays ignored, as the child's does
-            signal.signal(signum, lambda got, _frame: child.send_signal(got))
+            signal.signal(signum, forward)
     try:
+        child = subprocess.Popen(module_command(module, *argv), env=own_env())
+        started.append(child)
+        for got in pending:  # came while the child was being started
+            child.send_signal(got)
         while True:
             try:
                 code = child.wait()

@@ -145,33 +145,38 @@ def test_a_feed_whose_ticks_are_stamped_behind_the_buffers_clock_is_named_by_sta
              "status to stop naming the feed's clock once its ticks are on time")
 
 
+
+def long_backtest(tmp_path: Path) -> subprocess.Popen:
+    """`clustergate backtest` of many seconds (20,000 rows at the demo's 1 s cadence), in a session of its own: no
+    terminal."""
+    import math
+    rows, t0 = ["ts,BTCUSDT,ETHUSDT,SOLUSDT"], 1_700_000_000
+    for i in range(20_000):
+        rows.append(f"{t0 + 60 * i},{60000 * math.exp(i % 7 / 1000):.2f},{3000 * math.exp(i % 5 / 1000):.2f},150")
+    (tmp_path / "prices.csv").write_text("\n".join(rows) + "\n")
+    return subprocess.Popen(
+        [sys.executable, "-m", "launcher", "backtest", str(REPO / "configs" / "demo.yaml"), "--prices",
+         str(tmp_path / "prices.csv"), "--out", str(tmp_path / "out")], cwd=REPO, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+    except OSError:
+        return []
+
+
 def test_a_sigint_to_clustergate_from_a_program_reaches_the_process_it_runs(tmp_path: Path) -> None:
     """rev2: `clustergate backtest` (and `proof`) run their command as a child process and ignore a SIGINT themselves,
     waiting for the child, which the terminal's Ctrl-C reaches too. A SIGINT sent to clustergate alone (a parent
     program, a CI runner's cancel; no terminal) reached no one: the backtest ran to its end and clustergate exited 0.
     With no terminal that could have sent the child the same SIGINT, clustergate passes it on."""
-    import math
-    import os
     import signal
     import time
-    rows, t0 = ["ts,BTCUSDT,ETHUSDT,SOLUSDT"], 1_700_000_000
-    for i in range(20_000):  # a backtest of many seconds at the demo's 1 s cadence
-        rows.append(f"{t0 + 60 * i},{60000 * math.exp(i % 7 / 1000):.2f},{3000 * math.exp(i % 5 / 1000):.2f},150")
-    (tmp_path / "prices.csv").write_text("\n".join(rows) + "\n")
-    launcher = subprocess.Popen(
-        [sys.executable, "-m", "launcher", "backtest", str(REPO / "configs" / "demo.yaml"), "--prices",
-         str(tmp_path / "prices.csv"), "--out", str(tmp_path / "out")], cwd=REPO, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)  # no terminal
+    launcher = long_backtest(tmp_path)
     try:
-        def child_started() -> bool:
-            for pid in filter(str.isdigit, os.listdir("/proc")):
-                try:
-                    if open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1] == str(launcher.pid):
-                        return True
-                except (OSError, IndexError):
-                    continue
-            return False
-        wait_for(child_started, 10, "clustergate to start the backtest")
+        wait_for(lambda: children(launcher.pid), 10, "clustergate to start the backtest")
         time.sleep(0.5)  # (whether the child is still starting or already running, a SIGINT ends it)
         launcher.send_signal(signal.SIGINT)
         out, _ = launcher.communicate(timeout=60)
@@ -181,3 +186,32 @@ def test_a_sigint_to_clustergate_from_a_program_reaches_the_process_it_runs(tmp_
         if launcher.poll() is None:
             launcher.kill()
             launcher.wait(10)
+
+
+def test_a_sigterm_to_clustergate_as_it_starts_its_child_reaches_the_child(tmp_path: Path) -> None:
+    """rev2: clustergate set its SIGTERM and SIGHUP handlers only once Popen had returned (the child exec'd): a SIGTERM
+    sent as the child appeared ended clustergate alone (-15, 40 times out of 40) and left the backtest running on its
+    own. A signal that comes before the child is started is now passed to it as soon as it is."""
+    import os
+    import signal
+    import time
+    launcher = long_backtest(tmp_path)
+    kids: list[int] = []
+    try:
+        deadline = time.monotonic() + 10
+        while not kids and time.monotonic() < deadline:  # no sleep: the signal must come within the fork's first ms
+            kids.extend(children(launcher.pid))
+        assert kids, "clustergate started no child"
+        launcher.send_signal(signal.SIGTERM)
+        out, _ = launcher.communicate(timeout=60)
+        assert launcher.returncode == 128 + signal.SIGTERM, out[-1000:]
+        assert not os.path.exists(f"/proc/{kids[0]}"), f"the child {kids[0]} outlived clustergate"
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.wait(10)
+        for kid in kids:
+            try:
+                os.kill(kid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

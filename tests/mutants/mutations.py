@@ -5662,7 +5662,7 @@ MUTATIONS: list[Mutation] = [
         "a SIGTERM or SIGHUP to `clustergate proof` is passed to the proof process, and clustergate exits with it: it "
         "exited alone and left the proof stopping and starting programs on its own (rev-ops)",
         "launcher/cli.py",
-        "            signal.signal(signum, lambda got, _frame: child.send_signal(got))",
+        "            signal.signal(signum, forward)",
         "            pass",
         ("tests/test_proofs.py::"
          "test_clustergate_proof_killed_part_way_passes_the_signal_to_its_proof_and_leaves_no_proof_running",)),
@@ -5774,6 +5774,15 @@ MUTATIONS: list[Mutation] = [
         "            and not any(info.get(\"exits\", {}).get(\"running_copy_edited\") for info in hosts.values())\n",
         "",
         ("tests/test_multihost_side_by_side.py::test_status_all_hosts_names_a_hosts_running_copy_edited_by_hand",)),
+    Mutation(
+        "sigterm_while_clustergate_starts_its_child_dropped",
+        "a SIGTERM or SIGHUP that reaches clustergate while it starts its child (fork and exec) is passed to the child "
+        "once it exists: with the handlers set after Popen it ended clustergate alone, -15, and the backtest or proof "
+        "ran on by itself (rev2)",
+        "launcher/cli.py",
+        "        for got in pending:  # came while the child was being started\n            child.send_signal(got)\n",
+        "",
+        ("tests/test_ops_review.py::test_a_sigterm_to_clustergate_as_it_starts_its_child_reaches_the_child",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
