@@ -188,4 +188,10 @@ def main(argv: list[str] | None = None) -> None:
         # SIGPIPE, and keep the interpreter's final flush from printing a traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 128 + signal.SIGPIPE
+    finally:
+        # Answered: a Ctrl-C from here on (pressed again while the interpreter exits) ends the process as SIGINT does
+        # (a shell shows 130), not as a KeyboardInterrupt in Python's shutdown, which printed "Exception ignored in:
+        # <module 'threading'> ... Traceback" after `up`'s answer (CI). Left alone when SIGINT is ignored (nohup).
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
     sys.exit(code or 0)

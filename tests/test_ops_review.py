@@ -215,3 +215,22 @@ def test_a_sigterm_to_clustergate_as_it_starts_its_child_reaches_the_child(tmp_p
                 os.kill(kid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+EXIT_SIGINT_SCRIPT = '''
+import os, signal, sys, threading, time
+from launcher.cli import main
+# A thread the interpreter's shutdown waits for sends the SIGINT: a Ctrl-C pressed again just after a command answered.
+threading.Thread(target=lambda: (time.sleep(0.5), os.kill(os.getpid(), signal.SIGINT))).start()
+main(["validate", sys.argv[1]])
+'''
+
+
+def test_a_ctrl_c_while_clustergate_exits_after_its_answer_ends_it_as_sigint_with_no_traceback() -> None:
+    """CI: `up` answered a Ctrl-C ("interrupted (SIGINT): the change was applied ..."), and the next press, landing in
+    Python's shutdown, printed "Exception ignored in: <module 'threading'> ... Traceback ... KeyboardInterrupt" (and a
+    command's exit status then read 0). Once clustergate has answered, a SIGINT ends the process as SIGINT does."""
+    done = subprocess.run([sys.executable, "-c", EXIT_SIGINT_SCRIPT, str(REPO / "configs" / "demo.yaml")], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr, done.stderr
+    assert done.returncode == -2, (done.returncode, done.stdout, done.stderr)  # killed by SIGINT: a shell shows 130

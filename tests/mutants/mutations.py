@@ -5783,6 +5783,15 @@ MUTATIONS: list[Mutation] = [
         "        for got in pending:  # came while the child was being started\n            child.send_signal(got)\n",
         "",
         ("tests/test_ops_review.py::test_a_sigterm_to_clustergate_as_it_starts_its_child_reaches_the_child",)),
+    Mutation(
+        "ctrl_c_in_clustergates_exit_prints_a_traceback",
+        "a Ctrl-C pressed again while clustergate exits after its answer ends it as SIGINT does, with no "
+        "KeyboardInterrupt traceback from Python's shutdown (CI: test_launcher's repeated Ctrl-C on up)",
+        "launcher/cli.py",
+        "            signal.signal(signal.SIGINT, signal.SIG_DFL)\n",
+        "            pass\n",
+        ("tests/test_ops_review.py::"
+         "test_a_ctrl_c_while_clustergate_exits_after_its_answer_ends_it_as_sigint_with_no_traceback",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
