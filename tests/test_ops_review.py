@@ -220,8 +220,14 @@ def test_a_sigterm_to_clustergate_as_it_starts_its_child_reaches_the_child(tmp_p
 EXIT_SIGINT_SCRIPT = '''
 import os, signal, sys, threading, time
 from launcher.cli import main
-# A thread the interpreter's shutdown waits for sends the SIGINT: a Ctrl-C pressed again just after a command answered.
-threading.Thread(target=lambda: (time.sleep(0.5), os.kill(os.getpid(), signal.SIGINT))).start()
+# A thread the interpreter's shutdown waits for sends the SIGINT once the main thread has ended (the command answered,
+# Python exiting): a Ctrl-C pressed again just after a command answered. Not after a fixed time: on a loaded machine
+# the command may not have answered yet (then 130 from the command's own KeyboardInterrupt, which is not this case).
+def press_at_exit():
+    while threading.main_thread().is_alive():
+        time.sleep(0.005)
+    os.kill(os.getpid(), signal.SIGINT)
+threading.Thread(target=press_at_exit).start()
 main(["validate", sys.argv[1]])
 '''
 
