@@ -65,6 +65,9 @@ OVERLOAD_BACKOFF_MAX_MS = 500
 # The longest attempt timeout: its deadline_ms (send time + timeout) stays below the gate's bound on deadline_ms
 # (1e14 ms, the year 5138) for three thousand years.
 MAX_TIMEOUT_MS = 10 ** 12
+# `clustergate propose`'s exit on a decision the gate could not record: `propose ... && act` must not take it for a
+# policy HOLD (0) nor for no answer (1), which it was before (exit 0 on any decision).
+EXIT_FAULT_HOLD = 3
 MAX_RETRIES = 1000  # a call's budget is (1 + retries) x endpoints x timeout_ms
 
 
@@ -576,6 +579,11 @@ def cmd_propose(args: argparse.Namespace) -> int:
         # Until the plan_id is out, an interrupt (a terminal paused with Ctrl-S, a pipe nobody reads) names it.
         print(json.dumps(reply, indent=2), flush=True)
         print(f"plan_id {plan_id}", file=sys.stderr)
+        unrecorded = _unrecorded_decision(reply)
+        if unrecorded is not None:
+            print(f"clustergate propose: fault HOLD {unrecorded.get('gate_reason')}: the gate could not record a "
+                  f"decision ({unrecorded.get('detail')}); not a policy decision: retry with --plan-id {plan_id}",
+                  file=sys.stderr)
     except (GateUnavailable, KeyboardInterrupt, Terminated, zmq.ZMQError) as exc:
         _hold_further_signals(previous, handled)
         print(f"clustergate propose: {str(exc) or 'interrupted'}", file=sys.stderr)
@@ -593,7 +601,16 @@ def cmd_propose(args: argparse.Namespace) -> int:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    return 0 if reply["status"] == "ok" else 1
+    if reply["status"] != "ok":
+        return 1
+    return EXIT_FAULT_HOLD if _unrecorded_decision(reply) is not None else 0
+
+
+def _unrecorded_decision(reply: dict[str, Any]) -> dict[str, Any] | None:
+    """The decision of a fault HOLD (`recorded` false: redis_unavailable, permit_unavailable,
+    replica_unacknowledged), which `clustergate propose` exits EXIT_FAULT_HOLD on; None for any other reply."""
+    decision = reply.get("decision") if reply.get("status") == "ok" else None
+    return decision if isinstance(decision, dict) and decision.get("recorded") is False else None
 
 
 def register(subparsers: Any) -> None:

@@ -497,6 +497,36 @@ def test_clustergate_propose_exits_1_with_a_message_when_no_gate_answers(tmp_pat
     assert "no reply from the gate" in result.stderr
 
 
+def test_clustergate_propose_exits_3_on_a_fault_hold_naming_its_reason_and_the_plan_id_to_retry_with(tmp_path,
+                                                                                                      redis_server):
+    """A HOLD the gate could not record (`recorded` false) is no policy decision: `propose ... && act` must tell them
+    apart. The reply is still printed; a retry with the same plan_id, once the issuer is back, exits 0."""
+    write_book(redis_server.client())
+    p26 = P26(tmp_path / "p26", redis_server.url).start()
+    try:
+        p26.issuer.terminate()
+        plan = new_plan()
+        result = run_cli("--symbol", "ETHUSDT", "--action", "PARTIAL_50", "--plan-id", plan, "--endpoint", p26.endpoint)
+        assert result.returncode == 3, (result.returncode, result.stdout, result.stderr)
+        decision = json.loads(result.stdout)["decision"]
+        assert (decision["plan_id"], decision["final_action"], decision["gate_reason"], decision["recorded"]) == (
+            plan, "HOLD", "permit_unavailable", False), decision
+        fault_line = [line for line in result.stderr.splitlines() if "permit_unavailable" in line]
+        assert fault_line and f"--plan-id {plan}" in fault_line[0], result.stderr
+        p26.issuer.start()
+
+        def retried() -> subprocess.CompletedProcess | None:
+            again = run_cli("--symbol", "ETHUSDT", "--action", "PARTIAL_50", "--plan-id", plan, "--endpoint",
+                            p26.endpoint)
+            return again if again.returncode != 3 else None
+        again = wait_for(retried, 15, "a recorded decision for the retried plan_id")
+        assert again.returncode == 0, (again.returncode, again.stdout, again.stderr)
+        decision = json.loads(again.stdout)["decision"]
+        assert decision["recorded"] is True and decision["plan_id"] == plan, decision
+    finally:
+        p26.stop()
+
+
 # --------------------------------------------------------------------------- batches
 
 

@@ -5792,6 +5792,15 @@ MUTATIONS: list[Mutation] = [
         "            pass\n",
         ("tests/test_ops_review.py::"
          "test_a_ctrl_c_while_clustergate_exits_after_its_answer_ends_it_as_sigint_with_no_traceback",)),
+    Mutation(
+        "clustergate_propose_exits_0_on_a_fault_hold",
+        "`clustergate propose` exits 3 on a fault HOLD (`recorded` false), naming its reason and the --plan-id to "
+        "retry with, so that `propose ... && act` tells it from a policy decision (it exited 0 on any decision)",
+        "launcher/client.py",
+        "    return EXIT_FAULT_HOLD if _unrecorded_decision(reply) is not None else 0\n",
+        "    return 0\n",
+        ("tests/test_gate_service.py::"
+         "test_clustergate_propose_exits_3_on_a_fault_hold_naming_its_reason_and_the_plan_id_to_retry_with",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
