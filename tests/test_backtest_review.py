@@ -170,75 +170,12 @@ def test_the_summary_times_and_shares_of_a_hand_made_run():
     assert (s["share_on_proxy"], s["share_corr_ready"]) == (0.75, 0.5)
 
 
-@pytest.mark.integration
-def test_states_go_on_after_the_last_tick_as_the_live_correlator_publishes_them(tmp_path: Path, redis_server):
-    """When the prices stop (the end of the file, or a feed that stops), the live buffer goes on publishing a window
-    every cadence and the correlator keeps the symbols in the matrix until their newest price is older than
-    max_price_age_s (5 cadences): live, ready cluster states go on being written for about that long, and a
-    proposal then takes K from the cluster. The backtest's grid ended at the last tick's slot: no state after it,
-    so a proposal 3 cadences on was decided on the proxy (reproduced: live states written for several slots after
-    the replay's last tick, none in the backtest's states.csv)."""
-    import time
-
-    from actors import keys
-    from helpers import ActorProcess, demo_topology_data, retarget, scrape, wait_for, write_topology
-    from tests.test_backtest_parity import P27_ACTORS, POSITIONS, SLOTS, wait_for_the_replays_last_tick, write_replay
-    from tests.test_backtest_parity import T0 as PT0
-
-    replay = tmp_path / "replay.csv"
-    write_replay(replay)
-    data = retarget(demo_topology_data(), redis_server.url)
-    data["clusters"].update({"cadence_s": 1, "lookback_returns": 20, "min_returns": 10, "corr_threshold": 0.6})
-    data["actors"]["price_feed"]["settings"] = {"source": "replay", "replay": {"path": str(replay), "speed": 1.0}}
-    data["actors"]["buffer"].setdefault("settings", {})["persist"] = False
-    topo = write_topology(tmp_path / "topology.yaml", data)
-    r = redis_server.client()
-    now = int(time.time())
-    for symbol, (amt, mark) in POSITIONS.items():
-        r.hset(keys.position_snapshot(symbol), mapping={"position_amt": amt, "mark_price": mark, "ts_epoch": now})
-    procs = [ActorProcess(topo, name).start() for name in P27_ACTORS]
-    feed = None
-    try:
-        wait_for(lambda: scrape(data["actors"]["buffer"]["metrics_port"]).get("p27_windows_published_total", 0) >= 2,
-                 30, "buffer publishing")
-        wait_for(lambda: scrape(data["actors"]["state_writer"]["metrics_port"]), 30, "state writer up")
-        feed = ActorProcess(topo, "price_feed").start()
-        last_slot = wait_for_the_replays_last_tick(data["actors"]["price_feed"]["metrics_port"])
-
-        def tail() -> list[int]:  # slots after the last tick's whose live state was written (ready)
-            return sorted({int(f["ts_epoch"]) - 1 - last_slot for _id, f in r.xrange(keys.CLUSTER_STATE_STREAM)
-                           if int(f["ts_epoch"]) - 1 > last_slot})
-        live_tail = wait_for(lambda: (lambda t: t if len(t) >= 3 else None)(tail()), 30,
-                             "live states after the last tick")
-    finally:
-        if feed is not None:
-            feed.terminate()
-        for p in procs:
-            p.terminate()
-    assert live_tail[:3] == [1, 2, 3], live_tail
-
-    positions = tmp_path / "positions.csv"
-    positions.write_text("ts,symbol,position_amt,mark_price\n" + "".join(
-        f"{PT0 - 10},{s},{amt},{mark}\n" for s, (amt, mark) in POSITIONS.items()))
-    file_last = PT0 + SLOTS - 1  # the file's last tick's slot (cadence 1 s)
-    proposals = tmp_path / "props.csv"
-    proposals.write_text("ts,plan_id,symbol,action_proposed,kill_score\n"
-                         f"{file_last + 1 + 3.5},late,BTCUSDT,PARTIAL_25,0\n")
-    assert backtest(topo, "--prices", replay, "--positions", positions, "--proposals", proposals,
-                    "--out", tmp_path / "bt") == 0
-    states = {int(row["slot"]) - file_last: row for row in read_csv(tmp_path / "bt" / "states.csv")}
-    for d in (1, 2, 3):
-        assert d in states and states[d]["corr_ready"] == "1", (d, states.get(d))
-    assert all(row["corr_ready"] == "0" for d, row in states.items() if d > 5), states
-    decision = read_csv(tmp_path / "bt" / "decisions.csv")[0]
-    assert decision["k_source"] == "cluster", decision
-
-
 def test_a_proposal_after_the_last_price_takes_k_from_the_states_the_held_prices_still_make(tmp_path: Path,
                                                                                          topo: Path):
-    """The pure half of the test above: prices every 60 s stop; states go on, ready, while every price is at most
-    max_price_age_s (300 s) old (4 slots here), the next one is not ready (prices_stale), and a proposal 3.5
-    cadences after the last state of the file's span takes K from the cluster, as live (it was on the proxy)."""
+    """The pure half of test_backtest_parity.py's test of the live states after the last tick: prices every 60 s
+    stop; states go on, ready, while every price is at most max_price_age_s (300 s) old (4 slots here), the next
+    one is not ready (prices_stale), and a proposal 3.5 cadences after the last state of the file's span takes K
+    from the cluster, as live (it was on the proxy)."""
     write_long_csv(tmp_path / "p.csv", price_paths(200), step_s=60)
     (tmp_path / "pos.csv").write_text("ts,symbol,position_amt,mark_price\n" + BOOK_AT.format(t=T0 + 199 * 60))
     last_slot = (T0 + 199 * 60 + 2) // 60

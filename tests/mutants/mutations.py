@@ -4809,8 +4809,10 @@ MUTATIONS: list[Mutation] = [
         "launcher/backtest.py",
         "    tail = math.ceil(settings.max_price_age_s / cadence)\n",
         "    tail = 0\n",
-        ("tests/test_backtest_review.py::"
-         "test_a_proposal_after_the_last_price_takes_k_from_the_states_the_held_prices_still_make",)),
+        ("tests/test_backtest_parity.py::"
+         "test_states_go_on_after_the_last_tick_as_the_live_correlator_publishes_them",
+         "tests/test_backtest_review.py::"
+         "test_a_proposal_after_the_last_price_takes_k_from_the_states_the_held_prices_still_make")),
     Mutation(
         "backtest_prints_final_actions_alone_for_its_decisions",
         "the line `clustergate backtest` prints counts every decision in its parentheses, refused and replayed "
