@@ -30,6 +30,35 @@ def pytest_sessionfinish(session, exitstatus) -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
+# The longest test files, handed out first; after them every other file, most tests first (xdist's own order).
+# `make test` passes --no-loadscope-reorder so that xdist keeps this order: by default (pytest-xdist 3.6 and later)
+# it hands out files by their number of tests alone, most first, so the long files with few tests went last:
+# test_ha_host_faults.py (6 tests) was the 62nd of 89 files, and the single-test files of 28-50 s each (Sentinel
+# across hosts, crashes, planned failover, the Redis outage, the Sentinel load) the very last ones, and ran on
+# while the other workers had nothing left. Seconds each, two files at a time (-n 2), 2-core machine, 5 Dec 2026.
+LONGEST_FIRST = (
+    "test_ha_host_faults.py",              # 247 (in CI, loaded: its two longest tests 151 s)
+    "test_multihost_side_by_side.py",      # 179
+    "test_backtest_parity.py",             # 60 (-n 1, with the live-states-after-the-last-tick test)
+    "test_sentinel_multihost.py",          # 50
+    "test_reliability_crashes.py",         # 40
+    "test_sentinel_planned_failover.py",   # 35
+    "test_reliability_redis_outage.py",    # 32
+    "test_sentinel_load.py",               # 28
+    "test_reliability_overload.py",        # 15
+)
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    """The files of LONGEST_FIRST first, in that order, then the others by their number of tests, most first; a
+    file's tests keep their order. The same order on every xdist worker, so the scheduler can match them."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    tests_in: dict[str, int] = {}
+    for item in items:
+        tests_in[item.path.name] = tests_in.get(item.path.name, 0) + 1
+    items.sort(key=lambda item: (rank.get(item.path.name, len(rank)), -tests_in[item.path.name]))
+
+
 @pytest.fixture
 def redis_server(tmp_path: Path):
     """A real redis-server on a free port in a temp dir; stopped after the test."""
