@@ -98,8 +98,19 @@ def test_a_client_gets_its_decision_from_the_other_gate_when_the_first_is_sigsto
     os.kill(stopped.pid, signal.SIGCONT)
     report("SIGSTOP", seconds)
     # The resumed gate reads the attempts it was sent while stopped: past their deadline, it decides none again.
+    # It serves again after its backlog: a recorded decision for the probe's plan_id. Its first answers may be fault
+    # HOLDs (recorded false, nothing or maybe something recorded: resend the same plan_id), as when a stop longer than
+    # the heartbeat timeout (CI, loaded) dropped its connection to its issuer, which it then makes again.
+    probe_plan = uuid.uuid4().hex
+    deadline = time.monotonic() + 30 * DEADLINE_SCALE
     with GateClient(gates.endpoints[0], timeout_ms=3000, retries=2) as probe:
-        assert probe.propose("BTCUSDT", "HOLD")["status"] == "ok"  # it serves again, after its backlog
+        while True:
+            reply = probe.propose("BTCUSDT", "HOLD", plan_id=probe_plan)
+            assert reply["status"] == "ok", reply
+            if reply["decision"].get("recorded") is not False:
+                break
+            assert time.monotonic() < deadline, f"the resumed gate answered only fault HOLDs: {reply}"
+            time.sleep(0.1)
     plans = [f["plan_id"] for _, f in gates.redis.xrange(keys.GATE_STREAM)]
     assert len(plans) == len(set(plans)), "a plan_id was recorded twice after the stopped gate resumed"
     assert len(set(plans) - plans_before) == 12 + 1
