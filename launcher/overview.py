@@ -131,6 +131,55 @@ def gate_permit_issuers(topo: Topology, name: str, sample: dict[str, float] | No
     return None if permits is None else permit_issuers(sample, permits.endpoint, time.time())
 
 
+def gate_positions(topo: Topology, name: str, sample: dict[str, float] | None) -> dict[str, Any] | None:
+    """What a gate's metrics say of the position snapshots it decides on: {"fresh": p26_symbols_with_snapshot,
+    "dated": symbols with a snapshot of any age (p26_snapshot_age_seconds), "oldest_age_s", "symbols",
+    "total_abs_notional", "key_pattern", "stale_after_s", "ok"}. With no fresh snapshot, or notionals summing past a
+    float's range, the gate fails closed (SPEC): every proposal is HOLD fail_closed_portfolio_state. ok is False when
+    it does while snapshots exist (positions the desk cannot exit); with none at all (a flat desk whose execution layer
+    deletes them, or a key_pattern it does not write) there may be nothing to exit, and status only says so.
+    None for an actor that is no gate, or a gate whose metrics did not answer."""
+    if topo.actors[name].kind != "gate":
+        return None
+    fresh, total = first(sample, "p26_symbols_with_snapshot"), first(sample, "p26_total_abs_notional")
+    if fresh is None or total is None:
+        return None
+    ages = labelled(sample or {}, "p26_snapshot_age_seconds", "symbol")
+    return {"fresh": int(fresh), "dated": len(ages), "oldest_age_s": max(ages.values(), default=None),
+            "symbols": len(topo.symbols), "total_abs_notional": total, "key_pattern": topo.positions.key_pattern,
+            "stale_after_s": topo.positions.stale_after_s,
+            "ok": (fresh > 0 or not ages) and math.isfinite(total)}
+
+
+def positions_line(gate: str, positions: dict[str, Any] | None) -> str | None:
+    """status's line under the table for a gate that fails closed on the position snapshots, else None."""
+    if not positions or (positions["fresh"] > 0 and math.isfinite(positions["total_abs_notional"])):
+        return None
+    holds = "every proposal gets HOLD (fail_closed_portfolio_state)"
+    if positions["fresh"] > 0:
+        return (f"{gate}: the fresh position snapshots' notionals sum past a float's range (p26_total_abs_notional "
+                f"{positions['total_abs_notional']}): {holds} (`clustergate positions list` shows each)")
+    if positions["dated"]:
+        return (f"{gate}: NO fresh position snapshot ({positions['dated']} of {positions['symbols']} symbols have one "
+                f"under {positions['key_pattern']}, each older than {positions['stale_after_s']:g} s, dated ahead or "
+                f"unusable; the oldest {positions['oldest_age_s']:.0f} s old): {holds} until the execution layer writes "
+                f"them (`clustergate positions list` shows each)")
+    return (f"{gate}: no position snapshot under {positions['key_pattern']} (0 of {positions['symbols']} symbols): "
+            f"{holds}; nothing to exit if the desk is flat, else the execution layer writes its positions elsewhere "
+            f"(positions.key_pattern) or not at all")
+
+
+def positions_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """status's lines for the gates among its rows (each with the "positions" that gate_positions gave) that fail closed
+    on the position snapshots."""
+    return [line for row in rows if (line := positions_line(row["name"], row.get("positions")))]
+
+
+def positions_ok(rows: list[dict[str, Any]]) -> bool:
+    """No gate among status's rows fails closed on the position snapshots."""
+    return all((row.get("positions") or {}).get("ok", True) for row in rows)
+
+
 CHAIN_KINDS = ("buffer", "correlator", "clusterer")  # whose figures status shows
 FED_BY = {"correlator": "buffer", "clusterer": "correlator", "state_writer": "clusterer"}
 

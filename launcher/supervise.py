@@ -1897,7 +1897,7 @@ def collect_status(home: Home) -> dict[str, Any]:
     supervised = {sup.pid()} | {info["pid"] for info in infos if info["pid"]}
     applied = config_applied(home, infos)
     exits = unexpected_exits(home.run / "supervisord.log", supervisord_pid=sup.pid())
-    from launcher.overview import gate_permit_issuers
+    from launcher.overview import gate_permit_issuers, gate_positions
     answers = each_at_once([info["name"] for info in infos if topo and info["name"] in topo.actors],
                            lambda name: actor_answer(topo, name))
     for info in infos:
@@ -1916,6 +1916,9 @@ def collect_status(home: Home) -> dict[str, Any]:
             link = gate_permit_issuers(topo, name, answers[name][1])
             if link is not None:
                 row["permit_issuers"] = link
+            positions = gate_positions(topo, name, answers[name][1])
+            if positions is not None:
+                row["positions"] = positions
         elif topo and name in redis_program_names(topo):
             prog = next(p for p in redis_programs(topo) if p.name == name)
             row["kind"] = "redis" if name == REDIS_PROGRAM else f"redis-{prog.kind}"
@@ -2081,7 +2084,7 @@ def _render_failover_readiness(state: dict[str, Any]) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from launcher.overview import collect_overview, permit_issuers_lines, render_overview
+    from launcher.overview import collect_overview, permit_issuers_lines, positions_lines, render_overview
     if (getattr(args, "via", None) or getattr(args, "home_root", None)) and not getattr(args, "all_hosts", False):
         print("clustergate status: --via and --home-root go with FILE --all-hosts", file=sys.stderr)
         return 2
@@ -2117,7 +2120,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 ready = {True: "yes", False: "no", None: "?"}[row.get("ready")]
                 where = row.get("metrics_url") or (f"(role: {row['role']})" if row.get("role") else "-")
                 print(f"{row['name']:<{width}}{row['state']:<10}{ready:<7}{str(row['pid'] or '-'):<9}{where}")
-        for line in permit_issuers_lines(status["programs"]):
+        for line in permit_issuers_lines(status["programs"]) + positions_lines(status["programs"]):
             print(line)
         for row in status["programs"]:
             if row.get("not_ready_why"):
@@ -2159,15 +2162,17 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def status_ok(status: dict[str, Any]) -> bool:
     """Whether status exits 0: supervisord runs every program of the topology, each ready and running its last
-    config, no leftovers, no gate without a permit issuer past the grace, and the sentinels can fail over. The
-    monitor (prometheus) is a side-car: its health is `clustergate monitor status`'s exit code."""
-    from launcher.overview import permit_issuers_ok
+    config, no leftovers, no gate without a permit issuer past the grace or failing closed on the position snapshots,
+    and the sentinels can fail over. The monitor (prometheus) is a side-car: its health is `clustergate monitor status`'s
+    exit code."""
+    from launcher.overview import permit_issuers_ok, positions_ok
     programs = [r for r in status["programs"] if r.get("kind") != "prometheus"]
     return (status["supervisord"] == "running" and not status["leftovers"]
             and all(r["state"] == "RUNNING" and r.get("ready") for r in programs)
             and all(r.get("config_applied") is not False for r in status["programs"])
             and not status.get("running_copy_edited")
             and permit_issuers_ok(status["programs"])
+            and positions_ok(status["programs"])
             and sentinels_ok(status.get("sentinel")))
 
 

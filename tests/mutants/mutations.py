@@ -5792,6 +5792,15 @@ MUTATIONS: list[Mutation] = [
         "            pass\n",
         ("tests/test_ops_review.py::"
          "test_a_ctrl_c_while_clustergate_exits_after_its_answer_ends_it_as_sigint_with_no_traceback",)),
+    Mutation(
+        "status_silent_on_a_gate_with_no_fresh_position_snapshot",
+        "status names a gate whose position snapshots are all stale (every proposal HOLD fail_closed_portfolio_state) "
+        "and exits 1: a desk whose execution layer stopped writing read all ready, exit 0 (rev-book)",
+        "launcher/overview.py",
+        "            \"ok\": (fresh > 0 or not ages) and math.isfinite(total)}",
+        "            \"ok\": True}",
+        ("tests/test_book_review.py::"
+         "test_status_names_a_gate_with_no_fresh_position_snapshot_whose_every_decision_is_a_hold",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit

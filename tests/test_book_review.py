@@ -1,0 +1,64 @@
+"""rev-book: the numbers an operator relies on, from the inputs in (the book, the price feeds, the cluster side), each
+defect reproduced first against real processes (redis-server, supervisord, the actors)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from helpers import REPO, demo_topology_data, retarget, wait_for, write_topology
+
+
+def clustergate(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "launcher", *args], capture_output=True, text=True, cwd=REPO,
+                          timeout=timeout)
+
+
+def test_status_names_a_gate_with_no_fresh_position_snapshot_whose_every_decision_is_a_hold(tmp_path: Path) -> None:
+    """rev-book: a desk's topology (no book) whose execution layer stopped writing its positions (every snapshot older
+    than stale_after_s), or writes them under another key_pattern (SPEC: the later stack renamed it
+    quantum:state:positions:{symbol}): the gate answered every proposal HOLD fail_closed_portfolio_state, and `clustergate
+    status` showed every program ready, the cluster state fresh, "gate K from: cluster", and exited 0; no line named the
+    positions (with no snapshot at all the gate exports no p26_snapshot_age_seconds: P26SnapshotsStale cannot fire)."""
+    import time
+    home = tmp_path / "home"
+    data = retarget(demo_topology_data())
+    del data["actors"]["book"]
+    data["positions"]["key_pattern"] = "quantum:state:positions:{symbol}"
+    topo_path = write_topology(tmp_path / "desk.yaml", data)
+    up = clustergate("up", str(topo_path), "--home", str(home))
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        # No snapshot at all: said, not a fault (a flat desk whose execution layer deletes them has nothing to exit).
+        status = clustergate("status", "--home", str(home))
+        line = next((x for x in status.stdout.splitlines() if x.startswith("gate: no position snapshot under")), None)
+        assert line is not None, status.stdout
+        assert "quantum:state:positions:{symbol} (0 of 3 symbols)" in line and "HOLD (fail_closed_portfolio_state)" in line
+        assert status.returncode == 0, status.stdout + status.stderr
+        decided = clustergate("propose", "--home", str(home), "--symbol", "ETHUSDT", "--action", "PARTIAL_50")
+        assert '"fail_closed_portfolio_state"' in decided.stdout, decided.stdout + decided.stderr
+        # A position whose snapshot went stale: the desk cannot exit it, status exits 1.
+        import redis
+        client = redis.Redis(port=data["redis"]["port"])  # the system's managed Redis
+        client.hset("quantum:state:positions:ETHUSDT", mapping={"position_amt": "2", "mark_price": "3000",
+                                                                "ts_epoch": str(int(time.time()) - 400)})
+        client.close()
+        status = wait_for(lambda: (s := clustergate("status", "--home", str(home))).returncode == 1 and s, 30,
+                          "status to exit 1 on a stale position")
+        line = next((x for x in status.stdout.splitlines() if x.startswith("gate: NO fresh position snapshot")), None)
+        assert line is not None, status.stdout
+        assert "1 of 3 symbols have one under quantum:state:positions:{symbol}" in line, line
+        assert "HOLD (fail_closed_portfolio_state)" in line, line
+        said = json.loads(clustergate("status", "--home", str(home), "--json").stdout)
+        gate = next(row for row in said["programs"] if row["name"] == "gate")
+        assert (gate["positions"]["fresh"], gate["positions"]["dated"], gate["positions"]["ok"]) == (0, 1, False), gate
+        set_ = clustergate("positions", "set", "ETHUSDT", "--amount", "2", "--mark-price", "3000", "--home", str(home))
+        assert set_.returncode == 0, set_.stdout + set_.stderr
+        wait_for(lambda: clustergate("status", "--home", str(home)).returncode == 0, 60,
+                 "status to exit 0 once a snapshot is fresh")
+        status = clustergate("status", "--home", str(home))
+        assert "position snapshot" not in status.stdout, status.stdout
+    finally:
+        clustergate("down", "--home", str(home))
