@@ -4,16 +4,10 @@ defect reproduced first against real processes (redis-server, supervisord, the a
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-from helpers import REPO, demo_topology_data, retarget, wait_for, write_topology
-
-
-def clustergate(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "launcher", *args], capture_output=True, text=True, cwd=REPO,
-                          timeout=timeout)
+from helpers import demo_topology_data, retarget, wait_for, write_topology
+from test_ops_review import clustergate
 
 
 def test_status_names_a_gate_with_no_fresh_position_snapshot_whose_every_decision_is_a_hold(tmp_path: Path) -> None:
@@ -60,5 +54,48 @@ def test_status_names_a_gate_with_no_fresh_position_snapshot_whose_every_decisio
                  "status to exit 0 once a snapshot is fresh")
         status = clustergate("status", "--home", str(home))
         assert "position snapshot" not in status.stdout, status.stdout
+    finally:
+        clustergate("down", "--home", str(home))
+
+
+def without_symbol(data: dict, symbol: str) -> dict:
+    """The demo topology with `symbol` taken out of the allowlist and of every setting that names it."""
+    import copy
+    data = copy.deepcopy(data)
+    data["symbols"] = [s for s in data["symbols"] if s != symbol]
+    syn = data["actors"]["price_feed"]["settings"]["synthetic"]
+    for key in ("start_prices", "volatility"):
+        syn[key].pop(symbol, None)
+    syn["correlation"] = {pair: rho for pair, rho in syn["correlation"].items() if symbol not in pair.split("/")}
+    data["actors"]["book"]["settings"]["positions"].pop(symbol, None)
+    return data
+
+
+def test_an_up_that_takes_a_held_symbol_out_of_the_allowlist_says_the_gates_no_longer_count_its_position(
+        tmp_path: Path) -> None:
+    """rev-book: `up` of the demo with SOLUSDT taken out of `symbols` while its snapshot was fresh and held (short
+    -40): the gates read only allowlisted snapshots, so the book's heat, concentration, corr_proxy and stress dropped
+    the short at once (concentration 0.81 -> 1.0, stress 0.91 -> 0.98 on the demo), and `up` said only `restarted
+    [...]`; status and `positions list` show allowlisted symbols alone, so nothing said the position was no longer
+    counted."""
+    home = tmp_path / "home"
+    data = retarget(demo_topology_data())
+    topo_path = write_topology(tmp_path / "demo.yaml", data)
+    up = clustergate("up", str(topo_path), "--home", str(home))
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        wait_for(lambda: "SOLUSDT" in clustergate("positions", "list", "--home", str(home)).stdout
+                 and "fresh" in next(x for x in clustergate("positions", "list", "--home", str(home)).stdout.splitlines()
+                                     if x.startswith("SOLUSDT")), 30, "SOLUSDT's snapshot to be fresh")
+        write_topology(topo_path, without_symbol(data, "SOLUSDT"))
+        up = clustergate("up", str(topo_path), "--home", str(home))
+        assert up.returncode == 0, up.stdout + up.stderr
+        line = next((x for x in up.stdout.splitlines() if x.startswith("SOLUSDT left symbols")), None)
+        assert line is not None, up.stdout
+        assert "quantum:position:snapshot:SOLUSDT" in line and "short" in line, line
+        assert "no longer count" in line, line
+        # An up that changes nothing else says nothing of a symbol it did not take out.
+        again = clustergate("up", str(topo_path), "--home", str(home))
+        assert again.returncode == 0 and "left symbols" not in again.stdout, again.stdout
     finally:
         clustergate("down", "--home", str(home))

@@ -5801,6 +5801,16 @@ MUTATIONS: list[Mutation] = [
         "            \"ok\": True}",
         ("tests/test_book_review.py::"
          "test_status_names_a_gate_with_no_fresh_position_snapshot_whose_every_decision_is_a_hold",)),
+    Mutation(
+        "up_silent_on_a_held_symbol_taken_out_of_the_allowlist",
+        "`up` that takes a symbol out of `symbols` while its position snapshot is fresh and held says the gates no "
+        "longer count that position in the book's heat, concentration and stress (it said only `restarted [...]`) "
+        "(rev-book)",
+        "launcher/supervise.py",
+        "            f\"holds it\" for s, v in signed.items() if v is not None and abs(v) > HELD_MIN_NOTIONAL]",
+        "            f\"holds it\" for s, v in signed.items() if False]",
+        ("tests/test_book_review.py::"
+         "test_an_up_that_takes_a_held_symbol_out_of_the_allowlist_says_the_gates_no_longer_count_its_position",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
