@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from helpers import demo_topology_data, retarget, wait_for, write_topology
+from helpers import demo_topology_data, retarget, scrape, wait_for, write_topology
 from test_ops_review import clustergate
 
 
@@ -99,3 +99,41 @@ def test_an_up_that_takes_a_held_symbol_out_of_the_allowlist_says_the_gates_no_l
         assert again.returncode == 0 and "left symbols" not in again.stdout, again.stdout
     finally:
         clustergate("down", "--home", str(home))
+
+
+def test_status_says_a_replay_feed_that_finished_its_file_publishes_no_price_again(tmp_path: Path, redis_server) -> None:
+    """rev-book: a replay feed with `loop: false` reached its file's last row and went on publishing heartbeats alone,
+    RUNNING and ready; every price went stale, the cluster state stopped and the gate fell back to the proxy, and
+    status said each held symbol had no newer price "until it ticks", which it never would: nothing named the feed or
+    its finished replay (its log's event=replay_finished alone)."""
+    from helpers import ActorProcess
+    from launcher.overview import collect_overview, render_overview
+    from launcher.topology import load_topology
+
+    rows = "".join(f"{1_796_400_000 + i},{60000 + 10 * (i % 7)},{3000 + i % 5},{150 + i % 3}\n" for i in range(100))
+    (tmp_path / "prices.csv").write_text("ts,BTCUSDT,ETHUSDT,SOLUSDT\n" + rows)
+    data = retarget(demo_topology_data(), redis_server.url)
+    data["actors"] = {k: v for k, v in data["actors"].items() if k in ("price_feed", "buffer")}
+    data["actors"]["price_feed"]["settings"] = {"source": "replay", "heartbeat_s": 0.5,
+                                                "replay": {"path": "prices.csv", "speed": 20, "loop": False}}
+    topo_path = write_topology(tmp_path / "topology.yaml", data)
+    topo = load_topology(topo_path)
+    buffer = ActorProcess(topo_path, "buffer").start()
+    feed = None
+    try:
+        # The buffer subscribed before the feed starts: a loaded machine must not let the whole file go by unheard.
+        wait_for(lambda: (scrape(data["actors"]["buffer"]["metrics_port"]) or {}).get(
+            'clustergate_actor_ready{actor="buffer",kind="buffer"}') == 1, 30, f"the buffer ready\n{buffer.log()}")
+        feed = ActorProcess(topo_path, "price_feed").start()
+        def text() -> str:
+            return render_overview(topo, collect_overview(topo))
+        wait_for(lambda: "newest price accepted by the buffer: none" not in text(), 30,
+                 f"the buffer to accept a price\n{feed.log()}")
+        shown = wait_for(lambda: (t := text()) and "(STALE;" in t and t, 30, "the newest price to go stale")
+        line = next((x for x in shown.splitlines() if "price_feed:" in x and "replay" in x), None)
+        assert line is not None, shown
+        assert "loop: false" in line and "finished" in line and "heartbeats" in line, line
+    finally:
+        if feed is not None:
+            feed.terminate()
+        buffer.terminate()

@@ -5811,6 +5811,14 @@ MUTATIONS: list[Mutation] = [
         "            f\"holds it\" for s, v in signed.items() if False]",
         ("tests/test_book_review.py::"
          "test_an_up_that_takes_a_held_symbol_out_of_the_allowlist_says_the_gates_no_longer_count_its_position",)),
+    Mutation(
+        "replay_finished_not_exported",
+        "a replay feed with loop: false that published its file's last row exports when it finished, and status names "
+        "it under the stale newest price (it said each held symbol had no newer price \"until it ticks\") (rev-book)",
+        "actors/price_feed.py",
+        "                self.metrics.replay_finished.set(time.time())\n",
+        "",
+        ("tests/test_book_review.py::test_status_says_a_replay_feed_that_finished_its_file_publishes_no_price_again",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
