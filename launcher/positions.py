@@ -1,7 +1,8 @@
 """`clustergate positions set|clear|list`: set or clear a position snapshot by hand, or show them all.
 
 Snapshots are the execution layer's hashes (SPEC): position_amt, mark_price, ts_epoch and
-notional_usd under positions.key_pattern. Only allowlisted symbols are accepted (exit 2 otherwise).
+optional notional_usd under positions.key_pattern; `set` writes the first three and removes notional_usd.
+Only allowlisted symbols are accepted (exit 2 otherwise).
 """
 
 from __future__ import annotations
@@ -144,11 +145,17 @@ def cmd_set(topo: Topology, client: redis.Redis, args: argparse.Namespace) -> in
     if not math.isfinite(args.amount * args.mark_price):  # the gate would count the snapshot as not held
         raise UsageError(f"--amount x --mark-price ({args.amount!r} x {args.mark_price!r}) is not a finite number")
     now = int(time.time())
-    fields = {"position_amt": repr(args.amount), "mark_price": repr(args.mark_price), "ts_epoch": str(now),
-              "notional_usd": repr(args.amount * args.mark_price)}
+    # SPEC's required fields alone, and no notional_usd left from before: it wins over |position_amt x mark_price|, so
+    # one written here outlived the execution layer's next update of the others (notional_usd is optional to it).
+    fields = {"position_amt": repr(args.amount), "mark_price": repr(args.mark_price), "ts_epoch": str(now)}
     key = keys.position_snapshot(symbol, topo.positions.key_pattern)
     try:
-        client.hset(key, mapping=fields)
+        pipe = client.pipeline(transaction=True)
+        pipe.hset(key, mapping=fields)
+        pipe.hdel(key, "notional_usd")
+        for reply in pipe.execute(raise_on_error=False):
+            if isinstance(reply, Exception):
+                raise reply
     except redis.ResponseError as exc:
         if not wrong_type(exc):
             raise

@@ -137,3 +137,45 @@ def test_status_says_a_replay_feed_that_finished_its_file_publishes_no_price_aga
         if feed is not None:
             feed.terminate()
         buffer.terminate()
+
+
+def test_a_hand_set_position_leaves_no_notional_that_outlives_the_execution_layers_next_update(
+        tmp_path: Path, redis_server) -> None:
+    """rev-book: `clustergate positions set ETHUSDT --amount 2 --mark-price 3000` wrote notional_usd=6000 beside SPEC's
+    fields; the execution layer's next update of the snapshot (HSET position_amt 10, mark_price, ts_epoch: notional_usd
+    is optional) left it there, and since notional_usd wins over |position_amt x mark_price| (SPEC) the gate counted a
+    fresh 10 x 3000 position as 6,000 (p26_total_abs_notional 6000), weights, heat and stress with it, until someone
+    deleted the field; `positions list` showed amount 10, mark 3000, notional 6,000, fresh."""
+    import time
+
+    from helpers import ActorProcess
+
+    data = retarget(demo_topology_data(), redis_server.url)
+    data["actors"] = {k: v for k, v in data["actors"].items() if k in ("gate", "permit_issuer")}
+    topo_path = write_topology(tmp_path / "desk.yaml", data)
+    key = "quantum:position:snapshot:ETHUSDT"
+    client = redis_server.client()
+
+    def listed() -> dict:
+        said = clustergate("positions", "list", "--json", "--topology", str(topo_path))
+        return {r["symbol"]: r for r in json.loads(said.stdout)}["ETHUSDT"]
+
+    # The execution layer's snapshot with its notional_usd; the operator's hand set replaces the position whole.
+    client.hset(key, mapping={"position_amt": "5", "mark_price": "3000", "notional_usd": "15000",
+                              "ts_epoch": str(int(time.time()))})
+    set_ = clustergate("positions", "set", "ETHUSDT", "--amount", "2", "--mark-price", "3000", "--topology",
+                       str(topo_path))
+    assert set_.returncode == 0, set_.stdout + set_.stderr
+    assert listed()["notional"] == 6_000, listed()
+    # The execution layer's next update, without the optional notional_usd.
+    client.hset(key, mapping={"position_amt": "10", "mark_price": "3000", "ts_epoch": str(int(time.time()))})
+    gate = ActorProcess(topo_path, "gate").start()
+    try:
+        port = data["actors"]["gate"]["metrics_port"]
+        gate.wait_serving(port)
+        total = wait_for(lambda: (scrape(port) or {}).get("p26_symbols_with_snapshot") == 1
+                         and scrape(port).get("p26_total_abs_notional"), 30, f"the gate to read the snapshot\n{gate.log()}")
+        assert total == 30_000, total
+        assert listed()["notional"] == 30_000, listed()
+    finally:
+        gate.terminate()

@@ -5819,6 +5819,16 @@ MUTATIONS: list[Mutation] = [
         "                self.metrics.replay_finished.set(time.time())\n",
         "",
         ("tests/test_book_review.py::test_status_says_a_replay_feed_that_finished_its_file_publishes_no_price_again",)),
+    Mutation(
+        "hand_set_position_writes_a_notional_that_outlives_the_next_update",
+        "`positions set` replaces a snapshot's notional_usd rather than writing one (it wins over |position_amt x "
+        "mark_price|, so one written by hand outlived the execution layer's next update of the other fields, and the "
+        "gate counted 10 x 3000 as 6,000; one left by the execution layer outlived the hand set) (rev-book)",
+        "launcher/positions.py",
+        "        pipe.hdel(key, \"notional_usd\")\n",
+        "",
+        ("tests/test_book_review.py::"
+         "test_a_hand_set_position_leaves_no_notional_that_outlives_the_execution_layers_next_update",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
