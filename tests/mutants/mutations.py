@@ -5829,6 +5829,14 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_book_review.py::"
          "test_a_hand_set_position_leaves_no_notional_that_outlives_the_execution_layers_next_update",)),
+    Mutation(
+        "snapshots_from_the_future_unalerted",
+        "P26SnapshotsFromTheFuture fires on a position snapshot dated more than 5 s ahead, which the gate counts as "
+        "stale and P26SnapshotsStale (max of the ages) never saw (rev-book)",
+        "configs/alerts.yml",
+        "        expr: min(p26_snapshot_age_seconds) < -5\n",
+        "        expr: min(p26_snapshot_age_seconds) < -1e15\n",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
