@@ -179,3 +179,17 @@ def test_a_hand_set_position_leaves_no_notional_that_outlives_the_execution_laye
         assert listed()["notional"] == 30_000, listed()
     finally:
         gate.terminate()
+
+
+def test_validate_names_an_infinite_start_price_once_not_as_a_zero_too(tmp_path: Path) -> None:
+    """rev-book: `start_prices: {SOLUSDT: .inf}` was refused in two lines, the second `must be > 0, got 0.0`: the
+    placeholder the first refusal put in its place, a 0 the operator never wrote."""
+    data = demo_topology_data()
+    data["actors"]["price_feed"]["settings"]["synthetic"]["start_prices"]["SOLUSDT"] = float("inf")
+    data["actors"]["price_feed"]["settings"]["synthetic"]["volatility"]["SOLUSDT"] = -1.1
+    said = clustergate("validate", str(write_topology(tmp_path / "t.yaml", data)))
+    assert said.returncode == 2, said.stdout + said.stderr
+    lines = [x for x in (said.stdout + said.stderr).splitlines() if "SOLUSDT" in x]
+    assert len(lines) == 2, said.stdout + said.stderr
+    assert "start_prices.SOLUSDT: expected a finite number, got inf" in lines[0], lines
+    assert "volatility.SOLUSDT: must be > 0, got -1.1" in lines[1], lines

@@ -3871,8 +3871,8 @@ MUTATIONS: list[Mutation] = [
         "feed_volatility_0_valid",
         "validate refuses a synthetic volatility of 0 (canfail)",
         "launcher/topology.py",
-        "                    if not value > 0:\n",
-        "                    if not value >= 0:\n",
+        "                    if not value > 0 and not any(p.path == path for p in v.problems):",
+        "                    if not value >= 0 and not any(p.path == path for p in v.problems):",
         (TV_REFUSED,)),
     Mutation(
         "tick_jump_for_a_symbol_outside_the_allowlist_valid",
@@ -5837,6 +5837,14 @@ MUTATIONS: list[Mutation] = [
         "        expr: min(p26_snapshot_age_seconds) < -5\n",
         "        expr: min(p26_snapshot_age_seconds) < -1e15\n",
         ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "validate_judges_a_refused_start_prices_placeholder",
+        "an infinite start price is refused once, not also as `must be > 0, got 0.0`, the placeholder of the first "
+        "refusal (rev-book)",
+        "launcher/topology.py",
+        "                    if not value > 0 and not any(p.path == path for p in v.problems):",
+        "                    if not value > 0:",
+        ("tests/test_book_review.py::test_validate_names_an_infinite_start_price_once_not_as_a_zero_too",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
