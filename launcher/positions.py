@@ -124,7 +124,8 @@ def format_table(rows: list[dict[str, Any]], stale_after_s: float) -> str:
     for r in rows:
         stale = "-" if r["stale"] is None else ("STALE" if r["stale"] else "fresh")
         lines.append([r["symbol"], cell(r["amount"], ".6g"), cell(r["mark"], ".8g"), cell(r["notional"], ",.2f"),
-                      age(r["age_s"]), ("NOT A HASH" if r["problem"] == NOT_A_HASH else "UNUSABLE") if r.get("problem")
+                      age(r["age_s"]), ("NOT A HASH" if r["problem"] == NOT_A_HASH else "NOT IN SYMBOLS"
+                                        if r["problem"] == NOT_ALLOWLISTED else "UNUSABLE") if r.get("problem")
                       else stale if r["amount"] is not None or r["mark"] is not None else "missing"])
     widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     table = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
@@ -174,21 +175,48 @@ def cmd_clear(topo: Topology, client: redis.Redis, args: argparse.Namespace) -> 
     return 0
 
 
+NOT_ALLOWLISTED = ("not in the topology's symbols: the gates do not count it in the book's heat, concentration and "
+                   "stress, and answer its proposals HOLD (not_allowed)")
+
+
+def glob_escaped(text: str) -> str:
+    """text matched literally by a Redis glob (SCAN MATCH)."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+def other_snapshot_symbols(client: redis.Redis, pattern: str, allowlist: list[str]) -> list[str]:
+    """The symbols outside the allowlist that have a key under the snapshot pattern (SCAN; a position the execution
+    layer holds in a symbol the topology does not name), sorted."""
+    prefix, _, suffix = pattern.partition("{symbol}")
+    found = set()
+    for raw in client.scan_iter(match=glob_escaped(prefix) + "*" + glob_escaped(suffix), count=1000):
+        key = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+        symbol = key[len(prefix):len(key) - len(suffix)] if len(key) > len(prefix) + len(suffix) else ""
+        if symbol and keys.position_snapshot(symbol, pattern) == key and symbol not in allowlist:
+            found.add(symbol)
+    return sorted(found)
+
+
 def cmd_list(topo: Topology, client: redis.Redis, args: argparse.Namespace) -> int:
+    pattern = topo.positions.key_pattern
+    others = other_snapshot_symbols(client, pattern, topo.symbols)
     pipe = client.pipeline(transaction=False)
-    for symbol in topo.symbols:
-        pipe.hgetall(keys.position_snapshot(symbol, topo.positions.key_pattern))
+    for symbol in topo.symbols + others:
+        pipe.hgetall(keys.position_snapshot(symbol, pattern))
     now = time.time()
     rows = []
-    for symbol, reply in zip(topo.symbols, pipe.execute(raise_on_error=False)):
+    for symbol, reply in zip(topo.symbols + others, pipe.execute(raise_on_error=False)):
         if wrong_type(reply):
-            rows.append({**snapshot_row(symbol, {}, now, topo.positions.stale_after_s),
-                         "problem": NOT_A_HASH})
+            row = {**snapshot_row(symbol, {}, now, topo.positions.stale_after_s), "problem": NOT_A_HASH}
         elif isinstance(reply, Exception):
             raise reply
         else:  # raw bytes: a value that is not UTF-8 is no number, not a traceback
             fields = {k.decode(errors="replace"): v for k, v in reply.items()}
-            rows.append(snapshot_row(symbol, fields, now, topo.positions.stale_after_s))
+            row = snapshot_row(symbol, fields, now, topo.positions.stale_after_s)
+        row["allowlisted"] = symbol in topo.symbols
+        if not row["allowlisted"]:
+            row["problem"] = NOT_ALLOWLISTED
+        rows.append(row)
     print(json.dumps(rows) if args.json else format_table(rows, topo.positions.stale_after_s))
     return 0
 

@@ -193,3 +193,31 @@ def test_validate_names_an_infinite_start_price_once_not_as_a_zero_too(tmp_path:
     assert len(lines) == 2, said.stdout + said.stderr
     assert "start_prices.SOLUSDT: expected a finite number, got inf" in lines[0], lines
     assert "volatility.SOLUSDT: must be > 0, got -1.1" in lines[1], lines
+
+
+def test_positions_list_names_a_held_snapshot_of_a_symbol_outside_the_allowlist(tmp_path: Path, redis_server) -> None:
+    """rev-book: the execution layer held DOGEUSDT (a fresh snapshot under the topology's key_pattern) that the topology's
+    symbols do not name (never added, or taken out by an `up`): the gates leave it out of the book's heat, concentration
+    and stress, and `positions list`, which showed the allowlisted symbols alone, said nothing of it."""
+    import time
+
+    data = retarget(demo_topology_data(), redis_server.url)
+    data["actors"] = {k: v for k, v in data["actors"].items() if k in ("gate", "permit_issuer")}
+    topo_path = write_topology(tmp_path / "desk.yaml", data)
+    client = redis_server.client()
+    now = str(int(time.time()))
+    client.hset("quantum:position:snapshot:ETHUSDT", mapping={"position_amt": "2", "mark_price": "3000", "ts_epoch": now})
+    client.hset("quantum:position:snapshot:DOGEUSDT", mapping={"position_amt": "-50000", "mark_price": "0.4",
+                                                               "ts_epoch": now})
+    client.set("quantum:position:snapshot", "not a snapshot of any symbol")  # not the pattern: never listed
+    said = clustergate("positions", "list", "--topology", str(topo_path))
+    assert said.returncode == 0, said.stdout + said.stderr
+    row = next((x for x in said.stdout.splitlines() if x.startswith("DOGEUSDT ")), None)
+    assert row is not None and "20,000.00" in row and "NOT IN SYMBOLS" in row, said.stdout
+    note = next((x for x in said.stdout.splitlines() if x.startswith("DOGEUSDT: ")), None)
+    assert note is not None and "not in the topology's symbols" in note and "do not count it" in note, said.stdout
+    rows = {r["symbol"]: r for r in json.loads(clustergate("positions", "list", "--json", "--topology",
+                                                           str(topo_path)).stdout)}
+    assert rows["DOGEUSDT"]["allowlisted"] is False and rows["DOGEUSDT"]["notional"] == 20_000, rows["DOGEUSDT"]
+    assert rows["ETHUSDT"]["allowlisted"] is True, rows["ETHUSDT"]
+    assert set(rows) == {"BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT"}, rows

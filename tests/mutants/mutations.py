@@ -5845,6 +5845,14 @@ MUTATIONS: list[Mutation] = [
         "                    if not value > 0 and not any(p.path == path for p in v.problems):",
         "                    if not value > 0:",
         ("tests/test_book_review.py::test_validate_names_an_infinite_start_price_once_not_as_a_zero_too",)),
+    Mutation(
+        "positions_list_hides_a_held_symbol_outside_the_allowlist",
+        "`positions list` lists a snapshot of a symbol outside the topology's symbols, NOT IN SYMBOLS (the gates do not "
+        "count it; it was left out, unseen by every command) (rev-book)",
+        "launcher/positions.py",
+        "    others = other_snapshot_symbols(client, pattern, topo.symbols)\n",
+        "    others: list[str] = []\n",
+        ("tests/test_book_review.py::test_positions_list_names_a_held_snapshot_of_a_symbol_outside_the_allowlist",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
