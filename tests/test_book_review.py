@@ -54,6 +54,14 @@ def test_status_names_a_gate_with_no_fresh_position_snapshot_whose_every_decisio
                  "status to exit 0 once a snapshot is fresh")
         status = clustergate("status", "--home", str(home))
         assert "position snapshot" not in status.stdout, status.stdout
+        # Fresh snapshots whose notionals sum past a float's range: the gate fails closed on them too.
+        for symbol in ("BTCUSDT", "ETHUSDT"):
+            set_ = clustergate("positions", "set", symbol, "--amount", "1e304", "--mark-price", "10000", "--home",
+                               str(home))
+            assert set_.returncode == 0, set_.stdout + set_.stderr
+        status = wait_for(lambda: (s := clustergate("status", "--home", str(home))).returncode == 1 and s, 30,
+                          "status to exit 1 on notionals past a float's range")
+        assert "gate: the fresh position snapshots' notionals sum past a float's range" in status.stdout, status.stdout
     finally:
         clustergate("down", "--home", str(home))
 
