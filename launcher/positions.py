@@ -91,7 +91,7 @@ def snapshot_row(symbol: str, fields: dict[str, str], now: float, stale_after_s:
     """One line of `positions list` from a snapshot hash (empty hash = no snapshot)."""
     if not fields:
         return {"symbol": symbol, "amount": None, "mark": None, "notional": None, "age_s": None, "stale": None,
-                "problem": None}
+                "ahead": None, "problem": None}
 
     def num(name: str) -> float | None:
         try:
@@ -103,12 +103,14 @@ def snapshot_row(symbol: str, fields: dict[str, str], now: float, stale_after_s:
     amount, mark, ts = num("position_amt"), num("mark_price"), num("ts_epoch")
     age_s = None if ts is None else now - ts
     from actors.snapshots import snapshot_notional, snapshot_time  # I/O-free; not loaded while the CLI is built
-    stale = snapshot_time(fields.get("ts_epoch"), now, stale_after_s)[1] is not None  # the gate's rule, and its skew
+    not_fresh = snapshot_time(fields.get("ts_epoch"), now, stale_after_s)[1]  # the gate's rule, and its skew
+    stale = not_fresh is not None
     signed, why = snapshot_notional(fields.get("position_amt"), fields.get("mark_price"), fields.get("notional_usd"))
     if ts is None:
         why = "ts_epoch is missing or not a finite number"
     return {"symbol": symbol, "amount": amount, "mark": mark, "notional": None if why else abs(signed), "age_s": age_s,
-            "stale": stale, "problem": f"{why}: the gate counts {symbol} as not held" if why else None}
+            "stale": stale, "ahead": not_fresh == "future",
+            "problem": f"{why}: the gate counts {symbol} as not held" if why else None}
 
 
 def format_table(rows: list[dict[str, Any]], stale_after_s: float) -> str:
@@ -122,7 +124,7 @@ def format_table(rows: list[dict[str, Any]], stale_after_s: float) -> str:
 
     lines = [["symbol", "amount", "mark", "notional", "age s", "stale?"]]
     for r in rows:
-        stale = "-" if r["stale"] is None else ("STALE" if r["stale"] else "fresh")
+        stale = "-" if r["stale"] is None else ("AHEAD" if r.get("ahead") else "STALE" if r["stale"] else "fresh")
         lines.append([r["symbol"], cell(r["amount"], ".6g"), cell(r["mark"], ".8g"), cell(r["notional"], ",.2f"),
                       age(r["age_s"]), ("NOT A HASH" if r["problem"] == NOT_A_HASH else "NOT IN SYMBOLS"
                                         if r["problem"] == NOT_ALLOWLISTED else "UNUSABLE") if r.get("problem")
@@ -130,7 +132,10 @@ def format_table(rows: list[dict[str, Any]], stale_after_s: float) -> str:
     widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     table = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
              for line in lines]
-    return "\n".join(table + [f"{r['symbol']}: {r['problem']}" for r in rows if r.get("problem")])
+    ahead = [f"{r['symbol']}: dated {-r['age_s']:,.0f} s ahead of this host's clock, past the {SNAPSHOT_FUTURE_SKEW_S:g} "
+             f"s allowed: the gate counts it as not held (the execution layer's clock runs ahead of the gate's, or it "
+             f"writes ts_epoch in milliseconds)" for r in rows if r.get("ahead") and not r.get("problem")]
+    return "\n".join(table + [f"{r['symbol']}: {r['problem']}" for r in rows if r.get("problem")] + ahead)
 
 
 def _check_symbol(topo: Topology, symbol: str) -> str:

@@ -229,3 +229,31 @@ def test_positions_list_names_a_held_snapshot_of_a_symbol_outside_the_allowlist(
     assert rows["DOGEUSDT"]["allowlisted"] is False and rows["DOGEUSDT"]["notional"] == 20_000, rows["DOGEUSDT"]
     assert rows["ETHUSDT"]["allowlisted"] is True, rows["ETHUSDT"]
     assert set(rows) == {"BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT"}, rows
+
+
+def test_positions_list_says_a_snapshot_dated_ahead_is_ahead_not_just_stale(tmp_path: Path, redis_server) -> None:
+    """rev-book: a snapshot whose ts_epoch is a minute ahead (the execution layer's clock), or in milliseconds, was
+    listed `STALE` beside a negative age (-1794685187328.4): stale to the gate, but for no reason an operator reads from
+    the word; the fix is the writer's clock or unit, not its liveness."""
+    import time
+
+    data = retarget(demo_topology_data(), redis_server.url)
+    topo_path = write_topology(tmp_path / "desk.yaml", data)
+    client = redis_server.client()
+    now = int(time.time())
+    client.hset("quantum:position:snapshot:BTCUSDT", mapping={"position_amt": "1", "mark_price": "60000",
+                                                              "ts_epoch": str(now * 1000)})
+    client.hset("quantum:position:snapshot:SOLUSDT", mapping={"position_amt": "-40", "mark_price": "150",
+                                                              "ts_epoch": str(now - 1000)})
+    said = clustergate("positions", "list", "--topology", str(topo_path))
+    assert said.returncode == 0, said.stdout + said.stderr
+    lines = said.stdout.splitlines()
+    btc = next(x for x in lines if x.startswith("BTCUSDT "))
+    assert btc.split()[-1] == "AHEAD", said.stdout
+    note = next((x for x in lines if x.startswith("BTCUSDT: ")), None)
+    assert note is not None and "ahead of this host's clock" in note and "milliseconds" in note, said.stdout
+    assert next(x for x in lines if x.startswith("SOLUSDT ")).split()[-1] == "STALE", said.stdout
+    rows = {r["symbol"]: r for r in json.loads(clustergate("positions", "list", "--json", "--topology",
+                                                           str(topo_path)).stdout)}
+    assert (rows["BTCUSDT"]["stale"], rows["BTCUSDT"]["ahead"]) == (True, True), rows["BTCUSDT"]
+    assert (rows["SOLUSDT"]["stale"], rows["SOLUSDT"]["ahead"]) == (True, False), rows["SOLUSDT"]

@@ -3010,7 +3010,7 @@ MUTATIONS: list[Mutation] = [
         "`positions list` calls a snapshot stale exactly when the gate does: one stamped up to "
         "SNAPSHOT_FUTURE_SKEW_S ahead is fresh",
         "launcher/positions.py",
-        "    stale = snapshot_time(fields.get(\"ts_epoch\"), now, stale_after_s)[1] is not None",
+        "    stale = not_fresh is not None",
         "    stale = age_s is None or age_s > stale_after_s or age_s < 0",
         ("tests/test_positions_cli.py::test_positions_list_calls_a_snapshot_stale_exactly_when_the_gate_does",)),
     Mutation(
@@ -5265,8 +5265,8 @@ MUTATIONS: list[Mutation] = [
         '"notional": abs(signed) if signed is not None else abs(amount * mark) if amount is not None and mark is not None else None',
         tuple(f"tests/test_positions_cli.py::test_positions_list_names_a_snapshot_the_gate_does_not_count_and_shows_no_"
               f"notional_for_it[{case}]" for case in ("notional_usd_not_a_number",)),
-        also=(("launcher/positions.py", '"stale": stale, "problem": f"{why}: the gate counts {symbol} as not held" if why else None}',
-               '"stale": stale, "problem": None}'),)),
+        also=(("launcher/positions.py", '"problem": f"{why}: the gate counts {symbol} as not held" if why else None}',
+               '"problem": None}'),)),
     Mutation(
         "positions_set_writes_an_infinite_notional",
         "`positions set` refuses (exit 2, nothing written) an amount and mark price whose product is not finite: "
@@ -5853,6 +5853,14 @@ MUTATIONS: list[Mutation] = [
         "    others = other_snapshot_symbols(client, pattern, topo.symbols)\n",
         "    others: list[str] = []\n",
         ("tests/test_book_review.py::test_positions_list_names_a_held_snapshot_of_a_symbol_outside_the_allowlist",)),
+    Mutation(
+        "positions_list_calls_a_snapshot_dated_ahead_stale",
+        "`positions list` shows a snapshot dated more than 5 s ahead as AHEAD, saying why (a clock ahead or ts_epoch in "
+        "milliseconds), not STALE beside a negative age (rev-book)",
+        "launcher/positions.py",
+        "            \"stale\": stale, \"ahead\": not_fresh == \"future\",\n",
+        "            \"stale\": stale, \"ahead\": False,\n",
+        ("tests/test_book_review.py::test_positions_list_says_a_snapshot_dated_ahead_is_ahead_not_just_stale",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
