@@ -68,6 +68,9 @@ class FeedMetrics:
         self.replay_skipped = Counter("price_feed_replay_rows_skipped_total",
                                       "Replay rows or cells skipped (reason: bad_row, not_in_allowlist)", ["reason"])
         self.redis_errors = Counter("price_feed_redis_errors_total", "Failed polls of the position snapshots")
+        self.replay_finished = Gauge("price_feed_replay_finished_timestamp_seconds",
+                                     "Epoch time a replay that does not loop published its file's last row; it then "
+                                     "publishes heartbeats alone (0: not finished, or not a replay)")
         self.snapshots_skipped = Counter("price_feed_snapshots_skipped_total",
                                          "Position snapshots polled but not published (reason: "
                                          + ", ".join(SNAPSHOT_SKIP_REASONS) + ")", ["symbol", "reason"])
@@ -503,6 +506,7 @@ class PriceFeed(Actor):
             due = self.schedule.next_due_s()
             if due is None:
                 self._offer_position()  # past the end: a restart starts the file again
+                self.metrics.replay_finished.set(time.time())
                 self.log.info("replay_finished", seq=self.seq)
                 return
             if due > elapsed:

@@ -44,12 +44,15 @@ def _ask_actor(topo: Topology, name: str) -> dict[str, Any]:
         return {"name": name, "kind": spec.kind, "reached": True, "ready": False, "metrics_url": url,
                 "error": f"answers, but not {name}'s metrics (no clustergate_actor_ready of {name}: another program "
                          f"on its port?)"}
-    from launcher.overview import gate_permit_issuers, loop_liveness
+    from launcher.overview import gate_permit_issuers, gate_positions, loop_liveness
     row = {"name": name, "kind": spec.kind, "reached": True, "metrics_url": url, "ready": ready == 1.0,
            **loop_liveness(sample, name)}
     link = gate_permit_issuers(topo, name, sample)
     if link is not None:
         row["permit_issuers"] = link
+    positions = gate_positions(topo, name, sample)
+    if positions is not None:
+        row["positions"] = positions
     return row
 
 
@@ -158,7 +161,7 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
         print(f"{args.file}: topology {topo.name} has no hosts: map; `clustergate status` shows a one-host system",
               file=sys.stderr)
         return 2
-    from launcher.overview import permit_issuers_lines
+    from launcher.overview import permit_issuers_lines, positions_lines
     hosts = collect_all_hosts(topo, lambda host: ask_exits(args, topo, host))
     sentinel = None
     if topo.redis.sentinel is not None:
@@ -180,7 +183,7 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
                 print(f"{host:<12}{info['address']:<18}{reached:<9}{row['name']:<{width}}{ready:<8}{row['metrics_url']}"
                       + (f"  ({row.get('error') or row.get('not_ready_why')})"
                          if row.get("error") or row.get("not_ready_why") else ""))
-                for line in permit_issuers_lines([row]):
+                for line in permit_issuers_lines([row]) + positions_lines([row]):
                     print(f"{'':<39}{line}")
         from launcher.exits import Exits, describe
         for host, info in hosts.items():
@@ -211,12 +214,12 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
 
 def hosts_ok(hosts: dict[str, Any], sentinel: dict[str, Any] | None) -> bool:
     """Whether `status --all-hosts` exits 0: every program ready and running its last config, no host's running copy
-    edited by hand, no gate without a permit issuer past the grace, and the sentinels (if any) able to fail over and
-    agreeing on the primary."""
-    from launcher.overview import permit_issuers_ok
+    edited by hand, no gate without a permit issuer past the grace or failing closed on the position snapshots, and the
+    sentinels (if any) able to fail over and agreeing on the primary."""
+    from launcher.overview import permit_issuers_ok, positions_ok
     from launcher.supervise import sentinels_ok
     return (all(row["ready"] and row.get("config_applied") is not False for info in hosts.values()
                 for row in info["programs"])
-            and all(permit_issuers_ok(info["programs"]) for info in hosts.values())
+            and all(permit_issuers_ok(info["programs"]) and positions_ok(info["programs"]) for info in hosts.values())
             and not any(info.get("exits", {}).get("running_copy_edited") for info in hosts.values())
             and sentinels_ok(sentinel))

@@ -131,6 +131,55 @@ def gate_permit_issuers(topo: Topology, name: str, sample: dict[str, float] | No
     return None if permits is None else permit_issuers(sample, permits.endpoint, time.time())
 
 
+def gate_positions(topo: Topology, name: str, sample: dict[str, float] | None) -> dict[str, Any] | None:
+    """What a gate's metrics say of the position snapshots it decides on: {"fresh": p26_symbols_with_snapshot,
+    "dated": symbols with a snapshot of any age (p26_snapshot_age_seconds), "oldest_age_s", "symbols",
+    "total_abs_notional", "key_pattern", "stale_after_s", "ok"}. With no fresh snapshot, or notionals summing past a
+    float's range, the gate fails closed (SPEC): every proposal is HOLD fail_closed_portfolio_state. ok is False when
+    it does while snapshots exist (positions the desk cannot exit); with none at all (a flat desk whose execution layer
+    deletes them, or a key_pattern it does not write) there may be nothing to exit, and status only says so.
+    None for an actor that is no gate, or a gate whose metrics did not answer."""
+    if topo.actors[name].kind != "gate":
+        return None
+    fresh, total = first(sample, "p26_symbols_with_snapshot"), first(sample, "p26_total_abs_notional")
+    if fresh is None or total is None:
+        return None
+    ages = labelled(sample or {}, "p26_snapshot_age_seconds", "symbol")
+    return {"fresh": int(fresh), "dated": len(ages), "oldest_age_s": max(ages.values(), default=None),
+            "symbols": len(topo.symbols), "total_abs_notional": total, "key_pattern": topo.positions.key_pattern,
+            "stale_after_s": topo.positions.stale_after_s,
+            "ok": (fresh > 0 or not ages) and math.isfinite(total)}
+
+
+def positions_line(gate: str, positions: dict[str, Any] | None) -> str | None:
+    """status's line under the table for a gate that fails closed on the position snapshots, else None."""
+    if not positions or (positions["fresh"] > 0 and math.isfinite(positions["total_abs_notional"])):
+        return None
+    holds = "every proposal gets HOLD (fail_closed_portfolio_state)"
+    if positions["fresh"] > 0:
+        return (f"{gate}: the fresh position snapshots' notionals sum past a float's range (p26_total_abs_notional "
+                f"{positions['total_abs_notional']}): {holds} (`clustergate positions list` shows each)")
+    if positions["dated"]:
+        return (f"{gate}: NO fresh position snapshot ({positions['dated']} of {positions['symbols']} symbols have one "
+                f"under {positions['key_pattern']}, each older than {positions['stale_after_s']:g} s, dated ahead or "
+                f"unusable; the oldest {positions['oldest_age_s']:.0f} s old): {holds} until the execution layer writes "
+                f"them (`clustergate positions list` shows each)")
+    return (f"{gate}: no position snapshot under {positions['key_pattern']} (0 of {positions['symbols']} symbols): "
+            f"{holds}; nothing to exit if the desk is flat, else the execution layer writes its positions elsewhere "
+            f"(positions.key_pattern) or not at all")
+
+
+def positions_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """status's lines for the gates among its rows (each with the "positions" that gate_positions gave) that fail closed
+    on the position snapshots."""
+    return [line for row in rows if (line := positions_line(row["name"], row.get("positions")))]
+
+
+def positions_ok(rows: list[dict[str, Any]]) -> bool:
+    """No gate among status's rows fails closed on the position snapshots."""
+    return all((row.get("positions") or {}).get("ok", True) for row in rows)
+
+
 CHAIN_KINDS = ("buffer", "correlator", "clusterer")  # whose figures status shows
 FED_BY = {"correlator": "buffer", "clusterer": "correlator", "state_writer": "clusterer"}
 
@@ -205,6 +254,37 @@ def scrape_all(topo: Topology, names: list[str]) -> dict[str, dict[str, float] |
     return each_at_once(names, lambda name: scrape_actor(topo, name))
 
 
+def feed_overview(name: str, sample: dict[str, float] | None, now: float) -> dict[str, Any]:
+    """What one price feed's metrics say of its output: how long ago it published its newest tick (None: none yet) and
+    its replay (loop: false) finished (None: not finished, or not a replay); answered False: they did not answer."""
+    if sample is None:
+        return {"name": name, "answered": False}
+    ticks = [t for t in labelled(sample, "price_feed_last_tick_timestamp_seconds", "symbol").values() if t > 0]
+    finished = first(sample, "price_feed_replay_finished_timestamp_seconds")
+    return {"name": name, "answered": True, "last_tick_age_s": now - max(ticks) if ticks else None,
+            "replay_finished_age_s": now - finished if finished else None}
+
+
+def feed_lines(feeds: list[dict[str, Any]], max_price_age_s: float) -> list[str]:
+    """Why no price is fresh, from the feeds' side: each feed that answers and published no tick within
+    max_price_age_s, and whether its replay has finished (a feed with `loop: false` then publishes heartbeats alone)."""
+    lines = []
+    for feed in feeds:
+        age = feed.get("last_tick_age_s")
+        if not feed.get("answered") or (age is not None and age <= max_price_age_s):
+            continue
+        published = "no tick yet" if age is None else f"its last tick {age:.1f} s ago"
+        finished = feed.get("replay_finished_age_s")
+        if finished is not None:
+            lines.append(f"  {feed['name']}: its replay (loop: false) finished {finished:.0f} s ago with the file's last "
+                         f"row ({published}): it publishes heartbeats alone, and no price comes until it is restarted, "
+                         f"which replays the file from its first row")
+        else:
+            lines.append(f"  {feed['name']}: publishes no price ({published}; heartbeats alone): its log, "
+                         f"price_feed_rejected_prices_total and price_feed_snapshots_skipped_total say why")
+    return lines
+
+
 def gate_overview(topo: Topology, name: str, sample: dict[str, float] | None) -> dict[str, Any]:
     """Where one gate takes K from and its fallbacks so far, from its metrics (answered False: they did not answer)."""
     spec = topo.actors[name]
@@ -232,7 +312,9 @@ def collect_overview(topo: Topology) -> dict[str, Any]:
     needed = topo.clusters.min_returns + 1
     out: dict[str, Any] = {"points_needed": needed, "points_max": topo.clusters.lookback_returns + 1}
     gates = topo.actors_of_kind("gate")
-    samples = scrape_all(topo, [n for kind in (*CHAIN_KINDS, "state_writer", "gate") for n in topo.actors_of_kind(kind)])
+    samples = scrape_all(topo, [n for kind in ("price_feed", *CHAIN_KINDS, "state_writer", "gate")
+                                for n in topo.actors_of_kind(kind)])
+    out["feeds"] = [feed_overview(name, samples[name], time.time()) for name in topo.actors_of_kind("price_feed")]
     side = read_cluster_side(topo, samples, out)
     writers = topo.actors_of_kind("state_writer")
     if len(writers) > 1:  # a standby chain: which writer writes the state the gates read (None: did not answer)
@@ -390,6 +472,7 @@ def render_overview(topo: Topology, ov: dict[str, Any]) -> str:
                      f"{shown_age(tick_age, price_stale)} s ago ({'STALE' if price_stale(tick_age) else 'fresh'}; "
                      f"max_price_age_s {topo.max_price_age_s:g})"))
         if tick_age is None or price_stale(tick_age):
+            lines.extend(feed_lines(ov.get("feeds") or [], topo.max_price_age_s))
             lines.extend(refused_tick_lines(ov.get("ticks_refused") or {}, topo.max_price_age_s))
             lines.extend(behind_tick_lines(ov.get("newest_tick_received"), topo))
     age = ov.get("cluster_state_age_s")

@@ -1,7 +1,8 @@
 """`clustergate positions set|clear|list`: set or clear a position snapshot by hand, or show them all.
 
 Snapshots are the execution layer's hashes (SPEC): position_amt, mark_price, ts_epoch and
-notional_usd under positions.key_pattern. Only allowlisted symbols are accepted (exit 2 otherwise).
+optional notional_usd under positions.key_pattern; `set` writes the first three and removes notional_usd.
+Only allowlisted symbols are accepted (exit 2 otherwise).
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def snapshot_row(symbol: str, fields: dict[str, str], now: float, stale_after_s:
     """One line of `positions list` from a snapshot hash (empty hash = no snapshot)."""
     if not fields:
         return {"symbol": symbol, "amount": None, "mark": None, "notional": None, "age_s": None, "stale": None,
-                "problem": None}
+                "ahead": None, "problem": None}
 
     def num(name: str) -> float | None:
         try:
@@ -102,12 +103,14 @@ def snapshot_row(symbol: str, fields: dict[str, str], now: float, stale_after_s:
     amount, mark, ts = num("position_amt"), num("mark_price"), num("ts_epoch")
     age_s = None if ts is None else now - ts
     from actors.snapshots import snapshot_notional, snapshot_time  # I/O-free; not loaded while the CLI is built
-    stale = snapshot_time(fields.get("ts_epoch"), now, stale_after_s)[1] is not None  # the gate's rule, and its skew
+    not_fresh = snapshot_time(fields.get("ts_epoch"), now, stale_after_s)[1]  # the gate's rule, and its skew
+    stale = not_fresh is not None
     signed, why = snapshot_notional(fields.get("position_amt"), fields.get("mark_price"), fields.get("notional_usd"))
     if ts is None:
         why = "ts_epoch is missing or not a finite number"
     return {"symbol": symbol, "amount": amount, "mark": mark, "notional": None if why else abs(signed), "age_s": age_s,
-            "stale": stale, "problem": f"{why}: the gate counts {symbol} as not held" if why else None}
+            "stale": stale, "ahead": not_fresh == "future",
+            "problem": f"{why}: the gate counts {symbol} as not held" if why else None}
 
 
 def format_table(rows: list[dict[str, Any]], stale_after_s: float) -> str:
@@ -121,14 +124,18 @@ def format_table(rows: list[dict[str, Any]], stale_after_s: float) -> str:
 
     lines = [["symbol", "amount", "mark", "notional", "age s", "stale?"]]
     for r in rows:
-        stale = "-" if r["stale"] is None else ("STALE" if r["stale"] else "fresh")
+        stale = "-" if r["stale"] is None else ("AHEAD" if r.get("ahead") else "STALE" if r["stale"] else "fresh")
         lines.append([r["symbol"], cell(r["amount"], ".6g"), cell(r["mark"], ".8g"), cell(r["notional"], ",.2f"),
-                      age(r["age_s"]), ("NOT A HASH" if r["problem"] == NOT_A_HASH else "UNUSABLE") if r.get("problem")
+                      age(r["age_s"]), ("NOT A HASH" if r["problem"] == NOT_A_HASH else "NOT IN SYMBOLS"
+                                        if r["problem"] == NOT_ALLOWLISTED else "UNUSABLE") if r.get("problem")
                       else stale if r["amount"] is not None or r["mark"] is not None else "missing"])
     widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     table = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
              for line in lines]
-    return "\n".join(table + [f"{r['symbol']}: {r['problem']}" for r in rows if r.get("problem")])
+    ahead = [f"{r['symbol']}: dated {-r['age_s']:,.0f} s ahead of this host's clock, past the {SNAPSHOT_FUTURE_SKEW_S:g} "
+             f"s allowed: the gate counts it as not held (the execution layer's clock runs ahead of the gate's, or it "
+             f"writes ts_epoch in milliseconds)" for r in rows if r.get("ahead") and not r.get("problem")]
+    return "\n".join(table + [f"{r['symbol']}: {r['problem']}" for r in rows if r.get("problem")] + ahead)
 
 
 def _check_symbol(topo: Topology, symbol: str) -> str:
@@ -144,11 +151,17 @@ def cmd_set(topo: Topology, client: redis.Redis, args: argparse.Namespace) -> in
     if not math.isfinite(args.amount * args.mark_price):  # the gate would count the snapshot as not held
         raise UsageError(f"--amount x --mark-price ({args.amount!r} x {args.mark_price!r}) is not a finite number")
     now = int(time.time())
-    fields = {"position_amt": repr(args.amount), "mark_price": repr(args.mark_price), "ts_epoch": str(now),
-              "notional_usd": repr(args.amount * args.mark_price)}
+    # SPEC's required fields alone, and no notional_usd left from before: it wins over |position_amt x mark_price|, so
+    # one written here outlived the execution layer's next update of the others (notional_usd is optional to it).
+    fields = {"position_amt": repr(args.amount), "mark_price": repr(args.mark_price), "ts_epoch": str(now)}
     key = keys.position_snapshot(symbol, topo.positions.key_pattern)
     try:
-        client.hset(key, mapping=fields)
+        pipe = client.pipeline(transaction=True)
+        pipe.hset(key, mapping=fields)
+        pipe.hdel(key, "notional_usd")
+        for reply in pipe.execute(raise_on_error=False):
+            if isinstance(reply, Exception):
+                raise reply
     except redis.ResponseError as exc:
         if not wrong_type(exc):
             raise
@@ -167,21 +180,48 @@ def cmd_clear(topo: Topology, client: redis.Redis, args: argparse.Namespace) -> 
     return 0
 
 
+NOT_ALLOWLISTED = ("not in the topology's symbols: the gates do not count it in the book's heat, concentration and "
+                   "stress, and answer its proposals HOLD (not_allowed)")
+
+
+def glob_escaped(text: str) -> str:
+    """text matched literally by a Redis glob (SCAN MATCH)."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+def other_snapshot_symbols(client: redis.Redis, pattern: str, allowlist: list[str]) -> list[str]:
+    """The symbols outside the allowlist that have a key under the snapshot pattern (SCAN; a position the execution
+    layer holds in a symbol the topology does not name), sorted."""
+    prefix, _, suffix = pattern.partition("{symbol}")
+    found = set()
+    for raw in client.scan_iter(match=glob_escaped(prefix) + "*" + glob_escaped(suffix), count=1000):
+        key = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+        symbol = key[len(prefix):len(key) - len(suffix)] if len(key) > len(prefix) + len(suffix) else ""
+        if symbol and keys.position_snapshot(symbol, pattern) == key and symbol not in allowlist:
+            found.add(symbol)
+    return sorted(found)
+
+
 def cmd_list(topo: Topology, client: redis.Redis, args: argparse.Namespace) -> int:
+    pattern = topo.positions.key_pattern
+    others = other_snapshot_symbols(client, pattern, topo.symbols)
     pipe = client.pipeline(transaction=False)
-    for symbol in topo.symbols:
-        pipe.hgetall(keys.position_snapshot(symbol, topo.positions.key_pattern))
+    for symbol in topo.symbols + others:
+        pipe.hgetall(keys.position_snapshot(symbol, pattern))
     now = time.time()
     rows = []
-    for symbol, reply in zip(topo.symbols, pipe.execute(raise_on_error=False)):
+    for symbol, reply in zip(topo.symbols + others, pipe.execute(raise_on_error=False)):
         if wrong_type(reply):
-            rows.append({**snapshot_row(symbol, {}, now, topo.positions.stale_after_s),
-                         "problem": NOT_A_HASH})
+            row = {**snapshot_row(symbol, {}, now, topo.positions.stale_after_s), "problem": NOT_A_HASH}
         elif isinstance(reply, Exception):
             raise reply
         else:  # raw bytes: a value that is not UTF-8 is no number, not a traceback
             fields = {k.decode(errors="replace"): v for k, v in reply.items()}
-            rows.append(snapshot_row(symbol, fields, now, topo.positions.stale_after_s))
+            row = snapshot_row(symbol, fields, now, topo.positions.stale_after_s)
+        row["allowlisted"] = symbol in topo.symbols
+        if not row["allowlisted"]:
+            row["problem"] = NOT_ALLOWLISTED
+        rows.append(row)
     print(json.dumps(rows) if args.json else format_table(rows, topo.positions.stale_after_s))
     return 0
 

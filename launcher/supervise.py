@@ -1349,6 +1349,51 @@ def running_cadence_s(home: Home) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+def running_symbols(home: Home) -> list[str] | None:
+    """symbols of the home's running copy, read as plain YAML; None when the copy cannot be read."""
+    try:
+        data = yaml.safe_load(home.topology.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        return None
+    symbols = data.get("symbols") if isinstance(data, dict) else None
+    return [s for s in symbols if isinstance(s, str)] if isinstance(symbols, list) else None
+
+
+def removed_held_notes(old_symbols: list[str] | None, topo: Topology) -> list[str]:
+    """A line for each symbol the change takes out of `symbols` while its position snapshot is fresh and held: the gates
+    read allowlisted snapshots alone, so its notional leaves the book's heat, concentration, corr_proxy and stress (and
+    `positions list` and status show allowlisted symbols alone)."""
+    removed = [s for s in old_symbols or [] if s not in topo.symbols]
+    if not removed or not topo.actors_of_kind("gate"):
+        return []
+    import redis
+
+    from actors.snapshots import HELD_MIN_NOTIONAL, read_snapshot  # I/O-free; not loaded while the CLI is built
+    from launcher import keys
+    from launcher.redis_conn import connect
+    pattern = topo.positions.key_pattern
+    try:
+        client = connect(topo.redis, decode_responses=False)  # a snapshot's values may hold any bytes
+        try:
+            pipe = client.pipeline(transaction=False)
+            for symbol in removed:
+                pipe.hmget(keys.position_snapshot(symbol, pattern), "position_amt", "mark_price", "ts_epoch",
+                           "notional_usd")
+            replies = pipe.execute(raise_on_error=False)
+        finally:
+            client.close()
+        now = time.time()
+        signed = {s: read_snapshot(*reply, now, topo.positions.stale_after_s)[0] for s, reply in zip(removed, replies)
+                  if not isinstance(reply, Exception)}  # a key of another type: not held, as the gates read it
+    except redis.RedisError as exc:
+        return [f"{', '.join(removed)} left symbols; whether a position is held there was not read (Redis: {exc}): "
+                f"the gates no longer count one in the book's heat, concentration and stress"]
+    return [f"{s} left symbols while its position snapshot ({keys.position_snapshot(s, pattern)}) is fresh and held "
+            f"({'long' if v > 0 else 'short'}, notional {abs(v):,.2f}): the gates no longer count it in the book's heat, "
+            f"concentration, corr_proxy and stress (weights over the other symbols alone) while the execution layer "
+            f"holds it" for s, v in signed.items() if v is not None and abs(v) > HELD_MIN_NOTIONAL]
+
+
 def cadence_change_note(old_s: float | None, topo: Topology) -> str | None:
     """What `up` says when it changes the cadence of a topology with a buffer: the buffer discards its saved history
     (a grid of the old cadence), and the cluster side warms up again with the gates on the proxy."""
@@ -1590,6 +1635,7 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
         files[path] = (text, 0o600)
     backup = {path: path.read_bytes() if path.exists() else None for path in files}
     cadence_note = cadence_change_note(running_cadence_s(home), topo) if home.topology.exists() else None
+    removed_notes = removed_held_notes(running_symbols(home), topo) if was_running and home.topology.exists() else []
     interrupt = DeferredInterrupt()  # a change is applied whole: Ctrl-C, a kill or a hang-up waits for its end
     try:
         with interrupt:
@@ -1624,6 +1670,8 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
                 return 1
             if cadence_note:
                 tell(cadence_note)
+            for note in removed_notes:
+                tell(note)
             interrupt.applied = True
         change.release()  # applied (supervisord runs it): a `down` from now on stops what it started
         if interrupt.signum:
@@ -1897,7 +1945,7 @@ def collect_status(home: Home) -> dict[str, Any]:
     supervised = {sup.pid()} | {info["pid"] for info in infos if info["pid"]}
     applied = config_applied(home, infos)
     exits = unexpected_exits(home.run / "supervisord.log", supervisord_pid=sup.pid())
-    from launcher.overview import gate_permit_issuers
+    from launcher.overview import gate_permit_issuers, gate_positions
     answers = each_at_once([info["name"] for info in infos if topo and info["name"] in topo.actors],
                            lambda name: actor_answer(topo, name))
     for info in infos:
@@ -1916,6 +1964,9 @@ def collect_status(home: Home) -> dict[str, Any]:
             link = gate_permit_issuers(topo, name, answers[name][1])
             if link is not None:
                 row["permit_issuers"] = link
+            positions = gate_positions(topo, name, answers[name][1])
+            if positions is not None:
+                row["positions"] = positions
         elif topo and name in redis_program_names(topo):
             prog = next(p for p in redis_programs(topo) if p.name == name)
             row["kind"] = "redis" if name == REDIS_PROGRAM else f"redis-{prog.kind}"
@@ -2081,7 +2132,7 @@ def _render_failover_readiness(state: dict[str, Any]) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from launcher.overview import collect_overview, permit_issuers_lines, render_overview
+    from launcher.overview import collect_overview, permit_issuers_lines, positions_lines, render_overview
     if (getattr(args, "via", None) or getattr(args, "home_root", None)) and not getattr(args, "all_hosts", False):
         print("clustergate status: --via and --home-root go with FILE --all-hosts", file=sys.stderr)
         return 2
@@ -2117,7 +2168,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 ready = {True: "yes", False: "no", None: "?"}[row.get("ready")]
                 where = row.get("metrics_url") or (f"(role: {row['role']})" if row.get("role") else "-")
                 print(f"{row['name']:<{width}}{row['state']:<10}{ready:<7}{str(row['pid'] or '-'):<9}{where}")
-        for line in permit_issuers_lines(status["programs"]):
+        for line in permit_issuers_lines(status["programs"]) + positions_lines(status["programs"]):
             print(line)
         for row in status["programs"]:
             if row.get("not_ready_why"):
@@ -2159,15 +2210,17 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def status_ok(status: dict[str, Any]) -> bool:
     """Whether status exits 0: supervisord runs every program of the topology, each ready and running its last
-    config, no leftovers, no gate without a permit issuer past the grace, and the sentinels can fail over. The
-    monitor (prometheus) is a side-car: its health is `clustergate monitor status`'s exit code."""
-    from launcher.overview import permit_issuers_ok
+    config, no leftovers, no gate without a permit issuer past the grace or failing closed on the position snapshots,
+    and the sentinels can fail over. The monitor (prometheus) is a side-car: its health is `clustergate monitor status`'s
+    exit code."""
+    from launcher.overview import permit_issuers_ok, positions_ok
     programs = [r for r in status["programs"] if r.get("kind") != "prometheus"]
     return (status["supervisord"] == "running" and not status["leftovers"]
             and all(r["state"] == "RUNNING" and r.get("ready") for r in programs)
             and all(r.get("config_applied") is not False for r in status["programs"])
             and not status.get("running_copy_edited")
             and permit_issuers_ok(status["programs"])
+            and positions_ok(status["programs"])
             and sentinels_ok(status.get("sentinel")))
 
 

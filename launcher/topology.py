@@ -1138,8 +1138,9 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
                 for sym, value in getattr(syn, key).items():
                     if sym not in allow:
                         v.problem(base + ("synthetic", key, sym), f"{sym} is not in symbols")
-                    if not value > 0:
-                        v.problem(base + ("synthetic", key, sym), f"must be > 0, got {value!r}")
+                    path = base + ("synthetic", key, sym)
+                    if not value > 0 and not any(p.path == path for p in v.problems):  # not a refused value's placeholder
+                        v.problem(path, f"must be > 0, got {value!r}")
             for pair, rho in syn.correlation.items():
                 parts = pair.split("/")
                 if len(parts) != 2 or parts[0] == parts[1]:

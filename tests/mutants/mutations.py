@@ -3010,7 +3010,7 @@ MUTATIONS: list[Mutation] = [
         "`positions list` calls a snapshot stale exactly when the gate does: one stamped up to "
         "SNAPSHOT_FUTURE_SKEW_S ahead is fresh",
         "launcher/positions.py",
-        "    stale = snapshot_time(fields.get(\"ts_epoch\"), now, stale_after_s)[1] is not None",
+        "    stale = not_fresh is not None",
         "    stale = age_s is None or age_s > stale_after_s or age_s < 0",
         ("tests/test_positions_cli.py::test_positions_list_calls_a_snapshot_stale_exactly_when_the_gate_does",)),
     Mutation(
@@ -3871,8 +3871,8 @@ MUTATIONS: list[Mutation] = [
         "feed_volatility_0_valid",
         "validate refuses a synthetic volatility of 0 (canfail)",
         "launcher/topology.py",
-        "                    if not value > 0:\n",
-        "                    if not value >= 0:\n",
+        "                    if not value > 0 and not any(p.path == path for p in v.problems):",
+        "                    if not value >= 0 and not any(p.path == path for p in v.problems):",
         (TV_REFUSED,)),
     Mutation(
         "tick_jump_for_a_symbol_outside_the_allowlist_valid",
@@ -5267,8 +5267,8 @@ MUTATIONS: list[Mutation] = [
         '"notional": abs(signed) if signed is not None else abs(amount * mark) if amount is not None and mark is not None else None',
         tuple(f"tests/test_positions_cli.py::test_positions_list_names_a_snapshot_the_gate_does_not_count_and_shows_no_"
               f"notional_for_it[{case}]" for case in ("notional_usd_not_a_number",)),
-        also=(("launcher/positions.py", '"stale": stale, "problem": f"{why}: the gate counts {symbol} as not held" if why else None}',
-               '"stale": stale, "problem": None}'),)),
+        also=(("launcher/positions.py", '"problem": f"{why}: the gate counts {symbol} as not held" if why else None}',
+               '"problem": None}'),)),
     Mutation(
         "positions_set_writes_an_infinite_notional",
         "`positions set` refuses (exit 2, nothing written) an amount and mark price whose product is not finite: "
@@ -5803,6 +5803,75 @@ MUTATIONS: list[Mutation] = [
         "    return 0\n",
         ("tests/test_gate_service.py::"
          "test_clustergate_propose_exits_3_on_a_fault_hold_naming_its_reason_and_the_plan_id_to_retry_with",)),
+    Mutation(
+        "status_silent_on_a_gate_with_no_fresh_position_snapshot",
+        "status names a gate whose position snapshots are all stale (every proposal HOLD fail_closed_portfolio_state) "
+        "and exits 1: a desk whose execution layer stopped writing read all ready, exit 0 (rev-book)",
+        "launcher/overview.py",
+        "            \"ok\": (fresh > 0 or not ages) and math.isfinite(total)}",
+        "            \"ok\": True}",
+        ("tests/test_book_review.py::"
+         "test_status_names_a_gate_with_no_fresh_position_snapshot_whose_every_decision_is_a_hold",)),
+    Mutation(
+        "up_silent_on_a_held_symbol_taken_out_of_the_allowlist",
+        "`up` that takes a symbol out of `symbols` while its position snapshot is fresh and held says the gates no "
+        "longer count that position in the book's heat, concentration and stress (it said only `restarted [...]`) "
+        "(rev-book)",
+        "launcher/supervise.py",
+        "            f\"holds it\" for s, v in signed.items() if v is not None and abs(v) > HELD_MIN_NOTIONAL]",
+        "            f\"holds it\" for s, v in signed.items() if False]",
+        ("tests/test_book_review.py::"
+         "test_an_up_that_takes_a_held_symbol_out_of_the_allowlist_says_the_gates_no_longer_count_its_position",)),
+    Mutation(
+        "replay_finished_not_exported",
+        "a replay feed with loop: false that published its file's last row exports when it finished, and status names "
+        "it under the stale newest price (it said each held symbol had no newer price \"until it ticks\") (rev-book)",
+        "actors/price_feed.py",
+        "                self.metrics.replay_finished.set(time.time())\n",
+        "",
+        ("tests/test_book_review.py::test_status_says_a_replay_feed_that_finished_its_file_publishes_no_price_again",)),
+    Mutation(
+        "hand_set_position_writes_a_notional_that_outlives_the_next_update",
+        "`positions set` replaces a snapshot's notional_usd rather than writing one (it wins over |position_amt x "
+        "mark_price|, so one written by hand outlived the execution layer's next update of the other fields, and the "
+        "gate counted 10 x 3000 as 6,000; one left by the execution layer outlived the hand set) (rev-book)",
+        "launcher/positions.py",
+        "        pipe.hdel(key, \"notional_usd\")\n",
+        "",
+        ("tests/test_book_review.py::"
+         "test_a_hand_set_position_leaves_no_notional_that_outlives_the_execution_layers_next_update",)),
+    Mutation(
+        "snapshots_from_the_future_unalerted",
+        "P26SnapshotsFromTheFuture fires on a position snapshot dated more than 5 s ahead, which the gate counts as "
+        "stale and P26SnapshotsStale (max of the ages) never saw (rev-book)",
+        "configs/alerts.yml",
+        "        expr: min(p26_snapshot_age_seconds) < -5\n",
+        "        expr: min(p26_snapshot_age_seconds) < -1e15\n",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "validate_judges_a_refused_start_prices_placeholder",
+        "an infinite start price is refused once, not also as `must be > 0, got 0.0`, the placeholder of the first "
+        "refusal (rev-book)",
+        "launcher/topology.py",
+        "                    if not value > 0 and not any(p.path == path for p in v.problems):",
+        "                    if not value > 0:",
+        ("tests/test_book_review.py::test_validate_names_an_infinite_start_price_once_not_as_a_zero_too",)),
+    Mutation(
+        "positions_list_hides_a_held_symbol_outside_the_allowlist",
+        "`positions list` lists a snapshot of a symbol outside the topology's symbols, NOT IN SYMBOLS (the gates do not "
+        "count it; it was left out, unseen by every command) (rev-book)",
+        "launcher/positions.py",
+        "    others = other_snapshot_symbols(client, pattern, topo.symbols)\n",
+        "    others: list[str] = []\n",
+        ("tests/test_book_review.py::test_positions_list_names_a_held_snapshot_of_a_symbol_outside_the_allowlist",)),
+    Mutation(
+        "positions_list_calls_a_snapshot_dated_ahead_stale",
+        "`positions list` shows a snapshot dated more than 5 s ahead as AHEAD, saying why (a clock ahead or ts_epoch in "
+        "milliseconds), not STALE beside a negative age (rev-book)",
+        "launcher/positions.py",
+        "            \"stale\": stale, \"ahead\": not_fresh == \"future\",\n",
+        "            \"stale\": stale, \"ahead\": False,\n",
+        ("tests/test_book_review.py::test_positions_list_says_a_snapshot_dated_ahead_is_ahead_not_just_stale",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
