@@ -1362,7 +1362,7 @@ def running_symbols(home: Home) -> list[str] | None:
 def removed_held_notes(old_symbols: list[str] | None, topo: Topology) -> list[str]:
     """A line for each symbol the change takes out of `symbols` while its position snapshot is fresh and held: the gates
     read allowlisted snapshots alone, so its notional leaves the book's heat, concentration, corr_proxy and stress (and
-    `positions list` and status show allowlisted symbols alone)."""
+    status shows allowlisted symbols alone; `positions list` lists it NOT IN SYMBOLS)."""
     removed = [s for s in old_symbols or [] if s not in topo.symbols]
     if not removed or not topo.actors_of_kind("gate"):
         return []

@@ -5872,6 +5872,15 @@ MUTATIONS: list[Mutation] = [
         "            \"stale\": stale, \"ahead\": not_fresh == \"future\",\n",
         "            \"stale\": stale, \"ahead\": False,\n",
         ("tests/test_book_review.py::test_positions_list_says_a_snapshot_dated_ahead_is_ahead_not_just_stale",)),
+    Mutation(
+        "positions_list_takes_any_key_under_the_pattern_for_a_symbol",
+        "`positions list` lists as NOT IN SYMBOLS only keys whose {symbol} part could be a symbol (upper-case letters "
+        "and digits), not an execution layer's other keys beside its snapshots nor clustergate's own under a short "
+        "key_pattern (rev2b)",
+        "launcher/positions.py",
+        "        if symbol_name_ok(symbol) and keys.position_snapshot(symbol, pattern) == key and symbol not in allowlist:\n",
+        "        if symbol and keys.position_snapshot(symbol, pattern) == key and symbol not in allowlist:\n",
+        ("tests/test_fix_review.py::test_positions_list_lists_no_key_that_cannot_name_a_symbol_as_not_in_symbols",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
