@@ -1141,10 +1141,11 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
             syn = s.synthetic
             for key in ("start_prices", "volatility"):
                 for sym, value in getattr(syn, key).items():
-                    if sym not in allow:
-                        v.problem(base + ("synthetic", key, sym), f"{sym} is not in symbols")
                     path = base + ("synthetic", key, sym)
-                    if not value > 0 and not any(p.path == path for p in v.problems):  # not a refused value's placeholder
+                    refused = any(p.path == path for p in v.problems)  # the value's own refusal, 0.0 its placeholder
+                    if sym not in allow:
+                        v.problem(path, f"{sym} is not in symbols")
+                    if not value > 0 and not refused:
                         v.problem(path, f"must be > 0, got {value!r}")
             for pair, rho in syn.correlation.items():
                 parts = pair.split("/")

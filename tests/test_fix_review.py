@@ -35,3 +35,20 @@ def test_positions_list_lists_no_key_that_cannot_name_a_symbol_as_not_in_symbols
         assert said.returncode == 0, said.stdout + said.stderr
         others = sorted(r["symbol"] for r in json.loads(said.stdout) if not r["allowlisted"])
         assert others == (["DOGEUSDT"] if name == "default" else []), (pattern, others)
+
+
+def test_validate_names_a_bad_start_price_of_a_symbol_outside_symbols_both_ways(tmp_path: Path) -> None:
+    """rev2b: rev-book's fix left out `must be > 0` at any path that already had a problem, to drop the 0.0 placeholder
+    of a refused infinite value; but the `X is not in symbols` of the same entry is such a problem, so a start price
+    -5 of a symbol outside symbols was named for the latter alone, the former found only on the next validate."""
+    data = demo_topology_data()
+    data["actors"]["price_feed"]["settings"]["synthetic"]["start_prices"]["DOGEUSDT"] = -5
+    data["actors"]["price_feed"]["settings"]["synthetic"]["volatility"]["DOGEUSDT"] = float("inf")
+    topo_path = write_topology(tmp_path / "bad.yaml", data)
+    said = clustergate("validate", str(topo_path))
+    assert said.returncode == 2, said.stdout + said.stderr
+    lines = [x for x in (said.stdout + said.stderr).splitlines() if "DOGEUSDT" in x]
+    assert any("start_prices.DOGEUSDT: DOGEUSDT is not in symbols" in x for x in lines), lines
+    assert any("start_prices.DOGEUSDT: must be > 0, got -5" in x for x in lines), lines
+    assert any("volatility.DOGEUSDT: DOGEUSDT is not in symbols" in x for x in lines), lines
+    assert not any("volatility.DOGEUSDT: must be > 0" in x for x in lines), lines  # inf's placeholder: refused once

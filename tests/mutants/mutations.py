@@ -3871,8 +3871,8 @@ MUTATIONS: list[Mutation] = [
         "feed_volatility_0_valid",
         "validate refuses a synthetic volatility of 0 (canfail)",
         "launcher/topology.py",
-        "                    if not value > 0 and not any(p.path == path for p in v.problems):",
-        "                    if not value >= 0 and not any(p.path == path for p in v.problems):",
+        "                    if not value > 0 and not refused:",
+        "                    if not value >= 0 and not refused:",
         (TV_REFUSED,)),
     Mutation(
         "tick_jump_for_a_symbol_outside_the_allowlist_valid",
@@ -5853,7 +5853,7 @@ MUTATIONS: list[Mutation] = [
         "an infinite start price is refused once, not also as `must be > 0, got 0.0`, the placeholder of the first "
         "refusal (rev-book)",
         "launcher/topology.py",
-        "                    if not value > 0 and not any(p.path == path for p in v.problems):",
+        "                    if not value > 0 and not refused:",
         "                    if not value > 0:",
         ("tests/test_book_review.py::test_validate_names_an_infinite_start_price_once_not_as_a_zero_too",)),
     Mutation(
@@ -5881,6 +5881,14 @@ MUTATIONS: list[Mutation] = [
         "        if symbol_name_ok(symbol) and keys.position_snapshot(symbol, pattern) == key and symbol not in allowlist:\n",
         "        if symbol and keys.position_snapshot(symbol, pattern) == key and symbol not in allowlist:\n",
         ("tests/test_fix_review.py::test_positions_list_lists_no_key_that_cannot_name_a_symbol_as_not_in_symbols",)),
+    Mutation(
+        "validate_hides_a_bad_start_price_behind_not_in_symbols",
+        "a start price or volatility <= 0 of a symbol outside symbols is named both ways (not in symbols, must be > 0): "
+        "only the value's own refusal leaves out the placeholder's `must be > 0` (rev2b)",
+        "launcher/topology.py",
+        "                    if not value > 0 and not refused:\n",
+        "                    if not value > 0 and not any(p.path == path for p in v.problems):\n",
+        ("tests/test_fix_review.py::test_validate_names_a_bad_start_price_of_a_symbol_outside_symbols_both_ways",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
