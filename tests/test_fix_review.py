@@ -52,3 +52,29 @@ def test_validate_names_a_bad_start_price_of_a_symbol_outside_symbols_both_ways(
     assert any("start_prices.DOGEUSDT: must be > 0, got -5" in x for x in lines), lines
     assert any("volatility.DOGEUSDT: DOGEUSDT is not in symbols" in x for x in lines), lines
     assert not any("volatility.DOGEUSDT: must be > 0" in x for x in lines), lines  # inf's placeholder: refused once
+
+
+def test_an_up_after_down_that_takes_a_held_symbol_out_of_symbols_says_so_too(tmp_path: Path) -> None:
+    """rev2b: rev-book's line for a held symbol taken out of `symbols` came only from an `up` of a running system; the
+    common edit, `down`, edit the file, `up`, took SOLUSDT out while its snapshot was fresh and held (short -40, 10 s
+    old; a desk's execution layer keeps writing it) and said nothing: the gates no longer counted it."""
+    from helpers import wait_for
+    from test_book_review import without_symbol
+    home = tmp_path / "home"
+    data = retarget(demo_topology_data())
+    topo_path = write_topology(tmp_path / "demo.yaml", data)
+    up = clustergate("up", str(topo_path), "--home", str(home))
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        wait_for(lambda: any(x.startswith("SOLUSDT") and x.split()[-1] == "fresh" for x in clustergate(
+            "positions", "list", "--home", str(home)).stdout.splitlines()), 30, "SOLUSDT's snapshot to be fresh")
+        down = clustergate("down", "--home", str(home))
+        assert down.returncode == 0, down.stdout + down.stderr
+        write_topology(topo_path, without_symbol(data, "SOLUSDT"))
+        up = clustergate("up", str(topo_path), "--home", str(home))
+        assert up.returncode == 0, up.stdout + up.stderr
+        line = next((x for x in up.stdout.splitlines() if x.startswith("SOLUSDT left symbols")), None)
+        assert line is not None, up.stdout
+        assert "quantum:position:snapshot:SOLUSDT" in line and "short" in line and "no longer count" in line, line
+    finally:
+        clustergate("down", "--home", str(home))

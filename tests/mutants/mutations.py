@@ -5889,6 +5889,14 @@ MUTATIONS: list[Mutation] = [
         "                    if not value > 0 and not refused:\n",
         "                    if not value > 0 and not any(p.path == path for p in v.problems):\n",
         ("tests/test_fix_review.py::test_validate_names_a_bad_start_price_of_a_symbol_outside_symbols_both_ways",)),
+    Mutation(
+        "up_after_down_silent_on_a_held_symbol_taken_out_of_the_allowlist",
+        "`up` of a stopped system (`down`, edit, `up`) that takes a held symbol out of `symbols` names it too, once "
+        "its programs (a managed Redis) are up; only an `up` of a running system did (rev2b)",
+        "launcher/supervise.py",
+        "        if not was_running:\n            for note in removed_held_notes(old_symbols, topo):\n",
+        "        if False:\n            for note in removed_held_notes(old_symbols, topo):\n",
+        ("tests/test_fix_review.py::test_an_up_after_down_that_takes_a_held_symbol_out_of_symbols_says_so_too",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
