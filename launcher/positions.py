@@ -206,7 +206,12 @@ def other_snapshot_symbols(client: redis.Redis, pattern: str, allowlist: list[st
 
 def cmd_list(topo: Topology, client: redis.Redis, args: argparse.Namespace) -> int:
     pattern = topo.positions.key_pattern
-    others = other_snapshot_symbols(client, pattern, topo.symbols)
+    try:
+        others = other_snapshot_symbols(client, pattern, topo.symbols)
+    except redis.exceptions.NoPermissionError as exc:  # an ACL user refused SCAN still lists the allowlisted symbols
+        others = []
+        print(f"clustergate positions: snapshots of symbols outside the topology's symbols were not looked for: Redis "
+              f"refuses SCAN to this user ({exc})", file=sys.stderr)
     pipe = client.pipeline(transaction=False)
     for symbol in topo.symbols + others:
         pipe.hgetall(keys.position_snapshot(symbol, pattern))

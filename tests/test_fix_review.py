@@ -78,3 +78,32 @@ def test_an_up_after_down_that_takes_a_held_symbol_out_of_symbols_says_so_too(tm
         assert "quantum:position:snapshot:SOLUSDT" in line and "short" in line and "no longer count" in line, line
     finally:
         clustergate("down", "--home", str(home))
+
+
+def test_positions_list_still_lists_the_symbols_for_a_redis_user_that_may_not_scan(tmp_path: Path, redis_server) -> None:
+    """rev2b: `positions list` looks for snapshots outside the allowlist with SCAN since rev-book; under a Redis ACL user
+    refused SCAN (NOPERM) it failed whole, exit 1, where it had listed the allowlisted symbols (HGETALL alone). It lists
+    them again, and says on stderr that symbols outside the allowlist were not looked for."""
+    import os
+    import subprocess
+    import sys
+
+    from helpers import REPO
+    client = redis_server.client()
+    client.execute_command("ACL", "SETUSER", "desk", "on", ">deskpw", "~*", "+@all", "-scan")
+    client.hset("quantum:position:snapshot:ETHUSDT", mapping={"position_amt": "2", "mark_price": "3000",
+                                                              "ts_epoch": str(int(time.time()))})
+    data = demo_topology_data()
+    data["redis"] = {"url": f"redis://desk@127.0.0.1:{redis_server.port}/0"}
+    data["actors"] = {k: v for k, v in data["actors"].items() if k in ("gate", "permit_issuer")}
+    topo_path = write_topology(tmp_path / "desk.yaml", data)
+    for extra in ((), ("--json",)):
+        said = subprocess.run([sys.executable, "-m", "launcher", "positions", "list", *extra, "--topology",
+                               str(topo_path)], capture_output=True, text=True, cwd=REPO, timeout=60,
+                              env={**os.environ, "CLUSTERGATE_REDIS_PASSWORD": "deskpw"})
+        assert said.returncode == 0, said.stdout + said.stderr
+        assert "not looked for" in said.stderr and "SCAN" in said.stderr, said.stderr
+        if extra:
+            assert [r["symbol"] for r in json.loads(said.stdout)] == ["BTCUSDT", "ETHUSDT", "SOLUSDT"], said.stdout
+        else:
+            assert any(x.startswith("ETHUSDT ") and x.split()[-1] == "fresh" for x in said.stdout.splitlines()), said.stdout

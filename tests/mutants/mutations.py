@@ -5861,8 +5861,8 @@ MUTATIONS: list[Mutation] = [
         "`positions list` lists a snapshot of a symbol outside the topology's symbols, NOT IN SYMBOLS (the gates do not "
         "count it; it was left out, unseen by every command) (rev-book)",
         "launcher/positions.py",
-        "    others = other_snapshot_symbols(client, pattern, topo.symbols)\n",
-        "    others: list[str] = []\n",
+        "        others = other_snapshot_symbols(client, pattern, topo.symbols)\n",
+        "        others: list[str] = []\n",
         ("tests/test_book_review.py::test_positions_list_names_a_held_snapshot_of_a_symbol_outside_the_allowlist",)),
     Mutation(
         "positions_list_calls_a_snapshot_dated_ahead_stale",
@@ -5897,6 +5897,14 @@ MUTATIONS: list[Mutation] = [
         "        if not was_running:\n            for note in removed_held_notes(old_symbols, topo):\n",
         "        if False:\n            for note in removed_held_notes(old_symbols, topo):\n",
         ("tests/test_fix_review.py::test_an_up_after_down_that_takes_a_held_symbol_out_of_symbols_says_so_too",)),
+    Mutation(
+        "positions_list_fails_whole_for_a_user_that_may_not_scan",
+        "`positions list` under a Redis ACL user refused SCAN lists the allowlisted symbols and says on stderr that "
+        "symbols outside them were not looked for, exit 0 (it failed whole, exit 1, since rev-book's SCAN) (rev2b)",
+        "launcher/positions.py",
+        "    except redis.exceptions.NoPermissionError as exc:",
+        "    except ZeroDivisionError as exc:",
+        ("tests/test_fix_review.py::test_positions_list_still_lists_the_symbols_for_a_redis_user_that_may_not_scan",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
