@@ -146,19 +146,21 @@ def gate_positions(topo: Topology, name: str, sample: dict[str, float] | None) -
         return None
     ages = labelled(sample or {}, "p26_snapshot_age_seconds", "symbol")
     return {"fresh": int(fresh), "dated": len(ages), "oldest_age_s": max(ages.values(), default=None),
-            "symbols": len(topo.symbols), "total_abs_notional": total, "key_pattern": topo.positions.key_pattern,
+            "symbols": len(topo.symbols), "key_pattern": topo.positions.key_pattern,
+            # null past a float's range: status --json prints no Infinity, which is not JSON
+            "total_abs_notional": total if math.isfinite(total) else None,
             "stale_after_s": topo.positions.stale_after_s,
             "ok": (fresh > 0 or not ages) and math.isfinite(total)}
 
 
 def positions_line(gate: str, positions: dict[str, Any] | None) -> str | None:
     """status's line under the table for a gate that fails closed on the position snapshots, else None."""
-    if not positions or (positions["fresh"] > 0 and math.isfinite(positions["total_abs_notional"])):
+    if not positions or (positions["fresh"] > 0 and positions["total_abs_notional"] is not None):
         return None
     holds = "every proposal gets HOLD (fail_closed_portfolio_state)"
     if positions["fresh"] > 0:
         return (f"{gate}: the fresh position snapshots' notionals sum past a float's range (p26_total_abs_notional "
-                f"{positions['total_abs_notional']}): {holds} (`clustergate positions list` shows each)")
+                f"not finite): {holds} (`clustergate positions list` shows each)")
     if positions["dated"]:
         return (f"{gate}: NO fresh position snapshot ({positions['dated']} of {positions['symbols']} symbols have one "
                 f"under {positions['key_pattern']}, each older than {positions['stale_after_s']:g} s, dated ahead or "
@@ -291,9 +293,11 @@ def gate_overview(topo: Topology, name: str, sample: dict[str, float] | None) ->
     if sample is None:
         return {"name": name, "answered": False, "metrics": f"{spec.host}:{spec.metrics_port}", "k_source": None,
                 "cluster_fallbacks": None, "gate_stress": None}
-    used = first(sample, "p26_cluster_stress_used")
+    used, stress = first(sample, "p26_cluster_stress_used"), first(sample, "p26_stress")
     return {"name": name, "answered": True, "k_source": None if used is None else ("cluster" if used == 1 else "proxy"),
-            "cluster_fallbacks": first(sample, "p26_cluster_fallback_total"), "gate_stress": first(sample, "p26_stress")}
+            "cluster_fallbacks": first(sample, "p26_cluster_fallback_total"),
+            # NaN (notionals past a float's range): null, as status --json prints no NaN, which is not JSON
+            "gate_stress": stress if stress is not None and math.isfinite(stress) else None}
 
 
 def gates_summary(gates: list[dict[str, Any]]) -> dict[str, Any]:

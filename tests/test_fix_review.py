@@ -107,3 +107,39 @@ def test_positions_list_still_lists_the_symbols_for_a_redis_user_that_may_not_sc
             assert [r["symbol"] for r in json.loads(said.stdout)] == ["BTCUSDT", "ETHUSDT", "SOLUSDT"], said.stdout
         else:
             assert any(x.startswith("ETHUSDT ") and x.split()[-1] == "fresh" for x in said.stdout.splitlines()), said.stdout
+
+
+def test_status_json_stays_json_when_the_gates_notionals_sum_past_a_floats_range(tmp_path: Path) -> None:
+    """rev2b: rev-book's gate row `positions` carried p26_total_abs_notional as read: +Inf when fresh notionals sum past
+    a float's range, which `status --json` printed as `Infinity`, not JSON (a strict parser, Go's or JSON.parse,
+    refuses the whole status) in the very state status exits 1 on. It is null there, with `ok` false."""
+    from helpers import wait_for
+
+    def strict(text: str) -> dict:
+        def refuse(constant: str) -> None:
+            raise ValueError(f"{constant} is not JSON")
+        return json.loads(text, parse_constant=refuse)
+
+    home = tmp_path / "home"
+    data = retarget(demo_topology_data())
+    del data["actors"]["book"]
+    topo_path = write_topology(tmp_path / "desk.yaml", data)
+    up = clustergate("up", str(topo_path), "--home", str(home))
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        for symbol in ("BTCUSDT", "ETHUSDT"):
+            set_ = clustergate("positions", "set", symbol, "--amount", "1e304", "--mark-price", "10000", "--home",
+                               str(home))
+            assert set_.returncode == 0, set_.stdout + set_.stderr
+        def both_read() -> object:
+            said = clustergate("status", "--home", str(home), "--json")
+            gate = next(r for r in json.loads(said.stdout)["programs"] if r["name"] == "gate")
+            return said.returncode == 1 and (gate.get("positions") or {}).get("fresh") == 2 and said
+
+        said = wait_for(both_read, 30, "the gate to read both snapshots")
+        gate = next(r for r in strict(said.stdout)["programs"] if r["name"] == "gate")
+        assert gate["positions"]["total_abs_notional"] is None and gate["positions"]["ok"] is False, gate
+        status = clustergate("status", "--home", str(home))
+        assert "gate: the fresh position snapshots' notionals sum past a float's range" in status.stdout, status.stdout
+    finally:
+        clustergate("down", "--home", str(home))

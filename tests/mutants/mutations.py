@@ -5905,6 +5905,22 @@ MUTATIONS: list[Mutation] = [
         "    except redis.exceptions.NoPermissionError as exc:",
         "    except ZeroDivisionError as exc:",
         ("tests/test_fix_review.py::test_positions_list_still_lists_the_symbols_for_a_redis_user_that_may_not_scan",)),
+    Mutation(
+        "status_json_prints_an_infinite_total_abs_notional",
+        "status --json's gate `positions` carries total_abs_notional null past a float's range, not Infinity, which "
+        "is not JSON (rev2b)",
+        "launcher/overview.py",
+        "            \"total_abs_notional\": total if math.isfinite(total) else None,\n",
+        "            \"total_abs_notional\": total,\n",
+        ("tests/test_fix_review.py::test_status_json_stays_json_when_the_gates_notionals_sum_past_a_floats_range",)),
+    Mutation(
+        "status_json_prints_a_nan_gate_stress",
+        "status --json's overview gate_stress is null when the gate's p26_stress is NaN (notionals past a float's "
+        "range), not NaN, which is not JSON (rev2b)",
+        "launcher/overview.py",
+        "            \"gate_stress\": stress if stress is not None and math.isfinite(stress) else None}",
+        "            \"gate_stress\": stress}",
+        ("tests/test_fix_review.py::test_status_json_stays_json_when_the_gates_notionals_sum_past_a_floats_range",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
