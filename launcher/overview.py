@@ -162,10 +162,14 @@ def positions_line(gate: str, positions: dict[str, Any] | None) -> str | None:
         return (f"{gate}: the fresh position snapshots' notionals sum past a float's range (p26_total_abs_notional "
                 f"not finite): {holds} (`clustergate positions list` shows each)")
     if positions["dated"]:
+        oldest = positions["oldest_age_s"]
+        when = (f"the oldest {oldest:.0f} s old" if oldest >= 0 else  # every one dated ahead: no age to give
+                f"each dated {-oldest:,.0f} s or more ahead of the gate's clock: the execution layer's clock runs ahead, "
+                f"or it writes ts_epoch in milliseconds")
         return (f"{gate}: NO fresh position snapshot ({positions['dated']} of {positions['symbols']} symbols have one "
                 f"under {positions['key_pattern']}, each older than {positions['stale_after_s']:g} s, dated ahead or "
-                f"unusable; the oldest {positions['oldest_age_s']:.0f} s old): {holds} until the execution layer writes "
-                f"them (`clustergate positions list` shows each)")
+                f"unusable; {when}): {holds} until the execution layer writes them (`clustergate positions list` shows "
+                f"each)")
     return (f"{gate}: no position snapshot under {positions['key_pattern']} (0 of {positions['symbols']} symbols): "
             f"{holds}; nothing to exit if the desk is flat, else the execution layer writes its positions elsewhere "
             f"(positions.key_pattern) or not at all")

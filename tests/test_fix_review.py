@@ -5,10 +5,27 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from helpers import demo_topology_data, retarget, write_topology
 from test_ops_review import clustergate
+
+
+@contextmanager
+def desk_without_book(tmp_path: Path) -> Iterator[tuple[Path, dict]]:
+    """The demo without its book (a desk's topology: no actor writes the positions), up in its own home; down after."""
+    home = tmp_path / "home"
+    data = retarget(demo_topology_data())
+    del data["actors"]["book"]
+    topo_path = write_topology(tmp_path / "desk.yaml", data)
+    up = clustergate("up", str(topo_path), "--home", str(home))
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        yield home, data
+    finally:
+        clustergate("down", "--home", str(home))
 
 
 def test_positions_list_lists_no_key_that_cannot_name_a_symbol_as_not_in_symbols(tmp_path: Path, redis_server) -> None:
@@ -120,17 +137,12 @@ def test_status_json_stays_json_when_the_gates_notionals_sum_past_a_floats_range
             raise ValueError(f"{constant} is not JSON")
         return json.loads(text, parse_constant=refuse)
 
-    home = tmp_path / "home"
-    data = retarget(demo_topology_data())
-    del data["actors"]["book"]
-    topo_path = write_topology(tmp_path / "desk.yaml", data)
-    up = clustergate("up", str(topo_path), "--home", str(home))
-    try:
-        assert up.returncode == 0, up.stdout + up.stderr
+    with desk_without_book(tmp_path) as (home, data):
         for symbol in ("BTCUSDT", "ETHUSDT"):
             set_ = clustergate("positions", "set", symbol, "--amount", "1e304", "--mark-price", "10000", "--home",
                                str(home))
             assert set_.returncode == 0, set_.stdout + set_.stderr
+
         def both_read() -> object:
             said = clustergate("status", "--home", str(home), "--json")
             gate = next(r for r in json.loads(said.stdout)["programs"] if r["name"] == "gate")
@@ -141,5 +153,21 @@ def test_status_json_stays_json_when_the_gates_notionals_sum_past_a_floats_range
         assert gate["positions"]["total_abs_notional"] is None and gate["positions"]["ok"] is False, gate
         status = clustergate("status", "--home", str(home))
         assert "gate: the fresh position snapshots' notionals sum past a float's range" in status.stdout, status.stdout
-    finally:
-        clustergate("down", "--home", str(home))
+
+
+def test_status_says_a_snapshot_dated_ahead_is_ahead_not_a_negative_age_old(tmp_path: Path) -> None:
+    """rev2b: a desk whose only snapshot is dated an hour ahead (the execution layer's clock, or ts_epoch in ms): status
+    named the gate failing closed, but said `the oldest -3595 s old`, the negative age positions list and the alert
+    P26SnapshotsFromTheFuture were made to explain."""
+    from helpers import wait_for
+    with desk_without_book(tmp_path) as (home, data):
+        import redis
+        client = redis.Redis(port=data["redis"]["port"])  # the system's managed Redis
+        client.hset("quantum:position:snapshot:ETHUSDT", mapping={"position_amt": "2", "mark_price": "3000",
+                                                                  "ts_epoch": str(int(time.time()) + 3600)})
+        client.close()
+        status = wait_for(lambda: (s := clustergate("status", "--home", str(home))).returncode == 1 and s, 30,
+                          "status to exit 1 on a snapshot dated ahead")
+        line = next((x for x in status.stdout.splitlines() if x.startswith("gate: NO fresh position snapshot")), None)
+        assert line is not None, status.stdout
+        assert " s old" not in line and "ahead of the gate's clock" in line, line

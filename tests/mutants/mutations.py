@@ -5921,6 +5921,14 @@ MUTATIONS: list[Mutation] = [
         "            \"gate_stress\": stress if stress is not None and math.isfinite(stress) else None}",
         "            \"gate_stress\": stress}",
         ("tests/test_fix_review.py::test_status_json_stays_json_when_the_gates_notionals_sum_past_a_floats_range",)),
+    Mutation(
+        "status_gives_a_snapshot_dated_ahead_a_negative_age",
+        "status's line for a gate with no fresh snapshot, every one dated ahead, says how far ahead and why (a clock "
+        "ahead, ts_epoch in ms), not `the oldest -3595 s old` (rev2b)",
+        "launcher/overview.py",
+        "        when = (f\"the oldest {oldest:.0f} s old\" if oldest >= 0 else",
+        "        when = (f\"the oldest {oldest:.0f} s old\" if True else",
+        ("tests/test_fix_review.py::test_status_says_a_snapshot_dated_ahead_is_ahead_not_a_negative_age_old",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
