@@ -138,8 +138,9 @@ def gate_positions(topo: Topology, name: str, sample: dict[str, float] | None) -
     float's range, the gate fails closed (SPEC): every proposal is HOLD fail_closed_portfolio_state. ok is False when
     it does while snapshots exist (positions the desk cannot exit); with none at all (a flat desk whose execution layer
     deletes them, or a key_pattern it does not write) there may be nothing to exit, and status only says so.
-    None for an actor that is no gate, or a gate whose metrics did not answer."""
-    if topo.actors[name].kind != "gate":
+    None for an actor that is no gate, a gate whose metrics did not answer, or one not ready (its Redis reads fail: its
+    gauges hold no current read, a restarted gate's none at all, which read as no snapshot under the pattern)."""
+    if topo.actors[name].kind != "gate" or own_readiness(sample or {}, name) != 1.0:
         return None
     fresh, total = first(sample, "p26_symbols_with_snapshot"), first(sample, "p26_total_abs_notional")
     if fresh is None or total is None:

@@ -171,3 +171,30 @@ def test_status_says_a_snapshot_dated_ahead_is_ahead_not_a_negative_age_old(tmp_
         line = next((x for x in status.stdout.splitlines() if x.startswith("gate: NO fresh position snapshot")), None)
         assert line is not None, status.stdout
         assert " s old" not in line and "ahead of the gate's clock" in line, line
+
+
+def test_status_blames_no_key_pattern_for_a_gate_that_cannot_read_redis(tmp_path: Path) -> None:
+    """rev2b: Redis stopped and the gate restarted (it never read the snapshots: its gauges at their start values, 0
+    fresh and no age): status said `gate: no position snapshot under PATTERN (0 of 3 symbols): every proposal gets
+    HOLD (fail_closed_portfolio_state) ... the execution layer writes its positions elsewhere (positions.key_pattern)`
+    while ETHUSDT's snapshot sat fresh in Redis and every proposal got the fault HOLD redis_unavailable. A gate not
+    ready (its Redis reads fail) has read no snapshot to judge: the line waits for a read."""
+    import subprocess
+    import sys
+
+    from helpers import wait_for
+    with desk_without_book(tmp_path) as (home, data):
+        set_ = clustergate("positions", "set", "ETHUSDT", "--amount", "2", "--mark-price", "3000", "--home", str(home))
+        assert set_.returncode == 0, set_.stdout + set_.stderr
+        ctl = [sys.executable, "-m", "supervisor.supervisorctl", "-c", str(home / "supervisord.conf")]
+        for action in (["stop", "redis"], ["restart", "gate"]):
+            subprocess.run(ctl + action, capture_output=True, text=True, timeout=60)
+
+        def gate_row() -> dict | None:
+            said = json.loads(clustergate("status", "--home", str(home), "--json").stdout)
+            gate = next(r for r in said["programs"] if r["name"] == "gate")
+            return gate if gate.get("pid") and gate.get("ready") is False and gate.get("state") == "RUNNING" else None
+        wait_for(gate_row, 30, "the restarted gate to answer, not ready")
+        status = clustergate("status", "--home", str(home))
+        assert status.returncode == 1, status.stdout + status.stderr
+        assert "position snapshot" not in status.stdout, status.stdout

@@ -5929,6 +5929,14 @@ MUTATIONS: list[Mutation] = [
         "        when = (f\"the oldest {oldest:.0f} s old\" if oldest >= 0 else",
         "        when = (f\"the oldest {oldest:.0f} s old\" if True else",
         ("tests/test_fix_review.py::test_status_says_a_snapshot_dated_ahead_is_ahead_not_a_negative_age_old",)),
+    Mutation(
+        "status_judges_the_snapshots_of_a_gate_that_cannot_read_redis",
+        "status says nothing of the position snapshots of a gate that is not ready (its Redis reads fail): a restarted "
+        "gate's start values read as `no position snapshot under PATTERN`, blaming the key_pattern (rev2b)",
+        "launcher/overview.py",
+        "    if topo.actors[name].kind != \"gate\" or own_readiness(sample or {}, name) != 1.0:\n",
+        "    if topo.actors[name].kind != \"gate\":\n",
+        ("tests/test_fix_review.py::test_status_blames_no_key_pattern_for_a_gate_that_cannot_read_redis",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
