@@ -5937,6 +5937,15 @@ MUTATIONS: list[Mutation] = [
         "    if topo.actors[name].kind != \"gate\" or own_readiness(sample or {}, name) != 1.0:\n",
         "    if topo.actors[name].kind != \"gate\":\n",
         ("tests/test_fix_review.py::test_status_blames_no_key_pattern_for_a_gate_that_cannot_read_redis",)),
+    Mutation(
+        "clustergate_propose_says_an_outcome_unknown_hold_was_not_recorded",
+        "`clustergate propose`'s fault HOLD line says no recorded decision came back, not that the gate could not "
+        "record one, which an outcome-unknown detail contradicts (rev2b)",
+        "launcher/client.py",
+        "fault HOLD {unrecorded.get('gate_reason')}: no recorded decision came back \"",
+        "fault HOLD {unrecorded.get('gate_reason')}: the gate could not record a decision \"",
+        ("tests/test_gate_service.py::"
+         "test_clustergate_propose_exits_3_on_a_fault_hold_naming_its_reason_and_the_plan_id_to_retry_with",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
