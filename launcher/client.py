@@ -581,8 +581,9 @@ def cmd_propose(args: argparse.Namespace) -> int:
         print(f"plan_id {plan_id}", file=sys.stderr)
         unrecorded = _unrecorded_decision(reply)
         if unrecorded is not None:
-            print(f"clustergate propose: fault HOLD {unrecorded.get('gate_reason')}: the gate could not record a "
-                  f"decision ({unrecorded.get('detail')}); not a policy decision: retry with --plan-id {plan_id}",
+            # "could not record" would contradict an outcome-unknown detail: the issuer may have recorded one
+            print(f"clustergate propose: fault HOLD {unrecorded.get('gate_reason')}: no recorded decision came back "
+                  f"({unrecorded.get('detail')}); not a policy decision: retry with --plan-id {plan_id}",
                   file=sys.stderr)
     except (GateUnavailable, KeyboardInterrupt, Terminated, zmq.ZMQError) as exc:
         _hold_further_signals(previous, handled)

@@ -138,32 +138,39 @@ def gate_positions(topo: Topology, name: str, sample: dict[str, float] | None) -
     float's range, the gate fails closed (SPEC): every proposal is HOLD fail_closed_portfolio_state. ok is False when
     it does while snapshots exist (positions the desk cannot exit); with none at all (a flat desk whose execution layer
     deletes them, or a key_pattern it does not write) there may be nothing to exit, and status only says so.
-    None for an actor that is no gate, or a gate whose metrics did not answer."""
-    if topo.actors[name].kind != "gate":
+    None for an actor that is no gate, a gate whose metrics did not answer, or one not ready (its Redis reads fail: its
+    gauges hold no current read, a restarted gate's none at all, which read as no snapshot under the pattern)."""
+    if topo.actors[name].kind != "gate" or own_readiness(sample or {}, name) != 1.0:
         return None
     fresh, total = first(sample, "p26_symbols_with_snapshot"), first(sample, "p26_total_abs_notional")
     if fresh is None or total is None:
         return None
     ages = labelled(sample or {}, "p26_snapshot_age_seconds", "symbol")
     return {"fresh": int(fresh), "dated": len(ages), "oldest_age_s": max(ages.values(), default=None),
-            "symbols": len(topo.symbols), "total_abs_notional": total, "key_pattern": topo.positions.key_pattern,
+            "symbols": len(topo.symbols), "key_pattern": topo.positions.key_pattern,
+            # null past a float's range: status --json prints no Infinity, which is not JSON
+            "total_abs_notional": total if math.isfinite(total) else None,
             "stale_after_s": topo.positions.stale_after_s,
             "ok": (fresh > 0 or not ages) and math.isfinite(total)}
 
 
 def positions_line(gate: str, positions: dict[str, Any] | None) -> str | None:
     """status's line under the table for a gate that fails closed on the position snapshots, else None."""
-    if not positions or (positions["fresh"] > 0 and math.isfinite(positions["total_abs_notional"])):
+    if not positions or (positions["fresh"] > 0 and positions["total_abs_notional"] is not None):
         return None
     holds = "every proposal gets HOLD (fail_closed_portfolio_state)"
     if positions["fresh"] > 0:
         return (f"{gate}: the fresh position snapshots' notionals sum past a float's range (p26_total_abs_notional "
-                f"{positions['total_abs_notional']}): {holds} (`clustergate positions list` shows each)")
+                f"not finite): {holds} (`clustergate positions list` shows each)")
     if positions["dated"]:
+        oldest = positions["oldest_age_s"]
+        when = (f"the oldest {oldest:.0f} s old" if oldest >= 0 else  # every one dated ahead: no age to give
+                f"each dated {-oldest:,.0f} s or more ahead of the gate's clock: the execution layer's clock runs ahead, "
+                f"or it writes ts_epoch in milliseconds")
         return (f"{gate}: NO fresh position snapshot ({positions['dated']} of {positions['symbols']} symbols have one "
                 f"under {positions['key_pattern']}, each older than {positions['stale_after_s']:g} s, dated ahead or "
-                f"unusable; the oldest {positions['oldest_age_s']:.0f} s old): {holds} until the execution layer writes "
-                f"them (`clustergate positions list` shows each)")
+                f"unusable; {when}): {holds} until the execution layer writes them (`clustergate positions list` shows "
+                f"each)")
     return (f"{gate}: no position snapshot under {positions['key_pattern']} (0 of {positions['symbols']} symbols): "
             f"{holds}; nothing to exit if the desk is flat, else the execution layer writes its positions elsewhere "
             f"(positions.key_pattern) or not at all")
@@ -291,9 +298,11 @@ def gate_overview(topo: Topology, name: str, sample: dict[str, float] | None) ->
     if sample is None:
         return {"name": name, "answered": False, "metrics": f"{spec.host}:{spec.metrics_port}", "k_source": None,
                 "cluster_fallbacks": None, "gate_stress": None}
-    used = first(sample, "p26_cluster_stress_used")
+    used, stress = first(sample, "p26_cluster_stress_used"), first(sample, "p26_stress")
     return {"name": name, "answered": True, "k_source": None if used is None else ("cluster" if used == 1 else "proxy"),
-            "cluster_fallbacks": first(sample, "p26_cluster_fallback_total"), "gate_stress": first(sample, "p26_stress")}
+            "cluster_fallbacks": first(sample, "p26_cluster_fallback_total"),
+            # NaN (notionals past a float's range): null, as status --json prints no NaN, which is not JSON
+            "gate_stress": stress if stress is not None and math.isfinite(stress) else None}
 
 
 def gates_summary(gates: list[dict[str, Any]]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from launcher.keys import wrong_type
 from launcher.overview import shown_age
 from launcher.redis_conn import connect
 from launcher.schema import SchemaError
-from launcher.topology import Topology, load_topology
+from launcher.topology import Topology, load_topology, symbol_name_ok
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_TOPOLOGY = REPO / "configs" / "demo.yaml"
@@ -191,20 +191,27 @@ def glob_escaped(text: str) -> str:
 
 def other_snapshot_symbols(client: redis.Redis, pattern: str, allowlist: list[str]) -> list[str]:
     """The symbols outside the allowlist that have a key under the snapshot pattern (SCAN; a position the execution
-    layer holds in a symbol the topology does not name), sorted."""
+    layer holds in a symbol the topology does not name), sorted. A key whose {symbol} part no symbol could be (not
+    upper-case letters and digits: an execution layer's other keys beside its snapshots, or clustergate's own under a
+    short pattern) is none."""
     prefix, _, suffix = pattern.partition("{symbol}")
     found = set()
     for raw in client.scan_iter(match=glob_escaped(prefix) + "*" + glob_escaped(suffix), count=1000):
         key = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
         symbol = key[len(prefix):len(key) - len(suffix)] if len(key) > len(prefix) + len(suffix) else ""
-        if symbol and keys.position_snapshot(symbol, pattern) == key and symbol not in allowlist:
+        if symbol_name_ok(symbol) and keys.position_snapshot(symbol, pattern) == key and symbol not in allowlist:
             found.add(symbol)
     return sorted(found)
 
 
 def cmd_list(topo: Topology, client: redis.Redis, args: argparse.Namespace) -> int:
     pattern = topo.positions.key_pattern
-    others = other_snapshot_symbols(client, pattern, topo.symbols)
+    try:
+        others = other_snapshot_symbols(client, pattern, topo.symbols)
+    except redis.exceptions.NoPermissionError as exc:  # an ACL user refused SCAN still lists the allowlisted symbols
+        others = []
+        print(f"clustergate positions: snapshots of symbols outside the topology's symbols were not looked for: Redis "
+              f"refuses SCAN to this user ({exc})", file=sys.stderr)
     pipe = client.pipeline(transaction=False)
     for symbol in topo.symbols + others:
         pipe.hgetall(keys.position_snapshot(symbol, pattern))

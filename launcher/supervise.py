@@ -1362,7 +1362,7 @@ def running_symbols(home: Home) -> list[str] | None:
 def removed_held_notes(old_symbols: list[str] | None, topo: Topology) -> list[str]:
     """A line for each symbol the change takes out of `symbols` while its position snapshot is fresh and held: the gates
     read allowlisted snapshots alone, so its notional leaves the book's heat, concentration, corr_proxy and stress (and
-    `positions list` and status show allowlisted symbols alone)."""
+    status shows allowlisted symbols alone; `positions list` lists it NOT IN SYMBOLS)."""
     removed = [s for s in old_symbols or [] if s not in topo.symbols]
     if not removed or not topo.actors_of_kind("gate"):
         return []
@@ -1635,7 +1635,9 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
         files[path] = (text, 0o600)
     backup = {path: path.read_bytes() if path.exists() else None for path in files}
     cadence_note = cadence_change_note(running_cadence_s(home), topo) if home.topology.exists() else None
-    removed_notes = removed_held_notes(running_symbols(home), topo) if was_running and home.topology.exists() else []
+    old_symbols = running_symbols(home) if home.topology.exists() else None  # before the copy is switched
+    # Stopped (`down`, edit, `up`): a managed Redis answers only once started, so the notes come after the wait below.
+    removed_notes = removed_held_notes(old_symbols, topo) if was_running else []
     interrupt = DeferredInterrupt()  # a change is applied whole: Ctrl-C, a kill or a hang-up waits for its end
     try:
         with interrupt:
@@ -1679,6 +1681,9 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
                   f"starting its programs; `{as_typed()} status --home {shlex.quote(str(home.root))}` shows when they are ready", sys.stderr)
             return 128 + interrupt.signum
         ok = wait_until_ready(sup, topo, home, args.timeout)
+        if not was_running:
+            for note in removed_held_notes(old_symbols, topo):
+                tell(note)
     except KeyboardInterrupt:
         if not interrupt.applied:
             raise  # before the change began, or it failed and its files are back: cmd_up says nothing was changed

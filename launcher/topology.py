@@ -818,6 +818,11 @@ def _check_cluster_inputs(v: Validator, topo: Topology) -> None:
             v.problem(("clusters", "max_tick_jump_by_symbol", symbol), f"must be a number in (0, 100], got {limit!r}")
 
 
+def symbol_name_ok(s: str) -> bool:
+    """Whether s can be a symbol: ASCII upper-case letters and digits (and _), as validate requires of `symbols`."""
+    return bool(s) and s.isascii() and s.replace("_", "").isalnum() and s.upper() == s
+
+
 def _check_symbols(v: Validator, topo: Topology) -> None:
     if not topo.symbols:
         v.problem(("symbols",), "the allowlist is empty")
@@ -827,7 +832,7 @@ def _check_symbols(v: Validator, topo: Topology) -> None:
         if foreign:  # a Cyrillic Т looks like T: "BTCUSDТ" would be a symbol no exchange feed ever prices
             v.problem(("symbols", i), f"symbol {s!r} holds {', '.join(f'{c!r} (U+{ord(c):04X})' for c in foreign[:3])}, "
                                       f"not ASCII: write it in ASCII upper-case letters and digits, e.g. BTCUSDT")
-        elif not s or not s.replace("_", "").isalnum() or s.upper() != s:
+        elif not symbol_name_ok(s):
             v.problem(("symbols", i), f"symbol {s!r} must be upper-case letters and digits, e.g. BTCUSDT")
         if s in seen:
             v.problem(("symbols", i), f"duplicate symbol {s!r}")
@@ -1136,10 +1141,11 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
             syn = s.synthetic
             for key in ("start_prices", "volatility"):
                 for sym, value in getattr(syn, key).items():
-                    if sym not in allow:
-                        v.problem(base + ("synthetic", key, sym), f"{sym} is not in symbols")
                     path = base + ("synthetic", key, sym)
-                    if not value > 0 and not any(p.path == path for p in v.problems):  # not a refused value's placeholder
+                    refused = any(p.path == path for p in v.problems)  # the value's own refusal, 0.0 its placeholder
+                    if sym not in allow:
+                        v.problem(path, f"{sym} is not in symbols")
+                    if not value > 0 and not refused:
                         v.problem(path, f"must be > 0, got {value!r}")
             for pair, rho in syn.correlation.items():
                 parts = pair.split("/")

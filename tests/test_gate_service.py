@@ -513,6 +513,8 @@ def test_clustergate_propose_exits_3_on_a_fault_hold_naming_its_reason_and_the_p
             plan, "HOLD", "permit_unavailable", False), decision
         fault_line = [line for line in result.stderr.splitlines() if "permit_unavailable" in line]
         assert fault_line and f"--plan-id {plan}" in fault_line[0], result.stderr
+        # rev2b: not "the gate could not record a decision", which an outcome-unknown detail contradicts
+        assert "no recorded decision came back (outcome unknown" in fault_line[0], fault_line[0]
         p26.issuer.start()
 
         def retried() -> subprocess.CompletedProcess | None:

@@ -3871,8 +3871,8 @@ MUTATIONS: list[Mutation] = [
         "feed_volatility_0_valid",
         "validate refuses a synthetic volatility of 0 (canfail)",
         "launcher/topology.py",
-        "                    if not value > 0 and not any(p.path == path for p in v.problems):",
-        "                    if not value >= 0 and not any(p.path == path for p in v.problems):",
+        "                    if not value > 0 and not refused:",
+        "                    if not value >= 0 and not refused:",
         (TV_REFUSED,)),
     Mutation(
         "tick_jump_for_a_symbol_outside_the_allowlist_valid",
@@ -5853,7 +5853,7 @@ MUTATIONS: list[Mutation] = [
         "an infinite start price is refused once, not also as `must be > 0, got 0.0`, the placeholder of the first "
         "refusal (rev-book)",
         "launcher/topology.py",
-        "                    if not value > 0 and not any(p.path == path for p in v.problems):",
+        "                    if not value > 0 and not refused:",
         "                    if not value > 0:",
         ("tests/test_book_review.py::test_validate_names_an_infinite_start_price_once_not_as_a_zero_too",)),
     Mutation(
@@ -5861,8 +5861,8 @@ MUTATIONS: list[Mutation] = [
         "`positions list` lists a snapshot of a symbol outside the topology's symbols, NOT IN SYMBOLS (the gates do not "
         "count it; it was left out, unseen by every command) (rev-book)",
         "launcher/positions.py",
-        "    others = other_snapshot_symbols(client, pattern, topo.symbols)\n",
-        "    others: list[str] = []\n",
+        "        others = other_snapshot_symbols(client, pattern, topo.symbols)\n",
+        "        others: list[str] = []\n",
         ("tests/test_book_review.py::test_positions_list_names_a_held_snapshot_of_a_symbol_outside_the_allowlist",)),
     Mutation(
         "positions_list_calls_a_snapshot_dated_ahead_stale",
@@ -5872,6 +5872,80 @@ MUTATIONS: list[Mutation] = [
         "            \"stale\": stale, \"ahead\": not_fresh == \"future\",\n",
         "            \"stale\": stale, \"ahead\": False,\n",
         ("tests/test_book_review.py::test_positions_list_says_a_snapshot_dated_ahead_is_ahead_not_just_stale",)),
+    Mutation(
+        "positions_list_takes_any_key_under_the_pattern_for_a_symbol",
+        "`positions list` lists as NOT IN SYMBOLS only keys whose {symbol} part could be a symbol (upper-case letters "
+        "and digits), not an execution layer's other keys beside its snapshots nor clustergate's own under a short "
+        "key_pattern (rev2b)",
+        "launcher/positions.py",
+        "        if symbol_name_ok(symbol) and keys.position_snapshot(symbol, pattern) == key and symbol not in allowlist:\n",
+        "        if symbol and keys.position_snapshot(symbol, pattern) == key and symbol not in allowlist:\n",
+        ("tests/test_fix_review.py::test_positions_list_lists_no_key_that_cannot_name_a_symbol_as_not_in_symbols",)),
+    Mutation(
+        "validate_hides_a_bad_start_price_behind_not_in_symbols",
+        "a start price or volatility <= 0 of a symbol outside symbols is named both ways (not in symbols, must be > 0): "
+        "only the value's own refusal leaves out the placeholder's `must be > 0` (rev2b)",
+        "launcher/topology.py",
+        "                    if not value > 0 and not refused:\n",
+        "                    if not value > 0 and not any(p.path == path for p in v.problems):\n",
+        ("tests/test_fix_review.py::test_validate_names_a_bad_start_price_of_a_symbol_outside_symbols_both_ways",)),
+    Mutation(
+        "up_after_down_silent_on_a_held_symbol_taken_out_of_the_allowlist",
+        "`up` of a stopped system (`down`, edit, `up`) that takes a held symbol out of `symbols` names it too, once "
+        "its programs (a managed Redis) are up; only an `up` of a running system did (rev2b)",
+        "launcher/supervise.py",
+        "        if not was_running:\n            for note in removed_held_notes(old_symbols, topo):\n",
+        "        if False:\n            for note in removed_held_notes(old_symbols, topo):\n",
+        ("tests/test_fix_review.py::test_an_up_after_down_that_takes_a_held_symbol_out_of_symbols_says_so_too",)),
+    Mutation(
+        "positions_list_fails_whole_for_a_user_that_may_not_scan",
+        "`positions list` under a Redis ACL user refused SCAN lists the allowlisted symbols and says on stderr that "
+        "symbols outside them were not looked for, exit 0 (it failed whole, exit 1, since rev-book's SCAN) (rev2b)",
+        "launcher/positions.py",
+        "    except redis.exceptions.NoPermissionError as exc:",
+        "    except ZeroDivisionError as exc:",
+        ("tests/test_fix_review.py::test_positions_list_still_lists_the_symbols_for_a_redis_user_that_may_not_scan",)),
+    Mutation(
+        "status_json_prints_an_infinite_total_abs_notional",
+        "status --json's gate `positions` carries total_abs_notional null past a float's range, not Infinity, which "
+        "is not JSON (rev2b)",
+        "launcher/overview.py",
+        "            \"total_abs_notional\": total if math.isfinite(total) else None,\n",
+        "            \"total_abs_notional\": total,\n",
+        ("tests/test_fix_review.py::test_status_json_stays_json_when_the_gates_notionals_sum_past_a_floats_range",)),
+    Mutation(
+        "status_json_prints_a_nan_gate_stress",
+        "status --json's overview gate_stress is null when the gate's p26_stress is NaN (notionals past a float's "
+        "range), not NaN, which is not JSON (rev2b)",
+        "launcher/overview.py",
+        "            \"gate_stress\": stress if stress is not None and math.isfinite(stress) else None}",
+        "            \"gate_stress\": stress}",
+        ("tests/test_fix_review.py::test_status_json_stays_json_when_the_gates_notionals_sum_past_a_floats_range",)),
+    Mutation(
+        "status_gives_a_snapshot_dated_ahead_a_negative_age",
+        "status's line for a gate with no fresh snapshot, every one dated ahead, says how far ahead and why (a clock "
+        "ahead, ts_epoch in ms), not `the oldest -3595 s old` (rev2b)",
+        "launcher/overview.py",
+        "        when = (f\"the oldest {oldest:.0f} s old\" if oldest >= 0 else",
+        "        when = (f\"the oldest {oldest:.0f} s old\" if True else",
+        ("tests/test_fix_review.py::test_status_says_a_snapshot_dated_ahead_is_ahead_not_a_negative_age_old",)),
+    Mutation(
+        "status_judges_the_snapshots_of_a_gate_that_cannot_read_redis",
+        "status says nothing of the position snapshots of a gate that is not ready (its Redis reads fail): a restarted "
+        "gate's start values read as `no position snapshot under PATTERN`, blaming the key_pattern (rev2b)",
+        "launcher/overview.py",
+        "    if topo.actors[name].kind != \"gate\" or own_readiness(sample or {}, name) != 1.0:\n",
+        "    if topo.actors[name].kind != \"gate\":\n",
+        ("tests/test_fix_review.py::test_status_blames_no_key_pattern_for_a_gate_that_cannot_read_redis",)),
+    Mutation(
+        "clustergate_propose_says_an_outcome_unknown_hold_was_not_recorded",
+        "`clustergate propose`'s fault HOLD line says no recorded decision came back, not that the gate could not "
+        "record one, which an outcome-unknown detail contradicts (rev2b)",
+        "launcher/client.py",
+        "fault HOLD {unrecorded.get('gate_reason')}: no recorded decision came back \"",
+        "fault HOLD {unrecorded.get('gate_reason')}: the gate could not record a decision \"",
+        ("tests/test_gate_service.py::"
+         "test_clustergate_propose_exits_3_on_a_fault_hold_naming_its_reason_and_the_plan_id_to_retry_with",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
