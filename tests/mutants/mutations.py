@@ -5803,6 +5803,19 @@ MUTATIONS: list[Mutation] = [
         "    return 0\n",
         ("tests/test_gate_service.py::"
          "test_clustergate_propose_exits_3_on_a_fault_hold_naming_its_reason_and_the_plan_id_to_retry_with",)),
+    Mutation(
+        "restart_loop_alert_needs_thirty_restarts",
+        "an actor restarted 3 times in 15 minutes (a crash loop that supervisord keeps restarting, up at most scrapes) "
+        "raises ClustergateActorRestarting; one planned restart does not (revmon)",
+        "configs/alerts.yml",
+        "        expr: changes(clustergate_actor_started_timestamp_seconds{kind!~\"gate|permit_issuer\"}[15m]) >= 3\n",
+        "        expr: changes(clustergate_actor_started_timestamp_seconds{kind!~\"gate|permit_issuer\"}[15m]) >= 30\n",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",
+         "tests/test_monitor_live.py::"
+         "test_an_actor_restarting_in_a_loop_raises_clustergate_actor_restarting_and_one_restart_does_not"),
+        also=(("configs/alerts.yml",
+               "        expr: changes(clustergate_actor_started_timestamp_seconds{kind=~\"gate|permit_issuer\"}[15m]) >= 3\n",
+               "        expr: changes(clustergate_actor_started_timestamp_seconds{kind=~\"gate|permit_issuer\"}[15m]) >= 30\n"),)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
