@@ -227,21 +227,31 @@ def _kill_home_prometheus(home: Path) -> None:
     stop_processes([p for p in home_processes(Home(home)) if p.what == "prometheus"])
 
 
-@pytest.fixture(scope="module")
-def monitored(tmp_path_factory) -> Monitored:
+def fast_rules_file(tmp: Path) -> Path:
     if shutil.which("prometheus") is None:
         pytest.fail("prometheus is not on PATH: run `bash .ci/install-promtool` as root (make test does)")
-    tmp = tmp_path_factory.mktemp("monitor")
     rules = tmp / "alerts-fast.yml"
     rules.write_text(fast_rules(ALERTS.read_text(), FOR_S))
+    return rules
+
+
+def up_and_monitored(system: LiveSystem, rules: Path) -> Monitored:
+    """`up` the system, then `monitor up` with the rules, scraping every SCRAPE_INTERVAL_S."""
+    system.up()
+    up = clustergate("monitor", "up", "--home", str(system.home), "--rules", str(rules),
+                     "--scrape-interval", str(SCRAPE_INTERVAL_S))
+    assert up.returncode == 0, up.stdout + up.stderr
+    url = json.loads((system.home / "run" / "prometheus" / "monitor.json").read_text())["url"]
+    return Monitored(system, url, rules)
+
+
+@pytest.fixture(scope="module")
+def monitored(tmp_path_factory) -> Monitored:
+    tmp = tmp_path_factory.mktemp("monitor")
+    rules = fast_rules_file(tmp)
     system = LiveSystem(tmp)
     try:
-        system.up()
-        up = clustergate("monitor", "up", "--home", str(system.home), "--rules", str(rules),
-                         "--scrape-interval", str(SCRAPE_INTERVAL_S))
-        assert up.returncode == 0, up.stdout + up.stderr
-        url = json.loads((system.home / "run" / "prometheus" / "monitor.json").read_text())["url"]
-        yield Monitored(system, url, rules)
+        yield up_and_monitored(system, rules)
     finally:
         clustergate("monitor", "down", "--home", str(system.home))
         system.down()
@@ -551,6 +561,38 @@ def test_an_actor_restarting_in_a_loop_raises_clustergate_actor_restarting_and_o
              "ClustergateActorRestarting firing after the third start", interval_s=0.1)
     wait_for(lambda: RESTART_ALERT not in monitored.active_alerts(), 60,
              "ClustergateActorRestarting resolved once the starts left its window", interval_s=0.5)
+
+
+def test_a_fresh_start_warming_up_raises_neither_p27_updates_stalled_nor_p26_cluster_stress_not_used(
+        tmp_path: Path) -> None:
+    """revmon: a fresh `up` at the production cadence (60 s: 11 minutes before the first matrix) under the shipped rules
+    fired P27UpdatesStalled and, critical, P26ClusterStressNotUsed 5.5 minutes in, a normal warm-up that P27CorrNotReady
+    allows 15 minutes. Here the demo's warm-up is stretched (min_returns 40: 41 s) past the fast rules' `for:`, and
+    neither rule may fire before the gate first takes K from the cluster."""
+    rules = fast_rules_file(tmp_path)
+    system = LiveSystem(tmp_path)
+    system.data["clusters"]["min_returns"] = 40
+    write_topology(system.topology, system.data)
+    watched = {"P27UpdatesStalled", "P26ClusterStressNotUsed"}
+    fired: set[str] = set()
+    proxy_seen_at: list[float] = []
+    try:
+        monitor = up_and_monitored(system, rules)
+
+        def warm_up_over() -> bool:
+            fired.update(name for (name, _), state in monitor.active_alerts().items() if name in watched)
+            if monitor.query("max_over_time(p26_cluster_stress_used[30m]) == 0")["data"]["result"]:
+                proxy_seen_at.append(time.monotonic())
+            return bool(monitor.query("p26_cluster_stress_used == 1")["data"]["result"])
+
+        wait_for(warm_up_over, 180, "the gate to take K from the cluster after the warm-up", interval_s=0.2)
+        # the rules' conditions held longer than their `for:` while the gate took K from the proxy
+        assert proxy_seen_at and proxy_seen_at[-1] - proxy_seen_at[0] > 3 * FOR_S, proxy_seen_at
+        assert not fired, f"{sorted(fired)} raised by a fresh start's warm-up"
+    finally:
+        clustergate("monitor", "down", "--home", str(system.home))
+        system.down()
+        _kill_home_prometheus(system.home)
 
 
 def send_some_proposals(system: LiveSystem) -> None:

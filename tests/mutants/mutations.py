@@ -257,8 +257,8 @@ MUTATIONS: list[Mutation] = [
         "p27_updates_stalled_never_fires",
         "a state writer that gets no new state raises P27UpdatesStalled (issue 15: live Prometheus)",
         "configs/alerts.yml",
-        "expr: rate(p27_updates_total[10m]) == 0\n",
-        "expr: rate(p27_updates_total[10m]) < 0\n",
+        "          rate(p27_updates_total[10m]) == 0\n",
+        "          rate(p27_updates_total[10m]) < 0\n",
         (MONITOR_LIVE + "::test_a_writer_that_gets_no_new_state_raises_p27_updates_stalled_pending_then_firing_and_it_resolves",)),
     Mutation(
         "monitor_listens_elsewhere_than_its_url",
@@ -5816,6 +5816,19 @@ MUTATIONS: list[Mutation] = [
         also=(("configs/alerts.yml",
                "        expr: changes(clustergate_actor_started_timestamp_seconds{kind=~\"gate|permit_issuer\"}[15m]) >= 3\n",
                "        expr: changes(clustergate_actor_started_timestamp_seconds{kind=~\"gate|permit_issuer\"}[15m]) >= 30\n"),)),
+    Mutation(
+        "cold_start_warm_up_pages_cluster_stress_not_used",
+        "a fresh start warming up (the actor started within 15 minutes and no correlation matrix ready yet) raises "
+        "neither P27UpdatesStalled nor P26ClusterStressNotUsed; a warm-up not over at 15 minutes still does (revmon)",
+        "configs/alerts.yml",
+        "          max_over_time(p26_cluster_stress_used[30m]) == 0\n          unless on(job, instance)\n          (time() - clustergate_actor_started_timestamp_seconds < 900",
+        "          max_over_time(p26_cluster_stress_used[30m]) == 0\n          unless on(job, instance)\n          (time() - clustergate_actor_started_timestamp_seconds < 0",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",
+         "tests/test_monitor_live.py::"
+         "test_a_fresh_start_warming_up_raises_neither_p27_updates_stalled_nor_p26_cluster_stress_not_used"),
+        also=(("configs/alerts.yml",
+               "          rate(p27_updates_total[10m]) == 0\n          unless on(job, instance)\n          (time() - clustergate_actor_started_timestamp_seconds < 900",
+               "          rate(p27_updates_total[10m]) == 0\n          unless on(job, instance)\n          (time() - clustergate_actor_started_timestamp_seconds < 0"),)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
@@ -6242,8 +6255,8 @@ SPEC_MUTATIONS += [
          "configs/alerts.yml", "expr: max(p26_snapshot_age_seconds) >= 300\n", "expr: max(p26_snapshot_age_seconds) > 300\n",
          ALERTS),
     spec("spec_cluster_stress_used_alert_uses_increase", "health: p26_cluster_stress_used is a gauge: max_over_time, "
-         "not increase", "configs/alerts.yml", "expr: max_over_time(p26_cluster_stress_used[30m]) == 0\n",
-         "expr: increase(p26_cluster_stress_used[30m]) == 0\n", ALERTS),
+         "not increase", "configs/alerts.yml", "          max_over_time(p26_cluster_stress_used[30m]) == 0\n",
+         "          increase(p26_cluster_stress_used[30m]) == 0\n", ALERTS),
     spec("spec_fallback_alert_tolerates_one", "health: increase(p26_cluster_fallback_total[30m]) == 0",
          "configs/alerts.yml", "          increase(p26_cluster_fallback_total[30m]) > 0\n",
          "          increase(p26_cluster_fallback_total[30m]) > 1\n", ALERTS),
