@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 import yaml
 
-from helpers import REPO, free_port, wait_for, write_topology
+from helpers import REPO, free_port, retarget, two_gates_data, wait_for, write_topology
 from launcher.monitor import data_dir, unix_seconds
 from launcher.supervise import Home, home_processes, stop_processes
 from launcher.client import GateClient
@@ -589,6 +589,31 @@ def test_a_fresh_start_warming_up_raises_neither_p27_updates_stalled_nor_p26_clu
         # the rules' conditions held longer than their `for:` while the gate took K from the proxy
         assert proxy_seen_at and proxy_seen_at[-1] - proxy_seen_at[0] > 3 * FOR_S, proxy_seen_at
         assert not fired, f"{sorted(fired)} raised by a fresh start's warm-up"
+    finally:
+        clustergate("monitor", "down", "--home", str(system.home))
+        system.down()
+        _kill_home_prometheus(system.home)
+
+
+def test_a_second_gate_whose_metrics_endpoint_is_down_raises_clustergate_actor_down_as_critical(tmp_path: Path) -> None:
+    """revmon: ClustergateActorDown matched the job names gate and permit_issuer, so with two execution hosts
+    (configs/ha.yaml's gate_b) a second gate stopped raised only the warning the other actors get, after 2m, not the
+    critical one after 1m. `monitor up` labels each target with its kind, and the rule reads it."""
+    rules = fast_rules_file(tmp_path)
+    system = LiveSystem(tmp_path)
+    system.data = retarget(two_gates_data())
+    write_topology(system.topology, system.data)
+    try:
+        monitor = up_and_monitored(system, rules)
+
+        def gate_b_down_alert() -> dict[str, str] | None:
+            alerts = monitor.get("/api/v1/alerts")["data"]["alerts"]
+            return next((a["labels"] for a in alerts if a["labels"]["alertname"] == "ClustergateActorDown"
+                         and a["labels"].get("job") == "gate_b" and a["state"] == "firing"), None)
+
+        system.supervisor.api.stopProcess("gate_b")
+        labels = wait_for(gate_b_down_alert, 30, "ClustergateActorDown firing for gate_b", interval_s=0.2)
+        assert labels["severity"] == "critical", labels
     finally:
         clustergate("monitor", "down", "--home", str(system.home))
         system.down()

@@ -236,8 +236,8 @@ MUTATIONS: list[Mutation] = [
         "state_writer_down_never_alerts",
         "a stopped state writer raises ClustergateActorDown (issue 15: proven on a live Prometheus)",
         "configs/alerts.yml",
-        'expr: up{job!~"gate|permit_issuer"} == 0\n',
-        'expr: up{job!~"gate|permit_issuer"} == 2\n',
+        'expr: up{job!~"gate|permit_issuer",clustergate_kind!~"gate|permit_issuer"} == 0\n',
+        'expr: up{job!~"gate|permit_issuer",clustergate_kind!~"gate|permit_issuer"} == 2\n',
         (MONITOR_LIVE,)),
     Mutation(
         "p27_updates_absent_never_fires",
@@ -3979,8 +3979,8 @@ MUTATIONS: list[Mutation] = [
         "a permit issuer whose metrics endpoint is down is critical after 1m, as a gate is: no permit can be issued "
         "(canfail)",
         "configs/alerts.yml",
-        "expr: up{job=~\"gate|permit_issuer\"} == 0\n",
-        "expr: up{job=~\"gate\"} == 0\n",
+        "expr: up{job=~\"gate|permit_issuer\"} == 0 or up{clustergate_kind=~\"gate|permit_issuer\"} == 0\n",
+        "expr: up{job=~\"gate\"} == 0 or up{clustergate_kind=~\"gate\"} == 0\n",
         ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
     Mutation(
         "issuer_stream_retention_is_the_shortest_ttl",
@@ -5829,6 +5829,27 @@ MUTATIONS: list[Mutation] = [
         also=(("configs/alerts.yml",
                "          rate(p27_updates_total[10m]) == 0\n          unless on(job, instance)\n          (time() - clustergate_actor_started_timestamp_seconds < 900",
                "          rate(p27_updates_total[10m]) == 0\n          unless on(job, instance)\n          (time() - clustergate_actor_started_timestamp_seconds < 0"),)),
+    Mutation(
+        "second_gate_down_is_only_a_warning",
+        "a second gate or permit issuer (configs/ha.yaml's gate_b) whose metrics endpoint is down raises "
+        "ClustergateActorDown as critical after 1m, by its target's clustergate_kind, not by job name alone (revmon)",
+        "configs/alerts.yml",
+        '        expr: up{job=~"gate|permit_issuer"} == 0 or up{clustergate_kind=~"gate|permit_issuer"} == 0\n',
+        '        expr: up{job=~"gate|permit_issuer"} == 0\n',
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",
+         "tests/test_monitor_live.py::test_a_second_gate_whose_metrics_endpoint_is_down_raises_clustergate_actor_down_as_critical"),
+        also=(("configs/alerts.yml",
+               '        expr: up{job!~"gate|permit_issuer",clustergate_kind!~"gate|permit_issuer"} == 0\n',
+               '        expr: up{job!~"gate|permit_issuer"} == 0\n'),)),
+    Mutation(
+        "scrape_targets_carry_no_kind",
+        "`clustergate prometheus-config` (and `monitor up`) label each target with its actor's kind, which "
+        "ClustergateActorDown reads to tell a second gate for a gate (revmon)",
+        "launcher/monitoring.py",
+        '                                    "labels": {"clustergate_kind": spec.kind}}],\n',
+        '                                    }],\n',
+        ("tests/test_alerts.py::test_each_scrape_target_is_labelled_with_its_actors_kind_so_a_second_gate_is_alerted_as_a_gate",
+         "tests/test_monitor_live.py::test_a_second_gate_whose_metrics_endpoint_is_down_raises_clustergate_actor_down_as_critical")),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
