@@ -595,6 +595,31 @@ def test_a_fresh_start_warming_up_raises_neither_p27_updates_stalled_nor_p26_clu
         _kill_home_prometheus(system.home)
 
 
+def test_redis_stopped_with_no_proposal_coming_raises_a_critical_clustergate_actor_not_ready_for_the_gate(
+        monitored: Monitored) -> None:
+    """revmon: Redis stopped and no proposal coming: the gate and the permit issuer were not ready, every exit would
+    get a fault HOLD, and the only alert was ClustergateActorNotReady as a warning after 5m (P26DecisionsFailClosed
+    needs a proposal to fail). For a gate or a permit issuer it is critical, after 1m, and it resolves with Redis."""
+    wait_for(lambda: not monitored.active_alerts(), 30, "no active alert on the healthy demo", interval_s=0.2)
+    api = monitored.system.supervisor.api
+
+    def not_ready_alert(job: str) -> dict[str, str] | None:
+        alerts = monitored.get("/api/v1/alerts")["data"]["alerts"]
+        return next((a["labels"] for a in alerts if a["labels"]["alertname"] == "ClustergateActorNotReady"
+                     and a["labels"].get("job") == job and a["state"] == "firing"), None)
+
+    api.stopProcess("redis")
+    try:
+        gate = wait_for(lambda: not_ready_alert("gate"), 30, "ClustergateActorNotReady firing for the gate", interval_s=0.2)
+        issuer = wait_for(lambda: not_ready_alert("permit_issuer"), 30, "ClustergateActorNotReady firing for the issuer",
+                          interval_s=0.2)
+    finally:
+        api.startProcess("redis")
+    assert gate["severity"] == "critical" and issuer["severity"] == "critical", (gate, issuer)
+    wait_for(lambda: not any(name == "ClustergateActorNotReady" for name, _ in monitored.active_alerts()), 60,
+             "ClustergateActorNotReady resolved once Redis is back", interval_s=0.2)
+
+
 def test_a_second_gate_whose_metrics_endpoint_is_down_raises_clustergate_actor_down_as_critical(tmp_path: Path) -> None:
     """revmon: ClustergateActorDown matched the job names gate and permit_issuer, so with two execution hosts
     (configs/ha.yaml's gate_b) a second gate stopped raised only the warning the other actors get, after 2m, not the

@@ -5850,6 +5850,18 @@ MUTATIONS: list[Mutation] = [
         '                                    }],\n',
         ("tests/test_alerts.py::test_each_scrape_target_is_labelled_with_its_actors_kind_so_a_second_gate_is_alerted_as_a_gate",
          "tests/test_monitor_live.py::test_a_second_gate_whose_metrics_endpoint_is_down_raises_clustergate_actor_down_as_critical")),
+    Mutation(
+        "gate_not_ready_is_only_a_late_warning",
+        "a gate or permit issuer not ready (Redis stopped, full or read-only) raises a critical ClustergateActorNotReady "
+        "after 1m, before any proposal fails (revmon)",
+        "configs/alerts.yml",
+        '        expr: clustergate_actor_ready{kind=~"gate|permit_issuer"} == 0\n        for: 1m\n        labels:\n'
+        '          severity: critical\n',
+        '        expr: clustergate_actor_ready{kind=~"gate|permit_issuer"} == 0\n        for: 5m\n        labels:\n'
+        '          severity: warning\n',
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",
+         "tests/test_monitor_live.py::"
+         "test_redis_stopped_with_no_proposal_coming_raises_a_critical_clustergate_actor_not_ready_for_the_gate")),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
