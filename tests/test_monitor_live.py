@@ -498,7 +498,10 @@ def test_stopping_the_state_writer_raises_its_staleness_alerts_pending_then_firi
         assert states[:2] == ["pending", "firing"], f"{key} went {states}, not pending then firing"
     wait_for(lambda: not STALENESS_ALERTS & set(monitored.active_alerts()), 30,
              "the staleness alerts resolved after the state writer started again", interval_s=0.2)
-    firing = monitored.query('ALERTS{alertstate="firing",job="state_writer"}')["data"]["result"]
+    # Not ClustergateActorRestarting: this stop and start is a start its cut window (RESTART_WINDOW) counts with
+    # the restarts of the tests before (a topology changed and put back by `up`).
+    firing = monitored.query(
+        f'ALERTS{{alertstate="firing",job="state_writer",alertname!="{RESTART_ALERT[0]}"}}')["data"]["result"]
     assert firing == [], firing
 
 
@@ -549,11 +552,15 @@ def test_an_actor_restarting_in_a_loop_raises_clustergate_actor_restarting_and_o
         wait_for(lambda: scraped_start() not in (None, before), 30, "Prometheus to scrape the new state writer's start",
                  interval_s=0.1)
 
+    def restarts_in_window() -> list[float]:
+        return [float(c["value"][1]) for c in monitored.query(f"changes({started}{RESTART_WINDOW})")["data"]["result"]]
+
+    # an earlier test's stop and start of the state writer out of the window first
+    wait_for(lambda: restarts_in_window() == [0.0], 60, "no state writer start in the cut window", interval_s=0.5)
     crash_and_wait_for_the_new_process_scraped()
     rule = next(r for g in yaml.safe_load(monitored.rules.read_text())["groups"] for r in g["rules"]
                 if r.get("alert") == RESTART_ALERT[0] and "!~" in r["expr"])  # the rule for a state writer
-    changes = monitored.query(f"changes({started}{RESTART_WINDOW})")["data"]["result"]
-    assert [float(c["value"][1]) for c in changes] == [1.0], changes  # one restart in the window: a planned one
+    assert restarts_in_window() == [1.0]  # one restart in the window: a planned one
     assert monitored.query(rule["expr"])["data"]["result"] == [], rule["expr"]
     crash_and_wait_for_the_new_process_scraped()
     crash_and_wait_for_the_new_process_scraped()
@@ -580,12 +587,16 @@ def test_a_fresh_start_warming_up_raises_neither_p27_updates_stalled_nor_p26_clu
         monitor = up_and_monitored(system, rules)
 
         def warm_up_over() -> bool:
+            # Until the matrix is ready: from then the gate takes K from the cluster within a cadence and a state read
+            # (seconds; longer than the fast rules' `for:` on a loaded host, not than the shipped 5m).
+            if monitor.query("max(p27_corr_ready) == 1")["data"]["result"]:
+                return True
             fired.update(name for (name, _), state in monitor.active_alerts().items() if name in watched)
             if monitor.query("max_over_time(p26_cluster_stress_used[30m]) == 0")["data"]["result"]:
                 proxy_seen_at.append(time.monotonic())
-            return bool(monitor.query("p26_cluster_stress_used == 1")["data"]["result"])
+            return False
 
-        wait_for(warm_up_over, 180, "the gate to take K from the cluster after the warm-up", interval_s=0.2)
+        wait_for(warm_up_over, 180, "the correlation matrix ready after the warm-up", interval_s=0.2)
         # the rules' conditions held longer than their `for:` while the gate took K from the proxy
         assert proxy_seen_at and proxy_seen_at[-1] - proxy_seen_at[0] > 3 * FOR_S, proxy_seen_at
         assert not fired, f"{sorted(fired)} raised by a fresh start's warm-up"

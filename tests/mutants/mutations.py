@@ -5821,14 +5821,14 @@ MUTATIONS: list[Mutation] = [
         "a fresh start warming up (the actor started within 15 minutes and no correlation matrix ready yet) raises "
         "neither P27UpdatesStalled nor P26ClusterStressNotUsed; a warm-up not over at 15 minutes still does (revmon)",
         "configs/alerts.yml",
-        "          max_over_time(p26_cluster_stress_used[30m]) == 0\n          unless on(job, instance)\n          (time() - clustergate_actor_started_timestamp_seconds < 900",
-        "          max_over_time(p26_cluster_stress_used[30m]) == 0\n          unless on(job, instance)\n          (time() - clustergate_actor_started_timestamp_seconds < 0",
+        "          max_over_time(p26_cluster_stress_used[30m]) == 0\n          unless on(job, instance)\n          (time() - max_over_time(clustergate_actor_started_timestamp_seconds[1m]) < 900",
+        "          max_over_time(p26_cluster_stress_used[30m]) == 0\n          unless on(job, instance)\n          (time() - max_over_time(clustergate_actor_started_timestamp_seconds[1m]) < 0",
         ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",
          "tests/test_monitor_live.py::"
          "test_a_fresh_start_warming_up_raises_neither_p27_updates_stalled_nor_p26_cluster_stress_not_used"),
         also=(("configs/alerts.yml",
-               "          rate(p27_updates_total[10m]) == 0\n          unless on(job, instance)\n          (time() - clustergate_actor_started_timestamp_seconds < 900",
-               "          rate(p27_updates_total[10m]) == 0\n          unless on(job, instance)\n          (time() - clustergate_actor_started_timestamp_seconds < 0"),)),
+               "          rate(p27_updates_total[10m]) == 0\n          unless on(job, instance)\n          (time() - max_over_time(clustergate_actor_started_timestamp_seconds[1m]) < 900",
+               "          rate(p27_updates_total[10m]) == 0\n          unless on(job, instance)\n          (time() - max_over_time(clustergate_actor_started_timestamp_seconds[1m]) < 0"),)),
     Mutation(
         "second_gate_down_is_only_a_warning",
         "a second gate or permit issuer (configs/ha.yaml's gate_b) whose metrics endpoint is down raises "
