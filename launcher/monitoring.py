@@ -35,7 +35,8 @@ def scrape_target(host: str, metrics_port: int) -> str:
 
 def render_prometheus_config(topology: Topology, *, scrape_interval_s: int = SCRAPE_INTERVAL_S_DEFAULT,
                              rule_files: tuple[str, ...] = (RULE_FILE_DEFAULT,)) -> str:
-    """Prometheus YAML with one scrape job per actor (job name = actor name).
+    """Prometheus YAML with one scrape job per actor (job name = actor name), its target labelled with the actor's
+    kind (`clustergate_kind`).
 
     Rule file paths are resolved by Prometheus relative to the config file, so keep the rendered
     config next to alerts.yml or pass an absolute path.
@@ -52,7 +53,9 @@ def render_prometheus_config(topology: Topology, *, scrape_interval_s: int = SCR
             {
                 "job_name": name,
                 "metrics_path": "/metrics",
-                "static_configs": [{"targets": [scrape_target(spec.host, spec.metrics_port)]}],
+                # the kind lets a rule tell configs/ha.yaml's gate_b for a gate (ClustergateActorDown)
+                "static_configs": [{"targets": [scrape_target(spec.host, spec.metrics_port)],
+                                    "labels": {"clustergate_kind": spec.kind}}],
             }
             for name, spec in topology.actors.items()
         ],

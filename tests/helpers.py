@@ -92,3 +92,14 @@ class TcpProxy:
                 sock.close()
             except OSError:
                 pass
+
+
+def two_gates_data() -> dict:
+    """The demo with a second gate and permit issuer (configs/ha.yaml's gate_b and permit_issuer_b, on one host)."""
+    data = demo_topology_data()
+    data["actors"]["permit_issuer_b"] = {"kind": "permit_issuer", "metrics_port": 9197,
+                                         "sockets": {"requests": {"bind": "tcp://127.0.0.1:5567"}}}
+    data["actors"]["gate_b"] = {"kind": "gate", "metrics_port": 9198,
+                                "sockets": {"proposals": {"bind": "tcp://127.0.0.1:5566", "hwm": 100},
+                                            "permits": {"connect": "tcp://127.0.0.1:5567"}}}
+    return data

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import wait_for
+from helpers import two_gates_data, wait_for, write_topology
 from launcher.cli import main as clustergate
 from launcher.monitoring import render_prometheus_config, scrape_target
 from launcher.topology import load_topology
@@ -50,7 +50,8 @@ OWN_METRICS = {"p27_buffer_last_accepted_tick_timestamp_seconds": REPO / "actors
                "clustergate_redis_maxmemory_bytes": REPO / "actors" / "permit_issuer.py",
                "gate_requests_total": REPO / "actors" / "gate.py",
                "gate_permit_issuers_connected": REPO / "actors" / "gate.py",
-               "clustergate_replies_dropped_total": REPO / "actors" / "runtime.py"}
+               "clustergate_replies_dropped_total": REPO / "actors" / "runtime.py",
+               "clustergate_actor_started_timestamp_seconds": REPO / "actors" / "runtime.py"}
 
 PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and",
                 "or", "unless", "offset", "inf", "nan"}
@@ -165,6 +166,16 @@ def test_prometheus_config_has_one_job_per_demo_actor_scraping_its_metrics_port(
     jobs = {job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]}
     assert jobs == {name: [f"127.0.0.1:{spec.metrics_port}"] for name, spec in topology.actors.items()}
     assert config["rule_files"] == ["alerts.yml"]
+
+
+def test_each_scrape_target_is_labelled_with_its_actors_kind_so_a_second_gate_is_alerted_as_a_gate(tmp_path):
+    """revmon: ClustergateActorDown matched job names (gate, permit_issuer) only, so configs/ha.yaml's gate_b down was a
+    warning after 2m instead of critical after 1m; the rule now also reads the target's clustergate_kind."""
+    topology = load_topology(write_topology(tmp_path / "two-gates.yaml", two_gates_data()))
+    config = yaml.safe_load(render_prometheus_config(topology))
+    kinds = {job["job_name"]: job["static_configs"][0]["labels"]["clustergate_kind"] for job in config["scrape_configs"]}
+    assert kinds == {name: spec.kind for name, spec in topology.actors.items()}
+    assert kinds["gate_b"] == "gate" and kinds["permit_issuer_b"] == "permit_issuer" and kinds["gate"] == "gate"
 
 
 def test_wildcard_and_ipv6_metrics_hosts_become_scrapeable_targets():

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 import yaml
 
-from helpers import REPO, free_port, wait_for, write_topology
+from helpers import REPO, free_port, retarget, two_gates_data, wait_for, write_topology
 from launcher.monitor import data_dir, unix_seconds
 from launcher.supervise import Home, home_processes, stop_processes
 from launcher.client import GateClient
@@ -56,8 +56,13 @@ SHIPPED_STALLED_WINDOW, STALLED_WINDOW = "[10m]", "[6s]"
 # (its 5-minute increase window cut so that it resolves within the test) and the permit issuer not ready.
 FAIL_CLOSED_ALERT = ("P26DecisionsFailClosed", "gate")
 SHIPPED_FAIL_CLOSED_WINDOW, FAIL_CLOSED_WINDOW = "[5m]", "[6s]"
+# What an actor in a restart loop raises (revmon): ClustergateActorRestarting, its 15-minute window cut so that the
+# third start falls within it and the alert resolves within the test.
+RESTART_ALERT = ("ClustergateActorRestarting", "state_writer")
+SHIPPED_RESTART_WINDOW, RESTART_WINDOW = "[15m]", "[20s]"
 CUT_WINDOWS = {STALLED_ALERT[0]: (SHIPPED_STALLED_WINDOW, STALLED_WINDOW),
-               FAIL_CLOSED_ALERT[0]: (SHIPPED_FAIL_CLOSED_WINDOW, FAIL_CLOSED_WINDOW)}
+               FAIL_CLOSED_ALERT[0]: (SHIPPED_FAIL_CLOSED_WINDOW, FAIL_CLOSED_WINDOW),
+               RESTART_ALERT[0]: (SHIPPED_RESTART_WINDOW, RESTART_WINDOW)}
 # Grafana's variables, as the dashboard would expand them: $__rate_interval is at least 4 scrape
 # intervals (15 s leaves room for a late scrape on a loaded machine); $__range is the dashboard's
 # default time range (now-1h); $needed_points is the dashboard's own textbox default.
@@ -78,19 +83,20 @@ def fast_rules(text: str, for_s: int) -> str:
     """configs/alerts.yml with every `for:` set to for_s seconds and the windows of CUT_WINDOWS' rules cut; every
     other expression, and every label, untouched."""
     data = yaml.safe_load(text)
-    rewritten = windows = 0
+    rewritten = 0
+    cut: set[str] = set()
     for group in data["groups"]:
         for rule in group["rules"]:
             if "for" in rule:
                 rule["for"] = f"{for_s}s"
                 rewritten += 1
             if rule.get("alert") in CUT_WINDOWS:
-                shipped, cut = CUT_WINDOWS[rule["alert"]]
+                shipped, cut_window = CUT_WINDOWS[rule["alert"]]
                 assert rule["expr"].count(shipped) == 1, rule["expr"]
-                rule["expr"] = rule["expr"].replace(shipped, cut)
-                windows += 1
+                rule["expr"] = rule["expr"].replace(shipped, cut_window)
+                cut.add(rule["alert"])
     assert rewritten, "no `for:` to rewrite: the rules file changed shape"
-    assert windows == len(CUT_WINDOWS), f"{sorted(CUT_WINDOWS)} not found once each in the rules: the rules file changed shape"
+    assert cut == set(CUT_WINDOWS), f"{sorted(set(CUT_WINDOWS) - cut)} not found in the rules: the rules file changed shape"
     return yaml.safe_dump(data, sort_keys=False)
 
 
@@ -144,7 +150,7 @@ def test_fast_rules_keep_every_shipped_expression_and_cut_every_for() -> None:
     fast_list = [r for g in fast["groups"] for r in g["rules"]]
     assert [r["expr"] for r in fast_list] == [
         r["expr"].replace(*CUT_WINDOWS[r["alert"]]) if r["alert"] in CUT_WINDOWS else r["expr"] for r in rules]
-    assert sum(f["expr"] != r["expr"] for f, r in zip(fast_list, rules)) == len(CUT_WINDOWS)
+    assert sum(f["expr"] != r["expr"] for f, r in zip(fast_list, rules)) == sum(r["alert"] in CUT_WINDOWS for r in rules)
     assert [r.get("labels") for r in fast_list] == [r.get("labels") for r in rules]
     assert all(r["for"] == f"{FOR_S}s" for r in fast_list if "for" in r)
     assert sum("for" in r for r in fast_list) == sum("for" in r for r in rules) > 0
@@ -221,21 +227,31 @@ def _kill_home_prometheus(home: Path) -> None:
     stop_processes([p for p in home_processes(Home(home)) if p.what == "prometheus"])
 
 
-@pytest.fixture(scope="module")
-def monitored(tmp_path_factory) -> Monitored:
+def fast_rules_file(tmp: Path) -> Path:
     if shutil.which("prometheus") is None:
         pytest.fail("prometheus is not on PATH: run `bash .ci/install-promtool` as root (make test does)")
-    tmp = tmp_path_factory.mktemp("monitor")
     rules = tmp / "alerts-fast.yml"
     rules.write_text(fast_rules(ALERTS.read_text(), FOR_S))
+    return rules
+
+
+def up_and_monitored(system: LiveSystem, rules: Path) -> Monitored:
+    """`up` the system, then `monitor up` with the rules, scraping every SCRAPE_INTERVAL_S."""
+    system.up()
+    up = clustergate("monitor", "up", "--home", str(system.home), "--rules", str(rules),
+                     "--scrape-interval", str(SCRAPE_INTERVAL_S))
+    assert up.returncode == 0, up.stdout + up.stderr
+    url = json.loads((system.home / "run" / "prometheus" / "monitor.json").read_text())["url"]
+    return Monitored(system, url, rules)
+
+
+@pytest.fixture(scope="module")
+def monitored(tmp_path_factory) -> Monitored:
+    tmp = tmp_path_factory.mktemp("monitor")
+    rules = fast_rules_file(tmp)
     system = LiveSystem(tmp)
     try:
-        system.up()
-        up = clustergate("monitor", "up", "--home", str(system.home), "--rules", str(rules),
-                         "--scrape-interval", str(SCRAPE_INTERVAL_S))
-        assert up.returncode == 0, up.stdout + up.stderr
-        url = json.loads((system.home / "run" / "prometheus" / "monitor.json").read_text())["url"]
-        yield Monitored(system, url, rules)
+        yield up_and_monitored(system, rules)
     finally:
         clustergate("monitor", "down", "--home", str(system.home))
         system.down()
@@ -482,7 +498,10 @@ def test_stopping_the_state_writer_raises_its_staleness_alerts_pending_then_firi
         assert states[:2] == ["pending", "firing"], f"{key} went {states}, not pending then firing"
     wait_for(lambda: not STALENESS_ALERTS & set(monitored.active_alerts()), 30,
              "the staleness alerts resolved after the state writer started again", interval_s=0.2)
-    firing = monitored.query('ALERTS{alertstate="firing",job="state_writer"}')["data"]["result"]
+    # Not ClustergateActorRestarting: this stop and start is a start its cut window (RESTART_WINDOW) counts with
+    # the restarts of the tests before (a topology changed and put back by `up`).
+    firing = monitored.query(
+        f'ALERTS{{alertstate="firing",job="state_writer",alertname!="{RESTART_ALERT[0]}"}}')["data"]["result"]
     assert firing == [], firing
 
 
@@ -510,6 +529,131 @@ def test_a_writer_that_gets_no_new_state_raises_p27_updates_stalled_pending_then
     assert states[:2] == ["pending", "firing"], f"P27UpdatesStalled went {states}, not pending then firing"
     wait_for(lambda: STALLED_ALERT not in monitored.active_alerts(), 40,
              "P27UpdatesStalled resolved after the clusterer started again", interval_s=0.2)
+
+
+def test_an_actor_restarting_in_a_loop_raises_clustergate_actor_restarting_and_one_restart_does_not(
+        monitored: Monitored) -> None:
+    """revmon: a gate SIGKILLed every 10 s for 100 s, restarted each time by supervisord, answered 100 of 120
+    one-second scrapes; no `up == 0` lasted ClustergateActorDown's 1m, and no rule fired at all. Each new process
+    exports its own start time: a planned restart is one change, a third start within the window raises
+    ClustergateActorRestarting, and it resolves once the starts leave the window."""
+    wait_for(lambda: not monitored.active_alerts(), 30, "no active alert on the healthy demo", interval_s=0.2)
+    system = monitored.system
+    started = 'clustergate_actor_started_timestamp_seconds{job="state_writer"}'
+
+    def scraped_start() -> float | None:
+        result = monitored.query(started)["data"]["result"]
+        return float(result[0]["value"][1]) if result else None
+
+    def crash_and_wait_for_the_new_process_scraped() -> None:
+        before, pid = scraped_start(), system.pid_of("state_writer")
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: system.running_with_new_pid("state_writer", pid), 30, "supervisord to restart the state writer")
+        wait_for(lambda: scraped_start() not in (None, before), 30, "Prometheus to scrape the new state writer's start",
+                 interval_s=0.1)
+
+    def restarts_in_window() -> list[float]:
+        return [float(c["value"][1]) for c in monitored.query(f"changes({started}{RESTART_WINDOW})")["data"]["result"]]
+
+    # an earlier test's stop and start of the state writer out of the window first
+    wait_for(lambda: restarts_in_window() == [0.0], 60, "no state writer start in the cut window", interval_s=0.5)
+    crash_and_wait_for_the_new_process_scraped()
+    rule = next(r for g in yaml.safe_load(monitored.rules.read_text())["groups"] for r in g["rules"]
+                if r.get("alert") == RESTART_ALERT[0] and "!~" in r["expr"])  # the rule for a state writer
+    assert restarts_in_window() == [1.0]  # one restart in the window: a planned one
+    assert monitored.query(rule["expr"])["data"]["result"] == [], rule["expr"]
+    crash_and_wait_for_the_new_process_scraped()
+    crash_and_wait_for_the_new_process_scraped()
+    wait_for(lambda: monitored.active_alerts().get(RESTART_ALERT) == "firing", 20,
+             "ClustergateActorRestarting firing after the third start", interval_s=0.1)
+    wait_for(lambda: RESTART_ALERT not in monitored.active_alerts(), 60,
+             "ClustergateActorRestarting resolved once the starts left its window", interval_s=0.5)
+
+
+def test_a_fresh_start_warming_up_raises_neither_p27_updates_stalled_nor_p26_cluster_stress_not_used(
+        tmp_path: Path) -> None:
+    """revmon: a fresh `up` at the production cadence (60 s: 11 minutes before the first matrix) under the shipped rules
+    fired P27UpdatesStalled and, critical, P26ClusterStressNotUsed 5.5 minutes in, a normal warm-up that P27CorrNotReady
+    allows 15 minutes. Here the demo's warm-up is stretched (min_returns 40: 41 s) past the fast rules' `for:`, and
+    neither rule may fire before the gate first takes K from the cluster."""
+    rules = fast_rules_file(tmp_path)
+    system = LiveSystem(tmp_path)
+    system.data["clusters"]["min_returns"] = 40
+    write_topology(system.topology, system.data)
+    watched = {"P27UpdatesStalled", "P26ClusterStressNotUsed"}
+    fired: set[str] = set()
+    proxy_seen_at: list[float] = []
+    try:
+        monitor = up_and_monitored(system, rules)
+
+        def warm_up_over() -> bool:
+            # Until the matrix is ready: from then the gate takes K from the cluster within a cadence and a state read
+            # (seconds; longer than the fast rules' `for:` on a loaded host, not than the shipped 5m).
+            if monitor.query("max(p27_corr_ready) == 1")["data"]["result"]:
+                return True
+            fired.update(name for (name, _), state in monitor.active_alerts().items() if name in watched)
+            if monitor.query("max_over_time(p26_cluster_stress_used[30m]) == 0")["data"]["result"]:
+                proxy_seen_at.append(time.monotonic())
+            return False
+
+        wait_for(warm_up_over, 180, "the correlation matrix ready after the warm-up", interval_s=0.2)
+        # the rules' conditions held longer than their `for:` while the gate took K from the proxy
+        assert proxy_seen_at and proxy_seen_at[-1] - proxy_seen_at[0] > 3 * FOR_S, proxy_seen_at
+        assert not fired, f"{sorted(fired)} raised by a fresh start's warm-up"
+    finally:
+        clustergate("monitor", "down", "--home", str(system.home))
+        system.down()
+        _kill_home_prometheus(system.home)
+
+
+def test_redis_stopped_with_no_proposal_coming_raises_a_critical_clustergate_actor_not_ready_for_the_gate(
+        monitored: Monitored) -> None:
+    """revmon: Redis stopped and no proposal coming: the gate and the permit issuer were not ready, every exit would
+    get a fault HOLD, and the only alert was ClustergateActorNotReady as a warning after 5m (P26DecisionsFailClosed
+    needs a proposal to fail). For a gate or a permit issuer it is critical, after 1m, and it resolves with Redis."""
+    wait_for(lambda: not monitored.active_alerts(), 30, "no active alert on the healthy demo", interval_s=0.2)
+    api = monitored.system.supervisor.api
+
+    def not_ready_alert(job: str) -> dict[str, str] | None:
+        alerts = monitored.get("/api/v1/alerts")["data"]["alerts"]
+        return next((a["labels"] for a in alerts if a["labels"]["alertname"] == "ClustergateActorNotReady"
+                     and a["labels"].get("job") == job and a["state"] == "firing"), None)
+
+    api.stopProcess("redis")
+    try:
+        gate = wait_for(lambda: not_ready_alert("gate"), 30, "ClustergateActorNotReady firing for the gate", interval_s=0.2)
+        issuer = wait_for(lambda: not_ready_alert("permit_issuer"), 30, "ClustergateActorNotReady firing for the issuer",
+                          interval_s=0.2)
+    finally:
+        api.startProcess("redis")
+    assert gate["severity"] == "critical" and issuer["severity"] == "critical", (gate, issuer)
+    wait_for(lambda: not any(name == "ClustergateActorNotReady" for name, _ in monitored.active_alerts()), 60,
+             "ClustergateActorNotReady resolved once Redis is back", interval_s=0.2)
+
+
+def test_a_second_gate_whose_metrics_endpoint_is_down_raises_clustergate_actor_down_as_critical(tmp_path: Path) -> None:
+    """revmon: ClustergateActorDown matched the job names gate and permit_issuer, so with two execution hosts
+    (configs/ha.yaml's gate_b) a second gate stopped raised only the warning the other actors get, after 2m, not the
+    critical one after 1m. `monitor up` labels each target with its kind, and the rule reads it."""
+    rules = fast_rules_file(tmp_path)
+    system = LiveSystem(tmp_path)
+    system.data = retarget(two_gates_data())
+    write_topology(system.topology, system.data)
+    try:
+        monitor = up_and_monitored(system, rules)
+
+        def gate_b_down_alert() -> dict[str, str] | None:
+            alerts = monitor.get("/api/v1/alerts")["data"]["alerts"]
+            return next((a["labels"] for a in alerts if a["labels"]["alertname"] == "ClustergateActorDown"
+                         and a["labels"].get("job") == "gate_b" and a["state"] == "firing"), None)
+
+        system.supervisor.api.stopProcess("gate_b")
+        labels = wait_for(gate_b_down_alert, 30, "ClustergateActorDown firing for gate_b", interval_s=0.2)
+        assert labels["severity"] == "critical", labels
+    finally:
+        clustergate("monitor", "down", "--home", str(system.home))
+        system.down()
+        _kill_home_prometheus(system.home)
 
 
 def send_some_proposals(system: LiveSystem) -> None:

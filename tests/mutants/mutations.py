@@ -236,8 +236,8 @@ MUTATIONS: list[Mutation] = [
         "state_writer_down_never_alerts",
         "a stopped state writer raises ClustergateActorDown (issue 15: proven on a live Prometheus)",
         "configs/alerts.yml",
-        'expr: up{job!~"gate|permit_issuer"} == 0\n',
-        'expr: up{job!~"gate|permit_issuer"} == 2\n',
+        'expr: up{job!~"gate|permit_issuer",clustergate_kind!~"gate|permit_issuer"} == 0\n',
+        'expr: up{job!~"gate|permit_issuer",clustergate_kind!~"gate|permit_issuer"} == 2\n',
         (MONITOR_LIVE,)),
     Mutation(
         "p27_updates_absent_never_fires",
@@ -257,8 +257,8 @@ MUTATIONS: list[Mutation] = [
         "p27_updates_stalled_never_fires",
         "a state writer that gets no new state raises P27UpdatesStalled (issue 15: live Prometheus)",
         "configs/alerts.yml",
-        "expr: rate(p27_updates_total[10m]) == 0\n",
-        "expr: rate(p27_updates_total[10m]) < 0\n",
+        "          rate(p27_updates_total[10m]) == 0\n",
+        "          rate(p27_updates_total[10m]) < 0\n",
         (MONITOR_LIVE + "::test_a_writer_that_gets_no_new_state_raises_p27_updates_stalled_pending_then_firing_and_it_resolves",)),
     Mutation(
         "monitor_listens_elsewhere_than_its_url",
@@ -3979,8 +3979,8 @@ MUTATIONS: list[Mutation] = [
         "a permit issuer whose metrics endpoint is down is critical after 1m, as a gate is: no permit can be issued "
         "(canfail)",
         "configs/alerts.yml",
-        "expr: up{job=~\"gate|permit_issuer\"} == 0\n",
-        "expr: up{job=~\"gate\"} == 0\n",
+        "expr: up{job=~\"gate|permit_issuer\"} == 0 or up{clustergate_kind=~\"gate|permit_issuer\"} == 0\n",
+        "expr: up{job=~\"gate\"} == 0 or up{clustergate_kind=~\"gate\"} == 0\n",
         ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
     Mutation(
         "issuer_stream_retention_is_the_shortest_ttl",
@@ -5946,6 +5946,65 @@ MUTATIONS: list[Mutation] = [
         "fault HOLD {unrecorded.get('gate_reason')}: the gate could not record a decision \"",
         ("tests/test_gate_service.py::"
          "test_clustergate_propose_exits_3_on_a_fault_hold_naming_its_reason_and_the_plan_id_to_retry_with",)),
+    Mutation(
+        "restart_loop_alert_needs_thirty_restarts",
+        "an actor restarted 3 times in 15 minutes (a crash loop that supervisord keeps restarting, up at most scrapes) "
+        "raises ClustergateActorRestarting; one planned restart does not (revmon)",
+        "configs/alerts.yml",
+        "        expr: changes(clustergate_actor_started_timestamp_seconds{kind!~\"gate|permit_issuer\"}[15m]) >= 3\n",
+        "        expr: changes(clustergate_actor_started_timestamp_seconds{kind!~\"gate|permit_issuer\"}[15m]) >= 30\n",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",
+         "tests/test_monitor_live.py::"
+         "test_an_actor_restarting_in_a_loop_raises_clustergate_actor_restarting_and_one_restart_does_not"),
+        also=(("configs/alerts.yml",
+               "        expr: changes(clustergate_actor_started_timestamp_seconds{kind=~\"gate|permit_issuer\"}[15m]) >= 3\n",
+               "        expr: changes(clustergate_actor_started_timestamp_seconds{kind=~\"gate|permit_issuer\"}[15m]) >= 30\n"),)),
+    Mutation(
+        "cold_start_warm_up_pages_cluster_stress_not_used",
+        "a fresh start warming up (the actor started within 15 minutes and no correlation matrix ready yet) raises "
+        "neither P27UpdatesStalled nor P26ClusterStressNotUsed; a warm-up not over at 15 minutes still does (revmon)",
+        "configs/alerts.yml",
+        "          max_over_time(p26_cluster_stress_used[30m]) == 0\n          unless on(job, instance)\n          (time() - max_over_time(clustergate_actor_started_timestamp_seconds[1m]) < 900",
+        "          max_over_time(p26_cluster_stress_used[30m]) == 0\n          unless on(job, instance)\n          (time() - max_over_time(clustergate_actor_started_timestamp_seconds[1m]) < 0",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",
+         "tests/test_monitor_live.py::"
+         "test_a_fresh_start_warming_up_raises_neither_p27_updates_stalled_nor_p26_cluster_stress_not_used"),
+        also=(("configs/alerts.yml",
+               "          rate(p27_updates_total[10m]) == 0\n          unless on(job, instance)\n          (time() - max_over_time(clustergate_actor_started_timestamp_seconds[1m]) < 900",
+               "          rate(p27_updates_total[10m]) == 0\n          unless on(job, instance)\n          (time() - max_over_time(clustergate_actor_started_timestamp_seconds[1m]) < 0"),)),
+    Mutation(
+        "second_gate_down_is_only_a_warning",
+        "a second gate or permit issuer (configs/ha.yaml's gate_b) whose metrics endpoint is down raises "
+        "ClustergateActorDown as critical after 1m, by its target's clustergate_kind, not by job name alone (revmon)",
+        "configs/alerts.yml",
+        '        expr: up{job=~"gate|permit_issuer"} == 0 or up{clustergate_kind=~"gate|permit_issuer"} == 0\n',
+        '        expr: up{job=~"gate|permit_issuer"} == 0\n',
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",
+         "tests/test_monitor_live.py::test_a_second_gate_whose_metrics_endpoint_is_down_raises_clustergate_actor_down_as_critical"),
+        also=(("configs/alerts.yml",
+               '        expr: up{job!~"gate|permit_issuer",clustergate_kind!~"gate|permit_issuer"} == 0\n',
+               '        expr: up{job!~"gate|permit_issuer"} == 0\n'),)),
+    Mutation(
+        "scrape_targets_carry_no_kind",
+        "`clustergate prometheus-config` (and `monitor up`) label each target with its actor's kind, which "
+        "ClustergateActorDown reads to tell a second gate for a gate (revmon)",
+        "launcher/monitoring.py",
+        '                                    "labels": {"clustergate_kind": spec.kind}}],\n',
+        '                                    }],\n',
+        ("tests/test_alerts.py::test_each_scrape_target_is_labelled_with_its_actors_kind_so_a_second_gate_is_alerted_as_a_gate",
+         "tests/test_monitor_live.py::test_a_second_gate_whose_metrics_endpoint_is_down_raises_clustergate_actor_down_as_critical")),
+    Mutation(
+        "gate_not_ready_is_only_a_late_warning",
+        "a gate or permit issuer not ready (Redis stopped, full or read-only) raises a critical ClustergateActorNotReady "
+        "after 1m, before any proposal fails (revmon)",
+        "configs/alerts.yml",
+        '        expr: clustergate_actor_ready{kind=~"gate|permit_issuer"} == 0\n        for: 1m\n        labels:\n'
+        '          severity: critical\n',
+        '        expr: clustergate_actor_ready{kind=~"gate|permit_issuer"} == 0\n        for: 5m\n        labels:\n'
+        '          severity: warning\n',
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",
+         "tests/test_monitor_live.py::"
+         "test_redis_stopped_with_no_proposal_coming_raises_a_critical_clustergate_actor_not_ready_for_the_gate")),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
@@ -6372,8 +6431,8 @@ SPEC_MUTATIONS += [
          "configs/alerts.yml", "expr: max(p26_snapshot_age_seconds) >= 300\n", "expr: max(p26_snapshot_age_seconds) > 300\n",
          ALERTS),
     spec("spec_cluster_stress_used_alert_uses_increase", "health: p26_cluster_stress_used is a gauge: max_over_time, "
-         "not increase", "configs/alerts.yml", "expr: max_over_time(p26_cluster_stress_used[30m]) == 0\n",
-         "expr: increase(p26_cluster_stress_used[30m]) == 0\n", ALERTS),
+         "not increase", "configs/alerts.yml", "          max_over_time(p26_cluster_stress_used[30m]) == 0\n",
+         "          increase(p26_cluster_stress_used[30m]) == 0\n", ALERTS),
     spec("spec_fallback_alert_tolerates_one", "health: increase(p26_cluster_fallback_total[30m]) == 0",
          "configs/alerts.yml", "          increase(p26_cluster_fallback_total[30m]) > 0\n",
          "          increase(p26_cluster_fallback_total[30m]) > 1\n", ALERTS),
