@@ -6005,6 +6005,23 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",
          "tests/test_monitor_live.py::"
          "test_redis_stopped_with_no_proposal_coming_raises_a_critical_clustergate_actor_not_ready_for_the_gate")),
+    Mutation(
+        "standby_state_writer_raises_updates_stalled",
+        "a standby state writer (lease not held, configs/ha.yaml's state_writer_b) writes nothing by design: "
+        "P27UpdatesStalled stays quiet on it while another writer writes (rev3)",
+        "configs/alerts.yml",
+        "          unless on(job, instance)\n"
+        "          (p27_state_writer_lease_held == 0 and on() max(p27_state_writer_lease_held) == 1)\n",
+        "",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "no_writer_writing_exempts_every_standby",
+        "with no state writer writing (none holds the lease), P27UpdatesStalled fires on each: the standby exemption "
+        "holds only while another writer holds the lease (rev3)",
+        "configs/alerts.yml",
+        "          (p27_state_writer_lease_held == 0 and on() max(p27_state_writer_lease_held) == 1)\n",
+        "          (p27_state_writer_lease_held == 0)\n",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
