@@ -6022,6 +6022,28 @@ MUTATIONS: list[Mutation] = [
         "          (p27_state_writer_lease_held == 0 and on() max(p27_state_writer_lease_held) == 1)\n",
         "          (p27_state_writer_lease_held == 0)\n",
         ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "gate_crash_loop_counts_as_warm_up",
+        "a gate restarted twice or more in 30 minutes is in a crash loop, not a warm-up: P26ClusterStressNotUsed fires "
+        "on a gate crash-looping every 6 minutes on the proxy while no matrix is ready (rev3)",
+        "configs/alerts.yml",
+        "          max_over_time(p26_cluster_stress_used[30m]) == 0\n          unless on(job, instance)\n"
+        "          (time() - max_over_time(clustergate_actor_started_timestamp_seconds[1m]) < 900\n"
+        "           and changes(clustergate_actor_started_timestamp_seconds[30m]) < 2\n",
+        "          max_over_time(p26_cluster_stress_used[30m]) == 0\n          unless on(job, instance)\n"
+        "          (time() - max_over_time(clustergate_actor_started_timestamp_seconds[1m]) < 900\n",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "writer_crash_loop_counts_as_warm_up",
+        "a state writer restarted twice or more in 30 minutes is in a crash loop, not a warm-up: P27UpdatesStalled fires "
+        "on a writer crash-looping every 6 minutes while no matrix is ready (rev3)",
+        "configs/alerts.yml",
+        "          rate(p27_updates_total[10m]) == 0\n          unless on(job, instance)\n"
+        "          (time() - max_over_time(clustergate_actor_started_timestamp_seconds[1m]) < 900\n"
+        "           and changes(clustergate_actor_started_timestamp_seconds[30m]) < 2\n",
+        "          rate(p27_updates_total[10m]) == 0\n          unless on(job, instance)\n"
+        "          (time() - max_over_time(clustergate_actor_started_timestamp_seconds[1m]) < 900\n",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
