@@ -622,10 +622,13 @@ def test_clustergate_propose_takes_a_negative_number_in_any_float_notation_as_th
     ctx = zmq.Context()
     endpoint, server = silent_server(ctx)
 
+    # The proposal must reach the silent gate before propose gives up and closes its socket: 100 ms was not always
+    # enough for the connection on a loaded CI machine (the server then read nothing). 2 s is: the options are what
+    # is tested here, not the wait.
     def propose(*options: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "launcher", "propose", "--endpoint", endpoint, "--symbol",
-                               "ETHUSDT", "--action", "HOLD", *options, "--timeout-ms", "100", "--retries", "0"],
-                              capture_output=True, text=True, timeout=20, cwd=Path(__file__).resolve().parent.parent)
+                               "ETHUSDT", "--action", "HOLD", *options, "--timeout-ms", "2000", "--retries", "0"],
+                              capture_output=True, text=True, timeout=30, cwd=Path(__file__).resolve().parent.parent)
     try:
         for kill_score, r_net in (("-1e-3", "-1.5E+3"), ("-.5e-1", "-1_000"), ("-0.", "-2e0")):
             proc = propose("--kill-score", kill_score, "--r-net", r_net)
