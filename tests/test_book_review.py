@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from helpers import demo_topology_data, retarget, scrape, wait_for, write_topology
-from test_ops_review import clustergate
+from test_ops_review import clustergate, up_demo
 
 
 def test_status_names_a_gate_with_no_fresh_position_snapshot_whose_every_decision_is_a_hold(tmp_path: Path) -> None:
@@ -86,10 +86,7 @@ def test_an_up_that_takes_a_held_symbol_out_of_the_allowlist_says_the_gates_no_l
     the short at once (concentration 0.81 -> 1.0, stress 0.91 -> 0.98 on the demo), and `up` said only `restarted
     [...]`; status and `positions list` show allowlisted symbols alone, so nothing said the position was no longer
     counted."""
-    home = tmp_path / "home"
-    data = retarget(demo_topology_data())
-    topo_path = write_topology(tmp_path / "demo.yaml", data)
-    up = clustergate("up", str(topo_path), "--home", str(home))
+    home, data, topo_path, up = up_demo(tmp_path)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         wait_for(lambda: "SOLUSDT" in clustergate("positions", "list", "--home", str(home)).stdout

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 from helpers import demo_topology_data, retarget, write_topology
-from test_ops_review import clustergate
+from test_ops_review import clustergate, up_demo
 
 
 @contextmanager
@@ -77,10 +77,7 @@ def test_an_up_after_down_that_takes_a_held_symbol_out_of_symbols_says_so_too(tm
     old; a desk's execution layer keeps writing it) and said nothing: the gates no longer counted it."""
     from helpers import wait_for
     from test_book_review import without_symbol
-    home = tmp_path / "home"
-    data = retarget(demo_topology_data())
-    topo_path = write_topology(tmp_path / "demo.yaml", data)
-    up = clustergate("up", str(topo_path), "--home", str(home))
+    home, data, topo_path, up = up_demo(tmp_path)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         wait_for(lambda: any(x.startswith("SOLUSDT") and x.split()[-1] == "fresh" for x in clustergate(

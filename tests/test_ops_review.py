@@ -70,6 +70,15 @@ def clustergate(*args: str, timeout: float = 180) -> subprocess.CompletedProcess
                           timeout=timeout)
 
 
+def up_demo(tmp_path: Path) -> tuple[Path, dict, Path, subprocess.CompletedProcess]:
+    """`clustergate up` of the demo on free ports, its home tmp_path/home: (home, the topology's data, its file, up's
+    result). The caller runs `down` when done."""
+    home = tmp_path / "home"
+    data = retarget(demo_topology_data())
+    topo_path = write_topology(tmp_path / "demo.yaml", data)
+    return home, data, topo_path, clustergate("up", str(topo_path), "--home", str(home))
+
+
 def test_status_names_a_running_copy_edited_by_hand_that_a_restarted_program_would_read(tmp_path: Path) -> None:
     """rev-ops: an operator edited run/topology.yaml (min_returns 10 -> 20) and ran `supervisorctl restart correlator`:
     the correlator ran the edit, which no `up` had validated or applied, status read it too (21 points needed) and
@@ -104,10 +113,7 @@ def test_an_up_that_changes_the_cadence_says_the_buffers_history_is_discarded_an
     saved history (a grid of the old cadence: one warning in its own log), so the cluster side warmed up again for
     min_returns cadences with the gate on the proxy (10 minutes at a production cadence of 60 s) and nothing the
     operator saw said so."""
-    home = tmp_path / "home"
-    data = retarget(demo_topology_data())
-    topo_path = write_topology(tmp_path / "demo.yaml", data)
-    up = clustergate("up", str(topo_path), "--home", str(home))
+    home, data, topo_path, up = up_demo(tmp_path)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         assert "history" not in up.stdout, up.stdout
