@@ -1337,24 +1337,23 @@ def running_topology_name(home: Home) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def running_cadence_s(home: Home) -> float | None:
-    """clusters.cadence_s of the home's running copy, read as plain YAML (its default when not given); None when the
-    copy cannot be read."""
+def running_copy(home: Home) -> Any:
+    """The home's running copy read as plain YAML (not validated); None when it cannot be read."""
     try:
-        data = yaml.safe_load(home.topology.read_text())
+        return yaml.safe_load(home.topology.read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
         return None
+
+
+def running_cadence_s(data: Any) -> float | None:
+    """clusters.cadence_s of a running copy (running_copy; its default when not given); None when it has none."""
     clusters = data.get("clusters", {}) if isinstance(data, dict) else None
     value = clusters.get("cadence_s", ClustersConfig().cadence_s) if isinstance(clusters, dict) else None
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def running_symbols(home: Home) -> list[str] | None:
-    """symbols of the home's running copy, read as plain YAML; None when the copy cannot be read."""
-    try:
-        data = yaml.safe_load(home.topology.read_text())
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
-        return None
+def running_symbols(data: Any) -> list[str] | None:
+    """symbols of a running copy (running_copy); None when it has none."""
     symbols = data.get("symbols") if isinstance(data, dict) else None
     return [s for s in symbols if isinstance(s, str)] if isinstance(symbols, list) else None
 
@@ -1634,8 +1633,9 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
     for path, text in redis_files.items():
         files[path] = (text, 0o600)
     backup = {path: path.read_bytes() if path.exists() else None for path in files}
-    cadence_note = cadence_change_note(running_cadence_s(home), topo) if home.topology.exists() else None
-    old_symbols = running_symbols(home) if home.topology.exists() else None  # before the copy is switched
+    running = running_copy(home) if home.topology.exists() else None  # read once, before the copy is switched
+    cadence_note = cadence_change_note(running_cadence_s(running), topo)
+    old_symbols = running_symbols(running)
     # Stopped (`down`, edit, `up`): a managed Redis answers only once started, so the notes come after the wait below.
     removed_notes = removed_held_notes(old_symbols, topo) if was_running else []
     interrupt = DeferredInterrupt()  # a change is applied whole: Ctrl-C, a kill or a hang-up waits for its end
