@@ -1141,3 +1141,62 @@ def test_the_managed_redis_runs_with_an_explicit_maxmemory_and_noeviction(tmp_pa
     topo = load_topology(str(write_topology(tmp_path / "t.yaml", data)))
     lines = render_redis_conf(topo, Home(tmp_path)).splitlines()
     assert "maxmemory 512mb" in lines and "maxmemory-policy noeviction" in lines
+
+
+# A gate that fails after its permit issuer recorded the decision of a plan_id starting with "fail-" (Gate.settle
+# raises): the runtime answers internal_error, outcome unknown, though the decision is in Redis.
+GATE_FAILING_AFTER_THE_ISSUER = """
+import sys
+import actors.gate
+from actors.runtime import main
+settle = actors.gate.Gate.settle
+def failing_settle(self, proposal, *args, **kwargs):
+    if proposal.plan_id.startswith("fail-"):
+        raise RuntimeError("injected: the gate failed after its issuer recorded the decision")
+    return settle(self, proposal, *args, **kwargs)
+actors.gate.Gate.settle = failing_settle
+main(actors.gate.Gate, sys.argv[1:])
+"""
+
+
+def failing_gate(p26: P26) -> subprocess.Popen:
+    """P26's gate replaced by one that fails after its issuer recorded a `fail-` plan_id's decision; serving."""
+    p26.gate.terminate()
+    gate = subprocess.Popen([PYTHON, "-c", GATE_FAILING_AFTER_THE_ISSUER, "--topology", str(p26.topology),
+                             "--name", "gate"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with GateClient(p26.endpoint, timeout_ms=int(20_000 * DEADLINE_SCALE), retries=0) as probe:
+        assert P26._answers(probe), "the failing gate did not answer"
+    return gate
+
+
+def test_clustergate_propose_exits_3_on_internal_error_naming_the_plan_id_to_retry_with(tmp_path, redis_server):
+    """internal_error may come after the issuer recorded the decision (launcher/client.py's is_fault_hold): outcome
+    unknown, as a fault HOLD's, so `propose` exits 3 with a line saying to retry with the same plan_id (it exited 1,
+    no such line, as for a proposal refused). The retry, to a gate that works, gets the recorded decision back."""
+    write_book(redis_server.client())
+    p26 = P26(tmp_path / "p26", redis_server.url).start()
+    failing = None
+    try:
+        failing = failing_gate(p26)
+        plan = "fail-" + new_plan()
+        result = run_cli("--symbol", "ETHUSDT", "--action", "PARTIAL_50", "--plan-id", plan, "--endpoint", p26.endpoint,
+                         "--timeout-ms", str(int(20_000 * DEADLINE_SCALE)), "--retries", "0")
+        assert json.loads(result.stdout)["reason"] == "internal_error", (result.stdout, result.stderr)
+        assert result.returncode == 3, (result.returncode, result.stdout, result.stderr)
+        fault_line = [line for line in result.stderr.splitlines() if "internal_error" in line]
+        assert fault_line and f"retry with --plan-id {plan}" in fault_line[0], result.stderr
+        assert redis_server.client().exists(keys.permit(plan)) == 1  # the issuer recorded it, with its permit
+        failing.terminate()
+        failing.wait(10)
+        p26.gate.start()
+        again = wait_for(lambda: (r := run_cli("--symbol", "ETHUSDT", "--action", "PARTIAL_50", "--plan-id", plan,
+                                                "--endpoint", p26.endpoint)).returncode != 3 and r, 30,
+                         "an answer from the restarted gate")
+        assert again.returncode == 0, (again.returncode, again.stdout, again.stderr)
+        decision = json.loads(again.stdout)["decision"]
+        assert (decision["plan_id"], decision["replayed"], decision["permit"]) == (plan, True, True), decision
+    finally:
+        if failing is not None and failing.poll() is None:
+            failing.kill()
+            failing.wait(10)
+        p26.stop()

@@ -5799,8 +5799,8 @@ MUTATIONS: list[Mutation] = [
         "`clustergate propose` exits 3 on a fault HOLD (`recorded` false), naming its reason and the --plan-id to "
         "retry with, so that `propose ... && act` tells it from a policy decision (it exited 0 on any decision)",
         "launcher/client.py",
-        "    return EXIT_FAULT_HOLD if _unrecorded_decision(reply) is not None else 0\n",
-        "    return 0\n",
+        "    if is_fault_hold(reply):\n",
+        "    if is_fault_hold(reply) and reply[\"status\"] != \"ok\":\n",
         ("tests/test_gate_service.py::"
          "test_clustergate_propose_exits_3_on_a_fault_hold_naming_its_reason_and_the_plan_id_to_retry_with",)),
     Mutation(
@@ -6044,6 +6044,15 @@ MUTATIONS: list[Mutation] = [
         "          rate(p27_updates_total[10m]) == 0\n          unless on(job, instance)\n"
         "          (time() - max_over_time(clustergate_actor_started_timestamp_seconds[1m]) < 900\n",
         ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "propose_exits_1_on_internal_error",
+        "`clustergate propose` exits 3 on internal_error (the gate failed, maybe after its issuer recorded the "
+        "decision: outcome unknown, retry with the same plan_id), as on a fault HOLD, not 1 as on a refusal (carry)",
+        "launcher/client.py",
+        "    if is_fault_hold(reply):\n        return EXIT_FAULT_HOLD\n",
+        "    if _unrecorded_decision(reply) is not None:\n        return EXIT_FAULT_HOLD\n",
+        ("tests/test_gate_service.py::"
+         "test_clustergate_propose_exits_3_on_internal_error_naming_the_plan_id_to_retry_with",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
