@@ -1029,6 +1029,33 @@ def test_the_permit_issuer_exports_redis_memory_use_and_its_limit(clean):
         clean.redis.config_set("maxmemory", 0)
 
 
+
+def test_redis_memory_gauges_say_not_current_while_redis_is_unreachable_and_come_back_with_it(tmp_path):
+    """The permit issuer kept exporting Redis's last used_memory and maxmemory while Redis was stopped: a dashboard
+    showed them as current. Unread, they are NaN, and clustergate_redis_memory_read_timestamp_seconds (the epoch
+    time of the last reading) stops moving; Redis back, both are read again."""
+    import math
+    server = RedisServer(tmp_path / "redis").start()
+    p26 = P26(tmp_path / "p26", server.url).start()
+    port = p26.data["actors"]["permit_issuer"]["metrics_port"]
+    stamp = "clustergate_redis_memory_read_timestamp_seconds"
+    try:
+        wait_for(lambda: scrape(port).get("clustergate_redis_used_memory_bytes", 0) > 0, 20, "a reading of Redis's memory")
+        server.stop()
+        stopped_at = time.time()
+        unread = wait_for(lambda: (lambda m: m if math.isnan(m["clustergate_redis_used_memory_bytes"]) else None)(
+            scrape(port)), 30, "the used memory gauge to say it is not current")
+        assert math.isnan(unread["clustergate_redis_maxmemory_bytes"]), unread
+        assert stopped_at - 60 < unread[stamp] <= stopped_at, (unread[stamp], stopped_at)
+        server.start()
+        back = wait_for(lambda: (lambda m: m if m["clustergate_redis_used_memory_bytes"] > 0 else None)(scrape(port)),
+                        30, "a reading of Redis's memory after its restart")
+        assert back[stamp] > stopped_at and back["clustergate_redis_maxmemory_bytes"] == 0, back
+    finally:
+        p26.stop()
+        server.stop()
+
+
 def test_an_issuer_write_never_lands_after_the_gate_stopped_waiting(tmp_path, redis_server):
     """The outcome-unknown window: RespClient re-sends a pipeline once after a timeout, so a stalled Redis
     could run the script up to 2 x timeout late, after the gate answered HOLD outcome unknown. The script

@@ -6053,6 +6053,15 @@ MUTATIONS: list[Mutation] = [
         "    if _unrecorded_decision(reply) is not None:\n        return EXIT_FAULT_HOLD\n",
         ("tests/test_gate_service.py::"
          "test_clustergate_propose_exits_3_on_internal_error_naming_the_plan_id_to_retry_with",)),
+    Mutation(
+        "redis_memory_gauges_keep_the_last_reading",
+        "while Redis does not answer the permit issuer's Redis memory gauges are NaN, not its last reading shown as "
+        "current (carry)",
+        "actors/permit_issuer.py",
+        "            except (KeyError, ValueError):\n                gauge.set(math.nan)\n",
+        "            except (KeyError, ValueError):\n                pass\n",
+        ("tests/test_gate_service.py::"
+         "test_redis_memory_gauges_say_not_current_while_redis_is_unreachable_and_come_back_with_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
