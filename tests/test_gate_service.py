@@ -824,6 +824,11 @@ def test_a_proposal_decided_again_after_a_cooldown_conflict_counts_one_fallback(
 def dealer_proposals(endpoint: str, bodies: list[bytes], timeout_ms: int = 10000) -> list[dict]:
     """Send every body at once on one DEALER (so the gate decides them in as few batches as it can);
     the replies, in order. timeout_ms, the wait for each reply, is scaled by DEADLINE_SCALE."""
+    return dealer_proposals_sent(endpoint, bodies, timeout_ms)()
+
+
+def dealer_proposals_sent(endpoint: str, bodies: list[bytes], timeout_ms: int = 10000):
+    """dealer_proposals in two steps: the bodies sent now; the replies when the returned function is called."""
     import zmq
     sock = zmq.Context.instance().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
@@ -831,13 +836,20 @@ def dealer_proposals(endpoint: str, bodies: list[bytes], timeout_ms: int = 10000
     try:
         for body in bodies:
             sock.send_multipart([b"", body])
-        replies = []
-        for _ in bodies:
-            assert sock.poll(timeout_ms * DEADLINE_SCALE), "a proposal got no reply"
-            replies.append(json.loads(sock.recv_multipart()[-1]))
-        return replies
-    finally:
+    except BaseException:
         sock.close(linger=0)
+        raise
+
+    def replies() -> list[dict]:
+        try:
+            answers = []
+            for _ in bodies:
+                assert sock.poll(timeout_ms * DEADLINE_SCALE), "a proposal got no reply"
+                answers.append(json.loads(sock.recv_multipart()[-1]))
+            return answers
+        finally:
+            sock.close(linger=0)
+    return replies
 
 
 def proposal_body(plan_id: str, symbol: str, action: str, kill_score: str = "0.0") -> bytes:
@@ -1225,5 +1237,40 @@ def test_clustergate_propose_exits_3_on_internal_error_naming_the_plan_id_to_ret
     finally:
         if failing is not None and failing.poll() is None:
             failing.kill()
+            failing.wait(10)
+        p26.stop()
+
+
+def test_a_batch_run_again_one_by_one_after_a_handler_exception_counts_each_plan_once(tmp_path, redis_server):
+    """When the gate's batch handler raises, the runtime runs each request of the batch again alone: every proposal
+    of it was counted twice in p26_plans_seen_total (once read in the batch, once alone), so the counter no longer
+    added up to the requests gate_requests_total counts."""
+    from helpers import stopped
+    write_book(redis_server.client())
+    p26 = P26(tmp_path / "p26", redis_server.url).start()
+    failing = None
+    try:
+        failing = failing_gate(p26)
+        before = p26.metrics()
+        bodies = [proposal_body("fail-" + new_plan(), "BTCUSDT", "HOLD")]
+        bodies += [proposal_body(new_plan(), "ETHUSDT", "HOLD") for _ in range(4)]
+        bodies.append(b"not json")  # a bad request in the batch, counted once too
+        with stopped(failing.pid):  # every proposal waits in the gate's socket: one batch
+            replies = dealer_proposals_sent(p26.endpoint, bodies)
+            time.sleep(0.5)
+        replies = replies()
+        after = p26.metrics()
+
+        def delta(name: str) -> float:
+            return after.get(name, 0.0) - before.get(name, 0.0)
+        assert [r.get("reason") for r in replies] == ["internal_error", None, None, None, None, "not_json"], replies
+        assert delta('clustergate_handler_errors_total{actor="gate",where="handler"}') == 2  # the batch, then alone
+        assert sum(delta(k) for k in after if k.startswith("p26_plans_seen_total")) == 5
+        assert delta('p26_plans_seen_total{action_proposed="HOLD"}') == 5
+        assert delta('gate_requests_total{result="ok"}') == 4
+        assert delta('gate_requests_total{result="bad_request"}') == 1
+    finally:
+        if failing is not None and failing.poll() is None:
+            failing.terminate()
             failing.wait(10)
         p26.stop()

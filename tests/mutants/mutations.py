@@ -2145,8 +2145,8 @@ MUTATIONS: list[Mutation] = [
         "p26_time_to_permit_seconds counts a proposal's wait in the gate's own queue, from when it was read off the "
         "socket (attack15)",
         "actors/gate.py",
-        "            replies[slot] = self.answer(proposal, decision, received if read_at is None else read_at[slot])\n",
-        "            replies[slot] = self.answer(proposal, decision, received)\n",
+        "                replies[slot] = self.answer(proposal, decision, received if read_at is None else read_at[slot])\n",
+        "                replies[slot] = self.answer(proposal, decision, received)\n",
         ("tests/test_gate_hot_path.py::test_time_to_permit_counts_from_when_the_gate_read_the_proposal_off_its_socket",),
         also=(("actors/gate.py",
                "self.decide_one(admitted, now, received), received if read_at is None else read_at)\n",
@@ -6062,6 +6062,15 @@ MUTATIONS: list[Mutation] = [
         "            except (KeyError, ValueError):\n                pass\n",
         ("tests/test_gate_service.py::"
          "test_redis_memory_gauges_say_not_current_while_redis_is_unreachable_and_come_back_with_it",)),
+    Mutation(
+        "batch_run_again_counts_plans_twice",
+        "a batch the runtime runs again one request at a time after the gate's handler raised counts each plan once in "
+        "p26_plans_seen_total (and each bad request once in gate_requests_total), not once per run (carry)",
+        "actors/gate.py",
+        "            admitted = self.admit(frames, now, admissions.append)\n",
+        "            admitted = self.admit(frames, now)\n",
+        ("tests/test_gate_service.py::"
+         "test_a_batch_run_again_one_by_one_after_a_handler_exception_counts_each_plan_once",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
@@ -6444,7 +6453,7 @@ SPEC_MUTATIONS += [
     spec("spec_p26_snapshot_age_not_set", "p26_snapshot_age_seconds{symbol} is the snapshot's age", "actors/gate.py",
          "                child.set(age_s)\n", "                child.set(0.0)\n", f"{GATE_SERVICE}::test_the_p26_gauges_and_plans_seen_say_what_the_last_decision_saw"),
     spec("spec_p26_plans_seen_not_counted", "p26_plans_seen_total{action_proposed} counts valid proposals",
-         "actors/gate.py", "        self._plans_seen[proposal.action_proposed]()\n", "", f"{GATE_SERVICE}::test_the_p26_gauges_and_plans_seen_say_what_the_last_decision_saw"),
+         "actors/gate.py", "        count(self._plans_seen[proposal.action_proposed])\n", "", f"{GATE_SERVICE}::test_the_p26_gauges_and_plans_seen_say_what_the_last_decision_saw"),
     # P2.7 metrics: names (the state writer mirrors every p27_* gauge on 8048) and what they say
     metric_renamed("spec_p27_updates_renamed", "actors/state_writer.py", 'Counter("p27_updates",', 'Counter("p27_writes",',
                    f"{CLUSTERS_E2E}::test_corr_becomes_ready_and_redis_state_is_fresh_and_consistent"),
