@@ -6071,6 +6071,15 @@ MUTATIONS: list[Mutation] = [
         "            admitted = self.admit(frames, now)\n",
         ("tests/test_gate_service.py::"
          "test_a_batch_run_again_one_by_one_after_a_handler_exception_counts_each_plan_once",)),
+    Mutation(
+        "rollback_to_nothing_proves_the_new_topology",
+        "after a rollback whose hosts all ran nothing before, deploy checks that each host stopped runs nothing (within "
+        "--proof-timeout) and reports rolled back, not a readiness proof of the new topology that nothing runs (carry)",
+        "launcher/deploy.py",
+        "        if old is None:\n",
+        "        if False:\n",
+        ("tests/test_multihost_deploy_attack.py::"
+         "test_a_rollback_that_leaves_nothing_running_is_checked_for_that_and_reported_rolled_back",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
