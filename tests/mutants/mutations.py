@@ -6080,6 +6080,24 @@ MUTATIONS: list[Mutation] = [
         "        if False:\n",
         ("tests/test_multihost_deploy_attack.py::"
          "test_a_rollback_that_leaves_nothing_running_is_checked_for_that_and_reported_rolled_back",)),
+    Mutation(
+        "proof_stops_unrecorded",
+        "a proof records in the home what it stops before stopping it, so a proof SIGKILLed part-way leaves the "
+        "programs named by status and started by the next proof (carry)",
+        "proofs/common.py",
+        "        proof_stops.record(self.home.run, self.name, names)\n",
+        "",
+        ("tests/test_proofs.py::"
+         "test_a_fallback_proof_killed_with_sigkill_is_named_by_status_and_the_next_proof_starts_what_it_left_stopped",)),
+    Mutation(
+        "up_keeps_a_killed_proofs_record",
+        "`up` starts what a killed proof left stopped and forgets its record: status does not later name a program "
+        "stopped by hand as that proof's (carry)",
+        "launcher/supervise.py",
+        "            proof_stops.forget_ended_proof(home.run)  # what a killed proof left stopped was started with the rest\n",
+        "",
+        ("tests/test_proofs.py::"
+         "test_up_starts_what_a_killed_fallback_proof_left_stopped_and_status_no_longer_names_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
