@@ -161,6 +161,11 @@ def preinitialise_metrics() -> None:
 # --------------------------------------------------------------------------- proposals
 
 
+def _count_now(increment: Callable[[], Any]) -> None:
+    """Gate.admit's counting when nothing defers it."""
+    increment()
+
+
 def issuer_deadline_s(decided_at: float, permit_timeout_ms: int) -> float:
     """The deadline (epoch s) the gate gives the issuer for a decision made at decided_at: half its permit_timeout_ms,
     which it waits in full, so that no write lands after the gate stopped waiting (docs/proposal-api.md)."""
@@ -990,18 +995,21 @@ class Gate(Actor):
         proposals: list[Proposal] = []
         slots: list[int] = []
         now = time.time()
+        # Counted once the batch is decided: when it raises, the runtime hands each request back alone, counted then.
+        admissions: list[Callable[[], Any]] = []
         for frames in requests:
-            admitted = self.admit(frames, now)
+            admitted = self.admit(frames, now, admissions.append)
             if type(admitted) is dict:
                 replies.append(admitted)
                 continue
             slots.append(len(replies))
             replies.append({})
             proposals.append(admitted)
-        if not proposals:
-            return replies
-        for slot, proposal, decision in zip(slots, proposals, self.decide_and_record(proposals)):
-            replies[slot] = self.answer(proposal, decision, received if read_at is None else read_at[slot])
+        if proposals:
+            for slot, proposal, decision in zip(slots, proposals, self.decide_and_record(proposals)):
+                replies[slot] = self.answer(proposal, decision, received if read_at is None else read_at[slot])
+        for count in admissions:
+            count()
         return replies
 
     def handle_one(self, frames: list[bytes], read_at: float | None = None) -> dict[str, Any]:
@@ -1015,19 +1023,20 @@ class Gate(Actor):
             return admitted
         return self.answer(admitted, self.decide_one(admitted, now, received), received if read_at is None else read_at)
 
-    def admit(self, frames: list[bytes], now: float) -> Proposal | dict[str, Any]:
+    def admit(self, frames: list[bytes], now: float,
+              count: Callable[[Callable[[], Any]], Any] = _count_now) -> Proposal | dict[str, Any]:
         """The request's proposal, counted in p26_plans_seen_total, or its error reply: a bad request, or a
-        proposal past its deadline at `now`."""
+        proposal past its deadline at `now`. count(increment) does the counting (a batch defers it)."""
         try:
             proposal = parse_request(frames, self.settings.max_request_bytes)
         except BadRequest as exc:
-            self._requests_bad.inc()
+            count(self._requests_bad.inc)
             return with_plan_id(error_envelope(exc.reason, exc.detail), exc.plan_id)
-        self._plans_seen[proposal.action_proposed]()
+        count(self._plans_seen[proposal.action_proposed])
         if proposal.deadline_ms is not None:
             late = expired_detail(proposal.deadline_ms, now, self.skew_ms)
             if late is not None:
-                self._requests_refused[EXPIRED].inc()
+                count(self._requests_refused[EXPIRED].inc)
                 return with_plan_id(error_envelope(EXPIRED, late), proposal.plan_id)
         return proposal
 

@@ -145,6 +145,8 @@ RESULTS = ("written", "replayed", "cooldown_conflict", "plan_id_conflict", "bad_
            "replica_unacknowledged", "unauthorized")
 REDIS_USED_MEMORY = Gauge("clustergate_redis_used_memory_bytes", "Redis INFO used_memory, read by the permit issuer")
 REDIS_MAXMEMORY = Gauge("clustergate_redis_maxmemory_bytes", "Redis maxmemory (0: no limit), read by the permit issuer")
+REDIS_MEMORY_READ = Gauge("clustergate_redis_memory_read_timestamp_seconds",
+                          "Epoch time of the permit issuer's last reading of Redis INFO memory (0: none yet)")
 MEMORY_READ_S = 5.0
 # Whether Redis takes writes, asked without writing: a script that declares flags (Redis 7) and not no-writes is
 # refused before it runs as a write would be (READONLY on a replica, OOM when full, NOREPLICAS, MISCONF).
@@ -356,17 +358,20 @@ class PermitIssuer(Actor):
         self._clock_server = server
 
     def read_redis_memory(self) -> None:
-        """Export Redis's memory use and limit (alert ClustergateRedisMemoryHigh); Redis down: unchanged."""
+        """Export Redis's memory use and limit (alert ClustergateRedisMemoryHigh) and the time of the reading. A value
+        not read now (Redis down, INFO refused, the field missing) is NaN: the last reading, kept, showed as current."""
         try:
             info = self.redis.call("INFO", "memory")
         except (RedisUnavailable, ReplyError):
-            return
+            info = ""
         fields = dict(line.split(":", 1) for line in str(info).splitlines() if ":" in line)
         for name, gauge in (("used_memory", REDIS_USED_MEMORY), ("maxmemory", REDIS_MAXMEMORY)):
             try:
                 gauge.set(int(fields[name]))
             except (KeyError, ValueError):
-                pass
+                gauge.set(math.nan)
+        if info:
+            REDIS_MEMORY_READ.set(time.time())
 
     def redis_refuses_writes(self) -> str | None:
         """Why Redis, which answered, would refuse this issuer's writes now (a read-only replica, full), or None;

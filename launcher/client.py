@@ -65,8 +65,9 @@ OVERLOAD_BACKOFF_MAX_MS = 500
 # The longest attempt timeout: its deadline_ms (send time + timeout) stays below the gate's bound on deadline_ms
 # (1e14 ms, the year 5138) for three thousand years.
 MAX_TIMEOUT_MS = 10 ** 12
-# `clustergate propose`'s exit on a decision the gate could not record: `propose ... && act` must not take it for a
-# policy HOLD (0) nor for no answer (1), which it was before (exit 0 on any decision).
+# `clustergate propose`'s exit on an answer with an unknown outcome (is_fault_hold: a decision the gate could not record,
+# or its internal_error): `propose ... && act` must not take it for a policy HOLD (0) nor for a refusal or no answer
+# (1), which it was before (exit 0 on any decision, 1 on internal_error).
 EXIT_FAULT_HOLD = 3
 MAX_RETRIES = 1000  # a call's budget is (1 + retries) x endpoints x timeout_ms
 
@@ -585,6 +586,10 @@ def cmd_propose(args: argparse.Namespace) -> int:
             print(f"clustergate propose: fault HOLD {unrecorded.get('gate_reason')}: no recorded decision came back "
                   f"({unrecorded.get('detail')}); not a policy decision: retry with --plan-id {plan_id}",
                   file=sys.stderr)
+        elif is_fault_hold(reply):  # internal_error: maybe after the issuer recorded the decision
+            print(f"clustergate propose: internal_error: the gate failed while deciding ({reply.get('detail')}), "
+                  f"maybe after its permit issuer recorded the decision: outcome unknown, not a refusal: retry with "
+                  f"--plan-id {plan_id}", file=sys.stderr)
     except (GateUnavailable, KeyboardInterrupt, Terminated, zmq.ZMQError) as exc:
         _hold_further_signals(previous, handled)
         print(f"clustergate propose: {str(exc) or 'interrupted'}", file=sys.stderr)
@@ -602,9 +607,9 @@ def cmd_propose(args: argparse.Namespace) -> int:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    if reply["status"] != "ok":
-        return 1
-    return EXIT_FAULT_HOLD if _unrecorded_decision(reply) is not None else 0
+    if is_fault_hold(reply):
+        return EXIT_FAULT_HOLD
+    return 0 if reply["status"] == "ok" else 1
 
 
 def _unrecorded_decision(reply: dict[str, Any]) -> dict[str, Any] | None:

@@ -31,6 +31,7 @@ from xml.parsers.expat import ExpatError
 
 import yaml
 
+from launcher import proof_stops
 from launcher.endpoints import endpoint_problem_now, holder_pids, split_tcp
 from launcher.exits import Exits, as_json, describe, process_environ, unexpected_exits
 from launcher.redis_binary import INSTALL_HINT, binary_problem, find_redis_server
@@ -1675,6 +1676,7 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
             for note in removed_notes:
                 tell(note)
             interrupt.applied = True
+            proof_stops.forget_ended_proof(home.run)  # what a killed proof left stopped was started with the rest
         change.release()  # applied (supervisord runs it): a `down` from now on stops what it started
         if interrupt.signum:
             tell(f"interrupted ({signal.Signals(interrupt.signum).name}): the change was applied and supervisord is "
@@ -1993,11 +1995,20 @@ def collect_status(home: Home) -> dict[str, Any]:
                          "metrics_url": None})
     stray = [asdict(p) for p in leftovers(home, supervised={pid for pid in supervised if pid})]
     status = {"supervisord": "running", "topology": topo.name if topo else None, "programs": rows, "leftovers": stray,
-              "running_copy_edited": copy_edited(home),
+              "running_copy_edited": copy_edited(home), "left_stopped_by_proof": left_stopped_by_proof(home, rows),
               "topology_problems": problems}
     if topo is not None and topo.redis.sentinel is not None:
         status["sentinel"] = sentinel_status(topo)
     return status
+
+
+def left_stopped_by_proof(home: Home, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The proof killed part-way (launcher/proof_stops.py) and the programs it stopped that are still not RUNNING, or
+    None."""
+    left = proof_stops.left_by_ended_proof(home.run)
+    running = {row["name"] for row in rows if row["state"] == "RUNNING"}
+    still = [name for name in left.programs if name not in running] if left is not None else []
+    return {**left.as_json(), "programs": still} if left is not None and still else None
 
 
 CONFIG_HASH_RE = re.compile(r'CLUSTERGATE_CONFIG_HASH="([0-9a-f]+)"')
@@ -2184,6 +2195,11 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(not_applied_note(stale, str(home.programs), f"clustergate up FILE --home {home.root}"))
         if status.get("running_copy_edited"):
             print(copy_edited_note(str(home.topology), f"clustergate up FILE --home {home.root}"))
+        left = status.get("left_stopped_by_proof")
+        if left:
+            print(f"STOPPED BY A PROOF: {', '.join(left['programs'])} stopped by the {left['proof']} proof (pid "
+                  f"{left['pid']}), which ended (killed) before it started them again: the next `clustergate proof` "
+                  f"starts them first, and so does `clustergate up FILE --home {home.root}`")
         missing = [row["name"] for row in status["programs"] if row["state"] == "MISSING"]
         if missing:
             print(f"MISSING: supervisord of {home.root} does not run {', '.join(missing)}, which the topology has: "

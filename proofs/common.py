@@ -21,7 +21,7 @@ import redis
 from supervisor.xmlrpc import Faults
 
 from actors.freshness import cluster_state_age_s
-from launcher import keys
+from launcher import keys, proof_stops
 from launcher.keys import wrong_type
 from launcher.redis_conn import connect
 from launcher.client import GateClient, GateUnavailable, gate_endpoints
@@ -211,6 +211,9 @@ class Proof:
         return None
 
     def stop_programs(self, names: list[str]) -> None:
+        """Stop the programs, recorded in the home first (launcher/proof_stops.py): a proof killed before it starts
+        them again (SIGKILL) leaves them named for `status`, the next proof and `up`."""
+        proof_stops.record(self.home.run, self.name, names)
         for name in names:
             self.sup.api.stopProcess(name, True)
 
@@ -239,6 +242,22 @@ class Proof:
         # exiting is left for the caller's checks to report.
         self.poll(self.program_states, lambda states: all(states.get(n) == "RUNNING" for n in todo),
                   PROGRAM_START_TIMEOUT_S, 0.1)
+        proof_stops.release(self.home.run, names)
+
+    def start_what_a_killed_proof_left_stopped(self) -> None:
+        """Before the proof: start the programs a proof killed part-way left stopped (its record in the home), a check
+        naming them; a program supervisord no longer runs is dropped from the record."""
+        left = proof_stops.left_by_ended_proof(self.home.run)
+        if left is None:
+            return
+        states = self.program_states()
+        self.start_programs([name for name in left.programs if name in states])
+        proof_stops.release(self.home.run, list(left.programs))
+        states = self.program_states()
+        self.check("programs a killed proof left stopped started again",
+                   all(states.get(n) == "RUNNING" for n in left.programs if n in states),
+                   {n: states.get(n, "MISSING") for n in left.programs},
+                   f"stopped by the {left.proof} proof (pid {left.pid}), which ended before it started them again")
 
     # ----------------------------------------------------------------- report
 
@@ -328,6 +347,7 @@ def run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv
         if handler is not signal.SIG_IGN:  # nohup: stays ignored
             signal.signal(signum, _raise_interrupted)
     try:
+        proof.start_what_a_killed_proof_left_stopped()
         body(proof, args)
     except ProofFailed as exc:
         print(f"stopping: '{exc}' failed", flush=True)

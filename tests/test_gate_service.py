@@ -824,6 +824,11 @@ def test_a_proposal_decided_again_after_a_cooldown_conflict_counts_one_fallback(
 def dealer_proposals(endpoint: str, bodies: list[bytes], timeout_ms: int = 10000) -> list[dict]:
     """Send every body at once on one DEALER (so the gate decides them in as few batches as it can);
     the replies, in order. timeout_ms, the wait for each reply, is scaled by DEADLINE_SCALE."""
+    return dealer_proposals_sent(endpoint, bodies, timeout_ms)()
+
+
+def dealer_proposals_sent(endpoint: str, bodies: list[bytes], timeout_ms: int = 10000):
+    """dealer_proposals in two steps: the bodies sent now; the replies when the returned function is called."""
     import zmq
     sock = zmq.Context.instance().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
@@ -831,13 +836,20 @@ def dealer_proposals(endpoint: str, bodies: list[bytes], timeout_ms: int = 10000
     try:
         for body in bodies:
             sock.send_multipart([b"", body])
-        replies = []
-        for _ in bodies:
-            assert sock.poll(timeout_ms * DEADLINE_SCALE), "a proposal got no reply"
-            replies.append(json.loads(sock.recv_multipart()[-1]))
-        return replies
-    finally:
+    except BaseException:
         sock.close(linger=0)
+        raise
+
+    def replies() -> list[dict]:
+        try:
+            answers = []
+            for _ in bodies:
+                assert sock.poll(timeout_ms * DEADLINE_SCALE), "a proposal got no reply"
+                answers.append(json.loads(sock.recv_multipart()[-1]))
+            return answers
+        finally:
+            sock.close(linger=0)
+    return replies
 
 
 def proposal_body(plan_id: str, symbol: str, action: str, kill_score: str = "0.0") -> bytes:
@@ -1029,6 +1041,33 @@ def test_the_permit_issuer_exports_redis_memory_use_and_its_limit(clean):
         clean.redis.config_set("maxmemory", 0)
 
 
+
+def test_redis_memory_gauges_say_not_current_while_redis_is_unreachable_and_come_back_with_it(tmp_path):
+    """The permit issuer kept exporting Redis's last used_memory and maxmemory while Redis was stopped: a dashboard
+    showed them as current. Unread, they are NaN, and clustergate_redis_memory_read_timestamp_seconds (the epoch
+    time of the last reading) stops moving; Redis back, both are read again."""
+    import math
+    server = RedisServer(tmp_path / "redis").start()
+    p26 = P26(tmp_path / "p26", server.url).start()
+    port = p26.data["actors"]["permit_issuer"]["metrics_port"]
+    stamp = "clustergate_redis_memory_read_timestamp_seconds"
+    try:
+        wait_for(lambda: scrape(port).get("clustergate_redis_used_memory_bytes", 0) > 0, 20, "a reading of Redis's memory")
+        server.stop()
+        stopped_at = time.time()
+        unread = wait_for(lambda: (lambda m: m if math.isnan(m["clustergate_redis_used_memory_bytes"]) else None)(
+            scrape(port)), 30, "the used memory gauge to say it is not current")
+        assert math.isnan(unread["clustergate_redis_maxmemory_bytes"]), unread
+        assert stopped_at - 60 < unread[stamp] <= stopped_at, (unread[stamp], stopped_at)
+        server.start()
+        back = wait_for(lambda: (lambda m: m if m["clustergate_redis_used_memory_bytes"] > 0 else None)(scrape(port)),
+                        30, "a reading of Redis's memory after its restart")
+        assert back[stamp] > stopped_at and back["clustergate_redis_maxmemory_bytes"] == 0, back
+    finally:
+        p26.stop()
+        server.stop()
+
+
 def test_an_issuer_write_never_lands_after_the_gate_stopped_waiting(tmp_path, redis_server):
     """The outcome-unknown window: RespClient re-sends a pipeline once after a timeout, so a stalled Redis
     could run the script up to 2 x timeout late, after the gate answered HOLD outcome unknown. The script
@@ -1141,3 +1180,97 @@ def test_the_managed_redis_runs_with_an_explicit_maxmemory_and_noeviction(tmp_pa
     topo = load_topology(str(write_topology(tmp_path / "t.yaml", data)))
     lines = render_redis_conf(topo, Home(tmp_path)).splitlines()
     assert "maxmemory 512mb" in lines and "maxmemory-policy noeviction" in lines
+
+
+# A gate that fails after its permit issuer recorded the decision of a plan_id starting with "fail-" (Gate.settle
+# raises): the runtime answers internal_error, outcome unknown, though the decision is in Redis.
+GATE_FAILING_AFTER_THE_ISSUER = """
+import sys
+import actors.gate
+from actors.runtime import main
+settle = actors.gate.Gate.settle
+def failing_settle(self, proposal, *args, **kwargs):
+    if proposal.plan_id.startswith("fail-"):
+        raise RuntimeError("injected: the gate failed after its issuer recorded the decision")
+    return settle(self, proposal, *args, **kwargs)
+actors.gate.Gate.settle = failing_settle
+main(actors.gate.Gate, sys.argv[1:])
+"""
+
+
+def failing_gate(p26: P26) -> subprocess.Popen:
+    """P26's gate replaced by one that fails after its issuer recorded a `fail-` plan_id's decision; serving."""
+    p26.gate.terminate()
+    gate = subprocess.Popen([PYTHON, "-c", GATE_FAILING_AFTER_THE_ISSUER, "--topology", str(p26.topology),
+                             "--name", "gate"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with GateClient(p26.endpoint, timeout_ms=int(20_000 * DEADLINE_SCALE), retries=0) as probe:
+        assert P26._answers(probe), "the failing gate did not answer"
+    return gate
+
+
+def test_clustergate_propose_exits_3_on_internal_error_naming_the_plan_id_to_retry_with(tmp_path, redis_server):
+    """internal_error may come after the issuer recorded the decision (launcher/client.py's is_fault_hold): outcome
+    unknown, as a fault HOLD's, so `propose` exits 3 with a line saying to retry with the same plan_id (it exited 1,
+    no such line, as for a proposal refused). The retry, to a gate that works, gets the recorded decision back."""
+    write_book(redis_server.client())
+    p26 = P26(tmp_path / "p26", redis_server.url).start()
+    failing = None
+    try:
+        failing = failing_gate(p26)
+        plan = "fail-" + new_plan()
+        result = run_cli("--symbol", "ETHUSDT", "--action", "PARTIAL_50", "--plan-id", plan, "--endpoint", p26.endpoint,
+                         "--timeout-ms", str(int(20_000 * DEADLINE_SCALE)), "--retries", "0")
+        assert json.loads(result.stdout)["reason"] == "internal_error", (result.stdout, result.stderr)
+        assert result.returncode == 3, (result.returncode, result.stdout, result.stderr)
+        fault_line = [line for line in result.stderr.splitlines() if "internal_error" in line]
+        assert fault_line and f"retry with --plan-id {plan}" in fault_line[0], result.stderr
+        assert redis_server.client().exists(keys.permit(plan)) == 1  # the issuer recorded it, with its permit
+        failing.terminate()
+        failing.wait(10)
+        p26.gate.start()
+        again = wait_for(lambda: (r := run_cli("--symbol", "ETHUSDT", "--action", "PARTIAL_50", "--plan-id", plan,
+                                                "--endpoint", p26.endpoint)).returncode != 3 and r, 30,
+                         "an answer from the restarted gate")
+        assert again.returncode == 0, (again.returncode, again.stdout, again.stderr)
+        decision = json.loads(again.stdout)["decision"]
+        assert (decision["plan_id"], decision["replayed"], decision["permit"]) == (plan, True, True), decision
+    finally:
+        if failing is not None and failing.poll() is None:
+            failing.kill()
+            failing.wait(10)
+        p26.stop()
+
+
+def test_a_batch_run_again_one_by_one_after_a_handler_exception_counts_each_plan_once(tmp_path, redis_server):
+    """When the gate's batch handler raises, the runtime runs each request of the batch again alone: every proposal
+    of it was counted twice in p26_plans_seen_total (once read in the batch, once alone), so the counter no longer
+    added up to the requests gate_requests_total counts."""
+    from helpers import stopped
+    write_book(redis_server.client())
+    p26 = P26(tmp_path / "p26", redis_server.url).start()
+    failing = None
+    try:
+        failing = failing_gate(p26)
+        before = p26.metrics()
+        bodies = [proposal_body("fail-" + new_plan(), "BTCUSDT", "HOLD")]
+        bodies += [proposal_body(new_plan(), "ETHUSDT", "HOLD") for _ in range(4)]
+        bodies.append(b"not json")  # a bad request in the batch, counted once too
+        with stopped(failing.pid):  # every proposal waits in the gate's socket: one batch
+            replies = dealer_proposals_sent(p26.endpoint, bodies)
+            time.sleep(0.5)
+        replies = replies()
+        after = p26.metrics()
+
+        def delta(name: str) -> float:
+            return after.get(name, 0.0) - before.get(name, 0.0)
+        assert [r.get("reason") for r in replies] == ["internal_error", None, None, None, None, "not_json"], replies
+        assert delta('clustergate_handler_errors_total{actor="gate",where="handler"}') == 2  # the batch, then alone
+        assert sum(delta(k) for k in after if k.startswith("p26_plans_seen_total")) == 5
+        assert delta('p26_plans_seen_total{action_proposed="HOLD"}') == 5
+        assert delta('gate_requests_total{result="ok"}') == 4
+        assert delta('gate_requests_total{result="bad_request"}') == 1
+    finally:
+        if failing is not None and failing.poll() is None:
+            failing.terminate()
+            failing.wait(10)
+        p26.stop()

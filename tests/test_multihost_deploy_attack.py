@@ -427,3 +427,24 @@ def test_a_host_command_that_ignores_sigterm_past_its_timeout_is_killed_after_th
                            timeout_s=0.5)
     assert result.returncode == 124 and "killed (SIGKILL) 0.5 s after SIGTERM" in result.stderr, result
     assert "started" in result.stdout, result
+
+
+def test_a_rollback_that_leaves_nothing_running_is_checked_for_that_and_reported_rolled_back(tmp_path, topology):
+    """store ran nothing before the deploy; its `up` fails (refused here by the --via prefix) and the rollback stops
+    it, as it was. The proof after that rollback proved the new topology, which nothing runs: it waited its own fixed
+    graces (about 23 s, whatever --proof-timeout said) and the deploy reported `rollback failed`. Now the check after
+    such a rollback is that each host stopped runs nothing, within --proof-timeout, and the deploy says rolled back."""
+    via = "sh -c 'case \" $* \" in *\" up \"*) echo up refused by the test >&2; exit 7;; esac; exec \"$@\"' {host}"
+    env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD}
+    result = subprocess.run([sys.executable, "-m", "launcher", "deploy", str(topology), "--host", "store", "--via", via,
+                             "--home-root", str(tmp_path / "homes"), "--home", str(tmp_path / "ops"),
+                             "--proof-timeout", "3"], capture_output=True, text=True, env=env, timeout=300,
+                            stdin=subprocess.DEVNULL)
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    assert "readiness proof after the rollback" not in out, out
+    assert "the check after the rollback (each host stopped runs nothing, as before) passed" in out, out
+    [record] = _history(tmp_path)
+    assert (record["outcome"], record["host_states"], record["proved_after_rollback"]) == (
+        "rolled back", {"store": "stopped"}, True), record
+    assert record["proofs"] == [], record  # no proof ran: the new topology never came up, the old one was nothing

@@ -512,10 +512,7 @@ def test_clustergate_proof_interrupted_by_a_group_sigint_without_a_terminal_star
     (rev2): a second interruption of the proof, during the `finally` that starts the cluster side again. The proof
     takes SIGINT as it takes SIGTERM and SIGHUP: interrupted, and every later one ignored until it has cleaned up."""
     api = Supervisor(Home(demo_system)).api
-    launcher = subprocess.Popen([sys.executable, "-m", "launcher", "proof", "fallback", "--home", str(demo_system)],
-                                cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, start_new_session=True)
-    try:
+    with fallback_proof_in_its_own_group(demo_system) as launcher:
         seen = _until_the_cluster_side_stopped(launcher)
         os.killpg(launcher.pid, signal.SIGINT)  # the whole group, as `timeout -s INT` does
         out, _ = launcher.communicate(timeout=60)
@@ -523,13 +520,6 @@ def test_clustergate_proof_interrupted_by_a_group_sigint_without_a_terminal_star
         assert "interrupted (SIGINT)" in out and "PASSED" not in out, out
         wait_for(lambda: all(api.getProcessInfo(n)["statename"] == "RUNNING" for n in ("clusterer", "state_writer")),
                  20, "the cluster side running again")
-    finally:
-        if launcher.poll() is None:
-            os.killpg(launcher.pid, signal.SIGKILL)
-            launcher.wait(10)
-        for name in ("clusterer", "state_writer"):
-            if api.getProcessInfo(name)["statename"] == "STOPPED":
-                api.startProcess(name, True)
 
 
 def _until_the_cluster_side_stopped(launcher: subprocess.Popen) -> list[str]:
@@ -542,6 +532,76 @@ def _until_the_cluster_side_stopped(launcher: subprocess.Popen) -> list[str]:
             break
     assert "cluster side stopped" in seen[-1], "".join(seen)
     return seen
+
+@contextmanager
+def fallback_proof_in_its_own_group(home: Path) -> Iterator[subprocess.Popen]:
+    """`clustergate proof fallback` in a process group of its own, with no terminal; on leaving, the group is killed if
+    it still runs and the cluster side is started again, whatever happened."""
+    api = Supervisor(Home(home)).api
+    launcher = subprocess.Popen([sys.executable, "-m", "launcher", "proof", "fallback", "--home", str(home)],
+                                cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, start_new_session=True)
+    try:
+        yield launcher
+    finally:
+        if launcher.poll() is None:
+            os.killpg(launcher.pid, signal.SIGKILL)
+            launcher.wait(10)
+        for name in ("clusterer", "state_writer"):
+            if api.getProcessInfo(name)["statename"] == "STOPPED":
+                api.startProcess(name, True)
+
+
+def sigkill_after_the_cluster_side_stopped(launcher: subprocess.Popen) -> None:
+    """SIGKILL to the proof's process group (a CI job cancelled, a systemd unit stopped) once it stopped the cluster
+    side."""
+    _until_the_cluster_side_stopped(launcher)
+    os.killpg(launcher.pid, signal.SIGKILL)
+    launcher.communicate(timeout=30)
+
+
+def test_a_fallback_proof_killed_with_sigkill_is_named_by_status_and_the_next_proof_starts_what_it_left_stopped(
+        demo_system: Path) -> None:
+    """SIGKILL reaches no `finally`: `clustergate proof fallback` killed so after it stopped the cluster side left
+    clusterer and state_writer STOPPED, which supervisord never starts by itself; status said only STOPPED, and the
+    next fallback proof failed at once on `before: every program RUNNING`. The proof records in the home what it
+    stops before it stops it: status names those programs and the proof that left them, and the next proof starts them
+    again first."""
+    api = Supervisor(Home(demo_system)).api
+    with fallback_proof_in_its_own_group(demo_system) as launcher:
+        sigkill_after_the_cluster_side_stopped(launcher)
+        assert [api.getProcessInfo(n)["statename"] for n in ("clusterer", "state_writer")] == ["STOPPED"] * 2
+        status = clustergate("status", "--home", str(demo_system))
+        assert status.returncode == 1, status.stdout
+        line = next((x for x in status.stdout.splitlines() if x.startswith("STOPPED BY A PROOF: ")), None)
+        assert line is not None and "clusterer, state_writer" in line and "fallback proof" in line, status.stdout
+        said = json.loads(clustergate("status", "--home", str(demo_system), "--json").stdout)
+        left = said.get("left_stopped_by_proof") or {}
+        assert (left.get("proof"), left.get("programs")) == ("fallback", ["clusterer", "state_writer"]), left
+        again = run_proof(demo_system, "fallback")
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "PASS  programs a killed proof left stopped started again" in again.stdout, again.stdout
+        after = clustergate("status", "--home", str(demo_system), "--json")
+        assert json.loads(after.stdout).get("left_stopped_by_proof") is None, after.stdout
+
+
+def test_up_starts_what_a_killed_fallback_proof_left_stopped_and_status_no_longer_names_it(demo_system: Path) -> None:
+    """`up` starts every program stopped by hand, those a killed proof left stopped too, and forgets that proof's
+    record: status no longer names them (a record kept would name, later, a program an operator stopped)."""
+    api = Supervisor(Home(demo_system)).api
+    with fallback_proof_in_its_own_group(demo_system) as launcher:
+        sigkill_after_the_cluster_side_stopped(launcher)
+        assert json.loads(clustergate("status", "--home", str(demo_system), "--json").stdout)["left_stopped_by_proof"]
+        up = clustergate("up", str(demo_system.parent / "demo.yaml"), "--home", str(demo_system))
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert [api.getProcessInfo(n)["statename"] for n in ("clusterer", "state_writer")] == ["RUNNING"] * 2
+        api.stopProcess("clusterer", True)  # by hand now: no proof's doing
+        try:
+            said = json.loads(clustergate("status", "--home", str(demo_system), "--json").stdout)
+            assert said["left_stopped_by_proof"] is None, said["left_stopped_by_proof"]
+        finally:
+            api.startProcess("clusterer", True)
+
 
 def _cmdline(proc: Path) -> bytes:
     try:

@@ -2145,8 +2145,8 @@ MUTATIONS: list[Mutation] = [
         "p26_time_to_permit_seconds counts a proposal's wait in the gate's own queue, from when it was read off the "
         "socket (attack15)",
         "actors/gate.py",
-        "            replies[slot] = self.answer(proposal, decision, received if read_at is None else read_at[slot])\n",
-        "            replies[slot] = self.answer(proposal, decision, received)\n",
+        "                replies[slot] = self.answer(proposal, decision, received if read_at is None else read_at[slot])\n",
+        "                replies[slot] = self.answer(proposal, decision, received)\n",
         ("tests/test_gate_hot_path.py::test_time_to_permit_counts_from_when_the_gate_read_the_proposal_off_its_socket",),
         also=(("actors/gate.py",
                "self.decide_one(admitted, now, received), received if read_at is None else read_at)\n",
@@ -5799,8 +5799,8 @@ MUTATIONS: list[Mutation] = [
         "`clustergate propose` exits 3 on a fault HOLD (`recorded` false), naming its reason and the --plan-id to "
         "retry with, so that `propose ... && act` tells it from a policy decision (it exited 0 on any decision)",
         "launcher/client.py",
-        "    return EXIT_FAULT_HOLD if _unrecorded_decision(reply) is not None else 0\n",
-        "    return 0\n",
+        "    if is_fault_hold(reply):\n",
+        "    if is_fault_hold(reply) and reply[\"status\"] != \"ok\":\n",
         ("tests/test_gate_service.py::"
          "test_clustergate_propose_exits_3_on_a_fault_hold_naming_its_reason_and_the_plan_id_to_retry_with",)),
     Mutation(
@@ -6044,6 +6044,60 @@ MUTATIONS: list[Mutation] = [
         "          rate(p27_updates_total[10m]) == 0\n          unless on(job, instance)\n"
         "          (time() - max_over_time(clustergate_actor_started_timestamp_seconds[1m]) < 900\n",
         ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "propose_exits_1_on_internal_error",
+        "`clustergate propose` exits 3 on internal_error (the gate failed, maybe after its issuer recorded the "
+        "decision: outcome unknown, retry with the same plan_id), as on a fault HOLD, not 1 as on a refusal (carry)",
+        "launcher/client.py",
+        "    if is_fault_hold(reply):\n        return EXIT_FAULT_HOLD\n",
+        "    if _unrecorded_decision(reply) is not None:\n        return EXIT_FAULT_HOLD\n",
+        ("tests/test_gate_service.py::"
+         "test_clustergate_propose_exits_3_on_internal_error_naming_the_plan_id_to_retry_with",)),
+    Mutation(
+        "redis_memory_gauges_keep_the_last_reading",
+        "while Redis does not answer the permit issuer's Redis memory gauges are NaN, not its last reading shown as "
+        "current (carry)",
+        "actors/permit_issuer.py",
+        "            except (KeyError, ValueError):\n                gauge.set(math.nan)\n",
+        "            except (KeyError, ValueError):\n                pass\n",
+        ("tests/test_gate_service.py::"
+         "test_redis_memory_gauges_say_not_current_while_redis_is_unreachable_and_come_back_with_it",)),
+    Mutation(
+        "batch_run_again_counts_plans_twice",
+        "a batch the runtime runs again one request at a time after the gate's handler raised counts each plan once in "
+        "p26_plans_seen_total (and each bad request once in gate_requests_total), not once per run (carry)",
+        "actors/gate.py",
+        "            admitted = self.admit(frames, now, admissions.append)\n",
+        "            admitted = self.admit(frames, now)\n",
+        ("tests/test_gate_service.py::"
+         "test_a_batch_run_again_one_by_one_after_a_handler_exception_counts_each_plan_once",)),
+    Mutation(
+        "rollback_to_nothing_proves_the_new_topology",
+        "after a rollback whose hosts all ran nothing before, deploy checks that each host stopped runs nothing (within "
+        "--proof-timeout) and reports rolled back, not a readiness proof of the new topology that nothing runs (carry)",
+        "launcher/deploy.py",
+        "        if old is None:\n",
+        "        if False:\n",
+        ("tests/test_multihost_deploy_attack.py::"
+         "test_a_rollback_that_leaves_nothing_running_is_checked_for_that_and_reported_rolled_back",)),
+    Mutation(
+        "proof_stops_unrecorded",
+        "a proof records in the home what it stops before stopping it, so a proof SIGKILLed part-way leaves the "
+        "programs named by status and started by the next proof (carry)",
+        "proofs/common.py",
+        "        proof_stops.record(self.home.run, self.name, names)\n",
+        "",
+        ("tests/test_proofs.py::"
+         "test_a_fallback_proof_killed_with_sigkill_is_named_by_status_and_the_next_proof_starts_what_it_left_stopped",)),
+    Mutation(
+        "up_keeps_a_killed_proofs_record",
+        "`up` starts what a killed proof left stopped and forgets its record: status does not later name a program "
+        "stopped by hand as that proof's (carry)",
+        "launcher/supervise.py",
+        "            proof_stops.forget_ended_proof(home.run)  # what a killed proof left stopped was started with the rest\n",
+        "",
+        ("tests/test_proofs.py::"
+         "test_up_starts_what_a_killed_fallback_proof_left_stopped_and_status_no_longer_names_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
@@ -6426,7 +6480,7 @@ SPEC_MUTATIONS += [
     spec("spec_p26_snapshot_age_not_set", "p26_snapshot_age_seconds{symbol} is the snapshot's age", "actors/gate.py",
          "                child.set(age_s)\n", "                child.set(0.0)\n", f"{GATE_SERVICE}::test_the_p26_gauges_and_plans_seen_say_what_the_last_decision_saw"),
     spec("spec_p26_plans_seen_not_counted", "p26_plans_seen_total{action_proposed} counts valid proposals",
-         "actors/gate.py", "        self._plans_seen[proposal.action_proposed]()\n", "", f"{GATE_SERVICE}::test_the_p26_gauges_and_plans_seen_say_what_the_last_decision_saw"),
+         "actors/gate.py", "        count(self._plans_seen[proposal.action_proposed])\n", "", f"{GATE_SERVICE}::test_the_p26_gauges_and_plans_seen_say_what_the_last_decision_saw"),
     # P2.7 metrics: names (the state writer mirrors every p27_* gauge on 8048) and what they say
     metric_renamed("spec_p27_updates_renamed", "actors/state_writer.py", 'Counter("p27_updates",', 'Counter("p27_writes",',
                    f"{CLUSTERS_E2E}::test_corr_becomes_ready_and_redis_state_is_fresh_and_consistent"),
