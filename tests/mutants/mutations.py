@@ -6098,6 +6098,14 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_proofs.py::"
          "test_up_starts_what_a_killed_fallback_proof_left_stopped_and_status_no_longer_names_it",)),
+    Mutation(
+        "slow_crash_loop_window_cut_to_30_minutes",
+        "an actor restarted 5 times in 2 hours (a start every 10 minutes, never 3 in 15 minutes) raises "
+        "ClustergateActorRestartingSlowly; a deploy, a rollback and a redeploy do not",
+        "configs/alerts.yml",
+        "        expr: changes(clustergate_actor_started_timestamp_seconds[2h]) >= 5\n",
+        "        expr: changes(clustergate_actor_started_timestamp_seconds[30m]) >= 5\n",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
