@@ -6106,6 +6106,15 @@ MUTATIONS: list[Mutation] = [
         "        expr: changes(clustergate_actor_started_timestamp_seconds[2h]) >= 5\n",
         "        expr: changes(clustergate_actor_started_timestamp_seconds[30m]) >= 5\n",
         ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "redis_start_time_read_off_the_issuers_clock",
+        "the permit issuer exports the Redis start time by Redis's own clock (server_time_usec less uptime_in_seconds), "
+        "one value per life of the server, so ClustergateRedisRestarting counts restarts, not reads",
+        "actors/permit_issuer.py",
+        "        return int(fields[\"server_time_usec\"]) // 1_000_000 - int(fields[\"uptime_in_seconds\"])\n",
+        "        return int(time.time()) - int(fields[\"uptime_in_seconds\"])\n",
+        ("tests/test_redis_restarts.py::"
+         "test_redis_start_time_is_its_own_clock_reading_less_its_uptime_and_none_without_them",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
