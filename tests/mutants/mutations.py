@@ -6115,6 +6115,23 @@ MUTATIONS: list[Mutation] = [
         "        return int(time.time()) - int(fields[\"uptime_in_seconds\"])\n",
         ("tests/test_redis_restarts.py::"
          "test_redis_start_time_is_its_own_clock_reading_less_its_uptime_and_none_without_them",)),
+    Mutation(
+        "status_exits_0_while_the_gate_takes_k_from_the_proxy",
+        "`clustergate status` exits 3 (DEGRADED) while every program is ready and a gate takes K from the proxy past "
+        "the cluster side's warm-up; 1 (a stopped clusterer) outranks it, and a warm-up exits 0",
+        "launcher/supervise.py",
+        "    return 1 if not status_ok(status) else 3 if status[\"degraded\"] else 0\n",
+        "    return 1 if not status_ok(status) else 0\n",
+        ("tests/test_status_degraded.py::test_status_exits_3_while_every_program_is_ready_and_the_gate_takes_k_from_"
+         "the_proxy_and_1_with_the_clusterer_stopped",)),
+    Mutation(
+        "no_points_counts_as_warm_up_with_the_prices_stopped",
+        "a buffer with too few points is a warm-up only while its prices are fresh: prices stopped longer than the "
+        "window leave no points, and the gate on the proxy is degraded, not warming up",
+        "launcher/overview.py",
+        "    prices_fresh = tick_age is not None and tick_age <= topo.max_price_age_s\n",
+        "    prices_fresh = True\n",
+        ("tests/test_status_degraded.py::test_a_gate_on_the_proxy_is_degraded_only_past_the_cluster_sides_warm_up",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
