@@ -161,11 +161,6 @@ def preinitialise_metrics() -> None:
 # --------------------------------------------------------------------------- proposals
 
 
-def _count_now(increment: Callable[[], Any]) -> None:
-    """Gate.admit's counting when nothing defers it."""
-    increment()
-
-
 def issuer_deadline_s(decided_at: float, permit_timeout_ms: int) -> float:
     """The deadline (epoch s) the gate gives the issuer for a decision made at decided_at: half its permit_timeout_ms,
     which it waits in full, so that no write lands after the gate stopped waiting (docs/proposal-api.md)."""
@@ -995,11 +990,11 @@ class Gate(Actor):
         proposals: list[Proposal] = []
         slots: list[int] = []
         now = time.time()
-        # Counted once the batch is decided: when it raises, the runtime hands each request back alone, counted then.
-        admissions: list[Callable[[], Any]] = []
+        expired = 0  # counted with the batch's answers: a batch that raises is handled again, each request alone
         for frames in requests:
-            admitted = self.admit(frames, now, admissions.append)
+            admitted = self.admit(frames, now, count_expired=False)
             if type(admitted) is dict:
+                expired += admitted.get("reason") == EXPIRED
                 replies.append(admitted)
                 continue
             slots.append(len(replies))
@@ -1008,8 +1003,8 @@ class Gate(Actor):
         if proposals:
             for slot, proposal, decision in zip(slots, proposals, self.decide_and_record(proposals)):
                 replies[slot] = self.answer(proposal, decision, received if read_at is None else read_at[slot])
-        for count in admissions:
-            count()
+        if expired:
+            self._requests_refused[EXPIRED].inc(expired)
         return replies
 
     def handle_one(self, frames: list[bytes], read_at: float | None = None) -> dict[str, Any]:
@@ -1023,20 +1018,23 @@ class Gate(Actor):
             return admitted
         return self.answer(admitted, self.decide_one(admitted, now, received), received if read_at is None else read_at)
 
-    def admit(self, frames: list[bytes], now: float,
-              count: Callable[[Callable[[], Any]], Any] = _count_now) -> Proposal | dict[str, Any]:
-        """The request's proposal, counted in p26_plans_seen_total, or its error reply: a bad request, or a
-        proposal past its deadline at `now`. count(increment) does the counting (a batch defers it)."""
+    def admit(self, frames: list[bytes], now: float, count_expired: bool = True) -> Proposal | dict[str, Any]:
+        """The request's proposal, counted in p26_plans_seen_total, or its error reply: a bad request (counted), or a
+        proposal past its deadline at `now` (counted when count_expired). A request handled again alone after its
+        batch raised (handling_again) was counted as seen, or bad, in the batch's run."""
         try:
             proposal = parse_request(frames, self.settings.max_request_bytes)
         except BadRequest as exc:
-            count(self._requests_bad.inc)
+            if not self.handling_again:
+                self._requests_bad.inc()
             return with_plan_id(error_envelope(exc.reason, exc.detail), exc.plan_id)
-        count(self._plans_seen[proposal.action_proposed])
+        if not self.handling_again:
+            self._plans_seen[proposal.action_proposed]()
         if proposal.deadline_ms is not None:
             late = expired_detail(proposal.deadline_ms, now, self.skew_ms)
             if late is not None:
-                count(self._requests_refused[EXPIRED].inc)
+                if count_expired:
+                    self._requests_refused[EXPIRED].inc()
                 return with_plan_id(error_envelope(EXPIRED, late), proposal.plan_id)
         return proposal
 

@@ -338,6 +338,9 @@ class Actor:
         self._timers: list[_Timer] = []
         self._seq = itertools.count()
         self._stopping = False
+        # True while the requests of a batch whose handler raised are handled again one by one (on_requests_batch):
+        # what counts a request as read (the gate's p26_plans_seen_total) counted it in the batch's run.
+        self.handling_again = False
         # Liveness: the main thread stamps time.monotonic() once a turn (_loop) and a message (_handled); the scrape
         # thread only reads it. No stamp (inf, age 0) until the loop starts: setup is not a stuck loop (the actor is
         # not ready by its own verdict then).
@@ -618,9 +621,7 @@ class Actor:
                     return
                 replies = self._run_batch(role, handler, bodies, read_at)
                 if isinstance(replies, dict):  # the batch raised: each request alone, so only its own fault reaches it
-                    replies = [replies] if len(bodies) == 1 else [
-                        one[0] if isinstance(one, list) else one
-                        for one in (self._run_batch(role, handler, [body], [at]) for body, at in zip(bodies, read_at))]
+                    replies = [replies] if len(bodies) == 1 else self._run_again_alone(role, handler, bodies, read_at)
                 for envelope, reply in zip(envelopes, replies):
                     try:
                         envelope.append(reply if type(reply) is bytes else self.encode_reply(reply))
@@ -745,6 +746,16 @@ class Actor:
                     self._reply_dropped(next((r for r, s in self.sockets.items() if s is sock), "?"), exc)
             if envelopes:
                 shedding.on_shed(len(envelopes))
+
+    def _run_again_alone(self, role: str, handler: BatchHandler, bodies: list[Frames],
+                         read_at: list[float]) -> "list[dict[str, Any] | bytes]":
+        """The replies to a batch whose handler raised, each request handled again alone (handling_again True)."""
+        self.handling_again = True
+        try:
+            return [one[0] if isinstance(one, list) else one
+                    for one in (self._run_batch(role, handler, [body], [at]) for body, at in zip(bodies, read_at))]
+        finally:
+            self.handling_again = False
 
     def _run_batch(self, role: str, handler: BatchHandler, bodies: list[Frames],
                    read_at: list[float]) -> "list[dict[str, Any] | bytes] | dict[str, Any]":

@@ -6067,8 +6067,8 @@ MUTATIONS: list[Mutation] = [
         "a batch the runtime runs again one request at a time after the gate's handler raised counts each plan once in "
         "p26_plans_seen_total (and each bad request once in gate_requests_total), not once per run (carry)",
         "actors/gate.py",
-        "            admitted = self.admit(frames, now, admissions.append)\n",
-        "            admitted = self.admit(frames, now)\n",
+        "        if not self.handling_again:\n            self._plans_seen[proposal.action_proposed]()\n",
+        "        self._plans_seen[proposal.action_proposed]()\n",
         ("tests/test_gate_service.py::"
          "test_a_batch_run_again_one_by_one_after_a_handler_exception_counts_each_plan_once",)),
     Mutation(
@@ -6514,7 +6514,7 @@ SPEC_MUTATIONS += [
     spec("spec_p26_snapshot_age_not_set", "p26_snapshot_age_seconds{symbol} is the snapshot's age", "actors/gate.py",
          "                child.set(age_s)\n", "                child.set(0.0)\n", f"{GATE_SERVICE}::test_the_p26_gauges_and_plans_seen_say_what_the_last_decision_saw"),
     spec("spec_p26_plans_seen_not_counted", "p26_plans_seen_total{action_proposed} counts valid proposals",
-         "actors/gate.py", "        count(self._plans_seen[proposal.action_proposed])\n", "", f"{GATE_SERVICE}::test_the_p26_gauges_and_plans_seen_say_what_the_last_decision_saw"),
+         "actors/gate.py", "            self._plans_seen[proposal.action_proposed]()\n", "            pass\n", f"{GATE_SERVICE}::test_the_p26_gauges_and_plans_seen_say_what_the_last_decision_saw"),
     # P2.7 metrics: names (the state writer mirrors every p27_* gauge on 8048) and what they say
     metric_renamed("spec_p27_updates_renamed", "actors/state_writer.py", 'Counter("p27_updates",', 'Counter("p27_writes",',
                    f"{CLUSTERS_E2E}::test_corr_becomes_ready_and_redis_state_is_fresh_and_consistent"),
