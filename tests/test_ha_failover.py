@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -193,7 +194,9 @@ def test_a_gate_whose_issuer_is_dead_hands_the_same_plan_id_to_the_other_gate_wh
 def test_with_every_gate_silent_the_client_gives_up_within_its_budget_naming_the_plan_id():
     """Two endpoints nobody serves: (1 + retries) x 2 attempts of the timeout, then GateUnavailable naming the
     plan_id, the attempts and the call's budget. No clock is asserted: the call must return at all (in a
-    thread, polled with a deadline far beyond its 600 ms budget), and its error says what it spent."""
+    thread, polled with a deadline far beyond its 600 ms budget), and its error says what it spent. The budget is a
+    hard bound, so on a loaded machine (CI at load 13) the time between attempts can leave no room for the fourth:
+    3 or 4 attempts, never the 2 of a call that ignored its retries."""
     silent = ["tcp://127.0.0.1:9", "tcp://127.0.0.1:7"]
     caller, outcome = propose_in_a_thread(silent, 150, retries=1, plan_id="z")
     wait_for(lambda: outcome, 30, "the call to give up")
@@ -202,7 +205,7 @@ def test_with_every_gate_silent_the_client_gives_up_within_its_budget_naming_the
     assert isinstance(err, GateUnavailable), err
     assert err.plan_id == "z"
     message = str(err)
-    assert "after 4 attempts of up to 150 ms" in message and "the call's budget: 600 ms" in message, message
+    assert re.search(r"after [34] attempts of up to 150 ms", message) and "the call's budget: 600 ms" in message, message
     assert "plan_id z: retry with the same plan_id" in message, message
     for endpoint in silent:
         assert endpoint in message, message
