@@ -6044,6 +6044,29 @@ MUTATIONS: list[Mutation] = [
         "          rate(p27_updates_total[10m]) == 0\n          unless on(job, instance)\n"
         "          (time() - max_over_time(clustergate_actor_started_timestamp_seconds[1m]) < 900\n",
         ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "proof_option_of_another_proof_taken_silently",
+        "an option of another proof (`proof readiness --all-programs`, `proof fallback --warm-up-timeout-s`) is refused, "
+        "exit 2, not ignored (docs review)",
+        "proofs/common.py",
+        "        if owner != name and getattr(args, dest, None) not in (None, False):\n",
+        "        if False:\n",
+        ("tests/test_proof_options.py::test_an_option_of_another_proof_is_refused_naming_the_proof_it_belongs_to",)),
+    Mutation(
+        "proof_warm_up_timeout_takes_any_float",
+        "--warm-up-timeout-s is a finite number of seconds, 0 or more: nan (a warm-up wait that never ends), inf and -5 "
+        "are refused, exit 2 (docs review)",
+        "proofs/common.py",
+        '    parser.add_argument("--warm-up-timeout-s", type=timeout_seconds, default=None,\n',
+        '    parser.add_argument("--warm-up-timeout-s", type=float, default=None,\n',
+        ("tests/test_proof_options.py::test_a_warm_up_timeout_that_is_not_a_finite_number_of_seconds_is_refused",)),
+    Mutation(
+        "proof_warm_up_timeout_0_waits_the_default",
+        "--warm-up-timeout-s 0 (deploy's --proof-timeout 0) waits 0 s, not the default 40 s (docs review)",
+        "proofs/readiness.py",
+        "    return WARM_UP_TIMEOUT_S if given is None else given\n",
+        "    return given or WARM_UP_TIMEOUT_S\n",
+        ("tests/test_proof_options.py::test_a_warm_up_timeout_of_0_waits_0_seconds_and_none_given_waits_the_default",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
