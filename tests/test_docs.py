@@ -145,12 +145,45 @@ def test_every_link_between_the_pages_points_at_a_page_that_exists():
     assert not broken, broken
 
 
-def test_the_monitoring_page_names_every_alert_rule():
+def alert_rules_for() -> dict[str, str]:
+    """alert -> its `for` as the monitoring page's table writes it: each distinct duration of its rules, shortest first,
+    joined by " / " ("1m / 2m"), or "-" for a rule with none."""
     import yaml
     rules = yaml.safe_load((REPO / "configs" / "alerts.yml").read_text())
-    names = {rule["alert"] for group in rules["groups"] for rule in group["rules"] if "alert" in rule}
+    seconds = {"s": 1, "m": 60, "h": 3600}
+    durations: dict[str, set[str]] = {}
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            if "alert" in rule:
+                durations.setdefault(rule["alert"], set()).add(str(rule.get("for", "-")))
+    return {alert: " / ".join(sorted(each, key=lambda d: 0 if d == "-" else int(d[:-1]) * seconds[d[-1]]))
+            for alert, each in durations.items()}
+
+
+def alert_table_for(page: Path) -> dict[str, str]:
+    """alert -> the last column (`for`) of its row in the page's table of alert rules (`| `Name` | ... | for |`)."""
+    return {match.group(1): match.group(2).strip()
+            for match in re.finditer(r"^\| `([A-Z][A-Za-z0-9]+)` \|.*\|([^|]*)\|$", page.read_text(), re.MULTILINE)}
+
+
+def test_the_monitoring_page_names_every_alert_rule():
+    names = set(alert_rules_for())
     page = (REPO / "docs" / "monitoring.md").read_text()
     assert names and not {name for name in names if f"`{name}`" not in page}
+
+
+def test_the_monitoring_pages_alert_table_gives_each_rules_for_as_alerts_yml_has_it():
+    """The `for` column is what an operator reads to know how long a fault goes unpaged: each row as the rules say."""
+    table, rules = alert_table_for(REPO / "docs" / "monitoring.md"), alert_rules_for()
+    assert set(table) == set(rules), (sorted(set(rules) - set(table)), sorted(set(table) - set(rules)))
+    assert {alert: table[alert] for alert in rules if table[alert] != rules[alert]} == {}, rules
+
+
+def test_the_alert_table_reader_reads_each_rows_last_column(tmp_path):
+    page = tmp_path / "m.md"
+    page.write_text("| alert | fires when | for |\n| --- | --- | --- |\n| `P27A` | x `| y | 5m |\n"
+                    "| `ClustergateB` | z | 1m / 2m |\n| `P26C` | w | - |\n| `lower` | v | 1m |\n")
+    assert alert_table_for(page) == {"P27A": "5m", "ClustergateB": "1m / 2m", "P26C": "-"}
 
 
 # Every fence opens with one of these info strings. Anything else (```sh rnnable, ```shell, ```yaml runnable)

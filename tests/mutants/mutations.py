@@ -6067,6 +6067,14 @@ MUTATIONS: list[Mutation] = [
         "    return WARM_UP_TIMEOUT_S if given is None else given\n",
         "    return given or WARM_UP_TIMEOUT_S\n",
         ("tests/test_proof_options.py::test_a_warm_up_timeout_of_0_waits_0_seconds_and_none_given_waits_the_default",)),
+    Mutation(
+        "alert_for_unlike_the_monitoring_page",
+        "each alert rule's `for` is the one docs/monitoring.md's table of alert rules gives: P27CorrNotReady waits 15m, "
+        "not 10m (docs review)",
+        "configs/alerts.yml",
+        "        expr: p27_corr_ready == 0\n        for: 15m\n",
+        "        expr: p27_corr_ready == 0\n        for: 10m\n",
+        ("tests/test_docs.py::test_the_monitoring_pages_alert_table_gives_each_rules_for_as_alerts_yml_has_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
