@@ -300,7 +300,8 @@ class ClustersConfig:
 
     @staticmethod
     def __schema_build__(v: Validator, kwargs: dict, raw: dict, path: Path) -> dict:
-        if kwargs.get("min_returns", 10) > kwargs.get("lookback_returns", 360):
+        refused = any(p.path[:len(path) + 1] in (path + ("min_returns",), path + ("lookback_returns",)) for p in v.problems)
+        if not refused and kwargs.get("min_returns", 10) > kwargs.get("lookback_returns", 360):  # a refused one reads 0
             v.problem(path + ("min_returns",), "must not exceed lookback_returns")
         return kwargs
 

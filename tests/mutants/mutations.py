@@ -6075,6 +6075,14 @@ MUTATIONS: list[Mutation] = [
         "        expr: p27_corr_ready == 0\n        for: 15m\n",
         "        expr: p27_corr_ready == 0\n        for: 10m\n",
         ("tests/test_docs.py::test_the_monitoring_pages_alert_table_gives_each_rules_for_as_alerts_yml_has_it",)),
+    Mutation(
+        "min_returns_blamed_for_a_refused_lookback",
+        "a lookback_returns validate already refused (text such as 3.6e2, below 10) is not blamed again as "
+        "`clusters.min_returns: must not exceed lookback_returns` (docs review)",
+        "launcher/topology.py",
+        "        if not refused and kwargs.get(\"min_returns\", 10) > kwargs.get(\"lookback_returns\", 360):",
+        "        if kwargs.get(\"min_returns\", 10) > kwargs.get(\"lookback_returns\", 360):",
+        ("tests/test_topology_validation.py::test_a_lookback_returns_already_refused_is_not_blamed_again_on_min_returns",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
