@@ -281,6 +281,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("symbol", metavar="SYMBOL")
     p.set_defaults(func=run, positions_func=cmd_clear)
 
-    p = sub.add_parser("list", parents=[common], help="table of every allowlisted symbol's snapshot")
+    p = sub.add_parser("list", parents=[common], help="table of every allowlisted symbol's snapshot, and of any snapshot "
+                       "under positions.key_pattern of a symbol outside symbols (NOT IN SYMBOLS)")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.set_defaults(func=run, positions_func=cmd_list)

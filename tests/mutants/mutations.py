@@ -6083,6 +6083,15 @@ MUTATIONS: list[Mutation] = [
         "        if not refused and kwargs.get(\"min_returns\", 10) > kwargs.get(\"lookback_returns\", 360):",
         "        if kwargs.get(\"min_returns\", 10) > kwargs.get(\"lookback_returns\", 360):",
         ("tests/test_topology_validation.py::test_a_lookback_returns_already_refused_is_not_blamed_again_on_min_returns",)),
+    Mutation(
+        "positions_list_help_says_allowlisted_only",
+        "`positions --help` says list shows snapshots of symbols outside the topology's symbols too (NOT IN SYMBOLS), "
+        "as it does (docs review)",
+        "launcher/positions.py",
+        "help=\"table of every allowlisted symbol's snapshot, and of any snapshot \"\n"
+        "                       \"under positions.key_pattern of a symbol outside symbols (NOT IN SYMBOLS)\")",
+        "help=\"table of every allowlisted symbol's snapshot\")",
+        ("tests/test_positions_cli.py::test_the_help_of_positions_list_says_it_lists_snapshots_of_symbols_outside_the_topology_too",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
