@@ -6092,6 +6092,14 @@ MUTATIONS: list[Mutation] = [
         "                       \"under positions.key_pattern of a symbol outside symbols (NOT IN SYMBOLS)\")",
         "help=\"table of every allowlisted symbol's snapshot\")",
         ("tests/test_positions_cli.py::test_the_help_of_positions_list_says_it_lists_snapshots_of_symbols_outside_the_topology_too",)),
+    Mutation(
+        "prometheus_config_output_error_is_a_traceback",
+        "`prometheus-config --output PATH` that cannot be written says so in one line, exit 1, not a traceback "
+        "(docs review)",
+        "launcher/monitoring.py",
+        "        except OSError as exc:  # a directory that does not exist, a path under a file, a directory: one line, no traceback\n",
+        "        except NotImplementedError as exc:\n",
+        ("tests/test_alerts.py::test_prometheus_config_command_that_cannot_write_its_output_says_so_in_one_line",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
