@@ -1436,7 +1436,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return cmd_backtest(build_parser().parse_args(argv))
+    args = build_parser().parse_args(argv)
+    try:
+        return cmd_backtest(args)
+    except OSError as exc:  # the inputs were read and checked in prepare(): this is a result the disk did not take
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"clustergate backtest: cannot write the results in {args.out}: {exc.strerror or exc}{where}",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

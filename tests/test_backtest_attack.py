@@ -43,6 +43,20 @@ def test_a_refused_run_into_an_out_dir_with_old_results_leaves_them_all_in_place
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
+@pytest.mark.parametrize("output", ["clusters.csv", "states.csv", "decisions.csv"])
+def test_a_full_disk_while_writing_the_results_is_one_line_not_a_traceback(tmp_path: Path, topo: Path, output: str):
+    """docs review: an output file the disk could not take (here a symlink to /dev/full, which refuses every write with
+    ENOSPC) ended the backtest in an OSError traceback; now one line naming --out and the error, exit 1."""
+    good = write_long_csv(tmp_path / "prices.csv", price_paths(100))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / output).symlink_to("/dev/full")
+    proc = run_cli(topo, "--prices", good, "--out", out)
+    assert proc.returncode == 1, proc.stdout + proc.stderr[-1500:]
+    assert proc.stderr.startswith(f"clustergate backtest: cannot write the results in {out}: ") and \
+        "No space left on device" in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr[-1500:]
+
+
 def test_an_out_dir_never_mixes_a_sweep_with_an_older_single_run(tmp_path: Path, topo: Path):
     good = write_long_csv(tmp_path / "prices.csv", price_paths(100))
     out = tmp_path / "out"

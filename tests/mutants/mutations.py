@@ -6100,6 +6100,14 @@ MUTATIONS: list[Mutation] = [
         "        except OSError as exc:  # a directory that does not exist, a path under a file, a directory: one line, no traceback\n",
         "        except NotImplementedError as exc:\n",
         ("tests/test_alerts.py::test_prometheus_config_command_that_cannot_write_its_output_says_so_in_one_line",)),
+    Mutation(
+        "backtest_full_disk_is_a_traceback",
+        "a backtest whose results the disk does not take (ENOSPC, an --out that cannot be made) says so in one line, "
+        "exit 1, not an OSError traceback (docs review)",
+        "launcher/backtest.py",
+        "    except OSError as exc:  # the inputs were read and checked in prepare(): this is a result the disk did not take\n",
+        "    except NotImplementedError as exc:\n",
+        ("tests/test_backtest_attack.py::test_a_full_disk_while_writing_the_results_is_one_line_not_a_traceback",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
