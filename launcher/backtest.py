@@ -427,7 +427,8 @@ def _timed_rows(path: str, option: str, header: list[str], reader: Any) -> Itera
     except csv.Error as exc:  # a field over the csv module's limit (128 KiB)
         raise InputError(f"{path}: line {reader.line_num}: {exc} ({option})") from None
     if first is None or [h.strip().lower() for h in first] != header:
-        raise InputError(f"{path}: line 1: header must be {','.join(header)}, got {first!r}")
+        got = "an empty file" if first is None else repr(first)
+        raise InputError(f"{path}: line 1: header must be {','.join(header)}, got {got} ({option})")
     previous = -math.inf
     rows = csv_rows(reader)
     while True:

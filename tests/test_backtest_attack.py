@@ -57,6 +57,17 @@ def test_a_full_disk_while_writing_the_results_is_one_line_not_a_traceback(tmp_p
         "No space left on device" in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr[-1500:]
 
 
+@pytest.mark.parametrize("option", ["--positions", "--proposals"])
+def test_an_empty_positions_or_proposals_file_is_named_empty_with_its_option(tmp_path: Path, topo: Path, option: str):
+    """docs review: an empty file (or /dev/null) was refused `header must be ts,..., got None`, naming no option."""
+    good = write_long_csv(tmp_path / "prices.csv", price_paths(20))
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    proc = run_cli(topo, "--prices", good, "--out", tmp_path / "out", option, empty)
+    assert proc.returncode == 2, proc.stderr[-500:]
+    assert proc.stderr.strip().endswith(f"got an empty file ({option})") and "None" not in proc.stderr, proc.stderr
+
+
 def test_an_out_dir_never_mixes_a_sweep_with_an_older_single_run(tmp_path: Path, topo: Path):
     good = write_long_csv(tmp_path / "prices.csv", price_paths(100))
     out = tmp_path / "out"

@@ -6108,6 +6108,13 @@ MUTATIONS: list[Mutation] = [
         "    except OSError as exc:  # the inputs were read and checked in prepare(): this is a result the disk did not take\n",
         "    except NotImplementedError as exc:\n",
         ("tests/test_backtest_attack.py::test_a_full_disk_while_writing_the_results_is_one_line_not_a_traceback",)),
+    Mutation(
+        "backtest_empty_input_file_refused_as_got_none",
+        "an empty --positions or --proposals file is refused naming it empty and the option, not `got None` (docs review)",
+        "launcher/backtest.py",
+        "        got = \"an empty file\" if first is None else repr(first)\n",
+        "        got = repr(first)\n",
+        ("tests/test_backtest_attack.py::test_an_empty_positions_or_proposals_file_is_named_empty_with_its_option",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
