@@ -206,13 +206,17 @@ class GateClient:
         return self._sock
 
     def _check_endpoints(self) -> None:
-        """Refuse, before anything is sent, an endpoint ZeroMQ cannot connect (no port, unknown transport):
-        met only at failover, it ended a call whose proposal another gate may already have decided."""
+        """Refuse, before anything is sent, an endpoint ZeroMQ cannot connect (no port, unknown transport), or a tcp one
+        that can reach no gate (a port past 65535): met only at failover, it ended a call whose proposal another gate may
+        already have decided."""
+        from launcher.topology import endpoint_problem  # the topology's own rule for an endpoint
         probe = self.ctx.socket(zmq.REQ)
         try:
             probe.setsockopt(zmq.LINGER, 0)
             probe.setsockopt(zmq.IMMEDIATE, 1)
             for endpoint in self.endpoints:
+                if endpoint.startswith("tcp://") and (problem := endpoint_problem(endpoint)):  # ZeroMQ connects these
+                    raise ValueError(f"gate endpoint {endpoint!r}: {problem}")  # (port 99999) and never reaches a gate
                 try:
                     probe.connect(endpoint)
                 except zmq.ZMQError as exc:

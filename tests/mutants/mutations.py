@@ -6115,6 +6115,14 @@ MUTATIONS: list[Mutation] = [
         "        got = \"an empty file\" if first is None else repr(first)\n",
         "        got = repr(first)\n",
         ("tests/test_backtest_attack.py::test_an_empty_positions_or_proposals_file_is_named_empty_with_its_option",)),
+    Mutation(
+        "gate_client_connects_an_endpoint_that_reaches_no_gate",
+        "GateClient (and `clustergate propose --endpoint`) refuses at once a tcp endpoint that can reach no gate (port "
+        "99999, an IPv6 address without its bracket), which ZeroMQ connects without a word (docs review)",
+        "launcher/client.py",
+        "                if endpoint.startswith(\"tcp://\") and (problem := endpoint_problem(endpoint)):",
+        "                if False and (problem := endpoint_problem(endpoint)):",
+        ("tests/test_client.py::test_an_endpoint_that_can_reach_no_gate_is_refused_at_once_naming_why",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
