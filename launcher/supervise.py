@@ -223,16 +223,19 @@ def actor_config_hash(topo: Topology, name: str) -> str:
               "clusters": asdict(topo.clusters), "base_dir": _effective_base_dir(topo), "name": topo.name,
               "security": asdict(topo.security)}
     hashed: dict[str, Any] = {"actor": asdict(topo.actors[name]), "shared": shared}
+    # What an actor reads of the other actors comes from the whole topology, which it loads: one host's view holds
+    # only that host's actors (a standby writer or a gate on another host changed nothing in market's hash).
+    whole = topo.whole or topo
     # A state writer reads the other actors too: a standby added or removed decides whether it writes under a lease.
-    lease_ms = topo.state_writer_lease_ms(name) if topo.actors[name].kind == "state_writer" else 0
+    lease_ms = whole.state_writer_lease_ms(name) if topo.actors[name].kind == "state_writer" else 0
     if lease_ms:
         hashed["lease_ms"] = lease_ms
     # ... and the gates: its state_clock_skew log judges by the smallest of their freshness windows.
-    if topo.actors[name].kind == "state_writer" and topo.strictest_gate_freshness_s != topo.freshness_default_s:
-        hashed["gate_freshness_s"] = topo.strictest_gate_freshness_s
+    if topo.actors[name].kind == "state_writer" and whole.strictest_gate_freshness_s != whole.freshness_default_s:
+        hashed["gate_freshness_s"] = whole.strictest_gate_freshness_s
     # A gate's cache marks a symbol cooled down for the issuer's cooldown_ttl_s after each decision it records.
-    if topo.actors[name].kind == "gate" and topo.issuer_cooldown_ttl_s != PermitIssuerSettings().cooldown_ttl_s:
-        hashed["issuer_cooldown_ttl_s"] = topo.issuer_cooldown_ttl_s
+    if topo.actors[name].kind == "gate" and whole.issuer_cooldown_ttl_s != PermitIssuerSettings().cooldown_ttl_s:
+        hashed["issuer_cooldown_ttl_s"] = whole.issuer_cooldown_ttl_s
     return _hash(hashed)
 
 

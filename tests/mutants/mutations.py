@@ -1966,14 +1966,14 @@ MUTATIONS: list[Mutation] = [
         "a_gate_freshness_change_leaves_the_state_writer_running",
         "up restarts the state writer when a gate change moves the smallest freshness window (rev-skew)",
         "launcher/supervise.py",
-        "    if topo.actors[name].kind == \"state_writer\" and topo.strictest_gate_freshness_s != topo.freshness_default_s:\n",
+        "    if topo.actors[name].kind == \"state_writer\" and whole.strictest_gate_freshness_s != whole.freshness_default_s:\n",
         "    if False:\n",
         (f"{SKEW}::test_a_gates_freshness_change_restarts_the_state_writer_when_it_moves_the_smallest_window",)),
     Mutation(
         "an_issuer_cooldown_ttl_change_leaves_the_gates_running",
         "up restarts the gates when the issuer's cooldown_ttl_s, which their caches assume, changes",
         "launcher/supervise.py",
-        "    if topo.actors[name].kind == \"gate\" and topo.issuer_cooldown_ttl_s != PermitIssuerSettings().cooldown_ttl_s:\n",
+        "    if topo.actors[name].kind == \"gate\" and whole.issuer_cooldown_ttl_s != PermitIssuerSettings().cooldown_ttl_s:\n",
         "    if False:\n",
         ("tests/test_launcher.py::test_a_change_of_the_issuers_cooldown_ttl_restarts_the_gates_whose_cache_assumes_it",)),
     Mutation(
@@ -6123,6 +6123,15 @@ MUTATIONS: list[Mutation] = [
         "                if endpoint.startswith(\"tcp://\") and (problem := endpoint_problem(endpoint)):",
         "                if False and (problem := endpoint_problem(endpoint)):",
         ("tests/test_client.py::test_an_endpoint_that_can_reach_no_gate_is_refused_at_once_naming_why",)),
+    Mutation(
+        "host_view_hashes_a_writer_without_the_other_hosts",
+        "`up --host` restarts a state writer when what it reads of another host changes (a standby writer added, the "
+        "smallest gate freshness_s moved), as on one host: its hash reads the whole topology, not the host's view "
+        "(docs review)",
+        "launcher/supervise.py",
+        "    whole = topo.whole or topo\n",
+        "    whole = topo\n",
+        ("tests/test_multihost_topology.py::test_a_change_on_another_host_that_a_state_writer_reads_restarts_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
