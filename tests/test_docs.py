@@ -129,6 +129,78 @@ def test_the_docs_mark_a_moderate_number_of_blocks_runnable_on_several_pages():
     assert len({page for page, _, _ in BLOCKS}) >= 4
 
 
+def clustergate_parsers() -> dict:
+    """Each `clustergate` command -> its argparse parser (proof and backtest from their own modules, which the
+    launcher runs as processes)."""
+    import argparse
+    import launcher.backtest
+    import proofs.cli
+    from launcher.cli import build_parser
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    return {**commands, "proof": proofs.cli.build_parser(), "backtest": launcher.backtest.build_parser()}
+
+
+def _options(parser) -> set[str]:
+    return {option for action in parser._actions for option in action.option_strings}
+
+
+def _subcommands(parser) -> dict:
+    import argparse
+    return next((a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)), {})
+
+
+def command_texts(path: Path) -> list[tuple[int, str]]:
+    """(line, text) of every inline code span and every line of a fenced block: where the docs write a command."""
+    found, inside = [], False
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if line.startswith("```"):
+            inside = not inside
+        elif inside:
+            found.append((number, line))
+        else:
+            found += [(number, span) for _, span in re.findall(r"(`+)(.+?)\1", line)]
+    return found
+
+
+def command_option_problems(path: Path, parsers: dict) -> list[str]:
+    """`clustergate COMMAND [SUBCOMMAND] ... --option` written in the docs with a command or an option the program
+    does not have. The command's words end at a shell separator (`|`, `;`, `&&`, `#`, `>`); `up|down|status` reads
+    as any of them."""
+    problems = []
+    for number, text in command_texts(path):
+        for match in re.finditer(r"clustergate\s+([a-z][a-z-]*)([^|;&#>`]*)", text):
+            command, words = match.group(1), match.group(2).split()
+            where = f"{shown(path)}:{number}: clustergate {command}"
+            if command not in parsers:
+                problems.append(f"{where}: no such command")
+                continue
+            chosen = [parsers[command]]
+            subcommands = _subcommands(parsers[command])
+            if subcommands and words and all(w in subcommands for w in words[0].split("|")):
+                chosen = [subcommands[w] for w in words[0].split("|")]
+            known = set().union(*(_options(p) for p in chosen))
+            for option in (m.group(1) for w in words for m in [re.match(r"\[?(--[a-z][a-z0-9-]*)", w)] if m):
+                if option not in known:
+                    problems.append(f"{where}: no option {option}")
+    return problems
+
+
+def test_every_clustergate_command_and_option_the_docs_write_exists():
+    parsers = clustergate_parsers()
+    problems = [problem for page in PAGES for problem in command_option_problems(page, parsers)]
+    assert not problems, problems
+
+
+def test_the_command_check_sees_a_misspelt_option_and_command(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("Run `clustergate proof readiness --warmup-timeout 5` or `clustergate statu`.\n"
+                    "```sh\n.venv/bin/clustergate monitor up|status --home H   # --nothing in a comment\n"
+                    "clustergate positions list --json | grep --count x\nclustergate up FILE --hots market\n```\n")
+    found = command_option_problems(page, clustergate_parsers())
+    assert found == ["page.md:1: clustergate proof: no option --warmup-timeout", "page.md:1: clustergate statu: no such command",
+                     "page.md:5: clustergate up: no option --hots"], found
+
+
 def test_the_front_page_keeps_the_two_commands():
     text = (REPO / "README.md").read_text()
     assert "make demo" in text and "make test" in text

@@ -6132,6 +6132,14 @@ MUTATIONS: list[Mutation] = [
         "    whole = topo.whole or topo\n",
         "    whole = topo\n",
         ("tests/test_multihost_topology.py::test_a_change_on_another_host_that_a_state_writer_reads_restarts_it",)),
+    Mutation(
+        "proof_option_renamed_from_the_docs",
+        "every `clustergate COMMAND --option` the docs write exists: `clustergate proof readiness --topology FILE` "
+        "(docs review)",
+        "proofs/common.py",
+        '    parser.add_argument("--topology", help="topology of the running system (default: run/topology.yaml of the home)")\n',
+        '    parser.add_argument("--topology-file", help="topology of the running system (default: run/topology.yaml of the home)")\n',
+        ("tests/test_docs.py::test_every_clustergate_command_and_option_the_docs_write_exists",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
