@@ -201,6 +201,39 @@ def test_the_command_check_sees_a_misspelt_option_and_command(tmp_path):
                      "page.md:5: clustergate up: no option --hots"], found
 
 
+# Paths the docs name that are not in the repository by design: what a documented command writes (benchmark results,
+# keys an operator generates) and the example file of an error message.
+WRITTEN_OR_EXAMPLE_PATHS = ("bench/results/", "configs/keys", "configs/multihost-keys", "configs/x.yaml")
+
+
+def missing_repository_paths(path: Path, root: Path = REPO) -> list[str]:
+    """Paths under the repository's folders (actors/, launcher/, proofs/, bench/, tests/, configs/, .ci/) that the page
+    names and that do not exist under root (a glob such as tests/test_reliability_*.py must match a file)."""
+    missing = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        for found in re.findall(r"(?<![\w/.-])((?:actors|launcher|proofs|bench|tests|configs|\.ci)/[\w*./-]*[\w*])", line):
+            if not found.startswith(WRITTEN_OR_EXAMPLE_PATHS) and not list(root.glob(found)):
+                missing.append(f"{shown(path)}:{number}: {found}")
+    return missing
+
+
+def test_every_repository_path_the_docs_name_exists():
+    """A module renamed or a test file split leaves the docs pointing at nothing; the link check sees only links."""
+    missing = [problem for page in PAGES for problem in missing_repository_paths(page)]
+    assert not missing, missing
+
+
+def test_the_path_check_sees_a_renamed_module_and_reads_a_glob(tmp_path):
+    (tmp_path / "launcher").mkdir()
+    (tmp_path / "launcher" / "keys.py").write_text("")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_reliability_crashes.py").write_text("")
+    page = tmp_path / "page.md"
+    page.write_text("`launcher/keys.py` and launcher/key_names.py, `tests/test_reliability_*.py`, "
+                    "tests/test_gone_*.py, bench/results/latest.json, run/launcher/x.py.\n")
+    assert missing_repository_paths(page, tmp_path) == ["page.md:1: launcher/key_names.py", "page.md:1: tests/test_gone_*.py"]
+
+
 def test_the_front_page_keeps_the_two_commands():
     text = (REPO / "README.md").read_text()
     assert "make demo" in text and "make test" in text
