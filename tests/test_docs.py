@@ -52,6 +52,11 @@ def all_blocks() -> list[tuple[str, int, str]]:
 BLOCKS = all_blocks()
 
 
+def on_every_page(check) -> list[str]:
+    """What check(page) finds wrong on each page of the docs, every page's in turn."""
+    return [problem for page in PAGES for problem in check(page)]
+
+
 @pytest.fixture(scope="module")
 def live_demo(tmp_path_factory):
     system = LiveSystem(tmp_path_factory.mktemp("docs"))
@@ -187,8 +192,7 @@ def command_option_problems(path: Path, parsers: dict) -> list[str]:
 
 def test_every_clustergate_command_and_option_the_docs_write_exists():
     parsers = clustergate_parsers()
-    problems = [problem for page in PAGES for problem in command_option_problems(page, parsers)]
-    assert not problems, problems
+    assert on_every_page(lambda page: command_option_problems(page, parsers)) == []
 
 
 def test_the_command_check_sees_a_misspelt_option_and_command(tmp_path):
@@ -219,8 +223,7 @@ def missing_repository_paths(path: Path, root: Path = REPO) -> list[str]:
 
 def test_every_repository_path_the_docs_name_exists():
     """A module renamed or a test file split leaves the docs pointing at nothing; the link check sees only links."""
-    missing = [problem for page in PAGES for problem in missing_repository_paths(page)]
-    assert not missing, missing
+    assert on_every_page(missing_repository_paths) == []
 
 
 def test_the_path_check_sees_a_renamed_module_and_reads_a_glob(tmp_path):
@@ -332,7 +335,7 @@ def fence_problems(path: Path) -> list[str]:
 
 
 def test_every_fence_names_its_language_and_every_runnable_marker_is_one_the_finder_reads():
-    problems = [problem for page in PAGES for problem in fence_problems(page)]
+    problems = on_every_page(fence_problems)
     assert not problems, problems
 
 
@@ -419,7 +422,7 @@ def orphan_table_rows(path: Path) -> list[str]:
 
 
 def test_every_table_row_in_the_docs_is_in_a_table_with_a_header():
-    problems = [problem for page in PAGES for problem in orphan_table_rows(page)]
+    problems = on_every_page(orphan_table_rows)
     assert not problems, problems
 
 
