@@ -6140,6 +6140,14 @@ MUTATIONS: list[Mutation] = [
         '    parser.add_argument("--topology", help="topology of the running system (default: run/topology.yaml of the home)")\n',
         '    parser.add_argument("--topology-file", help="topology of the running system (default: run/topology.yaml of the home)")\n',
         ("tests/test_docs.py::test_every_clustergate_command_and_option_the_docs_write_exists",)),
+    Mutation(
+        "alert_summary_counts_extrapolated_fractions",
+        "an alert's summary counts whole events (`Gate forced 1 exits to HOLD`), not increase()'s extrapolated "
+        "1.071 (docs review: `monitor status` read 1.002 exits)",
+        "configs/alerts.yml",
+        "summary: \"Gate forced {{ $value | printf \\\"%.0f\\\" }} exits to HOLD in 5m",
+        "summary: \"Gate forced {{ $value | humanize }} exits to HOLD in 5m",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
