@@ -546,7 +546,11 @@ def cmd_propose(args: argparse.Namespace) -> int:
                          publics if len(publics) > 1 else publics[0])
         else:
             from launcher.schema import SchemaError
+            from launcher.supervise import missing_running_copy
             path = default_topology_path(args)
+            if missing := missing_running_copy(args, path):
+                print(f"clustergate propose: {missing}", file=sys.stderr)
+                return 2
             try:
                 endpoints = gate_endpoints(path)
                 endpoint = endpoints if len(endpoints) > 1 else endpoints[0]

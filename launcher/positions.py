@@ -234,7 +234,11 @@ def cmd_list(topo: Topology, client: redis.Redis, args: argparse.Namespace) -> i
 
 
 def run(args: argparse.Namespace) -> int:
+    from launcher.supervise import missing_running_copy
     path = default_topology_path(args)
+    if missing := missing_running_copy(args, path):
+        print(f"clustergate positions: {missing}", file=sys.stderr)
+        return 2
     try:
         topo = load_topology(path)
     except SchemaError as exc:

@@ -206,6 +206,16 @@ def running_topology_path(args: argparse.Namespace, fallback: Path | None = None
     return running if running.exists() or fallback is None or explicit else fallback
 
 
+def missing_running_copy(args: argparse.Namespace, path: Path) -> str | None:
+    """What to say when a command's topology is a home's running copy that does not exist (no --topology given, and
+    nothing was started in that home, or `make clean` ran): where to start one, or what to give instead."""
+    if getattr(args, "topology", None) or path.exists() or path != home_from(args).topology:
+        return None
+    root = home_from(args).root
+    return (f"{path} does not exist: nothing was started in {root} (`clustergate up FILE --home {root}`); "
+            f"or give --topology FILE")
+
+
 # --------------------------------------------------------------------------- rendering
 
 

@@ -234,3 +234,15 @@ def test_the_help_of_positions_list_says_it_lists_snapshots_of_symbols_outside_t
                            timeout=30)
     assert shown.returncode == 0, shown.stderr
     assert "outside symbols (NOT IN SYMBOLS)" in " ".join(shown.stdout.split()), shown.stdout
+
+
+@pytest.mark.parametrize("command", [["positions", "list"], ["propose", "--symbol", "BTCUSDT", "--action", "HOLD"]])
+def test_a_named_home_where_nothing_was_started_is_said_so_with_what_to_run(tmp_path, command):
+    # docs review: `--home DIR` (or $CLUSTERGATE_HOME) of a home with no running copy said only
+    # "DIR/run/topology.yaml: (top level): cannot read topology: No such file or directory".
+    home = tmp_path / "nothing-here"
+    done = subprocess.run([PYTHON, "-m", "launcher", *command, "--home", str(home)], cwd=REPO, capture_output=True,
+                          text=True, timeout=30)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"nothing was started in {home}" in done.stderr and f"--home {home}" in done.stderr, done.stderr
+    assert "--topology FILE" in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr

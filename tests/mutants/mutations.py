@@ -6148,6 +6148,14 @@ MUTATIONS: list[Mutation] = [
         "summary: \"Gate forced {{ $value | printf \\\"%.0f\\\" }} exits to HOLD in 5m",
         "summary: \"Gate forced {{ $value | humanize }} exits to HOLD in 5m",
         ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "a_named_home_with_nothing_started_reads_as_an_unreadable_topology",
+        "propose and positions with --home (or $CLUSTERGATE_HOME) of a home where nothing was started say so and what to "
+        "run, not `cannot read topology: No such file or directory` (docs review)",
+        "launcher/supervise.py",
+        "    if getattr(args, \"topology\", None) or path.exists() or path != home_from(args).topology:\n",
+        "    if True:\n",
+        ("tests/test_positions_cli.py::test_a_named_home_where_nothing_was_started_is_said_so_with_what_to_run",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
