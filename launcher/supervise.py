@@ -2250,10 +2250,15 @@ def sentinels_ok(state: dict[str, Any] | None) -> bool:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    """What `up` of the same arguments would give supervisord: on several hosts, one host's programs (--host)."""
     topo = load_or_report(args.file)
     if topo is None:
         return 2
-    print(render_programs(topo, home_from(args)))
+    from launcher.hosts import host_problem, host_view
+    if problem := host_problem(topo, args.host):
+        print(f"{args.file}: {problem}", file=sys.stderr)
+        return 2
+    print(render_programs(host_view(topo, args.host) if args.host else topo, home_from(args)))
     return 0
 
 
@@ -2311,4 +2316,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("render", help="print the supervisord programs for a topology; start nothing")
     p.add_argument("file")
     home_arg(p)
+    host_arg(p)
     p.set_defaults(func=cmd_render)

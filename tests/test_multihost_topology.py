@@ -346,3 +346,23 @@ def test_a_redis_config_replaced_with_another_timeout_still_reaches_the_hosts_ad
     assert longer.sentinel_addresses() == redis_cfg.sentinel_addresses()
     assert all(not address[0].isalpha() for address in longer.sentinel_addresses()), longer.sentinel_addresses()
     assert longer.server_addresses() == redis_cfg.server_addresses()
+
+
+def test_render_of_a_multihost_topology_renders_one_hosts_programs_and_needs_its_name(tmp_path: Path) -> None:
+    """docs review: `render` printed every actor of every host, and the managed Redis, as one supervisord would run
+    them, which no host does; `up` of the same file refuses without --host. Now render takes --host as up does."""
+    import subprocess
+    import sys
+    path = write_topology(tmp_path, multihost_data(tmp_path))
+
+    def render(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "launcher", "render", str(path), "--home", str(tmp_path / "home"),
+                               *args], capture_output=True, text=True, timeout=60, cwd=REPO)
+
+    refused = render()
+    assert refused.returncode == 2 and "spans hosts market, exec, store: give --host NAME" in refused.stderr, refused
+    market = render("--host", "market")
+    assert market.returncode == 0, market.stderr
+    programs = {line[len("[program:"):-1] for line in market.stdout.splitlines() if line.startswith("[program:")}
+    assert programs == set(actors_on(load_topology(path), "market")), programs
+    assert render("--host", "exce").returncode == 2

@@ -6156,6 +6156,14 @@ MUTATIONS: list[Mutation] = [
         "    if getattr(args, \"topology\", None) or path.exists() or path != home_from(args).topology:\n",
         "    if True:\n",
         ("tests/test_positions_cli.py::test_a_named_home_where_nothing_was_started_is_said_so_with_what_to_run",)),
+    Mutation(
+        "render_of_a_multihost_topology_renders_every_host_as_one",
+        "`render` of a multi-host topology needs --host and renders that host's programs, as `up --host` runs them; "
+        "it rendered every host's actors as one supervisord (docs review)",
+        "launcher/supervise.py",
+        "    if problem := host_problem(topo, args.host):\n",
+        "    if problem := None:\n",
+        ("tests/test_multihost_topology.py::test_render_of_a_multihost_topology_renders_one_hosts_programs_and_needs_its_name",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
