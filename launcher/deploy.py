@@ -343,6 +343,10 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_deploy(args: argparse.Namespace) -> int:
     if args.history:
         return cmd_history(args)
+    if args.json:  # ignored, it let the deploy run, host by host, where a script asked for machine-readable output
+        print("clustergate deploy: --json goes with --history (a deploy prints its steps as text); nothing was done",
+              file=sys.stderr)
+        return 2
     if not args.file:
         print("clustergate deploy: give a topology FILE (or --history)", file=sys.stderr)
         return 2

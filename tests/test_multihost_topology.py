@@ -366,3 +366,16 @@ def test_render_of_a_multihost_topology_renders_one_hosts_programs_and_needs_its
     programs = {line[len("[program:"):-1] for line in market.stdout.splitlines() if line.startswith("[program:")}
     assert programs == set(actors_on(load_topology(path), "market")), programs
     assert render("--host", "exce").returncode == 2
+
+
+def test_deploy_json_without_history_is_refused_before_any_host_is_touched(tmp_path: Path) -> None:
+    """docs review: `--json` ("with --history: machine-readable") given to a deploy was ignored, and the deploy ran,
+    host by host, printing text; now refused, exit 2, nothing read or written."""
+    import subprocess
+    import sys
+    path = write_topology(tmp_path, multihost_data(tmp_path))
+    done = subprocess.run([sys.executable, "-m", "launcher", "deploy", "--json", str(path), "--home", str(tmp_path / "ops")],
+                          capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "--json goes with --history" in done.stderr and done.stdout == "", done.stderr
+    assert not (tmp_path / "ops").exists()

@@ -6164,6 +6164,14 @@ MUTATIONS: list[Mutation] = [
         "    if problem := host_problem(topo, args.host):\n",
         "    if problem := None:\n",
         ("tests/test_multihost_topology.py::test_render_of_a_multihost_topology_renders_one_hosts_programs_and_needs_its_name",)),
+    Mutation(
+        "deploy_json_without_history_runs_the_deploy",
+        "`deploy --json FILE` (--json is --history's) is refused, exit 2, before any host is touched; it ran the deploy "
+        "(docs review)",
+        "launcher/deploy.py",
+        "    if args.json:  # ignored, it let the deploy run, host by host, where a script asked for machine-readable output\n",
+        "    if False:\n",
+        ("tests/test_multihost_topology.py::test_deploy_json_without_history_is_refused_before_any_host_is_touched",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
