@@ -1348,6 +1348,11 @@ def prepare(args: argparse.Namespace) -> tuple[Settings, Prices, PositionRows | 
         values[key.strip()] = parse_value(key.strip(), value.strip())
     settings = apply_settings(base, values)
     sweeps = parse_sweeps(args.sweep)
+    if args.proposal_every is not None and args.proposals:  # it sets the grid made without a file: ignored, it said nothing
+        raise InputError(f"--proposal-every {args.proposal_every}: it spaces the grid of proposals made without "
+                         f"--proposals; give one or the other")
+    if args.proposal_every is None:
+        args.proposal_every = DEFAULT_PROPOSAL_EVERY
     if args.proposal_every < 1:
         raise InputError(f"--proposal-every {args.proposal_every}: must be >= 1")
     prices = read_prices(args.prices, settings.symbols)
@@ -1431,8 +1436,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a setting for this run (repeatable)")
     p.add_argument("--sweep", action="append", default=[], metavar="KEY=V1,V2,...",
                    help="run every combination of these values (repeatable); writes sweep.csv")
-    p.add_argument("--proposal-every", type=int, default=60,
-                   help="without --proposals: cadences between the grid's proposals (default %(default)s)")
+    p.add_argument("--proposal-every", type=int, default=None,
+                   help=f"without --proposals: cadences between the grid's proposals (default {DEFAULT_PROPOSAL_EVERY})")
     return p
 
 

@@ -341,3 +341,16 @@ def test_a_proposals_file_changed_after_its_check_is_read_as_checked(tmp_path: P
     path.unlink()
     assert [(p.ts, p.raw, p.line) for p in proposals] == checked
     assert proposals.sha256 == bt.hashlib.sha256(_proposals_text(60).encode()).hexdigest()
+
+
+def test_proposal_every_with_a_proposals_file_is_refused_not_ignored(tmp_path: Path, topo: Path):
+    """docs review: --proposal-every ("without --proposals: cadences between the grid's proposals") given with a
+    --proposals file was ignored without a word; refused, exit 2, as the proofs refuse another proof's option."""
+    good = write_long_csv(tmp_path / "prices.csv", price_paths(20))
+    plans = tmp_path / "plans.csv"
+    plans.write_text(f"ts,plan_id,symbol,action_proposed,kill_score\n{T0 + 15},p-1,BTCUSDT,PARTIAL_50,0\n")
+    proc = run_cli(topo, "--prices", good, "--out", tmp_path / "out", "--proposals", plans, "--proposal-every", "5")
+    assert proc.returncode == 2, proc.stderr[-500:]
+    assert "--proposal-every" in proc.stderr and "--proposals" in proc.stderr and not (tmp_path / "out").exists()
+    assert run_cli(topo, "--prices", good, "--out", tmp_path / "out", "--proposals", plans).returncode == 0
+    assert run_cli(topo, "--prices", good, "--out", tmp_path / "grid", "--proposal-every", "5").returncode == 0

@@ -6172,6 +6172,14 @@ MUTATIONS: list[Mutation] = [
         "    if args.json:  # ignored, it let the deploy run, host by host, where a script asked for machine-readable output\n",
         "    if False:\n",
         ("tests/test_multihost_topology.py::test_deploy_json_without_history_is_refused_before_any_host_is_touched",)),
+    Mutation(
+        "backtest_proposal_every_ignored_with_a_proposals_file",
+        "backtest refuses --proposal-every beside --proposals (it spaces the grid made without a file), exit 2, not "
+        "ignored (docs review)",
+        "launcher/backtest.py",
+        "    if args.proposal_every is not None and args.proposals:",
+        "    if False:",
+        ("tests/test_backtest_attack.py::test_proposal_every_with_a_proposals_file_is_refused_not_ignored",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
