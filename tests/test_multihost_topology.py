@@ -379,3 +379,18 @@ def test_deploy_json_without_history_is_refused_before_any_host_is_touched(tmp_p
     assert done.returncode == 2, done.stdout + done.stderr
     assert "--json goes with --history" in done.stderr and done.stdout == "", done.stderr
     assert not (tmp_path / "ops").exists()
+
+
+@pytest.mark.parametrize("option", ["--home", "--host"])
+def test_status_all_hosts_refuses_one_homes_options_and_names_home_root(tmp_path: Path, option: str) -> None:
+    """docs review: `status FILE --all-hosts --home DIR` took no notice of DIR and read each host's exits under the
+    repo root's hosts/NAME ("no supervisord log at .../hosts/market/..."); --home and --host name one home, --home-root
+    DIR the hosts' homes."""
+    import subprocess
+    import sys
+    path = write_topology(tmp_path, multihost_data(tmp_path))
+    value = str(tmp_path / "elsewhere") if option == "--home" else "market"
+    done = subprocess.run([sys.executable, "-m", "launcher", "status", str(path), "--all-hosts", option, value],
+                          capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert option in done.stderr and "--home-root" in done.stderr and done.stdout == "", done.stderr

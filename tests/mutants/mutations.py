@@ -6180,6 +6180,14 @@ MUTATIONS: list[Mutation] = [
         "    if args.proposal_every is not None and args.proposals:",
         "    if False:",
         ("tests/test_backtest_attack.py::test_proposal_every_with_a_proposals_file_is_refused_not_ignored",)),
+    Mutation(
+        "status_all_hosts_takes_one_homes_option_without_a_word",
+        "`status FILE --all-hosts` refuses --home and --host (one home's), exit 2 naming --home-root; --home was taken "
+        "and ignored, each host's exits read under the repo root (docs review)",
+        "launcher/hosts_status.py",
+        "        if getattr(args, option, None):\n",
+        "        if False:\n",
+        ("tests/test_multihost_topology.py::test_status_all_hosts_refuses_one_homes_options_and_names_home_root",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
