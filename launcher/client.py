@@ -623,6 +623,7 @@ def _unrecorded_decision(reply: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def register(subparsers: Any) -> None:
+    from launcher.supervise import home_option  # the launcher's; GateClient alone does not load it
     from launcher.positions import finite_number, takes_negative_numbers  # a command module too: imported anyway
     p = takes_negative_numbers(subparsers.add_parser("propose", help="send one exit proposal to the gate and print "
                                                                      "the decision as JSON"))
@@ -633,7 +634,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--r-net", type=finite_number, default=None, help="optional r_net of the position")
     p.add_argument("--topology", default=None,
                    help="topology file (default the home's run/topology.yaml; with no --home or $CLUSTERGATE_HOME, configs/demo.yaml if that is missing)")
-    p.add_argument("--home", help="directory with supervisord.conf and run/ (default: $CLUSTERGATE_HOME, else the repo root)")
+    p.add_argument("--home", type=home_option,
+                   help="directory with supervisord.conf and run/ (default: $CLUSTERGATE_HOME, else the repo root)")
     p.add_argument("--endpoint", default=None, action="append",
                    help="gate endpoint, e.g. tcp://127.0.0.1:5556 (overrides --topology); repeat it for several "
                         "active gates, asked one at a time in this order (default: every gate of the topology)")

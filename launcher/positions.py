@@ -268,10 +268,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
+    from launcher.supervise import home_option
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--topology", metavar="FILE",
                         help="topology file (default: the home's run/topology.yaml; with no --home or $CLUSTERGATE_HOME, configs/demo.yaml if that is missing)")
-    common.add_argument("--home", help="directory with supervisord.conf and run/ (default: $CLUSTERGATE_HOME, else the repo root)")
+    common.add_argument("--home", type=home_option,
+                        help="directory with supervisord.conf and run/ (default: $CLUSTERGATE_HOME, else the repo root)")
     parser = subparsers.add_parser("positions", help="set, clear or list position snapshots by hand")
     sub = parser.add_subparsers(dest="positions_command", required=True, metavar="ACTION")
 

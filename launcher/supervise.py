@@ -182,6 +182,15 @@ def undo_prepare(home: Home, created: list[Path], locks_held: bool = True) -> No
             pass
 
 
+def home_option(text: str) -> str:
+    """--home (an argparse type): a blank one is refused, exit 2, not read as no --home: `down --home "$UNSET"` stopped
+    the system of $CLUSTERGATE_HOME or the repo root."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is blank: give the home's directory, or leave --home out for "
+                                         f"$CLUSTERGATE_HOME, else the repo root")
+    return text
+
+
 def home_from(args: argparse.Namespace) -> Home:
     """The home every command uses: --home, else $CLUSTERGATE_HOME, else the repo root. With --host NAME
     (a multi-host topology) and no --home, that host's own home: hosts/NAME under the one above."""
@@ -2275,7 +2284,8 @@ def timeout_seconds(text: str) -> float:
 
 def register(sub: argparse._SubParsersAction) -> None:
     def home_arg(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--home", help="directory with supervisord.conf and run/ (default: the repo root, or $CLUSTERGATE_HOME)")
+        p.add_argument("--home", type=home_option,
+                       help="directory with supervisord.conf and run/ (default: the repo root, or $CLUSTERGATE_HOME)")
 
     def host_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument("--host", help="multi-host topology: act on this host's actors, under its own supervisord "

@@ -28,7 +28,7 @@ from launcher.client import GateClient, GateUnavailable, gate_endpoints
 from launcher.overview import first, labelled
 from launcher.schema import SchemaError
 from launcher.supervise import (REDIS_PROGRAM, Home, LaunchError, Supervisor, tell, home_from, redis_program_names,
-                                running_topology_path, scrape, signal_name, timeout_seconds)
+                                running_topology_path, scrape, signal_name, timeout_seconds, home_option)
 from launcher.topology import RESERVED_PROGRAM_PREFIX, Topology, load_topology
 
 # The last report run_proof wrote in this process, and its failed checks (deploy records them).
@@ -375,7 +375,8 @@ def _raise_interrupted(signum: int, frame: Any) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--topology", help="topology of the running system (default: run/topology.yaml of the home)")
-    parser.add_argument("--home", help="directory with supervisord.conf and run/ (default: $CLUSTERGATE_HOME, else the repo root)")
+    parser.add_argument("--home", type=home_option,
+                        help="directory with supervisord.conf and run/ (default: $CLUSTERGATE_HOME, else the repo root)")
     parser.add_argument("--all-programs", action="store_true",
                         help="warm-restart only: restart every program, managed Redis included")
     parser.add_argument("--warm-up-timeout-s", type=timeout_seconds, default=None,

@@ -6188,6 +6188,14 @@ MUTATIONS: list[Mutation] = [
         "        if getattr(args, option, None):\n",
         "        if False:\n",
         ("tests/test_multihost_topology.py::test_status_all_hosts_refuses_one_homes_options_and_names_home_root",)),
+    Mutation(
+        "a_blank_home_reads_as_no_home",
+        "a blank --home (`--home \"$UNSET\"`) is refused, exit 2, by every command: it was read as no --home, and "
+        "`down --home \"\"` stopped the repo root's system (docs review)",
+        "launcher/supervise.py",
+        "    if not text.strip():\n        raise argparse.ArgumentTypeError(f\"{text!r} is blank: ",
+        "    if False:\n        raise argparse.ArgumentTypeError(f\"{text!r} is blank: ",
+        ("tests/test_home_option.py::test_a_blank_home_is_refused_by_every_command_that_takes_one",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
