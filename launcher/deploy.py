@@ -44,8 +44,8 @@ from typing import Any
 from launcher.hosts import host_hash
 from launcher.own_code import module_command, own_env
 from launcher.schema import SchemaError
-from launcher.supervise import (HOLDER_MAX_CHARS, Home, home_from, home_option, lock_holder, printable, text_sha256,
-                                timeout_seconds, topology_copy)
+from launcher.supervise import (HOLDER_MAX_CHARS, Home, home_from, home_option, home_root_option, lock_holder, printable,
+                                text_sha256, timeout_seconds, topology_copy)
 from launcher.topology import Topology, load_or_report, load_topology
 
 RECORDS = "deploys.jsonl"
@@ -562,7 +562,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="with --history: machine-readable")
     p.add_argument("--via", help="command prefix that runs a command on a host, {host} and {address} filled in "
                                  "(e.g. 'ssh deploy@{address} --', 'ip netns exec ns-{host}'); default: this machine")
-    p.add_argument("--home-root", help="each host's home is HOME_ROOT/NAME (default: hosts/NAME under the usual home)")
+    p.add_argument("--home-root", type=home_root_option,
+                   help="each host's home is HOME_ROOT/NAME (default: hosts/NAME under the usual home)")
     p.add_argument("--home", type=home_option,
                    help="where deploy records and proof reports go (default: the repo root, or $CLUSTERGATE_HOME)")
     p.add_argument("--proof-timeout", type=timeout_seconds, default=DEFAULT_PROOF_TIMEOUT_S,

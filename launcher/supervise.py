@@ -191,6 +191,14 @@ def home_option(text: str) -> str:
     return text
 
 
+def home_root_option(text: str) -> str:
+    """--home-root (an argparse type): a blank one is refused, not read as none (each host's home then defaulted)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is blank: give the directory holding each host's home, or leave "
+                                         f"--home-root out for hosts/NAME under $CLUSTERGATE_HOME, else the repo root")
+    return text
+
+
 def home_from(args: argparse.Namespace) -> Home:
     """The home every command uses: --home, else $CLUSTERGATE_HOME, else the repo root. With --host NAME
     (a multi-host topology) and no --home, that host's own home: hosts/NAME under the one above."""
@@ -2316,8 +2324,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--via", help="with --all-hosts: command prefix that runs a command on a host, {host} and {address} "
                                  "filled in (e.g. 'ssh deploy@{address} --'), to read each host's unexpected exits "
                                  "there; default: from each host's home on this machine")
-    p.add_argument("--home-root", help="with --all-hosts: each host's home is HOME_ROOT/NAME (default: hosts/NAME "
-                                       "under the usual home)")
+    p.add_argument("--home-root", type=home_root_option,
+                   help="with --all-hosts: each host's home is HOME_ROOT/NAME (default: hosts/NAME under the usual home)")
     p.add_argument("--exits", action="store_true", help="only the unexpected exits of this home's programs, from its "
                                                         "supervisord's log (what --all-hosts --via asks each host)")
     home_arg(p)

@@ -24,3 +24,12 @@ def test_a_blank_home_is_refused_by_every_command_that_takes_one(command, blank)
                           timeout=60, cwd=REPO)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "--home" in done.stderr and "blank" in done.stderr and done.stdout == "", done.stderr
+
+
+@pytest.mark.parametrize("command", [["deploy", NO_FILE], ["status", NO_FILE, "--all-hosts"]], ids=["deploy", "status"])
+def test_a_blank_home_root_is_refused(command):
+    # `deploy FILE --home-root "$ROOT"` with ROOT unset looked for every host's home under the repo root's hosts/.
+    done = subprocess.run([sys.executable, "-m", "launcher", *command, "--home-root", ""], capture_output=True,
+                          text=True, timeout=60, cwd=REPO)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "--home-root" in done.stderr and "blank" in done.stderr and done.stdout == "", done.stderr

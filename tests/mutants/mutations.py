@@ -6193,9 +6193,17 @@ MUTATIONS: list[Mutation] = [
         "a blank --home (`--home \"$UNSET\"`) is refused, exit 2, by every command: it was read as no --home, and "
         "`down --home \"\"` stopped the repo root's system (docs review)",
         "launcher/supervise.py",
-        "    if not text.strip():\n        raise argparse.ArgumentTypeError(f\"{text!r} is blank: ",
-        "    if False:\n        raise argparse.ArgumentTypeError(f\"{text!r} is blank: ",
+        "    if not text.strip():\n        raise argparse.ArgumentTypeError(f\"{text!r} is blank: give the home's",
+        "    if False:\n        raise argparse.ArgumentTypeError(f\"{text!r} is blank: give the home's",
         ("tests/test_home_option.py::test_a_blank_home_is_refused_by_every_command_that_takes_one",)),
+    Mutation(
+        "a_blank_home_root_reads_as_none",
+        "a blank --home-root (deploy, status --all-hosts) is refused, exit 2: it was read as none, and every host's home "
+        "defaulted to hosts/NAME under the repo root (docs review)",
+        "launcher/supervise.py",
+        "    if not text.strip():\n        raise argparse.ArgumentTypeError(f\"{text!r} is blank: give the directory holding",
+        "    if False:\n        raise argparse.ArgumentTypeError(f\"{text!r} is blank: give the directory holding",
+        ("tests/test_home_option.py::test_a_blank_home_root_is_refused",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
