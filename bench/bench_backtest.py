@@ -81,7 +81,7 @@ def child_backtest(directory: Path) -> dict:
     prices_path = csv_prices if csv_prices.exists() else directory / "prices.parquet"
     args = argparse.Namespace(topology=str(directory / "topology.yaml"), prices=str(prices_path),
                               positions=None, proposals=str(directory / "proposals.csv"), out=str(directory / "out"),
-                              set_values=[], sweep=[], proposal_every=60)
+                              set_values=[], sweep=[], proposal_every=None)
     settings, prices, positions, proposals, _, inputs = bt.prepare(args)
     read_s = time.perf_counter() - started
     sink = bt.ClusterWriter(Path(args.out) / "clusters.csv")  # as the command: clusters.csv written as it goes

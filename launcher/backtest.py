@@ -427,7 +427,8 @@ def _timed_rows(path: str, option: str, header: list[str], reader: Any) -> Itera
     except csv.Error as exc:  # a field over the csv module's limit (128 KiB)
         raise InputError(f"{path}: line {reader.line_num}: {exc} ({option})") from None
     if first is None or [h.strip().lower() for h in first] != header:
-        raise InputError(f"{path}: line 1: header must be {','.join(header)}, got {first!r}")
+        got = "an empty file" if first is None else repr(first)
+        raise InputError(f"{path}: line 1: header must be {','.join(header)}, got {got} ({option})")
     previous = -math.inf
     rows = csv_rows(reader)
     while True:
@@ -1347,6 +1348,11 @@ def prepare(args: argparse.Namespace) -> tuple[Settings, Prices, PositionRows | 
         values[key.strip()] = parse_value(key.strip(), value.strip())
     settings = apply_settings(base, values)
     sweeps = parse_sweeps(args.sweep)
+    if args.proposal_every is not None and args.proposals:  # it sets the grid made without a file: ignored, it said nothing
+        raise InputError(f"--proposal-every {args.proposal_every}: it spaces the grid of proposals made without "
+                         f"--proposals; give one or the other")
+    if args.proposal_every is None:
+        args.proposal_every = DEFAULT_PROPOSAL_EVERY
     if args.proposal_every < 1:
         raise InputError(f"--proposal-every {args.proposal_every}: must be >= 1")
     prices = read_prices(args.prices, settings.symbols)
@@ -1430,13 +1436,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a setting for this run (repeatable)")
     p.add_argument("--sweep", action="append", default=[], metavar="KEY=V1,V2,...",
                    help="run every combination of these values (repeatable); writes sweep.csv")
-    p.add_argument("--proposal-every", type=int, default=60,
-                   help="without --proposals: cadences between the grid's proposals (default %(default)s)")
+    p.add_argument("--proposal-every", type=int, default=None,
+                   help=f"without --proposals: cadences between the grid's proposals (default {DEFAULT_PROPOSAL_EVERY})")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    return cmd_backtest(build_parser().parse_args(argv))
+    args = build_parser().parse_args(argv)
+    try:
+        return cmd_backtest(args)
+    except OSError as exc:  # the inputs were read and checked in prepare(): this is a result the disk did not take
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"clustergate backtest: cannot write the results in {args.out}: {exc.strerror or exc}{where}",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -207,13 +207,17 @@ class GateClient:
         return self._sock
 
     def _check_endpoints(self) -> None:
-        """Refuse, before anything is sent, an endpoint ZeroMQ cannot connect (no port, unknown transport):
-        met only at failover, it ended a call whose proposal another gate may already have decided."""
+        """Refuse, before anything is sent, an endpoint ZeroMQ cannot connect (no port, unknown transport), or a tcp one
+        that can reach no gate (a port past 65535): met only at failover, it ended a call whose proposal another gate may
+        already have decided."""
+        from launcher.topology import endpoint_problem  # the topology's own rule for an endpoint
         probe = self.ctx.socket(zmq.REQ)
         try:
             probe.setsockopt(zmq.LINGER, 0)
             probe.setsockopt(zmq.IMMEDIATE, 1)
             for endpoint in self.endpoints:
+                if endpoint.startswith("tcp://") and (problem := endpoint_problem(endpoint)):  # ZeroMQ connects these
+                    raise ValueError(f"gate endpoint {endpoint!r}: {problem}")  # (port 99999) and never reaches a gate
                 try:
                     probe.connect(endpoint)
                 except zmq.ZMQError as exc:
@@ -543,7 +547,11 @@ def cmd_propose(args: argparse.Namespace) -> int:
                          publics if len(publics) > 1 else publics[0])
         else:
             from launcher.schema import SchemaError
+            from launcher.supervise import missing_running_copy
             path = default_topology_path(args)
+            if missing := missing_running_copy(args, path):
+                print(f"clustergate propose: {missing}", file=sys.stderr)
+                return 2
             try:
                 endpoints = gate_endpoints(path)
                 endpoint = endpoints if len(endpoints) > 1 else endpoints[0]
@@ -620,6 +628,7 @@ def _unrecorded_decision(reply: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def register(subparsers: Any) -> None:
+    from launcher.supervise import home_option  # the launcher's; GateClient alone does not load it
     from launcher.positions import finite_number, takes_negative_numbers  # a command module too: imported anyway
     p = takes_negative_numbers(subparsers.add_parser("propose", help="send one exit proposal to the gate and print "
                                                                      "the decision as JSON"))
@@ -630,7 +639,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--r-net", type=finite_number, default=None, help="optional r_net of the position")
     p.add_argument("--topology", default=None,
                    help="topology file (default the home's run/topology.yaml; with no --home or $CLUSTERGATE_HOME, configs/demo.yaml if that is missing)")
-    p.add_argument("--home", help="directory with supervisord.conf and run/ (default: $CLUSTERGATE_HOME, else the repo root)")
+    p.add_argument("--home", type=home_option,
+                   help="directory with supervisord.conf and run/ (default: $CLUSTERGATE_HOME, else the repo root)")
     p.add_argument("--endpoint", default=None, action="append",
                    help="gate endpoint, e.g. tcp://127.0.0.1:5556 (overrides --topology); repeat it for several "
                         "active gates, asked one at a time in this order (default: every gate of the topology)")

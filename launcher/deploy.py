@@ -44,8 +44,8 @@ from typing import Any
 from launcher.hosts import host_hash
 from launcher.own_code import module_command, own_env
 from launcher.schema import SchemaError
-from launcher.supervise import (HOLDER_MAX_CHARS, Home, home_from, lock_holder, printable, text_sha256, timeout_seconds,
-                                topology_copy)
+from launcher.supervise import (HOLDER_MAX_CHARS, Home, home_from, home_option, home_root_option, lock_holder, printable,
+                                text_sha256, timeout_seconds, topology_copy)
 from launcher.topology import Topology, load_or_report, load_topology
 
 RECORDS = "deploys.jsonl"
@@ -343,6 +343,10 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_deploy(args: argparse.Namespace) -> int:
     if args.history:
         return cmd_history(args)
+    if args.json:  # ignored, it let the deploy run, host by host, where a script asked for machine-readable output
+        print("clustergate deploy: --json goes with --history (a deploy prints its steps as text); nothing was done",
+              file=sys.stderr)
+        return 2
     if not args.file:
         print("clustergate deploy: give a topology FILE (or --history)", file=sys.stderr)
         return 2
@@ -581,8 +585,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="with --history: machine-readable")
     p.add_argument("--via", help="command prefix that runs a command on a host, {host} and {address} filled in "
                                  "(e.g. 'ssh deploy@{address} --', 'ip netns exec ns-{host}'); default: this machine")
-    p.add_argument("--home-root", help="each host's home is HOME_ROOT/NAME (default: hosts/NAME under the usual home)")
-    p.add_argument("--home", help="where deploy records and proof reports go (default: the repo root, or $CLUSTERGATE_HOME)")
+    p.add_argument("--home-root", type=home_root_option,
+                   help="each host's home is HOME_ROOT/NAME (default: hosts/NAME under the usual home)")
+    p.add_argument("--home", type=home_option,
+                   help="where deploy records and proof reports go (default: the repo root, or $CLUSTERGATE_HOME)")
     p.add_argument("--proof-timeout", type=timeout_seconds, default=DEFAULT_PROOF_TIMEOUT_S,
                    help=f"seconds the proof waits for the cluster to warm up (default {DEFAULT_PROOF_TIMEOUT_S:g})")
     p.add_argument("--up-timeout", type=timeout_seconds, default=DEFAULT_UP_TIMEOUT_S,
@@ -591,5 +597,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                           "topology with another name is replaced, not refused")
     p.set_defaults(func=cmd_deploy)
     p = sub.add_parser("deploy-lock", help="run on a host by `deploy`: hold the host's deploy lock until input ends")
-    p.add_argument("--home", required=True, help="the host's home (the deploy names itself on the first input line)")
+    p.add_argument("--home", required=True, type=home_option,
+                   help="the host's home (the deploy names itself on the first input line)")
     p.set_defaults(func=cmd_deploy_lock)

@@ -341,6 +341,7 @@ def host_view(topo: Any, host: str) -> Any:
     view = dataclasses.replace(topo, actors=actors, redis=redis)
     keep_source(view, topo)
     object.__setattr__(view, "placement", {a: host for a in actors})
+    object.__setattr__(view, "whole", topo.whole or topo)
     return view
 
 

@@ -154,6 +154,12 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
         print("clustergate status: give both a multi-host topology FILE and --all-hosts "
               "(or neither, for this home's supervisord)", file=sys.stderr)
         return 2
+    for option in ("home", "host"):  # one home's: taken without a word, the hosts' homes stayed the default ones
+        if getattr(args, option, None):
+            print(f"clustergate status: --{option} names one home; with FILE --all-hosts each host's home is "
+                  f"--home-root DIR/NAME (default: hosts/NAME under $CLUSTERGATE_HOME, else the repo root)",
+                  file=sys.stderr)
+            return 2
     topo = load_or_report(args.file)
     if topo is None:
         return 2

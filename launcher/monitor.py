@@ -35,7 +35,7 @@ from launcher.monitoring import positive_seconds, render_prometheus_config, scra
 from launcher.ports import port_free, port_outside_ephemeral_range
 from launcher.schema import SchemaError
 from launcher.supervise import (PARENT_DEATH_SHIM, REPO, Home, LaunchError, Supervisor, _command, _conf_value,
-                                home_from, home_processes, last_log_line, stop_processes, tail, write_files)
+                                home_from, home_option, home_processes, last_log_line, stop_processes, tail, write_files)
 from launcher.topology import Topology, load_running_copy
 
 MONITOR_PROGRAM = "prometheus"
@@ -492,7 +492,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = p.add_subparsers(dest="monitor_command", required=True, metavar="up|down|status")
 
     def home_arg(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--home", help="directory with supervisord.conf and run/ (default: the repo root, or $CLUSTERGATE_HOME)")
+        q.add_argument("--home", type=home_option,
+                       help="directory with supervisord.conf and run/ (default: the repo root, or $CLUSTERGATE_HOME)")
 
     q = sub.add_parser("up", help="start (or restart) Prometheus on 127.0.0.1 and wait until it is ready")
     q.add_argument("--port", type=tcp_port, metavar="PORT", help="listen on 127.0.0.1:PORT (default: a free port)")

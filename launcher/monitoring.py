@@ -72,7 +72,11 @@ def cmd_prometheus_config(args: argparse.Namespace) -> int:
     text = render_prometheus_config(topology, scrape_interval_s=args.scrape_interval,
                                     rule_files=tuple(args.rule_file or [RULE_FILE_DEFAULT]))
     if args.output:
-        Path(args.output).write_text(text)
+        try:
+            Path(args.output).write_text(text)
+        except OSError as exc:  # a directory that does not exist, a path under a file, a directory: one line, no traceback
+            print(f"clustergate prometheus-config: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
         print(f"{args.output}: {len(topology.actors)} scrape jobs ({', '.join(topology.actors)})")
     else:
         sys.stdout.write(text)

@@ -234,7 +234,11 @@ def cmd_list(topo: Topology, client: redis.Redis, args: argparse.Namespace) -> i
 
 
 def run(args: argparse.Namespace) -> int:
+    from launcher.supervise import missing_running_copy
     path = default_topology_path(args)
+    if missing := missing_running_copy(args, path):
+        print(f"clustergate positions: {missing}", file=sys.stderr)
+        return 2
     try:
         topo = load_topology(path)
     except SchemaError as exc:
@@ -264,10 +268,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
+    from launcher.supervise import home_option
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--topology", metavar="FILE",
                         help="topology file (default: the home's run/topology.yaml; with no --home or $CLUSTERGATE_HOME, configs/demo.yaml if that is missing)")
-    common.add_argument("--home", help="directory with supervisord.conf and run/ (default: $CLUSTERGATE_HOME, else the repo root)")
+    common.add_argument("--home", type=home_option,
+                        help="directory with supervisord.conf and run/ (default: $CLUSTERGATE_HOME, else the repo root)")
     parser = subparsers.add_parser("positions", help="set, clear or list position snapshots by hand")
     sub = parser.add_subparsers(dest="positions_command", required=True, metavar="ACTION")
 
@@ -281,6 +287,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("symbol", metavar="SYMBOL")
     p.set_defaults(func=run, positions_func=cmd_clear)
 
-    p = sub.add_parser("list", parents=[common], help="table of every allowlisted symbol's snapshot")
+    p = sub.add_parser("list", parents=[common], help="table of every allowlisted symbol's snapshot, and of any snapshot "
+                       "under positions.key_pattern of a symbol outside symbols (NOT IN SYMBOLS)")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.set_defaults(func=run, positions_func=cmd_list)

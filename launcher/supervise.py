@@ -183,6 +183,23 @@ def undo_prepare(home: Home, created: list[Path], locks_held: bool = True) -> No
             pass
 
 
+def home_option(text: str) -> str:
+    """--home (an argparse type): a blank one is refused, exit 2, not read as no --home: `down --home "$UNSET"` stopped
+    the system of $CLUSTERGATE_HOME or the repo root."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is blank: give the home's directory, or leave --home out for "
+                                         f"$CLUSTERGATE_HOME, else the repo root")
+    return text
+
+
+def home_root_option(text: str) -> str:
+    """--home-root (an argparse type): a blank one is refused, not read as none (each host's home then defaulted)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is blank: give the directory holding each host's home, or leave "
+                                         f"--home-root out for hosts/NAME under $CLUSTERGATE_HOME, else the repo root")
+    return text
+
+
 def home_from(args: argparse.Namespace) -> Home:
     """The home every command uses: --home, else $CLUSTERGATE_HOME, else the repo root. With --host NAME
     (a multi-host topology) and no --home, that host's own home: hosts/NAME under the one above."""
@@ -207,6 +224,16 @@ def running_topology_path(args: argparse.Namespace, fallback: Path | None = None
     return running if running.exists() or fallback is None or explicit else fallback
 
 
+def missing_running_copy(args: argparse.Namespace, path: Path) -> str | None:
+    """What to say when a command's topology is a home's running copy that does not exist (no --topology given, and
+    nothing was started in that home, or `make clean` ran): where to start one, or what to give instead."""
+    if getattr(args, "topology", None) or path.exists() or path != home_from(args).topology:
+        return None
+    root = home_from(args).root
+    return (f"{path} does not exist: nothing was started in {root} (`clustergate up FILE --home {root}`); "
+            f"or give --topology FILE")
+
+
 # --------------------------------------------------------------------------- rendering
 
 
@@ -224,16 +251,19 @@ def actor_config_hash(topo: Topology, name: str) -> str:
               "clusters": asdict(topo.clusters), "base_dir": _effective_base_dir(topo), "name": topo.name,
               "security": asdict(topo.security)}
     hashed: dict[str, Any] = {"actor": asdict(topo.actors[name]), "shared": shared}
+    # What an actor reads of the other actors comes from the whole topology, which it loads: one host's view holds
+    # only that host's actors (a standby writer or a gate on another host changed nothing in market's hash).
+    whole = topo.whole or topo
     # A state writer reads the other actors too: a standby added or removed decides whether it writes under a lease.
-    lease_ms = topo.state_writer_lease_ms(name) if topo.actors[name].kind == "state_writer" else 0
+    lease_ms = whole.state_writer_lease_ms(name) if topo.actors[name].kind == "state_writer" else 0
     if lease_ms:
         hashed["lease_ms"] = lease_ms
     # ... and the gates: its state_clock_skew log judges by the smallest of their freshness windows.
-    if topo.actors[name].kind == "state_writer" and topo.strictest_gate_freshness_s != topo.freshness_default_s:
-        hashed["gate_freshness_s"] = topo.strictest_gate_freshness_s
+    if topo.actors[name].kind == "state_writer" and whole.strictest_gate_freshness_s != whole.freshness_default_s:
+        hashed["gate_freshness_s"] = whole.strictest_gate_freshness_s
     # A gate's cache marks a symbol cooled down for the issuer's cooldown_ttl_s after each decision it records.
-    if topo.actors[name].kind == "gate" and topo.issuer_cooldown_ttl_s != PermitIssuerSettings().cooldown_ttl_s:
-        hashed["issuer_cooldown_ttl_s"] = topo.issuer_cooldown_ttl_s
+    if topo.actors[name].kind == "gate" and whole.issuer_cooldown_ttl_s != PermitIssuerSettings().cooldown_ttl_s:
+        hashed["issuer_cooldown_ttl_s"] = whole.issuer_cooldown_ttl_s
     return _hash(hashed)
 
 
@@ -2258,10 +2288,15 @@ def sentinels_ok(state: dict[str, Any] | None) -> bool:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    """What `up` of the same arguments would give supervisord: on several hosts, one host's programs (--host)."""
     topo = load_or_report(args.file)
     if topo is None:
         return 2
-    print(render_programs(topo, home_from(args)))
+    from launcher.hosts import host_problem, host_view
+    if problem := host_problem(topo, args.host):
+        print(f"{args.file}: {problem}", file=sys.stderr)
+        return 2
+    print(render_programs(host_view(topo, args.host) if args.host else topo, home_from(args)))
     return 0
 
 
@@ -2278,7 +2313,8 @@ def timeout_seconds(text: str) -> float:
 
 def register(sub: argparse._SubParsersAction) -> None:
     def home_arg(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--home", help="directory with supervisord.conf and run/ (default: the repo root, or $CLUSTERGATE_HOME)")
+        p.add_argument("--home", type=home_option,
+                       help="directory with supervisord.conf and run/ (default: the repo root, or $CLUSTERGATE_HOME)")
 
     def host_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument("--host", help="multi-host topology: act on this host's actors, under its own supervisord "
@@ -2310,8 +2346,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--via", help="with --all-hosts: command prefix that runs a command on a host, {host} and {address} "
                                  "filled in (e.g. 'ssh deploy@{address} --'), to read each host's unexpected exits "
                                  "there; default: from each host's home on this machine")
-    p.add_argument("--home-root", help="with --all-hosts: each host's home is HOME_ROOT/NAME (default: hosts/NAME "
-                                       "under the usual home)")
+    p.add_argument("--home-root", type=home_root_option,
+                   help="with --all-hosts: each host's home is HOME_ROOT/NAME (default: hosts/NAME under the usual home)")
     p.add_argument("--exits", action="store_true", help="only the unexpected exits of this home's programs, from its "
                                                         "supervisord's log (what --all-hosts --via asks each host)")
     home_arg(p)
@@ -2320,4 +2356,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("render", help="print the supervisord programs for a topology; start nothing")
     p.add_argument("file")
     home_arg(p)
+    host_arg(p)
     p.set_defaults(func=cmd_render)

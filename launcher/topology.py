@@ -300,7 +300,8 @@ class ClustersConfig:
 
     @staticmethod
     def __schema_build__(v: Validator, kwargs: dict, raw: dict, path: Path) -> dict:
-        if kwargs.get("min_returns", 10) > kwargs.get("lookback_returns", 360):
+        refused = any(p.path[:len(path) + 1] in (path + ("min_returns",), path + ("lookback_returns",)) for p in v.problems)
+        if not refused and kwargs.get("min_returns", 10) > kwargs.get("lookback_returns", 360):  # a refused one reads 0
             v.problem(path + ("min_returns",), "must not exceed lookback_returns")
         return kwargs
 
@@ -562,6 +563,10 @@ class Topology:
     source_text: str | None = field(default=None, init=False, compare=False)
     # Multi-host: actor name -> host name (launcher/hosts.py fills it; empty on one host).
     placement: dict[str, str] = field(default_factory=dict, init=False, compare=False)
+    # Set by launcher.hosts.host_view: the whole topology this is one host's view of (None: this is the whole). Its
+    # actors read the whole file, so what one reads of the others (the gates' freshness, the state writers' lease)
+    # comes from it.
+    whole: Topology | None = field(default=None, init=False, compare=False, repr=False)
 
     def actor(self, name: str) -> ActorSpec:
         return self.actors[name]

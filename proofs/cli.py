@@ -8,7 +8,7 @@ import argparse
 import importlib
 import sys
 
-from proofs.common import add_arguments
+from proofs.common import add_arguments, refuse_options_of_other_proofs
 
 PROOFS = {"readiness": "proofs.readiness", "fallback": "proofs.fallback", "warm-restart": "proofs.warm_restart"}
 
@@ -33,7 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return cmd_proof(build_parser().parse_args(argv))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    refuse_options_of_other_proofs(parser, args.proof, args)
+    return cmd_proof(args)
 
 
 if __name__ == "__main__":

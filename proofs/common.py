@@ -28,7 +28,7 @@ from launcher.client import GateClient, GateUnavailable, gate_endpoints
 from launcher.overview import first, labelled
 from launcher.schema import SchemaError
 from launcher.supervise import (REDIS_PROGRAM, Home, LaunchError, Supervisor, tell, home_from, redis_program_names,
-                                running_topology_path, scrape, signal_name)
+                                running_topology_path, scrape, signal_name, timeout_seconds, home_option)
 from launcher.topology import RESERVED_PROGRAM_PREFIX, Topology, load_topology
 
 # The last report run_proof wrote in this process, and its failed checks (deploy records them).
@@ -314,6 +314,7 @@ def run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv
         parser = argparse.ArgumentParser(prog=f"proofs/{name.replace('-', '_')}.py")
         add_arguments(parser)
         args = parser.parse_args(argv)
+        refuse_options_of_other_proofs(parser, name, args)
     home = home_from(args)
     topology_path = running_topology_path(args)
     if not topology_path.exists():
@@ -394,8 +395,22 @@ def _raise_interrupted(signum: int, frame: Any) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--topology", help="topology of the running system (default: run/topology.yaml of the home)")
-    parser.add_argument("--home", help="directory with supervisord.conf and run/ (default: $CLUSTERGATE_HOME, else the repo root)")
+    parser.add_argument("--home", type=home_option,
+                        help="directory with supervisord.conf and run/ (default: $CLUSTERGATE_HOME, else the repo root)")
     parser.add_argument("--all-programs", action="store_true",
                         help="warm-restart only: restart every program, managed Redis included")
-    parser.add_argument("--warm-up-timeout-s", type=float, default=None,
+    parser.add_argument("--warm-up-timeout-s", type=timeout_seconds, default=None,
                         help="readiness only: how long to wait for the cluster to warm up (deploy passes its --proof-timeout)")
+
+
+# The options one proof alone reads (dest -> flag, proof). Given to another proof they were ignored without a word
+# (`proof readiness --all-programs` restarted nothing; `proof fallback --warm-up-timeout-s` bounded nothing): refused.
+OPTION_OF_PROOF = {"all_programs": ("--all-programs", "warm-restart"),
+                   "warm_up_timeout_s": ("--warm-up-timeout-s", "readiness")}
+
+
+def refuse_options_of_other_proofs(parser: argparse.ArgumentParser, name: str, args: argparse.Namespace) -> None:
+    """Exit 2 (parser.error) naming an option given to a proof that does not read it, before anything is touched."""
+    for dest, (flag, owner) in OPTION_OF_PROOF.items():
+        if owner != name and getattr(args, dest, None) not in (None, False):
+            parser.error(f"{flag} is an option of `clustergate proof {owner}` only, not of {name}")

@@ -52,8 +52,15 @@ def stopped_programs(p: Proof) -> dict[str, str]:
             if states.get(n) in ("STOPPED", "EXITED", "FATAL")}
 
 
+def warm_up_timeout_s(args: argparse.Namespace) -> float:
+    """--warm-up-timeout-s as given, 0 included (no wait: `deploy --proof-timeout 0` waited the default 40 s), else
+    WARM_UP_TIMEOUT_S."""
+    given = getattr(args, "warm_up_timeout_s", None)
+    return WARM_UP_TIMEOUT_S if given is None else given
+
+
 def prove(p: Proof, args: argparse.Namespace) -> None:
-    warm_up_s = getattr(args, "warm_up_timeout_s", None) or WARM_UP_TIMEOUT_S
+    warm_up_s = warm_up_timeout_s(args)
     warm_up_until = time.monotonic() + warm_up_s
     # No proposal before every gate takes K from the cluster: one decided on the proxy during a fresh start's warm-up
     # counts in p26_cluster_fallback_total. Bounded by the warm-up timeout (shared with the checks below); a gate whose

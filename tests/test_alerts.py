@@ -229,6 +229,17 @@ def test_prometheus_config_command_exits_2_naming_the_problems_of_a_bad_topology
     assert not (tmp_path / "never.yml").exists()
 
 
+@pytest.mark.parametrize("where", ["missing/prometheus.yml", "a-file/prometheus.yml", "."])
+def test_prometheus_config_command_that_cannot_write_its_output_says_so_in_one_line(tmp_path, capsys, where):
+    # docs review: `--output` in a directory that does not exist ended in a FileNotFoundError traceback
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(SystemExit) as exit_info:
+        clustergate(["prometheus-config", str(DEMO), "--output", str(tmp_path / where)])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"clustergate prometheus-config: cannot write {tmp_path / where}: ") and err.count("\n") == 1, err
+
+
 # --------------------------------------------------------------------------- dashboard
 
 

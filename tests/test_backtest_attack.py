@@ -43,6 +43,31 @@ def test_a_refused_run_into_an_out_dir_with_old_results_leaves_them_all_in_place
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
+@pytest.mark.parametrize("output", ["clusters.csv", "states.csv", "decisions.csv"])
+def test_a_full_disk_while_writing_the_results_is_one_line_not_a_traceback(tmp_path: Path, topo: Path, output: str):
+    """docs review: an output file the disk could not take (here a symlink to /dev/full, which refuses every write with
+    ENOSPC) ended the backtest in an OSError traceback; now one line naming --out and the error, exit 1."""
+    good = write_long_csv(tmp_path / "prices.csv", price_paths(100))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / output).symlink_to("/dev/full")
+    proc = run_cli(topo, "--prices", good, "--out", out)
+    assert proc.returncode == 1, proc.stdout + proc.stderr[-1500:]
+    assert proc.stderr.startswith(f"clustergate backtest: cannot write the results in {out}: ") and \
+        "No space left on device" in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr[-1500:]
+
+
+@pytest.mark.parametrize("option", ["--positions", "--proposals"])
+def test_an_empty_positions_or_proposals_file_is_named_empty_with_its_option(tmp_path: Path, topo: Path, option: str):
+    """docs review: an empty file (or /dev/null) was refused `header must be ts,..., got None`, naming no option."""
+    good = write_long_csv(tmp_path / "prices.csv", price_paths(20))
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    proc = run_cli(topo, "--prices", good, "--out", tmp_path / "out", option, empty)
+    assert proc.returncode == 2, proc.stderr[-500:]
+    assert proc.stderr.strip().endswith(f"got an empty file ({option})") and "None" not in proc.stderr, proc.stderr
+
+
 def test_an_out_dir_never_mixes_a_sweep_with_an_older_single_run(tmp_path: Path, topo: Path):
     good = write_long_csv(tmp_path / "prices.csv", price_paths(100))
     out = tmp_path / "out"
@@ -316,3 +341,16 @@ def test_a_proposals_file_changed_after_its_check_is_read_as_checked(tmp_path: P
     path.unlink()
     assert [(p.ts, p.raw, p.line) for p in proposals] == checked
     assert proposals.sha256 == bt.hashlib.sha256(_proposals_text(60).encode()).hexdigest()
+
+
+def test_proposal_every_with_a_proposals_file_is_refused_not_ignored(tmp_path: Path, topo: Path):
+    """docs review: --proposal-every ("without --proposals: cadences between the grid's proposals") given with a
+    --proposals file was ignored without a word; refused, exit 2, as the proofs refuse another proof's option."""
+    good = write_long_csv(tmp_path / "prices.csv", price_paths(20))
+    plans = tmp_path / "plans.csv"
+    plans.write_text(f"ts,plan_id,symbol,action_proposed,kill_score\n{T0 + 15},p-1,BTCUSDT,PARTIAL_50,0\n")
+    proc = run_cli(topo, "--prices", good, "--out", tmp_path / "out", "--proposals", plans, "--proposal-every", "5")
+    assert proc.returncode == 2, proc.stderr[-500:]
+    assert "--proposal-every" in proc.stderr and "--proposals" in proc.stderr and not (tmp_path / "out").exists()
+    assert run_cli(topo, "--prices", good, "--out", tmp_path / "out", "--proposals", plans).returncode == 0
+    assert run_cli(topo, "--prices", good, "--out", tmp_path / "grid", "--proposal-every", "5").returncode == 0

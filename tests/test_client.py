@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 import zmq
@@ -154,6 +155,21 @@ def test_a_bad_endpoint_anywhere_in_the_list_is_refused_before_anything_is_sent(
         done = threading.Event()
         threading.Thread(target=lambda: (ctx.term(), done.set()), daemon=True).start()
         assert done.wait(5), "ctx.term() hung: a socket was left open"
+
+
+@pytest.mark.parametrize("bad, why", [("tcp://127.0.0.1:99999", "port must be 1..65535"),
+                                      ("tcp://127.0.0.1:0", "port must be 1..65535"),
+                                      ("tcp://[::1:5556", "in brackets"),
+                                      ("tcp://::1:5556", "in brackets")])
+def test_an_endpoint_that_can_reach_no_gate_is_refused_at_once_naming_why(bad, why):
+    # docs review: ZeroMQ connects these without a word (port 99999, an IPv6 address without its closing bracket), so
+    # `clustergate propose --endpoint tcp://127.0.0.1:99999` waited out its whole budget, 6 s, and then said the
+    # proposal "may have been decided", retry with its plan_id.
+    started = time.monotonic()
+    with pytest.raises(ValueError) as refused:
+        GateClient(bad, timeout_ms=2000, retries=2)
+    assert bad in str(refused.value) and why in str(refused.value), refused.value
+    assert time.monotonic() - started < 1.0
 
 
 def test_clustergate_propose_with_a_bad_endpoint_exits_at_once_naming_it():

@@ -52,6 +52,11 @@ def all_blocks() -> list[tuple[str, int, str]]:
 BLOCKS = all_blocks()
 
 
+def on_every_page(check) -> list[str]:
+    """What check(page) finds wrong on each page of the docs, every page's in turn."""
+    return [problem for page in PAGES for problem in check(page)]
+
+
 @pytest.fixture(scope="module")
 def live_demo(tmp_path_factory):
     system = LiveSystem(tmp_path_factory.mktemp("docs"))
@@ -129,6 +134,109 @@ def test_the_docs_mark_a_moderate_number_of_blocks_runnable_on_several_pages():
     assert len({page for page, _, _ in BLOCKS}) >= 4
 
 
+def clustergate_parsers() -> dict:
+    """Each `clustergate` command -> its argparse parser (proof and backtest from their own modules, which the
+    launcher runs as processes)."""
+    import argparse
+    import launcher.backtest
+    import proofs.cli
+    from launcher.cli import build_parser
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    return {**commands, "proof": proofs.cli.build_parser(), "backtest": launcher.backtest.build_parser()}
+
+
+def _options(parser) -> set[str]:
+    return {option for action in parser._actions for option in action.option_strings}
+
+
+def _subcommands(parser) -> dict:
+    import argparse
+    return next((a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)), {})
+
+
+def command_texts(path: Path) -> list[tuple[int, str]]:
+    """(line, text) of every inline code span and every line of a fenced block: where the docs write a command."""
+    found, inside = [], False
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if line.startswith("```"):
+            inside = not inside
+        elif inside:
+            found.append((number, line))
+        else:
+            found += [(number, span) for _, span in re.findall(r"(`+)(.+?)\1", line)]
+    return found
+
+
+def command_option_problems(path: Path, parsers: dict) -> list[str]:
+    """`clustergate COMMAND [SUBCOMMAND] ... --option` written in the docs with a command or an option the program
+    does not have. The command's words end at a shell separator (`|`, `;`, `&&`, `#`, `>`); `up|down|status` reads
+    as any of them."""
+    problems = []
+    for number, text in command_texts(path):
+        for match in re.finditer(r"clustergate\s+([a-z][a-z-]*)([^|;&#>`]*)", text):
+            command, words = match.group(1), match.group(2).split()
+            where = f"{shown(path)}:{number}: clustergate {command}"
+            if command not in parsers:
+                problems.append(f"{where}: no such command")
+                continue
+            chosen = [parsers[command]]
+            subcommands = _subcommands(parsers[command])
+            if subcommands and words and all(w in subcommands for w in words[0].split("|")):
+                chosen = [subcommands[w] for w in words[0].split("|")]
+            known = set().union(*(_options(p) for p in chosen))
+            for option in (m.group(1) for w in words for m in [re.match(r"\[?(--[a-z][a-z0-9-]*)", w)] if m):
+                if option not in known:
+                    problems.append(f"{where}: no option {option}")
+    return problems
+
+
+def test_every_clustergate_command_and_option_the_docs_write_exists():
+    parsers = clustergate_parsers()
+    assert on_every_page(lambda page: command_option_problems(page, parsers)) == []
+
+
+def test_the_command_check_sees_a_misspelt_option_and_command(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("Run `clustergate proof readiness --warmup-timeout 5` or `clustergate statu`.\n"
+                    "```sh\n.venv/bin/clustergate monitor up|status --home H   # --nothing in a comment\n"
+                    "clustergate positions list --json | grep --count x\nclustergate up FILE --hots market\n```\n")
+    found = command_option_problems(page, clustergate_parsers())
+    assert found == ["page.md:1: clustergate proof: no option --warmup-timeout", "page.md:1: clustergate statu: no such command",
+                     "page.md:5: clustergate up: no option --hots"], found
+
+
+# Paths the docs name that are not in the repository by design: what a documented command writes (benchmark results,
+# keys an operator generates) and the example file of an error message.
+WRITTEN_OR_EXAMPLE_PATHS = ("bench/results/", "configs/keys", "configs/multihost-keys", "configs/x.yaml")
+
+
+def missing_repository_paths(path: Path, root: Path = REPO) -> list[str]:
+    """Paths under the repository's folders (actors/, launcher/, proofs/, bench/, tests/, configs/, .ci/) that the page
+    names and that do not exist under root (a glob such as tests/test_reliability_*.py must match a file)."""
+    missing = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        for found in re.findall(r"(?<![\w/.-])((?:actors|launcher|proofs|bench|tests|configs|\.ci)/[\w*./-]*[\w*])", line):
+            if not found.startswith(WRITTEN_OR_EXAMPLE_PATHS) and not list(root.glob(found)):
+                missing.append(f"{shown(path)}:{number}: {found}")
+    return missing
+
+
+def test_every_repository_path_the_docs_name_exists():
+    """A module renamed or a test file split leaves the docs pointing at nothing; the link check sees only links."""
+    assert on_every_page(missing_repository_paths) == []
+
+
+def test_the_path_check_sees_a_renamed_module_and_reads_a_glob(tmp_path):
+    (tmp_path / "launcher").mkdir()
+    (tmp_path / "launcher" / "keys.py").write_text("")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_reliability_crashes.py").write_text("")
+    page = tmp_path / "page.md"
+    page.write_text("`launcher/keys.py` and launcher/key_names.py, `tests/test_reliability_*.py`, "
+                    "tests/test_gone_*.py, bench/results/latest.json, run/launcher/x.py.\n")
+    assert missing_repository_paths(page, tmp_path) == ["page.md:1: launcher/key_names.py", "page.md:1: tests/test_gone_*.py"]
+
+
 def test_the_front_page_keeps_the_two_commands():
     text = (REPO / "README.md").read_text()
     assert "make demo" in text and "make test" in text
@@ -145,12 +253,45 @@ def test_every_link_between_the_pages_points_at_a_page_that_exists():
     assert not broken, broken
 
 
-def test_the_monitoring_page_names_every_alert_rule():
+def alert_rules_for() -> dict[str, str]:
+    """alert -> its `for` as the monitoring page's table writes it: each distinct duration of its rules, shortest first,
+    joined by " / " ("1m / 2m"), or "-" for a rule with none."""
     import yaml
     rules = yaml.safe_load((REPO / "configs" / "alerts.yml").read_text())
-    names = {rule["alert"] for group in rules["groups"] for rule in group["rules"] if "alert" in rule}
+    seconds = {"s": 1, "m": 60, "h": 3600}
+    durations: dict[str, set[str]] = {}
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            if "alert" in rule:
+                durations.setdefault(rule["alert"], set()).add(str(rule.get("for", "-")))
+    return {alert: " / ".join(sorted(each, key=lambda d: 0 if d == "-" else int(d[:-1]) * seconds[d[-1]]))
+            for alert, each in durations.items()}
+
+
+def alert_table_for(page: Path) -> dict[str, str]:
+    """alert -> the last column (`for`) of its row in the page's table of alert rules (`| `Name` | ... | for |`)."""
+    return {match.group(1): match.group(2).strip()
+            for match in re.finditer(r"^\| `([A-Z][A-Za-z0-9]+)` \|.*\|([^|]*)\|$", page.read_text(), re.MULTILINE)}
+
+
+def test_the_monitoring_page_names_every_alert_rule():
+    names = set(alert_rules_for())
     page = (REPO / "docs" / "monitoring.md").read_text()
     assert names and not {name for name in names if f"`{name}`" not in page}
+
+
+def test_the_monitoring_pages_alert_table_gives_each_rules_for_as_alerts_yml_has_it():
+    """The `for` column is what an operator reads to know how long a fault goes unpaged: each row as the rules say."""
+    table, rules = alert_table_for(REPO / "docs" / "monitoring.md"), alert_rules_for()
+    assert set(table) == set(rules), (sorted(set(rules) - set(table)), sorted(set(table) - set(rules)))
+    assert {alert: table[alert] for alert in rules if table[alert] != rules[alert]} == {}, rules
+
+
+def test_the_alert_table_reader_reads_each_rows_last_column(tmp_path):
+    page = tmp_path / "m.md"
+    page.write_text("| alert | fires when | for |\n| --- | --- | --- |\n| `P27A` | x `| y | 5m |\n"
+                    "| `ClustergateB` | z | 1m / 2m |\n| `P26C` | w | - |\n| `lower` | v | 1m |\n")
+    assert alert_table_for(page) == {"P27A": "5m", "ClustergateB": "1m / 2m", "P26C": "-"}
 
 
 # Every fence opens with one of these info strings. Anything else (```sh rnnable, ```shell, ```yaml runnable)
@@ -194,7 +335,7 @@ def fence_problems(path: Path) -> list[str]:
 
 
 def test_every_fence_names_its_language_and_every_runnable_marker_is_one_the_finder_reads():
-    problems = [problem for page in PAGES for problem in fence_problems(page)]
+    problems = on_every_page(fence_problems)
     assert not problems, problems
 
 
@@ -281,7 +422,7 @@ def orphan_table_rows(path: Path) -> list[str]:
 
 
 def test_every_table_row_in_the_docs_is_in_a_table_with_a_header():
-    problems = [problem for page in PAGES for problem in orphan_table_rows(page)]
+    problems = on_every_page(orphan_table_rows)
     assert not problems, problems
 
 

@@ -194,6 +194,46 @@ def test_a_host_hash_changes_only_for_the_host_whose_programs_change(tmp_path: P
     assert host_hash(before, "market") == host_hash(after, "market")
 
 
+def _state_writer_b_on_exec(data: dict) -> None:
+    data["actors"]["state_writer_b"] = {"kind": "state_writer", "host": "exec", "metrics_port": 9196,
+                                        "sockets": {"state": {"connect": "tcp://127.0.0.1:5565"}}}
+    data["actors"]["clusterer_b"] = {"kind": "clusterer", "host": "exec", "metrics_port": 9195,
+                                     "sockets": {"matrix": {"connect": "tcp://127.0.0.1:5564"},
+                                                 "state": {"bind": "tcp://127.0.0.1:5565"}}}
+    data["actors"]["correlator_b"] = {"kind": "correlator", "host": "exec", "metrics_port": 9194,
+                                      "sockets": {"windows": {"connect": "tcp://127.0.0.1:5562"},
+                                                  "snapshot": {"connect": "tcp://127.0.0.1:5563"},
+                                                  "matrix": {"bind": "tcp://127.0.0.1:5564"}}}
+    data["actors"]["buffer_b"] = {"kind": "buffer", "host": "exec", "metrics_port": 9193,
+                                  "sockets": {"ticks": {"connect": "tcp://198.51.100.11:5551", "curve": {}},
+                                              "windows": {"bind": "tcp://127.0.0.1:5562"},
+                                              "snapshot": {"bind": "tcp://127.0.0.1:5563"}}}
+    data["actors"]["price_feed"]["sockets"]["ticks"]["curve"]["allow"].append("buffer_b")
+
+
+@pytest.mark.parametrize("change", ["a gate's freshness_s on exec", "a standby state writer added on exec"])
+def test_a_change_on_another_host_that_a_state_writer_reads_restarts_it(tmp_path: Path, change: str) -> None:
+    """docs review (operating.md: a standby added, or the smallest gate freshness_s moved, restarts the running state
+    writer): `up --host market` hashed its writer from market's own view, which holds no gate and no other writer, so a
+    deploy changed exec and left market's writer running on the old topology: writing without the lease beside a
+    standby that took it, or judging its states by the old gates' window."""
+    data = multihost_data(tmp_path)
+    before = load_topology(write_topology(tmp_path, data))
+    if change.startswith("a gate"):
+        data["actors"]["gate"]["settings"]["freshness_s"] = 1.0
+    else:
+        from launcher.curve import generate_keypair
+        generate_keypair(tmp_path / "keys", "buffer_b")
+        _state_writer_b_on_exec(data)
+    after = load_topology(write_topology(tmp_path, data, "after.yaml"))
+    from launcher.supervise import actor_config_hash  # what `up --host market` renders into the writer's program
+    assert actor_config_hash(host_view(after, "market"), "state_writer") != \
+        actor_config_hash(host_view(before, "market"), "state_writer")
+    assert host_hash(before, "market") != host_hash(after, "market")  # what deploy records and compares
+    assert {a: actor_config_hash(host_view(after, "market"), a) for a in ("buffer", "correlator", "clusterer")} == \
+        {a: actor_config_hash(host_view(before, "market"), a) for a in ("buffer", "correlator", "clusterer")}
+
+
 @pytest.mark.parametrize("host,expected", [(None, "spans hosts market, exec, store: give --host NAME"),
                                            ("exce", "--host exce: unknown host (did you mean 'exec'?)")])
 def test_up_on_a_multihost_topology_needs_a_known_host(tmp_path: Path, host, expected) -> None:
@@ -306,3 +346,51 @@ def test_a_redis_config_replaced_with_another_timeout_still_reaches_the_hosts_ad
     assert longer.sentinel_addresses() == redis_cfg.sentinel_addresses()
     assert all(not address[0].isalpha() for address in longer.sentinel_addresses()), longer.sentinel_addresses()
     assert longer.server_addresses() == redis_cfg.server_addresses()
+
+
+def test_render_of_a_multihost_topology_renders_one_hosts_programs_and_needs_its_name(tmp_path: Path) -> None:
+    """docs review: `render` printed every actor of every host, and the managed Redis, as one supervisord would run
+    them, which no host does; `up` of the same file refuses without --host. Now render takes --host as up does."""
+    import subprocess
+    import sys
+    path = write_topology(tmp_path, multihost_data(tmp_path))
+
+    def render(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "launcher", "render", str(path), "--home", str(tmp_path / "home"),
+                               *args], capture_output=True, text=True, timeout=60, cwd=REPO)
+
+    refused = render()
+    assert refused.returncode == 2 and "spans hosts market, exec, store: give --host NAME" in refused.stderr, refused
+    market = render("--host", "market")
+    assert market.returncode == 0, market.stderr
+    programs = {line[len("[program:"):-1] for line in market.stdout.splitlines() if line.startswith("[program:")}
+    assert programs == set(actors_on(load_topology(path), "market")), programs
+    assert render("--host", "exce").returncode == 2
+
+
+def test_deploy_json_without_history_is_refused_before_any_host_is_touched(tmp_path: Path) -> None:
+    """docs review: `--json` ("with --history: machine-readable") given to a deploy was ignored, and the deploy ran,
+    host by host, printing text; now refused, exit 2, nothing read or written."""
+    import subprocess
+    import sys
+    path = write_topology(tmp_path, multihost_data(tmp_path))
+    done = subprocess.run([sys.executable, "-m", "launcher", "deploy", "--json", str(path), "--home", str(tmp_path / "ops")],
+                          capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "--json goes with --history" in done.stderr and done.stdout == "", done.stderr
+    assert not (tmp_path / "ops").exists()
+
+
+@pytest.mark.parametrize("option", ["--home", "--host"])
+def test_status_all_hosts_refuses_one_homes_options_and_names_home_root(tmp_path: Path, option: str) -> None:
+    """docs review: `status FILE --all-hosts --home DIR` took no notice of DIR and read each host's exits under the
+    repo root's hosts/NAME ("no supervisord log at .../hosts/market/..."); --home and --host name one home, --home-root
+    DIR the hosts' homes."""
+    import subprocess
+    import sys
+    path = write_topology(tmp_path, multihost_data(tmp_path))
+    value = str(tmp_path / "elsewhere") if option == "--home" else "market"
+    done = subprocess.run([sys.executable, "-m", "launcher", "status", str(path), "--all-hosts", option, value],
+                          capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert option in done.stderr and "--home-root" in done.stderr and done.stdout == "", done.stderr

@@ -249,6 +249,23 @@ def test_a_number_in_exponent_form_that_yaml_reads_as_text_is_named_with_the_for
     assert f"{path} (YAML reads {raw.split(': ')[1]} as text: {hint})" in problems, problems
 
 
+@pytest.mark.parametrize("lookback", ["3.6e2", "many", 5])
+def test_a_lookback_returns_already_refused_is_not_blamed_again_on_min_returns(tmp_path: Path, lookback) -> None:
+    # docs review: `lookback_returns: 3.6e2` (text to YAML) was read as 0, and validate added "clusters.min_returns: must
+    # not exceed lookback_returns" for the demo's min_returns of 10, a second problem the operator never wrote.
+    data = demo()
+    data["clusters"]["lookback_returns"] = lookback
+    problems = problems_of(tmp_path, data)
+    assert [p for p in problems if "clusters." in p] == [p for p in problems if "clusters.lookback_returns" in p], problems
+    assert len(problems) == 1, problems
+
+
+def test_a_min_returns_above_a_valid_lookback_returns_is_refused(tmp_path: Path) -> None:
+    data = demo()
+    data["clusters"]["min_returns"] = 400
+    assert [p.split(": ", 1)[1] for p in problems_of(tmp_path, data)] == ["clusters.min_returns: must not exceed lookback_returns"]
+
+
 def test_required_actor_missing(tmp_path: Path) -> None:
     data = demo()
     del data["actors"]["permit_issuer"]

@@ -1966,14 +1966,14 @@ MUTATIONS: list[Mutation] = [
         "a_gate_freshness_change_leaves_the_state_writer_running",
         "up restarts the state writer when a gate change moves the smallest freshness window (rev-skew)",
         "launcher/supervise.py",
-        "    if topo.actors[name].kind == \"state_writer\" and topo.strictest_gate_freshness_s != topo.freshness_default_s:\n",
+        "    if topo.actors[name].kind == \"state_writer\" and whole.strictest_gate_freshness_s != whole.freshness_default_s:\n",
         "    if False:\n",
         (f"{SKEW}::test_a_gates_freshness_change_restarts_the_state_writer_when_it_moves_the_smallest_window",)),
     Mutation(
         "an_issuer_cooldown_ttl_change_leaves_the_gates_running",
         "up restarts the gates when the issuer's cooldown_ttl_s, which their caches assume, changes",
         "launcher/supervise.py",
-        "    if topo.actors[name].kind == \"gate\" and topo.issuer_cooldown_ttl_s != PermitIssuerSettings().cooldown_ttl_s:\n",
+        "    if topo.actors[name].kind == \"gate\" and whole.issuer_cooldown_ttl_s != PermitIssuerSettings().cooldown_ttl_s:\n",
         "    if False:\n",
         ("tests/test_launcher.py::test_a_change_of_the_issuers_cooldown_ttl_restarts_the_gates_whose_cache_assumes_it",)),
     Mutation(
@@ -6132,6 +6132,166 @@ MUTATIONS: list[Mutation] = [
         "    prices_fresh = tick_age is not None and tick_age <= topo.max_price_age_s\n",
         "    prices_fresh = True\n",
         ("tests/test_status_degraded.py::test_a_gate_on_the_proxy_is_degraded_only_past_the_cluster_sides_warm_up",)),
+    Mutation(
+        "proof_option_of_another_proof_taken_silently",
+        "an option of another proof (`proof readiness --all-programs`, `proof fallback --warm-up-timeout-s`) is refused, "
+        "exit 2, not ignored (docs review)",
+        "proofs/common.py",
+        "        if owner != name and getattr(args, dest, None) not in (None, False):\n",
+        "        if False:\n",
+        ("tests/test_proof_options.py::test_an_option_of_another_proof_is_refused_naming_the_proof_it_belongs_to",)),
+    Mutation(
+        "proof_warm_up_timeout_takes_any_float",
+        "--warm-up-timeout-s is a finite number of seconds, 0 or more: nan (a warm-up wait that never ends), inf and -5 "
+        "are refused, exit 2 (docs review)",
+        "proofs/common.py",
+        '    parser.add_argument("--warm-up-timeout-s", type=timeout_seconds, default=None,\n',
+        '    parser.add_argument("--warm-up-timeout-s", type=float, default=None,\n',
+        ("tests/test_proof_options.py::test_a_warm_up_timeout_that_is_not_a_finite_number_of_seconds_is_refused",)),
+    Mutation(
+        "proof_warm_up_timeout_0_waits_the_default",
+        "--warm-up-timeout-s 0 (deploy's --proof-timeout 0) waits 0 s, not the default 40 s (docs review)",
+        "proofs/readiness.py",
+        "    return WARM_UP_TIMEOUT_S if given is None else given\n",
+        "    return given or WARM_UP_TIMEOUT_S\n",
+        ("tests/test_proof_options.py::test_a_warm_up_timeout_of_0_waits_0_seconds_and_none_given_waits_the_default",)),
+    Mutation(
+        "alert_for_unlike_the_monitoring_page",
+        "each alert rule's `for` is the one docs/monitoring.md's table of alert rules gives: P27CorrNotReady waits 15m, "
+        "not 10m (docs review)",
+        "configs/alerts.yml",
+        "        expr: p27_corr_ready == 0\n        for: 15m\n",
+        "        expr: p27_corr_ready == 0\n        for: 10m\n",
+        ("tests/test_docs.py::test_the_monitoring_pages_alert_table_gives_each_rules_for_as_alerts_yml_has_it",)),
+    Mutation(
+        "min_returns_blamed_for_a_refused_lookback",
+        "a lookback_returns validate already refused (text such as 3.6e2, below 10) is not blamed again as "
+        "`clusters.min_returns: must not exceed lookback_returns` (docs review)",
+        "launcher/topology.py",
+        "        if not refused and kwargs.get(\"min_returns\", 10) > kwargs.get(\"lookback_returns\", 360):",
+        "        if kwargs.get(\"min_returns\", 10) > kwargs.get(\"lookback_returns\", 360):",
+        ("tests/test_topology_validation.py::test_a_lookback_returns_already_refused_is_not_blamed_again_on_min_returns",)),
+    Mutation(
+        "positions_list_help_says_allowlisted_only",
+        "`positions --help` says list shows snapshots of symbols outside the topology's symbols too (NOT IN SYMBOLS), "
+        "as it does (docs review)",
+        "launcher/positions.py",
+        "help=\"table of every allowlisted symbol's snapshot, and of any snapshot \"\n"
+        "                       \"under positions.key_pattern of a symbol outside symbols (NOT IN SYMBOLS)\")",
+        "help=\"table of every allowlisted symbol's snapshot\")",
+        ("tests/test_positions_cli.py::test_the_help_of_positions_list_says_it_lists_snapshots_of_symbols_outside_the_topology_too",)),
+    Mutation(
+        "prometheus_config_output_error_is_a_traceback",
+        "`prometheus-config --output PATH` that cannot be written says so in one line, exit 1, not a traceback "
+        "(docs review)",
+        "launcher/monitoring.py",
+        "        except OSError as exc:  # a directory that does not exist, a path under a file, a directory: one line, no traceback\n",
+        "        except NotImplementedError as exc:\n",
+        ("tests/test_alerts.py::test_prometheus_config_command_that_cannot_write_its_output_says_so_in_one_line",)),
+    Mutation(
+        "backtest_full_disk_is_a_traceback",
+        "a backtest whose results the disk does not take (ENOSPC, an --out that cannot be made) says so in one line, "
+        "exit 1, not an OSError traceback (docs review)",
+        "launcher/backtest.py",
+        "    except OSError as exc:  # the inputs were read and checked in prepare(): this is a result the disk did not take\n",
+        "    except NotImplementedError as exc:\n",
+        ("tests/test_backtest_attack.py::test_a_full_disk_while_writing_the_results_is_one_line_not_a_traceback",)),
+    Mutation(
+        "backtest_empty_input_file_refused_as_got_none",
+        "an empty --positions or --proposals file is refused naming it empty and the option, not `got None` (docs review)",
+        "launcher/backtest.py",
+        "        got = \"an empty file\" if first is None else repr(first)\n",
+        "        got = repr(first)\n",
+        ("tests/test_backtest_attack.py::test_an_empty_positions_or_proposals_file_is_named_empty_with_its_option",)),
+    Mutation(
+        "gate_client_connects_an_endpoint_that_reaches_no_gate",
+        "GateClient (and `clustergate propose --endpoint`) refuses at once a tcp endpoint that can reach no gate (port "
+        "99999, an IPv6 address without its bracket), which ZeroMQ connects without a word (docs review)",
+        "launcher/client.py",
+        "                if endpoint.startswith(\"tcp://\") and (problem := endpoint_problem(endpoint)):",
+        "                if False and (problem := endpoint_problem(endpoint)):",
+        ("tests/test_client.py::test_an_endpoint_that_can_reach_no_gate_is_refused_at_once_naming_why",)),
+    Mutation(
+        "host_view_hashes_a_writer_without_the_other_hosts",
+        "`up --host` restarts a state writer when what it reads of another host changes (a standby writer added, the "
+        "smallest gate freshness_s moved), as on one host: its hash reads the whole topology, not the host's view "
+        "(docs review)",
+        "launcher/supervise.py",
+        "    whole = topo.whole or topo\n",
+        "    whole = topo\n",
+        ("tests/test_multihost_topology.py::test_a_change_on_another_host_that_a_state_writer_reads_restarts_it",)),
+    Mutation(
+        "proof_option_renamed_from_the_docs",
+        "every `clustergate COMMAND --option` the docs write exists: `clustergate proof readiness --topology FILE` "
+        "(docs review)",
+        "proofs/common.py",
+        '    parser.add_argument("--topology", help="topology of the running system (default: run/topology.yaml of the home)")\n',
+        '    parser.add_argument("--topology-file", help="topology of the running system (default: run/topology.yaml of the home)")\n',
+        ("tests/test_docs.py::test_every_clustergate_command_and_option_the_docs_write_exists",)),
+    Mutation(
+        "alert_summary_counts_extrapolated_fractions",
+        "an alert's summary counts whole events (`Gate forced 1 exits to HOLD`), not increase()'s extrapolated "
+        "1.071 (docs review: `monitor status` read 1.002 exits)",
+        "configs/alerts.yml",
+        "summary: \"Gate forced {{ $value | printf \\\"%.0f\\\" }} exits to HOLD in 5m",
+        "summary: \"Gate forced {{ $value | humanize }} exits to HOLD in 5m",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "a_named_home_with_nothing_started_reads_as_an_unreadable_topology",
+        "propose and positions with --home (or $CLUSTERGATE_HOME) of a home where nothing was started say so and what to "
+        "run, not `cannot read topology: No such file or directory` (docs review)",
+        "launcher/supervise.py",
+        "    if getattr(args, \"topology\", None) or path.exists() or path != home_from(args).topology:\n",
+        "    if True:\n",
+        ("tests/test_positions_cli.py::test_a_named_home_where_nothing_was_started_is_said_so_with_what_to_run",)),
+    Mutation(
+        "render_of_a_multihost_topology_renders_every_host_as_one",
+        "`render` of a multi-host topology needs --host and renders that host's programs, as `up --host` runs them; "
+        "it rendered every host's actors as one supervisord (docs review)",
+        "launcher/supervise.py",
+        "    if problem := host_problem(topo, args.host):\n",
+        "    if problem := None:\n",
+        ("tests/test_multihost_topology.py::test_render_of_a_multihost_topology_renders_one_hosts_programs_and_needs_its_name",)),
+    Mutation(
+        "deploy_json_without_history_runs_the_deploy",
+        "`deploy --json FILE` (--json is --history's) is refused, exit 2, before any host is touched; it ran the deploy "
+        "(docs review)",
+        "launcher/deploy.py",
+        "    if args.json:  # ignored, it let the deploy run, host by host, where a script asked for machine-readable output\n",
+        "    if False:\n",
+        ("tests/test_multihost_topology.py::test_deploy_json_without_history_is_refused_before_any_host_is_touched",)),
+    Mutation(
+        "backtest_proposal_every_ignored_with_a_proposals_file",
+        "backtest refuses --proposal-every beside --proposals (it spaces the grid made without a file), exit 2, not "
+        "ignored (docs review)",
+        "launcher/backtest.py",
+        "    if args.proposal_every is not None and args.proposals:",
+        "    if False:",
+        ("tests/test_backtest_attack.py::test_proposal_every_with_a_proposals_file_is_refused_not_ignored",)),
+    Mutation(
+        "status_all_hosts_takes_one_homes_option_without_a_word",
+        "`status FILE --all-hosts` refuses --home and --host (one home's), exit 2 naming --home-root; --home was taken "
+        "and ignored, each host's exits read under the repo root (docs review)",
+        "launcher/hosts_status.py",
+        "        if getattr(args, option, None):\n",
+        "        if False:\n",
+        ("tests/test_multihost_topology.py::test_status_all_hosts_refuses_one_homes_options_and_names_home_root",)),
+    Mutation(
+        "a_blank_home_reads_as_no_home",
+        "a blank --home (`--home \"$UNSET\"`) is refused, exit 2, by every command: it was read as no --home, and "
+        "`down --home \"\"` stopped the repo root's system (docs review)",
+        "launcher/supervise.py",
+        "    if not text.strip():\n        raise argparse.ArgumentTypeError(f\"{text!r} is blank: give the home's",
+        "    if False:\n        raise argparse.ArgumentTypeError(f\"{text!r} is blank: give the home's",
+        ("tests/test_home_option.py::test_a_blank_home_is_refused_by_every_command_that_takes_one",)),
+    Mutation(
+        "a_blank_home_root_reads_as_none",
+        "a blank --home-root (deploy, status --all-hosts) is refused, exit 2: it was read as none, and every host's home "
+        "defaulted to hosts/NAME under the repo root (docs review)",
+        "launcher/supervise.py",
+        "    if not text.strip():\n        raise argparse.ArgumentTypeError(f\"{text!r} is blank: give the directory holding",
+        "    if False:\n        raise argparse.ArgumentTypeError(f\"{text!r} is blank: give the directory holding",
+        ("tests/test_home_option.py::test_a_blank_home_root_is_refused",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
