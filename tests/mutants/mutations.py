@@ -6098,6 +6098,15 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_proofs.py::"
          "test_up_starts_what_a_killed_fallback_proof_left_stopped_and_status_no_longer_names_it",)),
+    Mutation(
+        "redis_memory_alert_reset_by_one_nan_scrape",
+        "ClustergateRedisMemoryHigh fires on a Redis at 88% of maxmemory whose INFO is missed (its gauges NaN) one "
+        "scrape in three: a NaN scrape does not reset the rule's `for` (revcarry)",
+        "configs/alerts.yml",
+        "        expr: max(max_over_time(clustergate_redis_used_memory_bytes[2m])) / "
+        "max(max_over_time(clustergate_redis_maxmemory_bytes[2m]) > 0) > 0.8\n",
+        "        expr: max(clustergate_redis_used_memory_bytes) / max(clustergate_redis_maxmemory_bytes > 0) > 0.8\n",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
