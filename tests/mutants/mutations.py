@@ -6107,6 +6107,24 @@ MUTATIONS: list[Mutation] = [
         "max(max_over_time(clustergate_redis_maxmemory_bytes[2m]) > 0) > 0.8\n",
         "        expr: max(clustergate_redis_used_memory_bytes) / max(clustergate_redis_maxmemory_bytes > 0) > 0.8\n",
         ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "rollback_to_nothing_checks_only_hosts_whose_down_worked",
+        "after a rollback to nothing, a host whose `down` failed is asked whether it runs nothing too: the check does "
+        "not pass, and the record does not say proved_after_rollback, with none of the hosts asked (revcarry)",
+        "launcher/deploy.py",
+        '            stopped = [h for h in back_out if states[h] != "lock lost"]\n',
+        '            stopped = [h for h in back_out if states[h] == "stopped"]\n',
+        ("tests/test_multihost_deploy_attack.py::"
+         "test_a_host_whose_rollback_to_nothing_failed_is_checked_too_and_not_reported_passed",)),
+    Mutation(
+        "rollback_to_nothing_check_waits_a_hung_status_60_s",
+        "the check after a rollback to nothing gives a host's status what is left of --proof-timeout (at least "
+        "STATUS_ASK_MIN_S), not 60 s per ask (revcarry)",
+        "launcher/deploy.py",
+        "            args, topo, h, min(STATUS_ASK_S, max(STATUS_ASK_MIN_S, deadline - time.monotonic())))]\n",
+        "            args, topo, h)]\n",
+        ("tests/test_multihost_deploy_attack.py::"
+         "test_the_check_after_a_rollback_to_nothing_gives_up_on_a_host_that_does_not_answer_within_proof_timeout",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
