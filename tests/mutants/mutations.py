@@ -784,9 +784,9 @@ MUTATIONS: list[Mutation] = [
         "permit_counted_once_per_batch",
         "p26_permit_issued_total counts every permit the issuer wrote, whatever the batch (issue 14)",
         "actors/gate.py",
-        "            if outcome.get(\"permit_issued\"):\n                self._count_permit()\n",
-        "            if outcome.get(\"permit_issued\") and not getattr(self, '_mutant_counted', False):\n"
-        "                self._count_permit()\n                self._mutant_counted = True\n",
+        "                if outcome.get(\"permit_issued\"):\n                    self._count_permit()\n",
+        "                if outcome.get(\"permit_issued\") and not getattr(self, '_mutant_counted', False):\n"
+        "                    self._count_permit()\n                    self._mutant_counted = True\n",
         ("tests/test_gate_hot_path.py::test_the_gate_and_issuer_counters_add_up_over_a_mixed_load",)),
     Mutation(
         "gate_kept_state_never_made_again",
@@ -6125,6 +6125,31 @@ MUTATIONS: list[Mutation] = [
         "            args, topo, h)]\n",
         ("tests/test_multihost_deploy_attack.py::"
          "test_the_check_after_a_rollback_to_nothing_gives_up_on_a_host_that_does_not_answer_within_proof_timeout",)),
+    Mutation(
+        "batch_written_then_raising_is_run_again",
+        "a batch the issuer wrote whose settling raises for one proposal answers the others from the batch, so their "
+        "writes, permits, fallbacks and downgrades are counted (run again, each was a replay, counted nowhere) "
+        "(revcarry)",
+        "actors/gate.py",
+        "                except Exception as exc:  # the batch is written: run again, each other decision would be a replay\n"
+        "                    result = results[i] = self.settling_failed(proposals[i], exc)\n",
+        "                except Exception as exc:  # the batch is written: run again, each other decision would be a replay\n"
+        "                    raise\n",
+        ("tests/test_gate_service.py::"
+         "test_a_batch_that_raises_after_its_issuer_wrote_it_counts_every_write_and_decision_once",)),
+    Mutation(
+        "writes_counted_only_once_settled",
+        "the gate counts the issuer's writes and permits as its reply comes, so a decision whose settling raises "
+        "still counts its write (revcarry)",
+        "actors/gate.py",
+        "            self.count_writes(outcomes)\n",
+        "",
+        ("tests/test_gate_service.py::"
+         "test_a_batch_that_raises_after_its_issuer_wrote_it_counts_every_write_and_decision_once",),
+        also=(("actors/gate.py",
+               "                return fault_decision(proposal, PERMIT_UNAVAILABLE, now, OUTCOME_UNKNOWN)\n",
+               "                return fault_decision(proposal, PERMIT_UNAVAILABLE, now, OUTCOME_UNKNOWN)\n"
+               "            self.count_writes([outcome])\n"),)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
@@ -6566,7 +6591,7 @@ SPEC_MUTATIONS += [
          "actors/policy.py", "    reason = PASS\n    if cooldown and action != HOLD:\n",
          "    reason = RISKOFF\n    if cooldown and action != HOLD:\n", f"{POLICY}::test_step_3_an_untouched_proposal_passes"),
     spec("spec_gate_writes_not_counted", "p26_gate_writes_total counts each decision recorded", "actors/gate.py",
-         '            if outcome.get("written"):\n                self._count_write()\n', "",
+         '                if outcome.get("written"):\n                    self._count_write()\n', "",
          f"{GATE_SERVICE}::test_resubmitting_a_plan_id_returns_the_first_decision_with_one_permit_and_one_stream_record"),
 ]
 
