@@ -2004,10 +2004,10 @@ def collect_status(home: Home) -> dict[str, Any]:
 
 def left_stopped_by_proof(home: Home, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The proof killed part-way (launcher/proof_stops.py) and the programs it stopped that are still not RUNNING, or
-    None."""
+    None. Only programs supervisord runs are named: a record's other names are no proof's of this home."""
     left = proof_stops.left_by_ended_proof(home.run)
-    running = {row["name"] for row in rows if row["state"] == "RUNNING"}
-    still = [name for name in left.programs if name not in running] if left is not None else []
+    not_running = {row["name"] for row in rows if row["state"] not in ("RUNNING", "MISSING")}  # MISSING: not run
+    still = [name for name in left.programs if name in not_running] if left is not None else []
     return {**left.as_json(), "programs": still} if left is not None and still else None
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import time
@@ -256,7 +257,7 @@ class Proof:
         states = self.program_states()
         self.check("programs a killed proof left stopped started again",
                    all(states.get(n) == "RUNNING" for n in left.programs if n in states),
-                   {n: states.get(n, "MISSING") for n in left.programs},
+                   {n: states[n] for n in left.programs if n in states},  # as status: only the home's programs
                    f"stopped by the {left.proof} proof (pid {left.pid}), which ended before it started them again")
 
     # ----------------------------------------------------------------- report
@@ -319,6 +320,19 @@ def run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv
     if not topology_path.exists():
         print(f"FAIL  topology: {topology_path} does not exist (is the system of {home.root} up? `clustergate up FILE`)")
         return 1
+    try:
+        held = proof_stops.hold(home.run, name)  # one proof at a time on a home
+    except proof_stops.ProofRunning as exc:
+        print(f"FAIL  proof: {exc}")
+        return 1
+    try:
+        return _run_proof_held(name, body, args, home, topology_path)
+    finally:
+        os.close(held)
+
+
+def _run_proof_held(name: str, body: Callable[[Proof, argparse.Namespace], None], args: argparse.Namespace,
+                    home: Home, topology_path: Path) -> int:
     try:
         proof = Proof(name, home, topology_path)
     except SchemaError as exc:

@@ -6150,6 +6150,41 @@ MUTATIONS: list[Mutation] = [
                "                return fault_decision(proposal, PERMIT_UNAVAILABLE, now, OUTCOME_UNKNOWN)\n",
                "                return fault_decision(proposal, PERMIT_UNAVAILABLE, now, OUTCOME_UNKNOWN)\n"
                "            self.count_writes([outcome])\n"),)),
+    Mutation(
+        "two_proofs_at_once_on_a_home",
+        "a proof started while another runs on the home is refused (exit 1, naming it), so it neither stops programs "
+        "under the other's checks nor replaces the other's record of what it stopped (revcarry)",
+        "proofs/common.py",
+        "        held = proof_stops.hold(home.run, name)  # one proof at a time on a home\n",
+        "        held = os.open(os.devnull, os.O_RDONLY)\n",
+        ("tests/test_proofs.py::"
+         "test_a_proof_started_while_another_runs_on_the_home_is_refused_and_the_first_ones_record_is_kept",)),
+    Mutation(
+        "proof_record_names_programs_the_home_does_not_run",
+        "status names, of a record of what a killed proof stopped, only the programs supervisord runs that are not "
+        "RUNNING, not every name the file holds (revcarry)",
+        "launcher/supervise.py",
+        '    not_running = {row["name"] for row in rows if row["state"] not in ("RUNNING", "MISSING")}  # MISSING: not run\n',
+        '    not_running = {name for name in left.programs} - {row["name"] for row in rows if row["state"] == "RUNNING"} '
+        'if left is not None else set()\n',
+        ("tests/test_proofs.py::test_a_proof_record_naming_programs_the_home_does_not_run_and_control_characters_is_"
+         "shown_printable_and_short",)),
+    Mutation(
+        "proof_record_names_the_proof_raw",
+        "the proof a record names is shown printable and short: no escape sequence from the file reaches a terminal "
+        "(revcarry)",
+        "launcher/proof_stops.py",
+        "        return ProofStops(printable(str(data[\"proof\"])), int(data[\"pid\"]),",
+        "        return ProofStops(str(data[\"proof\"]), int(data[\"pid\"]),",
+        ("tests/test_proofs.py::test_a_proof_record_naming_programs_the_home_does_not_run_and_control_characters_is_"
+         "shown_printable_and_short",)),
+    Mutation(
+        "proof_record_read_whatever_its_size",
+        "a proof record past proof_stops.MAX_BYTES (no proof writes one) is not read by status or a proof (revcarry)",
+        "launcher/proof_stops.py",
+        "            text = f.read(MAX_BYTES + 1)\n        if len(text) > MAX_BYTES:\n            return None\n",
+        "            text = f.read()\n",
+        ("tests/test_proofs.py::test_a_proof_record_larger_than_any_proof_writes_is_not_read",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
