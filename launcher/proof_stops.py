@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ class ProofStops:
     pid: int
     started: str | None  # the process's start time in clock ticks since boot (/proc/PID/stat), None when unknown
     programs: tuple[str, ...]
+    at: float | None = None  # epoch time the record was last written, before the stops; None when unknown
 
     def as_json(self) -> dict[str, Any]:
         return {"proof": self.proof, "pid": self.pid, "programs": list(self.programs)}
@@ -68,9 +70,9 @@ def read(run: Path) -> ProofStops | None:
         if len(text) > MAX_BYTES:
             return None
         data = json.loads(text)
-        started = data.get("started")
+        started, at = data.get("started"), data.get("at")
         return ProofStops(printable(str(data["proof"])), int(data["pid"]), None if started is None else str(started),
-                          tuple(str(name) for name in data["programs"]))
+                          tuple(str(name) for name in data["programs"]), None if at is None else float(at))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -82,7 +84,7 @@ def _write(run: Path, stops: ProofStops) -> None:
         return
     temp = path.with_name(f".{FILE}.{os.getpid()}")
     temp.write_text(json.dumps({"proof": stops.proof, "pid": stops.pid, "started": stops.started,
-                                "programs": list(stops.programs)}))
+                                "programs": list(stops.programs), "at": stops.at}))
     os.replace(temp, path)
 
 
@@ -91,7 +93,7 @@ def record(run: Path, proof: str, programs: list[str]) -> None:
     held = read(run)
     kept = held.programs if held is not None and held.pid == os.getpid() else ()
     _write(run, ProofStops(proof, os.getpid(), _start_ticks(os.getpid()),
-                           kept + tuple(name for name in programs if name not in kept)))
+                           kept + tuple(name for name in programs if name not in kept), time.time()))
 
 
 def release(run: Path, programs: list[str]) -> None:
@@ -99,7 +101,7 @@ def release(run: Path, programs: list[str]) -> None:
     held = read(run)
     if held is not None:
         _write(run, ProofStops(held.proof, held.pid, held.started,
-                               tuple(name for name in held.programs if name not in programs)))
+                               tuple(name for name in held.programs if name not in programs), held.at))
 
 
 def left_by_ended_proof(run: Path) -> ProofStops | None:
@@ -109,6 +111,15 @@ def left_by_ended_proof(run: Path) -> ProofStops | None:
         return None
     now = _start_ticks(held.pid)
     return None if now is not None and (held.started is None or now == held.started) else held
+
+
+def still_stopped(left: ProofStops, infos: list[dict[str, Any]]) -> list[str]:
+    """The record's programs that supervisord runs (infos: its getAllProcessInfo), not RUNNING, and not started since
+    the record was written: one started since (by hand, not `up`) and stopped again was stopped by someone else, on
+    purpose, and is no longer the proof's to name or start."""
+    by_name = {info["name"]: info for info in infos}
+    return [name for name in left.programs if name in by_name and by_name[name]["statename"] != "RUNNING"
+            and (left.at is None or by_name[name].get("start", 0) <= left.at)]
 
 
 def forget_ended_proof(run: Path) -> None:

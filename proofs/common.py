@@ -247,18 +247,19 @@ class Proof:
 
     def start_what_a_killed_proof_left_stopped(self) -> None:
         """Before the proof: start the programs a proof killed part-way left stopped (its record in the home), a check
-        naming them; a program supervisord no longer runs is dropped from the record."""
+        naming them (proof_stops.still_stopped); the record goes, with any program supervisord no longer runs or that
+        was started since by hand."""
         left = proof_stops.left_by_ended_proof(self.home.run)
         if left is None:
             return
-        states = self.program_states()
-        self.start_programs([name for name in left.programs if name in states])
+        names = proof_stops.still_stopped(left, self.sup.processes())  # as status names them
+        self.start_programs(names)
         proof_stops.release(self.home.run, list(left.programs))
-        states = self.program_states()
-        self.check("programs a killed proof left stopped started again",
-                   all(states.get(n) == "RUNNING" for n in left.programs if n in states),
-                   {n: states[n] for n in left.programs if n in states},  # as status: only the home's programs
-                   f"stopped by the {left.proof} proof (pid {left.pid}), which ended before it started them again")
+        if names:
+            states = self.program_states()
+            self.check("programs a killed proof left stopped started again",
+                       all(states.get(n) == "RUNNING" for n in names), {n: states.get(n) for n in names},
+                       f"stopped by the {left.proof} proof (pid {left.pid}), which ended before it started them again")
 
     # ----------------------------------------------------------------- report
 

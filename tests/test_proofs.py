@@ -633,6 +633,28 @@ def test_a_proof_record_naming_programs_the_home_does_not_run_and_control_charac
         api.startProcess("state_writer", True)
 
 
+def test_a_program_started_by_hand_since_a_killed_proof_stopped_it_is_no_longer_that_proofs_to_name_or_start(
+        demo_system: Path) -> None:
+    """After a fallback proof killed part-way, the operator started what it left stopped by hand (supervisorctl, not
+    `up`, which forgets the record) and later stopped clusterer on purpose: status still named clusterer STOPPED BY A
+    PROOF, and the next proof started it again against that stop. A program started since the proof recorded it is
+    no longer that proof's: status does not name it, and the next proof leaves it stopped (and says so by failing)."""
+    api = Supervisor(Home(demo_system)).api
+    with fallback_proof_in_its_own_group(demo_system) as launcher:
+        sigkill_after_the_cluster_side_stopped(launcher)
+        time.sleep(1.1)  # supervisord's start times are whole seconds: the start by hand is a later one
+        supervisorctl(demo_system, "start", "clusterer", "state_writer")
+        api.stopProcess("clusterer", True)  # on purpose, by hand
+        try:
+            said = json.loads(clustergate("status", "--home", str(demo_system), "--json").stdout)
+            assert said["left_stopped_by_proof"] is None, said["left_stopped_by_proof"]
+            again = run_proof(demo_system, "fallback")
+            assert "programs a killed proof left stopped started again" not in again.stdout, again.stdout
+            assert api.getProcessInfo("clusterer")["statename"] == "STOPPED", again.stdout
+        finally:
+            api.startProcess("clusterer", True)
+
+
 def test_up_starts_what_a_killed_fallback_proof_left_stopped_and_status_no_longer_names_it(demo_system: Path) -> None:
     """`up` starts every program stopped by hand, those a killed proof left stopped too, and forgets that proof's
     record: status no longer names them (a record kept would name, later, a program an operator stopped)."""

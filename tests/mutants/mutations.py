@@ -6163,10 +6163,11 @@ MUTATIONS: list[Mutation] = [
         "proof_record_names_programs_the_home_does_not_run",
         "status names, of a record of what a killed proof stopped, only the programs supervisord runs that are not "
         "RUNNING, not every name the file holds (revcarry)",
-        "launcher/supervise.py",
-        '    not_running = {row["name"] for row in rows if row["state"] not in ("RUNNING", "MISSING")}  # MISSING: not run\n',
-        '    not_running = {name for name in left.programs} - {row["name"] for row in rows if row["state"] == "RUNNING"} '
-        'if left is not None else set()\n',
+        "launcher/proof_stops.py",
+        '    return [name for name in left.programs if name in by_name and by_name[name]["statename"] != "RUNNING"\n'
+        '            and (left.at is None or by_name[name].get("start", 0) <= left.at)]\n',
+        '    return [name for name in left.programs if by_name.get(name, {}).get("statename") != "RUNNING"\n'
+        '            and (left.at is None or by_name.get(name, {}).get("start", 0) <= left.at)]\n',
         ("tests/test_proofs.py::test_a_proof_record_naming_programs_the_home_does_not_run_and_control_characters_is_"
          "shown_printable_and_short",)),
     Mutation(
@@ -6185,6 +6186,15 @@ MUTATIONS: list[Mutation] = [
         "            text = f.read(MAX_BYTES + 1)\n        if len(text) > MAX_BYTES:\n            return None\n",
         "            text = f.read()\n",
         ("tests/test_proofs.py::test_a_proof_record_larger_than_any_proof_writes_is_not_read",)),
+    Mutation(
+        "program_started_by_hand_since_stays_the_proofs",
+        "a program started since a killed proof recorded it (by hand) and stopped again is no longer that proof's: "
+        "status does not name it and the next proof does not start it (revcarry)",
+        "launcher/proof_stops.py",
+        '            and (left.at is None or by_name[name].get("start", 0) <= left.at)]\n',
+        "            ]\n",
+        ("tests/test_proofs.py::"
+         "test_a_program_started_by_hand_since_a_killed_proof_stopped_it_is_no_longer_that_proofs_to_name_or_start",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
