@@ -1010,7 +1010,12 @@ class Gate(Actor):
             proposals.append(admitted)
         if proposals:
             for slot, proposal, decision in zip(slots, proposals, self.decide_and_record(proposals)):
-                replies[slot] = self.answer(proposal, decision, received if read_at is None else read_at[slot])
+                at = received if read_at is None else read_at[slot]
+                try:
+                    replies[slot] = self.answer(proposal, decision, at)
+                except Exception as exc:  # decided: run again, each decision of the batch would be a replay
+                    failed = self.failed_once_written(proposal, exc)
+                    replies[slot] = with_plan_id(error_envelope(failed.reason, failed.detail), proposal.plan_id)
         for count in admissions:
             count()
         return replies
@@ -1149,7 +1154,7 @@ class Gate(Actor):
                 try:
                     result = results[i] = self.settle(proposals[i], outcome, now, gate_deadline, item.decision)
                 except Exception as exc:  # the batch is written: run again, each other decision would be a replay
-                    result = results[i] = self.settling_failed(proposals[i], exc)
+                    result = results[i] = self.failed_once_written(proposals[i], exc)
                 if result is None:
                     retry.append(i)
             self.count_fallbacks(metrics, [results[i] for i in todo])
@@ -1203,7 +1208,7 @@ class Gate(Actor):
 
     def count_writes(self, outcomes: list[Any]) -> None:
         """Count the issuer's writes and permits as its reply comes, before any decision of it is settled: a run
-        that fails settling one is not run again for the others (settling_failed), and would count their replays
+        that fails settling one is not run again for the others (failed_once_written), and would count their replays
         as nothing."""
         for outcome in outcomes:
             if isinstance(outcome, dict) and outcome.get("status") == "ok":
@@ -1212,10 +1217,10 @@ class Gate(Actor):
                 if outcome.get("permit_issued"):
                     self._count_permit()
 
-    def settling_failed(self, proposal: Proposal, exc: Exception) -> Refusal:
-        """The internal_error of one proposal of a batch the issuer has written, whose settling raised (counted and
-        logged as the runtime counts a handler's exception). The others are answered from the batch: run again, each
-        would get its decision back as a replay, counted in no metric."""
+    def failed_once_written(self, proposal: Proposal, exc: Exception) -> Refusal:
+        """The internal_error of one proposal of a batch the issuer has written, whose settling or answer raised
+        (counted and logged as the runtime counts a handler's exception). The others are answered from the batch: run
+        again, each would get its decision back as a replay, counted in no metric."""
         self._errors_handler.inc()
         self.log.error("handler_error", socket="proposals", plan_id=proposal.plan_id, error=repr(exc))
         return Refusal(INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")

@@ -1293,22 +1293,26 @@ def one_batch_to_a_failing_gate(tmp_path: Path, redis_server, code: str, bodies:
     return replies, delta
 
 
-def test_a_batch_that_raises_after_its_issuer_wrote_it_counts_every_write_and_decision_once(tmp_path, redis_server):
-    """The issuer writes a batch's decisions in one round trip; when the gate then raised settling the first of them,
-    the runtime ran each request again alone, and each of the others got its first decision back as a replay, which
-    counts nothing: their writes and permits (p26_gate_writes_total, p26_permit_issued_total), their fallbacks
-    (p26_cluster_fallback_total) and downgrades were counted by no run, though Redis holds them. Each is counted
-    once now; the request whose own settling raised gets internal_error, its write counted."""
+@pytest.mark.parametrize("failing_in,fallbacks", [("settle", 4), ("answer", 5)])
+def test_a_batch_that_raises_after_its_issuer_wrote_it_counts_every_write_and_decision_once(tmp_path, redis_server,
+                                                                                          failing_in, fallbacks):
+    """The issuer writes a batch's decisions in one round trip; when the gate then raised settling or answering the
+    first of them, the runtime ran each request again alone, and each of the others got its first decision back as a
+    replay, which counts nothing: their writes and permits (p26_gate_writes_total, p26_permit_issued_total), their
+    fallbacks (p26_cluster_fallback_total) and downgrades were counted by no run, though Redis holds them. Each is
+    counted once now; the request whose own settling or answer raised gets internal_error, its write counted (and its
+    fallback, once settled)."""
     bodies = [proposal_body("fail-" + new_plan(), "BTCUSDT", "HOLD")]
     bodies += [proposal_body(new_plan(), "ETHUSDT", "HOLD") for _ in range(3)]
     bodies.append(proposal_body(new_plan(), "SOLUSDT", "PARTIAL_25"))  # stress >= 0.80: PARTIAL_75, a permit
-    replies, delta = one_batch_to_a_failing_gate(tmp_path, redis_server, GATE_FAILING_AFTER_THE_ISSUER, bodies)
+    replies, delta = one_batch_to_a_failing_gate(tmp_path, redis_server, GATE_FAILING_IN.format(method=failing_in),
+                                                 bodies)
     assert [r.get("reason") for r in replies] == ["internal_error", None, None, None, None], replies
     written = delta('permit_issuer_requests_total{result="written"}', issuer=True)
     assert written == 5
     assert delta("p26_gate_writes_total") == written
     assert delta("p26_permit_issued_total") == delta("permit_issuer_permits_issued_total", issuer=True) == 1
-    assert delta("p26_cluster_fallback_total") == 4  # the four answered decisions, on the proxy's K
+    assert delta("p26_cluster_fallback_total") == fallbacks  # the decisions settled, on the proxy's K
     assert delta("p26_actions_downgraded_total") == 1
     assert delta('gate_requests_total{result="ok"}') == 4
     assert delta('clustergate_handler_errors_total{actor="gate",where="handler"}') == 1  # the batch is not run again

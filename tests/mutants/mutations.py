@@ -2145,8 +2145,8 @@ MUTATIONS: list[Mutation] = [
         "p26_time_to_permit_seconds counts a proposal's wait in the gate's own queue, from when it was read off the "
         "socket (attack15)",
         "actors/gate.py",
-        "                replies[slot] = self.answer(proposal, decision, received if read_at is None else read_at[slot])\n",
-        "                replies[slot] = self.answer(proposal, decision, received)\n",
+        "                at = received if read_at is None else read_at[slot]\n",
+        "                at = received\n",
         ("tests/test_gate_hot_path.py::test_time_to_permit_counts_from_when_the_gate_read_the_proposal_off_its_socket",),
         also=(("actors/gate.py",
                "self.decide_one(admitted, now, received), received if read_at is None else read_at)\n",
@@ -6132,7 +6132,7 @@ MUTATIONS: list[Mutation] = [
         "(revcarry)",
         "actors/gate.py",
         "                except Exception as exc:  # the batch is written: run again, each other decision would be a replay\n"
-        "                    result = results[i] = self.settling_failed(proposals[i], exc)\n",
+        "                    result = results[i] = self.failed_once_written(proposals[i], exc)\n",
         "                except Exception as exc:  # the batch is written: run again, each other decision would be a replay\n"
         "                    raise\n",
         ("tests/test_gate_service.py::"
@@ -6195,6 +6195,15 @@ MUTATIONS: list[Mutation] = [
         "            ]\n",
         ("tests/test_proofs.py::"
          "test_a_program_started_by_hand_since_a_killed_proof_stopped_it_is_no_longer_that_proofs_to_name_or_start",)),
+    Mutation(
+        "batch_written_then_failing_an_answer_is_run_again",
+        "a decided batch whose answer to one proposal raises answers the others from the batch, so their downgrades "
+        "and requests are counted once (run again, each was a replay) (revcarry)",
+        "actors/gate.py",
+        "                except Exception as exc:  # decided: run again, each decision of the batch would be a replay\n",
+        "                except ZeroDivisionError as exc:\n",
+        ("tests/test_gate_service.py::"
+         "test_a_batch_that_raises_after_its_issuer_wrote_it_counts_every_write_and_decision_once",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
