@@ -326,6 +326,9 @@ def run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv
     except proof_stops.ProofRunning as exc:
         print(f"FAIL  proof: {exc}")
         return 1
+    except OSError as exc:  # the proof writes its record and report there too
+        print(f"FAIL  proof: cannot take the proof lock in {home.run}: {exc.strerror or exc}")
+        return 1
     try:
         return _run_proof_held(name, body, args, home, topology_path)
     finally:

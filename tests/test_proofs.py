@@ -707,3 +707,16 @@ def test_a_proof_record_larger_than_any_proof_writes_is_not_read(tmp_path: Path)
     (tmp_path / proof_stops.FILE).write_text(json.dumps({"proof": "fallback", "pid": 1, "started": "1",
                                                          "programs": names[:3]}))
     assert proof_stops.read(tmp_path).programs == ("p0", "p1", "p2")
+
+
+def test_a_proof_that_cannot_take_its_homes_proof_lock_fails_naming_it_without_a_traceback(tmp_path: Path) -> None:
+    """A proof takes run/proof.lock before anything else (one proof at a time on a home); one it cannot open (here a
+    directory in its place; a home it may not write) is a FAIL line naming it, not a traceback."""
+    run = tmp_path / "home" / "run"
+    run.mkdir(parents=True)
+    (run / "topology.yaml").write_text((REPO / "configs" / "demo.yaml").read_text())
+    (run / "proof.lock").mkdir()
+    result = run_proof(tmp_path / "home", "readiness")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"FAIL  proof: cannot take the proof lock in {run}" in result.stdout, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr, result.stderr

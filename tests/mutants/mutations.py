@@ -6204,6 +6204,13 @@ MUTATIONS: list[Mutation] = [
         "                except ZeroDivisionError as exc:\n",
         ("tests/test_gate_service.py::"
          "test_a_batch_that_raises_after_its_issuer_wrote_it_counts_every_write_and_decision_once",)),
+    Mutation(
+        "proof_lock_error_is_a_traceback",
+        "a proof that cannot take its home's proof lock fails with a line naming it, not a traceback (revcarry)",
+        "proofs/common.py",
+        "    except OSError as exc:  # the proof writes its record and report there too\n",
+        "    except ZeroDivisionError as exc:\n",
+        ("tests/test_proofs.py::test_a_proof_that_cannot_take_its_homes_proof_lock_fails_naming_it_without_a_traceback",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
