@@ -147,6 +147,9 @@ REDIS_USED_MEMORY = Gauge("clustergate_redis_used_memory_bytes", "Redis INFO use
 REDIS_MAXMEMORY = Gauge("clustergate_redis_maxmemory_bytes", "Redis maxmemory (0: no limit), read by the permit issuer")
 REDIS_MEMORY_READ = Gauge("clustergate_redis_memory_read_timestamp_seconds",
                           "Epoch time of the permit issuer's last reading of Redis INFO memory (0: none yet)")
+REDIS_STARTED = Gauge("clustergate_redis_started_timestamp_seconds",
+                      "Epoch time the Redis server the permit issuer talks to started (INFO server_time_usec less "
+                      "uptime_in_seconds, by Redis's clock): a new value at each restart", ["server"])
 MEMORY_READ_S = 5.0
 # Whether Redis takes writes, asked without writing: a script that declares flags (Redis 7) and not no-writes is
 # refused before it runs as a write would be (READONLY on a replica, OOM when full, NOREPLICAS, MISCONF).
@@ -289,6 +292,17 @@ def check_request(request: Any) -> tuple[list[tuple[dict[str, Any], str, float |
     return [_check_item(item, i) for i, item in enumerate(items)], True, deadline
 
 
+def redis_started_s(info: str) -> int | None:
+    """When the Redis server of an INFO server reply started, epoch seconds by its own clock: server_time_usec less
+    uptime_in_seconds. Redis takes both from one cached clock reading and counts its start in whole seconds, so every
+    read in one life of the server gives the same value. None: a reply without them."""
+    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+    try:
+        return int(fields["server_time_usec"]) // 1_000_000 - int(fields["uptime_in_seconds"])
+    except (KeyError, ValueError):
+        return None
+
+
 class PermitIssuer(Actor):
     kind = "permit_issuer"
     settings: PermitIssuerSettings
@@ -316,6 +330,8 @@ class PermitIssuer(Actor):
         self.read_redis_clock()
         self.every(MEMORY_READ_S, self.read_redis_clock)
         self.every(MEMORY_READ_S, self.read_redis_memory, first_after_s=0.0)
+        self._started_server: str | None = None  # the `server` label of REDIS_STARTED's one series
+        self.every(MEMORY_READ_S, self.read_redis_start, first_after_s=0.0)
         self._not_writable: str | None = None  # why Redis took no write at the last check
         self._writable_checked = -math.inf  # time.monotonic() of the last check
         self._recheck_s = WRITABLE_RECHECK_S  # the next check's delay while Redis refuses writes
@@ -372,6 +388,23 @@ class PermitIssuer(Actor):
                 gauge.set(math.nan)
         if info:
             REDIS_MEMORY_READ.set(time.time())
+
+    def read_redis_start(self) -> None:
+        """Export when the Redis this issuer talks to started (alert ClustergateRedisRestarting: the actors outlive a
+        Redis restart, so their own start times never show one). One series, labelled with the server: after a
+        failover the new primary's replaces it. Redis down, or no start time in its reply: the last start kept, not
+        NaN as the memory gauges (changes() would count a value, NaN and the same value again as two restarts)."""
+        try:
+            started = redis_started_s(str(self.redis.call("INFO", "server")))
+        except (RedisUnavailable, ReplyError):
+            return
+        if started is None:
+            return
+        server = self.redis.server_name
+        if server != self._started_server and self._started_server is not None:
+            REDIS_STARTED.remove(self._started_server)
+        self._started_server = server
+        REDIS_STARTED.labels(server=server).set(started)
 
     def redis_refuses_writes(self) -> str | None:
         """Why Redis, which answered, would refuse this issuer's writes now (a read-only replica, full), or None;

@@ -111,6 +111,11 @@ class RespClient:
         """The server this client talks to (or will at its next connection): a unix socket path, or host and port."""
         return self.unix_path or (self.host, self.port)
 
+    @property
+    def server_name(self) -> str:
+        """`server` as text: the socket path, or host:port."""
+        return _where(self.server)
+
     @classmethod
     def from_config(cls, cfg: RedisConfig) -> "RespClient":
         """A client of the topology's Redis, its URL read by launcher.redis_url (as redis_conn reads it),

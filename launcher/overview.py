@@ -317,6 +317,35 @@ def gates_summary(gates: list[dict[str, Any]]) -> dict[str, Any]:
             "gate_stress": answered[0]["gate_stress"] if answered else None}
 
 
+def cluster_side_warming_up(topo: Topology, ov: dict[str, Any]) -> bool:
+    """Whether a gate's K from the proxy is the cluster side's warm-up, not a fault: the buffer still fills its window
+    (prices fresh, fewer than 2 symbols past the points the matrix needs: a symbol at exactly that many got its last
+    point within a cadence, and the correlator's next window makes it ready), or the first state is on its way (the
+    correlator ready, or a cluster-side actor or a gate started, within the last 3 cadences)."""
+    grace_s = 3 * topo.clusters.cadence_s
+    ready_age, started_age = ov.get("corr_ready_since_age_s"), ov.get("cluster_side_started_age_s")
+    if (ov.get("corr_ready") == 1 and ready_age is not None and ready_age < grace_s
+            or started_age is not None and started_age < grace_s):
+        return True
+    tick_age = ov.get("newest_tick_age_s")
+    prices_fresh = tick_age is not None and tick_age <= topo.max_price_age_s
+    if ov.get("corr_ready") == 1 or ov.get("buffer_answered") is not True or not prices_fresh:
+        return False
+    past = [p for p in ov.get("points_per_symbol", {}).values() if p is not None and p > ov["points_needed"]]
+    return len(past) < 2
+
+
+def proxy_fallback(topo: Topology, ov: dict[str, Any]) -> str | None:
+    """Why `status` exits 3 (DEGRADED): a gate that answered takes K from the proxy while the topology has a cluster
+    side to take it from, past that side's warm-up (cluster_side_warming_up); None when none does."""
+    proxied = [g["name"] for g in ov.get("gates") or [] if g.get("answered") and g.get("k_source") == "proxy"]
+    if not proxied or not topo.actors_of_kind("state_writer") or cluster_side_warming_up(topo, ov):
+        return None
+    return (f"{', '.join(proxied)} takes K from the proxy, not the cluster state, past the cluster side's warm-up: "
+            f"every decision falls back (P26ClusterStressNotUsed); the cluster state line above and the P2.7 lines "
+            f"say why")
+
+
 def collect_overview(topo: Topology) -> dict[str, Any]:
     needed = topo.clusters.min_returns + 1
     out: dict[str, Any] = {"points_needed": needed, "points_max": topo.clusters.lookback_returns + 1}
@@ -351,10 +380,15 @@ def collect_overview(topo: Topology) -> dict[str, Any]:
         out["symbols_in_matrix"] = first(sample, "p27_symbols_in_matrix")
         out["shrinkage_intensity"] = first(sample, "p27_shrinkage_intensity")
         out["in_matrix"] = labelled(sample or {}, "p27_symbol_in_matrix", "symbol")
+        ready_since = first(sample, "p27_corr_ready_since_timestamp_seconds")
+        out["corr_ready_since_age_s"] = time.time() - ready_since if ready_since else None
     if "clusterer" in side:
         out["held_price_stale"] = labelled(side["clusterer"] or {}, "p27_held_price_stale", "symbol")
         out["held_price_stale_weight"] = first(side["clusterer"], "p27_held_price_stale_weight")
         out["max_stale_held_weight"] = topo.settings_of(out["cluster_chain"]["clusterer"]).max_stale_held_weight
+    started = [first(samples[n], "clustergate_actor_started_timestamp_seconds") for n in samples]
+    started = [t for t in started if t]
+    out["cluster_side_started_age_s"] = time.time() - max(started) if started else None
     if gates:
         # Each gate: with two (one per execution host), the first may be on a host that is down while the other
         # decides, and the two may take K from different places (each judges the state's age by its own window).

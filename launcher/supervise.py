@@ -2147,7 +2147,8 @@ def _render_failover_readiness(state: dict[str, Any]) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from launcher.overview import collect_overview, permit_issuers_lines, positions_lines, render_overview
+    from launcher.overview import (collect_overview, permit_issuers_lines, positions_lines, proxy_fallback,
+                                   render_overview)
     if (getattr(args, "via", None) or getattr(args, "home_root", None)) and not getattr(args, "all_hosts", False):
         print("clustergate status: --via and --home-root go with FILE --all-hosts", file=sys.stderr)
         return 2
@@ -2170,8 +2171,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
     topo = running_copy_or_none(home)[0] if status["supervisord"] == "running" else None
+    status["degraded"] = None
     if topo is not None:
         status["overview"] = collect_overview(topo)
+        status["degraded"] = proxy_fallback(topo, status["overview"])
     if args.json:
         print(json.dumps(status, indent=2))
     else:
@@ -2213,6 +2216,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         if topo is not None:
             print()
             print(render_overview(topo, status["overview"]))
+        if status["degraded"]:
+            print(f"DEGRADED: {status['degraded']}")
         for line in status["topology_problems"]:  # e.g. a rule added since `up` wrote the copy: what runs is still it
             print(f"note: the running copy no longer passes `clustergate validate`: {line}")
         for proc in status["leftovers"]:
@@ -2225,7 +2230,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if monitor and not args.json and not (monitor[0]["state"] == "RUNNING" and monitor[0].get("ready")):
         print("the monitor (prometheus) is not ready; this does not change status's exit code: "
               "`clustergate monitor status` says why")
-    return 0 if status_ok(status) else 1
+    return 1 if not status_ok(status) else 3 if status["degraded"] else 0
 
 
 def status_ok(status: dict[str, Any]) -> bool:
@@ -2294,7 +2299,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     home_arg(p)
     host_arg(p)
     p.set_defaults(func=cmd_down)
-    p = sub.add_parser("status", help="state, readiness and metrics URL per actor")
+    p = sub.add_parser("status", help="state, readiness and metrics URL per actor; exit 0 healthy, 1 a fault, "
+                                      "3 degraded (a gate takes K from the proxy past the warm-up)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("file", nargs="?", help="with --all-hosts: the multi-host topology")
     p.add_argument("--all-hosts", action="store_true", help="ask every host's metrics endpoints (and Redis): "

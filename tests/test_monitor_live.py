@@ -60,9 +60,14 @@ SHIPPED_FAIL_CLOSED_WINDOW, FAIL_CLOSED_WINDOW = "[5m]", "[6s]"
 # third start falls within it and the alert resolves within the test.
 RESTART_ALERT = ("ClustergateActorRestarting", "state_writer")
 SHIPPED_RESTART_WINDOW, RESTART_WINDOW = "[15m]", "[20s]"
+# ClustergateActorRestartingSlowly counts 5 starts in 2 hours: the state writer's stops and SIGKILLs of this module's
+# tests add up to 4 today, and one more would leave it firing past every later wait for a healthy demo. Cut like the
+# rule above (tests/alerts_test.yml proves it fires).
+SLOW_RESTART_ALERT, SHIPPED_SLOW_RESTART_WINDOW = "ClustergateActorRestartingSlowly", "[2h]"
 CUT_WINDOWS = {STALLED_ALERT[0]: (SHIPPED_STALLED_WINDOW, STALLED_WINDOW),
                FAIL_CLOSED_ALERT[0]: (SHIPPED_FAIL_CLOSED_WINDOW, FAIL_CLOSED_WINDOW),
-               RESTART_ALERT[0]: (SHIPPED_RESTART_WINDOW, RESTART_WINDOW)}
+               RESTART_ALERT[0]: (SHIPPED_RESTART_WINDOW, RESTART_WINDOW),
+               SLOW_RESTART_ALERT: (SHIPPED_SLOW_RESTART_WINDOW, RESTART_WINDOW)}
 # Grafana's variables, as the dashboard would expand them: $__rate_interval is at least 4 scrape
 # intervals (15 s leaves room for a late scrape on a loaded machine); $__range is the dashboard's
 # default time range (now-1h); $needed_points is the dashboard's own textbox default.

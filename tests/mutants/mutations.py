@@ -6211,6 +6211,40 @@ MUTATIONS: list[Mutation] = [
         "    except OSError as exc:  # the proof writes its record and report there too\n",
         "    except ZeroDivisionError as exc:\n",
         ("tests/test_proofs.py::test_a_proof_that_cannot_take_its_homes_proof_lock_fails_naming_it_without_a_traceback",)),
+    Mutation(
+        "slow_crash_loop_window_cut_to_30_minutes",
+        "an actor restarted 5 times in 2 hours (a start every 10 minutes, never 3 in 15 minutes) raises "
+        "ClustergateActorRestartingSlowly; a deploy, a rollback and a redeploy do not",
+        "configs/alerts.yml",
+        "        expr: changes(clustergate_actor_started_timestamp_seconds[2h]) >= 5\n",
+        "        expr: changes(clustergate_actor_started_timestamp_seconds[30m]) >= 5\n",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "redis_start_time_read_off_the_issuers_clock",
+        "the permit issuer exports the Redis start time by Redis's own clock (server_time_usec less uptime_in_seconds), "
+        "one value per life of the server, so ClustergateRedisRestarting counts restarts, not reads",
+        "actors/permit_issuer.py",
+        "        return int(fields[\"server_time_usec\"]) // 1_000_000 - int(fields[\"uptime_in_seconds\"])\n",
+        "        return int(time.time()) - int(fields[\"uptime_in_seconds\"])\n",
+        ("tests/test_redis_restarts.py::"
+         "test_redis_start_time_is_its_own_clock_reading_less_its_uptime_and_none_without_them",)),
+    Mutation(
+        "status_exits_0_while_the_gate_takes_k_from_the_proxy",
+        "`clustergate status` exits 3 (DEGRADED) while every program is ready and a gate takes K from the proxy past "
+        "the cluster side's warm-up; 1 (a stopped clusterer) outranks it, and a warm-up exits 0",
+        "launcher/supervise.py",
+        "    return 1 if not status_ok(status) else 3 if status[\"degraded\"] else 0\n",
+        "    return 1 if not status_ok(status) else 0\n",
+        ("tests/test_status_degraded.py::test_status_exits_3_while_every_program_is_ready_and_the_gate_takes_k_from_"
+         "the_proxy_and_1_with_the_clusterer_stopped",)),
+    Mutation(
+        "no_points_counts_as_warm_up_with_the_prices_stopped",
+        "a buffer with too few points is a warm-up only while its prices are fresh: prices stopped longer than the "
+        "window leave no points, and the gate on the proxy is degraded, not warming up",
+        "launcher/overview.py",
+        "    prices_fresh = tick_age is not None and tick_age <= topo.max_price_age_s\n",
+        "    prices_fresh = True\n",
+        ("tests/test_status_degraded.py::test_a_gate_on_the_proxy_is_degraded_only_past_the_cluster_sides_warm_up",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit

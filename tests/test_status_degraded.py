@@ -1,0 +1,99 @@
+"""`clustergate status` exited 0 while every decision took K from the proxy (every program RUNNING and ready, the cluster
+state stale: a held symbol with no fresh price stops it), though SPEC's operations count "cluster stress in use" as
+health and P26ClusterStressNotUsed pages critical on it. It now exits 3, DEGRADED, once the cluster side is past its
+warm-up (a cold start takes K from the proxy by design and stays 0), and 1 still outranks it (a stopped clusterer
+is a stopped program)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from helpers import scrape, wait_for
+from test_held_dust_without_prices import btc_eth_system, clustergate
+from test_launcher import supervisorctl
+
+WARMING = {"points_needed": 11, "points_per_symbol": {"BTCUSDT": 4, "ETHUSDT": 4, "SOLUSDT": 4}, "corr_ready": 0,
+           "buffer_answered": True, "newest_tick_age_s": 0.3, "cluster_side_started_age_s": 600.0,
+           "corr_ready_since_age_s": None,
+           "gates": [{"name": "gate", "answered": True, "k_source": "proxy"}]}
+
+
+class _Topo:
+    """What proxy_fallback reads of a topology: a cluster side, its cadence and max_price_age_s."""
+    max_price_age_s = 5.0
+
+    def __init__(self, writers: tuple[str, ...] = ("state_writer",)):
+        self.writers = writers
+        self.clusters = type("Clusters", (), {"cadence_s": 1.0})()
+
+    def actors_of_kind(self, kind: str) -> list[str]:
+        return list(self.writers) if kind == "state_writer" else []
+
+
+def test_a_gate_on_the_proxy_is_degraded_only_past_the_cluster_sides_warm_up():
+    from launcher.overview import proxy_fallback
+    topo = _Topo()
+    assert proxy_fallback(topo, WARMING) is None  # the buffer still fills its window: a cold start
+    warmed = {**WARMING, "points_per_symbol": {"BTCUSDT": 40, "ETHUSDT": 40, "SOLUSDT": 40}}
+    assert proxy_fallback(topo, {**warmed, "corr_ready": 1, "corr_ready_since_age_s": 0.5}) is None  # state on its way
+    assert proxy_fallback(topo, {**warmed, "cluster_side_started_age_s": 1.0}) is None  # an actor just (re)started
+    said = proxy_fallback(topo, {**warmed, "corr_ready": 1, "corr_ready_since_age_s": 300.0})
+    assert said is not None and "gate" in said and "proxy" in said, said
+    assert proxy_fallback(topo, {**warmed, "corr_ready": 0}) is not None  # ready before, not now
+    # prices stopped longer than the window: no points, and no fresh price either: not a warm-up
+    assert proxy_fallback(topo, {**WARMING, "newest_tick_age_s": 900.0}) is not None
+    assert proxy_fallback(topo, {**warmed, "gates": [{"name": "gate", "answered": True, "k_source": "cluster"}]}) is None
+    assert proxy_fallback(_Topo(writers=()), {**warmed, "corr_ready": 0}) is None  # no cluster side: the proxy by design
+
+
+def status(home) -> tuple[int, str, dict]:
+    text = clustergate("status", "--home", str(home))
+    said = json.loads(clustergate("status", "--json", "--home", str(home)).stdout)
+    return text.returncode, text.stdout, said
+
+
+def test_status_exits_3_while_every_program_is_ready_and_the_gate_takes_k_from_the_proxy_and_1_with_the_clusterer_stopped(
+        tmp_path):
+    """A real demo (supervisord, redis-server, a replay feed of BTC and ETH, the P2.7 chain, gate, issuer): a warm-up
+    exits 0; a held SOLUSDT with no price and $6,000 of notional (10% of the book) stops the cluster state, every
+    program stays ready, and status exits 3 naming the gate on the proxy (it exited 0 before); dropping it brings 0
+    back; the clusterer stopped exits 1 (a stopped program), the proxy still named."""
+    from actors import keys
+    with btc_eth_system(tmp_path, {"BTCUSDT": 0.5, "ETHUSDT": 8.0}) as system:
+        home, r, topo = system["home"], system["redis"], system["topo"]
+        code, text, said = status(home)
+        assert code == 0 and said.get("degraded") is None, text  # right after up: the warm-up
+        wait_for(lambda: status(home)[2]["overview"]["k_source"] == "cluster", 90, "the gate on the cluster state")
+        assert status(home)[0] == 0
+
+        sol = keys.position_snapshot("SOLUSDT", topo.positions.key_pattern)
+        clusterer_port = system["data"]["actors"]["clusterer"]["metrics_port"]
+
+        def hold_sol() -> None:
+            r.hset(sol, mapping={"position_amt": "-40", "mark_price": "150", "ts_epoch": str(int(time.time()))})
+
+        hold_sol()
+        wait_for(lambda: hold_sol() or scrape(clusterer_port).get('p27_held_price_stale{symbol="SOLUSDT"}') == 1, 30,
+                 "the clusterer to see SOLUSDT held with no price")
+
+        def degraded() -> bool:
+            hold_sol()
+            return status(home)[0] == 3
+
+        wait_for(degraded, 60, "status to exit 3 with the gate on the proxy", interval_s=1.0)
+        code, text, said = status(home)
+        assert code == 3, text
+        assert all(row["ready"] for row in said["programs"]), said["programs"]
+        assert said["overview"]["k_source"] == "proxy" and "gate" in said["degraded"], said["degraded"]
+        assert "DEGRADED: gate takes K from the proxy" in text, text
+
+        r.delete(sol)
+        wait_for(lambda: status(home)[0] == 0, 60, "status 0 once SOLUSDT is no longer held", interval_s=1.0)
+
+        assert supervisorctl(home, "stop", "clusterer").returncode == 0
+        wait_for(lambda: status(home)[2]["overview"]["k_source"] == "proxy", 30, "the gate on the proxy")
+        code, text, said = status(home)
+        assert code == 1 and "DEGRADED: gate takes K from the proxy" in text, text
+        assert supervisorctl(home, "start", "clusterer").returncode == 0
+        wait_for(lambda: status(home)[0] == 0, 60, "status 0 with the clusterer started again", interval_s=1.0)
