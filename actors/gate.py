@@ -525,6 +525,9 @@ def fault_decision(proposal: Proposal, reason: str, now: float, detail: str = OU
     return record
 
 
+INTERNAL_ERROR = "internal_error"
+
+
 @dataclass(frozen=True, slots=True)
 class Refusal:
     """A valid proposal answered with an error envelope rather than a decision (e.g. plan_id_conflict)."""
@@ -1002,7 +1005,12 @@ class Gate(Actor):
             proposals.append(admitted)
         if proposals:
             for slot, proposal, decision in zip(slots, proposals, self.decide_and_record(proposals)):
-                replies[slot] = self.answer(proposal, decision, received if read_at is None else read_at[slot])
+                at = received if read_at is None else read_at[slot]
+                try:
+                    replies[slot] = self.answer(proposal, decision, at)
+                except Exception as exc:  # decided: run again, each decision of the batch would be a replay
+                    failed = self.failed_once_written(proposal, exc)
+                    replies[slot] = with_plan_id(error_envelope(failed.reason, failed.detail), proposal.plan_id)
         if expired:
             self._requests_refused[EXPIRED].inc(expired)
         return replies
@@ -1042,7 +1050,8 @@ class Gate(Actor):
         """The reply to a decided proposal (received: perf_counter when it was read off the socket), counted: the
         request, and for a new decision its fail-closed reason, its downgrade and its time to permit."""
         if type(decision) is Refusal:
-            self._requests_refused[decision.reason].inc()
+            if decision.reason != INTERNAL_ERROR:  # counted nowhere, as the runtime's own internal_error
+                self._requests_refused[decision.reason].inc()
             return with_plan_id(error_envelope(decision.reason, decision.detail), proposal.plan_id)
         self._requests_ok()
         if not decision["replayed"]:
@@ -1140,7 +1149,10 @@ class Gate(Actor):
                 return self._faults(proposals, results, todo, outcomes[0], now, outcomes[1])
             retry: list[int] = []
             for i, outcome, item in zip(todo, outcomes, items):
-                result = results[i] = self.settle(proposals[i], outcome, now, gate_deadline, item.decision)
+                try:
+                    result = results[i] = self.settle(proposals[i], outcome, now, gate_deadline, item.decision)
+                except Exception as exc:  # the batch is written: run again, each other decision would be a replay
+                    result = results[i] = self.failed_once_written(proposals[i], exc)
                 if result is None:
                     retry.append(i)
             self.count_fallbacks(metrics, [results[i] for i in todo])
@@ -1179,6 +1191,7 @@ class Gate(Actor):
             return PERMIT_UNAVAILABLE, f"{reply['detail']}: {NOTHING_RECORDED}", True
         outcomes = reply.get("results") if reply.get("status") == "ok" else None
         if isinstance(outcomes, list) and len(outcomes) == len(batch):
+            self.count_writes(outcomes)
             return outcomes
         reason = reply.get("reason")
         self.log_throttled("warning", "permit_issuer_refused", ("request", str(reason)[:64]), plan_ids=len(batch),
@@ -1190,6 +1203,25 @@ class Gate(Actor):
             return PERMIT_UNAVAILABLE, f"the permit issuer refused the request ({reason}): {NOTHING_RECORDED}", True
         # Anything else (internal_error, a reply of the wrong shape) may come after the writes.
         return PERMIT_UNAVAILABLE, f"the permit issuer failed ({reason}): {OUTCOME_UNKNOWN}", False
+
+    def count_writes(self, outcomes: list[Any]) -> None:
+        """Count the issuer's writes and permits as its reply comes, before any decision of it is settled: a run
+        that fails settling one is not run again for the others (failed_once_written), and would count their replays
+        as nothing."""
+        for outcome in outcomes:
+            if isinstance(outcome, dict) and outcome.get("status") == "ok":
+                if outcome.get("written"):
+                    self._count_write()
+                if outcome.get("permit_issued"):
+                    self._count_permit()
+
+    def failed_once_written(self, proposal: Proposal, exc: Exception) -> Refusal:
+        """The internal_error of one proposal of a batch the issuer has written, whose settling or answer raised
+        (counted and logged as the runtime counts a handler's exception). The others are answered from the batch: run
+        again, each would get its decision back as a replay, counted in no metric."""
+        self._errors_handler.inc()
+        self.log.error("handler_error", socket="proposals", plan_id=proposal.plan_id, error=repr(exc))
+        return Refusal(INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
 
     def settle(self, proposal: Proposal, outcome: dict[str, Any], now: float, gate_deadline: float,
                sent: dict[str, Any]) -> dict[str, Any] | Refusal | None:
@@ -1243,10 +1275,6 @@ class Gate(Actor):
                 recorded = recorded_in_place(sent)  # a compact result: the decision sent is the one written
             if not isinstance(recorded, dict):
                 return fault_decision(proposal, PERMIT_UNAVAILABLE, now, OUTCOME_UNKNOWN)
-            if outcome.get("written"):
-                self._count_write()
-            if outcome.get("permit_issued"):
-                self._count_permit()
             if recorded.get("final_action") != HOLD and not recorded.get("permit"):
                 # never act without a permit
                 return fault_decision(proposal, PERMIT_UNAVAILABLE, now, "the recorded decision has no permit")

@@ -56,6 +56,10 @@ DEFAULT_PROOF_TIMEOUT_S = 40.0
 DEFAULT_UP_TIMEOUT_S = 60.0  # as `up --timeout`
 COMMAND_TIMEOUT_S = 300.0
 STOP_GRACE_S = 15.0  # a host command past its timeout: from SIGTERM to SIGKILL
+STATUS_ASK_S = 60.0  # `status --json` on a host, asked to tell whether it runs nothing
+# The shortest wait for a host's status in the check after a rollback to nothing: that check is bounded by
+# --proof-timeout, but a status asked once --proof-timeout is nearly spent gets this long to answer.
+STATUS_ASK_MIN_S = 10.0
 
 
 def deploys_dir(home: Home) -> Path:
@@ -413,12 +417,12 @@ def _finish(home: Home, record: dict[str, Any], started: float, outcome: str, co
     return code
 
 
-def _stopped(args: argparse.Namespace, topo: Topology, host: str) -> bool:
+def _stopped(args: argparse.Namespace, topo: Topology, host: str, timeout_s: float = STATUS_ASK_S) -> bool:
     """True when the host's supervisord does not run and no process of its home is left: it runs nothing, though
     `down` kept its copy (run/topology.yaml), and its rollback must stop it, not start that copy again. False when
-    that cannot be told (the copy is then taken as what it runs, as before)."""
+    that cannot be told within timeout_s (the copy is then taken as what it runs, as before)."""
     result = run_on(args, topo, host, clustergate("status", "--host", host, "--home", str(host_home(args, host)),
-                                                  "--json"), 60)
+                                                  "--json"), timeout_s)
     try:
         status = json.loads(result.stdout)
     except ValueError:
@@ -428,11 +432,13 @@ def _stopped(args: argparse.Namespace, topo: Topology, host: str) -> bool:
 
 def _still_running(args: argparse.Namespace, topo: Topology, hosts: list[str], timeout_s: float) -> list[str]:
     """The hosts among `hosts` that still run something (_stopped is False) when timeout_s has passed; each is asked
-    at least once, and a host is not asked again once it runs nothing."""
+    at least once (given what is left of timeout_s, at least STATUS_ASK_MIN_S, to answer: a status that hangs, a host
+    gone, counts as running something), and a host is not asked again once it runs nothing."""
     deadline = time.monotonic() + timeout_s
     left = list(hosts)
     while True:
-        left = [h for h in left if not _stopped(args, topo, h)]
+        left = [h for h in left if not _stopped(
+            args, topo, h, min(STATUS_ASK_S, max(STATUS_ASK_MIN_S, deadline - time.monotonic())))]
         if not left or time.monotonic() >= deadline:
             return left
         time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
@@ -554,13 +560,14 @@ def _deploy_hosts(args: argparse.Namespace, topo: Topology, home: Home, targets:
         old = next((saved[h] for h in back_out if saved[h] is not None), None)
         if old is None:
             # Every host rolled back ran nothing before: no system to prove ready (a proof of the new topology
-            # waited its fixed graces, whatever --proof-timeout said, and failed). Each host stopped must run nothing.
-            stopped = [h for h in back_out if states[h] == "stopped"]
+            # waited its fixed graces, whatever --proof-timeout said, and failed). Each host must run nothing, its
+            # `down` failed or not (one whose lock was lost may be another deploy's now: not asked).
+            stopped = [h for h in back_out if states[h] != "lock lost"]
             print(f"--- check after the rollback: {', '.join(stopped) or 'no host'} run(s) nothing, as before the "
                   f"deploy (up to {args.proof_timeout:g} s)", flush=True)
             still = [f"{h} not seen running nothing (its supervisord or a process of its home runs, or its status "
                      f"could not be read)" for h in _still_running(args, topo, stopped, args.proof_timeout)]
-            again, after = not still, "the check after the rollback (each host stopped runs nothing, as before)"
+            again, after = not still, "the check after the rollback (each host rolled back runs nothing, as before)"
         else:
             print(f"--- readiness proof after the rollback of {', '.join(back_out)}", flush=True)
             again, report, still = _prove(args, old, home,

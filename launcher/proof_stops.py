@@ -5,17 +5,27 @@ proof killed in between (SIGKILL reaches no `finally`) leaves the record: `clust
 the proof, the next proof starts them again before it begins, and `up`, which starts every program stopped by hand,
 removes it. The proof is named by its pid and the process's start time (/proc), so a pid used again by another
 process does not pass for the proof.
+
+One proof at a time runs on a home (hold): two at once would each stop programs under the other's checks, and the
+second's record would replace the first's, which a SIGKILL then left stopped with nothing naming them.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 FILE = "proof-stopped.json"
+LOCK = "proof.lock"  # flock'ed by the proof that runs on the home; it names that proof
+
+
+class ProofRunning(Exception):
+    """Another proof holds the home's proof lock."""
 
 
 @dataclass(frozen=True)
@@ -24,6 +34,7 @@ class ProofStops:
     pid: int
     started: str | None  # the process's start time in clock ticks since boot (/proc/PID/stat), None when unknown
     programs: tuple[str, ...]
+    at: float | None = None  # epoch time the record was last written, before the stops; None when unknown
 
     def as_json(self) -> dict[str, Any]:
         return {"proof": self.proof, "pid": self.pid, "programs": list(self.programs)}
@@ -42,13 +53,27 @@ def _start_ticks(pid: int) -> str | None:
     return None if fields[0] in ("Z", "X") else fields[19]
 
 
+MAX_BYTES = 64 * 1024  # a record past this is no proof's (a few program names)
+
+
+def printable(text: str, limit: int = 40) -> str:
+    """text without its control characters (escape sequences that would reach a terminal), at most limit of them."""
+    return "".join(c for c in text if c.isprintable())[:limit]
+
+
 def read(run: Path) -> ProofStops | None:
-    """The record in the run directory, None when there is none or it cannot be read as one."""
+    """The record in the run directory, None when there is none or it cannot be read as one (past MAX_BYTES too). The
+    proof's name is printable and short; a program's name is as written (a caller names only its home's programs)."""
     try:
-        data = json.loads(_path(run).read_text())
-        return ProofStops(str(data["proof"]), int(data["pid"]), data.get("started"),
-                          tuple(str(name) for name in data["programs"]))
-    except (OSError, ValueError, KeyError, TypeError):
+        with open(_path(run), "rb") as f:
+            text = f.read(MAX_BYTES + 1)
+        if len(text) > MAX_BYTES:
+            return None
+        data = json.loads(text)
+        started, at = data.get("started"), data.get("at")
+        return ProofStops(printable(str(data["proof"])), int(data["pid"]), None if started is None else str(started),
+                          tuple(str(name) for name in data["programs"]), None if at is None else float(at))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
@@ -59,7 +84,7 @@ def _write(run: Path, stops: ProofStops) -> None:
         return
     temp = path.with_name(f".{FILE}.{os.getpid()}")
     temp.write_text(json.dumps({"proof": stops.proof, "pid": stops.pid, "started": stops.started,
-                                "programs": list(stops.programs)}))
+                                "programs": list(stops.programs), "at": stops.at}))
     os.replace(temp, path)
 
 
@@ -68,7 +93,7 @@ def record(run: Path, proof: str, programs: list[str]) -> None:
     held = read(run)
     kept = held.programs if held is not None and held.pid == os.getpid() else ()
     _write(run, ProofStops(proof, os.getpid(), _start_ticks(os.getpid()),
-                           kept + tuple(name for name in programs if name not in kept)))
+                           kept + tuple(name for name in programs if name not in kept), time.time()))
 
 
 def release(run: Path, programs: list[str]) -> None:
@@ -76,7 +101,7 @@ def release(run: Path, programs: list[str]) -> None:
     held = read(run)
     if held is not None:
         _write(run, ProofStops(held.proof, held.pid, held.started,
-                               tuple(name for name in held.programs if name not in programs)))
+                               tuple(name for name in held.programs if name not in programs), held.at))
 
 
 def left_by_ended_proof(run: Path) -> ProofStops | None:
@@ -88,7 +113,47 @@ def left_by_ended_proof(run: Path) -> ProofStops | None:
     return None if now is not None and (held.started is None or now == held.started) else held
 
 
+def still_stopped(left: ProofStops, infos: list[dict[str, Any]]) -> list[str]:
+    """The record's programs that supervisord runs (infos: its getAllProcessInfo), not RUNNING, and not started since
+    the record was written: one started since (by hand, not `up`) and stopped again was stopped by someone else, on
+    purpose, and is no longer the proof's to name or start."""
+    by_name = {info["name"]: info for info in infos}
+    return [name for name in left.programs if name in by_name and by_name[name]["statename"] != "RUNNING"
+            and (left.at is None or by_name[name].get("start", 0) <= left.at)]
+
+
 def forget_ended_proof(run: Path) -> None:
     """Remove the record of a proof that no longer runs (`up` has started every program stopped by hand)."""
     if left_by_ended_proof(run) is not None:
         _path(run).unlink(missing_ok=True)
+
+
+def hold(run: Path, proof: str) -> int:
+    """Take the home's proof lock for this process (the proof `proof`): held while the returned descriptor is open, and
+    dropped by the kernel when the process ends, SIGKILL included. ProofRunning, naming the proof that holds it, when
+    another proof runs on the home."""
+    run.mkdir(parents=True, exist_ok=True)
+    fd = os.open(run / LOCK, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by the proof's children
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _holder(os.pread(fd, 512, 0))
+        os.close(fd)
+        raise ProofRunning(f"{holder} runs on this home ({run.parent}): two proofs at once stop programs under "
+                           f"each other's checks; run this one once it has ended") from None
+    except BaseException:
+        os.close(fd)
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps({"proof": proof, "pid": os.getpid()}).encode(), 0)
+    return fd
+
+
+def _holder(text: bytes) -> str:
+    """The proof a lock file names, printable and short, whatever the file holds."""
+    try:
+        data = json.loads(text)
+        proof, pid = str(data["proof"]), int(data["pid"])
+    except (ValueError, KeyError, TypeError):
+        return "another proof"
+    return f"the {printable(proof)} proof (pid {pid})"

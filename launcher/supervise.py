@@ -2025,19 +2025,18 @@ def collect_status(home: Home) -> dict[str, Any]:
                          "metrics_url": None})
     stray = [asdict(p) for p in leftovers(home, supervised={pid for pid in supervised if pid})]
     status = {"supervisord": "running", "topology": topo.name if topo else None, "programs": rows, "leftovers": stray,
-              "running_copy_edited": copy_edited(home), "left_stopped_by_proof": left_stopped_by_proof(home, rows),
+              "running_copy_edited": copy_edited(home), "left_stopped_by_proof": left_stopped_by_proof(home, infos),
               "topology_problems": problems}
     if topo is not None and topo.redis.sentinel is not None:
         status["sentinel"] = sentinel_status(topo)
     return status
 
 
-def left_stopped_by_proof(home: Home, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The proof killed part-way (launcher/proof_stops.py) and the programs it stopped that are still not RUNNING, or
-    None."""
+def left_stopped_by_proof(home: Home, infos: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The proof killed part-way (launcher/proof_stops.py) and the programs it stopped that are still not RUNNING
+    (proof_stops.still_stopped: only programs supervisord runs, none started since), or None."""
     left = proof_stops.left_by_ended_proof(home.run)
-    running = {row["name"] for row in rows if row["state"] == "RUNNING"}
-    still = [name for name in left.programs if name not in running] if left is not None else []
+    still = proof_stops.still_stopped(left, infos) if left is not None else []
     return {**left.as_json(), "programs": still} if left is not None and still else None
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import time
@@ -246,18 +247,19 @@ class Proof:
 
     def start_what_a_killed_proof_left_stopped(self) -> None:
         """Before the proof: start the programs a proof killed part-way left stopped (its record in the home), a check
-        naming them; a program supervisord no longer runs is dropped from the record."""
+        naming them (proof_stops.still_stopped); the record goes, with any program supervisord no longer runs or that
+        was started since by hand."""
         left = proof_stops.left_by_ended_proof(self.home.run)
         if left is None:
             return
-        states = self.program_states()
-        self.start_programs([name for name in left.programs if name in states])
+        names = proof_stops.still_stopped(left, self.sup.processes())  # as status names them
+        self.start_programs(names)
         proof_stops.release(self.home.run, list(left.programs))
-        states = self.program_states()
-        self.check("programs a killed proof left stopped started again",
-                   all(states.get(n) == "RUNNING" for n in left.programs if n in states),
-                   {n: states.get(n, "MISSING") for n in left.programs},
-                   f"stopped by the {left.proof} proof (pid {left.pid}), which ended before it started them again")
+        if names:
+            states = self.program_states()
+            self.check("programs a killed proof left stopped started again",
+                       all(states.get(n) == "RUNNING" for n in names), {n: states.get(n) for n in names},
+                       f"stopped by the {left.proof} proof (pid {left.pid}), which ended before it started them again")
 
     # ----------------------------------------------------------------- report
 
@@ -320,6 +322,22 @@ def run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv
     if not topology_path.exists():
         print(f"FAIL  topology: {topology_path} does not exist (is the system of {home.root} up? `clustergate up FILE`)")
         return 1
+    try:
+        held = proof_stops.hold(home.run, name)  # one proof at a time on a home
+    except proof_stops.ProofRunning as exc:
+        print(f"FAIL  proof: {exc}")
+        return 1
+    except OSError as exc:  # the proof writes its record and report there too
+        print(f"FAIL  proof: cannot take the proof lock in {home.run}: {exc.strerror or exc}")
+        return 1
+    try:
+        return _run_proof_held(name, body, args, home, topology_path)
+    finally:
+        os.close(held)
+
+
+def _run_proof_held(name: str, body: Callable[[Proof, argparse.Namespace], None], args: argparse.Namespace,
+                    home: Home, topology_path: Path) -> int:
     try:
         proof = Proof(name, home, topology_path)
     except SchemaError as exc:

@@ -1182,26 +1182,33 @@ def test_the_managed_redis_runs_with_an_explicit_maxmemory_and_noeviction(tmp_pa
     assert "maxmemory 512mb" in lines and "maxmemory-policy noeviction" in lines
 
 
-# A gate that fails after its permit issuer recorded the decision of a plan_id starting with "fail-" (Gate.settle
-# raises): the runtime answers internal_error, outcome unknown, though the decision is in Redis.
-GATE_FAILING_AFTER_THE_ISSUER = """
+# A gate whose Gate.{method} raises for a plan_id starting with "fail-". settle: after its permit issuer recorded the
+# decision, so the answer is internal_error, outcome unknown, though the decision is in Redis.
+GATE_FAILING_IN = """
 import sys
 import actors.gate
 from actors.runtime import main
-settle = actors.gate.Gate.settle
-def failing_settle(self, proposal, *args, **kwargs):
+method = actors.gate.Gate.{method}
+def failing(self, proposal, *args, **kwargs):
     if proposal.plan_id.startswith("fail-"):
-        raise RuntimeError("injected: the gate failed after its issuer recorded the decision")
-    return settle(self, proposal, *args, **kwargs)
-actors.gate.Gate.settle = failing_settle
+        raise RuntimeError("injected: the gate failed in {method}")
+    return method(self, proposal, *args, **kwargs)
+actors.gate.Gate.{method} = failing
 main(actors.gate.Gate, sys.argv[1:])
 """
+GATE_FAILING_AFTER_THE_ISSUER = GATE_FAILING_IN.format(method="settle")
 
 
-def failing_gate(p26: P26) -> subprocess.Popen:
-    """P26's gate replaced by one that fails after its issuer recorded a `fail-` plan_id's decision; serving."""
+# A gate that fails deciding a plan_id starting with "fail-" before it asks its issuer (Gate.issuer_item raises): a
+# batch holding one raises before anything is written, and the runtime runs each of its requests again alone.
+GATE_FAILING_BEFORE_THE_ISSUER = GATE_FAILING_IN.format(method="issuer_item")
+
+
+def failing_gate(p26: P26, code: str = GATE_FAILING_AFTER_THE_ISSUER) -> subprocess.Popen:
+    """P26's gate replaced by one running code (default: it fails after its issuer recorded a `fail-` plan_id's
+    decision); serving."""
     p26.gate.terminate()
-    gate = subprocess.Popen([PYTHON, "-c", GATE_FAILING_AFTER_THE_ISSUER, "--topology", str(p26.topology),
+    gate = subprocess.Popen([PYTHON, "-c", code, "--topology", str(p26.topology),
                              "--name", "gate"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     with GateClient(p26.endpoint, timeout_ms=int(20_000 * DEADLINE_SCALE), retries=0) as probe:
         assert P26._answers(probe), "the failing gate did not answer"
@@ -1245,32 +1252,67 @@ def test_a_batch_run_again_one_by_one_after_a_handler_exception_counts_each_plan
     """When the gate's batch handler raises, the runtime runs each request of the batch again alone: every proposal
     of it was counted twice in p26_plans_seen_total (once read in the batch, once alone), so the counter no longer
     added up to the requests gate_requests_total counts."""
+    bodies = [proposal_body("fail-" + new_plan(), "BTCUSDT", "HOLD")]
+    bodies += [proposal_body(new_plan(), "ETHUSDT", "HOLD") for _ in range(4)]
+    bodies.append(b"not json")  # a bad request in the batch, counted once too
+    replies, delta = one_batch_to_a_failing_gate(tmp_path, redis_server, GATE_FAILING_BEFORE_THE_ISSUER, bodies)
+    assert [r.get("reason") for r in replies] == ["internal_error", None, None, None, None, "not_json"], replies
+    assert delta('clustergate_handler_errors_total{actor="gate",where="handler"}') == 2  # the batch, then alone
+    assert delta("p26_plans_seen_total") == 5
+    assert delta('p26_plans_seen_total{action_proposed="HOLD"}') == 5
+    assert delta('gate_requests_total{result="ok"}') == 4
+    assert delta('gate_requests_total{result="bad_request"}') == 1
+
+
+def one_batch_to_a_failing_gate(tmp_path: Path, redis_server, code: str, bodies: list[bytes]):
+    """The bodies sent to a gate running code (failing_gate) while it is stopped, so that it takes them in one batch:
+    their replies, and delta(name, issuer=False): how much a gate's (or the issuer's) metric grew meanwhile, summed
+    over every series of the name when it has no labels."""
     from helpers import stopped
     write_book(redis_server.client())
     p26 = P26(tmp_path / "p26", redis_server.url).start()
+    issuer_port = p26.data["actors"]["permit_issuer"]["metrics_port"]
     failing = None
     try:
-        failing = failing_gate(p26)
-        before = p26.metrics()
-        bodies = [proposal_body("fail-" + new_plan(), "BTCUSDT", "HOLD")]
-        bodies += [proposal_body(new_plan(), "ETHUSDT", "HOLD") for _ in range(4)]
-        bodies.append(b"not json")  # a bad request in the batch, counted once too
+        failing = failing_gate(p26, code)
+        before = {False: p26.metrics(), True: scrape(issuer_port)}
         with stopped(failing.pid):  # every proposal waits in the gate's socket: one batch
             replies = dealer_proposals_sent(p26.endpoint, bodies)
             time.sleep(0.5)
         replies = replies()
-        after = p26.metrics()
-
-        def delta(name: str) -> float:
-            return after.get(name, 0.0) - before.get(name, 0.0)
-        assert [r.get("reason") for r in replies] == ["internal_error", None, None, None, None, "not_json"], replies
-        assert delta('clustergate_handler_errors_total{actor="gate",where="handler"}') == 2  # the batch, then alone
-        assert sum(delta(k) for k in after if k.startswith("p26_plans_seen_total")) == 5
-        assert delta('p26_plans_seen_total{action_proposed="HOLD"}') == 5
-        assert delta('gate_requests_total{result="ok"}') == 4
-        assert delta('gate_requests_total{result="bad_request"}') == 1
+        after = {False: p26.metrics(), True: scrape(issuer_port)}
     finally:
         if failing is not None and failing.poll() is None:
             failing.terminate()
             failing.wait(10)
         p26.stop()
+
+    def delta(name: str, issuer: bool = False) -> float:
+        names = [name] if "{" in name else [k for k in after[issuer] if k.split("{")[0] == name]
+        return sum(after[issuer].get(k, 0.0) - before[issuer].get(k, 0.0) for k in names)
+    return replies, delta
+
+
+@pytest.mark.parametrize("failing_in,fallbacks", [("settle", 4), ("answer", 5)])
+def test_a_batch_that_raises_after_its_issuer_wrote_it_counts_every_write_and_decision_once(tmp_path, redis_server,
+                                                                                          failing_in, fallbacks):
+    """The issuer writes a batch's decisions in one round trip; when the gate then raised settling or answering the
+    first of them, the runtime ran each request again alone, and each of the others got its first decision back as a
+    replay, which counts nothing: their writes and permits (p26_gate_writes_total, p26_permit_issued_total), their
+    fallbacks (p26_cluster_fallback_total) and downgrades were counted by no run, though Redis holds them. Each is
+    counted once now; the request whose own settling or answer raised gets internal_error, its write counted (and its
+    fallback, once settled)."""
+    bodies = [proposal_body("fail-" + new_plan(), "BTCUSDT", "HOLD")]
+    bodies += [proposal_body(new_plan(), "ETHUSDT", "HOLD") for _ in range(3)]
+    bodies.append(proposal_body(new_plan(), "SOLUSDT", "PARTIAL_25"))  # stress >= 0.80: PARTIAL_75, a permit
+    replies, delta = one_batch_to_a_failing_gate(tmp_path, redis_server, GATE_FAILING_IN.format(method=failing_in),
+                                                 bodies)
+    assert [r.get("reason") for r in replies] == ["internal_error", None, None, None, None], replies
+    written = delta('permit_issuer_requests_total{result="written"}', issuer=True)
+    assert written == 5
+    assert delta("p26_gate_writes_total") == written
+    assert delta("p26_permit_issued_total") == delta("permit_issuer_permits_issued_total", issuer=True) == 1
+    assert delta("p26_cluster_fallback_total") == fallbacks  # the decisions settled, on the proxy's K
+    assert delta("p26_actions_downgraded_total") == 1
+    assert delta('gate_requests_total{result="ok"}') == 4
+    assert delta('clustergate_handler_errors_total{actor="gate",where="handler"}') == 1  # the batch is not run again

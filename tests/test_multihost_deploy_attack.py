@@ -429,22 +429,74 @@ def test_a_host_command_that_ignores_sigterm_past_its_timeout_is_killed_after_th
     assert "started" in result.stdout, result
 
 
+def _deploy_store(tmp: Path, topology: Path, via: str, proof_timeout: str) -> subprocess.CompletedProcess:
+    """`deploy --host store` through the --via prefix via, to its end."""
+    env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD}
+    return subprocess.run([sys.executable, "-m", "launcher", "deploy", str(topology), "--host", "store", "--via", via,
+                           "--home-root", str(tmp / "homes"), "--home", str(tmp / "ops"),
+                           "--proof-timeout", proof_timeout], capture_output=True, text=True, env=env, timeout=300,
+                          stdin=subprocess.DEVNULL)
+
+
 def test_a_rollback_that_leaves_nothing_running_is_checked_for_that_and_reported_rolled_back(tmp_path, topology):
     """store ran nothing before the deploy; its `up` fails (refused here by the --via prefix) and the rollback stops
     it, as it was. The proof after that rollback proved the new topology, which nothing runs: it waited its own fixed
     graces (about 23 s, whatever --proof-timeout said) and the deploy reported `rollback failed`. Now the check after
     such a rollback is that each host stopped runs nothing, within --proof-timeout, and the deploy says rolled back."""
     via = "sh -c 'case \" $* \" in *\" up \"*) echo up refused by the test >&2; exit 7;; esac; exec \"$@\"' {host}"
-    env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD}
-    result = subprocess.run([sys.executable, "-m", "launcher", "deploy", str(topology), "--host", "store", "--via", via,
-                             "--home-root", str(tmp_path / "homes"), "--home", str(tmp_path / "ops"),
-                             "--proof-timeout", "3"], capture_output=True, text=True, env=env, timeout=300,
-                            stdin=subprocess.DEVNULL)
+    result = _deploy_store(tmp_path, topology, via, "3")
     out = result.stdout
     assert result.returncode == 1, out + result.stderr
     assert "readiness proof after the rollback" not in out, out
-    assert "the check after the rollback (each host stopped runs nothing, as before) passed" in out, out
+    assert "the check after the rollback (each host rolled back runs nothing, as before) passed" in out, out
     [record] = _history(tmp_path)
     assert (record["outcome"], record["host_states"], record["proved_after_rollback"]) == (
         "rolled back", {"store": "stopped"}, True), record
     assert record["proofs"] == [], record  # no proof ran: the new topology never came up, the old one was nothing
+
+
+def test_a_host_whose_rollback_to_nothing_failed_is_checked_too_and_not_reported_passed(tmp_path, topology):
+    """store ran nothing before; its `up` left a process of its home running and failed, and its rollback (`down`)
+    failed too. The check after a rollback to nothing asked only the hosts whose `down` succeeded: none, so it
+    "passed" and the record said proved_after_rollback while store still ran the new topology's process. Each host
+    that ran nothing before is asked now, whatever its rollback command said."""
+    store = tmp_path / "homes" / "store"
+    fake = (f"{sys.executable} -c \"import time; time.sleep(300)\" actors.gate --topology {store}/run/topology.yaml "
+            f"</dev/null >/dev/null 2>&1 & echo $! > {tmp_path}/fake.pid;")
+    via = (f"sh -c 'case \" $* \" in *\" up \"*) {fake} echo up failed after starting >&2; exit 7;; "
+           f"*\" down \"*) echo down refused by the test >&2; exit 9;; esac; exec \"$@\"' {{host}}")
+    try:
+        result = _deploy_store(tmp_path, topology, via, "2")
+    finally:
+        if (tmp_path / "fake.pid").exists():
+            try:
+                os.kill(int((tmp_path / "fake.pid").read_text()), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    assert "check after the rollback: store run(s) nothing" in out, out
+    assert "passed" not in out.splitlines()[-2], out
+    [record] = _history(tmp_path)
+    assert (record["outcome"], record["host_states"], record["proved_after_rollback"]) == (
+        "rollback failed", {"store": "rollback failed"}, False), record
+
+
+def test_the_check_after_a_rollback_to_nothing_gives_up_on_a_host_that_does_not_answer_within_proof_timeout(
+        tmp_path, topology):
+    """The check after a rollback to nothing is bounded by --proof-timeout (docs/multihost-and-deploy.md); a host
+    whose `status` hangs (ssh to a host gone) was waited for 60 s per ask, whatever
+    --proof-timeout said. A status not answered by the end of --proof-timeout (at least STATUS_ASK_MIN_S) counts as
+    not seen running nothing."""
+    from launcher.deploy import STATUS_ASK_MIN_S
+    via = (f"sh -c 'case \" $* \" in *\" up \"*) echo up refused by the test >&2; exit 7;; "
+           f"*\" down \"*) touch {tmp_path}/downed;; *\" status \"*) [ -e {tmp_path}/downed ] && exec sleep 300;; "
+           f"esac; exec \"$@\"' {{host}}")
+    result = _deploy_store(tmp_path, topology, via, "1")
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    assert "store not seen running nothing" in out, out
+    [record] = _history(tmp_path)
+    assert (record["outcome"], record["proved_after_rollback"]) == ("rolled back", False) or (
+        record["outcome"] == "rollback failed" and record["proved_after_rollback"] is False), record
+    assert record["rollback_s"] < STATUS_ASK_MIN_S + 15, record  # 65 s and more before

@@ -585,6 +585,76 @@ def test_a_fallback_proof_killed_with_sigkill_is_named_by_status_and_the_next_pr
         assert json.loads(after.stdout).get("left_stopped_by_proof") is None, after.stdout
 
 
+def test_a_proof_started_while_another_runs_on_the_home_is_refused_and_the_first_ones_record_is_kept(
+        demo_system: Path) -> None:
+    """Two proofs at once on one home: a warm-restart proof run while a fallback proof held the cluster side stopped
+    wrote its own record over the fallback proof's (proof_stops.record kept only its own pid's programs) and removed it
+    once done; the fallback proof then SIGKILLed left clusterer and state_writer STOPPED with nothing naming them. A
+    proof now refuses to start while another runs on the home (exit 1, naming it), and the first one's record stays."""
+    with fallback_proof_in_its_own_group(demo_system) as launcher:
+        _until_the_cluster_side_stopped(launcher)
+        os.killpg(launcher.pid, signal.SIGSTOP)  # still running, not killed: it holds the cluster side stopped
+        try:
+            second = run_proof(demo_system, "warm-restart")
+        finally:
+            os.killpg(launcher.pid, signal.SIGKILL)
+            launcher.communicate(timeout=30)
+        api = Supervisor(Home(demo_system)).api
+        assert [api.getProcessInfo(n)["statename"] for n in ("clusterer", "state_writer")] == ["STOPPED"] * 2
+        said = json.loads(clustergate("status", "--home", str(demo_system), "--json").stdout)
+        left = said.get("left_stopped_by_proof") or {}
+        assert (left.get("proof"), left.get("programs")) == ("fallback", ["clusterer", "state_writer"]), said
+        assert second.returncode == 1, second.stdout + second.stderr
+        assert f"the fallback proof (pid " in second.stdout and "runs on this home" in second.stdout, second.stdout
+
+
+def test_a_proof_record_naming_programs_the_home_does_not_run_and_control_characters_is_shown_printable_and_short(
+        demo_system: Path) -> None:
+    """run/proof-stopped.json is read by `status` and every proof: one written by no proof of this home (copied from
+    another, hand-edited, hostile) named, in the STOPPED BY A PROOF line, programs supervisord does not run, raw
+    (escape sequences reached the terminal) and at any length. status names only this home's programs that are not
+    RUNNING, and the proof printable and short."""
+    api = Supervisor(Home(demo_system)).api
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    record = demo_system / "run" / "proof-stopped.json"
+    record.write_text(json.dumps({"proof": "fallback\x1b]0;owned\x07" + "P" * 5000, "pid": dead.pid, "started": "1",
+                                  "programs": ["\x1b[2J" + "x" * 5000, "not-a-program", "state_writer"]}))
+    api.stopProcess("state_writer", True)
+    try:
+        status = clustergate("status", "--home", str(demo_system))
+        line = next((x for x in status.stdout.splitlines() if x.startswith("STOPPED BY A PROOF: ")), "")
+        assert line.startswith("STOPPED BY A PROOF: state_writer stopped by the fallback]0;owned"), status.stdout
+        assert "\x1b" not in status.stdout and "\x07" not in status.stdout and len(line) < 400, line
+        said = json.loads(clustergate("status", "--home", str(demo_system), "--json").stdout)
+        assert said["left_stopped_by_proof"]["programs"] == ["state_writer"], said["left_stopped_by_proof"]
+    finally:
+        record.unlink(missing_ok=True)
+        api.startProcess("state_writer", True)
+
+
+def test_a_program_started_by_hand_since_a_killed_proof_stopped_it_is_no_longer_that_proofs_to_name_or_start(
+        demo_system: Path) -> None:
+    """After a fallback proof killed part-way, the operator started what it left stopped by hand (supervisorctl, not
+    `up`, which forgets the record) and later stopped clusterer on purpose: status still named clusterer STOPPED BY A
+    PROOF, and the next proof started it again against that stop. A program started since the proof recorded it is
+    no longer that proof's: status does not name it, and the next proof leaves it stopped (and says so by failing)."""
+    api = Supervisor(Home(demo_system)).api
+    with fallback_proof_in_its_own_group(demo_system) as launcher:
+        sigkill_after_the_cluster_side_stopped(launcher)
+        time.sleep(1.1)  # supervisord's start times are whole seconds: the start by hand is a later one
+        supervisorctl(demo_system, "start", "clusterer", "state_writer")
+        api.stopProcess("clusterer", True)  # on purpose, by hand
+        try:
+            said = json.loads(clustergate("status", "--home", str(demo_system), "--json").stdout)
+            assert said["left_stopped_by_proof"] is None, said["left_stopped_by_proof"]
+            again = run_proof(demo_system, "fallback")
+            assert "programs a killed proof left stopped started again" not in again.stdout, again.stdout
+            assert api.getProcessInfo("clusterer")["statename"] == "STOPPED", again.stdout
+        finally:
+            api.startProcess("clusterer", True)
+
+
 def test_up_starts_what_a_killed_fallback_proof_left_stopped_and_status_no_longer_names_it(demo_system: Path) -> None:
     """`up` starts every program stopped by hand, those a killed proof left stopped too, and forgets that proof's
     record: status no longer names them (a record kept would name, later, a program an operator stopped)."""
@@ -624,3 +694,29 @@ def test_a_proof_starting_programs_another_start_has_begun_takes_them_as_started
     finally:
         p.start_programs(["buffer"])
         p.close()
+
+
+def test_a_proof_record_larger_than_any_proof_writes_is_not_read(tmp_path: Path) -> None:
+    """status and every proof read run/proof-stopped.json: one of a million program names (no proof's: a proof
+    records a few) was read whole and every name printed. Past proof_stops.MAX_BYTES it is not read."""
+    from launcher import proof_stops
+    names = [f"p{i}" for i in range(proof_stops.MAX_BYTES // 4)]
+    (tmp_path / proof_stops.FILE).write_text(json.dumps({"proof": "fallback", "pid": 1, "started": "1",
+                                                         "programs": names}))
+    assert proof_stops.read(tmp_path) is None
+    (tmp_path / proof_stops.FILE).write_text(json.dumps({"proof": "fallback", "pid": 1, "started": "1",
+                                                         "programs": names[:3]}))
+    assert proof_stops.read(tmp_path).programs == ("p0", "p1", "p2")
+
+
+def test_a_proof_that_cannot_take_its_homes_proof_lock_fails_naming_it_without_a_traceback(tmp_path: Path) -> None:
+    """A proof takes run/proof.lock before anything else (one proof at a time on a home); one it cannot open (here a
+    directory in its place; a home it may not write) is a FAIL line naming it, not a traceback."""
+    run = tmp_path / "home" / "run"
+    run.mkdir(parents=True)
+    (run / "topology.yaml").write_text((REPO / "configs" / "demo.yaml").read_text())
+    (run / "proof.lock").mkdir()
+    result = run_proof(tmp_path / "home", "readiness")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"FAIL  proof: cannot take the proof lock in {run}" in result.stdout, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr, result.stderr

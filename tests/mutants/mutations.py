@@ -784,9 +784,9 @@ MUTATIONS: list[Mutation] = [
         "permit_counted_once_per_batch",
         "p26_permit_issued_total counts every permit the issuer wrote, whatever the batch (issue 14)",
         "actors/gate.py",
-        "            if outcome.get(\"permit_issued\"):\n                self._count_permit()\n",
-        "            if outcome.get(\"permit_issued\") and not getattr(self, '_mutant_counted', False):\n"
-        "                self._count_permit()\n                self._mutant_counted = True\n",
+        "                if outcome.get(\"permit_issued\"):\n                    self._count_permit()\n",
+        "                if outcome.get(\"permit_issued\") and not getattr(self, '_mutant_counted', False):\n"
+        "                    self._count_permit()\n                    self._mutant_counted = True\n",
         ("tests/test_gate_hot_path.py::test_the_gate_and_issuer_counters_add_up_over_a_mixed_load",)),
     Mutation(
         "gate_kept_state_never_made_again",
@@ -2145,8 +2145,8 @@ MUTATIONS: list[Mutation] = [
         "p26_time_to_permit_seconds counts a proposal's wait in the gate's own queue, from when it was read off the "
         "socket (attack15)",
         "actors/gate.py",
-        "                replies[slot] = self.answer(proposal, decision, received if read_at is None else read_at[slot])\n",
-        "                replies[slot] = self.answer(proposal, decision, received)\n",
+        "                at = received if read_at is None else read_at[slot]\n",
+        "                at = received\n",
         ("tests/test_gate_hot_path.py::test_time_to_permit_counts_from_when_the_gate_read_the_proposal_off_its_socket",),
         also=(("actors/gate.py",
                "self.decide_one(admitted, now, received), received if read_at is None else read_at)\n",
@@ -6099,6 +6099,119 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_proofs.py::"
          "test_up_starts_what_a_killed_fallback_proof_left_stopped_and_status_no_longer_names_it",)),
     Mutation(
+        "redis_memory_alert_reset_by_one_nan_scrape",
+        "ClustergateRedisMemoryHigh fires on a Redis at 88% of maxmemory whose INFO is missed (its gauges NaN) one "
+        "scrape in three: a NaN scrape does not reset the rule's `for` (revcarry)",
+        "configs/alerts.yml",
+        "        expr: max(max_over_time(clustergate_redis_used_memory_bytes[2m])) / "
+        "max(max_over_time(clustergate_redis_maxmemory_bytes[2m]) > 0) > 0.8\n",
+        "        expr: max(clustergate_redis_used_memory_bytes) / max(clustergate_redis_maxmemory_bytes > 0) > 0.8\n",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "rollback_to_nothing_checks_only_hosts_whose_down_worked",
+        "after a rollback to nothing, a host whose `down` failed is asked whether it runs nothing too: the check does "
+        "not pass, and the record does not say proved_after_rollback, with none of the hosts asked (revcarry)",
+        "launcher/deploy.py",
+        '            stopped = [h for h in back_out if states[h] != "lock lost"]\n',
+        '            stopped = [h for h in back_out if states[h] == "stopped"]\n',
+        ("tests/test_multihost_deploy_attack.py::"
+         "test_a_host_whose_rollback_to_nothing_failed_is_checked_too_and_not_reported_passed",)),
+    Mutation(
+        "rollback_to_nothing_check_waits_a_hung_status_60_s",
+        "the check after a rollback to nothing gives a host's status what is left of --proof-timeout (at least "
+        "STATUS_ASK_MIN_S), not 60 s per ask (revcarry)",
+        "launcher/deploy.py",
+        "            args, topo, h, min(STATUS_ASK_S, max(STATUS_ASK_MIN_S, deadline - time.monotonic())))]\n",
+        "            args, topo, h)]\n",
+        ("tests/test_multihost_deploy_attack.py::"
+         "test_the_check_after_a_rollback_to_nothing_gives_up_on_a_host_that_does_not_answer_within_proof_timeout",)),
+    Mutation(
+        "batch_written_then_raising_is_run_again",
+        "a batch the issuer wrote whose settling raises for one proposal answers the others from the batch, so their "
+        "writes, permits, fallbacks and downgrades are counted (run again, each was a replay, counted nowhere) "
+        "(revcarry)",
+        "actors/gate.py",
+        "                except Exception as exc:  # the batch is written: run again, each other decision would be a replay\n"
+        "                    result = results[i] = self.failed_once_written(proposals[i], exc)\n",
+        "                except Exception as exc:  # the batch is written: run again, each other decision would be a replay\n"
+        "                    raise\n",
+        ("tests/test_gate_service.py::"
+         "test_a_batch_that_raises_after_its_issuer_wrote_it_counts_every_write_and_decision_once",)),
+    Mutation(
+        "writes_counted_only_once_settled",
+        "the gate counts the issuer's writes and permits as its reply comes, so a decision whose settling raises "
+        "still counts its write (revcarry)",
+        "actors/gate.py",
+        "            self.count_writes(outcomes)\n",
+        "",
+        ("tests/test_gate_service.py::"
+         "test_a_batch_that_raises_after_its_issuer_wrote_it_counts_every_write_and_decision_once",),
+        also=(("actors/gate.py",
+               "                return fault_decision(proposal, PERMIT_UNAVAILABLE, now, OUTCOME_UNKNOWN)\n",
+               "                return fault_decision(proposal, PERMIT_UNAVAILABLE, now, OUTCOME_UNKNOWN)\n"
+               "            self.count_writes([outcome])\n"),)),
+    Mutation(
+        "two_proofs_at_once_on_a_home",
+        "a proof started while another runs on the home is refused (exit 1, naming it), so it neither stops programs "
+        "under the other's checks nor replaces the other's record of what it stopped (revcarry)",
+        "proofs/common.py",
+        "        held = proof_stops.hold(home.run, name)  # one proof at a time on a home\n",
+        "        held = os.open(os.devnull, os.O_RDONLY)\n",
+        ("tests/test_proofs.py::"
+         "test_a_proof_started_while_another_runs_on_the_home_is_refused_and_the_first_ones_record_is_kept",)),
+    Mutation(
+        "proof_record_names_programs_the_home_does_not_run",
+        "status names, of a record of what a killed proof stopped, only the programs supervisord runs that are not "
+        "RUNNING, not every name the file holds (revcarry)",
+        "launcher/proof_stops.py",
+        '    return [name for name in left.programs if name in by_name and by_name[name]["statename"] != "RUNNING"\n'
+        '            and (left.at is None or by_name[name].get("start", 0) <= left.at)]\n',
+        '    return [name for name in left.programs if by_name.get(name, {}).get("statename") != "RUNNING"\n'
+        '            and (left.at is None or by_name.get(name, {}).get("start", 0) <= left.at)]\n',
+        ("tests/test_proofs.py::test_a_proof_record_naming_programs_the_home_does_not_run_and_control_characters_is_"
+         "shown_printable_and_short",)),
+    Mutation(
+        "proof_record_names_the_proof_raw",
+        "the proof a record names is shown printable and short: no escape sequence from the file reaches a terminal "
+        "(revcarry)",
+        "launcher/proof_stops.py",
+        "        return ProofStops(printable(str(data[\"proof\"])), int(data[\"pid\"]),",
+        "        return ProofStops(str(data[\"proof\"]), int(data[\"pid\"]),",
+        ("tests/test_proofs.py::test_a_proof_record_naming_programs_the_home_does_not_run_and_control_characters_is_"
+         "shown_printable_and_short",)),
+    Mutation(
+        "proof_record_read_whatever_its_size",
+        "a proof record past proof_stops.MAX_BYTES (no proof writes one) is not read by status or a proof (revcarry)",
+        "launcher/proof_stops.py",
+        "            text = f.read(MAX_BYTES + 1)\n        if len(text) > MAX_BYTES:\n            return None\n",
+        "            text = f.read()\n",
+        ("tests/test_proofs.py::test_a_proof_record_larger_than_any_proof_writes_is_not_read",)),
+    Mutation(
+        "program_started_by_hand_since_stays_the_proofs",
+        "a program started since a killed proof recorded it (by hand) and stopped again is no longer that proof's: "
+        "status does not name it and the next proof does not start it (revcarry)",
+        "launcher/proof_stops.py",
+        '            and (left.at is None or by_name[name].get("start", 0) <= left.at)]\n',
+        "            ]\n",
+        ("tests/test_proofs.py::"
+         "test_a_program_started_by_hand_since_a_killed_proof_stopped_it_is_no_longer_that_proofs_to_name_or_start",)),
+    Mutation(
+        "batch_written_then_failing_an_answer_is_run_again",
+        "a decided batch whose answer to one proposal raises answers the others from the batch, so their downgrades "
+        "and requests are counted once (run again, each was a replay) (revcarry)",
+        "actors/gate.py",
+        "                except Exception as exc:  # decided: run again, each decision of the batch would be a replay\n",
+        "                except ZeroDivisionError as exc:\n",
+        ("tests/test_gate_service.py::"
+         "test_a_batch_that_raises_after_its_issuer_wrote_it_counts_every_write_and_decision_once",)),
+    Mutation(
+        "proof_lock_error_is_a_traceback",
+        "a proof that cannot take its home's proof lock fails with a line naming it, not a traceback (revcarry)",
+        "proofs/common.py",
+        "    except OSError as exc:  # the proof writes its record and report there too\n",
+        "    except ZeroDivisionError as exc:\n",
+        ("tests/test_proofs.py::test_a_proof_that_cannot_take_its_homes_proof_lock_fails_naming_it_without_a_traceback",)),
+    Mutation(
         "slow_crash_loop_window_cut_to_30_minutes",
         "an actor restarted 5 times in 2 hours (a start every 10 minutes, never 3 in 15 minutes) raises "
         "ClustergateActorRestartingSlowly; a deploy, a rollback and a redeploy do not",
@@ -6733,7 +6846,7 @@ SPEC_MUTATIONS += [
          "actors/policy.py", "    reason = PASS\n    if cooldown and action != HOLD:\n",
          "    reason = RISKOFF\n    if cooldown and action != HOLD:\n", f"{POLICY}::test_step_3_an_untouched_proposal_passes"),
     spec("spec_gate_writes_not_counted", "p26_gate_writes_total counts each decision recorded", "actors/gate.py",
-         '            if outcome.get("written"):\n                self._count_write()\n', "",
+         '                if outcome.get("written"):\n                    self._count_write()\n', "",
          f"{GATE_SERVICE}::test_resubmitting_a_plan_id_returns_the_first_decision_with_one_permit_and_one_stream_record"),
 ]
 
