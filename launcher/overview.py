@@ -321,14 +321,17 @@ def cluster_side_warming_up(topo: Topology, ov: dict[str, Any]) -> bool:
     """Whether a gate's K from the proxy is the cluster side's warm-up, not a fault: the buffer still fills its window
     (prices fresh, fewer than 2 symbols past the points the matrix needs: a symbol at exactly that many got its last
     point within a cadence, and the correlator's next window makes it ready), or the first state is on its way (the
-    correlator ready, or a cluster-side actor or a gate started, within the last 3 cadences)."""
+    correlator ready, or a cluster-side actor or a feed started, within the last 3 cadences). An age from the future
+    more than that (the host's clock stepped back since) is no warm-up: every age would read as one for the step."""
     grace_s = 3 * topo.clusters.cadence_s
+
+    def recent(age_s: float | None, within_s: float) -> bool:
+        return age_s is not None and -within_s < age_s <= within_s
+
     ready_age, started_age = ov.get("corr_ready_since_age_s"), ov.get("cluster_side_started_age_s")
-    if (ov.get("corr_ready") == 1 and ready_age is not None and ready_age < grace_s
-            or started_age is not None and started_age < grace_s):
+    if ov.get("corr_ready") == 1 and recent(ready_age, grace_s) or recent(started_age, grace_s):
         return True
-    tick_age = ov.get("newest_tick_age_s")
-    prices_fresh = tick_age is not None and tick_age <= topo.max_price_age_s
+    prices_fresh = recent(ov.get("newest_tick_age_s"), topo.max_price_age_s)
     if ov.get("corr_ready") == 1 or ov.get("buffer_answered") is not True or not prices_fresh:
         return False
     past = [p for p in ov.get("points_per_symbol", {}).values() if p is not None and p > ov["points_needed"]]
@@ -386,7 +389,9 @@ def collect_overview(topo: Topology) -> dict[str, Any]:
         out["held_price_stale"] = labelled(side["clusterer"] or {}, "p27_held_price_stale", "symbol")
         out["held_price_stale_weight"] = first(side["clusterer"], "p27_held_price_stale_weight")
         out["max_stale_held_weight"] = topo.settings_of(out["cluster_chain"]["clusterer"]).max_stale_held_weight
-    started = [first(samples[n], "clustergate_actor_started_timestamp_seconds") for n in samples]
+    # A gate's start warms nothing up: it reads the state at its first refresh (a gate restarted alone, or one in a
+    # crash loop, kept a stale state's DEGRADED at 0 for 3 cadences after each start).
+    started = [first(samples[n], "clustergate_actor_started_timestamp_seconds") for n in samples if n not in gates]
     started = [t for t in started if t]
     out["cluster_side_started_age_s"] = time.time() - max(started) if started else None
     if gates:

@@ -97,3 +97,51 @@ def test_status_exits_3_while_every_program_is_ready_and_the_gate_takes_k_from_t
         assert code == 1 and "DEGRADED: gate takes K from the proxy" in text, text
         assert supervisorctl(home, "start", "clusterer").returncode == 0
         wait_for(lambda: status(home)[0] == 0, 60, "status 0 with the clusterer started again", interval_s=1.0)
+
+
+def test_a_clock_stepped_back_is_no_warm_up():
+    """Reproduced on a real demo (status run with its clock an hour behind the actors', as after the host's clock is
+    stepped back an hour): the gate on the proxy, the state STALE, and status exited 0, every start time, the
+    correlator's readiness and the newest tick being "in the future" (negative ages, all under the grace) for the
+    hour and three cadences after the step. An age from the future is no warm-up, as a state from the future is stale."""
+    from launcher.overview import proxy_fallback
+    stepped = {**WARMING, "points_per_symbol": {"BTCUSDT": 40, "ETHUSDT": 40, "SOLUSDT": 0}, "corr_ready": 1,
+               "corr_ready_since_age_s": -3548.0, "cluster_side_started_age_s": -3444.0, "newest_tick_age_s": -3598.0}
+    assert proxy_fallback(_Topo(), stepped) is not None
+    assert proxy_fallback(_Topo(), {**stepped, "corr_ready": 0}) is not None
+    # a remote host's clock a little ahead of this one's: a start just made is still the warm-up
+    assert proxy_fallback(_Topo(), {**stepped, "cluster_side_started_age_s": -0.2}) is None
+
+
+def test_a_gate_restarted_alone_is_no_cluster_side_warm_up(monkeypatch):
+    """Reproduced on a real demo (cadence 5 s): status exited 3 with the gate on the proxy (SOLUSDT held with no price),
+    `supervisorctl restart gate` made it exit 0 for the next 3 cadences (3 minutes at production's 60 s), the gate
+    reading K from the proxy from its first refresh (the state was as stale as before). A gate's start warms nothing
+    on the cluster side; a gate restarting every 2 minutes kept status at 0 for good."""
+    import launcher.overview as overview
+    from launcher.topology import load_topology
+    topo = load_topology("configs/demo.yaml")
+    now = time.time()
+
+    def actor(name: str, kind: str, started: float, **metrics: float) -> dict[str, float]:
+        labels = f'{{actor="{name}",kind="{kind}"}}'
+        return {f"clustergate_actor_ready{labels}": 1.0, f"clustergate_actor_started_timestamp_seconds{labels}": started,
+                **metrics}
+
+    samples = {name: actor(name, topo.actors[name].kind, now - 600.0) for name in topo.actors}
+    samples["buffer"].update({f'p27_points_per_symbol{{symbol="{s}"}}': 40.0 for s in topo.symbols})
+    samples["buffer"].update({f'p27_buffer_last_accepted_tick_timestamp_seconds{{symbol="{s}"}}': now - 0.3
+                              for s in topo.symbols})
+    samples["correlator"].update({"p27_corr_ready": 1.0, "p27_corr_ready_since_timestamp_seconds": now - 600.0})
+    samples["gate"] = actor("gate", "gate", now - 1.0, p26_cluster_stress_used=0.0)
+    monkeypatch.setattr(overview, "scrape_all", lambda topo, names: {n: samples.get(n) for n in names})
+
+    def no_redis(*args, **kwargs):
+        raise ConnectionError("not in this test")
+
+    monkeypatch.setattr(overview, "connect", no_redis)
+    ov = overview.collect_overview(topo)
+    assert ov["gates"][0]["k_source"] == "proxy"
+    assert overview.proxy_fallback(topo, ov) is not None, ov.get("cluster_side_started_age_s")
+    samples["clusterer"] = actor("clusterer", "clusterer", now - 1.0)  # a cluster-side actor just started: its warm-up
+    assert overview.proxy_fallback(topo, overview.collect_overview(topo)) is None

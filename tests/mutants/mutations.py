@@ -6129,9 +6129,25 @@ MUTATIONS: list[Mutation] = [
         "a buffer with too few points is a warm-up only while its prices are fresh: prices stopped longer than the "
         "window leave no points, and the gate on the proxy is degraded, not warming up",
         "launcher/overview.py",
-        "    prices_fresh = tick_age is not None and tick_age <= topo.max_price_age_s\n",
+        "    prices_fresh = recent(ov.get(\"newest_tick_age_s\"), topo.max_price_age_s)\n",
         "    prices_fresh = True\n",
         ("tests/test_status_degraded.py::test_a_gate_on_the_proxy_is_degraded_only_past_the_cluster_sides_warm_up",)),
+    Mutation(
+        "status_warm_up_takes_ages_from_the_future",
+        "an age from the future (the host's clock stepped back) is no warm-up: status exited 0 with the gate on the "
+        "proxy for the hour after a clock stepped back an hour (revalerts)",
+        "launcher/overview.py",
+        "        return age_s is not None and -within_s < age_s <= within_s\n",
+        "        return age_s is not None and age_s <= within_s\n",
+        ("tests/test_status_degraded.py::test_a_clock_stepped_back_is_no_warm_up",)),
+    Mutation(
+        "status_warm_up_counts_a_gates_start",
+        "a gate's start is no cluster-side warm-up: a gate restarted alone kept a stale state's DEGRADED at 0 for 3 "
+        "cadences (revalerts)",
+        "launcher/overview.py",
+        "    started = [first(samples[n], \"clustergate_actor_started_timestamp_seconds\") for n in samples if n not in gates]\n",
+        "    started = [first(samples[n], \"clustergate_actor_started_timestamp_seconds\") for n in samples]\n",
+        ("tests/test_status_degraded.py::test_a_gate_restarted_alone_is_no_cluster_side_warm_up",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
