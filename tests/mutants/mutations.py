@@ -6148,6 +6148,14 @@ MUTATIONS: list[Mutation] = [
         "    started = [first(samples[n], \"clustergate_actor_started_timestamp_seconds\") for n in samples if n not in gates]\n",
         "    started = [first(samples[n], \"clustergate_actor_started_timestamp_seconds\") for n in samples]\n",
         ("tests/test_status_degraded.py::test_a_gate_restarted_alone_is_no_cluster_side_warm_up",)),
+    Mutation(
+        "redis_start_time_absence_unwatched",
+        "a permit issuer that never exports the Redis start time (an ACL user without +info, a Redis before 6.2) raises "
+        "ClustergateMetricAbsent after 15 minutes: ClustergateRedisRestarting is blind without it (revalerts)",
+        "configs/alerts.yml",
+        "        expr: absent(clustergate_redis_started_timestamp_seconds)\n",
+        "        expr: absent(up)\n",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
