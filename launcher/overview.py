@@ -299,7 +299,8 @@ def gate_overview(topo: Topology, name: str, sample: dict[str, float] | None) ->
         return {"name": name, "answered": False, "metrics": f"{spec.host}:{spec.metrics_port}", "k_source": None,
                 "cluster_fallbacks": None, "gate_stress": None}
     used, stress = first(sample, "p26_cluster_stress_used"), first(sample, "p26_stress")
-    return {"name": name, "answered": True, "k_source": None if used is None else ("cluster" if used == 1 else "proxy"),
+    return {"name": name, "answered": True, "ready": own_readiness(sample, name) == 1,
+            "k_source": None if used is None else ("cluster" if used == 1 else "proxy"),
             "cluster_fallbacks": first(sample, "p26_cluster_fallback_total"),
             # NaN (notionals past a float's range): null, as status --json prints no NaN, which is not JSON
             "gate_stress": stress if stress is not None and math.isfinite(stress) else None}
@@ -340,8 +341,10 @@ def cluster_side_warming_up(topo: Topology, ov: dict[str, Any]) -> bool:
 
 def proxy_fallback(topo: Topology, ov: dict[str, Any]) -> str | None:
     """Why `status` exits 3 (DEGRADED): a gate that answered takes K from the proxy while the topology has a cluster
-    side to take it from, past that side's warm-up (cluster_side_warming_up); None when none does."""
-    proxied = [g["name"] for g in ov.get("gates") or [] if g.get("answered") and g.get("k_source") == "proxy"]
+    side to take it from, past that side's warm-up (cluster_side_warming_up); None when none does. A gate not ready
+    (it cannot read Redis) takes K from nowhere: every decision is a fault HOLD, and status exits 1 for it."""
+    proxied = [g["name"] for g in ov.get("gates") or []
+               if g.get("answered") and g.get("ready") is not False and g.get("k_source") == "proxy"]
     if not proxied or not topo.actors_of_kind("state_writer") or cluster_side_warming_up(topo, ov):
         return None
     return (f"{', '.join(proxied)} takes K from the proxy, not the cluster state, past the cluster side's warm-up: "

@@ -145,3 +145,29 @@ def test_a_gate_restarted_alone_is_no_cluster_side_warm_up(monkeypatch):
     assert overview.proxy_fallback(topo, ov) is not None, ov.get("cluster_side_started_age_s")
     samples["clusterer"] = actor("clusterer", "clusterer", now - 1.0)  # a cluster-side actor just started: its warm-up
     assert overview.proxy_fallback(topo, overview.collect_overview(topo)) is None
+
+
+def test_a_gate_that_cannot_read_redis_is_no_gate_on_the_proxy(monkeypatch):
+    """Reproduced on a real demo (its Redis stopped): status exited 1 (the gate not ready), as it must, but also said
+    `DEGRADED: gate takes K from the proxy ... every decision falls back`, and --json `degraded` the same: a gate that
+    cannot read Redis takes K from nowhere (p26_cluster_stress_used 0 by state_unreadable) and answers every proposal
+    a fault HOLD, so the line sent the operator to the cluster side. Only a ready gate on the proxy is degraded."""
+    import launcher.overview as overview
+    from launcher.topology import load_topology
+    topo = load_topology("configs/demo.yaml")
+    now = time.time()
+    samples = {name: {f'clustergate_actor_ready{{actor="{name}",kind="{spec.kind}"}}': 1.0,
+                      f'clustergate_actor_started_timestamp_seconds{{actor="{name}",kind="{spec.kind}"}}': now - 600.0}
+               for name, spec in topo.actors.items()}
+    samples["buffer"].update({f'p27_points_per_symbol{{symbol="{s}"}}': 40.0 for s in topo.symbols})
+    samples["correlator"].update({"p27_corr_ready": 1.0, "p27_corr_ready_since_timestamp_seconds": now - 600.0})
+    samples["gate"].update({'clustergate_actor_ready{actor="gate",kind="gate"}': 0.0, "p26_cluster_stress_used": 0.0})
+    monkeypatch.setattr(overview, "scrape_all", lambda topo, names: {n: samples.get(n) for n in names})
+
+    def no_redis(*args, **kwargs):
+        raise ConnectionError("Redis stopped")
+
+    monkeypatch.setattr(overview, "connect", no_redis)
+    assert overview.proxy_fallback(topo, overview.collect_overview(topo)) is None
+    samples["gate"]['clustergate_actor_ready{actor="gate",kind="gate"}'] = 1.0  # ready, on the proxy: degraded
+    assert overview.proxy_fallback(topo, overview.collect_overview(topo)) is not None

@@ -6164,6 +6164,14 @@ MUTATIONS: list[Mutation] = [
         "        expr: changes(clustergate_actor_started_timestamp_seconds[2h]) >= 5\n",
         "        expr: changes(clustergate_actor_started_timestamp_seconds[1h]) >= 5\n",
         ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "status_degraded_names_a_gate_that_cannot_read_redis",
+        "a gate not ready (it cannot read Redis) is no gate on the proxy: status exits 1 for it and says no DEGRADED "
+        "line, which sent the operator to the cluster side while every decision was a fault HOLD (revalerts)",
+        "launcher/overview.py",
+        "               if g.get(\"answered\") and g.get(\"ready\") is not False and g.get(\"k_source\") == \"proxy\"]\n",
+        "               if g.get(\"answered\") and g.get(\"k_source\") == \"proxy\"]\n",
+        ("tests/test_status_degraded.py::test_a_gate_that_cannot_read_redis_is_no_gate_on_the_proxy",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
