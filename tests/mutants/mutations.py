@@ -6172,6 +6172,14 @@ MUTATIONS: list[Mutation] = [
         "               if g.get(\"answered\") and g.get(\"ready\") is not False and g.get(\"k_source\") == \"proxy\"]\n",
         "               if g.get(\"answered\") and g.get(\"k_source\") == \"proxy\"]\n",
         ("tests/test_status_degraded.py::test_a_gate_that_cannot_read_redis_is_no_gate_on_the_proxy",)),
+    Mutation(
+        "status_help_hides_that_all_hosts_never_exits_3",
+        "`clustergate status --help` names its exit codes, 3 (DEGRADED) among them, and that --all-hosts and --exits "
+        "never exit 3 (its own help said nothing of them) (revalerts)",
+        "launcher/supervise.py",
+        "                                   \"--all-hosts and --exits never exit 3. docs/operating.md has the details.\")\n",
+        "                                   \"docs/operating.md has the details.\")\n",
+        ("tests/test_status_degraded.py::test_status_help_names_every_exit_code_and_that_all_hosts_never_exits_3",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
