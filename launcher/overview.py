@@ -352,7 +352,10 @@ def proxy_fallback(topo: Topology, ov: dict[str, Any]) -> str | None:
             f"say why")
 
 
-def collect_overview(topo: Topology) -> dict[str, Any]:
+def collect_overview(topo: Topology, crashed: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """What status shows under its table. crashed: the programs that exited unexpectedly within status's window, whose
+    starts are no warm-up (a clusterer in a crash loop kept a gate on the proxy at exit 0, each start the first state
+    on its way)."""
     needed = topo.clusters.min_returns + 1
     out: dict[str, Any] = {"points_needed": needed, "points_max": topo.clusters.lookback_returns + 1}
     gates = topo.actors_of_kind("gate")
@@ -392,9 +395,10 @@ def collect_overview(topo: Topology) -> dict[str, Any]:
         out["held_price_stale"] = labelled(side["clusterer"] or {}, "p27_held_price_stale", "symbol")
         out["held_price_stale_weight"] = first(side["clusterer"], "p27_held_price_stale_weight")
         out["max_stale_held_weight"] = topo.settings_of(out["cluster_chain"]["clusterer"]).max_stale_held_weight
-    # A gate's start warms nothing up: it reads the state at its first refresh (a gate restarted alone, or one in a
-    # crash loop, kept a stale state's DEGRADED at 0 for 3 cadences after each start).
-    started = [first(samples[n], "clustergate_actor_started_timestamp_seconds") for n in samples if n not in gates]
+    # A gate's start warms nothing up: it reads the state at its first refresh (a gate restarted alone kept a stale
+    # state's DEGRADED at 0 for 3 cadences); nor does a crashed program's, started again by supervisord.
+    started = [first(samples[n], "clustergate_actor_started_timestamp_seconds") for n in samples
+               if n not in gates and n not in crashed]
     started = [t for t in started if t]
     out["cluster_side_started_age_s"] = time.time() - max(started) if started else None
     if gates:

@@ -2174,7 +2174,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     topo = running_copy_or_none(home)[0] if status["supervisord"] == "running" else None
     status["degraded"] = None
     if topo is not None:
-        status["overview"] = collect_overview(topo)
+        status["overview"] = collect_overview(topo, frozenset(r["name"] for r in status["programs"]
+                                                              if r.get("unexpected_exits")))
         status["degraded"] = proxy_fallback(topo, status["overview"])
     if args.json:
         print(json.dumps(status, indent=2))

@@ -6145,8 +6145,8 @@ MUTATIONS: list[Mutation] = [
         "a gate's start is no cluster-side warm-up: a gate restarted alone kept a stale state's DEGRADED at 0 for 3 "
         "cadences (revalerts)",
         "launcher/overview.py",
-        "    started = [first(samples[n], \"clustergate_actor_started_timestamp_seconds\") for n in samples if n not in gates]\n",
-        "    started = [first(samples[n], \"clustergate_actor_started_timestamp_seconds\") for n in samples]\n",
+        "               if n not in gates and n not in crashed]\n",
+        "               if n not in crashed]\n",
         ("tests/test_status_degraded.py::test_a_gate_restarted_alone_is_no_cluster_side_warm_up",)),
     Mutation(
         "redis_start_time_absence_unwatched",
@@ -6180,6 +6180,14 @@ MUTATIONS: list[Mutation] = [
         "                                   \"--all-hosts and --exits never exit 3. docs/operating.md has the details.\")\n",
         "                                   \"docs/operating.md has the details.\")\n",
         ("tests/test_status_degraded.py::test_status_help_names_every_exit_code_and_that_all_hosts_never_exits_3",)),
+    Mutation(
+        "status_warm_up_counts_a_crashed_programs_start",
+        "the start of a program that exited unexpectedly within status's window is no warm-up: a clusterer in a crash "
+        "loop kept status at 0 with the gate on the proxy (revalerts)",
+        "launcher/overview.py",
+        "               if n not in gates and n not in crashed]\n",
+        "               if n not in gates]\n",
+        ("tests/test_status_degraded.py::test_a_cluster_side_actor_in_a_crash_loop_is_no_warm_up",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
