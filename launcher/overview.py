@@ -320,8 +320,8 @@ def gates_summary(gates: list[dict[str, Any]]) -> dict[str, Any]:
 
 def cluster_side_warming_up(topo: Topology, ov: dict[str, Any]) -> bool:
     """Whether a gate's K from the proxy is the cluster side's warm-up, not a fault: the buffer still fills its window
-    (prices fresh, fewer than 2 symbols past the points the matrix needs: a symbol at exactly that many got its last
-    point within a cadence, and the correlator's next window makes it ready), or the first state is on its way (the
+    (prices fresh for 2 symbols or more, fewer than 2 past the points the matrix needs: a symbol at exactly that many got
+    its last point within a cadence, and the correlator's next window makes it ready), or the first state is on its way (the
     correlator ready, or a cluster-side actor or a feed started, within the last 3 cadences). An age from the future
     more than that (the host's clock stepped back since) is no warm-up: every age would read as one for the step."""
     grace_s = 3 * topo.clusters.cadence_s
@@ -336,7 +336,10 @@ def cluster_side_warming_up(topo: Topology, ov: dict[str, Any]) -> bool:
     if ov.get("corr_ready") == 1 or ov.get("buffer_answered") is not True or not prices_fresh:
         return False
     past = [p for p in ov.get("points_per_symbol", {}).values() if p is not None and p > ov["points_needed"]]
-    return len(past) < 2
+    # Only a symbol whose prices are fresh fills: with fewer than 2, no wait makes the matrix ready (one symbol
+    # priced alone read as a window filling, at exit 0, for good).
+    fresh = [s for s, age_s in (ov.get("tick_ages_s") or {}).items() if recent(age_s, topo.max_price_age_s)]
+    return len(past) < 2 and ("tick_ages_s" not in ov or len(fresh) >= 2)
 
 
 def proxy_fallback(topo: Topology, ov: dict[str, Any]) -> str | None:
@@ -372,9 +375,10 @@ def collect_overview(topo: Topology, crashed: frozenset[str] = frozenset()) -> d
         sample = side["buffer"]
         out["buffer_answered"] = sample is not None  # else its newest tick is unknown, not "none yet"
         points = labelled(sample or {}, "p27_points_per_symbol", "symbol")
-        accepted = [t for t in labelled(sample or {}, "p27_buffer_last_accepted_tick_timestamp_seconds",
-                                        "symbol").values() if t > 0]
-        out["newest_tick_age_s"] = time.time() - max(accepted) if accepted else None
+        accepted = {s: t for s, t in labelled(sample or {}, "p27_buffer_last_accepted_tick_timestamp_seconds",
+                                              "symbol").items() if t > 0}
+        out["newest_tick_age_s"] = time.time() - max(accepted.values()) if accepted else None
+        out["tick_ages_s"] = {s: time.time() - t for s, t in accepted.items()}
         received = first(sample, "p27_buffer_last_received_tick_timestamp_seconds")
         out["newest_tick_received"] = None if not received else {
             "age_s": time.time() - received, "offset_s": first(sample, "p27_buffer_last_received_tick_offset_seconds")}

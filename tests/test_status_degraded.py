@@ -189,3 +189,17 @@ def test_a_cluster_side_actor_in_a_crash_loop_is_no_warm_up(monkeypatch):
     assert overview.proxy_fallback(topo, overview.collect_overview(topo)) is None  # one start: its warm-up
     crashing = overview.collect_overview(topo, crashed=frozenset({"clusterer"}))
     assert overview.proxy_fallback(topo, crashing) is not None
+
+
+def test_a_buffer_with_fresh_prices_for_one_symbol_alone_is_no_warm_up():
+    """Reproduced on a real demo: its feed replaying BTCUSDT alone (ETHUSDT's prices stopped), ETHUSDT's points fell
+    below the matrix's need, the correlator went not ready and the gate took K from the proxy, and status exited 0 for
+    good: the newest price was fresh (BTCUSDT's) and fewer than 2 symbols were past the points needed, read as the
+    buffer filling its window. A window fills only for symbols whose prices are fresh: with fewer than 2, no wait makes
+    the matrix ready."""
+    from launcher.overview import proxy_fallback
+    one_priced = {**WARMING, "points_per_symbol": {"BTCUSDT": 40, "ETHUSDT": 8, "SOLUSDT": 0},
+                  "tick_ages_s": {"BTCUSDT": 0.3, "ETHUSDT": 300.0}}
+    assert proxy_fallback(_Topo(), one_priced) is not None
+    filling = {**one_priced, "tick_ages_s": {"BTCUSDT": 0.3, "ETHUSDT": 0.4}}  # ETHUSDT ticks again: it fills
+    assert proxy_fallback(_Topo(), filling) is None

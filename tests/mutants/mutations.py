@@ -2991,8 +2991,8 @@ MUTATIONS: list[Mutation] = [
         "`clustergate status` calls the newest price STALE past max_price_age_s on its unrounded age, as the "
         "correlator does",
         "launcher/overview.py",
-        "        out[\"newest_tick_age_s\"] = time.time() - max(accepted) if accepted else None\n",
-        "        out[\"newest_tick_age_s\"] = round(time.time() - max(accepted), 1) if accepted else None\n",
+        "        out[\"newest_tick_age_s\"] = time.time() - max(accepted.values()) if accepted else None\n",
+        "        out[\"newest_tick_age_s\"] = round(time.time() - max(accepted.values()), 1) if accepted else None\n",
         ("tests/test_status_overview.py::"
          "test_status_calls_the_cluster_state_and_the_newest_price_stale_exactly_when_the_gate_and_correlator_do",)),
     Mutation(
@@ -4001,8 +4001,8 @@ MUTATIONS: list[Mutation] = [
         "status_newest_price_is_the_oldest_symbols",
         "`clustergate status`'s newest accepted price is the newest over the symbols, not the oldest (canfail)",
         "launcher/overview.py",
-        "out[\"newest_tick_age_s\"] = time.time() - max(accepted) if accepted else None",
-        "out[\"newest_tick_age_s\"] = time.time() - min(accepted) if accepted else None",
+        "out[\"newest_tick_age_s\"] = time.time() - max(accepted.values()) if accepted else None",
+        "out[\"newest_tick_age_s\"] = time.time() - min(accepted.values()) if accepted else None",
         (STATUS_NEWEST,)),
     Mutation(
         "snapshot_age_series_kept_after_its_snapshot_is_gone",
@@ -6188,6 +6188,14 @@ MUTATIONS: list[Mutation] = [
         "               if n not in gates and n not in crashed]\n",
         "               if n not in gates]\n",
         ("tests/test_status_degraded.py::test_a_cluster_side_actor_in_a_crash_loop_is_no_warm_up",)),
+    Mutation(
+        "status_warm_up_fills_with_one_symbol_priced",
+        "the buffer fills its window only for symbols with fresh prices: one symbol priced alone (the others' prices "
+        "stopped) is degraded, not a warm-up that never ends (revalerts)",
+        "launcher/overview.py",
+        "    return len(past) < 2 and (\"tick_ages_s\" not in ov or len(fresh) >= 2)\n",
+        "    return len(past) < 2\n",
+        ("tests/test_status_degraded.py::test_a_buffer_with_fresh_prices_for_one_symbol_alone_is_no_warm_up",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
