@@ -299,7 +299,8 @@ def gate_overview(topo: Topology, name: str, sample: dict[str, float] | None) ->
         return {"name": name, "answered": False, "metrics": f"{spec.host}:{spec.metrics_port}", "k_source": None,
                 "cluster_fallbacks": None, "gate_stress": None}
     used, stress = first(sample, "p26_cluster_stress_used"), first(sample, "p26_stress")
-    return {"name": name, "answered": True, "k_source": None if used is None else ("cluster" if used == 1 else "proxy"),
+    return {"name": name, "answered": True, "ready": own_readiness(sample, name) == 1,
+            "k_source": None if used is None else ("cluster" if used == 1 else "proxy"),
             "cluster_fallbacks": first(sample, "p26_cluster_fallback_total"),
             # NaN (notionals past a float's range): null, as status --json prints no NaN, which is not JSON
             "gate_stress": stress if stress is not None and math.isfinite(stress) else None}
@@ -319,26 +320,34 @@ def gates_summary(gates: list[dict[str, Any]]) -> dict[str, Any]:
 
 def cluster_side_warming_up(topo: Topology, ov: dict[str, Any]) -> bool:
     """Whether a gate's K from the proxy is the cluster side's warm-up, not a fault: the buffer still fills its window
-    (prices fresh, fewer than 2 symbols past the points the matrix needs: a symbol at exactly that many got its last
-    point within a cadence, and the correlator's next window makes it ready), or the first state is on its way (the
-    correlator ready, or a cluster-side actor or a gate started, within the last 3 cadences)."""
+    (prices fresh for 2 symbols or more, fewer than 2 past the points the matrix needs: a symbol at exactly that many got
+    its last point within a cadence, and the correlator's next window makes it ready), or the first state is on its way (the
+    correlator ready, or a cluster-side actor or a feed started, within the last 3 cadences). An age from the future
+    more than that (the host's clock stepped back since) is no warm-up: every age would read as one for the step."""
     grace_s = 3 * topo.clusters.cadence_s
+
+    def recent(age_s: float | None, within_s: float) -> bool:
+        return age_s is not None and -within_s < age_s <= within_s
+
     ready_age, started_age = ov.get("corr_ready_since_age_s"), ov.get("cluster_side_started_age_s")
-    if (ov.get("corr_ready") == 1 and ready_age is not None and ready_age < grace_s
-            or started_age is not None and started_age < grace_s):
+    if ov.get("corr_ready") == 1 and recent(ready_age, grace_s) or recent(started_age, grace_s):
         return True
-    tick_age = ov.get("newest_tick_age_s")
-    prices_fresh = tick_age is not None and tick_age <= topo.max_price_age_s
+    prices_fresh = recent(ov.get("newest_tick_age_s"), topo.max_price_age_s)
     if ov.get("corr_ready") == 1 or ov.get("buffer_answered") is not True or not prices_fresh:
         return False
     past = [p for p in ov.get("points_per_symbol", {}).values() if p is not None and p > ov["points_needed"]]
-    return len(past) < 2
+    # Only a symbol whose prices are fresh fills: with fewer than 2, no wait makes the matrix ready (one symbol
+    # priced alone read as a window filling, at exit 0, for good).
+    fresh = [s for s, age_s in (ov.get("tick_ages_s") or {}).items() if recent(age_s, topo.max_price_age_s)]
+    return len(past) < 2 and ("tick_ages_s" not in ov or len(fresh) >= 2)
 
 
 def proxy_fallback(topo: Topology, ov: dict[str, Any]) -> str | None:
     """Why `status` exits 3 (DEGRADED): a gate that answered takes K from the proxy while the topology has a cluster
-    side to take it from, past that side's warm-up (cluster_side_warming_up); None when none does."""
-    proxied = [g["name"] for g in ov.get("gates") or [] if g.get("answered") and g.get("k_source") == "proxy"]
+    side to take it from, past that side's warm-up (cluster_side_warming_up); None when none does. A gate not ready
+    (it cannot read Redis) takes K from nowhere: every decision is a fault HOLD, and status exits 1 for it."""
+    proxied = [g["name"] for g in ov.get("gates") or []
+               if g.get("answered") and g.get("ready") is not False and g.get("k_source") == "proxy"]
     if not proxied or not topo.actors_of_kind("state_writer") or cluster_side_warming_up(topo, ov):
         return None
     return (f"{', '.join(proxied)} takes K from the proxy, not the cluster state, past the cluster side's warm-up: "
@@ -346,7 +355,10 @@ def proxy_fallback(topo: Topology, ov: dict[str, Any]) -> str | None:
             f"say why")
 
 
-def collect_overview(topo: Topology) -> dict[str, Any]:
+def collect_overview(topo: Topology, crashed: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """What status shows under its table. crashed: the programs that exited unexpectedly within status's window, whose
+    starts are no warm-up (a clusterer in a crash loop kept a gate on the proxy at exit 0, each start the first state
+    on its way)."""
     needed = topo.clusters.min_returns + 1
     out: dict[str, Any] = {"points_needed": needed, "points_max": topo.clusters.lookback_returns + 1}
     gates = topo.actors_of_kind("gate")
@@ -363,9 +375,10 @@ def collect_overview(topo: Topology) -> dict[str, Any]:
         sample = side["buffer"]
         out["buffer_answered"] = sample is not None  # else its newest tick is unknown, not "none yet"
         points = labelled(sample or {}, "p27_points_per_symbol", "symbol")
-        accepted = [t for t in labelled(sample or {}, "p27_buffer_last_accepted_tick_timestamp_seconds",
-                                        "symbol").values() if t > 0]
-        out["newest_tick_age_s"] = time.time() - max(accepted) if accepted else None
+        accepted = {s: t for s, t in labelled(sample or {}, "p27_buffer_last_accepted_tick_timestamp_seconds",
+                                              "symbol").items() if t > 0}
+        out["newest_tick_age_s"] = time.time() - max(accepted.values()) if accepted else None
+        out["tick_ages_s"] = {s: time.time() - t for s, t in accepted.items()}
         received = first(sample, "p27_buffer_last_received_tick_timestamp_seconds")
         out["newest_tick_received"] = None if not received else {
             "age_s": time.time() - received, "offset_s": first(sample, "p27_buffer_last_received_tick_offset_seconds")}
@@ -386,7 +399,10 @@ def collect_overview(topo: Topology) -> dict[str, Any]:
         out["held_price_stale"] = labelled(side["clusterer"] or {}, "p27_held_price_stale", "symbol")
         out["held_price_stale_weight"] = first(side["clusterer"], "p27_held_price_stale_weight")
         out["max_stale_held_weight"] = topo.settings_of(out["cluster_chain"]["clusterer"]).max_stale_held_weight
-    started = [first(samples[n], "clustergate_actor_started_timestamp_seconds") for n in samples]
+    # A gate's start warms nothing up: it reads the state at its first refresh (a gate restarted alone kept a stale
+    # state's DEGRADED at 0 for 3 cadences); nor does a crashed program's, started again by supervisord.
+    started = [first(samples[n], "clustergate_actor_started_timestamp_seconds") for n in samples
+               if n not in gates and n not in crashed]
     started = [t for t in started if t]
     out["cluster_side_started_age_s"] = time.time() - max(started) if started else None
     if gates:

@@ -2203,7 +2203,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     topo = running_copy_or_none(home)[0] if status["supervisord"] == "running" else None
     status["degraded"] = None
     if topo is not None:
-        status["overview"] = collect_overview(topo)
+        status["overview"] = collect_overview(topo, frozenset(r["name"] for r in status["programs"]
+                                                              if r.get("unexpected_exits")))
         status["degraded"] = proxy_fallback(topo, status["overview"])
     if args.json:
         print(json.dumps(status, indent=2))
@@ -2336,7 +2337,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     host_arg(p)
     p.set_defaults(func=cmd_down)
     p = sub.add_parser("status", help="state, readiness and metrics URL per actor; exit 0 healthy, 1 a fault, "
-                                      "3 degraded (a gate takes K from the proxy past the warm-up)")
+                                      "3 degraded (a gate takes K from the proxy past the warm-up)",
+                       description="State, readiness and metrics URL per actor. Exits 0 when every program is RUNNING "
+                                   "and ready; 1 for a fault (no supervisord, a program stopped or not ready, a gate "
+                                   "with no permit issuer, ...), which outranks 3; 2 for arguments that do not go "
+                                   "together; 3, DEGRADED, when it would be 0 but a ready gate takes K from the proxy "
+                                   "past the cluster side's warm-up (decisions go on; P26ClusterStressNotUsed pages). "
+                                   "--all-hosts and --exits never exit 3. docs/operating.md has the details.")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("file", nargs="?", help="with --all-hosts: the multi-host topology")
     p.add_argument("--all-hosts", action="store_true", help="ask every host's metrics endpoints (and Redis): "

@@ -97,3 +97,109 @@ def test_status_exits_3_while_every_program_is_ready_and_the_gate_takes_k_from_t
         assert code == 1 and "DEGRADED: gate takes K from the proxy" in text, text
         assert supervisorctl(home, "start", "clusterer").returncode == 0
         wait_for(lambda: status(home)[0] == 0, 60, "status 0 with the clusterer started again", interval_s=1.0)
+
+
+def test_a_clock_stepped_back_is_no_warm_up():
+    """Reproduced on a real demo (status run with its clock an hour behind the actors', as after the host's clock is
+    stepped back an hour): the gate on the proxy, the state STALE, and status exited 0, every start time, the
+    correlator's readiness and the newest tick being "in the future" (negative ages, all under the grace) for the
+    hour and three cadences after the step. An age from the future is no warm-up, as a state from the future is stale."""
+    from launcher.overview import proxy_fallback
+    stepped = {**WARMING, "points_per_symbol": {"BTCUSDT": 40, "ETHUSDT": 40, "SOLUSDT": 0}, "corr_ready": 1,
+               "corr_ready_since_age_s": -3548.0, "cluster_side_started_age_s": -3444.0, "newest_tick_age_s": -3598.0}
+    assert proxy_fallback(_Topo(), stepped) is not None
+    assert proxy_fallback(_Topo(), {**stepped, "corr_ready": 0}) is not None
+    # a remote host's clock a little ahead of this one's: a start just made is still the warm-up
+    assert proxy_fallback(_Topo(), {**stepped, "cluster_side_started_age_s": -0.2}) is None
+
+
+def settled_demo(monkeypatch) -> tuple:
+    """configs/demo.yaml with status's scrapes answered from `samples` (every actor ready and started 10 minutes ago,
+    the buffer past its window with fresh prices, the correlator ready as long, the gate on the proxy) and no Redis;
+    a test changes `samples` before it calls collect_overview."""
+    import launcher.overview as overview
+    from launcher.topology import load_topology
+    topo = load_topology("configs/demo.yaml")
+    now = time.time()
+    samples = {name: {f'clustergate_actor_ready{{actor="{name}",kind="{spec.kind}"}}': 1.0,
+                      f'clustergate_actor_started_timestamp_seconds{{actor="{name}",kind="{spec.kind}"}}': now - 600.0}
+               for name, spec in topo.actors.items()}
+    samples["buffer"].update({f'p27_points_per_symbol{{symbol="{s}"}}': 40.0 for s in topo.symbols})
+    samples["buffer"].update({f'p27_buffer_last_accepted_tick_timestamp_seconds{{symbol="{s}"}}': now - 0.3
+                              for s in topo.symbols})
+    samples["correlator"].update({"p27_corr_ready": 1.0, "p27_corr_ready_since_timestamp_seconds": now - 600.0})
+    samples["gate"]["p26_cluster_stress_used"] = 0.0
+    monkeypatch.setattr(overview, "scrape_all", lambda topo, names: {n: samples.get(n) for n in names})
+
+    def no_redis(*args, **kwargs):
+        raise ConnectionError("not in this test")
+
+    monkeypatch.setattr(overview, "connect", no_redis)
+    return overview, topo, samples, now
+
+
+def started(name: str, kind: str) -> str:
+    return f'clustergate_actor_started_timestamp_seconds{{actor="{name}",kind="{kind}"}}'
+
+
+def test_a_gate_restarted_alone_is_no_cluster_side_warm_up(monkeypatch):
+    """Reproduced on a real demo (cadence 5 s): status exited 3 with the gate on the proxy (SOLUSDT held with no price),
+    `supervisorctl restart gate` made it exit 0 for the next 3 cadences (3 minutes at production's 60 s), the gate
+    reading K from the proxy from its first refresh (the state was as stale as before). A gate's start warms nothing
+    on the cluster side."""
+    overview, topo, samples, now = settled_demo(monkeypatch)
+    samples["gate"][started("gate", "gate")] = now - 1.0
+    ov = overview.collect_overview(topo)
+    assert ov["gates"][0]["k_source"] == "proxy"
+    assert overview.proxy_fallback(topo, ov) is not None, ov.get("cluster_side_started_age_s")
+    samples["clusterer"][started("clusterer", "clusterer")] = now - 1.0  # a cluster-side actor just started: warm-up
+    assert overview.proxy_fallback(topo, overview.collect_overview(topo)) is None
+
+
+def test_a_gate_that_cannot_read_redis_is_no_gate_on_the_proxy(monkeypatch):
+    """Reproduced on a real demo (its Redis stopped): status exited 1 (the gate not ready), as it must, but also said
+    `DEGRADED: gate takes K from the proxy ... every decision falls back`, and --json `degraded` the same: a gate that
+    cannot read Redis takes K from nowhere (p26_cluster_stress_used 0 by state_unreadable) and answers every proposal
+    a fault HOLD, so the line sent the operator to the cluster side. Only a ready gate on the proxy is degraded."""
+    overview, topo, samples, now = settled_demo(monkeypatch)
+    samples["gate"]['clustergate_actor_ready{actor="gate",kind="gate"}'] = 0.0
+    assert overview.proxy_fallback(topo, overview.collect_overview(topo)) is None
+    samples["gate"]['clustergate_actor_ready{actor="gate",kind="gate"}'] = 1.0  # ready, on the proxy: degraded
+    assert overview.proxy_fallback(topo, overview.collect_overview(topo)) is not None
+
+
+def test_status_help_names_every_exit_code_and_that_all_hosts_never_exits_3():
+    """`clustergate status --help` said nothing of its exit codes (the one-line summary in `clustergate --help` named
+    0, 1 and 3 and left out 2, and that --all-hosts and --exits never exit 3): a script author reads the command's
+    own help."""
+    text = " ".join(clustergate("status", "--help").stdout.split())
+    description = text.split("[file] ", 1)[1].split("positional arguments")[0]
+    for said in ("Exits 0 when", "1 for a fault", "which outranks 3", "2 for arguments", "3, DEGRADED",
+                 "--all-hosts and --exits never exit 3", "docs/operating.md"):
+        assert said in description, (said, description)
+
+
+def test_a_cluster_side_actor_in_a_crash_loop_is_no_warm_up(monkeypatch):
+    """Reproduced on a real demo (cadence 5 s, the gate on the proxy and status at 3): the clusterer SIGKILLed every
+    9 s, each life RUNNING and ready, kept status at 0 (`exited unexpectedly 11 times in the last 10 minutes` above
+    it), each start read as the first state on its way. At production's 60 s cadence a crash every 3 minutes did the
+    same for good. A start of a program that exited unexpectedly within status's window is no warm-up."""
+    overview, topo, samples, now = settled_demo(monkeypatch)
+    samples["clusterer"][started("clusterer", "clusterer")] = now - 1.0
+    assert overview.proxy_fallback(topo, overview.collect_overview(topo)) is None  # one start: its warm-up
+    crashing = overview.collect_overview(topo, crashed=frozenset({"clusterer"}))
+    assert overview.proxy_fallback(topo, crashing) is not None
+
+
+def test_a_buffer_with_fresh_prices_for_one_symbol_alone_is_no_warm_up():
+    """Reproduced on a real demo: its feed replaying BTCUSDT alone (ETHUSDT's prices stopped), ETHUSDT's points fell
+    below the matrix's need, the correlator went not ready and the gate took K from the proxy, and status exited 0 for
+    good: the newest price was fresh (BTCUSDT's) and fewer than 2 symbols were past the points needed, read as the
+    buffer filling its window. A window fills only for symbols whose prices are fresh: with fewer than 2, no wait makes
+    the matrix ready."""
+    from launcher.overview import proxy_fallback
+    one_priced = {**WARMING, "points_per_symbol": {"BTCUSDT": 40, "ETHUSDT": 8, "SOLUSDT": 0},
+                  "tick_ages_s": {"BTCUSDT": 0.3, "ETHUSDT": 300.0}}
+    assert proxy_fallback(_Topo(), one_priced) is not None
+    filling = {**one_priced, "tick_ages_s": {"BTCUSDT": 0.3, "ETHUSDT": 0.4}}  # ETHUSDT ticks again: it fills
+    assert proxy_fallback(_Topo(), filling) is None

@@ -2991,8 +2991,8 @@ MUTATIONS: list[Mutation] = [
         "`clustergate status` calls the newest price STALE past max_price_age_s on its unrounded age, as the "
         "correlator does",
         "launcher/overview.py",
-        "        out[\"newest_tick_age_s\"] = time.time() - max(accepted) if accepted else None\n",
-        "        out[\"newest_tick_age_s\"] = round(time.time() - max(accepted), 1) if accepted else None\n",
+        "        out[\"newest_tick_age_s\"] = time.time() - max(accepted.values()) if accepted else None\n",
+        "        out[\"newest_tick_age_s\"] = round(time.time() - max(accepted.values()), 1) if accepted else None\n",
         ("tests/test_status_overview.py::"
          "test_status_calls_the_cluster_state_and_the_newest_price_stale_exactly_when_the_gate_and_correlator_do",)),
     Mutation(
@@ -4001,8 +4001,8 @@ MUTATIONS: list[Mutation] = [
         "status_newest_price_is_the_oldest_symbols",
         "`clustergate status`'s newest accepted price is the newest over the symbols, not the oldest (canfail)",
         "launcher/overview.py",
-        "out[\"newest_tick_age_s\"] = time.time() - max(accepted) if accepted else None",
-        "out[\"newest_tick_age_s\"] = time.time() - min(accepted) if accepted else None",
+        "out[\"newest_tick_age_s\"] = time.time() - max(accepted.values()) if accepted else None",
+        "out[\"newest_tick_age_s\"] = time.time() - min(accepted.values()) if accepted else None",
         (STATUS_NEWEST,)),
     Mutation(
         "snapshot_age_series_kept_after_its_snapshot_is_gone",
@@ -6242,7 +6242,7 @@ MUTATIONS: list[Mutation] = [
         "a buffer with too few points is a warm-up only while its prices are fresh: prices stopped longer than the "
         "window leave no points, and the gate on the proxy is degraded, not warming up",
         "launcher/overview.py",
-        "    prices_fresh = tick_age is not None and tick_age <= topo.max_price_age_s\n",
+        "    prices_fresh = recent(ov.get(\"newest_tick_age_s\"), topo.max_price_age_s)\n",
         "    prices_fresh = True\n",
         ("tests/test_status_degraded.py::test_a_gate_on_the_proxy_is_degraded_only_past_the_cluster_sides_warm_up",)),
     Mutation(
@@ -6405,6 +6405,70 @@ MUTATIONS: list[Mutation] = [
         "    if not text.strip():\n        raise argparse.ArgumentTypeError(f\"{text!r} is blank: give the directory holding",
         "    if False:\n        raise argparse.ArgumentTypeError(f\"{text!r} is blank: give the directory holding",
         ("tests/test_home_option.py::test_a_blank_home_root_is_refused",)),
+    Mutation(
+        "status_warm_up_takes_ages_from_the_future",
+        "an age from the future (the host's clock stepped back) is no warm-up: status exited 0 with the gate on the "
+        "proxy for the hour after a clock stepped back an hour (revalerts)",
+        "launcher/overview.py",
+        "        return age_s is not None and -within_s < age_s <= within_s\n",
+        "        return age_s is not None and age_s <= within_s\n",
+        ("tests/test_status_degraded.py::test_a_clock_stepped_back_is_no_warm_up",)),
+    Mutation(
+        "status_warm_up_counts_a_gates_start",
+        "a gate's start is no cluster-side warm-up: a gate restarted alone kept a stale state's DEGRADED at 0 for 3 "
+        "cadences (revalerts)",
+        "launcher/overview.py",
+        "               if n not in gates and n not in crashed]\n",
+        "               if n not in crashed]\n",
+        ("tests/test_status_degraded.py::test_a_gate_restarted_alone_is_no_cluster_side_warm_up",)),
+    Mutation(
+        "redis_start_time_absence_unwatched",
+        "a permit issuer that never exports the Redis start time (an ACL user without +info, a Redis before 6.2) raises "
+        "ClustergateMetricAbsent after 15 minutes: ClustergateRedisRestarting is blind without it (revalerts)",
+        "configs/alerts.yml",
+        "        expr: absent(clustergate_redis_started_timestamp_seconds)\n",
+        "        expr: absent(up)\n",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "slow_crash_loop_window_cut_to_1_hour",
+        "ClustergateActorRestartingSlowly counts 2 hours of starts: a start every 20 minutes (3 in any hour, 6 in 2 hours) "
+        "raises it, as docs/monitoring.md says; a 1-hour window passed every promtool test before (revalerts)",
+        "configs/alerts.yml",
+        "        expr: changes(clustergate_actor_started_timestamp_seconds[2h]) >= 5\n",
+        "        expr: changes(clustergate_actor_started_timestamp_seconds[1h]) >= 5\n",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "status_degraded_names_a_gate_that_cannot_read_redis",
+        "a gate not ready (it cannot read Redis) is no gate on the proxy: status exits 1 for it and says no DEGRADED "
+        "line, which sent the operator to the cluster side while every decision was a fault HOLD (revalerts)",
+        "launcher/overview.py",
+        "               if g.get(\"answered\") and g.get(\"ready\") is not False and g.get(\"k_source\") == \"proxy\"]\n",
+        "               if g.get(\"answered\") and g.get(\"k_source\") == \"proxy\"]\n",
+        ("tests/test_status_degraded.py::test_a_gate_that_cannot_read_redis_is_no_gate_on_the_proxy",)),
+    Mutation(
+        "status_help_hides_that_all_hosts_never_exits_3",
+        "`clustergate status --help` names its exit codes, 3 (DEGRADED) among them, and that --all-hosts and --exits "
+        "never exit 3 (its own help said nothing of them) (revalerts)",
+        "launcher/supervise.py",
+        "                                   \"--all-hosts and --exits never exit 3. docs/operating.md has the details.\")\n",
+        "                                   \"docs/operating.md has the details.\")\n",
+        ("tests/test_status_degraded.py::test_status_help_names_every_exit_code_and_that_all_hosts_never_exits_3",)),
+    Mutation(
+        "status_warm_up_counts_a_crashed_programs_start",
+        "the start of a program that exited unexpectedly within status's window is no warm-up: a clusterer in a crash "
+        "loop kept status at 0 with the gate on the proxy (revalerts)",
+        "launcher/overview.py",
+        "               if n not in gates and n not in crashed]\n",
+        "               if n not in gates]\n",
+        ("tests/test_status_degraded.py::test_a_cluster_side_actor_in_a_crash_loop_is_no_warm_up",)),
+    Mutation(
+        "status_warm_up_fills_with_one_symbol_priced",
+        "the buffer fills its window only for symbols with fresh prices: one symbol priced alone (the others' prices "
+        "stopped) is degraded, not a warm-up that never ends (revalerts)",
+        "launcher/overview.py",
+        "    return len(past) < 2 and (\"tick_ages_s\" not in ov or len(fresh) >= 2)\n",
+        "    return len(past) < 2\n",
+        ("tests/test_status_degraded.py::test_a_buffer_with_fresh_prices_for_one_symbol_alone_is_no_warm_up",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
