@@ -6485,6 +6485,14 @@ MUTATIONS: list[Mutation] = [
         "    if gate.startswith(\"tcp://*:\"):\n",
         "    if False:\n",
         ("tests/test_client.py::test_a_gate_endpoint_on_every_interface_is_refused_as_a_client_cannot_connect_it",)),
+    Mutation(
+        "prometheus_config_output_written_in_place",
+        "prometheus-config --output replaces the file by a rename of a synced .tmp: a disk full part-way leaves the "
+        "config Prometheus reads whole (revdocs)",
+        "launcher/monitoring.py",
+        "        with open(tmp, \"w\") as fh:\n",
+        "        with open(target, \"w\") as fh:\n",
+        ("tests/test_alerts.py::test_prometheus_config_that_runs_out_of_space_leaves_the_config_it_replaces_whole",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
