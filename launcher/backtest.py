@@ -1447,7 +1447,13 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_backtest(args)
     except OSError as exc:  # the inputs were read and checked in prepare(): this is a result the disk did not take
         where = f" ({exc.filename})" if exc.filename else ""
-        print(f"clustergate backtest: cannot write the results in {args.out}: {exc.strerror or exc}{where}",
+        # What this run wrote beside what an older run left (its report.html, a cut report.png) would pass for one run.
+        try:
+            remove_outputs(Path(args.out), SINGLE_OUTPUTS + SWEEP_OUTPUTS)
+            removed = "; the results there were removed (no run's whole set was left)"
+        except OSError:
+            removed = ""
+        print(f"clustergate backtest: cannot write the results in {args.out}: {exc.strerror or exc}{where}{removed}",
               file=sys.stderr)
         return 1
 

@@ -6493,6 +6493,14 @@ MUTATIONS: list[Mutation] = [
         "        with open(tmp, \"w\") as fh:\n",
         "        with open(target, \"w\") as fh:\n",
         ("tests/test_alerts.py::test_prometheus_config_that_runs_out_of_space_leaves_the_config_it_replaces_whole",)),
+    Mutation(
+        "backtest_full_disk_leaves_a_mix_of_two_runs",
+        "a backtest whose results the disk did not take removes the result files in --out, so this run's part and an "
+        "older run's rest (its report.html) do not pass for one run (revdocs)",
+        "launcher/backtest.py",
+        "            remove_outputs(Path(args.out), SINGLE_OUTPUTS + SWEEP_OUTPUTS)\n",
+        "            pass\n",
+        ("tests/test_backtest_attack.py::test_a_full_disk_part_way_leaves_no_mix_of_this_run_and_an_older_one_in_out",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
