@@ -79,6 +79,24 @@ def test_a_full_disk_part_way_leaves_no_mix_of_this_run_and_an_older_one_in_out(
     assert [name for name in (*SINGLE_OUTPUTS, *SWEEP_OUTPUTS) if (out / name).exists()] == []
 
 
+def test_an_os_error_before_anything_was_written_leaves_the_older_results_in_out(tmp_path: Path, topo: Path,
+                                                                                  monkeypatch: pytest.MonkeyPatch):
+    """revdocs: a sweep whose worker pool could not fork (EAGAIN) wrote nothing: the older run's results stay whole."""
+    import errno
+    import launcher.backtest as bt
+    good = write_long_csv(tmp_path / "prices.csv", price_paths(100))
+    out = tmp_path / "out"
+    assert backtest(topo, "--prices", good, "--out", out) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def cannot_fork(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(bt, "run_sweep", cannot_fork)
+    assert backtest(topo, "--prices", good, "--out", out, "--sweep", "corr_threshold=0.5,0.9") == 1
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
 @pytest.mark.parametrize("option", ["--positions", "--proposals"])
 def test_an_empty_positions_or_proposals_file_is_named_empty_with_its_option(tmp_path: Path, topo: Path, option: str):
     """docs review: an empty file (or /dev/null) was refused `header must be ts,..., got None`, naming no option."""

@@ -6498,9 +6498,17 @@ MUTATIONS: list[Mutation] = [
         "a backtest whose results the disk did not take removes the result files in --out, so this run's part and an "
         "older run's rest (its report.html) do not pass for one run (revdocs)",
         "launcher/backtest.py",
-        "            remove_outputs(Path(args.out), SINGLE_OUTPUTS + SWEEP_OUTPUTS)\n",
-        "            pass\n",
+        "                remove_outputs(Path(args.out), SINGLE_OUTPUTS + SWEEP_OUTPUTS)\n",
+        "                pass\n",
         ("tests/test_backtest_attack.py::test_a_full_disk_part_way_leaves_no_mix_of_this_run_and_an_older_one_in_out",)),
+    Mutation(
+        "backtest_os_error_before_any_write_removes_older_results",
+        "a backtest that failed with an OSError before writing anything (a sweep's pool that could not fork) leaves "
+        "the older run's results in --out whole (revdocs)",
+        "launcher/backtest.py",
+        "            if result_files(Path(args.out)) != before:",
+        "            if True:",
+        ("tests/test_backtest_attack.py::test_an_os_error_before_anything_was_written_leaves_the_older_results_in_out",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
