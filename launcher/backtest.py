@@ -1441,13 +1441,34 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def result_files(out: Path) -> dict[str, tuple[int, int, int]]:
+    """The result files in out, each as (inode, mtime in ns, size): what a run wrote there changes it."""
+    found = {}
+    for name in SINGLE_OUTPUTS + SWEEP_OUTPUTS:
+        try:
+            st = (out / name).lstat()
+        except OSError:
+            continue
+        found[name] = (st.st_ino, st.st_mtime_ns, st.st_size)
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    before = result_files(Path(args.out))
     try:
         return cmd_backtest(args)
     except OSError as exc:  # the inputs were read and checked in prepare(): this is a result the disk did not take
         where = f" ({exc.filename})" if exc.filename else ""
-        print(f"clustergate backtest: cannot write the results in {args.out}: {exc.strerror or exc}{where}",
+        # What this run wrote beside what an older run left (its report.html, a cut report.png) would pass for one run.
+        removed = ""
+        try:
+            if result_files(Path(args.out)) != before:  # else nothing was written: an older run's results stay whole
+                remove_outputs(Path(args.out), SINGLE_OUTPUTS + SWEEP_OUTPUTS)
+                removed = "; the results there were removed (no run's whole set was left)"
+        except OSError:
+            pass
+        print(f"clustergate backtest: cannot write the results in {args.out}: {exc.strerror or exc}{where}{removed}",
               file=sys.stderr)
         return 1
 

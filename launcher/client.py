@@ -134,6 +134,18 @@ class GateUnavailable(RuntimeError):
         self.plan_id = plan_id
 
 
+def gate_endpoint_problem(endpoint: str) -> str | None:
+    """Why a tcp endpoint a client connects reaches no gate (the topology's rule, on the gate's part of ZeroMQ's
+    tcp://SOURCE;GATE form), or None; other transports are left to ZeroMQ's connect."""
+    from launcher.topology import endpoint_problem
+    if not endpoint.startswith("tcp://"):
+        return None
+    gate = "tcp://" + endpoint[len("tcp://"):].rpartition(";")[2]
+    if gate.startswith("tcp://*:"):
+        return "a client cannot connect to every interface (*): give the gate's address, e.g. tcp://127.0.0.1:PORT"
+    return endpoint_problem(gate)
+
+
 class GateClient:
     """One REQ connection at a time to a gate's `proposals` socket; not thread-safe.
 
@@ -210,14 +222,13 @@ class GateClient:
         """Refuse, before anything is sent, an endpoint ZeroMQ cannot connect (no port, unknown transport), or a tcp one
         that can reach no gate (a port past 65535): met only at failover, it ended a call whose proposal another gate may
         already have decided."""
-        from launcher.topology import endpoint_problem  # the topology's own rule for an endpoint
         probe = self.ctx.socket(zmq.REQ)
         try:
             probe.setsockopt(zmq.LINGER, 0)
             probe.setsockopt(zmq.IMMEDIATE, 1)
             for endpoint in self.endpoints:
-                if endpoint.startswith("tcp://") and (problem := endpoint_problem(endpoint)):  # ZeroMQ connects these
-                    raise ValueError(f"gate endpoint {endpoint!r}: {problem}")  # (port 99999) and never reaches a gate
+                if problem := gate_endpoint_problem(endpoint):  # ZeroMQ connects these (port 99999), reaching no gate
+                    raise ValueError(f"gate endpoint {endpoint!r}: {problem}")
                 try:
                     probe.connect(endpoint)
                 except zmq.ZMQError as exc:

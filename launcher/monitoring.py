@@ -7,7 +7,9 @@ The job name is the actor name, so alert rules and dashboards select an actor wi
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
+import os
 import sys
 from pathlib import Path
 
@@ -65,6 +67,29 @@ def render_prometheus_config(topology: Topology, *, scrape_interval_s: int = SCR
     return header + yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
 
 
+def write_whole(path: Path, text: str) -> None:
+    """Write path as a rename of a synced PATH.tmp beside it (through a symlink, its target): a disk that fills part-way
+    leaves the config Prometheus reads whole, and no .tmp."""
+    target = Path(os.path.realpath(path))
+    if target.is_dir():  # the rename would refuse it only after the text was written beside it
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    tmp = target.with_name(target.name + ".tmp")
+    try:
+        mode = target.stat().st_mode & 0o7777 if target.exists() else 0o644
+        with open(tmp, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+
+
 def cmd_prometheus_config(args: argparse.Namespace) -> int:
     topology = load_or_report(args.file)
     if topology is None:
@@ -73,7 +98,7 @@ def cmd_prometheus_config(args: argparse.Namespace) -> int:
                                     rule_files=tuple(args.rule_file or [RULE_FILE_DEFAULT]))
     if args.output:
         try:
-            Path(args.output).write_text(text)
+            write_whole(Path(args.output), text)
         except OSError as exc:  # a directory that does not exist, a path under a file, a directory: one line, no traceback
             print(f"clustergate prometheus-config: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
             return 1

@@ -240,6 +240,27 @@ def test_prometheus_config_command_that_cannot_write_its_output_says_so_in_one_l
     assert err.startswith(f"clustergate prometheus-config: cannot write {tmp_path / where}: ") and err.count("\n") == 1, err
 
 
+def test_prometheus_config_that_runs_out_of_space_leaves_the_config_it_replaces_whole(tmp_path):
+    # revdocs: --output was written in place, so a disk that filled part-way (here a file size limit: EFBIG, as ENOSPC)
+    # left the running Prometheus's config cut short, read by its next reload, behind the one-line error; the old
+    # config must stay as it was.
+    import resource
+    import sys
+    out = tmp_path / "prometheus.yml"
+    old = "# the config Prometheus runs\nscrape_configs: []\n"
+    out.write_text(old)
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (512, 512))
+
+    proc = subprocess.run([sys.executable, "-m", "launcher", "prometheus-config", str(DEMO), "--output", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=60, preexec_fn=small_files)
+    assert proc.returncode == 1 and proc.stderr.startswith(f"clustergate prometheus-config: cannot write {out}: "), proc
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert out.read_text() == old
+    assert [p.name for p in tmp_path.iterdir()] == ["prometheus.yml"], "a temporary file was left beside it"
+
+
 # --------------------------------------------------------------------------- dashboard
 
 

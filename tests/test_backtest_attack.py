@@ -57,6 +57,46 @@ def test_a_full_disk_while_writing_the_results_is_one_line_not_a_traceback(tmp_p
         "No space left on device" in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr[-1500:]
 
 
+def test_a_full_disk_part_way_leaves_no_mix_of_this_run_and_an_older_one_in_out(tmp_path: Path, topo: Path):
+    """revdocs: a disk that filled while report.png was written left the new run's CSVs and summary.json beside the
+    older run's report.html and a cut report.png: an out dir that passed for one whole run. The results are removed
+    (the error says so), as no run's whole set is there."""
+    import resource
+    from launcher.backtest import SINGLE_OUTPUTS, SWEEP_OUTPUTS
+    good = write_long_csv(tmp_path / "prices.csv", price_paths(300))
+    out = tmp_path / "out"
+    assert backtest(topo, "--prices", good, "--out", out) == 0
+    assert (out / "report.html").exists() and (out / "report.png").stat().st_size > 30000
+
+    def small_files() -> None:  # a file past 20 kB fails (EFBIG) as on a full disk: report.png here
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))
+
+    proc = subprocess.run([sys.executable, "-m", "launcher", "backtest", str(topo), "--prices", str(good), "--out",
+                           str(out)], capture_output=True, text=True, cwd=REPO, timeout=120, preexec_fn=small_files)
+    assert proc.returncode == 1 and len(proc.stderr.splitlines()) == 1, proc.stderr[-1500:]
+    assert proc.stderr.startswith(f"clustergate backtest: cannot write the results in {out}: "), proc.stderr
+    assert "removed" in proc.stderr, proc.stderr
+    assert [name for name in (*SINGLE_OUTPUTS, *SWEEP_OUTPUTS) if (out / name).exists()] == []
+
+
+def test_an_os_error_before_anything_was_written_leaves_the_older_results_in_out(tmp_path: Path, topo: Path,
+                                                                                  monkeypatch: pytest.MonkeyPatch):
+    """revdocs: a sweep whose worker pool could not fork (EAGAIN) wrote nothing: the older run's results stay whole."""
+    import errno
+    import launcher.backtest as bt
+    good = write_long_csv(tmp_path / "prices.csv", price_paths(100))
+    out = tmp_path / "out"
+    assert backtest(topo, "--prices", good, "--out", out) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def cannot_fork(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(bt, "run_sweep", cannot_fork)
+    assert backtest(topo, "--prices", good, "--out", out, "--sweep", "corr_threshold=0.5,0.9") == 1
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
 @pytest.mark.parametrize("option", ["--positions", "--proposals"])
 def test_an_empty_positions_or_proposals_file_is_named_empty_with_its_option(tmp_path: Path, topo: Path, option: str):
     """docs review: an empty file (or /dev/null) was refused `header must be ts,..., got None`, naming no option."""

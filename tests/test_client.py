@@ -899,3 +899,32 @@ def test_a_call_that_ends_overloaded_after_an_attempt_that_timed_out_is_outcome_
         thread.join(5)
         router.close(linger=0)
         ctx.term()
+
+
+def test_a_gate_endpoint_with_zeromqs_source_address_form_is_reached():
+    # revdocs: the docs review's check of a tcp endpoint read tcp://SOURCE:PORT;GATE:PORT (zmq_tcp's source address,
+    # which ZeroMQ connects from that address) as one host with a colon, and refused it as an IPv6 address without its
+    # brackets; GateClient and `propose --endpoint` took it before. The gate's part is the one checked.
+    ctx = zmq.Context()
+    stop = threading.Event()
+    endpoint, thread = echo_server(ctx, stop, "tcp://127.0.0.1")
+    try:
+        sourced = f"tcp://127.0.0.1:0;{endpoint[len('tcp://'):]}"
+        with GateClient(sourced, timeout_ms=2000, retries=0, context=ctx) as client:
+            assert client.propose("ETHUSDT", "HOLD", plan_id="src")["echo"]["plan_id"] == "src"
+        with pytest.raises(ValueError) as refused:  # the gate's part is still checked
+            GateClient("tcp://127.0.0.1:0;127.0.0.1:99999", timeout_ms=2000, retries=0, context=ctx)
+        assert "port must be 1..65535" in str(refused.value), refused.value
+    finally:
+        stop.set()
+        thread.join(5)
+        ctx.term()
+
+
+def test_a_gate_endpoint_on_every_interface_is_refused_as_a_client_cannot_connect_it():
+    # revdocs: tcp://*:PORT (a gate's bind copied into --endpoint) was refused saying "binding every interface (*) is
+    # not allowed", the topology's words for a bind; a client connects: say what to give instead.
+    with pytest.raises(ValueError) as refused:
+        GateClient("tcp://*:5556", timeout_ms=2000, retries=0)
+    assert "tcp://*:5556" in str(refused.value) and "connect" in str(refused.value), refused.value
+    assert "binding" not in str(refused.value), refused.value

@@ -6321,8 +6321,8 @@ MUTATIONS: list[Mutation] = [
         "GateClient (and `clustergate propose --endpoint`) refuses at once a tcp endpoint that can reach no gate (port "
         "99999, an IPv6 address without its bracket), which ZeroMQ connects without a word (docs review)",
         "launcher/client.py",
-        "                if endpoint.startswith(\"tcp://\") and (problem := endpoint_problem(endpoint)):",
-        "                if False and (problem := endpoint_problem(endpoint)):",
+        "    return endpoint_problem(gate)\n",
+        "    return None\n",
         ("tests/test_client.py::test_an_endpoint_that_can_reach_no_gate_is_refused_at_once_naming_why",)),
     Mutation(
         "host_view_hashes_a_writer_without_the_other_hosts",
@@ -6469,6 +6469,46 @@ MUTATIONS: list[Mutation] = [
         "    return len(past) < 2 and (\"tick_ages_s\" not in ov or len(fresh) >= 2)\n",
         "    return len(past) < 2\n",
         ("tests/test_status_degraded.py::test_a_buffer_with_fresh_prices_for_one_symbol_alone_is_no_warm_up",)),
+    Mutation(
+        "gate_client_checks_a_source_address_endpoint_whole",
+        "GateClient takes ZeroMQ's tcp://SOURCE:PORT;GATE:PORT form and checks the gate's part, not the whole as one host "
+        "(refused as an IPv6 address without brackets) (revdocs)",
+        "launcher/client.py",
+        "    gate = \"tcp://\" + endpoint[len(\"tcp://\"):].rpartition(\";\")[2]\n",
+        "    gate = endpoint\n",
+        ("tests/test_client.py::test_a_gate_endpoint_with_zeromqs_source_address_form_is_reached",)),
+    Mutation(
+        "gate_client_refuses_every_interface_in_the_words_of_a_bind",
+        "GateClient refuses tcp://*:PORT saying a client cannot connect to every interface, not the topology's words "
+        "for a bind (revdocs)",
+        "launcher/client.py",
+        "    if gate.startswith(\"tcp://*:\"):\n",
+        "    if False:\n",
+        ("tests/test_client.py::test_a_gate_endpoint_on_every_interface_is_refused_as_a_client_cannot_connect_it",)),
+    Mutation(
+        "prometheus_config_output_written_in_place",
+        "prometheus-config --output replaces the file by a rename of a synced .tmp: a disk full part-way leaves the "
+        "config Prometheus reads whole (revdocs)",
+        "launcher/monitoring.py",
+        "        with open(tmp, \"w\") as fh:\n",
+        "        with open(target, \"w\") as fh:\n",
+        ("tests/test_alerts.py::test_prometheus_config_that_runs_out_of_space_leaves_the_config_it_replaces_whole",)),
+    Mutation(
+        "backtest_full_disk_leaves_a_mix_of_two_runs",
+        "a backtest whose results the disk did not take removes the result files in --out, so this run's part and an "
+        "older run's rest (its report.html) do not pass for one run (revdocs)",
+        "launcher/backtest.py",
+        "                remove_outputs(Path(args.out), SINGLE_OUTPUTS + SWEEP_OUTPUTS)\n",
+        "                pass\n",
+        ("tests/test_backtest_attack.py::test_a_full_disk_part_way_leaves_no_mix_of_this_run_and_an_older_one_in_out",)),
+    Mutation(
+        "backtest_os_error_before_any_write_removes_older_results",
+        "a backtest that failed with an OSError before writing anything (a sweep's pool that could not fork) leaves "
+        "the older run's results in --out whole (revdocs)",
+        "launcher/backtest.py",
+        "            if result_files(Path(args.out)) != before:",
+        "            if True:",
+        ("tests/test_backtest_attack.py::test_an_os_error_before_anything_was_written_leaves_the_older_results_in_out",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
