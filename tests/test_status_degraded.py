@@ -266,3 +266,16 @@ def test_status_on_the_exec_host_takes_no_start_on_the_market_host_for_a_warm_up
         samples["correlator"]["p27_corr_ready"] = 0.0
 
     assert exec_host_status(monkeypatch, tmp_path, filling)[0] == 0
+
+
+def test_a_correlator_in_a_crash_loop_going_ready_anew_is_no_warm_up(monkeypatch):
+    """The correlator SIGKILLed every 9 s (cadence 5 s, the gate on the proxy) went ready again within a cadence each
+    life, from the buffer's kept history: its readiness a second old read as the first state on its way, and status
+    stayed at 0 (reproduced from the exec host of three side-by-side hosts; on one host the crashed correlator's
+    readiness was read the same way, its start alone being excluded)."""
+    overview, topo, samples, now = settled_demo(monkeypatch)
+    samples["correlator"][started("correlator", "correlator")] = now - 2.0
+    samples["correlator"]["p27_corr_ready_since_timestamp_seconds"] = now - 1.0
+    assert overview.proxy_fallback(topo, overview.collect_overview(topo)) is None  # one start: its warm-up
+    crashing = overview.collect_overview(topo, crashed=frozenset({"correlator"}))
+    assert overview.proxy_fallback(topo, crashing) is not None

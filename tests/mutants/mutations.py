@@ -6486,7 +6486,8 @@ MUTATIONS: list[Mutation] = [
         "launcher/overview.py",
         "        known = out[\"cluster_chain\"][\"correlator\"] not in no_warm_up  # a crash loop's lives each go ready anew\n",
         "        known = True\n",
-        ("tests/test_status_degraded.py::test_status_on_the_exec_host_takes_no_start_on_the_market_host_for_a_warm_up",)),
+        ("tests/test_status_degraded.py::test_status_on_the_exec_host_takes_no_start_on_the_market_host_for_a_warm_up",
+         "tests/test_status_degraded.py::test_a_correlator_in_a_crash_loop_going_ready_anew_is_no_warm_up")),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
