@@ -355,10 +355,13 @@ def proxy_fallback(topo: Topology, ov: dict[str, Any]) -> str | None:
             f"say why")
 
 
-def collect_overview(topo: Topology, crashed: frozenset[str] = frozenset()) -> dict[str, Any]:
+def collect_overview(topo: Topology, crashed: frozenset[str] = frozenset(),
+                     elsewhere: frozenset[str] = frozenset()) -> dict[str, Any]:
     """What status shows under its table. crashed: the programs that exited unexpectedly within status's window, whose
     starts are no warm-up (a clusterer in a crash loop kept a gate on the proxy at exit 0, each start the first state
-    on its way)."""
+    on its way); elsewhere: the programs another host's supervisord runs, whose exits this status cannot read, so
+    neither their starts nor the correlator's going ready among them are a warm-up either."""
+    no_warm_up = crashed | elsewhere
     needed = topo.clusters.min_returns + 1
     out: dict[str, Any] = {"points_needed": needed, "points_max": topo.clusters.lookback_returns + 1}
     gates = topo.actors_of_kind("gate")
@@ -394,7 +397,8 @@ def collect_overview(topo: Topology, crashed: frozenset[str] = frozenset()) -> d
         out["shrinkage_intensity"] = first(sample, "p27_shrinkage_intensity")
         out["in_matrix"] = labelled(sample or {}, "p27_symbol_in_matrix", "symbol")
         ready_since = first(sample, "p27_corr_ready_since_timestamp_seconds")
-        out["corr_ready_since_age_s"] = time.time() - ready_since if ready_since else None
+        known = out["cluster_chain"]["correlator"] not in no_warm_up  # a crash loop's lives each go ready anew
+        out["corr_ready_since_age_s"] = time.time() - ready_since if ready_since and known else None
     if "clusterer" in side:
         out["held_price_stale"] = labelled(side["clusterer"] or {}, "p27_held_price_stale", "symbol")
         out["held_price_stale_weight"] = first(side["clusterer"], "p27_held_price_stale_weight")
@@ -402,7 +406,7 @@ def collect_overview(topo: Topology, crashed: frozenset[str] = frozenset()) -> d
     # A gate's start warms nothing up: it reads the state at its first refresh (a gate restarted alone kept a stale
     # state's DEGRADED at 0 for 3 cadences); nor does a crashed program's, started again by supervisord.
     started = [first(samples[n], "clustergate_actor_started_timestamp_seconds") for n in samples
-               if n not in gates and n not in crashed]
+               if n not in gates and n not in no_warm_up]
     started = [t for t in started if t]
     out["cluster_side_started_age_s"] = time.time() - max(started) if started else None
     if gates:

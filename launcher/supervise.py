@@ -2204,7 +2204,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     status["degraded"] = None
     if topo is not None:
         status["overview"] = collect_overview(topo, frozenset(r["name"] for r in status["programs"]
-                                                              if r.get("unexpected_exits")))
+                                                              if r.get("unexpected_exits")),
+                                              frozenset(topo.actors) - {r["name"] for r in status["programs"]})
         status["degraded"] = proxy_fallback(topo, status["overview"])
     if args.json:
         print(json.dumps(status, indent=2))

@@ -203,3 +203,79 @@ def test_a_buffer_with_fresh_prices_for_one_symbol_alone_is_no_warm_up():
     assert proxy_fallback(_Topo(), one_priced) is not None
     filling = {**one_priced, "tick_ages_s": {"BTCUSDT": 0.3, "ETHUSDT": 0.4}}  # ETHUSDT ticks again: it fills
     assert proxy_fallback(_Topo(), filling) is None
+
+
+def exec_host_status(monkeypatch, tmp_path, samples_changed) -> tuple[int, dict]:
+    """`status --host exec --json` of the multi-host test topology (the cluster side on the market host), its supervisord
+    running gate, permit_issuer and book (RUNNING, ready), every actor's metrics answered as settled_demo's (each
+    started 10 minutes ago, the correlator ready as long, the gate on the proxy) after samples_changed(samples, now)."""
+    import argparse
+    import contextlib
+    import io
+    import launcher.overview as overview
+    import launcher.supervise as supervise
+    from launcher.topology import load_topology
+    from launcher.multihost_harness import side_by_side_data, write_topology
+    topo = load_topology(write_topology(tmp_path, side_by_side_data(tmp_path)))
+    now = time.time()
+    samples = {name: {f'clustergate_actor_ready{{actor="{name}",kind="{spec.kind}"}}': 1.0,
+                      started(name, spec.kind): now - 600.0} for name, spec in topo.actors.items()}
+    samples["buffer"].update({f'p27_points_per_symbol{{symbol="{s}"}}': 40.0 for s in topo.symbols})
+    samples["buffer"].update({f'p27_buffer_last_accepted_tick_timestamp_seconds{{symbol="{s}"}}': now - 0.3
+                              for s in topo.symbols})
+    samples["correlator"].update({"p27_corr_ready": 1.0, "p27_corr_ready_since_timestamp_seconds": now - 600.0})
+    samples["gate"]["p26_cluster_stress_used"] = 0.0
+    samples_changed(samples, now)
+    monkeypatch.setattr(overview, "scrape_all", lambda topo, names: {n: samples.get(n) for n in names})
+    monkeypatch.setattr(overview, "connect", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("no Redis here")))
+    rows = [{"name": n, "state": "RUNNING", "pid": 100 + i, "ready": True, "kind": topo.actors[n].kind}
+            for i, n in enumerate(("gate", "permit_issuer", "book"))]  # the exec host's part; no unexpected exits
+    monkeypatch.setattr(supervise, "collect_status", lambda home: {
+        "supervisord": "running", "topology": topo.name, "programs": rows, "leftovers": [], "topology_problems": []})
+    monkeypatch.setattr(supervise, "running_copy_or_none", lambda home: (topo, []))
+    args = argparse.Namespace(json=True, host="exec", home=None, exits=False, all_hosts=False, file=None)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = supervise.cmd_status(args)
+    return code, json.loads(out.getvalue())
+
+
+def test_status_on_the_exec_host_takes_no_start_on_the_market_host_for_a_warm_up(monkeypatch, tmp_path):
+    """Reproduced on three side-by-side hosts (127.0.11.x, cadence 5 s, the gate on the proxy: a hand-made string at
+    quantum:portfolio:clusters stopped the writes): `status --host exec` exited 3, and with the market host's clusterer
+    SIGKILLed every 9 s it exited 0 most of the time (so did the correlator's crash loop, each life ready again within
+    a cadence), while `status --host market` named the unexpected exits: the exec host cannot read the market
+    supervisord's log, so it took each start there for the first state on its way. A start, or a correlator gone
+    ready, on another host is no warm-up from here (the buffer filling its window still is)."""
+    def clusterer_just_started(samples, now):
+        samples["clusterer"][started("clusterer", "clusterer")] = now - 1.0
+
+    code, said = exec_host_status(monkeypatch, tmp_path, clusterer_just_started)
+    assert said["overview"]["k_source"] == "proxy"
+    assert (code, said["degraded"] is not None) == (3, True), said["overview"]
+
+    def correlator_just_ready(samples, now):
+        samples["correlator"][started("correlator", "correlator")] = now - 2.0
+        samples["correlator"]["p27_corr_ready_since_timestamp_seconds"] = now - 1.0
+
+    code, said = exec_host_status(monkeypatch, tmp_path, correlator_just_ready)
+    assert (code, said["degraded"] is not None) == (3, True), said["overview"]
+
+    def filling(samples, now):  # the market host's buffer still fills its window: a warm-up, from any host
+        samples["buffer"].update({f'p27_points_per_symbol{{symbol="{s}"}}': 3.0 for s in ("BTCUSDT", "ETHUSDT", "SOLUSDT")})
+        samples["correlator"]["p27_corr_ready"] = 0.0
+
+    assert exec_host_status(monkeypatch, tmp_path, filling)[0] == 0
+
+
+def test_a_correlator_in_a_crash_loop_going_ready_anew_is_no_warm_up(monkeypatch):
+    """The correlator SIGKILLed every 9 s (cadence 5 s, the gate on the proxy) went ready again within a cadence each
+    life, from the buffer's kept history: its readiness a second old read as the first state on its way, and status
+    stayed at 0 (reproduced from the exec host of three side-by-side hosts; on one host the crashed correlator's
+    readiness was read the same way, its start alone being excluded)."""
+    overview, topo, samples, now = settled_demo(monkeypatch)
+    samples["correlator"][started("correlator", "correlator")] = now - 2.0
+    samples["correlator"]["p27_corr_ready_since_timestamp_seconds"] = now - 1.0
+    assert overview.proxy_fallback(topo, overview.collect_overview(topo)) is None  # one start: its warm-up
+    crashing = overview.collect_overview(topo, crashed=frozenset({"correlator"}))
+    assert overview.proxy_fallback(topo, crashing) is not None

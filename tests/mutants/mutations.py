@@ -6418,8 +6418,8 @@ MUTATIONS: list[Mutation] = [
         "a gate's start is no cluster-side warm-up: a gate restarted alone kept a stale state's DEGRADED at 0 for 3 "
         "cadences (revalerts)",
         "launcher/overview.py",
-        "               if n not in gates and n not in crashed]\n",
-        "               if n not in crashed]\n",
+        "               if n not in gates and n not in no_warm_up]\n",
+        "               if n not in no_warm_up]\n",
         ("tests/test_status_degraded.py::test_a_gate_restarted_alone_is_no_cluster_side_warm_up",)),
     Mutation(
         "redis_start_time_absence_unwatched",
@@ -6458,7 +6458,7 @@ MUTATIONS: list[Mutation] = [
         "the start of a program that exited unexpectedly within status's window is no warm-up: a clusterer in a crash "
         "loop kept status at 0 with the gate on the proxy (revalerts)",
         "launcher/overview.py",
-        "               if n not in gates and n not in crashed]\n",
+        "               if n not in gates and n not in no_warm_up]\n",
         "               if n not in gates]\n",
         ("tests/test_status_degraded.py::test_a_cluster_side_actor_in_a_crash_loop_is_no_warm_up",)),
     Mutation(
@@ -6509,6 +6509,25 @@ MUTATIONS: list[Mutation] = [
         "            if result_files(Path(args.out)) != before:",
         "            if True:",
         ("tests/test_backtest_attack.py::test_an_os_error_before_anything_was_written_leaves_the_older_results_in_out",)),
+    Mutation(
+        "status_warm_up_counts_another_hosts_start",
+        "status --host on one host of a multi-host topology takes no start on another host for a warm-up (it cannot "
+        "read that host's unexpected exits: a clusterer in a crash loop on the market host kept `status --host exec` "
+        "at 0 with the gate on the proxy) (revdeg)",
+        "launcher/overview.py",
+        "    no_warm_up = crashed | elsewhere\n",
+        "    no_warm_up = crashed\n",
+        ("tests/test_status_degraded.py::test_status_on_the_exec_host_takes_no_start_on_the_market_host_for_a_warm_up",)),
+    Mutation(
+        "status_warm_up_counts_a_correlator_gone_ready_in_a_crash_loop",
+        "the correlator gone ready is no warm-up when it runs on another host or exited unexpectedly within status's "
+        "window (each life of a crash loop goes ready anew: `status --host exec` stayed at 0 with the gate on the "
+        "proxy) (revdeg)",
+        "launcher/overview.py",
+        "        known = out[\"cluster_chain\"][\"correlator\"] not in no_warm_up  # a crash loop's lives each go ready anew\n",
+        "        known = True\n",
+        ("tests/test_status_degraded.py::test_status_on_the_exec_host_takes_no_start_on_the_market_host_for_a_warm_up",
+         "tests/test_status_degraded.py::test_a_correlator_in_a_crash_loop_going_ready_anew_is_no_warm_up")),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
