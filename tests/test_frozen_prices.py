@@ -265,7 +265,11 @@ def test_a_real_buffer_fed_a_frozen_price_says_so_once_exports_it_and_says_when_
     buffer = ActorProcess(path, "buffer").start()
     try:
         buffer.wait_serving(port)
-        assert scrape(port)['p27_buffer_price_frozen{symbol="SOLUSDT"}'] == 0  # exported from the start
+        # exported from the start, before any tick (the metrics port answers before the buffer's setup labels it:
+        # CI, loaded, scraped in between)
+        frozen_sol = 'p27_buffer_price_frozen{symbol="SOLUSDT"}'
+        wait_for(lambda: frozen_sol in (scrape(port) or {}), 20, f"{frozen_sol} exported")
+        assert scrape(port)[frozen_sol] == 0
         prices.thread.start()
         wait_for(lambda: metric(port, "p27_points_per_symbol", symbol="SOLUSDT") >= 8, 20, "8 moving SOLUSDT points")
         assert "event=price_frozen" not in buffer.log()
