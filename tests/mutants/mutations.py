@@ -6528,6 +6528,15 @@ MUTATIONS: list[Mutation] = [
         "        known = True\n",
         ("tests/test_status_degraded.py::test_status_on_the_exec_host_takes_no_start_on_the_market_host_for_a_warm_up",
          "tests/test_status_degraded.py::test_a_correlator_in_a_crash_loop_going_ready_anew_is_no_warm_up")),
+    Mutation(
+        "proof_record_without_start_time_runs_for_ever",
+        "a proof record naming a live pid but no start time is an ended proof's: status names what it left stopped and "
+        "`up` removes it (a pid alone may be another process's) (small)",
+        "launcher/proof_stops.py",
+        "    return None if now is not None and now == held.started else held\n",
+        "    return None if now is not None and (held.started is None or now == held.started) else held\n",
+        ("tests/test_proofs.py::test_a_proof_record_naming_a_live_pid_but_no_start_time_is_an_ended_proofs_and_up_"
+         "forgets_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
