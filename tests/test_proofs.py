@@ -694,6 +694,25 @@ def test_a_proof_record_naming_a_live_pid_but_no_start_time_is_an_ended_proofs_a
             api.startProcess("state_writer", True)
 
 
+def test_readiness_with_a_short_timeout_and_a_gate_down_ends_within_it_and_names_the_wait_that_ran_out(
+        demo_system: Path) -> None:
+    """`deploy --proof-timeout 2` (readiness's --warm-up-timeout-s 2) with a gate down still waited the proof's own
+    start-up graces, 10 s for the gates to answer then 5 s for every program RUNNING, whatever the timeout said. Every
+    wait is cut to what is left of the timeout, and the failure says the proof's timeout ran out in that wait."""
+    api = Supervisor(Home(demo_system)).api
+    api.stopProcess("gate", True)
+    try:
+        start = time.monotonic()
+        result = run_proof(demo_system, "readiness", "--warm-up-timeout-s", "2")
+        took_s = time.monotonic() - start
+    finally:
+        api.startProcess("gate", True)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert took_s < 9, f"{took_s:.1f} s\n{result.stdout}"  # the 2 s, one gate probe (its retries: 3 s), start-up
+    failed = next(x for x in result.stdout.splitlines() if x.startswith("FAIL  every program RUNNING"))
+    assert "the proof's timeout (2 s) ran out" in failed, result.stdout
+
+
 def _cmdline(proc: Path) -> bytes:
     try:
         return (proc / "cmdline").read_bytes()

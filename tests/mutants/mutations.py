@@ -2443,8 +2443,8 @@ MUTATIONS: list[Mutation] = [
         "readiness_proof_takes_a_starting_actor_for_a_dead_endpoint",
         "the readiness proof gives a metrics endpoint the start grace (RUNNING comes before the actor serves)",
         "proofs/readiness.py",
-        "    ok, silent, waited = p.poll(unreachable, lambda u: u == [], STARTING_GRACE_S + 5, 0.3)\n",
-        "    ok, silent, waited = p.poll(unreachable, lambda u: u == [], 0, 0.3)\n",
+        "    ok, silent, waited, ran_out = waits.poll(unreachable, lambda u: u == [], STARTING_GRACE_S + 5, 0.3)\n",
+        "    ok, silent, waited, ran_out = waits.poll(unreachable, lambda u: u == [], 0, 0.3)\n",
         ("tests/test_proofs.py::test_readiness_proof_waits_for_a_metrics_endpoint_that_answers_within_the_start_grace",)),
     Mutation(
         "propose_sends_a_non_finite_option",
@@ -6537,6 +6537,15 @@ MUTATIONS: list[Mutation] = [
         "    return None if now is not None and (held.started is None or now == held.started) else held\n",
         ("tests/test_proofs.py::test_a_proof_record_naming_a_live_pid_but_no_start_time_is_an_ended_proofs_and_up_"
          "forgets_it",)),
+    Mutation(
+        "readiness_proof_waits_its_graces_past_its_timeout",
+        "every wait of the readiness proof is cut to what is left of its timeout (deploy's --proof-timeout): with a gate "
+        "down `--warm-up-timeout-s 2` waited graces of 10 s and 5 s; the failure says the proof's timeout ran out (small)",
+        "proofs/readiness.py",
+        "        ok, value, waited = self.p.poll(get, accept, min(own_s, left_s), interval_s)\n",
+        "        ok, value, waited = self.p.poll(get, accept, own_s, interval_s)\n",
+        ("tests/test_proofs.py::test_readiness_with_a_short_timeout_and_a_gate_down_ends_within_it_and_names_the_wait_"
+         "that_ran_out",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
