@@ -6546,6 +6546,15 @@ MUTATIONS: list[Mutation] = [
         "        ok, value, waited = self.p.poll(get, accept, own_s, interval_s)\n",
         ("tests/test_proofs.py::test_readiness_with_a_short_timeout_and_a_gate_down_ends_within_it_and_names_the_wait_"
          "that_ran_out",)),
+    Mutation(
+        "gate_queue_depth_limits_the_batch",
+        "overload_queue_depth bounds the proposals waiting behind the batch being taken, not the batch: a depth of 8 "
+        "shed 52 of 60 proposals read together that one batch (64) decides (small)",
+        "actors/runtime.py",
+        "            if len(backlog) >= shedding.max_depth + max_batch:  # the batch taken below waits for nothing\n",
+        "            if len(backlog) >= shedding.max_depth:\n",
+        ("tests/test_gate_deadlines.py::test_a_queue_depth_below_the_batch_does_not_shed_proposals_the_gate_decides_in_"
+         "the_same_batch",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
