@@ -293,7 +293,8 @@ def observer(histogram: Any) -> Callable[[float], None]:
 class Shedding:
     """Explicit overload for a batch-served ROUTER role: requests read off the socket wait in the actor's
     own queue; one that has waited longer than `max_age_s` is answered `reply` before new requests are read
-    (so it never makes one find the queue full), one that finds `max_depth` requests waiting at once; neither
+    (so it never makes one find the queue full), one that finds `max_depth` requests waiting at once behind the
+    batch about to be taken (a depth below the batch limited the batch, not the wait); neither
     is handed to the handler, and `on_shed(n)` counts them."""
 
     max_depth: int
@@ -690,8 +691,9 @@ class Actor:
     def _take_batch(self, role: str, s: zmq.Socket, backlog: deque, shedding: Shedding, max_batch: int,
                     envelopes: list[Frames], bodies: list[Frames], read_at: list[float], ready: bool = False) -> None:
         """Answer overloaded the requests that waited too long (first, so that they never make a new one find
-        the backlog full), read what waits on the socket into the backlog (a request that finds it full is
-        answered overloaded), then take the next batch from its head, with the time each was read. ready: the
+        the backlog full), read what waits on the socket into the backlog (a request that finds max_depth waiting
+        behind the next batch is answered overloaded), then take the next batch from its head, with the time each
+        was read. ready: the
         loop's poll has just found the socket readable (_recv_ready)."""
         shed: list[Frames] = []
         now = time.perf_counter()
@@ -704,7 +706,7 @@ class Actor:
                 break
             ready = False
             envelope, body = _split_envelope(frames)
-            if len(backlog) >= shedding.max_depth:
+            if len(backlog) >= shedding.max_depth + max_batch:  # the batch taken below waits for nothing
                 shed.append(envelope)
             else:
                 backlog.append((envelope, body, now))

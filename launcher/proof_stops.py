@@ -4,7 +4,7 @@ A proof writes the record before it stops a program and removes the program from
 proof killed in between (SIGKILL reaches no `finally`) leaves the record: `clustergate status` names the programs and
 the proof, the next proof starts them again before it begins, and `up`, which starts every program stopped by hand,
 removes it. The proof is named by its pid and the process's start time (/proc), so a pid used again by another
-process does not pass for the proof.
+process does not pass for the proof, and a record without a start time is taken as an ended proof's.
 
 One proof at a time runs on a home (hold): two at once would each stop programs under the other's checks, and the
 second's record would replace the first's, which a SIGKILL then left stopped with nothing naming them.
@@ -105,12 +105,14 @@ def release(run: Path, programs: list[str]) -> None:
 
 
 def left_by_ended_proof(run: Path) -> ProofStops | None:
-    """The record of a proof that no longer runs (killed before it started its programs again), else None."""
+    """The record of a proof that no longer runs (killed before it started its programs again), else None. A record
+    without a start time is an ended proof's: every proof records its own, and a live pid alone may be another
+    process's."""
     held = read(run)
     if held is None:
         return None
     now = _start_ticks(held.pid)
-    return None if now is not None and (held.started is None or now == held.started) else held
+    return None if now is not None and now == held.started else held
 
 
 def still_stopped(left: ProofStops, infos: list[dict[str, Any]]) -> list[str]:

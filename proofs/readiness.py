@@ -17,6 +17,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -59,9 +60,29 @@ def warm_up_timeout_s(args: argparse.Namespace) -> float:
     return WARM_UP_TIMEOUT_S if given is None else given
 
 
+class Waits:
+    """Every wait of the proof within its timeout: a wait's own grace is cut to what is left of it, and a wait that
+    ran out says whether the timeout or its own grace did (`deploy --proof-timeout 2` waited graces of 10 s)."""
+
+    def __init__(self, p: Proof, timeout_s: float):
+        self.p, self.timeout_s, self.until = p, timeout_s, time.monotonic() + timeout_s
+
+    def poll(self, get: Callable[[], Any], accept: Callable[[Any], bool], own_s: float,
+             interval_s: float = 0.1) -> tuple[bool, Any, float, str]:
+        """Proof.poll for at most own_s and what is left of the timeout; (accepted, last value, seconds waited, which
+        wait ran out: "" when accepted)."""
+        left_s = max(0.0, self.until - time.monotonic())
+        ok, value, waited = self.p.poll(get, accept, min(own_s, left_s), interval_s)
+        if ok:
+            return ok, value, waited, ""
+        if left_s < own_s:
+            return ok, value, waited, f"the proof's timeout ({self.timeout_s:g} s) ran out in this wait, after {waited:.1f} s"
+        return ok, value, waited, f"this wait's own {own_s:g} s ran out"
+
+
 def prove(p: Proof, args: argparse.Namespace) -> None:
     warm_up_s = warm_up_timeout_s(args)
-    warm_up_until = time.monotonic() + warm_up_s
+    waits = Waits(p, warm_up_s)
     # No proposal before every gate takes K from the cluster: one decided on the proxy during a fresh start's warm-up
     # counts in p26_cluster_fallback_total. Bounded by the warm-up timeout (shared with the checks below); a gate whose
     # metrics do not answer is not waited for, its probe below says whether it answers.
@@ -70,8 +91,9 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
            lambda warming_stopped: warming_stopped[0] == {} or warming_stopped[1] != {}, warm_up_s, 0.2)
     # First, so that it is reported even when a host is unreachable and a later requirement stops the proof.
     gates = list(p.gate_clients)
-    ok, silent, _ = p.poll(lambda: silent_gates(p), lambda s: s == {}, STARTING_GRACE_S + 5, 0.3)
-    p.check("every gate answers", ok, f"{len(gates)} gates: {', '.join(gates)}" if ok else {"not answering": silent})
+    ok, silent, _, ran_out = waits.poll(lambda: silent_gates(p), lambda s: s == {}, STARTING_GRACE_S + 5, 0.3)
+    p.check("every gate answers", ok, f"{len(gates)} gates: {', '.join(gates)}" if ok else {"not answering": silent},
+            ran_out)
     if p.topo.hosts:
         # Several hosts, each its own supervisord: every program is asked where it runs, through its
         # metrics endpoint (the readiness gauge) or, for the managed Redis, a PING.
@@ -82,14 +104,15 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
                     for host, info in collect_all_hosts(p.topo).items() for row in info["programs"]
                     if not row["ready"]}
 
-        ok, missing, _ = p.poll(not_ready_anywhere, lambda m: m == {}, STARTING_GRACE_S + 5, 0.3)
+        ok, missing, _, ran_out = waits.poll(not_ready_anywhere, lambda m: m == {}, STARTING_GRACE_S + 5, 0.3)
         p.require("every program ready on its host", ok,
-                  missing or f"{len(p.topo.actors) + len(redis_program_names(p.topo))} programs on {len(p.topo.hosts)} hosts")
+                  missing or f"{len(p.topo.actors) + len(redis_program_names(p.topo))} programs on {len(p.topo.hosts)} hosts",
+                  ran_out)
     else:
         # A program just (re)started is STARTING for supervisord's startsecs; give it that long, no more.
-        ok, missing, _ = p.poll(p.programs_not_running, lambda m: m == {}, STARTING_GRACE_S, 0.2)
+        ok, missing, _, ran_out = waits.poll(p.programs_not_running, lambda m: m == {}, STARTING_GRACE_S, 0.2)
         p.require("every program RUNNING", ok,
-                  missing or f"{len(p.topo.actors) + len(redis_program_names(p.topo))} programs RUNNING")
+                  missing or f"{len(p.topo.actors) + len(redis_program_names(p.topo))} programs RUNNING", ran_out)
 
     def unreachable() -> list[str]:
         out = []
@@ -102,33 +125,34 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
 
     # supervisord calls a program RUNNING one second after it starts, perhaps before the actor serves its metrics
     # (its imports take longer on a loaded machine): right after `supervisorctl restart all`, give it as long as a gate.
-    ok, silent, waited = p.poll(unreachable, lambda u: u == [], STARTING_GRACE_S + 5, 0.3)
+    ok, silent, waited, ran_out = waits.poll(unreachable, lambda u: u == [], STARTING_GRACE_S + 5, 0.3)
     p.require("every metrics endpoint answers", ok, silent or f"{len(p.topo.actors)} endpoints",
-              f"after {waited:.1f} s" if waited >= 0.3 else "")
+              ran_out or (f"after {waited:.1f} s" if waited >= 0.3 else ""))
 
-    ok, value, waited = p.poll(lambda: p.metric("correlator", "p27_corr_ready"), lambda v: v == 1.0,
-                               max(0.0, warm_up_until - time.monotonic()))
-    p.require("p27_corr_ready is 1", ok, value, f"after {waited:.1f} s")
+    ok, value, waited, ran_out = waits.poll(lambda: p.metric("correlator", "p27_corr_ready"), lambda v: v == 1.0,
+                                            warm_up_s)
+    p.require("p27_corr_ready is 1", ok, value, ran_out or f"after {waited:.1f} s")
 
     freshness = p.freshness_s
-    ok, age, _ = p.poll(p.cluster_state_age_s, lambda a: a is not None and 0 <= a <= freshness,
-                        max(0.0, warm_up_until - time.monotonic()))
+    ok, age, _, ran_out = waits.poll(p.cluster_state_age_s, lambda a: a is not None and 0 <= a <= freshness, warm_up_s)
     p.require("cluster_state is fresh", ok, None if age is None else (round(age, 2) if isinstance(age, float) else age),
-              f"age in seconds, window {freshness:g} s")
+              f"age in seconds, window {freshness:g} s" + (f"; {ran_out}" if ran_out else ""))
 
     # The gate sees Redis through a cache refreshed every state_refresh_ms: a state that appeared a
     # moment ago may not be in it yet. HOLD probes (no permit, no cooldown) wait for that.
     def probe_k_source() -> str | None:
         return p.propose("HOLD").get("decision", {}).get("k_source")
 
-    ok, source, waited = p.poll(probe_k_source, lambda v: v == "cluster", CACHE_GRACE_S, 0.05)
-    p.check("the gate sees the cluster state", ok, source, f"HOLD probe after {waited:.2f} s")
+    ok, source, waited, ran_out = waits.poll(probe_k_source, lambda v: v == "cluster", CACHE_GRACE_S, 0.05)
+    p.check("the gate sees the cluster state", ok, source, f"HOLD probe after {waited:.2f} s" + (f"; {ran_out}" if ran_out else ""))
     if len(gates) > 1:
         def k_sources() -> dict[str, str | None]:
             return {g: r.get("decision", {}).get("k_source") for g, r in p.propose_to_each_gate("HOLD").items()}
 
-        ok, sources, waited = p.poll(k_sources, lambda s: set(s.values()) == {"cluster"}, CACHE_GRACE_S, 0.05)
-        p.check("every gate sees the cluster state", ok, sources, f"HOLD probe to each gate after {waited:.2f} s")
+        ok, sources, waited, ran_out = waits.poll(k_sources, lambda s: set(s.values()) == {"cluster"}, CACHE_GRACE_S,
+                                                  0.05)
+        p.check("every gate sees the cluster state", ok, sources,
+                f"HOLD probe to each gate after {waited:.2f} s" + (f"; {ran_out}" if ran_out else ""))
 
     held = [s for s in p.topo.symbols if p.redis.exists(keys.position_snapshot(s, p.topo.positions.key_pattern))]
     symbol = held[0] if held else p.topo.symbols[0]

@@ -968,30 +968,29 @@ def test_a_deadline_in_epoch_microseconds_is_refused_naming_the_unit_not_taken_a
     assert reply["status"] == "ok" and reply["decision"]["permit"], reply
 
 
-def test_a_dealer_matches_every_reply_overloaded_included_by_its_own_id_frame_though_replies_come_out_of_order(
-        tmp_path, redis_server) -> None:
-    """docs/proposal-api.md told DEALER clients to send [b"", request]: with several in flight they could not tell
-    which proposal an `overloaded` reply (no plan_id) was for, and replies do not come back in order (the shed ones
-    go out first; seen: 45 of 50 proposals sent while the gate was stopped shed, answered before the first 5 were
-    decided). An id frame before the empty one comes back with the reply."""
+def sent_together_to_a_stopped_gate(tmp_path, redis_server, depth: int, count: int
+                                    ) -> tuple[dict[bytes, str], dict[bytes, dict], list[bytes]]:
+    """`count` HOLD proposals sent from one DEALER (id frame b"0", b"1", ...) to a gate with overload_queue_depth
+    `depth` stopped (SIGSTOP) while they come, so that it reads them all in one turn: (plan_id by id, reply by id,
+    the ids in the order their replies came)."""
     r = redis_server.client()
     write_book(r)
     system = P26(tmp_path / "p26", redis_server.url,
-                 gate_settings={"overload_queue_depth": 5, "overload_queue_age_ms": 10_000}).start()
+                 gate_settings={"overload_queue_depth": depth, "overload_queue_age_ms": 10_000}).start()
     sock = zmq.Context.instance().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.connect(system.endpoint)
-    plans = {str(n).encode(): new_plan() for n in range(50)}
+    plans = {str(n).encode(): new_plan() for n in range(count)}
     got: dict[bytes, dict] = {}
+    order = []
     try:
-        os.kill(system.gate.proc.pid, signal.SIGSTOP)  # all 50 wait together: the gate reads them in one turn
+        os.kill(system.gate.proc.pid, signal.SIGSTOP)
         try:
             for request_id, plan in plans.items():
                 sock.send_multipart([request_id, b"", body(plan, "BTCUSDT", "HOLD", None)])
             time.sleep(0.3)  # a fault's length: libzmq moves them into the stopped gate's socket buffers
         finally:
             os.kill(system.gate.proc.pid, signal.SIGCONT)
-        order = []
         while len(got) < len(plans) and sock.poll(5000 * DEADLINE_SCALE):
             request_id, empty, reply = sock.recv_multipart()
             assert empty == b"" and request_id in plans and request_id not in got, (request_id, empty)
@@ -1001,12 +1000,34 @@ def test_a_dealer_matches_every_reply_overloaded_included_by_its_own_id_frame_th
         sock.close(linger=0)
         system.stop()
     assert len(got) == len(plans)
+    return plans, got, order
+
+
+def test_a_dealer_matches_every_reply_overloaded_included_by_its_own_id_frame_though_replies_come_out_of_order(
+        tmp_path, redis_server) -> None:
+    """docs/proposal-api.md told DEALER clients to send [b"", request]: with several in flight they could not tell
+    which proposal an `overloaded` reply (no plan_id) was for, and replies do not come back in order (the shed ones
+    go out first; seen: 45 of 50 proposals sent while the gate was stopped shed, answered before the first 5 were
+    decided). An id frame before the empty one comes back with the reply."""
+    # 100: past the depth (5) and the batch (64), so that some are shed
+    plans, got, order = sent_together_to_a_stopped_gate(tmp_path, redis_server, 5, 100)
     shed = [rid for rid, reply in got.items() if reply.get("reason") == "overloaded"]
     assert shed and all("plan_id" not in got[rid] for rid in shed), got
     for request_id, reply in got.items():
         if reply["status"] == "ok":
             assert reply["decision"]["plan_id"] == plans[request_id], (request_id, reply)
     assert order != sorted(order, key=int), "the replies came back in the requests' order: nothing to match"
+
+
+def test_a_queue_depth_below_the_batch_does_not_shed_proposals_the_gate_decides_in_the_same_batch(
+        tmp_path, redis_server) -> None:
+    """overload_queue_depth counted the proposals read in a turn towards the depth before the batch was taken from
+    them: with a depth of 8, 60 proposals read together (the gate stopped while they came) were 8 decided and 52
+    answered overloaded, though the gate decides up to 64 in one batch and none of them would have waited. The depth
+    bounds the proposals that wait behind the batch being taken, not the batch."""
+    plans, got, _ = sent_together_to_a_stopped_gate(tmp_path, redis_server, 8, 60)
+    shed = sorted(int(rid) for rid, reply in got.items() if reply.get("reason") == "overloaded")
+    assert shed == [], f"{len(shed)} of {len(plans)} answered overloaded: {shed}"
 
 
 def test_proposals_that_waited_past_the_queue_age_do_not_make_fresh_ones_find_the_queue_full(

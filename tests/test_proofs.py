@@ -673,6 +673,46 @@ def test_up_starts_what_a_killed_fallback_proof_left_stopped_and_status_no_longe
             api.startProcess("clusterer", True)
 
 
+def test_a_proof_record_naming_a_live_pid_but_no_start_time_is_an_ended_proofs_and_up_forgets_it(
+        demo_system: Path) -> None:
+    """A record naming a live pid (here this test's) but no start time passed for a running proof for ever: `up` never
+    removed it and status never named what it left stopped. A pid alone cannot prove the proof still runs (pids are
+    used again), and every proof records its own start time: a record without one is an ended proof's."""
+    api = Supervisor(Home(demo_system)).api
+    record = demo_system / "run" / "proof-stopped.json"
+    record.write_text(json.dumps({"proof": "fallback", "pid": os.getpid(), "programs": ["state_writer"]}))
+    api.stopProcess("state_writer", True)
+    try:
+        said = json.loads(clustergate("status", "--home", str(demo_system), "--json").stdout)
+        assert (said["left_stopped_by_proof"] or {}).get("programs") == ["state_writer"], said["left_stopped_by_proof"]
+        up = clustergate("up", str(demo_system.parent / "demo.yaml"), "--home", str(demo_system))
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert not record.exists() and api.getProcessInfo("state_writer")["statename"] == "RUNNING"
+    finally:
+        record.unlink(missing_ok=True)
+        if api.getProcessInfo("state_writer")["statename"] != "RUNNING":
+            api.startProcess("state_writer", True)
+
+
+def test_readiness_with_a_short_timeout_and_a_gate_down_ends_within_it_and_names_the_wait_that_ran_out(
+        demo_system: Path) -> None:
+    """`deploy --proof-timeout 2` (readiness's --warm-up-timeout-s 2) with a gate down still waited the proof's own
+    start-up graces, 10 s for the gates to answer then 5 s for every program RUNNING, whatever the timeout said. Every
+    wait is cut to what is left of the timeout, and the failure says the proof's timeout ran out in that wait."""
+    api = Supervisor(Home(demo_system)).api
+    api.stopProcess("gate", True)
+    try:
+        start = time.monotonic()
+        result = run_proof(demo_system, "readiness", "--warm-up-timeout-s", "2")
+        took_s = time.monotonic() - start
+    finally:
+        api.startProcess("gate", True)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert took_s < 9, f"{took_s:.1f} s\n{result.stdout}"  # the 2 s, one gate probe (its retries: 3 s), start-up
+    failed = next(x for x in result.stdout.splitlines() if x.startswith("FAIL  every program RUNNING"))
+    assert "the proof's timeout (2 s) ran out" in failed, result.stdout
+
+
 def _cmdline(proc: Path) -> bytes:
     try:
         return (proc / "cmdline").read_bytes()

@@ -2443,8 +2443,8 @@ MUTATIONS: list[Mutation] = [
         "readiness_proof_takes_a_starting_actor_for_a_dead_endpoint",
         "the readiness proof gives a metrics endpoint the start grace (RUNNING comes before the actor serves)",
         "proofs/readiness.py",
-        "    ok, silent, waited = p.poll(unreachable, lambda u: u == [], STARTING_GRACE_S + 5, 0.3)\n",
-        "    ok, silent, waited = p.poll(unreachable, lambda u: u == [], 0, 0.3)\n",
+        "    ok, silent, waited, ran_out = waits.poll(unreachable, lambda u: u == [], STARTING_GRACE_S + 5, 0.3)\n",
+        "    ok, silent, waited, ran_out = waits.poll(unreachable, lambda u: u == [], 0, 0.3)\n",
         ("tests/test_proofs.py::test_readiness_proof_waits_for_a_metrics_endpoint_that_answers_within_the_start_grace",)),
     Mutation(
         "propose_sends_a_non_finite_option",
@@ -6528,6 +6528,33 @@ MUTATIONS: list[Mutation] = [
         "        known = True\n",
         ("tests/test_status_degraded.py::test_status_on_the_exec_host_takes_no_start_on_the_market_host_for_a_warm_up",
          "tests/test_status_degraded.py::test_a_correlator_in_a_crash_loop_going_ready_anew_is_no_warm_up")),
+    Mutation(
+        "proof_record_without_start_time_runs_for_ever",
+        "a proof record naming a live pid but no start time is an ended proof's: status names what it left stopped and "
+        "`up` removes it (a pid alone may be another process's) (small)",
+        "launcher/proof_stops.py",
+        "    return None if now is not None and now == held.started else held\n",
+        "    return None if now is not None and (held.started is None or now == held.started) else held\n",
+        ("tests/test_proofs.py::test_a_proof_record_naming_a_live_pid_but_no_start_time_is_an_ended_proofs_and_up_"
+         "forgets_it",)),
+    Mutation(
+        "readiness_proof_waits_its_graces_past_its_timeout",
+        "every wait of the readiness proof is cut to what is left of its timeout (deploy's --proof-timeout): with a gate "
+        "down `--warm-up-timeout-s 2` waited graces of 10 s and 5 s; the failure says the proof's timeout ran out (small)",
+        "proofs/readiness.py",
+        "        ok, value, waited = self.p.poll(get, accept, min(own_s, left_s), interval_s)\n",
+        "        ok, value, waited = self.p.poll(get, accept, own_s, interval_s)\n",
+        ("tests/test_proofs.py::test_readiness_with_a_short_timeout_and_a_gate_down_ends_within_it_and_names_the_wait_"
+         "that_ran_out",)),
+    Mutation(
+        "gate_queue_depth_limits_the_batch",
+        "overload_queue_depth bounds the proposals waiting behind the batch being taken, not the batch: a depth of 8 "
+        "shed 52 of 60 proposals read together that one batch (64) decides (small)",
+        "actors/runtime.py",
+        "            if len(backlog) >= shedding.max_depth + max_batch:  # the batch taken below waits for nothing\n",
+        "            if len(backlog) >= shedding.max_depth:\n",
+        ("tests/test_gate_deadlines.py::test_a_queue_depth_below_the_batch_does_not_shed_proposals_the_gate_decides_in_"
+         "the_same_batch",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
