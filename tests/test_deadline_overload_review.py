@@ -103,12 +103,14 @@ class DeadlineNotingClient(GateClient):
 
 
 REVIEW_SKEW_MS = 20
+CLIENTS, CALLS = 72, 10
 
 
 def test_gateclients_overloading_a_real_gate_get_answers_within_their_deadlines_and_the_counters_add_up(
         tmp_path, redis_server) -> None:
-    """24 GateClients (REQ, 150 ms attempts, 3 retries) each send 30 proposals one after another to a gate whose
-    queue holds 16 and ages out at 60 ms, its permit issuer stopped 400 ms part way (timeouts, then a rush that
+    """72 GateClients (REQ, 150 ms attempts, 3 retries) each send 10 proposals one after another to a gate whose
+    queue holds 16 behind the batch it takes next (up to 64: more clients than that, else none ever waits) and ages
+    out at 60 ms, its permit issuer stopped 400 ms part way (timeouts, then a rush that
     finds the queue full). Each call ends with a decision, `overloaded`, `expired` or GateUnavailable; a call that
     ends `expired` has nothing recorded (else it would say nothing was decided while a permit exists); every record
     landed by its plan's last attempt's deadline less the skew (a stream id is Redis's time of the write); a plan
@@ -120,7 +122,7 @@ def test_gateclients_overloading_a_real_gate_get_answers_within_their_deadlines_
                  gate_settings={"deadline_skew_ms": REVIEW_SKEW_MS, "overload_queue_depth": 16,
                                 "overload_queue_age_ms": 60, "permit_timeout_ms": 400}).start()
     issuer_port = system.data["actors"]["permit_issuer"]["metrics_port"]
-    clients = [DeadlineNotingClient(system.endpoint, timeout_ms=150, retries=3) for _ in range(24)]
+    clients = [DeadlineNotingClient(system.endpoint, timeout_ms=150, retries=3) for _ in range(CLIENTS)]
     ends: dict[str, str] = {}
     replies: dict[str, dict] = {}
     lock = threading.Lock()
@@ -128,7 +130,7 @@ def test_gateclients_overloading_a_real_gate_get_answers_within_their_deadlines_
 
     def run(n: int, client: DeadlineNotingClient) -> None:
         started.wait()
-        for i in range(30):
+        for i in range(CALLS):
             plan = f"rev-{n}-{i}-{new_plan()[:8]}"
             symbol, action = ("ETHUSDT", "BTCUSDT", "SOLUSDT")[i % 3], ("HOLD", "PARTIAL_25", "PARTIAL_50")[(i + n) % 3]
             try:
@@ -162,7 +164,7 @@ def test_gateclients_overloading_a_real_gate_get_answers_within_their_deadlines_
         system.stop()
     kinds = {k: sum(1 for e in ends.values() if e == k) for k in set(ends.values())}
     print(kinds)
-    assert len(ends) == 24 * 30 and set(kinds) <= {"ok", "overloaded", "expired", "unavailable"}, kinds
+    assert len(ends) == CLIENTS * CALLS and set(kinds) <= {"ok", "overloaded", "expired", "unavailable"}, kinds
     deadlines = {plan: ds for c in clients for plan, ds in c.deadlines.items()}
     written: dict[str, int] = {}
     for entry_id, fields in r.xrange(keys.GATE_STREAM):

@@ -20,6 +20,7 @@ import zmq
 from launcher import keys
 from actors.gate import expired_detail, issuer_deadline_s
 from actors.permit_issuer import script_deadline_ms
+from actors.runtime import REQUEST_DRAIN
 from helpers import DEADLINE_SCALE, PYTHON, REPO, RedisServer, TcpProxy, free_port, scrape, wait_for, write_topology
 from launcher.client import GateClient, GateUnavailable
 from test_gate_service import P26, issuer_item, issuer_request, write_book
@@ -487,11 +488,12 @@ GATE_STOPPED_S = 0.25
 
 def stop_the_gate_a_while(pid: int, total: int) -> Callable[[Callable[[], int]], None]:
     """For offer(meanwhile=): once a quarter of the `total` proposals are sent, SIGSTOP the gate for
-    GATE_STOPPED_S and until over 2 x OVERLOAD_QUEUE_DEPTH more are sent, then SIGCONT it. Any proposal it had
+    GATE_STOPPED_S and until over 2 x OVERLOAD_QUEUE_DEPTH + REQUEST_DRAIN more are sent (the gate keeps a batch
+    and OVERLOAD_QUEUE_DEPTH waiting behind it), then SIGCONT it. Any proposal it had
     read before the stop waits past the queue age, and those sent meanwhile are read in a rush that finds the
     queue full: they are answered overloaded, however fast the clients and the gate turned out to be (seen
     shedding with the clients offering 0.3 x capacity)."""
-    more = 2 * OVERLOAD_QUEUE_DEPTH + 1
+    more = 2 * OVERLOAD_QUEUE_DEPTH + REQUEST_DRAIN + 1
     assert total >= 4 * more, (total, more)
 
     def stall(sent: Callable[[], int]) -> None:
