@@ -54,8 +54,8 @@ from actors.policy import (ACTIONS, FAIL_CLOSED_REASONS, HOLD, PERMIT_UNAVAILABL
                            Proposal, usable_plan_id, validate_proposal, with_plan_id)
 from actors.freshness import cluster_state_time_s
 from actors.snapshots import SNAPSHOT_FUTURE_SKEW_S
-from actors.wire import (decode_internal, encode, encode_finite, encode_internal, error_envelope, issuer_key,
-                         issuer_reply_key, signed_issuer_request, verified_issuer_request)
+from actors.wire import (INTERNAL_ERROR, decode_internal, encode, encode_finite, encode_internal, error_envelope,
+                         issuer_key, issuer_reply_key, signed_issuer_request, verified_issuer_request)
 from launcher.topology import GateSettings
 
 
@@ -523,9 +523,6 @@ def fault_decision(proposal: Proposal, reason: str, now: float, detail: str = OU
     record["recorded"] = False
     record["detail"] = detail
     return record
-
-
-INTERNAL_ERROR = "internal_error"
 
 
 @dataclass(frozen=True, slots=True)

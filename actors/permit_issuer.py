@@ -37,8 +37,8 @@ from prometheus_client import Counter, Gauge, Histogram
 from launcher import keys
 from actors.resp import RedisUnavailable, ReplyError, RespClient, Script, encode_commands
 from actors.runtime import Actor, adder, main, observer
-from actors.wire import (decode_internal, encode, encode_internal, error_envelope, issuer_key, issuer_reply_key,
-                         ok_envelope, recorded_form, signed_issuer_request, verified_issuer_request)
+from actors.wire import (INTERNAL_ERROR, decode_internal, encode, encode_internal, error_envelope, issuer_key,
+                         issuer_reply_key, ok_envelope, recorded_form, signed_issuer_request, verified_issuer_request)
 from launcher.topology import WAIT_LATE_MS, PermitIssuerSettings, RedisConfig
 
 # SPEC's stream fields, plus K and where K came from.
@@ -560,8 +560,8 @@ class PermitIssuer(Actor):
                 try:  # each item's reply is its own: a failure here never reaches the others of the batch
                     result, envelope, permit_issued = outcome(decision, stored, reply, compact)
                 except Exception as exc:
-                    result, permit_issued = "internal_error", False
-                    envelope = encode(error_envelope("internal_error", (
+                    result, permit_issued = INTERNAL_ERROR, False
+                    envelope = encode(error_envelope(INTERNAL_ERROR, (
                         f"outcome unknown: the script ran but its reply could not be read ({type(exc).__name__})")))
                 if type(reply) is list and reply and reply[0] == "clock_went_back":
                     self.clock_went_back(reply[1])

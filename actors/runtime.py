@@ -39,7 +39,7 @@ from prometheus_client import Counter, Gauge, make_wsgi_app
 from prometheus_client.values import MutexValue
 from zmq.backend import Socket as _CompiledSocket, zmq_poll as _zmq_poll
 
-from actors.wire import encode, error_envelope
+from actors.wire import INTERNAL_ERROR, encode, error_envelope
 from launcher.curve import SocketKeys, socket_keys
 from launcher.endpoints import endpoint_problem_now, low_port_hint
 from launcher.parent_death import die_with_parent
@@ -566,7 +566,7 @@ class Actor:
                 except Exception as exc:  # the reply must still go out
                     self._errors_handler.inc()
                     self.log.error("handler_error", socket=role, error=repr(exc), trace=traceback.format_exc(limit=3))
-                    reply = error_envelope("internal_error", f"{type(exc).__name__}: {exc}")
+                    reply = error_envelope(INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
                 try:
                     frame = reply if type(reply) is bytes else self.encode_reply(reply)
                 except (TypeError, ValueError) as exc:
@@ -642,7 +642,7 @@ class Actor:
         """The internal_error envelope for a reply JSON cannot encode (counted and logged as a handler error)."""
         self._errors_handler.inc()
         self.log.error("handler_error", socket=role, error=f"unencodable reply: {exc!r}")
-        return encode(error_envelope("internal_error", f"the reply could not be encoded: {type(exc).__name__}: {exc}"))
+        return encode(error_envelope(INTERNAL_ERROR, f"the reply could not be encoded: {type(exc).__name__}: {exc}"))
 
     def _reply_dropped(self, role: str, exc: zmq.ZMQError) -> None:
         """Count and log a reply a ROUTER could not send (log_throttled: `dropped=` the drops each line counts)."""
@@ -770,7 +770,7 @@ class Actor:
         except Exception as exc:  # the replies must still go out
             self._errors_handler.inc()
             self.log.error("handler_error", socket=role, error=repr(exc), trace=traceback.format_exc(limit=3))
-            return error_envelope("internal_error", f"{type(exc).__name__}: {exc}")
+            return error_envelope(INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
 
     # ----------------------------------------------------------------- timers
 

@@ -139,6 +139,9 @@ def ok_envelope(**body: Any) -> dict[str, Any]:
     return {"status": "ok", **body}
 
 
+INTERNAL_ERROR = "internal_error"  # the reason of an error raised while handling a request: its outcome is unknown
+
+
 def error_envelope(reason: str, detail: str = "") -> dict[str, Any]:
     return {"status": "error", "reason": reason, "detail": detail}
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from launcher.terminal_text import printable
+
 FILE = "proof-stopped.json"
 LOCK = "proof.lock"  # flock'ed by the proof that runs on the home; it names that proof
 
@@ -53,12 +55,8 @@ def _start_ticks(pid: int) -> str | None:
     return None if fields[0] in ("Z", "X") else fields[19]
 
 
+PROOF_NAME_MAX_CHARS = 40  # of a proof's name as a record or lock file gives it
 MAX_BYTES = 64 * 1024  # a record past this is no proof's (a few program names)
-
-
-def printable(text: str, limit: int = 40) -> str:
-    """text without its control characters (escape sequences that would reach a terminal), at most limit of them."""
-    return "".join(c for c in text if c.isprintable())[:limit]
 
 
 def read(run: Path) -> ProofStops | None:
@@ -71,7 +69,8 @@ def read(run: Path) -> ProofStops | None:
             return None
         data = json.loads(text)
         started, at = data.get("started"), data.get("at")
-        return ProofStops(printable(str(data["proof"])), int(data["pid"]), None if started is None else str(started),
+        return ProofStops(printable(str(data["proof"]), PROOF_NAME_MAX_CHARS), int(data["pid"]),
+                          None if started is None else str(started),
                           tuple(str(name) for name in data["programs"]), None if at is None else float(at))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
@@ -158,4 +157,4 @@ def _holder(text: bytes) -> str:
         proof, pid = str(data["proof"]), int(data["pid"])
     except (ValueError, KeyError, TypeError):
         return "another proof"
-    return f"the {printable(proof)} proof (pid {pid})"
+    return f"the {printable(proof, PROOF_NAME_MAX_CHARS)} proof (pid {pid})"

@@ -36,6 +36,7 @@ from launcher.endpoints import endpoint_problem_now, holder_pids, split_tcp
 from launcher.exits import Exits, as_json, describe, process_environ, unexpected_exits
 from launcher.redis_binary import INSTALL_HINT, binary_problem, find_redis_server
 from launcher.schema import SchemaError
+from launcher.terminal_text import HOLDER_MAX_CHARS, printable
 from launcher.topology import (EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, ClustersConfig, PermitIssuerSettings, Topology,
                                endpoint_port, load_or_report, load_running_copy)
 
@@ -1546,15 +1547,6 @@ def _up_under_locks(args: argparse.Namespace, topo: Topology, home: Home, lock: 
         return 130
     finally:
         release_claims(claims)
-
-
-HOLDER_MAX_CHARS = 400  # of the text a lock's holder names itself with (a deploy, in its locks)
-
-
-def printable(text: str) -> str:
-    """text as it may reach an operator's terminal: at most HOLDER_MAX_CHARS, each character a terminal would act on
-    (escape, carriage return, bell, ...) shown as `?`."""
-    return "".join(c if c.isprintable() else "?" for c in text[:HOLDER_MAX_CHARS])
 
 
 def lock_holder(fd: int) -> str:

@@ -4472,8 +4472,8 @@ MUTATIONS: list[Mutation] = [
         "deploy_lock_holder_reaches_the_terminal_unfiltered",
         "the text a deploy lock's holder named itself with is shown with control characters replaced and cut short "
         "(s22)",
-        "launcher/supervise.py",
-        "    return \"\".join(c if c.isprintable() else \"?\" for c in text[:HOLDER_MAX_CHARS])\n",
+        "launcher/terminal_text.py",
+        "    return \"\".join(c if c.isprintable() else \"?\" for c in text[:limit])\n",
         "    return text\n",
         ("tests/test_multihost_deploy_attack.py::"
          "test_a_deploy_lock_holder_named_with_control_characters_and_a_huge_line_is_shown_printable_and_short",)),
@@ -6175,7 +6175,7 @@ MUTATIONS: list[Mutation] = [
         "the proof a record names is shown printable and short: no escape sequence from the file reaches a terminal "
         "(revcarry)",
         "launcher/proof_stops.py",
-        "        return ProofStops(printable(str(data[\"proof\"])), int(data[\"pid\"]),",
+        "        return ProofStops(printable(str(data[\"proof\"]), PROOF_NAME_MAX_CHARS), int(data[\"pid\"]),",
         "        return ProofStops(str(data[\"proof\"]), int(data[\"pid\"]),",
         ("tests/test_proofs.py::test_a_proof_record_naming_programs_the_home_does_not_run_and_control_characters_is_"
          "shown_printable_and_short",)),
