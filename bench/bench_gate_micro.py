@@ -73,6 +73,9 @@ def main() -> int:
                         help="the handler and the reply's encode, no socket (the gate's Python alone)")
     parser.add_argument("--instructions", action="store_true",
                         help="the handler's instructions per decision under valgrind's callgrind (machine-independent)")
+    parser.add_argument("--gap-ms", type=float, default=0.0,
+                        help="sleep this long before each proposal (1: the idle a decision comes after at 1,000/s, "
+                             "with caches gone cold; not with --handler-only)")
     parser.add_argument("--no-handler", action="store_true", help=argparse.SUPPRESS)  # --instructions' baseline
     args = parser.parse_args()
     if args.instructions:
@@ -106,6 +109,8 @@ def main() -> int:
         for _ in range(args.rounds):
             spent = 0.0
             for i in range(args.decisions):
+                if args.gap_ms:
+                    time.sleep(args.gap_ms / 1000)  # outside the timed serve call, as the client's send is
                 body = json.dumps({"plan_id": uuid.uuid4().hex, "symbol": symbols[i % len(symbols)],
                                    "action_proposed": ACTIONS[i % 5], "kill_score": 0.5, "r_net": -0.5,
                                    "deadline_ms": (time.time() + 5) * 1000}).encode()
@@ -124,7 +129,8 @@ def main() -> int:
         for role, sock in list(gate.sockets.items()):
             gate._close(role, sock)
         gate.ctx.term()
-    print(f"gate main-thread CPU per decision (serve call only, canned state and issuer): "
+    gap = f", {args.gap_ms:g} ms idle before each" if args.gap_ms else ""
+    print(f"gate main-thread CPU per decision (serve call only, canned state and issuer{gap}): "
           f"median {statistics.median(per_round):.1f} us, rounds {' '.join(f'{x:.1f}' for x in per_round)}")
     return 0
 
