@@ -173,7 +173,15 @@ def cmd_set(topo: Topology, client: redis.Redis, args: argparse.Namespace) -> in
 
 
 def cmd_clear(topo: Topology, client: redis.Redis, args: argparse.Namespace) -> int:
-    symbol = _check_symbol(topo, args.symbol)
+    """Delete a symbol's snapshot: an allowlisted symbol's, or one `positions list` shows NOT IN SYMBOLS (a symbol
+    outside the allowlist with a snapshot key; with none there it is refused as a typo would be)."""
+    symbol = args.symbol
+    if symbol not in topo.symbols:
+        key = keys.position_snapshot(symbol, topo.positions.key_pattern) if symbol_name_ok(symbol) else None
+        if key is None or not client.delete(key):
+            _check_symbol(topo, symbol)
+        print(f"{key}: cleared ({symbol} is {NOT_ALLOWLISTED.split(':')[0]})")
+        return 0
     key = keys.position_snapshot(symbol, topo.positions.key_pattern)
     removed = client.delete(key)
     print(f"{key}: {'cleared' if removed else 'no snapshot to clear'}")

@@ -246,3 +246,27 @@ def test_a_named_home_where_nothing_was_started_is_said_so_with_what_to_run(tmp_
     assert done.returncode == 2, done.stdout + done.stderr
     assert f"nothing was started in {home}" in done.stderr and f"--home {home}" in done.stderr, done.stderr
     assert "--topology FILE" in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_positions_clear_removes_a_snapshot_listed_not_in_symbols_and_still_refuses_one_that_is_not_there(
+        tmp_path, redis_server):
+    """`positions list` shows a snapshot of a symbol the topology's symbols do not name (NOT IN SYMBOLS: one taken out
+    by an `up`, or never added); `positions clear` refused it as not in the allowlist, so the operator had to reach for
+    redis-cli to remove a row the tool itself listed. It clears such a snapshot, saying it was not in symbols; a symbol
+    with no snapshot outside the allowlist (a typo) is still refused, and so is any text no symbol could be."""
+    topology = write_topology(tmp_path / "topology.yaml", retarget(demo_topology_data(), redis_server.url))
+    client = redis_server.client()
+    client.hset("quantum:position:snapshot:DOGEUSDT", mapping={"position_amt": "5", "mark_price": "0.1", "ts_epoch": "1"})
+    listed = positions(topology, "list")
+    assert "NOT IN SYMBOLS" in listed.stdout, listed.stdout
+
+    cleared = positions(topology, "clear", "DOGEUSDT")
+    assert cleared.returncode == 0, cleared.stderr
+    assert "cleared" in cleared.stdout and "not in the topology's symbols" in cleared.stdout, cleared.stdout
+    assert not client.exists("quantum:position:snapshot:DOGEUSDT")
+
+    again = positions(topology, "clear", "DOGEUSDT")
+    assert again.returncode == 2 and "'DOGEUSDT' is not in the allowlist" in again.stderr, again.stderr
+    client.set("quantum:position:snapshot:doge*", "x")
+    odd = positions(topology, "clear", "doge*")
+    assert odd.returncode == 2 and client.exists("quantum:position:snapshot:doge*"), odd.stderr

@@ -6555,6 +6555,15 @@ MUTATIONS: list[Mutation] = [
         "            if len(backlog) >= shedding.max_depth:\n",
         ("tests/test_gate_deadlines.py::test_a_queue_depth_below_the_batch_does_not_shed_proposals_the_gate_decides_in_"
          "the_same_batch",)),
+    Mutation(
+        "positions_clear_refuses_a_snapshot_not_in_symbols",
+        "positions clear removes a snapshot positions list shows NOT IN SYMBOLS, and still refuses a symbol outside the "
+        "allowlist that has none (s31)",
+        "launcher/positions.py",
+        "        if key is None or not client.delete(key):\n",
+        "        if True:\n",
+        ("tests/test_positions_cli.py::"
+         "test_positions_clear_removes_a_snapshot_listed_not_in_symbols_and_still_refuses_one_that_is_not_there",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
