@@ -176,7 +176,8 @@ def cmd_clear(topo: Topology, client: redis.Redis, args: argparse.Namespace) -> 
     """Delete a symbol's snapshot: an allowlisted symbol's, or one `positions list` shows NOT IN SYMBOLS (a symbol
     outside the allowlist with a snapshot key; with none there it is refused as a typo would be)."""
     symbol = args.symbol
-    if symbol not in topo.symbols:
+    allowlisted = symbol in topo.symbols
+    if not allowlisted:
         key = keys.position_snapshot(symbol, topo.positions.key_pattern) if symbol_name_ok(symbol) else None
         if key is None or not client.delete(key):
             _check_symbol(topo, symbol)
