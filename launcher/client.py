@@ -66,8 +66,9 @@ OVERLOAD_BACKOFF_MAX_MS = 500
 # (1e14 ms, the year 5138) for three thousand years.
 MAX_TIMEOUT_MS = 10 ** 12
 # `clustergate propose`'s exit on an answer with an unknown outcome (is_fault_hold: a decision the gate could not record,
-# or its internal_error): `propose ... && act` must not take it for a policy HOLD (0) nor for a refusal or no answer
-# (1), which it was before (exit 0 on any decision, 1 on internal_error).
+# or its internal_error), also when the call then ended without a final answer (GateUnavailable.unknown_answer):
+# `propose ... && act` must not take it for a policy HOLD (0) nor for a refusal or no answer (1), which it was before
+# (exit 0 on any decision, 1 on internal_error, 1 when a timeout or a late `expired` followed it).
 EXIT_FAULT_HOLD = 3
 MAX_RETRIES = 1000  # a call's budget is (1 + retries) x endpoints x timeout_ms
 
@@ -127,11 +128,15 @@ def _not_an_answer(reply: dict[str, Any], plan_id: str) -> str | None:
 
 
 class GateUnavailable(RuntimeError):
-    """The gate did not answer any attempt. `plan_id`: the proposal's, to retry with (None for a raw request)."""
+    """The call ended without a final answer: outcome unknown. `plan_id`: the proposal's, to retry with (None for a raw
+    request). `unknown_answer`: the last answer of the call whose outcome is unknown (a fault HOLD or internal_error,
+    is_fault_hold) when a gate gave one before the call ended so, else None: a gate answered, and may have recorded a
+    decision, though the call ended in a timeout, a late `expired` or an `overloaded`."""
 
-    def __init__(self, message: str, plan_id: str | None = None):
+    def __init__(self, message: str, plan_id: str | None = None, unknown_answer: dict[str, Any] | None = None):
         super().__init__(message)
         self.plan_id = plan_id
+        self.unknown_answer = unknown_answer
 
 
 def gate_endpoint_problem(endpoint: str) -> str | None:
@@ -286,12 +291,13 @@ class GateClient:
     def request(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.request_raw(json.dumps(body, separators=(",", ":")).encode())
 
-    def _propose_attempts(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _propose_attempts(self, body: dict[str, Any], faults_seen: list[dict[str, Any]]) -> dict[str, Any]:
         """The client rules of docs/ha-gates-and-clients.md (rules 3-9), one server at a time, within the call's
         budget of (1 + retries) x servers x timeout_ms: no attempt or pause lasts past it, and an attempt's
         deadline_ms is when it stops waiting. A timeout, `overloaded`, a fault HOLD or a reply that is not a gate
         envelope moves to the next server; `servers` answers in a row without a decision end the call when all
-        were fault HOLDs (that reply) or all garbage (GateUnavailable), else back off."""
+        were fault HOLDs (that reply) or all garbage (GateUnavailable), else back off. Each fault HOLD (or
+        internal_error) answered is appended to faults_seen."""
         servers = len(self.endpoints)
         budget_ms = self._attempts() * self.timeout_ms
         start = time.monotonic()
@@ -337,10 +343,13 @@ class GateClient:
                 maybe_decided = True
                 streak = faults = garbled = unread = 0
                 if time.monotonic() >= budget_end:
-                    raise GateUnavailable(f"no reply from {self._where()} after {timeouts} attempts of up to "
-                                          f"{self.timeout_ms} ms (the call's budget: {budget_ms} ms)")
+                    what = "no final answer from" if faults_seen else "no reply from"  # a fault HOLD is a reply
+                    raise GateUnavailable(f"{what} {self._where()} after {timeouts} attempts of up to "
+                                          f"{self.timeout_ms} ms timed out (the call's budget: {budget_ms} ms)")
                 continue
             fault = garbage is None and is_fault_hold(reply)
+            if fault:
+                faults_seen.append(reply)  # type: ignore[arg-type]
             expired = garbage is None and is_expired(reply)
             late = expired and maybe_decided
             if garbage is None and not fault and not expired and not is_overloaded(reply):
@@ -410,13 +419,16 @@ class GateClient:
             body["r_net"] = r_net
         if ts_epoch is not None:
             body["ts_epoch"] = ts_epoch
+        faults_seen: list[dict[str, Any]] = []
         try:
-            reply = self._propose_attempts(body)
+            reply = self._propose_attempts(body, faults_seen)
         except GateUnavailable as exc:
-            raise GateUnavailable(f"{exc} (plan_id {plan_id}: retry with the same plan_id)", plan_id) from None
+            raise GateUnavailable(f"{exc}{_after_a_fault(faults_seen)} (plan_id {plan_id}: retry with the same plan_id)",
+                                  plan_id, faults_seen[-1] if faults_seen else None) from None
         except ValueError as exc:  # not the gate's envelope: no usable answer
-            raise GateUnavailable(f"{str(exc)[:160]} is not a gate envelope "
-                                  f"(plan_id {plan_id}: retry with the same plan_id)", plan_id) from None
+            raise GateUnavailable(f"{str(exc)[:160]} is not a gate envelope{_after_a_fault(faults_seen)} "
+                                  f"(plan_id {plan_id}: retry with the same plan_id)", plan_id,
+                                  faults_seen[-1] if faults_seen else None) from None
         except BaseException as exc:  # interrupted while the proposal may be decided
             exc.add_note(f"plan_id {plan_id}: it may have been decided; retry with the same plan_id")
             raise
@@ -612,6 +624,11 @@ def cmd_propose(args: argparse.Namespace) -> int:
     except (GateUnavailable, KeyboardInterrupt, Terminated, zmq.ZMQError) as exc:
         _hold_further_signals(previous, handled)
         print(f"clustergate propose: {str(exc) or 'interrupted'}", file=sys.stderr)
+        if isinstance(exc, GateUnavailable) and exc.unknown_answer is not None:
+            # A gate answered with an unknown outcome (maybe recorded) before the call ran out: not "nothing happened".
+            print(f"clustergate propose: {fault_reason(exc.unknown_answer)} from a gate earlier in this call, then no "
+                  f"final answer: outcome unknown, not a refusal: retry with --plan-id {plan_id}", file=sys.stderr)
+            return EXIT_FAULT_HOLD
         if reply is None:
             print(f"plan_id {plan_id} (it may have been decided: retry with --plan-id {plan_id})", file=sys.stderr)
         else:
@@ -631,6 +648,19 @@ def cmd_propose(args: argparse.Namespace) -> int:
     return 0 if reply["status"] == "ok" else 1
 
 
+def fault_reason(reply: dict[str, Any]) -> str:
+    """What an answer with an unknown outcome (is_fault_hold) is: a fault HOLD's gate_reason, or the error's reason."""
+    decision = _unrecorded_decision(reply)
+    return str(decision.get("gate_reason") if decision is not None else reply.get("reason"))
+
+
+def _after_a_fault(faults_seen: list[dict[str, Any]]) -> str:
+    """The note a call that ended without a final answer gets when a gate answered it with an unknown outcome."""
+    if not faults_seen:
+        return ""
+    return f", after a gate answered {fault_reason(faults_seen[-1])} (outcome unknown: it may have recorded a decision)"
+
+
 def _unrecorded_decision(reply: dict[str, Any]) -> dict[str, Any] | None:
     """The decision of a fault HOLD (`recorded` false: redis_unavailable, permit_unavailable,
     replica_unacknowledged), which `clustergate propose` exits EXIT_FAULT_HOLD on; None for any other reply."""
@@ -641,8 +671,14 @@ def _unrecorded_decision(reply: dict[str, Any]) -> dict[str, Any] | None:
 def register(subparsers: Any) -> None:
     from launcher.supervise import home_option  # the launcher's; GateClient alone does not load it
     from launcher.positions import finite_number, takes_negative_numbers  # a command module too: imported anyway
-    p = takes_negative_numbers(subparsers.add_parser("propose", help="send one exit proposal to the gate and print "
-                                                                     "the decision as JSON"))
+    p = takes_negative_numbers(subparsers.add_parser(
+        "propose", help="send one exit proposal to the gate and print the decision as JSON",
+        description="Send one exit proposal to the gate (failing over between gates) and print the answer as JSON. "
+                    "Exits 0 on a recorded or replayed decision; 1 on a refused proposal or no answer from any gate "
+                    "(it may still have been decided: retry with --plan-id); 2 for bad input, nothing sent; 3, outcome "
+                    "unknown, on a fault HOLD (recorded false) or internal_error, and when the call ended without a "
+                    "final answer after a gate had answered one of those: never act on it, retry with the same "
+                    "--plan-id. docs/proposal-api.md has the details."))
     p.add_argument("--symbol", required=True, help="e.g. ETHUSDT")
     p.add_argument("--action", required=True, choices=ACTIONS, help="the proposed action")
     p.add_argument("--kill-score", type=finite_number, default=0.0, help="in [0, 1] (default 0)")

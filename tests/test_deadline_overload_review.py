@@ -92,9 +92,9 @@ class DeadlineNotingClient(GateClient):
         self.deadlines: dict[str, list[int]] = {}
         self._body: dict | None = None
 
-    def _propose_attempts(self, body: dict) -> dict:
+    def _propose_attempts(self, body: dict, *args) -> dict:
         self._body = body
-        return super()._propose_attempts(body)
+        return super()._propose_attempts(body, *args)
 
     def _socket(self):
         if self._body is not None:

@@ -1248,6 +1248,69 @@ def test_clustergate_propose_exits_3_on_internal_error_naming_the_plan_id_to_ret
         p26.stop()
 
 
+def stand_in_gate(ctx, answers_expired: bool) -> tuple[str, Any]:
+    """A second gate's endpoint (ZeroMQ, in this process): one answering every proposal `expired` at once, as a gate
+    whose clock runs ahead of the client's, or a ROUTER that never answers, as a stalled gate. Returns its endpoint
+    and a stop() that closes it."""
+    import threading
+    import zmq
+    sock = ctx.socket(zmq.REP if answers_expired else zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    port = sock.bind_to_random_port("tcp://127.0.0.1")
+    stop = threading.Event()
+
+    def serve() -> None:
+        try:
+            while not stop.is_set():
+                if answers_expired and sock.poll(50):
+                    plan_id = json.loads(sock.recv())["plan_id"]
+                    sock.send(json.dumps({"status": "error", "reason": "expired", "plan_id": plan_id}).encode())
+                elif not answers_expired:
+                    stop.wait(0.05)
+        finally:
+            sock.close(linger=0)
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+
+    def stopped() -> None:
+        stop.set()
+        thread.join(10)
+    return f"tcp://127.0.0.1:{port}", stopped
+
+
+@pytest.mark.parametrize("second_gate", ["expired", "silent"])
+def test_clustergate_propose_exits_3_when_a_retry_after_internal_error_gets_expired_or_no_answer(
+        tmp_path, redis_server, second_gate):
+    """The gate failed after its issuer recorded the decision (internal_error: outcome unknown); the call went on to
+    the next gate, which answered `expired` or nothing, until the budget ran out. The whole call's outcome is still
+    unknown (the decision and its permit are in Redis): `propose` exits 3 saying to retry with the same --plan-id, not
+    1 (refused or no answer), which `propose ... && act` and operators read as nothing having happened."""
+    import zmq
+    write_book(redis_server.client())
+    p26 = P26(tmp_path / "p26", redis_server.url).start()
+    failing = None
+    ctx = zmq.Context()
+    second, stop_second = stand_in_gate(ctx, answers_expired=second_gate == "expired")
+    try:
+        failing = failing_gate(p26)
+        plan = "fail-" + new_plan()
+        result = run_cli("--symbol", "ETHUSDT", "--action", "PARTIAL_50", "--plan-id", plan,
+                         "--endpoint", p26.endpoint, "--endpoint", second,
+                         "--timeout-ms", str(int(1000 * DEADLINE_SCALE)), "--retries", "0")
+        assert redis_server.client().exists(keys.permit(plan)) == 1  # the first attempt was recorded, with its permit
+        assert result.returncode == 3, (result.returncode, result.stdout, result.stderr)
+        unknown = [line for line in result.stderr.splitlines() if f"retry with --plan-id {plan}" in line]
+        assert unknown and "internal_error" in unknown[0] and "outcome unknown" in unknown[0], result.stderr
+        assert "no reply from any" not in result.stderr, result.stderr  # a gate did answer
+    finally:
+        stop_second()
+        ctx.term()
+        if failing is not None and failing.poll() is None:
+            failing.kill()
+            failing.wait(10)
+        p26.stop()
+
+
 def test_a_batch_run_again_one_by_one_after_a_handler_exception_counts_each_plan_once(tmp_path, redis_server):
     """When the gate's batch handler raises, the runtime runs each request of the batch again alone: every proposal
     of it was counted twice in p26_plans_seen_total (once read in the batch, once alone), so the counter no longer

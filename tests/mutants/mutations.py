@@ -6564,6 +6564,18 @@ MUTATIONS: list[Mutation] = [
         "        if True:\n",
         ("tests/test_positions_cli.py::"
          "test_positions_clear_removes_a_snapshot_listed_not_in_symbols_and_still_refuses_one_that_is_not_there",)),
+    Mutation(
+        "propose_forgets_an_internal_error_its_retries_got_no_answer_after",
+        "a `clustergate propose` call that got internal_error (or a fault HOLD) and then only `expired` or no answer "
+        "from the next gate until its budget ran out exits 3, outcome unknown, naming the --plan-id to retry with, not "
+        "1 as when no gate answered (carry2)",
+        "launcher/client.py",
+        "            if fault:\n                faults_seen.append(reply)  # type: ignore[arg-type]\n",
+        "",
+        ("tests/test_gate_service.py::test_clustergate_propose_exits_3_when_a_retry_after_internal_error_gets_expired_or_"
+         "no_answer[expired]",
+         "tests/test_gate_service.py::test_clustergate_propose_exits_3_when_a_retry_after_internal_error_gets_expired_or_"
+         "no_answer[silent]")),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
