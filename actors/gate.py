@@ -147,7 +147,20 @@ GATE_PERMIT_ISSUERS_NONE_FOR = Gauge("gate_permit_issuers_none_for_seconds",
                                      "of the gate's host and of the host running status say")
 
 
+# p26_stress, p26_heat, p26_concentration, p26_corr_proxy and p26_total_abs_notional while the gate has no usable book
+# (none read yet, no fresh snapshot, Redis unreadable): it fails closed and knows nothing of the book, so NaN, as the
+# permit issuer's Redis memory gauges are while Redis does not answer; 0 read as a flat book, "no stress".
+NO_BOOK_GAUGES = (math.nan,) * 5
+BOOK_GAUGES = (P26_STRESS, P26_HEAT, P26_CONCENTRATION, P26_CORR_PROXY, P26_TOTAL_ABS_NOTIONAL)
+
+
+def set_no_book_gauges() -> None:
+    for gauge, value in zip(BOOK_GAUGES, NO_BOOK_GAUGES):
+        gauge.set(value)
+
+
 def preinitialise_metrics() -> None:
+    set_no_book_gauges()  # no state read yet
     for action in ACTIONS:
         P26_PLANS_SEEN.labels(action_proposed=action)
     for reason in FAIL_CLOSED_REASONS:
@@ -758,12 +771,13 @@ class Gate(Actor):
         self.observe(state, portfolio_metrics(state.positions, state.cluster_stress, self.settings, state.sigmas))
 
     def state_unreadable(self) -> None:
-        """Redis unreadable: not ready, the snapshots last read age with the clock, and K comes from no fresh cluster
-        state (p26_cluster_stress_used 0; it stayed 1 through an outage, every decision a fault HOLD); the next read
-        sets every gauge again."""
+        """Redis unreadable: not ready, the snapshots last read age with the clock, K comes from no fresh cluster
+        state (p26_cluster_stress_used 0; it stayed 1 through an outage, every decision a fault HOLD) and the book's
+        gauges are NaN (no usable book, not the last one read); the next read sets every gauge again."""
         self.set_ready(False)
         self.age_snapshots(time.time())
         P26_CLUSTER_STRESS_USED.set(0)
+        set_no_book_gauges()
         self._last_gauges = self._observed_metrics = None
 
     def age_snapshots(self, now: float) -> None:
@@ -780,6 +794,8 @@ class Gate(Actor):
         self._observed_metrics = metrics
         gauges = (metrics.stress, metrics.heat, metrics.concentration, metrics.corr_proxy,
                   1 if metrics.k_source == "cluster" else 0, len(state.positions), metrics.total_abs_notional)
+        if not state.positions:  # no fresh snapshot: the gate fails closed knowing no book, which 0s show as a flat one
+            gauges = (*NO_BOOK_GAUGES[:4], gauges[4], 0, NO_BOOK_GAUGES[4])
         if gauges != self._last_gauges:  # the gate is their only writer: unchanged values need no set
             self._last_gauges = gauges
             P26_STRESS.set(gauges[0])

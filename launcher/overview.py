@@ -148,10 +148,11 @@ def gate_positions(topo: Topology, name: str, sample: dict[str, float] | None) -
     ages = labelled(sample or {}, "p26_snapshot_age_seconds", "symbol")
     return {"fresh": int(fresh), "dated": len(ages), "oldest_age_s": max(ages.values(), default=None),
             "symbols": len(topo.symbols), "key_pattern": topo.positions.key_pattern,
-            # null past a float's range: status --json prints no Infinity, which is not JSON
+            # null past a float's range, or NaN with no fresh snapshot (no book known): status --json prints no
+            # Infinity or NaN, which are not JSON
             "total_abs_notional": total if math.isfinite(total) else None,
             "stale_after_s": topo.positions.stale_after_s,
-            "ok": (fresh > 0 or not ages) and math.isfinite(total)}
+            "ok": math.isfinite(total) if fresh > 0 else not ages}
 
 
 def positions_line(gate: str, positions: dict[str, Any] | None) -> str | None:

@@ -366,6 +366,42 @@ def test_the_p26_gauges_and_plans_seen_say_what_the_last_decision_saw(clean):
     assert 'p26_snapshot_age_seconds{symbol="SOLUSDT"}' not in m
 
 
+# What the gate knows of the book: NaN while it has none it can use (SPEC prescribes no value when it fails closed).
+BOOK_GAUGES = ("p26_stress", "p26_heat", "p26_concentration", "p26_corr_proxy", "p26_total_abs_notional")
+
+
+def test_the_p26_book_gauges_are_nan_not_0_while_the_gate_has_no_usable_book(tmp_path, redis_server):
+    """With no position snapshot yet, only stale ones, or Redis unreadable, the gate fails closed and knows nothing of
+    the book: its stress, heat, concentration, corr_proxy and total |notional| read NaN (they read 0, a dashboard's "no
+    stress, no exposure"), p26_symbols_with_snapshot 0; the real values once a fresh book is read."""
+    import math
+    p26 = P26(tmp_path / "p26", redis_server.url).start()
+    r = redis_server.client()
+    try:
+        settle(p26, time.time())  # read Redis: no snapshot in it
+        m = p26.metrics()
+        assert m["p26_symbols_with_snapshot"] == 0
+        assert all(math.isnan(m[name]) for name in BOOK_GAUGES), {name: m[name] for name in BOOK_GAUGES}
+        d = decision_of(p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=new_plan()))
+        assert d["gate_reason"] == "fail_closed_portfolio_state", d
+        assert all(math.isnan(p26.metrics()[name]) for name in BOOK_GAUGES)  # the decision's metrics are no book's
+        settle(p26, write_book(r))
+        m = p26.metrics()
+        assert m["p26_total_abs_notional"] == pytest.approx(32000 + 27200 + 6000)
+        assert m["p26_symbols_with_snapshot"] == 3 and 0 < m["p26_stress"] <= 1 and 0 < m["p26_heat"] <= 1
+        settle(p26, write_book(r, now=time.time() - 3600))  # every snapshot stale
+        m = p26.metrics()
+        assert m["p26_symbols_with_snapshot"] == 0
+        assert all(math.isnan(m[name]) for name in BOOK_GAUGES), {name: m[name] for name in BOOK_GAUGES}
+        settle(p26, write_book(r))
+        assert math.isfinite(p26.metrics()["p26_stress"])
+        redis_server.stop()
+        wait_for(lambda: all(math.isnan(p26.metrics()[name]) for name in BOOK_GAUGES), 10,
+                 "the book gauges NaN while Redis is unreadable")
+    finally:
+        p26.stop()
+
+
 # --------------------------------------------------------------------------- bad requests
 
 

@@ -5808,7 +5808,7 @@ MUTATIONS: list[Mutation] = [
         "status names a gate whose position snapshots are all stale (every proposal HOLD fail_closed_portfolio_state) "
         "and exits 1: a desk whose execution layer stopped writing read all ready, exit 0 (rev-book)",
         "launcher/overview.py",
-        "            \"ok\": (fresh > 0 or not ages) and math.isfinite(total)}",
+        "            \"ok\": math.isfinite(total) if fresh > 0 else not ages}",
         "            \"ok\": True}",
         ("tests/test_book_review.py::"
          "test_status_names_a_gate_with_no_fresh_position_snapshot_whose_every_decision_is_a_hold",)),
@@ -6576,6 +6576,22 @@ MUTATIONS: list[Mutation] = [
          "no_answer[expired]",
          "tests/test_gate_service.py::test_clustergate_propose_exits_3_when_a_retry_after_internal_error_gets_expired_or_"
          "no_answer[silent]")),
+    Mutation(
+        "gate_book_gauges_read_0_with_no_fresh_snapshot",
+        "with no fresh position snapshot the gate fails closed knowing no book: p26_stress, p26_heat, "
+        "p26_concentration, p26_corr_proxy and p26_total_abs_notional read NaN, not 0 (a flat book, no stress) (carry2)",
+        "actors/gate.py",
+        "        if not state.positions:  # no fresh snapshot:",
+        "        if False:  # no fresh snapshot:",
+        ("tests/test_gate_service.py::test_the_p26_book_gauges_are_nan_not_0_while_the_gate_has_no_usable_book",)),
+    Mutation(
+        "gate_book_gauges_keep_the_last_read_while_redis_is_unreadable",
+        "while the gate cannot read Redis its book gauges (p26_stress and the like) read NaN, not the last read's "
+        "values shown as current (carry2)",
+        "actors/gate.py",
+        "        P26_CLUSTER_STRESS_USED.set(0)\n        set_no_book_gauges()\n",
+        "        P26_CLUSTER_STRESS_USED.set(0)\n",
+        ("tests/test_gate_service.py::test_the_p26_book_gauges_are_nan_not_0_while_the_gate_has_no_usable_book",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
