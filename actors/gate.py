@@ -111,6 +111,9 @@ P26_CLUSTER_STRESS_USED = Gauge("p26_cluster_stress_used", "1 when K came from f
 P26_SYMBOLS_WITH_SNAPSHOT = Gauge("p26_symbols_with_snapshot", "Allowlisted symbols with a fresh snapshot")
 P26_TOTAL_ABS_NOTIONAL = Gauge("p26_total_abs_notional", "Sum of |notional| over fresh snapshots (USD)")
 P26_SNAPSHOT_AGE = Gauge("p26_snapshot_age_seconds", "Age of the symbol's position snapshot", ["symbol"])
+GATE_SNAPSHOTS_UNDATED = Gauge("gate_position_snapshots_undated",
+                               "Allowlisted symbols whose position snapshot has no usable ts_epoch (missing or not a "
+                               "finite number): not held, and with no p26_snapshot_age_seconds")
 P26_PLANS_SEEN = Counter("p26_plans_seen_total", "Valid proposals received", ["action_proposed"])
 P26_GATE_WRITES = Counter("p26_gate_writes_total", "Decisions recorded on the gate stream")
 P26_DOWNGRADED = Counter("p26_actions_downgraded_total", "Decisions whose final action differs from the proposed one",
@@ -330,12 +333,15 @@ def parse_state(replies: Sequence[Any], symbols: Sequence[str], now: float, stal
     as missing data)."""
     positions: list[Position] = []
     ages: dict[str, float] = {}
+    undated = 0
     for symbol, values in zip(symbols, replies):
         if isinstance(values, ReplyError) or not values:
             continue
         position, age_s = parse_snapshot(symbol, values, now, stale_after_s)
         if age_s is not None:
             ages[symbol] = age_s
+        elif any(value is not None for value in values):  # a snapshot, but no time to date it by: not "none at all"
+            undated += 1
         if position is not None:
             positions.append(position)
     i = len(symbols)
@@ -360,7 +366,8 @@ def parse_state(replies: Sequence[Any], symbols: Sequence[str], now: float, stal
                     sigmas[symbol] = value
     cooldowns = {symbol: reply == 1 for symbol, reply in zip(cooldown_symbols, replies[i:])}
     cooldown = len(cooldowns) == 1 and next(iter(cooldowns.values()))
-    return PortfolioState(positions, ages, k, sigmas, cooldown, cooldowns=cooldowns, sigma_source=sigma_source)
+    return PortfolioState(positions, ages, k, sigmas, cooldown, cooldowns=cooldowns, sigma_source=sigma_source,
+                          undated=undated)
 
 
 def state_commands(symbols: Sequence[str], key_pattern: str, realized: bool) -> list[tuple]:
@@ -512,7 +519,7 @@ def with_cooldowns(base: PortfolioState, cooldowns: dict[str, bool]) -> Portfoli
     """The parsed state `base` with these cooldowns (`cooldown`: the one symbol's, when there is one)."""
     cooldown = len(cooldowns) == 1 and next(iter(cooldowns.values()))
     return PortfolioState(base.positions, base.ages_s, base.cluster_stress, base.sigmas, cooldown,
-                          base.missing_realized, cooldowns, base.sigma_source)
+                          base.missing_realized, cooldowns, base.sigma_source, base.undated)
 
 
 def recorded_in_place(sent: dict[str, Any]) -> dict[str, Any]:
@@ -809,6 +816,7 @@ class Gate(Actor):
             P26_TOTAL_ABS_NOTIONAL.set(gauges[6])
         if not ages:
             return
+        GATE_SNAPSHOTS_UNDATED.set(state.undated)
         ages_s, children, stamped = state.ages_s, self._snapshot_age, self._snapshot_ts
         now = time.time()
         for symbol in self.symbols:

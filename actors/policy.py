@@ -509,6 +509,9 @@ class PortfolioState:
     # updated_ts is missing or outside the cluster freshness window (the same window and the same rule as K,
     # state_is_fresh: to the ms by its updated_ts_ms).
     sigma_source: str = "constant"
+    # Symbols whose snapshot has SPEC's fields but no usable ts_epoch (missing or not a finite number): not held, and
+    # of no age, so that only this count tells them from symbols with no snapshot at all.
+    undated: int = 0
 
 
 def evaluate(proposal: Proposal, state: PortfolioState, *, allowed: bool, settings: GateSettings,

@@ -146,13 +146,14 @@ def gate_positions(topo: Topology, name: str, sample: dict[str, float] | None) -
     if fresh is None or total is None:
         return None
     ages = labelled(sample or {}, "p26_snapshot_age_seconds", "symbol")
-    return {"fresh": int(fresh), "dated": len(ages), "oldest_age_s": max(ages.values(), default=None),
+    undated = int(first(sample, "gate_position_snapshots_undated") or 0)  # absent from an older gate: none counted
+    return {"fresh": int(fresh), "dated": len(ages), "undated": undated, "oldest_age_s": max(ages.values(), default=None),
             "symbols": len(topo.symbols), "key_pattern": topo.positions.key_pattern,
             # null past a float's range, or NaN with no fresh snapshot (no book known): status --json prints no
             # Infinity or NaN, which are not JSON
             "total_abs_notional": total if math.isfinite(total) else None,
             "stale_after_s": topo.positions.stale_after_s,
-            "ok": math.isfinite(total) if fresh > 0 else not ages}
+            "ok": math.isfinite(total) if fresh > 0 else not (ages or undated)}
 
 
 def positions_line(gate: str, positions: dict[str, Any] | None) -> str | None:
@@ -163,13 +164,17 @@ def positions_line(gate: str, positions: dict[str, Any] | None) -> str | None:
     if positions["fresh"] > 0:
         return (f"{gate}: the fresh position snapshots' notionals sum past a float's range (p26_total_abs_notional "
                 f"not finite): {holds} (`clustergate positions list` shows each)")
-    if positions["dated"]:
+    undated = positions.get("undated", 0)
+    if positions["dated"] or undated:
         oldest = positions["oldest_age_s"]
         when = (f"the oldest {oldest:.0f} s old" if oldest >= 0 else  # every one dated ahead: no age to give
                 f"each dated {-oldest:,.0f} s or more ahead of the gate's clock: the execution layer's clock runs ahead, "
-                f"or it writes ts_epoch in milliseconds")
-        return (f"{gate}: NO fresh position snapshot ({positions['dated']} of {positions['symbols']} symbols have one "
-                f"under {positions['key_pattern']}, each older than {positions['stale_after_s']:g} s, dated ahead or "
+                f"or it writes ts_epoch in milliseconds") if positions["dated"] else ""
+        if undated:  # a snapshot the gate cannot date: not "no snapshot", which says a flat desk may have nothing to exit
+            when = "; ".join(filter(None, (when, f"{undated} without a usable ts_epoch (missing or not a number of "
+                                                  f"epoch seconds)")))
+        return (f"{gate}: NO fresh position snapshot ({positions['dated'] + undated} of {positions['symbols']} symbols "
+                f"have one under {positions['key_pattern']}, each older than {positions['stale_after_s']:g} s, dated ahead or "
                 f"unusable; {when}): {holds} until the execution layer writes them (`clustergate positions list` shows "
                 f"each)")
     return (f"{gate}: no position snapshot under {positions['key_pattern']} (0 of {positions['symbols']} symbols): "

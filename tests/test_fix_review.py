@@ -195,3 +195,34 @@ def test_status_blames_no_key_pattern_for_a_gate_that_cannot_read_redis(tmp_path
         status = clustergate("status", "--home", str(home))
         assert status.returncode == 1, status.stdout + status.stderr
         assert "position snapshot" not in status.stdout, status.stdout
+
+
+def test_status_exits_1_on_a_held_position_whose_snapshot_has_no_usable_ts_epoch_not_as_no_snapshot(
+        tmp_path: Path) -> None:
+    """carry2: a snapshot holding 2 ETH whose ts_epoch is no number of epoch seconds (an ISO date, or missing) is counted
+    not held by the gate, which exports no age for it: status said `gate: no position snapshot under PATTERN (0 of 3
+    symbols): ... nothing to exit if the desk is flat` and exited 0, the no-snapshot-at-all case, while its own rule
+    (docs/operating.md) exits 1 when snapshots exist and none is fresh: the desk holds a position it cannot exit."""
+    import redis
+
+    from helpers import wait_for
+    with desk_without_book(tmp_path) as (home, data):
+        client = redis.Redis(port=data["redis"]["port"])  # the system's managed Redis
+        client.hset("quantum:position:snapshot:ETHUSDT", mapping={"position_amt": "2", "mark_price": "3000",
+                                                                 "ts_epoch": "2026-12-05T20:00:00Z"})
+        client.close()
+
+        def undated_read() -> object:
+            said = clustergate("status", "--home", str(home), "--json")
+            gate = next(r for r in json.loads(said.stdout)["programs"] if r["name"] == "gate")
+            return (gate.get("positions") or {}).get("undated") == 1 and (said, gate)
+
+        said, gate = wait_for(undated_read, 30, "the gate to read the snapshot it cannot date")
+        assert said.returncode == 1 and gate["positions"]["ok"] is False, (said.returncode, gate)
+        status = clustergate("status", "--home", str(home))
+        assert status.returncode == 1, status.stdout + status.stderr
+        assert "no position snapshot under" not in status.stdout, status.stdout
+        line = next((x for x in status.stdout.splitlines() if x.startswith("gate: NO fresh position snapshot")), None)
+        assert line is not None, status.stdout
+        assert "1 of 3 symbols have one under quantum:position:snapshot:{symbol}" in line, line
+        assert "1 without a usable ts_epoch" in line and "HOLD (fail_closed_portfolio_state)" in line, line

@@ -5808,7 +5808,7 @@ MUTATIONS: list[Mutation] = [
         "status names a gate whose position snapshots are all stale (every proposal HOLD fail_closed_portfolio_state) "
         "and exits 1: a desk whose execution layer stopped writing read all ready, exit 0 (rev-book)",
         "launcher/overview.py",
-        "            \"ok\": math.isfinite(total) if fresh > 0 else not ages}",
+        "            \"ok\": math.isfinite(total) if fresh > 0 else not (ages or undated)}",
         "            \"ok\": True}",
         ("tests/test_book_review.py::"
          "test_status_names_a_gate_with_no_fresh_position_snapshot_whose_every_decision_is_a_hold",)),
@@ -6592,6 +6592,24 @@ MUTATIONS: list[Mutation] = [
         "        P26_CLUSTER_STRESS_USED.set(0)\n        set_no_book_gauges()\n",
         "        P26_CLUSTER_STRESS_USED.set(0)\n",
         ("tests/test_gate_service.py::test_the_p26_book_gauges_are_nan_not_0_while_the_gate_has_no_usable_book",)),
+    Mutation(
+        "status_takes_an_undated_snapshot_for_no_snapshot",
+        "status exits 1 on a position snapshot whose ts_epoch the gate cannot read (missing, an ISO date), naming it, as "
+        "on a stale one: it said `no position snapshot ... nothing to exit if the desk is flat`, exit 0 (carry2)",
+        "launcher/overview.py",
+        "            \"ok\": math.isfinite(total) if fresh > 0 else not (ages or undated)}",
+        "            \"ok\": math.isfinite(total) if fresh > 0 else not ages}",
+        ("tests/test_fix_review.py::test_status_exits_1_on_a_held_position_whose_snapshot_has_no_usable_ts_epoch_not_"
+         "as_no_snapshot",)),
+    Mutation(
+        "gate_counts_no_undated_snapshot",
+        "the gate counts the snapshots it cannot date (gate_position_snapshots_undated), which status tells from no "
+        "snapshot at all (carry2)",
+        "actors/gate.py",
+        "            undated += 1\n",
+        "            pass\n",
+        ("tests/test_fix_review.py::test_status_exits_1_on_a_held_position_whose_snapshot_has_no_usable_ts_epoch_not_"
+         "as_no_snapshot",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
