@@ -38,10 +38,10 @@ from actors.wire import BadTick, encode, ok_envelope, parse_tick
 
 WINDOW_VERSION = 1
 
-REJECT_REASONS = ("bad_frame", "unknown_symbol", "too_old", "future_ts", "superseded", "jump")
+REJECT_REASONS = ("bad_frame", "unknown_symbol", "too_old", "future_ts", "superseded", "jump", "late")
 # Refusals that say the feed's clock and the buffer's disagree (logged, throttled): stamped more than
-# TICK_FUTURE_SKEW_S ahead, or older than the window.
-CLOCK_REASONS = ("future_ts", "too_old")
+# TICK_FUTURE_SKEW_S ahead, older than the window, or in a slot of a window already handed out.
+CLOCK_REASONS = ("future_ts", "too_old", "late")
 
 
 def make_metrics() -> SimpleNamespace:
@@ -234,6 +234,8 @@ class BufferActor(Actor):
             self.clock_came_back(now)
         self.grid.advance(self.grid.slot_of(now))
         first_slot, prices = self.grid.window(self.points)
+        # Handed out (published, or a snapshot): a tick stamped in these slots is refused "late", never written.
+        self.grid.published_slot = max(self.grid.published_slot, first_slot + self.points - 1)
         return window_header(self.grid.symbols, self.cadence_s, first_slot, prices, now,
                              self.grid.newest_tick_ts()), prices
 

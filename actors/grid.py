@@ -38,6 +38,9 @@ class PriceGrid:
         self.price_ts = np.full((len(self.symbols), self.capacity), -np.inf)
         # ts of each symbol's newest accepted price (-inf: none yet); the cluster state's price age.
         self.newest_ts = np.full(len(self.symbols), -np.inf)
+        # The newest slot a window handed out holds (published, or sent as a snapshot): the correlator has it, so a
+        # tick for it or an older slot is refused "late" rather than rewrite it (-inf: none handed out yet).
+        self.published_slot: float = -math.inf
 
     def slot_of(self, ts: float) -> int:
         return math.floor(ts / self.cadence_s)
@@ -76,6 +79,7 @@ class PriceGrid:
             self.price_ts[:, shift:] = self.price_ts[:, :-shift]
             self.price_ts[:, :shift] = -np.inf
         self.head_slot = slot
+        self.published_slot = min(self.published_slot, slot - 1)  # the clock's slots since are open again
         future = self.newest_ts >= (slot + 1) * self.cadence_s
         self.newest_ts[future] = self.price_ts[future].max(axis=1)
 
@@ -92,6 +96,8 @@ class PriceGrid:
             return "too_old"
         if ts < self.price_ts[row, col]:
             return "superseded"  # an older price arriving late never overwrites a newer one
+        if slot <= self.published_slot:
+            return "late"  # stamped in a slot the correlator already has (a feed's clock behind): never rewritten
         self.prices[row, col] = price
         self.price_ts[row, col] = ts
         if ts > self.newest_ts[row]:

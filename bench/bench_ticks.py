@@ -4,7 +4,8 @@ Starts its own redis-server and a real buffer process (demo topology on free por
 binds the PUB socket the price feed would bind and publishes ticks with sequence numbers at it:
   1. paced: a fixed offered rate (default 10,000 ticks/s for 3 s);
   2. blast: as fast as one Python publisher can send (default 100,000 ticks).
-Every tick is a real tick for an allowlisted symbol in the slot before the open one. Half of them
+Every tick is a real tick for an allowlisted symbol in the open slot (the buffer's cadence set to an hour, so that
+no run sees it published: the buffer refuses ticks for a published slot, `late`). Half of them
 carry the newest time in that slot, so the buffer records them (`buffer_ticks_accepted_total`); the
 other half are dated before a price already on the grid, so the buffer refuses them as superseded
 (`p27_buffer_rejected_ticks_total{reason="superseded"}`). received = accepted + rejected (counter
@@ -36,6 +37,7 @@ from launcher.harness import demo_topology_data, retarget  # noqa: E402
 from launcher.harness import ActorProcess, RedisServer, scrape, wait_for, write_topology  # noqa: E402
 
 PUBLISHER_HWM = 1000  # the price feed's default
+BENCH_CADENCE_S = 3600.0  # the buffer publishes no window during a run: every tick is for the open slot
 
 
 def tick_counts(metrics_port: int) -> tuple[float, float]:
@@ -58,6 +60,8 @@ class TickBench:
         self.workdir = workdir
         self.redis = RedisServer(workdir / "redis").start()
         self.data = retarget(demo_topology_data(), self.redis.url)
+        self.data["clusters"]["cadence_s"] = BENCH_CADENCE_S
+        del self.data["actors"]["gate"]["settings"]["freshness_s"]  # the demo's 3 s is below the cadence: SPEC's window
         self.symbols = list(self.data["symbols"])
         topology = write_topology(workdir / "topology.yaml", self.data)
         buffer = self.data["actors"]["buffer"]
@@ -78,13 +82,13 @@ class TickBench:
     def _frames(self, n: int) -> list[list[bytes]]:
         """n ticks: even ones carry the newest time of their slot (accepted: a tick as new as the slot's
         price replaces it), odd ones are late prices for that slot (rejected as superseded)."""
-        # The slot before the open one: the buffer takes ticks for past slots in its window, and refuses
-        # any for a slot after the open one (future_ts), which time would turn into accepted ticks mid-run.
-        slot_start = (math.floor(time.time() / self.cadence_s) - 1) * self.cadence_s
-        anchor_ts = slot_start + 0.9 * self.cadence_s
+        # The open slot, an hour long: the buffer refuses ticks for a slot it has published (late) and for a slot
+        # after the open one (future_ts), either of which time would turn accepted ticks into mid-run.
+        anchor_ts = time.time()
+        slot_start = math.floor(anchor_ts / self.cadence_s) * self.cadence_s
         for symbol in self.symbols:
             self.pub.send_multipart(Tick(symbol, 100.0, anchor_ts, self._next_seq()).frames())
-        late_ts = slot_start + 0.5 * self.cadence_s
+        late_ts = (slot_start + anchor_ts) / 2
         return [Tick(self.symbols[i % len(self.symbols)], 100.0 + i % 7, late_ts if i % 2 else anchor_ts,
                      self._next_seq()).frames()
                 for i in range(n)]

@@ -594,6 +594,8 @@ def refused_tick_lines(refused: dict[str, dict[str, Any]], max_price_age_s: floa
                f"price feed's clock is ahead of the buffer's, or the buffer's behind" if reason == "future_ts" else
                f"stamped {-offset:.1f} s behind the buffer's clock, before its window: the price feed's clock is "
                f"behind the buffer's, or the buffer's ahead" if reason == "too_old" else
+               f"stamped {-offset:.1f} s behind the buffer's clock, in a grid slot the buffer has already published: "
+               f"the price feed's clock is behind the buffer's, or the buffer's ahead" if reason == "late" else
                f"p27_buffer_rejected_ticks_total{{reason=\"{reason}\"}}")
         lines.append(f"  the buffer refuses the ticks it receives: {reason}, the last {max(seen['age_s'], 0):.1f} s ago "
                      f"({why})")
@@ -602,7 +604,8 @@ def refused_tick_lines(refused: dict[str, dict[str, Any]], max_price_age_s: floa
 
 def behind_tick_lines(received: dict[str, Any] | None, topo: Topology) -> list[str]:
     """Why no price is fresh while ticks arrive stamped in the past: a feed whose clock is behind the buffer's has its
-    ticks used in past grid slots (or refused superseded), never the current one."""
+    ticks refused late (slots already published) or superseded, or used in a past slot not yet published, never the
+    current one."""
     if not received or received["age_s"] > topo.max_price_age_s:
         return []
     offset = received.get("offset_s") or 0.0
@@ -610,7 +613,7 @@ def behind_tick_lines(received: dict[str, Any] | None, topo: Topology) -> list[s
         return []
     return [f"  the buffer receives ticks (the last {max(received['age_s'], 0):.1f} s ago) stamped {-offset:.1f} s "
             f"behind the buffer's clock: the price feed's clock is behind the buffer's, or the buffer's ahead; they "
-            f"land in past grid slots, so no price is fresh"]
+            f"belong to past grid slots, so no price is fresh"]
 
 
 def writer_lines(held: dict[str, bool | None]) -> list[str]:

@@ -258,6 +258,68 @@ def test_hostile_ticks_are_counted_by_reason_and_the_buffer_and_book_keep_runnin
     print(f"\nRELIABILITY ticks: sent={sum(map(len, batch.values()))} counted={ {k: expected[k] - before[k] for k in expected} }")
 
 
+def test_a_tick_stamped_in_a_slot_already_published_is_refused_late_not_written_into_the_window(
+        tmp_path: Path, redis_server) -> None:
+    """carry2: a feed whose clock is behind the buffer's stamps its ticks in slots the buffer has closed and published:
+    they were written there, so the window the correlator had used changed under it at the next publish (and a slot's
+    value depended on when the buffer published). Such a tick, newer than the slot's price, is now refused `late`,
+    counted in p27_buffer_rejected_ticks_total, and the published slot keeps its price."""
+    import base64
+
+    import numpy as np
+    cadence_s = 1.0
+    data = retarget(demo_topology_data(), redis_server.url)
+    data["clusters"]["cadence_s"] = cadence_s
+    topo = write_topology(tmp_path / "topology.yaml", data)
+    ctx = zmq.Context()
+    feed = ctx.socket(zmq.PUB)
+    feed.setsockopt(zmq.LINGER, 0)
+    feed.bind(data["actors"]["price_feed"]["sockets"]["ticks"]["bind"])
+    snapshot = ctx.socket(zmq.REQ)
+    snapshot.setsockopt(zmq.LINGER, 0)
+    snapshot.connect(data["actors"]["buffer"]["sockets"]["snapshot"]["bind"])
+    buffer = ActorProcess(topo, "buffer", log_dir=tmp_path).start()
+    port = data["actors"]["buffer"]["metrics_port"]
+    accepted, late = 'buffer_ticks_accepted_total{symbol="BTCUSDT"}', 'p27_buffer_rejected_ticks_total{reason="late"}'
+
+    def window() -> tuple[dict, np.ndarray]:
+        snapshot.send(b"{}")
+        assert snapshot.poll(int(10_000 * DEADLINE_SCALE)), "the buffer's snapshot socket did not answer"
+        reply = json.loads(snapshot.recv())
+        header = reply["header"]
+        return header, np.frombuffer(base64.b64decode(reply["prices_b64"]), dtype="<f8").reshape(header["shape"])
+    try:
+        def a_tick_accepted() -> bool:  # the slow joiner: publish until the buffer has one
+            feed.send_multipart(tick("BTCUSDT", 64000.0, time.time()))
+            return (scrape(port).get(accepted) or 0) > 0
+        wait_for(a_tick_accepted, 30, f"the buffer to accept a tick\n{buffer.log()}", interval_s=0.2)
+        stamped = time.time()  # later than every tick sent so far
+        while math.floor((stamped + 0.01) / cadence_s) != math.floor(stamped / cadence_s):  # the late tick's slot too
+            stamped = time.time()
+        slot = math.floor(stamped / cadence_s)
+        feed.send_multipart(tick("BTCUSDT", 64000.0, stamped))
+        wait_for(lambda: scrape(port).get('p27_buffer_last_accepted_tick_timestamp_seconds{symbol="BTCUSDT"}', 0)
+                 >= stamped, 10, "the buffer to accept the slot's tick")
+        header, prices = wait_for(lambda: (w := window())[0]["last_slot"] >= slot and w, 10,
+                                  "a window holding the slot")
+        row, col = header["symbols"].index("BTCUSDT"), slot - header["first_slot"]
+        assert prices[row, col] == 64000.0, prices[row]
+        before = scrape(port)
+        feed.send_multipart(tick("BTCUSDT", 64010.0, stamped + 0.005))  # newer, same slot: a feed's clock behind
+        wait_for(lambda: (m := scrape(port)).get(accepted, 0) > before[accepted]
+                 or m.get(late, 0) > before.get(late, 0), 10, "the buffer to handle the late tick")
+        after = scrape(port)
+        assert (after[accepted], after.get(late, 0)) == (before[accepted], before.get(late, 0) + 1), {
+            k: (before.get(k), after.get(k)) for k in (accepted, late)}
+        header, prices = window()
+        assert prices[row, slot - header["first_slot"]] == 64000.0, prices[row]
+    finally:
+        buffer.terminate()
+        snapshot.close(0)
+        feed.close(0)
+        ctx.term()
+
+
 # --------------------------------------------------------------------------- a corrupt persisted buffer
 
 CORRUPT_HISTORIES = {

@@ -6610,6 +6610,15 @@ MUTATIONS: list[Mutation] = [
         "            pass\n",
         ("tests/test_fix_review.py::test_status_exits_1_on_a_held_position_whose_snapshot_has_no_usable_ts_epoch_not_"
          "as_no_snapshot",)),
+    Mutation(
+        "buffer_rewrites_a_published_slot",
+        "a tick stamped in a grid slot the buffer has already published (a feed's clock behind) is refused `late` and "
+        "counted, never written into the window the correlator already has (carry2)",
+        "actors/grid.py",
+        "        if slot <= self.published_slot:\n            return \"late\"",
+        "        if False:\n            return \"late\"",
+        ("tests/test_reliability_bad_input.py::test_a_tick_stamped_in_a_slot_already_published_is_refused_late_not_"
+         "written_into_the_window",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
