@@ -6555,6 +6555,16 @@ MUTATIONS: list[Mutation] = [
         "            if len(backlog) >= shedding.max_depth:\n",
         ("tests/test_gate_deadlines.py::test_a_queue_depth_below_the_batch_does_not_shed_proposals_the_gate_decides_in_"
          "the_same_batch",)),
+    Mutation(
+        "capacity_sizes_for_ascii_plan_ids_only",
+        "docs/operating.md sizes Redis with the largest decision, stream record and permit the gate accepts (a "
+        "128-character plan_id, a 32-character symbol outside the BMP: 1,192, 891 and 680 bytes), not only ASCII ones "
+        "(420, 170, 200: by those sizes a HOLD storm at the stream's limit holds 1.07 GB where the table said 0.38) (revexit)",
+        "docs/operating.md",
+        "decision is up to about 1,200 bytes, a stream record 890 bytes and a permit 680 bytes",
+        "decision is up to about 420 bytes, a stream record 170 bytes and a permit 200 bytes",
+        ("tests/test_exit_batch_review.py::test_the_capacity_section_gives_the_memory_of_the_largest_decisions_records_"
+         "and_permits",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
