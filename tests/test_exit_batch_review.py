@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import zmq
 
 from launcher import keys
 from launcher.client import GateClient
-from helpers import DEADLINE_SCALE, NO_SHEDDING, REPO
+from helpers import DEADLINE_SCALE, NO_SHEDDING, REPO, stopped
 from test_gate_service import new_plan, running_p26
 
 COUNTED = ("ok", "plan_id_conflict", "expired", "bad_request", "overloaded")
@@ -103,3 +104,43 @@ def test_the_capacity_section_gives_the_memory_of_the_largest_decisions_records_
                                        ("permit", permit_bytes, permit_max)):
         # An upper bound, and a close one: the table's figures follow from these.
         assert 0.8 * documented <= measured <= 1.1 * documented, (what, measured, documented)
+
+
+def test_exits_for_one_symbol_read_together_while_the_stream_is_full_are_each_told_the_stream_is_full(
+        tmp_path, redis_server):
+    """A batch's proposals for one symbol after the first are decided under the cooldown the first is to set; the first
+    refused (stream_full), each later one met no cooldown (cooldown_conflict) and was decided again, which charged the
+    batch one of its 3 attempts per proposal peeled off: of 8 exits read together while the gate stream was full, 3 were
+    answered stream_full and 5 "the symbol's cooldown kept changing while the gate decided", though no cooldown changed
+    (the same with 20: 3 and 17). A conflict over a cooldown of the batch's own making is charged no attempt (each
+    round settles the symbol's first proposal), so each is answered what is wrong."""
+    with running_p26(tmp_path, redis_server, gate_settings=NO_SHEDDING, issuer_settings={"stream_maxlen": 1000}) as p26:
+        def burst(bodies: list[dict]) -> list[dict]:
+            sock = zmq.Context.instance().socket(zmq.DEALER)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.connect(p26.endpoint)
+            try:
+                with stopped(p26.gate.proc.pid):  # read together: one batch
+                    for i, body in enumerate(bodies):
+                        sock.send_multipart([str(i).encode(), b"", json.dumps(body).encode()])
+                    time.sleep(0.2)
+                replies: dict[int, dict] = {}
+                while len(replies) < len(bodies):
+                    assert sock.poll(20_000 * DEADLINE_SCALE), f"{len(bodies) - len(replies)} proposals got no reply"
+                    frames = sock.recv_multipart()
+                    replies[int(frames[0])] = json.loads(frames[-1])
+                return [replies[i] for i in range(len(bodies))]
+            finally:
+                sock.close(linger=0)
+
+        # Fill the stream (cap 1000, all younger than 60 s): HOLDs up to their nine tenths, then permits.
+        for _ in range(15):
+            burst([{"plan_id": new_plan(), "symbol": "SOLUSDT", "action_proposed": "HOLD"} for _ in range(64)])
+        for _ in range(3):
+            burst([{"plan_id": new_plan(), "symbol": "ETHUSDT", "action_proposed": "PARTIAL_75"} for _ in range(50)])
+        assert p26.redis.xlen(keys.GATE_STREAM) == 1000
+        replies = burst([{"plan_id": new_plan(), "symbol": "BTCUSDT", "action_proposed": "PARTIAL_75"} for _ in range(8)])
+    for reply in replies:
+        d = reply["decision"]
+        assert (d["final_action"], d["gate_reason"], d["recorded"]) == ("HOLD", "permit_unavailable", False), reply
+        assert d["detail"].startswith("stream_full"), d["detail"]

@@ -6565,6 +6565,16 @@ MUTATIONS: list[Mutation] = [
         "decision is up to about 420 bytes, a stream record 170 bytes and a permit 200 bytes",
         ("tests/test_exit_batch_review.py::test_the_capacity_section_gives_the_memory_of_the_largest_decisions_records_"
          "and_permits",)),
+    Mutation(
+        "gate_charges_a_batch_made_cooldown_conflict_an_attempt",
+        "a proposal decided under the cooldown an earlier proposal of its batch was to set, which was not written, is "
+        "decided again without being charged one of the 3 attempts: 8 exits of one symbol read together while the "
+        "stream was full were told 5 times the cooldown \"kept changing\" instead of stream_full (revexit)",
+        "actors/gate.py",
+        "            again = True\n            attempt += charged\n",
+        "            again = True\n            attempt += 1\n",
+        ("tests/test_exit_batch_review.py::test_exits_for_one_symbol_read_together_while_the_stream_is_full_are_each_"
+         "told_the_stream_is_full",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
