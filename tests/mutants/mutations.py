@@ -6571,7 +6571,7 @@ MUTATIONS: list[Mutation] = [
         "decided again without being charged one of the 3 attempts: 8 exits of one symbol read together while the "
         "stream was full were told 5 times the cooldown \"kept changing\" instead of stream_full (revexit)",
         "actors/gate.py",
-        "            again = True\n            attempt += charged\n",
+        "            again = True\n            attempt += charged or time.monotonic() >= free_until\n",
         "            again = True\n            attempt += 1\n",
         ("tests/test_exit_batch_review.py::test_exits_for_one_symbol_read_together_while_the_stream_is_full_are_each_"
          "told_the_stream_is_full",)),
