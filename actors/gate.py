@@ -1107,7 +1107,8 @@ class Gate(Actor):
         cached = self.state_refresh_s > 0
         attempt, again = first_attempt, first_attempt > 0
         # Rounds over a cooldown of the batch's own making are free until then (see `charged` below), so that a batch
-        # takes about one issuer wait more than DECIDE_ATTEMPTS rounds at most (Topology.longest_turn_s).
+        # takes about one issuer wait more than DECIDE_ATTEMPTS rounds at most (Topology.longest_turn_s); none is
+        # free once the gate is stopping (each round may wait STOP_ISSUER_GRACE_S for the issuer and for Redis).
         free_until = time.monotonic() + self.permit_timeout_ms / 1000.0
         while attempt < DECIDE_ATTEMPTS:
             now = time.time()
@@ -1157,17 +1158,18 @@ class Gate(Actor):
                     result = results[i] = self.failed_once_written(proposals[i], exc)
                 if result is None:
                     retry.append(i)
-                    # Decided under the cooldown an earlier proposal of the batch was to set, which was not written
-                    # (refused: stream_full, expired...): no cooldown changed. Charged no attempt (until free_until), as
-                    # each round settles its symbol's first proposal (decided on Redis's cooldown), so the rounds end;
-                    # charged, 3 rounds settled 3 proposals of a symbol and told the others the cooldown "kept changing".
+                    # Decided under the cooldown an earlier proposal of the batch was to set, which was not
+                    # written (refused: stream_full, expired...): no cooldown changed. Charged no attempt (until
+                    # free_until), as each round settles its symbol's first proposal (decided on Redis's cooldown),
+                    # so the rounds end; charged, 3 rounds settled 3 proposals of a symbol and told the others that
+                    # the cooldown "kept changing".
                     charged = charged or not item.cooldown_from_batch
             self.count_fallbacks(metrics, [results[i] for i in todo])
             todo = retry
             if not todo:
                 break
             again = True
-            attempt += charged or time.monotonic() >= free_until
+            attempt += charged or self._stopping or time.monotonic() >= free_until  # stopping: within its 2 s
         return self._faults(proposals, results, todo, PERMIT_UNAVAILABLE, time.time(),
                             "the symbol's cooldown kept changing while the gate decided: " + NOTHING_RECORDED)
 

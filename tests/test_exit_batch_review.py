@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
+import threading
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 import zmq
 
 from launcher import keys
 from launcher.client import GateClient
-from helpers import DEADLINE_SCALE, NO_SHEDDING, REPO, stopped
+from helpers import DEADLINE_SCALE, NO_SHEDDING, REPO, SHUTDOWN_BOUND_S, stopped
 from test_gate_service import new_plan, running_p26
 
 COUNTED = ("ok", "plan_id_conflict", "expired", "bad_request", "overloaded")
@@ -106,6 +111,50 @@ def test_the_capacity_section_gives_the_memory_of_the_largest_decisions_records_
         assert 0.8 * documented <= measured <= 1.1 * documented, (what, measured, documented)
 
 
+def sent_together(p26, bodies: list[dict]):
+    """A DEALER that has sent every body while the gate was stopped (SIGSTOP), so that the gate reads them together
+    (one batch), each with its index as its id frame."""
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(p26.endpoint)
+    with stopped(p26.gate.proc.pid):
+        for i, body in enumerate(bodies):
+            sock.send_multipart([str(i).encode(), b"", json.dumps(body).encode()])
+        time.sleep(0.2)
+    return sock
+
+
+def replies_of(sock, n: int) -> list[dict]:
+    """The replies to the n proposals sent_together on sock, in their order; sock is closed."""
+    try:
+        replies: dict[int, dict] = {}
+        while len(replies) < n:
+            assert sock.poll(20_000 * DEADLINE_SCALE), f"{n - len(replies)} proposals got no reply"
+            frames = sock.recv_multipart()
+            replies[int(frames[0])] = json.loads(frames[-1])
+        return [replies[i] for i in range(n)]
+    finally:
+        sock.close(linger=0)
+
+
+def burst(p26, bodies: list[dict]) -> list[dict]:
+    return replies_of(sent_together(p26, bodies), len(bodies))
+
+
+def fill_the_gate_stream(p26) -> None:
+    """Fill the gate stream to its cap (stream_maxlen 1000, every record younger than 60 s): HOLDs up to their nine
+    tenths, then decisions with a permit (PARTIAL_75: a permit under a cooldown too, PARTIAL_50)."""
+    for _ in range(15):
+        burst(p26, [{"plan_id": new_plan(), "symbol": "SOLUSDT", "action_proposed": "HOLD"} for _ in range(64)])
+    for _ in range(3):
+        burst(p26, [{"plan_id": new_plan(), "symbol": "ETHUSDT", "action_proposed": "PARTIAL_75"} for _ in range(50)])
+    assert p26.redis.xlen(keys.GATE_STREAM) == 1000
+
+
+def exits(n: int, symbol: str = "BTCUSDT") -> list[dict]:
+    return [{"plan_id": new_plan(), "symbol": symbol, "action_proposed": "PARTIAL_75"} for _ in range(n)]
+
+
 def test_exits_for_one_symbol_read_together_while_the_stream_is_full_are_each_told_the_stream_is_full(
         tmp_path, redis_server):
     """A batch's proposals for one symbol after the first are decided under the cooldown the first is to set; the first
@@ -113,34 +162,57 @@ def test_exits_for_one_symbol_read_together_while_the_stream_is_full_are_each_to
     batch one of its 3 attempts per proposal peeled off: of 8 exits read together while the gate stream was full, 3 were
     answered stream_full and 5 "the symbol's cooldown kept changing while the gate decided", though no cooldown changed
     (the same with 20: 3 and 17). A conflict over a cooldown of the batch's own making is charged no attempt (each
-    round settles the symbol's first proposal), so each is answered what is wrong."""
-    with running_p26(tmp_path, redis_server, gate_settings=NO_SHEDDING, issuer_settings={"stream_maxlen": 1000}) as p26:
-        def burst(bodies: list[dict]) -> list[dict]:
-            sock = zmq.Context.instance().socket(zmq.DEALER)
-            sock.setsockopt(zmq.LINGER, 0)
-            sock.connect(p26.endpoint)
-            try:
-                with stopped(p26.gate.proc.pid):  # read together: one batch
-                    for i, body in enumerate(bodies):
-                        sock.send_multipart([str(i).encode(), b"", json.dumps(body).encode()])
-                    time.sleep(0.2)
-                replies: dict[int, dict] = {}
-                while len(replies) < len(bodies):
-                    assert sock.poll(20_000 * DEADLINE_SCALE), f"{len(bodies) - len(replies)} proposals got no reply"
-                    frames = sock.recv_multipart()
-                    replies[int(frames[0])] = json.loads(frames[-1])
-                return [replies[i] for i in range(len(bodies))]
-            finally:
-                sock.close(linger=0)
-
-        # Fill the stream (cap 1000, all younger than 60 s): HOLDs up to their nine tenths, then permits.
-        for _ in range(15):
-            burst([{"plan_id": new_plan(), "symbol": "SOLUSDT", "action_proposed": "HOLD"} for _ in range(64)])
-        for _ in range(3):
-            burst([{"plan_id": new_plan(), "symbol": "ETHUSDT", "action_proposed": "PARTIAL_75"} for _ in range(50)])
-        assert p26.redis.xlen(keys.GATE_STREAM) == 1000
-        replies = burst([{"plan_id": new_plan(), "symbol": "BTCUSDT", "action_proposed": "PARTIAL_75"} for _ in range(8)])
+    round settles the symbol's first proposal), so each is answered what is wrong. (Free for up to permit_timeout_ms:
+    5 s here, so that a loaded machine's slow rounds do not reach it.)"""
+    with running_p26(tmp_path, redis_server, gate_settings={**NO_SHEDDING, "permit_timeout_ms": 5000},
+                     issuer_settings={"stream_maxlen": 1000}) as p26:
+        fill_the_gate_stream(p26)
+        replies = burst(p26, exits(8))
     for reply in replies:
         d = reply["decision"]
         assert (d["final_action"], d["gate_reason"], d["recorded"]) == ("HOLD", "permit_unavailable", False), reply
         assert d["detail"].startswith("stream_full"), d["detail"]
+
+
+@contextmanager
+def redis_slowed(pid: int, stopped_s: float, running_s: float) -> Iterator[None]:
+    """redis-server SIGSTOPped for stopped_s, then running running_s, over and over for the block: a burst of calls
+    shorter than running_s waits up to stopped_s once."""
+    done = threading.Event()
+
+    def toggle() -> None:
+        while not done.is_set():
+            with stopped(pid):
+                done.wait(stopped_s)
+            time.sleep(running_s)
+
+    thread = threading.Thread(target=toggle, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(5)
+
+
+def test_a_gate_stopped_while_it_decides_again_the_exits_of_one_symbol_exits_within_its_shutdown_bound(
+        tmp_path, redis_server):
+    """The rounds over a cooldown of the batch's own making are charged no attempt for up to permit_timeout_ms; once
+    the gate is stopping, every round is charged, so a SIGTERM during 64 such rounds (each waiting for a slowed Redis)
+    is honoured within the 2 s an actor has, not after permit_timeout_ms (6 s here) of rounds."""
+    with running_p26(tmp_path, redis_server, gate_settings={**NO_SHEDDING, "permit_timeout_ms": 6000},
+                     issuer_settings={"stream_maxlen": 1000}) as p26:
+        fill_the_gate_stream(p26)
+        with redis_slowed(redis_server.proc.pid, 0.07, 0.001):  # about a round (a read, the issuer's write) each 0.07 s
+            sock = sent_together(p26, exits(64))
+            time.sleep(0.4)  # a few rounds in
+            p26.gate.proc.send_signal(signal.SIGTERM)
+            try:
+                code = p26.gate.proc.wait(timeout=SHUTDOWN_BOUND_S)
+            except subprocess.TimeoutExpired:
+                code = None
+        replies = replies_of(sock, 64)
+        assert code == 0, f"the gate did not exit within {SHUTDOWN_BOUND_S} s of its SIGTERM\n{p26.gate.log()[-2000:]}"
+    for reply in replies:
+        d = reply["decision"]
+        assert (d["final_action"], d["recorded"]) == ("HOLD", False), reply

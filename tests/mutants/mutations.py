@@ -6571,10 +6571,20 @@ MUTATIONS: list[Mutation] = [
         "decided again without being charged one of the 3 attempts: 8 exits of one symbol read together while the "
         "stream was full were told 5 times the cooldown \"kept changing\" instead of stream_full (revexit)",
         "actors/gate.py",
-        "            again = True\n            attempt += charged or time.monotonic() >= free_until\n",
-        "            again = True\n            attempt += 1\n",
+        "            attempt += charged or self._stopping or time.monotonic() >= free_until",
+        "            attempt += 1",
         ("tests/test_exit_batch_review.py::test_exits_for_one_symbol_read_together_while_the_stream_is_full_are_each_"
          "told_the_stream_is_full",)),
+    Mutation(
+        "gate_stopping_keeps_deciding_a_batch_again_for_free",
+        "once the gate is stopping, every round of a batch decided again is charged an attempt: with the free rounds "
+        "(up to permit_timeout_ms) a SIGTERM during 64 exits of one symbol behind a full stream and a slowed Redis "
+        "took past the 2 s an actor has to exit (revexit)",
+        "actors/gate.py",
+        "            attempt += charged or self._stopping or time.monotonic() >= free_until",
+        "            attempt += charged or time.monotonic() >= free_until",
+        ("tests/test_exit_batch_review.py::test_a_gate_stopped_while_it_decides_again_the_exits_of_one_symbol_exits_"
+         "within_its_shutdown_bound",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
