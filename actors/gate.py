@@ -1129,18 +1129,23 @@ class Gate(Actor):
         results: list[dict[str, Any] | Refusal | None] = [None] * len(proposals)
         todo = list(range(len(proposals)))
         cached = self.state_refresh_s > 0
-        for attempt in range(first_attempt, DECIDE_ATTEMPTS):
+        attempt, again = first_attempt, first_attempt > 0
+        # Rounds over a cooldown of the batch's own making are free until then (see `charged` below), so that a batch
+        # takes about one issuer wait more than DECIDE_ATTEMPTS rounds at most (Topology.longest_turn_s); none is
+        # free once the gate is stopping (each round may wait STOP_ISSUER_GRACE_S for the issuer and for Redis).
+        free_until = time.monotonic() + self.permit_timeout_ms / 1000.0
+        while attempt < DECIDE_ATTEMPTS:
             now = time.time()
             # Read with `now`: the issuer's deadline by the monotonic clock must not move with a wall clock step
             # during the state read below (stalled Redis), as it did when derived from the wall clock at the request.
             now_mono = time.monotonic()
-            if attempt:  # a re-decision comes later: a proposal past its deadline by now is not decided
+            if again:  # a re-decision comes later: a proposal past its deadline by now is not decided
                 todo = self._drop_expired(proposals, results, todo, now)
                 if not todo:
                     break
             batch = [proposals[i] for i in todo]
             try:
-                state, metrics = self.state_for([p.symbol for p in batch], now, reread=attempt > 0)
+                state, metrics = self.state_for([p.symbol for p in batch], now, reread=again)
             except RedisUnavailable as exc:
                 self.log_throttled("warning", "redis_unavailable", "state_read", plan_ids=len(batch),
                                    first_plan_id=batch[0].plan_id, error=str(exc))
@@ -1169,6 +1174,7 @@ class Gate(Actor):
                     todo = self._drop_expired(proposals, results, todo, time.time())
                 return self._faults(proposals, results, todo, outcomes[0], now, outcomes[1])
             retry: list[int] = []
+            charged = False  # a cooldown changed under a proposal: this round counts as one of its attempts
             for i, outcome, item in zip(todo, outcomes, items):
                 try:
                     result = results[i] = self.settle(proposals[i], outcome, now, gate_deadline, item.decision)
@@ -1176,10 +1182,18 @@ class Gate(Actor):
                     result = results[i] = self.failed_once_written(proposals[i], exc)
                 if result is None:
                     retry.append(i)
+                    # Decided under the cooldown an earlier proposal of the batch was to set, which was not
+                    # written (refused: stream_full, expired...): no cooldown changed. Charged no attempt (until
+                    # free_until), as each round settles its symbol's first proposal (decided on Redis's cooldown),
+                    # so the rounds end; charged, 3 rounds settled 3 proposals of a symbol and told the others that
+                    # the cooldown "kept changing".
+                    charged = charged or not item.cooldown_from_batch
             self.count_fallbacks(metrics, [results[i] for i in todo])
             todo = retry
             if not todo:
                 break
+            again = True
+            attempt += charged or self._stopping or time.monotonic() >= free_until  # stopping: within its 2 s
         return self._faults(proposals, results, todo, PERMIT_UNAVAILABLE, time.time(),
                             "the symbol's cooldown kept changing while the gate decided: " + NOTHING_RECORDED)
 

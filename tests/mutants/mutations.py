@@ -6619,6 +6619,36 @@ MUTATIONS: list[Mutation] = [
         "        if False:\n            return \"late\"",
         ("tests/test_reliability_bad_input.py::test_a_tick_stamped_in_a_slot_already_published_is_refused_late_not_"
          "written_into_the_window",)),
+    Mutation(
+        "capacity_sizes_for_ascii_plan_ids_only",
+        "docs/operating.md sizes Redis with the largest decision, stream record and permit the gate accepts (a "
+        "128-character plan_id, a 32-character symbol outside the BMP: 1,192, 891 and 680 bytes), not only ASCII ones "
+        "(420, 170, 200: by those sizes a HOLD storm at the stream's limit holds 1.07 GB where the table said 0.38) (revexit)",
+        "docs/operating.md",
+        "decision is up to about 1,200 bytes, a stream record 890 bytes and a permit 680 bytes",
+        "decision is up to about 420 bytes, a stream record 170 bytes and a permit 200 bytes",
+        ("tests/test_exit_batch_review.py::test_the_capacity_section_gives_the_memory_of_the_largest_decisions_records_"
+         "and_permits",)),
+    Mutation(
+        "gate_charges_a_batch_made_cooldown_conflict_an_attempt",
+        "a proposal decided under the cooldown an earlier proposal of its batch was to set, which was not written, is "
+        "decided again without being charged one of the 3 attempts: 8 exits of one symbol read together while the "
+        "stream was full were told 5 times the cooldown \"kept changing\" instead of stream_full (revexit)",
+        "actors/gate.py",
+        "            attempt += charged or self._stopping or time.monotonic() >= free_until",
+        "            attempt += 1",
+        ("tests/test_exit_batch_review.py::test_exits_for_one_symbol_read_together_while_the_stream_is_full_are_each_"
+         "told_the_stream_is_full",)),
+    Mutation(
+        "gate_stopping_keeps_deciding_a_batch_again_for_free",
+        "once the gate is stopping, every round of a batch decided again is charged an attempt: with the free rounds "
+        "(up to permit_timeout_ms) a SIGTERM during 64 exits of one symbol behind a full stream and a slowed Redis "
+        "took past the 2 s an actor has to exit (revexit)",
+        "actors/gate.py",
+        "            attempt += charged or self._stopping or time.monotonic() >= free_until",
+        "            attempt += charged or time.monotonic() >= free_until",
+        ("tests/test_exit_batch_review.py::test_a_gate_stopped_while_it_decides_again_the_exits_of_one_symbol_exits_"
+         "within_its_shutdown_bound",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
