@@ -310,11 +310,14 @@ def test_fallback_proof_fails_when_the_cluster_side_comes_back_writing_to_anothe
 def test_readiness_proof_fails_when_the_book_gate_and_issuer_run_on_another_redis_database(demo_system: Path) -> None:
     # Restarted on database 1, the gate decides from the book's positions there but sees no cluster state, and
     # the issuer writes permits and records where neither the proof nor the execution layer looks.
+    # The gate there never takes K from the cluster, so the proof's first wait (for every gate to) runs out its whole
+    # warm-up timeout, and every later wait gets one look (what is left of the timeout: nothing), whatever the timeout:
+    # 10 s, not the default 40, with restart_together having waited for each restarted program to serve.
     execution_side = ["book", "gate", "permit_issuer"]
     try:
         with programs_started_meanwhile_use_redis_database(demo_system, 1):
             restart_together(demo_system, execution_side)
-        code, printed = proof_here("readiness", demo_system)
+        code, printed = proof_here("readiness", demo_system, "--warm-up-timeout-s", "10")
     finally:
         restart_together(demo_system, execution_side)
         empty_redis_database(demo_system, 1)
@@ -428,8 +431,8 @@ def test_with_two_gates_readiness_and_fallback_ask_each_gate_on_its_own(two_gate
 
 def test_with_one_of_two_gates_stopped_readiness_fails_naming_that_gate(two_gate_demo_system: Path) -> None:
     supervisorctl(two_gate_demo_system, "stop", "gate_b")
-    try:
-        result = run_proof(two_gate_demo_system, "readiness")
+    try:  # the wait for every gate to answer runs out (gate_b never will): 5 s of it, not the default 10 s grace
+        result = run_proof(two_gate_demo_system, "readiness", "--warm-up-timeout-s", "5")
     finally:
         supervisorctl(two_gate_demo_system, "start", "gate_b")
     assert result.returncode == 1
