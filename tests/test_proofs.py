@@ -85,7 +85,8 @@ def test_warm_restart_of_every_program_keeps_points_and_readiness(demo_system: P
 
 
 def full_window_points(home: Path) -> bool:
-    """Every symbol's buffer window is full (points_per_symbol at points_max)."""
+    """Every symbol's buffer window is full (points_per_symbol at points_max). Each call is a `clustergate status`
+    process (about 0.3 s of CPU): polled every 0.5 s (a cadence here), not wait_for's 0.05 s, which kept a core busy."""
     status = clustergate("status", "--home", str(home), "--json")
     overview = json.loads(status.stdout).get("overview") or {} if status.stdout.startswith("{") else {}
     counts = (overview.get("points_per_symbol") or {}).values()
@@ -106,7 +107,7 @@ def test_warm_restart_of_every_program_keeps_a_full_window_and_fails_when_the_bu
     up = clustergate("up", str(topo_path), "--home", str(home))
     try:
         assert up.returncode == 0, up.stdout + up.stderr
-        wait_for(lambda: full_window_points(home), 60, "a full buffer window")
+        wait_for(lambda: full_window_points(home), 60, "a full buffer window", interval_s=0.5)
         result = clustergate("proof", "warm-restart", "--all-programs", "--home", str(home))
         checks = {c["name"]: c for c in latest_report(home, "warm-restart")["checks"]}
         assert checks["point counts kept"]["ok"], result.stdout
@@ -114,7 +115,7 @@ def test_warm_restart_of_every_program_keeps_a_full_window_and_fails_when_the_bu
         data["actors"]["buffer"]["settings"] = {"persist": False}
         up = clustergate("up", str(write_topology(topo_path, data)), "--home", str(home))
         assert up.returncode == 0, up.stdout + up.stderr
-        wait_for(lambda: full_window_points(home), 60, "a full buffer window")
+        wait_for(lambda: full_window_points(home), 60, "a full buffer window", interval_s=0.5)
         result = clustergate("proof", "warm-restart", "--home", str(home))
         checks = {c["name"]: c for c in latest_report(home, "warm-restart")["checks"]}
         assert result.returncode == 1 and not checks["point counts kept"]["ok"], result.stdout
