@@ -13,7 +13,12 @@ from helpers import demo_topology_data, retarget, scrape, write_topology
 
 def feed_topology(tmp_path: Path, redis_url: str, settings: dict[str, Any], *, symbols: list[str] | None = None,
                   book: dict[str, Any] | None = None) -> tuple[Path, dict[str, Any]]:
-    """The demo's price_feed (and, if given, book settings) with every port free and an external Redis."""
+    """The demo's price_feed (and, if given, book settings) with every port free and an external Redis.
+
+    A replay feed reads its saved position from Redis at start and, with no Redis answering (a dead URL such as
+    redis://127.0.0.1:1/0), waits REPLAY_POSITION_WAIT_S (10 s) before it replays the file from its first row:
+    a test of what a replay publishes gives it a real redis-server (the redis_server fixture) unless the wait
+    is what it tests."""
     data = retarget(demo_topology_data(), redis_url)
     keep = {"price_feed"} | ({"book"} if book is not None else set())
     data["actors"] = {name: spec for name, spec in data["actors"].items() if name in keep}

@@ -48,11 +48,12 @@ def test_one_bad_print_between_good_ones_is_still_refused():
     assert jumps.refuses("SOLUSDT", 140.0)      # the other side of the last accepted price: refused too
 
 
-def test_a_replayed_crash_reaches_subscribers_through_a_real_feed(tmp_path):
+def test_a_replayed_crash_reaches_subscribers_through_a_real_feed(tmp_path, redis_server):
     """Process run of the crash above: only 100 was ever published before the fix."""
     rows = "".join(f"{i * 0.1:.1f},{100 * 0.7 ** i:.6f}\n" for i in range(10))
     (tmp_path / "prices.csv").write_text("ts,SOLUSDT\n" + rows)
-    path, data = feed_topology(tmp_path, "redis://127.0.0.1:1/0", {
+    # a real Redis: with none, a replay feed first waits 10 s for its saved position (feed_helpers.feed_topology)
+    path, data = feed_topology(tmp_path, redis_server.url, {
         "source": "replay", "heartbeat_s": 0.5, "replay": {"path": "prices.csv", "speed": 1, "loop": False}})
     listener = TickListener(tick_endpoint(data))
     feed = ActorProcess(path, "price_feed").start()
@@ -192,9 +193,10 @@ def test_a_looped_replay_of_a_trending_file_keeps_publishing_finite_prices():
     assert all(math.isfinite(p) and 0 < p < 1e300 for p in prices)
 
 
-def test_a_real_feed_looping_a_steep_file_keeps_publishing(tmp_path):
+def test_a_real_feed_looping_a_steep_file_keeps_publishing(tmp_path, redis_server):
     (tmp_path / "prices.csv").write_text("ts,BTCUSDT\n0,1\n0.01,1e40\n")
-    path, data = feed_topology(tmp_path, "redis://127.0.0.1:1/0", {
+    # a real Redis: with none, a replay feed first waits 10 s for its saved position (feed_helpers.feed_topology)
+    path, data = feed_topology(tmp_path, redis_server.url, {
         "source": "replay", "heartbeat_s": 0.5, "interval_s": 0.01,
         "replay": {"path": "prices.csv", "speed": 1, "loop": True}})
     data["clusters"]["max_tick_jump"] = None  # the file's one pass is a x1e40 move

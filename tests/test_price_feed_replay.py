@@ -111,14 +111,15 @@ def test_the_schedule_ends_without_loop():
 
 
 @pytest.mark.parametrize("form", ["long", "wide"])
-def test_a_replayed_csv_reaches_a_real_subscriber_with_increasing_seq(tmp_path, form):
+def test_a_replayed_csv_reaches_a_real_subscriber_with_increasing_seq(tmp_path, redis_server, form):
     if form == "long":
         csv_text = ("ts,symbol,price\n0,BTCUSDT,100\n0.1,ETHUSDT,200\n0.2,BTCUSDT,101\n"
                     "0.3,XRPUSDT,1\n0.4,ETHUSDT,nan\n0.5,BTCUSDT,-5\n0.6,ETHUSDT,202\n")
     else:
         csv_text = "ts,BTCUSDT,ETHUSDT,XRPUSDT\n0,100,200,1\n0.2,101,,1\n0.4,-5,nan,1\n0.6,,202,1\n"
     (tmp_path / "prices.csv").write_text(csv_text)
-    path, data = feed_topology(tmp_path, "redis://127.0.0.1:1/0", {
+    # a real Redis: with none, a replay feed first waits 10 s for its saved position (feed_helpers.feed_topology)
+    path, data = feed_topology(tmp_path, redis_server.url, {
         "source": "replay", "heartbeat_s": 0.5,
         "replay": {"path": "prices.csv", "speed": 2, "loop": True}})
     listener = TickListener(tick_endpoint(data))
@@ -225,10 +226,11 @@ def test_validate_reads_the_replay_file_and_says_what_it_holds(tmp_path, capsys)
     assert "prices.csv" in capsys.readouterr().out
 
 
-def test_the_feed_refuses_a_print_30_percent_off_and_publishes_the_prices_around_it(tmp_path):
+def test_the_feed_refuses_a_print_30_percent_off_and_publishes_the_prices_around_it(tmp_path, redis_server):
     """Issue 17 #4: one bad print broke up every cluster; the feed now refuses it, counted as jump."""
     (tmp_path / "prices.csv").write_text("ts,SOLUSDT\n0,150\n0.1,195\n0.2,151\n0.3,152\n")
-    path, data = feed_topology(tmp_path, "redis://127.0.0.1:1/0", {
+    # a real Redis: with none, a replay feed first waits 10 s for its saved position (feed_helpers.feed_topology)
+    path, data = feed_topology(tmp_path, redis_server.url, {
         "source": "replay", "heartbeat_s": 0.5, "replay": {"path": "prices.csv", "speed": 1, "loop": True}})
     listener = TickListener(tick_endpoint(data))
     feed = ActorProcess(path, "price_feed").start()

@@ -85,7 +85,8 @@ def test_warm_restart_of_every_program_keeps_points_and_readiness(demo_system: P
 
 
 def full_window_points(home: Path) -> bool:
-    """Every symbol's buffer window is full (points_per_symbol at points_max)."""
+    """Every symbol's buffer window is full (points_per_symbol at points_max). Each call is a `clustergate status`
+    process (about 0.3 s of CPU): polled every 0.5 s (a cadence here), not wait_for's 0.05 s, which kept a core busy."""
     status = clustergate("status", "--home", str(home), "--json")
     overview = json.loads(status.stdout).get("overview") or {} if status.stdout.startswith("{") else {}
     counts = (overview.get("points_per_symbol") or {}).values()
@@ -106,7 +107,7 @@ def test_warm_restart_of_every_program_keeps_a_full_window_and_fails_when_the_bu
     up = clustergate("up", str(topo_path), "--home", str(home))
     try:
         assert up.returncode == 0, up.stdout + up.stderr
-        wait_for(lambda: full_window_points(home), 60, "a full buffer window")
+        wait_for(lambda: full_window_points(home), 60, "a full buffer window", interval_s=0.5)
         result = clustergate("proof", "warm-restart", "--all-programs", "--home", str(home))
         checks = {c["name"]: c for c in latest_report(home, "warm-restart")["checks"]}
         assert checks["point counts kept"]["ok"], result.stdout
@@ -114,7 +115,7 @@ def test_warm_restart_of_every_program_keeps_a_full_window_and_fails_when_the_bu
         data["actors"]["buffer"]["settings"] = {"persist": False}
         up = clustergate("up", str(write_topology(topo_path, data)), "--home", str(home))
         assert up.returncode == 0, up.stdout + up.stderr
-        wait_for(lambda: full_window_points(home), 60, "a full buffer window")
+        wait_for(lambda: full_window_points(home), 60, "a full buffer window", interval_s=0.5)
         result = clustergate("proof", "warm-restart", "--home", str(home))
         checks = {c["name"]: c for c in latest_report(home, "warm-restart")["checks"]}
         assert result.returncode == 1 and not checks["point counts kept"]["ok"], result.stdout
@@ -310,11 +311,14 @@ def test_fallback_proof_fails_when_the_cluster_side_comes_back_writing_to_anothe
 def test_readiness_proof_fails_when_the_book_gate_and_issuer_run_on_another_redis_database(demo_system: Path) -> None:
     # Restarted on database 1, the gate decides from the book's positions there but sees no cluster state, and
     # the issuer writes permits and records where neither the proof nor the execution layer looks.
+    # The gate there never takes K from the cluster, so the proof's first wait (for every gate to) runs out its whole
+    # warm-up timeout, and every later wait gets one look (what is left of the timeout: nothing), whatever the timeout:
+    # 10 s, not the default 40, with restart_together having waited for each restarted program to serve.
     execution_side = ["book", "gate", "permit_issuer"]
     try:
         with programs_started_meanwhile_use_redis_database(demo_system, 1):
             restart_together(demo_system, execution_side)
-        code, printed = proof_here("readiness", demo_system)
+        code, printed = proof_here("readiness", demo_system, "--warm-up-timeout-s", "10")
     finally:
         restart_together(demo_system, execution_side)
         empty_redis_database(demo_system, 1)
@@ -428,8 +432,8 @@ def test_with_two_gates_readiness_and_fallback_ask_each_gate_on_its_own(two_gate
 
 def test_with_one_of_two_gates_stopped_readiness_fails_naming_that_gate(two_gate_demo_system: Path) -> None:
     supervisorctl(two_gate_demo_system, "stop", "gate_b")
-    try:
-        result = run_proof(two_gate_demo_system, "readiness")
+    try:  # the wait for every gate to answer runs out (gate_b never will): 5 s of it, not the default 10 s grace
+        result = run_proof(two_gate_demo_system, "readiness", "--warm-up-timeout-s", "5")
     finally:
         supervisorctl(two_gate_demo_system, "start", "gate_b")
     assert result.returncode == 1

@@ -48,6 +48,7 @@ def test_a_gate_on_the_proxy_is_degraded_only_past_the_cluster_sides_warm_up():
 
 
 def status(home) -> tuple[int, str, dict]:
+    """Two `clustergate status` processes (about 0.6 s of CPU): polled every second, as the other waits here."""
     text = clustergate("status", "--home", str(home))
     said = json.loads(clustergate("status", "--json", "--home", str(home)).stdout)
     return text.returncode, text.stdout, said
@@ -64,7 +65,8 @@ def test_status_exits_3_while_every_program_is_ready_and_the_gate_takes_k_from_t
         home, r, topo = system["home"], system["redis"], system["topo"]
         code, text, said = status(home)
         assert code == 0 and said.get("degraded") is None, text  # right after up: the warm-up
-        wait_for(lambda: status(home)[2]["overview"]["k_source"] == "cluster", 90, "the gate on the cluster state")
+        wait_for(lambda: status(home)[2]["overview"]["k_source"] == "cluster", 90, "the gate on the cluster state",
+                 interval_s=1.0)
         assert status(home)[0] == 0
 
         sol = keys.position_snapshot("SOLUSDT", topo.positions.key_pattern)
@@ -92,7 +94,7 @@ def test_status_exits_3_while_every_program_is_ready_and_the_gate_takes_k_from_t
         wait_for(lambda: status(home)[0] == 0, 60, "status 0 once SOLUSDT is no longer held", interval_s=1.0)
 
         assert supervisorctl(home, "stop", "clusterer").returncode == 0
-        wait_for(lambda: status(home)[2]["overview"]["k_source"] == "proxy", 30, "the gate on the proxy")
+        wait_for(lambda: status(home)[2]["overview"]["k_source"] == "proxy", 30, "the gate on the proxy", interval_s=1.0)
         code, text, said = status(home)
         assert code == 1 and "DEGRADED: gate takes K from the proxy" in text, text
         assert supervisorctl(home, "start", "clusterer").returncode == 0
