@@ -216,3 +216,26 @@ def test_a_gate_stopped_while_it_decides_again_the_exits_of_one_symbol_exits_wit
     for reply in replies:
         d = reply["decision"]
         assert (d["final_action"], d["recorded"]) == ("HOLD", False), reply
+
+
+def test_the_free_rounds_over_a_batch_made_cooldown_end_permit_timeout_ms_after_the_batchs_first_decision(
+        tmp_path, redis_server):
+    """The rounds over a cooldown of the batch's own making are free for permit_timeout_ms from the batch's first
+    decision, then charged: a batch of 32 exits of one symbol behind a full stream, each round waiting up to 0.2 s for a
+    slowed Redis (32 rounds: at least 16 of its stops, 3.2 s), settles a few (stream_full) and, about permit_timeout_ms
+    (1.5 s) and three charged rounds in, tells the rest that the cooldown kept changing (or, a round's Redis wait
+    past its deadline, expired), nothing recorded; free for ever, it took a round per exit (up to 64 issuer waits in
+    one batch), all 32 stream_full."""
+    n = 32
+    with running_p26(tmp_path, redis_server, gate_settings={**NO_SHEDDING, "permit_timeout_ms": 1500},
+                     issuer_settings={"stream_maxlen": 1000}) as p26:
+        fill_the_gate_stream(p26)
+        with redis_slowed(redis_server.proc.pid, 0.2, 0.001):  # about one round (a read, the issuer's write) each 0.2 s
+            replies = burst(p26, exits(n))
+    details = [reply["decision"].get("detail", "") for reply in replies]
+    for reply, detail in zip(replies, details):
+        d = reply["decision"]
+        assert (d["final_action"], d["recorded"]) == ("HOLD", False), reply
+        assert detail.startswith(("stream_full", "expired")) or "cooldown kept changing" in detail, detail
+    stream_full = sum(d.startswith("stream_full") for d in details)
+    assert 1 <= stream_full < n, f"{stream_full} of {n} exits decided again until each was settled: {details}"

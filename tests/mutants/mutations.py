@@ -6649,6 +6649,15 @@ MUTATIONS: list[Mutation] = [
         "            attempt += charged or time.monotonic() >= free_until",
         ("tests/test_exit_batch_review.py::test_a_gate_stopped_while_it_decides_again_the_exits_of_one_symbol_exits_"
          "within_its_shutdown_bound",)),
+    Mutation(
+        "gate_batch_decides_again_for_free_past_permit_timeout",
+        "the rounds over a batch's own cooldown conflict are free only for permit_timeout_ms from the batch's first "
+        "decision: free for ever, a batch of 64 exits behind a full stream and a slow issuer took 64 issuer waits (s31)",
+        "actors/gate.py",
+        "            attempt += charged or self._stopping or time.monotonic() >= free_until",
+        "            attempt += charged or self._stopping",
+        ("tests/test_exit_batch_review.py::test_the_free_rounds_over_a_batch_made_cooldown_end_permit_timeout_ms_after_"
+         "the_batchs_first_decision",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
