@@ -334,6 +334,9 @@ class BufferActor(Actor):
             return
         self.grid.advance(self.grid.slot_of(time.time()))
         self.grid.merge_from(saved)
+        # The slots the last run handed out stay handed out: a tick for one is refused late after a restart too (it
+        # was written there until this run's first publish, a cadence later); none past the clock's last closed slot.
+        self.grid.published_slot = max(self.grid.published_slot, min(saved.published_slot, self.grid.head_slot - 1))
         # The jump filter goes on from the history's newest prices, not from nothing: the first print after a
         # restart is checked too (a tick that came before the history keeps its own).
         for symbol, price in self.grid.newest_prices().items():

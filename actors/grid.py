@@ -146,6 +146,8 @@ class PriceGrid:
     def to_blob(self) -> bytes:
         header = {"v": HISTORY_VERSION, "cadence_s": self.cadence_s, "symbols": self.symbols,
                   "head_slot": self.head_slot, "capacity": self.capacity}
+        if math.isfinite(self.published_slot):  # a restart refuses late ticks for what this run handed out (optional)
+            header["published_slot"] = int(self.published_slot)
         return json.dumps(header, separators=(",", ":")).encode() + b"\n" + self.prices.astype("<f8").tobytes()
 
     @classmethod
@@ -177,6 +179,9 @@ class PriceGrid:
         slots = np.arange(grid.first_slot, head_slot + 1) * grid.cadence_s
         grid.price_ts = np.where(np.isnan(prices), -np.inf, slots[None, :])
         grid.newest_ts = grid.price_ts.max(axis=1)
+        published = header.get("published_slot")  # absent from an older buffer's history: none known
+        if isinstance(published, int) and not isinstance(published, bool):
+            grid.published_slot = published
         return grid
 
 
@@ -196,11 +201,21 @@ def add_tick(grid: PriceGrid, symbol: str, price: float, ts: float, now_s: float
 
     A tick dated at most TICK_FUTURE_SKEW_S ahead but in a later slot than now_s (a clock slightly
     ahead, just past a slot edge) is recorded as of now_s: refused, a snapshot's price published
-    once would never be read again (25% of ticks at a 1 s cadence with a clock 0.5 s ahead)."""
+    once would never be read again (25% of ticks at a 1 s cadence with a clock 0.5 s ahead).
+
+    Its mirror: a tick dated at most TICK_FUTURE_SKEW_S behind but in a slot already handed out (a clock behind) is
+    recorded in the first slot not handed out, as of that slot's start (its own ts stays its newest tick time): no
+    published slot is rewritten, and a feed a cadence behind still prices the grid (refused `late`, it priced none)."""
     if ts > now_s + TICK_FUTURE_SKEW_S:
         return "future_ts"
     if grid.slot_of(ts) > grid.slot_of(now_s):
         ts = now_s
+    elif grid.slot_of(ts) <= grid.published_slot and ts >= now_s - TICK_FUTURE_SKEW_S and symbol in grid.index:
+        row = grid.index[symbol]
+        newest = grid.newest_ts[row]
+        reason = grid.add(symbol, price, (grid.published_slot + 1) * grid.cadence_s)
+        grid.newest_ts[row] = max(newest, ts) if reason is None else newest
+        return reason
     return grid.add(symbol, price, ts)
 
 

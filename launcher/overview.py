@@ -594,8 +594,9 @@ def refused_tick_lines(refused: dict[str, dict[str, Any]], max_price_age_s: floa
                f"price feed's clock is ahead of the buffer's, or the buffer's behind" if reason == "future_ts" else
                f"stamped {-offset:.1f} s behind the buffer's clock, before its window: the price feed's clock is "
                f"behind the buffer's, or the buffer's ahead" if reason == "too_old" else
-               f"stamped {-offset:.1f} s behind the buffer's clock, in a grid slot the buffer has already published: "
-               f"the price feed's clock is behind the buffer's, or the buffer's ahead" if reason == "late" else
+               f"stamped {-offset:.1f} s behind the buffer's clock, in a grid slot the buffer has already published, "
+               f"past the {TICK_FUTURE_SKEW_S:g} s allowed: the price feed's clock is behind the buffer's, or the "
+               f"buffer's ahead" if reason == "late" else
                f"p27_buffer_rejected_ticks_total{{reason=\"{reason}\"}}")
         lines.append(f"  the buffer refuses the ticks it receives: {reason}, the last {max(seen['age_s'], 0):.1f} s ago "
                      f"({why})")

@@ -159,6 +159,18 @@ def tick(symbol: str, price, ts, seq=1) -> list[bytes]:
     return [f"tick.{symbol}".encode(), json.dumps({"symbol": symbol, "price": price, "ts": ts, "seq": seq}).encode()]
 
 
+def buffer_window(snapshot: zmq.Socket):
+    """The buffer's window, asked on its snapshot REQ socket: (header, prices as a symbols x slots array)."""
+    import base64
+
+    import numpy as np
+    snapshot.send(b"{}")
+    assert snapshot.poll(int(10_000 * DEADLINE_SCALE)), "the buffer's snapshot socket did not answer"
+    reply = json.loads(snapshot.recv())
+    header = reply["header"]
+    return header, np.frombuffer(base64.b64decode(reply["prices_b64"]), dtype="<f8").reshape(header["shape"])
+
+
 def hostile_ticks(now: float) -> dict[str, list[list[bytes]]]:
     """Messages by the buffer's rejection reason they must be counted under."""
     return {
@@ -264,8 +276,6 @@ def test_a_tick_stamped_in_a_slot_already_published_is_refused_late_not_written_
     they were written there, so the window the correlator had used changed under it at the next publish (and a slot's
     value depended on when the buffer published). Such a tick, newer than the slot's price, is now refused `late`,
     counted in p27_buffer_rejected_ticks_total, and the published slot keeps its price."""
-    import base64
-
     import numpy as np
     cadence_s = 1.0
     data = retarget(demo_topology_data(), redis_server.url)
@@ -283,11 +293,7 @@ def test_a_tick_stamped_in_a_slot_already_published_is_refused_late_not_written_
     accepted, late = 'buffer_ticks_accepted_total{symbol="BTCUSDT"}', 'p27_buffer_rejected_ticks_total{reason="late"}'
 
     def window() -> tuple[dict, np.ndarray]:
-        snapshot.send(b"{}")
-        assert snapshot.poll(int(10_000 * DEADLINE_SCALE)), "the buffer's snapshot socket did not answer"
-        reply = json.loads(snapshot.recv())
-        header = reply["header"]
-        return header, np.frombuffer(base64.b64decode(reply["prices_b64"]), dtype="<f8").reshape(header["shape"])
+        return buffer_window(snapshot)
     try:
         def a_tick_accepted() -> bool:  # the slow joiner: publish until the buffer has one
             feed.send_multipart(tick("BTCUSDT", 64000.0, time.time()))
@@ -304,6 +310,9 @@ def test_a_tick_stamped_in_a_slot_already_published_is_refused_late_not_written_
                                   "a window holding the slot")
         row, col = header["symbols"].index("BTCUSDT"), slot - header["first_slot"]
         assert prices[row, col] == 64000.0, prices[row]
+        # Past the clock skew allowed a tick (rev2: a tick behind by less is recorded in the first slot not handed out)
+        from actors.grid import TICK_FUTURE_SKEW_S
+        time.sleep(max(0.0, stamped + TICK_FUTURE_SKEW_S + 0.5 - time.time()))
         before = scrape(port)
         feed.send_multipart(tick("BTCUSDT", 64010.0, stamped + 0.005))  # newer, same slot: a feed's clock behind
         wait_for(lambda: (m := scrape(port)).get(accepted, 0) > before[accepted]
@@ -318,6 +327,116 @@ def test_a_tick_stamped_in_a_slot_already_published_is_refused_late_not_written_
         snapshot.close(0)
         feed.close(0)
         ctx.term()
+
+
+def test_a_restarted_buffer_refuses_late_a_tick_stamped_in_a_slot_its_last_run_published(
+        tmp_path: Path, redis_server) -> None:
+    """rev2: the buffer's published slot lived in the process alone. A buffer restarted (its window reloaded from the
+    saved history) took every reloaded slot for unpublished until its first publish, up to a cadence later (60 s in
+    production): a tick from a feed whose clock is behind, stamped in a slot the last run had published, was written
+    into it, the rewrite carry2's `late` refusal is for. The saved history now carries the published slot."""
+    import numpy as np
+    cadence_s = 12.0  # the restarted buffer must answer before its first publish, one cadence after the slot closes
+    data = retarget(demo_topology_data(), redis_server.url)
+    data["clusters"]["cadence_s"] = cadence_s
+    data["actors"]["gate"]["settings"]["freshness_s"] = 3 * cadence_s  # only the buffer runs; the topology must load
+    topo = write_topology(tmp_path / "topology.yaml", data)
+    ctx = zmq.Context()
+    feed = ctx.socket(zmq.PUB)
+    feed.setsockopt(zmq.LINGER, 0)
+    feed.bind(data["actors"]["price_feed"]["sockets"]["ticks"]["bind"])
+    port = data["actors"]["buffer"]["metrics_port"]
+    accepted, late = 'buffer_ticks_accepted_total{symbol="BTCUSDT"}', 'p27_buffer_rejected_ticks_total{reason="late"}'
+    snapshot_at = data["actors"]["buffer"]["sockets"]["snapshot"]["bind"]
+
+    def window() -> tuple[dict, np.ndarray]:
+        snapshot = ctx.socket(zmq.REQ)  # one per request: the buffer restarts between two
+        snapshot.setsockopt(zmq.LINGER, 0)
+        snapshot.connect(snapshot_at)
+        try:
+            return buffer_window(snapshot)
+        finally:
+            snapshot.close(0)
+    buffer = ActorProcess(topo, "buffer", log_dir=tmp_path).start()
+    try:
+        def a_tick_accepted() -> bool:  # the slow joiner: publish until the buffer has one
+            feed.send_multipart(tick("BTCUSDT", 64000.0, time.time()))
+            return (scrape(port).get(accepted) or 0) > 0
+        wait_for(a_tick_accepted, 30, f"the buffer to accept a tick\n{buffer.log()}", interval_s=0.2)
+        stamped = time.time()
+        slot = math.floor(stamped / cadence_s)
+        feed.send_multipart(tick("BTCUSDT", 64000.0, stamped))
+        wait_for(lambda: scrape(port).get('p27_buffer_last_accepted_tick_timestamp_seconds{symbol="BTCUSDT"}', 0)
+                 >= stamped, 10, "the buffer to accept the slot's tick")
+        header, prices = wait_for(lambda: (w := window())[0]["last_slot"] >= slot and w, 2 * cadence_s + 10,
+                                  "a window holding the slot", interval_s=0.05)
+        row = header["symbols"].index("BTCUSDT")
+        assert prices[row, slot - header["first_slot"]] == 64000.0, prices[row]
+        buffer.terminate()  # its teardown saves the history
+        buffer = ActorProcess(topo, "buffer", log_dir=tmp_path).start()
+        wait_for(lambda: late in scrape(port), 30, f"the restarted buffer\n{buffer.log()}")
+        # Past the clock skew allowed a tick (a tick behind by less is recorded in the first slot not handed out)
+        from actors.grid import TICK_FUTURE_SKEW_S
+        time.sleep(max(0.0, stamped + TICK_FUTURE_SKEW_S + 0.5 - time.time()))
+        assert math.floor(time.time() / cadence_s) == slot + 1, "restarted too slowly to answer before its publish"
+
+        def handled() -> bool:  # the slow joiner again: the late tick, newer than the slot's price, until counted
+            feed.send_multipart(tick("BTCUSDT", 64010.0, stamped + 0.001))
+            m = scrape(port)
+            return m.get(accepted, 0) > 0 or m.get(late, 0) > 0
+        wait_for(handled, 10, f"the restarted buffer to handle the late tick\n{buffer.log()}", interval_s=0.1)
+        after = scrape(port)
+        header, prices = window()
+        assert math.floor(time.time() / cadence_s) == slot + 1, "the restarted buffer published meanwhile"
+        assert (after.get(accepted, 0), after.get(late, 0) > 0) == (0, True), {k: after.get(k) for k in (accepted, late)}
+        assert prices[row, slot - header["first_slot"]] == 64000.0, prices[row]
+    finally:
+        buffer.terminate()
+        feed.close(0)
+        ctx.term()
+
+
+def test_a_feed_whose_clock_is_a_cadence_behind_still_prices_the_grid_without_rewriting_a_published_slot(
+        tmp_path: Path, redis_server, monkeypatch) -> None:
+    """rev2: with carry2's `late` refusal a feed whose clock ran 1.1 s behind the buffer's (a 1 s cadence, the demo's)
+    had every tick refused late: 0 accepted of 171 in 15 s, no price, the correlator not ready and the gate on the
+    proxy, where it used to price every slot but the newest (a feed ahead is allowed TICK_FUTURE_SKEW_S, 5 s, and
+    max_price_age_s is 5 cadences). A tick stamped in a slot already handed out, at most TICK_FUTURE_SKEW_S behind, is
+    now recorded in the first slot not handed out, as a tick ahead is recorded as of now: no published slot is
+    rewritten, and the grid is priced with the feed's lag."""
+    import numpy as np
+    data = retarget(demo_topology_data(), redis_server.url)
+    data["clusters"]["cadence_s"] = 1.0
+    topo = write_topology(tmp_path / "topology.yaml", data)
+    port = data["actors"]["buffer"]["metrics_port"]
+    snapshot = zmq.Context.instance().socket(zmq.REQ)
+    snapshot.setsockopt(zmq.LINGER, 0)
+    snapshot.connect(data["actors"]["buffer"]["sockets"]["snapshot"]["bind"])
+
+    def window() -> tuple[dict, np.ndarray]:
+        return buffer_window(snapshot)
+    buffer = ActorProcess(topo, "buffer", log_dir=tmp_path).start()
+    monkeypatch.setenv("PYTHONPATH", f"{REPO}:{Path(__file__).parent / 'skewed_clock'}")
+    monkeypatch.setenv("CLUSTERGATE_TEST_CLOCK_OFFSET_S", "-1.1")
+    feed = ActorProcess(topo, "price_feed", log_dir=tmp_path).start()
+    accepted = 'buffer_ticks_accepted_total{symbol="BTCUSDT"}'
+    try:
+        wait_for(lambda: scrape(port).get(accepted, 0) >= 20, 15,
+                 f"the buffer to use the ticks of a feed 1.1 s behind\n{buffer.log()}\n{feed.log()}")
+        first, prices = window()
+        row = first["symbols"].index("BTCUSDT")
+        # A newer window (published meanwhile) holds the older one's slots as they were, and priced.
+        header, later = wait_for(lambda: (w := window())[0]["last_slot"] >= first["last_slot"] + 3 and w, 15,
+                                 "three more published slots")
+        shift = header["first_slot"] - first["first_slot"]
+        assert np.array_equal(later[:, :-shift], prices[:, shift:], equal_nan=True), (prices[row, -6:], later[row, -6:])
+        assert np.isfinite(later[row, -4:-1]).all(), later[row, -6:]
+        age = time.time() - scrape(port)['p27_buffer_last_accepted_tick_timestamp_seconds{symbol="BTCUSDT"}']
+        assert age < 5.0, age  # max_price_age_s: the correlator stays ready
+    finally:
+        feed.terminate()
+        buffer.terminate()
+        snapshot.close(0)
 
 
 # --------------------------------------------------------------------------- a corrupt persisted buffer

@@ -6658,6 +6658,24 @@ MUTATIONS: list[Mutation] = [
         "            attempt += charged or self._stopping",
         ("tests/test_exit_batch_review.py::test_the_free_rounds_over_a_batch_made_cooldown_end_permit_timeout_ms_after_"
          "the_batchs_first_decision",)),
+        "buffer_restart_forgets_the_published_slot",
+        "a restarted buffer refuses late a tick stamped in a slot its last run published: its saved history carries "
+        "the published slot (it was written there until the new run's first publish, a cadence later) (rev2)",
+        "actors/buffer.py",
+        "        self.grid.published_slot = max(self.grid.published_slot, min(saved.published_slot, "
+        "self.grid.head_slot - 1))\n",
+        "        pass\n",
+        ("tests/test_reliability_bad_input.py::test_a_restarted_buffer_refuses_late_a_tick_stamped_in_a_slot_its_last_"
+         "run_published",)),
+    Mutation(
+        "buffer_refuses_late_a_feed_a_cadence_behind",
+        "a tick stamped in a slot already handed out, at most TICK_FUTURE_SKEW_S behind the buffer's clock, is recorded "
+        "in the first slot not handed out: refused `late`, a feed 1.1 s behind at a 1 s cadence priced no slot (rev2)",
+        "actors/grid.py",
+        "    elif grid.slot_of(ts) <= grid.published_slot and ts >= now_s - TICK_FUTURE_SKEW_S and symbol in grid.index:",
+        "    elif False:",
+        ("tests/test_reliability_bad_input.py::test_a_feed_whose_clock_is_a_cadence_behind_still_prices_the_grid_"
+         "without_rewriting_a_published_slot",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
