@@ -153,18 +153,24 @@ def gate_positions(topo: Topology, name: str, sample: dict[str, float] | None) -
             # Infinity or NaN, which are not JSON
             "total_abs_notional": total if math.isfinite(total) else None,
             "stale_after_s": topo.positions.stale_after_s,
-            "ok": math.isfinite(total) if fresh > 0 else not (ages or undated)}
+            # an undated snapshot is a position the gate leaves out of the book, also beside fresh ones (no alert sees it)
+            "ok": math.isfinite(total) and not undated if fresh > 0 else not (ages or undated)}
 
 
 def positions_line(gate: str, positions: dict[str, Any] | None) -> str | None:
     """status's line under the table for a gate that fails closed on the position snapshots, else None."""
-    if not positions or (positions["fresh"] > 0 and positions["total_abs_notional"] is not None):
+    undated = positions.get("undated", 0) if positions else 0
+    if not positions or (positions["fresh"] > 0 and positions["total_abs_notional"] is not None and not undated):
         return None
+    if positions["fresh"] > 0 and positions["total_abs_notional"] is not None:
+        return (f"{gate}: {undated} position snapshot{'s' if undated > 1 else ''} under {positions['key_pattern']} "
+                f"without a usable ts_epoch (missing or not a number of epoch seconds): not held, left out of the book "
+                f"the gate decides on (its other {positions['fresh']} fresh) until the execution layer dates "
+                f"{'them' if undated > 1 else 'it'} (`clustergate positions list` shows each)")
     holds = "every proposal gets HOLD (fail_closed_portfolio_state)"
     if positions["fresh"] > 0:
         return (f"{gate}: the fresh position snapshots' notionals sum past a float's range (p26_total_abs_notional "
                 f"not finite): {holds} (`clustergate positions list` shows each)")
-    undated = positions.get("undated", 0)
     if positions["dated"] or undated:
         oldest = positions["oldest_age_s"]
         when = (f"the oldest {oldest:.0f} s old" if oldest >= 0 else  # every one dated ahead: no age to give

@@ -197,6 +197,38 @@ def test_status_blames_no_key_pattern_for_a_gate_that_cannot_read_redis(tmp_path
         assert "position snapshot" not in status.stdout, status.stdout
 
 
+def test_status_names_an_undated_snapshot_beside_a_fresh_one_and_exits_1(tmp_path: Path) -> None:
+    """rev2: docs/monitoring.md says of gate_position_snapshots_undated that `clustergate status` names them and exits 1,
+    and no alert reads it. With a fresh snapshot of another symbol beside the undated one (2 ETH, ts_epoch an ISO date),
+    status counted the positions ok, said nothing of it and exited 0: a held position the gate leaves out of the book,
+    named nowhere."""
+    import time
+
+    import redis
+
+    from helpers import wait_for
+    with desk_without_book(tmp_path) as (home, data):
+        client = redis.Redis(port=data["redis"]["port"])  # the system's managed Redis
+        client.hset("quantum:position:snapshot:ETHUSDT", mapping={"position_amt": "2", "mark_price": "3000",
+                                                                 "ts_epoch": "2026-12-05T20:00:00Z"})
+        client.hset("quantum:position:snapshot:BTCUSDT", mapping={"position_amt": "0.1", "mark_price": "60000",
+                                                                 "ts_epoch": str(int(time.time()))})
+        client.close()
+
+        def undated_read() -> object:
+            said = clustergate("status", "--home", str(home), "--json")
+            gate = next(r for r in json.loads(said.stdout)["programs"] if r["name"] == "gate")
+            positions = gate.get("positions") or {}
+            return positions.get("undated") == 1 and positions.get("fresh") == 1 and (said, gate)
+
+        said, gate = wait_for(undated_read, 30, "the gate to read the fresh snapshot and the one it cannot date")
+        assert gate["positions"]["ok"] is False, gate
+        status = clustergate("status", "--home", str(home))
+        line = next((x for x in status.stdout.splitlines() if "without a usable ts_epoch" in x), None)
+        assert line is not None and line.startswith("gate: "), status.stdout
+        assert status.returncode == 1, status.stdout + status.stderr
+
+
 def test_status_exits_1_on_a_held_position_whose_snapshot_has_no_usable_ts_epoch_not_as_no_snapshot(
         tmp_path: Path) -> None:
     """carry2: a snapshot holding 2 ETH whose ts_epoch is no number of epoch seconds (an ISO date, or missing) is counted

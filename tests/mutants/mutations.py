@@ -5808,7 +5808,7 @@ MUTATIONS: list[Mutation] = [
         "status names a gate whose position snapshots are all stale (every proposal HOLD fail_closed_portfolio_state) "
         "and exits 1: a desk whose execution layer stopped writing read all ready, exit 0 (rev-book)",
         "launcher/overview.py",
-        "            \"ok\": math.isfinite(total) if fresh > 0 else not (ages or undated)}",
+        "            \"ok\": math.isfinite(total) and not undated if fresh > 0 else not (ages or undated)}",
         "            \"ok\": True}",
         ("tests/test_book_review.py::"
          "test_status_names_a_gate_with_no_fresh_position_snapshot_whose_every_decision_is_a_hold",)),
@@ -6597,8 +6597,8 @@ MUTATIONS: list[Mutation] = [
         "status exits 1 on a position snapshot whose ts_epoch the gate cannot read (missing, an ISO date), naming it, as "
         "on a stale one: it said `no position snapshot ... nothing to exit if the desk is flat`, exit 0 (carry2)",
         "launcher/overview.py",
-        "            \"ok\": math.isfinite(total) if fresh > 0 else not (ages or undated)}",
-        "            \"ok\": math.isfinite(total) if fresh > 0 else not ages}",
+        "            \"ok\": math.isfinite(total) and not undated if fresh > 0 else not (ages or undated)}",
+        "            \"ok\": math.isfinite(total) and not undated if fresh > 0 else not ages}",
         ("tests/test_fix_review.py::test_status_exits_1_on_a_held_position_whose_snapshot_has_no_usable_ts_epoch_not_"
          "as_no_snapshot",)),
     Mutation(
@@ -6676,6 +6676,14 @@ MUTATIONS: list[Mutation] = [
         "    elif False:",
         ("tests/test_reliability_bad_input.py::test_a_feed_whose_clock_is_a_cadence_behind_still_prices_the_grid_"
          "without_rewriting_a_published_slot",)),
+    Mutation(
+        "status_silent_on_an_undated_snapshot_beside_a_fresh_one",
+        "status names a position snapshot without a usable ts_epoch and exits 1 also when another symbol's snapshot "
+        "is fresh: it counted the positions ok, silent on a held position the gate leaves out of the book (rev2)",
+        "launcher/overview.py",
+        "            \"ok\": math.isfinite(total) and not undated if fresh > 0 else not (ages or undated)}",
+        "            \"ok\": math.isfinite(total) if fresh > 0 else not (ages or undated)}",
+        ("tests/test_fix_review.py::test_status_names_an_undated_snapshot_beside_a_fresh_one_and_exits_1",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
