@@ -6658,6 +6658,7 @@ MUTATIONS: list[Mutation] = [
         "            attempt += charged or self._stopping",
         ("tests/test_exit_batch_review.py::test_the_free_rounds_over_a_batch_made_cooldown_end_permit_timeout_ms_after_"
          "the_batchs_first_decision",)),
+    Mutation(
         "buffer_restart_forgets_the_published_slot",
         "a restarted buffer refuses late a tick stamped in a slot its last run published: its saved history carries "
         "the published slot (it was written there until the new run's first publish, a cadence later) (rev2)",
