@@ -83,12 +83,13 @@ class PriceGrid:
         future = self.newest_ts >= (slot + 1) * self.cadence_s
         self.newest_ts[future] = self.price_ts[future].max(axis=1)
 
-    def add(self, symbol: str, price: float, ts: float) -> str | None:
-        """Record one price; return None when used, else the reason it was not."""
+    def add(self, symbol: str, price: float, ts: float, slot: int | None = None) -> str | None:
+        """Record one price; return None when used, else the reason it was not. `slot` (default: ts's own) places a
+        tick in a later slot than its ts, keeping ts as its time (an older price never overwrites a newer one)."""
         row = self.index.get(symbol)
         if row is None:
             return "unknown_symbol"
-        slot = self.slot_of(ts)
+        slot = self.slot_of(ts) if slot is None else slot
         if slot > self.head_slot:
             self.advance(slot)
         col = slot - self.first_slot
@@ -204,18 +205,18 @@ def add_tick(grid: PriceGrid, symbol: str, price: float, ts: float, now_s: float
     once would never be read again (25% of ticks at a 1 s cadence with a clock 0.5 s ahead).
 
     Its mirror: a tick dated at most TICK_FUTURE_SKEW_S behind but in a slot already handed out (a clock behind) is
-    recorded in the first slot not handed out, as of that slot's start (its own ts stays its newest tick time): no
+    recorded in the first slot not handed out, with its own ts (so an older one is still superseded there): no
     published slot is rewritten, and a feed a cadence behind still prices the grid (refused `late`, it priced none)."""
     if ts > now_s + TICK_FUTURE_SKEW_S:
         return "future_ts"
     if grid.slot_of(ts) > grid.slot_of(now_s):
         ts = now_s
-    elif grid.slot_of(ts) <= grid.published_slot and ts >= now_s - TICK_FUTURE_SKEW_S and symbol in grid.index:
-        row = grid.index[symbol]
-        newest = grid.newest_ts[row]
-        reason = grid.add(symbol, price, (grid.published_slot + 1) * grid.cadence_s)
-        grid.newest_ts[row] = max(newest, ts) if reason is None else newest
-        return reason
+    # Also a tick ahead recorded as of now_s when now_s's slot is handed out (the buffer's clock stepped back by less
+    # than a rewind): refused late, every tick of a feed on time was, until the clock caught up (rev3).
+    if grid.slot_of(ts) <= grid.published_slot and ts >= now_s - TICK_FUTURE_SKEW_S:
+        # Its own ts kept as its time in that slot: a second late tick older than the first is superseded (rev3:
+        # both stamped as of the slot's start, the older overwrote the newer).
+        return grid.add(symbol, price, ts, slot=int(grid.published_slot) + 1)
     return grid.add(symbol, price, ts)
 
 

@@ -270,14 +270,9 @@ def test_hostile_ticks_are_counted_by_reason_and_the_buffer_and_book_keep_runnin
     print(f"\nRELIABILITY ticks: sent={sum(map(len, batch.values()))} counted={ {k: expected[k] - before[k] for k in expected} }")
 
 
-def test_a_tick_stamped_in_a_slot_already_published_is_refused_late_not_written_into_the_window(
-        tmp_path: Path, redis_server) -> None:
-    """carry2: a feed whose clock is behind the buffer's stamps its ticks in slots the buffer has closed and published:
-    they were written there, so the window the correlator had used changed under it at the next publish (and a slot's
-    value depended on when the buffer published). Such a tick, newer than the slot's price, is now refused `late`,
-    counted in p27_buffer_rejected_ticks_total, and the published slot keeps its price."""
-    import numpy as np
-    cadence_s = 1.0
+def fed_buffer(tmp_path: Path, redis_server, cadence_s: float):
+    """A real buffer at cadence_s, fed by the test's own PUB socket, with a REQ socket on its snapshot:
+    (ctx, feed, snapshot, buffer, metrics port)."""
     data = retarget(demo_topology_data(), redis_server.url)
     data["clusters"]["cadence_s"] = cadence_s
     topo = write_topology(tmp_path / "topology.yaml", data)
@@ -289,7 +284,18 @@ def test_a_tick_stamped_in_a_slot_already_published_is_refused_late_not_written_
     snapshot.setsockopt(zmq.LINGER, 0)
     snapshot.connect(data["actors"]["buffer"]["sockets"]["snapshot"]["bind"])
     buffer = ActorProcess(topo, "buffer", log_dir=tmp_path).start()
-    port = data["actors"]["buffer"]["metrics_port"]
+    return ctx, feed, snapshot, buffer, data["actors"]["buffer"]["metrics_port"]
+
+
+def test_a_tick_stamped_in_a_slot_already_published_is_refused_late_not_written_into_the_window(
+        tmp_path: Path, redis_server) -> None:
+    """carry2: a feed whose clock is behind the buffer's stamps its ticks in slots the buffer has closed and published:
+    they were written there, so the window the correlator had used changed under it at the next publish (and a slot's
+    value depended on when the buffer published). Such a tick, newer than the slot's price, is now refused `late`,
+    counted in p27_buffer_rejected_ticks_total, and the published slot keeps its price."""
+    import numpy as np
+    cadence_s = 1.0
+    ctx, feed, snapshot, buffer, port = fed_buffer(tmp_path, redis_server, cadence_s)
     accepted, late = 'buffer_ticks_accepted_total{symbol="BTCUSDT"}', 'p27_buffer_rejected_ticks_total{reason="late"}'
 
     def window() -> tuple[dict, np.ndarray]:
@@ -437,6 +443,86 @@ def test_a_feed_whose_clock_is_a_cadence_behind_still_prices_the_grid_without_re
         feed.terminate()
         buffer.terminate()
         snapshot.close(0)
+
+
+def test_an_older_late_tick_does_not_overwrite_a_newer_one_in_the_first_slot_not_handed_out(
+        tmp_path: Path, redis_server) -> None:
+    """rev3: two ticks of a feed behind, for slots already handed out, were both recorded in the first slot not handed
+    out as of that slot's start, so the older, arriving second, overwrote the newer (not `superseded`, as in its own
+    slot). Each keeps its own ts there: the older is refused superseded, the slot holds the newer price."""
+    import numpy as np
+    cadence_s = 1.0
+    ctx, feed, snapshot, buffer, port = fed_buffer(tmp_path, redis_server, cadence_s)
+    accepted = 'buffer_ticks_accepted_total{symbol="ETHUSDT"}'
+    superseded = 'p27_buffer_rejected_ticks_total{reason="superseded"}'
+    try:
+        def a_tick_accepted() -> bool:  # the slow joiner: publish until the buffer has one (another symbol's)
+            feed.send_multipart(tick("BTCUSDT", 64000.0, time.time()))
+            return (scrape(port).get('buffer_ticks_accepted_total{symbol="BTCUSDT"}') or 0) > 0
+        wait_for(a_tick_accepted, 30, f"the buffer to accept a tick\n{buffer.log()}", interval_s=0.2)
+        for _ in range(50):  # early in a slot, so no publish falls between the two ticks
+            wait_for(lambda: 0.05 < time.time() % cadence_s < 0.3, 5, "the start of a slot", interval_s=0.01)
+            before = scrape(port)
+            header, _ = buffer_window(snapshot)  # hands out every closed slot
+            now = time.time()
+            if 0.05 < now % cadence_s < 0.4:
+                break
+        slot = math.floor(now / cadence_s)
+        assert header["last_slot"] == slot - 1, header
+        feed.send_multipart(tick("ETHUSDT", 3410.0, now - 1.2))  # the newer, first
+        feed.send_multipart(tick("ETHUSDT", 3400.0, now - 1.6))  # the older, after it
+        wait_for(lambda: (m := scrape(port)).get(accepted, 0) + m.get(superseded, 0)
+                 >= before.get(accepted, 0) + before.get(superseded, 0) + 2, 10, "the buffer to handle both ticks")
+        after = scrape(port)
+        assert (after.get(accepted, 0) - before.get(accepted, 0), after[superseded] - before[superseded]) == (1, 1), {
+            k: (before.get(k), after.get(k)) for k in (accepted, superseded)}
+        header, prices = wait_for(lambda: (w := buffer_window(snapshot))[0]["last_slot"] >= slot and w, 10,
+                                  "a window holding the slot")
+        row = header["symbols"].index("ETHUSDT")
+        assert prices[row, slot - header["first_slot"]] == 3410.0, prices[row]
+    finally:
+        buffer.terminate()
+        snapshot.close(0)
+        feed.close(0)
+        ctx.term()
+
+
+def test_a_buffer_whose_clock_stepped_back_less_than_a_rewind_still_takes_the_ticks_of_a_feed_on_time(
+        tmp_path: Path, redis_server, monkeypatch) -> None:
+    """rev3: the buffer's clock stepped back 3 s (an NTP step; a rewind needs more than TICK_FUTURE_SKEW_S): the ticks
+    of a feed on time, ahead of it by less than the skew allowed, were recorded as of the buffer's now, a slot already
+    handed out, and every one was refused `late` until the clock caught up. They go to the first slot not handed out."""
+    cadence_s = 1.0
+    step_file = tmp_path / "clock_step_s"
+    step_file.write_text("0")
+    monkeypatch.setenv("PYTHONPATH", f"{REPO}:{Path(__file__).parent / 'skewed_clock'}")
+    monkeypatch.setenv("CLUSTERGATE_TEST_CLOCK_STEP_FILE", str(step_file))
+    ctx, feed, snapshot, buffer, port = fed_buffer(tmp_path, redis_server, cadence_s)
+    accepted, late = 'buffer_ticks_accepted_total{symbol="BTCUSDT"}', 'p27_buffer_rejected_ticks_total{reason="late"}'
+    try:
+        def a_tick_accepted() -> bool:  # the slow joiner: publish until the buffer has one
+            feed.send_multipart(tick("BTCUSDT", 64000.0, time.time()))
+            return (scrape(port).get(accepted) or 0) > 0
+        wait_for(a_tick_accepted, 30, f"the buffer to accept a tick\n{buffer.log()}", interval_s=0.2)
+        published = scrape(port).get("p27_windows_published_total", 0)
+        wait_for(lambda: scrape(port).get("p27_windows_published_total", 0) > published, 10, "a publish")
+        step_file.write_text("-3")
+        time.sleep(0.1)
+        before, sent = scrape(port), 0
+        for _ in range(10):  # 2 s of ticks stamped by a clock on time
+            feed.send_multipart(tick("BTCUSDT", 64000.0, time.time()))
+            sent += 1
+            time.sleep(0.2)
+        wait_for(lambda: (m := scrape(port)).get(accepted, 0) + m.get(late, 0) >= before[accepted] + before[late] + sent,
+                 10, "the buffer to handle the ticks")
+        after = scrape(port)
+        assert (after[accepted] - before[accepted], after[late] - before[late]) == (sent, 0), {
+            k: (before.get(k), after.get(k)) for k in (accepted, late)}
+    finally:
+        buffer.terminate()
+        snapshot.close(0)
+        feed.close(0)
+        ctx.term()
 
 
 # --------------------------------------------------------------------------- a corrupt persisted buffer

@@ -6673,8 +6673,8 @@ MUTATIONS: list[Mutation] = [
         "a tick stamped in a slot already handed out, at most TICK_FUTURE_SKEW_S behind the buffer's clock, is recorded "
         "in the first slot not handed out: refused `late`, a feed 1.1 s behind at a 1 s cadence priced no slot (rev2)",
         "actors/grid.py",
-        "    elif grid.slot_of(ts) <= grid.published_slot and ts >= now_s - TICK_FUTURE_SKEW_S and symbol in grid.index:",
-        "    elif False:",
+        "    if grid.slot_of(ts) <= grid.published_slot and ts >= now_s - TICK_FUTURE_SKEW_S:",
+        "    if False:",
         ("tests/test_reliability_bad_input.py::test_a_feed_whose_clock_is_a_cadence_behind_still_prices_the_grid_"
          "without_rewriting_a_published_slot",)),
     Mutation(
@@ -6685,6 +6685,24 @@ MUTATIONS: list[Mutation] = [
         "            \"ok\": math.isfinite(total) and not undated if fresh > 0 else not (ages or undated)}",
         "            \"ok\": math.isfinite(total) if fresh > 0 else not (ages or undated)}",
         ("tests/test_fix_review.py::test_status_names_an_undated_snapshot_beside_a_fresh_one_and_exits_1",)),
+    Mutation(
+        "buffer_late_tick_stamped_as_the_slot_start",
+        "a late tick recorded in the first slot not handed out keeps its own ts there: stamped as of the slot's start, "
+        "an older late tick arriving after a newer one overwrote it instead of being refused superseded (rev3)",
+        "actors/grid.py",
+        "        return grid.add(symbol, price, ts, slot=int(grid.published_slot) + 1)",
+        "        return grid.add(symbol, price, (grid.published_slot + 1) * grid.cadence_s)",
+        ("tests/test_reliability_bad_input.py::test_an_older_late_tick_does_not_overwrite_a_newer_one_in_the_first_"
+         "slot_not_handed_out",)),
+    Mutation(
+        "buffer_refuses_late_a_feed_on_time_after_a_small_clock_step_back",
+        "a tick ahead recorded as of the buffer's now goes to the first slot not handed out when now's slot is handed "
+        "out: after a 3 s step back of the buffer's clock every tick of a feed on time was refused late (rev3)",
+        "actors/grid.py",
+        "    if grid.slot_of(ts) <= grid.published_slot and ts >= now_s - TICK_FUTURE_SKEW_S:",
+        "    elif grid.slot_of(ts) <= grid.published_slot and ts >= now_s - TICK_FUTURE_SKEW_S:",
+        ("tests/test_reliability_bad_input.py::test_a_buffer_whose_clock_stepped_back_less_than_a_rewind_still_takes_"
+         "the_ticks_of_a_feed_on_time",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
