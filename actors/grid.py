@@ -209,15 +209,16 @@ def add_tick(grid: PriceGrid, symbol: str, price: float, ts: float, now_s: float
     published slot is rewritten, and a feed a cadence behind still prices the grid (refused `late`, it priced none)."""
     if ts > now_s + TICK_FUTURE_SKEW_S:
         return "future_ts"
-    if grid.slot_of(ts) > grid.slot_of(now_s):
-        ts = now_s
+    slot, now_slot = grid.slot_of(ts), grid.slot_of(now_s)
+    if slot > now_slot:
+        ts, slot = now_s, now_slot
     # Also a tick ahead recorded as of now_s when now_s's slot is handed out (the buffer's clock stepped back by less
     # than a rewind): refused late, every tick of a feed on time was, until the clock caught up (rev3).
-    if grid.slot_of(ts) <= grid.published_slot and ts >= now_s - TICK_FUTURE_SKEW_S:
+    if slot <= grid.published_slot and ts >= now_s - TICK_FUTURE_SKEW_S:
         # Its own ts kept as its time in that slot: a second late tick older than the first is superseded (rev3:
         # both stamped as of the slot's start, the older overwrote the newer).
         return grid.add(symbol, price, ts, slot=int(grid.published_slot) + 1)
-    return grid.add(symbol, price, ts)
+    return grid.add(symbol, price, ts, slot=slot)
 
 
 def add_checked_tick(grid: PriceGrid, jumps: JumpFilter, symbol: str, price: float, ts: float,

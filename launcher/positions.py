@@ -181,7 +181,7 @@ def cmd_clear(topo: Topology, client: redis.Redis, args: argparse.Namespace) -> 
         key = keys.position_snapshot(symbol, topo.positions.key_pattern) if symbol_name_ok(symbol) else None
         if key is None or not client.delete(key):
             _check_symbol(topo, symbol)
-        print(f"{key}: cleared ({symbol} is {NOT_ALLOWLISTED.split(':')[0]})")
+        print(f"{key}: cleared ({symbol} is not in the topology's symbols)")
         return 0
     key = keys.position_snapshot(symbol, topo.positions.key_pattern)
     removed = client.delete(key)
