@@ -670,7 +670,7 @@ def _unrecorded_decision(reply: dict[str, Any]) -> dict[str, Any] | None:
 
 def register(subparsers: Any) -> None:
     from launcher.supervise import home_option  # the launcher's; GateClient alone does not load it
-    from launcher.positions import finite_number, takes_negative_numbers  # a command module too: imported anyway
+    from launcher.number_args import finite_number, takes_negative_numbers
     p = takes_negative_numbers(subparsers.add_parser(
         "propose", help="send one exit proposal to the gate and print the decision as JSON",
         description="Send one exit proposal to the gate (failing over between gates) and print the answer as JSON. "

@@ -19,6 +19,7 @@ import redis
 
 from launcher import keys
 from launcher.keys import wrong_type
+from launcher.number_args import finite_number, takes_negative_numbers
 from launcher.overview import shown_age
 from launcher.redis_conn import connect
 from launcher.schema import SchemaError
@@ -44,40 +45,6 @@ def default_topology_path(args: argparse.Namespace | None = None) -> Path:
     `clustergate up` wrote one, else the demo's."""
     from launcher.supervise import running_topology_path
     return running_topology_path(args or argparse.Namespace(), fallback=DEMO_TOPOLOGY)
-
-
-def finite_number(text: str) -> float:
-    """An option's number (argparse type): refused, argparse naming the option (exit 2), when it is not finite (nan, inf, 1e400)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return value
-
-
-class _FloatLike:
-    """Stands in for argparse's negative-number matcher, which takes only -2 and -2.5 for numbers: "--amount -1e3"
-    failed "expected one argument". Any string float() reads (the options' own parse) that starts with "-" (-1e3,
-    -1E+3, -.5e2, -1., -1_000, -inf, -nan) is a value. A real option name stays an option: argparse looks option
-    names up before it asks this, and none of them is a number."""
-
-    @staticmethod
-    def match(text: str) -> bool:
-        if not text.startswith("-"):
-            return False
-        try:
-            float(text)
-        except ValueError:
-            return False
-        return True
-
-
-def takes_negative_numbers(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Let parser's numeric options take a negative number in any notation float() reads, not only as --opt=-1e3."""
-    parser._negative_number_matcher = _FloatLike()  # argparse's hook, private: tests run each notation
-    return parser
 
 
 def _positive(text: str) -> float:

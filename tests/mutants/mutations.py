@@ -1614,7 +1614,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "positions_amount_error_names_the_parser",
         "positions set with an amount or price that is not a number says so, not argparse's function name",
-        "launcher/positions.py",
+        "launcher/number_args.py",
         '        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None\n',
         "        raise\n",
         ("tests/test_positions_cli.py::"
@@ -2450,7 +2450,7 @@ MUTATIONS: list[Mutation] = [
         "propose_sends_a_non_finite_option",
         "clustergate propose refuses --kill-score or --r-net nan/inf before sending, naming the option, exit 2 (the "
         "type positions set also uses)",
-        "launcher/positions.py",
+        "launcher/number_args.py",
         "    if not math.isfinite(value):\n",
         "    if False:\n",
         ("tests/test_client.py::test_a_non_finite_number_is_refused_naming_it_before_anything_is_sent",)),
@@ -5318,7 +5318,7 @@ MUTATIONS: list[Mutation] = [
         "`positions set --amount -1e3` (any notation float() reads: -1E+3, -.5e2, -1., -1_000) takes the number as the "
         "option's value; argparse alone took only -2 and -2.5 and failed 'argument --amount: expected one argument', "
         "and -inf was not refused as not finite (posargs)",
-        "launcher/positions.py",
+        "launcher/number_args.py",
         "    parser._negative_number_matcher = _FloatLike()",
         "    parser._negative_number_matcher = parser._negative_number_matcher",
         ("tests/test_positions_cli.py::test_positions_set_takes_a_negative_amount_in_any_float_notation_as_the_value_"
@@ -6703,6 +6703,22 @@ MUTATIONS: list[Mutation] = [
         "        return grid.add(symbol, price, now_s)\n",
         ("tests/test_reliability_bad_input.py::test_a_buffer_whose_clock_stepped_back_less_than_a_rewind_still_takes_"
          "the_ticks_of_a_feed_on_time",)),
+    Mutation(
+        "cli_builds_every_command_module_for_one_command",
+        "a command builds its parser from its own module alone: `clustergate down` loads no Redis or ZeroMQ client "
+        "(every module cost about 0.2 s of CPU a call more) (fastcli)",
+        "launcher/cli.py",
+        "    for module_name in owner or COMMAND_MODULES:\n",
+        "    for module_name in COMMAND_MODULES:\n",
+        ("tests/test_cli_commands.py::test_down_and_propose_load_no_redis_client_and_down_no_zeromq",)),
+    Mutation(
+        "propose_parser_loads_the_positions_module",
+        "building `clustergate propose`'s parser loads no Redis client: its numeric option types come from "
+        "launcher/number_args.py, not from the positions command (fastcli)",
+        "launcher/client.py",
+        "    from launcher.number_args import finite_number, takes_negative_numbers\n",
+        "    from launcher.positions import finite_number, takes_negative_numbers\n",
+        ("tests/test_cli_commands.py::test_down_and_propose_load_no_redis_client_and_down_no_zeromq",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
