@@ -1329,7 +1329,7 @@ class Gate(Actor):
             self._key_type_logged = detail if reason == "bad_key_type" else None
         if reason == REDIS_UNAVAILABLE:
             return fault_decision(proposal, REDIS_UNAVAILABLE, now, OUTCOME_UNKNOWN)
-        if reason in ("bad_key_type", "corrupt_decision", "out_of_memory"):  # Redis cannot be used for this write
+        if reason in ("bad_key_type", "corrupt_decision", "out_of_memory", "evicting_policy"):  # Redis unusable for it
             return fault_decision(proposal, REDIS_UNAVAILABLE, now, f"{reason}: {outcome.get('detail', '')}"[:300])
         if (reason == EXPIRED and proposal.deadline_ms is not None
                 and (proposal.deadline_ms - self.skew_ms) / 1000.0 < gate_deadline):

@@ -142,7 +142,7 @@ WRITE_SECONDS = Histogram("permit_issuer_write_seconds", "Time of the Redis scri
                           buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25))
 RESULTS = ("written", "replayed", "cooldown_conflict", "plan_id_conflict", "bad_key_type", "corrupt_decision",
            "expired", "stream_full", "out_of_memory", "redis_unavailable", "bad_request", "internal_error",
-           "replica_unacknowledged", "unauthorized")
+           "replica_unacknowledged", "unauthorized", "evicting_policy")
 REDIS_USED_MEMORY = Gauge("clustergate_redis_used_memory_bytes", "Redis INFO used_memory, read by the permit issuer")
 REDIS_MAXMEMORY = Gauge("clustergate_redis_maxmemory_bytes", "Redis maxmemory (0: no limit), read by the permit issuer")
 REDIS_MEMORY_READ = Gauge("clustergate_redis_memory_read_timestamp_seconds",
@@ -292,6 +292,23 @@ def check_request(request: Any) -> tuple[list[tuple[dict[str, Any], str, float |
     return [_check_item(item, i) for i, item in enumerate(items)], True, deadline
 
 
+def eviction_hazard(memory: dict[str, str]) -> str | None:
+    """Why a Redis (its INFO memory fields) may evict keys, or None: a memory limit with any maxmemory-policy but
+    noeviction evicts, once full, a plan_id's stored decision (its permit and a cooldown too, all with a TTL), and a
+    plan_id whose decision is gone is decided again, with a second permit. No limit (0), noeviction, or fields
+    missing (INFO refused, an old Redis): None."""
+    policy = memory.get("maxmemory_policy")
+    try:
+        limit = int(memory["maxmemory"])
+    except (KeyError, ValueError):
+        return None
+    if policy is None or policy == "noeviction" or limit <= 0:
+        return None
+    return (f"Redis's maxmemory-policy is {policy} with maxmemory {limit} bytes: once full it evicts keys, a plan_id's "
+            f"stored decision among them, and that plan_id would be decided again, with a second permit; set "
+            f"maxmemory-policy noeviction (or maxmemory 0)")
+
+
 def redis_started_s(info: str) -> int | None:
     """When the Redis server of an INFO server reply started, epoch seconds by its own clock: server_time_usec less
     uptime_in_seconds. Redis takes both from one cached clock reading and counts its start in whole seconds, so every
@@ -329,12 +346,14 @@ class PermitIssuer(Actor):
         self._wall_minus_mono_s = time.time() - time.monotonic()  # as of the reading of Redis's clock
         self.read_redis_clock()
         self.every(MEMORY_READ_S, self.read_redis_clock)
-        self.every(MEMORY_READ_S, self.read_redis_memory, first_after_s=0.0)
         self._started_server: str | None = None  # the `server` label of REDIS_STARTED's one series
         self.every(MEMORY_READ_S, self.read_redis_start, first_after_s=0.0)
         self._not_writable: str | None = None  # why Redis took no write at the last check
         self._writable_checked = -math.inf  # time.monotonic() of the last check
         self._recheck_s = WRITABLE_RECHECK_S  # the next check's delay while Redis refuses writes
+        self._evicting: str | None = None  # eviction_hazard at the last reading of INFO memory
+        self.read_redis_memory()  # before the first request: a Redis that may evict keys records no decision
+        self.every(MEMORY_READ_S, self.read_redis_memory)
         self.check_redis_writable()
         self.every(WRITABLE_RECHECK_S, self.check_redis_writable)
 
@@ -388,6 +407,22 @@ class PermitIssuer(Actor):
                 gauge.set(math.nan)
         if info:
             REDIS_MEMORY_READ.set(time.time())
+            self.note_eviction(eviction_hazard(fields))
+
+    def note_eviction(self, hazard: str | None) -> None:
+        """Keep whether Redis may evict keys (eviction_hazard; unchanged while INFO is not read): while it may, the
+        issuer is not ready and records no decision (record)."""
+        if hazard and hazard != self._evicting:
+            self.log.error("redis_may_evict", detail=hazard[:300] + ": every decision is HOLD redis_unavailable, "
+                                                                    "nothing written, until Redis stops evicting")
+        elif not hazard and self._evicting:
+            self.log.info("redis_noeviction_again")
+        self._evicting = hazard
+        self.update_ready()
+
+    def update_ready(self) -> None:
+        """Ready only while Redis takes writes (check_redis_writable) and may evict no key (note_eviction)."""
+        self.set_ready(self._not_writable is None and self._evicting is None)
 
     def read_redis_start(self) -> None:
         """Export when the Redis this issuer talks to started (alert ClustergateRedisRestarting: the actors outlive a
@@ -438,7 +473,7 @@ class PermitIssuer(Actor):
             self.end_throttled("redis_unavailable")  # the refusals' last counts before the line saying they ended
             self.log.info("redis_writable_again")
         self._not_writable = refused
-        self.set_ready(refused is None)
+        self.update_ready()
 
     def serve(self, frames: list[bytes]) -> dict[str, Any] | bytes:
         """handle() of a request signed with the topology's Redis password, its reply signed for that request
@@ -500,7 +535,10 @@ class PermitIssuer(Actor):
         order; the encoded result envelope of each. Nothing is written after the item's own deadline, else
         `deadline` (epoch s by this host's clock, compared by the script on Redis's clock, corrected by the
         measured offset between the two). `again`: the items the script refused for a clock that moved since the
-        reading, with their deadline not passed, run once more on a new reading (record_again)."""
+        reading, with their deadline not passed, run once more on a new reading (record_again). Nothing is written
+        while Redis may evict keys (eviction_hazard): every item is refused evicting_policy."""
+        if self._evicting is not None:
+            return self.refused_for_eviction(items)
         try:
             if self.redis.connected() != self._clock_server:
                 # Another server than the one whose clock was read: a failover, whose new primary's clock may be
@@ -626,6 +664,11 @@ class PermitIssuer(Actor):
                            first_plan_id=items[0][0]["plan_id"], error=str(exc))
         failed = encode(error_envelope("redis_unavailable", str(exc)[:300]))
         return [failed] * len(items)
+
+    def refused_for_eviction(self, items: list[tuple[dict[str, Any], str, float | None]]) -> list[bytes]:
+        """The result of every item of a request refused, before any write, because Redis may evict keys."""
+        self._requests["evicting_policy"](len(items))
+        return [encode(error_envelope("evicting_policy", f"nothing was written: {self._evicting}"))] * len(items)
 
     def first_of_key_type(self, detail: str) -> bool:
         """Whether a bad_key_type detail ("KEY is a TYPE, expected a TYPE") is new: logged once per key, not per

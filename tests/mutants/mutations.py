@@ -3090,8 +3090,8 @@ MUTATIONS: list[Mutation] = [
         "the permit issuer is not ready while its Redis answers but refuses writes (a read-only replica): every "
         "exit is HOLD redis_unavailable, and `clustergate status` and ClustergateActorNotReady must say so",
         "actors/permit_issuer.py",
-        "        self.set_ready(refused is None)\n",
-        "        self.set_ready(True)\n",
+        "        self.set_ready(self._not_writable is None and self._evicting is None)\n",
+        "        self.set_ready(self._evicting is None)\n",
         ("tests/test_redis_read_only.py::test_a_read_only_redis_makes_the_permit_issuer_not_ready_and_counts_every_hold",)),
     Mutation(
         "issuer_before_redis_7_takes_a_replica_for_writable",
@@ -6719,6 +6719,15 @@ MUTATIONS: list[Mutation] = [
         "    from launcher.number_args import finite_number, takes_negative_numbers\n",
         "    from launcher.positions import finite_number, takes_negative_numbers\n",
         ("tests/test_cli_commands.py::test_down_and_propose_load_no_redis_client_and_down_no_zeromq",)),
+    Mutation(
+        "issuer_records_decisions_on_a_redis_that_may_evict_them",
+        "the permit issuer writes nothing while Redis has a memory limit and a maxmemory-policy other than noeviction: "
+        "an external Redis under allkeys-lru evicted a plan_id's stored decision, the plan_id was decided twice (idem)",
+        "actors/permit_issuer.py",
+        "        if self._evicting is not None:\n            return self.refused_for_eviction(items)\n",
+        "",
+        ("tests/test_redis_eviction_policy.py::test_a_redis_that_may_evict_keys_records_no_decision_since_an_evicted_"
+         "one_let_its_plan_id_be_decided_twice",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit

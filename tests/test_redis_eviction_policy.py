@@ -1,0 +1,52 @@
+"""An external Redis whose maxmemory-policy evicts keys (the idempotency review, idem): a plan_id's decision is kept
+only as long as Redis keeps its key, so a Redis that may evict it must get no decision at all."""
+
+from __future__ import annotations
+
+from launcher import keys
+from actors import permit_issuer
+from helpers import scrape, wait_for
+from test_gate_service import P26, decision_of, new_plan, write_book
+
+ISSUER_READY = 'clustergate_actor_ready{actor="permit_issuer",kind="permit_issuer"}'
+
+
+def test_a_redis_that_may_evict_keys_records_no_decision_since_an_evicted_one_let_its_plan_id_be_decided_twice(
+        tmp_path, redis_server):
+    """An external Redis with maxmemory 4 MB and allkeys-lru (volatile-lru, ElastiCache's default, alike) evicted a
+    plan_id's stored decision under the load of 4,000 other decisions, while its permit stayed (59.4 s left): the
+    plan_id resubmitted was decided again, a second record on the gate stream and a second permit counted. The
+    issuer now refuses every decision while Redis has a limit and a policy other than noeviction: HOLD
+    redis_unavailable naming the policy, nothing written, the issuer not ready; with noeviction set, decided."""
+    r = redis_server.client()
+    write_book(r)
+    p26 = P26(tmp_path / "p26", redis_server.url).start()
+    issuer_port = p26.data["actors"]["permit_issuer"]["metrics_port"]
+    try:
+        r.config_set("maxmemory", 256 * 1024 * 1024)
+        r.config_set("maxmemory-policy", "allkeys-lru")
+        wait_for(lambda: scrape(issuer_port).get(ISSUER_READY) == 0.0, 15, "the issuer not ready under allkeys-lru")
+        plan = new_plan()
+        held = decision_of(p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+        assert (held["final_action"], held["gate_reason"], held["recorded"]) == ("HOLD", "redis_unavailable", False), held
+        assert "maxmemory-policy is allkeys-lru" in held["detail"] and "nothing was written" in held["detail"], held
+        assert r.exists(keys.plan_decision(plan), keys.permit(plan)) == 0
+        assert not [f for _, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == plan]
+        r.config_set("maxmemory-policy", "noeviction")
+        wait_for(lambda: scrape(issuer_port).get(ISSUER_READY) == 1.0, 15, "the issuer ready again under noeviction")
+        decided = decision_of(p26.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+        assert decided["permit"] and decided["recorded"] and not decided["replayed"], decided
+    finally:
+        r.config_set("maxmemory", 0)
+        r.config_set("maxmemory-policy", "noeviction")
+        p26.stop()
+
+
+def test_only_a_memory_limit_with_a_policy_other_than_noeviction_is_an_eviction_hazard():
+    assert permit_issuer.eviction_hazard({"maxmemory": "0", "maxmemory_policy": "allkeys-lru"}) is None  # no limit: never evicts
+    assert permit_issuer.eviction_hazard({"maxmemory": "1048576", "maxmemory_policy": "noeviction"}) is None
+    assert permit_issuer.eviction_hazard({}) is None  # INFO without the fields (refused, an old Redis): not known, not refused
+    for policy in ("volatile-lru", "allkeys-lru", "volatile-lfu", "allkeys-lfu", "volatile-random", "allkeys-random",
+                   "volatile-ttl"):
+        hazard = permit_issuer.eviction_hazard({"maxmemory": "1048576", "maxmemory_policy": policy})
+        assert hazard is not None and f"maxmemory-policy is {policy}" in hazard, (policy, hazard)
