@@ -792,6 +792,7 @@ def validate_data(data: Any, lines: dict[Path, int] | None = None,
     _check_ports(v, topo)
     _check_required(v, topo)
     _check_kind_settings(v, topo)
+    _check_issuers_agree(v, topo)
     _check_cluster_inputs(v, topo)
     if topo.hosts:
         multihost.check_across_hosts(v, topo)
@@ -1204,6 +1205,35 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
         if (cadence_given and isinstance(s, GateSettings) and s.freshness_s is not None
                 and s.freshness_s < topo.clusters.cadence_s):
             v.problem(base + ("freshness_s",), f"shorter than one cadence ({topo.clusters.cadence_s} s): the state would always look stale")
+
+
+# The permit issuers' settings that shape the keys and stream every issuer of the topology writes in its one Redis.
+SHARED_ISSUER_SETTINGS = {
+    "permit_ttl_s": "an issuer trims the gate stream's records older than its longest permit or cooldown TTL, so one "
+                    "with a shorter TTL drops the records of the other's live permits and cooldowns",
+    "cooldown_ttl_s": "an issuer trims the gate stream's records older than its longest permit or cooldown TTL, so one "
+                      "with a shorter TTL drops the records of the other's live permits and cooldowns, and the gates "
+                      "assume the first issuer's cooldown TTL",
+    "decision_ttl_s": "a plan_id's decision would be kept for resubmission as long as the issuer that first decided it "
+                      "says: a retry through the other gate after the shorter TTL is decided anew",
+    "hold_decision_ttl_s": "a plan_id's HOLD would be kept for resubmission as long as the issuer that first decided it "
+                           "says: a retry through the other gate after the shorter TTL is decided anew",
+}
+
+
+def _check_issuers_agree(v: Validator, topo: Topology) -> None:
+    """Every permit issuer writes the same decisions, permits, cooldowns and gate stream: they must agree on their TTLs."""
+    issuers = topo.actors_of_kind("permit_issuer")
+    refused = {p.path for p in v.problems}  # a value refused already: its placeholder is not compared
+    for name in issuers[1:]:
+        for setting, why in SHARED_ISSUER_SETTINGS.items():
+            if any(("actors", n, "settings", setting) in refused for n in (issuers[0], name)):
+                continue
+            first, own = (getattr(topo.actors[n].settings, setting) for n in (issuers[0], name))
+            if own != first:
+                v.problem(("actors", name, "settings", setting),
+                          f"{own} differs from actors.{issuers[0]}'s {first}: every permit issuer writes the same "
+                          f"Redis keys and gate stream, and {why}; give every permit issuer the same {setting}")
 
 
 def _check_wait(v: Validator, topo: Topology, s: PermitIssuerSettings, base: Path) -> None:

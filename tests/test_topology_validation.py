@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ha_helpers import with_second_gate_pair
 from helpers import REPO, demo_topology_data
 from launcher.schema import SchemaError
 from launcher.topology import load_topology, topology_json_schema
@@ -520,3 +521,26 @@ def test_a_snapshot_key_pattern_beside_clustergates_keys_is_valid(tmp_path: Path
     data = demo_topology_data()
     data["positions"] = {"key_pattern": pattern}
     assert problems_of(tmp_path, data) == []
+
+
+@pytest.mark.parametrize("setting, value", [("permit_ttl_s", 5), ("cooldown_ttl_s", 5), ("decision_ttl_s", 600),
+                                            ("hold_decision_ttl_s", 60)])
+def test_permit_issuers_that_disagree_on_a_ttl_of_the_keys_they_share_are_refused(tmp_path: Path, setting: str,
+                                                                                   value: int) -> None:
+    """Every permit issuer of a topology writes the same Redis keys and gate stream. One with permit_ttl_s and
+    cooldown_ttl_s 5 (the other's 60) trimmed the stream's records older than 5 s: with a real gate pair, a permit
+    of the other issuer with 53.9 s left had no decision record (idempotency review). Validated, it was accepted."""
+    data = with_second_gate_pair(demo())
+    data["actors"]["permit_issuer_b"]["settings"] = {setting: value}
+    problems = problems_of(tmp_path, data)
+    assert len(problems) == 1, problems
+    assert f"actors.permit_issuer_b.settings.{setting}" in problems[0] and "actors.permit_issuer's" in problems[0], problems
+    data["actors"]["permit_issuer"]["settings"] = {setting: value}
+    assert problems_of(tmp_path, data) == []
+
+
+def test_a_permit_issuers_ttl_refused_for_its_range_is_not_also_named_as_differing(tmp_path: Path) -> None:
+    data = with_second_gate_pair(demo())
+    data["actors"]["permit_issuer_b"]["settings"] = {"permit_ttl_s": 120}
+    problems = problems_of(tmp_path, data)
+    assert len(problems) == 1 and "permit_ttl_s" in problems[0] and "differs" not in problems[0], problems

@@ -6728,6 +6728,15 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_redis_eviction_policy.py::test_a_redis_that_may_evict_keys_records_no_decision_since_an_evicted_"
          "one_let_its_plan_id_be_decided_twice",)),
+    Mutation(
+        "validate_takes_permit_issuers_that_disagree_on_their_ttls",
+        "validate refuses permit issuers of one topology whose permit, cooldown or decision TTLs differ: one with "
+        "5 s trimmed the stream records of the other's live 60 s permits (idem)",
+        "launcher/topology.py",
+        "            if own != first:",
+        "            if False:",
+        ("tests/test_topology_validation.py::test_permit_issuers_that_disagree_on_a_ttl_of_the_keys_they_share_"
+         "are_refused",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
