@@ -6703,6 +6703,14 @@ MUTATIONS: list[Mutation] = [
         "        return grid.add(symbol, price, now_s)\n",
         ("tests/test_reliability_bad_input.py::test_a_buffer_whose_clock_stepped_back_less_than_a_rewind_still_takes_"
          "the_ticks_of_a_feed_on_time",)),
+    Mutation(
+        "mutants_run_keeps_the_pytest_temp_root_of_a_killed_mutation",
+        "`make mutants` removes each run's pytest temp root (TMPDIR/cg-*): a killed mutation is a failed run, whose "
+        "root conftest keeps, one left in the temp dir per mutation killed",
+        "tests/mutants/run.py",
+        "            shutil.rmtree(basetemp, ignore_errors=True)\n",
+        "            pass\n",
+        ("tests/test_mutations_apply.py::test_a_killed_mutation_leaves_no_pytest_temp_root_behind",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
