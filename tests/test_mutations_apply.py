@@ -11,6 +11,7 @@ import importlib.util
 import re
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,22 @@ def test_the_mutation_still_applies_and_names_tests_that_exist(mutation, tmp_pat
 def test_mutation_names_are_unique() -> None:
     names = [m.name for m in run.MUTATIONS]
     assert len(names) == len(set(names)), sorted({n for n in names if names.count(n) > 1})
+
+
+def test_a_killed_mutation_leaves_no_pytest_temp_root_behind(tmp_path: Path) -> None:
+    """A killed mutation is a failed pytest run, and conftest keeps a failed run's short temp root (TMPDIR/cg-*) for
+    its logs: `make mutants` left one in the temp dir per mutation killed, its Redis data and actor logs in it (62 of
+    them, 246 MB, in /tmp after 40 minutes of `--only` runs on the shared machine, 5 Dec 2026), never removed."""
+    mutation = next(m for m in run.MUTATIONS if m.name == "gate_logs_a_redis_outage_per_batch")  # one using Redis
+    root = tmp_path / "copy"  # copied here, not by run_one's `git ls-files`: this test runs in mutation copies too
+    shutil.copytree(REPO, root, ignore=shutil.ignore_patterns(".git", ".venv", ".pytest_cache", "__pycache__", "run"))
+    run.apply(mutation, root)
+    pattern = re.sub(r"\[.*\]$", "", mutation.tests[0].rpartition("::")[2])[:30] + "*"  # pytest's tmp_path name
+    temp = Path(tempfile.gettempdir())
+    before = set(temp.glob("cg-*"))
+    rc, output = run.run_tests(root, mutation.tests, run.PER_MUTATION_TIMEOUT_S)
+    assert rc == 1, output[-1500:]  # killed
+    left = [str(found) for found in set(temp.glob("cg-*")) - before if any(found.glob(pattern))]
+    for found in left:
+        shutil.rmtree(found, ignore_errors=True)
+    assert left == [], f"the killed mutation's pytest temp root is still there: {left}"

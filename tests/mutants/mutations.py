@@ -6737,6 +6737,14 @@ MUTATIONS: list[Mutation] = [
         "            if False:",
         ("tests/test_topology_validation.py::test_permit_issuers_that_disagree_on_a_ttl_of_the_keys_they_share_"
          "are_refused",)),
+    Mutation(
+        "mutants_run_keeps_the_pytest_temp_root_of_a_killed_mutation",
+        "`make mutants` removes each run's pytest temp root (TMPDIR/cg-*): a killed mutation is a failed run, whose "
+        "root conftest keeps, one left in the temp dir per mutation killed",
+        "tests/mutants/run.py",
+        "            shutil.rmtree(basetemp, ignore_errors=True)\n",
+        "            pass\n",
+        ("tests/test_mutations_apply.py::test_a_killed_mutation_leaves_no_pytest_temp_root_behind",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit

@@ -87,10 +87,23 @@ def apply(mutation: Mutation, root: Path) -> None:
         path.write_text(text)
 
 
-def run_tests(root: Path, tests: tuple[str, ...], timeout_s: float) -> tuple[int | None, str]:
-    """pytest -x on the copy, importing the copy's code (PYTHONPATH first, cwd the copy): (rc, output)."""
+def run_tests(root: Path, tests: tuple[str, ...], timeout_s: float, keep: bool = False) -> tuple[int | None, str]:
+    """pytest -x on the copy, importing the copy's code (PYTHONPATH first, cwd the copy): (rc, output). Its temp root
+    (TMPDIR/cg-*, short for supervisord's socket path, as conftest's) is removed afterwards unless keep: conftest keeps
+    a failed run's for its logs, and a killed mutation is a failed run (one left per mutation killed, never removed)."""
+    basetemp = tempfile.mkdtemp(prefix="cg-")
+    try:
+        return _pytest(root, tests, timeout_s, basetemp)
+    finally:
+        if keep:
+            print(f"    pytest temp root kept: {basetemp}", flush=True)
+        else:
+            shutil.rmtree(basetemp, ignore_errors=True)
+
+
+def _pytest(root: Path, tests: tuple[str, ...], timeout_s: float, basetemp: str) -> tuple[int | None, str]:
     env = {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
-    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-rfE", *tests]
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-rfE", f"--basetemp={basetemp}", *tests]
     proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     try:
@@ -134,7 +147,7 @@ def run_one(mutation: Mutation, workdir: Path, keep: bool) -> Result:
             apply(mutation, root)
         except NoLongerApplies as exc:
             return Result(mutation, "NO LONGER APPLIES", [], time.monotonic() - started, str(exc))
-        rc, output = run_tests(root, mutation.tests, PER_MUTATION_TIMEOUT_S)
+        rc, output = run_tests(root, mutation.tests, PER_MUTATION_TIMEOUT_S, keep)
         seconds = time.monotonic() - started
         if rc is None:
             return Result(mutation, "TIMEOUT", [], seconds, output[-1500:])
@@ -169,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help="comma-separated mutation names (default all)")
     parser.add_argument("--baseline", action="store_true", help="first run the named tests on the unmutated copy")
-    parser.add_argument("--keep", action="store_true", help="keep the scratch copies (printed path)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch copies and their pytest temp roots (printed paths)")
     parser.add_argument("--list", action="store_true", help="list the mutations and exit")
     args = parser.parse_args(argv)
     chosen = MUTATIONS
