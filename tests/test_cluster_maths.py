@@ -266,8 +266,9 @@ def test_a_slot_without_price_breaks_both_neighbouring_returns():
 @settings(max_examples=80, deadline=None)
 @given(arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(2, 40)),
               elements=st.one_of(st.just(np.nan), st.floats(1e-3, 1e6))))
-# A series and its reciprocal: correlation -1 exactly, which the sums put at -1.0000000000000002 before the clip.
-# Random elements almost never give a perfectly correlated pair, so without it no example reached the clip.
+# A series and its reciprocal: correlation -1 exactly, which the sums may put at -1.0000000000000002 before the clip
+# (some machines' BLAS). The rounding to CORR_DECIMALS after it hides that here; the clip itself is checked on
+# pairwise_pearson by test_a_perfectly_correlated_pair_is_never_past_one_in_pairwise_pearson.
 @example(np.array([[101.74, 106.01, 107.78], [1 / 101.74, 1 / 106.01, 1 / 107.78]]))
 def test_matrix_never_holds_nan_or_values_outside_minus_one_one(prices):
     for shrinkage in ("none", "ledoit_wolf"):
@@ -277,6 +278,23 @@ def test_matrix_never_holds_nan_or_values_outside_minus_one_one(prices):
         assert np.all(np.isfinite(m))
         assert np.all(np.abs(m) <= 1.0)
         assert np.allclose(m, m.T)
+
+
+def test_a_perfectly_correlated_pair_is_never_past_one_in_pairwise_pearson():
+    """The sums put about one perfectly correlated (or anti-correlated) pair in five at +-1.0000000000000002, rows
+    with or without gaps alike: the clip keeps the matrix in [-1, 1]. (correlate_window then rounds to CORR_DECIMALS,
+    which would hide the overshoot from a test through it: this one calls the maths itself.)"""
+    rng = np.random.default_rng(7)
+    for i in range(200):
+        x = rng.normal(0, 1, int(rng.integers(3, 9)))
+        y = x * (-1.0 if i % 2 else 1.0) * 10 ** rng.uniform(-3, 3)
+        rows = [x, y]
+        if i % 4 >= 2:  # a third row with a gap: the pairwise (gaps) sums
+            gap = rng.normal(0, 1, len(x))
+            gap[0] = np.nan
+            rows.append(gap)
+        m = pairwise_pearson(np.vstack(rows))
+        assert np.all(np.abs(m) <= 1.0), (i, m)
 
 
 def test_symbol_enters_matrix_with_ten_returns_and_ready_needs_two():

@@ -2346,7 +2346,8 @@ MUTATIONS: list[Mutation] = [
         "actors/correlation.py",
         "    np.clip(corr, -1.0, 1.0, out=corr)\n",
         "",
-        ("tests/test_cluster_maths.py::test_matrix_never_holds_nan_or_values_outside_minus_one_one",)),
+        ("tests/test_cluster_maths.py::test_matrix_never_holds_nan_or_values_outside_minus_one_one",
+         "tests/test_cluster_maths.py::test_a_perfectly_correlated_pair_is_never_past_one_in_pairwise_pearson")),
     Mutation(
         "audit_takes_an_unanswered_proposal_for_answered",
         "the HA audit counts a proposal no call got a final answer to as lost",
