@@ -575,6 +575,7 @@ class Gate(Actor):
         self.permit_timeout_ms = s.permit_timeout_ms
         self._issuer_lost = False  # the last request to the issuer went unanswered (issuer_lost, issuer_back)
         self.redis = RespClient.from_config(self.topology.redis)
+        self.redis.wait_readable = self.wait_readable  # a stop cuts a state read whenever its SIGTERM lands (read_redis)
         self._issuer_key = issuer_key(self.topology.redis.password)  # signs every request to the issuer (None: not)
         commands = state_commands(self.symbols, self.topology.positions.key_pattern, self.realized)
         # What the gate makes of each key it reads when it cannot be read (another type: an error reply).
@@ -838,13 +839,12 @@ class Gate(Actor):
     # ----------------------------------------------------------------- permit issuer (Lazy Pirate)
 
     def open_permits(self) -> zmq.Socket:
-        """(Re-)open the REQ socket to the issuer; a recv on it gives up after permit_timeout_ms. Its replies
+        """(Re-)open the REQ socket to the issuer (ask_issuer waits permit_timeout_ms for a reply). Its replies
         carry its request's id (REQ_CORRELATE): an issuer that connects to a `permits` socket that binds keeps
         its pipe across reconnects, so the reply to a request the gate gave up on reaches the re-opened socket,
         which drops it instead of taking it for the reply to its own request."""
         sock = self.open_socket("permits")
         sock.setsockopt(zmq.REQ_CORRELATE, 1)
-        sock.setsockopt(zmq.RCVTIMEO, self.permit_timeout_ms)
         return sock
 
     def issuers_connected(self, live: int) -> None:
@@ -902,9 +902,7 @@ class Gate(Actor):
                         self._stop_cuts_wait = False
                         self.issuer_lost("permit_issuer_not_connected", endpoint=self.spec.sockets["permits"].endpoint)
                         return ISSUER_NOT_CONNECTED
-                if self._stopping:  # asked to stop before this request (a re-decision after a cooldown conflict)
-                    raise StopWaiting
-                raw = sock.recv()  # RCVTIMEO: zmq's own poll with the timeout, no Poller per call
+                raw = self._issuer_reply_within_timeout(sock)
             except StopWaiting:
                 self._stop_cuts_wait = False
                 if self._awaiting_issuer:  # cut while no issuer was connected: the request never left the gate
@@ -930,6 +928,22 @@ class Gate(Actor):
         if not self._stopping:
             self.reopen_permits()
         return None
+
+    def _issuer_reply_within_timeout(self, sock: zmq.Socket) -> bytes:
+        """The reply to the request sent on sock, within permit_timeout_ms (zmq.Again after it), in a wait a stop cuts
+        wherever its SIGTERM lands (wait_or_stop; StopWaiting). The socket can be readable with a late reply to a
+        request given up on, which it drops as it reads it (REQ_CORRELATE): the wait then goes on."""
+        deadline = time.monotonic() + self.permit_timeout_ms / 1000.0
+        while True:
+            wait_ms = math.ceil((deadline - time.monotonic()) * 1000.0)
+            if wait_ms <= 0 or not self.wait_or_stop(sock, zmq.POLLIN, wait_ms):
+                if self._stopping:  # asked to stop before this request (a re-decision after a cooldown conflict)
+                    raise StopWaiting
+                raise zmq.Again
+            try:
+                return sock.recv(_NOBLOCK)
+            except zmq.Again:  # a late reply, dropped
+                continue
 
     @staticmethod
     def _reply_within_stop_grace(sock: zmq.Socket) -> bytes | None:
@@ -989,7 +1003,7 @@ class Gate(Actor):
         while True:
             self._awaiting_issuer = True
             wait_ms = int((deadline_mono - time.monotonic()) * 1000.0)
-            if wait_ms <= 0 or not sock.poll(wait_ms, zmq.POLLOUT):
+            if wait_ms <= 0 or not self.wait_or_stop(sock, zmq.POLLOUT, wait_ms):
                 return False
             self._awaiting_issuer = False  # from here the frame may have left
             try:

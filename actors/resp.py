@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import socket
 import struct
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import hiredis
 from hiredis import pack_command as _pack_command
@@ -105,6 +105,10 @@ class RespClient:
         # write the old primary may or may not have run is not run again on another server, later than its
         # caller planned (the permit issuer: after its deadline, by the new server's clock).
         self.resend_to_another_server = True
+        # When set, each read of a reply waits in wait_readable(sock, timeout_s) (False: none came in time) before its
+        # recv, not in the kernel's receive timeout: the gate's waits on its connection a signal must be able to end
+        # (Actor.wait_readable).
+        self.wait_readable: Callable[[socket.socket, float], bool] | None = None
 
     @property
     def server(self) -> tuple[str, int] | str:
@@ -191,6 +195,8 @@ class RespClient:
             while len(replies) < count:
                 reply = reader.gets()
                 if reply is False:
+                    if self.wait_readable is not None and not self.wait_readable(sock, self.timeout_s):
+                        raise BlockingIOError  # timed out, as the kernel's timeout says it
                     data = sock.recv(65536)
                     if not data:
                         raise ConnectionError("connection closed by Redis")

@@ -339,6 +339,7 @@ class Actor:
         self._timers: list[_Timer] = []
         self._seq = itertools.count()
         self._stopping = False
+        self._wakeup_fds: tuple[int, int] | None = None  # (read, write): the signal wakeup pipe (_watch_signals)
         # True while the requests of a batch whose handler raised are handled again one by one (on_requests_batch):
         # what counts a request as read (the gate's p26_plans_seen_total) counted it in the batch's run.
         self.handling_again = False
@@ -842,6 +843,7 @@ class Actor:
         signal.signal(signal.SIGTERM, lambda *_: self.stop())
         signal.signal(signal.SIGINT, lambda *_: self.stop())
         signal.signal(signal.SIGCONT, self._was_continued)  # a stall that was a stop (SIGSTOP, Ctrl-Z) says so
+        self._watch_signals()
         # The actor lives no longer than its supervisor (supervisord): SIGTERM when it dies, even by
         # SIGKILL, and a check of the parent in the loop.
         parent = die_with_parent(signal.SIGTERM)
@@ -887,9 +889,62 @@ class Actor:
                 self._authenticator.stop()
             self.ctx.term()
             self._shutdown_metrics()
+            self._unwatch_signals()
             if started:
                 self.log.info("stopped")
         return 0
+
+    def _watch_signals(self) -> None:
+        """Every signal handled here writes a byte on a pipe from its C-level handler, at once (signal.set_wakeup_fd),
+        while its Python handler runs only once the main thread is back in the interpreter: a wait a stop must cut
+        watches that pipe (wait_or_stop)."""
+        self._wakeup_fds = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(self._wakeup_fds[1], warn_on_full_buffer=False)
+
+    def _unwatch_signals(self) -> None:
+        if self._wakeup_fds is not None:
+            signal.set_wakeup_fd(-1)
+            for fd in self._wakeup_fds:
+                os.close(fd)
+            self._wakeup_fds = None
+
+    def wait_or_stop(self, sock: zmq.Socket, event: int, timeout_ms: int) -> bool:
+        """Whether sock is ready for `event` (zmq.POLLIN, zmq.POLLOUT) within timeout_ms; False once the actor is
+        stopping. A SIGTERM cuts the wait wherever it lands: on the main thread after its last check for signals and
+        before the poll's system call (microseconds, more on a loaded machine that preempts it there), or on another
+        thread, its Python handler ran only once a wait on the socket alone had ended (a permit_timeout_ms of up to
+        60 s); its byte on the wakeup pipe ends this one, and the handler runs as the poll returns."""
+        return self._wait_waking_on_signals(sock, event, timeout_ms / 1000.0, until_stopping=True)
+
+    def wait_readable(self, sock: socket.socket, timeout_s: float) -> bool:
+        """Whether a plain socket (a Redis connection: RespClient.wait_readable) is readable within timeout_s, the
+        wait returned by every signal as wait_or_stop's is, so a handler that raises into a wait it cuts (the gate's
+        StopWaiting) does so from here; other signals only wake it."""
+        return self._wait_waking_on_signals(sock, zmq.POLLIN, timeout_s, until_stopping=False)
+
+    def _wait_waking_on_signals(self, sock: Any, event: int, timeout_s: float, until_stopping: bool) -> bool:
+        deadline = time.monotonic() + timeout_s
+        polled = sock if isinstance(sock, zmq.Socket) else sock.fileno()  # zmq_poll returns a plain socket's fd
+        items = [(polled, event)]
+        if self._wakeup_fds is not None:
+            items.append((self._wakeup_fds[0], zmq.POLLIN))
+        while not (until_stopping and self._stopping):
+            wait_ms = math.ceil((deadline - time.monotonic()) * 1000.0)
+            if wait_ms <= 0:
+                return False
+            ready = _zmq_poll(items, wait_ms)
+            if polled in [s for s, _ in ready]:
+                return True
+            if ready:  # a signal: its handler has run (the poll checks for signals as it returns)
+                self._drain_wakeup_fd()
+        return False
+
+    def _drain_wakeup_fd(self) -> None:
+        try:
+            while os.read(self._wakeup_fds[0], 512):
+                pass
+        except BlockingIOError:
+            pass
 
     def _loop(self, parent: int) -> None:
         """The poll loop: sockets, the actor's own queues, timers, until stop() or the parent dies."""

@@ -1654,7 +1654,7 @@ MUTATIONS: list[Mutation] = [
         "gate_says_no_issuer_without_waiting_for_its_reconnect",
         "a gate whose bound permits socket was re-opened waits for the issuer to reconnect, not HOLDs (rev-merged)",
         "actors/gate.py",
-        "            if wait_ms <= 0 or not sock.poll(wait_ms, zmq.POLLOUT):\n",
+        "            if wait_ms <= 0 or not self.wait_or_stop(sock, zmq.POLLOUT, wait_ms):\n",
         "            if True:\n",
         ("tests/test_bound_requesters.py::"
          "test_a_gate_whose_bound_permits_socket_was_recreated_after_a_timeout_records_the_next_proposals",)),
@@ -5573,12 +5573,13 @@ MUTATIONS: list[Mutation] = [
         "stop_does_not_cut_the_issuer_wait",
         "a gate stopped while it waits a long permit_timeout_ms on a stalled issuer answers its proposals and exits "
         "within its shutdown bound (6.04 s before, past supervisord's stopwaitsecs of 5 s: SIGKILLed, nobody "
-        "answered) (revexit)",
+        "answered) (revexit; slowstop: the wait ends on its own once the gate is stopping too, so both go)",
         "actors/gate.py",
         "        if self._stop_cuts_wait:\n            self._stop_cuts_wait = False\n            raise StopWaiting\n",
         "",
         ("tests/test_exit_path_stop_review.py::"
-         "test_a_gate_stopped_while_it_waits_a_long_permit_timeout_on_a_stalled_issuer_answers_and_exits_at_once",)),
+         "test_a_gate_stopped_while_it_waits_a_long_permit_timeout_on_a_stalled_issuer_answers_and_exits_at_once",),
+        also=(("actors/runtime.py", "        while not (until_stopping and self._stopping):\n", "        while True:\n"),)),
     Mutation(
         "stop_does_not_cut_a_stalled_state_read",
         "a gate stopped during a state read of a stalled Redis with a long redis.timeout_ms answers what waits and "
@@ -6746,6 +6747,37 @@ MUTATIONS: list[Mutation] = [
         "            shutil.rmtree(basetemp, ignore_errors=True)\n",
         "            pass\n",
         ("tests/test_mutations_apply.py::test_a_killed_mutation_leaves_no_pytest_temp_root_behind",)),
+    Mutation(
+        "stop_wait_deaf_to_a_sigterm_pending_before_its_poll",
+        "a wait a stop must cut watches the signal wakeup pipe: a SIGTERM whose Python handler had not run when the "
+        "gate began its wait for a stalled issuer (landed just before the poll's system call, or on another thread) "
+        "held the stop for all of permit_timeout_ms (6.2 s at 6,000 ms; CI under load) (slowstop)",
+        "actors/runtime.py",
+        "        if self._wakeup_fds is not None:\n            items.append((self._wakeup_fds[0], zmq.POLLIN))\n",
+        "",
+        ("tests/test_exit_path_stop_review.py::test_a_gate_stopped_while_it_waits_a_long_permit_timeout_on_a_stalled_"
+         "issuer_answers_and_exits_at_once[on_another_thread]",)),
+    Mutation(
+        "gate_state_read_deaf_to_a_sigterm_pending_before_its_recv",
+        "the gate's Redis connection waits for a reply through the runtime's wait that the signal wakeup pipe ends: a "
+        "SIGTERM whose Python handler had not run when a state read of a stalled Redis began to wait held the stop for "
+        "the read and its re-send (10 s at redis.timeout_ms 5,000) (slowstop)",
+        "actors/gate.py",
+        "        self.redis.wait_readable = self.wait_readable  # a stop cuts a state read whenever its SIGTERM lands "
+        "(read_redis)\n",
+        "",
+        ("tests/test_exit_path_stop_review.py::test_a_gate_stopped_while_its_redis_is_stalled_with_a_long_redis_timeout_"
+         "answers_and_exits_at_once[on_another_thread]",)),
+    Mutation(
+        "gate_takes_a_dropped_late_reply_for_a_timeout",
+        "a permits socket readable with a late reply to a request the gate gave up on (which it drops as it reads it) "
+        "goes on waiting for its own: taken for a timeout, the first proposal after one got a fault HOLD outcome "
+        "unknown from a healthy issuer, 3 of 3 (slowstop)",
+        "actors/gate.py",
+        "            except zmq.Again:  # a late reply, dropped\n                continue\n",
+        "            except zmq.Again:  # a late reply, dropped\n                raise\n",
+        ("tests/test_bound_requesters.py::"
+         "test_a_gate_whose_bound_permits_socket_was_recreated_after_a_timeout_records_the_next_proposals",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
