@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -175,16 +176,27 @@ def test_exits_for_one_symbol_read_together_while_the_stream_is_full_are_each_to
 
 
 @contextmanager
-def redis_slowed(pid: int, stopped_s: float, running_s: float) -> Iterator[None]:
-    """redis-server SIGSTOPped for stopped_s, then running running_s, over and over for the block: a burst of calls
-    shorter than running_s waits up to stopped_s once."""
+def redis_slowed(server, stopped_s: float, running_s: float) -> Iterator[None]:
+    """redis-server SIGSTOPped for stopped_s, then running until it has answered a PING and running_s more, over and
+    over for the block: a burst of calls shorter than running_s waits up to stopped_s once. (Running a fixed running_s
+    alone, a loaded machine could leave Redis unscheduled through window after window: the gate's state read and the
+    issuer's write then timed out, and the replies were fault HOLDs the test is not about.)"""
     done = threading.Event()
 
+    def answered_ping(conn: socket.socket) -> None:
+        try:
+            conn.sendall(b"PING\r\n")
+            conn.recv(64)
+        except OSError:
+            pass
+
     def toggle() -> None:
-        while not done.is_set():
-            with stopped(pid):
-                done.wait(stopped_s)
-            time.sleep(running_s)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=2.0) as conn:
+            while not done.is_set():
+                with stopped(server.proc.pid):
+                    done.wait(stopped_s)
+                answered_ping(conn)
+                time.sleep(running_s)
 
     thread = threading.Thread(target=toggle, daemon=True)
     thread.start()
@@ -203,7 +215,7 @@ def test_a_gate_stopped_while_it_decides_again_the_exits_of_one_symbol_exits_wit
     with running_p26(tmp_path, redis_server, gate_settings={**NO_SHEDDING, "permit_timeout_ms": 6000},
                      issuer_settings={"stream_maxlen": 1000}) as p26:
         fill_the_gate_stream(p26)
-        with redis_slowed(redis_server.proc.pid, 0.07, 0.001):  # about a round (a read, the issuer's write) each 0.07 s
+        with redis_slowed(redis_server, 0.07, 0.001):  # about a round (a read, the issuer's write) each 0.07 s
             sock = sent_together(p26, exits(64))
             time.sleep(0.4)  # a few rounds in
             p26.gate.proc.send_signal(signal.SIGTERM)
@@ -230,7 +242,7 @@ def test_the_free_rounds_over_a_batch_made_cooldown_end_permit_timeout_ms_after_
     with running_p26(tmp_path, redis_server, gate_settings={**NO_SHEDDING, "permit_timeout_ms": 1500},
                      issuer_settings={"stream_maxlen": 1000}) as p26:
         fill_the_gate_stream(p26)
-        with redis_slowed(redis_server.proc.pid, 0.2, 0.001):  # about one round (a read, the issuer's write) each 0.2 s
+        with redis_slowed(redis_server, 0.2, 0.001):  # about one round (a read, the issuer's write) each 0.2 s
             replies = burst(p26, exits(n))
     details = [reply["decision"].get("detail", "") for reply in replies]
     for reply, detail in zip(replies, details):
