@@ -6703,6 +6703,14 @@ MUTATIONS: list[Mutation] = [
         "        return grid.add(symbol, price, now_s)\n",
         ("tests/test_reliability_bad_input.py::test_a_buffer_whose_clock_stepped_back_less_than_a_rewind_still_takes_"
          "the_ticks_of_a_feed_on_time",)),
+    Mutation(
+        "up_priority_from_the_actors_place_in_the_file",
+        "a program's supervisord priority is its kind's: taken from the actor's place in the file, removing the demo's "
+        "book moved every later program's priority and `up` restarted six actors, the gate among them (opday)",
+        "launcher/supervise.py",
+        "priority=ACTOR_PRIORITY[spec.kind], directory=REPO",
+        "priority=100 + list(topo.actors).index(name), directory=REPO",
+        ("tests/test_launcher.py::test_up_again_with_an_actor_removed_restarts_no_other_actor",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
