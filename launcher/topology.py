@@ -1202,7 +1202,8 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
                       f"got {s.lease_ms}: 0 writes without the lease beside its holder, a shorter lease lapses "
                       f"between renewals and the standby takes it from a healthy holder")
         if (cadence_given and isinstance(s, GateSettings) and s.freshness_s is not None
-                and s.freshness_s < topo.clusters.cadence_s):
+                and s.freshness_s < topo.clusters.cadence_s
+                and not any(p.path == base + ("freshness_s",) for p in v.problems)):  # 0.0, a refused value's placeholder
             v.problem(base + ("freshness_s",), f"shorter than one cadence ({topo.clusters.cadence_s} s): the state would always look stale")
 
 

@@ -71,6 +71,18 @@ def test_another_problem_under_clusters_leaves_freshness_measured_against_the_ca
     assert "actors.gate.settings.freshness_s: shorter than one cadence (1.0 s)" in problems, problems
 
 
+
+@pytest.mark.parametrize("freshness_s", ["4s", "1e1"])
+def test_a_freshness_s_written_as_text_is_the_one_problem_named_not_also_shorter_than_a_cadence(
+        tmp_path: Path, freshness_s: str) -> None:
+    """opday: `freshness_s: 4s` (a unit typed after the number) was named twice, the second time `shorter than one
+    cadence (1.0 s): the state would always look stale`, measured from the refused value's placeholder 0."""
+    data = demo()
+    data["actors"]["gate"]["settings"]["freshness_s"] = freshness_s
+    problems = problems_of(tmp_path, data)
+    assert len(problems) == 1, problems
+    assert "actors.gate.settings.freshness_s: expected a number" in problems[0], problems
+
 def test_wrong_type_names_path_and_value(tmp_path: Path) -> None:
     data = demo()
     data["actors"]["gate"]["metrics_port"] = "eighty"

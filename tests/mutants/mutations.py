@@ -6711,6 +6711,15 @@ MUTATIONS: list[Mutation] = [
         "priority=ACTOR_PRIORITY[spec.kind], directory=REPO",
         "priority=100 + list(topo.actors).index(name), directory=REPO",
         ("tests/test_launcher.py::test_up_again_with_an_actor_removed_restarts_no_other_actor",)),
+    Mutation(
+        "validate_measures_a_refused_freshness_s_against_the_cadence",
+        "a gate freshness_s refused as text (`4s`) is named once: its placeholder 0 was also measured against the "
+        "cadence, a second line `shorter than one cadence` for a value the operator never wrote (opday)",
+        "launcher/topology.py",
+        "                and not any(p.path == base + (\"freshness_s\",) for p in v.problems)):",
+        "                and True):",
+        ("tests/test_topology_validation.py::test_a_freshness_s_written_as_text_is_the_one_problem_named_not_also_"
+         "shorter_than_a_cadence",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
