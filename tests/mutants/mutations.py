@@ -6720,6 +6720,15 @@ MUTATIONS: list[Mutation] = [
         "                and True):",
         ("tests/test_topology_validation.py::test_a_freshness_s_written_as_text_is_the_one_problem_named_not_also_"
          "shorter_than_a_cadence",)),
+    Mutation(
+        "status_says_a_gate_not_ready_takes_k_from_the_proxy",
+        "status's K line of a gate not ready (Redis down) says it takes K from nowhere: it read `proxy` from the gauge "
+        "while every decision was a fault HOLD with k_source null (opday)",
+        "launcher/overview.py",
+        "    source = \"none (gate not ready)\" if gate.get(\"ready\") is False else gate.get(\"k_source\")",
+        "    source = gate.get(\"k_source\")",
+        ("tests/test_gate_says_why_not_ready.py::test_status_says_a_gate_that_cannot_read_redis_takes_k_from_nowhere_"
+         "not_from_the_proxy",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
