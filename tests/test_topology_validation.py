@@ -301,6 +301,29 @@ def test_duplicate_yaml_key_is_an_error_not_an_override(tmp_path: Path) -> None:
     assert any("clusters.cadence_s: duplicate key" in p for p in problems)
 
 
+
+def test_a_key_given_beside_a_yaml_merge_overrides_the_merged_one_and_only_its_own_keys_can_be_duplicates(
+        tmp_path: Path) -> None:
+    """opday: a second actor sharing the first's settings through an anchor and overriding one
+    (`settings: {<<: *book, refresh_s: 2}`, YAML's merge, where the mapping's own keys win) was refused
+    `actors.book_b.settings.refresh_s: duplicate key`: the merged keys were taken for keys written twice."""
+    demo_text = (REPO / "configs" / "demo.yaml").read_text()
+    book = "  book:\n    metrics_port: 9182\n    sockets:\n      ticks: {connect: \"tcp://127.0.0.1:5551\"}\n    settings:\n"
+    assert demo_text.count(book) == 1
+
+    def with_book_b(overrides: str) -> str:
+        book_b = ("  book_b:\n    kind: book\n    metrics_port: 9189\n    sockets:\n      ticks: {connect: \"tcp://127.0.0.1:5551\"}\n"
+                  f"    settings:\n      <<: *book\n{overrides}")
+        return demo_text.replace(book, book.replace("settings:\n", "settings: &book\n")).replace(
+            "  buffer:\n", book_b + "  buffer:\n", 1)
+
+    assert problems_of(tmp_path, None, with_book_b("      refresh_s: 2\n")) == []
+    topo = load_topology(tmp_path / "topology.yaml")
+    assert (topo.actors["book_b"].settings.refresh_s, topo.actors["book"].settings.refresh_s) == (2, 1)
+    assert topo.actors["book_b"].settings.positions == topo.actors["book"].settings.positions
+    twice = problems_of(tmp_path, None, with_book_b("      refresh_s: 2\n      refresh_s: 3\n"))
+    assert len(twice) == 1 and "actors.book_b.settings.refresh_s: duplicate key" in twice[0], twice
+
 def test_invalid_yaml_reports_the_line(tmp_path: Path) -> None:
     problems = problems_of(tmp_path, None, "name: demo\nactors: [unclosed\n")
     assert len(problems) == 1 and "not valid YAML" in problems[0]

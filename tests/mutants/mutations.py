@@ -6729,6 +6729,15 @@ MUTATIONS: list[Mutation] = [
         "    source = gate.get(\"k_source\")",
         ("tests/test_gate_says_why_not_ready.py::test_status_says_a_gate_that_cannot_read_redis_takes_k_from_nowhere_"
          "not_from_the_proxy",)),
+    Mutation(
+        "validate_takes_a_key_overriding_a_yaml_merge_for_a_duplicate",
+        "a key written beside a YAML merge (`<<: *book`) overrides the merged one, as YAML's merge rule says: it was "
+        "refused `duplicate key`, so settings shared through an anchor could not be overridden (opday)",
+        "launcher/schema.py",
+        "                    if key in written and id(key_node) in own:",
+        "                    if key in out:",
+        ("tests/test_topology_validation.py::test_a_key_given_beside_a_yaml_merge_overrides_the_merged_one_and_only_"
+         "its_own_keys_can_be_duplicates",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
