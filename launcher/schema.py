@@ -127,10 +127,11 @@ def _type_name(tp: Any) -> str:
         return "one of " + ", ".join(repr(a) for a in get_args(tp))
     if origin in (typing.Union, types.UnionType):
         return " or ".join(_type_name(a) for a in get_args(tp))
-    if origin is list:
-        return f"a list of {_type_name(get_args(tp)[0])}"
-    if origin is dict:
-        return f"a mapping of {_type_name(get_args(tp)[1])}"
+    if origin in (list, dict):  # "a list of strings", not "a list of a string"
+        item = _type_name(get_args(tp)[-1])
+        plural = f"{item.split(' ', 1)[1]}s" if item in ("a string", "an integer", "a number", "a mapping") else None
+        what = "a list" if origin is list else "a mapping"
+        return f"{what} of {plural}" if plural else f"{what}, each {item}"
     if dataclasses.is_dataclass(tp):
         return "a mapping"
     return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(tp, str(tp))

@@ -83,6 +83,18 @@ def test_a_freshness_s_written_as_text_is_the_one_problem_named_not_also_shorter
     assert len(problems) == 1, problems
     assert "actors.gate.settings.freshness_s: expected a number" in problems[0], problems
 
+
+def test_symbols_written_without_brackets_is_the_one_problem_named(tmp_path: Path) -> None:
+    """opday: `symbols: BTCUSDT, ETHUSDT, SOLUSDT` (brackets forgotten) gave ten lines: `expected a list of a
+    string`, `the allowlist is empty`, and eight `BTCUSDT is not in symbols` for the feed's and the book's settings,
+    false lines for symbols the operator did list."""
+    raw = (REPO / "configs" / "demo.yaml").read_text()
+    assert raw.count("symbols: [BTCUSDT, ETHUSDT, SOLUSDT]") == 1
+    problems = problems_of(tmp_path, None, raw.replace("symbols: [BTCUSDT, ETHUSDT, SOLUSDT]",
+                                                       "symbols: BTCUSDT, ETHUSDT, SOLUSDT"))
+    assert len(problems) == 1, problems
+    assert "symbols: expected a list of strings, got str 'BTCUSDT, ETHUSDT, SOLUSDT'" in problems[0], problems
+
 def test_wrong_type_names_path_and_value(tmp_path: Path) -> None:
     data = demo()
     data["actors"]["gate"]["metrics_port"] = "eighty"
