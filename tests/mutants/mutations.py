@@ -6746,6 +6746,15 @@ MUTATIONS: list[Mutation] = [
         "    symbols_read = not _symbols_unreadable(v)\n",
         "    symbols_read = True\n",
         ("tests/test_topology_validation.py::test_symbols_written_without_brackets_is_the_one_problem_named",)),
+    Mutation(
+        "propose_silent_on_a_symbol_outside_the_allowlist",
+        "clustergate propose says on stderr that a symbol decided HOLD not_allowed is outside the allowlist, matched "
+        "exactly, and which was meant: `--symbol ethusdt` printed a recorded HOLD, exit 0, and nothing else (opday)",
+        "launcher/client.py",
+        "        elif (reply.get(\"decision\") or {}).get(\"gate_reason\") == \"not_allowed\":",
+        "        elif False:",
+        ("tests/test_gate_service.py::test_clustergate_propose_of_a_symbol_in_the_wrong_case_says_it_is_not_in_the_"
+         "allowlist_and_which_was_meant",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
