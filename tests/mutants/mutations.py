@@ -6755,6 +6755,15 @@ MUTATIONS: list[Mutation] = [
         "        elif False:",
         ("tests/test_gate_service.py::test_clustergate_propose_of_a_symbol_in_the_wrong_case_says_it_is_not_in_the_"
          "allowlist_and_which_was_meant",)),
+    Mutation(
+        "gate_says_a_missing_action_proposed_was_null",
+        "a proposal without action_proposed is refused saying it is required: it said `got null`, a value the client "
+        "never sent (opday)",
+        "actors/policy.py",
+        "one of {', '.join(ACTIONS)}\" if \"action_proposed\" not in obj",
+        "one of {', '.join(ACTIONS)}\" if False",
+        ("tests/test_gate_attack.py::test_a_proposal_without_action_proposed_is_refused_saying_it_is_required_not_"
+         "that_it_was_null",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
