@@ -76,6 +76,34 @@ def test_proof_passes_on_the_demo_and_writes_its_report(demo_system: Path, name:
     assert any(line.startswith("PASS  ") for line in text) and not any(line.startswith("FAIL  ") for line in text)
 
 
+
+def test_readiness_proof_decides_on_a_symbol_the_desk_does_not_hold_when_there_is_one(demo_system: Path) -> None:
+    """opday: the readiness proof's real FULL_CLOSE_PROPOSED went to the first symbol with a position snapshot, so its
+    permit set that held symbol's cooldown: the desk's own FULL_CLOSE_PROPOSED of BTCUSDT a moment after the proof (a
+    deploy runs it), at stress 0.976, was cut to PARTIAL_75 `cooldown_downgrade`. A flat symbol of the allowlist takes
+    that cooldown at no cost to the desk."""
+    from launcher import keys
+
+    topo_path = demo_system.parent / "demo.yaml"  # the fixture's file: `up` of it from its own directory
+    original = topo_path.read_text()
+    data = yaml.safe_load(original)
+    data["actors"]["book"]["settings"]["positions"]["SOLUSDT"] = 0.0  # the desk closed SOLUSDT out
+    r = redis.Redis(port=data["redis"]["port"], decode_responses=True)
+    try:
+        write_topology(topo_path, data)
+        up = clustergate("up", str(topo_path), "--home", str(demo_system))
+        assert up.returncode == 0, up.stdout + up.stderr
+        wait_for(lambda: r.hget(keys.position_snapshot("SOLUSDT"), "position_amt") in ("0", "0.0"), 20,
+                 "the book to write SOLUSDT flat")
+        result = run_proof(demo_system, "readiness")
+        assert result.returncode == 0, result.stdout + result.stderr
+        proof_records = [f for _, f in r.xrevrange(keys.GATE_STREAM, count=200)
+                         if f["plan_id"].startswith("proof-readiness-") and f["action_proposed"] == "FULL_CLOSE_PROPOSED"]
+        assert proof_records and proof_records[0]["symbol"] == "SOLUSDT", proof_records[:1]
+    finally:
+        topo_path.write_text(original)
+        clustergate("up", str(topo_path), "--home", str(demo_system))
+
 def test_warm_restart_of_every_program_keeps_points_and_readiness(demo_system: Path) -> None:
     result = clustergate("proof", "warm-restart", "--all-programs", "--home", str(demo_system))
     assert result.returncode == 0, result.stdout + result.stderr

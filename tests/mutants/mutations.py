@@ -6764,6 +6764,14 @@ MUTATIONS: list[Mutation] = [
         "one of {', '.join(ACTIONS)}\" if False",
         ("tests/test_gate_attack.py::test_a_proposal_without_action_proposed_is_refused_saying_it_is_required_not_"
          "that_it_was_null",)),
+    Mutation(
+        "readiness_proof_sets_the_cooldown_of_a_held_symbol",
+        "the readiness proof's permit (and so its cooldown) goes to a symbol the desk does not hold when there is one: "
+        "on the first held symbol it cut the desk's FULL_CLOSE_PROPOSED of BTCUSDT right after to PARTIAL_75 (opday)",
+        "proofs/readiness.py",
+        "    flat = [s for s in p.topo.symbols if not desk_holds(p, s)]\n",
+        "    flat = [s for s in p.topo.symbols if desk_holds(p, s)]\n",
+        ("tests/test_proofs.py::test_readiness_proof_decides_on_a_symbol_the_desk_does_not_hold_when_there_is_one",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
