@@ -104,6 +104,17 @@ def test_readiness_proof_decides_on_a_symbol_the_desk_does_not_hold_when_there_i
         topo_path.write_text(original)
         clustergate("up", str(topo_path), "--home", str(demo_system))
 
+
+def test_a_proof_of_a_home_with_nothing_running_names_that_home_in_the_up_to_run(tmp_path: Path) -> None:
+    """opday: after `down --home DIR`, `proof readiness --home DIR` said `start the system with \`clustergate up FILE\``,
+    which starts the repository root's system, not DIR's (every other such hint names --home)."""
+    home = tmp_path / "my home"
+    (home / "run").mkdir(parents=True)
+    write_topology(home / "run" / "topology.yaml", retarget(demo_topology_data()))
+    result = run_proof(home, "readiness")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"(start the system with `clustergate up FILE --home '{home}'`)" in result.stdout, result.stdout
+
 def test_warm_restart_of_every_program_keeps_points_and_readiness(demo_system: Path) -> None:
     result = clustergate("proof", "warm-restart", "--all-programs", "--home", str(demo_system))
     assert result.returncode == 0, result.stdout + result.stderr

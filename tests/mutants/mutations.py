@@ -6772,6 +6772,14 @@ MUTATIONS: list[Mutation] = [
         "    flat = [s for s in p.topo.symbols if not desk_holds(p, s)]\n",
         "    flat = [s for s in p.topo.symbols if desk_holds(p, s)]\n",
         ("tests/test_proofs.py::test_readiness_proof_decides_on_a_symbol_the_desk_does_not_hold_when_there_is_one",)),
+    Mutation(
+        "proof_hint_to_start_the_system_names_no_home",
+        "a proof of a home with nothing running names that home in the `up` to run: `clustergate up FILE` alone "
+        "starts the repository root's system (opday)",
+        "proofs/common.py",
+        "              f\"`clustergate up FILE --home {shlex.quote(str(home.root))}`)\")",
+        "              f\"`clustergate up FILE`)\")",
+        ("tests/test_proofs.py::test_a_proof_of_a_home_with_nothing_running_names_that_home_in_the_up_to_run",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
