@@ -390,6 +390,29 @@ def test_readiness_proof_says_the_gate_decided_nothing_when_its_answer_is_a_faul
     assert '"recorded": false' in printed, printed
 
 
+
+def test_fallback_proof_says_redis_did_not_answer_when_it_cannot_read_the_cluster_state(demo_system: Path,
+                                                                                      monkeypatch) -> None:
+    """opday: Redis stopped while the fallback proof waited for the state to go stale printed `FAIL  cluster_state
+    goes stale: null  (age in seconds, window 4 s)`, the error it met dropped: read as a state that was never
+    written. The readiness proof's own state check shows it."""
+    from proofs.common import Proof
+    stop_programs = Proof.stop_programs
+
+    def stop_redis_too(self, names):
+        stop_programs(self, names)
+        supervisorctl(demo_system, "stop", "redis")
+
+    monkeypatch.setattr(Proof, "stop_programs", stop_redis_too)
+    try:
+        code, printed = proof_here("fallback", demo_system)
+    finally:
+        supervisorctl(demo_system, "start", "redis")
+        wait_for(lambda: serving(demo_system), 60, "the demo serving again")
+    assert code == 1, printed
+    line = next((line for line in printed.splitlines() if line.startswith("FAIL  cluster_state goes stale")), "")
+    assert "error: ConnectionError" in line, printed
+
 def test_proofs_run_as_plain_scripts(demo_system: Path) -> None:
     result = subprocess.run([sys.executable, str(REPO / "proofs" / "readiness.py"), "--home", str(demo_system)],
                             capture_output=True, text=True, timeout=120)

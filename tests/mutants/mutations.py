@@ -6780,6 +6780,14 @@ MUTATIONS: list[Mutation] = [
         "              f\"`clustergate up FILE --home {shlex.quote(str(home.root))}`)\")",
         "              f\"`clustergate up FILE`)\")",
         ("tests/test_proofs.py::test_a_proof_of_a_home_with_nothing_running_names_that_home_in_the_up_to_run",)),
+    Mutation(
+        "fallback_proof_drops_the_error_of_its_stale_state_read",
+        "the fallback proof's `cluster_state goes stale` shows the error its read met (Redis stopped): it printed null, "
+        "read as a state never written (opday)",
+        "proofs/fallback.py",
+        "ok, round(age, 2) if isinstance(age, float) else age,  # or the error",
+        "ok, None if not isinstance(age, float) else round(age, 2),",
+        ("tests/test_proofs.py::test_fallback_proof_says_redis_did_not_answer_when_it_cannot_read_the_cluster_state",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
