@@ -241,7 +241,8 @@ def validate_proposal(obj: Any) -> Proposal:
                                         blank_ok=True))
     action = obj.get("action_proposed")
     if action not in ACTIONS:
-        problems.append(f"action_proposed must be one of {', '.join(ACTIONS)}, got {_shown(action)}")
+        problems.append(f"action_proposed is required: one of {', '.join(ACTIONS)}" if "action_proposed" not in obj
+                        else f"action_proposed must be one of {', '.join(ACTIONS)}, got {_shown(action)}")
     # A float (what JSON gives for most numbers) is checked inline: _is_number's call per field was a
     # tenth of the gate's validation (issue 14).
     kill_score = obj.get("kill_score", 0.0)

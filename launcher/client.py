@@ -544,6 +544,7 @@ def _hold_further_signals(previous: dict[int, Any], handled: bool) -> None:
 def cmd_propose(args: argparse.Namespace) -> int:
     curve: tuple[Keypair, bytes | list[bytes]] | None = None
     endpoint: str | list[str]
+    allowlist: list[str] | None = None  # the topology's symbols, when the gates come from one
     if not 1 <= args.timeout_ms <= MAX_TIMEOUT_MS:
         print(f"clustergate propose: --timeout-ms must be from 1 to {MAX_TIMEOUT_MS}, got {args.timeout_ms}",
               file=sys.stderr)
@@ -578,6 +579,8 @@ def cmd_propose(args: argparse.Namespace) -> int:
             try:
                 endpoints = gate_endpoints(path)
                 endpoint = endpoints if len(endpoints) > 1 else endpoints[0]
+                from launcher.topology import load_topology
+                allowlist = list(load_topology(str(path)).symbols)
                 curve = gate_curve(path, args.client_key, args.server_key)
             except SchemaError as exc:
                 for problem in exc.problems:
@@ -617,6 +620,8 @@ def cmd_propose(args: argparse.Namespace) -> int:
             print(f"clustergate propose: fault HOLD {unrecorded.get('gate_reason')}: no recorded decision came back "
                   f"({unrecorded.get('detail')}); not a policy decision: retry with --plan-id {plan_id}",
                   file=sys.stderr)
+        elif (reply.get("decision") or {}).get("gate_reason") == "not_allowed":
+            print(f"clustergate propose: {not_allowed_note(args.symbol, allowlist)}", file=sys.stderr)
         elif is_fault_hold(reply):  # internal_error: maybe after the issuer recorded the decision
             print(f"clustergate propose: internal_error: the gate failed while deciding ({reply.get('detail')}), "
                   f"maybe after its permit issuer recorded the decision: outcome unknown, not a refusal: retry with "
@@ -646,6 +651,15 @@ def cmd_propose(args: argparse.Namespace) -> int:
     if is_fault_hold(reply):
         return EXIT_FAULT_HOLD
     return 0 if reply["status"] == "ok" else 1
+
+
+def not_allowed_note(symbol: str, allowlist: list[str] | None) -> str:
+    """Why a proposal was decided HOLD not_allowed, for the one who typed its symbol: the allowlist is matched exactly,
+    so `ethusdt` or ` ETHUSDT` is outside it (a recorded HOLD, exit 0, that read as the gate holding ETHUSDT)."""
+    listed = f" ({', '.join(allowlist)})" if allowlist else ""
+    meant = [s for s in allowlist or [] if s == symbol.strip().upper()]
+    return (f"{symbol!r} is not in the gate's allowlist{listed}, matched exactly: decided HOLD not_allowed"
+            + (f"; did you mean {meant[0]}?" if meant else ""))
 
 
 def fault_reason(reply: dict[str, Any]) -> str:

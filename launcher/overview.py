@@ -644,7 +644,9 @@ def gate_k_line(gate: dict[str, Any]) -> str:
     if not gate.get("answered", True):
         return f"?   its metrics at {gate['metrics']} did not answer"
     fallbacks = gate.get("cluster_fallbacks")
-    return f"{gate.get('k_source') or '?'}   fallbacks so far: {'?' if fallbacks is None else int(fallbacks)}"
+    # Not ready (Redis down: no state read; a stuck loop), its gauge reads 0, yet no decision takes K from the proxy.
+    source = "none (gate not ready)" if gate.get("ready") is False else gate.get("k_source")
+    return f"{source or '?'}   fallbacks so far: {'?' if fallbacks is None else int(fallbacks)}"
 
 
 def cluster_side_lines(topo: Topology, ov: dict[str, Any]) -> list[str]:

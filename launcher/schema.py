@@ -88,17 +88,23 @@ def load_yaml_with_lines(text: str) -> tuple[Any, dict[Path, int], list[Problem]
                 raise yaml.YAMLError(f"more than {MAX_YAML_VALUES} values (aliases expanding without bound?)")
             lines[path] = n.start_mark.line + 1
             if isinstance(n, yaml.MappingNode):
+                # A merge (`<<: *base`) brings in keys the mapping's own keys override (YAML's merge rule, which
+                # flatten_mapping keeps by putting them first): only a key written twice beside it is a duplicate.
+                own = {id(key_node) for key_node, _ in n.value if key_node.tag != "tag:yaml.org,2002:merge"}
                 loader.flatten_mapping(n)
                 out: dict[Any, Any] = {}
+                written: set[Any] = set()
                 for key_node, value_node in n.value:
                     key = loader.construct_object(key_node, deep=True)
                     if not isinstance(key, (str, int, float, bool)):
                         problems.append(Problem(path, f"mapping key {key!r} is not a scalar",
                                                 key_node.start_mark.line + 1))
                         continue
-                    if key in out:
+                    if key in written and id(key_node) in own:
                         problems.append(Problem(path + (str(key),), "duplicate key",
                                                 key_node.start_mark.line + 1))
+                    if id(key_node) in own:
+                        written.add(key)
                     out[key] = build(value_node, path + (str(key),))
                 return out
             if isinstance(n, yaml.SequenceNode):
@@ -121,10 +127,11 @@ def _type_name(tp: Any) -> str:
         return "one of " + ", ".join(repr(a) for a in get_args(tp))
     if origin in (typing.Union, types.UnionType):
         return " or ".join(_type_name(a) for a in get_args(tp))
-    if origin is list:
-        return f"a list of {_type_name(get_args(tp)[0])}"
-    if origin is dict:
-        return f"a mapping of {_type_name(get_args(tp)[1])}"
+    if origin in (list, dict):  # "a list of strings", not "a list of a string"
+        item = _type_name(get_args(tp)[-1])
+        plural = f"{item.split(' ', 1)[1]}s" if item in ("a string", "an integer", "a number", "a mapping") else None
+        what = "a list" if origin is list else "a mapping"
+        return f"{what} of {plural}" if plural else f"{what}, each {item}"
     if dataclasses.is_dataclass(tp):
         return "a mapping"
     return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(tp, str(tp))

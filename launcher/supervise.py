@@ -374,6 +374,13 @@ def _monitored_primary(conf: Path, master: str) -> tuple[str, int] | None:
     return None
 
 
+# supervisord starts programs by priority and stops them in reverse: the pipeline's order, by kind. A priority taken
+# from the actor's place in the file changed with every actor added or removed before it, and supervisord restarts a
+# program whose priority changed: removing the demo's book restarted six actors, the gate and permit issuer among them.
+ACTOR_PRIORITY = {kind: 100 + i for i, kind in enumerate(
+    ("price_feed", "book", "buffer", "correlator", "clusterer", "state_writer", "permit_issuer", "gate"))}
+
+
 def render_programs(topo: Topology, home: Home, python: str = sys.executable, redis_binary: str | None = None) -> str:
     """The supervisord program sections for a topology: managed Redis first, then one per actor."""
     out = [f"; rendered by clustergate from {topo.source_path} -- do not edit; run `clustergate up` again\n"]
@@ -411,9 +418,9 @@ def render_programs(topo: Topology, home: Home, python: str = sys.executable, re
         out.append(_program(REDIS_PROGRAM, command, priority=1,
                             directory=home.redis_dir, log=home.log_of(REDIS_PROGRAM),
                             env={"CLUSTERGATE_CONFIG_HASH": _hash(asdict(topo.redis))}, startsecs=1, stopwait=10))
-    for i, (name, spec) in enumerate(topo.actors.items()):
+    for name, spec in topo.actors.items():
         command = _command(python, "-m", f"actors.{spec.kind}", "--topology", str(home.topology), "--name", name)
-        out.append(_program(name, command, priority=100 + i, directory=REPO, log=home.log_of(name),
+        out.append(_program(name, command, priority=ACTOR_PRIORITY[spec.kind], directory=REPO, log=home.log_of(name),
                             env={"CLUSTERGATE_CONFIG_HASH": actor_config_hash(topo, name), "PYTHONUNBUFFERED": "1",
                                  **ACTOR_THREAD_ENV},
                             startsecs=1, stopwait=5))

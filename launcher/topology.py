@@ -818,7 +818,7 @@ def _check_cluster_inputs(v: Validator, topo: Topology) -> None:
                   f"{MAX_GRID_PRICES:,} (a {MAX_GRID_PRICES * 8 // 1_000_000} MB history blob and window per "
                   f"cadence); with {n} symbols use lookback_returns at most {MAX_GRID_PRICES // n - 2:,}")
     for symbol, limit in topo.clusters.max_tick_jump_by_symbol.items():
-        if symbol not in topo.symbols:
+        if symbol not in topo.symbols and not _symbols_unreadable(v):
             v.problem(("clusters", "max_tick_jump_by_symbol", symbol), f"{symbol!r} is not in symbols")
         elif not (isinstance(limit, (int, float)) and 0 < limit <= 100):
             v.problem(("clusters", "max_tick_jump_by_symbol", symbol), f"must be a number in (0, 100], got {limit!r}")
@@ -830,7 +830,7 @@ def symbol_name_ok(s: str) -> bool:
 
 
 def _check_symbols(v: Validator, topo: Topology) -> None:
-    if not topo.symbols:
+    if not topo.symbols and not _symbols_unreadable(v):
         v.problem(("symbols",), "the allowlist is empty")
     seen: set[str] = set()
     for i, s in enumerate(topo.symbols):
@@ -1124,8 +1124,15 @@ def _may_be_the_cadence(v: Validator, path: Path) -> bool:
             and difflib.get_close_matches(str(path[1]), known, n=1, cutoff=0.6) in ([], ["cadence_s"]))
 
 
+def _symbols_unreadable(v: Validator) -> bool:
+    """Whether `symbols` itself was refused for its type (`symbols: BTCUSDT, ETHUSDT`, brackets forgotten): every
+    symbol a setting names would then be called `not in symbols`, false lines under the one that says why."""
+    return any(p.path == ("symbols",) and p.message.startswith("expected") for p in v.problems)
+
+
 def _check_kind_settings(v: Validator, topo: Topology) -> None:
     allow = set(topo.symbols)
+    symbols_read = not _symbols_unreadable(v)
     # A setting measured in cadences is checked only against a cadence the file gives: with cadence_s wrong
     # or perhaps misspelt, the default's 60 s would name a second, false problem. Another problem under
     # clusters (min_returns misspelt, say) leaves the cadence given, and the check in force.
@@ -1149,7 +1156,7 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
                 for sym, value in getattr(syn, key).items():
                     path = base + ("synthetic", key, sym)
                     refused = any(p.path == path for p in v.problems)  # the value's own refusal, 0.0 its placeholder
-                    if sym not in allow:
+                    if symbols_read and sym not in allow:
                         v.problem(path, f"{sym} is not in symbols")
                     if not value > 0 and not refused:
                         v.problem(path, f"must be > 0, got {value!r}")
@@ -1159,7 +1166,7 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
                     v.problem(base + ("synthetic", "correlation", pair), "key must be SYM1/SYM2 with two different symbols")
                     continue
                 for sym in parts:
-                    if sym not in allow:
+                    if symbols_read and sym not in allow:
                         v.problem(base + ("synthetic", "correlation", pair), f"{sym} is not in symbols")
                 if not -1 < rho < 1:
                     v.problem(base + ("synthetic", "correlation", pair), f"must be in (-1, 1), got {rho!r}")
@@ -1186,7 +1193,7 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
                     v.problem(base + ("synthetic", "correlation"), reason)
         if isinstance(s, BookSettings):
             for sym in s.positions:
-                if sym not in allow:
+                if symbols_read and sym not in allow:
                     v.problem(base + ("positions", sym), f"{sym} is not in symbols")
         if isinstance(s, PermitIssuerSettings):
             _check_wait(v, topo, s, base)
@@ -1203,7 +1210,8 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
                       f"got {s.lease_ms}: 0 writes without the lease beside its holder, a shorter lease lapses "
                       f"between renewals and the standby takes it from a healthy holder")
         if (cadence_given and isinstance(s, GateSettings) and s.freshness_s is not None
-                and s.freshness_s < topo.clusters.cadence_s):
+                and s.freshness_s < topo.clusters.cadence_s
+                and not any(p.path == base + ("freshness_s",) for p in v.problems)):  # 0.0, a refused value's placeholder
             v.problem(base + ("freshness_s",), f"shorter than one cadence ({topo.clusters.cadence_s} s): the state would always look stale")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 import sys
 import time
@@ -357,7 +358,8 @@ def _run_proof_held(name: str, body: Callable[[Proof, argparse.Namespace], None]
         proof.close()
         return 1
     if not running:
-        print(f"FAIL  supervisord: not running on {home.socket} (start the system with `clustergate up FILE`)")
+        print(f"FAIL  supervisord: not running on {home.socket} (start the system with "
+              f"`clustergate up FILE --home {shlex.quote(str(home.root))}`)")
         return 1
     print(f"proof {name} against {proof.topo.name} ({proof.topology_path})", flush=True)
     interrupted = 0

@@ -70,7 +70,7 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
         freshness = stale_for_every_gate_s(p)
         ok, age, waited = p.poll(p.cluster_state_age_s, lambda a: a is not None and a > freshness,
                                  freshness + 2 * p.topo.clusters.cadence_s + 5)
-        p.require("cluster_state goes stale", ok, None if not isinstance(age, float) else round(age, 2),
+        p.require("cluster_state goes stale", ok, round(age, 2) if isinstance(age, float) else age,  # or the error
                   f"age in seconds, window {freshness:g} s")
         source, decision = k_source(p)
         p.check("stale: K taken from the proxy", source == "proxy",

@@ -8,7 +8,7 @@ endpoint, the managed Redis by PING); every metrics endpoint answers; p27_corr_r
 proposal decided with K from the cluster, and every gate taking K from the cluster;
 p26_cluster_stress_used 1 on every gate; its permit present with a TTL
 of at most 60 s and its decision on the stream. The proposal (plan_id proof-readiness-...) is a
-real decision: it sets the symbol's cooldown for the cooldown TTL.
+real decision: it sets the symbol's cooldown for the cooldown TTL, on a symbol the desk does not hold when one exists.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
+
+import redis
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -29,6 +31,15 @@ from proofs.common import Proof, run_proof  # noqa: E402
 WARM_UP_TIMEOUT_S = 40.0
 STARTING_GRACE_S = 5.0
 CACHE_GRACE_S = 5.0
+
+
+def desk_holds(p: Proof, symbol: str) -> bool:
+    """Whether the execution layer holds symbol: a snapshot whose position_amt is not 0 (one unreadable counts as held)."""
+    try:
+        amount = p.redis.hget(keys.position_snapshot(symbol, p.topo.positions.key_pattern), "position_amt")
+        return amount is not None and float(amount) != 0
+    except (ValueError, redis.ResponseError):  # not a number; a key of another type (WRONGTYPE)
+        return True
 
 
 def silent_gates(p: Proof) -> dict[str, str]:
@@ -154,8 +165,11 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
         p.check("every gate sees the cluster state", ok, sources,
                 f"HOLD probe to each gate after {waited:.2f} s" + (f"; {ran_out}" if ran_out else ""))
 
-    held = [s for s in p.topo.symbols if p.redis.exists(keys.position_snapshot(s, p.topo.positions.key_pattern))]
-    symbol = held[0] if held else p.topo.symbols[0]
+    # Its permit sets the symbol's cooldown, which steps down the desk's own next exit of it: a symbol the desk does
+    # not hold, when there is one, takes it at no cost (the first held one did: a deploy's proof cut the desk's
+    # FULL_CLOSE_PROPOSED of BTCUSDT a moment later to PARTIAL_75).
+    flat = [s for s in p.topo.symbols if not desk_holds(p, s)]
+    symbol = flat[0] if flat else p.topo.symbols[0]
     reply = p.propose("FULL_CLOSE_PROPOSED", symbol)
     decision = reply.get("decision", {})
     shown = reply if reply.get("status") != "ok" else {k: decision.get(k) for k in ("plan_id", "final_action", "gate_reason", "stress")}

@@ -317,6 +317,16 @@ def test_a_bad_plan_id_or_symbol_is_refused_saying_what_was_wrong_with_it(clean,
     assert says in reply["detail"], reply
 
 
+
+def test_a_proposal_without_action_proposed_is_refused_saying_it_is_required_not_that_it_was_null(clean):
+    """opday: a proposal with no action_proposed was refused `action_proposed must be one of HOLD, ..., got null`: the
+    client sent no null, it left the field out (a missing plan_id says `plan_id is required`)."""
+    body = json.dumps({"plan_id": "no-action", "symbol": "ETHUSDT"}).encode()
+    reply = dealer_proposals(clean.endpoint, [body])[0]
+    assert (reply["status"], reply["reason"]) == ("error", "invalid_proposal"), reply
+    assert reply["detail"] == ("action_proposed is required: one of HOLD, PARTIAL_25, PARTIAL_50, PARTIAL_75, "
+                               "FULL_CLOSE_PROPOSED"), reply
+
 def test_a_unix_url_naming_a_host_is_refused_not_read_as_a_local_socket():
     """unix://redis-host/run/redis.sock silently dropped the host and opened the local socket: another Redis
     than the operator named."""

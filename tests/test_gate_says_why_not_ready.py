@@ -203,3 +203,25 @@ def test_a_fault_hold_made_without_a_read_of_the_state_claims_no_k_source_and_no
     finally:
         client.close()
         gate.terminate()
+
+
+def test_status_says_a_gate_that_cannot_read_redis_takes_k_from_nowhere_not_from_the_proxy(tmp_path: Path) -> None:
+    """opday: Redis stopped under a running demo (`supervisorctl stop redis`), `clustergate status` showed the gate
+    READY no above `gate K from: proxy   fallbacks so far: 0`, while every decision was the fault HOLD
+    redis_unavailable with K and k_source null: the gate took K from nowhere (its gauge reads 0 without a state read)."""
+    from launcher.overview import collect_overview, render_overview
+    from launcher.topology import load_topology
+
+    data = retarget(demo_topology_data(), f"redis://127.0.0.1:{free_port()}/0")
+    path = write_topology(tmp_path / "topology.yaml", data)
+    gate = ActorProcess(path, "gate").start()
+    try:
+        gate.wait_serving(data["actors"]["gate"]["metrics_port"])
+        topo = load_topology(path)
+        wait_for(lambda: (collect_overview(topo).get("gates") or [{}])[0].get("ready") is False, 20,
+                 "the gate not ready without Redis")
+        shown = render_overview(topo, collect_overview(topo))
+    finally:
+        gate.terminate()
+    assert "gate K from: proxy" not in shown, shown
+    assert "gate K from: none (gate not ready)   fallbacks so far: 0" in shown, shown

@@ -525,6 +525,20 @@ def test_clustergate_propose_prints_the_decision_and_exits_0(clean, action):
     assert [(f["symbol"], f["action_proposed"]) for f in recorded] == [("ETHUSDT", action)], recorded
 
 
+
+def test_clustergate_propose_of_a_symbol_in_the_wrong_case_says_it_is_not_in_the_allowlist_and_which_was_meant(clean):
+    """opday: `propose --symbol ethusdt` printed a recorded HOLD not_allowed and exited 0 with nothing else, read as
+    the gate holding ETHUSDT for risk; `positions set ethusdt` names the allowlist. The gate's decision stands (SPEC:
+    HOLD not_allowed, recorded), and stderr now says why and which symbol was meant."""
+    plan = new_plan()
+    result = run_cli("--symbol", "ethusdt", "--action", "PARTIAL_50", "--plan-id", plan, "--topology",
+                     str(clean.topology))
+    assert result.returncode == 0, result.stderr
+    decision = json.loads(result.stdout)["decision"]
+    assert (decision["final_action"], decision["gate_reason"], decision["recorded"]) == ("HOLD", "not_allowed", True)
+    assert ("'ethusdt' is not in the gate's allowlist (BTCUSDT, ETHUSDT, SOLUSDT), matched exactly: decided HOLD "
+            "not_allowed; did you mean ETHUSDT?") in result.stderr, result.stderr
+
 def test_clustergate_propose_exits_1_with_a_message_when_no_gate_answers(tmp_path):
     from helpers import free_port
     result = run_cli("--symbol", "ETHUSDT", "--action", "HOLD", "--endpoint", f"tcp://127.0.0.1:{free_port()}",

@@ -98,6 +98,23 @@ def test_up_again_with_one_actor_changed_restarts_only_that_actor(system) -> Non
     assert changed == {"gate"}
 
 
+def test_up_again_with_an_actor_removed_restarts_no_other_actor(system) -> None:
+    # opday: a program's supervisord priority was its place in the file, so removing the demo's `book` (second of
+    # eight) moved every later program's priority, and supervisord's update restarted all six of them, the gate and
+    # the permit issuer included ("removed ['book']" beside "restarted ['buffer', ..., 'gate']").
+    home, topo_path = system
+    assert clustergate("up", str(topo_path), "--home", str(home)).returncode == 0
+    before = pids(home)
+    data = yaml.safe_load(topo_path.read_text())
+    del data["actors"]["book"]
+    write_topology(topo_path, data)
+    again = clustergate("up", str(topo_path), "--home", str(home))
+    assert again.returncode == 0, again.stdout + again.stderr
+    after = pids(home)
+    assert set(after) == set(before) - {"book"}
+    assert {name for name in after if before[name] != after[name]} == set(), again.stdout
+
+
 def test_a_change_of_the_issuers_cooldown_ttl_restarts_the_gates_whose_cache_assumes_it(tmp_path: Path) -> None:
     """A gate's cache marks a symbol cooled down for the issuer's cooldown_ttl_s after a decision it recorded,
     so `up` restarts the gate with the issuer when that TTL changes (a gate kept the TTL of its start)."""

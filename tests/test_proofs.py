@@ -76,6 +76,45 @@ def test_proof_passes_on_the_demo_and_writes_its_report(demo_system: Path, name:
     assert any(line.startswith("PASS  ") for line in text) and not any(line.startswith("FAIL  ") for line in text)
 
 
+
+def test_readiness_proof_decides_on_a_symbol_the_desk_does_not_hold_when_there_is_one(demo_system: Path) -> None:
+    """opday: the readiness proof's real FULL_CLOSE_PROPOSED went to the first symbol with a position snapshot, so its
+    permit set that held symbol's cooldown: the desk's own FULL_CLOSE_PROPOSED of BTCUSDT a moment after the proof (a
+    deploy runs it), at stress 0.976, was cut to PARTIAL_75 `cooldown_downgrade`. A flat symbol of the allowlist takes
+    that cooldown at no cost to the desk."""
+    from launcher import keys
+
+    topo_path = demo_system.parent / "demo.yaml"  # the fixture's file: `up` of it from its own directory
+    original = topo_path.read_text()
+    data = yaml.safe_load(original)
+    data["actors"]["book"]["settings"]["positions"]["SOLUSDT"] = 0.0  # the desk closed SOLUSDT out
+    r = redis.Redis(port=data["redis"]["port"], decode_responses=True)
+    try:
+        write_topology(topo_path, data)
+        up = clustergate("up", str(topo_path), "--home", str(demo_system))
+        assert up.returncode == 0, up.stdout + up.stderr
+        wait_for(lambda: r.hget(keys.position_snapshot("SOLUSDT"), "position_amt") in ("0", "0.0"), 20,
+                 "the book to write SOLUSDT flat")
+        result = run_proof(demo_system, "readiness")
+        assert result.returncode == 0, result.stdout + result.stderr
+        proof_records = [f for _, f in r.xrevrange(keys.GATE_STREAM, count=200)
+                         if f["plan_id"].startswith("proof-readiness-") and f["action_proposed"] == "FULL_CLOSE_PROPOSED"]
+        assert proof_records and proof_records[0]["symbol"] == "SOLUSDT", proof_records[:1]
+    finally:
+        topo_path.write_text(original)
+        clustergate("up", str(topo_path), "--home", str(demo_system))
+
+
+def test_a_proof_of_a_home_with_nothing_running_names_that_home_in_the_up_to_run(tmp_path: Path) -> None:
+    """opday: after `down --home DIR`, `proof readiness --home DIR` said `start the system with \`clustergate up FILE\``,
+    which starts the repository root's system, not DIR's (every other such hint names --home)."""
+    home = tmp_path / "my home"
+    (home / "run").mkdir(parents=True)
+    write_topology(home / "run" / "topology.yaml", retarget(demo_topology_data()))
+    result = run_proof(home, "readiness")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"(start the system with `clustergate up FILE --home '{home}'`)" in result.stdout, result.stdout
+
 def test_warm_restart_of_every_program_keeps_points_and_readiness(demo_system: Path) -> None:
     result = clustergate("proof", "warm-restart", "--all-programs", "--home", str(demo_system))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -350,6 +389,29 @@ def test_readiness_proof_says_the_gate_decided_nothing_when_its_answer_is_a_faul
     assert failed_checks(demo_system, "readiness") == {"the gate decides a proposal"}, printed
     assert '"recorded": false' in printed, printed
 
+
+
+def test_fallback_proof_says_redis_did_not_answer_when_it_cannot_read_the_cluster_state(demo_system: Path,
+                                                                                      monkeypatch) -> None:
+    """opday: Redis stopped while the fallback proof waited for the state to go stale printed `FAIL  cluster_state
+    goes stale: null  (age in seconds, window 4 s)`, the error it met dropped: read as a state that was never
+    written. The readiness proof's own state check shows it."""
+    from proofs.common import Proof
+    stop_programs = Proof.stop_programs
+
+    def stop_redis_too(self, names):
+        stop_programs(self, names)
+        supervisorctl(demo_system, "stop", "redis")
+
+    monkeypatch.setattr(Proof, "stop_programs", stop_redis_too)
+    try:
+        code, printed = proof_here("fallback", demo_system)
+    finally:
+        supervisorctl(demo_system, "start", "redis")
+        wait_for(lambda: serving(demo_system), 60, "the demo serving again")
+    assert code == 1, printed
+    line = next((line for line in printed.splitlines() if line.startswith("FAIL  cluster_state goes stale")), "")
+    assert "error: ConnectionError" in line, printed
 
 def test_proofs_run_as_plain_scripts(demo_system: Path) -> None:
     result = subprocess.run([sys.executable, str(REPO / "proofs" / "readiness.py"), "--home", str(demo_system)],

@@ -72,6 +72,30 @@ def test_another_problem_under_clusters_leaves_freshness_measured_against_the_ca
     assert "actors.gate.settings.freshness_s: shorter than one cadence (1.0 s)" in problems, problems
 
 
+
+@pytest.mark.parametrize("freshness_s", ["4s", "1e1"])
+def test_a_freshness_s_written_as_text_is_the_one_problem_named_not_also_shorter_than_a_cadence(
+        tmp_path: Path, freshness_s: str) -> None:
+    """opday: `freshness_s: 4s` (a unit typed after the number) was named twice, the second time `shorter than one
+    cadence (1.0 s): the state would always look stale`, measured from the refused value's placeholder 0."""
+    data = demo()
+    data["actors"]["gate"]["settings"]["freshness_s"] = freshness_s
+    problems = problems_of(tmp_path, data)
+    assert len(problems) == 1, problems
+    assert "actors.gate.settings.freshness_s: expected a number" in problems[0], problems
+
+
+def test_symbols_written_without_brackets_is_the_one_problem_named(tmp_path: Path) -> None:
+    """opday: `symbols: BTCUSDT, ETHUSDT, SOLUSDT` (brackets forgotten) gave ten lines: `expected a list of a
+    string`, `the allowlist is empty`, and eight `BTCUSDT is not in symbols` for the feed's and the book's settings,
+    false lines for symbols the operator did list."""
+    raw = (REPO / "configs" / "demo.yaml").read_text()
+    assert raw.count("symbols: [BTCUSDT, ETHUSDT, SOLUSDT]") == 1
+    problems = problems_of(tmp_path, None, raw.replace("symbols: [BTCUSDT, ETHUSDT, SOLUSDT]",
+                                                       "symbols: BTCUSDT, ETHUSDT, SOLUSDT"))
+    assert len(problems) == 1, problems
+    assert "symbols: expected a list of strings, got str 'BTCUSDT, ETHUSDT, SOLUSDT'" in problems[0], problems
+
 def test_wrong_type_names_path_and_value(tmp_path: Path) -> None:
     data = demo()
     data["actors"]["gate"]["metrics_port"] = "eighty"
@@ -289,6 +313,29 @@ def test_duplicate_yaml_key_is_an_error_not_an_override(tmp_path: Path) -> None:
     problems = problems_of(tmp_path, None, raw)
     assert any("clusters.cadence_s: duplicate key" in p for p in problems)
 
+
+
+def test_a_key_given_beside_a_yaml_merge_overrides_the_merged_one_and_only_its_own_keys_can_be_duplicates(
+        tmp_path: Path) -> None:
+    """opday: a second actor sharing the first's settings through an anchor and overriding one
+    (`settings: {<<: *book, refresh_s: 2}`, YAML's merge, where the mapping's own keys win) was refused
+    `actors.book_b.settings.refresh_s: duplicate key`: the merged keys were taken for keys written twice."""
+    demo_text = (REPO / "configs" / "demo.yaml").read_text()
+    book = "  book:\n    metrics_port: 9182\n    sockets:\n      ticks: {connect: \"tcp://127.0.0.1:5551\"}\n    settings:\n"
+    assert demo_text.count(book) == 1
+
+    def with_book_b(overrides: str) -> str:
+        book_b = ("  book_b:\n    kind: book\n    metrics_port: 9189\n    sockets:\n      ticks: {connect: \"tcp://127.0.0.1:5551\"}\n"
+                  f"    settings:\n      <<: *book\n{overrides}")
+        return demo_text.replace(book, book.replace("settings:\n", "settings: &book\n")).replace(
+            "  buffer:\n", book_b + "  buffer:\n", 1)
+
+    assert problems_of(tmp_path, None, with_book_b("      refresh_s: 2\n")) == []
+    topo = load_topology(tmp_path / "topology.yaml")
+    assert (topo.actors["book_b"].settings.refresh_s, topo.actors["book"].settings.refresh_s) == (2, 1)
+    assert topo.actors["book_b"].settings.positions == topo.actors["book"].settings.positions
+    twice = problems_of(tmp_path, None, with_book_b("      refresh_s: 2\n      refresh_s: 3\n"))
+    assert len(twice) == 1 and "actors.book_b.settings.refresh_s: duplicate key" in twice[0], twice
 
 def test_invalid_yaml_reports_the_line(tmp_path: Path) -> None:
     problems = problems_of(tmp_path, None, "name: demo\nactors: [unclosed\n")

@@ -3858,7 +3858,7 @@ MUTATIONS: list[Mutation] = [
         "book_position_outside_the_allowlist_valid",
         "validate refuses a book position for a symbol outside the allowlist (canfail)",
         "launcher/topology.py",
-        "            for sym in s.positions:\n                if sym not in allow:\n",
+        "            for sym in s.positions:\n                if symbols_read and sym not in allow:\n",
         "            for sym in s.positions:\n                if False:\n",
         (TV_REFUSED,)),
     Mutation(
@@ -3879,7 +3879,7 @@ MUTATIONS: list[Mutation] = [
         "tick_jump_for_a_symbol_outside_the_allowlist_valid",
         "validate refuses max_tick_jump_by_symbol for a symbol outside the allowlist (canfail)",
         "launcher/topology.py",
-        "        if symbol not in topo.symbols:\n            v.problem((\"clusters\", \"max_tick_jump_by_symbol\", symbol)",
+        "        if symbol not in topo.symbols and not _symbols_unreadable(v):\n            v.problem((\"clusters\", \"max_tick_jump_by_symbol\", symbol)",
         "        if False:\n            v.problem((\"clusters\", \"max_tick_jump_by_symbol\", symbol)",
         (TV_REFUSED,)),
     Mutation(
@@ -3893,7 +3893,7 @@ MUTATIONS: list[Mutation] = [
         "empty_allowlist_valid",
         "validate refuses an empty allowlist (every proposal would be HOLD not_allowed) (canfail)",
         "launcher/topology.py",
-        "    if not topo.symbols:\n        v.problem((\"symbols\",), \"the allowlist is empty\")\n",
+        "    if not topo.symbols and not _symbols_unreadable(v):\n        v.problem((\"symbols\",), \"the allowlist is empty\")\n",
         "",
         (TV_REFUSED,)),
     Mutation(
@@ -6778,6 +6778,91 @@ MUTATIONS: list[Mutation] = [
         "            except zmq.Again:  # a late reply, dropped\n                raise\n",
         ("tests/test_bound_requesters.py::"
          "test_a_gate_whose_bound_permits_socket_was_recreated_after_a_timeout_records_the_next_proposals",)),
+    Mutation(
+        "up_priority_from_the_actors_place_in_the_file",
+        "a program's supervisord priority is its kind's: taken from the actor's place in the file, removing the demo's "
+        "book moved every later program's priority and `up` restarted six actors, the gate among them (opday)",
+        "launcher/supervise.py",
+        "priority=ACTOR_PRIORITY[spec.kind], directory=REPO",
+        "priority=100 + list(topo.actors).index(name), directory=REPO",
+        ("tests/test_launcher.py::test_up_again_with_an_actor_removed_restarts_no_other_actor",)),
+    Mutation(
+        "validate_measures_a_refused_freshness_s_against_the_cadence",
+        "a gate freshness_s refused as text (`4s`) is named once: its placeholder 0 was also measured against the "
+        "cadence, a second line `shorter than one cadence` for a value the operator never wrote (opday)",
+        "launcher/topology.py",
+        "                and not any(p.path == base + (\"freshness_s\",) for p in v.problems)):",
+        "                and True):",
+        ("tests/test_topology_validation.py::test_a_freshness_s_written_as_text_is_the_one_problem_named_not_also_"
+         "shorter_than_a_cadence",)),
+    Mutation(
+        "status_says_a_gate_not_ready_takes_k_from_the_proxy",
+        "status's K line of a gate not ready (Redis down) says it takes K from nowhere: it read `proxy` from the gauge "
+        "while every decision was a fault HOLD with k_source null (opday)",
+        "launcher/overview.py",
+        "    source = \"none (gate not ready)\" if gate.get(\"ready\") is False else gate.get(\"k_source\")",
+        "    source = gate.get(\"k_source\")",
+        ("tests/test_gate_says_why_not_ready.py::test_status_says_a_gate_that_cannot_read_redis_takes_k_from_nowhere_"
+         "not_from_the_proxy",)),
+    Mutation(
+        "validate_takes_a_key_overriding_a_yaml_merge_for_a_duplicate",
+        "a key written beside a YAML merge (`<<: *book`) overrides the merged one, as YAML's merge rule says: it was "
+        "refused `duplicate key`, so settings shared through an anchor could not be overridden (opday)",
+        "launcher/schema.py",
+        "                    if key in written and id(key_node) in own:",
+        "                    if key in out:",
+        ("tests/test_topology_validation.py::test_a_key_given_beside_a_yaml_merge_overrides_the_merged_one_and_only_"
+         "its_own_keys_can_be_duplicates",)),
+    Mutation(
+        "validate_checks_settings_symbols_against_symbols_it_could_not_read",
+        "with `symbols` refused for its type (brackets forgotten) no setting's symbol is called `not in symbols`: "
+        "the demo gave 17 lines, 16 of them false, under the one that says what is wrong (opday)",
+        "launcher/topology.py",
+        "    symbols_read = not _symbols_unreadable(v)\n",
+        "    symbols_read = True\n",
+        ("tests/test_topology_validation.py::test_symbols_written_without_brackets_is_the_one_problem_named",)),
+    Mutation(
+        "propose_silent_on_a_symbol_outside_the_allowlist",
+        "clustergate propose says on stderr that a symbol decided HOLD not_allowed is outside the allowlist, matched "
+        "exactly, and which was meant: `--symbol ethusdt` printed a recorded HOLD, exit 0, and nothing else (opday)",
+        "launcher/client.py",
+        "        elif (reply.get(\"decision\") or {}).get(\"gate_reason\") == \"not_allowed\":",
+        "        elif False:",
+        ("tests/test_gate_service.py::test_clustergate_propose_of_a_symbol_in_the_wrong_case_says_it_is_not_in_the_"
+         "allowlist_and_which_was_meant",)),
+    Mutation(
+        "gate_says_a_missing_action_proposed_was_null",
+        "a proposal without action_proposed is refused saying it is required: it said `got null`, a value the client "
+        "never sent (opday)",
+        "actors/policy.py",
+        "one of {', '.join(ACTIONS)}\" if \"action_proposed\" not in obj",
+        "one of {', '.join(ACTIONS)}\" if False",
+        ("tests/test_gate_attack.py::test_a_proposal_without_action_proposed_is_refused_saying_it_is_required_not_"
+         "that_it_was_null",)),
+    Mutation(
+        "readiness_proof_sets_the_cooldown_of_a_held_symbol",
+        "the readiness proof's permit (and so its cooldown) goes to a symbol the desk does not hold when there is one: "
+        "on the first held symbol it cut the desk's FULL_CLOSE_PROPOSED of BTCUSDT right after to PARTIAL_75 (opday)",
+        "proofs/readiness.py",
+        "    flat = [s for s in p.topo.symbols if not desk_holds(p, s)]\n",
+        "    flat = [s for s in p.topo.symbols if desk_holds(p, s)]\n",
+        ("tests/test_proofs.py::test_readiness_proof_decides_on_a_symbol_the_desk_does_not_hold_when_there_is_one",)),
+    Mutation(
+        "proof_hint_to_start_the_system_names_no_home",
+        "a proof of a home with nothing running names that home in the `up` to run: `clustergate up FILE` alone "
+        "starts the repository root's system (opday)",
+        "proofs/common.py",
+        "              f\"`clustergate up FILE --home {shlex.quote(str(home.root))}`)\")",
+        "              f\"`clustergate up FILE`)\")",
+        ("tests/test_proofs.py::test_a_proof_of_a_home_with_nothing_running_names_that_home_in_the_up_to_run",)),
+    Mutation(
+        "fallback_proof_drops_the_error_of_its_stale_state_read",
+        "the fallback proof's `cluster_state goes stale` shows the error its read met (Redis stopped): it printed null, "
+        "read as a state never written (opday)",
+        "proofs/fallback.py",
+        "ok, round(age, 2) if isinstance(age, float) else age,  # or the error",
+        "ok, None if not isinstance(age, float) else round(age, 2),",
+        ("tests/test_proofs.py::test_fallback_proof_says_redis_did_not_answer_when_it_cannot_read_the_cluster_state",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
