@@ -106,7 +106,7 @@ def test_readiness_proof_decides_on_a_symbol_the_desk_does_not_hold_when_there_i
 
 
 def test_a_proof_of_a_home_with_nothing_running_names_that_home_in_the_up_to_run(tmp_path: Path) -> None:
-    """opday: after `down --home DIR`, `proof readiness --home DIR` said `start the system with \`clustergate up FILE\``,
+    """opday: after `down --home DIR`, `proof readiness --home DIR` said "start the system with `clustergate up FILE`",
     which starts the repository root's system, not DIR's (every other such hint names --home)."""
     home = tmp_path / "my home"
     (home / "run").mkdir(parents=True)
