@@ -150,6 +150,9 @@ REDIS_MEMORY_READ = Gauge("clustergate_redis_memory_read_timestamp_seconds",
 REDIS_STARTED = Gauge("clustergate_redis_started_timestamp_seconds",
                       "Epoch time the Redis server the permit issuer talks to started (INFO server_time_usec less "
                       "uptime_in_seconds, by Redis's clock): a new value at each restart", ["server"])
+REDIS_MAY_EVICT = Gauge("clustergate_redis_may_evict",
+                        "1 while Redis has a maxmemory and a maxmemory-policy other than noeviction, so the permit "
+                        "issuer records no decision; label policy: Redis's maxmemory-policy (INFO memory)", ["policy"])
 MEMORY_READ_S = 5.0
 # Whether Redis takes writes, asked without writing: a script that declares flags (Redis 7) and not no-writes is
 # refused before it runs as a write would be (READONLY on a replica, OOM when full, NOREPLICAS, MISCONF).
@@ -352,6 +355,7 @@ class PermitIssuer(Actor):
         self._writable_checked = -math.inf  # time.monotonic() of the last check
         self._recheck_s = WRITABLE_RECHECK_S  # the next check's delay while Redis refuses writes
         self._evicting: str | None = None  # eviction_hazard at the last reading of INFO memory
+        self._policy: str | None = None  # the `policy` label of REDIS_MAY_EVICT's one series
         self.read_redis_memory()  # before the first request: a Redis that may evict keys records no decision
         self.every(MEMORY_READ_S, self.read_redis_memory)
         self.check_redis_writable()
@@ -407,11 +411,16 @@ class PermitIssuer(Actor):
                 gauge.set(math.nan)
         if info:
             REDIS_MEMORY_READ.set(time.time())
-            self.note_eviction(eviction_hazard(fields))
+            self.note_eviction(eviction_hazard(fields), fields.get("maxmemory_policy", "unknown"))
 
-    def note_eviction(self, hazard: str | None) -> None:
+    def note_eviction(self, hazard: str | None, policy: str) -> None:
         """Keep whether Redis may evict keys (eviction_hazard; unchanged while INFO is not read): while it may, the
-        issuer is not ready and records no decision (record)."""
+        issuer is not ready and records no decision (record), and exports why (REDIS_MAY_EVICT: `clustergate status`
+        names the policy)."""
+        if policy != self._policy and self._policy is not None:
+            REDIS_MAY_EVICT.remove(self._policy)
+        self._policy = policy
+        REDIS_MAY_EVICT.labels(policy=policy).set(1 if hazard else 0)
         if hazard and hazard != self._evicting:
             self.log.error("redis_may_evict", detail=hazard[:300] + ": every decision is HOLD redis_unavailable, "
                                                                     "nothing written, until Redis stops evicting")

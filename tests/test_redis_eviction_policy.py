@@ -3,10 +3,13 @@ only as long as Redis keeps its key, so a Redis that may evict it must get no de
 
 from __future__ import annotations
 
+import json
+
 from launcher import keys
 from actors import permit_issuer
-from helpers import scrape, wait_for
+from helpers import demo_topology_data, retarget, scrape, wait_for, write_topology
 from test_gate_service import P26, decision_of, new_plan, write_book
+from test_loop_liveness import clustergate
 
 ISSUER_READY = 'clustergate_actor_ready{actor="permit_issuer",kind="permit_issuer"}'
 
@@ -50,3 +53,44 @@ def test_only_a_memory_limit_with_a_policy_other_than_noeviction_is_an_eviction_
                    "volatile-ttl"):
         hazard = permit_issuer.eviction_hazard({"maxmemory": "1048576", "maxmemory_policy": policy})
         assert hazard is not None and f"maxmemory-policy is {policy}" in hazard, (policy, hazard)
+
+
+def test_status_names_a_redis_that_may_evict_as_why_the_permit_issuer_is_not_ready_and_what_to_set(
+        tmp_path, redis_server):
+    """Second review (idem2): with the demo up against an external Redis set to maxmemory 256mb and volatile-lru, every
+    decision was HOLD redis_unavailable, and `clustergate status` (exit 1) showed only `permit_issuer ... no`, its
+    --json only "ready": false: nothing on the operator's screen said why nor what to change. Status now names the
+    policy, the limit and the fix, in text and JSON, and says nothing once the policy is noeviction again."""
+    r = redis_server.client()
+    data = retarget(demo_topology_data(), redis_server.url)
+    topo_path = write_topology(tmp_path / "demo.yaml", data)
+    home = tmp_path / "home"
+    issuer_port = data["actors"]["permit_issuer"]["metrics_port"]
+    try:
+        up = clustergate("up", str(topo_path), "--home", str(home))
+        assert up.returncode == 0, up.stdout + up.stderr
+        r.config_set("maxmemory", 256 * 1024 * 1024)
+        r.config_set("maxmemory-policy", "volatile-lru")
+        wait_for(lambda: scrape(issuer_port).get(ISSUER_READY) == 0.0, 15, "the issuer not ready under volatile-lru")
+        status = clustergate("status", "--home", str(home))
+        assert status.returncode == 1, status.stdout + status.stderr
+        said = [line for line in status.stdout.splitlines() if line.startswith("NOT READY: permit_issuer:")]
+        assert len(said) == 1, status.stdout
+        assert ("maxmemory-policy is volatile-lru with maxmemory 268435456 bytes" in said[0]
+                and "HOLD redis_unavailable" in said[0] and "maxmemory-policy noeviction" in said[0]), said[0]
+        rows = {row["name"]: row for row in json.loads(
+            clustergate("status", "--json", "--home", str(home)).stdout)["programs"]}
+        assert rows["permit_issuer"]["ready"] is False, rows["permit_issuer"]
+        assert "maxmemory-policy is volatile-lru" in rows["permit_issuer"]["redis_may_evict"], rows["permit_issuer"]
+        assert all("redis_may_evict" not in row for name, row in rows.items() if name != "permit_issuer"), rows
+        r.config_set("maxmemory-policy", "noeviction")
+        wait_for(lambda: scrape(issuer_port).get(ISSUER_READY) == 1.0, 15, "the issuer ready again under noeviction")
+        status = clustergate("status", "--home", str(home))
+        assert "NOT READY: permit_issuer" not in status.stdout and "maxmemory-policy" not in status.stdout, status.stdout
+        rows = {row["name"]: row for row in json.loads(
+            clustergate("status", "--json", "--home", str(home)).stdout)["programs"]}
+        assert "redis_may_evict" not in rows["permit_issuer"], rows["permit_issuer"]
+    finally:
+        clustergate("down", "--home", str(home))
+        r.config_set("maxmemory", 0)
+        r.config_set("maxmemory-policy", "noeviction")

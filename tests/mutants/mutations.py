@@ -6737,6 +6737,15 @@ MUTATIONS: list[Mutation] = [
         "            if False:",
         ("tests/test_topology_validation.py::test_permit_issuers_that_disagree_on_a_ttl_of_the_keys_they_share_"
          "are_refused",)),
+    Mutation(
+        "status_says_only_not_ready_of_an_issuer_whose_redis_may_evict",
+        "clustergate status names a Redis whose maxmemory-policy may evict keys as why the permit issuer is not ready, "
+        "and what to set: it showed only `no` while every decision was HOLD redis_unavailable (idem2)",
+        "launcher/supervise.py",
+        "**loop_liveness(sample, name), **redis_may_evict(sample)}, sample",
+        "**loop_liveness(sample, name)}, sample",
+        ("tests/test_redis_eviction_policy.py::test_status_names_a_redis_that_may_evict_as_why_the_permit_issuer_is_"
+         "not_ready_and_what_to_set",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
