@@ -152,7 +152,9 @@ REDIS_STARTED = Gauge("clustergate_redis_started_timestamp_seconds",
                       "uptime_in_seconds, by Redis's clock): a new value at each restart", ["server"])
 REDIS_MAY_EVICT = Gauge("clustergate_redis_may_evict",
                         "1 while Redis has a maxmemory and a maxmemory-policy other than noeviction, so the permit "
-                        "issuer records no decision; label policy: Redis's maxmemory-policy (INFO memory)", ["policy"])
+                        "issuer records no decision; label policy: Redis's maxmemory-policy (INFO memory); NaN with policy unchecked "
+                        "while Redis refuses INFO", ["policy"])
+UNCHECKED = "unchecked"  # REDIS_MAY_EVICT's policy label while Redis refuses INFO
 MEMORY_READ_S = 5.0
 # Whether Redis takes writes, asked without writing: a script that declares flags (Redis 7) and not no-writes is
 # refused before it runs as a write would be (READONLY on a replica, OOM when full, NOREPLICAS, MISCONF).
@@ -401,8 +403,12 @@ class PermitIssuer(Actor):
         not read now (Redis down, INFO refused, the field missing) is NaN: the last reading, kept, showed as current."""
         try:
             info = self.redis.call("INFO", "memory")
-        except (RedisUnavailable, ReplyError):
+        except RedisUnavailable:
             info = ""
+        except ReplyError as exc:  # NOPERM: an ACL user without +info (or -@dangerous)
+            info = ""
+            if self._evicting is None:
+                self.note_eviction_unchecked(str(exc))
         fields = dict(line.split(":", 1) for line in str(info).splitlines() if ":" in line)
         for name, gauge in (("used_memory", REDIS_USED_MEMORY), ("maxmemory", REDIS_MAXMEMORY)):
             try:
@@ -428,6 +434,18 @@ class PermitIssuer(Actor):
             self.log.info("redis_noeviction_again")
         self._evicting = hazard
         self.update_ready()
+
+    def note_eviction_unchecked(self, refusal: str) -> None:
+        """Say, once, that Redis refused INFO, so whether it may evict keys is not checked (the issuer stays ready and
+        decides): REDIS_MAY_EVICT{policy="unchecked"} NaN, which `clustergate status` notes."""
+        if self._policy != UNCHECKED:
+            self.log.warning("redis_eviction_unchecked", error=refusal[:300],
+                             detail="Redis refused INFO: whether its maxmemory-policy may evict decisions (a plan_id "
+                                    "decided twice) is not checked; allow this Redis user +info")
+            if self._policy is not None:
+                REDIS_MAY_EVICT.remove(self._policy)
+            self._policy = UNCHECKED
+        REDIS_MAY_EVICT.labels(policy=UNCHECKED).set(math.nan)
 
     def update_ready(self) -> None:
         """Ready only while Redis takes writes (check_redis_writable) and may evict no key (note_eviction)."""

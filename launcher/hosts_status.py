@@ -187,8 +187,9 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
             for row in info["programs"]:
                 ready = "MISSING" if row.get("state") == "MISSING" else {True: "yes", False: "no", None: "?"}[row["ready"]]
                 print(f"{host:<12}{info['address']:<18}{reached:<9}{row['name']:<{width}}{ready:<8}{row['metrics_url']}"
-                      + (f"  ({row.get('error') or row.get('not_ready_why') or row.get('redis_may_evict')})"
-                         if row.get("error") or row.get("not_ready_why") or row.get("redis_may_evict") else ""))
+                      + (f"  ({why})" if (why := row.get("error") or row.get("not_ready_why")
+                                               or row.get("redis_may_evict") or row.get("redis_eviction_unchecked"))
+                         else ""))
                 for line in permit_issuers_lines([row]) + positions_lines([row]):
                     print(f"{'':<39}{line}")
         from launcher.exits import Exits, describe

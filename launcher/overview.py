@@ -50,8 +50,14 @@ def loop_liveness(sample: dict[str, float], name: str) -> dict[str, Any]:
 
 def redis_may_evict(sample: dict[str, float]) -> dict[str, Any]:
     """{"redis_may_evict": why} when the permit issuer's metrics say its Redis may evict keys (clustergate_redis_may_evict:
-    a maxmemory and a maxmemory-policy other than noeviction), so it records no decision; else {}."""
-    policies = [p for p, v in labelled(sample, "clustergate_redis_may_evict", "policy").items() if v == 1]
+    a maxmemory and a maxmemory-policy other than noeviction), so it records no decision; {"redis_eviction_unchecked":
+    why} when Redis refuses it INFO, so that is not checked; else {}."""
+    series = labelled(sample, "clustergate_redis_may_evict", "policy")
+    if "unchecked" in series:
+        return {"redis_eviction_unchecked": "Redis refuses the permit issuer's INFO (its ACL user lacks +info, or has "
+                                            "-@dangerous): whether Redis's maxmemory-policy may evict a plan_id's "
+                                            "stored decision (decided twice) is not checked; allow that user +info"}
+    policies = [p for p, v in series.items() if v == 1]
     if not policies:
         return {}
     limit = first(sample, "clustergate_redis_maxmemory_bytes")

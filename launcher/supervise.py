@@ -2219,6 +2219,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                       f"answers nothing (its log ends where it stopped; a restart ends it)")
             if row.get("redis_may_evict"):
                 print(f"NOT READY: {row['name']}: {row['redis_may_evict']}")
+            if row.get("redis_eviction_unchecked"):
+                print(f"note: {row['name']}: {row['redis_eviction_unchecked']}")
         stale = [row["name"] for row in status["programs"] if row.get("config_applied") is False]
         if stale:
             print(not_applied_note(stale, str(home.programs), f"clustergate up FILE --home {home.root}"))

@@ -94,3 +94,44 @@ def test_status_names_a_redis_that_may_evict_as_why_the_permit_issuer_is_not_rea
         clustergate("down", "--home", str(home))
         r.config_set("maxmemory", 0)
         r.config_set("maxmemory-policy", "noeviction")
+
+
+def test_status_says_when_the_issuer_cannot_check_whether_redis_may_evict_because_info_is_refused(
+        tmp_path, redis_server):
+    """Second review (idem2): the issuer's Redis user refused INFO (`-info`, or the common `-@dangerous`), and Redis set
+    to maxmemory 256mb and allkeys-lru: the issuer stayed ready and recorded a PARTIAL_75 with its permit (as
+    documented), but nothing said the check was off: no log line, status exit 0 with every row "yes". Now the issuer
+    logs redis_eviction_unchecked once and status notes it (exit code unchanged: the issuer still decides); once
+    INFO is allowed again, the policy is seen and status names it."""
+    r = redis_server.client()
+    data = retarget(demo_topology_data(), redis_server.url)
+    topo_path = write_topology(tmp_path / "demo.yaml", data)
+    home = tmp_path / "home"
+    issuer_port = data["actors"]["permit_issuer"]["metrics_port"]
+    r.config_set("maxmemory", 256 * 1024 * 1024)
+    r.config_set("maxmemory-policy", "allkeys-lru")
+    r.execute_command("ACL", "SETUSER", "default", "-info")
+    log = home / "run" / "logs" / "permit_issuer.log"
+    try:
+        up = clustergate("up", str(topo_path), "--home", str(home))
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert scrape(issuer_port)[ISSUER_READY] == 1.0  # documented: a Redis refusing INFO is not checked
+        wait_for(lambda: "event=redis_eviction_unchecked" in log.read_text(), 15, "the issuer's unchecked line")
+        status = clustergate("status", "--home", str(home))
+        noted = [line for line in status.stdout.splitlines() if line.startswith("note: permit_issuer:")]
+        assert len(noted) == 1 and "INFO" in noted[0] and "+info" in noted[0] and "not checked" in noted[0], status.stdout
+        assert "NOT READY: permit_issuer" not in status.stdout, status.stdout
+        rows = {row["name"]: row for row in json.loads(
+            clustergate("status", "--json", "--home", str(home)).stdout)["programs"]}
+        assert "+info" in rows["permit_issuer"]["redis_eviction_unchecked"], rows["permit_issuer"]
+        r.execute_command("ACL", "SETUSER", "default", "+info")
+        wait_for(lambda: scrape(issuer_port).get(ISSUER_READY) == 0.0, 15, "the issuer not ready once INFO answers")
+        status = clustergate("status", "--home", str(home))
+        assert "NOT READY: permit_issuer: Redis's maxmemory-policy is allkeys-lru" in status.stdout, status.stdout
+        assert "note: permit_issuer:" not in status.stdout, status.stdout
+        assert log.read_text().count("event=redis_eviction_unchecked") == 1, log.read_text()
+    finally:
+        clustergate("down", "--home", str(home))
+        r.execute_command("ACL", "SETUSER", "default", "+info")
+        r.config_set("maxmemory", 0)
+        r.config_set("maxmemory-policy", "noeviction")

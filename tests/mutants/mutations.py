@@ -6746,6 +6746,15 @@ MUTATIONS: list[Mutation] = [
         "**loop_liveness(sample, name)}, sample",
         ("tests/test_redis_eviction_policy.py::test_status_names_a_redis_that_may_evict_as_why_the_permit_issuer_is_"
          "not_ready_and_what_to_set",)),
+    Mutation(
+        "issuer_silent_when_info_refused_leaves_the_eviction_check_off",
+        "a permit issuer whose Redis refuses INFO says, once, that whether Redis may evict decisions is not checked, "
+        "and status notes it: it decided under allkeys-lru with status exit 0 and nothing said (idem2)",
+        "actors/permit_issuer.py",
+        "            if self._evicting is None:\n                self.note_eviction_unchecked(str(exc))\n",
+        "",
+        ("tests/test_redis_eviction_policy.py::test_status_says_when_the_issuer_cannot_check_whether_redis_may_evict_"
+         "because_info_is_refused",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
