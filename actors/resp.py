@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import socket
 import struct
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import hiredis
 from hiredis import pack_command as _pack_command
@@ -301,13 +301,16 @@ class Script:
         """run_many for runs already built as EVALSHA commands (`command`)."""
         return self.run_payloads(client, [encode_commands((command,)) for command in commands])
 
-    def run_payloads(self, client: RespClient, payloads: Sequence[bytes],
-                     server: tuple[str, int] | str | None = None) -> list[Any]:
+    def run_payloads(self, client: RespClient, payloads: Sequence[bytes], server: tuple[str, int] | str | None = None,
+                     before_load: Callable[[], None] | None = None) -> list[Any]:
         """run_many for runs already encoded, one EVALSHA command's RESP bytes each (a caller on the hot path
-        writes them itself); `server` as pipeline_raw takes it."""
+        writes them itself); `server` as pipeline_raw takes it. `before_load` is called before the script is loaded
+        (Redis restarted or failed over since it last ran it: nothing ran yet), and may raise to send nothing more."""
         replies = client.pipeline_raw(b"".join(payloads), len(payloads), server)
         missing = self.noscript(replies)
         if missing:
+            if before_load is not None:
+                before_load()
             again = client.pipeline_raw(b"".join([self.eval_payload(payloads[i]) for i in missing]), len(missing),
                                         server)
             for i, reply in zip(missing, again):

@@ -3239,8 +3239,9 @@ MUTATIONS: list[Mutation] = [
         "            if self.redis.connected() is None:\n",
         ("tests/test_sentinel_failover.py::"
          "test_after_a_failover_to_a_host_whose_clock_is_ahead_the_issuer_does_not_refuse_decisions_with_time_left",),
-        also=(("actors/permit_issuer.py", "                                                      self._clock_server)\n",
-               "                                                      None)\n"),)),
+        also=(("actors/permit_issuer.py",
+               "                                                      self._clock_server, self._check_policy_before_load)\n",
+               "                                                      None, self._check_policy_before_load)\n"),)),
     Mutation(
         "issuer_resends_a_write_to_the_primary_a_failover_promoted",
         "a write whose primary stopped answering mid-call is reported redis_unavailable (outcome unknown), never sent "
@@ -6755,6 +6756,16 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_redis_eviction_policy.py::test_status_says_when_the_issuer_cannot_check_whether_redis_may_evict_"
          "because_info_is_refused",)),
+    Mutation(
+        "issuer_writes_to_a_restarted_redis_before_reading_its_policy",
+        "the permit issuer reads Redis's maxmemory-policy before its first write to a Redis that lost its script "
+        "(restarted, a replica promoted): restarted with allkeys-lru, 62 to 88 decisions were recorded in the 5 s "
+        "before the periodic reading (idem2)",
+        "actors/resp.py",
+        "            if before_load is not None:\n                before_load()\n",
+        "",
+        ("tests/test_redis_eviction_policy.py::test_a_redis_restarted_with_an_evicting_policy_gets_no_decision_before_"
+         "the_issuer_reads_its_policy",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
