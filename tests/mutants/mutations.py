@@ -6766,6 +6766,15 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_redis_eviction_policy.py::test_a_redis_restarted_with_an_evicting_policy_gets_no_decision_before_"
          "the_issuer_reads_its_policy",)),
+    Mutation(
+        "issuer_with_wait_loads_its_script_on_a_restarted_redis_before_reading_its_policy",
+        "with wait_replicas the permit issuer too reads Redis's maxmemory-policy before loading its script on a Redis "
+        "that lost it (restarted, promoted), and writes nothing when Redis may evict keys (idem2)",
+        "actors/permit_issuer.py",
+        "        if before_load is not None:\n            before_load()\n",
+        "",
+        ("tests/test_ha_durability_faults.py::test_with_wait_a_script_cache_found_empty_is_loaded_only_after_before_"
+         "load_says_redis_may_not_evict",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
