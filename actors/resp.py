@@ -172,8 +172,10 @@ class RespClient:
         self._sock = sock
         self._reader = hiredis.Reader(replyError=ReplyError, encoding="utf-8", errors="replace")
         handshake: list[Command] = []
-        if self.password:
-            handshake.append(("AUTH", self.username, self.password) if self.username else ("AUTH", self.password))
+        if self.username:  # (a `nopass` user has none: AUTH with an empty one, as redis-py does, not as `default`)
+            handshake.append(("AUTH", self.username, self.password or ""))
+        elif self.password:
+            handshake.append(("AUTH", self.password))
         if self.db:
             handshake.append(("SELECT", self.db))
         if handshake:

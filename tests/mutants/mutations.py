@@ -6775,6 +6775,15 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_ha_durability_faults.py::test_with_wait_a_script_cache_found_empty_is_loaded_only_after_before_"
          "load_says_redis_may_not_evict",)),
+    Mutation(
+        "gate_and_issuer_ignore_a_redis_url_user_without_a_password",
+        "a Redis URL's user with no password is the user of every client, the gate's and the issuer's RespClient too: "
+        "they sent no AUTH and ran as default while the other actors ran as that user (idem2)",
+        "actors/resp.py",
+        "        if self.username:  # (a `nopass` user",
+        "        if self.username and self.password:  # (a `nopass` user",
+        ("tests/test_redis_url_user_without_password.py::test_a_redis_url_user_without_a_password_is_the_user_of_the_"
+         "gate_and_the_permit_issuer",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
