@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass
 from functools import partial
 from operator import itemgetter
-from typing import Any
+from typing import Any, Callable
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -150,6 +150,11 @@ REDIS_MEMORY_READ = Gauge("clustergate_redis_memory_read_timestamp_seconds",
 REDIS_STARTED = Gauge("clustergate_redis_started_timestamp_seconds",
                       "Epoch time the Redis server the permit issuer talks to started (INFO server_time_usec less "
                       "uptime_in_seconds, by Redis's clock): a new value at each restart", ["server"])
+REDIS_MAY_EVICT = Gauge("clustergate_redis_may_evict",
+                        "1 while Redis has a maxmemory and a maxmemory-policy other than noeviction, so the permit "
+                        "issuer records no decision; label policy: Redis's maxmemory-policy (INFO memory); NaN with policy unchecked "
+                        "while Redis refuses INFO", ["policy"])
+UNCHECKED = "unchecked"  # REDIS_MAY_EVICT's policy label while Redis refuses INFO
 MEMORY_READ_S = 5.0
 # Whether Redis takes writes, asked without writing: a script that declares flags (Redis 7) and not no-writes is
 # refused before it runs as a write would be (READONLY on a replica, OOM when full, NOREPLICAS, MISCONF).
@@ -292,6 +297,10 @@ def check_request(request: Any) -> tuple[list[tuple[dict[str, Any], str, float |
     return [_check_item(item, i) for i, item in enumerate(items)], True, deadline
 
 
+class MayEvict(Exception):
+    """Raised before a write to a Redis found to be one that may evict keys (eviction_hazard): nothing was written."""
+
+
 def eviction_hazard(memory: dict[str, str]) -> str | None:
     """Why a Redis (its INFO memory fields) may evict keys, or None: a memory limit with any maxmemory-policy but
     noeviction evicts, once full, a plan_id's stored decision (its permit and a cooldown too, all with a TTL), and a
@@ -352,6 +361,8 @@ class PermitIssuer(Actor):
         self._writable_checked = -math.inf  # time.monotonic() of the last check
         self._recheck_s = WRITABLE_RECHECK_S  # the next check's delay while Redis refuses writes
         self._evicting: str | None = None  # eviction_hazard at the last reading of INFO memory
+        self._policy: str | None = None  # the `policy` label of REDIS_MAY_EVICT's one series
+        self._check_policy_before_load = self.check_policy_before_load  # (bound once: passed with every write)
         self.read_redis_memory()  # before the first request: a Redis that may evict keys records no decision
         self.every(MEMORY_READ_S, self.read_redis_memory)
         self.check_redis_writable()
@@ -397,8 +408,12 @@ class PermitIssuer(Actor):
         not read now (Redis down, INFO refused, the field missing) is NaN: the last reading, kept, showed as current."""
         try:
             info = self.redis.call("INFO", "memory")
-        except (RedisUnavailable, ReplyError):
+        except RedisUnavailable:
             info = ""
+        except ReplyError as exc:  # NOPERM: an ACL user without +info (or -@dangerous)
+            info = ""
+            if self._evicting is None:
+                self.note_eviction_unchecked(str(exc))
         fields = dict(line.split(":", 1) for line in str(info).splitlines() if ":" in line)
         for name, gauge in (("used_memory", REDIS_USED_MEMORY), ("maxmemory", REDIS_MAXMEMORY)):
             try:
@@ -407,11 +422,16 @@ class PermitIssuer(Actor):
                 gauge.set(math.nan)
         if info:
             REDIS_MEMORY_READ.set(time.time())
-            self.note_eviction(eviction_hazard(fields))
+            self.note_eviction(eviction_hazard(fields), fields.get("maxmemory_policy", "unknown"))
 
-    def note_eviction(self, hazard: str | None) -> None:
+    def note_eviction(self, hazard: str | None, policy: str) -> None:
         """Keep whether Redis may evict keys (eviction_hazard; unchanged while INFO is not read): while it may, the
-        issuer is not ready and records no decision (record)."""
+        issuer is not ready and records no decision (record), and exports why (REDIS_MAY_EVICT: `clustergate status`
+        names the policy)."""
+        if policy != self._policy and self._policy is not None:
+            REDIS_MAY_EVICT.remove(self._policy)
+        self._policy = policy
+        REDIS_MAY_EVICT.labels(policy=policy).set(1 if hazard else 0)
         if hazard and hazard != self._evicting:
             self.log.error("redis_may_evict", detail=hazard[:300] + ": every decision is HOLD redis_unavailable, "
                                                                     "nothing written, until Redis stops evicting")
@@ -419,6 +439,26 @@ class PermitIssuer(Actor):
             self.log.info("redis_noeviction_again")
         self._evicting = hazard
         self.update_ready()
+
+    def check_policy_before_load(self) -> None:
+        """Redis lost the decision script (restarted, or a replica promoted; nothing ran yet): read its policy
+        before the first write there, MayEvict if it may evict keys (a Redis restarted with allkeys-lru had
+        decisions written for up to 5 s, until the periodic reading)."""
+        self.read_redis_memory()
+        if self._evicting is not None:
+            raise MayEvict()
+
+    def note_eviction_unchecked(self, refusal: str) -> None:
+        """Say, once, that Redis refused INFO, so whether it may evict keys is not checked (the issuer stays ready and
+        decides): REDIS_MAY_EVICT{policy="unchecked"} NaN, which `clustergate status` notes."""
+        if self._policy != UNCHECKED:
+            self.log.warning("redis_eviction_unchecked", error=refusal[:300],
+                             detail="Redis refused INFO: whether its maxmemory-policy may evict decisions (a plan_id "
+                                    "decided twice) is not checked; allow this Redis user +info")
+            if self._policy is not None:
+                REDIS_MAY_EVICT.remove(self._policy)
+            self._policy = UNCHECKED
+        REDIS_MAY_EVICT.labels(policy=UNCHECKED).set(math.nan)
 
     def update_ready(self) -> None:
         """Ready only while Redis takes writes (check_redis_writable) and may evict no key (note_eviction)."""
@@ -579,9 +619,11 @@ class PermitIssuer(Actor):
             # Only to the server whose clock set the deadlines (another, if the reading failed or a failover came
             # in between: nothing sent, redis_unavailable).
             replies, acked = record_payloads_and_wait(self.redis, list(map(_first, built)), self._wait,
-                                                      self._clock_server)
+                                                      self._clock_server, self._check_policy_before_load)
         except RedisUnavailable as exc:
             return self.unavailable(items, exc)
+        except MayEvict:
+            return self.refused_for_eviction(items)
         finally:
             self._observe_write(time.perf_counter() - started)
         out, unacked, permits, counts = [], 0, 0, {}
@@ -721,21 +763,25 @@ def redis_error_code(reply: Any) -> str | None:
 
 
 def record_payloads_and_wait(client: RespClient, payloads: list[bytes], wait: WaitFor | None,
-                             server: tuple[str, int] | str | None = None) -> tuple[list[Any], int | ReplyError | None]:
+                             server: tuple[str, int] | str | None = None,
+                             before_load: Callable[[], None] | None = None) -> tuple[list[Any], int | ReplyError | None]:
     """(the script's reply per EVALSHA command, each given as its RESP bytes, None) from
     RECORD_DECISION.run_payloads without `wait`. With it, the same pipelined write ends with PUBLISH on keys.WAIT_MARK_CHANNEL and WAIT: the
     PUBLISH is replicated, so it moves this connection's replication offset to the end of everything written so
     far (WAIT waits for that offset), a decision that another connection wrote and this one replays included. Returns
     (replies, None) when the replicas acknowledged it, else (replies, how many did), or (replies, the
     ReplyError) when Redis refused the PUBLISH (then WAIT may not cover a replay) or the WAIT (e.g. the
-    client is connected to a replica). With `server`, sent only to that server (RespClient.pipeline_raw)."""
+    client is connected to a replica). With `server`, sent only to that server (RespClient.pipeline_raw);
+    `before_load` as Script.run_payloads takes it."""
     if wait is None:
-        return RECORD_DECISION.run_payloads(client, payloads, server), None
+        return RECORD_DECISION.run_payloads(client, payloads, server, before_load), None
     tail = [("PUBLISH", keys.WAIT_MARK_CHANNEL, "1"), ("WAIT", wait.replicas, wait.timeout_ms)]
     replies = client.pipeline_raw(b"".join(payloads) + encode_commands(tail), len(payloads) + len(tail), server)
     scripts, marked, acked = replies[:len(payloads)], replies[-2], replies[-1]
     missing = RECORD_DECISION.noscript(scripts)
     if missing:  # Redis restarted or failed over: load the script with EVAL, waited for as the first round was
+        if before_load is not None:
+            before_load()
         # ... but not after a WAIT that fell short (a replica still resyncing after the restart): a second full
         # WAIT would double the batch's time past the gate's patience, and these decisions are unacknowledged.
         again_tail = tail if isinstance(acked, int) and acked >= wait.replicas else []

@@ -176,8 +176,10 @@ class RespClient:
         self._sock = sock
         self._reader = hiredis.Reader(replyError=ReplyError, encoding="utf-8", errors="replace")
         handshake: list[Command] = []
-        if self.password:
-            handshake.append(("AUTH", self.username, self.password) if self.username else ("AUTH", self.password))
+        if self.username:  # (a `nopass` user has none: AUTH with an empty one, as redis-py does, not as `default`)
+            handshake.append(("AUTH", self.username, self.password or ""))
+        elif self.password:
+            handshake.append(("AUTH", self.password))
         if self.db:
             handshake.append(("SELECT", self.db))
         if handshake:
@@ -307,13 +309,16 @@ class Script:
         """run_many for runs already built as EVALSHA commands (`command`)."""
         return self.run_payloads(client, [encode_commands((command,)) for command in commands])
 
-    def run_payloads(self, client: RespClient, payloads: Sequence[bytes],
-                     server: tuple[str, int] | str | None = None) -> list[Any]:
+    def run_payloads(self, client: RespClient, payloads: Sequence[bytes], server: tuple[str, int] | str | None = None,
+                     before_load: Callable[[], None] | None = None) -> list[Any]:
         """run_many for runs already encoded, one EVALSHA command's RESP bytes each (a caller on the hot path
-        writes them itself); `server` as pipeline_raw takes it."""
+        writes them itself); `server` as pipeline_raw takes it. `before_load` is called before the script is loaded
+        (Redis restarted or failed over since it last ran it: nothing ran yet), and may raise to send nothing more."""
         replies = client.pipeline_raw(b"".join(payloads), len(payloads), server)
         missing = self.noscript(replies)
         if missing:
+            if before_load is not None:
+                before_load()
             again = client.pipeline_raw(b"".join([self.eval_payload(payloads[i]) for i in missing]), len(missing),
                                         server)
             for i, reply in zip(missing, again):

@@ -44,9 +44,9 @@ def _ask_actor(topo: Topology, name: str) -> dict[str, Any]:
         return {"name": name, "kind": spec.kind, "reached": True, "ready": False, "metrics_url": url,
                 "error": f"answers, but not {name}'s metrics (no clustergate_actor_ready of {name}: another program "
                          f"on its port?)"}
-    from launcher.overview import gate_permit_issuers, gate_positions, loop_liveness
+    from launcher.overview import gate_permit_issuers, gate_positions, loop_liveness, redis_may_evict
     row = {"name": name, "kind": spec.kind, "reached": True, "metrics_url": url, "ready": ready == 1.0,
-           **loop_liveness(sample, name)}
+           **loop_liveness(sample, name), **redis_may_evict(sample)}
     link = gate_permit_issuers(topo, name, sample)
     if link is not None:
         row["permit_issuers"] = link
@@ -187,8 +187,9 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
             for row in info["programs"]:
                 ready = "MISSING" if row.get("state") == "MISSING" else {True: "yes", False: "no", None: "?"}[row["ready"]]
                 print(f"{host:<12}{info['address']:<18}{reached:<9}{row['name']:<{width}}{ready:<8}{row['metrics_url']}"
-                      + (f"  ({row.get('error') or row.get('not_ready_why')})"
-                         if row.get("error") or row.get("not_ready_why") else ""))
+                      + (f"  ({why})" if (why := row.get("error") or row.get("not_ready_why")
+                                               or row.get("redis_may_evict") or row.get("redis_eviction_unchecked"))
+                         else ""))
                 for line in permit_issuers_lines([row]) + positions_lines([row]):
                     print(f"{'':<39}{line}")
         from launcher.exits import Exits, describe

@@ -48,6 +48,26 @@ def loop_liveness(sample: dict[str, float], name: str) -> dict[str, Any]:
     return out
 
 
+def redis_may_evict(sample: dict[str, float]) -> dict[str, Any]:
+    """{"redis_may_evict": why} when the permit issuer's metrics say its Redis may evict keys (clustergate_redis_may_evict:
+    a maxmemory and a maxmemory-policy other than noeviction), so it records no decision; {"redis_eviction_unchecked":
+    why} when Redis refuses it INFO, so that is not checked; else {}."""
+    series = labelled(sample, "clustergate_redis_may_evict", "policy")
+    if "unchecked" in series:
+        return {"redis_eviction_unchecked": "Redis refuses the permit issuer's INFO (its ACL user lacks +info, or has "
+                                            "-@dangerous): whether Redis's maxmemory-policy may evict a plan_id's "
+                                            "stored decision (decided twice) is not checked; allow that user +info"}
+    policies = [p for p, v in series.items() if v == 1]
+    if not policies:
+        return {}
+    limit = first(sample, "clustergate_redis_maxmemory_bytes")
+    limit_said = f"maxmemory {limit:.0f} bytes" if limit is not None and math.isfinite(limit) else "a maxmemory"
+    return {"redis_may_evict": f"Redis's maxmemory-policy is {policies[0]} with {limit_said}: once full it would "
+                               f"evict a plan_id's stored decision, so the permit issuer writes nothing and every "
+                               f"decision is HOLD redis_unavailable; set maxmemory-policy noeviction (or maxmemory 0) "
+                               f"on Redis, with CONFIG SET and in its config file (seen within 5 s)"}
+
+
 def labelled(sample: dict[str, float], name: str, label: str) -> dict[str, float]:
     """{label value: sample value} for every series of `name` carrying `label`."""
     out: dict[str, float] = {}

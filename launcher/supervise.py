@@ -967,18 +967,19 @@ def actor_ready(topo: Topology, name: str) -> bool | None:
 
 def actor_answer(topo: Topology, name: str) -> tuple[dict[str, Any], dict[str, float] | None]:
     """({"ready": actor_ready's answer, "loop_age_s": its main loop's age (None: unknown)}, and "not_ready_why"
-    when its main loop is stuck (launcher.overview.loop_liveness); the actor's metrics they were read from, None
+    when its main loop is stuck (launcher.overview.loop_liveness), "redis_may_evict" when a permit issuer's Redis may
+    evict keys (launcher.overview.redis_may_evict); the actor's metrics they were read from, None
     when they are not the actor's)."""
     spec = topo.actors[name]
     try:
         sample = scrape(spec.host, spec.metrics_port)
     except OSError:
         return {"ready": None, "loop_age_s": None}, None
-    from launcher.overview import loop_liveness, own_readiness
+    from launcher.overview import loop_liveness, own_readiness, redis_may_evict
     ready = own_readiness(sample, name)
     if ready is None:
         return {"ready": None, "loop_age_s": None}, None
-    return {"ready": ready == 1.0, **loop_liveness(sample, name)}, sample
+    return {"ready": ready == 1.0, **loop_liveness(sample, name), **redis_may_evict(sample)}, sample
 
 
 def each_at_once(names: list[str], ask: Callable[[str], Any]) -> dict[str, Any]:
@@ -1996,7 +1997,7 @@ def collect_status(home: Home) -> dict[str, Any]:
             spec = topo.actors[name]
             row["kind"] = spec.kind
             row["metrics_url"] = f"http://{spec.host}:{spec.metrics_port}/metrics"
-            row.update(answers[name][0])  # ready, loop_age_s, not_ready_why (a stuck main loop)
+            row.update(answers[name][0])  # ready, loop_age_s, not_ready_why (a stuck main loop), redis_may_evict
             link = gate_permit_issuers(topo, name, answers[name][1])
             if link is not None:
                 row["permit_issuers"] = link
@@ -2223,6 +2224,10 @@ def cmd_status(args: argparse.Namespace) -> int:
             if row.get("not_ready_why"):
                 print(f"NOT READY: {row['name']}: {row['not_ready_why']}: a handler or timer has not returned, so it "
                       f"answers nothing (its log ends where it stopped; a restart ends it)")
+            if row.get("redis_may_evict"):
+                print(f"NOT READY: {row['name']}: {row['redis_may_evict']}")
+            if row.get("redis_eviction_unchecked"):
+                print(f"note: {row['name']}: {row['redis_eviction_unchecked']}")
         stale = [row["name"] for row in status["programs"] if row.get("config_applied") is False]
         if stale:
             print(not_applied_note(stale, str(home.programs), f"clustergate up FILE --home {home.root}"))

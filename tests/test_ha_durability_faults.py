@@ -177,3 +177,29 @@ def test_a_pipeline_resent_after_its_socket_gave_up_in_wait_writes_once_and_repo
     assert replies == [["written", ""]] and acked is None, (replies, acked)  # the same request, sent again
     assert sum(f["plan_id"] == plan_id for _, f in r.xrange(keys.GATE_STREAM)) == 1
     assert replica.client().exists(keys.plan_decision(plan_id), keys.permit(plan_id)) == 2
+
+
+def test_with_wait_a_script_cache_found_empty_is_loaded_only_after_before_load_says_redis_may_not_evict(servers):
+    """Second review (idem2): the issuer reads Redis's maxmemory-policy before loading its script on a Redis that lost
+    it (restarted, promoted), so a restarted Redis that may evict keys gets no decision; with wait_replicas the
+    write goes through the WAIT path, which must call that check too, and send nothing more when it refuses."""
+    primary, _ = servers
+    r = primary.client()
+    client = RespClient(port=primary.port, timeout_s=5.0)
+    r.execute_command("SCRIPT", "FLUSH")
+    plan_id = plan()
+    checked = []
+
+    def refuse() -> None:
+        checked.append(True)
+        raise permit_issuer.MayEvict()
+
+    command = permit_issuer.RECORD_DECISION.command(*call(plan_id))
+    with pytest.raises(permit_issuer.MayEvict):
+        permit_issuer.record_payloads_and_wait(client, [permit_issuer.encode_commands((command,))],
+                                               permit_issuer.WaitFor(1, 2000), before_load=refuse)
+    assert checked == [True]
+    assert r.exists(keys.plan_decision(plan_id)) == 0 and r.xlen(keys.GATE_STREAM) == 0
+    replies, acked = permit_issuer.record_payloads_and_wait(client, [permit_issuer.encode_commands((command,))],
+                                                            permit_issuer.WaitFor(1, 2000), before_load=lambda: None)
+    assert replies[0][0] == "written" and acked is None, (replies, acked)

@@ -3240,8 +3240,9 @@ MUTATIONS: list[Mutation] = [
         "            if self.redis.connected() is None:\n",
         ("tests/test_sentinel_failover.py::"
          "test_after_a_failover_to_a_host_whose_clock_is_ahead_the_issuer_does_not_refuse_decisions_with_time_left",),
-        also=(("actors/permit_issuer.py", "                                                      self._clock_server)\n",
-               "                                                      None)\n"),)),
+        also=(("actors/permit_issuer.py",
+               "                                                      self._clock_server, self._check_policy_before_load)\n",
+               "                                                      None, self._check_policy_before_load)\n"),)),
     Mutation(
         "issuer_resends_a_write_to_the_primary_a_failover_promoted",
         "a write whose primary stopped answering mid-call is reported redis_unavailable (outcome unknown), never sent "
@@ -6863,6 +6864,52 @@ MUTATIONS: list[Mutation] = [
         "ok, round(age, 2) if isinstance(age, float) else age,  # or the error",
         "ok, None if not isinstance(age, float) else round(age, 2),",
         ("tests/test_proofs.py::test_fallback_proof_says_redis_did_not_answer_when_it_cannot_read_the_cluster_state",)),
+    Mutation(
+        "status_says_only_not_ready_of_an_issuer_whose_redis_may_evict",
+        "clustergate status names a Redis whose maxmemory-policy may evict keys as why the permit issuer is not ready, "
+        "and what to set: it showed only `no` while every decision was HOLD redis_unavailable (idem2)",
+        "launcher/supervise.py",
+        "**loop_liveness(sample, name), **redis_may_evict(sample)}, sample",
+        "**loop_liveness(sample, name)}, sample",
+        ("tests/test_redis_eviction_policy.py::test_status_names_a_redis_that_may_evict_as_why_the_permit_issuer_is_"
+         "not_ready_and_what_to_set",)),
+    Mutation(
+        "issuer_silent_when_info_refused_leaves_the_eviction_check_off",
+        "a permit issuer whose Redis refuses INFO says, once, that whether Redis may evict decisions is not checked, "
+        "and status notes it: it decided under allkeys-lru with status exit 0 and nothing said (idem2)",
+        "actors/permit_issuer.py",
+        "            if self._evicting is None:\n                self.note_eviction_unchecked(str(exc))\n",
+        "",
+        ("tests/test_redis_eviction_policy.py::test_status_says_when_the_issuer_cannot_check_whether_redis_may_evict_"
+         "because_info_is_refused",)),
+    Mutation(
+        "issuer_writes_to_a_restarted_redis_before_reading_its_policy",
+        "the permit issuer reads Redis's maxmemory-policy before its first write to a Redis that lost its script "
+        "(restarted, a replica promoted): restarted with allkeys-lru, 62 to 88 decisions were recorded in the 5 s "
+        "before the periodic reading (idem2)",
+        "actors/resp.py",
+        "            if before_load is not None:\n                before_load()\n",
+        "",
+        ("tests/test_redis_eviction_policy.py::test_a_redis_restarted_with_an_evicting_policy_gets_no_decision_before_"
+         "the_issuer_reads_its_policy",)),
+    Mutation(
+        "issuer_with_wait_loads_its_script_on_a_restarted_redis_before_reading_its_policy",
+        "with wait_replicas the permit issuer too reads Redis's maxmemory-policy before loading its script on a Redis "
+        "that lost it (restarted, promoted), and writes nothing when Redis may evict keys (idem2)",
+        "actors/permit_issuer.py",
+        "        if before_load is not None:\n            before_load()\n",
+        "",
+        ("tests/test_ha_durability_faults.py::test_with_wait_a_script_cache_found_empty_is_loaded_only_after_before_"
+         "load_says_redis_may_not_evict",)),
+    Mutation(
+        "gate_and_issuer_ignore_a_redis_url_user_without_a_password",
+        "a Redis URL's user with no password is the user of every client, the gate's and the issuer's RespClient too: "
+        "they sent no AUTH and ran as default while the other actors ran as that user (idem2)",
+        "actors/resp.py",
+        "        if self.username:  # (a `nopass` user",
+        "        if self.username and self.password:  # (a `nopass` user",
+        ("tests/test_redis_url_user_without_password.py::test_a_redis_url_user_without_a_password_is_the_user_of_the_"
+         "gate_and_the_permit_issuer",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
