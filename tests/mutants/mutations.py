@@ -6863,6 +6863,16 @@ MUTATIONS: list[Mutation] = [
         "ok, round(age, 2) if isinstance(age, float) else age,  # or the error",
         "ok, None if not isinstance(age, float) else round(age, 2),",
         ("tests/test_proofs.py::test_fallback_proof_says_redis_did_not_answer_when_it_cannot_read_the_cluster_state",)),
+    Mutation(
+        "continued_wait_times_out_before_the_io_thread_hands_over_its_reply",
+        "a gate stopped (SIGSTOP) past permit_timeout_ms while it waited, its issuer answering meanwhile, polls its "
+        "socket CONTINUED_GRACE_MS more once continued: without it the wait saw its deadline past before libzmq's I/O "
+        "thread had handed the reply over, and answered HOLD permit_unavailable for a recorded decision, 3 of 8 (slow2)",
+        "actors/runtime.py",
+        "                    return bool(_zmq_poll(items[:1], CONTINUED_GRACE_MS))\n",
+        "                    return False\n",
+        ("tests/test_exit_path_stop_review.py::"
+         "test_a_gate_stopped_past_its_permit_timeout_while_it_waits_reads_the_reply_that_came_meanwhile",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
