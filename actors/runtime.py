@@ -54,6 +54,10 @@ REBIND_WAIT_S = 1.0
 # How long a stopping actor's socket may take to hand the replies it answered on stopping to libzmq's I/O thread
 # (LINGER_MS 0 drops them unsent); within the 2 s an actor has to exit after SIGTERM.
 STOP_REPLIES_LINGER_MS = 500
+# A wait the process was stopped in (SIGSTOP, a host pause) past its deadline polls its socket this much longer once it
+# is continued: what arrived meanwhile waits in the kernel until libzmq's I/O thread, continued with it, hands it over
+# (Actor._wait_waking_on_signals).
+CONTINUED_GRACE_MS = 200
 # Requests read off a socket at stop to be answered (Shedding.stopping_reply): more than its hwm ever holds.
 STOP_READS_MAX = 100_000
 # libzmq hands an idle reader the messages its I/O thread has queued only when the socket processes its commands,
@@ -923,7 +927,8 @@ class Actor:
         return self._wait_waking_on_signals(sock, zmq.POLLIN, timeout_s, until_stopping=False)
 
     def _wait_waking_on_signals(self, sock: Any, event: int, timeout_s: float, until_stopping: bool) -> bool:
-        deadline = time.monotonic() + timeout_s
+        started = time.monotonic()
+        deadline = started + timeout_s
         polled = sock if isinstance(sock, zmq.Socket) else sock.fileno()  # zmq_poll returns a plain socket's fd
         items = [(polled, event)]
         if self._wakeup_fds is not None:
@@ -931,6 +936,9 @@ class Actor:
         while not (until_stopping and self._stopping):
             wait_ms = math.ceil((deadline - time.monotonic()) * 1000.0)
             if wait_ms <= 0:
+                if self._continued_at >= started and event == zmq.POLLIN:  # stopped (SIGSTOP) past it: what came
+                    # meanwhile is read (CONTINUED_GRACE_MS), not taken for a timeout
+                    return bool(_zmq_poll(items[:1], CONTINUED_GRACE_MS))
                 return False
             ready = _zmq_poll(items, wait_ms)
             if polled in [s for s, _ in ready]:

@@ -2,7 +2,7 @@
 
 bench/bench_gate_micro.py --instructions counts the handler alone. This counts everything the gate's main
 thread does for a decision in the real runtime: the poll loop, the ROUTER receive, the timers and the state
-cache refresh, the handler, the issuer request's encode, send and blocking receive on the `permits` socket,
+cache refresh, the handler, the issuer request's encode, send and wait for its reply on the `permits` socket,
 the reply's decode, the metrics and the reply's send. A real redis-server and a real permit issuer (not under
 valgrind) answer; the gate runs under callgrind (`--separate-threads=yes`, so its main thread is counted apart
 from libzmq's I/O thread); one DEALER client sends one proposal at a time (what the gate sees at 1,000/s: one

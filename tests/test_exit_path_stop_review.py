@@ -3,10 +3,12 @@ redis-server, gate and permit issuer."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -34,6 +36,18 @@ def stop_the_gate(p26: P26, sock, sent: int, off_the_main_thread: bool = False) 
     assert code == 0, f"the gate did not exit within {SHUTDOWN_BOUND_S} s of its SIGTERM\n{p26.gate.log()[-2000:]}"
     assert len(answers) == sent, f"{sent - len(answers)} of {sent} proposals got no reply"
     return answers
+
+
+def booked_gate_and_client(tmp_path, redis_server, permit_timeout_ms: int):
+    """A demo book in Redis, a gate and issuer started with permit_timeout_ms, and a DEALER connected to the gate."""
+    r = redis_server.client()
+    write_book(r)
+    p26 = P26(tmp_path / "p26", redis_server.url,
+              gate_settings={**NO_SHEDDING, "permit_timeout_ms": permit_timeout_ms}).start()
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(p26.endpoint)
+    return r, p26, sock
 
 
 def sigterm_off_the_main_thread(pid: int) -> None:
@@ -70,12 +84,7 @@ def test_a_gate_stopped_while_it_waits_a_long_permit_timeout_on_a_stalled_issuer
     in flight gets the fault HOLD permit_unavailable, outcome unknown (the issuer may still record it: the same
     plan_id resent gets that decision), the others `overloaded`, and the gate exits within its shutdown bound, wherever
     the SIGTERM lands (SIGTERM_LANDS)."""
-    r = redis_server.client()
-    write_book(r)
-    p26 = P26(tmp_path / "p26", redis_server.url, gate_settings={**NO_SHEDDING, "permit_timeout_ms": 6000}).start()
-    sock = zmq.Context.instance().socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.connect(p26.endpoint)
+    r, p26, sock = booked_gate_and_client(tmp_path, redis_server, permit_timeout_ms=6000)
     first, sent = new_plan(), 5
     try:
         before = scrape(p26.gate_metrics_port).get('p26_plans_seen_total{action_proposed="PARTIAL_50"}', 0.0)
@@ -186,3 +195,63 @@ def test_a_gate_stopped_while_it_waits_for_an_issuer_to_connect_answers_that_not
         assert (decision["final_action"], decision["gate_reason"], decision["recorded"]) == (
             "HOLD", "permit_unavailable", False), decision
         assert "nothing was recorded" in decision["detail"] and "outcome unknown" not in decision["detail"], decision
+
+
+
+@contextlib.contextmanager
+def io_thread_behind_a_burner(pid: int):
+    """Process `pid`'s libzmq I/O threads on CPU 0 with a busy loop there, its other threads on CPU 1: continued
+    after a SIGSTOP, its main thread runs at once while the I/O thread waits for CPU 0, as on a loaded machine."""
+    task = f"/proc/{pid}/task"
+    for tid in os.listdir(task):
+        os.sched_setaffinity(int(tid), {0} if open(f"{task}/{tid}/comm").read().startswith("ZMQbg") else {1})
+    burner = subprocess.Popen([sys.executable, "-c", "import os, time\nos.sched_setaffinity(0, {0})\n"
+                               "end = time.monotonic() + 120\nwhile time.monotonic() < end: pass"])
+    try:
+        yield
+    finally:
+        burner.kill()
+        burner.wait()
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
+def test_a_gate_stopped_past_its_permit_timeout_while_it_waits_reads_the_reply_that_came_meanwhile(
+        tmp_path, redis_server):
+    """A gate stopped (SIGSTOP: a host or VM pause, Ctrl-Z on a foreground run) while it waited for its issuer's
+    reply, longer than permit_timeout_ms, the issuer answering meanwhile: continued, the wait found its deadline
+    past and answered HOLD permit_unavailable, outcome unknown, though the issuer had recorded the decision and its
+    reply was in the gate's kernel buffer: libzmq's I/O thread, continued too, had not yet handed it over when the
+    main thread looked (3 and 6 of 8 rounds with that thread behind a busy loop, 2 of 8 on a loaded machine; 3 of 8
+    before the signal wakeup pipe too). Continued past its deadline, the wait now polls its socket CONTINUED_GRACE_MS
+    more: the decision the issuer recorded is answered (8 of 8)."""
+    r, p26, sock = booked_gate_and_client(tmp_path, redis_server, permit_timeout_ms=2000)
+    seen = 'p26_plans_seen_total{action_proposed="PARTIAL_50"}'
+    loop_age = 'clustergate_actor_loop_age_seconds{actor="gate",kind="gate"}'
+    decisions = []
+    try:
+        with io_thread_behind_a_burner(p26.gate.proc.pid):
+            for _ in range(8):
+                before = scrape(p26.gate_metrics_port).get(seen, 0.0)
+                plan_id = new_plan()
+                p26.issuer.proc.send_signal(signal.SIGSTOP)
+                try:
+                    sock.send_multipart([b"first", b"", proposal_body(plan_id, "ETHUSDT", "PARTIAL_50")])
+                    wait_for(lambda: scrape(p26.gate_metrics_port).get(seen, 0.0) > before, 5, "the gate to take it")
+                    wait_for(lambda: scrape(p26.gate_metrics_port).get(loop_age, 0.0) > 0.2, 5,
+                             "the gate to wait on its stalled issuer")
+                    p26.gate.proc.send_signal(signal.SIGSTOP)
+                finally:
+                    p26.issuer.proc.send_signal(signal.SIGCONT)  # it answers (its deadline: permit_timeout_ms / 2)
+                time.sleep(2.5)  # the gate stays stopped past its permit_timeout_ms (2 s): the scenario, not a wait
+                p26.gate.proc.send_signal(signal.SIGCONT)
+                decision = answers_by_id(sock, 1)[b"first"]["decision"]
+                in_redis = any(f["plan_id"] == plan_id for _, f in r.xrange(keys.GATE_STREAM))
+                decisions.append((decision["final_action"], decision["gate_reason"], decision["recorded"], in_redis))
+        # Every decision the issuer recorded is answered as such (one it took past its deadline on a loaded machine,
+        # not recorded, is a timeout indeed); and it recorded most of them.
+        assert not [d for d in decisions if d[3] and not d[2]], decisions
+        assert sum(d[3] for d in decisions) >= 4, decisions
+    finally:
+        p26.gate.proc.send_signal(signal.SIGCONT)
+        sock.close()
+        p26.stop()

@@ -6910,6 +6910,16 @@ MUTATIONS: list[Mutation] = [
         "        if self.username and self.password:  # (a `nopass` user",
         ("tests/test_redis_url_user_without_password.py::test_a_redis_url_user_without_a_password_is_the_user_of_the_"
          "gate_and_the_permit_issuer",)),
+    Mutation(
+        "continued_wait_times_out_before_the_io_thread_hands_over_its_reply",
+        "a gate stopped (SIGSTOP) past permit_timeout_ms while it waited, its issuer answering meanwhile, polls its "
+        "socket CONTINUED_GRACE_MS more once continued: without it the wait saw its deadline past before libzmq's I/O "
+        "thread had handed the reply over, and answered HOLD permit_unavailable for a recorded decision, 3 of 8 (slow2)",
+        "actors/runtime.py",
+        "                    return bool(_zmq_poll(items[:1], CONTINUED_GRACE_MS))\n",
+        "                    return False\n",
+        ("tests/test_exit_path_stop_review.py::"
+         "test_a_gate_stopped_past_its_permit_timeout_while_it_waits_reads_the_reply_that_came_meanwhile",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
