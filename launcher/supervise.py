@@ -35,7 +35,7 @@ from launcher import proof_stops
 from launcher.endpoints import endpoint_problem_now, holder_pids, split_tcp
 from launcher.exits import Exits, as_json, describe, process_environ, unexpected_exits
 from launcher.redis_binary import INSTALL_HINT, binary_problem, find_redis_server
-from launcher.schema import SchemaError
+from launcher.schema import SchemaError, load_yaml_with_lines
 from launcher.terminal_text import HOLDER_MAX_CHARS, printable
 from launcher.topology import (EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, ClustersConfig, PermitIssuerSettings, Topology,
                                endpoint_port, load_or_report, load_running_copy)
@@ -374,7 +374,8 @@ def _monitored_primary(conf: Path, master: str) -> tuple[str, int] | None:
     return None
 
 
-# supervisord starts programs by priority and stops them in reverse: the pipeline's order, by kind. A priority taken
+# supervisord starts programs by priority (its own shutdown stops them in reverse; stopAllProcesses, which `down` and
+# `supervisorctl stop all` use, signals them all at once): the pipeline's order, by kind. A priority taken
 # from the actor's place in the file changed with every actor added or removed before it, and supervisord restarts a
 # program whose priority changed: removing the demo's book restarted six actors, the gate and permit issuer among them.
 ACTOR_PRIORITY = {kind: 100 + i for i, kind in enumerate(
@@ -551,7 +552,8 @@ def topology_copy(topo: Topology, home: Home | None = None) -> str:
     """The topology as the actors read it: the text that was validated (not the file as it is by now) with
     base_dir pinned, and every relative ipc:// path moved under the home's run/ipc/ (so two homes never share a
     socket file)."""
-    data = yaml.safe_load(topo.source_text) if topo.source_text else {}
+    # The loader that validated it: PyYAML's gives a key of a list of merges (`<<: [*a, *b]`) the later mapping's value.
+    data = load_yaml_with_lines(topo.source_text)[0] if topo.source_text else {}
     data.pop("$schema", None)
     if not data.get("base_dir"):  # a copy being put back (deploy rollback) keeps the base it was made with
         data["base_dir"] = str(Path(topo.source_path).parent) if topo.source_path else str(Path.cwd())

@@ -4159,8 +4159,8 @@ MUTATIONS: list[Mutation] = [
         "up_copies_the_topology_file_as_it_is_after_waiting",
         "up runs the topology text it validated, not an edit of the file saved while it waited for the change lock (s21)",
         "launcher/supervise.py",
-        "    data = yaml.safe_load(topo.source_text) if topo.source_text else {}\n",
-        "    data = yaml.safe_load(Path(topo.source_path).read_text()) if topo.source_path else {}\n",
+        "    data = load_yaml_with_lines(topo.source_text)[0] if topo.source_text else {}\n",
+        "    data = load_yaml_with_lines(Path(topo.source_path).read_text())[0] if topo.source_path else {}\n",
         ("tests/test_launcher_attacks.py::"
          "test_an_up_runs_the_topology_it_validated_even_when_the_file_is_edited_while_it_waits",)),
     Mutation(
@@ -6809,8 +6809,8 @@ MUTATIONS: list[Mutation] = [
         "a key written beside a YAML merge (`<<: *book`) overrides the merged one, as YAML's merge rule says: it was "
         "refused `duplicate key`, so settings shared through an anchor could not be overridden (opday)",
         "launcher/schema.py",
-        "                    if key in written and id(key_node) in own:",
-        "                    if key in out:",
+        "                    if key in out:\n",
+        "                    if key in out or key in merged:\n",
         ("tests/test_topology_validation.py::test_a_key_given_beside_a_yaml_merge_overrides_the_merged_one_and_only_"
          "its_own_keys_can_be_duplicates",)),
     Mutation(
@@ -6863,6 +6863,33 @@ MUTATIONS: list[Mutation] = [
         "ok, round(age, 2) if isinstance(age, float) else age,  # or the error",
         "ok, None if not isinstance(age, float) else round(age, 2),",
         ("tests/test_proofs.py::test_fallback_proof_says_redis_did_not_answer_when_it_cannot_read_the_cluster_state",)),
+    Mutation(
+        "yaml_merge_resolved_by_rewriting_the_node_in_place",
+        "a mapping with a YAML merge and an override, used again through its anchor, is valid: PyYAML's flatten_mapping "
+        "rewrote the anchored node in place, so built again its merged keys read as its own (`duplicate key`) (opday2)",
+        "launcher/schema.py",
+        "                merged: dict[Any, Any] = {}\n",
+        "                merged: dict[Any, Any] = {}\n                loader.flatten_mapping(n)\n",
+        ("tests/test_topology_validation.py::test_a_mapping_with_a_yaml_merge_and_an_override_can_be_used_again_"
+         "through_its_anchor",)),
+    Mutation(
+        "yaml_list_of_merges_later_mapping_wins",
+        "in a list of YAML merges (`<<: [*book, {refresh_s: 5}]`) the earlier mapping's key wins, as YAML's merge rule "
+        "says: PyYAML gave the later one's (opday2)",
+        "launcher/schema.py",
+        "                                merged.setdefault(key, value)\n",
+        "                                merged[key] = value\n",
+        ("tests/test_topology_validation.py::test_in_a_list_of_merges_the_earlier_mapping_wins_for_validate_and_for_"
+         "the_actors",)),
+    Mutation(
+        "running_copy_resolves_yaml_merges_with_pyyaml",
+        "the running copy the actors read resolves YAML merges as validate did: made with PyYAML's loader, a key of a "
+        "list of merges took the later mapping's value, 5 where validate said 1 (opday2)",
+        "launcher/supervise.py",
+        "    data = load_yaml_with_lines(topo.source_text)[0] if topo.source_text else {}\n",
+        "    data = yaml.safe_load(topo.source_text) if topo.source_text else {}\n",
+        ("tests/test_topology_validation.py::test_in_a_list_of_merges_the_earlier_mapping_wins_for_validate_and_for_"
+         "the_actors",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
