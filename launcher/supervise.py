@@ -53,6 +53,7 @@ MAX_REDIS_PASSWORD_BYTES = 16384
 # wait=True takes up to their stopwaitsecs, hence the longer deadline for every other call.
 PROBE_TIMEOUT_S = 5.0
 CALL_TIMEOUT_S = 60.0
+ACTOR_STOP_WAIT_S = 10.0  # an actor's stopwaitsecs (5 s, then supervisord SIGKILLs it) and more
 # The exec shim that makes the managed redis-server die with supervisord (redis has no such option).
 PARENT_DEATH_SHIM = Path(__file__).resolve().parent / "parent_death.py"
 # The start shim of a data server under Sentinel: primary or replica, as the sentinels say (launcher/redis_node.py).
@@ -739,9 +740,9 @@ class Supervisor:
             self.api.addProcessGroup(name)
         return added, changed, removed
 
-    def _stop_quietly(self, name: str) -> None:
+    def _stop_quietly(self, name: str, wait: bool = True) -> None:
         try:
-            self.api.stopProcessGroup(name)
+            self.api.stopProcessGroup(name, wait)
         except xmlrpc.client.Fault:
             pass
 
@@ -749,6 +750,18 @@ class Supervisor:
         return self.api.getAllProcessInfo()
 
     def shutdown(self) -> None:
+        """Stop every program, the managed Redis (and its sentinels) last, then supervisord. stopAllProcesses alone
+        signals all at once, Redis first, and an actor's last write at its SIGTERM (the buffer's history) met a Redis
+        already gone (opday2)."""
+        stores = (REDIS_PROGRAM, "redis-")  # the managed Redis, redis-server-N and redis-sentinel-N
+        actors = [p["name"] for p in self.api.getAllProcessInfo()
+                  if p["statename"] in (*LIVE_STATES, "BACKOFF") and not p["name"].startswith(stores)]
+        for name in actors:
+            self._stop_quietly(name, wait=False)
+        deadline = time.monotonic() + ACTOR_STOP_WAIT_S
+        while time.monotonic() < deadline and any(
+                p["name"] in actors and p["statename"] in (*LIVE_STATES, "BACKOFF") for p in self.api.getAllProcessInfo()):
+            time.sleep(0.05)
         self.api.stopAllProcesses()
         self.api.shutdown()
 

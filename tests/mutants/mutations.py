@@ -6890,6 +6890,14 @@ MUTATIONS: list[Mutation] = [
         "    data = yaml.safe_load(topo.source_text) if topo.source_text else {}\n",
         ("tests/test_topology_validation.py::test_in_a_list_of_merges_the_earlier_mapping_wins_for_validate_and_for_"
          "the_actors",)),
+    Mutation(
+        "down_stops_redis_with_the_actors",
+        "`down` stops the managed Redis once every actor has exited: stopped all at once, Redis first, the buffer's "
+        "last history save at its SIGTERM met a Redis already gone (history_not_persisted, 2 downs of 3) (opday2)",
+        "launcher/supervise.py",
+        "        for name in actors:\n            self._stop_quietly(name, wait=False)\n",
+        "        for name in []:\n            self._stop_quietly(name, wait=False)\n",
+        ("tests/test_launcher.py::test_down_stops_redis_after_every_actor",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
