@@ -6898,6 +6898,14 @@ MUTATIONS: list[Mutation] = [
         "        for name in actors:\n            self._stop_quietly(name, wait=False)\n",
         "        for name in []:\n            self._stop_quietly(name, wait=False)\n",
         ("tests/test_launcher.py::test_down_stops_redis_after_every_actor",)),
+    Mutation(
+        "readiness_proof_takes_a_snapshot_without_position_amt_for_flat",
+        "the readiness proof counts a snapshot it cannot read as held, one without position_amt too: that one read as "
+        "flat and could take the proof's cooldown (opday2)",
+        "proofs/readiness.py",
+        "            return bool(p.redis.exists(key))\n",
+        "            return False\n",
+        ("tests/test_proofs.py::test_the_readiness_proof_counts_a_snapshot_it_cannot_read_as_held",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
