@@ -96,6 +96,15 @@ def test_symbols_written_without_brackets_is_the_one_problem_named(tmp_path: Pat
     assert len(problems) == 1, problems
     assert "symbols: expected a list of strings, got str 'BTCUSDT, ETHUSDT, SOLUSDT'" in problems[0], problems
 
+
+def test_a_symbol_refused_for_its_type_is_named_once(tmp_path: Path) -> None:
+    """opday2: `symbols: [1, 2]` gave five lines: each `expected a string`, then, of the '' it was read as, `symbol ''
+    must be upper-case letters and digits` twice and `duplicate symbol ''`, for names the operator never wrote."""
+    data = demo()
+    data["symbols"] = [1, 2]
+    problems = [p.split(": ", 1)[1] for p in problems_of(tmp_path, data) if ": symbols" in p]
+    assert problems == ["symbols[0]: expected a string, got int 1", "symbols[1]: expected a string, got int 2"], problems
+
 def test_wrong_type_names_path_and_value(tmp_path: Path) -> None:
     data = demo()
     data["actors"]["gate"]["metrics_port"] = "eighty"

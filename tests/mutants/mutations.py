@@ -6906,6 +6906,14 @@ MUTATIONS: list[Mutation] = [
         "            return bool(p.redis.exists(key))\n",
         "            return False\n",
         ("tests/test_proofs.py::test_the_readiness_proof_counts_a_snapshot_it_cannot_read_as_held",)),
+    Mutation(
+        "validate_judges_the_name_of_a_symbol_refused_for_its_type",
+        "a symbol refused for its type (`symbols: [1, 2]`) is named once: the '' it was read as was also called not "
+        "upper-case and a duplicate, names the operator never wrote (opday2)",
+        "launcher/topology.py",
+        "        if (\"symbols\", i) in refused:\n",
+        "        if False:\n",
+        ("tests/test_topology_validation.py::test_a_symbol_refused_for_its_type_is_named_once",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
