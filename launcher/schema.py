@@ -68,6 +68,7 @@ class _Loader(yaml.SafeLoader):
 # Aliases let a few lines of YAML stand for billions of values ("billion laughs"); a topology has a
 # few hundred, so building stops at this many values instead of exhausting memory.
 MAX_YAML_VALUES = 100_000
+MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 def load_yaml_with_lines(text: str) -> tuple[Any, dict[Path, int], list[Problem]]:
@@ -88,25 +89,35 @@ def load_yaml_with_lines(text: str) -> tuple[Any, dict[Path, int], list[Problem]
                 raise yaml.YAMLError(f"more than {MAX_YAML_VALUES} values (aliases expanding without bound?)")
             lines[path] = n.start_mark.line + 1
             if isinstance(n, yaml.MappingNode):
-                # A merge (`<<: *base`) brings in keys the mapping's own keys override (YAML's merge rule, which
-                # flatten_mapping keeps by putting them first): only a key written twice beside it is a duplicate.
-                own = {id(key_node) for key_node, _ in n.value if key_node.tag != "tag:yaml.org,2002:merge"}
-                loader.flatten_mapping(n)
+                # YAML's merge (`<<: *base`, `<<: [*a, *b]`): the mapping's own keys win, then the earlier merged
+                # mapping; only a key the mapping itself writes twice is a duplicate. Resolved here, leaving the node
+                # as parsed: PyYAML's flatten_mapping rewrites an anchored node in place, so the same mapping built
+                # again through its anchor took its merged keys for its own (a `duplicate key`) and, merged again,
+                # could take the overridden value (opday2).
+                merged: dict[Any, Any] = {}
                 out: dict[Any, Any] = {}
-                written: set[Any] = set()
                 for key_node, value_node in n.value:
+                    if key_node.tag == MERGE_TAG:
+                        sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                        for source in sources:
+                            if not isinstance(source, yaml.MappingNode):
+                                raise yaml.constructor.ConstructorError(
+                                    None, None, f"expected a mapping or list of mappings for merging, but found "
+                                    f"{source.id}", source.start_mark)
+                            for key, value in build(source, path).items():
+                                merged.setdefault(key, value)
+                        continue
                     key = loader.construct_object(key_node, deep=True)
                     if not isinstance(key, (str, int, float, bool)):
                         problems.append(Problem(path, f"mapping key {key!r} is not a scalar",
                                                 key_node.start_mark.line + 1))
                         continue
-                    if key in written and id(key_node) in own:
+                    if key in out:
                         problems.append(Problem(path + (str(key),), "duplicate key",
                                                 key_node.start_mark.line + 1))
-                    if id(key_node) in own:
-                        written.add(key)
                     out[key] = build(value_node, path + (str(key),))
-                return out
+                lines[path] = n.start_mark.line + 1  # a merged mapping's build set it to its own line
+                return {**merged, **out}
             if isinstance(n, yaml.SequenceNode):
                 return [build(item, path + (i,)) for i, item in enumerate(n.value)]
             return loader.construct_object(n, deep=True)

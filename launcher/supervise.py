@@ -35,7 +35,7 @@ from launcher import proof_stops
 from launcher.endpoints import endpoint_problem_now, holder_pids, split_tcp
 from launcher.exits import Exits, as_json, describe, process_environ, unexpected_exits
 from launcher.redis_binary import INSTALL_HINT, binary_problem, find_redis_server
-from launcher.schema import SchemaError
+from launcher.schema import SchemaError, load_yaml_with_lines
 from launcher.terminal_text import HOLDER_MAX_CHARS, printable
 from launcher.topology import (EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, ClustersConfig, PermitIssuerSettings, Topology,
                                endpoint_port, load_or_report, load_running_copy)
@@ -53,6 +53,7 @@ MAX_REDIS_PASSWORD_BYTES = 16384
 # wait=True takes up to their stopwaitsecs, hence the longer deadline for every other call.
 PROBE_TIMEOUT_S = 5.0
 CALL_TIMEOUT_S = 60.0
+ACTOR_STOP_WAIT_S = 10.0  # an actor's stopwaitsecs (5 s, then supervisord SIGKILLs it) and more
 # The exec shim that makes the managed redis-server die with supervisord (redis has no such option).
 PARENT_DEATH_SHIM = Path(__file__).resolve().parent / "parent_death.py"
 # The start shim of a data server under Sentinel: primary or replica, as the sentinels say (launcher/redis_node.py).
@@ -374,7 +375,8 @@ def _monitored_primary(conf: Path, master: str) -> tuple[str, int] | None:
     return None
 
 
-# supervisord starts programs by priority and stops them in reverse: the pipeline's order, by kind. A priority taken
+# supervisord starts programs by priority (its own shutdown stops them in reverse; stopAllProcesses, which `down` and
+# `supervisorctl stop all` use, signals them all at once): the pipeline's order, by kind. A priority taken
 # from the actor's place in the file changed with every actor added or removed before it, and supervisord restarts a
 # program whose priority changed: removing the demo's book restarted six actors, the gate and permit issuer among them.
 ACTOR_PRIORITY = {kind: 100 + i for i, kind in enumerate(
@@ -551,7 +553,8 @@ def topology_copy(topo: Topology, home: Home | None = None) -> str:
     """The topology as the actors read it: the text that was validated (not the file as it is by now) with
     base_dir pinned, and every relative ipc:// path moved under the home's run/ipc/ (so two homes never share a
     socket file)."""
-    data = yaml.safe_load(topo.source_text) if topo.source_text else {}
+    # The loader that validated it: PyYAML's gives a key of a list of merges (`<<: [*a, *b]`) the later mapping's value.
+    data = load_yaml_with_lines(topo.source_text)[0] if topo.source_text else {}
     data.pop("$schema", None)
     if not data.get("base_dir"):  # a copy being put back (deploy rollback) keeps the base it was made with
         data["base_dir"] = str(Path(topo.source_path).parent) if topo.source_path else str(Path.cwd())
@@ -737,9 +740,9 @@ class Supervisor:
             self.api.addProcessGroup(name)
         return added, changed, removed
 
-    def _stop_quietly(self, name: str) -> None:
+    def _stop_quietly(self, name: str, wait: bool = True) -> None:
         try:
-            self.api.stopProcessGroup(name)
+            self.api.stopProcessGroup(name, wait)
         except xmlrpc.client.Fault:
             pass
 
@@ -747,6 +750,18 @@ class Supervisor:
         return self.api.getAllProcessInfo()
 
     def shutdown(self) -> None:
+        """Stop every program, the managed Redis (and its sentinels) last, then supervisord. stopAllProcesses alone
+        signals all at once, Redis first, and an actor's last write at its SIGTERM (the buffer's history) met a Redis
+        already gone (opday2)."""
+        stores = (REDIS_PROGRAM, "redis-")  # the managed Redis, redis-server-N and redis-sentinel-N
+        actors = [p["name"] for p in self.api.getAllProcessInfo()
+                  if p["statename"] in (*LIVE_STATES, "BACKOFF") and not p["name"].startswith(stores)]
+        for name in actors:
+            self._stop_quietly(name, wait=False)
+        deadline = time.monotonic() + ACTOR_STOP_WAIT_S
+        while time.monotonic() < deadline and any(
+                p["name"] in actors and p["statename"] in (*LIVE_STATES, "BACKOFF") for p in self.api.getAllProcessInfo()):
+            time.sleep(0.05)
         self.api.stopAllProcesses()
         self.api.shutdown()
 

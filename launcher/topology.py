@@ -833,7 +833,10 @@ def _check_symbols(v: Validator, topo: Topology) -> None:
     if not topo.symbols and not _symbols_unreadable(v):
         v.problem(("symbols",), "the allowlist is empty")
     seen: set[str] = set()
+    refused = {p.path for p in v.problems if p.message.startswith("expected")}  # read as '': no name to judge
     for i, s in enumerate(topo.symbols):
+        if ("symbols", i) in refused:
+            continue
         foreign = [c for c in s if not c.isascii()]
         if foreign:  # a Cyrillic Т looks like T: "BTCUSDТ" would be a symbol no exchange feed ever prices
             v.problem(("symbols", i), f"symbol {s!r} holds {', '.join(f'{c!r} (U+{ord(c):04X})' for c in foreign[:3])}, "

@@ -35,9 +35,12 @@ CACHE_GRACE_S = 5.0
 
 def desk_holds(p: Proof, symbol: str) -> bool:
     """Whether the execution layer holds symbol: a snapshot whose position_amt is not 0 (one unreadable counts as held)."""
+    key = keys.position_snapshot(symbol, p.topo.positions.key_pattern)
     try:
-        amount = p.redis.hget(keys.position_snapshot(symbol, p.topo.positions.key_pattern), "position_amt")
-        return amount is not None and float(amount) != 0
+        amount = p.redis.hget(key, "position_amt")
+        if amount is None:  # no snapshot (flat), or one without position_amt (unreadable)
+            return bool(p.redis.exists(key))
+        return float(amount) != 0
     except (ValueError, redis.ResponseError):  # not a number; a key of another type (WRONGTYPE)
         return True
 

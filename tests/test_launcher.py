@@ -115,6 +115,22 @@ def test_up_again_with_an_actor_removed_restarts_no_other_actor(system) -> None:
     assert {name for name in after if before[name] != after[name]} == set(), again.stdout
 
 
+def test_down_stops_redis_after_every_actor(system) -> None:
+    """opday2: `down` had supervisord's stopAllProcesses signal every program at once, the managed Redis first, so an
+    actor's last write at its SIGTERM (the buffer's history: `history_not_persisted ... Connection refused`, 2 downs of
+    3) met a Redis already gone. The actors stop first; Redis once they have."""
+    home, topo_path = system
+    assert clustergate("up", str(topo_path), "--home", str(home)).returncode == 0
+    log = home / "run" / "supervisord.log"
+    start = len(log.read_text().splitlines())
+    down = clustergate("down", "--home", str(home))
+    assert down.returncode == 0, down.stdout + down.stderr
+    stopped = [m.group(1) for line in log.read_text().splitlines()[start:]
+               if (m := re.search(r"(?:stopped|exited): (\S+) ", line))]
+    assert set(stopped) >= {"redis", "buffer", "gate", "permit_issuer"}, stopped
+    assert stopped[-1] == "redis", stopped
+
+
 def test_a_change_of_the_issuers_cooldown_ttl_restarts_the_gates_whose_cache_assumes_it(tmp_path: Path) -> None:
     """A gate's cache marks a symbol cooled down for the issuer's cooldown_ttl_s after a decision it recorded,
     so `up` restarts the gate with the issuer when that TTL changes (a gate kept the TTL of its start)."""

@@ -115,6 +115,27 @@ def test_a_proof_of_a_home_with_nothing_running_names_that_home_in_the_up_to_run
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"(start the system with `clustergate up FILE --home '{home}'`)" in result.stdout, result.stdout
 
+def test_the_readiness_proof_counts_a_snapshot_it_cannot_read_as_held(redis_server) -> None:
+    """opday2: desk_holds counts an unreadable snapshot as held, so the proof's cooldown stays off a symbol the desk may
+    hold; a hash without position_amt (notional_usd 5000 beside it) read as flat, as a symbol with no snapshot does."""
+    from types import SimpleNamespace
+
+    from launcher import keys
+    from proofs.readiness import desk_holds
+
+    client = redis_server.client()
+    topo = SimpleNamespace(positions=SimpleNamespace(key_pattern="quantum:position:snapshot:{symbol}"))
+    p = SimpleNamespace(redis=client, topo=topo)
+    amounts = {"0": False, "0.0": False, "-0": False, "1e-12": True, "nan": True, "abc": True}
+    for amount, held in amounts.items():
+        client.hset(keys.position_snapshot("BTCUSDT"), mapping={"position_amt": amount, "mark_price": 1, "ts_epoch": 1})
+        assert desk_holds(p, "BTCUSDT") is held, amount
+    client.delete(keys.position_snapshot("BTCUSDT"))
+    assert desk_holds(p, "BTCUSDT") is False
+    client.hset(keys.position_snapshot("BTCUSDT"), mapping={"notional_usd": 5000, "mark_price": 1, "ts_epoch": 1})
+    assert desk_holds(p, "BTCUSDT") is True
+
+
 def test_warm_restart_of_every_program_keeps_points_and_readiness(demo_system: Path) -> None:
     result = clustergate("proof", "warm-restart", "--all-programs", "--home", str(demo_system))
     assert result.returncode == 0, result.stdout + result.stderr

@@ -96,6 +96,15 @@ def test_symbols_written_without_brackets_is_the_one_problem_named(tmp_path: Pat
     assert len(problems) == 1, problems
     assert "symbols: expected a list of strings, got str 'BTCUSDT, ETHUSDT, SOLUSDT'" in problems[0], problems
 
+
+def test_a_symbol_refused_for_its_type_is_named_once(tmp_path: Path) -> None:
+    """opday2: `symbols: [1, 2]` gave five lines: each `expected a string`, then, of the '' it was read as, `symbol ''
+    must be upper-case letters and digits` twice and `duplicate symbol ''`, for names the operator never wrote."""
+    data = demo()
+    data["symbols"] = [1, 2]
+    problems = [p.split(": ", 1)[1] for p in problems_of(tmp_path, data) if ": symbols" in p]
+    assert problems == ["symbols[0]: expected a string, got int 1", "symbols[1]: expected a string, got int 2"], problems
+
 def test_wrong_type_names_path_and_value(tmp_path: Path) -> None:
     data = demo()
     data["actors"]["gate"]["metrics_port"] = "eighty"
@@ -336,6 +345,51 @@ def test_a_key_given_beside_a_yaml_merge_overrides_the_merged_one_and_only_its_o
     assert topo.actors["book_b"].settings.positions == topo.actors["book"].settings.positions
     twice = problems_of(tmp_path, None, with_book_b("      refresh_s: 2\n      refresh_s: 3\n"))
     assert len(twice) == 1 and "actors.book_b.settings.refresh_s: duplicate key" in twice[0], twice
+
+
+@pytest.mark.parametrize("book_b_settings", [
+    "*book",  # the whole mapping again, by a plain alias
+    "{<<: *book}",  # merged into another mapping
+    "{<<: [*book, {refresh_s: 5}]}",  # in a list of merges
+])
+def test_a_mapping_with_a_yaml_merge_and_an_override_can_be_used_again_through_its_anchor(
+        tmp_path: Path, book_b_settings: str) -> None:
+    """opday2: the loader takes a mapping's merged keys apart from its own by the merge key, which PyYAML's
+    flatten_mapping removes from the node in place: built a second time through its anchor, the mapping's merged
+    `refresh_s` read as its own and the override was refused `actors.book_b.settings.refresh_s: duplicate key`."""
+    demo_text = (REPO / "configs" / "demo.yaml").read_text()
+    settings = "    settings:\n      positions: {BTCUSDT: 0.5, ETHUSDT: 8.0, SOLUSDT: -40.0}\n      refresh_s: 1\n"
+    assert demo_text.count(settings) == 1
+    shared = ("    settings: &book\n      <<: {positions: {BTCUSDT: 0.5, ETHUSDT: 8.0, SOLUSDT: -40.0}, refresh_s: 1}\n"
+              "      refresh_s: 2\n")
+    book_b = ("  book_b:\n    kind: book\n    metrics_port: 9189\n    sockets:\n      ticks: {connect: \"tcp://127.0.0.1:5551\"}\n"
+              f"    settings: {book_b_settings}\n")
+    raw = demo_text.replace(settings, shared + book_b)
+    assert problems_of(tmp_path, None, raw) == []
+    topo = load_topology(tmp_path / "topology.yaml")
+    assert (topo.actors["book"].settings.refresh_s, topo.actors["book_b"].settings.refresh_s) == (2, 2)
+    assert topo.actors["book_b"].settings.positions == topo.actors["book"].settings.positions
+
+
+def test_in_a_list_of_merges_the_earlier_mapping_wins_for_validate_and_for_the_actors(tmp_path: Path) -> None:
+    """opday2: YAML's merge rule gives a key of `<<: [*book, {refresh_s: 5}]` the earlier mapping's value; PyYAML's
+    loader gives the later one's for a key of several characters (the earlier for `x`: it tells keys apart by the
+    identity of their string), and the running copy `up` writes for the actors was made with it."""
+    from launcher.supervise import Home, topology_copy
+
+    demo_text = (REPO / "configs" / "demo.yaml").read_text()
+    settings = "    settings:\n      positions: {BTCUSDT: 0.5, ETHUSDT: 8.0, SOLUSDT: -40.0}\n      refresh_s: 1\n"
+    assert demo_text.count(settings) == 1
+    book_b = ("  book_b:\n    kind: book\n    metrics_port: 9189\n    sockets:\n      ticks: {connect: \"tcp://127.0.0.1:5551\"}\n"
+              "    settings: {<<: [*book, {refresh_s: 5}]}\n")
+    raw = demo_text.replace(settings, settings.replace("settings:", "settings: &book") + book_b)
+    assert problems_of(tmp_path, None, raw) == []
+    topo = load_topology(tmp_path / "topology.yaml")
+    assert topo.actors["book_b"].settings.refresh_s == 1
+    copy = yaml.safe_load(topology_copy(topo, Home(tmp_path / "home")))
+    assert copy["actors"]["book_b"]["settings"]["refresh_s"] == 1
+    assert copy["actors"]["book_b"]["settings"]["positions"] == {"BTCUSDT": 0.5, "ETHUSDT": 8.0, "SOLUSDT": -40.0}
+
 
 def test_invalid_yaml_reports_the_line(tmp_path: Path) -> None:
     problems = problems_of(tmp_path, None, "name: demo\nactors: [unclosed\n")

@@ -4160,8 +4160,8 @@ MUTATIONS: list[Mutation] = [
         "up_copies_the_topology_file_as_it_is_after_waiting",
         "up runs the topology text it validated, not an edit of the file saved while it waited for the change lock (s21)",
         "launcher/supervise.py",
-        "    data = yaml.safe_load(topo.source_text) if topo.source_text else {}\n",
-        "    data = yaml.safe_load(Path(topo.source_path).read_text()) if topo.source_path else {}\n",
+        "    data = load_yaml_with_lines(topo.source_text)[0] if topo.source_text else {}\n",
+        "    data = load_yaml_with_lines(Path(topo.source_path).read_text())[0] if topo.source_path else {}\n",
         ("tests/test_launcher_attacks.py::"
          "test_an_up_runs_the_topology_it_validated_even_when_the_file_is_edited_while_it_waits",)),
     Mutation(
@@ -6810,8 +6810,8 @@ MUTATIONS: list[Mutation] = [
         "a key written beside a YAML merge (`<<: *book`) overrides the merged one, as YAML's merge rule says: it was "
         "refused `duplicate key`, so settings shared through an anchor could not be overridden (opday)",
         "launcher/schema.py",
-        "                    if key in written and id(key_node) in own:",
-        "                    if key in out:",
+        "                    if key in out:\n",
+        "                    if key in out or key in merged:\n",
         ("tests/test_topology_validation.py::test_a_key_given_beside_a_yaml_merge_overrides_the_merged_one_and_only_"
          "its_own_keys_can_be_duplicates",)),
     Mutation(
@@ -6920,6 +6920,57 @@ MUTATIONS: list[Mutation] = [
         "                    return False\n",
         ("tests/test_exit_path_stop_review.py::"
          "test_a_gate_stopped_past_its_permit_timeout_while_it_waits_reads_the_reply_that_came_meanwhile",)),
+    Mutation(
+        "yaml_merge_resolved_by_rewriting_the_node_in_place",
+        "a mapping with a YAML merge and an override, used again through its anchor, is valid: PyYAML's flatten_mapping "
+        "rewrote the anchored node in place, so built again its merged keys read as its own (`duplicate key`) (opday2)",
+        "launcher/schema.py",
+        "                merged: dict[Any, Any] = {}\n",
+        "                merged: dict[Any, Any] = {}\n                loader.flatten_mapping(n)\n",
+        ("tests/test_topology_validation.py::test_a_mapping_with_a_yaml_merge_and_an_override_can_be_used_again_"
+         "through_its_anchor",)),
+    Mutation(
+        "yaml_list_of_merges_later_mapping_wins",
+        "in a list of YAML merges (`<<: [*book, {refresh_s: 5}]`) the earlier mapping's key wins, as YAML's merge rule "
+        "says: PyYAML gave the later one's (opday2)",
+        "launcher/schema.py",
+        "                                merged.setdefault(key, value)\n",
+        "                                merged[key] = value\n",
+        ("tests/test_topology_validation.py::test_in_a_list_of_merges_the_earlier_mapping_wins_for_validate_and_for_"
+         "the_actors",)),
+    Mutation(
+        "running_copy_resolves_yaml_merges_with_pyyaml",
+        "the running copy the actors read resolves YAML merges as validate did: made with PyYAML's loader, a key of a "
+        "list of merges took the later mapping's value, 5 where validate said 1 (opday2)",
+        "launcher/supervise.py",
+        "    data = load_yaml_with_lines(topo.source_text)[0] if topo.source_text else {}\n",
+        "    data = yaml.safe_load(topo.source_text) if topo.source_text else {}\n",
+        ("tests/test_topology_validation.py::test_in_a_list_of_merges_the_earlier_mapping_wins_for_validate_and_for_"
+         "the_actors",)),
+    Mutation(
+        "down_stops_redis_with_the_actors",
+        "`down` stops the managed Redis once every actor has exited: stopped all at once, Redis first, the buffer's "
+        "last history save at its SIGTERM met a Redis already gone (history_not_persisted, 2 downs of 3) (opday2)",
+        "launcher/supervise.py",
+        "        for name in actors:\n            self._stop_quietly(name, wait=False)\n",
+        "        for name in []:\n            self._stop_quietly(name, wait=False)\n",
+        ("tests/test_launcher.py::test_down_stops_redis_after_every_actor",)),
+    Mutation(
+        "readiness_proof_takes_a_snapshot_without_position_amt_for_flat",
+        "the readiness proof counts a snapshot it cannot read as held, one without position_amt too: that one read as "
+        "flat and could take the proof's cooldown (opday2)",
+        "proofs/readiness.py",
+        "            return bool(p.redis.exists(key))\n",
+        "            return False\n",
+        ("tests/test_proofs.py::test_the_readiness_proof_counts_a_snapshot_it_cannot_read_as_held",)),
+    Mutation(
+        "validate_judges_the_name_of_a_symbol_refused_for_its_type",
+        "a symbol refused for its type (`symbols: [1, 2]`) is named once: the '' it was read as was also called not "
+        "upper-case and a duplicate, names the operator never wrote (opday2)",
+        "launcher/topology.py",
+        "        if (\"symbols\", i) in refused:\n",
+        "        if False:\n",
+        ("tests/test_topology_validation.py::test_a_symbol_refused_for_its_type_is_named_once",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
