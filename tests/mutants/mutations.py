@@ -6745,6 +6745,15 @@ MUTATIONS: list[Mutation] = [
         "            shutil.rmtree(basetemp, ignore_errors=True)\n",
         "            pass\n",
         ("tests/test_mutations_apply.py::test_a_killed_mutation_leaves_no_pytest_temp_root_behind",)),
+    Mutation(
+        "state_write_keeps_each_record_it_sends",
+        "a state write keeps nothing once written (the writer's RSS levels off after CPython's tuple free lists fill, "
+        "docs/operating.md \"Actors' memory\"): a history kept per update grows about 1 KB an update for good",
+        "actors/state_writer.py",
+        "    if fence is not None:\n        record[\"fence_token\"] = fence\n",
+        "    if fence is not None:\n        record[\"fence_token\"] = fence\n"
+        "    queue_writes.__dict__.setdefault(\"sent\", []).append(dict(record))\n",
+        ("tests/test_state_writer_memory.py::test_a_state_write_keeps_no_memory_once_written",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
