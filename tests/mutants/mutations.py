@@ -6971,6 +6971,15 @@ MUTATIONS: list[Mutation] = [
         "        if (\"symbols\", i) in refused:\n",
         "        if False:\n",
         ("tests/test_topology_validation.py::test_a_symbol_refused_for_its_type_is_named_once",)),
+    Mutation(
+        "state_write_keeps_each_record_it_sends",
+        "a state write keeps nothing once written (the writer's RSS levels off after CPython's tuple free lists fill, "
+        "docs/operating.md \"Actors' memory\"): a history kept per update grows about 1 KB an update for good",
+        "actors/state_writer.py",
+        "    if fence is not None:\n        record[\"fence_token\"] = fence\n",
+        "    if fence is not None:\n        record[\"fence_token\"] = fence\n"
+        "    queue_writes.__dict__.setdefault(\"sent\", []).append(dict(record))\n",
+        ("tests/test_state_writer_memory.py::test_a_state_write_keeps_no_memory_once_written",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
