@@ -4,7 +4,7 @@ Rules a reader must keep: slot = floor(ts / cadence_s); a slot keeps the price w
 seen in it, and a slot without a price is NaN, never a copy. The published window holds the
 lookback_returns + 1 last *completed* slots. History survives restarts through one Redis blob.
 
-Window message (PUB `windows`), three frames:
+Window message (PUB `windows`, actors/window_message.py), three frames:
   [topic (settings.publish_topic), header JSON, float64 little-endian bytes of prices]
   header = {"v": 1, "symbols": [...], "cadence_s": c, "first_slot": s0, "last_slot": s1,
             "shape": [n_symbols, n_points], "points_per_symbol": {symbol: n}, "ts": epoch,
@@ -30,13 +30,12 @@ from actors.frozen_prices import FrozenWatch
 from actors.jumps import JumpFilter
 from actors.grid import (TICK_FUTURE_SKEW_S, PriceGrid, add_checked_tick, clock_step_s, head_ahead_of_clock,
                          points_per_symbol)
+from actors.window_message import window_header
 from launcher.redis_conn import connect
 from actors.runtime import Actor, error_text, main
 from actors.snapshot_reads import read_signed_notionals
 from actors.snapshots import held_symbols
 from actors.wire import BadTick, encode, ok_envelope, parse_tick
-
-WINDOW_VERSION = 1
 
 REJECT_REASONS = ("bad_frame", "unknown_symbol", "too_old", "future_ts", "superseded", "jump", "late")
 # Refusals that say the feed's clock and the buffer's disagree (logged, throttled): stamped more than
@@ -82,26 +81,6 @@ def min_points_over_relevant(points: dict[str, int], held: set[str]) -> int:
     """Fewest points over held symbols and symbols with any points; 0 when none matter."""
     relevant = [n for s, n in points.items() if s in held or n > 0]
     return min(relevant) if relevant else 0
-
-
-def window_header(symbols: list[str], cadence_s: float, first_slot: int, prices: np.ndarray,
-                  now_s: float, newest_tick_ts: dict[str, float | None] | None = None) -> dict[str, Any]:
-    return {"v": WINDOW_VERSION, "symbols": symbols, "cadence_s": cadence_s, "first_slot": first_slot,
-            "last_slot": first_slot + prices.shape[1] - 1, "shape": list(prices.shape),
-            "points_per_symbol": points_per_symbol(symbols, prices), "ts": now_s,
-            "newest_tick_ts": newest_tick_ts or {}}
-
-
-def decode_window(header: dict[str, Any], body: bytes) -> tuple[list[str], np.ndarray]:
-    """Symbols and price matrix of a window message; raise ValueError when inconsistent."""
-    if not isinstance(header, dict) or header.get("v") != WINDOW_VERSION:
-        raise ValueError("unknown window version")
-    symbols, shape = header.get("symbols"), header.get("shape")
-    if not isinstance(symbols, list) or not isinstance(shape, list) or len(shape) != 2:
-        raise ValueError("window header lacks symbols or shape")
-    if shape[0] != len(symbols) or len(body) != shape[0] * shape[1] * 8:
-        raise ValueError(f"window body of {len(body)} bytes does not match shape {shape}")
-    return symbols, np.frombuffer(body, dtype="<f8").reshape(shape[0], shape[1])
 
 
 # --------------------------------------------------------------------------- the actor

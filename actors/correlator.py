@@ -27,7 +27,7 @@ import numpy as np
 import zmq
 from prometheus_client import Counter, Gauge
 
-from actors.buffer import decode_window
+from actors.window_message import decode_window
 from actors.correlation import correlate_window
 from actors.runtime import Actor, main
 from actors.wire import decode, encode

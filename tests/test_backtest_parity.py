@@ -17,7 +17,7 @@ import zmq
 from actors import keys
 from helpers import ActorProcess, RedisServer, demo_topology_data, retarget, scrape, wait_for, write_topology
 from launcher import backtest as backtest_module
-from actors.buffer import decode_window
+from actors.window_message import decode_window
 
 SLOTS = 50            # file slots of 1 s
 LOOKBACK = 20

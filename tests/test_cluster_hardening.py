@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from actors.buffer import window_header
+from actors.window_message import window_header
 from actors.grid import PriceGrid, add_tick
 from actors.correlation import correlate_window
 from launcher import keys

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from actors.buffer import window_header
+from actors.window_message import window_header
 from actors.correlation import correlate_window, ledoit_wolf_intensity
 from actors.grid import PriceGrid, add_tick
 from actors.jumps import JumpFilter

@@ -6980,6 +6980,14 @@ MUTATIONS: list[Mutation] = [
         "    if fence is not None:\n        record[\"fence_token\"] = fence\n"
         "    queue_writes.__dict__.setdefault(\"sent\", []).append(dict(record))\n",
         ("tests/test_state_writer_memory.py::test_a_state_write_keeps_no_memory_once_written",)),
+    Mutation(
+        "correlator_decodes_windows_from_the_buffer_module",
+        "the correlator takes the window's decoding from actors/window_message.py, not from the buffer's actor, whose "
+        "Redis client (redis-py) cost every correlator start about 0.1 s of CPU (importcut)",
+        "actors/correlator.py",
+        "from actors.window_message import decode_window\n",
+        "from actors.window_message import decode_window\nimport actors.buffer  # noqa: F401\n",
+        ("tests/test_snapshot_rule.py::test_importing_the_correlator_imports_no_redis_client",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
