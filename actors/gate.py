@@ -933,17 +933,17 @@ class Gate(Actor):
         """The reply to the request sent on sock, within permit_timeout_ms (zmq.Again after it), in a wait a stop cuts
         wherever its SIGTERM lands (wait_or_stop; StopWaiting). The socket can be readable with a late reply to a
         request given up on, which it drops as it reads it (REQ_CORRELATE): the wait then goes on."""
-        deadline = time.monotonic() + self.permit_timeout_ms / 1000.0
+        wait_ms = self.permit_timeout_ms
+        deadline = time.monotonic() + wait_ms / 1000.0
         while True:
-            wait_ms = math.ceil((deadline - time.monotonic()) * 1000.0)
             if wait_ms <= 0 or not self.wait_or_stop(sock, zmq.POLLIN, wait_ms):
                 if self._stopping:  # asked to stop before this request (a re-decision after a cooldown conflict)
                     raise StopWaiting
                 raise zmq.Again
             try:
                 return sock.recv(_NOBLOCK)
-            except zmq.Again:  # a late reply, dropped
-                continue
+            except zmq.Again:  # a late reply, dropped: the wait goes on for what is left of permit_timeout_ms
+                wait_ms = math.ceil((deadline - time.monotonic()) * 1000.0)
 
     @staticmethod
     def _reply_within_stop_grace(sock: zmq.Socket) -> bytes | None:

@@ -927,24 +927,26 @@ class Actor:
         return self._wait_waking_on_signals(sock, zmq.POLLIN, timeout_s, until_stopping=False)
 
     def _wait_waking_on_signals(self, sock: Any, event: int, timeout_s: float, until_stopping: bool) -> bool:
-        started = time.monotonic()
+        # Once per decision on the gate's path (its issuer's reply): the first turn takes timeout_s as it is, the
+        # clock is read again only after a wake-up by a signal (issue 14: about 2,000 instructions fewer a wait).
+        started = _monotonic()
         deadline = started + timeout_s
         polled = sock if isinstance(sock, zmq.Socket) else sock.fileno()  # zmq_poll returns a plain socket's fd
-        items = [(polled, event)]
-        if self._wakeup_fds is not None:
-            items.append((self._wakeup_fds[0], zmq.POLLIN))
+        wakeup = self._wakeup_fds
+        items = [(polled, event)] if wakeup is None else [(polled, event), (wakeup[0], _POLLIN)]
+        wait_ms = math.ceil(timeout_s * 1000.0)
         while not (until_stopping and self._stopping):
-            wait_ms = math.ceil((deadline - time.monotonic()) * 1000.0)
             if wait_ms <= 0:
-                if self._continued_at >= started and event == zmq.POLLIN:  # stopped (SIGSTOP) past it: what came
+                if self._continued_at >= started and event == _POLLIN:  # stopped (SIGSTOP) past it: what came
                     # meanwhile is read (CONTINUED_GRACE_MS), not taken for a timeout
                     return bool(_zmq_poll(items[:1], CONTINUED_GRACE_MS))
                 return False
             ready = _zmq_poll(items, wait_ms)
-            if polled in [s for s, _ in ready]:
-                return True
-            if ready:  # a signal: its handler has run (the poll checks for signals as it returns)
-                self._drain_wakeup_fd()
+            if ready:
+                if ready[0][0] == polled:  # zmq_poll lists what is ready in the items' order: `polled` first
+                    return True
+                self._drain_wakeup_fd()  # a signal: its handler has run (the poll checks for signals as it returns)
+            wait_ms = math.ceil((deadline - _monotonic()) * 1000.0)
         return False
 
     def _drain_wakeup_fd(self) -> None:
@@ -1153,6 +1155,7 @@ class _CurveAllowlist:
 
 # plain ints: IntFlag arithmetic runs Python code
 _POLLIN, _NOBLOCK = int(zmq.POLLIN), int(zmq.NOBLOCK)
+_monotonic = time.monotonic
 _SNDMORE_NOBLOCK = int(zmq.SNDMORE | zmq.NOBLOCK)
 # The hot path calls pyzmq's compiled socket methods: its Python layer (zmq.sugar) turns every getsockopt
 # into an enum and sends a multipart message through enum flag arithmetic, about half of a message's
