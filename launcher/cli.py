@@ -100,8 +100,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                        help="replay history in event time through the gate's maths and policy; "
                        "write states, clusters, decisions, a summary and a report")
     p.add_argument("backtest_args", nargs=argparse.REMAINDER)  # main() hands `backtest ...` to launcher.backtest
+    own = set(sub.choices)  # this module's commands need no other module's
     owner = [name for name, commands in COMMAND_MODULES.items() if command in commands]
-    for module_name in owner or COMMAND_MODULES:
+    for module_name in () if command in own else owner or COMMAND_MODULES:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

@@ -6711,8 +6711,8 @@ MUTATIONS: list[Mutation] = [
         "a command builds its parser from its own module alone: `clustergate down` loads no Redis or ZeroMQ client "
         "(every module cost about 0.2 s of CPU a call more) (fastcli)",
         "launcher/cli.py",
-        "    for module_name in owner or COMMAND_MODULES:\n",
-        "    for module_name in COMMAND_MODULES:\n",
+        "    for module_name in () if command in own else owner or COMMAND_MODULES:\n",
+        "    for module_name in () if command in own else COMMAND_MODULES:\n",
         ("tests/test_cli_commands.py::test_down_and_propose_load_no_redis_client_and_down_no_zeromq",)),
     Mutation(
         "propose_parser_loads_the_positions_module",
@@ -6754,8 +6754,8 @@ MUTATIONS: list[Mutation] = [
         "gate began its wait for a stalled issuer (landed just before the poll's system call, or on another thread) "
         "held the stop for all of permit_timeout_ms (6.2 s at 6,000 ms; CI under load) (slowstop)",
         "actors/runtime.py",
-        "        if self._wakeup_fds is not None:\n            items.append((self._wakeup_fds[0], zmq.POLLIN))\n",
-        "",
+        "        items = [(polled, event)] if wakeup is None else [(polled, event), (wakeup[0], _POLLIN)]\n",
+        "        items = [(polled, event)]\n",
         ("tests/test_exit_path_stop_review.py::test_a_gate_stopped_while_it_waits_a_long_permit_timeout_on_a_stalled_"
          "issuer_answers_and_exits_at_once[on_another_thread]",)),
     Mutation(
@@ -6775,8 +6775,9 @@ MUTATIONS: list[Mutation] = [
         "goes on waiting for its own: taken for a timeout, the first proposal after one got a fault HOLD outcome "
         "unknown from a healthy issuer, 3 of 3 (slowstop)",
         "actors/gate.py",
-        "            except zmq.Again:  # a late reply, dropped\n                continue\n",
-        "            except zmq.Again:  # a late reply, dropped\n                raise\n",
+        "            except zmq.Again:  # a late reply, dropped: the wait goes on for what is left of permit_timeout_ms\n",
+        "            except zmq.Again:  # a late reply, dropped: the wait goes on for what is left of permit_timeout_ms\n"
+        "                raise\n",
         ("tests/test_bound_requesters.py::"
          "test_a_gate_whose_bound_permits_socket_was_recreated_after_a_timeout_records_the_next_proposals",)),
     Mutation(
@@ -6988,6 +6989,14 @@ MUTATIONS: list[Mutation] = [
         "from actors.window_message import decode_window\n",
         "from actors.window_message import decode_window\nimport actors.buffer  # noqa: F401\n",
         ("tests/test_snapshot_rule.py::test_importing_the_correlator_imports_no_redis_client",)),
+    Mutation(
+        "cli_builds_every_command_module_for_its_own_commands",
+        "`clustergate validate` and `schema`, the CLI's own commands, build no other module's parser: no module owned "
+        "them, so they built every one (Redis's client, ZeroMQ, deploy, monitor) (importcut)",
+        "launcher/cli.py",
+        "    for module_name in () if command in own else owner or COMMAND_MODULES:\n",
+        "    for module_name in owner or COMMAND_MODULES:\n",
+        ("tests/test_cli_commands.py::test_the_clis_own_commands_load_no_command_module",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
