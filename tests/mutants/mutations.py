@@ -6980,6 +6980,33 @@ MUTATIONS: list[Mutation] = [
         "    if fence is not None:\n        record[\"fence_token\"] = fence\n"
         "    queue_writes.__dict__.setdefault(\"sent\", []).append(dict(record))\n",
         ("tests/test_state_writer_memory.py::test_a_state_write_keeps_no_memory_once_written",)),
+    Mutation(
+        "propose_says_nothing_of_a_replayed_permit_that_has_expired",
+        "`clustergate propose` says on stderr that a replayed decision's permit has expired (permit_ttl_ms null): it "
+        "printed `\"permit\": true`, exit 0, and nothing else, read as a permit to act on (apirev)",
+        "launcher/client.py",
+        "        elif permit_expired(reply):\n",
+        "        elif False:\n",
+        ("tests/test_proposal_api_review.py::"
+         "test_clustergate_propose_says_a_replayed_permit_that_has_expired_is_no_permit_to_act_on",)),
+    Mutation(
+        "propose_takes_only_the_outer_spaces_off_a_symbol_not_allowed",
+        "`clustergate propose` names the allowlisted symbol meant when case or spaces alone differ, spaces inside it "
+        "too (`ETH USDT`): only the outer ones were taken off, and no symbol was suggested (apirev)",
+        "launcher/client.py",
+        '    meant = "".join(symbol.split()).upper()\n',
+        "    meant = symbol.strip().upper()\n",
+        ("tests/test_proposal_api_review.py::"
+         "test_clustergate_propose_names_the_symbol_meant_when_spaces_alone_differ_inside_it_too",)),
+    Mutation(
+        "propose_with_an_endpoint_names_no_allowlist_nor_the_symbol_meant",
+        "`clustergate propose --endpoint` (no topology read) says the allowlist is the gate's topology's, not read, and "
+        "suggests the upper-case form of a symbol that cannot be allowlisted: it named none and suggested nothing (apirev)",
+        "launcher/client.py",
+        '        listed = " (the gate\'s topology\'s symbols, not read with --endpoint)"\n',
+        '        listed = ""\n',
+        ("tests/test_proposal_api_review.py::"
+         "test_clustergate_propose_given_an_endpoint_says_it_cannot_name_the_allowlist",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
