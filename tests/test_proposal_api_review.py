@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from launcher import keys
+from launcher.client import GateClient
 from helpers import RedisServer, wait_for
 from test_gate_service import clean, run_cli, running_p26  # noqa: F401 (clean: a fixture)
 
@@ -57,14 +58,14 @@ def test_clustergate_propose_says_a_replayed_permit_that_has_expired_is_no_permi
 
 def test_clustergate_propose_says_nothing_of_a_replayed_permit_still_live(clean):
     plan = new_plan()
-    for _ in range(2):
-        result = run_cli("--symbol", "SOLUSDT", "--action", "PARTIAL_25", "--plan-id", plan, "--timeout-ms", "5000",
-                         "--topology", str(clean.topology))
-        assert result.returncode == 0, result.stderr
+    with GateClient(clean.endpoint, timeout_ms=5000, retries=0) as client:
+        assert client.propose("SOLUSDT", "PARTIAL_25", plan_id=plan)["decision"]["permit"]
+    clean.redis.pexpire(keys.permit(plan), 60_000)  # this module's permits live 1 s: as SPEC's 60 s from here
+    result = run_cli("--symbol", "SOLUSDT", "--action", "PARTIAL_25", "--plan-id", plan,
+                     "--topology", str(clean.topology))
+    assert result.returncode == 0, result.stderr
     decision = json.loads(result.stdout)["decision"]
-    if decision["permit_ttl_ms"] is None:  # a loaded machine took the permit's 1 s between the two calls
-        pytest.skip("the permit expired between the two calls")
-    assert decision["replayed"] and decision["permit"], decision
+    assert decision["replayed"] and decision["permit"] and decision["permit_ttl_ms"] > 0, decision
     assert "expired" not in result.stderr, result.stderr
 
 
@@ -90,3 +91,52 @@ def test_clustergate_propose_given_an_endpoint_says_it_cannot_name_the_allowlist
     assert ("'ethusdt' is not in the gate's allowlist (the gate's topology's symbols, not read with --endpoint), "
             "matched exactly: decided HOLD not_allowed; symbols are upper-case: did you mean ETHUSDT?") in \
         result.stderr, result.stderr
+
+
+def test_exits_refused_for_a_full_gate_stream_page_as_permit_unavailable_and_the_alert_says_so(tmp_path):
+    """A gate stream holding stream_maxlen records younger than 60 s makes the issuer refuse the decision (HOLD
+    permit_unavailable, detail stream_full): p26_fail_closed_total{reason="permit_unavailable"} rises and
+    P26DecisionsFailClosed pages, whose description said only "permit_unavailable: the permit issuer does not answer",
+    sending the operator to an issuer that answers every request. It now names stream_full and where to tell the two
+    apart (permit_issuer_requests_total{result})."""
+    import yaml
+    import zmq
+
+    from helpers import REPO, scrape
+
+    redis = RedisServer(tmp_path / "redis").start()
+    try:
+        # HOLDs may fill nine tenths of the cap (900 of 1,000): a symbol outside the allowlist is decided HOLD.
+        with running_p26(tmp_path / "p26", redis, issuer_settings={"stream_maxlen": 1000},
+                         gate_settings={"overload_queue_age_ms": 60_000}) as p26:
+            dealer = zmq.Context.instance().socket(zmq.DEALER)
+            dealer.setsockopt(zmq.LINGER, 0)
+            dealer.connect(p26.endpoint)
+            try:
+                sent = answered = 0
+                details = []
+                while not any("stream_full" in d for d in details):
+                    assert sent < 3000, "no stream_full after 3,000 HOLDs"
+                    for _ in range(100):
+                        dealer.send_multipart([b"", json.dumps({"plan_id": new_plan(), "symbol": "NOTLISTED",
+                                                                 "action_proposed": "HOLD"}).encode()])
+                        sent += 1
+                    while answered < sent:
+                        assert dealer.poll(20_000), "a proposal went unanswered"
+                        reply = json.loads(dealer.recv_multipart()[-1])
+                        answered += 1
+                        details.append(str((reply.get("decision") or {}).get("detail")))
+            finally:
+                dealer.close(linger=0)
+            gate = scrape(p26.gate_metrics_port)
+            issuer = scrape(p26.data["actors"]["permit_issuer"]["metrics_port"])
+    finally:
+        redis.stop()
+    full = sum("stream_full" in d for d in details)
+    assert gate['p26_fail_closed_total{reason="permit_unavailable"}'] >= full > 0, gate
+    assert issuer['permit_issuer_requests_total{result="stream_full"}'] == full, issuer
+
+    rules = yaml.safe_load((REPO / "configs" / "alerts.yml").read_text())
+    rule = next(r for g in rules["groups"] for r in g["rules"] if r.get("alert") == "P26DecisionsFailClosed")
+    why = rule["annotations"]["description"].split("permit_unavailable: ", 1)[1].split(";", 1)[0]
+    assert "stream_full" in why and 'permit_issuer_requests_total{result="stream_full"}' in why, why

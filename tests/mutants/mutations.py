@@ -7007,6 +7007,17 @@ MUTATIONS: list[Mutation] = [
         '        listed = ""\n',
         ("tests/test_proposal_api_review.py::"
          "test_clustergate_propose_given_an_endpoint_says_it_cannot_name_the_allowlist",)),
+    Mutation(
+        "fail_closed_alert_takes_every_permit_unavailable_for_an_issuer_not_answering",
+        "P26DecisionsFailClosed's description names a full gate stream (stream_full, which the issuer answers) among "
+        "the causes of permit_unavailable: it said only that the permit issuer does not answer (apirev)",
+        "configs/alerts.yml",
+        "permit_unavailable: the permit issuer does not answer, or refused the write (its log says why), among them a "
+        "full gate stream, counted in permit_issuer_requests_total{result=\\\"stream_full\\\"} (stream_maxlen records all "
+        "younger than the longest permit or cooldown TTL: raise stream_maxlen, or stop a storm of HOLDs);",
+        "permit_unavailable: the permit issuer does not answer;",
+        ("tests/test_proposal_api_review.py::"
+         "test_exits_refused_for_a_full_gate_stream_page_as_permit_unavailable_and_the_alert_says_so",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
