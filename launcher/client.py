@@ -623,8 +623,9 @@ def cmd_propose(args: argparse.Namespace) -> int:
         elif (reply.get("decision") or {}).get("gate_reason") == "not_allowed":
             print(f"clustergate propose: {not_allowed_note(args.symbol, allowlist)}", file=sys.stderr)
         elif permit_expired(reply):
-            print("clustergate propose: the permit of this replayed decision has expired (permit_ttl_ms null): there "
-                  "is no permit to hold, do not act on it (a retry never issues it again)", file=sys.stderr)
+            print("clustergate propose: the permit of this replayed decision no longer exists (permit_ttl_ms null: it "
+                  "expired, or was deleted): there is no permit to hold, do not act on it (a retry never issues it "
+                  "again)", file=sys.stderr)
         elif is_fault_hold(reply):  # internal_error: maybe after the issuer recorded the decision
             print(f"clustergate propose: internal_error: the gate failed while deciding ({reply.get('detail')}), "
                   f"maybe after its permit issuer recorded the decision: outcome unknown, not a refusal: retry with "

@@ -43,7 +43,7 @@ def test_clustergate_propose_says_a_replayed_permit_that_has_expired_is_no_permi
     assert first.returncode == 0, first.stderr
     decided = json.loads(first.stdout)["decision"]
     assert decided["permit"] and not decided["replayed"], decided
-    assert "expired" not in first.stderr, first.stderr
+    assert "no permit to hold" not in first.stderr, first.stderr
     wait_for(lambda: not clean.redis.exists(keys.permit(plan)), 10, "the permit to expire", interval_s=0.05)
 
     again = run_cli("--symbol", "ETHUSDT", "--action", "PARTIAL_50", "--plan-id", plan,
@@ -52,8 +52,8 @@ def test_clustergate_propose_says_a_replayed_permit_that_has_expired_is_no_permi
     replayed = json.loads(again.stdout)["decision"]
     assert (replayed["replayed"], replayed["permit"], replayed["permit_ttl_ms"], replayed["recorded"]) == (
         True, True, None, True), replayed
-    assert ("clustergate propose: the permit of this replayed decision has expired (permit_ttl_ms null): "
-            "there is no permit to hold, do not act on it") in again.stderr, again.stderr
+    assert ("clustergate propose: the permit of this replayed decision no longer exists (permit_ttl_ms null: it "
+            "expired, or was deleted): there is no permit to hold, do not act on it") in again.stderr, again.stderr
 
 
 def test_clustergate_propose_says_nothing_of_a_replayed_permit_still_live(clean):
@@ -66,7 +66,7 @@ def test_clustergate_propose_says_nothing_of_a_replayed_permit_still_live(clean)
     assert result.returncode == 0, result.stderr
     decision = json.loads(result.stdout)["decision"]
     assert decision["replayed"] and decision["permit"] and decision["permit_ttl_ms"] > 0, decision
-    assert "expired" not in result.stderr, result.stderr
+    assert "no permit to hold" not in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize("typed", ["ETH USDT", "eth usdt", "e t h u s d t"])
