@@ -678,7 +678,7 @@ def permit_expired(reply: dict[str, Any]) -> bool:
     `permit: true`, as first answered, but there is no permit to hold."""
     decision = reply.get("decision") if reply.get("status") == "ok" else None
     return (isinstance(decision, dict) and decision.get("replayed") is True and decision.get("permit") is True
-            and decision.get("permit_ttl_ms") is None)
+            and "permit_ttl_ms" in decision and decision["permit_ttl_ms"] is None)
 
 
 def fault_reason(reply: dict[str, Any]) -> str:
