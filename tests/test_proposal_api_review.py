@@ -140,3 +140,60 @@ def test_exits_refused_for_a_full_gate_stream_page_as_permit_unavailable_and_the
     rule = next(r for g in rules["groups"] for r in g["rules"] if r.get("alert") == "P26DecisionsFailClosed")
     why = rule["annotations"]["description"].split("permit_unavailable: ", 1)[1].split(";", 1)[0]
     assert "stream_full" in why and 'permit_issuer_requests_total{result="stream_full"}' in why, why
+
+
+def plain_pyzmq_example() -> str:
+    """The proposal API page's plain pyzmq client: the python block after "or with plain pyzmq"."""
+    from helpers import REPO
+
+    text = (REPO / "docs" / "proposal-api.md").read_text()
+    block = text.split("or with plain pyzmq", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    assert "tcp://127.0.0.1:5556" in block, block
+    return block
+
+
+def test_the_docs_plain_pyzmq_client_gets_its_answer_after_the_gate_crashed_holding_its_request(tmp_path):
+    """A REQ client whose request was read by a gate that then crashed (SIGKILL, here while it waited for its stalled
+    permit issuer) is never answered, even once the gate is back: the page's plain pyzmq example sent and then
+    waited in recv_json() for ever. It now polls with a timeout, sends a deadline, and resends the same plan_id on a
+    new socket (Lazy Pirate), so it ends, with the decision of the restarted gate (given 20 attempts rather than 3,
+    for a loaded machine whose gate takes longer than two to start again)."""
+    import os
+    import signal
+    import subprocess
+
+    from helpers import DEADLINE_SCALE, PYTHON, REPO, scrape
+
+    redis = RedisServer(tmp_path / "redis").start()
+    try:
+        with running_p26(tmp_path / "p26", redis, gate_settings={"permit_timeout_ms": 30_000}) as p26:
+            seen = 'p26_plans_seen_total{action_proposed="FULL_CLOSE_PROPOSED"}'
+            before = scrape(p26.gate_metrics_port)[seen]
+            os.kill(p26.issuer.proc.pid, signal.SIGSTOP)
+            try:
+                client = subprocess.Popen([PYTHON, "-c", plain_pyzmq_example().replace(
+                    "tcp://127.0.0.1:5556", p26.endpoint).replace("attempts=3", "attempts=20")], cwd=REPO, stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE, text=True)
+                try:
+                    wait_for(lambda: scrape(p26.gate_metrics_port)[seen] > before, 20,
+                             "the gate to read the example's proposal")
+                    p26.gate.proc.kill()  # a crash: the request it read dies with it
+                    p26.gate.proc.wait()
+                finally:
+                    os.kill(p26.issuer.proc.pid, signal.SIGCONT)
+                p26.gate.start()
+                try:
+                    out, err = client.communicate(timeout=30 * DEADLINE_SCALE)
+                except subprocess.TimeoutExpired:
+                    client.kill()
+                    client.communicate()
+                    pytest.fail("the docs' plain pyzmq client still waited for an answer 30 s after the gate came "
+                                "back: a REQ whose request died with the gate is never answered")
+                assert client.returncode == 0, err
+                assert "'status': 'ok'" in out and "plan-0002" in out, out + err
+            finally:
+                if client.poll() is None:
+                    client.kill()
+                    client.communicate()
+    finally:
+        redis.stop()

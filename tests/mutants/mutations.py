@@ -7018,6 +7018,16 @@ MUTATIONS: list[Mutation] = [
         "permit_unavailable: the permit issuer does not answer;",
         ("tests/test_proposal_api_review.py::"
          "test_exits_refused_for_a_full_gate_stream_page_as_permit_unavailable_and_the_alert_says_so",)),
+    Mutation(
+        "docs_plain_pyzmq_client_waits_for_ever_for_its_answer",
+        "the proposal API page's plain pyzmq client waits with a timeout and resends the same plan_id on a new socket: "
+        "waiting for ever, it was never answered once the gate that read its request crashed, even after the gate came "
+        "back (apirev)",
+        "docs/proposal-api.md",
+        "            if sock.poll(timeout_ms):\n",
+        "            if sock.poll(-1):\n",
+        ("tests/test_proposal_api_review.py::"
+         "test_the_docs_plain_pyzmq_client_gets_its_answer_after_the_gate_crashed_holding_its_request",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
