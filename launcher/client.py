@@ -622,6 +622,10 @@ def cmd_propose(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         elif (reply.get("decision") or {}).get("gate_reason") == "not_allowed":
             print(f"clustergate propose: {not_allowed_note(args.symbol, allowlist)}", file=sys.stderr)
+        elif permit_expired(reply):
+            print("clustergate propose: the permit of this replayed decision no longer exists (permit_ttl_ms null: it "
+                  "expired, or was deleted): there is no permit to hold, do not act on it (a retry never issues it "
+                  "again)", file=sys.stderr)
         elif is_fault_hold(reply):  # internal_error: maybe after the issuer recorded the decision
             print(f"clustergate propose: internal_error: the gate failed while deciding ({reply.get('detail')}), "
                   f"maybe after its permit issuer recorded the decision: outcome unknown, not a refusal: retry with "
@@ -655,11 +659,26 @@ def cmd_propose(args: argparse.Namespace) -> int:
 
 def not_allowed_note(symbol: str, allowlist: list[str] | None) -> str:
     """Why a proposal was decided HOLD not_allowed, for the one who typed its symbol: the allowlist is matched exactly,
-    so `ethusdt` or ` ETHUSDT` is outside it (a recorded HOLD, exit 0, that read as the gate holding ETHUSDT)."""
-    listed = f" ({', '.join(allowlist)})" if allowlist else ""
-    meant = [s for s in allowlist or [] if s == symbol.strip().upper()]
-    return (f"{symbol!r} is not in the gate's allowlist{listed}, matched exactly: decided HOLD not_allowed"
-            + (f"; did you mean {meant[0]}?" if meant else ""))
+    so `ethusdt`, ` ETHUSDT` or `ETH USDT` is outside it (a recorded HOLD, exit 0, that read as the gate holding
+    ETHUSDT). allowlist None: not known (--endpoint reads no topology); an allowlisted symbol is upper-case letters and
+    digits, so a symbol that is not can only have meant its upper-case form without spaces."""
+    from launcher.topology import symbol_name_ok
+    meant = "".join(symbol.split()).upper()
+    if allowlist is None:
+        listed = " (the gate's topology's symbols, not read with --endpoint)"
+        hint = f"; symbols are upper-case: did you mean {meant}?" if meant != symbol and symbol_name_ok(meant) else ""
+    else:
+        listed = f" ({', '.join(allowlist)})"
+        hint = f"; did you mean {meant}?" if meant in allowlist else ""
+    return f"{symbol!r} is not in the gate's allowlist{listed}, matched exactly: decided HOLD not_allowed{hint}"
+
+
+def permit_expired(reply: dict[str, Any]) -> bool:
+    """A replayed decision whose permit was issued and has expired since (`permit_ttl_ms` null): it still says
+    `permit: true`, as first answered, but there is no permit to hold."""
+    decision = reply.get("decision") if reply.get("status") == "ok" else None
+    return (isinstance(decision, dict) and decision.get("replayed") is True and decision.get("permit") is True
+            and "permit_ttl_ms" in decision and decision["permit_ttl_ms"] is None)
 
 
 def fault_reason(reply: dict[str, Any]) -> str:

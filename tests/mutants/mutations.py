@@ -6997,6 +6997,54 @@ MUTATIONS: list[Mutation] = [
         "    for module_name in () if command in own else owner or COMMAND_MODULES:\n",
         "    for module_name in owner or COMMAND_MODULES:\n",
         ("tests/test_cli_commands.py::test_the_clis_own_commands_load_no_command_module",)),
+    Mutation(
+        "propose_says_nothing_of_a_replayed_permit_that_has_expired",
+        "`clustergate propose` says on stderr that a replayed decision's permit has expired (permit_ttl_ms null): it "
+        "printed `\"permit\": true`, exit 0, and nothing else, read as a permit to act on (apirev)",
+        "launcher/client.py",
+        "        elif permit_expired(reply):\n",
+        "        elif False:\n",
+        ("tests/test_proposal_api_review.py::"
+         "test_clustergate_propose_says_a_replayed_permit_that_has_expired_is_no_permit_to_act_on",)),
+    Mutation(
+        "propose_takes_only_the_outer_spaces_off_a_symbol_not_allowed",
+        "`clustergate propose` names the allowlisted symbol meant when case or spaces alone differ, spaces inside it "
+        "too (`ETH USDT`): only the outer ones were taken off, and no symbol was suggested (apirev)",
+        "launcher/client.py",
+        '    meant = "".join(symbol.split()).upper()\n',
+        "    meant = symbol.strip().upper()\n",
+        ("tests/test_proposal_api_review.py::"
+         "test_clustergate_propose_names_the_symbol_meant_when_spaces_alone_differ_inside_it_too",)),
+    Mutation(
+        "propose_with_an_endpoint_names_no_allowlist_nor_the_symbol_meant",
+        "`clustergate propose --endpoint` (no topology read) says the allowlist is the gate's topology's, not read, and "
+        "suggests the upper-case form of a symbol that cannot be allowlisted: it named none and suggested nothing (apirev)",
+        "launcher/client.py",
+        '        listed = " (the gate\'s topology\'s symbols, not read with --endpoint)"\n',
+        '        listed = ""\n',
+        ("tests/test_proposal_api_review.py::"
+         "test_clustergate_propose_given_an_endpoint_says_it_cannot_name_the_allowlist",)),
+    Mutation(
+        "fail_closed_alert_takes_every_permit_unavailable_for_an_issuer_not_answering",
+        "P26DecisionsFailClosed's description names a full gate stream (stream_full, which the issuer answers) among "
+        "the causes of permit_unavailable: it said only that the permit issuer does not answer (apirev)",
+        "configs/alerts.yml",
+        "permit_unavailable: the permit issuer does not answer, or refused the write (its log says why), among them a "
+        "full gate stream, counted in permit_issuer_requests_total{result=\\\"stream_full\\\"} (stream_maxlen records all "
+        "younger than the longest permit or cooldown TTL: raise stream_maxlen, or stop a storm of HOLDs);",
+        "permit_unavailable: the permit issuer does not answer;",
+        ("tests/test_proposal_api_review.py::"
+         "test_exits_refused_for_a_full_gate_stream_page_as_permit_unavailable_and_the_alert_says_so",)),
+    Mutation(
+        "docs_plain_pyzmq_client_waits_for_ever_for_its_answer",
+        "the proposal API page's plain pyzmq client waits with a timeout and resends the same plan_id on a new socket: "
+        "waiting for ever, it was never answered once the gate that read its request crashed, even after the gate came "
+        "back (apirev)",
+        "docs/proposal-api.md",
+        "            if sock.poll(timeout_ms):\n",
+        "            if sock.poll(-1):\n",
+        ("tests/test_proposal_api_review.py::"
+         "test_the_docs_plain_pyzmq_client_gets_its_answer_after_the_gate_crashed_holding_its_request",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
