@@ -6980,6 +6980,16 @@ MUTATIONS: list[Mutation] = [
         "    if fence is not None:\n        record[\"fence_token\"] = fence\n"
         "    queue_writes.__dict__.setdefault(\"sent\", []).append(dict(record))\n",
         ("tests/test_state_writer_memory.py::test_a_state_write_keeps_no_memory_once_written",)),
+    Mutation(
+        "validate_counts_the_sentinels_left_without_the_host",
+        "validate refuses a multi-host Sentinel layout in which the loss of a host running a data server leaves fewer "
+        "sentinels than a failover needs: the primary and 2 of 3 sentinels on one host, that host lost, the third "
+        "sentinel never failed over (harev)",
+        "launcher/hosts.py",
+        "        left = len(sentinels) - on_it\n",
+        "        left = len(sentinels)\n",
+        ("tests/test_sentinel_config.py::test_a_host_whose_loss_with_the_primary_leaves_too_few_sentinels_to_fail_over_"
+         "is_refused",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
