@@ -6990,6 +6990,16 @@ MUTATIONS: list[Mutation] = [
         "        left = len(sentinels)\n",
         ("tests/test_sentinel_config.py::test_a_host_whose_loss_with_the_primary_leaves_too_few_sentinels_to_fail_over_"
          "is_refused",)),
+    Mutation(
+        "status_takes_sentinels_for_a_failover_without_a_replica",
+        "status says no failover is possible while no answering sentinel knows a replica it could promote: with the "
+        "only replica stopped it said \"failover possible (OK 3 usable Sentinels)\", every "
+        "decision HOLD replica_unacknowledged (harev)",
+        "launcher/supervise.py",
+        "    nobody = no_replica_to_promote(topo.redis.sentinel_addresses(), topo.redis.sentinel.master, **ask) if ok else None\n",
+        "    nobody = None\n",
+        ("tests/test_sentinel_failover.py::test_status_says_no_failover_is_possible_while_the_sentinels_know_no_replica_"
+         "they_could_promote",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
