@@ -7000,6 +7000,16 @@ MUTATIONS: list[Mutation] = [
         "    nobody = None\n",
         ("tests/test_sentinel_failover.py::test_status_says_no_failover_is_possible_while_the_sentinels_know_no_replica_"
          "they_could_promote",)),
+    Mutation(
+        "validate_takes_permit_issuers_that_wait_for_different_replicas",
+        "validate refuses permit issuers that wait for different numbers of replicas: issuer A waiting for 1, B for 0, "
+        "the replica lost, a plan_id A answered HOLD replica_unacknowledged was replayed by B recorded: true with its "
+        "permit on a primary with no replica (harev)",
+        "launcher/topology.py",
+        "        first, own = (topo.actors[n].settings.replicas_to_wait(topo.redis) for n in (issuers[0], name))\n",
+        "        first = own = 0\n",
+        ("tests/test_topology_validation.py::test_permit_issuers_that_wait_for_different_numbers_of_replicas_are_"
+         "refused",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
