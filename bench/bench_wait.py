@@ -2,7 +2,7 @@
 
 Starts a redis-server primary and one replica (--replicaof) on free ports, and two gate + permit_issuer
 pairs on that primary, as real processes: `permit_issuer` without WAIT (wait_replicas 0) and
-`permit_issuer_b` with WAIT for 1 replica (wait_timeout_ms as given). The replica is attached in both
+`permit_issuer_b` with WAIT for 1 replica (wait_timeout_ms as given), each pair from a topology file of its own. The replica is attached in both
 cases, so the only difference is the PUBLISH + WAIT in the issuer's pipeline.
   1. floors, in the same run: a bare Redis round trip (PING on a raw socket), SET + WAIT 1 pipelined on a raw
      socket (the Redis-level cost of WAIT), and a bare ZeroMQ REQ/REP round trip to an echo process;
@@ -141,10 +141,17 @@ def main() -> int:
         try:
             replica = ReplicaServer(workdir / "replica", primary).start()
             data = topology(primary.url, args.wait_timeout_ms)
-            path = write_topology(workdir / "topology.yaml", data)
-            for name, kind in (("permit_issuer", "permit_issuer"), ("permit_issuer_b", "permit_issuer"),
-                               ("gate", "gate"), ("gate_b", "gate")):
-                procs.append(ActorProcess(path, name, kind=kind, log_dir=workdir).start())
+            # One topology file a pair: validation refuses permit issuers of one topology that wait for different
+            # numbers of replicas (a plan_id replayed by the other pair would be recorded on fewer replicas).
+            paths = {}
+            for pair, issuer in (("a", "permit_issuer"), ("b", "permit_issuer_b")):
+                own = copy.deepcopy(data)
+                for other in ("permit_issuer", "permit_issuer_b"):
+                    own["actors"][other]["settings"] = copy.deepcopy(data["actors"][issuer]["settings"])
+                paths[pair] = write_topology(workdir / f"topology-{pair}.yaml", own)
+            for name, kind, pair in (("permit_issuer", "permit_issuer", "a"), ("permit_issuer_b", "permit_issuer", "b"),
+                                     ("gate", "gate", "a"), ("gate_b", "gate", "b")):
+                procs.append(ActorProcess(paths[pair], name, kind=kind, log_dir=workdir).start())
             for name in ("permit_issuer", "permit_issuer_b"):
                 port = data["actors"][name]["metrics_port"]
                 wait_for(lambda port=port, name=name: scrape(port).get(

@@ -299,11 +299,36 @@ def _place_sentinel(v: Validator, redis: Any, hosts: dict, placement: dict[str, 
                 v.problem(("redis", "sentinel", key, i), f"{text}: in a topology with hosts:, HOST is a host name "
                                                          f"(one of {', '.join(names)}), not {where!r}")
             used.add(where)
+    _check_a_host_loss_can_be_failed_over(v, redis)
     raw_redis = data.get("redis") if isinstance(data.get("redis"), dict) else {}
     if (len(used) > 1 or set(placement.values()) - used) and "password_env" not in raw_redis:
         v.problem(("redis",), "the managed Redis servers and sentinels are reached from other hosts without a "
                               "password: set redis.password_env to the environment variable that holds it (and set "
                               "that variable on every host)")
+
+
+def _check_a_host_loss_can_be_failed_over(v: Validator, redis: Any) -> None:
+    """Any data server may become the primary, so the loss of any host that runs one must leave enough sentinels to
+    fail over: the quorum to agree it is down and a majority of all of them to elect the one that promotes a replica.
+    A host running 2 of 3 sentinels beside a server, lost with the primary on it, left the third alone: no failover."""
+    from launcher.sentinel import parse_place
+    try:
+        servers = [parse_place(text).where for text in redis.sentinel.servers]
+        sentinels = [parse_place(text).where for text in redis.sentinel.sentinels]
+    except ValueError:
+        return  # reported by SentinelConfig
+    need = max(redis.sentinel.quorum or 0, len(sentinels) // 2 + 1)
+    for host in dict.fromkeys(servers):
+        on_it = sentinels.count(host)
+        left = len(sentinels) - on_it
+        if left < need:
+            quorum = f" (quorum {redis.sentinel.quorum})" if (redis.sentinel.quorum or 0) > len(sentinels) // 2 + 1 else ""
+            v.problem(("redis", "sentinel", "sentinels"),
+                      f"host {host} runs a data server and {on_it} of the {len(sentinels)} sentinels: lost with the "
+                      f"primary on it, it leaves {left} sentinel{'s' if left != 1 else ''}, fewer than the {need} a "
+                      f"failover needs{quorum}, so its loss would hold every exit until it is back: put the sentinels "
+                      f"on three hosts or more, at most {len(sentinels) - need} on a host that runs a data server")
+            return
 
 
 def sentinel_places_on(topo: Any, host: str | None) -> tuple[list[int], list[int]]:

@@ -438,6 +438,42 @@ def failover_readiness(sentinels: list[tuple[str, int]], master: str, *, timeout
     return None, "no sentinel answers (" + "; ".join(said) + ")"
 
 
+# A replica Sentinel does not promote (sentinelSelectSlave): seen down or disconnected, or replica-priority 0.
+_UNPROMOTABLE_FLAGS = ("s_down", "o_down", "disconnected")
+
+
+def no_replica_to_promote(sentinels: list[tuple[str, int]], master: str, *, timeout_s: float,
+                          password: str | None = None) -> str | None:
+    """Why no sentinel that answers could promote a replica of `master` (SENTINEL REPLICAS: each one down,
+    disconnected or at replica-priority 0, or none known), or None when one could, or no sentinel answers (said
+    elsewhere). CKQUORUM counts sentinels only: with the only replica down it said OK, while a primary crash would
+    then hold every exit until the primary restarts."""
+    answered = 0
+    why: dict[str, list[str]] = {}  # replica -> why not, as any answering sentinel sees it
+    for sentinel in sentinels:
+        try:
+            answer = _exchange(sentinel, _auth(None, password) + [("SENTINEL", "replicas", master)], timeout_s)[-1]
+        except OSError:
+            continue
+        if not isinstance(answer, list):
+            continue
+        answered += 1
+        for entry in answer:
+            fields = dict(zip(entry[::2], entry[1::2])) if isinstance(entry, list) else {}
+            flags = str(fields.get("flags", "")).split(",")
+            priority = str(fields.get("slave-priority", fields.get("replica-priority", ""))).strip()
+            bad = [flag for flag in _UNPROMOTABLE_FLAGS if flag in flags] + (["replica-priority 0"] if priority == "0"
+                                                                             else [])
+            if not bad:
+                return None
+            known = why.setdefault(f"{fields.get('ip')}:{fields.get('port')}", [])
+            known += [b for b in bad if b not in known]
+    if not answered:
+        return None
+    replicas = "; ".join(f"{replica}: {','.join(bad)}" for replica, bad in why.items()) or "none known"
+    return f"no replica to promote ({replicas}; said by {answered} sentinel{'s' if answered > 1 else ''})"
+
+
 def never_promoted(servers: list[tuple[str, int]], *, timeout_s: float, password: str | None = None,
                    username: str | None = None) -> list[str]:
     """The data servers that answer CONFIG GET replica-priority with 0: Sentinel never promotes them (a managed server

@@ -2154,14 +2154,18 @@ def _supervised(home: Home) -> list[dict[str, Any]] | None:
 def sentinel_status(topo: Topology) -> dict[str, Any]:
     """Whether the sentinels can still fail over (SENTINEL CKQUORUM): with one of three left, the
     primary is still found but its crash would hold every exit until a person acts."""
-    from launcher.sentinel import failover_readiness, never_promoted, sentinels_disagree
+    from launcher.sentinel import failover_readiness, never_promoted, no_replica_to_promote, sentinels_disagree
     assert topo.redis.sentinel is not None
     ask = dict(timeout_s=min(topo.redis.timeout_ms / 1000.0, 0.5), password=topo.redis.password)
     ok, said = failover_readiness(topo.redis.sentinel_addresses(), topo.redis.sentinel.master, **ask)
+    nobody = no_replica_to_promote(topo.redis.sentinel_addresses(), topo.redis.sentinel.master, **ask) if ok else None
+    if nobody:
+        ok, said = False, f"{nobody}; {said}"
     disagree = sentinels_disagree(topo.redis.sentinel_addresses(), topo.redis.sentinel.master, **ask)
     # Managed servers only: someone else's may be kept out of promotion on purpose.
     stuck = never_promoted(topo.redis.server_addresses(), **ask) if topo.redis.managed else []
     return {"failover_possible": ok, "said": said, "password_env": topo.redis.password_env,
+            **({"no_replica": True} if nobody else {}),
             **({"disagree": disagree} if disagree else {}), **({"never_promoted": stuck} if stuck else {})}
 
 
@@ -2181,6 +2185,10 @@ def _render_failover_readiness(state: dict[str, Any]) -> str:
     ok = state["failover_possible"]
     if ok:
         return f"sentinel: failover possible ({state['said']})"
+    if ok is False and state.get("no_replica"):
+        return (f"sentinel: NO FAILOVER POSSIBLE: a primary crash now holds every exit until the primary restarts, and "
+                f"a permit issuer that waits for a replica answers every decision HOLD replica_unacknowledged until "
+                f"one is back ({state['said']})")
     if ok is False:
         return f"sentinel: NO FAILOVER POSSIBLE: a primary crash now holds every exit until sentinels are back ({state['said']})"
     said = state["said"]

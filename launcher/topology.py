@@ -1245,6 +1245,15 @@ def _check_issuers_agree(v: Validator, topo: Topology) -> None:
                 v.problem(("actors", name, "settings", setting),
                           f"{own} differs from actors.{issuers[0]}'s {first}: every permit issuer writes the same "
                           f"Redis keys and gate stream, and {why}; give every permit issuer the same {setting}")
+        if any(("actors", n, "settings", "wait_replicas") in refused for n in (issuers[0], name)):
+            continue
+        first, own = (topo.actors[n].settings.replicas_to_wait(topo.redis) for n in (issuers[0], name))
+        if own != first:
+            v.problem(("actors", name, "settings", "wait_replicas"),
+                      f"waits for {own} replica(s), actors.{issuers[0]}'s for {first}: a plan_id's decision is "
+                      f"replayed by whichever issuer its retry reaches, so one that one issuer answers HOLD "
+                      f"replica_unacknowledged (outcome unknown) another answers recorded: true with its permit, "
+                      f"acknowledged by fewer replicas than asked; give every permit issuer the same wait_replicas")
 
 
 def _check_wait(v: Validator, topo: Topology, s: PermitIssuerSettings, base: Path) -> None:

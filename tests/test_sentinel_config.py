@@ -158,6 +158,30 @@ def test_a_managed_sentinel_host_that_is_not_in_hosts_is_named(tmp_path: Path) -
         multihost_problems(tmp_path, data)
 
 
+@pytest.mark.parametrize("servers,sentinels,quorum,words", [
+    (["store:6390", "exec:6390"], ["store:26390", "store:26391", "market:26390"], None,
+     "redis.sentinel.sentinels: host store runs a data server and 2 of the 3 sentinels: lost with the primary on it, "
+     "it leaves 1 sentinel, fewer than the 2 a failover needs"),
+    (["store:6390", "exec:6390"], ["store:26390", "exec:26390", "market:26390"], 3,
+     "host store runs a data server and 1 of the 3 sentinels: lost with the primary on it, it leaves 2 sentinels, "
+     "fewer than the 3 a failover needs (quorum 3)"),
+])
+def test_a_host_whose_loss_with_the_primary_leaves_too_few_sentinels_to_fail_over_is_refused(
+        tmp_path: Path, servers, sentinels, quorum, words) -> None:
+    """Real sentinels (harev review): the primary and 2 of 3 sentinels on one host, that host lost: the third sentinel
+    never failed over (its replica still a replica 20 s later), while validate had accepted the layout."""
+    data = sentinel_multihost(tmp_path, servers, sentinels)
+    if quorum is not None:
+        data["redis"]["sentinel"]["quorum"] = quorum
+    assert words in multihost_problems(tmp_path, data)
+
+
+def test_sentinels_on_two_hosts_without_a_data_server_on_the_larger_share_are_accepted(tmp_path: Path) -> None:
+    """Losing market (2 of 3 sentinels, no data server) needs no failover; losing store or exec leaves both of them."""
+    data = sentinel_multihost(tmp_path, ["store:6390", "exec:6390"], ["market:26390", "market:26391", "store:26390"])
+    assert "a failover needs" not in multihost_problems(tmp_path, data)
+
+
 def test_a_managed_sentinel_across_hosts_needs_a_password(tmp_path: Path) -> None:
     data = sentinel_multihost(tmp_path, ["store:6390", "exec:6390"], ["store:26390", "exec:26390", "market:26390"],
                               password=False)

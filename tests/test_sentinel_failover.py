@@ -558,6 +558,32 @@ def test_failover_readiness_says_when_sentinels_in_tilt_mode_leave_too_few_to_se
         group.stop()
 
 
+def test_status_says_no_failover_is_possible_while_the_sentinels_know_no_replica_they_could_promote(
+        sentinels: SentinelSet, tmp_path: Path) -> None:
+    """The only replica down (its host lost, a maintenance stop): the sentinels cannot promote anyone, so a primary
+    crash holds every exit until it restarts (and with WAIT every decision is HOLD replica_unacknowledged meanwhile).
+    Status said "sentinel: failover possible (... OK 3 usable Sentinels ...)": CKQUORUM counts
+    sentinels, not replicas (harev review, a managed demo with redis-server-2 stopped)."""
+    from launcher.supervise import render_sentinel_status, sentinel_status, sentinels_ok
+    from launcher.topology import load_topology
+    topo = load_topology(str(sentinels.topology(tmp_path / "t.yaml")))
+    assert sentinel_status(topo)["failover_possible"] is True
+    replica = sentinels.server_ports[1]
+    sentinels.kill("server-1")
+
+    def replica_down_for_every_sentinel() -> bool:
+        return all("s_down" in sentinels.sentinel(i).execute_command("SENTINEL", "REPLICAS", MASTER)[0]["flags"]
+                   for i in range(3))
+    wait_for(replica_down_for_every_sentinel, 30, "every sentinel to see the replica down")
+    state = sentinel_status(topo)
+    assert state["failover_possible"] is False and sentinels_ok(state) is False, state
+    assert f"no replica to promote (127.0.0.1:{replica}: s_down" in state["said"], state
+    assert render_sentinel_status(state).startswith("sentinel: NO FAILOVER POSSIBLE: "), render_sentinel_status(state)
+
+    sentinels.start_server(1, sentinels.server_ports[0])  # back: possible again
+    wait_for(lambda: sentinel_status(topo)["failover_possible"] is True, 30, "status to say a failover is possible")
+
+
 def test_a_named_primary_whose_role_is_replica_is_not_used(sentinels: SentinelSet) -> None:
     """Redis's client guidelines: check the sentinel's answer with ROLE. A sentinel made to monitor the
     replica under another name names it as that name's primary; discovery must refuse it."""

@@ -111,7 +111,18 @@ def test_without_a_majority_the_watches_keep_the_first_answer(split):
         watch.close()
 
 
-def test_status_says_the_sentinels_disagree_on_the_primary_and_that_the_majority_can_fail_over(split):
+def b_replica(split, tmp_path) -> subprocess.Popen:
+    """A replica of B, a real redis-server."""
+    (_, b), _ = split
+    d = tmp_path / "replica-of-b"
+    d.mkdir()
+    (d / "redis.conf").write_text(render_server_conf(port=free_port(), bind="127.0.0.1", directory=str(d),
+                                                     maxmemory_mb=32, password=None, quote=redis_quote))
+    return subprocess.Popen([find_redis_server() or "redis-server", str(d / "redis.conf"), "--replicaof", "127.0.0.1",
+                             str(b)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_status_says_the_sentinels_disagree_on_the_primary_and_that_the_majority_can_fail_over(split, tmp_path):
     """In that cut, `status` (one host and --all-hosts) said "NO FAILOVER POSSIBLE" from the cut-off sentinel's
     NOQUORUM, asked first, while the two others had failed over and could again; and nothing said that two servers
     were primaries, named by different sentinels. It asks the next sentinel after a NOQUORUM, and says (exit 1) when
@@ -123,7 +134,16 @@ def test_status_says_the_sentinels_disagree_on_the_primary_and_that_the_majority
     (a, b), sentinels = split
     topo = SimpleNamespace(redis=RedisConfig(timeout_ms=500, sentinel=SentinelConfig(
         master=MASTER, sentinels=[f"127.0.0.1:{p}" for p in sentinels])))
-    state = sentinel_status(topo)
+    # B gets a replica, as the majority's new primary had in that cut: with none, no failover is possible (status says
+    # so: no replica to promote).
+    replica = b_replica(split, tmp_path)
+    try:
+        # (listed "disconnected" until a sentinel's own link to it is up: not promotable yet)
+        state = wait_for(lambda: (said := sentinel_status(topo))["failover_possible"] and said, 30,
+                         "B's sentinels to know its replica")
+    finally:
+        replica.kill()
+        replica.wait(5)
     assert state["failover_possible"] is True, state
     assert f"127.0.0.1:{sentinels[0]}: NOQUORUM" in state["said"], state
     text = render_sentinel_status(state)

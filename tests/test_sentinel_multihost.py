@@ -28,7 +28,9 @@ def sentinel_redis() -> dict:
 
 def roles(system: MultiHost, host: str) -> dict[str, str | None]:
     result = system.clustergate(host, "status", "--host", host, "--home", str(system.home(host)), "--json", timeout=60)
-    if result.returncode not in (0, 3):  # 3: DEGRADED (a gate on the proxy), the programs' roles still read
+    # 1: not every check passed (with store down the promoted primary has no replica: NO FAILOVER POSSIBLE), 3: DEGRADED
+    # (a gate on the proxy); the programs' roles still read
+    if result.returncode not in (0, 1, 3):
         return {}
     return {row["name"]: row.get("role") for row in json.loads(result.stdout)["programs"] if "role" in row}
 
@@ -72,6 +74,10 @@ def test_the_store_host_crashed_the_sentinels_promote_the_replica_on_exec_and_st
         # default with replicas): the gates reach the new primary and fail closed, outcome unknown.
         wait_for(lambda: system.decision().get("gate_reason") == "replica_unacknowledged", 90,
                  "the gates deciding on the new primary (HOLD replica_unacknowledged: no replica yet)")
+        # ... and status says so: no replica to promote, a crash of the new primary could not be failed over (harev)
+        said = json.loads(system.clustergate("exec", "status", "--host", "exec", "--home", str(system.home("exec")),
+                                             "--json", timeout=60).stdout)["sentinel"]
+        assert said["failover_possible"] is False and said.get("no_replica") is True, said
         assert {h: {n: p for n, p in system.pids(h).items() if not n.startswith("redis-")}
                 for h in ("market", "exec")} == actor_pids  # no actor restarted
 

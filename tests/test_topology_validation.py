@@ -640,6 +640,31 @@ def test_permit_issuers_that_disagree_on_a_ttl_of_the_keys_they_share_are_refuse
     assert problems_of(tmp_path, data) == []
 
 
+@pytest.mark.parametrize("redis, first, second", [
+    ({"url": "redis://10.0.0.5:6390/0"}, {"wait_replicas": 1}, {}),  # an external Redis: no WAIT unless given
+    ({"url": "redis://10.0.0.5:6390/0"}, {"wait_replicas": 1}, {"wait_replicas": 2}),
+    ({"sentinel": {"master": "m", "sentinels": ["10.0.0.5:26379", "10.0.0.6:26379", "10.0.0.7:26379"]}}, {},
+     {"wait_replicas": 0}),  # under Sentinel 1 by default, 0 given to one issuer
+])
+def test_permit_issuers_that_wait_for_different_numbers_of_replicas_are_refused(tmp_path: Path, redis: dict,
+                                                                               first: dict, second: dict) -> None:
+    """A plan_id's decision is replayed by whichever issuer its retry reaches. With real processes (harev review):
+    permit_issuer WAITing for 1 replica, permit_issuer_b for 0, the replica's host lost: gate answered a PARTIAL_50
+    HOLD replica_unacknowledged (outcome unknown), the client retried the same plan_id on gate_b (client rule 7),
+    which answered it recorded: true with its permit, on a primary with 0 connected replicas; asked again, gate still
+    said recorded: false. Validated, the topology was accepted."""
+    data = with_second_gate_pair(demo())
+    data["redis"] = redis
+    data["actors"]["permit_issuer"]["settings"] = first
+    data["actors"]["permit_issuer_b"]["settings"] = second
+    problems = problems_of(tmp_path, data)
+    assert len(problems) == 1, problems
+    assert "actors.permit_issuer_b.settings.wait_replicas" in problems[0] and "actors.permit_issuer's" in problems[0], \
+        problems
+    data["actors"]["permit_issuer_b"]["settings"] = first
+    assert problems_of(tmp_path, data) == []
+
+
 def test_a_permit_issuers_ttl_refused_for_its_range_is_not_also_named_as_differing(tmp_path: Path) -> None:
     data = with_second_gate_pair(demo())
     data["actors"]["permit_issuer_b"]["settings"] = {"permit_ttl_s": 120}

@@ -7045,6 +7045,36 @@ MUTATIONS: list[Mutation] = [
         "            if sock.poll(-1):\n",
         ("tests/test_proposal_api_review.py::"
          "test_the_docs_plain_pyzmq_client_gets_its_answer_after_the_gate_crashed_holding_its_request",)),
+    Mutation(
+        "validate_counts_the_sentinels_left_without_the_host",
+        "validate refuses a multi-host Sentinel layout in which the loss of a host running a data server leaves fewer "
+        "sentinels than a failover needs: the primary and 2 of 3 sentinels on one host, that host lost, the third "
+        "sentinel never failed over (harev)",
+        "launcher/hosts.py",
+        "        left = len(sentinels) - on_it\n",
+        "        left = len(sentinels)\n",
+        ("tests/test_sentinel_config.py::test_a_host_whose_loss_with_the_primary_leaves_too_few_sentinels_to_fail_over_"
+         "is_refused",)),
+    Mutation(
+        "status_takes_sentinels_for_a_failover_without_a_replica",
+        "status says no failover is possible while no answering sentinel knows a replica it could promote: with the "
+        "only replica stopped it said \"failover possible (OK 3 usable Sentinels)\", every "
+        "decision HOLD replica_unacknowledged (harev)",
+        "launcher/supervise.py",
+        "    nobody = no_replica_to_promote(topo.redis.sentinel_addresses(), topo.redis.sentinel.master, **ask) if ok else None\n",
+        "    nobody = None\n",
+        ("tests/test_sentinel_failover.py::test_status_says_no_failover_is_possible_while_the_sentinels_know_no_replica_"
+         "they_could_promote",)),
+    Mutation(
+        "validate_takes_permit_issuers_that_wait_for_different_replicas",
+        "validate refuses permit issuers that wait for different numbers of replicas: issuer A waiting for 1, B for 0, "
+        "the replica lost, a plan_id A answered HOLD replica_unacknowledged was replayed by B recorded: true with its "
+        "permit on a primary with no replica (harev)",
+        "launcher/topology.py",
+        "        first, own = (topo.actors[n].settings.replicas_to_wait(topo.redis) for n in (issuers[0], name))\n",
+        "        first = own = 0\n",
+        ("tests/test_topology_validation.py::test_permit_issuers_that_wait_for_different_numbers_of_replicas_are_"
+         "refused",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
