@@ -203,14 +203,16 @@ def queue_writes(pipe: Any, message: dict[str, Any], stale_ids: set[str], stream
 
 def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str], stream_maxlen: int,
                 before_exec: Callable[[], None] | None = None, newer_within_s: float = 120.0,
-                fence: int | None = None) -> int:
+                fence: int | None = None, now: float | None = None) -> int:
     """Write one ready state message and delete every cluster id it no longer has; returns updated_ts.
 
     The ids to delete are read under WATCH of the clusters hash: when another writer (a deploy overlap,
     a standby) changed it before our EXEC, the transaction is refused and redone on a fresh read, so
     no per-cluster hash outlives its entry. A message older than the stored updated_ts_ms (else updated_ts,
     whole seconds) by at most newer_within_s raises StateSuperseded and writes nothing (a lagging writer moved updated_ts
-    backwards); a stored updated_ts further ahead is a clock fault and is overwritten. before_exec runs just before EXEC (tests race a second
+    backwards); a stored updated_ts further ahead is a clock fault and is overwritten, and so, given the writer's clock
+    `now` (epoch s), is a stored state stamped ahead of it and further from it than the message (stamped_ahead_of_clock).
+    before_exec runs just before EXEC (tests race a second
     writer there). Raises redis.WatchError after WRITE_ATTEMPTS lost races, KeysOfAnotherType (nothing written)
     when a key it reads or adds to holds another type.
 
@@ -235,8 +237,9 @@ def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str
                 stored_ts, stored_ms = pipe.hmget(keys.CLUSTER_STATE, "updated_ts", "updated_ts_ms")
                 ahead_s = stored_ahead_s(message["ts"], stored_ts, stored_ms)  # as write_latest compares
                 if ahead_s is not None and 0 < ahead_s <= newer_within_s:  # further: a clock fault, not a newer writer
-                    raise StateSuperseded(f"state of {float(message['ts']):.3f} older than the stored state by "
-                                          f"{ahead_s:.3f} s (updated_ts {stored_ts}, updated_ts_ms {stored_ms})")
+                    if not stamped_ahead_of_clock(message["ts"], stored_ts, stored_ms, now):
+                        raise StateSuperseded(f"state of {float(message['ts']):.3f} older than the stored state by "
+                                              f"{ahead_s:.3f} s (updated_ts {stored_ts}, updated_ts_ms {stored_ms})")
                 stale = (known_ids | set(pipe.hkeys(keys.CLUSTERS))) - new_ids
                 pipe.multi()
                 updated_ts = queue_writes(pipe, message, stale, stream_maxlen, fence)
@@ -293,6 +296,19 @@ def stored_ahead_s(message_ts: float, stored_ts: Any, stored_ms: Any) -> float |
     if by_ms:
         return stored - stamp_ms / 1000
     return math.floor(updated) - stamp_ts
+
+
+def stamped_ahead_of_clock(message_ts: float, stored_ts: Any, stored_ms: Any, now: float | None) -> bool:
+    """Whether the stored state (its time as the gate takes it, cluster_state_time_s) was stamped ahead of the writer's
+    clock `now` and further from it than a state stamped message_ts: a clusterer's clock that ran ahead and came back. Such a
+    state is no newer one: a gate refuses it while it is stamped in a second not yet begun, then takes it as fresh, as
+    old as the step; refusing the states stamped by the clock come back kept the gate on the proxy up to the step longer.
+    A lagging writer's state, a cadence behind the clock, stays refused beside one stamped a host's skew ahead."""
+    updated = finite_number(stored_ts)
+    if now is None or updated is None:
+        return False
+    stored_time = cluster_state_time_s(updated, stored_ms)
+    return stored_time > now and stored_time - now > abs(now - message_ts)
 
 
 def newer_than_stored(message_ts: float, stored_ts: str | None, stored_ms: str | None) -> bool:
@@ -543,7 +559,8 @@ class StateWriterActor(Actor):
                 self.known_ids = self.existing_ids()
             new_ids = {c["id"] for c in message["clusters"]}
             updated_ts = write_state(self.redis, message, self.known_ids, self.settings.stream_maxlen,
-                                     newer_within_s=self.freshness_s, fence=self.fence if self.lease_ms else None)
+                                     newer_within_s=self.freshness_s, fence=self.fence if self.lease_ms else None,
+                                     now=time.time())
         except Fenced as exc:
             self.m.fail_closed.labels(reason="fenced").inc()
             self.log.warning("fenced", error=str(exc))

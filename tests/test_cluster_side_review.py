@@ -1,0 +1,65 @@
+"""csrev review of the cluster side and the fallback switch: each defect reproduced first against real processes
+(redis-server, the P2.7 actors, a wall clock stepped through tests/clock_shim.py)."""
+
+from __future__ import annotations
+
+import time
+
+from actors import keys
+from helpers import scrape, wait_for
+from test_clusters_end_to_end import CADENCE_S, SteppedClockProcess, fresh_state, system  # noqa: F401 (the fixture)
+
+
+def stored_state_time_s(r) -> float | None:
+    """The stored cluster state's time to the ms (updated_ts_ms), None before the first write."""
+    ms = r.hget(keys.CLUSTER_STATE, "updated_ts_ms")
+    return None if ms is None else int(ms) / 1000
+
+
+def test_a_state_from_a_clusterer_whose_clock_came_back_is_written_over_the_state_its_clock_stamped_ahead(
+        system, tmp_path):
+    """The clusterer's wall clock ran ahead (less than the freshness window), then came back: the state writer had
+    stored states stamped in the future, which every gate refuses as stale, and refused each correct state after the
+    clock came back as `superseded` (older than that future stamp) until real time passed it. The gate stayed on the
+    proxy that much longer (up to 2 cadences, 120 s in production) and then took K from the state stamped ahead, as
+    old as the step. A stored state from the future is no newer state: it is overwritten."""
+    procs, ports, r = system["procs"], system["ports"], system["redis"]
+    step_s = 1.8 * CADENCE_S  # within the writer's window (2 cadences), under max_price_age_s (the matrix stays fresh)
+    clock_file = tmp_path / "clock_offset_s"
+    clock_file.write_text("0")
+    procs["clusterer"].terminate()
+    procs["clusterer"] = SteppedClockProcess(system["topo_path"], "clusterer", clock_file).start()
+    wait_for(lambda: fresh_state(r) is not None, 60, f"a fresh cluster state\n{procs['state_writer'].log()}")
+    clock_file.write_text(str(step_s))
+    wait_for(lambda: (stored_state_time_s(r) or 0) > time.time() + step_s / 2, 20,
+             f"a state stamped ahead stored\n{procs['state_writer'].log()}")
+
+    def superseded() -> float:
+        return scrape(ports["state_writer"]).get('p27_fail_closed_total{reason="superseded"}', 0)
+
+    refused_before = superseded()
+    clock_file.write_text("0")
+    came_back = time.time()
+    # The clusterer reads the clock file every 20 ms: a state published from now on is stamped by the real clock.
+    wait_for(lambda: (stored_state_time_s(r) or 0) > came_back + 0.05 and stored_state_time_s(r) <= time.time(),
+             20, f"a state stamped after the clock came back stored\n{procs['state_writer'].log()}")
+    assert superseded() == refused_before, procs["state_writer"].log()[-2000:]
+
+
+def test_a_lagging_writers_state_stays_refused_beside_a_state_stamped_a_hosts_skew_ahead_of_its_clock(redis_server):
+    """The guard the fix above narrows: a second writer a cadence behind (a deploy overlap) is refused though the
+    stored state, from a host whose clock runs 0.3 s ahead, is stamped ahead of this writer's clock; a state stamped by
+    this clock now replaces one stamped 0.9 s ahead of it."""
+    import pytest
+
+    from actors.state_writer import StateSuperseded, write_state
+    from test_clusters_end_to_end import state_with
+
+    r = redis_server.client()
+    now = time.time()
+    write_state(r, state_with([["BTCUSDT", "ETHUSDT"]], now + 0.3), set(), 1000, now=now)
+    with pytest.raises(StateSuperseded):
+        write_state(r, state_with([["BTCUSDT", "SOLUSDT"]], now - 60.0), set(), 1000, now=now)
+    write_state(r, state_with([["BTCUSDT", "ETHUSDT"]], now + 0.9), set(), 1000, now=now)
+    write_state(r, state_with([["BTCUSDT", "SOLUSDT"]], now - 0.01), set(), 1000, now=now)
+    assert stored_state_time_s(r) == int((now - 0.01) * 1000) / 1000
