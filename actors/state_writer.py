@@ -203,15 +203,15 @@ def queue_writes(pipe: Any, message: dict[str, Any], stale_ids: set[str], stream
 
 def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str], stream_maxlen: int,
                 before_exec: Callable[[], None] | None = None, newer_within_s: float = 120.0,
-                fence: int | None = None, now: float | None = None) -> int:
+                fence: int | None = None, own_last_ms: int | None = None, now: float | None = None) -> int:
     """Write one ready state message and delete every cluster id it no longer has; returns updated_ts.
 
     The ids to delete are read under WATCH of the clusters hash: when another writer (a deploy overlap,
     a standby) changed it before our EXEC, the transaction is refused and redone on a fresh read, so
     no per-cluster hash outlives its entry. A message older than the stored updated_ts_ms (else updated_ts,
     whole seconds) by at most newer_within_s raises StateSuperseded and writes nothing (a lagging writer moved updated_ts
-    backwards); a stored updated_ts further ahead is a clock fault and is overwritten, and so, given the writer's clock
-    `now` (epoch s), is a stored state stamped ahead of it and further from it than the message (stamped_ahead_of_clock).
+    backwards); a stored updated_ts further ahead is a clock fault and is overwritten, and so is this writer's own last
+    state (own_last_ms: the updated_ts_ms it wrote) stamped ahead of its clock `now` (own_state_ahead_of_clock).
     before_exec runs just before EXEC (tests race a second
     writer there). Raises redis.WatchError after WRITE_ATTEMPTS lost races, KeysOfAnotherType (nothing written)
     when a key it reads or adds to holds another type.
@@ -237,7 +237,7 @@ def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str
                 stored_ts, stored_ms = pipe.hmget(keys.CLUSTER_STATE, "updated_ts", "updated_ts_ms")
                 ahead_s = stored_ahead_s(message["ts"], stored_ts, stored_ms)  # as write_latest compares
                 if ahead_s is not None and 0 < ahead_s <= newer_within_s:  # further: a clock fault, not a newer writer
-                    if not stamped_ahead_of_clock(message["ts"], stored_ts, stored_ms, now):
+                    if not own_state_ahead_of_clock(stored_ts, stored_ms, own_last_ms, now):
                         raise StateSuperseded(f"state of {float(message['ts']):.3f} older than the stored state by "
                                               f"{ahead_s:.3f} s (updated_ts {stored_ts}, updated_ts_ms {stored_ms})")
                 stale = (known_ids | set(pipe.hkeys(keys.CLUSTERS))) - new_ids
@@ -298,17 +298,16 @@ def stored_ahead_s(message_ts: float, stored_ts: Any, stored_ms: Any) -> float |
     return math.floor(updated) - stamp_ts
 
 
-def stamped_ahead_of_clock(message_ts: float, stored_ts: Any, stored_ms: Any, now: float | None) -> bool:
-    """Whether the stored state (its time as the gate takes it, cluster_state_time_s) was stamped ahead of the writer's
-    clock `now` and further from it than a state stamped message_ts: a clusterer's clock that ran ahead and came back. Such a
-    state is no newer one: a gate refuses it while it is stamped in a second not yet begun, then takes it as fresh, as
-    old as the step; refusing the states stamped by the clock come back kept the gate on the proxy up to the step longer.
-    A lagging writer's state, a cadence behind the clock, stays refused beside one stamped a host's skew ahead."""
+def own_state_ahead_of_clock(stored_ts: Any, stored_ms: Any, own_last_ms: int | None, now: float | None) -> bool:
+    """Whether the stored state is this writer's own last write (own_last_ms: the updated_ts_ms it wrote) and stamped
+    ahead of its clock `now` (as the gate times it, cluster_state_time_s): its clusterer's clock ran ahead and came
+    back. No other writer is ahead of it, so the states stamped by the clock come back replace it: refused as
+    superseded until real time passed the stamp, they kept the gate on the proxy up to the step longer, and the gate
+    then took K from the state stamped ahead. Another writer's state stays guarded, whatever its host's clock."""
     updated = finite_number(stored_ts)
-    if now is None or updated is None:
+    if own_last_ms is None or now is None or updated is None or str(stored_ms) != str(own_last_ms):
         return False
-    stored_time = cluster_state_time_s(updated, stored_ms)
-    return stored_time > now and stored_time - now > abs(now - message_ts)
+    return cluster_state_time_s(updated, stored_ms) > now
 
 
 def newer_than_stored(message_ts: float, stored_ts: str | None, stored_ms: str | None) -> bool:
@@ -338,6 +337,7 @@ class StateWriterActor(Actor):
         self.gate_freshness_s = self.topology.strictest_gate_freshness_s  # what check_state_age judges by
         self.last_state_mono = -float("inf")  # when the last state message arrived
         self.state_skewed = False  # the last state arrived refused by a gate for its timestamp (check_state_age)
+        self.own_last_ms: int | None = None  # updated_ts_ms of this process's last write (write_state's own_last_ms)
         self.redis_ok = False
         self.keys_wrong_type: dict[str, str] = {}  # key -> type, while keys the write needs hold another type
         self.on_message("state", self.on_state)
@@ -560,7 +560,7 @@ class StateWriterActor(Actor):
             new_ids = {c["id"] for c in message["clusters"]}
             updated_ts = write_state(self.redis, message, self.known_ids, self.settings.stream_maxlen,
                                      newer_within_s=self.freshness_s, fence=self.fence if self.lease_ms else None,
-                                     now=time.time())
+                                     own_last_ms=self.own_last_ms, now=time.time())
         except Fenced as exc:
             self.m.fail_closed.labels(reason="fenced").inc()
             self.log.warning("fenced", error=str(exc))
@@ -586,6 +586,7 @@ class StateWriterActor(Actor):
             self.log.warning("state_not_written", error=error_text(exc))
             return
         self.known_ids = new_ids
+        self.own_last_ms = state_stamps(message["ts"])[1]
         self.note_wrong_type({})
         if not again:
             self.hold_from_mono = time.monotonic()

@@ -46,20 +46,24 @@ def test_a_state_from_a_clusterer_whose_clock_came_back_is_written_over_the_stat
     assert superseded() == refused_before, procs["state_writer"].log()[-2000:]
 
 
-def test_a_lagging_writers_state_stays_refused_beside_a_state_stamped_a_hosts_skew_ahead_of_its_clock(redis_server):
-    """The guard the fix above narrows: a second writer a cadence behind (a deploy overlap) is refused though the
-    stored state, from a host whose clock runs 0.3 s ahead, is stamped ahead of this writer's clock; a state stamped by
-    this clock now replaces one stamped 0.9 s ahead of it."""
+def test_a_state_stamped_ahead_of_the_writers_clock_by_another_writer_stays_guarded(redis_server):
+    """The guard the fix above narrows: a state stamped 0.6 s ahead of this writer's clock by another writer (a
+    standby whose host clock is behind, a deploy overlap) still refuses this writer's older state; only the writer's
+    own last state, stamped ahead of its clock, is replaced."""
     import pytest
 
-    from actors.state_writer import StateSuperseded, write_state
+    from actors.state_writer import StateSuperseded, state_stamps, write_state
     from test_clusters_end_to_end import state_with
 
     r = redis_server.client()
     now = time.time()
-    write_state(r, state_with([["BTCUSDT", "ETHUSDT"]], now + 0.3), set(), 1000, now=now)
+    ahead = state_with([["BTCUSDT", "ETHUSDT"]], now + 0.6)
+    write_state(r, ahead, set(), 1000)  # another writer's
     with pytest.raises(StateSuperseded):
-        write_state(r, state_with([["BTCUSDT", "SOLUSDT"]], now - 60.0), set(), 1000, now=now)
-    write_state(r, state_with([["BTCUSDT", "ETHUSDT"]], now + 0.9), set(), 1000, now=now)
-    write_state(r, state_with([["BTCUSDT", "SOLUSDT"]], now - 0.01), set(), 1000, now=now)
-    assert stored_state_time_s(r) == int((now - 0.01) * 1000) / 1000
+        write_state(r, state_with([["BTCUSDT", "SOLUSDT"]], now - 0.01), set(), 1000, own_last_ms=None, now=now)
+    with pytest.raises(StateSuperseded):  # this writer's last state was another one
+        write_state(r, state_with([["BTCUSDT", "SOLUSDT"]], now - 0.01), set(), 1000,
+                    own_last_ms=state_stamps(now - 1.0)[1], now=now)
+    write_state(r, state_with([["BTCUSDT", "SOLUSDT"]], now - 0.01), set(), 1000,
+                own_last_ms=state_stamps(ahead["ts"])[1], now=now)
+    assert stored_state_time_s(r) == state_stamps(now - 0.01)[1] / 1000

@@ -6982,10 +6982,10 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_state_writer_memory.py::test_a_state_write_keeps_no_memory_once_written",)),
     Mutation(
         "state_writer_refuses_states_older_than_one_stamped_ahead_of_its_clock",
-        "a stored state stamped ahead of the writer's clock (the clusterer's clock ran ahead and came back) is "
+        "the writer's own last state stamped ahead of its clock (its clusterer's clock ran ahead and came back) is "
         "overwritten: refused as superseded, the gate stayed on the proxy up to the step longer (csrev)",
         "actors/state_writer.py",
-        "    return stored_time > now and stored_time - now > abs(now - message_ts)\n",
+        "    return cluster_state_time_s(updated, stored_ms) > now\n",
         "    return False\n",
         ("tests/test_cluster_side_review.py::"
          "test_a_state_from_a_clusterer_whose_clock_came_back_is_written_over_the_state_its_clock_stamped_ahead",)),
