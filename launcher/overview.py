@@ -331,11 +331,48 @@ def gate_overview(topo: Topology, name: str, sample: dict[str, float] | None) ->
         return {"name": name, "answered": False, "metrics": f"{spec.host}:{spec.metrics_port}", "k_source": None,
                 "cluster_fallbacks": None, "gate_stress": None}
     used, stress = first(sample, "p26_cluster_stress_used"), first(sample, "p26_stress")
+    read_at = first(sample, "gate_state_read_timestamp_seconds")  # the gate's clock at its last state read
     return {"name": name, "answered": True, "ready": own_readiness(sample, name) == 1,
             "k_source": None if used is None else ("cluster" if used == 1 else "proxy"),
             "cluster_fallbacks": first(sample, "p26_cluster_fallback_total"),
+            "clock_offset_s": read_at - time.time() if read_at and math.isfinite(read_at) else None,
             # NaN (notionals past a float's range): null, as status --json prints no NaN, which is not JSON
             "gate_stress": stress if stress is not None and math.isfinite(stress) else None}
+
+
+# A gate clock this far off this host's (as gate_state_read_timestamp_seconds shows it: read every state_refresh_ms,
+# 100 ms by default, so a healthy gate reads up to that much behind) may be named as the cause of its fallback.
+GATE_CLOCK_OFF_S = 0.5
+
+
+def gate_clock_explains_proxy(gate: dict[str, Any], ov: dict[str, Any], state_read: tuple[dict[str, str], float],
+                              freshness_s: float) -> bool:
+    """Whether a gate on the proxy judges by its own clock (clock_offset_s off this host's) the cluster state (the hash
+    and this host's clock when it was read) stale while it is fresh by this host's clock, within the gate's window
+    freshness_s: the two hosts' clocks disagree, the cluster side is fine."""
+    offset, age = gate.get("clock_offset_s"), ov.get("cluster_state_age_s")
+    if (gate.get("k_source") != "proxy" or gate.get("ready") is False or offset is None or age is None
+            or abs(offset) < GATE_CLOCK_OFF_S or not 0 <= age <= freshness_s):
+        return False
+    from actors.freshness import cluster_state_age_s  # I/O-free; not loaded while the CLI is built
+    state, read_at = state_read
+    by_its_clock = cluster_state_age_s(float(state["updated_ts"]), state.get("updated_ts_ms"), read_at + offset)
+    gate["cluster_state_age_by_its_clock_s"] = by_its_clock
+    return not 0 <= by_its_clock <= freshness_s
+
+
+def gate_clock_lines(ov: dict[str, Any]) -> list[str]:
+    """A line for each gate whose own clock explains why it takes K from the proxy (gate_clock_explains_proxy)."""
+    lines = []
+    for gate in ov.get("gates") or []:
+        if not gate.get("clock_off"):
+            continue
+        offset, age = gate["clock_offset_s"], gate["cluster_state_age_by_its_clock_s"]
+        judged = f"{age:.1f} s old" if age >= 0 else f"stamped {-age:.1f} s in its future"
+        lines.append(f"  {gate['name']}'s clock runs {abs(offset):.1f} s {'ahead of' if offset > 0 else 'behind'} this "
+                     f"host's (its gate_state_read_timestamp_seconds): by it the cluster state is {judged}, stale, so it "
+                     f"takes K from the proxy; put right the clock that is wrong (NTP)")
+    return lines
 
 
 def gates_summary(gates: list[dict[str, Any]]) -> dict[str, Any]:
@@ -382,9 +419,12 @@ def proxy_fallback(topo: Topology, ov: dict[str, Any]) -> str | None:
                if g.get("answered") and g.get("ready") is not False and g.get("k_source") == "proxy"]
     if not proxied or not topo.actors_of_kind("state_writer") or cluster_side_warming_up(topo, ov):
         return None
+    clock_off = {g["name"] for g in ov.get("gates") or [] if g.get("clock_off")}
+    why = ("its clock line above says why: its host's clock and this host's disagree, the cluster state is fresh"
+           if clock_off >= set(proxied)
+           else "the cluster state line above and the P2.7 lines say why")
     return (f"{', '.join(proxied)} takes K from the proxy, not the cluster state, past the cluster side's warm-up: "
-            f"every decision falls back (P26ClusterStressNotUsed); the cluster state line above and the P2.7 lines "
-            f"say why")
+            f"every decision falls back (P26ClusterStressNotUsed); {why}")
 
 
 def collect_overview(topo: Topology, crashed: frozenset[str] = frozenset(),
@@ -454,7 +494,10 @@ def collect_overview(topo: Topology, crashed: frozenset[str] = frozenset(),
     except Exception as exc:  # status must still print when Redis is down
         state, clusters = {}, {}
         out["redis"] = f"unavailable ({type(exc).__name__})"
-    out.update(cluster_state_summary(state, clusters, time.time()))
+    read_at = time.time()
+    out.update(cluster_state_summary(state, clusters, read_at))
+    for gate in out.get("gates") or []:
+        gate["clock_off"] = gate_clock_explains_proxy(gate, out, (state, read_at), topo.gate_freshness_s(gate["name"]))
     return out
 
 
@@ -602,6 +645,7 @@ def render_overview(topo: Topology, ov: dict[str, Any]) -> str:
     elif "k_source" in ov:  # collected by an earlier clustergate
         lines.append(f"gate K from: {ov['k_source'] or '?'}   fallbacks so far: "
                      f"{'?' if ov.get('cluster_fallbacks') is None else int(ov['cluster_fallbacks'])}")
+    lines.extend(gate_clock_lines(ov))
     lines.extend(writer_lines(ov.get("state_writers_lease_held") or {}))
     lines.extend(cluster_side_lines(topo, ov))
     return "\n".join(lines)

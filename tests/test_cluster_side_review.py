@@ -67,3 +67,52 @@ def test_a_state_stamped_ahead_of_the_writers_clock_by_another_writer_stays_guar
     write_state(r, state_with([["BTCUSDT", "SOLUSDT"]], now - 0.01), set(), 1000,
                 own_last_ms=state_stamps(ahead["ts"])[1], now=now)
     assert stored_state_time_s(r) == state_stamps(now - 0.01)[1] / 1000
+
+
+def test_status_names_a_gate_whose_clock_is_off_when_it_takes_k_from_the_proxy_beside_a_state_fresh_by_this_host(
+        tmp_path, redis_server, monkeypatch):
+    """A gate whose host clock runs 5 s ahead (window 3 s) judges every fresh state stale and takes K from the proxy:
+    status said `cluster state: ... updated 0.1 s ago (fresh; window 3 s)`, `gate K from: proxy`, and DEGRADED "the
+    cluster state line above and the P2.7 lines say why", which said nothing of it, and the gate logged nothing.
+    Status now reads the gate's clock off its gate_state_read_timestamp_seconds (its clock at its last state read, every
+    100 ms) and names it."""
+    from pathlib import Path
+
+    from helpers import ActorProcess, demo_topology_data, retarget, write_topology
+    from launcher.overview import collect_overview, proxy_fallback, render_overview
+    from launcher.topology import load_topology
+
+    data = retarget(demo_topology_data(), redis_server.url)
+    path = write_topology(tmp_path / "t.yaml", data)
+    topo = load_topology(path)
+    assert topo.gate_freshness_s("gate") == 3
+    r = redis_server.client()
+
+    def write_book_and_fresh_state() -> float:
+        now = time.time()
+        for symbol, (amt, price) in {"BTCUSDT": (0.5, 64000.0), "ETHUSDT": (8.0, 3400.0)}.items():
+            r.hset(keys.position_snapshot(symbol), mapping={"position_amt": amt, "mark_price": price,
+                                                            "ts_epoch": int(now)})
+        r.hset(keys.CLUSTER_STATE, mapping={"updated_ts": int(now), "updated_ts_ms": int(now * 1000),
+                                            "cluster_stress": 0.5, "clusters_count": 1})
+        return now
+
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent / "skewed_clock"))
+    monkeypatch.setenv("CLUSTERGATE_TEST_CLOCK_OFFSET_S", "5")
+    gate = ActorProcess(path, "gate").start()
+    port = data["actors"]["gate"]["metrics_port"]
+    try:
+        gate.wait_serving(port)
+        written = write_book_and_fresh_state()
+        # a state read after the write (by the gate's clock, 5 s ahead), with fresh snapshots: K from the proxy
+        wait_for(lambda: (scrape(port) or {}).get("gate_state_read_timestamp_seconds", 0) > written + 5.05
+                 and (scrape(port) or {}).get("p26_symbols_with_snapshot") == 2, 20, f"a state read\n{gate.log()}")
+        ov = collect_overview(topo)
+    finally:
+        gate.terminate()
+    assert ov["gates"][0]["k_source"] == "proxy" and 0 <= ov["cluster_state_age_s"] <= 3, ov
+    shown = render_overview(topo, ov)
+    line = next((x for x in shown.splitlines() if "clock" in x), None)
+    assert line is not None and "gate" in line and "ahead" in line, shown
+    degraded = proxy_fallback(topo, ov)
+    assert degraded is not None and "clock" in degraded, degraded

@@ -6989,6 +6989,15 @@ MUTATIONS: list[Mutation] = [
         "    return False\n",
         ("tests/test_cluster_side_review.py::"
          "test_a_state_from_a_clusterer_whose_clock_came_back_is_written_over_the_state_its_clock_stamped_ahead",)),
+    Mutation(
+        "status_never_names_a_gate_clock_that_is_off",
+        "status names a gate whose own clock judges a state stale that is fresh by this host's clock: it showed the "
+        "state fresh, the gate on the proxy, and a DEGRADED line pointing at lines that said nothing (csrev)",
+        "launcher/overview.py",
+        "    return not 0 <= by_its_clock <= freshness_s\n",
+        "    return False\n",
+        ("tests/test_cluster_side_review.py::"
+         "test_status_names_a_gate_whose_clock_is_off_when_it_takes_k_from_the_proxy_beside_a_state_fresh_by_this_host",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
