@@ -340,25 +340,35 @@ def gate_overview(topo: Topology, name: str, sample: dict[str, float] | None) ->
             "gate_stress": stress if stress is not None and math.isfinite(stress) else None}
 
 
-# A gate clock this far off this host's (as gate_state_read_timestamp_seconds shows it: read every state_refresh_ms,
-# 100 ms by default, so a healthy gate reads up to that much behind) may be named as the cause of its fallback.
+# A gate clock this far off this host's (as gate_state_read_timestamp_seconds shows it) may be named as the cause of its
+# fallback; the estimate is also allowed the gate's read interval, by which a healthy gate's last read lags.
 GATE_CLOCK_OFF_S = 0.5
+SCRAPE_ALLOWANCE_S = 0.1
+
+
+def gate_read_interval_s(settings: Any) -> float:
+    """How often a gate reads the state (stamping gate_state_read_timestamp_seconds): state_refresh_ms, or refresh_s
+    with no cache."""
+    return settings.state_refresh_ms / 1000 if settings.state_refresh_ms > 0 else settings.refresh_s
 
 
 def gate_clock_explains_proxy(gate: dict[str, Any], ov: dict[str, Any], state_read: tuple[dict[str, str], float],
-                              freshness_s: float) -> bool:
-    """Whether a gate on the proxy judges by its own clock (clock_offset_s off this host's) the cluster state (the hash
-    and this host's clock when it was read) stale while it is fresh by this host's clock, within the gate's window
-    freshness_s: the two hosts' clocks disagree, the cluster side is fine."""
+                              freshness_s: float, read_interval_s: float) -> bool:
+    """Whether a gate on the proxy judges by its own clock (clock_offset_s off this host's, or up to read_interval_s more
+    ahead: its last read lags) the cluster state (the hash and this host's clock when it was read) stale, at every
+    offset in that range, while it is fresh by this host's clock within the gate's window freshness_s: the two hosts'
+    clocks disagree, the cluster side is fine."""
     offset, age = gate.get("clock_offset_s"), ov.get("cluster_state_age_s")
     if (gate.get("k_source") != "proxy" or gate.get("ready") is False or offset is None or age is None
             or abs(offset) < GATE_CLOCK_OFF_S or not 0 <= age <= freshness_s):
         return False
     from actors.freshness import cluster_state_age_s  # I/O-free; not loaded while the CLI is built
     state, read_at = state_read
-    by_its_clock = cluster_state_age_s(float(state["updated_ts"]), state.get("updated_ts_ms"), read_at + offset)
+    updated, updated_ms = float(state["updated_ts"]), state.get("updated_ts_ms")
+    oldest = cluster_state_age_s(updated, updated_ms, read_at + offset + read_interval_s + SCRAPE_ALLOWANCE_S)
+    by_its_clock = cluster_state_age_s(updated, updated_ms, read_at + offset)
     gate["cluster_state_age_by_its_clock_s"] = by_its_clock
-    return not 0 <= by_its_clock <= freshness_s
+    return by_its_clock > freshness_s or oldest < 0
 
 
 def gate_clock_lines(ov: dict[str, Any]) -> list[str]:
@@ -497,7 +507,8 @@ def collect_overview(topo: Topology, crashed: frozenset[str] = frozenset(),
     read_at = time.time()
     out.update(cluster_state_summary(state, clusters, read_at))
     for gate in out.get("gates") or []:
-        gate["clock_off"] = gate_clock_explains_proxy(gate, out, (state, read_at), topo.gate_freshness_s(gate["name"]))
+        gate["clock_off"] = gate_clock_explains_proxy(gate, out, (state, read_at), topo.gate_freshness_s(gate["name"]),
+                                                      gate_read_interval_s(topo.settings_of(gate["name"])))
     return out
 
 

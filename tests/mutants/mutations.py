@@ -6994,7 +6994,7 @@ MUTATIONS: list[Mutation] = [
         "status names a gate whose own clock judges a state stale that is fresh by this host's clock: it showed the "
         "state fresh, the gate on the proxy, and a DEGRADED line pointing at lines that said nothing (csrev)",
         "launcher/overview.py",
-        "    return not 0 <= by_its_clock <= freshness_s\n",
+        "    return by_its_clock > freshness_s or oldest < 0\n",
         "    return False\n",
         ("tests/test_cluster_side_review.py::"
          "test_status_names_a_gate_whose_clock_is_off_when_it_takes_k_from_the_proxy_beside_a_state_fresh_by_this_host",)),
