@@ -286,11 +286,18 @@ def read_cluster_side(topo: Topology, samples: dict[str, dict[str, float] | None
     return shown
 
 
-def scrape_all(topo: Topology, names: list[str]) -> dict[str, dict[str, float] | None]:
+def scrape_all(topo: Topology, names: list[str],
+               scraped_at: dict[str, float] | None = None) -> dict[str, dict[str, float] | None]:
     """Every named actor's metrics (scrape_actor), asked at once: with a host down or hung, status waits one
-    scrape's deadline, not one per actor on it."""
+    scrape's deadline, not one per actor on it. scraped_at, when given, gets this host's clock as each answer came."""
     from launcher.supervise import each_at_once
-    return each_at_once(names, lambda name: scrape_actor(topo, name))
+
+    def ask(name: str) -> dict[str, float] | None:
+        sample = scrape_actor(topo, name)
+        if scraped_at is not None:
+            scraped_at[name] = time.time()
+        return sample
+    return each_at_once(names, ask)
 
 
 def feed_overview(name: str, sample: dict[str, float] | None, now: float) -> dict[str, Any]:
@@ -324,8 +331,10 @@ def feed_lines(feeds: list[dict[str, Any]], max_price_age_s: float) -> list[str]
     return lines
 
 
-def gate_overview(topo: Topology, name: str, sample: dict[str, float] | None) -> dict[str, Any]:
-    """Where one gate takes K from and its fallbacks so far, from its metrics (answered False: they did not answer)."""
+def gate_overview(topo: Topology, name: str, sample: dict[str, float] | None,
+                  scraped_at: float | None = None) -> dict[str, Any]:
+    """Where one gate takes K from and its fallbacks so far, from its metrics (answered False: they did not answer),
+    scraped at scraped_at (this host's clock; default now)."""
     spec = topo.actors[name]
     if sample is None:
         return {"name": name, "answered": False, "metrics": f"{spec.host}:{spec.metrics_port}", "k_source": None,
@@ -335,7 +344,10 @@ def gate_overview(topo: Topology, name: str, sample: dict[str, float] | None) ->
     return {"name": name, "answered": True, "ready": own_readiness(sample, name) == 1,
             "k_source": None if used is None else ("cluster" if used == 1 else "proxy"),
             "cluster_fallbacks": first(sample, "p26_cluster_fallback_total"),
-            "clock_offset_s": read_at - time.time() if read_at and math.isfinite(read_at) else None,
+            # against when its metrics were read: status's clock after every scrape (a hung one's deadline later) made a
+            # gate that had not yet read a state written meanwhile look behind
+            "clock_offset_s": (read_at - (time.time() if scraped_at is None else scraped_at)
+                               if read_at and math.isfinite(read_at) else None),
             # NaN (notionals past a float's range): null, as status --json prints no NaN, which is not JSON
             "gate_stress": stress if stress is not None and math.isfinite(stress) else None}
 
@@ -447,8 +459,9 @@ def collect_overview(topo: Topology, crashed: frozenset[str] = frozenset(),
     needed = topo.clusters.min_returns + 1
     out: dict[str, Any] = {"points_needed": needed, "points_max": topo.clusters.lookback_returns + 1}
     gates = topo.actors_of_kind("gate")
+    scraped_at: dict[str, float] = {}
     samples = scrape_all(topo, [n for kind in ("price_feed", *CHAIN_KINDS, "state_writer", "gate")
-                                for n in topo.actors_of_kind(kind)])
+                                for n in topo.actors_of_kind(kind)], scraped_at)
     out["feeds"] = [feed_overview(name, samples[name], time.time()) for name in topo.actors_of_kind("price_feed")]
     side = read_cluster_side(topo, samples, out)
     writers = topo.actors_of_kind("state_writer")
@@ -494,7 +507,7 @@ def collect_overview(topo: Topology, crashed: frozenset[str] = frozenset(),
     if gates:
         # Each gate: with two (one per execution host), the first may be on a host that is down while the other
         # decides, and the two may take K from different places (each judges the state's age by its own window).
-        out["gates"] = [gate_overview(topo, name, samples[name]) for name in gates]
+        out["gates"] = [gate_overview(topo, name, samples[name], scraped_at.get(name)) for name in gates]
         out.update(gates_summary(out["gates"]))
     try:
         client = connect(topo.redis)

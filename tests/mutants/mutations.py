@@ -4665,8 +4665,8 @@ MUTATIONS: list[Mutation] = [
         "`clustergate status` shows every gate's K source, not the first gate's alone (with the first gate's host "
         "down it printed `gate K from: ?` while gate_b decided)",
         "launcher/overview.py",
-        "        out[\"gates\"] = [gate_overview(topo, name, samples[name]) for name in gates]\n",
-        "        out[\"gates\"] = [gate_overview(topo, gates[0], samples[gates[0]])]\n",
+        "        out[\"gates\"] = [gate_overview(topo, name, samples[name], scraped_at.get(name)) for name in gates]\n",
+        "        out[\"gates\"] = [gate_overview(topo, gates[0], samples[gates[0]], scraped_at.get(gates[0]))]\n",
         ("tests/test_status_overview.py::test_status_shows_each_gate_and_reads_the_cluster_side_from_a_standby_when_the_first_does_not_answer",)),
     Mutation(
         "status_reads_the_first_buffer_only",
@@ -6998,6 +6998,16 @@ MUTATIONS: list[Mutation] = [
         "    return False\n",
         ("tests/test_cluster_side_review.py::"
          "test_status_names_a_gate_whose_clock_is_off_when_it_takes_k_from_the_proxy_beside_a_state_fresh_by_this_host",)),
+    Mutation(
+        "status_times_a_gate_clock_after_every_scrape",
+        "status estimates a gate's clock offset against when the gate's metrics were read, not after every scrape: a "
+        "hung scrape's 1 s deadline later, a state written meanwhile made a gate with a right clock look 1 s behind, "
+        "named as the cause of its fallback (csrev2)",
+        "launcher/overview.py",
+        "            \"clock_offset_s\": (read_at - (time.time() if scraped_at is None else scraped_at)\n",
+        "            \"clock_offset_s\": (read_at - time.time()\n",
+        ("tests/test_cluster_side_review2.py::"
+         "test_status_does_not_blame_the_clock_of_a_gate_that_read_before_a_state_written_while_status_waited",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
