@@ -303,9 +303,12 @@ def own_state_ahead_of_clock(stored_ts: Any, stored_ms: Any, own_last_ms: int | 
     ahead of its clock `now` (as the gate times it, cluster_state_time_s): its clusterer's clock ran ahead and came
     back. No other writer is ahead of it, so the states stamped by the clock come back replace it: refused as
     superseded until real time passed the stamp, they kept the gate on the proxy up to the step longer, and the gate
-    then took K from the state stamped ahead. Another writer's state stays guarded, whatever its host's clock."""
+    then took K from the state stamped ahead. Another writer's state stays guarded, whatever its host's clock: its own
+    is its updated_ts_ms and the updated_ts of that second both (a writer without updated_ts_ms leaves ours behind)."""
     updated = finite_number(stored_ts)
     if own_last_ms is None or now is None or updated is None or str(stored_ms) != str(own_last_ms):
+        return False
+    if math.floor(updated) != own_last_ms // 1000:  # another writer's updated_ts beside the updated_ts_ms we left
         return False
     return cluster_state_time_s(updated, stored_ms) > now
 

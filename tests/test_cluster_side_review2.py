@@ -76,3 +76,26 @@ def test_status_does_not_blame_the_clock_of_a_gate_that_read_before_a_state_writ
     assert "clock" not in render_overview(topo, ov), render_overview(topo, ov)
     assert "clock" not in (proxy_fallback(topo, ov) or ""), proxy_fallback(topo, ov)
 
+
+
+def test_a_newer_state_from_a_writer_without_updated_ts_ms_stays_guarded_beside_the_ms_this_writer_left(redis_server):
+    """csrev's own-state rule knew its own last state by updated_ts_ms alone. A writer that writes no updated_ts_ms (the
+    earlier stack's P2.7, an older clustergate beside it in a deploy) HSETs updated_ts over this writer's state and
+    leaves its updated_ts_ms behind: the stored state is that writer's, 2 s newer and ahead of this writer's clock, and
+    this writer's older state was written over it (the guard csrev kept for another writer's state, undone). Its own last
+    state is its updated_ts and updated_ts_ms both."""
+    import pytest
+
+    from actors.state_writer import StateSuperseded, state_stamps, write_state
+    from test_clusters_end_to_end import state_with
+
+    r = redis_server.client()
+    now = time.time()
+    mine = state_with([["BTCUSDT", "ETHUSDT"]], now - 1.0)
+    write_state(r, mine, set(), 1000)
+    other_updated_ts = int(now) + 2  # the other writer's newer state, stamped ahead of this writer's clock
+    r.hset(keys.CLUSTER_STATE, mapping={"updated_ts": other_updated_ts, "cluster_stress": 0.9})
+    with pytest.raises(StateSuperseded):
+        write_state(r, state_with([["BTCUSDT", "SOLUSDT"]], now - 0.01), set(), 1000,
+                    own_last_ms=state_stamps(mine["ts"])[1], now=now)
+    assert r.hget(keys.CLUSTER_STATE, "updated_ts") == str(other_updated_ts)

@@ -7008,6 +7008,16 @@ MUTATIONS: list[Mutation] = [
         "            \"clock_offset_s\": (read_at - time.time()\n",
         ("tests/test_cluster_side_review2.py::"
          "test_status_does_not_blame_the_clock_of_a_gate_that_read_before_a_state_written_while_status_waited",)),
+    Mutation(
+        "state_writer_knows_its_own_state_by_updated_ts_ms_alone",
+        "the writer's own last state is its updated_ts_ms and the updated_ts of that second both: by the ms alone, a "
+        "newer state HSET by a writer without updated_ts_ms over ours (which leaves our ms behind) was overwritten by "
+        "an older state as if our own (csrev2)",
+        "actors/state_writer.py",
+        "    if math.floor(updated) != own_last_ms // 1000:  # another writer's updated_ts beside the updated_ts_ms we left\n",
+        "    if False:  # another writer's updated_ts beside the updated_ts_ms we left\n",
+        ("tests/test_cluster_side_review2.py::"
+         "test_a_newer_state_from_a_writer_without_updated_ts_ms_stays_guarded_beside_the_ms_this_writer_left",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
