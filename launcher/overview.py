@@ -338,7 +338,7 @@ def gate_overview(topo: Topology, name: str, sample: dict[str, float] | None,
     spec = topo.actors[name]
     if sample is None:
         return {"name": name, "answered": False, "metrics": f"{spec.host}:{spec.metrics_port}", "k_source": None,
-                "cluster_fallbacks": None, "gate_stress": None}
+                "cluster_fallbacks": None, "gate_stress": None, "clock_offset_s": None}
     used, stress = first(sample, "p26_cluster_stress_used"), first(sample, "p26_stress")
     read_at = first(sample, "gate_state_read_timestamp_seconds")  # the gate's clock at its last state read
     return {"name": name, "answered": True, "ready": own_readiness(sample, name) == 1,
@@ -371,6 +371,7 @@ def gate_clock_explains_proxy(gate: dict[str, Any], ov: dict[str, Any], state_re
     offset in that range, while it is fresh by this host's clock within the gate's window freshness_s: the two hosts'
     clocks disagree, the cluster side is fine."""
     offset, age = gate.get("clock_offset_s"), ov.get("cluster_state_age_s")
+    gate["cluster_state_age_by_its_clock_s"] = None  # status --json: every gate has the field, null when not judged
     if (gate.get("k_source") != "proxy" or gate.get("ready") is False or offset is None or age is None
             or abs(offset) < GATE_CLOCK_OFF_S or not 0 <= age <= freshness_s):
         return False

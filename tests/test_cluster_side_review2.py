@@ -21,6 +21,20 @@ def write_cluster_state(r, stamp: float) -> None:
                                         "cluster_stress": 0.5, "clusters_count": 1})
 
 
+def demo_with_a_stale_state(tmp_path, redis_server):
+    """(topology data, topology, Redis client): the demo on redis_server, a fresh book and a cluster state 30 s old
+    (window 3 s), so a gate takes K from the proxy."""
+    from launcher.topology import load_topology
+
+    data = retarget(demo_topology_data(), redis_server.url)
+    topo = load_topology(write_topology(tmp_path / "t.yaml", data))
+    r = redis_server.client()
+    now = time.time()
+    write_book(r, now)
+    write_cluster_state(r, now - 30)
+    return data, topo, r
+
+
 def test_status_does_not_blame_the_clock_of_a_gate_that_read_before_a_state_written_while_status_waited(
         tmp_path, redis_server, monkeypatch):
     """A gate with a right clock on the proxy (the cluster state stale), and a cluster state written again just after
@@ -31,15 +45,9 @@ def test_status_does_not_blame_the_clock_of_a_gate_that_read_before_a_state_writ
     nothing of the gate's clock."""
     import launcher.overview as overview
     from launcher.overview import collect_overview, proxy_fallback, render_overview
-    from launcher.topology import load_topology
 
-    data = retarget(demo_topology_data(), redis_server.url)
-    path = write_topology(tmp_path / "t.yaml", data)
-    topo = load_topology(path)
-    r = redis_server.client()
-    now = time.time()
-    write_book(r, now)
-    write_cluster_state(r, now - 30)  # stale (window 3 s): the gate takes K from the proxy
+    data, topo, r = demo_with_a_stale_state(tmp_path, redis_server)
+    path = tmp_path / "t.yaml"
     hung = socket.socket()  # the buffer's metrics port answers nothing: status waits its scrape deadline there
     hung.bind(("127.0.0.1", data["actors"]["buffer"]["metrics_port"]))
     hung.listen(8)
@@ -99,3 +107,26 @@ def test_a_newer_state_from_a_writer_without_updated_ts_ms_stays_guarded_beside_
         write_state(r, state_with([["BTCUSDT", "SOLUSDT"]], now - 0.01), set(), 1000,
                     own_last_ms=state_stamps(mine["ts"])[1], now=now)
     assert r.hget(keys.CLUSTER_STATE, "updated_ts") == str(other_updated_ts)
+
+
+def test_status_json_gives_every_gate_the_same_clock_fields_null_when_unknown(tmp_path, redis_server):
+    """status --json's gates (docs/operating.md: each with clock_offset_s and clock_off, null for one that did not
+    answer): csrev left clock_offset_s out of a gate that did not answer, and added cluster_state_age_by_its_clock_s to
+    a gate only when its clock was judged, so the same field was missing or present from one run to the next."""
+    from launcher.overview import collect_overview
+
+    data, topo, r = demo_with_a_stale_state(tmp_path, redis_server)
+    path = tmp_path / "t.yaml"
+    port = data["actors"]["gate"]["metrics_port"]
+    silent = collect_overview(topo)["gates"][0]  # no gate running
+    gate = ActorProcess(path, "gate").start()
+    try:
+        gate.wait_serving(port)
+        wait_for(lambda: (scrape(port) or {}).get("p26_cluster_stress_used") == 0, 20, f"the gate on the proxy\n{gate.log()}")
+        answering = collect_overview(topo)["gates"][0]
+    finally:
+        gate.terminate()
+    assert silent["answered"] is False and answering["answered"] is True
+    for field in ("clock_offset_s", "clock_off", "cluster_state_age_by_its_clock_s"):
+        assert field in silent and field in answering, (field, silent, answering)
+    assert silent["clock_offset_s"] is None and silent["clock_off"] is False

@@ -7018,6 +7018,15 @@ MUTATIONS: list[Mutation] = [
         "    if False:  # another writer's updated_ts beside the updated_ts_ms we left\n",
         ("tests/test_cluster_side_review2.py::"
          "test_a_newer_state_from_a_writer_without_updated_ts_ms_stays_guarded_beside_the_ms_this_writer_left",)),
+    Mutation(
+        "status_json_leaves_out_the_clock_offset_of_a_gate_that_did_not_answer",
+        "status --json gives every gate clock_offset_s, null for one that did not answer, as docs/operating.md says "
+        "(csrev2)",
+        "launcher/overview.py",
+        "                \"cluster_fallbacks\": None, \"gate_stress\": None, \"clock_offset_s\": None}\n",
+        "                \"cluster_fallbacks\": None, \"gate_stress\": None}\n",
+        ("tests/test_cluster_side_review2.py::"
+         "test_status_json_gives_every_gate_the_same_clock_fields_null_when_unknown",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
