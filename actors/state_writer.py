@@ -203,14 +203,16 @@ def queue_writes(pipe: Any, message: dict[str, Any], stale_ids: set[str], stream
 
 def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str], stream_maxlen: int,
                 before_exec: Callable[[], None] | None = None, newer_within_s: float = 120.0,
-                fence: int | None = None) -> int:
+                fence: int | None = None, own_last_ms: int | None = None, now: float | None = None) -> int:
     """Write one ready state message and delete every cluster id it no longer has; returns updated_ts.
 
     The ids to delete are read under WATCH of the clusters hash: when another writer (a deploy overlap,
     a standby) changed it before our EXEC, the transaction is refused and redone on a fresh read, so
     no per-cluster hash outlives its entry. A message older than the stored updated_ts_ms (else updated_ts,
     whole seconds) by at most newer_within_s raises StateSuperseded and writes nothing (a lagging writer moved updated_ts
-    backwards); a stored updated_ts further ahead is a clock fault and is overwritten. before_exec runs just before EXEC (tests race a second
+    backwards); a stored updated_ts further ahead is a clock fault and is overwritten, and so is this writer's own last
+    state (own_last_ms: the updated_ts_ms it wrote) stamped ahead of its clock `now` (own_state_ahead_of_clock).
+    before_exec runs just before EXEC (tests race a second
     writer there). Raises redis.WatchError after WRITE_ATTEMPTS lost races, KeysOfAnotherType (nothing written)
     when a key it reads or adds to holds another type.
 
@@ -235,8 +237,9 @@ def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str
                 stored_ts, stored_ms = pipe.hmget(keys.CLUSTER_STATE, "updated_ts", "updated_ts_ms")
                 ahead_s = stored_ahead_s(message["ts"], stored_ts, stored_ms)  # as write_latest compares
                 if ahead_s is not None and 0 < ahead_s <= newer_within_s:  # further: a clock fault, not a newer writer
-                    raise StateSuperseded(f"state of {float(message['ts']):.3f} older than the stored state by "
-                                          f"{ahead_s:.3f} s (updated_ts {stored_ts}, updated_ts_ms {stored_ms})")
+                    if not own_state_ahead_of_clock(stored_ts, stored_ms, own_last_ms, now):
+                        raise StateSuperseded(f"state of {float(message['ts']):.3f} older than the stored state by "
+                                              f"{ahead_s:.3f} s (updated_ts {stored_ts}, updated_ts_ms {stored_ms})")
                 stale = (known_ids | set(pipe.hkeys(keys.CLUSTERS))) - new_ids
                 pipe.multi()
                 updated_ts = queue_writes(pipe, message, stale, stream_maxlen, fence)
@@ -295,6 +298,21 @@ def stored_ahead_s(message_ts: float, stored_ts: Any, stored_ms: Any) -> float |
     return math.floor(updated) - stamp_ts
 
 
+def own_state_ahead_of_clock(stored_ts: Any, stored_ms: Any, own_last_ms: int | None, now: float | None) -> bool:
+    """Whether the stored state is this writer's own last write (own_last_ms: the updated_ts_ms it wrote) and stamped
+    ahead of its clock `now` (as the gate times it, cluster_state_time_s): its clusterer's clock ran ahead and came
+    back. No other writer is ahead of it, so the states stamped by the clock come back replace it: refused as
+    superseded until real time passed the stamp, they kept the gate on the proxy up to the step longer, and the gate
+    then took K from the state stamped ahead. Another writer's state stays guarded, whatever its host's clock: its own
+    is its updated_ts_ms and the updated_ts of that second both (a writer without updated_ts_ms leaves ours behind)."""
+    updated = finite_number(stored_ts)
+    if own_last_ms is None or now is None or updated is None or str(stored_ms) != str(own_last_ms):
+        return False
+    if math.floor(updated) != own_last_ms // 1000:  # another writer's updated_ts beside the updated_ts_ms we left
+        return False
+    return cluster_state_time_s(updated, stored_ms) > now
+
+
 def newer_than_stored(message_ts: float, stored_ts: str | None, stored_ms: str | None) -> bool:
     """A state stamped message_ts (epoch s) is newer than the stored one (stored_ahead_s: by updated_ts_ms
     within updated_ts's second, else by the whole second of updated_ts). Nothing stored, or garbage, counts
@@ -322,6 +340,7 @@ class StateWriterActor(Actor):
         self.gate_freshness_s = self.topology.strictest_gate_freshness_s  # what check_state_age judges by
         self.last_state_mono = -float("inf")  # when the last state message arrived
         self.state_skewed = False  # the last state arrived refused by a gate for its timestamp (check_state_age)
+        self.own_last_ms: int | None = None  # updated_ts_ms of this process's last write (write_state's own_last_ms)
         self.redis_ok = False
         self.keys_wrong_type: dict[str, str] = {}  # key -> type, while keys the write needs hold another type
         self.on_message("state", self.on_state)
@@ -543,7 +562,8 @@ class StateWriterActor(Actor):
                 self.known_ids = self.existing_ids()
             new_ids = {c["id"] for c in message["clusters"]}
             updated_ts = write_state(self.redis, message, self.known_ids, self.settings.stream_maxlen,
-                                     newer_within_s=self.freshness_s, fence=self.fence if self.lease_ms else None)
+                                     newer_within_s=self.freshness_s, fence=self.fence if self.lease_ms else None,
+                                     own_last_ms=self.own_last_ms, now=time.time())
         except Fenced as exc:
             self.m.fail_closed.labels(reason="fenced").inc()
             self.log.warning("fenced", error=str(exc))
@@ -569,6 +589,7 @@ class StateWriterActor(Actor):
             self.log.warning("state_not_written", error=error_text(exc))
             return
         self.known_ids = new_ids
+        self.own_last_ms = state_stamps(message["ts"])[1]
         self.note_wrong_type({})
         if not again:
             self.hold_from_mono = time.monotonic()

@@ -286,11 +286,18 @@ def read_cluster_side(topo: Topology, samples: dict[str, dict[str, float] | None
     return shown
 
 
-def scrape_all(topo: Topology, names: list[str]) -> dict[str, dict[str, float] | None]:
+def scrape_all(topo: Topology, names: list[str],
+               scraped_at: dict[str, float] | None = None) -> dict[str, dict[str, float] | None]:
     """Every named actor's metrics (scrape_actor), asked at once: with a host down or hung, status waits one
-    scrape's deadline, not one per actor on it."""
+    scrape's deadline, not one per actor on it. scraped_at, when given, gets this host's clock as each answer came."""
     from launcher.supervise import each_at_once
-    return each_at_once(names, lambda name: scrape_actor(topo, name))
+
+    def ask(name: str) -> dict[str, float] | None:
+        sample = scrape_actor(topo, name)
+        if scraped_at is not None:
+            scraped_at[name] = time.time()
+        return sample
+    return each_at_once(names, ask)
 
 
 def feed_overview(name: str, sample: dict[str, float] | None, now: float) -> dict[str, Any]:
@@ -324,18 +331,71 @@ def feed_lines(feeds: list[dict[str, Any]], max_price_age_s: float) -> list[str]
     return lines
 
 
-def gate_overview(topo: Topology, name: str, sample: dict[str, float] | None) -> dict[str, Any]:
-    """Where one gate takes K from and its fallbacks so far, from its metrics (answered False: they did not answer)."""
+def gate_overview(topo: Topology, name: str, sample: dict[str, float] | None,
+                  scraped_at: float | None = None) -> dict[str, Any]:
+    """Where one gate takes K from and its fallbacks so far, from its metrics (answered False: they did not answer),
+    scraped at scraped_at (this host's clock; default now)."""
     spec = topo.actors[name]
     if sample is None:
         return {"name": name, "answered": False, "metrics": f"{spec.host}:{spec.metrics_port}", "k_source": None,
-                "cluster_fallbacks": None, "gate_stress": None}
+                "cluster_fallbacks": None, "gate_stress": None, "clock_offset_s": None}
     used, stress = first(sample, "p26_cluster_stress_used"), first(sample, "p26_stress")
+    read_at = first(sample, "gate_state_read_timestamp_seconds")  # the gate's clock at its last state read
     return {"name": name, "answered": True, "ready": own_readiness(sample, name) == 1,
             "k_source": None if used is None else ("cluster" if used == 1 else "proxy"),
             "cluster_fallbacks": first(sample, "p26_cluster_fallback_total"),
+            # against when its metrics were read: status's clock after every scrape (a hung one's deadline later) made a
+            # gate that had not yet read a state written meanwhile look behind
+            "clock_offset_s": (read_at - (time.time() if scraped_at is None else scraped_at)
+                               if read_at and math.isfinite(read_at) else None),
             # NaN (notionals past a float's range): null, as status --json prints no NaN, which is not JSON
             "gate_stress": stress if stress is not None and math.isfinite(stress) else None}
+
+
+# A gate clock this far off this host's (as gate_state_read_timestamp_seconds shows it) may be named as the cause of its
+# fallback; the estimate is also allowed the gate's read interval, by which a healthy gate's last read lags.
+GATE_CLOCK_OFF_S = 0.5
+SCRAPE_ALLOWANCE_S = 0.1
+
+
+def gate_read_interval_s(settings: Any) -> float:
+    """How often a gate reads the state (stamping gate_state_read_timestamp_seconds): state_refresh_ms, or refresh_s
+    with no cache."""
+    return settings.state_refresh_ms / 1000 if settings.state_refresh_ms > 0 else settings.refresh_s
+
+
+def gate_clock_explains_proxy(gate: dict[str, Any], ov: dict[str, Any], state_read: tuple[dict[str, str], float],
+                              freshness_s: float, read_interval_s: float) -> bool:
+    """Whether a gate on the proxy judges by its own clock (clock_offset_s off this host's, or up to read_interval_s more
+    ahead: its last read lags) the cluster state (the hash and this host's clock when it was read) stale, at every
+    offset in that range, while it is fresh by this host's clock within the gate's window freshness_s: the two hosts'
+    clocks disagree, the cluster side is fine."""
+    offset, age = gate.get("clock_offset_s"), ov.get("cluster_state_age_s")
+    gate["cluster_state_age_by_its_clock_s"] = None  # status --json: every gate has the field, null when not judged
+    if (gate.get("k_source") != "proxy" or gate.get("ready") is False or offset is None or age is None
+            or abs(offset) < GATE_CLOCK_OFF_S or not 0 <= age <= freshness_s):
+        return False
+    from actors.freshness import cluster_state_age_s  # I/O-free; not loaded while the CLI is built
+    state, read_at = state_read
+    updated, updated_ms = float(state["updated_ts"]), state.get("updated_ts_ms")
+    oldest = cluster_state_age_s(updated, updated_ms, read_at + offset + read_interval_s + SCRAPE_ALLOWANCE_S)
+    by_its_clock = cluster_state_age_s(updated, updated_ms, read_at + offset)
+    gate["cluster_state_age_by_its_clock_s"] = by_its_clock
+    return by_its_clock > freshness_s or oldest < 0
+
+
+def gate_clock_lines(ov: dict[str, Any]) -> list[str]:
+    """A line for each gate whose own clock explains why it takes K from the proxy (gate_clock_explains_proxy)."""
+    lines = []
+    for gate in ov.get("gates") or []:
+        if not gate.get("clock_off"):
+            continue
+        offset, age = gate["clock_offset_s"], gate["cluster_state_age_by_its_clock_s"]
+        judged = f"{age:.1f} s old" if age >= 0 else f"stamped {-age:.1f} s in its future"
+        lines.append(f"  {gate['name']}'s clock runs {abs(offset):.1f} s {'ahead of' if offset > 0 else 'behind'} this "
+                     f"host's (its gate_state_read_timestamp_seconds): by it the cluster state is {judged}, stale, so it "
+                     f"takes K from the proxy; put right the clock that is wrong (NTP)")
+    return lines
 
 
 def gates_summary(gates: list[dict[str, Any]]) -> dict[str, Any]:
@@ -382,9 +442,12 @@ def proxy_fallback(topo: Topology, ov: dict[str, Any]) -> str | None:
                if g.get("answered") and g.get("ready") is not False and g.get("k_source") == "proxy"]
     if not proxied or not topo.actors_of_kind("state_writer") or cluster_side_warming_up(topo, ov):
         return None
+    clock_off = {g["name"] for g in ov.get("gates") or [] if g.get("clock_off")}
+    why = ("its clock line above says why: its host's clock and this host's disagree, the cluster state is fresh"
+           if clock_off >= set(proxied)
+           else "the cluster state line above and the P2.7 lines say why")
     return (f"{', '.join(proxied)} takes K from the proxy, not the cluster state, past the cluster side's warm-up: "
-            f"every decision falls back (P26ClusterStressNotUsed); the cluster state line above and the P2.7 lines "
-            f"say why")
+            f"every decision falls back (P26ClusterStressNotUsed); {why}")
 
 
 def collect_overview(topo: Topology, crashed: frozenset[str] = frozenset(),
@@ -397,8 +460,9 @@ def collect_overview(topo: Topology, crashed: frozenset[str] = frozenset(),
     needed = topo.clusters.min_returns + 1
     out: dict[str, Any] = {"points_needed": needed, "points_max": topo.clusters.lookback_returns + 1}
     gates = topo.actors_of_kind("gate")
+    scraped_at: dict[str, float] = {}
     samples = scrape_all(topo, [n for kind in ("price_feed", *CHAIN_KINDS, "state_writer", "gate")
-                                for n in topo.actors_of_kind(kind)])
+                                for n in topo.actors_of_kind(kind)], scraped_at)
     out["feeds"] = [feed_overview(name, samples[name], time.time()) for name in topo.actors_of_kind("price_feed")]
     side = read_cluster_side(topo, samples, out)
     writers = topo.actors_of_kind("state_writer")
@@ -444,7 +508,7 @@ def collect_overview(topo: Topology, crashed: frozenset[str] = frozenset(),
     if gates:
         # Each gate: with two (one per execution host), the first may be on a host that is down while the other
         # decides, and the two may take K from different places (each judges the state's age by its own window).
-        out["gates"] = [gate_overview(topo, name, samples[name]) for name in gates]
+        out["gates"] = [gate_overview(topo, name, samples[name], scraped_at.get(name)) for name in gates]
         out.update(gates_summary(out["gates"]))
     try:
         client = connect(topo.redis)
@@ -454,7 +518,11 @@ def collect_overview(topo: Topology, crashed: frozenset[str] = frozenset(),
     except Exception as exc:  # status must still print when Redis is down
         state, clusters = {}, {}
         out["redis"] = f"unavailable ({type(exc).__name__})"
-    out.update(cluster_state_summary(state, clusters, time.time()))
+    read_at = time.time()
+    out.update(cluster_state_summary(state, clusters, read_at))
+    for gate in out.get("gates") or []:
+        gate["clock_off"] = gate_clock_explains_proxy(gate, out, (state, read_at), topo.gate_freshness_s(gate["name"]),
+                                                      gate_read_interval_s(topo.settings_of(gate["name"])))
     return out
 
 
@@ -602,6 +670,7 @@ def render_overview(topo: Topology, ov: dict[str, Any]) -> str:
     elif "k_source" in ov:  # collected by an earlier clustergate
         lines.append(f"gate K from: {ov['k_source'] or '?'}   fallbacks so far: "
                      f"{'?' if ov.get('cluster_fallbacks') is None else int(ov['cluster_fallbacks'])}")
+    lines.extend(gate_clock_lines(ov))
     lines.extend(writer_lines(ov.get("state_writers_lease_held") or {}))
     lines.extend(cluster_side_lines(topo, ov))
     return "\n".join(lines)

@@ -4665,8 +4665,8 @@ MUTATIONS: list[Mutation] = [
         "`clustergate status` shows every gate's K source, not the first gate's alone (with the first gate's host "
         "down it printed `gate K from: ?` while gate_b decided)",
         "launcher/overview.py",
-        "        out[\"gates\"] = [gate_overview(topo, name, samples[name]) for name in gates]\n",
-        "        out[\"gates\"] = [gate_overview(topo, gates[0], samples[gates[0]])]\n",
+        "        out[\"gates\"] = [gate_overview(topo, name, samples[name], scraped_at.get(name)) for name in gates]\n",
+        "        out[\"gates\"] = [gate_overview(topo, gates[0], samples[gates[0]], scraped_at.get(gates[0]))]\n",
         ("tests/test_status_overview.py::test_status_shows_each_gate_and_reads_the_cluster_side_from_a_standby_when_the_first_does_not_answer",)),
     Mutation(
         "status_reads_the_first_buffer_only",
@@ -7075,6 +7075,53 @@ MUTATIONS: list[Mutation] = [
         "        first = own = 0\n",
         ("tests/test_topology_validation.py::test_permit_issuers_that_wait_for_different_numbers_of_replicas_are_"
          "refused",)),
+    Mutation(
+        "state_writer_refuses_states_older_than_one_stamped_ahead_of_its_clock",
+        "the writer's own last state stamped ahead of its clock (its clusterer's clock ran ahead and came back) is "
+        "overwritten: refused as superseded, the gate stayed on the proxy up to the step longer (csrev)",
+        "actors/state_writer.py",
+        "    return cluster_state_time_s(updated, stored_ms) > now\n",
+        "    return False\n",
+        ("tests/test_cluster_side_review.py::"
+         "test_a_state_from_a_clusterer_whose_clock_came_back_is_written_over_the_state_its_clock_stamped_ahead",)),
+    Mutation(
+        "status_never_names_a_gate_clock_that_is_off",
+        "status names a gate whose own clock judges a state stale that is fresh by this host's clock: it showed the "
+        "state fresh, the gate on the proxy, and a DEGRADED line pointing at lines that said nothing (csrev)",
+        "launcher/overview.py",
+        "    return by_its_clock > freshness_s or oldest < 0\n",
+        "    return False\n",
+        ("tests/test_cluster_side_review.py::"
+         "test_status_names_a_gate_whose_clock_is_off_when_it_takes_k_from_the_proxy_beside_a_state_fresh_by_this_host",)),
+    Mutation(
+        "status_times_a_gate_clock_after_every_scrape",
+        "status estimates a gate's clock offset against when the gate's metrics were read, not after every scrape: a "
+        "hung scrape's 1 s deadline later, a state written meanwhile made a gate with a right clock look 1 s behind, "
+        "named as the cause of its fallback (csrev2)",
+        "launcher/overview.py",
+        "            \"clock_offset_s\": (read_at - (time.time() if scraped_at is None else scraped_at)\n",
+        "            \"clock_offset_s\": (read_at - time.time()\n",
+        ("tests/test_cluster_side_review2.py::"
+         "test_status_does_not_blame_the_clock_of_a_gate_that_read_before_a_state_written_while_status_waited",)),
+    Mutation(
+        "state_writer_knows_its_own_state_by_updated_ts_ms_alone",
+        "the writer's own last state is its updated_ts_ms and the updated_ts of that second both: by the ms alone, a "
+        "newer state HSET by a writer without updated_ts_ms over ours (which leaves our ms behind) was overwritten by "
+        "an older state as if our own (csrev2)",
+        "actors/state_writer.py",
+        "    if math.floor(updated) != own_last_ms // 1000:  # another writer's updated_ts beside the updated_ts_ms we left\n",
+        "    if False:  # another writer's updated_ts beside the updated_ts_ms we left\n",
+        ("tests/test_cluster_side_review2.py::"
+         "test_a_newer_state_from_a_writer_without_updated_ts_ms_stays_guarded_beside_the_ms_this_writer_left",)),
+    Mutation(
+        "status_json_leaves_out_the_clock_offset_of_a_gate_that_did_not_answer",
+        "status --json gives every gate clock_offset_s, null for one that did not answer, as docs/operating.md says "
+        "(csrev2)",
+        "launcher/overview.py",
+        "                \"cluster_fallbacks\": None, \"gate_stress\": None, \"clock_offset_s\": None}\n",
+        "                \"cluster_fallbacks\": None, \"gate_stress\": None}\n",
+        ("tests/test_cluster_side_review2.py::"
+         "test_status_json_gives_every_gate_the_same_clock_fields_null_when_unknown",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
