@@ -131,7 +131,7 @@ def settled_demo(monkeypatch) -> tuple:
                               for s in topo.symbols})
     samples["correlator"].update({"p27_corr_ready": 1.0, "p27_corr_ready_since_timestamp_seconds": now - 600.0})
     samples["gate"]["p26_cluster_stress_used"] = 0.0
-    monkeypatch.setattr(overview, "scrape_all", lambda topo, names: {n: samples.get(n) for n in names})
+    monkeypatch.setattr(overview, "scrape_all", lambda topo, names, scraped_at=None: {n: samples.get(n) for n in names})
 
     def no_redis(*args, **kwargs):
         raise ConnectionError("not in this test")
@@ -228,7 +228,7 @@ def exec_host_status(monkeypatch, tmp_path, samples_changed) -> tuple[int, dict]
     samples["correlator"].update({"p27_corr_ready": 1.0, "p27_corr_ready_since_timestamp_seconds": now - 600.0})
     samples["gate"]["p26_cluster_stress_used"] = 0.0
     samples_changed(samples, now)
-    monkeypatch.setattr(overview, "scrape_all", lambda topo, names: {n: samples.get(n) for n in names})
+    monkeypatch.setattr(overview, "scrape_all", lambda topo, names, scraped_at=None: {n: samples.get(n) for n in names})
     monkeypatch.setattr(overview, "connect", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("no Redis here")))
     rows = [{"name": n, "state": "RUNNING", "pid": 100 + i, "ready": True, "kind": topo.actors[n].kind}
             for i, n in enumerate(("gate", "permit_issuer", "book"))]  # the exec host's part; no unexpected exits
