@@ -32,6 +32,7 @@ import itertools
 import json
 import math
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -90,6 +91,26 @@ SECTION_TYPES = {"clusters": ClustersConfig, "positions": PositionsConfig, "gate
 
 class InputError(ValueError):
     """Bad input: one line naming the file, row or key; the command exits 2 and writes nothing."""
+
+
+# The signals that stop a run part way: what it wrote by then is removed (main), as on a full disk.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Stopped(BaseException):
+    """A stop signal came during the command; raised where the run was, so that main() removes its results."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum: int, _frame: Any) -> None:
+    raise Stopped(signum)
+
+
+class SweepWorkerDied(Exception):
+    """A sweep's worker process ended without a result (killed, say by the OOM killer): exit 1, nothing written."""
 
 
 # --------------------------------------------------------------------------- settings
@@ -1267,6 +1288,66 @@ def _sweep_one(combo: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
     return row
 
 
+def _sweep_worker(combo: tuple[tuple[str, Any], ...], result: Any) -> None:
+    """One combination in a forked process: sends ("row", row) or ("raise", the exception) on result."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent ends its workers
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+    try:
+        outcome: tuple[str, Any] = ("row", _sweep_one(combo))
+    except Exception as exc:  # re-raised in the parent, as Pool did (an InputError is still one line, exit 2)
+        outcome = ("raise", exc)
+    result.send(outcome)
+    result.close()
+
+
+def _sweep_rows(combos: list[tuple[tuple[str, Any], ...]], workers: int, out: Path, started: float,
+                show_progress: bool) -> list[dict[str, Any]]:
+    """Each combination in a process of its own, at most workers at once. Not multiprocessing.Pool: it replaces a
+    worker that was killed mid-task and then waits for that task's result for ever (the sweep hung)."""
+    import multiprocessing
+    import multiprocessing.connection
+    ctx = multiprocessing.get_context("fork")
+    rows: list[dict[str, Any] | None] = [None] * len(combos)
+    todo = list(enumerate(combos))
+    running: dict[Any, tuple[int, Any]] = {}  # the result's read end -> (index of the combination, process)
+    done = 0
+    try:
+        while todo or running:
+            while todo and len(running) < workers:
+                i, combo = todo.pop(0)
+                receive, send = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=_sweep_worker, args=(combo, send), daemon=True)
+                proc.start()
+                send.close()  # the worker's alone: its death reads as EOF here
+                running[receive] = (i, proc)
+            for receive in multiprocessing.connection.wait(list(running)):
+                i, proc = running.pop(receive)
+                try:
+                    kind, value = receive.recv()
+                except EOFError:
+                    kind, value = "died", None
+                receive.close()
+                proc.join()
+                if kind == "raise":
+                    raise value
+                if kind == "died":
+                    code = proc.exitcode or 0
+                    how = (f"was killed by {signal.Signals(-code).name}" if code < 0
+                           else f"exited with status {code}")
+                    what = " ".join(f"{k}={v}" for k, v in combos[i])
+                    raise SweepWorkerDied(f"sweep {what}: its worker process {how}; nothing was written in {out}")
+                rows[i] = value
+                done += 1
+                progress(done, len(combos), started, "sweep", show_progress)
+    finally:  # stopped, or a worker failed: the others are not left running
+        for receive, (_, proc) in running.items():
+            proc.kill()
+            proc.join()
+            receive.close()
+    return typing.cast(list[dict[str, Any]], rows)
+
+
 def run_sweep(out: Path, base: Settings, sweeps: list[tuple[str, list[Any]]], prices: Prices,
               positions: PositionRows | None, proposals: Iterable[ProposalRow] | None, every: int,
               inputs: dict[str, str], show_progress: bool) -> list[dict[str, Any]]:
@@ -1279,11 +1360,7 @@ def run_sweep(out: Path, base: Settings, sweeps: list[tuple[str, list[Any]]], pr
     started = time.monotonic()
     rows: list[dict[str, Any]] = []
     if workers > 1:
-        import multiprocessing
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for row in pool.imap(_sweep_one, combos):
-                rows.append(row)
-                progress(len(rows), len(combos), started, "sweep", show_progress)
+        rows = _sweep_rows(combos, workers, out, started, show_progress)
     else:
         for combo in combos:
             rows.append(_sweep_one(combo))
@@ -1398,6 +1475,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         except InputError as exc:
             print(f"clustergate backtest: {exc}", file=sys.stderr)
             return 2
+        except SweepWorkerDied as exc:
+            print(f"clustergate backtest: {exc}", file=sys.stderr)
+            return 1
         print(f"{out}/sweep.csv: {len(rows)} combinations")
         return 0
     sink, decided = ClusterWriter(out / "clusters.csv"), DecisionWriter(out / "decisions.csv")
@@ -1453,24 +1533,45 @@ def result_files(out: Path) -> dict[str, tuple[int, int, int]]:
     return found
 
 
+def remove_if_written(out: Path, before: dict[str, tuple[int, int, int]]) -> str:
+    """Remove every result file in out if this run wrote any (what it wrote beside what an older run left, its
+    report.html say, would pass for one run's results); the words saying so, or "" (an older run's stay whole)."""
+    try:
+        if result_files(out) != before:
+            remove_outputs(out, SINGLE_OUTPUTS + SWEEP_OUTPUTS)
+            return "; the results there were removed (no run's whole set was left)"
+    except OSError:
+        pass
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     before = result_files(Path(args.out))
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    for signum, handler in previous.items():
+        if handler is not signal.SIG_IGN:  # nohup: stays ignored
+            signal.signal(signum, _stop)
     try:
         return cmd_backtest(args)
     except OSError as exc:  # the inputs were read and checked in prepare(): this is a result the disk did not take
         where = f" ({exc.filename})" if exc.filename else ""
-        # What this run wrote beside what an older run left (its report.html, a cut report.png) would pass for one run.
-        removed = ""
-        try:
-            if result_files(Path(args.out)) != before:  # else nothing was written: an older run's results stay whole
-                remove_outputs(Path(args.out), SINGLE_OUTPUTS + SWEEP_OUTPUTS)
-                removed = "; the results there were removed (no run's whole set was left)"
-        except OSError:
-            pass
+        removed = remove_if_written(Path(args.out), before)
         print(f"clustergate backtest: cannot write the results in {args.out}: {exc.strerror or exc}{where}{removed}",
               file=sys.stderr)
         return 1
+    except Stopped as exc:  # SIGTERM, SIGHUP, Ctrl-C: a cut clusters.csv beside an older summary.json passed for a run
+        for signum in previous:
+            signal.signal(signum, signal.SIG_IGN)  # a second one does not cut the clean-up short
+        name = signal.Signals(exc.signum).name
+        removed = remove_if_written(Path(args.out), before)
+        print(f"clustergate backtest: stopped by {name} while writing the results in {args.out}{removed}"
+              if removed else f"clustergate backtest: stopped by {name}; nothing was written in {args.out}",
+              file=sys.stderr)
+        return 128 + exc.signum
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

@@ -6501,16 +6501,16 @@ MUTATIONS: list[Mutation] = [
         "a backtest whose results the disk did not take removes the result files in --out, so this run's part and an "
         "older run's rest (its report.html) do not pass for one run (revdocs)",
         "launcher/backtest.py",
-        "                remove_outputs(Path(args.out), SINGLE_OUTPUTS + SWEEP_OUTPUTS)\n",
-        "                pass\n",
+        "            remove_outputs(out, SINGLE_OUTPUTS + SWEEP_OUTPUTS)\n",
+        "            pass\n",
         ("tests/test_backtest_attack.py::test_a_full_disk_part_way_leaves_no_mix_of_this_run_and_an_older_one_in_out",)),
     Mutation(
         "backtest_os_error_before_any_write_removes_older_results",
         "a backtest that failed with an OSError before writing anything (a sweep's pool that could not fork) leaves "
         "the older run's results in --out whole (revdocs)",
         "launcher/backtest.py",
-        "            if result_files(Path(args.out)) != before:",
-        "            if True:",
+        "        if result_files(out) != before:",
+        "        if True:",
         ("tests/test_backtest_attack.py::test_an_os_error_before_anything_was_written_leaves_the_older_results_in_out",)),
     Mutation(
         "status_warm_up_counts_another_hosts_start",
@@ -6980,6 +6980,22 @@ MUTATIONS: list[Mutation] = [
         "    if fence is not None:\n        record[\"fence_token\"] = fence\n"
         "    queue_writes.__dict__.setdefault(\"sent\", []).append(dict(record))\n",
         ("tests/test_state_writer_memory.py::test_a_state_write_keeps_no_memory_once_written",)),
+    Mutation(
+        "backtest_stopped_part_way_leaves_its_files_beside_an_older_runs",
+        "a backtest stopped by SIGTERM, SIGHUP or Ctrl-C removes the results it had written: its cut clusters.csv and "
+        "decisions.csv sat beside an older run's summary.json and report, passing for one run's results (btrev)",
+        "launcher/backtest.py",
+        "        if handler is not signal.SIG_IGN:  # nohup: stays ignored\n            signal.signal(signum, _stop)\n",
+        "        if handler is not signal.SIG_IGN:  # nohup: stays ignored\n            pass\n",
+        ("tests/test_backtest_interrupt.py::test_a_run_stopped_part_way_leaves_no_mix_of_its_files_and_an_older_runs",)),
+    Mutation(
+        "backtest_sweep_takes_no_result_from_a_killed_worker_for_a_row",
+        "a sweep whose worker process was killed ends, exit 1, naming the combination and the signal (with "
+        "multiprocessing.Pool it waited for the lost task's result for ever) (btrev)",
+        "launcher/backtest.py",
+        "                if kind == \"died\":\n",
+        "                if kind == \"never\":\n",
+        ("tests/test_backtest_interrupt.py::test_a_sweep_whose_worker_process_is_killed_ends_naming_it_not_hangs",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit

@@ -1,0 +1,122 @@
+"""Hostile review of clustergate backtest (btrev): a run stopped part way (SIGTERM, SIGHUP, Ctrl-C) and a sweep
+whose worker process was killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.test_backtest import REPO, T0, backtest, price_paths, topo, write_long_csv  # noqa: F401 (fixture)
+
+RESULTS = ("clusters.csv", "states.csv", "decisions.csv", "summary.json", "report.png", "report.html")
+
+
+def start_cli(*argv: object, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`clustergate backtest ARGV` as a user runs it, SIGINT not ignored (a test run in the background has it so)."""
+    return subprocess.Popen([sys.executable, "-m", "launcher", "backtest", *map(str, argv)], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def wait_for(condition, deadline_s: float, what: str) -> None:
+    deadline = time.monotonic() + deadline_s
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} within {deadline_s} s"
+        time.sleep(0.01)
+
+
+def children(pid: int) -> list[int]:
+    return [p for p, pp in parent_pids().items() if pp == pid]
+
+
+def parent_pids() -> dict[int, int]:
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parents[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    return parents
+
+
+def descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        kids = children(todo.pop())
+        found += kids
+        todo += kids
+    return found
+
+
+def stop_all(proc: subprocess.Popen) -> None:
+    for pid in [proc.pid, *descendants(proc.pid)]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.communicate()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=lambda s: s.name)
+def test_a_run_stopped_part_way_leaves_no_mix_of_its_files_and_an_older_runs(tmp_path: Path, topo: Path, signum):
+    """A run writes clusters.csv and decisions.csv as it goes, then states.csv, summary.json and the report. Stopped
+    in between, the new clusters.csv and decisions.csv sat beside an older run's summary.json and report (other
+    settings), passing for one run's results, and the copy of --proposals stayed in $TMPDIR. Now the run says it was
+    stopped, removes the results, and exits 128 + the signal. (states.csv is a FIFO here: the run waits there,
+    after writing clusters.csv and decisions.csv, until it is stopped.)"""
+    prices = write_long_csv(tmp_path / "prices.csv", price_paths(300))
+    proposals = tmp_path / "proposals.csv"
+    proposals.write_text(f"ts,plan_id,symbol,action_proposed,kill_score\n{T0 + 5000},p1,BTCUSDT,PARTIAL_50,0\n")
+    out = tmp_path / "out"
+    assert backtest(topo, "--prices", prices, "--out", out, "--set", "corr_threshold=0.9") == 0
+    (out / "states.csv").unlink()
+    os.mkfifo(out / "states.csv")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = start_cli(topo, "--prices", prices, "--proposals", proposals, "--out", out,
+                     env={**os.environ, "TMPDIR": str(tmp)})
+    try:
+        def wrote_decisions() -> bool:
+            try:
+                return ",p1,BTCUSDT," in (out / "decisions.csv").read_text()  # the older run's has no p1
+            except FileNotFoundError:
+                return False
+        wait_for(wrote_decisions, 120, "decisions.csv from the second run")
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        stop_all(proc)
+    assert proc.returncode == 128 + signum, (proc.returncode, err[-1500:])
+    assert err == (f"clustergate backtest: stopped by {signum.name} while writing the results in {out}; "
+                   f"the results there were removed (no run's whole set was left)\n"), err[-1500:]
+    assert not [name for name in RESULTS if os.path.lexists(out / name)]
+    assert list(tmp.iterdir()) == []  # the private copy of --proposals
+
+
+def test_a_sweep_whose_worker_process_is_killed_ends_naming_it_not_hangs(tmp_path: Path, topo: Path):
+    """multiprocessing.Pool replaces a worker killed mid-task (the OOM killer's SIGKILL, say) and waits for its
+    task's result for ever: the sweep hung, printing nothing. Now it ends, exit 1, naming the combination and the
+    signal, and an older run's results stay as they were."""
+    prices = write_long_csv(tmp_path / "prices.csv", price_paths(60000), step_s=60)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sweep.csv").write_text("older\n")
+    proc = start_cli(topo, "--prices", prices, "--out", out, "--sweep", "corr_threshold=0.5,0.6,0.7,0.8")
+    try:
+        wait_for(lambda: len(descendants(proc.pid)) >= 3, 120, "sweep worker")  # the backtest and its workers
+        (backtest_pid,) = children(proc.pid)
+        os.kill(children(backtest_pid)[0], signal.SIGKILL)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        stop_all(proc)
+    assert proc.returncode == 1, (proc.returncode, err[-1500:])
+    assert err.startswith("clustergate backtest: sweep corr_threshold=0.") and \
+        "its worker process was killed by SIGKILL; nothing was written" in err and len(err.splitlines()) == 1, err
+    assert (out / "sweep.csv").read_text() == "older\n"
