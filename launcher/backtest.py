@@ -1256,16 +1256,24 @@ def write_outputs(out: Path, run: Run, inputs: dict[str, str]) -> dict[str, Any]
 # --------------------------------------------------------------------------- sweeps
 
 
-def parse_sweeps(items: list[str]) -> list[tuple[str, list[Any]]]:
+def parse_sweeps(items: list[str], set_keys: Iterable[str] = ()) -> list[tuple[str, list[Any]]]:
+    """The --sweep keys and values; InputError for a setting swept twice or also in --set (set_keys), under any of its
+    names: one would replace the other's values without a word (rows labelled with values never run)."""
     out: list[tuple[str, list[Any]]] = []
     for item in items:
         key, sep, values = item.partition("=")
         if not sep or not values:
             raise InputError(f"--sweep {item!r}: expected KEY=V1,V2,...")
         key = key.strip()
-        if any(key == k for k, _ in out):
-            raise InputError(f"--sweep {key}: given twice")
-        out.append((key, [parse_value(key, v.strip()) for v in values.split(",")]))
+        parsed = [parse_value(key, v.strip()) for v in values.split(",")]
+        name = ALIASES.get(key, key)
+        swept = [k for k, _ in out if ALIASES.get(k, k) == name]
+        if swept:
+            raise InputError(f"--sweep {key}: given twice" + (f" (as {swept[0]} too)" if swept[0] != key else ""))
+        set_as = [k for k in set_keys if ALIASES.get(k, k) == name]
+        if set_as:
+            raise InputError(f"--sweep {key}: also given in --set {set_as[0]} (the swept values would replace it)")
+        out.append((key, parsed))
     return out
 
 
@@ -1418,13 +1426,16 @@ def prepare(args: argparse.Namespace) -> tuple[Settings, Prices, PositionRows | 
                                               list[tuple[str, list[Any]]], dict[str, str]]:
     base = settings_from_topology(args.topology)
     values: dict[str, Any] = {}
+    set_as: dict[str, str] = {}  # setting -> the name its last --set gave
     for item in args.set_values:
         key, sep, value = item.partition("=")
         if not sep:
             raise InputError(f"--set {item!r}: expected KEY=VALUE")
-        values[key.strip()] = parse_value(key.strip(), value.strip())
+        key = key.strip()
+        values[ALIASES.get(key, key)] = parse_value(key, value.strip())  # the last given, under any of its names
+        set_as[ALIASES.get(key, key)] = key
     settings = apply_settings(base, values)
-    sweeps = parse_sweeps(args.sweep)
+    sweeps = parse_sweeps(args.sweep, set_as.values())
     if args.proposal_every is not None and args.proposals:  # it sets the grid made without a file: ignored, it said nothing
         raise InputError(f"--proposal-every {args.proposal_every}: it spaces the grid of proposals made without "
                          f"--proposals; give one or the other")

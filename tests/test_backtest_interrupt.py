@@ -3,6 +3,7 @@ whose worker process was killed."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -120,3 +121,36 @@ def test_a_sweep_whose_worker_process_is_killed_ends_naming_it_not_hangs(tmp_pat
     assert err.startswith("clustergate backtest: sweep corr_threshold=0.") and \
         "its worker process was killed by SIGKILL; nothing was written" in err and len(err.splitlines()) == 1, err
     assert (out / "sweep.csv").read_text() == "older\n"
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["--sweep", "stress_riskoff=0.75,0.99", "--sweep", "riskoff_stress=0.8,0.9"],
+     "--sweep riskoff_stress: given twice (as stress_riskoff too)"),
+    (["--set", "corr_threshold=0.5", "--sweep", "corr_threshold=0.6,0.7"],
+     "--sweep corr_threshold: also given in --set corr_threshold (the swept values would replace it)"),
+    (["--set", "kill_score_limit=0.9", "--sweep", "kill_score_hard=0.8,0.85"],
+     "--sweep kill_score_hard: also given in --set kill_score_limit (the swept values would replace it)"),
+], ids=["swept under its alias too", "set and swept", "set under its alias and swept"])
+def test_a_setting_swept_under_two_names_or_also_set_is_refused_not_overridden(tmp_path: Path, topo: Path, extra,
+                                                                                 expected):
+    """`--sweep stress_riskoff=0.75,0.99 --sweep riskoff_stress=0.8,0.9` ran 4 combinations of 2 settings: the
+    alias's values were replaced by the other's without a word, sweep.csv showing stress_riskoff 0.99 beside the
+    counts of 0.8 (rows 1 and 3 the same), and a heat map of 2 x 2 cells for 2 runs. A value --set and swept was
+    replaced as silently. Now one line, exit 2, nothing written."""
+    prices = write_long_csv(tmp_path / "prices.csv", price_paths(50))
+    proc = subprocess.run([sys.executable, "-m", "launcher", "backtest", str(topo), "--prices", str(prices),
+                           "--out", str(tmp_path / "out"), *extra], capture_output=True, text=True, cwd=REPO,
+                          timeout=120)
+    assert proc.returncode == 2, proc.stderr[-500:]
+    assert proc.stderr == f"clustergate backtest: {expected}\n", proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_setting_set_twice_under_two_names_takes_the_last_given(tmp_path: Path, topo: Path) -> None:
+    """--set, like any repeated option, takes the last value given; under an alias and its name too (the dict of
+    values kept the first name's place, so `--set riskoff_stress=0.8 --set stress_riskoff=0.85 --set
+    riskoff_stress=0.9` ran with 0.85)."""
+    prices = write_long_csv(tmp_path / "prices.csv", price_paths(50))
+    assert backtest(topo, "--prices", prices, "--out", tmp_path / "out", "--set", "riskoff_stress=0.8",
+                    "--set", "stress_riskoff=0.85", "--set", "riskoff_stress=0.9") == 0
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["settings"]["riskoff_stress"] == 0.9

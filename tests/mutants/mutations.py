@@ -4068,7 +4068,7 @@ MUTATIONS: list[Mutation] = [
         "backtest_sweeps_a_key_twice",
         "the backtest refuses a --sweep of one key given twice (canfail)",
         "launcher/backtest.py",
-        "        if any(key == k for k, _ in out):\n",
+        "        if swept:\n",
         "        if False:\n",
         (BT_REFUSES,)),
     Mutation(
@@ -6996,6 +6996,28 @@ MUTATIONS: list[Mutation] = [
         "                if kind == \"died\":\n",
         "                if kind == \"never\":\n",
         ("tests/test_backtest_interrupt.py::test_a_sweep_whose_worker_process_is_killed_ends_naming_it_not_hangs",)),
+    Mutation(
+        "backtest_sweep_of_a_setting_under_its_alias_too_runs",
+        "a setting swept under its name and its alias (riskoff_stress, stress_riskoff) is refused: one replaced the "
+        "other's values without a word, sweep.csv labelling rows with values never run (btrev)",
+        "launcher/backtest.py",
+        "        swept = [k for k, _ in out if ALIASES.get(k, k) == name]\n",
+        "        swept = [k for k, _ in out if k == key]\n",
+        ("tests/test_backtest_interrupt.py::test_a_setting_swept_under_two_names_or_also_set_is_refused_not_overridden[swept under its alias too]",)),
+    Mutation(
+        "backtest_sweep_of_a_set_setting_replaces_it",
+        "a setting given in --set and swept is refused: the swept values replaced the --set one without a word (btrev)",
+        "launcher/backtest.py",
+        "        if set_as:\n",
+        "        if False:\n",
+        ("tests/test_backtest_interrupt.py::test_a_setting_swept_under_two_names_or_also_set_is_refused_not_overridden[set and swept]",)),
+    Mutation(
+        "backtest_set_under_two_names_keeps_the_first_names_value",
+        "--set of one setting under its alias and its name takes the last value given (btrev)",
+        "launcher/backtest.py",
+        "        values[ALIASES.get(key, key)] = parse_value(key, value.strip())",
+        "        values[key] = parse_value(key, value.strip())",
+        ("tests/test_backtest_interrupt.py::test_a_setting_set_twice_under_two_names_takes_the_last_given",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
