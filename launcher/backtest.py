@@ -1489,8 +1489,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         except SweepWorkerDied as exc:
             print(f"clustergate backtest: {exc}", file=sys.stderr)
             return 1
-        print(f"{out}/sweep.csv: {len(rows)} combinations")
-        return 0
+        return say(f"{out}/sweep.csv: {len(rows)} combinations")
     sink, decided = ClusterWriter(out / "clusters.csv"), DecisionWriter(out / "decisions.csv")
     try:
         run = run_backtest(settings, prices, positions, proposals, proposal_every=args.proposal_every,
@@ -1505,11 +1504,21 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     # every decision in the parentheses: the final actions, then the refused and the replays (summary.json's sum)
     actions = ", ".join(f"{a} {n}" for a, n in [*summary["by_final_action"].items(), ("refused", summary["refused"]),
                                                 ("replayed", summary["replayed"])] if n)
-    print(f"{out}: {summary['slots']} slots, {summary['decisions']} decisions"
-          f"{f' ({actions})' if actions else ''}; "
-          f"cold {summary['share_cold']:.1%}, risk-off {summary['share_riskoff']:.1%}, "
-          f"fail closed {summary['share_fail_closed']:.1%}, "
-          f"on the proxy {summary['share_on_proxy']:.1%} of the time")
+    return say(f"{out}: {summary['slots']} slots, {summary['decisions']} decisions"
+               f"{f' ({actions})' if actions else ''}; "
+               f"cold {summary['share_cold']:.1%}, risk-off {summary['share_riskoff']:.1%}, "
+               f"fail closed {summary['share_fail_closed']:.1%}, "
+               f"on the proxy {summary['share_on_proxy']:.1%} of the time")
+
+
+def say(line: str) -> int:
+    """Print the command's line, once the results are written: 0, or 128 + SIGPIPE when stdout's reader went away
+    (`| head -0`), the results left whole (not an OSError of the results, which main() removes)."""
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the interpreter's last flush says nothing
+        return 128 + signal.SIGPIPE
     return 0
 
 

@@ -154,3 +154,24 @@ def test_a_setting_set_twice_under_two_names_takes_the_last_given(tmp_path: Path
     assert backtest(topo, "--prices", prices, "--out", tmp_path / "out", "--set", "riskoff_stress=0.8",
                     "--set", "stress_riskoff=0.85", "--set", "riskoff_stress=0.9") == 0
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["settings"]["riskoff_stress"] == 0.9
+
+
+@pytest.mark.parametrize("sweep", [[], ["--sweep", "corr_threshold=0.5,0.9"]], ids=["run", "sweep"])
+def test_a_reader_of_the_printed_line_gone_leaves_the_results_whole(tmp_path: Path, topo: Path, sweep):
+    """The line printed once the results are written is not a result: a stdout whose reader went away (`| head -0`,
+    a log pipe closed) raised BrokenPipeError, an OSError, read as a disk refusing the results, so every result file
+    of a whole run was removed, exit 1 with `cannot write the results in OUT: Broken pipe`. Now the results stay and
+    the backtest exits as a Unix tool does on SIGPIPE (141), saying nothing more, as `clustergate status | head` does."""
+    prices = write_long_csv(tmp_path / "prices.csv", price_paths(100))
+    out = tmp_path / "out"
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "launcher", "backtest", str(topo), "--prices", str(prices),
+                               "--out", str(out), *sweep], stdout=write_end, stderr=subprocess.PIPE, text=True,
+                              cwd=REPO, timeout=120)
+    finally:
+        os.close(write_end)
+    assert (proc.returncode, proc.stderr) == (128 + signal.SIGPIPE, ""), (proc.returncode, proc.stderr[-1500:])
+    names = ("sweep.csv", "sweep.json") if sweep else RESULTS
+    assert all((out / name).stat().st_size > 0 for name in names), sorted(p.name for p in out.iterdir())

@@ -7018,6 +7018,14 @@ MUTATIONS: list[Mutation] = [
         "        values[ALIASES.get(key, key)] = parse_value(key, value.strip())",
         "        values[key] = parse_value(key, value.strip())",
         ("tests/test_backtest_interrupt.py::test_a_setting_set_twice_under_two_names_takes_the_last_given",)),
+    Mutation(
+        "backtest_printed_line_to_a_gone_reader_removes_the_results",
+        "a backtest whose stdout reader went away once the results were written leaves them whole and exits 141: "
+        "the BrokenPipeError, an OSError, was read as a disk refusing the results and removed them all (btrev)",
+        "launcher/backtest.py",
+        "    except BrokenPipeError:\n        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the",
+        "    except ZeroDivisionError:\n        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the",
+        ("tests/test_backtest_interrupt.py::test_a_reader_of_the_printed_line_gone_leaves_the_results_whole",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
