@@ -105,7 +105,17 @@ class Stopped(BaseException):
         self.signum = signum
 
 
+_STOPPED: list[int] = []  # the signal that stopped this run, once it came
+
+
 def _stop(signum: int, _frame: Any) -> None:
+    """Raise Stopped where the run was, once: a second stop signal (the terminal's SIGHUP, then a SIGTERM) is taken
+    as the same stop. Raised again, it escaped main()'s clean-up: the interpreter checks pending signals in that
+    clean-up's first signal.signal call, and the run ended on a traceback, exit 1, its files left beside an older
+    run's."""
+    if _STOPPED:
+        return
+    _STOPPED.append(signum)
     raise Stopped(signum)
 
 
@@ -1489,7 +1499,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         except SweepWorkerDied as exc:
             print(f"clustergate backtest: {exc}", file=sys.stderr)
             return 1
-        return say(f"{out}/sweep.csv: {len(rows)} combinations")
+        return say(f"{out}/sweep.csv: {len(rows)} combinations", out)
     sink, decided = ClusterWriter(out / "clusters.csv"), DecisionWriter(out / "decisions.csv")
     try:
         run = run_backtest(settings, prices, positions, proposals, proposal_every=args.proposal_every,
@@ -1508,17 +1518,24 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                f"{f' ({actions})' if actions else ''}; "
                f"cold {summary['share_cold']:.1%}, risk-off {summary['share_riskoff']:.1%}, "
                f"fail closed {summary['share_fail_closed']:.1%}, "
-               f"on the proxy {summary['share_on_proxy']:.1%} of the time")
+               f"on the proxy {summary['share_on_proxy']:.1%} of the time", out)
 
 
-def say(line: str) -> int:
+def say(line: str, out: Path) -> int:
     """Print the command's line, once the results are written: 0, or 128 + SIGPIPE when stdout's reader went away
-    (`| head -0`), the results left whole (not an OSError of the results, which main() removes)."""
+    (`| head -0`), or 1 and a line on stderr when stdout refused it (`> /dev/full`), the results left whole either way
+    (not an OSError of the results, which main() removes)."""
     try:
         print(line, flush=True)
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the interpreter's last flush says nothing
-        return 128 + signal.SIGPIPE
+    except OSError as exc:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush says nothing
+        os.close(devnull)
+        if isinstance(exc, BrokenPipeError):
+            return 128 + signal.SIGPIPE
+        print(f"clustergate backtest: the results in {out} are written, but the line saying so could not be printed: "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -1569,6 +1586,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     before = result_files(Path(args.out))
     previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    _STOPPED.clear()
     for signum, handler in previous.items():
         if handler is not signal.SIG_IGN:  # nohup: stays ignored
             signal.signal(signum, _stop)

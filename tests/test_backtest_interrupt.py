@@ -175,3 +175,58 @@ def test_a_reader_of_the_printed_line_gone_leaves_the_results_whole(tmp_path: Pa
     assert (proc.returncode, proc.stderr) == (128 + signal.SIGPIPE, ""), (proc.returncode, proc.stderr[-1500:])
     names = ("sweep.csv", "sweep.json") if sweep else RESULTS
     assert all((out / name).stat().st_size > 0 for name in names), sorted(p.name for p in out.iterdir())
+
+
+def test_a_second_stop_signal_during_the_clean_up_does_not_leave_the_mix(tmp_path: Path, topo: Path):
+    """Two stop signals at once (a closed terminal's SIGHUP and a supervisor's SIGTERM): the first raised Stopped, and
+    the interpreter ran the second's handler in the clean-up's first signal.signal call (it checks pending signals
+    there), before it could set SIG_IGN: that Stopped escaped main(), a traceback, exit 1, the run's new clusters.csv
+    and decisions.csv left beside the older run's summary.json and report. Now the second is the same stop. (The run
+    waits on a FIFO states.csv; one BLAS thread, so that the kernel hands both signals to the main thread, which the
+    open() of the FIFO returns to with EINTR: an idle BLAS thread can take them and leave it waiting for ever.)"""
+    prices = write_long_csv(tmp_path / "prices.csv", price_paths(300))
+    out = tmp_path / "out"
+    assert backtest(topo, "--prices", prices, "--out", out, "--set", "corr_threshold=0.9") == 0
+    older_summary = (out / "summary.json").read_text()
+    (out / "states.csv").unlink()
+    os.mkfifo(out / "states.csv")
+    proc = subprocess.Popen([sys.executable, "-m", "launcher.backtest", str(topo), "--prices", str(prices),
+                             "--out", str(out)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+                                 "MKL_NUM_THREADS": "1"})
+    try:
+        def waits_on_states() -> bool:  # decisions.csv written, blocked opening the FIFO for writing
+            try:
+                return (out / "summary.json").read_text() == older_summary and \
+                    Path(f"/proc/{proc.pid}/wchan").read_text() == "wait_for_partner"
+            except OSError:
+                return False
+        wait_for(waits_on_states, 120, "the run waiting on states.csv")
+        os.kill(proc.pid, signal.SIGHUP)
+        os.kill(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        stop_all(proc)
+    assert proc.returncode == 128 + signal.SIGHUP, (proc.returncode, err[-1500:])
+    assert err == (f"clustergate backtest: stopped by SIGHUP while writing the results in {out}; "
+                   f"the results there were removed (no run's whole set was left)\n"), err[-1500:]
+    assert not [name for name in RESULTS if os.path.lexists(out / name)]
+
+
+@pytest.mark.parametrize("sweep", [[], ["--sweep", "corr_threshold=0.5,0.9"]], ids=["run", "sweep"])
+def test_a_stdout_that_cannot_take_the_printed_line_leaves_the_results_whole(tmp_path: Path, topo: Path, sweep):
+    """The printed line is not a result: a stdout on a full disk (`> /dev/full`, a log file on a full /var) raised
+    OSError ENOSPC, read as the disk of OUT refusing the results: every result file of a whole run was removed and the
+    command said `cannot write the results in OUT: No space left on device`, of a disk with room. Now the results
+    stay, and one line on stderr says the line could not be printed, exit 1."""
+    prices = write_long_csv(tmp_path / "prices.csv", price_paths(100))
+    out = tmp_path / "out"
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "launcher", "backtest", str(topo), "--prices", str(prices),
+                               "--out", str(out), *sweep], stdout=full, stderr=subprocess.PIPE, text=True,
+                              cwd=REPO, timeout=120)
+    assert proc.returncode == 1, (proc.returncode, proc.stderr[-1500:])
+    assert proc.stderr == (f"clustergate backtest: the results in {out} are written, but the line saying so could not "
+                           f"be printed: No space left on device\n"), proc.stderr[-1500:]
+    names = ("sweep.csv", "sweep.json") if sweep else RESULTS
+    assert all((out / name).stat().st_size > 0 for name in names), sorted(p.name for p in out.iterdir())

@@ -7023,9 +7023,26 @@ MUTATIONS: list[Mutation] = [
         "a backtest whose stdout reader went away once the results were written leaves them whole and exits 141: "
         "the BrokenPipeError, an OSError, was read as a disk refusing the results and removed them all (btrev)",
         "launcher/backtest.py",
-        "    except BrokenPipeError:\n        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the",
-        "    except ZeroDivisionError:\n        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the",
+        "        if isinstance(exc, BrokenPipeError):\n            return 128 + signal.SIGPIPE\n",
+        "        if False:\n            return 128 + signal.SIGPIPE\n",
         ("tests/test_backtest_interrupt.py::test_a_reader_of_the_printed_line_gone_leaves_the_results_whole",)),
+    Mutation(
+        "backtest_second_stop_signal_escapes_the_clean_up",
+        "a second stop signal (SIGHUP, then SIGTERM) is the same stop: raised again in main()'s clean-up (the "
+        "interpreter runs pending handlers in its first signal.signal call) it escaped, a traceback, exit 1, the run's "
+        "files left beside an older run's (btrev2)",
+        "launcher/backtest.py",
+        "    if _STOPPED:\n        return\n",
+        "    if False:\n        return\n",
+        ("tests/test_backtest_interrupt.py::test_a_second_stop_signal_during_the_clean_up_does_not_leave_the_mix",)),
+    Mutation(
+        "backtest_stdout_refusing_the_line_removes_the_results",
+        "a stdout that cannot take the printed line (`> /dev/full`) leaves the results whole, exit 1 saying so: its "
+        "ENOSPC was read as OUT's disk refusing the results, all removed (btrev2)",
+        "launcher/backtest.py",
+        "    except OSError as exc:\n        devnull = os.open(",
+        "    except BrokenPipeError as exc:\n        devnull = os.open(",
+        ("tests/test_backtest_interrupt.py::test_a_stdout_that_cannot_take_the_printed_line_leaves_the_results_whole",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
