@@ -105,18 +105,21 @@ class Stopped(BaseException):
         self.signum = signum
 
 
-_STOPPED: list[int] = []  # the signal that stopped this run, once it came
-
-
 def _stop(signum: int, _frame: Any) -> None:
-    """Raise Stopped where the run was, once: a second stop signal (the terminal's SIGHUP, then a SIGTERM) is taken
-    as the same stop. Raised again, it escaped main()'s clean-up: the interpreter checks pending signals in that
-    clean-up's first signal.signal call, and the run ended on a traceback, exit 1, its files left beside an older
-    run's."""
-    if _STOPPED:
+    """Raise Stopped where the run was; a second stop signal (the terminal's SIGHUP, then a SIGTERM) while the first's
+    Stopped is handled is the same stop. Raised again there, it escaped main()'s clean-up: the interpreter checks
+    pending signals in that clean-up's first signal.signal call, and the run ended on a traceback, exit 1, its files
+    left beside an older run's. (Not a flag set once: a Stopped the interpreter swallowed, raised in a finalizer, say,
+    would then have left every later stop signal ignored.)"""
+    if isinstance(sys.exc_info()[1], Stopped):
         return
-    _STOPPED.append(signum)
+    if _FORKING:  # in the interpreter's at-fork hooks, which swallow it (the sweep went on to the end, exit 0)
+        _FORKING.append(signum)
+        return
     raise Stopped(signum)
+
+
+_FORKING: list[int] = []  # [0] while a sweep worker is forked, then the stop signals that came meanwhile
 
 
 class SweepWorkerDied(Exception):
@@ -1311,6 +1314,7 @@ def _sweep_worker(combo: tuple[tuple[str, Any], ...], result: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent ends its workers
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked by the parent across the fork
     try:
         outcome: tuple[str, Any] = ("row", _sweep_one(combo))
     except Exception as exc:  # re-raised in the parent, as Pool did (an InputError is still one line, exit 2)
@@ -1336,9 +1340,20 @@ def _sweep_rows(combos: list[tuple[tuple[str, Any], ...]], workers: int, out: Pa
                 i, combo = todo.pop(0)
                 receive, send = ctx.Pipe(duplex=False)
                 proc = ctx.Process(target=_sweep_worker, args=(combo, send), daemon=True)
-                proc.start()
-                send.close()  # the worker's alone: its death reads as EOF here
-                running[receive] = (i, proc)
+                # A stop signal across the fork is raised after it: its handler ran in the interpreter's at-fork
+                # hooks, which swallow the Stopped, or in the child before the child set its own.
+                _FORKING[:] = [0]
+                signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+                try:
+                    proc.start()
+                    send.close()  # the worker's alone: its death reads as EOF here
+                    running[receive] = (i, proc)
+                finally:
+                    came = _FORKING[1:]
+                    _FORKING.clear()
+                    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # one still pending is raised here
+                if came:
+                    raise Stopped(came[0])
             for receive in multiprocessing.connection.wait(list(running)):
                 i, proc = running.pop(receive)
                 try:
@@ -1586,7 +1601,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     before = result_files(Path(args.out))
     previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
-    _STOPPED.clear()
     for signum, handler in previous.items():
         if handler is not signal.SIG_IGN:  # nohup: stays ignored
             signal.signal(signum, _stop)

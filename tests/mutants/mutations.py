@@ -7032,7 +7032,7 @@ MUTATIONS: list[Mutation] = [
         "interpreter runs pending handlers in its first signal.signal call) it escaped, a traceback, exit 1, the run's "
         "files left beside an older run's (btrev2)",
         "launcher/backtest.py",
-        "    if _STOPPED:\n        return\n",
+        "    if isinstance(sys.exc_info()[1], Stopped):\n        return\n",
         "    if False:\n        return\n",
         ("tests/test_backtest_interrupt.py::test_a_second_stop_signal_during_the_clean_up_does_not_leave_the_mix",)),
     Mutation(
@@ -7043,6 +7043,15 @@ MUTATIONS: list[Mutation] = [
         "    except OSError as exc:\n        devnull = os.open(",
         "    except BrokenPipeError as exc:\n        devnull = os.open(",
         ("tests/test_backtest_interrupt.py::test_a_stdout_that_cannot_take_the_printed_line_leaves_the_results_whole",)),
+    Mutation(
+        "backtest_stop_signal_while_forking_a_sweep_worker_is_swallowed",
+        "a stop signal that comes while a sweep forks a worker stops the sweep: its handler ran in the interpreter's "
+        "at-fork hooks, which swallow the exception, and the sweep ran to the end, exit 0 (btrev2)",
+        "launcher/backtest.py",
+        "    if _FORKING:  # in the",
+        "    if False:  # in the",
+        ("tests/test_backtest_interrupt.py::test_a_stop_signal_while_a_sweep_forks_a_worker_stops_it",),
+        also=(("launcher/backtest.py", "                signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)\n", ""),)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
