@@ -536,7 +536,7 @@ class ProposalFile:
     def __init__(self, path: str):
         self.path = path
         self.copy, self.sha256 = private_copy(path, "--proposals")
-        weakref.finalize(self, _remove_copy, self.copy, os.getpid())
+        _COPIES.append(weakref.finalize(self, _remove_copy, self.copy, os.getpid()))
         self.rows = sum(1 for _ in self)
 
     def __iter__(self) -> Iterator[ProposalRow]:
@@ -581,6 +581,11 @@ def private_copy(path: str, option: str) -> tuple[str, str]:
                     errno.ENOSPC, errno.EDQUOT) else ""
                 raise InputError(f"{path}: {where}{exc.strerror} ({option})") from None
     return dst.name, h.hexdigest()
+
+
+# The removals of the copies this process made, run by main() before it restores the stop signals' handlers: a
+# sweep's inputs held the copy to the interpreter's exit, and a SIGTERM then (the default's again) left it in $TMPDIR.
+_COPIES: list[weakref.finalize] = []
 
 
 def _remove_copy(copy: str, pid: int) -> None:
@@ -1601,6 +1606,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     before = result_files(Path(args.out))
     previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    copies = len(_COPIES)
     for signum, handler in previous.items():
         if handler is not signal.SIG_IGN:  # nohup: stays ignored
             signal.signal(signum, _stop)
@@ -1622,6 +1628,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 128 + exc.signum
     finally:
+        while len(_COPIES) > copies:  # this run's: a caller's own ProposalFile keeps its copy
+            _COPIES.pop()()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 

@@ -261,3 +261,32 @@ def test_a_stop_signal_while_a_sweep_forks_a_worker_stops_it(tmp_path: Path, top
         128 + signal.SIGTERM, f"clustergate backtest: stopped by SIGTERM; nothing was written in {out}\n"), \
         (proc.returncode, proc.stderr[-1500:])
     assert sorted(p.name for p in out.iterdir()) == ["sweep.csv"] and (out / "sweep.csv").read_text() == "older\n"
+
+
+SIGTERM_ONCE_MAIN_RETURNED = """
+import os, signal, sys
+from launcher import backtest
+code = backtest.main(sys.argv[1:])
+os.kill(os.getpid(), signal.SIGTERM)  # a second SIGTERM, once main() had stopped and restored the handlers
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("stop", [False, True], ids=["finished", "stopped"])
+def test_no_signal_after_the_backtest_returned_leaves_the_copy_of_proposals(tmp_path: Path, topo: Path, stop):
+    """A sweep's copy of --proposals was held to the interpreter's exit (its inputs are module state for the
+    workers), its removal a finalizer run at exit. main() restores SIGTERM's default on its way out, so a second
+    SIGTERM 10 ms after the first (a supervisor's, repeated) killed the process in between, the copy left in $TMPDIR.
+    Now main() removes it before restoring the handlers."""
+    prices = write_long_csv(tmp_path / "prices.csv", price_paths(100))
+    proposals = tmp_path / "proposals.csv"
+    proposals.write_text(f"ts,plan_id,symbol,action_proposed,kill_score\n{T0 + 1000},p1,BTCUSDT,PARTIAL_50,0\n")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    script = (AT_FIRST_FORK_SIGTERM.replace('sys.argv[0] = "launcher.backtest"\nrunpy.run_module(', '#')
+              if stop else "") + SIGTERM_ONCE_MAIN_RETURNED
+    proc = subprocess.run([sys.executable, "-c", script, str(topo), "--prices", str(prices), "--proposals",
+                           str(proposals), "--out", str(tmp_path / "out"), "--sweep", "corr_threshold=0.5,0.6"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120, env={**os.environ, "TMPDIR": str(tmp)})
+    assert proc.returncode == -signal.SIGTERM, (proc.returncode, proc.stderr[-1500:])
+    assert list(tmp.iterdir()) == []

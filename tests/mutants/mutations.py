@@ -7052,6 +7052,14 @@ MUTATIONS: list[Mutation] = [
         "    if False:  # in the",
         ("tests/test_backtest_interrupt.py::test_a_stop_signal_while_a_sweep_forks_a_worker_stops_it",),
         also=(("launcher/backtest.py", "                signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)\n", ""),)),
+    Mutation(
+        "backtest_copy_of_proposals_left_to_the_exit_finalizer",
+        "main() removes the run's copy of --proposals before it restores the stop signals' handlers: a sweep held it "
+        "to the interpreter's exit, and a second SIGTERM then killed the process with the copy in $TMPDIR (btrev2)",
+        "launcher/backtest.py",
+        "        while len(_COPIES) > copies:  # this run's",
+        "        while False:  # this run's",
+        ("tests/test_backtest_interrupt.py::test_no_signal_after_the_backtest_returned_leaves_the_copy_of_proposals",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
