@@ -1314,8 +1314,21 @@ def _sweep_one(combo: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
     return row
 
 
-def _sweep_worker(combo: tuple[tuple[str, Any], ...], result: Any) -> None:
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel SIGKILL this worker when the sweep's process ends (Linux PR_SET_PDEATHSIG): a sweep SIGKILLed
+    left its workers running their combinations to the end, a result no one would take."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the worker ends with its combination
+        return
+    if os.getppid() != parent:  # it ended before the prctl
+        os._exit(1)
+
+
+def _sweep_worker(combo: tuple[tuple[str, Any], ...], result: Any, parent: int) -> None:
     """One combination in a forked process: sends ("row", row) or ("raise", the exception) on result."""
+    _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent ends its workers
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_DFL)
@@ -1344,7 +1357,7 @@ def _sweep_rows(combos: list[tuple[tuple[str, Any], ...]], workers: int, out: Pa
             while todo and len(running) < workers:
                 i, combo = todo.pop(0)
                 receive, send = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_sweep_worker, args=(combo, send), daemon=True)
+                proc = ctx.Process(target=_sweep_worker, args=(combo, send, os.getpid()), daemon=True)
                 # A stop signal across the fork is raised after it: its handler ran in the interpreter's at-fork
                 # hooks, which swallow the Stopped, or in the child before the child set its own.
                 _FORKING[:] = [0]

@@ -290,3 +290,38 @@ def test_no_signal_after_the_backtest_returned_leaves_the_copy_of_proposals(tmp_
                           cwd=REPO, capture_output=True, text=True, timeout=120, env={**os.environ, "TMPDIR": str(tmp)})
     assert proc.returncode == -signal.SIGTERM, (proc.returncode, proc.stderr[-1500:])
     assert list(tmp.iterdir()) == []
+
+
+def test_sweep_workers_do_not_outlive_a_killed_sweep(tmp_path: Path, topo: Path):
+    """A sweep SIGKILLed (the OOM killer picks the biggest process, the parent) left its workers running their
+    combinations to the end with no one to take the result: CPU on every core for as long as a combination takes
+    (minutes for a year of slots). Now each worker dies with the sweep (PR_SET_PDEATHSIG). The workers are stopped
+    (SIGSTOP) before the sweep is killed: one that outlived it stays stopped, where a killed one is gone."""
+    prices = write_long_csv(tmp_path / "prices.csv", price_paths(60000), step_s=60)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "launcher.backtest", str(topo), "--prices", str(prices),
+                             "--out", str(out), "--sweep", "corr_threshold=0.5,0.6,0.7,0.8"], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workers: list[int] = []
+    try:
+        wait_for(lambda: len(children(proc.pid)) >= 2, 120, "sweep workers")
+        workers = children(proc.pid)
+        for pid in workers:
+            os.kill(pid, signal.SIGSTOP)
+        proc.kill()
+        proc.communicate(timeout=60)
+
+        def gone(pid: int) -> bool:
+            try:
+                return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+            except OSError:
+                return True
+        wait_for(lambda: all(gone(pid) for pid in workers), 30, "the workers' end")
+    finally:
+        for pid in workers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        stop_all(proc)
+    assert not out.exists()

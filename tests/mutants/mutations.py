@@ -7060,6 +7060,14 @@ MUTATIONS: list[Mutation] = [
         "        while len(_COPIES) > copies:  # this run's",
         "        while False:  # this run's",
         ("tests/test_backtest_interrupt.py::test_no_signal_after_the_backtest_returned_leaves_the_copy_of_proposals",)),
+    Mutation(
+        "backtest_sweep_workers_outlive_a_killed_sweep",
+        "a sweep's workers die with it (PR_SET_PDEATHSIG): a sweep SIGKILLed left them running their combinations to "
+        "the end, a result no one would take (btrev2)",
+        "launcher/backtest.py",
+        "        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1: PR_SET_PDEATHSIG\n",
+        "        ctypes.CDLL(None, use_errno=True)\n",
+        ("tests/test_backtest_interrupt.py::test_sweep_workers_do_not_outlive_a_killed_sweep",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
