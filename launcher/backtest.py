@@ -32,6 +32,7 @@ import itertools
 import json
 import math
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -90,6 +91,39 @@ SECTION_TYPES = {"clusters": ClustersConfig, "positions": PositionsConfig, "gate
 
 class InputError(ValueError):
     """Bad input: one line naming the file, row or key; the command exits 2 and writes nothing."""
+
+
+# The signals that stop a run part way: what it wrote by then is removed (main), as on a full disk.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Stopped(BaseException):
+    """A stop signal came during the command; raised where the run was, so that main() removes its results."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum: int, _frame: Any) -> None:
+    """Raise Stopped where the run was; a second stop signal (the terminal's SIGHUP, then a SIGTERM) while the first's
+    Stopped is handled is the same stop. Raised again there, it escaped main()'s clean-up: the interpreter checks
+    pending signals in that clean-up's first signal.signal call, and the run ended on a traceback, exit 1, its files
+    left beside an older run's. (Not a flag set once: a Stopped the interpreter swallowed, raised in a finalizer, say,
+    would then have left every later stop signal ignored.)"""
+    if isinstance(sys.exc_info()[1], Stopped):
+        return
+    if _FORKING:  # in the interpreter's at-fork hooks, which swallow it (the sweep went on to the end, exit 0)
+        _FORKING.append(signum)
+        return
+    raise Stopped(signum)
+
+
+_FORKING: list[int] = []  # [0] while a sweep worker is forked, then the stop signals that came meanwhile
+
+
+class SweepWorkerDied(Exception):
+    """A sweep's worker process ended without a result (killed, say by the OOM killer): exit 1, nothing written."""
 
 
 # --------------------------------------------------------------------------- settings
@@ -502,7 +536,7 @@ class ProposalFile:
     def __init__(self, path: str):
         self.path = path
         self.copy, self.sha256 = private_copy(path, "--proposals")
-        weakref.finalize(self, _remove_copy, self.copy, os.getpid())
+        _COPIES.append(weakref.finalize(self, _remove_copy, self.copy, os.getpid()))
         self.rows = sum(1 for _ in self)
 
     def __iter__(self) -> Iterator[ProposalRow]:
@@ -547,6 +581,11 @@ def private_copy(path: str, option: str) -> tuple[str, str]:
                     errno.ENOSPC, errno.EDQUOT) else ""
                 raise InputError(f"{path}: {where}{exc.strerror} ({option})") from None
     return dst.name, h.hexdigest()
+
+
+# The removals of the copies this process made, run by main() before it restores the stop signals' handlers: a
+# sweep's inputs held the copy to the interpreter's exit, and a SIGTERM then (the default's again) left it in $TMPDIR.
+_COPIES: list[weakref.finalize] = []
 
 
 def _remove_copy(copy: str, pid: int) -> None:
@@ -1235,16 +1274,24 @@ def write_outputs(out: Path, run: Run, inputs: dict[str, str]) -> dict[str, Any]
 # --------------------------------------------------------------------------- sweeps
 
 
-def parse_sweeps(items: list[str]) -> list[tuple[str, list[Any]]]:
+def parse_sweeps(items: list[str], set_keys: Iterable[str] = ()) -> list[tuple[str, list[Any]]]:
+    """The --sweep keys and values; InputError for a setting swept twice or also in --set (set_keys), under any of its
+    names: one would replace the other's values without a word (rows labelled with values never run)."""
     out: list[tuple[str, list[Any]]] = []
     for item in items:
         key, sep, values = item.partition("=")
         if not sep or not values:
             raise InputError(f"--sweep {item!r}: expected KEY=V1,V2,...")
         key = key.strip()
-        if any(key == k for k, _ in out):
-            raise InputError(f"--sweep {key}: given twice")
-        out.append((key, [parse_value(key, v.strip()) for v in values.split(",")]))
+        parsed = [parse_value(key, v.strip()) for v in values.split(",")]
+        name = ALIASES.get(key, key)
+        swept = [k for k, _ in out if ALIASES.get(k, k) == name]
+        if swept:
+            raise InputError(f"--sweep {key}: given twice" + (f" (as {swept[0]} too)" if swept[0] != key else ""))
+        set_as = [k for k in set_keys if ALIASES.get(k, k) == name]
+        if set_as:
+            raise InputError(f"--sweep {key}: also given in --set {set_as[0]} (the swept values would replace it)")
+        out.append((key, parsed))
     return out
 
 
@@ -1267,6 +1314,91 @@ def _sweep_one(combo: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
     return row
 
 
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel SIGKILL this worker when the sweep's process ends (Linux PR_SET_PDEATHSIG): a sweep SIGKILLed
+    left its workers running their combinations to the end, a result no one would take."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the worker ends with its combination
+        return
+    if os.getppid() != parent:  # it ended before the prctl
+        os._exit(1)
+
+
+def _sweep_worker(combo: tuple[tuple[str, Any], ...], result: Any, parent: int) -> None:
+    """One combination in a forked process: sends ("row", row) or ("raise", the exception) on result."""
+    _die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent ends its workers
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked by the parent across the fork
+    try:
+        outcome: tuple[str, Any] = ("row", _sweep_one(combo))
+    except Exception as exc:  # re-raised in the parent, as Pool did (an InputError is still one line, exit 2)
+        outcome = ("raise", exc)
+    result.send(outcome)
+    result.close()
+
+
+def _sweep_rows(combos: list[tuple[tuple[str, Any], ...]], workers: int, out: Path, started: float,
+                show_progress: bool) -> list[dict[str, Any]]:
+    """Each combination in a process of its own, at most workers at once. Not multiprocessing.Pool: it replaces a
+    worker that was killed mid-task and then waits for that task's result for ever (the sweep hung)."""
+    import multiprocessing
+    import multiprocessing.connection
+    ctx = multiprocessing.get_context("fork")
+    rows: list[dict[str, Any] | None] = [None] * len(combos)
+    todo = list(enumerate(combos))
+    running: dict[Any, tuple[int, Any]] = {}  # the result's read end -> (index of the combination, process)
+    done = 0
+    try:
+        while todo or running:
+            while todo and len(running) < workers:
+                i, combo = todo.pop(0)
+                receive, send = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=_sweep_worker, args=(combo, send, os.getpid()), daemon=True)
+                # A stop signal across the fork is raised after it: its handler ran in the interpreter's at-fork
+                # hooks, which swallow the Stopped, or in the child before the child set its own.
+                _FORKING[:] = [0]
+                signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+                try:
+                    proc.start()
+                    send.close()  # the worker's alone: its death reads as EOF here
+                    running[receive] = (i, proc)
+                finally:
+                    came = _FORKING[1:]
+                    _FORKING.clear()
+                    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # one still pending is raised here
+                if came:
+                    raise Stopped(came[0])
+            for receive in multiprocessing.connection.wait(list(running)):
+                i, proc = running.pop(receive)
+                try:
+                    kind, value = receive.recv()
+                except EOFError:
+                    kind, value = "died", None
+                receive.close()
+                proc.join()
+                if kind == "raise":
+                    raise value
+                if kind == "died":
+                    code = proc.exitcode or 0
+                    how = (f"was killed by {signal.Signals(-code).name}" if code < 0
+                           else f"exited with status {code}")
+                    what = " ".join(f"{k}={v}" for k, v in combos[i])
+                    raise SweepWorkerDied(f"sweep {what}: its worker process {how}; nothing was written in {out}")
+                rows[i] = value
+                done += 1
+                progress(done, len(combos), started, "sweep", show_progress)
+    finally:  # stopped, or a worker failed: the others are not left running
+        for receive, (_, proc) in running.items():
+            proc.kill()
+            proc.join()
+            receive.close()
+    return typing.cast(list[dict[str, Any]], rows)
+
+
 def run_sweep(out: Path, base: Settings, sweeps: list[tuple[str, list[Any]]], prices: Prices,
               positions: PositionRows | None, proposals: Iterable[ProposalRow] | None, every: int,
               inputs: dict[str, str], show_progress: bool) -> list[dict[str, Any]]:
@@ -1279,11 +1411,7 @@ def run_sweep(out: Path, base: Settings, sweeps: list[tuple[str, list[Any]]], pr
     started = time.monotonic()
     rows: list[dict[str, Any]] = []
     if workers > 1:
-        import multiprocessing
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for row in pool.imap(_sweep_one, combos):
-                rows.append(row)
-                progress(len(rows), len(combos), started, "sweep", show_progress)
+        rows = _sweep_rows(combos, workers, out, started, show_progress)
     else:
         for combo in combos:
             rows.append(_sweep_one(combo))
@@ -1341,13 +1469,16 @@ def prepare(args: argparse.Namespace) -> tuple[Settings, Prices, PositionRows | 
                                               list[tuple[str, list[Any]]], dict[str, str]]:
     base = settings_from_topology(args.topology)
     values: dict[str, Any] = {}
+    set_as: dict[str, str] = {}  # setting -> the name its last --set gave
     for item in args.set_values:
         key, sep, value = item.partition("=")
         if not sep:
             raise InputError(f"--set {item!r}: expected KEY=VALUE")
-        values[key.strip()] = parse_value(key.strip(), value.strip())
+        key = key.strip()
+        values[ALIASES.get(key, key)] = parse_value(key, value.strip())  # the last given, under any of its names
+        set_as[ALIASES.get(key, key)] = key
     settings = apply_settings(base, values)
-    sweeps = parse_sweeps(args.sweep)
+    sweeps = parse_sweeps(args.sweep, set_as.values())
     if args.proposal_every is not None and args.proposals:  # it sets the grid made without a file: ignored, it said nothing
         raise InputError(f"--proposal-every {args.proposal_every}: it spaces the grid of proposals made without "
                          f"--proposals; give one or the other")
@@ -1398,8 +1529,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         except InputError as exc:
             print(f"clustergate backtest: {exc}", file=sys.stderr)
             return 2
-        print(f"{out}/sweep.csv: {len(rows)} combinations")
-        return 0
+        except SweepWorkerDied as exc:
+            print(f"clustergate backtest: {exc}", file=sys.stderr)
+            return 1
+        return say(f"{out}/sweep.csv: {len(rows)} combinations", out)
     sink, decided = ClusterWriter(out / "clusters.csv"), DecisionWriter(out / "decisions.csv")
     try:
         run = run_backtest(settings, prices, positions, proposals, proposal_every=args.proposal_every,
@@ -1414,11 +1547,28 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     # every decision in the parentheses: the final actions, then the refused and the replays (summary.json's sum)
     actions = ", ".join(f"{a} {n}" for a, n in [*summary["by_final_action"].items(), ("refused", summary["refused"]),
                                                 ("replayed", summary["replayed"])] if n)
-    print(f"{out}: {summary['slots']} slots, {summary['decisions']} decisions"
-          f"{f' ({actions})' if actions else ''}; "
-          f"cold {summary['share_cold']:.1%}, risk-off {summary['share_riskoff']:.1%}, "
-          f"fail closed {summary['share_fail_closed']:.1%}, "
-          f"on the proxy {summary['share_on_proxy']:.1%} of the time")
+    return say(f"{out}: {summary['slots']} slots, {summary['decisions']} decisions"
+               f"{f' ({actions})' if actions else ''}; "
+               f"cold {summary['share_cold']:.1%}, risk-off {summary['share_riskoff']:.1%}, "
+               f"fail closed {summary['share_fail_closed']:.1%}, "
+               f"on the proxy {summary['share_on_proxy']:.1%} of the time", out)
+
+
+def say(line: str, out: Path) -> int:
+    """Print the command's line, once the results are written: 0, or 128 + SIGPIPE when stdout's reader went away
+    (`| head -0`), or 1 and a line on stderr when stdout refused it (`> /dev/full`), the results left whole either way
+    (not an OSError of the results, which main() removes)."""
+    try:
+        print(line, flush=True)
+    except OSError as exc:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush says nothing
+        os.close(devnull)
+        if isinstance(exc, BrokenPipeError):
+            return 128 + signal.SIGPIPE
+        print(f"clustergate backtest: the results in {out} are written, but the line saying so could not be printed: "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -1453,24 +1603,48 @@ def result_files(out: Path) -> dict[str, tuple[int, int, int]]:
     return found
 
 
+def remove_if_written(out: Path, before: dict[str, tuple[int, int, int]]) -> str:
+    """Remove every result file in out if this run wrote any (what it wrote beside what an older run left, its
+    report.html say, would pass for one run's results); the words saying so, or "" (an older run's stay whole)."""
+    try:
+        if result_files(out) != before:
+            remove_outputs(out, SINGLE_OUTPUTS + SWEEP_OUTPUTS)
+            return "; the results there were removed (no run's whole set was left)"
+    except OSError:
+        pass
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     before = result_files(Path(args.out))
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    copies = len(_COPIES)
+    for signum, handler in previous.items():
+        if handler is not signal.SIG_IGN:  # nohup: stays ignored
+            signal.signal(signum, _stop)
     try:
         return cmd_backtest(args)
     except OSError as exc:  # the inputs were read and checked in prepare(): this is a result the disk did not take
         where = f" ({exc.filename})" if exc.filename else ""
-        # What this run wrote beside what an older run left (its report.html, a cut report.png) would pass for one run.
-        removed = ""
-        try:
-            if result_files(Path(args.out)) != before:  # else nothing was written: an older run's results stay whole
-                remove_outputs(Path(args.out), SINGLE_OUTPUTS + SWEEP_OUTPUTS)
-                removed = "; the results there were removed (no run's whole set was left)"
-        except OSError:
-            pass
+        removed = remove_if_written(Path(args.out), before)
         print(f"clustergate backtest: cannot write the results in {args.out}: {exc.strerror or exc}{where}{removed}",
               file=sys.stderr)
         return 1
+    except Stopped as exc:  # SIGTERM, SIGHUP, Ctrl-C: a cut clusters.csv beside an older summary.json passed for a run
+        for signum in previous:
+            signal.signal(signum, signal.SIG_IGN)  # a second one does not cut the clean-up short
+        name = signal.Signals(exc.signum).name
+        removed = remove_if_written(Path(args.out), before)
+        print(f"clustergate backtest: stopped by {name} while writing the results in {args.out}{removed}"
+              if removed else f"clustergate backtest: stopped by {name}; nothing was written in {args.out}",
+              file=sys.stderr)
+        return 128 + exc.signum
+    finally:
+        while len(_COPIES) > copies:  # this run's: a caller's own ProposalFile keeps its copy
+            _COPIES.pop()()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

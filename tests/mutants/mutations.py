@@ -4068,7 +4068,7 @@ MUTATIONS: list[Mutation] = [
         "backtest_sweeps_a_key_twice",
         "the backtest refuses a --sweep of one key given twice (canfail)",
         "launcher/backtest.py",
-        "        if any(key == k for k, _ in out):\n",
+        "        if swept:\n",
         "        if False:\n",
         (BT_REFUSES,)),
     Mutation(
@@ -6501,16 +6501,16 @@ MUTATIONS: list[Mutation] = [
         "a backtest whose results the disk did not take removes the result files in --out, so this run's part and an "
         "older run's rest (its report.html) do not pass for one run (revdocs)",
         "launcher/backtest.py",
-        "                remove_outputs(Path(args.out), SINGLE_OUTPUTS + SWEEP_OUTPUTS)\n",
-        "                pass\n",
+        "            remove_outputs(out, SINGLE_OUTPUTS + SWEEP_OUTPUTS)\n",
+        "            pass\n",
         ("tests/test_backtest_attack.py::test_a_full_disk_part_way_leaves_no_mix_of_this_run_and_an_older_one_in_out",)),
     Mutation(
         "backtest_os_error_before_any_write_removes_older_results",
         "a backtest that failed with an OSError before writing anything (a sweep's pool that could not fork) leaves "
         "the older run's results in --out whole (revdocs)",
         "launcher/backtest.py",
-        "            if result_files(Path(args.out)) != before:",
-        "            if True:",
+        "        if result_files(out) != before:",
+        "        if True:",
         ("tests/test_backtest_attack.py::test_an_os_error_before_anything_was_written_leaves_the_older_results_in_out",)),
     Mutation(
         "status_warm_up_counts_another_hosts_start",
@@ -7122,6 +7122,94 @@ MUTATIONS: list[Mutation] = [
         "                \"cluster_fallbacks\": None, \"gate_stress\": None}\n",
         ("tests/test_cluster_side_review2.py::"
          "test_status_json_gives_every_gate_the_same_clock_fields_null_when_unknown",)),
+    Mutation(
+        "backtest_stopped_part_way_leaves_its_files_beside_an_older_runs",
+        "a backtest stopped by SIGTERM, SIGHUP or Ctrl-C removes the results it had written: its cut clusters.csv and "
+        "decisions.csv sat beside an older run's summary.json and report, passing for one run's results (btrev)",
+        "launcher/backtest.py",
+        "        if handler is not signal.SIG_IGN:  # nohup: stays ignored\n            signal.signal(signum, _stop)\n",
+        "        if handler is not signal.SIG_IGN:  # nohup: stays ignored\n            pass\n",
+        ("tests/test_backtest_interrupt.py::test_a_run_stopped_part_way_leaves_no_mix_of_its_files_and_an_older_runs",)),
+    Mutation(
+        "backtest_sweep_takes_no_result_from_a_killed_worker_for_a_row",
+        "a sweep whose worker process was killed ends, exit 1, naming the combination and the signal (with "
+        "multiprocessing.Pool it waited for the lost task's result for ever) (btrev)",
+        "launcher/backtest.py",
+        "                if kind == \"died\":\n",
+        "                if kind == \"never\":\n",
+        ("tests/test_backtest_interrupt.py::test_a_sweep_whose_worker_process_is_killed_ends_naming_it_not_hangs",)),
+    Mutation(
+        "backtest_sweep_of_a_setting_under_its_alias_too_runs",
+        "a setting swept under its name and its alias (riskoff_stress, stress_riskoff) is refused: one replaced the "
+        "other's values without a word, sweep.csv labelling rows with values never run (btrev)",
+        "launcher/backtest.py",
+        "        swept = [k for k, _ in out if ALIASES.get(k, k) == name]\n",
+        "        swept = [k for k, _ in out if k == key]\n",
+        ("tests/test_backtest_interrupt.py::test_a_setting_swept_under_two_names_or_also_set_is_refused_not_overridden[swept under its alias too]",)),
+    Mutation(
+        "backtest_sweep_of_a_set_setting_replaces_it",
+        "a setting given in --set and swept is refused: the swept values replaced the --set one without a word (btrev)",
+        "launcher/backtest.py",
+        "        if set_as:\n",
+        "        if False:\n",
+        ("tests/test_backtest_interrupt.py::test_a_setting_swept_under_two_names_or_also_set_is_refused_not_overridden[set and swept]",)),
+    Mutation(
+        "backtest_set_under_two_names_keeps_the_first_names_value",
+        "--set of one setting under its alias and its name takes the last value given (btrev)",
+        "launcher/backtest.py",
+        "        values[ALIASES.get(key, key)] = parse_value(key, value.strip())",
+        "        values[key] = parse_value(key, value.strip())",
+        ("tests/test_backtest_interrupt.py::test_a_setting_set_twice_under_two_names_takes_the_last_given",)),
+    Mutation(
+        "backtest_printed_line_to_a_gone_reader_removes_the_results",
+        "a backtest whose stdout reader went away once the results were written leaves them whole and exits 141: "
+        "the BrokenPipeError, an OSError, was read as a disk refusing the results and removed them all (btrev)",
+        "launcher/backtest.py",
+        "        if isinstance(exc, BrokenPipeError):\n            return 128 + signal.SIGPIPE\n",
+        "        if False:\n            return 128 + signal.SIGPIPE\n",
+        ("tests/test_backtest_interrupt.py::test_a_reader_of_the_printed_line_gone_leaves_the_results_whole",)),
+    Mutation(
+        "backtest_second_stop_signal_escapes_the_clean_up",
+        "a second stop signal (SIGHUP, then SIGTERM) is the same stop: raised again in main()'s clean-up (the "
+        "interpreter runs pending handlers in its first signal.signal call) it escaped, a traceback, exit 1, the run's "
+        "files left beside an older run's (btrev2)",
+        "launcher/backtest.py",
+        "    if isinstance(sys.exc_info()[1], Stopped):\n        return\n",
+        "    if False:\n        return\n",
+        ("tests/test_backtest_interrupt.py::test_a_second_stop_signal_during_the_clean_up_does_not_leave_the_mix",)),
+    Mutation(
+        "backtest_stdout_refusing_the_line_removes_the_results",
+        "a stdout that cannot take the printed line (`> /dev/full`) leaves the results whole, exit 1 saying so: its "
+        "ENOSPC was read as OUT's disk refusing the results, all removed (btrev2)",
+        "launcher/backtest.py",
+        "    except OSError as exc:\n        devnull = os.open(",
+        "    except BrokenPipeError as exc:\n        devnull = os.open(",
+        ("tests/test_backtest_interrupt.py::test_a_stdout_that_cannot_take_the_printed_line_leaves_the_results_whole",)),
+    Mutation(
+        "backtest_stop_signal_while_forking_a_sweep_worker_is_swallowed",
+        "a stop signal that comes while a sweep forks a worker stops the sweep: its handler ran in the interpreter's "
+        "at-fork hooks, which swallow the exception, and the sweep ran to the end, exit 0 (btrev2)",
+        "launcher/backtest.py",
+        "    if _FORKING:  # in the",
+        "    if False:  # in the",
+        ("tests/test_backtest_interrupt.py::test_a_stop_signal_while_a_sweep_forks_a_worker_stops_it",),
+        also=(("launcher/backtest.py", "                signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)\n", ""),)),
+    Mutation(
+        "backtest_copy_of_proposals_left_to_the_exit_finalizer",
+        "main() removes the run's copy of --proposals before it restores the stop signals' handlers: a sweep held it "
+        "to the interpreter's exit, and a second SIGTERM then killed the process with the copy in $TMPDIR (btrev2)",
+        "launcher/backtest.py",
+        "        while len(_COPIES) > copies:  # this run's",
+        "        while False:  # this run's",
+        ("tests/test_backtest_interrupt.py::test_no_signal_after_the_backtest_returned_leaves_the_copy_of_proposals",)),
+    Mutation(
+        "backtest_sweep_workers_outlive_a_killed_sweep",
+        "a sweep's workers die with it (PR_SET_PDEATHSIG): a sweep SIGKILLed left them running their combinations to "
+        "the end, a result no one would take (btrev2)",
+        "launcher/backtest.py",
+        "        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1: PR_SET_PDEATHSIG\n",
+        "        ctypes.CDLL(None, use_errno=True)\n",
+        ("tests/test_backtest_interrupt.py::test_sweep_workers_do_not_outlive_a_killed_sweep",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
