@@ -611,6 +611,40 @@ def test_a_fresh_start_warming_up_raises_neither_p27_updates_stalled_nor_p26_clu
         _kill_home_prometheus(system.home)
 
 
+def test_a_cold_start_with_ledoit_wolf_shrinkage_does_not_raise_p27_shrinkage_jump(tmp_path: Path) -> None:
+    """alrev: the correlator exported p27_shrinkage_intensity 0 while it had no matrix, so on a cold start with
+    `shrinkage: ledoit_wolf` the first ready matrix's intensity (about 0.5 at 10 returns, above 0.15 until some 40
+    returns: 40 minutes at the production cadence) stood more than 0.15 above the warm-up's 0 in P27ShrinkageJump's
+    30-minute minimum, and the rule fired on a healthy start. Here the intensity stays above 0.15 longer than the fast
+    rules' `for:` after the matrix is ready, and the rule may not be raised."""
+    rules = fast_rules_file(tmp_path)
+    system = LiveSystem(tmp_path)
+    system.data["actors"]["correlator"].setdefault("settings", {})["shrinkage"] = "ledoit_wolf"
+    write_topology(system.topology, system.data)
+    raised: set[str] = set()
+    high_seen_at: list[float] = []
+    try:
+        monitor = up_and_monitored(system, rules)
+        wait_for(lambda: monitor.query("max(p27_corr_ready) == 1")["data"]["result"], 120,
+                 "the correlation matrix ready after the warm-up", interval_s=0.2)
+
+        def intensity_settled() -> bool:
+            raised.update(state for (name, _), state in monitor.active_alerts().items() if name == "P27ShrinkageJump")
+            if monitor.query("p27_shrinkage_intensity > 0.15")["data"]["result"]:
+                high_seen_at.append(time.monotonic())
+                return False
+            return bool(high_seen_at)
+
+        wait_for(intensity_settled, 180, "the warm-up's high shrinkage intensity settled under 0.15", interval_s=0.2)
+        # the intensity stood above 0.15 longer than the rule's `for:` (its evaluation a second behind the scrape)
+        assert high_seen_at[-1] - high_seen_at[0] > 3 * FOR_S, high_seen_at
+        assert not raised, f"P27ShrinkageJump {sorted(raised)} on a cold start's first matrices"
+    finally:
+        clustergate("monitor", "down", "--home", str(system.home))
+        system.down()
+        _kill_home_prometheus(system.home)
+
+
 def test_redis_stopped_with_no_proposal_coming_raises_a_critical_clustergate_actor_not_ready_for_the_gate(
         monitored: Monitored) -> None:
     """revmon: Redis stopped and no proposal coming: the gate and the permit issuer were not ready, every exit would

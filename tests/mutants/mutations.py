@@ -6980,6 +6980,15 @@ MUTATIONS: list[Mutation] = [
         "    if fence is not None:\n        record[\"fence_token\"] = fence\n"
         "    queue_writes.__dict__.setdefault(\"sent\", []).append(dict(record))\n",
         ("tests/test_state_writer_memory.py::test_a_state_write_keeps_no_memory_once_written",)),
+    Mutation(
+        "correlator_exports_shrinkage_0_with_no_matrix",
+        "the correlator exports p27_shrinkage_intensity NaN while it has no matrix: a 0 was the floor of "
+        "P27ShrinkageJump's 30-minute minimum, and a cold start's first matrices under ledoit_wolf (about 0.5) fired it "
+        "(alrev)",
+        "actors/correlator.py",
+        "        self.m.shrinkage.set(result[\"shrinkage\"] if result[\"ready\"] else math.nan)\n",
+        "        self.m.shrinkage.set(result[\"shrinkage\"])\n",
+        (f"{MONITOR_LIVE}::test_a_cold_start_with_ledoit_wolf_shrinkage_does_not_raise_p27_shrinkage_jump",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
