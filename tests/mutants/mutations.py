@@ -6988,7 +6988,18 @@ MUTATIONS: list[Mutation] = [
         "actors/correlator.py",
         "        self.m.shrinkage.set(result[\"shrinkage\"] if result[\"ready\"] else math.nan)\n",
         "        self.m.shrinkage.set(result[\"shrinkage\"])\n",
-        (f"{MONITOR_LIVE}::test_a_cold_start_with_ledoit_wolf_shrinkage_does_not_raise_p27_shrinkage_jump",)),
+        ("tests/test_status_overview.py::test_status_json_stays_json_and_shows_no_shrinkage_intensity_while_the_"
+         "correlator_has_no_matrix",
+         f"{MONITOR_LIVE}::test_a_cold_start_with_ledoit_wolf_shrinkage_does_not_raise_p27_shrinkage_jump")),
+    Mutation(
+        "status_passes_a_nan_shrinkage_intensity_on",
+        "status --json gives null for the correlator's shrinkage intensity while it has no matrix (NaN, not JSON) and "
+        "status prints ? (alrev)",
+        "launcher/overview.py",
+        "        out[\"shrinkage_intensity\"] = _finite(first(sample, \"p27_shrinkage_intensity\"))",
+        "        out[\"shrinkage_intensity\"] = first(sample, \"p27_shrinkage_intensity\")",
+        ("tests/test_status_overview.py::test_status_json_stays_json_and_shows_no_shrinkage_intensity_while_the_"
+         "correlator_has_no_matrix",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
