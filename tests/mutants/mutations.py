@@ -7000,6 +7000,15 @@ MUTATIONS: list[Mutation] = [
         "        out[\"shrinkage_intensity\"] = first(sample, \"p27_shrinkage_intensity\")",
         ("tests/test_status_overview.py::test_status_json_stays_json_and_shows_no_shrinkage_intensity_while_the_"
          "correlator_has_no_matrix",)),
+    Mutation(
+        "gate_exports_spec_stale_line_not_its_own",
+        "the gate exports its own positions.stale_after_s as p26_snapshot_stale_after_seconds, so P26SnapshotsStale "
+        "fires when the gate stops counting the snapshots fresh, not at SPEC's 300 s only (alrev)",
+        "actors/gate.py",
+        "        P26_SNAPSHOT_STALE_AFTER.set(self.stale_after_s)\n",
+        "        P26_SNAPSHOT_STALE_AFTER.set(300.0)\n",
+        (f"{MONITOR_LIVE}::test_snapshots_past_a_stale_after_s_under_300_s_raise_p26_snapshots_stale_when_the_gate_"
+         "drops_them",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
@@ -7421,9 +7430,10 @@ SPEC_MUTATIONS += [
     spec("spec_p26_metrics_port_8046", "production P2.6 metrics on 8047", "configs/production.yaml",
          "  gate:\n    metrics_port: 8047\n", "  gate:\n    metrics_port: 8046\n", f"{CONTRACT}::test_production_exports_p27_metrics_on_8048_and_p26_metrics_on_8047"),
     spec("spec_snapshot_age_alert_at_600_s", "health: max(p26_snapshot_age_seconds) < 300", "configs/alerts.yml",
-         "expr: max(p26_snapshot_age_seconds) >= 300\n", "expr: max(p26_snapshot_age_seconds) >= 600\n", ALERTS),
+         "          max(p26_snapshot_age_seconds) >= 300\n", "          max(p26_snapshot_age_seconds) >= 600\n", ALERTS),
     spec("spec_snapshot_age_alert_strict", "health: max(p26_snapshot_age_seconds) < 300 (300 is not healthy)",
-         "configs/alerts.yml", "expr: max(p26_snapshot_age_seconds) >= 300\n", "expr: max(p26_snapshot_age_seconds) > 300\n",
+         "configs/alerts.yml", "          max(p26_snapshot_age_seconds) >= 300\n",
+         "          max(p26_snapshot_age_seconds) > 300\n",
          ALERTS),
     spec("spec_cluster_stress_used_alert_uses_increase", "health: p26_cluster_stress_used is a gauge: max_over_time, "
          "not increase", "configs/alerts.yml", "          max_over_time(p26_cluster_stress_used[30m]) == 0\n",
