@@ -19,6 +19,7 @@ older than max_price_age_s: a window can hold hundreds of old returns after the 
 from __future__ import annotations
 
 import base64
+import math
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -51,7 +52,8 @@ def make_metrics() -> SimpleNamespace:
         ready_since=Gauge("p27_corr_ready_since_timestamp_seconds",
                           "Epoch time p27_corr_ready last went to 1 (0 while not ready): readiness timed by the actor, "
                           "not by a scrape"),
-        shrinkage=Gauge("p27_shrinkage_intensity", "Ledoit-Wolf shrinkage intensity towards the identity (0 with shrinkage none)"),
+        shrinkage=Gauge("p27_shrinkage_intensity", "Ledoit-Wolf shrinkage intensity towards the identity of the last "
+                        "matrix (0 with shrinkage none; NaN while there is no matrix)"),
         fail_closed=Counter("p27_fail_closed", "Updates that could not be made, by reason", ["reason"]),
     )
 
@@ -108,7 +110,9 @@ class CorrelatorActor(Actor):
         self.m.symbols_in_matrix.set(0)
         for symbol in self.topology.symbols:
             self.m.symbol_in_matrix.labels(symbol=symbol).set(0)
-        self.m.shrinkage.set(0)
+        # No matrix, no intensity: a 0 here was the floor of P27ShrinkageJump's 30-minute minimum, so the first matrices
+        # of every cold start (intensity about 0.5 at 10 returns) fired it (alrev); NaN is skipped by min_over_time.
+        self.m.shrinkage.set(math.nan)
         self.last_window_at = time.monotonic()
         self.last_points: dict[str, int] = {}
         self.have_window = False
@@ -228,7 +232,7 @@ class CorrelatorActor(Actor):
         self.m.symbols_in_matrix.set(len(result["symbols"]))
         for symbol in self.topology.symbols:
             self.m.symbol_in_matrix.labels(symbol=symbol).set(1 if symbol in result["symbols"] else 0)
-        self.m.shrinkage.set(result["shrinkage"])
+        self.m.shrinkage.set(result["shrinkage"] if result["ready"] else math.nan)
         self.sockets["matrix"].send_multipart(
             matrix_frames(result, cadence_s=self.cadence_s, window_last_slot=last_slot, now_s=time.time()))
 

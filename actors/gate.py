@@ -111,6 +111,9 @@ P26_CLUSTER_STRESS_USED = Gauge("p26_cluster_stress_used", "1 when K came from f
 P26_SYMBOLS_WITH_SNAPSHOT = Gauge("p26_symbols_with_snapshot", "Allowlisted symbols with a fresh snapshot")
 P26_TOTAL_ABS_NOTIONAL = Gauge("p26_total_abs_notional", "Sum of |notional| over fresh snapshots (USD)")
 P26_SNAPSHOT_AGE = Gauge("p26_snapshot_age_seconds", "Age of the symbol's position snapshot", ["symbol"])
+P26_SNAPSHOT_STALE_AFTER = Gauge("p26_snapshot_stale_after_seconds", "The snapshot age past which the gate counts a "
+                                 "position snapshot stale (positions.stale_after_s): P26SnapshotsStale's line when "
+                                 "under SPEC's 300 s")
 GATE_SNAPSHOTS_UNDATED = Gauge("gate_position_snapshots_undated",
                                "Allowlisted symbols whose position snapshot has no usable ts_epoch (missing or not a "
                                "finite number): not held, and with no p26_snapshot_age_seconds")
@@ -572,6 +575,7 @@ class Gate(Actor):
         self.realized = s.sigma_source == "realized"
         self.freshness_s = self.topology.gate_freshness_s(self.name)
         self.stale_after_s = self.topology.positions.stale_after_s
+        P26_SNAPSHOT_STALE_AFTER.set(self.stale_after_s)
         self.permit_timeout_ms = s.permit_timeout_ms
         self._issuer_lost = False  # the last request to the issuer went unanswered (issuer_lost, issuer_back)
         self.redis = RespClient.from_config(self.topology.redis)

@@ -50,6 +50,7 @@ OWN_METRICS = {"p27_buffer_last_accepted_tick_timestamp_seconds": REPO / "actors
                "clustergate_redis_maxmemory_bytes": REPO / "actors" / "permit_issuer.py",
                "clustergate_redis_started_timestamp_seconds": REPO / "actors" / "permit_issuer.py",
                "gate_requests_total": REPO / "actors" / "gate.py",
+               "p26_snapshot_stale_after_seconds": REPO / "actors" / "gate.py",
                "gate_permit_issuers_connected": REPO / "actors" / "gate.py",
                "clustergate_replies_dropped_total": REPO / "actors" / "runtime.py",
                "clustergate_actor_started_timestamp_seconds": REPO / "actors" / "runtime.py",

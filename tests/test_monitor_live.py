@@ -12,6 +12,7 @@ STALLED_WINDOW (every other expression is the shipped one, untouched).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -25,7 +26,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import pytest
 import yaml
@@ -250,17 +251,26 @@ def up_and_monitored(system: LiveSystem, rules: Path) -> Monitored:
     return Monitored(system, url, rules)
 
 
-@pytest.fixture(scope="module")
-def monitored(tmp_path_factory) -> Monitored:
-    tmp = tmp_path_factory.mktemp("monitor")
+@contextlib.contextmanager
+def own_monitored_demo(tmp: Path, change: Callable[[dict[str, Any]], None] | None = None) -> Iterator[Monitored]:
+    """A demo in tmp, its topology data changed by `change`, under the fast rules; all stopped after."""
     rules = fast_rules_file(tmp)
     system = LiveSystem(tmp)
+    if change is not None:
+        change(system.data)
+        write_topology(system.topology, system.data)
     try:
         yield up_and_monitored(system, rules)
     finally:
         clustergate("monitor", "down", "--home", str(system.home))
         system.down()
         _kill_home_prometheus(system.home)
+
+
+@pytest.fixture(scope="module")
+def monitored(tmp_path_factory) -> Monitored:
+    with own_monitored_demo(tmp_path_factory.mktemp("monitor")) as monitor:
+        yield monitor
 
 
 def test_monitor_scrapes_every_actor_and_status_shows_each_target_up(monitored: Monitored) -> None:
@@ -609,6 +619,53 @@ def test_a_fresh_start_warming_up_raises_neither_p27_updates_stalled_nor_p26_clu
         clustergate("monitor", "down", "--home", str(system.home))
         system.down()
         _kill_home_prometheus(system.home)
+
+
+def test_a_cold_start_with_ledoit_wolf_shrinkage_does_not_raise_p27_shrinkage_jump(tmp_path: Path) -> None:
+    """alrev: the correlator exported p27_shrinkage_intensity 0 while it had no matrix, so on a cold start with
+    `shrinkage: ledoit_wolf` the first ready matrix's intensity (about 0.5 at 10 returns, above 0.15 until some 40
+    returns: 40 minutes at the production cadence) stood more than 0.15 above the warm-up's 0 in P27ShrinkageJump's
+    30-minute minimum, and the rule fired on a healthy start. Here the intensity stays above 0.15 longer than the fast
+    rules' `for:` after the matrix is ready, and the rule may not be raised."""
+    raised: set[str] = set()
+    high_seen_at: list[float] = []
+    with own_monitored_demo(tmp_path, lambda data: data["actors"]["correlator"].setdefault("settings", {}).update(
+            shrinkage="ledoit_wolf")) as monitor:
+        wait_for(lambda: monitor.query("max(p27_corr_ready) == 1")["data"]["result"], 120,
+                 "the correlation matrix ready after the warm-up", interval_s=0.2)
+
+        def intensity_settled() -> bool:
+            raised.update(state for (name, _), state in monitor.active_alerts().items() if name == "P27ShrinkageJump")
+            if monitor.query("p27_shrinkage_intensity > 0.15")["data"]["result"]:
+                high_seen_at.append(time.monotonic())
+                return False
+            return bool(high_seen_at)
+
+        wait_for(intensity_settled, 180, "the warm-up's high shrinkage intensity settled under 0.15", interval_s=0.2)
+        # the intensity stood above 0.15 longer than the rule's `for:` (its evaluation a second behind the scrape)
+        assert high_seen_at[-1] - high_seen_at[0] > 3 * FOR_S, high_seen_at
+        assert not raised, f"P27ShrinkageJump {sorted(raised)} on a cold start's first matrices"
+
+
+def test_snapshots_past_a_stale_after_s_under_300_s_raise_p26_snapshots_stale_when_the_gate_drops_them(
+        tmp_path: Path) -> None:
+    """alrev: P26SnapshotsStale fired at SPEC's 300 s only. A desk with `positions.stale_after_s: 30` whose execution
+    layer stopped writing snapshots had the gate count none fresh from 30 s (every decision a fault HOLD
+    fail_closed_portfolio_state, with no proposal coming no other alert) and the critical rule quiet until 300 s. It
+    fires at the gate's own stale line (p26_snapshot_stale_after_seconds) when that is lower."""
+    with own_monitored_demo(tmp_path, lambda data: data["positions"].update(stale_after_s=30)) as monitor:
+        system = monitor.system
+        wait_for(system.every_actor_ready, 60, "every actor ready", interval_s=0.2)
+        system.supervisor.api.stopProcess("book")  # the demo's execution layer: its snapshots stop being refreshed
+
+        def stale_alert() -> dict[str, Any] | None:
+            return next((a for a in monitor.get("/api/v1/alerts")["data"]["alerts"]
+                         if a["labels"]["alertname"] == "P26SnapshotsStale" and a["state"] == "firing"), None)
+
+        alert = wait_for(stale_alert, 150, "P26SnapshotsStale firing once the gate counts no snapshot fresh",
+                         interval_s=0.5)
+        assert 30 <= float(alert["value"]) < 300, alert
+        assert system.metrics("gate")["p26_symbols_with_snapshot"] == 0
 
 
 def test_redis_stopped_with_no_proposal_coming_raises_a_critical_clustergate_actor_not_ready_for_the_gate(

@@ -357,3 +357,31 @@ def test_status_does_not_say_no_price_yet_or_warming_when_the_buffers_metrics_di
     assert "  BTCUSDT     [????????????????????]    ?/11  ?" in shown, shown
     started = render_overview(topo, {**ov, "buffer_answered": True, "points_per_symbol": {"BTCUSDT": 3}})
     assert "newest price accepted by the buffer: none yet" in started and "3/11  warming" in started, started
+
+
+def test_status_json_stays_json_and_shows_no_shrinkage_intensity_while_the_correlator_has_no_matrix(tmp_path) -> None:
+    """alrev: the correlator exports p27_shrinkage_intensity NaN while it has no matrix (its 0 fired P27ShrinkageJump on
+    every cold start with ledoit_wolf); `status --json` gives null for it, not NaN, which is not JSON, and status `?`."""
+    import json
+
+    from helpers import wait_for
+    from reliability import LiveSystem, clustergate
+
+    def strict(text: str) -> dict:
+        def refuse(constant: str) -> None:
+            raise ValueError(f"{constant} is not JSON")
+        return json.loads(text, parse_constant=refuse)
+
+    system = LiveSystem(tmp_path)
+    system.data["clusters"]["min_returns"] = 300  # no matrix within the test: 301 points at a 1 s cadence
+    write_topology(system.topology, system.data)
+    try:
+        system.up()
+        said = wait_for(lambda: (s := clustergate("status", "--json", "--home", str(system.home))).stdout
+                        and json.loads(s.stdout)["overview"].get("corr_ready") == 0 and s, 60,
+                        "status reading the correlator's metrics")
+        assert strict(said.stdout)["overview"]["shrinkage_intensity"] is None, said.stdout
+        shown = clustergate("status", "--home", str(system.home)).stdout
+        assert "shrinkage intensity: ?" in shown, shown
+    finally:
+        system.down()

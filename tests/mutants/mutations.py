@@ -7210,6 +7210,35 @@ MUTATIONS: list[Mutation] = [
         "        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1: PR_SET_PDEATHSIG\n",
         "        ctypes.CDLL(None, use_errno=True)\n",
         ("tests/test_backtest_interrupt.py::test_sweep_workers_do_not_outlive_a_killed_sweep",)),
+    Mutation(
+        "correlator_exports_shrinkage_0_with_no_matrix",
+        "the correlator exports p27_shrinkage_intensity NaN while it has no matrix: a 0 was the floor of "
+        "P27ShrinkageJump's 30-minute minimum, and a cold start's first matrices under ledoit_wolf (about 0.5) fired it "
+        "(alrev)",
+        "actors/correlator.py",
+        "        self.m.shrinkage.set(result[\"shrinkage\"] if result[\"ready\"] else math.nan)\n",
+        "        self.m.shrinkage.set(result[\"shrinkage\"])\n",
+        ("tests/test_status_overview.py::test_status_json_stays_json_and_shows_no_shrinkage_intensity_while_the_"
+         "correlator_has_no_matrix",
+         f"{MONITOR_LIVE}::test_a_cold_start_with_ledoit_wolf_shrinkage_does_not_raise_p27_shrinkage_jump")),
+    Mutation(
+        "status_passes_a_nan_shrinkage_intensity_on",
+        "status --json gives null for the correlator's shrinkage intensity while it has no matrix (NaN, not JSON) and "
+        "status prints ? (alrev)",
+        "launcher/overview.py",
+        "        out[\"shrinkage_intensity\"] = _finite(first(sample, \"p27_shrinkage_intensity\"))",
+        "        out[\"shrinkage_intensity\"] = first(sample, \"p27_shrinkage_intensity\")",
+        ("tests/test_status_overview.py::test_status_json_stays_json_and_shows_no_shrinkage_intensity_while_the_"
+         "correlator_has_no_matrix",)),
+    Mutation(
+        "gate_exports_spec_stale_line_not_its_own",
+        "the gate exports its own positions.stale_after_s as p26_snapshot_stale_after_seconds, so P26SnapshotsStale "
+        "fires when the gate stops counting the snapshots fresh, not at SPEC's 300 s only (alrev)",
+        "actors/gate.py",
+        "        P26_SNAPSHOT_STALE_AFTER.set(self.stale_after_s)\n",
+        "        P26_SNAPSHOT_STALE_AFTER.set(300.0)\n",
+        (f"{MONITOR_LIVE}::test_snapshots_past_a_stale_after_s_under_300_s_raise_p26_snapshots_stale_when_the_gate_"
+         "drops_them",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
@@ -7631,9 +7660,10 @@ SPEC_MUTATIONS += [
     spec("spec_p26_metrics_port_8046", "production P2.6 metrics on 8047", "configs/production.yaml",
          "  gate:\n    metrics_port: 8047\n", "  gate:\n    metrics_port: 8046\n", f"{CONTRACT}::test_production_exports_p27_metrics_on_8048_and_p26_metrics_on_8047"),
     spec("spec_snapshot_age_alert_at_600_s", "health: max(p26_snapshot_age_seconds) < 300", "configs/alerts.yml",
-         "expr: max(p26_snapshot_age_seconds) >= 300\n", "expr: max(p26_snapshot_age_seconds) >= 600\n", ALERTS),
+         "          max(p26_snapshot_age_seconds) >= 300\n", "          max(p26_snapshot_age_seconds) >= 600\n", ALERTS),
     spec("spec_snapshot_age_alert_strict", "health: max(p26_snapshot_age_seconds) < 300 (300 is not healthy)",
-         "configs/alerts.yml", "expr: max(p26_snapshot_age_seconds) >= 300\n", "expr: max(p26_snapshot_age_seconds) > 300\n",
+         "configs/alerts.yml", "          max(p26_snapshot_age_seconds) >= 300\n",
+         "          max(p26_snapshot_age_seconds) > 300\n",
          ALERTS),
     spec("spec_cluster_stress_used_alert_uses_increase", "health: p26_cluster_stress_used is a gauge: max_over_time, "
          "not increase", "configs/alerts.yml", "          max_over_time(p26_cluster_stress_used[30m]) == 0\n",
