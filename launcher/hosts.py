@@ -314,11 +314,15 @@ def _check_a_host_loss_can_be_failed_over(v: Validator, redis: Any) -> None:
     from launcher.sentinel import parse_place
     try:
         servers = [parse_place(text).where for text in redis.sentinel.servers]
-        sentinels = [parse_place(text).where for text in redis.sentinel.sentinels]
+        places = [parse_place(text) for text in redis.sentinel.sentinels]
     except ValueError:
         return  # reported by SentinelConfig
+    sentinels = [place.where for place in places]
+    if len(set(places)) < len(places) or (redis.sentinel.quorum or 0) > len(places):
+        return  # a sentinel listed twice, a quorum above the sentinels: reported by SentinelConfig, not counted here
     need = max(redis.sentinel.quorum or 0, len(sentinels) // 2 + 1)
-    for host in dict.fromkeys(servers):
+    # A host running every data server leaves none to promote when lost, however the sentinels are placed.
+    for host in (h for h in dict.fromkeys(servers) if set(servers) - {h}):
         on_it = sentinels.count(host)
         left = len(sentinels) - on_it
         if left < need:

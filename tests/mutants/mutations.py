@@ -7210,6 +7210,23 @@ MUTATIONS: list[Mutation] = [
         "        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1: PR_SET_PDEATHSIG\n",
         "        ctypes.CDLL(None, use_errno=True)\n",
         ("tests/test_backtest_interrupt.py::test_sweep_workers_do_not_outlive_a_killed_sweep",)),
+    Mutation(
+        "validate_blames_the_sentinels_for_the_loss_of_the_host_running_every_data_server",
+        "validate's host-loss check skips a host that runs every data server: its loss leaves no server to promote "
+        "however the sentinels are placed, so moving sentinels (its advice) would not help (harev2)",
+        "launcher/hosts.py",
+        "    for host in (h for h in dict.fromkeys(servers) if set(servers) - {h}):\n",
+        "    for host in dict.fromkeys(servers):\n",
+        ("tests/test_sentinel_config.py::test_sentinels_beside_every_data_server_on_one_host_are_not_blamed_for_its_"
+         "loss",)),
+    Mutation(
+        "validate_counts_a_sentinel_listed_twice_in_the_host_loss_check",
+        "validate's host-loss check leaves a sentinel listed twice and a quorum above the sentinels to SentinelConfig's "
+        "refusal: it counted the duplicate (and advised 'at most -1 on a host' for the quorum) (harev2)",
+        "launcher/hosts.py",
+        "    if len(set(places)) < len(places) or (redis.sentinel.quorum or 0) > len(places):\n",
+        "    if False:\n",
+        ("tests/test_sentinel_config.py::test_a_sentinel_listed_twice_or_a_quorum_above_the_sentinels_is_refused_once",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
