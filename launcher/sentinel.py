@@ -442,8 +442,16 @@ def failover_readiness(sentinels: list[tuple[str, int]], master: str, *, timeout
 _UNPROMOTABLE_FLAGS = ("s_down", "o_down", "disconnected")
 
 
+@dataclass(frozen=True)
+class NoReplica:
+    """No replica to promote: why (each known replica's flags), and the replicas kept out only by replica-priority
+    0, which are up and still acknowledge a permit issuer's WAIT."""
+    why: str
+    priority_0_up: list[str]
+
+
 def no_replica_to_promote(sentinels: list[tuple[str, int]], master: str, *, timeout_s: float,
-                          password: str | None = None) -> str | None:
+                          password: str | None = None) -> NoReplica | None:
     """Why no sentinel that answers could promote a replica of `master` (SENTINEL REPLICAS: each one down,
     disconnected or at replica-priority 0, or none known), or None when one could, or no sentinel answers (said
     elsewhere). CKQUORUM counts sentinels only: with the only replica down it said OK, while a primary crash would
@@ -471,7 +479,8 @@ def no_replica_to_promote(sentinels: list[tuple[str, int]], master: str, *, time
     if not answered:
         return None
     replicas = "; ".join(f"{replica}: {','.join(bad)}" for replica, bad in why.items()) or "none known"
-    return f"no replica to promote ({replicas}; said by {answered} sentinel{'s' if answered > 1 else ''})"
+    return NoReplica(f"no replica to promote ({replicas}; said by {answered} sentinel{'s' if answered > 1 else ''})",
+                     [replica for replica, bad in why.items() if bad == ["replica-priority 0"]])
 
 
 def never_promoted(servers: list[tuple[str, int]], *, timeout_s: float, password: str | None = None,

@@ -7227,6 +7227,15 @@ MUTATIONS: list[Mutation] = [
         "    if len(set(places)) < len(places) or (redis.sentinel.quorum or 0) > len(places):\n",
         "    if False:\n",
         ("tests/test_sentinel_config.py::test_a_sentinel_listed_twice_or_a_quorum_above_the_sentinels_is_refused_once",)),
+    Mutation(
+        "status_says_every_decision_holds_beside_a_replica_at_priority_0_that_acknowledges",
+        "status's no-replica-to-promote alarm leaves out 'every decision HOLD replica_unacknowledged' while a replica "
+        "kept out only by replica-priority 0 is up: it acknowledges WAIT 1, only a failover is out of reach (harev2)",
+        "launcher/supervise.py",
+        "    if ok is False and state.get(\"no_replica\") and state.get(\"replica_priority_0_up\"):\n",
+        "    if False:\n",
+        ("tests/test_sentinel_failover.py::test_no_failover_with_a_replica_at_priority_0_up_does_not_say_every_decision_"
+         "holds",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
