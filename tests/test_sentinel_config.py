@@ -208,6 +208,15 @@ def test_a_sentinel_listed_twice_or_a_quorum_above_the_sentinels_is_refused_once
     assert "more than the 3 sentinels" in said and "a failover needs" not in said
 
 
+def test_a_quorum_that_no_host_loss_leaves_is_advised_down(tmp_path: Path) -> None:
+    """harev2 review: quorum 3 of 3 sentinels on three hosts was told to 'put the sentinels on three hosts or more',
+    where they were: the quorum is what a host's loss cannot reach."""
+    data = sentinel_multihost(tmp_path, ["store:6390", "exec:6390"], ["store:26390", "exec:26390", "market:26390"])
+    data["redis"]["sentinel"]["quorum"] = 3
+    assert "fewer than the 3 a failover needs (quorum 3)" in multihost_problems(tmp_path, data)
+    assert "or set quorum to 2 (a majority)" in multihost_problems(tmp_path, data)
+
+
 def test_a_managed_sentinel_across_hosts_needs_a_password(tmp_path: Path) -> None:
     data = sentinel_multihost(tmp_path, ["store:6390", "exec:6390"], ["store:26390", "exec:26390", "market:26390"],
                               password=False)

@@ -7236,6 +7236,14 @@ MUTATIONS: list[Mutation] = [
         "    if False:\n",
         ("tests/test_sentinel_failover.py::test_no_failover_with_a_replica_at_priority_0_up_does_not_say_every_decision_"
          "holds",)),
+    Mutation(
+        "validate_host_loss_refusal_never_advises_a_lower_quorum",
+        "validate's host-loss refusal advises a majority quorum when the quorum, not the placement, is what a host's "
+        "loss cannot reach (quorum 3 of 3 sentinels on three hosts was told to put them on three hosts) (harev2)",
+        "launcher/hosts.py",
+        "                      + (f\", or set quorum to {majority} (a majority)\" if need > majority <= left else \"\"))\n",
+        "                      + \"\")\n",
+        ("tests/test_sentinel_config.py::test_a_quorum_that_no_host_loss_leaves_is_advised_down",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
