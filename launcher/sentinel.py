@@ -460,11 +460,16 @@ def no_replica_to_promote(sentinels: list[tuple[str, int]], master: str, *, time
     why: dict[str, list[str]] = {}  # replica -> why not, as any answering sentinel sees it
     for sentinel in sentinels:
         try:
-            answer = _exchange(sentinel, _auth(None, password) + [("SENTINEL", "replicas", master)], timeout_s)[-1]
+            known, answer = _exchange(sentinel, _auth(None, password) + [("SENTINEL", "master", master),
+                                                                          ("SENTINEL", "replicas", master)],
+                                      timeout_s)[-2:]
         except OSError:
             continue
         if not isinstance(answer, list):
             continue
+        counted = dict(zip(known[::2], known[1::2])).get("num-slaves") if isinstance(known, list) else None
+        if str(counted).isdigit() and int(counted) > len(answer):
+            return None  # replicas set replica-announced no, left out of REPLICAS, which Sentinel still promotes
         answered += 1
         for entry in answer:
             fields = dict(zip(entry[::2], entry[1::2])) if isinstance(entry, list) else {}

@@ -610,6 +610,23 @@ def test_no_failover_with_a_replica_at_priority_0_up_does_not_say_every_decision
         group.stop()
 
 
+def test_a_replica_hidden_by_replica_announced_no_is_not_taken_for_no_replica(sentinels: SentinelSet,
+                                                                              tmp_path: Path) -> None:
+    """harev2 review: SENTINEL REPLICAS leaves out a replica set `replica-announced no` (hidden from clients), which
+    Sentinel still promotes: status said NO FAILOVER POSSIBLE (no replica to promote (none known ...)) and, the
+    primary SIGKILLed, the sentinels promoted that replica in about 2 s (reproduced with real redis-servers)."""
+    from launcher.supervise import sentinel_status
+    from launcher.topology import load_topology
+    topo = load_topology(str(sentinels.topology(tmp_path / "t.yaml")))
+    redis.Redis(port=sentinels.server_ports[1]).config_set("replica-announced", "no")
+    wait_for(lambda: all(not sentinels.sentinel(i).execute_command("SENTINEL", "REPLICAS", MASTER) for i in range(3)),
+             30, "every sentinel to hide the replica")
+    state = sentinel_status(topo)
+    assert state["failover_possible"] is True and not state.get("no_replica"), state
+    sentinels.kill("server-0")
+    wait_for(lambda: role_of(sentinels.server_ports[1]) == "master", 30, "the hidden replica promoted")
+
+
 def test_a_named_primary_whose_role_is_replica_is_not_used(sentinels: SentinelSet) -> None:
     """Redis's client guidelines: check the sentinel's answer with ROLE. A sentinel made to monitor the
     replica under another name names it as that name's primary; discovery must refuse it."""

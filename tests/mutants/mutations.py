@@ -7244,6 +7244,14 @@ MUTATIONS: list[Mutation] = [
         "                      + (f\", or set quorum to {majority} (a majority)\" if need > majority <= left else \"\"))\n",
         "                      + \"\")\n",
         ("tests/test_sentinel_config.py::test_a_quorum_that_no_host_loss_leaves_is_advised_down",)),
+    Mutation(
+        "status_takes_replicas_hidden_by_replica_announced_no_for_none",
+        "status's no-replica check does not alarm when a sentinel counts more replicas (SENTINEL MASTER num-slaves) "
+        "than SENTINEL REPLICAS lists: one set replica-announced no is left out, and Sentinel still promoted it (harev2)",
+        "launcher/sentinel.py",
+        "        if str(counted).isdigit() and int(counted) > len(answer):\n",
+        "        if False:\n",
+        ("tests/test_sentinel_failover.py::test_a_replica_hidden_by_replica_announced_no_is_not_taken_for_no_replica",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
