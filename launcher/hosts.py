@@ -314,20 +314,26 @@ def _check_a_host_loss_can_be_failed_over(v: Validator, redis: Any) -> None:
     from launcher.sentinel import parse_place
     try:
         servers = [parse_place(text).where for text in redis.sentinel.servers]
-        sentinels = [parse_place(text).where for text in redis.sentinel.sentinels]
+        places = [parse_place(text) for text in redis.sentinel.sentinels]
     except ValueError:
         return  # reported by SentinelConfig
-    need = max(redis.sentinel.quorum or 0, len(sentinels) // 2 + 1)
-    for host in dict.fromkeys(servers):
+    sentinels = [place.where for place in places]
+    if len(set(places)) < len(places) or (redis.sentinel.quorum or 0) > len(places):
+        return  # a sentinel listed twice, a quorum above the sentinels: reported by SentinelConfig, not counted here
+    majority = len(sentinels) // 2 + 1
+    need = max(redis.sentinel.quorum or 0, majority)
+    # A host running every data server leaves none to promote when lost, however the sentinels are placed.
+    for host in (h for h in dict.fromkeys(servers) if set(servers) - {h}):
         on_it = sentinels.count(host)
         left = len(sentinels) - on_it
         if left < need:
-            quorum = f" (quorum {redis.sentinel.quorum})" if (redis.sentinel.quorum or 0) > len(sentinels) // 2 + 1 else ""
+            quorum = f" (quorum {redis.sentinel.quorum})" if need > majority else ""
             v.problem(("redis", "sentinel", "sentinels"),
                       f"host {host} runs a data server and {on_it} of the {len(sentinels)} sentinels: lost with the "
                       f"primary on it, it leaves {left} sentinel{'s' if left != 1 else ''}, fewer than the {need} a "
                       f"failover needs{quorum}, so its loss would hold every exit until it is back: put the sentinels "
-                      f"on three hosts or more, at most {len(sentinels) - need} on a host that runs a data server")
+                      f"on three hosts or more, at most {len(sentinels) - need} on a host that runs a data server"
+                      + (f", or set quorum to {majority} (a majority)" if need > majority <= left else ""))
             return
 
 

@@ -442,8 +442,16 @@ def failover_readiness(sentinels: list[tuple[str, int]], master: str, *, timeout
 _UNPROMOTABLE_FLAGS = ("s_down", "o_down", "disconnected")
 
 
+@dataclass(frozen=True)
+class NoReplica:
+    """No replica to promote: why (each known replica's flags), and the replicas kept out only by replica-priority
+    0, which are up and still acknowledge a permit issuer's WAIT."""
+    why: str
+    priority_0_up: list[str]
+
+
 def no_replica_to_promote(sentinels: list[tuple[str, int]], master: str, *, timeout_s: float,
-                          password: str | None = None) -> str | None:
+                          password: str | None = None) -> NoReplica | None:
     """Why no sentinel that answers could promote a replica of `master` (SENTINEL REPLICAS: each one down,
     disconnected or at replica-priority 0, or none known), or None when one could, or no sentinel answers (said
     elsewhere). CKQUORUM counts sentinels only: with the only replica down it said OK, while a primary crash would
@@ -452,11 +460,16 @@ def no_replica_to_promote(sentinels: list[tuple[str, int]], master: str, *, time
     why: dict[str, list[str]] = {}  # replica -> why not, as any answering sentinel sees it
     for sentinel in sentinels:
         try:
-            answer = _exchange(sentinel, _auth(None, password) + [("SENTINEL", "replicas", master)], timeout_s)[-1]
+            known, answer = _exchange(sentinel, _auth(None, password) + [("SENTINEL", "master", master),
+                                                                          ("SENTINEL", "replicas", master)],
+                                      timeout_s)[-2:]
         except OSError:
             continue
         if not isinstance(answer, list):
             continue
+        counted = dict(zip(known[::2], known[1::2])).get("num-slaves") if isinstance(known, list) else None
+        if str(counted).isdigit() and int(counted) > len(answer):
+            return None  # replicas set replica-announced no, left out of REPLICAS, which Sentinel still promotes
         answered += 1
         for entry in answer:
             fields = dict(zip(entry[::2], entry[1::2])) if isinstance(entry, list) else {}
@@ -471,7 +484,8 @@ def no_replica_to_promote(sentinels: list[tuple[str, int]], master: str, *, time
     if not answered:
         return None
     replicas = "; ".join(f"{replica}: {','.join(bad)}" for replica, bad in why.items()) or "none known"
-    return f"no replica to promote ({replicas}; said by {answered} sentinel{'s' if answered > 1 else ''})"
+    return NoReplica(f"no replica to promote ({replicas}; said by {answered} sentinel{'s' if answered > 1 else ''})",
+                     [replica for replica, bad in why.items() if bad == ["replica-priority 0"]])
 
 
 def never_promoted(servers: list[tuple[str, int]], *, timeout_s: float, password: str | None = None,

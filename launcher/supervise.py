@@ -2160,12 +2160,12 @@ def sentinel_status(topo: Topology) -> dict[str, Any]:
     ok, said = failover_readiness(topo.redis.sentinel_addresses(), topo.redis.sentinel.master, **ask)
     nobody = no_replica_to_promote(topo.redis.sentinel_addresses(), topo.redis.sentinel.master, **ask) if ok else None
     if nobody:
-        ok, said = False, f"{nobody}; {said}"
+        ok, said = False, f"{nobody.why}; {said}"
     disagree = sentinels_disagree(topo.redis.sentinel_addresses(), topo.redis.sentinel.master, **ask)
     # Managed servers only: someone else's may be kept out of promotion on purpose.
     stuck = never_promoted(topo.redis.server_addresses(), **ask) if topo.redis.managed else []
     return {"failover_possible": ok, "said": said, "password_env": topo.redis.password_env,
-            **({"no_replica": True} if nobody else {}),
+            **({"no_replica": True, "replica_priority_0_up": nobody.priority_0_up} if nobody else {}),
             **({"disagree": disagree} if disagree else {}), **({"never_promoted": stuck} if stuck else {})}
 
 
@@ -2185,6 +2185,11 @@ def _render_failover_readiness(state: dict[str, Any]) -> str:
     ok = state["failover_possible"]
     if ok:
         return f"sentinel: failover possible ({state['said']})"
+    if ok is False and state.get("no_replica") and state.get("replica_priority_0_up"):
+        # Up and replicating: they acknowledge WAIT, so decisions are recorded; only a failover is out of reach.
+        return (f"sentinel: NO FAILOVER POSSIBLE: a primary crash now holds every exit until the primary restarts; "
+                f"{', '.join(state['replica_priority_0_up'])} at replica-priority 0 still acknowledges a permit "
+                f"issuer's WAIT, but Sentinel never promotes it ({state['said']})")
     if ok is False and state.get("no_replica"):
         return (f"sentinel: NO FAILOVER POSSIBLE: a primary crash now holds every exit until the primary restarts, and "
                 f"a permit issuer that waits for a replica answers every decision HOLD replica_unacknowledged until "

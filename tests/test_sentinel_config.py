@@ -182,6 +182,41 @@ def test_sentinels_on_two_hosts_without_a_data_server_on_the_larger_share_are_ac
     assert "a failover needs" not in multihost_problems(tmp_path, data)
 
 
+@pytest.mark.parametrize("servers,sentinels", [
+    (["store:6390", "store:6391"], ["store:26390", "store:26391", "store:26392"]),
+    (["store:6390", "store:6391"], ["store:26390", "store:26391", "market:26390"]),
+])
+def test_sentinels_beside_every_data_server_on_one_host_are_not_blamed_for_its_loss(
+        tmp_path: Path, servers, sentinels) -> None:
+    """harev2 review: with every data server on store, store's loss leaves no server to promote however the sentinels
+    are placed (as in a one-host topology, accepted); validate refused it and told the operator to move sentinels to
+    other hosts, which would not make the loss survivable."""
+    data = sentinel_multihost(tmp_path, servers, sentinels)
+    assert "a failover needs" not in multihost_problems(tmp_path, data)
+
+
+def test_a_sentinel_listed_twice_or_a_quorum_above_the_sentinels_is_refused_once(tmp_path: Path) -> None:
+    """harev2 review: a sentinel listed twice was counted twice (4 sentinels, 3 needed) and a quorum above the number
+    of sentinels advised 'at most -1 on a host', beside the refusal that already names each mistake."""
+    twice = sentinel_multihost(tmp_path, ["store:6390", "exec:6390"],
+                               ["store:26390", "store:26390", "exec:26390", "market:26390"])
+    said = multihost_problems(tmp_path, twice)
+    assert "is also sentinels[0]" in said and "a failover needs" not in said
+    above = sentinel_multihost(tmp_path, ["store:6390", "exec:6390"], ["store:26390", "exec:26390", "market:26390"])
+    above["redis"]["sentinel"]["quorum"] = 4
+    said = multihost_problems(tmp_path, above)
+    assert "more than the 3 sentinels" in said and "a failover needs" not in said
+
+
+def test_a_quorum_that_no_host_loss_leaves_is_advised_down(tmp_path: Path) -> None:
+    """harev2 review: quorum 3 of 3 sentinels on three hosts was told to 'put the sentinels on three hosts or more',
+    where they were: the quorum is what a host's loss cannot reach."""
+    data = sentinel_multihost(tmp_path, ["store:6390", "exec:6390"], ["store:26390", "exec:26390", "market:26390"])
+    data["redis"]["sentinel"]["quorum"] = 3
+    assert "fewer than the 3 a failover needs (quorum 3)" in multihost_problems(tmp_path, data)
+    assert "or set quorum to 2 (a majority)" in multihost_problems(tmp_path, data)
+
+
 def test_a_managed_sentinel_across_hosts_needs_a_password(tmp_path: Path) -> None:
     data = sentinel_multihost(tmp_path, ["store:6390", "exec:6390"], ["store:26390", "exec:26390", "market:26390"],
                               password=False)

@@ -584,6 +584,49 @@ def test_status_says_no_failover_is_possible_while_the_sentinels_know_no_replica
     wait_for(lambda: sentinel_status(topo)["failover_possible"] is True, 30, "status to say a failover is possible")
 
 
+def test_no_failover_with_a_replica_at_priority_0_up_does_not_say_every_decision_holds(tmp_path: Path) -> None:
+    """harev2 review: one replica at replica-priority 0 (a DR copy, an `ha_load failover --to` left behind) and the
+    other stopped: no failover is possible, true, but status also said every decision was HOLD replica_unacknowledged,
+    while the priority-0 replica, connected, acknowledged the issuer's WAIT 1 (reproduced with real redis-servers)."""
+    from launcher.supervise import render_sentinel_status, sentinel_status
+    from launcher.topology import load_topology
+    group = SentinelSet(tmp_path / "sentinel", servers=3)
+    try:
+        group.start()
+        topo = load_topology(str(group.topology(tmp_path / "t.yaml")))
+        redis.Redis(port=group.server_ports[1]).config_set("replica-priority", 0)
+        group.kill("server-2")
+        state = wait_for(lambda: (said := sentinel_status(topo)).get("no_replica") and said, 40,
+                         "the sentinels to see no replica they could promote")
+        primary = redis.Redis(port=group.server_ports[0])
+        primary.set("k", "v")
+        assert primary.execute_command("WAIT", 1, 2000) == 1  # the priority-0 replica acknowledges
+        text = render_sentinel_status(state)
+        assert text.startswith("sentinel: NO FAILOVER POSSIBLE: "), text
+        assert "HOLD replica_unacknowledged" not in text, text
+        assert f"127.0.0.1:{group.server_ports[1]}" in text and "never promotes" in text, text
+        assert state["replica_priority_0_up"] == [f"127.0.0.1:{group.server_ports[1]}"], state
+    finally:
+        group.stop()
+
+
+def test_a_replica_hidden_by_replica_announced_no_is_not_taken_for_no_replica(sentinels: SentinelSet,
+                                                                              tmp_path: Path) -> None:
+    """harev2 review: SENTINEL REPLICAS leaves out a replica set `replica-announced no` (hidden from clients), which
+    Sentinel still promotes: status said NO FAILOVER POSSIBLE (no replica to promote (none known ...)) and, the
+    primary SIGKILLed, the sentinels promoted that replica in about 2 s (reproduced with real redis-servers)."""
+    from launcher.supervise import sentinel_status
+    from launcher.topology import load_topology
+    topo = load_topology(str(sentinels.topology(tmp_path / "t.yaml")))
+    redis.Redis(port=sentinels.server_ports[1]).config_set("replica-announced", "no")
+    wait_for(lambda: all(not sentinels.sentinel(i).execute_command("SENTINEL", "REPLICAS", MASTER) for i in range(3)),
+             30, "every sentinel to hide the replica")
+    state = sentinel_status(topo)
+    assert state["failover_possible"] is True and not state.get("no_replica"), state
+    sentinels.kill("server-0")
+    wait_for(lambda: role_of(sentinels.server_ports[1]) == "master", 30, "the hidden replica promoted")
+
+
 def test_a_named_primary_whose_role_is_replica_is_not_used(sentinels: SentinelSet) -> None:
     """Redis's client guidelines: check the sentinel's answer with ROLE. A sentinel made to monitor the
     replica under another name names it as that name's primary; discovery must refuse it."""

@@ -7239,6 +7239,48 @@ MUTATIONS: list[Mutation] = [
         "        P26_SNAPSHOT_STALE_AFTER.set(300.0)\n",
         (f"{MONITOR_LIVE}::test_snapshots_past_a_stale_after_s_under_300_s_raise_p26_snapshots_stale_when_the_gate_"
          "drops_them",)),
+    Mutation(
+        "validate_blames_the_sentinels_for_the_loss_of_the_host_running_every_data_server",
+        "validate's host-loss check skips a host that runs every data server: its loss leaves no server to promote "
+        "however the sentinels are placed, so moving sentinels (its advice) would not help (harev2)",
+        "launcher/hosts.py",
+        "    for host in (h for h in dict.fromkeys(servers) if set(servers) - {h}):\n",
+        "    for host in dict.fromkeys(servers):\n",
+        ("tests/test_sentinel_config.py::test_sentinels_beside_every_data_server_on_one_host_are_not_blamed_for_its_"
+         "loss",)),
+    Mutation(
+        "validate_counts_a_sentinel_listed_twice_in_the_host_loss_check",
+        "validate's host-loss check leaves a sentinel listed twice and a quorum above the sentinels to SentinelConfig's "
+        "refusal: it counted the duplicate (and advised 'at most -1 on a host' for the quorum) (harev2)",
+        "launcher/hosts.py",
+        "    if len(set(places)) < len(places) or (redis.sentinel.quorum or 0) > len(places):\n",
+        "    if False:\n",
+        ("tests/test_sentinel_config.py::test_a_sentinel_listed_twice_or_a_quorum_above_the_sentinels_is_refused_once",)),
+    Mutation(
+        "status_says_every_decision_holds_beside_a_replica_at_priority_0_that_acknowledges",
+        "status's no-replica-to-promote alarm leaves out 'every decision HOLD replica_unacknowledged' while a replica "
+        "kept out only by replica-priority 0 is up: it acknowledges WAIT 1, only a failover is out of reach (harev2)",
+        "launcher/supervise.py",
+        "    if ok is False and state.get(\"no_replica\") and state.get(\"replica_priority_0_up\"):\n",
+        "    if False:\n",
+        ("tests/test_sentinel_failover.py::test_no_failover_with_a_replica_at_priority_0_up_does_not_say_every_decision_"
+         "holds",)),
+    Mutation(
+        "validate_host_loss_refusal_never_advises_a_lower_quorum",
+        "validate's host-loss refusal advises a majority quorum when the quorum, not the placement, is what a host's "
+        "loss cannot reach (quorum 3 of 3 sentinels on three hosts was told to put them on three hosts) (harev2)",
+        "launcher/hosts.py",
+        "                      + (f\", or set quorum to {majority} (a majority)\" if need > majority <= left else \"\"))\n",
+        "                      + \"\")\n",
+        ("tests/test_sentinel_config.py::test_a_quorum_that_no_host_loss_leaves_is_advised_down",)),
+    Mutation(
+        "status_takes_replicas_hidden_by_replica_announced_no_for_none",
+        "status's no-replica check does not alarm when a sentinel counts more replicas (SENTINEL MASTER num-slaves) "
+        "than SENTINEL REPLICAS lists: one set replica-announced no is left out, and Sentinel still promoted it (harev2)",
+        "launcher/sentinel.py",
+        "        if str(counted).isdigit() and int(counted) > len(answer):\n",
+        "        if False:\n",
+        ("tests/test_sentinel_failover.py::test_a_replica_hidden_by_replica_announced_no_is_not_taken_for_no_replica",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
