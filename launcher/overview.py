@@ -340,14 +340,14 @@ def gate_overview(topo: Topology, name: str, sample: dict[str, float] | None,
         return {"name": name, "answered": False, "metrics": f"{spec.host}:{spec.metrics_port}", "k_source": None,
                 "cluster_fallbacks": None, "gate_stress": None, "clock_offset_s": None}
     used, stress = first(sample, "p26_cluster_stress_used"), first(sample, "p26_stress")
-    read_at = first(sample, "gate_state_read_timestamp_seconds")  # the gate's clock at its last state read
+    read_at = _finite(first(sample, "gate_state_read_timestamp_seconds"))  # the gate's clock at its last state read
     return {"name": name, "answered": True, "ready": own_readiness(sample, name) == 1,
             "k_source": None if used is None else ("cluster" if used == 1 else "proxy"),
             "cluster_fallbacks": first(sample, "p26_cluster_fallback_total"),
             # against when its metrics were read: status's clock after every scrape (a hung one's deadline later) made a
             # gate that had not yet read a state written meanwhile look behind
             "clock_offset_s": (read_at - (time.time() if scraped_at is None else scraped_at)
-                               if read_at and math.isfinite(read_at) else None),
+                               if read_at else None),
             # NaN (notionals past a float's range): null, as status --json prints no NaN, which is not JSON
             "gate_stress": stress if stress is not None and math.isfinite(stress) else None}
 

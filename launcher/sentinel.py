@@ -460,14 +460,15 @@ def no_replica_to_promote(sentinels: list[tuple[str, int]], master: str, *, time
     why: dict[str, list[str]] = {}  # replica -> why not, as any answering sentinel sees it
     for sentinel in sentinels:
         try:
-            known, answer = _exchange(sentinel, _auth(None, password) + [("SENTINEL", "master", master),
-                                                                          ("SENTINEL", "replicas", master)],
-                                      timeout_s)[-2:]
+            master_info, answer = _exchange(sentinel, _auth(None, password) + [("SENTINEL", "master", master),
+                                                                                ("SENTINEL", "replicas", master)],
+                                            timeout_s)[-2:]
         except OSError:
             continue
         if not isinstance(answer, list):
             continue
-        counted = dict(zip(known[::2], known[1::2])).get("num-slaves") if isinstance(known, list) else None
+        counted = (dict(zip(master_info[::2], master_info[1::2])).get("num-slaves") if isinstance(master_info, list)
+                   else None)
         if str(counted).isdigit() and int(counted) > len(answer):
             return None  # replicas set replica-announced no, left out of REPLICAS, which Sentinel still promotes
         answered += 1
