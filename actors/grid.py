@@ -169,6 +169,8 @@ class PriceGrid:
                 or not isinstance(head_slot, int) or not isinstance(capacity, int) or capacity < 1
                 or not isinstance(cadence_s, (int, float)) or cadence_s <= 0):
             raise ValueError("header fields missing or of the wrong type")
+        if not symbols:  # no price bytes then bound the capacity: a 1e15 one was 8 PB of slot times (MemoryError)
+            raise ValueError("the history names no symbol")
         expected = len(symbols) * capacity * 8
         if len(body) != expected:
             raise ValueError(f"price block has {len(body)} bytes, expected {expected}")

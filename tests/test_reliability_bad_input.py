@@ -531,6 +531,9 @@ CORRUPT_HISTORIES = {
     "random_bytes": b"\x00\xff" * 100,
     "header_without_body": b'{"v":1,"cadence_s":1,"symbols":["BTCUSDT"],"head_slot":5,"capacity":3}\n',
     "huge_capacity": b'{"v":1,"cadence_s":1,"symbols":["BTCUSDT"],"head_slot":5,"capacity":1000000000000}\n' + b"\x00" * 8,
+    # No symbol, so no price bytes to bound the capacity by: the grid's slot times alone were 8 PB (MemoryError at
+    # setup, the buffer never started, supervisord's restarts neither; feedrev).
+    "huge_capacity_naming_no_symbol": b'{"v":1,"cadence_s":1,"symbols":[],"head_slot":5,"capacity":1000000000000000}\n',
     "negative_prices": b'{"v":1,"cadence_s":1,"symbols":["BTCUSDT"],"head_slot":5,"capacity":1}\n'
                        + struct.pack("<d", -1.0),
     "wrong_redis_type": None,  # a hash where a string belongs: GET fails with WRONGTYPE
