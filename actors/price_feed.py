@@ -38,7 +38,7 @@ from launcher.keys import wrong_type
 from actors.wire import Tick, heartbeat_frames
 from launcher.topology import EXIT_BAD_INPUT, PriceFeedSettings, ReplaySource, SyntheticSource
 from launcher.feed_inputs import (NotPositiveDefinite, ReplayColumns, ReplayRow, cholesky_factor, loop_growth,
-                                  price_rejection, read_replay_file)
+                                  price_rejection, read_replay_file, usable_prices)
 # Moved to launcher/feed_inputs.py (issue 15); these names stay importable from here for older code.
 from launcher.feed_inputs import (EPOCH_UNITS, MAX_EPOCH_S, PRICE_COLUMNS, TS_COLUMNS, ReplayData,  # noqa: F401, E402
                                   correlation_matrix, correlation_problem, epoch_unit, parse_replay_csv,
@@ -180,13 +180,14 @@ class ReplaySchedule:
     """When each replay row is due, in seconds after the start of the replay, looping if asked.
 
     At each loop every symbol's prices are rebased so that its series continues where the last pass
-    ended (pass k is scaled by (last / first) ** k): jumping back to the first prices in one slot
-    would be one huge common return, and independent symbols would correlate at +-0.9.
+    ended (pass k is scaled by (last / first) ** k, of the prices it publishes): jumping back to the first
+    prices in one slot would be one huge common return, and independent symbols would correlate at +-0.9.
 
     The rows are kept as columns (time, symbol index, price: 20 bytes a row), not as an object each: a 1 M-row file
     held 300 MB so. A row is built when it is popped; a row's due time is (ts - first ts) / speed, computed then."""
 
-    def __init__(self, rows: list[ReplayRow] | ReplayColumns, speed: float, loop: bool, loop_gap_s: float):
+    def __init__(self, rows: list[ReplayRow] | ReplayColumns, speed: float, loop: bool, loop_gap_s: float,
+                 jumps: JumpFilter | None = None):
         if isinstance(rows, ReplayColumns):
             self.symbols = rows.symbols
             self.ts, self.symbol_index, self.price = rows.columns()
@@ -201,12 +202,24 @@ class ReplaySchedule:
         self.loop = loop
         self.index = 0
         self.passes = 0  # loops completed
-        self.growth = loop_growth(self.symbol_index, self.price) if loop else {}  # symbol index -> log growth a pass
+        # symbol index -> log growth a pass, from the prints a fresh `jumps` lets through: a bad last print (a line
+        # cut mid-write) refused by the feed's filter must not rebase the next pass to it
+        self.growth = loop_growth(self.symbol_index, self.price, self._published(jumps)) if loop else {}
         self.offset_s = 0.0  # added to every due time; grows by one file length per loop
         self.first_ts = float(self.ts[0]) if self.n else 0.0
         gaps = np.diff((self.ts - self.first_ts) / speed)
         gaps = gaps[gaps > 0]
         self.loop_gap_s = float(np.median(gaps)) if len(gaps) else loop_gap_s
+
+    def _published(self, jumps: JumpFilter | None) -> np.ndarray | None:
+        """Which rows one pass publishes from a fresh start: usable prices that `jumps` (unused elsewhere) accepts."""
+        if jumps is None:
+            return None
+        published = usable_prices(self.price)
+        for i, symbol in enumerate(self.symbols):
+            rows = np.flatnonzero(published & (self.symbol_index == i))
+            published[rows] = jumps.accepted_mask(symbol, self.price[rows])
+        return published
 
     def relative_s(self, index: int) -> float:
         """Row `index`'s due time within a pass: its recorded time after the first row's, divided by the speed."""
@@ -434,7 +447,8 @@ class PriceFeed(Actor):
                              action="read as " + data.ts_unit)
         self.log.info("replay_loaded", path=str(path), form=data.form, rows=data.read_rows(),
                       bad_rows=len(data.bad_rows), speed=replay.speed, loop=replay.loop)
-        self.schedule = ReplaySchedule(data, replay.speed, replay.loop, self.settings.interval_s)
+        self.schedule = ReplaySchedule(data, replay.speed, replay.loop, self.settings.interval_s,
+                                       JumpFilter.from_clusters(self.topology.clusters))
         self.replay_identity = {"file": str(path), "sha256": data.sha256}
         self.replay_position_key = keys.replay_position(self.topology.name, self.name)
         self.redis = connect(self.topology.redis, decode_responses=False)  # the saved position may hold any bytes

@@ -382,10 +382,10 @@ def csv_rows(reader: Any) -> Iterator[list[str]]:
         yield row
 
 
-def loop_growth(symbol_index: np.ndarray, price: np.ndarray) -> dict[int, float]:
-    """Per symbol index, log(last usable price / first usable price) of the rows (in time order): how far one pass
-    moves it."""
-    usable = np.flatnonzero(usable_prices(price))
+def loop_growth(symbol_index: np.ndarray, price: np.ndarray, published: np.ndarray | None = None) -> dict[int, float]:
+    """Per symbol index, log(last published price / first published price) of the rows (in time order): how far one
+    pass moves it. `published`: which rows the feed publishes (default: the usable ones)."""
+    usable = np.flatnonzero(usable_prices(price) if published is None else published)
     symbols = symbol_index[usable]
     present, first = np.unique(symbols, return_index=True)
     last = len(symbols) - 1 - np.unique(symbols[::-1], return_index=True)[1]

@@ -177,6 +177,29 @@ def test_a_looped_replay_of_independent_symbols_makes_no_correlation_at_the_seam
     assert np.allclose(published[:, n], published[:, n - 1], rtol=0.05)
 
 
+def test_a_looping_replay_whose_last_line_was_cut_mid_write_keeps_its_price_level_pass_after_pass(tmp_path, redis_server):
+    """feedrev: a file still being appended to, its last line cut mid-write (43021.5 read as 43). The feed's jump
+    filter refused that print, but each pass was rebased by the file's last usable price over its first (43 / 43000),
+    so the next pass's first print, 43.0, agreed with the refused one and was published: the price fell 1000x at
+    every seam (43019, 43, 0.043, 4.3e-05 ...), and the buffer took each fall after one refusal as a real crash. A
+    pass is now rebased by the last print the feed publishes over its first."""
+    rows = [f"{i},BTCUSDT,{43000 + i}" for i in range(20)]
+    (tmp_path / "prices.csv").write_text("ts,symbol,price\n" + "\n".join(rows) + "\n20,BTCUSDT,43")  # no final newline
+    path, data = feed_topology(tmp_path, redis_server.url, {
+        "source": "replay", "heartbeat_s": 0.5, "interval_s": 0.01,
+        "replay": {"path": "prices.csv", "speed": 100, "loop": True}}, symbols=["BTCUSDT"])
+    listener = TickListener(tick_endpoint(data))
+    feed = ActorProcess(path, "price_feed").start()
+    try:
+        wait_for(lambda: len(listener.ticks()) >= 80, 20, f"four passes at the subscriber\n{feed.log()[-2000:]}")
+        prices = [t["price"] for t in listener.ticks()]
+        assert all(43000 <= p < 43100 for p in prices), prices
+        assert metric(metrics_port(data), "price_feed_rejected_prices_total", symbol="BTCUSDT", reason="jump") >= 3
+    finally:
+        listener.close()
+        assert feed.terminate() == 0
+
+
 @pytest.mark.parametrize("header", ["timestamp,symbol,price", "time,symbol,price", "ts,symbol,close",
                                     "TS,Symbol,Price", "\ufeffts,symbol,price"])
 def test_long_form_headers_named_otherwise_or_behind_a_byte_order_mark_are_read_as_long_form(header):

@@ -7281,6 +7281,24 @@ MUTATIONS: list[Mutation] = [
         "        if str(counted).isdigit() and int(counted) > len(answer):\n",
         "        if False:\n",
         ("tests/test_sentinel_failover.py::test_a_replica_hidden_by_replica_announced_no_is_not_taken_for_no_replica",)),
+    Mutation(
+        "replay_loop_rebased_by_a_last_print_the_feed_refused",
+        "a looping replay rebases each pass by the last print the feed publishes over its first: a last line cut "
+        "mid-write (43 for 43021.5), refused by the jump filter, made the price fall 1000x at every seam (feedrev)",
+        "actors/price_feed.py",
+        "        self.growth = loop_growth(self.symbol_index, self.price, self._published(jumps)) if loop else {}\n",
+        "        self.growth = loop_growth(self.symbol_index, self.price) if loop else {}\n",
+        ("tests/test_price_feed_replay.py::test_a_looping_replay_whose_last_line_was_cut_mid_write_keeps_its_price_"
+         "level_pass_after_pass",)),
+    Mutation(
+        "buffer_history_naming_no_symbol_read_at_its_capacity",
+        "a saved buffer history naming no symbol is discarded as corrupt: its capacity, bounded by no price bytes, "
+        "allocated 8 PB of slot times at 1e15 (MemoryError at setup: the buffer never started) (feedrev)",
+        "actors/grid.py",
+        "        if not symbols:  # no price bytes then bound the capacity: a 1e15 one was 8 PB of slot times (MemoryError)\n",
+        "        if False:\n",
+        ("tests/test_reliability_bad_input.py::test_a_corrupt_persisted_buffer_is_discarded_counted_and_overwritten"
+         "[huge_capacity_naming_no_symbol]",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
