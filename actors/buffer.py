@@ -311,7 +311,10 @@ class BufferActor(Actor):
             self.m.history_discarded.labels(reason="cadence_changed").inc()
             self.log.warning("history_discarded", reason="cadence_changed", saved=saved.cadence_s, now=self.cadence_s)
             return
-        self.grid.advance(self.grid.slot_of(time.time()))
+        now = time.time()
+        if head_ahead_of_clock(saved, now) and self.persist_held_until_mono is None:
+            self.hold_history_ahead_of_clock(saved, now)
+        self.grid.advance(self.grid.slot_of(now))
         self.grid.merge_from(saved)
         # The slots the last run handed out stay handed out: a tick for one is refused late after a restart too (it
         # was written there until this run's first publish, a cadence later); none past the clock's last closed slot.
@@ -328,6 +331,17 @@ class BufferActor(Actor):
         # A restart on a frozen history says so now, not at the first publish a cadence later (the gauge's 0
         # meanwhile resolved P27PriceFrozen).
         self.tell_frozen_prices(first_slot, window)
+
+    def hold_history_ahead_of_clock(self, saved: PriceGrid, now: float) -> None:
+        """The saved history lies ahead of this clock (a buffer started on a clock behind the last run's, a host
+        booted before NTP stepped it): as after a backward step, the grid must not replace it until the clock comes
+        forward (it is then merged again) or its slots have aged out."""
+        self.m.clock_faults.labels(direction="back").inc()
+        self.log.error("clock_fault", direction="back", saved_head_slot=saved.head_slot,
+                       clock_slot=self.grid.slot_of(now),
+                       action="the saved history lies ahead of the clock: not overwritten until the clock comes forward")
+        self.persist_held_until_mono = time.monotonic() + self.grid.capacity * self.cadence_s
+        self.held_for_back_step = True
 
     def teardown(self) -> None:
         self.persist()

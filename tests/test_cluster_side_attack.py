@@ -398,6 +398,44 @@ def test_a_second_backward_clock_step_does_not_release_the_history_hold(system, 
     assert saved_points() >= 20
 
 
+def test_a_buffer_started_with_its_clock_behind_the_saved_history_neither_wipes_it_nor_loses_the_points(system, tmp_path):
+    """feedrev: a buffer restarted while its clock was an hour behind the history it saved (a host booted with its
+    real-time clock behind, before NTP stepped it) loaded nothing (every saved slot lay ahead of its clock) and its
+    first publish persisted its empty grid over that history; when the clock stepped forward the reload found the
+    empty grid: 20 points per symbol to 0, a cold warm-up. A running buffer whose clock steps back holds persistence
+    (test_a_backward_clock_step_neither_wipes_the_saved_history_nor_loses_the_points); one that starts so now does
+    too."""
+    import redis as redis_lib
+
+    from actors import keys
+    from actors.grid import PriceGrid
+    from helpers import scrape
+    from test_clusters_end_to_end import SteppedClockProcess, buffer_points
+
+    procs, ports, data = system["procs"], system["ports"], system["data"]
+    raw = redis_lib.Redis.from_url(data["redis"]["url"])
+    history_key = keys.buffer_history(data["name"], "buffer")
+    wait_for(lambda: buffer_points(ports["buffer"]) >= 20, 40, "20 points per symbol in the buffer")
+
+    def saved_points() -> int:
+        blob = raw.get(history_key)
+        return 0 if blob is None else int(np.isfinite(PriceGrid.from_blob(blob).prices).sum(axis=1).min())
+
+    wait_for(lambda: saved_points() >= 20, 10, "20 points per symbol in the saved history")
+    procs["buffer"].terminate()
+    clock_file = tmp_path / "clock_offset_s"
+    clock_file.write_text("-3600")
+    procs["buffer"] = SteppedClockProcess(system["topo_path"], "buffer", clock_file).start()
+    wait_for(lambda: scrape(ports["buffer"]).get("p27_windows_published_total", 0) >= 4, 20,
+             "four publishes with the clock behind")
+    assert saved_points() >= 20  # the saved history was not overwritten by the empty grid
+    clock_file.write_text("0")
+    published = scrape(ports["buffer"])["p27_windows_published_total"]
+    wait_for(lambda: scrape(ports["buffer"])["p27_windows_published_total"] >= published + 2, 10,
+             "two publishes with the clock right again")
+    assert buffer_points(ports["buffer"]) >= 15  # the saved history merged again, not refilled tick by tick
+
+
 def test_a_clusterer_whose_clock_stepped_is_named_in_the_state_writers_log_and_its_end_too(system, tmp_path):
     """rev-cluster: the clusterer's wall clock stepped back 3600 s (or 20 s, or ahead): every state it stamped was
     stale (or from the future) for the gate, which fell back to the proxy, while p27_updates_total kept rising,

@@ -7299,6 +7299,16 @@ MUTATIONS: list[Mutation] = [
         "        if False:\n",
         ("tests/test_reliability_bad_input.py::test_a_corrupt_persisted_buffer_is_discarded_counted_and_overwritten"
          "[huge_capacity_naming_no_symbol]",)),
+    Mutation(
+        "buffer_started_behind_its_saved_history_persists_over_it",
+        "a buffer started on a clock behind its saved history's newest slot holds persistence as after a backward "
+        "step: its empty grid was saved over the history at its first publish, and the clock's forward step then "
+        "merged nothing back (20 points per symbol to 0) (feedrev)",
+        "actors/buffer.py",
+        "        if head_ahead_of_clock(saved, now) and self.persist_held_until_mono is None:\n",
+        "        if False:\n",
+        ("tests/test_cluster_side_attack.py::test_a_buffer_started_with_its_clock_behind_the_saved_history_neither_"
+         "wipes_it_nor_loses_the_points",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
