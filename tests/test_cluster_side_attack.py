@@ -214,43 +214,51 @@ def test_a_real_feed_looping_a_steep_file_keeps_publishing(tmp_path, redis_serve
 # --------------------------------------------------------------------------- buffer clock steps
 
 
-def test_a_backward_clock_step_neither_wipes_the_saved_history_nor_loses_the_points(system, tmp_path):
-    """Process run: the buffer's clock stepped back 3600 s for 4 cadences. The head moved back to the
-    clock, so every slot was "in the future" and dropped, and the empty grid was persisted over the
-    saved history (no hold for a backward step); when the clock came forward again nothing was reloaded."""
+def saved_history_points(data) -> int:
+    """Fewest points per symbol in the buffer's saved history (0 with none)."""
     import redis as redis_lib
 
     from actors import keys
     from actors.grid import PriceGrid
+
+    with redis_lib.Redis.from_url(data["redis"]["url"]) as raw:
+        blob = raw.get(keys.buffer_history(data["name"], "buffer"))
+    return 0 if blob is None else int(np.isfinite(PriceGrid.from_blob(blob).prices).sum(axis=1).min())
+
+
+def the_history_merges_again_once_the_clock_is_right(ports, clock_file) -> None:
     from helpers import scrape
-    from test_clusters_end_to_end import CADENCE_S as E2E_CADENCE_S, SteppedClockProcess, buffer_points
+    from test_clusters_end_to_end import buffer_points
+
+    clock_file.write_text("0")
+    published = scrape(ports["buffer"])["p27_windows_published_total"]
+    wait_for(lambda: scrape(ports["buffer"])["p27_windows_published_total"] >= published + 2, 10,
+             "two publishes with the clock right again")
+    assert buffer_points(ports["buffer"]) >= 15  # the saved history merged again, not refilled tick by tick
+
+
+def test_a_backward_clock_step_neither_wipes_the_saved_history_nor_loses_the_points(system, tmp_path):
+    """Process run: the buffer's clock stepped back 3600 s for 4 cadences. The head moved back to the
+    clock, so every slot was "in the future" and dropped, and the empty grid was persisted over the
+    saved history (no hold for a backward step); when the clock came forward again nothing was reloaded."""
+    from helpers import scrape
+    from test_clusters_end_to_end import SteppedClockProcess, buffer_points
 
     procs, ports, data = system["procs"], system["ports"], system["data"]
-    raw = redis_lib.Redis.from_url(data["redis"]["url"])
-    history_key = keys.buffer_history(data["name"], "buffer")
     clock_file = tmp_path / "clock_offset_s"
     clock_file.write_text("0")
     procs["buffer"].terminate()
     procs["buffer"] = SteppedClockProcess(system["topo_path"], "buffer", clock_file).start()
     wait_for(lambda: buffer_points(ports["buffer"]) >= 20, 40, "20 points per symbol in the buffer")
-
-    def saved_points() -> int:
-        blob = raw.get(history_key)
-        return 0 if blob is None else int(np.isfinite(PriceGrid.from_blob(blob).prices).sum(axis=1).min())
-
-    wait_for(lambda: saved_points() >= 20, 10, "20 points per symbol in the saved history")
+    wait_for(lambda: saved_history_points(data) >= 20, 10, "20 points per symbol in the saved history")
     clock_file.write_text("-3600")
     wait_for(lambda: scrape(ports["buffer"]).get('p27_buffer_clock_faults_total{direction="back"}', 0) >= 1, 10,
              "the backward step seen by the buffer")
     published = scrape(ports["buffer"])["p27_windows_published_total"]
     wait_for(lambda: scrape(ports["buffer"])["p27_windows_published_total"] >= published + 4, 10,
              "four publishes with the clock back")
-    assert saved_points() >= 20  # the saved history was not overwritten by the emptied grid
-    clock_file.write_text("0")
-    published = scrape(ports["buffer"])["p27_windows_published_total"]
-    wait_for(lambda: scrape(ports["buffer"])["p27_windows_published_total"] >= published + 2, 10,
-             "two publishes with the clock right again")
-    assert buffer_points(ports["buffer"]) >= 15  # the saved history merged again, not refilled tick by tick
+    assert saved_history_points(data) >= 20  # the saved history was not overwritten by the emptied grid
+    the_history_merges_again_once_the_clock_is_right(ports, clock_file)
 
 
 def test_forward_clock_steps_each_under_the_threshold_do_not_persist_a_wiped_grid(system, tmp_path):
@@ -405,35 +413,20 @@ def test_a_buffer_started_with_its_clock_behind_the_saved_history_neither_wipes_
     empty grid: 20 points per symbol to 0, a cold warm-up. A running buffer whose clock steps back holds persistence
     (test_a_backward_clock_step_neither_wipes_the_saved_history_nor_loses_the_points); one that starts so now does
     too."""
-    import redis as redis_lib
-
-    from actors import keys
-    from actors.grid import PriceGrid
     from helpers import scrape
     from test_clusters_end_to_end import SteppedClockProcess, buffer_points
 
     procs, ports, data = system["procs"], system["ports"], system["data"]
-    raw = redis_lib.Redis.from_url(data["redis"]["url"])
-    history_key = keys.buffer_history(data["name"], "buffer")
     wait_for(lambda: buffer_points(ports["buffer"]) >= 20, 40, "20 points per symbol in the buffer")
-
-    def saved_points() -> int:
-        blob = raw.get(history_key)
-        return 0 if blob is None else int(np.isfinite(PriceGrid.from_blob(blob).prices).sum(axis=1).min())
-
-    wait_for(lambda: saved_points() >= 20, 10, "20 points per symbol in the saved history")
+    wait_for(lambda: saved_history_points(data) >= 20, 10, "20 points per symbol in the saved history")
     procs["buffer"].terminate()
     clock_file = tmp_path / "clock_offset_s"
     clock_file.write_text("-3600")
     procs["buffer"] = SteppedClockProcess(system["topo_path"], "buffer", clock_file).start()
     wait_for(lambda: scrape(ports["buffer"]).get("p27_windows_published_total", 0) >= 4, 20,
              "four publishes with the clock behind")
-    assert saved_points() >= 20  # the saved history was not overwritten by the empty grid
-    clock_file.write_text("0")
-    published = scrape(ports["buffer"])["p27_windows_published_total"]
-    wait_for(lambda: scrape(ports["buffer"])["p27_windows_published_total"] >= published + 2, 10,
-             "two publishes with the clock right again")
-    assert buffer_points(ports["buffer"]) >= 15  # the saved history merged again, not refilled tick by tick
+    assert saved_history_points(data) >= 20  # the saved history was not overwritten by the empty grid
+    the_history_merges_again_once_the_clock_is_right(ports, clock_file)
 
 
 def test_a_clusterer_whose_clock_stepped_is_named_in_the_state_writers_log_and_its_end_too(system, tmp_path):
