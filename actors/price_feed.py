@@ -38,7 +38,7 @@ from launcher.keys import wrong_type
 from actors.wire import Tick, heartbeat_frames
 from launcher.topology import EXIT_BAD_INPUT, PriceFeedSettings, ReplaySource, SyntheticSource
 from launcher.feed_inputs import (NotPositiveDefinite, ReplayColumns, ReplayRow, cholesky_factor, loop_growth,
-                                  price_rejection, read_replay_file, usable_prices)
+                                  prefix_sha256, price_rejection, read_replay_file, usable_prices)
 # Moved to launcher/feed_inputs.py (issue 15); these names stay importable from here for older code.
 from launcher.feed_inputs import (EPOCH_UNITS, MAX_EPOCH_S, PRICE_COLUMNS, TS_COLUMNS, ReplayData,  # noqa: F401, E402
                                   correlation_matrix, correlation_problem, epoch_unit, parse_replay_csv,
@@ -226,21 +226,26 @@ class ReplaySchedule:
         return (float(self.ts[index]) - self.first_ts) / self.speed
 
     def position(self) -> dict[str, Any]:
-        """Where the replay stands: the recorded time of the next row (None once this pass's rows are all out) and
-        the loops completed."""
-        return {"ts": float(self.ts[self.index]) if self.index < self.n else None, "passes": self.passes}
+        """Where the replay stands: the recorded time of the next row (None once this pass's rows are all out), of
+        the row before it (after_ts, None at a pass's start), and the loops completed."""
+        return {"ts": float(self.ts[self.index]) if self.index < self.n else None,
+                "after_ts": float(self.ts[self.index - 1]) if self.index else None, "passes": self.passes}
 
-    def resume(self, position: Any) -> float | None:
+    def resume(self, position: Any, appended: bool = False) -> float | None:
         """Continue from a saved position(): the first row recorded at or after its ts (the same time, not the same
-        row number: another allowlist gives other rows), in its pass, is due at once. Returns that row's due time,
-        or None (nothing changed) when the position is unusable or past the end of a replay that does not loop."""
+        row number: another allowlist gives other rows), in its pass, is due at once; `appended` (the file has rows
+        appended since the position was saved), a position past the end continues with the first row recorded after
+        its after_ts. Returns that row's due time, or None (nothing changed) when the position is unusable or past the
+        end of a replay that does not loop."""
         if not isinstance(position, dict):
             return None
-        ts, passes = position.get("ts"), position.get("passes")
+        ts, passes, after_ts = position.get("ts"), position.get("passes"), position.get("after_ts")
         if type(passes) is not int or not 0 <= passes <= MAX_REPLAY_PASSES or self._rebase_overflows(passes) \
                 or (passes and not self.loop):
             return None
-        if ts is None:
+        if ts is None and appended and type(after_ts) in (int, float) and _finite(after_ts):
+            index = int(np.searchsorted(self.ts, float(after_ts), side="right"))
+        elif ts is None:
             index = self.n
         elif type(ts) in (int, float) and _finite(ts):
             index = int(np.searchsorted(self.ts, float(ts), side="left"))
@@ -287,7 +292,7 @@ class PositionSaver:
     REPLAY_POSITION_RETRY_S later), so a Redis that hangs never holds up the replay's ticks: each SET may wait the
     whole timeout. close() stops the thread and saves the last position once more."""
 
-    def __init__(self, client: redis.Redis, key: str, identity: dict[str, str], outage: OutageLog):
+    def __init__(self, client: redis.Redis, key: str, identity: dict[str, Any], outage: OutageLog):
         self.client, self.key, self.identity, self.outage = client, key, identity, outage
         self.latest: dict[str, Any] | None = None  # set by the actor's loop; read here
         self.saved: dict[str, Any] | None = None
@@ -449,7 +454,8 @@ class PriceFeed(Actor):
                       bad_rows=len(data.bad_rows), speed=replay.speed, loop=replay.loop)
         self.schedule = ReplaySchedule(data, replay.speed, replay.loop, self.settings.interval_s,
                                        JumpFilter.from_clusters(self.topology.clusters))
-        self.replay_identity = {"file": str(path), "sha256": data.sha256}
+        self.replay_path = path
+        self.replay_identity = {"file": str(path), "sha256": data.sha256, "bytes": data.bytes_parsed}
         self.replay_position_key = keys.replay_position(self.topology.name, self.name)
         self.redis = connect(self.topology.redis, decode_responses=False)  # the saved position may hold any bytes
         self.position_saver: PositionSaver | None = None
@@ -496,11 +502,23 @@ class PriceFeed(Actor):
             self._begin_replay(None, "no saved position for this file")
         elif not isinstance(saved, dict):
             self._begin_replay(None, "the saved position is unreadable")
-        elif saved.get("sha256") != self.replay_identity["sha256"]:
+        elif saved.get("sha256") != self.replay_identity["sha256"] and not self._appended_since(saved):
             self._begin_replay(None, "the saved position is for another file (or another content of this file)")
         else:
-            due = self.schedule.resume(saved)
+            due = self.schedule.resume(saved, appended=saved.get("sha256") != self.replay_identity["sha256"])
             self._begin_replay(due, "the saved position is unusable or past the end")
+
+    def _appended_since(self, saved: dict[str, Any]) -> bool:
+        """The file parsed is the one `saved` was saved for with rows appended since (a recorder still writing it):
+        its first saved["bytes"] bytes hash to saved["sha256"], read again now with the bytes parsed. Not past a
+        loop's first pass: the longer file rebases each pass by another factor."""
+        before, now = saved.get("bytes"), self.replay_identity["bytes"]
+        if type(before) is not int or not 0 < before < now or saved.get("passes") != 0:
+            return False
+        if prefix_sha256(self.replay_path, (before, now)) != (saved.get("sha256"), self.replay_identity["sha256"]):
+            return False
+        self.log.info("replay_file_appended", bytes_before=before, bytes_now=now)
+        return True
 
     def _begin_replay(self, due: float | None, reason: str, **fields: Any) -> None:
         key = self.replay_position_key

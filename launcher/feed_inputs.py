@@ -117,6 +117,7 @@ class ReplayData:
     file_rows: int = 0  # rows under the header (blank and # lines not counted), readable or not
     out_of_order: str | None = None  # the first row earlier than the row above, named by its line; raised by callers
     sha256: str = ""  # of the bytes parsed (read_replay_file), so a saved position names exactly what was replayed
+    bytes_parsed: int = 0  # how many bytes sha256 covers (read_replay_file): a file appended to since starts with them
     _last_read: tuple[float, str, int] | None = field(default=None, repr=False)  # (ts, its text, its line)
     _last_timed: float | None = field(default=None, repr=False)
 
@@ -427,7 +428,7 @@ def read_replay_file(path: Any, allowlist: Iterable[str], *, speed: float) -> Re
         raise ValueError(f"{path}: {problem}")
     with open(path, "rb") as fh:
         raw = fh.read()
-    sha256 = hashlib.sha256(raw).hexdigest()
+    sha256, bytes_parsed = hashlib.sha256(raw).hexdigest(), len(raw)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -445,5 +446,24 @@ def read_replay_file(path: Any, allowlist: Iterable[str], *, speed: float) -> Re
                          f"form {data.form}); expected ts,symbol,price or ts,SYM1,SYM2,...")
     if (problem := replay_wait_problem(data, speed)) is not None:
         raise ValueError(f"{path}: {problem}")
-    data.sha256 = sha256
+    data.sha256, data.bytes_parsed = sha256, bytes_parsed
     return data
+
+
+def prefix_sha256(path: Any, lengths: tuple[int, ...]) -> tuple[str, ...] | None:
+    """The SHA-256 of the file's first n bytes for each n of `lengths` (ascending), in one read; None when the file is
+    shorter than the last of them or cannot be read."""
+    digest, done, out = hashlib.sha256(), 0, []
+    try:
+        with open(path, "rb") as fh:
+            for n in lengths:
+                while done < n:
+                    chunk = fh.read(min(1 << 20, n - done))
+                    if not chunk:
+                        return None
+                    digest.update(chunk)
+                    done += len(chunk)
+                out.append(digest.hexdigest())
+    except OSError:
+        return None
+    return tuple(out)

@@ -615,6 +615,48 @@ def _replayed_to_btc_1200_and_stopped(tmp_path, redis_url: str) -> tuple:
     return path, data, listener
 
 
+def test_a_replay_file_appended_to_between_two_runs_continues_where_it_stopped(tmp_path, redis_server):
+    """feedrev: a file a recorder keeps appending to was known by the SHA-256 of its bytes alone, so a feed restarted
+    after rows were added took the saved position for another file's and began the file again: BTCUSDT 1200 -> 1000,
+    every symbol back to its first price in one slot (the common return the saved position exists to prevent). A
+    file whose first bytes are the ones the position was saved for is that file, appended to."""
+    path, data, listener = _replayed_to_btc_1200_and_stopped(tmp_path, redis_server.url)
+    feed = None
+    try:
+        last, seen = max(_btc_prices(listener)), len(listener.drain())
+        with open(tmp_path / "prices.csv", "a") as csv:
+            csv.write("".join(f"{i * 0.01:.2f},{1000 + i},{5000 - i}\n" for i in range(4000, 4100)))
+        feed = ActorProcess(path, "price_feed").start()
+        _assert_resumed_after(listener, seen, last, feed)
+    finally:
+        listener.close()
+        assert feed is None or feed.terminate() == 0
+
+
+def test_a_finished_replay_whose_file_was_appended_to_publishes_the_new_rows_not_the_file_again(tmp_path, redis_server):
+    """feedrev: a replay that had published its file's last row (no loop) and was restarted once the recorder had
+    appended rows began the file again (its first price, 1000, after 1019), rather than go on with the new rows."""
+    (tmp_path / "prices.csv").write_text("ts,symbol,price\n" + "".join(f"{i},BTCUSDT,{1000 + i}\n" for i in range(20)))
+    path, data = feed_topology(tmp_path, redis_server.url, {
+        "source": "replay", "heartbeat_s": 0.5, "replay": {"path": "prices.csv", "speed": 100}}, symbols=["BTCUSDT"])
+    listener = TickListener(tick_endpoint(data))
+    feed = ActorProcess(path, "price_feed").start()
+    try:
+        wait_for(lambda: "event=replay_finished" in feed.log(), 20, f"the file replayed\n{feed.log()}")
+        assert feed.terminate() == 0
+        seen = len(listener.drain())
+        with open(tmp_path / "prices.csv", "a") as csv:
+            csv.write("".join(f"{i},BTCUSDT,{1000 + i}\n" for i in range(20, 40)))
+        feed = ActorProcess(path, "price_feed").start()
+        wait_for(lambda: _btc_prices(listener, seen), 20, f"a BTCUSDT tick after the restart\n{feed.log()}")
+        # The first new row, less what a subscriber reconnecting to the new feed may miss.
+        assert 1020 <= _btc_prices(listener, seen)[0] <= 1030, _btc_prices(listener, seen)[:3]
+        assert "event=replay_resumed" in feed.log(), feed.log()
+    finally:
+        listener.close()
+        assert feed.terminate() == 0
+
+
 def test_a_replay_file_replaced_by_another_of_the_same_size_and_mtime_starts_from_its_first_row(tmp_path, redis_server):
     """rev-replay: the file was known by its size and mtime, and another file of the same size given the same mtime
     (`cp -p`, `rsync -t`, `touch -r`) was resumed at the old file's row number: file B began at its row 412."""

@@ -1838,7 +1838,7 @@ MUTATIONS: list[Mutation] = [
         "a restarted replay feed continues where it stopped, never jumping every symbol back to the file's first "
         "price (rev-cluster)",
         "actors/price_feed.py",
-        "            due = self.schedule.resume(saved)\n",
+        "            due = self.schedule.resume(saved, appended=saved.get(\"sha256\") != self.replay_identity[\"sha256\"])\n",
         "            due = None\n",
         ("tests/test_price_feed_replay.py::"
          "test_a_restarted_replay_feed_continues_where_it_stopped_instead_of_jumping_back_to_the_first_prices",)),
@@ -1907,8 +1907,8 @@ MUTATIONS: list[Mutation] = [
         "a_replay_position_is_a_row_number_of_the_allowed_symbols_rows",
         "a replay restarted with another allowlist continues at the same recorded time (rev-replay)",
         "actors/price_feed.py",
-        "        return {\"ts\": float(self.ts[self.index]) if self.index < self.n else None, \"passes\": self.passes}\n",
-        "        return {\"ts\": self.index if self.index < self.n else None, \"passes\": self.passes}\n",
+        "        return {\"ts\": float(self.ts[self.index]) if self.index < self.n else None,\n",
+        "        return {\"ts\": self.index if self.index < self.n else None,\n",
         ("tests/test_price_feed_replay.py::test_a_replay_restarted_with_another_allowlist_continues_at_the_same_recorded_time",),
         also=(("actors/price_feed.py", "            index = int(np.searchsorted(self.ts, float(ts), side=\"left\"))\n",
                "            index = int(ts)\n"),)),
@@ -1916,8 +1916,9 @@ MUTATIONS: list[Mutation] = [
         "a_replay_file_is_known_by_its_size_and_mtime",
         "a replay file replaced by another of the same size and mtime starts from its first row (rev-replay)",
         "actors/price_feed.py",
-        "        self.replay_identity = {\"file\": str(path), \"sha256\": data.sha256}\n",
-        "        self.replay_identity = {\"file\": str(path), \"sha256\": f\"{path.stat().st_size}:{path.stat().st_mtime_ns}\"}\n",
+        "        self.replay_identity = {\"file\": str(path), \"sha256\": data.sha256, \"bytes\": data.bytes_parsed}\n",
+        "        self.replay_identity = {\"file\": str(path), \"sha256\": f\"{path.stat().st_size}:{path.stat().st_mtime_ns}\",\n"
+        "                                \"bytes\": data.bytes_parsed}\n",
         ("tests/test_price_feed_replay.py::test_a_replay_file_replaced_by_another_of_the_same_size_and_mtime_starts_from_its_first_row",)),
     Mutation(
         "a_replay_started_while_redis_is_down_starts_its_file_again",
@@ -5135,17 +5136,17 @@ MUTATIONS: list[Mutation] = [
         "a replay's saved position carries the SHA-256 of the bytes the feed parsed, read once: a file replaced "
         "between two reads is not saved under the new file's hash (feedfix)",
         "launcher/feed_inputs.py",
-        "    sha256 = hashlib.sha256(raw).hexdigest()\n",
-        "    sha256 = hashlib.sha256(open(path, \"rb\").read()).hexdigest()\n",
+        "    sha256, bytes_parsed = hashlib.sha256(raw).hexdigest(), len(raw)\n",
+        "    sha256, bytes_parsed = hashlib.sha256(open(path, \"rb\").read()).hexdigest(), len(raw)\n",
         ("tests/test_price_feed_replay.py::test_the_saved_replay_position_names_the_bytes_the_feed_parsed_even_if_"
          "the_file_is_replaced_while_it_reads",)),
     Mutation(
         "replay_feed_hashes_its_file_in_a_second_read",
         "the feed saves its position under the hash of the bytes it parsed, not of the file read again (feedfix)",
         "actors/price_feed.py",
-        "        self.replay_identity = {\"file\": str(path), \"sha256\": data.sha256}\n",
+        "        self.replay_identity = {\"file\": str(path), \"sha256\": data.sha256, \"bytes\": data.bytes_parsed}\n",
         "        self.replay_identity = {\"file\": str(path), \"sha256\": __import__(\"hashlib\").sha256(path.read_bytes())"
-        ".hexdigest()}\n",
+        ".hexdigest(), \"bytes\": data.bytes_parsed}\n",
         ("tests/test_price_feed_replay.py::test_the_saved_replay_position_names_the_bytes_the_feed_parsed_even_if_"
          "the_file_is_replaced_while_it_reads",)),
     Mutation(
@@ -7309,6 +7310,24 @@ MUTATIONS: list[Mutation] = [
         "        if False:\n",
         ("tests/test_cluster_side_attack.py::test_a_buffer_started_with_its_clock_behind_the_saved_history_neither_"
          "wipes_it_nor_loses_the_points",)),
+    Mutation(
+        "replay_file_appended_to_taken_for_another_file",
+        "a replay file whose first bytes are those its saved position names (a recorder appending rows) is resumed "
+        "at that position: known by the SHA-256 of all its bytes alone, it began again (BTCUSDT 1200 -> 1000, every "
+        "symbol back to its first price in one slot) (feedrev)",
+        "actors/price_feed.py",
+        "        elif saved.get(\"sha256\") != self.replay_identity[\"sha256\"] and not self._appended_since(saved):\n",
+        "        elif saved.get(\"sha256\") != self.replay_identity[\"sha256\"]:\n",
+        ("tests/test_price_feed_replay.py::test_a_replay_file_appended_to_between_two_runs_continues_where_it_stopped",)),
+    Mutation(
+        "finished_replay_of_an_appended_file_starts_the_file_again",
+        "a finished replay (no loop) restarted on its file with rows appended publishes the new rows, from the first "
+        "recorded after the last row it published, not the file again from its first price (feedrev)",
+        "actors/price_feed.py",
+        "        if ts is None and appended and type(after_ts) in (int, float) and _finite(after_ts):\n",
+        "        if False:\n",
+        ("tests/test_price_feed_replay.py::test_a_finished_replay_whose_file_was_appended_to_publishes_the_new_rows_not_"
+         "the_file_again",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
