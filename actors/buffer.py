@@ -115,6 +115,7 @@ class BufferActor(Actor):
         self.persist_held_until_mono: float | None = None
         self.persist_failed = False  # the last save of the history failed (history_persisted_again when one works)
         self.held_for_back_step = False  # the hold is for a backward step (a second one must not end it)
+        self.back_from_slot: int | None = None  # with it: the head the clock stepped back from (where its return lands)
         self.recent_steps: list[tuple[float, float]] = []  # (monotonic time, forward step s) within one window
         for symbol in self.topology.symbols:
             self.m.points.labels(symbol=symbol).set(0)
@@ -171,11 +172,14 @@ class BufferActor(Actor):
         self.m.clock_faults.labels(direction="back").inc()
         self.log.error("clock_fault", direction="back", head_slot=self.grid.head_slot,
                        clock_slot=self.grid.slot_of(now), action="head moved back to the clock, history reloaded")
+        head_before = self.grid.head_slot
         self.grid.rewind(self.grid.slot_of(now))
         self.clock_anchor = (now, time.monotonic())
         # After a forward fault the hold ends here; with none, the clock itself stepped back: the saved
         # history lies ahead of it and the emptied grid must not replace it (reloaded when it comes forward).
         ahead_fault_ended = self.persist_held_until_mono is not None and not self.held_for_back_step
+        if not ahead_fault_ended and not self.held_for_back_step:  # a second step back keeps the first's head
+            self.back_from_slot = head_before
         self.persist_held_until_mono = (None if ahead_fault_ended
                                         else time.monotonic() + self.grid.capacity * self.cadence_s)
         self.held_for_back_step = not ahead_fault_ended
@@ -195,17 +199,33 @@ class BufferActor(Actor):
         self.recent_steps = [(m, s) for m, s in self.recent_steps if m > mono - window_s]
         if step > 0:
             self.recent_steps.append((mono, step))
-        if sum(s for _, s in self.recent_steps) > TICK_FUTURE_SKEW_S + self.cadence_s:
+        stepped_ahead = sum(s for _, s in self.recent_steps) > TICK_FUTURE_SKEW_S + self.cadence_s
+        if stepped_ahead and self.came_forward_again(now):
+            self.recent_steps = []
+        elif stepped_ahead:
             self.recent_steps = []
             self.m.clock_faults.labels(direction="ahead").inc()
             self.persist_held_until_mono = mono + self.grid.capacity * self.cadence_s
-            self.held_for_back_step = False
+            self.held_for_back_step, self.back_from_slot = False, None
             self.history_pending = self.settings.persist  # after a backward step, the saved slots are back in range
             self.log.error("clock_fault", direction="ahead", step_s=round(step, 3),
                            action="history not persisted until the clock comes back")
         elif self.persist_held_until_mono is not None and mono >= self.persist_held_until_mono:
             self.persist_held_until_mono = None
             self.log.warning("clock_fault_accepted", reason="the clock stayed ahead; the saved history has aged out")
+
+    def came_forward_again(self, now: float) -> bool:
+        """A forward step that brings a clock held back (a backward step, or a start behind the saved history) to
+        where it stepped back from, or at most one window past it, is its return, not a fault: the hold ends and
+        the saved history is merged again. (Taken for a fault, persistence stayed held a window more: 6 h at 60 s.)"""
+        if not self.held_for_back_step or self.back_from_slot is None \
+                or not self.back_from_slot <= self.grid.slot_of(now + TICK_FUTURE_SKEW_S) \
+                or self.grid.slot_of(now) > self.back_from_slot + self.grid.capacity:
+            return False
+        self.persist_held_until_mono, self.held_for_back_step, self.back_from_slot = None, False, None
+        self.history_pending = self.settings.persist
+        self.log.warning("clock_fault_ended", direction="back", action="the clock came forward again: history reloaded")
+        return True
 
     def current_window(self) -> tuple[dict[str, Any], np.ndarray]:
         now = time.time()
@@ -342,6 +362,7 @@ class BufferActor(Actor):
                        action="the saved history lies ahead of the clock: not overwritten until the clock comes forward")
         self.persist_held_until_mono = time.monotonic() + self.grid.capacity * self.cadence_s
         self.held_for_back_step = True
+        self.back_from_slot = saved.head_slot
 
     def teardown(self) -> None:
         self.persist()

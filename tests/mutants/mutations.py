@@ -2663,8 +2663,8 @@ MUTATIONS: list[Mutation] = [
         "buffer_forward_steps_judged_one_at_a_time",
         "forward clock steps each under the threshold do not persist a wiped grid (the steps of a window are summed)",
         "actors/buffer.py",
-        "        if sum(s for _, s in self.recent_steps) > TICK_FUTURE_SKEW_S + self.cadence_s:\n",
-        "        if step > TICK_FUTURE_SKEW_S + self.cadence_s:\n",
+        "        stepped_ahead = sum(s for _, s in self.recent_steps) > TICK_FUTURE_SKEW_S + self.cadence_s\n",
+        "        stepped_ahead = step > TICK_FUTURE_SKEW_S + self.cadence_s\n",
         ("tests/test_cluster_side_attack.py::"
          "test_forward_clock_steps_each_under_the_threshold_do_not_persist_a_wiped_grid",)),
     Mutation(
@@ -7328,6 +7328,16 @@ MUTATIONS: list[Mutation] = [
         "        if False:\n",
         ("tests/test_price_feed_replay.py::test_a_finished_replay_whose_file_was_appended_to_publishes_the_new_rows_not_"
          "the_file_again",)),
+    Mutation(
+        "buffer_clock_return_after_a_backward_step_taken_for_a_forward_fault",
+        "a clock that comes forward again after a backward step ends the history hold and the history is persisted "
+        "again: the return was taken for a new forward fault and held persistence a window more (6 h at 60 s), "
+        "so a restart then lost every point since (feedrev)",
+        "actors/buffer.py",
+        "        if stepped_ahead and self.came_forward_again(now):\n",
+        "        if False:\n",
+        ("tests/test_cluster_side_attack.py::test_a_clock_that_comes_forward_again_after_a_backward_step_ends_the_"
+         "history_hold",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
