@@ -28,6 +28,8 @@ def decode_window(header: dict[str, Any], body: bytes) -> tuple[list[str], np.nd
     symbols, shape = header.get("symbols"), header.get("shape")
     if not isinstance(symbols, list) or not isinstance(shape, list) or len(shape) != 2:
         raise ValueError("window header lacks symbols or shape")
+    if not all(type(n) is int and n >= 0 for n in shape):  # 2.0 or true reached numpy's reshape: a TypeError
+        raise ValueError(f"window shape {shape!r} is not two whole numbers")
     if shape[0] != len(symbols) or len(body) != shape[0] * shape[1] * 8:
         raise ValueError(f"window body of {len(body)} bytes does not match shape {shape}")
     return symbols, np.frombuffer(body, dtype="<f8").reshape(shape[0], shape[1])

@@ -757,3 +757,41 @@ def test_a_position_closed_on_a_symbol_whose_price_is_stale_is_not_logged_as_its
              f"the clusterer to say BTC is no longer held\n{procs['clusterer'].log()[-1500:]}")
     assert "event=held_prices_fresh_again" not in procs["clusterer"].log()
     wait_for(lambda: fresh_state(r) is not None, 20, "a fresh state again, BTC no longer held")
+
+
+def test_a_window_whose_shape_is_not_two_whole_numbers_is_a_bad_window_not_a_handler_error(tmp_path, redis_server):
+    """feedrev: decode_window took any shape whose product matched the body: [3, 2.0] (or [3, true]) reached numpy's
+    reshape, whose TypeError escaped the correlator's handler (clustergate_handler_errors_total, a traceback in the
+    log) instead of p27_fail_closed_total{reason="bad_window"} and the warning bad_window naming the shape."""
+    import json
+
+    import zmq
+
+    from helpers import demo_topology_data, retarget
+
+    data = retarget(demo_topology_data(), redis_server.url)
+    data["actors"] = {k: v for k, v in data["actors"].items() if k in ("price_feed", "buffer", "correlator")}
+    path = write_topology(tmp_path / "topology.yaml", data)
+    port = data["actors"]["correlator"]["metrics_port"]
+    ctx = zmq.Context()
+    pub = ctx.socket(zmq.PUB)
+    pub.bind(data["actors"]["buffer"]["sockets"]["windows"]["bind"])
+    correlator = ActorProcess(path, "correlator").start()
+    try:
+        correlator.wait_serving(port)
+        header = {"v": 1, "symbols": ["BTCUSDT", "ETHUSDT", "SOLUSDT"], "cadence_s": 1, "first_slot": 0,
+                  "last_slot": 1, "shape": [3, 2.0], "points_per_symbol": {}, "ts": 0}
+
+        def refused() -> bool:
+            pub.send_multipart([b"window", json.dumps(header).encode(), b"\x00" * 48])
+            return metric(port, "p27_fail_closed_total", reason="bad_window") >= 1 \
+                or metric(port, "clustergate_handler_errors_total") >= 1
+
+        wait_for(refused, 20, f"the window handled\n{correlator.log()[-2000:]}", interval_s=0.2)
+        assert metric(port, "clustergate_handler_errors_total") == 0, correlator.log()[-3000:]
+        assert "event=bad_window" in correlator.log() and "shape" in correlator.log()
+        assert correlator.proc.poll() is None
+    finally:
+        correlator.terminate()
+        pub.close(0)
+        ctx.term()

@@ -7338,6 +7338,15 @@ MUTATIONS: list[Mutation] = [
         "        if False:\n",
         ("tests/test_cluster_side_attack.py::test_a_clock_that_comes_forward_again_after_a_backward_step_ends_the_"
          "history_hold",)),
+    Mutation(
+        "window_shape_of_floats_reaches_reshape",
+        "a window whose shape is not two whole numbers ([3, 2.0], [3, true]) is a bad window, counted and named: it "
+        "reached numpy's reshape, whose TypeError escaped the correlator's handler (feedrev)",
+        "actors/window_message.py",
+        "    if not all(type(n) is int and n >= 0 for n in shape):  # 2.0 or true reached numpy's reshape: a TypeError\n",
+        "    if False:\n",
+        ("tests/test_cluster_side_attack.py::test_a_window_whose_shape_is_not_two_whole_numbers_is_a_bad_window_not_"
+         "a_handler_error",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
