@@ -223,7 +223,7 @@ class BufferActor(Actor):
                 or self.grid.slot_of(now) > self.back_from_slot + self.grid.capacity:
             return False
         self.persist_held_until_mono, self.held_for_back_step, self.back_from_slot = None, False, None
-        self.history_pending = self.settings.persist
+        self.history_pending = self.settings.persist  # the saved slots are back in range: merged at this publish
         self.log.warning("clock_fault_ended", direction="back", action="the clock came forward again: history reloaded")
         return True
 

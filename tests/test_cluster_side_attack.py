@@ -258,6 +258,8 @@ def test_a_backward_clock_step_neither_wipes_the_saved_history_nor_loses_the_poi
     wait_for(lambda: scrape(ports["buffer"])["p27_windows_published_total"] >= published + 4, 10,
              "four publishes with the clock back")
     assert saved_history_points(data) >= 20  # the saved history was not overwritten by the emptied grid
+    # One fault for one step: a hold missed by the step and taken by the history's reload counted it twice.
+    assert scrape(ports["buffer"])['p27_buffer_clock_faults_total{direction="back"}'] == 1
     the_history_merges_again_once_the_clock_is_right(ports, clock_file)
 
 

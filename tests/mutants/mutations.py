@@ -2648,8 +2648,8 @@ MUTATIONS: list[Mutation] = [
         "a backward clock step does not lose the buffer's points: when the clock comes forward again the saved "
         "history is merged back (not refilled tick by tick)",
         "actors/buffer.py",
-        "            self.history_pending = self.settings.persist  # after a backward step, the saved slots are back in range\n",
-        "            pass\n",
+        "        self.history_pending = self.settings.persist  # the saved slots are back in range: merged at this publish\n",
+        "        pass\n",
         ("tests/test_cluster_side_attack.py::"
          "test_a_backward_clock_step_neither_wipes_the_saved_history_nor_loses_the_points",)),
     Mutation(
