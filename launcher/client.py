@@ -127,6 +127,27 @@ def _not_an_answer(reply: dict[str, Any], plan_id: str) -> str | None:
     return None
 
 
+# propose()'s argument of each field of the request body, for an error naming what the caller passed.
+_ARGUMENT_OF = {"action_proposed": "action"}
+
+
+def _refuse_what_json_cannot_hold(body: dict[str, Any]) -> None:
+    """ValueError naming the first argument of propose() whose value JSON cannot hold (a Decimal, bytes, a numpy
+    float32), before anything is sent: raised from the attempt loop, json's TypeError named no field and got the note
+    that the proposal may have been decided, while nothing had left the client and every retry failed alike."""
+    try:
+        json.dumps(body)
+        return
+    except (TypeError, ValueError, RecursionError):
+        pass
+    for field, value in body.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError, RecursionError):
+            raise ValueError(f"{_ARGUMENT_OF.get(field, field)} must be a value JSON can hold (a str, int, float, bool "
+                             f"or None), got {value!r:.60} of type {type(value).__name__}; nothing was sent") from None
+
+
 class GateUnavailable(RuntimeError):
     """The call ended without a final answer: outcome unknown. `plan_id`: the proposal's, to retry with (None for a raw
     request). `unknown_answer`: the last answer of the call whose outcome is unknown (a fault HOLD or internal_error,
@@ -419,6 +440,7 @@ class GateClient:
             body["r_net"] = r_net
         if ts_epoch is not None:
             body["ts_epoch"] = ts_epoch
+        _refuse_what_json_cannot_hold(body)
         faults_seen: list[dict[str, Any]] = []
         try:
             reply = self._propose_attempts(body, faults_seen)

@@ -628,6 +628,31 @@ def test_a_non_finite_number_is_refused_naming_it_before_anything_is_sent():
         ctx.term()
 
 
+def test_a_value_json_cannot_hold_is_refused_naming_its_field_before_anything_is_sent_never_said_maybe_decided():
+    # GateClient.propose(kill_score=Decimal("0.5")) (or bytes for a plan_id, a numpy float32) raised json's TypeError
+    # from inside the attempt loop, "Object of type Decimal is not JSON serializable", naming no field, with the note
+    # "plan_id ...: it may have been decided; retry with the same plan_id": nothing had reached the gate (reproduced
+    # against a real gate: its gate_requests_total did not move), and every retry fails the same way.
+    from decimal import Decimal
+    ctx = zmq.Context()
+    endpoint, server = silent_server(ctx)
+    try:
+        with GateClient(endpoint, timeout_ms=100, retries=0, context=ctx) as client:
+            for name, bad in (("kill_score", Decimal("0.5")), ("r_net", Decimal("1.5")), ("ts_epoch", object()),
+                              ("plan_id", b"plan-1"), ("symbol", b"ETHUSDT"), ("action", {"PARTIAL_50"})):
+                args = {"symbol": "ETHUSDT", "action": "HOLD", "plan_id": "not-json", name: bad}
+                with pytest.raises(ValueError) as refused:
+                    client.propose(**args)
+                said = str(refused.value)
+                assert name in said and type(bad).__name__ in said and "nothing was sent" in said, said
+                notes = " ".join(getattr(refused.value, "__notes__", ()))
+                assert "may have been decided" not in notes, notes
+        assert not server.poll(200), f"a proposal was sent: {server.recv_multipart()[-1][:200]!r}"
+    finally:
+        server.close(linger=0)
+        ctx.term()
+
+
 def test_clustergate_propose_takes_a_negative_number_in_any_float_notation_as_the_option_value():
     # posargs: argparse takes only -2 and -2.5 for negative numbers; "--r-net -1.5E+3" or "--kill-score -1e-3" failed
     # "argument --r-net: expected one argument" (only --r-net=-1.5E+3 worked), "--kill-score -inf" so too, not "not a

@@ -7281,6 +7281,16 @@ MUTATIONS: list[Mutation] = [
         "        if str(counted).isdigit() and int(counted) > len(answer):\n",
         "        if False:\n",
         ("tests/test_sentinel_failover.py::test_a_replica_hidden_by_replica_announced_no_is_not_taken_for_no_replica",)),
+    Mutation(
+        "gate_client_sends_what_json_cannot_hold_into_its_attempt_loop",
+        "GateClient.propose refuses an argument JSON cannot hold (a Decimal, bytes) with ValueError naming it, nothing "
+        "sent, not json's TypeError from the attempt loop with the note that the proposal may have been decided "
+        "(gaterev)",
+        "launcher/client.py",
+        "        _refuse_what_json_cannot_hold(body)\n",
+        "",
+        ("tests/test_client.py::"
+         "test_a_value_json_cannot_hold_is_refused_naming_its_field_before_anything_is_sent_never_said_maybe_decided",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
