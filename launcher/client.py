@@ -144,8 +144,13 @@ def _refuse_what_json_cannot_hold(body: dict[str, Any]) -> None:
         try:
             json.dumps(value)
         except (TypeError, ValueError, RecursionError):
+            try:
+                shown = f"{value!r:.60}"
+            except ValueError:  # an int of more digits than Python writes (sys.get_int_max_str_digits)
+                shown = f"an integer of {value.bit_length()} bits"
             raise ValueError(f"{_ARGUMENT_OF.get(field, field)} must be a value JSON can hold (a str, int, float, bool "
-                             f"or None), got {value!r:.60} of type {type(value).__name__}; nothing was sent") from None
+                             f"or None, an int of at most {sys.get_int_max_str_digits()} digits), got {shown} of type "
+                             f"{type(value).__name__}; nothing was sent") from None
 
 
 class GateUnavailable(RuntimeError):

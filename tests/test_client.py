@@ -639,6 +639,7 @@ def test_a_value_json_cannot_hold_is_refused_naming_its_field_before_anything_is
     try:
         with GateClient(endpoint, timeout_ms=100, retries=0, context=ctx) as client:
             for name, bad in (("kill_score", Decimal("0.5")), ("r_net", Decimal("1.5")), ("ts_epoch", object()),
+                              ("r_net", 10 ** 5000),  # json writes no int of over 4,300 digits: a ValueError
                               ("plan_id", b"plan-1"), ("symbol", b"ETHUSDT"), ("action", {"PARTIAL_50"})):
                 args = {"symbol": "ETHUSDT", "action": "HOLD", "plan_id": "not-json", name: bad}
                 with pytest.raises(ValueError) as refused:
