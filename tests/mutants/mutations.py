@@ -7287,10 +7287,20 @@ MUTATIONS: list[Mutation] = [
         "sent, not json's TypeError from the attempt loop with the note that the proposal may have been decided "
         "(gaterev)",
         "launcher/client.py",
-        "        _refuse_what_json_cannot_hold(body)\n",
-        "",
+        "        size = len(json.dumps(body, separators=(\",\", \":\")))\n",
+        "        size = len(json.dumps(body, separators=(\",\", \":\"), default=str))\n",
         ("tests/test_client.py::"
          "test_a_value_json_cannot_hold_is_refused_naming_its_field_before_anything_is_sent_never_said_maybe_decided",)),
+    Mutation(
+        "gate_client_sends_a_proposal_larger_than_any_valid_one",
+        "GateClient.propose refuses a proposal larger than the largest valid one (a 9,000-character plan_id), naming "
+        "its longest argument, nothing sent: a gate drops it unread past max_request_bytes, and every attempt timed "
+        "out into GateUnavailable, 'retry with the same plan_id' (gaterev)",
+        "launcher/client.py",
+        "        if size <= LARGEST_VALID_PROPOSAL_BYTES:\n",
+        "        if True:\n",
+        ("tests/test_client.py::"
+         "test_a_proposal_larger_than_any_valid_one_is_refused_naming_its_longest_argument_and_the_largest_is_sent",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
