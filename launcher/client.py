@@ -62,6 +62,10 @@ OVERLOAD_BACKOFF_MS = 20
 # handled when that poll returns, so the wait is cut into slices this long.
 POLL_SLICE_MS = 100
 OVERLOAD_BACKOFF_MAX_MS = 500
+# The backoff's jitter, from the system's entropy: the random module's shared generator, which callers seed
+# (random.seed(0) in every worker), paused every client alike, in lockstep; one of the client's own, forked with its
+# process, would do the same in a pool of workers.
+_JITTER = random.SystemRandom()
 # The longest attempt timeout: its deadline_ms (send time + timeout) stays below the gate's bound on deadline_ms
 # (1e14 ms, the year 5138) for three thousand years.
 MAX_TIMEOUT_MS = 10 ** 12
@@ -423,7 +427,7 @@ class GateClient:
             if streak < servers:  # another gate may decide it: ask it at once
                 continue
             streak = faults = garbled = unread = 0
-            pause_s = random.uniform(0.5, 1.0) * backoff_ms / 1000.0
+            pause_s = _JITTER.uniform(0.5, 1.0) * backoff_ms / 1000.0
             if time.monotonic() + pause_s >= budget_end:
                 return end()
             time.sleep(pause_s)

@@ -7301,6 +7301,14 @@ MUTATIONS: list[Mutation] = [
         "        if True:\n",
         ("tests/test_client.py::"
          "test_a_proposal_larger_than_any_valid_one_is_refused_naming_its_longest_argument_and_the_largest_is_sent",)),
+    Mutation(
+        "gate_client_jitters_its_backoff_from_the_callers_seeded_random",
+        "GateClient's overload backoff is jittered whatever seed the caller gave the random module: two processes "
+        "that called random.seed(0) paused in lockstep against an overloaded gate (gaterev)",
+        "launcher/client.py",
+        "_JITTER = random.SystemRandom()\n",
+        "_JITTER = random\n",
+        ("tests/test_gate_deadlines.py::test_the_overload_backoff_is_jittered_whatever_seed_the_caller_gave_the_random_module",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
