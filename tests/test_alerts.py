@@ -72,7 +72,7 @@ def promtool() -> str:
 
 
 def run_promtool(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([promtool(), *args], capture_output=True, text=True, timeout=60, cwd=REPO)
+    return subprocess.run([promtool(), *args], capture_output=True, text=True, timeout=300, cwd=REPO)
 
 
 def metric_names(expr: str) -> set[str]:

@@ -795,7 +795,9 @@ def test_readiness_with_a_short_timeout_and_a_gate_down_ends_within_it_and_names
     finally:
         api.startProcess("gate", True)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert took_s < 9, f"{took_s:.1f} s\n{result.stdout}"  # the 2 s, one gate probe (its retries: 3 s), start-up
+    # Not a speed target: before, the graces alone waited 10 s + 5 s whatever the timeout said; now the 2 s, one gate
+    # probe (its retries: 3 s) and start-up, about 4 s on a quiet machine and 11.6 s seen under a load average of 15.
+    assert took_s < 10 + 5, f"{took_s:.1f} s\n{result.stdout}"
     failed = next(x for x in result.stdout.splitlines() if x.startswith("FAIL  every program RUNNING"))
     assert "the proof's timeout (2 s) ran out" in failed, result.stdout
 
