@@ -32,7 +32,7 @@ from xml.parsers.expat import ExpatError
 import yaml
 
 from launcher import proof_stops
-from launcher.endpoints import endpoint_problem_now, holder_pids, split_tcp
+from launcher.endpoints import MAX_IPC_PATH_BYTES, endpoint_problem_now, holder_pids, split_tcp
 from launcher.exits import Exits, as_json, describe, process_environ, unexpected_exits
 from launcher.redis_binary import INSTALL_HINT, binary_problem, find_redis_server
 from launcher.schema import SchemaError, load_yaml_with_lines
@@ -434,7 +434,30 @@ def _conf_value(text: str, expansions: int = 1) -> str:
     literal % is doubled once per expansion (stdout_logfile is expanded twice)."""
     if "\n" in text or "\r" in text:
         raise LaunchError(f"{text!r}: a path or argument with a line break cannot be put in supervisord's config")
+    comment = CONF_COMMENT_RE.search(text)
+    if comment:
+        raise LaunchError(f"{text!r} holds {comment.group()[1]!r} after a space, where supervisord's config starts a "
+                          f"comment (cutting the path short): it cannot be put there")
     return text.replace("%", "%" * (2 ** expansions))
+
+
+# supervisord's config parser takes ; or # after whitespace for the start of a comment, anywhere in a value.
+CONF_COMMENT_RE = re.compile(r"\s[;#]")
+
+
+def home_path_problem(home: Home) -> str | None:
+    """Why supervisord cannot run a home at this path (None: it can): a ; or # after a space, which its config reads
+    as a comment (`desk #2`: `Error: .../desk is not an existing directory`), or a supervisor.sock path longer than a
+    Unix socket path holds."""
+    comment = CONF_COMMENT_RE.search(str(home.root))
+    if comment:
+        return (f"the home {home.root} holds {comment.group()[1]!r} after a space, where supervisord's config starts a "
+                f"comment (its paths there would be cut short): choose a home path without one")
+    size = len(os.fsencode(str(home.socket)))
+    if size > MAX_IPC_PATH_BYTES:
+        return (f"the home's supervisord socket {home.socket} is {size} bytes; a Unix socket path holds at most "
+                f"{MAX_IPC_PATH_BYTES} bytes: choose a shorter home path")
+    return None
 
 
 def _command(*argv: str) -> str:
@@ -1160,9 +1183,12 @@ def in_home(endpoint: str, home: Home) -> str:
     return endpoint
 
 
-def _busy_endpoints(topo: Topology, programs: list[str], held: set[str], home: Home) -> list[str]:
+def _busy_endpoints(topo: Topology, programs: list[str], held: set[str], home: Home,
+                    releasing: set[int] | None = None) -> list[str]:
     """Problems with the ports and ipc paths the programs about to start will bind; `held` are the
-    endpoints this home's running system binds now (a program restarted frees its own). Endpoints in use are
+    endpoints this home's running system binds now (a program restarted frees its own), and an endpoint held by a
+    process of `releasing` (the pids of this home's programs the change stops: changed or removed) is free too, read
+    from /proc, for a running copy that no longer says what binds what. Endpoints in use are
     told by who holds them, one line per holder (another clustergate home: which, and how to stop it)."""
     problems, in_use = [], []
     for name in programs:
@@ -1179,7 +1205,23 @@ def _busy_endpoints(topo: Topology, programs: list[str], held: set[str], home: H
                 problems.append(f"{where}: {endpoint} {problem}" if problem.startswith("is ") else f"{where}: {endpoint}: {problem}")
             else:
                 problems.append(f"{where}: {problem}")
+    if in_use and releasing:
+        holders = holder_pids([endpoint for _, endpoint, _ in in_use])
+        in_use = [item for item in in_use if not releasing.intersection(_pid_and_parents(holders.get(item[1])))]
     return in_use_lines(in_use) + problems
+
+
+def _pid_and_parents(pid: int | None, depth: int = 8) -> list[int]:
+    """pid and its parents up to `depth` of them (from /proc; fewer where one has ended), or [] for None."""
+    chain: list[int] = []
+    while pid is not None and pid > 1 and len(chain) <= depth:
+        chain.append(pid)
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                pid = int(f.read().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return chain
 
 
 def in_use_lines(in_use: list[tuple[str, str, str]]) -> list[str]:
@@ -1504,6 +1546,10 @@ def cmd_up(args: argparse.Namespace) -> int:
             return 2
         topo = host_view(topo, args.host)
     home = home_from(args)
+    problem = home_path_problem(home)
+    if problem:
+        print(f"FAILED: {problem}; nothing was changed", file=sys.stderr)
+        return 2
     for _ in range(3):  # again when a refused `up` of a new home removed it while this one waited for its locks
         try:
             created = home.prepare()
@@ -1668,7 +1714,12 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
     except (LaunchError, OSError) as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
-    busy = busy or _busy_endpoints(topo, to_start, held, home)
+    # A running copy edited or removed by hand no longer says what binds what: the programs the change stops free
+    # theirs whatever it says (it named this very home `another clustergate system` to stop, and refused the `up`
+    # that status's EDITED line asks for).
+    releasing = {p["pid"] for p in infos if p["pid"] and p["statename"] in LIVE_STATES
+                 and (p["name"] in to_start or p["name"] not in new_sections)}
+    busy = busy or _busy_endpoints(topo, to_start, held, home, releasing)
     if busy:
         for line in busy:
             print(f"{args.file}: {line}", file=sys.stderr)
@@ -2092,17 +2143,25 @@ def copy_sha_line(copy_text: str) -> str:
 
 def copy_edited(home: Home) -> bool:
     """Whether the running copy (run/topology.yaml, what a program restarted now reads) is not the text `up` wrote
-    with run/programs.d: a hand edit, which no `up` validated. False when programs.d names no copy (an older `up`)."""
+    with run/programs.d: a hand edit, which no `up` validated, or a copy removed by hand (a program restarted now cannot
+    start). False when programs.d names no copy (an older `up`)."""
     try:
         found = COPY_SHA_RE.search(home.programs.read_text())
-        return found is not None and text_sha256(home.topology.read_text()) != found.group(1)
     except (OSError, UnicodeDecodeError):
+        return False
+    if found is None:
+        return False
+    try:
+        return text_sha256(home.topology.read_text()) != found.group(1)
+    except (FileNotFoundError, UnicodeDecodeError):  # removed, or bytes `up` never writes
+        return True
+    except OSError:
         return False
 
 
 def copy_edited_note(copy: str, up_again: str) -> str:
     """The line `status` prints for copy_edited."""
-    return (f"EDITED: {copy} is not the copy `up` last wrote (edited by hand?): the programs run what `up` applied, "
+    return (f"EDITED: {copy} is not the copy `up` last wrote (edited or removed by hand?): the programs run what `up` applied, "
             f"but one restarted now (supervisorctl restart, a crash) reads the edited copy, which no `up` checked and "
             f"status reads too; edit your topology file and run `{up_again}`")
 

@@ -846,7 +846,8 @@ def _check_symbols(v: Validator, topo: Topology) -> None:
         if s in seen:
             v.problem(("symbols", i), f"duplicate symbol {s!r}")
         seen.add(s)
-    if (not topo.name or not topo.name.isascii() or not topo.name.replace("-", "").replace("_", "").isalnum()
+    if ("name",) not in refused and (
+            not topo.name or not topo.name.isascii() or not topo.name.replace("-", "").replace("_", "").isalnum()
             or len(topo.name) > MAX_NAME_CHARS):
         v.problem(("name",), f"name {topo.name[:40]!r}{'...' if len(topo.name) > 40 else ''} must be 1 to "
                              f"{MAX_NAME_CHARS} ASCII letters, digits, - or _")
@@ -1053,9 +1054,10 @@ def _check_curve_keys(v: Validator, topo: Topology) -> None:
 def _check_ports(v: Validator, topo: Topology) -> None:
     used: dict[int, str] = {}
     endpoints: set[str] = set()
+    refused = {p.path for p in v.problems}  # a port refused for its type reads as 0: no port of the file's
 
     def claim(port: int | None, path: Path) -> None:
-        if port is None:
+        if port is None or path in refused:
             return
         if port in used:
             v.problem(path, f"port {port} is already used by {used[port]}")

@@ -56,6 +56,7 @@ LIVENESS_STOPPED = (f"{LIVENESS}"
                     "test_a_feed_reading_a_large_replay_file_is_not_said_stuck_and_a_stopped_actor_is_not_said_to_have_hung")
 LIVENESS_HANG = (f"{LIVENESS}"
                  "test_a_gate_whose_main_loop_hangs_reads_not_ready_status_names_it_and_it_reads_ready_again_when_it_turns")
+OPERATOR_REVIEW = "tests/test_launcher_operator_review.py::"
 STATUS_NEWEST = ("tests/test_status_overview.py::"
                  "test_status_shows_the_newest_price_over_all_symbols_and_a_symbol_at_the_points_needed_as_ready")
 
@@ -3355,8 +3356,8 @@ MUTATIONS: list[Mutation] = [
         "topology_name_is_ascii",
         "validate refuses a topology name holding a letter that is not ASCII",
         "launcher/topology.py",
-        "    if (not topo.name or not topo.name.isascii() or",
-        "    if (not topo.name or",
+        "            not topo.name or not topo.name.isascii() or",
+        "            not topo.name or",
         ("tests/test_topology_validation.py::test_a_topology_name_with_a_letter_that_is_not_ascii_is_refused",)),
     Mutation(
         "up_timeout_nan_waits_forever",
@@ -5641,7 +5642,7 @@ MUTATIONS: list[Mutation] = [
         "status says when run/topology.yaml is not the copy `up` last wrote (a hand edit a restarted program would "
         "run, unchecked) and exits 1 (rev-ops)",
         "launcher/supervise.py",
-        "        return found is not None and text_sha256(home.topology.read_text()) != found.group(1)\n",
+        "        return text_sha256(home.topology.read_text()) != found.group(1)\n",
         "        return False\n",
         ("tests/test_ops_review.py::test_status_names_a_running_copy_edited_by_hand_that_a_restarted_program_would_read",)),
     Mutation(
@@ -7309,6 +7310,50 @@ MUTATIONS: list[Mutation] = [
         "_JITTER = random.SystemRandom()\n",
         "_JITTER = random\n",
         ("tests/test_gate_deadlines.py::test_the_overload_backoff_is_jittered_whatever_seed_the_caller_gave_the_random_module",)),
+    Mutation(
+        "up_takes_its_own_programs_ports_for_another_systems_when_the_running_copy_is_unreadable",
+        "up frees the ports of the programs its change stops, read from /proc, whatever the running copy says: with the "
+        "copy broken by hand it refused the corrected topology, naming its own home `another clustergate system` to "
+        "stop (lnrev)",
+        "launcher/supervise.py",
+        "    if in_use and releasing:\n",
+        "    if False:\n",
+        (f"{OPERATOR_REVIEW}test_a_running_copy_removed_or_broken_by_hand_is_named_by_status_and_the_corrected_up_"
+         "restarts_its_own_programs",)),
+    Mutation(
+        "status_says_nothing_of_a_running_copy_removed_by_hand",
+        "status names a running copy removed by hand as EDITED (a program restarted then cannot start): it showed "
+        "every program READY ? and exited 1 without a word of why (lnrev)",
+        "launcher/supervise.py",
+        "    except (FileNotFoundError, UnicodeDecodeError):  # removed, or bytes `up` never writes\n        return True\n",
+        "    except (FileNotFoundError, UnicodeDecodeError):  # removed, or bytes `up` never writes\n        return False\n",
+        (f"{OPERATOR_REVIEW}test_a_running_copy_removed_or_broken_by_hand_is_named_by_status_and_the_corrected_up_"
+         "restarts_its_own_programs",)),
+    Mutation(
+        "up_makes_a_home_whose_path_supervisord_cannot_read",
+        "up refuses, exit 2 and making nothing, a home path with ; or # after a space (a comment to supervisord's "
+        "config) or a supervisor.sock path past 107 bytes: supervisord failed late and left the home behind (lnrev)",
+        "launcher/supervise.py",
+        "    problem = home_path_problem(home)\n",
+        "    problem = None\n",
+        (f"{OPERATOR_REVIEW}test_an_up_into_a_home_whose_path_supervisord_cannot_read_is_refused_before_anything_is_"
+         "made",)),
+    Mutation(
+        "validate_claims_the_placeholder_of_a_port_refused_for_its_type",
+        "validate claims no port refused for its type: two ports written as text were each read as 0 and reported "
+        "`port 0 is already used by ...` (lnrev)",
+        "launcher/topology.py",
+        "        if port is None or path in refused:\n",
+        "        if port is None:\n",
+        (f"{OPERATOR_REVIEW}test_a_port_or_name_refused_for_its_type_adds_no_false_problem_about_its_placeholder",)),
+    Mutation(
+        "validate_judges_the_placeholder_of_a_name_refused_for_its_type",
+        "validate judges no name refused for its type: `name: 12` was refused, then read as '' and told it must be 1 "
+        "to 64 ASCII letters (lnrev)",
+        "launcher/topology.py",
+        "    if (\"name\",) not in refused and (\n",
+        "    if (\n",
+        (f"{OPERATOR_REVIEW}test_a_port_or_name_refused_for_its_type_adds_no_false_problem_about_its_placeholder",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
