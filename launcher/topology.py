@@ -812,7 +812,8 @@ def _check_cluster_inputs(v: Validator, topo: Topology) -> None:
         v.problem(("symbols",), f"1 symbol, but the correlator ({correlators[0]}) needs at least 2 in its matrix to be "
                                 f"ready: no cluster state would ever be written and the gate would take K from the "
                                 f"proxy on every decision; list at least 2 symbols, or run no cluster side")
-    if n and n * (lookback + 2) > MAX_GRID_PRICES:
+    lookback_refused = any(p.path == ("clusters", "lookback_returns") for p in v.problems)  # its bound said it
+    if n and not lookback_refused and n * (lookback + 2) > MAX_GRID_PRICES:
         v.problem(("clusters", "lookback_returns"),
                   f"{n} symbols x {lookback + 2} grid points = {n * (lookback + 2):,} prices, over the bound of "
                   f"{MAX_GRID_PRICES:,} (a {MAX_GRID_PRICES * 8 // 1_000_000} MB history blob and window per "

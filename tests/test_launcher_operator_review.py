@@ -10,7 +10,8 @@ from pathlib import Path
 
 from helpers import PYTHON, REPO, demo_topology_data, retarget, wait_for, write_topology
 
-from launcher.topology import validate_data
+from launcher.schema import SchemaError
+from launcher.topology import load_topology, validate_data
 
 
 def clustergate(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
@@ -82,3 +83,31 @@ def test_a_port_or_name_refused_for_its_type_adds_no_false_problem_about_its_pla
     assert said == ["name: expected a string, got int 12",
                     "actors.book.metrics_port: expected an integer, got float 9181.0",
                     f"actors.gate.metrics_port: expected an integer, got str '{data['actors']['gate']['metrics_port']}'"], said
+
+
+def test_a_scalar_yaml_cannot_build_a_pasted_blob_and_a_refused_lookback_are_each_one_short_line(tmp_path: Path) -> None:
+    """lnrev: `name: 2026-13-45` (a date to YAML) said `(top level): not valid YAML: month must be in 1..12`, and an
+    integer of 5,001 digits `... use sys.set_int_max_str_digits()`, neither with a line or the value; a 200,000
+    character blob pasted into a port was printed whole in its line; a lookback_returns refused by its bound was
+    multiplied out again in a second line about the grid."""
+    text = write_topology(tmp_path / "t.yaml", retarget(demo_topology_data())).read_text()
+
+    def problems_of(changed: str) -> list[str]:
+        path = tmp_path / "changed.yaml"
+        path.write_text(changed)
+        try:
+            load_topology(path)
+        except SchemaError as exc:
+            return [p.render(str(path)) for p in exc.problems]
+        return []
+
+    date = problems_of(text.replace("name: demo", "name: 2026-13-45", 1))
+    assert len(date) == 1 and ":1: " in date[0] and "'2026-13-45'" in date[0] and "month" in date[0], date
+    digits = problems_of(text.replace("name: demo", "name: demo\nx: " + "7" * 5001, 1))
+    assert len(digits) == 1 and ":2: " in digits[0] and "5,001 characters" in digits[0], digits
+    assert "set_int_max_str_digits" not in digits[0], digits
+    blob = problems_of(text.replace("lookback_returns: 360", "lookback_returns: " + "x" * 200_000, 1))
+    assert blob and all(len(line) < 400 for line in blob), [line[:200] for line in blob]
+    assert any("200,002 characters" in line for line in blob), [line[:300] for line in blob]
+    huge = problems_of(text.replace("lookback_returns: 360", "lookback_returns: " + "9" * 30, 1))
+    assert len(huge) == 1 and "must be <= " in huge[0], huge

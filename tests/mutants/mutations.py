@@ -7354,6 +7354,33 @@ MUTATIONS: list[Mutation] = [
         "    if (\"name\",) not in refused and (\n",
         "    if (\n",
         (f"{OPERATOR_REVIEW}test_a_port_or_name_refused_for_its_type_adds_no_false_problem_about_its_placeholder",)),
+    Mutation(
+        "validate_names_no_line_for_a_scalar_yaml_cannot_build",
+        "a scalar YAML makes a number or a date and cannot build (`2026-13-45`, an integer past 4300 digits) is "
+        "refused with its line and value: it said `(top level): not valid YAML: month must be in 1..12` (lnrev)",
+        "launcher/schema.py",
+        "                raise yaml.constructor.ConstructorError(None, None, unreadable_scalar(n, exc), n.start_mark) from None\n",
+        "                raise\n",
+        (f"{OPERATOR_REVIEW}test_a_scalar_yaml_cannot_build_a_pasted_blob_and_a_refused_lookback_are_each_one_short_"
+         "line",)),
+    Mutation(
+        "validate_prints_a_pasted_blob_whole",
+        "a problem shows the value it refuses cut to 80 characters with its size: a 200,000 character blob pasted "
+        "into a setting made a line of its size (lnrev)",
+        "launcher/schema.py",
+        "    if len(text) <= MAX_SHOWN_CHARS:\n        return text\n",
+        "    return text\n",
+        (f"{OPERATOR_REVIEW}test_a_scalar_yaml_cannot_build_a_pasted_blob_and_a_refused_lookback_are_each_one_short_"
+         "line",)),
+    Mutation(
+        "validate_multiplies_out_a_lookback_its_bound_refused",
+        "the grid-size check skips a lookback_returns its bound already refused: it multiplied a 30-digit value out "
+        "again in a second line (lnrev)",
+        "launcher/topology.py",
+        "    if n and not lookback_refused and n * (lookback + 2) > MAX_GRID_PRICES:\n",
+        "    if n and n * (lookback + 2) > MAX_GRID_PRICES:\n",
+        (f"{OPERATOR_REVIEW}test_a_scalar_yaml_cannot_build_a_pasted_blob_and_a_refused_lookback_are_each_one_short_"
+         "line",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
