@@ -1305,10 +1305,19 @@ def load_running_copy(path: str | os.PathLike[str]) -> tuple[Topology, list[Prob
     return topo, problems
 
 
+# A topology is a few KB (and at most MAX_YAML_VALUES values); a file past this is not read: /dev/zero given by mistake
+# read until memory ran out, and PyYAML took minutes over a file of tens of MB.
+MAX_TOPOLOGY_CHARS = 8_000_000
+
+
 def _read_and_validate(path: str | os.PathLike[str]) -> tuple[Topology | None, list[Problem]]:
     p = FsPath(path)
     try:
-        text = p.read_text()
+        with p.open() as f:  # as read_text() reads it, to the bound
+            text = f.read(MAX_TOPOLOGY_CHARS + 1)
+        if len(text) > MAX_TOPOLOGY_CHARS:
+            raise SchemaError([Problem((), f"cannot read topology: larger than {MAX_TOPOLOGY_CHARS:,} characters "
+                                           f"(a topology is a few KB); not read")])
     except OSError as exc:
         raise SchemaError([Problem((), f"cannot read topology: {exc.strerror}")]) from None
     except UnicodeDecodeError as exc:

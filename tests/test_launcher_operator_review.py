@@ -111,3 +111,23 @@ def test_a_scalar_yaml_cannot_build_a_pasted_blob_and_a_refused_lookback_are_eac
     assert any("200,002 characters" in line for line in blob), [line[:300] for line in blob]
     huge = problems_of(text.replace("lookback_returns: 360", "lookback_returns: " + "9" * 30, 1))
     assert len(huge) == 1 and "must be <= " in huge[0], huge
+
+
+def _address_space_capped() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))  # the unbounded read fails here, not on the machine
+
+
+def test_a_topology_path_that_never_ends_or_is_megabytes_long_is_refused_unread_in_one_line(tmp_path: Path) -> None:
+    """lnrev: `clustergate validate /dev/zero` (a device given by mistake) read until memory ran out and ended in a
+    MemoryError traceback, exit 1; a 30 MB file was still being parsed a minute later. A topology is a few KB: a
+    file past the bound is refused, exit 2, unread."""
+    big = tmp_path / "big.yaml"
+    big.write_text("name: " + "a" * 9_000_000 + "\n")
+    for path in ("/dev/zero", str(big)):
+        said = subprocess.run([PYTHON, "-m", "launcher", "validate", path], cwd=REPO, capture_output=True, text=True,
+                              timeout=120, env=dict(os.environ), preexec_fn=_address_space_capped)
+        assert said.returncode == 2, (path, said.returncode, said.stdout[-2000:], said.stderr[-2000:])
+        assert said.stdout.splitlines() == [f"{path}: (top level): cannot read topology: larger than 8,000,000 "
+                                            f"characters (a topology is a few KB); not read"], said.stdout[-2000:]

@@ -7381,6 +7381,14 @@ MUTATIONS: list[Mutation] = [
         "    if n and n * (lookback + 2) > MAX_GRID_PRICES:\n",
         (f"{OPERATOR_REVIEW}test_a_scalar_yaml_cannot_build_a_pasted_blob_and_a_refused_lookback_are_each_one_short_"
          "line",)),
+    Mutation(
+        "validate_reads_a_topology_path_without_bound",
+        "a topology file is read to 8,000,000 characters and refused past them, exit 2: `validate /dev/zero` read "
+        "until memory ran out and ended in a MemoryError traceback (lnrev)",
+        "launcher/topology.py",
+        "            text = f.read(MAX_TOPOLOGY_CHARS + 1)\n",
+        "            text = f.read()\n",
+        (f"{OPERATOR_REVIEW}test_a_topology_path_that_never_ends_or_is_megabytes_long_is_refused_unread_in_one_line",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
