@@ -385,7 +385,9 @@ ACTOR_PRIORITY = {kind: 100 + i for i, kind in enumerate(
 
 def render_programs(topo: Topology, home: Home, python: str = sys.executable, redis_binary: str | None = None) -> str:
     """The supervisord program sections for a topology: managed Redis first, then one per actor."""
-    out = [f"; rendered by clustergate from {topo.source_path} -- do not edit; run `clustergate up` again\n"]
+    # A comment is one line: a line break in the path (a directory `x\n[program:evil]\ncommand=...`) added a program.
+    source = printable(str(topo.source_path), limit=len(str(topo.source_path)))
+    out = [f"; rendered by clustergate from {source} -- do not edit; run `clustergate up` again\n"]
     if topo.redis.managed and topo.redis.sentinel is not None:
         binary = redis_binary or find_redis_server() or "redis-server"
         binary = shutil.which(binary) or binary
@@ -446,9 +448,11 @@ CONF_COMMENT_RE = re.compile(r"\s[;#]")
 
 
 def home_path_problem(home: Home) -> str | None:
-    """Why supervisord cannot run a home at this path (None: it can): a ; or # after a space, which its config reads
-    as a comment (`desk #2`: `Error: .../desk is not an existing directory`), or a supervisor.sock path longer than a
-    Unix socket path holds."""
+    """Why supervisord cannot run a home at this path (None: it can): a line break; a ; or # after a space, which its
+    config reads as a comment (`desk #2`: `Error: .../desk is not an existing directory`); a supervisor.sock path
+    longer than a Unix socket path holds."""
+    if "\n" in str(home.root) or "\r" in str(home.root):
+        return f"the home {str(home.root)!r} holds a line break, which supervisord's config cannot hold: choose another"
     comment = CONF_COMMENT_RE.search(str(home.root))
     if comment:
         return (f"the home {home.root} holds {comment.group()[1]!r} after a space, where supervisord's config starts a "
@@ -1152,9 +1156,9 @@ def wait_until_ready(sup: Supervisor, topo: Topology, home: Home, timeout_s: flo
 
 
 def _program_sections(text: str) -> dict[str, str]:
-    """Rendered programs text -> {program name: its section}."""
+    """Rendered programs text -> {program name: its section}: a section starts a line, as supervisord reads it."""
     sections: dict[str, str] = {}
-    for chunk in text.split("[program:")[1:]:
+    for chunk in re.split(r"^\[program:", text, flags=re.MULTILINE)[1:]:
         name = chunk.partition("]")[0]
         sections[name] = chunk
     return sections

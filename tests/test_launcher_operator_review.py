@@ -58,7 +58,7 @@ def test_an_up_into_a_home_whose_path_supervisord_cannot_read_is_refused_before_
     leaving the home's supervisord.conf and run/ behind; a home whose supervisor.sock path passes the 107 bytes a
     Unix socket path holds failed the same way (`AF_UNIX path too long`)."""
     topo_path = write_topology(tmp_path / "demo.yaml", retarget(demo_topology_data()))
-    for home, said in ((tmp_path / "desk #2", "'#'"), (tmp_path / "x ;y", "';'"),
+    for home, said in ((tmp_path / "desk #2", "'#'"), (tmp_path / "x ;y", "';'"), (tmp_path / "a\nb", "line break"),
                        (tmp_path / ("d" * 110), "107 bytes")):
         up = clustergate("up", str(topo_path), "--home", str(home), timeout=60)
         try:
@@ -131,3 +131,18 @@ def test_a_topology_path_that_never_ends_or_is_megabytes_long_is_refused_unread_
         assert said.returncode == 2, (path, said.returncode, said.stdout[-2000:], said.stderr[-2000:])
         assert said.stdout.splitlines() == [f"{path}: (top level): cannot read topology: larger than 8,000,000 "
                                             f"characters (a topology is a few KB); not read"], said.stdout[-2000:]
+
+
+def test_a_topology_path_holding_line_breaks_adds_no_program_to_supervisords_config(tmp_path: Path) -> None:
+    """lnrev: `up` wrote the topology's path into run/programs.d's first line, a comment, as it was: a directory named
+    `x\\n[program:evil]\\ncommand=touch pwned\\n;` made that comment three lines, and `up` printed `added ['evil']` and
+    supervisord ran it (the file appeared in the home)."""
+    from launcher.supervise import Home, _program_sections, render_programs
+    from launcher.topology import load_topology
+
+    where = tmp_path / "x\n[program:evil]\ncommand=touch pwned\n;"
+    where.mkdir()
+    topo = load_topology(write_topology(where / "t.yaml", retarget(demo_topology_data())))
+    rendered = render_programs(topo, Home(tmp_path / "home"))
+    assert "evil" not in _program_sections(rendered), rendered[:400]
+    assert not any(line.startswith("command=touch") for line in rendered.splitlines()), rendered[:400]

@@ -7389,6 +7389,23 @@ MUTATIONS: list[Mutation] = [
         "            text = f.read(MAX_TOPOLOGY_CHARS + 1)\n",
         "            text = f.read()\n",
         (f"{OPERATOR_REVIEW}test_a_topology_path_that_never_ends_or_is_megabytes_long_is_refused_unread_in_one_line",)),
+    Mutation(
+        "up_writes_the_topology_path_raw_into_supervisords_config",
+        "the topology's path is written into run/programs.d's comment line with its line breaks shown as ?: a "
+        "directory `x\\n[program:evil]\\ncommand=...` added a program supervisord ran (lnrev)",
+        "launcher/supervise.py",
+        "    source = printable(str(topo.source_path), limit=len(str(topo.source_path)))\n",
+        "    source = str(topo.source_path)\n",
+        (f"{OPERATOR_REVIEW}test_a_topology_path_holding_line_breaks_adds_no_program_to_supervisords_config",)),
+    Mutation(
+        "up_reads_a_program_section_in_the_middle_of_a_line",
+        "up reads a [program:NAME] section only at the start of a line, as supervisord does: one inside the comment "
+        "line (a topology path) was taken for a program, started by hand after supervisord removed it: BAD_NAME, and "
+        "the change undone (lnrev)",
+        "launcher/supervise.py",
+        "    for chunk in re.split(r\"^\\[program:\", text, flags=re.MULTILINE)[1:]:\n",
+        "    for chunk in text.split(\"[program:\")[1:]:\n",
+        (f"{OPERATOR_REVIEW}test_a_topology_path_holding_line_breaks_adds_no_program_to_supervisords_config",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
