@@ -232,8 +232,8 @@ def missing_running_copy(args: argparse.Namespace, path: Path) -> str | None:
     if getattr(args, "topology", None) or path.exists() or path != home_from(args).topology:
         return None
     root = home_from(args).root
-    return (f"{path} does not exist: nothing was started in {root} (`clustergate up FILE --home {root}`); "
-            f"or give --topology FILE")
+    return (f"{path} does not exist: nothing was started in {root} "
+            f"(`clustergate up FILE --home {shlex.quote(str(root))}`); or give --topology FILE")
 
 
 # --------------------------------------------------------------------------- rendering

@@ -7281,6 +7281,22 @@ MUTATIONS: list[Mutation] = [
         "        if str(counted).isdigit() and int(counted) > len(answer):\n",
         "        if False:\n",
         ("tests/test_sentinel_failover.py::test_a_replica_hidden_by_replica_announced_no_is_not_taken_for_no_replica",)),
+    Mutation(
+        "proof_of_a_home_where_nothing_was_started_says_up_without_its_home",
+        "a proof of a home with no running copy names that home, quoted, in the `clustergate up FILE --home DIR` it "
+        "says to run: `clustergate up FILE` alone starts the repository root's system (docrev)",
+        "proofs/common.py",
+        "up? \"\n              f\"`clustergate up FILE --home {shlex.quote(str(home.root))}`)\")\n",
+        "up? \"\n              f\"`clustergate up FILE`)\")\n",
+        ("tests/test_proofs.py::test_a_proof_of_a_home_where_nothing_was_started_names_that_home_in_the_up_to_run",)),
+    Mutation(
+        "missing_running_copy_hint_leaves_a_home_with_a_space_unquoted",
+        "propose and positions, given a home with no running copy, quote that home for the shell in the "
+        "`clustergate up FILE --home DIR` they say to run (a home with a space was split in two) (docrev)",
+        "launcher/supervise.py",
+        "            f\"(`clustergate up FILE --home {shlex.quote(str(root))}`); or give --topology FILE\")\n",
+        "            f\"(`clustergate up FILE --home {root}`); or give --topology FILE\")\n",
+        ("tests/test_positions_cli.py::test_a_named_home_where_nothing_was_started_is_said_so_with_what_to_run",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
