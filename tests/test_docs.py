@@ -504,3 +504,33 @@ def test_the_monitoring_page_names_what_the_production_ports_8048_and_8047_serve
     assert all(fnmatch.filter(elsewhere, pattern) for pattern in not_on_8048), sorted(not_on_8048)
     p26 = {name for names in exported.values() for name in names if name.startswith("p26_")}
     assert p26 and p26 <= exported["gate"], sorted(p26 - exported["gate"])
+
+
+def proposal_field_row(field: str) -> str:
+    """The meaning column of a proposal field's row in the proposal API page's table of fields."""
+    for line in (REPO / "docs" / "proposal-api.md").read_text().splitlines():
+        if line.startswith(f"| `{field}` |"):
+            return line.rstrip(" |").split(" | ")[-1]
+    raise AssertionError(f"no row for {field}")
+
+
+def test_the_proposal_fields_the_page_says_are_kept_are_where_it_says(live_demo):
+    """The page said `r_net` was "recorded with the decision" and `ts_epoch` "recorded as proposal_ts_epoch", where a
+    decision's record is its entry on the gate stream, which carries neither: an auditor reading the stream found no
+    trace of them. They come back in the reply (and its replays), from the stored decision."""
+    from launcher import keys
+    from launcher.client import GateClient
+
+    with GateClient(live_demo.gate_endpoint, timeout_ms=5000, retries=2) as gate:
+        reply = gate.propose("SOLUSDT", "HOLD", plan_id="docs-r-net-0001", r_net=-0.5, ts_epoch=1_700_000_000)
+        replay = gate.propose("SOLUSDT", "HOLD", plan_id="docs-r-net-0001", r_net=9.0)
+    decision = reply["decision"]
+    assert decision["recorded"] and decision["r_net"] == -0.5 and decision["proposal_ts_epoch"] == 1_700_000_000, reply
+    assert replay["decision"]["replayed"] and replay["decision"]["r_net"] == -0.5, replay
+    records = [fields for _, fields in live_demo.redis().xrange(keys.GATE_STREAM)
+               if fields.get("plan_id") == "docs-r-net-0001"]
+    assert len(records) == 1, records
+    for field, stored in (("r_net", "r_net"), ("ts_epoch", "proposal_ts_epoch")):
+        row = proposal_field_row(field)
+        if stored not in records[0]:
+            assert "not on the gate stream" in row and "reply" in row, (field, row, records[0])
