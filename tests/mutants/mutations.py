@@ -7297,6 +7297,14 @@ MUTATIONS: list[Mutation] = [
         "            f\"(`clustergate up FILE --home {shlex.quote(str(root))}`); or give --topology FILE\")\n",
         "            f\"(`clustergate up FILE --home {root}`); or give --topology FILE\")\n",
         ("tests/test_positions_cli.py::test_a_named_home_where_nothing_was_started_is_said_so_with_what_to_run",)),
+    Mutation(
+        "dashboard_k_source_shows_the_cluster_while_one_gate_takes_the_proxy",
+        "the dashboard's K source reads proxy while any gate takes K from the proxy: the lowest over the gates, not the "
+        "highest (with configs/ha.yaml's two gates, max showed cluster beside gate_b on the proxy) (docrev)",
+        "configs/grafana-dashboard.json",
+        "          \"expr\": \"min(p26_cluster_stress_used)\",\n          \"legendFormat\": \"K source\",\n",
+        "          \"expr\": \"max(p26_cluster_stress_used)\",\n          \"legendFormat\": \"K source\",\n",
+        ("tests/test_alerts.py::test_the_dashboards_k_source_reads_proxy_while_any_gate_takes_k_from_the_proxy",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
