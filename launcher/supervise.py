@@ -520,7 +520,8 @@ def password_problem(topo: Topology, home: Home, running: bool) -> str | None:
     conf = _password_conf(topo, home)
     if password is None and running and conf.exists() and _requirepass(conf.read_text()):
         return (f"${var} is not set, but the running Redis of {home.root} requires a password: set it as "
-                f"when the system was started (to run without a password, `clustergate down` first)")
+                f"when the system was started (to run without a password, "
+                f"`clustergate down --home {shlex.quote(str(home.root))}` first)")
     return None
 
 

@@ -7305,6 +7305,15 @@ MUTATIONS: list[Mutation] = [
         "          \"expr\": \"min(p26_cluster_stress_used)\",\n          \"legendFormat\": \"K source\",\n",
         "          \"expr\": \"max(p26_cluster_stress_used)\",\n          \"legendFormat\": \"K source\",\n",
         ("tests/test_alerts.py::test_the_dashboards_k_source_reads_proxy_while_any_gate_takes_k_from_the_proxy",)),
+    Mutation(
+        "password_refusal_advises_down_without_the_home",
+        "up refused for a running home's Redis password advises `clustergate down --home DIR` of that home, quoted: "
+        "`clustergate down` alone stops the repository root's system (docrev)",
+        "launcher/supervise.py",
+        "                f\"`clustergate down --home {shlex.quote(str(home.root))}` first)\")\n",
+        "                f\"`clustergate down` first)\")\n",
+        ("tests/test_security.py::test_an_up_without_the_password_a_running_home_needs_names_that_home_in_the_down_it_"
+         "advises",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
