@@ -2247,7 +2247,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                 ready = {True: "yes", False: "no", None: "?"}[row.get("ready")]
                 where = row.get("metrics_url") or (f"(role: {row['role']})" if row.get("role") else "-")
                 print(f"{row['name']:<{width}}{row['state']:<10}{ready:<7}{str(row['pid'] or '-'):<9}{where}")
-        for line in permit_issuers_lines(status["programs"]) + positions_lines(status["programs"]):
+        listing = f"clustergate positions list --home {shlex.quote(str(home.root))}"  # this home's, not the repo root's
+        for line in permit_issuers_lines(status["programs"]) + positions_lines(status["programs"], listing):
             print(line)
         for row in status["programs"]:
             if row.get("not_ready_why"):

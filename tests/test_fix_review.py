@@ -14,9 +14,9 @@ from test_ops_review import clustergate, up_demo
 
 
 @contextmanager
-def desk_without_book(tmp_path: Path) -> Iterator[tuple[Path, dict]]:
+def desk_without_book(tmp_path: Path, home_name: str = "home") -> Iterator[tuple[Path, dict]]:
     """The demo without its book (a desk's topology: no actor writes the positions), up in its own home; down after."""
-    home = tmp_path / "home"
+    home = tmp_path / home_name
     data = retarget(demo_topology_data())
     del data["actors"]["book"]
     topo_path = write_topology(tmp_path / "desk.yaml", data)

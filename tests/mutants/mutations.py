@@ -7314,6 +7314,14 @@ MUTATIONS: list[Mutation] = [
         "                f\"`clustergate down` first)\")\n",
         ("tests/test_security.py::test_an_up_without_the_password_a_running_home_needs_names_that_home_in_the_down_it_"
          "advises",)),
+    Mutation(
+        "status_positions_hint_lists_the_repo_roots_positions",
+        "status's no-fresh-position-snapshot line of a named home says to run `clustergate positions list --home "
+        "HOME`, that home quoted: without --home the command lists the repository root's system (docrev)",
+        "launcher/supervise.py",
+        "        listing = f\"clustergate positions list --home {shlex.quote(str(home.root))}\"",
+        "        listing = f\"clustergate positions list\"",
+        ("tests/test_book_review.py::test_status_of_a_named_home_says_to_list_that_homes_positions",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
