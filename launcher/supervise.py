@@ -2259,19 +2259,20 @@ def cmd_status(args: argparse.Namespace) -> int:
             if row.get("redis_eviction_unchecked"):
                 print(f"note: {row['name']}: {row['redis_eviction_unchecked']}")
         stale = [row["name"] for row in status["programs"] if row.get("config_applied") is False]
+        up_here = f"clustergate up FILE --home {shlex.quote(str(home.root))}"  # this home's, quoted for the shell
         if stale:
-            print(not_applied_note(stale, str(home.programs), f"clustergate up FILE --home {home.root}"))
+            print(not_applied_note(stale, str(home.programs), up_here))
         if status.get("running_copy_edited"):
-            print(copy_edited_note(str(home.topology), f"clustergate up FILE --home {home.root}"))
+            print(copy_edited_note(str(home.topology), up_here))
         left = status.get("left_stopped_by_proof")
         if left:
             print(f"STOPPED BY A PROOF: {', '.join(left['programs'])} stopped by the {left['proof']} proof (pid "
                   f"{left['pid']}), which ended (killed) before it started them again: the next `clustergate proof` "
-                  f"starts them first, and so does `clustergate up FILE --home {home.root}`")
+                  f"starts them first, and so does `{up_here}`")
         missing = [row["name"] for row in status["programs"] if row["state"] == "MISSING"]
         if missing:
             print(f"MISSING: supervisord of {home.root} does not run {', '.join(missing)}, which the topology has: "
-                  f"`clustergate up` with the topology adds them")
+                  f"`{up_here}` adds them")
         for row in status["programs"]:
             if "unexpected_exits" in row:
                 u = row["unexpected_exits"]

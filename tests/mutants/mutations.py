@@ -7322,6 +7322,14 @@ MUTATIONS: list[Mutation] = [
         "        listing = f\"clustergate positions list --home {shlex.quote(str(home.root))}\"",
         "        listing = f\"clustergate positions list\"",
         ("tests/test_book_review.py::test_status_of_a_named_home_says_to_list_that_homes_positions",)),
+    Mutation(
+        "status_missing_program_hint_says_up_without_the_home",
+        "status's MISSING line of a named home says the `clustergate up FILE --home HOME` (quoted) that adds the "
+        "program back: `clustergate up` alone acts on the repository root's system (docrev)",
+        "launcher/supervise.py",
+        "                  f\"`{up_here}` adds them\")\n",
+        "                  f\"`clustergate up` with the topology adds them\")\n",
+        ("tests/test_launcher.py::test_status_of_a_named_home_says_the_up_that_adds_a_missing_program_back_there",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
