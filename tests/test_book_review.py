@@ -262,20 +262,3 @@ def no_fresh_snapshot_line(home: Path) -> str:
     assert line is not None, status.stdout
     return line
 
-
-def test_status_of_a_named_home_says_to_list_that_homes_positions(tmp_path: Path) -> None:
-    """docrev: `status --home DIR` of a gate with no fresh position snapshot said "`clustergate positions list` shows
-    each", which, run as printed, lists the repository root's system (or configs/demo.yaml's Redis), not DIR's."""
-    import shlex
-    import time
-
-    import redis
-
-    from test_fix_review import desk_without_book
-    with desk_without_book(tmp_path, "my home") as (home, data):
-        client = redis.Redis(port=data["redis"]["port"])
-        client.hset("quantum:position:snapshot:ETHUSDT", mapping={"position_amt": "2", "mark_price": "3000",
-                                                                  "ts_epoch": str(int(time.time()) - 400)})
-        client.close()
-        line = no_fresh_snapshot_line(home)
-        assert f"(`clustergate positions list --home {shlex.quote(str(home))}` shows each)" in line, line

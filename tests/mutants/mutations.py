@@ -6854,8 +6854,8 @@ MUTATIONS: list[Mutation] = [
         "a proof of a home with nothing running names that home in the `up` to run: `clustergate up FILE` alone "
         "starts the repository root's system (opday)",
         "proofs/common.py",
-        "              f\"`clustergate up FILE --home {shlex.quote(str(home.root))}`)\")",
-        "              f\"`clustergate up FILE`)\")",
+        "(start the system with \"\n              f\"`clustergate up FILE --home {shlex.quote(str(home.root))}`)\")",
+        "(start the system with \"\n              f\"`clustergate up FILE`)\")",
         ("tests/test_proofs.py::test_a_proof_of_a_home_with_nothing_running_names_that_home_in_the_up_to_run",)),
     Mutation(
         "fallback_proof_drops_the_error_of_its_stale_state_read",
@@ -7321,7 +7321,7 @@ MUTATIONS: list[Mutation] = [
         "launcher/supervise.py",
         "        listing = f\"clustergate positions list --home {shlex.quote(str(home.root))}\"",
         "        listing = f\"clustergate positions list\"",
-        ("tests/test_book_review.py::test_status_of_a_named_home_says_to_list_that_homes_positions",)),
+        ("tests/test_fix_review.py::test_status_of_a_named_home_says_to_list_that_homes_positions",)),
     Mutation(
         "status_missing_program_hint_says_up_without_the_home",
         "status's MISSING line of a named home says the `clustergate up FILE --home HOME` (quoted) that adds the "
