@@ -232,8 +232,8 @@ def missing_running_copy(args: argparse.Namespace, path: Path) -> str | None:
     if getattr(args, "topology", None) or path.exists() or path != home_from(args).topology:
         return None
     root = home_from(args).root
-    return (f"{path} does not exist: nothing was started in {root} (`clustergate up FILE --home {root}`); "
-            f"or give --topology FILE")
+    return (f"{path} does not exist: nothing was started in {root} "
+            f"(`clustergate up FILE --home {shlex.quote(str(root))}`); or give --topology FILE")
 
 
 # --------------------------------------------------------------------------- rendering
@@ -547,7 +547,8 @@ def password_problem(topo: Topology, home: Home, running: bool) -> str | None:
     conf = _password_conf(topo, home)
     if password is None and running and conf.exists() and _requirepass(conf.read_text()):
         return (f"${var} is not set, but the running Redis of {home.root} requires a password: set it as "
-                f"when the system was started (to run without a password, `clustergate down` first)")
+                f"when the system was started (to run without a password, "
+                f"`clustergate down --home {shlex.quote(str(home.root))}` first)")
     return None
 
 
@@ -2309,7 +2310,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                 ready = {True: "yes", False: "no", None: "?"}[row.get("ready")]
                 where = row.get("metrics_url") or (f"(role: {row['role']})" if row.get("role") else "-")
                 print(f"{row['name']:<{width}}{row['state']:<10}{ready:<7}{str(row['pid'] or '-'):<9}{where}")
-        for line in permit_issuers_lines(status["programs"]) + positions_lines(status["programs"]):
+        listing = f"clustergate positions list --home {shlex.quote(str(home.root))}"  # this home's, not the repo root's
+        for line in permit_issuers_lines(status["programs"]) + positions_lines(status["programs"], listing):
             print(line)
         for row in status["programs"]:
             if row.get("not_ready_why"):
@@ -2320,19 +2322,20 @@ def cmd_status(args: argparse.Namespace) -> int:
             if row.get("redis_eviction_unchecked"):
                 print(f"note: {row['name']}: {row['redis_eviction_unchecked']}")
         stale = [row["name"] for row in status["programs"] if row.get("config_applied") is False]
+        up_here = f"clustergate up FILE --home {shlex.quote(str(home.root))}"  # this home's, quoted for the shell
         if stale:
-            print(not_applied_note(stale, str(home.programs), f"clustergate up FILE --home {home.root}"))
+            print(not_applied_note(stale, str(home.programs), up_here))
         if status.get("running_copy_edited"):
-            print(copy_edited_note(str(home.topology), f"clustergate up FILE --home {home.root}"))
+            print(copy_edited_note(str(home.topology), up_here))
         left = status.get("left_stopped_by_proof")
         if left:
             print(f"STOPPED BY A PROOF: {', '.join(left['programs'])} stopped by the {left['proof']} proof (pid "
                   f"{left['pid']}), which ended (killed) before it started them again: the next `clustergate proof` "
-                  f"starts them first, and so does `clustergate up FILE --home {home.root}`")
+                  f"starts them first, and so does `{up_here}`")
         missing = [row["name"] for row in status["programs"] if row["state"] == "MISSING"]
         if missing:
             print(f"MISSING: supervisord of {home.root} does not run {', '.join(missing)}, which the topology has: "
-                  f"`clustergate up` with the topology adds them")
+                  f"`{up_here}` adds them")
         for row in status["programs"]:
             if "unexpected_exits" in row:
                 u = row["unexpected_exits"]

@@ -6855,8 +6855,8 @@ MUTATIONS: list[Mutation] = [
         "a proof of a home with nothing running names that home in the `up` to run: `clustergate up FILE` alone "
         "starts the repository root's system (opday)",
         "proofs/common.py",
-        "              f\"`clustergate up FILE --home {shlex.quote(str(home.root))}`)\")",
-        "              f\"`clustergate up FILE`)\")",
+        "(start the system with \"\n              f\"`clustergate up FILE --home {shlex.quote(str(home.root))}`)\")",
+        "(start the system with \"\n              f\"`clustergate up FILE`)\")",
         ("tests/test_proofs.py::test_a_proof_of_a_home_with_nothing_running_names_that_home_in_the_up_to_run",)),
     Mutation(
         "fallback_proof_drops_the_error_of_its_stale_state_read",
@@ -7406,6 +7406,55 @@ MUTATIONS: list[Mutation] = [
         "    for chunk in re.split(r\"^\\[program:\", text, flags=re.MULTILINE)[1:]:\n",
         "    for chunk in text.split(\"[program:\")[1:]:\n",
         (f"{OPERATOR_REVIEW}test_a_topology_path_holding_line_breaks_adds_no_program_to_supervisords_config",)),
+    Mutation(
+        "proof_of_a_home_where_nothing_was_started_says_up_without_its_home",
+        "a proof of a home with no running copy names that home, quoted, in the `clustergate up FILE --home DIR` it "
+        "says to run: `clustergate up FILE` alone starts the repository root's system (docrev)",
+        "proofs/common.py",
+        "up? \"\n              f\"`clustergate up FILE --home {shlex.quote(str(home.root))}`)\")\n",
+        "up? \"\n              f\"`clustergate up FILE`)\")\n",
+        ("tests/test_proofs.py::test_a_proof_of_a_home_where_nothing_was_started_names_that_home_in_the_up_to_run",)),
+    Mutation(
+        "missing_running_copy_hint_leaves_a_home_with_a_space_unquoted",
+        "propose and positions, given a home with no running copy, quote that home for the shell in the "
+        "`clustergate up FILE --home DIR` they say to run (a home with a space was split in two) (docrev)",
+        "launcher/supervise.py",
+        "            f\"(`clustergate up FILE --home {shlex.quote(str(root))}`); or give --topology FILE\")\n",
+        "            f\"(`clustergate up FILE --home {root}`); or give --topology FILE\")\n",
+        ("tests/test_positions_cli.py::test_a_named_home_where_nothing_was_started_is_said_so_with_what_to_run",)),
+    Mutation(
+        "dashboard_k_source_shows_the_cluster_while_one_gate_takes_the_proxy",
+        "the dashboard's K source reads proxy while any gate takes K from the proxy: the lowest over the gates, not the "
+        "highest (with configs/ha.yaml's two gates, max showed cluster beside gate_b on the proxy) (docrev)",
+        "configs/grafana-dashboard.json",
+        "          \"expr\": \"min(p26_cluster_stress_used)\",\n          \"legendFormat\": \"K source\",\n",
+        "          \"expr\": \"max(p26_cluster_stress_used)\",\n          \"legendFormat\": \"K source\",\n",
+        ("tests/test_alerts.py::test_the_dashboards_k_source_reads_proxy_while_any_gate_takes_k_from_the_proxy",)),
+    Mutation(
+        "password_refusal_advises_down_without_the_home",
+        "up refused for a running home's Redis password advises `clustergate down --home DIR` of that home, quoted: "
+        "`clustergate down` alone stops the repository root's system (docrev)",
+        "launcher/supervise.py",
+        "                f\"`clustergate down --home {shlex.quote(str(home.root))}` first)\")\n",
+        "                f\"`clustergate down` first)\")\n",
+        ("tests/test_security.py::test_an_up_without_the_password_a_running_home_needs_names_that_home_in_the_down_it_"
+         "advises",)),
+    Mutation(
+        "status_positions_hint_lists_the_repo_roots_positions",
+        "status's no-fresh-position-snapshot line of a named home says to run `clustergate positions list --home "
+        "HOME`, that home quoted: without --home the command lists the repository root's system (docrev)",
+        "launcher/supervise.py",
+        "        listing = f\"clustergate positions list --home {shlex.quote(str(home.root))}\"",
+        "        listing = f\"clustergate positions list\"",
+        ("tests/test_fix_review.py::test_status_of_a_named_home_says_to_list_that_homes_positions",)),
+    Mutation(
+        "status_missing_program_hint_says_up_without_the_home",
+        "status's MISSING line of a named home says the `clustergate up FILE --home HOME` (quoted) that adds the "
+        "program back: `clustergate up` alone acts on the repository root's system (docrev)",
+        "launcher/supervise.py",
+        "                  f\"`{up_here}` adds them\")\n",
+        "                  f\"`clustergate up` with the topology adds them\")\n",
+        ("tests/test_launcher.py::test_status_of_a_named_home_says_the_up_that_adds_a_missing_program_back_there",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
