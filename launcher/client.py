@@ -62,6 +62,10 @@ OVERLOAD_BACKOFF_MS = 20
 # handled when that poll returns, so the wait is cut into slices this long.
 POLL_SLICE_MS = 100
 OVERLOAD_BACKOFF_MAX_MS = 500
+# The backoff's jitter, from the system's entropy: the random module's shared generator, which callers seed
+# (random.seed(0) in every worker), paused every client alike, in lockstep; one of the client's own, forked with its
+# process, would do the same in a pool of workers.
+_JITTER = random.SystemRandom()
 # The longest attempt timeout: its deadline_ms (send time + timeout) stays below the gate's bound on deadline_ms
 # (1e14 ms, the year 5138) for three thousand years.
 MAX_TIMEOUT_MS = 10 ** 12
@@ -125,6 +129,45 @@ def _not_an_answer(reply: dict[str, Any], plan_id: str) -> str | None:
     if named != plan_id:  # another request's (a reply sent twice)
         return f"an answer for plan_id {named!r}, not {plan_id!r}"
     return None
+
+
+# The largest valid proposal as json.dumps writes it, deadline_ms included (docs/proposal-api.md, "Why 8192 bytes";
+# tests/test_request_size_limit.py builds it): a larger one is invalid whatever it holds.
+LARGEST_VALID_PROPOSAL_BYTES = 2715
+# propose()'s argument of each field of the request body, for an error naming what the caller passed.
+_ARGUMENT_OF = {"action_proposed": "action"}
+
+
+def _refuse_before_sending(body: dict[str, Any]) -> None:
+    """ValueError naming the first argument of propose() whose value JSON cannot hold (a Decimal, bytes, a numpy
+    float32), or the longest one of a proposal larger than any valid one, before anything is sent: raised from the
+    attempt loop, json's TypeError named no field and got the note that the proposal may have been decided, while
+    nothing had left the client and every retry failed alike; and a gate drops a request past its max_request_bytes
+    unread, so a 9,000-character plan_id timed out on every attempt and ended in GateUnavailable, "retry with the
+    same plan_id", a proposal no gate could ever decide."""
+    try:
+        size = len(json.dumps(body, separators=(",", ":")))
+    except (TypeError, ValueError, RecursionError):
+        size = None
+    if size is not None:
+        if size <= LARGEST_VALID_PROPOSAL_BYTES:
+            return
+        field = max(body, key=lambda name: len(json.dumps(body[name])))
+        raise ValueError(f"the proposal is {size:,} bytes as JSON, more than any valid one ({LARGEST_VALID_PROPOSAL_BYTES:,}"
+                         f" bytes: docs/proposal-api.md), its {_ARGUMENT_OF.get(field, field)} "
+                         f"{len(json.dumps(body[field])):,} of them: a gate refuses it (invalid_proposal), or drops it "
+                         f"unanswered past its max_request_bytes; nothing was sent")
+    for field, value in body.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError, RecursionError):
+            try:
+                shown = f"{value!r:.60}"
+            except ValueError:  # an int of more digits than Python writes (sys.get_int_max_str_digits)
+                shown = f"an integer of {value.bit_length()} bits"
+            raise ValueError(f"{_ARGUMENT_OF.get(field, field)} must be a value JSON can hold (a str, int, float, bool "
+                             f"or None, an int of at most {sys.get_int_max_str_digits()} digits), got {shown} of type "
+                             f"{type(value).__name__}; nothing was sent") from None
 
 
 class GateUnavailable(RuntimeError):
@@ -384,7 +427,7 @@ class GateClient:
             if streak < servers:  # another gate may decide it: ask it at once
                 continue
             streak = faults = garbled = unread = 0
-            pause_s = random.uniform(0.5, 1.0) * backoff_ms / 1000.0
+            pause_s = _JITTER.uniform(0.5, 1.0) * backoff_ms / 1000.0
             if time.monotonic() + pause_s >= budget_end:
                 return end()
             time.sleep(pause_s)
@@ -419,6 +462,7 @@ class GateClient:
             body["r_net"] = r_net
         if ts_epoch is not None:
             body["ts_epoch"] = ts_epoch
+        _refuse_before_sending(body)
         faults_seen: list[dict[str, Any]] = []
         try:
             reply = self._propose_attempts(body, faults_seen)
@@ -644,6 +688,9 @@ def cmd_propose(args: argparse.Namespace) -> int:
             print(f"plan_id {plan_id} (the gate answered; its answer may not be printed in full: resend with "
                   f"--plan-id {plan_id} to get it again)", file=sys.stderr)
         return 130 if isinstance(exc, KeyboardInterrupt) else 128 + exc.signum if isinstance(exc, Terminated) else 1
+    except ValueError as exc:  # refused before sending (a proposal larger than any valid one): no plan_id to retry
+        print(f"clustergate propose: {exc}", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # the answer's reader went away: the plan_id goes where it can still be read
         _hold_further_signals(previous, handled)
         print(f"plan_id {plan_id} (the gate answered; its answer was not printed, its reader gone: resend with "

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
@@ -168,6 +169,7 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     from launcher.overview import permit_issuers_lines, positions_lines
+    listing = f"clustergate positions list --topology {shlex.quote(str(args.file))}"  # from here, as this status runs
     hosts = collect_all_hosts(topo, lambda host: ask_exits(args, topo, host))
     sentinel = None
     if topo.redis.sentinel is not None:
@@ -190,7 +192,7 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
                       + (f"  ({why})" if (why := row.get("error") or row.get("not_ready_why")
                                                or row.get("redis_may_evict") or row.get("redis_eviction_unchecked"))
                          else ""))
-                for line in permit_issuers_lines([row]) + positions_lines([row]):
+                for line in permit_issuers_lines([row]) + positions_lines([row], listing):
                     print(f"{'':<39}{line}")
         from launcher.exits import Exits, describe
         for host, info in hosts.items():

@@ -177,8 +177,10 @@ def gate_positions(topo: Topology, name: str, sample: dict[str, float] | None) -
             "ok": math.isfinite(total) and not undated if fresh > 0 else not (ages or undated)}
 
 
-def positions_line(gate: str, positions: dict[str, Any] | None) -> str | None:
-    """status's line under the table for a gate that fails closed on the position snapshots, else None."""
+def positions_line(gate: str, positions: dict[str, Any] | None,
+                   list_command: str = "clustergate positions list") -> str | None:
+    """status's line under the table for a gate that fails closed on the position snapshots, else None; list_command is
+    the command that lists that system's snapshots (its --home or --topology)."""
     undated = positions.get("undated", 0) if positions else 0
     if not positions or (positions["fresh"] > 0 and positions["total_abs_notional"] is not None and not undated):
         return None
@@ -186,11 +188,11 @@ def positions_line(gate: str, positions: dict[str, Any] | None) -> str | None:
         return (f"{gate}: {undated} position snapshot{'s' if undated > 1 else ''} under {positions['key_pattern']} "
                 f"without a usable ts_epoch (missing or not a number of epoch seconds): not held, left out of the book "
                 f"the gate decides on (its other {positions['fresh']} fresh) until the execution layer dates "
-                f"{'them' if undated > 1 else 'it'} (`clustergate positions list` shows each)")
+                f"{'them' if undated > 1 else 'it'} (`{list_command}` shows each)")
     holds = "every proposal gets HOLD (fail_closed_portfolio_state)"
     if positions["fresh"] > 0:
         return (f"{gate}: the fresh position snapshots' notionals sum past a float's range (p26_total_abs_notional "
-                f"not finite): {holds} (`clustergate positions list` shows each)")
+                f"not finite): {holds} (`{list_command}` shows each)")
     if positions["dated"] or undated:
         oldest = positions["oldest_age_s"]
         when = (f"the oldest {oldest:.0f} s old" if oldest >= 0 else  # every one dated ahead: no age to give
@@ -201,17 +203,17 @@ def positions_line(gate: str, positions: dict[str, Any] | None) -> str | None:
                                                   f"epoch seconds)")))
         return (f"{gate}: NO fresh position snapshot ({positions['dated'] + undated} of {positions['symbols']} symbols "
                 f"have one under {positions['key_pattern']}, each older than {positions['stale_after_s']:g} s, dated ahead or "
-                f"unusable; {when}): {holds} until the execution layer writes them (`clustergate positions list` shows "
+                f"unusable; {when}): {holds} until the execution layer writes them (`{list_command}` shows "
                 f"each)")
     return (f"{gate}: no position snapshot under {positions['key_pattern']} (0 of {positions['symbols']} symbols): "
             f"{holds}; nothing to exit if the desk is flat, else the execution layer writes its positions elsewhere "
             f"(positions.key_pattern) or not at all")
 
 
-def positions_lines(rows: list[dict[str, Any]]) -> list[str]:
+def positions_lines(rows: list[dict[str, Any]], list_command: str = "clustergate positions list") -> list[str]:
     """status's lines for the gates among its rows (each with the "positions" that gate_positions gave) that fail closed
     on the position snapshots."""
-    return [line for row in rows if (line := positions_line(row["name"], row.get("positions")))]
+    return [line for row in rows if (line := positions_line(row["name"], row.get("positions"), list_command))]
 
 
 def positions_ok(rows: list[dict[str, Any]]) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import sys
 import types
 import typing
 from dataclasses import MISSING, dataclass
@@ -120,11 +121,25 @@ def load_yaml_with_lines(text: str) -> tuple[Any, dict[Path, int], list[Problem]
                 return {**merged, **out}
             if isinstance(n, yaml.SequenceNode):
                 return [build(item, path + (i,)) for i, item in enumerate(n.value)]
-            return loader.construct_object(n, deep=True)
+            try:
+                return loader.construct_object(n, deep=True)
+            except ValueError as exc:  # `2026-13-45` (a date to YAML), an integer of more than 4300 digits
+                raise yaml.constructor.ConstructorError(None, None, unreadable_scalar(n, exc), n.start_mark) from None
 
         return build(node, ()), lines, problems
     finally:
         loader.dispose()
+
+
+def unreadable_scalar(n: yaml.Node, exc: ValueError) -> str:
+    """Why a scalar that YAML's rules make a number or a date cannot be built: it said only the error (`month must be
+    in 1..12`, Python's digit limit and `use sys.set_int_max_str_digits()`), with no line and no value."""
+    kind = n.tag.rpartition(":")[2]
+    text = str(n.value)
+    shown = f"{text[:40]!r}..." if len(text) > 40 else repr(text)
+    if kind == "int" and "digits" in str(exc):
+        return f"the integer {shown} has {len(text):,} characters, past the {sys.get_int_max_str_digits():,} digits read"
+    return f"{shown} is a {kind} to YAML, and no valid one: {exc} (quote it if it is text)"
 
 
 # --------------------------------------------------------------------------- validation
@@ -172,13 +187,13 @@ class Validator:
             inner = [a for a in args if a is not type(None)]
             if len(inner) == 1:
                 return self.build(inner[0], value, path)
-            self.problem(path, f"expected {_type_name(tp)}, got {value!r}")
+            self.problem(path, f"expected {_type_name(tp)}, got {shown(value)}")
             return None
         if origin is Literal:
             choices = get_args(tp)
             if value not in choices:
                 hint = _did_you_mean(str(value), [str(c) for c in choices])
-                self.problem(path, f"expected one of {', '.join(map(str, choices))}, got {value!r}{hint}")
+                self.problem(path, f"expected one of {', '.join(map(str, choices))}, got {shown(value)}{hint}")
             return value
         if origin is list:
             if not isinstance(value, list):
@@ -259,13 +274,13 @@ class Validator:
             return
         m = f.metadata
         if m.get("ge") is not None and value < m["ge"]:
-            self.problem(path, f"must be >= {m['ge']}, got {value!r}")
+            self.problem(path, f"must be >= {m['ge']}, got {shown(value)}")
         if m.get("gt") is not None and value <= m["gt"]:
-            self.problem(path, f"must be > {m['gt']}, got {value!r}")
+            self.problem(path, f"must be > {m['gt']}, got {shown(value)}")
         if m.get("le") is not None and value > m["le"]:
-            self.problem(path, f"must be <= {m['le']}, got {value!r}")
+            self.problem(path, f"must be <= {m['le']}, got {shown(value)}")
         if m.get("lt") is not None and value >= m["lt"]:
-            self.problem(path, f"must be < {m['lt']}, got {value!r}")
+            self.problem(path, f"must be < {m['lt']}, got {shown(value)}")
 
 
 def _placeholder(tp: Any) -> Any:
@@ -300,10 +315,22 @@ def _exponent_hint(value: Any, tp: type) -> str:
     return f" (YAML reads {value} as text: write {mantissa}e{exponent})"
 
 
+# A value a problem names is shown up to this many characters: a blob pasted into a setting made a line of its size.
+MAX_SHOWN_CHARS = 80
+
+
+def shown(value: Any) -> str:
+    """repr(value), cut to MAX_SHOWN_CHARS with its full size said."""
+    text = repr(value)
+    if len(text) <= MAX_SHOWN_CHARS:
+        return text
+    return f"{text[:MAX_SHOWN_CHARS]}... ({len(text):,} characters)"
+
+
 def _describe(value: Any) -> str:
     if value is None:
         return "nothing (null)"
-    return f"{type(value).__name__} {value!r}"
+    return f"{type(value).__name__} {shown(value)}"
 
 
 def _did_you_mean(word: str, candidates: list[str]) -> str:

@@ -32,7 +32,7 @@ from xml.parsers.expat import ExpatError
 import yaml
 
 from launcher import proof_stops
-from launcher.endpoints import endpoint_problem_now, holder_pids, split_tcp
+from launcher.endpoints import MAX_IPC_PATH_BYTES, endpoint_problem_now, holder_pids, split_tcp
 from launcher.exits import Exits, as_json, describe, process_environ, unexpected_exits
 from launcher.redis_binary import INSTALL_HINT, binary_problem, find_redis_server
 from launcher.schema import SchemaError, load_yaml_with_lines
@@ -232,8 +232,8 @@ def missing_running_copy(args: argparse.Namespace, path: Path) -> str | None:
     if getattr(args, "topology", None) or path.exists() or path != home_from(args).topology:
         return None
     root = home_from(args).root
-    return (f"{path} does not exist: nothing was started in {root} (`clustergate up FILE --home {root}`); "
-            f"or give --topology FILE")
+    return (f"{path} does not exist: nothing was started in {root} "
+            f"(`clustergate up FILE --home {shlex.quote(str(root))}`); or give --topology FILE")
 
 
 # --------------------------------------------------------------------------- rendering
@@ -385,7 +385,9 @@ ACTOR_PRIORITY = {kind: 100 + i for i, kind in enumerate(
 
 def render_programs(topo: Topology, home: Home, python: str = sys.executable, redis_binary: str | None = None) -> str:
     """The supervisord program sections for a topology: managed Redis first, then one per actor."""
-    out = [f"; rendered by clustergate from {topo.source_path} -- do not edit; run `clustergate up` again\n"]
+    # A comment is one line: a line break in the path (a directory `x\n[program:evil]\ncommand=...`) added a program.
+    source = printable(str(topo.source_path), limit=len(str(topo.source_path)))
+    out = [f"; rendered by clustergate from {source} -- do not edit; run `clustergate up` again\n"]
     if topo.redis.managed and topo.redis.sentinel is not None:
         binary = redis_binary or find_redis_server() or "redis-server"
         binary = shutil.which(binary) or binary
@@ -434,7 +436,32 @@ def _conf_value(text: str, expansions: int = 1) -> str:
     literal % is doubled once per expansion (stdout_logfile is expanded twice)."""
     if "\n" in text or "\r" in text:
         raise LaunchError(f"{text!r}: a path or argument with a line break cannot be put in supervisord's config")
+    comment = CONF_COMMENT_RE.search(text)
+    if comment:
+        raise LaunchError(f"{text!r} holds {comment.group()[1]!r} after a space, where supervisord's config starts a "
+                          f"comment (cutting the path short): it cannot be put there")
     return text.replace("%", "%" * (2 ** expansions))
+
+
+# supervisord's config parser takes ; or # after whitespace for the start of a comment, anywhere in a value.
+CONF_COMMENT_RE = re.compile(r"\s[;#]")
+
+
+def home_path_problem(home: Home) -> str | None:
+    """Why supervisord cannot run a home at this path (None: it can): a line break; a ; or # after a space, which its
+    config reads as a comment (`desk #2`: `Error: .../desk is not an existing directory`); a supervisor.sock path
+    longer than a Unix socket path holds."""
+    if "\n" in str(home.root) or "\r" in str(home.root):
+        return f"the home {str(home.root)!r} holds a line break, which supervisord's config cannot hold: choose another"
+    comment = CONF_COMMENT_RE.search(str(home.root))
+    if comment:
+        return (f"the home {home.root} holds {comment.group()[1]!r} after a space, where supervisord's config starts a "
+                f"comment (its paths there would be cut short): choose a home path without one")
+    size = len(os.fsencode(str(home.socket)))
+    if size > MAX_IPC_PATH_BYTES:
+        return (f"the home's supervisord socket {home.socket} is {size} bytes; a Unix socket path holds at most "
+                f"{MAX_IPC_PATH_BYTES} bytes: choose a shorter home path")
+    return None
 
 
 def _command(*argv: str) -> str:
@@ -520,7 +547,8 @@ def password_problem(topo: Topology, home: Home, running: bool) -> str | None:
     conf = _password_conf(topo, home)
     if password is None and running and conf.exists() and _requirepass(conf.read_text()):
         return (f"${var} is not set, but the running Redis of {home.root} requires a password: set it as "
-                f"when the system was started (to run without a password, `clustergate down` first)")
+                f"when the system was started (to run without a password, "
+                f"`clustergate down --home {shlex.quote(str(home.root))}` first)")
     return None
 
 
@@ -1129,9 +1157,9 @@ def wait_until_ready(sup: Supervisor, topo: Topology, home: Home, timeout_s: flo
 
 
 def _program_sections(text: str) -> dict[str, str]:
-    """Rendered programs text -> {program name: its section}."""
+    """Rendered programs text -> {program name: its section}: a section starts a line, as supervisord reads it."""
     sections: dict[str, str] = {}
-    for chunk in text.split("[program:")[1:]:
+    for chunk in re.split(r"^\[program:", text, flags=re.MULTILINE)[1:]:
         name = chunk.partition("]")[0]
         sections[name] = chunk
     return sections
@@ -1160,9 +1188,12 @@ def in_home(endpoint: str, home: Home) -> str:
     return endpoint
 
 
-def _busy_endpoints(topo: Topology, programs: list[str], held: set[str], home: Home) -> list[str]:
+def _busy_endpoints(topo: Topology, programs: list[str], held: set[str], home: Home,
+                    releasing: set[int] | None = None) -> list[str]:
     """Problems with the ports and ipc paths the programs about to start will bind; `held` are the
-    endpoints this home's running system binds now (a program restarted frees its own). Endpoints in use are
+    endpoints this home's running system binds now (a program restarted frees its own), and an endpoint held by a
+    process of `releasing` (the pids of this home's programs the change stops: changed or removed) is free too, read
+    from /proc, for a running copy that no longer says what binds what. Endpoints in use are
     told by who holds them, one line per holder (another clustergate home: which, and how to stop it)."""
     problems, in_use = [], []
     for name in programs:
@@ -1179,7 +1210,23 @@ def _busy_endpoints(topo: Topology, programs: list[str], held: set[str], home: H
                 problems.append(f"{where}: {endpoint} {problem}" if problem.startswith("is ") else f"{where}: {endpoint}: {problem}")
             else:
                 problems.append(f"{where}: {problem}")
+    if in_use and releasing:
+        holders = holder_pids([endpoint for _, endpoint, _ in in_use])
+        in_use = [item for item in in_use if not releasing.intersection(_pid_and_parents(holders.get(item[1])))]
     return in_use_lines(in_use) + problems
+
+
+def _pid_and_parents(pid: int | None, depth: int = 8) -> list[int]:
+    """pid and its parents up to `depth` of them (from /proc; fewer where one has ended), or [] for None."""
+    chain: list[int] = []
+    while pid is not None and pid > 1 and len(chain) <= depth:
+        chain.append(pid)
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                pid = int(f.read().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return chain
 
 
 def in_use_lines(in_use: list[tuple[str, str, str]]) -> list[str]:
@@ -1504,6 +1551,10 @@ def cmd_up(args: argparse.Namespace) -> int:
             return 2
         topo = host_view(topo, args.host)
     home = home_from(args)
+    problem = home_path_problem(home)
+    if problem:
+        print(f"FAILED: {problem}; nothing was changed", file=sys.stderr)
+        return 2
     for _ in range(3):  # again when a refused `up` of a new home removed it while this one waited for its locks
         try:
             created = home.prepare()
@@ -1668,7 +1719,12 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
     except (LaunchError, OSError) as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
-    busy = busy or _busy_endpoints(topo, to_start, held, home)
+    # A running copy edited or removed by hand no longer says what binds what: the programs the change stops free
+    # theirs whatever it says (it named this very home `another clustergate system` to stop, and refused the `up`
+    # that status's EDITED line asks for).
+    releasing = {p["pid"] for p in infos if p["pid"] and p["statename"] in LIVE_STATES
+                 and (p["name"] in to_start or p["name"] not in new_sections)}
+    busy = busy or _busy_endpoints(topo, to_start, held, home, releasing)
     if busy:
         for line in busy:
             print(f"{args.file}: {line}", file=sys.stderr)
@@ -2092,17 +2148,25 @@ def copy_sha_line(copy_text: str) -> str:
 
 def copy_edited(home: Home) -> bool:
     """Whether the running copy (run/topology.yaml, what a program restarted now reads) is not the text `up` wrote
-    with run/programs.d: a hand edit, which no `up` validated. False when programs.d names no copy (an older `up`)."""
+    with run/programs.d: a hand edit, which no `up` validated, or a copy removed by hand (a program restarted now cannot
+    start). False when programs.d names no copy (an older `up`)."""
     try:
         found = COPY_SHA_RE.search(home.programs.read_text())
-        return found is not None and text_sha256(home.topology.read_text()) != found.group(1)
     except (OSError, UnicodeDecodeError):
+        return False
+    if found is None:
+        return False
+    try:
+        return text_sha256(home.topology.read_text()) != found.group(1)
+    except (FileNotFoundError, UnicodeDecodeError):  # removed, or bytes `up` never writes
+        return True
+    except OSError:
         return False
 
 
 def copy_edited_note(copy: str, up_again: str) -> str:
     """The line `status` prints for copy_edited."""
-    return (f"EDITED: {copy} is not the copy `up` last wrote (edited by hand?): the programs run what `up` applied, "
+    return (f"EDITED: {copy} is not the copy `up` last wrote (edited or removed by hand?): the programs run what `up` applied, "
             f"but one restarted now (supervisorctl restart, a crash) reads the edited copy, which no `up` checked and "
             f"status reads too; edit your topology file and run `{up_again}`")
 
@@ -2246,7 +2310,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                 ready = {True: "yes", False: "no", None: "?"}[row.get("ready")]
                 where = row.get("metrics_url") or (f"(role: {row['role']})" if row.get("role") else "-")
                 print(f"{row['name']:<{width}}{row['state']:<10}{ready:<7}{str(row['pid'] or '-'):<9}{where}")
-        for line in permit_issuers_lines(status["programs"]) + positions_lines(status["programs"]):
+        listing = f"clustergate positions list --home {shlex.quote(str(home.root))}"  # this home's, not the repo root's
+        for line in permit_issuers_lines(status["programs"]) + positions_lines(status["programs"], listing):
             print(line)
         for row in status["programs"]:
             if row.get("not_ready_why"):
@@ -2257,19 +2322,20 @@ def cmd_status(args: argparse.Namespace) -> int:
             if row.get("redis_eviction_unchecked"):
                 print(f"note: {row['name']}: {row['redis_eviction_unchecked']}")
         stale = [row["name"] for row in status["programs"] if row.get("config_applied") is False]
+        up_here = f"clustergate up FILE --home {shlex.quote(str(home.root))}"  # this home's, quoted for the shell
         if stale:
-            print(not_applied_note(stale, str(home.programs), f"clustergate up FILE --home {home.root}"))
+            print(not_applied_note(stale, str(home.programs), up_here))
         if status.get("running_copy_edited"):
-            print(copy_edited_note(str(home.topology), f"clustergate up FILE --home {home.root}"))
+            print(copy_edited_note(str(home.topology), up_here))
         left = status.get("left_stopped_by_proof")
         if left:
             print(f"STOPPED BY A PROOF: {', '.join(left['programs'])} stopped by the {left['proof']} proof (pid "
                   f"{left['pid']}), which ended (killed) before it started them again: the next `clustergate proof` "
-                  f"starts them first, and so does `clustergate up FILE --home {home.root}`")
+                  f"starts them first, and so does `{up_here}`")
         missing = [row["name"] for row in status["programs"] if row["state"] == "MISSING"]
         if missing:
             print(f"MISSING: supervisord of {home.root} does not run {', '.join(missing)}, which the topology has: "
-                  f"`clustergate up` with the topology adds them")
+                  f"`{up_here}` adds them")
         for row in status["programs"]:
             if "unexpected_exits" in row:
                 u = row["unexpected_exits"]

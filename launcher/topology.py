@@ -413,7 +413,7 @@ class GateSettings:
     refresh_s: float = setting(2.0, doc="Re-read snapshots and cluster state this often to keep the p26_* gauges current between proposals.", ge=0.05, le=3600)
     state_refresh_ms: int = setting(100, doc="Decide from a cache of snapshots, cluster state, realized vol and cooldowns re-read from Redis this often (one pipelined read), instead of one read per batch: positions and cluster state are seen at most this late; freshness is judged at decision time; cooldowns stay exact (the permit issuer refuses a decision made on a cooldown that changed, and the gate re-reads). 0 reads Redis for every batch.", ge=0, le=60000)
     deadline_skew_ms: int = setting(50, doc="The largest clock difference between a client and the gate (and Redis) that a proposal's deadline_ms must survive: the gate treats deadline_ms minus this as the deadline, so no decision is made or recorded after a client gave up while the clocks differ by at most this much. Same host: a few ms; NTP-synced hosts: the largest offset chrony/ntpq reports, with margin (docs/proposal-api.md: Deadlines).", ge=0, le=60000)
-    overload_queue_depth: int = setting(1000, doc="Proposals read off the socket wait in the gate's own queue; one that finds this many already waiting behind the batch the gate takes next (up to 64) is answered overloaded at once (nothing decided or recorded).", ge=1, le=1_000_000)
+    overload_queue_depth: int = setting(1000, doc="Proposals read off the socket wait in the gate's own queue; one that finds this many already waiting behind the batch the gate takes next (up to 64) is answered overloaded at once (nothing decided or recorded). Each waiting proposal keeps its request (up to max_request_bytes) in the gate's memory: (this + 64) x max_request_bytes, whatever the number of connections (docs/proposal-api.md).", ge=1, le=1_000_000)
     overload_queue_age_ms: int = setting(500, doc="A proposal that has waited in the gate's queue longer than this is answered overloaded (nothing decided or recorded) before new proposals are read, so it never makes one find the queue full.", ge=1, le=60000)
     policy: Literal["spec", "monotone"] = setting("spec", doc="spec: SPEC's policy order (a cooldown steps down first, then the cold and risk-off rules apply, so a cooldown can give a larger action than no cooldown). monotone: under a cooldown the action is the smaller of that and one step below what the same proposal gets without a cooldown, so a cooldown never enlarges a permit (docs/proposal-api.md: the policy table).")
 
@@ -812,7 +812,8 @@ def _check_cluster_inputs(v: Validator, topo: Topology) -> None:
         v.problem(("symbols",), f"1 symbol, but the correlator ({correlators[0]}) needs at least 2 in its matrix to be "
                                 f"ready: no cluster state would ever be written and the gate would take K from the "
                                 f"proxy on every decision; list at least 2 symbols, or run no cluster side")
-    if n and n * (lookback + 2) > MAX_GRID_PRICES:
+    lookback_refused = any(p.path == ("clusters", "lookback_returns") for p in v.problems)  # its bound said it
+    if n and not lookback_refused and n * (lookback + 2) > MAX_GRID_PRICES:
         v.problem(("clusters", "lookback_returns"),
                   f"{n} symbols x {lookback + 2} grid points = {n * (lookback + 2):,} prices, over the bound of "
                   f"{MAX_GRID_PRICES:,} (a {MAX_GRID_PRICES * 8 // 1_000_000} MB history blob and window per "
@@ -846,7 +847,8 @@ def _check_symbols(v: Validator, topo: Topology) -> None:
         if s in seen:
             v.problem(("symbols", i), f"duplicate symbol {s!r}")
         seen.add(s)
-    if (not topo.name or not topo.name.isascii() or not topo.name.replace("-", "").replace("_", "").isalnum()
+    if ("name",) not in refused and (
+            not topo.name or not topo.name.isascii() or not topo.name.replace("-", "").replace("_", "").isalnum()
             or len(topo.name) > MAX_NAME_CHARS):
         v.problem(("name",), f"name {topo.name[:40]!r}{'...' if len(topo.name) > 40 else ''} must be 1 to "
                              f"{MAX_NAME_CHARS} ASCII letters, digits, - or _")
@@ -1053,9 +1055,10 @@ def _check_curve_keys(v: Validator, topo: Topology) -> None:
 def _check_ports(v: Validator, topo: Topology) -> None:
     used: dict[int, str] = {}
     endpoints: set[str] = set()
+    refused = {p.path for p in v.problems}  # a port refused for its type reads as 0: no port of the file's
 
     def claim(port: int | None, path: Path) -> None:
-        if port is None:
+        if port is None or path in refused:
             return
         if port in used:
             v.problem(path, f"port {port} is already used by {used[port]}")
@@ -1302,10 +1305,19 @@ def load_running_copy(path: str | os.PathLike[str]) -> tuple[Topology, list[Prob
     return topo, problems
 
 
+# A topology is a few KB (and at most MAX_YAML_VALUES values); a file past this is not read: /dev/zero given by mistake
+# read until memory ran out, and PyYAML took minutes over a file of tens of MB.
+MAX_TOPOLOGY_CHARS = 8_000_000
+
+
 def _read_and_validate(path: str | os.PathLike[str]) -> tuple[Topology | None, list[Problem]]:
     p = FsPath(path)
     try:
-        text = p.read_text()
+        with p.open() as f:  # as read_text() reads it, to the bound
+            text = f.read(MAX_TOPOLOGY_CHARS + 1)
+        if len(text) > MAX_TOPOLOGY_CHARS:
+            raise SchemaError([Problem((), f"cannot read topology: larger than {MAX_TOPOLOGY_CHARS:,} characters "
+                                           f"(a topology is a few KB); not read")])
     except OSError as exc:
         raise SchemaError([Problem((), f"cannot read topology: {exc.strerror}")]) from None
     except UnicodeDecodeError as exc:

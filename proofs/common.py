@@ -321,7 +321,8 @@ def run_proof(name: str, body: Callable[[Proof, argparse.Namespace], None], argv
     home = home_from(args)
     topology_path = running_topology_path(args)
     if not topology_path.exists():
-        print(f"FAIL  topology: {topology_path} does not exist (is the system of {home.root} up? `clustergate up FILE`)")
+        print(f"FAIL  topology: {topology_path} does not exist (is the system of {home.root} up? "
+              f"`clustergate up FILE --home {shlex.quote(str(home.root))}`)")
         return 1
     try:
         held = proof_stops.hold(home.run, name)  # one proof at a time on a home

@@ -72,7 +72,7 @@ def promtool() -> str:
 
 
 def run_promtool(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([promtool(), *args], capture_output=True, text=True, timeout=60, cwd=REPO)
+    return subprocess.run([promtool(), *args], capture_output=True, text=True, timeout=300, cwd=REPO)
 
 
 def metric_names(expr: str) -> set[str]:
@@ -291,3 +291,14 @@ def test_grafana_dashboard_parses_and_every_panel_queries_only_spec_metrics():
                    "p26_time_to_permit_seconds_bucket", "p26_stress", "p26_heat", "p26_concentration"):
         assert needed in queried, f"no panel shows {needed}"
     assert "heatmap" in {p["type"] for p in panels}
+
+
+def test_the_dashboards_k_source_reads_proxy_while_any_gate_takes_k_from_the_proxy():
+    """With several gates (configs/ha.yaml), `max(p26_cluster_stress_used)` showed `cluster` while gate_b took K from
+    the proxy on every decision (docrev): the panels take the minimum over gates, as `clustergate status`'s flat
+    k_source does, so no gate's fallback hides behind another's cluster."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])
+             if "p26_cluster_stress_used" in target["expr"]]
+    assert len(exprs) >= 2, exprs
+    assert [e for e in exprs if not re.match(r"min(\s+by\s*\([^)]*\))?\s*\(p26_cluster_stress_used\)$", e)] == []

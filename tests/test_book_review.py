@@ -39,10 +39,7 @@ def test_status_names_a_gate_with_no_fresh_position_snapshot_whose_every_decisio
         client.hset("quantum:state:positions:ETHUSDT", mapping={"position_amt": "2", "mark_price": "3000",
                                                                 "ts_epoch": str(int(time.time()) - 400)})
         client.close()
-        status = wait_for(lambda: (s := clustergate("status", "--home", str(home))).returncode == 1 and s, 30,
-                          "status to exit 1 on a stale position")
-        line = next((x for x in status.stdout.splitlines() if x.startswith("gate: NO fresh position snapshot")), None)
-        assert line is not None, status.stdout
+        line = no_fresh_snapshot_line(home)
         assert "1 of 3 symbols have one under quantum:state:positions:{symbol}" in line, line
         assert "HOLD (fail_closed_portfolio_state)" in line, line
         said = json.loads(clustergate("status", "--home", str(home), "--json").stdout)
@@ -254,3 +251,14 @@ def test_positions_list_says_a_snapshot_dated_ahead_is_ahead_not_just_stale(tmp_
                                                            str(topo_path)).stdout)}
     assert (rows["BTCUSDT"]["stale"], rows["BTCUSDT"]["ahead"]) == (True, True), rows["BTCUSDT"]
     assert (rows["SOLUSDT"]["stale"], rows["SOLUSDT"]["ahead"]) == (True, False), rows["SOLUSDT"]
+
+
+
+def no_fresh_snapshot_line(home: Path) -> str:
+    """status's `gate: NO fresh position snapshot ...` line, once status exits 1 on it."""
+    status = wait_for(lambda: (s := clustergate("status", "--home", str(home))).returncode == 1 and s, 30,
+                      "status to exit 1 on a stale position")
+    line = next((x for x in status.stdout.splitlines() if x.startswith("gate: NO fresh position snapshot")), None)
+    assert line is not None, status.stdout
+    return line
+

@@ -167,6 +167,9 @@ def test_a_reply_to_a_request_the_gate_gave_up_on_is_not_taken_for_the_next_requ
     write_topology(path, data)
     endpoint = data["actors"]["gate"]["sockets"]["proposals"]["bind"]
     gate = ActorProcess(path, "gate").start()
+    # Started before the first proposal is sent: the client gives up after 3 s, and a start took longer than that
+    # under a load average of 15 ("the gate sent no request").
+    wait_for(lambda: scrape(data["actors"]["gate"]["metrics_port"]), 20, f"the gate's metrics\n{gate.log()}")
     ctx = zmq.Context()
     issuer = ctx.socket(zmq.ROUTER)
     issuer.setsockopt(zmq.LINGER, 0)

@@ -628,6 +628,75 @@ def test_a_non_finite_number_is_refused_naming_it_before_anything_is_sent():
         ctx.term()
 
 
+def refusals_before_sending(cases: list[tuple[str, object]], cli_plan_id: str | None = None) -> list[ValueError]:
+    """The ValueError GateClient.propose raised for each (argument, bad value) against a gate that never answers, the
+    other arguments valid; with cli_plan_id, `clustergate propose --plan-id cli_plan_id` too must exit 2 saying so.
+    Nothing may reach the gate."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    ctx = zmq.Context()
+    endpoint, server = silent_server(ctx)
+    refusals = []
+    try:
+        with GateClient(endpoint, timeout_ms=100, retries=0, context=ctx) as client:
+            for name, bad in cases:
+                with pytest.raises(ValueError) as refused:
+                    client.propose(**{"symbol": "ETHUSDT", "action": "HOLD", "plan_id": "refused", name: bad})
+                refusals.append(refused.value)
+        if cli_plan_id is not None:
+            proc = subprocess.run([sys.executable, "-m", "launcher", "propose", "--endpoint", endpoint, "--symbol",
+                                   "ETHUSDT", "--action", "HOLD", "--plan-id", cli_plan_id, "--timeout-ms", "100",
+                                   "--retries", "0"], capture_output=True, text=True, timeout=20,
+                                  cwd=Path(__file__).resolve().parent.parent)
+            assert proc.returncode == 2 and "its plan_id " in proc.stderr and "Traceback" not in proc.stderr, (
+                proc.returncode, proc.stderr[-500:])
+        assert not server.poll(200), f"a proposal was sent: {server.recv_multipart()[-1][:200]!r}"
+    finally:
+        server.close(linger=0)
+        ctx.term()
+    return refusals
+
+
+def test_a_value_json_cannot_hold_is_refused_naming_its_field_before_anything_is_sent_never_said_maybe_decided():
+    # GateClient.propose(kill_score=Decimal("0.5")) (or bytes for a plan_id, a numpy float32) raised json's TypeError
+    # from inside the attempt loop, "Object of type Decimal is not JSON serializable", naming no field, with the note
+    # "plan_id ...: it may have been decided; retry with the same plan_id": nothing had reached the gate (reproduced
+    # against a real gate: its gate_requests_total did not move), and every retry fails the same way.
+    from decimal import Decimal
+    cases = [("kill_score", Decimal("0.5")), ("r_net", Decimal("1.5")), ("ts_epoch", object()),
+             ("r_net", 10 ** 5000),  # json writes no int of over 4,300 digits: a ValueError
+             ("plan_id", b"plan-1"), ("symbol", b"ETHUSDT"), ("action", {"PARTIAL_50"})]
+    for (name, bad), refused in zip(cases, refusals_before_sending(cases)):
+        said = str(refused)
+        assert name in said and type(bad).__name__ in said and "nothing was sent" in said, said
+        notes = " ".join(getattr(refused, "__notes__", ()))
+        assert "may have been decided" not in notes, notes
+
+
+def test_a_proposal_larger_than_any_valid_one_is_refused_naming_its_longest_argument_and_the_largest_is_sent():
+    # A 9,000-character plan_id (or a symbol of 9,100) made a request past the gate's max_request_bytes, which libzmq
+    # drops unread: every attempt timed out, and the call ended in GateUnavailable "no reply ... retry with the same
+    # plan_id" (reproduced against a real gate: its gate_requests_total did not move), a proposal no gate can decide.
+    from test_request_size_limit import LONGEST_FLOAT, LONGEST_INT, WIDEST_CHAR
+    cases = [("plan_id", "p" * 9000), ("symbol", "ETHUSDT" * 1300)]
+    for (name, _), refused in zip(cases, refusals_before_sending(cases, cli_plan_id="p" * 9000)):
+        assert f"its {name} " in str(refused) and "nothing was sent" in str(refused), refused
+    stop = threading.Event()
+    ctx = zmq.Context()
+    endpoint, thread = echo_server(ctx, stop)
+    try:
+        with GateClient(endpoint, timeout_ms=2000, retries=0, context=ctx) as client:
+            largest = {"plan_id": WIDEST_CHAR * 128, "symbol": WIDEST_CHAR * 32, "action": "FULL_CLOSE_PROPOSED",
+                       "kill_score": LONGEST_FLOAT, "r_net": LONGEST_INT, "ts_epoch": LONGEST_INT}
+            reply = client.propose(**largest)
+            assert reply["echo"]["plan_id"] == largest["plan_id"] and reply["echo"]["r_net"] == LONGEST_INT, reply
+    finally:
+        stop.set()
+        thread.join(5)
+        ctx.term()
+
+
 def test_clustergate_propose_takes_a_negative_number_in_any_float_notation_as_the_option_value():
     # posargs: argparse takes only -2 and -2.5 for negative numbers; "--r-net -1.5E+3" or "--kill-score -1e-3" failed
     # "argument --r-net: expected one argument" (only --r-net=-1.5E+3 worked), "--kill-score -inf" so too, not "not a

@@ -430,3 +430,107 @@ def test_the_table_check_sees_a_row_left_below_a_paragraph(tmp_path):
     page = tmp_path / "page.md"
     page.write_text("| a | b |\n| --- | --- |\n| 1 | 2 |\n\nA paragraph.\n| 3 | 4 |\n\n```text\n| x |\n```\n")
     assert [p.split(": ")[0] for p in orphan_table_rows(page)] == ["page.md:6"]
+
+
+def proof_check_names() -> set[str]:
+    """The name of every check the proofs print: the first argument of each `check(...)` and `require(...)` call in
+    proofs/, a string literal there."""
+    import ast
+    names = set()
+    for path in (REPO / "proofs").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("check", "require") and node.args
+                    and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+                names.add(node.args[0].value)
+    return names
+
+
+def proof_table_checks(page: Path) -> list[tuple[int, str]]:
+    """(line, name) of each check named in the `checks that FAIL` column of the page's table of breaks: the column's
+    names, separated by `; `, each without a trailing parenthesis that comments on it."""
+    found, inside = [], False
+    for number, line in enumerate(page.read_text().splitlines(), 1):
+        if line.startswith("| break | checks that FAIL |"):
+            inside = True
+        elif inside and not line.startswith("|"):
+            inside = False
+        elif inside and not line.startswith("| ---"):
+            column = line.split(" | ")[1]
+            found += [(number, name.strip()) for name in re.sub(r" \([^()]*\)", "", column).split("; ")]
+    return found
+
+
+def test_every_check_the_proofs_page_says_fails_is_a_check_a_proof_prints():
+    """An operator matches the table's names against a proof's FAIL lines (`p27_corr_ready back to 1 within one
+    cadence` was named there, a check the warm-restart proof renamed `p27_corr_ready back to 1 in time`)."""
+    checks, names = proof_check_names(), proof_table_checks(REPO / "docs" / "proofs.md")
+    assert len(names) >= 15 and "p27_corr_ready back to 1 in time" in checks, (names, sorted(checks))
+    assert [f"docs/proofs.md:{line}: {name}" for line, name in names if name not in checks] == []
+
+
+def production_ports_sentence(page: Path) -> tuple[set[str], set[str]]:
+    """The metric names the monitoring page says the state writer (8048) serves, and those it says only their own
+    actors serve: the backticked `p27_*` names of its sentence `In production the state writer (8048) ...`, before
+    and after `the other \\`p27_*\\` series`; empty sets when the page has no such sentence."""
+    text = " ".join(page.read_text().split())
+    match = re.search(r"In production the state writer \(8048\)(.*?)the other `p27_\*` series(.*?)not 8048 and 8047 alone",
+                      text)
+    if not match:
+        return set(), set()
+    def named(part: str) -> set[str]:
+        return set(re.findall(r"`(p27_[a-z0-9_*]+)(?:\{[^}`]*\})?`", part))
+    return named(match.group(1)), named(match.group(2))
+
+
+def test_the_monitoring_page_names_what_the_production_ports_8048_and_8047_serve(live_demo):
+    """A desk whose dashboards scrape the earlier stack's two ports alone reads there what the page says it finds (it
+    said the state writer mirrored every P2.7 gauge: the buffer's, the correlator's shrinkage and the clusterer's
+    held-price series, which five alert rules read, are on their own actors' ports only)."""
+    import fnmatch
+    import urllib.request
+
+    exported: dict[str, set[str]] = {}
+    for actor, spec in live_demo.data["actors"].items():
+        with urllib.request.urlopen(f"http://127.0.0.1:{spec['metrics_port']}/metrics", timeout=10) as response:
+            exported[actor] = exported_metric_names(response.read().decode())
+    writer = {name for name in exported["state_writer"] if name.startswith("p27_")}
+    elsewhere = {name for actor, names in exported.items() if actor != "state_writer"
+                 for name in names if name.startswith("p27_")} - writer
+    on_8048, not_on_8048 = production_ports_sentence(REPO / "docs" / "monitoring.md")
+    assert on_8048 == writer, (sorted(on_8048), sorted(writer))
+    covered = {name for name in elsewhere if any(fnmatch.fnmatch(name, pattern) for pattern in not_on_8048)}
+    assert covered == elsewhere, sorted(elsewhere - covered)
+    assert all(fnmatch.filter(elsewhere, pattern) for pattern in not_on_8048), sorted(not_on_8048)
+    p26 = {name for names in exported.values() for name in names if name.startswith("p26_")}
+    assert p26 and p26 <= exported["gate"], sorted(p26 - exported["gate"])
+
+
+def proposal_field_row(field: str) -> str:
+    """The meaning column of a proposal field's row in the proposal API page's table of fields."""
+    for line in (REPO / "docs" / "proposal-api.md").read_text().splitlines():
+        if line.startswith(f"| `{field}` |"):
+            return line.rstrip(" |").split(" | ")[-1]
+    raise AssertionError(f"no row for {field}")
+
+
+def test_the_proposal_fields_the_page_says_are_kept_are_where_it_says(live_demo):
+    """The page said `r_net` was "recorded with the decision" and `ts_epoch` "recorded as proposal_ts_epoch", where a
+    decision's record is its entry on the gate stream, which carries neither: an auditor reading the stream found no
+    trace of them. They come back in the reply (and its replays), from the stored decision."""
+    from launcher import keys
+    from launcher.client import GateClient
+
+    with GateClient(live_demo.gate_endpoint, timeout_ms=5000, retries=2) as gate:
+        reply = gate.propose("SOLUSDT", "HOLD", plan_id="docs-r-net-0001", r_net=-0.5, ts_epoch=1_700_000_000)
+        replay = gate.propose("SOLUSDT", "HOLD", plan_id="docs-r-net-0001", r_net=9.0)
+    decision = reply["decision"]
+    assert decision["recorded"] and decision["r_net"] == -0.5 and decision["proposal_ts_epoch"] == 1_700_000_000, reply
+    assert replay["decision"]["replayed"] and replay["decision"]["r_net"] == -0.5, replay
+    records = [fields for _, fields in live_demo.redis().xrange(keys.GATE_STREAM)
+               if fields.get("plan_id") == "docs-r-net-0001"]
+    assert len(records) == 1, records
+    for field, stored in (("r_net", "r_net"), ("ts_epoch", "proposal_ts_epoch")):
+        row = proposal_field_row(field)
+        if stored not in records[0]:
+            assert "not on the gate stream" in row and "reply" in row, (field, row, records[0])

@@ -14,9 +14,9 @@ from test_ops_review import clustergate, up_demo
 
 
 @contextmanager
-def desk_without_book(tmp_path: Path) -> Iterator[tuple[Path, dict]]:
+def desk_without_book(tmp_path: Path, home_name: str = "home") -> Iterator[tuple[Path, dict]]:
     """The demo without its book (a desk's topology: no actor writes the positions), up in its own home; down after."""
-    home = tmp_path / "home"
+    home = tmp_path / home_name
     data = retarget(demo_topology_data())
     del data["actors"]["book"]
     topo_path = write_topology(tmp_path / "desk.yaml", data)
@@ -258,3 +258,20 @@ def test_status_exits_1_on_a_held_position_whose_snapshot_has_no_usable_ts_epoch
         assert line is not None, status.stdout
         assert "1 of 3 symbols have one under quantum:position:snapshot:{symbol}" in line, line
         assert "1 without a usable ts_epoch" in line and "HOLD (fail_closed_portfolio_state)" in line, line
+
+
+def test_status_of_a_named_home_says_to_list_that_homes_positions(tmp_path: Path) -> None:
+    """docrev: `status --home DIR` of a gate with no fresh position snapshot said "`clustergate positions list` shows
+    each", which, run as printed, lists the repository root's system (or configs/demo.yaml's Redis), not DIR's."""
+    import shlex
+
+    import redis
+
+    from test_book_review import no_fresh_snapshot_line
+    with desk_without_book(tmp_path, "my home") as (home, data):
+        client = redis.Redis(port=data["redis"]["port"])
+        client.hset("quantum:position:snapshot:ETHUSDT", mapping={"position_amt": "2", "mark_price": "3000",
+                                                                  "ts_epoch": str(int(time.time()) - 400)})
+        client.close()
+        line = no_fresh_snapshot_line(home)
+        assert f"(`clustergate positions list --home {shlex.quote(str(home))}` shows each)" in line, line

@@ -650,6 +650,27 @@ def test_an_overloaded_reply_is_retried_with_the_same_plan_id_after_a_growing_ba
     assert gaps[0] >= 0.010 and gaps[2] >= 0.040, gaps
 
 
+def test_the_overload_backoff_is_jittered_whatever_seed_the_caller_gave_the_random_module(monkeypatch) -> None:
+    # The jitter came from the random module's shared generator: two client processes that each called random.seed(0)
+    # (a reproducible simulation, a library seeding it) paused 18.444, 35.159, 56.823 and 100.713 ms both, in
+    # lockstep against an overloaded gate (reproduced with two processes and a real ZeroMQ socket), which the jitter is
+    # there to prevent; a generator of its own forked with the process would do the same in a pool of workers.
+    import random
+    gate = ScriptedGate([OVERLOADED])
+    pauses: list[list[float]] = []
+    sleep = time.sleep
+    monkeypatch.setattr(time, "sleep", lambda s: (pauses[-1].append(s), sleep(s)))
+    try:
+        for _ in range(2):
+            random.seed(0)
+            pauses.append([])
+            with GateClient(gate.endpoint, timeout_ms=150, retries=1) as client:
+                assert client.propose("ETHUSDT", "HOLD")["reason"] == "overloaded"
+    finally:
+        gate.close()
+    assert pauses[0] and pauses[1] and pauses[0] != pauses[1], pauses
+
+
 def test_after_overload_backoffs_the_last_attempt_waits_only_what_is_left_of_the_calls_budget_and_its_deadline_says_so() -> None:
     # retries 0, one endpoint: the budget is one timeout. Five overloaded replies and their backoffs spend
     # part of it; the attempt after them finds the gate silent and may wait only the rest, with that deadline.

@@ -896,6 +896,24 @@ def test_status_names_a_program_of_the_topology_that_supervisord_does_not_run_as
     assert clustergate("status", "--home", str(home)).returncode == 0
 
 
+def test_status_of_a_named_home_says_the_up_that_adds_a_missing_program_back_there(tmp_path: Path) -> None:
+    """docrev: the MISSING line said "`clustergate up` with the topology adds them", which, run as printed, acts on the
+    repository root's system; it names the home, quoted for the shell (a home with a space split in two)."""
+    import shlex
+    home = tmp_path / "my home"
+    topo_path = write_topology(tmp_path / "small.yaml", small_data())
+    assert clustergate("up", str(topo_path), "--home", str(home)).returncode == 0
+    try:
+        assert supervisorctl(home, "stop", "gate").returncode == 0
+        assert supervisorctl(home, "remove", "gate").returncode == 0
+        status = clustergate("status", "--home", str(home))
+        line = next((x for x in status.stdout.splitlines() if x.startswith("MISSING: ")), None)
+        assert line is not None, status.stdout
+        assert f"`clustergate up FILE --home {shlex.quote(str(home))}` adds them" in line, line
+    finally:
+        clustergate("down", "--home", str(home))
+
+
 def test_up_of_a_topology_with_another_name_is_refused_naming_both_unless_replace_is_given(small, tmp_path: Path) -> None:
     # `up` of topology 'other' in a home running 'demo' silently replaced the running system (reproduced: status
     # then said topology: other), e.g. an operator aiming a second system at the default home.

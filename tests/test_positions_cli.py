@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import time
 
@@ -237,14 +238,17 @@ def test_the_help_of_positions_list_says_it_lists_snapshots_of_symbols_outside_t
 
 
 @pytest.mark.parametrize("command", [["positions", "list"], ["propose", "--symbol", "BTCUSDT", "--action", "HOLD"]])
-def test_a_named_home_where_nothing_was_started_is_said_so_with_what_to_run(tmp_path, command):
+@pytest.mark.parametrize("name", ["nothing-here", "my home"])
+def test_a_named_home_where_nothing_was_started_is_said_so_with_what_to_run(tmp_path, command, name):
     # docs review: `--home DIR` (or $CLUSTERGATE_HOME) of a home with no running copy said only
-    # "DIR/run/topology.yaml: (top level): cannot read topology: No such file or directory".
-    home = tmp_path / "nothing-here"
+    # "DIR/run/topology.yaml: (top level): cannot read topology: No such file or directory". docrev: a home with a
+    # space is quoted for the shell (`--home /tmp/my home` read as a home `/tmp/my` and a stray argument).
+    home = tmp_path / name
     done = subprocess.run([PYTHON, "-m", "launcher", *command, "--home", str(home)], cwd=REPO, capture_output=True,
                           text=True, timeout=30)
     assert done.returncode == 2, done.stdout + done.stderr
-    assert f"nothing was started in {home}" in done.stderr and f"--home {home}" in done.stderr, done.stderr
+    assert f"nothing was started in {home}" in done.stderr, done.stderr
+    assert f"`clustergate up FILE --home {shlex.quote(str(home))}`" in done.stderr, done.stderr
     assert "--topology FILE" in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 

@@ -19,7 +19,7 @@ import pytest
 from actors.gate import parse_request
 from actors.policy import BadRequest
 from helpers import PYTHON, REPO, demo_topology_data, write_topology
-from launcher.client import GateClient, GateUnavailable
+from launcher.client import LARGEST_VALID_PROPOSAL_BYTES, GateClient, GateUnavailable
 from launcher.topology import GateSettings
 from test_gate_service import P26, decision_of, write_book
 
@@ -47,6 +47,7 @@ def test_the_largest_valid_proposal_is_valid_at_every_limit_and_fits_the_default
     body = largest_valid_proposal()
     raw = json.dumps(body).encode()
     assert len(raw) == 2715, "docs/proposal-api.md and GateSettings.max_request_bytes's doc give 2,715 bytes"
+    assert len(raw) == LARGEST_VALID_PROPOSAL_BYTES, "GateClient refuses a proposal larger than this, nothing sent"
     assert ESCAPED_BYTES == 12 and len(repr(LONGEST_FLOAT)) == 23 and len(str(LONGEST_INT)) == 310
     proposal = parse_request([raw], len(raw))
     assert (proposal.plan_id, proposal.deadline_ms) == (body["plan_id"], LONGEST_FLOAT)

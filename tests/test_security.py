@@ -465,6 +465,22 @@ def test_an_up_without_the_password_of_a_running_system_is_refused_and_redis_kee
         clustergate("down", "--home", str(home), env=env)
 
 
+def test_an_up_without_the_password_a_running_home_needs_names_that_home_in_the_down_it_advises(tmp_path: Path,
+                                                                                                 monkeypatch) -> None:
+    """docrev: `up FILE --home DIR` of a topology without password_env, in a home whose Redis runs with a password,
+    advised "`clustergate down` first", which stops the repository root's system, not DIR's."""
+    import shlex
+    from launcher.supervise import Home, password_problem
+    monkeypatch.delenv("CLUSTERGATE_REDIS_PASSWORD", raising=False)
+    home = Home(tmp_path / "my home")
+    topo = load_topology(write_topology(tmp_path / "demo.yaml", retarget(demo_topology_data())))
+    home.redis_conf.parent.mkdir(parents=True)
+    home.redis_conf.write_text("port 6391\nrequirepass hunter2\n")
+    problem = password_problem(topo, home, running=True)
+    assert problem and f"`clustergate down --home {shlex.quote(str(home.root))}`" in problem, problem
+    assert "hunter2" not in problem
+
+
 def test_a_changed_redis_password_restarts_redis_and_the_actors_with_it_without_printing_it(tmp_path: Path) -> None:
     home, topology, data = password_system(tmp_path)
     old, new = "old-" + secrets.token_urlsafe(16), "new-" + secrets.token_urlsafe(16)

@@ -56,6 +56,7 @@ LIVENESS_STOPPED = (f"{LIVENESS}"
                     "test_a_feed_reading_a_large_replay_file_is_not_said_stuck_and_a_stopped_actor_is_not_said_to_have_hung")
 LIVENESS_HANG = (f"{LIVENESS}"
                  "test_a_gate_whose_main_loop_hangs_reads_not_ready_status_names_it_and_it_reads_ready_again_when_it_turns")
+OPERATOR_REVIEW = "tests/test_launcher_operator_review.py::"
 STATUS_NEWEST = ("tests/test_status_overview.py::"
                  "test_status_shows_the_newest_price_over_all_symbols_and_a_symbol_at_the_points_needed_as_ready")
 
@@ -3356,8 +3357,8 @@ MUTATIONS: list[Mutation] = [
         "topology_name_is_ascii",
         "validate refuses a topology name holding a letter that is not ASCII",
         "launcher/topology.py",
-        "    if (not topo.name or not topo.name.isascii() or",
-        "    if (not topo.name or",
+        "            not topo.name or not topo.name.isascii() or",
+        "            not topo.name or",
         ("tests/test_topology_validation.py::test_a_topology_name_with_a_letter_that_is_not_ascii_is_refused",)),
     Mutation(
         "up_timeout_nan_waits_forever",
@@ -5642,7 +5643,7 @@ MUTATIONS: list[Mutation] = [
         "status says when run/topology.yaml is not the copy `up` last wrote (a hand edit a restarted program would "
         "run, unchecked) and exits 1 (rev-ops)",
         "launcher/supervise.py",
-        "        return found is not None and text_sha256(home.topology.read_text()) != found.group(1)\n",
+        "        return text_sha256(home.topology.read_text()) != found.group(1)\n",
         "        return False\n",
         ("tests/test_ops_review.py::test_status_names_a_running_copy_edited_by_hand_that_a_restarted_program_would_read",)),
     Mutation(
@@ -6855,8 +6856,8 @@ MUTATIONS: list[Mutation] = [
         "a proof of a home with nothing running names that home in the `up` to run: `clustergate up FILE` alone "
         "starts the repository root's system (opday)",
         "proofs/common.py",
-        "              f\"`clustergate up FILE --home {shlex.quote(str(home.root))}`)\")",
-        "              f\"`clustergate up FILE`)\")",
+        "(start the system with \"\n              f\"`clustergate up FILE --home {shlex.quote(str(home.root))}`)\")",
+        "(start the system with \"\n              f\"`clustergate up FILE`)\")",
         ("tests/test_proofs.py::test_a_proof_of_a_home_with_nothing_running_names_that_home_in_the_up_to_run",)),
     Mutation(
         "fallback_proof_drops_the_error_of_its_stale_state_read",
@@ -7347,6 +7348,179 @@ MUTATIONS: list[Mutation] = [
         "    if False:\n",
         ("tests/test_cluster_side_attack.py::test_a_window_whose_shape_is_not_two_whole_numbers_is_a_bad_window_not_"
          "a_handler_error",)),
+    Mutation(
+        "gate_client_sends_what_json_cannot_hold_into_its_attempt_loop",
+        "GateClient.propose refuses an argument JSON cannot hold (a Decimal, bytes) with ValueError naming it, nothing "
+        "sent, not json's TypeError from the attempt loop with the note that the proposal may have been decided "
+        "(gaterev)",
+        "launcher/client.py",
+        "        size = len(json.dumps(body, separators=(\",\", \":\")))\n",
+        "        size = len(json.dumps(body, separators=(\",\", \":\"), default=str))\n",
+        ("tests/test_client.py::"
+         "test_a_value_json_cannot_hold_is_refused_naming_its_field_before_anything_is_sent_never_said_maybe_decided",)),
+    Mutation(
+        "gate_client_sends_a_proposal_larger_than_any_valid_one",
+        "GateClient.propose refuses a proposal larger than the largest valid one (a 9,000-character plan_id), naming "
+        "its longest argument, nothing sent: a gate drops it unread past max_request_bytes, and every attempt timed "
+        "out into GateUnavailable, 'retry with the same plan_id' (gaterev)",
+        "launcher/client.py",
+        "        if size <= LARGEST_VALID_PROPOSAL_BYTES:\n",
+        "        if True:\n",
+        ("tests/test_client.py::"
+         "test_a_proposal_larger_than_any_valid_one_is_refused_naming_its_longest_argument_and_the_largest_is_sent",)),
+    Mutation(
+        "gate_client_jitters_its_backoff_from_the_callers_seeded_random",
+        "GateClient's overload backoff is jittered whatever seed the caller gave the random module: two processes "
+        "that called random.seed(0) paused in lockstep against an overloaded gate (gaterev)",
+        "launcher/client.py",
+        "_JITTER = random.SystemRandom()\n",
+        "_JITTER = random\n",
+        ("tests/test_gate_deadlines.py::test_the_overload_backoff_is_jittered_whatever_seed_the_caller_gave_the_random_module",)),
+    Mutation(
+        "up_takes_its_own_programs_ports_for_another_systems_when_the_running_copy_is_unreadable",
+        "up frees the ports of the programs its change stops, read from /proc, whatever the running copy says: with the "
+        "copy broken by hand it refused the corrected topology, naming its own home `another clustergate system` to "
+        "stop (lnrev)",
+        "launcher/supervise.py",
+        "    if in_use and releasing:\n",
+        "    if False:\n",
+        (f"{OPERATOR_REVIEW}test_a_running_copy_removed_or_broken_by_hand_is_named_by_status_and_the_corrected_up_"
+         "restarts_its_own_programs",)),
+    Mutation(
+        "status_says_nothing_of_a_running_copy_removed_by_hand",
+        "status names a running copy removed by hand as EDITED (a program restarted then cannot start): it showed "
+        "every program READY ? and exited 1 without a word of why (lnrev)",
+        "launcher/supervise.py",
+        "    except (FileNotFoundError, UnicodeDecodeError):  # removed, or bytes `up` never writes\n        return True\n",
+        "    except (FileNotFoundError, UnicodeDecodeError):  # removed, or bytes `up` never writes\n        return False\n",
+        (f"{OPERATOR_REVIEW}test_a_running_copy_removed_or_broken_by_hand_is_named_by_status_and_the_corrected_up_"
+         "restarts_its_own_programs",)),
+    Mutation(
+        "up_makes_a_home_whose_path_supervisord_cannot_read",
+        "up refuses, exit 2 and making nothing, a home path with ; or # after a space (a comment to supervisord's "
+        "config) or a supervisor.sock path past 107 bytes: supervisord failed late and left the home behind (lnrev)",
+        "launcher/supervise.py",
+        "    problem = home_path_problem(home)\n",
+        "    problem = None\n",
+        (f"{OPERATOR_REVIEW}test_an_up_into_a_home_whose_path_supervisord_cannot_read_is_refused_before_anything_is_"
+         "made",)),
+    Mutation(
+        "validate_claims_the_placeholder_of_a_port_refused_for_its_type",
+        "validate claims no port refused for its type: two ports written as text were each read as 0 and reported "
+        "`port 0 is already used by ...` (lnrev)",
+        "launcher/topology.py",
+        "        if port is None or path in refused:\n",
+        "        if port is None:\n",
+        (f"{OPERATOR_REVIEW}test_a_port_or_name_refused_for_its_type_adds_no_false_problem_about_its_placeholder",)),
+    Mutation(
+        "validate_judges_the_placeholder_of_a_name_refused_for_its_type",
+        "validate judges no name refused for its type: `name: 12` was refused, then read as '' and told it must be 1 "
+        "to 64 ASCII letters (lnrev)",
+        "launcher/topology.py",
+        "    if (\"name\",) not in refused and (\n",
+        "    if (\n",
+        (f"{OPERATOR_REVIEW}test_a_port_or_name_refused_for_its_type_adds_no_false_problem_about_its_placeholder",)),
+    Mutation(
+        "validate_names_no_line_for_a_scalar_yaml_cannot_build",
+        "a scalar YAML makes a number or a date and cannot build (`2026-13-45`, an integer past 4300 digits) is "
+        "refused with its line and value: it said `(top level): not valid YAML: month must be in 1..12` (lnrev)",
+        "launcher/schema.py",
+        "                raise yaml.constructor.ConstructorError(None, None, unreadable_scalar(n, exc), n.start_mark) from None\n",
+        "                raise\n",
+        (f"{OPERATOR_REVIEW}test_a_scalar_yaml_cannot_build_a_pasted_blob_and_a_refused_lookback_are_each_one_short_"
+         "line",)),
+    Mutation(
+        "validate_prints_a_pasted_blob_whole",
+        "a problem shows the value it refuses cut to 80 characters with its size: a 200,000 character blob pasted "
+        "into a setting made a line of its size (lnrev)",
+        "launcher/schema.py",
+        "    if len(text) <= MAX_SHOWN_CHARS:\n        return text\n",
+        "    return text\n",
+        (f"{OPERATOR_REVIEW}test_a_scalar_yaml_cannot_build_a_pasted_blob_and_a_refused_lookback_are_each_one_short_"
+         "line",)),
+    Mutation(
+        "validate_multiplies_out_a_lookback_its_bound_refused",
+        "the grid-size check skips a lookback_returns its bound already refused: it multiplied a 30-digit value out "
+        "again in a second line (lnrev)",
+        "launcher/topology.py",
+        "    if n and not lookback_refused and n * (lookback + 2) > MAX_GRID_PRICES:\n",
+        "    if n and n * (lookback + 2) > MAX_GRID_PRICES:\n",
+        (f"{OPERATOR_REVIEW}test_a_scalar_yaml_cannot_build_a_pasted_blob_and_a_refused_lookback_are_each_one_short_"
+         "line",)),
+    Mutation(
+        "validate_reads_a_topology_path_without_bound",
+        "a topology file is read to 8,000,000 characters and refused past them, exit 2: `validate /dev/zero` read "
+        "until memory ran out and ended in a MemoryError traceback (lnrev)",
+        "launcher/topology.py",
+        "            text = f.read(MAX_TOPOLOGY_CHARS + 1)\n",
+        "            text = f.read()\n",
+        (f"{OPERATOR_REVIEW}test_a_topology_path_that_never_ends_or_is_megabytes_long_is_refused_unread_in_one_line",)),
+    Mutation(
+        "up_writes_the_topology_path_raw_into_supervisords_config",
+        "the topology's path is written into run/programs.d's comment line with its line breaks shown as ?: a "
+        "directory `x\\n[program:evil]\\ncommand=...` added a program supervisord ran (lnrev)",
+        "launcher/supervise.py",
+        "    source = printable(str(topo.source_path), limit=len(str(topo.source_path)))\n",
+        "    source = str(topo.source_path)\n",
+        (f"{OPERATOR_REVIEW}test_a_topology_path_holding_line_breaks_adds_no_program_to_supervisords_config",)),
+    Mutation(
+        "up_reads_a_program_section_in_the_middle_of_a_line",
+        "up reads a [program:NAME] section only at the start of a line, as supervisord does: one inside the comment "
+        "line (a topology path) was taken for a program, started by hand after supervisord removed it: BAD_NAME, and "
+        "the change undone (lnrev)",
+        "launcher/supervise.py",
+        "    for chunk in re.split(r\"^\\[program:\", text, flags=re.MULTILINE)[1:]:\n",
+        "    for chunk in text.split(\"[program:\")[1:]:\n",
+        (f"{OPERATOR_REVIEW}test_a_topology_path_holding_line_breaks_adds_no_program_to_supervisords_config",)),
+    Mutation(
+        "proof_of_a_home_where_nothing_was_started_says_up_without_its_home",
+        "a proof of a home with no running copy names that home, quoted, in the `clustergate up FILE --home DIR` it "
+        "says to run: `clustergate up FILE` alone starts the repository root's system (docrev)",
+        "proofs/common.py",
+        "up? \"\n              f\"`clustergate up FILE --home {shlex.quote(str(home.root))}`)\")\n",
+        "up? \"\n              f\"`clustergate up FILE`)\")\n",
+        ("tests/test_proofs.py::test_a_proof_of_a_home_where_nothing_was_started_names_that_home_in_the_up_to_run",)),
+    Mutation(
+        "missing_running_copy_hint_leaves_a_home_with_a_space_unquoted",
+        "propose and positions, given a home with no running copy, quote that home for the shell in the "
+        "`clustergate up FILE --home DIR` they say to run (a home with a space was split in two) (docrev)",
+        "launcher/supervise.py",
+        "            f\"(`clustergate up FILE --home {shlex.quote(str(root))}`); or give --topology FILE\")\n",
+        "            f\"(`clustergate up FILE --home {root}`); or give --topology FILE\")\n",
+        ("tests/test_positions_cli.py::test_a_named_home_where_nothing_was_started_is_said_so_with_what_to_run",)),
+    Mutation(
+        "dashboard_k_source_shows_the_cluster_while_one_gate_takes_the_proxy",
+        "the dashboard's K source reads proxy while any gate takes K from the proxy: the lowest over the gates, not the "
+        "highest (with configs/ha.yaml's two gates, max showed cluster beside gate_b on the proxy) (docrev)",
+        "configs/grafana-dashboard.json",
+        "          \"expr\": \"min(p26_cluster_stress_used)\",\n          \"legendFormat\": \"K source\",\n",
+        "          \"expr\": \"max(p26_cluster_stress_used)\",\n          \"legendFormat\": \"K source\",\n",
+        ("tests/test_alerts.py::test_the_dashboards_k_source_reads_proxy_while_any_gate_takes_k_from_the_proxy",)),
+    Mutation(
+        "password_refusal_advises_down_without_the_home",
+        "up refused for a running home's Redis password advises `clustergate down --home DIR` of that home, quoted: "
+        "`clustergate down` alone stops the repository root's system (docrev)",
+        "launcher/supervise.py",
+        "                f\"`clustergate down --home {shlex.quote(str(home.root))}` first)\")\n",
+        "                f\"`clustergate down` first)\")\n",
+        ("tests/test_security.py::test_an_up_without_the_password_a_running_home_needs_names_that_home_in_the_down_it_"
+         "advises",)),
+    Mutation(
+        "status_positions_hint_lists_the_repo_roots_positions",
+        "status's no-fresh-position-snapshot line of a named home says to run `clustergate positions list --home "
+        "HOME`, that home quoted: without --home the command lists the repository root's system (docrev)",
+        "launcher/supervise.py",
+        "        listing = f\"clustergate positions list --home {shlex.quote(str(home.root))}\"",
+        "        listing = f\"clustergate positions list\"",
+        ("tests/test_fix_review.py::test_status_of_a_named_home_says_to_list_that_homes_positions",)),
+    Mutation(
+        "status_missing_program_hint_says_up_without_the_home",
+        "status's MISSING line of a named home says the `clustergate up FILE --home HOME` (quoted) that adds the "
+        "program back: `clustergate up` alone acts on the repository root's system (docrev)",
+        "launcher/supervise.py",
+        "                  f\"`{up_here}` adds them\")\n",
+        "                  f\"`clustergate up` with the topology adds them\")\n",
+        ("tests/test_launcher.py::test_status_of_a_named_home_says_the_up_that_adds_a_missing_program_back_there",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit

@@ -1,0 +1,148 @@
+"""lnrev: the launcher as an operator uses it (`up`, `status`, the YAML, the home's path), each defect reproduced
+first against real processes (supervisord, redis-server, actors)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from helpers import PYTHON, REPO, demo_topology_data, retarget, wait_for, write_topology
+
+from launcher.schema import SchemaError
+from launcher.topology import load_topology, validate_data
+
+
+def clustergate(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([PYTHON, "-m", "launcher", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout, env=dict(os.environ))
+
+
+def test_a_running_copy_removed_or_broken_by_hand_is_named_by_status_and_the_corrected_up_restarts_its_own_programs(
+        tmp_path: Path) -> None:
+    """lnrev: with run/topology.yaml removed by hand, status showed every program `READY ?` and exited 1 without a
+    word of why; with it broken by hand (not YAML), status's EDITED line said to run `up FILE`, and that `up` of a
+    changed gate was refused: its ports `already in use by another process: another clustergate system, home
+    HOME ...; stop it with clustergate down --home HOME`, HOME being its own (it read what binds what from the copy)."""
+    home = tmp_path / "home"
+    data = retarget(demo_topology_data())
+    topo_path = write_topology(tmp_path / "demo.yaml", data)
+    up = clustergate("up", str(topo_path), "--home", str(home))
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        copy = home / "run" / "topology.yaml"
+        applied = copy.read_text()
+        copy.unlink()
+        status = clustergate("status", "--home", str(home))
+        assert status.returncode == 1, status.stdout + status.stderr
+        assert any(x.startswith(f"EDITED: {copy} ") for x in status.stdout.splitlines()), status.stdout
+        said = json.loads(clustergate("status", "--home", str(home), "--json").stdout)
+        assert said["running_copy_edited"] is True, said.get("running_copy_edited")
+        copy.write_text(applied + "  broken: [\n")
+        data["actors"]["gate"]["settings"]["freshness_s"] = 4
+        write_topology(topo_path, data)
+        up = clustergate("up", str(topo_path), "--home", str(home))
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "another clustergate system" not in up.stderr, up.stderr
+        updated = next((x for x in up.stdout.splitlines() if x.startswith("updated ")), "")
+        assert "'gate'" in updated.partition("restarted")[2].partition("removed")[0], up.stdout
+        wait_for(lambda: clustergate("status", "--home", str(home)).returncode != 1, 60, "status to say the system is up")
+    finally:
+        clustergate("down", "--home", str(home))
+
+
+def test_an_up_into_a_home_whose_path_supervisord_cannot_read_is_refused_before_anything_is_made(tmp_path: Path) -> None:
+    """lnrev: a home such as `desk #2` (a space then # or ;, which supervisord's config reads as the start of a
+    comment) went through every check, then supervisord failed with `Error: .../desk is not an existing directory`,
+    leaving the home's supervisord.conf and run/ behind; a home whose supervisor.sock path passes the 107 bytes a
+    Unix socket path holds failed the same way (`AF_UNIX path too long`)."""
+    topo_path = write_topology(tmp_path / "demo.yaml", retarget(demo_topology_data()))
+    for home, said in ((tmp_path / "desk #2", "'#'"), (tmp_path / "x ;y", "';'"), (tmp_path / "a\nb", "line break"),
+                       (tmp_path / ("d" * 110), "107 bytes")):
+        up = clustergate("up", str(topo_path), "--home", str(home), timeout=60)
+        try:
+            assert up.returncode == 2, up.stdout + up.stderr
+            assert said in up.stderr and "nothing was changed" in up.stderr and "Traceback" not in up.stderr, up.stderr
+            assert not home.exists(), sorted(home.rglob("*"))
+        finally:
+            if home.exists():
+                clustergate("down", "--home", str(home))
+
+
+def test_a_port_or_name_refused_for_its_type_adds_no_false_problem_about_its_placeholder() -> None:
+    """lnrev: two ports written as text (`metrics_port: '9181'`) were each refused, then read as 0 and reported
+    `port 0 is already used by ...`; a name written as a number (`name: 12`) was refused, then read as '' and told
+    it `must be 1 to 64 ASCII letters`: lines about values the file does not hold."""
+    data = retarget(demo_topology_data())
+    data["name"] = 12
+    data["actors"]["gate"]["metrics_port"] = str(data["actors"]["gate"]["metrics_port"])
+    data["actors"]["book"]["metrics_port"] = 9181.0
+    _, problems = validate_data(data)
+    said = [f"{'.'.join(map(str, p.path))}: {p.message}" for p in problems]
+    assert said == ["name: expected a string, got int 12",
+                    "actors.book.metrics_port: expected an integer, got float 9181.0",
+                    f"actors.gate.metrics_port: expected an integer, got str '{data['actors']['gate']['metrics_port']}'"], said
+
+
+def test_a_scalar_yaml_cannot_build_a_pasted_blob_and_a_refused_lookback_are_each_one_short_line(tmp_path: Path) -> None:
+    """lnrev: `name: 2026-13-45` (a date to YAML) said `(top level): not valid YAML: month must be in 1..12`, and an
+    integer of 5,001 digits `... use sys.set_int_max_str_digits()`, neither with a line or the value; a 200,000
+    character blob pasted into a port was printed whole in its line; a lookback_returns refused by its bound was
+    multiplied out again in a second line about the grid."""
+    text = write_topology(tmp_path / "t.yaml", retarget(demo_topology_data())).read_text()
+
+    def problems_of(changed: str) -> list[str]:
+        path = tmp_path / "changed.yaml"
+        path.write_text(changed)
+        try:
+            load_topology(path)
+        except SchemaError as exc:
+            return [p.render(str(path)) for p in exc.problems]
+        return []
+
+    date = problems_of(text.replace("name: demo", "name: 2026-13-45", 1))
+    assert len(date) == 1 and ":1: " in date[0] and "'2026-13-45'" in date[0] and "month" in date[0], date
+    digits = problems_of(text.replace("name: demo", "name: demo\nx: " + "7" * 5001, 1))
+    assert len(digits) == 1 and ":2: " in digits[0] and "5,001 characters" in digits[0], digits
+    assert "set_int_max_str_digits" not in digits[0], digits
+    blob = problems_of(text.replace("lookback_returns: 360", "lookback_returns: " + "x" * 200_000, 1))
+    assert blob and all(len(line) < 400 for line in blob), [line[:200] for line in blob]
+    assert any("200,002 characters" in line for line in blob), [line[:300] for line in blob]
+    huge = problems_of(text.replace("lookback_returns: 360", "lookback_returns: " + "9" * 30, 1))
+    assert len(huge) == 1 and "must be <= " in huge[0], huge
+
+
+def _address_space_capped() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))  # the unbounded read fails here, not on the machine
+
+
+def test_a_topology_path_that_never_ends_or_is_megabytes_long_is_refused_unread_in_one_line(tmp_path: Path) -> None:
+    """lnrev: `clustergate validate /dev/zero` (a device given by mistake) read until memory ran out and ended in a
+    MemoryError traceback, exit 1; a 30 MB file was still being parsed a minute later. A topology is a few KB: a
+    file past the bound is refused, exit 2, unread."""
+    big = tmp_path / "big.yaml"
+    big.write_text("name: " + "a" * 9_000_000 + "\n")
+    for path in ("/dev/zero", str(big)):
+        said = subprocess.run([PYTHON, "-m", "launcher", "validate", path], cwd=REPO, capture_output=True, text=True,
+                              timeout=120, env=dict(os.environ), preexec_fn=_address_space_capped)
+        assert said.returncode == 2, (path, said.returncode, said.stdout[-2000:], said.stderr[-2000:])
+        assert said.stdout.splitlines() == [f"{path}: (top level): cannot read topology: larger than 8,000,000 "
+                                            f"characters (a topology is a few KB); not read"], said.stdout[-2000:]
+
+
+def test_a_topology_path_holding_line_breaks_adds_no_program_to_supervisords_config(tmp_path: Path) -> None:
+    """lnrev: `up` wrote the topology's path into run/programs.d's first line, a comment, as it was: a directory named
+    `x\\n[program:evil]\\ncommand=touch pwned\\n;` made that comment three lines, and `up` printed `added ['evil']` and
+    supervisord ran it (the file appeared in the home)."""
+    from launcher.supervise import Home, _program_sections, render_programs
+    from launcher.topology import load_topology
+
+    where = tmp_path / "x\n[program:evil]\ncommand=touch pwned\n;"
+    where.mkdir()
+    topo = load_topology(write_topology(where / "t.yaml", retarget(demo_topology_data())))
+    rendered = render_programs(topo, Home(tmp_path / "home"))
+    assert "evil" not in _program_sections(rendered), rendered[:400]
+    assert not any(line.startswith("command=touch") for line in rendered.splitlines()), rendered[:400]
