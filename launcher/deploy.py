@@ -15,8 +15,8 @@ Before it reads any host, a deploy takes each target host's deploy lock (HOST_HO
 a `clustergate deploy-lock` process on the host until the deploy ends (or dies: that process's input closes); a
 deploy that finds a host's lock taken by another deploy (from another deploy home, another machine) refuses, naming
 it, before anything changes, so two deploys never change the same hosts host by host in turn. Each host's `up` it
-starts changes nothing unless the deploy still holds that host's lock (`up --deploy-id`), and a host whose lock the
-deploy lost is not rolled back.
+starts (and a rollback's `down`) changes nothing unless the deploy still holds that host's lock (`--deploy-id`), and
+a host whose lock the deploy lost is not rolled back.
 
 Each host's commands run through `--via`, a command prefix with {host} and {address} filled in
 (`ssh deploy@{address} --` for machines, `ip netns exec NS-{host}` for namespaces); without it
@@ -548,7 +548,7 @@ def _deploy_hosts(args: argparse.Namespace, topo: Topology, home: Home, targets:
                                                              "--deploy-id", work.name))
                 whats.append(f"{h} back on its recorded topology {record['before'][h]} ({saved[h]})")
             else:
-                back = run_on(args, topo, h, clustergate("down", "--host", h, "--home", h_home))
+                back = run_on(args, topo, h, clustergate("down", "--host", h, "--home", h_home, "--deploy-id", work.name))
                 whats.append(f"{h} stopped (it ran nothing before)")
             _show(h, back)
             if back.returncode != 0:

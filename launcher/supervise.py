@@ -1578,8 +1578,8 @@ def lock_holder(fd: int) -> str:
     return printable(os.pread(fd, 4 * HOLDER_MAX_CHARS, 0).decode(errors="replace").strip())
 
 
-def deploy_lost_host(home: Home, deploy_id: str | None) -> str | None:
-    """Why an `up` that deploy `deploy_id` started must not change this home (None: it may, or no deploy started it):
+def deploy_lost_host(home: Home, deploy_id: str | None, command: str = "up") -> str | None:
+    """Why an `up` (a `down`) that deploy `deploy_id` started must not change this home (None: it may, or no deploy started it):
     that deploy no longer holds the host's deploy lock (it was killed, or another deploy holds the lock now)."""
     if deploy_id is None:
         return None
@@ -1588,7 +1588,7 @@ def deploy_lost_host(home: Home, deploy_id: str | None) -> str | None:
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError as exc:
-        return f"the deploy {deploy_id} that started this `up` does not hold {path} ({exc.strerror})"
+        return f"the deploy {deploy_id} that started this `{command}` does not hold {path} ({exc.strerror})"
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -1597,7 +1597,7 @@ def deploy_lost_host(home: Home, deploy_id: str | None) -> str | None:
         os.close(fd)
     if holder.startswith(f"deploy {deploy_id} "):
         return None
-    return (f"the deploy {deploy_id} that started this `up` no longer holds {path} (it was killed or ended"
+    return (f"the deploy {deploy_id} that started this `{command}` no longer holds {path} (it was killed or ended"
             + (f"; {holder} holds it now)" if holder else ")"))
 
 
@@ -1932,6 +1932,10 @@ def cmd_down(args: argparse.Namespace) -> int:
     with ChangeLock(home, "down") as change:
         if not change.take():
             return 1
+        lost = deploy_lost_host(home, getattr(args, "deploy_id", None), "down")
+        if lost:  # under the change lock, as `up`'s: a rollback's `down` stops no host another deploy took since
+            print(f"FAILED: {lost}; nothing was changed", file=sys.stderr)
+            return 2
         return _down_locked(home)
 
 
@@ -2368,6 +2372,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("down", help="stop every program and supervisord")
     home_arg(p)
     host_arg(p)
+    p.add_argument("--deploy-id", metavar="ID", help="refuse (exit 2, nothing stopped) unless deploy ID holds this "
+                                                    "host's run/deploying.lock: a deploy's rollback passes its id")
     p.set_defaults(func=cmd_down)
     p = sub.add_parser("status", help="state, readiness and metrics URL per actor; exit 0 healthy, 1 a fault, "
                                       "3 degraded (a gate takes K from the proxy past the warm-up)",

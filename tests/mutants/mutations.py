@@ -3322,8 +3322,8 @@ MUTATIONS: list[Mutation] = [
         "`down` while an `up` applies its change (the first `up` of a home, before supervisord answers) waits for it, "
         "then stops what it started",
         "launcher/supervise.py",
-        "        if not change.take():\n            return 1\n        return _down_locked(home)\n",
-        "        return _down_locked(home)\n",
+        "        if not change.take():\n            return 1\n        lost = deploy_lost_host(home, getattr(args, \"deploy_id\", None), \"down\")\n",
+        "        lost = deploy_lost_host(home, getattr(args, \"deploy_id\", None), \"down\")\n",
         ("tests/test_launcher.py::"
          "test_down_while_the_first_up_of_a_home_applies_its_change_waits_for_it_and_stops_what_it_started",)),
     Mutation(
@@ -7281,6 +7281,24 @@ MUTATIONS: list[Mutation] = [
         "        if str(counted).isdigit() and int(counted) > len(answer):\n",
         "        if False:\n",
         ("tests/test_sentinel_failover.py::test_a_replica_hidden_by_replica_announced_no_is_not_taken_for_no_replica",)),
+    Mutation(
+        "deploy_rollback_down_stops_a_host_its_killed_deploy_no_longer_holds",
+        "a rollback's `down` changes nothing unless its deploy still holds the host's deploy lock: a killed deploy's "
+        "`down` on its way to a host does not stop what the next deploy started there (mhrev)",
+        "launcher/deploy.py",
+        "clustergate(\"down\", \"--host\", h, \"--home\", h_home, \"--deploy-id\", work.name))",
+        "clustergate(\"down\", \"--host\", h, \"--home\", h_home))",
+        ("tests/test_multihost_deploy_attack.py::"
+         "test_a_rollback_down_a_killed_deploy_left_on_its_way_to_a_host_stops_nothing_once_that_deploy_lost_the_host",)),
+    Mutation(
+        "down_stops_a_host_its_killed_deploy_no_longer_holds",
+        "a `down` started with a deploy's id stops nothing unless that deploy still holds the host's deploy lock "
+        "(mhrev)",
+        "launcher/supervise.py",
+        "        lost = deploy_lost_host(home, getattr(args, \"deploy_id\", None), \"down\")\n",
+        "        lost = None\n",
+        ("tests/test_multihost_deploy_attack.py::"
+         "test_a_rollback_down_a_killed_deploy_left_on_its_way_to_a_host_stops_nothing_once_that_deploy_lost_the_host",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
