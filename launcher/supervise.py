@@ -2072,6 +2072,28 @@ def _rendered_config_hashes(home: Home) -> dict[str, str]:
     return {name: m.group(1) for name, m in found.items() if m}
 
 
+def _running_base_dir(home: Home) -> str | None:
+    """The base_dir `up` pinned in the running copy (the directory of the file it was given), or None."""
+    try:
+        data = yaml.safe_load(home.topology.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    base = data.get("base_dir") if isinstance(data, dict) else None
+    return base if isinstance(base, str) else None
+
+
+def file_config_hashes(view: Topology, running_base_dir: Any) -> dict[str, str] | None:
+    """Program -> the CLUSTERGATE_CONFIG_HASH `up` of this topology (one host's view of it) writes for it in
+    run/programs.d, whichever home it goes to: what `status FILE --all-hosts` compares each host's programs.d with.
+    None when the host's running copy was made from a file in another directory than this one (running_base_dir):
+    every hash holds the directory relative paths resolve against, so each would differ, whatever the text."""
+    if running_base_dir != _effective_base_dir(view):
+        return None
+    sections = _program_sections(render_programs(view, Home(REPO), redis_binary="redis-server"))
+    found = {name: CONFIG_HASH_RE.search(section) for name, section in sections.items()}
+    return {name: m.group(1) for name, m in found.items() if m}
+
+
 def config_applied(home: Home, infos: list[dict[str, Any]]) -> dict[str, bool | None]:
     """Supervised program -> whether it runs the configuration `up` last wrote for it (False: an `up` killed after it
     switched the files, before supervisord applied them; None: its /proc environment unreadable)."""
@@ -2111,6 +2133,12 @@ def copy_edited_note(copy: str, up_again: str) -> str:
             f"status reads too; edit your topology file and run `{up_again}`")
 
 
+def not_file_note(other: list[str], file: str, up_file: str) -> str:
+    """The line `status FILE --all-hosts` prints for a host's programs whose config_as_file is False."""
+    return (f"NOT FILE'S: {', '.join(other)} run(s) another configuration than {file} gives them (the host's last `up` "
+            f"was of another topology: a host back with an older one?): `{up_file}` applies FILE's")
+
+
 def not_applied_note(stale: list[str], programs: str, up_again: str) -> str:
     """The line `status` prints for programs whose config_applied is False (one home's, or one host's)."""
     return (f"NOT APPLIED: {', '.join(stale)} run(s) another configuration than the one `up` last wrote in "
@@ -2128,7 +2156,8 @@ def home_exits(home: Home) -> dict[str, Any]:
     supervisord's log whether or not supervisord runs (`log_found` false: no supervisord ever ran here; `error`:
     the log is there but this user may not read it, as another account's home, whose run/ `up` made 0700), and
     while its supervisord answers, what it runs and whether each runs the config `up` last wrote (config_applied);
-    and whether its running copy was edited since `up` wrote it (running_copy_edited)."""
+    the config hash `up` last wrote for each program (config_hashes, which `status FILE --all-hosts` compares with
+    FILE's); and whether its running copy was edited since `up` wrote it (running_copy_edited)."""
     log = home.run / "supervisord.log"
     said: dict[str, Any] = {"home": str(home.root), "log": str(log), "log_found": False, "unexpected_exits": {}}
     try:
@@ -2141,6 +2170,7 @@ def home_exits(home: Home) -> dict[str, Any]:
     infos = _supervised(home)
     return {**said, "log_found": True, "supervised": None if infos is None else sorted(p["name"] for p in infos),
             "programs_file": str(home.programs), "config_applied": {} if infos is None else config_applied(home, infos),
+            "config_hashes": _rendered_config_hashes(home), "running_base_dir": _running_base_dir(home),
             "running_copy": str(home.topology), "running_copy_edited": copy_edited(home),
             "unexpected_exits": {name: as_json(e, str(home.logs / f"{name}.log")) for name, e in exits.items()}}
 

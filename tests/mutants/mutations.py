@@ -4431,8 +4431,8 @@ MUTATIONS: list[Mutation] = [
         "all_hosts_status_exits_0_with_a_hosts_program_running_an_unapplied_config",
         "status --all-hosts exits 1 while a host's program runs another config than the one up last wrote there (s22)",
         "launcher/hosts_status.py",
-        '    return (all(row["ready"] and row.get("config_applied") is not False for info in hosts.values()\n',
-        '    return (all(row["ready"] for info in hosts.values()\n',
+        '    return (all(row["ready"] and row.get("config_applied") is not False and row.get("config_as_file") is not False\n',
+        '    return (all(row["ready"] and row.get("config_as_file") is not False\n',
         ("tests/test_multihost_side_by_side.py::"
          "test_status_all_hosts_names_a_hosts_program_still_running_the_config_an_up_killed_part_way_did_not_apply",)),
     Mutation(
@@ -7299,6 +7299,15 @@ MUTATIONS: list[Mutation] = [
         "        lost = None\n",
         ("tests/test_multihost_deploy_attack.py::"
          "test_a_rollback_down_a_killed_deploy_left_on_its_way_to_a_host_stops_nothing_once_that_deploy_lost_the_host",)),
+    Mutation(
+        "status_all_hosts_takes_a_host_on_another_configuration_than_file_for_one_on_files",
+        "`status FILE --all-hosts` names, and exits 1 for, a host whose programs its last `up` gave another "
+        "configuration than FILE gives them (a host back with an older topology) (mhrev)",
+        "launcher/hosts_status.py",
+        "                    row[\"config_as_file\"] = written[row[\"name\"]] == as_file[row[\"name\"]]\n",
+        "                    row[\"config_as_file\"] = True\n",
+        ("tests/test_multihost_side_by_side.py::"
+         "test_status_all_hosts_names_a_host_that_runs_another_configuration_than_file_gives_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
