@@ -67,6 +67,16 @@ def _changing(tmp: Path) -> list[str]:
     return [line for line in _started(tmp) if not line.endswith((" env", " deploy-lock"))]
 
 
+def _end_lock_holder_and_stop(holder: subprocess.Popen | None, home: Path) -> None:
+    """End a `deploy-lock` the test started by hand (if any), then stop what runs in the host's home."""
+    if holder is not None:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(30)
+    subprocess.run([sys.executable, "-m", "launcher", "down", "--home", str(home)], capture_output=True, timeout=120,
+                   stdin=subprocess.DEVNULL)
+
+
 def test_a_killed_deploy_is_listed_by_history_as_interrupted_with_the_host_it_was_on(tmp_path, topology):
     deploy = _deploy(tmp_path, topology)
     try:
@@ -368,11 +378,7 @@ def test_a_deploy_that_lost_a_hosts_lock_does_not_roll_that_host_back_over_what_
     finally:
         if deploy.poll() is None:
             _kill_group(deploy)
-        if other is not None:
-            other.stdin.close()
-            other.wait(30)
-        subprocess.run([sys.executable, "-m", "launcher", "down", "--home", str(store.root)], capture_output=True,
-                       timeout=120, stdin=subprocess.DEVNULL)
+        _end_lock_holder_and_stop(other, store.root)
 
 
 def test_history_of_a_deploy_refused_before_it_read_the_hosts_does_not_say_they_ran_nothing(tmp_path, topology):
@@ -556,8 +562,25 @@ def test_a_rollback_down_a_killed_deploy_left_on_its_way_to_a_host_stops_nothing
             _kill_group(deploy)
         (tmp_path / "go").touch()
         wait_for(lambda: ended.exists() or not _started(tmp_path), 120, "the held down to end")
-        if other is not None:
-            other.stdin.close()
-            other.wait(30)
-        subprocess.run([sys.executable, "-m", "launcher", "down", "--home", str(store.root)], capture_output=True,
-                       timeout=120, stdin=subprocess.DEVNULL)
+        _end_lock_holder_and_stop(other, store.root)
+
+
+def test_a_rollback_that_loses_a_hosts_lock_on_its_way_says_lock_lost_and_does_not_judge_that_host(tmp_path, topology):
+    """store ran nothing before; its `up` failed, and its deploy lock ended (its holder killed) after the deploy
+    checked it and before the rollback's `down` reached store, which refused. The deploy recorded store `rollback
+    failed` and then judged it in the check after the rollback, as if its `down` had failed, though another deploy may
+    own it now. It is recorded `lock lost` and named not rolled back, as a lock found lost before the `down`. Here the
+    via prefix refuses store's `up` and, for its `down`, first kills store's `deploy-lock`."""
+    store = tmp_path / "homes" / "store"
+    # deploy-loc[k]: a pattern that does not match this shell's own command line, which holds it
+    kill_lock = (f"for p in $(pgrep -f \"deploy-loc[k] --home {store}\"); do kill -9 $p; done; "
+                 f"while pgrep -f \"deploy-loc[k] --home {store}\" >/dev/null; do {HOLD_BOUND.format(tmp=tmp_path)} "
+                 f"sleep 0.05; done")
+    via = (f"sh -c 'case \" $* \" in *\" up \"*) exit 7;; *\" down \"*) {kill_lock};; esac; exec \"$@\"' {{host}}")
+    result = _deploy_store(tmp_path, topology, via, "2")
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    assert "store not rolled back: this deploy no longer holds its deploy lock" in out, out
+    assert "check after the rollback: no host run(s) nothing" in out, out
+    [record] = _history(tmp_path)
+    assert (record["outcome"], record["host_states"]) == ("rollback failed", {"store": "lock lost"}), record

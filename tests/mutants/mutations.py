@@ -7308,6 +7308,15 @@ MUTATIONS: list[Mutation] = [
         "                    row[\"config_as_file\"] = True\n",
         ("tests/test_multihost_side_by_side.py::"
          "test_status_all_hosts_names_a_host_that_runs_another_configuration_than_file_gives_it",)),
+    Mutation(
+        "deploy_judges_a_host_whose_lock_its_rollback_found_lost",
+        "a rollback command refused because the deploy lost the host's lock on its way is recorded `lock lost` and "
+        "that host is not judged in the check after the rollback (mhrev)",
+        "launcher/deploy.py",
+        "            if back.returncode == 2 and _ended(held[h], LOCK_END_WAIT_S):\n",
+        "            if False:\n",
+        ("tests/test_multihost_deploy_attack.py::"
+         "test_a_rollback_that_loses_a_hosts_lock_on_its_way_says_lock_lost_and_does_not_judge_that_host",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
