@@ -15,8 +15,8 @@ Before it reads any host, a deploy takes each target host's deploy lock (HOST_HO
 a `clustergate deploy-lock` process on the host until the deploy ends (or dies: that process's input closes); a
 deploy that finds a host's lock taken by another deploy (from another deploy home, another machine) refuses, naming
 it, before anything changes, so two deploys never change the same hosts host by host in turn. Each host's `up` it
-starts changes nothing unless the deploy still holds that host's lock (`up --deploy-id`), and a host whose lock the
-deploy lost is not rolled back.
+starts (and a rollback's `down`) changes nothing unless the deploy still holds that host's lock (`--deploy-id`), and
+a host whose lock the deploy lost is not rolled back.
 
 Each host's commands run through `--via`, a command prefix with {host} and {address} filled in
 (`ssh deploy@{address} --` for machines, `ip netns exec NS-{host}` for namespaces); without it
@@ -57,6 +57,9 @@ DEFAULT_UP_TIMEOUT_S = 60.0  # as `up --timeout`
 COMMAND_TIMEOUT_S = 300.0
 STOP_GRACE_S = 15.0  # a host command past its timeout: from SIGTERM to SIGKILL
 STATUS_ASK_S = 60.0  # `status --json` on a host, asked to tell whether it runs nothing
+# A rollback command refused (exit 2): how long its host's `deploy-lock` (an ssh client noticing its far end gone) may
+# take to end, when the refusal was that this deploy lost the host's lock.
+LOCK_END_WAIT_S = 5.0
 # The shortest wait for a host's status in the check after a rollback to nothing: that check is bounded by
 # --proof-timeout, but a status asked once --proof-timeout is nearly spent gets this long to answer.
 STATUS_ASK_MIN_S = 10.0
@@ -430,6 +433,15 @@ def _stopped(args: argparse.Namespace, topo: Topology, host: str, timeout_s: flo
     return isinstance(status, dict) and status.get("supervisord") == "not running" and status.get("leftovers") == []
 
 
+def _ended(proc: subprocess.Popen, within_s: float) -> bool:
+    """Whether proc has ended, or ends within within_s."""
+    try:
+        proc.wait(within_s)
+        return True
+    except subprocess.TimeoutExpired:
+        return False
+
+
 def _still_running(args: argparse.Namespace, topo: Topology, hosts: list[str], timeout_s: float) -> list[str]:
     """The hosts among `hosts` that still run something (_stopped is False) when timeout_s has passed; each is asked
     at least once (given what is left of timeout_s, at least STATUS_ASK_MIN_S, to answer: a status that hangs, a host
@@ -524,12 +536,16 @@ def _deploy_hosts(args: argparse.Namespace, topo: Topology, home: Home, targets:
         print(f"FAILED on {host}: {failed[0]}; rolling back {', '.join(back_out)}", flush=True)
         rollback_started = time.monotonic()
         whats, all_back = [], True
+        def lock_lost(h: str) -> None:
+            nonlocal all_back
+            whats.append(f"{h} not rolled back: this deploy no longer holds its deploy lock "
+                         f"({Home(host_home(args, h)).deploying_lock}), another deploy may be changing it")
+            all_back = False
+            step(h, "lock lost")
+
         for h in back_out:
             if held[h].poll() is not None:  # its deploy-lock ended: another deploy may have changed h since
-                whats.append(f"{h} not rolled back: this deploy no longer holds its deploy lock "
-                             f"({Home(host_home(args, h)).deploying_lock}), another deploy may be changing it")
-                all_back = False
-                step(h, "lock lost")
+                lock_lost(h)
                 continue
             step(h, "rolling back")
             h_home = str(host_home(args, h))
@@ -548,9 +564,14 @@ def _deploy_hosts(args: argparse.Namespace, topo: Topology, home: Home, targets:
                                                              "--deploy-id", work.name))
                 whats.append(f"{h} back on its recorded topology {record['before'][h]} ({saved[h]})")
             else:
-                back = run_on(args, topo, h, clustergate("down", "--host", h, "--home", h_home))
+                back = run_on(args, topo, h, clustergate("down", "--host", h, "--home", h_home, "--deploy-id", work.name))
                 whats.append(f"{h} stopped (it ran nothing before)")
             _show(h, back)
+            if back.returncode == 2 and _ended(held[h], LOCK_END_WAIT_S):
+                # Refused, as its deploy-lock ended on the way (`--deploy-id`): another deploy's now, as above.
+                whats.pop()
+                lock_lost(h)
+                continue
             if back.returncode != 0:
                 all_back = False
                 whats[-1] += f" FAILED (exit {back.returncode})"

@@ -9,7 +9,9 @@ Each host's unexpected exits (a crash loop shows RUNNING and ready between crash
 supervisord's log, which no metrics endpoint shows: they are read from the host's home on this machine
 (side-by-side hosts, namespaces), or with --via on the host itself (`status --home HOME --exits --json`
 run through the prefix, as `deploy` runs its commands). A host whose log neither way reaches is said so.
-The same read says which of the host's programs run another config than its last `up` wrote (NOT APPLIED, exit 1).
+The same read says which of the host's programs run another config than its last `up` wrote (NOT APPLIED, exit 1),
+and which of them that last `up` gave another config than FILE gives them (NOT FILE'S, exit 1: a host back with an
+older topology).
 A gate with no permit issuer connected past the grace (launcher/overview.py ISSUER_GRACE_S) is said under its row
 (exit 1): the gate's own readiness stays 1 while every proposal gets a fault HOLD.
 """
@@ -130,6 +132,8 @@ def collect_all_hosts(topo: Topology, exits_of: Callable[[str], dict[str, Any]] 
         rows = [(host, job.result()) for host, job in jobs]
         exits = {host: job.result() for host, job in exits.items()}
     out: dict[str, Any] = {}
+    from launcher.hosts import host_view
+    from launcher.supervise import file_config_hashes
     for host, spec in topo.hosts.items():
         mine = [row for h, row in rows if h == host]
         out[host] = {"address": spec.address, "reachable": any(r["reached"] for r in mine) if mine else None,
@@ -138,11 +142,16 @@ def collect_all_hosts(topo: Topology, exits_of: Callable[[str], dict[str, Any]] 
             out[host]["exits"] = exits[host]
             supervised = exits[host].get("supervised")
             applied = exits[host].get("config_applied")  # absent: an older clustergate on the host
+            written = exits[host].get("config_hashes")  # likewise
+            as_file = (file_config_hashes(host_view(topo, host), exits[host].get("running_base_dir"))
+                       if isinstance(written, dict) else None) or {}
             for row in mine:
                 if row["name"] in exits[host].get("unexpected_exits", {}):
                     row["unexpected_exits"] = exits[host]["unexpected_exits"][row["name"]]
                 if isinstance(applied, dict) and row["name"] in applied:
                     row["config_applied"] = applied[row["name"]]
+                if row["name"] in as_file and row["name"] in written:
+                    row["config_as_file"] = written[row["name"]] == as_file[row["name"]]
                 if isinstance(supervised, list) and row["name"] not in supervised:
                     row["state"], row["ready"] = "MISSING", False
                     row["error"] = (f"MISSING: {host}'s supervisord does not run it; "
@@ -199,12 +208,15 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
             for name, u in info.get("exits", {}).get("unexpected_exits", {}).items():
                 print(f"{host}: " + describe(name, Exits(u["count"], u["last_at"], u["last_how"]), u["log"],
                                              u["window_s"]))
-        from launcher.supervise import copy_edited_note, not_applied_note
+        from launcher.supervise import copy_edited_note, not_applied_note, not_file_note
         for host, info in hosts.items():
             stale = [row["name"] for row in info["programs"] if row.get("config_applied") is False]
             if stale:
                 print(f"{host}: " + not_applied_note(stale, info["exits"]["programs_file"],
                                                      f"clustergate up FILE --host {host}"))
+            other = [row["name"] for row in info["programs"] if row.get("config_as_file") is False]
+            if other:
+                print(f"{host}: " + not_file_note(other, args.file, f"clustergate up FILE --host {host}"))
             if info.get("exits", {}).get("running_copy_edited"):
                 print(f"{host}: " + copy_edited_note(info["exits"]["running_copy"], f"clustergate up FILE --host {host}"))
         unread = [f"{host} ({info['exits']['error']})" for host, info in hosts.items() if "error" in info.get("exits", {})]
@@ -222,13 +234,13 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
 
 
 def hosts_ok(hosts: dict[str, Any], sentinel: dict[str, Any] | None) -> bool:
-    """Whether `status --all-hosts` exits 0: every program ready and running its last config, no host's running copy
-    edited by hand, no gate without a permit issuer past the grace or failing closed on the position snapshots, and the
+    """Whether `status --all-hosts` exits 0: every program ready and running its last config, which is FILE's, no
+    host's running copy edited by hand, no gate without a permit issuer past the grace or failing closed on the position snapshots, and the
     sentinels (if any) able to fail over and agreeing on the primary."""
     from launcher.overview import permit_issuers_ok, positions_ok
     from launcher.supervise import sentinels_ok
-    return (all(row["ready"] and row.get("config_applied") is not False for info in hosts.values()
-                for row in info["programs"])
+    return (all(row["ready"] and row.get("config_applied") is not False and row.get("config_as_file") is not False
+                for info in hosts.values() for row in info["programs"])
             and all(permit_issuers_ok(info["programs"]) and positions_ok(info["programs"]) for info in hosts.values())
             and not any(info.get("exits", {}).get("running_copy_edited") for info in hosts.values())
             and sentinels_ok(sentinel))

@@ -1629,8 +1629,8 @@ def lock_holder(fd: int) -> str:
     return printable(os.pread(fd, 4 * HOLDER_MAX_CHARS, 0).decode(errors="replace").strip())
 
 
-def deploy_lost_host(home: Home, deploy_id: str | None) -> str | None:
-    """Why an `up` that deploy `deploy_id` started must not change this home (None: it may, or no deploy started it):
+def deploy_lost_host(home: Home, deploy_id: str | None, command: str = "up") -> str | None:
+    """Why an `up` (a `down`) that deploy `deploy_id` started must not change this home (None: it may, or no deploy started it):
     that deploy no longer holds the host's deploy lock (it was killed, or another deploy holds the lock now)."""
     if deploy_id is None:
         return None
@@ -1639,7 +1639,7 @@ def deploy_lost_host(home: Home, deploy_id: str | None) -> str | None:
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError as exc:
-        return f"the deploy {deploy_id} that started this `up` does not hold {path} ({exc.strerror})"
+        return f"the deploy {deploy_id} that started this `{command}` does not hold {path} ({exc.strerror})"
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -1648,7 +1648,7 @@ def deploy_lost_host(home: Home, deploy_id: str | None) -> str | None:
         os.close(fd)
     if holder.startswith(f"deploy {deploy_id} "):
         return None
-    return (f"the deploy {deploy_id} that started this `up` no longer holds {path} (it was killed or ended"
+    return (f"the deploy {deploy_id} that started this `{command}` no longer holds {path} (it was killed or ended"
             + (f"; {holder} holds it now)" if holder else ")"))
 
 
@@ -1988,6 +1988,10 @@ def cmd_down(args: argparse.Namespace) -> int:
     with ChangeLock(home, "down") as change:
         if not change.take():
             return 1
+        lost = deploy_lost_host(home, getattr(args, "deploy_id", None), "down")
+        if lost:  # under the change lock, as `up`'s: a rollback's `down` stops no host another deploy took since
+            print(f"FAILED: {lost}; nothing was changed", file=sys.stderr)
+            return 2
         return _down_locked(home)
 
 
@@ -2124,6 +2128,28 @@ def _rendered_config_hashes(home: Home) -> dict[str, str]:
     return {name: m.group(1) for name, m in found.items() if m}
 
 
+def _running_base_dir(home: Home) -> str | None:
+    """The base_dir `up` pinned in the running copy (the directory of the file it was given), or None."""
+    try:
+        data = yaml.safe_load(home.topology.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    base = data.get("base_dir") if isinstance(data, dict) else None
+    return base if isinstance(base, str) else None
+
+
+def file_config_hashes(view: Topology, running_base_dir: Any) -> dict[str, str] | None:
+    """Program -> the CLUSTERGATE_CONFIG_HASH `up` of this topology (one host's view of it) writes for it in
+    run/programs.d, whichever home it goes to: what `status FILE --all-hosts` compares each host's programs.d with.
+    None when the host's running copy was made from a file in another directory than this one (running_base_dir):
+    every hash holds the directory relative paths resolve against, so each would differ, whatever the text."""
+    if running_base_dir != _effective_base_dir(view):
+        return None
+    sections = _program_sections(render_programs(view, Home(REPO), redis_binary="redis-server"))
+    found = {name: CONFIG_HASH_RE.search(section) for name, section in sections.items()}
+    return {name: m.group(1) for name, m in found.items() if m}
+
+
 def config_applied(home: Home, infos: list[dict[str, Any]]) -> dict[str, bool | None]:
     """Supervised program -> whether it runs the configuration `up` last wrote for it (False: an `up` killed after it
     switched the files, before supervisord applied them; None: its /proc environment unreadable)."""
@@ -2171,6 +2197,12 @@ def copy_edited_note(copy: str, up_again: str) -> str:
             f"status reads too; edit your topology file and run `{up_again}`")
 
 
+def not_file_note(other: list[str], file: str, up_file: str) -> str:
+    """The line `status FILE --all-hosts` prints for a host's programs whose config_as_file is False."""
+    return (f"NOT FILE'S: {', '.join(other)} run(s) another configuration than {file} gives them (the host's last `up` "
+            f"was of another topology: a host back with an older one?): `{up_file}` applies FILE's")
+
+
 def not_applied_note(stale: list[str], programs: str, up_again: str) -> str:
     """The line `status` prints for programs whose config_applied is False (one home's, or one host's)."""
     return (f"NOT APPLIED: {', '.join(stale)} run(s) another configuration than the one `up` last wrote in "
@@ -2188,7 +2220,8 @@ def home_exits(home: Home) -> dict[str, Any]:
     supervisord's log whether or not supervisord runs (`log_found` false: no supervisord ever ran here; `error`:
     the log is there but this user may not read it, as another account's home, whose run/ `up` made 0700), and
     while its supervisord answers, what it runs and whether each runs the config `up` last wrote (config_applied);
-    and whether its running copy was edited since `up` wrote it (running_copy_edited)."""
+    the config hash `up` last wrote for each program (config_hashes, which `status FILE --all-hosts` compares with
+    FILE's); and whether its running copy was edited since `up` wrote it (running_copy_edited)."""
     log = home.run / "supervisord.log"
     said: dict[str, Any] = {"home": str(home.root), "log": str(log), "log_found": False, "unexpected_exits": {}}
     try:
@@ -2201,6 +2234,7 @@ def home_exits(home: Home) -> dict[str, Any]:
     infos = _supervised(home)
     return {**said, "log_found": True, "supervised": None if infos is None else sorted(p["name"] for p in infos),
             "programs_file": str(home.programs), "config_applied": {} if infos is None else config_applied(home, infos),
+            "config_hashes": _rendered_config_hashes(home), "running_base_dir": _running_base_dir(home),
             "running_copy": str(home.topology), "running_copy_edited": copy_edited(home),
             "unexpected_exits": {name: as_json(e, str(home.logs / f"{name}.log")) for name, e in exits.items()}}
 
@@ -2434,6 +2468,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("down", help="stop every program and supervisord")
     home_arg(p)
     host_arg(p)
+    p.add_argument("--deploy-id", metavar="ID", help="refuse (exit 2, nothing stopped) unless deploy ID holds this "
+                                                    "host's run/deploying.lock: a deploy's rollback passes its id")
     p.set_defaults(func=cmd_down)
     p = sub.add_parser("status", help="state, readiness and metrics URL per actor; exit 0 healthy, 1 a fault, "
                                       "3 degraded (a gate takes K from the proxy past the warm-up)",

@@ -67,6 +67,16 @@ def _changing(tmp: Path) -> list[str]:
     return [line for line in _started(tmp) if not line.endswith((" env", " deploy-lock"))]
 
 
+def _end_lock_holder_and_stop(holder: subprocess.Popen | None, home: Path) -> None:
+    """End a `deploy-lock` the test started by hand (if any), then stop what runs in the host's home."""
+    if holder is not None:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(30)
+    subprocess.run([sys.executable, "-m", "launcher", "down", "--home", str(home)], capture_output=True, timeout=120,
+                   stdin=subprocess.DEVNULL)
+
+
 def test_a_killed_deploy_is_listed_by_history_as_interrupted_with_the_host_it_was_on(tmp_path, topology):
     deploy = _deploy(tmp_path, topology)
     try:
@@ -368,11 +378,7 @@ def test_a_deploy_that_lost_a_hosts_lock_does_not_roll_that_host_back_over_what_
     finally:
         if deploy.poll() is None:
             _kill_group(deploy)
-        if other is not None:
-            other.stdin.close()
-            other.wait(30)
-        subprocess.run([sys.executable, "-m", "launcher", "down", "--home", str(store.root)], capture_output=True,
-                       timeout=120, stdin=subprocess.DEVNULL)
+        _end_lock_holder_and_stop(other, store.root)
 
 
 def test_history_of_a_deploy_refused_before_it_read_the_hosts_does_not_say_they_ran_nothing(tmp_path, topology):
@@ -500,3 +506,81 @@ def test_the_check_after_a_rollback_to_nothing_gives_up_on_a_host_that_does_not_
     assert (record["outcome"], record["proved_after_rollback"]) == ("rolled back", False) or (
         record["outcome"] == "rollback failed" and record["proved_after_rollback"] is False), record
     assert record["rollback_s"] < STATUS_ASK_MIN_S + 15, record  # 65 s and more before
+
+
+def test_a_rollback_down_a_killed_deploy_left_on_its_way_to_a_host_stops_nothing_once_that_deploy_lost_the_host(
+        tmp_path, topology):
+    """store ran nothing before; its `up` failed and the rollback's `down` was on its way to it (an ssh connection
+    opening) when the deploy was killed: the host's deploy lock freed at once, another deploy took it and started
+    store, and then that `down` arrived and stopped it. A rollback's `up` carried the deploy's id and refused; its
+    `down` did not. Here the via prefix refuses store's `up` and holds its `down` until tmp/go exists."""
+    from launcher.supervise import Home, home_processes
+
+    via = (f"sh -c 'echo $0 ${{5:-$1}} >> {tmp_path}/started; case \" $* \" in *\" up \"*) exit 7;; "
+           f"*\" down \"*) while [ ! -e {tmp_path}/go ]; do {HOLD_BOUND.format(tmp=tmp_path)} sleep 0.05; done; "
+           f"\"$@\" > {tmp_path}/$0-$5.out 2>&1; echo $0 $5 exit $? >> {tmp_path}/ended; exit 0;; esac; "
+           f"exec \"$@\"' {{host}}")
+    env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD}
+    deploy = subprocess.Popen([sys.executable, "-m", "launcher", "deploy", str(topology), "--host", "store", "--via",
+                               via, "--home-root", str(tmp_path / "homes"), "--home", str(tmp_path / "ops"),
+                               "--proof-timeout", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=env, start_new_session=True, stdin=subprocess.DEVNULL)
+    store = Home(tmp_path / "homes" / "store")
+    ended = tmp_path / "ended"
+    other = None
+    try:
+        wait_for(lambda: "store down" in _started(tmp_path), 60, "the deploy's rollback to reach store's down")
+        os.kill(deploy.pid, signal.SIGKILL)  # the deploy only: its `down` on its way to store goes on
+        deploy.communicate(timeout=30)
+
+        def another_deploy_holds_store() -> bool:
+            nonlocal other
+            other = subprocess.Popen([sys.executable, "-m", "launcher", "deploy-lock", "--home", str(store.root)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            assert other.stdin is not None and other.stdout is not None
+            other.stdin.write(b"deploy other-one from elsewhere\n")
+            other.stdin.flush()
+            if other.stdout.readline() == b"held\n":
+                return True
+            other.stdin.close()
+            other.wait(30)
+            other = None
+            return False
+        wait_for(another_deploy_holds_store, 60, "the killed deploy's lock on store to free")
+        started = subprocess.run([sys.executable, "-m", "launcher", "up", str(topology), "--host", "store", "--home",
+                                  str(store.root), "--timeout", "30"], capture_output=True, text=True, env=env,
+                                 timeout=120, stdin=subprocess.DEVNULL)
+        assert started.returncode == 0, started.stdout + started.stderr
+        (tmp_path / "go").touch()
+        wait_for(lambda: ended.exists() and "store down exit" in ended.read_text(), 120, "the killed deploy's down")
+        said = (tmp_path / "store-down.out").read_text()
+        assert ended.read_text().split() == ["store", "down", "exit", "2"], said
+        assert "no longer holds" in said and "nothing was changed" in said, said
+        assert home_processes(store) != [] and store.topology.exists(), said
+    finally:
+        if deploy.poll() is None:
+            _kill_group(deploy)
+        (tmp_path / "go").touch()
+        wait_for(lambda: ended.exists() or not _started(tmp_path), 120, "the held down to end")
+        _end_lock_holder_and_stop(other, store.root)
+
+
+def test_a_rollback_that_loses_a_hosts_lock_on_its_way_says_lock_lost_and_does_not_judge_that_host(tmp_path, topology):
+    """store ran nothing before; its `up` failed, and its deploy lock ended (its holder killed) after the deploy
+    checked it and before the rollback's `down` reached store, which refused. The deploy recorded store `rollback
+    failed` and then judged it in the check after the rollback, as if its `down` had failed, though another deploy may
+    own it now. It is recorded `lock lost` and named not rolled back, as a lock found lost before the `down`. Here the
+    via prefix refuses store's `up` and, for its `down`, first kills store's `deploy-lock`."""
+    store = tmp_path / "homes" / "store"
+    # deploy-loc[k]: a pattern that does not match this shell's own command line, which holds it
+    kill_lock = (f"for p in $(pgrep -f \"deploy-loc[k] --home {store}\"); do kill -9 $p; done; "
+                 f"while pgrep -f \"deploy-loc[k] --home {store}\" >/dev/null; do {HOLD_BOUND.format(tmp=tmp_path)} "
+                 f"sleep 0.05; done")
+    via = (f"sh -c 'case \" $* \" in *\" up \"*) exit 7;; *\" down \"*) {kill_lock};; esac; exec \"$@\"' {{host}}")
+    result = _deploy_store(tmp_path, topology, via, "2")
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    assert "store not rolled back: this deploy no longer holds its deploy lock" in out, out
+    assert "check after the rollback: no host run(s) nothing" in out, out
+    [record] = _history(tmp_path)
+    assert (record["outcome"], record["host_states"]) == ("rollback failed", {"store": "lock lost"}), record

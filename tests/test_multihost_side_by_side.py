@@ -38,6 +38,25 @@ def up_every_host(env: dict, topology: Path) -> None:
         assert up.returncode == 0, f"{host}: {up.stdout[-2000:]}{up.stderr[-2000:]}"
 
 
+def exec_rows_through_via(topology: Path, homes: Path, field: str) -> dict:
+    """exec's programs -> their `field` in `status FILE --all-hosts`, each host's home read on the host through --via
+    (`env` stands in for ssh)."""
+    from launcher.hosts_status import ask_exits, collect_all_hosts
+    from launcher.topology import load_topology
+    topo = load_topology(topology)
+    args = argparse.Namespace(via="env CG_HOST={host}", home_root=str(homes))
+    through = collect_all_hosts(topo, lambda host: ask_exits(args, topo, host))
+    return {row["name"]: row.get(field) for row in through["exec"]["programs"]}
+
+
+def up_exec_again_and_see_no(env: dict, topology: Path, note: str) -> None:
+    """`up FILE --host exec` again, then `status FILE --all-hosts` exits 0 without the note."""
+    again = clustergate(env, "up", str(topology), "--host", "exec", "--timeout", str(UP_TIMEOUT_S))
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    after = clustergate(env, "status", str(topology), "--all-hosts", timeout=60)
+    assert after.returncode == 0 and note not in after.stdout, after.stdout + after.stderr
+
+
 @pytest.fixture
 def tmp_path(tmp_path_factory):
     """A short directory: each host's supervisord socket (base/hosts/HOST/run/...) must fit in AF_UNIX's
@@ -234,8 +253,6 @@ def test_status_all_hosts_names_a_hosts_program_still_running_the_config_an_up_k
     import yaml
 
     from helpers import KILLED_BEFORE_UPDATE
-    from launcher.hosts_status import ask_exits, collect_all_hosts
-    from launcher.topology import load_topology
 
     data = side_by_side_data(tmp_path)
     topology = write_topology(tmp_path, data)
@@ -248,7 +265,9 @@ def test_status_all_hosts_names_a_hosts_program_still_running_the_config_an_up_k
         before = clustergate(env, "status", str(topology), "--all-hosts", timeout=60)
         assert before.returncode == 0 and "NOT APPLIED" not in before.stdout, before.stdout + before.stderr
         edited = yaml.safe_load(topology.read_text())
-        edited["actors"]["gate"]["settings"]["freshness_s"] = 4
+        # Read by the gate alone (its freshness_s is read by market's state writer too, which `up --host exec` does
+        # not apply: `status FILE --all-hosts` names that NOT FILE'S)
+        edited["actors"]["gate"]["settings"]["state_refresh_ms"] = 100
         topology.write_text(yaml.safe_dump(edited, sort_keys=False))
         killed = subprocess.run([sys.executable, "-c", KILLED_BEFORE_UPDATE, "up", str(topology), "--host", "exec",
                                  "--timeout", str(UP_TIMEOUT_S)], capture_output=True, text=True, env=env,
@@ -268,14 +287,8 @@ def test_status_all_hosts_names_a_hosts_program_still_running_the_config_an_up_k
         assert all(row.get("config_applied") is True for row in hosts["market"]["programs"]), hosts["market"]
         assert hosts["store"]["programs"][0].get("config_applied") is not False, hosts["store"]  # redis: null here,
         # its hash not read from /proc, as `status --home` shows it
-        topo = load_topology(topology)
-        args = argparse.Namespace(via="env CG_HOST={host}", home_root=str(base / "hosts"))
-        through = collect_all_hosts(topo, lambda host: ask_exits(args, topo, host))
-        assert {row["name"]: row.get("config_applied") for row in through["exec"]["programs"]} == applied, through
-        again = clustergate(env, "up", str(topology), "--host", "exec", "--timeout", str(UP_TIMEOUT_S))
-        assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
-        after = clustergate(env, "status", str(topology), "--all-hosts", timeout=60)
-        assert after.returncode == 0 and "NOT APPLIED" not in after.stdout, after.stdout + after.stderr
+        assert exec_rows_through_via(topology, base / "hosts", "config_applied") == applied
+        up_exec_again_and_see_no(env, topology, "NOT APPLIED")
     finally:
         for host in SYSTEM_HOSTS:
             clustergate(env, "down", "--host", host, timeout=120)
@@ -443,6 +456,42 @@ def test_status_all_hosts_names_a_hosts_running_copy_edited_by_hand(tmp_path: Pa
         report = clustergate(env, "status", str(topology), "--all-hosts", "--json", timeout=60)
         assert report.returncode == 1, report.stdout + report.stderr
         assert json.loads(report.stdout)["hosts"]["exec"]["exits"]["running_copy_edited"] is True
+    finally:
+        for host in SYSTEM_HOSTS:
+            clustergate(env, "down", "--host", host, timeout=120)
+
+
+def test_status_all_hosts_names_a_host_that_runs_another_configuration_than_file_gives_it(tmp_path: Path):
+    """A host back with an older configuration (restored from a snapshot, or left on it by a deploy that could not
+    reach it to roll it forward) runs, ready, what its own last `up` wrote: `status FILE --all-hosts` compared each
+    program only with that, never with FILE, showed the host all ready and exited 0 while its gate ran another
+    state refresh than FILE's. Read from the host's home, and on the host through --via (`env` stands in for ssh)."""
+    import yaml
+
+    topology, env = topology_and_env(tmp_path)
+    try:
+        up_every_host(env, topology)
+        before = clustergate(env, "status", str(topology), "--all-hosts", timeout=60)
+        assert before.returncode == 0 and "NOT FILE'S" not in before.stdout, before.stdout + before.stderr
+        newer = yaml.safe_load(topology.read_text())
+        newer["actors"]["gate"]["settings"]["state_refresh_ms"] = 100  # read by the gate alone
+        second = tmp_path / "multihost-newer.yaml"
+        second.write_text(yaml.safe_dump(newer, sort_keys=False))
+        whole = clustergate(env, "status", str(second), "--all-hosts", timeout=60)
+        assert whole.returncode == 1, whole.stdout + whole.stderr
+        said = [line for line in whole.stdout.splitlines() if "NOT FILE'S" in line]
+        assert len(said) == 1 and said[0].startswith("exec: NOT FILE'S: gate run(s) another configuration than"), \
+            whole.stdout
+        assert "`clustergate up FILE --host exec` applies FILE's" in said[0], said
+        report = clustergate(env, "status", str(second), "--all-hosts", "--json", timeout=60)
+        assert report.returncode == 1, report.stdout + report.stderr
+        hosts = json.loads(report.stdout)["hosts"]
+        as_file = {row["name"]: row.get("config_as_file") for host in hosts.values() for row in host["programs"]}
+        assert as_file == {"gate": False, "permit_issuer": True, "book": True, "price_feed": True, "buffer": True,
+                           "correlator": True, "clusterer": True, "state_writer": True, "redis": True}, as_file
+        assert exec_rows_through_via(second, tmp_path / "base" / "hosts", "config_as_file") == {
+            "gate": False, "permit_issuer": True, "book": True}
+        up_exec_again_and_see_no(env, second, "NOT FILE'S")
     finally:
         for host in SYSTEM_HOSTS:
             clustergate(env, "down", "--host", host, timeout=120)

@@ -3324,8 +3324,8 @@ MUTATIONS: list[Mutation] = [
         "`down` while an `up` applies its change (the first `up` of a home, before supervisord answers) waits for it, "
         "then stops what it started",
         "launcher/supervise.py",
-        "        if not change.take():\n            return 1\n        return _down_locked(home)\n",
-        "        return _down_locked(home)\n",
+        "        if not change.take():\n            return 1\n        lost = deploy_lost_host(home, getattr(args, \"deploy_id\", None), \"down\")\n",
+        "        lost = deploy_lost_host(home, getattr(args, \"deploy_id\", None), \"down\")\n",
         ("tests/test_launcher.py::"
          "test_down_while_the_first_up_of_a_home_applies_its_change_waits_for_it_and_stops_what_it_started",)),
     Mutation(
@@ -4433,8 +4433,8 @@ MUTATIONS: list[Mutation] = [
         "all_hosts_status_exits_0_with_a_hosts_program_running_an_unapplied_config",
         "status --all-hosts exits 1 while a host's program runs another config than the one up last wrote there (s22)",
         "launcher/hosts_status.py",
-        '    return (all(row["ready"] and row.get("config_applied") is not False for info in hosts.values()\n',
-        '    return (all(row["ready"] for info in hosts.values()\n',
+        '    return (all(row["ready"] and row.get("config_applied") is not False and row.get("config_as_file") is not False\n',
+        '    return (all(row["ready"] and row.get("config_as_file") is not False\n',
         ("tests/test_multihost_side_by_side.py::"
          "test_status_all_hosts_names_a_hosts_program_still_running_the_config_an_up_killed_part_way_did_not_apply",)),
     Mutation(
@@ -7521,6 +7521,42 @@ MUTATIONS: list[Mutation] = [
         "                  f\"`{up_here}` adds them\")\n",
         "                  f\"`clustergate up` with the topology adds them\")\n",
         ("tests/test_launcher.py::test_status_of_a_named_home_says_the_up_that_adds_a_missing_program_back_there",)),
+    Mutation(
+        "deploy_rollback_down_stops_a_host_its_killed_deploy_no_longer_holds",
+        "a rollback's `down` changes nothing unless its deploy still holds the host's deploy lock: a killed deploy's "
+        "`down` on its way to a host does not stop what the next deploy started there (mhrev)",
+        "launcher/deploy.py",
+        "clustergate(\"down\", \"--host\", h, \"--home\", h_home, \"--deploy-id\", work.name))",
+        "clustergate(\"down\", \"--host\", h, \"--home\", h_home))",
+        ("tests/test_multihost_deploy_attack.py::"
+         "test_a_rollback_down_a_killed_deploy_left_on_its_way_to_a_host_stops_nothing_once_that_deploy_lost_the_host",)),
+    Mutation(
+        "down_stops_a_host_its_killed_deploy_no_longer_holds",
+        "a `down` started with a deploy's id stops nothing unless that deploy still holds the host's deploy lock "
+        "(mhrev)",
+        "launcher/supervise.py",
+        "        lost = deploy_lost_host(home, getattr(args, \"deploy_id\", None), \"down\")\n",
+        "        lost = None\n",
+        ("tests/test_multihost_deploy_attack.py::"
+         "test_a_rollback_down_a_killed_deploy_left_on_its_way_to_a_host_stops_nothing_once_that_deploy_lost_the_host",)),
+    Mutation(
+        "status_all_hosts_takes_a_host_on_another_configuration_than_file_for_one_on_files",
+        "`status FILE --all-hosts` names, and exits 1 for, a host whose programs its last `up` gave another "
+        "configuration than FILE gives them (a host back with an older topology) (mhrev)",
+        "launcher/hosts_status.py",
+        "                    row[\"config_as_file\"] = written[row[\"name\"]] == as_file[row[\"name\"]]\n",
+        "                    row[\"config_as_file\"] = True\n",
+        ("tests/test_multihost_side_by_side.py::"
+         "test_status_all_hosts_names_a_host_that_runs_another_configuration_than_file_gives_it",)),
+    Mutation(
+        "deploy_judges_a_host_whose_lock_its_rollback_found_lost",
+        "a rollback command refused because the deploy lost the host's lock on its way is recorded `lock lost` and "
+        "that host is not judged in the check after the rollback (mhrev)",
+        "launcher/deploy.py",
+        "            if back.returncode == 2 and _ended(held[h], LOCK_END_WAIT_S):\n",
+        "            if False:\n",
+        ("tests/test_multihost_deploy_attack.py::"
+         "test_a_rollback_that_loses_a_hosts_lock_on_its_way_says_lock_lost_and_does_not_judge_that_host",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
