@@ -453,7 +453,7 @@ def home_path_problem(home: Home) -> str | None:
     """Why supervisord cannot run a home at this path (None: it can): a line break; a ; or # after a space, which its
     config reads as a comment (`desk #2`: `Error: .../desk is not an existing directory`); a supervisor.sock path
     longer than a Unix socket path holds; a space at its end (stripped: `desk `); a [, * or ? (a glob pattern to its
-    include: `desk[1]` read no program)."""
+    include: `desk[1]` read no program); %(here)s, which it replaces as text."""
     if "\n" in str(home.root) or "\r" in str(home.root):
         return f"the home {str(home.root)!r} holds a line break, which supervisord's config cannot hold: choose another"
     comment = CONF_COMMENT_RE.search(str(home.root))
@@ -463,6 +463,9 @@ def home_path_problem(home: Home) -> str | None:
     if str(home.root)[-1:].isspace():  # its config strips a value's ends: directory= named another directory
         return (f"the home {str(home.root)!r} ends in a space, which supervisord's config strips off (it would look for "
                 f"{str(home.root).rstrip()}): choose a home path without one")
+    if "%(here)s" in str(home.root):  # replaced as text before its % expansion: a doubled % does not keep it
+        return (f"the home {home.root} holds '%(here)s', which supervisord replaces in its config before anything else "
+                f"(the % doubled or not): choose a home path without it")
     pattern = CONF_GLOB_RE.search(str(home.root))
     if pattern:
         return (f"the home {home.root} holds {pattern.group()!r}, which supervisord's include (run/programs.d/*.conf "

@@ -60,11 +60,13 @@ def test_an_up_into_a_home_whose_path_supervisord_cannot_read_is_refused_before_
     (`run/programs.d/*.conf`) under the home, so `desk[1]` passed every check, started supervisord, which read no
     program (`desk[1]` matches `desk1`), waited 60 s with every program `missing` and failed, leaving supervisord
     running the home empty (`desk?` also globs in a home `deskA`'s programs); a home ending in a space (`desk `)
-    failed in supervisord, which strips a value's ends, as `desk #2` did."""
+    failed in supervisord, which strips a value's ends, as `desk #2` did; a home holding `%(here)s` failed there too
+    (`Format string ... is badly formatted`): supervisord replaces that text before its % expansion, doubled % or not."""
     topo_path = write_topology(tmp_path / "demo.yaml", retarget(demo_topology_data()))
     for home, said in ((tmp_path / "desk #2", "'#'"), (tmp_path / "x ;y", "';'"), (tmp_path / "a\nb", "line break"),
                        (tmp_path / ("d" * 110), "107 bytes"), (tmp_path / "desk[1]", "'['"), (tmp_path / "desk?", "'?'"),
-                       (tmp_path / "desk*", "'*'"), (tmp_path / "desk ", "ends in"), (tmp_path / "desk\t", "ends in")):
+                       (tmp_path / "desk*", "'*'"), (tmp_path / "desk ", "ends in"), (tmp_path / "desk\t", "ends in"),
+                       (tmp_path / "p%(here)s", "'%(here)s'")):
         up = clustergate("up", str(topo_path), "--home", str(home), timeout=120)
         try:
             assert up.returncode == 2, up.stdout + up.stderr

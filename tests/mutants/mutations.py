@@ -7459,6 +7459,15 @@ MUTATIONS: list[Mutation] = [
         "        own = None\n",
         (f"{OPERATOR_REVIEW}test_an_up_onto_the_port_of_a_program_of_the_home_it_keeps_is_refused_before_anything_is_"
          "stopped",)),
+    Mutation(
+        "up_makes_a_home_whose_path_holds_the_text_supervisord_replaces",
+        "up refuses, exit 2 and making nothing, a home path holding `%(here)s`, which supervisord replaces as text "
+        "before its % expansion: `Format string ... is badly formatted` (lnrev2)",
+        "launcher/supervise.py",
+        "    if \"%(here)s\" in str(home.root):",
+        "    if False:",
+        (f"{OPERATOR_REVIEW}test_an_up_into_a_home_whose_path_supervisord_cannot_read_is_refused_before_anything_is_"
+         "made",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
