@@ -108,7 +108,7 @@ def load_yaml_with_lines(text: str) -> tuple[Any, dict[Path, int], list[Problem]
                             for key, value in build(source, path).items():
                                 merged.setdefault(key, value)
                         continue
-                    key = loader.construct_object(key_node, deep=True)
+                    key = scalar(key_node)
                     if not isinstance(key, (str, int, float, bool)):
                         problems.append(Problem(path, f"mapping key {key!r} is not a scalar",
                                                 key_node.start_mark.line + 1))
@@ -121,9 +121,15 @@ def load_yaml_with_lines(text: str) -> tuple[Any, dict[Path, int], list[Problem]
                 return {**merged, **out}
             if isinstance(n, yaml.SequenceNode):
                 return [build(item, path + (i,)) for i, item in enumerate(n.value)]
+            return scalar(n)
+
+        def scalar(n: yaml.Node) -> Any:
+            """A key or a value; one YAML's rules cannot build is a ConstructorError naming its line."""
             try:
                 return loader.construct_object(n, deep=True)
-            except ValueError as exc:  # `2026-13-45` (a date to YAML), an integer of more than 4300 digits
+            except (ValueError, KeyError, AttributeError) as exc:
+                # `2026-13-45` (a date to YAML), an integer of more than 4300 digits; `!!bool maybe` (KeyError),
+                # `!!timestamp nope` (AttributeError): PyYAML's own errors, with neither line nor value
                 raise yaml.constructor.ConstructorError(None, None, unreadable_scalar(n, exc), n.start_mark) from None
 
         return build(node, ()), lines, problems
@@ -131,7 +137,7 @@ def load_yaml_with_lines(text: str) -> tuple[Any, dict[Path, int], list[Problem]
         loader.dispose()
 
 
-def unreadable_scalar(n: yaml.Node, exc: ValueError) -> str:
+def unreadable_scalar(n: yaml.Node, exc: Exception) -> str:
     """Why a scalar that YAML's rules make a number or a date cannot be built: it said only the error (`month must be
     in 1..12`, Python's digit limit and `use sys.set_int_max_str_digits()`), with no line and no value."""
     kind = n.tag.rpartition(":")[2]
@@ -139,7 +145,8 @@ def unreadable_scalar(n: yaml.Node, exc: ValueError) -> str:
     shown = f"{text[:40]!r}..." if len(text) > 40 else repr(text)
     if kind == "int" and "digits" in str(exc):
         return f"the integer {shown} has {len(text):,} characters, past the {sys.get_int_max_str_digits():,} digits read"
-    return f"{shown} is a {kind} to YAML, and no valid one: {exc} (quote it if it is text)"
+    why = f": {exc}" if isinstance(exc, ValueError) else ""  # KeyError 'maybe', AttributeError of a None match
+    return f"{shown} is a {kind} to YAML, and no valid one{why} (quote it if it is text)"
 
 
 # --------------------------------------------------------------------------- validation

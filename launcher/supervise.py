@@ -445,18 +445,32 @@ def _conf_value(text: str, expansions: int = 1) -> str:
 
 # supervisord's config parser takes ; or # after whitespace for the start of a comment, anywhere in a value.
 CONF_COMMENT_RE = re.compile(r"\s[;#]")
+# supervisord globs its include under the config file's directory: [, * and ? in the home's path are a pattern to it.
+CONF_GLOB_RE = re.compile(r"[\[*?]")
 
 
 def home_path_problem(home: Home) -> str | None:
     """Why supervisord cannot run a home at this path (None: it can): a line break; a ; or # after a space, which its
     config reads as a comment (`desk #2`: `Error: .../desk is not an existing directory`); a supervisor.sock path
-    longer than a Unix socket path holds."""
+    longer than a Unix socket path holds; a space at its end (stripped: `desk `); a [, * or ? (a glob pattern to its
+    include: `desk[1]` read no program); %(here)s, which it replaces as text."""
     if "\n" in str(home.root) or "\r" in str(home.root):
         return f"the home {str(home.root)!r} holds a line break, which supervisord's config cannot hold: choose another"
     comment = CONF_COMMENT_RE.search(str(home.root))
     if comment:
         return (f"the home {home.root} holds {comment.group()[1]!r} after a space, where supervisord's config starts a "
                 f"comment (its paths there would be cut short): choose a home path without one")
+    if str(home.root)[-1:].isspace():  # its config strips a value's ends: directory= named another directory
+        return (f"the home {str(home.root)!r} ends in a space, which supervisord's config strips off (it would look for "
+                f"{str(home.root).rstrip()}): choose a home path without one")
+    if "%(here)s" in str(home.root):  # replaced as text before its % expansion: a doubled % does not keep it
+        return (f"the home {home.root} holds '%(here)s', which supervisord replaces in its config before anything else "
+                f"(the % doubled or not): choose a home path without it")
+    pattern = CONF_GLOB_RE.search(str(home.root))
+    if pattern:
+        return (f"the home {home.root} holds {pattern.group()!r}, which supervisord's include (run/programs.d/*.conf "
+                f"under the home) reads as a glob pattern: it would find no program of the home's, or another "
+                f"home's: choose a home path without [, * or ?")
     size = len(os.fsencode(str(home.socket)))
     if size > MAX_IPC_PATH_BYTES:
         return (f"the home's supervisord socket {home.socket} is {size} bytes; a Unix socket path holds at most "
@@ -1189,7 +1203,7 @@ def in_home(endpoint: str, home: Home) -> str:
 
 
 def _busy_endpoints(topo: Topology, programs: list[str], held: set[str], home: Home,
-                    releasing: set[int] | None = None) -> list[str]:
+                    releasing: set[int] | None = None, kept: dict[int, str] | None = None) -> list[str]:
     """Problems with the ports and ipc paths the programs about to start will bind; `held` are the
     endpoints this home's running system binds now (a program restarted frees its own), and an endpoint held by a
     process of `releasing` (the pids of this home's programs the change stops: changed or removed) is free too, read
@@ -1213,7 +1227,7 @@ def _busy_endpoints(topo: Topology, programs: list[str], held: set[str], home: H
     if in_use and releasing:
         holders = holder_pids([endpoint for _, endpoint, _ in in_use])
         in_use = [item for item in in_use if not releasing.intersection(_pid_and_parents(holders.get(item[1])))]
-    return in_use_lines(in_use) + problems
+    return in_use_lines(in_use, kept) + problems
 
 
 def _pid_and_parents(pid: int | None, depth: int = 8) -> list[int]:
@@ -1229,13 +1243,19 @@ def _pid_and_parents(pid: int | None, depth: int = 8) -> list[int]:
     return chain
 
 
-def in_use_lines(in_use: list[tuple[str, str, str]]) -> list[str]:
+def in_use_lines(in_use: list[tuple[str, str, str]], kept: dict[int, str] | None = None) -> list[str]:
     """(YAML path, endpoint, problem) of endpoints in use -> one line per holder: a clustergate home (its
-    supervisord, an actor or its Redis) is named with the command that stops it; another process by pid and name."""
+    supervisord, an actor or its Redis) is named with the command that stops it; another process by pid and name; a
+    program of this home the change keeps running (kept: pid -> name) by its name."""
     pids = holder_pids([endpoint for _, endpoint, _ in in_use])
     groups: dict[str, list[tuple[str, str, str]]] = {}
     for item in in_use:
-        groups.setdefault(_holder_of(pids.get(item[1])), []).append(item)
+        pid = pids.get(item[1])
+        own = next((kept[p] for p in _pid_and_parents(pid) if p in kept), None) if kept else None
+        # A program of this home was named `another clustergate system, home HOME` to stop, HOME this very home.
+        holder = (f": this home's program {own} (pid {pid}), which this change keeps running; give this topology "
+                  f"another endpoint; nothing was changed" if own else _holder_of(pid))
+        groups.setdefault(holder, []).append(item)
     lines = []
     for holder, items in groups.items():
         # another clustergate system: ": another clustergate system, ..."; another process: " (pid N: COMMAND)"
@@ -1722,9 +1742,13 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
     # A running copy edited or removed by hand no longer says what binds what: the programs the change stops free
     # theirs whatever it says (it named this very home `another clustergate system` to stop, and refused the `up`
     # that status's EDITED line asks for).
+    # Only programs of its own file (run/programs.d/clustergate.conf): one of another file (monitor up's prometheus)
+    # is kept, and its port counted free put the gate onto it, to crash-loop to FATAL (lnrev2).
     releasing = {p["pid"] for p in infos if p["pid"] and p["statename"] in LIVE_STATES
-                 and (p["name"] in to_start or p["name"] not in new_sections)}
-    busy = busy or _busy_endpoints(topo, to_start, held, home, releasing)
+                 and (p["name"] in to_start or (p["name"] in old_sections and p["name"] not in new_sections))}
+    kept = {p["pid"]: p["name"] for p in infos
+            if p["pid"] and p["statename"] in LIVE_STATES and p["pid"] not in releasing}
+    busy = busy or _busy_endpoints(topo, to_start, held, home, releasing, kept)
     if busy:
         for line in busy:
             print(f"{args.file}: {line}", file=sys.stderr)

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
-from helpers import PYTHON, REPO, demo_topology_data, retarget, wait_for, write_topology
+import pytest
+
+from helpers import PYTHON, REPO, demo_topology_data, free_port, retarget, wait_for, write_topology
 
 from launcher.schema import SchemaError
 from launcher.topology import load_topology, validate_data
@@ -25,10 +28,7 @@ def test_a_running_copy_removed_or_broken_by_hand_is_named_by_status_and_the_cor
     word of why; with it broken by hand (not YAML), status's EDITED line said to run `up FILE`, and that `up` of a
     changed gate was refused: its ports `already in use by another process: another clustergate system, home
     HOME ...; stop it with clustergate down --home HOME`, HOME being its own (it read what binds what from the copy)."""
-    home = tmp_path / "home"
-    data = retarget(demo_topology_data())
-    topo_path = write_topology(tmp_path / "demo.yaml", data)
-    up = clustergate("up", str(topo_path), "--home", str(home))
+    home, data, topo_path, up = _up_demo(tmp_path)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         copy = home / "run" / "topology.yaml"
@@ -56,11 +56,18 @@ def test_an_up_into_a_home_whose_path_supervisord_cannot_read_is_refused_before_
     """lnrev: a home such as `desk #2` (a space then # or ;, which supervisord's config reads as the start of a
     comment) went through every check, then supervisord failed with `Error: .../desk is not an existing directory`,
     leaving the home's supervisord.conf and run/ behind; a home whose supervisor.sock path passes the 107 bytes a
-    Unix socket path holds failed the same way (`AF_UNIX path too long`)."""
+    Unix socket path holds failed the same way (`AF_UNIX path too long`). lnrev2: supervisord globs its include
+    (`run/programs.d/*.conf`) under the home, so `desk[1]` passed every check, started supervisord, which read no
+    program (`desk[1]` matches `desk1`), waited 60 s with every program `missing` and failed, leaving supervisord
+    running the home empty (`desk?` also globs in a home `deskA`'s programs); a home ending in a space (`desk `)
+    failed in supervisord, which strips a value's ends, as `desk #2` did; a home holding `%(here)s` failed there too
+    (`Format string ... is badly formatted`): supervisord replaces that text before its % expansion, doubled % or not."""
     topo_path = write_topology(tmp_path / "demo.yaml", retarget(demo_topology_data()))
     for home, said in ((tmp_path / "desk #2", "'#'"), (tmp_path / "x ;y", "';'"), (tmp_path / "a\nb", "line break"),
-                       (tmp_path / ("d" * 110), "107 bytes")):
-        up = clustergate("up", str(topo_path), "--home", str(home), timeout=60)
+                       (tmp_path / ("d" * 110), "107 bytes"), (tmp_path / "desk[1]", "'['"), (tmp_path / "desk?", "'?'"),
+                       (tmp_path / "desk*", "'*'"), (tmp_path / "desk ", "ends in"), (tmp_path / "desk\t", "ends in"),
+                       (tmp_path / "p%(here)s", "'%(here)s'")):
+        up = clustergate("up", str(topo_path), "--home", str(home), timeout=120)
         try:
             assert up.returncode == 2, up.stdout + up.stderr
             assert said in up.stderr and "nothing was changed" in up.stderr and "Traceback" not in up.stderr, up.stderr
@@ -93,13 +100,7 @@ def test_a_scalar_yaml_cannot_build_a_pasted_blob_and_a_refused_lookback_are_eac
     text = write_topology(tmp_path / "t.yaml", retarget(demo_topology_data())).read_text()
 
     def problems_of(changed: str) -> list[str]:
-        path = tmp_path / "changed.yaml"
-        path.write_text(changed)
-        try:
-            load_topology(path)
-        except SchemaError as exc:
-            return [p.render(str(path)) for p in exc.problems]
-        return []
+        return _problems_of(tmp_path, changed)
 
     date = problems_of(text.replace("name: demo", "name: 2026-13-45", 1))
     assert len(date) == 1 and ":1: " in date[0] and "'2026-13-45'" in date[0] and "month" in date[0], date
@@ -146,3 +147,84 @@ def test_a_topology_path_holding_line_breaks_adds_no_program_to_supervisords_con
     rendered = render_programs(topo, Home(tmp_path / "home"))
     assert "evil" not in _program_sections(rendered), rendered[:400]
     assert not any(line.startswith("command=touch") for line in rendered.splitlines()), rendered[:400]
+
+
+def test_a_mapping_key_or_explicit_tag_yaml_cannot_build_is_named_with_its_line(tmp_path: Path) -> None:
+    """lnrev2: the lnrev fix named the line of a value YAML cannot build, not of a key: `2026-13-45: 1` under the
+    synthetic feed's start_prices (a date to YAML) still said only `(top level): not valid YAML: month must be in
+    1..12`, and a key of 5,001 digits `... use sys.set_int_max_str_digits()`; `!!timestamp nope` said `'NoneType'
+    object has no attribute 'groupdict'` and `!!bool maybe` only `'maybe'`, none with a line."""
+    text = write_topology(tmp_path / "t.yaml", retarget(demo_topology_data())).read_text()
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip() == "start_prices:") + 1
+    indent = lines[at][:len(lines[at]) - len(lines[at].lstrip())]
+
+    def problems_of(changed: str) -> list[str]:
+        return _problems_of(tmp_path, changed)
+
+    def with_key(key: str) -> str:
+        return "\n".join([*lines[:at], f"{indent}{key}: 1", *lines[at:]]) + "\n"
+
+    date = problems_of(with_key("2026-13-45"))
+    assert len(date) == 1 and f":{at + 1}: " in date[0] and "'2026-13-45'" in date[0] and "month" in date[0], date
+    digits = problems_of(with_key(f"? {'7' * 5001}\n{indent}"))  # an explicit key: a plain one holds 1024
+    assert len(digits) == 1 and f":{at + 1}: " in digits[0] and "5,001 characters" in digits[0], digits
+    for tagged in ("!!timestamp nope", "!!bool maybe"):
+        said = problems_of(text.replace("name: demo", f"name: {tagged}", 1))
+        assert len(said) == 1 and ":1: " in said[0] and repr(tagged.split()[1]) in said[0], said
+        assert "NoneType" not in said[0], said
+
+
+def test_an_up_onto_the_port_of_a_program_of_the_home_it_keeps_is_refused_before_anything_is_stopped(
+        tmp_path: Path) -> None:
+    """lnrev2: the lnrev fix counted free a port held by any live program of the home missing from the topology's
+    programs, meant for those the change removes; `clustergate monitor up`'s `prometheus` (run/programs.d/monitor.conf,
+    which `up` keeps) is one: an `up` moving the gate's metrics_port onto Prometheus's port stopped the running gate,
+    started the new one, which crash-looped on `Address already in use` to FATAL, and exited 1: the desk left
+    without its gate. Refused, the port was said held by `another clustergate system`, naming this very home."""
+    if shutil.which("prometheus") is None:
+        pytest.fail("prometheus is not on PATH: run `bash .ci/install-promtool` as root (make test does)")
+    home, data, topo_path, up = _up_demo(tmp_path)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        port = free_port()
+        monitor = clustergate("monitor", "up", "--home", str(home), "--port", str(port))
+        assert monitor.returncode == 0, monitor.stdout + monitor.stderr
+        gate_before = _gate_status(home)
+        assert " RUNNING " in gate_before, gate_before
+        data["actors"]["gate"]["metrics_port"] = port
+        write_topology(topo_path, data)
+        up = clustergate("up", str(topo_path), "--home", str(home))
+        assert up.returncode == 1 and f"{port}" in up.stderr and "nothing was changed" in up.stderr, up.stdout + up.stderr
+        assert "this home's program prometheus" in up.stderr and "another clustergate system" not in up.stderr, up.stderr
+        assert "updated " not in up.stdout, up.stdout
+        gate_after = _gate_status(home)
+        assert gate_after.split("uptime")[0] == gate_before.split("uptime")[0], (gate_before, gate_after)
+    finally:
+        clustergate("monitor", "down", "--home", str(home))
+        clustergate("down", "--home", str(home))
+
+
+def _gate_status(home: Path) -> str:
+    """supervisorctl's line for the home's gate: its state and pid."""
+    return subprocess.run([str(Path(PYTHON).parent / "supervisorctl"), "-c", str(home / "supervisord.conf"), "status",
+                           "gate"], capture_output=True, text=True, timeout=30).stdout
+
+
+def _problems_of(tmp_path: Path, text: str) -> list[str]:
+    """The problems `validate` renders for a topology of this text (none: [])."""
+    path = tmp_path / "changed.yaml"
+    path.write_text(text)
+    try:
+        load_topology(path)
+    except SchemaError as exc:
+        return [p.render(str(path)) for p in exc.problems]
+    return []
+
+
+def _up_demo(tmp_path: Path) -> tuple[Path, dict, Path, subprocess.CompletedProcess]:
+    """The demo topology on free ports, `up` in tmp_path/home: (home, its data, its file, what `up` said)."""
+    home = tmp_path / "home"
+    data = retarget(demo_topology_data())
+    topo_path = write_topology(tmp_path / "demo.yaml", data)
+    return home, data, topo_path, clustergate("up", str(topo_path), "--home", str(home))

@@ -7557,6 +7557,68 @@ MUTATIONS: list[Mutation] = [
         "            if False:\n",
         ("tests/test_multihost_deploy_attack.py::"
          "test_a_rollback_that_loses_a_hosts_lock_on_its_way_says_lock_lost_and_does_not_judge_that_host",)),
+    Mutation(
+        "up_makes_a_home_whose_path_is_a_glob_pattern_to_supervisords_include",
+        "up refuses, exit 2 and making nothing, a home path holding [, * or ?: supervisord globs its include under it, "
+        "and `desk[1]` read no program (60 s of `missing`, supervisord left running the home empty; lnrev2)",
+        "launcher/supervise.py",
+        "    pattern = CONF_GLOB_RE.search(str(home.root))\n",
+        "    pattern = None\n",
+        (f"{OPERATOR_REVIEW}test_an_up_into_a_home_whose_path_supervisord_cannot_read_is_refused_before_anything_is_"
+         "made",)),
+    Mutation(
+        "up_makes_a_home_whose_path_ends_in_a_space_supervisord_strips",
+        "up refuses, exit 2 and making nothing, a home path ending in a space, which supervisord's config strips: "
+        "`Error: .../desk is not an existing directory`, the home's supervisord.conf and run/ left behind (lnrev2)",
+        "launcher/supervise.py",
+        "    if str(home.root)[-1:].isspace():",
+        "    if False:",
+        (f"{OPERATOR_REVIEW}test_an_up_into_a_home_whose_path_supervisord_cannot_read_is_refused_before_anything_is_"
+         "made",)),
+    Mutation(
+        "validate_names_no_line_for_a_mapping_key_yaml_cannot_build",
+        "a mapping key YAML cannot build (`2026-13-45: 1`, a date to YAML; a key past 4300 digits) is refused with its "
+        "line and value, as a value is: it said `(top level): not valid YAML: month must be in 1..12` (lnrev2)",
+        "launcher/schema.py",
+        "                    key = scalar(key_node)\n",
+        "                    key = loader.construct_object(key_node, deep=True)\n",
+        (f"{OPERATOR_REVIEW}test_a_mapping_key_or_explicit_tag_yaml_cannot_build_is_named_with_its_line",)),
+    Mutation(
+        "validate_names_no_line_for_an_explicit_tag_yaml_cannot_build",
+        "a value an explicit tag makes unbuildable (`!!timestamp nope`, `!!bool maybe`) is refused with its line and "
+        "value: it said `'NoneType' object has no attribute 'groupdict'` or `'maybe'` (lnrev2)",
+        "launcher/schema.py",
+        "            except (ValueError, KeyError, AttributeError) as exc:\n",
+        "            except ValueError as exc:\n",
+        (f"{OPERATOR_REVIEW}test_a_mapping_key_or_explicit_tag_yaml_cannot_build_is_named_with_its_line",)),
+    Mutation(
+        "up_frees_the_port_of_a_program_of_another_file_of_the_home_it_keeps",
+        "up frees the ports of the programs its change stops, only those of its own programs file: monitor up's "
+        "prometheus (monitor.conf, kept) was counted free, and an up moving the gate onto its port stopped the "
+        "running gate for one crash-looping to FATAL on `Address already in use` (lnrev2)",
+        "launcher/supervise.py",
+        "                 and (p[\"name\"] in to_start or (p[\"name\"] in old_sections and p[\"name\"] not in new_sections))}\n",
+        "                 and (p[\"name\"] in to_start or p[\"name\"] not in new_sections)}\n",
+        (f"{OPERATOR_REVIEW}test_an_up_onto_the_port_of_a_program_of_the_home_it_keeps_is_refused_before_anything_is_"
+         "stopped",)),
+    Mutation(
+        "up_names_a_program_of_its_own_home_it_keeps_another_clustergate_system",
+        "a port held by a program of the home the change keeps running is refused naming that program: it said "
+        "`another clustergate system, home HOME ...; stop it with clustergate down --home HOME`, HOME its own (lnrev2)",
+        "launcher/supervise.py",
+        "        own = next((kept[p] for p in _pid_and_parents(pid) if p in kept), None) if kept else None\n",
+        "        own = None\n",
+        (f"{OPERATOR_REVIEW}test_an_up_onto_the_port_of_a_program_of_the_home_it_keeps_is_refused_before_anything_is_"
+         "stopped",)),
+    Mutation(
+        "up_makes_a_home_whose_path_holds_the_text_supervisord_replaces",
+        "up refuses, exit 2 and making nothing, a home path holding `%(here)s`, which supervisord replaces as text "
+        "before its % expansion: `Format string ... is badly formatted` (lnrev2)",
+        "launcher/supervise.py",
+        "    if \"%(here)s\" in str(home.root):",
+        "    if False:",
+        (f"{OPERATOR_REVIEW}test_an_up_into_a_home_whose_path_supervisord_cannot_read_is_refused_before_anything_is_"
+         "made",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
