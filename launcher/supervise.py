@@ -500,9 +500,13 @@ def _requirepass(conf_text: str) -> str | None:
 def password_problem(topo: Topology, home: Home, running: bool) -> str | None:
     """Why the Redis password in the environment cannot be used for this `up`, or None. Never
     includes the password."""
-    if not topo.redis.managed:
-        return None
     var = topo.redis.password_env
+    if not topo.redis.managed:
+        if topo.redis.password is None and running and running_password(home, var):
+            return (f"${var} is not set, but the actors of {home.root} run with a Redis password: set it as when "
+                    f"the system was started, or to the Redis's new one (to run without a password, `clustergate "
+                    f"down` first)")
+        return None
     password = topo.redis.password
     if password is not None and any(ord(c) < 32 or ord(c) == 127 for c in password):
         return (f"${var} holds a control character (a newline, tab ...), which could add lines to Redis's "
@@ -522,6 +526,24 @@ def password_problem(topo: Topology, home: Home, running: bool) -> str | None:
         return (f"${var} is not set, but the running Redis of {home.root} requires a password: set it as "
                 f"when the system was started (to run without a password, `clustergate down` first)")
     return None
+
+
+def running_password(home: Home, var: str) -> bytes | None:
+    """The Redis password (the value of `var`) in the environment of this home's supervisord, which every program it
+    starts inherits; None when it has none or /proc cannot tell."""
+    environ = process_environ(Supervisor(home).pid())
+    return (environ or {}).get(var.encode()) or None
+
+
+def password_differs_from_running(topo: Topology, home: Home) -> bool:
+    """Whether this `up`'s Redis password is not the one this home's supervisord hands its programs (an external
+    Redis's password rotated, or password_env renamed): only a new supervisord passes the new one on. False when
+    /proc cannot tell."""
+    environ = process_environ(Supervisor(home).pid())
+    if environ is None:
+        return False
+    var = topo.redis.password_env
+    return (environ.get(var.encode()) or None) != (os.environb.get(var.encode()) or None)
 
 
 def _utf8(text: str) -> bool:
@@ -1695,10 +1717,11 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
             switch_files(list(files))
             change.switched = True
             # supervisord's environment is the actors': a new password reaches them only through a new supervisord.
-            password_changed = redis_text is not None and was_running and _requirepass(redis_text) != old_password
+            password_changed = was_running and ((redis_text is not None and _requirepass(redis_text) != old_password)
+                                                or password_differs_from_running(topo, home))
             try:
                 if password_changed:
-                    tell("the Redis password changed: restarting supervisord, Redis and every actor with the new one")
+                    tell("the Redis password changed: restarting supervisord and every program it runs with the new one")
                     _shutdown(sup, home)
                     sup.start_daemon()
                 elif was_running:

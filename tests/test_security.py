@@ -611,3 +611,99 @@ def test_a_secret_certificate_given_where_a_public_key_is_asked_is_refused_namin
     problems = problems_of(write_topology(tmp_path / "t.yaml", data))
     assert any(p.startswith("actors.gate.sockets.proposals.curve.allow[0]: ") and
                f"{renamed} holds a secret key where a public key is asked for" in p for p in problems), problems
+
+
+def test_a_changed_password_of_an_external_redis_reaches_the_actors_at_the_next_up(tmp_path: Path, redis_server) -> None:
+    """An external Redis whose password was rotated (CONFIG SET, an ACL user's new password): `up` with the new one
+    must hand it to the actors, which take it from supervisord's environment. Before (secrev review), `up` restarted
+    nothing (the program sections had not changed), and the actors, restarted by hand or by supervisord, kept the old
+    password: every proposal HOLD `redis_unavailable`, with no way to pass the new one short of `down`."""
+    old, new = "old-" + secrets.token_urlsafe(16), "new-" + secrets.token_urlsafe(16)
+    r = redis_server.client()
+    r.config_set("requirepass", old)
+    home = tmp_path / "home"
+    data = p26_topology(tmp_path, redis_server.url, curve=False)
+    topology = write_topology(tmp_path / "external.yaml", data)
+    try:
+        up = clustergate("up", str(topology), "--home", str(home), env={"CLUSTERGATE_REDIS_PASSWORD": old})
+        assert up.returncode == 0, up.stdout + up.stderr
+        r = redis_lib.Redis(port=redis_server.port, password=old, socket_timeout=2, decode_responses=True)
+        r.config_set("requirepass", new)
+        r = redis_lib.Redis(port=redis_server.port, password=new, socket_timeout=2, decode_responses=True)
+        write_book(r)
+        again = clustergate("up", str(topology), "--home", str(home), env={"CLUSTERGATE_REDIS_PASSWORD": new})
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert old not in again.stdout + again.stderr and new not in again.stdout + again.stderr
+        # Connections signed in before the rotation stay signed in: drop them, as a Redis restart would.
+        r.client_kill_filter(_type="normal", skipme=True)
+
+        def decided_from_redis(client: GateClient) -> dict | None:
+            reply = proposal_decided(client)
+            return reply if reply and reply["decision"]["gate_reason"] not in (
+                "fail_closed_portfolio_state", "redis_unavailable") else None
+
+        with GateClient(data["actors"]["gate"]["sockets"]["proposals"]["bind"], timeout_ms=3000, retries=0) as client:
+            wait_for(lambda: decided_from_redis(client), 20, "a decision made from Redis with the new password")
+    finally:
+        clustergate("down", "--home", str(home), env={"CLUSTERGATE_REDIS_PASSWORD": new})
+
+
+def test_an_up_without_the_password_the_actors_of_an_external_redis_use_is_refused_and_they_keep_it(
+        tmp_path: Path, redis_server) -> None:
+    """With `up` restarting supervisord when the password changed, an `up` from a shell without the variable would
+    restart every actor without the external Redis's password: refused (exit 2), as for a managed Redis."""
+    password = "pw-" + secrets.token_urlsafe(16)
+    redis_server.client().config_set("requirepass", password)
+    home = tmp_path / "home"
+    data = p26_topology(tmp_path, redis_server.url, curve=False)
+    topology = write_topology(tmp_path / "external.yaml", data)
+    env = {"CLUSTERGATE_REDIS_PASSWORD": password}
+    try:
+        assert clustergate("up", str(topology), "--home", str(home), env=env).returncode == 0
+        supervisord_pid = (home / "run" / "supervisord.pid").read_text()
+        without = {k: v for k, v in os.environ.items() if k != "CLUSTERGATE_REDIS_PASSWORD"}
+        again = subprocess.run([PYTHON, "-m", "launcher", "up", str(topology), "--home", str(home)], cwd=REPO,
+                               capture_output=True, text=True, timeout=120, env=without)
+        assert again.returncode == 2, again.stdout + again.stderr
+        assert "CLUSTERGATE_REDIS_PASSWORD is not set" in again.stderr and password not in again.stderr
+        assert (home / "run" / "supervisord.pid").read_text() == supervisord_pid
+    finally:
+        clustergate("down", "--home", str(home), env=env)
+
+
+def test_a_client_key_others_can_write_is_refused_so_no_stranger_can_swap_in_their_key(tmp_path: Path,
+                                                                                      redis_server) -> None:
+    """An allowed client's public certificate that group or others can write: any local user could put their own key
+    in it and be let in. Before (secrev review: `nobody` rewrote a 0666 desk.key with the stranger's key, in a 0755
+    keys_dir `validate` accepted), the restarted gate served the stranger decisions and permits."""
+    system = CurveP26(tmp_path, redis_server.url)
+    desk = tmp_path / "keys" / "desk.key"
+    desk.chmod(0o666)
+    assert any(p.startswith("actors.gate.sockets.proposals.curve.allow[0]: ") and str(desk) in p
+               and "writable by group or others (mode 0666)" in p for p in problems_of(system.topology))
+    desk.write_bytes((tmp_path / "keys" / "stranger.key").read_bytes())  # what another user could do
+    write_book(redis_server.client())
+    system.issuer.start()
+    system.gate.start()
+    try:
+        wait_for(lambda: system.gate.proc is not None and system.gate.proc.poll() is not None, 20,
+                 "the gate to refuse to start")
+        assert system.gate.proc.returncode == 2 and f"{desk} is writable by group or others" in system.gate.log()
+        with system.client("stranger", timeout_ms=1500) as client:
+            with pytest.raises(GateUnavailable):
+                client.propose("ETHUSDT", "PARTIAL_50", plan_id=uuid.uuid4().hex)
+    finally:
+        system.gate.terminate()
+        system.issuer.terminate()
+
+
+def test_validate_refuses_a_client_key_owned_by_another_user(tmp_path: Path) -> None:
+    """Its owner could write another key in it, whatever its mode now (chmod is theirs)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give a file to another user")
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    desk = tmp_path / "keys" / "desk.key"
+    os.chown(desk, 65534, 65534)
+    problems = problems_of(write_topology(tmp_path / "t.yaml", data))
+    assert any(p.startswith("actors.gate.sockets.proposals.curve.allow[0]: ") and f"{desk} is owned by uid 65534" in p
+               for p in problems), problems
