@@ -511,6 +511,10 @@ def password_problem(topo: Topology, home: Home, running: bool) -> str | None:
     if password is not None and any(ord(c) < 32 or ord(c) == 127 for c in password):
         return (f"${var} holds a control character (a newline, tab ...), which could add lines to Redis's "
                 f"config: choose a password without one")
+    if password is not None and topo.redis.sentinel is not None and any(c in password for c in " \"'"):
+        return (f"${var} holds a space or a quote, which Redis Sentinel writes unquoted when it rewrites "
+                f"sentinel.conf (`sentinel auth-pass`, at its first start): the sentinel would refuse its own config "
+                f"at its next start, printing the password to its log; choose a password without spaces and quotes")
     if password is not None and not _utf8(password):
         return (f"${var} is not valid UTF-8 (Redis's config file and its clients need text): choose a password "
                 f"of UTF-8 text")

@@ -7346,6 +7346,15 @@ MUTATIONS: list[Mutation] = [
         "    if info.st_uid not in (os.geteuid(), 0):\n",
         "    if False:\n",
         ("tests/test_security.py::test_validate_refuses_a_client_key_owned_by_another_user",)),
+    Mutation(
+        "a_sentinel_password_with_a_space_or_a_quote_breaks_the_sentinels_next_start",
+        "`up` refuses a managed Sentinel password holding a space or a quote: Sentinel rewrites its auth-pass "
+        "unquoted, and the restarted sentinel died with FATAL CONFIG FILE ERROR, the password in its log (secrev)",
+        "launcher/supervise.py",
+        "    if password is not None and topo.redis.sentinel is not None and any(c in password for c in \" \\\"'\"):\n",
+        "    if False:\n",
+        ("tests/test_security.py::"
+         "test_a_managed_sentinel_password_with_a_space_or_a_quote_is_refused_before_anything_starts",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
