@@ -253,6 +253,9 @@ def actor_config_hash(topo: Topology, name: str) -> str:
               "clusters": asdict(topo.clusters), "base_dir": _effective_base_dir(topo), "name": topo.name,
               "security": asdict(topo.security)}
     hashed: dict[str, Any] = {"actor": asdict(topo.actors[name]), "shared": shared}
+    curve_keys = _curve_public_keys(topo, name)
+    if curve_keys:
+        hashed["curve_public_keys"] = curve_keys
     # What an actor reads of the other actors comes from the whole topology, which it loads: one host's view holds
     # only that host's actors (a standby writer or a gate on another host changed nothing in market's hash).
     whole = topo.whole or topo
@@ -267,6 +270,39 @@ def actor_config_hash(topo: Topology, name: str) -> str:
     if topo.actors[name].kind == "gate" and whole.issuer_cooldown_ttl_s != PermitIssuerSettings().cooldown_ttl_s:
         hashed["issuer_cooldown_ttl_s"] = whole.issuer_cooldown_ttl_s
     return _hash(hashed)
+
+
+def _curve_public_keys(topo: Topology, name: str) -> dict[str, list[str]]:
+    """Per CurveZMQ socket of an actor, the public keys it reads at start (its own, the server's, the clients it lets
+    in), so that `up` restarts it when a key file was replaced (a client's key revoked). Public halves only: the hash
+    is written where others may read it. A file that cannot be read counts as missing (validate names it)."""
+    from launcher import curve as keys
+    keys_dir, base = keys.keys_dir_of(topo), keys.topology_base(topo)
+
+    def public(ref: str, secret: bool) -> str:
+        for is_secret in ((False, True) if secret else (False,)):
+            try:
+                path = keys.certificate_path(ref, keys_dir=keys_dir, base=base, secret=is_secret)
+                return (keys.read_keypair(path).public if path.name.endswith(keys.SECRET_SUFFIX)
+                        else keys.read_public_key(path)).decode()
+            except (OSError, ValueError):
+                continue
+        return "missing"
+
+    found: dict[str, list[str]] = {}
+    for role, sock in topo.actors[name].sockets.items():
+        curve = sock.curve
+        if curve is None or curve.keypair is None:
+            continue
+        found[role] = [public(curve.keypair, secret=True)]
+        found[role] += [public(curve.server_key, secret=False)] if curve.server_key else []
+        found[role] += sorted(public(ref, secret=False) for ref in curve.allow)
+        if curve.allow_dir:
+            try:
+                found[role] += sorted(k.decode() for k in keys.read_key_dir(topo.resolve_path(curve.allow_dir)))
+            except (OSError, ValueError):
+                found[role].append("missing")
+    return found
 
 
 def _effective_base_dir(topo: Topology) -> str | None:

@@ -729,3 +729,39 @@ def test_a_managed_sentinel_password_with_a_space_or_a_quote_is_refused_before_a
         assert not (home / "run" / "supervisor.sock").exists()
     finally:
         clustergate("down", "--home", str(home))
+
+
+def test_an_up_after_a_client_key_was_replaced_restarts_the_gate_so_the_old_key_is_let_in_no_more(
+        tmp_path: Path) -> None:
+    """Revoking a client (its secret leaked): replace its keypair in keys_dir, run `up`. The actors read keys when they
+    start, so `up` must restart those whose keys changed. Before (secrev review), `up` said `restarted -` and the
+    running gate went on serving the revoked key."""
+    password = "pw-" + secrets.token_urlsafe(16)
+    data = p26_topology(tmp_path, None)
+    topology = write_topology(tmp_path / "secured.yaml", data)
+    home, keys_dir = tmp_path / "home", tmp_path / "keys"
+    env = {"CLUSTERGATE_REDIS_PASSWORD": password}
+    endpoint = data["actors"]["gate"]["sockets"]["proposals"]["bind"]
+    gate_public = read_public_key(keys_dir / "gate.key")
+
+    def client(keypair) -> GateClient:
+        return GateClient(endpoint, timeout_ms=1500, retries=0, client_keypair=keypair, server_public_key=gate_public)
+
+    try:
+        assert clustergate("up", str(topology), "--home", str(home), env=env).returncode == 0
+        write_book(redis_lib.Redis(port=data["redis"]["port"], password=password, socket_timeout=2))
+        revoked = read_keypair(keys_dir / "desk.key_secret")
+        with client(revoked) as desk:
+            wait_for(lambda: proposal_decided(desk), 20, "the gate to serve desk's first key")
+        for suffix in (".key", ".key_secret"):
+            (keys_dir / ("desk" + suffix)).unlink()
+        generate_keypair(keys_dir, "desk")
+        again = clustergate("up", str(topology), "--home", str(home), env=env)
+        assert again.returncode == 0, again.stdout + again.stderr
+        with client(read_keypair(keys_dir / "desk.key_secret")) as desk:
+            wait_for(lambda: proposal_decided(desk), 20, "the gate to serve desk's new key")
+        with client(revoked) as old:
+            with pytest.raises(GateUnavailable):
+                old.propose("ETHUSDT", "PARTIAL_50", plan_id=uuid.uuid4().hex)
+    finally:
+        clustergate("down", "--home", str(home), env=env)

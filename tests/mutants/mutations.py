@@ -7355,6 +7355,15 @@ MUTATIONS: list[Mutation] = [
         "    if False:\n",
         ("tests/test_security.py::"
          "test_a_managed_sentinel_password_with_a_space_or_a_quote_is_refused_before_anything_starts",)),
+    Mutation(
+        "up_after_a_key_file_was_replaced_keeps_the_old_key_running",
+        "an actor's config hash covers the CurveZMQ public keys it reads at start, so `up` after a client's key was "
+        "replaced (revoked) restarts the gate: it said `restarted -` and went on letting the revoked key in (secrev)",
+        "launcher/supervise.py",
+        "    curve_keys = _curve_public_keys(topo, name)\n",
+        "    curve_keys: dict = {}\n",
+        ("tests/test_security.py::"
+         "test_an_up_after_a_client_key_was_replaced_restarts_the_gate_so_the_old_key_is_let_in_no_more",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
