@@ -67,11 +67,20 @@ def _read_certificate(path: Path) -> tuple[bytes, bytes | None]:
 
 def read_public_key(path: Path) -> bytes:
     """The public key in a .key file; a file holding a secret key (whatever its name) is refused, so that no
-    secret certificate is asked for, nor copied, where only a peer's public key belongs."""
+    secret certificate is asked for, nor copied, where only a peer's public key belongs, and so is one that a user
+    other than this one (or root) could rewrite, which would let that user's key in."""
     public, secret = _read_certificate(path)
     if secret is not None:
         raise KeyFileError(f"{path} holds a secret key where a public key is asked for: give the .key file (the "
                            f"public half) instead, and keep the .key_secret file on the machine that uses it")
+    info = path.stat()
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o022:
+        raise KeyFileError(f"{path} is writable by group or others (mode {mode:04o}), so any local user could put "
+                           f"their own key in it; run chmod go-w {path}")
+    if info.st_uid not in (os.geteuid(), 0):
+        raise KeyFileError(f"{path} is owned by uid {info.st_uid}, who could put another key in it; chown it to this "
+                           f"user (uid {os.geteuid()})")
     return public
 
 

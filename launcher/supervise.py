@@ -253,6 +253,9 @@ def actor_config_hash(topo: Topology, name: str) -> str:
               "clusters": asdict(topo.clusters), "base_dir": _effective_base_dir(topo), "name": topo.name,
               "security": asdict(topo.security)}
     hashed: dict[str, Any] = {"actor": asdict(topo.actors[name]), "shared": shared}
+    curve_keys = _curve_public_keys(topo, name)
+    if curve_keys:
+        hashed["curve_public_keys"] = curve_keys
     # What an actor reads of the other actors comes from the whole topology, which it loads: one host's view holds
     # only that host's actors (a standby writer or a gate on another host changed nothing in market's hash).
     whole = topo.whole or topo
@@ -267,6 +270,39 @@ def actor_config_hash(topo: Topology, name: str) -> str:
     if topo.actors[name].kind == "gate" and whole.issuer_cooldown_ttl_s != PermitIssuerSettings().cooldown_ttl_s:
         hashed["issuer_cooldown_ttl_s"] = whole.issuer_cooldown_ttl_s
     return _hash(hashed)
+
+
+def _curve_public_keys(topo: Topology, name: str) -> dict[str, list[str]]:
+    """Per CurveZMQ socket of an actor, the public keys it reads at start (its own, the server's, the clients it lets
+    in), so that `up` restarts it when a key file was replaced (a client's key revoked). Public halves only: the hash
+    is written where others may read it. A file that cannot be read counts as missing (validate names it)."""
+    from launcher import curve as keys
+    keys_dir, base = keys.keys_dir_of(topo), keys.topology_base(topo)
+
+    def public(ref: str, secret: bool) -> str:
+        for is_secret in ((False, True) if secret else (False,)):
+            try:
+                path = keys.certificate_path(ref, keys_dir=keys_dir, base=base, secret=is_secret)
+                return (keys.read_keypair(path).public if path.name.endswith(keys.SECRET_SUFFIX)
+                        else keys.read_public_key(path)).decode()
+            except (OSError, ValueError):
+                continue
+        return "missing"
+
+    found: dict[str, list[str]] = {}
+    for role, sock in topo.actors[name].sockets.items():
+        curve = sock.curve
+        if curve is None or curve.keypair is None:
+            continue
+        found[role] = [public(curve.keypair, secret=True)]
+        found[role] += [public(curve.server_key, secret=False)] if curve.server_key else []
+        found[role] += sorted(public(ref, secret=False) for ref in curve.allow)
+        if curve.allow_dir:
+            try:
+                found[role] += sorted(k.decode() for k in keys.read_key_dir(topo.resolve_path(curve.allow_dir)))
+            except (OSError, ValueError):
+                found[role].append("missing")
+    return found
 
 
 def _effective_base_dir(topo: Topology) -> str | None:
@@ -541,13 +577,21 @@ def _requirepass(conf_text: str) -> str | None:
 def password_problem(topo: Topology, home: Home, running: bool) -> str | None:
     """Why the Redis password in the environment cannot be used for this `up`, or None. Never
     includes the password."""
-    if not topo.redis.managed:
-        return None
     var = topo.redis.password_env
+    if not topo.redis.managed:
+        if topo.redis.password is None and running and running_password(home, var):
+            return (f"${var} is not set, but the actors of {home.root} run with a Redis password: set it as when "
+                    f"the system was started, or to the Redis's new one (to run without a password, `clustergate "
+                    f"down` first)")
+        return None
     password = topo.redis.password
     if password is not None and any(ord(c) < 32 or ord(c) == 127 for c in password):
         return (f"${var} holds a control character (a newline, tab ...), which could add lines to Redis's "
                 f"config: choose a password without one")
+    if password is not None and topo.redis.sentinel is not None and any(c in password for c in " \"'"):
+        return (f"${var} holds a space or a quote, which Redis Sentinel writes unquoted when it rewrites "
+                f"sentinel.conf (`sentinel auth-pass`, at its first start): the sentinel would refuse its own config "
+                f"at its next start, printing the password to its log; choose a password without spaces and quotes")
     if password is not None and not _utf8(password):
         return (f"${var} is not valid UTF-8 (Redis's config file and its clients need text): choose a password "
                 f"of UTF-8 text")
@@ -564,6 +608,24 @@ def password_problem(topo: Topology, home: Home, running: bool) -> str | None:
                 f"when the system was started (to run without a password, "
                 f"`clustergate down --home {shlex.quote(str(home.root))}` first)")
     return None
+
+
+def running_password(home: Home, var: str) -> bytes | None:
+    """The Redis password (the value of `var`) in the environment of this home's supervisord, which every program it
+    starts inherits; None when it has none or /proc cannot tell."""
+    environ = process_environ(Supervisor(home).pid())
+    return (environ or {}).get(var.encode()) or None
+
+
+def password_differs_from_running(topo: Topology, home: Home) -> bool:
+    """Whether this `up`'s Redis password is not the one this home's supervisord hands its programs (an external
+    Redis's password rotated, or password_env renamed): only a new supervisord passes the new one on. False when
+    /proc cannot tell."""
+    environ = process_environ(Supervisor(home).pid())
+    if environ is None:
+        return False
+    var = topo.redis.password_env
+    return (environ.get(var.encode()) or None) != (os.environb.get(var.encode()) or None)
 
 
 def _utf8(text: str) -> bool:
@@ -1775,10 +1837,11 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
             switch_files(list(files))
             change.switched = True
             # supervisord's environment is the actors': a new password reaches them only through a new supervisord.
-            password_changed = redis_text is not None and was_running and _requirepass(redis_text) != old_password
+            password_changed = was_running and ((redis_text is not None and _requirepass(redis_text) != old_password)
+                                                or password_differs_from_running(topo, home))
             try:
                 if password_changed:
-                    tell("the Redis password changed: restarting supervisord, Redis and every actor with the new one")
+                    tell("the Redis password changed: restarting supervisord and every program it runs with the new one")
                     _shutdown(sup, home)
                     sup.start_daemon()
                 elif was_running:

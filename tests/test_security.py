@@ -627,3 +627,157 @@ def test_a_secret_certificate_given_where_a_public_key_is_asked_is_refused_namin
     problems = problems_of(write_topology(tmp_path / "t.yaml", data))
     assert any(p.startswith("actors.gate.sockets.proposals.curve.allow[0]: ") and
                f"{renamed} holds a secret key where a public key is asked for" in p for p in problems), problems
+
+
+def test_a_changed_password_of_an_external_redis_reaches_the_actors_at_the_next_up(tmp_path: Path, redis_server) -> None:
+    """An external Redis whose password was rotated (CONFIG SET, an ACL user's new password): `up` with the new one
+    must hand it to the actors, which take it from supervisord's environment. Before (secrev review), `up` restarted
+    nothing (the program sections had not changed), and the actors, restarted by hand or by supervisord, kept the old
+    password: every proposal HOLD `redis_unavailable`, with no way to pass the new one short of `down`."""
+    old, new = "old-" + secrets.token_urlsafe(16), "new-" + secrets.token_urlsafe(16)
+    r = redis_server.client()
+    r.config_set("requirepass", old)
+    home = tmp_path / "home"
+    data = p26_topology(tmp_path, redis_server.url, curve=False)
+    topology = write_topology(tmp_path / "external.yaml", data)
+    try:
+        up = clustergate("up", str(topology), "--home", str(home), env={"CLUSTERGATE_REDIS_PASSWORD": old})
+        assert up.returncode == 0, up.stdout + up.stderr
+        r = redis_lib.Redis(port=redis_server.port, password=old, socket_timeout=2, decode_responses=True)
+        r.config_set("requirepass", new)
+        r = redis_lib.Redis(port=redis_server.port, password=new, socket_timeout=2, decode_responses=True)
+        write_book(r)
+        again = clustergate("up", str(topology), "--home", str(home), env={"CLUSTERGATE_REDIS_PASSWORD": new})
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert old not in again.stdout + again.stderr and new not in again.stdout + again.stderr
+        # Connections signed in before the rotation stay signed in: drop them, as a Redis restart would.
+        r.client_kill_filter(_type="normal", skipme=True)
+
+        def decided_from_redis(client: GateClient) -> dict | None:
+            reply = proposal_decided(client)
+            return reply if reply and reply["decision"]["gate_reason"] not in (
+                "fail_closed_portfolio_state", "redis_unavailable") else None
+
+        with GateClient(data["actors"]["gate"]["sockets"]["proposals"]["bind"], timeout_ms=3000, retries=0) as client:
+            wait_for(lambda: decided_from_redis(client), 20, "a decision made from Redis with the new password")
+    finally:
+        clustergate("down", "--home", str(home), env={"CLUSTERGATE_REDIS_PASSWORD": new})
+
+
+def test_an_up_without_the_password_the_actors_of_an_external_redis_use_is_refused_and_they_keep_it(
+        tmp_path: Path, redis_server) -> None:
+    """With `up` restarting supervisord when the password changed, an `up` from a shell without the variable would
+    restart every actor without the external Redis's password: refused (exit 2), as for a managed Redis."""
+    password = "pw-" + secrets.token_urlsafe(16)
+    redis_server.client().config_set("requirepass", password)
+    home = tmp_path / "home"
+    data = p26_topology(tmp_path, redis_server.url, curve=False)
+    topology = write_topology(tmp_path / "external.yaml", data)
+    env = {"CLUSTERGATE_REDIS_PASSWORD": password}
+    try:
+        assert clustergate("up", str(topology), "--home", str(home), env=env).returncode == 0
+        supervisord_pid = (home / "run" / "supervisord.pid").read_text()
+        without = {k: v for k, v in os.environ.items() if k != "CLUSTERGATE_REDIS_PASSWORD"}
+        again = subprocess.run([PYTHON, "-m", "launcher", "up", str(topology), "--home", str(home)], cwd=REPO,
+                               capture_output=True, text=True, timeout=120, env=without)
+        assert again.returncode == 2, again.stdout + again.stderr
+        assert "CLUSTERGATE_REDIS_PASSWORD is not set" in again.stderr and password not in again.stderr
+        assert (home / "run" / "supervisord.pid").read_text() == supervisord_pid
+    finally:
+        clustergate("down", "--home", str(home), env=env)
+
+
+def test_a_client_key_others_can_write_is_refused_so_no_stranger_can_swap_in_their_key(tmp_path: Path,
+                                                                                      redis_server) -> None:
+    """An allowed client's public certificate that group or others can write: any local user could put their own key
+    in it and be let in. Before (secrev review: `nobody` rewrote a 0666 desk.key with the stranger's key, in a 0755
+    keys_dir `validate` accepted), the restarted gate served the stranger decisions and permits."""
+    system = CurveP26(tmp_path, redis_server.url)
+    desk = tmp_path / "keys" / "desk.key"
+    desk.chmod(0o666)
+    assert any(p.startswith("actors.gate.sockets.proposals.curve.allow[0]: ") and str(desk) in p
+               and "writable by group or others (mode 0666)" in p for p in problems_of(system.topology))
+    desk.write_bytes((tmp_path / "keys" / "stranger.key").read_bytes())  # what another user could do
+    write_book(redis_server.client())
+    system.issuer.start()
+    system.gate.start()
+    try:
+        wait_for(lambda: system.gate.proc is not None and system.gate.proc.poll() is not None, 20,
+                 "the gate to refuse to start")
+        assert system.gate.proc.returncode == 2 and f"{desk} is writable by group or others" in system.gate.log()
+        with system.client("stranger", timeout_ms=1500) as client:
+            with pytest.raises(GateUnavailable):
+                client.propose("ETHUSDT", "PARTIAL_50", plan_id=uuid.uuid4().hex)
+    finally:
+        system.gate.terminate()
+        system.issuer.terminate()
+
+
+def test_validate_refuses_a_client_key_owned_by_another_user(tmp_path: Path) -> None:
+    """Its owner could write another key in it, whatever its mode now (chmod is theirs)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give a file to another user")
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    desk = tmp_path / "keys" / "desk.key"
+    os.chown(desk, 65534, 65534)
+    problems = problems_of(write_topology(tmp_path / "t.yaml", data))
+    assert any(p.startswith("actors.gate.sockets.proposals.curve.allow[0]: ") and f"{desk} is owned by uid 65534" in p
+               for p in problems), problems
+
+
+@pytest.mark.parametrize("password", ["two words", 'quo"te', "it's"])
+def test_a_managed_sentinel_password_with_a_space_or_a_quote_is_refused_before_anything_starts(
+        tmp_path: Path, password: str) -> None:
+    """Redis Sentinel (7.0) rewrites sentinel.conf at its first start with `sentinel auth-pass MASTER PASSWORD`
+    unquoted. Reproduced (secrev review) with the rendered configs and a real redis-server and sentinel: the password
+    `p@ss :w/rd #"' %x\\y`, quoted in the seed, came back unquoted, and the restarted sentinel died with FATAL CONFIG
+    FILE ERROR "Unbalanced quotes", printing the password into its log: after one restart no sentinel, no failover."""
+    data = p26_topology(tmp_path, None, curve=False)
+    data["redis"] = {"managed": True, "sentinel": {"master": "desk", "servers": ["127.0.0.1:26490", "127.0.0.1:26491"],
+                                                   "sentinels": ["127.0.0.1:26492", "127.0.0.1:26493", "127.0.0.1:26494"]}}
+    topology = write_topology(tmp_path / "sentinel.yaml", data)
+    home = tmp_path / "home"
+    try:
+        up = clustergate("up", str(topology), "--home", str(home), env={"CLUSTERGATE_REDIS_PASSWORD": password})
+        assert up.returncode == 2, up.stdout + up.stderr
+        assert "CLUSTERGATE_REDIS_PASSWORD" in up.stderr and "Sentinel" in up.stderr
+        assert password not in up.stdout + up.stderr
+        assert not (home / "run" / "supervisor.sock").exists()
+    finally:
+        clustergate("down", "--home", str(home))
+
+
+def test_an_up_after_a_client_key_was_replaced_restarts_the_gate_so_the_old_key_is_let_in_no_more(
+        tmp_path: Path) -> None:
+    """Revoking a client (its secret leaked): replace its keypair in keys_dir, run `up`. The actors read keys when they
+    start, so `up` must restart those whose keys changed. Before (secrev review), `up` said `restarted -` and the
+    running gate went on serving the revoked key."""
+    password = "pw-" + secrets.token_urlsafe(16)
+    data = p26_topology(tmp_path, None)
+    topology = write_topology(tmp_path / "secured.yaml", data)
+    home, keys_dir = tmp_path / "home", tmp_path / "keys"
+    env = {"CLUSTERGATE_REDIS_PASSWORD": password}
+    endpoint = data["actors"]["gate"]["sockets"]["proposals"]["bind"]
+    gate_public = read_public_key(keys_dir / "gate.key")
+
+    def client(keypair) -> GateClient:
+        return GateClient(endpoint, timeout_ms=1500, retries=0, client_keypair=keypair, server_public_key=gate_public)
+
+    try:
+        assert clustergate("up", str(topology), "--home", str(home), env=env).returncode == 0
+        write_book(redis_lib.Redis(port=data["redis"]["port"], password=password, socket_timeout=2))
+        revoked = read_keypair(keys_dir / "desk.key_secret")
+        with client(revoked) as desk:
+            wait_for(lambda: proposal_decided(desk), 20, "the gate to serve desk's first key")
+        for suffix in (".key", ".key_secret"):
+            (keys_dir / ("desk" + suffix)).unlink()
+        generate_keypair(keys_dir, "desk")
+        again = clustergate("up", str(topology), "--home", str(home), env=env)
+        assert again.returncode == 0, again.stdout + again.stderr
+        with client(read_keypair(keys_dir / "desk.key_secret")) as desk:
+            wait_for(lambda: proposal_decided(desk), 20, "the gate to serve desk's new key")
+        with client(revoked) as old:
+            with pytest.raises(GateUnavailable):
+                old.propose("ETHUSDT", "PARTIAL_50", plan_id=uuid.uuid4().hex)
+    finally:
+        clustergate("down", "--home", str(home), env=env)

@@ -2613,7 +2613,8 @@ MUTATIONS: list[Mutation] = [
         "changed_redis_password_restarts_nothing",
         "a changed Redis password restarts Redis and the actors with it (redis.conf is rewritten either way)",
         "launcher/supervise.py",
-        "            password_changed = redis_text is not None and was_running and _requirepass(redis_text) != old_password\n",
+        ("            password_changed = was_running and ((redis_text is not None and _requirepass(redis_text) != old_password)\n"
+         "                                                or password_differs_from_running(topo, home))\n"),
         "            password_changed = False\n",
         ("tests/test_security.py::"
          "test_a_changed_redis_password_restarts_redis_and_the_actors_with_it_without_printing_it",)),
@@ -7619,6 +7620,60 @@ MUTATIONS: list[Mutation] = [
         "    if False:",
         (f"{OPERATOR_REVIEW}test_an_up_into_a_home_whose_path_supervisord_cannot_read_is_refused_before_anything_is_"
          "made",)),
+    Mutation(
+        "up_keeps_the_old_password_of_an_external_redis_in_supervisords_environment",
+        "`up` with a rotated external Redis password restarts supervisord, whose environment every actor inherits: "
+        "it restarted nothing, and actors reconnecting kept the old password (secrev)",
+        "launcher/supervise.py",
+        "                                                or password_differs_from_running(topo, home))\n",
+        "                                                )\n",
+        ("tests/test_security.py::test_a_changed_password_of_an_external_redis_reaches_the_actors_at_the_next_up",)),
+    Mutation(
+        "up_without_the_password_of_an_external_redis_restarts_the_actors_without_it",
+        "`up` without the password the actors of an external Redis run with is refused (exit 2), not a restart of "
+        "every actor without it (secrev)",
+        "launcher/supervise.py",
+        "        if topo.redis.password is None and running and running_password(home, var):\n",
+        "        if False:\n",
+        ("tests/test_security.py::"
+         "test_an_up_without_the_password_the_actors_of_an_external_redis_use_is_refused_and_they_keep_it",)),
+    Mutation(
+        "a_client_key_others_can_write_lets_their_key_in",
+        "a public certificate a server allows (or a client trusts) that group or others can write is refused: any "
+        "local user could put their own key in it and be let in (secrev)",
+        "launcher/curve.py",
+        ("    if mode & 0o022:\n"
+         "        raise KeyFileError(f\"{path} is writable by group or others (mode {mode:04o}), so any local user could put \"\n"),
+        ("    if False:\n"
+         "        raise KeyFileError(f\"{path} is writable by group or others (mode {mode:04o}), so any local user could put \"\n"),
+        ("tests/test_security.py::"
+         "test_a_client_key_others_can_write_is_refused_so_no_stranger_can_swap_in_their_key",)),
+    Mutation(
+        "a_client_key_owned_by_another_user_lets_their_key_in",
+        "a public certificate owned by another user (not root) is refused: its owner could write their own key in it "
+        "(secrev)",
+        "launcher/curve.py",
+        "    if info.st_uid not in (os.geteuid(), 0):\n",
+        "    if False:\n",
+        ("tests/test_security.py::test_validate_refuses_a_client_key_owned_by_another_user",)),
+    Mutation(
+        "a_sentinel_password_with_a_space_or_a_quote_breaks_the_sentinels_next_start",
+        "`up` refuses a managed Sentinel password holding a space or a quote: Sentinel rewrites its auth-pass "
+        "unquoted, and the restarted sentinel died with FATAL CONFIG FILE ERROR, the password in its log (secrev)",
+        "launcher/supervise.py",
+        "    if password is not None and topo.redis.sentinel is not None and any(c in password for c in \" \\\"'\"):\n",
+        "    if False:\n",
+        ("tests/test_security.py::"
+         "test_a_managed_sentinel_password_with_a_space_or_a_quote_is_refused_before_anything_starts",)),
+    Mutation(
+        "up_after_a_key_file_was_replaced_keeps_the_old_key_running",
+        "an actor's config hash covers the CurveZMQ public keys it reads at start, so `up` after a client's key was "
+        "replaced (revoked) restarts the gate: it said `restarted -` and went on letting the revoked key in (secrev)",
+        "launcher/supervise.py",
+        "    curve_keys = _curve_public_keys(topo, name)\n",
+        "    curve_keys: dict = {}\n",
+        ("tests/test_security.py::"
+         "test_an_up_after_a_client_key_was_replaced_restarts_the_gate_so_the_old_key_is_let_in_no_more",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
