@@ -7557,6 +7557,16 @@ MUTATIONS: list[Mutation] = [
         "            if False:\n",
         ("tests/test_multihost_deploy_attack.py::"
          "test_a_rollback_that_loses_a_hosts_lock_on_its_way_says_lock_lost_and_does_not_judge_that_host",)),
+    Mutation(
+        "buffer_history_saved_by_a_clock_ahead_held_a_whole_window",
+        "a buffer restarted on the right clock over a history saved by a clock that ran ahead holds persistence only "
+        "until its clock reaches that history's newest slot, not a whole window (6 h at 60 s x 361): a restart in "
+        "between lost every point since (feedrev2)",
+        "actors/buffer.py",
+        "                and self.grid.slot_of(now) >= self.back_from_slot:\n",
+        "                and False:\n",
+        ("tests/test_cluster_side_attack.py::"
+         "test_a_history_saved_by_a_clock_that_ran_ahead_is_held_only_until_the_right_clock_reaches_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
