@@ -210,9 +210,13 @@ class BufferActor(Actor):
             self.history_pending = self.settings.persist  # after a backward step, the saved slots are back in range
             self.log.error("clock_fault", direction="ahead", step_s=round(step, 3),
                            action="history not persisted until the clock comes back")
+        elif self.held_for_back_step and self.back_from_slot is not None \
+                and self.grid.slot_of(now) >= self.back_from_slot:
+            self.end_back_hold("the clock reached the saved history's newest slot: history merged")
         elif self.persist_held_until_mono is not None and mono >= self.persist_held_until_mono:
+            reason = "the clock stayed behind" if self.held_for_back_step else "the clock stayed ahead"
             self.persist_held_until_mono = None
-            self.log.warning("clock_fault_accepted", reason="the clock stayed ahead; the saved history has aged out")
+            self.log.warning("clock_fault_accepted", reason=reason + "; the saved history has aged out")
 
     def came_forward_again(self, now: float) -> bool:
         """A forward step that brings a clock held back (a backward step, or a start behind the saved history) to
@@ -222,10 +226,15 @@ class BufferActor(Actor):
                 or not self.back_from_slot <= self.grid.slot_of(now + TICK_FUTURE_SKEW_S) \
                 or self.grid.slot_of(now) > self.back_from_slot + self.grid.capacity:
             return False
+        self.end_back_hold("the clock came forward again: history reloaded")
+        return True
+
+    def end_back_hold(self, action: str) -> None:
+        """A clock held back is back at the saved history's newest slot (stepped forward, or time passed: a history
+        saved by a clock that ran ahead is held only that long, not a window): its slots are merged at this publish."""
         self.persist_held_until_mono, self.held_for_back_step, self.back_from_slot = None, False, None
         self.history_pending = self.settings.persist  # the saved slots are back in range: merged at this publish
-        self.log.warning("clock_fault_ended", direction="back", action="the clock came forward again: history reloaded")
-        return True
+        self.log.warning("clock_fault_ended", direction="back", action=action)
 
     def current_window(self) -> tuple[dict[str, Any], np.ndarray]:
         now = time.time()

@@ -437,6 +437,8 @@ def read_replay_file(path: Any, allowlist: Iterable[str], *, speed: float) -> Re
     symbols = tuple(dict.fromkeys(allowlist))
     try:
         data = parse_replay_csv(text, symbols, ReplayColumns(symbols=symbols))
+        if data.out_of_order is not None and not text.endswith("\n") and "\n" in text:
+            data = _without_a_line_still_being_written(text, symbols, data)
         time_order_checked(data)
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
@@ -448,6 +450,18 @@ def read_replay_file(path: Any, allowlist: Iterable[str], *, speed: float) -> Re
         raise ValueError(f"{path}: {problem}")
     data.sha256, data.bytes_parsed = sha256, bytes_parsed
     return data
+
+
+def _without_a_line_still_being_written(text: str, symbols: tuple[str, ...], data: ReplayColumns) -> ReplayColumns:
+    """`data` parsed from all of `text`, or, when only its unterminated last line is out of time order (a recorder's
+    write cut in its timestamp: "1" of "120,..."), from the lines before it, that line a bad row: refused, the feed
+    exited 2 ('restarting will not fix it') though a read a moment later finds the line whole."""
+    complete = text[:text.rindex("\n") + 1]
+    cut = parse_replay_csv(complete, symbols, ReplayColumns(symbols=symbols))
+    if cut.out_of_order is not None:
+        return data
+    cut.bad_rows.append((complete.count("\n") + 1, "unterminated last line before the row above (still being written)"))
+    return cut
 
 
 def prefix_sha256(path: Any, lengths: tuple[int, ...]) -> tuple[str, ...] | None:

@@ -469,6 +469,35 @@ def test_a_buffer_started_with_its_clock_behind_the_saved_history_neither_wipes_
     the_history_merges_again_once_the_clock_is_right(ports, clock_file)
 
 
+def test_a_history_saved_by_a_clock_that_ran_ahead_is_held_only_until_the_right_clock_reaches_it(system):
+    """feedrev2: a buffer restarted on the right clock over a history saved by a clock 8 s ahead held persistence a
+    whole window (16.5 s at 0.5 s x 33; 6 h at 60 s x 361), not the 8 s until its clock reached that history's newest
+    slot: a restart in between lost every point gathered since, and the hold ended as 'the clock stayed ahead'. The
+    hold ends when the clock reaches the saved head: the next save is at most a few slots past it."""
+    import redis as redis_lib
+
+    from actors import keys
+    from test_clusters_end_to_end import buffer_points
+
+    procs, ports, data = system["procs"], system["ports"], system["data"]
+    raw = redis_lib.Redis.from_url(data["redis"]["url"])
+    history_key = keys.buffer_history(data["name"], "buffer")
+    wait_for(lambda: buffer_points(ports["buffer"]) >= 10, 40, "10 points per symbol in the buffer")
+    procs["buffer"].terminate()
+    saved = PriceGrid.from_blob(raw.get(history_key))
+    saved.head_slot += 16  # as written by a clock 8 s ahead: every slot 16 later
+    raw.set(history_key, saved.to_blob())
+    procs["buffer"] = ActorProcess(system["topo_path"], "buffer").start()  # the right clock
+
+    def saved_head() -> int:
+        return PriceGrid.from_blob(raw.get(history_key)).head_slot
+
+    seen: list[int] = []
+    wait_for(lambda: seen.append(saved_head()) or seen[-1] > saved.head_slot, 40, "a save past the saved head")
+    assert seen[-1] <= saved.head_slot + 8, seen[-1] - saved.head_slot  # saved within 4 s of the clock reaching it
+    assert "clock_fault_ended" in procs["buffer"].log()
+
+
 def test_a_clusterer_whose_clock_stepped_is_named_in_the_state_writers_log_and_its_end_too(system, tmp_path):
     """rev-cluster: the clusterer's wall clock stepped back 3600 s (or 20 s, or ahead): every state it stamped was
     stale (or from the future) for the gate, which fell back to the proxy, while p27_updates_total kept rising,

@@ -615,6 +615,27 @@ def _replayed_to_btc_1200_and_stopped(tmp_path, redis_url: str) -> tuple:
     return path, data, listener
 
 
+def test_a_replay_started_while_its_last_line_is_cut_in_its_timestamp_skips_that_line_not_the_file(
+        tmp_path, redis_server):
+    """feedrev2: a feed started while a recorder's buffered write had left the file's last line cut in its timestamp
+    ("1" of "120,BTCUSDT,1020") refused the whole file as out of time order: exit 2, 'bad input; restarting will not
+    fix it', so supervisord left it down, though a read a moment later finds the line whole. An unterminated last line
+    earlier than the row above is a line still being written: skipped as a bad row."""
+    (tmp_path / "prices.csv").write_text("ts,symbol,price\n" + "".join(f"{100 + i},BTCUSDT,{1000 + i}\n"
+                                                                       for i in range(20)) + "1")
+    path, data = feed_topology(tmp_path, redis_server.url, {
+        "source": "replay", "heartbeat_s": 0.5, "replay": {"path": "prices.csv", "speed": 100}}, symbols=["BTCUSDT"])
+    listener = TickListener(tick_endpoint(data))
+    feed = ActorProcess(path, "price_feed").start()
+    try:
+        wait_for(lambda: feed.proc.poll() is not None or "event=replay_finished" in feed.log(), 20, "the replay's end")
+        assert feed.proc.poll() is None, feed.log()
+        assert "event=replay_bad_row" in feed.log() and "row=22" in feed.log(), feed.log()
+    finally:
+        listener.close()
+        feed.terminate()
+
+
 def test_a_replay_file_appended_to_between_two_runs_continues_where_it_stopped(tmp_path, redis_server):
     """feedrev: a file a recorder keeps appending to was known by the SHA-256 of its bytes alone, so a feed restarted
     after rows were added took the saved position for another file's and began the file again: BTCUSDT 1200 -> 1000,

@@ -7674,6 +7674,25 @@ MUTATIONS: list[Mutation] = [
         "    curve_keys: dict = {}\n",
         ("tests/test_security.py::"
          "test_an_up_after_a_client_key_was_replaced_restarts_the_gate_so_the_old_key_is_let_in_no_more",)),
+    Mutation(
+        "buffer_history_saved_by_a_clock_ahead_held_a_whole_window",
+        "a buffer restarted on the right clock over a history saved by a clock that ran ahead holds persistence only "
+        "until its clock reaches that history's newest slot, not a whole window (6 h at 60 s x 361): a restart in "
+        "between lost every point since (feedrev2)",
+        "actors/buffer.py",
+        "                and self.grid.slot_of(now) >= self.back_from_slot:\n",
+        "                and False:\n",
+        ("tests/test_cluster_side_attack.py::"
+         "test_a_history_saved_by_a_clock_that_ran_ahead_is_held_only_until_the_right_clock_reaches_it",)),
+    Mutation(
+        "replay_line_still_being_written_refuses_the_file",
+        "a replay file whose unterminated last line is cut in its timestamp (a recorder's write in progress) skips that "
+        "line as a bad row; refused as out of time order, the feed exited 2 and was left down (feedrev2)",
+        "launcher/feed_inputs.py",
+        "        if data.out_of_order is not None and not text.endswith(\"\\n\") and \"\\n\" in text:\n",
+        "        if False:\n",
+        ("tests/test_price_feed_replay.py::"
+         "test_a_replay_started_while_its_last_line_is_cut_in_its_timestamp_skips_that_line_not_the_file",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
