@@ -725,6 +725,30 @@ def test_validate_refuses_a_client_key_owned_by_another_user(tmp_path: Path) -> 
                for p in problems), problems
 
 
+@pytest.mark.parametrize("sticky", [False, True])
+def test_a_client_key_in_a_directory_others_can_write_is_refused_so_no_stranger_can_swap_it(tmp_path: Path,
+                                                                                           sticky: bool) -> None:
+    """A key named by path (`allow: [/shared/desk.key]`) in a directory any user can write: they can unlink it and put a
+    symlink to another root-owned certificate (theirs) in its place, and the file's own mode and owner look fine.
+    Reproduced (secrev2 review) with real processes: /shared 0777, `nobody` replaced desk.key by a symlink to the
+    stranger's root-owned 0644 key; validate said ok, `up` restarted the gate, and the stranger's client was served.
+    The sticky bit (/tmp's 1777) stops others from removing a file they do not own: such a directory is safe."""
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "desk.key").write_bytes((tmp_path / "keys" / "desk.key").read_bytes())
+    shared.chmod(0o1777 if sticky else 0o777)
+    data["actors"]["gate"]["sockets"]["proposals"]["curve"] = {"allow": [str(shared / "desk.key")]}
+    problems = problems_of(write_topology(tmp_path / "t.yaml", data))
+    refused = [p for p in problems if p.startswith("actors.gate.sockets.proposals.curve.allow[0]: ")]
+    if sticky:
+        assert not refused, problems
+    else:
+        assert any(f"{shared} is writable by group or others" in p for p in refused), problems
+        with pytest.raises(ValueError, match="writable by group or others"):
+            read_public_key(shared / "desk.key")
+
+
 @pytest.mark.parametrize("password", ["two words", 'quo"te', "it's"])
 def test_a_managed_sentinel_password_with_a_space_or_a_quote_is_refused_before_anything_starts(
         tmp_path: Path, password: str) -> None:

@@ -7674,6 +7674,15 @@ MUTATIONS: list[Mutation] = [
         "    curve_keys: dict = {}\n",
         ("tests/test_security.py::"
          "test_an_up_after_a_client_key_was_replaced_restarts_the_gate_so_the_old_key_is_let_in_no_more",)),
+    Mutation(
+        "a_client_key_in_a_directory_others_can_write_can_be_swapped",
+        "a public certificate in a directory group or others can write (without the sticky bit) is refused: any local "
+        "user could swap it for a symlink to their own root-owned certificate and be let in (secrev2)",
+        "launcher/curve.py",
+        "        if mode & 0o022 and not mode & stat.S_ISVTX:\n",
+        "        if False:\n",
+        ("tests/test_security.py::"
+         "test_a_client_key_in_a_directory_others_can_write_is_refused_so_no_stranger_can_swap_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
