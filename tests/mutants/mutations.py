@@ -7633,8 +7633,8 @@ MUTATIONS: list[Mutation] = [
         "`up` without the password the actors of an external Redis run with is refused (exit 2), not a restart of "
         "every actor without it (secrev)",
         "launcher/supervise.py",
-        "        if topo.redis.password is None and running and running_password(home, var):\n",
-        "        if False:\n",
+        "        if topo.redis.password is None and running and any(running_password(home, v) for v in\n",
+        "        if False and any(running_password(home, v) for v in\n",
         ("tests/test_security.py::"
          "test_an_up_without_the_password_the_actors_of_an_external_redis_use_is_refused_and_they_keep_it",)),
     Mutation(
@@ -7683,6 +7683,16 @@ MUTATIONS: list[Mutation] = [
         "        if False:\n",
         ("tests/test_security.py::"
          "test_a_client_key_in_a_directory_others_can_write_is_refused_so_no_stranger_can_swap_it",)),
+    Mutation(
+        "up_naming_a_new_unset_password_variable_restarts_the_actors_without_their_password",
+        "`up` without the password looks for it under the variable the running actors read as well as the one this "
+        "topology names: with password_env renamed and unset, every actor was restarted without it (secrev2)",
+        "launcher/supervise.py",
+        "                                                           dict.fromkeys((var, _running_password_env(home)))):\n",
+        "                                                           (var,)):\n",
+        ("tests/test_security.py::"
+         "test_an_up_without_the_password_the_actors_of_an_external_redis_use_is_refused_and_they_keep_it"
+         "[password_env_renamed]",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
