@@ -81,6 +81,13 @@ def read_public_key(path: Path) -> bytes:
     if info.st_uid not in (os.geteuid(), 0):
         raise KeyFileError(f"{path} is owned by uid {info.st_uid}, who could put another key in it; chown it to this "
                            f"user (uid {os.geteuid()})")
+    # Whoever can write its directory can swap the file for a symlink to another certificate (secrev2 review): the
+    # directory of the name given and of the file it leads to. The sticky bit (/tmp) keeps others' files theirs.
+    for directory in dict.fromkeys((path.absolute().parent, path.resolve().parent)):
+        mode = stat.S_IMODE(directory.stat().st_mode)
+        if mode & 0o022 and not mode & stat.S_ISVTX:
+            raise KeyFileError(f"{path}: its directory {directory} is writable by group or others (mode {mode:04o}), "
+                               f"so any local user could put another key in its place; run chmod go-w {directory}")
     return public
 
 

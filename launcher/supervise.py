@@ -37,8 +37,8 @@ from launcher.exits import Exits, as_json, describe, process_environ, unexpected
 from launcher.redis_binary import INSTALL_HINT, binary_problem, find_redis_server
 from launcher.schema import SchemaError, load_yaml_with_lines
 from launcher.terminal_text import HOLDER_MAX_CHARS, printable
-from launcher.topology import (EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, ClustersConfig, PermitIssuerSettings, Topology,
-                               endpoint_port, load_or_report, load_running_copy)
+from launcher.topology import (EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, ClustersConfig, PermitIssuerSettings, RedisConfig,
+                               Topology, endpoint_port, load_or_report, load_running_copy)
 
 REPO = Path(__file__).resolve().parent.parent
 REDIS_PROGRAM = "redis"
@@ -579,7 +579,9 @@ def password_problem(topo: Topology, home: Home, running: bool) -> str | None:
     includes the password."""
     var = topo.redis.password_env
     if not topo.redis.managed:
-        if topo.redis.password is None and running and running_password(home, var):
+        # The variable the running actors read too (password_env renamed): the one this `up` names is not theirs.
+        if topo.redis.password is None and running and any(running_password(home, v) for v in
+                                                           dict.fromkeys((var, _running_password_env(home)))):
             return (f"${var} is not set, but the actors of {home.root} run with a Redis password: set it as when "
                     f"the system was started, or to the Redis's new one (to run without a password, `clustergate "
                     f"down` first)")
@@ -608,6 +610,14 @@ def password_problem(topo: Topology, home: Home, running: bool) -> str | None:
                 f"when the system was started (to run without a password, "
                 f"`clustergate down --home {shlex.quote(str(home.root))}` first)")
     return None
+
+
+def _running_password_env(home: Home) -> str:
+    """redis.password_env of the home's running copy (its default when not given or not readable)."""
+    data = running_copy(home)
+    redis = data.get("redis") if isinstance(data, dict) else None
+    var = redis.get("password_env") if isinstance(redis, dict) else None
+    return var if isinstance(var, str) and var else RedisConfig().password_env
 
 
 def running_password(home: Home, var: str) -> bytes | None:

@@ -664,10 +664,14 @@ def test_a_changed_password_of_an_external_redis_reaches_the_actors_at_the_next_
         clustergate("down", "--home", str(home), env={"CLUSTERGATE_REDIS_PASSWORD": new})
 
 
+@pytest.mark.parametrize("renamed", [False, True], ids=["same_variable", "password_env_renamed"])
 def test_an_up_without_the_password_the_actors_of_an_external_redis_use_is_refused_and_they_keep_it(
-        tmp_path: Path, redis_server) -> None:
+        tmp_path: Path, redis_server, renamed: bool) -> None:
     """With `up` restarting supervisord when the password changed, an `up` from a shell without the variable would
-    restart every actor without the external Redis's password: refused (exit 2), as for a managed Redis."""
+    restart every actor without the external Redis's password: refused (exit 2), as for a managed Redis. The password
+    is looked for under the variable the running actors read too: reproduced (secrev2 review) with real processes, a
+    topology given `redis.password_env: DESK_PW` and `up` with DESK_PW unset (the old variable still set) was not
+    refused, every actor restarted without a password, every proposal HOLD `redis_unavailable`."""
     password = "pw-" + secrets.token_urlsafe(16)
     redis_server.client().config_set("requirepass", password)
     home = tmp_path / "home"
@@ -677,11 +681,16 @@ def test_an_up_without_the_password_the_actors_of_an_external_redis_use_is_refus
     try:
         assert clustergate("up", str(topology), "--home", str(home), env=env).returncode == 0
         supervisord_pid = (home / "run" / "supervisord.pid").read_text()
-        without = {k: v for k, v in os.environ.items() if k != "CLUSTERGATE_REDIS_PASSWORD"}
-        again = subprocess.run([PYTHON, "-m", "launcher", "up", str(topology), "--home", str(home)], cwd=REPO,
-                               capture_output=True, text=True, timeout=120, env=without)
+        if renamed:
+            data["redis"]["password_env"] = "DESK_PW"
+            again = clustergate("up", str(write_topology(tmp_path / "renamed.yaml", data)), "--home", str(home), env=env)
+        else:
+            without = {k: v for k, v in os.environ.items() if k != "CLUSTERGATE_REDIS_PASSWORD"}
+            again = subprocess.run([PYTHON, "-m", "launcher", "up", str(topology), "--home", str(home)], cwd=REPO,
+                                   capture_output=True, text=True, timeout=120, env=without)
         assert again.returncode == 2, again.stdout + again.stderr
-        assert "CLUSTERGATE_REDIS_PASSWORD is not set" in again.stderr and password not in again.stderr
+        variable = "DESK_PW" if renamed else "CLUSTERGATE_REDIS_PASSWORD"
+        assert f"{variable} is not set" in again.stderr and password not in again.stdout + again.stderr
         assert (home / "run" / "supervisord.pid").read_text() == supervisord_pid
     finally:
         clustergate("down", "--home", str(home), env=env)
@@ -723,6 +732,30 @@ def test_validate_refuses_a_client_key_owned_by_another_user(tmp_path: Path) -> 
     problems = problems_of(write_topology(tmp_path / "t.yaml", data))
     assert any(p.startswith("actors.gate.sockets.proposals.curve.allow[0]: ") and f"{desk} is owned by uid 65534" in p
                for p in problems), problems
+
+
+@pytest.mark.parametrize("sticky", [False, True])
+def test_a_client_key_in_a_directory_others_can_write_is_refused_so_no_stranger_can_swap_it(tmp_path: Path,
+                                                                                           sticky: bool) -> None:
+    """A key named by path (`allow: [/shared/desk.key]`) in a directory any user can write: they can unlink it and put a
+    symlink to another root-owned certificate (theirs) in its place, and the file's own mode and owner look fine.
+    Reproduced (secrev2 review) with real processes: /shared 0777, `nobody` replaced desk.key by a symlink to the
+    stranger's root-owned 0644 key; validate said ok, `up` restarted the gate, and the stranger's client was served.
+    The sticky bit (/tmp's 1777) stops others from removing a file they do not own: such a directory is safe."""
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "desk.key").write_bytes((tmp_path / "keys" / "desk.key").read_bytes())
+    shared.chmod(0o1777 if sticky else 0o777)
+    data["actors"]["gate"]["sockets"]["proposals"]["curve"] = {"allow": [str(shared / "desk.key")]}
+    problems = problems_of(write_topology(tmp_path / "t.yaml", data))
+    refused = [p for p in problems if p.startswith("actors.gate.sockets.proposals.curve.allow[0]: ")]
+    if sticky:
+        assert not refused, problems
+    else:
+        assert any(f"{shared} is writable by group or others" in p for p in refused), problems
+        with pytest.raises(ValueError, match="writable by group or others"):
+            read_public_key(shared / "desk.key")
 
 
 @pytest.mark.parametrize("password", ["two words", 'quo"te', "it's"])

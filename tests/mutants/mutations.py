@@ -7633,8 +7633,8 @@ MUTATIONS: list[Mutation] = [
         "`up` without the password the actors of an external Redis run with is refused (exit 2), not a restart of "
         "every actor without it (secrev)",
         "launcher/supervise.py",
-        "        if topo.redis.password is None and running and running_password(home, var):\n",
-        "        if False:\n",
+        "        if topo.redis.password is None and running and any(running_password(home, v) for v in\n",
+        "        if False and any(running_password(home, v) for v in\n",
         ("tests/test_security.py::"
          "test_an_up_without_the_password_the_actors_of_an_external_redis_use_is_refused_and_they_keep_it",)),
     Mutation(
@@ -7693,6 +7693,25 @@ MUTATIONS: list[Mutation] = [
         "        if False:\n",
         ("tests/test_price_feed_replay.py::"
          "test_a_replay_started_while_its_last_line_is_cut_in_its_timestamp_skips_that_line_not_the_file",)),
+    Mutation(
+        "a_client_key_in_a_directory_others_can_write_can_be_swapped",
+        "a public certificate in a directory group or others can write (without the sticky bit) is refused: any local "
+        "user could swap it for a symlink to their own root-owned certificate and be let in (secrev2)",
+        "launcher/curve.py",
+        "        if mode & 0o022 and not mode & stat.S_ISVTX:\n",
+        "        if False:\n",
+        ("tests/test_security.py::"
+         "test_a_client_key_in_a_directory_others_can_write_is_refused_so_no_stranger_can_swap_it",)),
+    Mutation(
+        "up_naming_a_new_unset_password_variable_restarts_the_actors_without_their_password",
+        "`up` without the password looks for it under the variable the running actors read as well as the one this "
+        "topology names: with password_env renamed and unset, every actor was restarted without it (secrev2)",
+        "launcher/supervise.py",
+        "                                                           dict.fromkeys((var, _running_password_env(home)))):\n",
+        "                                                           (var,)):\n",
+        ("tests/test_security.py::"
+         "test_an_up_without_the_password_the_actors_of_an_external_redis_use_is_refused_and_they_keep_it"
+         "[password_env_renamed]",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
