@@ -146,7 +146,8 @@ def unreadable_scalar(n: yaml.Node, exc: Exception) -> str:
     if kind == "int" and "digits" in str(exc):
         return f"the integer {shown} has {len(text):,} characters, past the {sys.get_int_max_str_digits():,} digits read"
     why = f": {exc}" if isinstance(exc, ValueError) else ""  # KeyError 'maybe', AttributeError of a None match
-    return f"{shown} is a {kind} to YAML, and no valid one{why} (quote it if it is text)"
+    article = "an" if kind[:1] in "aeiou" else "a"  # an int, a timestamp
+    return f"{shown} is {article} {kind} to YAML, and no valid one{why} (quote it if it is text)"
 
 
 # --------------------------------------------------------------------------- validation

@@ -173,6 +173,8 @@ def test_a_mapping_key_or_explicit_tag_yaml_cannot_build_is_named_with_its_line(
         said = problems_of(text.replace("name: demo", f"name: {tagged}", 1))
         assert len(said) == 1 and ":1: " in said[0] and repr(tagged.split()[1]) in said[0], said
         assert "NoneType" not in said[0], said
+    said = problems_of(text.replace("name: demo", "name: !!int nope", 1))  # its article: "is an int", not "a int"
+    assert len(said) == 1 and "'nope' is an int to YAML" in said[0], said
 
 
 def test_an_up_onto_the_port_of_a_program_of_the_home_it_keeps_is_refused_before_anything_is_stopped(
