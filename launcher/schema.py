@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import sys
 import types
 import typing
@@ -327,9 +328,14 @@ def _exponent_hint(value: Any, tp: type) -> str:
 MAX_SHOWN_CHARS = 80
 
 
+# The password of a URL written in a value (`redis://user:PASSWORD@host`): never repeated in a message.
+URL_PASSWORD_RE = re.compile(r"(://[^:/@\s'\"]*:)[^@\s'\"]*@")
+
+
 def shown(value: Any) -> str:
-    """repr(value), cut to MAX_SHOWN_CHARS with its full size said."""
-    text = repr(value)
+    """repr(value), any URL's password in it masked (a url written as a list was refused with it repeated), cut to
+    MAX_SHOWN_CHARS with its full size said."""
+    text = URL_PASSWORD_RE.sub(r"\1***@", repr(value))
     if len(text) <= MAX_SHOWN_CHARS:
         return text
     return f"{text[:MAX_SHOWN_CHARS]}... ({len(text):,} characters)"

@@ -427,6 +427,18 @@ def test_password_in_redis_url_is_rejected(tmp_path: Path) -> None:
     assert "secret" not in problems
 
 
+@pytest.mark.parametrize("url", [["redis://:secret@127.0.0.1:6390/0"], {"primary": "redis://desk:secret@h:6390"}],
+                         ids=["list", "mapping"])
+def test_a_redis_url_of_the_wrong_type_is_refused_without_echoing_its_password(tmp_path: Path, url) -> None:
+    """secrev: a url written as a list or a mapping was refused by its type with the value repr'd whole, password
+    and all ("expected a string, got list ['redis://:secret@...']"), to the terminal and any log of it."""
+    data = demo()
+    data["redis"] = {"url": url}
+    problems = "\n".join(problems_of(tmp_path, data))
+    assert "redis.url: expected a string" in problems and "***@" in problems, problems
+    assert "secret" not in problems, problems
+
+
 def test_validate_command_exits_2_with_one_line_per_problem(tmp_path: Path) -> None:
     data = demo()
     data["clusters"]["cadense_s"] = 1

@@ -7712,6 +7712,14 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_security.py::"
          "test_an_up_without_the_password_the_actors_of_an_external_redis_use_is_refused_and_they_keep_it"
          "[password_env_renamed]",)),
+    Mutation(
+        "validate_repeats_the_password_of_a_url_refused_for_its_type",
+        "a value validate refuses is shown with any URL's password masked: a redis.url written as a list or a mapping "
+        "was refused with the password repeated (secrev noticed it; session 34)",
+        "launcher/schema.py",
+        "    text = URL_PASSWORD_RE.sub(r\"\\1***@\", repr(value))\n",
+        "    text = repr(value)\n",
+        ("tests/test_topology_validation.py::test_a_redis_url_of_the_wrong_type_is_refused_without_echoing_its_password",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
