@@ -1705,7 +1705,10 @@ def _up_under_locks(args: argparse.Namespace, topo: Topology, home: Home, lock: 
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            print(f"FAILED: another `clustergate up` is running for {home.root}; wait for it to finish", file=sys.stderr)
+            # Said after "waiting for ... to finish" when that `up` let go of change.lock, its change applied, and waits
+            # for its programs holding up.lock alone (lnrev: the wait, then this refusal at once, read as a contradiction).
+            print(f"FAILED: another `clustergate up` is running for {home.root} (its change applied, it is waiting for "
+                  f"its programs to be ready); nothing was changed: wait for it to finish", file=sys.stderr)
             return 1
         return _up_locked(args, topo, home, change, created, claims)
     except KeyboardInterrupt:  # from the change on, _up_locked answers an interrupt itself

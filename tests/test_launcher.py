@@ -601,6 +601,7 @@ def test_two_concurrent_ups_of_one_home_leave_one_system_and_one_clear_refusal(t
         assert [code for code, _, _ in results] == [0, 1], results
         refused = results[1][2]
         assert "Traceback" not in refused and f"another `clustergate up` is running for {home.resolve()}" in refused, refused
+        assert "it is waiting for its programs to be ready); nothing was changed" in refused, refused
         assert clustergate("status", "--home", str(home)).returncode == 0
         assert not tmp_files(home)
     finally:
