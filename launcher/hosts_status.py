@@ -228,7 +228,7 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
             print(render_sentinel_status(sentinel))
         unreachable = [h for h, i in hosts.items() if i["reachable"] is False]
         if unreachable:
-            print(f"not reached: {', '.join(unreachable)} (down, partitioned, hung (its processes stopped: mhrev), or "
+            print(f"not reached: {', '.join(unreachable)} (down, partitioned, hung (its processes stopped), or "
                   f"its metrics bind loopback only: set hosts.NAME.metrics_bind to its address)")
     return 0 if hosts_ok(hosts, sentinel) else 1
 
