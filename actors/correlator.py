@@ -172,12 +172,22 @@ class CorrelatorActor(Actor):
 
     def on_snapshot_reply(self, frames: list[bytes]) -> None:
         self.snapshot_sent_at = None
-        reply = decode(frames[0])
+        try:
+            reply = decode(frames[0])
+        except ValueError as exc:  # not JSON: counted and named, not a handler error
+            self.m.fail_closed.labels(reason="bad_window").inc()
+            self.log.warning("bad_window", error=f"snapshot reply: {exc}")
+            return
         if not isinstance(reply, dict) or reply.get("status") != "ok":
             self.m.fail_closed.labels(reason="bad_window").inc()
             self.log.warning("snapshot_refused", reply=reply)
             return
-        body = base64.b64decode(reply.get("prices_b64", ""))
+        try:
+            body = base64.b64decode(reply.get("prices_b64", ""), validate=True)
+        except (ValueError, TypeError) as exc:  # not base64, or not text: a handler error before
+            self.m.fail_closed.labels(reason="bad_window").inc()
+            self.log.warning("bad_window", error=f"snapshot prices_b64: {exc}")
+            return
         # Logged either way: an operator reading a restart sees the buffer answered (a live window that
         # came first supersedes the snapshot, as on a loaded box after every actor restarts).
         self.log.info("snapshot_received", attempts=self.snapshot_attempts, used=not self.have_window)

@@ -1702,11 +1702,11 @@ def _up_under_locks(args: argparse.Namespace, topo: Topology, home: Home, lock: 
         if lost:  # under the change lock: the next deploy's `up` on this host waits for this one
             print(f"FAILED: {lost}; nothing was changed", file=sys.stderr)
             return 2
+        # Refused after "waiting for ... to finish" when that `up` let go of change.lock, its change applied, and waits
+        # for its programs holding up.lock alone (lnrev: the wait, then this refusal at once, read as a contradiction).
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            # Said after "waiting for ... to finish" when that `up` let go of change.lock, its change applied, and waits
-            # for its programs holding up.lock alone (lnrev: the wait, then this refusal at once, read as a contradiction).
             print(f"FAILED: another `clustergate up` is running for {home.root} (its change applied, it is waiting for "
                   f"its programs to be ready); nothing was changed: wait for it to finish", file=sys.stderr)
             return 1

@@ -826,3 +826,49 @@ def test_a_window_whose_shape_is_not_two_whole_numbers_is_a_bad_window_not_a_han
         correlator.terminate()
         pub.close(0)
         ctx.term()
+
+
+@pytest.mark.parametrize("bad", ["snapshot_not_base64", "snapshot_prices_not_text", "snapshot_not_json"])
+def test_a_snapshot_the_correlator_cannot_read_is_a_bad_window_not_a_handler_error(tmp_path, redis_server, bad):
+    """feedrev noticed, session 34 reproduced: a snapshot reply that is not JSON, or whose prices_b64 is not base64 or
+    not text, raised in on_snapshot_reply: a handler error with a traceback, not
+    p27_fail_closed_total{reason="bad_window"}."""
+    import json
+
+    import zmq
+
+    from helpers import demo_topology_data, retarget
+
+    data = retarget(demo_topology_data(), redis_server.url)
+    data["actors"] = {k: v for k, v in data["actors"].items() if k in ("price_feed", "buffer", "correlator")}
+    path = write_topology(tmp_path / "topology.yaml", data)
+    port = data["actors"]["correlator"]["metrics_port"]
+    ctx = zmq.Context()
+    pub = ctx.socket(zmq.PUB)
+    pub.bind(data["actors"]["buffer"]["sockets"]["windows"]["bind"])
+    rep = ctx.socket(zmq.REP)
+    rep.bind(data["actors"]["buffer"]["sockets"]["snapshot"]["bind"])
+    header = {"v": 1, "symbols": ["BTCUSDT", "ETHUSDT", "SOLUSDT"], "cadence_s": 1, "first_slot": 0,
+              "last_slot": 1, "shape": [3, 2], "points_per_symbol": {}, "ts": 0}
+    replies = {"snapshot_not_base64": json.dumps({"status": "ok", "header": header, "prices_b64": "@@not base64@@"}),
+               "snapshot_prices_not_text": json.dumps({"status": "ok", "header": header, "prices_b64": 12}),
+               "snapshot_not_json": "\x00 not json"}
+    correlator = ActorProcess(path, "correlator").start()
+    try:
+        correlator.wait_serving(port)
+
+        def handled() -> bool:
+            if rep.poll(0):
+                rep.recv()
+                rep.send(replies[bad].encode())
+            return metric(port, "p27_fail_closed_total", reason="bad_window") >= 1 \
+                or metric(port, "clustergate_handler_errors_total") >= 1
+
+        wait_for(handled, 20, f"the bad input handled\n{correlator.log()[-2000:]}", interval_s=0.2)
+        assert metric(port, "clustergate_handler_errors_total") == 0, correlator.log()[-3000:]
+        assert correlator.proc.poll() is None
+    finally:
+        correlator.terminate()
+        pub.close(0)
+        rep.close(0)
+        ctx.term()

@@ -7720,6 +7720,17 @@ MUTATIONS: list[Mutation] = [
         "    text = URL_PASSWORD_RE.sub(r\"\\1***@\", repr(value))\n",
         "    text = repr(value)\n",
         ("tests/test_topology_validation.py::test_a_redis_url_of_the_wrong_type_is_refused_without_echoing_its_password",)),
+    Mutation(
+        "correlator_snapshot_reply_it_cannot_read_escapes_as_a_handler_error",
+        "a snapshot reply that is not JSON, or whose prices_b64 is not base64 or not text, is a bad window, counted: it "
+        "raised in on_snapshot_reply, a handler error with a traceback (feedrev noticed; session 34)",
+        "actors/correlator.py",
+        "        except (ValueError, TypeError) as exc:  # not base64, or not text: a handler error before\n",
+        "        except OSError as exc:  # not base64, or not text: a handler error before\n",
+        ("tests/test_cluster_side_attack.py::test_a_snapshot_the_correlator_cannot_read_is_a_bad_window_not_a_handler_"
+         "error",),
+        also=(("actors/correlator.py", "        except ValueError as exc:  # not JSON: counted and named, not a handler error\n",
+               "        except OSError as exc:  # not JSON: counted and named, not a handler error\n"),)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
