@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import signal
 import sys
@@ -132,24 +133,28 @@ def _not_an_answer(reply: dict[str, Any], plan_id: str) -> str | None:
 
 
 # The largest valid proposal as json.dumps writes it, deadline_ms included (docs/proposal-api.md, "Why 8192 bytes";
-# tests/test_request_size_limit.py builds it): a larger one is invalid whatever it holds.
+# tests/test_request_size_limit.py builds it): a larger one is invalid whatever it holds. GateClient measures what it
+# sends (compact, each attempt's deadline_ms included), so it sends no more bytes than this.
 LARGEST_VALID_PROPOSAL_BYTES = 2715
 # propose()'s argument of each field of the request body, for an error naming what the caller passed.
 _ARGUMENT_OF = {"action_proposed": "action"}
 
 
-def _refuse_before_sending(body: dict[str, Any]) -> None:
+def _refuse_before_sending(body: dict[str, Any], deadline_ms: int | None = None) -> None:
     """ValueError naming the first argument of propose() whose value JSON cannot hold (a Decimal, bytes, a numpy
     float32), or the longest one of a proposal larger than any valid one, before anything is sent: raised from the
     attempt loop, json's TypeError named no field and got the note that the proposal may have been decided, while
     nothing had left the client and every retry failed alike; and a gate drops a request past its max_request_bytes
     unread, so a 9,000-character plan_id timed out on every attempt and ended in GateUnavailable, "retry with the
-    same plan_id", a proposal no gate could ever decide."""
+    same plan_id", a proposal no gate could ever decide. deadline_ms: the one each attempt adds (None: none sent),
+    counted as sent: left out, a proposal measured at 2,715 bytes went out as 2,743, past a gate at that limit."""
     try:
         size = len(json.dumps(body, separators=(",", ":")))
     except (TypeError, ValueError, RecursionError):
         size = None
     if size is not None:
+        if deadline_ms is not None:
+            size += len(f',"deadline_ms":{deadline_ms}')
         if size <= LARGEST_VALID_PROPOSAL_BYTES:
             return
         field = max(body, key=lambda name: len(json.dumps(body[name])))
@@ -462,7 +467,8 @@ class GateClient:
             body["r_net"] = r_net
         if ts_epoch is not None:
             body["ts_epoch"] = ts_epoch
-        _refuse_before_sending(body)
+        # Each attempt's deadline_ms is its send time + its wait (at most timeout_ms): as many digits as this one.
+        _refuse_before_sending(body, int(time.time() * 1000.0 + self.timeout_ms) if self.send_deadline else None)
         faults_seen: list[dict[str, Any]] = []
         try:
             reply = self._propose_attempts(body, faults_seen)
@@ -696,6 +702,19 @@ def cmd_propose(args: argparse.Namespace) -> int:
         print(f"plan_id {plan_id} (the gate answered; its answer was not printed, its reader gone: resend with "
               f"--plan-id {plan_id} to get it again)", file=sys.stderr)
         raise  # ended as on SIGPIPE, quietly, by the launcher's main
+    except OSError as exc:  # the answer could not be written (a full disk): the plan_id goes on stderr
+        _hold_further_signals(previous, handled)
+        print(f"clustergate propose: {exc}", file=sys.stderr)
+        if reply is None:
+            print(f"plan_id {plan_id} (it may have been decided: retry with --plan-id {plan_id})", file=sys.stderr)
+            return 1
+        print(f"plan_id {plan_id} (the gate answered; its answer was not printed: resend with --plan-id {plan_id} to "
+              f"get it again)", file=sys.stderr)
+        try:  # what stays unwritten in stdout's buffer must not fail again, in a traceback, at the exit's flush
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 1
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -847,6 +847,32 @@ def test_clustergate_propose_whose_reader_went_away_names_the_plan_id():
     assert re.search(r"plan_id [0-9a-f]{32} \(the gate answered.*--plan-id [0-9a-f]{32}", cli.stderr), cli.stderr
 
 
+def test_clustergate_propose_whose_answer_cannot_be_written_names_the_plan_id():
+    # `clustergate propose ... > decision.json` on a full disk (here /dev/full): printing the answer raised OSError
+    # ENOSPC out of the command, a traceback and exit 1, and the plan_id made up there was never printed: the
+    # decision, with its permit, was recorded under a plan_id lost (reproduced against a real gate, permit issuer and
+    # redis-server: decided, recorded, the plan_id nowhere on stderr).
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+    ctx = zmq.Context()
+    stop = threading.Event()
+    endpoint, thread = echo_server(ctx, stop)
+    try:
+        with open("/dev/full", "w") as full:
+            cli = subprocess.run([sys.executable, "-m", "launcher", "propose", "--endpoint", endpoint, "--symbol",
+                                  "ETHUSDT", "--action", "PARTIAL_50", "--timeout-ms", "20000", "--retries", "0"],
+                                 cwd=Path(__file__).resolve().parent.parent, stdout=full, stderr=subprocess.PIPE,
+                                 text=True, timeout=60)
+    finally:
+        stop.set()
+        thread.join(5)
+        ctx.term()
+    assert cli.returncode == 1 and "Traceback" not in cli.stderr, (cli.returncode, cli.stderr)
+    assert re.search(r"plan_id [0-9a-f]{32} \(the gate answered.*--plan-id [0-9a-f]{32}", cli.stderr), cli.stderr
+
+
 def test_clustergate_propose_run_under_nohup_keeps_ignoring_sighup():
     # review16: `nohup clustergate propose ...` (SIGHUP ignored, the terminal to be closed) ended at the hang-up
     # with exit 129, its answer never waited for: the command's SIGHUP handler replaced the ignore it inherited.

@@ -90,6 +90,30 @@ def test_a_gate_on_the_default_limit_decides_the_largest_valid_proposal_and_drop
         p26.stop()
 
 
+def test_a_gate_at_the_largest_valid_proposals_size_never_goes_unanswered_for_what_the_client_sends(
+        tmp_path: Path, redis_server) -> None:
+    # GateClient measured a proposal without the deadline_ms each attempt adds (a comma, 13 bytes of name and 13
+    # digits): one of 2,715 bytes so measured went out as 2,743, past a gate at max_request_bytes 2,715 (the least
+    # docs/proposal-api.md says reads every valid proposal), which dropped it unread: every attempt timed out, and the
+    # call ended in GateUnavailable "retry with the same plan_id" (reproduced against a real gate, permit issuer and
+    # redis-server), the proposal no gate decides that the client's size check was there to refuse.
+    write_book(redis_server.client())
+    p26 = P26(tmp_path / "p26", redis_server.url, gate_settings={"max_request_bytes": LARGEST_VALID_PROPOSAL_BYTES})
+    p26.start()
+    try:
+        with GateClient(p26.endpoint, timeout_ms=3000, retries=0) as client:
+            base = {"plan_id": "", "symbol": "ETHUSDT", "action_proposed": "HOLD", "kill_score": 0.0}
+            pad = LARGEST_VALID_PROPOSAL_BYTES - len(json.dumps(base, separators=(",", ":")))
+            with pytest.raises(ValueError, match="its plan_id .*nothing was sent"):
+                client.propose("ETHUSDT", "HOLD", plan_id="p" * pad)
+            largest = largest_valid_proposal()
+            decided = decision_of(client.propose(largest["symbol"], largest["action_proposed"], largest["kill_score"],
+                                                 largest["plan_id"], largest["r_net"], largest["ts_epoch"]))
+            assert (decided["gate_reason"], decided["recorded"]) == ("not_allowed", True), decided
+    finally:
+        p26.stop()
+
+
 def test_validate_accepts_an_operators_larger_max_request_bytes(tmp_path: Path) -> None:
     data = demo_topology_data()
     data["actors"]["gate"]["settings"] = {**(data["actors"]["gate"].get("settings") or {}), "max_request_bytes": 65536}

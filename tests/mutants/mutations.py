@@ -7731,6 +7731,24 @@ MUTATIONS: list[Mutation] = [
          "error",),
         also=(("actors/correlator.py", "        except ValueError as exc:  # not JSON: counted and named, not a handler error\n",
                "        except OSError as exc:  # not JSON: counted and named, not a handler error\n"),)),
+    Mutation(
+        "gate_client_measures_a_proposal_without_the_deadline_ms_it_sends",
+        "GateClient measures a proposal as it sends it, each attempt's deadline_ms included: measured without it, "
+        "one of 2,715 bytes went out as 2,743, past a gate at max_request_bytes 2,715, dropped unread, GateUnavailable "
+        "'retry with the same plan_id' (gaterev2)",
+        "launcher/client.py",
+        "            size += len(f',\"deadline_ms\":{deadline_ms}')\n",
+        "            size += 0\n",
+        ("tests/test_request_size_limit.py::"
+         "test_a_gate_at_the_largest_valid_proposals_size_never_goes_unanswered_for_what_the_client_sends",)),
+    Mutation(
+        "clustergate_propose_loses_the_plan_id_of_an_answer_it_cannot_write",
+        "clustergate propose names the plan_id when the answer cannot be written (stdout on a full disk): OSError "
+        "ENOSPC ended it in a traceback, the plan_id of a recorded decision never printed (gaterev2)",
+        "launcher/client.py",
+        "    except OSError as exc:  # the answer could not be written (a full disk): the plan_id goes on stderr\n",
+        "    except ZeroDivisionError as exc:\n",
+        ("tests/test_client.py::test_clustergate_propose_whose_answer_cannot_be_written_names_the_plan_id",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
