@@ -790,6 +790,16 @@ def test_a_position_closed_on_a_symbol_whose_price_is_stale_is_not_logged_as_its
     wait_for(lambda: fresh_state(r) is not None, 20, "a fresh state again, BTC no longer held")
 
 
+def lone_correlator_topology(tmp_path, redis_server):
+    """(data, path, metrics port) of the demo topology cut to feed, buffer and correlator, for a correlator started
+    alone with the test standing where the buffer is."""
+    from helpers import demo_topology_data, retarget
+
+    data = retarget(demo_topology_data(), redis_server.url)
+    data["actors"] = {k: v for k, v in data["actors"].items() if k in ("price_feed", "buffer", "correlator")}
+    return data, write_topology(tmp_path / "topology.yaml", data), data["actors"]["correlator"]["metrics_port"]
+
+
 def test_a_window_whose_shape_is_not_two_whole_numbers_is_a_bad_window_not_a_handler_error(tmp_path, redis_server):
     """feedrev: decode_window took any shape whose product matched the body: [3, 2.0] (or [3, true]) reached numpy's
     reshape, whose TypeError escaped the correlator's handler (clustergate_handler_errors_total, a traceback in the
@@ -798,12 +808,7 @@ def test_a_window_whose_shape_is_not_two_whole_numbers_is_a_bad_window_not_a_han
 
     import zmq
 
-    from helpers import demo_topology_data, retarget
-
-    data = retarget(demo_topology_data(), redis_server.url)
-    data["actors"] = {k: v for k, v in data["actors"].items() if k in ("price_feed", "buffer", "correlator")}
-    path = write_topology(tmp_path / "topology.yaml", data)
-    port = data["actors"]["correlator"]["metrics_port"]
+    data, path, port = lone_correlator_topology(tmp_path, redis_server)
     ctx = zmq.Context()
     pub = ctx.socket(zmq.PUB)
     pub.bind(data["actors"]["buffer"]["sockets"]["windows"]["bind"])
@@ -837,15 +842,8 @@ def test_a_snapshot_the_correlator_cannot_read_is_a_bad_window_not_a_handler_err
 
     import zmq
 
-    from helpers import demo_topology_data, retarget
-
-    data = retarget(demo_topology_data(), redis_server.url)
-    data["actors"] = {k: v for k, v in data["actors"].items() if k in ("price_feed", "buffer", "correlator")}
-    path = write_topology(tmp_path / "topology.yaml", data)
-    port = data["actors"]["correlator"]["metrics_port"]
+    data, path, port = lone_correlator_topology(tmp_path, redis_server)
     ctx = zmq.Context()
-    pub = ctx.socket(zmq.PUB)
-    pub.bind(data["actors"]["buffer"]["sockets"]["windows"]["bind"])
     rep = ctx.socket(zmq.REP)
     rep.bind(data["actors"]["buffer"]["sockets"]["snapshot"]["bind"])
     header = {"v": 1, "symbols": ["BTCUSDT", "ETHUSDT", "SOLUSDT"], "cadence_s": 1, "first_slot": 0,
@@ -869,6 +867,5 @@ def test_a_snapshot_the_correlator_cannot_read_is_a_bad_window_not_a_handler_err
         assert correlator.proc.poll() is None
     finally:
         correlator.terminate()
-        pub.close(0)
         rep.close(0)
         ctx.term()
