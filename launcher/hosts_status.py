@@ -10,8 +10,8 @@ supervisord's log, which no metrics endpoint shows: they are read from the host'
 (side-by-side hosts, namespaces), or with --via on the host itself (`status --home HOME --exits --json`
 run through the prefix, as `deploy` runs its commands). A host whose log neither way reaches is said so.
 The same read says which of the host's programs run another config than its last `up` wrote (NOT APPLIED, exit 1),
-and which of them that last `up` gave another config than FILE gives them (NOT FILE'S, exit 1: a host back with an
-older topology).
+and which of them that last `up` gave another config than FILE gives them, or FILE does not give the host at all
+(NOT FILE'S, exit 1: a host back with an older topology).
 A gate with no permit issuer connected past the grace (launcher/overview.py ISSUER_GRACE_S) is said under its row
 (exit 1): the gate's own readiness stays 1 while every proposal gets a fault HOLD.
 """
@@ -144,7 +144,10 @@ def collect_all_hosts(topo: Topology, exits_of: Callable[[str], dict[str, Any]] 
             applied = exits[host].get("config_applied")  # absent: an older clustergate on the host
             written = exits[host].get("config_hashes")  # likewise
             as_file = (file_config_hashes(host_view(topo, host), exits[host].get("running_base_dir"))
-                       if isinstance(written, dict) else None) or {}
+                       if isinstance(written, dict) else None)
+            if as_file is not None and isinstance(supervised, list):  # compared: what it runs that FILE does not give it
+                out[host]["not_in_file"] = sorted(n for n in written if n not in as_file and n in supervised)
+            as_file = as_file or {}
             for row in mine:
                 if row["name"] in exits[host].get("unexpected_exits", {}):
                     row["unexpected_exits"] = exits[host]["unexpected_exits"][row["name"]]
@@ -217,6 +220,10 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
             other = [row["name"] for row in info["programs"] if row.get("config_as_file") is False]
             if other:
                 print(f"{host}: " + not_file_note(other, args.file, f"clustergate up FILE --host {host}"))
+            if info.get("not_in_file"):
+                print(f"{host}: NOT FILE'S: {', '.join(info['not_in_file'])} run(s) there, which {args.file} does not "
+                      f"give {host} (the host's last `up` was of another topology): `clustergate up FILE --host {host}` "
+                      f"stops it")
             if info.get("exits", {}).get("running_copy_edited"):
                 print(f"{host}: " + copy_edited_note(info["exits"]["running_copy"], f"clustergate up FILE --host {host}"))
         unread = [f"{host} ({info['exits']['error']})" for host, info in hosts.items() if "error" in info.get("exits", {})]
@@ -235,7 +242,7 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
 
 def hosts_ok(hosts: dict[str, Any], sentinel: dict[str, Any] | None) -> bool:
     """Whether `status --all-hosts` exits 0: every program ready and running its last config, which is FILE's, no
-    host's running copy edited by hand, no gate without a permit issuer past the grace or failing closed on the position snapshots, and the
+    host running a program FILE does not give it, no host's running copy edited by hand, no gate without a permit issuer past the grace or failing closed on the position snapshots, and the
     sentinels (if any) able to fail over and agreeing on the primary."""
     from launcher.overview import permit_issuers_ok, positions_ok
     from launcher.supervise import sentinels_ok
@@ -243,4 +250,5 @@ def hosts_ok(hosts: dict[str, Any], sentinel: dict[str, Any] | None) -> bool:
                 for info in hosts.values() for row in info["programs"])
             and all(permit_issuers_ok(info["programs"]) and positions_ok(info["programs"]) for info in hosts.values())
             and not any(info.get("exits", {}).get("running_copy_edited") for info in hosts.values())
+            and not any(info.get("not_in_file") for info in hosts.values())
             and sentinels_ok(sentinel))

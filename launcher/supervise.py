@@ -247,12 +247,20 @@ def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def actor_config_hash(topo: Topology, name: str) -> str:
-    """Changes exactly when something this actor reads changes, so `up` restarts only it."""
+def actor_config_hash(topo: Topology, name: str, home: Home | None = None) -> str:
+    """Changes exactly when something this actor reads changes, so `up` restarts only it. With the home it runs in,
+    an ipc:// path under the home's run/ipc/ hashes as the relative path it reads the same as (a running copy put
+    back by a rollback holds the copy's path: it hashes as the file it was made from)."""
     shared = {"symbols": topo.symbols, "redis": asdict(topo.redis), "positions": asdict(topo.positions),
               "clusters": asdict(topo.clusters), "base_dir": _effective_base_dir(topo), "name": topo.name,
               "security": asdict(topo.security)}
-    hashed: dict[str, Any] = {"actor": asdict(topo.actors[name]), "shared": shared}
+    actor = asdict(topo.actors[name])
+    if home is not None:
+        for sock in actor["sockets"].values():
+            for key in ("bind", "connect"):
+                if isinstance(sock.get(key), str):
+                    sock[key] = out_of_home(sock[key], home)
+    hashed: dict[str, Any] = {"actor": actor, "shared": shared}
     curve_keys = _curve_public_keys(topo, name)
     if curve_keys:
         hashed["curve_public_keys"] = curve_keys
@@ -461,7 +469,7 @@ def render_programs(topo: Topology, home: Home, python: str = sys.executable, re
     for name, spec in topo.actors.items():
         command = _command(python, "-m", f"actors.{spec.kind}", "--topology", str(home.topology), "--name", name)
         out.append(_program(name, command, priority=ACTOR_PRIORITY[spec.kind], directory=REPO, log=home.log_of(name),
-                            env={"CLUSTERGATE_CONFIG_HASH": actor_config_hash(topo, name), "PYTHONUNBUFFERED": "1",
+                            env={"CLUSTERGATE_CONFIG_HASH": actor_config_hash(topo, name, home), "PYTHONUNBUFFERED": "1",
                                  **ACTOR_THREAD_ENV},
                             startsecs=1, stopwait=5))
     return "\n".join(out)
@@ -1271,6 +1279,14 @@ def in_home(endpoint: str, home: Home) -> str:
     """The endpoint an actor of this home binds: a relative ipc:// path lives under run/ipc/."""
     if endpoint.startswith("ipc://") and not endpoint[len("ipc://"):].startswith("/"):
         return f"ipc://{home.ipc_dir / endpoint[len('ipc://'):]}"
+    return endpoint
+
+
+def out_of_home(endpoint: str, home: Home) -> str:
+    """The relative ipc:// path in_home turns into this endpoint (the endpoint itself if none does)."""
+    inside = f"ipc://{home.ipc_dir}/"
+    if endpoint.startswith(inside) and in_home(f"ipc://{endpoint[len(inside):]}", home) == endpoint:
+        return f"ipc://{endpoint[len(inside):]}"
     return endpoint
 
 

@@ -495,3 +495,63 @@ def test_status_all_hosts_names_a_host_that_runs_another_configuration_than_file
     finally:
         for host in SYSTEM_HOSTS:
             clustergate(env, "down", "--host", host, timeout=120)
+
+
+def test_status_all_hosts_takes_a_host_a_rollback_put_back_on_file_with_a_relative_ipc_path_for_one_on_files(
+        tmp_path: Path):
+    """A deploy's rollback puts a host back with `up` of the host's recorded running copy, in which `up` had moved
+    each relative ipc:// path under the home's run/ipc/: the programs on that socket, reading the same socket as
+    FILE gives them, hashed otherwise than FILE's, so `status FILE --all-hosts` named exec's gate and permit issuer
+    NOT FILE'S (exit 1) on a healthy system. The rollback's command here as deploy runs it (launcher/deploy.py)."""
+    data = side_by_side_data(tmp_path)
+    data["actors"]["permit_issuer"]["sockets"]["requests"]["bind"] = "ipc://permits.sock"
+    data["actors"]["gate"]["sockets"]["permits"]["connect"] = "ipc://permits.sock"
+    topology = write_topology(tmp_path, data)
+    env = {**os.environ, "CLUSTERGATE_REDIS_PASSWORD": PASSWORD, "CLUSTERGATE_HOME": str(tmp_path / "base")}
+    try:
+        up_every_host(env, topology)
+        before = clustergate(env, "status", str(topology), "--all-hosts", timeout=60)
+        assert before.returncode == 0 and "NOT FILE'S" not in before.stdout, before.stdout + before.stderr
+        run = tmp_path / "base" / "hosts" / "exec" / "run"
+        recorded = run / "deploy-d1-before.yaml"
+        recorded.write_text((run / "topology.yaml").read_text())
+        back = clustergate(env, "up", str(recorded), "--host", "exec", "--home", str(run.parent), "--timeout",
+                           str(UP_TIMEOUT_S), "--replace")
+        assert back.returncode == 0, back.stdout[-2000:] + back.stderr[-2000:]
+        after = clustergate(env, "status", str(topology), "--all-hosts", timeout=60)
+        assert after.returncode == 0 and "NOT FILE'S" not in after.stdout, after.stdout + after.stderr
+    finally:
+        for host in SYSTEM_HOSTS:
+            clustergate(env, "down", "--host", host, timeout=120)
+
+
+def test_status_all_hosts_names_a_program_a_host_runs_that_file_does_not_give_it(tmp_path: Path):
+    """A host back with an older topology runs, ready, a program FILE removed (here exec's book): `status FILE
+    --all-hosts` compared only FILE's programs, whose configurations were unchanged, and exited 0. Read from the
+    host's home, and on the host through --via (`env` stands in for ssh)."""
+    import yaml
+
+    from launcher.hosts_status import ask_exits, collect_all_hosts
+    from launcher.topology import load_topology
+
+    topology, env = topology_and_env(tmp_path)
+    try:
+        up_every_host(env, topology)
+        newer = yaml.safe_load(topology.read_text())
+        del newer["actors"]["book"]
+        second = tmp_path / "multihost-newer.yaml"
+        second.write_text(yaml.safe_dump(newer, sort_keys=False))
+        whole = clustergate(env, "status", str(second), "--all-hosts", timeout=60)
+        assert whole.returncode == 1, whole.stdout + whole.stderr
+        said = [line for line in whole.stdout.splitlines() if "NOT FILE'S" in line]
+        assert len(said) == 1 and said[0].startswith("exec: NOT FILE'S: book run(s) there, which"), whole.stdout
+        report = json.loads(clustergate(env, "status", str(second), "--all-hosts", "--json", timeout=60).stdout)
+        assert {host: info.get("not_in_file") for host, info in report["hosts"].items()} == {
+            "store": [], "market": [], "exec": ["book"]}, report
+        topo = load_topology(second)
+        args = argparse.Namespace(via="env CG_HOST={host}", home_root=str(tmp_path / "base" / "hosts"))
+        assert collect_all_hosts(topo, lambda host: ask_exits(args, topo, host))["exec"]["not_in_file"] == ["book"]
+        up_exec_again_and_see_no(env, second, "NOT FILE'S")
+    finally:
+        for host in SYSTEM_HOSTS:
+            clustergate(env, "down", "--host", host, timeout=120)

@@ -2590,8 +2590,8 @@ MUTATIONS: list[Mutation] = [
         "the managed Redis password is never written where logs are read (here: into programs.d, in each actor's "
         "environment= line, instead of reaching the actors through supervisord's own environment)",
         "launcher/supervise.py",
-        '                            env={"CLUSTERGATE_CONFIG_HASH": actor_config_hash(topo, name), "PYTHONUNBUFFERED": "1",\n',
-        '                            env={"CLUSTERGATE_CONFIG_HASH": actor_config_hash(topo, name), "PYTHONUNBUFFERED": "1",\n'
+        '                            env={"CLUSTERGATE_CONFIG_HASH": actor_config_hash(topo, name, home), "PYTHONUNBUFFERED": "1",\n',
+        '                            env={"CLUSTERGATE_CONFIG_HASH": actor_config_hash(topo, name, home), "PYTHONUNBUFFERED": "1",\n'
         '                                 topo.redis.password_env: topo.redis.password or "",\n',
         ("tests/test_security.py::"
          "test_managed_redis_password_comes_from_the_environment_and_is_never_written_where_logs_are_read",)),
@@ -7749,6 +7749,25 @@ MUTATIONS: list[Mutation] = [
         "    except OSError as exc:  # the answer could not be written (a full disk): the plan_id goes on stderr\n",
         "    except ZeroDivisionError as exc:\n",
         ("tests/test_client.py::test_clustergate_propose_whose_answer_cannot_be_written_names_the_plan_id",)),
+    Mutation(
+        "status_all_hosts_takes_a_host_put_back_on_file_with_a_relative_ipc_path_for_one_on_another",
+        "a running copy put back by a rollback hashes as the file it was made from, its ipc:// paths under the home's "
+        "run/ipc/ read as the relative paths they were: else `status FILE --all-hosts` named the host's programs on "
+        "such a socket NOT FILE'S on a healthy system (mhrev2)",
+        "launcher/supervise.py",
+        "                    sock[key] = out_of_home(sock[key], home)\n",
+        "                    pass\n",
+        ("tests/test_multihost_side_by_side.py::"
+         "test_status_all_hosts_takes_a_host_a_rollback_put_back_on_file_with_a_relative_ipc_path_for_one_on_files",)),
+    Mutation(
+        "status_all_hosts_exits_0_with_a_host_running_a_program_file_does_not_give_it",
+        "`status FILE --all-hosts` names a program a host runs that FILE does not give it (a host back with an older "
+        "topology, its other programs' configurations unchanged) and exits 1 (mhrev2)",
+        "launcher/hosts_status.py",
+        "                out[host][\"not_in_file\"] = sorted(n for n in written if n not in as_file and n in supervised)\n",
+        "                out[host][\"not_in_file\"] = []\n",
+        ("tests/test_multihost_side_by_side.py::"
+         "test_status_all_hosts_names_a_program_a_host_runs_that_file_does_not_give_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
