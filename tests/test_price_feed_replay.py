@@ -193,7 +193,9 @@ def test_a_looping_replay_whose_last_line_was_cut_mid_write_keeps_its_price_leve
     try:
         wait_for(lambda: len(listener.ticks()) >= 80, 20, f"four passes at the subscriber\n{feed.log()[-2000:]}")
         prices = [t["price"] for t in listener.ticks()]
-        assert all(43000 <= p < 43100 for p in prices), prices
+        # Each pass moves the level up by 19/43000 (its own last print over its first): a fifth or sixth pass, read
+        # here on a loaded machine, passed 43,100 (CI, session 34); a fall is 1000x
+        assert all(43000 <= p < 44000 for p in prices), prices
         assert metric(metrics_port(data), "price_feed_rejected_prices_total", symbol="BTCUSDT", reason="jump") >= 3
     finally:
         listener.close()
