@@ -84,10 +84,8 @@ def read_public_key(path: Path) -> bytes:
     # Whoever can write its directory can swap the file for a symlink to another certificate (secrev2 review): the
     # directory of the name given and of the file it leads to. The sticky bit (/tmp) keeps others' files theirs.
     for directory in dict.fromkeys((path.absolute().parent, path.resolve().parent)):
-        mode = stat.S_IMODE(directory.stat().st_mode)
-        if mode & 0o022 and not mode & stat.S_ISVTX:
-            raise KeyFileError(f"{path}: its directory {directory} is writable by group or others (mode {mode:04o}), "
-                               f"so any local user could put another key in its place; run chmod go-w {directory}")
+        if (writable := others_can_write(directory, sticky_ok=True)) is not None:
+            raise KeyFileError(f"{path}: its directory {writable}")
     return public
 
 
@@ -113,10 +111,11 @@ def read_keypair(path: Path) -> Keypair:
     return Keypair(public=public, secret=secret)
 
 
-def others_can_write(directory: Path) -> str | None:
-    """Why a key directory is unsafe (another local user could plant or swap a key in it), or None."""
+def others_can_write(directory: Path, sticky_ok: bool = False) -> str | None:
+    """Why a key directory is unsafe (another local user could plant or swap a key in it), or None. sticky_ok: for a
+    file's own directory, the sticky bit (/tmp) keeps others from removing or replacing the file."""
     mode = stat.S_IMODE(directory.stat().st_mode)
-    if mode & 0o022:
+    if mode & 0o022 and not (sticky_ok and mode & stat.S_ISVTX):
         return (f"{directory} is writable by group or others (mode {mode:04o}), so any local user could plant "
                 f"a key there; run chmod go-w {directory}")
     return None

@@ -7698,7 +7698,7 @@ MUTATIONS: list[Mutation] = [
         "a public certificate in a directory group or others can write (without the sticky bit) is refused: any local "
         "user could swap it for a symlink to their own root-owned certificate and be let in (secrev2)",
         "launcher/curve.py",
-        "        if mode & 0o022 and not mode & stat.S_ISVTX:\n",
+        "        if (writable := others_can_write(directory, sticky_ok=True)) is not None:\n",
         "        if False:\n",
         ("tests/test_security.py::"
          "test_a_client_key_in_a_directory_others_can_write_is_refused_so_no_stranger_can_swap_it",)),
