@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
 
 from actors.snapshots import HELD_MIN_NOTIONAL
 
@@ -23,16 +21,10 @@ def cluster_labels(corr: np.ndarray, threshold: float, method: str = "threshold"
     if k <= 1:
         return np.zeros(k, dtype=int)
     if method == "threshold":
-        # An edge either way joins i and j (as directed=False does); on the symmetrised graph
-        # strong components are those connected components and need no transpose.
+        # An edge either way joins i and j (as scipy's connected_components with directed=False does).
         edges = corr >= threshold
         edges |= edges.T
-        flat = np.flatnonzero(edges)
-        indptr = np.zeros(k + 1, dtype=np.int64)
-        np.cumsum(edges.sum(axis=1), out=indptr[1:])
-        graph = csr_matrix((np.ones(len(flat), dtype=np.int8), flat % k, indptr), shape=(k, k))
-        _, labels = connected_components(graph, directed=True, connection="strong")
-        return labels
+        return connected_components(edges)
     # Imported here: scipy.cluster and scipy.spatial take about 0.2 s to import, which every clusterer and
     # backtest start paid for a method the default (threshold) does not use.
     from scipy.cluster.hierarchy import fcluster, linkage
@@ -43,6 +35,28 @@ def cluster_labels(corr: np.ndarray, threshold: float, method: str = "threshold"
     tree = linkage(squareform((distance + distance.T) / 2.0, checks=False), method=method)
     # fcluster's distance cut keeps merges at height <= t; corr >= threshold means distance <= 1 - threshold.
     return fcluster(tree, t=1.0 - threshold + 1e-12, criterion="distance") - 1
+
+
+def connected_components(edges: np.ndarray) -> np.ndarray:
+    """A label per node of the symmetric boolean adjacency matrix `edges`: its connected component's, numbered
+    0, 1, ... in the order of each component's lowest node (as scipy.sparse.csgraph numbers them; the tests
+    check the two agree). Here rather than scipy's: importing scipy.sparse cost every clusterer start about
+    0.1 s of CPU. Each node takes the lowest label among its neighbours and its own, labels follow their own
+    label to its end (pointer jumping) until none changes; as fast as scipy's on random graphs of 100 to 1,000
+    nodes, about 3x slower on a long chain (7 ms at 1,000)."""
+    k = edges.shape[0]
+    labels = np.arange(k)
+    while True:
+        lowest = np.minimum(labels, np.where(edges, labels[None, :], k).min(axis=1))
+        np.minimum.at(lowest, labels, lowest)  # a label's own node takes the lowest label it reached
+        while True:
+            jumped = lowest[lowest]
+            if np.array_equal(jumped, lowest):
+                break
+            lowest = jumped
+        if np.array_equal(lowest, labels):
+            return np.unique(labels, return_inverse=True)[1].astype(np.int32)
+        labels = lowest
 
 
 def cluster_id(members: list[str]) -> str:

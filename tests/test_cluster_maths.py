@@ -144,6 +144,26 @@ def test_threshold_clusters_equal_connected_components_of_corr_above_070(k, seed
     assert np.array_equal(labels[:, None] == labels[None, :], expected[:, None] == expected[None, :])
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 40), st.floats(0.0, 1.0), st.integers(0, 10_000))
+def test_connected_components_number_components_as_scipy_does(k, density, seed):
+    """actors.clustering's own components (scipy.sparse's import cost every clusterer start 0.1 s): the same labels,
+    numbers included (cluster_metrics orders clusters by them), as scipy's directed=True "strong" call the clusterer
+    made before, on symmetric graphs of every density."""
+    from actors.clustering import connected_components as own_components
+    rng = np.random.default_rng(seed)
+    edges = rng.uniform(0, 1, (k, k)) < density * density * 0.3
+    if seed % 3 == 0:  # a chain, its nodes in a random order: the most rounds of label passing
+        edges[:] = False
+        order = rng.permutation(k)
+        edges[order[:-1], order[1:]] = True
+    edges |= edges.T
+    np.fill_diagonal(edges, seed % 2 == 0)  # with and without the diagonal (corr >= threshold holds it)
+    _, expected = connected_components(csr_matrix(edges), directed=True, connection="strong")
+    got = own_components(edges)
+    assert got.dtype == expected.dtype and np.array_equal(got, expected), (got, expected)
+
+
 def test_a_correlation_of_exactly_070_is_an_edge_and_one_just_below_is_not():
     # The random matrices above never hold 0.70 itself, so they cannot tell >= from >.
     assert len(set(cluster_labels(corr2(0.70), 0.70))) == 1

@@ -7768,6 +7768,21 @@ MUTATIONS: list[Mutation] = [
         "                out[host][\"not_in_file\"] = []\n",
         ("tests/test_multihost_side_by_side.py::"
          "test_status_all_hosts_names_a_program_a_host_runs_that_file_does_not_give_it",)),
+    Mutation(
+        "own_connected_components_number_clusters_otherwise_than_scipy",
+        "the clusterer's own connected components (scipy.sparse's import cost each start 0.1 s) number components "
+        "0, 1, ... by their lowest node, as scipy's did: cluster_metrics orders clusters by those numbers",
+        "actors/clustering.py",
+        "            return np.unique(labels, return_inverse=True)[1].astype(np.int32)\n",
+        "            return labels.astype(np.int32)\n",
+        ("tests/test_cluster_maths.py::test_connected_components_number_components_as_scipy_does",)),
+    Mutation(
+        "own_connected_components_stop_before_labels_settle",
+        "the clusterer's own connected components pass labels until none changes (a chain needs many rounds)",
+        "actors/clustering.py",
+        "        if np.array_equal(lowest, labels):\n",
+        "        if True:\n",
+        ("tests/test_cluster_maths.py::test_connected_components_number_components_as_scipy_does",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
