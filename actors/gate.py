@@ -43,7 +43,7 @@ from orjson import loads as _orjson_loads
 from prometheus_client import Counter, Gauge, Histogram
 
 from launcher import keys
-from actors.resp import RedisUnavailable, ReplyError, RespClient, encode_commands
+from launcher.resp import RedisUnavailable, ReplyError, RespClient, encode_commands
 from actors.runtime import HEARTBEAT_TIMEOUT_MS, Actor, Shedding, StartError, adder, increment, main, observer, send_one
 from actors.policy import (ACTIONS, FAIL_CLOSED_REASONS, HOLD, PERMIT_UNAVAILABLE, REDIS_UNAVAILABLE,
                            REPLICA_UNACKNOWLEDGED, BadRequest,

@@ -35,7 +35,7 @@ from typing import Any, Callable
 from prometheus_client import Counter, Gauge, Histogram
 
 from launcher import keys
-from actors.resp import RedisUnavailable, ReplyError, RespClient, Script, encode_commands
+from launcher.resp import RedisUnavailable, ReplyError, RespClient, Script, encode_commands
 from actors.runtime import Actor, adder, main, observer
 from actors.wire import (INTERNAL_ERROR, decode_internal, encode, encode_internal, error_envelope, issuer_key,
                          issuer_reply_key, ok_envelope, recorded_form, signed_issuer_request, verified_issuer_request)

@@ -317,7 +317,7 @@ def calibrate(redis_server, calls: int = 5000) -> dict[str, float]:
     ZeroMQ REQ/REP echo between two processes (200-byte message) and a Redis SET through the actors'
     own client. Issue #4 quotes about 60 us and 110 us for its machine; a decision costs two ZeroMQ
     round trips (client-gate, gate-issuer) and one Redis script call, plus the actors' Python."""
-    from actors.resp import RespClient
+    from launcher.resp import RespClient
     endpoint = f"tcp://127.0.0.1:{free_port()}"
     server = subprocess.Popen([sys.executable, "-c", ECHO_SERVER, endpoint])
     ctx = zmq.Context()

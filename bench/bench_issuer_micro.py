@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO))
 
 from actors import permit_issuer as issuer_module  # noqa: E402
 from actors.policy import PortfolioMetrics, decision_record, validate_proposal  # noqa: E402
-from actors.resp import encode_commands  # noqa: E402
+from launcher.resp import encode_commands  # noqa: E402
 from actors.wire import encode_internal  # noqa: E402
 from prometheus_client import REGISTRY  # noqa: E402
 from launcher.harness import RedisServer, demo_topology_data, retarget, write_topology  # noqa: E402

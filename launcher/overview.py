@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from launcher import keys
 from launcher.keys import wrong_type
-from launcher.redis_conn import connect
+from launcher.resp import RedisUnavailable, RespClient, as_dict
 from launcher.topology import Topology
 
 BAR_WIDTH = 20
@@ -513,19 +513,28 @@ def collect_overview(topo: Topology, crashed: frozenset[str] = frozenset(),
         out["gates"] = [gate_overview(topo, name, samples[name], scraped_at.get(name)) for name in gates]
         out.update(gates_summary(out["gates"]))
     try:
-        client = connect(topo.redis)
-        state, clusters, out["cluster_state_problem"] = read_cluster_state(client)
-        client.close()
+        client = redis_client(topo.redis)
+        try:
+            state, clusters, out["cluster_state_problem"] = read_cluster_state(client)
+        finally:
+            client.close()
+            client.close_watch()
         out["redis"] = "ok"
     except Exception as exc:  # status must still print when Redis is down
         state, clusters = {}, {}
-        out["redis"] = f"unavailable ({type(exc).__name__})"
+        out["redis"] = f"unavailable ({str(exc)[:120] if isinstance(exc, RedisUnavailable) else type(exc).__name__})"
     read_at = time.time()
     out.update(cluster_state_summary(state, clusters, read_at))
     for gate in out.get("gates") or []:
         gate["clock_off"] = gate_clock_explains_proxy(gate, out, (state, read_at), topo.gate_freshness_s(gate["name"]),
                                                       gate_read_interval_s(topo.settings_of(gate["name"])))
     return out
+
+
+def redis_client(cfg: Any) -> RespClient:
+    """A client of the topology's Redis (cfg: its RedisConfig) for status's reads: launcher.resp's, not redis-py, whose
+    import cost each `status` 0.1 s of CPU."""
+    return RespClient.from_config(cfg)
 
 
 def cluster_state_summary(state: dict[str, str], clusters: dict[str, str], now: float) -> dict[str, Any]:
@@ -558,26 +567,25 @@ def _finite(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def read_cluster_state(client: Any) -> tuple[dict[str, str], dict[str, str], str | None]:
+def read_cluster_state(client: RespClient) -> tuple[dict[str, str], dict[str, str], str | None]:
     """(the cluster state hash, the clusters hash, what is wrong with them or None). A key of another type (a
     string where a hash belongs; the state stream too: no state is written) is named, not taken for Redis
     failing; any other error reply is raised."""
-    pipe = client.pipeline(transaction=False)
-    pipe.hgetall(keys.CLUSTER_STATE)
-    pipe.hgetall(keys.CLUSTERS)
-    pipe.type(keys.CLUSTER_STATE_STREAM)
-    replies = pipe.execute(raise_on_error=False)
+    replies = client.pipeline([("HGETALL", keys.CLUSTER_STATE), ("HGETALL", keys.CLUSTERS),
+                               ("TYPE", keys.CLUSTER_STATE_STREAM)])
     problems = []
     for key, reply in zip((keys.CLUSTER_STATE, keys.CLUSTERS), replies):
         if wrong_type(reply):
-            problems.append(f"{key} holds a {client.type(key)}, not a hash")
+            problems.append(f"{key} holds a {client.call('TYPE', key)}, not a hash")
         elif isinstance(reply, Exception):
             raise reply
+    if isinstance(replies[2], Exception):
+        raise replies[2]
     if replies[2] not in ("stream", "none"):
         problems.append(f"{keys.CLUSTER_STATE_STREAM} holds a {replies[2]}, not a stream")
     if problems:
         return {}, {}, "; ".join(problems)
-    return replies[0], replies[1], None
+    return as_dict(replies[0]), as_dict(replies[1]), None
 
 
 def bar(value: int | None, needed: int) -> str:

@@ -1,6 +1,6 @@
 """The one way actors and the launcher's tools open Redis: URL and timeouts from the topology, password from the environment.
 
-The URL is read by launcher.redis_url, as the gate's own client (actors.resp) reads it, so every actor
+The URL is read by launcher.redis_url, as the gate's own client (launcher.resp) reads it, so every actor
 talks to the same server and db. Under Sentinel (redis.sentinel) every new connection goes to the
 primary the sentinels name (launcher.sentinel.discover_primary, checked with ROLE), and a connection
 whose write is refused with READONLY (its server was demoted by a failover) is dropped, so the next

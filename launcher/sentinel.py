@@ -4,7 +4,7 @@ Discovery follows Redis's client guidelines for Sentinel: ask each sentinel in t
 `SENTINEL get-master-addr-by-name NAME`; the first that answers moves to the front of the list; then
 check the answer with ROLE on that server (a sentinel may name a primary that has since been demoted:
 only a server that says `master` is used). Both Redis clients use `discover_primary`: the gate's and
-issuer's own RESP client (actors.resp) and redis-py through launcher.redis_conn. Each runs it again
+issuer's own RESP client (launcher.resp) and redis-py through launcher.redis_conn. Each runs it again
 whenever its connection breaks or a write is refused with READONLY, so no actor needs a restart
 after a failover.
 

@@ -1131,49 +1131,36 @@ def each_at_once(names: list[str], ask: Callable[[str], Any]) -> dict[str, Any]:
 
 def redis_ready(topo: Topology, name: str = REDIS_PROGRAM) -> bool:
     """The managed Redis program answers PING; a sentinel must also name a primary."""
-    import redis
+    from launcher.resp import RedisUnavailable, ReplyError, ask_once  # not redis-py: 0.1 s of CPU each `up`
     prog = next((p for p in redis_programs(topo) if p.name == name), None)
     address, port = (prog.address, prog.port) if prog else (topo.redis.bind_address, topo.redis.port)
-    try:
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-        client = redis.Redis(host=address, port=port, password=topo.redis.password,
-                             socket_timeout=0.5, socket_connect_timeout=0.5,  # one attempt, no redis-py retries
-                             retry=Retry(NoBackoff(), 0), health_check_interval=0)
-        try:
-            if prog is not None and prog.kind == "sentinel" and topo.redis.sentinel is not None:
-                return bool(client.execute_command("SENTINEL", "get-master-addr-by-name", topo.redis.sentinel.master))
-            return bool(client.ping())
-        finally:
-            client.close()
-    except redis.RedisError:
+    try:  # one attempt within 0.5 s
+        if prog is not None and prog.kind == "sentinel" and topo.redis.sentinel is not None:
+            return bool(ask_once(address, port, topo.redis.password, 0.5,
+                                 "SENTINEL", "get-master-addr-by-name", topo.redis.sentinel.master))
+        return ask_once(address, port, topo.redis.password, 0.5, "PING") == "PONG"
+    except (RedisUnavailable, ReplyError):
         return False
 
 
 def _redis_role(topo: Topology, prog: RedisProgram) -> str | None:
     """A managed server's ROLE (master / slave), or for a sentinel the primary it names; None when silent."""
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
+    from launcher.resp import RedisUnavailable, ReplyError, as_dict, ask_once
+    password = topo.redis.password
     try:
-        client = redis.Redis(host=prog.address, port=prog.port, password=topo.redis.password, socket_timeout=0.5,
-                             socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0), health_check_interval=0,
-                             decode_responses=True)
-        try:
-            if prog.kind == "sentinel" and topo.redis.sentinel is not None:
-                named = client.execute_command("SENTINEL", "get-master-addr-by-name", topo.redis.sentinel.master)
-                if not named:
-                    return None
-                # What it knows: a sentinel learns the replicas from the primary's INFO (every 10 s) and
-                # the other sentinels from their hellos (every 2 s); until it knows a replica, a
-                # primary crash cannot be failed over.
-                state = client.sentinel_master(topo.redis.sentinel.master)
-                return (f"names {_place(named[0], int(named[1]))}, knows {int(state.get('num-slaves', 0))} "
-                        f"replica(s), {int(state.get('num-other-sentinels', 0))} other sentinel(s)")
-            return str(client.execute_command("ROLE")[0])
-        finally:
-            client.close()
-    except redis.RedisError:
+        if prog.kind == "sentinel" and topo.redis.sentinel is not None:
+            master = topo.redis.sentinel.master
+            named = ask_once(prog.address, prog.port, password, 0.5, "SENTINEL", "get-master-addr-by-name", master)
+            if not named:
+                return None
+            # What it knows: a sentinel learns the replicas from the primary's INFO (every 10 s) and
+            # the other sentinels from their hellos (every 2 s); until it knows a replica, a
+            # primary crash cannot be failed over.
+            state = as_dict(ask_once(prog.address, prog.port, password, 0.5, "SENTINEL", "MASTER", master))
+            return (f"names {_place(named[0], int(named[1]))}, knows {int(state.get('num-slaves', 0))} "
+                    f"replica(s), {int(state.get('num-other-sentinels', 0))} other sentinel(s)")
+        return str(ask_once(prog.address, prog.port, password, 0.5, "ROLE")[0])
+    except (RedisUnavailable, ReplyError):
         return None
 
 

@@ -354,7 +354,7 @@ def test_proposal_numbers_are_judged_as_the_plain_check_judges_them(fields):
 def test_the_issuers_evalsha_command_is_built_whole_and_encoded_as_the_plain_code_encodes_it(decision):
     """script_command builds the EVALSHA command in one tuple: the command of script_call's KEYS and ARGV, and
     hiredis's bytes for it are those of the plain Python encoder."""
-    from actors.resp import _encode_commands_py, encode_commands
+    from launcher.resp import _encode_commands_py, encode_commands
     args = pi.ScriptArgs("86400", "600", "100000", "60", "60", "60000")
     command = pi.script_command(decision, "2", args, "123")
     keys_, argv, stored_json = pi.script_call(decision, "2", args, "123")
@@ -395,7 +395,7 @@ def test_the_issuers_templated_evalsha_is_the_bytes_hiredis_gives_for_its_comman
     plain Python encoder give for script_command's tuple, its EVAL the bytes of eval_command's, and the stored
     JSON the value of the plain stored form (orjson: NaN as null, as before); what the template does not take
     goes the plain way."""
-    from actors.resp import _encode_commands_py, encode_commands
+    from launcher.resp import _encode_commands_py, encode_commands
     args = pi.ScriptArgs("86400", "600", "100000", "60", "60", "60000")
     build = pi.ScriptPayload(args).build
     for decision in HOSTILE_DECISIONS * 2:
@@ -421,7 +421,7 @@ def test_what_the_issuer_cannot_encode_fails_the_templated_command_as_the_plain_
 
 
 def test_the_issuers_chunk_cache_stays_bounded_and_right_under_a_client_sending_every_kill_score():
-    from actors.resp import encode_commands
+    from launcher.resp import encode_commands
     args = pi.ScriptArgs("86400", "600", "100000", "60", "60", "60000")
     build = pi.ScriptPayload(args).build
     for i in range(3 * pi._ValueChunks.MAX_KEPT):
@@ -439,7 +439,7 @@ def test_the_issuers_chunk_cache_keeps_no_long_text_that_a_sender_chose():
     k_source each (one 16 MB request's worth) held 26 MB in the chunk cache of a real issuer (33 -> 76 MB RSS,
     the 40 MB budget gone) until 1,024 other values came. What a gate writes (a 32-character symbol, its longest
     reason) is still kept, and the bytes are still hiredis's."""
-    from actors.resp import encode_commands
+    from launcher.resp import encode_commands
     args = pi.ScriptArgs("86400", "600", "100000", "60", "60", "60000")
     build = pi.ScriptPayload(args).build
     most_kept = 0
@@ -457,7 +457,7 @@ def test_the_issuers_chunk_cache_keeps_no_long_text_that_a_sender_chose():
 
 
 def test_eval_payload_refuses_what_is_not_an_evalsha_of_its_script():
-    from actors.resp import Script, encode_commands
+    from launcher.resp import Script, encode_commands
     for payload in (encode_commands([("EVALSHA", "0" * 40, 0)]), encode_commands([("GET", "x")]), b"", b"$3\r\nfoo\r\n"):
         with pytest.raises(ValueError):
             pi.RECORD_DECISION.eval_payload(payload)
@@ -468,7 +468,7 @@ def test_eval_payload_refuses_what_is_not_an_evalsha_of_its_script():
 def test_commands_refused_with_noscript_run_again_with_eval_in_order(redis_server):
     """Without WAIT too, a Redis that lost its scripts (restarted, failed over) runs every decision of the batch:
     the ones refused with NOSCRIPT are sent again with EVAL, and each reply lands at its own index."""
-    from actors.resp import RespClient
+    from launcher.resp import RespClient
     client = RespClient(port=redis_server.port)
     r = redis_server.client()
     args = pi.ScriptArgs("86400", "600", "100000", "60", "60", "60000")
@@ -549,7 +549,7 @@ def test_the_redis_client_waits_with_the_kernels_timeout_and_still_fails_fast(re
     import socket
     import struct
 
-    from actors.resp import RedisUnavailable, RespClient
+    from launcher.resp import RedisUnavailable, RespClient
     client = RespClient(port=redis_server.port, timeout_s=0.25)
     try:
         assert client.call("SET", "hot_path:key", "1") == "OK"

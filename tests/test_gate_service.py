@@ -756,7 +756,7 @@ def test_the_permit_script_run_twice_for_one_request_reports_its_own_write_as_wr
     """RespClient re-sends a pipeline on a fresh connection after a timeout, so a stalled Redis can run
     one request's script twice: the second run must not turn the fresh decision into a replay."""
     from actors.permit_issuer import RECORD_DECISION, SEEN_NONE, ScriptArgs, outcome, script_call
-    from actors.resp import RespClient
+    from launcher.resp import RespClient
     client = RespClient(port=redis_server.port)
     r = redis_server.client()
     plan = new_plan()
@@ -1196,7 +1196,7 @@ def test_every_redis_client_reads_the_db_from_the_path_or_the_query(url, expecte
     from launcher.redis_url import parse_redis_url
     t = parse_redis_url(url)
     assert (t.transport, t.host, t.port, t.unix_path, t.db) == expected
-    from actors.resp import RespClient
+    from launcher.resp import RespClient
     from launcher.topology import RedisConfig
     client = RespClient.from_config(RedisConfig(url=url))
     assert (client.unix_path, client.db) == (expected[3], expected[4])

@@ -16,7 +16,7 @@ from launcher.replica_harness import ReplicaServer
 from test_ha_durability import BOOK, REPLICA_UNACKNOWLEDGED, Pair, settle, write_book
 
 from actors import permit_issuer
-from actors.resp import RespClient
+from launcher.resp import RespClient
 
 ARGS = permit_issuer.ScriptArgs(decision_ttl="86400", hold_ttl="600", stream_cap="100000", permit_ttl="60",
                                 cooldown_ttl="60", retention_ms="60000")

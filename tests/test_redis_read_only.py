@@ -67,7 +67,7 @@ class _RedisBefore7:
         self.role = role
 
     def pipeline(self, commands):
-        from actors.resp import ReplyError
+        from launcher.resp import ReplyError
         return [ReplyError("ERR Error compiling script (new function): user_script:1: unexpected symbol near '#'")]
 
     def call(self, *command):

@@ -6,7 +6,7 @@ an ACL on cg did not hold for them, and with `default` off they could not work a
 
 from __future__ import annotations
 
-from actors.resp import RespClient
+from launcher.resp import RespClient
 from helpers import scrape
 from test_gate_service import P26, decision_of, new_plan, write_book
 

@@ -20,7 +20,7 @@ import redis
 import yaml
 import zmq
 
-from actors.resp import RedisUnavailable, RespClient
+from launcher.resp import RedisUnavailable, RespClient
 from helpers import DEADLINE_SCALE, PYTHON, ActorProcess, free_port, scrape, wait_for, write_topology
 from launcher import keys
 from launcher.client import GateClient, GateUnavailable

@@ -136,7 +136,7 @@ def settled_demo(monkeypatch) -> tuple:
     def no_redis(*args, **kwargs):
         raise ConnectionError("not in this test")
 
-    monkeypatch.setattr(overview, "connect", no_redis)
+    monkeypatch.setattr(overview, "redis_client", no_redis)
     return overview, topo, samples, now
 
 
@@ -229,7 +229,7 @@ def exec_host_status(monkeypatch, tmp_path, samples_changed) -> tuple[int, dict]
     samples["gate"]["p26_cluster_stress_used"] = 0.0
     samples_changed(samples, now)
     monkeypatch.setattr(overview, "scrape_all", lambda topo, names, scraped_at=None: {n: samples.get(n) for n in names})
-    monkeypatch.setattr(overview, "connect", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("no Redis here")))
+    monkeypatch.setattr(overview, "redis_client", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("no Redis here")))
     rows = [{"name": n, "state": "RUNNING", "pid": 100 + i, "ready": True, "kind": topo.actors[n].kind}
             for i, n in enumerate(("gate", "permit_issuer", "book"))]  # the exec host's part; no unexpected exits
     monkeypatch.setattr(supervise, "collect_status", lambda home: {

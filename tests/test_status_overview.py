@@ -31,9 +31,11 @@ def test_status_names_a_cluster_state_key_of_another_type_instead_of_calling_red
     """A string where the cluster state hash belongs: status said "cluster state: unknown, Redis unavailable
     (ResponseError)" while Redis answered, naming neither the key nor the fix."""
     from launcher.overview import read_cluster_state
+    from launcher.resp import RespClient
     r = redis_server.client()
+    resp = RespClient(port=redis_server.port)
     r.set(keys.CLUSTER_STATE, "by hand")
-    state, clusters, problem = read_cluster_state(r)
+    state, clusters, problem = read_cluster_state(resp)
     assert (state, clusters, problem) == ({}, {}, f"{keys.CLUSTER_STATE} holds a string, not a hash")
     topo = load_topology(write_topology(tmp_path / "t.yaml", retarget(demo_topology_data())))
     shown = render_overview(topo, {**overview("ok"), "cluster_state_problem": problem})
@@ -41,10 +43,10 @@ def test_status_names_a_cluster_state_key_of_another_type_instead_of_calling_red
     assert "DEL the key" in shown, shown
     r.delete(keys.CLUSTER_STATE)
     r.set(keys.CLUSTER_STATE_STREAM, "by hand")
-    assert read_cluster_state(r)[2] == f"{keys.CLUSTER_STATE_STREAM} holds a string, not a stream"
+    assert read_cluster_state(resp)[2] == f"{keys.CLUSTER_STATE_STREAM} holds a string, not a stream"
     r.delete(keys.CLUSTER_STATE_STREAM)
     r.hset(keys.CLUSTER_STATE, "updated_ts", "1")
-    assert read_cluster_state(r) == ({"updated_ts": "1"}, {}, None)
+    assert read_cluster_state(resp) == ({"updated_ts": "1"}, {}, None)
 
 
 def test_status_names_cluster_state_fields_that_are_no_number_instead_of_a_traceback(tmp_path) -> None:
@@ -247,7 +249,7 @@ def test_status_shows_the_newest_price_over_all_symbols_and_a_symbol_at_the_poin
     sample = {f'p27_buffer_last_accepted_tick_timestamp_seconds{{symbol="{s}"}}': t for s, t in ticks.items()}
     sample.update({f'p27_points_per_symbol{{symbol="{s}"}}': 11.0 for s in topo.symbols})
     monkeypatch.setattr(ov, "scrape_actor", lambda topo, name: sample if topo.actors[name].kind == "buffer" else None)
-    monkeypatch.setattr(ov, "connect", lambda config: (_ for _ in ()).throw(ConnectionError("no Redis here")))
+    monkeypatch.setattr(ov, "redis_client", lambda config: (_ for _ in ()).throw(ConnectionError("no Redis here")))
     monkeypatch.setattr(ov, "time", SimpleNamespace(time=lambda: now))
     collected = ov.collect_overview(topo)
     assert collected["newest_tick_age_s"] == 2.0 and collected["points_needed"] == 11
@@ -262,11 +264,13 @@ def test_status_names_a_half_written_cluster_state_instead_of_showing_its_missin
     each missing field as 0 and printed "ClusterStress 0.000, 0 clusters, updated 0.5 s ago (fresh ...)" beside
     two listed clusters, while the gate found no cluster stress and took K from the proxy."""
     from launcher.overview import cluster_state_summary, read_cluster_state
+    from launcher.resp import RespClient
     r = redis_server.client()
+    resp = RespClient(port=redis_server.port)
     r.hset(keys.CLUSTER_STATE, mapping={"updated_ts": 999, "cluster_stress": 0.7, "clusters_count": 1})
     r.hset(keys.CLUSTERS, "c1", '["BTCUSDT", "ETHUSDT"]')
     r.hdel(keys.CLUSTER_STATE, "cluster_stress", "clusters_count")
-    state, clusters, problem = read_cluster_state(r)
+    state, clusters, problem = read_cluster_state(resp)
     assert problem is None
     half = cluster_state_summary(state, clusters, 1000.0)
     topo = load_topology(write_topology(tmp_path / "t.yaml", retarget(demo_topology_data())))
@@ -385,3 +389,21 @@ def test_status_json_stays_json_and_shows_no_shrinkage_intensity_while_the_corre
         assert "shrinkage intensity: ?" in shown, shown
     finally:
         system.down()
+
+
+def test_status_all_hosts_says_a_refused_password_is_one_and_the_server_was_reached(redis_server) -> None:
+    """status --all-hosts asks each managed Redis with launcher.resp (redis-py's import cost each status 0.1 s of CPU):
+    a wrong password or none, where Redis wants one, is still an authentication error naming the variable to set, the
+    server reached, not a Redis that did not answer."""
+    from types import SimpleNamespace
+
+    from launcher.hosts_status import _ask_redis
+    redis_server.client().config_set("requirepass", "right")
+    for password in ("wrong", None):
+        topo = SimpleNamespace(redis=SimpleNamespace(bind_address="127.0.0.1", port=redis_server.port,
+                                                     password=password, password_env="CLUSTERGATE_REDIS_PASSWORD"))
+        asked = _ask_redis(topo)
+        assert asked["reached"] is True and asked["ready"] is False, asked
+        assert asked["error"].startswith("authentication: ") and "$CLUSTERGATE_REDIS_PASSWORD" in asked["error"], asked
+    topo.redis.password = "right"
+    assert _ask_redis(topo)["ready"] is True

@@ -853,7 +853,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "redis_client_polls_before_each_call",
         "the Redis client waits with the kernel's timeout, one system call per send or receive (issue 14)",
-        "actors/resp.py",
+        "launcher/resp.py",
         "            _kernel_timeouts(sock, self.timeout_s)\n",
         "            pass\n",
         ("tests/test_gate_hot_path.py::test_the_redis_client_waits_with_the_kernels_timeout_and_still_fails_fast",)),
@@ -902,14 +902,14 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "eval_payload_takes_any_bytes",
         "a NOSCRIPT retry's EVAL is made only from an EVALSHA of the script's own (issue 14)",
-        "actors/resp.py",
+        "launcher/resp.py",
         "        if count_end < 2 or not payload.startswith(b\"*\") or not payload.startswith(self._evalsha_name, count_end):",
         "        if False:",
         ("tests/test_gate_hot_path.py::test_eval_payload_refuses_what_is_not_an_evalsha_of_its_script",)),
     Mutation(
         "issuer_noscript_not_loaded_again",
         "decisions refused with NOSCRIPT (Redis restarted or failed over) run again with EVAL, without WAIT too (issue 14)",
-        "actors/resp.py",
+        "launcher/resp.py",
         "        if ReplyError not in map(type, replies):",
         "        if True:",
         ("tests/test_gate_hot_path.py::test_commands_refused_with_noscript_run_again_with_eval_in_order",)),
@@ -945,7 +945,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "resp_client_ignores_readonly",
         "the gate's RESP client asks Sentinel again when a write is refused with READONLY (issue 12)",
-        "actors/resp.py",
+        "launcher/resp.py",
         "                if isinstance(reply, ReplyError) and is_readonly(reply):\n",
         "                if False:\n",
         ("tests/test_sentinel_failover.py::test_a_demoted_primary_answers_readonly_and_the_clients_ask_sentinel_again",)),
@@ -969,12 +969,12 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "primary_kills_resp_client_discovers_once",
         "the gate's and issuer's RESP client asks Sentinel on every reconnect and follows its SentinelWatch, so decisions resume after a failover with no restart (issue 12)",
-        "actors/resp.py",
+        "launcher/resp.py",
         "            else:\n                try:\n                    self.host, self.port = discover_primary(",
         "            elif not getattr(self, \"_found_once\", False):\n                self._found_once = True\n"
         "                try:\n                    self.host, self.port = discover_primary(",
         (HA_PRIMARY_KILLS,),
-        also=(("actors/resp.py", "            if primary is not None and primary != self._followed:\n",
+        also=(("launcher/resp.py", "            if primary is not None and primary != self._followed:\n",
                "            if False:  # mutant: the watch's primary is never followed\n"),)),
     Mutation(
         "ha_topology_with_two_data_servers",
@@ -1313,7 +1313,7 @@ MUTATIONS: list[Mutation] = [
         "resp_client_stays_with_an_old_primary_until_it_is_demoted",
         "after a Sentinel failover the gate's and issuer's RESP client writes to the primary the sentinels name now, "
         "not to the old one, still a master for 8 s or more (every decision a fault HOLD replica_unacknowledged)",
-        "actors/resp.py",
+        "launcher/resp.py",
         "                    self.close()  # the sentinels name another primary, which said ROLE master: move to it now\n"
         "                    self._connect(primary)\n",
         "                    pass\n",
@@ -3250,7 +3250,7 @@ MUTATIONS: list[Mutation] = [
         "issuer_resends_a_write_to_the_primary_a_failover_promoted",
         "a write whose primary stopped answering mid-call is reported redis_unavailable (outcome unknown), never sent "
         "again to the primary a failover promoted",
-        "actors/resp.py",
+        "launcher/resp.py",
         "            if self.server != sent_to and (server is not None or not self.resend_to_another_server):\n",
         "            if False:\n",
         ("tests/test_sentinel_failover.py::"
@@ -6891,7 +6891,7 @@ MUTATIONS: list[Mutation] = [
         "the permit issuer reads Redis's maxmemory-policy before its first write to a Redis that lost its script "
         "(restarted, a replica promoted): restarted with allkeys-lru, 62 to 88 decisions were recorded in the 5 s "
         "before the periodic reading (idem2)",
-        "actors/resp.py",
+        "launcher/resp.py",
         "            if before_load is not None:\n                before_load()\n",
         "",
         ("tests/test_redis_eviction_policy.py::test_a_redis_restarted_with_an_evicting_policy_gets_no_decision_before_"
@@ -6909,7 +6909,7 @@ MUTATIONS: list[Mutation] = [
         "gate_and_issuer_ignore_a_redis_url_user_without_a_password",
         "a Redis URL's user with no password is the user of every client, the gate's and the issuer's RespClient too: "
         "they sent no AUTH and ran as default while the other actors ran as that user (idem2)",
-        "actors/resp.py",
+        "launcher/resp.py",
         "        if self.username:  # (a `nopass` user",
         "        if self.username and self.password:  # (a `nopass` user",
         ("tests/test_redis_url_user_without_password.py::test_a_redis_url_user_without_a_password_is_the_user_of_the_"
@@ -7783,6 +7783,15 @@ MUTATIONS: list[Mutation] = [
         "        if np.array_equal(lowest, labels):\n",
         "        if True:\n",
         ("tests/test_cluster_maths.py::test_connected_components_number_components_as_scipy_does",)),
+    Mutation(
+        "status_all_hosts_takes_a_refused_password_for_a_redis_that_did_not_answer",
+        "status --all-hosts, asking each managed Redis with launcher.resp (not redis-py: 0.1 s of CPU each status), "
+        "names a refused password as an authentication error to fix, the server reached",
+        "launcher/hosts_status.py",
+        "        if isinstance(exc, HandshakeRefused) or str(exc).startswith((\"NOAUTH\", \"WRONGPASS\")):\n",
+        "        if str(exc).startswith(\"NOAUTH\"):\n",
+        ("tests/test_status_overview.py::"
+         "test_status_all_hosts_says_a_refused_password_is_one_and_the_server_was_reached",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
