@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import time
 
-import redis
 from prometheus_client import Counter, Gauge
 
 from launcher import keys
-from launcher.redis_conn import connect
+from launcher.resp import RedisUnavailable, ReplyError, RespClient
 from actors.runtime import Actor, OutageLog, main
 from launcher.keys import wrong_type
 from actors.wire import TICK_TOPIC_PREFIX, BadTick, parse_tick
@@ -44,7 +43,7 @@ class Book(Actor):
         self.written: set[str] = set()
         self.not_a_hash: dict[str, str] = {}  # symbol -> WRONGTYPE error, while its snapshot key is not a hash
         self._redis_outage = OutageLog(self.log, "redis")
-        self.redis: redis.Redis = connect(self.topology.redis)
+        self.redis = RespClient.from_config(self.topology.redis)
         pattern = self.topology.positions.key_pattern
         self.snapshot_keys = {s: keys.position_snapshot(s, pattern) for s in self.positions}
         for symbol in self.positions:
@@ -58,6 +57,7 @@ class Book(Actor):
 
     def teardown(self) -> None:
         self.redis.close()
+        self.redis.close_watch()
 
     def _on_tick(self, frames: list[bytes]) -> None:
         try:
@@ -79,14 +79,12 @@ class Book(Actor):
         if not due:
             return
         try:
-            pipe = self.redis.pipeline(transaction=False)
-            for symbol, fields in due.items():
-                pipe.hset(self.snapshot_keys[symbol], mapping=fields)
-            replies = pipe.execute(raise_on_error=False)
+            replies = self.redis.pipeline([("HSET", self.snapshot_keys[symbol], *(x for f in fields.items() for x in f))
+                                           for symbol, fields in due.items()])
             for reply in replies:  # a key of another type fails that symbol alone; any other error, the write
                 if isinstance(reply, Exception) and not wrong_type(reply):
                     raise reply
-        except redis.RedisError as exc:
+        except (RedisUnavailable, ReplyError) as exc:
             REDIS_ERRORS.inc()
             self._redis_outage.failed(exc, retry_in_s=self.settings.refresh_s)
             return

@@ -22,16 +22,16 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-import redis
 from prometheus_client import Counter, Gauge
 
 from launcher import keys
+from launcher.keys import wrong_type
 from actors.frozen_prices import FrozenWatch
 from actors.jumps import JumpFilter
 from actors.grid import (TICK_FUTURE_SKEW_S, PriceGrid, add_checked_tick, clock_step_s, head_ahead_of_clock,
                          points_per_symbol)
 from actors.window_message import window_header
-from launcher.redis_conn import connect
+from launcher.resp import RedisUnavailable, ReplyError, RespClient
 from actors.runtime import Actor, error_text, main
 from actors.snapshot_reads import read_signed_notionals
 from actors.snapshots import held_symbols
@@ -98,7 +98,7 @@ class BufferActor(Actor):
         now = time.time()
         self.grid = PriceGrid(self.topology.symbols, self.cadence_s, self.points + 1,
                               math.floor(now / self.cadence_s))
-        self.redis = connect(self.topology.redis, decode_responses=False)
+        self.redis = RespClient.from_config(self.topology.redis, decode=False)
         self.history_pending = self.settings.persist
         self.held: set[str] = set()
         self.jumps = JumpFilter.from_clusters(clusters)
@@ -291,7 +291,7 @@ class BufferActor(Actor):
         try:
             signed = read_signed_notionals(self.redis, self.topology.symbols, self.topology.positions.key_pattern,
                                            time.time(), self.topology.positions.stale_after_s)
-        except redis.RedisError as exc:
+        except (RedisUnavailable, ReplyError) as exc:
             self.m.redis_errors.labels(op="positions").inc()
             self.log.debug("positions_unavailable", error=error_text(exc))
             return
@@ -301,8 +301,8 @@ class BufferActor(Actor):
         if not self.settings.persist or self.history_pending or self.persist_held_until_mono is not None:
             return
         try:
-            self.redis.set(self.history_key, self.grid.to_blob())
-        except redis.RedisError as exc:
+            self.redis.call("SET", self.history_key, self.grid.to_blob())
+        except (RedisUnavailable, ReplyError) as exc:
             self.m.redis_errors.labels(op="persist").inc()
             self.persist_failed = True
             self.log.warning("history_not_persisted", error=error_text(exc))
@@ -316,13 +316,14 @@ class BufferActor(Actor):
         if not self.settings.persist:
             return
         try:
-            blob = self.redis.get(self.history_key)
-        except redis.ResponseError as exc:  # e.g. WRONGTYPE: the key holds no history; persist overwrites it
-            self.history_pending = False
-            self.m.history_discarded.labels(reason="corrupt").inc()
-            self.log.error("history_corrupt_discarded", key=self.history_key, error=str(exc))
-            return
-        except redis.RedisError as exc:
+            blob = self.redis.call("GET", self.history_key)
+        except (RedisUnavailable, ReplyError) as exc:
+            if wrong_type(exc):  # the key holds no history; persist overwrites it
+                self.history_pending = False
+                self.m.history_discarded.labels(reason="corrupt").inc()
+                self.log.error("history_corrupt_discarded", key=self.history_key, error=str(exc))
+                return
+            # Redis down, or an error about Redis itself (NOAUTH, LOADING), not about the key: retried
             self.m.redis_errors.labels(op="load").inc()
             self.log.warning("history_not_loaded", error=error_text(exc), retry_in_s=self.cadence_s)
             return
@@ -375,6 +376,8 @@ class BufferActor(Actor):
 
     def teardown(self) -> None:
         self.persist()
+        self.redis.close()
+        self.redis.close_watch()
 
 
 if __name__ == "__main__":

@@ -31,13 +31,12 @@ from dataclasses import asdict
 from types import SimpleNamespace
 from typing import Any, Mapping
 
-import redis
 from prometheus_client import Counter, Gauge
 
 from actors.clustering import (HELD_PRICES_STALE, ClusterMetrics, cluster_labels, cluster_metrics,
                                min_points_over_relevant, stale_held_verdict)
 from actors.correlator import decode_matrix
-from launcher.redis_conn import connect
+from launcher.resp import RedisUnavailable, ReplyError, RespClient
 from actors.runtime import Actor, error_text, main
 from actors.snapshot_reads import read_signed_notionals
 from actors.snapshots import held_symbols
@@ -118,7 +117,7 @@ class ClustererActor(Actor):
             self.m.fail_closed.labels(reason=reason)
         self.set_gauges(0, 0.0, 0.0)
         self.export_stale_held([], 0.0)
-        self.redis = connect(self.topology.redis, decode_responses=False)  # snapshot values may hold any bytes
+        self.redis = RespClient.from_config(self.topology.redis, decode=False)  # snapshot values may hold any bytes
         self.unreadable: dict[str, str] = {}  # symbol -> error of its snapshot key, while it cannot be read
         self.overflowing: list[str] = []  # the held symbols, while their notionals sum past a float's range
         self.stale_held: list[str] = []  # held symbols out of the matrix for their stale price, while there are any
@@ -162,7 +161,7 @@ class ClustererActor(Actor):
             if self.positions_failed:  # the outage's last line is not left as the log's last word on it
                 self.positions_failed = False
                 self.log.info("positions_available_again")
-        except redis.RedisError as exc:
+        except (RedisUnavailable, ReplyError) as exc:
             self.m.fail_closed.labels(reason="redis_unavailable").inc()
             self.positions_failed = True
             self.log.warning("positions_unavailable", error=error_text(exc))

@@ -25,12 +25,11 @@ import time
 from typing import Any, Callable
 
 import numpy as np
-import redis
 from prometheus_client import Counter, Gauge
 
 from launcher import keys
 from actors.jumps import JumpFilter
-from launcher.redis_conn import connect
+from launcher.resp import RedisUnavailable, ReplyError, RespClient
 from actors.runtime import Actor, error_text, OutageLog, main
 from actors.slot_prices import SlotPrices, slot_of
 from actors.snapshots import snapshot_time
@@ -292,7 +291,8 @@ class PositionSaver:
     REPLAY_POSITION_RETRY_S later), so a Redis that hangs never holds up the replay's ticks: each SET may wait the
     whole timeout. close() stops the thread and saves the last position once more."""
 
-    def __init__(self, client: redis.Redis, key: str, identity: dict[str, Any], outage: OutageLog):
+    def __init__(self, client: RespClient, key: str, identity: dict[str, Any], outage: OutageLog):
+        """client: its own (the client is not shared between threads); close() closes it."""
         self.client, self.key, self.identity, self.outage = client, key, identity, outage
         self.latest: dict[str, Any] | None = None  # set by the actor's loop; read here
         self.saved: dict[str, Any] | None = None
@@ -310,8 +310,8 @@ class PositionSaver:
         if latest is None or latest == self.saved:
             return True
         try:
-            self.client.set(self.key, json.dumps({**self.identity, **latest}))
-        except redis.RedisError as exc:
+            self.client.call("SET", self.key, json.dumps({**self.identity, **latest}))
+        except (RedisUnavailable, ReplyError) as exc:
             self.outage.failed(exc, retry_in_s=REPLAY_POSITION_RETRY_S, what="replay position not saved")
             return False
         self.saved = latest
@@ -324,6 +324,8 @@ class PositionSaver:
         self.thread.join(timeout_s)
         if not self.thread.is_alive():
             self.save()
+            self.client.close()
+            self.client.close_watch()
 
 
 # --------------------------------------------------------------------------- the actor
@@ -337,7 +339,7 @@ class PriceFeed(Actor):
         self.symbols = list(self.topology.symbols)
         self.seq = 0
         self.last_publish = time.monotonic()
-        self.redis: redis.Redis | None = None
+        self.redis: RespClient | None = None
         self._redis_outage = OutageLog(self.log, "redis")
         self.metrics = FeedMetrics(self.symbols)
         self.jumps = JumpFilter.from_clusters(self.topology.clusters)
@@ -362,6 +364,7 @@ class PriceFeed(Actor):
             self.position_saver.close(timeout_s=self.topology.redis.timeout_ms / 1000 + REPLAY_POSITION_SAVE_S)
         if self.redis is not None:
             self.redis.close()
+            self.redis.close_watch()
 
     # ----------------------------------------------------------------- publishing
 
@@ -457,7 +460,7 @@ class PriceFeed(Actor):
         self.replay_path = path
         self.replay_identity = {"file": str(path), "sha256": data.sha256, "bytes": data.bytes_parsed}
         self.replay_position_key = keys.replay_position(self.topology.name, self.name)
-        self.redis = connect(self.topology.redis, decode_responses=False)  # the saved position may hold any bytes
+        self.redis = RespClient.from_config(self.topology.redis, decode=False)  # the saved position may hold any bytes
         self.position_saver: PositionSaver | None = None
         self.position_wait_until = time.monotonic() + REPLAY_POSITION_WAIT_S
         self.replay_start = time.monotonic()
@@ -482,8 +485,8 @@ class PriceFeed(Actor):
         key = self.replay_position_key
         assert self.redis is not None
         try:
-            raw = self.redis.get(key)
-        except redis.RedisError as exc:
+            raw = self.redis.call("GET", key)
+        except (RedisUnavailable, ReplyError) as exc:
             if wrong_type(exc):  # another type: as unreadable as garbage (and overwritten by the first save), not an outage
                 self._begin_replay(None, "the saved position is unreadable", error=error_text(exc))
                 return
@@ -528,7 +531,8 @@ class PriceFeed(Actor):
         else:
             self.log.info("replay_resumed", row=self.schedule.index, passes=self.schedule.passes, key=key)
         assert self.redis is not None
-        self.position_saver = PositionSaver(self.redis, key, self.replay_identity, self._redis_outage)
+        self.position_saver = PositionSaver(RespClient.from_config(self.topology.redis), key, self.replay_identity,
+                                            self._redis_outage)
         self.replay_start = time.monotonic() - due
         self._replay_due()
 
@@ -559,7 +563,7 @@ class PriceFeed(Actor):
 
     def _setup_redis_snapshots(self) -> None:
         # Raw bytes: a field that is not UTF-8 is then a price or time that is no number, not an error for every symbol.
-        self.redis = connect(self.topology.redis, decode_responses=False)
+        self.redis = RespClient.from_config(self.topology.redis, decode=False)
         self.snapshot_keys = {s: keys.position_snapshot(s, self.topology.positions.key_pattern) for s in self.symbols}
         self.snapshot_last_ts: dict[str, float] = {}  # symbol -> ts_epoch of the snapshot last read (published or rejected)
         self.skipping: dict[str, str] = {}  # symbol -> reason its snapshot is skipped, until one is read again
@@ -571,14 +575,12 @@ class PriceFeed(Actor):
     def _poll_snapshots(self) -> None:
         assert self.redis is not None
         try:
-            pipe = self.redis.pipeline(transaction=False)
-            for key in self.snapshot_keys.values():
-                pipe.hmget(key, "mark_price", "ts_epoch")
-            snapshots = pipe.execute(raise_on_error=False)
+            snapshots = self.redis.pipeline([("HMGET", key, "mark_price", "ts_epoch")
+                                             for key in self.snapshot_keys.values()]) if self.snapshot_keys else []
             for reply in snapshots:  # a key of another type fails that symbol alone; any other error, the poll
                 if isinstance(reply, Exception) and not wrong_type(reply):
                     raise reply
-        except redis.RedisError as exc:
+        except (RedisUnavailable, ReplyError) as exc:
             self.metrics.redis_errors.inc()
             self._redis_outage.failed(exc, retry_in_s=self.settings.interval_s)
             return

@@ -11,25 +11,24 @@ from launcher import keys
 from launcher.keys import wrong_type
 
 if TYPE_CHECKING:
-    import redis
+    from launcher.resp import RespClient
 
 
 SNAPSHOT_FIELDS = ("position_amt", "mark_price", "ts_epoch", "notional_usd")
 
 
-def read_signed_notionals(client: redis.Redis, symbols: list[str], key_pattern: str, now_s: float,
+def read_signed_notionals(client: RespClient, symbols: list[str], key_pattern: str, now_s: float,
                           stale_after_s: float, unreadable: dict[str, str] | None = None) -> dict[str, float]:
-    """Signed notional per symbol with a fresh snapshot (one round trip); raises redis errors.
+    """Signed notional per symbol with a fresh snapshot (one round trip); raises RedisUnavailable or ReplyError.
 
     Reads SPEC's fields alone (HMGET, as the gate does), so a field the execution layer adds is never read;
-    give it a client with decode_responses=False: a value that is not UTF-8 is then no number (the snapshot is
+    give it a client with decode=False: a value that is not UTF-8 is then no number (the snapshot is
     unusable) instead of a UnicodeDecodeError for every symbol. A snapshot key of another type than a hash is
     unusable too, as the gate reads it (its WRONGTYPE error put in `unreadable`), not an error for every symbol."""
-    pipe = client.pipeline(transaction=False)
-    for symbol in symbols:
-        pipe.hmget(keys.position_snapshot(symbol, key_pattern), *SNAPSHOT_FIELDS)
+    replies = client.pipeline([("HMGET", keys.position_snapshot(symbol, key_pattern), *SNAPSHOT_FIELDS)
+                               for symbol in symbols]) if symbols else []
     out: dict[str, float] = {}
-    for symbol, reply in zip(symbols, pipe.execute(raise_on_error=False)):
+    for symbol, reply in zip(symbols, replies):
         if wrong_type(reply):
             if unreadable is not None:
                 unreadable[symbol] = str(reply)

@@ -93,8 +93,11 @@ class RespClient:
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 6379, unix_path: str | None = None, db: int = 0,
                  username: str | None = None, password: str | None = None, timeout_s: float = 0.25,
-                 sentinels: Sequence[tuple[str, int]] | None = None, master: str | None = None):
+                 sentinels: Sequence[tuple[str, int]] | None = None, master: str | None = None, decode: bool = True):
+        """decode: replies as text (UTF-8, an undecodable byte replaced); False: as bytes (a value that may hold any
+        bytes: a saved history, a snapshot field written by another program)."""
         self.host, self.port, self.unix_path, self.db = host, port, unix_path, db
+        self.decode = decode
         self.username, self.password, self.timeout_s = username, password, timeout_s
         self.sentinels = list(sentinels) if sentinels else None
         self.master = master
@@ -125,12 +128,13 @@ class RespClient:
         return _where(self.server)
 
     @classmethod
-    def from_config(cls, cfg: Any) -> "RespClient":
+    def from_config(cls, cfg: Any, decode: bool = True) -> "RespClient":
         """A client of the topology's Redis (cfg: its launcher.topology.RedisConfig, not imported here: `status` imports
         this module from inside the launcher's commands, which launcher.topology's own imports reach), its URL read by launcher.redis_url (as redis_conn reads it),
         or under Sentinel the primary its sentinels name."""
         target = parse_redis_url(cfg.connection_url())
-        kwargs = dict(db=target.db, username=target.username, password=cfg.password, timeout_s=cfg.timeout_ms / 1000.0)
+        kwargs = dict(db=target.db, username=target.username, password=cfg.password, timeout_s=cfg.timeout_ms / 1000.0,
+                      decode=decode)
         if cfg.sentinel is not None:
             return cls(sentinels=cfg.sentinel_addresses(), master=cfg.sentinel.master, **kwargs)
         if target.transport == "unix":
@@ -179,7 +183,8 @@ class RespClient:
         except OSError as exc:
             raise RedisUnavailable(f"cannot connect: {exc}") from None
         self._sock = sock
-        self._reader = hiredis.Reader(replyError=ReplyError, encoding="utf-8", errors="replace")
+        self._reader = (hiredis.Reader(replyError=ReplyError, encoding="utf-8", errors="replace") if self.decode
+                        else hiredis.Reader(replyError=ReplyError))
         handshake: list[Command] = []
         if self.username:  # (a `nopass` user has none: AUTH with an empty one, as redis-py does, not as `default`)
             handshake.append(("AUTH", self.username, self.password or ""))

@@ -1863,18 +1863,22 @@ MUTATIONS: list[Mutation] = [
         "a_snapshot_byte_that_is_not_utf8_stops_the_clusterer",
         "a position snapshot holding bytes that are not UTF-8 leaves the cluster side writing states (rev-cluster)",
         "actors/clusterer.py",
-        "        self.redis = connect(self.topology.redis, decode_responses=False)  # snapshot values may hold any bytes\n",
-        "        self.redis = connect(self.topology.redis)\n",
+        "        self.redis = RespClient.from_config(self.topology.redis, decode=False)  # snapshot values may hold any bytes\n",
+        "        self.redis = RespClient.from_config(self.topology.redis)\n",
         ("tests/test_cluster_side_attack.py::"
-         "test_a_position_snapshot_holding_bytes_that_are_not_utf8_does_not_stop_the_cluster_side",)),
+         "test_a_position_snapshot_holding_bytes_that_are_not_utf8_does_not_stop_the_cluster_side",),
+        also=(("launcher/resp.py", "hiredis.Reader(replyError=ReplyError, encoding=\"utf-8\", errors=\"replace\")",
+               "hiredis.Reader(replyError=ReplyError, encoding=\"utf-8\")"),)),
     Mutation(
         "a_snapshot_price_byte_that_is_not_utf8_stops_the_feed",
         "a snapshot mark_price that is not UTF-8 is refused for its symbol, the others keep ticking (rev-cluster)",
         "actors/price_feed.py",
-        "        self.redis = connect(self.topology.redis, decode_responses=False)\n",
-        "        self.redis = connect(self.topology.redis)\n",
+        "        self.redis = RespClient.from_config(self.topology.redis, decode=False)\n",
+        "        self.redis = RespClient.from_config(self.topology.redis)\n",
         ("tests/test_price_feed_process.py::"
-         "test_a_snapshot_mark_price_of_bytes_that_are_not_utf8_is_refused_and_the_other_symbols_keep_ticking",)),
+         "test_a_snapshot_mark_price_of_bytes_that_are_not_utf8_is_refused_and_the_other_symbols_keep_ticking",),
+        also=(("launcher/resp.py", "hiredis.Reader(replyError=ReplyError, encoding=\"utf-8\", errors=\"replace\")",
+               "hiredis.Reader(replyError=ReplyError, encoding=\"utf-8\")"),)),
     Mutation(
         "launcher_takes_a_cut_off_supervisord_answer_for_a_traceback",
         "supervisord killed while it writes an answer is reported as gone, in one line (CI, 3 Dec 2026)",
