@@ -113,11 +113,32 @@ def read_keypair(path: Path) -> Keypair:
 
 def others_can_write(directory: Path, sticky_ok: bool = False) -> str | None:
     """Why a key directory is unsafe (another local user could plant or swap a key in it), or None. sticky_ok: for a
-    file's own directory, the sticky bit (/tmp) keeps others from removing or replacing the file."""
-    mode = stat.S_IMODE(directory.stat().st_mode)
+    file's own directory, the sticky bit (/tmp) keeps others from removing or replacing the file.
+
+    Every directory above it too, as the path is written and as it resolves (as ssh's StrictModes): one that another
+    user can write without the sticky bit, or owns, lets them rename the key directory away and put one holding their
+    key in its place (a shared /srv of mode 0777 above keys/ of 0700 did). Owned by this user or root, and writable by
+    no one else (the sticky bit enough: /tmp), they cannot."""
+    uid = os.geteuid()
+    info = directory.stat()
+    mode = stat.S_IMODE(info.st_mode)
     if mode & 0o022 and not (sticky_ok and mode & stat.S_ISVTX):
         return (f"{directory} is writable by group or others (mode {mode:04o}), so any local user could plant "
                 f"a key there; run chmod go-w {directory}")
+    if info.st_uid not in (uid, 0):
+        return (f"{directory} is owned by uid {info.st_uid}, who could plant a key there; chown it to this user "
+                f"(uid {uid}) or root")
+    for above in dict.fromkeys((*directory.absolute().parents, *directory.resolve().parents)):
+        info = above.stat()
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & 0o022 and not mode & stat.S_ISVTX:
+            return (f"{above}, above {directory}, is writable by group or others (mode {mode:04o}), so any local user "
+                    f"could rename {directory} away and put a directory holding their key in its place; run "
+                    f"chmod go-w {above} (or chmod +t {above})")
+        if info.st_uid not in (uid, 0):
+            return (f"{above}, above {directory}, is owned by uid {info.st_uid}, who could rename {directory} away and "
+                    f"put a directory holding their key in its place; keep the keys where every directory above is "
+                    f"this user's (uid {uid}) or root's")
     return None
 
 

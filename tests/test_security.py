@@ -758,6 +758,41 @@ def test_a_client_key_in_a_directory_others_can_write_is_refused_so_no_stranger_
             read_public_key(shared / "desk.key")
 
 
+@pytest.mark.parametrize("above", ["0777", "1777", "another user's", "keys dir another user's"])
+def test_a_keys_directory_below_one_another_user_can_write_or_owns_is_refused_so_no_stranger_can_swap_it(
+        tmp_path: Path, above: str) -> None:
+    """A keys directory of mode 0700 below one any local user can write (a shared /srv of 0777), or one another user
+    owns: they can rename the keys directory away and put in its place one holding their own client key (and server
+    keys of their own), every file and the keys directory itself looking fine. Only the key file's own directory
+    was checked. With the sticky bit (/tmp's 1777) others cannot rename what is not theirs: such a directory is safe."""
+    if "another user's" in above and os.geteuid() != 0:
+        pytest.skip("needs root to give a directory to another user")  # CI runs as root
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    keys_dir = tmp_path / "keys"
+    if above == "keys dir another user's":  # the keys directory itself
+        os.chown(keys_dir, 65534, 65534)
+    elif above == "another user's":
+        os.chown(tmp_path, 65534, 65534)
+    else:
+        tmp_path.chmod(int(above, 8))
+    try:
+        problems = problems_of(write_topology(tmp_path / "t.yaml", data))
+    finally:
+        for directory in (tmp_path, keys_dir):
+            os.chown(directory, os.geteuid(), os.getegid())
+        tmp_path.chmod(0o700)
+    refused = [p for p in problems if p.startswith("security.curve.keys_dir: ")]
+    if above == "keys dir another user's":
+        assert any(f"{keys_dir} is owned by uid 65534, who could plant a key there" in p for p in refused), problems
+    elif above == "1777":
+        assert not refused, problems
+    elif above == "0777":
+        assert any(f"{tmp_path}, above {keys_dir}, is writable by group or others (mode 0777)" in p
+                   for p in refused), problems
+    else:
+        assert any(f"{tmp_path}, above {keys_dir}, is owned by uid 65534" in p for p in refused), problems
+
+
 @pytest.mark.parametrize("password", ["two words", 'quo"te', "it's"])
 def test_a_managed_sentinel_password_with_a_space_or_a_quote_is_refused_before_anything_starts(
         tmp_path: Path, password: str) -> None:

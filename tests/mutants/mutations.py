@@ -7796,6 +7796,23 @@ MUTATIONS: list[Mutation] = [
         "        if str(exc).startswith(\"NOAUTH\"):\n",
         ("tests/test_status_overview.py::"
          "test_status_all_hosts_says_a_refused_password_is_one_and_the_server_was_reached",)),
+    Mutation(
+        "a_keys_directory_below_one_others_can_write_can_be_renamed_away",
+        "a CurveZMQ keys directory is refused when a directory above it is writable by others without the sticky bit "
+        "or owned by another user: they could rename it away and put one holding their key in its place",
+        "launcher/curve.py",
+        "    for above in dict.fromkeys((*directory.absolute().parents, *directory.resolve().parents)):\n",
+        "    for above in ():\n",
+        ("tests/test_security.py::"
+         "test_a_keys_directory_below_one_another_user_can_write_or_owns_is_refused_so_no_stranger_can_swap_it",)),
+    Mutation(
+        "a_keys_directory_another_user_owns_is_taken",
+        "a CurveZMQ keys directory owned by another user (not root) is refused: they could plant a key there",
+        "launcher/curve.py",
+        "    if info.st_uid not in (uid, 0):\n        return (f\"{directory} is owned by uid",
+        "    if False:\n        return (f\"{directory} is owned by uid",
+        ("tests/test_security.py::"
+         "test_a_keys_directory_below_one_another_user_can_write_or_owns_is_refused_so_no_stranger_can_swap_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
