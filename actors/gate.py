@@ -1173,6 +1173,10 @@ class Gate(Actor):
             # The last check before any write: a proposal whose deadline passed while its state was read
             # never reaches the issuer (and the issuer's script checks each one's deadline on Redis's clock).
             decided_at = time.time()
+            # The issuer's permit_timeout_ms / 2 runs from the end of the state read, not from `now`: a Redis answering
+            # in 300 ms left the issuer nothing of 250 ms (every proposal HOLD permit_unavailable while its client had
+            # time left). The read's length by the monotonic clock: a wall clock step during it moves no deadline.
+            read_s = time.monotonic() - now_mono
             kept = self._drop_expired(proposals, results, todo, decided_at)
             if len(kept) != len(todo):
                 todo = kept
@@ -1182,11 +1186,11 @@ class Gate(Actor):
             items, metrics = evaluate_batch(batch, state, allowed=self.allowed, settings=self.settings, now=now,
                                             metrics=metrics)
             self.observe(state, metrics, ages=not cached)
-            gate_deadline = issuer_deadline_s(now, self.permit_timeout_ms)
+            gate_deadline = issuer_deadline_s(now + read_s, self.permit_timeout_ms)
             request_items = [self.issuer_item(proposal, it.decision, cooldown_mattered(it), it.cooldown_from_batch,
                                               gate_deadline) for proposal, it in zip(batch, items)]
             outcomes = self.record(request_items, gate_deadline, batch,
-                                   issuer_deadline_s(now_mono, self.permit_timeout_ms))
+                                   issuer_deadline_s(now_mono + read_s, self.permit_timeout_ms))
             if type(outcomes) is tuple:
                 if outcomes[2]:  # nothing was recorded: a proposal past its deadline by now gets expired
                     todo = self._drop_expired(proposals, results, todo, time.time())
@@ -1346,6 +1350,9 @@ class Gate(Actor):
                                plan_id=proposal.plan_id, reason=reason, detail=detail)
             self._key_type_logged = detail if reason == "bad_key_type" else None
         if reason == REDIS_UNAVAILABLE:
+            if outcome.get("nothing_written") is True:  # the issuer sent Redis nothing (it refused the connection)
+                return fault_decision(proposal, REDIS_UNAVAILABLE, now,
+                                      f"{str(detail)[:200]}; {NOTHING_RECORDED}")
             return fault_decision(proposal, REDIS_UNAVAILABLE, now, OUTCOME_UNKNOWN)
         if reason in ("bad_key_type", "corrupt_decision", "out_of_memory", "evicting_policy"):  # Redis unusable for it
             return fault_decision(proposal, REDIS_UNAVAILABLE, now, f"{reason}: {outcome.get('detail', '')}"[:300])

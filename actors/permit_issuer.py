@@ -35,7 +35,7 @@ from typing import Any, Callable
 from prometheus_client import Counter, Gauge, Histogram
 
 from launcher import keys
-from launcher.resp import RedisUnavailable, ReplyError, RespClient, Script, encode_commands
+from launcher.resp import NotSent, RedisUnavailable, ReplyError, RespClient, Script, after_a_first_round, encode_commands
 from actors.runtime import Actor, adder, main, observer
 from actors.wire import (INTERNAL_ERROR, decode_internal, encode, encode_internal, error_envelope, issuer_key,
                          issuer_reply_key, ok_envelope, recorded_form, signed_issuer_request, verified_issuer_request)
@@ -258,8 +258,32 @@ def clock_misread(reply: Any, own: float | None, deadline: float | None, sent_wa
     monotonic clock: a step of this host's wall clock meanwhile (a stalled local Redis's too) moves nothing."""
     if type(reply) is not list or not reply or reply[0] not in CLOCK_REFUSALS:
         return False
-    limit = deadline if own is None else min(own, deadline) if deadline else own  # as the script was given
+    limit = item_deadline_s(own, deadline)
     return bool(limit) and time.monotonic() + sent_wall_minus_mono_s < limit
+
+
+def item_deadline_s(own: float | None, deadline: float | None) -> float | None:
+    """The deadline an item's script was given: its own (`own`), when earlier than the request's `deadline`."""
+    return deadline if own is None else min(own, deadline) if deadline else own
+
+
+def expired_by(reply: list[Any], deadline_s: float, ahead_s: float, within_s: float) -> list[Any]:
+    """The script's `expired` reply (how many ms Redis's clock read past script_deadline_ms(deadline_s, ...)) made
+    ["expired", how many ms after deadline_s itself Redis ran it, within_s in ms]: by Redis's clock less the ahead_s the
+    issuer read, to within within_s, without the margin script_deadline_ms keeps (1 ms, and within_s), which the
+    script's own number included."""
+    late_ms = int(reply[1]) + script_deadline_ms(deadline_s, ahead_s, within_s) - (deadline_s + ahead_s) * 1000.0
+    return ["expired", late_ms, within_s * 1000.0]
+
+
+def expired_text(reply: list[Any]) -> str:
+    """When Redis ran a script refused `expired` (expired_by's reply), against the gate's deadline."""
+    late_ms, within_ms = float(reply[1]), float(reply[2]) if len(reply) > 2 else 0.0
+    known = f" (Redis's clock read to within {within_ms:.1f} ms)" if within_ms >= 0.05 else ""
+    if late_ms >= 0.5:
+        return f"Redis ran the script {late_ms:.0f} ms after the gate's deadline{known}"
+    return (f"Redis ran the script {-late_ms:.0f} ms before the gate's deadline{known}, inside the margin the script "
+            f"keeps so that no write lands after it")
 
 
 def wall_step_s(wall_minus_mono_then: float, wall_minus_mono_now: float) -> float:
@@ -585,8 +609,8 @@ class PermitIssuer(Actor):
                 # seconds off the old one's (ahead: every decision refused as expired until the next reading, up
                 # to 5 s; behind: written after its deadline). Read it before the first write there.
                 self.read_redis_clock()
-        except RedisUnavailable as exc:
-            return self.unavailable(items, exc)
+        except RedisUnavailable as exc:  # from connected(): nothing was sent
+            return self.unavailable(items, NotSent(str(exc)))
         mono = time.monotonic()  # read in the order the reading read them
         wall = time.time()
         step_s = wall_step_s(self._wall_minus_mono_s, wall - mono)
@@ -637,6 +661,8 @@ class PermitIssuer(Actor):
                     misread.append(len(out))
                     out.append(b"")
                     continue
+                if type(reply) is list and reply and reply[0] == "expired":
+                    reply = expired_by(reply, item_deadline_s(own, deadline), ahead_s, within_s)  # type: ignore[arg-type]
                 try:  # each item's reply is its own: a failure here never reaches the others of the batch
                     result, envelope, permit_issued = outcome(decision, stored, reply, compact)
                 except Exception as exc:
@@ -700,11 +726,16 @@ class PermitIssuer(Actor):
                                   "stepped back, or drifted, while the script waited): nothing was written (expired)")
 
     def unavailable(self, items: list[tuple[dict[str, Any], str, float | None]], exc: RedisUnavailable) -> list[bytes]:
-        """The result of every item of a request whose write Redis did not take (or may not have: outcome unknown)."""
+        """The result of every item of a request whose write Redis did not take (NotSent: `nothing_written`) or may not
+        have (outcome unknown)."""
         self._requests["redis_unavailable"](len(items))
         self.log_throttled("warning", "redis_unavailable", "request", decisions=len(items),
                            first_plan_id=items[0][0]["plan_id"], error=str(exc))
-        failed = encode(error_envelope("redis_unavailable", str(exc)[:300]))
+        if isinstance(exc, NotSent):  # Redis ran none of it: the gate's HOLD says nothing was recorded
+            failed = encode({**error_envelope("redis_unavailable", f"nothing was written: {exc}"[:300]),
+                             "nothing_written": True})
+        else:
+            failed = encode(error_envelope("redis_unavailable", str(exc)[:300]))
         return [failed] * len(items)
 
     def refused_for_eviction(self, items: list[tuple[dict[str, Any], str, float | None]]) -> list[bytes]:
@@ -785,8 +816,9 @@ def record_payloads_and_wait(client: RespClient, payloads: list[bytes], wait: Wa
         # ... but not after a WAIT that fell short (a replica still resyncing after the restart): a second full
         # WAIT would double the batch's time past the gate's patience, and these decisions are unacknowledged.
         again_tail = tail if isinstance(acked, int) and acked >= wait.replicas else []
-        again = client.pipeline_raw(b"".join([RECORD_DECISION.eval_payload(payloads[i]) for i in missing])
-                                    + encode_commands(again_tail), len(missing) + len(again_tail), server)
+        again = after_a_first_round(client.pipeline_raw, b"".join([RECORD_DECISION.eval_payload(payloads[i])
+                                                                    for i in missing]) + encode_commands(again_tail),
+                                    len(missing) + len(again_tail), server)
         for i, reply in zip(missing, again):
             scripts[i] = reply
         if again_tail:
@@ -1021,8 +1053,7 @@ def outcome(decision: dict[str, Any], stored_json: str, reply: Any,
     if kind == "bad_key_type":
         return kind, encode(error_envelope(kind, f"nothing was written: {reply[1]}"[:300])), False
     if kind == "expired":
-        return kind, encode(error_envelope(kind, f"nothing was written: Redis ran the script {reply[1]} ms after "
-                                                 f"the gate's deadline")), False
+        return kind, encode(error_envelope(kind, f"nothing was written: {expired_text(reply)}")), False
     if kind == "clock_went_back":  # counted and answered as expired: nothing written, the gate's deadline unjudged
         return "expired", encode(error_envelope("expired", (
             f"nothing was written: Redis's clock read {reply[1]} ms earlier than it could when the script was sent "

@@ -102,6 +102,10 @@ DROP_REASONS = ("client_not_reading", "client_gone", "send_error")  # send_error
 REPLIES_DROPPED = Counter("clustergate_replies_dropped_total",
                           "Replies a ROUTER could not send: the client's queue was full (client_not_reading) "
                           "or the client had disconnected (client_gone)", ["actor", "reason"])
+# What CurveZMQ adds to each frame on the wire, which ZMQ_MAXMSGSIZE counts: its MESSAGE command's name (8 bytes),
+# nonce (8), MAC (16) and flags (1). Added to a CURVE socket's max_message_bytes, so that the limit is the message's own
+# (a gate at max_request_bytes 2,715 dropped valid proposals of 2,683 to 2,692 bytes unread).
+CURVE_OVERHEAD_BYTES = 33
 CURVE_DENIED = Counter("clustergate_curve_denied_total", "CurveZMQ clients refused because their key is not allowed", ["actor", "socket"])
 # An actor that cannot start (a socket that will not bind, a metrics port in use, an exception in
 # setup) exits with this code after one `start_failed` log line naming the socket and the endpoint.
@@ -417,6 +421,8 @@ class Actor:
         sock.setsockopt(zmq.RCVHWM, sock_spec.hwm)
         max_bytes = self.max_message_bytes(role)
         if max_bytes is not None:  # libzmq drops the connection of a larger message before reading its body
+            if sock_spec.curve is not None:  # ... counting the frame as on the wire: encrypted, CURVE_OVERHEAD_BYTES more
+                max_bytes += CURVE_OVERHEAD_BYTES
             sock.setsockopt(zmq.MAXMSGSIZE, max_bytes)
         if sock.type == zmq.SUB:
             for prefix in self._subscriptions.get(role, [b""]):
@@ -437,8 +443,8 @@ class Actor:
         return HEARTBEAT_TIMEOUT_MS
 
     def max_message_bytes(self, role: str) -> int | None:
-        """The largest message `role` accepts (ZMQ_MAXMSGSIZE), or None for no limit. Override for every
-        socket that takes input from outside the topology."""
+        """The largest message `role` accepts (ZMQ_MAXMSGSIZE, plus CURVE_OVERHEAD_BYTES on a CurveZMQ socket), or None
+        for no limit. Override for every socket that takes input from outside the topology."""
         return None
 
     def _apply_curve(self, role: str, sock: zmq.Socket, *, server: bool) -> None:

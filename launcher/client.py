@@ -140,9 +140,15 @@ LARGEST_VALID_PROPOSAL_BYTES = 2715
 _ARGUMENT_OF = {"action_proposed": "action"}
 
 
+class NothingSent(ValueError):
+    """propose() refused the proposal before anything was sent (a value JSON cannot hold, a proposal larger than any
+    valid one): no gate saw it. Any other error of a call may come after the proposal was sent."""
+
+
 def _refuse_before_sending(body: dict[str, Any], deadline_ms: int | None = None) -> None:
-    """ValueError naming the first argument of propose() whose value JSON cannot hold (a Decimal, bytes, a numpy
-    float32), or the longest one of a proposal larger than any valid one, before anything is sent: raised from the
+    """NothingSent naming the first argument of propose() whose value JSON cannot hold (a Decimal, bytes, a numpy
+    float32), or the arguments over their own limits (validate_proposal's, field by field) of a proposal larger than
+    any valid one, before anything is sent: raised from the
     attempt loop, json's TypeError named no field and got the note that the proposal may have been decided, while
     nothing had left the client and every retry failed alike; and a gate drops a request past its max_request_bytes
     unread, so a 9,000-character plan_id timed out on every attempt and ended in GateUnavailable, "retry with the
@@ -157,11 +163,14 @@ def _refuse_before_sending(body: dict[str, Any], deadline_ms: int | None = None)
             size += len(f',"deadline_ms":{deadline_ms}')
         if size <= LARGEST_VALID_PROPOSAL_BYTES:
             return
-        field = max(body, key=lambda name: len(json.dumps(body[name])))
-        raise ValueError(f"the proposal is {size:,} bytes as JSON, more than any valid one ({LARGEST_VALID_PROPOSAL_BYTES:,}"
-                         f" bytes: docs/proposal-api.md), its {_ARGUMENT_OF.get(field, field)} "
-                         f"{len(json.dumps(body[field])):,} of them: a gate refuses it (invalid_proposal), or drops it "
-                         f"unanswered past its max_request_bytes; nothing was sent")
+        # Named by the longest argument, a valid 128-character plan_id took the blame for a symbol of 1,200.
+        faults = [f"its {_ARGUMENT_OF.get(field, field)} ({len(json.dumps(body[field])):,} of them: {problem})"
+                  for field, problem in _problems_of_each_field(body)]
+        raise NothingSent(f"the proposal is {size:,} bytes as JSON, more than any valid one ({LARGEST_VALID_PROPOSAL_BYTES:,}"
+                          f" bytes: docs/proposal-api.md), "
+                          f"{'; '.join(faults) if faults else 'each argument within its own limit, their total over it'}"
+                          f": a gate refuses it (invalid_proposal), or drops it unanswered past its max_request_bytes; "
+                          f"nothing was sent")
     for field, value in body.items():
         try:
             json.dumps(value)
@@ -170,9 +179,23 @@ def _refuse_before_sending(body: dict[str, Any], deadline_ms: int | None = None)
                 shown = f"{value!r:.60}"
             except ValueError:  # an int of more digits than Python writes (sys.get_int_max_str_digits)
                 shown = f"an integer of {value.bit_length()} bits"
-            raise ValueError(f"{_ARGUMENT_OF.get(field, field)} must be a value JSON can hold (a str, int, float, bool "
+            raise NothingSent(f"{_ARGUMENT_OF.get(field, field)} must be a value JSON can hold (a str, int, float, bool "
                              f"or None, an int of at most {sys.get_int_max_str_digits()} digits), got {shown} of type "
                              f"{type(value).__name__}; nothing was sent") from None
+
+
+def _problems_of_each_field(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field, what is wrong) for each field of a proposal body that the gate refuses on its own (validate_proposal,
+    each field beside valid others), in the body's order."""
+    from actors.policy import BadRequest, validate_proposal  # only for a proposal refused before sending
+    valid = {"plan_id": "p", "symbol": "S", "action_proposed": "HOLD"}
+    problems = []
+    for field, value in body.items():
+        try:
+            validate_proposal({**valid, field: value})
+        except BadRequest as exc:
+            problems.append((field, exc.detail))
+    return problems
 
 
 class GateUnavailable(RuntimeError):
@@ -459,7 +482,7 @@ class GateClient:
         timeout, a fault HOLD) the call raises GateUnavailable instead: outcome unknown."""
         for name, number in (("kill_score", kill_score), ("r_net", r_net), ("ts_epoch", ts_epoch)):
             if isinstance(number, float) and not math.isfinite(number):  # NaN and Infinity are not JSON
-                raise ValueError(f"{name} must be a finite number, got {number!r}: nothing was sent")
+                raise NothingSent(f"{name} must be a finite number, got {number!r}: nothing was sent")
         plan_id = uuid.uuid4().hex if plan_id is None else plan_id  # "" goes to the gate, which refuses it
         body: dict[str, Any] = {"plan_id": plan_id, "symbol": symbol, "action_proposed": action,
                                 "kill_score": kill_score}
@@ -680,7 +703,12 @@ def cmd_propose(args: argparse.Namespace) -> int:
             print(f"clustergate propose: internal_error: the gate failed while deciding ({reply.get('detail')}), "
                   f"maybe after its permit issuer recorded the decision: outcome unknown, not a refusal: retry with "
                   f"--plan-id {plan_id}", file=sys.stderr)
-    except (GateUnavailable, KeyboardInterrupt, Terminated, zmq.ZMQError) as exc:
+    except NothingSent as exc:  # refused before sending (a proposal larger than any valid one): no plan_id to retry
+        print(f"clustergate propose: {exc}", file=sys.stderr)
+        return 2
+    # Any other ValueError came after the proposal may have been sent (its answer not printed): "nothing sent", exit 2
+    # with no plan_id, would lose a decision that may hold a permit.
+    except (GateUnavailable, KeyboardInterrupt, Terminated, zmq.ZMQError, ValueError) as exc:
         _hold_further_signals(previous, handled)
         print(f"clustergate propose: {str(exc) or 'interrupted'}", file=sys.stderr)
         if isinstance(exc, GateUnavailable) and exc.unknown_answer is not None:
@@ -694,9 +722,6 @@ def cmd_propose(args: argparse.Namespace) -> int:
             print(f"plan_id {plan_id} (the gate answered; its answer may not be printed in full: resend with "
                   f"--plan-id {plan_id} to get it again)", file=sys.stderr)
         return 130 if isinstance(exc, KeyboardInterrupt) else 128 + exc.signum if isinstance(exc, Terminated) else 1
-    except ValueError as exc:  # refused before sending (a proposal larger than any valid one): no plan_id to retry
-        print(f"clustergate propose: {exc}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # the answer's reader went away: the plan_id goes where it can still be read
         _hold_further_signals(previous, handled)
         print(f"plan_id {plan_id} (the gate answered; its answer was not printed, its reader gone: resend with "

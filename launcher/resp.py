@@ -29,7 +29,12 @@ class RedisUnavailable(Exception):
     """Redis could not be reached, or did not answer within the timeout."""
 
 
-class HandshakeRefused(RedisUnavailable):
+class NotSent(RedisUnavailable):
+    """RedisUnavailable before anything of the call was sent (no connection could be made, or the primary changed
+    first): Redis ran none of it."""
+
+
+class HandshakeRefused(NotSent):
     """Redis refused the connection's AUTH or SELECT (a wrong password, an unknown user or db)."""
 
 
@@ -247,9 +252,14 @@ class RespClient:
         server with resend_to_another_server off).
         """
         fresh = self._sock is None
-        sent_to = self.connected()
+        try:
+            sent_to = self.connected()
+        except NotSent:  # (HandshakeRefused, as it is)
+            raise
+        except RedisUnavailable as exc:
+            raise NotSent(str(exc)) from None
         if server is not None and sent_to != server:
-            raise RedisUnavailable(f"the primary changed to {_where(sent_to)} before the call: nothing sent")
+            raise NotSent(f"the primary changed to {_where(sent_to)} before the call: nothing sent")
         try:
             replies = self._roundtrip(payload, count)
         except RedisUnavailable as exc:
@@ -296,6 +306,15 @@ def ask_once(host: str, port: int, password: str | None, timeout_s: float, *comm
 def as_dict(flat: Sequence[Any]) -> dict[Any, Any]:
     """A RESP2 field-value list (HGETALL's, SENTINEL MASTER's reply) as a dict."""
     return dict(zip(flat[::2], flat[1::2]))
+
+
+def after_a_first_round(pipeline_raw: Callable[..., list[Any]], *args: Any) -> list[Any]:
+    """pipeline_raw(*args) sent after a first round of the same call: its NotSent is RedisUnavailable, since the first
+    round reached Redis."""
+    try:
+        return pipeline_raw(*args)
+    except NotSent as exc:
+        raise RedisUnavailable(f"{exc}, after the call's first round: outcome unknown") from None
 
 
 def _where(server: tuple[str, int] | str) -> str:
@@ -345,8 +364,8 @@ class Script:
         if missing:
             if before_load is not None:
                 before_load()
-            again = client.pipeline_raw(b"".join([self.eval_payload(payloads[i]) for i in missing]), len(missing),
-                                        server)
+            again = after_a_first_round(client.pipeline_raw, b"".join([self.eval_payload(payloads[i]) for i in missing]),
+                                        len(missing), server)
             for i, reply in zip(missing, again):
                 replies[i] = reply
         return replies

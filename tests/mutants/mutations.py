@@ -4762,7 +4762,7 @@ MUTATIONS: list[Mutation] = [
         "the gate's deadline by the monotonic clock is read with the decision's wall clock: a wall clock step back "
         "during a stalled state read does not let the issuer write after the gate gave up (rev-deadline)",
         "actors/gate.py",
-        "                                   issuer_deadline_s(now_mono, self.permit_timeout_ms))\n",
+        "                                   issuer_deadline_s(now_mono + read_s, self.permit_timeout_ms))\n",
         "                                   None)\n",
         ("tests/test_deadline_overload_review.py::"
          "test_a_wall_clock_step_back_while_the_gate_reads_its_state_does_not_move_the_gates_deadline",)),
@@ -7813,6 +7813,61 @@ MUTATIONS: list[Mutation] = [
         "    if False:\n        return (f\"{directory} is owned by uid",
         ("tests/test_security.py::"
          "test_a_keys_directory_below_one_another_user_can_write_or_owns_is_refused_so_no_stranger_can_swap_it",)),
+    Mutation(
+        "gate_client_names_the_longest_argument_of_an_oversize_proposal",
+        "GateClient refuses a proposal larger than any valid one naming each argument over its own limit: named by its "
+        "longest argument, a valid 128-character plan_id took the blame for a 1,200-character symbol (gatefix)",
+        "launcher/client.py",
+        "                  for field, problem in _problems_of_each_field(body)]\n",
+        "                  for field, problem in [(max(body, key=lambda name: len(json.dumps(body[name]))), '')]]\n",
+        ("tests/test_proposal_path_review.py::"
+         "test_an_oversize_proposal_is_refused_naming_the_argument_over_its_own_limit_not_a_longer_valid_plan_id",)),
+    Mutation(
+        "clustergate_propose_takes_an_error_after_sending_for_a_refusal_before_it",
+        "clustergate propose exits 2, nothing sent, only for a refusal before sending: a ValueError after the gate "
+        "decided (its answer printed to a closed stdout) exited 2 with no plan_id, a recorded decision lost (gatefix)",
+        "launcher/client.py",
+        "    except NothingSent as exc:  # refused before sending (a proposal larger than any valid one): no plan_id to retry\n",
+        "    except ValueError as exc:\n",
+        ("tests/test_proposal_path_review.py::"
+         "test_propose_failing_after_the_gate_decided_names_the_plan_id_and_never_says_nothing_was_sent",)),
+    Mutation(
+        "curve_socket_counts_curves_33_bytes_against_its_message_limit",
+        "a CurveZMQ socket's ZMQ_MAXMSGSIZE is its limit plus the 33 bytes CURVE adds to a frame: a gate at "
+        "max_request_bytes 2,715 dropped valid proposals of 2,683 to 2,715 bytes unread (gatefix)",
+        "actors/runtime.py",
+        "                max_bytes += CURVE_OVERHEAD_BYTES\n",
+        "                max_bytes += 0\n",
+        ("tests/test_proposal_path_review.py::"
+         "test_a_curve_gate_at_the_largest_valid_proposals_size_reads_every_valid_proposal",)),
+    Mutation(
+        "issuer_expired_detail_counts_from_the_scripts_deadline",
+        "the issuer's \"Redis ran the script N ms after the gate's deadline\" counts from the deadline, not from the "
+        "script's, which is 1 ms and half a TIME round trip earlier (gatefix)",
+        "actors/permit_issuer.py",
+        "                    reply = expired_by(reply, item_deadline_s(own, deadline), ahead_s, within_s)  # type: ignore[arg-type]\n",
+        "                    pass\n",
+        ("tests/test_proposal_path_review.py::"
+         "test_the_issuers_expired_detail_says_how_late_redis_ran_the_script_without_the_scripts_margin",)),
+    Mutation(
+        "issuer_says_outcome_unknown_when_redis_refused_its_connection",
+        "a permit issuer that could not connect to Redis sent nothing: the gate's fault HOLD says nothing was recorded, "
+        "not outcome unknown (gatefix)",
+        "actors/permit_issuer.py",
+        "            return self.unavailable(items, NotSent(str(exc)))\n",
+        "            return self.unavailable(items, exc)\n",
+        ("tests/test_proposal_path_review.py::"
+         "test_a_fault_hold_for_a_redis_that_refused_the_issuers_connection_says_nothing_was_recorded",),
+        also=(("launcher/resp.py", "            raise NotSent(str(exc)) from None\n", "            raise\n"),)),
+    Mutation(
+        "gate_gives_its_issuer_permit_timeout_from_before_its_state_read",
+        "the gate's deadline for its issuer, permit_timeout_ms / 2, runs from the end of its state read: from before "
+        "it, a Redis answering in 200 ms left the issuer no time, every proposal HOLD while its client had 5 s (gatefix)",
+        "actors/gate.py",
+        "            read_s = time.monotonic() - now_mono\n",
+        "            read_s = 0.0\n",
+        ("tests/test_proposal_path_review.py::"
+         "test_a_redis_answering_in_200_ms_leaves_the_issuer_its_time_after_the_gates_state_read",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
