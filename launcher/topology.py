@@ -1322,10 +1322,11 @@ PIPE_WAIT_S = 10.0
 
 class _PipeReader(io.RawIOBase):
     """A pipe's bytes (its descriptor opened O_NONBLOCK), each read waiting at most PIPE_WAIT_S for the writer:
-    TimeoutError past it. A named pipe with no writer yet reads as nothing written, not as its end."""
+    TimeoutError past it, with the bytes read so far. A named pipe with no writer yet reads as nothing written, not as
+    its end."""
 
     def __init__(self, fd: int):
-        self.fd = fd
+        self.fd, self.got = fd, 0
 
     def readable(self) -> bool:
         return True
@@ -1333,12 +1334,13 @@ class _PipeReader(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         while True:
             if not select.select([self.fd], [], [], PIPE_WAIT_S)[0]:
-                raise TimeoutError
+                raise TimeoutError(self.got)
             try:
                 data = os.read(self.fd, len(buffer))
             except BlockingIOError:
                 continue
             buffer[:len(data)] = data
+            self.got += len(data)
             return len(data)
 
     def close(self) -> None:
@@ -1376,9 +1378,11 @@ def _read_and_validate(path: str | os.PathLike[str]) -> tuple[Topology | None, l
         if len(text) > MAX_TOPOLOGY_CHARS:
             raise SchemaError([Problem((), f"cannot read topology: larger than {MAX_TOPOLOGY_CHARS:,} characters "
                                            f"(a topology is a few KB); not read")])
-    except TimeoutError:  # an OSError: first
-        raise SchemaError([Problem((), f"cannot read topology: a pipe nothing was written to within {PIPE_WAIT_S:g} s "
-                                       f"(a named pipe with no writer?); give a file, or a pipe its writer fills at "
+    except TimeoutError as exc:  # an OSError: first
+        got = exc.args[0] if exc.args else 0
+        what = (f"a pipe whose writer wrote {got:,} bytes, then nothing for {PIPE_WAIT_S:g} s, and did not close it"
+                if got else f"a pipe nothing was written to within {PIPE_WAIT_S:g} s (a named pipe with no writer?)")
+        raise SchemaError([Problem((), f"cannot read topology: {what}; give a file, or a pipe its writer fills at "
                                        f"once (`validate <(COMMAND)`)")]) from None
     except OSError as exc:
         raise SchemaError([Problem((), f"cannot read topology: {exc.strerror}")]) from None

@@ -149,6 +149,12 @@ def test_validate_of_a_named_pipe_nobody_writes_is_refused_in_bounded_time_and_a
         f"{fifo}: (top level): cannot read topology: a pipe nothing was written to within {PIPE_WAIT_S:g} s "
         f"(a named pipe with no writer?); give a file, or a pipe its writer fills at once (`validate <(COMMAND)`)"], \
         refused.stdout
+    stalled = subprocess.run(["bash", "-c", f"(printf 'name: x\\n'; exec sleep {PIPE_WAIT_S + 30:g}) > {fifo} & "
+                              f"{PYTHON} -m launcher validate {fifo}; said=$?; kill $!; exit $said"], cwd=REPO,
+                             capture_output=True, text=True, timeout=PIPE_WAIT_S + 60)
+    assert stalled.returncode == 2 and stalled.stdout.startswith(
+        f"{fifo}: (top level): cannot read topology: a pipe whose writer wrote 8 bytes, then nothing for "
+        f"{PIPE_WAIT_S:g} s, and did not close it; "), stalled.stdout + stalled.stderr
     for shell in (f"{PYTHON} -m launcher validate <(cat {demo})",
                   f"cat {demo} | {PYTHON} -m launcher validate /dev/stdin",
                   f"(sleep 1; cat {demo} > {fifo}) & {PYTHON} -m launcher validate {fifo}; wait"):
