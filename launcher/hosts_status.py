@@ -11,7 +11,8 @@ supervisord's log, which no metrics endpoint shows: they are read from the host'
 run through the prefix, as `deploy` runs its commands). A host whose log neither way reaches is said so.
 The same read says which of the host's programs run another config than its last `up` wrote (NOT APPLIED, exit 1),
 and which of them that last `up` gave another config than FILE gives them, or FILE does not give the host at all
-(NOT FILE'S, exit 1: a host back with an older topology).
+(NOT FILE'S, exit 1: a host back with an older topology), or, where the host's clustergate hashes configurations
+otherwise than this one (CONFIG_HASH_VERSION), that it does not know which (exit 1: upgrade the older).
 A gate with no permit issuer connected past the grace (launcher/overview.py ISSUER_GRACE_S) is said under its row
 (exit 1): the gate's own readiness stays 1 while every proposal gets a fault HOLD.
 """
@@ -131,7 +132,7 @@ def collect_all_hosts(topo: Topology, exits_of: Callable[[str], dict[str, Any]] 
         exits = {host: job.result() for host, job in exits.items()}
     out: dict[str, Any] = {}
     from launcher.hosts import host_view
-    from launcher.supervise import file_config_hashes
+    from launcher.supervise import CONFIG_HASH_VERSION, file_config_hashes
     for host, spec in topo.hosts.items():
         mine = [row for h, row in rows if h == host]
         out[host] = {"address": spec.address, "reachable": any(r["reached"] for r in mine) if mine else None,
@@ -141,8 +142,11 @@ def collect_all_hosts(topo: Topology, exits_of: Callable[[str], dict[str, Any]] 
             supervised = exits[host].get("supervised")
             applied = exits[host].get("config_applied")  # absent: an older clustergate on the host
             written = exits[host].get("config_hashes")  # likewise
+            hashed_as = exits[host].get("config_hash_version", 1)  # likewise: 1, how it hashed
             as_file = (file_config_hashes(host_view(topo, host), exits[host].get("running_base_dir"))
                        if isinstance(written, dict) else None)
+            if isinstance(written, dict):
+                out[host]["config_hash_version"] = hashed_as
             if as_file is not None and isinstance(supervised, list):  # compared: what it runs that FILE does not give it
                 out[host]["not_in_file"] = sorted(n for n in written if n not in as_file and n in supervised)
             as_file = as_file or {}
@@ -153,6 +157,8 @@ def collect_all_hosts(topo: Topology, exits_of: Callable[[str], dict[str, Any]] 
                     row["config_applied"] = applied[row["name"]]
                 if row["name"] in as_file and row["name"] in written:
                     row["config_as_file"] = written[row["name"]] == as_file[row["name"]]
+                    if not row["config_as_file"] and hashed_as != CONFIG_HASH_VERSION:  # hashed otherwise: not known
+                        row["config_as_file"], row["hashing_differs"] = None, True
                 if isinstance(supervised, list) and row["name"] not in supervised:
                     row["state"], row["ready"] = "MISSING", False
                     row["error"] = (f"MISSING: {host}'s supervisord does not run it; "
@@ -218,6 +224,9 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
             other = [row["name"] for row in info["programs"] if row.get("config_as_file") is False]
             if other:
                 print(f"{host}: " + not_file_note(other, args.file, f"clustergate up FILE --host {host}"))
+            unknown = [row["name"] for row in info["programs"] if row.get("hashing_differs")]
+            if unknown:
+                print(f"{host}: " + hashing_differs_note(host, info["config_hash_version"], unknown, args.file))
             if info.get("not_in_file"):
                 print(f"{host}: NOT FILE'S: {', '.join(info['not_in_file'])} run(s) there, which {args.file} does not "
                       f"give {host} (the host's last `up` was of another topology): `clustergate up FILE --host {host}` "
@@ -238,14 +247,28 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
     return 0 if hosts_ok(hosts, sentinel) else 1
 
 
+def hashing_differs_note(host: str, theirs: Any, programs: list[str], file: str) -> str:
+    """The line for a host whose `up` hashed its programs' configurations otherwise than this clustergate hashes FILE's
+    (another release): unequal hashes then say nothing of whether the host runs FILE's, and its own `up` cannot
+    make them equal."""
+    from launcher.supervise import CONFIG_HASH_VERSION
+    upgrade = (f"upgrade this machine's clustergate (it hashes configurations as version {CONFIG_HASH_VERSION}, "
+               f"{host}'s as version {theirs})" if isinstance(theirs, int) and theirs > CONFIG_HASH_VERSION else
+               f"upgrade {host} (its clustergate hashes configurations as version {theirs}, this one as version "
+               f"{CONFIG_HASH_VERSION})")
+    return (f"hashing version differs: {upgrade}: whether {', '.join(programs)} run(s) {file}'s configuration is "
+            f"not known")
+
+
 def hosts_ok(hosts: dict[str, Any], sentinel: dict[str, Any] | None) -> bool:
-    """Whether `status --all-hosts` exits 0: every program ready and running its last config, which is FILE's, no
+    """Whether `status --all-hosts` exits 0: every program ready and running its last config, which is FILE's (hashed
+    alike: a host of another hashing version is not known to run FILE's), no
     host running a program FILE does not give it, no host's running copy edited by hand, no gate without a permit issuer past the grace or failing closed on the position snapshots, and the
     sentinels (if any) able to fail over and agreeing on the primary."""
     from launcher.overview import permit_issuers_ok, positions_ok
     from launcher.supervise import sentinels_ok
     return (all(row["ready"] and row.get("config_applied") is not False and row.get("config_as_file") is not False
-                for info in hosts.values() for row in info["programs"])
+                and not row.get("hashing_differs") for info in hosts.values() for row in info["programs"])
             and all(permit_issuers_ok(info["programs"]) and positions_ok(info["programs"]) for info in hosts.values())
             and not any(info.get("exits", {}).get("running_copy_edited") for info in hosts.values())
             and not any(info.get("not_in_file") for info in hosts.values())

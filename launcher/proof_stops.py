@@ -8,6 +8,11 @@ process does not pass for the proof, and a record without a start time is taken 
 
 One proof at a time runs on a home (hold): two at once would each stop programs under the other's checks, and the
 second's record would replace the first's, which a SIGKILL then left stopped with nothing naming them.
+
+`up` keeps the same record, in run/up-stopping.json (UP_FILE, its name "up"), of the programs it stops to restart or
+remove them, from just before its change until the change is applied: an `up` killed in between (a deploy's command
+timeout, an OOM kill) left them STOPPED, which `status` showed with no word of why and the next `up` started as
+"stopped by hand".
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any
 from launcher.terminal_text import printable
 
 FILE = "proof-stopped.json"
+UP_FILE = "up-stopping.json"
 LOCK = "proof.lock"  # flock'ed by the proof that runs on the home; it names that proof
 
 
@@ -42,8 +48,8 @@ class ProofStops:
         return {"proof": self.proof, "pid": self.pid, "programs": list(self.programs)}
 
 
-def _path(run: Path) -> Path:
-    return run / FILE
+def _path(run: Path, file: str = FILE) -> Path:
+    return run / file
 
 
 def _start_ticks(pid: int) -> str | None:
@@ -59,11 +65,11 @@ PROOF_NAME_MAX_CHARS = 40  # of a proof's name as a record or lock file gives it
 MAX_BYTES = 64 * 1024  # a record past this is no proof's (a few program names)
 
 
-def read(run: Path) -> ProofStops | None:
+def read(run: Path, file: str = FILE) -> ProofStops | None:
     """The record in the run directory, None when there is none or it cannot be read as one (past MAX_BYTES too). The
     proof's name is printable and short; a program's name is as written (a caller names only its home's programs)."""
     try:
-        with open(_path(run), "rb") as f:
+        with open(_path(run, file), "rb") as f:
             text = f.read(MAX_BYTES + 1)
         if len(text) > MAX_BYTES:
             return None
@@ -76,38 +82,38 @@ def read(run: Path) -> ProofStops | None:
         return None
 
 
-def _write(run: Path, stops: ProofStops) -> None:
-    path = _path(run)
+def _write(run: Path, stops: ProofStops, file: str = FILE) -> None:
+    path = _path(run, file)
     if not stops.programs:
         path.unlink(missing_ok=True)
         return
-    temp = path.with_name(f".{FILE}.{os.getpid()}")
+    temp = path.with_name(f".{file}.{os.getpid()}")
     temp.write_text(json.dumps({"proof": stops.proof, "pid": stops.pid, "started": stops.started,
                                 "programs": list(stops.programs), "at": stops.at}))
     os.replace(temp, path)
 
 
-def record(run: Path, proof: str, programs: list[str]) -> None:
+def record(run: Path, proof: str, programs: list[str], file: str = FILE) -> None:
     """Before this process (the proof `proof`) stops `programs`: add them to the record."""
-    held = read(run)
+    held = read(run, file)
     kept = held.programs if held is not None and held.pid == os.getpid() else ()
     _write(run, ProofStops(proof, os.getpid(), _start_ticks(os.getpid()),
-                           kept + tuple(name for name in programs if name not in kept), time.time()))
+                           kept + tuple(name for name in programs if name not in kept), time.time()), file)
 
 
-def release(run: Path, programs: list[str]) -> None:
+def release(run: Path, programs: list[str], file: str = FILE) -> None:
     """After `programs` were started again: remove them from the record (the record goes with the last one)."""
-    held = read(run)
+    held = read(run, file)
     if held is not None:
         _write(run, ProofStops(held.proof, held.pid, held.started,
-                               tuple(name for name in held.programs if name not in programs), held.at))
+                               tuple(name for name in held.programs if name not in programs), held.at), file)
 
 
-def left_by_ended_proof(run: Path) -> ProofStops | None:
+def left_by_ended_proof(run: Path, file: str = FILE) -> ProofStops | None:
     """The record of a proof that no longer runs (killed before it started its programs again), else None. A record
     without a start time is an ended proof's: every proof records its own, and a live pid alone may be another
     process's."""
-    held = read(run)
+    held = read(run, file)
     if held is None:
         return None
     now = _start_ticks(held.pid)
@@ -123,10 +129,10 @@ def still_stopped(left: ProofStops, infos: list[dict[str, Any]]) -> list[str]:
             and (left.at is None or by_name[name].get("start", 0) <= left.at)]
 
 
-def forget_ended_proof(run: Path) -> None:
-    """Remove the record of a proof that no longer runs (`up` has started every program stopped by hand)."""
-    if left_by_ended_proof(run) is not None:
-        _path(run).unlink(missing_ok=True)
+def forget_ended_proof(run: Path, file: str = FILE) -> None:
+    """Remove the record of a proof (or `up`) that no longer runs (`up` has started every program stopped by hand)."""
+    if left_by_ended_proof(run, file) is not None:
+        _path(run, file).unlink(missing_ok=True)
 
 
 def hold(run: Path, proof: str) -> int:

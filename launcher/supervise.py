@@ -247,6 +247,12 @@ def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+# What actor_config_hash hashes, and how: raise it with any change that makes a hash differ for the same topology. `up`
+# writes it under the hashes in run/programs.d, a host reports it with them (home_exits), and `status FILE --all-hosts`
+# compares a host's hashes with FILE's only when both were made alike (1: by a clustergate before the line was written).
+CONFIG_HASH_VERSION = 1
+
+
 def actor_config_hash(topo: Topology, name: str, home: Home | None = None) -> str:
     """Changes exactly when something this actor reads changes, so `up` restarts only it. With the home it runs in,
     an ipc:// path under the home's run/ipc/ hashes as the relative path it reads the same as (a running copy put
@@ -1212,6 +1218,13 @@ def wait_until_ready(sup: Supervisor, topo: Topology, home: Home, timeout_s: flo
                 print(redact(f"FAILED: program {name} is {state} ({info.get('spawnerr') or info.get('description')})", secrets), file=out)
                 print(f"--- last lines of {home.log_of(name)} ---\n{redact(tail(home.log_of(name)), secrets)}", file=out)
                 return False
+            # Restarted by supervisord in vain while another process holds what it binds: said now, not at the timeout.
+            held = _held_by_others(sup, topo, home, info) if info and state in RESTARTING_STATES else []
+            if held:
+                print(f"FAILED: program {name} cannot bind {'; '.join(held)} (supervisord keeps restarting it, in "
+                      f"vain while it is held)", file=out)
+                print(f"--- last lines of {home.log_of(name)} ---\n{redact(tail(home.log_of(name)), secrets)}", file=out)
+                return False
             if state != "RUNNING":
                 waiting.append(f"{name} ({state.lower()})")
                 continue
@@ -1232,6 +1245,43 @@ def wait_until_ready(sup: Supervisor, topo: Topology, home: Home, timeout_s: flo
                 print(f"--- last lines of {home.log_of(name)} ---\n{redact(tail(home.log_of(name)), secrets)}", file=out)
             return False
         time.sleep(0.2)
+
+
+# A program supervisord is (re)starting: none of these is up yet, and a crash loop passes through them.
+RESTARTING_STATES = ("STARTING", "BACKOFF", "EXITED")
+
+
+def _held_by_others(sup: Supervisor, topo: Topology, home: Home, info: dict[str, Any]) -> list[str]:
+    """"WHERE: ENDPOINT is already in use by another process (HOLDER)" for each endpoint the program binds that a
+    process other than its own (its pid, or a child of it) holds, read from /proc; a program with no process (BACKOFF,
+    EXITED) has its endpoints probed too, for a holder /proc does not show (another user's). A holder met while the
+    program had no process is checked again against its pid now (supervisord may have just started it)."""
+    claims = [(where, in_home(endpoint, home)) for where, endpoint in _claims(topo, info["name"])]
+    holders = holder_pids([endpoint for _, endpoint in claims])
+    pid = info.get("pid") or 0
+    said = []
+    for where, endpoint in claims:
+        holder = holders.get(endpoint)
+        if holder is None:
+            problem = None if pid else endpoint_problem_now(endpoint)
+            if problem is not None:
+                said.append(f"{where}: {endpoint + ' ' if problem.startswith('is ') else ''}{problem}")
+            continue
+        if pid in _pid_and_parents(holder) or (not pid and _now_holds(sup, info["name"], holder)):
+            continue
+        what = f"port {split_tcp(endpoint)[1]}" if endpoint.startswith("tcp://") else endpoint
+        by = _holder_of(holder, changed=True)
+        said.append(f"{where}: {what} is already in use by another process{by if by.startswith(':') else f' ({by})'}")
+    return said
+
+
+def _now_holds(sup: Supervisor, name: str, holder: int) -> bool:
+    """Whether the program's process now (supervisord asked again) is `holder` or one of its parents."""
+    try:
+        pid = sup.api.getProcessInfo(name)["pid"]
+    except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException):
+        return False
+    return bool(pid) and pid in _pid_and_parents(holder)
 
 
 # --------------------------------------------------------------------------- commands
@@ -1358,9 +1408,9 @@ def _port_ranges(ports: list[int]) -> str:
     return "ports " + ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
 
 
-def _holder_of(pid: int | None) -> str:
-    """Who holds an endpoint, for a refusal: ": another clustergate system, home ..." (its topology, and the `down`
-    that stops it), else "pid N: COMMAND"; "" when unknown."""
+def _holder_of(pid: int | None, changed: bool = False) -> str:
+    """Who holds an endpoint, for a refusal (once this `up` changed the system, if `changed`): ": another clustergate
+    system, home ..." (its topology, and the `down` that stops it), else "pid N: COMMAND"; "" when unknown."""
     if pid is None:
         return ""
     root = clustergate_home_of(pid)
@@ -1375,8 +1425,8 @@ def _holder_of(pid: int | None) -> str:
     sup_pid = Supervisor(other).pid()
     about = ", ".join(filter(None, [f"topology {name!r}" if name else "", f"supervisord pid {sup_pid}" if sup_pid else ""]))
     return (f": another clustergate system, home {root}" + (f" ({about})" if about else "")
-            + f"; stop it with `{as_typed()} down --home {shlex.quote(str(root))}`, or give this topology other ports; "
-            f"nothing was changed")
+            + f"; stop it with `{as_typed()} down --home {shlex.quote(str(root))}`, or give this topology other ports"
+            + ("" if changed else "; nothing was changed"))
 
 
 def clustergate_home_of(pid: int) -> Path | None:
@@ -1792,7 +1842,8 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
             for directory in [*reversed(path.parent.parents), path.parent]:
                 make_dir(directory, created)
         redis_text = redis_files.get(_password_conf(topo, home))
-        rendered = render_programs(topo, home, redis_binary=redis_binary) + copy_sha_line(topology_text)
+        rendered = (render_programs(topo, home, redis_binary=redis_binary) + copy_sha_line(topology_text)
+                    + f"; config hash version {CONFIG_HASH_VERSION}\n")
     except WriteFailed as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
@@ -1808,6 +1859,7 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
         print(f"FAILED: supervisord of {home.root} did not list its programs: {exc}; nothing was changed", file=sys.stderr)
         return 1
     not_run = {n for n in new_sections if n not in {p["name"] for p in infos}}  # supervisord adds them: check them too
+    interrupted_up = left_stopped_by_up(home, infos)  # read before this `up` writes its own record there
     to_start = [n for n in new_sections if not was_running or old_sections.get(n) != new_sections[n]
                 or n in stopped_by_hand or n in not_run]
     held = _held_endpoints(home, {p["name"] for p in infos if p["statename"] in LIVE_STATES}) if was_running else set()
@@ -1855,6 +1907,11 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
             # supervisord's environment is the actors': a new password reaches them only through a new supervisord.
             password_changed = was_running and ((redis_text is not None and _requirepass(redis_text) != old_password)
                                                 or password_differs_from_running(topo, home))
+            # Recorded before they are stopped: an `up` killed before it starts them again is named (status, next up).
+            stopping = [p["name"] for p in infos if p["statename"] in LIVE_STATES
+                        and (password_changed or p["pid"] in releasing)]
+            if stopping:
+                proof_stops.record(home.run, "up", stopping, proof_stops.UP_FILE)
             try:
                 if password_changed:
                     tell("the Redis password changed: restarting supervisord and every program it runs with the new one")
@@ -1866,8 +1923,13 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
                     restart = [n for n in new_sections if n in stopped_by_hand and n not in changed and n not in added]
                     for name in restart:
                         sup.api.startProcess(name, False)
-                    if restart:
-                        tell(f"started (stopped by hand or given up by supervisord): {restart}")
+                    by_up = [n for n in restart if interrupted_up and n in interrupted_up["programs"]]
+                    if by_up:
+                        tell(f"started (left stopped by `clustergate up` (pid {interrupted_up['pid']}), killed "
+                             f"part-way): {by_up}")
+                    if len(by_up) < len(restart):
+                        tell(f"started (stopped by hand or given up by supervisord): "
+                             f"{[n for n in restart if n not in by_up]}")
                 else:
                     tell(f"starting supervisord ({home.conf}) for topology {topo.name}")
                     sup.start_daemon()
@@ -1881,6 +1943,8 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
                 tell(note)
             interrupt.applied = True
             proof_stops.forget_ended_proof(home.run)  # what a killed proof left stopped was started with the rest
+            proof_stops.release(home.run, stopping, proof_stops.UP_FILE)
+            proof_stops.forget_ended_proof(home.run, proof_stops.UP_FILE)  # and what a killed `up` left
         change.release()  # applied (supervisord runs it): a `down` from now on stops what it started
         if interrupt.signum:
             tell(f"interrupted ({signal.Signals(interrupt.signum).name}): the change was applied and supervisord is "
@@ -2204,18 +2268,27 @@ def collect_status(home: Home) -> dict[str, Any]:
     stray = [asdict(p) for p in leftovers(home, supervised={pid for pid in supervised if pid})]
     status = {"supervisord": "running", "topology": topo.name if topo else None, "programs": rows, "leftovers": stray,
               "running_copy_edited": copy_edited(home), "left_stopped_by_proof": left_stopped_by_proof(home, infos),
+              "left_stopped_by_up": left_stopped_by_up(home, infos),
               "topology_problems": problems}
     if topo is not None and topo.redis.sentinel is not None:
         status["sentinel"] = sentinel_status(topo)
     return status
 
 
-def left_stopped_by_proof(home: Home, infos: list[dict[str, Any]]) -> dict[str, Any] | None:
+def left_stopped_by_proof(home: Home, infos: list[dict[str, Any]],
+                          file: str = proof_stops.FILE) -> dict[str, Any] | None:
     """The proof killed part-way (launcher/proof_stops.py) and the programs it stopped that are still not RUNNING
     (proof_stops.still_stopped: only programs supervisord runs, none started since), or None."""
-    left = proof_stops.left_by_ended_proof(home.run)
+    left = proof_stops.left_by_ended_proof(home.run, file)
     still = proof_stops.still_stopped(left, infos) if left is not None else []
     return {**left.as_json(), "programs": still} if left is not None and still else None
+
+
+def left_stopped_by_up(home: Home, infos: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The `up` that ended (killed) before it started again the programs it stopped, {pid, programs} of those still
+    not RUNNING (as left_stopped_by_proof), or None."""
+    left = left_stopped_by_proof(home, infos, proof_stops.UP_FILE)
+    return None if left is None else {"pid": left["pid"], "programs": left["programs"]}
 
 
 CONFIG_HASH_RE = re.compile(r'CLUSTERGATE_CONFIG_HASH="([0-9a-f]+)"')
@@ -2229,6 +2302,16 @@ def _rendered_config_hashes(home: Home) -> dict[str, str]:
         return {}
     found = {name: CONFIG_HASH_RE.search(section) for name, section in sections.items()}
     return {name: m.group(1) for name, m in found.items() if m}
+
+
+def _rendered_config_hash_version(home: Home) -> int | None:
+    """The CONFIG_HASH_VERSION of the hashes `up` last wrote in run/programs.d (1 when it wrote none), or None when
+    there is no programs.d to read."""
+    try:
+        found = re.search(r"^; config hash version (\d+)$", home.programs.read_text(), re.M)
+    except (OSError, UnicodeDecodeError):
+        return None
+    return int(found.group(1)) if found else 1
 
 
 def _running_base_dir(home: Home) -> str | None:
@@ -2324,7 +2407,8 @@ def home_exits(home: Home) -> dict[str, Any]:
     the log is there but this user may not read it, as another account's home, whose run/ `up` made 0700), and
     while its supervisord answers, what it runs and whether each runs the config `up` last wrote (config_applied);
     the config hash `up` last wrote for each program (config_hashes, which `status FILE --all-hosts` compares with
-    FILE's); and whether its running copy was edited since `up` wrote it (running_copy_edited)."""
+    FILE's when config_hash_version is its own); and whether its running copy was edited since `up` wrote it
+    (running_copy_edited)."""
     log = home.run / "supervisord.log"
     said: dict[str, Any] = {"home": str(home.root), "log": str(log), "log_found": False, "unexpected_exits": {}}
     try:
@@ -2337,7 +2421,8 @@ def home_exits(home: Home) -> dict[str, Any]:
     infos = _supervised(home)
     return {**said, "log_found": True, "supervised": None if infos is None else sorted(p["name"] for p in infos),
             "programs_file": str(home.programs), "config_applied": {} if infos is None else config_applied(home, infos),
-            "config_hashes": _rendered_config_hashes(home), "running_base_dir": _running_base_dir(home),
+            "config_hashes": _rendered_config_hashes(home), "config_hash_version": _rendered_config_hash_version(home),
+            "running_base_dir": _running_base_dir(home),
             "running_copy": str(home.topology), "running_copy_edited": copy_edited(home),
             "unexpected_exits": {name: as_json(e, str(home.logs / f"{name}.log")) for name, e in exits.items()}}
 
@@ -2362,11 +2447,14 @@ def sentinel_status(topo: Topology) -> dict[str, Any]:
     nobody = no_replica_to_promote(topo.redis.sentinel_addresses(), topo.redis.sentinel.master, **ask) if ok else None
     if nobody:
         ok, said = False, f"{nobody.why}; {said}"
+    # External sentinels told `replicas: 0`: a primary with no replica is what the topology runs, no fault.
+    none_expected = bool(nobody) and topo.redis.replicas_expected() == 0
     disagree = sentinels_disagree(topo.redis.sentinel_addresses(), topo.redis.sentinel.master, **ask)
     # Managed servers only: someone else's may be kept out of promotion on purpose.
     stuck = never_promoted(topo.redis.server_addresses(), **ask) if topo.redis.managed else []
     return {"failover_possible": ok, "said": said, "password_env": topo.redis.password_env,
             **({"no_replica": True, "replica_priority_0_up": nobody.priority_0_up} if nobody else {}),
+            **({"none_expected": True} if none_expected else {}),
             **({"disagree": disagree} if disagree else {}), **({"never_promoted": stuck} if stuck else {})}
 
 
@@ -2386,6 +2474,9 @@ def _render_failover_readiness(state: dict[str, Any]) -> str:
     ok = state["failover_possible"]
     if ok:
         return f"sentinel: failover possible ({state['said']})"
+    if state.get("none_expected"):
+        return (f"sentinel: no failover: redis.sentinel.replicas is 0, so a primary crash holds every exit until the "
+                f"primary restarts ({state['said']})")
     if ok is False and state.get("no_replica") and state.get("replica_priority_0_up"):
         # Up and replicating: they acknowledge WAIT, so decisions are recorded; only a failover is out of reach.
         return (f"sentinel: NO FAILOVER POSSIBLE: a primary crash now holds every exit until the primary restarts; "
@@ -2469,6 +2560,11 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"STOPPED BY A PROOF: {', '.join(left['programs'])} stopped by the {left['proof']} proof (pid "
                   f"{left['pid']}), which ended (killed) before it started them again: the next `clustergate proof` "
                   f"starts them first, and so does `{up_here}`")
+        left = status.get("left_stopped_by_up")
+        if left:
+            print(f"STOPPED BY AN INTERRUPTED UP: {', '.join(left['programs'])} stopped by `clustergate up` (pid "
+                  f"{left['pid']}) to restart or remove them, which ended before it started them again (killed "
+                  f"part-way: a deploy's command timeout, an OOM kill?): `{up_here}` starts them")
         missing = [row["name"] for row in status["programs"] if row["state"] == "MISSING"]
         if missing:
             print(f"MISSING: supervisord of {home.root} does not run {', '.join(missing)}, which the topology has: "
@@ -2517,10 +2613,10 @@ def status_ok(status: dict[str, Any]) -> bool:
 
 
 def sentinels_ok(state: dict[str, Any] | None) -> bool:
-    """No sentinels, or they can fail over, agree on the primary, and no managed server is out of promotion
-    (sentinel_status)."""
-    return state is None or (state["failover_possible"] is True and not state.get("disagree")
-                             and not state.get("never_promoted"))
+    """No sentinels, or they can fail over (or have no replica to promote where the topology expects none), agree on
+    the primary, and no managed server is out of promotion (sentinel_status)."""
+    return state is None or ((state["failover_possible"] is True or bool(state.get("none_expected")))
+                             and not state.get("disagree") and not state.get("never_promoted"))
 
 
 def cmd_render(args: argparse.Namespace) -> int:

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import errno
+import io
 import ipaddress
 import json
 import os
 import re
+import select
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
@@ -86,7 +90,7 @@ class SentinelConfig:
     master: str = setting("clustergate", doc="The name the sentinels monitor the primary under (SENTINEL get-master-addr-by-name NAME).")
     sentinels: list[str] = setting(doc="Every sentinel as HOST:PORT ([V6]:PORT). External: their addresses (one or more). Managed: at least 3 (quorum 2 of 3), where HOST is 127.0.0.1 on one host or a host name of hosts: in a multi-host topology; default on one host: 127.0.0.1 at redis.port + 20000, + 20001, + 20002.", factory=list)
     servers: list[str] = setting(doc="Managed only: the data servers as HOST:PORT (HOST as in sentinels); the first starts as the primary, the others as its replicas; at least 2. Default on one host: 127.0.0.1 at redis.port and redis.port + 1.", factory=list)
-    replicas: int | None = setting(None, doc="External only: how many replicas the primary has (default 1); what replicas_expected() reports, e.g. to switch WAIT on. Managed: the number of servers minus one.", ge=0, le=64)
+    replicas: int | None = setting(None, doc="External only: how many replicas the primary has (default 1); what replicas_expected() reports, e.g. to switch WAIT on. 0: no WAIT, and `status` does not count the missing failover a fault. Managed: the number of servers minus one.", ge=0, le=64)
     quorum: int | None = setting(None, doc="Managed: sentinels that must agree the primary is down before a failover (default: a majority, 2 of 3).", ge=1, le=64)
     down_after_ms: int = setting(2000, doc="Managed: a primary silent this long is down for a sentinel (Redis's default is 30000; at least 1500: a sentinel's first PING to a just-promoted primary leaves 1 s after the failover; see docs/ha-redis-sentinel.md for the choice).", ge=100, le=600_000)
     failover_timeout_ms: int = setting(5000, doc="Managed: Sentinel's failover-timeout (a failed failover is retried after twice this; replicas are reconfigured within it).", ge=1000, le=3_600_000)
@@ -1310,14 +1314,76 @@ def load_running_copy(path: str | os.PathLike[str]) -> tuple[Topology, list[Prob
 MAX_TOPOLOGY_CHARS = 8_000_000
 
 
+# A pipe (`validate <(COMMAND)`, `COMMAND | validate /dev/stdin`, a named pipe) is read as its writer writes it; one
+# nothing is written to for this long is refused: a named pipe with no writer kept validate, up and render waiting for
+# ever in open(), silent.
+PIPE_WAIT_S = 10.0
+
+
+class _PipeReader(io.RawIOBase):
+    """A pipe's bytes (its descriptor opened O_NONBLOCK), each read waiting at most PIPE_WAIT_S for the writer:
+    TimeoutError past it, with the bytes read so far. A named pipe with no writer yet reads as nothing written, not as
+    its end."""
+
+    def __init__(self, fd: int):
+        self.fd, self.got = fd, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while True:
+            if not select.select([self.fd], [], [], PIPE_WAIT_S)[0]:
+                raise TimeoutError(self.got)
+            try:
+                data = os.read(self.fd, len(buffer))
+            except BlockingIOError:
+                continue
+            buffer[:len(data)] = data
+            self.got += len(data)
+            return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self.fd)
+        super().close()
+
+
+def _open_topology(path: FsPath) -> io.TextIOBase:
+    """The topology file open as text (as Path.open() opens it): a regular file, or a pipe read through _PipeReader,
+    opened without waiting for a writer. Anything else is refused unread (a device never ends, or waits for ever)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISREG(mode):
+            os.set_blocking(fd, True)
+            return open(fd)
+        if stat.S_ISFIFO(mode):
+            return io.TextIOWrapper(io.BufferedReader(_PipeReader(fd)))
+    except BaseException:
+        os.close(fd)
+        raise
+    os.close(fd)
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+    kind = "a character device" if stat.S_ISCHR(mode) else "a block device" if stat.S_ISBLK(mode) else "a socket"
+    raise SchemaError([Problem((), f"cannot read topology: {kind}, not a file; not read")])
+
+
 def _read_and_validate(path: str | os.PathLike[str]) -> tuple[Topology | None, list[Problem]]:
     p = FsPath(path)
     try:
-        with p.open() as f:  # as read_text() reads it, to the bound
+        with _open_topology(p) as f:  # to the bound
             text = f.read(MAX_TOPOLOGY_CHARS + 1)
         if len(text) > MAX_TOPOLOGY_CHARS:
             raise SchemaError([Problem((), f"cannot read topology: larger than {MAX_TOPOLOGY_CHARS:,} characters "
                                            f"(a topology is a few KB); not read")])
+    except TimeoutError as exc:  # an OSError: first
+        got = exc.args[0] if exc.args else 0
+        what = (f"a pipe whose writer wrote {got:,} bytes, then nothing for {PIPE_WAIT_S:g} s, and did not close it"
+                if got else f"a pipe nothing was written to within {PIPE_WAIT_S:g} s (a named pipe with no writer?)")
+        raise SchemaError([Problem((), f"cannot read topology: {what}; give a file, or a pipe its writer fills at "
+                                       f"once (`validate <(COMMAND)`)")]) from None
     except OSError as exc:
         raise SchemaError([Problem((), f"cannot read topology: {exc.strerror}")]) from None
     except UnicodeDecodeError as exc:

@@ -1067,3 +1067,60 @@ def test_a_supervisord_that_ends_at_once_saying_nothing_is_named_and_the_change_
         assert not (home / "run" / "topology.yaml").exists()  # it ran nothing before: nothing is left switched in
     finally:
         clustergate("down", "--home", str(home))
+
+
+def test_up_names_at_once_a_crash_looping_program_whose_port_another_process_holds(small) -> None:
+    # lnfix: the gate crash-looping (STARTING, BACKOFF, STARTING ...) because another process took its metrics port
+    # while it was stopped: `up` checks the ports of a program it starts (stopped or FATAL), not of one supervisord
+    # keeps restarting, so it waited for supervisord to give up on it (about a minute of retries) and said only
+    # "FAILED: program gate is FATAL (Exited too quickly ...)", naming neither the port nor who held it (a program
+    # slower to start than its startsecs is never FATAL: up waited its whole --timeout).
+    home, topo_path, data = small
+    port = data["actors"]["gate"]["metrics_port"]
+    assert supervisorctl(home, "stop", "gate").returncode == 0
+    blocker = subprocess.Popen([sys.executable, "-c", "import socket, time\ns = socket.socket()\n"
+                                "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"  # past the scrapes' TIME_WAIT
+                                f"s.bind(('127.0.0.1', {port}))\ns.listen()\nprint('bound', flush=True)\n"
+                                "time.sleep(600)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert blocker.stdout.readline().strip() == "bound"
+        supervisorctl(home, "start", "gate")  # fails: supervisord starts it again and again
+        up = clustergate("up", str(topo_path), "--home", str(home), "--timeout", "120", timeout=300)
+        assert up.returncode == 1, up.stdout + up.stderr
+        said = [line for line in up.stdout.splitlines() if line.startswith("FAILED: ")]
+        assert len(said) == 1, up.stdout
+        assert said[0].startswith(f"FAILED: program gate cannot bind actors.gate.metrics_port: port {port} is already "
+                                  f"in use by another process (pid {blocker.pid}: "), said
+        assert "not ready after" not in up.stdout, up.stdout
+    finally:
+        blocker.kill()
+        blocker.wait()
+
+
+def test_status_and_the_next_up_name_an_up_killed_part_way_as_what_left_its_programs_stopped(small) -> None:
+    # lnfix: an `up` SIGKILLed (a deploy's command timeout, an OOM kill) while supervisord stopped the gate to restart
+    # it left the gate STOPPED: status showed it STOPPED, READY ?, with no word of why (exit 1), and the `up` that put
+    # the previous topology back (a deploy's rollback) said "started (stopped by hand or given up by supervisord):
+    # ['gate']".
+    home, topo_path, _ = small
+    previous = topo_path.read_text()
+    up, gate_pid = _up_stopping_a_frozen_gate(home, topo_path)
+    up.kill()
+    up.wait()
+    os.kill(gate_pid, signal.SIGCONT)
+    wait_for(lambda: "STOPPED" in supervisorctl(home, "status", "gate").stdout, 30 * DEADLINE_SCALE, "the gate stopped")
+    status = clustergate("status", "--home", str(home))
+    assert status.returncode == 1, status.stdout + status.stderr
+    said = [line for line in status.stdout.splitlines() if line.startswith("STOPPED BY AN INTERRUPTED UP: ")]
+    assert len(said) == 1 and said[0].startswith(f"STOPPED BY AN INTERRUPTED UP: gate stopped by `clustergate up` "
+                                                 f"(pid {up.pid})"), status.stdout
+    report = json.loads(clustergate("status", "--json", "--home", str(home)).stdout)
+    assert report["left_stopped_by_up"] == {"pid": up.pid, "programs": ["gate"]}, report["left_stopped_by_up"]
+    topo_path.write_text(previous)  # the previous topology put back, as a rollback does
+    back = clustergate("up", str(topo_path), "--home", str(home))
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert "stopped by hand" not in back.stdout, back.stdout
+    assert f"started (left stopped by `clustergate up` (pid {up.pid}), killed part-way): ['gate']" in back.stdout, \
+        back.stdout
+    after = clustergate("status", "--json", "--home", str(home))
+    assert after.returncode == 0 and json.loads(after.stdout)["left_stopped_by_up"] is None, after.stdout

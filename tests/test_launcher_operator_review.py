@@ -126,12 +126,40 @@ def test_a_topology_path_that_never_ends_or_is_megabytes_long_is_refused_unread_
     file past the bound is refused, exit 2, unread."""
     big = tmp_path / "big.yaml"
     big.write_text("name: " + "a" * 9_000_000 + "\n")
-    for path in ("/dev/zero", str(big)):
+    for path, why in (("/dev/zero", "a character device, not a file; not read"),
+                      (str(big), "larger than 8,000,000 characters (a topology is a few KB); not read")):
         said = subprocess.run([PYTHON, "-m", "launcher", "validate", path], cwd=REPO, capture_output=True, text=True,
                               timeout=120, env=dict(os.environ), preexec_fn=_address_space_capped)
         assert said.returncode == 2, (path, said.returncode, said.stdout[-2000:], said.stderr[-2000:])
-        assert said.stdout.splitlines() == [f"{path}: (top level): cannot read topology: larger than 8,000,000 "
-                                            f"characters (a topology is a few KB); not read"], said.stdout[-2000:]
+        assert said.stdout.splitlines() == [f"{path}: (top level): cannot read topology: {why}"], said.stdout[-2000:]
+
+
+def test_validate_of_a_named_pipe_nobody_writes_is_refused_in_bounded_time_and_a_pipe_that_is_written_is_read(
+        tmp_path: Path) -> None:
+    """lnfix: `validate FIFO` of a named pipe with no writer waited for ever in open(), saying nothing (so did `up`,
+    `render`, `status FILE`). A pipe with nothing written to it within PIPE_WAIT_S is refused, exit 2, in one line;
+    `validate <(...)`, `... | validate /dev/stdin` and a named pipe its writer fills are read as before."""
+    from launcher.topology import PIPE_WAIT_S
+    demo = REPO / "configs" / "demo.yaml"
+    fifo = tmp_path / "topology.fifo"
+    os.mkfifo(fifo)
+    refused = clustergate("validate", str(fifo), timeout=PIPE_WAIT_S + 60)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert refused.stdout.splitlines() == [
+        f"{fifo}: (top level): cannot read topology: a pipe nothing was written to within {PIPE_WAIT_S:g} s "
+        f"(a named pipe with no writer?); give a file, or a pipe its writer fills at once (`validate <(COMMAND)`)"], \
+        refused.stdout
+    stalled = subprocess.run(["bash", "-c", f"(printf 'name: x\\n'; exec sleep {PIPE_WAIT_S + 30:g}) > {fifo} & "
+                              f"{PYTHON} -m launcher validate {fifo}; said=$?; kill $!; exit $said"], cwd=REPO,
+                             capture_output=True, text=True, timeout=PIPE_WAIT_S + 60)
+    assert stalled.returncode == 2 and stalled.stdout.startswith(
+        f"{fifo}: (top level): cannot read topology: a pipe whose writer wrote 8 bytes, then nothing for "
+        f"{PIPE_WAIT_S:g} s, and did not close it; "), stalled.stdout + stalled.stderr
+    for shell in (f"{PYTHON} -m launcher validate <(cat {demo})",
+                  f"cat {demo} | {PYTHON} -m launcher validate /dev/stdin",
+                  f"(sleep 1; cat {demo} > {fifo}) & {PYTHON} -m launcher validate {fifo}; wait"):
+        read = subprocess.run(["bash", "-c", shell], cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert read.returncode == 0 and ": ok (8 actors: " in read.stdout, (shell, read.stdout, read.stderr)
 
 
 def test_a_topology_path_holding_line_breaks_adds_no_program_to_supervisords_config(tmp_path: Path) -> None:

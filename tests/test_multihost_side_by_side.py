@@ -555,3 +555,42 @@ def test_status_all_hosts_names_a_program_a_host_runs_that_file_does_not_give_it
     finally:
         for host in SYSTEM_HOSTS:
             clustergate(env, "down", "--host", host, timeout=120)
+
+
+def test_status_all_hosts_says_to_upgrade_a_host_that_hashes_configurations_another_way_not_that_it_is_not_files(
+        tmp_path: Path, monkeypatch, capsys):
+    """lnfix: this machine's clustergate newer than a host's, its config hash given another input: `status FILE
+    --all-hosts` named every program of that host NOT FILE'S, and `up FILE --host HOST` (the host's own clustergate)
+    could not clear it. Each host says which hashing it uses; when it is not this machine's, status says so. The
+    hosts' homes read on each host through --via (`env` stands in for ssh), this machine made newer in-process."""
+    import launcher.supervise as supervise
+    from launcher.hosts_status import cmd_status_all_hosts
+
+    topology, env = topology_and_env(tmp_path)
+    try:
+        up_every_host(env, topology)
+        hosts_version = getattr(supervise, "CONFIG_HASH_VERSION", 1)
+        hashed = supervise.actor_config_hash
+        monkeypatch.setattr(supervise, "actor_config_hash", lambda *args, **kw: hashed(*args, **kw)[::-1])
+        monkeypatch.setattr(supervise, "CONFIG_HASH_VERSION", hosts_version + 1, raising=False)
+        monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", PASSWORD)
+        args = argparse.Namespace(file=str(topology), all_hosts=True, home=None, host=None, json=False,
+                                  via="env CG_HOST={host}", home_root=str(tmp_path / "base" / "hosts"))
+        assert cmd_status_all_hosts(args) == 1
+        out = capsys.readouterr().out
+        assert "NOT FILE'S" not in out, out
+        said = {line.partition(":")[0]: line for line in out.splitlines() if "hashing version differs" in line}
+        assert set(said) == {"market", "exec"}, out
+        assert said["exec"].startswith(
+            f"exec: hashing version differs: upgrade exec (its clustergate hashes configurations as version "
+            f"{hosts_version}, this one as version {hosts_version + 1}): whether "), said
+        assert "book" in said["exec"] and "gate" in said["exec"] and "permit_issuer" in said["exec"], said
+        args.json = True
+        assert cmd_status_all_hosts(args) == 1
+        hosts = json.loads(capsys.readouterr().out)["hosts"]
+        assert hosts["exec"]["config_hash_version"] == hosts_version, hosts["exec"]
+        assert {row["name"]: row.get("config_as_file") for row in hosts["exec"]["programs"]} == {
+            "gate": None, "permit_issuer": None, "book": None}, hosts["exec"]["programs"]
+    finally:
+        for host in SYSTEM_HOSTS:
+            clustergate(env, "down", "--host", host, timeout=120)

@@ -7868,6 +7868,66 @@ MUTATIONS: list[Mutation] = [
         "            read_s = 0.0\n",
         ("tests/test_proposal_path_review.py::"
          "test_a_redis_answering_in_200_ms_leaves_the_issuer_its_time_after_the_gates_state_read",)),
+    Mutation(
+        "up_waits_its_whole_timeout_for_a_program_crash_looping_on_a_port_another_process_holds",
+        "`up` names at once a program supervisord keeps restarting while another process holds a port it binds, and "
+        "who holds it, exit 1: it waited its whole --timeout and named neither (lnfix)",
+        "launcher/supervise.py",
+        "            held = _held_by_others(sup, topo, home, info) if info and state in RESTARTING_STATES else []\n",
+        "            held = []\n",
+        ("tests/test_launcher.py::test_up_names_at_once_a_crash_looping_program_whose_port_another_process_holds",)),
+    Mutation(
+        "an_up_killed_part_way_leaves_its_programs_stopped_as_if_stopped_by_hand",
+        "the programs an `up` stopped to restart them and was killed before starting again are named by `status` "
+        "(STOPPED BY AN INTERRUPTED UP) and by the next `up`, not as stopped by hand (lnfix)",
+        "launcher/supervise.py",
+        "                proof_stops.record(home.run, \"up\", stopping, proof_stops.UP_FILE)\n",
+        "                pass\n",
+        ("tests/test_launcher.py::"
+         "test_status_and_the_next_up_name_an_up_killed_part_way_as_what_left_its_programs_stopped",)),
+    Mutation(
+        "the_up_after_one_killed_part_way_says_it_started_programs_stopped_by_hand",
+        "the `up` that starts the programs an `up` killed part-way left stopped names that `up` (its pid), not a stop "
+        "by hand (lnfix)",
+        "launcher/supervise.py",
+        "                    by_up = [n for n in restart if interrupted_up and n in interrupted_up[\"programs\"]]\n",
+        "                    by_up = []\n",
+        ("tests/test_launcher.py::"
+         "test_status_and_the_next_up_name_an_up_killed_part_way_as_what_left_its_programs_stopped",)),
+    Mutation(
+        "validate_of_a_named_pipe_nobody_writes_waits_for_ever",
+        "a topology pipe nothing is written to within PIPE_WAIT_S is refused in one line, exit 2: a named pipe with "
+        "no writer kept validate, up and render waiting for ever (lnfix)",
+        "launcher/topology.py",
+        "            if not select.select([self.fd], [], [], PIPE_WAIT_S)[0]:\n",
+        "            if not select.select([self.fd], [], [])[0]:\n",
+        (f"{OPERATOR_REVIEW}"
+         "test_validate_of_a_named_pipe_nobody_writes_is_refused_in_bounded_time_and_a_pipe_that_is_written_is_read",)),
+    Mutation(
+        "a_topology_path_that_is_a_device_is_read_as_a_pipe",
+        "a topology path neither a regular file nor a pipe (/dev/zero) is refused unread, in one line (lnfix)",
+        "launcher/topology.py",
+        "        if stat.S_ISFIFO(mode):\n",
+        "        if not stat.S_ISDIR(mode):\n",
+        (f"{OPERATOR_REVIEW}test_a_topology_path_that_never_ends_or_is_megabytes_long_is_refused_unread_in_one_line",)),
+    Mutation(
+        "status_exits_1_on_a_healthy_system_whose_external_sentinels_expect_no_replica",
+        "with external sentinels told `replicas: 0`, no replica to promote is what the topology runs: `status` says "
+        "there is no failover and exits 0; it exited 1, NO FAILOVER POSSIBLE (lnfix)",
+        "launcher/supervise.py",
+        "    none_expected = bool(nobody) and topo.redis.replicas_expected() == 0\n",
+        "    none_expected = False\n",
+        ("tests/test_sentinel_failover.py::"
+         "test_status_of_a_system_whose_external_sentinels_expect_no_replica_exits_0_saying_there_is_no_failover",)),
+    Mutation(
+        "status_all_hosts_says_not_files_for_a_host_that_hashes_configurations_another_way",
+        "`status FILE --all-hosts` says `hashing version differs: upgrade HOST` for a host whose clustergate hashes "
+        "configurations otherwise, not NOT FILE'S, which that host's own `up` could not clear (lnfix)",
+        "launcher/hosts_status.py",
+        "                    if not row[\"config_as_file\"] and hashed_as != CONFIG_HASH_VERSION:  # hashed otherwise: not known\n",
+        "                    if False:\n",
+        ("tests/test_multihost_side_by_side.py::"
+         "test_status_all_hosts_says_to_upgrade_a_host_that_hashes_configurations_another_way_not_that_it_is_not_files",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
