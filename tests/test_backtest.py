@@ -231,11 +231,6 @@ def test_a_second_proposal_within_the_cooldown_is_stepped_down_and_one_after_it_
         ("PARTIAL_50", "pass"), ("PARTIAL_25", "cooldown_downgrade"), ("PARTIAL_50", "pass")]
 
 
-def hedged_book_at(t: float) -> bt.PositionRows:
-    """BTCUSDT long and ETHUSDT short 1,000 each, stamped t: stress 0.6 + 0.15 K, below risk-off at any K."""
-    return bt.PositionRows(np.array([t, t]), np.array([0, 1]), np.array([1000.0, -1000.0]))
-
-
 def proposal_rows(*rows: tuple[float, str, str]) -> list[bt.ProposalRow]:
     return [bt.ProposalRow(t, {"plan_id": f"p{n}", "symbol": symbol, "action_proposed": action, "kill_score": 0.1}, n)
             for n, (t, symbol, action) in enumerate(rows)]
@@ -249,8 +244,10 @@ def test_a_cooldown_ends_exactly_cooldown_ttl_s_after_the_permit_that_set_it(top
     t0 = T0 + 6000
     rows = proposal_rows((t0, "BTCUSDT", "PARTIAL_50"), (t0 + 30, "BTCUSDT", "PARTIAL_50"),
                          (t0 + 90, "BTCUSDT", "PARTIAL_50"))
+    # BTCUSDT long and ETHUSDT short 1,000 each: stress 0.6 + 0.15 K, below risk-off
+    hedged = bt.PositionRows(np.array([t0 - 10.0] * 2), np.array([0, 1]), np.array([1000.0, -1000.0]))
     d = bt.decide_all(settings, rows, 0, np.array([t0 - 5.0]), np.array([True]), np.array([0.3]),
-                      np.zeros((1, 3)), np.zeros((1, 3), dtype=bool), hedged_book_at(t0 - 10.0), None)
+                      np.zeros((1, 3)), np.zeros((1, 3), dtype=bool), hedged, None)
     assert [(r["final_action"], r["gate_reason"], r["cooldown"]) for r in d] == [
         ("PARTIAL_50", "pass", False), ("PARTIAL_25", "cooldown_downgrade", True), ("PARTIAL_50", "pass", False)]
 
@@ -269,6 +266,7 @@ def test_the_backtest_decides_with_the_realized_sigma_of_the_matrix_symbols_alon
     # BTCUSDT at the constant 1.0: sigma 0.6, heat 1; with its out-of-matrix vol taken, 0.2: heat 0.5
     assert (d["sigma_source"], d["sigma_fallback_symbols"], d["heat"]) == ("realized", ["BTCUSDT"], live.heat) \
         and live.heat == 1.0
+
 
 def test_a_resubmitted_plan_id_replays_its_decision_and_other_values_conflict(tmp_path: Path, topo: Path):
     # The issuer's identity of a proposal is its symbol, action and kill_score: another value of any is a conflict.

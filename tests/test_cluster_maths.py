@@ -220,6 +220,7 @@ def test_a_slot_whose_pair_is_exactly_070_is_not_given_the_partition_of_a_slot_w
     assert bc.labels.tolist() == [[0, 0], [0, 1]]
     assert bc.cluster_stress.tolist() == [0.70, 0.0]
 
+
 def test_average_and_complete_linkage_cut_at_one_minus_threshold():
     corr = np.array([[1, .9, .8], [.9, 1, .65], [.8, .65, 1]])
     assert len(set(cluster_labels(corr, 0.70, "threshold"))) == 1
@@ -371,6 +372,7 @@ def test_a_states_price_age_is_that_of_the_newest_price_over_the_matrix_symbols(
                             "B": now - 100.0}, now_s=now, max_price_age_s=300.0)
     assert (live["symbols"], live["newest_price_ts"], live["price_age_s"]) == (["A", "B"], now - 10.0, 10.0)
 
+
 @pytest.mark.parametrize("age_s, fresh", [(300.0, True), (300.5, False)])
 def test_a_price_exactly_max_price_age_s_old_is_fresh_live_in_the_clusterer_and_in_the_backtest(age_s, fresh):
     """max_price_age_s bounds how old a price may be: one exactly that old is still fresh (only older is stale), for
@@ -390,6 +392,7 @@ def test_a_price_exactly_max_price_age_s_old_is_fresh_live_in_the_clusterer_and_
     assert (w["in_matrix"].tolist(), w["ready"].tolist()) == ([[fresh, fresh]], [fresh])
     if not fresh:
         assert live["reason"] == w["reason"][0] == "prices_stale"
+
 
 def test_realized_vol_is_annualised_from_the_cadence():
     returns = np.array([[0.01, -0.01] * 50])

@@ -862,6 +862,7 @@ def test_the_backtest_takes_the_constant_sigma_for_a_symbol_out_of_the_matrix():
     # sigma (1.0 + 0.2) / 2 = 0.6: heat 1; with the vol of the symbol out of the matrix taken, 0.2: heat 0.5
     assert out["heat"].tolist() == [live.heat] == [1.0]
 
+
 def test_an_invalid_proposal_is_refused_naming_its_plan_id_when_it_is_usable():
     """docs/proposal-api.md's error reply names the plan_id ({"status": "error", "reason": "invalid_proposal",
     "plan_id": "p-2", ...}) so a client matches it to its request; a plan_id that is itself invalid is not named."""
