@@ -8025,6 +8025,21 @@ MUTATIONS: list[Mutation] = [
         '("prices_stale" if np.sum(counts >= min_returns) >= 2 else "too_few_symbols")',
         '("prices_stale" if np.sum(counts >= min_returns) >= 1 else "too_few_symbols")',
         ("tests/test_cluster_maths.py::test_symbol_enters_matrix_with_ten_returns_and_ready_needs_two",)),
+    Mutation(
+        "a_hold_decision_sets_its_symbols_cooldown",
+        "SPEC: only a non-HOLD decision sets the symbol's cooldown",
+        "actors/permit_issuer.py",
+        "  redis.call('SET', KEYS[4], '1', 'EX', ARGV[5])\nend\n",
+        "end\nredis.call('SET', KEYS[4], '1', 'EX', ARGV[5])\n",
+        ("tests/test_gate_service.py::"
+         "test_a_decision_made_under_a_cooldown_its_batch_did_not_set_is_refused_for_a_new_read",)),
+    Mutation(
+        "a_permit_under_a_cooldown_leaves_the_cooldown_to_run_out",
+        "SPEC: every non-HOLD decision sets the cooldown with TTL 60 s, one stepped down under a cooldown too",
+        "actors/permit_issuer.py",
+        "  redis.call('SET', KEYS[4], '1', 'EX', ARGV[5])\n",
+        "  redis.call('SET', KEYS[4], '1', 'NX', 'EX', ARGV[5])\n",
+        ("tests/test_gate_service.py::test_a_permit_decided_under_a_cooldown_sets_the_cooldown_again_for_its_full_ttl",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
