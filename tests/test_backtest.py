@@ -231,6 +231,43 @@ def test_a_second_proposal_within_the_cooldown_is_stepped_down_and_one_after_it_
         ("PARTIAL_50", "pass"), ("PARTIAL_25", "cooldown_downgrade"), ("PARTIAL_50", "pass")]
 
 
+def proposal_rows(*rows: tuple[float, str, str]) -> list[bt.ProposalRow]:
+    return [bt.ProposalRow(t, {"plan_id": f"p{n}", "symbol": symbol, "action_proposed": action, "kill_score": 0.1}, n)
+            for n, (t, symbol, action) in enumerate(rows)]
+
+
+def test_a_cooldown_ends_exactly_cooldown_ttl_s_after_the_permit_that_set_it(topo: Path):
+    """The issuer's cooldown is SET EX cooldown_ttl_s (60): Redis has dropped the key 60 s after the permit, and the
+    gate holds a cooldown while now < its expiry; a proposal exactly 60 s after the last permit is not cooled down
+    in the backtest either (the CLI test above steps from 30 s to 91 s, past the edge)."""
+    settings = bt.settings_from_topology(str(topo))
+    t0 = T0 + 6000
+    rows = proposal_rows((t0, "BTCUSDT", "PARTIAL_50"), (t0 + 30, "BTCUSDT", "PARTIAL_50"),
+                         (t0 + 90, "BTCUSDT", "PARTIAL_50"))
+    # BTCUSDT long and ETHUSDT short 1,000 each: stress 0.6 + 0.15 K, below risk-off
+    hedged = bt.PositionRows(np.array([t0 - 10.0] * 2), np.array([0, 1]), np.array([1000.0, -1000.0]))
+    d = bt.decide_all(settings, rows, 0, np.array([t0 - 5.0]), np.array([True]), np.array([0.3]),
+                      np.zeros((1, 3)), np.zeros((1, 3), dtype=bool), hedged, None)
+    assert [(r["final_action"], r["gate_reason"], r["cooldown"]) for r in d] == [
+        ("PARTIAL_50", "pass", False), ("PARTIAL_25", "cooldown_downgrade", True), ("PARTIAL_50", "pass", False)]
+
+
+def test_the_backtest_decides_with_the_realized_sigma_of_the_matrix_symbols_alone(topo: Path):
+    """The live gate reads realized vol from the state writer's hash, which holds the matrix's symbols alone: a
+    symbol warming up (a vol, but too few returns for the matrix) takes the constant sigma there, and must in the
+    backtest's decisions too."""
+    settings = bt.apply_settings(bt.settings_from_topology(str(topo)), {"sigma_source": "realized"})
+    t = T0 + 6000
+    book = bt.PositionRows(np.array([t - 10.0] * 2), np.array([0, 1]), np.array([1000.0, 1000.0]))
+    (d,) = bt.decide_all(settings, proposal_rows((t, "BTCUSDT", "HOLD")), 0, np.array([t - 5.0]), np.array([True]),
+                         np.array([0.3]), np.full((1, 3), 0.2), np.array([[False, True, True]]), book, None)
+    live = portfolio_metrics([Position("BTCUSDT", 1000.0), Position("ETHUSDT", 1000.0)], 0.3, settings.gate,
+                             {"ETHUSDT": 0.2, "SOLUSDT": 0.2})
+    # BTCUSDT at the constant 1.0: sigma 0.6, heat 1; with its out-of-matrix vol taken, 0.2: heat 0.5
+    assert (d["sigma_source"], d["sigma_fallback_symbols"], d["heat"]) == ("realized", ["BTCUSDT"], live.heat) \
+        and live.heat == 1.0
+
+
 def test_a_resubmitted_plan_id_replays_its_decision_and_other_values_conflict(tmp_path: Path, topo: Path):
     # The issuer's identity of a proposal is its symbol, action and kill_score: another value of any is a conflict.
     rows = (f"{T0 + 6000},same,BTCUSDT,PARTIAL_50,0.1\n{T0 + 6010},same,BTCUSDT,PARTIAL_50,0.1\n"

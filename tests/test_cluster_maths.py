@@ -76,12 +76,17 @@ def test_correlation_is_mean_over_held_members_only_and_unheld_clusters_are_drop
 
 
 def test_a_member_is_held_above_1e_9_of_notional_however_small():
-    """SPEC: only members with notional > 1e-9 count. 1e-6 is held (a dust position is still a position); 1e-9 is not."""
+    """SPEC: only members with notional > 1e-9 count. 1e-6 is held (a dust position is still a position); 1e-9 is not,
+    live and in the backtest (whose random books in the parity test hold no such dust)."""
+    from actors.clustering import batch_cluster_metrics
     corr = np.array([[1, .9, .8, .1], [.9, 1, .7, .1], [.8, .7, 1, .1], [.1, .1, .1, 1]])
     clusters, _ = cluster_metrics(list("ABCD"), corr, cluster_labels(corr, 0.70), {"A": 50.0, "B": 1e-6, "C": 1e-9})
     (c,) = clusters
     assert c.correlation == pytest.approx(0.9)  # over A and B, the held members; C at 1e-9 is not held
     assert held_symbols({"B": -1e-6, "C": 1e-9, "D": -1e-9}) == {"B"}
+    bc = batch_cluster_metrics(list("ABCD"), corr[np.triu_indices(4, 1)][None, :], np.ones((1, 4), dtype=bool),
+                               np.array([[50.0, 1e-6, 1e-9, 0.0]]), 0.70)
+    assert (bc.n_held[0, 0], bc.correlation[0, 0]) == (2, pytest.approx(0.9))
 
 
 def test_cluster_stress_sum_is_clipped_to_one():
@@ -203,6 +208,17 @@ def test_returns_that_correlate_exactly_070_are_an_edge_live_and_in_the_backtest
                            min_returns=10, cadence_s=60, max_price_age_s=1e9)
     bc = batch_cluster_metrics(["BTCUSDT", "ETHUSDT"], w["pairs"], w["in_matrix"], np.array([[1000.0, 1000.0]]), 0.70)
     assert bc.labels.tolist() == [[0, 0]] and bc.correlation[0, 0] == 0.70, (w["pairs"], bc.labels)
+
+
+def test_a_slot_whose_pair_is_exactly_070_is_not_given_the_partition_of_a_slot_without_the_edge():
+    """The backtest clusters each distinct edge pattern once: a slot with the pair at exactly 0.70 (an edge, SPEC's
+    corr >= 0.70) and one with it at 0.5 are two patterns, one cluster and two. Keyed by corr > 0.70 they were one
+    pattern, and the second slot took the first's partition (a cluster of two at 0.5)."""
+    from actors.clustering import batch_cluster_metrics
+    bc = batch_cluster_metrics(["BTCUSDT", "ETHUSDT"], np.array([[0.70], [0.5]]), np.ones((2, 2), dtype=bool),
+                               np.full((2, 2), 1000.0), 0.70)
+    assert bc.labels.tolist() == [[0, 0], [0, 1]]
+    assert bc.cluster_stress.tolist() == [0.70, 0.0]
 
 
 def test_average_and_complete_linkage_cut_at_one_minus_threshold():
@@ -329,6 +345,53 @@ def test_symbol_enters_matrix_with_ten_returns_and_ready_needs_two():
     prices[1, :10] = np.nan
     result = correlate_window(["A", "B", "C"], prices, cadence_s=60, min_returns=10)
     assert not result["ready"] and result["reason"] == "too_few_symbols"
+
+
+def test_the_backtests_correlator_is_not_ready_with_one_symbol_in_the_matrix_as_the_live_one():
+    """SPEC: ready when at least 2 symbols are in the matrix. One symbol with enough returns beside two still warming
+    up: the live correlator says too_few_symbols, and so must the backtest's (a backtest ready on one symbol wrote a
+    state of ClusterStress 0, K from the cluster, where the live gate fell back to the proxy)."""
+    from actors.correlation import returns_on_grid, rolling_correlator
+    rng = np.random.default_rng(5)
+    prices = np.exp(np.cumsum(rng.normal(0, 0.01, (3, 20)), axis=1))
+    prices[1:, :10] = np.nan  # B and C: 10 points, 9 returns each, out; A alone in the matrix
+    live = correlate_window(["A", "B", "C"], prices, cadence_s=60, min_returns=10)
+    assert (live["symbols"], live["ready"], live["reason"]) == (["A"], False, "too_few_symbols")
+    w = rolling_correlator(returns_on_grid(prices), np.zeros((1, 3)), np.zeros(1), 19, 20, lookback=19,
+                           min_returns=10, cadence_s=60, max_price_age_s=1e9)
+    assert (w["in_matrix"].tolist(), w["ready"].tolist(), w["reason"]) == ([[True, False, False]], [False],
+                                                                           ["too_few_symbols"])
+
+
+def test_a_states_price_age_is_that_of_the_newest_price_over_the_matrix_symbols():
+    """The cluster state's newest_price_ts and price_age_s (written to Redis beside it, shown by status) are the
+    newest accepted tick over the matrix's symbols, not the oldest of them."""
+    now = 1_700_000_000.0
+    prices = np.exp(np.cumsum(np.random.default_rng(6).normal(0, 0.01, (2, 20)), axis=1))
+    live = correlate_window(["A", "B"], prices, cadence_s=60, min_returns=10, newest_tick_ts={"A": now - 10.0,
+                            "B": now - 100.0}, now_s=now, max_price_age_s=300.0)
+    assert (live["symbols"], live["newest_price_ts"], live["price_age_s"]) == (["A", "B"], now - 10.0, 10.0)
+
+
+@pytest.mark.parametrize("age_s, fresh", [(300.0, True), (300.5, False)])
+def test_a_price_exactly_max_price_age_s_old_is_fresh_live_in_the_clusterer_and_in_the_backtest(age_s, fresh):
+    """max_price_age_s bounds how old a price may be: one exactly that old is still fresh (only older is stale), for
+    each symbol's own newest tick (in the matrix or out), for the matrix's newest price (ready or prices_stale), in
+    the clusterer's second look at a queued matrix, and in the backtest's correlator, which must agree with all."""
+    from actors.clusterer import matrix_is_stale
+    from actors.correlation import returns_on_grid, rolling_correlator
+    now = 1_700_000_000.0
+    rng = np.random.default_rng(6)
+    prices = np.exp(np.cumsum(rng.normal(0, 0.01, (2, 20)), axis=1))
+    live = correlate_window(["A", "B"], prices, cadence_s=60, min_returns=10, newest_tick_ts={"A": now - age_s,
+                            "B": now - age_s}, now_s=now, max_price_age_s=300.0)
+    assert (live["symbols"], live["ready"], live["price_age_s"]) == (["A", "B"] if fresh else [], fresh, age_s)
+    assert matrix_is_stale({"newest_price_ts": now - age_s}, now, 300.0) is not fresh
+    w = rolling_correlator(returns_on_grid(prices), np.full((1, 2), now - age_s), np.array([now]), 19, 20,
+                           lookback=19, min_returns=10, cadence_s=60, max_price_age_s=300.0)
+    assert (w["in_matrix"].tolist(), w["ready"].tolist()) == ([[fresh, fresh]], [fresh])
+    if not fresh:
+        assert live["reason"] == w["reason"][0] == "prices_stale"
 
 
 def test_realized_vol_is_annualised_from_the_cadence():

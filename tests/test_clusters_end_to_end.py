@@ -426,7 +426,7 @@ def test_one_state_write_puts_specs_keys_fields_and_types_in_redis_and_trims_its
     (_, record), = r.xrevrange(keys.CLUSTER_STATE_STREAM, count=1)
     assert set(record) == {"cluster_stress", "clusters_count", "clusters", "ts_epoch"}
     assert (record["ts_epoch"], record["clusters_count"], float(record["cluster_stress"])) == (state["updated_ts"], "1", 0.4)
-    assert [c["id"] for c in json.loads(record["clusters"])] == [cluster["id"]]
+    assert json.loads(record["clusters"]) == [{"id": cluster["id"], "symbols": ["BTCUSDT", "SOLUSDT"], "stress": 0.4}]
     for i in range(600):  # newer states, a ms apart, with a MAXLEN of 50
         write_state(r, state_with([["BTCUSDT", "SOLUSDT"]], now - 1.0 + i / 1000), set(), 50)
     assert 50 <= r.xlen(keys.CLUSTER_STATE_STREAM) < 300  # approximate: whole nodes (100 entries) are trimmed

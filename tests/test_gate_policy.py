@@ -827,6 +827,42 @@ def test_the_backtest_takes_the_constant_sigma_for_a_symbol_whose_realized_vol_i
     assert zero["heat"].tolist() == [1.0]
 
 
+def test_a_hedged_book_whose_net_is_exactly_0_has_proxy_0_in_the_backtest_as_in_the_gate():
+    """SPEC: corr_proxy is 0 when net is 0. Long 1,000 beside short 1,000 is net flat: the gate's proxy (and K from
+    it) is 0, and the backtest's batch_portfolio must say 0 too; it could say the long side's weight, 0.5, since
+    the random books of the parity test are never net flat to the cent."""
+    import numpy as np
+    live = portfolio_metrics([Position("BTCUSDT", 1000.0), Position("ETHUSDT", -1000.0)], None, S)
+    assert (live.corr_proxy, live.k, live.stress) == (0.0, 0.0, 0.6)
+    out = batch_portfolio(np.array([[1000.0, -1000.0]]), np.array([np.nan]), np.ones((1, 2)), S)
+    assert (out["corr_proxy"].tolist(), out["K"].tolist(), out["stress"].tolist()) == ([0.0], [0.0], [0.6])
+
+
+def test_the_backtests_gate_metrics_take_k_from_a_cluster_state_exactly_freshness_s_old_and_not_older():
+    """SPEC: K is the cluster's while 0 <= now - updated_ts <= 120 s, at 120 s itself too, as cluster_k judges it for
+    the live gate; 121 s old is stale."""
+    assert cluster_k(str(NOW - 120), "0.3", NOW, 120.0) == 0.3 and cluster_k(str(NOW - 121), "0.3", NOW, 120.0) is None
+    at_limit = _batch_gate(NOW, NOW - 120, 0.2, S)
+    assert (at_limit["k_source"].tolist(), at_limit["K"].tolist()) == (["cluster"], [0.3])
+    older = _batch_gate(NOW, NOW - 121, 0.2, S)
+    assert (older["k_source"].tolist(), older["K"].tolist()) == (["proxy"], [1.0])
+
+
+def test_the_backtest_takes_the_constant_sigma_for_a_symbol_out_of_the_matrix():
+    """The live correlator publishes realized vol for the matrix's symbols alone (a symbol warming up, with fewer
+    than min_returns returns, has a vol but is not in the matrix), so the live gate takes the constant sigma for any
+    other symbol; the backtest's vol array holds a vol for it and must skip it the same way."""
+    import numpy as np
+    settings = GateSettings(sigma_source="realized")
+    live = portfolio_metrics([Position("BTCUSDT", 1000.0), Position("ETHUSDT", 1000.0)], 0.3, settings,
+                             {"ETHUSDT": 0.2})
+    out = batch_gate_metrics(np.array([NOW]), np.array([0]), np.array([NOW - 5]), np.array([0.3]),
+                             np.array([[0.2, 0.2]]), np.array([[False, True]]), np.array([[1000.0, 1000.0]]),
+                             settings, 120.0)
+    # sigma (1.0 + 0.2) / 2 = 0.6: heat 1; with the vol of the symbol out of the matrix taken, 0.2: heat 0.5
+    assert out["heat"].tolist() == [live.heat] == [1.0]
+
+
 def test_an_invalid_proposal_is_refused_naming_its_plan_id_when_it_is_usable():
     """docs/proposal-api.md's error reply names the plan_id ({"status": "error", "reason": "invalid_proposal",
     "plan_id": "p-2", ...}) so a client matches it to its request; a plan_id that is itself invalid is not named."""

@@ -697,6 +697,16 @@ def test_a_cooldown_set_in_redis_by_another_writer_is_respected_at_once(clean):
     assert sum(1 for _, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == plan) == 1
 
 
+def test_a_permit_decided_under_a_cooldown_sets_the_cooldown_again_for_its_full_ttl(clean):
+    """SPEC: a non-HOLD decision sets the cooldown key with TTL 60 s, one stepped down under a cooldown too: the
+    cooldown runs 60 s from the symbol's last permit, as the gate's cache and the backtest take it, not from its first
+    (a cooldown set only where none was, NX, ran out 60 s after the first permit while exits went on)."""
+    r = clean.redis
+    r.set(keys.cooldown("BTCUSDT"), "1", ex=5)  # a cooldown with 5 s left
+    d = decision_of(clean.client.propose("BTCUSDT", "FULL_CLOSE_PROPOSED", plan_id=new_plan()))
+    assert (d["final_action"], d["gate_reason"], d["permit"]) == ("PARTIAL_75", "cooldown_downgrade", True)
+    assert 55 <= r.ttl(keys.cooldown("BTCUSDT")) <= 60
+
 def test_a_cooldown_deleted_in_redis_by_another_writer_no_longer_downgrades(clean):
     r = clean.redis
     assert decision_of(clean.client.propose("SOLUSDT", "PARTIAL_50", plan_id=new_plan()))["permit"]

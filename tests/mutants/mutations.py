@@ -7928,6 +7928,250 @@ MUTATIONS: list[Mutation] = [
         "                    if False:\n",
         ("tests/test_multihost_side_by_side.py::"
          "test_status_all_hosts_says_to_upgrade_a_host_that_hashes_configurations_another_way_not_that_it_is_not_files",)),
+    # ------------------------------------------------------------------ mutaudit (6 Dec 2026): tests that could not fail
+    Mutation(
+        "backtest_proxy_of_a_net_flat_book_is_its_long_side",
+        "the backtest's corr_proxy of a hedged book whose net is exactly 0 is 0, as the gate's (SPEC: 0 if net is 0)",
+        "actors/policy.py",
+        "    proxy = np.where(net > 0, pos / safe, np.where(net < 0, neg / safe, 0.0))\n",
+        "    proxy = np.where(net >= 0, pos / safe, neg / safe)\n",
+        ("tests/test_gate_policy.py::"
+         "test_a_hedged_book_whose_net_is_exactly_0_has_proxy_0_in_the_backtest_as_in_the_gate",)),
+    Mutation(
+        "backtest_cluster_state_stale_at_exactly_its_freshness_window",
+        "the backtest takes K from a cluster state exactly freshness_s old, as the gate does (SPEC: 0 <= age <= 120 s)",
+        "actors/policy.py",
+        "    fresh_k = have & (age >= 0) & (now - updated_ms <= freshness_s)\n",
+        "    fresh_k = have & (age >= 0) & (now - updated_ms < freshness_s)\n",
+        ("tests/test_gate_policy.py::"
+         "test_the_backtests_gate_metrics_take_k_from_a_cluster_state_exactly_freshness_s_old_and_not_older",)),
+    Mutation(
+        "a_hold_in_a_batch_sets_its_symbols_cooldown",
+        "in a batch only a non-HOLD decision sets its symbol's cooldown for the proposals after it",
+        "actors/policy.py",
+        '        if decision["final_action"] != HOLD:\n            cooldowns[symbol] = True\n',
+        '        if True:\n            cooldowns[symbol] = True\n',
+        ("tests/test_gate_policy.py::test_a_batch_decides_as_one_at_a_time_would_for_other_symbols_and_holds",)),
+    Mutation(
+        "a_batch_never_marks_a_cooldown_as_set_by_the_batch",
+        "a cooldown set by an earlier decision of the batch is sent to the issuer as set by the batch",
+        "actors/policy.py",
+        "        from_batch = cooldown and not state.cooldowns.get(symbol, False) and proposal.action_proposed != HOLD\n",
+        "        from_batch = False\n",
+        ("tests/test_gate_policy.py::"
+         "test_the_second_proposal_for_a_symbol_in_one_batch_sees_the_cooldown_the_first_sets",)),
+    Mutation(
+        "decision_drops_the_proposals_r_net",
+        "a decision carries the proposal's r_net back (docs/proposal-api.md: a replay comes back with its own r_net)",
+        "actors/policy.py",
+        '    if proposal.r_net is not None:\n        record["r_net"] = proposal.r_net\n',
+        "",
+        ("tests/test_gate_hot_path.py::test_every_decision_reply_is_the_documented_compact_json_byte_for_byte",)),
+    Mutation(
+        "decision_drops_the_proposals_ts_epoch",
+        "a decision carries the proposal's ts_epoch back as proposal_ts_epoch (docs/proposal-api.md)",
+        "actors/policy.py",
+        '    if proposal.ts_epoch is not None:\n        record["proposal_ts_epoch"] = proposal.ts_epoch\n',
+        "",
+        ("tests/test_gate_hot_path.py::test_every_decision_reply_is_the_documented_compact_json_byte_for_byte",)),
+    Mutation(
+        "decision_metrics_recorded_to_two_decimals",
+        "a decision records its metrics to 6 decimals, the stress the policy compared",
+        "actors/policy.py",
+        "    return round(value, 6) if math.isfinite(value) else None\n",
+        "    return round(value, 2) if math.isfinite(value) else None\n",
+        ("tests/test_gate_service.py::"
+         "test_the_gate_takes_k_from_fresh_cluster_state_falls_back_when_stale_and_returns",)),
+    Mutation(
+        "a_flat_position_with_a_notional_usd_is_held_long",
+        "SPEC: the side is the sign of position_amt, so a flat position (0) is not held whatever notional_usd says",
+        "actors/snapshots.py",
+        "    side = 1.0 if amt > 0 else -1.0 if amt < 0 else 0.0\n",
+        "    side = -1.0 if amt < 0 else 1.0\n",
+        ("tests/test_snapshot_rule.py::test_gate_and_p27_read_every_snapshot_the_same_way",)),
+    Mutation(
+        "an_empty_notional_usd_makes_the_snapshot_unusable",
+        "an empty notional_usd is absent (notional from position_amt x mark_price), not a bad number that drops the "
+        "position",
+        "actors/snapshots.py",
+        '    if notional_usd not in (None, "", b""):\n',
+        "    if notional_usd is not None:\n",
+        ("tests/test_snapshot_rule.py::test_gate_and_p27_read_every_snapshot_the_same_way",)),
+    Mutation(
+        "a_pair_with_exactly_min_returns_common_returns_correlates_0",
+        "a pair correlates over its common returns once they number min_returns (10), not only beyond",
+        "actors/correlation.py",
+        "    usable = count32 >= min_common\n",
+        "    usable = count32 > min_common\n",
+        ("tests/test_backtest.py::"
+         "test_rolling_windows_equal_the_live_correlator_window_by_window_with_gaps_flat_rows_and_late_symbols",)),
+    Mutation(
+        "backtest_pair_with_exactly_min_returns_common_returns_correlates_0",
+        "the backtest's pair correlates over its common returns once they number min_returns (10), as live",
+        "actors/correlation.py",
+        "            usable = ((nij >= max(min_returns, 2))",
+        "            usable = ((nij > max(min_returns, 2))",
+        ("tests/test_backtest.py::"
+         "test_rolling_windows_equal_the_live_correlator_window_by_window_with_gaps_flat_rows_and_late_symbols",)),
+    Mutation(
+        "backtest_correlator_ready_with_one_symbol",
+        "SPEC: the backtest's correlator, like the live one, is ready only with at least 2 symbols in the matrix",
+        "actors/correlation.py",
+        "    ok = inm.sum(axis=1) >= 2\n",
+        "    ok = inm.sum(axis=1) >= 1\n",
+        ("tests/test_cluster_maths.py::"
+         "test_the_backtests_correlator_is_not_ready_with_one_symbol_in_the_matrix_as_the_live_one",)),
+    Mutation(
+        "correlator_prices_stale_at_exactly_max_price_age_s",
+        "a matrix whose newest price is exactly max_price_age_s old is ready (stale only when older)",
+        "actors/correlation.py",
+        "(price_age_s is None or price_age_s > max_price_age_s):",
+        "(price_age_s is None or price_age_s >= max_price_age_s):",
+        ("tests/test_cluster_maths.py::"
+         "test_a_price_exactly_max_price_age_s_old_is_fresh_live_in_the_clusterer_and_in_the_backtest",)),
+    Mutation(
+        "backtest_prices_stale_at_exactly_max_price_age_s",
+        "the backtest's window whose newest price is exactly max_price_age_s old is ready, as live",
+        "actors/correlation.py",
+        "    stale = ~(now_s - over <= max_price_age_s)\n",
+        "    stale = ~(now_s - over < max_price_age_s)\n",
+        ("tests/test_cluster_maths.py::"
+         "test_a_price_exactly_max_price_age_s_old_is_fresh_live_in_the_clusterer_and_in_the_backtest",)),
+    Mutation(
+        "a_symbol_whose_price_is_exactly_max_price_age_s_old_leaves_the_matrix",
+        "a symbol whose own newest tick is exactly max_price_age_s old stays in the matrix (out only when older)",
+        "actors/correlation.py",
+        "(newest_tick_ts.get(s) or -math.inf) < now_s - max_price_age_s for s in symbols]",
+        "(newest_tick_ts.get(s) or -math.inf) <= now_s - max_price_age_s for s in symbols]",
+        ("tests/test_cluster_maths.py::"
+         "test_a_price_exactly_max_price_age_s_old_is_fresh_live_in_the_clusterer_and_in_the_backtest",)),
+    Mutation(
+        "backtest_symbol_whose_price_is_exactly_max_price_age_s_old_leaves_the_matrix",
+        "the backtest keeps a symbol whose own newest tick is exactly max_price_age_s old in the matrix, as live",
+        "actors/correlation.py",
+        "    w[\"stale\"] = own_stale = newest_ts < now_s[:, None] - max_price_age_s",
+        "    w[\"stale\"] = own_stale = newest_ts <= now_s[:, None] - max_price_age_s",
+        ("tests/test_cluster_maths.py::"
+         "test_a_price_exactly_max_price_age_s_old_is_fresh_live_in_the_clusterer_and_in_the_backtest",)),
+    Mutation(
+        "backtest_cooldown_still_holds_at_its_ttl",
+        "the backtest's cooldown ends cooldown_ttl_s after the permit, as the Redis key's TTL does",
+        "launcher/backtest.py",
+        "            cooldowns = {proposal.symbol: t < cooldown_until.get(proposal.symbol, -math.inf)}\n",
+        "            cooldowns = {proposal.symbol: t <= cooldown_until.get(proposal.symbol, -math.inf)}\n",
+        ("tests/test_backtest.py::test_a_cooldown_ends_exactly_cooldown_ttl_s_after_the_permit_that_set_it",)),
+    Mutation(
+        "backtest_marks_the_book_to_its_slots_own_closing_price",
+        "the backtest marks the synthetic book to the last completed slot's price before a proposal (no look-ahead)",
+        "launcher/backtest.py",
+        "astype(np.int64) - 1 - first_slot, -1, marks.shape[1] - 1)",
+        "astype(np.int64) - first_slot, -1, marks.shape[1] - 1)",
+        ("tests/test_backtest.py::test_a_decision_never_sees_a_price_from_its_own_slot",)),
+    Mutation(
+        "backtest_takes_realized_vol_of_a_symbol_out_of_the_matrix",
+        "the backtest's realized sigma is the matrix symbols' alone, as the state writer's realized vol hash holds",
+        "actors/policy.py",
+        "            realized = in_matrix[at] & np.isfinite(v) & (v > 0) & fresh_k[lo:hi, None]\n",
+        "            realized = np.isfinite(v) & (v > 0) & fresh_k[lo:hi, None]\n",
+        ("tests/test_gate_policy.py::test_the_backtest_takes_the_constant_sigma_for_a_symbol_out_of_the_matrix",)),
+    Mutation(
+        "backtest_decides_with_realized_vol_of_a_symbol_out_of_the_matrix",
+        "the backtest decides with realized sigma of the matrix symbols alone, as the gate reads them",
+        "launcher/backtest.py",
+        "                                  if in_matrix[r, i] and math.isfinite(vol[r, i]) and vol[r, i] > 0}\n",
+        "                                  if math.isfinite(vol[r, i]) and vol[r, i] > 0}\n",
+        ("tests/test_backtest.py::test_the_backtest_decides_with_the_realized_sigma_of_the_matrix_symbols_alone",)),
+    Mutation(
+        "state_stream_record_lists_clusters_without_their_stress",
+        "each stream record of the cluster state lists its clusters with id, symbols and stress",
+        "actors/state_writer.py",
+        '{k: c[k] for k in ("id", "symbols", "stress")} for c in clusters]',
+        '{k: c[k] for k in ("id", "symbols")} for c in clusters]',
+        ("tests/test_clusters_end_to_end.py::test_one_state_write_puts_specs_keys_fields_and_types_in_redis_and_trims_"
+         "its_stream",)),
+    Mutation(
+        "clusterer_takes_a_matrix_exactly_max_price_age_s_old_as_stale",
+        "a queued matrix whose newest price is exactly max_price_age_s old is used (matrix_stale only when older)",
+        "actors/clusterer.py",
+        "and now_s - newest > max_price_age_s\n",
+        "and now_s - newest >= max_price_age_s\n",
+        ("tests/test_cluster_maths.py::"
+         "test_a_price_exactly_max_price_age_s_old_is_fresh_live_in_the_clusterer_and_in_the_backtest",)),
+    Mutation(
+        "backtest_edge_pattern_drops_a_pair_at_exactly_070",
+        "SPEC: the backtest joins a pair at corr exactly 0.70 (corr >= threshold), as live",
+        "actors/clustering.py",
+        "        edges = (pairs >= threshold) & in_matrix[:, iu] & in_matrix[:, ju]\n",
+        "        edges = (pairs > threshold) & in_matrix[:, iu] & in_matrix[:, ju]\n",
+        ("tests/test_cluster_maths.py::"
+         "test_a_slot_whose_pair_is_exactly_070_is_not_given_the_partition_of_a_slot_without_the_edge",)),
+    Mutation(
+        "backtest_partition_drops_a_pair_at_exactly_070",
+        "SPEC: the backtest's clusters of an edge pattern join a pair at corr exactly 0.70, as live",
+        "actors/clustering.py",
+        "            sub = np.where(corr >= threshold, 2.0, -2.0)[np.ix_(idx, idx)]  # the same edges\n",
+        "            sub = np.where(corr > threshold, 2.0, -2.0)[np.ix_(idx, idx)]  # the same edges\n",
+        ("tests/test_cluster_maths.py::test_returns_that_correlate_exactly_070_are_an_edge_live_and_in_the_backtest",)),
+    Mutation(
+        "backtest_counts_a_dust_position_as_a_held_member",
+        "SPEC: the backtest's clusters count members held above 1e-9 of notional alone, as live",
+        "actors/clustering.py",
+        "    held = np.abs(signed) > HELD_MIN_NOTIONAL\n",
+        "    held = np.abs(signed) > 0.0\n",
+        ("tests/test_cluster_maths.py::test_a_member_is_held_above_1e_9_of_notional_however_small",)),
+    Mutation(
+        "backtest_positions_row_exactly_stale_after_s_old_is_stale",
+        "SPEC: a positions row (a snapshot) is stale only when older than 300 s in the backtest too",
+        "launcher/backtest.py",
+        "            have[have] = times[have] - positions.ts[rows[at[have]]] <= stale_after_s\n",
+        "            have[have] = times[have] - positions.ts[rows[at[have]]] < stale_after_s\n",
+        ("tests/test_backtest_review.py::"
+         "test_a_positions_row_older_than_stale_after_s_is_not_held_as_the_gate_judges_a_snapshot",)),
+    Mutation(
+        "backtest_decision_never_says_permit",
+        "a non-HOLD decision the backtest records says permit: true, as the issuer's reply",
+        "launcher/backtest.py",
+        '                decision["permit"] = True\n',
+        "                pass\n",
+        ("tests/test_backtest_live_decisions.py::test_the_backtest_decides_each_proposal_as_the_live_gate_and_issuer_did",)),
+    Mutation(
+        "correlator_newest_price_is_the_oldest_symbols",
+        "the age of a state's newest input price is that of the newest tick over the matrix's symbols",
+        "actors/correlation.py",
+        "    return max(times) if times else None\n",
+        "    return min(times) if times else None\n",
+        ("tests/test_cluster_maths.py::test_a_states_price_age_is_that_of_the_newest_price_over_the_matrix_symbols",)),
+    Mutation(
+        "backtest_symbol_enters_the_matrix_with_eleven_returns",
+        "SPEC: in the backtest too a symbol with at least 10 valid returns enters the matrix",
+        "actors/correlation.py",
+        "    in_matrix = n >= min_returns\n",
+        "    in_matrix = n > min_returns\n",
+        ("tests/test_backtest.py::"
+         "test_rolling_windows_equal_the_live_correlator_window_by_window_with_gaps_flat_rows_and_late_symbols",)),
+    Mutation(
+        "correlator_names_too_few_symbols_prices_stale",
+        "a correlator not ready says why: prices_stale when 2 symbols have the returns but a stale price, else "
+        "too_few_symbols",
+        "actors/correlation.py",
+        '("prices_stale" if np.sum(counts >= min_returns) >= 2 else "too_few_symbols")',
+        '("prices_stale" if np.sum(counts >= min_returns) >= 1 else "too_few_symbols")',
+        ("tests/test_cluster_maths.py::test_symbol_enters_matrix_with_ten_returns_and_ready_needs_two",)),
+    Mutation(
+        "a_hold_decision_sets_its_symbols_cooldown",
+        "SPEC: only a non-HOLD decision sets the symbol's cooldown",
+        "actors/permit_issuer.py",
+        "  redis.call('SET', KEYS[4], '1', 'EX', ARGV[5])\nend\n",
+        "end\nredis.call('SET', KEYS[4], '1', 'EX', ARGV[5])\n",
+        ("tests/test_gate_service.py::"
+         "test_a_decision_made_under_a_cooldown_its_batch_did_not_set_is_refused_for_a_new_read",)),
+    Mutation(
+        "a_permit_under_a_cooldown_leaves_the_cooldown_to_run_out",
+        "SPEC: every non-HOLD decision sets the cooldown with TTL 60 s, one stepped down under a cooldown too",
+        "actors/permit_issuer.py",
+        "  redis.call('SET', KEYS[4], '1', 'EX', ARGV[5])\n",
+        "  redis.call('SET', KEYS[4], '1', 'NX', 'EX', ARGV[5])\n",
+        ("tests/test_gate_service.py::test_a_permit_decided_under_a_cooldown_sets_the_cooldown_again_for_its_full_ttl",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
