@@ -55,6 +55,9 @@ def make_metrics() -> SimpleNamespace:
                             "Epoch time of the newest tick the buffer accepted, per symbol (0: none yet)", ["symbol"]),
         clock_faults=Counter("p27_buffer_clock_faults_total",
                              "Wall-clock steps beyond the allowed skew (direction: ahead, back)", ["direction"]),
+        save_held=Gauge("p27_buffer_history_save_held",
+                        "1 while a clock fault holds the buffer from saving its history (a restart then loses the "
+                        "points gathered since), else 0"),
         bad_ticks=Counter("p27_buffer_rejected_ticks_total", "Tick frames not used, by reason", ["reason"]),
         last_received=Gauge("p27_buffer_last_received_tick_timestamp_seconds",
                             "The buffer's epoch time when it last received a tick of an allowlisted symbol, used or not (0: none)"),
@@ -112,7 +115,7 @@ class BufferActor(Actor):
         # A forward clock step holds persistence (the grid it wiped must not replace the saved history)
         # until the clock comes back (the history is then reloaded) or the saved history has aged out.
         self.clock_anchor = (now, time.monotonic())
-        self.persist_held_until_mono: float | None = None
+        self.persist_held_until_mono = None
         self.persist_failed = False  # the last save of the history failed (history_persisted_again when one works)
         self.held_for_back_step = False  # the hold is for a backward step (a second one must not end it)
         self.back_from_slot: int | None = None  # with it: the head the clock stepped back from (where its return lands)
@@ -135,6 +138,16 @@ class BufferActor(Actor):
         self.log.info("buffer_ready", symbols=len(self.grid.symbols), points=self.points,
                       history=self.history_key, history_pending=self.history_pending,
                       frozen_after_slots=self.settings.frozen_after_slots)
+
+    @property
+    def persist_held_until_mono(self) -> float | None:
+        """The monotonic time a clock fault's hold on saving the history ends by (None: not held)."""
+        return self._persist_held_until_mono
+
+    @persist_held_until_mono.setter
+    def persist_held_until_mono(self, until_mono: float | None) -> None:
+        self._persist_held_until_mono = until_mono
+        self.m.save_held.set(1 if until_mono is not None and self.settings.persist else 0)
 
     # ----------------------------------------------------------------- ticks
 
@@ -200,7 +213,7 @@ class BufferActor(Actor):
         if step > 0:
             self.recent_steps.append((mono, step))
         stepped_ahead = sum(s for _, s in self.recent_steps) > TICK_FUTURE_SKEW_S + self.cadence_s
-        if stepped_ahead and self.came_forward_again(now):
+        if stepped_ahead and (self.came_forward_again(now) or self.came_partly_forward(now)):
             self.recent_steps = []
         elif stepped_ahead:
             self.recent_steps = []
@@ -227,6 +240,20 @@ class BufferActor(Actor):
                 or self.grid.slot_of(now) > self.back_from_slot + self.grid.capacity:
             return False
         self.end_back_hold("the clock came forward again: history reloaded")
+        return True
+
+    def came_partly_forward(self, now: float) -> bool:
+        """A forward step that leaves a clock held back still behind the slot it stepped back from (-3600 s, then
+        +1800 s) is part of its return, not a fault: the hold goes on until the clock reaches that slot, and the saved
+        slots the clock has reached are merged now. (Taken for a forward fault, persistence was held a whole window
+        from the step, 6 h at 60 s, though the clock reached the saved history's newest slot 30 minutes later.)"""
+        if not self.held_for_back_step or self.back_from_slot is None \
+                or self.grid.slot_of(now + TICK_FUTURE_SKEW_S) >= self.back_from_slot:
+            return False
+        self.history_pending = self.settings.persist
+        self.log.warning("clock_fault_partly_returned", direction="back", back_from_slot=self.back_from_slot,
+                         clock_slot=self.grid.slot_of(now),
+                         action="history held until the clock reaches the slot it stepped back from")
         return True
 
     def end_back_hold(self, action: str) -> None:
@@ -342,8 +369,10 @@ class BufferActor(Actor):
             self.log.warning("history_discarded", reason="cadence_changed", saved=saved.cadence_s, now=self.cadence_s)
             return
         now = time.time()
-        if head_ahead_of_clock(saved, now) and self.persist_held_until_mono is None:
-            self.hold_history_ahead_of_clock(saved, now)
+        if head_ahead_of_clock(saved, now):
+            if self.persist_held_until_mono is None:
+                self.hold_history_ahead_of_clock(saved, now)
+            self.mark_history_held(saved, now)
         self.grid.advance(self.grid.slot_of(now))
         self.grid.merge_from(saved)
         # The slots the last run handed out stay handed out: a tick for one is refused late after a restart too (it
@@ -365,14 +394,27 @@ class BufferActor(Actor):
     def hold_history_ahead_of_clock(self, saved: PriceGrid, now: float) -> None:
         """The saved history lies ahead of this clock (a buffer started on a clock behind the last run's, a host
         booted before NTP stepped it): as after a backward step, the grid must not replace it until the clock comes
-        forward (it is then merged again) or its slots have aged out."""
+        forward (it is then merged again) or its slots have aged out: one window after the first hold on it began,
+        in whichever run (each restart held it a whole window more: never saved while restarts came more often)."""
+        held_s = 0.0 if saved.held_since_ts is None else max(0.0, now - saved.held_since_ts)
         self.m.clock_faults.labels(direction="back").inc()
         self.log.error("clock_fault", direction="back", saved_head_slot=saved.head_slot,
-                       clock_slot=self.grid.slot_of(now),
+                       clock_slot=self.grid.slot_of(now), held_before_s=round(held_s, 3),
                        action="the saved history lies ahead of the clock: not overwritten until the clock comes forward")
-        self.persist_held_until_mono = time.monotonic() + self.grid.capacity * self.cadence_s
+        self.persist_held_until_mono = time.monotonic() + self.grid.capacity * self.cadence_s - held_s
         self.held_for_back_step = True
         self.back_from_slot = saved.head_slot
+
+    def mark_history_held(self, saved: PriceGrid, now: float) -> None:
+        """Write into the saved history this clock holds when the first hold on it began (once; prices unchanged)."""
+        if saved.held_since_ts is not None:
+            return
+        saved.held_since_ts = now
+        try:
+            self.redis.call("SET", self.history_key, saved.to_blob())
+        except (RedisUnavailable, ReplyError) as exc:  # a restart then holds it a whole window again, as before
+            self.m.redis_errors.labels(op="persist").inc()
+            self.log.warning("history_hold_not_marked", error=error_text(exc))
 
     def teardown(self) -> None:
         self.persist()

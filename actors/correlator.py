@@ -206,16 +206,18 @@ class CorrelatorActor(Actor):
         except ValueError:
             self.m.fail_closed.labels(reason="bad_window").inc()
             return
-        self.have_window = True
-        self.handle_window(header, frames[2])
+        # Only a window used: a bad one left the snapshot reply unused, and the next window came a cadence later.
+        if self.handle_window(header, frames[2]):
+            self.have_window = True
 
-    def handle_window(self, header: Any, body: bytes) -> None:
+    def handle_window(self, header: Any, body: bytes) -> bool:
+        """Correlate one window and publish the matrix; False (counted bad_window) when it cannot be read."""
         try:
             symbols, prices = decode_window(header, body)
         except ValueError as exc:
             self.m.fail_closed.labels(reason="bad_window").inc()
             self.log.warning("bad_window", error=str(exc))
-            return
+            return False
         self.last_window_at = time.monotonic()
         result = correlate_window(symbols, prices, cadence_s=self.cadence_s, min_returns=self.min_returns,
                                   shrinkage=self.settings.shrinkage, newest_tick_ts=header.get("newest_tick_ts") or {},
@@ -225,6 +227,7 @@ class CorrelatorActor(Actor):
             result = not_ready("matrix_invalid", result["points_per_symbol"])
         self.last_points = result["points_per_symbol"]
         self.emit(result, header.get("last_slot"))
+        return True
 
     def check_stale(self) -> None:
         if time.monotonic() - self.last_window_at > STALE_AFTER_CADENCES * self.cadence_s:

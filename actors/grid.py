@@ -41,6 +41,9 @@ class PriceGrid:
         # The newest slot a window handed out holds (published, or sent as a snapshot): the correlator has it, so a
         # tick for it or an older slot is refused "late" rather than rewrite it (-inf: none handed out yet).
         self.published_slot: float = -math.inf
+        # A saved history a clock behind it holds (not overwritten): the holding clock's time when the first hold on
+        # it began, so a restart's hold ends when the first would have, not a whole window later (None: not held).
+        self.held_since_ts: float | None = None
 
     def slot_of(self, ts: float) -> int:
         return math.floor(ts / self.cadence_s)
@@ -149,6 +152,8 @@ class PriceGrid:
                   "head_slot": self.head_slot, "capacity": self.capacity}
         if math.isfinite(self.published_slot):  # a restart refuses late ticks for what this run handed out (optional)
             header["published_slot"] = int(self.published_slot)
+        if self.held_since_ts is not None:  # optional too
+            header["held_since_ts"] = self.held_since_ts
         return json.dumps(header, separators=(",", ":")).encode() + b"\n" + self.prices.astype("<f8").tobytes()
 
     @classmethod
@@ -185,6 +190,9 @@ class PriceGrid:
         published = header.get("published_slot")  # absent from an older buffer's history: none known
         if isinstance(published, int) and not isinstance(published, bool):
             grid.published_slot = published
+        held_since = header.get("held_since_ts")
+        if type(held_since) is float and math.isfinite(held_since):  # as to_blob writes it (an int may overflow)
+            grid.held_since_ts = held_since
         return grid
 
 

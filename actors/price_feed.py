@@ -211,13 +211,20 @@ class ReplaySchedule:
         self.loop_gap_s = float(np.median(gaps)) if len(gaps) else loop_gap_s
 
     def _published(self, jumps: JumpFilter | None) -> np.ndarray | None:
-        """Which rows one pass publishes from a fresh start: usable prices that `jumps` (unused elsewhere) accepts."""
+        """Which rows set a pass's growth: those one pass publishes from a fresh start (usable prices that `jumps`,
+        unused elsewhere, accepts), less a symbol's first print when the next one published lies beyond its limit
+        of it. A fresh filter has nothing to check a first print against, but every later pass refuses a bad one
+        (a stray first line, 43 among 43,000s): taken as the first price, it rebased each pass 1000x up."""
         if jumps is None:
             return None
         published = usable_prices(self.price)
         for i, symbol in enumerate(self.symbols):
             rows = np.flatnonzero(published & (self.symbol_index == i))
             published[rows] = jumps.accepted_mask(symbol, self.price[rows])
+            kept, limit = rows[published[rows]], jumps.limit_of(symbol)
+            if limit is not None and len(kept) >= 2 \
+                    and abs(self.price[kept[1]] - self.price[kept[0]]) > limit * self.price[kept[0]]:
+                published[kept[0]] = False
         return published
 
     def relative_s(self, index: int) -> float:
@@ -226,16 +233,36 @@ class ReplaySchedule:
 
     def position(self) -> dict[str, Any]:
         """Where the replay stands: the recorded time of the next row (None once this pass's rows are all out), of
-        the row before it (after_ts, None at a pass's start), and the loops completed."""
+        the row before it (after_ts, None at a pass's start), the symbols of the rows out at after_ts
+        (after_symbols), and the loops completed."""
         return {"ts": float(self.ts[self.index]) if self.index < self.n else None,
-                "after_ts": float(self.ts[self.index - 1]) if self.index else None, "passes": self.passes}
+                "after_ts": float(self.ts[self.index - 1]) if self.index else None,
+                "after_symbols": self._symbols_out_at(self.index - 1) if self.index else [], "passes": self.passes}
+
+    def _symbols_out_at(self, last: int) -> list[str]:
+        """The symbols of the rows out at row `last`'s recorded time (`last` and the rows of that time before it)."""
+        first = int(np.searchsorted(self.ts, self.ts[last], side="left"))
+        return sorted({self.symbols[i] for i in self.symbol_index[first:last + 1].tolist()})
+
+    def _first_not_out(self, after_ts: float, after_symbols: Any) -> int:
+        """The first row a finished pass had not published: after the rows recorded at after_ts whose symbols were out
+        then (a recorder writes one print per symbol per time, so a row of another symbol at that time, appended
+        since, is still to go), or after every row of that time for a position that does not name them."""
+        end = int(np.searchsorted(self.ts, after_ts, side="right"))
+        if not isinstance(after_symbols, list) or not all(isinstance(s, str) for s in after_symbols):
+            return end
+        index, out = int(np.searchsorted(self.ts, after_ts, side="left")), set(after_symbols)
+        while index < end and self.symbols[int(self.symbol_index[index])] in out:
+            index += 1
+        return index
 
     def resume(self, position: Any, appended: bool = False) -> float | None:
         """Continue from a saved position(): the first row recorded at or after its ts (the same time, not the same
         row number: another allowlist gives other rows), in its pass, is due at once; `appended` (the file has rows
-        appended since the position was saved), a position past the end continues with the first row recorded after
-        its after_ts. Returns that row's due time, or None (nothing changed) when the position is unusable or past the
-        end of a replay that does not loop."""
+        appended since the position was saved), a position past the end continues with the first row it had not
+        published: recorded after its after_ts, or at that time for a symbol not out then (_first_not_out). Returns
+        that row's due time, or None (nothing changed) when the position is unusable or past the end of a replay that
+        does not loop."""
         if not isinstance(position, dict):
             return None
         ts, passes, after_ts = position.get("ts"), position.get("passes"), position.get("after_ts")
@@ -243,7 +270,7 @@ class ReplaySchedule:
                 or (passes and not self.loop):
             return None
         if ts is None and appended and type(after_ts) in (int, float) and _finite(after_ts):
-            index = int(np.searchsorted(self.ts, float(after_ts), side="right"))
+            index = self._first_not_out(float(after_ts), position.get("after_symbols"))
         elif ts is None:
             index = self.n
         elif type(ts) in (int, float) and _finite(ts):

@@ -385,7 +385,7 @@ def csv_rows(reader: Any) -> Iterator[list[str]]:
 
 def loop_growth(symbol_index: np.ndarray, price: np.ndarray, published: np.ndarray | None = None) -> dict[int, float]:
     """Per symbol index, log(last published price / first published price) of the rows (in time order): how far one
-    pass moves it. `published`: which rows the feed publishes (default: the usable ones)."""
+    pass moves it. `published`: the rows the feed publishes that set it (default: the usable ones)."""
     usable = np.flatnonzero(usable_prices(price) if published is None else published)
     symbols = symbol_index[usable]
     present, first = np.unique(symbols, return_index=True)

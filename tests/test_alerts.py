@@ -43,6 +43,8 @@ KNOWN_METRIC_PREFIXES = ("process_",)  # prometheus_client's default process col
 # clustergate's own series that rules use, with the module that must export each (checked below).
 OWN_METRICS = {"p27_buffer_last_accepted_tick_timestamp_seconds": REPO / "actors" / "buffer.py",
                "p27_buffer_price_frozen": REPO / "actors" / "buffer.py",
+               "p27_buffer_clock_faults_total": REPO / "actors" / "buffer.py",
+               "p27_buffer_history_save_held": REPO / "actors" / "buffer.py",
                "p27_shrinkage_intensity": REPO / "actors" / "correlator.py",
                "p27_held_price_stale": REPO / "actors" / "clusterer.py",
                "p26_cluster_fallback_warm_up_total": REPO / "actors" / "gate.py",

@@ -226,6 +226,19 @@ def saved_history_points(data) -> int:
     return 0 if blob is None else int(np.isfinite(PriceGrid.from_blob(blob).prices).sum(axis=1).min())
 
 
+def buffer_on_a_stepped_clock_with_a_saved_history(system, tmp_path):
+    """The system's buffer restarted on a clock the test steps (its offset file, returned, reads 0), once its saved
+    history holds 20 points per symbol."""
+    from test_clusters_end_to_end import SteppedClockProcess
+
+    clock_file = tmp_path / "clock_offset_s"
+    clock_file.write_text("0")
+    system["procs"]["buffer"].terminate()
+    system["procs"]["buffer"] = SteppedClockProcess(system["topo_path"], "buffer", clock_file).start()
+    wait_for(lambda: saved_history_points(system["data"]) >= 20, 40, "20 points per symbol in the saved history")
+    return clock_file
+
+
 def the_history_merges_again_once_the_clock_is_right(ports, clock_file) -> None:
     from helpers import scrape
     from test_clusters_end_to_end import buffer_points
@@ -273,14 +286,9 @@ def test_a_clock_that_comes_forward_again_after_a_backward_step_ends_the_history
     from actors import keys
     from actors.grid import PriceGrid
     from helpers import scrape
-    from test_clusters_end_to_end import SteppedClockProcess
 
     procs, ports, data = system["procs"], system["ports"], system["data"]
-    clock_file = tmp_path / "clock_offset_s"
-    clock_file.write_text("0")
-    procs["buffer"].terminate()
-    procs["buffer"] = SteppedClockProcess(system["topo_path"], "buffer", clock_file).start()
-    wait_for(lambda: saved_history_points(data) >= 20, 40, "20 points per symbol in the saved history")
+    clock_file = buffer_on_a_stepped_clock_with_a_saved_history(system, tmp_path)
     clock_file.write_text("-3600")
     wait_for(lambda: scrape(ports["buffer"]).get('p27_buffer_clock_faults_total{direction="back"}', 0) >= 1, 10,
              "the backward step seen by the buffer")
@@ -496,6 +504,83 @@ def test_a_history_saved_by_a_clock_that_ran_ahead_is_held_only_until_the_right_
     wait_for(lambda: seen.append(saved_head()) or seen[-1] > saved.head_slot, 40, "a save past the saved head")
     assert seen[-1] <= saved.head_slot + 8, seen[-1] - saved.head_slot  # saved within 4 s of the clock reaching it
     assert "clock_fault_ended" in procs["buffer"].log()
+
+
+def saved_history_head(data) -> int:
+    """The newest slot of the buffer's saved history."""
+    import redis as redis_lib
+
+    from actors import keys
+
+    with redis_lib.Redis.from_url(data["redis"]["url"]) as raw:
+        return PriceGrid.from_blob(raw.get(keys.buffer_history(data["name"], "buffer"))).head_slot
+
+
+def test_a_clock_that_comes_partly_forward_after_a_backward_step_holds_the_history_only_until_it_reaches_it(
+        system, tmp_path):
+    """pricefix: the clock stepped back 30 s, then forward 20 s (a partial return: still 10 s behind the slot it
+    stepped back from). The forward step was taken for a forward fault (clock_fault direction=ahead): persistence was
+    held a whole window from it (16 s here, 6 h at 60 s x 361), ending 'the clock stayed ahead', though the clock
+    reached the saved history's newest slot 10 s after the first step (30 minutes after a -3600 s, +1800 s return).
+    p27_buffer_history_save_held shows the hold: 1 while held, 0 once the history is saved again."""
+    from helpers import scrape
+
+    procs, ports, data = system["procs"], system["ports"], system["data"]
+    clock_file = buffer_on_a_stepped_clock_with_a_saved_history(system, tmp_path)
+    assert scrape(ports["buffer"])["p27_buffer_history_save_held"] == 0
+    clock_file.write_text("-30")
+    wait_for(lambda: scrape(ports["buffer"]).get('p27_buffer_clock_faults_total{direction="back"}', 0) >= 1, 10,
+             "the backward step seen by the buffer")
+    wait_for(lambda: scrape(ports["buffer"])["p27_buffer_history_save_held"] == 1, 10, "the hold shown")
+    held_head = saved_history_head(data)
+    clock_file.write_text("-10")
+    wait_for(lambda: saved_history_head(data) > held_head or "clock_fault_accepted" in procs["buffer"].log(), 60,
+             "the history persisted again, or the hold's end")
+    log = procs["buffer"].log()
+    assert "clock_fault_accepted" not in log and "direction=ahead" not in log, log[-3000:]
+    assert "event=clock_fault_ended" in log, log[-3000:]
+    assert scrape(ports["buffer"])["p27_buffer_history_save_held"] == 0
+    assert saved_history_points(data) >= 15  # the saved history merged, not a wiped grid
+
+
+def test_a_history_more_than_a_window_ahead_is_held_one_window_in_all_not_a_window_at_every_restart(system):
+    """pricefix: a saved history more than a window ahead of the clock (here 40 s, the window 16 s; its newest slot
+    out of the clock's reach within the window) was held a whole window from every start: a buffer restarted more
+    often than that (a crash loop; 6 h at 60 s x 361) never saved again, and each restart was a cold warm-up. The hold
+    is one window from the first hold on that history, in whichever run: the first save comes about a window after
+    the first start, not a window after the restart."""
+    import time
+
+    import redis as redis_lib
+
+    from actors import keys
+    from test_clusters_end_to_end import buffer_points
+
+    procs, ports, data = system["procs"], system["ports"], system["data"]
+    cadence_s = data["clusters"]["cadence_s"]
+    wait_for(lambda: buffer_points(ports["buffer"]) >= 10, 40, "10 points per symbol in the buffer")
+    procs["buffer"].terminate()
+    with redis_lib.Redis.from_url(data["redis"]["url"]) as raw:
+        history_key = keys.buffer_history(data["name"], "buffer")
+        saved = PriceGrid.from_blob(raw.get(history_key))
+        saved.head_slot += 80  # as written by a clock 40 s ahead
+        raw.set(history_key, saved.to_blob())
+    window_slots = saved.capacity
+    started_slot = math.floor(time.time() / cadence_s)
+    procs["buffer"] = ActorProcess(system["topo_path"], "buffer").start()
+    wait_for(lambda: "event=clock_fault " in procs["buffer"].log(), 20, "the hold at start")
+    wait_for(lambda: time.time() / cadence_s >= started_slot + 3 * window_slots // 4, 20,
+             "three quarters of a window held")
+    assert saved_history_head(data) == saved.head_slot  # still held
+    procs["buffer"].terminate()
+    procs["buffer"] = ActorProcess(system["topo_path"], "buffer").start()
+    wait_for(lambda: saved_history_head(data) < saved.head_slot, 60,
+             f"the history saved again\n{procs['buffer'].log()[-2000:]}")
+    first_save = saved_history_head(data)
+    # One window after the first start (the first hold began a little later: a start on a loaded machine), not one
+    # window after the restart, three quarters of a window later.
+    assert first_save <= started_slot + window_slots + window_slots // 2, (first_save - started_slot, window_slots)
+    assert "clock_fault_accepted" in procs["buffer"].log()
 
 
 def test_a_clusterer_whose_clock_stepped_is_named_in_the_state_writers_log_and_its_end_too(system, tmp_path):
@@ -867,5 +952,52 @@ def test_a_snapshot_the_correlator_cannot_read_is_a_bad_window_not_a_handler_err
         assert correlator.proc.poll() is None
     finally:
         correlator.terminate()
+        rep.close(0)
+        ctx.term()
+
+
+def test_a_bad_live_window_before_the_snapshot_reply_leaves_the_snapshot_used(tmp_path, redis_server):
+    """pricefix: a live window the correlator could not read (counted bad_window) still marked it as having a window,
+    so the snapshot reply that came next was not used (snapshot_received used=False) and the first matrix waited for
+    the next window, a cadence later (6 h of readiness lost at 60 s with a buffer that publishes no good window)."""
+    import base64
+    import json
+    import time
+
+    import zmq
+
+    data, path, port = lone_correlator_topology(tmp_path, redis_server)
+    data["actors"]["correlator"].setdefault("settings", {})["snapshot_timeout_ms"] = 30000  # one request, answered here
+    path = write_topology(path, data)
+    ctx = zmq.Context()
+    pub, rep = ctx.socket(zmq.PUB), ctx.socket(zmq.REP)
+    pub.bind(data["actors"]["buffer"]["sockets"]["windows"]["bind"])
+    rep.bind(data["actors"]["buffer"]["sockets"]["snapshot"]["bind"])
+    symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+    bad = {"v": 1, "symbols": symbols, "cadence_s": 1, "first_slot": 0, "last_slot": 1, "shape": [3, 2.0],
+           "points_per_symbol": {}, "ts": 0}
+    correlator = ActorProcess(path, "correlator").start()
+    try:
+        correlator.wait_serving(port)
+        wait_for(lambda: rep.poll(0), 20, f"the correlator's snapshot request\n{correlator.log()[-2000:]}")
+        rep.recv()
+
+        def bad_window_counted() -> bool:
+            pub.send_multipart([b"window", json.dumps(bad).encode(), b"\x00" * 48])
+            return metric(port, "p27_fail_closed_total", reason="bad_window") >= 1
+
+        wait_for(bad_window_counted, 20, f"the bad live window counted\n{correlator.log()[-2000:]}", interval_s=0.2)
+        walks = np.cumsum(np.random.default_rng(6).normal(0.0, 0.01, (3, 40)), axis=1)
+        prices, now = 100.0 * np.exp(walks), time.time()
+        header = window_header(symbols, 1.0, int(now) - 41, prices, now, {s: now for s in symbols})
+        body = base64.b64encode(prices.astype("<f8").tobytes()).decode()
+        rep.send(json.dumps({"status": "ok", "header": header, "prices_b64": body}).encode())
+        wait_for(lambda: "event=snapshot_received" in correlator.log(), 10, "the snapshot reply read")
+        assert "used=true" in correlator.log(), correlator.log()[-2000:]
+        wait_for(lambda: metric(port, "p27_corr_ready") == 1, 10,
+                 f"a matrix from the snapshot\n{correlator.log()[-2000:]}")
+    finally:
+        correlator.terminate()
+        pub.close(0)
         rep.close(0)
         ctx.term()

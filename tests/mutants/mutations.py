@@ -7312,8 +7312,8 @@ MUTATIONS: list[Mutation] = [
         "step: its empty grid was saved over the history at its first publish, and the clock's forward step then "
         "merged nothing back (20 points per symbol to 0) (feedrev)",
         "actors/buffer.py",
-        "        if head_ahead_of_clock(saved, now) and self.persist_held_until_mono is None:\n",
-        "        if False:\n",
+        "            if self.persist_held_until_mono is None:\n                self.hold_history_ahead_of_clock(saved, now)\n",
+        "            if False:\n                self.hold_history_ahead_of_clock(saved, now)\n",
         ("tests/test_cluster_side_attack.py::test_a_buffer_started_with_its_clock_behind_the_saved_history_neither_"
          "wipes_it_nor_loses_the_points",)),
     Mutation(
@@ -7340,7 +7340,7 @@ MUTATIONS: list[Mutation] = [
         "again: the return was taken for a new forward fault and held persistence a window more (6 h at 60 s), "
         "so a restart then lost every point since (feedrev)",
         "actors/buffer.py",
-        "        if stepped_ahead and self.came_forward_again(now):\n",
+        "        if stepped_ahead and (self.came_forward_again(now) or self.came_partly_forward(now)):\n",
         "        if False:\n",
         ("tests/test_cluster_side_attack.py::test_a_clock_that_comes_forward_again_after_a_backward_step_ends_the_"
          "history_hold",)),
@@ -8172,6 +8172,76 @@ MUTATIONS: list[Mutation] = [
         "  redis.call('SET', KEYS[4], '1', 'EX', ARGV[5])\n",
         "  redis.call('SET', KEYS[4], '1', 'NX', 'EX', ARGV[5])\n",
         ("tests/test_gate_service.py::test_a_permit_decided_under_a_cooldown_sets_the_cooldown_again_for_its_full_ttl",)),
+    Mutation(
+        "finished_replay_skips_a_row_appended_for_another_symbol_at_its_last_time",
+        "a finished replay restarted on its appended file publishes a row recorded at the time of the last row it "
+        "published for a symbol it had not published then (a recorder writes one print per symbol per time): it went "
+        "on after every row of that time, and ETHUSDT's appended row was never published (pricefix)",
+        "actors/price_feed.py",
+        "        index, out = int(np.searchsorted(self.ts, after_ts, side=\"left\")), set(after_symbols)\n",
+        "        index, out = end, set()\n",
+        ("tests/test_price_feed_replay.py::test_a_finished_replay_publishes_a_row_appended_for_another_symbol_at_the_"
+         "time_of_its_last_row",)),
+    Mutation(
+        "replay_loop_rebased_from_a_stray_first_print",
+        "a looping replay rebases each pass from the first print the next one published agrees with: a stray first "
+        "line (43 among 43,000s), published once by a fresh feed, rebased every later pass 1000x up (pricefix)",
+        "actors/price_feed.py",
+        "                published[kept[0]] = False\n",
+        "                pass\n",
+        ("tests/test_price_feed_replay.py::test_a_looping_replay_whose_first_print_is_bad_keeps_its_price_level_pass_"
+         "after_pass",)),
+    Mutation(
+        "buffer_partial_clock_return_taken_for_a_forward_fault",
+        "a forward step that leaves a clock held back still behind the slot it stepped back from (-3600 s, +1800 s) "
+        "keeps the back hold until the clock reaches that slot: taken for a forward fault, persistence was held a "
+        "whole window from it (6 h at 60 s), not the 30 minutes to that slot (pricefix)",
+        "actors/buffer.py",
+        "        if stepped_ahead and (self.came_forward_again(now) or self.came_partly_forward(now)):\n",
+        "        if stepped_ahead and self.came_forward_again(now):\n",
+        ("tests/test_cluster_side_attack.py::test_a_clock_that_comes_partly_forward_after_a_backward_step_holds_the_"
+         "history_only_until_it_reaches_it",)),
+    Mutation(
+        "buffer_history_ahead_held_a_window_at_every_restart",
+        "a saved history ahead of the clock is held one window from the first hold on it, in whichever run: more than "
+        "a window ahead, it was held a whole window from every start, so a buffer restarted more often never saved "
+        "(pricefix)",
+        "actors/buffer.py",
+        "        held_s = 0.0 if saved.held_since_ts is None else max(0.0, now - saved.held_since_ts)\n",
+        "        held_s = 0.0\n",
+        ("tests/test_cluster_side_attack.py::test_a_history_more_than_a_window_ahead_is_held_one_window_in_all_not_a_"
+         "window_at_every_restart",)),
+    Mutation(
+        "buffer_history_hold_not_shown",
+        "p27_buffer_history_save_held reads 1 while a clock fault holds the buffer from saving its history (pricefix)",
+        "actors/buffer.py",
+        "        self.m.save_held.set(1 if until_mono is not None and self.settings.persist else 0)\n",
+        "        self.m.save_held.set(0)\n",
+        ("tests/test_cluster_side_attack.py::test_a_clock_that_comes_partly_forward_after_a_backward_step_holds_the_"
+         "history_only_until_it_reaches_it",)),
+    Mutation(
+        "buffer_clock_fault_never_alerts",
+        "a clock fault the buffer counted raises P27BufferClockFault for 10 minutes (pricefix)",
+        "configs/alerts.yml",
+        "          or sum by (job, instance) (increase(p27_buffer_clock_faults_total[10m])) > 0\n",
+        "          or sum by (job, instance) (increase(p27_buffer_clock_faults_total[10m])) > 1\n",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "buffer_history_hold_never_alerts",
+        "a buffer holding its saved history raises P27BufferClockFault as long as the hold lasts (pricefix)",
+        "configs/alerts.yml",
+        "          max by (job, instance) (p27_buffer_history_save_held) == 1\n",
+        "          max by (job, instance) (p27_buffer_history_save_held) == 2\n",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
+    Mutation(
+        "correlator_takes_a_bad_live_window_for_a_window",
+        "a live window the correlator cannot read leaves the snapshot reply used: it marked the correlator as having a "
+        "window, and the first matrix waited a cadence for the next (pricefix)",
+        "actors/correlator.py",
+        "        if self.handle_window(header, frames[2]):\n            self.have_window = True\n",
+        "        self.have_window = True\n        self.handle_window(header, frames[2])\n",
+        ("tests/test_cluster_side_attack.py::test_a_bad_live_window_before_the_snapshot_reply_leaves_the_snapshot_"
+         "used",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
