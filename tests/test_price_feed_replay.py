@@ -1009,3 +1009,40 @@ def test_a_schedule_of_the_files_columns_publishes_what_a_schedule_of_its_rows_p
         position = {"ts": ts, "passes": 2}
         assert columns.resume(position) == rows.resume(position)
         assert published(columns, 50) == published(rows, 50)
+
+
+def test_a_replay_stopped_in_the_middle_of_a_timestamp_does_not_publish_that_timestamps_rows_out_again(
+        tmp_path, redis_server):
+    """feedrev3: a replay publishes at most 1000 rows a turn, and a feed stopped after a turn that ended inside a
+    timestamp (BTCUSDT's row out, ETHUSDT's and SOLUSDT's of that time not yet) saved the position of the next row,
+    at that time: the restart went on with the first row recorded at that time, and published BTCUSDT's row twice.
+    The position, as the feed saves it there (ReplaySchedule.position() after that row), is written to Redis; the
+    restarted feed must publish every row once: counted by the feed itself (price_feed_ticks_total)."""
+    import hashlib
+    import json
+
+    from launcher.feed_inputs import read_replay_file
+
+    rows = "".join(f"{i},BTCUSDT,{1000 + i}\n{i},ETHUSDT,{5000 - i}\n{i},SOLUSDT,{200 + i}\n" for i in range(20))
+    (tmp_path / "prices.csv").write_text("ts,symbol,price\n" + rows)
+    raw = (tmp_path / "prices.csv").read_bytes()
+    path, data = feed_topology(tmp_path, redis_server.url, {
+        "source": "replay", "heartbeat_s": 0.5, "replay": {"path": "prices.csv", "speed": 100}}, symbols=ALLOW)
+    schedule = ReplaySchedule(read_replay_file(tmp_path / "prices.csv", ALLOW, speed=100), 100, False, 1.0)
+    for _ in range(31):  # ts 0 to 9, and BTCUSDT's row at 10
+        schedule.pop()
+    position = schedule.position()
+    assert (position["ts"], position["after_ts"], position["after_symbols"]) == (10.0, 10.0, ["BTCUSDT"]), position
+    key = f"clustergate:price_feed:{data['name']}:price_feed:replay_position"
+    redis_server.client().set(key, json.dumps({"file": str(tmp_path / "prices.csv"),
+                                               "sha256": hashlib.sha256(raw).hexdigest(), "bytes": len(raw),
+                                               **position}))
+    feed = ActorProcess(path, "price_feed").start()
+    try:
+        wait_for(lambda: "event=replay_finished" in feed.log(), 20, f"the file replayed\n{feed.log()}")
+        assert "event=replay_resumed" in feed.log(), feed.log()
+        port = metrics_port(data)
+        published = {s: metric(port, "price_feed_ticks_total", symbol=s) for s in ALLOW}
+        assert published == {"BTCUSDT": 9, "ETHUSDT": 10, "SOLUSDT": 10}, (published, feed.log()[-2000:])
+    finally:
+        assert feed.terminate() == 0

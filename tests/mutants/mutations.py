@@ -8242,6 +8242,15 @@ MUTATIONS: list[Mutation] = [
         "        self.have_window = True\n        self.handle_window(header, frames[2])\n",
         ("tests/test_cluster_side_attack.py::test_a_bad_live_window_before_the_snapshot_reply_leaves_the_snapshot_"
          "used",)),
+    Mutation(
+        "replay_resumed_inside_a_timestamp_publishes_its_rows_out_again",
+        "a replay stopped after a turn that ended inside a timestamp resumes after the rows of that time already out: "
+        "it went on with the first row recorded then, and published BTCUSDT's row of that time twice (feedrev3)",
+        "actors/price_feed.py",
+        "                index = self._first_not_out(float(ts), named, unnamed=index)\n",
+        "                pass\n",
+        ("tests/test_price_feed_replay.py::test_a_replay_stopped_in_the_middle_of_a_timestamp_does_not_publish_that_"
+         "timestamps_rows_out_again",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
