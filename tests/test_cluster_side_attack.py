@@ -549,6 +549,22 @@ def test_a_history_more_than_a_window_ahead_is_held_one_window_in_all_not_a_wind
     often than that (a crash loop; 6 h at 60 s x 361) never saved again, and each restart was a cold warm-up. The hold
     is one window from the first hold on that history, in whichever run: the first save comes about a window after
     the first start, not a window after the restart."""
+    a_history_ahead_is_saved_over_one_window_after_the_first_start(system, held_since_ahead_s=None)
+
+
+def test_a_history_held_since_a_time_ahead_of_the_clock_is_held_one_window_in_all_not_a_window_at_every_restart(
+        system):
+    """feedrev3: the saved history says its hold began an hour ahead of this clock (held_since_ts written by a run
+    whose clock was ahead of this one: it stepped back between restarts; or garbage). The hold counted nothing held
+    before and kept that time, so every start held a whole window again and a buffer restarted more often than that
+    never saved, as before pricefix. A time ahead of the clock is taken for unknown and marked again at once."""
+    a_history_ahead_is_saved_over_one_window_after_the_first_start(system, held_since_ahead_s=3600.0)
+
+
+def a_history_ahead_is_saved_over_one_window_after_the_first_start(system, held_since_ahead_s: float | None) -> None:
+    """A saved history put 40 s ahead of the clock (its held_since_ts that far ahead of the clock, or none) is held at
+    a buffer's start, still held when it restarts three quarters of a window later, and saved over about one window
+    after the first start."""
     import time
 
     import redis as redis_lib
@@ -564,6 +580,8 @@ def test_a_history_more_than_a_window_ahead_is_held_one_window_in_all_not_a_wind
         history_key = keys.buffer_history(data["name"], "buffer")
         saved = PriceGrid.from_blob(raw.get(history_key))
         saved.head_slot += 80  # as written by a clock 40 s ahead
+        if held_since_ahead_s is not None:
+            saved.held_since_ts = time.time() + held_since_ahead_s
         raw.set(history_key, saved.to_blob())
     window_slots = saved.capacity
     started_slot = math.floor(time.time() / cadence_s)

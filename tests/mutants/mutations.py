@@ -8251,6 +8251,16 @@ MUTATIONS: list[Mutation] = [
         "                pass\n",
         ("tests/test_price_feed_replay.py::test_a_replay_stopped_in_the_middle_of_a_timestamp_does_not_publish_that_"
          "timestamps_rows_out_again",)),
+    Mutation(
+        "buffer_history_held_since_ahead_of_the_clock_kept",
+        "a saved history whose hold began at a time ahead of the buffer's clock (a run whose clock was ahead wrote it) "
+        "is marked held again from this clock: kept, it counted nothing held, and every restart held a whole window "
+        "again (feedrev3)",
+        "actors/buffer.py",
+        "        if saved.held_since_ts is not None and saved.held_since_ts <= now:\n",
+        "        if saved.held_since_ts is not None:\n",
+        ("tests/test_cluster_side_attack.py::test_a_history_held_since_a_time_ahead_of_the_clock_is_held_one_window_in_"
+         "all_not_a_window_at_every_restart",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
