@@ -187,9 +187,13 @@ class ReplaySchedule:
 
     def __init__(self, rows: list[ReplayRow] | ReplayColumns, speed: float, loop: bool, loop_gap_s: float,
                  jumps: JumpFilter | None = None):
+        # The file's last row came from an unterminated line (a recorder's write cut in its price): a finished pass's
+        # position does not name it out, so its completed line, appended since, is published (_symbols_out_at).
+        self.last_row_unterminated = False
         if isinstance(rows, ReplayColumns):
             self.symbols = rows.symbols
             self.ts, self.symbol_index, self.price = rows.columns()
+            self.last_row_unterminated = rows.last_row_unterminated
         else:  # rows in the order given, as objects (tests, tools)
             self.symbols = tuple(dict.fromkeys(r.symbol for r in rows))
             index = {symbol: i for i, symbol in enumerate(self.symbols)}
@@ -240,8 +244,11 @@ class ReplaySchedule:
                 "after_symbols": self._symbols_out_at(self.index - 1) if self.index else [], "passes": self.passes}
 
     def _symbols_out_at(self, last: int) -> list[str]:
-        """The symbols of the rows out at row `last`'s recorded time (`last` and the rows of that time before it)."""
+        """The symbols of the rows out at row `last`'s recorded time (`last` and the rows of that time before it), less
+        the file's last row when its line was unterminated (perhaps cut mid-write: 49 of 4981, refused)."""
         first = int(np.searchsorted(self.ts, self.ts[last], side="left"))
+        if last == self.n - 1 and self.last_row_unterminated:
+            last -= 1
         return sorted({self.symbols[i] for i in self.symbol_index[first:last + 1].tolist()})
 
     def _first_not_out(self, after_ts: float, after_symbols: Any, unnamed: int) -> int:

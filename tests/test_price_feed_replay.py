@@ -1046,3 +1046,30 @@ def test_a_replay_stopped_in_the_middle_of_a_timestamp_does_not_publish_that_tim
         assert published == {"BTCUSDT": 9, "ETHUSDT": 10, "SOLUSDT": 10}, (published, feed.log()[-2000:])
     finally:
         assert feed.terminate() == 0
+
+
+def test_a_finished_replay_whose_last_line_was_cut_mid_write_publishes_that_line_once_the_recorder_completes_it(
+        tmp_path, redis_server):
+    """feedrev3: a recorder's write cut the file's last line in its price ("19,ETHUSDT,49" of "19,ETHUSDT,4981"): the
+    feed refused 49 (a jump) and finished, its position naming ETHUSDT out at 19. The recorder completed the line and
+    appended more; the restarted feed went on after ETHUSDT's row at 19, so that print was never published. A row
+    read from an unterminated last line is still being written: it is not named out, and its completion goes out."""
+    rows = "".join(f"{i},BTCUSDT,{1000 + i}\n{i},ETHUSDT,{5000 - i}\n" for i in range(19))
+    (tmp_path / "prices.csv").write_text("ts,symbol,price\n" + rows + "19,BTCUSDT,1019\n19,ETHUSDT,49")
+    path, data = feed_topology(tmp_path, redis_server.url, {
+        "source": "replay", "heartbeat_s": 0.5, "replay": {"path": "prices.csv", "speed": 100}})
+    port = metrics_port(data)
+    feed = ActorProcess(path, "price_feed").start()
+    try:
+        wait_for(lambda: "event=replay_finished" in feed.log(), 20, f"the file replayed\n{feed.log()}")
+        assert metric(port, "price_feed_rejected_prices_total", symbol="ETHUSDT", reason="jump") == 1
+        assert feed.terminate() == 0
+        with open(tmp_path / "prices.csv", "a") as csv:
+            csv.write("81\n20,BTCUSDT,1020\n20,ETHUSDT,4980\n")
+        feed = ActorProcess(path, "price_feed").start()
+        wait_for(lambda: feed.log().count("event=replay_finished") >= 2, 20, f"the new rows replayed\n{feed.log()}")
+        assert "event=replay_file_appended" in feed.log(), feed.log()
+        published = {s: metric(port, "price_feed_ticks_total", symbol=s) for s in ("BTCUSDT", "ETHUSDT")}
+        assert published == {"BTCUSDT": 1, "ETHUSDT": 2}, (published, feed.log()[-2000:])
+    finally:
+        assert feed.terminate() == 0
