@@ -1019,3 +1019,33 @@ def test_a_bad_live_window_before_the_snapshot_reply_leaves_the_snapshot_used(tm
         pub.close(0)
         rep.close(0)
         ctx.term()
+
+
+def test_a_clock_that_steps_back_twice_across_a_restart_keeps_the_history_until_it_returns(system, tmp_path):
+    """feedrev3 (held): the buffer's clock stepped back 30 s, the buffer restarted while held, and the clock stepped
+    back 30 s more before it came right: the saved history is never overwritten by a grid the steps emptied, the
+    hold ends when the clock returns (not aged out, and no forward fault), the history is merged again, and
+    p27_buffer_history_save_held reads 0 once it is saved again."""
+    from helpers import scrape
+    from test_clusters_end_to_end import SteppedClockProcess
+
+    procs, ports, data = system["procs"], system["ports"], system["data"]
+    clock_file = buffer_on_a_stepped_clock_with_a_saved_history(system, tmp_path)
+    held_head = saved_history_head(data)
+    clock_file.write_text("-30")
+    wait_for(lambda: scrape(ports["buffer"])["p27_buffer_history_save_held"] == 1, 10, "the first step's hold")
+    procs["buffer"].terminate()
+    procs["buffer"] = SteppedClockProcess(system["topo_path"], "buffer", clock_file).start()
+    wait_for(lambda: scrape(ports["buffer"]).get("p27_buffer_history_save_held") == 1, 20, "held after the restart")
+    clock_file.write_text("-60")
+    wait_for(lambda: scrape(ports["buffer"])['p27_buffer_clock_faults_total{direction="back"}'] >= 2, 10,
+             "the second step seen")
+    assert saved_history_head(data) >= held_head and saved_history_points(data) >= 15
+    clock_file.write_text("0")
+    wait_for(lambda: saved_history_head(data) > held_head + 2, 30,
+             f"the history saved again\n{procs['buffer'].log()[-3000:]}")
+    log = procs["buffer"].log()
+    assert "clock_fault_accepted" not in log and "direction=ahead" not in log, log[-3000:]
+    assert "event=clock_fault_ended" in log, log[-3000:]
+    assert saved_history_points(data) >= 15  # merged, not refilled tick by tick
+    assert scrape(ports["buffer"])["p27_buffer_history_save_held"] == 0
