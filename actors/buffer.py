@@ -406,8 +406,10 @@ class BufferActor(Actor):
         self.back_from_slot = saved.head_slot
 
     def mark_history_held(self, saved: PriceGrid, now: float) -> None:
-        """Write into the saved history this clock holds when the first hold on it began (once; prices unchanged)."""
-        if saved.held_since_ts is not None:
+        """Write into the saved history this clock holds when the first hold on it began (once; prices unchanged). A
+        time ahead of this clock is unknown (a run whose clock was ahead wrote it, or garbage) and marked again: kept,
+        it counted nothing held, and every restart held a whole window again."""
+        if saved.held_since_ts is not None and saved.held_since_ts <= now:
             return
         saved.held_since_ts = now
         try:

@@ -187,9 +187,13 @@ class ReplaySchedule:
 
     def __init__(self, rows: list[ReplayRow] | ReplayColumns, speed: float, loop: bool, loop_gap_s: float,
                  jumps: JumpFilter | None = None):
+        # The file's last row came from an unterminated line (a recorder's write cut in its price): a finished pass's
+        # position does not name it out, so its completed line, appended since, is published (_symbols_out_at).
+        self.last_row_unterminated = False
         if isinstance(rows, ReplayColumns):
             self.symbols = rows.symbols
             self.ts, self.symbol_index, self.price = rows.columns()
+            self.last_row_unterminated = rows.last_row_unterminated
         else:  # rows in the order given, as objects (tests, tools)
             self.symbols = tuple(dict.fromkeys(r.symbol for r in rows))
             index = {symbol: i for i, symbol in enumerate(self.symbols)}
@@ -240,17 +244,21 @@ class ReplaySchedule:
                 "after_symbols": self._symbols_out_at(self.index - 1) if self.index else [], "passes": self.passes}
 
     def _symbols_out_at(self, last: int) -> list[str]:
-        """The symbols of the rows out at row `last`'s recorded time (`last` and the rows of that time before it)."""
+        """The symbols of the rows out at row `last`'s recorded time (`last` and the rows of that time before it), less
+        the file's last row when its line was unterminated (perhaps cut mid-write: 49 of 4981, refused)."""
         first = int(np.searchsorted(self.ts, self.ts[last], side="left"))
+        if last == self.n - 1 and self.last_row_unterminated:
+            last -= 1
         return sorted({self.symbols[i] for i in self.symbol_index[first:last + 1].tolist()})
 
-    def _first_not_out(self, after_ts: float, after_symbols: Any) -> int:
-        """The first row a finished pass had not published: after the rows recorded at after_ts whose symbols were out
-        then (a recorder writes one print per symbol per time, so a row of another symbol at that time, appended
-        since, is still to go), or after every row of that time for a position that does not name them."""
-        end = int(np.searchsorted(self.ts, after_ts, side="right"))
+    def _first_not_out(self, after_ts: float, after_symbols: Any, unnamed: int) -> int:
+        """The first row not published of those recorded at after_ts: after the rows of that time whose symbols were
+        out (a recorder writes one print per symbol per time, so a row of another symbol at that time, appended since
+        a pass finished, or not reached when a turn of REPLAY_ROWS_PER_TURN ended inside that time, is still to go);
+        `unnamed` for a position that does not name them (an older feed's)."""
         if not isinstance(after_symbols, list) or not all(isinstance(s, str) for s in after_symbols):
-            return end
+            return unnamed
+        end = int(np.searchsorted(self.ts, after_ts, side="right"))
         index, out = int(np.searchsorted(self.ts, after_ts, side="left")), set(after_symbols)
         while index < end and self.symbols[int(self.symbol_index[index])] in out:
             index += 1
@@ -258,7 +266,8 @@ class ReplaySchedule:
 
     def resume(self, position: Any, appended: bool = False) -> float | None:
         """Continue from a saved position(): the first row recorded at or after its ts (the same time, not the same
-        row number: another allowlist gives other rows), in its pass, is due at once; `appended` (the file has rows
+        row number: another allowlist gives other rows), in its pass, is due at once, less the rows of that time already
+        out when it is its after_ts too (a turn ended inside that time: _first_not_out); `appended` (the file has rows
         appended since the position was saved), a position past the end continues with the first row it had not
         published: recorded after its after_ts, or at that time for a symbol not out then (_first_not_out). Returns
         that row's due time, or None (nothing changed) when the position is unusable or past the end of a replay that
@@ -269,12 +278,16 @@ class ReplaySchedule:
         if type(passes) is not int or not 0 <= passes <= MAX_REPLAY_PASSES or self._rebase_overflows(passes) \
                 or (passes and not self.loop):
             return None
+        named = position.get("after_symbols")
         if ts is None and appended and type(after_ts) in (int, float) and _finite(after_ts):
-            index = self._first_not_out(float(after_ts), position.get("after_symbols"))
+            index = self._first_not_out(float(after_ts), named,
+                                        unnamed=int(np.searchsorted(self.ts, float(after_ts), side="right")))
         elif ts is None:
             index = self.n
         elif type(ts) in (int, float) and _finite(ts):
             index = int(np.searchsorted(self.ts, float(ts), side="left"))
+            if after_ts == ts:  # stopped inside that time: the rows of it already out are not published again
+                index = self._first_not_out(float(ts), named, unnamed=index)
         else:
             return None
         if index >= self.n and not self.loop:

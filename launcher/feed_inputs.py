@@ -118,6 +118,9 @@ class ReplayData:
     out_of_order: str | None = None  # the first row earlier than the row above, named by its line; raised by callers
     sha256: str = ""  # of the bytes parsed (read_replay_file), so a saved position names exactly what was replayed
     bytes_parsed: int = 0  # how many bytes sha256 covers (read_replay_file): a file appended to since starts with them
+    # The last row (in file order) was read from an unterminated last line, perhaps still being written (read_replay_file)
+    last_row_unterminated: bool = False
+    last_row_line: int = 0  # the line the last row read came from
     _last_read: tuple[float, str, int] | None = field(default=None, repr=False)  # (ts, its text, its line)
     _last_timed: float | None = field(default=None, repr=False)
 
@@ -138,6 +141,7 @@ class ReplayData:
                 self.widest_gap = RowGap(gap_s, line, ts_text, self._last_read[1], self._last_read[2])
         if self._last_read is None or 0.0 < price < math.inf:  # price_rejection(price) is None, for a float
             self._last_read = (ts, ts_text, line)
+        self.last_row_line = line
 
     def add(self, ts: float, symbol: str, price: float) -> None:
         self.rows.append(ReplayRow(ts, symbol, price))
@@ -449,6 +453,7 @@ def read_replay_file(path: Any, allowlist: Iterable[str], *, speed: float) -> Re
     if (problem := replay_wait_problem(data, speed)) is not None:
         raise ValueError(f"{path}: {problem}")
     data.sha256, data.bytes_parsed = sha256, bytes_parsed
+    data.last_row_unterminated = not text.endswith("\n") and data.last_row_line == text.count("\n") + 1
     return data
 
 

@@ -549,6 +549,22 @@ def test_a_history_more_than_a_window_ahead_is_held_one_window_in_all_not_a_wind
     often than that (a crash loop; 6 h at 60 s x 361) never saved again, and each restart was a cold warm-up. The hold
     is one window from the first hold on that history, in whichever run: the first save comes about a window after
     the first start, not a window after the restart."""
+    a_history_ahead_is_saved_over_one_window_after_the_first_start(system, held_since_ahead_s=None)
+
+
+def test_a_history_held_since_a_time_ahead_of_the_clock_is_held_one_window_in_all_not_a_window_at_every_restart(
+        system):
+    """feedrev3: the saved history says its hold began an hour ahead of this clock (held_since_ts written by a run
+    whose clock was ahead of this one: it stepped back between restarts; or garbage). The hold counted nothing held
+    before and kept that time, so every start held a whole window again and a buffer restarted more often than that
+    never saved, as before pricefix. A time ahead of the clock is taken for unknown and marked again at once."""
+    a_history_ahead_is_saved_over_one_window_after_the_first_start(system, held_since_ahead_s=3600.0)
+
+
+def a_history_ahead_is_saved_over_one_window_after_the_first_start(system, held_since_ahead_s: float | None) -> None:
+    """A saved history put 40 s ahead of the clock (its held_since_ts that far ahead of the clock, or none) is held at
+    a buffer's start, still held when it restarts three quarters of a window later, and saved over about one window
+    after the first start."""
     import time
 
     import redis as redis_lib
@@ -564,6 +580,8 @@ def test_a_history_more_than_a_window_ahead_is_held_one_window_in_all_not_a_wind
         history_key = keys.buffer_history(data["name"], "buffer")
         saved = PriceGrid.from_blob(raw.get(history_key))
         saved.head_slot += 80  # as written by a clock 40 s ahead
+        if held_since_ahead_s is not None:
+            saved.held_since_ts = time.time() + held_since_ahead_s
         raw.set(history_key, saved.to_blob())
     window_slots = saved.capacity
     started_slot = math.floor(time.time() / cadence_s)
@@ -1001,3 +1019,33 @@ def test_a_bad_live_window_before_the_snapshot_reply_leaves_the_snapshot_used(tm
         pub.close(0)
         rep.close(0)
         ctx.term()
+
+
+def test_a_clock_that_steps_back_twice_across_a_restart_keeps_the_history_until_it_returns(system, tmp_path):
+    """feedrev3 (held): the buffer's clock stepped back 30 s, the buffer restarted while held, and the clock stepped
+    back 30 s more before it came right: the saved history is never overwritten by a grid the steps emptied, the
+    hold ends when the clock returns (not aged out, and no forward fault), the history is merged again, and
+    p27_buffer_history_save_held reads 0 once it is saved again."""
+    from helpers import scrape
+    from test_clusters_end_to_end import SteppedClockProcess
+
+    procs, ports, data = system["procs"], system["ports"], system["data"]
+    clock_file = buffer_on_a_stepped_clock_with_a_saved_history(system, tmp_path)
+    held_head = saved_history_head(data)
+    clock_file.write_text("-30")
+    wait_for(lambda: scrape(ports["buffer"])["p27_buffer_history_save_held"] == 1, 10, "the first step's hold")
+    procs["buffer"].terminate()
+    procs["buffer"] = SteppedClockProcess(system["topo_path"], "buffer", clock_file).start()
+    wait_for(lambda: scrape(ports["buffer"]).get("p27_buffer_history_save_held") == 1, 20, "held after the restart")
+    clock_file.write_text("-60")
+    wait_for(lambda: scrape(ports["buffer"])['p27_buffer_clock_faults_total{direction="back"}'] >= 2, 10,
+             "the second step seen")
+    assert saved_history_head(data) >= held_head and saved_history_points(data) >= 15
+    clock_file.write_text("0")
+    wait_for(lambda: saved_history_head(data) > held_head + 2, 30,
+             f"the history saved again\n{procs['buffer'].log()[-3000:]}")
+    log = procs["buffer"].log()
+    assert "clock_fault_accepted" not in log and "direction=ahead" not in log, log[-3000:]
+    assert "event=clock_fault_ended" in log, log[-3000:]
+    assert saved_history_points(data) >= 15  # merged, not refilled tick by tick
+    assert scrape(ports["buffer"])["p27_buffer_history_save_held"] == 0

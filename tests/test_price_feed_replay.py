@@ -1009,3 +1009,89 @@ def test_a_schedule_of_the_files_columns_publishes_what_a_schedule_of_its_rows_p
         position = {"ts": ts, "passes": 2}
         assert columns.resume(position) == rows.resume(position)
         assert published(columns, 50) == published(rows, 50)
+
+
+def test_a_replay_stopped_in_the_middle_of_a_timestamp_does_not_publish_that_timestamps_rows_out_again(
+        tmp_path, redis_server):
+    """feedrev3: a replay publishes at most 1000 rows a turn, and a feed stopped after a turn that ended inside a
+    timestamp (BTCUSDT's row out, ETHUSDT's and SOLUSDT's of that time not yet) saved the position of the next row,
+    at that time: the restart went on with the first row recorded at that time, and published BTCUSDT's row twice.
+    The position, as the feed saves it there (ReplaySchedule.position() after that row), is written to Redis; the
+    restarted feed must publish every row once: counted by the feed itself (price_feed_ticks_total)."""
+    published = published_after_a_restart_inside_a_timestamp(tmp_path, redis_server, lambda named: named)
+    assert published == {"BTCUSDT": 9, "ETHUSDT": 10, "SOLUSDT": 10}, published
+
+
+HOSTILE_AFTER_SYMBOLS = {"a_string": "BTCUSDT", "a_number": 7, "null": None, "a_list_of_nulls": [None],
+                         "a_symbol_not_in_the_topology": ["DOGEUSDT"], "a_map": {"BTCUSDT": 1},
+                         "two_hundred_thousand_names": [f"S{i}USDT" for i in range(200_000)] + ["BTCUSDT"]}
+
+
+@pytest.mark.parametrize("hostile", sorted(HOSTILE_AFTER_SYMBOLS))
+def test_a_position_inside_a_timestamp_whose_symbols_out_are_garbage_skips_no_row(tmp_path, redis_server, hostile):
+    """feedrev3 (held): a position inside a timestamp whose after_symbols is not a list of names, names a symbol the
+    topology does not hold, or 200,000 of them: the feed resumes (no traceback), publishes every row not out, and at
+    most that time's rows out again (as a position without after_symbols, an older feed's, does)."""
+    published = published_after_a_restart_inside_a_timestamp(tmp_path, redis_server,
+                                                              lambda named: HOSTILE_AFTER_SYMBOLS[hostile])
+    assert published["BTCUSDT"] in (9, 10) and published["ETHUSDT"] == published["SOLUSDT"] == 10, published
+
+
+def published_after_a_restart_inside_a_timestamp(tmp_path, redis_server, after_symbols) -> dict[str, float]:
+    """Per symbol, the ticks a replay feed published from a position saved inside ts 10 of a file of ts 0 to 19 of
+    three symbols (BTCUSDT's row of 10 out), its after_symbols replaced by after_symbols(the saved ones)."""
+    import hashlib
+    import json
+
+    from launcher.feed_inputs import read_replay_file
+
+    rows = "".join(f"{i},BTCUSDT,{1000 + i}\n{i},ETHUSDT,{5000 - i}\n{i},SOLUSDT,{200 + i}\n" for i in range(20))
+    (tmp_path / "prices.csv").write_text("ts,symbol,price\n" + rows)
+    raw = (tmp_path / "prices.csv").read_bytes()
+    path, data = feed_topology(tmp_path, redis_server.url, {
+        "source": "replay", "heartbeat_s": 0.5, "replay": {"path": "prices.csv", "speed": 100}}, symbols=ALLOW)
+    schedule = ReplaySchedule(read_replay_file(tmp_path / "prices.csv", ALLOW, speed=100), 100, False, 1.0)
+    for _ in range(31):  # ts 0 to 9, and BTCUSDT's row at 10
+        schedule.pop()
+    position = schedule.position()
+    assert (position["ts"], position["after_ts"], position["after_symbols"]) == (10.0, 10.0, ["BTCUSDT"]), position
+    position["after_symbols"] = after_symbols(position["after_symbols"])
+    key = f"clustergate:price_feed:{data['name']}:price_feed:replay_position"
+    redis_server.client().set(key, json.dumps({"file": str(tmp_path / "prices.csv"),
+                                               "sha256": hashlib.sha256(raw).hexdigest(), "bytes": len(raw),
+                                               **position}))
+    feed = ActorProcess(path, "price_feed").start()
+    try:
+        wait_for(lambda: "event=replay_finished" in feed.log(), 20, f"the file replayed\n{feed.log()}")
+        assert "event=replay_resumed" in feed.log() and "Traceback" not in feed.log(), feed.log()
+        port = metrics_port(data)
+        return {s: metric(port, "price_feed_ticks_total", symbol=s) for s in ALLOW}
+    finally:
+        assert feed.terminate() == 0
+
+
+def test_a_finished_replay_whose_last_line_was_cut_mid_write_publishes_that_line_once_the_recorder_completes_it(
+        tmp_path, redis_server):
+    """feedrev3: a recorder's write cut the file's last line in its price ("19,ETHUSDT,49" of "19,ETHUSDT,4981"): the
+    feed refused 49 (a jump) and finished, its position naming ETHUSDT out at 19. The recorder completed the line and
+    appended more; the restarted feed went on after ETHUSDT's row at 19, so that print was never published. A row
+    read from an unterminated last line is still being written: it is not named out, and its completion goes out."""
+    rows = "".join(f"{i},BTCUSDT,{1000 + i}\n{i},ETHUSDT,{5000 - i}\n" for i in range(19))
+    (tmp_path / "prices.csv").write_text("ts,symbol,price\n" + rows + "19,BTCUSDT,1019\n19,ETHUSDT,49")
+    path, data = feed_topology(tmp_path, redis_server.url, {
+        "source": "replay", "heartbeat_s": 0.5, "replay": {"path": "prices.csv", "speed": 100}})
+    port = metrics_port(data)
+    feed = ActorProcess(path, "price_feed").start()
+    try:
+        wait_for(lambda: "event=replay_finished" in feed.log(), 20, f"the file replayed\n{feed.log()}")
+        assert metric(port, "price_feed_rejected_prices_total", symbol="ETHUSDT", reason="jump") == 1
+        assert feed.terminate() == 0
+        with open(tmp_path / "prices.csv", "a") as csv:
+            csv.write("81\n20,BTCUSDT,1020\n20,ETHUSDT,4980\n")
+        feed = ActorProcess(path, "price_feed").start()
+        wait_for(lambda: feed.log().count("event=replay_finished") >= 2, 20, f"the new rows replayed\n{feed.log()}")
+        assert "event=replay_file_appended" in feed.log(), feed.log()
+        published = {s: metric(port, "price_feed_ticks_total", symbol=s) for s in ("BTCUSDT", "ETHUSDT")}
+        assert published == {"BTCUSDT": 1, "ETHUSDT": 2}, (published, feed.log()[-2000:])
+    finally:
+        assert feed.terminate() == 0

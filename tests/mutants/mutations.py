@@ -8242,6 +8242,35 @@ MUTATIONS: list[Mutation] = [
         "        self.have_window = True\n        self.handle_window(header, frames[2])\n",
         ("tests/test_cluster_side_attack.py::test_a_bad_live_window_before_the_snapshot_reply_leaves_the_snapshot_"
          "used",)),
+    Mutation(
+        "replay_resumed_inside_a_timestamp_publishes_its_rows_out_again",
+        "a replay stopped after a turn that ended inside a timestamp resumes after the rows of that time already out: "
+        "it went on with the first row recorded then, and published BTCUSDT's row of that time twice (feedrev3)",
+        "actors/price_feed.py",
+        "                index = self._first_not_out(float(ts), named, unnamed=index)\n",
+        "                pass\n",
+        ("tests/test_price_feed_replay.py::test_a_replay_stopped_in_the_middle_of_a_timestamp_does_not_publish_that_"
+         "timestamps_rows_out_again",)),
+    Mutation(
+        "buffer_history_held_since_ahead_of_the_clock_kept",
+        "a saved history whose hold began at a time ahead of the buffer's clock (a run whose clock was ahead wrote it) "
+        "is marked held again from this clock: kept, it counted nothing held, and every restart held a whole window "
+        "again (feedrev3)",
+        "actors/buffer.py",
+        "        if saved.held_since_ts is not None and saved.held_since_ts <= now:\n",
+        "        if saved.held_since_ts is not None:\n",
+        ("tests/test_cluster_side_attack.py::test_a_history_held_since_a_time_ahead_of_the_clock_is_held_one_window_in_"
+         "all_not_a_window_at_every_restart",)),
+    Mutation(
+        "finished_replay_names_a_row_cut_mid_write_out",
+        "a finished replay's position does not name out the row read from the file's unterminated last line (a "
+        "recorder's write cut in its price: 49 of 4981, refused): named, the completed line appended since was skipped "
+        "at the restart and that print never published (feedrev3)",
+        "actors/price_feed.py",
+        "        if last == self.n - 1 and self.last_row_unterminated:\n",
+        "        if False:\n",
+        ("tests/test_price_feed_replay.py::test_a_finished_replay_whose_last_line_was_cut_mid_write_publishes_that_"
+         "line_once_the_recorder_completes_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
