@@ -8242,6 +8242,15 @@ MUTATIONS: list[Mutation] = [
         "        self.have_window = True\n        self.handle_window(header, frames[2])\n",
         ("tests/test_cluster_side_attack.py::test_a_bad_live_window_before_the_snapshot_reply_leaves_the_snapshot_"
          "used",)),
+    Mutation(
+        "not_sent_after_a_send_when_the_reconnect_is_refused",
+        "a call Redis may have run (its connection failed after the send) is never NotSent, though the new "
+        "connection's handshake was refused: the gate said nothing was recorded for a written permit (gaterev3)",
+        "launcher/resp.py",
+        "            try:\n                self._connect()\n            except NotSent as refused:",
+        "            try:\n                self._connect()\n            except NotImplementedError as refused:",
+        ("tests/test_proposal_path_review3.py::test_a_write_redis_ran_before_the_connection_was_cut_is_never_not_sent_"
+         "when_the_reconnect_is_refused",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
