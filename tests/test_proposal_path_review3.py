@@ -3,11 +3,19 @@ issuer and client): it must be said only when nothing of the call can have been 
 
 from __future__ import annotations
 
+import socket
+import time
+from pathlib import Path
+
 import pytest
 import redis
 
-from helpers import TcpProxy
+from actors.gate import NOTHING_RECORDED
+from helpers import DEADLINE_SCALE, TcpProxy, write_topology
+from launcher import keys
+from launcher.client import GateClient, GateUnavailable
 from launcher.resp import NotSent, RedisUnavailable, RespClient, encode_commands
+from test_gate_service import P26, new_plan, write_book
 
 
 class CutOneReply(TcpProxy):
@@ -49,3 +57,60 @@ def test_a_write_redis_ran_before_the_connection_was_cut_is_never_not_sent_when_
         client.close()
         proxy.close()
         admin.config_set("requirepass", "")
+
+
+class CutAfterTheFirstWrite(TcpProxy):
+    """A TCP proxy in front of Redis that, once a script's `written` reply comes back, holds it `hold_s` and then goes
+    away for good (every connection cut, its port closed): Redis ran the write; its host is lost before the issuer
+    hears of it, and the issuer's next connection is refused (nothing sent)."""
+
+    def __init__(self, upstream_port: int, hold_s: float):
+        super().__init__(upstream_port)
+        self.hold_s, self.cut = hold_s, False
+
+    def passing(self, data: bytes, to_upstream: bool, shared: dict) -> bytes:
+        if not to_upstream and b"written" in data and not self.cut:
+            self.cut = True
+            time.sleep(self.hold_s)
+            for sock in self._socks:  # (close alone leaves a socket another thread waits on open)
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.close()
+            raise OSError("cut")
+        return data
+
+
+def test_a_nothing_recorded_fault_after_an_attempt_that_timed_out_is_no_answer_of_the_call(tmp_path: Path,
+                                                                                            redis_server) -> None:
+    # GateClient's attempt 1 timed out while its permit issuer's write ran at Redis (Redis's host then lost); attempt 2
+    # was answered HOLD redis_unavailable "nothing was recorded" (the gate's state read failed, or the issuer's new
+    # connection was refused: true of that attempt alone), and propose() returned it as the call's answer: `clustergate propose` printed "nothing was
+    # recorded" for a plan_id whose decision and permit Redis held (reproduced against a real gate, permit issuer and
+    # redis-server). An `overloaded` there already raised GateUnavailable; a fault HOLD saying nothing was recorded
+    # must too.
+    write_book(redis_server.client())
+    link = CutAfterTheFirstWrite(redis_server.port, hold_s=1.8 * DEADLINE_SCALE)
+    timeout_ms = int(1500 * DEADLINE_SCALE)
+    system = P26(tmp_path / "p26", f"redis://127.0.0.1:{link.port}/0",
+                 gate_settings={"state_refresh_ms": 60_000, "permit_timeout_ms": int(4000 * DEADLINE_SCALE)})
+    system.data["redis"]["timeout_ms"] = int(10_000 * DEADLINE_SCALE)  # the issuer waits out the held reply
+    write_topology(system.topology, system.data)
+    plan_id = new_plan()
+    try:
+        system.start()
+        with GateClient(system.endpoint, timeout_ms=timeout_ms, retries=1) as client:
+            try:
+                reply = client.propose("BTCUSDT", "PARTIAL_25", plan_id=plan_id)
+            except GateUnavailable as exc:
+                reply = None
+                assert exc.plan_id == plan_id and "outcome unknown" in str(exc), str(exc)
+    finally:
+        system.stop()
+        link.close()
+    assert link.cut, "the issuer's write never reached Redis"
+    assert redis_server.client().exists(keys.permit(plan_id)) == 1, "Redis holds the first attempt's permit"
+    if reply is not None:
+        detail = (reply.get("decision") or {}).get("detail", "")
+        assert NOTHING_RECORDED not in detail, f"the call answered nothing was recorded for a permit Redis holds: {reply}"

@@ -8251,6 +8251,15 @@ MUTATIONS: list[Mutation] = [
         "            try:\n                self._connect()\n            except NotImplementedError as refused:",
         ("tests/test_proposal_path_review3.py::test_a_write_redis_ran_before_the_connection_was_cut_is_never_not_sent_"
          "when_the_reconnect_is_refused",)),
+    Mutation(
+        "client_returns_nothing_recorded_after_a_maybe_decided_attempt",
+        "a fault HOLD saying nothing was recorded, after an attempt of the call that may have been decided, is no "
+        "answer of the call (GateUnavailable, outcome unknown): it was returned while Redis held the permit (gaterev3)",
+        "launcher/client.py",
+        "            unsettled = fault and maybe_decided and _says_nothing_recorded(reply)",
+        "            unsettled = False and maybe_decided and _says_nothing_recorded(reply)",
+        ("tests/test_proposal_path_review3.py::test_a_nothing_recorded_fault_after_an_attempt_that_timed_out_is_no_"
+         "answer_of_the_call",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
