@@ -114,3 +114,31 @@ def test_a_nothing_recorded_fault_after_an_attempt_that_timed_out_is_no_answer_o
     if reply is not None:
         detail = (reply.get("decision") or {}).get("detail", "")
         assert NOTHING_RECORDED not in detail, f"the call answered nothing was recorded for a permit Redis holds: {reply}"
+
+
+@pytest.mark.parametrize("refusal", ["NOREPLICAS", "READONLY"])
+def test_a_script_redis_refused_before_any_write_gets_a_fault_hold_saying_nothing_was_recorded(
+        tmp_path: Path, redis_server, refusal: str) -> None:
+    # Redis refuses a script at its first write (NOREPLICAS: min-replicas-to-write unmet; READONLY: a replica, as a
+    # demoted primary; so MISCONF, and LOADING, BUSY, MASTERDOWN before it runs), so nothing of it was written; the
+    # issuer answered it redis_unavailable without saying so, and the gate HOLD "outcome unknown" (reproduced against
+    # a real gate, permit issuer and redis-server).
+    write_book(redis_server.client())
+    system = P26(tmp_path / "p26", redis_server.url, gate_settings={"state_refresh_ms": 60_000}).start()
+    admin = redis_server.client()
+    plan_id = new_plan()
+    try:
+        if refusal == "NOREPLICAS":
+            admin.config_set("min-replicas-to-write", "1")
+        else:
+            admin.replicaof("127.0.0.1", str(redis_server.port + 1))  # a primary that never answers: stale data served
+        with GateClient(system.endpoint, timeout_ms=int(3000 * DEADLINE_SCALE), retries=0) as client:
+            decision = client.propose("BTCUSDT", "PARTIAL_25", plan_id=plan_id)["decision"]
+    finally:
+        system.stop()
+        admin.config_set("min-replicas-to-write", "0")
+        admin.replicaof("NO", "ONE")
+    assert (decision["gate_reason"], decision["recorded"]) == ("redis_unavailable", False), decision
+    assert refusal in decision["detail"], decision["detail"]
+    assert NOTHING_RECORDED in decision["detail"] and "outcome unknown" not in decision["detail"], decision["detail"]
+    assert admin.exists(keys.plan_decision(plan_id), keys.permit(plan_id)) == 0

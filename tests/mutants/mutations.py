@@ -8260,6 +8260,15 @@ MUTATIONS: list[Mutation] = [
         "            unsettled = False and maybe_decided and _says_nothing_recorded(reply)",
         ("tests/test_proposal_path_review3.py::test_a_nothing_recorded_fault_after_an_attempt_that_timed_out_is_no_"
          "answer_of_the_call",)),
+    Mutation(
+        "script_refused_before_any_write_says_outcome_unknown",
+        "a script Redis refused before it ran or at its first write (READONLY, NOREPLICAS, MISCONF, LOADING, BUSY, "
+        "MASTERDOWN) gets a fault HOLD saying nothing was recorded, not outcome unknown (gaterev3)",
+        "actors/permit_issuer.py",
+        "        if redis_error_code(reply) in REFUSED_BEFORE_ANY_WRITE:\n",
+        "        if False:\n",
+        ("tests/test_proposal_path_review3.py::test_a_script_redis_refused_before_any_write_gets_a_fault_hold_saying_"
+         "nothing_was_recorded",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
