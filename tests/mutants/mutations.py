@@ -3191,7 +3191,7 @@ MUTATIONS: list[Mutation] = [
         "the gate's permit_issuer_refused lines have a spell per reason and Redis error code: a READONLY between "
         "NOREPLICAS refusals within a second was never logged",
         "actors/gate.py",
-        '            self.log_throttled("warning", "permit_issuer_refused", (str(reason)[:64], str(detail).split(" ", 1)[0][:32]),\n',
+        '            self.log_throttled("warning", "permit_issuer_refused", (str(reason)[:64], code),\n',
         '            self.log_throttled("warning", "permit_issuer_refused", str(reason)[:64],\n',
         ("tests/test_log_bounds.py::test_another_fault_refusing_the_issuers_writes_gets_a_line_of_its_own_within_a_spell",)),
     Mutation(
