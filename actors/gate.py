@@ -1345,8 +1345,10 @@ class Gate(Actor):
             return self._unacknowledged(proposal, outcome, now)
         detail = outcome.get("detail")
         if reason != "bad_key_type" or detail != self._key_type_logged:  # a key of another type: once, not per proposal
-            # A spell per reason and the detail's first word (a Redis error code: READONLY, NOREPLICAS ...).
-            self.log_throttled("warning", "permit_issuer_refused", (str(reason)[:64], str(detail).split(" ", 1)[0][:32]),
+            # A spell per reason and the detail's first word (a Redis error code: READONLY, NOREPLICAS ...), after the
+            # issuer's "nothing was written: " (else every refusal before a write was one spell).
+            code = str(detail).removeprefix("nothing was written: ").split(" ", 1)[0][:32]
+            self.log_throttled("warning", "permit_issuer_refused", (str(reason)[:64], code),
                                plan_id=proposal.plan_id, reason=reason, detail=detail)
             self._key_type_logged = detail if reason == "bad_key_type" else None
         if reason == REDIS_UNAVAILABLE:

@@ -732,8 +732,7 @@ class PermitIssuer(Actor):
         self.log_throttled("warning", "redis_unavailable", "request", decisions=len(items),
                            first_plan_id=items[0][0]["plan_id"], error=str(exc))
         if isinstance(exc, NotSent):  # Redis ran none of it: the gate's HOLD says nothing was recorded
-            failed = encode({**error_envelope("redis_unavailable", f"nothing was written: {exc}"[:300]),
-                             "nothing_written": True})
+            failed = nothing_written(str(exc))
         else:
             failed = encode(error_envelope("redis_unavailable", str(exc)[:300]))
         return [failed] * len(items)
@@ -1032,6 +1031,17 @@ WRITTEN_COMPACT = {True: b'{"status":"ok","written":true,"permit_issued":true}',
                    False: b'{"status":"ok","written":true,"permit_issued":false}'}
 
 
+# Error replies Redis gives a script before it runs (LOADING, BUSY, MASTERDOWN) or at its first write, which fails it
+# there (READONLY, NOREPLICAS, MISCONF: none can change while a script runs; OOM: checked at the first write alone):
+# nothing of the script was written.
+REFUSED_BEFORE_ANY_WRITE = frozenset(("READONLY", "NOREPLICAS", "MISCONF", "LOADING", "BUSY", "MASTERDOWN"))
+
+
+def nothing_written(detail: str) -> bytes:
+    """The redis_unavailable result of an item Redis wrote nothing of: the gate's fault HOLD says nothing was recorded."""
+    return encode({**error_envelope("redis_unavailable", f"nothing was written: {detail}"[:300]), "nothing_written": True})
+
+
 def outcome(decision: dict[str, Any], stored_json: str, reply: Any,
             compact: bool = False) -> tuple[str, bytes, bool]:
     """(result label, encoded result envelope, permit issued) of one script reply; compact: a written
@@ -1040,6 +1050,8 @@ def outcome(decision: dict[str, Any], stored_json: str, reply: Any,
         return "out_of_memory", encode(error_envelope("out_of_memory", (
             "nothing was written: Redis is out of memory (used_memory above maxmemory, noeviction)"))), False
     if isinstance(reply, ReplyError):
+        if redis_error_code(reply) in REFUSED_BEFORE_ANY_WRITE:
+            return "redis_unavailable", nothing_written(str(reply)), False
         return "redis_unavailable", encode(error_envelope("redis_unavailable", str(reply)[:300])), False
     kind = reply[0]
     plan_id = decision["plan_id"]

@@ -423,6 +423,9 @@ class GateClient:
                 faults_seen.append(reply)  # type: ignore[arg-type]
             expired = garbage is None and is_expired(reply)
             late = expired and maybe_decided
+            # A fault HOLD's "nothing was recorded" is this attempt's alone: after one that may have been decided (the
+            # plan_id may hold a decision and its permit), returned, it read as the call's answer.
+            unsettled = fault and maybe_decided and _says_nothing_recorded(reply)  # type: ignore[arg-type]
             if garbage is None and not fault and not expired and not is_overloaded(reply):
                 return reply
             answered_by = self.endpoint
@@ -442,6 +445,10 @@ class GateClient:
                     raise GateUnavailable(f"{answered_by} answered expired (the attempt's deadline passed before "
                                           f"the gate reached it) after an earlier attempt that may have been decided: "
                                           f"outcome unknown (the call's budget: {budget_ms} ms)")
+                if unsettled:
+                    raise GateUnavailable(f"{answered_by} answered {fault_reason(reply)} (this attempt recorded "  # type: ignore[arg-type]
+                                          f"nothing) after an earlier attempt that may have been decided: outcome "
+                                          f"unknown (the call's budget: {budget_ms} ms)")
                 if maybe_decided and is_overloaded(reply):  # type: ignore[arg-type]
                     # Its "nothing was recorded" is this attempt's alone: returned, it read as the call's answer.
                     raise GateUnavailable(f"{answered_by} answered overloaded (this attempt was not decided) after an "
@@ -479,7 +486,8 @@ class GateClient:
         decision); after an attempt that may have been decided (a timeout, a fault HOLD) `expired` is no answer: the
         client asks again, and raises GateUnavailable when the budget runs out. `overloaded` (still, after backing
         off for the call's budget) means no attempt of this call was decided; after one that may have been (a
-        timeout, a fault HOLD) the call raises GateUnavailable instead: outcome unknown."""
+        timeout, a fault HOLD) the call raises GateUnavailable instead: outcome unknown; and so for a fault HOLD
+        whose detail says nothing was recorded (true of its own attempt alone)."""
         for name, number in (("kill_score", kill_score), ("r_net", r_net), ("ts_epoch", ts_epoch)):
             if isinstance(number, float) and not math.isfinite(number):  # NaN and Infinity are not JSON
                 raise NothingSent(f"{name} must be a finite number, got {number!r}: nothing was sent")
@@ -783,6 +791,12 @@ def _after_a_fault(faults_seen: list[dict[str, Any]]) -> str:
     if not faults_seen:
         return ""
     return f", after a gate answered {fault_reason(faults_seen[-1])} (outcome unknown: it may have recorded a decision)"
+
+
+def _says_nothing_recorded(reply: dict[str, Any]) -> bool:
+    """Whether a fault HOLD's detail says its attempt recorded nothing (the gate's NOTHING_RECORDED)."""
+    decision = _unrecorded_decision(reply)
+    return decision is not None and "nothing was recorded" in str(decision.get("detail"))
 
 
 def _unrecorded_decision(reply: dict[str, Any]) -> dict[str, Any] | None:

@@ -265,7 +265,11 @@ class RespClient:
         except RedisUnavailable as exc:
             if fresh:
                 raise
-            self._connect()
+            try:
+                self._connect()
+            except NotSent as refused:  # (HandshakeRefused) the call may have run on the connection that failed
+                raise RedisUnavailable(f"{_where(sent_to)} did not answer ({exc}), outcome unknown: not sent again "
+                                       f"({refused})") from None
             if self.server != sent_to and (server is not None or not self.resend_to_another_server):
                 raise RedisUnavailable(f"{_where(sent_to)} did not answer ({exc}), outcome unknown: not sent again "
                                        f"to {_where(self.server)}, the primary now") from None

@@ -3191,7 +3191,7 @@ MUTATIONS: list[Mutation] = [
         "the gate's permit_issuer_refused lines have a spell per reason and Redis error code: a READONLY between "
         "NOREPLICAS refusals within a second was never logged",
         "actors/gate.py",
-        '            self.log_throttled("warning", "permit_issuer_refused", (str(reason)[:64], str(detail).split(" ", 1)[0][:32]),\n',
+        '            self.log_throttled("warning", "permit_issuer_refused", (str(reason)[:64], code),\n',
         '            self.log_throttled("warning", "permit_issuer_refused", str(reason)[:64],\n',
         ("tests/test_log_bounds.py::test_another_fault_refusing_the_issuers_writes_gets_a_line_of_its_own_within_a_spell",)),
     Mutation(
@@ -8271,6 +8271,33 @@ MUTATIONS: list[Mutation] = [
         "        if False:\n",
         ("tests/test_price_feed_replay.py::test_a_finished_replay_whose_last_line_was_cut_mid_write_publishes_that_"
          "line_once_the_recorder_completes_it",)),
+    Mutation(
+        "not_sent_after_a_send_when_the_reconnect_is_refused",
+        "a call Redis may have run (its connection failed after the send) is never NotSent, though the new "
+        "connection's handshake was refused: the gate said nothing was recorded for a written permit (gaterev3)",
+        "launcher/resp.py",
+        "            try:\n                self._connect()\n            except NotSent as refused:",
+        "            try:\n                self._connect()\n            except NotImplementedError as refused:",
+        ("tests/test_proposal_path_review3.py::test_a_write_redis_ran_before_the_connection_was_cut_is_never_not_sent_"
+         "when_the_reconnect_is_refused",)),
+    Mutation(
+        "client_returns_nothing_recorded_after_a_maybe_decided_attempt",
+        "a fault HOLD saying nothing was recorded, after an attempt of the call that may have been decided, is no "
+        "answer of the call (GateUnavailable, outcome unknown): it was returned while Redis held the permit (gaterev3)",
+        "launcher/client.py",
+        "            unsettled = fault and maybe_decided and _says_nothing_recorded(reply)",
+        "            unsettled = False and maybe_decided and _says_nothing_recorded(reply)",
+        ("tests/test_proposal_path_review3.py::test_a_nothing_recorded_fault_after_an_attempt_that_timed_out_is_no_"
+         "answer_of_the_call",)),
+    Mutation(
+        "script_refused_before_any_write_says_outcome_unknown",
+        "a script Redis refused before it ran or at its first write (READONLY, NOREPLICAS, MISCONF, LOADING, BUSY, "
+        "MASTERDOWN) gets a fault HOLD saying nothing was recorded, not outcome unknown (gaterev3)",
+        "actors/permit_issuer.py",
+        "        if redis_error_code(reply) in REFUSED_BEFORE_ANY_WRITE:\n",
+        "        if False:\n",
+        ("tests/test_proposal_path_review3.py::test_a_script_redis_refused_before_any_write_gets_a_fault_hold_saying_"
+         "nothing_was_recorded",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
