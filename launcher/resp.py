@@ -303,6 +303,13 @@ def ask_once(host: str, port: int, password: str | None, timeout_s: float, *comm
         client.close()
 
 
+def password_refused(exc: BaseException) -> bool:
+    """Whether Redis refused the password a connection gave (WRONGPASS, an AUTH it has no password for) or wanted one
+    it was not given (NOAUTH): the fix is the password's environment variable, not Redis."""
+    text = str(exc).removeprefix("handshake refused: ")
+    return text.startswith(("NOAUTH", "WRONGPASS")) or (isinstance(exc, HandshakeRefused) and "AUTH" in text)
+
+
 def as_dict(flat: Sequence[Any]) -> dict[Any, Any]:
     """A RESP2 field-value list (HGETALL's, SENTINEL MASTER's reply) as a dict."""
     return dict(zip(flat[::2], flat[1::2]))

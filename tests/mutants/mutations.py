@@ -7791,9 +7791,9 @@ MUTATIONS: list[Mutation] = [
         "status_all_hosts_takes_a_refused_password_for_a_redis_that_did_not_answer",
         "status --all-hosts, asking each managed Redis with launcher.resp (not redis-py: 0.1 s of CPU each status), "
         "names a refused password as an authentication error to fix, the server reached",
-        "launcher/hosts_status.py",
-        "        if isinstance(exc, HandshakeRefused) or str(exc).startswith((\"NOAUTH\", \"WRONGPASS\")):\n",
-        "        if str(exc).startswith(\"NOAUTH\"):\n",
+        "launcher/resp.py",
+        "    return text.startswith((\"NOAUTH\", \"WRONGPASS\")) or (isinstance(exc, HandshakeRefused) and \"AUTH\" in text)\n",
+        "    return text.startswith(\"NOAUTH\")\n",
         ("tests/test_status_overview.py::"
          "test_status_all_hosts_says_a_refused_password_is_one_and_the_server_was_reached",)),
     Mutation(
@@ -8242,6 +8242,15 @@ MUTATIONS: list[Mutation] = [
         "        self.have_window = True\n        self.handle_window(header, frames[2])\n",
         ("tests/test_cluster_side_attack.py::test_a_bad_live_window_before_the_snapshot_reply_leaves_the_snapshot_"
          "used",)),
+    Mutation(
+        "status_calls_a_missing_redis_password_a_reply_error",
+        "status's cluster state line, where Redis wants a password it was not given (NOAUTH) or refuses one, says so "
+        "and names the variable to set, not \"Redis unavailable (ReplyError)\" (resprev)",
+        "launcher/overview.py",
+        "    if not isinstance(exc, (RedisUnavailable, ReplyError)):\n",
+        "    if not isinstance(exc, RedisUnavailable):\n",
+        ("tests/test_status_overview.py::"
+         "test_status_says_redis_wants_a_password_it_was_not_given_and_names_the_variable_to_set",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
