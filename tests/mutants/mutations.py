@@ -8251,6 +8251,23 @@ MUTATIONS: list[Mutation] = [
         "    if not isinstance(exc, RedisUnavailable):\n",
         ("tests/test_status_overview.py::"
          "test_status_says_redis_wants_a_password_it_was_not_given_and_names_the_variable_to_set",)),
+    Mutation(
+        "cluster_side_resp_call_sent_again_after_a_timeout",
+        "a call of the buffer's, clusterer's, book's or feed's RESP client to a stalled Redis waits one redis.timeout_ms, "
+        "not two (sent again on a new connection after the timeout): the buffer exits within 2 s of its SIGTERM "
+        "(resprev)",
+        "launcher/resp.py",
+        "        self.resend_after_timeout = False\n",
+        "        self.resend_after_timeout = True\n",
+        ("tests/test_cluster_side_resp_client.py",)),
+    Mutation(
+        "resp_client_timeout_names_no_server",
+        "the RESP client's timeout error names the Redis it waited for (redis-py's did; the actors' OutageLog, "
+        "history_not_persisted and status lines read \"TimeoutError: timed out\" alone) (resprev)",
+        "launcher/resp.py",
+        "                raise RedisTimedOut(f\"TimeoutError: timed out waiting for {self.server_name}\") from None\n",
+        "                raise RedisTimedOut(\"TimeoutError: timed out\") from None\n",
+        ("tests/test_cluster_side_resp_client.py",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
