@@ -58,3 +58,25 @@ def test_a_buffer_stopped_while_its_redis_is_stalled_exits_after_one_timeout(tmp
         buffer.terminate()
     assert exited_s < 2 * 1.5, f"exited {exited_s:.2f} s after its SIGTERM: its last save was sent again"
     assert "event=history_not_persisted" in buffer.log() and f"127.0.0.1:{redis_server.port}" in buffer.log()
+
+
+def test_a_replaying_feed_keeps_one_redis_client_once_its_saved_position_is_read(tmp_path: Path, redis_server) -> None:
+    """The replay's position saver got a client of its own while the client that read the saved position stayed open
+    for the feed's whole life, unused: a second connection, and under Sentinel a second watch thread asking the
+    sentinels 10 times a second (2 of them on 2 connections), for nothing. The saver takes that client over."""
+    from feed_helpers import feed_topology
+    (tmp_path / "prices.csv").write_text("ts,SOLUSDT\n" + "".join(f"{i * 0.1:.1f},{150 + i % 7}\n" for i in range(600)))
+    path, data = feed_topology(tmp_path, redis_server.url, {
+        "source": "replay", "heartbeat_s": 0.5, "replay": {"path": "prices.csv", "speed": 1, "loop": True}})
+    key = f"clustergate:price_feed:{data['name']}:price_feed:replay_position"
+    admin = redis_server.client()
+    feed = ActorProcess(path, "price_feed").start()
+    try:
+        wait_for(lambda: admin.exists(key), 20, f"the replay's position saved\n{feed.log()}")
+        mine = admin.client_id()
+        connected = [c for c in admin.client_list() if int(c["id"]) != mine]
+        assert len(connected) == 1, connected
+        written = admin.get(key)
+        wait_for(lambda: admin.get(key) != written, 10, "the position saved again")
+    finally:
+        feed.terminate()

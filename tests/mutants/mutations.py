@@ -8268,6 +8268,17 @@ MUTATIONS: list[Mutation] = [
         "                raise RedisTimedOut(f\"TimeoutError: timed out waiting for {self.server_name}\") from None\n",
         "                raise RedisTimedOut(\"TimeoutError: timed out\") from None\n",
         ("tests/test_cluster_side_resp_client.py",)),
+    Mutation(
+        "replay_feed_keeps_its_position_read_client_open_beside_the_savers",
+        "a replaying feed holds one Redis client once its saved position is read (the saver takes it over), not a "
+        "second one left open and unused, with a second Sentinel watch thread (resprev)",
+        "actors/price_feed.py",
+        "        self.position_saver = PositionSaver(self.redis, key, self.replay_identity, self._redis_outage)\n"
+        "        self.redis = None\n",
+        "        self.position_saver = PositionSaver(RespClient.from_config(self.topology.redis), key, "
+        "self.replay_identity, self._redis_outage)\n",
+        ("tests/test_cluster_side_resp_client.py::"
+         "test_a_replaying_feed_keeps_one_redis_client_once_its_saved_position_is_read",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
