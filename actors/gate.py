@@ -579,6 +579,7 @@ class Gate(Actor):
         self.permit_timeout_ms = s.permit_timeout_ms
         self._issuer_lost = False  # the last request to the issuer went unanswered (issuer_lost, issuer_back)
         self.redis = RespClient.from_config(self.topology.redis)
+        self.redis.resend_after_timeout = True  # a state read that timed out is sent once more (a stop cuts the wait)
         self.redis.wait_readable = self.wait_readable  # a stop cuts a state read whenever its SIGTERM lands (read_redis)
         self._issuer_key = issuer_key(self.topology.redis.password)  # signs every request to the issuer (None: not)
         commands = state_commands(self.symbols, self.topology.positions.key_pattern, self.realized)

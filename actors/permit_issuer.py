@@ -363,6 +363,7 @@ class PermitIssuer(Actor):
         # sent again to the primary a failover promoted meanwhile: there it would land after its deadline when
         # that server's clock is behind the old one's (its deadline was set by the old one's clock).
         self.redis.resend_to_another_server = False
+        self.redis.resend_after_timeout = True  # its write_id finds its own write sent again (module docstring)
         self._wait = wait_for_replicas(self.settings, self.topology.redis)
         if self._wait is not None:  # WAIT blocks on this socket: its timeout must not end the WAIT first
             self.redis.timeout_s += (self._wait.timeout_ms + WAIT_LATE_MS) / 1000.0  # (which ends a cron tick late)

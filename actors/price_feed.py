@@ -332,7 +332,7 @@ class PositionSaver:
     whole timeout. close() stops the thread and saves the last position once more."""
 
     def __init__(self, client: RespClient, key: str, identity: dict[str, Any], outage: OutageLog):
-        """client: its own (the client is not shared between threads); close() closes it."""
+        """client: its own from now on (the client is not shared between threads); close() closes it."""
         self.client, self.key, self.identity, self.outage = client, key, identity, outage
         self.latest: dict[str, Any] | None = None  # set by the actor's loop; read here
         self.saved: dict[str, Any] | None = None
@@ -571,8 +571,10 @@ class PriceFeed(Actor):
         else:
             self.log.info("replay_resumed", row=self.schedule.index, passes=self.schedule.passes, key=key)
         assert self.redis is not None
-        self.position_saver = PositionSaver(RespClient.from_config(self.topology.redis), key, self.replay_identity,
-                                            self._redis_outage)
+        # The saver takes over the client that read the position (this thread no longer uses it): one connection, and
+        # under Sentinel one watch thread, not a second pair left open and unused for the feed's life.
+        self.position_saver = PositionSaver(self.redis, key, self.replay_identity, self._redis_outage)
+        self.redis = None
         self.replay_start = time.monotonic() - due
         self._replay_due()
 

@@ -63,19 +63,16 @@ def _ask_actor(topo: Topology, name: str) -> dict[str, Any]:
 def _ask_redis(topo: Topology, name: str = "redis", address: str | None = None, port: int | None = None,
                kind: str = "redis") -> dict[str, Any]:
     """PING one managed Redis program (the lone server, or under Sentinel a server or a sentinel), one attempt."""
-    from launcher.resp import HandshakeRefused, RedisUnavailable, ReplyError, ask_once  # not redis-py: 0.1 s of CPU
+    from launcher.resp import RedisUnavailable, ReplyError, ask_once, password_refused  # not redis-py: 0.1 s of CPU
     address, port = address or topo.redis.bind_address, port or topo.redis.port
     url = f"redis://{address}:{port}"
     try:
         ok = ask_once(address, port, topo.redis.password, SCRAPE_TIMEOUT_S, "PING") == "PONG"
         return {"name": name, "kind": kind, "reached": True, "ready": ok, "metrics_url": url}
-    except (HandshakeRefused, ReplyError) as exc:
-        if isinstance(exc, HandshakeRefused) or str(exc).startswith(("NOAUTH", "WRONGPASS")):
+    except (RedisUnavailable, ReplyError) as exc:
+        if password_refused(exc):
             return {"name": name, "kind": kind, "reached": True, "ready": False, "metrics_url": url,
                     "error": f"authentication: {exc} (set ${topo.redis.password_env})"}
-        return {"name": name, "kind": kind, "reached": False, "ready": None, "metrics_url": url,
-                "error": f"{type(exc).__name__}: {exc}"}
-    except RedisUnavailable as exc:
         return {"name": name, "kind": kind, "reached": False, "ready": None, "metrics_url": url,
                 "error": f"{type(exc).__name__}: {exc}"}
 

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from launcher import keys
 from launcher.keys import wrong_type
-from launcher.resp import RedisUnavailable, RespClient, as_dict
+from launcher.resp import RedisUnavailable, ReplyError, RespClient, as_dict, password_refused
 from launcher.topology import Topology
 
 BAR_WIDTH = 20
@@ -522,7 +522,7 @@ def collect_overview(topo: Topology, crashed: frozenset[str] = frozenset(),
         out["redis"] = "ok"
     except Exception as exc:  # status must still print when Redis is down
         state, clusters = {}, {}
-        out["redis"] = f"unavailable ({str(exc)[:120] if isinstance(exc, RedisUnavailable) else type(exc).__name__})"
+        out["redis"] = f"unavailable ({redis_problem(exc, topo.redis.password_env)})"
     read_at = time.time()
     out.update(cluster_state_summary(state, clusters, read_at))
     for gate in out.get("gates") or []:
@@ -535,6 +535,14 @@ def redis_client(cfg: Any) -> RespClient:
     """A client of the topology's Redis (cfg: its RedisConfig) for status's reads: launcher.resp's, not redis-py, whose
     import cost each `status` 0.1 s of CPU."""
     return RespClient.from_config(cfg)
+
+
+def redis_problem(exc: Exception, password_env: str) -> str:
+    """Why status could not read Redis: what Redis or the connection said (a refused or missing password naming the
+    variable to set: NOAUTH alone read "ReplyError"), else the error's class."""
+    if not isinstance(exc, (RedisUnavailable, ReplyError)):
+        return type(exc).__name__
+    return f"{str(exc)[:120]}; set ${password_env}" if password_refused(exc) else str(exc)[:120]
 
 
 def cluster_state_summary(state: dict[str, str], clusters: dict[str, str], now: float) -> dict[str, Any]:

@@ -34,6 +34,10 @@ class NotSent(RedisUnavailable):
     first): Redis ran none of it."""
 
 
+class RedisTimedOut(RedisUnavailable):
+    """Redis did not answer within the timeout on a connection it had accepted (a stalled server, not a dead one)."""
+
+
 class HandshakeRefused(NotSent):
     """Redis refused the connection's AUTH or SELECT (a wrong password, an unknown user or db)."""
 
@@ -117,6 +121,11 @@ class RespClient:
         # write the old primary may or may not have run is not run again on another server, later than its
         # caller planned (the permit issuer: after its deadline, by the new server's clock).
         self.resend_to_another_server = True
+        # Nor, when off (the default), after a timeout: the server did not die, it stalled (SIGSTOP, a hung host), and
+        # sending again on a new connection, which its kernel accepts, waited a second timeout (redis-py's one attempt
+        # waited one: the buffer's last save at its SIGTERM took 3.1 s at a 1,000 ms timeout). The gate and the permit
+        # issuer turn it on (a stall shorter than the timeout is then a late answer, not a failed call).
+        self.resend_after_timeout = False
         # When set, each read of a reply waits in wait_readable(sock, timeout_s) (False: none came in time) before its
         # recv, not in the kernel's receive timeout: the gate's waits on its connection a signal must be able to end
         # (Actor.wait_readable).
@@ -186,7 +195,7 @@ class RespClient:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             _kernel_timeouts(sock, self.timeout_s)
         except OSError as exc:
-            raise RedisUnavailable(f"cannot connect: {exc}") from None
+            raise RedisUnavailable(f"cannot connect to {self.server_name}: {exc}") from None
         self._sock = sock
         self._reader = (hiredis.Reader(replyError=ReplyError, encoding="utf-8", errors="replace") if self.decode
                         else hiredis.Reader(replyError=ReplyError))
@@ -223,9 +232,9 @@ class RespClient:
             return replies
         except (OSError, hiredis.ProtocolError) as exc:
             self.close()
-            if isinstance(exc, BlockingIOError):  # the kernel's timeout (SO_RCVTIMEO/SO_SNDTIMEO) ran out
-                raise RedisUnavailable("TimeoutError: timed out") from None
-            raise RedisUnavailable(f"{type(exc).__name__}: {exc}") from None
+            if isinstance(exc, (BlockingIOError, TimeoutError)):  # the kernel's timeout (SO_RCVTIMEO/SO_SNDTIMEO) ran out
+                raise RedisTimedOut(f"TimeoutError: timed out waiting for {self.server_name}") from None
+            raise RedisUnavailable(f"{type(exc).__name__}: {exc} ({self.server_name})") from None
 
     # ----------------------------------------------------------------- calls
 
@@ -249,7 +258,7 @@ class RespClient:
         sent only there: RedisUnavailable, nothing sent, when the client is (or moves) elsewhere first.
 
         A connection found dead (Redis restarted since the last call) is replaced once (not by one to another
-        server with resend_to_another_server off).
+        server with resend_to_another_server off; not after a timeout with resend_after_timeout off).
         """
         fresh = self._sock is None
         try:
@@ -263,7 +272,7 @@ class RespClient:
         try:
             replies = self._roundtrip(payload, count)
         except RedisUnavailable as exc:
-            if fresh:
+            if fresh or (isinstance(exc, RedisTimedOut) and not self.resend_after_timeout):
                 raise
             try:
                 self._connect()
@@ -305,6 +314,13 @@ def ask_once(host: str, port: int, password: str | None, timeout_s: float, *comm
         return client.call(*command)
     finally:
         client.close()
+
+
+def password_refused(exc: BaseException) -> bool:
+    """Whether Redis refused the password a connection gave (WRONGPASS, an AUTH it has no password for) or wanted one
+    it was not given (NOAUTH): the fix is the password's environment variable, not Redis."""
+    text = str(exc).removeprefix("handshake refused: ")
+    return text.startswith(("NOAUTH", "WRONGPASS")) or (isinstance(exc, HandshakeRefused) and "AUTH" in text)
 
 
 def as_dict(flat: Sequence[Any]) -> dict[Any, Any]:

@@ -161,6 +161,7 @@ def test_a_pipeline_resent_after_its_socket_gave_up_in_wait_writes_once_and_repo
     r = primary.client()
     k, a = call(plan_id := plan(), "SOLUSDT", "PARTIAL_50")
     impatient = RespClient(port=primary.port, timeout_s=0.15)
+    impatient.resend_after_timeout = True  # as the issuer's
     impatient.call("PING")  # an open connection: a timeout on it is followed by the one re-send
     impatient.call("SCRIPT", "LOAD", permit_issuer.RECORD_DECISION.source)  # (else NOSCRIPT: nothing runs)
     evalsha = calls_of(r, "evalsha")

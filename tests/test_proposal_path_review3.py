@@ -43,6 +43,7 @@ def test_a_write_redis_ran_before_the_connection_was_cut_is_never_not_sent_when_
     admin = redis.Redis(port=redis_server.port, password="before", decode_responses=True, socket_timeout=2)
     proxy = CutOneReply(redis_server.port)
     client = RespClient(port=proxy.port, password="before", timeout_s=2.0)
+    client.resend_after_timeout = True  # as the permit issuer's: the path that sends a call again on a new connection
     try:
         assert client.call("PING") == "PONG"
         admin.config_set("requirepass", "after")  # the connection already open stays authenticated

@@ -407,3 +407,29 @@ def test_status_all_hosts_says_a_refused_password_is_one_and_the_server_was_reac
         assert asked["error"].startswith("authentication: ") and "$CLUSTERGATE_REDIS_PASSWORD" in asked["error"], asked
     topo.redis.password = "right"
     assert _ask_redis(topo)["ready"] is True
+
+
+def test_status_says_redis_wants_a_password_it_was_not_given_and_names_the_variable_to_set(tmp_path, redis_server,
+                                                                                           monkeypatch) -> None:
+    """A Redis with requirepass and no password in $CLUSTERGATE_REDIS_PASSWORD: status read "Redis unavailable
+    (ReplyError)" once it asked with launcher.resp (redis-py's had said AuthenticationError), naming neither NOAUTH nor
+    what to set; a wrong password named WRONGPASS but not the variable. An ACL user refused a key says NOPERM."""
+    from launcher import overview as ov
+    monkeypatch.setattr(ov, "scrape_all", lambda topo, names, scraped_at=None: {n: None for n in names})
+    admin = redis_server.client()
+    admin.execute_command("ACL", "SETUSER", "reader", "on", ">readerpw", "~other:*", "+@all")
+    admin.config_set("requirepass", "right")
+    url = f"redis://127.0.0.1:{redis_server.port}/0"
+    for password, said in ((None, "NOAUTH"), ("wrong", "WRONGPASS")):
+        if password is None:
+            monkeypatch.delenv("CLUSTERGATE_REDIS_PASSWORD", raising=False)
+        else:
+            monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", password)
+        topo = load_topology(write_topology(tmp_path / "t.yaml", retarget(demo_topology_data(), url)))
+        line = next(x for x in render_overview(topo, ov.collect_overview(topo)).splitlines() if "cluster state" in x)
+        assert said in line and "$CLUSTERGATE_REDIS_PASSWORD" in line, line
+    monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", "readerpw")
+    topo = load_topology(write_topology(tmp_path / "t.yaml", retarget(
+        demo_topology_data(), f"redis://reader@127.0.0.1:{redis_server.port}/0")))
+    line = next(x for x in render_overview(topo, ov.collect_overview(topo)).splitlines() if "cluster state" in x)
+    assert "NOPERM" in line and "$CLUSTERGATE_REDIS_PASSWORD" not in line, line

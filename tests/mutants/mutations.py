@@ -7791,9 +7791,9 @@ MUTATIONS: list[Mutation] = [
         "status_all_hosts_takes_a_refused_password_for_a_redis_that_did_not_answer",
         "status --all-hosts, asking each managed Redis with launcher.resp (not redis-py: 0.1 s of CPU each status), "
         "names a refused password as an authentication error to fix, the server reached",
-        "launcher/hosts_status.py",
-        "        if isinstance(exc, HandshakeRefused) or str(exc).startswith((\"NOAUTH\", \"WRONGPASS\")):\n",
-        "        if str(exc).startswith(\"NOAUTH\"):\n",
+        "launcher/resp.py",
+        "    return text.startswith((\"NOAUTH\", \"WRONGPASS\")) or (isinstance(exc, HandshakeRefused) and \"AUTH\" in text)\n",
+        "    return text.startswith(\"NOAUTH\")\n",
         ("tests/test_status_overview.py::"
          "test_status_all_hosts_says_a_refused_password_is_one_and_the_server_was_reached",)),
     Mutation(
@@ -8298,6 +8298,43 @@ MUTATIONS: list[Mutation] = [
         "        if False:\n",
         ("tests/test_proposal_path_review3.py::test_a_script_redis_refused_before_any_write_gets_a_fault_hold_saying_"
          "nothing_was_recorded",)),
+    Mutation(
+        "status_calls_a_missing_redis_password_a_reply_error",
+        "status's cluster state line, where Redis wants a password it was not given (NOAUTH) or refuses one, says so "
+        "and names the variable to set, not \"Redis unavailable (ReplyError)\" (resprev)",
+        "launcher/overview.py",
+        "    if not isinstance(exc, (RedisUnavailable, ReplyError)):\n",
+        "    if not isinstance(exc, RedisUnavailable):\n",
+        ("tests/test_status_overview.py::"
+         "test_status_says_redis_wants_a_password_it_was_not_given_and_names_the_variable_to_set",)),
+    Mutation(
+        "cluster_side_resp_call_sent_again_after_a_timeout",
+        "a call of the buffer's, clusterer's, book's or feed's RESP client to a stalled Redis waits one redis.timeout_ms, "
+        "not two (sent again on a new connection after the timeout): the buffer exits within 2 s of its SIGTERM "
+        "(resprev)",
+        "launcher/resp.py",
+        "        self.resend_after_timeout = False\n",
+        "        self.resend_after_timeout = True\n",
+        ("tests/test_cluster_side_resp_client.py",)),
+    Mutation(
+        "resp_client_timeout_names_no_server",
+        "the RESP client's timeout error names the Redis it waited for (redis-py's did; the actors' OutageLog, "
+        "history_not_persisted and status lines read \"TimeoutError: timed out\" alone) (resprev)",
+        "launcher/resp.py",
+        "                raise RedisTimedOut(f\"TimeoutError: timed out waiting for {self.server_name}\") from None\n",
+        "                raise RedisTimedOut(\"TimeoutError: timed out\") from None\n",
+        ("tests/test_cluster_side_resp_client.py",)),
+    Mutation(
+        "replay_feed_keeps_its_position_read_client_open_beside_the_savers",
+        "a replaying feed holds one Redis client once its saved position is read (the saver takes it over), not a "
+        "second one left open and unused, with a second Sentinel watch thread (resprev)",
+        "actors/price_feed.py",
+        "        self.position_saver = PositionSaver(self.redis, key, self.replay_identity, self._redis_outage)\n"
+        "        self.redis = None\n",
+        "        self.position_saver = PositionSaver(RespClient.from_config(self.topology.redis), key, "
+        "self.replay_identity, self._redis_outage)\n",
+        ("tests/test_cluster_side_resp_client.py::"
+         "test_a_replaying_feed_keeps_one_redis_client_once_its_saved_position_is_read",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit

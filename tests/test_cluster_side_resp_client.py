@@ -1,0 +1,82 @@
+"""The buffer's, clusterer's, book's and price feed's Redis client (launcher.resp since they left redis-py): one
+attempt per call on a stalled Redis, as redis-py's had (tests/test_redis_conn.py), and errors that name the server."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import ActorProcess, demo_topology_data, retarget, stopped, wait_for, write_topology
+from launcher.resp import RedisUnavailable, RespClient
+from launcher.topology import RedisConfig
+
+
+def test_a_call_to_a_stalled_redis_waits_one_timeout_and_a_restarted_one_is_sent_again(redis_server) -> None:
+    """SIGSTOPped Redis: a call on a connection it had answered waited 2 x redis.timeout_ms (timed out, then sent again
+    on a new connection, which the kernel accepts for the stopped server, and timed out again), where redis-py's
+    waited one. A connection Redis closed (a restart) is still replaced and the call sent again, at once."""
+    client = RespClient.from_config(RedisConfig(url=redis_server.url, timeout_ms=1000), decode=False)
+    try:
+        assert client.call("PING") == b"PONG"
+        with stopped(redis_server.proc.pid):
+            started = time.monotonic()
+            with pytest.raises(RedisUnavailable) as refused:
+                client.call("GET", "k")
+            waited_s = time.monotonic() - started
+        assert waited_s < 1.8, f"{waited_s:.2f} s: the call was sent again to the stalled server"
+        assert f"127.0.0.1:{redis_server.port}" in str(refused.value), refused.value
+        assert client.call("PING") == b"PONG"
+        redis_server.client().client_kill_filter(_type="normal", skipme=True)  # as a restart closes them
+        assert client.call("SET", "k", b"\xff") is not None and client.call("GET", "k") == b"\xff"
+    finally:
+        client.close()
+
+
+def test_a_buffer_stopped_while_its_redis_is_stalled_exits_after_one_timeout(tmp_path: Path, redis_server) -> None:
+    """Its last save of the history, on a stalled Redis, waited 2 x redis.timeout_ms (sent again after the timeout):
+    3.1 s at 1,000 ms, past the 2 s in which every actor exits after its SIGTERM (docs/operating.md), where it took
+    1.1 s with redis-py. Cadence 3,600 s: no publish (and no Redis call) but that last save while Redis is stopped."""
+    data = retarget(demo_topology_data(), redis_server.url)
+    data["redis"]["timeout_ms"] = 1500
+    data["clusters"]["cadence_s"] = 3600
+    data["actors"] = {n: data["actors"][n] for n in ("price_feed", "buffer")}  # (a gate: freshness under the cadence)
+    into_hour_s = time.time() % 3600
+    if into_hour_s > 3600 - 30 or into_hour_s < 72 + 30:  # the buffer's first publish comes 72 s past the hour
+        time.sleep((102 - into_hour_s) % 3600)
+    buffer = ActorProcess(write_topology(tmp_path / "t.yaml", data), "buffer").start()
+    try:
+        buffer.wait_serving(data["actors"]["buffer"]["metrics_port"])
+        wait_for(lambda: "event=history_absent" in buffer.log(), 20, "the buffer's history read")
+        with stopped(redis_server.proc.pid):
+            started = time.monotonic()
+            buffer.proc.terminate()
+            buffer.proc.wait(20)
+            exited_s = time.monotonic() - started
+    finally:
+        buffer.terminate()
+    assert exited_s < 2 * 1.5, f"exited {exited_s:.2f} s after its SIGTERM: its last save was sent again"
+    assert "event=history_not_persisted" in buffer.log() and f"127.0.0.1:{redis_server.port}" in buffer.log()
+
+
+def test_a_replaying_feed_keeps_one_redis_client_once_its_saved_position_is_read(tmp_path: Path, redis_server) -> None:
+    """The replay's position saver got a client of its own while the client that read the saved position stayed open
+    for the feed's whole life, unused: a second connection, and under Sentinel a second watch thread asking the
+    sentinels 10 times a second (2 of them on 2 connections), for nothing. The saver takes that client over."""
+    from feed_helpers import feed_topology
+    (tmp_path / "prices.csv").write_text("ts,SOLUSDT\n" + "".join(f"{i * 0.1:.1f},{150 + i % 7}\n" for i in range(600)))
+    path, data = feed_topology(tmp_path, redis_server.url, {
+        "source": "replay", "heartbeat_s": 0.5, "replay": {"path": "prices.csv", "speed": 1, "loop": True}})
+    key = f"clustergate:price_feed:{data['name']}:price_feed:replay_position"
+    admin = redis_server.client()
+    feed = ActorProcess(path, "price_feed").start()
+    try:
+        wait_for(lambda: admin.exists(key), 20, f"the replay's position saved\n{feed.log()}")
+        mine = admin.client_id()
+        connected = [c for c in admin.client_list() if int(c["id"]) != mine]
+        assert len(connected) == 1, connected
+        written = admin.get(key)
+        wait_for(lambda: admin.get(key) != written, 10, "the position saved again")
+    finally:
+        feed.terminate()
