@@ -1097,6 +1097,33 @@ def test_up_names_at_once_a_crash_looping_program_whose_port_another_process_hol
         blocker.wait()
 
 
+def test_up_does_not_fail_a_starting_program_over_a_process_on_the_same_port_at_another_address(small) -> None:
+    # lnrev3: the lnfix crash-loop check counted any socket on the gate's metrics port as its holder, whatever its
+    # address: with another process listening on [::1] (or 127.0.0.2) at that port, which does not keep the gate from
+    # binding 127.0.0.1, `up` of a changed gate said "FAILED: program gate cannot bind actors.gate.metrics_port: port
+    # N is already in use by another process" while the gate was STARTING, and exited 1 on a healthy system.
+    home, topo_path, data = small
+    port = data["actors"]["gate"]["metrics_port"]
+    others = []
+    for family, address in ((socket.AF_INET, "127.0.0.2"), (socket.AF_INET6, "::1")):
+        other = socket.socket(family)
+        try:
+            other.bind((address, port))
+        except OSError:  # no IPv6 here
+            other.close()
+            continue
+        other.listen()
+        others.append(other)
+    try:
+        change_the_gate(topo_path)
+        up = clustergate("up", str(topo_path), "--home", str(home), "--timeout", "60", timeout=300)
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "FAILED" not in up.stdout, up.stdout
+    finally:
+        for other in others:
+            other.close()
+
+
 def test_status_and_the_next_up_name_an_up_killed_part_way_as_what_left_its_programs_stopped(small) -> None:
     # lnfix: an `up` SIGKILLed (a deploy's command timeout, an OOM kill) while supervisord stopped the gate to restart
     # it left the gate STOPPED: status showed it STOPPED, READY ?, with no word of why (exit 1), and the `up` that put
