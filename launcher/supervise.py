@@ -1910,6 +1910,8 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
             # Recorded before they are stopped: an `up` killed before it starts them again is named (status, next up).
             stopping = [p["name"] for p in infos if p["statename"] in LIVE_STATES
                         and (password_changed or p["pid"] in releasing)]
+            # And what a killed `up` left stopped, which this one starts: its record is replaced by this one's.
+            stopping += [n for n in (interrupted_up or {}).get("programs", []) if n not in stopping]
             if stopping:
                 proof_stops.record(home.run, "up", stopping, proof_stops.UP_FILE)
             try:

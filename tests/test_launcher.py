@@ -1097,6 +1097,39 @@ def test_up_names_at_once_a_crash_looping_program_whose_port_another_process_hol
         blocker.wait()
 
 
+def test_an_up_killed_part_way_after_another_killed_part_way_names_what_both_left_stopped(small) -> None:
+    # lnrev3: the second of two `up`s killed part-way (a deploy's retry, timed out again) replaced the first's record
+    # of what it stopped with its own: the gate the first left STOPPED, which the second had not yet started again,
+    # was no longer named by status (STOPPED with no word of why) nor by the next `up` ("stopped by hand").
+    home, topo_path, _ = small
+    first, gate_pid = _up_stopping_a_frozen_gate(home, topo_path)
+    first.kill()
+    first.wait()
+    os.kill(gate_pid, signal.SIGCONT)
+    wait_for(lambda: "STOPPED" in supervisorctl(home, "status", "gate").stdout, 30 * DEADLINE_SCALE, "the gate stopped")
+    issuer_pid = pids(home)["permit_issuer"]
+    changed = yaml.safe_load(topo_path.read_text())
+    changed["actors"]["permit_issuer"].setdefault("settings", {})["cooldown_ttl_s"] = 61
+    write_topology(topo_path, changed)
+    os.kill(issuer_pid, signal.SIGSTOP)
+    second = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)], cwd=REPO)
+    try:
+        wait_for(lambda: "STOPPING" in supervisorctl(home, "status", "permit_issuer").stdout, 20,
+                 "supervisord stopping the permit issuer")
+    finally:
+        second.kill()
+        second.wait()
+        os.kill(issuer_pid, signal.SIGCONT)
+    wait_for(lambda: "STOPPED" in supervisorctl(home, "status", "permit_issuer").stdout, 30 * DEADLINE_SCALE,
+             "the permit issuer stopped")
+    report = json.loads(clustergate("status", "--json", "--home", str(home)).stdout)
+    left = report["left_stopped_by_up"]
+    assert left is not None and sorted(left["programs"]) == ["gate", "permit_issuer"], left
+    back = clustergate("up", str(topo_path), "--home", str(home))
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert "stopped by hand" not in back.stdout, back.stdout
+
+
 def test_up_does_not_fail_a_starting_program_over_a_process_on_the_same_port_at_another_address(small) -> None:
     # lnrev3: the lnfix crash-loop check counted any socket on the gate's metrics port as its holder, whatever its
     # address: with another process listening on [::1] (or 127.0.0.2) at that port, which does not keep the gate from

@@ -8251,6 +8251,15 @@ MUTATIONS: list[Mutation] = [
         "    return True\n",
         ("tests/test_launcher.py::"
          "test_up_does_not_fail_a_starting_program_over_a_process_on_the_same_port_at_another_address",)),
+    Mutation(
+        "a_second_killed_up_drops_what_the_first_left_stopped",
+        "an `up` carries into its own record what a killed `up` left stopped: killed part-way too, it replaced that "
+        "record with its own, and what the first left STOPPED was named by nothing (lnrev3)",
+        "launcher/supervise.py",
+        "            stopping += [n for n in (interrupted_up or {}).get(\"programs\", []) if n not in stopping]\n",
+        "",
+        ("tests/test_launcher.py::"
+         "test_an_up_killed_part_way_after_another_killed_part_way_names_what_both_left_stopped",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
