@@ -641,6 +641,35 @@ def test_status_of_a_system_whose_external_sentinels_expect_no_replica_exits_0_s
         group.stop()
 
 
+def test_status_with_external_sentinels_expecting_no_replica_still_fails_an_issuer_that_waits_for_one(
+        tmp_path: Path) -> None:
+    """lnrev3: `replicas: 0` with a permit issuer told `wait_replicas: 1` (external Redis: valid) and no replica: every
+    decision is HOLD replica_unacknowledged, yet since lnfix `status` exited 0 saying `no failover: ... replicas is
+    0`, where it said NO FAILOVER POSSIBLE and exited 1."""
+    from helpers import demo_topology_data, retarget
+    from reliability import clustergate
+    group = SentinelSet(tmp_path / "sentinel", servers=1)
+    home = tmp_path / "home"
+    try:
+        group.start()
+        data = retarget(demo_topology_data())
+        data["actors"] = {name: data["actors"][name] for name in ("permit_issuer", "gate")}
+        data["actors"]["permit_issuer"].setdefault("settings", {})["wait_replicas"] = 1
+        data["redis"] = {"sentinel": {"master": MASTER, "replicas": 0,
+                                      "sentinels": [f"127.0.0.1:{port}" for port in group.sentinel_ports]}}
+        topology = write_topology(tmp_path / "no-replica-waited-for.yaml", data)
+        up = clustergate("up", str(topology), "--home", str(home))
+        assert up.returncode == 0, up.stdout + up.stderr
+        status = clustergate("status", "--home", str(home))
+        said = [line for line in status.stdout.splitlines() if line.startswith("sentinel: ")]
+        assert status.returncode == 1, status.stdout + status.stderr
+        assert len(said) == 1 and said[0].startswith("sentinel: NO FAILOVER POSSIBLE"), said
+        assert "replica_unacknowledged" in said[0], said
+    finally:
+        clustergate("down", "--home", str(home))
+        group.stop()
+
+
 def test_a_replica_hidden_by_replica_announced_no_is_not_taken_for_no_replica(sentinels: SentinelSet,
                                                                               tmp_path: Path) -> None:
     """harev2 review: SENTINEL REPLICAS leaves out a replica set `replica-announced no` (hidden from clients), which

@@ -8260,6 +8260,15 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_launcher.py::"
          "test_an_up_killed_part_way_after_another_killed_part_way_names_what_both_left_stopped",)),
+    Mutation(
+        "external_sentinels_expecting_no_replica_hide_an_issuer_waiting_for_one",
+        "`replicas: 0` excuses the missing failover only where no permit issuer WAITs for a replica: with "
+        "wait_replicas: 1 every decision is HOLD replica_unacknowledged, and status exited 0 (lnrev3)",
+        "launcher/supervise.py",
+        "    none_expected = bool(nobody) and topo.redis.replicas_expected() == 0 and not waited_for\n",
+        "    none_expected = bool(nobody) and topo.redis.replicas_expected() == 0\n",
+        ("tests/test_sentinel_failover.py::"
+         "test_status_with_external_sentinels_expecting_no_replica_still_fails_an_issuer_that_waits_for_one",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
