@@ -2293,6 +2293,13 @@ def left_stopped_by_up(home: Home, infos: list[dict[str, Any]]) -> dict[str, Any
     return None if left is None else {"pid": left["pid"], "programs": left["programs"]}
 
 
+def interrupted_up_note(left: dict[str, Any], up_here: str) -> str:
+    """status's line for the programs an `up` killed part-way left stopped (left_stopped_by_up)."""
+    return (f"STOPPED BY AN INTERRUPTED UP: {', '.join(left['programs'])} stopped by `clustergate up` (pid "
+            f"{left['pid']}) to restart or remove them, which ended before it started them again (killed "
+            f"part-way: a deploy's command timeout, an OOM kill?): `{up_here}` starts them")
+
+
 CONFIG_HASH_RE = re.compile(r'CLUSTERGATE_CONFIG_HASH="([0-9a-f]+)"')
 
 
@@ -2409,8 +2416,8 @@ def home_exits(home: Home) -> dict[str, Any]:
     the log is there but this user may not read it, as another account's home, whose run/ `up` made 0700), and
     while its supervisord answers, what it runs and whether each runs the config `up` last wrote (config_applied);
     the config hash `up` last wrote for each program (config_hashes, which `status FILE --all-hosts` compares with
-    FILE's when config_hash_version is its own); and whether its running copy was edited since `up` wrote it
-    (running_copy_edited)."""
+    FILE's when config_hash_version is its own); whether its running copy was edited since `up` wrote it
+    (running_copy_edited); and what an `up` killed part-way left stopped (left_stopped_by_up)."""
     log = home.run / "supervisord.log"
     said: dict[str, Any] = {"home": str(home.root), "log": str(log), "log_found": False, "unexpected_exits": {}}
     try:
@@ -2424,6 +2431,7 @@ def home_exits(home: Home) -> dict[str, Any]:
     return {**said, "log_found": True, "supervised": None if infos is None else sorted(p["name"] for p in infos),
             "programs_file": str(home.programs), "config_applied": {} if infos is None else config_applied(home, infos),
             "config_hashes": _rendered_config_hashes(home), "config_hash_version": _rendered_config_hash_version(home),
+            "left_stopped_by_up": None if infos is None else left_stopped_by_up(home, infos),
             "running_base_dir": _running_base_dir(home),
             "running_copy": str(home.topology), "running_copy_edited": copy_edited(home),
             "unexpected_exits": {name: as_json(e, str(home.logs / f"{name}.log")) for name, e in exits.items()}}
@@ -2565,11 +2573,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"STOPPED BY A PROOF: {', '.join(left['programs'])} stopped by the {left['proof']} proof (pid "
                   f"{left['pid']}), which ended (killed) before it started them again: the next `clustergate proof` "
                   f"starts them first, and so does `{up_here}`")
-        left = status.get("left_stopped_by_up")
-        if left:
-            print(f"STOPPED BY AN INTERRUPTED UP: {', '.join(left['programs'])} stopped by `clustergate up` (pid "
-                  f"{left['pid']}) to restart or remove them, which ended before it started them again (killed "
-                  f"part-way: a deploy's command timeout, an OOM kill?): `{up_here}` starts them")
+        if status.get("left_stopped_by_up"):
+            print(interrupted_up_note(status["left_stopped_by_up"], up_here))
         missing = [row["name"] for row in status["programs"] if row["state"] == "MISSING"]
         if missing:
             print(f"MISSING: supervisord of {home.root} does not run {', '.join(missing)}, which the topology has: "

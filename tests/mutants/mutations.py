@@ -8269,6 +8269,15 @@ MUTATIONS: list[Mutation] = [
         "    none_expected = bool(nobody) and topo.redis.replicas_expected() == 0\n",
         ("tests/test_sentinel_failover.py::"
          "test_status_with_external_sentinels_expecting_no_replica_still_fails_an_issuer_that_waits_for_one",)),
+    Mutation(
+        "status_all_hosts_says_nothing_of_what_an_interrupted_up_left_stopped_on_a_host",
+        "`status FILE --all-hosts` names what an `up` killed part-way left stopped on a host, as `status --home` "
+        "does: it showed the program STOPPED with no word of why (lnrev3)",
+        "launcher/supervise.py",
+        "            \"left_stopped_by_up\": None if infos is None else left_stopped_by_up(home, infos),\n",
+        "",
+        ("tests/test_multihost_side_by_side.py::"
+         "test_status_all_hosts_names_what_an_up_killed_part_way_left_stopped_on_a_host",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
