@@ -1927,8 +1927,8 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
                         sup.api.startProcess(name, False)
                     by_up = [n for n in restart if interrupted_up and n in interrupted_up["programs"]]
                     if by_up:
-                        tell(f"started (left stopped by `clustergate up` (pid {interrupted_up['pid']}), killed "
-                             f"part-way): {by_up}")
+                        tell(f"started (left stopped by `clustergate {interrupted_up['command']}` (pid "
+                             f"{interrupted_up['pid']}), killed part-way): {by_up}")
                     if len(by_up) < len(restart):
                         tell(f"started (stopped by hand or given up by supervisord): "
                              f"{[n for n in restart if n not in by_up]}")
@@ -2170,13 +2170,21 @@ def _down_locked(home: Home) -> int:
         running = sup.running()
         if running:
             pid = sup.pid()
+            stopping: list[str] = []
             try:
+                # Recorded as `up` records its stops: a `down` killed part-way left them STOPPED, said by nothing.
+                infos = sup.processes()
+                stopping = [p["name"] for p in infos if p["statename"] in (*LIVE_STATES, "BACKOFF")]
+                earlier = left_stopped_by_up(home, infos)  # replaced by this record: its programs too
+                stopping += [n for n in (earlier or {}).get("programs", []) if n not in stopping]
+                proof_stops.record(home.run, "down", stopping, proof_stops.UP_FILE)
                 _shutdown(sup, home)
                 print("stopped every program and supervisord; Redis data and logs stay in " + str(home.run))
             except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException) as exc:
                 # It died (or another `down` shut it) meanwhile: what it leaves is found below.
                 print(f"supervisord stopped answering during the shutdown ({exc}); stopping what it left")
                 _wait_gone(pid, 30)
+            proof_stops.release(home.run, stopping, proof_stops.UP_FILE)
     except LaunchError as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
@@ -2287,14 +2295,19 @@ def left_stopped_by_proof(home: Home, infos: list[dict[str, Any]],
 
 
 def left_stopped_by_up(home: Home, infos: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The `up` that ended (killed) before it started again the programs it stopped, {pid, programs} of those still
-    not RUNNING (as left_stopped_by_proof), or None."""
+    """The `up` that ended (killed) before it started again the programs it stopped, or the `down` before it stopped
+    supervisord, {pid, programs, command} of those still not RUNNING (as left_stopped_by_proof), or None."""
     left = left_stopped_by_proof(home, infos, proof_stops.UP_FILE)
-    return None if left is None else {"pid": left["pid"], "programs": left["programs"]}
+    return None if left is None else {"pid": left["pid"], "programs": left["programs"],
+                                      "command": "down" if left["proof"] == "down" else "up"}
 
 
 def interrupted_up_note(left: dict[str, Any], up_here: str) -> str:
-    """status's line for the programs an `up` killed part-way left stopped (left_stopped_by_up)."""
+    """status's line for the programs an `up` (or `down`) killed part-way left stopped (left_stopped_by_up)."""
+    if left.get("command") == "down":
+        return (f"STOPPED BY AN INTERRUPTED DOWN: {', '.join(left['programs'])} stopped by `clustergate down` (pid "
+                f"{left['pid']}), which ended before it stopped supervisord (killed part-way: a deploy's command "
+                f"timeout, an OOM kill?): `{up_here}` starts them, a `down` stops the rest")
     return (f"STOPPED BY AN INTERRUPTED UP: {', '.join(left['programs'])} stopped by `clustergate up` (pid "
             f"{left['pid']}) to restart or remove them, which ended before it started them again (killed "
             f"part-way: a deploy's command timeout, an OOM kill?): `{up_here}` starts them")

@@ -1097,6 +1097,38 @@ def test_up_names_at_once_a_crash_looping_program_whose_port_another_process_hol
         blocker.wait()
 
 
+def test_status_and_the_next_up_name_a_down_killed_part_way_as_what_left_its_programs_stopped(small) -> None:
+    # lnrev3 (an lnfix leftover): a `down` SIGKILLed while supervisord stopped the actors (a deploy's rollback timed
+    # out) left them STOPPED under a supervisord still running, with its Redis: status said nothing of why, and the
+    # next `up` started them as "stopped by hand or given up by supervisord".
+    home, topo_path, _ = small
+    gate_pid = pids(home)["gate"]
+    os.kill(gate_pid, signal.SIGSTOP)  # its stop lasts its stopwaitsecs: `down` is killed while it waits
+    down = subprocess.Popen([sys.executable, "-m", "launcher", "down", "--home", str(home)], cwd=REPO,
+                            stdout=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: "STOPPING" in supervisorctl(home, "status", "gate").stdout, 20, "supervisord stopping the gate")
+    finally:
+        down.kill()
+        down.wait()
+        os.kill(gate_pid, signal.SIGCONT)
+    wait_for(lambda: "STOPPED" in supervisorctl(home, "status", "gate").stdout, 30 * DEADLINE_SCALE, "the gate stopped")
+    status = clustergate("status", "--home", str(home))
+    assert status.returncode == 1, status.stdout + status.stderr
+    said = [line for line in status.stdout.splitlines() if line.startswith("STOPPED BY AN INTERRUPTED DOWN: ")]
+    assert len(said) == 1 and said[0].startswith(f"STOPPED BY AN INTERRUPTED DOWN: gate, permit_issuer stopped by "
+                                                 f"`clustergate down` (pid {down.pid})"), status.stdout
+    report = json.loads(clustergate("status", "--json", "--home", str(home)).stdout)
+    assert report["left_stopped_by_up"] == {"pid": down.pid, "programs": ["gate", "permit_issuer"],
+                                            "command": "down"}, report["left_stopped_by_up"]
+    back = clustergate("up", str(topo_path), "--home", str(home))
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert "stopped by hand" not in back.stdout, back.stdout
+    assert (f"started (left stopped by `clustergate down` (pid {down.pid}), killed part-way): "
+            f"['permit_issuer', 'gate']") in back.stdout, back.stdout
+    assert json.loads(clustergate("status", "--json", "--home", str(home)).stdout)["left_stopped_by_up"] is None
+
+
 def test_an_up_killed_part_way_after_another_killed_part_way_names_what_both_left_stopped(small) -> None:
     # lnrev3: the second of two `up`s killed part-way (a deploy's retry, timed out again) replaced the first's record
     # of what it stopped with its own: the gate the first left STOPPED, which the second had not yet started again,
@@ -1175,7 +1207,8 @@ def test_status_and_the_next_up_name_an_up_killed_part_way_as_what_left_its_prog
     assert len(said) == 1 and said[0].startswith(f"STOPPED BY AN INTERRUPTED UP: gate stopped by `clustergate up` "
                                                  f"(pid {up.pid})"), status.stdout
     report = json.loads(clustergate("status", "--json", "--home", str(home)).stdout)
-    assert report["left_stopped_by_up"] == {"pid": up.pid, "programs": ["gate"]}, report["left_stopped_by_up"]
+    assert report["left_stopped_by_up"] == {"pid": up.pid, "programs": ["gate"], "command": "up"}, \
+        report["left_stopped_by_up"]
     topo_path.write_text(previous)  # the previous topology put back, as a rollback does
     back = clustergate("up", str(topo_path), "--home", str(home))
     assert back.returncode == 0, back.stdout + back.stderr

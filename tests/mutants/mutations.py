@@ -8278,6 +8278,15 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_multihost_side_by_side.py::"
          "test_status_all_hosts_names_what_an_up_killed_part_way_left_stopped_on_a_host",)),
+    Mutation(
+        "a_down_killed_part_way_leaves_its_programs_stopped_as_if_stopped_by_hand",
+        "the programs a `down` killed part-way stopped under a supervisord it did not shut are named by `status` "
+        "(STOPPED BY AN INTERRUPTED DOWN) and by the next `up`, not as stopped by hand (lnrev3)",
+        "launcher/supervise.py",
+        "                proof_stops.record(home.run, \"down\", stopping, proof_stops.UP_FILE)\n",
+        "",
+        ("tests/test_launcher.py::"
+         "test_status_and_the_next_up_name_a_down_killed_part_way_as_what_left_its_programs_stopped",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
