@@ -2328,9 +2328,9 @@ def _rendered_config_hashes(home: Home) -> dict[str, str]:
 
 def _rendered_config_hash_version(home: Home) -> int | None:
     """The CONFIG_HASH_VERSION of the hashes `up` last wrote in run/programs.d (1 when it wrote none), or None when
-    there is no programs.d to read."""
+    there is no programs.d to read. A line that is no such version (garbage, digits past any) reads as none."""
     try:
-        found = re.search(r"^; config hash version (\d+)$", home.programs.read_text(), re.M)
+        found = re.search(r"^; config hash version (\d{1,9})$", home.programs.read_text(), re.M)
     except (OSError, UnicodeDecodeError):
         return None
     return int(found.group(1)) if found else 1

@@ -1217,3 +1217,15 @@ def test_status_and_the_next_up_name_an_up_killed_part_way_as_what_left_its_prog
         back.stdout
     after = clustergate("status", "--json", "--home", str(home))
     assert after.returncode == 0 and json.loads(after.stdout)["left_stopped_by_up"] is None, after.stdout
+
+
+def test_a_config_hash_version_line_past_any_version_reads_as_none_written_not_a_traceback(tmp_path: Path) -> None:
+    # lnrev3: run/programs.d's `; config hash version N` (lnfix) was read with int() on any run of digits: a line
+    # of 5,000 digits (a hand edit, a corrupted file) raised ValueError (int past 4,300 digits) out of `status
+    # --exits`, which `status FILE --all-hosts` runs on each host. It reads as no line (version 1), as other garbage.
+    from launcher.supervise import home_exits
+    home = Home(tmp_path / "home")
+    home.programs.parent.mkdir(parents=True)
+    home.run.joinpath("supervisord.log").write_text("")
+    home.programs.write_text("[program:gate]\ncommand=true\n; config hash version " + "9" * 5000 + "\n")
+    assert home_exits(home)["config_hash_version"] == 1

@@ -8287,6 +8287,15 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_launcher.py::"
          "test_status_and_the_next_up_name_a_down_killed_part_way_as_what_left_its_programs_stopped",)),
+    Mutation(
+        "a_config_hash_version_line_of_endless_digits_crashes_status_exits",
+        "a `; config hash version` line past any version reads as none written: int() of its 5,000 digits raised out "
+        "of `status --exits`, which `status FILE --all-hosts` runs on each host (lnrev3)",
+        "launcher/supervise.py",
+        "        found = re.search(r\"^; config hash version (\\d{1,9})$\", home.programs.read_text(), re.M)\n",
+        "        found = re.search(r\"^; config hash version (\\d+)$\", home.programs.read_text(), re.M)\n",
+        ("tests/test_launcher.py::"
+         "test_a_config_hash_version_line_past_any_version_reads_as_none_written_not_a_traceback",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
