@@ -8296,6 +8296,15 @@ MUTATIONS: list[Mutation] = [
         "        found = re.search(r\"^; config hash version (\\d+)$\", home.programs.read_text(), re.M)\n",
         ("tests/test_launcher.py::"
          "test_a_config_hash_version_line_past_any_version_reads_as_none_written_not_a_traceback",)),
+    Mutation(
+        "a_pipe_dripped_into_for_ever_is_read_for_ever",
+        "a topology pipe still written to PIPE_TOTAL_S after it was opened is refused: a writer dripping a line every "
+        "few seconds and never closing kept validate, up and render reading, silent, for ever (lnrev3)",
+        "launcher/topology.py",
+        "        self.deadline = time.monotonic() + PIPE_TOTAL_S\n",
+        "        self.deadline = float(\"inf\")\n",
+        ("tests/test_launcher_operator_review.py::"
+         "test_validate_of_a_pipe_its_writer_never_closes_but_drips_into_is_refused_in_bounded_time",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
