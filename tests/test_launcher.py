@@ -1097,6 +1097,17 @@ def test_up_names_at_once_a_crash_looping_program_whose_port_another_process_hol
         blocker.wait()
 
 
+def _status_once_the_gate_stopped_says(home: Path, line: str) -> dict:
+    """Once supervisord shows the gate STOPPED: `status` exits 1 with one line that starts as `line`; returns its
+    --json's left_stopped_by_up."""
+    wait_for(lambda: "STOPPED" in supervisorctl(home, "status", "gate").stdout, 30 * DEADLINE_SCALE, "the gate stopped")
+    status = clustergate("status", "--home", str(home))
+    assert status.returncode == 1, status.stdout + status.stderr
+    said = [said for said in status.stdout.splitlines() if said.startswith(line.partition(":")[0] + ": ")]
+    assert len(said) == 1 and said[0].startswith(line), status.stdout
+    return json.loads(clustergate("status", "--json", "--home", str(home)).stdout)["left_stopped_by_up"]
+
+
 def test_status_and_the_next_up_name_a_down_killed_part_way_as_what_left_its_programs_stopped(small) -> None:
     # lnrev3 (an lnfix leftover): a `down` SIGKILLed while supervisord stopped the actors (a deploy's rollback timed
     # out) left them STOPPED under a supervisord still running, with its Redis: status said nothing of why, and the
@@ -1112,15 +1123,9 @@ def test_status_and_the_next_up_name_a_down_killed_part_way_as_what_left_its_pro
         down.kill()
         down.wait()
         os.kill(gate_pid, signal.SIGCONT)
-    wait_for(lambda: "STOPPED" in supervisorctl(home, "status", "gate").stdout, 30 * DEADLINE_SCALE, "the gate stopped")
-    status = clustergate("status", "--home", str(home))
-    assert status.returncode == 1, status.stdout + status.stderr
-    said = [line for line in status.stdout.splitlines() if line.startswith("STOPPED BY AN INTERRUPTED DOWN: ")]
-    assert len(said) == 1 and said[0].startswith(f"STOPPED BY AN INTERRUPTED DOWN: gate, permit_issuer stopped by "
-                                                 f"`clustergate down` (pid {down.pid})"), status.stdout
-    report = json.loads(clustergate("status", "--json", "--home", str(home)).stdout)
-    assert report["left_stopped_by_up"] == {"pid": down.pid, "programs": ["gate", "permit_issuer"],
-                                            "command": "down"}, report["left_stopped_by_up"]
+    left = _status_once_the_gate_stopped_says(home, f"STOPPED BY AN INTERRUPTED DOWN: gate, permit_issuer stopped by "
+                                                    f"`clustergate down` (pid {down.pid})")
+    assert left == {"pid": down.pid, "programs": ["gate", "permit_issuer"], "command": "down"}, left
     back = clustergate("up", str(topo_path), "--home", str(home))
     assert back.returncode == 0, back.stdout + back.stderr
     assert "stopped by hand" not in back.stdout, back.stdout
@@ -1200,15 +1205,9 @@ def test_status_and_the_next_up_name_an_up_killed_part_way_as_what_left_its_prog
     up.kill()
     up.wait()
     os.kill(gate_pid, signal.SIGCONT)
-    wait_for(lambda: "STOPPED" in supervisorctl(home, "status", "gate").stdout, 30 * DEADLINE_SCALE, "the gate stopped")
-    status = clustergate("status", "--home", str(home))
-    assert status.returncode == 1, status.stdout + status.stderr
-    said = [line for line in status.stdout.splitlines() if line.startswith("STOPPED BY AN INTERRUPTED UP: ")]
-    assert len(said) == 1 and said[0].startswith(f"STOPPED BY AN INTERRUPTED UP: gate stopped by `clustergate up` "
-                                                 f"(pid {up.pid})"), status.stdout
-    report = json.loads(clustergate("status", "--json", "--home", str(home)).stdout)
-    assert report["left_stopped_by_up"] == {"pid": up.pid, "programs": ["gate"], "command": "up"}, \
-        report["left_stopped_by_up"]
+    left = _status_once_the_gate_stopped_says(home, f"STOPPED BY AN INTERRUPTED UP: gate stopped by `clustergate up` "
+                                                    f"(pid {up.pid})")
+    assert left == {"pid": up.pid, "programs": ["gate"], "command": "up"}, left
     topo_path.write_text(previous)  # the previous topology put back, as a rollback does
     back = clustergate("up", str(topo_path), "--home", str(home))
     assert back.returncode == 0, back.stdout + back.stderr
