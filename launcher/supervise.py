@@ -1255,7 +1255,8 @@ def _held_by_others(sup: Supervisor, topo: Topology, home: Home, info: dict[str,
     """"WHERE: ENDPOINT is already in use by another process (HOLDER)" for each endpoint the program binds that a
     process other than its own (its pid, or a child of it) holds, read from /proc; a program with no process (BACKOFF,
     EXITED) has its endpoints probed too, for a holder /proc does not show (another user's). A holder met while the
-    program had no process is checked again against its pid now (supervisord may have just started it)."""
+    program had no process is checked again against its pid now (supervisord may have just started it). A holder run
+    by this supervisord (a program of another file) is named as this home's program, not another system to stop."""
     claims = [(where, in_home(endpoint, home)) for where, endpoint in _claims(topo, info["name"])]
     holders = holder_pids([endpoint for _, endpoint in claims])
     pid = info.get("pid") or 0
@@ -1270,9 +1271,22 @@ def _held_by_others(sup: Supervisor, topo: Topology, home: Home, info: dict[str,
         if pid in _pid_and_parents(holder) or (not pid and _now_holds(sup, info["name"], holder)):
             continue
         what = f"port {split_tcp(endpoint)[1]}" if endpoint.startswith("tcp://") else endpoint
+        own = _own_program_of(sup, holder)  # one of another file (monitor up's prometheus): not `down` this home
+        if own:
+            said.append(f"{where}: {what} is already in use by this home's program {own} (pid {holder})")
+            continue
         by = _holder_of(holder, changed=True)
         said.append(f"{where}: {what} is already in use by another process{by if by.startswith(':') else f' ({by})'}")
     return said
+
+
+def _own_program_of(sup: Supervisor, pid: int) -> str | None:
+    """The name of the program of this supervisord whose process is pid or one of its parents, or None."""
+    try:
+        programs = {info["pid"]: info["name"] for info in sup.processes() if info["pid"]}
+    except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException):
+        return None
+    return next((programs[p] for p in _pid_and_parents(pid) if p in programs), None)
 
 
 def _now_holds(sup: Supervisor, name: str, holder: int) -> bool:

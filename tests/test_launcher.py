@@ -1167,6 +1167,31 @@ def test_an_up_killed_part_way_after_another_killed_part_way_names_what_both_lef
     assert "stopped by hand" not in back.stdout, back.stdout
 
 
+def test_up_names_this_homes_own_program_holding_a_crash_looping_programs_port_not_another_system(small) -> None:
+    # lnrev3: the lnfix crash-loop check named whoever held the port as `another clustergate system, home HOME ...;
+    # stop it with `clustergate down --home HOME``, HOME this very home (a program of another file in its
+    # programs.d, as `monitor up`'s prometheus, put on the gate's port while the gate was stopped): the advice was
+    # to stop the whole system. The up-front check names such a holder as this home's program (lnrev2); so does
+    # this one now.
+    home, topo_path, data = small
+    port = data["actors"]["gate"]["metrics_port"]
+    assert supervisorctl(home, "stop", "gate").returncode == 0
+    (home / "run" / "programs.d" / "holder.conf").write_text(
+        f"[program:holder]\ncommand={sys.executable} -c \"import socket, time; s = socket.socket(); "
+        f"s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', {port})); s.listen(); "
+        f"time.sleep(600)\"\nautostart=true\nstartsecs=1\n")
+    assert supervisorctl(home, "update").returncode == 0
+    wait_for(lambda: "RUNNING" in supervisorctl(home, "status", "holder").stdout, 20, "the holder running")
+    supervisorctl(home, "start", "gate")  # fails: supervisord starts it again and again
+    up = clustergate("up", str(topo_path), "--home", str(home), "--timeout", "120", timeout=300)
+    assert up.returncode == 1, up.stdout + up.stderr
+    said = [line for line in up.stdout.splitlines() if line.startswith("FAILED: ")]
+    assert len(said) == 1, up.stdout
+    assert "another clustergate system" not in said[0] and "down --home" not in said[0], said
+    assert said[0].startswith(f"FAILED: program gate cannot bind actors.gate.metrics_port: port {port} is already in "
+                              f"use by this home's program holder (pid "), said
+
+
 def test_up_does_not_fail_a_starting_program_over_a_process_on_the_same_port_at_another_address(small) -> None:
     # lnrev3: the lnfix crash-loop check counted any socket on the gate's metrics port as its holder, whatever its
     # address: with another process listening on [::1] (or 127.0.0.2) at that port, which does not keep the gate from

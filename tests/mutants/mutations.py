@@ -8305,6 +8305,16 @@ MUTATIONS: list[Mutation] = [
         "        self.deadline = float(\"inf\")\n",
         ("tests/test_launcher_operator_review.py::"
          "test_validate_of_a_pipe_its_writer_never_closes_but_drips_into_is_refused_in_bounded_time",)),
+    Mutation(
+        "a_crash_looping_programs_port_held_by_its_own_home_says_down_that_home",
+        "a port a crash-looping program binds, held by a program of another file of the same home, is named as this "
+        "home's program: `up` said `another clustergate system, home HOME; stop it with down --home HOME` of its "
+        "own home (lnrev3)",
+        "launcher/supervise.py",
+        "        own = _own_program_of(sup, holder)  # one of another file (monitor up's prometheus): not `down` this home\n",
+        "        own = None\n",
+        ("tests/test_launcher.py::"
+         "test_up_names_this_homes_own_program_holding_a_crash_looping_programs_port_not_another_system",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
