@@ -5,9 +5,11 @@ silently unlink and take over such a file), is in use."""
 from __future__ import annotations
 
 import errno
+import ipaddress
 import os
 import socket
 import stat
+import sys
 
 # sun_path is 108 bytes on Linux, including the terminating NUL.
 MAX_IPC_PATH_BYTES = 107
@@ -89,11 +91,42 @@ def endpoint_problem_now(endpoint: str) -> str | None:
     return None
 
 
+def _proc_net_address(hex_address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address of a /proc/net/tcp{,6} local_address field (its 32-bit words in the host's byte order), an
+    IPv4-mapped IPv6 address as its IPv4 one; None when it does not parse."""
+    try:
+        raw = bytes.fromhex(hex_address)
+        if len(raw) not in (4, 16):
+            return None
+        words = b"".join(raw[i:i + 4][::-1] if sys.byteorder == "little" else raw[i:i + 4] for i in range(0, len(raw), 4))
+        address = ipaddress.ip_address(words)
+    except ValueError:
+        return None
+    mapped = getattr(address, "ipv4_mapped", None)
+    return mapped or address
+
+
+def _binds_clash(host: str, held: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
+    """Whether a socket bound at `held` (a port's holder) keeps HOST from binding that port: a wildcard on either side
+    (0.0.0.0, ::, `*`, a name), or the same address. One on another address does not: 127.0.0.1 and [::1] bind the
+    same port side by side."""
+    try:
+        wanted = ipaddress.ip_address(host)
+    except ValueError:
+        return True  # `*` or a name: any holder of the port
+    wanted = getattr(wanted, "ipv4_mapped", None) or wanted
+    return held is None or wanted.is_unspecified or held.is_unspecified or held == wanted
+
+
 def _socket_inodes(endpoints: list[str]) -> dict[str, set[int]]:
     """Endpoint -> the inodes of the sockets bound to it in this network namespace, from /proc/net (Linux; elsewhere
-    nothing): a TCP port's listening (or bound) sockets, whatever their address, and an ipc path's unix sockets."""
+    nothing): a TCP port's listening (or bound) sockets at an address that keeps the endpoint's from binding
+    (_binds_clash), and an ipc path's unix sockets."""
     found: dict[str, set[int]] = {e: set() for e in endpoints}
-    ports = {split_tcp(e)[1]: e for e in endpoints if e.startswith("tcp://")}
+    ports: dict[int, list[str]] = {}
+    for e in endpoints:
+        if e.startswith("tcp://"):
+            ports.setdefault(split_tcp(e)[1], []).append(e)
     paths = {e[len("ipc://"):]: e for e in endpoints if e.startswith("ipc://")}
     for table in ("/proc/net/tcp", "/proc/net/tcp6") if ports else ():
         try:
@@ -105,9 +138,12 @@ def _socket_inodes(endpoints: list[str]) -> dict[str, set[int]]:
             fields = row.split()
             if len(fields) < 10 or fields[3] not in ("0A", "07"):  # LISTEN, or CLOSE (bound, not yet listening)
                 continue
-            endpoint = ports.get(int(fields[1].rpartition(":")[2], 16))
-            if endpoint and fields[9].isdigit() and int(fields[9]):
-                found[endpoint].add(int(fields[9]))
+            address, _, port = fields[1].rpartition(":")
+            if not (fields[9].isdigit() and int(fields[9])):
+                continue
+            for endpoint in ports.get(int(port, 16), ()):
+                if _binds_clash(split_tcp(endpoint)[0], _proc_net_address(address)):
+                    found[endpoint].add(int(fields[9]))
     if paths:
         try:
             with open("/proc/net/unix") as fh:

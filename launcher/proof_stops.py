@@ -12,7 +12,7 @@ second's record would replace the first's, which a SIGKILL then left stopped wit
 `up` keeps the same record, in run/up-stopping.json (UP_FILE, its name "up"), of the programs it stops to restart or
 remove them, from just before its change until the change is applied: an `up` killed in between (a deploy's command
 timeout, an OOM kill) left them STOPPED, which `status` showed with no word of why and the next `up` started as
-"stopped by hand".
+"stopped by hand". `down` keeps it too (its name "down"), of the programs it stops until supervisord is shut.
 """
 
 from __future__ import annotations

@@ -1255,7 +1255,8 @@ def _held_by_others(sup: Supervisor, topo: Topology, home: Home, info: dict[str,
     """"WHERE: ENDPOINT is already in use by another process (HOLDER)" for each endpoint the program binds that a
     process other than its own (its pid, or a child of it) holds, read from /proc; a program with no process (BACKOFF,
     EXITED) has its endpoints probed too, for a holder /proc does not show (another user's). A holder met while the
-    program had no process is checked again against its pid now (supervisord may have just started it)."""
+    program had no process is checked again against its pid now (supervisord may have just started it). A holder run
+    by this supervisord (a program of another file) is named as this home's program, not another system to stop."""
     claims = [(where, in_home(endpoint, home)) for where, endpoint in _claims(topo, info["name"])]
     holders = holder_pids([endpoint for _, endpoint in claims])
     pid = info.get("pid") or 0
@@ -1270,9 +1271,22 @@ def _held_by_others(sup: Supervisor, topo: Topology, home: Home, info: dict[str,
         if pid in _pid_and_parents(holder) or (not pid and _now_holds(sup, info["name"], holder)):
             continue
         what = f"port {split_tcp(endpoint)[1]}" if endpoint.startswith("tcp://") else endpoint
+        own = _own_program_of(sup, holder)  # one of another file (monitor up's prometheus): not `down` this home
+        if own:
+            said.append(f"{where}: {what} is already in use by this home's program {own} (pid {holder})")
+            continue
         by = _holder_of(holder, changed=True)
         said.append(f"{where}: {what} is already in use by another process{by if by.startswith(':') else f' ({by})'}")
     return said
+
+
+def _own_program_of(sup: Supervisor, pid: int) -> str | None:
+    """The name of the program of this supervisord whose process is pid or one of its parents, or None."""
+    try:
+        programs = {info["pid"]: info["name"] for info in sup.processes() if info["pid"]}
+    except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException):
+        return None
+    return next((programs[p] for p in _pid_and_parents(pid) if p in programs), None)
 
 
 def _now_holds(sup: Supervisor, name: str, holder: int) -> bool:
@@ -1910,6 +1924,8 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
             # Recorded before they are stopped: an `up` killed before it starts them again is named (status, next up).
             stopping = [p["name"] for p in infos if p["statename"] in LIVE_STATES
                         and (password_changed or p["pid"] in releasing)]
+            # And what a killed `up` left stopped, which this one starts: its record is replaced by this one's.
+            stopping += [n for n in (interrupted_up or {}).get("programs", []) if n not in stopping]
             if stopping:
                 proof_stops.record(home.run, "up", stopping, proof_stops.UP_FILE)
             try:
@@ -1925,8 +1941,8 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
                         sup.api.startProcess(name, False)
                     by_up = [n for n in restart if interrupted_up and n in interrupted_up["programs"]]
                     if by_up:
-                        tell(f"started (left stopped by `clustergate up` (pid {interrupted_up['pid']}), killed "
-                             f"part-way): {by_up}")
+                        tell(f"started (left stopped by `clustergate {interrupted_up['command']}` (pid "
+                             f"{interrupted_up['pid']}), killed part-way): {by_up}")
                     if len(by_up) < len(restart):
                         tell(f"started (stopped by hand or given up by supervisord): "
                              f"{[n for n in restart if n not in by_up]}")
@@ -2168,13 +2184,21 @@ def _down_locked(home: Home) -> int:
         running = sup.running()
         if running:
             pid = sup.pid()
+            stopping: list[str] = []
             try:
+                # Recorded as `up` records its stops: a `down` killed part-way left them STOPPED, said by nothing.
+                infos = sup.processes()
+                stopping = [p["name"] for p in infos if p["statename"] in (*LIVE_STATES, "BACKOFF")]
+                earlier = left_stopped_by_up(home, infos)  # replaced by this record: its programs too
+                stopping += [n for n in (earlier or {}).get("programs", []) if n not in stopping]
+                proof_stops.record(home.run, "down", stopping, proof_stops.UP_FILE)
                 _shutdown(sup, home)
                 print("stopped every program and supervisord; Redis data and logs stay in " + str(home.run))
             except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException) as exc:
                 # It died (or another `down` shut it) meanwhile: what it leaves is found below.
                 print(f"supervisord stopped answering during the shutdown ({exc}); stopping what it left")
                 _wait_gone(pid, 30)
+            proof_stops.release(home.run, stopping, proof_stops.UP_FILE)
     except LaunchError as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
@@ -2285,10 +2309,22 @@ def left_stopped_by_proof(home: Home, infos: list[dict[str, Any]],
 
 
 def left_stopped_by_up(home: Home, infos: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The `up` that ended (killed) before it started again the programs it stopped, {pid, programs} of those still
-    not RUNNING (as left_stopped_by_proof), or None."""
+    """The `up` that ended (killed) before it started again the programs it stopped, or the `down` before it stopped
+    supervisord, {pid, programs, command} of those still not RUNNING (as left_stopped_by_proof), or None."""
     left = left_stopped_by_proof(home, infos, proof_stops.UP_FILE)
-    return None if left is None else {"pid": left["pid"], "programs": left["programs"]}
+    return None if left is None else {"pid": left["pid"], "programs": left["programs"],
+                                      "command": "down" if left["proof"] == "down" else "up"}
+
+
+def interrupted_up_note(left: dict[str, Any], up_here: str) -> str:
+    """status's line for the programs an `up` (or `down`) killed part-way left stopped (left_stopped_by_up)."""
+    if left.get("command") == "down":
+        return (f"STOPPED BY AN INTERRUPTED DOWN: {', '.join(left['programs'])} stopped by `clustergate down` (pid "
+                f"{left['pid']}), which ended before it stopped supervisord (killed part-way: a deploy's command "
+                f"timeout, an OOM kill?): `{up_here}` starts them, a `down` stops the rest")
+    return (f"STOPPED BY AN INTERRUPTED UP: {', '.join(left['programs'])} stopped by `clustergate up` (pid "
+            f"{left['pid']}) to restart or remove them, which ended before it started them again (killed "
+            f"part-way: a deploy's command timeout, an OOM kill?): `{up_here}` starts them")
 
 
 CONFIG_HASH_RE = re.compile(r'CLUSTERGATE_CONFIG_HASH="([0-9a-f]+)"')
@@ -2306,9 +2342,9 @@ def _rendered_config_hashes(home: Home) -> dict[str, str]:
 
 def _rendered_config_hash_version(home: Home) -> int | None:
     """The CONFIG_HASH_VERSION of the hashes `up` last wrote in run/programs.d (1 when it wrote none), or None when
-    there is no programs.d to read."""
+    there is no programs.d to read. A line that is no such version (garbage, digits past any) reads as none."""
     try:
-        found = re.search(r"^; config hash version (\d+)$", home.programs.read_text(), re.M)
+        found = re.search(r"^; config hash version (\d{1,9})$", home.programs.read_text(), re.M)
     except (OSError, UnicodeDecodeError):
         return None
     return int(found.group(1)) if found else 1
@@ -2407,8 +2443,8 @@ def home_exits(home: Home) -> dict[str, Any]:
     the log is there but this user may not read it, as another account's home, whose run/ `up` made 0700), and
     while its supervisord answers, what it runs and whether each runs the config `up` last wrote (config_applied);
     the config hash `up` last wrote for each program (config_hashes, which `status FILE --all-hosts` compares with
-    FILE's when config_hash_version is its own); and whether its running copy was edited since `up` wrote it
-    (running_copy_edited)."""
+    FILE's when config_hash_version is its own); whether its running copy was edited since `up` wrote it
+    (running_copy_edited); and what an `up` killed part-way left stopped (left_stopped_by_up)."""
     log = home.run / "supervisord.log"
     said: dict[str, Any] = {"home": str(home.root), "log": str(log), "log_found": False, "unexpected_exits": {}}
     try:
@@ -2422,6 +2458,7 @@ def home_exits(home: Home) -> dict[str, Any]:
     return {**said, "log_found": True, "supervised": None if infos is None else sorted(p["name"] for p in infos),
             "programs_file": str(home.programs), "config_applied": {} if infos is None else config_applied(home, infos),
             "config_hashes": _rendered_config_hashes(home), "config_hash_version": _rendered_config_hash_version(home),
+            "left_stopped_by_up": None if infos is None else left_stopped_by_up(home, infos),
             "running_base_dir": _running_base_dir(home),
             "running_copy": str(home.topology), "running_copy_edited": copy_edited(home),
             "unexpected_exits": {name: as_json(e, str(home.logs / f"{name}.log")) for name, e in exits.items()}}
@@ -2447,8 +2484,11 @@ def sentinel_status(topo: Topology) -> dict[str, Any]:
     nobody = no_replica_to_promote(topo.redis.sentinel_addresses(), topo.redis.sentinel.master, **ask) if ok else None
     if nobody:
         ok, said = False, f"{nobody.why}; {said}"
-    # External sentinels told `replicas: 0`: a primary with no replica is what the topology runs, no fault.
-    none_expected = bool(nobody) and topo.redis.replicas_expected() == 0
+    # External sentinels told `replicas: 0`: a primary with no replica is what the topology runs, no fault; unless a
+    # permit issuer is told to WAIT for one (wait_replicas): then every decision is HOLD replica_unacknowledged.
+    waited_for = any(isinstance(spec.settings, PermitIssuerSettings) and spec.settings.replicas_to_wait(topo.redis)
+                     for spec in topo.actors.values())
+    none_expected = bool(nobody) and topo.redis.replicas_expected() == 0 and not waited_for
     disagree = sentinels_disagree(topo.redis.sentinel_addresses(), topo.redis.sentinel.master, **ask)
     # Managed servers only: someone else's may be kept out of promotion on purpose.
     stuck = never_promoted(topo.redis.server_addresses(), **ask) if topo.redis.managed else []
@@ -2560,11 +2600,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"STOPPED BY A PROOF: {', '.join(left['programs'])} stopped by the {left['proof']} proof (pid "
                   f"{left['pid']}), which ended (killed) before it started them again: the next `clustergate proof` "
                   f"starts them first, and so does `{up_here}`")
-        left = status.get("left_stopped_by_up")
-        if left:
-            print(f"STOPPED BY AN INTERRUPTED UP: {', '.join(left['programs'])} stopped by `clustergate up` (pid "
-                  f"{left['pid']}) to restart or remove them, which ended before it started them again (killed "
-                  f"part-way: a deploy's command timeout, an OOM kill?): `{up_here}` starts them")
+        if status.get("left_stopped_by_up"):
+            print(interrupted_up_note(status["left_stopped_by_up"], up_here))
         missing = [row["name"] for row in status["programs"] if row["state"] == "MISSING"]
         if missing:
             print(f"MISSING: supervisord of {home.root} does not run {', '.join(missing)}, which the topology has: "

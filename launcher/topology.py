@@ -17,6 +17,7 @@ import re
 import select
 import stat
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any, Literal
@@ -1318,22 +1319,31 @@ MAX_TOPOLOGY_CHARS = 8_000_000
 # nothing is written to for this long is refused: a named pipe with no writer kept validate, up and render waiting for
 # ever in open(), silent.
 PIPE_WAIT_S = 10.0
+# And one still written to, never closed, this long after it was opened: a writer that drips a line every few seconds
+# (`tail -f`, a watch) kept them reading, silent, until MAX_TOPOLOGY_CHARS: for ever.
+PIPE_TOTAL_S = 60.0
 
 
 class _PipeReader(io.RawIOBase):
-    """A pipe's bytes (its descriptor opened O_NONBLOCK), each read waiting at most PIPE_WAIT_S for the writer:
-    TimeoutError past it, with the bytes read so far. A named pipe with no writer yet reads as nothing written, not as
-    its end."""
+    """A pipe's bytes (its descriptor opened O_NONBLOCK), each read waiting at most PIPE_WAIT_S for the writer, and
+    all of them read within PIPE_TOTAL_S: TimeoutError past either, with the bytes read so far (and "endless" past the
+    second). A named pipe with no writer yet reads as nothing written, not as its end."""
 
     def __init__(self, fd: int):
         self.fd, self.got = fd, 0
+        self.deadline = time.monotonic() + PIPE_TOTAL_S
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
         while True:
-            if not select.select([self.fd], [], [], PIPE_WAIT_S)[0]:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(self.got, "endless")
+            if not select.select([self.fd], [], [], min(PIPE_WAIT_S, left))[0]:
+                if time.monotonic() >= self.deadline:
+                    raise TimeoutError(self.got, "endless")
                 raise TimeoutError(self.got)
             try:
                 data = os.read(self.fd, len(buffer))
@@ -1380,7 +1390,9 @@ def _read_and_validate(path: str | os.PathLike[str]) -> tuple[Topology | None, l
                                            f"(a topology is a few KB); not read")])
     except TimeoutError as exc:  # an OSError: first
         got = exc.args[0] if exc.args else 0
-        what = (f"a pipe whose writer wrote {got:,} bytes, then nothing for {PIPE_WAIT_S:g} s, and did not close it"
+        what = (f"a pipe still written to after {PIPE_TOTAL_S:g} s ({got:,} bytes), whose writer did not close it "
+                f"(`tail -f`, a watch?)" if exc.args[1:] == ("endless",) else
+                f"a pipe whose writer wrote {got:,} bytes, then nothing for {PIPE_WAIT_S:g} s, and did not close it"
                 if got else f"a pipe nothing was written to within {PIPE_WAIT_S:g} s (a named pipe with no writer?)")
         raise SchemaError([Problem((), f"cannot read topology: {what}; give a file, or a pipe its writer fills at "
                                        f"once (`validate <(COMMAND)`)")]) from None

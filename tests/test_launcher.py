@@ -1097,6 +1097,128 @@ def test_up_names_at_once_a_crash_looping_program_whose_port_another_process_hol
         blocker.wait()
 
 
+def _status_once_the_gate_stopped_says(home: Path, line: str) -> dict:
+    """Once supervisord shows the gate STOPPED: `status` exits 1 with one line that starts as `line`; returns its
+    --json's left_stopped_by_up."""
+    wait_for(lambda: "STOPPED" in supervisorctl(home, "status", "gate").stdout, 30 * DEADLINE_SCALE, "the gate stopped")
+    status = clustergate("status", "--home", str(home))
+    assert status.returncode == 1, status.stdout + status.stderr
+    said = [said for said in status.stdout.splitlines() if said.startswith(line.partition(":")[0] + ": ")]
+    assert len(said) == 1 and said[0].startswith(line), status.stdout
+    return json.loads(clustergate("status", "--json", "--home", str(home)).stdout)["left_stopped_by_up"]
+
+
+def test_status_and_the_next_up_name_a_down_killed_part_way_as_what_left_its_programs_stopped(small) -> None:
+    # lnrev3 (an lnfix leftover): a `down` SIGKILLed while supervisord stopped the actors (a deploy's rollback timed
+    # out) left them STOPPED under a supervisord still running, with its Redis: status said nothing of why, and the
+    # next `up` started them as "stopped by hand or given up by supervisord".
+    home, topo_path, _ = small
+    gate_pid = pids(home)["gate"]
+    os.kill(gate_pid, signal.SIGSTOP)  # its stop lasts its stopwaitsecs: `down` is killed while it waits
+    down = subprocess.Popen([sys.executable, "-m", "launcher", "down", "--home", str(home)], cwd=REPO,
+                            stdout=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: "STOPPING" in supervisorctl(home, "status", "gate").stdout, 20, "supervisord stopping the gate")
+    finally:
+        down.kill()
+        down.wait()
+        os.kill(gate_pid, signal.SIGCONT)
+    left = _status_once_the_gate_stopped_says(home, f"STOPPED BY AN INTERRUPTED DOWN: gate, permit_issuer stopped by "
+                                                    f"`clustergate down` (pid {down.pid})")
+    assert left == {"pid": down.pid, "programs": ["gate", "permit_issuer"], "command": "down"}, left
+    back = clustergate("up", str(topo_path), "--home", str(home))
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert "stopped by hand" not in back.stdout, back.stdout
+    assert (f"started (left stopped by `clustergate down` (pid {down.pid}), killed part-way): "
+            f"['permit_issuer', 'gate']") in back.stdout, back.stdout
+    assert json.loads(clustergate("status", "--json", "--home", str(home)).stdout)["left_stopped_by_up"] is None
+
+
+def test_an_up_killed_part_way_after_another_killed_part_way_names_what_both_left_stopped(small) -> None:
+    # lnrev3: the second of two `up`s killed part-way (a deploy's retry, timed out again) replaced the first's record
+    # of what it stopped with its own: the gate the first left STOPPED, which the second had not yet started again,
+    # was no longer named by status (STOPPED with no word of why) nor by the next `up` ("stopped by hand").
+    home, topo_path, _ = small
+    first, gate_pid = _up_stopping_a_frozen_gate(home, topo_path)
+    first.kill()
+    first.wait()
+    os.kill(gate_pid, signal.SIGCONT)
+    wait_for(lambda: "STOPPED" in supervisorctl(home, "status", "gate").stdout, 30 * DEADLINE_SCALE, "the gate stopped")
+    issuer_pid = pids(home)["permit_issuer"]
+    changed = yaml.safe_load(topo_path.read_text())
+    changed["actors"]["permit_issuer"].setdefault("settings", {})["cooldown_ttl_s"] = 61
+    write_topology(topo_path, changed)
+    os.kill(issuer_pid, signal.SIGSTOP)
+    second = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)], cwd=REPO)
+    try:
+        wait_for(lambda: "STOPPING" in supervisorctl(home, "status", "permit_issuer").stdout, 20,
+                 "supervisord stopping the permit issuer")
+    finally:
+        second.kill()
+        second.wait()
+        os.kill(issuer_pid, signal.SIGCONT)
+    wait_for(lambda: "STOPPED" in supervisorctl(home, "status", "permit_issuer").stdout, 30 * DEADLINE_SCALE,
+             "the permit issuer stopped")
+    report = json.loads(clustergate("status", "--json", "--home", str(home)).stdout)
+    left = report["left_stopped_by_up"]
+    assert left is not None and sorted(left["programs"]) == ["gate", "permit_issuer"], left
+    back = clustergate("up", str(topo_path), "--home", str(home))
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert "stopped by hand" not in back.stdout, back.stdout
+
+
+def test_up_names_this_homes_own_program_holding_a_crash_looping_programs_port_not_another_system(small) -> None:
+    # lnrev3: the lnfix crash-loop check named whoever held the port as `another clustergate system, home HOME ...;
+    # stop it with `clustergate down --home HOME``, HOME this very home (a program of another file in its
+    # programs.d, as `monitor up`'s prometheus, put on the gate's port while the gate was stopped): the advice was
+    # to stop the whole system. The up-front check names such a holder as this home's program (lnrev2); so does
+    # this one now.
+    home, topo_path, data = small
+    port = data["actors"]["gate"]["metrics_port"]
+    assert supervisorctl(home, "stop", "gate").returncode == 0
+    (home / "run" / "programs.d" / "holder.conf").write_text(
+        f"[program:holder]\ncommand={sys.executable} -c \"import socket, time; s = socket.socket(); "
+        f"s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', {port})); s.listen(); "
+        f"time.sleep(600)\"\nautostart=true\nstartsecs=1\n")
+    assert supervisorctl(home, "update").returncode == 0
+    wait_for(lambda: "RUNNING" in supervisorctl(home, "status", "holder").stdout, 20, "the holder running")
+    supervisorctl(home, "start", "gate")  # fails: supervisord starts it again and again
+    up = clustergate("up", str(topo_path), "--home", str(home), "--timeout", "120", timeout=300)
+    assert up.returncode == 1, up.stdout + up.stderr
+    said = [line for line in up.stdout.splitlines() if line.startswith("FAILED: ")]
+    assert len(said) == 1, up.stdout
+    assert "another clustergate system" not in said[0] and "down --home" not in said[0], said
+    assert said[0].startswith(f"FAILED: program gate cannot bind actors.gate.metrics_port: port {port} is already in "
+                              f"use by this home's program holder (pid "), said
+
+
+def test_up_does_not_fail_a_starting_program_over_a_process_on_the_same_port_at_another_address(small) -> None:
+    # lnrev3: the lnfix crash-loop check counted any socket on the gate's metrics port as its holder, whatever its
+    # address: with another process listening on [::1] (or 127.0.0.2) at that port, which does not keep the gate from
+    # binding 127.0.0.1, `up` of a changed gate said "FAILED: program gate cannot bind actors.gate.metrics_port: port
+    # N is already in use by another process" while the gate was STARTING, and exited 1 on a healthy system.
+    home, topo_path, data = small
+    port = data["actors"]["gate"]["metrics_port"]
+    others = []
+    for family, address in ((socket.AF_INET, "127.0.0.2"), (socket.AF_INET6, "::1")):
+        other = socket.socket(family)
+        try:
+            other.bind((address, port))
+        except OSError:  # no IPv6 here
+            other.close()
+            continue
+        other.listen()
+        others.append(other)
+    try:
+        change_the_gate(topo_path)
+        up = clustergate("up", str(topo_path), "--home", str(home), "--timeout", "60", timeout=300)
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "FAILED" not in up.stdout, up.stdout
+    finally:
+        for other in others:
+            other.close()
+
+
 def test_status_and_the_next_up_name_an_up_killed_part_way_as_what_left_its_programs_stopped(small) -> None:
     # lnfix: an `up` SIGKILLed (a deploy's command timeout, an OOM kill) while supervisord stopped the gate to restart
     # it left the gate STOPPED: status showed it STOPPED, READY ?, with no word of why (exit 1), and the `up` that put
@@ -1108,14 +1230,9 @@ def test_status_and_the_next_up_name_an_up_killed_part_way_as_what_left_its_prog
     up.kill()
     up.wait()
     os.kill(gate_pid, signal.SIGCONT)
-    wait_for(lambda: "STOPPED" in supervisorctl(home, "status", "gate").stdout, 30 * DEADLINE_SCALE, "the gate stopped")
-    status = clustergate("status", "--home", str(home))
-    assert status.returncode == 1, status.stdout + status.stderr
-    said = [line for line in status.stdout.splitlines() if line.startswith("STOPPED BY AN INTERRUPTED UP: ")]
-    assert len(said) == 1 and said[0].startswith(f"STOPPED BY AN INTERRUPTED UP: gate stopped by `clustergate up` "
-                                                 f"(pid {up.pid})"), status.stdout
-    report = json.loads(clustergate("status", "--json", "--home", str(home)).stdout)
-    assert report["left_stopped_by_up"] == {"pid": up.pid, "programs": ["gate"]}, report["left_stopped_by_up"]
+    left = _status_once_the_gate_stopped_says(home, f"STOPPED BY AN INTERRUPTED UP: gate stopped by `clustergate up` "
+                                                    f"(pid {up.pid})")
+    assert left == {"pid": up.pid, "programs": ["gate"], "command": "up"}, left
     topo_path.write_text(previous)  # the previous topology put back, as a rollback does
     back = clustergate("up", str(topo_path), "--home", str(home))
     assert back.returncode == 0, back.stdout + back.stderr
@@ -1124,3 +1241,15 @@ def test_status_and_the_next_up_name_an_up_killed_part_way_as_what_left_its_prog
         back.stdout
     after = clustergate("status", "--json", "--home", str(home))
     assert after.returncode == 0 and json.loads(after.stdout)["left_stopped_by_up"] is None, after.stdout
+
+
+def test_a_config_hash_version_line_past_any_version_reads_as_none_written_not_a_traceback(tmp_path: Path) -> None:
+    # lnrev3: run/programs.d's `; config hash version N` (lnfix) was read with int() on any run of digits: a line
+    # of 5,000 digits (a hand edit, a corrupted file) raised ValueError (int past 4,300 digits) out of `status
+    # --exits`, which `status FILE --all-hosts` runs on each host. It reads as no line (version 1), as other garbage.
+    from launcher.supervise import home_exits
+    home = Home(tmp_path / "home")
+    home.programs.parent.mkdir(parents=True)
+    home.run.joinpath("supervisord.log").write_text("")
+    home.programs.write_text("[program:gate]\ncommand=true\n; config hash version " + "9" * 5000 + "\n")
+    assert home_exits(home)["config_hash_version"] == 1

@@ -258,3 +258,41 @@ def _up_demo(tmp_path: Path) -> tuple[Path, dict, Path, subprocess.CompletedProc
     data = retarget(demo_topology_data())
     topo_path = write_topology(tmp_path / "demo.yaml", data)
     return home, data, topo_path, clustergate("up", str(topo_path), "--home", str(home))
+
+
+def test_validate_of_a_pipe_its_writer_never_closes_but_drips_into_is_refused_in_bounded_time(
+        tmp_path: Path, monkeypatch) -> None:
+    """lnrev3: a pipe is refused when nothing is written for PIPE_WAIT_S (lnfix), but a writer that writes a line
+    every few seconds and never closes (`tail -f` of a file something appends to, a watch) kept `validate`, `up` and
+    `render` reading, silent, until 8,000,000 characters: for ever. Past PIPE_TOTAL_S (shortened here) it is refused."""
+    import contextlib
+    import threading
+    import time
+
+    import launcher.topology as topology
+    monkeypatch.setattr(topology, "PIPE_TOTAL_S", 2.0)
+    fifo = tmp_path / "topology.fifo"
+    os.mkfifo(fifo)
+    done = threading.Event()
+
+    def drip() -> None:
+        with contextlib.suppress(BrokenPipeError), open(fifo, "w") as out:  # broken: the reader gave up
+            out.write((REPO / "configs" / "demo.yaml").read_text())
+            for _ in range(75):  # 15 s, then silent and open: refused as a stall where no bound is kept, not a hang
+                out.write("# still here\n")
+                out.flush()
+                time.sleep(0.2)
+            done.wait(60)
+
+    writer = threading.Thread(target=drip, daemon=True)
+    writer.start()
+    began = time.monotonic()
+    try:
+        with pytest.raises(SchemaError) as refused:
+            load_topology(fifo)
+    finally:
+        done.set()
+    assert time.monotonic() - began < 10
+    said = refused.value.problems[0].render(str(fifo))
+    assert said.startswith(f"{fifo}: (top level): cannot read topology: a pipe still written to after 2 s ("), said
+    assert "did not close it" in said, said

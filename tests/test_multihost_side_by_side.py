@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -591,6 +592,32 @@ def test_status_all_hosts_says_to_upgrade_a_host_that_hashes_configurations_anot
         assert hosts["exec"]["config_hash_version"] == hosts_version, hosts["exec"]
         assert {row["name"]: row.get("config_as_file") for row in hosts["exec"]["programs"]} == {
             "gate": None, "permit_issuer": None, "book": None}, hosts["exec"]["programs"]
+    finally:
+        for host in SYSTEM_HOSTS:
+            clustergate(env, "down", "--host", host, timeout=120)
+
+
+def test_status_all_hosts_names_what_an_up_killed_part_way_left_stopped_on_a_host(tmp_path: Path):
+    """lnrev3: `status --home` says STOPPED BY AN INTERRUPTED UP for the programs an `up` killed part-way left stopped
+    (lnfix), `status FILE --all-hosts` showed the host's gate STOPPED with no word of why. The host's run/ holds the
+    record as a killed `up` leaves it (its pid ended, the gate stopped since), read through --via (`env` for ssh)."""
+    from launcher.supervise import Home, Supervisor
+    topology, env = topology_and_env(tmp_path)
+    try:
+        up_every_host(env, topology)
+        home = Home(tmp_path / "base" / "hosts" / "exec")
+        ended = subprocess.Popen(["true"])
+        ended.wait()
+        (home.run / "up-stopping.json").write_text(json.dumps({"proof": "up", "pid": ended.pid, "started": "1",
+                                                               "programs": ["gate"], "at": time.time() + 1}))
+        Supervisor(home).api.stopProcess("gate")
+        whole = clustergate(env, "status", str(topology), "--all-hosts", "--via", "env CG_HOST={host}",
+                            "--home-root", str(tmp_path / "base" / "hosts"), timeout=60)
+        assert whole.returncode == 1, whole.stdout + whole.stderr
+        said = [line for line in whole.stdout.splitlines() if "STOPPED BY AN INTERRUPTED UP" in line]
+        assert said == [f"exec: STOPPED BY AN INTERRUPTED UP: gate stopped by `clustergate up` (pid {ended.pid}) to "
+                        f"restart or remove them, which ended before it started them again (killed part-way: a deploy's "
+                        f"command timeout, an OOM kill?): `clustergate up FILE --host exec` starts them"], whole.stdout
     finally:
         for host in SYSTEM_HOSTS:
             clustergate(env, "down", "--host", host, timeout=120)

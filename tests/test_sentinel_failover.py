@@ -5,6 +5,7 @@ setup: the primary SIGKILLed, decisions resume and the cluster side keeps writin
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -610,11 +611,10 @@ def test_no_failover_with_a_replica_at_priority_0_up_does_not_say_every_decision
         group.stop()
 
 
-def test_status_of_a_system_whose_external_sentinels_expect_no_replica_exits_0_saying_there_is_no_failover(
-        tmp_path: Path) -> None:
-    """lnfix: external sentinels with `replicas: 0` (a primary with no replica, found through Sentinel; no WAIT): a
-    healthy system's `status` exited 1, `NO FAILOVER POSSIBLE: ... a permit issuer that waits for a replica answers
-    every decision HOLD replica_unacknowledged ...`, though no issuer waits and the topology expects no replica."""
+@contextlib.contextmanager
+def _status_under_external_sentinels_expecting_no_replica(tmp_path: Path, **issuer_settings: object):
+    """The permit issuer and gate up under external sentinels of a primary with no replica, told `replicas: 0` (and
+    the issuer these settings): yields `status`'s result and its `sentinel:` lines; brought down after."""
     from helpers import demo_topology_data, retarget
     from reliability import clustergate
     group = SentinelSet(tmp_path / "sentinel", servers=1)
@@ -623,22 +623,45 @@ def test_status_of_a_system_whose_external_sentinels_expect_no_replica_exits_0_s
         group.start()
         data = retarget(demo_topology_data())
         data["actors"] = {name: data["actors"][name] for name in ("permit_issuer", "gate")}
+        if issuer_settings:
+            data["actors"]["permit_issuer"].setdefault("settings", {}).update(issuer_settings)
         data["redis"] = {"sentinel": {"master": MASTER, "replicas": 0,
                                       "sentinels": [f"127.0.0.1:{port}" for port in group.sentinel_ports]}}
         topology = write_topology(tmp_path / "no-replica.yaml", data)
         up = clustergate("up", str(topology), "--home", str(home))
         assert up.returncode == 0, up.stdout + up.stderr
         status = clustergate("status", "--home", str(home))
-        said = [line for line in status.stdout.splitlines() if line.startswith("sentinel: ")]
+        yield status, [line for line in status.stdout.splitlines() if line.startswith("sentinel: ")]
+    finally:
+        clustergate("down", "--home", str(home))
+        group.stop()
+
+
+def test_status_of_a_system_whose_external_sentinels_expect_no_replica_exits_0_saying_there_is_no_failover(
+        tmp_path: Path) -> None:
+    """lnfix: external sentinels with `replicas: 0` (a primary with no replica, found through Sentinel; no WAIT): a
+    healthy system's `status` exited 1, `NO FAILOVER POSSIBLE: ... a permit issuer that waits for a replica answers
+    every decision HOLD replica_unacknowledged ...`, though no issuer waits and the topology expects no replica."""
+    from reliability import clustergate
+    with _status_under_external_sentinels_expecting_no_replica(tmp_path) as (status, said):
         assert status.returncode == 0, status.stdout + status.stderr
         assert len(said) == 1 and said[0].startswith(
             "sentinel: no failover: redis.sentinel.replicas is 0, so a primary crash holds every exit until the "
             "primary restarts (no replica to promote (none known; said by 3 sentinels); "), said
         assert "OK 3 usable Sentinels" in said[0] and "replica_unacknowledged" not in said[0], said
+        home = tmp_path / "home"
         assert json.loads(clustergate("status", "--home", str(home), "--json").stdout)["sentinel"]["none_expected"]
-    finally:
-        clustergate("down", "--home", str(home))
-        group.stop()
+
+
+def test_status_with_external_sentinels_expecting_no_replica_still_fails_an_issuer_that_waits_for_one(
+        tmp_path: Path) -> None:
+    """lnrev3: `replicas: 0` with a permit issuer told `wait_replicas: 1` (external Redis: valid) and no replica: every
+    decision is HOLD replica_unacknowledged, yet since lnfix `status` exited 0 saying `no failover: ... replicas is
+    0`, where it said NO FAILOVER POSSIBLE and exited 1."""
+    with _status_under_external_sentinels_expecting_no_replica(tmp_path, wait_replicas=1) as (status, said):
+        assert status.returncode == 1, status.stdout + status.stderr
+        assert len(said) == 1 and said[0].startswith("sentinel: NO FAILOVER POSSIBLE"), said
+        assert "replica_unacknowledged" in said[0], said
 
 
 def test_a_replica_hidden_by_replica_announced_no_is_not_taken_for_no_replica(sentinels: SentinelSet,

@@ -7899,8 +7899,8 @@ MUTATIONS: list[Mutation] = [
         "a topology pipe nothing is written to within PIPE_WAIT_S is refused in one line, exit 2: a named pipe with "
         "no writer kept validate, up and render waiting for ever (lnfix)",
         "launcher/topology.py",
-        "            if not select.select([self.fd], [], [], PIPE_WAIT_S)[0]:\n",
-        "            if not select.select([self.fd], [], [])[0]:\n",
+        "            if not select.select([self.fd], [], [], min(PIPE_WAIT_S, left))[0]:\n",
+        "            if not select.select([self.fd], [], [], left)[0]:\n",
         (f"{OPERATOR_REVIEW}"
          "test_validate_of_a_named_pipe_nobody_writes_is_refused_in_bounded_time_and_a_pipe_that_is_written_is_read",)),
     Mutation(
@@ -7915,7 +7915,7 @@ MUTATIONS: list[Mutation] = [
         "with external sentinels told `replicas: 0`, no replica to promote is what the topology runs: `status` says "
         "there is no failover and exits 0; it exited 1, NO FAILOVER POSSIBLE (lnfix)",
         "launcher/supervise.py",
-        "    none_expected = bool(nobody) and topo.redis.replicas_expected() == 0\n",
+        "    none_expected = bool(nobody) and topo.redis.replicas_expected() == 0 and not waited_for\n",
         "    none_expected = False\n",
         ("tests/test_sentinel_failover.py::"
          "test_status_of_a_system_whose_external_sentinels_expect_no_replica_exits_0_saying_there_is_no_failover",)),
@@ -8335,6 +8335,79 @@ MUTATIONS: list[Mutation] = [
         "self.replay_identity, self._redis_outage)\n",
         ("tests/test_cluster_side_resp_client.py::"
          "test_a_replaying_feed_keeps_one_redis_client_once_its_saved_position_is_read",)),
+    Mutation(
+        "a_port_held_at_another_address_fails_a_starting_program",
+        "a process on the same port at another address ([::1], 127.0.0.2) is not the holder of a 127.0.0.1 endpoint: "
+        "`up` said a healthy gate it restarted could not bind its port, exit 1 (lnrev3)",
+        "launcher/endpoints.py",
+        "    return held is None or wanted.is_unspecified or held.is_unspecified or held == wanted\n",
+        "    return True\n",
+        ("tests/test_launcher.py::"
+         "test_up_does_not_fail_a_starting_program_over_a_process_on_the_same_port_at_another_address",)),
+    Mutation(
+        "a_second_killed_up_drops_what_the_first_left_stopped",
+        "an `up` carries into its own record what a killed `up` left stopped: killed part-way too, it replaced that "
+        "record with its own, and what the first left STOPPED was named by nothing (lnrev3)",
+        "launcher/supervise.py",
+        "            stopping += [n for n in (interrupted_up or {}).get(\"programs\", []) if n not in stopping]\n",
+        "",
+        ("tests/test_launcher.py::"
+         "test_an_up_killed_part_way_after_another_killed_part_way_names_what_both_left_stopped",)),
+    Mutation(
+        "external_sentinels_expecting_no_replica_hide_an_issuer_waiting_for_one",
+        "`replicas: 0` excuses the missing failover only where no permit issuer WAITs for a replica: with "
+        "wait_replicas: 1 every decision is HOLD replica_unacknowledged, and status exited 0 (lnrev3)",
+        "launcher/supervise.py",
+        "    none_expected = bool(nobody) and topo.redis.replicas_expected() == 0 and not waited_for\n",
+        "    none_expected = bool(nobody) and topo.redis.replicas_expected() == 0\n",
+        ("tests/test_sentinel_failover.py::"
+         "test_status_with_external_sentinels_expecting_no_replica_still_fails_an_issuer_that_waits_for_one",)),
+    Mutation(
+        "status_all_hosts_says_nothing_of_what_an_interrupted_up_left_stopped_on_a_host",
+        "`status FILE --all-hosts` names what an `up` killed part-way left stopped on a host, as `status --home` "
+        "does: it showed the program STOPPED with no word of why (lnrev3)",
+        "launcher/supervise.py",
+        "            \"left_stopped_by_up\": None if infos is None else left_stopped_by_up(home, infos),\n",
+        "",
+        ("tests/test_multihost_side_by_side.py::"
+         "test_status_all_hosts_names_what_an_up_killed_part_way_left_stopped_on_a_host",)),
+    Mutation(
+        "a_down_killed_part_way_leaves_its_programs_stopped_as_if_stopped_by_hand",
+        "the programs a `down` killed part-way stopped under a supervisord it did not shut are named by `status` "
+        "(STOPPED BY AN INTERRUPTED DOWN) and by the next `up`, not as stopped by hand (lnrev3)",
+        "launcher/supervise.py",
+        "                proof_stops.record(home.run, \"down\", stopping, proof_stops.UP_FILE)\n",
+        "",
+        ("tests/test_launcher.py::"
+         "test_status_and_the_next_up_name_a_down_killed_part_way_as_what_left_its_programs_stopped",)),
+    Mutation(
+        "a_config_hash_version_line_of_endless_digits_crashes_status_exits",
+        "a `; config hash version` line past any version reads as none written: int() of its 5,000 digits raised out "
+        "of `status --exits`, which `status FILE --all-hosts` runs on each host (lnrev3)",
+        "launcher/supervise.py",
+        "        found = re.search(r\"^; config hash version (\\d{1,9})$\", home.programs.read_text(), re.M)\n",
+        "        found = re.search(r\"^; config hash version (\\d+)$\", home.programs.read_text(), re.M)\n",
+        ("tests/test_launcher.py::"
+         "test_a_config_hash_version_line_past_any_version_reads_as_none_written_not_a_traceback",)),
+    Mutation(
+        "a_pipe_dripped_into_for_ever_is_read_for_ever",
+        "a topology pipe still written to PIPE_TOTAL_S after it was opened is refused: a writer dripping a line every "
+        "few seconds and never closing kept validate, up and render reading, silent, for ever (lnrev3)",
+        "launcher/topology.py",
+        "        self.deadline = time.monotonic() + PIPE_TOTAL_S\n",
+        "        self.deadline = float(\"inf\")\n",
+        ("tests/test_launcher_operator_review.py::"
+         "test_validate_of_a_pipe_its_writer_never_closes_but_drips_into_is_refused_in_bounded_time",)),
+    Mutation(
+        "a_crash_looping_programs_port_held_by_its_own_home_says_down_that_home",
+        "a port a crash-looping program binds, held by a program of another file of the same home, is named as this "
+        "home's program: `up` said `another clustergate system, home HOME; stop it with down --home HOME` of its "
+        "own home (lnrev3)",
+        "launcher/supervise.py",
+        "        own = _own_program_of(sup, holder)  # one of another file (monitor up's prometheus): not `down` this home\n",
+        "        own = None\n",
+        ("tests/test_launcher.py::"
+         "test_up_names_this_homes_own_program_holding_a_crash_looping_programs_port_not_another_system",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
