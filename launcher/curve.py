@@ -86,6 +86,9 @@ def read_public_key(path: Path) -> bytes:
     for directory in dict.fromkeys((path.absolute().parent, path.resolve().parent)):
         if (writable := others_can_write(directory, sticky_ok=True)) is not None:
             raise KeyFileError(f"{path}: its directory {writable}")
+    # The file's own name too: a symlink another user owns in a sticky directory is theirs to point elsewhere.
+    if (unsafe := _unsafe_on_the_way(path, os.geteuid())) is not None:
+        raise KeyFileError(f"{path}: {unsafe}")
     return public
 
 
@@ -128,17 +131,49 @@ def others_can_write(directory: Path, sticky_ok: bool = False) -> str | None:
     if info.st_uid not in (uid, 0):
         return (f"{directory} is owned by uid {info.st_uid}, who could plant a key there; chown it to this user "
                 f"(uid {uid}) or root")
-    for above in dict.fromkeys((*directory.absolute().parents, *directory.resolve().parents)):
-        info = above.stat()
+    return _unsafe_on_the_way(directory, uid)
+
+
+def _unsafe_on_the_way(directory: Path, uid: int) -> str | None:
+    """Every directory the kernel walks through to reach `directory`, following each symlink met on the way as it
+    does, and each such symlink (secrev3 review: the second of two symlinks, or one a relative keys_dir went
+    through, lies in a directory neither the path as written nor as resolved shows; and in a sticky directory a
+    symlink's owner can still point it elsewhere)."""
+    pending, hops = list(directory.absolute().parts[1:]), 0
+    current: Path | None = Path("/")
+    while current is not None:
+        info = current.stat()
         mode = stat.S_IMODE(info.st_mode)
         if mode & 0o022 and not mode & stat.S_ISVTX:
-            return (f"{above}, above {directory}, is writable by group or others (mode {mode:04o}), so any local user "
-                    f"could rename {directory} away and put a directory holding their key in its place; run "
-                    f"chmod go-w {above} (or chmod +t {above})")
+            who = "any local user" if mode & 0o002 else f"any user of its group (gid {info.st_gid})"
+            return (f"{current}, above {directory}, is writable by group or others (mode {mode:04o}), so {who} "
+                    f"could rename what leads to {directory} away and put a directory holding their key in its "
+                    f"place; run chmod go-w {current} (or chmod +t {current})")
         if info.st_uid not in (uid, 0):
-            return (f"{above}, above {directory}, is owned by uid {info.st_uid}, who could rename {directory} away and "
-                    f"put a directory holding their key in its place; keep the keys where every directory above is "
-                    f"this user's (uid {uid}) or root's")
+            return (f"{current}, above {directory}, is owned by uid {info.st_uid}, who could rename what leads to "
+                    f"{directory} away and put a directory holding their key in its place; keep the keys where every "
+                    f"directory above is this user's (uid {uid}) or root's")
+        below, current = current, None
+        while pending:  # to the next directory down, through any symlinks (one found once is checked once)
+            name = pending.pop(0)
+            if name == "..":  # the parent of a directory walked through was walked through
+                below = below.parent
+                continue
+            entry = below / name
+            link = entry.lstat()
+            if not stat.S_ISLNK(link.st_mode):
+                current = entry if pending else None  # the key directory itself: the caller checks it
+                break
+            if below.stat().st_mode & stat.S_ISVTX and link.st_uid not in (uid, 0):
+                return (f"{entry}, a symlink on the way to {directory}, is owned by uid {link.st_uid} in the sticky "
+                        f"directory {below}, so they could point it elsewhere, at their own key; replace it "
+                        f"with a symlink of this user's (uid {uid}) or root's, or name the directory it leads to")
+            hops += 1
+            if hops > 40:
+                return f"{directory} is reached through more than 40 symlinks; name the directory they lead to"
+            target = Path(os.readlink(entry))
+            below = Path("/") if target.is_absolute() else below
+            pending = [part for part in target.parts if part != "/"] + pending
     return None
 
 
@@ -192,9 +227,15 @@ def generate_keypair(directory: Path, name: str) -> tuple[Path, Path]:
 # --------------------------------------------------------------------------- a topology's sockets
 
 
+def key_directory(topo: "Topology", written: str) -> Path:
+    """keys_dir or an allow_dir as written, relative to the topology's directory: not resolved, so that the
+    directories its symlinks lie in are checked too (others_can_write), and again when an actor starts."""
+    return topology_base(topo) / written
+
+
 def keys_dir_of(topo: "Topology") -> Path | None:
     curve = topo.security.curve
-    return topo.resolve_path(curve.keys_dir) if curve is not None else None
+    return key_directory(topo, curve.keys_dir) if curve is not None else None
 
 
 def topology_base(topo: "Topology") -> Path:
@@ -212,7 +253,7 @@ def socket_keys(topo: "Topology", actor: str, role: str) -> SocketKeys:
         allowed = set(read_public_key(certificate_path(ref, keys_dir=keys_dir, base=base, secret=False))
                       for ref in curve.allow)
         if curve.allow_dir:
-            allowed |= read_key_dir(topo.resolve_path(curve.allow_dir))
+            allowed |= read_key_dir(key_directory(topo, curve.allow_dir))
         return SocketKeys(keypair=keypair, allowed=frozenset(allowed))
     assert curve.server_key is not None
     server = read_public_key(certificate_path(curve.server_key, keys_dir=keys_dir, base=base, secret=False))

@@ -313,7 +313,7 @@ def _curve_public_keys(topo: Topology, name: str) -> dict[str, list[str]]:
         found[role] += sorted(public(ref, secret=False) for ref in curve.allow)
         if curve.allow_dir:
             try:
-                found[role] += sorted(k.decode() for k in keys.read_key_dir(topo.resolve_path(curve.allow_dir)))
+                found[role] += sorted(k.decode() for k in keys.read_key_dir(keys.key_directory(topo, curve.allow_dir)))
             except (OSError, ValueError):
                 found[role].append("missing")
     return found

@@ -1001,8 +1001,8 @@ def _check_curve_keys(v: Validator, topo: Topology) -> None:
         if sock.bind is not None:
             allow = {k for i, ref in enumerate(curve.allow) if (k := read(path + ("allow", i), ref, secret=False))}
             if curve.allow_dir is not None:
-                allow_dir = topo.resolve_path(curve.allow_dir)
-                if allow_dir == keys_dir.resolve():
+                allow_dir = keys.key_directory(topo, curve.allow_dir)
+                if allow_dir.resolve() == keys_dir.resolve():
                     v.problem(path + ("allow_dir",), f"{allow_dir} is security.curve.keys_dir, which holds every "
                                                      f"server's key too: it would let every server in; give a "
                                                      f"directory of client keys only, or list them in allow")

@@ -21,7 +21,7 @@ from launcher import keys as redis_keys
 from helpers import (PYTHON, REPO, SHUTDOWN_BOUND_S, ActorProcess, demo_topology_data, retarget, scrape, wait_for,
                      write_topology)
 from launcher.client import GateClient, GateUnavailable
-from launcher.curve import generate_keypair, read_keypair, read_public_key
+from launcher.curve import KeyFileError, generate_keypair, read_keypair, read_public_key
 from launcher.schema import SchemaError
 from launcher.topology import load_topology
 
@@ -791,6 +791,60 @@ def test_a_keys_directory_below_one_another_user_can_write_or_owns_is_refused_so
                    for p in refused), problems
     else:
         assert any(f"{tmp_path}, above {keys_dir}, is owned by uid 65534" in p for p in refused), problems
+
+
+@pytest.mark.parametrize("way", ["second symlink in a 0777 directory", "symlink another user owns in a 1777 directory",
+                                 "relative keys_dir through a 0777 directory"])
+def test_a_keys_directory_reached_through_a_symlink_another_user_can_repoint_is_refused(tmp_path: Path, way: str) -> None:
+    """Only the directories above the path as written and as it finally resolves were checked: a symlink met on the
+    way (the second of two, a relative keys_dir resolved before the check) in a directory others can write, or one
+    another user owns in a sticky directory (the sticky bit keeps it theirs), was not. secrev3 review: `nobody`
+    pointed its own /tmp-style symlink at a root-owned directory whose desk.key was a stranger's, and validate passed
+    and the gate let the stranger in."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give a symlink to another user")  # CI runs as root
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    (tmp_path / "keys").rename(real / "keys")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    if way == "second symlink in a 0777 directory":
+        shared.chmod(0o777)
+        (shared / "hop").symlink_to(real)
+        (tmp_path / "link").symlink_to(shared / "hop")
+        keys_dir, culprit = str(tmp_path / "link" / "keys"), f"{shared}, above "
+    elif way == "symlink another user owns in a 1777 directory":
+        shared.chmod(0o1777)
+        (shared / "keys").symlink_to(real / "keys")
+        os.lchown(shared / "keys", 65534, 65534)
+        keys_dir, culprit = str(shared / "keys"), f"{shared / 'keys'}, a symlink on the way to "
+    else:
+        shared.chmod(0o777)
+        (shared / "link").symlink_to(real)
+        keys_dir, culprit = "shared/link/keys", f"{shared}, above "
+    data["security"]["curve"]["keys_dir"] = keys_dir
+    problems = problems_of(write_topology(tmp_path / "t.yaml", data))
+    refused = [p for p in problems if p.startswith("security.curve.keys_dir: ") and culprit in p]
+    assert refused, problems
+
+
+def test_a_key_file_that_is_a_symlink_another_user_owns_in_a_sticky_directory_is_refused(tmp_path: Path) -> None:
+    """allow: [/tmp/desk.key], or a *.key an actor finds in an allow_dir made 1777 after validate, being a symlink of
+    `nobody` to a root-owned key: the sticky bit keeps the symlink theirs, and they could point it at a stranger's
+    root-owned key; it was taken (secrev3 review), the directory being sticky and the file it leads to root's."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give a symlink to another user")  # CI runs as root
+    real = tmp_path / "keys"
+    real.mkdir(mode=0o700)
+    make_keys(real, "desk")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    (shared / "desk.key").symlink_to(real / "desk.key")
+    os.lchown(shared / "desk.key", 65534, 65534)
+    with pytest.raises(KeyFileError, match=f"{shared / 'desk.key'}, a symlink on the way to .* is owned by uid 65534"):
+        read_public_key(shared / "desk.key")
 
 
 @pytest.mark.parametrize("password", ["two words", 'quo"te', "it's"])

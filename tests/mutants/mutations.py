@@ -7801,8 +7801,8 @@ MUTATIONS: list[Mutation] = [
         "a CurveZMQ keys directory is refused when a directory above it is writable by others without the sticky bit "
         "or owned by another user: they could rename it away and put one holding their key in its place",
         "launcher/curve.py",
-        "    for above in dict.fromkeys((*directory.absolute().parents, *directory.resolve().parents)):\n",
-        "    for above in ():\n",
+        "    return _unsafe_on_the_way(directory, uid)\n",
+        "    return None\n",
         ("tests/test_security.py::"
          "test_a_keys_directory_below_one_another_user_can_write_or_owns_is_refused_so_no_stranger_can_swap_it",)),
     Mutation(
@@ -8408,6 +8408,42 @@ MUTATIONS: list[Mutation] = [
         "        own = None\n",
         ("tests/test_launcher.py::"
          "test_up_names_this_homes_own_program_holding_a_crash_looping_programs_port_not_another_system",)),
+    Mutation(
+        "a_keys_directory_walk_skips_a_symlinks_own_directory",
+        "the walk to a CurveZMQ keys directory follows each symlink as the kernel does: the directory a second "
+        "symlink lies in, writable by others, is refused (only the path as written and as resolved were checked)",
+        "launcher/curve.py",
+        "            target = Path(os.readlink(entry))\n",
+        "            target = entry.resolve()\n",
+        ("tests/test_security.py::"
+         "test_a_keys_directory_reached_through_a_symlink_another_user_can_repoint_is_refused",)),
+    Mutation(
+        "a_symlink_another_user_owns_in_a_sticky_directory_leads_to_the_keys",
+        "a symlink on the way to a CurveZMQ keys directory that another user owns in a sticky directory is refused: "
+        "the sticky bit keeps it theirs, so they could point it at a directory holding their key",
+        "launcher/curve.py",
+        "            if below.stat().st_mode & stat.S_ISVTX and link.st_uid not in (uid, 0):\n",
+        "            if False:\n",
+        ("tests/test_security.py::"
+         "test_a_keys_directory_reached_through_a_symlink_another_user_can_repoint_is_refused",)),
+    Mutation(
+        "a_relative_keys_dir_is_checked_only_as_resolved",
+        "a relative keys_dir or allow_dir is checked as written, through its symlinks, not only where it resolves "
+        "to: a symlink in a directory others can write on the way is refused",
+        "launcher/curve.py",
+        "    return topology_base(topo) / written\n",
+        "    return topo.resolve_path(written)\n",
+        ("tests/test_security.py::"
+         "test_a_keys_directory_reached_through_a_symlink_another_user_can_repoint_is_refused",)),
+    Mutation(
+        "a_key_file_that_is_another_users_symlink_in_a_sticky_directory_is_taken",
+        "a public key file named through a symlink another user owns in a sticky directory (allow: [/tmp/desk.key], a "
+        "*.key in an allow_dir made 1777 after validate) is refused: they could point it at a stranger's key",
+        "launcher/curve.py",
+        "    if (unsafe := _unsafe_on_the_way(path, os.geteuid())) is not None:\n",
+        "    if (unsafe := None) is not None:\n",
+        ("tests/test_security.py::"
+         "test_a_key_file_that_is_a_symlink_another_user_owns_in_a_sticky_directory_is_refused",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
