@@ -2486,9 +2486,9 @@ def sentinel_status(topo: Topology) -> dict[str, Any]:
         ok, said = False, f"{nobody.why}; {said}"
     # External sentinels told `replicas: 0`: a primary with no replica is what the topology runs, no fault; unless a
     # permit issuer is told to WAIT for one (wait_replicas): then every decision is HOLD replica_unacknowledged.
-    waited_for = any(isinstance(spec.settings, PermitIssuerSettings) and spec.settings.replicas_to_wait(topo.redis)
-                     for spec in topo.actors.values())
-    none_expected = bool(nobody) and topo.redis.replicas_expected() == 0 and not waited_for
+    none_expected = bool(nobody) and topo.redis.replicas_expected() == 0 and not any(
+        isinstance(spec.settings, PermitIssuerSettings) and spec.settings.replicas_to_wait(topo.redis)
+        for spec in topo.actors.values())
     disagree = sentinels_disagree(topo.redis.sentinel_addresses(), topo.redis.sentinel.master, **ask)
     # Managed servers only: someone else's may be kept out of promotion on purpose.
     stuck = never_promoted(topo.redis.server_addresses(), **ask) if topo.redis.managed else []
