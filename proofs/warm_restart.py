@@ -52,7 +52,11 @@ def require_history_saved(p: Proof, buffers: list[str]) -> None:
     saved, so a restart is a cold warm-up). A buffer that exports no such gauge (an older one) is taken as not held."""
     held, faults, older = {}, {}, []
     for name in buffers:
-        sample = p.metrics(name)
+        ok, sample, _ = p.poll(lambda: p.metrics(name), lambda m: isinstance(m, dict), SERVING_TIMEOUT_S)
+        if not ok:
+            p.require("before: the buffer saves its history", False, {name: None},
+                      f"{name}'s metrics did not answer within {SERVING_TIMEOUT_S:g} s ({sample}): whether it holds its "
+                      f"saved history is unknown, so nothing was stopped")
         held[name] = first(sample, SAVE_HELD_METRIC)
         faults[name] = labelled(sample, "p27_buffer_clock_faults_total", "direction")
         if held[name] is None:

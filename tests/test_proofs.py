@@ -251,7 +251,7 @@ def test_warm_restart_proof_refuses_to_restart_a_buffer_holding_its_history_afte
             "p27_corr_ready") == 1.0, 60, "the correlator ready again")
 
 
-def test_warm_restart_proof_takes_a_buffer_without_the_hold_gauge_as_not_held_and_says_so(capsys) -> None:
+def test_warm_restart_proof_takes_a_buffer_without_the_hold_gauge_as_not_held_and_says_so(monkeypatch) -> None:
     """wrp: a buffer older than p27_buffer_history_save_held cannot say it holds its history: the proof goes on, and
     its check says why it did; a second buffer's hold (restarted with --all-programs) is named on its own."""
     from types import SimpleNamespace
@@ -272,6 +272,16 @@ def test_warm_restart_proof_takes_a_buffer_without_the_hold_gauge_as_not_held_an
         require_history_saved(p, ["buffer", "buffer_b"])
     assert not p.checks[-1].ok and "ahead 1, back 0) holds buffer_b from saving" in p.checks[-1].detail
     assert "one window (362 s)" in p.checks[-1].detail and "older buffer" in p.checks[-1].detail
+
+    def refused(name: str) -> dict:
+        raise ConnectionRefusedError(f"{name}: connection refused")
+
+    p.checks, p.metrics = [], refused  # a buffer whose metrics do not answer: unknown, so nothing is stopped
+    monkeypatch.setattr("proofs.warm_restart.SERVING_TIMEOUT_S", 0.3)
+    with pytest.raises(ProofFailed):
+        require_history_saved(p, ["buffer"])
+    assert len(p.checks) == 1 and not p.checks[0].ok, p.checks
+    assert "buffer's metrics did not answer within 0.3 s (error: ConnectionRefusedError" in p.checks[0].detail
 
 
 def test_readiness_proof_fails_when_the_state_writer_is_down(demo_system: Path) -> None:
