@@ -7,6 +7,9 @@ window). The correlator's moments are its own: its start timestamp and the time 
 p27_corr_ready_since_timestamp_seconds, so a slow scrape on a busy machine does not count; the
 buffer reloads its grid from Redis and the correlator asks it for a snapshot at once), and no symbol's
 point count drops back towards zero.
+
+It stops nothing while a buffer it would restart holds its saved history after a clock fault
+(p27_buffer_history_save_held 1): a restart then is the cold warm-up the history is there to spare.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from proofs.common import PROGRAM_START_TIMEOUT_S, REDIS_PROGRAM, Proof, first, run_proof  # noqa: E402
+from proofs.common import PROGRAM_START_TIMEOUT_S, REDIS_PROGRAM, Proof, first, labelled, run_proof  # noqa: E402
 
 READY_TIMEOUT_S = 40.0
 SERVING_TIMEOUT_S = 20.0
@@ -29,6 +32,7 @@ SERVING_TIMEOUT_S = 20.0
 POINT_SLACK = 2
 STARTED_METRIC = "clustergate_actor_started_timestamp_seconds"
 READY_SINCE_METRIC = "p27_corr_ready_since_timestamp_seconds"
+SAVE_HELD_METRIC = "p27_buffer_history_save_held"
 
 
 def prices_back_from(p: Proof, restarted_epoch: float) -> float | None:
@@ -43,10 +47,40 @@ def prices_back_from(p: Proof, restarted_epoch: float) -> float | None:
     return started if started is not None and started >= restarted_epoch - 1.0 else None
 
 
+def require_history_saved(p: Proof, buffers: list[str]) -> None:
+    """Fail before anything is stopped while a buffer holds its saved history (a clock fault: nothing it gathers is
+    saved, so a restart is a cold warm-up). A buffer that exports no such gauge (an older one) is taken as not held."""
+    held, faults, older = {}, {}, []
+    for name in buffers:
+        ok, sample, _ = p.poll(lambda: p.metrics(name), lambda m: isinstance(m, dict), SERVING_TIMEOUT_S)
+        if not ok:
+            p.require("before: the buffer saves its history", False, {name: None},
+                      f"{name}'s metrics did not answer within {SERVING_TIMEOUT_S:g} s ({sample}): whether it holds its "
+                      f"saved history is unknown, so nothing was stopped")
+        held[name] = first(sample, SAVE_HELD_METRIC)
+        faults[name] = labelled(sample, "p27_buffer_clock_faults_total", "direction")
+        if held[name] is None:
+            older.append(name)
+    holding = [name for name in buffers if held[name] == 1.0]
+    window_s = (p.topo.clusters.lookback_returns + 2) * p.topo.clusters.cadence_s  # the buffer's grid: its window
+    counted = "; ".join(f"{n}: " + ", ".join(f"{d} {v:g}" for d, v in sorted(faults[n].items())) for n in holding)
+    detail = (f"{SAVE_HELD_METRIC} 1: a clock fault (p27_buffer_clock_faults_total {counted}) holds "
+              f"{', '.join(holding)} from saving its history, so a restart now loses every point gathered since "
+              f"(a cold warm-up): nothing stopped; put the host's clock right; the hold ends when the clock comes back "
+              f"or one window ({window_s:g} s) after it began; see the buffer's log event=clock_fault"
+              if holding else "")
+    if older:
+        detail += (f"{'; ' if detail else ''}{', '.join(older)} exports no {SAVE_HELD_METRIC} (an older buffer): "
+                   f"taken as not held")
+    p.require("before: the buffer saves its history", not holding, held, detail)
+
+
 def prove(p: Proof, args: argparse.Namespace) -> None:
     every_program = bool(getattr(args, "all_programs", False))
     buffer, correlator = p.one_of("buffer"), p.one_of("correlator")
     cadence = p.topo.clusters.cadence_s
+    # Every buffer it would restart: with --all-programs, each of the topology's.
+    require_history_saved(p, p.topo.actors_of_kind("buffer") if every_program else [buffer])
     ok, value, _ = p.poll(lambda: p.metric("correlator", "p27_corr_ready"), lambda v: v == 1.0, READY_TIMEOUT_S)
     p.require("before: p27_corr_ready is 1", ok, value)
     before = p.points_per_symbol()

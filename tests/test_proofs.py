@@ -19,6 +19,7 @@ import redis
 import yaml
 
 from helpers import REPO, demo_topology_data, retarget, scrape, wait_for, write_topology
+from launcher.overview import first
 from launcher.supervise import Home, Supervisor
 
 
@@ -190,6 +191,97 @@ def test_warm_restart_of_every_program_keeps_a_full_window_and_fails_when_the_bu
         assert result.returncode == 1 and not checks["point counts kept"]["ok"], result.stdout
     finally:
         clustergate("down", "--home", str(home))
+
+
+def supervised(home: Path) -> dict[str, tuple[int, str, int]]:
+    """program -> (pid, state, start time) as supervisord has them: what a proof stopped or started shows here."""
+    return {p["name"]: (p["pid"], p["statename"], p["start"]) for p in Supervisor(Home(home)).processes()}
+
+
+def start_if_stopped(home: Path, name: str) -> bool:
+    """Start the program unless supervisord is at it (STARTING, BACKOFF); True once it is RUNNING."""
+    state = supervised(home)[name][1]
+    if state in ("STOPPED", "EXITED", "FATAL"):
+        supervisorctl(home, "start", name)
+    return state == "RUNNING"
+
+
+def test_warm_restart_proof_refuses_to_restart_a_buffer_holding_its_history_after_a_clock_step(
+        demo_system: Path, tmp_path: Path) -> None:
+    """wrp: a VM froze for 12 s and its wall clock stepped ahead; the buffer logged `event=clock_fault direction=ahead`
+    and held its saved history (p27_buffer_history_save_held 1: nothing it gathers is saved, a restart is a cold
+    warm-up; the runbook says not to restart it then). `proof warm-restart` restarted it anyway and failed only
+    "point counts kept", naming no cause. It now fails before stopping anything, naming the hold and what to do."""
+    port = running_topology(demo_system)["actors"]["buffer"]["metrics_port"]
+    clock_file, log_path = tmp_path / "clock_offset_s", tmp_path / "buffer.log"
+    clock_file.write_text("0")
+    supervisorctl(demo_system, "stop", "buffer")
+    buffer = None
+    try:
+        with open(log_path, "ab") as log:  # the demo's buffer, its wall clock stepped through the file
+            buffer = subprocess.Popen(
+                [sys.executable, str(REPO / "tests" / "clock_shim.py"), "actors.buffer", "--topology",
+                 str(demo_system / "run" / "topology.yaml"), "--name", "buffer"], cwd=REPO, stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", "CLUSTERGATE_TEST_CLOCK_FILE": str(clock_file)})
+        wait_for(lambda: scrape(port).get("p27_buffer_history_save_held") == 0.0, 30, "the stepped buffer serving")
+        clock_file.write_text("12")  # past the 5 s skew + one cadence a forward step may take
+        wait_for(lambda: scrape(port).get("p27_buffer_history_save_held") == 1.0, 10, "the buffer holding its history")
+        assert "event=clock_fault direction=ahead" in log_path.read_text()
+        started = first(scrape(port), "clustergate_actor_started_timestamp_seconds")
+        before = supervised(demo_system)
+        result = run_proof(demo_system, "warm-restart")
+        assert result.returncode == 1, result.stdout + result.stderr
+        held = [line for line in result.stdout.splitlines()
+                if line.startswith("FAIL  before: the buffer saves its history")]
+        assert held and "p27_buffer_history_save_held" in held[0] and "clock" in held[0], result.stdout
+        assert "event=clock_fault" in held[0], result.stdout
+        assert "programs stopped" not in result.stdout, result.stdout
+        # Nothing stopped or started: this buffer still runs, and supervisord's programs are as they were.
+        assert buffer.poll() is None and first(scrape(port), "clustergate_actor_started_timestamp_seconds") == started
+        assert supervised(demo_system) == before and before["buffer"][1] == "STOPPED"
+        checks = latest_report(demo_system, "warm-restart")["checks"]
+        assert [c["name"] for c in checks if not c["ok"]] == ["before: the buffer saves its history"], checks
+    finally:
+        if buffer is not None:
+            buffer.terminate()
+            buffer.wait(30)
+        wait_for(lambda: start_if_stopped(demo_system, "buffer"), 60, "supervisord's buffer RUNNING again")
+        wait_for(lambda: scrape(running_topology(demo_system)["actors"]["correlator"]["metrics_port"]).get(
+            "p27_corr_ready") == 1.0, 60, "the correlator ready again")
+
+
+def test_warm_restart_proof_takes_a_buffer_without_the_hold_gauge_as_not_held_and_says_so(monkeypatch) -> None:
+    """wrp: a buffer older than p27_buffer_history_save_held cannot say it holds its history: the proof goes on, and
+    its check says why it did; a second buffer's hold (restarted with --all-programs) is named on its own."""
+    from types import SimpleNamespace
+
+    from proofs.common import Proof, ProofFailed
+    from proofs.warm_restart import require_history_saved
+
+    samples = {"buffer": {'p27_points_per_symbol{symbol="BTCUSDT"}': 30.0},
+               "buffer_b": {"p27_buffer_history_save_held": 1.0, 'p27_buffer_clock_faults_total{direction="ahead"}': 1.0,
+                            'p27_buffer_clock_faults_total{direction="back"}': 0.0}}
+    p = Proof.__new__(Proof)  # the check alone: no live system
+    p.checks, p.metrics = [], samples.__getitem__
+    p.topo = SimpleNamespace(clusters=SimpleNamespace(lookback_returns=360, cadence_s=1.0))
+    require_history_saved(p, ["buffer"])
+    assert p.checks[-1].ok and p.checks[-1].value == {"buffer": None}
+    assert "buffer exports no p27_buffer_history_save_held (an older buffer): taken as not held" in p.checks[-1].detail
+    with pytest.raises(ProofFailed):
+        require_history_saved(p, ["buffer", "buffer_b"])
+    assert not p.checks[-1].ok and "ahead 1, back 0) holds buffer_b from saving" in p.checks[-1].detail
+    assert "one window (362 s)" in p.checks[-1].detail and "older buffer" in p.checks[-1].detail
+
+    def refused(name: str) -> dict:
+        raise ConnectionRefusedError(f"{name}: connection refused")
+
+    p.checks, p.metrics = [], refused  # a buffer whose metrics do not answer: unknown, so nothing is stopped
+    monkeypatch.setattr("proofs.warm_restart.SERVING_TIMEOUT_S", 0.3)
+    with pytest.raises(ProofFailed):
+        require_history_saved(p, ["buffer"])
+    assert len(p.checks) == 1 and not p.checks[0].ok, p.checks
+    assert "buffer's metrics did not answer within 0.3 s (error: ConnectionRefusedError" in p.checks[0].detail
 
 
 def test_readiness_proof_fails_when_the_state_writer_is_down(demo_system: Path) -> None:

@@ -8454,6 +8454,15 @@ MUTATIONS: list[Mutation] = [
         "        self.redis.resend_after_timeout = True\n",
         ("tests/test_cluster_side_resp_client.py::"
          "test_a_buffer_stopped_while_its_redis_is_stalled_exits_after_one_timeout",)),
+    Mutation(
+        "warm_restart_proof_restarts_a_buffer_holding_its_history",
+        "proof warm-restart stops nothing while the buffer holds its saved history after a clock fault "
+        "(p27_buffer_history_save_held 1: a restart is a cold warm-up), and fails naming the hold (wrp)",
+        "proofs/warm_restart.py",
+        '    p.require("before: the buffer saves its history", not holding, held, detail)\n',
+        '    p.require("before: the buffer saves its history", True, held, detail)\n',
+        ("tests/test_proofs.py::"
+         "test_warm_restart_proof_refuses_to_restart_a_buffer_holding_its_history_after_a_clock_step",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
