@@ -161,6 +161,10 @@ MEMORY_READ_S = 5.0
 WRITABLE_PROBE = ("EVAL", "#!lua\nreturn 1", "0")
 WRITABLE_RECHECK_S = 0.5  # how often the check runs while Redis refuses writes (else every MEMORY_READ_S)
 UNREACHABLE_RECHECK_S = 1.0  # ... and while Redis does not answer (each check may wait up to Redis's timeout)
+# The periodic readings (Redis's clock, its start time, its memory, whether it takes writes) are housekeeping timers: a
+# request waiting on the issuer's socket is served first (Actor.every), and they fall due this far apart, never in one
+# loop turn (on a Redis 100 ms away each way, the six round trips they made together held a decision 1.2 s).
+HOUSEKEEPING_STAGGER_S = MEMORY_READ_S / 4
 # Results that are not logged one by one (counted; the gate logs its decisions).
 _NOT_LOGGED = frozenset(("written", "replayed", "cooldown_conflict", "expired", "replica_unacknowledged"))
 
@@ -353,6 +357,16 @@ def redis_started_s(info: str) -> int | None:
         return None
 
 
+@dataclass(slots=True)
+class ClockReading:
+    """A reading of Redis's clock under way: the server read, the shortest round trip's (half of it, how far Redis's
+    clock is ahead, wall - monotonic) so far, and how many round trips were taken."""
+
+    server: tuple[str, int] | str | None = None
+    best: tuple[float, float, float] | None = None
+    taken: int = 0
+
+
 class PermitIssuer(Actor):
     kind = "permit_issuer"
     settings: PermitIssuerSettings
@@ -378,20 +392,24 @@ class PermitIssuer(Actor):
         self._redis_clock_uncertainty_s = 0.0
         self._clock_server: tuple[str, int] | str | None = None  # the server whose clock was read (RespClient.server)
         self._wall_minus_mono_s = time.time() - time.monotonic()  # as of the reading of Redis's clock
+        self._clock_reading: ClockReading | None = None  # the reading of Redis's clock under way or last made
         self.read_redis_clock()
-        self.every(MEMORY_READ_S, self.read_redis_clock)
+        self.every(MEMORY_READ_S, self.read_redis_clock_in_steps, housekeeping=True)
         self._started_server: str | None = None  # the `server` label of REDIS_STARTED's one series
-        self.every(MEMORY_READ_S, self.read_redis_start, first_after_s=0.0)
+        self.every(MEMORY_READ_S, self.read_redis_start, first_after_s=HOUSEKEEPING_STAGGER_S, housekeeping=True)
         self._not_writable: str | None = None  # why Redis took no write at the last check
-        self._writable_checked = -math.inf  # time.monotonic() of the last check
         self._recheck_s = WRITABLE_RECHECK_S  # the next check's delay while Redis refuses writes
+        self._writable_timer: Any = None  # check_redis_writable's (its interval: the next check's delay)
         self._evicting: str | None = None  # eviction_hazard at the last reading of INFO memory
         self._policy: str | None = None  # the `policy` label of REDIS_MAY_EVICT's one series
         self._check_policy_before_load = self.check_policy_before_load  # (bound once: passed with every write)
         self.read_redis_memory()  # before the first request: a Redis that may evict keys records no decision
-        self.every(MEMORY_READ_S, self.read_redis_memory)
+        self.every(MEMORY_READ_S, self.read_redis_memory, first_after_s=2 * HOUSEKEEPING_STAGGER_S, housekeeping=True)
         self.check_redis_writable()
-        self.every(WRITABLE_RECHECK_S, self.check_redis_writable)
+        self._writable_timer = self.every(
+            MEMORY_READ_S if self._not_writable is None else self._recheck_s, self.check_redis_writable,
+            first_after_s=3 * HOUSEKEEPING_STAGGER_S if self._not_writable is None else self._recheck_s,
+            housekeeping=True)
 
     def max_message_bytes(self, role: str) -> int | None:
         """The requests socket listens on TCP, where any local process can reach it: a request larger than
@@ -406,27 +424,50 @@ class PermitIssuer(Actor):
         descheduled, a reply retransmitted) would put the estimate up to its whole round trip early, and every
         decision with less time left than that refused as expired until the next reading. Round trips are
         timed by the monotonic clock; the wall clock's offset from it is kept, so that record() corrects for a
-        step of this host's wall clock before the next reading."""
-        best: tuple[float, float, float] | None = None  # (uncertainty, ahead, wall - monotonic)
-        server = None
-        for _ in range(CLOCK_SAMPLES):
-            before = time.monotonic()
-            wall_minus_mono = time.time() - before
-            try:
-                seconds, micros = self.redis.call("TIME")
-            except (RedisUnavailable, ReplyError):
-                break
-            after = time.monotonic()
-            if self.redis.server != server:  # (a failover between two samples: only the last server's count)
-                server, best = self.redis.server, None
-            half = (after - before) / 2
-            sample = (half, int(seconds) + int(micros) / 1e6 - (wall_minus_mono + before + half), wall_minus_mono)
-            if best is None or sample[0] < best[0]:
-                best = sample
-        if best is None:
+        step of this host's wall clock before the next reading. A reading in steps under way is dropped."""
+        self._clock_reading = reading = ClockReading()
+        while reading.taken < CLOCK_SAMPLES and self.take_clock_sample(reading):
+            pass
+        self.keep_clock_reading(reading)
+
+    def read_redis_clock_in_steps(self, reading: ClockReading | None = None) -> None:
+        """Housekeeping: the periodic reading of Redis's clock, read_redis_clock's, one TIME round trip a loop turn (a
+        request waits behind one round trip, not CLOCK_SAMPLES); kept once all are in, unless a whole reading (record()'s,
+        after a failover or a step) came meanwhile."""
+        if reading is None:
+            self._clock_reading = reading = ClockReading()
+        elif reading is not self._clock_reading:
             return
-        self._redis_clock_uncertainty_s, self._redis_clock_ahead_s, self._wall_minus_mono_s = best
-        self._clock_server = server
+        if self.take_clock_sample(reading) and reading.taken < CLOCK_SAMPLES:
+            self.after(0.0, partial(self.read_redis_clock_in_steps, reading), name="read_redis_clock", housekeeping=True)
+        else:
+            self.keep_clock_reading(reading)
+
+    def take_clock_sample(self, reading: ClockReading) -> bool:
+        """One TIME round trip into `reading` (only the last server's count: a failover between two samples); False
+        when Redis did not answer."""
+        before = time.monotonic()
+        wall_minus_mono = time.time() - before
+        try:
+            seconds, micros = self.redis.call("TIME")
+        except (RedisUnavailable, ReplyError):
+            return False
+        after = time.monotonic()
+        if self.redis.server != reading.server:
+            reading.server, reading.best, reading.taken = self.redis.server, None, 0
+        half = (after - before) / 2
+        sample = (half, int(seconds) + int(micros) / 1e6 - (wall_minus_mono + before + half), wall_minus_mono)
+        if reading.best is None or sample[0] < reading.best[0]:
+            reading.best = sample
+        reading.taken += 1
+        return True
+
+    def keep_clock_reading(self, reading: ClockReading) -> None:
+        """Take the shortest round trip of `reading` as the estimate of Redis's clock (none taken: unchanged)."""
+        if reading.best is None:
+            return
+        self._redis_clock_uncertainty_s, self._redis_clock_ahead_s, self._wall_minus_mono_s = reading.best
+        self._clock_server = reading.server
 
     def read_redis_memory(self) -> None:
         """Export Redis's memory use and limit (alert ClustergateRedisMemoryHigh) and the time of the reading. A value
@@ -522,10 +563,6 @@ class PermitIssuer(Actor):
         """Ready only while Redis takes writes: a Redis that answers reads but refuses writes (a failover left
         the issuer on the old primary) makes every decision HOLD redis_unavailable while the gate stays ready.
         Checked every MEMORY_READ_S; while refused, every WRITABLE_RECHECK_S (UNREACHABLE_RECHECK_S: no answer)."""
-        now = time.monotonic()
-        if now - self._writable_checked < (MEMORY_READ_S if self._not_writable is None else self._recheck_s):
-            return
-        self._writable_checked = now
         try:
             refused, self._recheck_s = self.redis_refuses_writes(), WRITABLE_RECHECK_S
         except RedisUnavailable as exc:
@@ -538,6 +575,8 @@ class PermitIssuer(Actor):
             self.end_throttled("redis_unavailable")  # the refusals' last counts before the line saying they ended
             self.log.info("redis_writable_again")
         self._not_writable = refused
+        if self._writable_timer is not None:  # the next check's delay (the runtime schedules it after this call)
+            self._writable_timer.interval_s = MEMORY_READ_S if refused is None else self._recheck_s
         self.update_ready()
 
     def serve(self, frames: list[bytes]) -> dict[str, Any] | bytes:

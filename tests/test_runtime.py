@@ -453,3 +453,64 @@ def test_a_waiting_message_is_read_whole_in_order_and_nothing_is_read_when_none_
         for sock in (router, dealer, req):
             sock.close(linger=0)
         ctx.term()
+
+
+def test_housekeeping_timers_run_one_a_loop_turn_and_none_while_a_request_waits_until_put_off_a_second(
+        tmp_path: Path) -> None:
+    """Housekeeping timers (every(..., housekeeping=True): a slow call such as a Redis round trip) fell due together
+    and ran back to back in one loop turn while a request waited (the permit issuer's four Redis readings every 5 s):
+    now one a turn, none while a request waits on a request socket, and one put off HOUSEKEEPING_PUT_OFF_MAX_S past its
+    due time runs anyway (sustained load never starves it). Other timers run as before."""
+    import time
+
+    from launcher.topology import load_topology
+    from actors.runtime import HOUSEKEEPING_PUT_OFF_MAX_S, Actor
+
+    port = free_port()
+    topology = load_topology(write_topology(tmp_path / "probe.yaml", {
+        "name": "probe", "symbols": ["BTCUSDT"], "redis": {"url": "redis://127.0.0.1:1/0"},
+        "actors": {"probe": {"kind": "permit_issuer", "metrics_port": free_port(),
+                             "sockets": {"requests": {"bind": f"tcp://127.0.0.1:{port}"}}}}}))
+
+    class Housekeeper(Actor):
+        kind = "permit_issuer"
+
+    actor = Housekeeper(topology, "probe")
+    ran: list[str] = []
+    client = actor.ctx.socket(zmq.REQ)
+    try:
+        actor.on_request("requests", lambda frames: {"status": "ok"})
+        for name in ("clock", "memory"):
+            actor.every(60.0, lambda name=name: ran.append(name), name=name, housekeeping=True)
+        actor.every(60.0, lambda: ran.append("plain"), name="plain")
+
+        def all_due(late_s: float = 0.0) -> None:
+            for timer in actor._timers:
+                timer.due = time.monotonic() - late_s
+            actor._timers.sort()
+
+        all_due()
+        actor._run_due_timers()
+        assert ran == ["clock", "plain"], "one housekeeping call a turn; a plain timer runs with it"
+        actor._run_due_timers()
+        assert ran == ["clock", "plain", "memory"], "the other one the next turn"
+        client.setsockopt(zmq.LINGER, 0)
+        client.connect(f"tcp://127.0.0.1:{port}")
+        client.send(b"{}")
+        wait_for(actor.request_waiting, 10, "the request to wait on the actor's socket")
+        ran.clear()
+        all_due()
+        actor._run_due_timers()
+        assert ran == ["plain"], "no housekeeping call while a request waits"
+        all_due(late_s=HOUSEKEEPING_PUT_OFF_MAX_S)
+        actor._run_due_timers()
+        assert ran == ["plain", "clock", "plain"], "put off past the bound: one runs, the request still waiting"
+        actor._handlers[actor.sockets["requests"]](actor.sockets["requests"])  # the loop serves the socket
+        assert client.poll(10_000) and client.recv() and not actor.request_waiting()
+        actor._run_due_timers()
+        assert ran == ["plain", "clock", "plain", "memory"], "no request waiting: the one still due runs"
+    finally:
+        client.close(linger=0)
+        for sock in actor.sockets.values():
+            sock.close(linger=0)
+        actor.ctx.term()

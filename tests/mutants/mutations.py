@@ -8444,6 +8444,43 @@ MUTATIONS: list[Mutation] = [
         "    if (unsafe := None) is not None:\n",
         ("tests/test_security.py::"
          "test_a_key_file_that_is_a_symlink_another_user_owns_in_a_sticky_directory_is_refused",)),
+    Mutation(
+        "issuer_housekeeping_falls_due_together",
+        "a decision waits behind at most one housekeeping round trip of the permit issuer (Redis's clock, start, memory, "
+        "whether it takes writes), never behind all of them falling due in one loop turn: on a Redis 100 ms away each "
+        "way that held a decision 1.2 s every 5 s (the old behaviour, whole: due together, the clock's three round trips "
+        "in one call, no yielding to a waiting request)",
+        "actors/permit_issuer.py",
+        "HOUSEKEEPING_STAGGER_S = MEMORY_READ_S / 4\n",
+        "HOUSEKEEPING_STAGGER_S = 0.0\n",
+        ("tests/test_issuer_housekeeping.py::test_a_proposal_waits_behind_at_most_one_housekeeping_round_trip_of_the_issuer_on_a_slow_redis_link",),
+        (("actors/permit_issuer.py", "self.every(MEMORY_READ_S, self.read_redis_clock_in_steps, housekeeping=True)",
+          "self.every(MEMORY_READ_S, self.read_redis_clock, housekeeping=True)"),
+         ("actors/runtime.py", "            if timer.housekeeping:  # requests first",
+          "            if False:  # requests first"))),
+    Mutation(
+        "housekeeping_runs_while_a_request_waits",
+        "a housekeeping timer due while a request waits on the actor's socket is put off until it is served (up to "
+        "HOUSEKEEPING_PUT_OFF_MAX_S)",
+        "actors/runtime.py",
+        "                if reason is None and self.request_waiting():\n",
+        "                if False:\n",
+        ("tests/test_runtime.py::test_housekeeping_timers_run_one_a_loop_turn_and_none_while_a_request_waits_until_put_off_a_second",)),
+    Mutation(
+        "housekeeping_timers_all_run_in_one_turn",
+        "at most one housekeeping timer runs in a loop turn",
+        "actors/runtime.py",
+        "                reason = \"one_per_turn\" if housekeeping_ran else None\n",
+        "                reason = None\n",
+        ("tests/test_runtime.py::test_housekeeping_timers_run_one_a_loop_turn_and_none_while_a_request_waits_until_put_off_a_second",)),
+    Mutation(
+        "housekeeping_put_off_for_ever",
+        "a housekeeping timer is put off for a waiting request at most HOUSEKEEPING_PUT_OFF_MAX_S past its due time: "
+        "sustained load never starves it",
+        "actors/runtime.py",
+        "                    if now - timer.due < HOUSEKEEPING_PUT_OFF_MAX_S:\n",
+        "                    if True:\n",
+        ("tests/test_runtime.py::test_housekeeping_timers_run_one_a_loop_turn_and_none_while_a_request_waits_until_put_off_a_second",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
