@@ -81,19 +81,11 @@ class TcpProxy:
         except OSError:
             pass
         finally:
-            for sock in (src, dst):
-                try:
-                    sock.close()
-                except OSError:
-                    pass
+            close_all(src, dst)
 
     def close(self) -> None:
         """Stop for good: every connection and the listener closed."""
-        for sock in self._socks:
-            try:
-                sock.close()
-            except OSError:
-                pass
+        close_all(*self._socks)
 
 
 class DelayingProxy(TcpProxy):
@@ -148,14 +140,19 @@ class DelayingProxy(TcpProxy):
                     break
                 time.sleep(max(0.0, when - time.monotonic()))
                 dst.sendall(data)
-        except (OSError, ValueError):
+        except OSError:
             pass
         finally:
-            for sock in (src, dst):
-                try:
-                    sock.close()
-                except OSError:
-                    pass
+            close_all(src, dst)
+
+
+def close_all(*socks: socket.socket) -> None:
+    """Close each socket, whatever closing another raised."""
+    for sock in socks:
+        try:
+            sock.close()
+        except OSError:
+            pass
 
 
 def two_gates_data() -> dict:
