@@ -8446,14 +8446,14 @@ MUTATIONS: list[Mutation] = [
          "test_a_key_file_that_is_a_symlink_another_user_owns_in_a_sticky_directory_is_refused",)),
     Mutation(
         "issuer_housekeeping_falls_due_together",
-        "a decision waits behind at most one housekeeping round trip of the permit issuer (Redis's clock, start, memory, "
-        "whether it takes writes), never behind all of them falling due in one loop turn: on a Redis 100 ms away each "
+        "no housekeeping round trip of the permit issuer (Redis's clock, start, memory, whether it takes writes) starts "
+        "while a request waits on its socket, never all of them falling due in one loop turn: on a Redis 100 ms away each "
         "way that held a decision 1.2 s every 5 s (the old behaviour, whole: due together, the clock's three round trips "
         "in one call, no yielding to a waiting request)",
         "actors/permit_issuer.py",
         "HOUSEKEEPING_STAGGER_S = MEMORY_READ_S / 4\n",
         "HOUSEKEEPING_STAGGER_S = 0.0\n",
-        ("tests/test_issuer_housekeeping.py::test_a_proposal_waits_behind_at_most_one_housekeeping_round_trip_of_the_issuer_on_a_slow_redis_link",),
+        ("tests/test_issuer_housekeeping.py::test_no_housekeeping_round_trip_of_the_issuer_starts_while_a_request_waits_on_its_socket_over_a_slow_redis_link",),
         (("actors/permit_issuer.py", "self.every(MEMORY_READ_S, self.read_redis_clock_in_steps, housekeeping=True)",
           "self.every(MEMORY_READ_S, self.read_redis_clock, housekeeping=True)"),
          ("actors/runtime.py", "            if timer.housekeeping:  # requests first",
