@@ -68,7 +68,11 @@ class TcpProxy:
             except OSError:
                 return
             self.accepted += 1
-            upstream = socket.create_connection(("127.0.0.1", self._upstream))
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self._upstream))
+            except OSError:  # nothing listens upstream yet (a port probe came first): that one is closed, not the proxy
+                client.close()
+                continue
             self._socks += [client, upstream]
             shared: dict = {}
             threading.Thread(target=self._pump, args=(client, upstream, True, shared), daemon=True).start()

@@ -9,7 +9,7 @@ import copy
 
 from actors.permit_issuer import RECORD_DECISION
 from helpers import NO_SHEDDING, ActorProcess, DelayingProxy, write_topology
-from test_gate_deadlines import offer
+from test_gate_deadlines import body, new_plan, offer, one_reply
 from test_gate_service import P26, write_book
 
 # The issuer's housekeeping commands as they start on the wire (each one round trip): TIME, INFO server, INFO memory,
@@ -18,6 +18,11 @@ HOUSEKEEPING = (b"*1\r\n$4\r\nTIME\r\n", b"*2\r\n$4\r\nINFO\r\n", b"*3\r\n$4\r\n
                 b"*1\r\n$4\r\nROLE\r\n")
 ONE_WAY_S = 0.1  # a Redis on another host: 100 ms each way
 FAR_AHEAD_MS = 600_000  # no client deadline to speak of: every proposal is decided, however long it waits
+
+
+def from_the_issuer(chunk: bytes) -> bool:
+    """Whether a chunk sent to Redis is the permit issuer's (the gate sends no TIME, INFO or script)."""
+    return chunk.startswith(HOUSEKEEPING) or RECORD_DECISION.sha.encode() in chunk or b"$4\r\nEVAL\r\n" in chunk[:24]
 
 
 def first_seen(chunks: list[tuple[float, int, bytes]], plans: list[str]) -> dict[str, float]:
@@ -34,8 +39,7 @@ def housekeeping_between(redis_link: DelayingProxy, since: dict[str, float]) -> 
     """plan_id -> how many housekeeping round trips the issuer began (seen on its Redis connection) after `since`'s
     time for it and before its decision's script went to Redis; plan_ids whose script was not seen are left out."""
     housekeeping = [at for at, _, data in redis_link.sent if data.startswith(HOUSEKEEPING)]
-    scripts = [(at, data) for at, _, data in redis_link.sent  # EVALSHA, or EVAL once Redis lost the script
-               if RECORD_DECISION.sha.encode() in data or b"$4\r\nEVAL\r\n" in data[:24]]
+    scripts = [(at, data) for at, _, data in redis_link.sent if not data.startswith(HOUSEKEEPING)]
     behind: dict[str, int] = {}
     for plan, start in since.items():
         needle = plan.encode()
@@ -53,11 +57,14 @@ def test_no_housekeeping_round_trip_of_the_issuer_starts_while_a_request_waits_o
     gate's permit_timeout_ms of 500 ms: a fault HOLD for no reason). Now they are staggered, at most one runs in a loop
     turn, and one falling due while a request waits on the issuer's socket is put off until the request is served: a
     request finds one under way at most, and none starts while it waits."""
-    redis_link = DelayingProxy(redis_server.port, ONE_WAY_S, lambda chunk: chunk.startswith(HOUSEKEEPING[0]))
+    redis_link = DelayingProxy(redis_server.port, ONE_WAY_S, from_the_issuer)
     write_book(redis_server.client())
     # The gate waits for the issuer as long as a wait behind every housekeeping call takes, so each proposal is
     # decided (counted) rather than answered permit_unavailable; only the issuer's Redis link is slow.
     system = P26(tmp_path / "p26", redis_link.url, gate_settings={**NO_SHEDDING, "permit_timeout_ms": 20_000})
+    # A Redis socket timeout for a link this slow (the default 250 ms, about one round trip here, would have the issuer
+    # reconnect, and read Redis's clock whole, on a decision's path, before its first write on the new connection).
+    system.data["redis"]["timeout_ms"] = 5000
     # The gate reaches the issuer through a proxy that only notes when each request reaches the issuer: the gate's
     # own topology file has the issuer bound at the proxy.
     issuer = system.data["actors"]["permit_issuer"]["sockets"]["requests"]
@@ -69,6 +76,8 @@ def test_no_housekeeping_round_trip_of_the_issuer_starts_while_a_request_waits_o
     try:
         system.start()
         assert redis_link.sent, "the issuer talks to Redis through the slow link"
+        # The first decision loads the script (NOSCRIPT, then INFO memory before the load, on its path): before the load.
+        assert one_reply(system.endpoint, body(new_plan(), "BTCUSDT", "HOLD", None), timeout_ms=20_000)["status"] == "ok"
         # 12 s: every housekeeping timer falls due twice while proposals arrive steadily (40/s: the gate has a
         # request for the issuer as soon as it has the last one's reply).
         replies, anonymous, deadlines = offer(system.endpoint, rate=40, seconds=12, deadline_after_ms=FAR_AHEAD_MS,
