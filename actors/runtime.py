@@ -98,19 +98,6 @@ LOOP_AGE = Gauge("clustergate_actor_loop_age_seconds", "Seconds since the actor'
 LOOP_STALL_LIMIT = Gauge("clustergate_actor_loop_stall_limit_seconds", "The loop age past which the actor is exported "
                          "not ready (its loop_stall_limit_s)", ["actor", "kind"])
 HANDLER_ERRORS = Counter("clustergate_handler_errors_total", "Exceptions raised by message handlers and timers", ["actor", "where"])
-# Housekeeping timers (every(..., housekeeping=True)) make a slow call, a Redis round trip, that no request should wait
-# behind: at most one runs in a loop turn, and one due while a request waits on a request socket is put off to the next
-# turn (the request is served first), for at most HOUSEKEEPING_PUT_OFF_MAX_S past its due time (then it runs: sustained
-# load never starves it).
-HOUSEKEEPING_PUT_OFF_MAX_S = 1.0
-PUT_OFF_REASONS = ("request_waiting", "one_per_turn")
-HOUSEKEEPING_PUT_OFF = Counter("clustergate_housekeeping_put_off_total",
-                               "Due housekeeping calls (a Redis round trip) put off to the next loop turn: a request "
-                               "waited on the actor's socket (request_waiting) or another had run in the turn "
-                               "(one_per_turn)", ["actor", "reason"])
-HOUSEKEEPING_OVERDUE = Counter("clustergate_housekeeping_overdue_total",
-                               "Housekeeping calls run while a request waited, having been put off for "
-                               "HOUSEKEEPING_PUT_OFF_MAX_S (1 s) past their due time", ["actor"])
 DROP_REASONS = ("client_not_reading", "client_gone", "send_error")  # send_error: any other ZMQError (not expected)
 REPLIES_DROPPED = Counter("clustergate_replies_dropped_total",
                           "Replies a ROUTER could not send: the client's queue was full (client_not_reading) "
@@ -335,7 +322,6 @@ class _Timer:
     callback: Callable[[], None] = field(compare=False)
     name: str = field(compare=False)
     cancelled: bool = field(default=False, compare=False)
-    housekeeping: bool = field(default=False, compare=False)
 
 
 class Actor:
@@ -360,9 +346,6 @@ class Actor:
         self._subscriptions: dict[str, list[bytes]] = {}
         self._timers: list[_Timer] = []
         self._seq = itertools.count()
-        self._request_sockets: list[zmq.Socket] = []  # served by on_request, on_requests_batch: housekeeping yields to them
-        self._put_off: dict[str, Callable[[], None]] = {}  # reason -> HOUSEKEEPING_PUT_OFF's increment, once any is made
-        self._overdue: Callable[[], None] = lambda: None  # HOUSEKEEPING_OVERDUE's increment, once any is made
         self._stopping = False
         self._wakeup_fds: tuple[int, int] | None = None  # (read, write): the signal wakeup pipe (_watch_signals)
         # True while the requests of a batch whose handler raised are handled again one by one (on_requests_batch):
@@ -604,7 +587,6 @@ class Actor:
 
         self._handlers[sock] = serve
         self.poller.register(sock, zmq.POLLIN)
-        self._request_sockets.append(sock)
 
     def on_requests_batch(self, role: str, handler: BatchHandler, max_batch: int = REQUEST_DRAIN,
                           shedding: Shedding | None = None) -> None:
@@ -666,7 +648,6 @@ class Actor:
 
         self._handlers[sock] = serve
         self.poller.register(sock, zmq.POLLIN)
-        self._request_sockets.append(sock)
 
     def _unencodable(self, role: str, exc: Exception) -> bytes:
         """The internal_error envelope for a reply JSON cannot encode (counted and logged as a handler error)."""
@@ -805,56 +786,25 @@ class Actor:
     # ----------------------------------------------------------------- timers
 
     def every(self, interval_s: float, callback: Callable[[], None], *, first_after_s: float | None = None,
-              name: str = "", housekeeping: bool = False) -> _Timer:
-        """Run callback every interval_s seconds (first after first_after_s, default one interval). housekeeping: a
-        slow call that requests need not wait for (HOUSEKEEPING_PUT_OFF_MAX_S); give such timers distinct first_after_s
-        so they do not fall due together."""
+              name: str = "") -> _Timer:
+        """Run callback every interval_s seconds (first after first_after_s, default one interval)."""
         delay = interval_s if first_after_s is None else first_after_s
-        return self._add_timer(delay, interval_s, callback, name, housekeeping)
-
-    def after(self, delay_s: float, callback: Callable[[], None], *, name: str = "",
-              housekeeping: bool = False) -> _Timer:
-        """Run callback once, delay_s seconds from now (cancel with timer.cancelled = True)."""
-        return self._add_timer(delay_s, 0.0, callback, name, housekeeping)
-
-    def _add_timer(self, delay_s: float, interval_s: float, callback: Callable[[], None], name: str,
-                   housekeeping: bool) -> _Timer:
-        timer = _Timer(time.monotonic() + delay_s, next(self._seq), interval_s, callback, name or callback.__name__,
-                       housekeeping=housekeeping)
-        if housekeeping and not self._put_off:
-            self._put_off = {reason: HOUSEKEEPING_PUT_OFF.labels(actor=self.name, reason=reason).inc
-                             for reason in PUT_OFF_REASONS}
-            self._overdue = HOUSEKEEPING_OVERDUE.labels(actor=self.name).inc
+        timer = _Timer(time.monotonic() + delay, next(self._seq), interval_s, callback, name or callback.__name__)
         heapq.heappush(self._timers, timer)
         return timer
 
-    def request_waiting(self) -> bool:
-        """Whether a request waits to be served: on a request socket, or in the actor's own queue (Shedding)."""
-        for sock in self._request_sockets:
-            if self._backlogs.get(sock) or sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-                return True
-        return False
+    def after(self, delay_s: float, callback: Callable[[], None], *, name: str = "") -> _Timer:
+        """Run callback once, delay_s seconds from now (cancel with timer.cancelled = True)."""
+        timer = _Timer(time.monotonic() + delay_s, next(self._seq), 0.0, callback, name or callback.__name__)
+        heapq.heappush(self._timers, timer)
+        return timer
 
     def _run_due_timers(self) -> None:
         now = time.monotonic()
-        put_off: list[_Timer] = []
-        housekeeping_ran = False
         while self._timers and self._timers[0].due <= now:
             timer = heapq.heappop(self._timers)
             if timer.cancelled:
                 continue
-            if timer.housekeeping:  # requests first: one a turn, none while a request waits (up to the bound)
-                reason = "one_per_turn" if housekeeping_ran else None
-                if reason is None and self.request_waiting():
-                    if now - timer.due < HOUSEKEEPING_PUT_OFF_MAX_S:
-                        reason = "request_waiting"
-                    else:
-                        self._overdue()
-                if reason is not None:
-                    self._put_off[reason]()
-                    put_off.append(timer)  # still due: the next turn, after the sockets are served
-                    continue
-                housekeeping_ran = True
             self._guard(timer.callback, self._errors_timer, timer.name)
             if timer.interval_s <= 0:  # once (after())
                 continue
@@ -862,8 +812,6 @@ class Actor:
             timer.due += timer.interval_s
             if timer.due <= now:
                 timer.due = now + timer.interval_s - ((now - timer.due) % timer.interval_s)
-            heapq.heappush(self._timers, timer)
-        for timer in put_off:
             heapq.heappush(self._timers, timer)
 
     # ----------------------------------------------------------------- lifecycle

@@ -6886,7 +6886,7 @@ MUTATIONS: list[Mutation] = [
         "a permit issuer whose Redis refuses INFO says, once, that whether Redis may evict decisions is not checked, "
         "and status notes it: it decided under allkeys-lru with status exit 0 and nothing said (idem2)",
         "actors/permit_issuer.py",
-        "            if self._evicting is None:\n                self.note_eviction_unchecked(str(exc))\n",
+        "        if reading.refused is not None and self._evicting is None:\n            self.note_eviction_unchecked(reading.refused)\n",
         "",
         ("tests/test_redis_eviction_policy.py::test_status_says_when_the_issuer_cannot_check_whether_redis_may_evict_"
          "because_info_is_refused",)),
@@ -8445,42 +8445,31 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_security.py::"
          "test_a_key_file_that_is_a_symlink_another_user_owns_in_a_sticky_directory_is_refused",)),
     Mutation(
-        "issuer_housekeeping_falls_due_together",
-        "no housekeeping round trip of the permit issuer (Redis's clock, start, memory, whether it takes writes) starts "
-        "while a request waits on its socket, never all of them falling due in one loop turn: on a Redis 100 ms away each "
-        "way that held a decision 1.2 s every 5 s (the old behaviour, whole: due together, the clock's three round trips "
-        "in one call, no yielding to a waiting request)",
+        "issuer_housekeeping_on_the_decisions_connection",
+        "no housekeeping round trip of the permit issuer (Redis's clock, start, memory, whether it takes writes) is made "
+        "on the connection its decisions are written on: they run in a thread on a connection of their own (on a Redis "
+        "100 ms away each way, the six made together every 5 s on the decisions' connection held a decision 1.2 s)",
         "actors/permit_issuer.py",
-        "HOUSEKEEPING_STAGGER_S = MEMORY_READ_S / 4\n",
-        "HOUSEKEEPING_STAGGER_S = 0.0\n",
-        ("tests/test_issuer_housekeeping.py::test_no_housekeeping_round_trip_of_the_issuer_starts_while_a_request_waits_on_its_socket_over_a_slow_redis_link",),
-        (("actors/permit_issuer.py", "self.every(MEMORY_READ_S, self.read_redis_clock_in_steps, housekeeping=True)",
-          "self.every(MEMORY_READ_S, self.read_redis_clock, housekeeping=True)"),
-         ("actors/runtime.py", "            if timer.housekeeping:  # requests first",
-          "            if False:  # requests first"))),
+        "        self._housekeeper = Housekeeper(self.redis.sibling(self.topology.redis.timeout_ms / 1000.0), writable)\n",
+        "        self._housekeeper = Housekeeper(self.redis, writable)\n",
+        ("tests/test_issuer_housekeeping.py::test_no_housekeeping_round_trip_of_the_issuer_is_made_on_its_decisions_connection_over_a_slow_redis_link",)),
     Mutation(
-        "housekeeping_runs_while_a_request_waits",
-        "a housekeeping timer due while a request waits on the actor's socket is put off until it is served (up to "
-        "HOUSEKEEPING_PUT_OFF_MAX_S)",
-        "actors/runtime.py",
-        "                if reason is None and self.request_waiting():\n",
-        "                if False:\n",
-        ("tests/test_runtime.py::test_housekeeping_timers_run_one_a_loop_turn_and_none_while_a_request_waits_until_put_off_a_second",)),
+        "issuer_takes_up_an_older_housekeeping_reading_of_redis_memory",
+        "a reading of INFO memory that began before the last one taken up (the housekeeping thread's, from before a "
+        "Redis restart with allkeys-lru that a decision's check before its script load found) is dropped: taken up, it "
+        "let decisions be written to a Redis that may evict them",
+        "actors/permit_issuer.py",
+        "        if reading.began <= self._memory_began:\n            return\n",
+        "",
+        ("tests/test_issuer_housekeeping.py::test_a_reading_of_redis_that_began_before_the_last_one_taken_up_is_dropped",)),
     Mutation(
-        "housekeeping_timers_all_run_in_one_turn",
-        "at most one housekeeping timer runs in a loop turn",
-        "actors/runtime.py",
-        "                reason = \"one_per_turn\" if housekeeping_ran else None\n",
-        "                reason = None\n",
-        ("tests/test_runtime.py::test_housekeeping_timers_run_one_a_loop_turn_and_none_while_a_request_waits_until_put_off_a_second",)),
-    Mutation(
-        "housekeeping_put_off_for_ever",
-        "a housekeeping timer is put off for a waiting request at most HOUSEKEEPING_PUT_OFF_MAX_S past its due time: "
-        "sustained load never starves it",
-        "actors/runtime.py",
-        "                    if now - timer.due < HOUSEKEEPING_PUT_OFF_MAX_S:\n",
-        "                    if True:\n",
-        ("tests/test_runtime.py::test_housekeeping_timers_run_one_a_loop_turn_and_none_while_a_request_waits_until_put_off_a_second",)),
+        "issuer_takes_up_an_older_housekeeping_reading_of_redis_clock",
+        "a reading of Redis's clock that began before the one in use (the housekeeping thread's, of the old primary, "
+        "taken up after a decision read the new one's after a failover) is dropped",
+        "actors/permit_issuer.py",
+        "        if reading is None or reading.began <= self._clock_began:\n",
+        "        if reading is None:\n",
+        ("tests/test_issuer_housekeeping.py::test_a_reading_of_redis_that_began_before_the_last_one_taken_up_is_dropped",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
