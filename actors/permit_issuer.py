@@ -26,7 +26,9 @@ import json
 import math
 import os
 import random
+import threading
 import time
+import traceback
 from dataclasses import dataclass
 from functools import partial
 from operator import itemgetter
@@ -161,6 +163,11 @@ MEMORY_READ_S = 5.0
 WRITABLE_PROBE = ("EVAL", "#!lua\nreturn 1", "0")
 WRITABLE_RECHECK_S = 0.5  # how often the check runs while Redis refuses writes (else every MEMORY_READ_S)
 UNREACHABLE_RECHECK_S = 1.0  # ... and while Redis does not answer (each check may wait up to Redis's timeout)
+# The periodic readings (Redis's clock, its start time, its memory, whether it takes writes) run in a thread of the
+# issuer on a Redis connection of their own (Housekeeper): no decision waits behind them (on a Redis 100 ms away each
+# way, the six round trips they made together on the decisions' connection held a decision 1.2 s every 5 s). The loop
+# takes up what they read this often (attribute reads, no Redis call).
+HOUSEKEEPING_TAKEN_S = 0.1
 # Results that are not logged one by one (counted; the gate logs its decisions).
 _NOT_LOGGED = frozenset(("written", "replayed", "cooldown_conflict", "expired", "replica_unacknowledged"))
 
@@ -353,9 +360,173 @@ def redis_started_s(info: str) -> int | None:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class ClockReading:
+    """A reading of Redis's clock (read_clock): when it began (time.monotonic()), the server read, and of its
+    shortest round trip half the round trip, how far Redis's clock is ahead of this host's, and wall - monotonic."""
+
+    began: float
+    server: tuple[str, int] | str
+    uncertainty_s: float
+    ahead_s: float
+    wall_minus_mono_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryReading:
+    """A reading of INFO memory (read_memory): when it began (time.monotonic()), the reply ("" none: Redis down or
+    INFO refused), why INFO was refused (None: it was not), and when it was read (time.time())."""
+
+    began: float
+    info: str
+    refused: str | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class StartReading:
+    """When the server named `server` (RespClient.server_name) started (redis_started_s)."""
+
+    server: str
+    started_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class WritableReading:
+    """Why Redis would refuse the issuer's writes (None: it takes them) and the delay of the next check."""
+
+    refused: str | None
+    recheck_s: float
+
+
+def read_clock(client: RespClient) -> ClockReading | None:
+    """How far Redis's clock is ahead of this host's (s, to within half a round trip); None: Redis down.
+
+    Of CLOCK_SAMPLES round trips the shortest is kept: one stalled after Redis answered (this process descheduled, a
+    reply retransmitted) would put the estimate up to its whole round trip early, and every decision with less time
+    left than that refused as expired until the next reading. Round trips are timed by the monotonic clock; the wall
+    clock's offset from it is kept, so that record() corrects for a step of this host's wall clock before the next
+    reading."""
+    began = time.monotonic()
+    best: tuple[float, float, float] | None = None  # (uncertainty, ahead, wall - monotonic)
+    server = None
+    for _ in range(CLOCK_SAMPLES):
+        before = time.monotonic()
+        wall_minus_mono = time.time() - before
+        try:
+            seconds, micros = client.call("TIME")
+        except (RedisUnavailable, ReplyError):
+            break
+        after = time.monotonic()
+        if client.server != server:  # (a failover between two samples: only the last server's count)
+            server, best = client.server, None
+        half = (after - before) / 2
+        sample = (half, int(seconds) + int(micros) / 1e6 - (wall_minus_mono + before + half), wall_minus_mono)
+        if best is None or sample[0] < best[0]:
+            best = sample
+    if best is None or server is None:
+        return None
+    return ClockReading(began, server, *best)
+
+
+def read_memory(client: RespClient) -> MemoryReading:
+    """Redis's INFO memory, read now."""
+    began, refused = time.monotonic(), None
+    try:
+        info = client.call("INFO", "memory")
+    except RedisUnavailable:
+        info = ""
+    except ReplyError as exc:  # NOPERM: an ACL user without +info (or -@dangerous)
+        info, refused = "", str(exc)
+    return MemoryReading(began, str(info) if info else "", refused, time.time())
+
+
+def read_start(client: RespClient) -> StartReading | None:
+    """When the server `client` talks to started; None: Redis down, or no start time in its reply."""
+    try:
+        started = redis_started_s(str(client.call("INFO", "server")))
+    except (RedisUnavailable, ReplyError):
+        return None
+    return None if started is None else StartReading(client.server_name, started)
+
+
+def refuses_writes(client: RespClient) -> str | None:
+    """Why Redis, which answered, would refuse the issuer's writes now (a read-only replica, full), or None;
+    RedisUnavailable when it does not answer."""
+    try:
+        reply = client.pipeline([WRITABLE_PROBE])[0]
+        if isinstance(reply, ReplyError) and "compiling" in str(reply):  # before Redis 7: no flags; ask its role
+            role = client.call("ROLE")
+            return None if role and role[0] == "master" else f"Redis is a {role[0]} (ROLE), not the primary"
+    except ReplyError as exc:
+        return str(exc)
+    return str(reply) if isinstance(reply, ReplyError) else None
+
+
+def read_writable(client: RespClient) -> WritableReading:
+    """Whether Redis takes writes now: checked again after MEMORY_READ_S; while refused, after WRITABLE_RECHECK_S
+    (UNREACHABLE_RECHECK_S: no answer)."""
+    try:
+        return WritableReading(refuses_writes(client), WRITABLE_RECHECK_S)
+    except RedisUnavailable as exc:
+        return WritableReading(f"Redis does not answer: {exc}", UNREACHABLE_RECHECK_S)
+
+
+class Housekeeper:
+    """The permit issuer's periodic Redis readings (read_clock, read_start, read_memory, read_writable) in a daemon
+    thread, on a connection of their own to the same Redis (RespClient.sibling: under Sentinel it follows the
+    decisions' connection's watch, so the write probe probes the primary decisions are written to), so that no
+    decision waits behind one. Each reading is published whole in an attribute (an immutable value: one reference
+    swapped under the GIL, no lock), which the issuer's loop takes up (PermitIssuer.take_housekeeping). Each call
+    waits at most the client's timeout, and the thread is never joined: a SIGTERM that finds it in a call to a
+    stalled Redis ends the issuer as soon as its loop ends."""
+
+    READINGS: dict[str, Callable[[RespClient], Any]] = {
+        "clock": read_clock, "start": read_start, "memory": read_memory, "writable": read_writable}
+
+    def __init__(self, client: RespClient, writable: WritableReading):
+        """writable: the check the issuer made at its start (the next one follows it as read_writable says)."""
+        self.client = client
+        self.clock: ClockReading | None = None
+        self.start: StartReading | None = None
+        self.memory: MemoryReading | None = None
+        self.writable = writable
+        self.failed: str | None = None  # the traceback of the last reading that raised
+        self._stopped = threading.Event()
+        now = time.monotonic()  # the start time at once, the rest one interval after the issuer's own readings
+        self._due = {"clock": now + MEMORY_READ_S, "start": now, "memory": now + MEMORY_READ_S,
+                     "writable": now + self.next_after_s(writable)}
+        self.thread = threading.Thread(target=self.run, name="issuer-housekeeping", daemon=True)
+        self.thread.start()
+
+    @staticmethod
+    def next_after_s(reading: Any) -> float:
+        """The delay before the next reading of its kind (a refused write probe's is shorter)."""
+        return reading.recheck_s if isinstance(reading, WritableReading) and reading.refused else MEMORY_READ_S
+
+    def run(self) -> None:
+        while True:
+            name = min(self._due, key=self._due.__getitem__)
+            if self._stopped.wait(max(0.0, self._due[name] - time.monotonic())):
+                break
+            try:
+                reading = self.READINGS[name](self.client)
+            except Exception:
+                reading, self.failed = None, traceback.format_exc(limit=3)
+            if reading is not None:
+                setattr(self, name, reading)
+            self._due[name] = time.monotonic() + self.next_after_s(reading)
+        self.client.close()
+
+    def stop(self) -> None:
+        """End the thread once its call under way (if any) returns; not waited for."""
+        self._stopped.set()
+
+
 class PermitIssuer(Actor):
     kind = "permit_issuer"
     settings: PermitIssuerSettings
+    _housekeeper: Housekeeper | None = None  # (set up by setup)
 
     def setup(self) -> None:
         self.redis = RespClient.from_config(self.topology.redis)
@@ -378,20 +549,26 @@ class PermitIssuer(Actor):
         self._redis_clock_uncertainty_s = 0.0
         self._clock_server: tuple[str, int] | str | None = None  # the server whose clock was read (RespClient.server)
         self._wall_minus_mono_s = time.time() - time.monotonic()  # as of the reading of Redis's clock
+        # When the reading of Redis's clock in use, and the last reading of INFO memory taken up, began
+        # (time.monotonic()): one that began earlier, the housekeeping thread's, is older than one a decision made.
+        self._clock_began = self._memory_began = -math.inf
         self.read_redis_clock()
-        self.every(MEMORY_READ_S, self.read_redis_clock)
         self._started_server: str | None = None  # the `server` label of REDIS_STARTED's one series
-        self.every(MEMORY_READ_S, self.read_redis_start, first_after_s=0.0)
         self._not_writable: str | None = None  # why Redis took no write at the last check
-        self._writable_checked = -math.inf  # time.monotonic() of the last check
-        self._recheck_s = WRITABLE_RECHECK_S  # the next check's delay while Redis refuses writes
         self._evicting: str | None = None  # eviction_hazard at the last reading of INFO memory
         self._policy: str | None = None  # the `policy` label of REDIS_MAY_EVICT's one series
         self._check_policy_before_load = self.check_policy_before_load  # (bound once: passed with every write)
         self.read_redis_memory()  # before the first request: a Redis that may evict keys records no decision
-        self.every(MEMORY_READ_S, self.read_redis_memory)
-        self.check_redis_writable()
-        self.every(WRITABLE_RECHECK_S, self.check_redis_writable)
+        writable = read_writable(self.redis)
+        self.keep_writable(writable)
+        # The periodic readings from now on: in a thread, on a connection of their own (no Redis timeout of WAIT's).
+        self._housekeeper = Housekeeper(self.redis.sibling(self.topology.redis.timeout_ms / 1000.0), writable)
+        self._taken: tuple[Any, ...] = (None, None, None, writable, None)  # its readings taken up (by identity)
+        self.every(HOUSEKEEPING_TAKEN_S, self.take_housekeeping)
+
+    def teardown(self) -> None:
+        if self._housekeeper is not None:
+            self._housekeeper.stop()
 
     def max_message_bytes(self, role: str) -> int | None:
         """The requests socket listens on TCP, where any local process can reach it: a request larger than
@@ -399,54 +576,57 @@ class PermitIssuer(Actor):
         return MAX_REQUEST_BYTES if role == "requests" else None
 
     def read_redis_clock(self) -> None:
-        """How far Redis's clock is ahead of this host's (s, to within half a round trip): the gate's deadline,
-        set by this host's clock, is moved onto Redis's before the script compares it. Redis down: unchanged.
+        """How far Redis's clock is ahead of this host's, read now on the decisions' connection (read_clock): the gate's
+        deadline, set by this host's clock, is moved onto Redis's before the script compares it. Redis down:
+        unchanged."""
+        self.keep_clock(read_clock(self.redis))
 
-        Of CLOCK_SAMPLES round trips the shortest is kept: one stalled after Redis answered (this process
-        descheduled, a reply retransmitted) would put the estimate up to its whole round trip early, and every
-        decision with less time left than that refused as expired until the next reading. Round trips are
-        timed by the monotonic clock; the wall clock's offset from it is kept, so that record() corrects for a
-        step of this host's wall clock before the next reading."""
-        best: tuple[float, float, float] | None = None  # (uncertainty, ahead, wall - monotonic)
-        server = None
-        for _ in range(CLOCK_SAMPLES):
-            before = time.monotonic()
-            wall_minus_mono = time.time() - before
-            try:
-                seconds, micros = self.redis.call("TIME")
-            except (RedisUnavailable, ReplyError):
-                break
-            after = time.monotonic()
-            if self.redis.server != server:  # (a failover between two samples: only the last server's count)
-                server, best = self.redis.server, None
-            half = (after - before) / 2
-            sample = (half, int(seconds) + int(micros) / 1e6 - (wall_minus_mono + before + half), wall_minus_mono)
-            if best is None or sample[0] < best[0]:
-                best = sample
-        if best is None:
+    def keep_clock(self, reading: ClockReading | None) -> None:
+        """Take `reading` as the estimate of Redis's clock, unless it began before the one in use (None: unchanged)."""
+        if reading is None or reading.began <= self._clock_began:
             return
-        self._redis_clock_uncertainty_s, self._redis_clock_ahead_s, self._wall_minus_mono_s = best
-        self._clock_server = server
+        self._clock_began = reading.began
+        self._redis_clock_uncertainty_s, self._redis_clock_ahead_s = reading.uncertainty_s, reading.ahead_s
+        self._wall_minus_mono_s, self._clock_server = reading.wall_minus_mono_s, reading.server
+
+    def take_housekeeping(self) -> None:
+        """Take up what the housekeeping thread read since the last call (no Redis call: the decisions never wait for
+        one of its readings, nor see half of one)."""
+        keeper = self._housekeeper
+        assert keeper is not None
+        now = (keeper.clock, keeper.start, keeper.memory, keeper.writable, keeper.failed)
+        last, self._taken = self._taken, now
+        for keep, reading, before in zip((self.keep_clock, self.keep_start, self.keep_memory, self.keep_writable,
+                                          self.housekeeping_failed), now, last):
+            if reading is not before and reading is not None:
+                keep(reading)
+
+    def housekeeping_failed(self, trace: str) -> None:
+        """A reading of the housekeeping thread raised (counted and logged as a timer's error would be)."""
+        self._errors_timer.inc()
+        self.log.error("handler_error", where="housekeeping", error=trace.strip().splitlines()[-1], trace=trace)
 
     def read_redis_memory(self) -> None:
-        """Export Redis's memory use and limit (alert ClustergateRedisMemoryHigh) and the time of the reading. A value
-        not read now (Redis down, INFO refused, the field missing) is NaN: the last reading, kept, showed as current."""
-        try:
-            info = self.redis.call("INFO", "memory")
-        except RedisUnavailable:
-            info = ""
-        except ReplyError as exc:  # NOPERM: an ACL user without +info (or -@dangerous)
-            info = ""
-            if self._evicting is None:
-                self.note_eviction_unchecked(str(exc))
-        fields = dict(line.split(":", 1) for line in str(info).splitlines() if ":" in line)
+        """Read INFO memory now, on the decisions' connection (keep_memory)."""
+        self.keep_memory(read_memory(self.redis))
+
+    def keep_memory(self, reading: MemoryReading) -> None:
+        """Export Redis's memory use and limit (alert ClustergateRedisMemoryHigh) and the time of the reading, and keep
+        whether it may evict keys; a reading that began before the last one taken up is dropped. A value not read
+        (Redis down, INFO refused, the field missing) is NaN: the last reading, kept, showed as current."""
+        if reading.began <= self._memory_began:
+            return
+        self._memory_began = reading.began
+        if reading.refused is not None and self._evicting is None:
+            self.note_eviction_unchecked(reading.refused)
+        fields = dict(line.split(":", 1) for line in reading.info.splitlines() if ":" in line)
         for name, gauge in (("used_memory", REDIS_USED_MEMORY), ("maxmemory", REDIS_MAXMEMORY)):
             try:
                 gauge.set(int(fields[name]))
             except (KeyError, ValueError):
                 gauge.set(math.nan)
-        if info:
-            REDIS_MEMORY_READ.set(time.time())
+        if reading.info:
+            REDIS_MEMORY_READ.set(reading.at)
             self.note_eviction(eviction_hazard(fields), fields.get("maxmemory_policy", "unknown"))
 
     def note_eviction(self, hazard: str | None, policy: str) -> None:
@@ -486,50 +666,25 @@ class PermitIssuer(Actor):
         REDIS_MAY_EVICT.labels(policy=UNCHECKED).set(math.nan)
 
     def update_ready(self) -> None:
-        """Ready only while Redis takes writes (check_redis_writable) and may evict no key (note_eviction)."""
+        """Ready only while Redis takes writes (keep_writable) and may evict no key (note_eviction)."""
         self.set_ready(self._not_writable is None and self._evicting is None)
 
-    def read_redis_start(self) -> None:
+    def keep_start(self, reading: StartReading) -> None:
         """Export when the Redis this issuer talks to started (alert ClustergateRedisRestarting: the actors outlive a
         Redis restart, so their own start times never show one). One series, labelled with the server: after a
-        failover the new primary's replaces it. Redis down, or no start time in its reply: the last start kept, not
-        NaN as the memory gauges (changes() would count a value, NaN and the same value again as two restarts)."""
-        try:
-            started = redis_started_s(str(self.redis.call("INFO", "server")))
-        except (RedisUnavailable, ReplyError):
-            return
-        if started is None:
-            return
-        server = self.redis.server_name
-        if server != self._started_server and self._started_server is not None:
+        failover the new primary's replaces it. Redis down, or no start time in its reply: no reading, the last start
+        kept, not NaN as the memory gauges (changes() would count a value, NaN and the same value again as two
+        restarts)."""
+        if reading.server != self._started_server and self._started_server is not None:
             REDIS_STARTED.remove(self._started_server)
-        self._started_server = server
-        REDIS_STARTED.labels(server=server).set(started)
+        self._started_server = reading.server
+        REDIS_STARTED.labels(server=reading.server).set(reading.started_s)
 
-    def redis_refuses_writes(self) -> str | None:
-        """Why Redis, which answered, would refuse this issuer's writes now (a read-only replica, full), or None;
-        RedisUnavailable when it does not answer."""
-        try:
-            reply = self.redis.pipeline([WRITABLE_PROBE])[0]
-            if isinstance(reply, ReplyError) and "compiling" in str(reply):  # before Redis 7: no flags; ask its role
-                role = self.redis.call("ROLE")
-                return None if role and role[0] == "master" else f"Redis is a {role[0]} (ROLE), not the primary"
-        except ReplyError as exc:
-            return str(exc)
-        return str(reply) if isinstance(reply, ReplyError) else None
-
-    def check_redis_writable(self) -> None:
+    def keep_writable(self, reading: WritableReading) -> None:
         """Ready only while Redis takes writes: a Redis that answers reads but refuses writes (a failover left
         the issuer on the old primary) makes every decision HOLD redis_unavailable while the gate stays ready.
         Checked every MEMORY_READ_S; while refused, every WRITABLE_RECHECK_S (UNREACHABLE_RECHECK_S: no answer)."""
-        now = time.monotonic()
-        if now - self._writable_checked < (MEMORY_READ_S if self._not_writable is None else self._recheck_s):
-            return
-        self._writable_checked = now
-        try:
-            refused, self._recheck_s = self.redis_refuses_writes(), WRITABLE_RECHECK_S
-        except RedisUnavailable as exc:
-            refused, self._recheck_s = f"Redis does not answer: {exc}", UNREACHABLE_RECHECK_S
+        refused = reading.refused
         if refused and self._not_writable is None:
             self.log.error("redis_not_writable", error=refused[:300],
                            detail="every decision is HOLD redis_unavailable until Redis takes writes (is the "

@@ -171,12 +171,26 @@ class RespClient:
             self._watch.close()
             self._watch = None
 
+    def sibling(self, timeout_s: float) -> "RespClient":
+        """A client of the same Redis (server, credentials, db) on a connection of its own, waiting timeout_s for an
+        answer; under Sentinel it follows this client's watch (one word on the primary for both: after a failover both
+        move to the same new primary) and finds the primary as this one does after a connection error or READONLY."""
+        other = RespClient(host=self.host, port=self.port, unix_path=self.unix_path, db=self.db, username=self.username,
+                           password=self.password, timeout_s=timeout_s, sentinels=self.sentinels, master=self.master,
+                           decode=self.decode)
+        other._watch = self._watched()
+        return other
+
+    def _watched(self) -> SentinelWatch | None:
+        """The sentinel watch (started now if not yet), None without sentinels."""
+        if self.sentinels is not None and self._watch is None:
+            self._watch = SentinelWatch(self.sentinels, self.master or "", timeout_s=self.timeout_s,
+                                        password=self.password, username=self.username)
+        return self._watch
+
     def _connect(self, primary: tuple[str, int] | None = None) -> None:
         """Connect to `primary` (the watch's, checked), or under Sentinel to the one discovery finds."""
-        if self.sentinels is not None:
-            if self._watch is None:
-                self._watch = SentinelWatch(self.sentinels, self.master or "", timeout_s=self.timeout_s,
-                                            password=self.password, username=self.username)
+        if self._watched() is not None:
             if primary is not None:
                 self.host, self.port = primary
             else:

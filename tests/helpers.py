@@ -6,6 +6,8 @@ import os
 import signal
 import socket
 import threading
+import time
+from collections import deque
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -66,7 +68,11 @@ class TcpProxy:
             except OSError:
                 return
             self.accepted += 1
-            upstream = socket.create_connection(("127.0.0.1", self._upstream))
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self._upstream))
+            except OSError:  # nothing listens upstream yet (a port probe came first): that one is closed, not the proxy
+                client.close()
+                continue
             self._socks += [client, upstream]
             shared: dict = {}
             threading.Thread(target=self._pump, args=(client, upstream, True, shared), daemon=True).start()
@@ -79,19 +85,78 @@ class TcpProxy:
         except OSError:
             pass
         finally:
-            for sock in (src, dst):
-                try:
-                    sock.close()
-                except OSError:
-                    pass
+            close_all(src, dst)
 
     def close(self) -> None:
         """Stop for good: every connection and the listener closed."""
-        for sock in self._socks:
-            try:
-                sock.close()
-            except OSError:
-                pass
+        close_all(*self._socks)
+
+
+class DelayingProxy(TcpProxy):
+    """A slow link on loopback: a TcpProxy that passes each chunk of a connection on `delay_s` after reading it,
+    both ways and in order (a latency, not a throttle), once the connection has sent upstream a chunk that
+    `slows(chunk)` is true of (chunks before it pass at once; other connections are never delayed). Every chunk a
+    slowed connection sends upstream is kept in `sent` as (time.time() when read, connection number, chunk)."""
+
+    def __init__(self, upstream_port: int, delay_s: float, slows):
+        self.delay_s, self._slows = delay_s, slows
+        self.sent: list[tuple[float, int, bytes]] = []
+        self._connections = iter(range(1 << 30))
+        super().__init__(upstream_port)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _pump(self, src: socket.socket, dst: socket.socket, to_upstream: bool, shared: dict) -> None:
+        line: deque = deque()  # (when to pass it on, chunk; None: the end) in order
+        ready = threading.Condition()
+        threading.Thread(target=self._pass_on, args=(line, ready, src, dst), daemon=True).start()
+        if to_upstream:
+            shared["number"] = next(self._connections)
+        try:
+            while data := src.recv(65536):
+                now = time.monotonic()
+                if to_upstream and not shared.get("slow") and self._slows(data):
+                    shared["slow"] = True
+                if shared.get("slow"):
+                    if to_upstream:
+                        self.sent.append((time.time(), shared["number"], data))
+                    now += self.delay_s
+                with ready:
+                    line.append((now, data))
+                    ready.notify()
+        except OSError:
+            pass
+        with ready:
+            line.append((time.monotonic(), None))
+            ready.notify()
+
+    @staticmethod
+    def _pass_on(line: deque, ready: threading.Condition, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while True:
+                with ready:
+                    while not line:
+                        ready.wait()
+                    when, data = line.popleft()
+                if data is None:
+                    break
+                time.sleep(max(0.0, when - time.monotonic()))
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            close_all(src, dst)
+
+
+def close_all(*socks: socket.socket) -> None:
+    """Close each socket, whatever closing another raised."""
+    for sock in socks:
+        try:
+            sock.close()
+        except OSError:
+            pass
 
 
 def two_gates_data() -> dict:

@@ -77,8 +77,6 @@ class _RedisBefore7:
 
 @pytest.mark.parametrize("role, refused", [("master", False), ("slave", True)])
 def test_before_redis_7_the_issuer_tells_a_read_only_redis_by_its_role(role, refused):
-    from types import SimpleNamespace
-
-    from actors.permit_issuer import PermitIssuer
-    said = PermitIssuer.redis_refuses_writes(SimpleNamespace(redis=_RedisBefore7(role)))
+    from actors.permit_issuer import refuses_writes
+    said = refuses_writes(_RedisBefore7(role))
     assert (said is not None) == refused and (not refused or role in said), said

@@ -6886,7 +6886,7 @@ MUTATIONS: list[Mutation] = [
         "a permit issuer whose Redis refuses INFO says, once, that whether Redis may evict decisions is not checked, "
         "and status notes it: it decided under allkeys-lru with status exit 0 and nothing said (idem2)",
         "actors/permit_issuer.py",
-        "            if self._evicting is None:\n                self.note_eviction_unchecked(str(exc))\n",
+        "        if reading.refused is not None and self._evicting is None:\n            self.note_eviction_unchecked(reading.refused)\n",
         "",
         ("tests/test_redis_eviction_policy.py::test_status_says_when_the_issuer_cannot_check_whether_redis_may_evict_"
          "because_info_is_refused",)),
@@ -8463,6 +8463,32 @@ MUTATIONS: list[Mutation] = [
         '    p.require("before: the buffer saves its history", True, held, detail)\n',
         ("tests/test_proofs.py::"
          "test_warm_restart_proof_refuses_to_restart_a_buffer_holding_its_history_after_a_clock_step",)),
+    Mutation(
+        "issuer_housekeeping_on_the_decisions_connection",
+        "no housekeeping round trip of the permit issuer (Redis's clock, start, memory, whether it takes writes) is made "
+        "on the connection its decisions are written on: they run in a thread on a connection of their own (on a Redis "
+        "100 ms away each way, the six made together every 5 s on the decisions' connection held a decision 1.2 s)",
+        "actors/permit_issuer.py",
+        "        self._housekeeper = Housekeeper(self.redis.sibling(self.topology.redis.timeout_ms / 1000.0), writable)\n",
+        "        self._housekeeper = Housekeeper(self.redis, writable)\n",
+        ("tests/test_issuer_housekeeping.py::test_no_housekeeping_round_trip_of_the_issuer_is_made_on_its_decisions_connection_over_a_slow_redis_link",)),
+    Mutation(
+        "issuer_takes_up_an_older_housekeeping_reading_of_redis_memory",
+        "a reading of INFO memory that began before the last one taken up (the housekeeping thread's, from before a "
+        "Redis restart with allkeys-lru that a decision's check before its script load found) is dropped: taken up, it "
+        "let decisions be written to a Redis that may evict them",
+        "actors/permit_issuer.py",
+        "        if reading.began <= self._memory_began:\n            return\n",
+        "",
+        ("tests/test_issuer_housekeeping.py::test_a_reading_of_redis_that_began_before_the_last_one_taken_up_is_dropped",)),
+    Mutation(
+        "issuer_takes_up_an_older_housekeeping_reading_of_redis_clock",
+        "a reading of Redis's clock that began before the one in use (the housekeeping thread's, of the old primary, "
+        "taken up after a decision read the new one's after a failover) is dropped",
+        "actors/permit_issuer.py",
+        "        if reading is None or reading.began <= self._clock_began:\n",
+        "        if reading is None:\n",
+        ("tests/test_issuer_housekeeping.py::test_a_reading_of_redis_that_began_before_the_last_one_taken_up_is_dropped",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
