@@ -1,0 +1,72 @@
+"""Hostile review of branch hk (the permit issuer's housekeeping in a thread of its own, on RespClient.sibling):
+reproductions against real redis-server and real gate + issuer processes. Each test states what main does."""
+
+from __future__ import annotations
+
+import time
+
+from helpers import TcpProxy, scrape, wait_for
+from test_gate_service import P26, decision_of, new_plan, write_book
+
+ISSUER_READY = 'clustergate_actor_ready{actor="permit_issuer",kind="permit_issuer"}'
+
+def issuer_ready(system: P26) -> float | None:
+    return scrape(system.data["actors"]["permit_issuer"]["metrics_port"]).get(ISSUER_READY)
+
+
+WRITE_PROBE = b"*3\r\n$4\r\nEVAL\r\n$14\r\n#!lua\nreturn 1"
+
+
+class OneSpike(TcpProxy):
+    """A proxy in front of Redis that, once armed, holds the next write probe 350 ms (one latency spike of one request:
+    a connection made after it is not delayed)."""
+
+    def __init__(self, upstream_port: int):
+        super().__init__(upstream_port)
+        self.armed = self.fired = False
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def passing(self, data: bytes, to_upstream: bool, shared: dict) -> bytes:
+        if to_upstream and self.armed and data.startswith(WRITE_PROBE):
+            self.armed, self.fired = False, True
+            time.sleep(0.35)
+        return data
+
+
+def test_one_late_answer_to_the_write_probe_does_not_make_the_issuer_not_ready(tmp_path, redis_server) -> None:
+    """FAILS on hk, passes on main. One answer of Redis 350 ms late (redis.timeout_ms 250, the default): on main the
+    write probe, on the decisions' connection with resend_after_timeout on, is sent again on a new connection and
+    answered, so the issuer stays ready (as a decision that met the same spike is written). On hk the probe runs on
+    RespClient.sibling, which keeps resend_after_timeout off: the one late answer is "Redis does not answer", the
+    issuer logs redis_not_writable at ERROR ("every decision is HOLD redis_unavailable") and is exported not ready
+    (clustergate_actor_ready 0, ClustergateActorNotReady) for a second, while decisions are written."""
+    write_book(redis_server.client())
+    link = OneSpike(redis_server.port)
+    system = P26(tmp_path / "p26", link.url).start()
+    try:
+        wait_for(lambda: issuer_ready(system) == 1.0, 10, "the issuer ready")
+        mark = len(system.issuer.log())
+        link.armed = True
+        seen = []
+
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not link.fired:
+            seen.append(issuer_ready(system))
+            time.sleep(0.05)
+        assert link.fired, "no write probe within 15 s"
+        settle = time.monotonic() + 2.0
+        while time.monotonic() < settle:
+            seen.append(issuer_ready(system))
+            time.sleep(0.05)
+        decision = decision_of(system.client.propose("ETHUSDT", "PARTIAL_50", plan_id=new_plan()))
+        assert decision["permit"] is True, decision
+        log = system.issuer.log()[mark:]
+        assert 0.0 not in seen and "event=redis_not_writable" not in log, (
+            f"issuer not ready in {seen.count(0.0)} of {len(seen)} samples (50 ms apart) after one 350 ms late "
+            f"answer\n" + "\n".join(line for line in log.splitlines() if "writable" in line)[-3000:])
+    finally:
+        system.stop()
+        link.close()
