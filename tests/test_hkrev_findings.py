@@ -70,3 +70,27 @@ def test_one_late_answer_to_the_write_probe_does_not_make_the_issuer_not_ready(t
     finally:
         system.stop()
         link.close()
+
+
+
+def test_a_clock_reading_that_began_before_a_script_found_redis_clock_gone_back_does_not_cancel_the_reread() -> None:
+    """FAILS on hk (main has no such race: its readings ran on the loop). A script answered clock_went_back (Redis's
+    clock read behind the issuer's estimate of it, the deadline passed: no record_again): clock_went_back() sets
+    _clock_server None so that the next decision reads Redis's clock again before writing. A housekeeping reading that
+    began before that answer (the old offset, from before Redis's clock went back) but is taken up after it restores
+    _clock_server: keep_clock only drops readings older than the last reading *taken*, and clock_went_back does not
+    count as one. The next decision then runs on the offset the script just proved wrong, without re-reading (the
+    script's floor refuses it again: one more decision refused, logged redis_clock_went_back again)."""
+    from types import SimpleNamespace
+
+    from actors.permit_issuer import ClockReading, PermitIssuer
+
+    issuer = object.__new__(PermitIssuer)
+    issuer.log_throttled = lambda *a, **k: None
+    issuer.redis = SimpleNamespace(server=("127.0.0.1", 6379))
+    issuer._clock_began = float("-inf")
+    issuer.keep_clock(ClockReading(time.monotonic(), ("127.0.0.1", 6379), 0.001, 0.0, 0.0))  # a decision's reading
+    in_flight = ClockReading(time.monotonic(), ("127.0.0.1", 6379), 0.001, 0.0, 0.0)  # the thread's, begun now
+    issuer.clock_went_back("2000")  # then a script finds Redis's clock 2 s behind the estimate
+    issuer.keep_clock(in_flight)  # and the loop takes up the thread's reading (every 0.1 s)
+    assert issuer._clock_server is None, "a reading older than the clock_went_back cancelled the re-read it asked for"
