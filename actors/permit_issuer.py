@@ -877,6 +877,7 @@ class PermitIssuer(Actor):
         """A script found Redis's clock behind where it was when the script was sent: read it again before the next
         write (the offset now in use is off by that much), and say so."""
         self._clock_server = None
+        self._clock_began = time.monotonic()  # a reading begun before this finding (the thread's) is not taken up
         self.log_throttled("warning", "redis_clock_went_back", behind_ms=by_ms, redis=str(self.redis.server),
                            detail="Redis's clock read earlier than it could when the script was sent (its wall clock "
                                   "stepped back, or drifted, while the script waited): nothing was written (expired)")

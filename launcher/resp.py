@@ -173,12 +173,14 @@ class RespClient:
 
     def sibling(self, timeout_s: float) -> "RespClient":
         """A client of the same Redis (server, credentials, db) on a connection of its own, waiting timeout_s for an
-        answer; under Sentinel it follows this client's watch (one word on the primary for both: after a failover both
-        move to the same new primary) and finds the primary as this one does after a connection error or READONLY."""
+        answer, a call sent again after a timeout as this client's are (resend_after_timeout); under Sentinel it
+        follows this client's watch (one word on the primary for both: after a failover both move to the same new
+        primary) and finds the primary as this one does after a connection error or READONLY."""
         other = RespClient(host=self.host, port=self.port, unix_path=self.unix_path, db=self.db, username=self.username,
                            password=self.password, timeout_s=timeout_s, sentinels=self.sentinels, master=self.master,
                            decode=self.decode)
         other._watch = self._watched()
+        other.resend_after_timeout = self.resend_after_timeout  # one late answer is retried on both, or on neither
         return other
 
     def _watched(self) -> SentinelWatch | None:

@@ -8489,6 +8489,25 @@ MUTATIONS: list[Mutation] = [
         "        if reading is None or reading.began <= self._clock_began:\n",
         "        if reading is None:\n",
         ("tests/test_issuer_housekeeping.py::test_a_reading_of_redis_that_began_before_the_last_one_taken_up_is_dropped",)),
+    Mutation(
+        "issuer_housekeeping_connection_gives_up_after_one_late_answer",
+        "the housekeeping connection sends a call again after a timeout, as the decisions' connection does: one late "
+        "answer to the write probe (350 ms at timeout_ms 250) no longer makes the issuer not ready with a false "
+        "redis_not_writable error while decisions are written (hkrev)",
+        "launcher/resp.py",
+        "        other.resend_after_timeout = self.resend_after_timeout  # one late answer is retried on both, or on neither\n",
+        "",
+        ("tests/test_issuer_housekeeping_review.py::"
+         "test_one_late_answer_to_the_write_probe_does_not_make_the_issuer_not_ready",)),
+    Mutation(
+        "issuer_clock_reread_cancelled_by_an_older_housekeeping_reading",
+        "a clock reading of the housekeeping thread begun before a script found Redis's clock gone back is not taken "
+        "up: it would cancel the re-read clock_went_back asks for (hkrev)",
+        "actors/permit_issuer.py",
+        "        self._clock_began = time.monotonic()  # a reading begun before this finding (the thread's) is not taken up\n",
+        "",
+        ("tests/test_issuer_housekeeping_review.py::"
+         "test_a_clock_reading_that_began_before_a_script_found_redis_clock_gone_back_does_not_cancel_the_reread",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit

@@ -1,4 +1,4 @@
-"""Hostile review of branch hk (the permit issuer's housekeeping in a thread of its own, on RespClient.sibling):
+"""The permit issuer's housekeeping in a thread of its own, on RespClient.sibling (hostile review hkrev):
 reproductions against real redis-server and real gate + issuer processes. Each test states what main does."""
 
 from __future__ import annotations
