@@ -12,8 +12,10 @@ actors follow a failover by themselves too.
 from __future__ import annotations
 
 import hashlib
+import select
 import socket
 import struct
+import time
 from typing import Any, Callable, Sequence
 
 import hiredis
@@ -94,6 +96,12 @@ def _kernel_timeouts(sock: socket.socket, timeout_s: float) -> None:
     sock.settimeout(None)
 
 
+# A connection idle longer than this is checked (one select) before a call is sent on it: one Redis closed meanwhile is
+# replaced first, so that a call Redis cannot have run is not reported as outcome unknown (the issuer's housekeeping
+# no longer finds a closed connection for the decisions: it runs on its own).
+IDLE_CHECK_S = 0.5
+
+
 class RespClient:
     """With `sentinels` and `master` set, the server is the primary the sentinels name (checked with
     ROLE): found again by asking them after a connection error or a READONLY reply (the server was demoted by
@@ -112,6 +120,7 @@ class RespClient:
         self.master = master
         self._sock: socket.socket | None = None
         self._reader: Any = None
+        self._used_at = 0.0  # time.monotonic() of the connection's last answer (IDLE_CHECK_S)
         self._watch: SentinelWatch | None = None
         # The watch's primary this client already moved to (or left: it answered READONLY).
         self._followed: tuple[str, int] | None = None
@@ -245,6 +254,7 @@ class RespClient:
                     reader.feed(data)
                     continue
                 replies.append(reply)
+            self._used_at = time.monotonic()
             return replies
         except (OSError, hiredis.ProtocolError) as exc:
             self.close()
@@ -269,6 +279,14 @@ class RespClient:
             self._connect()
         return self.server
 
+    def _closed_while_idle(self) -> bool:
+        """Whether the idle connection is readable with nothing asked: Redis closed it (or sent what no call asked
+        for): either way not one to send a call on."""
+        try:
+            return bool(select.select([self._sock], [], [], 0)[0])
+        except (OSError, ValueError):
+            return True
+
     def pipeline_raw(self, payload: bytes, count: int, server: tuple[str, int] | str | None = None) -> list[Any]:
         """Send pre-encoded commands; return `count` replies, error replies as ReplyError instances. With `server`,
         sent only there: RedisUnavailable, nothing sent, when the client is (or moves) elsewhere first.
@@ -276,6 +294,9 @@ class RespClient:
         A connection found dead (Redis restarted since the last call) is replaced once (not by one to another
         server with resend_to_another_server off; not after a timeout with resend_after_timeout off).
         """
+        if self._sock is not None and time.monotonic() - self._used_at > IDLE_CHECK_S and self._closed_while_idle():
+            self.close()  # Redis closed it while it was idle (stopped, restarted, its timeout): a new connection, and
+            # a Redis that refuses it has been sent nothing (NotSent), where a call on the closed one was outcome unknown
         fresh = self._sock is None
         try:
             sent_to = self.connected()

@@ -8508,6 +8508,16 @@ MUTATIONS: list[Mutation] = [
         "",
         ("tests/test_issuer_housekeeping_review.py::"
          "test_a_clock_reading_that_began_before_a_script_found_redis_clock_gone_back_does_not_cancel_the_reread",)),
+    Mutation(
+        "resp_client_sends_on_a_connection_redis_closed_while_idle",
+        "a connection Redis closed while it was idle is replaced before a call is sent on it: with Redis stopped, the "
+        "issuer's refused reconnect says nothing was recorded, not outcome unknown (the housekeeping that used to find "
+        "the closed connection first runs on its own connection since hk)",
+        "launcher/resp.py",
+        "IDLE_CHECK_S = 0.5\n",
+        "IDLE_CHECK_S = 1e9\n",
+        ("tests/test_proposal_path_review.py::"
+         "test_a_fault_hold_for_a_redis_that_refused_the_issuers_connection_says_nothing_was_recorded",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
