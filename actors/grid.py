@@ -211,22 +211,23 @@ def add_tick(grid: PriceGrid, symbol: str, price: float, ts: float, now_s: float
     """Record a tick received at now_s; None when used, else why not (future_ts, or grid.add's reason).
 
     A tick dated at most TICK_FUTURE_SKEW_S ahead but in a later slot than now_s (a clock slightly
-    ahead, just past a slot edge) is recorded as of now_s: refused, a snapshot's price published
+    ahead, just past a slot edge) is recorded in now_s's slot: refused, a snapshot's price published
     once would never be read again (25% of ticks at a 1 s cadence with a clock 0.5 s ahead).
 
     Its mirror: a tick dated at most TICK_FUTURE_SKEW_S behind but in a slot already handed out (a clock behind) is
-    recorded in the first slot not handed out, with its own ts (so an older one is still superseded there): no
-    published slot is rewritten, and a feed a cadence behind still prices the grid (refused `late`, it priced none)."""
+    recorded in the first slot not handed out: no published slot is rewritten, and a feed a cadence behind still
+    prices the grid (refused `late`, it priced none).
+
+    Either way a tick keeps its own ts as its time in the slot it is recorded in, so an older one is still superseded
+    there and a newer one is not (rev3: two late ticks stamped as of the slot's start, the older overwrote the newer;
+    CI on d5258a6: a tick ahead stamped as of now_s was older than the tick ahead already in the slot and refused
+    superseded, every tick of a feed on time for 3 s after the buffer's clock stepped back 3 s)."""
     if ts > now_s + TICK_FUTURE_SKEW_S:
         return "future_ts"
-    slot, now_slot = grid.slot_of(ts), grid.slot_of(now_s)
-    if slot > now_slot:
-        ts, slot = now_s, now_slot
-    # Also a tick ahead recorded as of now_s when now_s's slot is handed out (the buffer's clock stepped back by less
+    slot = min(grid.slot_of(ts), grid.slot_of(now_s))
+    # Also a tick ahead recorded in now_s's slot when that slot is handed out (the buffer's clock stepped back by less
     # than a rewind): refused late, every tick of a feed on time was, until the clock caught up (rev3).
     if slot <= grid.published_slot and ts >= now_s - TICK_FUTURE_SKEW_S:
-        # Its own ts kept as its time in that slot: a second late tick older than the first is superseded (rev3:
-        # both stamped as of the slot's start, the older overwrote the newer).
         return grid.add(symbol, price, ts, slot=int(grid.published_slot) + 1)
     return grid.add(symbol, price, ts, slot=slot)
 

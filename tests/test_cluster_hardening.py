@@ -356,6 +356,28 @@ def test_a_tick_stamped_just_past_the_slot_edge_by_a_clock_slightly_ahead_is_use
     assert add_tick(grid, "BTCUSDT", 100.0, edge + 10.0, now_s=edge - 0.2) == "future_ts"
 
 
+def test_a_tick_of_a_feed_ahead_recorded_in_an_earlier_slot_is_ordered_by_its_own_ts_not_superseded():
+    """CI on d5258a6: a tick ahead of the buffer's clock and past a slot edge was recorded as of the buffer's now, so it
+    was older than the tick already in that slot (stamped by its own ts, ahead too) and refused `superseded`: a feed
+    0.5 s ahead lost the ticks near every slot edge, and after the buffer's clock stepped back 3 s every tick of a feed
+    on time was refused for 3 s. Placed in an earlier slot, a tick keeps its own ts as its time there."""
+    cadence_s = 1.0
+    grid = PriceGrid(["BTCUSDT"], cadence_s, 40, 1000)
+    assert add_tick(grid, "BTCUSDT", 100.0, 1000.8, now_s=1000.3) is None  # 0.5 s ahead, in the open slot
+    assert add_tick(grid, "BTCUSDT", 101.0, 1001.0, now_s=1000.5) is None  # 0.5 s ahead, past the edge
+    assert grid.head_slot == 1000 and grid.prices[0, -1] == 101.0
+    # The buffer's clock stepped back 3 s after slot 1000 was opened (999 handed out) and priced at 1000.4.
+    stepped = PriceGrid(["BTCUSDT"], cadence_s, 40, 1000)
+    stepped.published_slot = 999
+    assert add_tick(stepped, "BTCUSDT", 100.0, 1000.4, now_s=1000.4) is None
+    for i, real in enumerate((1000.6, 1000.8, 1001.2, 1001.6)):  # a feed on time; the buffer reads real - 3
+        assert add_tick(stepped, "BTCUSDT", 102.0 + i, real, now_s=real - 3) is None, real
+    assert stepped.head_slot == 1000 and stepped.prices[0, -1] == 105.0
+    # An older tick is still superseded there, and one beyond the skew still refused.
+    assert add_tick(stepped, "BTCUSDT", 99.0, 1001.5, now_s=1001.5 - 3) == "superseded"
+    assert add_tick(stepped, "BTCUSDT", 99.0, 1001.6 + 6, now_s=1001.6) == "future_ts"
+
+
 def test_series_of_exactly_constant_growth_carry_no_correlation_and_no_realized_vol():
     """Their returns differ only by rounding (sd ~5e-16): that noise read as corr 0.015 to 0.08 here (0.30 reported)."""
     t = np.arange(361)

@@ -23,6 +23,26 @@ def threads_and_fds(pid: int) -> tuple[int, int]:
     return threads, len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def metrics_connections(pid: int, port: int) -> int:
+    """The process's descriptors that are connections to its own port `port` (its listening socket not counted). The
+    descriptors it holds for anything else come and go on their own (CI on d5258a6: a gate with no Redis and no issuer
+    held 48 at one reading where 12 + 33 were allowed: its reconnect attempts), so they are not counted."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:["):-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for fields in (line.split() for line in Path(table).read_text().splitlines()[1:]):
+            if fields[1].endswith(f":{port:04X}") and fields[3] != "0A" and fields[9] in inodes:
+                count += 1
+    return count
+
+
 def closed_by_peer(sock: socket.socket) -> bool:
     sock.setblocking(False)
     try:
@@ -40,19 +60,19 @@ def test_idle_connections_to_the_metrics_endpoint_hold_a_bounded_number_of_threa
     idle: list[socket.socket] = []
     try:
         wait_for(lambda: scrape(port), 20, f"the gate's metrics\n{gate.log()}")
-        threads_before, fds_before = threads_and_fds(gate.proc.pid)
+        threads_before, _ = threads_and_fds(gate.proc.pid)
         for _ in range(IDLE_CONNECTIONS):
             idle.append(socket.create_connection(("127.0.0.1", port), timeout=5))
-        peak = [0, 0]  # the most threads and descriptors seen while the gate takes the connections
+        peak = [0, 0]  # the most threads and metrics connections seen while the gate takes the connections
 
         def beyond_the_served_ones_closed() -> bool:
-            peak[:] = map(max, peak, threads_and_fds(gate.proc.pid))
+            peak[:] = map(max, peak, (threads_and_fds(gate.proc.pid)[0], metrics_connections(gate.proc.pid, port)))
             return sum(map(closed_by_peer, idle)) >= IDLE_CONNECTIONS - MAX_SCRAPE_CONNECTIONS
 
         wait_for(beyond_the_served_ones_closed, 10, "the gate to close the connections beyond the ones it serves")
-        threads, fds = peak
+        threads, connections = peak
         assert threads <= threads_before + MAX_SCRAPE_CONNECTIONS + 1, (threads, threads_before)
-        assert fds <= fds_before + MAX_SCRAPE_CONNECTIONS + 1, (fds, fds_before)
+        assert 0 < connections <= MAX_SCRAPE_CONNECTIONS + 1, connections  # one accepted, about to be closed
         wait_for(lambda: threads_and_fds(gate.proc.pid)[0] <= threads_before, 2 * SCRAPE_IDLE_TIMEOUT_S,
                  "the idle connections closed by the gate")
         assert scrape(port)

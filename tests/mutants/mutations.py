@@ -6709,8 +6709,9 @@ MUTATIONS: list[Mutation] = [
         "a tick ahead recorded as of the buffer's now goes to the first slot not handed out when now's slot is handed "
         "out: after a 3 s step back of the buffer's clock every tick of a feed on time was refused late (rev3)",
         "actors/grid.py",
-        "        ts, slot = now_s, now_slot\n",
-        "        return grid.add(symbol, price, now_s)\n",
+        "    slot = min(grid.slot_of(ts), grid.slot_of(now_s))\n",
+        "    if grid.slot_of(ts) > grid.slot_of(now_s):\n        return grid.add(symbol, price, ts, slot=grid.slot_of(now_s))\n"
+        "    slot = grid.slot_of(ts)\n",
         ("tests/test_reliability_bad_input.py::test_a_buffer_whose_clock_stepped_back_less_than_a_rewind_still_takes_"
          "the_ticks_of_a_feed_on_time",)),
     Mutation(
@@ -8518,6 +8519,17 @@ MUTATIONS: list[Mutation] = [
         "IDLE_CHECK_S = 1e9\n",
         ("tests/test_proposal_path_review.py::"
          "test_a_fault_hold_for_a_redis_that_refused_the_issuers_connection_says_nothing_was_recorded",)),
+    Mutation(
+        "tick_ahead_recorded_as_of_the_buffers_now",
+        "a tick ahead of the buffer's clock, recorded in an earlier slot, keeps its own ts there: a feed on time is not "
+        "refused superseded after the buffer's clock stepped back 3 s, nor a feed 0.5 s ahead at slot edges",
+        "actors/grid.py",
+        "    slot = min(grid.slot_of(ts), grid.slot_of(now_s))\n",
+        "    slot = min(grid.slot_of(ts), grid.slot_of(now_s))\n    if slot < grid.slot_of(ts):\n        ts = now_s\n",
+        ("tests/test_cluster_hardening.py::"
+         "test_a_tick_of_a_feed_ahead_recorded_in_an_earlier_slot_is_ordered_by_its_own_ts_not_superseded",
+         "tests/test_reliability_bad_input.py::"
+         "test_a_buffer_whose_clock_stepped_back_less_than_a_rewind_still_takes_the_ticks_of_a_feed_on_time")),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
