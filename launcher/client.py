@@ -430,7 +430,8 @@ class GateClient:
                 return reply
             answered_by = self.endpoint
             # Not a decision (overloaded, a fault HOLD, garbage or expired): it counts in the streak, so backoff applies.
-            maybe_decided = maybe_decided or fault or garbage is not None
+            # A fault HOLD whose attempt recorded nothing (its detail says so) leaves the call as undecided as it was.
+            maybe_decided = maybe_decided or (fault and not _says_nothing_recorded(reply)) or garbage is not None  # type: ignore[arg-type]
             streak += 1
             faults = faults + 1 if fault else 0
             garbled = garbled + 1 if garbage is not None else 0

@@ -996,6 +996,60 @@ def test_a_call_that_ends_overloaded_after_an_attempt_that_timed_out_is_outcome_
         ctx.term()
 
 
+def test_fault_holds_that_say_nothing_was_recorded_from_every_gate_end_the_call_with_that_hold_not_outcome_unknown():
+    # Noticed in sessions 35-36: a fault HOLD whose detail says "nothing was recorded" (the gate's issuer refused its
+    # connection, its state read failed) made the call's later attempts `maybe decided`: with two gates cut off from
+    # Redis, the second one's identical HOLD then ended the call "outcome unknown" (GateUnavailable), though neither
+    # attempt could have been decided; rule 7 says the call ends with that HOLD. An `expired` after one was `late`
+    # the same way. A fault HOLD that does not say so (an issuer that timed out mid-write) still makes it unknown.
+    ctx = zmq.Context()
+    stop = threading.Event()
+    routers, endpoints = [], []
+    detail = {"nothing": "the permit issuer refused the connection: nothing was recorded; retry with the same plan_id",
+              "unknown": "the permit issuer did not answer in time: outcome unknown; retry with the same plan_id"}
+    answers = {"first": "nothing", "second": "nothing"}
+    for _ in range(2):
+        router = ctx.socket(zmq.ROUTER)
+        router.setsockopt(zmq.LINGER, 0)
+        endpoints.append(f"tcp://127.0.0.1:{router.bind_to_random_port('tcp://127.0.0.1')}")
+        routers.append(router)
+
+    def serve() -> None:
+        while not stop.is_set():
+            for router, name in zip(routers, ("first", "second")):
+                if router.poll(10):
+                    frames = router.recv_multipart()
+                    plan_id = json.loads(frames[-1])["plan_id"]
+                    if answers[name] == "expired":
+                        reply = {"status": "error", "reason": "expired", "plan_id": plan_id,
+                                 "detail": "the proposal's deadline_ms passed before the gate reached it"}
+                    else:
+                        reply = {"status": "ok", "decision": {
+                            "plan_id": plan_id, "final_action": "HOLD", "gate_reason": "redis_unavailable",
+                            "recorded": False, "permit": False, "detail": detail[answers[name]]}}
+                    router.send_multipart([*frames[:-1], json.dumps(reply).encode()])
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        with GateClient(endpoints, timeout_ms=500, retries=0, context=ctx) as client:
+            reply = client.propose("ETHUSDT", "PARTIAL_50", plan_id="both-cut-off")
+            assert reply["decision"]["recorded"] is False and "nothing was recorded" in reply["decision"]["detail"]
+            answers["second"] = "expired"  # the second's clock ahead: expired, not late after the first's HOLD
+            reply = client.propose("ETHUSDT", "PARTIAL_50", plan_id="cut-off-then-expired")
+            assert reply.get("reason") == "expired" or reply["decision"]["recorded"] is False, reply
+        # After one that may have been decided, a HOLD that recorded nothing still ends it outcome unknown.
+        answers["first"], answers["second"] = "unknown", "nothing"
+        with GateClient(endpoints, timeout_ms=500, retries=0, context=ctx) as client:  # the first gate first
+            with pytest.raises(GateUnavailable, match="this attempt recorded nothing.*outcome unknown"):
+                client.propose("ETHUSDT", "PARTIAL_50", plan_id="timed-out-mid-write")
+    finally:
+        stop.set()
+        thread.join(5)
+        for router in routers:
+            router.close(linger=0)
+        ctx.term()
+
+
 def test_a_gate_endpoint_with_zeromqs_source_address_form_is_reached():
     # revdocs: the docs review's check of a tcp endpoint read tcp://SOURCE:PORT;GATE:PORT (zmq_tcp's source address,
     # which ZeroMQ connects from that address) as one host with a colon, and refused it as an IPv6 address without its

@@ -8530,6 +8530,15 @@ MUTATIONS: list[Mutation] = [
          "test_a_tick_of_a_feed_ahead_recorded_in_an_earlier_slot_is_ordered_by_its_own_ts_not_superseded",
          "tests/test_reliability_bad_input.py::"
          "test_a_buffer_whose_clock_stepped_back_less_than_a_rewind_still_takes_the_ticks_of_a_feed_on_time")),
+    Mutation(
+        "client_takes_a_nothing_recorded_hold_for_maybe_decided",
+        "a fault HOLD saying nothing was recorded leaves the call as undecided as it was: two gates cut off from Redis "
+        "end the call with that HOLD, not outcome unknown, and an expired after it is not late",
+        "launcher/client.py",
+        "            maybe_decided = maybe_decided or (fault and not _says_nothing_recorded(reply)) or garbage is not None",
+        "            maybe_decided = maybe_decided or fault or garbage is not None",
+        ("tests/test_client.py::test_fault_holds_that_say_nothing_was_recorded_from_every_gate_end_the_call_with_that_"
+         "hold_not_outcome_unknown",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
