@@ -534,6 +534,46 @@ def test_a_buffer_whose_clock_stepped_back_less_than_a_rewind_still_takes_the_ti
         ctx.term()
 
 
+def test_the_ticks_of_a_feed_ahead_by_less_than_the_skew_do_not_make_its_price_look_fresher_than_received(
+        tmp_path: Path, redis_server) -> None:
+    """rev1 (review of daf45a8): a tick ahead of the buffer's clock, past its open slot, recorded there, kept its own ts
+    as the symbol's newest tick time too: the window header's newest_tick_ts ran up to TICK_FUTURE_SKEW_S ahead of the
+    buffer's clock, so a feed 4.5 s ahead that stopped still read fresh (price_age_s negative, in no stale_symbols)
+    max_price_age_s (5 s at a 1 s cadence) after its last tick came. Before daf45a8 such a tick counted as received at
+    the buffer's now, and its newest time still does: its own ts orders it in the slot alone."""
+    from actors.correlation import correlate_window
+    cadence_s, ahead_s = 1.0, 4.5
+    ctx, feed, snapshot, buffer, port = fed_buffer(tmp_path, redis_server, cadence_s)
+    accepted = 'buffer_ticks_accepted_total{symbol="BTCUSDT"}'
+    try:
+        def a_tick_accepted() -> bool:  # the slow joiner: publish until the buffer has one
+            feed.send_multipart(tick("BTCUSDT", 64000.0, time.time() + ahead_s))
+            return (scrape(port).get(accepted) or 0) > 0
+        wait_for(a_tick_accepted, 30, f"the buffer to accept a tick\n{buffer.log()}", interval_s=0.2)
+        for _ in range(5):
+            feed.send_multipart(tick("BTCUSDT", 64000.0, time.time() + ahead_s))
+            time.sleep(0.2)
+        count = scrape(port)[accepted]
+        last_sent = time.time()
+        feed.send_multipart(tick("BTCUSDT", 64000.0, last_sent + ahead_s))
+        wait_for(lambda: scrape(port)[accepted] > count, 10, "the buffer to accept the last tick")
+        header, _ = buffer_window(snapshot)
+        assert header["newest_tick_ts"]["BTCUSDT"] <= header["ts"], (header["newest_tick_ts"], header["ts"])
+        # The feed stopped: max_price_age_s (5 x cadence) after its last tick came, the symbol is stale.
+        max_price_age_s = 5 * cadence_s
+        time.sleep(max(0.0, last_sent + max_price_age_s + 0.5 - time.time()))
+        header, prices = buffer_window(snapshot)
+        result = correlate_window(header["symbols"], prices, cadence_s=cadence_s, min_returns=2,
+                                  newest_tick_ts=header["newest_tick_ts"], now_s=header["ts"],
+                                  max_price_age_s=max_price_age_s)
+        assert "BTCUSDT" in result["stale_symbols"], (header["newest_tick_ts"]["BTCUSDT"], header["ts"])
+    finally:
+        buffer.terminate()
+        snapshot.close(0)
+        feed.close(0)
+        ctx.term()
+
+
 # --------------------------------------------------------------------------- a corrupt persisted buffer
 
 CORRUPT_HISTORIES = {
