@@ -84,7 +84,10 @@ class PriceGrid:
         self.head_slot = slot
         self.published_slot = min(self.published_slot, slot - 1)  # the clock's slots since are open again
         future = self.newest_ts >= (slot + 1) * self.cadence_s
-        self.newest_ts[future] = self.price_ts[future].max(axis=1)
+        # A kept price as received at the latest by its slot's end: a tick ahead keeps its own ts in an earlier slot
+        # than its own (add_tick), up to TICK_FUTURE_SKEW_S past that end (rev1: read 4.5 s ahead after a rewind).
+        slot_ends = (np.arange(self.first_slot, slot + 1) + 1) * self.cadence_s
+        self.newest_ts[future] = np.minimum(self.price_ts[future], slot_ends[None, :]).max(axis=1)
 
     def add(self, symbol: str, price: float, ts: float, slot: int | None = None,
             received_ts: float | None = None) -> str | None:

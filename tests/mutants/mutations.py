@@ -8548,6 +8548,15 @@ MUTATIONS: list[Mutation] = [
         "    received = None\n",
         ("tests/test_reliability_bad_input.py::test_the_ticks_of_a_feed_ahead_by_less_than_the_skew_do_not_make_its_"
          "price_look_fresher_than_received",)),
+    Mutation(
+        "rewind_takes_a_kept_tick_ahead_for_the_newest_price",
+        "after a rewind a symbol's newest tick time is at most the end of the slot a kept price is in: a tick ahead keeps "
+        "its own ts in an earlier slot, and read as the newest price it was 4.5 s ahead of the buffer's clock (rev1)",
+        "actors/grid.py",
+        "        self.newest_ts[future] = np.minimum(self.price_ts[future], slot_ends[None, :]).max(axis=1)",
+        "        self.newest_ts[future] = self.price_ts[future].max(axis=1)",
+        ("tests/test_reliability_bad_input.py::test_a_rewind_of_the_buffers_clock_does_not_put_the_newest_tick_time_of_"
+         "a_feed_ahead_past_its_clock",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
