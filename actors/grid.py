@@ -84,11 +84,16 @@ class PriceGrid:
         self.head_slot = slot
         self.published_slot = min(self.published_slot, slot - 1)  # the clock's slots since are open again
         future = self.newest_ts >= (slot + 1) * self.cadence_s
-        self.newest_ts[future] = self.price_ts[future].max(axis=1)
+        # A kept price as received at the latest by its slot's end: a tick ahead keeps its own ts in an earlier slot
+        # than its own (add_tick), up to TICK_FUTURE_SKEW_S past that end (rev1: read 4.5 s ahead after a rewind).
+        slot_ends = (np.arange(self.first_slot, slot + 1) + 1) * self.cadence_s
+        self.newest_ts[future] = np.minimum(self.price_ts[future], slot_ends[None, :]).max(axis=1)
 
-    def add(self, symbol: str, price: float, ts: float, slot: int | None = None) -> str | None:
+    def add(self, symbol: str, price: float, ts: float, slot: int | None = None,
+            received_ts: float | None = None) -> str | None:
         """Record one price; return None when used, else the reason it was not. `slot` (default: ts's own) places a
-        tick in a later slot than its ts, keeping ts as its time (an older price never overwrites a newer one)."""
+        tick in a later slot than its ts, keeping ts as its time (an older price never overwrites a newer one).
+        received_ts (default: ts): its time as the symbol's newest price (newest_ts, the price age), when earlier."""
         row = self.index.get(symbol)
         if row is None:
             return "unknown_symbol"
@@ -104,8 +109,9 @@ class PriceGrid:
             return "late"  # stamped in a slot the correlator already has (a feed's clock behind): never rewritten
         self.prices[row, col] = price
         self.price_ts[row, col] = ts
-        if ts > self.newest_ts[row]:
-            self.newest_ts[row] = ts
+        newest = ts if received_ts is None else min(ts, received_ts)
+        if newest > self.newest_ts[row]:
+            self.newest_ts[row] = newest
         return None
 
     def newest_tick_ts(self) -> dict[str, float | None]:
@@ -221,15 +227,19 @@ def add_tick(grid: PriceGrid, symbol: str, price: float, ts: float, now_s: float
     Either way a tick keeps its own ts as its time in the slot it is recorded in, so an older one is still superseded
     there and a newer one is not (rev3: two late ticks stamped as of the slot's start, the older overwrote the newer;
     CI on d5258a6: a tick ahead stamped as of now_s was older than the tick ahead already in the slot and refused
-    superseded, every tick of a feed on time for 3 s after the buffer's clock stepped back 3 s)."""
+    superseded, every tick of a feed on time for 3 s after the buffer's clock stepped back 3 s). A tick ahead recorded
+    in an earlier slot than its own still counts as received at now_s as the symbol's newest price (its price age)."""
     if ts > now_s + TICK_FUTURE_SKEW_S:
         return "future_ts"
     slot = min(grid.slot_of(ts), grid.slot_of(now_s))
+    # A tick ahead, recorded in an earlier slot than its own, counts as received at now_s as the symbol's newest price
+    # (rev1: its own ts there made a feed 4.5 s ahead that stopped read fresh 4.5 s past max_price_age_s).
+    received = now_s if grid.slot_of(ts) > slot else None
     # Also a tick ahead recorded in now_s's slot when that slot is handed out (the buffer's clock stepped back by less
     # than a rewind): refused late, every tick of a feed on time was, until the clock caught up (rev3).
     if slot <= grid.published_slot and ts >= now_s - TICK_FUTURE_SKEW_S:
-        return grid.add(symbol, price, ts, slot=int(grid.published_slot) + 1)
-    return grid.add(symbol, price, ts, slot=slot)
+        return grid.add(symbol, price, ts, slot=int(grid.published_slot) + 1, received_ts=received)
+    return grid.add(symbol, price, ts, slot=slot, received_ts=received)
 
 
 def add_checked_tick(grid: PriceGrid, jumps: JumpFilter, symbol: str, price: float, ts: float,

@@ -379,8 +379,9 @@ class GateClient:
         backoff_ms = float(OVERLOAD_BACKOFF_MS)
         timeouts = garbled = unread = 0  # garbled: replies in a row that were not a gate envelope; unread: `expired`
         streak = faults = 0  # answers in a row without a decision (overloaded or fault HOLD); fault HOLDs in a row
-        # An earlier attempt may have been decided (a timeout, a fault HOLD, garbage): then an `expired` says only
-        # that this attempt was not, so it is no final answer (the plan_id may hold a decision with a permit).
+        # An earlier attempt may have been decided (a timeout, a fault HOLD not saying nothing was recorded, garbage):
+        # then an `expired` says only that this attempt was not, so it is no final answer (the plan_id may hold a
+        # decision with a permit).
         maybe_decided = False
         while True:
             wait_ms = min(float(self.timeout_ms), (budget_end - time.monotonic()) * 1000.0)
@@ -484,10 +485,11 @@ class GateClient:
         returns that decision, if one was made. Reusing a plan_id for another proposal gives the error
         plan_id_conflict. A returned `expired` (the attempts' deadlines passed before the gates reached them; each
         endpoint in a row is asked) means no attempt of this call was decided (an earlier call with the plan_id may have been: resend it to get that
-        decision); after an attempt that may have been decided (a timeout, a fault HOLD) `expired` is no answer: the
+        decision); after an attempt that may have been decided (a timeout, a fault HOLD whose detail does not say
+        nothing was recorded, a reply that is no gate envelope) `expired` is no answer: the
         client asks again, and raises GateUnavailable when the budget runs out. `overloaded` (still, after backing
-        off for the call's budget) means no attempt of this call was decided; after one that may have been (a
-        timeout, a fault HOLD) the call raises GateUnavailable instead: outcome unknown; and so for a fault HOLD
+        off for the call's budget) means no attempt of this call was decided; after one that may have been (as
+        above) the call raises GateUnavailable instead: outcome unknown; and so for a fault HOLD
         whose detail says nothing was recorded (true of its own attempt alone)."""
         for name, number in (("kill_score", kill_score), ("r_net", r_net), ("ts_epoch", ts_epoch)):
             if isinstance(number, float) and not math.isfinite(number):  # NaN and Infinity are not JSON

@@ -534,6 +534,84 @@ def test_a_buffer_whose_clock_stepped_back_less_than_a_rewind_still_takes_the_ti
         ctx.term()
 
 
+def feed_ahead_until_accepted(feed: zmq.Socket, buffer: ActorProcess, port: int, ahead_s: float) -> None:
+    """Publish BTCUSDT ticks stamped ahead_s ahead until the buffer has accepted one (the slow joiner)."""
+    def a_tick_accepted() -> bool:
+        feed.send_multipart(tick("BTCUSDT", 64000.0, time.time() + ahead_s))
+        return (scrape(port).get('buffer_ticks_accepted_total{symbol="BTCUSDT"}') or 0) > 0
+    wait_for(a_tick_accepted, 30, f"the buffer to accept a tick\n{buffer.log()}", interval_s=0.2)
+
+
+def test_the_ticks_of_a_feed_ahead_by_less_than_the_skew_do_not_make_its_price_look_fresher_than_received(
+        tmp_path: Path, redis_server) -> None:
+    """rev1 (review of daf45a8): a tick ahead of the buffer's clock, past its open slot, recorded there, kept its own ts
+    as the symbol's newest tick time too: the window header's newest_tick_ts ran up to TICK_FUTURE_SKEW_S ahead of the
+    buffer's clock, so a feed 4.5 s ahead that stopped still read fresh (price_age_s negative, in no stale_symbols)
+    max_price_age_s (5 s at a 1 s cadence) after its last tick came. Before daf45a8 such a tick counted as received at
+    the buffer's now, and its newest time still does: its own ts orders it in the slot alone."""
+    from actors.correlation import correlate_window
+    cadence_s, ahead_s = 1.0, 4.5
+    ctx, feed, snapshot, buffer, port = fed_buffer(tmp_path, redis_server, cadence_s)
+    accepted = 'buffer_ticks_accepted_total{symbol="BTCUSDT"}'
+    try:
+        feed_ahead_until_accepted(feed, buffer, port, ahead_s)
+        for _ in range(5):
+            feed.send_multipart(tick("BTCUSDT", 64000.0, time.time() + ahead_s))
+            time.sleep(0.2)
+        count = scrape(port)[accepted]
+        last_sent = time.time()
+        feed.send_multipart(tick("BTCUSDT", 64000.0, last_sent + ahead_s))
+        wait_for(lambda: scrape(port)[accepted] > count, 10, "the buffer to accept the last tick")
+        accepted_by = time.time()  # the buffer received it before this
+        header, _ = buffer_window(snapshot)
+        assert header["newest_tick_ts"]["BTCUSDT"] <= header["ts"], (header["newest_tick_ts"], header["ts"])
+        # The feed stopped: max_price_age_s (5 x cadence) after its last tick came, the symbol is stale.
+        max_price_age_s = 5 * cadence_s
+        time.sleep(max(0.0, accepted_by + max_price_age_s + 0.5 - time.time()))
+        header, prices = buffer_window(snapshot)
+        result = correlate_window(header["symbols"], prices, cadence_s=cadence_s, min_returns=2,
+                                  newest_tick_ts=header["newest_tick_ts"], now_s=header["ts"],
+                                  max_price_age_s=max_price_age_s)
+        assert "BTCUSDT" in result["stale_symbols"], (header["newest_tick_ts"]["BTCUSDT"], header["ts"])
+    finally:
+        buffer.terminate()
+        snapshot.close(0)
+        feed.close(0)
+        ctx.term()
+
+
+def test_a_rewind_of_the_buffers_clock_does_not_put_the_newest_tick_time_of_a_feed_ahead_past_its_clock(
+        tmp_path: Path, redis_server, monkeypatch) -> None:
+    """rev1 (review of daf45a8): the ticks of a feed 4.5 s ahead keep their own ts in the (earlier) slot they are
+    recorded in; when the buffer's clock then stepped back past a rewind, grid.rewind took the kept slots' newest ts as
+    each symbol's newest tick time: 4.5 s ahead of the buffer's clock, so the price read fresh for that much longer
+    (before daf45a8 such a tick was stamped as received, within its slot). The newest tick time after a rewind is at
+    most the end of the slot a kept price is in."""
+    cadence_s, ahead_s = 1.0, 4.5
+    step_file = tmp_path / "clock_step_s"
+    step_file.write_text("0")
+    monkeypatch.setenv("PYTHONPATH", f"{REPO}:{Path(__file__).parent / 'skewed_clock'}")
+    monkeypatch.setenv("CLUSTERGATE_TEST_CLOCK_STEP_FILE", str(step_file))
+    ctx, feed, snapshot, buffer, port = fed_buffer(tmp_path, redis_server, cadence_s)
+    try:
+        feed_ahead_until_accepted(feed, buffer, port, ahead_s)
+        until = time.time() + 10.0  # every slot of the last 10 s priced by the feed ahead
+        while time.time() < until:
+            feed.send_multipart(tick("BTCUSDT", 64000.0, time.time() + ahead_s))
+            time.sleep(0.2)
+        faults = scrape(port).get('p27_buffer_clock_faults_total{direction="back"}', 0)
+        step_file.write_text("-8")  # past a rewind (TICK_FUTURE_SKEW_S + a slot); the feed's ticks now future_ts
+        wait_for(lambda: scrape(port).get('p27_buffer_clock_faults_total{direction="back"}', 0) > faults, 10,
+                 f"the buffer to rewind\n{buffer.log()}")
+        header, _ = buffer_window(snapshot)
+        assert header["newest_tick_ts"]["BTCUSDT"] <= header["ts"] + cadence_s, (header["newest_tick_ts"], header["ts"])
+    finally:
+        buffer.terminate()
+        snapshot.close(0)
+        feed.close(0)
+        ctx.term()
+
+
 # --------------------------------------------------------------------------- a corrupt persisted buffer
 
 CORRUPT_HISTORIES = {

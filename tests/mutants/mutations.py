@@ -6700,7 +6700,7 @@ MUTATIONS: list[Mutation] = [
         "a late tick recorded in the first slot not handed out keeps its own ts there: stamped as of the slot's start, "
         "an older late tick arriving after a newer one overwrote it instead of being refused superseded (rev3)",
         "actors/grid.py",
-        "        return grid.add(symbol, price, ts, slot=int(grid.published_slot) + 1)",
+        "        return grid.add(symbol, price, ts, slot=int(grid.published_slot) + 1, received_ts=received)",
         "        return grid.add(symbol, price, (grid.published_slot + 1) * grid.cadence_s)",
         ("tests/test_reliability_bad_input.py::test_an_older_late_tick_does_not_overwrite_a_newer_one_in_the_first_"
          "slot_not_handed_out",)),
@@ -8539,6 +8539,24 @@ MUTATIONS: list[Mutation] = [
         "            maybe_decided = maybe_decided or fault or garbage is not None",
         ("tests/test_client.py::test_fault_holds_that_say_nothing_was_recorded_from_every_gate_end_the_call_with_that_"
          "hold_not_outcome_unknown",)),
+    Mutation(
+        "tick_ahead_counts_its_own_ts_as_the_newest_price",
+        "a tick ahead recorded in an earlier slot than its own counts as received at the buffer's now as the symbol's "
+        "newest price: its own ts there made a feed 4.5 s ahead that stopped read fresh past max_price_age_s (rev1)",
+        "actors/grid.py",
+        "    received = now_s if grid.slot_of(ts) > slot else None\n",
+        "    received = None\n",
+        ("tests/test_reliability_bad_input.py::test_the_ticks_of_a_feed_ahead_by_less_than_the_skew_do_not_make_its_"
+         "price_look_fresher_than_received",)),
+    Mutation(
+        "rewind_takes_a_kept_tick_ahead_for_the_newest_price",
+        "after a rewind a symbol's newest tick time is at most the end of the slot a kept price is in: a tick ahead keeps "
+        "its own ts in an earlier slot, and read as the newest price it was 4.5 s ahead of the buffer's clock (rev1)",
+        "actors/grid.py",
+        "        self.newest_ts[future] = np.minimum(self.price_ts[future], slot_ends[None, :]).max(axis=1)",
+        "        self.newest_ts[future] = self.price_ts[future].max(axis=1)",
+        ("tests/test_reliability_bad_input.py::test_a_rewind_of_the_buffers_clock_does_not_put_the_newest_tick_time_of_"
+         "a_feed_ahead_past_its_clock",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
