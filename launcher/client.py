@@ -796,10 +796,15 @@ def _after_a_fault(faults_seen: list[dict[str, Any]]) -> str:
     return f", after a gate answered {fault_reason(faults_seen[-1])} (outcome unknown: it may have recorded a decision)"
 
 
+# How the gate ends the detail of a fault HOLD whose attempt recorded nothing (actors/gate.py NOTHING_RECORDED; a test
+# holds the two equal). Its ending, not anywhere in the detail: a detail may echo the caller's plan_id.
+NOTHING_RECORDED = "nothing was recorded: resubmit the same plan_id"
+
+
 def _says_nothing_recorded(reply: dict[str, Any]) -> bool:
-    """Whether a fault HOLD's detail says its attempt recorded nothing (the gate's NOTHING_RECORDED)."""
+    """Whether a fault HOLD's detail says its attempt recorded nothing (ends with the gate's NOTHING_RECORDED)."""
     decision = _unrecorded_decision(reply)
-    return decision is not None and "nothing was recorded" in str(decision.get("detail"))
+    return decision is not None and str(decision.get("detail")).endswith(NOTHING_RECORDED)
 
 
 def _unrecorded_decision(reply: dict[str, Any]) -> dict[str, Any] | None:

@@ -8557,6 +8557,15 @@ MUTATIONS: list[Mutation] = [
         "        self.newest_ts[future] = self.price_ts[future].max(axis=1)",
         ("tests/test_reliability_bad_input.py::test_a_rewind_of_the_buffers_clock_does_not_put_the_newest_tick_time_of_"
          "a_feed_ahead_past_its_clock",)),
+    Mutation(
+        "client_reads_nothing_recorded_anywhere_in_a_detail",
+        "the client reads a fault HOLD as recording nothing only when its detail ends with the gate's NOTHING_RECORDED, "
+        "not when the phrase is anywhere in it (a detail may echo the caller's plan_id) (review of 613147f)",
+        "launcher/client.py",
+        "    return decision is not None and str(decision.get(\"detail\")).endswith(NOTHING_RECORDED)\n",
+        "    return decision is not None and \"nothing was recorded\" in str(decision.get(\"detail\"))\n",
+        ("tests/test_client.py::test_fault_holds_that_say_nothing_was_recorded_from_every_gate_end_the_call_with_that_"
+         "hold_not_outcome_unknown",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
