@@ -505,18 +505,27 @@ class Housekeeper:
         return reading.recheck_s if isinstance(reading, WritableReading) and reading.refused else MEMORY_READ_S
 
     def run(self) -> None:
-        while True:
-            name = min(self._due, key=self._due.__getitem__)
-            if self._stopped.wait(max(0.0, self._due[name] - time.monotonic())):
-                break
-            try:
-                reading = self.READINGS[name](self.client)
-            except Exception:
-                reading, self.failed = None, traceback.format_exc(limit=3)
-            if reading is not None:
-                setattr(self, name, reading)
-            self._due[name] = time.monotonic() + self.next_after_s(reading)
-        self.client.close()
+        try:
+            while True:
+                name = min(self._due, key=self._due.__getitem__)
+                if self._stopped.wait(max(0.0, self._due[name] - time.monotonic())):
+                    break
+                try:
+                    reading = self.READINGS[name](self.client)
+                except Exception:
+                    reading, self.failed = None, traceback.format_exc(limit=3)
+                if reading is not None:
+                    setattr(self, name, reading)
+                self._due[name] = time.monotonic() + self.next_after_s(reading)
+        except BaseException:  # the thread ends: the issuer's loop finds it so and starts another (take_housekeeping)
+            self.failed = traceback.format_exc(limit=3)
+        finally:
+            self.client.close()
+
+    @property
+    def stopped(self) -> bool:
+        """Whether stop() was called (the thread ends, or has ended, as asked)."""
+        return self._stopped.is_set()
 
     def stop(self) -> None:
         """End the thread once its call under way (if any) returns; not waited for."""
@@ -600,6 +609,18 @@ class PermitIssuer(Actor):
                                           self.housekeeping_failed), now, last):
             if reading is not before and reading is not None:
                 keep(reading)
+        if not keeper.thread.is_alive() and not keeper.stopped:
+            self.restart_housekeeping(keeper)
+
+    def restart_housekeeping(self, ended: Housekeeper) -> None:
+        """The housekeeping thread ended unasked (what ended it is logged by housekeeping_failed): without it the issuer
+        would keep its last readings for good (Redis's clock, whether it takes writes or may evict keys) and stay ready
+        on them. Counted as a timer's error, said, and another thread started on a new connection."""
+        self._errors_timer.inc()
+        self.log_throttled("error", "housekeeping_stopped", "housekeeping",
+                           detail="the permit issuer's housekeeping thread ended: started again")
+        self._housekeeper = Housekeeper(self.redis.sibling(self.topology.redis.timeout_ms / 1000.0), ended.writable)
+        self._taken = (None, None, None, ended.writable, None)
 
     def housekeeping_failed(self, trace: str) -> None:
         """A reading of the housekeeping thread raised (counted and logged as a timer's error would be)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from helpers import TcpProxy, scrape, wait_for
+from helpers import TcpProxy, demo_topology_data, retarget, scrape, wait_for, write_topology
 from test_gate_service import P26, decision_of, new_plan, write_book
 
 ISSUER_READY = 'clustergate_actor_ready{actor="permit_issuer",kind="permit_issuer"}'
@@ -94,3 +94,39 @@ def test_a_clock_reading_that_began_before_a_script_found_redis_clock_gone_back_
     issuer.clock_went_back("2000")  # then a script finds Redis's clock 2 s behind the estimate
     issuer.keep_clock(in_flight)  # and the loop takes up the thread's reading (every 0.1 s)
     assert issuer._clock_server is None, "a reading older than the clock_went_back cancelled the re-read it asked for"
+
+
+def test_a_housekeeping_thread_that_ended_is_started_again_and_said(tmp_path, redis_server) -> None:
+    """Noticed in session 36: nothing checked that the issuer's housekeeping thread was alive. Its readings catch every
+    Exception, but one that ended it (any BaseException, or a mistake outside a reading's try) left the issuer on its
+    last readings for good: Redis's clock never read again, a Redis turned replica or one evicting keys never seen, the
+    issuer ready all the while. The loop, taking up the readings every 0.1 s, finds the thread ended, says so (logged,
+    counted as a timer's error) and starts another, which reads again."""
+    from actors.permit_issuer import Housekeeper, PermitIssuer
+    from actors.runtime import HANDLER_ERRORS
+    from launcher.topology import load_topology
+
+    data = retarget(demo_topology_data(), redis_server.url)
+    issuer = PermitIssuer(load_topology(write_topology(tmp_path / "topology.yaml", data)), "permit_issuer")
+    issuer.setup()
+    errors = HANDLER_ERRORS.labels(actor="permit_issuer", where="timer")
+    try:
+        first = issuer._housekeeper
+        assert first is not None
+        wait_for(lambda: first.start is not None, 10, "the first thread's start-time reading")
+
+        def ends_the_thread(client):
+            raise SystemExit("a BaseException out of a reading")
+        first.READINGS = {**Housekeeper.READINGS, "start": ends_the_thread}  # its next start reading, within 5 s
+        wait_for(lambda: not first.thread.is_alive(), 15, "the housekeeping thread to end")
+        errors_before = errors._value.get()
+        issuer.take_housekeeping()  # what the loop runs every HOUSEKEEPING_TAKEN_S
+        second = issuer._housekeeper
+        assert second is not first and second is not None and second.thread.is_alive()
+        assert errors._value.get() > errors_before
+        wait_for(lambda: second.start is not None, 10, "the new thread's start-time reading")
+        issuer.take_housekeeping()
+        assert issuer._housekeeper is second  # alive: not started again
+    finally:
+        issuer.teardown()
+        issuer.redis.close()

@@ -8566,6 +8566,14 @@ MUTATIONS: list[Mutation] = [
         "    return decision is not None and \"nothing was recorded\" in str(decision.get(\"detail\"))\n",
         ("tests/test_client.py::test_fault_holds_that_say_nothing_was_recorded_from_every_gate_end_the_call_with_that_"
          "hold_not_outcome_unknown",)),
+    Mutation(
+        "issuer_keeps_a_dead_housekeeping_thread",
+        "a permit issuer whose housekeeping thread ended unasked starts another (logged, counted): before, it kept its "
+        "last readings of Redis for good, ready on them",
+        "actors/permit_issuer.py",
+        "        if not keeper.thread.is_alive() and not keeper.stopped:\n",
+        "        if False:\n",
+        ("tests/test_issuer_housekeeping_review.py::test_a_housekeeping_thread_that_ended_is_started_again_and_said",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
