@@ -130,3 +130,4 @@ def test_a_housekeeping_thread_that_ended_is_started_again_and_said(tmp_path, re
     finally:
         issuer.teardown()
         issuer.redis.close()
+        issuer.ctx.destroy(linger=0)  # its requests socket, bound by setup
