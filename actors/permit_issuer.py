@@ -494,6 +494,7 @@ class Housekeeper:
         self.failed: str | None = None  # the traceback of the last reading that raised
         self._stopped = threading.Event()
         now = time.monotonic()  # the start time at once, the rest one interval after the issuer's own readings
+        self.started = now  # (time.monotonic(): a thread that ended is started again no sooner than MEMORY_READ_S on)
         self._due = {"clock": now + MEMORY_READ_S, "start": now, "memory": now + MEMORY_READ_S,
                      "writable": now + self.next_after_s(writable)}
         self.thread = threading.Thread(target=self.run, name="issuer-housekeeping", daemon=True)
@@ -603,19 +604,25 @@ class PermitIssuer(Actor):
         one of its readings, nor see half of one)."""
         keeper = self._housekeeper
         assert keeper is not None
+        # Whether it ended, asked before its readings are: one found ended has set all it ever will (its last reading,
+        # what ended it), taken up below before it is replaced.
+        ended = not keeper.thread.is_alive() and not keeper.stopped
         now = (keeper.clock, keeper.start, keeper.memory, keeper.writable, keeper.failed)
         last, self._taken = self._taken, now
         for keep, reading, before in zip((self.keep_clock, self.keep_start, self.keep_memory, self.keep_writable,
                                           self.housekeeping_failed), now, last):
             if reading is not before and reading is not None:
                 keep(reading)
-        if not keeper.thread.is_alive() and not keeper.stopped:
+        # No sooner than MEMORY_READ_S after it started (the readings' own interval): a thread that ends at once each
+        # time was started again at every turn, 10 connections to Redis and traceback lines a second.
+        if ended and time.monotonic() - keeper.started >= MEMORY_READ_S:
             self.restart_housekeeping(keeper)
 
     def restart_housekeeping(self, ended: Housekeeper) -> None:
         """The housekeeping thread ended unasked (what ended it is logged by housekeeping_failed): without it the issuer
         would keep its last readings for good (Redis's clock, whether it takes writes or may evict keys) and stay ready
-        on them. Counted as a timer's error, said, and another thread started on a new connection."""
+        on them. Counted as a timer's error, said, and another thread started on a new connection (take_housekeeping: no
+        sooner than MEMORY_READ_S after the one that ended started)."""
         self._errors_timer.inc()
         self.log_throttled("error", "housekeeping_stopped", "housekeeping",
                            detail="the permit issuer's housekeeping thread ended: started again")

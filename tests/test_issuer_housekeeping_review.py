@@ -131,3 +131,113 @@ def test_a_housekeeping_thread_that_ended_is_started_again_and_said(tmp_path, re
         issuer.teardown()
         issuer.redis.close()
         issuer.ctx.destroy(linger=0)  # its requests socket, bound by setup
+
+
+def _issuer_on(tmp_path, redis_server):
+    from actors.permit_issuer import PermitIssuer
+    from launcher.topology import load_topology
+
+    data = retarget(demo_topology_data(), redis_server.url)
+    issuer = PermitIssuer(load_topology(write_topology(tmp_path / "topology.yaml", data)), "permit_issuer")
+    issuer.setup()
+    return issuer
+
+
+def _connections_received(redis_server) -> int:
+    from launcher.resp import RespClient
+
+    port = int(redis_server.url.rsplit(":", 1)[1].split("/")[0])
+    probe = RespClient(port=port)
+    try:
+        info = str(probe.call("INFO", "stats"))
+    finally:
+        probe.close()
+    return int(next(line for line in info.splitlines() if line.startswith("total_connections_received:")).split(":")[1])
+
+
+def test_a_housekeeping_thread_that_ends_at_once_each_time_is_not_started_again_ten_times_a_second(
+        tmp_path, redis_server, capfd) -> None:
+    """FAILS on 998842e (review rev2). A housekeeping thread that ends at once each time it starts (whatever ends it
+    does so at the start-time reading, which a new thread makes at once: a mistake outside a reading's try, a
+    BaseException) was started again at every turn of the loop's 0.1 s timer: 10 new Redis connections a second, each
+    logged a `handler_error where=housekeeping` line with its traceback (unthrottled) and counted twice as a timer's
+    error, for as long as the issuer ran. A thread is now started no more often than once every MEMORY_READ_S (the
+    readings' own interval: nothing is read later than it would have been)."""
+    from actors.permit_issuer import Housekeeper
+
+    issuer = _issuer_on(tmp_path, redis_server)
+    readings = Housekeeper.READINGS
+    try:
+        wait_for(lambda: issuer._housekeeper.start is not None, 10, "the first thread's start-time reading")
+
+        def ends_the_thread(client):
+            client.call("PING")  # on the thread's own connection
+            raise SystemExit("a BaseException out of a reading")
+        Housekeeper.READINGS = {**readings, "start": ends_the_thread}  # every thread's start-time reading, from now on
+        wait_for(lambda: not issuer._housekeeper.thread.is_alive(), 15, "the housekeeping thread to end")
+        capfd.readouterr()
+        before = _connections_received(redis_server)
+        started = time.monotonic()
+        while time.monotonic() - started < 2.0:  # the loop's timer, for 2 s
+            issuer.take_housekeeping()
+            time.sleep(0.1)
+        connections = _connections_received(redis_server) - before - 1  # (the probe's own)
+        logged = capfd.readouterr()
+        traces = (logged.out + logged.err).count("handler_error")
+        assert connections <= 2 and traces <= 2, (
+            f"in 2 s, {connections} new housekeeping connections and {traces} handler_error lines: a thread that ends "
+            f"at once was started again at every turn of the loop")
+    finally:
+        Housekeeper.READINGS = readings
+        issuer.teardown()
+        issuer.redis.close()
+        issuer.ctx.destroy(linger=0)
+
+
+def test_what_ended_the_housekeeping_thread_is_logged_though_it_ended_while_the_loop_took_up_its_readings(
+        tmp_path, redis_server, capfd) -> None:
+    """FAILS on 998842e (review rev2). take_housekeeping took up the thread's readings, then asked whether it was alive:
+    a thread that ended between the two (its last reading, or the traceback of what ended it, set after the loop had
+    read them) was replaced at once, and that last reading and the `handler_error where=housekeeping` line naming what
+    ended it were lost for good (docs/operating.md: housekeeping_stopped comes after that line). The loop now asks
+    first: a thread found ended has set all it ever will. The interleaving is forced: the thread's reading waits until
+    the loop asks whether it is alive."""
+    import threading
+
+    from actors.permit_issuer import Housekeeper
+
+    go, entered = threading.Event(), threading.Event()
+
+    def ends_the_thread(client):
+        entered.set()
+        go.wait(30)
+        raise SystemExit("what ended the housekeeping thread")
+    readings = Housekeeper.READINGS
+    Housekeeper.READINGS = {**readings, "start": ends_the_thread}  # the first thread's first reading, made at once
+    try:
+        issuer = _issuer_on(tmp_path, redis_server)
+    finally:
+        wait_for(entered.is_set, 10, "the first thread's start-time reading")
+        Housekeeper.READINGS = readings
+    try:
+        keeper = issuer._housekeeper
+        real = keeper.thread
+
+        class EndsWhenAsked:
+            """The thread, ending just as the loop asks whether it is alive."""
+
+            def is_alive(self) -> bool:
+                go.set()
+                real.join(10)
+                return real.is_alive()
+        keeper.thread = EndsWhenAsked()
+        capfd.readouterr()
+        issuer.take_housekeeping()  # the turn of the loop that finds it ended
+        logged = capfd.readouterr()
+        assert not real.is_alive()
+        assert "what ended the housekeeping thread" in logged.out + logged.err, (
+            "the turn that found the thread ended did not log what ended it (then replaced, never logged)")
+    finally:
+        issuer.teardown()
+        issuer.redis.close()
+        issuer.ctx.destroy(linger=0)

@@ -8571,9 +8571,30 @@ MUTATIONS: list[Mutation] = [
         "a permit issuer whose housekeeping thread ended unasked starts another (logged, counted): before, it kept its "
         "last readings of Redis for good, ready on them",
         "actors/permit_issuer.py",
-        "        if not keeper.thread.is_alive() and not keeper.stopped:\n",
-        "        if False:\n",
+        "        ended = not keeper.thread.is_alive() and not keeper.stopped\n",
+        "        ended = False\n",
         ("tests/test_issuer_housekeeping_review.py::test_a_housekeeping_thread_that_ended_is_started_again_and_said",)),
+    Mutation(
+        "issuer_restarts_housekeeping_at_every_turn",
+        "a housekeeping thread that ended is started again no sooner than MEMORY_READ_S after the one that ended started: "
+        "one that ends at once each time was started again at every 0.1 s turn, a new Redis connection and a traceback "
+        "line each (review rev2)",
+        "actors/permit_issuer.py",
+        "        if ended and time.monotonic() - keeper.started >= MEMORY_READ_S:\n",
+        "        if ended:\n",
+        ("tests/test_issuer_housekeeping_review.py::test_a_housekeeping_thread_that_ends_at_once_each_time_is_not_"
+         "started_again_ten_times_a_second",)),
+    Mutation(
+        "issuer_asks_whether_housekeeping_ended_after_taking_its_readings",
+        "the loop asks whether the housekeeping thread ended before taking up its readings: asked after, a thread that "
+        "ended between the two had what ended it never logged (review rev2)",
+        "actors/permit_issuer.py",
+        "        ended = not keeper.thread.is_alive() and not keeper.stopped\n"
+        "        now = (keeper.clock, keeper.start, keeper.memory, keeper.writable, keeper.failed)\n",
+        "        now = (keeper.clock, keeper.start, keeper.memory, keeper.writable, keeper.failed)\n"
+        "        ended = not keeper.thread.is_alive() and not keeper.stopped\n",
+        ("tests/test_issuer_housekeeping_review.py::test_what_ended_the_housekeeping_thread_is_logged_though_it_ended_"
+         "while_the_loop_took_up_its_readings",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
