@@ -626,6 +626,7 @@ class PermitIssuer(Actor):
         self._errors_timer.inc()
         self.log_throttled("error", "housekeeping_stopped", "housekeeping",
                            detail="the permit issuer's housekeeping thread ended: started again")
+        ended.started = time.monotonic()  # a start that fails (no thread to be had) is tried again MEMORY_READ_S on
         self._housekeeper = Housekeeper(self.redis.sibling(self.topology.redis.timeout_ms / 1000.0), ended.writable)
         self._taken = (None, None, None, ended.writable, None)
 
