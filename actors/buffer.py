@@ -95,11 +95,11 @@ class BufferActor(Actor):
     def setup(self) -> None:
         self.m = make_metrics()
         clusters = self.topology.clusters
-        self.points = clusters.lookback_returns + 1
+        self.points = clusters.window_points
         self.cadence_s = clusters.cadence_s
         self.history_key = keys.buffer_history(self.topology.name, self.name)
         now = time.time()
-        self.grid = PriceGrid(self.topology.symbols, self.cadence_s, self.points + 1,
+        self.grid = PriceGrid(self.topology.symbols, self.cadence_s, clusters.grid_slots,
                               math.floor(now / self.cadence_s))
         self.redis = RespClient.from_config(self.topology.redis, decode=False)
         self.history_pending = self.settings.persist

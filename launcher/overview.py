@@ -460,7 +460,7 @@ def collect_overview(topo: Topology, crashed: frozenset[str] = frozenset(),
     neither their starts nor the correlator's going ready among them are a warm-up either."""
     no_warm_up = crashed | elsewhere
     needed = topo.clusters.min_returns + 1
-    out: dict[str, Any] = {"points_needed": needed, "points_max": topo.clusters.lookback_returns + 1}
+    out: dict[str, Any] = {"points_needed": needed, "points_max": topo.clusters.window_points}
     gates = topo.actors_of_kind("gate")
     scraped_at: dict[str, float] = {}
     samples = scrape_all(topo, [n for kind in ("price_feed", *CHAIN_KINDS, "state_writer", "gate")

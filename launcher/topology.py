@@ -303,6 +303,16 @@ class ClustersConfig:
     max_tick_jump_by_symbol: dict[str, float] = setting(doc="max_tick_jump per symbol, overriding it.", factory=dict)
     max_price_age_s: float | None = setting(None, doc="The correlator is not ready (so the cluster state is not refreshed and the gate falls back to the proxy) when the newest price the buffer accepted for the symbols in the matrix is older than this (default 5 x cadence_s).", gt=0, le=86400)
 
+    @property
+    def window_points(self) -> int:
+        """Prices per symbol in a window the buffer publishes: lookback_returns returns need one more point."""
+        return self.lookback_returns + 1
+
+    @property
+    def grid_slots(self) -> int:
+        """Slots the buffer's grid (and its saved history) holds: the window's and the open slot."""
+        return self.window_points + 1
+
     @staticmethod
     def __schema_build__(v: Validator, kwargs: dict, raw: dict, path: Path) -> dict:
         refused = any(p.path[:len(path) + 1] in (path + ("min_returns",), path + ("lookback_returns",)) for p in v.problems)
@@ -818,11 +828,12 @@ def _check_cluster_inputs(v: Validator, topo: Topology) -> None:
                                 f"ready: no cluster state would ever be written and the gate would take K from the "
                                 f"proxy on every decision; list at least 2 symbols, or run no cluster side")
     lookback_refused = any(p.path == ("clusters", "lookback_returns") for p in v.problems)  # its bound said it
-    if n and not lookback_refused and n * (lookback + 2) > MAX_GRID_PRICES:
+    slots = topo.clusters.grid_slots
+    if n and not lookback_refused and n * slots > MAX_GRID_PRICES:
         v.problem(("clusters", "lookback_returns"),
-                  f"{n} symbols x {lookback + 2} grid points = {n * (lookback + 2):,} prices, over the bound of "
+                  f"{n} symbols x {slots} grid points = {n * slots:,} prices, over the bound of "
                   f"{MAX_GRID_PRICES:,} (a {MAX_GRID_PRICES * 8 // 1_000_000} MB history blob and window per "
-                  f"cadence); with {n} symbols use lookback_returns at most {MAX_GRID_PRICES // n - 2:,}")
+                  f"cadence); with {n} symbols use lookback_returns at most {MAX_GRID_PRICES // n - (slots - lookback):,}")
     for symbol, limit in topo.clusters.max_tick_jump_by_symbol.items():
         if symbol not in topo.symbols and not _symbols_unreadable(v):
             v.problem(("clusters", "max_tick_jump_by_symbol", symbol), f"{symbol!r} is not in symbols")

@@ -62,7 +62,7 @@ def require_history_saved(p: Proof, buffers: list[str]) -> None:
         if held[name] is None:
             older.append(name)
     holding = [name for name in buffers if held[name] == 1.0]
-    window_s = (p.topo.clusters.lookback_returns + 2) * p.topo.clusters.cadence_s  # the buffer's grid: its window
+    window_s = p.topo.clusters.grid_slots * p.topo.clusters.cadence_s  # the buffer's grid: its window
     counted = "; ".join(f"{n}: " + ", ".join(f"{d} {v:g}" for d, v in sorted(faults[n].items())) for n in holding)
     detail = (f"{SAVE_HELD_METRIC} 1: a clock fault (p27_buffer_clock_faults_total {counted}) holds "
               f"{', '.join(holding)} from saving its history, so a restart now loses every point gathered since "
@@ -135,7 +135,7 @@ def prove(p: Proof, args: argparse.Namespace) -> None:
         p.start_programs([n for n in programs if p.program_states().get(n) == "STOPPED"])
     outage_slots = math.ceil((time.monotonic() - stop_began) / cadence) + 1
     ok, after, _ = p.poll(p.points_per_symbol, lambda a: bool(a), SERVING_TIMEOUT_S)
-    window_points = p.topo.clusters.lookback_returns + 1
+    window_points = p.topo.clusters.window_points
     kept_floor = {s: min(before[s], window_points) - outage_slots - POINT_SLACK for s in before}
     lost = {s: (before[s], after.get(s) if isinstance(after, dict) else None) for s in before
             if not isinstance(after, dict) or after.get(s) is None or after[s] < kept_floor[s]}

@@ -265,7 +265,8 @@ def test_warm_restart_proof_takes_a_buffer_without_the_hold_gauge_as_not_held_an
                             'p27_buffer_clock_faults_total{direction="back"}': 0.0}}
     p = Proof.__new__(Proof)  # the check alone: no live system
     p.checks, p.metrics = [], samples.__getitem__
-    p.topo = SimpleNamespace(clusters=SimpleNamespace(lookback_returns=360, cadence_s=1.0))
+    from launcher.topology import ClustersConfig
+    p.topo = SimpleNamespace(clusters=ClustersConfig(lookback_returns=360, cadence_s=1.0))
     require_history_saved(p, ["buffer"])
     assert p.checks[-1].ok and p.checks[-1].value == {"buffer": None}
     assert "buffer exports no p27_buffer_history_save_held (an older buffer): taken as not held" in p.checks[-1].detail

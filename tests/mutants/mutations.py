@@ -7449,8 +7449,8 @@ MUTATIONS: list[Mutation] = [
         "the grid-size check skips a lookback_returns its bound already refused: it multiplied a 30-digit value out "
         "again in a second line (lnrev)",
         "launcher/topology.py",
-        "    if n and not lookback_refused and n * (lookback + 2) > MAX_GRID_PRICES:\n",
-        "    if n and n * (lookback + 2) > MAX_GRID_PRICES:\n",
+        "    if n and not lookback_refused and n * slots > MAX_GRID_PRICES:\n",
+        "    if n and n * slots > MAX_GRID_PRICES:\n",
         (f"{OPERATOR_REVIEW}test_a_scalar_yaml_cannot_build_a_pasted_blob_and_a_refused_lookback_are_each_one_short_"
          "line",)),
     Mutation(
