@@ -542,7 +542,11 @@ def redis_problem(exc: Exception, password_env: str) -> str:
     variable to set: NOAUTH alone read "ReplyError"), else the error's class."""
     if not isinstance(exc, (RedisUnavailable, ReplyError)):
         return type(exc).__name__
-    return f"{str(exc)[:120]}; set ${password_env}" if password_refused(exc) else str(exc)[:120]
+    text = str(exc)
+    if not password_refused(exc):
+        return text[:120]
+    # A refused AUTH names the variable already (RespClient's hint, about 80 characters more); NOAUTH does not.
+    return text[:240] if f"${password_env}" in text else f"{text[:120]}; set ${password_env}"
 
 
 def cluster_state_summary(state: dict[str, str], clusters: dict[str, str], now: float) -> dict[str, Any]:

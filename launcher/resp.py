@@ -118,6 +118,8 @@ class RespClient:
         self.username, self.password, self.timeout_s = username, password, timeout_s
         self.sentinels = list(sentinels) if sentinels else None
         self.master = master
+        # The environment variable the password was read from (from_config): named when Redis refuses the password.
+        self.password_env: str | None = None
         self._sock: socket.socket | None = None
         self._reader: Any = None
         self._used_at = 0.0  # time.monotonic() of the connection's last answer (IDLE_CHECK_S)
@@ -159,10 +161,13 @@ class RespClient:
         kwargs = dict(db=target.db, username=target.username, password=cfg.password, timeout_s=cfg.timeout_ms / 1000.0,
                       decode=decode)
         if cfg.sentinel is not None:
-            return cls(sentinels=cfg.sentinel_addresses(), master=cfg.sentinel.master, **kwargs)
-        if target.transport == "unix":
-            return cls(unix_path=target.unix_path, **kwargs)
-        return cls(host=target.host, port=target.port, **kwargs)
+            client = cls(sentinels=cfg.sentinel_addresses(), master=cfg.sentinel.master, **kwargs)
+        elif target.transport == "unix":
+            client = cls(unix_path=target.unix_path, **kwargs)
+        else:
+            client = cls(host=target.host, port=target.port, **kwargs)
+        client.password_env = cfg.password_env
+        return client
 
     # ----------------------------------------------------------------- connection
 
@@ -190,6 +195,7 @@ class RespClient:
                            decode=self.decode)
         other._watch = self._watched()
         other.resend_after_timeout = self.resend_after_timeout  # one late answer is retried on both, or on neither
+        other.password_env = self.password_env
         return other
 
     def _watched(self) -> SentinelWatch | None:
@@ -235,7 +241,13 @@ class RespClient:
             for reply in self._roundtrip(encode_commands(handshake), len(handshake)):
                 if isinstance(reply, ReplyError):
                     self.close()
-                    raise HandshakeRefused(f"handshake refused: {reply}")
+                    raise HandshakeRefused(f"handshake refused: {reply}{self._password_hint(reply)}")
+
+    def _password_hint(self, refusal: ReplyError) -> str:
+        """For a refused AUTH: the environment variable the password was read from (never the password)."""
+        if self.password_env is None or not password_refused(HandshakeRefused(str(refusal))):
+            return ""
+        return f" (the password given is ${self.password_env}'s: set it to this Redis's password)"
 
     def _roundtrip(self, payload: bytes, count: int) -> list[Any]:
         sock, reader = self._sock, self._reader

@@ -94,3 +94,33 @@ def test_a_replaying_feed_keeps_one_redis_client_once_its_saved_position_is_read
         wait_for(lambda: admin.get(key) != written, 10, "the position saved again")
     finally:
         feed.terminate()
+
+
+def test_a_password_redis_refuses_is_said_with_the_variable_it_was_read_from(tmp_path: Path, redis_server,
+                                                                            monkeypatch) -> None:
+    """Noticed in session 35: `status` names the password's environment variable when Redis refuses it, but an actor's
+    own lines (its redis_error, a fault HOLD's detail) said only `WRONGPASS invalid username-password pair`: which of
+    the host's variables to fix was left to the operator. The refusal names it (never the password)."""
+    from launcher.topology import load_topology
+
+    admin = redis_server.client()
+    admin.config_set("requirepass", "the-right-one")
+    try:
+        data = retarget(demo_topology_data(), redis_server.url)
+        data["redis"]["password_env"] = "DESK_REDIS_PASSWORD"
+        monkeypatch.setenv("DESK_REDIS_PASSWORD", "a-wrong-one")
+        topo = load_topology(write_topology(tmp_path / "topology.yaml", data))
+        client = RespClient.from_config(topo.redis)
+        try:
+            with pytest.raises(RedisUnavailable) as refused:
+                client.call("PING")
+            said = str(refused.value)
+            assert "WRONGPASS" in said and "$DESK_REDIS_PASSWORD" in said and "a-wrong-one" not in said, said
+            sibling = client.sibling(1.0)  # the issuer's housekeeping connection says it too
+            with pytest.raises(RedisUnavailable, match=r"\$DESK_REDIS_PASSWORD"):
+                sibling.call("PING")
+            sibling.close()
+        finally:
+            client.close()
+    finally:
+        admin.execute_command("CONFIG", "SET", "requirepass", "")

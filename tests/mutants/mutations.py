@@ -8595,6 +8595,15 @@ MUTATIONS: list[Mutation] = [
         "        ended = not keeper.thread.is_alive() and not keeper.stopped\n",
         ("tests/test_issuer_housekeeping_review.py::test_what_ended_the_housekeeping_thread_is_logged_though_it_ended_"
          "while_the_loop_took_up_its_readings",)),
+    Mutation(
+        "redis_refusal_of_a_password_names_no_variable",
+        "a password Redis refuses is said with the environment variable it was read from (never the password): an "
+        "actor's line said only WRONGPASS",
+        "launcher/resp.py",
+        "        if self.password_env is None or not password_refused(HandshakeRefused(str(refusal))):\n",
+        "        if True:\n",
+        ("tests/test_cluster_side_resp_client.py::test_a_password_redis_refuses_is_said_with_the_variable_it_was_read_"
+         "from",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
