@@ -241,12 +241,18 @@ class RespClient:
             for reply in self._roundtrip(encode_commands(handshake), len(handshake)):
                 if isinstance(reply, ReplyError):
                     self.close()
-                    raise HandshakeRefused(f"handshake refused: {reply}{self._password_hint(reply)}")
+                    # (A Redis that does not know AUTH, renamed, echoes its arguments, the password among them.)
+                    said = str(reply).split(", with args beginning with:", 1)[0]
+                    raise HandshakeRefused(f"handshake refused: {said}{self._password_hint(reply)}")
 
     def _password_hint(self, refusal: ReplyError) -> str:
         """For a refused AUTH: the environment variable the password was read from (never the password)."""
         if self.password_env is None or not password_refused(HandshakeRefused(str(refusal))):
             return ""
+        if not self.password:
+            return f" (no password given: set ${self.password_env} to this Redis's password)"
+        if "without any password configured" in str(refusal):
+            return f" (the password given is ${self.password_env}'s: this Redis has none)"
         return f" (the password given is ${self.password_env}'s: set it to this Redis's password)"
 
     def _roundtrip(self, payload: bytes, count: int) -> list[Any]:

@@ -124,3 +124,55 @@ def test_a_password_redis_refuses_is_said_with_the_variable_it_was_read_from(tmp
             client.close()
     finally:
         admin.execute_command("CONFIG", "SET", "requirepass", "")
+
+
+def test_a_redis_that_echoes_the_auth_arguments_never_gets_the_password_into_the_refusal(tmp_path: Path) -> None:
+    """rev3 review: a Redis whose AUTH is renamed (`rename-command`, a hardening some configs apply) answers the
+    handshake's AUTH `ERR unknown command 'AUTH', with args beginning with: 'the-password'`, and the refusal, an actor's
+    log line and `status` said it whole: the password in a log. The echoed arguments are left out."""
+    import subprocess
+
+    from launcher.harness import find_redis_server, free_port
+    port = free_port()
+    proc = subprocess.Popen([find_redis_server(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path),
+                             "--save", "", "--rename-command", "AUTH", "AUTH-ELSEWHERE"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: RespClient(port=port, timeout_s=1.0).call("PING") == "PONG", 10, "redis-server")
+        for username in (None, "desk"):
+            client = RespClient(port=port, username=username, password="a-secret-never-logged", timeout_s=1.0)
+            client.password_env = "DESK_REDIS_PASSWORD"
+            with pytest.raises(RedisUnavailable) as refused:
+                client.call("PING")
+            client.close()
+            said = str(refused.value)
+            assert "unknown command" in said and "a-secret" not in said, said
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def test_a_refusal_of_no_password_says_none_was_given(redis_server) -> None:
+    """rev3 review: with its variable unset (no password given) and a db other than 0, the handshake's SELECT is refused
+    NOAUTH, and the refusal said `the password given is $VAR's`: none was. Nor, for an AUTH Redis refuses because it
+    has no password at all, is `set it to this Redis's password` the fix."""
+    admin = redis_server.client()
+    client = RespClient(port=redis_server.port, password="one", timeout_s=1.0)
+    client.password_env = "DESK_REDIS_PASSWORD"
+    with pytest.raises(RedisUnavailable) as refused:
+        client.call("PING")
+    client.close()
+    assert "$DESK_REDIS_PASSWORD" in str(refused.value) and "this Redis's password" not in str(refused.value)
+    admin.config_set("requirepass", "the-right-one")
+    try:
+        for username in (None, "default"):
+            client = RespClient(port=redis_server.port, db=3, username=username, timeout_s=1.0)
+            client.password_env = "DESK_REDIS_PASSWORD"
+            with pytest.raises(RedisUnavailable) as refused:
+                client.call("PING")
+            client.close()
+            said = str(refused.value)
+            assert "$DESK_REDIS_PASSWORD" in said and "the password given" not in said and "no password given" in said, said
+    finally:
+        admin.execute_command("AUTH", "the-right-one")
+        admin.execute_command("CONFIG", "SET", "requirepass", "")

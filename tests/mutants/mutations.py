@@ -8604,6 +8604,28 @@ MUTATIONS: list[Mutation] = [
         "        if True:\n",
         ("tests/test_cluster_side_resp_client.py::test_a_password_redis_refuses_is_said_with_the_variable_it_was_read_"
          "from",)),
+    Mutation(
+        "handshake_refusal_echoes_the_auth_arguments",
+        "a Redis that does not know AUTH (renamed) echoes its arguments: the refusal, logged, held the password",
+        "launcher/resp.py",
+        '                    said = str(reply).split(", with args beginning with:", 1)[0]\n',
+        "                    said = str(reply)\n",
+        ("tests/test_cluster_side_resp_client.py::test_a_redis_that_echoes_the_auth_arguments_never_gets_the_password_"
+         "into_the_refusal",)),
+    Mutation(
+        "refusal_of_no_password_says_the_password_given",
+        "with no password given (its variable unset), a NOAUTH refusal said `the password given is $VAR's`",
+        "launcher/resp.py",
+        "        if not self.password:\n",
+        "        if False:\n",
+        ("tests/test_cluster_side_resp_client.py::test_a_refusal_of_no_password_says_none_was_given",)),
+    Mutation(
+        "refusal_by_a_redis_without_a_password_says_set_its_password",
+        "an AUTH a Redis without any password refuses said `set it to this Redis's password`: it has none",
+        "launcher/resp.py",
+        '        if "without any password configured" in str(refusal):\n',
+        "        if False:\n",
+        ("tests/test_cluster_side_resp_client.py::test_a_refusal_of_no_password_says_none_was_given",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
