@@ -543,10 +543,9 @@ def redis_problem(exc: Exception, password_env: str) -> str:
     if not isinstance(exc, (RedisUnavailable, ReplyError)):
         return type(exc).__name__
     text = str(exc)
-    if not password_refused(exc):
-        return text[:120]
-    # A refused AUTH names the variable already (RespClient's hint, about 80 characters more); NOAUTH does not.
-    return text[:240] if f"${password_env}" in text else f"{text[:120]}; set ${password_env}"
+    if f"${password_env}" in text:  # A refused password named already (RespClient's hint, about 80 characters more)
+        return text if len(text) <= 240 else f"{text[:200]}...; set ${password_env}"
+    return f"{text[:120]}; set ${password_env}" if password_refused(exc) else text[:120]
 
 
 def cluster_state_summary(state: dict[str, str], clusters: dict[str, str], now: float) -> dict[str, Any]:

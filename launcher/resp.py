@@ -214,8 +214,11 @@ class RespClient:
                 try:
                     self.host, self.port = discover_primary(self.sentinels, self.master or "", timeout_s=self.timeout_s,
                                                             password=self.password, username=self.username)
-                except NoPrimary as exc:
-                    raise RedisUnavailable(str(exc)) from None
+                except NoPrimary as exc:  # (sentinels that refuse the password say NOAUTH: named as the handshake's)
+                    said = str(exc)
+                    if "NOAUTH" in said or "WRONGPASS" in said:
+                        said += self._password_hint(ReplyError("NOAUTH"))
+                    raise RedisUnavailable(said) from None
         try:
             if self.unix_path:
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

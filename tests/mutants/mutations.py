@@ -8626,6 +8626,20 @@ MUTATIONS: list[Mutation] = [
         '        if "without any password configured" in str(refusal):\n',
         "        if False:\n",
         ("tests/test_cluster_side_resp_client.py::test_a_refusal_of_no_password_says_none_was_given",)),
+    Mutation(
+        "sentinels_refusing_the_password_name_no_variable",
+        "sentinels that refuse the password (NOAUTH) ended discovery naming no variable, in an actor's line or status",
+        "launcher/resp.py",
+        '                    if "NOAUTH" in said or "WRONGPASS" in said:\n',
+        "                    if False:\n",
+        ("tests/test_cluster_side_resp_client.py::test_a_password_the_sentinels_refuse_is_said_with_its_variable",)),
+    Mutation(
+        "status_cuts_a_named_refusal_that_is_not_an_auth_reply",
+        "status cut a refusal naming the variable that does not start NOAUTH (the sentinels') at 120 characters",
+        "launcher/overview.py",
+        '    if f"${password_env}" in text:  # A refused password named already (RespClient\'s hint, about 80 characters more)\n',
+        "    if False:\n",
+        ("tests/test_cluster_side_resp_client.py::test_a_password_the_sentinels_refuse_is_said_with_its_variable",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
