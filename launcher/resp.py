@@ -217,7 +217,7 @@ class RespClient:
                 except NoPrimary as exc:  # (sentinels that refuse the password say NOAUTH: named as the handshake's)
                     said = str(exc)
                     if "NOAUTH" in said or "WRONGPASS" in said:
-                        said += self._password_hint(ReplyError("NOAUTH"))
+                        said += self._password_hint(said)
                     raise RedisUnavailable(said) from None
         try:
             if self.unix_path:
@@ -246,15 +246,16 @@ class RespClient:
                     self.close()
                     # (A Redis that does not know AUTH, renamed, echoes its arguments, the password among them.)
                     said = str(reply).split(", with args beginning with:", 1)[0]
-                    raise HandshakeRefused(f"handshake refused: {said}{self._password_hint(reply)}")
+                    raise HandshakeRefused(f"handshake refused: {said}{self._password_hint(said)}")
 
-    def _password_hint(self, refusal: ReplyError) -> str:
-        """For a refused AUTH: the environment variable the password was read from (never the password)."""
-        if self.password_env is None or not password_refused(HandshakeRefused(str(refusal))):
+    def _password_hint(self, refusal: str) -> str:
+        """For a refused AUTH (Redis's words, in the handshake or from the sentinels): the environment variable the
+        password was read from (never the password)."""
+        if self.password_env is None or not refuses_a_password(refusal, in_handshake=True):
             return ""
         if not self.password:
             return f" (no password given: set ${self.password_env} to this Redis's password)"
-        if "without any password configured" in str(refusal):
+        if "without any password configured" in refusal:
             return f" (the password given is ${self.password_env}'s: this Redis has none)"
         return f" (the password given is ${self.password_env}'s: set it to this Redis's password)"
 
@@ -377,8 +378,14 @@ def ask_once(host: str, port: int, password: str | None, timeout_s: float, *comm
 def password_refused(exc: BaseException) -> bool:
     """Whether Redis refused the password a connection gave (WRONGPASS, an AUTH it has no password for) or wanted one
     it was not given (NOAUTH): the fix is the password's environment variable, not Redis."""
-    text = str(exc).removeprefix("handshake refused: ")
-    return text.startswith(("NOAUTH", "WRONGPASS")) or (isinstance(exc, HandshakeRefused) and "AUTH" in text)
+    return refuses_a_password(str(exc), in_handshake=isinstance(exc, HandshakeRefused))
+
+
+def refuses_a_password(text: str, *, in_handshake: bool) -> bool:
+    """password_refused on Redis's words; in_handshake: said in answer to the AUTH itself (by Redis, or by the
+    sentinels in discovery's words), where any error naming AUTH or WRONGPASS is about it."""
+    text = text.removeprefix("handshake refused: ")
+    return text.startswith(("NOAUTH", "WRONGPASS")) or (in_handshake and ("AUTH" in text or "WRONGPASS" in text))
 
 
 def as_dict(flat: Sequence[Any]) -> dict[Any, Any]:

@@ -7793,8 +7793,8 @@ MUTATIONS: list[Mutation] = [
         "status --all-hosts, asking each managed Redis with launcher.resp (not redis-py: 0.1 s of CPU each status), "
         "names a refused password as an authentication error to fix, the server reached",
         "launcher/resp.py",
-        "    return text.startswith((\"NOAUTH\", \"WRONGPASS\")) or (isinstance(exc, HandshakeRefused) and \"AUTH\" in text)\n",
-        "    return text.startswith(\"NOAUTH\")\n",
+        '    return text.startswith(("NOAUTH", "WRONGPASS")) or (in_handshake and ("AUTH" in text or "WRONGPASS" in text))\n',
+        '    return text.startswith("NOAUTH")\n',
         ("tests/test_status_overview.py::"
          "test_status_all_hosts_says_a_refused_password_is_one_and_the_server_was_reached",)),
     Mutation(
@@ -8600,7 +8600,7 @@ MUTATIONS: list[Mutation] = [
         "a password Redis refuses is said with the environment variable it was read from (never the password): an "
         "actor's line said only WRONGPASS",
         "launcher/resp.py",
-        "        if self.password_env is None or not password_refused(HandshakeRefused(str(refusal))):\n",
+        "        if self.password_env is None or not refuses_a_password(refusal, in_handshake=True):\n",
         "        if True:\n",
         ("tests/test_cluster_side_resp_client.py::test_a_password_redis_refuses_is_said_with_the_variable_it_was_read_"
          "from",)),
@@ -8623,7 +8623,7 @@ MUTATIONS: list[Mutation] = [
         "refusal_by_a_redis_without_a_password_says_set_its_password",
         "an AUTH a Redis without any password refuses said `set it to this Redis's password`: it has none",
         "launcher/resp.py",
-        '        if "without any password configured" in str(refusal):\n',
+        '        if "without any password configured" in refusal:\n',
         "        if False:\n",
         ("tests/test_cluster_side_resp_client.py::test_a_refusal_of_no_password_says_none_was_given",)),
     Mutation(
