@@ -73,7 +73,7 @@ def read_public_key(path: Path) -> bytes:
     if secret is not None:
         raise KeyFileError(f"{path} holds a secret key where a public key is asked for: give the .key file (the "
                            f"public half) instead, and keep the .key_secret file on the machine that uses it")
-    info = path.stat()
+    info = _stat(path)
     mode = stat.S_IMODE(info.st_mode)
     if mode & 0o022:
         raise KeyFileError(f"{path} is writable by group or others (mode {mode:04o}), so any local user could put "
@@ -81,19 +81,35 @@ def read_public_key(path: Path) -> bytes:
     if info.st_uid not in (os.geteuid(), 0):
         raise KeyFileError(f"{path} is owned by uid {info.st_uid}, who could put another key in it; chown it to this "
                            f"user (uid {os.geteuid()})")
-    # Whoever can write its directory can swap the file for a symlink to another certificate (secrev2 review): the
-    # directory of the name given and of the file it leads to. The sticky bit (/tmp) keeps others' files theirs.
+    _refuse_a_way_others_can_change(path)
+    return public
+
+
+def _stat(path: Path) -> os.stat_result:
+    """The certificate's stat, or a KeyFileError naming it when it went away since it was read."""
+    try:
+        return path.stat()
+    except OSError as exc:
+        raise KeyFileError(f"{path} could not be checked: {exc.strerror or exc} (removed or replaced "
+                           f"meanwhile?)") from None
+
+
+def _refuse_a_way_others_can_change(path: Path) -> None:
+    """Whoever can write a certificate's directory, or one above, can swap the file for a symlink to another
+    certificate, or the directory for one of theirs (secrev2 review; keysdir review for secret keys): the directory
+    of the name given and of the file it leads to, and the way to each. The sticky bit (/tmp) keeps others' files
+    theirs."""
     for directory in dict.fromkeys((path.absolute().parent, path.resolve().parent)):
         if (writable := others_can_write(directory, sticky_ok=True)) is not None:
             raise KeyFileError(f"{path}: its directory {writable}")
     # The file's own name too: a symlink another user owns in a sticky directory is theirs to point elsewhere.
     if (unsafe := _unsafe_on_the_way(path, os.geteuid())) is not None:
         raise KeyFileError(f"{path}: {unsafe}")
-    return public
 
 
 def read_keypair(path: Path) -> Keypair:
-    """The keypair in a .key_secret file, which must be readable by its owner only."""
+    """The keypair in a .key_secret file, which must be readable by its owner only, have no other name (hard link),
+    and lie where no other user can swap it (its directories as for a public certificate)."""
     public, secret = _read_certificate(path)
     if secret is None and path.name.endswith(SECRET_SUFFIX):
         raise KeyFileError(f"{path} has no secret-key line: cut short (a half-written copy?) or a public certificate "
@@ -104,13 +120,20 @@ def read_keypair(path: Path) -> Keypair:
     if zmq.curve_public(secret) != public:
         raise KeyFileError(f"{path}: its public key does not belong to its secret key: regenerate it with clustergate "
                            f"keys generate (a certificate spliced from two, or its public-key line edited)")
-    info = path.stat()
+    info = _stat(path)
     mode = stat.S_IMODE(info.st_mode)
     if mode & 0o077:
         raise KeyFileError(f"{path} is readable by group or others (mode {mode:04o}); run chmod 600 {path}")
     if info.st_uid != os.geteuid():
         raise KeyFileError(f"{path} is owned by uid {info.st_uid}, not by this user (uid {os.geteuid()}); a secret "
                            f"key belongs to the user whose actors use it: chown it or generate one as this user")
+    if info.st_nlink > 1:  # another name: made by another user in a sticky directory (fs.protected_hardlinks=0)?
+        raise KeyFileError(f"{path} has {info.st_nlink} names (hard links): another name of a secret key may be one "
+                           f"another user made (in a sticky directory such as /tmp, with the kernel's "
+                           f"fs.protected_hardlinks at 0), and outlives its removal when revoked; find them with "
+                           f"find / -xdev -samefile {path}, remove every other, and copy (cp -p) a secret key rather "
+                           f"than link it")
+    _refuse_a_way_others_can_change(path)
     return Keypair(public=public, secret=secret)
 
 
@@ -123,7 +146,10 @@ def others_can_write(directory: Path, sticky_ok: bool = False) -> str | None:
     key in its place (a shared /srv of mode 0777 above keys/ of 0700 did). Owned by this user or root, and writable by
     no one else (the sticky bit enough: /tmp), they cannot."""
     uid = os.geteuid()
-    info = directory.stat()
+    try:
+        info = directory.stat()
+    except OSError as exc:  # deleted (or moved) since the caller looked
+        return _not_checked(directory, exc)
     mode = stat.S_IMODE(info.st_mode)
     if mode & 0o022 and not (sticky_ok and mode & stat.S_ISVTX):
         return (f"{directory} is writable by group or others (mode {mode:04o}), so any local user could plant "
@@ -134,11 +160,25 @@ def others_can_write(directory: Path, sticky_ok: bool = False) -> str | None:
     return _unsafe_on_the_way(directory, uid)
 
 
+def _not_checked(directory: Path, exc: OSError) -> str:
+    where = f"{exc.filename}, on the way to it: " if exc.filename and exc.filename != str(directory) else ""
+    return (f"{directory} could not be checked: {where}{exc.strerror or exc} (deleted or moved meanwhile, or a "
+            f"/proc/self/fd link to a deleted directory?); name a directory that exists")
+
+
 def _unsafe_on_the_way(directory: Path, uid: int) -> str | None:
     """Every directory the kernel walks through to reach `directory`, following each symlink met on the way as it
     does, and each such symlink (secrev3 review: the second of two symlinks, or one a relative keys_dir went
     through, lies in a directory neither the path as written nor as resolved shows; and in a sticky directory a
-    symlink's owner can still point it elsewhere)."""
+    symlink's owner can still point it elsewhere). One that cannot be looked at is a reason too: a directory deleted
+    meanwhile, or a /proc/self/fd/N link reading '/old/path (deleted)' (keysdir review: FileNotFoundError escaped)."""
+    try:
+        return _unsafe_on_the_way_walked(directory, uid)
+    except OSError as exc:
+        return _not_checked(directory, exc)
+
+
+def _unsafe_on_the_way_walked(directory: Path, uid: int) -> str | None:
     pending, hops = list(directory.absolute().parts[1:]), 0
     current: Path | None = Path("/")
     while current is not None:

@@ -21,7 +21,7 @@ from launcher import keys as redis_keys
 from helpers import (PYTHON, REPO, SHUTDOWN_BOUND_S, ActorProcess, demo_topology_data, retarget, scrape, wait_for,
                      write_topology)
 from launcher.client import GateClient, GateUnavailable
-from launcher.curve import KeyFileError, generate_keypair, read_keypair, read_public_key
+from launcher.curve import KeyFileError, generate_keypair, others_can_write, read_keypair, read_public_key
 from launcher.schema import SchemaError
 from launcher.topology import load_topology
 
@@ -845,6 +845,73 @@ def test_a_key_file_that_is_a_symlink_another_user_owns_in_a_sticky_directory_is
     os.lchown(shared / "desk.key", 65534, 65534)
     with pytest.raises(KeyFileError, match=f"{shared / 'desk.key'}, a symlink on the way to .* is owned by uid 65534"):
         read_public_key(shared / "desk.key")
+
+
+@pytest.mark.parametrize("where", ["its own directory 0777", "a directory above 0777", "a directory above 1777"])
+def test_a_secret_key_in_a_directory_others_can_write_is_refused_so_no_stranger_can_swap_it(tmp_path: Path,
+                                                                                           where: str) -> None:
+    """Only public certificates had their directories checked: a .key_secret below a directory another user can
+    write could be swapped (renamed away, a symlink or a directory of theirs put in its place) for another keypair
+    owned by root or this user, which the socket would then present (keysdir review: read_keypair took it, mode
+    0600 and owner being all it looked at). Modes alone, so it holds as root and as any user; the sticky bit (/tmp's
+    1777) keeps others from renaming what is not theirs: such a directory is safe."""
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    keys_dir = tmp_path / "keys"
+    secret = keys_dir / "gate.key_secret"
+    culprit = keys_dir if where == "its own directory 0777" else tmp_path
+    culprit.chmod(0o1777 if "1777" in where else 0o777)
+    try:
+        problems = problems_of(write_topology(tmp_path / "t.yaml", data))
+        if "1777" in where:
+            assert read_keypair(secret).public == read_public_key(keys_dir / "gate.key")
+            assert not [p for p in problems if ".curve.keypair: " in p], problems
+            return
+        with pytest.raises(KeyFileError) as raised:
+            read_keypair(secret)
+    finally:
+        culprit.chmod(0o700)
+    said = str(raised.value)
+    assert said.startswith(f"{secret}: ") and "writable by group or others (mode 0777)" in said, said
+    assert f"{culprit}" in said and f"chmod go-w {culprit}" in said, said
+    assert any(p.startswith("actors.gate.sockets.proposals.curve.keypair: ") and said in p for p in problems), problems
+
+
+def test_a_keys_directory_given_as_the_descriptor_of_a_deleted_directory_is_refused_naming_it(tmp_path: Path) -> None:
+    """keys_dir: /proc/self/fd/N whose directory was deleted (or one deleted between two looks): its link reads
+    '/old/path (deleted)', and the walk above it raised FileNotFoundError out of validate instead of a problem
+    naming the directory (keysdir review)."""
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    gone = tmp_path / "gone"
+    gone.mkdir(mode=0o700)
+    fd = os.open(gone, os.O_RDONLY)
+    try:
+        gone.rmdir()
+        data["security"]["curve"]["keys_dir"] = f"/proc/self/fd/{fd}"
+        problems = problems_of(write_topology(tmp_path / "t.yaml", data))
+    finally:
+        os.close(fd)
+    assert any(p.startswith(f"security.curve.keys_dir: /proc/self/fd/{fd} could not be checked: ")
+               and f"{gone} (deleted)" in p and "No such file or directory" in p for p in problems), problems
+    said = others_can_write(gone)  # deleted between `is_dir` and the check
+    assert said is not None and said.startswith(f"{gone} could not be checked: ") and "No such file" in said, said
+
+
+def test_a_secret_key_with_a_second_name_a_hard_link_is_refused(tmp_path: Path) -> None:
+    """A .key_secret with another name (st_nlink > 1): in a sticky directory such as /tmp, with the kernel's
+    fs.protected_hardlinks off, another user can give a keypair root owns a name of their choosing, owned by root
+    and mode 0600 like a good one; and a second name outlives the removal of a revoked key. Refused, as sendmail and
+    Postfix refuse hard-linked files they trust (keysdir review: read_keypair took it). Holds as root and any user."""
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    secret = tmp_path / "keys" / "gate.key_secret"
+    os.link(secret, tmp_path / "gate-copy")
+    problems = problems_of(write_topology(tmp_path / "t.yaml", data))
+    with pytest.raises(KeyFileError) as raised:
+        read_keypair(secret)
+    said = str(raised.value)
+    assert said.startswith(f"{secret} has 2 names (hard links)") and f"find / -xdev -samefile {secret}" in said, said
+    assert any(p.startswith("actors.gate.sockets.proposals.curve.keypair: ") and said in p for p in problems), problems
+    (tmp_path / "gate-copy").unlink()
+    assert read_keypair(secret).public == read_public_key(tmp_path / "keys" / "gate.key")
 
 
 @pytest.mark.parametrize("password", ["two words", 'quo"te', "it's"])
