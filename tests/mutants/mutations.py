@@ -8640,6 +8640,41 @@ MUTATIONS: list[Mutation] = [
         '    if f"${password_env}" in text:  # A refused password named already (RespClient\'s hint, about 80 characters more)\n',
         "    if False:\n",
         ("tests/test_cluster_side_resp_client.py::test_a_password_the_sentinels_refuse_is_said_with_its_variable",)),
+    Mutation(
+        "a_secret_key_below_a_directory_others_can_write_is_taken",
+        "a .key_secret whose directory, or one above, group or others can write (without the sticky bit) is refused: "
+        "any local user could swap it for another keypair root or this user owns (keysdir)",
+        "launcher/curve.py",
+        "    _refuse_a_way_others_can_change(path)\n    return Keypair(public=public, secret=secret)\n",
+        "    return Keypair(public=public, secret=secret)\n",
+        ("tests/test_security.py::"
+         "test_a_secret_key_in_a_directory_others_can_write_is_refused_so_no_stranger_can_swap_it",)),
+    Mutation(
+        "a_key_directory_deleted_under_its_descriptor_crashes_validate",
+        "a keys_dir on whose way something cannot be looked at (/proc/self/fd/N of a deleted directory) is a "
+        "problem naming it; FileNotFoundError escaped validate (keysdir)",
+        "launcher/curve.py",
+        "    except OSError as exc:\n        return _not_checked(directory, exc)\n",
+        "    except ValueError as exc:\n        return _not_checked(directory, exc)\n",
+        ("tests/test_security.py::"
+         "test_a_keys_directory_given_as_the_descriptor_of_a_deleted_directory_is_refused_naming_it",)),
+    Mutation(
+        "a_key_directory_deleted_before_its_check_crashes_it",
+        "others_can_write on a directory deleted since the caller looked says so, naming it; it raised "
+        "FileNotFoundError (keysdir)",
+        "launcher/curve.py",
+        "    except OSError as exc:  # deleted (or moved) since the caller looked\n",
+        "    except ValueError as exc:  # deleted (or moved) since the caller looked\n",
+        ("tests/test_security.py::"
+         "test_a_keys_directory_given_as_the_descriptor_of_a_deleted_directory_is_refused_naming_it",)),
+    Mutation(
+        "a_hard_linked_secret_key_is_taken",
+        "a .key_secret with a second name (st_nlink > 1: another user's, in a sticky directory with "
+        "fs.protected_hardlinks at 0, or one that outlives a revocation) is refused (keysdir)",
+        "launcher/curve.py",
+        "    if info.st_nlink > 1:",
+        "    if False:",
+        ("tests/test_security.py::test_a_secret_key_with_a_second_name_a_hard_link_is_refused",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
