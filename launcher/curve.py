@@ -163,7 +163,7 @@ def others_can_write(directory: Path, sticky_ok: bool = False) -> str | None:
 def _not_checked(directory: Path, exc: OSError) -> str:
     where = f"{exc.filename}, on the way to it: " if exc.filename and exc.filename != str(directory) else ""
     return (f"{directory} could not be checked: {where}{exc.strerror or exc} (deleted or moved meanwhile, or a "
-            f"/proc/self/fd link to a deleted directory?); name a directory that exists")
+            f"/proc/self/fd link to a deleted directory?); name a path that exists")
 
 
 def _unsafe_on_the_way(directory: Path, uid: int) -> str | None:
