@@ -7,6 +7,7 @@ never put in YAML, never logged, never printed.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from dataclasses import dataclass, field
@@ -48,8 +49,25 @@ def certificate_path(ref: str, *, keys_dir: Path | None, base: Path, secret: boo
     return keys_dir / (ref + (SECRET_SUFFIX if secret else PUBLIC_SUFFIX))
 
 
+def unreachable(path: Path) -> str | None:
+    """Why stat() cannot look at a key path, when for another reason than its not being there: a directory on the way
+    this user cannot search (EACCES, never as root), a name too long, a symlink loop (keysdir re-review: Path.exists
+    and is_dir raised the first two out of validate, and a loop was said not to exist); None otherwise."""
+    try:
+        path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        hint = (f" (a directory on the way is not searchable by this user, uid {os.geteuid()})"
+                if exc.errno == errno.EACCES else "")
+        return f"{path} cannot be looked at: {exc.strerror or exc}{hint}"
+    return None
+
+
 def _read_certificate(path: Path) -> tuple[bytes, bytes | None]:
     import zmq.auth
+    if (why := unreachable(path)) is not None:
+        raise KeyFileError(why)
     if not path.exists():
         raise KeyFileError(f"{path} does not exist (make one with `clustergate keys generate DIR --name NAME`)")
     if not path.is_file():
@@ -131,10 +149,19 @@ def read_keypair(path: Path) -> Keypair:
         raise KeyFileError(f"{path} has {info.st_nlink} names (hard links): another name of a secret key may be one "
                            f"another user made (in a sticky directory such as /tmp, with the kernel's "
                            f"fs.protected_hardlinks at 0), and outlives its removal when revoked; find them with "
-                           f"find / -xdev -samefile {path}, remove every other, and copy (cp -p) a secret key rather "
-                           f"than link it")
+                           f"find {_filesystem_of(path)} -xdev -samefile {path}, remove every other, and copy "
+                           f"(cp -p) a secret key rather than link it")
     _refuse_a_way_others_can_change(path)
     return Keypair(public=public, secret=secret)
+
+
+def _filesystem_of(path: Path) -> Path:
+    """Where the filesystem holding a file is mounted: every other name of the file is below it, and `find /
+    -xdev` finds none of them on another filesystem (keysdir re-review: a key on /srv or a tmpfs)."""
+    where = path.resolve().parent
+    while not os.path.ismount(where):
+        where = where.parent
+    return where
 
 
 def others_can_write(directory: Path, sticky_ok: bool = False) -> str | None:
@@ -219,6 +246,8 @@ def _unsafe_on_the_way_walked(directory: Path, uid: int) -> str | None:
 
 def read_key_dir(directory: Path) -> frozenset[bytes]:
     """Every public key in a directory's *.key files; an empty or missing directory is an error."""
+    if (why := unreachable(directory)) is not None:
+        raise KeyFileError(why)
     if not directory.is_dir():
         raise KeyFileError(f"{directory} is not a directory")
     files = sorted(directory.glob("*" + PUBLIC_SUFFIX))

@@ -914,6 +914,82 @@ def test_a_secret_key_with_a_second_name_a_hard_link_is_refused(tmp_path: Path) 
     assert read_keypair(secret).public == read_public_key(tmp_path / "keys" / "gate.key")
 
 
+
+@pytest.mark.parametrize("where", ["keypair", "keys_dir", "allow_dir"])
+@pytest.mark.parametrize("why", ["a name too long", "a symlink loop"])
+def test_a_key_path_the_kernel_cannot_look_at_is_a_problem_naming_it_not_a_crash(tmp_path: Path, where: str,
+                                                                                 why: str) -> None:
+    """A keypair, keys_dir or allow_dir whose path stat() cannot follow (ENAMETOOLONG; ELOOP) crashed validate with
+    OSError, or RuntimeError('Symlink loop') from Path.resolve for an allow_dir, and a keypair that is a symlink loop
+    was said not to exist, 'make one with keys generate', which then fails: the name is taken (keysdir re-review).
+    The same for EACCES as a user other than root (a directory on the way not searchable): the next test."""
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    name = "x" * 300 if why == "a name too long" else "loop"
+    if why == "a symlink loop":
+        (tmp_path / "loop").symlink_to("loop")
+    curve = data["actors"]["gate"]["sockets"]["proposals"]["curve"]
+    if where == "keypair":
+        curve["keypair"] = f"{name}.key_secret"
+        (tmp_path / f"{name}.key_secret").symlink_to(f"{name}.key_secret") if why == "a symlink loop" else None
+    elif where == "keys_dir":
+        data["security"]["curve"]["keys_dir"] = name
+    else:
+        curve["allow_dir"] = name
+    problems = problems_of(write_topology(tmp_path / "t.yaml", data))
+    field = {"keypair": "actors.gate.sockets.proposals.curve.keypair", "keys_dir": "security.curve.keys_dir",
+             "allow_dir": "actors.gate.sockets.proposals.curve.allow_dir"}[where]
+    strerror = "File name too long" if why == "a name too long" else "Too many levels of symbolic links"
+    assert any(p.startswith(f"{field}: {tmp_path}/{name}") and f"cannot be looked at: {strerror}" in p
+               for p in problems), problems
+    assert not [p for p in problems if "does not exist" in p or "keys generate" in p], problems
+
+
+def test_a_key_path_below_a_directory_this_user_cannot_search_is_a_key_file_error_naming_it(tmp_path: Path) -> None:
+    """As a user other than root, a key below a directory it cannot search (/root, a 0700 directory of another
+    user's) raised PermissionError out of validate, `up --host` and an actor's start instead of a KeyFileError
+    naming the path (keysdir re-review; root searches every directory, so the test drops to uid 65534)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root, to become another user")
+    make_keys(tmp_path / "keys", "gate")
+    tmp_path.chmod(0o700)
+    script = (f"import os, sys; from pathlib import Path\n"
+              f"from launcher.curve import KeyFileError, read_keypair, read_public_key, read_key_dir\n"
+              f"import zmq.auth\n"
+              f"os.setegid(65534); os.seteuid(65534)\n"
+              f"keys = Path({str(tmp_path / 'keys')!r})\n"
+              f"for read, path in ((read_keypair, keys / 'gate.key_secret'), (read_public_key, keys / 'gate.key'),"
+              f" (read_key_dir, keys)):\n"
+              f"    try:\n        read(path)\n    except KeyFileError as exc:\n        print(exc)\n")
+    done = subprocess.run([PYTHON, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr
+    said = done.stdout.splitlines()
+    assert [line.split(" cannot be looked at: ")[0] for line in said] == [f"{tmp_path}/keys/gate.key_secret", f"{tmp_path}/keys/gate.key",
+                                                     f"{tmp_path}/keys"], said
+    assert all("cannot be looked at: Permission denied (a directory on the way is not searchable by this user, "
+               "uid 65534)" in line for line in said), said
+
+
+def test_a_hard_linked_secret_key_on_another_filesystem_names_the_find_that_finds_its_other_name() -> None:
+    """The refusal of a hard-linked .key_secret said `find / -xdev -samefile FILE`: on a key on any filesystem but
+    the root one (/srv, /etc/clustergate on its own disk, a tmpfs), -xdev keeps find out of it and it finds nothing,
+    not even FILE. It names the filesystem the key is on (keysdir re-review)."""
+    if not os.path.ismount("/dev/shm") or os.stat("/dev/shm").st_dev == os.stat("/").st_dev:
+        pytest.skip("needs /dev/shm, a filesystem of its own")
+    import tempfile
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as scratch:
+        make_keys(Path(scratch) / "keys", "gate")
+        secret = Path(scratch) / "keys" / "gate.key_secret"
+        os.link(secret, Path(scratch) / "keys" / "backup")
+        with pytest.raises(KeyFileError) as raised:
+            read_keypair(secret)
+        said = str(raised.value)
+        assert f"find /dev/shm -xdev -samefile {secret}" in said, said
+        command = said.split("find ", 1)[1].split(",")[0].split()
+        found = subprocess.run(["find", *command], capture_output=True, text=True, timeout=60).stdout.split()
+        assert sorted(found) == sorted([str(secret), f"{scratch}/keys/backup"]), found
+
+
 @pytest.mark.parametrize("password", ["two words", 'quo"te', "it's"])
 def test_a_managed_sentinel_password_with_a_space_or_a_quote_is_refused_before_anything_starts(
         tmp_path: Path, password: str) -> None:

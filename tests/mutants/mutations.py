@@ -8675,6 +8675,51 @@ MUTATIONS: list[Mutation] = [
         "    if info.st_nlink > 1:",
         "    if False:",
         ("tests/test_security.py::test_a_secret_key_with_a_second_name_a_hard_link_is_refused",)),
+    Mutation(
+        "a_key_path_stat_cannot_follow_crashes_validate",
+        "a keypair, keys_dir or allow_dir whose stat() fails otherwise than ENOENT (a name too long, a symlink loop; "
+        "EACCES below a directory this user cannot search) is a problem naming it; OSError escaped (keysdir re-review)",
+        "launcher/curve.py",
+        "    except OSError as exc:\n        hint = (",
+        "    except ValueError as exc:\n        hint = (",
+        ("tests/test_security.py::"
+         "test_a_key_path_the_kernel_cannot_look_at_is_a_problem_naming_it_not_a_crash",)),
+    Mutation(
+        "an_allow_dir_that_is_a_symlink_loop_crashes_validate",
+        "an allow_dir that is a symlink loop is a problem naming it; Path.resolve raised RuntimeError (keysdir "
+        "re-review)",
+        "launcher/topology.py",
+        "                if reachable and allow_dir.resolve() == keys_dir.resolve():\n",
+        "                if allow_dir.resolve() == keys_dir.resolve():\n",
+        ("tests/test_security.py::"
+         "test_a_key_path_the_kernel_cannot_look_at_is_a_problem_naming_it_not_a_crash",)),
+    Mutation(
+        "a_keys_dir_stat_cannot_follow_crashes_validate",
+        "a keys_dir whose stat() fails otherwise than ENOENT is a problem naming why; is_dir raised (ENAMETOOLONG) or "
+        "a symlink loop was 'not a directory (make it with keys generate)' (keysdir re-review)",
+        "launcher/topology.py",
+        "    if (why := keys.unreachable(keys_dir)) is not None:\n",
+        "    if False:\n",
+        ("tests/test_security.py::"
+         "test_a_key_path_the_kernel_cannot_look_at_is_a_problem_naming_it_not_a_crash",)),
+    Mutation(
+        "a_key_below_a_directory_this_user_cannot_search_says_not_why",
+        "a key path below a directory this user cannot search says so (uid named); it said Permission denied alone "
+        "(keysdir re-review)",
+        "launcher/curve.py",
+        "                if exc.errno == errno.EACCES else \"\")\n",
+        "                if False else \"\")\n",
+        ("tests/test_security.py::"
+         "test_a_key_path_below_a_directory_this_user_cannot_search_is_a_key_file_error_naming_it",)),
+    Mutation(
+        "a_hard_linked_secret_key_names_a_find_from_the_root",
+        "the refusal of a hard-linked .key_secret names `find MOUNTPOINT -xdev -samefile FILE` for the filesystem "
+        "holding it; `find / -xdev` found nothing on /srv or a tmpfs (keysdir re-review)",
+        "launcher/curve.py",
+        "f\"find {_filesystem_of(path)} -xdev -samefile {path}",
+        "f\"find / -xdev -samefile {path}",
+        ("tests/test_security.py::"
+         "test_a_hard_linked_secret_key_on_another_filesystem_names_the_find_that_finds_its_other_name",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
