@@ -145,7 +145,7 @@ def read_keypair(path: Path) -> Keypair:
     if info.st_uid != os.geteuid():
         raise KeyFileError(f"{path} is owned by uid {info.st_uid}, not by this user (uid {os.geteuid()}); a secret "
                            f"key belongs to the user whose actors use it: chown it or generate one as this user")
-    if info.st_nlink > 1:  # another name: made by another user in a sticky directory (fs.protected_hardlinks=0)?
+    if info.st_nlink > 1 and _others_could_name_it(path):  # made by another user (fs.protected_hardlinks=0)?
         raise KeyFileError(f"{path} has {info.st_nlink} names (hard links): another name of a secret key may be one "
                            f"another user made (in a sticky directory such as /tmp, with the kernel's "
                            f"fs.protected_hardlinks at 0), and outlives its removal when revoked; find them with "
@@ -153,6 +153,16 @@ def read_keypair(path: Path) -> Keypair:
                            f"(cp -p) a secret key rather than link it")
     _refuse_a_way_others_can_change(path)
     return Keypair(public=public, secret=secret)
+
+
+def _others_could_name_it(path: Path) -> bool:
+    """Whether another user could have made the name a file is read by: the directory holding it (where any
+    symlinks lead) is one others can write, as a sticky /tmp. A second name in a directory only this user or root
+    can write is one they made (keysdir re-review: `rsync --link-dest`/`cp -al` releases were refused)."""
+    try:
+        return bool(path.resolve().parent.stat().st_mode & 0o022)
+    except OSError:  # gone meanwhile: _refuse_a_way_others_can_change names it
+        return True
 
 
 def _filesystem_of(path: Path) -> Path:

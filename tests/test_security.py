@@ -896,23 +896,43 @@ def test_a_keys_directory_given_as_the_descriptor_of_a_deleted_directory_is_refu
     assert said is not None and said.startswith(f"{gone} could not be checked: ") and "No such file" in said, said
 
 
-def test_a_secret_key_with_a_second_name_a_hard_link_is_refused(tmp_path: Path) -> None:
-    """A .key_secret with another name (st_nlink > 1): in a sticky directory such as /tmp, with the kernel's
-    fs.protected_hardlinks off, another user can give a keypair root owns a name of their choosing, owned by root
-    and mode 0600 like a good one; and a second name outlives the removal of a revoked key. Refused, as sendmail and
-    Postfix refuse hard-linked files they trust (keysdir review: read_keypair took it). Holds as root and any user."""
+def test_a_secret_key_with_a_second_name_in_a_directory_others_can_write_is_refused(tmp_path: Path) -> None:
+    """A .key_secret with another name (st_nlink > 1) in a sticky directory others can write, such as /tmp: with the
+    kernel's fs.protected_hardlinks off, another user can give a keypair root owns a name of their choosing there,
+    owned by root and mode 0600 like a good one. Refused, as sendmail and Postfix refuse hard-linked files they trust
+    (keysdir review: read_keypair took it). Holds as root and any user."""
     data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
     secret = tmp_path / "keys" / "gate.key_secret"
-    os.link(secret, tmp_path / "gate-copy")
-    problems = problems_of(write_topology(tmp_path / "t.yaml", data))
-    with pytest.raises(KeyFileError) as raised:
-        read_keypair(secret)
-    said = str(raised.value)
-    assert said.startswith(f"{secret} has 2 names (hard links)") and f"find / -xdev -samefile {secret}" in said, said
-    assert any(p.startswith("actors.gate.sockets.proposals.curve.keypair: ") and said in p for p in problems), problems
-    (tmp_path / "gate-copy").unlink()
-    assert read_keypair(secret).public == read_public_key(tmp_path / "keys" / "gate.key")
+    os.link(secret, tmp_path / "keys" / "gate-copy")
+    (tmp_path / "keys").chmod(0o1777)
+    try:
+        problems = problems_of(write_topology(tmp_path / "t.yaml", data))
+        with pytest.raises(KeyFileError) as raised:
+            read_keypair(secret)
+        said = str(raised.value)
+        assert said.startswith(f"{secret} has 2 names (hard links)") and f" -xdev -samefile {secret}," in said, said
+        assert any(p.startswith("actors.gate.sockets.proposals.curve.keypair: ") and said in p
+                   for p in problems), problems
+        (tmp_path / "keys" / "gate-copy").unlink()
+        assert read_keypair(secret).public == read_public_key(tmp_path / "keys" / "gate.key")
+    finally:
+        (tmp_path / "keys").chmod(0o700)
 
+
+def test_a_secret_key_hard_linked_between_release_directories_no_other_user_can_write_is_taken(tmp_path: Path) -> None:
+    """Releases made with `rsync --link-dest=PREVIOUS` or `cp -al`, each keys directory 0700: every unchanged file,
+    the secret keys too, is one inode with a name per release. No other user can have made a name in a directory
+    only this user (or root) can write, so the second name is no sign of one: it was refused, `up` of the new
+    release with it (keysdir re-review; and with fs.protected_hardlinks at 0 any user who could search a key's
+    directory could stop the gate's next start by linking its key into /tmp)."""
+    data = p26_topology(tmp_path / "r1", "redis://127.0.0.1:6390/0")
+    (tmp_path / "r2" / "keys").mkdir(parents=True, mode=0o700)
+    for file in (tmp_path / "r1" / "keys").iterdir():
+        os.link(file, tmp_path / "r2" / "keys" / file.name)
+    assert os.stat(tmp_path / "r2" / "keys" / "gate.key_secret").st_nlink == 2
+    assert problems_of(write_topology(tmp_path / "r2" / "t.yaml", data)) == []
+    assert read_keypair(tmp_path / "r2" / "keys" / "gate.key_secret").public == read_public_key(
+        tmp_path / "r1" / "keys" / "gate.key")
 
 
 @pytest.mark.parametrize("where", ["keypair", "keys_dir", "allow_dir"])
@@ -981,6 +1001,7 @@ def test_a_hard_linked_secret_key_on_another_filesystem_names_the_find_that_find
         make_keys(Path(scratch) / "keys", "gate")
         secret = Path(scratch) / "keys" / "gate.key_secret"
         os.link(secret, Path(scratch) / "keys" / "backup")
+        (Path(scratch) / "keys").chmod(0o1777)  # where another user could have made the second name
         with pytest.raises(KeyFileError) as raised:
             read_keypair(secret)
         said = str(raised.value)

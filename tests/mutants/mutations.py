@@ -8672,9 +8672,10 @@ MUTATIONS: list[Mutation] = [
         "a .key_secret with a second name (st_nlink > 1: another user's, in a sticky directory with "
         "fs.protected_hardlinks at 0, or one that outlives a revocation) is refused (keysdir)",
         "launcher/curve.py",
-        "    if info.st_nlink > 1:",
+        "    if info.st_nlink > 1 and _others_could_name_it(path):",
         "    if False:",
-        ("tests/test_security.py::test_a_secret_key_with_a_second_name_a_hard_link_is_refused",)),
+        ("tests/test_security.py::"
+         "test_a_secret_key_with_a_second_name_in_a_directory_others_can_write_is_refused",)),
     Mutation(
         "a_key_path_stat_cannot_follow_crashes_validate",
         "a keypair, keys_dir or allow_dir whose stat() fails otherwise than ENOENT (a name too long, a symlink loop; "
@@ -8720,6 +8721,33 @@ MUTATIONS: list[Mutation] = [
         "f\"find / -xdev -samefile {path}",
         ("tests/test_security.py::"
          "test_a_hard_linked_secret_key_on_another_filesystem_names_the_find_that_finds_its_other_name",)),
+    Mutation(
+        "a_secret_key_hard_linked_between_this_users_releases_is_refused",
+        "a .key_secret with a second name in a directory only this user or root can write (rsync --link-dest, cp -al "
+        "releases) is taken: no other user made it; refused, it stopped such a release (keysdir re-review)",
+        "launcher/curve.py",
+        "    if info.st_nlink > 1 and _others_could_name_it(path):",
+        "    if info.st_nlink > 1:",
+        ("tests/test_security.py::"
+         "test_a_secret_key_hard_linked_between_release_directories_no_other_user_can_write_is_taken",)),
+    Mutation(
+        "a_hard_link_in_a_sticky_directory_is_taken_for_this_users",
+        "whether others could have made a secret key's second name is decided by the directory holding it, writable "
+        "by others (sticky /tmp); said never, a hard link there was taken (keysdir re-review)",
+        "launcher/curve.py",
+        "        return bool(path.resolve().parent.stat().st_mode & 0o022)\n",
+        "        return bool(path.resolve().parent.stat().st_mode & 0o000)\n",
+        ("tests/test_security.py::"
+         "test_a_secret_key_with_a_second_name_in_a_directory_others_can_write_is_refused",)),
+    Mutation(
+        "a_multihost_secret_key_path_stat_cannot_follow_crashes_validate",
+        "on a multi-host topology, a secret key path stat() cannot follow (a name too long; EACCES) is a problem "
+        "naming it; the look for its public half raised OSError out of validate (keysdir re-review)",
+        "launcher/topology.py",
+        "        if secret and topo.hosts and keys.unreachable(file) is None and not file.exists():\n",
+        "        if secret and topo.hosts and not file.exists():\n",
+        ("tests/test_multihost_topology.py::"
+         "test_a_secret_key_path_stat_cannot_follow_on_a_multihost_topology_is_a_problem_not_a_crash",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
