@@ -7,6 +7,7 @@ never put in YAML, never logged, never printed.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from dataclasses import dataclass, field
@@ -48,8 +49,25 @@ def certificate_path(ref: str, *, keys_dir: Path | None, base: Path, secret: boo
     return keys_dir / (ref + (SECRET_SUFFIX if secret else PUBLIC_SUFFIX))
 
 
+def unreachable(path: Path) -> str | None:
+    """Why stat() cannot look at a key path, when for another reason than its not being there: a directory on the way
+    this user cannot search (EACCES, never as root), a name too long, a symlink loop (keysdir re-review: Path.exists
+    and is_dir raised the first two out of validate, and a loop was said not to exist); None otherwise."""
+    try:
+        path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        hint = (f" (a directory on the way is not searchable by this user, uid {os.geteuid()})"
+                if exc.errno == errno.EACCES else "")
+        return f"{path} cannot be looked at: {exc.strerror or exc}{hint}"
+    return None
+
+
 def _read_certificate(path: Path) -> tuple[bytes, bytes | None]:
     import zmq.auth
+    if (why := unreachable(path)) is not None:
+        raise KeyFileError(why)
     if not path.exists():
         raise KeyFileError(f"{path} does not exist (make one with `clustergate keys generate DIR --name NAME`)")
     if not path.is_file():
@@ -73,7 +91,7 @@ def read_public_key(path: Path) -> bytes:
     if secret is not None:
         raise KeyFileError(f"{path} holds a secret key where a public key is asked for: give the .key file (the "
                            f"public half) instead, and keep the .key_secret file on the machine that uses it")
-    info = path.stat()
+    info = _stat(path)
     mode = stat.S_IMODE(info.st_mode)
     if mode & 0o022:
         raise KeyFileError(f"{path} is writable by group or others (mode {mode:04o}), so any local user could put "
@@ -81,19 +99,35 @@ def read_public_key(path: Path) -> bytes:
     if info.st_uid not in (os.geteuid(), 0):
         raise KeyFileError(f"{path} is owned by uid {info.st_uid}, who could put another key in it; chown it to this "
                            f"user (uid {os.geteuid()})")
-    # Whoever can write its directory can swap the file for a symlink to another certificate (secrev2 review): the
-    # directory of the name given and of the file it leads to. The sticky bit (/tmp) keeps others' files theirs.
+    _refuse_a_way_others_can_change(path)
+    return public
+
+
+def _stat(path: Path) -> os.stat_result:
+    """The certificate's stat, or a KeyFileError naming it when it went away since it was read."""
+    try:
+        return path.stat()
+    except OSError as exc:
+        raise KeyFileError(f"{path} could not be checked: {exc.strerror or exc} (removed or replaced "
+                           f"meanwhile?)") from None
+
+
+def _refuse_a_way_others_can_change(path: Path) -> None:
+    """Whoever can write a certificate's directory, or one above, can swap the file for a symlink to another
+    certificate, or the directory for one of theirs (secrev2 review; keysdir review for secret keys): the directory
+    of the name given and of the file it leads to, and the way to each. The sticky bit (/tmp) keeps others' files
+    theirs."""
     for directory in dict.fromkeys((path.absolute().parent, path.resolve().parent)):
         if (writable := others_can_write(directory, sticky_ok=True)) is not None:
             raise KeyFileError(f"{path}: its directory {writable}")
     # The file's own name too: a symlink another user owns in a sticky directory is theirs to point elsewhere.
     if (unsafe := _unsafe_on_the_way(path, os.geteuid())) is not None:
         raise KeyFileError(f"{path}: {unsafe}")
-    return public
 
 
 def read_keypair(path: Path) -> Keypair:
-    """The keypair in a .key_secret file, which must be readable by its owner only."""
+    """The keypair in a .key_secret file, which must be readable by its owner only, have no other name (hard link),
+    and lie where no other user can swap it (its directories as for a public certificate)."""
     public, secret = _read_certificate(path)
     if secret is None and path.name.endswith(SECRET_SUFFIX):
         raise KeyFileError(f"{path} has no secret-key line: cut short (a half-written copy?) or a public certificate "
@@ -104,14 +138,40 @@ def read_keypair(path: Path) -> Keypair:
     if zmq.curve_public(secret) != public:
         raise KeyFileError(f"{path}: its public key does not belong to its secret key: regenerate it with clustergate "
                            f"keys generate (a certificate spliced from two, or its public-key line edited)")
-    info = path.stat()
+    info = _stat(path)
     mode = stat.S_IMODE(info.st_mode)
     if mode & 0o077:
         raise KeyFileError(f"{path} is readable by group or others (mode {mode:04o}); run chmod 600 {path}")
     if info.st_uid != os.geteuid():
         raise KeyFileError(f"{path} is owned by uid {info.st_uid}, not by this user (uid {os.geteuid()}); a secret "
                            f"key belongs to the user whose actors use it: chown it or generate one as this user")
+    if info.st_nlink > 1 and _others_could_name_it(path):  # made by another user (fs.protected_hardlinks=0)?
+        raise KeyFileError(f"{path} has {info.st_nlink} names (hard links): another name of a secret key may be one "
+                           f"another user made (in a sticky directory such as /tmp, with the kernel's "
+                           f"fs.protected_hardlinks at 0), and outlives its removal when revoked; find them with "
+                           f"find {_filesystem_of(path)} -xdev -samefile {path}, remove every other, and copy "
+                           f"(cp -p) a secret key rather than link it")
+    _refuse_a_way_others_can_change(path)
     return Keypair(public=public, secret=secret)
+
+
+def _others_could_name_it(path: Path) -> bool:
+    """Whether another user could have made the name a file is read by: the directory holding it (where any
+    symlinks lead) is one others can write, as a sticky /tmp. A second name in a directory only this user or root
+    can write is one they made (keysdir re-review: `rsync --link-dest`/`cp -al` releases were refused)."""
+    try:
+        return bool(path.resolve().parent.stat().st_mode & 0o022)
+    except OSError:  # gone meanwhile: _refuse_a_way_others_can_change names it
+        return True
+
+
+def _filesystem_of(path: Path) -> Path:
+    """Where the filesystem holding a file is mounted: every other name of the file is below it, and `find /
+    -xdev` finds none of them on another filesystem (keysdir re-review: a key on /srv or a tmpfs)."""
+    where = path.resolve().parent
+    while not os.path.ismount(where):
+        where = where.parent
+    return where
 
 
 def others_can_write(directory: Path, sticky_ok: bool = False) -> str | None:
@@ -123,7 +183,10 @@ def others_can_write(directory: Path, sticky_ok: bool = False) -> str | None:
     key in its place (a shared /srv of mode 0777 above keys/ of 0700 did). Owned by this user or root, and writable by
     no one else (the sticky bit enough: /tmp), they cannot."""
     uid = os.geteuid()
-    info = directory.stat()
+    try:
+        info = directory.stat()
+    except OSError as exc:  # deleted (or moved) since the caller looked
+        return _not_checked(directory, exc)
     mode = stat.S_IMODE(info.st_mode)
     if mode & 0o022 and not (sticky_ok and mode & stat.S_ISVTX):
         return (f"{directory} is writable by group or others (mode {mode:04o}), so any local user could plant "
@@ -134,11 +197,25 @@ def others_can_write(directory: Path, sticky_ok: bool = False) -> str | None:
     return _unsafe_on_the_way(directory, uid)
 
 
+def _not_checked(directory: Path, exc: OSError) -> str:
+    where = f"{exc.filename}, on the way to it: " if exc.filename and exc.filename != str(directory) else ""
+    return (f"{directory} could not be checked: {where}{exc.strerror or exc} (deleted or moved meanwhile, or a "
+            f"/proc/self/fd link to a deleted directory?); name a path that exists")
+
+
 def _unsafe_on_the_way(directory: Path, uid: int) -> str | None:
     """Every directory the kernel walks through to reach `directory`, following each symlink met on the way as it
     does, and each such symlink (secrev3 review: the second of two symlinks, or one a relative keys_dir went
     through, lies in a directory neither the path as written nor as resolved shows; and in a sticky directory a
-    symlink's owner can still point it elsewhere)."""
+    symlink's owner can still point it elsewhere). One that cannot be looked at is a reason too: a directory deleted
+    meanwhile, or a /proc/self/fd/N link reading '/old/path (deleted)' (keysdir review: FileNotFoundError escaped)."""
+    try:
+        return _unsafe_on_the_way_walked(directory, uid)
+    except OSError as exc:
+        return _not_checked(directory, exc)
+
+
+def _unsafe_on_the_way_walked(directory: Path, uid: int) -> str | None:
     pending, hops = list(directory.absolute().parts[1:]), 0
     current: Path | None = Path("/")
     while current is not None:
@@ -179,6 +256,8 @@ def _unsafe_on_the_way(directory: Path, uid: int) -> str | None:
 
 def read_key_dir(directory: Path) -> frozenset[bytes]:
     """Every public key in a directory's *.key files; an empty or missing directory is an error."""
+    if (why := unreachable(directory)) is not None:
+        raise KeyFileError(why)
     if not directory.is_dir():
         raise KeyFileError(f"{directory} is not a directory")
     files = sorted(directory.glob("*" + PUBLIC_SUFFIX))

@@ -978,6 +978,9 @@ def _check_curve_keys(v: Validator, topo: Topology) -> None:
         return
     keys_dir = keys.keys_dir_of(topo)
     assert keys_dir is not None
+    if (why := keys.unreachable(keys_dir)) is not None:
+        v.problem(("security", "curve", "keys_dir"), why)
+        return
     if not keys_dir.is_dir():
         v.problem(("security", "curve", "keys_dir"), f"{keys_dir} is not a directory (make it with `clustergate keys generate {keys_dir} --name NAME`)")
         return
@@ -988,7 +991,7 @@ def _check_curve_keys(v: Validator, topo: Topology) -> None:
 
     def read(path: Path, ref: str, secret: bool) -> bytes | None:
         file = keys.certificate_path(ref, keys_dir=keys_dir, base=base, secret=secret)
-        if secret and topo.hosts and not file.exists():
+        if secret and topo.hosts and keys.unreachable(file) is None and not file.exists():
             # Several hosts: each holds only its own actors' secret keys (`up --host` checks those);
             # elsewhere the public half is enough to check the wiring.
             public_file = keys.certificate_path(ref, keys_dir=keys_dir, base=base, secret=False)
@@ -1013,7 +1016,8 @@ def _check_curve_keys(v: Validator, topo: Topology) -> None:
             allow = {k for i, ref in enumerate(curve.allow) if (k := read(path + ("allow", i), ref, secret=False))}
             if curve.allow_dir is not None:
                 allow_dir = keys.key_directory(topo, curve.allow_dir)
-                if allow_dir.resolve() == keys_dir.resolve():
+                reachable = keys.unreachable(allow_dir) is None  # read_key_dir says why not
+                if reachable and allow_dir.resolve() == keys_dir.resolve():
                     v.problem(path + ("allow_dir",), f"{allow_dir} is security.curve.keys_dir, which holds every "
                                                      f"server's key too: it would let every server in; give a "
                                                      f"directory of client keys only, or list them in allow")
@@ -1021,7 +1025,7 @@ def _check_curve_keys(v: Validator, topo: Topology) -> None:
                     allow |= keys.read_key_dir(allow_dir)
                 except keys.KeyFileError as exc:
                     v.problem(path + ("allow_dir",), str(exc))
-                writable = keys.others_can_write(allow_dir) if allow_dir.is_dir() else None
+                writable = keys.others_can_write(allow_dir) if reachable and allow_dir.is_dir() else None
                 if writable:
                     v.problem(path + ("allow_dir",), writable)
             if own_key[(name, role)] is not None and own_key[(name, role)] in allow:

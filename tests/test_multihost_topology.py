@@ -271,6 +271,17 @@ def test_a_host_validates_with_only_its_own_secret_keys_and_up_names_a_missing_o
     assert not (tmp_path / "home" / "run" / "supervisor.sock").exists()
 
 
+def test_a_secret_key_path_stat_cannot_follow_on_a_multihost_topology_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    """A multi-host topology looks for each secret key to fall back to its public half: a name too long (or, as
+    another user than root, a directory on the way it cannot search) raised OSError out of validate there before
+    read_keypair could say why (keysdir re-review)."""
+    data = multihost_data(tmp_path)
+    data["actors"]["price_feed"]["sockets"]["ticks"]["curve"]["keypair"] = "x" * 300
+    problems = problems_of(tmp_path, data)
+    assert any(p.split(": ", 1)[1].startswith(f"actors.price_feed.sockets.ticks.curve.keypair: {tmp_path}/keys/"
+                                              f"{'x' * 300}.key_secret cannot be looked at: File name too long")
+               for p in problems), problems
+
 def test_hosts_at_loopback_addresses_of_one_machine_validate_and_connect_by_host_address(tmp_path: Path) -> None:
     from launcher.multihost_harness import side_by_side_data
     topo = load_topology(write_topology(tmp_path, side_by_side_data(tmp_path)))

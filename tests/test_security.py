@@ -21,7 +21,7 @@ from launcher import keys as redis_keys
 from helpers import (PYTHON, REPO, SHUTDOWN_BOUND_S, ActorProcess, demo_topology_data, retarget, scrape, wait_for,
                      write_topology)
 from launcher.client import GateClient, GateUnavailable
-from launcher.curve import KeyFileError, generate_keypair, read_keypair, read_public_key
+from launcher.curve import KeyFileError, generate_keypair, others_can_write, read_keypair, read_public_key
 from launcher.schema import SchemaError
 from launcher.topology import load_topology
 
@@ -845,6 +845,170 @@ def test_a_key_file_that_is_a_symlink_another_user_owns_in_a_sticky_directory_is
     os.lchown(shared / "desk.key", 65534, 65534)
     with pytest.raises(KeyFileError, match=f"{shared / 'desk.key'}, a symlink on the way to .* is owned by uid 65534"):
         read_public_key(shared / "desk.key")
+
+
+@pytest.mark.parametrize("where", ["its own directory 0777", "a directory above 0777", "a directory above 1777"])
+def test_a_secret_key_in_a_directory_others_can_write_is_refused_so_no_stranger_can_swap_it(tmp_path: Path,
+                                                                                           where: str) -> None:
+    """Only public certificates had their directories checked: a .key_secret below a directory another user can
+    write could be swapped (renamed away, a symlink or a directory of theirs put in its place) for another keypair
+    owned by root or this user, which the socket would then present (keysdir review: read_keypair took it, mode
+    0600 and owner being all it looked at). Modes alone, so it holds as root and as any user; the sticky bit (/tmp's
+    1777) keeps others from renaming what is not theirs: such a directory is safe."""
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    keys_dir = tmp_path / "keys"
+    secret = keys_dir / "gate.key_secret"
+    culprit = keys_dir if where == "its own directory 0777" else tmp_path
+    culprit.chmod(0o1777 if "1777" in where else 0o777)
+    try:
+        problems = problems_of(write_topology(tmp_path / "t.yaml", data))
+        if "1777" in where:
+            assert read_keypair(secret).public == read_public_key(keys_dir / "gate.key")
+            assert not [p for p in problems if ".curve.keypair: " in p], problems
+            return
+        with pytest.raises(KeyFileError) as raised:
+            read_keypair(secret)
+    finally:
+        culprit.chmod(0o700)
+    said = str(raised.value)
+    assert said.startswith(f"{secret}: ") and "writable by group or others (mode 0777)" in said, said
+    assert f"{culprit}" in said and f"chmod go-w {culprit}" in said, said
+    assert any(p.startswith("actors.gate.sockets.proposals.curve.keypair: ") and said in p for p in problems), problems
+
+
+def test_a_keys_directory_given_as_the_descriptor_of_a_deleted_directory_is_refused_naming_it(tmp_path: Path) -> None:
+    """keys_dir: /proc/self/fd/N whose directory was deleted (or one deleted between two looks): its link reads
+    '/old/path (deleted)', and the walk above it raised FileNotFoundError out of validate instead of a problem
+    naming the directory (keysdir review)."""
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    gone = tmp_path / "gone"
+    gone.mkdir(mode=0o700)
+    fd = os.open(gone, os.O_RDONLY)
+    try:
+        gone.rmdir()
+        data["security"]["curve"]["keys_dir"] = f"/proc/self/fd/{fd}"
+        problems = problems_of(write_topology(tmp_path / "t.yaml", data))
+    finally:
+        os.close(fd)
+    assert any(p.startswith(f"security.curve.keys_dir: /proc/self/fd/{fd} could not be checked: ")
+               and f"{gone} (deleted)" in p and "No such file or directory" in p for p in problems), problems
+    said = others_can_write(gone)  # deleted between `is_dir` and the check
+    assert said is not None and said.startswith(f"{gone} could not be checked: ") and "No such file" in said, said
+
+
+def test_a_secret_key_with_a_second_name_in_a_directory_others_can_write_is_refused(tmp_path: Path) -> None:
+    """A .key_secret with another name (st_nlink > 1) in a sticky directory others can write, such as /tmp: with the
+    kernel's fs.protected_hardlinks off, another user can give a keypair root owns a name of their choosing there,
+    owned by root and mode 0600 like a good one. Refused, as sendmail and Postfix refuse hard-linked files they trust
+    (keysdir review: read_keypair took it). Holds as root and any user."""
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    secret = tmp_path / "keys" / "gate.key_secret"
+    os.link(secret, tmp_path / "keys" / "gate-copy")
+    (tmp_path / "keys").chmod(0o1777)
+    try:
+        problems = problems_of(write_topology(tmp_path / "t.yaml", data))
+        with pytest.raises(KeyFileError) as raised:
+            read_keypair(secret)
+        said = str(raised.value)
+        assert said.startswith(f"{secret} has 2 names (hard links)") and f" -xdev -samefile {secret}," in said, said
+        assert any(p.startswith("actors.gate.sockets.proposals.curve.keypair: ") and said in p
+                   for p in problems), problems
+        (tmp_path / "keys" / "gate-copy").unlink()
+        assert read_keypair(secret).public == read_public_key(tmp_path / "keys" / "gate.key")
+    finally:
+        (tmp_path / "keys").chmod(0o700)
+
+
+def test_a_secret_key_hard_linked_between_release_directories_no_other_user_can_write_is_taken(tmp_path: Path) -> None:
+    """Releases made with `rsync --link-dest=PREVIOUS` or `cp -al`, each keys directory 0700: every unchanged file,
+    the secret keys too, is one inode with a name per release. No other user can have made a name in a directory
+    only this user (or root) can write, so the second name is no sign of one: it was refused, `up` of the new
+    release with it (keysdir re-review; and with fs.protected_hardlinks at 0 any user who could search a key's
+    directory could stop the gate's next start by linking its key into /tmp)."""
+    data = p26_topology(tmp_path / "r1", "redis://127.0.0.1:6390/0")
+    (tmp_path / "r2" / "keys").mkdir(parents=True, mode=0o700)
+    for file in (tmp_path / "r1" / "keys").iterdir():
+        os.link(file, tmp_path / "r2" / "keys" / file.name)
+    assert os.stat(tmp_path / "r2" / "keys" / "gate.key_secret").st_nlink == 2
+    assert problems_of(write_topology(tmp_path / "r2" / "t.yaml", data)) == []
+    assert read_keypair(tmp_path / "r2" / "keys" / "gate.key_secret").public == read_public_key(
+        tmp_path / "r1" / "keys" / "gate.key")
+
+
+@pytest.mark.parametrize("where", ["keypair", "keys_dir", "allow_dir"])
+@pytest.mark.parametrize("why", ["a name too long", "a symlink loop"])
+def test_a_key_path_the_kernel_cannot_look_at_is_a_problem_naming_it_not_a_crash(tmp_path: Path, where: str,
+                                                                                 why: str) -> None:
+    """A keypair, keys_dir or allow_dir whose path stat() cannot follow (ENAMETOOLONG; ELOOP) crashed validate with
+    OSError, or RuntimeError('Symlink loop') from Path.resolve for an allow_dir, and a keypair that is a symlink loop
+    was said not to exist, 'make one with keys generate', which then fails: the name is taken (keysdir re-review).
+    The same for EACCES as a user other than root (a directory on the way not searchable): the next test."""
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    name = "x" * 300 if why == "a name too long" else "loop"
+    if why == "a symlink loop":
+        (tmp_path / "loop").symlink_to("loop")
+    curve = data["actors"]["gate"]["sockets"]["proposals"]["curve"]
+    if where == "keypair":
+        curve["keypair"] = f"{name}.key_secret"
+        (tmp_path / f"{name}.key_secret").symlink_to(f"{name}.key_secret") if why == "a symlink loop" else None
+    elif where == "keys_dir":
+        data["security"]["curve"]["keys_dir"] = name
+    else:
+        curve["allow_dir"] = name
+    problems = problems_of(write_topology(tmp_path / "t.yaml", data))
+    field = {"keypair": "actors.gate.sockets.proposals.curve.keypair", "keys_dir": "security.curve.keys_dir",
+             "allow_dir": "actors.gate.sockets.proposals.curve.allow_dir"}[where]
+    strerror = "File name too long" if why == "a name too long" else "Too many levels of symbolic links"
+    assert any(p.startswith(f"{field}: {tmp_path}/{name}") and f"cannot be looked at: {strerror}" in p
+               for p in problems), problems
+    assert not [p for p in problems if "does not exist" in p or "keys generate" in p], problems
+
+
+def test_a_key_path_below_a_directory_this_user_cannot_search_is_a_key_file_error_naming_it(tmp_path: Path) -> None:
+    """As a user other than root, a key below a directory it cannot search (/root, a 0700 directory of another
+    user's) raised PermissionError out of validate, `up --host` and an actor's start instead of a KeyFileError
+    naming the path (keysdir re-review; root searches every directory, so the test drops to uid 65534)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root, to become another user")
+    make_keys(tmp_path / "keys", "gate")
+    tmp_path.chmod(0o700)
+    script = (f"import os, sys; from pathlib import Path\n"
+              f"from launcher.curve import KeyFileError, read_keypair, read_public_key, read_key_dir\n"
+              f"import zmq.auth\n"
+              f"os.setegid(65534); os.seteuid(65534)\n"
+              f"keys = Path({str(tmp_path / 'keys')!r})\n"
+              f"for read, path in ((read_keypair, keys / 'gate.key_secret'), (read_public_key, keys / 'gate.key'),"
+              f" (read_key_dir, keys)):\n"
+              f"    try:\n        read(path)\n    except KeyFileError as exc:\n        print(exc)\n")
+    done = subprocess.run([PYTHON, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr
+    said = done.stdout.splitlines()
+    assert [line.split(" cannot be looked at: ")[0] for line in said] == [f"{tmp_path}/keys/gate.key_secret", f"{tmp_path}/keys/gate.key",
+                                                     f"{tmp_path}/keys"], said
+    assert all("cannot be looked at: Permission denied (a directory on the way is not searchable by this user, "
+               "uid 65534)" in line for line in said), said
+
+
+def test_a_hard_linked_secret_key_on_another_filesystem_names_the_find_that_finds_its_other_name() -> None:
+    """The refusal of a hard-linked .key_secret said `find / -xdev -samefile FILE`: on a key on any filesystem but
+    the root one (/srv, /etc/clustergate on its own disk, a tmpfs), -xdev keeps find out of it and it finds nothing,
+    not even FILE. It names the filesystem the key is on (keysdir re-review)."""
+    if not os.path.ismount("/dev/shm") or os.stat("/dev/shm").st_dev == os.stat("/").st_dev:
+        pytest.skip("needs /dev/shm, a filesystem of its own")
+    import tempfile
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as scratch:
+        make_keys(Path(scratch) / "keys", "gate")
+        secret = Path(scratch) / "keys" / "gate.key_secret"
+        os.link(secret, Path(scratch) / "keys" / "backup")
+        (Path(scratch) / "keys").chmod(0o1777)  # where another user could have made the second name
+        with pytest.raises(KeyFileError) as raised:
+            read_keypair(secret)
+        said = str(raised.value)
+        assert f"find /dev/shm -xdev -samefile {secret}" in said, said
+        command = said.split("find ", 1)[1].split(",")[0].split()
+        found = subprocess.run(["find", *command], capture_output=True, text=True, timeout=60).stdout.split()
+        assert sorted(found) == sorted([str(secret), f"{scratch}/keys/backup"]), found
 
 
 @pytest.mark.parametrize("password", ["two words", 'quo"te', "it's"])

@@ -8640,6 +8640,114 @@ MUTATIONS: list[Mutation] = [
         '    if f"${password_env}" in text:  # A refused password named already (RespClient\'s hint, about 80 characters more)\n',
         "    if False:\n",
         ("tests/test_cluster_side_resp_client.py::test_a_password_the_sentinels_refuse_is_said_with_its_variable",)),
+    Mutation(
+        "a_secret_key_below_a_directory_others_can_write_is_taken",
+        "a .key_secret whose directory, or one above, group or others can write (without the sticky bit) is refused: "
+        "any local user could swap it for another keypair root or this user owns (keysdir)",
+        "launcher/curve.py",
+        "    _refuse_a_way_others_can_change(path)\n    return Keypair(public=public, secret=secret)\n",
+        "    return Keypair(public=public, secret=secret)\n",
+        ("tests/test_security.py::"
+         "test_a_secret_key_in_a_directory_others_can_write_is_refused_so_no_stranger_can_swap_it",)),
+    Mutation(
+        "a_key_directory_deleted_under_its_descriptor_crashes_validate",
+        "a keys_dir on whose way something cannot be looked at (/proc/self/fd/N of a deleted directory) is a "
+        "problem naming it; FileNotFoundError escaped validate (keysdir)",
+        "launcher/curve.py",
+        "    except OSError as exc:\n        return _not_checked(directory, exc)\n",
+        "    except ValueError as exc:\n        return _not_checked(directory, exc)\n",
+        ("tests/test_security.py::"
+         "test_a_keys_directory_given_as_the_descriptor_of_a_deleted_directory_is_refused_naming_it",)),
+    Mutation(
+        "a_key_directory_deleted_before_its_check_crashes_it",
+        "others_can_write on a directory deleted since the caller looked says so, naming it; it raised "
+        "FileNotFoundError (keysdir)",
+        "launcher/curve.py",
+        "    except OSError as exc:  # deleted (or moved) since the caller looked\n",
+        "    except ValueError as exc:  # deleted (or moved) since the caller looked\n",
+        ("tests/test_security.py::"
+         "test_a_keys_directory_given_as_the_descriptor_of_a_deleted_directory_is_refused_naming_it",)),
+    Mutation(
+        "a_hard_linked_secret_key_is_taken",
+        "a .key_secret with a second name (st_nlink > 1: another user's, in a sticky directory with "
+        "fs.protected_hardlinks at 0, or one that outlives a revocation) is refused (keysdir)",
+        "launcher/curve.py",
+        "    if info.st_nlink > 1 and _others_could_name_it(path):",
+        "    if False:",
+        ("tests/test_security.py::"
+         "test_a_secret_key_with_a_second_name_in_a_directory_others_can_write_is_refused",)),
+    Mutation(
+        "a_key_path_stat_cannot_follow_crashes_validate",
+        "a keypair, keys_dir or allow_dir whose stat() fails otherwise than ENOENT (a name too long, a symlink loop; "
+        "EACCES below a directory this user cannot search) is a problem naming it; OSError escaped (keysdir re-review)",
+        "launcher/curve.py",
+        "    except OSError as exc:\n        hint = (",
+        "    except ValueError as exc:\n        hint = (",
+        ("tests/test_security.py::"
+         "test_a_key_path_the_kernel_cannot_look_at_is_a_problem_naming_it_not_a_crash",)),
+    Mutation(
+        "an_allow_dir_that_is_a_symlink_loop_crashes_validate",
+        "an allow_dir that is a symlink loop is a problem naming it; Path.resolve raised RuntimeError (keysdir "
+        "re-review)",
+        "launcher/topology.py",
+        "                if reachable and allow_dir.resolve() == keys_dir.resolve():\n",
+        "                if allow_dir.resolve() == keys_dir.resolve():\n",
+        ("tests/test_security.py::"
+         "test_a_key_path_the_kernel_cannot_look_at_is_a_problem_naming_it_not_a_crash",)),
+    Mutation(
+        "a_keys_dir_stat_cannot_follow_crashes_validate",
+        "a keys_dir whose stat() fails otherwise than ENOENT is a problem naming why; is_dir raised (ENAMETOOLONG) or "
+        "a symlink loop was 'not a directory (make it with keys generate)' (keysdir re-review)",
+        "launcher/topology.py",
+        "    if (why := keys.unreachable(keys_dir)) is not None:\n",
+        "    if False:\n",
+        ("tests/test_security.py::"
+         "test_a_key_path_the_kernel_cannot_look_at_is_a_problem_naming_it_not_a_crash",)),
+    Mutation(
+        "a_key_below_a_directory_this_user_cannot_search_says_not_why",
+        "a key path below a directory this user cannot search says so (uid named); it said Permission denied alone "
+        "(keysdir re-review)",
+        "launcher/curve.py",
+        "                if exc.errno == errno.EACCES else \"\")\n",
+        "                if False else \"\")\n",
+        ("tests/test_security.py::"
+         "test_a_key_path_below_a_directory_this_user_cannot_search_is_a_key_file_error_naming_it",)),
+    Mutation(
+        "a_hard_linked_secret_key_names_a_find_from_the_root",
+        "the refusal of a hard-linked .key_secret names `find MOUNTPOINT -xdev -samefile FILE` for the filesystem "
+        "holding it; `find / -xdev` found nothing on /srv or a tmpfs (keysdir re-review)",
+        "launcher/curve.py",
+        "f\"find {_filesystem_of(path)} -xdev -samefile {path}",
+        "f\"find / -xdev -samefile {path}",
+        ("tests/test_security.py::"
+         "test_a_hard_linked_secret_key_on_another_filesystem_names_the_find_that_finds_its_other_name",)),
+    Mutation(
+        "a_secret_key_hard_linked_between_this_users_releases_is_refused",
+        "a .key_secret with a second name in a directory only this user or root can write (rsync --link-dest, cp -al "
+        "releases) is taken: no other user made it; refused, it stopped such a release (keysdir re-review)",
+        "launcher/curve.py",
+        "    if info.st_nlink > 1 and _others_could_name_it(path):",
+        "    if info.st_nlink > 1:",
+        ("tests/test_security.py::"
+         "test_a_secret_key_hard_linked_between_release_directories_no_other_user_can_write_is_taken",)),
+    Mutation(
+        "a_hard_link_in_a_sticky_directory_is_taken_for_this_users",
+        "whether others could have made a secret key's second name is decided by the directory holding it, writable "
+        "by others (sticky /tmp); said never, a hard link there was taken (keysdir re-review)",
+        "launcher/curve.py",
+        "        return bool(path.resolve().parent.stat().st_mode & 0o022)\n",
+        "        return bool(path.resolve().parent.stat().st_mode & 0o000)\n",
+        ("tests/test_security.py::"
+         "test_a_secret_key_with_a_second_name_in_a_directory_others_can_write_is_refused",)),
+    Mutation(
+        "a_multihost_secret_key_path_stat_cannot_follow_crashes_validate",
+        "on a multi-host topology, a secret key path stat() cannot follow (a name too long; EACCES) is a problem "
+        "naming it; the look for its public half raised OSError out of validate (keysdir re-review)",
+        "launcher/topology.py",
+        "        if secret and topo.hosts and keys.unreachable(file) is None and not file.exists():\n",
+        "        if secret and topo.hosts and not file.exists():\n",
+        ("tests/test_multihost_topology.py::"
+         "test_a_secret_key_path_stat_cannot_follow_on_a_multihost_topology_is_a_problem_not_a_crash",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
