@@ -10,9 +10,12 @@ One proof at a time runs on a home (hold): two at once would each stop programs 
 second's record would replace the first's, which a SIGKILL then left stopped with nothing naming them.
 
 `up` keeps the same record, in run/up-stopping.json (UP_FILE, its name "up"), of the programs it stops to restart or
-remove them, from just before its change until the change is applied: an `up` killed in between (a deploy's command
-timeout, an OOM kill) left them STOPPED, which `status` showed with no word of why and the next `up` started as
-"stopped by hand". `down` keeps it too (its name "down"), of the programs it stops until supervisord is shut.
+remove them: each is added just before supervisord is asked to stop it and removed once supervisord runs it again (or
+no longer has it), so an `up` killed part-way (a deploy's command timeout, an OOM kill) names what it stopped, not a
+program it never reached that was stopped by hand later. Killed, it left them STOPPED, which `status` showed with no
+word of why and the next `up` started as "stopped by hand". An `up` that fails (an error it caught, its files put back)
+marks its record failed (fail), so neither names it as killed. `down` keeps it too (its name "down"), of the programs
+it stops until supervisord is shut.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import fcntl
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +46,11 @@ class ProofStops:
     started: str | None  # the process's start time in clock ticks since boot (/proc/PID/stat), None when unknown
     programs: tuple[str, ...]
     at: float | None = None  # epoch time the record was last written, before the stops; None when unknown
+    failed: bool = False  # the process ended on an error it caught (an `up` that put its files back), not killed
 
     def as_json(self) -> dict[str, Any]:
-        return {"proof": self.proof, "pid": self.pid, "programs": list(self.programs)}
+        return {"proof": self.proof, "pid": self.pid, "programs": list(self.programs),
+                **({"failed": True} if self.failed else {})}
 
 
 def _path(run: Path, file: str = FILE) -> Path:
@@ -77,7 +82,8 @@ def read(run: Path, file: str = FILE) -> ProofStops | None:
         started, at = data.get("started"), data.get("at")
         return ProofStops(printable(str(data["proof"]), PROOF_NAME_MAX_CHARS), int(data["pid"]),
                           None if started is None else str(started),
-                          tuple(str(name) for name in data["programs"]), None if at is None else float(at))
+                          tuple(str(name) for name in data["programs"]), None if at is None else float(at),
+                          data.get("failed") is True)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -89,7 +95,7 @@ def _write(run: Path, stops: ProofStops, file: str = FILE) -> None:
         return
     temp = path.with_name(f".{file}.{os.getpid()}")
     temp.write_text(json.dumps({"proof": stops.proof, "pid": stops.pid, "started": stops.started,
-                                "programs": list(stops.programs), "at": stops.at}))
+                                "programs": list(stops.programs), "at": stops.at, "failed": stops.failed}))
     os.replace(temp, path)
 
 
@@ -107,6 +113,13 @@ def release(run: Path, programs: list[str], file: str = FILE) -> None:
     if held is not None:
         _write(run, ProofStops(held.proof, held.pid, held.started,
                                tuple(name for name in held.programs if name not in programs), held.at), file)
+
+
+def fail(run: Path, file: str = FILE) -> None:
+    """This process ends on an error it caught: its record (if any) says so, not that it was killed part-way."""
+    held = read(run, file)
+    if held is not None and held.pid == os.getpid():
+        _write(run, replace(held, failed=True), file)
 
 
 def left_by_ended_proof(run: Path, file: str = FILE) -> ProofStops | None:

@@ -1125,7 +1125,7 @@ def test_status_and_the_next_up_name_a_down_killed_part_way_as_what_left_its_pro
         os.kill(gate_pid, signal.SIGCONT)
     left = _status_once_the_gate_stopped_says(home, f"STOPPED BY AN INTERRUPTED DOWN: gate, permit_issuer stopped by "
                                                     f"`clustergate down` (pid {down.pid})")
-    assert left == {"pid": down.pid, "programs": ["gate", "permit_issuer"], "command": "down"}, left
+    assert left == {"pid": down.pid, "programs": ["gate", "permit_issuer"], "command": "down", "failed": False}, left
     back = clustergate("up", str(topo_path), "--home", str(home))
     assert back.returncode == 0, back.stdout + back.stderr
     assert "stopped by hand" not in back.stdout, back.stdout
@@ -1232,12 +1232,84 @@ def test_status_and_the_next_up_name_an_up_killed_part_way_as_what_left_its_prog
     os.kill(gate_pid, signal.SIGCONT)
     left = _status_once_the_gate_stopped_says(home, f"STOPPED BY AN INTERRUPTED UP: gate stopped by `clustergate up` "
                                                     f"(pid {up.pid})")
-    assert left == {"pid": up.pid, "programs": ["gate"], "command": "up"}, left
+    assert left == {"pid": up.pid, "programs": ["gate"], "command": "up", "failed": False}, left
     topo_path.write_text(previous)  # the previous topology put back, as a rollback does
     back = clustergate("up", str(topo_path), "--home", str(home))
     assert back.returncode == 0, back.stdout + back.stderr
     assert "stopped by hand" not in back.stdout, back.stdout
     assert f"started (left stopped by `clustergate up` (pid {up.pid}), killed part-way): ['gate']" in back.stdout, \
+        back.stdout
+    after = clustergate("status", "--json", "--home", str(home))
+    assert after.returncode == 0 and json.loads(after.stdout)["left_stopped_by_up"] is None, after.stdout
+
+
+def test_an_up_killed_part_way_names_only_what_it_stopped_not_a_program_it_never_reached(small) -> None:
+    # upstop (carried from earlier reviews): a killed `up` recorded every program it meant to stop before stopping the
+    # first, so a program it never reached (the gate: supervisord stops the permit issuer first, by priority) that
+    # the operator later stopped by hand was named by status, and the next `up`, as left stopped by the killed `up`.
+    home, topo_path, _ = small
+    previous = topo_path.read_text()
+    changed = yaml.safe_load(previous)
+    changed["actors"]["permit_issuer"].setdefault("settings", {})["cooldown_ttl_s"] = 61
+    changed["actors"]["gate"].setdefault("settings", {})["cold_stress"] = 0.5
+    write_topology(topo_path, changed)
+    issuer_pid = pids(home)["permit_issuer"]
+    os.kill(issuer_pid, signal.SIGSTOP)  # its stop lasts its stopwaitsecs: `up` is killed while it waits
+    up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)], cwd=REPO,
+                          stdout=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: "STOPPING" in supervisorctl(home, "status", "permit_issuer").stdout, 20,
+                 "supervisord stopping the permit issuer")
+    finally:
+        up.kill()
+        up.wait()
+        os.kill(issuer_pid, signal.SIGCONT)
+    wait_for(lambda: "STOPPED" in supervisorctl(home, "status", "permit_issuer").stdout, 30 * DEADLINE_SCALE,
+             "the permit issuer stopped")
+    assert "RUNNING" in supervisorctl(home, "status", "gate").stdout  # never reached by the killed `up`
+    assert supervisorctl(home, "stop", "gate").returncode == 0  # by hand
+    status = clustergate("status", "--home", str(home))
+    said = [line for line in status.stdout.splitlines() if line.startswith("STOPPED BY AN INTERRUPTED UP: ")]
+    assert said and said[0].startswith(f"STOPPED BY AN INTERRUPTED UP: permit_issuer stopped by `clustergate up` "
+                                       f"(pid {up.pid})"), status.stdout
+    left = json.loads(clustergate("status", "--json", "--home", str(home)).stdout)["left_stopped_by_up"]
+    assert left == {"pid": up.pid, "programs": ["permit_issuer"], "command": "up", "failed": False}, left
+    topo_path.write_text(previous)  # the previous topology put back, as a rollback does
+    back = clustergate("up", str(topo_path), "--home", str(home))
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert (f"started (left stopped by `clustergate up` (pid {up.pid}), killed part-way): ['permit_issuer']"
+            in back.stdout), back.stdout
+    assert "started (stopped by hand or given up by supervisord): ['gate']" in back.stdout, back.stdout
+
+
+def test_status_and_the_next_up_name_an_up_that_failed_part_way_as_failed_not_killed(small) -> None:
+    # upstop (carried from earlier reviews): an `up` that failed after it stopped a program (here supervisord
+    # stopped, SIGSTOP, during its stop of the gate: the call's deadline passes), and put its files back, left its
+    # record of the programs it stopped: status said "STOPPED BY AN INTERRUPTED UP ... killed part-way" of an `up`
+    # that ended on its own, saying FAILED, and the next `up` said "killed part-way" too.
+    home, topo_path, _ = small
+    previous = topo_path.read_text()
+    up, gate_pid = _up_stopping_a_frozen_gate(home, topo_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                              text=True)
+    supervisord_pid = int(Home(home).pid_file.read_text())
+    os.kill(supervisord_pid, signal.SIGSTOP)
+    try:
+        out, err = up.communicate(timeout=300)
+    finally:
+        os.kill(supervisord_pid, signal.SIGCONT)
+        os.kill(gate_pid, signal.SIGCONT)
+    assert up.returncode == 1, out + err
+    assert "FAILED: " in err and "the previous files are back" in err, out + err
+    left = _status_once_the_gate_stopped_says(home, f"STOPPED BY A FAILED UP: gate stopped by `clustergate up` "
+                                                    f"(pid {up.pid})")
+    assert left == {"pid": up.pid, "programs": ["gate"], "command": "up", "failed": True}, left
+    status = clustergate("status", "--home", str(home))
+    assert "killed part-way" not in status.stdout and "INTERRUPTED" not in status.stdout, status.stdout
+    topo_path.write_text(previous)
+    back = clustergate("up", str(topo_path), "--home", str(home))
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert "stopped by hand" not in back.stdout and "killed part-way" not in back.stdout, back.stdout
+    assert f"started (left stopped by `clustergate up` (pid {up.pid}), which failed): ['gate']" in back.stdout, \
         back.stdout
     after = clustergate("status", "--json", "--home", str(home))
     assert after.returncode == 0 and json.loads(after.stdout)["left_stopped_by_up"] is None, after.stdout
