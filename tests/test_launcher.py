@@ -1315,6 +1315,51 @@ def test_status_and_the_next_up_name_an_up_that_failed_part_way_as_failed_not_ki
     assert after.returncode == 0 and json.loads(after.stdout)["left_stopped_by_up"] is None, after.stdout
 
 
+# Run as sitecustomize by the `up` started with it on PYTHONPATH: it stops itself (SIGSTOP) just after supervisord
+# answered its stop of the program UP_PAUSES_AFTER_STOPPING, so a test can kill it at that very point.
+UP_PAUSES_AFTER_STOPPING = """
+import os, signal, xmlrpc.client
+_call = xmlrpc.client._Method.__call__
+def _paused(self, *args):
+    result = _call(self, *args)
+    if self._Method__name == "supervisor.stopProcessGroup" and args[:1] == (os.environ["UP_PAUSES_AFTER_STOPPING"],):
+        os.kill(os.getpid(), signal.SIGSTOP)
+    return result
+xmlrpc.client._Method.__call__ = _paused
+"""
+
+
+def test_an_up_killed_just_after_it_stopped_a_crash_looping_program_names_it(small, tmp_path: Path) -> None:
+    # upstop (carried from earlier reviews): `up` recorded only the programs it stopped that had a pid (STARTING,
+    # RUNNING, STOPPING), not one crash-looping (BACKOFF, between its tries): killed just after supervisord stopped it
+    # (STOPPED, not started again by supervisord), status said nothing of why it was STOPPED.
+    home, topo_path, _ = small
+    assert supervisorctl(home, "stop", "permit_issuer").returncode == 0
+    # The permit issuer started again fails at once (no running copy of the topology), again and again, until
+    # `up` writes the copy, just before it stops it.
+    (home / "run" / "topology.yaml").unlink()
+    supervisorctl(home, "start", "permit_issuer")
+    wait_for(lambda: "BACKOFF" in supervisorctl(home, "status", "permit_issuer").stdout, 30, "the issuer crash-looping")
+    changed = yaml.safe_load(topo_path.read_text())
+    changed["actors"]["permit_issuer"].setdefault("settings", {})["cooldown_ttl_s"] = 61
+    write_topology(topo_path, changed)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(UP_PAUSES_AFTER_STOPPING)
+    up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)], cwd=REPO,
+                          stdout=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=str(site),
+                                                              UP_PAUSES_AFTER_STOPPING="permit_issuer"))
+    try:
+        wait_for(lambda: Path(f"/proc/{up.pid}/stat").read_text().rpartition(")")[2].split()[0] == "T", 60,
+                 "the up paused just after its stop of the permit issuer")
+    finally:
+        up.kill()
+        up.wait()
+    assert "STOPPED" in supervisorctl(home, "status", "permit_issuer").stdout
+    left = json.loads(clustergate("status", "--json", "--home", str(home)).stdout)["left_stopped_by_up"]
+    assert left == {"pid": up.pid, "programs": ["permit_issuer"], "command": "up", "failed": False}, left
+
+
 def test_a_config_hash_version_line_past_any_version_reads_as_none_written_not_a_traceback(tmp_path: Path) -> None:
     # lnrev3: run/programs.d's `; config hash version N` (lnfix) was read with int() on any run of digits: a line
     # of 5,000 digits (a hand edit, a corrupted file) raised ValueError (int past 4,300 digits) out of `status
