@@ -1337,9 +1337,14 @@ def test_an_up_killed_just_after_it_stopped_a_crash_looping_program_names_it(sma
     assert supervisorctl(home, "stop", "permit_issuer").returncode == 0
     # The permit issuer started again fails at once (no running copy of the topology), again and again, until
     # `up` writes the copy, just before it stops it.
+    # supervisord waits a second longer after each failed try: from the fifth on, 5 s or more, the issuer is in
+    # BACKOFF (no pid) when `up` looks at it and stops it, not STARTING (a pid: recorded before too).
     (home / "run" / "topology.yaml").unlink()
     supervisorctl(home, "start", "permit_issuer")
-    wait_for(lambda: "BACKOFF" in supervisorctl(home, "status", "permit_issuer").stdout, 30, "the issuer crash-looping")
+    log = home / "run" / "supervisord.log"
+    wait_for(lambda: log.read_text().count("exited: permit_issuer (") >= 5
+             and "BACKOFF" in supervisorctl(home, "status", "permit_issuer").stdout, 60 * DEADLINE_SCALE,
+             "the issuer failing its fifth try")
     changed = yaml.safe_load(topo_path.read_text())
     changed["actors"]["permit_issuer"].setdefault("settings", {})["cooldown_ttl_s"] = 61
     write_topology(topo_path, changed)

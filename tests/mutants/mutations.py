@@ -7882,8 +7882,8 @@ MUTATIONS: list[Mutation] = [
         "the programs an `up` stopped to restart them and was killed before starting again are named by `status` "
         "(STOPPED BY AN INTERRUPTED UP) and by the next `up`, not as stopped by hand (lnfix)",
         "launcher/supervise.py",
-        "                proof_stops.record(home.run, \"up\", stopping, proof_stops.UP_FILE)\n",
-        "                pass\n",
+        "                    proof_stops.record(home.run, \"up\", [name], proof_stops.UP_FILE)\n",
+        "                    pass\n",
         ("tests/test_launcher.py::"
          "test_status_and_the_next_up_name_an_up_killed_part_way_as_what_left_its_programs_stopped",)),
     Mutation(
@@ -8349,8 +8349,8 @@ MUTATIONS: list[Mutation] = [
         "an `up` carries into its own record what a killed `up` left stopped: killed part-way too, it replaced that "
         "record with its own, and what the first left STOPPED was named by nothing (lnrev3)",
         "launcher/supervise.py",
-        "            stopping += [n for n in (interrupted_up or {}).get(\"programs\", []) if n not in stopping]\n",
-        "",
+        "            stopping = [n for n in (interrupted_up or {}).get(\"programs\", [])]\n",
+        "            stopping = []\n",
         ("tests/test_launcher.py::"
          "test_an_up_killed_part_way_after_another_killed_part_way_names_what_both_left_stopped",)),
     Mutation(
@@ -8640,6 +8640,33 @@ MUTATIONS: list[Mutation] = [
         '    if f"${password_env}" in text:  # A refused password named already (RespClient\'s hint, about 80 characters more)\n',
         "    if False:\n",
         ("tests/test_cluster_side_resp_client.py::test_a_password_the_sentinels_refuse_is_said_with_its_variable",)),
+    Mutation(
+        "a_killed_up_names_programs_it_never_reached",
+        "an `up` killed part-way is named (status, the next `up`) for the programs it stopped, not for one it never "
+        "reached that was stopped by hand later: its record named every program it meant to stop (upstop)",
+        "launcher/supervise.py",
+        "                    proof_stops.record(home.run, \"up\", [name], proof_stops.UP_FILE)\n",
+        "                    proof_stops.record(home.run, \"up\", sorted(stoppable), proof_stops.UP_FILE)\n",
+        ("tests/test_launcher.py::"
+         "test_an_up_killed_part_way_names_only_what_it_stopped_not_a_program_it_never_reached",)),
+    Mutation(
+        "a_failed_up_is_named_as_killed_part_way",
+        "an `up` that failed and put its files back marks its record failed: status said STOPPED BY AN INTERRUPTED "
+        "UP (killed part-way) of what it stopped, and the next `up` 'killed part-way' (upstop)",
+        "launcher/supervise.py",
+        "                proof_stops.fail(home.run, proof_stops.UP_FILE)  # what it stopped is named as a failed `up`'s\n",
+        "",
+        ("tests/test_launcher.py::"
+         "test_status_and_the_next_up_name_an_up_that_failed_part_way_as_failed_not_killed",)),
+    Mutation(
+        "an_up_records_no_crash_looping_program_it_stops",
+        "a crash-looping (BACKOFF) program an `up` stops is recorded as a running one is: killed just after its stop, "
+        "status showed it STOPPED with no word of why (upstop)",
+        "launcher/supervise.py",
+        "            stoppable = {p[\"name\"] for p in infos if p[\"statename\"] in STOPPABLE_STATES}\n",
+        "            stoppable = {p[\"name\"] for p in infos if p[\"statename\"] in LIVE_STATES}\n",
+        ("tests/test_launcher.py::"
+         "test_an_up_killed_just_after_it_stopped_a_crash_looping_program_names_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
