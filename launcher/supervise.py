@@ -1935,7 +1935,7 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
             stopping = [n for n in (interrupted_up or {}).get("programs", [])]
             stoppable = {p["name"] for p in infos if p["statename"] in STOPPABLE_STATES}
             if password_changed:  # supervisord shut down: every program at once
-                stopping += [n for n in sorted(stoppable) if n not in stopping]
+                stopping += [p["name"] for p in infos if p["name"] in stoppable and p["name"] not in stopping]
             if stopping:
                 proof_stops.record(home.run, "up", stopping, proof_stops.UP_FILE)
 

@@ -1134,6 +1134,24 @@ def test_status_and_the_next_up_name_a_down_killed_part_way_as_what_left_its_pro
     assert json.loads(clustergate("status", "--json", "--home", str(home)).stdout)["left_stopped_by_up"] is None
 
 
+def _up_killed_while_it_stops_the_frozen_issuer(home: Path, topo_path: Path, issuer_pid: int) -> subprocess.Popen:
+    """`up` of topo_path SIGKILLed while supervisord stops the permit issuer (SIGSTOPped, so that stop lasts its
+    stopwaitsecs); returns the killed `up` once the issuer is STOPPED."""
+    os.kill(issuer_pid, signal.SIGSTOP)
+    up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)], cwd=REPO,
+                          stdout=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: "STOPPING" in supervisorctl(home, "status", "permit_issuer").stdout, 20,
+                 "supervisord stopping the permit issuer")
+    finally:
+        up.kill()
+        up.wait()
+        os.kill(issuer_pid, signal.SIGCONT)
+    wait_for(lambda: "STOPPED" in supervisorctl(home, "status", "permit_issuer").stdout, 30 * DEADLINE_SCALE,
+             "the permit issuer stopped")
+    return up
+
+
 def test_an_up_killed_part_way_after_another_killed_part_way_names_what_both_left_stopped(small) -> None:
     # lnrev3: the second of two `up`s killed part-way (a deploy's retry, timed out again) replaced the first's record
     # of what it stopped with its own: the gate the first left STOPPED, which the second had not yet started again,
@@ -1148,17 +1166,7 @@ def test_an_up_killed_part_way_after_another_killed_part_way_names_what_both_lef
     changed = yaml.safe_load(topo_path.read_text())
     changed["actors"]["permit_issuer"].setdefault("settings", {})["cooldown_ttl_s"] = 61
     write_topology(topo_path, changed)
-    os.kill(issuer_pid, signal.SIGSTOP)
-    second = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)], cwd=REPO)
-    try:
-        wait_for(lambda: "STOPPING" in supervisorctl(home, "status", "permit_issuer").stdout, 20,
-                 "supervisord stopping the permit issuer")
-    finally:
-        second.kill()
-        second.wait()
-        os.kill(issuer_pid, signal.SIGCONT)
-    wait_for(lambda: "STOPPED" in supervisorctl(home, "status", "permit_issuer").stdout, 30 * DEADLINE_SCALE,
-             "the permit issuer stopped")
+    _up_killed_while_it_stops_the_frozen_issuer(home, topo_path, issuer_pid)
     report = json.loads(clustergate("status", "--json", "--home", str(home)).stdout)
     left = report["left_stopped_by_up"]
     assert left is not None and sorted(left["programs"]) == ["gate", "permit_issuer"], left
@@ -1253,19 +1261,7 @@ def test_an_up_killed_part_way_names_only_what_it_stopped_not_a_program_it_never
     changed["actors"]["permit_issuer"].setdefault("settings", {})["cooldown_ttl_s"] = 61
     changed["actors"]["gate"].setdefault("settings", {})["cold_stress"] = 0.5
     write_topology(topo_path, changed)
-    issuer_pid = pids(home)["permit_issuer"]
-    os.kill(issuer_pid, signal.SIGSTOP)  # its stop lasts its stopwaitsecs: `up` is killed while it waits
-    up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)], cwd=REPO,
-                          stdout=subprocess.DEVNULL)
-    try:
-        wait_for(lambda: "STOPPING" in supervisorctl(home, "status", "permit_issuer").stdout, 20,
-                 "supervisord stopping the permit issuer")
-    finally:
-        up.kill()
-        up.wait()
-        os.kill(issuer_pid, signal.SIGCONT)
-    wait_for(lambda: "STOPPED" in supervisorctl(home, "status", "permit_issuer").stdout, 30 * DEADLINE_SCALE,
-             "the permit issuer stopped")
+    up = _up_killed_while_it_stops_the_frozen_issuer(home, topo_path, pids(home)["permit_issuer"])
     assert "RUNNING" in supervisorctl(home, "status", "gate").stdout  # never reached by the killed `up`
     assert supervisorctl(home, "stop", "gate").returncode == 0  # by hand
     status = clustergate("status", "--home", str(home))
