@@ -116,10 +116,14 @@ def release(run: Path, programs: list[str], file: str = FILE) -> None:
 
 
 def fail(run: Path, file: str = FILE) -> None:
-    """This process ends on an error it caught: its record (if any) says so, not that it was killed part-way."""
+    """This process ends on an error it caught: its record (if any) says so, not that it was killed part-way. Called
+    on the way out of that error: a record it cannot write (disk full) stays as it was, naming the programs still."""
     held = read(run, file)
     if held is not None and held.pid == os.getpid():
-        _write(run, replace(held, failed=True), file)
+        try:
+            _write(run, replace(held, failed=True), file)
+        except OSError:
+            pass
 
 
 def left_by_ended_proof(run: Path, file: str = FILE) -> ProofStops | None:

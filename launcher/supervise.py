@@ -1928,7 +1928,8 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
             # supervisord's environment is the actors': a new password reaches them only through a new supervisord.
             password_changed = was_running and ((redis_text is not None and _requirepass(redis_text) != old_password)
                                                 or password_differs_from_running(topo, home))
-            # What a killed `up` left stopped, which this one starts: its record is replaced by this one's. Each
+            # What a killed `up` left stopped, which this one starts: its record is replaced by this one's once this
+            # one stops a program (until then it names the killed `up`, also when this one fails before). Each
             # program this one stops is recorded just before its stop (crash-looping ones too: a stop leaves them
             # STOPPED) and released once supervisord runs it again: an `up` killed part-way is named (status, the next
             # up) for what it stopped, not for a program it never reached.
@@ -1936,21 +1937,25 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
             stoppable = {p["name"] for p in infos if p["statename"] in STOPPABLE_STATES}
             if password_changed:  # supervisord shut down: every program at once
                 stopping += [p["name"] for p in infos if p["name"] in stoppable and p["name"] not in stopping]
-            if stopping:
-                proof_stops.record(home.run, "up", stopping, proof_stops.UP_FILE)
+                if stopping:
+                    proof_stops.record(home.run, "up", stopping, proof_stops.UP_FILE)
 
             def recording(name: str) -> None:
-                if name in stoppable:
+                if name in stoppable and name not in stopping:
                     stopping.append(name)
-                    proof_stops.record(home.run, "up", [name], proof_stops.UP_FILE)
+                    proof_stops.record(home.run, "up", stopping, proof_stops.UP_FILE)
+
+            def back(name: str) -> None:  # supervisord runs it again (or no longer has it): no record names it
+                if name in stopping:
+                    stopping.remove(name)
+                proof_stops.release(home.run, [name], proof_stops.UP_FILE)
             try:
                 if password_changed:
                     tell("the Redis password changed: restarting supervisord and every program it runs with the new one")
                     _shutdown(sup, home)
                     sup.start_daemon()
                 elif was_running:
-                    added, changed, removed = sup.apply_config(
-                        recording, lambda name: proof_stops.release(home.run, [name], proof_stops.UP_FILE))
+                    added, changed, removed = sup.apply_config(recording, back)
                     tell(f"updated {topo.name}: added {added or '-'}, restarted {changed or '-'}, removed {removed or '-'}")
                     restart = [n for n in new_sections if n in stopped_by_hand and n not in changed and n not in added]
                     for name in restart:

@@ -1227,6 +1227,17 @@ def test_up_does_not_fail_a_starting_program_over_a_process_on_the_same_port_at_
             other.close()
 
 
+def _up_killed_while_it_stops_the_frozen_gate(home: Path, topo_path: Path) -> tuple[subprocess.Popen, dict]:
+    """`up` of a changed gate SIGKILLed while supervisord stops the gate (_up_stopping_a_frozen_gate): the killed `up`
+    and, once the gate is STOPPED, status --json's left_stopped_by_up (status said STOPPED BY AN INTERRUPTED UP)."""
+    up, gate_pid = _up_stopping_a_frozen_gate(home, topo_path)
+    up.kill()
+    up.wait()
+    os.kill(gate_pid, signal.SIGCONT)
+    return up, _status_once_the_gate_stopped_says(home, f"STOPPED BY AN INTERRUPTED UP: gate stopped by `clustergate "
+                                                        f"up` (pid {up.pid})")
+
+
 def test_status_and_the_next_up_name_an_up_killed_part_way_as_what_left_its_programs_stopped(small) -> None:
     # lnfix: an `up` SIGKILLed (a deploy's command timeout, an OOM kill) while supervisord stopped the gate to restart
     # it left the gate STOPPED: status showed it STOPPED, READY ?, with no word of why (exit 1), and the `up` that put
@@ -1234,19 +1245,19 @@ def test_status_and_the_next_up_name_an_up_killed_part_way_as_what_left_its_prog
     # ['gate']".
     home, topo_path, _ = small
     previous = topo_path.read_text()
-    up, gate_pid = _up_stopping_a_frozen_gate(home, topo_path)
-    up.kill()
-    up.wait()
-    os.kill(gate_pid, signal.SIGCONT)
-    left = _status_once_the_gate_stopped_says(home, f"STOPPED BY AN INTERRUPTED UP: gate stopped by `clustergate up` "
-                                                    f"(pid {up.pid})")
+    up, left = _up_killed_while_it_stops_the_frozen_gate(home, topo_path)
     assert left == {"pid": up.pid, "programs": ["gate"], "command": "up", "failed": False}, left
     topo_path.write_text(previous)  # the previous topology put back, as a rollback does
+    _the_next_up_starts_the_gate_as_left_by(home, topo_path, up.pid, "killed part-way")
+
+
+def _the_next_up_starts_the_gate_as_left_by(home: Path, topo_path: Path, pid: int, how: str) -> None:
+    """`up` of topo_path says it started the gate left stopped by `clustergate up` (pid), `how` it ended, not as
+    stopped by hand, and status then names nothing left stopped by an `up`."""
     back = clustergate("up", str(topo_path), "--home", str(home))
     assert back.returncode == 0, back.stdout + back.stderr
     assert "stopped by hand" not in back.stdout, back.stdout
-    assert f"started (left stopped by `clustergate up` (pid {up.pid}), killed part-way): ['gate']" in back.stdout, \
-        back.stdout
+    assert f"started (left stopped by `clustergate up` (pid {pid}), {how}): ['gate']" in back.stdout, back.stdout
     after = clustergate("status", "--json", "--home", str(home))
     assert after.returncode == 0 and json.loads(after.stdout)["left_stopped_by_up"] is None, after.stdout
 
@@ -1302,13 +1313,27 @@ def test_status_and_the_next_up_name_an_up_that_failed_part_way_as_failed_not_ki
     status = clustergate("status", "--home", str(home))
     assert "killed part-way" not in status.stdout and "INTERRUPTED" not in status.stdout, status.stdout
     topo_path.write_text(previous)
-    back = clustergate("up", str(topo_path), "--home", str(home))
-    assert back.returncode == 0, back.stdout + back.stderr
-    assert "stopped by hand" not in back.stdout and "killed part-way" not in back.stdout, back.stdout
-    assert f"started (left stopped by `clustergate up` (pid {up.pid}), which failed): ['gate']" in back.stdout, \
-        back.stdout
-    after = clustergate("status", "--json", "--home", str(home))
-    assert after.returncode == 0 and json.loads(after.stdout)["left_stopped_by_up"] is None, after.stdout
+    _the_next_up_starts_the_gate_as_left_by(home, topo_path, up.pid, "which failed")
+
+
+def test_an_up_that_fails_before_it_stops_anything_leaves_a_killed_ups_record_naming_the_killed_up(small) -> None:
+    # revup: an `up` took over a killed `up`'s record (of the gate it left STOPPED) before its own first stop, so
+    # one that then failed before stopping anything (supervisord refused its reloadConfig: a broken file in
+    # run/programs.d) marked the record as its own, failed: status said "STOPPED BY A FAILED UP: gate stopped by
+    # `clustergate up` (pid <the failed one>)", which stopped nothing, and the killed `up` was no longer named.
+    home, topo_path, _ = small
+    previous = topo_path.read_text()
+    killed, _ = _up_killed_while_it_stops_the_frozen_gate(home, topo_path)
+    broken = home / "run" / "programs.d" / "broken.conf"
+    broken.write_text("[program:broken]\n")  # no command: supervisord refuses to read its configuration again
+    topo_path.write_text(previous)
+    failed = clustergate("up", str(topo_path), "--home", str(home))
+    assert failed.returncode == 1 and "FAILED: " in failed.stderr, failed.stdout + failed.stderr
+    broken.unlink()
+    left = _status_once_the_gate_stopped_says(home, f"STOPPED BY AN INTERRUPTED UP: gate stopped by `clustergate up` "
+                                                    f"(pid {killed.pid})")
+    assert left == {"pid": killed.pid, "programs": ["gate"], "command": "up", "failed": False}, left
+    _the_next_up_starts_the_gate_as_left_by(home, topo_path, killed.pid, "killed part-way")
 
 
 # Run as sitecustomize by the `up` started with it on PYTHONPATH: it stops itself (SIGSTOP) just after supervisord

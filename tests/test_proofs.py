@@ -942,6 +942,18 @@ def test_a_proof_record_larger_than_any_proof_writes_is_not_read(tmp_path: Path)
     assert proof_stops.read(tmp_path).programs == ("p0", "p1", "p2")
 
 
+def test_an_up_that_cannot_mark_its_record_failed_leaves_it_as_it_was_without_raising(tmp_path: Path) -> None:
+    """revup: a failing `up` marks its record failed (proof_stops.fail) in its error path, after it put its files
+    back: a record it could no longer write (disk full) raised OSError there, a traceback in place of its "FAILED: ...;
+    the previous files are back" line. The record stays as it was (naming the programs, as a killed `up`'s)."""
+    from launcher import proof_stops
+    proof_stops.record(tmp_path, "up", ["gate"], proof_stops.UP_FILE)
+    (tmp_path / f".{proof_stops.UP_FILE}.{os.getpid()}").mkdir()  # where the record is written first: unwritable
+    proof_stops.fail(tmp_path, proof_stops.UP_FILE)
+    held = proof_stops.read(tmp_path, proof_stops.UP_FILE)
+    assert held is not None and held.programs == ("gate",) and not held.failed, held
+
+
 def test_a_proof_that_cannot_take_its_homes_proof_lock_fails_naming_it_without_a_traceback(tmp_path: Path) -> None:
     """A proof takes run/proof.lock before anything else (one proof at a time on a home); one it cannot open (here a
     directory in its place; a home it may not write) is a FAIL line naming it, not a traceback."""

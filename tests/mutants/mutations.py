@@ -7882,8 +7882,9 @@ MUTATIONS: list[Mutation] = [
         "the programs an `up` stopped to restart them and was killed before starting again are named by `status` "
         "(STOPPED BY AN INTERRUPTED UP) and by the next `up`, not as stopped by hand (lnfix)",
         "launcher/supervise.py",
-        "                    proof_stops.record(home.run, \"up\", [name], proof_stops.UP_FILE)\n",
-        "                    pass\n",
+        "                    stopping.append(name)\n                    proof_stops.record(home.run, \"up\", stopping, "
+        "proof_stops.UP_FILE)\n",
+        "                    stopping.append(name)\n",
         ("tests/test_launcher.py::"
          "test_status_and_the_next_up_name_an_up_killed_part_way_as_what_left_its_programs_stopped",)),
     Mutation(
@@ -8645,8 +8646,10 @@ MUTATIONS: list[Mutation] = [
         "an `up` killed part-way is named (status, the next `up`) for the programs it stopped, not for one it never "
         "reached that was stopped by hand later: its record named every program it meant to stop (upstop)",
         "launcher/supervise.py",
-        "                    proof_stops.record(home.run, \"up\", [name], proof_stops.UP_FILE)\n",
-        "                    proof_stops.record(home.run, \"up\", sorted(stoppable), proof_stops.UP_FILE)\n",
+        "                    stopping.append(name)\n                    proof_stops.record(home.run, \"up\", stopping, "
+        "proof_stops.UP_FILE)\n",
+        "                    stopping.append(name)\n                    proof_stops.record(home.run, \"up\", "
+        "sorted(stoppable), proof_stops.UP_FILE)\n",
         ("tests/test_launcher.py::"
          "test_an_up_killed_part_way_names_only_what_it_stopped_not_a_program_it_never_reached",)),
     Mutation(
@@ -8667,6 +8670,25 @@ MUTATIONS: list[Mutation] = [
         "            stoppable = {p[\"name\"] for p in infos if p[\"statename\"] in LIVE_STATES}\n",
         ("tests/test_launcher.py::"
          "test_an_up_killed_just_after_it_stopped_a_crash_looping_program_names_it",)),
+    Mutation(
+        "an_up_that_stopped_nothing_takes_over_a_killed_ups_record",
+        "an `up` writes its record (taking over what a killed `up` left stopped) only once it stops a program: one that "
+        "failed before any stop named itself, failed, as what stopped the killed `up`'s programs (revup)",
+        "launcher/supervise.py",
+        "                stopping += [p[\"name\"] for p in infos if p[\"name\"] in stoppable and p[\"name\"] not in "
+        "stopping]\n                if stopping:\n",
+        "                stopping += [p[\"name\"] for p in infos if p[\"name\"] in stoppable and p[\"name\"] not in "
+        "stopping]\n            if stopping:\n",
+        ("tests/test_launcher.py::"
+         "test_an_up_that_fails_before_it_stops_anything_leaves_a_killed_ups_record_naming_the_killed_up",)),
+    Mutation(
+        "a_failed_up_that_cannot_mark_its_record_raises",
+        "a failing `up` that cannot write its record as failed (disk full) leaves it as it was: it raised OSError in "
+        "its error path, a traceback in place of its FAILED line (revup)",
+        "launcher/proof_stops.py",
+        "        try:\n            _write(run, replace(held, failed=True), file)\n        except OSError:\n            pass\n",
+        "        _write(run, replace(held, failed=True), file)\n",
+        ("tests/test_proofs.py::test_an_up_that_cannot_mark_its_record_failed_leaves_it_as_it_was_without_raising",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
