@@ -110,9 +110,8 @@ def record(run: Path, proof: str, programs: list[str], file: str = FILE) -> None
 def release(run: Path, programs: list[str], file: str = FILE) -> None:
     """After `programs` were started again: remove them from the record (the record goes with the last one)."""
     held = read(run, file)
-    if held is not None:
-        _write(run, ProofStops(held.proof, held.pid, held.started,
-                               tuple(name for name in held.programs if name not in programs), held.at), file)
+    if held is not None:  # another process's record (a killed `up`'s, a failed one's) stays its, as it was
+        _write(run, replace(held, programs=tuple(name for name in held.programs if name not in programs)), file)
 
 
 def fail(run: Path, file: str = FILE) -> None:

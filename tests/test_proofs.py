@@ -954,6 +954,20 @@ def test_an_up_that_cannot_mark_its_record_failed_leaves_it_as_it_was_without_ra
     assert held is not None and held.programs == ("gate",) and not held.failed, held
 
 
+def test_a_failed_ups_record_stays_failed_when_another_releases_a_program_from_it(tmp_path: Path) -> None:
+    """revup: the `up` after a failed one releases from that one's record each program it runs again (before it
+    records a stop of its own); the record was written again without its mark, and the failed `up` was then named as
+    killed part-way (STOPPED BY AN INTERRUPTED UP) for the rest."""
+    import json
+
+    from launcher import proof_stops
+    (tmp_path / proof_stops.UP_FILE).write_text(json.dumps({"proof": "up", "pid": 1, "started": "1", "at": 1.0,
+                                                            "programs": ["gate", "permit_issuer"], "failed": True}))
+    proof_stops.release(tmp_path, ["gate"], proof_stops.UP_FILE)
+    held = proof_stops.read(tmp_path, proof_stops.UP_FILE)
+    assert held == proof_stops.ProofStops("up", 1, "1", ("permit_issuer",), 1.0, True), held
+
+
 def test_a_proof_that_cannot_take_its_homes_proof_lock_fails_naming_it_without_a_traceback(tmp_path: Path) -> None:
     """A proof takes run/proof.lock before anything else (one proof at a time on a home); one it cannot open (here a
     directory in its place; a home it may not write) is a FAIL line naming it, not a traceback."""

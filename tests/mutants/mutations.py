@@ -8689,6 +8689,15 @@ MUTATIONS: list[Mutation] = [
         "        try:\n            _write(run, replace(held, failed=True), file)\n        except OSError:\n            pass\n",
         "        _write(run, replace(held, failed=True), file)\n",
         ("tests/test_proofs.py::test_an_up_that_cannot_mark_its_record_failed_leaves_it_as_it_was_without_raising",)),
+    Mutation(
+        "a_release_from_a_failed_ups_record_drops_its_mark",
+        "a program released from a failed `up`'s record (by the `up` after it) leaves the record failed: it was "
+        "written again unmarked, and the failed `up` named as killed part-way for the rest (revup)",
+        "launcher/proof_stops.py",
+        "        _write(run, replace(held, programs=tuple(name for name in held.programs if name not in programs)), file)\n",
+        "        _write(run, ProofStops(held.proof, held.pid, held.started,\n"
+        "                               tuple(name for name in held.programs if name not in programs), held.at), file)\n",
+        ("tests/test_proofs.py::test_a_failed_ups_record_stays_failed_when_another_releases_a_program_from_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
