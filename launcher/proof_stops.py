@@ -47,6 +47,7 @@ class ProofStops:
     programs: tuple[str, ...]
     at: float | None = None  # epoch time the record was last written, before the stops; None when unknown
     failed: bool = False  # the process ended on an error it caught (an `up` that put its files back), not killed
+    since: tuple[tuple[str, float], ...] = ()  # (program, epoch time it was added to the record); `at` for one not here
 
     def as_json(self) -> dict[str, Any]:
         return {"proof": self.proof, "pid": self.pid, "programs": list(self.programs),
@@ -79,11 +80,12 @@ def read(run: Path, file: str = FILE) -> ProofStops | None:
         if len(text) > MAX_BYTES:
             return None
         data = json.loads(text)
-        started, at = data.get("started"), data.get("at")
+        started, at, since = data.get("started"), data.get("at"), data.get("since")
         return ProofStops(printable(str(data["proof"]), PROOF_NAME_MAX_CHARS), int(data["pid"]),
                           None if started is None else str(started),
                           tuple(str(name) for name in data["programs"]), None if at is None else float(at),
-                          data.get("failed") is True)
+                          data.get("failed") is True,
+                          tuple((str(name), float(t)) for name, t in since.items()) if isinstance(since, dict) else ())
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -95,16 +97,20 @@ def _write(run: Path, stops: ProofStops, file: str = FILE) -> None:
         return
     temp = path.with_name(f".{file}.{os.getpid()}")
     temp.write_text(json.dumps({"proof": stops.proof, "pid": stops.pid, "started": stops.started,
-                                "programs": list(stops.programs), "at": stops.at, "failed": stops.failed}))
+                                "programs": list(stops.programs), "at": stops.at, "failed": stops.failed,
+                                "since": dict(stops.since)}))
     os.replace(temp, path)
 
 
 def record(run: Path, proof: str, programs: list[str], file: str = FILE) -> None:
     """Before this process (the proof `proof`) stops `programs`: add them to the record."""
     held = read(run, file)
-    kept = held.programs if held is not None and held.pid == os.getpid() else ()
-    _write(run, ProofStops(proof, os.getpid(), _start_ticks(os.getpid()),
-                           kept + tuple(name for name in programs if name not in kept), time.time()), file)
+    own = held is not None and held.pid == os.getpid()
+    kept, since = (held.programs, held.since) if own else ((), ())
+    now = time.time()
+    added = tuple(dict.fromkeys(name for name in programs if name not in kept))
+    _write(run, ProofStops(proof, os.getpid(), _start_ticks(os.getpid()), kept + added, now, False,
+                           since + tuple((name, now) for name in added)), file)
 
 
 def release(run: Path, programs: list[str], file: str = FILE) -> None:
@@ -138,11 +144,12 @@ def left_by_ended_proof(run: Path, file: str = FILE) -> ProofStops | None:
 
 def still_stopped(left: ProofStops, infos: list[dict[str, Any]]) -> list[str]:
     """The record's programs that supervisord runs (infos: its getAllProcessInfo), not RUNNING, and not started since
-    the record was written: one started since (by hand, not `up`) and stopped again was stopped by someone else, on
-    purpose, and is no longer the proof's to name or start."""
-    by_name = {info["name"]: info for info in infos}
+    each was recorded (since; the record's time for a record without it): one started since (by hand, not `up`) and
+    stopped again was stopped by someone else, on purpose, and is no longer the proof's to name or start. Not the time
+    the record was last written: an `up` writes it again for each program it stops."""
+    by_name, since = {info["name"]: info for info in infos}, dict(left.since)
     return [name for name in left.programs if name in by_name and by_name[name]["statename"] != "RUNNING"
-            and (left.at is None or by_name[name].get("start", 0) <= left.at)]
+            and (since.get(name, left.at) is None or by_name[name].get("start", 0) <= since.get(name, left.at))]
 
 
 def forget_ended_proof(run: Path, file: str = FILE) -> None:

@@ -968,6 +968,26 @@ def test_a_failed_ups_record_stays_failed_when_another_releases_a_program_from_i
     assert held == proof_stops.ProofStops("up", 1, "1", ("permit_issuer",), 1.0, True), held
 
 
+def test_a_program_started_and_stopped_by_hand_after_an_up_recorded_it_is_not_named_for_a_later_record(
+        tmp_path: Path) -> None:
+    """revup: an `up` writes its record again for each program it stops, and each write moved the record's time (the
+    one status compares a program's last start with): the gate it recorded first (one a killed `up` left stopped),
+    started by hand and stopped again before its next stop, was named as left stopped by it, not as the operator's
+    stop. Each program is compared with the time it was recorded."""
+    import json
+
+    from launcher import proof_stops
+    (tmp_path / proof_stops.UP_FILE).write_text(json.dumps({"proof": "up", "pid": os.getpid(), "started": None,
+                                                            "at": 100.0, "programs": ["gate"],
+                                                            "since": {"gate": 100.0}}))
+    proof_stops.record(tmp_path, "up", ["permit_issuer"], proof_stops.UP_FILE)  # now, long after 100
+    held = proof_stops.read(tmp_path, proof_stops.UP_FILE)
+    assert held is not None and held.programs == ("gate", "permit_issuer"), held
+    infos = [{"name": "gate", "statename": "STOPPED", "start": 150},  # started by hand at 150, stopped since
+             {"name": "permit_issuer", "statename": "STOPPED", "start": 150}]
+    assert proof_stops.still_stopped(held, infos) == ["permit_issuer"]
+
+
 def test_a_proof_that_cannot_take_its_homes_proof_lock_fails_naming_it_without_a_traceback(tmp_path: Path) -> None:
     """A proof takes run/proof.lock before anything else (one proof at a time on a home); one it cannot open (here a
     directory in its place; a home it may not write) is a FAIL line naming it, not a traceback."""

@@ -6175,9 +6175,10 @@ MUTATIONS: list[Mutation] = [
         "RUNNING, not every name the file holds (revcarry)",
         "launcher/proof_stops.py",
         '    return [name for name in left.programs if name in by_name and by_name[name]["statename"] != "RUNNING"\n'
-        '            and (left.at is None or by_name[name].get("start", 0) <= left.at)]\n',
+        '            and (since.get(name, left.at) is None or by_name[name].get("start", 0) <= since.get(name, left.at))]\n',
         '    return [name for name in left.programs if by_name.get(name, {}).get("statename") != "RUNNING"\n'
-        '            and (left.at is None or by_name.get(name, {}).get("start", 0) <= left.at)]\n',
+        '            and (since.get(name, left.at) is None\n'
+        '                 or by_name.get(name, {}).get("start", 0) <= since.get(name, left.at))]\n',
         ("tests/test_proofs.py::test_a_proof_record_naming_programs_the_home_does_not_run_and_control_characters_is_"
          "shown_printable_and_short",)),
     Mutation(
@@ -6201,7 +6202,7 @@ MUTATIONS: list[Mutation] = [
         "a program started since a killed proof recorded it (by hand) and stopped again is no longer that proof's: "
         "status does not name it and the next proof does not start it (revcarry)",
         "launcher/proof_stops.py",
-        '            and (left.at is None or by_name[name].get("start", 0) <= left.at)]\n',
+        '            and (since.get(name, left.at) is None or by_name[name].get("start", 0) <= since.get(name, left.at))]\n',
         "            ]\n",
         ("tests/test_proofs.py::"
          "test_a_program_started_by_hand_since_a_killed_proof_stopped_it_is_no_longer_that_proofs_to_name_or_start",)),
@@ -8698,6 +8699,15 @@ MUTATIONS: list[Mutation] = [
         "        _write(run, ProofStops(held.proof, held.pid, held.started,\n"
         "                               tuple(name for name in held.programs if name not in programs), held.at), file)\n",
         ("tests/test_proofs.py::test_a_failed_ups_record_stays_failed_when_another_releases_a_program_from_it",)),
+    Mutation(
+        "a_record_compares_each_program_with_its_last_write",
+        "a program an `up` recorded, started by hand and stopped again before the up's next stop, is the operator's "
+        "stop: each write of the record moved the time it was compared with, and the `up` was named for it (revup)",
+        "launcher/proof_stops.py",
+        "    by_name, since = {info[\"name\"]: info for info in infos}, dict(left.since)\n",
+        "    by_name, since = {info[\"name\"]: info for info in infos}, {}\n",
+        ("tests/test_proofs.py::"
+         "test_a_program_started_and_stopped_by_hand_after_an_up_recorded_it_is_not_named_for_a_later_record",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
