@@ -1943,12 +1943,22 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
             def recording(name: str) -> None:
                 if name in stoppable and name not in stopping:
                     stopping.append(name)
-                    proof_stops.record(home.run, "up", stopping, proof_stops.UP_FILE)
+                    keeping_record(lambda: proof_stops.record(home.run, "up", stopping, proof_stops.UP_FILE))
 
             def back(name: str) -> None:  # supervisord runs it again (or no longer has it): no record names it
                 if name in stopping:
                     stopping.remove(name)
-                proof_stops.release(home.run, [name], proof_stops.UP_FILE)
+                keeping_record(lambda: proof_stops.release(home.run, [name], proof_stops.UP_FILE))
+
+            def keeping_record(write: Callable[[], None]) -> None:
+                """A write of the record that fails (disk full) is said: the record only names what an `up` killed
+                part-way left stopped, and a change left half-applied for it (the previous files put back under
+                programs already restarted with the new ones) is worse."""
+                try:
+                    write()
+                except OSError as exc:
+                    tell(f"could not write {home.run / proof_stops.UP_FILE} ({exc.strerror}): killed now, this `up` "
+                         f"would leave what it stops named by nothing", sys.stderr)
             try:
                 if password_changed:
                     tell("the Redis password changed: restarting supervisord and every program it runs with the new one")

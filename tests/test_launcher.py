@@ -1386,6 +1386,44 @@ def test_an_up_killed_just_after_it_stopped_a_crash_looping_program_names_it(sma
     assert left == {"pid": up.pid, "programs": ["permit_issuer"], "command": "up", "failed": False}, left
 
 
+# Run as sitecustomize by the `up` started with it on PYTHONPATH: its record of the programs it stops
+# (run/up-stopping.json) cannot be written once it names the gate, as on a disk that just filled up.
+UP_RECORD_ON_A_FULL_DISK = """
+import errno, sys
+sys.path.insert(0, {repo!r})
+import launcher.proof_stops as proof_stops
+_write = proof_stops._write
+def _full(run, stops, file=proof_stops.FILE):
+    if file == proof_stops.UP_FILE and "gate" in stops.programs:
+        raise OSError(errno.ENOSPC, "No space left on device")
+    return _write(run, stops, file)
+proof_stops._write = _full
+"""
+
+
+def test_an_up_that_cannot_write_its_record_of_a_stop_applies_its_change_whole_and_says_so(small, tmp_path: Path) -> None:
+    # revup: upstop writes the record for each program `up` stops and again once supervisord runs it: a write that
+    # failed (disk full) failed the `up` half-way, "FAILED: [Errno 28] ...; the previous files are back", the permit
+    # issuer restarted on the new configuration and the gate not (status: NOT APPLIED). The record only names what a
+    # killed `up` left stopped: the change goes on, and the `up` says what it could not record.
+    home, topo_path, _ = small
+    changed = yaml.safe_load(topo_path.read_text())
+    changed["actors"]["permit_issuer"].setdefault("settings", {})["cooldown_ttl_s"] = 61
+    changed["actors"]["gate"].setdefault("settings", {})["cold_stress"] = 0.5
+    write_topology(topo_path, changed)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(UP_RECORD_ON_A_FULL_DISK.format(repo=str(REPO)))
+    up = subprocess.run([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)], cwd=REPO,
+                        capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(site)), timeout=300)
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert "restarted ['permit_issuer', 'gate']" in up.stdout or "restarted ['gate', 'permit_issuer']" in up.stdout, \
+        up.stdout
+    assert f"could not write {home / 'run' / 'up-stopping.json'} (No space left on device)" in up.stderr, up.stderr
+    status = clustergate("status", "--home", str(home))
+    assert status.returncode == 0 and "NOT APPLIED" not in status.stdout, status.stdout
+
+
 def test_a_config_hash_version_line_past_any_version_reads_as_none_written_not_a_traceback(tmp_path: Path) -> None:
     # lnrev3: run/programs.d's `; config hash version N` (lnfix) was read with int() on any run of digits: a line
     # of 5,000 digits (a hand edit, a corrupted file) raised ValueError (int past 4,300 digits) out of `status

@@ -7883,9 +7883,8 @@ MUTATIONS: list[Mutation] = [
         "the programs an `up` stopped to restart them and was killed before starting again are named by `status` "
         "(STOPPED BY AN INTERRUPTED UP) and by the next `up`, not as stopped by hand (lnfix)",
         "launcher/supervise.py",
-        "                    stopping.append(name)\n                    proof_stops.record(home.run, \"up\", stopping, "
-        "proof_stops.UP_FILE)\n",
-        "                    stopping.append(name)\n",
+        "                    keeping_record(lambda: proof_stops.record(home.run, \"up\", stopping, proof_stops.UP_FILE))\n",
+        "                    pass\n",
         ("tests/test_launcher.py::"
          "test_status_and_the_next_up_name_an_up_killed_part_way_as_what_left_its_programs_stopped",)),
     Mutation(
@@ -8647,10 +8646,9 @@ MUTATIONS: list[Mutation] = [
         "an `up` killed part-way is named (status, the next `up`) for the programs it stopped, not for one it never "
         "reached that was stopped by hand later: its record named every program it meant to stop (upstop)",
         "launcher/supervise.py",
-        "                    stopping.append(name)\n                    proof_stops.record(home.run, \"up\", stopping, "
-        "proof_stops.UP_FILE)\n",
-        "                    stopping.append(name)\n                    proof_stops.record(home.run, \"up\", "
-        "sorted(stoppable), proof_stops.UP_FILE)\n",
+        "                    keeping_record(lambda: proof_stops.record(home.run, \"up\", stopping, proof_stops.UP_FILE))\n",
+        "                    keeping_record(lambda: proof_stops.record(home.run, \"up\", sorted(stoppable), "
+        "proof_stops.UP_FILE))\n",
         ("tests/test_launcher.py::"
          "test_an_up_killed_part_way_names_only_what_it_stopped_not_a_program_it_never_reached",)),
     Mutation(
@@ -8708,6 +8706,15 @@ MUTATIONS: list[Mutation] = [
         "    by_name, since = {info[\"name\"]: info for info in infos}, {}\n",
         ("tests/test_proofs.py::"
          "test_a_program_started_and_stopped_by_hand_after_an_up_recorded_it_is_not_named_for_a_later_record",)),
+    Mutation(
+        "an_up_that_cannot_write_its_record_fails_half_way",
+        "an `up` that cannot write its record of a stop (disk full) applies its change whole and says so: it failed "
+        "half-way, its previous files put back under a program already restarted with the new ones (revup)",
+        "launcher/supervise.py",
+        "                except OSError as exc:\n                    tell(f\"could not write {home.run / proof_stops.UP_FILE}",
+        "                except ValueError as exc:\n                    tell(f\"could not write {home.run / proof_stops.UP_FILE}",
+        ("tests/test_launcher.py::"
+         "test_an_up_that_cannot_write_its_record_of_a_stop_applies_its_change_whole_and_says_so",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
