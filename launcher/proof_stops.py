@@ -10,9 +10,12 @@ One proof at a time runs on a home (hold): two at once would each stop programs 
 second's record would replace the first's, which a SIGKILL then left stopped with nothing naming them.
 
 `up` keeps the same record, in run/up-stopping.json (UP_FILE, its name "up"), of the programs it stops to restart or
-remove them, from just before its change until the change is applied: an `up` killed in between (a deploy's command
-timeout, an OOM kill) left them STOPPED, which `status` showed with no word of why and the next `up` started as
-"stopped by hand". `down` keeps it too (its name "down"), of the programs it stops until supervisord is shut.
+remove them: each is added just before supervisord is asked to stop it and removed once supervisord runs it again (or
+no longer has it), so an `up` killed part-way (a deploy's command timeout, an OOM kill) names what it stopped, not a
+program it never reached that was stopped by hand later. Killed, it left them STOPPED, which `status` showed with no
+word of why and the next `up` started as "stopped by hand". An `up` that fails (an error it caught, its files put back)
+marks its record failed (fail), so neither names it as killed. `down` keeps it too (its name "down"), of the programs
+it stops until supervisord is shut.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import fcntl
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +46,12 @@ class ProofStops:
     started: str | None  # the process's start time in clock ticks since boot (/proc/PID/stat), None when unknown
     programs: tuple[str, ...]
     at: float | None = None  # epoch time the record was last written, before the stops; None when unknown
+    failed: bool = False  # the process ended on an error it caught (an `up` that put its files back), not killed
+    since: tuple[tuple[str, float], ...] = ()  # (program, epoch time it was added to the record); `at` for one not here
 
     def as_json(self) -> dict[str, Any]:
-        return {"proof": self.proof, "pid": self.pid, "programs": list(self.programs)}
+        return {"proof": self.proof, "pid": self.pid, "programs": list(self.programs),
+                **({"failed": True} if self.failed else {})}
 
 
 def _path(run: Path, file: str = FILE) -> Path:
@@ -74,10 +80,12 @@ def read(run: Path, file: str = FILE) -> ProofStops | None:
         if len(text) > MAX_BYTES:
             return None
         data = json.loads(text)
-        started, at = data.get("started"), data.get("at")
+        started, at, since = data.get("started"), data.get("at"), data.get("since")
         return ProofStops(printable(str(data["proof"]), PROOF_NAME_MAX_CHARS), int(data["pid"]),
                           None if started is None else str(started),
-                          tuple(str(name) for name in data["programs"]), None if at is None else float(at))
+                          tuple(str(name) for name in data["programs"]), None if at is None else float(at),
+                          data.get("failed") is True,
+                          tuple((str(name), float(t)) for name, t in since.items()) if isinstance(since, dict) else ())
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -89,24 +97,38 @@ def _write(run: Path, stops: ProofStops, file: str = FILE) -> None:
         return
     temp = path.with_name(f".{file}.{os.getpid()}")
     temp.write_text(json.dumps({"proof": stops.proof, "pid": stops.pid, "started": stops.started,
-                                "programs": list(stops.programs), "at": stops.at}))
+                                "programs": list(stops.programs), "at": stops.at, "failed": stops.failed,
+                                "since": dict(stops.since)}))
     os.replace(temp, path)
 
 
 def record(run: Path, proof: str, programs: list[str], file: str = FILE) -> None:
     """Before this process (the proof `proof`) stops `programs`: add them to the record."""
     held = read(run, file)
-    kept = held.programs if held is not None and held.pid == os.getpid() else ()
-    _write(run, ProofStops(proof, os.getpid(), _start_ticks(os.getpid()),
-                           kept + tuple(name for name in programs if name not in kept), time.time()), file)
+    own = held is not None and held.pid == os.getpid()
+    kept, since = (held.programs, held.since) if own else ((), ())
+    now = time.time()
+    added = tuple(dict.fromkeys(name for name in programs if name not in kept))
+    _write(run, ProofStops(proof, os.getpid(), _start_ticks(os.getpid()), kept + added, now, False,
+                           since + tuple((name, now) for name in added)), file)
 
 
 def release(run: Path, programs: list[str], file: str = FILE) -> None:
     """After `programs` were started again: remove them from the record (the record goes with the last one)."""
     held = read(run, file)
-    if held is not None:
-        _write(run, ProofStops(held.proof, held.pid, held.started,
-                               tuple(name for name in held.programs if name not in programs), held.at), file)
+    if held is not None:  # another process's record (a killed `up`'s, a failed one's) stays its, as it was
+        _write(run, replace(held, programs=tuple(name for name in held.programs if name not in programs)), file)
+
+
+def fail(run: Path, file: str = FILE) -> None:
+    """This process ends on an error it caught: its record (if any) says so, not that it was killed part-way. Called
+    on the way out of that error: a record it cannot write (disk full) stays as it was, naming the programs still."""
+    held = read(run, file)
+    if held is not None and held.pid == os.getpid():
+        try:
+            _write(run, replace(held, failed=True), file)
+        except OSError:
+            pass
 
 
 def left_by_ended_proof(run: Path, file: str = FILE) -> ProofStops | None:
@@ -122,11 +144,12 @@ def left_by_ended_proof(run: Path, file: str = FILE) -> ProofStops | None:
 
 def still_stopped(left: ProofStops, infos: list[dict[str, Any]]) -> list[str]:
     """The record's programs that supervisord runs (infos: its getAllProcessInfo), not RUNNING, and not started since
-    the record was written: one started since (by hand, not `up`) and stopped again was stopped by someone else, on
-    purpose, and is no longer the proof's to name or start."""
-    by_name = {info["name"]: info for info in infos}
+    each was recorded (since; the record's time for a record without it): one started since (by hand, not `up`) and
+    stopped again was stopped by someone else, on purpose, and is no longer the proof's to name or start. Not the time
+    the record was last written: an `up` writes it again for each program it stops."""
+    by_name, since = {info["name"]: info for info in infos}, dict(left.since)
     return [name for name in left.programs if name in by_name and by_name[name]["statename"] != "RUNNING"
-            and (left.at is None or by_name[name].get("start", 0) <= left.at)]
+            and (since.get(name, left.at) is None or by_name[name].get("start", 0) <= since.get(name, left.at))]
 
 
 def forget_ended_proof(run: Path, file: str = FILE) -> None:

@@ -854,16 +854,22 @@ class Supervisor:
             time.sleep(0.1)
         raise LaunchError(f"supervisord did not answer on {self.home.socket} within 15 s; see {self.home.run / 'supervisord.log'}")
 
-    def apply_config(self) -> tuple[list[str], list[str], list[str]]:
-        """Like `supervisorctl update`: add new programs, restart changed ones, remove gone ones."""
+    def apply_config(self, stopping: Callable[[str], None] = lambda name: None,
+                     back: Callable[[str], None] = lambda name: None) -> tuple[list[str], list[str], list[str]]:
+        """Like `supervisorctl update`: add new programs, restart changed ones, remove gone ones. stopping(name) is
+        called just before a program is stopped, back(name) once supervisord runs it again or no longer has it."""
         added, changed, removed = self.api.reloadConfig()[0]
         for name in removed:
+            stopping(name)
             self._stop_quietly(name)
             self.api.removeProcessGroup(name)
+            back(name)
         for name in changed:
+            stopping(name)
             self._stop_quietly(name)
             self.api.removeProcessGroup(name)
             self.api.addProcessGroup(name)
+            back(name)
         for name in added:
             self.api.addProcessGroup(name)
         return added, changed, removed
@@ -1569,6 +1575,7 @@ def _held_key(endpoint: str) -> str:
 
 # A program in these states has a process that may hold its ports; STOPPED, BACKOFF, EXITED and FATAL have none.
 LIVE_STATES = ("STARTING", "RUNNING", "STOPPING")
+STOPPABLE_STATES = (*LIVE_STATES, "BACKOFF")  # a stop leaves a crash-looping program STOPPED too
 
 
 def never_starting_by_themselves(infos: list[dict[str, Any]]) -> list[str]:
@@ -1921,20 +1928,44 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
             # supervisord's environment is the actors': a new password reaches them only through a new supervisord.
             password_changed = was_running and ((redis_text is not None and _requirepass(redis_text) != old_password)
                                                 or password_differs_from_running(topo, home))
-            # Recorded before they are stopped: an `up` killed before it starts them again is named (status, next up).
-            stopping = [p["name"] for p in infos if p["statename"] in LIVE_STATES
-                        and (password_changed or p["pid"] in releasing)]
-            # And what a killed `up` left stopped, which this one starts: its record is replaced by this one's.
-            stopping += [n for n in (interrupted_up or {}).get("programs", []) if n not in stopping]
-            if stopping:
-                proof_stops.record(home.run, "up", stopping, proof_stops.UP_FILE)
+            # What a killed `up` left stopped, which this one starts: its record is replaced by this one's once this
+            # one stops a program (until then it names the killed `up`, also when this one fails before). Each
+            # program this one stops is recorded just before its stop (crash-looping ones too: a stop leaves them
+            # STOPPED) and released once supervisord runs it again: an `up` killed part-way is named (status, the next
+            # up) for what it stopped, not for a program it never reached.
+            stopping = [n for n in (interrupted_up or {}).get("programs", [])]
+            stoppable = {p["name"] for p in infos if p["statename"] in STOPPABLE_STATES}
+            if password_changed:  # supervisord shut down: every program at once
+                stopping += [p["name"] for p in infos if p["name"] in stoppable and p["name"] not in stopping]
+                if stopping:
+                    proof_stops.record(home.run, "up", stopping, proof_stops.UP_FILE)
+
+            def recording(name: str) -> None:
+                if name in stoppable and name not in stopping:
+                    stopping.append(name)
+                    keeping_record(lambda: proof_stops.record(home.run, "up", stopping, proof_stops.UP_FILE))
+
+            def back(name: str) -> None:  # supervisord runs it again (or no longer has it): no record names it
+                if name in stopping:
+                    stopping.remove(name)
+                keeping_record(lambda: proof_stops.release(home.run, [name], proof_stops.UP_FILE))
+
+            def keeping_record(write: Callable[[], None]) -> None:
+                """A write of the record that fails (disk full) is said: the record only names what an `up` killed
+                part-way left stopped, and a change left half-applied for it (the previous files put back under
+                programs already restarted with the new ones) is worse."""
+                try:
+                    write()
+                except OSError as exc:
+                    tell(f"could not write {home.run / proof_stops.UP_FILE} ({exc.strerror}): killed now, this `up` "
+                         f"would leave what it stops named by nothing", sys.stderr)
             try:
                 if password_changed:
                     tell("the Redis password changed: restarting supervisord and every program it runs with the new one")
                     _shutdown(sup, home)
                     sup.start_daemon()
                 elif was_running:
-                    added, changed, removed = sup.apply_config()
+                    added, changed, removed = sup.apply_config(recording, back)
                     tell(f"updated {topo.name}: added {added or '-'}, restarted {changed or '-'}, removed {removed or '-'}")
                     restart = [n for n in new_sections if n in stopped_by_hand and n not in changed and n not in added]
                     for name in restart:
@@ -1942,7 +1973,8 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
                     by_up = [n for n in restart if interrupted_up and n in interrupted_up["programs"]]
                     if by_up:
                         tell(f"started (left stopped by `clustergate {interrupted_up['command']}` (pid "
-                             f"{interrupted_up['pid']}), killed part-way): {by_up}")
+                             f"{interrupted_up['pid']}), {'which failed' if interrupted_up['failed'] else 'killed part-way'}"
+                             f"): {by_up}")
                     if len(by_up) < len(restart):
                         tell(f"started (stopped by hand or given up by supervisord): "
                              f"{[n for n in restart if n not in by_up]}")
@@ -1951,6 +1983,7 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
                     sup.start_daemon()
             except (LaunchError, xmlrpc.client.Fault, OSError) as exc:
                 _restore(backup)
+                proof_stops.fail(home.run, proof_stops.UP_FILE)  # what it stopped is named as a failed `up`'s
                 tell(f"FAILED: {exc}; the previous files are back in {home.run}", sys.stderr)
                 return 1
             if cadence_note:
@@ -2313,7 +2346,8 @@ def left_stopped_by_up(home: Home, infos: list[dict[str, Any]]) -> dict[str, Any
     supervisord, {pid, programs, command} of those still not RUNNING (as left_stopped_by_proof), or None."""
     left = left_stopped_by_proof(home, infos, proof_stops.UP_FILE)
     return None if left is None else {"pid": left["pid"], "programs": left["programs"],
-                                      "command": "down" if left["proof"] == "down" else "up"}
+                                      "command": "down" if left["proof"] == "down" else "up",
+                                      "failed": left.get("failed", False)}
 
 
 def interrupted_up_note(left: dict[str, Any], up_here: str) -> str:
@@ -2322,6 +2356,10 @@ def interrupted_up_note(left: dict[str, Any], up_here: str) -> str:
         return (f"STOPPED BY AN INTERRUPTED DOWN: {', '.join(left['programs'])} stopped by `clustergate down` (pid "
                 f"{left['pid']}), which ended before it stopped supervisord (killed part-way: a deploy's command "
                 f"timeout, an OOM kill?): `{up_here}` starts them, a `down` stops the rest")
+    if left.get("failed"):  # absent: an older clustergate on the host
+        return (f"STOPPED BY A FAILED UP: {', '.join(left['programs'])} stopped by `clustergate up` (pid "
+                f"{left['pid']}) to restart or remove them, which failed before it started them again (it said "
+                f"FAILED and put its files back): `{up_here}` starts them")
     return (f"STOPPED BY AN INTERRUPTED UP: {', '.join(left['programs'])} stopped by `clustergate up` (pid "
             f"{left['pid']}) to restart or remove them, which ended before it started them again (killed "
             f"part-way: a deploy's command timeout, an OOM kill?): `{up_here}` starts them")

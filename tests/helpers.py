@@ -32,7 +32,7 @@ NO_SHEDDING = {"overload_queue_age_ms": 60_000}
 KILLED_BEFORE_UPDATE = """
 import os, signal, sys
 import launcher.supervise
-launcher.supervise.Supervisor.apply_config = lambda self: os.kill(os.getpid(), signal.SIGKILL)
+launcher.supervise.Supervisor.apply_config = lambda self, *hooks: os.kill(os.getpid(), signal.SIGKILL)
 from launcher.cli import main
 main(sys.argv[1:])
 """

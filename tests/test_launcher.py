@@ -1125,13 +1125,31 @@ def test_status_and_the_next_up_name_a_down_killed_part_way_as_what_left_its_pro
         os.kill(gate_pid, signal.SIGCONT)
     left = _status_once_the_gate_stopped_says(home, f"STOPPED BY AN INTERRUPTED DOWN: gate, permit_issuer stopped by "
                                                     f"`clustergate down` (pid {down.pid})")
-    assert left == {"pid": down.pid, "programs": ["gate", "permit_issuer"], "command": "down"}, left
+    assert left == {"pid": down.pid, "programs": ["gate", "permit_issuer"], "command": "down", "failed": False}, left
     back = clustergate("up", str(topo_path), "--home", str(home))
     assert back.returncode == 0, back.stdout + back.stderr
     assert "stopped by hand" not in back.stdout, back.stdout
     assert (f"started (left stopped by `clustergate down` (pid {down.pid}), killed part-way): "
             f"['permit_issuer', 'gate']") in back.stdout, back.stdout
     assert json.loads(clustergate("status", "--json", "--home", str(home)).stdout)["left_stopped_by_up"] is None
+
+
+def _up_killed_while_it_stops_the_frozen_issuer(home: Path, topo_path: Path, issuer_pid: int) -> subprocess.Popen:
+    """`up` of topo_path SIGKILLed while supervisord stops the permit issuer (SIGSTOPped, so that stop lasts its
+    stopwaitsecs); returns the killed `up` once the issuer is STOPPED."""
+    os.kill(issuer_pid, signal.SIGSTOP)
+    up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)], cwd=REPO,
+                          stdout=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: "STOPPING" in supervisorctl(home, "status", "permit_issuer").stdout, 20,
+                 "supervisord stopping the permit issuer")
+    finally:
+        up.kill()
+        up.wait()
+        os.kill(issuer_pid, signal.SIGCONT)
+    wait_for(lambda: "STOPPED" in supervisorctl(home, "status", "permit_issuer").stdout, 30 * DEADLINE_SCALE,
+             "the permit issuer stopped")
+    return up
 
 
 def test_an_up_killed_part_way_after_another_killed_part_way_names_what_both_left_stopped(small) -> None:
@@ -1148,17 +1166,7 @@ def test_an_up_killed_part_way_after_another_killed_part_way_names_what_both_lef
     changed = yaml.safe_load(topo_path.read_text())
     changed["actors"]["permit_issuer"].setdefault("settings", {})["cooldown_ttl_s"] = 61
     write_topology(topo_path, changed)
-    os.kill(issuer_pid, signal.SIGSTOP)
-    second = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)], cwd=REPO)
-    try:
-        wait_for(lambda: "STOPPING" in supervisorctl(home, "status", "permit_issuer").stdout, 20,
-                 "supervisord stopping the permit issuer")
-    finally:
-        second.kill()
-        second.wait()
-        os.kill(issuer_pid, signal.SIGCONT)
-    wait_for(lambda: "STOPPED" in supervisorctl(home, "status", "permit_issuer").stdout, 30 * DEADLINE_SCALE,
-             "the permit issuer stopped")
+    _up_killed_while_it_stops_the_frozen_issuer(home, topo_path, issuer_pid)
     report = json.loads(clustergate("status", "--json", "--home", str(home)).stdout)
     left = report["left_stopped_by_up"]
     assert left is not None and sorted(left["programs"]) == ["gate", "permit_issuer"], left
@@ -1219,6 +1227,17 @@ def test_up_does_not_fail_a_starting_program_over_a_process_on_the_same_port_at_
             other.close()
 
 
+def _up_killed_while_it_stops_the_frozen_gate(home: Path, topo_path: Path) -> tuple[subprocess.Popen, dict]:
+    """`up` of a changed gate SIGKILLed while supervisord stops the gate (_up_stopping_a_frozen_gate): the killed `up`
+    and, once the gate is STOPPED, status --json's left_stopped_by_up (status said STOPPED BY AN INTERRUPTED UP)."""
+    up, gate_pid = _up_stopping_a_frozen_gate(home, topo_path)
+    up.kill()
+    up.wait()
+    os.kill(gate_pid, signal.SIGCONT)
+    return up, _status_once_the_gate_stopped_says(home, f"STOPPED BY AN INTERRUPTED UP: gate stopped by `clustergate "
+                                                        f"up` (pid {up.pid})")
+
+
 def test_status_and_the_next_up_name_an_up_killed_part_way_as_what_left_its_programs_stopped(small) -> None:
     # lnfix: an `up` SIGKILLed (a deploy's command timeout, an OOM kill) while supervisord stopped the gate to restart
     # it left the gate STOPPED: status showed it STOPPED, READY ?, with no word of why (exit 1), and the `up` that put
@@ -1226,21 +1245,183 @@ def test_status_and_the_next_up_name_an_up_killed_part_way_as_what_left_its_prog
     # ['gate']".
     home, topo_path, _ = small
     previous = topo_path.read_text()
-    up, gate_pid = _up_stopping_a_frozen_gate(home, topo_path)
-    up.kill()
-    up.wait()
-    os.kill(gate_pid, signal.SIGCONT)
-    left = _status_once_the_gate_stopped_says(home, f"STOPPED BY AN INTERRUPTED UP: gate stopped by `clustergate up` "
-                                                    f"(pid {up.pid})")
-    assert left == {"pid": up.pid, "programs": ["gate"], "command": "up"}, left
+    up, left = _up_killed_while_it_stops_the_frozen_gate(home, topo_path)
+    assert left == {"pid": up.pid, "programs": ["gate"], "command": "up", "failed": False}, left
     topo_path.write_text(previous)  # the previous topology put back, as a rollback does
+    _the_next_up_starts_the_gate_as_left_by(home, topo_path, up.pid, "killed part-way")
+
+
+def _the_next_up_starts_the_gate_as_left_by(home: Path, topo_path: Path, pid: int, how: str) -> None:
+    """`up` of topo_path says it started the gate left stopped by `clustergate up` (pid), `how` it ended, not as
+    stopped by hand, and status then names nothing left stopped by an `up`."""
     back = clustergate("up", str(topo_path), "--home", str(home))
     assert back.returncode == 0, back.stdout + back.stderr
     assert "stopped by hand" not in back.stdout, back.stdout
-    assert f"started (left stopped by `clustergate up` (pid {up.pid}), killed part-way): ['gate']" in back.stdout, \
-        back.stdout
+    assert f"started (left stopped by `clustergate up` (pid {pid}), {how}): ['gate']" in back.stdout, back.stdout
     after = clustergate("status", "--json", "--home", str(home))
     assert after.returncode == 0 and json.loads(after.stdout)["left_stopped_by_up"] is None, after.stdout
+
+
+def test_an_up_killed_part_way_names_only_what_it_stopped_not_a_program_it_never_reached(small) -> None:
+    # upstop (carried from earlier reviews): a killed `up` recorded every program it meant to stop before stopping the
+    # first, so a program it never reached (the gate: supervisord stops the permit issuer first, by priority) that
+    # the operator later stopped by hand was named by status, and the next `up`, as left stopped by the killed `up`.
+    home, topo_path, _ = small
+    previous = topo_path.read_text()
+    changed = yaml.safe_load(previous)
+    changed["actors"]["permit_issuer"].setdefault("settings", {})["cooldown_ttl_s"] = 61
+    changed["actors"]["gate"].setdefault("settings", {})["cold_stress"] = 0.5
+    write_topology(topo_path, changed)
+    up = _up_killed_while_it_stops_the_frozen_issuer(home, topo_path, pids(home)["permit_issuer"])
+    assert "RUNNING" in supervisorctl(home, "status", "gate").stdout  # never reached by the killed `up`
+    assert supervisorctl(home, "stop", "gate").returncode == 0  # by hand
+    status = clustergate("status", "--home", str(home))
+    said = [line for line in status.stdout.splitlines() if line.startswith("STOPPED BY AN INTERRUPTED UP: ")]
+    assert said and said[0].startswith(f"STOPPED BY AN INTERRUPTED UP: permit_issuer stopped by `clustergate up` "
+                                       f"(pid {up.pid})"), status.stdout
+    left = json.loads(clustergate("status", "--json", "--home", str(home)).stdout)["left_stopped_by_up"]
+    assert left == {"pid": up.pid, "programs": ["permit_issuer"], "command": "up", "failed": False}, left
+    topo_path.write_text(previous)  # the previous topology put back, as a rollback does
+    back = clustergate("up", str(topo_path), "--home", str(home))
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert (f"started (left stopped by `clustergate up` (pid {up.pid}), killed part-way): ['permit_issuer']"
+            in back.stdout), back.stdout
+    assert "started (stopped by hand or given up by supervisord): ['gate']" in back.stdout, back.stdout
+
+
+def test_status_and_the_next_up_name_an_up_that_failed_part_way_as_failed_not_killed(small) -> None:
+    # upstop (carried from earlier reviews): an `up` that failed after it stopped a program (here supervisord
+    # stopped, SIGSTOP, during its stop of the gate: the call's deadline passes), and put its files back, left its
+    # record of the programs it stopped: status said "STOPPED BY AN INTERRUPTED UP ... killed part-way" of an `up`
+    # that ended on its own, saying FAILED, and the next `up` said "killed part-way" too.
+    home, topo_path, _ = small
+    previous = topo_path.read_text()
+    up, gate_pid = _up_stopping_a_frozen_gate(home, topo_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                              text=True)
+    supervisord_pid = int(Home(home).pid_file.read_text())
+    os.kill(supervisord_pid, signal.SIGSTOP)
+    try:
+        out, err = up.communicate(timeout=300)
+    finally:
+        os.kill(supervisord_pid, signal.SIGCONT)
+        os.kill(gate_pid, signal.SIGCONT)
+    assert up.returncode == 1, out + err
+    assert "FAILED: " in err and "the previous files are back" in err, out + err
+    left = _status_once_the_gate_stopped_says(home, f"STOPPED BY A FAILED UP: gate stopped by `clustergate up` "
+                                                    f"(pid {up.pid})")
+    assert left == {"pid": up.pid, "programs": ["gate"], "command": "up", "failed": True}, left
+    status = clustergate("status", "--home", str(home))
+    assert "killed part-way" not in status.stdout and "INTERRUPTED" not in status.stdout, status.stdout
+    topo_path.write_text(previous)
+    _the_next_up_starts_the_gate_as_left_by(home, topo_path, up.pid, "which failed")
+
+
+def test_an_up_that_fails_before_it_stops_anything_leaves_a_killed_ups_record_naming_the_killed_up(small) -> None:
+    # revup: an `up` took over a killed `up`'s record (of the gate it left STOPPED) before its own first stop, so
+    # one that then failed before stopping anything (supervisord refused its reloadConfig: a broken file in
+    # run/programs.d) marked the record as its own, failed: status said "STOPPED BY A FAILED UP: gate stopped by
+    # `clustergate up` (pid <the failed one>)", which stopped nothing, and the killed `up` was no longer named.
+    home, topo_path, _ = small
+    previous = topo_path.read_text()
+    killed, _ = _up_killed_while_it_stops_the_frozen_gate(home, topo_path)
+    broken = home / "run" / "programs.d" / "broken.conf"
+    broken.write_text("[program:broken]\n")  # no command: supervisord refuses to read its configuration again
+    topo_path.write_text(previous)
+    failed = clustergate("up", str(topo_path), "--home", str(home))
+    assert failed.returncode == 1 and "FAILED: " in failed.stderr, failed.stdout + failed.stderr
+    broken.unlink()
+    left = _status_once_the_gate_stopped_says(home, f"STOPPED BY AN INTERRUPTED UP: gate stopped by `clustergate up` "
+                                                    f"(pid {killed.pid})")
+    assert left == {"pid": killed.pid, "programs": ["gate"], "command": "up", "failed": False}, left
+    _the_next_up_starts_the_gate_as_left_by(home, topo_path, killed.pid, "killed part-way")
+
+
+# Run as sitecustomize by the `up` started with it on PYTHONPATH: it stops itself (SIGSTOP) just after supervisord
+# answered its stop of the program UP_PAUSES_AFTER_STOPPING, so a test can kill it at that very point.
+UP_PAUSES_AFTER_STOPPING = """
+import os, signal, xmlrpc.client
+_call = xmlrpc.client._Method.__call__
+def _paused(self, *args):
+    result = _call(self, *args)
+    if self._Method__name == "supervisor.stopProcessGroup" and args[:1] == (os.environ["UP_PAUSES_AFTER_STOPPING"],):
+        os.kill(os.getpid(), signal.SIGSTOP)
+    return result
+xmlrpc.client._Method.__call__ = _paused
+"""
+
+
+def test_an_up_killed_just_after_it_stopped_a_crash_looping_program_names_it(small, tmp_path: Path) -> None:
+    # upstop (carried from earlier reviews): `up` recorded only the programs it stopped that had a pid (STARTING,
+    # RUNNING, STOPPING), not one crash-looping (BACKOFF, between its tries): killed just after supervisord stopped it
+    # (STOPPED, not started again by supervisord), status said nothing of why it was STOPPED.
+    home, topo_path, _ = small
+    assert supervisorctl(home, "stop", "permit_issuer").returncode == 0
+    # The permit issuer started again fails at once (no running copy of the topology), again and again, until
+    # `up` writes the copy, just before it stops it.
+    # supervisord waits a second longer after each failed try: from the fifth on, 5 s or more, the issuer is in
+    # BACKOFF (no pid) when `up` looks at it and stops it, not STARTING (a pid: recorded before too).
+    (home / "run" / "topology.yaml").unlink()
+    supervisorctl(home, "start", "permit_issuer")
+    log = home / "run" / "supervisord.log"
+    wait_for(lambda: log.read_text().count("exited: permit_issuer (") >= 5
+             and "BACKOFF" in supervisorctl(home, "status", "permit_issuer").stdout, 60 * DEADLINE_SCALE,
+             "the issuer failing its fifth try")
+    changed = yaml.safe_load(topo_path.read_text())
+    changed["actors"]["permit_issuer"].setdefault("settings", {})["cooldown_ttl_s"] = 61
+    write_topology(topo_path, changed)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(UP_PAUSES_AFTER_STOPPING)
+    up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)], cwd=REPO,
+                          stdout=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=str(site),
+                                                              UP_PAUSES_AFTER_STOPPING="permit_issuer"))
+    try:
+        wait_for(lambda: Path(f"/proc/{up.pid}/stat").read_text().rpartition(")")[2].split()[0] == "T", 60,
+                 "the up paused just after its stop of the permit issuer")
+    finally:
+        up.kill()
+        up.wait()
+    assert "STOPPED" in supervisorctl(home, "status", "permit_issuer").stdout
+    left = json.loads(clustergate("status", "--json", "--home", str(home)).stdout)["left_stopped_by_up"]
+    assert left == {"pid": up.pid, "programs": ["permit_issuer"], "command": "up", "failed": False}, left
+
+
+# Run as sitecustomize by the `up` started with it on PYTHONPATH: its record of the programs it stops
+# (run/up-stopping.json) cannot be written once it names the gate, as on a disk that just filled up.
+UP_RECORD_ON_A_FULL_DISK = """
+import errno, sys
+sys.path.insert(0, {repo!r})
+import launcher.proof_stops as proof_stops
+_write = proof_stops._write
+def _full(run, stops, file=proof_stops.FILE):
+    if file == proof_stops.UP_FILE and "gate" in stops.programs:
+        raise OSError(errno.ENOSPC, "No space left on device")
+    return _write(run, stops, file)
+proof_stops._write = _full
+"""
+
+
+def test_an_up_that_cannot_write_its_record_of_a_stop_applies_its_change_whole_and_says_so(small, tmp_path: Path) -> None:
+    # revup: upstop writes the record for each program `up` stops and again once supervisord runs it: a write that
+    # failed (disk full) failed the `up` half-way, "FAILED: [Errno 28] ...; the previous files are back", the permit
+    # issuer restarted on the new configuration and the gate not (status: NOT APPLIED). The record only names what a
+    # killed `up` left stopped: the change goes on, and the `up` says what it could not record.
+    home, topo_path, _ = small
+    changed = yaml.safe_load(topo_path.read_text())
+    changed["actors"]["permit_issuer"].setdefault("settings", {})["cooldown_ttl_s"] = 61
+    changed["actors"]["gate"].setdefault("settings", {})["cold_stress"] = 0.5
+    write_topology(topo_path, changed)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(UP_RECORD_ON_A_FULL_DISK.format(repo=str(REPO)))
+    up = subprocess.run([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)], cwd=REPO,
+                        capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(site)), timeout=300)
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert "restarted ['permit_issuer', 'gate']" in up.stdout or "restarted ['gate', 'permit_issuer']" in up.stdout, \
+        up.stdout
+    assert f"could not write {home / 'run' / 'up-stopping.json'} (No space left on device)" in up.stderr, up.stderr
+    status = clustergate("status", "--home", str(home))
+    assert status.returncode == 0 and "NOT APPLIED" not in status.stdout, status.stdout
 
 
 def test_a_config_hash_version_line_past_any_version_reads_as_none_written_not_a_traceback(tmp_path: Path) -> None:

@@ -942,6 +942,52 @@ def test_a_proof_record_larger_than_any_proof_writes_is_not_read(tmp_path: Path)
     assert proof_stops.read(tmp_path).programs == ("p0", "p1", "p2")
 
 
+def test_an_up_that_cannot_mark_its_record_failed_leaves_it_as_it_was_without_raising(tmp_path: Path) -> None:
+    """revup: a failing `up` marks its record failed (proof_stops.fail) in its error path, after it put its files
+    back: a record it could no longer write (disk full) raised OSError there, a traceback in place of its "FAILED: ...;
+    the previous files are back" line. The record stays as it was (naming the programs, as a killed `up`'s)."""
+    from launcher import proof_stops
+    proof_stops.record(tmp_path, "up", ["gate"], proof_stops.UP_FILE)
+    (tmp_path / f".{proof_stops.UP_FILE}.{os.getpid()}").mkdir()  # where the record is written first: unwritable
+    proof_stops.fail(tmp_path, proof_stops.UP_FILE)
+    held = proof_stops.read(tmp_path, proof_stops.UP_FILE)
+    assert held is not None and held.programs == ("gate",) and not held.failed, held
+
+
+def test_a_failed_ups_record_stays_failed_when_another_releases_a_program_from_it(tmp_path: Path) -> None:
+    """revup: the `up` after a failed one releases from that one's record each program it runs again (before it
+    records a stop of its own); the record was written again without its mark, and the failed `up` was then named as
+    killed part-way (STOPPED BY AN INTERRUPTED UP) for the rest."""
+    import json
+
+    from launcher import proof_stops
+    (tmp_path / proof_stops.UP_FILE).write_text(json.dumps({"proof": "up", "pid": 1, "started": "1", "at": 1.0,
+                                                            "programs": ["gate", "permit_issuer"], "failed": True}))
+    proof_stops.release(tmp_path, ["gate"], proof_stops.UP_FILE)
+    held = proof_stops.read(tmp_path, proof_stops.UP_FILE)
+    assert held == proof_stops.ProofStops("up", 1, "1", ("permit_issuer",), 1.0, True), held
+
+
+def test_a_program_started_and_stopped_by_hand_after_an_up_recorded_it_is_not_named_for_a_later_record(
+        tmp_path: Path) -> None:
+    """revup: an `up` writes its record again for each program it stops, and each write moved the record's time (the
+    one status compares a program's last start with): the gate it recorded first (one a killed `up` left stopped),
+    started by hand and stopped again before its next stop, was named as left stopped by it, not as the operator's
+    stop. Each program is compared with the time it was recorded."""
+    import json
+
+    from launcher import proof_stops
+    (tmp_path / proof_stops.UP_FILE).write_text(json.dumps({"proof": "up", "pid": os.getpid(), "started": None,
+                                                            "at": 100.0, "programs": ["gate"],
+                                                            "since": {"gate": 100.0}}))
+    proof_stops.record(tmp_path, "up", ["permit_issuer"], proof_stops.UP_FILE)  # now, long after 100
+    held = proof_stops.read(tmp_path, proof_stops.UP_FILE)
+    assert held is not None and held.programs == ("gate", "permit_issuer"), held
+    infos = [{"name": "gate", "statename": "STOPPED", "start": 150},  # started by hand at 150, stopped since
+             {"name": "permit_issuer", "statename": "STOPPED", "start": 150}]
+    assert proof_stops.still_stopped(held, infos) == ["permit_issuer"]
+
+
 def test_a_proof_that_cannot_take_its_homes_proof_lock_fails_naming_it_without_a_traceback(tmp_path: Path) -> None:
     """A proof takes run/proof.lock before anything else (one proof at a time on a home); one it cannot open (here a
     directory in its place; a home it may not write) is a FAIL line naming it, not a traceback."""

@@ -6175,9 +6175,10 @@ MUTATIONS: list[Mutation] = [
         "RUNNING, not every name the file holds (revcarry)",
         "launcher/proof_stops.py",
         '    return [name for name in left.programs if name in by_name and by_name[name]["statename"] != "RUNNING"\n'
-        '            and (left.at is None or by_name[name].get("start", 0) <= left.at)]\n',
+        '            and (since.get(name, left.at) is None or by_name[name].get("start", 0) <= since.get(name, left.at))]\n',
         '    return [name for name in left.programs if by_name.get(name, {}).get("statename") != "RUNNING"\n'
-        '            and (left.at is None or by_name.get(name, {}).get("start", 0) <= left.at)]\n',
+        '            and (since.get(name, left.at) is None\n'
+        '                 or by_name.get(name, {}).get("start", 0) <= since.get(name, left.at))]\n',
         ("tests/test_proofs.py::test_a_proof_record_naming_programs_the_home_does_not_run_and_control_characters_is_"
          "shown_printable_and_short",)),
     Mutation(
@@ -6201,7 +6202,7 @@ MUTATIONS: list[Mutation] = [
         "a program started since a killed proof recorded it (by hand) and stopped again is no longer that proof's: "
         "status does not name it and the next proof does not start it (revcarry)",
         "launcher/proof_stops.py",
-        '            and (left.at is None or by_name[name].get("start", 0) <= left.at)]\n',
+        '            and (since.get(name, left.at) is None or by_name[name].get("start", 0) <= since.get(name, left.at))]\n',
         "            ]\n",
         ("tests/test_proofs.py::"
          "test_a_program_started_by_hand_since_a_killed_proof_stopped_it_is_no_longer_that_proofs_to_name_or_start",)),
@@ -7882,8 +7883,8 @@ MUTATIONS: list[Mutation] = [
         "the programs an `up` stopped to restart them and was killed before starting again are named by `status` "
         "(STOPPED BY AN INTERRUPTED UP) and by the next `up`, not as stopped by hand (lnfix)",
         "launcher/supervise.py",
-        "                proof_stops.record(home.run, \"up\", stopping, proof_stops.UP_FILE)\n",
-        "                pass\n",
+        "                    keeping_record(lambda: proof_stops.record(home.run, \"up\", stopping, proof_stops.UP_FILE))\n",
+        "                    pass\n",
         ("tests/test_launcher.py::"
          "test_status_and_the_next_up_name_an_up_killed_part_way_as_what_left_its_programs_stopped",)),
     Mutation(
@@ -8349,8 +8350,8 @@ MUTATIONS: list[Mutation] = [
         "an `up` carries into its own record what a killed `up` left stopped: killed part-way too, it replaced that "
         "record with its own, and what the first left STOPPED was named by nothing (lnrev3)",
         "launcher/supervise.py",
-        "            stopping += [n for n in (interrupted_up or {}).get(\"programs\", []) if n not in stopping]\n",
-        "",
+        "            stopping = [n for n in (interrupted_up or {}).get(\"programs\", [])]\n",
+        "            stopping = []\n",
         ("tests/test_launcher.py::"
          "test_an_up_killed_part_way_after_another_killed_part_way_names_what_both_left_stopped",)),
     Mutation(
@@ -8748,6 +8749,80 @@ MUTATIONS: list[Mutation] = [
         "        if secret and topo.hosts and not file.exists():\n",
         ("tests/test_multihost_topology.py::"
          "test_a_secret_key_path_stat_cannot_follow_on_a_multihost_topology_is_a_problem_not_a_crash",)),
+    Mutation(
+        "a_killed_up_names_programs_it_never_reached",
+        "an `up` killed part-way is named (status, the next `up`) for the programs it stopped, not for one it never "
+        "reached that was stopped by hand later: its record named every program it meant to stop (upstop)",
+        "launcher/supervise.py",
+        "                    keeping_record(lambda: proof_stops.record(home.run, \"up\", stopping, proof_stops.UP_FILE))\n",
+        "                    keeping_record(lambda: proof_stops.record(home.run, \"up\", sorted(stoppable), "
+        "proof_stops.UP_FILE))\n",
+        ("tests/test_launcher.py::"
+         "test_an_up_killed_part_way_names_only_what_it_stopped_not_a_program_it_never_reached",)),
+    Mutation(
+        "a_failed_up_is_named_as_killed_part_way",
+        "an `up` that failed and put its files back marks its record failed: status said STOPPED BY AN INTERRUPTED "
+        "UP (killed part-way) of what it stopped, and the next `up` 'killed part-way' (upstop)",
+        "launcher/supervise.py",
+        "                proof_stops.fail(home.run, proof_stops.UP_FILE)  # what it stopped is named as a failed `up`'s\n",
+        "",
+        ("tests/test_launcher.py::"
+         "test_status_and_the_next_up_name_an_up_that_failed_part_way_as_failed_not_killed",)),
+    Mutation(
+        "an_up_records_no_crash_looping_program_it_stops",
+        "a crash-looping (BACKOFF) program an `up` stops is recorded as a running one is: killed just after its stop, "
+        "status showed it STOPPED with no word of why (upstop)",
+        "launcher/supervise.py",
+        "            stoppable = {p[\"name\"] for p in infos if p[\"statename\"] in STOPPABLE_STATES}\n",
+        "            stoppable = {p[\"name\"] for p in infos if p[\"statename\"] in LIVE_STATES}\n",
+        ("tests/test_launcher.py::"
+         "test_an_up_killed_just_after_it_stopped_a_crash_looping_program_names_it",)),
+    Mutation(
+        "an_up_that_stopped_nothing_takes_over_a_killed_ups_record",
+        "an `up` writes its record (taking over what a killed `up` left stopped) only once it stops a program: one that "
+        "failed before any stop named itself, failed, as what stopped the killed `up`'s programs (revup)",
+        "launcher/supervise.py",
+        "                stopping += [p[\"name\"] for p in infos if p[\"name\"] in stoppable and p[\"name\"] not in "
+        "stopping]\n                if stopping:\n",
+        "                stopping += [p[\"name\"] for p in infos if p[\"name\"] in stoppable and p[\"name\"] not in "
+        "stopping]\n            if stopping:\n",
+        ("tests/test_launcher.py::"
+         "test_an_up_that_fails_before_it_stops_anything_leaves_a_killed_ups_record_naming_the_killed_up",)),
+    Mutation(
+        "a_failed_up_that_cannot_mark_its_record_raises",
+        "a failing `up` that cannot write its record as failed (disk full) leaves it as it was: it raised OSError in "
+        "its error path, a traceback in place of its FAILED line (revup)",
+        "launcher/proof_stops.py",
+        "        try:\n            _write(run, replace(held, failed=True), file)\n        except OSError:\n            pass\n",
+        "        _write(run, replace(held, failed=True), file)\n",
+        ("tests/test_proofs.py::test_an_up_that_cannot_mark_its_record_failed_leaves_it_as_it_was_without_raising",)),
+    Mutation(
+        "a_release_from_a_failed_ups_record_drops_its_mark",
+        "a program released from a failed `up`'s record (by the `up` after it) leaves the record failed: it was "
+        "written again unmarked, and the failed `up` named as killed part-way for the rest (revup)",
+        "launcher/proof_stops.py",
+        "        _write(run, replace(held, programs=tuple(name for name in held.programs if name not in programs)), file)\n",
+        "        _write(run, ProofStops(held.proof, held.pid, held.started,\n"
+        "                               tuple(name for name in held.programs if name not in programs), held.at), file)\n",
+        ("tests/test_proofs.py::test_a_failed_ups_record_stays_failed_when_another_releases_a_program_from_it",)),
+    Mutation(
+        "a_record_compares_each_program_with_its_last_write",
+        "a program an `up` recorded, started by hand and stopped again before the up's next stop, is the operator's "
+        "stop: each write of the record moved the time it was compared with, and the `up` was named for it (revup)",
+        "launcher/proof_stops.py",
+        "    by_name, since = {info[\"name\"]: info for info in infos}, dict(left.since)\n",
+        "    by_name, since = {info[\"name\"]: info for info in infos}, {}\n",
+        ("tests/test_proofs.py::"
+         "test_a_program_started_and_stopped_by_hand_after_an_up_recorded_it_is_not_named_for_a_later_record",)),
+    Mutation(
+        "an_up_that_cannot_write_its_record_fails_half_way",
+        "an `up` that cannot write its record of a stop (disk full) applies its change whole and says so: it failed "
+        "half-way, its previous files put back under a program already restarted with the new ones (revup)",
+        "launcher/supervise.py",
+        "                except OSError as exc:\n                    tell(f\"could not write {home.run / proof_stops.UP_FILE}",
+        "                except ValueError as exc:\n                    tell(f\"could not write {home.run / proof_stops.UP_FILE}",
+        ("tests/test_launcher.py::"
+         "test_an_up_that_cannot_write_its_record_of_a_stop_applies_its_change_whole_and_says_so",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
