@@ -7916,8 +7916,8 @@ MUTATIONS: list[Mutation] = [
         "with external sentinels told `replicas: 0`, no replica to promote is what the topology runs: `status` says "
         "there is no failover and exits 0; it exited 1, NO FAILOVER POSSIBLE (lnfix)",
         "launcher/supervise.py",
-        "    none_expected = bool(nobody) and topo.redis.replicas_expected() == 0 and not any(\n",
-        "    none_expected = False and not any(\n",
+        "    excused = bool(nobody) and topo.redis.replicas_expected() == 0 and not any(\n",
+        "    excused = False and not any(\n",
         ("tests/test_sentinel_failover.py::"
          "test_status_of_a_system_whose_external_sentinels_expect_no_replica_exits_0_saying_there_is_no_failover",)),
     Mutation(
@@ -8358,8 +8358,8 @@ MUTATIONS: list[Mutation] = [
         "`replicas: 0` excuses the missing failover only where no permit issuer WAITs for a replica: with "
         "wait_replicas: 1 every decision is HOLD replica_unacknowledged, and status exited 0 (lnrev3)",
         "launcher/supervise.py",
-        "    none_expected = bool(nobody) and topo.redis.replicas_expected() == 0 and not any(\n",
-        "    none_expected = bool(nobody) and topo.redis.replicas_expected() == 0 or 0 * any(\n",
+        "    excused = bool(nobody) and topo.redis.replicas_expected() == 0 and not any(\n",
+        "    excused = bool(nobody) and topo.redis.replicas_expected() == 0 or 0 * any(\n",
         ("tests/test_sentinel_failover.py::"
          "test_status_with_external_sentinels_expecting_no_replica_still_fails_an_issuer_that_waits_for_one",)),
     Mutation(
@@ -8640,6 +8640,15 @@ MUTATIONS: list[Mutation] = [
         '    if f"${password_env}" in text:  # A refused password named already (RespClient\'s hint, about 80 characters more)\n',
         "    if False:\n",
         ("tests/test_cluster_side_resp_client.py::test_a_password_the_sentinels_refuse_is_said_with_its_variable",)),
+    Mutation(
+        "external_sentinels_expecting_no_replica_excuse_a_replica_they_see_down",
+        "`replicas: 0` excuses no replica to promote, not a replica Sentinel knows and reports down (s_down, o_down, "
+        "disconnected): status names it and exits 1; it exited 0 saying `no failover` (statusfix)",
+        "launcher/sentinel.py",
+        "                     [replica for replica, bad in why.items() if any(flag in bad for flag in _UNPROMOTABLE_FLAGS)])\n",
+        "                     [])\n",
+        ("tests/test_sentinel_failover.py::"
+         "test_with_external_sentinels_expecting_no_replica_a_replica_sentinel_sees_down_still_fails_status",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
