@@ -107,15 +107,21 @@ def _proc_net_address(hex_address: str) -> ipaddress.IPv4Address | ipaddress.IPv
 
 
 def _binds_clash(host: str, held: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
-    """Whether a socket bound at `held` (a port's holder) keeps HOST from binding that port: a wildcard on either side
-    (0.0.0.0, ::, `*`, a name), or the same address. One on another address does not: 127.0.0.1 and [::1] bind the
-    same port side by side."""
+    """Whether a socket bound at `held` (a port's holder) keeps HOST from binding that port, as Linux decides: in one
+    address family, a wildcard on either side (0.0.0.0, ::) or the same address; across the two, only [::] (dual-stack
+    unless IPV6_V6ONLY, which /proc does not show, and ZeroMQ binds it so) on either side. `*` or a name: any holder.
+    0.0.0.0 and [::1], like 127.0.0.1 and [::1], bind the same port side by side."""
     try:
         wanted = ipaddress.ip_address(host)
     except ValueError:
         return True  # `*` or a name: any holder of the port
     wanted = getattr(wanted, "ipv4_mapped", None) or wanted
-    return held is None or wanted.is_unspecified or held.is_unspecified or held == wanted
+    if held is None:
+        return True
+    if held.version != wanted.version:
+        v6 = held if held.version == 6 else wanted
+        return v6.is_unspecified
+    return wanted.is_unspecified or held.is_unspecified or held == wanted
 
 
 def _socket_inodes(endpoints: list[str]) -> dict[str, set[int]]:

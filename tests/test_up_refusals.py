@@ -277,3 +277,53 @@ def test_down_of_a_directory_whose_supervisord_conf_is_not_clustergates_stops_no
         assert "stopping leftover" not in down.stdout, down.stdout
         assert supervisord.poll() is None, f"down --home {etc} stopped a supervisord of no clustergate home: {down.stdout}"
         assert listening(port)
+
+
+def _listening(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen()
+    return sock
+
+
+def test_a_wildcard_of_one_address_family_is_not_taken_for_the_holder_of_a_loopback_of_the_other() -> None:
+    """statusfix: a process listening on 0.0.0.0:PORT was counted as a holder of [::1]:PORT (and one on [::1]:PORT of
+    0.0.0.0:PORT), which Linux binds beside it: status and up's refusals could name it, or find an endpoint's real
+    holder among the programs an `up` stops. [::]:PORT (dual-stack unless IPV6_V6ONLY, unseen in /proc) holds them
+    all; 0.0.0.0:PORT holds every IPv4 address and [::]:PORT. Real sockets on free ports; the kernel says which bind."""
+    from launcher.endpoints import holder_pids, port_problem
+    from launcher.harness import free_port
+    me = os.getpid()
+    for held, free, taken in (("0.0.0.0", "::1", ("127.0.0.1", "::")), ("::1", "0.0.0.0", ("::",)),
+                              ("::", None, ("127.0.0.1", "0.0.0.0", "::1"))):
+        port = free_port()
+        with _listening(held, port):
+            if free is not None:
+                assert port_problem(free, port) is None  # the kernel binds it beside the holder
+                assert holder_pids([f"tcp://[{free}]:{port}" if ":" in free else f"tcp://{free}:{port}"]) == {}, held
+            for host in taken:
+                assert port_problem(host, port) is not None, (held, host)
+                endpoint = f"tcp://[{host}]:{port}" if ":" in host else f"tcp://{host}:{port}"
+                assert holder_pids([endpoint]) == {endpoint: me}, (held, host)
+
+
+def test_the_holder_named_for_an_ipv6_loopback_endpoint_is_its_own_not_an_ipv4_wildcards(tmp_path: Path) -> None:
+    """statusfix: with this process on 0.0.0.0:PORT and another on [::1]:PORT, a refusal of tcp://[::1]:PORT named this
+    process (the lower pid, met first), which does not keep [::1]:PORT from binding; the holder is the other one."""
+    from launcher.harness import free_port
+    from launcher.supervise import in_use_lines
+    port = free_port()
+    script = ("import socket, sys, time\n"
+              "s = socket.socket(socket.AF_INET6); s.bind(('::1', int(sys.argv[1]))); s.listen()\n"
+              "print('ready', flush=True); time.sleep(60)\n")
+    with _listening("0.0.0.0", port):
+        holder = subprocess.Popen([sys.executable, "-c", script, str(port)], stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+            endpoint = f"tcp://[::1]:{port}"
+            lines = in_use_lines([("actors.gate.metrics_port", endpoint, f"port {port} is already in use by another process")])
+            assert len(lines) == 1 and f"(pid {holder.pid}: " in lines[0], lines
+        finally:
+            holder.kill()
+            holder.wait(5)

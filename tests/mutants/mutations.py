@@ -8340,7 +8340,7 @@ MUTATIONS: list[Mutation] = [
         "a process on the same port at another address ([::1], 127.0.0.2) is not the holder of a 127.0.0.1 endpoint: "
         "`up` said a healthy gate it restarted could not bind its port, exit 1 (lnrev3)",
         "launcher/endpoints.py",
-        "    return held is None or wanted.is_unspecified or held.is_unspecified or held == wanted\n",
+        "    return wanted.is_unspecified or held.is_unspecified or held == wanted\n",
         "    return True\n",
         ("tests/test_launcher.py::"
          "test_up_does_not_fail_a_starting_program_over_a_process_on_the_same_port_at_another_address",)),
@@ -8649,6 +8649,26 @@ MUTATIONS: list[Mutation] = [
         "                     [])\n",
         ("tests/test_sentinel_failover.py::"
          "test_with_external_sentinels_expecting_no_replica_a_replica_sentinel_sees_down_still_fails_status",)),
+    Mutation(
+        "an_ipv4_wildcard_holds_an_ipv6_loopback_endpoint",
+        "across address families only [::] clashes (as Linux binds): a process on 0.0.0.0:PORT is not the holder of "
+        "[::1]:PORT, nor one on [::1]:PORT of 0.0.0.0:PORT; it was, and a refusal named it (statusfix)",
+        "launcher/endpoints.py",
+        "        return v6.is_unspecified\n",
+        "        return True\n",
+        ("tests/test_up_refusals.py::"
+         "test_a_wildcard_of_one_address_family_is_not_taken_for_the_holder_of_a_loopback_of_the_other",
+         "tests/test_up_refusals.py::"
+         "test_the_holder_named_for_an_ipv6_loopback_endpoint_is_its_own_not_an_ipv4_wildcards")),
+    Mutation(
+        "no_ipv6_wildcard_holds_an_ipv4_endpoint",
+        "a process on [::]:PORT (dual-stack) is a holder of every IPv4 endpoint of the port, and one on 0.0.0.0:PORT of "
+        "[::]:PORT: the cross-family rule must keep them (statusfix)",
+        "launcher/endpoints.py",
+        "        return v6.is_unspecified\n",
+        "        return False\n",
+        ("tests/test_up_refusals.py::"
+         "test_a_wildcard_of_one_address_family_is_not_taken_for_the_holder_of_a_loopback_of_the_other",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
