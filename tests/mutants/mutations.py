@@ -8669,6 +8669,23 @@ MUTATIONS: list[Mutation] = [
         "        return False\n",
         ("tests/test_up_refusals.py::"
          "test_a_wildcard_of_one_address_family_is_not_taken_for_the_holder_of_a_loopback_of_the_other",)),
+    Mutation(
+        "the_longest_turn_counts_one_timeout_for_a_call_sent_again",
+        "a gate's or permit issuer's Redis call that timed out is sent once more and waited for again: the longest "
+        "turn (the stall limit validate accepts, the gate's proposals heartbeat) counts two timeouts a call; it "
+        "counted one (statusfix)",
+        "launcher/topology.py",
+        "            redis_call_s *= 2\n",
+        "            redis_call_s *= 1\n",
+        (f"{LIVENESS}test_the_longest_turn_of_an_actor_whose_redis_calls_are_resent_counts_two_timeouts_a_call",)),
+    Mutation(
+        "the_longest_turn_leaves_out_a_gates_wait_for_an_issuer_to_connect",
+        "a gate's batch may wait up to half its permit_timeout_ms for an issuer to connect, then permit_timeout_ms "
+        "for the reply: the longest turn counts both; it counted the reply's alone (statusfix)",
+        "launcher/topology.py",
+        "            issuer_wait_s = (1 + GATE_ISSUER_CONNECT_WAIT_SHARE) * s.permit_timeout_ms / 1000.0\n",
+        "            issuer_wait_s = s.permit_timeout_ms / 1000.0\n",
+        (f"{LIVENESS}test_the_longest_turn_of_an_actor_whose_redis_calls_are_resent_counts_two_timeouts_a_call",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
