@@ -8686,6 +8686,14 @@ MUTATIONS: list[Mutation] = [
         "            issuer_wait_s = (1 + GATE_ISSUER_CONNECT_WAIT_SHARE) * s.permit_timeout_ms / 1000.0\n",
         "            issuer_wait_s = s.permit_timeout_ms / 1000.0\n",
         (f"{LIVENESS}test_the_longest_turn_of_an_actor_whose_redis_calls_are_resent_counts_two_timeouts_a_call",)),
+    Mutation(
+        "the_longest_turn_counts_wait_for_an_issuer_that_waits_for_no_replica",
+        "a permit issuer's socket timeout takes WAIT's only when it WAITs for a replica: so does its longest turn "
+        "(counted always, doubled it refused the stall limits its probes run with) (statusfix)",
+        "launcher/topology.py",
+        "        if isinstance(s, PermitIssuerSettings) and s.replicas_to_wait(self.redis):  # its socket's timeout with WAIT\n",
+        "        if isinstance(s, PermitIssuerSettings):\n",
+        (f"{LIVENESS}test_the_longest_turn_of_an_actor_whose_redis_calls_are_resent_counts_two_timeouts_a_call",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
