@@ -21,6 +21,7 @@ import yaml
 
 from helpers import REPO, demo_topology_data, free_port, retarget, scrape, wait_for, write_topology
 from launcher.topology import LOOP_STALL_FLOOR_S, validate_data
+from test_sentinel_failover import NotASentinel
 
 # Run by every Python process started with it on PYTHONPATH (supervisord too): only the actor named in
 # CG_HANG_ACTOR is touched. Its timers hang, never returning, while the file CG_HANG_FILE exists.
@@ -257,49 +258,31 @@ def test_the_longest_turn_counts_the_runtimes_own_batches_a_turn_and_re_bind_wai
     assert (GATE_ISSUER_WAITS_PER_TURN, SOCKET_REOPEN_S) == (BATCHES_PER_TURN, REBIND_WAIT_S)
 
 
-class SilentRedis:
-    """A TCP server that accepts connections and reads what comes, answering only the first connection's first
-    command (+OK), then nothing: a Redis that stalls (SIGSTOP, a hung host) while its kernel still accepts.
-    `received`: the bytes each connection sent, in accept order."""
+class SilentRedis(NotASentinel):
+    """A TCP server that answers only the first connection's first command (+OK), then reads what comes and answers
+    nothing: a Redis that stalls (SIGSTOP, a hung host) while its kernel still accepts. `received`: the bytes each
+    connection sent, in accept order."""
 
     def __init__(self) -> None:
-        import socket
-        import threading
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", free_port()))
-        self.listener.listen()
+        super().__init__(b"+OK\r\n")
         self.port = self.listener.getsockname()[1]
         self.received: list[bytes] = []
-        self._open: list[Any] = []
-        threading.Thread(target=self._accept, daemon=True).start()
 
-    def _accept(self) -> None:
-        import threading
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self._open.append(conn)
-            self.received.append(b"")
-            threading.Thread(target=self._read, args=(conn, len(self.received) - 1), daemon=True).start()
+    def _answer(self, conn) -> None:
+        self.received.append(b"")
+        i = len(self.received) - 1
+        with conn:
+            while data := self._recv(conn):
+                if i == 0 and not self.received[0]:
+                    conn.sendall(self.reply)
+                self.received[i] += data
 
-    def _read(self, conn: Any, i: int) -> None:
-        while True:
-            try:
-                data = conn.recv(65536)
-            except OSError:
-                return
-            if not data:
-                return
-            if i == 0 and not self.received[0]:
-                conn.sendall(b"+OK\r\n")
-            self.received[i] += data
-
-    def close(self) -> None:
-        self.listener.close()
-        for conn in self._open:
-            conn.close()
+    @staticmethod
+    def _recv(conn) -> bytes:
+        try:
+            return conn.recv(65536)
+        except OSError:
+            return b""
 
 
 @pytest.mark.parametrize("resends", [True, False])
