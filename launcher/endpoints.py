@@ -109,10 +109,11 @@ def _proc_net_address(hex_address: str) -> ipaddress.IPv4Address | ipaddress.IPv
 def _binds_clash(host: str, held: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
     """Whether a socket bound at `held` (a port's holder) keeps HOST from binding that port, as Linux decides: in one
     address family, a wildcard on either side (0.0.0.0, ::) or the same address; across the two, only [::] (dual-stack
-    unless IPV6_V6ONLY, which /proc does not show, and ZeroMQ binds it so) on either side. `*` or a name: any holder.
-    0.0.0.0 and [::1], like 127.0.0.1 and [::1], bind the same port side by side."""
+    unless IPV6_V6ONLY, which /proc does not show, and ZeroMQ binds it so) on either side. `localhost` is 127.0.0.1,
+    never [::1], as ZeroMQ (no ZMQ_IPV6) and port_problem bind it; `*` or another name: any holder. 0.0.0.0 and [::1],
+    like 127.0.0.1 and [::1], bind the same port side by side."""
     try:
-        wanted = ipaddress.ip_address(host)
+        wanted = ipaddress.ip_address("127.0.0.1" if host == "localhost" else host)
     except ValueError:
         return True  # `*` or a name: any holder of the port
     wanted = getattr(wanted, "ipv4_mapped", None) or wanted

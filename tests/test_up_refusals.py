@@ -327,3 +327,23 @@ def test_the_holder_named_for_an_ipv6_loopback_endpoint_is_its_own_not_an_ipv4_w
         finally:
             holder.kill()
             holder.wait(5)
+
+
+def test_a_localhost_endpoint_is_held_by_what_holds_127_0_0_1_not_by_an_ipv6_loopback() -> None:
+    """revstatus: `localhost` in an endpoint binds 127.0.0.1 (ZeroMQ without ZMQ_IPV6, the pre-flight's bind, the
+    topology's own reading), but a name counted any holder of the port: a process on [::1]:PORT, which the kernel
+    binds beside it, was taken for the holder of tcp://localhost:PORT (a healthy restart failed as lnrev3's did, or
+    up's releasing check found the wrong holder). Real sockets on free ports; the kernel says which bind."""
+    from launcher.endpoints import holder_pids, port_problem
+    from launcher.harness import free_port
+    port = free_port()
+    endpoint = f"tcp://localhost:{port}"
+    with _listening("::1", port):
+        assert port_problem("localhost", port) is None  # the kernel binds it beside the holder
+        assert holder_pids([endpoint]) == {}
+    for held in ("127.0.0.1", "0.0.0.0", "::"):
+        port = free_port()
+        endpoint = f"tcp://localhost:{port}"
+        with _listening(held, port):
+            assert port_problem("localhost", port) is not None, held
+            assert holder_pids([endpoint]) == {endpoint: os.getpid()}, held

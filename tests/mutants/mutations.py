@@ -8694,6 +8694,15 @@ MUTATIONS: list[Mutation] = [
         "        if isinstance(s, PermitIssuerSettings) and s.replicas_to_wait(self.redis):  # its socket's timeout with WAIT\n",
         "        if isinstance(s, PermitIssuerSettings):\n",
         (f"{LIVENESS}test_the_longest_turn_of_an_actor_whose_redis_calls_are_resent_counts_two_timeouts_a_call",)),
+    Mutation(
+        "a_localhost_endpoint_is_held_by_an_ipv6_loopback",
+        "`localhost` in an endpoint binds 127.0.0.1 (ZeroMQ without ZMQ_IPV6, port_problem): a process on [::1]:PORT is "
+        "not its holder; a name counted any holder, and a refusal or up's releasing check could name it (revstatus)",
+        "launcher/endpoints.py",
+        '        wanted = ipaddress.ip_address("127.0.0.1" if host == "localhost" else host)\n',
+        "        wanted = ipaddress.ip_address(host)\n",
+        ("tests/test_up_refusals.py::"
+         "test_a_localhost_endpoint_is_held_by_what_holds_127_0_0_1_not_by_an_ipv6_loopback",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
