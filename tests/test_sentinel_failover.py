@@ -688,6 +688,12 @@ def test_with_external_sentinels_expecting_no_replica_a_replica_sentinel_sees_do
     assert text.startswith(f"sentinel: REPLICA DOWN: {replica}: the sentinels see it down "), text
     assert f"(no replica to promote ({replica}: s_down" in text, text
     assert "SENTINEL RESET" in text and "replica_unacknowledged" not in text, text
+    # The way out the line gives for a replica removed for good (revstatus): reset on each sentinel, status passes.
+    for i in range(3):
+        sentinels.sentinel(i).execute_command("SENTINEL", "RESET", MASTER)
+    state = wait_for(lambda: (said := sentinel_status(topo)).get("none_expected") and said, 30,
+                     "status to pass once each sentinel was reset")
+    assert sentinels_ok(state) and "replicas_down" not in state, state
 
 
 def test_a_replica_hidden_by_replica_announced_no_is_not_taken_for_no_replica(sentinels: SentinelSet,
