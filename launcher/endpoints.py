@@ -44,10 +44,14 @@ def low_port_hint(port: int) -> str:
 
 
 def port_problem(host: str, port: int) -> str | None:
-    """Why HOST:PORT cannot be bound now, or None."""
+    """Why HOST:PORT cannot be bound now, or None. An IPv6 address is bound dual-stack, as ZeroMQ binds it (it clears
+    IPV6_V6ONLY): with net.ipv6.bindv6only 1, [::] bound IPv6-only beside a process on 0.0.0.0:PORT, which ZeroMQ's
+    [::] cannot."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         try:
             s.bind((host, port))
         except OSError as exc:

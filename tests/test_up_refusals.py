@@ -347,3 +347,38 @@ def test_a_localhost_endpoint_is_held_by_what_holds_127_0_0_1_not_by_an_ipv6_loo
         with _listening(held, port):
             assert port_problem("localhost", port) is not None, held
             assert holder_pids([endpoint]) == {endpoint: os.getpid()}, held
+
+
+BINDV6ONLY_PROBE = '''
+import socket, sys
+import zmq
+from launcher.endpoints import port_problem
+with open("/proc/sys/net/ipv6/bindv6only", "w") as fh:  # this network namespace's own: [::] is IPv6-only by default
+    fh.write("1")
+port = 20000  # a namespace of its own: no other process there
+held = socket.socket(socket.AF_INET)
+held.bind(("0.0.0.0", port))
+held.listen()
+router = zmq.Context.instance().socket(zmq.ROUTER)
+router.setsockopt(zmq.IPV6, 1)  # as the runtime sets it for a tcp://[...] endpoint
+try:
+    router.bind(f"tcp://[::]:{port}")
+    zmq_bound = "bound"
+except zmq.ZMQError as exc:
+    zmq_bound = exc.strerror
+router.close(0)
+print(zmq_bound, "|", port_problem("::", port))
+'''
+
+
+def test_the_bind_check_of_an_ipv6_wildcard_is_zeromqs_dual_stack_bind_whatever_bindv6only_says() -> None:
+    """revstatus: ZeroMQ binds tcp://[::]:PORT dual-stack (it clears IPV6_V6ONLY), so a process on 0.0.0.0:PORT keeps
+    it from binding; the pre-flight check's socket took IPV6_V6ONLY from net.ipv6.bindv6only, and with it set to 1
+    said the port free: `up` went ahead and the actor could not bind. In a network namespace of its own (bindv6only
+    is per namespace) with bindv6only 1, ZeroMQ's own bind is the reference."""
+    run = subprocess.run(["unshare", "--user", "--map-root-user", "--net", sys.executable, "-c", BINDV6ONLY_PROBE],
+                         capture_output=True, text=True, timeout=60, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert run.returncode == 0, run.stderr
+    zmq_bound, _, checked = run.stdout.strip().partition(" | ")
+    assert zmq_bound.startswith("Address already in use"), run.stdout  # the reference: ZeroMQ's bind fails
+    assert checked == "port 20000 is already in use by another process", run.stdout

@@ -8703,6 +8703,16 @@ MUTATIONS: list[Mutation] = [
         "        wanted = ipaddress.ip_address(host)\n",
         ("tests/test_up_refusals.py::"
          "test_a_localhost_endpoint_is_held_by_what_holds_127_0_0_1_not_by_an_ipv6_loopback",)),
+    Mutation(
+        "the_bind_check_of_an_ipv6_address_takes_v6only_from_the_sysctl",
+        "ZeroMQ binds tcp://[::]:PORT dual-stack: the pre-flight check binds so too, and says a port held on 0.0.0.0 is "
+        "in use whatever net.ipv6.bindv6only says; with it 1, the check said it free and the actor could not bind "
+        "(revstatus)",
+        "launcher/endpoints.py",
+        "            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)\n",
+        "            pass\n",
+        ("tests/test_up_refusals.py::"
+         "test_the_bind_check_of_an_ipv6_wildcard_is_zeromqs_dual_stack_bind_whatever_bindv6only_says",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
