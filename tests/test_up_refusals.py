@@ -386,3 +386,31 @@ def test_the_bind_check_of_an_ipv6_wildcard_is_zeromqs_dual_stack_bind_whatever_
     zmq_bound, _, checked = run.stdout.strip().partition(" | ")
     assert zmq_bound.startswith("Address already in use"), run.stdout  # the reference: ZeroMQ's bind fails
     assert checked == "port 20000 is already in use by another process", run.stdout
+
+
+LOCALHOST_METRICS_PROBE = '''
+from actors.runtime import start_metrics_server
+from launcher.endpoints import holder_pids, port_problem
+from launcher.harness import free_port
+import os
+port = free_port()
+server, _ = start_metrics_server(port, "localhost")
+endpoint = f"tcp://localhost:{port}"
+print(server.socket.getsockname()[0], "|", port_problem("localhost", port), "|", holder_pids([endpoint]) == {endpoint: os.getpid()})
+'''
+
+
+def test_an_actors_metrics_on_localhost_bind_where_the_bind_check_and_the_holder_search_look(tmp_path: Path) -> None:
+    """revstatus: the metrics server bound the first address getaddrinfo gave for `localhost`, [::1] with the usual
+    /etc/hosts (`::1 localhost` beside `127.0.0.1 localhost`), while the pre-flight check, the holder search and
+    the topology (`localhost` is 127.0.0.1) look at 127.0.0.1: a port held on [::1] was said free, and the actor's own
+    metrics socket was no holder of its claim. Under that /etc/hosts (a mount namespace of its own), it binds 127.0.0.1."""
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n")
+    script = f"mount --bind {hosts} /etc/hosts && exec {sys.executable} -c \"$0\""
+    run = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, LOCALHOST_METRICS_PROBE],
+                         capture_output=True, text=True, timeout=60, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert run.returncode == 0, run.stderr
+    bound, checked, held = run.stdout.strip().split(" | ")
+    assert bound == "127.0.0.1", run.stdout
+    assert checked.endswith("is already in use by another process") and held == "True", run.stdout

@@ -8713,6 +8713,16 @@ MUTATIONS: list[Mutation] = [
         "            pass\n",
         ("tests/test_up_refusals.py::"
          "test_the_bind_check_of_an_ipv6_wildcard_is_zeromqs_dual_stack_bind_whatever_bindv6only_says",)),
+    Mutation(
+        "an_actors_metrics_on_localhost_bind_getaddrinfos_first_answer",
+        "an actor's metrics on `localhost` bind 127.0.0.1, where ZeroMQ, the pre-flight check and the holder search "
+        "look; they bound getaddrinfo's first answer, [::1] with the usual /etc/hosts, a port held there said free "
+        "(revstatus)",
+        "actors/runtime.py",
+        '    host = "127.0.0.1" if host == "localhost" else host\n',
+        "    pass\n",
+        ("tests/test_up_refusals.py::"
+         "test_an_actors_metrics_on_localhost_bind_where_the_bind_check_and_the_holder_search_look",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
