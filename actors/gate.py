@@ -646,8 +646,9 @@ class Gate(Actor):
         self.set_ready(True)
 
     def heartbeat_timeout_ms(self, role: str) -> int:
-        """A turn may serve four batches, each waiting permit_timeout_ms for the issuer (up to 60 s) and re-opening
-        its socket, after its Redis reads (Topology.longest_turn_s), with a client's queue full meanwhile: its PONGs
+        """A turn may serve four batches, each waiting up to 1.5 x permit_timeout_ms for the issuer (up to 60 s for its
+        reply) and re-opening its socket, after its Redis reads (Topology.longest_turn_s), with a client's queue full
+        meanwhile: its PONGs
         unread, it is dropped (with every proposal it queued) unless the proposals socket waits longer than that."""
         if role != "proposals":
             return super().heartbeat_timeout_ms(role)
@@ -1150,8 +1151,9 @@ class Gate(Actor):
         cached = self.state_refresh_s > 0
         attempt, again = first_attempt, first_attempt > 0
         # Rounds over a cooldown of the batch's own making are free until then (see `charged` below), so that a batch
-        # takes about one issuer wait more than DECIDE_ATTEMPTS rounds at most (Topology.longest_turn_s); none is
-        # free once the gate is stopping (each round may wait STOP_ISSUER_GRACE_S for the issuer and for Redis).
+        # takes about one issuer wait more than DECIDE_ATTEMPTS rounds at most (Topology.longest_turn_s counts one
+        # round a batch); none is free once the gate is stopping (each round may wait STOP_ISSUER_GRACE_S for the
+        # issuer and for Redis).
         free_until = time.monotonic() + self.permit_timeout_ms / 1000.0
         while attempt < DECIDE_ATTEMPTS:
             now = time.time()

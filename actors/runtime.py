@@ -1125,7 +1125,10 @@ class _ScrapeServer(ThreadingMixIn, WSGIServer):
 
 def start_metrics_server(port: int, host: str) -> tuple[WSGIServer, threading.Thread]:
     """Serve the Prometheus registry on host:port from a daemon thread, as prometheus_client's start_http_server
-    does, with its connections bounded (_ScrapeServer, _ScrapeHandler). OSError when it cannot bind."""
+    does, with its connections bounded (_ScrapeServer, _ScrapeHandler). OSError when it cannot bind. `localhost` is
+    127.0.0.1, as the topology, the launcher's bind check and its holder search read it (getaddrinfo's first answer
+    is [::1] with the usual /etc/hosts)."""
+    host = "127.0.0.1" if host == "localhost" else host
     family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
     server_class = type("ScrapeServer", (_ScrapeServer,), {"address_family": family})
     httpd = make_server(address[0], port, make_wsgi_app(), server_class, handler_class=_ScrapeHandler)

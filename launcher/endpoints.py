@@ -44,10 +44,14 @@ def low_port_hint(port: int) -> str:
 
 
 def port_problem(host: str, port: int) -> str | None:
-    """Why HOST:PORT cannot be bound now, or None."""
+    """Why HOST:PORT cannot be bound now, or None. An IPv6 address is bound dual-stack, as ZeroMQ binds it (it clears
+    IPV6_V6ONLY): with net.ipv6.bindv6only 1, [::] bound IPv6-only beside a process on 0.0.0.0:PORT, which ZeroMQ's
+    [::] cannot."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         try:
             s.bind((host, port))
         except OSError as exc:
@@ -107,15 +111,22 @@ def _proc_net_address(hex_address: str) -> ipaddress.IPv4Address | ipaddress.IPv
 
 
 def _binds_clash(host: str, held: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
-    """Whether a socket bound at `held` (a port's holder) keeps HOST from binding that port: a wildcard on either side
-    (0.0.0.0, ::, `*`, a name), or the same address. One on another address does not: 127.0.0.1 and [::1] bind the
-    same port side by side."""
+    """Whether a socket bound at `held` (a port's holder) keeps HOST from binding that port, as Linux decides: in one
+    address family, a wildcard on either side (0.0.0.0, ::) or the same address; across the two, only [::] (dual-stack
+    unless IPV6_V6ONLY, which /proc does not show, and ZeroMQ binds it so) on either side. `localhost` is 127.0.0.1,
+    never [::1], as ZeroMQ (no ZMQ_IPV6) and port_problem bind it; `*` or another name: any holder. 0.0.0.0 and [::1],
+    like 127.0.0.1 and [::1], bind the same port side by side."""
     try:
-        wanted = ipaddress.ip_address(host)
+        wanted = ipaddress.ip_address("127.0.0.1" if host == "localhost" else host)
     except ValueError:
         return True  # `*` or a name: any holder of the port
     wanted = getattr(wanted, "ipv4_mapped", None) or wanted
-    return held is None or wanted.is_unspecified or held.is_unspecified or held == wanted
+    if held is None:
+        return True
+    if held.version != wanted.version:
+        v6 = held if held.version == 6 else wanted
+        return v6.is_unspecified
+    return wanted.is_unspecified or held.is_unspecified or held == wanted
 
 
 def _socket_inodes(endpoints: list[str]) -> dict[str, set[int]]:

@@ -2523,16 +2523,19 @@ def sentinel_status(topo: Topology) -> dict[str, Any]:
     if nobody:
         ok, said = False, f"{nobody.why}; {said}"
     # External sentinels told `replicas: 0`: a primary with no replica is what the topology runs, no fault; unless a
-    # permit issuer is told to WAIT for one (wait_replicas): then every decision is HOLD replica_unacknowledged.
-    none_expected = bool(nobody) and topo.redis.replicas_expected() == 0 and not any(
+    # permit issuer is told to WAIT for one (wait_replicas): then every decision is HOLD replica_unacknowledged. A
+    # replica Sentinel knows and reports down is a fault all the same (it was excused too: status exited 0).
+    excused = bool(nobody) and topo.redis.replicas_expected() == 0 and not any(
         isinstance(spec.settings, PermitIssuerSettings) and spec.settings.replicas_to_wait(topo.redis)
         for spec in topo.actors.values())
+    down = nobody.down if excused and nobody else []
+    none_expected = excused and not down
     disagree = sentinels_disagree(topo.redis.sentinel_addresses(), topo.redis.sentinel.master, **ask)
     # Managed servers only: someone else's may be kept out of promotion on purpose.
     stuck = never_promoted(topo.redis.server_addresses(), **ask) if topo.redis.managed else []
     return {"failover_possible": ok, "said": said, "password_env": topo.redis.password_env,
             **({"no_replica": True, "replica_priority_0_up": nobody.priority_0_up} if nobody else {}),
-            **({"none_expected": True} if none_expected else {}),
+            **({"none_expected": True} if none_expected else {}), **({"replicas_down": down} if down else {}),
             **({"disagree": disagree} if disagree else {}), **({"never_promoted": stuck} if stuck else {})}
 
 
@@ -2555,6 +2558,10 @@ def _render_failover_readiness(state: dict[str, Any]) -> str:
     if state.get("none_expected"):
         return (f"sentinel: no failover: redis.sentinel.replicas is 0, so a primary crash holds every exit until the "
                 f"primary restarts ({state['said']})")
+    if state.get("replicas_down"):
+        return (f"sentinel: REPLICA DOWN: {', '.join(state['replicas_down'])}: the sentinels see it down (stopped, or "
+                f"its host lost or cut off), though redis.sentinel.replicas is 0: bring it back; one removed for good "
+                f"stays known to them until `SENTINEL RESET <master>` is sent to each ({state['said']})")
     if ok is False and state.get("no_replica") and state.get("replica_priority_0_up"):
         # Up and replicating: they acknowledge WAIT, so decisions are recorded; only a failover is out of reach.
         return (f"sentinel: NO FAILOVER POSSIBLE: a primary crash now holds every exit until the primary restarts; "

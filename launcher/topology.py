@@ -445,11 +445,15 @@ WAIT_LATE_MS = 100
 # Main-loop liveness (actors/runtime.py): an actor whose loop has not completed a turn (nor a message handler returned:
 # a turn serves up to 64 messages a socket) within its stall limit (Topology.loop_stall_limit_s) is exported not ready.
 # The longest legitimate stretch between two (Topology.longest_turn_s) counts this many Redis calls made one after
-# another, each up to its socket timeout ...
+# another, each up to its socket timeout, twice for the kinds whose RespClient sends a call that timed out once more
+# on a new connection and waits for it a second timeout (resend_after_timeout: the gate's and the permit issuer's) ...
 REDIS_CALLS_PER_TURN = 8
-# ... and, for a gate, this many batches a turn (the runtime's BATCHES_PER_TURN), each of which may wait
-# permit_timeout_ms for the issuer, then re-open its socket (up to SOCKET_REOPEN_S: the runtime's REBIND_WAIT_S).
+REDIS_RESENDING_KINDS = ("gate", "permit_issuer")
+# ... and, for a gate, this many batches a turn (the runtime's BATCHES_PER_TURN), each of which may wait for an issuer
+# to connect (up to this share of permit_timeout_ms: the issuer's deadline, the gate's issuer_deadline_s), then
+# permit_timeout_ms for its reply, then re-open its socket (up to SOCKET_REOPEN_S: the runtime's REBIND_WAIT_S).
 GATE_ISSUER_WAITS_PER_TURN = 4
+GATE_ISSUER_CONNECT_WAIT_SHARE = 0.5
 SOCKET_REOPEN_S = 1.0
 # The default stall limit is twice the longest turn, and never below this.
 LOOP_STALL_FLOOR_S = 30.0
@@ -557,7 +561,7 @@ class ActorSpec:
     sockets: dict[str, SocketSpec] = setting(doc="Socket role -> bind/connect.", factory=dict)
     settings: Any = setting(None, doc="Settings of this kind of actor.")
     log_level: Literal["debug", "info", "warning", "error"] = setting("info", doc="Lowest level logged.")
-    loop_stall_limit_s: float | None = setting(None, doc="The actor is exported not ready (clustergate_actor_ready 0, `status` says `main loop stuck`) while its main loop has not completed a turn for longer than this: a handler or timer that never returns. Default: twice the longest turn its settings allow (Topology.longest_turn_s: its Redis calls at redis.timeout_ms, a gate's waits for its issuer at permit_timeout_ms), at least 30 s. validate refuses a limit below that longest turn: a legitimate slow turn would read as stuck.", ge=1, le=3600)
+    loop_stall_limit_s: float | None = setting(None, doc="The actor is exported not ready (clustergate_actor_ready 0, `status` says `main loop stuck`) while its main loop has not completed a turn for longer than this: a handler or timer that never returns. Default: twice the longest turn its settings allow (Topology.longest_turn_s: its Redis calls at redis.timeout_ms, twice for a gate or permit issuer, which send a call that timed out once more; a gate's waits for its issuer at 1.5 x permit_timeout_ms), at least 30 s. validate refuses a limit below that longest turn: a legitimate slow turn would read as stuck.", ge=1, le=3600)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -641,19 +645,26 @@ class Topology:
 
     def longest_turn_s(self, name: str) -> float:
         """The longest main-loop turn actor `name` can legitimately take, by its settings: REDIS_CALLS_PER_TURN Redis
-        calls one after another, each waiting redis.timeout_ms at most (a permit issuer's waits WAIT's timeout too);
-        a gate's GATE_ISSUER_WAITS_PER_TURN batches each waiting permit_timeout_ms for its issuer and re-opening its
-        socket; a correlator's wait for the buffer's snapshot. Computation is far shorter: a whole P2.7 update at 1,000
+        calls one after another, each waiting redis.timeout_ms at most (a permit issuer's that WAITs for a replica
+        waits WAIT's timeout and Redis's lateness too),
+        twice for a gate or a permit issuer, which send a call that timed out once more (REDIS_RESENDING_KINDS); a
+        gate's GATE_ISSUER_WAITS_PER_TURN batches each waiting for an issuer to connect (half permit_timeout_ms), then
+        permit_timeout_ms for its reply, and re-opening its socket; a correlator's wait for the buffer's snapshot. Not
+        counted: a gate's further rounds of a batch after a cooldown conflict (DECIDE_ATTEMPTS), each answered by the
+        issuer. Computation is far shorter: a whole P2.7 update at 1,000
         symbols x 361 points with 5% gaps took 79 ms median, 101 ms at most (bench/bench_cluster_update.py, 5 Dec 2026),
         and the buffer's history rebuild at MAX_GRID_PRICES at most 0.7 s."""
         spec = self.actors[name]
         s = spec.settings
         redis_call_s = self.redis.timeout_ms / 1000.0
-        if isinstance(s, PermitIssuerSettings):
+        if isinstance(s, PermitIssuerSettings) and s.replicas_to_wait(self.redis):  # its socket's timeout with WAIT
             redis_call_s += (s.wait_timeout_ms + WAIT_LATE_MS) / 1000.0
+        if spec.kind in REDIS_RESENDING_KINDS:
+            redis_call_s *= 2
         turn_s = REDIS_CALLS_PER_TURN * redis_call_s
         if isinstance(s, GateSettings):
-            turn_s += GATE_ISSUER_WAITS_PER_TURN * (s.permit_timeout_ms / 1000.0 + SOCKET_REOPEN_S)
+            issuer_wait_s = (1 + GATE_ISSUER_CONNECT_WAIT_SHARE) * s.permit_timeout_ms / 1000.0
+            turn_s += GATE_ISSUER_WAITS_PER_TURN * (issuer_wait_s + SOCKET_REOPEN_S)
         if isinstance(s, CorrelatorSettings):
             turn_s += s.snapshot_timeout_ms / 1000.0 + SOCKET_REOPEN_S
         return turn_s
@@ -1173,8 +1184,9 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
                 spec.loop_stall_limit_s < topo.longest_turn_s(name):  # a value refused already: its placeholder not judged
             v.problem(limit_path,
                       f"{spec.loop_stall_limit_s:g} s is shorter than the longest turn this actor's settings allow "
-                      f"({topo.longest_turn_s(name):g} s: its Redis calls at redis.timeout_ms, a gate's waits for its "
-                      f"issuer at permit_timeout_ms): a legitimate slow turn would read as a stuck main loop; leave "
+                      f"({topo.longest_turn_s(name):g} s: its Redis calls at redis.timeout_ms, twice for a call a gate "
+                      f"or permit issuer sends again, a gate's waits for its issuer at 1.5 x permit_timeout_ms): a "
+                      f"legitimate slow turn would read as a stuck main loop; leave "
                       f"it out for the default ({topo.default_loop_stall_limit_s(name):g} s)")
         if isinstance(s, PriceFeedSettings):
             syn = s.synthetic

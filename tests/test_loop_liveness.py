@@ -21,6 +21,7 @@ import yaml
 
 from helpers import REPO, demo_topology_data, free_port, retarget, scrape, wait_for, write_topology
 from launcher.topology import LOOP_STALL_FLOOR_S, validate_data
+from test_sentinel_failover import NotASentinel
 
 # Run by every Python process started with it on PYTHONPATH (supervisord too): only the actor named in
 # CG_HANG_ACTOR is touched. Its timers hang, never returning, while the file CG_HANG_FILE exists.
@@ -83,13 +84,14 @@ def test_the_default_stall_limit_is_twice_the_longest_turn_the_settings_allow_an
     assert not problems, problems
     # four batches a turn, each waiting 60 s for the issuer and re-opening its socket, after 8 Redis calls
     longest = topo.longest_turn_s("gate")
-    assert longest == pytest.approx(8 * 0.25 + 4 * (60 + 1.0))
+    assert longest == pytest.approx(8 * 2 * 0.25 + 4 * (30 + 60 + 1.0))
     assert topo.loop_stall_limit_s("gate") == pytest.approx(2 * longest)
     assert topo.loop_stall_limit_s("buffer") == LOOP_STALL_FLOOR_S
 
 
 @pytest.mark.parametrize("limit, said", [
-    (5, "loop_stall_limit_s: 5 s is shorter than the longest turn this actor's settings allow (8 s"),
+    (5, "loop_stall_limit_s: 5 s is shorter than the longest turn this actor's settings allow (11 s"),
+    (10.9, "loop_stall_limit_s: 10.9 s is shorter than the longest turn this actor's settings allow (11 s"),
     (0.5, "loop_stall_limit_s"),
     (1e6, "loop_stall_limit_s"),
 ])
@@ -119,7 +121,7 @@ def test_validate_says_one_thing_of_a_stall_limit_that_is_not_a_number_in_range(
 
 
 def test_validate_takes_a_stall_limit_at_the_longest_turn(tmp_path: Path) -> None:
-    path = write_topology(tmp_path / "t.yaml", _topology(loop_stall_limit_s=8))
+    path = write_topology(tmp_path / "t.yaml", _topology(loop_stall_limit_s=11))
     result = clustergate("validate", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -129,7 +131,7 @@ def test_validate_takes_a_stall_limit_at_the_longest_turn(tmp_path: Path) -> Non
 
 def test_a_gate_whose_main_loop_hangs_reads_not_ready_status_names_it_and_it_reads_ready_again_when_it_turns(
         tmp_path: Path) -> None:
-    limit_s = 8.0  # the demo gate's longest legitimate turn (validate refuses less)
+    limit_s = 11.0  # the demo gate's longest legitimate turn (validate refuses less)
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(HANG_HOOK)
@@ -254,6 +256,92 @@ def test_the_longest_turn_counts_the_runtimes_own_batches_a_turn_and_re_bind_wai
     from actors.runtime import BATCHES_PER_TURN, REBIND_WAIT_S
     from launcher.topology import GATE_ISSUER_WAITS_PER_TURN, SOCKET_REOPEN_S
     assert (GATE_ISSUER_WAITS_PER_TURN, SOCKET_REOPEN_S) == (BATCHES_PER_TURN, REBIND_WAIT_S)
+
+
+class SilentRedis(NotASentinel):
+    """A TCP server that answers only the first connection's first command (+OK), then reads what comes and answers
+    nothing: a Redis that stalls (SIGSTOP, a hung host) while its kernel still accepts. `received`: the bytes each
+    connection sent, in accept order."""
+
+    def __init__(self) -> None:
+        super().__init__(b"+OK\r\n")
+        self.port = self.listener.getsockname()[1]
+        self.received: list[bytes] = []
+
+    def _answer(self, conn) -> None:
+        self.received.append(b"")
+        i = len(self.received) - 1
+        with conn:
+            while data := self._recv(conn):
+                if i == 0 and not self.received[0]:
+                    conn.sendall(self.reply)
+                self.received[i] += data
+
+    @staticmethod
+    def _recv(conn) -> bytes:
+        try:
+            return conn.recv(65536)
+        except OSError:
+            return b""
+
+
+@pytest.mark.parametrize("resends", [True, False])
+def test_a_redis_call_of_a_client_that_resends_after_a_timeout_waits_two_timeouts(resends: bool) -> None:
+    """statusfix: the gate's and the permit issuer's RespClient send a call that timed out once more, on a new
+    connection, and wait for it a second timeout (resend_after_timeout); Topology.longest_turn_s counted one timeout
+    a call, so their longest turn (the stall limit validate accepts, the gate's proposals heartbeat) was short by
+    eight timeouts. Against a real socket that never answers: the call is sent on two connections, each given up
+    only when its timeout ran out (the second is not opened before)."""
+    from launcher.resp import RedisUnavailable, RespClient
+    silent = SilentRedis()
+    client = RespClient(host="127.0.0.1", port=silent.port, timeout_s=0.2)
+    client.resend_after_timeout = resends
+    try:
+        assert client.call("PING") == "OK"  # a connection in use, as an actor's is (a fresh one's call is not resent)
+        with pytest.raises(RedisUnavailable):
+            client.call("GET", "k")
+        wait_for(lambda: all(b"GET" in got for got in silent.received), 5, "every connection's call to arrive")
+        assert len(silent.received) == (2 if resends else 1), silent.received
+    finally:
+        client.close()
+        silent.close()
+
+
+def test_the_longest_turn_of_an_actor_whose_redis_calls_are_resent_counts_two_timeouts_a_call() -> None:
+    """statusfix: the permit issuer's calls (socket timeout redis.timeout_ms + WAIT's timeout + 100 ms) and the gate's
+    are each sent again after a timeout; a gate's batch may also wait up to half its permit_timeout_ms for an issuer to
+    connect before it waits permit_timeout_ms for the reply (ask_issuer). The other actors' calls are not resent."""
+    from launcher.topology import REDIS_CALLS_PER_TURN
+    data = _topology(settings={"permit_timeout_ms": 6000})
+    data["actors"]["permit_issuer"].setdefault("settings", {}).update(wait_timeout_ms=200)
+    data["redis"] = {"timeout_ms": 1000, "sentinel": {"master": "m", "replicas": 1, "sentinels": [
+        f"127.0.0.1:{free_port()}" for _ in range(3)]}}  # a replica to WAIT for (never asked: validation only)
+    topo, problems = validate_data(data)
+    assert not problems, problems
+    assert topo.longest_turn_s("permit_issuer") == pytest.approx(REDIS_CALLS_PER_TURN * 2 * (1.0 + 0.2 + 0.1))
+    assert topo.longest_turn_s("gate") == pytest.approx(REDIS_CALLS_PER_TURN * 2 * 1.0 + 4 * (3.0 + 6.0 + 1.0))
+    assert topo.longest_turn_s("book") == pytest.approx(REDIS_CALLS_PER_TURN * 1.0)
+    data["redis"]["sentinel"]["replicas"] = 0  # no replica: no WAIT, the issuer's socket timeout is redis.timeout_ms
+    topo, problems = validate_data(data)
+    assert not problems, problems
+    assert topo.longest_turn_s("permit_issuer") == pytest.approx(REDIS_CALLS_PER_TURN * 2 * 1.0)
+
+
+def test_the_kinds_the_longest_turn_counts_as_resending_are_the_actors_that_turn_resending_on() -> None:
+    """launcher/ may not import actors/: which kinds send a Redis call again after a timeout is restated in
+    launcher.topology (REDIS_RESENDING_KINDS), and must move with the actors' own setups; so must the share of
+    permit_timeout_ms a gate waits for an issuer to connect (issuer_deadline_s)."""
+    import importlib
+    import inspect
+    from actors.gate import issuer_deadline_s
+    from launcher.topology import GATE_ISSUER_CONNECT_WAIT_SHARE, REDIS_RESENDING_KINDS, SETTINGS_BY_KIND
+    resending = set()
+    for kind in SETTINGS_BY_KIND:
+        module = importlib.import_module(f"actors.{kind}")
+        if "resend_after_timeout = True" in inspect.getsource(module):
+            resending.add(kind)
+    assert resending == set(REDIS_RESENDING_KINDS)
+    assert issuer_deadline_s(0.0, 6000) == pytest.approx(GATE_ISSUER_CONNECT_WAIT_SHARE * 6.0)
 
 
 # Its setup, then its loop's first turn, hold while their trigger file exists.

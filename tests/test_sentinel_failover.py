@@ -664,6 +664,38 @@ def test_status_with_external_sentinels_expecting_no_replica_still_fails_an_issu
         assert "replica_unacknowledged" in said[0], said
 
 
+def test_with_external_sentinels_expecting_no_replica_a_replica_sentinel_sees_down_still_fails_status(
+        sentinels: SentinelSet, tmp_path: Path) -> None:
+    """statusfix: `replicas: 0` excused "no replica to promote" whatever the reason: a replica that exists and that
+    every sentinel saw s_down (stopped, its host lost) left `status` at exit 0 saying `no failover: ... replicas is
+    0`, the fault unsaid. A replica Sentinel reports down is named and fails status, whatever replicas: says."""
+    from helpers import demo_topology_data, retarget
+    from launcher.supervise import render_sentinel_status, sentinel_status, sentinels_ok
+    from launcher.topology import load_topology
+    data = retarget(demo_topology_data())
+    data["redis"] = {"sentinel": {"master": MASTER, "replicas": 0,
+                                  "sentinels": [f"127.0.0.1:{port}" for port in sentinels.sentinel_ports]}}
+    topo = load_topology(str(write_topology(tmp_path / "t.yaml", data)))
+    assert sentinels_ok(sentinel_status(topo)), sentinel_status(topo)  # up and promotable: failover possible
+    replica = f"127.0.0.1:{sentinels.server_ports[1]}"
+    sentinels.kill("server-1")
+    wait_for(lambda: all("s_down" in sentinels.sentinel(i).execute_command("SENTINEL", "REPLICAS", MASTER)[0]["flags"]
+                         for i in range(3)), 30, "every sentinel to see the replica down")
+    state = sentinel_status(topo)
+    text = render_sentinel_status(state)
+    assert sentinels_ok(state) is False and not state.get("none_expected"), state
+    assert state["replicas_down"] == [replica], state
+    assert text.startswith(f"sentinel: REPLICA DOWN: {replica}: the sentinels see it down "), text
+    assert f"(no replica to promote ({replica}: s_down" in text, text
+    assert "SENTINEL RESET" in text and "replica_unacknowledged" not in text, text
+    # The way out the line gives for a replica removed for good (revstatus): reset on each sentinel, status passes.
+    for i in range(3):
+        sentinels.sentinel(i).execute_command("SENTINEL", "RESET", MASTER)
+    state = wait_for(lambda: (said := sentinel_status(topo)).get("none_expected") and said, 30,
+                     "status to pass once each sentinel was reset")
+    assert sentinels_ok(state) and "replicas_down" not in state, state
+
+
 def test_a_replica_hidden_by_replica_announced_no_is_not_taken_for_no_replica(sentinels: SentinelSet,
                                                                               tmp_path: Path) -> None:
     """harev2 review: SENTINEL REPLICAS leaves out a replica set `replica-announced no` (hidden from clients), which

@@ -277,3 +277,140 @@ def test_down_of_a_directory_whose_supervisord_conf_is_not_clustergates_stops_no
         assert "stopping leftover" not in down.stdout, down.stdout
         assert supervisord.poll() is None, f"down --home {etc} stopped a supervisord of no clustergate home: {down.stdout}"
         assert listening(port)
+
+
+def _listening(host: str, port: int) -> socket.socket:
+    """A socket listening on host:port; an IPv6 one dual-stack, as ZeroMQ binds it, whatever net.ipv6.bindv6only
+    says (with it 1, [::] was IPv6-only and the tests that take it for every address's holder failed: revstatus)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if ":" in host:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    sock.bind((host, port))
+    sock.listen()
+    return sock
+
+
+def test_a_wildcard_of_one_address_family_is_not_taken_for_the_holder_of_a_loopback_of_the_other() -> None:
+    """statusfix: a process listening on 0.0.0.0:PORT was counted as a holder of [::1]:PORT (and one on [::1]:PORT of
+    0.0.0.0:PORT), which Linux binds beside it: status and up's refusals could name it, or find an endpoint's real
+    holder among the programs an `up` stops. [::]:PORT (dual-stack unless IPV6_V6ONLY, unseen in /proc) holds them
+    all; 0.0.0.0:PORT holds every IPv4 address and [::]:PORT. Real sockets on free ports; the kernel says which bind."""
+    from launcher.endpoints import holder_pids, port_problem
+    from launcher.harness import free_port
+    me = os.getpid()
+    for held, free, taken in (("0.0.0.0", "::1", ("127.0.0.1", "::")), ("::1", "0.0.0.0", ("::",)),
+                              ("::", None, ("127.0.0.1", "0.0.0.0", "::1"))):
+        port = free_port()
+        with _listening(held, port):
+            if free is not None:
+                assert port_problem(free, port) is None  # the kernel binds it beside the holder
+                assert holder_pids([f"tcp://[{free}]:{port}" if ":" in free else f"tcp://{free}:{port}"]) == {}, held
+            for host in taken:
+                assert port_problem(host, port) is not None, (held, host)
+                endpoint = f"tcp://[{host}]:{port}" if ":" in host else f"tcp://{host}:{port}"
+                assert holder_pids([endpoint]) == {endpoint: me}, (held, host)
+
+
+def test_the_holder_named_for_an_ipv6_loopback_endpoint_is_its_own_not_an_ipv4_wildcards(tmp_path: Path) -> None:
+    """statusfix: with this process on 0.0.0.0:PORT and another on [::1]:PORT, a refusal of tcp://[::1]:PORT named this
+    process (the lower pid, met first), which does not keep [::1]:PORT from binding; the holder is the other one."""
+    from launcher.harness import free_port
+    from launcher.supervise import in_use_lines
+    port = free_port()
+    script = ("import socket, sys, time\n"
+              "s = socket.socket(socket.AF_INET6); s.bind(('::1', int(sys.argv[1]))); s.listen()\n"
+              "print('ready', flush=True); time.sleep(60)\n")
+    with _listening("0.0.0.0", port):
+        holder = subprocess.Popen([sys.executable, "-c", script, str(port)], stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+            endpoint = f"tcp://[::1]:{port}"
+            lines = in_use_lines([("actors.gate.metrics_port", endpoint, f"port {port} is already in use by another process")])
+            assert len(lines) == 1 and f"(pid {holder.pid}: " in lines[0], lines
+        finally:
+            holder.kill()
+            holder.wait(5)
+
+
+def test_a_localhost_endpoint_is_held_by_what_holds_127_0_0_1_not_by_an_ipv6_loopback() -> None:
+    """revstatus: `localhost` in an endpoint binds 127.0.0.1 (ZeroMQ without ZMQ_IPV6, the pre-flight's bind, the
+    topology's own reading), but a name counted any holder of the port: a process on [::1]:PORT, which the kernel
+    binds beside it, was taken for the holder of tcp://localhost:PORT (a healthy restart failed as lnrev3's did, or
+    up's releasing check found the wrong holder). Real sockets on free ports; the kernel says which bind."""
+    from launcher.endpoints import holder_pids, port_problem
+    from launcher.harness import free_port
+    port = free_port()
+    endpoint = f"tcp://localhost:{port}"
+    with _listening("::1", port):
+        assert port_problem("localhost", port) is None  # the kernel binds it beside the holder
+        assert holder_pids([endpoint]) == {}
+    for held in ("127.0.0.1", "0.0.0.0", "::"):
+        port = free_port()
+        endpoint = f"tcp://localhost:{port}"
+        with _listening(held, port):
+            assert port_problem("localhost", port) is not None, held
+            assert holder_pids([endpoint]) == {endpoint: os.getpid()}, held
+
+
+BINDV6ONLY_PROBE = '''
+import socket, sys
+import zmq
+from launcher.endpoints import port_problem
+with open("/proc/sys/net/ipv6/bindv6only", "w") as fh:  # this network namespace's own: [::] is IPv6-only by default
+    fh.write("1")
+port = 20000  # a namespace of its own: no other process there
+held = socket.socket(socket.AF_INET)
+held.bind(("0.0.0.0", port))
+held.listen()
+router = zmq.Context.instance().socket(zmq.ROUTER)
+router.setsockopt(zmq.IPV6, 1)  # as the runtime sets it for a tcp://[...] endpoint
+try:
+    router.bind(f"tcp://[::]:{port}")
+    zmq_bound = "bound"
+except zmq.ZMQError as exc:
+    zmq_bound = exc.strerror
+router.close(0)
+print(zmq_bound, "|", port_problem("::", port))
+'''
+
+
+def test_the_bind_check_of_an_ipv6_wildcard_is_zeromqs_dual_stack_bind_whatever_bindv6only_says() -> None:
+    """revstatus: ZeroMQ binds tcp://[::]:PORT dual-stack (it clears IPV6_V6ONLY), so a process on 0.0.0.0:PORT keeps
+    it from binding; the pre-flight check's socket took IPV6_V6ONLY from net.ipv6.bindv6only, and with it set to 1
+    said the port free: `up` went ahead and the actor could not bind. In a network namespace of its own (bindv6only
+    is per namespace) with bindv6only 1, ZeroMQ's own bind is the reference."""
+    run = subprocess.run(["unshare", "--user", "--map-root-user", "--net", sys.executable, "-c", BINDV6ONLY_PROBE],
+                         capture_output=True, text=True, timeout=60, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert run.returncode == 0, run.stderr
+    zmq_bound, _, checked = run.stdout.strip().partition(" | ")
+    assert zmq_bound.startswith("Address already in use"), run.stdout  # the reference: ZeroMQ's bind fails
+    assert checked == "port 20000 is already in use by another process", run.stdout
+
+
+LOCALHOST_METRICS_PROBE = '''
+from actors.runtime import start_metrics_server
+from launcher.endpoints import holder_pids, port_problem
+from launcher.harness import free_port
+import os
+port = free_port()
+server, _ = start_metrics_server(port, "localhost")
+endpoint = f"tcp://localhost:{port}"
+print(server.socket.getsockname()[0], "|", port_problem("localhost", port), "|", holder_pids([endpoint]) == {endpoint: os.getpid()})
+'''
+
+
+def test_an_actors_metrics_on_localhost_bind_where_the_bind_check_and_the_holder_search_look(tmp_path: Path) -> None:
+    """revstatus: the metrics server bound the first address getaddrinfo gave for `localhost`, [::1] with the usual
+    /etc/hosts (`::1 localhost` beside `127.0.0.1 localhost`), while the pre-flight check, the holder search and
+    the topology (`localhost` is 127.0.0.1) look at 127.0.0.1: a port held on [::1] was said free, and the actor's own
+    metrics socket was no holder of its claim. Under that /etc/hosts (a mount namespace of its own), it binds 127.0.0.1."""
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n")
+    script = f"mount --bind {hosts} /etc/hosts && exec {sys.executable} -c \"$0\""
+    run = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, LOCALHOST_METRICS_PROBE],
+                         capture_output=True, text=True, timeout=60, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert run.returncode == 0, run.stderr
+    bound, checked, held = run.stdout.strip().split(" | ")
+    assert bound == "127.0.0.1", run.stdout
+    assert checked.endswith("is already in use by another process") and held == "True", run.stdout

@@ -7917,8 +7917,8 @@ MUTATIONS: list[Mutation] = [
         "with external sentinels told `replicas: 0`, no replica to promote is what the topology runs: `status` says "
         "there is no failover and exits 0; it exited 1, NO FAILOVER POSSIBLE (lnfix)",
         "launcher/supervise.py",
-        "    none_expected = bool(nobody) and topo.redis.replicas_expected() == 0 and not any(\n",
-        "    none_expected = False and not any(\n",
+        "    excused = bool(nobody) and topo.redis.replicas_expected() == 0 and not any(\n",
+        "    excused = False and not any(\n",
         ("tests/test_sentinel_failover.py::"
          "test_status_of_a_system_whose_external_sentinels_expect_no_replica_exits_0_saying_there_is_no_failover",)),
     Mutation(
@@ -8341,7 +8341,7 @@ MUTATIONS: list[Mutation] = [
         "a process on the same port at another address ([::1], 127.0.0.2) is not the holder of a 127.0.0.1 endpoint: "
         "`up` said a healthy gate it restarted could not bind its port, exit 1 (lnrev3)",
         "launcher/endpoints.py",
-        "    return held is None or wanted.is_unspecified or held.is_unspecified or held == wanted\n",
+        "    return wanted.is_unspecified or held.is_unspecified or held == wanted\n",
         "    return True\n",
         ("tests/test_launcher.py::"
          "test_up_does_not_fail_a_starting_program_over_a_process_on_the_same_port_at_another_address",)),
@@ -8359,8 +8359,8 @@ MUTATIONS: list[Mutation] = [
         "`replicas: 0` excuses the missing failover only where no permit issuer WAITs for a replica: with "
         "wait_replicas: 1 every decision is HOLD replica_unacknowledged, and status exited 0 (lnrev3)",
         "launcher/supervise.py",
-        "    none_expected = bool(nobody) and topo.redis.replicas_expected() == 0 and not any(\n",
-        "    none_expected = bool(nobody) and topo.redis.replicas_expected() == 0 or 0 * any(\n",
+        "    excused = bool(nobody) and topo.redis.replicas_expected() == 0 and not any(\n",
+        "    excused = bool(nobody) and topo.redis.replicas_expected() == 0 or 0 * any(\n",
         ("tests/test_sentinel_failover.py::"
          "test_status_with_external_sentinels_expecting_no_replica_still_fails_an_issuer_that_waits_for_one",)),
     Mutation(
@@ -8823,6 +8823,89 @@ MUTATIONS: list[Mutation] = [
         "                except ValueError as exc:\n                    tell(f\"could not write {home.run / proof_stops.UP_FILE}",
         ("tests/test_launcher.py::"
          "test_an_up_that_cannot_write_its_record_of_a_stop_applies_its_change_whole_and_says_so",)),
+    Mutation(
+        "external_sentinels_expecting_no_replica_excuse_a_replica_they_see_down",
+        "`replicas: 0` excuses no replica to promote, not a replica Sentinel knows and reports down (s_down, o_down, "
+        "disconnected): status names it and exits 1; it exited 0 saying `no failover` (statusfix)",
+        "launcher/sentinel.py",
+        "                     [replica for replica, bad in why.items() if any(flag in bad for flag in _UNPROMOTABLE_FLAGS)])\n",
+        "                     [])\n",
+        ("tests/test_sentinel_failover.py::"
+         "test_with_external_sentinels_expecting_no_replica_a_replica_sentinel_sees_down_still_fails_status",)),
+    Mutation(
+        "an_ipv4_wildcard_holds_an_ipv6_loopback_endpoint",
+        "across address families only [::] clashes (as Linux binds): a process on 0.0.0.0:PORT is not the holder of "
+        "[::1]:PORT, nor one on [::1]:PORT of 0.0.0.0:PORT; it was, and a refusal named it (statusfix)",
+        "launcher/endpoints.py",
+        "        return v6.is_unspecified\n",
+        "        return True\n",
+        ("tests/test_up_refusals.py::"
+         "test_a_wildcard_of_one_address_family_is_not_taken_for_the_holder_of_a_loopback_of_the_other",
+         "tests/test_up_refusals.py::"
+         "test_the_holder_named_for_an_ipv6_loopback_endpoint_is_its_own_not_an_ipv4_wildcards")),
+    Mutation(
+        "no_ipv6_wildcard_holds_an_ipv4_endpoint",
+        "a process on [::]:PORT (dual-stack) is a holder of every IPv4 endpoint of the port, and one on 0.0.0.0:PORT of "
+        "[::]:PORT: the cross-family rule must keep them (statusfix)",
+        "launcher/endpoints.py",
+        "        return v6.is_unspecified\n",
+        "        return False\n",
+        ("tests/test_up_refusals.py::"
+         "test_a_wildcard_of_one_address_family_is_not_taken_for_the_holder_of_a_loopback_of_the_other",)),
+    Mutation(
+        "the_longest_turn_counts_one_timeout_for_a_call_sent_again",
+        "a gate's or permit issuer's Redis call that timed out is sent once more and waited for again: the longest "
+        "turn (the stall limit validate accepts, the gate's proposals heartbeat) counts two timeouts a call; it "
+        "counted one (statusfix)",
+        "launcher/topology.py",
+        "            redis_call_s *= 2\n",
+        "            redis_call_s *= 1\n",
+        (f"{LIVENESS}test_the_longest_turn_of_an_actor_whose_redis_calls_are_resent_counts_two_timeouts_a_call",)),
+    Mutation(
+        "the_longest_turn_leaves_out_a_gates_wait_for_an_issuer_to_connect",
+        "a gate's batch may wait up to half its permit_timeout_ms for an issuer to connect, then permit_timeout_ms "
+        "for the reply: the longest turn counts both; it counted the reply's alone (statusfix)",
+        "launcher/topology.py",
+        "            issuer_wait_s = (1 + GATE_ISSUER_CONNECT_WAIT_SHARE) * s.permit_timeout_ms / 1000.0\n",
+        "            issuer_wait_s = s.permit_timeout_ms / 1000.0\n",
+        (f"{LIVENESS}test_the_longest_turn_of_an_actor_whose_redis_calls_are_resent_counts_two_timeouts_a_call",)),
+    Mutation(
+        "the_longest_turn_counts_wait_for_an_issuer_that_waits_for_no_replica",
+        "a permit issuer's socket timeout takes WAIT's only when it WAITs for a replica: so does its longest turn "
+        "(counted always, doubled it refused the stall limits its probes run with) (statusfix)",
+        "launcher/topology.py",
+        "        if isinstance(s, PermitIssuerSettings) and s.replicas_to_wait(self.redis):  # its socket's timeout with WAIT\n",
+        "        if isinstance(s, PermitIssuerSettings):\n",
+        (f"{LIVENESS}test_the_longest_turn_of_an_actor_whose_redis_calls_are_resent_counts_two_timeouts_a_call",)),
+    Mutation(
+        "a_localhost_endpoint_is_held_by_an_ipv6_loopback",
+        "`localhost` in an endpoint binds 127.0.0.1 (ZeroMQ without ZMQ_IPV6, port_problem): a process on [::1]:PORT is "
+        "not its holder; a name counted any holder, and a refusal or up's releasing check could name it (revstatus)",
+        "launcher/endpoints.py",
+        '        wanted = ipaddress.ip_address("127.0.0.1" if host == "localhost" else host)\n',
+        "        wanted = ipaddress.ip_address(host)\n",
+        ("tests/test_up_refusals.py::"
+         "test_a_localhost_endpoint_is_held_by_what_holds_127_0_0_1_not_by_an_ipv6_loopback",)),
+    Mutation(
+        "the_bind_check_of_an_ipv6_address_takes_v6only_from_the_sysctl",
+        "ZeroMQ binds tcp://[::]:PORT dual-stack: the pre-flight check binds so too, and says a port held on 0.0.0.0 is "
+        "in use whatever net.ipv6.bindv6only says; with it 1, the check said it free and the actor could not bind "
+        "(revstatus)",
+        "launcher/endpoints.py",
+        "            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)\n",
+        "            pass\n",
+        ("tests/test_up_refusals.py::"
+         "test_the_bind_check_of_an_ipv6_wildcard_is_zeromqs_dual_stack_bind_whatever_bindv6only_says",)),
+    Mutation(
+        "an_actors_metrics_on_localhost_bind_getaddrinfos_first_answer",
+        "an actor's metrics on `localhost` bind 127.0.0.1, where ZeroMQ, the pre-flight check and the holder search "
+        "look; they bound getaddrinfo's first answer, [::1] with the usual /etc/hosts, a port held there said free "
+        "(revstatus)",
+        "actors/runtime.py",
+        '    host = "127.0.0.1" if host == "localhost" else host\n',
+        "    pass\n",
+        ("tests/test_up_refusals.py::"
+         "test_an_actors_metrics_on_localhost_bind_where_the_bind_check_and_the_holder_search_look",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
