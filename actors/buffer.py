@@ -29,7 +29,7 @@ from launcher.keys import wrong_type
 from actors.frozen_prices import FrozenWatch
 from actors.jumps import JumpFilter
 from actors.grid import (TICK_FUTURE_SKEW_S, PriceGrid, add_checked_tick, clock_step_s, head_ahead_of_clock,
-                         points_per_symbol)
+                         hold_age_s, points_per_symbol)
 from actors.window_message import window_header
 from launcher.resp import RedisUnavailable, ReplyError, RespClient
 from actors.runtime import Actor, error_text, main
@@ -190,11 +190,16 @@ class BufferActor(Actor):
         self.clock_anchor = (now, time.monotonic())
         # After a forward fault the hold ends here; with none, the clock itself stepped back: the saved
         # history lies ahead of it and the emptied grid must not replace it (reloaded when it comes forward).
-        ahead_fault_ended = self.persist_held_until_mono is not None and not self.held_for_back_step
-        if not ahead_fault_ended and not self.held_for_back_step:  # a second step back keeps the first's head
+        held = self.persist_held_until_mono is not None
+        ahead_fault_ended = held and not self.held_for_back_step
+        if ahead_fault_ended:
+            self.persist_held_until_mono = None
+        elif not held:
             self.back_from_slot = head_before
-        self.persist_held_until_mono = (None if ahead_fault_ended
-                                        else time.monotonic() + self.grid.capacity * self.cadence_s)
+            self.persist_held_until_mono = time.monotonic() + self.grid.capacity * self.cadence_s
+        # else a second step back while the first's hold lasts: its head and its end are kept. The saved history, its
+        # newest slot the first step's, has aged out one window after that step, whatever the clock did since (held a
+        # window from the second step, a restart meanwhile lost every point gathered: 1.75 windows in all).
         self.held_for_back_step = not ahead_fault_ended
         if self.settings.persist:
             self.history_pending = True
@@ -396,7 +401,7 @@ class BufferActor(Actor):
         booted before NTP stepped it): as after a backward step, the grid must not replace it until the clock comes
         forward (it is then merged again) or its slots have aged out: one window after the first hold on it began,
         in whichever run (each restart held it a whole window more: never saved while restarts came more often)."""
-        held_s = 0.0 if saved.held_since_ts is None else max(0.0, now - saved.held_since_ts)
+        held_s = hold_age_s(saved.held_since_ts, now, self.grid.capacity * self.cadence_s) or 0.0
         self.m.clock_faults.labels(direction="back").inc()
         self.log.error("clock_fault", direction="back", saved_head_slot=saved.head_slot,
                        clock_slot=self.grid.slot_of(now), held_before_s=round(held_s, 3),
@@ -406,12 +411,17 @@ class BufferActor(Actor):
         self.back_from_slot = saved.head_slot
 
     def mark_history_held(self, saved: PriceGrid, now: float) -> None:
-        """Write into the saved history this clock holds when the first hold on it began (once; prices unchanged). A
-        time ahead of this clock is unknown (a run whose clock was ahead wrote it, or garbage) and marked again: kept,
-        it counted nothing held, and every restart held a whole window again."""
-        if saved.held_since_ts is not None and saved.held_since_ts <= now:
+        """Write into the saved history this clock holds when the first hold on it began (once; prices unchanged): now
+        less the time this run has held it. A time ahead of this clock or more than a window behind it is unknown (a run
+        on another clock wrote it: one whose clock was ahead, or a step back since; or garbage) and marked again: kept,
+        one ahead counted nothing held, and every restart held a whole window again; one far behind ended the hold at
+        once, and the history was saved over."""
+        window_s = self.grid.capacity * self.cadence_s
+        if hold_age_s(saved.held_since_ts, now, window_s) is not None:
             return
-        saved.held_since_ts = now
+        until = self.persist_held_until_mono
+        held_s = 0.0 if until is None else min(window_s, max(0.0, window_s - (until - time.monotonic())))
+        saved.held_since_ts = now - held_s
         try:
             self.redis.call("SET", self.history_key, saved.to_blob())
         except (RedisUnavailable, ReplyError) as exc:  # a restart then holds it a whole window again, as before

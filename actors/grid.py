@@ -208,6 +208,16 @@ def head_ahead_of_clock(grid: PriceGrid, now_s: float) -> bool:
     return grid.head_slot > grid.slot_of(now_s + TICK_FUTURE_SKEW_S)
 
 
+def hold_age_s(held_since_ts: float | None, now_s: float, window_s: float) -> float | None:
+    """How long the hold on a saved history has lasted by this clock (now_s - held_since_ts), or None when that is
+    unknown: none marked, or a time ahead of this clock or more than window_s behind it (written by a run on another
+    clock, or garbage). Taken, one ahead counted nothing held, and one far behind ended the hold at once."""
+    if held_since_ts is None:
+        return None
+    age_s = now_s - held_since_ts
+    return age_s if 0.0 <= age_s <= window_s else None
+
+
 def clock_step_s(wall_then: float, mono_then: float, wall_now: float, mono_now: float) -> float:
     """How far the wall clock moved beyond the monotonic clock between two readings (+ ahead, - back)."""
     return (wall_now - wall_then) - (mono_now - mono_then)

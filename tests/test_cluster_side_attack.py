@@ -10,7 +10,7 @@ import pytest
 
 from actors.window_message import window_header
 from actors.correlation import correlate_window, ledoit_wolf_intensity
-from actors.grid import PriceGrid, add_tick
+from actors.grid import PriceGrid, add_tick, hold_age_s
 from actors.jumps import JumpFilter
 from actors.price_feed import ReplayRow, ReplaySchedule
 from feed_helpers import TickListener, feed_topology, metric, metrics_port, tick_endpoint
@@ -559,6 +559,72 @@ def test_a_history_held_since_a_time_ahead_of_the_clock_is_held_one_window_in_al
     before and kept that time, so every start held a whole window again and a buffer restarted more often than that
     never saved, as before pricefix. A time ahead of the clock is taken for unknown and marked again at once."""
     a_history_ahead_is_saved_over_one_window_after_the_first_start(system, held_since_ahead_s=3600.0)
+
+
+def test_a_history_held_since_a_time_far_behind_the_clock_is_held_one_window_in_all_not_saved_over_at_once(system):
+    """prices: the saved history says its hold began ten years before this clock (held_since_ts written by a run on a
+    clock far behind this one, or garbage). Taken as the time held, the hold had aged out: it ended at the first
+    publish and the grid was saved over the history at once. A time more than a window behind the clock is unknown, as
+    one ahead of it is, and marked again from this clock: the history is held one window from the first start."""
+    a_history_ahead_is_saved_over_one_window_after_the_first_start(system, held_since_ahead_s=-10 * 365 * 86400.0)
+
+
+def test_how_long_a_history_was_held_is_known_only_from_a_time_at_most_a_window_behind_the_clock():
+    """prices: held_since_ts far behind the clock (another clock's, or garbage) ended the hold at once; one ahead counted
+    nothing held (feedrev3). Either is unknown: the history is marked held again from this clock."""
+    window_s = 16.0
+    assert hold_age_s(None, 1000.0, window_s) is None
+    assert hold_age_s(990.0, 1000.0, window_s) == 10.0
+    assert hold_age_s(1000.0, 1000.0, window_s) == 0.0
+    assert hold_age_s(1000.0 - window_s, 1000.0, window_s) == window_s
+    assert hold_age_s(1000.5, 1000.0, window_s) is None
+    assert hold_age_s(1000.0 - window_s - 1, 1000.0, window_s) is None
+    assert hold_age_s(-1e300, 1000.0, window_s) is None
+
+
+def test_a_second_backward_clock_step_during_the_hold_does_not_hold_the_history_a_window_from_it(system, tmp_path):
+    """prices: the clock stepped back 3600 s, then, three quarters of a window into the hold, 20 s more. The second
+    step held the saved history a whole window from it (1.75 windows from the first step in all: 6 h more at 60 s x
+    361), though that history (its newest slot the slot of the first step) had aged out one window after the first step,
+    whatever the clock did since: a restart in that time lost every point gathered. The hold ends one window after the
+    first step: the history is saved again at most a quarter window later."""
+    import time
+
+    from helpers import scrape
+
+    procs, ports, data = system["procs"], system["ports"], system["data"]
+    cadence_s = data["clusters"]["cadence_s"]
+    clock_file = buffer_on_a_stepped_clock_with_a_saved_history(system, tmp_path)
+    window_slots = PriceGrid.from_blob(raw_history(data)).capacity
+
+    def back_faults() -> float:
+        return scrape(ports["buffer"]).get('p27_buffer_clock_faults_total{direction="back"}', 0)
+
+    clock_file.write_text("-3600")
+    wait_for(lambda: back_faults() >= 1, 10, "the first backward step seen")
+    held_head = saved_history_head(data)
+    first_step_slot = math.floor(time.time() / cadence_s)  # on the real clock, a little after the step
+    wait_for(lambda: time.time() / cadence_s >= first_step_slot + 3 * window_slots // 4, 20,
+             "three quarters of a window held")
+    clock_file.write_text("-3620")
+    wait_for(lambda: back_faults() >= 2, 10, "the second backward step seen")
+    assert saved_history_head(data) == held_head  # still held
+    wait_for(lambda: saved_history_head(data) != held_head, 60,
+             f"the history saved again\n{procs['buffer'].log()[-2000:]}")
+    saved_slot = math.floor(time.time() / cadence_s)
+    assert saved_slot <= first_step_slot + window_slots + window_slots // 4, (saved_slot - first_step_slot,
+                                                                             window_slots)
+    assert "clock_fault_accepted" in procs["buffer"].log()
+
+
+def raw_history(data) -> bytes:
+    """The buffer's saved history blob."""
+    import redis as redis_lib
+
+    from actors import keys
+
+    with redis_lib.Redis.from_url(data["redis"]["url"]) as raw:
+        return raw.get(keys.buffer_history(data["name"], "buffer"))
 
 
 def a_history_ahead_is_saved_over_one_window_after_the_first_start(system, held_since_ahead_s: float | None) -> None:

@@ -2645,8 +2645,8 @@ MUTATIONS: list[Mutation] = [
         "buffer_backward_clock_step_holds_nothing",
         "a backward clock step neither wipes the buffer's saved history nor loses the points (persistence held)",
         "actors/buffer.py",
-        "                                        else time.monotonic() + self.grid.capacity * self.cadence_s)\n",
-        "                                        else None)\n",
+        "            self.persist_held_until_mono = time.monotonic() + self.grid.capacity * self.cadence_s\n",
+        "            self.persist_held_until_mono = None\n",
         ("tests/test_cluster_side_attack.py::"
          "test_a_backward_clock_step_neither_wipes_the_saved_history_nor_loses_the_points",)),
     Mutation(
@@ -2662,8 +2662,8 @@ MUTATIONS: list[Mutation] = [
         "buffer_second_backward_step_releases_the_hold",
         "a second backward clock step does not release the buffer's history hold (taken for a forward fault's end)",
         "actors/buffer.py",
-        "        ahead_fault_ended = self.persist_held_until_mono is not None and not self.held_for_back_step\n",
-        "        ahead_fault_ended = self.persist_held_until_mono is not None\n",
+        "        ahead_fault_ended = held and not self.held_for_back_step\n",
+        "        ahead_fault_ended = held\n",
         ("tests/test_cluster_side_attack.py::test_a_second_backward_clock_step_does_not_release_the_history_hold",)),
     Mutation(
         "buffer_forward_steps_judged_one_at_a_time",
@@ -8208,7 +8208,7 @@ MUTATIONS: list[Mutation] = [
         "a window ahead, it was held a whole window from every start, so a buffer restarted more often never saved "
         "(pricefix)",
         "actors/buffer.py",
-        "        held_s = 0.0 if saved.held_since_ts is None else max(0.0, now - saved.held_since_ts)\n",
+        "        held_s = hold_age_s(saved.held_since_ts, now, self.grid.capacity * self.cadence_s) or 0.0\n",
         "        held_s = 0.0\n",
         ("tests/test_cluster_side_attack.py::test_a_history_more_than_a_window_ahead_is_held_one_window_in_all_not_a_"
          "window_at_every_restart",)),
@@ -8257,9 +8257,9 @@ MUTATIONS: list[Mutation] = [
         "a saved history whose hold began at a time ahead of the buffer's clock (a run whose clock was ahead wrote it) "
         "is marked held again from this clock: kept, it counted nothing held, and every restart held a whole window "
         "again (feedrev3)",
-        "actors/buffer.py",
-        "        if saved.held_since_ts is not None and saved.held_since_ts <= now:\n",
-        "        if saved.held_since_ts is not None:\n",
+        "actors/grid.py",
+        "    return age_s if 0.0 <= age_s <= window_s else None\n",
+        "    return age_s if age_s <= window_s else None\n",
         ("tests/test_cluster_side_attack.py::test_a_history_held_since_a_time_ahead_of_the_clock_is_held_one_window_in_"
          "all_not_a_window_at_every_restart",)),
     Mutation(
@@ -8640,6 +8640,26 @@ MUTATIONS: list[Mutation] = [
         '    if f"${password_env}" in text:  # A refused password named already (RespClient\'s hint, about 80 characters more)\n',
         "    if False:\n",
         ("tests/test_cluster_side_resp_client.py::test_a_password_the_sentinels_refuse_is_said_with_its_variable",)),
+    Mutation(
+        "buffer_history_held_since_far_behind_the_clock_ends_the_hold",
+        "a saved history whose hold began more than a window behind the buffer's clock (a run on a clock far behind, or "
+        "garbage) is marked held again from this clock: taken as the time held, the hold ended at once and the grid "
+        "was saved over the history at the first publish (prices)",
+        "actors/grid.py",
+        "    return age_s if 0.0 <= age_s <= window_s else None\n",
+        "    return age_s if 0.0 <= age_s else None\n",
+        ("tests/test_cluster_side_attack.py::test_a_history_held_since_a_time_far_behind_the_clock_is_held_one_window_in_"
+         "all_not_saved_over_at_once",)),
+    Mutation(
+        "buffer_second_backward_step_restarts_the_whole_hold",
+        "a second backward clock step during the history hold keeps the first step's end of the hold: it held the "
+        "saved history a whole window from the second step, 1.75 windows in all, though it had aged out one window "
+        "after the first (prices)",
+        "actors/buffer.py",
+        "        elif not held:\n            self.back_from_slot = head_before\n",
+        "        else:\n            if not held:\n                self.back_from_slot = head_before\n",
+        ("tests/test_cluster_side_attack.py::test_a_second_backward_clock_step_during_the_hold_does_not_hold_the_"
+         "history_a_window_from_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
