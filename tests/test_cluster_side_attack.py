@@ -582,15 +582,19 @@ def test_how_long_a_history_was_held_is_known_only_from_a_time_at_most_a_window_
     assert hold_age_s(-1e300, 1000.0, window_s) is None
 
 
-def test_a_second_backward_clock_step_during_the_hold_does_not_hold_the_history_a_window_from_it(system, tmp_path):
+@pytest.mark.parametrize("restarted", [False, True], ids=["running", "restarted_after_the_second_step"])
+def test_a_second_backward_clock_step_during_the_hold_does_not_hold_the_history_a_window_from_it(system, tmp_path,
+                                                                                                 restarted):
     """prices: the clock stepped back 3600 s, then, three quarters of a window into the hold, 20 s more. The second
     step held the saved history a whole window from it (1.75 windows from the first step in all: 6 h more at 60 s x
     361), though that history (its newest slot the slot of the first step) had aged out one window after the first step,
     whatever the clock did since: a restart in that time lost every point gathered. The hold ends one window after the
-    first step: the history is saved again at most a quarter window later."""
+    first step: the history is saved again at most a quarter window later; by a buffer restarted after the second step
+    too (the history says when its hold began, as this clock counts it: the time held before the step)."""
     import time
 
     from helpers import scrape
+    from test_clusters_end_to_end import SteppedClockProcess
 
     procs, ports, data = system["procs"], system["ports"], system["data"]
     cadence_s = data["clusters"]["cadence_s"]
@@ -609,6 +613,10 @@ def test_a_second_backward_clock_step_during_the_hold_does_not_hold_the_history_
     clock_file.write_text("-3620")
     wait_for(lambda: back_faults() >= 2, 10, "the second backward step seen")
     assert saved_history_head(data) == held_head  # still held
+    if restarted:
+        procs["buffer"].terminate()
+        procs["buffer"] = SteppedClockProcess(system["topo_path"], "buffer", clock_file).start()
+        wait_for(lambda: "event=clock_fault " in procs["buffer"].log(), 20, "the hold at start")
     wait_for(lambda: saved_history_head(data) != held_head, 60,
              f"the history saved again\n{procs['buffer'].log()[-2000:]}")
     saved_slot = math.floor(time.time() / cadence_s)

@@ -8659,7 +8659,16 @@ MUTATIONS: list[Mutation] = [
         "        elif not held:\n            self.back_from_slot = head_before\n",
         "        else:\n            if not held:\n                self.back_from_slot = head_before\n",
         ("tests/test_cluster_side_attack.py::test_a_second_backward_clock_step_during_the_hold_does_not_hold_the_"
-         "history_a_window_from_it",)),
+         "history_a_window_from_it[running]",)),
+    Mutation(
+        "buffer_second_backward_step_marks_the_hold_as_begun_at_it",
+        "a second backward clock step marks the saved history held since this clock's now less the time held: marked "
+        "as of the step, a buffer restarted after it held the history a whole window from the second step (prices)",
+        "actors/buffer.py",
+        "        saved.held_since_ts = now - held_s\n",
+        "        saved.held_since_ts = now\n",
+        ("tests/test_cluster_side_attack.py::test_a_second_backward_clock_step_during_the_hold_does_not_hold_the_"
+         "history_a_window_from_it[restarted_after_the_second_step]",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
