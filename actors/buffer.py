@@ -118,6 +118,7 @@ class BufferActor(Actor):
         self.persist_held_until_mono = None
         self.persist_failed = False  # the last save of the history failed (history_persisted_again when one works)
         self.held_for_back_step = False  # the hold is for a backward step (a second one must not end it)
+        self.held_mark_ts: float | None = None  # the held_since_ts the saved history this run holds carries (None: none)
         self.back_from_slot: int | None = None  # with it: the head the clock stepped back from (where its return lands)
         self.recent_steps: list[tuple[float, float]] = []  # (monotonic time, forward step s) within one window
         for symbol in self.topology.symbols:
@@ -235,6 +236,9 @@ class BufferActor(Actor):
             reason = "the clock stayed behind" if self.held_for_back_step else "the clock stayed ahead"
             self.persist_held_until_mono = None
             self.log.warning("clock_fault_accepted", reason=reason + "; the saved history has aged out")
+        elif self.held_mark_ts is not None and self.persist_held_until_mono is not None \
+                and abs(self.held_mark_ts - self.hold_began_ts(now)) > self.cadence_s:
+            self.mark_history_held_again(now)
 
     def came_forward_again(self, now: float) -> bool:
         """A forward step that brings a clock held back (a backward step, or a start behind the saved history) to
@@ -360,6 +364,7 @@ class BufferActor(Actor):
             self.log.warning("history_not_loaded", error=error_text(exc), retry_in_s=self.cadence_s)
             return
         self.history_pending = False
+        self.held_mark_ts = None  # marked below while this clock holds the saved history
         if blob is None:
             self.log.info("history_absent", key=self.history_key)
             return
@@ -415,18 +420,46 @@ class BufferActor(Actor):
         less the time this run has held it. A time ahead of this clock or more than a window behind it is unknown (a run
         on another clock wrote it: one whose clock was ahead, or a step back since; or garbage) and marked again: kept,
         one ahead counted nothing held, and every restart held a whole window again; one far behind ended the hold at
-        once, and the history was saved over."""
-        window_s = self.grid.capacity * self.cadence_s
-        if hold_age_s(saved.held_since_ts, now, window_s) is not None:
+        once, and the history was saved over. One within the window but off this run's time held by more than a cadence
+        (the clock stepped back or partly forward again during the hold, by less than the time held) is marked again
+        too: kept, a restart held it as much longer, or shorter, than this run would have."""
+        began_ts = self.hold_began_ts(now)
+        if hold_age_s(saved.held_since_ts, now, self.grid.capacity * self.cadence_s) is not None \
+                and abs(saved.held_since_ts - began_ts) <= self.cadence_s:
+            self.held_mark_ts = saved.held_since_ts
             return
-        until = self.persist_held_until_mono
-        held_s = 0.0 if until is None else min(window_s, max(0.0, window_s - (until - time.monotonic())))
-        saved.held_since_ts = now - held_s
+        saved.held_since_ts = began_ts
         try:
             self.redis.call("SET", self.history_key, saved.to_blob())
         except (RedisUnavailable, ReplyError) as exc:  # a restart then holds it a whole window again, as before
             self.m.redis_errors.labels(op="persist").inc()
             self.log.warning("history_hold_not_marked", error=error_text(exc))
+            return
+        self.held_mark_ts = began_ts
+
+    def hold_began_ts(self, now: float) -> float:
+        """When the hold on the saved history began, by this clock: now less the time this run has held it (by the
+        monotonic clock, at most a window)."""
+        window_s = self.grid.capacity * self.cadence_s
+        until = self.persist_held_until_mono
+        return now - (0.0 if until is None else min(window_s, max(0.0, window_s - (until - time.monotonic()))))
+
+    def mark_history_held_again(self, now: float) -> None:
+        """The clock moved off the time held since the hold was marked without a clock fault (steps each under the skew
+        allowed: the clock crept on slower, or faster, than real time): mark the saved history again. Kept, its mark
+        aged as the clock did, and a restart held it as much longer (a clock stepped back 0.8 s a second: five
+        windows), or shorter."""
+        try:
+            blob = self.redis.call("GET", self.history_key)
+            saved = None if blob is None else PriceGrid.from_blob(blob)
+        except (RedisUnavailable, ReplyError):
+            return  # tried again at the next publish
+        except ValueError:
+            saved = None
+        if saved is None or not head_ahead_of_clock(saved, now):
+            self.held_mark_ts = None
+            return
+        self.mark_history_held(saved, now)
 
     def teardown(self) -> None:
         self.persist()

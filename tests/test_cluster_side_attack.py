@@ -582,19 +582,22 @@ def test_how_long_a_history_was_held_is_known_only_from_a_time_at_most_a_window_
     assert hold_age_s(-1e300, 1000.0, window_s) is None
 
 
+@pytest.mark.parametrize("second_step", ["more_than_held", "less_than_held"])
 @pytest.mark.parametrize("restarted", [False, True], ids=["running", "restarted_after_the_second_step"])
 def test_a_second_backward_clock_step_during_the_hold_does_not_hold_the_history_a_window_from_it(system, tmp_path,
-                                                                                                 restarted):
+                                                                                                 restarted,
+                                                                                                 second_step):
     """prices: the clock stepped back 3600 s, then, three quarters of a window into the hold, 20 s more. The second
     step held the saved history a whole window from it (1.75 windows from the first step in all: 6 h more at 60 s x
     361), though that history (its newest slot the slot of the first step) had aged out one window after the first step,
     whatever the clock did since: a restart in that time lost every point gathered. The hold ends one window after the
     first step: the history is saved again at most a quarter window later; by a buffer restarted after the second step
-    too (the history says when its hold began, as this clock counts it: the time held before the step)."""
+    too (the history says when its hold began, as this clock counts it: the time held before the step). revprices: a
+    second step of half a window, less than the time held, left the mark of the first step (4 s held by the stepped
+    clock, not 12): the restarted buffer held the history 1.5 windows in all; it is marked again too."""
     import time
 
     from helpers import scrape
-    from test_clusters_end_to_end import SteppedClockProcess
 
     procs, ports, data = system["procs"], system["ports"], system["data"]
     cadence_s = data["clusters"]["cadence_s"]
@@ -610,19 +613,84 @@ def test_a_second_backward_clock_step_during_the_hold_does_not_hold_the_history_
     first_step_slot = math.floor(time.time() / cadence_s)  # on the real clock, a little after the step
     wait_for(lambda: time.time() / cadence_s >= first_step_slot + 3 * window_slots // 4, 20,
              "three quarters of a window held")
-    clock_file.write_text("-3620")
+    # 20 s more is more than the 12 s held (the saved held_since_ts then lies ahead of the clock: marked again); half
+    # a window is less (revprices: the mark was kept, 4 s held by the clock, and a restart held 12 s too long)
+    further_s = 20.0 if second_step == "more_than_held" else window_slots * cadence_s / 2
+    clock_file.write_text(str(-3600 - further_s))
     wait_for(lambda: back_faults() >= 2, 10, "the second backward step seen")
     assert saved_history_head(data) == held_head  # still held
+    saved_slot = the_slot_the_history_is_saved_again_in(system, clock_file, held_head, restarted)
+    assert saved_slot <= first_step_slot + window_slots + window_slots // 4, (saved_slot - first_step_slot,
+                                                                             window_slots)
+    assert "clock_fault_accepted" in procs["buffer"].log()
+
+
+def test_a_clock_stepped_back_in_steps_each_under_a_slot_holds_a_restarted_buffer_one_window_from_the_first_step(
+        system, tmp_path):
+    """revprices: the clock stepped back 3600 s, then kept stepping back 0.8 of a slot every slot (each step under the
+    skew allowed, so none is a clock fault: the clock crept on at a fifth of the real rate). The running buffer's hold
+    ended one window after the first step (the monotonic clock), but the saved held_since_ts, marked once, aged at the
+    wall clock's fifth: a buffer restarted three quarters of a window in counted a fifth of that held and held the
+    history 1.6 windows in all (restarted that often, far longer). The mark follows the time held: the restarted
+    buffer saves the history again one window after the first step, not before it."""
+    import os
+    import threading
+    import time
+
+    from helpers import scrape
+
+    ports, data = system["ports"], system["data"]
+    cadence_s = data["clusters"]["cadence_s"]
+    clock_file = buffer_on_a_stepped_clock_with_a_saved_history(system, tmp_path)
+    window_slots = PriceGrid.from_blob(raw_history(data)).capacity
+
+    def step_to(offset_s: float) -> None:  # whole, never half written (the shim reads a half-written file as 0)
+        tmp = clock_file.with_suffix(".tmp")
+        tmp.write_text(str(offset_s))
+        os.replace(tmp, clock_file)
+
+    step_to(-3600.0)
+    wait_for(lambda: scrape(ports["buffer"]).get('p27_buffer_clock_faults_total{direction="back"}', 0) >= 1, 10,
+             "the backward step seen")
+    held_head = saved_history_head(data)
+    first_step_slot = math.floor(time.time() / cadence_s)
+    stop = threading.Event()
+
+    def creep_back() -> None:
+        offset_s = -3600.0
+        while not stop.wait(cadence_s):
+            offset_s -= 0.8 * cadence_s
+            step_to(offset_s)
+
+    creeper = threading.Thread(target=creep_back, daemon=True)
+    creeper.start()
+    try:
+        wait_for(lambda: time.time() / cadence_s >= first_step_slot + 3 * window_slots // 4, 20,
+                 "three quarters of a window held")
+        assert saved_history_head(data) == held_head  # still held
+        saved_slot = the_slot_the_history_is_saved_again_in(system, clock_file, held_head, restarted=True)
+    finally:
+        stop.set()
+        creeper.join()
+    assert window_slots - window_slots // 8 <= saved_slot - first_step_slot <= window_slots + window_slots // 4, (
+        saved_slot - first_step_slot, window_slots)
+
+
+def the_slot_the_history_is_saved_again_in(system, clock_file, held_head: int, restarted: bool) -> int:
+    """The real clock's slot when the held saved history (its newest slot held_head) is saved over, by the running
+    buffer, or by one restarted now on the stepped clock."""
+    import time
+
+    from test_clusters_end_to_end import SteppedClockProcess
+
+    procs, data = system["procs"], system["data"]
     if restarted:
         procs["buffer"].terminate()
         procs["buffer"] = SteppedClockProcess(system["topo_path"], "buffer", clock_file).start()
         wait_for(lambda: "event=clock_fault " in procs["buffer"].log(), 20, "the hold at start")
     wait_for(lambda: saved_history_head(data) != held_head, 60,
              f"the history saved again\n{procs['buffer'].log()[-2000:]}")
-    saved_slot = math.floor(time.time() / cadence_s)
-    assert saved_slot <= first_step_slot + window_slots + window_slots // 4, (saved_slot - first_step_slot,
-                                                                             window_slots)
-    assert "clock_fault_accepted" in procs["buffer"].log()
+    return math.floor(time.time() / data["clusters"]["cadence_s"])
 
 
 def raw_history(data) -> bytes:

@@ -8659,16 +8659,36 @@ MUTATIONS: list[Mutation] = [
         "        elif not held:\n            self.back_from_slot = head_before\n",
         "        else:\n            if not held:\n                self.back_from_slot = head_before\n",
         ("tests/test_cluster_side_attack.py::test_a_second_backward_clock_step_during_the_hold_does_not_hold_the_"
-         "history_a_window_from_it[running]",)),
+         "history_a_window_from_it[running-more_than_held]",)),
     Mutation(
         "buffer_second_backward_step_marks_the_hold_as_begun_at_it",
         "a second backward clock step marks the saved history held since this clock's now less the time held: marked "
         "as of the step, a buffer restarted after it held the history a whole window from the second step (prices)",
         "actors/buffer.py",
-        "        saved.held_since_ts = now - held_s\n",
+        "        saved.held_since_ts = began_ts\n",
         "        saved.held_since_ts = now\n",
         ("tests/test_cluster_side_attack.py::test_a_second_backward_clock_step_during_the_hold_does_not_hold_the_"
-         "history_a_window_from_it[restarted_after_the_second_step]",)),
+         "history_a_window_from_it[restarted_after_the_second_step-more_than_held]",)),
+    Mutation(
+        "buffer_second_backward_step_under_the_time_held_keeps_the_mark",
+        "a second backward clock step during the hold, by less than the time held, marks the saved history again: its "
+        "held_since_ts kept (still within a window of the clock), a buffer restarted after it held the history that "
+        "much longer, 1.5 windows in all for half a window three quarters in (revprices)",
+        "actors/buffer.py",
+        "                and abs(saved.held_since_ts - began_ts) <= self.cadence_s:\n",
+        "                and True:\n",
+        ("tests/test_cluster_side_attack.py::test_a_second_backward_clock_step_during_the_hold_does_not_hold_the_"
+         "history_a_window_from_it[restarted_after_the_second_step-less_than_held]",)),
+    Mutation(
+        "buffer_clock_creeping_back_under_a_slot_leaves_the_hold_mark",
+        "a clock stepped back in steps each under a slot during the hold (no clock fault) marks the saved history "
+        "again: its held_since_ts marked once aged at the clock's rate, and a restarted buffer held the history 1.6 "
+        "windows for a clock at a fifth of real time (revprices)",
+        "actors/buffer.py",
+        "                and abs(self.held_mark_ts - self.hold_began_ts(now)) > self.cadence_s:\n",
+        "                and False:\n",
+        ("tests/test_cluster_side_attack.py::test_a_clock_stepped_back_in_steps_each_under_a_slot_holds_a_restarted_"
+         "buffer_one_window_from_the_first_step",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
