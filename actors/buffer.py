@@ -29,7 +29,7 @@ from launcher.keys import wrong_type
 from actors.frozen_prices import FrozenWatch
 from actors.jumps import JumpFilter
 from actors.grid import (TICK_FUTURE_SKEW_S, PriceGrid, add_checked_tick, clock_step_s, head_ahead_of_clock,
-                         hold_age_s, points_per_symbol)
+                         hold_age_s, hold_mark_right, points_per_symbol)
 from actors.window_message import window_header
 from launcher.resp import RedisUnavailable, ReplyError, RespClient
 from actors.runtime import Actor, error_text, main
@@ -118,7 +118,7 @@ class BufferActor(Actor):
         self.persist_held_until_mono = None
         self.persist_failed = False  # the last save of the history failed (history_persisted_again when one works)
         self.held_for_back_step = False  # the hold is for a backward step (a second one must not end it)
-        self.held_mark_ts: float | None = None  # the held_since_ts the saved history this run holds carries (None: none)
+        self.held_mark_ts: float | None = None  # the held_since_ts the history this run holds carries (None: none)
         self.back_from_slot: int | None = None  # with it: the head the clock stepped back from (where its return lands)
         self.recent_steps: list[tuple[float, float]] = []  # (monotonic time, forward step s) within one window
         for symbol in self.topology.symbols:
@@ -237,7 +237,7 @@ class BufferActor(Actor):
             self.persist_held_until_mono = None
             self.log.warning("clock_fault_accepted", reason=reason + "; the saved history has aged out")
         elif self.held_mark_ts is not None and self.persist_held_until_mono is not None \
-                and abs(self.held_mark_ts - self.hold_began_ts(now)) > self.cadence_s:
+                and not hold_mark_right(self.held_mark_ts, self.hold_began_ts(now), now, window_s, self.cadence_s):
             self.mark_history_held_again(now)
 
     def came_forward_again(self, now: float) -> bool:
@@ -424,8 +424,7 @@ class BufferActor(Actor):
         (the clock stepped back or partly forward again during the hold, by less than the time held) is marked again
         too: kept, a restart held it as much longer, or shorter, than this run would have."""
         began_ts = self.hold_began_ts(now)
-        if hold_age_s(saved.held_since_ts, now, self.grid.capacity * self.cadence_s) is not None \
-                and abs(saved.held_since_ts - began_ts) <= self.cadence_s:
+        if hold_mark_right(saved.held_since_ts, began_ts, now, self.grid.capacity * self.cadence_s, self.cadence_s):
             self.held_mark_ts = saved.held_since_ts
             return
         saved.held_since_ts = began_ts

@@ -10,7 +10,7 @@ import pytest
 
 from actors.window_message import window_header
 from actors.correlation import correlate_window, ledoit_wolf_intensity
-from actors.grid import PriceGrid, add_tick, hold_age_s
+from actors.grid import PriceGrid, add_tick, hold_age_s, hold_mark_right
 from actors.jumps import JumpFilter
 from actors.price_feed import ReplayRow, ReplaySchedule
 from feed_helpers import TickListener, feed_topology, metric, metrics_port, tick_endpoint
@@ -580,6 +580,18 @@ def test_how_long_a_history_was_held_is_known_only_from_a_time_at_most_a_window_
     assert hold_age_s(1000.5, 1000.0, window_s) is None
     assert hold_age_s(1000.0 - window_s - 1, 1000.0, window_s) is None
     assert hold_age_s(-1e300, 1000.0, window_s) is None
+
+
+def test_a_hold_mark_off_the_time_held_by_more_than_a_cadence_is_marked_again():
+    """revprices: a held_since_ts within the window was kept though the clock had stepped back (by less than the time
+    held) or crept since it was marked: a restart held the history as much longer, or shorter, than the run."""
+    window_s, cadence_s = 16.0, 0.5
+    assert hold_mark_right(988.0, 988.0, 1000.0, window_s, cadence_s)
+    assert hold_mark_right(988.4, 988.0, 1000.0, window_s, cadence_s)
+    assert not hold_mark_right(996.0, 988.0, 1000.0, window_s, cadence_s)  # stepped back 8 s, 12 s held: 4 s by it
+    assert not hold_mark_right(980.0, 988.0, 1000.0, window_s, cadence_s)  # crept forward 8 s
+    assert not hold_mark_right(None, 1000.0, 1000.0, window_s, cadence_s)
+    assert not hold_mark_right(1000.2, 1000.0, 1000.0, window_s, cadence_s)  # ahead of the clock: unknown
 
 
 @pytest.mark.parametrize("second_step", ["more_than_held", "less_than_held"])

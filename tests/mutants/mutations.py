@@ -8674,18 +8674,19 @@ MUTATIONS: list[Mutation] = [
         "a second backward clock step during the hold, by less than the time held, marks the saved history again: its "
         "held_since_ts kept (still within a window of the clock), a buffer restarted after it held the history that "
         "much longer, 1.5 windows in all for half a window three quarters in (revprices)",
-        "actors/buffer.py",
-        "                and abs(saved.held_since_ts - began_ts) <= self.cadence_s:\n",
-        "                and True:\n",
-        ("tests/test_cluster_side_attack.py::test_a_second_backward_clock_step_during_the_hold_does_not_hold_the_"
-         "history_a_window_from_it[restarted_after_the_second_step-less_than_held]",)),
+        "actors/grid.py",
+        "    return hold_age_s(held_since_ts, now_s, window_s) is not None and abs(held_since_ts - began_ts) <= tolerance_s\n",
+        "    return hold_age_s(held_since_ts, now_s, window_s) is not None\n",
+        ("tests/test_cluster_side_attack.py::test_a_hold_mark_off_the_time_held_by_more_than_a_cadence_is_marked_again",
+         "tests/test_cluster_side_attack.py::test_a_second_backward_clock_step_during_the_hold_does_not_hold_the_"
+         "history_a_window_from_it[restarted_after_the_second_step-less_than_held]")),
     Mutation(
         "buffer_clock_creeping_back_under_a_slot_leaves_the_hold_mark",
         "a clock stepped back in steps each under a slot during the hold (no clock fault) marks the saved history "
         "again: its held_since_ts marked once aged at the clock's rate, and a restarted buffer held the history 1.6 "
         "windows for a clock at a fifth of real time (revprices)",
         "actors/buffer.py",
-        "                and abs(self.held_mark_ts - self.hold_began_ts(now)) > self.cadence_s:\n",
+        "                and not hold_mark_right(self.held_mark_ts, self.hold_began_ts(now), now, window_s, self.cadence_s):\n",
         "                and False:\n",
         ("tests/test_cluster_side_attack.py::test_a_clock_stepped_back_in_steps_each_under_a_slot_holds_a_restarted_"
          "buffer_one_window_from_the_first_step",)),
