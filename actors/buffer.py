@@ -29,7 +29,7 @@ from launcher.keys import wrong_type
 from actors.frozen_prices import FrozenWatch
 from actors.jumps import JumpFilter
 from actors.grid import (TICK_FUTURE_SKEW_S, PriceGrid, add_checked_tick, clock_step_s, head_ahead_of_clock,
-                         points_per_symbol)
+                         hold_age_s, hold_mark_right, points_per_symbol)
 from actors.window_message import window_header
 from launcher.resp import RedisUnavailable, ReplyError, RespClient
 from actors.runtime import Actor, error_text, main
@@ -118,6 +118,7 @@ class BufferActor(Actor):
         self.persist_held_until_mono = None
         self.persist_failed = False  # the last save of the history failed (history_persisted_again when one works)
         self.held_for_back_step = False  # the hold is for a backward step (a second one must not end it)
+        self.held_mark_ts: float | None = None  # the held_since_ts the history this run holds carries (None: none)
         self.back_from_slot: int | None = None  # with it: the head the clock stepped back from (where its return lands)
         self.recent_steps: list[tuple[float, float]] = []  # (monotonic time, forward step s) within one window
         for symbol in self.topology.symbols:
@@ -190,11 +191,16 @@ class BufferActor(Actor):
         self.clock_anchor = (now, time.monotonic())
         # After a forward fault the hold ends here; with none, the clock itself stepped back: the saved
         # history lies ahead of it and the emptied grid must not replace it (reloaded when it comes forward).
-        ahead_fault_ended = self.persist_held_until_mono is not None and not self.held_for_back_step
-        if not ahead_fault_ended and not self.held_for_back_step:  # a second step back keeps the first's head
+        held = self.persist_held_until_mono is not None
+        ahead_fault_ended = held and not self.held_for_back_step
+        if ahead_fault_ended:
+            self.persist_held_until_mono = None
+        elif not held:
             self.back_from_slot = head_before
-        self.persist_held_until_mono = (None if ahead_fault_ended
-                                        else time.monotonic() + self.grid.capacity * self.cadence_s)
+            self.persist_held_until_mono = time.monotonic() + self.grid.capacity * self.cadence_s
+        # else a second step back while the first's hold lasts: its head and its end are kept. The saved history, its
+        # newest slot the first step's, has aged out one window after that step, whatever the clock did since (held a
+        # window from the second step, a restart meanwhile lost every point gathered: 1.75 windows in all).
         self.held_for_back_step = not ahead_fault_ended
         if self.settings.persist:
             self.history_pending = True
@@ -230,6 +236,9 @@ class BufferActor(Actor):
             reason = "the clock stayed behind" if self.held_for_back_step else "the clock stayed ahead"
             self.persist_held_until_mono = None
             self.log.warning("clock_fault_accepted", reason=reason + "; the saved history has aged out")
+        elif self.held_mark_ts is not None and self.persist_held_until_mono is not None \
+                and not hold_mark_right(self.held_mark_ts, self.hold_began_ts(now), now, window_s, self.cadence_s):
+            self.mark_history_held_again(now)
 
     def came_forward_again(self, now: float) -> bool:
         """A forward step that brings a clock held back (a backward step, or a start behind the saved history) to
@@ -355,6 +364,7 @@ class BufferActor(Actor):
             self.log.warning("history_not_loaded", error=error_text(exc), retry_in_s=self.cadence_s)
             return
         self.history_pending = False
+        self.held_mark_ts = None  # marked below while this clock holds the saved history
         if blob is None:
             self.log.info("history_absent", key=self.history_key)
             return
@@ -396,7 +406,7 @@ class BufferActor(Actor):
         booted before NTP stepped it): as after a backward step, the grid must not replace it until the clock comes
         forward (it is then merged again) or its slots have aged out: one window after the first hold on it began,
         in whichever run (each restart held it a whole window more: never saved while restarts came more often)."""
-        held_s = 0.0 if saved.held_since_ts is None else max(0.0, now - saved.held_since_ts)
+        held_s = hold_age_s(saved.held_since_ts, now, self.grid.capacity * self.cadence_s) or 0.0
         self.m.clock_faults.labels(direction="back").inc()
         self.log.error("clock_fault", direction="back", saved_head_slot=saved.head_slot,
                        clock_slot=self.grid.slot_of(now), held_before_s=round(held_s, 3),
@@ -406,17 +416,49 @@ class BufferActor(Actor):
         self.back_from_slot = saved.head_slot
 
     def mark_history_held(self, saved: PriceGrid, now: float) -> None:
-        """Write into the saved history this clock holds when the first hold on it began (once; prices unchanged). A
-        time ahead of this clock is unknown (a run whose clock was ahead wrote it, or garbage) and marked again: kept,
-        it counted nothing held, and every restart held a whole window again."""
-        if saved.held_since_ts is not None and saved.held_since_ts <= now:
+        """Write into the saved history this clock holds when the first hold on it began (once; prices unchanged): now
+        less the time this run has held it. A time ahead of this clock or more than a window behind it is unknown (a run
+        on another clock wrote it: one whose clock was ahead, or a step back since; or garbage) and marked again: kept,
+        one ahead counted nothing held, and every restart held a whole window again; one far behind ended the hold at
+        once, and the history was saved over. One within the window but off this run's time held by more than a cadence
+        (the clock stepped back or partly forward again during the hold, by less than the time held) is marked again
+        too: kept, a restart held it as much longer, or shorter, than this run would have."""
+        began_ts = self.hold_began_ts(now)
+        if hold_mark_right(saved.held_since_ts, began_ts, now, self.grid.capacity * self.cadence_s, self.cadence_s):
+            self.held_mark_ts = saved.held_since_ts
             return
-        saved.held_since_ts = now
+        saved.held_since_ts = began_ts
         try:
             self.redis.call("SET", self.history_key, saved.to_blob())
         except (RedisUnavailable, ReplyError) as exc:  # a restart then holds it a whole window again, as before
             self.m.redis_errors.labels(op="persist").inc()
             self.log.warning("history_hold_not_marked", error=error_text(exc))
+            return
+        self.held_mark_ts = began_ts
+
+    def hold_began_ts(self, now: float) -> float:
+        """When the hold on the saved history began, by this clock: now less the time this run has held it (by the
+        monotonic clock, at most a window)."""
+        window_s = self.grid.capacity * self.cadence_s
+        until = self.persist_held_until_mono
+        return now - (0.0 if until is None else min(window_s, max(0.0, window_s - (until - time.monotonic()))))
+
+    def mark_history_held_again(self, now: float) -> None:
+        """The clock moved off the time held since the hold was marked without a clock fault (steps each under the skew
+        allowed: the clock crept on slower, or faster, than real time): mark the saved history again. Kept, its mark
+        aged as the clock did, and a restart held it as much longer (a clock stepped back 0.8 s a second: five
+        windows), or shorter."""
+        try:
+            blob = self.redis.call("GET", self.history_key)
+            saved = None if blob is None else PriceGrid.from_blob(blob)
+        except (RedisUnavailable, ReplyError):
+            return  # tried again at the next publish
+        except ValueError:
+            saved = None
+        if saved is None or not head_ahead_of_clock(saved, now):
+            self.held_mark_ts = None
+            return
+        self.mark_history_held(saved, now)
 
     def teardown(self) -> None:
         self.persist()

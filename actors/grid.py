@@ -208,6 +208,25 @@ def head_ahead_of_clock(grid: PriceGrid, now_s: float) -> bool:
     return grid.head_slot > grid.slot_of(now_s + TICK_FUTURE_SKEW_S)
 
 
+def hold_age_s(held_since_ts: float | None, now_s: float, window_s: float) -> float | None:
+    """How long the hold on a saved history has lasted by this clock (now_s - held_since_ts), or None when that is
+    unknown: none marked, or a time ahead of this clock or more than window_s behind it (written by a run on another
+    clock, or garbage). Taken, one ahead counted nothing held, and one far behind ended the hold at once."""
+    if held_since_ts is None:
+        return None
+    age_s = now_s - held_since_ts
+    return age_s if 0.0 <= age_s <= window_s else None
+
+
+def hold_mark_right(held_since_ts: float | None, began_ts: float, now_s: float, window_s: float,
+                    tolerance_s: float) -> bool:
+    """True when a saved history's held_since_ts is when this run counts its hold began (began_ts, by the monotonic time
+    held) to within tolerance_s, and its age is known (hold_age_s). Else it is marked again: kept, a restart held the
+    history as much longer, or shorter, than this run would have (a second step back by less than the time held, or a
+    clock stepped in steps each too small to be a fault)."""
+    return hold_age_s(held_since_ts, now_s, window_s) is not None and abs(held_since_ts - began_ts) <= tolerance_s
+
+
 def clock_step_s(wall_then: float, mono_then: float, wall_now: float, mono_now: float) -> float:
     """How far the wall clock moved beyond the monotonic clock between two readings (+ ahead, - back)."""
     return (wall_now - wall_then) - (mono_now - mono_then)

@@ -378,6 +378,20 @@ def test_a_tick_of_a_feed_ahead_recorded_in_an_earlier_slot_is_ordered_by_its_ow
     assert add_tick(stepped, "BTCUSDT", 99.0, 1001.6 + 6, now_s=1001.6) == "future_ts"
 
 
+def test_a_feed_ahead_that_steps_its_clock_back_loses_at_most_the_rest_of_that_slot():
+    """prices (held, not changed): a feed 4 s ahead of the buffer's clock puts its tick in the open slot by its own ts
+    (above); once its clock is put right, its next ticks there are older by ts and refused `superseded` until the slot
+    closes. By its ts alone such a tick is an older price arriving after a newer one, which must stay refused (above;
+    test_reliability_bad_input.py: rev3); ordered by the buffer's clock instead, every tick of a feed on time was refused
+    after the buffer's clock stepped back (CI on d5258a6). Less than one slot is lost: the next slot takes them."""
+    grid = PriceGrid(["BTCUSDT"], 1.0, 40, 1000)
+    assert add_tick(grid, "BTCUSDT", 100.0, 1004.2, now_s=1000.2) is None  # 4 s ahead: in the open slot 1000
+    assert add_tick(grid, "BTCUSDT", 101.0, 1000.5, now_s=1000.5) == "superseded"  # its clock put right
+    assert add_tick(grid, "BTCUSDT", 102.0, 1000.9, now_s=1000.9) == "superseded"
+    assert add_tick(grid, "BTCUSDT", 103.0, 1001.1, now_s=1001.1) is None  # the next slot
+    assert grid.head_slot == 1001 and grid.prices[0, -2:].tolist() == [100.0, 103.0]
+
+
 def test_series_of_exactly_constant_growth_carry_no_correlation_and_no_realized_vol():
     """Their returns differ only by rounding (sd ~5e-16): that noise read as corr 0.015 to 0.08 here (0.30 reported)."""
     t = np.arange(361)

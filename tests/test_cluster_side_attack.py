@@ -10,7 +10,7 @@ import pytest
 
 from actors.window_message import window_header
 from actors.correlation import correlate_window, ledoit_wolf_intensity
-from actors.grid import PriceGrid, add_tick
+from actors.grid import PriceGrid, add_tick, hold_age_s, hold_mark_right
 from actors.jumps import JumpFilter
 from actors.price_feed import ReplayRow, ReplaySchedule
 from feed_helpers import TickListener, feed_topology, metric, metrics_port, tick_endpoint
@@ -559,6 +559,160 @@ def test_a_history_held_since_a_time_ahead_of_the_clock_is_held_one_window_in_al
     before and kept that time, so every start held a whole window again and a buffer restarted more often than that
     never saved, as before pricefix. A time ahead of the clock is taken for unknown and marked again at once."""
     a_history_ahead_is_saved_over_one_window_after_the_first_start(system, held_since_ahead_s=3600.0)
+
+
+def test_a_history_held_since_a_time_far_behind_the_clock_is_held_one_window_in_all_not_saved_over_at_once(system):
+    """prices: the saved history says its hold began ten years before this clock (held_since_ts written by a run on a
+    clock far behind this one, or garbage). Taken as the time held, the hold had aged out: it ended at the first
+    publish and the grid was saved over the history at once. A time more than a window behind the clock is unknown, as
+    one ahead of it is, and marked again from this clock: the history is held one window from the first start."""
+    a_history_ahead_is_saved_over_one_window_after_the_first_start(system, held_since_ahead_s=-10 * 365 * 86400.0)
+
+
+def test_how_long_a_history_was_held_is_known_only_from_a_time_at_most_a_window_behind_the_clock():
+    """prices: held_since_ts far behind the clock (another clock's, or garbage) ended the hold at once; one ahead counted
+    nothing held (feedrev3). Either is unknown: the history is marked held again from this clock."""
+    window_s = 16.0
+    assert hold_age_s(None, 1000.0, window_s) is None
+    assert hold_age_s(990.0, 1000.0, window_s) == 10.0
+    assert hold_age_s(1000.0, 1000.0, window_s) == 0.0
+    assert hold_age_s(1000.0 - window_s, 1000.0, window_s) == window_s
+    assert hold_age_s(1000.5, 1000.0, window_s) is None
+    assert hold_age_s(1000.0 - window_s - 1, 1000.0, window_s) is None
+    assert hold_age_s(-1e300, 1000.0, window_s) is None
+
+
+def test_a_hold_mark_off_the_time_held_by_more_than_a_cadence_is_marked_again():
+    """revprices: a held_since_ts within the window was kept though the clock had stepped back (by less than the time
+    held) or crept since it was marked: a restart held the history as much longer, or shorter, than the run."""
+    window_s, cadence_s = 16.0, 0.5
+    assert hold_mark_right(988.0, 988.0, 1000.0, window_s, cadence_s)
+    assert hold_mark_right(988.4, 988.0, 1000.0, window_s, cadence_s)
+    assert not hold_mark_right(996.0, 988.0, 1000.0, window_s, cadence_s)  # stepped back 8 s, 12 s held: 4 s by it
+    assert not hold_mark_right(980.0, 988.0, 1000.0, window_s, cadence_s)  # crept forward 8 s
+    assert not hold_mark_right(None, 1000.0, 1000.0, window_s, cadence_s)
+    assert not hold_mark_right(1000.2, 1000.0, 1000.0, window_s, cadence_s)  # ahead of the clock: unknown
+
+
+@pytest.mark.parametrize("second_step", ["more_than_held", "less_than_held"])
+@pytest.mark.parametrize("restarted", [False, True], ids=["running", "restarted_after_the_second_step"])
+def test_a_second_backward_clock_step_during_the_hold_does_not_hold_the_history_a_window_from_it(system, tmp_path,
+                                                                                                 restarted,
+                                                                                                 second_step):
+    """prices: the clock stepped back 3600 s, then, three quarters of a window into the hold, 20 s more. The second
+    step held the saved history a whole window from it (1.75 windows from the first step in all: 6 h more at 60 s x
+    361), though that history (its newest slot the slot of the first step) had aged out one window after the first step,
+    whatever the clock did since: a restart in that time lost every point gathered. The hold ends one window after the
+    first step: the history is saved again at most a quarter window later; by a buffer restarted after the second step
+    too (the history says when its hold began, as this clock counts it: the time held before the step). revprices: a
+    second step of half a window, less than the time held, left the mark of the first step (4 s held by the stepped
+    clock, not 12): the restarted buffer held the history 1.5 windows in all; it is marked again too."""
+    import time
+
+    from helpers import scrape
+
+    procs, ports, data = system["procs"], system["ports"], system["data"]
+    cadence_s = data["clusters"]["cadence_s"]
+    clock_file = buffer_on_a_stepped_clock_with_a_saved_history(system, tmp_path)
+    window_slots = PriceGrid.from_blob(raw_history(data)).capacity
+
+    def back_faults() -> float:
+        return scrape(ports["buffer"]).get('p27_buffer_clock_faults_total{direction="back"}', 0)
+
+    clock_file.write_text("-3600")
+    wait_for(lambda: back_faults() >= 1, 10, "the first backward step seen")
+    held_head = saved_history_head(data)
+    first_step_slot = math.floor(time.time() / cadence_s)  # on the real clock, a little after the step
+    wait_for(lambda: time.time() / cadence_s >= first_step_slot + 3 * window_slots // 4, 20,
+             "three quarters of a window held")
+    # 20 s more is more than the 12 s held (the saved held_since_ts then lies ahead of the clock: marked again); half
+    # a window is less (revprices: the mark was kept, 4 s held by the clock, and a restart held 12 s too long)
+    further_s = 20.0 if second_step == "more_than_held" else window_slots * cadence_s / 2
+    clock_file.write_text(str(-3600 - further_s))
+    wait_for(lambda: back_faults() >= 2, 10, "the second backward step seen")
+    assert saved_history_head(data) == held_head  # still held
+    saved_slot = the_slot_the_history_is_saved_again_in(system, clock_file, held_head, restarted)
+    assert saved_slot <= first_step_slot + window_slots + window_slots // 4, (saved_slot - first_step_slot,
+                                                                             window_slots)
+    assert "clock_fault_accepted" in procs["buffer"].log()
+
+
+def test_a_clock_stepped_back_in_steps_each_under_a_slot_holds_a_restarted_buffer_one_window_from_the_first_step(
+        system, tmp_path):
+    """revprices: the clock stepped back 3600 s, then kept stepping back 0.8 of a slot every slot (each step under the
+    skew allowed, so none is a clock fault: the clock crept on at a fifth of the real rate). The running buffer's hold
+    ended one window after the first step (the monotonic clock), but the saved held_since_ts, marked once, aged at the
+    wall clock's fifth: a buffer restarted three quarters of a window in counted a fifth of that held and held the
+    history 1.6 windows in all (restarted that often, far longer). The mark follows the time held: the restarted
+    buffer saves the history again one window after the first step, not before it."""
+    import os
+    import threading
+    import time
+
+    from helpers import scrape
+
+    ports, data = system["ports"], system["data"]
+    cadence_s = data["clusters"]["cadence_s"]
+    clock_file = buffer_on_a_stepped_clock_with_a_saved_history(system, tmp_path)
+    window_slots = PriceGrid.from_blob(raw_history(data)).capacity
+
+    def step_to(offset_s: float) -> None:  # whole, never half written (the shim reads a half-written file as 0)
+        tmp = clock_file.with_suffix(".tmp")
+        tmp.write_text(str(offset_s))
+        os.replace(tmp, clock_file)
+
+    step_to(-3600.0)
+    wait_for(lambda: scrape(ports["buffer"]).get('p27_buffer_clock_faults_total{direction="back"}', 0) >= 1, 10,
+             "the backward step seen")
+    held_head = saved_history_head(data)
+    first_step_slot = math.floor(time.time() / cadence_s)
+    stop = threading.Event()
+
+    def creep_back() -> None:
+        offset_s = -3600.0
+        while not stop.wait(cadence_s):
+            offset_s -= 0.8 * cadence_s
+            step_to(offset_s)
+
+    creeper = threading.Thread(target=creep_back, daemon=True)
+    creeper.start()
+    try:
+        wait_for(lambda: time.time() / cadence_s >= first_step_slot + 3 * window_slots // 4, 20,
+                 "three quarters of a window held")
+        assert saved_history_head(data) == held_head  # still held
+        saved_slot = the_slot_the_history_is_saved_again_in(system, clock_file, held_head, restarted=True)
+    finally:
+        stop.set()
+        creeper.join()
+    assert window_slots - window_slots // 8 <= saved_slot - first_step_slot <= window_slots + window_slots // 4, (
+        saved_slot - first_step_slot, window_slots)
+
+
+def the_slot_the_history_is_saved_again_in(system, clock_file, held_head: int, restarted: bool) -> int:
+    """The real clock's slot when the held saved history (its newest slot held_head) is saved over, by the running
+    buffer, or by one restarted now on the stepped clock."""
+    import time
+
+    from test_clusters_end_to_end import SteppedClockProcess
+
+    procs, data = system["procs"], system["data"]
+    if restarted:
+        procs["buffer"].terminate()
+        procs["buffer"] = SteppedClockProcess(system["topo_path"], "buffer", clock_file).start()
+        wait_for(lambda: "event=clock_fault " in procs["buffer"].log(), 20, "the hold at start")
+    wait_for(lambda: saved_history_head(data) != held_head, 60,
+             f"the history saved again\n{procs['buffer'].log()[-2000:]}")
+    return math.floor(time.time() / data["clusters"]["cadence_s"])
+
+
+def raw_history(data) -> bytes:
+    """The buffer's saved history blob."""
+    import redis as redis_lib
+
+    from actors import keys
+
+    with redis_lib.Redis.from_url(data["redis"]["url"]) as raw:
+        return raw.get(keys.buffer_history(data["name"], "buffer"))
 
 
 def a_history_ahead_is_saved_over_one_window_after_the_first_start(system, held_since_ahead_s: float | None) -> None:

@@ -2645,8 +2645,8 @@ MUTATIONS: list[Mutation] = [
         "buffer_backward_clock_step_holds_nothing",
         "a backward clock step neither wipes the buffer's saved history nor loses the points (persistence held)",
         "actors/buffer.py",
-        "                                        else time.monotonic() + self.grid.capacity * self.cadence_s)\n",
-        "                                        else None)\n",
+        "            self.persist_held_until_mono = time.monotonic() + self.grid.capacity * self.cadence_s\n",
+        "            self.persist_held_until_mono = None\n",
         ("tests/test_cluster_side_attack.py::"
          "test_a_backward_clock_step_neither_wipes_the_saved_history_nor_loses_the_points",)),
     Mutation(
@@ -2662,8 +2662,8 @@ MUTATIONS: list[Mutation] = [
         "buffer_second_backward_step_releases_the_hold",
         "a second backward clock step does not release the buffer's history hold (taken for a forward fault's end)",
         "actors/buffer.py",
-        "        ahead_fault_ended = self.persist_held_until_mono is not None and not self.held_for_back_step\n",
-        "        ahead_fault_ended = self.persist_held_until_mono is not None\n",
+        "        ahead_fault_ended = held and not self.held_for_back_step\n",
+        "        ahead_fault_ended = held\n",
         ("tests/test_cluster_side_attack.py::test_a_second_backward_clock_step_does_not_release_the_history_hold",)),
     Mutation(
         "buffer_forward_steps_judged_one_at_a_time",
@@ -8209,7 +8209,7 @@ MUTATIONS: list[Mutation] = [
         "a window ahead, it was held a whole window from every start, so a buffer restarted more often never saved "
         "(pricefix)",
         "actors/buffer.py",
-        "        held_s = 0.0 if saved.held_since_ts is None else max(0.0, now - saved.held_since_ts)\n",
+        "        held_s = hold_age_s(saved.held_since_ts, now, self.grid.capacity * self.cadence_s) or 0.0\n",
         "        held_s = 0.0\n",
         ("tests/test_cluster_side_attack.py::test_a_history_more_than_a_window_ahead_is_held_one_window_in_all_not_a_"
          "window_at_every_restart",)),
@@ -8258,9 +8258,9 @@ MUTATIONS: list[Mutation] = [
         "a saved history whose hold began at a time ahead of the buffer's clock (a run whose clock was ahead wrote it) "
         "is marked held again from this clock: kept, it counted nothing held, and every restart held a whole window "
         "again (feedrev3)",
-        "actors/buffer.py",
-        "        if saved.held_since_ts is not None and saved.held_since_ts <= now:\n",
-        "        if saved.held_since_ts is not None:\n",
+        "actors/grid.py",
+        "    return age_s if 0.0 <= age_s <= window_s else None\n",
+        "    return age_s if age_s <= window_s else None\n",
         ("tests/test_cluster_side_attack.py::test_a_history_held_since_a_time_ahead_of_the_clock_is_held_one_window_in_"
          "all_not_a_window_at_every_restart",)),
     Mutation(
@@ -8906,6 +8906,56 @@ MUTATIONS: list[Mutation] = [
         "    pass\n",
         ("tests/test_up_refusals.py::"
          "test_an_actors_metrics_on_localhost_bind_where_the_bind_check_and_the_holder_search_look",)),
+    Mutation(
+        "buffer_history_held_since_far_behind_the_clock_ends_the_hold",
+        "a saved history whose hold began more than a window behind the buffer's clock (a run on a clock far behind, or "
+        "garbage) is marked held again from this clock: taken as the time held, the hold ended at once and the grid "
+        "was saved over the history at the first publish (prices)",
+        "actors/grid.py",
+        "    return age_s if 0.0 <= age_s <= window_s else None\n",
+        "    return age_s if 0.0 <= age_s else None\n",
+        ("tests/test_cluster_side_attack.py::test_a_history_held_since_a_time_far_behind_the_clock_is_held_one_window_in_"
+         "all_not_saved_over_at_once",)),
+    Mutation(
+        "buffer_second_backward_step_restarts_the_whole_hold",
+        "a second backward clock step during the history hold keeps the first step's end of the hold: it held the "
+        "saved history a whole window from the second step, 1.75 windows in all, though it had aged out one window "
+        "after the first (prices)",
+        "actors/buffer.py",
+        "        elif not held:\n            self.back_from_slot = head_before\n",
+        "        else:\n            if not held:\n                self.back_from_slot = head_before\n",
+        ("tests/test_cluster_side_attack.py::test_a_second_backward_clock_step_during_the_hold_does_not_hold_the_"
+         "history_a_window_from_it[running-more_than_held]",)),
+    Mutation(
+        "buffer_second_backward_step_marks_the_hold_as_begun_at_it",
+        "a second backward clock step marks the saved history held since this clock's now less the time held: marked "
+        "as of the step, a buffer restarted after it held the history a whole window from the second step (prices)",
+        "actors/buffer.py",
+        "        saved.held_since_ts = began_ts\n",
+        "        saved.held_since_ts = now\n",
+        ("tests/test_cluster_side_attack.py::test_a_second_backward_clock_step_during_the_hold_does_not_hold_the_"
+         "history_a_window_from_it[restarted_after_the_second_step-more_than_held]",)),
+    Mutation(
+        "buffer_second_backward_step_under_the_time_held_keeps_the_mark",
+        "a second backward clock step during the hold, by less than the time held, marks the saved history again: its "
+        "held_since_ts kept (still within a window of the clock), a buffer restarted after it held the history that "
+        "much longer, 1.5 windows in all for half a window three quarters in (revprices)",
+        "actors/grid.py",
+        "    return hold_age_s(held_since_ts, now_s, window_s) is not None and abs(held_since_ts - began_ts) <= tolerance_s\n",
+        "    return hold_age_s(held_since_ts, now_s, window_s) is not None\n",
+        ("tests/test_cluster_side_attack.py::test_a_hold_mark_off_the_time_held_by_more_than_a_cadence_is_marked_again",
+         "tests/test_cluster_side_attack.py::test_a_second_backward_clock_step_during_the_hold_does_not_hold_the_"
+         "history_a_window_from_it[restarted_after_the_second_step-less_than_held]")),
+    Mutation(
+        "buffer_clock_creeping_back_under_a_slot_leaves_the_hold_mark",
+        "a clock stepped back in steps each under a slot during the hold (no clock fault) marks the saved history "
+        "again: its held_since_ts marked once aged at the clock's rate, and a restarted buffer held the history 1.6 "
+        "windows for a clock at a fifth of real time (revprices)",
+        "actors/buffer.py",
+        "                and not hold_mark_right(self.held_mark_ts, self.hold_began_ts(now), now, window_s, self.cadence_s):\n",
+        "                and False:\n",
+        ("tests/test_cluster_side_attack.py::test_a_clock_stepped_back_in_steps_each_under_a_slot_holds_a_restarted_"
+         "buffer_one_window_from_the_first_step",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
