@@ -129,6 +129,19 @@ def _binds_clash(host: str, held: ipaddress.IPv4Address | ipaddress.IPv6Address 
     return wanted.is_unspecified or held.is_unspecified or held == wanted
 
 
+def tcp_binds_clash(endpoint: str, bound: str) -> bool:
+    """Whether a socket bound at tcp endpoint `bound` keeps `endpoint` from binding (_binds_clash): the same port, on
+    the same address, a wildcard, or [::] across families; `localhost` read as 127.0.0.1, another name as any address.
+    127.0.0.1 and [::1] (or two addresses of one family) of one port do not: the kernel binds them side by side."""
+    host, port = split_tcp(endpoint)
+    bound_host, bound_port = split_tcp(bound)
+    try:
+        address = ipaddress.ip_address("127.0.0.1" if bound_host == "localhost" else bound_host)
+    except ValueError:
+        address = None  # a name: whatever it resolves to
+    return port == bound_port and _binds_clash(host, address)
+
+
 def _socket_inodes(endpoints: list[str]) -> dict[str, set[int]]:
     """Endpoint -> the inodes of the sockets bound to it in this network namespace, from /proc/net (Linux; elsewhere
     nothing): a TCP port's listening (or bound) sockets at an address that keeps the endpoint's from binding

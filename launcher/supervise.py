@@ -32,7 +32,7 @@ from xml.parsers.expat import ExpatError
 import yaml
 
 from launcher import proof_stops
-from launcher.endpoints import MAX_IPC_PATH_BYTES, endpoint_problem_now, holder_pids, split_tcp
+from launcher.endpoints import MAX_IPC_PATH_BYTES, endpoint_problem_now, holder_pids, split_tcp, tcp_binds_clash
 from launcher.exits import Exits, as_json, describe, process_environ, unexpected_exits
 from launcher.redis_binary import INSTALL_HINT, binary_problem, find_redis_server
 from launcher.schema import SchemaError, load_yaml_with_lines
@@ -1358,7 +1358,7 @@ def _busy_endpoints(topo: Topology, programs: list[str], held: set[str], home: H
     for name in programs:
         for where, endpoint in _claims(topo, name):
             endpoint = in_home(endpoint, home)
-            if _held_key(endpoint) in held:
+            if _held_by_running(endpoint, held):
                 continue
             problem = endpoint_problem_now(endpoint)
             if problem is None:
@@ -1512,7 +1512,7 @@ def claim_endpoints(topo: Topology, programs: list[str], held: set[str], home: H
     for name in programs:
         for where, endpoint in _claims(topo, name):
             endpoint = in_home(endpoint, home)
-            if _held_key(endpoint) in held:
+            if _held_by_running(endpoint, held):
                 continue
             key = hashlib.sha256(_held_key(endpoint).encode()).hexdigest()[:24]
             lock, holder = _claim(directory / f"{key}.lock", f"pid {os.getpid()}, home {home.root}")
@@ -1585,14 +1585,24 @@ def never_starting_by_themselves(infos: list[dict[str, Any]]) -> list[str]:
 
 
 def _held_endpoints(home: Home, live: set[str]) -> set[str]:
-    """Ports and ipc paths the home's running topology binds through its live programs (empty when it cannot
+    """The tcp and ipc endpoints the home's running topology binds through its live programs (empty when it cannot
     be read): a port of a program stopped by hand, or failing, is free only if no other process took it."""
     try:
         running, _ = load_running_copy(home.topology)
     except SchemaError:
         return set()
     names = [n for n in redis_program_names(running) + list(running.actors) if n in live]
-    return {_held_key(endpoint) for name in names for _, endpoint in _claims(running, name)}
+    return {endpoint for name in names for _, endpoint in _claims(running, name)}
+
+
+def _held_by_running(endpoint: str, held: set[str]) -> bool:
+    """Whether the home's running system binds `endpoint` (held: _held_endpoints), or one that keeps it from binding,
+    which a program restarted frees: a tcp port held on an address that clashes with this one's (tcp_binds_clash).
+    One held beside it on another address does not free it (revall: a gate moved from [::1]:PORT to 127.0.0.1:PORT,
+    which another process held, was not checked, and `up` restarted the working gate into EADDRINUSE)."""
+    if not endpoint.startswith("tcp://"):
+        return endpoint in held
+    return any(other.startswith("tcp://") and tcp_binds_clash(endpoint, other) for other in held)
 
 
 def running_topology_name(home: Home) -> str | None:

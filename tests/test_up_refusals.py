@@ -414,3 +414,38 @@ def test_an_actors_metrics_on_localhost_bind_where_the_bind_check_and_the_holder
     bound, checked, held = run.stdout.strip().split(" | ")
     assert bound == "127.0.0.1", run.stdout
     assert checked.endswith("is already in use by another process") and held == "True", run.stdout
+
+
+def test_an_up_moving_an_endpoint_to_another_address_of_its_port_checks_the_holder_there(tmp_path: Path) -> None:
+    """revall: up's pre-flight skipped every endpoint on a port the running system binds, whatever the address (the
+    program restarted frees its own): a gate moved from tcp://[::1]:PORT to tcp://127.0.0.1:PORT, which the kernel binds
+    beside it and another process held, was not checked; up stopped the working gate and restarted it into EADDRINUSE
+    (`FAILED: program gate cannot bind ...`, supervisord restarting it in vain: every exit unanswered). Only a port held
+    on an address that clashes with the new one's (the same, a wildcard, [::] across families) is the running
+    system's to free; the refusal comes first and the gate runs on. Real supervisord, a real holder."""
+    import json
+    data = small_data()
+    gate_sockets = data["actors"]["gate"]["sockets"]
+    port = int(gate_sockets["proposals"]["bind"].rpartition(":")[2])
+    gate_sockets["proposals"]["bind"] = f"tcp://[::1]:{port}"
+    topo_path = write_topology(tmp_path / "small.yaml", data)
+    home = tmp_path / "home"
+
+    def gate_pid() -> int:
+        status = clustergate("status", "--home", str(home), "--json")
+        return next(p["pid"] for p in json.loads(status.stdout)["programs"] if p["name"] == "gate")
+    try:
+        up = clustergate("up", str(topo_path), "--home", str(home))
+        assert up.returncode == 0, up.stdout + up.stderr
+        before = gate_pid()
+        with _listening("127.0.0.1", port):
+            gate_sockets["proposals"]["bind"] = f"tcp://127.0.0.1:{port}"
+            write_topology(topo_path, data)
+            refused = clustergate("up", str(topo_path), "--home", str(home))
+            assert refused.returncode == 1, refused.stdout + refused.stderr
+            assert (f"actors.gate.sockets.proposals.bind: port {port} is already in use by another process "
+                    f"(pid {os.getpid()}: ") in refused.stderr, refused.stderr
+            assert "updated" not in refused.stdout, refused.stdout
+            assert gate_pid() == before
+    finally:
+        clustergate("down", "--home", str(home))

@@ -8956,6 +8956,16 @@ MUTATIONS: list[Mutation] = [
         "                and False:\n",
         ("tests/test_cluster_side_attack.py::test_a_clock_stepped_back_in_steps_each_under_a_slot_holds_a_restarted_"
          "buffer_one_window_from_the_first_step",)),
+    Mutation(
+        "an_up_skips_checking_any_endpoint_on_a_port_its_running_system_binds",
+        "up's pre-flight skips an endpoint only when the running system binds its port on a clashing address (a program "
+        "restarted frees it): one on another address of the port, which another process holds, is checked; skipped "
+        "by port alone, up restarted a working gate into EADDRINUSE (revall)",
+        "launcher/supervise.py",
+        '    return any(other.startswith("tcp://") and tcp_binds_clash(endpoint, other) for other in held)\n',
+        '    return any(other.startswith("tcp://") and split_tcp(other)[1] == split_tcp(endpoint)[1] for other in held)\n',
+        ("tests/test_up_refusals.py::"
+         "test_an_up_moving_an_endpoint_to_another_address_of_its_port_checks_the_holder_there",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
