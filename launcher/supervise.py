@@ -1597,9 +1597,8 @@ def _held_endpoints(home: Home, live: set[str]) -> set[str]:
 
 def _held_by_running(endpoint: str, held: set[str]) -> bool:
     """Whether the home's running system binds `endpoint` (held: _held_endpoints), or one that keeps it from binding,
-    which a program restarted frees: a tcp port held on an address that clashes with this one's (tcp_binds_clash).
-    One held beside it on another address does not free it (revall: a gate moved from [::1]:PORT to 127.0.0.1:PORT,
-    which another process held, was not checked, and `up` restarted the working gate into EADDRINUSE)."""
+    which a program restarted frees: a tcp port held on an address that clashes with this one's (tcp_binds_clash),
+    not one on another address of the port, which the kernel binds beside it: whatever holds this one is checked."""
     if not endpoint.startswith("tcp://"):
         return endpoint in held
     return any(other.startswith("tcp://") and tcp_binds_clash(endpoint, other) for other in held)
