@@ -2544,7 +2544,7 @@ def sentinel_status(topo: Topology) -> dict[str, Any]:
     stuck = never_promoted(topo.redis.server_addresses(), **ask) if topo.redis.managed else []
     return {"failover_possible": ok, "said": said, "password_env": topo.redis.password_env,
             **({"no_replica": True, "replica_priority_0_up": nobody.priority_0_up} if nobody else {}),
-            **({"none_expected": True} if none_expected else {}), **({"replicas_down": down} if down else {}),
+            **({"none_expected": True} if none_expected else {}), **({"replicas_down": down, "master": topo.redis.sentinel.master} if down else {}),
             **({"disagree": disagree} if disagree else {}), **({"never_promoted": stuck} if stuck else {})}
 
 
@@ -2570,7 +2570,8 @@ def _render_failover_readiness(state: dict[str, Any]) -> str:
     if state.get("replicas_down"):
         return (f"sentinel: REPLICA DOWN: {', '.join(state['replicas_down'])}: the sentinels see it down (stopped, or "
                 f"its host lost or cut off), though redis.sentinel.replicas is 0: bring it back; one removed for good "
-                f"stays known to them until `SENTINEL RESET <master>` is sent to each ({state['said']})")
+                f"stays known to them until `SENTINEL RESET {state.get('master', '<master>')}` is sent to each "
+                f"({state['said']})")
     if ok is False and state.get("no_replica") and state.get("replica_priority_0_up"):
         # Up and replicating: they acknowledge WAIT, so decisions are recorded; only a failover is out of reach.
         return (f"sentinel: NO FAILOVER POSSIBLE: a primary crash now holds every exit until the primary restarts; "

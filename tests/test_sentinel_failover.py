@@ -687,7 +687,7 @@ def test_with_external_sentinels_expecting_no_replica_a_replica_sentinel_sees_do
     assert state["replicas_down"] == [replica], state
     assert text.startswith(f"sentinel: REPLICA DOWN: {replica}: the sentinels see it down "), text
     assert f"(no replica to promote ({replica}: s_down" in text, text
-    assert "SENTINEL RESET" in text and "replica_unacknowledged" not in text, text
+    assert f"`SENTINEL RESET {MASTER}` is sent to each" in text and "replica_unacknowledged" not in text, text
     # The way out the line gives for a replica removed for good (revstatus): reset on each sentinel, status passes.
     for i in range(3):
         sentinels.sentinel(i).execute_command("SENTINEL", "RESET", MASTER)

@@ -8966,6 +8966,15 @@ MUTATIONS: list[Mutation] = [
         '    return any(other.startswith("tcp://") and split_tcp(other)[1] == split_tcp(endpoint)[1] for other in held)\n',
         ("tests/test_up_refusals.py::"
          "test_an_up_moving_an_endpoint_to_another_address_of_its_port_checks_the_holder_there",)),
+    Mutation(
+        "replica_down_line_names_no_master_to_reset",
+        "status's REPLICA DOWN line told the operator to send `SENTINEL RESET <master>`, a placeholder, though the "
+        "topology names the master (revall review)",
+        "launcher/supervise.py",
+        "                f\"stays known to them until `SENTINEL RESET {state.get('master', '<master>')}` is sent to each \"\n",
+        "                f\"stays known to them until `SENTINEL RESET <master>` is sent to each \"\n",
+        ("tests/test_sentinel_failover.py::"
+         "test_with_external_sentinels_expecting_no_replica_a_replica_sentinel_sees_down_still_fails_status",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
