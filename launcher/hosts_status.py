@@ -212,7 +212,7 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
             for name, u in info.get("exits", {}).get("unexpected_exits", {}).items():
                 print(f"{host}: " + describe(name, Exits(u["count"], u["last_at"], u["last_how"]), u["log"],
                                              u["window_s"]))
-        from launcher.supervise import copy_edited_note, interrupted_up_note, not_applied_note, not_file_note
+        from launcher.supervise import copy_edited_note, interrupted_up_notes, not_applied_note, not_file_note
         for host, info in hosts.items():
             stale = [row["name"] for row in info["programs"] if row.get("config_applied") is False]
             if stale:
@@ -229,8 +229,8 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
                       f"give {host} (the host's last `up` was of another topology): `clustergate up FILE --host {host}` "
                       f"stops it")
             if info.get("exits", {}).get("left_stopped_by_up"):  # absent: an older clustergate on the host
-                print(f"{host}: " + interrupted_up_note(info["exits"]["left_stopped_by_up"],
-                                                        f"clustergate up FILE --host {host}"))
+                for note in interrupted_up_notes(info["exits"]["left_stopped_by_up"], f"clustergate up FILE --host {host}"):
+                    print(f"{host}: {note}")
             if info.get("exits", {}).get("running_copy_edited"):
                 print(f"{host}: " + copy_edited_note(info["exits"]["running_copy"], f"clustergate up FILE --host {host}"))
         unread = [f"{host} ({info['exits']['error']})" for host, info in hosts.items() if "error" in info.get("exits", {})]

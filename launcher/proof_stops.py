@@ -15,12 +15,18 @@ no longer has it), so an `up` killed part-way (a deploy's command timeout, an OO
 program it never reached that was stopped by hand later. Killed, it left them STOPPED, which `status` showed with no
 word of why and the next `up` started as "stopped by hand". An `up` that fails (an error it caught, its files put back)
 marks its record failed (fail), so neither names it as killed. `down` keeps it too (its name "down"), of the programs
-it stops until supervisord is shut.
+it stops until supervisord is shut. An `up` that takes over an ended `up`'s (or `down`'s) record, as it starts what that
+one left stopped, keeps each of those programs' owner (owners): failed later, it is named for what it stopped itself,
+and the ended one, killed or failed as it was, for the rest.
+
+A record is written to .FILE.PID and renamed over FILE; one left by a process killed (or out of disk space) between
+the two is removed by the next read or write of the record, once that pid no longer runs.
 """
 
 from __future__ import annotations
 
 import fcntl
+import glob
 import json
 import os
 import time
@@ -48,6 +54,14 @@ class ProofStops:
     at: float | None = None  # epoch time the record was last written, before the stops; None when unknown
     failed: bool = False  # the process ended on an error it caught (an `up` that put its files back), not killed
     since: tuple[tuple[str, float], ...] = ()  # (program, epoch time it was added to the record); `at` for one not here
+    # (program, proof, pid, failed) of a program an ended process stopped, taken over with its record; the record's
+    # own (proof, pid, failed) for one not here (an older record has none)
+    owners: tuple[tuple[str, str, int, bool], ...] = ()
+
+    def owner(self, name: str) -> tuple[str, int, bool]:
+        """(proof, pid, failed) of the process that stopped the program `name`."""
+        return next(((proof, pid, failed) for program, proof, pid, failed in self.owners if program == name),
+                    (self.proof, self.pid, self.failed))
 
     def as_json(self) -> dict[str, Any]:
         return {"proof": self.proof, "pid": self.pid, "programs": list(self.programs),
@@ -71,46 +85,78 @@ PROOF_NAME_MAX_CHARS = 40  # of a proof's name as a record or lock file gives it
 MAX_BYTES = 64 * 1024  # a record past this is no proof's (a few program names)
 
 
+def by_owner(left: ProofStops, names: list[str]) -> list[dict[str, Any]]:
+    """The programs `names` of the record, grouped by the process that stopped them (ProofStops.owner), in order."""
+    groups: dict[tuple[str, int, bool], list[str]] = {}
+    for name in names:
+        groups.setdefault(left.owner(name), []).append(name)
+    return [{"proof": proof, "pid": pid, "failed": failed, "programs": programs}
+            for (proof, pid, failed), programs in groups.items()]
+
+
+def _remove_ended_temps(run: Path, file: str) -> None:
+    """Remove the temp files (.FILE.PID, see _write) of pids that no longer run: left by a process killed, or out of
+    disk space, between its write and its rename. Never a live pid's: it may be writing."""
+    for temp in glob.glob(os.path.join(glob.escape(str(run)), f".{glob.escape(file)}.*")):
+        pid = temp.rpartition(".")[2]
+        if pid.isdigit() and _start_ticks(int(pid)) is None:
+            try:
+                os.unlink(temp)
+            except OSError:  # another's, a directory: left as it is
+                pass
+
+
 def read(run: Path, file: str = FILE) -> ProofStops | None:
     """The record in the run directory, None when there is none or it cannot be read as one (past MAX_BYTES too). The
     proof's name is printable and short; a program's name is as written (a caller names only its home's programs)."""
+    _remove_ended_temps(run, file)
     try:
         with open(_path(run, file), "rb") as f:
             text = f.read(MAX_BYTES + 1)
         if len(text) > MAX_BYTES:
             return None
         data = json.loads(text)
-        started, at, since = data.get("started"), data.get("at"), data.get("since")
+        started, at, since, owners = data.get("started"), data.get("at"), data.get("since"), data.get("owners")
         return ProofStops(printable(str(data["proof"]), PROOF_NAME_MAX_CHARS), int(data["pid"]),
                           None if started is None else str(started),
                           tuple(str(name) for name in data["programs"]), None if at is None else float(at),
                           data.get("failed") is True,
-                          tuple((str(name), float(t)) for name, t in since.items()) if isinstance(since, dict) else ())
+                          tuple((str(name), float(t)) for name, t in since.items()) if isinstance(since, dict) else (),
+                          tuple((str(name), printable(str(o["proof"]), PROOF_NAME_MAX_CHARS), int(o["pid"]),
+                                 o.get("failed") is True) for name, o in owners.items())
+                          if isinstance(owners, dict) else ())
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
 def _write(run: Path, stops: ProofStops, file: str = FILE) -> None:
     path = _path(run, file)
+    _remove_ended_temps(run, file)
     if not stops.programs:
         path.unlink(missing_ok=True)
         return
     temp = path.with_name(f".{file}.{os.getpid()}")
     temp.write_text(json.dumps({"proof": stops.proof, "pid": stops.pid, "started": stops.started,
                                 "programs": list(stops.programs), "at": stops.at, "failed": stops.failed,
-                                "since": dict(stops.since)}))
+                                "since": dict(stops.since),
+                                "owners": {name: {"proof": proof, "pid": pid, "failed": failed}
+                                           for name, proof, pid, failed in stops.owners if name in stops.programs}}))
     os.replace(temp, path)
 
 
-def record(run: Path, proof: str, programs: list[str], file: str = FILE) -> None:
-    """Before this process (the proof `proof`) stops `programs`: add them to the record."""
+def record(run: Path, proof: str, programs: list[str], file: str = FILE,
+           taken: dict[str, tuple[str, int, bool]] | None = None) -> None:
+    """Before this process (the proof `proof`) stops `programs`: add them to the record. `taken`: of those, the ones an
+    ended process left stopped, which this one takes over, with that one's (proof, pid, failed)."""
     held = read(run, file)
     own = held is not None and held.pid == os.getpid()
-    kept, since = (held.programs, held.since) if own else ((), ())
+    kept, since, owners = (held.programs, held.since, held.owners) if own else ((), (), ())
     now = time.time()
     added = tuple(dict.fromkeys(name for name in programs if name not in kept))
     _write(run, ProofStops(proof, os.getpid(), _start_ticks(os.getpid()), kept + added, now, False,
-                           since + tuple((name, now) for name in added)), file)
+                           since + tuple((name, now) for name in added),
+                           owners + tuple((name, *(taken or {})[name]) for name in added if name in (taken or {}))),
+           file)
 
 
 def release(run: Path, programs: list[str], file: str = FILE) -> None:

@@ -1943,16 +1943,17 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
             # STOPPED) and released once supervisord runs it again: an `up` killed part-way is named (status, the next
             # up) for what it stopped, not for a program it never reached.
             stopping = [n for n in (interrupted_up or {}).get("programs", [])]
+            taken = taken_over(interrupted_up)  # each keeps its owner: this one, failed, is not named for them
             stoppable = {p["name"] for p in infos if p["statename"] in STOPPABLE_STATES}
             if password_changed:  # supervisord shut down: every program at once
                 stopping += [p["name"] for p in infos if p["name"] in stoppable and p["name"] not in stopping]
                 if stopping:
-                    proof_stops.record(home.run, "up", stopping, proof_stops.UP_FILE)
+                    proof_stops.record(home.run, "up", stopping, proof_stops.UP_FILE, taken)
 
             def recording(name: str) -> None:
                 if name in stoppable and name not in stopping:
                     stopping.append(name)
-                    keeping_record(lambda: proof_stops.record(home.run, "up", stopping, proof_stops.UP_FILE))
+                    keeping_record(lambda: proof_stops.record(home.run, "up", stopping, proof_stops.UP_FILE, taken))
 
             def back(name: str) -> None:  # supervisord runs it again (or no longer has it): no record names it
                 if name in stopping:
@@ -1980,10 +1981,8 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
                     for name in restart:
                         sup.api.startProcess(name, False)
                     by_up = [n for n in restart if interrupted_up and n in interrupted_up["programs"]]
-                    if by_up:
-                        tell(f"started (left stopped by `clustergate {interrupted_up['command']}` (pid "
-                             f"{interrupted_up['pid']}), {'which failed' if interrupted_up['failed'] else 'killed part-way'}"
-                             f"): {by_up}")
+                    for line in started_left_stopped(interrupted_up, by_up):
+                        tell(line)
                     if len(by_up) < len(restart):
                         tell(f"started (stopped by hand or given up by supervisord): "
                              f"{[n for n in restart if n not in by_up]}")
@@ -2233,7 +2232,7 @@ def _down_locked(home: Home) -> int:
                 stopping = [p["name"] for p in infos if p["statename"] in (*LIVE_STATES, "BACKOFF")]
                 earlier = left_stopped_by_up(home, infos)  # replaced by this record: its programs too
                 stopping += [n for n in (earlier or {}).get("programs", []) if n not in stopping]
-                proof_stops.record(home.run, "down", stopping, proof_stops.UP_FILE)
+                proof_stops.record(home.run, "down", stopping, proof_stops.UP_FILE, taken_over(earlier))
                 _shutdown(sup, home)
                 print("stopped every program and supervisord; Redis data and logs stay in " + str(home.run))
             except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException) as exc:
@@ -2352,15 +2351,52 @@ def left_stopped_by_proof(home: Home, infos: list[dict[str, Any]],
 
 def left_stopped_by_up(home: Home, infos: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The `up` that ended (killed) before it started again the programs it stopped, or the `down` before it stopped
-    supervisord, {pid, programs, command} of those still not RUNNING (as left_stopped_by_proof), or None."""
-    left = left_stopped_by_proof(home, infos, proof_stops.UP_FILE)
-    return None if left is None else {"pid": left["pid"], "programs": left["programs"],
-                                      "command": "down" if left["proof"] == "down" else "up",
-                                      "failed": left.get("failed", False)}
+    supervisord, {pid, programs, command, failed} of those still not RUNNING (as left_stopped_by_proof), or None; the
+    record's. owners: the same for each process that stopped some of them (an `up` takes over an ended one's record)."""
+    left = proof_stops.left_by_ended_proof(home.run, proof_stops.UP_FILE)
+    still = proof_stops.still_stopped(left, infos) if left is not None else []
+    if left is None or not still:
+        return None
+    return {"pid": left.pid, "programs": still, "command": "down" if left.proof == "down" else "up",
+            "failed": left.failed,
+            "owners": [{"pid": owner["pid"], "command": "down" if owner["proof"] == "down" else "up",
+                        "failed": owner["failed"], "programs": owner["programs"]}
+                       for owner in proof_stops.by_owner(left, still)]}
+
+
+def owners_of(left: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """left_stopped_by_up's owners: the record's process for all of them when it has none (an older clustergate)."""
+    if left is None:
+        return []
+    return left.get("owners") or [{key: left.get(key, False) for key in ("pid", "command", "failed", "programs")}]
+
+
+def taken_over(left: dict[str, Any] | None) -> dict[str, tuple[str, int, bool]]:
+    """Program -> (proof, pid, failed) of the ended process that stopped it, for proof_stops.record's `taken`."""
+    return {name: (owner["command"], owner["pid"], owner["failed"]) for owner in owners_of(left)
+            for name in owner["programs"]}
+
+
+def started_left_stopped(left: dict[str, Any] | None, started: list[str]) -> list[str]:
+    """`up`'s lines for the programs `started` it started again that `up`s (or `down`s) left stopped
+    (left_stopped_by_up): one for each, named for those it stopped."""
+    lines = []
+    for owner in owners_of(left):
+        theirs = [name for name in started if name in owner["programs"]]
+        if theirs:
+            lines.append(f"started (left stopped by `clustergate {owner['command']}` (pid {owner['pid']}), "
+                         f"{'which failed' if owner['failed'] else 'killed part-way'}): {theirs}")
+    return lines
+
+
+def interrupted_up_notes(left: dict[str, Any], up_here: str) -> list[str]:
+    """status's lines for the programs `up`s (or `down`s) killed part-way, or failed, left stopped
+    (left_stopped_by_up): one for each."""
+    return [interrupted_up_note(owner, up_here) for owner in owners_of(left)]
 
 
 def interrupted_up_note(left: dict[str, Any], up_here: str) -> str:
-    """status's line for the programs an `up` (or `down`) killed part-way left stopped (left_stopped_by_up)."""
+    """status's line for the programs an `up` (or `down`) killed part-way left stopped (one of owners_of)."""
     if left.get("command") == "down":
         return (f"STOPPED BY AN INTERRUPTED DOWN: {', '.join(left['programs'])} stopped by `clustergate down` (pid "
                 f"{left['pid']}), which ended before it stopped supervisord (killed part-way: a deploy's command "
@@ -2656,7 +2692,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                   f"{left['pid']}), which ended (killed) before it started them again: the next `clustergate proof` "
                   f"starts them first, and so does `{up_here}`")
         if status.get("left_stopped_by_up"):
-            print(interrupted_up_note(status["left_stopped_by_up"], up_here))
+            for note in interrupted_up_notes(status["left_stopped_by_up"], up_here):
+                print(note)
         missing = [row["name"] for row in status["programs"] if row["state"] == "MISSING"]
         if missing:
             print(f"MISSING: supervisord of {home.root} does not run {', '.join(missing)}, which the topology has: "

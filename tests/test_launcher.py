@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from helpers import DEADLINE_SCALE, REPO, demo_topology_data, retarget, write_topology
-from launcher.supervise import Home, never_starting_by_themselves, render_programs
+from launcher.supervise import Home, never_starting_by_themselves, render_programs, started_left_stopped
 from launcher.topology import EXIT_BAD_INPUT_LINE, load_topology
 
 
@@ -1097,6 +1097,11 @@ def test_up_names_at_once_a_crash_looping_program_whose_port_another_process_hol
         blocker.wait()
 
 
+def _by_one(left: dict) -> dict:
+    """status --json's left_stopped_by_up of programs one process left stopped: its owners name that one alone."""
+    return {**left, "owners": [left]}
+
+
 def _status_once_the_gate_stopped_says(home: Path, line: str) -> dict:
     """Once supervisord shows the gate STOPPED: `status` exits 1 with one line that starts as `line`; returns its
     --json's left_stopped_by_up."""
@@ -1125,7 +1130,7 @@ def test_status_and_the_next_up_name_a_down_killed_part_way_as_what_left_its_pro
         os.kill(gate_pid, signal.SIGCONT)
     left = _status_once_the_gate_stopped_says(home, f"STOPPED BY AN INTERRUPTED DOWN: gate, permit_issuer stopped by "
                                                     f"`clustergate down` (pid {down.pid})")
-    assert left == {"pid": down.pid, "programs": ["gate", "permit_issuer"], "command": "down", "failed": False}, left
+    assert left == _by_one({"pid": down.pid, "programs": ["gate", "permit_issuer"], "command": "down", "failed": False}), left
     back = clustergate("up", str(topo_path), "--home", str(home))
     assert back.returncode == 0, back.stdout + back.stderr
     assert "stopped by hand" not in back.stdout, back.stdout
@@ -1246,7 +1251,7 @@ def test_status_and_the_next_up_name_an_up_killed_part_way_as_what_left_its_prog
     home, topo_path, _ = small
     previous = topo_path.read_text()
     up, left = _up_killed_while_it_stops_the_frozen_gate(home, topo_path)
-    assert left == {"pid": up.pid, "programs": ["gate"], "command": "up", "failed": False}, left
+    assert left == _by_one({"pid": up.pid, "programs": ["gate"], "command": "up", "failed": False}), left
     topo_path.write_text(previous)  # the previous topology put back, as a rollback does
     _the_next_up_starts_the_gate_as_left_by(home, topo_path, up.pid, "killed part-way")
 
@@ -1280,7 +1285,7 @@ def test_an_up_killed_part_way_names_only_what_it_stopped_not_a_program_it_never
     assert said and said[0].startswith(f"STOPPED BY AN INTERRUPTED UP: permit_issuer stopped by `clustergate up` "
                                        f"(pid {up.pid})"), status.stdout
     left = json.loads(clustergate("status", "--json", "--home", str(home)).stdout)["left_stopped_by_up"]
-    assert left == {"pid": up.pid, "programs": ["permit_issuer"], "command": "up", "failed": False}, left
+    assert left == _by_one({"pid": up.pid, "programs": ["permit_issuer"], "command": "up", "failed": False}), left
     topo_path.write_text(previous)  # the previous topology put back, as a rollback does
     back = clustergate("up", str(topo_path), "--home", str(home))
     assert back.returncode == 0, back.stdout + back.stderr
@@ -1309,7 +1314,7 @@ def test_status_and_the_next_up_name_an_up_that_failed_part_way_as_failed_not_ki
     assert "FAILED: " in err and "the previous files are back" in err, out + err
     left = _status_once_the_gate_stopped_says(home, f"STOPPED BY A FAILED UP: gate stopped by `clustergate up` "
                                                     f"(pid {up.pid})")
-    assert left == {"pid": up.pid, "programs": ["gate"], "command": "up", "failed": True}, left
+    assert left == _by_one({"pid": up.pid, "programs": ["gate"], "command": "up", "failed": True}), left
     status = clustergate("status", "--home", str(home))
     assert "killed part-way" not in status.stdout and "INTERRUPTED" not in status.stdout, status.stdout
     topo_path.write_text(previous)
@@ -1332,8 +1337,58 @@ def test_an_up_that_fails_before_it_stops_anything_leaves_a_killed_ups_record_na
     broken.unlink()
     left = _status_once_the_gate_stopped_says(home, f"STOPPED BY AN INTERRUPTED UP: gate stopped by `clustergate up` "
                                                     f"(pid {killed.pid})")
-    assert left == {"pid": killed.pid, "programs": ["gate"], "command": "up", "failed": False}, left
+    assert left == _by_one({"pid": killed.pid, "programs": ["gate"], "command": "up", "failed": False}), left
     _the_next_up_starts_the_gate_as_left_by(home, topo_path, killed.pid, "killed part-way")
+
+
+def test_an_up_that_took_over_a_killed_ups_record_and_failed_is_named_only_for_what_it_stopped(small) -> None:
+    # upowner (revup review): an `up` that took over a killed `up`'s record (the gate it left STOPPED) and then failed
+    # after its own first stop (the permit issuer's: supervisord stopped, SIGSTOP, during it) marked the whole record
+    # failed as its own: status said "STOPPED BY A FAILED UP: gate, permit_issuer stopped by `clustergate up` (pid
+    # <the failed one>)", the gate too, which the killed `up` had stopped, and the next `up` the same.
+    home, topo_path, _ = small
+    killed, _ = _up_killed_while_it_stops_the_frozen_gate(home, topo_path)
+    issuer_pid = pids(home)["permit_issuer"]
+    changed = yaml.safe_load(topo_path.read_text())
+    changed["actors"]["permit_issuer"].setdefault("settings", {})["cooldown_ttl_s"] = 61
+    write_topology(topo_path, changed)
+    os.kill(issuer_pid, signal.SIGSTOP)  # its stop lasts its stopwaitsecs
+    failing = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home),
+                                "--timeout", "60"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    supervisord_pid = int(Home(home).pid_file.read_text())
+    try:
+        wait_for(lambda: "STOPPING" in supervisorctl(home, "status", "permit_issuer").stdout, 20,
+                 "supervisord stopping the permit issuer")
+        os.kill(supervisord_pid, signal.SIGSTOP)
+        out, err = failing.communicate(timeout=300)
+    finally:
+        if failing.poll() is None:
+            failing.kill()
+            failing.communicate()
+        os.kill(supervisord_pid, signal.SIGCONT)
+        os.kill(issuer_pid, signal.SIGCONT)
+    assert failing.returncode == 1 and "FAILED: " in err and "the previous files are back" in err, out + err
+    wait_for(lambda: "STOPPED" in supervisorctl(home, "status", "permit_issuer").stdout, 30 * DEADLINE_SCALE,
+             "the permit issuer stopped")
+    status = clustergate("status", "--home", str(home))
+    assert status.returncode == 1, status.stdout + status.stderr
+    said = [line for line in status.stdout.splitlines() if line.startswith("STOPPED BY ")]
+    assert len(said) == 2, status.stdout
+    assert said[0].startswith(f"STOPPED BY AN INTERRUPTED UP: gate stopped by `clustergate up` (pid {killed.pid})"), said
+    assert said[1].startswith(f"STOPPED BY A FAILED UP: permit_issuer stopped by `clustergate up` (pid "
+                              f"{failing.pid})"), said
+    left = json.loads(clustergate("status", "--json", "--home", str(home)).stdout)["left_stopped_by_up"]
+    assert left["owners"] == [{"pid": killed.pid, "command": "up", "failed": False, "programs": ["gate"]},
+                              {"pid": failing.pid, "command": "up", "failed": True, "programs": ["permit_issuer"]}], left
+    # The next `up`'s lines, given that record: one for each (this `up` restarts both as changed, which names neither:
+    # supervisord runs the failed one's configuration, its files are back).
+    assert started_left_stopped(left, ["permit_issuer", "gate"]) == [
+        f"started (left stopped by `clustergate up` (pid {killed.pid}), killed part-way): ['gate']",
+        f"started (left stopped by `clustergate up` (pid {failing.pid}), which failed): ['permit_issuer']"]
+    back = clustergate("up", str(topo_path), "--home", str(home))
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert "stopped by hand" not in back.stdout, back.stdout
+    assert json.loads(clustergate("status", "--json", "--home", str(home)).stdout)["left_stopped_by_up"] is None
 
 
 # Run as sitecustomize by the `up` started with it on PYTHONPATH: it stops itself (SIGSTOP) just after supervisord
@@ -1383,7 +1438,7 @@ def test_an_up_killed_just_after_it_stopped_a_crash_looping_program_names_it(sma
         up.wait()
     assert "STOPPED" in supervisorctl(home, "status", "permit_issuer").stdout
     left = json.loads(clustergate("status", "--json", "--home", str(home)).stdout)["left_stopped_by_up"]
-    assert left == {"pid": up.pid, "programs": ["permit_issuer"], "command": "up", "failed": False}, left
+    assert left == _by_one({"pid": up.pid, "programs": ["permit_issuer"], "command": "up", "failed": False}), left
 
 
 # Run as sitecustomize by the `up` started with it on PYTHONPATH: its record of the programs it stops

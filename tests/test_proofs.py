@@ -988,6 +988,50 @@ def test_a_program_started_and_stopped_by_hand_after_an_up_recorded_it_is_not_na
     assert proof_stops.still_stopped(held, infos) == ["permit_issuer"]
 
 
+def test_a_record_an_up_takes_over_names_each_program_by_the_process_that_stopped_it(tmp_path: Path) -> None:
+    """upowner: an `up` that takes over a killed `up`'s record (what it left stopped) wrote every program as its own:
+    failed after its own first stop, it was named, failed, for the programs the killed one stopped. Each keeps its
+    owner; a record of the older shape (no owners) names the record's process for each, as before."""
+    from launcher import proof_stops
+    (tmp_path / proof_stops.UP_FILE).write_text(json.dumps({"proof": "up", "pid": 1, "started": "1", "at": 1.0,
+                                                            "programs": ["gate"]}))  # older shape: no owners
+    killed = proof_stops.read(tmp_path, proof_stops.UP_FILE)
+    assert killed is not None and killed.owner("gate") == ("up", 1, False), killed
+    proof_stops.record(tmp_path, "up", ["gate", "permit_issuer"], proof_stops.UP_FILE, {"gate": ("up", 1, False)})
+    proof_stops.fail(tmp_path, proof_stops.UP_FILE)
+    held = proof_stops.read(tmp_path, proof_stops.UP_FILE)
+    assert held is not None and held.programs == ("gate", "permit_issuer") and held.failed, held
+    assert held.owner("gate") == ("up", 1, False) and held.owner("permit_issuer") == ("up", os.getpid(), True), held
+    assert proof_stops.by_owner(held, ["gate", "permit_issuer"]) == [
+        {"proof": "up", "pid": 1, "failed": False, "programs": ["gate"]},
+        {"proof": "up", "pid": os.getpid(), "failed": True, "programs": ["permit_issuer"]}]
+    proof_stops.release(tmp_path, ["permit_issuer"], proof_stops.UP_FILE)
+    assert proof_stops.read(tmp_path, proof_stops.UP_FILE).owner("gate") == ("up", 1, False)
+
+
+def test_a_records_temp_file_left_by_an_ended_process_is_removed_and_a_live_ones_kept(tmp_path: Path) -> None:
+    """upowner: a record is written to .FILE.PID, then renamed over FILE: a process killed (or out of disk space)
+    between the two left the temp file in run/, and nothing removed it. A read or write of the record removes those
+    of pids that no longer run, never one of a live pid (it may be writing)."""
+    from launcher import proof_stops
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for file in (proof_stops.UP_FILE, proof_stops.FILE):
+            left, writing = tmp_path / f".{file}.{ended.pid}", tmp_path / f".{file}.{live.pid}"
+            left.write_text("{")
+            writing.write_text("{")
+            assert proof_stops.read(tmp_path, file) is None
+            assert not left.exists() and writing.exists()
+            left.write_text("{")
+            proof_stops.record(tmp_path, "up", ["gate"], file)
+            assert not left.exists() and writing.exists() and proof_stops.read(tmp_path, file) is not None
+    finally:
+        live.kill()
+        live.wait()
+
+
 def test_a_proof_that_cannot_take_its_homes_proof_lock_fails_naming_it_without_a_traceback(tmp_path: Path) -> None:
     """A proof takes run/proof.lock before anything else (one proof at a time on a home); one it cannot open (here a
     directory in its place; a home it may not write) is a FAIL line naming it, not a traceback."""

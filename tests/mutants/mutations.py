@@ -7883,7 +7883,7 @@ MUTATIONS: list[Mutation] = [
         "the programs an `up` stopped to restart them and was killed before starting again are named by `status` "
         "(STOPPED BY AN INTERRUPTED UP) and by the next `up`, not as stopped by hand (lnfix)",
         "launcher/supervise.py",
-        "                    keeping_record(lambda: proof_stops.record(home.run, \"up\", stopping, proof_stops.UP_FILE))\n",
+        "                    keeping_record(lambda: proof_stops.record(home.run, \"up\", stopping, proof_stops.UP_FILE, taken))\n",
         "                    pass\n",
         ("tests/test_launcher.py::"
          "test_status_and_the_next_up_name_an_up_killed_part_way_as_what_left_its_programs_stopped",)),
@@ -8377,7 +8377,7 @@ MUTATIONS: list[Mutation] = [
         "the programs a `down` killed part-way stopped under a supervisord it did not shut are named by `status` "
         "(STOPPED BY AN INTERRUPTED DOWN) and by the next `up`, not as stopped by hand (lnrev3)",
         "launcher/supervise.py",
-        "                proof_stops.record(home.run, \"down\", stopping, proof_stops.UP_FILE)\n",
+        "                proof_stops.record(home.run, \"down\", stopping, proof_stops.UP_FILE, taken_over(earlier))\n",
         "",
         ("tests/test_launcher.py::"
          "test_status_and_the_next_up_name_a_down_killed_part_way_as_what_left_its_programs_stopped",)),
@@ -8754,9 +8754,9 @@ MUTATIONS: list[Mutation] = [
         "an `up` killed part-way is named (status, the next `up`) for the programs it stopped, not for one it never "
         "reached that was stopped by hand later: its record named every program it meant to stop (upstop)",
         "launcher/supervise.py",
-        "                    keeping_record(lambda: proof_stops.record(home.run, \"up\", stopping, proof_stops.UP_FILE))\n",
+        "                    keeping_record(lambda: proof_stops.record(home.run, \"up\", stopping, proof_stops.UP_FILE, taken))\n",
         "                    keeping_record(lambda: proof_stops.record(home.run, \"up\", sorted(stoppable), "
-        "proof_stops.UP_FILE))\n",
+        "proof_stops.UP_FILE, taken))\n",
         ("tests/test_launcher.py::"
          "test_an_up_killed_part_way_names_only_what_it_stopped_not_a_program_it_never_reached",)),
     Mutation(
@@ -8975,6 +8975,38 @@ MUTATIONS: list[Mutation] = [
         "                f\"stays known to them until `SENTINEL RESET <master>` is sent to each \"\n",
         ("tests/test_sentinel_failover.py::"
          "test_with_external_sentinels_expecting_no_replica_a_replica_sentinel_sees_down_still_fails_status",)),
+    Mutation(
+        "an_up_that_took_over_a_killed_ups_record_is_named_for_its_programs",
+        "an `up` that takes over a killed `up`'s record keeps each program's owner: failed after its own first stop, "
+        "it was named by status (STOPPED BY A FAILED UP, its pid) for the programs the killed one stopped (upowner)",
+        "launcher/supervise.py",
+        "            taken = taken_over(interrupted_up)  # each keeps its owner: this one, failed, is not named for them\n",
+        "            taken = {}\n",
+        ("tests/test_launcher.py::"
+         "test_an_up_that_took_over_a_killed_ups_record_and_failed_is_named_only_for_what_it_stopped",)),
+    Mutation(
+        "a_taken_over_record_drops_its_owners",
+        "a record an `up` takes over keeps the owner (pid, killed or failed) of each program the ended process stopped: "
+        "written as the `up`'s own, its failure was the owner's (upowner)",
+        "launcher/proof_stops.py",
+        "                           owners + tuple((name, *(taken or {})[name]) for name in added if name in (taken or {}))),\n",
+        "                           owners),\n",
+        ("tests/test_proofs.py::test_a_record_an_up_takes_over_names_each_program_by_the_process_that_stopped_it",)),
+    Mutation(
+        "a_records_temp_file_of_an_ended_process_stays",
+        "a record's temp file (.FILE.PID) left by a process killed, or out of disk space, between its write and its "
+        "rename is removed by the next read or write of the record: nothing removed it (upowner)",
+        "launcher/proof_stops.py",
+        "        if pid.isdigit() and _start_ticks(int(pid)) is None:\n",
+        "        if False:\n",
+        ("tests/test_proofs.py::test_a_records_temp_file_left_by_an_ended_process_is_removed_and_a_live_ones_kept",)),
+    Mutation(
+        "a_records_temp_file_of_a_live_process_is_removed",
+        "only the temp files of pids that no longer run are removed: a live one's may be mid-write (upowner)",
+        "launcher/proof_stops.py",
+        "        if pid.isdigit() and _start_ticks(int(pid)) is None:\n",
+        "        if pid.isdigit():\n",
+        ("tests/test_proofs.py::test_a_records_temp_file_left_by_an_ended_process_is_removed_and_a_live_ones_kept",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
