@@ -99,7 +99,7 @@ def _remove_ended_temps(run: Path, file: str) -> None:
     disk space, between its write and its rename. Never a live pid's: it may be writing."""
     for temp in glob.glob(os.path.join(glob.escape(str(run)), f".{glob.escape(file)}.*")):
         pid = temp.rpartition(".")[2]
-        if pid.isdigit() and _start_ticks(int(pid)) is None:
+        if pid.isascii() and pid.isdigit() and _start_ticks(int(pid)) is None:  # not "²": a digit int() refuses
             try:
                 os.unlink(temp)
             except OSError:  # another's, a directory: left as it is
@@ -119,14 +119,23 @@ def read(run: Path, file: str = FILE) -> ProofStops | None:
         started, at, since, owners = data.get("started"), data.get("at"), data.get("since"), data.get("owners")
         return ProofStops(printable(str(data["proof"]), PROOF_NAME_MAX_CHARS), int(data["pid"]),
                           None if started is None else str(started),
-                          tuple(str(name) for name in data["programs"]), None if at is None else float(at),
+                          tuple(dict.fromkeys(str(name) for name in data["programs"])),  # named twice: once
+                          None if at is None else float(at),
                           data.get("failed") is True,
                           tuple((str(name), float(t)) for name, t in since.items()) if isinstance(since, dict) else (),
-                          tuple((str(name), printable(str(o["proof"]), PROOF_NAME_MAX_CHARS), int(o["pid"]),
-                                 o.get("failed") is True) for name, o in owners.items())
-                          if isinstance(owners, dict) else ())
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                          _owners(owners))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError):  # Overflow: a pid of 1e400
         return None
+
+
+def _owners(owners: Any) -> tuple[tuple[str, str, int, bool], ...]:
+    """A record's owners (program -> {proof, pid, failed}). An entry that is no owner (not a mapping, no proof, a pid
+    not an integer) is left out, its program named by the record's own process as in a record of the older shape: it
+    does not lose the record, which names the programs left stopped."""
+    if not isinstance(owners, dict):
+        return ()
+    return tuple((str(name), printable(str(o["proof"]), PROOF_NAME_MAX_CHARS), o["pid"], o.get("failed") is True)
+                 for name, o in owners.items() if isinstance(o, dict) and "proof" in o and type(o.get("pid")) is int)
 
 
 def _write(run: Path, stops: ProofStops, file: str = FILE) -> None:

@@ -1032,6 +1032,58 @@ def test_a_records_temp_file_left_by_an_ended_process_is_removed_and_a_live_ones
         live.wait()
 
 
+def test_a_record_with_malformed_owners_is_read_with_its_own_process_for_those_programs(tmp_path: Path) -> None:
+    """revowner: one owner of the record that is not {proof, pid: an integer} (a string, a pid "7", true, missing)
+    made the whole record unreadable: status no longer named the programs the killed `up` left stopped, and the next
+    `up` started them as stopped by hand. An entry that is not an owner is left out: its program is named by the
+    record's own process, as in a record of the older shape; owners not a mapping, the same for all."""
+    from launcher import proof_stops
+    path = tmp_path / proof_stops.UP_FILE
+    base = {"proof": "up", "pid": 1, "started": "1", "at": 1.0,
+            "programs": ["gate", "permit_issuer", "ledger", "pricer", "audit"]}
+    path.write_text(json.dumps({**base, "owners": {"gate": "x", "permit_issuer": {"proof": "up", "pid": "7"},
+                                                    "ledger": {"proof": "up", "pid": True}, "pricer": {"pid": 8},
+                                                    "audit": {"proof": "down", "pid": 9}, "gone": {"proof": "up",
+                                                                                                   "pid": 10}}}))
+    held = proof_stops.read(tmp_path, proof_stops.UP_FILE)
+    assert held is not None, "a malformed owner lost the whole record"
+    assert [held.owner(name) for name in base["programs"]] == [("up", 1, False)] * 4 + [("down", 9, False)], held
+    for owners in ([{"proof": "up", "pid": 7}], "gate", 3):
+        path.write_text(json.dumps({**base, "owners": owners}))
+        held = proof_stops.read(tmp_path, proof_stops.UP_FILE)
+        assert held is not None and held.owner("gate") == ("up", 1, False), (owners, held)
+
+
+def test_a_record_naming_a_program_twice_names_it_once(tmp_path: Path) -> None:
+    """revowner: a record naming gate twice was read with both: status said "gate, gate stopped by", and the next
+    `up`, which starts from the record's list, kept the second in its own after starting the first, writing it back
+    into its record with a new time (a gate stopped by hand later then named as left stopped by that `up`)."""
+    from launcher import proof_stops
+    (tmp_path / proof_stops.UP_FILE).write_text(json.dumps({"proof": "up", "pid": 1, "started": "1", "at": 1.0,
+                                                            "programs": ["gate", "permit_issuer", "gate"]}))
+    held = proof_stops.read(tmp_path, proof_stops.UP_FILE)
+    assert held is not None and held.programs == ("gate", "permit_issuer"), held
+    infos = [{"name": name, "statename": "STOPPED", "start": 0} for name in ("gate", "permit_issuer")]
+    assert proof_stops.still_stopped(held, infos) == ["gate", "permit_issuer"]
+
+
+def test_a_record_or_temp_file_past_what_a_pid_can_be_is_no_record_not_a_traceback(tmp_path: Path) -> None:
+    """revowner: a pid of 1e400 (read as infinity) raised OverflowError out of read(), and a temp file named
+    .up-stopping.json.² (a digit to str.isdigit, not to int) a ValueError: `status` and `up` ended in a traceback. The
+    first is no record; the second no temp file of ours, left as it is."""
+    from launcher import proof_stops
+    for file in (proof_stops.UP_FILE, proof_stops.FILE):
+        (tmp_path / file).write_text('{"proof": "up", "pid": 1e400, "started": "1", "at": 1.0, "programs": ["gate"]}')
+        assert proof_stops.read(tmp_path, file) is None
+        (tmp_path / file).write_text('{"proof": "up", "pid": 1, "started": "1", "at": 1.0, "programs": ["gate"], '
+                                     '"owners": {"gate": {"proof": "up", "pid": 1e400}}}')
+        held = proof_stops.read(tmp_path, file)
+        assert held is not None and held.owner("gate") == ("up", 1, False), held
+        odd = tmp_path / f".{file}.\u00b2"
+        odd.write_text("{")
+        assert proof_stops.read(tmp_path, file) is not None and odd.exists()
+
+
 def test_a_proof_that_cannot_take_its_homes_proof_lock_fails_naming_it_without_a_traceback(tmp_path: Path) -> None:
     """A proof takes run/proof.lock before anything else (one proof at a time on a home); one it cannot open (here a
     directory in its place; a home it may not write) is a FAIL line naming it, not a traceback."""

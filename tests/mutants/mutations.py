@@ -8997,16 +8997,49 @@ MUTATIONS: list[Mutation] = [
         "a record's temp file (.FILE.PID) left by a process killed, or out of disk space, between its write and its "
         "rename is removed by the next read or write of the record: nothing removed it (upowner)",
         "launcher/proof_stops.py",
-        "        if pid.isdigit() and _start_ticks(int(pid)) is None:\n",
+        "        if pid.isascii() and pid.isdigit() and _start_ticks(int(pid)) is None:  # not \"²\": a digit int() refuses\n",
         "        if False:\n",
         ("tests/test_proofs.py::test_a_records_temp_file_left_by_an_ended_process_is_removed_and_a_live_ones_kept",)),
     Mutation(
         "a_records_temp_file_of_a_live_process_is_removed",
         "only the temp files of pids that no longer run are removed: a live one's may be mid-write (upowner)",
         "launcher/proof_stops.py",
-        "        if pid.isdigit() and _start_ticks(int(pid)) is None:\n",
-        "        if pid.isdigit():\n",
+        "        if pid.isascii() and pid.isdigit() and _start_ticks(int(pid)) is None:  # not \"²\": a digit int() refuses\n",
+        "        if pid.isascii() and pid.isdigit():\n",
         ("tests/test_proofs.py::test_a_records_temp_file_left_by_an_ended_process_is_removed_and_a_live_ones_kept",)),
+    Mutation(
+        "a_malformed_owner_loses_the_whole_up_stopping_record",
+        "one owner of the up-stopping record that is no owner (a string, a pid \"7\") made the whole record unreadable: "
+        "status no longer named the programs a killed `up` left stopped, the next `up` started them as stopped by "
+        "hand (revowner)",
+        "launcher/proof_stops.py",
+        "                 for name, o in owners.items() if isinstance(o, dict) and \"proof\" in o and type(o.get(\"pid\")) is int)\n",
+        "                 for name, o in owners.items())\n",
+        ("tests/test_proofs.py::test_a_record_with_malformed_owners_is_read_with_its_own_process_for_those_programs",)),
+    Mutation(
+        "a_record_pid_of_1e400_is_a_traceback",
+        "a record whose pid is 1e400 (infinity) raised OverflowError out of proof_stops.read: status and up ended in a "
+        "traceback (revowner)",
+        "launcher/proof_stops.py",
+        "    except (OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError):  # Overflow: a pid of 1e400\n",
+        "    except (OSError, ValueError, KeyError, TypeError, AttributeError):\n",
+        ("tests/test_proofs.py::test_a_record_or_temp_file_past_what_a_pid_can_be_is_no_record_not_a_traceback",)),
+    Mutation(
+        "a_temp_file_named_with_a_superscript_digit_is_a_traceback",
+        "a file run/.up-stopping.json.² (a digit to str.isdigit, not to int) raised ValueError out of every read of the "
+        "record: status and up ended in a traceback (revowner)",
+        "launcher/proof_stops.py",
+        "        if pid.isascii() and pid.isdigit() and _start_ticks(int(pid)) is None:  # not \"²\": a digit int() refuses\n",
+        "        if pid.isdigit() and _start_ticks(int(pid)) is None:\n",
+        ("tests/test_proofs.py::test_a_record_or_temp_file_past_what_a_pid_can_be_is_no_record_not_a_traceback",)),
+    Mutation(
+        "a_record_naming_a_program_twice_is_read_with_both",
+        "a record naming a program twice names it once: read with both, status said \"gate, gate\" and the next `up` "
+        "kept the second in its record after starting the first (revowner)",
+        "launcher/proof_stops.py",
+        "                          tuple(dict.fromkeys(str(name) for name in data[\"programs\"])),  # named twice: once\n",
+        "                          tuple(str(name) for name in data[\"programs\"]),\n",
+        ("tests/test_proofs.py::test_a_record_naming_a_program_twice_names_it_once",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
