@@ -492,6 +492,60 @@ def no_replica_to_promote(sentinels: list[tuple[str, int]], master: str, *, time
                      [replica for replica, bad in why.items() if any(flag in bad for flag in _UNPROMOTABLE_FLAGS)])
 
 
+@dataclass(frozen=True)
+class ReplicasSeenDown:
+    """The replicas of a master as the answering sentinels see them: `down`, flagged s_down, o_down or disconnected by
+    a majority of them; `minority`, each replica flagged by fewer, with those sentinels (their own link to it cut: it is
+    not down, but a failover one of them leads does not promote it); `promotable`, the replicas not down and not at
+    replica-priority 0."""
+    down: list[str]
+    promotable: list[str]
+    answered: int
+    minority: dict[str, list[str]]
+
+
+def _replica_fields(entry: Any) -> dict[str, Any]:
+    """One entry of a SENTINEL REPLICAS reply as a dict: RESP2's flat [name, value, ...] list, or redis-py's dict."""
+    if isinstance(entry, dict):
+        return entry
+    return dict(zip(entry[::2], entry[1::2])) if isinstance(entry, list) else {}
+
+
+def judge_replicas_down(views: dict[str, Any]) -> ReplicasSeenDown:
+    """Which replicas are down, from each answering sentinel's SENTINEL REPLICAS reply (`views`, by the sentinel's
+    address; a reply that is not a list is no answer): down when a majority of the answering sentinels flag it. A
+    failover is led by a sentinel a majority elected and promotes by its own view, so one sentinel cut off from a replica
+    that the others see up is that sentinel's fault, not the replica's (the union of their flags said it down)."""
+    replies = {sentinel: reply for sentinel, reply in views.items() if isinstance(reply, list)}
+    flagged: dict[str, list[str]] = {}  # replica -> the sentinels that see it down
+    priority_0: set[str] = set()
+    for sentinel, reply in replies.items():
+        for entry in reply:
+            fields = _replica_fields(entry)
+            replica = f"{fields.get('ip')}:{fields.get('port')}"
+            by = flagged.setdefault(replica, [])
+            if any(flag in str(fields.get("flags", "")).split(",") for flag in _UNPROMOTABLE_FLAGS):
+                by.append(sentinel)
+            if str(fields.get("slave-priority", fields.get("replica-priority", ""))).strip() == "0":
+                priority_0.add(replica)
+    down = [replica for replica, by in flagged.items() if 2 * len(by) > len(replies)]
+    return ReplicasSeenDown(down, [replica for replica in flagged if replica not in down and replica not in priority_0],
+                            len(replies), {replica: by for replica, by in flagged.items() if by and replica not in down})
+
+
+def replicas_seen_down(sentinels: list[tuple[str, int]], master: str, *, timeout_s: float,
+                       password: str | None = None) -> ReplicasSeenDown:
+    """judge_replicas_down of the SENTINEL REPLICAS replies of the sentinels that answer."""
+    views: dict[str, Any] = {}
+    for sentinel in sentinels:
+        try:
+            views[f"{sentinel[0]}:{sentinel[1]}"] = _exchange(
+                sentinel, _auth(None, password) + [("SENTINEL", "replicas", master)], timeout_s)[-1]
+        except OSError:
+            continue
+    return judge_replicas_down(views)
+
+
 def never_promoted(servers: list[tuple[str, int]], *, timeout_s: float, password: str | None = None,
                    username: str | None = None) -> list[str]:
     """The data servers that answer CONFIG GET replica-priority with 0: Sentinel never promotes them (a managed server

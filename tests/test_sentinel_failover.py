@@ -696,6 +696,127 @@ def test_with_external_sentinels_expecting_no_replica_a_replica_sentinel_sees_do
     assert sentinels_ok(state) and "replicas_down" not in state, state
 
 
+def _down_for_every_sentinel(group: SentinelSet, port: int) -> bool:
+    """Every sentinel lists the replica on `port` with s_down."""
+    return all(any(int(r["port"]) == port and "s_down" in r["flags"]
+                   for r in group.sentinel(i).execute_command("SENTINEL", "REPLICAS", MASTER)) for i in range(3))
+
+
+def test_a_replica_sentinel_sees_down_while_another_can_be_promoted_makes_status_exit_3_naming_it(
+        tmp_path: Path) -> None:
+    """replicadown: a primary, two replicas, three sentinels; one replica SIGKILLed and seen s_down by every sentinel.
+    `status` said `sentinel: failover possible (... OK 3 usable Sentinels ...)` and exited 0: the redundancy lost
+    unsaid, one more loss leaving none to promote. Now it names the replica, says a failover is still possible through
+    the other, and exits 3 (degraded: trade, and page), its --json `replicas_down` naming it."""
+    from helpers import demo_topology_data, retarget
+    from reliability import clustergate
+    group = SentinelSet(tmp_path / "sentinel", servers=3)
+    home = tmp_path / "home"
+    try:
+        group.start()
+        data = retarget(demo_topology_data())
+        data["actors"] = {name: data["actors"][name] for name in ("permit_issuer", "gate")}
+        data["redis"] = {"sentinel": {"master": MASTER, "replicas": 2,
+                                      "sentinels": [f"127.0.0.1:{port}" for port in group.sentinel_ports]}}
+        topology = write_topology(tmp_path / "two-replicas.yaml", data)
+        up = clustergate("up", str(topology), "--home", str(home))
+        assert up.returncode == 0, up.stdout + up.stderr
+        healthy = clustergate("status", "--home", str(home))
+        assert healthy.returncode == 0 and "sentinel: failover possible (" in healthy.stdout, healthy.stdout
+        lost, kept = (f"127.0.0.1:{group.server_ports[i]}" for i in (2, 1))
+        group.kill("server-2")
+        wait_for(lambda: _down_for_every_sentinel(group, group.server_ports[2]), 30,
+                 "every sentinel to see the replica down")
+        status = clustergate("status", "--home", str(home))
+        said = [line for line in status.stdout.splitlines() if line.startswith("sentinel: ")]
+        assert status.returncode == 3, status.stdout + status.stderr
+        assert len(said) == 1 and said[0].startswith(f"sentinel: REPLICA DOWN: {lost}: the sentinels see it down "), said
+        assert f"a failover is still possible, through {kept} only" in said[0], said
+        assert f"`SENTINEL RESET {MASTER}`" in said[0] and "OK 3 usable Sentinels" in said[0], said
+        assert f"DEGRADED: replica {lost} down" in status.stdout, status.stdout
+        state = json.loads(clustergate("status", "--home", str(home), "--json").stdout)
+        assert state["sentinel"]["failover_possible"] is True and state["sentinel"]["replicas_down"] == [lost], state
+        assert state["sentinel"]["promotable"] == [kept], state
+    finally:
+        clustergate("down", "--home", str(home))
+        group.stop()
+
+
+def test_a_replica_only_one_sentinel_sees_down_is_not_reported_down_but_named_as_that_sentinels_view(
+        tmp_path: Path) -> None:
+    """replicadown: status took a replica as down when any one sentinel flagged it (the union of their views): one
+    sentinel cut off from a replica, the quorum seeing it up, made status say REPLICA DOWN. Reproduced with real
+    processes: one replica SIGSTOPped, sentinel 0 at down-after 2 s, sentinels 1 and 2 told 60 s, so for the next
+    ~30 s only sentinel 0 flags it. Status now says failover possible, exit unchanged, and names the minority view."""
+    from launcher.supervise import render_sentinel_status, sentinel_degraded, sentinel_status, sentinels_ok
+    from launcher.topology import load_topology
+    group = SentinelSet(tmp_path / "sentinel", servers=3)
+    stopped = None
+    try:
+        group.start()
+        topo = load_topology(str(group.topology(tmp_path / "t.yaml")))
+        for i in (1, 2):
+            group.sentinel(i).execute_command("SENTINEL", "SET", MASTER, "down-after-milliseconds", 60000)
+        port = group.server_ports[2]
+        stopped = group.procs["server-2"]
+        stopped.send_signal(signal.SIGSTOP)
+
+        def flagged_by(i: int) -> bool:
+            return any(int(r["port"]) == port and "s_down" in r["flags"]
+                       for r in group.sentinel(i).execute_command("SENTINEL", "REPLICAS", MASTER))
+        wait_for(lambda: flagged_by(0), 20, "sentinel 0 to see the stopped replica down")
+        state = sentinel_status(topo)
+        assert not flagged_by(1) and not flagged_by(2), "sentinels 1 and 2 flagged it too early: no minority view"
+        text = render_sentinel_status(state)
+        assert sentinels_ok(state) and sentinel_degraded(state) is None and "replicas_down" not in state, state
+        assert state["replicas_down_minority"] == {f"127.0.0.1:{port}": [f"127.0.0.1:{group.sentinel_ports[0]}"]}, state
+        assert text.startswith("sentinel: failover possible ("), text
+        assert (f"sentinel: note: 127.0.0.1:{port} seen down by sentinel 127.0.0.1:{group.sentinel_ports[0]} only "
+                f"(1 of 3 answering; the others see it up)") in text, text
+        # Once every sentinel sees it (SENTINEL SET back to 2 s), it is down, and status says so.
+        for i in (1, 2):
+            group.sentinel(i).execute_command("SENTINEL", "SET", MASTER, "down-after-milliseconds", 2000)
+        state = wait_for(lambda: (said := sentinel_status(topo)).get("replicas_down") and said, 20,
+                         "the quorum to see the replica down")
+        assert state["replicas_down"] == [f"127.0.0.1:{port}"] and sentinel_degraded(state), state
+    finally:
+        if stopped is not None and stopped.poll() is None:
+            stopped.send_signal(signal.SIGCONT)
+        group.stop()
+
+
+def _replica_entry(port: int, flags: str, priority: int = 100) -> list[str]:
+    """One entry of a Redis 7 SENTINEL REPLICAS reply, as RESP2 gives it (a flat list of names and values)."""
+    fields = {"name": f"127.0.0.1:{port}", "ip": "127.0.0.1", "port": str(port), "runid": "8f1c" * 10, "flags": flags,
+              "link-pending-commands": "0", "link-refcount": "1", "last-ping-sent": "0", "last-ok-ping-reply": "312",
+              "last-ping-reply": "312", "down-after-milliseconds": "2000", "info-refresh": "1204",
+              "role-reported": "slave", "role-reported-time": "20431", "master-link-down-time": "0",
+              "master-link-status": "ok", "master-host": "127.0.0.1", "master-port": "7390",
+              "slave-priority": str(priority), "slave-repl-offset": "48213", "replica-announced": "1"}
+    return [item for pair in fields.items() for item in pair]
+
+
+def test_a_replica_is_down_when_a_majority_of_the_answering_sentinels_flag_it() -> None:
+    """replicadown: judge_replicas_down on real-shaped SENTINEL REPLICAS replies: one sentinel of three flagging a
+    replica is its own view (named, not down); two of three, or the only one answering, make it down; a sentinel that
+    answered an error is not counted."""
+    from launcher.sentinel import judge_replicas_down
+    a, b, c = "127.0.0.1:7401", "127.0.0.1:7402", "127.0.0.1:7403"
+    up, down = _replica_entry(7391, "slave"), _replica_entry(7391, "s_down,slave,disconnected")
+    other = _replica_entry(7392, "slave")
+    one = judge_replicas_down({a: [down, other], b: [up, other], c: [up, other]})
+    assert one.down == [] and one.minority == {"127.0.0.1:7391": [a]} and one.answered == 3, one
+    assert one.promotable == ["127.0.0.1:7391", "127.0.0.1:7392"], one
+    two = judge_replicas_down({a: [down, other], b: [down, other], c: [up, other]})
+    assert two.down == ["127.0.0.1:7391"] and two.minority == {} and two.promotable == ["127.0.0.1:7392"], two
+    alone = judge_replicas_down({a: [down, other], b: "ERR no such master", c: None})
+    assert alone.down == ["127.0.0.1:7391"] and alone.answered == 1, alone
+    tie = judge_replicas_down({a: [down, other], b: [up, other]})
+    assert tie.down == [] and tie.minority == {"127.0.0.1:7391": [a]}, tie
+    kept_out = judge_replicas_down({a: [_replica_entry(7392, "slave", priority=0)]})
+    assert kept_out.down == [] and kept_out.promotable == [], kept_out
+
+
 def test_a_replica_hidden_by_replica_announced_no_is_not_taken_for_no_replica(sentinels: SentinelSet,
                                                                               tmp_path: Path) -> None:
     """harev2 review: SENTINEL REPLICAS leaves out a replica set `replica-announced no` (hidden from clients), which

@@ -9040,6 +9040,25 @@ MUTATIONS: list[Mutation] = [
         "                          tuple(dict.fromkeys(str(name) for name in data[\"programs\"])),  # named twice: once\n",
         "                          tuple(str(name) for name in data[\"programs\"]),\n",
         ("tests/test_proofs.py::test_a_record_naming_a_program_twice_names_it_once",)),
+    Mutation(
+        "a_replica_down_beside_a_promotable_one_is_unsaid",
+        "a replica the sentinels see down while another can be promoted went unsaid: status said `failover possible` "
+        "and exited 0, one more loss leaving none to promote (replicadown)",
+        "launcher/supervise.py",
+        "    down = seen.down if excused or ok else []\n",
+        "    down = seen.down if excused else []\n",
+        ("tests/test_sentinel_failover.py::"
+         "test_a_replica_sentinel_sees_down_while_another_can_be_promoted_makes_status_exit_3_naming_it",)),
+    Mutation(
+        "one_sentinels_view_makes_a_replica_down",
+        "a replica was down when any one sentinel flagged it (the union of their views): one sentinel cut off from a "
+        "replica the others see up made status say REPLICA DOWN (replicadown)",
+        "launcher/sentinel.py",
+        "    down = [replica for replica, by in flagged.items() if 2 * len(by) > len(replies)]\n",
+        "    down = [replica for replica, by in flagged.items() if len(by) >= 1]\n",
+        ("tests/test_sentinel_failover.py::test_a_replica_is_down_when_a_majority_of_the_answering_sentinels_flag_it",
+         "tests/test_sentinel_failover.py::"
+         "test_a_replica_only_one_sentinel_sees_down_is_not_reported_down_but_named_as_that_sentinels_view")),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
