@@ -612,12 +612,13 @@ def test_no_failover_with_a_replica_at_priority_0_up_does_not_say_every_decision
 
 
 @contextlib.contextmanager
-def _status_under_external_sentinels_expecting_no_replica(tmp_path: Path, **issuer_settings: object):
-    """The permit issuer and gate up under external sentinels of a primary with no replica, told `replicas: 0` (and
-    the issuer these settings): yields `status`'s result and its `sentinel:` lines; brought down after."""
+def _issuer_and_gate_under_external_sentinels(tmp_path: Path, servers: int, replicas: int,
+                                              **issuer_settings: object):
+    """The permit issuer and gate up under external sentinels of `servers` data servers (the first primary), told
+    `replicas` (and the issuer these settings): yields the SentinelSet and the home; brought down after."""
     from helpers import demo_topology_data, retarget
     from reliability import clustergate
-    group = SentinelSet(tmp_path / "sentinel", servers=1)
+    group = SentinelSet(tmp_path / "sentinel", servers=servers)
     home = tmp_path / "home"
     try:
         group.start()
@@ -625,16 +626,25 @@ def _status_under_external_sentinels_expecting_no_replica(tmp_path: Path, **issu
         data["actors"] = {name: data["actors"][name] for name in ("permit_issuer", "gate")}
         if issuer_settings:
             data["actors"]["permit_issuer"].setdefault("settings", {}).update(issuer_settings)
-        data["redis"] = {"sentinel": {"master": MASTER, "replicas": 0,
+        data["redis"] = {"sentinel": {"master": MASTER, "replicas": replicas,
                                       "sentinels": [f"127.0.0.1:{port}" for port in group.sentinel_ports]}}
-        topology = write_topology(tmp_path / "no-replica.yaml", data)
+        topology = write_topology(tmp_path / "external.yaml", data)
         up = clustergate("up", str(topology), "--home", str(home))
         assert up.returncode == 0, up.stdout + up.stderr
-        status = clustergate("status", "--home", str(home))
-        yield status, [line for line in status.stdout.splitlines() if line.startswith("sentinel: ")]
+        yield group, home
     finally:
         clustergate("down", "--home", str(home))
         group.stop()
+
+
+@contextlib.contextmanager
+def _status_under_external_sentinels_expecting_no_replica(tmp_path: Path, **issuer_settings: object):
+    """The permit issuer and gate up under external sentinels of a primary with no replica, told `replicas: 0` (and
+    the issuer these settings): yields `status`'s result and its `sentinel:` lines."""
+    from reliability import clustergate
+    with _issuer_and_gate_under_external_sentinels(tmp_path, 1, 0, **issuer_settings) as (_, home):
+        status = clustergate("status", "--home", str(home))
+        yield status, [line for line in status.stdout.splitlines() if line.startswith("sentinel: ")]
 
 
 def test_status_of_a_system_whose_external_sentinels_expect_no_replica_exits_0_saying_there_is_no_failover(
@@ -708,19 +718,8 @@ def test_a_replica_sentinel_sees_down_while_another_can_be_promoted_makes_status
     `status` said `sentinel: failover possible (... OK 3 usable Sentinels ...)` and exited 0: the redundancy lost
     unsaid, one more loss leaving none to promote. Now it names the replica, says a failover is still possible through
     the other, and exits 3 (degraded: trade, and page), its --json `replicas_down` naming it."""
-    from helpers import demo_topology_data, retarget
     from reliability import clustergate
-    group = SentinelSet(tmp_path / "sentinel", servers=3)
-    home = tmp_path / "home"
-    try:
-        group.start()
-        data = retarget(demo_topology_data())
-        data["actors"] = {name: data["actors"][name] for name in ("permit_issuer", "gate")}
-        data["redis"] = {"sentinel": {"master": MASTER, "replicas": 2,
-                                      "sentinels": [f"127.0.0.1:{port}" for port in group.sentinel_ports]}}
-        topology = write_topology(tmp_path / "two-replicas.yaml", data)
-        up = clustergate("up", str(topology), "--home", str(home))
-        assert up.returncode == 0, up.stdout + up.stderr
+    with _issuer_and_gate_under_external_sentinels(tmp_path, 3, 2) as (group, home):
         healthy = clustergate("status", "--home", str(home))
         assert healthy.returncode == 0 and "sentinel: failover possible (" in healthy.stdout, healthy.stdout
         lost, kept = (f"127.0.0.1:{group.server_ports[i]}" for i in (2, 1))
@@ -737,9 +736,6 @@ def test_a_replica_sentinel_sees_down_while_another_can_be_promoted_makes_status
         state = json.loads(clustergate("status", "--home", str(home), "--json").stdout)
         assert state["sentinel"]["failover_possible"] is True and state["sentinel"]["replicas_down"] == [lost], state
         assert state["sentinel"]["promotable"] == [kept], state
-    finally:
-        clustergate("down", "--home", str(home))
-        group.stop()
 
 
 def test_a_replica_only_one_sentinel_sees_down_is_not_reported_down_but_named_as_that_sentinels_view(
