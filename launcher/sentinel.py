@@ -444,12 +444,10 @@ _UNPROMOTABLE_FLAGS = ("s_down", "o_down", "disconnected")
 
 @dataclass(frozen=True)
 class NoReplica:
-    """No replica to promote: why (each known replica's flags), the replicas kept out only by replica-priority
-    0, which are up and still acknowledge a permit issuer's WAIT, and those Sentinel reports down (s_down, o_down or
-    disconnected): a fault whatever the topology expects."""
+    """No replica to promote: why (each known replica's flags), and the replicas kept out only by replica-priority
+    0, which are up and still acknowledge a permit issuer's WAIT (which are down: replicas_seen_down)."""
     why: str
     priority_0_up: list[str]
-    down: list[str]
 
 
 def no_replica_to_promote(sentinels: list[tuple[str, int]], master: str, *, timeout_s: float,
@@ -488,8 +486,7 @@ def no_replica_to_promote(sentinels: list[tuple[str, int]], master: str, *, time
         return None
     replicas = "; ".join(f"{replica}: {','.join(bad)}" for replica, bad in why.items()) or "none known"
     return NoReplica(f"no replica to promote ({replicas}; said by {answered} sentinel{'s' if answered > 1 else ''})",
-                     [replica for replica, bad in why.items() if bad == ["replica-priority 0"]],
-                     [replica for replica, bad in why.items() if any(flag in bad for flag in _UNPROMOTABLE_FLAGS)])
+                     [replica for replica, bad in why.items() if bad == ["replica-priority 0"]])
 
 
 @dataclass(frozen=True)

@@ -8827,9 +8827,9 @@ MUTATIONS: list[Mutation] = [
         "external_sentinels_expecting_no_replica_excuse_a_replica_they_see_down",
         "`replicas: 0` excuses no replica to promote, not a replica Sentinel knows and reports down (s_down, o_down, "
         "disconnected): status names it and exits 1; it exited 0 saying `no failover` (statusfix)",
-        "launcher/sentinel.py",
-        "                     [replica for replica, bad in why.items() if any(flag in bad for flag in _UNPROMOTABLE_FLAGS)])\n",
-        "                     [])\n",
+        "launcher/supervise.py",
+        "    down = seen.down if excused or ok else []\n",
+        "    down = seen.down if ok else []\n",
         ("tests/test_sentinel_failover.py::"
          "test_with_external_sentinels_expecting_no_replica_a_replica_sentinel_sees_down_still_fails_status",)),
     Mutation(
