@@ -440,6 +440,9 @@ def failover_readiness(sentinels: list[tuple[str, int]], master: str, *, timeout
 
 # A replica Sentinel does not promote (sentinelSelectSlave): seen down or disconnected, or replica-priority 0.
 _UNPROMOTABLE_FLAGS = ("s_down", "o_down", "disconnected")
+# A replica Sentinel itself says is down: silent past down-after (s_down). `disconnected` alone is its link to it,
+# down for the ~0.1 s after it learns of a replica and for up to its 1 s reconnect period after one restarts.
+_DOWN_FLAGS = ("s_down", "o_down")
 
 
 @dataclass(frozen=True)
@@ -491,10 +494,10 @@ def no_replica_to_promote(sentinels: list[tuple[str, int]], master: str, *, time
 
 @dataclass(frozen=True)
 class ReplicasSeenDown:
-    """The replicas of a master as the answering sentinels see them: `down`, flagged s_down, o_down or disconnected by
-    a majority of them; `minority`, each replica flagged by fewer, with those sentinels (their own link to it cut: it is
-    not down, but a failover one of them leads does not promote it); `promotable`, the replicas not down and not at
-    replica-priority 0."""
+    """The replicas of a master as the answering sentinels see them: `down`, flagged s_down or o_down by a majority of
+    them (`disconnected` alone is a link not up yet, not a replica down); `minority`, each replica flagged by fewer,
+    with those sentinels (their own link to it cut: it is not down, but a failover one of them leads does not promote
+    it); `promotable`, the replicas not down and not at replica-priority 0."""
     down: list[str]
     promotable: list[str]
     answered: int
@@ -521,7 +524,7 @@ def judge_replicas_down(views: dict[str, Any]) -> ReplicasSeenDown:
             fields = _replica_fields(entry)
             replica = f"{fields.get('ip')}:{fields.get('port')}"
             by = flagged.setdefault(replica, [])
-            if any(flag in str(fields.get("flags", "")).split(",") for flag in _UNPROMOTABLE_FLAGS):
+            if any(flag in str(fields.get("flags", "")).split(",") for flag in _DOWN_FLAGS):
                 by.append(sentinel)
             if str(fields.get("slave-priority", fields.get("replica-priority", ""))).strip() == "0":
                 priority_0.add(replica)

@@ -781,6 +781,46 @@ def test_a_replica_only_one_sentinel_sees_down_is_not_reported_down_but_named_as
         group.stop()
 
 
+def test_a_replica_every_sentinel_lists_only_disconnected_is_not_down_until_they_see_it_s_down(tmp_path: Path) -> None:
+    """revrep: a replica was down when a majority flagged it s_down, o_down or `disconnected`; but every sentinel lists
+    a replica `disconnected` for the ~0.1 s after it learns of it from the primary's INFO (after `up`, a replica that
+    joined after the sentinels' first INFO shows 10 s later) and for the second after a restarted replica answers
+    again (their reconnect period): status exited 3, REPLICA DOWN, in those windows (reproduced: `up` of a managed
+    primary, two replicas and three sentinels, status polled: exit 3 at 8-9 s after up; a replica restarted: every
+    sentinel `slave,disconnected` up to 0.98 s after it answered PING). Down is Sentinel's own word, s_down (after
+    down-after) or o_down: here a replica SIGKILLed under a down-after of 60 s, `disconnected` for every sentinel and
+    not s_down, leaves status at failover possible; once they see it s_down, it is down."""
+    from launcher.supervise import render_sentinel_status, sentinel_degraded, sentinel_status, sentinels_ok
+    from launcher.topology import load_topology
+    group = SentinelSet(tmp_path / "sentinel", servers=3)
+    try:
+        group.start()
+        topo = load_topology(str(group.topology(tmp_path / "t.yaml")))
+        for i in range(3):
+            group.sentinel(i).execute_command("SENTINEL", "SET", MASTER, "down-after-milliseconds", 60000)
+        port = group.server_ports[2]
+        group.kill("server-2")
+
+        def flags_of(i: int) -> set[str]:
+            return next(set(r["flags"].split(",")) for r in group.sentinel(i).execute_command("SENTINEL", "REPLICAS",
+                                                                                             MASTER)
+                        if int(r["port"]) == port)
+        wait_for(lambda: all("disconnected" in flags_of(i) for i in range(3)), 20,
+                 "every sentinel to list the killed replica disconnected")
+        state = sentinel_status(topo)
+        assert all("s_down" not in flags_of(i) for i in range(3)), "s_down already: the window this test is about ended"
+        assert sentinels_ok(state) and sentinel_degraded(state) is None, state
+        assert "replicas_down" not in state and "replicas_down_minority" not in state, state
+        assert render_sentinel_status(state).startswith("sentinel: failover possible ("), render_sentinel_status(state)
+        for i in range(3):
+            group.sentinel(i).execute_command("SENTINEL", "SET", MASTER, "down-after-milliseconds", 2000)
+        state = wait_for(lambda: (said := sentinel_status(topo)).get("replicas_down") and said, 20,
+                         "the sentinels to see the replica s_down")
+        assert state["replicas_down"] == [f"127.0.0.1:{port}"] and sentinel_degraded(state), state
+    finally:
+        group.stop()
+
+
 def _replica_entry(port: int, flags: str, priority: int = 100) -> list[str]:
     """One entry of a Redis 7 SENTINEL REPLICAS reply, as RESP2 gives it (a flat list of names and values)."""
     fields = {"name": f"127.0.0.1:{port}", "ip": "127.0.0.1", "port": str(port), "runid": "8f1c" * 10, "flags": flags,
@@ -809,6 +849,9 @@ def test_a_replica_is_down_when_a_majority_of_the_answering_sentinels_flag_it() 
     assert alone.down == ["127.0.0.1:7391"] and alone.answered == 1, alone
     tie = judge_replicas_down({a: [down, other], b: [up, other]})
     assert tie.down == [] and tie.minority == {"127.0.0.1:7391": [a]}, tie
+    linking = _replica_entry(7391, "slave,disconnected")  # just learned of, or its restart: no link yet (revrep)
+    unlinked = judge_replicas_down({a: [linking, other], b: [linking, other], c: [linking, other]})
+    assert unlinked.down == [] and unlinked.minority == {} and "127.0.0.1:7391" in unlinked.promotable, unlinked
     kept_out = judge_replicas_down({a: [_replica_entry(7392, "slave", priority=0)]})
     assert kept_out.down == [] and kept_out.promotable == [], kept_out
 

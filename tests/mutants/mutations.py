@@ -9059,6 +9059,17 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_sentinel_failover.py::test_a_replica_is_down_when_a_majority_of_the_answering_sentinels_flag_it",
          "tests/test_sentinel_failover.py::"
          "test_a_replica_only_one_sentinel_sees_down_is_not_reported_down_but_named_as_that_sentinels_view")),
+    Mutation(
+        "a_replica_sentinel_lists_only_disconnected_is_down",
+        "a replica every sentinel listed `disconnected` (no link yet: just learned of, or the second after its "
+        "restart) was down: status exited 3, REPLICA DOWN, 8-9 s after `up` of two replicas and after a replica "
+        "restart (revrep)",
+        "launcher/sentinel.py",
+        "            if any(flag in str(fields.get(\"flags\", \"\")).split(\",\") for flag in _DOWN_FLAGS):\n",
+        "            if any(flag in str(fields.get(\"flags\", \"\")).split(\",\") for flag in _UNPROMOTABLE_FLAGS):\n",
+        ("tests/test_sentinel_failover.py::"
+         "test_a_replica_every_sentinel_lists_only_disconnected_is_not_down_until_they_see_it_s_down",
+         "tests/test_sentinel_failover.py::test_a_replica_is_down_when_a_majority_of_the_answering_sentinels_flag_it")),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
