@@ -612,14 +612,15 @@ def test_no_failover_with_a_replica_at_priority_0_up_does_not_say_every_decision
 
 
 @contextlib.contextmanager
-def _issuer_and_gate_under_external_sentinels(tmp_path: Path, servers: int, replicas: int,
+def _issuer_and_gate_under_external_sentinels(tmp_path: Path, servers: int, replicas: int, host: str | None = None,
                                               **issuer_settings: object):
     """The permit issuer and gate up under external sentinels of `servers` data servers (the first primary), told
-    `replicas` (and the issuer these settings): yields the SentinelSet and the home; brought down after."""
+    `replicas` (and the issuer these settings), in tmp_path/external.yaml: yields the SentinelSet and the home; brought
+    down after. With `host`, the topology has that one host, at 127.0.0.1, running both (home: homes/HOST)."""
     from helpers import demo_topology_data, retarget
     from reliability import clustergate
     group = SentinelSet(tmp_path / "sentinel", servers=servers)
-    home = tmp_path / "home"
+    home = tmp_path / "homes" / host if host else tmp_path / "home"
     try:
         group.start()
         data = retarget(demo_topology_data())
@@ -628,8 +629,12 @@ def _issuer_and_gate_under_external_sentinels(tmp_path: Path, servers: int, repl
             data["actors"]["permit_issuer"].setdefault("settings", {}).update(issuer_settings)
         data["redis"] = {"sentinel": {"master": MASTER, "replicas": replicas,
                                       "sentinels": [f"127.0.0.1:{port}" for port in group.sentinel_ports]}}
+        if host:
+            data["hosts"] = {host: {"address": "127.0.0.1"}}
+            for actor in data["actors"].values():
+                actor["host"] = host
         topology = write_topology(tmp_path / "external.yaml", data)
-        up = clustergate("up", str(topology), "--home", str(home))
+        up = clustergate("up", str(topology), "--home", str(home), *(["--host", host] if host else []))
         assert up.returncode == 0, up.stdout + up.stderr
         yield group, home
     finally:
@@ -736,6 +741,30 @@ def test_a_replica_sentinel_sees_down_while_another_can_be_promoted_makes_status
         state = json.loads(clustergate("status", "--home", str(home), "--json").stdout)
         assert state["sentinel"]["failover_possible"] is True and state["sentinel"]["replicas_down"] == [lost], state
         assert state["sentinel"]["promotable"] == [kept], state
+
+
+def test_status_all_hosts_exits_3_for_a_replica_down_beside_a_promotable_one_as_status_does(tmp_path: Path) -> None:
+    """revrep: `status FILE --all-hosts` printed `sentinel: REPLICA DOWN: ...` and exited 0, with no DEGRADED line,
+    where `status` of the same system exits 3: a monitor of the whole system missed the lost redundancy (reproduced:
+    one host at 127.0.0.1 running the issuer and gate under external sentinels, a replica of two SIGKILLed). It reads
+    the sentinels itself, so it says DEGRADED and exits 3 too (`degraded` in --json)."""
+    from reliability import clustergate
+    with _issuer_and_gate_under_external_sentinels(tmp_path, 3, 2, host="exec") as (group, home):
+        whole = ("status", str(tmp_path / "external.yaml"), "--all-hosts", "--home-root", str(home.parent))
+        healthy = clustergate(*whole)
+        assert healthy.returncode == 0 and "sentinel: failover possible (" in healthy.stdout, healthy.stdout
+        assert json.loads(clustergate(*whole, "--json").stdout)["degraded"] is None
+        lost = f"127.0.0.1:{group.server_ports[2]}"
+        group.kill("server-2")
+        wait_for(lambda: _down_for_every_sentinel(group, group.server_ports[2]), 30,
+                 "every sentinel to see the replica down")
+        status = clustergate(*whole)
+        assert status.returncode == 3, status.stdout + status.stderr
+        assert f"sentinel: REPLICA DOWN: {lost}: " in status.stdout, status.stdout
+        assert f"DEGRADED: replica {lost} down" in status.stdout, status.stdout
+        report = json.loads(clustergate(*whole, "--json").stdout)
+        assert report["degraded"].startswith(f"replica {lost} down") and report["sentinel"]["replicas_down"] == [lost]
+        assert clustergate("status", "--home", str(home)).returncode == 3  # what the host's own status says
 
 
 def test_a_replica_only_one_sentinel_sees_down_is_not_reported_down_but_named_as_that_sentinels_view(

@@ -9070,6 +9070,15 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_sentinel_failover.py::"
          "test_a_replica_every_sentinel_lists_only_disconnected_is_not_down_until_they_see_it_s_down",
          "tests/test_sentinel_failover.py::test_a_replica_is_down_when_a_majority_of_the_answering_sentinels_flag_it")),
+    Mutation(
+        "status_all_hosts_exits_0_for_a_replica_down_beside_a_promotable_one",
+        "`status FILE --all-hosts` printed REPLICA DOWN for a replica down beside a promotable one and exited 0, where "
+        "`status` exits 3: a monitor of the whole system missed the lost redundancy (revrep)",
+        "launcher/hosts_status.py",
+        "    return 1 if not hosts_ok(hosts, sentinel) else 3 if degraded else 0\n",
+        "    return 1 if not hosts_ok(hosts, sentinel) else 0\n",
+        ("tests/test_sentinel_failover.py::"
+         "test_status_all_hosts_exits_3_for_a_replica_down_beside_a_promotable_one_as_status_does",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
