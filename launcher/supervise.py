@@ -2610,11 +2610,13 @@ def render_sentinel_status(state: dict[str, Any]) -> str:
 def _render_failover_readiness(state: dict[str, Any]) -> str:
     ok = state["failover_possible"]
     if ok and state.get("replicas_down"):
-        through = ", ".join(state.get("promotable") or ["a replica SENTINEL REPLICAS does not list (replica-announced no)"])
+        promotable = state.get("promotable") or []
+        through = ", ".join(promotable or ["a replica SENTINEL REPLICAS does not list (replica-announced no)"])
+        left = (f"through {through} ({len(promotable)} replicas left)" if len(promotable) > 1 else
+                f"through {through} only, and one more loss leaves no replica to promote")
         return (f"sentinel: REPLICA DOWN: {', '.join(state['replicas_down'])}: the sentinels see it down (stopped, or "
-                f"its host lost or cut off); a failover is still possible, through {through} only, and one more loss "
-                f"leaves no replica to promote: bring it back; one removed for good stays known to them until "
-                f"`SENTINEL RESET {state.get('master', '<master>')}` is sent to each ({state['said']})")
+                f"its host lost or cut off); a failover is still possible, {left}: bring it back; one removed for good stays "
+                f"known to them until `SENTINEL RESET {state.get('master', '<master>')}` is sent to each ({state['said']})")
     if ok:
         return f"sentinel: failover possible ({state['said']})"
     if state.get("none_expected"):

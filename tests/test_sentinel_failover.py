@@ -743,6 +743,31 @@ def test_a_replica_sentinel_sees_down_while_another_can_be_promoted_makes_status
         assert state["sentinel"]["promotable"] == [kept], state
 
 
+def test_a_replica_down_beside_two_promotable_ones_is_not_said_to_leave_none_after_one_more_loss(
+        tmp_path: Path) -> None:
+    """revrep: a primary, three replicas, one SIGKILLed and s_down for every sentinel: status said `a failover is still
+    possible, through A, B only, and one more loss leaves no replica to promote`, false with two left. It says how many
+    are left; `one more loss leaves no replica to promote` is for the last one (the test above)."""
+    from launcher.supervise import render_sentinel_status, sentinel_degraded, sentinel_status
+    from launcher.topology import load_topology
+    group = SentinelSet(tmp_path / "sentinel", servers=4)
+    try:
+        group.start()
+        topo = load_topology(str(group.topology(tmp_path / "t.yaml")))
+        group.kill("server-3")
+        wait_for(lambda: _down_for_every_sentinel(group, group.server_ports[3]), 30,
+                 "every sentinel to see the replica down")
+        state = sentinel_status(topo)
+        text = render_sentinel_status(state)
+        left = [f"127.0.0.1:{port}" for port in group.server_ports[1:3]]
+        assert sorted(state["promotable"]) == sorted(left) and sentinel_degraded(state), state
+        assert f"sentinel: REPLICA DOWN: 127.0.0.1:{group.server_ports[3]}: " in text, text
+        assert "one more loss leaves no replica" not in text, text
+        assert f"a failover is still possible, through {', '.join(state['promotable'])} (2 replicas left)" in text, text
+    finally:
+        group.stop()
+
+
 def test_status_all_hosts_exits_3_for_a_replica_down_beside_a_promotable_one_as_status_does(tmp_path: Path) -> None:
     """revrep: `status FILE --all-hosts` printed `sentinel: REPLICA DOWN: ...` and exited 0, with no DEGRADED line,
     where `status` of the same system exits 3: a monitor of the whole system missed the lost redundancy (reproduced:

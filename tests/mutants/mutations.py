@@ -9079,6 +9079,15 @@ MUTATIONS: list[Mutation] = [
         "    return 1 if not hosts_ok(hosts, sentinel) else 0\n",
         ("tests/test_sentinel_failover.py::"
          "test_status_all_hosts_exits_3_for_a_replica_down_beside_a_promotable_one_as_status_does",)),
+    Mutation(
+        "a_replica_down_beside_two_promotable_ones_leaves_none_after_one_more_loss",
+        "a replica down beside two promotable ones: status said `through A, B only, and one more loss leaves no "
+        "replica to promote`, false with two left (revrep)",
+        "launcher/supervise.py",
+        "        left = (f\"through {through} ({len(promotable)} replicas left)\" if len(promotable) > 1 else\n",
+        "        left = (f\"through {through} ({len(promotable)} replicas left)\" if len(promotable) > 99 else\n",
+        ("tests/test_sentinel_failover.py::"
+         "test_a_replica_down_beside_two_promotable_ones_is_not_said_to_leave_none_after_one_more_loss",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
