@@ -497,11 +497,13 @@ class ReplicasSeenDown:
     """The replicas of a master as the answering sentinels see them: `down`, flagged s_down or o_down by a majority of
     them (`disconnected` alone is a link not up yet, not a replica down); `minority`, each replica flagged by fewer,
     with those sentinels (their own link to it cut: it is not down, but a failover one of them leads does not promote
-    it); `promotable`, the replicas not down and not at replica-priority 0."""
+    it); `promotable`, the replicas not down and not at replica-priority 0; `unlisted`, for each minority replica, the
+    answering sentinels that do not list it at all (SENTINEL RESET since, or not told of it yet), not seeing it up."""
     down: list[str]
     promotable: list[str]
     answered: int
     minority: dict[str, list[str]]
+    unlisted: dict[str, list[str]]
 
 
 def _replica_fields(entry: Any) -> dict[str, Any]:
@@ -518,19 +520,24 @@ def judge_replicas_down(views: dict[str, Any]) -> ReplicasSeenDown:
     that the others see up is that sentinel's fault, not the replica's (the union of their flags said it down)."""
     replies = {sentinel: reply for sentinel, reply in views.items() if isinstance(reply, list)}
     flagged: dict[str, list[str]] = {}  # replica -> the sentinels that see it down
+    listed: dict[str, set[str]] = {}  # replica -> the sentinels that list it
     priority_0: set[str] = set()
     for sentinel, reply in replies.items():
         for entry in reply:
             fields = _replica_fields(entry)
             replica = f"{fields.get('ip')}:{fields.get('port')}"
+            listed.setdefault(replica, set()).add(sentinel)
             by = flagged.setdefault(replica, [])
             if any(flag in str(fields.get("flags", "")).split(",") for flag in _DOWN_FLAGS):
                 by.append(sentinel)
             if str(fields.get("slave-priority", fields.get("replica-priority", ""))).strip() == "0":
                 priority_0.add(replica)
     down = [replica for replica, by in flagged.items() if 2 * len(by) > len(replies)]
+    minority = {replica: by for replica, by in flagged.items() if by and replica not in down}
     return ReplicasSeenDown(down, [replica for replica in flagged if replica not in down and replica not in priority_0],
-                            len(replies), {replica: by for replica, by in flagged.items() if by and replica not in down})
+                            len(replies), minority,
+                            {replica: unlisted for replica in minority
+                             if (unlisted := sorted(set(replies) - listed[replica]))})
 
 
 def replicas_seen_down(sentinels: list[tuple[str, int]], master: str, *, timeout_s: float,

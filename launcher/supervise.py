@@ -2586,17 +2586,16 @@ def sentinel_status(topo: Topology) -> dict[str, Any]:
             **({"none_expected": True} if none_expected else {}),
             **({"replicas_down": down, "master": topo.redis.sentinel.master} if down else {}),
             **({"promotable": seen.promotable} if down and ok else {}),
-            **({"replicas_down_minority": seen.minority, "sentinels_answering": seen.answered} if seen.minority else {}),
+            **({"replicas_down_minority": seen.minority, "sentinels_answering": seen.answered,
+                "master": topo.redis.sentinel.master} if seen.minority else {}),
+            **({"replicas_unlisted": seen.unlisted} if seen.unlisted else {}),
             **({"disagree": disagree} if disagree else {}), **({"never_promoted": stuck} if stuck else {})}
 
 
 def render_sentinel_status(state: dict[str, Any]) -> str:
     lines = [_render_failover_readiness(state)]
     for replica, by in state.get("replicas_down_minority", {}).items():
-        lines.append(f"sentinel: note: {replica} seen down by sentinel {', '.join(by)} only ({len(by)} of "
-                     f"{state.get('sentinels_answering', '?')} answering; the others see it up): not counted as down; "
-                     f"that sentinel's link to it is cut (a firewall, its host's network), and a failover it leads "
-                     f"does not promote {replica}")
+        lines.append(_minority_note(replica, by, state.get("replicas_unlisted", {}).get(replica, []), state))
     if state.get("disagree"):
         lines.append(f"sentinel: SENTINELS DISAGREE ON THE PRIMARY: {state['disagree']}: a primary cut off with a "
                      "minority of the sentinels takes the writes of whoever asks one of those first, lost when it "
@@ -2605,6 +2604,20 @@ def render_sentinel_status(state: dict[str, Any]) -> str:
         lines.append(f"sentinel: NEVER PROMOTED: replica-priority 0 on {', '.join(state['never_promoted'])} (left by "
                      "an `ha_load failover --to` that lost its host?): `CONFIG SET replica-priority 100` there")
     return "\n".join(lines)
+
+
+def _minority_note(replica: str, by: list[str], unlisted: list[str], state: dict[str, Any]) -> str:
+    """The note for a replica fewer than a majority of the answering sentinels see down: the others see it up (that
+    sentinel's link to it is cut), or do not list it (reset since, as for a replica removed for good: reset it too)."""
+    answering = state.get("sentinels_answering", "?")
+    if not unlisted:
+        return (f"sentinel: note: {replica} seen down by sentinel {', '.join(by)} only ({len(by)} of {answering} "
+                f"answering; the others see it up): not counted as down; that sentinel's link to it is cut (a "
+                f"firewall, its host's network), and a failover it leads does not promote {replica}")
+    up = "; the others see it up" if isinstance(answering, int) and answering > len(by) + len(unlisted) else ""
+    return (f"sentinel: note: {replica} seen down by sentinel {', '.join(by)} only ({len(by)} of {answering} answering; "
+            f"{', '.join(unlisted)} do not list it (reset since, or not told of it yet){up}): not counted as down; if "
+            f"it was removed for good, send `SENTINEL RESET {state.get('master', '<master>')}` to {', '.join(by)} too")
 
 
 def _render_failover_readiness(state: dict[str, Any]) -> str:

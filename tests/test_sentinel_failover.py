@@ -875,6 +875,39 @@ def test_a_replica_every_sentinel_lists_only_disconnected_is_not_down_until_they
         group.stop()
 
 
+def test_a_replica_the_other_sentinels_were_reset_of_is_not_said_to_be_seen_up_by_them(tmp_path: Path) -> None:
+    """revrep: the REPLICA DOWN line says a replica removed for good stays known until `SENTINEL RESET` is sent to each
+    sentinel; half-way through (two of three reset, the third still flagging it s_down) the note said `seen down by
+    sentinel C only (1 of 3 answering; the others see it up): ... that sentinel's link to it is cut`, though the
+    others no longer list it at all, and the reset left to do was unsaid. It names the sentinels that do not list it,
+    and the reset to send to the one that still does."""
+    from launcher.supervise import render_sentinel_status, sentinel_status, sentinels_ok
+    from launcher.topology import load_topology
+    group = SentinelSet(tmp_path / "sentinel", servers=3)
+    try:
+        group.start()
+        topo = load_topology(str(group.topology(tmp_path / "t.yaml")))
+        port = group.server_ports[2]
+        group.kill("server-2")
+        wait_for(lambda: _down_for_every_sentinel(group, port), 30, "every sentinel to see the replica down")
+        for i in (0, 1):
+            group.sentinel(i).execute_command("SENTINEL", "RESET", MASTER)
+        reset = sorted(f"127.0.0.1:{group.sentinel_ports[i]}" for i in (0, 1))
+        left = f"127.0.0.1:{group.sentinel_ports[2]}"
+        state = sentinel_status(topo)
+        text = render_sentinel_status(state)
+        assert sentinels_ok(state) and "replicas_down" not in state, state
+        assert state["replicas_down_minority"] == {f"127.0.0.1:{port}": [left]}, state
+        assert state["replicas_unlisted"] == {f"127.0.0.1:{port}": reset}, state
+        note = next(line for line in text.splitlines() if line.startswith("sentinel: note: "))
+        assert note.startswith(f"sentinel: note: 127.0.0.1:{port} seen down by sentinel {left} only (1 of 3 answering; "
+                               f"{', '.join(reset)} do not list it"), note
+        assert "see it up" not in note and "link to it is cut" not in note, note
+        assert f"`SENTINEL RESET {MASTER}` to {left} too" in note, note
+    finally:
+        group.stop()
+
+
 def _replica_entry(port: int, flags: str, priority: int = 100) -> list[str]:
     """One entry of a Redis 7 SENTINEL REPLICAS reply, as RESP2 gives it (a flat list of names and values)."""
     fields = {"name": f"127.0.0.1:{port}", "ip": "127.0.0.1", "port": str(port), "runid": "8f1c" * 10, "flags": flags,

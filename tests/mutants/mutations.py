@@ -9088,6 +9088,14 @@ MUTATIONS: list[Mutation] = [
         "        left = (f\"through {through} ({len(promotable)} replicas left)\" if len(promotable) > 99 else\n",
         ("tests/test_sentinel_failover.py::"
          "test_a_replica_down_beside_two_promotable_ones_is_not_said_to_leave_none_after_one_more_loss",)),
+    Mutation(
+        "sentinels_reset_of_a_replica_are_said_to_see_it_up",
+        "half-way through the SENTINEL RESET of a replica removed for good, the note said the reset sentinels saw it "
+        "up and that the last one's link to it was cut; the reset left to do unsaid (revrep)",
+        "launcher/sentinel.py",
+        "                             if (unlisted := sorted(set(replies) - listed[replica]))})\n",
+        "                             if (unlisted := [])})\n",
+        ("tests/test_sentinel_failover.py::test_a_replica_the_other_sentinels_were_reset_of_is_not_said_to_be_seen_up_by_them",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
