@@ -2584,7 +2584,8 @@ def sentinel_status(topo: Topology) -> dict[str, Any]:
     return {"failover_possible": ok, "said": said, "password_env": topo.redis.password_env,
             **({"no_replica": True, "replica_priority_0_up": nobody.priority_0_up} if nobody else {}),
             **({"none_expected": True} if none_expected else {}),
-            **({"replicas_down": down, "master": topo.redis.sentinel.master} if down else {}),
+            **({"replicas_down": down, "master": topo.redis.sentinel.master, "sentinels_answering": seen.answered,
+                "sentinels_asked": len(topo.redis.sentinel_addresses())} if down else {}),
             **({"promotable": seen.promotable} if down and ok else {}),
             **({"replicas_down_minority": seen.minority, "sentinels_answering": seen.answered,
                 "master": topo.redis.sentinel.master} if seen.minority else {}),
@@ -2620,6 +2621,15 @@ def _minority_note(replica: str, by: list[str], unlisted: list[str], state: dict
             f"it was removed for good, send `SENTINEL RESET {state.get('master', '<master>')}` to {', '.join(by)} too")
 
 
+def _seen_down_by(state: dict[str, Any]) -> str:
+    """Who sees a REPLICA DOWN replica down: a majority of the sentinels that answer, with how many do when some of the
+    topology's do not (unreachable from here: their view is not known)."""
+    answering, asked = state.get("sentinels_answering"), state.get("sentinels_asked")
+    if isinstance(answering, int) and isinstance(asked, int) and answering < asked:
+        return f"the sentinels that answer ({answering} of {asked}) see it down"
+    return "the sentinels see it down"
+
+
 def _render_failover_readiness(state: dict[str, Any]) -> str:
     ok = state["failover_possible"]
     if ok and state.get("replicas_down"):
@@ -2627,7 +2637,7 @@ def _render_failover_readiness(state: dict[str, Any]) -> str:
         through = ", ".join(promotable or ["a replica SENTINEL REPLICAS does not list (replica-announced no)"])
         left = (f"through {through} ({len(promotable)} replicas left)" if len(promotable) > 1 else
                 f"through {through} only, and one more loss leaves no replica to promote")
-        return (f"sentinel: REPLICA DOWN: {', '.join(state['replicas_down'])}: the sentinels see it down (stopped, or "
+        return (f"sentinel: REPLICA DOWN: {', '.join(state['replicas_down'])}: {_seen_down_by(state)} (stopped, or "
                 f"its host lost or cut off); a failover is still possible, {left}: bring it back; one removed for good stays "
                 f"known to them until `SENTINEL RESET {state.get('master', '<master>')}` is sent to each ({state['said']})")
     if ok:
@@ -2636,7 +2646,7 @@ def _render_failover_readiness(state: dict[str, Any]) -> str:
         return (f"sentinel: no failover: redis.sentinel.replicas is 0, so a primary crash holds every exit until the "
                 f"primary restarts ({state['said']})")
     if state.get("replicas_down"):
-        return (f"sentinel: REPLICA DOWN: {', '.join(state['replicas_down'])}: the sentinels see it down (stopped, or "
+        return (f"sentinel: REPLICA DOWN: {', '.join(state['replicas_down'])}: {_seen_down_by(state)} (stopped, or "
                 f"its host lost or cut off), though redis.sentinel.replicas is 0: bring it back; one removed for good "
                 f"stays known to them until `SENTINEL RESET {state.get('master', '<master>')}` is sent to each "
                 f"({state['said']})")

@@ -908,6 +908,34 @@ def test_a_replica_the_other_sentinels_were_reset_of_is_not_said_to_be_seen_up_b
         group.stop()
 
 
+def test_a_replica_down_seen_by_the_only_sentinel_that_answers_says_how_few_answer(tmp_path: Path) -> None:
+    """revrep: status's host reaching one sentinel of three (the others' addresses unreachable from it, while the
+    sentinels see each other: CKQUORUM says OK 3 usable), a replica every sentinel sees down: status said REPLICA DOWN,
+    `the sentinels see it down`, and nothing of the two that did not answer. A majority of the answering ones decides
+    (the one answer here is right: the replica is down), and the line says how many answered."""
+    from helpers import demo_topology_data, retarget
+    from launcher.supervise import render_sentinel_status, sentinel_degraded, sentinel_status
+    from launcher.topology import load_topology
+    group = SentinelSet(tmp_path / "sentinel", servers=3)
+    try:
+        group.start()
+        data = retarget(demo_topology_data())
+        data["redis"] = {"sentinel": {"master": MASTER, "sentinels": [f"127.0.0.1:{group.sentinel_ports[0]}",
+                                                                      f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]}}
+        topo = load_topology(str(write_topology(tmp_path / "t.yaml", data)))
+        port = group.server_ports[2]
+        group.kill("server-2")
+        wait_for(lambda: _down_for_every_sentinel(group, port), 30, "every sentinel to see the replica down")
+        state = sentinel_status(topo)
+        text = render_sentinel_status(state)
+        assert state["replicas_down"] == [f"127.0.0.1:{port}"] and sentinel_degraded(state), state
+        assert "OK 3 usable Sentinels" in state["said"], state
+        assert text.startswith(f"sentinel: REPLICA DOWN: 127.0.0.1:{port}: the sentinels that answer (1 of 3) see it "
+                               f"down "), text
+    finally:
+        group.stop()
+
+
 def _replica_entry(port: int, flags: str, priority: int = 100) -> list[str]:
     """One entry of a Redis 7 SENTINEL REPLICAS reply, as RESP2 gives it (a flat list of names and values)."""
     fields = {"name": f"127.0.0.1:{port}", "ip": "127.0.0.1", "port": str(port), "runid": "8f1c" * 10, "flags": flags,

@@ -9096,6 +9096,14 @@ MUTATIONS: list[Mutation] = [
         "                             if (unlisted := sorted(set(replies) - listed[replica]))})\n",
         "                             if (unlisted := [])})\n",
         ("tests/test_sentinel_failover.py::test_a_replica_the_other_sentinels_were_reset_of_is_not_said_to_be_seen_up_by_them",)),
+    Mutation(
+        "replica_down_line_hides_the_sentinels_that_do_not_answer",
+        "REPLICA DOWN said `the sentinels see it down` when one of three answered status (the others unreachable from "
+        "its host): how few answered went unsaid (revrep)",
+        "launcher/supervise.py",
+        "    if isinstance(answering, int) and isinstance(asked, int) and answering < asked:\n",
+        "    if isinstance(answering, int) and isinstance(asked, int) and answering < 0:\n",
+        ("tests/test_sentinel_failover.py::test_a_replica_down_seen_by_the_only_sentinel_that_answers_says_how_few_answer",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
