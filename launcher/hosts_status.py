@@ -188,9 +188,11 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
     if topo.redis.sentinel is not None:
         from launcher.supervise import sentinel_status
         sentinel = sentinel_status(topo)
+    from launcher.supervise import sentinel_degraded
+    degraded = sentinel_degraded(sentinel)  # a replica down beside a promotable one: 3, as `status` (no gate's K here)
     if args.json:
-        print(json.dumps({"topology": topo.name, "hosts": hosts, **({"sentinel": sentinel} if sentinel else {})},
-                         indent=2))
+        print(json.dumps({"topology": topo.name, "hosts": hosts, **({"sentinel": sentinel} if sentinel else {}),
+                          "degraded": degraded}, indent=2))
     else:
         print(f"topology: {topo.name}   hosts: {len(hosts)}")
         width = max([16] + [len(row["name"]) + 1 for info in hosts.values() for row in info["programs"]])
@@ -240,11 +242,13 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
         if sentinel is not None:
             from launcher.supervise import render_sentinel_status
             print(render_sentinel_status(sentinel))
+        if degraded:
+            print(f"DEGRADED: {degraded}")
         unreachable = [h for h, i in hosts.items() if i["reachable"] is False]
         if unreachable:
             print(f"not reached: {', '.join(unreachable)} (down, partitioned, hung (its processes stopped), or "
                   f"its metrics bind loopback only: set hosts.NAME.metrics_bind to its address)")
-    return 0 if hosts_ok(hosts, sentinel) else 1
+    return 1 if not hosts_ok(hosts, sentinel) else 3 if degraded else 0
 
 
 def hashing_differs_note(host: str, theirs: Any, programs: list[str], file: str) -> str:

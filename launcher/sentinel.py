@@ -440,16 +440,17 @@ def failover_readiness(sentinels: list[tuple[str, int]], master: str, *, timeout
 
 # A replica Sentinel does not promote (sentinelSelectSlave): seen down or disconnected, or replica-priority 0.
 _UNPROMOTABLE_FLAGS = ("s_down", "o_down", "disconnected")
+# A replica Sentinel itself says is down: silent past down-after (s_down). `disconnected` alone is its link to it,
+# down for the ~0.1 s after it learns of a replica and for up to its 1 s reconnect period after one restarts.
+_DOWN_FLAGS = ("s_down", "o_down")
 
 
 @dataclass(frozen=True)
 class NoReplica:
-    """No replica to promote: why (each known replica's flags), the replicas kept out only by replica-priority
-    0, which are up and still acknowledge a permit issuer's WAIT, and those Sentinel reports down (s_down, o_down or
-    disconnected): a fault whatever the topology expects."""
+    """No replica to promote: why (each known replica's flags), and the replicas kept out only by replica-priority
+    0, which are up and still acknowledge a permit issuer's WAIT (which are down: replicas_seen_down)."""
     why: str
     priority_0_up: list[str]
-    down: list[str]
 
 
 def no_replica_to_promote(sentinels: list[tuple[str, int]], master: str, *, timeout_s: float,
@@ -488,8 +489,68 @@ def no_replica_to_promote(sentinels: list[tuple[str, int]], master: str, *, time
         return None
     replicas = "; ".join(f"{replica}: {','.join(bad)}" for replica, bad in why.items()) or "none known"
     return NoReplica(f"no replica to promote ({replicas}; said by {answered} sentinel{'s' if answered > 1 else ''})",
-                     [replica for replica, bad in why.items() if bad == ["replica-priority 0"]],
-                     [replica for replica, bad in why.items() if any(flag in bad for flag in _UNPROMOTABLE_FLAGS)])
+                     [replica for replica, bad in why.items() if bad == ["replica-priority 0"]])
+
+
+@dataclass(frozen=True)
+class ReplicasSeenDown:
+    """The replicas of a master as the answering sentinels see them: `down`, flagged s_down or o_down by a majority of
+    them (`disconnected` alone is a link not up yet, not a replica down); `minority`, each replica flagged by fewer,
+    with those sentinels (their own link to it cut: it is not down, but a failover one of them leads does not promote
+    it); `promotable`, the replicas not down and not at replica-priority 0; `unlisted`, for each minority replica, the
+    answering sentinels that do not list it at all (SENTINEL RESET since, or not told of it yet), not seeing it up."""
+    down: list[str]
+    promotable: list[str]
+    answered: int
+    minority: dict[str, list[str]]
+    unlisted: dict[str, list[str]]
+
+
+def _replica_fields(entry: Any) -> dict[str, Any]:
+    """One entry of a SENTINEL REPLICAS reply as a dict: RESP2's flat [name, value, ...] list, or redis-py's dict."""
+    if isinstance(entry, dict):
+        return entry
+    return dict(zip(entry[::2], entry[1::2])) if isinstance(entry, list) else {}
+
+
+def judge_replicas_down(views: dict[str, Any]) -> ReplicasSeenDown:
+    """Which replicas are down, from each answering sentinel's SENTINEL REPLICAS reply (`views`, by the sentinel's
+    address; a reply that is not a list is no answer): down when a majority of the answering sentinels flag it. A
+    failover is led by a sentinel a majority elected and promotes by its own view, so one sentinel cut off from a replica
+    that the others see up is that sentinel's fault, not the replica's (the union of their flags said it down)."""
+    replies = {sentinel: reply for sentinel, reply in views.items() if isinstance(reply, list)}
+    flagged: dict[str, list[str]] = {}  # replica -> the sentinels that see it down
+    listed: dict[str, set[str]] = {}  # replica -> the sentinels that list it
+    priority_0: set[str] = set()
+    for sentinel, reply in replies.items():
+        for entry in reply:
+            fields = _replica_fields(entry)
+            replica = f"{fields.get('ip')}:{fields.get('port')}"
+            listed.setdefault(replica, set()).add(sentinel)
+            by = flagged.setdefault(replica, [])
+            if any(flag in str(fields.get("flags", "")).split(",") for flag in _DOWN_FLAGS):
+                by.append(sentinel)
+            if str(fields.get("slave-priority", fields.get("replica-priority", ""))).strip() == "0":
+                priority_0.add(replica)
+    down = [replica for replica, by in flagged.items() if 2 * len(by) > len(replies)]
+    minority = {replica: by for replica, by in flagged.items() if by and replica not in down}
+    return ReplicasSeenDown(down, [replica for replica in flagged if replica not in down and replica not in priority_0],
+                            len(replies), minority,
+                            {replica: unlisted for replica in minority
+                             if (unlisted := sorted(set(replies) - listed[replica]))})
+
+
+def replicas_seen_down(sentinels: list[tuple[str, int]], master: str, *, timeout_s: float,
+                       password: str | None = None) -> ReplicasSeenDown:
+    """judge_replicas_down of the SENTINEL REPLICAS replies of the sentinels that answer."""
+    views: dict[str, Any] = {}
+    for sentinel in sentinels:
+        try:
+            views[f"{sentinel[0]}:{sentinel[1]}"] = _exchange(
+                sentinel, _auth(None, password) + [("SENTINEL", "replicas", master)], timeout_s)[-1]
+        except OSError:
+            continue
+    return judge_replicas_down(views)
 
 
 def never_promoted(servers: list[tuple[str, int]], *, timeout_s: float, password: str | None = None,

@@ -2560,7 +2560,8 @@ def _supervised(home: Home) -> list[dict[str, Any]] | None:
 def sentinel_status(topo: Topology) -> dict[str, Any]:
     """Whether the sentinels can still fail over (SENTINEL CKQUORUM): with one of three left, the
     primary is still found but its crash would hold every exit until a person acts."""
-    from launcher.sentinel import failover_readiness, never_promoted, no_replica_to_promote, sentinels_disagree
+    from launcher.sentinel import (failover_readiness, never_promoted, no_replica_to_promote, replicas_seen_down,
+                                   sentinels_disagree)
     assert topo.redis.sentinel is not None
     ask = dict(timeout_s=min(topo.redis.timeout_ms / 1000.0, 0.5), password=topo.redis.password)
     ok, said = failover_readiness(topo.redis.sentinel_addresses(), topo.redis.sentinel.master, **ask)
@@ -2573,19 +2574,29 @@ def sentinel_status(topo: Topology) -> dict[str, Any]:
     excused = bool(nobody) and topo.redis.replicas_expected() == 0 and not any(
         isinstance(spec.settings, PermitIssuerSettings) and spec.settings.replicas_to_wait(topo.redis)
         for spec in topo.actors.values())
-    down = nobody.down if excused and nobody else []
+    seen = replicas_seen_down(topo.redis.sentinel_addresses(), topo.redis.sentinel.master, **ask)
+    # A replica down while another can be promoted: the failover holds, but one more loss leaves none (exit 3).
+    down = seen.down if excused or ok else []
     none_expected = excused and not down
     disagree = sentinels_disagree(topo.redis.sentinel_addresses(), topo.redis.sentinel.master, **ask)
     # Managed servers only: someone else's may be kept out of promotion on purpose.
     stuck = never_promoted(topo.redis.server_addresses(), **ask) if topo.redis.managed else []
     return {"failover_possible": ok, "said": said, "password_env": topo.redis.password_env,
             **({"no_replica": True, "replica_priority_0_up": nobody.priority_0_up} if nobody else {}),
-            **({"none_expected": True} if none_expected else {}), **({"replicas_down": down, "master": topo.redis.sentinel.master} if down else {}),
+            **({"none_expected": True} if none_expected else {}),
+            **({"replicas_down": down, "master": topo.redis.sentinel.master, "sentinels_answering": seen.answered,
+                "sentinels_asked": len(topo.redis.sentinel_addresses())} if down else {}),
+            **({"promotable": seen.promotable} if down and ok else {}),
+            **({"replicas_down_minority": seen.minority, "sentinels_answering": seen.answered,
+                "master": topo.redis.sentinel.master} if seen.minority else {}),
+            **({"replicas_unlisted": seen.unlisted} if seen.unlisted else {}),
             **({"disagree": disagree} if disagree else {}), **({"never_promoted": stuck} if stuck else {})}
 
 
 def render_sentinel_status(state: dict[str, Any]) -> str:
     lines = [_render_failover_readiness(state)]
+    for replica, by in state.get("replicas_down_minority", {}).items():
+        lines.append(_minority_note(replica, by, state.get("replicas_unlisted", {}).get(replica, []), state))
     if state.get("disagree"):
         lines.append(f"sentinel: SENTINELS DISAGREE ON THE PRIMARY: {state['disagree']}: a primary cut off with a "
                      "minority of the sentinels takes the writes of whoever asks one of those first, lost when it "
@@ -2596,15 +2607,46 @@ def render_sentinel_status(state: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _minority_note(replica: str, by: list[str], unlisted: list[str], state: dict[str, Any]) -> str:
+    """The note for a replica fewer than a majority of the answering sentinels see down: the others see it up (that
+    sentinel's link to it is cut), or do not list it (reset since, as for a replica removed for good: reset it too)."""
+    answering = state.get("sentinels_answering", "?")
+    if not unlisted:
+        return (f"sentinel: note: {replica} seen down by sentinel {', '.join(by)} only ({len(by)} of {answering} "
+                f"answering; the others see it up): not counted as down; that sentinel's link to it is cut (a "
+                f"firewall, its host's network), and a failover it leads does not promote {replica}")
+    up = "; the others see it up" if isinstance(answering, int) and answering > len(by) + len(unlisted) else ""
+    return (f"sentinel: note: {replica} seen down by sentinel {', '.join(by)} only ({len(by)} of {answering} answering; "
+            f"{', '.join(unlisted)} do not list it (reset since, or not told of it yet){up}): not counted as down; if "
+            f"it was removed for good, send `SENTINEL RESET {state.get('master', '<master>')}` to {', '.join(by)} too")
+
+
+def _seen_down_by(state: dict[str, Any]) -> str:
+    """Who sees a REPLICA DOWN replica down: a majority of the sentinels that answer, with how many do when some of the
+    topology's do not (unreachable from here: their view is not known)."""
+    answering, asked = state.get("sentinels_answering"), state.get("sentinels_asked")
+    if isinstance(answering, int) and isinstance(asked, int) and answering < asked:
+        return f"the sentinels that answer ({answering} of {asked}) see it down"
+    return "the sentinels see it down"
+
+
 def _render_failover_readiness(state: dict[str, Any]) -> str:
     ok = state["failover_possible"]
+    if ok and state.get("replicas_down"):
+        promotable = state.get("promotable") or []
+        through = ", ".join(promotable or ["a replica SENTINEL REPLICAS does not list (replica-announced no)"])
+        left = (f"through {through} ({len(promotable)} replicas left)" if len(promotable) > 1 else
+                f"through {through} only, and one more loss leaves no replica to promote")
+        return (f"sentinel: REPLICA DOWN: {', '.join(state['replicas_down'])}: {_seen_down_by(state)} (stopped, or "
+                f"its host lost or cut off); a failover is still possible, {left}: bring it back; one removed for good stays "
+                f"known to them until `SENTINEL RESET {state.get('master', '<master>')}` is sent to each ({state['said']})")
     if ok:
         return f"sentinel: failover possible ({state['said']})"
     if state.get("none_expected"):
         return (f"sentinel: no failover: redis.sentinel.replicas is 0, so a primary crash holds every exit until the "
                 f"primary restarts ({state['said']})")
     if state.get("replicas_down"):
-        return (f"sentinel: REPLICA DOWN: {', '.join(state['replicas_down'])}: the sentinels see it down (stopped, or "
+        return (f"sentinel: REPLICA DOWN: {', '.join(state['replicas_down'])}: {_seen_down_by(state)} (stopped, or "
                 f"its host lost or cut off), though redis.sentinel.replicas is 0: bring it back; one removed for good "
                 f"stays known to them until `SENTINEL RESET {state.get('master', '<master>')}` is sent to each "
                 f"({state['said']})")
@@ -2658,6 +2700,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                                                               if r.get("unexpected_exits")),
                                               frozenset(topo.actors) - {r["name"] for r in status["programs"]})
         status["degraded"] = proxy_fallback(topo, status["overview"])
+    status["degraded"] = "; ".join(filter(None, [status["degraded"], sentinel_degraded(status.get("sentinel"))])) or None
     if args.json:
         print(json.dumps(status, indent=2))
     else:
@@ -2739,6 +2782,15 @@ def status_ok(status: dict[str, Any]) -> bool:
             and permit_issuers_ok(status["programs"])
             and positions_ok(status["programs"])
             and sentinels_ok(status.get("sentinel")))
+
+
+def sentinel_degraded(state: dict[str, Any] | None) -> str | None:
+    """Why status exits 3 for the sentinels: a replica down while a failover is still possible through another (the
+    desk trades on, and one more loss leaves none to promote), or None."""
+    if not state or state.get("failover_possible") is not True or not state.get("replicas_down"):
+        return None
+    return (f"replica {', '.join(state['replicas_down'])} down: a failover is still possible through the other "
+            f"replica(s) only (the sentinel line above says what to do)")
 
 
 def sentinels_ok(state: dict[str, Any] | None) -> bool:

@@ -612,29 +612,44 @@ def test_no_failover_with_a_replica_at_priority_0_up_does_not_say_every_decision
 
 
 @contextlib.contextmanager
-def _status_under_external_sentinels_expecting_no_replica(tmp_path: Path, **issuer_settings: object):
-    """The permit issuer and gate up under external sentinels of a primary with no replica, told `replicas: 0` (and
-    the issuer these settings): yields `status`'s result and its `sentinel:` lines; brought down after."""
+def _issuer_and_gate_under_external_sentinels(tmp_path: Path, servers: int, replicas: int, host: str | None = None,
+                                              **issuer_settings: object):
+    """The permit issuer and gate up under external sentinels of `servers` data servers (the first primary), told
+    `replicas` (and the issuer these settings), in tmp_path/external.yaml: yields the SentinelSet and the home; brought
+    down after. With `host`, the topology has that one host, at 127.0.0.1, running both (home: homes/HOST)."""
     from helpers import demo_topology_data, retarget
     from reliability import clustergate
-    group = SentinelSet(tmp_path / "sentinel", servers=1)
-    home = tmp_path / "home"
+    group = SentinelSet(tmp_path / "sentinel", servers=servers)
+    home = tmp_path / "homes" / host if host else tmp_path / "home"
     try:
         group.start()
         data = retarget(demo_topology_data())
         data["actors"] = {name: data["actors"][name] for name in ("permit_issuer", "gate")}
         if issuer_settings:
             data["actors"]["permit_issuer"].setdefault("settings", {}).update(issuer_settings)
-        data["redis"] = {"sentinel": {"master": MASTER, "replicas": 0,
+        data["redis"] = {"sentinel": {"master": MASTER, "replicas": replicas,
                                       "sentinels": [f"127.0.0.1:{port}" for port in group.sentinel_ports]}}
-        topology = write_topology(tmp_path / "no-replica.yaml", data)
-        up = clustergate("up", str(topology), "--home", str(home))
+        if host:
+            data["hosts"] = {host: {"address": "127.0.0.1"}}
+            for actor in data["actors"].values():
+                actor["host"] = host
+        topology = write_topology(tmp_path / "external.yaml", data)
+        up = clustergate("up", str(topology), "--home", str(home), *(["--host", host] if host else []))
         assert up.returncode == 0, up.stdout + up.stderr
-        status = clustergate("status", "--home", str(home))
-        yield status, [line for line in status.stdout.splitlines() if line.startswith("sentinel: ")]
+        yield group, home
     finally:
         clustergate("down", "--home", str(home))
         group.stop()
+
+
+@contextlib.contextmanager
+def _status_under_external_sentinels_expecting_no_replica(tmp_path: Path, **issuer_settings: object):
+    """The permit issuer and gate up under external sentinels of a primary with no replica, told `replicas: 0` (and
+    the issuer these settings): yields `status`'s result and its `sentinel:` lines."""
+    from reliability import clustergate
+    with _issuer_and_gate_under_external_sentinels(tmp_path, 1, 0, **issuer_settings) as (_, home):
+        status = clustergate("status", "--home", str(home))
+        yield status, [line for line in status.stdout.splitlines() if line.startswith("sentinel: ")]
 
 
 def test_status_of_a_system_whose_external_sentinels_expect_no_replica_exits_0_saying_there_is_no_failover(
@@ -694,6 +709,266 @@ def test_with_external_sentinels_expecting_no_replica_a_replica_sentinel_sees_do
     state = wait_for(lambda: (said := sentinel_status(topo)).get("none_expected") and said, 30,
                      "status to pass once each sentinel was reset")
     assert sentinels_ok(state) and "replicas_down" not in state, state
+
+
+def _down_for_every_sentinel(group: SentinelSet, port: int) -> bool:
+    """Every sentinel lists the replica on `port` with s_down."""
+    return all(any(int(r["port"]) == port and "s_down" in r["flags"]
+                   for r in group.sentinel(i).execute_command("SENTINEL", "REPLICAS", MASTER)) for i in range(3))
+
+
+def test_a_replica_sentinel_sees_down_while_another_can_be_promoted_makes_status_exit_3_naming_it(
+        tmp_path: Path) -> None:
+    """replicadown: a primary, two replicas, three sentinels; one replica SIGKILLed and seen s_down by every sentinel.
+    `status` said `sentinel: failover possible (... OK 3 usable Sentinels ...)` and exited 0: the redundancy lost
+    unsaid, one more loss leaving none to promote. Now it names the replica, says a failover is still possible through
+    the other, and exits 3 (degraded: trade, and page), its --json `replicas_down` naming it."""
+    from reliability import clustergate
+    with _issuer_and_gate_under_external_sentinels(tmp_path, 3, 2) as (group, home):
+        healthy = clustergate("status", "--home", str(home))
+        assert healthy.returncode == 0 and "sentinel: failover possible (" in healthy.stdout, healthy.stdout
+        lost, kept = (f"127.0.0.1:{group.server_ports[i]}" for i in (2, 1))
+        group.kill("server-2")
+        wait_for(lambda: _down_for_every_sentinel(group, group.server_ports[2]), 30,
+                 "every sentinel to see the replica down")
+        status = clustergate("status", "--home", str(home))
+        said = [line for line in status.stdout.splitlines() if line.startswith("sentinel: ")]
+        assert status.returncode == 3, status.stdout + status.stderr
+        assert len(said) == 1 and said[0].startswith(f"sentinel: REPLICA DOWN: {lost}: the sentinels see it down "), said
+        assert f"a failover is still possible, through {kept} only" in said[0], said
+        assert f"`SENTINEL RESET {MASTER}`" in said[0] and "OK 3 usable Sentinels" in said[0], said
+        assert f"DEGRADED: replica {lost} down" in status.stdout, status.stdout
+        state = json.loads(clustergate("status", "--home", str(home), "--json").stdout)
+        assert state["sentinel"]["failover_possible"] is True and state["sentinel"]["replicas_down"] == [lost], state
+        assert state["sentinel"]["promotable"] == [kept], state
+
+
+def test_a_replica_down_beside_two_promotable_ones_is_not_said_to_leave_none_after_one_more_loss(
+        tmp_path: Path) -> None:
+    """revrep: a primary, three replicas, one SIGKILLed and s_down for every sentinel: status said `a failover is still
+    possible, through A, B only, and one more loss leaves no replica to promote`, false with two left. It says how many
+    are left; `one more loss leaves no replica to promote` is for the last one (the test above)."""
+    from launcher.supervise import render_sentinel_status, sentinel_degraded, sentinel_status
+    from launcher.topology import load_topology
+    group = SentinelSet(tmp_path / "sentinel", servers=4)
+    try:
+        group.start()
+        topo = load_topology(str(group.topology(tmp_path / "t.yaml")))
+        group.kill("server-3")
+        wait_for(lambda: _down_for_every_sentinel(group, group.server_ports[3]), 30,
+                 "every sentinel to see the replica down")
+        state = sentinel_status(topo)
+        text = render_sentinel_status(state)
+        left = [f"127.0.0.1:{port}" for port in group.server_ports[1:3]]
+        assert sorted(state["promotable"]) == sorted(left) and sentinel_degraded(state), state
+        assert f"sentinel: REPLICA DOWN: 127.0.0.1:{group.server_ports[3]}: " in text, text
+        assert "one more loss leaves no replica" not in text, text
+        assert f"a failover is still possible, through {', '.join(state['promotable'])} (2 replicas left)" in text, text
+    finally:
+        group.stop()
+
+
+def test_status_all_hosts_exits_3_for_a_replica_down_beside_a_promotable_one_as_status_does(tmp_path: Path) -> None:
+    """revrep: `status FILE --all-hosts` printed `sentinel: REPLICA DOWN: ...` and exited 0, with no DEGRADED line,
+    where `status` of the same system exits 3: a monitor of the whole system missed the lost redundancy (reproduced:
+    one host at 127.0.0.1 running the issuer and gate under external sentinels, a replica of two SIGKILLed). It reads
+    the sentinels itself, so it says DEGRADED and exits 3 too (`degraded` in --json)."""
+    from reliability import clustergate
+    with _issuer_and_gate_under_external_sentinels(tmp_path, 3, 2, host="exec") as (group, home):
+        whole = ("status", str(tmp_path / "external.yaml"), "--all-hosts", "--home-root", str(home.parent))
+        healthy = clustergate(*whole)
+        assert healthy.returncode == 0 and "sentinel: failover possible (" in healthy.stdout, healthy.stdout
+        assert json.loads(clustergate(*whole, "--json").stdout)["degraded"] is None
+        lost = f"127.0.0.1:{group.server_ports[2]}"
+        group.kill("server-2")
+        wait_for(lambda: _down_for_every_sentinel(group, group.server_ports[2]), 30,
+                 "every sentinel to see the replica down")
+        status = clustergate(*whole)
+        assert status.returncode == 3, status.stdout + status.stderr
+        assert f"sentinel: REPLICA DOWN: {lost}: " in status.stdout, status.stdout
+        assert f"DEGRADED: replica {lost} down" in status.stdout, status.stdout
+        report = json.loads(clustergate(*whole, "--json").stdout)
+        assert report["degraded"].startswith(f"replica {lost} down") and report["sentinel"]["replicas_down"] == [lost]
+        assert clustergate("status", "--home", str(home)).returncode == 3  # what the host's own status says
+
+
+def test_a_replica_only_one_sentinel_sees_down_is_not_reported_down_but_named_as_that_sentinels_view(
+        tmp_path: Path) -> None:
+    """replicadown: status took a replica as down when any one sentinel flagged it (the union of their views): one
+    sentinel cut off from a replica, the quorum seeing it up, made status say REPLICA DOWN. Reproduced with real
+    processes: one replica SIGSTOPped, sentinel 0 at down-after 2 s, sentinels 1 and 2 told 60 s, so for the next
+    ~30 s only sentinel 0 flags it. Status now says failover possible, exit unchanged, and names the minority view."""
+    from launcher.supervise import render_sentinel_status, sentinel_degraded, sentinel_status, sentinels_ok
+    from launcher.topology import load_topology
+    group = SentinelSet(tmp_path / "sentinel", servers=3)
+    stopped = None
+    try:
+        group.start()
+        topo = load_topology(str(group.topology(tmp_path / "t.yaml")))
+        for i in (1, 2):
+            group.sentinel(i).execute_command("SENTINEL", "SET", MASTER, "down-after-milliseconds", 60000)
+        port = group.server_ports[2]
+        stopped = group.procs["server-2"]
+        stopped.send_signal(signal.SIGSTOP)
+
+        def flagged_by(i: int) -> bool:
+            return any(int(r["port"]) == port and "s_down" in r["flags"]
+                       for r in group.sentinel(i).execute_command("SENTINEL", "REPLICAS", MASTER))
+        wait_for(lambda: flagged_by(0), 20, "sentinel 0 to see the stopped replica down")
+        state = sentinel_status(topo)
+        assert not flagged_by(1) and not flagged_by(2), "sentinels 1 and 2 flagged it too early: no minority view"
+        text = render_sentinel_status(state)
+        assert sentinels_ok(state) and sentinel_degraded(state) is None and "replicas_down" not in state, state
+        assert state["replicas_down_minority"] == {f"127.0.0.1:{port}": [f"127.0.0.1:{group.sentinel_ports[0]}"]}, state
+        assert text.startswith("sentinel: failover possible ("), text
+        assert (f"sentinel: note: 127.0.0.1:{port} seen down by sentinel 127.0.0.1:{group.sentinel_ports[0]} only "
+                f"(1 of 3 answering; the others see it up)") in text, text
+        # Once every sentinel sees it (SENTINEL SET back to 2 s), it is down, and status says so.
+        for i in (1, 2):
+            group.sentinel(i).execute_command("SENTINEL", "SET", MASTER, "down-after-milliseconds", 2000)
+        state = wait_for(lambda: (said := sentinel_status(topo)).get("replicas_down") and said, 20,
+                         "the quorum to see the replica down")
+        assert state["replicas_down"] == [f"127.0.0.1:{port}"] and sentinel_degraded(state), state
+    finally:
+        if stopped is not None and stopped.poll() is None:
+            stopped.send_signal(signal.SIGCONT)
+        group.stop()
+
+
+def test_a_replica_every_sentinel_lists_only_disconnected_is_not_down_until_they_see_it_s_down(tmp_path: Path) -> None:
+    """revrep: a replica was down when a majority flagged it s_down, o_down or `disconnected`; but every sentinel lists
+    a replica `disconnected` for the ~0.1 s after it learns of it from the primary's INFO (after `up`, a replica that
+    joined after the sentinels' first INFO shows 10 s later) and for the second after a restarted replica answers
+    again (their reconnect period): status exited 3, REPLICA DOWN, in those windows (reproduced: `up` of a managed
+    primary, two replicas and three sentinels, status polled: exit 3 at 8-9 s after up; a replica restarted: every
+    sentinel `slave,disconnected` up to 0.98 s after it answered PING). Down is Sentinel's own word, s_down (after
+    down-after) or o_down: here a replica SIGKILLed under a down-after of 60 s, `disconnected` for every sentinel and
+    not s_down, leaves status at failover possible; once they see it s_down, it is down."""
+    from launcher.supervise import render_sentinel_status, sentinel_degraded, sentinel_status, sentinels_ok
+    from launcher.topology import load_topology
+    group = SentinelSet(tmp_path / "sentinel", servers=3)
+    try:
+        group.start()
+        topo = load_topology(str(group.topology(tmp_path / "t.yaml")))
+        for i in range(3):
+            group.sentinel(i).execute_command("SENTINEL", "SET", MASTER, "down-after-milliseconds", 60000)
+        port = group.server_ports[2]
+        group.kill("server-2")
+
+        def flags_of(i: int) -> set[str]:
+            return next(set(r["flags"].split(",")) for r in group.sentinel(i).execute_command("SENTINEL", "REPLICAS",
+                                                                                             MASTER)
+                        if int(r["port"]) == port)
+        wait_for(lambda: all("disconnected" in flags_of(i) for i in range(3)), 20,
+                 "every sentinel to list the killed replica disconnected")
+        state = sentinel_status(topo)
+        assert all("s_down" not in flags_of(i) for i in range(3)), "s_down already: the window this test is about ended"
+        assert sentinels_ok(state) and sentinel_degraded(state) is None, state
+        assert "replicas_down" not in state and "replicas_down_minority" not in state, state
+        assert render_sentinel_status(state).startswith("sentinel: failover possible ("), render_sentinel_status(state)
+        for i in range(3):
+            group.sentinel(i).execute_command("SENTINEL", "SET", MASTER, "down-after-milliseconds", 2000)
+        state = wait_for(lambda: (said := sentinel_status(topo)).get("replicas_down") and said, 20,
+                         "the sentinels to see the replica s_down")
+        assert state["replicas_down"] == [f"127.0.0.1:{port}"] and sentinel_degraded(state), state
+    finally:
+        group.stop()
+
+
+def test_a_replica_the_other_sentinels_were_reset_of_is_not_said_to_be_seen_up_by_them(tmp_path: Path) -> None:
+    """revrep: the REPLICA DOWN line says a replica removed for good stays known until `SENTINEL RESET` is sent to each
+    sentinel; half-way through (two of three reset, the third still flagging it s_down) the note said `seen down by
+    sentinel C only (1 of 3 answering; the others see it up): ... that sentinel's link to it is cut`, though the
+    others no longer list it at all, and the reset left to do was unsaid. It names the sentinels that do not list it,
+    and the reset to send to the one that still does."""
+    from launcher.supervise import render_sentinel_status, sentinel_status, sentinels_ok
+    from launcher.topology import load_topology
+    group = SentinelSet(tmp_path / "sentinel", servers=3)
+    try:
+        group.start()
+        topo = load_topology(str(group.topology(tmp_path / "t.yaml")))
+        port = group.server_ports[2]
+        group.kill("server-2")
+        wait_for(lambda: _down_for_every_sentinel(group, port), 30, "every sentinel to see the replica down")
+        for i in (0, 1):
+            group.sentinel(i).execute_command("SENTINEL", "RESET", MASTER)
+        reset = sorted(f"127.0.0.1:{group.sentinel_ports[i]}" for i in (0, 1))
+        left = f"127.0.0.1:{group.sentinel_ports[2]}"
+        state = sentinel_status(topo)
+        text = render_sentinel_status(state)
+        assert sentinels_ok(state) and "replicas_down" not in state, state
+        assert state["replicas_down_minority"] == {f"127.0.0.1:{port}": [left]}, state
+        assert state["replicas_unlisted"] == {f"127.0.0.1:{port}": reset}, state
+        note = next(line for line in text.splitlines() if line.startswith("sentinel: note: "))
+        assert note.startswith(f"sentinel: note: 127.0.0.1:{port} seen down by sentinel {left} only (1 of 3 answering; "
+                               f"{', '.join(reset)} do not list it"), note
+        assert "see it up" not in note and "link to it is cut" not in note, note
+        assert f"`SENTINEL RESET {MASTER}` to {left} too" in note, note
+    finally:
+        group.stop()
+
+
+def test_a_replica_down_seen_by_the_only_sentinel_that_answers_says_how_few_answer(tmp_path: Path) -> None:
+    """revrep: status's host reaching one sentinel of three (the others' addresses unreachable from it, while the
+    sentinels see each other: CKQUORUM says OK 3 usable), a replica every sentinel sees down: status said REPLICA DOWN,
+    `the sentinels see it down`, and nothing of the two that did not answer. A majority of the answering ones decides
+    (the one answer here is right: the replica is down), and the line says how many answered."""
+    from helpers import demo_topology_data, retarget
+    from launcher.supervise import render_sentinel_status, sentinel_degraded, sentinel_status
+    from launcher.topology import load_topology
+    group = SentinelSet(tmp_path / "sentinel", servers=3)
+    try:
+        group.start()
+        data = retarget(demo_topology_data())
+        data["redis"] = {"sentinel": {"master": MASTER, "sentinels": [f"127.0.0.1:{group.sentinel_ports[0]}",
+                                                                      f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]}}
+        topo = load_topology(str(write_topology(tmp_path / "t.yaml", data)))
+        port = group.server_ports[2]
+        group.kill("server-2")
+        wait_for(lambda: _down_for_every_sentinel(group, port), 30, "every sentinel to see the replica down")
+        state = sentinel_status(topo)
+        text = render_sentinel_status(state)
+        assert state["replicas_down"] == [f"127.0.0.1:{port}"] and sentinel_degraded(state), state
+        assert "OK 3 usable Sentinels" in state["said"], state
+        assert text.startswith(f"sentinel: REPLICA DOWN: 127.0.0.1:{port}: the sentinels that answer (1 of 3) see it "
+                               f"down "), text
+    finally:
+        group.stop()
+
+
+def _replica_entry(port: int, flags: str, priority: int = 100) -> list[str]:
+    """One entry of a Redis 7 SENTINEL REPLICAS reply, as RESP2 gives it (a flat list of names and values)."""
+    fields = {"name": f"127.0.0.1:{port}", "ip": "127.0.0.1", "port": str(port), "runid": "8f1c" * 10, "flags": flags,
+              "link-pending-commands": "0", "link-refcount": "1", "last-ping-sent": "0", "last-ok-ping-reply": "312",
+              "last-ping-reply": "312", "down-after-milliseconds": "2000", "info-refresh": "1204",
+              "role-reported": "slave", "role-reported-time": "20431", "master-link-down-time": "0",
+              "master-link-status": "ok", "master-host": "127.0.0.1", "master-port": "7390",
+              "slave-priority": str(priority), "slave-repl-offset": "48213", "replica-announced": "1"}
+    return [item for pair in fields.items() for item in pair]
+
+
+def test_a_replica_is_down_when_a_majority_of_the_answering_sentinels_flag_it() -> None:
+    """replicadown: judge_replicas_down on real-shaped SENTINEL REPLICAS replies: one sentinel of three flagging a
+    replica is its own view (named, not down); two of three, or the only one answering, make it down; a sentinel that
+    answered an error is not counted."""
+    from launcher.sentinel import judge_replicas_down
+    a, b, c = "127.0.0.1:7401", "127.0.0.1:7402", "127.0.0.1:7403"
+    up, down = _replica_entry(7391, "slave"), _replica_entry(7391, "s_down,slave,disconnected")
+    other = _replica_entry(7392, "slave")
+    one = judge_replicas_down({a: [down, other], b: [up, other], c: [up, other]})
+    assert one.down == [] and one.minority == {"127.0.0.1:7391": [a]} and one.answered == 3, one
+    assert one.promotable == ["127.0.0.1:7391", "127.0.0.1:7392"], one
+    two = judge_replicas_down({a: [down, other], b: [down, other], c: [up, other]})
+    assert two.down == ["127.0.0.1:7391"] and two.minority == {} and two.promotable == ["127.0.0.1:7392"], two
+    alone = judge_replicas_down({a: [down, other], b: "ERR no such master", c: None})
+    assert alone.down == ["127.0.0.1:7391"] and alone.answered == 1, alone
+    tie = judge_replicas_down({a: [down, other], b: [up, other]})
+    assert tie.down == [] and tie.minority == {"127.0.0.1:7391": [a]}, tie
+    linking = _replica_entry(7391, "slave,disconnected")  # just learned of, or its restart: no link yet (revrep)
+    unlinked = judge_replicas_down({a: [linking, other], b: [linking, other], c: [linking, other]})
+    assert unlinked.down == [] and unlinked.minority == {} and "127.0.0.1:7391" in unlinked.promotable, unlinked
+    kept_out = judge_replicas_down({a: [_replica_entry(7392, "slave", priority=0)]})
+    assert kept_out.down == [] and kept_out.promotable == [], kept_out
 
 
 def test_a_replica_hidden_by_replica_announced_no_is_not_taken_for_no_replica(sentinels: SentinelSet,

@@ -8827,9 +8827,9 @@ MUTATIONS: list[Mutation] = [
         "external_sentinels_expecting_no_replica_excuse_a_replica_they_see_down",
         "`replicas: 0` excuses no replica to promote, not a replica Sentinel knows and reports down (s_down, o_down, "
         "disconnected): status names it and exits 1; it exited 0 saying `no failover` (statusfix)",
-        "launcher/sentinel.py",
-        "                     [replica for replica, bad in why.items() if any(flag in bad for flag in _UNPROMOTABLE_FLAGS)])\n",
-        "                     [])\n",
+        "launcher/supervise.py",
+        "    down = seen.down if excused or ok else []\n",
+        "    down = seen.down if ok else []\n",
         ("tests/test_sentinel_failover.py::"
          "test_with_external_sentinels_expecting_no_replica_a_replica_sentinel_sees_down_still_fails_status",)),
     Mutation(
@@ -9040,6 +9040,70 @@ MUTATIONS: list[Mutation] = [
         "                          tuple(dict.fromkeys(str(name) for name in data[\"programs\"])),  # named twice: once\n",
         "                          tuple(str(name) for name in data[\"programs\"]),\n",
         ("tests/test_proofs.py::test_a_record_naming_a_program_twice_names_it_once",)),
+    Mutation(
+        "a_replica_down_beside_a_promotable_one_is_unsaid",
+        "a replica the sentinels see down while another can be promoted went unsaid: status said `failover possible` "
+        "and exited 0, one more loss leaving none to promote (replicadown)",
+        "launcher/supervise.py",
+        "    down = seen.down if excused or ok else []\n",
+        "    down = seen.down if excused else []\n",
+        ("tests/test_sentinel_failover.py::"
+         "test_a_replica_sentinel_sees_down_while_another_can_be_promoted_makes_status_exit_3_naming_it",)),
+    Mutation(
+        "one_sentinels_view_makes_a_replica_down",
+        "a replica was down when any one sentinel flagged it (the union of their views): one sentinel cut off from a "
+        "replica the others see up made status say REPLICA DOWN (replicadown)",
+        "launcher/sentinel.py",
+        "    down = [replica for replica, by in flagged.items() if 2 * len(by) > len(replies)]\n",
+        "    down = [replica for replica, by in flagged.items() if len(by) >= 1]\n",
+        ("tests/test_sentinel_failover.py::test_a_replica_is_down_when_a_majority_of_the_answering_sentinels_flag_it",
+         "tests/test_sentinel_failover.py::"
+         "test_a_replica_only_one_sentinel_sees_down_is_not_reported_down_but_named_as_that_sentinels_view")),
+    Mutation(
+        "a_replica_sentinel_lists_only_disconnected_is_down",
+        "a replica every sentinel listed `disconnected` (no link yet: just learned of, or the second after its "
+        "restart) was down: status exited 3, REPLICA DOWN, 8-9 s after `up` of two replicas and after a replica "
+        "restart (revrep)",
+        "launcher/sentinel.py",
+        "            if any(flag in str(fields.get(\"flags\", \"\")).split(\",\") for flag in _DOWN_FLAGS):\n",
+        "            if any(flag in str(fields.get(\"flags\", \"\")).split(\",\") for flag in _UNPROMOTABLE_FLAGS):\n",
+        ("tests/test_sentinel_failover.py::"
+         "test_a_replica_every_sentinel_lists_only_disconnected_is_not_down_until_they_see_it_s_down",
+         "tests/test_sentinel_failover.py::test_a_replica_is_down_when_a_majority_of_the_answering_sentinels_flag_it")),
+    Mutation(
+        "status_all_hosts_exits_0_for_a_replica_down_beside_a_promotable_one",
+        "`status FILE --all-hosts` printed REPLICA DOWN for a replica down beside a promotable one and exited 0, where "
+        "`status` exits 3: a monitor of the whole system missed the lost redundancy (revrep)",
+        "launcher/hosts_status.py",
+        "    return 1 if not hosts_ok(hosts, sentinel) else 3 if degraded else 0\n",
+        "    return 1 if not hosts_ok(hosts, sentinel) else 0\n",
+        ("tests/test_sentinel_failover.py::"
+         "test_status_all_hosts_exits_3_for_a_replica_down_beside_a_promotable_one_as_status_does",)),
+    Mutation(
+        "a_replica_down_beside_two_promotable_ones_leaves_none_after_one_more_loss",
+        "a replica down beside two promotable ones: status said `through A, B only, and one more loss leaves no "
+        "replica to promote`, false with two left (revrep)",
+        "launcher/supervise.py",
+        "        left = (f\"through {through} ({len(promotable)} replicas left)\" if len(promotable) > 1 else\n",
+        "        left = (f\"through {through} ({len(promotable)} replicas left)\" if len(promotable) > 99 else\n",
+        ("tests/test_sentinel_failover.py::"
+         "test_a_replica_down_beside_two_promotable_ones_is_not_said_to_leave_none_after_one_more_loss",)),
+    Mutation(
+        "sentinels_reset_of_a_replica_are_said_to_see_it_up",
+        "half-way through the SENTINEL RESET of a replica removed for good, the note said the reset sentinels saw it "
+        "up and that the last one's link to it was cut; the reset left to do unsaid (revrep)",
+        "launcher/sentinel.py",
+        "                             if (unlisted := sorted(set(replies) - listed[replica]))})\n",
+        "                             if (unlisted := [])})\n",
+        ("tests/test_sentinel_failover.py::test_a_replica_the_other_sentinels_were_reset_of_is_not_said_to_be_seen_up_by_them",)),
+    Mutation(
+        "replica_down_line_hides_the_sentinels_that_do_not_answer",
+        "REPLICA DOWN said `the sentinels see it down` when one of three answered status (the others unreachable from "
+        "its host): how few answered went unsaid (revrep)",
+        "launcher/supervise.py",
+        "    if isinstance(answering, int) and isinstance(asked, int) and answering < asked:\n",
+        "    if isinstance(answering, int) and isinstance(asked, int) and answering < 0:\n",
+        ("tests/test_sentinel_failover.py::test_a_replica_down_seen_by_the_only_sentinel_that_answers_says_how_few_answer",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
