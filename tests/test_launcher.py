@@ -1267,6 +1267,37 @@ def _the_next_up_starts_the_gate_as_left_by(home: Path, topo_path: Path, pid: in
     assert after.returncode == 0 and json.loads(after.stdout)["left_stopped_by_up"] is None, after.stdout
 
 
+def test_an_up_killed_part_way_stays_named_with_a_malformed_since_or_its_pid_now_another_processes(small) -> None:
+    # recordfix: one program's `since` in a killed `up`'s record that is no time (a string, NaN, 1e400, negative, since
+    # not a mapping) lost the whole record (a string) or that program (NaN, negative: never "not started since"), and
+    # status said nothing of why the gate was STOPPED. Only that entry goes: the program is compared with the record's
+    # `at`. The record's pid, used again by another live process (pid reuse after a reboot), is not that `up`: its
+    # start time differs, and status names the killed `up` still.
+    home, topo_path, _ = small
+    previous = topo_path.read_text()
+    up, _ = _up_killed_while_it_stops_the_frozen_gate(home, topo_path)
+    path = home / "run" / "up-stopping.json"
+    kept = json.loads(path.read_text())
+    line = f"STOPPED BY AN INTERRUPTED UP: gate stopped by `clustergate up` (pid {up.pid})"
+    for since in ({"gate": "x"}, {"gate": float("nan")}, {"gate": float("inf")}, {"gate": -1.0}, {"gate": True},
+                  ["gate"], "gate"):
+        path.write_text(json.dumps({**kept, "since": since}))  # NaN and Infinity as json.dumps writes them
+        status = clustergate("status", "--home", str(home))
+        said = [x for x in status.stdout.splitlines() if x.startswith("STOPPED BY AN INTERRUPTED UP: ")]
+        assert len(said) == 1 and said[0].startswith(line), (since, status.stdout)
+    other = subprocess.Popen(["sleep", "600"])  # a live process given the killed `up`'s pid, started at another time
+    try:
+        path.write_text(json.dumps({**kept, "pid": other.pid}))
+        said = json.loads(clustergate("status", "--json", "--home", str(home)).stdout)["left_stopped_by_up"]
+        assert said is not None and said["pid"] == other.pid and said["programs"] == ["gate"], said
+    finally:
+        other.kill()
+        other.wait()
+    path.write_text(json.dumps(kept))
+    topo_path.write_text(previous)
+    _the_next_up_starts_the_gate_as_left_by(home, topo_path, up.pid, "killed part-way")
+
+
 def test_an_up_killed_part_way_names_only_what_it_stopped_not_a_program_it_never_reached(small) -> None:
     # upstop (carried from earlier reviews): a killed `up` recorded every program it meant to stop before stopping the
     # first, so a program it never reached (the gate: supervisord stops the permit issuer first, by priority) that

@@ -977,7 +977,8 @@ def test_a_program_started_and_stopped_by_hand_after_an_up_recorded_it_is_not_na
     import json
 
     from launcher import proof_stops
-    (tmp_path / proof_stops.UP_FILE).write_text(json.dumps({"proof": "up", "pid": os.getpid(), "started": None,
+    (tmp_path / proof_stops.UP_FILE).write_text(json.dumps({"proof": "up", "pid": os.getpid(),  # this process's
+                                                            "started": proof_stops._start_ticks(os.getpid()),
                                                             "at": 100.0, "programs": ["gate"],
                                                             "since": {"gate": 100.0}}))
     proof_stops.record(tmp_path, "up", ["permit_issuer"], proof_stops.UP_FILE)  # now, long after 100
@@ -1095,3 +1096,138 @@ def test_a_proof_that_cannot_take_its_homes_proof_lock_fails_naming_it_without_a
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"FAIL  proof: cannot take the proof lock in {run}" in result.stdout, result.stdout + result.stderr
     assert "Traceback" not in result.stderr, result.stderr
+
+
+def test_a_record_with_a_malformed_since_is_read_with_the_records_time_for_those_programs(tmp_path: Path) -> None:
+    """recordfix: one program's time in the record's `since` that was no time (a string) made the whole record
+    unreadable, and one that was NaN, negative, 1e400 or true was read as such (NaN and negative: the program never
+    named, 1e400: named though started since). An entry that is no time since the epoch is left out: its program is
+    compared with the record's `at`, as in a record of the older shape; `since` not a mapping, the same for all; an
+    `at` that is no time is no time (each program is then named)."""
+    from launcher import proof_stops
+    path = tmp_path / proof_stops.UP_FILE
+    base = {"proof": "up", "pid": 1, "started": "1", "at": 100.0,
+            "programs": ["gate", "permit_issuer", "ledger", "pricer", "audit", "book"]}
+    started_at_50 = [{"name": name, "statename": "STOPPED", "start": 50} for name in base["programs"]]
+    path.write_text(json.dumps({**base, "since": {"gate": "x", "permit_issuer": float("nan"), "ledger": -1.0,
+                                                  "pricer": True, "audit": 20.0, "gone": 5.0}})
+                    .replace('"audit": 20.0', '"audit": 20.0, "book": 1e400'))  # NaN as json.dumps writes it
+    held = proof_stops.read(tmp_path, proof_stops.UP_FILE)
+    assert held is not None, "a malformed since lost the whole record"
+    assert dict(held.since) == {"audit": 20.0, "gone": 5.0}, held
+    assert proof_stops.still_stopped(held, started_at_50) == ["gate", "permit_issuer", "ledger", "pricer", "book"]
+    for since in (["gate"], "gate", 3, None):
+        path.write_text(json.dumps({**base, "since": since}))
+        held = proof_stops.read(tmp_path, proof_stops.UP_FILE)
+        assert held is not None and held.since == (), (since, held)
+        assert proof_stops.still_stopped(held, started_at_50) == base["programs"], since
+    for at in ("x", [1], float("nan"), -5.0, True):
+        path.write_text(json.dumps({**base, "at": at, "since": {"gate": 100.0}}))
+        held = proof_stops.read(tmp_path, proof_stops.UP_FILE)
+        assert held is not None and held.at is None and held.since == (("gate", 100.0),), (at, held)
+
+
+def test_a_record_left_by_an_ended_process_that_had_this_ones_pid_is_not_taken_as_its_own(tmp_path: Path) -> None:
+    """recordfix: record and fail took a record as this process's own by its pid alone: one left by a killed `up` whose
+    pid this process has now (pid reuse: after a reboot, in a container whose `up` is always pid 1) was extended as
+    this one's, and this one, failed, marked it all failed: status then named this one (FAILED UP) for the programs
+    the killed one left stopped. A record is this process's own only at its start time too."""
+    from launcher import proof_stops
+    path = tmp_path / proof_stops.UP_FILE
+    path.write_text(json.dumps({"proof": "up", "pid": os.getpid(), "started": "1", "at": 1.0, "programs": ["gate"],
+                                "since": {"gate": 1.0}}))
+    ended = proof_stops.left_by_ended_proof(tmp_path, proof_stops.UP_FILE)
+    assert ended is not None, "a record of this pid at another start time is an ended process's"
+    proof_stops.fail(tmp_path, proof_stops.UP_FILE)
+    assert not proof_stops.read(tmp_path, proof_stops.UP_FILE).failed, "fail marked the killed `up`'s record"
+    proof_stops.record(tmp_path, "up", ["gate", "permit_issuer"], proof_stops.UP_FILE, {"gate": ("up", os.getpid(), False)})
+    proof_stops.fail(tmp_path, proof_stops.UP_FILE)
+    held = proof_stops.read(tmp_path, proof_stops.UP_FILE)
+    assert held is not None and held.programs == ("gate", "permit_issuer") and held.failed, held
+    assert held.owner("gate") == ("up", os.getpid(), False), held  # the killed one's, not this failed one's
+    assert held.owner("permit_issuer") == ("up", os.getpid(), True), held
+    assert dict(held.since)["gate"] > 1.0, held  # recorded again by this one, which stops it now
+
+
+def _writer_held_before_its_rename(run: Path, file: str) -> subprocess.Popen:
+    """A process writing the record in `run` (proof_stops.record), held between its write of .FILE.PID and its
+    rename (os.replace waits for a line on its stdin); returned once the temp file is written."""
+    code = ("import os, sys\nfrom pathlib import Path\nfrom launcher import proof_stops\nreal = os.replace\n"
+            "def held(src, dst):\n    print('written', flush=True)\n    sys.stdin.readline()\n    real(src, dst)\n"
+            f"os.replace = held\nproof_stops.record(Path({str(run)!r}), 'up', ['gate'], {file!r})\n")
+    writer = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                              cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        assert writer.stdout.readline().strip() == "written"
+    except BaseException:
+        writer.kill()
+        writer.wait()
+        raise
+    return writer
+
+
+def test_a_records_temp_file_written_by_a_process_of_another_pid_namespace_is_kept(tmp_path: Path) -> None:
+    """recordfix: the temp-file cleanup removed .FILE.PID when it saw no process PID: from another pid namespace (a
+    container sharing the home) the writer's pid names no process, and its temp file was removed under it as it
+    wrote (its rename then failed: the record not written). The writer holds a lock on its temp file until it has
+    renamed it; a locked one is left as it is. The read runs in a pid namespace of its own (unshare -p, its /proc)."""
+    from launcher import proof_stops
+    for file in (proof_stops.UP_FILE, proof_stops.FILE):
+        writer = _writer_held_before_its_rename(tmp_path, file)
+        try:
+            temp = tmp_path / f".{file}.{writer.pid}"
+            assert temp.exists()
+            read = subprocess.run(["unshare", "-p", "-f", "--kill-child", "--mount-proc", sys.executable, "-c",
+                                   f"import os\nfrom pathlib import Path\nfrom launcher import proof_stops\n"
+                                   f"assert not os.path.exists('/proc/{writer.pid}/stat') or os.getpid() == {writer.pid}\n"
+                                   f"print(proof_stops.read(Path({str(tmp_path)!r}), {file!r}))"],
+                                  capture_output=True, text=True, cwd=REPO, timeout=60,
+                                  env={**os.environ, "PYTHONPATH": str(REPO)})
+            assert read.returncode == 0, read.stdout + read.stderr
+            assert temp.exists(), "a live writer's temp file was removed from another pid namespace"
+            writer.stdin.write("\n")
+            writer.stdin.flush()
+            assert writer.wait(timeout=60) == 0
+            assert not temp.exists() and proof_stops.read(tmp_path, file).programs == ("gate",)
+        finally:
+            if writer.poll() is None:
+                writer.kill()
+            writer.wait()
+
+
+def test_a_records_temp_file_of_a_live_pid_whose_proc_entry_cannot_be_read_is_kept() -> None:
+    """recordfix: the temp-file cleanup took a pid whose /proc/PID/stat it could not read for an ended one: under a
+    /proc mounted hidepid=1 (the entry there, unreadable: PermissionError) or hidepid=2 (no entry, the process another
+    user's), another user's live writer's temp file was removed. A pid is ended only when the kernel says no such
+    process (kill 0: ESRCH); unknown is left as it is. Read as the user nobody, in a mount namespace of its own with
+    such a /proc (unshare -m: gone with the read)."""
+    import shutil
+    import tempfile
+
+    from launcher import proof_stops
+    run = Path(tempfile.mkdtemp(prefix="cg-recordfix-", dir="/tmp"))  # tmp_path's parents: root's alone
+    run.chmod(0o777)
+    live = subprocess.Popen(["sleep", "600"])  # root's: its /proc entry hidden from nobody
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    try:
+        for hidepid in (1, 2):
+            for file in (proof_stops.UP_FILE, proof_stops.FILE):
+                writing, left = run / f".{file}.{live.pid}", run / f".{file}.{ended.pid}"
+                for temp in (writing, left):
+                    temp.write_text("{")
+                    temp.chmod(0o666)
+                script = (f"from pathlib import Path\nfrom launcher import proof_stops\n"
+                          f"print(proof_stops.read(Path({str(run)!r}), {file!r}))")
+                read = subprocess.run(
+                    ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                     f"mount -t proc -o hidepid={hidepid} proc /proc && exec setpriv --reuid=65534 --regid=65534 "
+                     f"--clear-groups /usr/bin/python3 -c \"$0\"", script],
+                    capture_output=True, text=True, cwd=REPO, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
+                assert read.returncode == 0, read.stdout + read.stderr
+                assert writing.exists(), f"hidepid={hidepid}: a live pid's temp file was removed"
+                assert not left.exists(), f"hidepid={hidepid}: an ended pid's temp file was kept"
+    finally:
+        live.kill()
+        live.wait()
+        shutil.rmtree(run)

@@ -8997,15 +8997,15 @@ MUTATIONS: list[Mutation] = [
         "a record's temp file (.FILE.PID) left by a process killed, or out of disk space, between its write and its "
         "rename is removed by the next read or write of the record: nothing removed it (upowner)",
         "launcher/proof_stops.py",
-        "        if pid.isascii() and pid.isdigit() and _start_ticks(int(pid)) is None:  # not \"²\": a digit int() refuses\n",
-        "        if False:\n",
+        "        if not (pid.isascii() and pid.isdigit() and _ended(int(pid))):  # not \"²\": a digit int() refuses\n",
+        "        if True:\n",
         ("tests/test_proofs.py::test_a_records_temp_file_left_by_an_ended_process_is_removed_and_a_live_ones_kept",)),
     Mutation(
         "a_records_temp_file_of_a_live_process_is_removed",
         "only the temp files of pids that no longer run are removed: a live one's may be mid-write (upowner)",
         "launcher/proof_stops.py",
-        "        if pid.isascii() and pid.isdigit() and _start_ticks(int(pid)) is None:  # not \"²\": a digit int() refuses\n",
-        "        if pid.isascii() and pid.isdigit():\n",
+        "        if not (pid.isascii() and pid.isdigit() and _ended(int(pid))):  # not \"²\": a digit int() refuses\n",
+        "        if not (pid.isascii() and pid.isdigit()):\n",
         ("tests/test_proofs.py::test_a_records_temp_file_left_by_an_ended_process_is_removed_and_a_live_ones_kept",)),
     Mutation(
         "a_malformed_owner_loses_the_whole_up_stopping_record",
@@ -9029,8 +9029,8 @@ MUTATIONS: list[Mutation] = [
         "a file run/.up-stopping.json.² (a digit to str.isdigit, not to int) raised ValueError out of every read of the "
         "record: status and up ended in a traceback (revowner)",
         "launcher/proof_stops.py",
-        "        if pid.isascii() and pid.isdigit() and _start_ticks(int(pid)) is None:  # not \"²\": a digit int() refuses\n",
-        "        if pid.isdigit() and _start_ticks(int(pid)) is None:\n",
+        "        if not (pid.isascii() and pid.isdigit() and _ended(int(pid))):  # not \"²\": a digit int() refuses\n",
+        "        if not (pid.isdigit() and _ended(int(pid))):\n",
         ("tests/test_proofs.py::test_a_record_or_temp_file_past_what_a_pid_can_be_is_no_record_not_a_traceback",)),
     Mutation(
         "a_record_naming_a_program_twice_is_read_with_both",
@@ -9040,6 +9040,41 @@ MUTATIONS: list[Mutation] = [
         "                          tuple(dict.fromkeys(str(name) for name in data[\"programs\"])),  # named twice: once\n",
         "                          tuple(str(name) for name in data[\"programs\"]),\n",
         ("tests/test_proofs.py::test_a_record_naming_a_program_twice_names_it_once",)),
+    Mutation(
+        "a_malformed_since_loses_the_whole_up_stopping_record",
+        "one program's time in the up-stopping record's since that is no time (a string, NaN, negative, 1e400) is left "
+        "out, its program compared with the record's at: a string lost the whole record (status no longer named what a "
+        "killed `up` left stopped), NaN or negative the program (recordfix)",
+        "launcher/proof_stops.py",
+        "                          _since(since),\n",
+        "                          tuple((str(name), float(t)) for name, t in since.items()) if isinstance(since, dict) else (),\n",
+        ("tests/test_proofs.py::test_a_record_with_a_malformed_since_is_read_with_the_records_time_for_those_programs",
+         "tests/test_launcher.py::"
+         "test_an_up_killed_part_way_stays_named_with_a_malformed_since_or_its_pid_now_another_processes")),
+    Mutation(
+        "a_record_left_at_this_pid_by_an_ended_process_is_taken_as_this_ones",
+        "a record is this process's own (record extends it, fail marks it failed) only at its pid and start time: one a "
+        "killed `up` left, whose pid this one has now, was extended and marked failed as this one's (recordfix)",
+        "launcher/proof_stops.py",
+        "    return held is not None and held.pid == os.getpid() and held.started == _start_ticks(os.getpid())\n",
+        "    return held is not None and held.pid == os.getpid()\n",
+        ("tests/test_proofs.py::test_a_record_left_by_an_ended_process_that_had_this_ones_pid_is_not_taken_as_its_own",)),
+    Mutation(
+        "a_temp_file_of_a_pid_proc_hides_is_taken_for_an_ended_ones",
+        "the record's temp-file cleanup removes a .FILE.PID only when the kernel says PID runs no process: one whose "
+        "/proc entry it may not read (hidepid) was taken as ended, a live writer's file removed (recordfix)",
+        "launcher/proof_stops.py",
+        "        if not (pid.isascii() and pid.isdigit() and _ended(int(pid))):  # not \"²\": a digit int() refuses\n",
+        "        if not (pid.isascii() and pid.isdigit() and _start_ticks(int(pid)) is None):\n",
+        ("tests/test_proofs.py::test_a_records_temp_file_of_a_live_pid_whose_proc_entry_cannot_be_read_is_kept",)),
+    Mutation(
+        "a_temp_file_its_writer_locks_is_removed",
+        "the record's temp-file cleanup leaves a .FILE.PID its writer locks (until its rename): a writer of another pid "
+        "namespace, whose pid names no process here, had its file removed as it wrote (recordfix)",
+        "launcher/proof_stops.py",
+        "            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held by a writer until its rename\n",
+        "            pass\n",
+        ("tests/test_proofs.py::test_a_records_temp_file_written_by_a_process_of_another_pid_namespace_is_kept",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
