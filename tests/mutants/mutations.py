@@ -9075,6 +9075,15 @@ MUTATIONS: list[Mutation] = [
         "            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held by a writer until its rename\n",
         "            pass\n",
         ("tests/test_proofs.py::test_a_records_temp_file_written_by_a_process_of_another_pid_namespace_is_kept",)),
+    Mutation(
+        "a_hosts_malformed_left_stopped_record_is_a_traceback_of_status_all_hosts",
+        "`status FILE --all-hosts` reads a host's left_stopped_by_up of another shape (a hostile host, another release) "
+        "as unreadable, said for that host, the rest shown: it ended the whole table in a traceback (recordfix)",
+        "launcher/hosts_status.py",
+        "                left, unread = readable_left_stopped(exits[host][\"left_stopped_by_up\"])\n",
+        "                left, unread = exits[host][\"left_stopped_by_up\"], None\n",
+        ("tests/test_multihost_side_by_side.py::"
+         "test_status_all_hosts_reads_a_hosts_malformed_left_stopped_record_as_unreadable_not_a_traceback",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
