@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -1171,6 +1172,8 @@ def test_a_records_temp_file_written_by_a_process_of_another_pid_namespace_is_ke
     container sharing the home) the writer's pid names no process, and its temp file was removed under it as it
     wrote (its rename then failed: the record not written). The writer holds a lock on its temp file until it has
     renamed it; a locked one is left as it is. The read runs in a pid namespace of its own (unshare -p, its /proc)."""
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.skip("needs root and unshare (util-linux) for a pid namespace")
     from launcher import proof_stops
     for file in (proof_stops.UP_FILE, proof_stops.FILE):
         writer = _writer_held_before_its_rename(tmp_path, file)
@@ -1201,9 +1204,12 @@ def test_a_records_temp_file_of_a_live_pid_whose_proc_entry_cannot_be_read_is_ke
     user's), another user's live writer's temp file was removed. A pid is ended only when the kernel says no such
     process (kill 0: ESRCH); unknown is left as it is. Read as the user nobody, in a mount namespace of its own with
     such a /proc (unshare -m: gone with the read)."""
-    import shutil
     import tempfile
 
+    if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("setpriv") is None:
+        pytest.skip("needs root, unshare and setpriv (util-linux) for a hidepid /proc read as another user")
+    if not os.access("/usr/bin/python3", os.X_OK):
+        pytest.skip("needs a Python the user nobody may run (/usr/bin/python3)")
     from launcher import proof_stops
     run = Path(tempfile.mkdtemp(prefix="cg-recordfix-", dir="/tmp"))  # tmp_path's parents: root's alone
     run.chmod(0o777)
