@@ -108,6 +108,7 @@ def _start_ticks(pid: int) -> str | None:
 
 PROOF_NAME_MAX_CHARS = 40  # of a proof's name as a record or lock file gives it
 MAX_BYTES = 64 * 1024  # a record past this is no proof's (a few program names)
+TEMP_LOCK_TRIES, TEMP_LOCK_WAIT_S = 100, 0.01  # a writer's wait for its temp file's lock, held by cleaners a moment
 
 
 def by_owner(left: ProofStops, names: list[str]) -> list[dict[str, Any]]:
@@ -211,18 +212,20 @@ def _write(run: Path, stops: ProofStops, file: str = FILE) -> None:
 def _locked_temp(temp: Path) -> int:
     """The temp file opened for writing, empty, with its lock (flock) held: _remove_ended_temps removes only a file it
     locked, so a file this one locked and still finds at `temp` is removed by no one until closed."""
-    for _ in range(8):  # each turn lost to a cleaner that removed the file this one opened
+    for _ in range(TEMP_LOCK_TRIES):  # each turn lost to a cleaner holding the file this one opened, or removing it
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             if _same_file(fd, temp):
                 os.ftruncate(fd, 0)
                 return fd
+        except BlockingIOError:  # a cleaner's, for as long as it checks and removes it
+            time.sleep(TEMP_LOCK_WAIT_S)
         except BaseException:
             os.close(fd)
             raise
         os.close(fd)
-    raise OSError(f"{temp} removed each time it was opened")
+    raise OSError(f"{temp} held or removed by another process each time it was opened")
 
 
 def _same_file(fd: int, path: Path | str) -> bool:

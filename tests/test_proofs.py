@@ -1237,3 +1237,24 @@ def test_a_records_temp_file_of_a_live_pid_whose_proc_entry_cannot_be_read_is_ke
         live.kill()
         live.wait()
         shutil.rmtree(run)
+
+
+def test_a_record_whose_temp_file_another_process_keeps_locked_is_not_written_and_the_writer_does_not_hang(
+        tmp_path: Path) -> None:
+    """recordfix: the writer locks its temp file (.FILE.PID) until its rename, and waits for a cleaner that holds it a
+    moment; one held for good (here by another open file of this process, as another process would hold it) is an
+    OSError after a bounded wait (an `up` says it could not write the record), not a hang; released, it is written."""
+    import fcntl
+
+    from launcher import proof_stops
+    temp = tmp_path / f".{proof_stops.UP_FILE}.{os.getpid()}"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with pytest.raises(OSError):
+            proof_stops.record(tmp_path, "up", ["gate"], proof_stops.UP_FILE)
+        assert proof_stops.read(tmp_path, proof_stops.UP_FILE) is None
+    finally:
+        os.close(fd)
+    proof_stops.record(tmp_path, "up", ["gate"], proof_stops.UP_FILE)
+    assert proof_stops.read(tmp_path, proof_stops.UP_FILE).programs == ("gate",) and not temp.exists()
