@@ -27,6 +27,7 @@ it): a pid whose /proc entry cannot be read (hidepid, another user's) is not kno
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import glob
 import json
@@ -128,9 +129,14 @@ def _remove_ended_temps(run: Path, file: str) -> None:
         pid = temp.rpartition(".")[2]
         if not (pid.isascii() and pid.isdigit() and _ended(int(pid))):  # not "²": a digit int() refuses
             continue
-        try:
-            fd = os.open(temp, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)  # a FIFO there does not block the read
-        except OSError:  # gone, another's: left as it is
+        try:  # for writing: an NFS client's flock is a whole-file fcntl lock, an exclusive one EBADF on a read-only fd
+            fd = os.open(temp, os.O_RDWR | os.O_NONBLOCK | os.O_NOFOLLOW)  # a FIFO there does not block the open
+        except PermissionError:  # another user's file: its lock is still the writer's sign (a local filesystem)
+            try:
+                fd = os.open(temp, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+            except OSError:
+                continue
+        except OSError:  # gone, a directory: left as it is
             continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held by a writer until its rename
@@ -225,7 +231,8 @@ def _locked_temp(temp: Path) -> int:
             os.close(fd)
             raise
         os.close(fd)
-    raise OSError(f"{temp} held or removed by another process each time it was opened")
+    raise OSError(errno.EBUSY, f"its temp file {temp} held (flock) or removed by another process each time it was "
+                               f"opened, for {TEMP_LOCK_TRIES} tries")  # strerror: what `up` says
 
 
 def _same_file(fd: int, path: Path | str) -> bool:

@@ -1150,6 +1150,15 @@ def test_a_record_left_by_an_ended_process_that_had_this_ones_pid_is_not_taken_a
     assert dict(held.since)["gate"] > 1.0, held  # recorded again by this one, which stops it now
 
 
+def _namespaces_unavailable(why: str) -> None:
+    """Skip a namespace test where it cannot run, naming why; under CI (CLUSTERGATE_REQUIRE_NETNS=1 or CI=true: root,
+    unshare there) fail instead, as the network-namespace tests do (tests/conftest.py): a check skipped in CI is none."""
+    from launcher import netns
+    if netns.requires_netns(os.environ):
+        pytest.fail(f"{why} (required here: CLUSTERGATE_REQUIRE_NETNS=1 or CI=true)", pytrace=False)
+    pytest.skip(why)
+
+
 def _writer_held_before_its_rename(run: Path, file: str) -> subprocess.Popen:
     """A process writing the record in `run` (proof_stops.record), held between its write of .FILE.PID and its
     rename (os.replace waits for a line on its stdin); returned once the temp file is written."""
@@ -1173,7 +1182,7 @@ def test_a_records_temp_file_written_by_a_process_of_another_pid_namespace_is_ke
     wrote (its rename then failed: the record not written). The writer holds a lock on its temp file until it has
     renamed it; a locked one is left as it is. The read runs in a pid namespace of its own (unshare -p, its /proc)."""
     if shutil.which("unshare") is None or os.geteuid() != 0:
-        pytest.skip("needs root and unshare (util-linux) for a pid namespace")
+        _namespaces_unavailable("needs root and unshare (util-linux) for a pid namespace")
     from launcher import proof_stops
     for file in (proof_stops.UP_FILE, proof_stops.FILE):
         writer = _writer_held_before_its_rename(tmp_path, file)
@@ -1207,16 +1216,25 @@ def test_a_records_temp_file_of_a_live_pid_whose_proc_entry_cannot_be_read_is_ke
     import tempfile
 
     if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("setpriv") is None:
-        pytest.skip("needs root, unshare and setpriv (util-linux) for a hidepid /proc read as another user")
-    if not os.access("/usr/bin/python3", os.X_OK):
-        pytest.skip("needs a Python the user nobody may run (/usr/bin/python3)")
+        _namespaces_unavailable("needs root, unshare and setpriv (util-linux) for a hidepid /proc read as another user")
     from launcher import proof_stops
     run = Path(tempfile.mkdtemp(prefix="cg-recordfix-", dir="/tmp"))  # tmp_path's parents: root's alone
-    run.chmod(0o777)
-    live = subprocess.Popen(["sleep", "600"])  # root's: its /proc entry hidden from nobody
-    ended = subprocess.Popen(["true"])
-    ended.wait()
+    live = ended = None
     try:
+        run.chmod(0o777)
+        code = run / "code" / "launcher"  # what the read imports, where nobody may read it (the checkout: maybe not)
+        code.mkdir(parents=True)
+        for module in ("__init__.py", "proof_stops.py", "terminal_text.py"):
+            shutil.copy(REPO / "launcher" / module, code / module)
+        os.chmod(run / "code", 0o755)
+        as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c"]
+        probe = subprocess.run([*as_nobody, "import launcher.proof_stops"], capture_output=True, text=True,
+                               cwd=run / "code", timeout=60, env={**os.environ, "PYTHONPATH": str(run / "code")})
+        if probe.returncode != 0:
+            _namespaces_unavailable(f"needs a Python the user nobody may run (/usr/bin/python3): {probe.stderr[-300:]}")
+        live = subprocess.Popen(["sleep", "600"])  # root's: its /proc entry hidden from nobody
+        ended = subprocess.Popen(["true"])
+        ended.wait()
         for hidepid in (1, 2):
             for file in (proof_stops.UP_FILE, proof_stops.FILE):
                 writing, left = run / f".{file}.{live.pid}", run / f".{file}.{ended.pid}"
@@ -1229,13 +1247,15 @@ def test_a_records_temp_file_of_a_live_pid_whose_proc_entry_cannot_be_read_is_ke
                     ["unshare", "-m", "--propagation", "private", "sh", "-c",
                      f"mount -t proc -o hidepid={hidepid} proc /proc && exec setpriv --reuid=65534 --regid=65534 "
                      f"--clear-groups /usr/bin/python3 -c \"$0\"", script],
-                    capture_output=True, text=True, cwd=REPO, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
+                    capture_output=True, text=True, cwd=run / "code", timeout=60,
+                    env={**os.environ, "PYTHONPATH": str(run / "code")})
                 assert read.returncode == 0, read.stdout + read.stderr
                 assert writing.exists(), f"hidepid={hidepid}: a live pid's temp file was removed"
                 assert not left.exists(), f"hidepid={hidepid}: an ended pid's temp file was kept"
     finally:
-        live.kill()
-        live.wait()
+        if live is not None:
+            live.kill()
+            live.wait()
         shutil.rmtree(run)
 
 
@@ -1258,3 +1278,48 @@ def test_a_record_whose_temp_file_another_process_keeps_locked_is_not_written_an
         os.close(fd)
     proof_stops.record(tmp_path, "up", ["gate"], proof_stops.UP_FILE)
     assert proof_stops.read(tmp_path, proof_stops.UP_FILE).programs == ("gate",) and not temp.exists()
+
+
+NFS_FLOCK_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+/* flock(2) as an NFS client gives it (flock(2), NOTES): a whole-file fcntl lock, so an exclusive lock needs the file
+   open for writing, else EBADF. */
+int flock(int fd, int op) {
+  static int (*real)(int, int);
+  if (!real) real = (int (*)(int, int))dlsym(RTLD_NEXT, "flock");
+  int mode = fcntl(fd, F_GETFL);
+  if ((op & LOCK_EX) && mode != -1 && (mode & O_ACCMODE) == O_RDONLY) { errno = EBADF; return -1; }
+  return real(fd, op);
+}
+"""
+
+
+def test_a_records_temp_file_left_by_an_ended_process_is_removed_where_flock_is_an_nfs_clients(tmp_path: Path) -> None:
+    """revrec: recordfix's cleanup locks a temp file (.FILE.PID) before it removes it, on a file it opened read-only:
+    where flock is an NFS client's (a whole-file fcntl lock: an exclusive one on a read-only file is EBADF; a home on
+    NFS, where up's and the proof's own locks, opened for writing, work), that lock always failed and no temp file left
+    by a killed `up` or proof was removed any more (upowner's cleanup undone). The read runs in a process whose flock
+    behaves so (LD_PRELOAD of NFS_FLOCK_C, built with cc as the deadline tests' clock shim is)."""
+    from launcher import proof_stops
+    cc = shutil.which("cc") or shutil.which("gcc")
+    assert cc, "a C compiler (cc) builds the NFS-like flock of this test"
+    (tmp_path / "nfs_flock.c").write_text(NFS_FLOCK_C)
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(tmp_path / "nfs_flock.so"), str(tmp_path / "nfs_flock.c"),
+                    "-ldl"], check=True, timeout=120)
+    run = tmp_path / "run"
+    run.mkdir()
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    for file in (proof_stops.UP_FILE, proof_stops.FILE):
+        left = run / f".{file}.{ended.pid}"
+        left.write_text("{")
+        read = subprocess.run([sys.executable, "-c", f"from pathlib import Path\nfrom launcher import proof_stops\n"
+                               f"print(proof_stops.read(Path({str(run)!r}), {file!r}))"],
+                              capture_output=True, text=True, cwd=REPO, timeout=60,
+                              env={**os.environ, "PYTHONPATH": str(REPO), "LD_PRELOAD": str(tmp_path / "nfs_flock.so")})
+        assert read.returncode == 0 and read.stdout.strip() == "None", read.stdout + read.stderr
+        assert not left.exists(), f"{left.name}: a temp file of an ended pid kept where flock is an NFS client's"

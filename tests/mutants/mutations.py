@@ -34,6 +34,8 @@ DURABILITY_FAULTS = "tests/test_ha_durability_faults.py"
 SKEW = "tests/test_state_writer_skew.py"
 HA_PRIMARY_KILLS = ("tests/test_ha_host_faults.py::"
                     "test_the_redis_primary_sigkilled_five_times_under_load_loses_no_recorded_decision_and_no_actor_restarts")
+LAUNCHER_RECORD_LOCKED_UP = ("tests/test_launcher.py::"
+                             "test_an_up_whose_record_temp_file_another_process_locks_applies_its_change_whole_and_says_so")
 PROOF_STALE_WINDOW = ("tests/test_proofs.py::"
                       "test_fallback_proof_fails_when_the_gate_keeps_k_from_a_state_stale_by_the_topologys_window")
 PROOF_CLUSTER_SIDE_ELSEWHERE = ("tests/test_proofs.py::"
@@ -7883,8 +7885,9 @@ MUTATIONS: list[Mutation] = [
         "the programs an `up` stopped to restart them and was killed before starting again are named by `status` "
         "(STOPPED BY AN INTERRUPTED UP) and by the next `up`, not as stopped by hand (lnfix)",
         "launcher/supervise.py",
-        "                    keeping_record(lambda: proof_stops.record(home.run, \"up\", stopping, proof_stops.UP_FILE, taken))\n",
-        "                    pass\n",
+        "                    keeping_record(lambda: proof_stops.record(home.run, \"up\", stopping, proof_stops.UP_FILE, taken))\n"
+        "\n            def back",
+        "                    pass\n\n            def back",
         ("tests/test_launcher.py::"
          "test_status_and_the_next_up_name_an_up_killed_part_way_as_what_left_its_programs_stopped",)),
     Mutation(
@@ -8377,8 +8380,8 @@ MUTATIONS: list[Mutation] = [
         "the programs a `down` killed part-way stopped under a supervisord it did not shut are named by `status` "
         "(STOPPED BY AN INTERRUPTED DOWN) and by the next `up`, not as stopped by hand (lnrev3)",
         "launcher/supervise.py",
-        "                proof_stops.record(home.run, \"down\", stopping, proof_stops.UP_FILE, taken_over(earlier))\n",
-        "",
+        "                    proof_stops.record(home.run, \"down\", stopping, proof_stops.UP_FILE, taken_over(earlier))\n",
+        "                    pass\n",
         ("tests/test_launcher.py::"
          "test_status_and_the_next_up_name_a_down_killed_part_way_as_what_left_its_programs_stopped",)),
     Mutation(
@@ -8754,9 +8757,10 @@ MUTATIONS: list[Mutation] = [
         "an `up` killed part-way is named (status, the next `up`) for the programs it stopped, not for one it never "
         "reached that was stopped by hand later: its record named every program it meant to stop (upstop)",
         "launcher/supervise.py",
-        "                    keeping_record(lambda: proof_stops.record(home.run, \"up\", stopping, proof_stops.UP_FILE, taken))\n",
+        "                    keeping_record(lambda: proof_stops.record(home.run, \"up\", stopping, proof_stops.UP_FILE, taken))\n"
+        "\n            def back",
         "                    keeping_record(lambda: proof_stops.record(home.run, \"up\", sorted(stoppable), "
-        "proof_stops.UP_FILE, taken))\n",
+        "proof_stops.UP_FILE, taken))\n\n            def back",
         ("tests/test_launcher.py::"
          "test_an_up_killed_part_way_names_only_what_it_stopped_not_a_program_it_never_reached",)),
     Mutation(
@@ -8783,7 +8787,7 @@ MUTATIONS: list[Mutation] = [
         "failed before any stop named itself, failed, as what stopped the killed `up`'s programs (revup)",
         "launcher/supervise.py",
         "                stopping += [p[\"name\"] for p in infos if p[\"name\"] in stoppable and p[\"name\"] not in "
-        "stopping]\n                if stopping:\n",
+        "stopping]\n                if stopping:  # unwritten, said: the files were switched in, supervisord must run them\n",
         "                stopping += [p[\"name\"] for p in infos if p[\"name\"] in stoppable and p[\"name\"] not in "
         "stopping]\n            if stopping:\n",
         ("tests/test_launcher.py::"
@@ -8819,8 +8823,8 @@ MUTATIONS: list[Mutation] = [
         "an `up` that cannot write its record of a stop (disk full) applies its change whole and says so: it failed "
         "half-way, its previous files put back under a program already restarted with the new ones (revup)",
         "launcher/supervise.py",
-        "                except OSError as exc:\n                    tell(f\"could not write {home.run / proof_stops.UP_FILE}",
-        "                except ValueError as exc:\n                    tell(f\"could not write {home.run / proof_stops.UP_FILE}",
+        "                except OSError as exc:\n                    tell(record_unwritten(home, exc, \"up\"), sys.stderr)",
+        "                except ValueError as exc:\n                    tell(record_unwritten(home, exc, \"up\"), sys.stderr)",
         ("tests/test_launcher.py::"
          "test_an_up_that_cannot_write_its_record_of_a_stop_applies_its_change_whole_and_says_so",)),
     Mutation(
@@ -9084,6 +9088,63 @@ MUTATIONS: list[Mutation] = [
         "                left, unread = exits[host][\"left_stopped_by_up\"], None\n",
         ("tests/test_multihost_side_by_side.py::"
          "test_status_all_hosts_reads_a_hosts_malformed_left_stopped_record_as_unreadable_not_a_traceback",)),
+    Mutation(
+        "an_up_restarting_supervisord_fails_on_its_records_write_in_a_traceback",
+        "an `up` that restarts supervisord (the Redis password changed) and cannot write its record (its temp file's "
+        "lock held past the bounded wait, disk full) says so and applies its change: it ended in a traceback after "
+        "switching its files in, supervisord left on the old ones (revrec)",
+        "launcher/supervise.py",
+        "                    keeping_record(lambda: proof_stops.record(home.run, \"up\", stopping, proof_stops.UP_FILE, taken))\n"
+        "\n            def recording",
+        "                    proof_stops.record(home.run, \"up\", stopping, proof_stops.UP_FILE, taken)\n"
+        "\n            def recording",
+        (LAUNCHER_RECORD_LOCKED_UP,)),
+    Mutation(
+        "an_up_releasing_a_killed_ups_record_fails_in_a_traceback",
+        "an `up` whose change applied and that cannot write the record it releases (a killed `up`'s; its temp file's "
+        "lock held past the bounded wait) says so: it ended in a traceback, exit 1 (revrec)",
+        "launcher/supervise.py",
+        "            keeping_record(lambda: proof_stops.release(home.run, stopping, proof_stops.UP_FILE))  # applied: said\n",
+        "            proof_stops.release(home.run, stopping, proof_stops.UP_FILE)\n",
+        (LAUNCHER_RECORD_LOCKED_UP,)),
+    Mutation(
+        "a_records_bounded_wait_expiring_is_said_as_none",
+        "the record's writer that waited its bounded time for its temp file's lock says why (its temp file held or "
+        "removed by another process): `up` said `could not write .../up-stopping.json (None)` (revrec)",
+        "launcher/proof_stops.py",
+        "    raise OSError(errno.EBUSY, f\"its temp file {temp} held (flock) or removed by another process each time it was \"\n",
+        "    raise OSError(f\"its temp file {temp} held (flock) or removed by another process each time it was \"\n",
+        (LAUNCHER_RECORD_LOCKED_UP,),
+        also=(("launcher/supervise.py", "({exc.strerror or exc}): killed now", "({exc.strerror}): killed now"),)),
+    Mutation(
+        "a_down_that_cannot_write_its_record_takes_supervisord_for_dead",
+        "a `down` that cannot write its record (its temp file's lock held past the bounded wait, disk full) says so and "
+        "shuts supervisord: it said `supervisord stopped answering`, waited 30 s for a supervisord that answered, and "
+        "stopped every program as a leftover (revrec)",
+        "launcher/supervise.py",
+        "                try:  # unwritten (its temp file held by another process, disk full): said, and supervisord shut\n"
+        "                    proof_stops.record(home.run, \"down\", stopping, proof_stops.UP_FILE, taken_over(earlier))\n"
+        "                except OSError as exc:\n"
+        "                    print(record_unwritten(home, exc, \"down\"), file=sys.stderr)\n",
+        "                proof_stops.record(home.run, \"down\", stopping, proof_stops.UP_FILE, taken_over(earlier))\n",
+        ("tests/test_launcher.py::test_a_down_whose_record_temp_file_another_process_locks_shuts_supervisord_and_says_so",)),
+    Mutation(
+        "a_records_temp_file_cleanup_locks_a_read_only_file",
+        "the record's temp-file cleanup locks a .FILE.PID opened for writing: opened read-only, an NFS client's flock "
+        "(an exclusive lock needs a file open for writing: EBADF) never let it remove one (revrec)",
+        "launcher/proof_stops.py",
+        "            fd = os.open(temp, os.O_RDWR | os.O_NONBLOCK | os.O_NOFOLLOW)  # a FIFO there does not block the open\n",
+        "            fd = os.open(temp, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)\n",
+        ("tests/test_proofs.py::"
+         "test_a_records_temp_file_left_by_an_ended_process_is_removed_where_flock_is_an_nfs_clients",)),
+    Mutation(
+        "up_and_down_on_a_filesystem_refusing_flock_end_in_a_traceback",
+        "`up` and `down` on a home whose filesystem refuses flock (ENOLCK: an NFS client whose lock manager is not "
+        "reached) say which lock they could not take and that nothing was done: both ended in a traceback (revrec)",
+        "launcher/supervise.py",
+        "            except OSError as exc:  # no flock on the home's filesystem (an NFS client whose lock manager is not reached)\n",
+        "            except ValueError as exc:\n",
+        ("tests/test_launcher.py::test_up_and_down_on_a_home_whose_filesystem_refuses_flock_say_so_not_a_traceback",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
