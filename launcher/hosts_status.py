@@ -16,13 +16,15 @@ otherwise than this one (CONFIG_HASH_VERSION), that it does not know which (exit
 A gate with no permit issuer connected past the grace (launcher/overview.py ISSUER_GRACE_S) is said under its row
 (exit 1): the gate's own readiness stays 1 while every proposal gets a fault HOLD.
 What a host says (its `status --exits --json`) is another machine's word: a record of what its interrupted `up` left
-stopped of another shape is said unreadable for that host (readable_left_stopped), never the whole table's traceback.
+stopped of another shape is said unreadable for that host (readable_left_stopped), never the whole table's traceback;
+so are its unexpected exits (unreadable_exits), and every string it says is shown printable (printable_said).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -100,12 +102,42 @@ def ask_exits(args: argparse.Namespace, topo: Topology, host: str) -> dict[str, 
             said = None
         if not isinstance(said, dict) or not isinstance(said.get("unexpected_exits"), dict):
             last = (ran.stderr.strip().splitlines() or ran.stdout.strip().splitlines() or ["no output"])[-1]
-            return {"error": f"`status --exits` {where} exited {ran.returncode}: {last[:300]}"}
+            return {"error": f"`status --exits` {where} exited {ran.returncode}: {printable(last, 300)}"}
+        said = printable_said(said)
+        unread = unreadable_exits(said["unexpected_exits"])
+        if unread:
+            return {"error": f"`status --exits` {where} gave {unread}"}
     if said.get("error"):
         return {"error": f"{str(said['error'])[:300]} {where}"}
     if not said.get("log_found"):
         return {"error": f"no supervisord log at {said.get('log')} {where}"}
     return said
+
+
+def printable_said(said: Any) -> Any:
+    """A host's `status --exits --json` with every string in it (keys too) as printable() shows it: what a host says
+    reaches this terminal (its log's path, its error, a program's name, supervisord's words of an exit)."""
+    if isinstance(said, str):
+        return printable(said, len(said))
+    if isinstance(said, list):
+        return [printable_said(item) for item in said]
+    if isinstance(said, dict):
+        return {printable_said(key): printable_said(value) for key, value in said.items()}
+    return said
+
+
+def unreadable_exits(exits: dict[str, Any]) -> str | None:
+    """Why a host's unexpected_exits is not {program: {count, last_at, last_how, log, window_s}} as
+    launcher.exits.as_json writes it (a hostile host, another release), else None."""
+    def number(value: Any, top: float) -> bool:
+        return type(value) in (int, float) and math.isfinite(value) and 0 <= value <= top
+    for name, u in exits.items():
+        if not (isinstance(u, dict) and type(u.get("count")) is int and number(u.get("last_at"), 1e11)
+                and isinstance(u.get("last_how"), str) and isinstance(u.get("log"), (str, type(None)))
+                and number(u.get("window_s"), 1e9) and u["window_s"] > 0):
+            return (f"an unexpected exit of {printable(name, PROGRAM_NAME_MAX_CHARS)} of another shape (not {{count, "
+                    f"last_at, last_how, log, window_s}})")
+    return None
 
 
 def readable_left_stopped(left: Any) -> tuple[dict[str, Any] | None, str | None]:

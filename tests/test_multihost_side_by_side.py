@@ -674,3 +674,43 @@ def test_status_all_hosts_reads_a_hosts_malformed_left_stopped_record_as_unreada
                         timeout=120)
     assert "\x1b" not in whole.stdout and "exec: STOPPED BY AN INTERRUPTED UP: gate?[2J stopped by" in whole.stdout, \
         whole.stdout
+
+
+HOSTILE_EXITS_HOST = """import json, os, sys
+host = sys.argv[1]
+said = {"log_found": True, "log": "supervisord.log", "unexpected_exits": {}, "supervised": None}
+print(json.dumps({**said, **(json.loads(os.environ["HOSTILE_SAID"]) if host == "exec" else {})}))
+"""
+
+
+def test_status_all_hosts_reads_a_hosts_malformed_exits_as_unreadable_and_shows_what_hosts_say_printable(
+        tmp_path: Path) -> None:
+    """revrec: recordfix read a host's left_stopped_by_up of another shape as unreadable, but the rest of what a host's
+    `status --exits --json` says went to the terminal as it came: an unexpected exit of another shape (not a mapping,
+    no count, a last_at that is no time) ended the whole table in a traceback, and a host's error, log path, exit
+    words, running copy or programs file with escape sequences reached the terminal. That host's exits are said
+    unreadable (`unexpected exits not read`), the other hosts shown; every string a host says is shown printable."""
+    topology, env = topology_and_env(tmp_path)
+    script = tmp_path / "hostile_host.py"
+    script.write_text(HOSTILE_EXITS_HOST)
+    escape = "\x1b[2J\x1b]0;owned\x07"
+
+    def status(said: dict) -> subprocess.CompletedProcess:
+        return clustergate({**env, "HOSTILE_SAID": json.dumps(said)}, "status", str(topology), "--all-hosts", "--via",
+                           f"{sys.executable} {script} {{host}}", "--home-root", str(tmp_path / "base" / "hosts"),
+                           timeout=120)
+    exit_ok = {"count": 2, "last_at": 1_700_000_000.0, "last_how": "exit status 1", "log": "gate.log", "window_s": 600.0}
+    for bad in (5, {}, {**exit_ok, "last_at": "x"}, {**exit_ok, "last_at": 1e300}, {**exit_ok, "count": "2"}):
+        whole = status({"unexpected_exits": {"gate": bad}})
+        assert whole.returncode == 1 and "Traceback" not in whole.stderr, (bad, whole.stdout + whole.stderr)
+        assert "unexpected exits not read: exec (`status --exits` through" in whole.stdout, (bad, whole.stdout)
+        assert "gave an unexpected exit of gate of another shape" in whole.stdout, (bad, whole.stdout)
+        assert any(line.startswith("store ") for line in whole.stdout.splitlines()), whole.stdout  # the rest shown
+    for said in ({"unexpected_exits": {"gate": {**exit_ok, "last_how": "exit" + escape, "log": "gate.log" + escape}}},
+                 {"error": "broken" + escape}, {"log_found": False, "log": "supervisord.log" + escape},
+                 {"running_copy_edited": True, "running_copy": "topology.yaml" + escape},
+                 {"config_applied": {"gate": False}, "programs_file": "clustergate.conf" + escape}):
+        whole = status(said)
+        assert "Traceback" not in whole.stderr, (said, whole.stderr)
+        assert "\x1b" not in whole.stdout and "\x07" not in whole.stdout, (said, whole.stdout)
+        assert "?[2J?]0;owned?" in whole.stdout, (said, whole.stdout)

@@ -36,6 +36,8 @@ HA_PRIMARY_KILLS = ("tests/test_ha_host_faults.py::"
                     "test_the_redis_primary_sigkilled_five_times_under_load_loses_no_recorded_decision_and_no_actor_restarts")
 LAUNCHER_RECORD_LOCKED_UP = ("tests/test_launcher.py::"
                              "test_an_up_whose_record_temp_file_another_process_locks_applies_its_change_whole_and_says_so")
+HOSTS_SAY_HOSTILE = ("tests/test_multihost_side_by_side.py::test_status_all_hosts_reads_a_hosts_malformed_exits_"
+                     "as_unreadable_and_shows_what_hosts_say_printable")
 PROOF_STALE_WINDOW = ("tests/test_proofs.py::"
                       "test_fallback_proof_fails_when_the_gate_keeps_k_from_a_state_stale_by_the_topologys_window")
 PROOF_CLUSTER_SIDE_ELSEWHERE = ("tests/test_proofs.py::"
@@ -9145,6 +9147,23 @@ MUTATIONS: list[Mutation] = [
         "            except OSError as exc:  # no flock on the home's filesystem (an NFS client whose lock manager is not reached)\n",
         "            except ValueError as exc:\n",
         ("tests/test_launcher.py::test_up_and_down_on_a_home_whose_filesystem_refuses_flock_say_so_not_a_traceback",)),
+    Mutation(
+        "a_hosts_malformed_unexpected_exit_is_a_traceback_of_status_all_hosts",
+        "`status FILE --all-hosts` reads a host's unexpected exit of another shape (not a mapping, no count, a last_at "
+        "that is no time) as that host's exits unreadable, the rest shown: it ended the whole table in a traceback "
+        "(revrec)",
+        "launcher/hosts_status.py",
+        "        unread = unreadable_exits(said[\"unexpected_exits\"])\n",
+        "        unread = None\n",
+        (HOSTS_SAY_HOSTILE,)),
+    Mutation(
+        "what_a_host_says_reaches_the_terminal_as_it_came",
+        "every string a host's `status --exits --json` gives `status FILE --all-hosts` is shown printable: a host's "
+        "error, log path, exit words, running copy or programs file with escape sequences reached the terminal (revrec)",
+        "launcher/hosts_status.py",
+        "        said = printable_said(said)\n",
+        "",
+        (HOSTS_SAY_HOSTILE,)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
