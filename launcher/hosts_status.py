@@ -15,21 +15,27 @@ and which of them that last `up` gave another config than FILE gives them, or FI
 otherwise than this one (CONFIG_HASH_VERSION), that it does not know which (exit 1: upgrade the older).
 A gate with no permit issuer connected past the grace (launcher/overview.py ISSUER_GRACE_S) is said under its row
 (exit 1): the gate's own readiness stays 1 while every proposal gets a fault HOLD.
+What a host says (its `status --exits --json`) is another machine's word: a record of what its interrupted `up` left
+stopped of another shape is said unreadable for that host (readable_left_stopped), never the whole table's traceback;
+so are its unexpected exits (unreadable_exits), and every string it says is shown printable (printable_said).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 from launcher.hosts import actors_on, runs_redis
+from launcher.terminal_text import printable
 from launcher.topology import Topology, load_or_report
 
 SCRAPE_TIMEOUT_S = 1.0
+PROGRAM_NAME_MAX_CHARS = 100  # of a program's name as a host's record gives it
 EXITS_TIMEOUT_S = 20.0  # of a host's `status --exits` through --via (an ssh connection, a Python start)
 
 
@@ -96,12 +102,73 @@ def ask_exits(args: argparse.Namespace, topo: Topology, host: str) -> dict[str, 
             said = None
         if not isinstance(said, dict) or not isinstance(said.get("unexpected_exits"), dict):
             last = (ran.stderr.strip().splitlines() or ran.stdout.strip().splitlines() or ["no output"])[-1]
-            return {"error": f"`status --exits` {where} exited {ran.returncode}: {last[:300]}"}
+            return {"error": f"`status --exits` {where} exited {ran.returncode}: {printable(last, 300)}"}
+        said = printable_said(said)
+        unread = unreadable_exits(said["unexpected_exits"])
+        if unread:
+            return {"error": f"`status --exits` {where} gave {unread}"}
     if said.get("error"):
         return {"error": f"{str(said['error'])[:300]} {where}"}
     if not said.get("log_found"):
         return {"error": f"no supervisord log at {said.get('log')} {where}"}
     return said
+
+
+def printable_said(said: Any) -> Any:
+    """A host's `status --exits --json` with every string in it (keys too) as printable() shows it: what a host says
+    reaches this terminal (its log's path, its error, a program's name, supervisord's words of an exit)."""
+    if isinstance(said, str):
+        return printable(said, len(said))
+    if isinstance(said, list):
+        return [printable_said(item) for item in said]
+    if isinstance(said, dict):
+        return {printable_said(key): printable_said(value) for key, value in said.items()}
+    return said
+
+
+def unreadable_exits(exits: dict[str, Any]) -> str | None:
+    """Why a host's unexpected_exits is not {program: {count, last_at, last_how, log, window_s}} as
+    launcher.exits.as_json writes it (a hostile host, another release), else None."""
+    def number(value: Any, top: float) -> bool:
+        return type(value) in (int, float) and math.isfinite(value) and 0 <= value <= top
+    for name, u in exits.items():
+        if not (isinstance(u, dict) and type(u.get("count")) is int and number(u.get("last_at"), 1e11)
+                and isinstance(u.get("last_how"), str) and isinstance(u.get("log"), (str, type(None)))
+                and number(u.get("window_s"), 1e9) and u["window_s"] > 0):
+            return (f"an unexpected exit of {printable(name, PROGRAM_NAME_MAX_CHARS)} of another shape (not {{count, "
+                    f"last_at, last_how, log, window_s}})")
+    return None
+
+
+def readable_left_stopped(left: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """A host's left_stopped_by_up as its `status --exits --json` gave it (launcher.supervise.left_stopped_by_up), and
+    None; or None and why it is not one (a hostile host's, another release's shape): {pid: an integer, programs: a list
+    of names, command: up or down, failed: a bool, owners: a list of the same}, each name printable and short."""
+    if left is None:
+        return None, None
+
+    def part(entry: Any, where: str) -> dict[str, Any]:
+        if not isinstance(entry, dict):
+            raise ValueError(f"{where} is not a mapping")
+        pid, programs = entry.get("pid"), entry.get("programs")
+        if type(pid) is not int:
+            raise ValueError(f"{where}'s pid is not an integer")
+        if not isinstance(programs, list) or not all(isinstance(name, str) for name in programs):
+            raise ValueError(f"{where}'s programs is not a list of names")
+        if entry.get("command", "up") not in ("up", "down") or type(entry.get("failed", False)) is not bool:
+            raise ValueError(f"{where}'s command is not up or down, or its failed not true or false")
+        return {"pid": pid, "programs": [printable(name, PROGRAM_NAME_MAX_CHARS) for name in programs],
+                "command": entry.get("command", "up"), "failed": entry.get("failed", False)}
+    try:
+        said = part(left, "left_stopped_by_up")
+        owners = left.get("owners")
+        if owners is not None and not isinstance(owners, list):
+            raise ValueError("left_stopped_by_up's owners is not a list")
+        if owners:
+            said["owners"] = [part(owner, f"its owner {i + 1}") for i, owner in enumerate(owners)]
+    except ValueError as exc:
+        return None, str(exc)
+    return said, None
 
 
 def collect_all_hosts(topo: Topology, exits_of: Callable[[str], dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -136,6 +203,11 @@ def collect_all_hosts(topo: Topology, exits_of: Callable[[str], dict[str, Any]] 
                      "programs": mine}
         if host in exits:
             out[host]["exits"] = exits[host]
+            if "left_stopped_by_up" in exits[host]:  # absent: an older clustergate on the host
+                left, unread = readable_left_stopped(exits[host]["left_stopped_by_up"])
+                exits[host]["left_stopped_by_up"] = left
+                if unread:
+                    exits[host]["left_stopped_by_up_error"] = unread
             supervised = exits[host].get("supervised")
             applied = exits[host].get("config_applied")  # absent: an older clustergate on the host
             written = exits[host].get("config_hashes")  # likewise
@@ -233,6 +305,10 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
             if info.get("exits", {}).get("left_stopped_by_up"):  # absent: an older clustergate on the host
                 for note in interrupted_up_notes(info["exits"]["left_stopped_by_up"], f"clustergate up FILE --host {host}"):
                     print(f"{host}: {note}")
+            if info.get("exits", {}).get("left_stopped_by_up_error"):
+                print(f"{host}: what an interrupted `up` left stopped not read: its `status --exits --json` gave a "
+                      f"record of another shape ({info['exits']['left_stopped_by_up_error']}): "
+                      f"`clustergate status --home HOME` on {host} names it")
             if info.get("exits", {}).get("running_copy_edited"):
                 print(f"{host}: " + copy_edited_note(info["exits"]["running_copy"], f"clustergate up FILE --host {host}"))
         unread = [f"{host} ({info['exits']['error']})" for host, info in hosts.items() if "error" in info.get("exits", {})]

@@ -19,15 +19,19 @@ it stops until supervisord is shut. An `up` that takes over an ended `up`'s (or 
 one left stopped, keeps each of those programs' owner (owners): failed later, it is named for what it stopped itself,
 and the ended one, killed or failed as it was, for the rest.
 
-A record is written to .FILE.PID and renamed over FILE; one left by a process killed (or out of disk space) between
-the two is removed by the next read or write of the record, once that pid no longer runs.
+A record is written to .FILE.PID, locked (flock) by its writer until renamed over FILE; one left by a process killed
+(or out of disk space) between the two is removed by the next read or write of the record, once the kernel says that
+pid runs no process and no one holds its lock (another pid namespace's writer, whose pid names nothing here, holds
+it): a pid whose /proc entry cannot be read (hidepid, another user's) is not known to have ended, and its file stays.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import glob
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, replace
@@ -72,6 +76,28 @@ def _path(run: Path, file: str = FILE) -> Path:
     return run / file
 
 
+def _ended(pid: int) -> bool:
+    """Whether the pid is known to run no process here (no /proc entry, and kill 0 says no such process), or a zombie.
+    Not known (an entry it may not read under hidepid, another user's process kill 0 may not signal) is not ended."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    except OSError:
+        return False
+    else:
+        return bool(fields) and fields[0] in ("Z", "X")
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OverflowError:  # no pid is this large
+        return True
+    except OSError:  # PermissionError: it runs, another user's
+        return False
+    return False
+
+
 def _start_ticks(pid: int) -> str | None:
     """The process's start time (field 22 of /proc/PID/stat), None when it is gone, a zombie or unreadable."""
     try:
@@ -83,6 +109,7 @@ def _start_ticks(pid: int) -> str | None:
 
 PROOF_NAME_MAX_CHARS = 40  # of a proof's name as a record or lock file gives it
 MAX_BYTES = 64 * 1024  # a record past this is no proof's (a few program names)
+TEMP_LOCK_TRIES, TEMP_LOCK_WAIT_S = 100, 0.01  # a writer's wait for its temp file's lock, held by cleaners a moment
 
 
 def by_owner(left: ProofStops, names: list[str]) -> list[dict[str, Any]]:
@@ -95,15 +122,30 @@ def by_owner(left: ProofStops, names: list[str]) -> list[dict[str, Any]]:
 
 
 def _remove_ended_temps(run: Path, file: str) -> None:
-    """Remove the temp files (.FILE.PID, see _write) of pids that no longer run: left by a process killed, or out of
-    disk space, between its write and its rename. Never a live pid's: it may be writing."""
+    """Remove the temp files (.FILE.PID, see _write) of pids that have ended (_ended): left by a process killed, or out
+    of disk space, between its write and its rename. Never a live pid's, nor one whose pid is not known to have ended,
+    nor one its writer still locks (one of another pid namespace): it may be writing."""
     for temp in glob.glob(os.path.join(glob.escape(str(run)), f".{glob.escape(file)}.*")):
         pid = temp.rpartition(".")[2]
-        if pid.isascii() and pid.isdigit() and _start_ticks(int(pid)) is None:  # not "²": a digit int() refuses
+        if not (pid.isascii() and pid.isdigit() and _ended(int(pid))):  # not "²": a digit int() refuses
+            continue
+        try:  # for writing: an NFS client's flock is a whole-file fcntl lock, an exclusive one EBADF on a read-only fd
+            fd = os.open(temp, os.O_RDWR | os.O_NONBLOCK | os.O_NOFOLLOW)  # a FIFO there does not block the open
+        except PermissionError:  # another user's file: its lock is still the writer's sign (a local filesystem)
             try:
+                fd = os.open(temp, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+            except OSError:
+                continue
+        except OSError:  # gone, a directory: left as it is
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held by a writer until its rename
+            if _same_file(fd, temp):  # not a file a writer made there since another cleaner removed this one
                 os.unlink(temp)
-            except OSError:  # another's, a directory: left as it is
-                pass
+        except OSError:  # locked: being written; a directory: left as it is
+            pass
+        finally:
+            os.close(fd)
 
 
 def read(run: Path, file: str = FILE) -> ProofStops | None:
@@ -120,12 +162,26 @@ def read(run: Path, file: str = FILE) -> ProofStops | None:
         return ProofStops(printable(str(data["proof"]), PROOF_NAME_MAX_CHARS), int(data["pid"]),
                           None if started is None else str(started),
                           tuple(dict.fromkeys(str(name) for name in data["programs"])),  # named twice: once
-                          None if at is None else float(at),
+                          float(at) if _is_time(at) else None,
                           data.get("failed") is True,
-                          tuple((str(name), float(t)) for name, t in since.items()) if isinstance(since, dict) else (),
+                          _since(since),
                           _owners(owners))
     except (OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError):  # Overflow: a pid of 1e400
         return None
+
+
+def _is_time(value: Any) -> bool:
+    """Whether a record's time is one: a finite number of seconds since the epoch, not negative (not true, not "5")."""
+    return type(value) in (int, float) and math.isfinite(value) and value >= 0
+
+
+def _since(since: Any) -> tuple[tuple[str, float], ...]:
+    """A record's since (program -> time it was recorded). An entry that is no time (_is_time: a string, NaN, 1e400,
+    negative) is left out, its program compared with the record's `at` as in a record of the older shape: it does not
+    lose the record, nor is the program compared with a time no start can be before (or after)."""
+    if not isinstance(since, dict):
+        return ()
+    return tuple((str(name), float(t)) for name, t in since.items() if _is_time(t))
 
 
 def _owners(owners: Any) -> tuple[tuple[str, str, int, bool], ...]:
@@ -145,12 +201,53 @@ def _write(run: Path, stops: ProofStops, file: str = FILE) -> None:
         path.unlink(missing_ok=True)
         return
     temp = path.with_name(f".{file}.{os.getpid()}")
-    temp.write_text(json.dumps({"proof": stops.proof, "pid": stops.pid, "started": stops.started,
-                                "programs": list(stops.programs), "at": stops.at, "failed": stops.failed,
-                                "since": dict(stops.since),
-                                "owners": {name: {"proof": proof, "pid": pid, "failed": failed}
-                                           for name, proof, pid, failed in stops.owners if name in stops.programs}}))
-    os.replace(temp, path)
+    text = json.dumps({"proof": stops.proof, "pid": stops.pid, "started": stops.started,
+                       "programs": list(stops.programs), "at": stops.at, "failed": stops.failed,
+                       "since": dict(stops.since),
+                       "owners": {name: {"proof": proof, "pid": pid, "failed": failed}
+                                  for name, proof, pid, failed in stops.owners if name in stops.programs}})
+    fd = _locked_temp(temp)
+    try:
+        with open(fd, "w", closefd=False) as out:
+            out.write(text)
+        os.replace(temp, path)
+    finally:
+        os.close(fd)
+
+
+def _locked_temp(temp: Path) -> int:
+    """The temp file opened for writing, empty, with its lock (flock) held: _remove_ended_temps removes only a file it
+    locked, so a file this one locked and still finds at `temp` is removed by no one until closed."""
+    for _ in range(TEMP_LOCK_TRIES):  # each turn lost to a cleaner holding the file this one opened, or removing it
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if _same_file(fd, temp):
+                os.ftruncate(fd, 0)
+                return fd
+        except BlockingIOError:  # a cleaner's, for as long as it checks and removes it
+            time.sleep(TEMP_LOCK_WAIT_S)
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+    raise OSError(errno.EBUSY, f"its temp file {temp} held (flock) or removed by another process each time it was "
+                               f"opened, for {TEMP_LOCK_TRIES} tries")  # strerror: what `up` says
+
+
+def _same_file(fd: int, path: Path | str) -> bool:
+    """Whether the open file is the one at path now (not one removed since it was opened)."""
+    try:
+        at, held = os.stat(path, follow_symlinks=False), os.fstat(fd)
+    except OSError:
+        return False
+    return (at.st_dev, at.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _own(held: ProofStops | None) -> bool:
+    """Whether the record is this process's: its pid and its start time (a record a killed process left, whose pid
+    this one has now, is that one's)."""
+    return held is not None and held.pid == os.getpid() and held.started == _start_ticks(os.getpid())
 
 
 def record(run: Path, proof: str, programs: list[str], file: str = FILE,
@@ -158,7 +255,7 @@ def record(run: Path, proof: str, programs: list[str], file: str = FILE,
     """Before this process (the proof `proof`) stops `programs`: add them to the record. `taken`: of those, the ones an
     ended process left stopped, which this one takes over, with that one's (proof, pid, failed)."""
     held = read(run, file)
-    own = held is not None and held.pid == os.getpid()
+    own = _own(held)
     kept, since, owners = (held.programs, held.since, held.owners) if own else ((), (), ())
     now = time.time()
     added = tuple(dict.fromkeys(name for name in programs if name not in kept))
@@ -179,7 +276,7 @@ def fail(run: Path, file: str = FILE) -> None:
     """This process ends on an error it caught: its record (if any) says so, not that it was killed part-way. Called
     on the way out of that error: a record it cannot write (disk full) stays as it was, naming the programs still."""
     held = read(run, file)
-    if held is not None and held.pid == os.getpid():
+    if _own(held):
         try:
             _write(run, replace(held, failed=True), file)
         except OSError:

@@ -1945,10 +1945,19 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
             stopping = [n for n in (interrupted_up or {}).get("programs", [])]
             taken = taken_over(interrupted_up)  # each keeps its owner: this one, failed, is not named for them
             stoppable = {p["name"] for p in infos if p["statename"] in STOPPABLE_STATES}
+            def keeping_record(write: Callable[[], None]) -> None:
+                """A write of the record that fails (disk full, its temp file held by another process) is said: the
+                record only names what an `up` killed part-way left stopped, and a change left half-applied for it
+                (the previous files put back under programs already restarted with the new ones) is worse."""
+                try:
+                    write()
+                except OSError as exc:
+                    tell(record_unwritten(home, exc, "up"), sys.stderr)
+
             if password_changed:  # supervisord shut down: every program at once
                 stopping += [p["name"] for p in infos if p["name"] in stoppable and p["name"] not in stopping]
-                if stopping:
-                    proof_stops.record(home.run, "up", stopping, proof_stops.UP_FILE, taken)
+                if stopping:  # unwritten, said: the files were switched in, supervisord must run them
+                    keeping_record(lambda: proof_stops.record(home.run, "up", stopping, proof_stops.UP_FILE, taken))
 
             def recording(name: str) -> None:
                 if name in stoppable and name not in stopping:
@@ -1959,16 +1968,6 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
                 if name in stopping:
                     stopping.remove(name)
                 keeping_record(lambda: proof_stops.release(home.run, [name], proof_stops.UP_FILE))
-
-            def keeping_record(write: Callable[[], None]) -> None:
-                """A write of the record that fails (disk full) is said: the record only names what an `up` killed
-                part-way left stopped, and a change left half-applied for it (the previous files put back under
-                programs already restarted with the new ones) is worse."""
-                try:
-                    write()
-                except OSError as exc:
-                    tell(f"could not write {home.run / proof_stops.UP_FILE} ({exc.strerror}): killed now, this `up` "
-                         f"would leave what it stops named by nothing", sys.stderr)
             try:
                 if password_changed:
                     tell("the Redis password changed: restarting supervisord and every program it runs with the new one")
@@ -2000,7 +1999,7 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
                 tell(note)
             interrupt.applied = True
             proof_stops.forget_ended_proof(home.run)  # what a killed proof left stopped was started with the rest
-            proof_stops.release(home.run, stopping, proof_stops.UP_FILE)
+            keeping_record(lambda: proof_stops.release(home.run, stopping, proof_stops.UP_FILE))  # applied: said
             proof_stops.forget_ended_proof(home.run, proof_stops.UP_FILE)  # and what a killed `up` left
         change.release()  # applied (supervisord runs it): a `down` from now on stops what it started
         if interrupt.signum:
@@ -2167,6 +2166,11 @@ class ChangeLock:
                     print(f"{holder} cannot finish while stopped{stopped}", flush=True)
                 said_stopped = stopped
                 time.sleep(0.1)
+            except OSError as exc:  # no flock on the home's filesystem (an NFS client whose lock manager is not reached)
+                print(f"FAILED: cannot lock {path} ({exc.strerror or exc}): `clustergate {self.what}` locks files in "
+                      f"{self.home.run} (flock), which its filesystem refuses; nothing was done", file=sys.stderr)
+                self.release()
+                return False
         self.file.seek(0)
         self.file.truncate()
         self.file.write(f"{os.getpid()} {self.what}\n")
@@ -2219,6 +2223,13 @@ def cmd_down(args: argparse.Namespace) -> int:
         return _down_locked(home)
 
 
+def record_unwritten(home: Home, exc: OSError, command: str) -> str:
+    """The line for a write of run/up-stopping.json (launcher/proof_stops.py) that failed: the `up` (`down`) goes on,
+    and killed now would leave what it stops named by nothing."""
+    return (f"could not write {home.run / proof_stops.UP_FILE} ({exc.strerror or exc}): killed now, this `{command}` "
+            f"would leave what it stops named by nothing")
+
+
 def _down_locked(home: Home) -> int:
     sup = Supervisor(home)
     try:
@@ -2232,14 +2243,20 @@ def _down_locked(home: Home) -> int:
                 stopping = [p["name"] for p in infos if p["statename"] in (*LIVE_STATES, "BACKOFF")]
                 earlier = left_stopped_by_up(home, infos)  # replaced by this record: its programs too
                 stopping += [n for n in (earlier or {}).get("programs", []) if n not in stopping]
-                proof_stops.record(home.run, "down", stopping, proof_stops.UP_FILE, taken_over(earlier))
+                try:  # unwritten (its temp file held by another process, disk full): said, and supervisord shut
+                    proof_stops.record(home.run, "down", stopping, proof_stops.UP_FILE, taken_over(earlier))
+                except OSError as exc:
+                    print(record_unwritten(home, exc, "down"), file=sys.stderr)
                 _shutdown(sup, home)
                 print("stopped every program and supervisord; Redis data and logs stay in " + str(home.run))
             except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError, http.client.HTTPException) as exc:
                 # It died (or another `down` shut it) meanwhile: what it leaves is found below.
                 print(f"supervisord stopped answering during the shutdown ({exc}); stopping what it left")
                 _wait_gone(pid, 30)
-            proof_stops.release(home.run, stopping, proof_stops.UP_FILE)
+            try:
+                proof_stops.release(home.run, stopping, proof_stops.UP_FILE)
+            except OSError as exc:
+                print(record_unwritten(home, exc, "down"), file=sys.stderr)
     except LaunchError as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -1267,6 +1268,37 @@ def _the_next_up_starts_the_gate_as_left_by(home: Path, topo_path: Path, pid: in
     assert after.returncode == 0 and json.loads(after.stdout)["left_stopped_by_up"] is None, after.stdout
 
 
+def test_an_up_killed_part_way_stays_named_with_a_malformed_since_or_its_pid_now_another_processes(small) -> None:
+    # recordfix: one program's `since` in a killed `up`'s record that is no time (a string, NaN, 1e400, negative, since
+    # not a mapping) lost the whole record (a string) or that program (NaN, negative: never "not started since"), and
+    # status said nothing of why the gate was STOPPED. Only that entry goes: the program is compared with the record's
+    # `at`. The record's pid, used again by another live process (pid reuse after a reboot), is not that `up`: its
+    # start time differs, and status names the killed `up` still.
+    home, topo_path, _ = small
+    previous = topo_path.read_text()
+    up, _ = _up_killed_while_it_stops_the_frozen_gate(home, topo_path)
+    path = home / "run" / "up-stopping.json"
+    kept = json.loads(path.read_text())
+    line = f"STOPPED BY AN INTERRUPTED UP: gate stopped by `clustergate up` (pid {up.pid})"
+    for since in ({"gate": "x"}, {"gate": float("nan")}, {"gate": float("inf")}, {"gate": -1.0}, {"gate": True},
+                  ["gate"], "gate"):
+        path.write_text(json.dumps({**kept, "since": since}))  # NaN and Infinity as json.dumps writes them
+        status = clustergate("status", "--home", str(home))
+        said = [x for x in status.stdout.splitlines() if x.startswith("STOPPED BY AN INTERRUPTED UP: ")]
+        assert len(said) == 1 and said[0].startswith(line), (since, status.stdout)
+    other = subprocess.Popen(["sleep", "600"])  # a live process given the killed `up`'s pid, started at another time
+    try:
+        path.write_text(json.dumps({**kept, "pid": other.pid}))
+        said = json.loads(clustergate("status", "--json", "--home", str(home)).stdout)["left_stopped_by_up"]
+        assert said is not None and said["pid"] == other.pid and said["programs"] == ["gate"], said
+    finally:
+        other.kill()
+        other.wait()
+    path.write_text(json.dumps(kept))
+    topo_path.write_text(previous)
+    _the_next_up_starts_the_gate_as_left_by(home, topo_path, up.pid, "killed part-way")
+
+
 def test_an_up_killed_part_way_names_only_what_it_stopped_not_a_program_it_never_reached(small) -> None:
     # upstop (carried from earlier reviews): a killed `up` recorded every program it meant to stop before stopping the
     # first, so a program it never reached (the gate: supervisord stops the permit issuer first, by priority) that
@@ -1477,6 +1509,104 @@ def test_an_up_that_cannot_write_its_record_of_a_stop_applies_its_change_whole_a
     assert f"could not write {home / 'run' / 'up-stopping.json'} (No space left on device)" in up.stderr, up.stderr
     status = clustergate("status", "--home", str(home))
     assert status.returncode == 0 and "NOT APPLIED" not in status.stdout, status.stdout
+
+
+def _clustergate_whose_record_temp_file_another_process_locks(home: Path, *args: str,
+                                                              env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Run `clustergate ARGS` while this process holds the flock of the run/.up-stopping.json.PID it writes its record
+    to (as another process, a stuck one or one of another pid namespace, would hold it): the shell exec's the
+    launcher, so its pid is known, and locked, before the launcher starts. (returncode, stdout, stderr)."""
+    import fcntl
+
+    command = shlex.join([sys.executable, "-m", "launcher", *args])
+    proc = subprocess.Popen(["sh", "-c", f"read go && exec {command}"], cwd=REPO, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    fd = os.open(home / "run" / f".up-stopping.json.{proc.pid}", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        out, err = proc.communicate("go\n", timeout=300)
+        return proc.returncode, out, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        os.close(fd)
+        (home / "run" / f".up-stopping.json.{proc.pid}").unlink(missing_ok=True)
+
+
+def test_an_up_whose_record_temp_file_another_process_locks_applies_its_change_whole_and_says_so(small) -> None:
+    # revrec: recordfix's writer waits a bounded time for its temp file's lock, then OSError. `up` said it as
+    # "could not write .../up-stopping.json (None)" (an OSError of no errno); where `up` restarts supervisord (the Redis
+    # password changed) and where it releases a killed `up`'s record once its change applied, the same OSError was a
+    # traceback: the first one after the new files were switched in, supervisord left on the old ones (NOT APPLIED).
+    home, topo_path, _ = small
+    record = home / "run" / "up-stopping.json"
+    said = f"could not write {record} (its temp file {home / 'run'}/.up-stopping.json."
+    change_the_gate(topo_path)
+    code, out, err = _clustergate_whose_record_temp_file_another_process_locks(home, "up", str(topo_path), "--home",
+                                                                              str(home))
+    assert code == 0 and "restarted ['gate']" in out, out + err
+    assert said in err and "held (flock) or removed by another process" in err and "(None)" not in err, err
+    gone = subprocess.Popen(["true"])  # a killed `up`'s record, of a pid that runs nothing: this `up` releases it
+    gone.wait()
+    record.write_text(json.dumps({"proof": "up", "pid": gone.pid, "started": "1", "programs": ["permit_issuer"],
+                                  "at": 1.0, "since": {"permit_issuer": 1.0}}))
+    changed = yaml.safe_load(topo_path.read_text())
+    changed["actors"]["gate"]["settings"]["cold_stress"] = 0.6
+    write_topology(topo_path, changed)
+    code, out, err = _clustergate_whose_record_temp_file_another_process_locks(home, "up", str(topo_path), "--home",
+                                                                              str(home))
+    assert code == 0 and "Traceback" not in err and said in err, out + err
+    changed["redis"]["password_env"] = "REVREC_REDIS_PASSWORD"  # supervisord restarted with every program
+    write_topology(topo_path, changed)
+    env = {**os.environ, "REVREC_REDIS_PASSWORD": "revrec-secret"}
+    code, out, err = _clustergate_whose_record_temp_file_another_process_locks(home, "up", str(topo_path), "--home",
+                                                                              str(home), env=env)
+    assert code == 0 and "Traceback" not in err and said in err, out + err
+    status = subprocess.run([sys.executable, "-m", "launcher", "status", "--home", str(home)], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert status.returncode == 0 and "NOT APPLIED" not in status.stdout, status.stdout + status.stderr
+
+
+def test_a_down_whose_record_temp_file_another_process_locks_shuts_supervisord_and_says_so(small) -> None:
+    # revrec: `down` took its record's write failing (recordfix's bounded wait for its temp file's lock) for
+    # supervisord dying: "supervisord stopped answering during the shutdown", 30 s waiting for a supervisord that
+    # answered, then every program stopped as a leftover. It says the record unwritten and shuts supervisord.
+    home, _, _ = small
+    code, out, err = _clustergate_whose_record_temp_file_another_process_locks(home, "down", "--home", str(home))
+    assert code == 0 and "Traceback" not in err, out + err
+    assert f"could not write {home / 'run' / 'up-stopping.json'} (its temp file" in err, err
+    assert "stopped answering" not in out and "stopping leftover" not in out, out
+    assert "stopped every program and supervisord" in out, out
+
+
+NO_FLOCK_C = r"""
+#include <errno.h>
+/* flock(2) on a filesystem that has none to give: an NFS client whose lock manager is not reached (ENOLCK). */
+int flock(int fd, int op) { (void)fd; (void)op; errno = ENOLCK; return -1; }
+"""
+
+
+def test_up_and_down_on_a_home_whose_filesystem_refuses_flock_say_so_not_a_traceback(tmp_path: Path) -> None:
+    # revrec: `up` and `down` lock run/change.lock (flock) first; a filesystem that refuses flock (ENOLCK: an NFS
+    # client whose lock manager is not reached) ended both in a traceback. They say which file they could not lock,
+    # and that nothing was done (a proof already said `cannot take the proof lock`). Their flock fails as there
+    # (LD_PRELOAD of NO_FLOCK_C, built with cc as the deadline tests' clock shim is).
+    cc = shutil.which("cc") or shutil.which("gcc")
+    assert cc, "a C compiler (cc) builds the failing flock of this test"
+    (tmp_path / "no_flock.c").write_text(NO_FLOCK_C)
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(tmp_path / "no_flock.so"), str(tmp_path / "no_flock.c")],
+                   check=True, timeout=120)
+    home = tmp_path / "home"
+    topo_path = write_topology(tmp_path / "small.yaml", small_data())
+    env = {**os.environ, "LD_PRELOAD": str(tmp_path / "no_flock.so")}
+    for args in (("up", str(topo_path), "--home", str(home)), ("down", "--home", str(home))):
+        run = subprocess.run([sys.executable, "-m", "launcher", *args], cwd=REPO, env=env, capture_output=True,
+                             text=True, timeout=120)
+        assert run.returncode == 1 and "Traceback" not in run.stderr, run.stdout + run.stderr
+        assert (f"FAILED: cannot lock {home / 'run' / 'change.lock'} (No locks available): `clustergate {args[0]}` "
+                f"locks files in") in run.stderr, run.stderr
+    assert not (home / "run" / "supervisord.pid").exists()
 
 
 def test_a_config_hash_version_line_past_any_version_reads_as_none_written_not_a_traceback(tmp_path: Path) -> None:

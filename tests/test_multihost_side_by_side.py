@@ -621,3 +621,96 @@ def test_status_all_hosts_names_what_an_up_killed_part_way_left_stopped_on_a_hos
     finally:
         for host in SYSTEM_HOSTS:
             clustergate(env, "down", "--host", host, timeout=120)
+
+
+HOSTILE_HOST = """import json, os, sys
+host = sys.argv[1]
+left = {"pid": 7, "programs": ["feed"], "command": "up", "failed": False}
+print(json.dumps({"log_found": True, "log": "supervisord.log", "unexpected_exits": {}, "supervised": None,
+                  "left_stopped_by_up": json.loads(os.environ["HOSTILE_SHAPE"]) if host == "exec" else left}))
+"""
+
+
+def test_status_all_hosts_reads_a_hosts_malformed_left_stopped_record_as_unreadable_not_a_traceback(tmp_path: Path):
+    """recordfix: `status FILE --all-hosts` printed each host's left_stopped_by_up (its `status --exits --json`) as it
+    came: one of another shape (a hostile host, another release: not a mapping, programs not a list, owners not a list
+    of owners) ended the whole table in a traceback after the hosts before it, and names with escape sequences reached
+    the terminal. That host's record is said unreadable, the other hosts' notes and lines are shown. Here every host's
+    `status --exits --json` is a script's through --via (in place of ssh): exec's of the hostile shape."""
+    topology, env = topology_and_env(tmp_path)
+    script = tmp_path / "hostile_host.py"
+    script.write_text(HOSTILE_HOST)
+    good = "STOPPED BY AN INTERRUPTED UP: feed stopped by `clustergate up` (pid 7)"
+    for shape, why in ((["gate"], "left_stopped_by_up is not a mapping"),
+                       ({"pid": 1, "programs": 5}, "left_stopped_by_up's programs is not a list of names"),
+                       ({"pid": "1", "programs": ["gate"]}, "left_stopped_by_up's pid is not an integer"),
+                       ({"pid": 1, "programs": ["gate"], "owners": 3}, "left_stopped_by_up's owners is not a list"),
+                       ({"pid": 1, "programs": ["gate"], "owners": ["x"]}, "its owner 1 is not a mapping"),
+                       ({"pid": 1, "programs": ["gate"], "owners": [{"pid": 1}]},
+                        "its owner 1's programs is not a list of names"),
+                       ({"pid": 1, "programs": ["gate"], "command": ["up"]}, "left_stopped_by_up's command is not up "
+                                                                              "or down, or its failed not true or false")):
+        for as_json in (False, True):
+            whole = clustergate({**env, "HOSTILE_SHAPE": json.dumps(shape)}, "status", str(topology), "--all-hosts",
+                                "--via", f"{sys.executable} {script} {{host}}", "--home-root",
+                                str(tmp_path / "base" / "hosts"), *(["--json"] if as_json else []), timeout=120)
+            assert whole.returncode == 1 and "Traceback" not in whole.stderr, (shape, whole.stdout + whole.stderr)
+            if as_json:
+                hosts = json.loads(whole.stdout)["hosts"]
+                assert hosts["exec"]["exits"]["left_stopped_by_up"] is None, hosts["exec"]
+                assert hosts["exec"]["exits"]["left_stopped_by_up_error"] == why, hosts["exec"]
+                assert hosts["market"]["exits"]["left_stopped_by_up"]["programs"] == ["feed"], hosts["market"]
+                continue
+            lines = whole.stdout.splitlines()
+            assert [line for line in lines if line.startswith("exec: ")] == [
+                f"exec: what an interrupted `up` left stopped not read: its `status --exits --json` gave a record of "
+                f"another shape ({why}): `clustergate status --home HOME` on exec names it"], (shape, whole.stdout)
+            for host in ("market", "store"):
+                assert any(line.startswith(f"{host}: {good}") for line in lines), (shape, whole.stdout)
+            assert any(line.startswith("not reached: ") for line in lines), whole.stdout  # the table's last line
+    escaping = {"pid": 1, "programs": ["gate\x1b[2J"], "owners": [{"pid": 1, "programs": ["gate\x1b[2J"]}]}
+    whole = clustergate({**env, "HOSTILE_SHAPE": json.dumps(escaping)}, "status", str(topology), "--all-hosts",
+                        "--via", f"{sys.executable} {script} {{host}}", "--home-root", str(tmp_path / "base" / "hosts"),
+                        timeout=120)
+    assert "\x1b" not in whole.stdout and "exec: STOPPED BY AN INTERRUPTED UP: gate?[2J stopped by" in whole.stdout, \
+        whole.stdout
+
+
+HOSTILE_EXITS_HOST = """import json, os, sys
+host = sys.argv[1]
+said = {"log_found": True, "log": "supervisord.log", "unexpected_exits": {}, "supervised": None}
+print(json.dumps({**said, **(json.loads(os.environ["HOSTILE_SAID"]) if host == "exec" else {})}))
+"""
+
+
+def test_status_all_hosts_reads_a_hosts_malformed_exits_as_unreadable_and_shows_what_hosts_say_printable(
+        tmp_path: Path) -> None:
+    """revrec: recordfix read a host's left_stopped_by_up of another shape as unreadable, but the rest of what a host's
+    `status --exits --json` says went to the terminal as it came: an unexpected exit of another shape (not a mapping,
+    no count, a last_at that is no time) ended the whole table in a traceback, and a host's error, log path, exit
+    words, running copy or programs file with escape sequences reached the terminal. That host's exits are said
+    unreadable (`unexpected exits not read`), the other hosts shown; every string a host says is shown printable."""
+    topology, env = topology_and_env(tmp_path)
+    script = tmp_path / "hostile_host.py"
+    script.write_text(HOSTILE_EXITS_HOST)
+    escape = "\x1b[2J\x1b]0;owned\x07"
+
+    def status(said: dict) -> subprocess.CompletedProcess:
+        return clustergate({**env, "HOSTILE_SAID": json.dumps(said)}, "status", str(topology), "--all-hosts", "--via",
+                           f"{sys.executable} {script} {{host}}", "--home-root", str(tmp_path / "base" / "hosts"),
+                           timeout=120)
+    exit_ok = {"count": 2, "last_at": 1_700_000_000.0, "last_how": "exit status 1", "log": "gate.log", "window_s": 600.0}
+    for bad in (5, {}, {**exit_ok, "last_at": "x"}, {**exit_ok, "last_at": 1e300}, {**exit_ok, "count": "2"}):
+        whole = status({"unexpected_exits": {"gate": bad}})
+        assert whole.returncode == 1 and "Traceback" not in whole.stderr, (bad, whole.stdout + whole.stderr)
+        assert "unexpected exits not read: exec (`status --exits` through" in whole.stdout, (bad, whole.stdout)
+        assert "gave an unexpected exit of gate of another shape" in whole.stdout, (bad, whole.stdout)
+        assert any(line.startswith("store ") for line in whole.stdout.splitlines()), whole.stdout  # the rest shown
+    for said in ({"unexpected_exits": {"gate": {**exit_ok, "last_how": "exit" + escape, "log": "gate.log" + escape}}},
+                 {"error": "broken" + escape}, {"log_found": False, "log": "supervisord.log" + escape},
+                 {"running_copy_edited": True, "running_copy": "topology.yaml" + escape},
+                 {"config_applied": {"gate": False}, "programs_file": "clustergate.conf" + escape}):
+        whole = status(said)
+        assert "Traceback" not in whole.stderr, (said, whole.stderr)
+        assert "\x1b" not in whole.stdout and "\x07" not in whole.stdout, (said, whole.stdout)
+        assert "?[2J?]0;owned?" in whole.stdout, (said, whole.stdout)

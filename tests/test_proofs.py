@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -977,7 +978,8 @@ def test_a_program_started_and_stopped_by_hand_after_an_up_recorded_it_is_not_na
     import json
 
     from launcher import proof_stops
-    (tmp_path / proof_stops.UP_FILE).write_text(json.dumps({"proof": "up", "pid": os.getpid(), "started": None,
+    (tmp_path / proof_stops.UP_FILE).write_text(json.dumps({"proof": "up", "pid": os.getpid(),  # this process's
+                                                            "started": proof_stops._start_ticks(os.getpid()),
                                                             "at": 100.0, "programs": ["gate"],
                                                             "since": {"gate": 100.0}}))
     proof_stops.record(tmp_path, "up", ["permit_issuer"], proof_stops.UP_FILE)  # now, long after 100
@@ -1095,3 +1097,229 @@ def test_a_proof_that_cannot_take_its_homes_proof_lock_fails_naming_it_without_a
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"FAIL  proof: cannot take the proof lock in {run}" in result.stdout, result.stdout + result.stderr
     assert "Traceback" not in result.stderr, result.stderr
+
+
+def test_a_record_with_a_malformed_since_is_read_with_the_records_time_for_those_programs(tmp_path: Path) -> None:
+    """recordfix: one program's time in the record's `since` that was no time (a string) made the whole record
+    unreadable, and one that was NaN, negative, 1e400 or true was read as such (NaN and negative: the program never
+    named, 1e400: named though started since). An entry that is no time since the epoch is left out: its program is
+    compared with the record's `at`, as in a record of the older shape; `since` not a mapping, the same for all; an
+    `at` that is no time is no time (each program is then named)."""
+    from launcher import proof_stops
+    path = tmp_path / proof_stops.UP_FILE
+    base = {"proof": "up", "pid": 1, "started": "1", "at": 100.0,
+            "programs": ["gate", "permit_issuer", "ledger", "pricer", "audit", "book"]}
+    started_at_50 = [{"name": name, "statename": "STOPPED", "start": 50} for name in base["programs"]]
+    path.write_text(json.dumps({**base, "since": {"gate": "x", "permit_issuer": float("nan"), "ledger": -1.0,
+                                                  "pricer": True, "audit": 20.0, "gone": 5.0}})
+                    .replace('"audit": 20.0', '"audit": 20.0, "book": 1e400'))  # NaN as json.dumps writes it
+    held = proof_stops.read(tmp_path, proof_stops.UP_FILE)
+    assert held is not None, "a malformed since lost the whole record"
+    assert dict(held.since) == {"audit": 20.0, "gone": 5.0}, held
+    assert proof_stops.still_stopped(held, started_at_50) == ["gate", "permit_issuer", "ledger", "pricer", "book"]
+    for since in (["gate"], "gate", 3, None):
+        path.write_text(json.dumps({**base, "since": since}))
+        held = proof_stops.read(tmp_path, proof_stops.UP_FILE)
+        assert held is not None and held.since == (), (since, held)
+        assert proof_stops.still_stopped(held, started_at_50) == base["programs"], since
+    for at in ("x", [1], float("nan"), -5.0, True):
+        path.write_text(json.dumps({**base, "at": at, "since": {"gate": 100.0}}))
+        held = proof_stops.read(tmp_path, proof_stops.UP_FILE)
+        assert held is not None and held.at is None and held.since == (("gate", 100.0),), (at, held)
+
+
+def test_a_record_left_by_an_ended_process_that_had_this_ones_pid_is_not_taken_as_its_own(tmp_path: Path) -> None:
+    """recordfix: record and fail took a record as this process's own by its pid alone: one left by a killed `up` whose
+    pid this process has now (pid reuse: after a reboot, in a container whose `up` is always pid 1) was extended as
+    this one's, and this one, failed, marked it all failed: status then named this one (FAILED UP) for the programs
+    the killed one left stopped. A record is this process's own only at its start time too."""
+    from launcher import proof_stops
+    path = tmp_path / proof_stops.UP_FILE
+    path.write_text(json.dumps({"proof": "up", "pid": os.getpid(), "started": "1", "at": 1.0, "programs": ["gate"],
+                                "since": {"gate": 1.0}}))
+    ended = proof_stops.left_by_ended_proof(tmp_path, proof_stops.UP_FILE)
+    assert ended is not None, "a record of this pid at another start time is an ended process's"
+    proof_stops.fail(tmp_path, proof_stops.UP_FILE)
+    assert not proof_stops.read(tmp_path, proof_stops.UP_FILE).failed, "fail marked the killed `up`'s record"
+    proof_stops.record(tmp_path, "up", ["gate", "permit_issuer"], proof_stops.UP_FILE, {"gate": ("up", os.getpid(), False)})
+    proof_stops.fail(tmp_path, proof_stops.UP_FILE)
+    held = proof_stops.read(tmp_path, proof_stops.UP_FILE)
+    assert held is not None and held.programs == ("gate", "permit_issuer") and held.failed, held
+    assert held.owner("gate") == ("up", os.getpid(), False), held  # the killed one's, not this failed one's
+    assert held.owner("permit_issuer") == ("up", os.getpid(), True), held
+    assert dict(held.since)["gate"] > 1.0, held  # recorded again by this one, which stops it now
+
+
+def _namespaces_unavailable(why: str) -> None:
+    """Skip a namespace test where it cannot run, naming why; under CI (CLUSTERGATE_REQUIRE_NETNS=1 or CI=true: root,
+    unshare there) fail instead, as the network-namespace tests do (tests/conftest.py): a check skipped in CI is none."""
+    from launcher import netns
+    if netns.requires_netns(os.environ):
+        pytest.fail(f"{why} (required here: CLUSTERGATE_REQUIRE_NETNS=1 or CI=true)", pytrace=False)
+    pytest.skip(why)
+
+
+def _writer_held_before_its_rename(run: Path, file: str) -> subprocess.Popen:
+    """A process writing the record in `run` (proof_stops.record), held between its write of .FILE.PID and its
+    rename (os.replace waits for a line on its stdin); returned once the temp file is written."""
+    code = ("import os, sys\nfrom pathlib import Path\nfrom launcher import proof_stops\nreal = os.replace\n"
+            "def held(src, dst):\n    print('written', flush=True)\n    sys.stdin.readline()\n    real(src, dst)\n"
+            f"os.replace = held\nproof_stops.record(Path({str(run)!r}), 'up', ['gate'], {file!r})\n")
+    writer = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                              cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        assert writer.stdout.readline().strip() == "written"
+    except BaseException:
+        writer.kill()
+        writer.wait()
+        raise
+    return writer
+
+
+def test_a_records_temp_file_written_by_a_process_of_another_pid_namespace_is_kept(tmp_path: Path) -> None:
+    """recordfix: the temp-file cleanup removed .FILE.PID when it saw no process PID: from another pid namespace (a
+    container sharing the home) the writer's pid names no process, and its temp file was removed under it as it
+    wrote (its rename then failed: the record not written). The writer holds a lock on its temp file until it has
+    renamed it; a locked one is left as it is. The read runs in a pid namespace of its own (unshare -p, its /proc)."""
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        _namespaces_unavailable("needs root and unshare (util-linux) for a pid namespace")
+    from launcher import proof_stops
+    for file in (proof_stops.UP_FILE, proof_stops.FILE):
+        writer = _writer_held_before_its_rename(tmp_path, file)
+        try:
+            temp = tmp_path / f".{file}.{writer.pid}"
+            assert temp.exists()
+            read = subprocess.run(["unshare", "-p", "-f", "--kill-child", "--mount-proc", sys.executable, "-c",
+                                   f"import os\nfrom pathlib import Path\nfrom launcher import proof_stops\n"
+                                   f"assert not os.path.exists('/proc/{writer.pid}/stat') or os.getpid() == {writer.pid}\n"
+                                   f"print(proof_stops.read(Path({str(tmp_path)!r}), {file!r}))"],
+                                  capture_output=True, text=True, cwd=REPO, timeout=60,
+                                  env={**os.environ, "PYTHONPATH": str(REPO)})
+            assert read.returncode == 0, read.stdout + read.stderr
+            assert temp.exists(), "a live writer's temp file was removed from another pid namespace"
+            writer.stdin.write("\n")
+            writer.stdin.flush()
+            assert writer.wait(timeout=60) == 0
+            assert not temp.exists() and proof_stops.read(tmp_path, file).programs == ("gate",)
+        finally:
+            if writer.poll() is None:
+                writer.kill()
+            writer.wait()
+
+
+def test_a_records_temp_file_of_a_live_pid_whose_proc_entry_cannot_be_read_is_kept() -> None:
+    """recordfix: the temp-file cleanup took a pid whose /proc/PID/stat it could not read for an ended one: under a
+    /proc mounted hidepid=1 (the entry there, unreadable: PermissionError) or hidepid=2 (no entry, the process another
+    user's), another user's live writer's temp file was removed. A pid is ended only when the kernel says no such
+    process (kill 0: ESRCH); unknown is left as it is. Read as the user nobody, in a mount namespace of its own with
+    such a /proc (unshare -m: gone with the read)."""
+    import tempfile
+
+    if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("setpriv") is None:
+        _namespaces_unavailable("needs root, unshare and setpriv (util-linux) for a hidepid /proc read as another user")
+    from launcher import proof_stops
+    run = Path(tempfile.mkdtemp(prefix="cg-recordfix-", dir="/tmp"))  # tmp_path's parents: root's alone
+    live = ended = None
+    try:
+        run.chmod(0o777)
+        code = run / "code" / "launcher"  # what the read imports, where nobody may read it (the checkout: maybe not)
+        code.mkdir(parents=True)
+        for module in ("__init__.py", "proof_stops.py", "terminal_text.py"):
+            shutil.copy(REPO / "launcher" / module, code / module)
+        os.chmod(run / "code", 0o755)
+        as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c"]
+        probe = subprocess.run([*as_nobody, "import launcher.proof_stops"], capture_output=True, text=True,
+                               cwd=run / "code", timeout=60, env={**os.environ, "PYTHONPATH": str(run / "code")})
+        if probe.returncode != 0:
+            _namespaces_unavailable(f"needs a Python the user nobody may run (/usr/bin/python3): {probe.stderr[-300:]}")
+        live = subprocess.Popen(["sleep", "600"])  # root's: its /proc entry hidden from nobody
+        ended = subprocess.Popen(["true"])
+        ended.wait()
+        for hidepid in (1, 2):
+            for file in (proof_stops.UP_FILE, proof_stops.FILE):
+                writing, left = run / f".{file}.{live.pid}", run / f".{file}.{ended.pid}"
+                for temp in (writing, left):
+                    temp.write_text("{")
+                    temp.chmod(0o666)
+                script = (f"from pathlib import Path\nfrom launcher import proof_stops\n"
+                          f"print(proof_stops.read(Path({str(run)!r}), {file!r}))")
+                read = subprocess.run(
+                    ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                     f"mount -t proc -o hidepid={hidepid} proc /proc && exec setpriv --reuid=65534 --regid=65534 "
+                     f"--clear-groups /usr/bin/python3 -c \"$0\"", script],
+                    capture_output=True, text=True, cwd=run / "code", timeout=60,
+                    env={**os.environ, "PYTHONPATH": str(run / "code")})
+                assert read.returncode == 0, read.stdout + read.stderr
+                assert writing.exists(), f"hidepid={hidepid}: a live pid's temp file was removed"
+                assert not left.exists(), f"hidepid={hidepid}: an ended pid's temp file was kept"
+    finally:
+        if live is not None:
+            live.kill()
+            live.wait()
+        shutil.rmtree(run)
+
+
+def test_a_record_whose_temp_file_another_process_keeps_locked_is_not_written_and_the_writer_does_not_hang(
+        tmp_path: Path) -> None:
+    """recordfix: the writer locks its temp file (.FILE.PID) until its rename, and waits for a cleaner that holds it a
+    moment; one held for good (here by another open file of this process, as another process would hold it) is an
+    OSError after a bounded wait (an `up` says it could not write the record), not a hang; released, it is written."""
+    import fcntl
+
+    from launcher import proof_stops
+    temp = tmp_path / f".{proof_stops.UP_FILE}.{os.getpid()}"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with pytest.raises(OSError):
+            proof_stops.record(tmp_path, "up", ["gate"], proof_stops.UP_FILE)
+        assert proof_stops.read(tmp_path, proof_stops.UP_FILE) is None
+    finally:
+        os.close(fd)
+    proof_stops.record(tmp_path, "up", ["gate"], proof_stops.UP_FILE)
+    assert proof_stops.read(tmp_path, proof_stops.UP_FILE).programs == ("gate",) and not temp.exists()
+
+
+NFS_FLOCK_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+/* flock(2) as an NFS client gives it (flock(2), NOTES): a whole-file fcntl lock, so an exclusive lock needs the file
+   open for writing, else EBADF. */
+int flock(int fd, int op) {
+  static int (*real)(int, int);
+  if (!real) real = (int (*)(int, int))dlsym(RTLD_NEXT, "flock");
+  int mode = fcntl(fd, F_GETFL);
+  if ((op & LOCK_EX) && mode != -1 && (mode & O_ACCMODE) == O_RDONLY) { errno = EBADF; return -1; }
+  return real(fd, op);
+}
+"""
+
+
+def test_a_records_temp_file_left_by_an_ended_process_is_removed_where_flock_is_an_nfs_clients(tmp_path: Path) -> None:
+    """revrec: recordfix's cleanup locks a temp file (.FILE.PID) before it removes it, on a file it opened read-only:
+    where flock is an NFS client's (a whole-file fcntl lock: an exclusive one on a read-only file is EBADF; a home on
+    NFS, where up's and the proof's own locks, opened for writing, work), that lock always failed and no temp file left
+    by a killed `up` or proof was removed any more (upowner's cleanup undone). The read runs in a process whose flock
+    behaves so (LD_PRELOAD of NFS_FLOCK_C, built with cc as the deadline tests' clock shim is)."""
+    from launcher import proof_stops
+    cc = shutil.which("cc") or shutil.which("gcc")
+    assert cc, "a C compiler (cc) builds the NFS-like flock of this test"
+    (tmp_path / "nfs_flock.c").write_text(NFS_FLOCK_C)
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(tmp_path / "nfs_flock.so"), str(tmp_path / "nfs_flock.c"),
+                    "-ldl"], check=True, timeout=120)
+    run = tmp_path / "run"
+    run.mkdir()
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    for file in (proof_stops.UP_FILE, proof_stops.FILE):
+        left = run / f".{file}.{ended.pid}"
+        left.write_text("{")
+        read = subprocess.run([sys.executable, "-c", f"from pathlib import Path\nfrom launcher import proof_stops\n"
+                               f"print(proof_stops.read(Path({str(run)!r}), {file!r}))"],
+                              capture_output=True, text=True, cwd=REPO, timeout=60,
+                              env={**os.environ, "PYTHONPATH": str(REPO), "LD_PRELOAD": str(tmp_path / "nfs_flock.so")})
+        assert read.returncode == 0 and read.stdout.strip() == "None", read.stdout + read.stderr
+        assert not left.exists(), f"{left.name}: a temp file of an ended pid kept where flock is an NFS client's"

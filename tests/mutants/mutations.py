@@ -34,6 +34,10 @@ DURABILITY_FAULTS = "tests/test_ha_durability_faults.py"
 SKEW = "tests/test_state_writer_skew.py"
 HA_PRIMARY_KILLS = ("tests/test_ha_host_faults.py::"
                     "test_the_redis_primary_sigkilled_five_times_under_load_loses_no_recorded_decision_and_no_actor_restarts")
+LAUNCHER_RECORD_LOCKED_UP = ("tests/test_launcher.py::"
+                             "test_an_up_whose_record_temp_file_another_process_locks_applies_its_change_whole_and_says_so")
+HOSTS_SAY_HOSTILE = ("tests/test_multihost_side_by_side.py::test_status_all_hosts_reads_a_hosts_malformed_exits_"
+                     "as_unreadable_and_shows_what_hosts_say_printable")
 PROOF_STALE_WINDOW = ("tests/test_proofs.py::"
                       "test_fallback_proof_fails_when_the_gate_keeps_k_from_a_state_stale_by_the_topologys_window")
 PROOF_CLUSTER_SIDE_ELSEWHERE = ("tests/test_proofs.py::"
@@ -7883,8 +7887,9 @@ MUTATIONS: list[Mutation] = [
         "the programs an `up` stopped to restart them and was killed before starting again are named by `status` "
         "(STOPPED BY AN INTERRUPTED UP) and by the next `up`, not as stopped by hand (lnfix)",
         "launcher/supervise.py",
-        "                    keeping_record(lambda: proof_stops.record(home.run, \"up\", stopping, proof_stops.UP_FILE, taken))\n",
-        "                    pass\n",
+        "                    keeping_record(lambda: proof_stops.record(home.run, \"up\", stopping, proof_stops.UP_FILE, taken))\n"
+        "\n            def back",
+        "                    pass\n\n            def back",
         ("tests/test_launcher.py::"
          "test_status_and_the_next_up_name_an_up_killed_part_way_as_what_left_its_programs_stopped",)),
     Mutation(
@@ -8377,8 +8382,8 @@ MUTATIONS: list[Mutation] = [
         "the programs a `down` killed part-way stopped under a supervisord it did not shut are named by `status` "
         "(STOPPED BY AN INTERRUPTED DOWN) and by the next `up`, not as stopped by hand (lnrev3)",
         "launcher/supervise.py",
-        "                proof_stops.record(home.run, \"down\", stopping, proof_stops.UP_FILE, taken_over(earlier))\n",
-        "",
+        "                    proof_stops.record(home.run, \"down\", stopping, proof_stops.UP_FILE, taken_over(earlier))\n",
+        "                    pass\n",
         ("tests/test_launcher.py::"
          "test_status_and_the_next_up_name_a_down_killed_part_way_as_what_left_its_programs_stopped",)),
     Mutation(
@@ -8754,9 +8759,10 @@ MUTATIONS: list[Mutation] = [
         "an `up` killed part-way is named (status, the next `up`) for the programs it stopped, not for one it never "
         "reached that was stopped by hand later: its record named every program it meant to stop (upstop)",
         "launcher/supervise.py",
-        "                    keeping_record(lambda: proof_stops.record(home.run, \"up\", stopping, proof_stops.UP_FILE, taken))\n",
+        "                    keeping_record(lambda: proof_stops.record(home.run, \"up\", stopping, proof_stops.UP_FILE, taken))\n"
+        "\n            def back",
         "                    keeping_record(lambda: proof_stops.record(home.run, \"up\", sorted(stoppable), "
-        "proof_stops.UP_FILE, taken))\n",
+        "proof_stops.UP_FILE, taken))\n\n            def back",
         ("tests/test_launcher.py::"
          "test_an_up_killed_part_way_names_only_what_it_stopped_not_a_program_it_never_reached",)),
     Mutation(
@@ -8783,7 +8789,7 @@ MUTATIONS: list[Mutation] = [
         "failed before any stop named itself, failed, as what stopped the killed `up`'s programs (revup)",
         "launcher/supervise.py",
         "                stopping += [p[\"name\"] for p in infos if p[\"name\"] in stoppable and p[\"name\"] not in "
-        "stopping]\n                if stopping:\n",
+        "stopping]\n                if stopping:  # unwritten, said: the files were switched in, supervisord must run them\n",
         "                stopping += [p[\"name\"] for p in infos if p[\"name\"] in stoppable and p[\"name\"] not in "
         "stopping]\n            if stopping:\n",
         ("tests/test_launcher.py::"
@@ -8819,8 +8825,8 @@ MUTATIONS: list[Mutation] = [
         "an `up` that cannot write its record of a stop (disk full) applies its change whole and says so: it failed "
         "half-way, its previous files put back under a program already restarted with the new ones (revup)",
         "launcher/supervise.py",
-        "                except OSError as exc:\n                    tell(f\"could not write {home.run / proof_stops.UP_FILE}",
-        "                except ValueError as exc:\n                    tell(f\"could not write {home.run / proof_stops.UP_FILE}",
+        "                except OSError as exc:\n                    tell(record_unwritten(home, exc, \"up\"), sys.stderr)",
+        "                except ValueError as exc:\n                    tell(record_unwritten(home, exc, \"up\"), sys.stderr)",
         ("tests/test_launcher.py::"
          "test_an_up_that_cannot_write_its_record_of_a_stop_applies_its_change_whole_and_says_so",)),
     Mutation(
@@ -8997,15 +9003,15 @@ MUTATIONS: list[Mutation] = [
         "a record's temp file (.FILE.PID) left by a process killed, or out of disk space, between its write and its "
         "rename is removed by the next read or write of the record: nothing removed it (upowner)",
         "launcher/proof_stops.py",
-        "        if pid.isascii() and pid.isdigit() and _start_ticks(int(pid)) is None:  # not \"²\": a digit int() refuses\n",
-        "        if False:\n",
+        "        if not (pid.isascii() and pid.isdigit() and _ended(int(pid))):  # not \"²\": a digit int() refuses\n",
+        "        if True:\n",
         ("tests/test_proofs.py::test_a_records_temp_file_left_by_an_ended_process_is_removed_and_a_live_ones_kept",)),
     Mutation(
         "a_records_temp_file_of_a_live_process_is_removed",
         "only the temp files of pids that no longer run are removed: a live one's may be mid-write (upowner)",
         "launcher/proof_stops.py",
-        "        if pid.isascii() and pid.isdigit() and _start_ticks(int(pid)) is None:  # not \"²\": a digit int() refuses\n",
-        "        if pid.isascii() and pid.isdigit():\n",
+        "        if not (pid.isascii() and pid.isdigit() and _ended(int(pid))):  # not \"²\": a digit int() refuses\n",
+        "        if not (pid.isascii() and pid.isdigit()):\n",
         ("tests/test_proofs.py::test_a_records_temp_file_left_by_an_ended_process_is_removed_and_a_live_ones_kept",)),
     Mutation(
         "a_malformed_owner_loses_the_whole_up_stopping_record",
@@ -9029,8 +9035,8 @@ MUTATIONS: list[Mutation] = [
         "a file run/.up-stopping.json.² (a digit to str.isdigit, not to int) raised ValueError out of every read of the "
         "record: status and up ended in a traceback (revowner)",
         "launcher/proof_stops.py",
-        "        if pid.isascii() and pid.isdigit() and _start_ticks(int(pid)) is None:  # not \"²\": a digit int() refuses\n",
-        "        if pid.isdigit() and _start_ticks(int(pid)) is None:\n",
+        "        if not (pid.isascii() and pid.isdigit() and _ended(int(pid))):  # not \"²\": a digit int() refuses\n",
+        "        if not (pid.isdigit() and _ended(int(pid))):\n",
         ("tests/test_proofs.py::test_a_record_or_temp_file_past_what_a_pid_can_be_is_no_record_not_a_traceback",)),
     Mutation(
         "a_record_naming_a_program_twice_is_read_with_both",
@@ -9104,6 +9110,124 @@ MUTATIONS: list[Mutation] = [
         "    if isinstance(answering, int) and isinstance(asked, int) and answering < asked:\n",
         "    if isinstance(answering, int) and isinstance(asked, int) and answering < 0:\n",
         ("tests/test_sentinel_failover.py::test_a_replica_down_seen_by_the_only_sentinel_that_answers_says_how_few_answer",)),
+    Mutation(
+        "a_malformed_since_loses_the_whole_up_stopping_record",
+        "one program's time in the up-stopping record's since that is no time (a string, NaN, negative, 1e400) is left "
+        "out, its program compared with the record's at: a string lost the whole record (status no longer named what a "
+        "killed `up` left stopped), NaN or negative the program (recordfix)",
+        "launcher/proof_stops.py",
+        "                          _since(since),\n",
+        "                          tuple((str(name), float(t)) for name, t in since.items()) if isinstance(since, dict) else (),\n",
+        ("tests/test_proofs.py::test_a_record_with_a_malformed_since_is_read_with_the_records_time_for_those_programs",
+         "tests/test_launcher.py::"
+         "test_an_up_killed_part_way_stays_named_with_a_malformed_since_or_its_pid_now_another_processes")),
+    Mutation(
+        "a_record_left_at_this_pid_by_an_ended_process_is_taken_as_this_ones",
+        "a record is this process's own (record extends it, fail marks it failed) only at its pid and start time: one a "
+        "killed `up` left, whose pid this one has now, was extended and marked failed as this one's (recordfix)",
+        "launcher/proof_stops.py",
+        "    return held is not None and held.pid == os.getpid() and held.started == _start_ticks(os.getpid())\n",
+        "    return held is not None and held.pid == os.getpid()\n",
+        ("tests/test_proofs.py::test_a_record_left_by_an_ended_process_that_had_this_ones_pid_is_not_taken_as_its_own",)),
+    Mutation(
+        "a_temp_file_of_a_pid_proc_hides_is_taken_for_an_ended_ones",
+        "the record's temp-file cleanup removes a .FILE.PID only when the kernel says PID runs no process: one whose "
+        "/proc entry it may not read (hidepid) was taken as ended, a live writer's file removed (recordfix)",
+        "launcher/proof_stops.py",
+        "        if not (pid.isascii() and pid.isdigit() and _ended(int(pid))):  # not \"²\": a digit int() refuses\n",
+        "        if not (pid.isascii() and pid.isdigit() and _start_ticks(int(pid)) is None):\n",
+        ("tests/test_proofs.py::test_a_records_temp_file_of_a_live_pid_whose_proc_entry_cannot_be_read_is_kept",)),
+    Mutation(
+        "a_temp_file_its_writer_locks_is_removed",
+        "the record's temp-file cleanup leaves a .FILE.PID its writer locks (until its rename): a writer of another pid "
+        "namespace, whose pid names no process here, had its file removed as it wrote (recordfix)",
+        "launcher/proof_stops.py",
+        "            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held by a writer until its rename\n",
+        "            pass\n",
+        ("tests/test_proofs.py::test_a_records_temp_file_written_by_a_process_of_another_pid_namespace_is_kept",)),
+    Mutation(
+        "a_hosts_malformed_left_stopped_record_is_a_traceback_of_status_all_hosts",
+        "`status FILE --all-hosts` reads a host's left_stopped_by_up of another shape (a hostile host, another release) "
+        "as unreadable, said for that host, the rest shown: it ended the whole table in a traceback (recordfix)",
+        "launcher/hosts_status.py",
+        "                left, unread = readable_left_stopped(exits[host][\"left_stopped_by_up\"])\n",
+        "                left, unread = exits[host][\"left_stopped_by_up\"], None\n",
+        ("tests/test_multihost_side_by_side.py::"
+         "test_status_all_hosts_reads_a_hosts_malformed_left_stopped_record_as_unreadable_not_a_traceback",)),
+    Mutation(
+        "an_up_restarting_supervisord_fails_on_its_records_write_in_a_traceback",
+        "an `up` that restarts supervisord (the Redis password changed) and cannot write its record (its temp file's "
+        "lock held past the bounded wait, disk full) says so and applies its change: it ended in a traceback after "
+        "switching its files in, supervisord left on the old ones (revrec)",
+        "launcher/supervise.py",
+        "                    keeping_record(lambda: proof_stops.record(home.run, \"up\", stopping, proof_stops.UP_FILE, taken))\n"
+        "\n            def recording",
+        "                    proof_stops.record(home.run, \"up\", stopping, proof_stops.UP_FILE, taken)\n"
+        "\n            def recording",
+        (LAUNCHER_RECORD_LOCKED_UP,)),
+    Mutation(
+        "an_up_releasing_a_killed_ups_record_fails_in_a_traceback",
+        "an `up` whose change applied and that cannot write the record it releases (a killed `up`'s; its temp file's "
+        "lock held past the bounded wait) says so: it ended in a traceback, exit 1 (revrec)",
+        "launcher/supervise.py",
+        "            keeping_record(lambda: proof_stops.release(home.run, stopping, proof_stops.UP_FILE))  # applied: said\n",
+        "            proof_stops.release(home.run, stopping, proof_stops.UP_FILE)\n",
+        (LAUNCHER_RECORD_LOCKED_UP,)),
+    Mutation(
+        "a_records_bounded_wait_expiring_is_said_as_none",
+        "the record's writer that waited its bounded time for its temp file's lock says why (its temp file held or "
+        "removed by another process): `up` said `could not write .../up-stopping.json (None)` (revrec)",
+        "launcher/proof_stops.py",
+        "    raise OSError(errno.EBUSY, f\"its temp file {temp} held (flock) or removed by another process each time it was \"\n",
+        "    raise OSError(f\"its temp file {temp} held (flock) or removed by another process each time it was \"\n",
+        (LAUNCHER_RECORD_LOCKED_UP,),
+        also=(("launcher/supervise.py", "({exc.strerror or exc}): killed now", "({exc.strerror}): killed now"),)),
+    Mutation(
+        "a_down_that_cannot_write_its_record_takes_supervisord_for_dead",
+        "a `down` that cannot write its record (its temp file's lock held past the bounded wait, disk full) says so and "
+        "shuts supervisord: it said `supervisord stopped answering`, waited 30 s for a supervisord that answered, and "
+        "stopped every program as a leftover (revrec)",
+        "launcher/supervise.py",
+        "                try:  # unwritten (its temp file held by another process, disk full): said, and supervisord shut\n"
+        "                    proof_stops.record(home.run, \"down\", stopping, proof_stops.UP_FILE, taken_over(earlier))\n"
+        "                except OSError as exc:\n"
+        "                    print(record_unwritten(home, exc, \"down\"), file=sys.stderr)\n",
+        "                proof_stops.record(home.run, \"down\", stopping, proof_stops.UP_FILE, taken_over(earlier))\n",
+        ("tests/test_launcher.py::test_a_down_whose_record_temp_file_another_process_locks_shuts_supervisord_and_says_so",)),
+    Mutation(
+        "a_records_temp_file_cleanup_locks_a_read_only_file",
+        "the record's temp-file cleanup locks a .FILE.PID opened for writing: opened read-only, an NFS client's flock "
+        "(an exclusive lock needs a file open for writing: EBADF) never let it remove one (revrec)",
+        "launcher/proof_stops.py",
+        "            fd = os.open(temp, os.O_RDWR | os.O_NONBLOCK | os.O_NOFOLLOW)  # a FIFO there does not block the open\n",
+        "            fd = os.open(temp, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)\n",
+        ("tests/test_proofs.py::"
+         "test_a_records_temp_file_left_by_an_ended_process_is_removed_where_flock_is_an_nfs_clients",)),
+    Mutation(
+        "up_and_down_on_a_filesystem_refusing_flock_end_in_a_traceback",
+        "`up` and `down` on a home whose filesystem refuses flock (ENOLCK: an NFS client whose lock manager is not "
+        "reached) say which lock they could not take and that nothing was done: both ended in a traceback (revrec)",
+        "launcher/supervise.py",
+        "            except OSError as exc:  # no flock on the home's filesystem (an NFS client whose lock manager is not reached)\n",
+        "            except ValueError as exc:\n",
+        ("tests/test_launcher.py::test_up_and_down_on_a_home_whose_filesystem_refuses_flock_say_so_not_a_traceback",)),
+    Mutation(
+        "a_hosts_malformed_unexpected_exit_is_a_traceback_of_status_all_hosts",
+        "`status FILE --all-hosts` reads a host's unexpected exit of another shape (not a mapping, no count, a last_at "
+        "that is no time) as that host's exits unreadable, the rest shown: it ended the whole table in a traceback "
+        "(revrec)",
+        "launcher/hosts_status.py",
+        "        unread = unreadable_exits(said[\"unexpected_exits\"])\n",
+        "        unread = None\n",
+        (HOSTS_SAY_HOSTILE,)),
+    Mutation(
+        "what_a_host_says_reaches_the_terminal_as_it_came",
+        "every string a host's `status --exits --json` gives `status FILE --all-hosts` is shown printable: a host's "
+        "error, log path, exit words, running copy or programs file with escape sequences reached the terminal (revrec)",
+        "launcher/hosts_status.py",
+        "        said = printable_said(said)\n",
+        "",
+        (HOSTS_SAY_HOSTILE,)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
