@@ -64,34 +64,68 @@ def unreachable(path: Path) -> str | None:
     return None
 
 
-def _read_certificate(path: Path) -> tuple[bytes, bytes | None]:
-    import zmq.auth
+MAX_CERTIFICATE_BYTES = 64 * 1024  # pyzmq writes about 300
+
+
+def _read_certificate(path: Path) -> tuple[bytes, bytes | None, os.stat_result]:
+    """A certificate's keys and the stat of the very file they were read from: opened once, judged by fstat of the
+    open descriptor (pubkeys review: read by name, then stat'ed by name again, a file replaced in between had one
+    file's key taken on another's mode and owner, and one removed in between was said not to be a certificate)."""
     if (why := unreachable(path)) is not None:
         raise KeyFileError(why)
-    if not path.exists():
-        raise KeyFileError(f"{path} does not exist (make one with `clustergate keys generate DIR --name NAME`)")
-    if not path.is_file():
-        raise KeyFileError(f"{path} is not a file")
-    if not os.access(path, os.R_OK):
-        raise KeyFileError(f"{path} is not readable by this user")
+    try:  # O_NONBLOCK: a FIFO at the path does not hang the open; fstat refuses it
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise KeyFileError(f"{path} does not exist (make one with `clustergate keys generate DIR --name NAME`)") from None
+    except PermissionError:
+        raise KeyFileError(f"{path} is not readable by this user") from None
+    except OSError as exc:
+        raise KeyFileError(f"{path} cannot be opened: {exc.strerror or exc}") from None
     try:
-        public, secret = zmq.auth.load_certificate(path)
-    except (OSError, ValueError) as exc:
-        raise KeyFileError(f"{path} is not a CurveZMQ certificate ({type(exc).__name__})") from None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise KeyFileError(f"{path} is not a file")
+        content = os.read(fd, MAX_CERTIFICATE_BYTES + 1)
+    except OSError as exc:
+        raise KeyFileError(f"{path} could not be read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if len(content) > MAX_CERTIFICATE_BYTES:
+        raise KeyFileError(f"{path} is not a CurveZMQ certificate (over {MAX_CERTIFICATE_BYTES} bytes)")
+    public, secret = _certificate_keys(content)
+    if public is None:
+        raise KeyFileError(f"{path} is not a CurveZMQ certificate (no public-key line)")
     if len(public) != 40 or (secret is not None and len(secret) != 40):
         raise KeyFileError(f"{path} holds a key that is not 40 Z85 characters")
+    return public, secret, info
+
+
+def _certificate_keys(content: bytes) -> tuple[bytes | None, bytes | None]:
+    """The public-key and secret-key values of a certificate's text, read as zmq.auth.load_certificate reads them
+    (which takes only a file name); a key line without '=' holds no key (pyzmq raised IndexError)."""
+    public = secret = None
+    for line in content.splitlines():
+        line = line.strip()
+        if line.startswith(b"#"):
+            continue
+        for name in (b"public-key", b"secret-key"):
+            if line.startswith(name) and b"=" in line:
+                value = line.partition(b"=")[2].strip(b" \t'\"")
+                public, secret = (value, secret) if name == b"public-key" else (public, value)
+        if public and secret:
+            break
     return public, secret
 
 
 def read_public_key(path: Path) -> bytes:
     """The public key in a .key file; a file holding a secret key (whatever its name) is refused, so that no
     secret certificate is asked for, nor copied, where only a peer's public key belongs, and so is one that a user
-    other than this one (or root) could rewrite, which would let that user's key in."""
-    public, secret = _read_certificate(path)
+    other than this one (or root) could rewrite, swap, or have given its name (a hard link), which would let that
+    user's key in."""
+    public, secret, info = _read_certificate(path)
     if secret is not None:
         raise KeyFileError(f"{path} holds a secret key where a public key is asked for: give the .key file (the "
                            f"public half) instead, and keep the .key_secret file on the machine that uses it")
-    info = _stat(path)
     mode = stat.S_IMODE(info.st_mode)
     if mode & 0o022:
         raise KeyFileError(f"{path} is writable by group or others (mode {mode:04o}), so any local user could put "
@@ -99,17 +133,9 @@ def read_public_key(path: Path) -> bytes:
     if info.st_uid not in (os.geteuid(), 0):
         raise KeyFileError(f"{path} is owned by uid {info.st_uid}, who could put another key in it; chown it to this "
                            f"user (uid {os.geteuid()})")
+    _refuse_a_name_others_could_have_made(path, info, "public")
     _refuse_a_way_others_can_change(path)
     return public
-
-
-def _stat(path: Path) -> os.stat_result:
-    """The certificate's stat, or a KeyFileError naming it when it went away since it was read."""
-    try:
-        return path.stat()
-    except OSError as exc:
-        raise KeyFileError(f"{path} could not be checked: {exc.strerror or exc} (removed or replaced "
-                           f"meanwhile?)") from None
 
 
 def _refuse_a_way_others_can_change(path: Path) -> None:
@@ -128,7 +154,7 @@ def _refuse_a_way_others_can_change(path: Path) -> None:
 def read_keypair(path: Path) -> Keypair:
     """The keypair in a .key_secret file, which must be readable by its owner only, have no other name (hard link),
     and lie where no other user can swap it (its directories as for a public certificate)."""
-    public, secret = _read_certificate(path)
+    public, secret, info = _read_certificate(path)
     if secret is None and path.name.endswith(SECRET_SUFFIX):
         raise KeyFileError(f"{path} has no secret-key line: cut short (a half-written copy?) or a public certificate "
                            f"renamed; copy it again from the machine that made it, or generate a new keypair")
@@ -138,21 +164,28 @@ def read_keypair(path: Path) -> Keypair:
     if zmq.curve_public(secret) != public:
         raise KeyFileError(f"{path}: its public key does not belong to its secret key: regenerate it with clustergate "
                            f"keys generate (a certificate spliced from two, or its public-key line edited)")
-    info = _stat(path)
     mode = stat.S_IMODE(info.st_mode)
     if mode & 0o077:
         raise KeyFileError(f"{path} is readable by group or others (mode {mode:04o}); run chmod 600 {path}")
     if info.st_uid != os.geteuid():
         raise KeyFileError(f"{path} is owned by uid {info.st_uid}, not by this user (uid {os.geteuid()}); a secret "
                            f"key belongs to the user whose actors use it: chown it or generate one as this user")
-    if info.st_nlink > 1 and _others_could_name_it(path):  # made by another user (fs.protected_hardlinks=0)?
-        raise KeyFileError(f"{path} has {info.st_nlink} names (hard links): another name of a secret key may be one "
+    _refuse_a_name_others_could_have_made(path, info, "secret")
+    _refuse_a_way_others_can_change(path)
+    return Keypair(public=public, secret=secret)
+
+
+def _refuse_a_name_others_could_have_made(path: Path, info: os.stat_result, kind: str) -> None:
+    """A certificate with another name (hard link) where another user could have made the name it is read by: with
+    the kernel's fs.protected_hardlinks at 0, any user can give a file root owns a name in a sticky directory such as
+    /tmp, owned by root and of a good mode (keysdir review for secret keys; pubkeys review: a revoked client's public
+    key, named where the gate looks for a trusted one, let that client in)."""
+    if info.st_nlink > 1 and _others_could_name_it(path):
+        raise KeyFileError(f"{path} has {info.st_nlink} names (hard links): another name of a {kind} key may be one "
                            f"another user made (in a sticky directory such as /tmp, with the kernel's "
                            f"fs.protected_hardlinks at 0), and outlives its removal when revoked; find them with "
                            f"find {_filesystem_of(path)} -xdev -samefile {path}, remove every other, and copy "
-                           f"(cp -p) a secret key rather than link it")
-    _refuse_a_way_others_can_change(path)
-    return Keypair(public=public, secret=secret)
+                           f"(cp -p) a {kind} key rather than link it")
 
 
 def _others_could_name_it(path: Path) -> bool:

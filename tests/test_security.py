@@ -21,7 +21,8 @@ from launcher import keys as redis_keys
 from helpers import (PYTHON, REPO, SHUTDOWN_BOUND_S, ActorProcess, demo_topology_data, retarget, scrape, wait_for,
                      write_topology)
 from launcher.client import GateClient, GateUnavailable
-from launcher.curve import KeyFileError, generate_keypair, others_can_write, read_keypair, read_public_key
+from launcher.curve import (KeyFileError, generate_keypair, others_can_write, read_key_dir, read_keypair,
+                            read_public_key)
 from launcher.schema import SchemaError
 from launcher.topology import load_topology
 
@@ -707,13 +708,19 @@ def test_a_client_key_others_can_write_is_refused_so_no_stranger_can_swap_in_the
     assert any(p.startswith("actors.gate.sockets.proposals.curve.allow[0]: ") and str(desk) in p
                and "writable by group or others (mode 0666)" in p for p in problems_of(system.topology))
     desk.write_bytes((tmp_path / "keys" / "stranger.key").read_bytes())  # what another user could do
+    the_gate_refuses_to_start_and_the_stranger_gets_nothing(system, redis_server, f"{desk} is writable by group or others")
+
+
+def the_gate_refuses_to_start_and_the_stranger_gets_nothing(system: CurveP26, redis_server, naming: str) -> None:
+    """Start the issuer and the gate: the gate exits 2 with `naming` in its log, and the stranger's client gets no
+    reply."""
     write_book(redis_server.client())
     system.issuer.start()
     system.gate.start()
     try:
         wait_for(lambda: system.gate.proc is not None and system.gate.proc.poll() is not None, 20,
                  "the gate to refuse to start")
-        assert system.gate.proc.returncode == 2 and f"{desk} is writable by group or others" in system.gate.log()
+        assert system.gate.proc.returncode == 2 and naming in system.gate.log()
         with system.client("stranger", timeout_ms=1500) as client:
             with pytest.raises(GateUnavailable):
                 client.propose("ETHUSDT", "PARTIAL_50", plan_id=uuid.uuid4().hex)
@@ -933,6 +940,104 @@ def test_a_secret_key_hard_linked_between_release_directories_no_other_user_can_
     assert problems_of(write_topology(tmp_path / "r2" / "t.yaml", data)) == []
     assert read_keypair(tmp_path / "r2" / "keys" / "gate.key_secret").public == read_public_key(
         tmp_path / "r1" / "keys" / "gate.key")
+
+
+def test_a_public_key_with_a_second_name_in_a_sticky_directory_others_can_write_is_refused_so_no_stranger_gets_in(
+        tmp_path: Path, redis_server) -> None:
+    """A .key the gate trusts (`allow: [/shared/ops.key]`, or a *.key of an allow_dir) with another name, in a sticky
+    directory others can write such as /tmp: with the kernel's fs.protected_hardlinks at 0, another user can give a
+    public key root owns (one revoked and kept in an old release, whose secret they stole) the trusted name before it
+    is put there, owned by root and mode 0644 like a good one. Only .key_secret files had their names counted
+    (pubkeys review: validate passed, and the gate served the stranger decisions and permits)."""
+    system = CurveP26(tmp_path, redis_server.url)
+    old = tmp_path / "old-release"
+    old.mkdir(mode=0o755)
+    os.link(tmp_path / "keys" / "stranger.key", old / "ops.key")  # the revoked key, left in an old release
+    (tmp_path / "keys" / "stranger.key").unlink()
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    trusted = shared / "ops.key"
+    as_nobody = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "ln",
+                                str(old / "ops.key"), str(trusted)], capture_output=True, text=True, timeout=60)
+    if as_nobody.returncode != 0:  # fs.protected_hardlinks at 1 (or a directory above they cannot search) stops
+        os.link(old / "ops.key", trusted)  # them here: make the name they could make at 0
+    system.data["actors"]["gate"]["sockets"]["proposals"]["curve"]["allow"] = ["desk", str(trusted)]
+    write_topology(system.topology, system.data)
+    problems = problems_of(system.topology)
+    with pytest.raises(KeyFileError) as raised:
+        read_public_key(trusted)
+    said = str(raised.value)
+    assert said.startswith(f"{trusted} has 2 names (hard links)") and f" -xdev -samefile {trusted}," in said, said
+    assert any(p.startswith("actors.gate.sockets.proposals.curve.allow[1]: ") and said in p for p in problems), problems
+    with pytest.raises(KeyFileError, match=f"{trusted} has 2 names"):
+        read_key_dir(shared)
+    the_gate_refuses_to_start_and_the_stranger_gets_nothing(system, redis_server, f"{trusted} has 2 names")
+
+
+def test_a_key_file_removed_or_replaced_while_it_is_checked_is_a_key_file_error_naming_it_and_never_mixes_two_files(
+        tmp_path: Path) -> None:
+    """A key file removed, or replaced by another (an operator's `mv new.key desk.key`), between its read and its
+    stat: the content read was one file's and the mode, owner and names looked at another's, so a 0666 file's key
+    was taken on a 0644 file's word, and a file gone in the middle was 'not a file', 'not a CurveZMQ certificate'
+    (pubkeys review). The file is opened once, and what was read is judged by the open descriptor's fstat. A second
+    process swaps the files as fast as it can, until 3000 reads took a key or after 40,000 reads, not for a time."""
+    make_keys(tmp_path / "keys", "desk", "stranger")
+    keys = tmp_path / "keys"
+    good, bad, target = keys / "good", keys / "bad", keys / "desk-now.key"
+    good.write_bytes((keys / "desk.key").read_bytes())
+    bad.write_bytes((keys / "stranger.key").read_bytes())
+    good.chmod(0o644)
+    bad.chmod(0o666)  # anyone could have written it: its key is never to be taken
+    desk, stranger = read_public_key(keys / "desk.key"), read_public_key(keys / "stranger.key")
+    swap = (f"import os, sys\n"
+            f"good, bad, target, step = {str(good)!r}, {str(bad)!r}, {str(target)!r}, {str(keys / 'step')!r}\n"
+            f"for i in range(5_000_000):\n"
+            f"    os.link(bad if i % 2 else good, step)\n"
+            f"    os.replace(step, target)\n"
+            f"    if i % 3 == 0:\n"
+            f"        os.unlink(target)\n")
+    swapper = subprocess.Popen([PYTHON, "-c", swap])
+    clear_refusals = (f"{target} does not exist", f"{target} is writable by group or others",
+                      f"{target} could not be checked")  # the last by the walk to it: gone since it was read
+    said: dict[str, int] = {}
+    taken: list[bytes] = []
+    try:
+        wait_for(lambda: target.exists(), 60, "the second process to start swapping")
+        for _ in range(40_000):
+            if len(taken) >= 3000:
+                break
+            try:
+                taken.append(read_public_key(target))
+            except KeyFileError as exc:
+                why = next((clear for clear in clear_refusals if clear in str(exc)), str(exc))
+                said[why] = said.get(why, 0) + 1
+    finally:
+        swapper.kill()
+        swapper.wait(60)
+    assert taken, said  # the good file was read whole at least once: the race was run, not only lost
+    assert stranger not in taken, f"the 0666 file's key was taken {taken.count(stranger)} times of {len(taken)}"
+    assert set(taken) <= {desk}, taken
+    assert set(said) <= set(clear_refusals), said
+
+
+def test_a_certificate_with_a_key_line_without_an_equals_sign_is_a_key_file_error_naming_it_not_a_traceback(
+        tmp_path: Path) -> None:
+    """A `public-key` or `secret-key` line with no '=' (a line cut short, a hand edit): pyzmq's load_certificate
+    raised IndexError out of validate, `propose` and an actor's start (pubkeys review); it holds no key."""
+    make_keys(tmp_path / "keys", "desk")
+    public_line = next(line for line in (tmp_path / "keys" / "desk.key").read_text().splitlines()
+                       if line.strip().startswith("public-key"))
+    cut = {tmp_path / "keys" / "cut.key": "public-key\n",
+           tmp_path / "keys" / "cut.key_secret": f"curve\n{public_line}\n    secret-key\n"}
+    for path, text in cut.items():
+        path.write_text(text)
+        path.chmod(0o600)
+    with pytest.raises(KeyFileError, match=f"{tmp_path / 'keys' / 'cut.key'} is not a CurveZMQ certificate "
+                                           f"\\(no public-key line\\)"):
+        read_public_key(tmp_path / "keys" / "cut.key")
+    with pytest.raises(KeyFileError, match=f"{tmp_path / 'keys' / 'cut.key_secret'} has no secret-key line"):
+        read_keypair(tmp_path / "keys" / "cut.key_secret")
 
 
 @pytest.mark.parametrize("where", ["keypair", "keys_dir", "allow_dir"])

@@ -5367,8 +5367,8 @@ MUTATIONS: list[Mutation] = [
         "(propose --server-key, a topology's allow / server_key): it was accepted, inviting secret files to be copied "
         "to other machines (keycheck)",
         "launcher/curve.py",
-        "    public, secret = _read_certificate(path)\n    if secret is not None:\n",
-        "    public, secret = _read_certificate(path)\n    if False:\n",
+        "    public, secret, info = _read_certificate(path)\n    if secret is not None:\n",
+        "    public, secret, info = _read_certificate(path)\n    if False:\n",
         ("tests/test_security.py::test_a_secret_certificate_given_where_a_public_key_is_asked_is_refused_naming_the_file",)),
     Mutation(
         "issuer_monitor_not_reattached_to_a_re_created_permits_socket",
@@ -9040,6 +9040,35 @@ MUTATIONS: list[Mutation] = [
         "                          tuple(dict.fromkeys(str(name) for name in data[\"programs\"])),  # named twice: once\n",
         "                          tuple(str(name) for name in data[\"programs\"]),\n",
         ("tests/test_proofs.py::test_a_record_naming_a_program_twice_names_it_once",)),
+    Mutation(
+        "a_hard_linked_public_key_in_a_sticky_directory_is_trusted",
+        "a .key with a second name where another user could have made it (a sticky directory others can write, "
+        "fs.protected_hardlinks at 0: a revoked client's root-owned key linked in) is refused like a .key_secret; "
+        "it was trusted and the gate served that client (pubkeys)",
+        "launcher/curve.py",
+        "    _refuse_a_name_others_could_have_made(path, info, \"public\")\n",
+        "    pass\n",
+        ("tests/test_security.py::"
+         "test_a_public_key_with_a_second_name_in_a_sticky_directory_others_can_write_is_refused_so_no_stranger_gets_in",)),
+    Mutation(
+        "a_key_file_is_read_by_name_after_its_check",
+        "a certificate's keys are read from the descriptor its fstat judged; read by name again, a file replaced "
+        "meanwhile had a 0666 file's key taken on a 0644 file's mode, and one removed meanwhile was 'not a "
+        "certificate' (pubkeys)",
+        "launcher/curve.py",
+        "        content = os.read(fd, MAX_CERTIFICATE_BYTES + 1)\n",
+        "        content = path.read_bytes()\n",
+        ("tests/test_security.py::"
+         "test_a_key_file_removed_or_replaced_while_it_is_checked_is_a_key_file_error_naming_it_and_never_mixes_two_files",)),
+    Mutation(
+        "a_key_line_without_an_equals_sign_is_a_traceback",
+        "a public-key or secret-key line with no '=' holds no key and the certificate is refused naming it; read as "
+        "pyzmq's load_certificate reads it, IndexError escaped (pubkeys)",
+        "launcher/curve.py",
+        "            if line.startswith(name) and b\"=\" in line:\n                value = line.partition(b\"=\")[2]",
+        "            if line.startswith(name):\n                value = line.split(b\"=\", 1)[1]",
+        ("tests/test_security.py::"
+         "test_a_certificate_with_a_key_line_without_an_equals_sign_is_a_key_file_error_naming_it_not_a_traceback",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
