@@ -73,18 +73,8 @@ def _read_certificate(path: Path) -> tuple[bytes, bytes | None, os.stat_result]:
     file's key taken on another's mode and owner, and one removed in between was said not to be a certificate)."""
     if (why := unreachable(path)) is not None:
         raise KeyFileError(why)
-    try:  # O_NONBLOCK: a FIFO at the path does not hang the open; fstat refuses it
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise KeyFileError(f"{path} does not exist (make one with `clustergate keys generate DIR --name NAME`)") from None
-    except PermissionError:
-        raise KeyFileError(f"{path} is not readable by this user") from None
-    except OSError as exc:
-        raise KeyFileError(f"{path} cannot be opened: {exc.strerror or exc}") from None
+    fd, info = _open_regular_file(path)
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise KeyFileError(f"{path} is not a file")
         content = os.read(fd, MAX_CERTIFICATE_BYTES + 1)
     except OSError as exc:
         raise KeyFileError(f"{path} could not be read: {exc.strerror or exc}") from None
@@ -92,7 +82,10 @@ def _read_certificate(path: Path) -> tuple[bytes, bytes | None, os.stat_result]:
         os.close(fd)
     if len(content) > MAX_CERTIFICATE_BYTES:
         raise KeyFileError(f"{path} is not a CurveZMQ certificate (over {MAX_CERTIFICATE_BYTES} bytes)")
-    public, secret = _certificate_keys(content)
+    try:
+        public, secret = _certificate_keys(content)
+    except ValueError as exc:
+        raise KeyFileError(f"{path} is not a CurveZMQ certificate: {exc}") from None
     if public is None:
         raise KeyFileError(f"{path} is not a CurveZMQ certificate (no public-key line)")
     if len(public) != 40 or (secret is not None and len(secret) != 40):
@@ -100,16 +93,57 @@ def _read_certificate(path: Path) -> tuple[bytes, bytes | None, os.stat_result]:
     return public, secret, info
 
 
+def _open_regular_file(path: Path) -> tuple[int, os.stat_result]:
+    """A descriptor open for reading on the regular file `path` leads to, and its fstat; anything else (a FIFO, a
+    device, a socket, a directory) is refused without being opened (pubkeys review: opened before fstat judged it,
+    another user's FIFO or symlink to a device in a sticky directory had root open it, which arms a watchdog, rewinds
+    a tape, or releases the FIFO's writer). The name is looked up once (O_PATH, which opens nothing) and that very
+    file is opened through /proc/self/fd, so nothing swapped in between is opened either."""
+    try:
+        where = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise KeyFileError(f"{path} does not exist (make one with `clustergate keys generate DIR --name NAME`)") from None
+    except OSError as exc:
+        raise KeyFileError(f"{path} cannot be opened: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(where)
+        if not stat.S_ISREG(info.st_mode):
+            raise KeyFileError(f"{path} is not a file")
+        try:
+            fd = os.open(f"/proc/self/fd/{where}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:  # no /proc: by name, judged again below by the open descriptor
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except PermissionError:
+        raise KeyFileError(f"{path} is not readable by this user") from None
+    except OSError as exc:
+        raise KeyFileError(f"{path} cannot be opened: {exc.strerror or exc}") from None
+    finally:
+        os.close(where)
+    try:
+        opened = os.fstat(fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    if (opened.st_dev, opened.st_ino) != (info.st_dev, info.st_ino):
+        os.close(fd)
+        raise KeyFileError(f"{path} could not be checked: replaced while it was opened")
+    return fd, opened
+
+
 def _certificate_keys(content: bytes) -> tuple[bytes | None, bytes | None]:
     """The public-key and secret-key values of a certificate's text, read as zmq.auth.load_certificate reads them
-    (which takes only a file name); a key line without '=' holds no key (pyzmq raised IndexError)."""
+    (which takes only a file name): lines end at '\\n' only, as a file's lines do in Python (pubkeys review: split at
+    a lone '\\r' as well, a comment's trailer was a key line pyzmq never reads); a key line without '=' read before
+    both keys were found is a ValueError (pyzmq's was an IndexError; skipped, such a file was taken)."""
     public = secret = None
-    for line in content.splitlines():
+    for line in content.split(b"\n"):
         line = line.strip()
         if line.startswith(b"#"):
             continue
         for name in (b"public-key", b"secret-key"):
-            if line.startswith(name) and b"=" in line:
+            if line.startswith(name) and b"=" not in line:
+                raise ValueError(f"a {name.decode()} line without '=' (cut short, or edited by hand?)")
+            if line.startswith(name):
                 value = line.partition(b"=")[2].strip(b" \t'\"")
                 public, secret = (value, secret) if name == b"public-key" else (public, value)
         if public and secret:
@@ -179,12 +213,13 @@ def _refuse_a_name_others_could_have_made(path: Path, info: os.stat_result, kind
     """A certificate with another name (hard link) where another user could have made the name it is read by: with
     the kernel's fs.protected_hardlinks at 0, any user can give a file root owns a name in a sticky directory such as
     /tmp, owned by root and of a good mode (keysdir review for secret keys; pubkeys review: a revoked client's public
-    key, named where the gate looks for a trusted one, let that client in)."""
+    key, named where the gate looks for a trusted one, let that client in). The find it names is given the file a
+    symlink leads to: given the symlink, it finds only the symlink (revpub review)."""
     if info.st_nlink > 1 and _others_could_name_it(path):
         raise KeyFileError(f"{path} has {info.st_nlink} names (hard links): another name of a {kind} key may be one "
                            f"another user made (in a sticky directory such as /tmp, with the kernel's "
                            f"fs.protected_hardlinks at 0), and outlives its removal when revoked; find them with "
-                           f"find {_filesystem_of(path)} -xdev -samefile {path}, remove every other, and copy "
+                           f"find {_filesystem_of(path)} -xdev -samefile {path.resolve()}, remove every other, and copy "
                            f"(cp -p) a {kind} key rather than link it")
 
 

@@ -3,6 +3,8 @@ the environment and in no file a log reader sees, supervisord's socket for its o
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import io
 import json
 import os
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import redis as redis_lib
+import zmq.auth
 
 from launcher import keys as redis_keys
 from helpers import (PYTHON, REPO, SHUTDOWN_BOUND_S, ActorProcess, demo_topology_data, retarget, scrape, wait_for,
@@ -714,19 +717,30 @@ def test_a_client_key_others_can_write_is_refused_so_no_stranger_can_swap_in_the
 def the_gate_refuses_to_start_and_the_stranger_gets_nothing(system: CurveP26, redis_server, naming: str) -> None:
     """Start the issuer and the gate: the gate exits 2 with `naming` in its log, and the stranger's client gets no
     reply."""
+    with started(system, redis_server):
+        wait_for(lambda: system.gate.proc is not None and system.gate.proc.poll() is not None, 20,
+                 "the gate to refuse to start")
+        assert system.gate.proc.returncode == 2 and naming in system.gate.log()
+        the_stranger_gets_nothing(system)
+
+
+@contextlib.contextmanager
+def started(system: CurveP26, redis_server):
+    """The issuer and the gate started on a written book; both terminated on the way out."""
     write_book(redis_server.client())
     system.issuer.start()
     system.gate.start()
     try:
-        wait_for(lambda: system.gate.proc is not None and system.gate.proc.poll() is not None, 20,
-                 "the gate to refuse to start")
-        assert system.gate.proc.returncode == 2 and naming in system.gate.log()
-        with system.client("stranger", timeout_ms=1500) as client:
-            with pytest.raises(GateUnavailable):
-                client.propose("ETHUSDT", "PARTIAL_50", plan_id=uuid.uuid4().hex)
+        yield system
     finally:
         system.gate.terminate()
         system.issuer.terminate()
+
+
+def the_stranger_gets_nothing(system: CurveP26) -> None:
+    with system.client("stranger", timeout_ms=1500) as client:
+        with pytest.raises(GateUnavailable):
+            client.propose("ETHUSDT", "PARTIAL_50", plan_id=uuid.uuid4().hex)
 
 
 def test_validate_refuses_a_client_key_owned_by_another_user(tmp_path: Path) -> None:
@@ -1024,7 +1038,8 @@ def test_a_key_file_removed_or_replaced_while_it_is_checked_is_a_key_file_error_
 def test_a_certificate_with_a_key_line_without_an_equals_sign_is_a_key_file_error_naming_it_not_a_traceback(
         tmp_path: Path) -> None:
     """A `public-key` or `secret-key` line with no '=' (a line cut short, a hand edit): pyzmq's load_certificate
-    raised IndexError out of validate, `propose` and an actor's start (pubkeys review); it holds no key."""
+    raised IndexError out of validate, `propose` and an actor's start (pubkeys review); it is refused as pyzmq
+    refused it, naming the line (revpub review: skipped, a certificate with such a line was taken)."""
     make_keys(tmp_path / "keys", "desk")
     public_line = next(line for line in (tmp_path / "keys" / "desk.key").read_text().splitlines()
                        if line.strip().startswith("public-key"))
@@ -1033,11 +1048,173 @@ def test_a_certificate_with_a_key_line_without_an_equals_sign_is_a_key_file_erro
     for path, text in cut.items():
         path.write_text(text)
         path.chmod(0o600)
-    with pytest.raises(KeyFileError, match=f"{tmp_path / 'keys' / 'cut.key'} is not a CurveZMQ certificate "
-                                           f"\\(no public-key line\\)"):
-        read_public_key(tmp_path / "keys" / "cut.key")
-    with pytest.raises(KeyFileError, match=f"{tmp_path / 'keys' / 'cut.key_secret'} has no secret-key line"):
-        read_keypair(tmp_path / "keys" / "cut.key_secret")
+    for path, name in ((tmp_path / "keys" / "cut.key", "public-key"), (tmp_path / "keys" / "cut.key_secret", "secret-key")):
+        with pytest.raises(KeyFileError) as raised:
+            (read_public_key if path.suffix == ".key" else read_keypair)(path)
+        assert str(raised.value).startswith(f"{path} is not a CurveZMQ certificate: a {name} line without '='")
+
+
+
+def test_the_refusal_of_a_hard_linked_key_named_through_a_symlink_names_a_find_that_finds_its_other_names(
+        tmp_path: Path) -> None:
+    """`allow: [keys/ops.key]`, a symlink to /shared/ops.key (a sticky directory others can write) with a second
+    name: the refusal's `find MOUNTPOINT -xdev -samefile FILE` names the file the symlink leads to, for find compares
+    with the symlink itself and finds no other name of the key (revpub review: it named the symlink, and the
+    command it gave found only that)."""
+    make_keys(tmp_path / "keys", "desk")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    os.link(tmp_path / "keys" / "desk.key", shared / "ops.key")
+    named = tmp_path / "keys" / "ops.key"
+    named.symlink_to(shared / "ops.key")
+    with pytest.raises(KeyFileError) as raised:
+        read_public_key(named)
+    said = str(raised.value)
+    assert said.startswith(f"{named} has 2 names (hard links)"), said
+    command = said.split("find them with ", 1)[1].split(", remove every other", 1)[0]
+    found = subprocess.run(command.split(), capture_output=True, text=True, timeout=600)
+    assert set(found.stdout.split()) == {str(tmp_path / "keys" / "desk.key"), str(shared / "ops.key")}, (command, found)
+
+IN_OPEN = 0x20  # inotify(7): the file was opened (an O_PATH look is not an open)
+
+
+@contextlib.contextmanager
+def opens_watched(path: Path):
+    """An inotify watch on the file `path` leads to; yields a function telling whether anything opened it since."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+    assert fd >= 0, os.strerror(ctypes.get_errno())
+    try:
+        assert libc.inotify_add_watch(fd, os.fsencode(path), IN_OPEN) >= 0, os.strerror(ctypes.get_errno())
+
+        def opened() -> bool:
+            try:
+                return bool(os.read(fd, 4096))
+            except BlockingIOError:
+                return False
+        yield opened
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("what", ["a FIFO", "a device"])
+def test_a_trusted_key_name_leading_to_a_fifo_or_a_device_is_refused_without_being_opened(tmp_path: Path,
+                                                                                          what: str) -> None:
+    """`allow: [/shared/ops.key]` in a sticky directory others can write, where another user put a FIFO of theirs
+    or a symlink to a device: validate (and an actor's start, `propose`) refuse it as not a file without opening it.
+    pubkeys review: the key file was opened (O_NONBLOCK) before fstat judged it, so any local user could have root
+    open a device of their choosing (a watchdog is armed by an open, a tape rewinds) or release their own process
+    waiting on a FIFO for a reader; before the pubkeys change, stat refused it unopened."""
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    trusted = shared / "ops.key"
+    if what == "a FIFO":
+        node = trusted
+        os.mkfifo(node, 0o644)
+        os.chown(node, 65534, 65534)  # what uid 65534 makes with mkfifo there
+    else:
+        node = tmp_path / "null-device"  # a /dev/null of our own: no one else opens it
+        os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        trusted.symlink_to(node)
+        if Path("/proc/sys/fs/protected_symlinks").read_text().strip() == "0":
+            os.lchown(trusted, 65534, 65534)  # theirs; at 1 the kernel would not let root follow it
+    data["actors"]["gate"]["sockets"]["proposals"]["curve"]["allow"] = ["desk", str(trusted)]
+    path = write_topology(tmp_path / "t.yaml", data)
+    with opens_watched(node) as opened:
+        result = clustergate("validate", str(path))
+        with pytest.raises(KeyFileError, match=f"^{trusted} is not a file$"):
+            read_public_key(trusted)
+        assert not opened(), f"{what} named as a trusted key was opened"
+    assert result.returncode == 2 and f"allow[1]: {trusted} is not a file" in result.stdout, result.stdout
+
+
+
+def test_without_proc_mounted_a_key_file_is_still_read_and_a_fifo_still_refused_unopened(tmp_path: Path) -> None:
+    """A key file is opened through /proc/self/fd (the very file its O_PATH look found); where /proc is not mounted
+    (a bare container, a chroot) it is opened by name instead, and still judged by the descriptor's fstat (revpub
+    review). Run in a mount namespace of its own with an empty tmpfs over /proc."""
+    make_keys(tmp_path / "keys", "desk")
+    fifo = tmp_path / "keys" / "fifo.key"
+    os.mkfifo(fifo, 0o644)
+    script = ("import sys\n"
+              "from pathlib import Path\n"
+              "from launcher.curve import KeyFileError, read_public_key\n"
+              "assert not Path('/proc/self/fd').exists()\n"
+              "print(read_public_key(Path(sys.argv[1])).decode())\n"
+              "try:\n"
+              "    read_public_key(Path(sys.argv[2]))\n"
+              "except KeyFileError as exc:\n"
+              "    print(exc)\n")
+    with opens_watched(fifo) as opened:
+        run = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                              'mount -t tmpfs none /proc && exec "$@"', "sh", PYTHON, "-c", script,
+                              str(tmp_path / "keys" / "desk.key"), str(fifo)],
+                             cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert not opened(), "the FIFO was opened"
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [read_public_key(tmp_path / "keys" / "desk.key").decode(), f"{fifo} is not a file"]
+
+def test_a_certificate_is_read_line_by_line_as_pyzmq_reads_it_so_a_carriage_return_starts_no_line_and_the_gate_trusts_that_key(
+        tmp_path: Path, redis_server) -> None:
+    """A certificate's lines end at '\\n' only, as pyzmq's load_certificate (and every tool using it) reads them: a
+    lone '\\r' inside a comment starts no line (pubkeys review: the new parser split at '\\r' too, so a
+    `# ...\\r public-key = "..."` comment trailer put its key where pyzmq reads the line above, and the gate trusted
+    the stranger instead of the desk)."""
+    system = CurveP26(tmp_path, redis_server.url)
+    desk_file = tmp_path / "keys" / "desk.key"
+    stranger = read_public_key(tmp_path / "keys" / "stranger.key")
+    with desk_file.open("ab") as f:
+        f.write(b"#   the key before this one was\r    public-key = \"" + stranger + b"\"\n")
+    assert read_public_key(desk_file) == zmq.auth.load_certificate(desk_file)[0] != stranger
+    with started(system, redis_server):
+        with system.client("desk") as desk:
+            wait_for(lambda: proposal_decided(desk), 20, "the gate to serve the desk its certificate names")
+        the_stranger_gets_nothing(system)
+
+
+KEY_A, KEY_B = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"
+CERTIFICATE_VARIANTS = {
+    "CRLF": f'curve\r\n    public-key = "{KEY_A}"\r\n',
+    "a lone CR in a comment": f'curve\n    public-key = "{KEY_A}"\n# was\r    public-key = "{KEY_B}"\n',
+    "CR only (old Mac)": f'#   a comment\rcurve\r    public-key = "{KEY_A}"\r',
+    "tabs": f'curve\n\t\tpublic-key\t=\t"{KEY_A}"\t\n',
+    "single quotes": f"curve\n    public-key = '{KEY_A}'\n",
+    "no quotes, trailing spaces": f"curve\n    public-key = {KEY_A}   \n",
+    "a UTF-8 BOM before curve": f'\ufeffcurve\n    public-key = "{KEY_A}"\n',
+    "a UTF-8 BOM before the key line": f'\ufeffpublic-key = "{KEY_A}"\n',
+    "metadata and a form feed": f'metadata\n    owner = "desk"\n#\x0cpublic-key = "{KEY_B}"\ncurve\n    public-key = "{KEY_A}"\n',
+    "two public-key lines": f'public-key = "{KEY_B}"\npublic-key = "{KEY_A}"\n',
+    "a key line without '=' after a good one": f'curve\n    public-key = "{KEY_A}"\n    public-key\n',
+    "a key line without '=' before a good one": f'curve\n    public-key\n    public-key = "{KEY_A}"\n',
+    "a secret-key line without '='": f'curve\n    public-key = "{KEY_A}"\n    secret-key\n',
+    "a key of 39 characters": f'public-key = "{KEY_A[:39]}"\n',
+    "an empty key": 'public-key = ""\n',
+    "no key line": "curve\n",
+    "empty": "",
+}
+
+
+@pytest.mark.parametrize("variant", sorted(CERTIFICATE_VARIANTS))
+def test_a_public_certificate_is_taken_or_refused_as_pyzmq_load_certificate_takes_or_refuses_it(
+        tmp_path: Path, variant: str) -> None:
+    """Every certificate text is read to the same key as pyzmq's load_certificate reads it, or refused (a
+    KeyFileError naming it) where pyzmq refuses it, by any exception; pyzmq is the reference the parser replaced
+    (pubkeys review: a lone CR split lines pyzmq does not split, and a key line without '=', an IndexError in pyzmq,
+    was skipped and the certificate taken)."""
+    path = tmp_path / "variant.key"
+    path.write_bytes(CERTIFICATE_VARIANTS[variant].encode())
+    path.chmod(0o644)
+    try:
+        theirs = zmq.auth.load_certificate(path)[0]
+        assert len(theirs) == 40
+    except Exception:  # pyzmq refuses it (or gives a key no socket takes)
+        with pytest.raises(KeyFileError, match=f"^{path} "):
+            read_public_key(path)
+    else:
+        assert read_public_key(path) == theirs
 
 
 @pytest.mark.parametrize("where", ["keypair", "keys_dir", "allow_dir"])

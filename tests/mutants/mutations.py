@@ -8718,8 +8718,8 @@ MUTATIONS: list[Mutation] = [
         "the refusal of a hard-linked .key_secret names `find MOUNTPOINT -xdev -samefile FILE` for the filesystem "
         "holding it; `find / -xdev` found nothing on /srv or a tmpfs (keysdir re-review)",
         "launcher/curve.py",
-        "f\"find {_filesystem_of(path)} -xdev -samefile {path}",
-        "f\"find / -xdev -samefile {path}",
+        "f\"find {_filesystem_of(path)} -xdev -samefile {path.resolve()}",
+        "f\"find / -xdev -samefile {path.resolve()}",
         ("tests/test_security.py::"
          "test_a_hard_linked_secret_key_on_another_filesystem_names_the_find_that_finds_its_other_name",)),
     Mutation(
@@ -9065,10 +9065,58 @@ MUTATIONS: list[Mutation] = [
         "a public-key or secret-key line with no '=' holds no key and the certificate is refused naming it; read as "
         "pyzmq's load_certificate reads it, IndexError escaped (pubkeys)",
         "launcher/curve.py",
-        "            if line.startswith(name) and b\"=\" in line:\n                value = line.partition(b\"=\")[2]",
+        "            if line.startswith(name) and b\"=\" not in line:\n"
+        "                raise ValueError(f\"a {name.decode()} line without '=' (cut short, or edited by hand?)\")\n"
+        "            if line.startswith(name):\n                value = line.partition(b\"=\")[2]",
         "            if line.startswith(name):\n                value = line.split(b\"=\", 1)[1]",
         ("tests/test_security.py::"
          "test_a_certificate_with_a_key_line_without_an_equals_sign_is_a_key_file_error_naming_it_not_a_traceback",)),
+    Mutation(
+        "a_key_file_is_opened_before_it_is_known_to_be_a_file",
+        "what a key name leads to is looked at (O_PATH, which opens nothing) and opened only when a regular file: "
+        "opened first and judged by fstat after, another user's FIFO or symlink to a device in a sticky directory "
+        "named as a trusted key had root open it (revpub)",
+        "launcher/curve.py",
+        "        where = os.open(path, os.O_PATH | os.O_CLOEXEC)\n",
+        "        where = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)\n",
+        ("tests/test_security.py::test_a_trusted_key_name_leading_to_a_fifo_or_a_device_is_refused_without_being_opened",)),
+    Mutation(
+        "without_proc_no_key_file_can_be_read",
+        "where /proc is not mounted a key file is opened by name and judged by its descriptor's fstat; without that "
+        "fallback no key could be read there (revpub)",
+        "launcher/curve.py",
+        "        except FileNotFoundError:  # no /proc: by name, judged again below by the open descriptor\n"
+        "            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)\n",
+        "        except FileNotFoundError:  # no /proc: by name, judged again below by the open descriptor\n"
+        "            raise\n",
+        ("tests/test_security.py::test_without_proc_mounted_a_key_file_is_still_read_and_a_fifo_still_refused_unopened",)),
+    Mutation(
+        "a_certificate_line_also_ends_at_a_lone_carriage_return",
+        "a certificate's lines end at '\\n' only, as pyzmq's load_certificate reads them; split at a lone '\\r' too, a "
+        "comment's trailer became a key line and the gate trusted another key than pyzmq reads (revpub)",
+        "launcher/curve.py",
+        "    for line in content.split(b\"\\n\"):\n",
+        "    for line in content.splitlines():\n",
+        ("tests/test_security.py::test_a_certificate_is_read_line_by_line_as_pyzmq_reads_it_so_a_carriage_return_starts_no_line_and_the_gate_"
+         "trusts_that_key",
+         "tests/test_security.py::test_a_public_certificate_is_taken_or_refused_as_pyzmq_load_certificate_takes_or_refuses_it")),
+    Mutation(
+        "a_key_line_without_an_equals_sign_is_skipped",
+        "a key line without '=' is refused naming the file, as pyzmq refused it; skipped, a certificate with one "
+        "(after a good key line, or a secret-key line cut short in a .key) was taken (revpub)",
+        "launcher/curve.py",
+        "                raise ValueError(f\"a {name.decode()} line without '=' (cut short, or edited by hand?)\")\n",
+        "                continue\n",
+        ("tests/test_security.py::test_a_public_certificate_is_taken_or_refused_as_pyzmq_load_certificate_takes_or_refuses_it",
+         "tests/test_security.py::test_a_certificate_with_a_key_line_without_an_equals_sign_is_a_key_file_error_naming_it_not_a_traceback")),
+    Mutation(
+        "a_hard_link_refusal_names_a_find_of_the_symlink",
+        "the find a hard-linked key's refusal names is given the file a symlink leads to; given the symlink, "
+        "find -samefile finds only the symlink, none of the key's other names (revpub)",
+        "launcher/curve.py",
+        "-samefile {path.resolve()}, remove every other",
+        "-samefile {path}, remove every other",
+        ("tests/test_security.py::test_the_refusal_of_a_hard_linked_key_named_through_a_symlink_names_a_find_that_finds_its_other_names",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
