@@ -1175,6 +1175,29 @@ def test_a_certificate_is_read_line_by_line_as_pyzmq_reads_it_so_a_carriage_retu
         the_stranger_gets_nothing(system)
 
 
+
+def test_a_key_of_40_characters_that_are_not_z85_is_a_key_file_error_naming_it_not_a_traceback(tmp_path: Path) -> None:
+    """A key of 40 characters libzmq cannot decode (one outside the Z85 alphabet, or a group of five over 2**32): a
+    keypair's raised ZMQError 'Invalid argument' out of validate and an actor's start, a server key's out of
+    `propose` as "Invalid argument" naming no file, and an allowed one passed validate and matched no client (revpub
+    review: 'holds a key that is not 40 Z85 characters' checked the length only, as pyzmq's parser did)."""
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    keys = tmp_path / "keys"
+    for file, line, bad in ((keys / "gate.key_secret", "secret-key", "~"), (keys / "desk.key", "public-key", "#####" * 8)):
+        text = file.read_text()
+        key = text.split(f'{line} = "', 1)[1][:40]
+        file.write_text(text.replace(key, bad + key[len(bad):]))
+    path = write_topology(tmp_path / "t.yaml", data)
+    result = clustergate("validate", str(path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    for file in (keys / "gate.key_secret", keys / "desk.key"):
+        assert f"{file} holds a key that is not 40 Z85 characters" in result.stdout, result.stdout
+    propose = clustergate("propose", "--endpoint", "tcp://127.0.0.1:9", "--client-key", str(keys / "stranger.key_secret"),
+                          "--server-key", str(keys / "desk.key"), "--symbol", "ETHUSDT", "--action", "PARTIAL_50",
+                          "--retries", "0", "--timeout-ms", "300")
+    assert propose.returncode != 0 and f"{keys / 'desk.key'} holds a key that is not 40 Z85 characters" in propose.stderr, \
+        propose.stderr[-2000:]
+
 KEY_A, KEY_B = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"
 CERTIFICATE_VARIANTS = {
     "CRLF": f'curve\r\n    public-key = "{KEY_A}"\r\n',

@@ -9117,6 +9117,23 @@ MUTATIONS: list[Mutation] = [
         "-samefile {path.resolve()}, remove every other",
         "-samefile {path}, remove every other",
         ("tests/test_security.py::test_the_refusal_of_a_hard_linked_key_named_through_a_symlink_names_a_find_that_finds_its_other_names",)),
+    Mutation(
+        "a_key_is_judged_by_its_length_only",
+        "a key of 40 characters libzmq cannot decode is refused naming its file; judged by its length only, a "
+        "keypair's ZMQError escaped validate as a traceback and a server key's made propose say 'Invalid argument' "
+        "(revpub)",
+        "launcher/curve.py",
+        "    if not _is_z85_key(public) or (secret is not None and not _is_z85_key(secret)):\n",
+        "    if len(public) != 40 or (secret is not None and len(secret) != 40):\n",
+        ("tests/test_security.py::test_a_key_of_40_characters_that_are_not_z85_is_a_key_file_error_naming_it_not_a_traceback",)),
+    Mutation(
+        "a_z85_group_over_2_to_the_32_is_taken",
+        "a key whose group of five Z85 characters is 2**32 or more is refused (libzmq's zmq_z85_decode refuses it); "
+        "taken, an allowed key matched no client and a server key failed at the socket (revpub)",
+        "launcher/curve.py",
+        "        if value >= 2 ** 32:\n",
+        "        if False:\n",
+        ("tests/test_security.py::test_a_key_of_40_characters_that_are_not_z85_is_a_key_file_error_naming_it_not_a_traceback",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
