@@ -73,6 +73,8 @@ def _read_certificate(path: Path) -> tuple[bytes, bytes | None, os.stat_result]:
     file's key taken on another's mode and owner, and one removed in between was said not to be a certificate)."""
     if (why := unreachable(path)) is not None:
         raise KeyFileError(why)
+    if path.exists():  # before what it leads to is opened (revpub review: another user's symlink in /tmp was followed,
+        _refuse_a_way_others_can_change(path)  # and read, before being refused); again once read, for a swap meanwhile
     fd, info = _open_regular_file(path)
     try:
         content = os.read(fd, MAX_CERTIFICATE_BYTES + 1)

@@ -1101,8 +1101,9 @@ def opens_watched(path: Path):
 @pytest.mark.parametrize("what", ["a FIFO", "a device"])
 def test_a_trusted_key_name_leading_to_a_fifo_or_a_device_is_refused_without_being_opened(tmp_path: Path,
                                                                                           what: str) -> None:
-    """`allow: [/shared/ops.key]` in a sticky directory others can write, where another user put a FIFO of theirs
-    or a symlink to a device: validate (and an actor's start, `propose`) refuse it as not a file without opening it.
+    """`allow: [/shared/ops.key]` in a sticky directory others can write, where another user put a FIFO of theirs,
+    or a name leading to a device: validate (and an actor's start, `propose`) refuse it as not a file without opening
+    it.
     pubkeys review: the key file was opened (O_NONBLOCK) before fstat judged it, so any local user could have root
     open a device of their choosing (a watchdog is armed by an open, a tape rewinds) or release their own process
     waiting on a FIFO for a reader; before the pubkeys change, stat refused it unopened."""
@@ -1118,9 +1119,7 @@ def test_a_trusted_key_name_leading_to_a_fifo_or_a_device_is_refused_without_bei
     else:
         node = tmp_path / "null-device"  # a /dev/null of our own: no one else opens it
         os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
-        trusted.symlink_to(node)
-        if Path("/proc/sys/fs/protected_symlinks").read_text().strip() == "0":
-            os.lchown(trusted, 65534, 65534)  # theirs; at 1 the kernel would not let root follow it
+        trusted.symlink_to(node)  # root's own: another user's is refused before it is followed (the test below)
     data["actors"]["gate"]["sockets"]["proposals"]["curve"]["allow"] = ["desk", str(trusted)]
     path = write_topology(tmp_path / "t.yaml", data)
     with opens_watched(node) as opened:
@@ -1131,6 +1130,34 @@ def test_a_trusted_key_name_leading_to_a_fifo_or_a_device_is_refused_without_bei
     assert result.returncode == 2 and f"allow[1]: {trusted} is not a file" in result.stdout, result.stdout
 
 
+
+
+def test_a_trusted_key_name_that_is_another_users_symlink_in_a_sticky_directory_is_refused_before_what_it_leads_to_is_read(
+        tmp_path: Path) -> None:
+    """`allow: [/shared/ops.key]` in a sticky directory others can write, where uid 65534 made the name a symlink of
+    theirs to a file only root may read: it is refused naming the symlink without that file being opened (revpub
+    review: with fs.protected_symlinks at 0 root opened and read what it led to, /proc/kmsg's kernel messages taken
+    from syslog's reader say, and a file without a key line was "not a CurveZMQ certificate", hiding whose symlink it
+    was; at 1 the kernel itself refuses to follow it)."""
+    data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    private = tmp_path / "root-only"
+    private.write_text("not a certificate\n")
+    private.chmod(0o600)
+    trusted = shared / "ops.key"
+    trusted.symlink_to(private)
+    os.lchown(trusted, 65534, 65534)  # what uid 65534 makes with ln -s there
+    data["actors"]["gate"]["sockets"]["proposals"]["curve"]["allow"] = ["desk", str(trusted)]
+    path = write_topology(tmp_path / "t.yaml", data)
+    with opens_watched(private) as opened:
+        result = clustergate("validate", str(path))
+        assert not opened(), "what another user's symlink leads to was opened"
+    assert result.returncode == 2, result.stdout
+    line = next(line for line in result.stdout.splitlines() if "allow[1]: " in line)
+    if Path("/proc/sys/fs/protected_symlinks").read_text().strip() == "0":
+        assert f"{trusted}, a symlink on the way to {trusted}, is owned by uid 65534 in the sticky directory" in line, line
 
 def test_without_proc_mounted_a_key_file_is_still_read_and_a_fifo_still_refused_unopened(tmp_path: Path) -> None:
     """A key file is opened through /proc/self/fd (the very file its O_PATH look found); where /proc is not mounted

@@ -8649,7 +8649,11 @@ MUTATIONS: list[Mutation] = [
         "    _refuse_a_way_others_can_change(path)\n    return Keypair(public=public, secret=secret)\n",
         "    return Keypair(public=public, secret=secret)\n",
         ("tests/test_security.py::"
-         "test_a_secret_key_in_a_directory_others_can_write_is_refused_so_no_stranger_can_swap_it",)),
+         "test_a_secret_key_in_a_directory_others_can_write_is_refused_so_no_stranger_can_swap_it",),
+        also=(("launcher/curve.py",  # the way is checked before the file is opened too (revpub)
+               "        _refuse_a_way_others_can_change(path)  # and read, before being refused); again once read, "
+               "for a swap meanwhile\n",
+               "        pass\n"),)),
     Mutation(
         "a_key_directory_deleted_under_its_descriptor_crashes_validate",
         "a keys_dir on whose way something cannot be looked at (/proc/self/fd/N of a deleted directory) is a "
@@ -9134,6 +9138,17 @@ MUTATIONS: list[Mutation] = [
         "        if value >= 2 ** 32:\n",
         "        if False:\n",
         ("tests/test_security.py::test_a_key_of_40_characters_that_are_not_z85_is_a_key_file_error_naming_it_not_a_traceback",)),
+    Mutation(
+        "another_users_symlink_is_followed_and_read_before_it_is_refused",
+        "the way to a key name (another user's symlink in a sticky directory, a directory others can write) is "
+        "checked before what it leads to is opened, and again after; checked after only, root followed uid 65534's "
+        "symlink in /tmp and read the file it led to (/proc/kmsg, say) before refusing it (revpub)",
+        "launcher/curve.py",
+        "        _refuse_a_way_others_can_change(path)  # and read, before being refused); again once read, for a swap "
+        "meanwhile\n",
+        "        pass\n",
+        ("tests/test_security.py::test_a_trusted_key_name_that_is_another_users_symlink_in_a_sticky_directory_is_refused_before_what_it_"
+         "leads_to_is_read",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
