@@ -114,7 +114,7 @@ def _is_z85_key(key: bytes) -> bool:
 
 def _open_regular_file(path: Path) -> tuple[int, os.stat_result]:
     """A descriptor open for reading on the regular file `path` leads to, and its fstat; anything else (a FIFO, a
-    device, a socket, a directory) is refused without being opened (pubkeys review: opened before fstat judged it,
+    device, a socket, a directory) is refused without being opened (revpub review: opened before fstat judged it,
     another user's FIFO or symlink to a device in a sticky directory had root open it, which arms a watchdog, rewinds
     a tape, or releases the FIFO's writer). The name is looked up once (O_PATH, which opens nothing) and that very
     file is opened through /proc/self/fd, so nothing swapped in between is opened either."""

@@ -1104,7 +1104,7 @@ def test_a_trusted_key_name_leading_to_a_fifo_or_a_device_is_refused_without_bei
     """`allow: [/shared/ops.key]` in a sticky directory others can write, where another user put a FIFO of theirs,
     or a name leading to a device: validate (and an actor's start, `propose`) refuse it as not a file without opening
     it.
-    pubkeys review: the key file was opened (O_NONBLOCK) before fstat judged it, so any local user could have root
+    revpub review: the pubkeys change opened the key file (O_NONBLOCK) before fstat judged it, so any local user could have root
     open a device of their choosing (a watchdog is armed by an open, a tape rewinds) or release their own process
     waiting on a FIFO for a reader; before the pubkeys change, stat refused it unopened."""
     data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
