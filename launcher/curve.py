@@ -73,9 +73,7 @@ def _read_certificate(path: Path) -> tuple[bytes, bytes | None, os.stat_result]:
     file's key taken on another's mode and owner, and one removed in between was said not to be a certificate)."""
     if (why := unreachable(path)) is not None:
         raise KeyFileError(why)
-    if path.exists():  # before what it leads to is opened (revpub review: another user's symlink in /tmp was followed,
-        _refuse_a_way_others_can_change(path)  # and read, before being refused); again once read, for a swap meanwhile
-    fd, info = _open_regular_file(path)
+    fd, info = _open_regular_file(path)  # the way checked before the file is opened, and again once read
     try:
         content = os.read(fd, MAX_CERTIFICATE_BYTES + 1)
     except OSError as exc:
@@ -128,6 +126,11 @@ def _open_regular_file(path: Path) -> tuple[int, os.stat_result]:
         info = os.fstat(where)
         if not stat.S_ISREG(info.st_mode):
             raise KeyFileError(f"{path} is not a file")
+        # The way, before the file is opened (revpub review: another user's symlink in /tmp was followed, and read,
+        # before being refused) and once the name led to a file (revpub2 review: checked before this look, and only
+        # if the name existed then, a symlink made just after was followed). Found all this user's or root's, the
+        # way is one no other user can change.
+        _refuse_a_way_others_can_change(path)
         try:
             fd = os.open(f"/proc/self/fd/{where}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:  # no /proc: by name, judged again below by the open descriptor
@@ -196,7 +199,11 @@ def _refuse_a_way_others_can_change(path: Path) -> None:
     certificate, or the directory for one of theirs (secrev2 review; keysdir review for secret keys): the directory
     of the name given and of the file it leads to, and the way to each. The sticky bit (/tmp) keeps others' files
     theirs."""
-    for directory in dict.fromkeys((path.absolute().parent, path.resolve().parent)):
+    try:
+        resolved = path.resolve()
+    except OSError as exc:  # a symlink on the way removed while it was read (revpub2 review: FileNotFoundError escaped)
+        raise KeyFileError(_not_checked(path, exc)) from None
+    for directory in dict.fromkeys((path.absolute().parent, resolved.parent)):
         if (writable := others_can_write(directory, sticky_ok=True)) is not None:
             raise KeyFileError(f"{path}: its directory {writable}")
     # The file's own name too: a symlink another user owns in a sticky directory is theirs to point elsewhere.
@@ -326,6 +333,12 @@ def _unsafe_on_the_way_walked(directory: Path, uid: int) -> str | None:
             entry = below / name
             link = entry.lstat()
             if not stat.S_ISLNK(link.st_mode):
+                # The name itself, another user's in a sticky directory, is theirs to replace between a look and an
+                # open (revpub2 review: without /proc, root opened the FIFO uid 65534 renamed over their file).
+                if not pending and link.st_uid not in (uid, 0) and below.stat().st_mode & stat.S_ISVTX:
+                    return (f"{entry} is owned by uid {link.st_uid} in the sticky directory {below}, so they could "
+                            f"put another file in its place (a symlink, a FIFO) between its look and its open; "
+                            f"keep it as this user's (uid {uid}) or root's")
                 current = entry if pending else None  # the key directory itself: the caller checks it
                 break
             if below.stat().st_mode & stat.S_ISVTX and link.st_uid not in (uid, 0):

@@ -1132,6 +1132,24 @@ def test_a_trusted_key_name_leading_to_a_fifo_or_a_device_is_refused_without_bei
 
 
 
+def sticky_directory(tmp_path: Path) -> Path:
+    """tmp_path/shared, of mode 1777 as /tmp: any user may make names there, and change only their own."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    return shared
+
+
+def sticky_directory_and_a_root_only_file(tmp_path: Path) -> tuple[Path, Path]:
+    """sticky_directory and tmp_path/root-only (0600, no key line): what another user's symlink in the one is pointed
+    at in the other."""
+    private = tmp_path / "root-only"
+    private.write_text("not a certificate\n")
+    private.chmod(0o600)
+    return sticky_directory(tmp_path), private
+
+
+
 def test_a_trusted_key_name_that_is_another_users_symlink_in_a_sticky_directory_is_refused_before_what_it_leads_to_is_read(
         tmp_path: Path) -> None:
     """`allow: [/shared/ops.key]` in a sticky directory others can write, where uid 65534 made the name a symlink of
@@ -1140,12 +1158,7 @@ def test_a_trusted_key_name_that_is_another_users_symlink_in_a_sticky_directory_
     from syslog's reader say, and a file without a key line was "not a CurveZMQ certificate", hiding whose symlink it
     was; at 1 the kernel itself refuses to follow it)."""
     data = p26_topology(tmp_path, "redis://127.0.0.1:6390/0")
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    shared.chmod(0o1777)
-    private = tmp_path / "root-only"
-    private.write_text("not a certificate\n")
-    private.chmod(0o600)
+    shared, private = sticky_directory_and_a_root_only_file(tmp_path)
     trusted = shared / "ops.key"
     trusted.symlink_to(private)
     os.lchown(trusted, 65534, 65534)  # what uid 65534 makes with ln -s there
@@ -1159,6 +1172,75 @@ def test_a_trusted_key_name_that_is_another_users_symlink_in_a_sticky_directory_
     if Path("/proc/sys/fs/protected_symlinks").read_text().strip() == "0":
         assert f"{trusted}, a symlink on the way to {trusted}, is owned by uid 65534 in the sticky directory" in line, line
 
+@pytest.mark.parametrize("theirs", ["symlinks", "symlinks and files"])
+def test_a_key_name_another_user_makes_a_symlink_while_it_is_looked_at_is_refused_unfollowed_and_never_a_traceback(
+        tmp_path: Path, theirs: str) -> None:
+    """uid 65534 makes `/shared/ops.key` (a sticky directory others can write) a symlink of theirs to a file only root
+    may read (then, with files, a file of theirs) and removes it, over and over, while root reads the trusted key:
+    what the symlink leads to is never opened, and
+    every refusal is a key file error (revpub2 review: the way was checked before the open only when the name
+    existed at that look, so a symlink made just after it was followed unchecked, and root opened and read the file
+    in about 3 reads of 100; and a symlink removed while the way was being resolved raised FileNotFoundError out of
+    validate)."""
+    shared, private = sticky_directory_and_a_root_only_file(tmp_path)
+    trusted = shared / "ops.key"
+    racer = ("import os, sys\n"
+             "for _ in range(5_000_000):\n"
+             "    if os.getppid() == 1:\n"
+             "        break\n"
+             "    try:\n"
+             "        os.symlink(sys.argv[1], 'link', dir_fd=int(sys.argv[2]))\n"
+             "        os.rename('link', 'ops.key', src_dir_fd=int(sys.argv[2]), dst_dir_fd=int(sys.argv[2]))\n"
+             "        if sys.argv[3] == 'symlinks and files':\n"
+             "            os.close(os.open('file', os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=int(sys.argv[2])))\n"
+             "            os.rename('file', 'ops.key', src_dir_fd=int(sys.argv[2]), dst_dir_fd=int(sys.argv[2]))\n"
+             "        os.unlink('ops.key', dir_fd=int(sys.argv[2]))\n"
+             "    except OSError:\n"
+             "        pass\n")
+    way = os.open(shared, os.O_PATH | os.O_DIRECTORY)  # tmp_path's parents are root's 0700: uid 65534 gets in by it
+    try:
+        attacker = subprocess.Popen(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", PYTHON, "-c",
+                                     racer, str(private), str(way), theirs], pass_fds=(way,))
+    finally:
+        os.close(way)
+    escaped: list[str] = []
+    try:
+        with opens_watched(private) as opened:
+            deadline, reads, was_opened = time.monotonic() + 6, 0, False
+            while time.monotonic() < deadline and reads < 300_000 and not was_opened and attacker.poll() is None:
+                reads += 1
+                try:
+                    read_public_key(trusted)
+                except KeyFileError:
+                    pass
+                except OSError as exc:
+                    escaped.append(repr(exc))
+                was_opened = opened()
+    finally:
+        attacker.kill()
+        attacker.wait(timeout=30)
+    assert reads > 1000, f"only {reads} reads raced the symlink"
+    assert not was_opened, f"what another user's symlink leads to was opened (after {reads} reads)"
+    assert not escaped, escaped[:3]
+
+
+def read_public_keys_without_proc(*paths: Path) -> subprocess.CompletedProcess:
+    """read_public_key of each path in a mount namespace of its own with an empty tmpfs over /proc (a bare
+    container, a chroot): a line each, the key or the KeyFileError."""
+    script = ("import sys\n"
+              "from pathlib import Path\n"
+              "from launcher.curve import KeyFileError, read_public_key\n"
+              "assert not Path('/proc/self/fd').exists()\n"
+              "for name in sys.argv[1:]:\n"
+              "    try:\n"
+              "        print(read_public_key(Path(name)).decode())\n"
+              "    except KeyFileError as exc:\n"
+              "        print(exc)\n")
+    return subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                           'mount -t tmpfs none /proc && exec "$@"', "sh", PYTHON, "-c", script, *map(str, paths)],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
 def test_without_proc_mounted_a_key_file_is_still_read_and_a_fifo_still_refused_unopened(tmp_path: Path) -> None:
     """A key file is opened through /proc/self/fd (the very file its O_PATH look found); where /proc is not mounted
     (a bare container, a chroot) it is opened by name instead, and still judged by the descriptor's fstat (revpub
@@ -1166,23 +1248,29 @@ def test_without_proc_mounted_a_key_file_is_still_read_and_a_fifo_still_refused_
     make_keys(tmp_path / "keys", "desk")
     fifo = tmp_path / "keys" / "fifo.key"
     os.mkfifo(fifo, 0o644)
-    script = ("import sys\n"
-              "from pathlib import Path\n"
-              "from launcher.curve import KeyFileError, read_public_key\n"
-              "assert not Path('/proc/self/fd').exists()\n"
-              "print(read_public_key(Path(sys.argv[1])).decode())\n"
-              "try:\n"
-              "    read_public_key(Path(sys.argv[2]))\n"
-              "except KeyFileError as exc:\n"
-              "    print(exc)\n")
     with opens_watched(fifo) as opened:
-        run = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                              'mount -t tmpfs none /proc && exec "$@"', "sh", PYTHON, "-c", script,
-                              str(tmp_path / "keys" / "desk.key"), str(fifo)],
-                             cwd=REPO, capture_output=True, text=True, timeout=120)
+        run = read_public_keys_without_proc(tmp_path / "keys" / "desk.key", fifo)
         assert not opened(), "the FIFO was opened"
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == [read_public_key(tmp_path / "keys" / "desk.key").decode(), f"{fifo} is not a file"]
+
+def test_without_proc_mounted_a_key_file_another_user_owns_is_refused_without_being_opened_by_name(
+        tmp_path: Path) -> None:
+    """Where /proc is not mounted a key file is opened by name: one another user owns in a sticky directory, where
+    they may replace it, is refused before that open, as it is after (revpub2 review: uid 65534 renaming a FIFO of
+    theirs over their own certificate had root open the FIFO, in about 2 reads of 100, between the O_PATH look that
+    found a file and the open by name; only the inode compared after it refused it)."""
+    theirs = sticky_directory(tmp_path) / "ops.key"
+    theirs.write_text('public-key = "0000000000000000000000000000000000000000"\n')
+    theirs.chmod(0o644)
+    os.chown(theirs, 65534, 65534)  # what uid 65534 writes there
+    with opens_watched(theirs) as opened:
+        run = read_public_keys_without_proc(theirs)
+        assert not opened(), "another user's file was opened by name"
+    assert run.returncode == 0, run.stderr
+    assert f"{theirs} is owned by uid 65534 in the sticky directory {theirs.parent}, so they could" in run.stdout, \
+        run.stdout
+
 
 def test_a_certificate_is_read_line_by_line_as_pyzmq_reads_it_so_a_carriage_return_starts_no_line_and_the_gate_trusts_that_key(
         tmp_path: Path, redis_server) -> None:

@@ -8651,9 +8651,8 @@ MUTATIONS: list[Mutation] = [
         ("tests/test_security.py::"
          "test_a_secret_key_in_a_directory_others_can_write_is_refused_so_no_stranger_can_swap_it",),
         also=(("launcher/curve.py",  # the way is checked before the file is opened too (revpub)
-               "        _refuse_a_way_others_can_change(path)  # and read, before being refused); again once read, "
-               "for a swap meanwhile\n",
-               "        pass\n"),)),
+               "        # way is one no other user can change.\n        _refuse_a_way_others_can_change(path)\n",
+               "        # way is one no other user can change.\n"),)),
     Mutation(
         "a_key_directory_deleted_under_its_descriptor_crashes_validate",
         "a keys_dir on whose way something cannot be looked at (/proc/self/fd/N of a deleted directory) is a "
@@ -9144,11 +9143,22 @@ MUTATIONS: list[Mutation] = [
         "checked before what it leads to is opened, and again after; checked after only, root followed uid 65534's "
         "symlink in /tmp and read the file it led to (/proc/kmsg, say) before refusing it (revpub)",
         "launcher/curve.py",
-        "        _refuse_a_way_others_can_change(path)  # and read, before being refused); again once read, for a swap "
-        "meanwhile\n",
-        "        pass\n",
+        "        # way is one no other user can change.\n        _refuse_a_way_others_can_change(path)\n",
+        "        # way is one no other user can change.\n",
         ("tests/test_security.py::test_a_trusted_key_name_that_is_another_users_symlink_in_a_sticky_directory_is_refused_before_what_it_"
-         "leads_to_is_read",)),
+         "leads_to_is_read",
+         "tests/test_security.py::test_a_key_name_another_user_makes_a_symlink_while_it_is_looked_at_is_refused_unfollowed_and_"
+         "never_a_traceback")),
+    Mutation(
+        "another_users_key_file_in_a_sticky_directory_is_opened_before_it_is_refused",
+        "a key name another user owns in a sticky directory is refused before it is opened (theirs to replace between "
+        "the look and the open); opened by name where /proc is not mounted, uid 65534 renaming a FIFO of theirs over "
+        "their own certificate had root open the FIFO (revpub2)",
+        "launcher/curve.py",
+        "                if not pending and link.st_uid not in (uid, 0) and below.stat().st_mode & stat.S_ISVTX:\n",
+        "                if False:\n",
+        ("tests/test_security.py::test_without_proc_mounted_a_key_file_another_user_owns_is_refused_without_being_"
+         "opened_by_name",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
