@@ -64,34 +64,124 @@ def unreachable(path: Path) -> str | None:
     return None
 
 
-def _read_certificate(path: Path) -> tuple[bytes, bytes | None]:
-    import zmq.auth
+MAX_CERTIFICATE_BYTES = 64 * 1024  # pyzmq writes about 300
+
+
+def _read_certificate(path: Path) -> tuple[bytes, bytes | None, os.stat_result]:
+    """A certificate's keys and the stat of the very file they were read from: opened once, judged by fstat of the
+    open descriptor (pubkeys review: read by name, then stat'ed by name again, a file replaced in between had one
+    file's key taken on another's mode and owner, and one removed in between was said not to be a certificate)."""
     if (why := unreachable(path)) is not None:
         raise KeyFileError(why)
-    if not path.exists():
-        raise KeyFileError(f"{path} does not exist (make one with `clustergate keys generate DIR --name NAME`)")
-    if not path.is_file():
-        raise KeyFileError(f"{path} is not a file")
-    if not os.access(path, os.R_OK):
-        raise KeyFileError(f"{path} is not readable by this user")
+    fd, info = _open_regular_file(path)  # the way checked before the file is opened, and again once read
     try:
-        public, secret = zmq.auth.load_certificate(path)
-    except (OSError, ValueError) as exc:
-        raise KeyFileError(f"{path} is not a CurveZMQ certificate ({type(exc).__name__})") from None
-    if len(public) != 40 or (secret is not None and len(secret) != 40):
+        content = os.read(fd, MAX_CERTIFICATE_BYTES + 1)
+    except OSError as exc:
+        raise KeyFileError(f"{path} could not be read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if len(content) > MAX_CERTIFICATE_BYTES:
+        raise KeyFileError(f"{path} is not a CurveZMQ certificate (over {MAX_CERTIFICATE_BYTES} bytes)")
+    try:
+        public, secret = _certificate_keys(content)
+    except ValueError as exc:
+        raise KeyFileError(f"{path} is not a CurveZMQ certificate: {exc}") from None
+    if public is None:
+        raise KeyFileError(f"{path} is not a CurveZMQ certificate (no public-key line)")
+    if not _is_z85_key(public) or (secret is not None and not _is_z85_key(secret)):
         raise KeyFileError(f"{path} holds a key that is not 40 Z85 characters")
+    return public, secret, info
+
+
+Z85_ALPHABET = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#"
+
+
+def _is_z85_key(key: bytes) -> bool:
+    """40 Z85 characters, each group of five below 2**32: a key libzmq's zmq_z85_decode takes (revpub review: only
+    the length was looked at, and zmq.curve_public's 'Invalid argument' escaped validate for any other)."""
+    if len(key) != 40 or not all(c in Z85_ALPHABET for c in key):
+        return False
+    for group in range(0, 40, 5):
+        value = 0
+        for c in key[group:group + 5]:
+            value = value * 85 + Z85_ALPHABET.index(c)
+        if value >= 2 ** 32:
+            return False
+    return True
+
+
+def _open_regular_file(path: Path) -> tuple[int, os.stat_result]:
+    """A descriptor open for reading on the regular file `path` leads to, and its fstat; anything else (a FIFO, a
+    device, a socket, a directory) is refused without being opened (revpub review: opened before fstat judged it,
+    another user's FIFO or symlink to a device in a sticky directory had root open it, which arms a watchdog, rewinds
+    a tape, or releases the FIFO's writer). The name is looked up once (O_PATH, which opens nothing) and that very
+    file is opened through /proc/self/fd, so nothing swapped in between is opened either."""
+    try:
+        where = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise KeyFileError(f"{path} does not exist (make one with `clustergate keys generate DIR --name NAME`)") from None
+    except OSError as exc:
+        raise KeyFileError(f"{path} cannot be opened: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(where)
+        if not stat.S_ISREG(info.st_mode):
+            raise KeyFileError(f"{path} is not a file")
+        # The way, before the file is opened (revpub review: another user's symlink in /tmp was followed, and read,
+        # before being refused) and once the name led to a file (revpub2 review: checked before this look, and only
+        # if the name existed then, a symlink made just after was followed). Found all this user's or root's, the
+        # way is one no other user can change.
+        _refuse_a_way_others_can_change(path)
+        try:
+            fd = os.open(f"/proc/self/fd/{where}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:  # no /proc: by name, judged again below by the open descriptor
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except PermissionError:
+        raise KeyFileError(f"{path} is not readable by this user") from None
+    except OSError as exc:
+        raise KeyFileError(f"{path} cannot be opened: {exc.strerror or exc}") from None
+    finally:
+        os.close(where)
+    try:
+        opened = os.fstat(fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    if (opened.st_dev, opened.st_ino) != (info.st_dev, info.st_ino):
+        os.close(fd)
+        raise KeyFileError(f"{path} could not be checked: replaced while it was opened")
+    return fd, opened
+
+
+def _certificate_keys(content: bytes) -> tuple[bytes | None, bytes | None]:
+    """The public-key and secret-key values of a certificate's text, read as zmq.auth.load_certificate reads them
+    (which takes only a file name): lines end at '\\n' only, as a file's lines do in Python (pubkeys review: split at
+    a lone '\\r' as well, a comment's trailer was a key line pyzmq never reads); a key line without '=' read before
+    both keys were found is a ValueError (pyzmq's was an IndexError; skipped, such a file was taken)."""
+    public = secret = None
+    for line in content.split(b"\n"):
+        line = line.strip()
+        if line.startswith(b"#"):
+            continue
+        for name in (b"public-key", b"secret-key"):
+            if line.startswith(name) and b"=" not in line:
+                raise ValueError(f"a {name.decode()} line without '=' (cut short, or edited by hand?)")
+            if line.startswith(name):
+                value = line.partition(b"=")[2].strip(b" \t'\"")
+                public, secret = (value, secret) if name == b"public-key" else (public, value)
+        if public and secret:
+            break
     return public, secret
 
 
 def read_public_key(path: Path) -> bytes:
     """The public key in a .key file; a file holding a secret key (whatever its name) is refused, so that no
     secret certificate is asked for, nor copied, where only a peer's public key belongs, and so is one that a user
-    other than this one (or root) could rewrite, which would let that user's key in."""
-    public, secret = _read_certificate(path)
+    other than this one (or root) could rewrite, swap, or have given its name (a hard link), which would let that
+    user's key in."""
+    public, secret, info = _read_certificate(path)
     if secret is not None:
         raise KeyFileError(f"{path} holds a secret key where a public key is asked for: give the .key file (the "
                            f"public half) instead, and keep the .key_secret file on the machine that uses it")
-    info = _stat(path)
     mode = stat.S_IMODE(info.st_mode)
     if mode & 0o022:
         raise KeyFileError(f"{path} is writable by group or others (mode {mode:04o}), so any local user could put "
@@ -99,17 +189,9 @@ def read_public_key(path: Path) -> bytes:
     if info.st_uid not in (os.geteuid(), 0):
         raise KeyFileError(f"{path} is owned by uid {info.st_uid}, who could put another key in it; chown it to this "
                            f"user (uid {os.geteuid()})")
+    _refuse_a_name_others_could_have_made(path, info, "public")
     _refuse_a_way_others_can_change(path)
     return public
-
-
-def _stat(path: Path) -> os.stat_result:
-    """The certificate's stat, or a KeyFileError naming it when it went away since it was read."""
-    try:
-        return path.stat()
-    except OSError as exc:
-        raise KeyFileError(f"{path} could not be checked: {exc.strerror or exc} (removed or replaced "
-                           f"meanwhile?)") from None
 
 
 def _refuse_a_way_others_can_change(path: Path) -> None:
@@ -117,7 +199,11 @@ def _refuse_a_way_others_can_change(path: Path) -> None:
     certificate, or the directory for one of theirs (secrev2 review; keysdir review for secret keys): the directory
     of the name given and of the file it leads to, and the way to each. The sticky bit (/tmp) keeps others' files
     theirs."""
-    for directory in dict.fromkeys((path.absolute().parent, path.resolve().parent)):
+    try:
+        resolved = path.resolve()
+    except OSError as exc:  # a symlink on the way removed while it was read (revpub2 review: FileNotFoundError escaped)
+        raise KeyFileError(_not_checked(path, exc)) from None
+    for directory in dict.fromkeys((path.absolute().parent, resolved.parent)):
         if (writable := others_can_write(directory, sticky_ok=True)) is not None:
             raise KeyFileError(f"{path}: its directory {writable}")
     # The file's own name too: a symlink another user owns in a sticky directory is theirs to point elsewhere.
@@ -128,7 +214,7 @@ def _refuse_a_way_others_can_change(path: Path) -> None:
 def read_keypair(path: Path) -> Keypair:
     """The keypair in a .key_secret file, which must be readable by its owner only, have no other name (hard link),
     and lie where no other user can swap it (its directories as for a public certificate)."""
-    public, secret = _read_certificate(path)
+    public, secret, info = _read_certificate(path)
     if secret is None and path.name.endswith(SECRET_SUFFIX):
         raise KeyFileError(f"{path} has no secret-key line: cut short (a half-written copy?) or a public certificate "
                            f"renamed; copy it again from the machine that made it, or generate a new keypair")
@@ -138,21 +224,29 @@ def read_keypair(path: Path) -> Keypair:
     if zmq.curve_public(secret) != public:
         raise KeyFileError(f"{path}: its public key does not belong to its secret key: regenerate it with clustergate "
                            f"keys generate (a certificate spliced from two, or its public-key line edited)")
-    info = _stat(path)
     mode = stat.S_IMODE(info.st_mode)
     if mode & 0o077:
         raise KeyFileError(f"{path} is readable by group or others (mode {mode:04o}); run chmod 600 {path}")
     if info.st_uid != os.geteuid():
         raise KeyFileError(f"{path} is owned by uid {info.st_uid}, not by this user (uid {os.geteuid()}); a secret "
                            f"key belongs to the user whose actors use it: chown it or generate one as this user")
-    if info.st_nlink > 1 and _others_could_name_it(path):  # made by another user (fs.protected_hardlinks=0)?
-        raise KeyFileError(f"{path} has {info.st_nlink} names (hard links): another name of a secret key may be one "
-                           f"another user made (in a sticky directory such as /tmp, with the kernel's "
-                           f"fs.protected_hardlinks at 0), and outlives its removal when revoked; find them with "
-                           f"find {_filesystem_of(path)} -xdev -samefile {path}, remove every other, and copy "
-                           f"(cp -p) a secret key rather than link it")
+    _refuse_a_name_others_could_have_made(path, info, "secret")
     _refuse_a_way_others_can_change(path)
     return Keypair(public=public, secret=secret)
+
+
+def _refuse_a_name_others_could_have_made(path: Path, info: os.stat_result, kind: str) -> None:
+    """A certificate with another name (hard link) where another user could have made the name it is read by: with
+    the kernel's fs.protected_hardlinks at 0, any user can give a file root owns a name in a sticky directory such as
+    /tmp, owned by root and of a good mode (keysdir review for secret keys; pubkeys review: a revoked client's public
+    key, named where the gate looks for a trusted one, let that client in). The find it names is given the file a
+    symlink leads to: given the symlink, it finds only the symlink (revpub review)."""
+    if info.st_nlink > 1 and _others_could_name_it(path):
+        raise KeyFileError(f"{path} has {info.st_nlink} names (hard links): another name of a {kind} key may be one "
+                           f"another user made (in a sticky directory such as /tmp, with the kernel's "
+                           f"fs.protected_hardlinks at 0), and outlives its removal when revoked; find them with "
+                           f"find {_filesystem_of(path)} -xdev -samefile {path.resolve()}, remove every other, and copy "
+                           f"(cp -p) a {kind} key rather than link it")
 
 
 def _others_could_name_it(path: Path) -> bool:
@@ -239,6 +333,12 @@ def _unsafe_on_the_way_walked(directory: Path, uid: int) -> str | None:
             entry = below / name
             link = entry.lstat()
             if not stat.S_ISLNK(link.st_mode):
+                # The name itself, another user's in a sticky directory, is theirs to replace between a look and an
+                # open (revpub2 review: without /proc, root opened the FIFO uid 65534 renamed over their file).
+                if not pending and link.st_uid not in (uid, 0) and below.stat().st_mode & stat.S_ISVTX:
+                    return (f"{entry} is owned by uid {link.st_uid} in the sticky directory {below}, so they could "
+                            f"put another file in its place (a symlink, a FIFO) between its look and its open; "
+                            f"keep it as this user's (uid {uid}) or root's")
                 current = entry if pending else None  # the key directory itself: the caller checks it
                 break
             if below.stat().st_mode & stat.S_ISVTX and link.st_uid not in (uid, 0):

@@ -5371,8 +5371,8 @@ MUTATIONS: list[Mutation] = [
         "(propose --server-key, a topology's allow / server_key): it was accepted, inviting secret files to be copied "
         "to other machines (keycheck)",
         "launcher/curve.py",
-        "    public, secret = _read_certificate(path)\n    if secret is not None:\n",
-        "    public, secret = _read_certificate(path)\n    if False:\n",
+        "    public, secret, info = _read_certificate(path)\n    if secret is not None:\n",
+        "    public, secret, info = _read_certificate(path)\n    if False:\n",
         ("tests/test_security.py::test_a_secret_certificate_given_where_a_public_key_is_asked_is_refused_naming_the_file",)),
     Mutation(
         "issuer_monitor_not_reattached_to_a_re_created_permits_socket",
@@ -8654,7 +8654,10 @@ MUTATIONS: list[Mutation] = [
         "    _refuse_a_way_others_can_change(path)\n    return Keypair(public=public, secret=secret)\n",
         "    return Keypair(public=public, secret=secret)\n",
         ("tests/test_security.py::"
-         "test_a_secret_key_in_a_directory_others_can_write_is_refused_so_no_stranger_can_swap_it",)),
+         "test_a_secret_key_in_a_directory_others_can_write_is_refused_so_no_stranger_can_swap_it",),
+        also=(("launcher/curve.py",  # the way is checked before the file is opened too (revpub)
+               "        # way is one no other user can change.\n        _refuse_a_way_others_can_change(path)\n",
+               "        # way is one no other user can change.\n"),)),
     Mutation(
         "a_key_directory_deleted_under_its_descriptor_crashes_validate",
         "a keys_dir on whose way something cannot be looked at (/proc/self/fd/N of a deleted directory) is a "
@@ -8723,8 +8726,8 @@ MUTATIONS: list[Mutation] = [
         "the refusal of a hard-linked .key_secret names `find MOUNTPOINT -xdev -samefile FILE` for the filesystem "
         "holding it; `find / -xdev` found nothing on /srv or a tmpfs (keysdir re-review)",
         "launcher/curve.py",
-        "f\"find {_filesystem_of(path)} -xdev -samefile {path}",
-        "f\"find / -xdev -samefile {path}",
+        "f\"find {_filesystem_of(path)} -xdev -samefile {path.resolve()}",
+        "f\"find / -xdev -samefile {path.resolve()}",
         ("tests/test_security.py::"
          "test_a_hard_linked_secret_key_on_another_filesystem_names_the_find_that_finds_its_other_name",)),
     Mutation(
@@ -9228,6 +9231,122 @@ MUTATIONS: list[Mutation] = [
         "        said = printable_said(said)\n",
         "",
         (HOSTS_SAY_HOSTILE,)),
+    Mutation(
+        "a_hard_linked_public_key_in_a_sticky_directory_is_trusted",
+        "a .key with a second name where another user could have made it (a sticky directory others can write, "
+        "fs.protected_hardlinks at 0: a revoked client's root-owned key linked in) is refused like a .key_secret; "
+        "it was trusted and the gate served that client (pubkeys)",
+        "launcher/curve.py",
+        "    _refuse_a_name_others_could_have_made(path, info, \"public\")\n",
+        "    pass\n",
+        ("tests/test_security.py::"
+         "test_a_public_key_with_a_second_name_in_a_sticky_directory_others_can_write_is_refused_so_no_stranger_gets_in",)),
+    Mutation(
+        "a_key_file_is_read_by_name_after_its_check",
+        "a certificate's keys are read from the descriptor its fstat judged; read by name again, a file replaced "
+        "meanwhile had a 0666 file's key taken on a 0644 file's mode, and one removed meanwhile was 'not a "
+        "certificate' (pubkeys)",
+        "launcher/curve.py",
+        "        content = os.read(fd, MAX_CERTIFICATE_BYTES + 1)\n",
+        "        content = path.read_bytes()\n",
+        ("tests/test_security.py::"
+         "test_a_key_file_removed_or_replaced_while_it_is_checked_is_a_key_file_error_naming_it_and_never_mixes_two_files",)),
+    Mutation(
+        "a_key_line_without_an_equals_sign_is_a_traceback",
+        "a public-key or secret-key line with no '=' holds no key and the certificate is refused naming it; read as "
+        "pyzmq's load_certificate reads it, IndexError escaped (pubkeys)",
+        "launcher/curve.py",
+        "            if line.startswith(name) and b\"=\" not in line:\n"
+        "                raise ValueError(f\"a {name.decode()} line without '=' (cut short, or edited by hand?)\")\n"
+        "            if line.startswith(name):\n                value = line.partition(b\"=\")[2]",
+        "            if line.startswith(name):\n                value = line.split(b\"=\", 1)[1]",
+        ("tests/test_security.py::"
+         "test_a_certificate_with_a_key_line_without_an_equals_sign_is_a_key_file_error_naming_it_not_a_traceback",)),
+    Mutation(
+        "a_key_file_is_opened_before_it_is_known_to_be_a_file",
+        "what a key name leads to is looked at (O_PATH, which opens nothing) and opened only when a regular file: "
+        "opened first and judged by fstat after, another user's FIFO or symlink to a device in a sticky directory "
+        "named as a trusted key had root open it (revpub)",
+        "launcher/curve.py",
+        "        where = os.open(path, os.O_PATH | os.O_CLOEXEC)\n",
+        "        where = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)\n",
+        ("tests/test_security.py::test_a_trusted_key_name_leading_to_a_fifo_or_a_device_is_refused_without_being_opened",)),
+    Mutation(
+        "without_proc_no_key_file_can_be_read",
+        "where /proc is not mounted a key file is opened by name and judged by its descriptor's fstat; without that "
+        "fallback no key could be read there (revpub)",
+        "launcher/curve.py",
+        "        except FileNotFoundError:  # no /proc: by name, judged again below by the open descriptor\n"
+        "            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)\n",
+        "        except FileNotFoundError:  # no /proc: by name, judged again below by the open descriptor\n"
+        "            raise\n",
+        ("tests/test_security.py::test_without_proc_mounted_a_key_file_is_still_read_and_a_fifo_still_refused_unopened",)),
+    Mutation(
+        "a_certificate_line_also_ends_at_a_lone_carriage_return",
+        "a certificate's lines end at '\\n' only, as pyzmq's load_certificate reads them; split at a lone '\\r' too, a "
+        "comment's trailer became a key line and the gate trusted another key than pyzmq reads (revpub)",
+        "launcher/curve.py",
+        "    for line in content.split(b\"\\n\"):\n",
+        "    for line in content.splitlines():\n",
+        ("tests/test_security.py::test_a_certificate_is_read_line_by_line_as_pyzmq_reads_it_so_a_carriage_return_starts_no_line_and_the_gate_"
+         "trusts_that_key",
+         "tests/test_security.py::test_a_public_certificate_is_taken_or_refused_as_pyzmq_load_certificate_takes_or_refuses_it")),
+    Mutation(
+        "a_key_line_without_an_equals_sign_is_skipped",
+        "a key line without '=' is refused naming the file, as pyzmq refused it; skipped, a certificate with one "
+        "(after a good key line, or a secret-key line cut short in a .key) was taken (revpub)",
+        "launcher/curve.py",
+        "                raise ValueError(f\"a {name.decode()} line without '=' (cut short, or edited by hand?)\")\n",
+        "                continue\n",
+        ("tests/test_security.py::test_a_public_certificate_is_taken_or_refused_as_pyzmq_load_certificate_takes_or_refuses_it",
+         "tests/test_security.py::test_a_certificate_with_a_key_line_without_an_equals_sign_is_a_key_file_error_naming_it_not_a_traceback")),
+    Mutation(
+        "a_hard_link_refusal_names_a_find_of_the_symlink",
+        "the find a hard-linked key's refusal names is given the file a symlink leads to; given the symlink, "
+        "find -samefile finds only the symlink, none of the key's other names (revpub)",
+        "launcher/curve.py",
+        "-samefile {path.resolve()}, remove every other",
+        "-samefile {path}, remove every other",
+        ("tests/test_security.py::test_the_refusal_of_a_hard_linked_key_named_through_a_symlink_names_a_find_that_finds_its_other_names",)),
+    Mutation(
+        "a_key_is_judged_by_its_length_only",
+        "a key of 40 characters libzmq cannot decode is refused naming its file; judged by its length only, a "
+        "keypair's ZMQError escaped validate as a traceback and a server key's made propose say 'Invalid argument' "
+        "(revpub)",
+        "launcher/curve.py",
+        "    if not _is_z85_key(public) or (secret is not None and not _is_z85_key(secret)):\n",
+        "    if len(public) != 40 or (secret is not None and len(secret) != 40):\n",
+        ("tests/test_security.py::test_a_key_of_40_characters_that_are_not_z85_is_a_key_file_error_naming_it_not_a_traceback",)),
+    Mutation(
+        "a_z85_group_over_2_to_the_32_is_taken",
+        "a key whose group of five Z85 characters is 2**32 or more is refused (libzmq's zmq_z85_decode refuses it); "
+        "taken, an allowed key matched no client and a server key failed at the socket (revpub)",
+        "launcher/curve.py",
+        "        if value >= 2 ** 32:\n",
+        "        if False:\n",
+        ("tests/test_security.py::test_a_key_of_40_characters_that_are_not_z85_is_a_key_file_error_naming_it_not_a_traceback",)),
+    Mutation(
+        "another_users_symlink_is_followed_and_read_before_it_is_refused",
+        "the way to a key name (another user's symlink in a sticky directory, a directory others can write) is "
+        "checked before what it leads to is opened, and again after; checked after only, root followed uid 65534's "
+        "symlink in /tmp and read the file it led to (/proc/kmsg, say) before refusing it (revpub)",
+        "launcher/curve.py",
+        "        # way is one no other user can change.\n        _refuse_a_way_others_can_change(path)\n",
+        "        # way is one no other user can change.\n",
+        ("tests/test_security.py::test_a_trusted_key_name_that_is_another_users_symlink_in_a_sticky_directory_is_refused_before_what_it_"
+         "leads_to_is_read",
+         "tests/test_security.py::test_a_key_name_another_user_makes_a_symlink_while_it_is_looked_at_is_refused_unfollowed_and_"
+         "never_a_traceback")),
+    Mutation(
+        "another_users_key_file_in_a_sticky_directory_is_opened_before_it_is_refused",
+        "a key name another user owns in a sticky directory is refused before it is opened (theirs to replace between "
+        "the look and the open); opened by name where /proc is not mounted, uid 65534 renaming a FIFO of theirs over "
+        "their own certificate had root open the FIFO (revpub2)",
+        "launcher/curve.py",
+        "                if not pending and link.st_uid not in (uid, 0) and below.stat().st_mode & stat.S_ISVTX:\n",
+        "                if False:\n",
+        ("tests/test_security.py::test_without_proc_mounted_a_key_file_another_user_owns_is_refused_without_being_"
+         "opened_by_name",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
