@@ -41,7 +41,7 @@ from zmq.backend import Socket as _CompiledSocket, zmq_poll as _zmq_poll
 
 from actors.wire import INTERNAL_ERROR, encode, error_envelope
 from launcher.curve import SocketKeys, socket_keys
-from launcher.endpoints import endpoint_problem_now, low_port_hint
+from launcher.endpoints import endpoint_problem_now, localhost_as_ipv4, low_port_hint
 from launcher.parent_death import die_with_parent
 from launcher.schema import SchemaError
 from launcher.topology import EXIT_BAD_INPUT, EXIT_BAD_INPUT_LINE, SOCKET_ROLES, ActorSpec, Topology, load_topology
@@ -1126,9 +1126,8 @@ class _ScrapeServer(ThreadingMixIn, WSGIServer):
 def start_metrics_server(port: int, host: str) -> tuple[WSGIServer, threading.Thread]:
     """Serve the Prometheus registry on host:port from a daemon thread, as prometheus_client's start_http_server
     does, with its connections bounded (_ScrapeServer, _ScrapeHandler). OSError when it cannot bind. `localhost` is
-    127.0.0.1, as the topology, the launcher's bind check and its holder search read it (getaddrinfo's first answer
-    is [::1] with the usual /etc/hosts)."""
-    host = "127.0.0.1" if host == "localhost" else host
+    127.0.0.1, as the topology, the launcher's bind check and its holder search read it (localhost_as_ipv4)."""
+    host = localhost_as_ipv4(host)
     family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
     server_class = type("ScrapeServer", (_ScrapeServer,), {"address_family": family})
     httpd = make_server(address[0], port, make_wsgi_app(), server_class, handler_class=_ScrapeHandler)

@@ -15,6 +15,13 @@ import sys
 MAX_IPC_PATH_BYTES = 107
 
 
+def localhost_as_ipv4(host: str) -> str:
+    """`localhost` as 127.0.0.1, never [::1] (getaddrinfo's first answer with the usual /etc/hosts): where ZeroMQ (no
+    ZMQ_IPV6) binds it, and so the topology, the bind check, the holder search and the actors' metrics read it; any
+    other host as it is."""
+    return "127.0.0.1" if host == "localhost" else host
+
+
 def split_tcp(endpoint: str) -> tuple[str, int]:
     """("127.0.0.1" | "::1", port) of a tcp://HOST:PORT or tcp://[V6]:PORT endpoint."""
     host, _, port = endpoint[len("tcp://"):].rpartition(":")
@@ -117,7 +124,7 @@ def _binds_clash(host: str, held: ipaddress.IPv4Address | ipaddress.IPv6Address 
     never [::1], as ZeroMQ (no ZMQ_IPV6) and port_problem bind it; `*` or another name: any holder. 0.0.0.0 and [::1],
     like 127.0.0.1 and [::1], bind the same port side by side."""
     try:
-        wanted = ipaddress.ip_address("127.0.0.1" if host == "localhost" else host)
+        wanted = ipaddress.ip_address(localhost_as_ipv4(host))
     except ValueError:
         return True  # `*` or a name: any holder of the port
     wanted = getattr(wanted, "ipv4_mapped", None) or wanted
@@ -136,7 +143,7 @@ def tcp_binds_clash(endpoint: str, bound: str) -> bool:
     host, port = split_tcp(endpoint)
     bound_host, bound_port = split_tcp(bound)
     try:
-        address = ipaddress.ip_address("127.0.0.1" if bound_host == "localhost" else bound_host)
+        address = ipaddress.ip_address(localhost_as_ipv4(bound_host))
     except ValueError:
         address = None  # a name: whatever it resolves to
     return port == bound_port and _binds_clash(host, address)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any, Literal
 
-from launcher.endpoints import MAX_IPC_PATH_BYTES
+from launcher.endpoints import MAX_IPC_PATH_BYTES, localhost_as_ipv4
 from launcher.schema import (MISSING, Path, Problem, SchemaError, Validator, dataclass_schema,
                              format_path, json_schema_for, load_yaml_with_lines, setting)
 
@@ -247,7 +247,7 @@ class RedisConfig:
     def address_of(self, where: str) -> str:
         """The address of a HOST of sentinel.servers / sentinel.sentinels: a host name's address in a
         multi-host topology, else the HOST itself (an address)."""
-        return (self.resolved_hosts or {}).get(where, "127.0.0.1" if where == "localhost" else where)
+        return (self.resolved_hosts or {}).get(where, localhost_as_ipv4(where))
 
     def sentinel_addresses(self) -> list[tuple[str, int]]:
         """(address, port) of every sentinel, in the topology's order."""

@@ -8891,7 +8891,7 @@ MUTATIONS: list[Mutation] = [
         "`localhost` in an endpoint binds 127.0.0.1 (ZeroMQ without ZMQ_IPV6, port_problem): a process on [::1]:PORT is "
         "not its holder; a name counted any holder, and a refusal or up's releasing check could name it (revstatus)",
         "launcher/endpoints.py",
-        '        wanted = ipaddress.ip_address("127.0.0.1" if host == "localhost" else host)\n',
+        "        wanted = ipaddress.ip_address(localhost_as_ipv4(host))\n",
         "        wanted = ipaddress.ip_address(host)\n",
         ("tests/test_up_refusals.py::"
          "test_a_localhost_endpoint_is_held_by_what_holds_127_0_0_1_not_by_an_ipv6_loopback",)),
@@ -8911,7 +8911,7 @@ MUTATIONS: list[Mutation] = [
         "look; they bound getaddrinfo's first answer, [::1] with the usual /etc/hosts, a port held there said free "
         "(revstatus)",
         "actors/runtime.py",
-        '    host = "127.0.0.1" if host == "localhost" else host\n',
+        "    host = localhost_as_ipv4(host)\n",
         "    pass\n",
         ("tests/test_up_refusals.py::"
          "test_an_actors_metrics_on_localhost_bind_where_the_bind_check_and_the_holder_search_look",)),
