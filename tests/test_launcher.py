@@ -1312,6 +1312,13 @@ def test_status_and_the_next_up_name_an_up_that_failed_part_way_as_failed_not_ki
         os.kill(gate_pid, signal.SIGCONT)
     assert up.returncode == 1, out + err
     assert "FAILED: " in err and "the previous files are back" in err, out + err
+    # upfail: supervisord, stopped, could not be put back on the previous files: the line says so, what it may run,
+    # what is stopped, and what puts it back.
+    assert (", but supervisord was not put back on them (supervisord (pid " in err
+            and f"): it may still run this `up`'s configuration (of {topo_path}) for the programs it added, restarted or "
+                f"removed; stopped by this `up` and not started again: ['gate'] (`clustergate status` names them "
+                f"STOPPED BY A FAILED UP); once supervisord answers, `clustergate up` of the previous topology file "
+                f"(`--home {home.resolve()}`) puts it back on them" in err), err
     left = _status_once_the_gate_stopped_says(home, f"STOPPED BY A FAILED UP: gate stopped by `clustergate up` "
                                                     f"(pid {up.pid})")
     assert left == _by_one({"pid": up.pid, "programs": ["gate"], "command": "up", "failed": True}), left
@@ -1489,3 +1496,131 @@ def test_a_config_hash_version_line_past_any_version_reads_as_none_written_not_a
     home.run.joinpath("supervisord.log").write_text("")
     home.programs.write_text("[program:gate]\ncommand=true\n; config hash version " + "9" * 5000 + "\n")
     assert home_exits(home)["config_hash_version"] == 1
+
+
+def _supervisord_config(home: Path) -> dict[str, str]:
+    """Program -> command of the configuration supervisord holds in memory (supervisorctl avail's programs)."""
+    from launcher.supervise import Supervisor
+    return {info["name"]: info["command"] for info in Supervisor(Home(home)).api.getAllConfigInfo()}
+
+
+def _file_config(home: Path) -> dict[str, str]:
+    """Program -> command of the configuration in the home's files, as supervisord reads them."""
+    from supervisor.options import ServerOptions
+    options = ServerOptions()
+    options.realize(["-c", str(home / "supervisord.conf")])
+    return {group.name: group.process_configs[0].command for group in options.process_group_configs}
+
+
+def _environ_hash(pid: int) -> str | None:
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        env = dict(item.split(b"=", 1) for item in f.read().split(b"\0") if b"=" in item)
+    value = env.get(b"CLUSTERGATE_CONFIG_HASH")
+    return None if value is None else value.decode()
+
+
+def _rendered_hash(home: Path, program: str) -> str:
+    section = (home / "run" / "programs.d" / "clustergate.conf").read_text().partition(f"[program:{program}]\n")[2]
+    return re.search(r'CLUSTERGATE_CONFIG_HASH="([0-9a-f]+)"', section.partition("\n[program:")[0]).group(1)
+
+
+def test_an_up_that_fails_after_supervisord_applied_part_of_it_puts_supervisord_back_on_the_previous_files(small) -> None:
+    # upfail (carried from an earlier review): an `up` that failed after supervisord had re-read its new files and
+    # restarted, added or removed programs put the previous files back and said so, but supervisord went on running
+    # the new configuration: the gate with its new settings, the added price feed, and a later `supervisorctl
+    # restart` (or an autorestart) used it too. Here supervisord refuses to start the permit issuer (stopped by hand,
+    # `up` starts it last: its log path is a directory, SPAWN_ERROR) once it has restarted the changed gate and
+    # added the price feed.
+    home, topo_path, data = small
+    before = run_files(home)
+    old_config = _supervisord_config(home)
+    old_gate_hash = _rendered_hash(home, "gate")
+    assert supervisorctl(home, "stop", "permit_issuer").returncode == 0
+    log = Home(home).log_of("permit_issuer")
+    log.unlink()
+    log.mkdir()
+    changed = yaml.safe_load(topo_path.read_text())
+    changed["actors"]["gate"].setdefault("settings", {})["cold_stress"] = 0.5
+    changed["actors"]["price_feed"] = retarget(demo_topology_data())["actors"]["price_feed"]
+    write_topology(topo_path, changed)
+    gate_before = pids(home)["gate"]
+    up = clustergate("up", str(topo_path), "--home", str(home))
+    assert up.returncode == 1, up.stdout + up.stderr
+    assert "restarted ['gate']" in up.stdout and "added ['price_feed']" in up.stdout, up.stdout  # it got that far
+    assert up.stderr.startswith(f"FAILED: <Fault 50: 'SPAWN_ERROR: permit_issuer'>; the previous files are back in "
+                                f"{home.resolve() / 'run'}, and supervisord was put back on them (removed ['price_feed'], "
+                                f"restarted ['gate'])\n"), up.stderr
+    assert run_files(home) == before
+    assert _supervisord_config(home) == _file_config(home) == old_config
+    avail = supervisorctl(home, "avail").stdout
+    assert "price_feed" not in avail, avail
+    wait_for(lambda: "RUNNING" in supervisorctl(home, "status", "gate").stdout, 30, "the gate running")
+    gate_now = pids(home)["gate"]
+    assert gate_now != gate_before and _environ_hash(gate_now) == old_gate_hash
+    status = clustergate("status", "--json", "--home", str(home))
+    assert json.loads(status.stdout)["left_stopped_by_up"] is None, status.stdout
+    assert "NOT APPLIED" not in clustergate("status", "--home", str(home)).stdout
+
+
+def test_an_up_that_fails_in_a_stop_supervisord_answers_too_late_starts_what_it_stopped_on_the_previous_files(
+        small) -> None:
+    # upfail: supervisord stopped (SIGSTOP) in its stop of the changed gate past the call's deadline, and resumed
+    # once `up` has put its files back: supervisord, which had read the new files, is put back on the previous ones,
+    # and the gate `up` stopped is started again on them, no longer named as stopped by a failed `up`.
+    home, topo_path, _ = small
+    before = run_files(home)
+    old_gate_hash = _rendered_hash(home, "gate")
+    up, gate_pid = _up_stopping_a_frozen_gate(home, topo_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                              text=True)
+    supervisord_pid = int(Home(home).pid_file.read_text())
+    os.kill(supervisord_pid, signal.SIGSTOP)
+    try:  # resumed within the few seconds `up` gives supervisord to answer once its files are back
+        wait_for(lambda: run_files(home) == before, 120, "the previous files back", interval_s=0.02)
+    finally:
+        os.kill(supervisord_pid, signal.SIGCONT)
+        os.kill(gate_pid, signal.SIGCONT)
+    try:
+        out, err = up.communicate(timeout=120)
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.communicate()
+    assert up.returncode == 1, out + err
+    assert err.startswith("FAILED: supervisord (pid "), err
+    assert (f"; the previous files are back in {home.resolve() / 'run'}, and supervisord was put back on them "
+            f"(started ['gate'])\n") in err, err
+    assert "STOPPED" not in supervisorctl(home, "status", "gate").stdout  # started before `up` exited
+    assert _supervisord_config(home) == _file_config(home)
+    wait_for(lambda: "RUNNING" in supervisorctl(home, "status", "gate").stdout, 30, "the gate running")
+    assert _environ_hash(pids(home)["gate"]) == old_gate_hash
+    status = clustergate("status", "--json", "--home", str(home))
+    assert json.loads(status.stdout)["left_stopped_by_up"] is None, status.stdout
+
+
+def test_an_up_whose_supervisord_dies_part_way_says_nothing_runs_and_what_starts_it_again(small, tmp_path: Path) -> None:
+    # upfail: supervisord killed (SIGKILL) just after it stopped the changed gate for `up`: its programs die with it,
+    # and the FAILED line says so and what starts them again, not only that the previous files are back.
+    home, topo_path, _ = small
+    change_the_gate(topo_path)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(UP_PAUSES_AFTER_STOPPING)
+    up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)], cwd=REPO,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(site), UP_PAUSES_AFTER_STOPPING="gate"))
+    try:
+        wait_for(lambda: Path(f"/proc/{up.pid}/stat").read_text().rpartition(")")[2].split()[0] == "T", 60,
+                 "the up paused just after its stop of the gate")
+        supervisord_pid = int(Home(home).pid_file.read_text())
+        os.kill(supervisord_pid, signal.SIGKILL)
+        wait_for(lambda: not alive(supervisord_pid), 30, "supervisord gone")
+        up.send_signal(signal.SIGCONT)
+        out, err = up.communicate(timeout=120)
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.communicate()
+    assert up.returncode == 1, out + err
+    assert (f"; the previous files are back in {home.resolve() / 'run'}, but supervisord is no longer running (nothing "
+            f"answers on {home.resolve() / 'run' / 'supervisor.sock'}), nor are the programs it ran (they die with it): "
+            f"`clustergate up` of the previous topology file (`--home {home.resolve()}`) starts them again\n") in err, err

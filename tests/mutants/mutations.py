@@ -9040,6 +9040,26 @@ MUTATIONS: list[Mutation] = [
         "                          tuple(dict.fromkeys(str(name) for name in data[\"programs\"])),  # named twice: once\n",
         "                          tuple(str(name) for name in data[\"programs\"]),\n",
         ("tests/test_proofs.py::test_a_record_naming_a_program_twice_names_it_once",)),
+    Mutation(
+        "a_failed_up_leaves_supervisord_on_the_new_configuration",
+        "an `up` that failed once supervisord had read its new files put the previous files back and said so, but "
+        "supervisord went on running the new configuration: the changed gate on its new settings, an added program "
+        "running, and a later restart used it too (upfail)",
+        "launcher/supervise.py",
+        "                if reread:  # supervisord may run the new files' programs: it is put back on the previous ones too\n",
+        "                if False:\n",
+        ("tests/test_launcher.py::test_an_up_that_fails_after_supervisord_applied_part_of_it_puts_supervisord_back_on_the_previous_files",)),
+    Mutation(
+        "a_failed_ups_rollback_leaves_what_it_stopped_stopped",
+        "putting supervisord back on the previous files after a failed `up` started nothing that `up` had stopped and "
+        "not started again (the gate, its stop past the call's deadline): it stayed STOPPED on a supervisord said to "
+        "be back on the previous files (upfail)",
+        "launcher/supervise.py",
+        "                    sup.api.startProcess(name, False)\n                except xmlrpc.client.Fault as exc:\n"
+        "                    still.append(f\"{name} ({exc.faultString})\")\n",
+        "                    pass\n                except xmlrpc.client.Fault as exc:\n"
+        "                    still.append(f\"{name} ({exc.faultString})\")\n",
+        ("tests/test_launcher.py::test_an_up_that_fails_in_a_stop_supervisord_answers_too_late_starts_what_it_stopped_on_the_previous_files",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
