@@ -1614,12 +1614,8 @@ def test_an_up_whose_supervisord_dies_part_way_says_nothing_runs_and_what_starts
         supervisord_pid = int(Home(home).pid_file.read_text())
         os.kill(supervisord_pid, signal.SIGKILL)
         wait_for(lambda: not alive(supervisord_pid), 30, "supervisord gone")
-        up.send_signal(signal.SIGCONT)
-        out, err = up.communicate(timeout=120)
     finally:
-        if up.poll() is None:
-            up.kill()
-            up.communicate()
+        out, err = _signalled(up, signal.SIGCONT)
     assert up.returncode == 1, out + err
     assert (f"; the previous files are back in {home.resolve() / 'run'}, but supervisord is no longer running (nothing "
             f"answers on {home.resolve() / 'run' / 'supervisor.sock'}), nor are the programs it ran (they die with it): "
