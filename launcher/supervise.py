@@ -1971,6 +1971,7 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
                 keeping_record(lambda: proof_stops.release(home.run, [name], proof_stops.UP_FILE))
 
             reread: list[bool] = []  # set once supervisord may hold the new files: a failure then puts it back too
+            shut: list[bool] = []  # set once the previous supervisord was shut down for a new Redis password
 
             def keeping_record(write: Callable[[], None]) -> None:
                 """A write of the record that fails (disk full) is said: the record only names what an `up` killed
@@ -1985,6 +1986,7 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
                 if password_changed:
                     tell("the Redis password changed: restarting supervisord and every program it runs with the new one")
                     _shutdown(sup, home)
+                    shut.append(True)
                     sup.start_daemon()
                 elif was_running:
                     added, changed, removed = sup.apply_config(recording, back, lambda: reread.append(True))
@@ -2007,6 +2009,8 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
                 if reread:  # supervisord may run the new files' programs: it is put back on the previous ones too
                     rolled_back = roll_back(sup, home, args.file, lambda: [n for n in stopping if n not in taken],
                                             recording, back)
+                elif password_changed:  # it shut supervisord down, every program with it: say what runs now
+                    rolled_back = not_restarted(sup, home, args.file, topo.redis.password_env, bool(shut))
                 proof_stops.fail(home.run, proof_stops.UP_FILE)  # what it stopped is named as a failed `up`'s
                 tell(f"FAILED: {exc}; the previous files are back in {home.run}{rolled_back}", sys.stderr)
                 return 1
@@ -2164,6 +2168,28 @@ def roll_back(sup: Supervisor, home: Home, new_file: Any, ours: Callable[[], lis
         tail += (f"; left stopped by this `up` (`{as_typed()} status` names them STOPPED BY A FAILED UP): "
                  f"{', '.join(still)}: {fix}")
     return tail
+
+
+def not_restarted(sup: Supervisor, home: Home, new_file: Any, password_env: str, shut: bool) -> str:
+    """After an `up` that shut supervisord down to restart it with a new Redis password failed (its files put back):
+    the end of the FAILED line, what runs now. Nothing when no supervisord answers; when one does and the previous one
+    was shut down (shut), it was started on this `up`'s files, which the previous ones (put back) do not change in a
+    running supervisord; when it was not, the previous one runs on ("": what it stopped, status names)."""
+    again = f"`{as_typed()} up` of the previous topology file (`--home {shlex.quote(str(home.root))}`)"
+    back_on = f"{again}, with the previous Redis password in ${password_env}, restarts it on the previous files"
+    try:
+        running = sup.running()
+    except SupervisorUnresponsive as exc:
+        return "" if not shut else (
+            f", but supervisord, restarted for the new Redis password, does not answer ({exc}): it may run this "
+            f"`up`'s configuration (of {new_file}); once it answers, {back_on}")
+    if not running:
+        return (f", but supervisord, shut down to restart it with the new Redis password, is not running (nothing "
+                f"answers on {home.socket}), nor is any program it ran: {again} starts them again")
+    if not shut:
+        return ""
+    return (f", but supervisord was restarted on this `up`'s configuration (of {new_file}, the new Redis password) "
+            f"and runs it: {back_on}")
 
 
 def _restore(backup: dict[Path, bytes | None]) -> None:
@@ -2535,15 +2561,29 @@ def file_config_hashes(view: Topology, running_base_dir: Any) -> dict[str, str] 
 
 def config_applied(home: Home, infos: list[dict[str, Any]]) -> dict[str, bool | None]:
     """Supervised program -> whether it runs the configuration `up` last wrote for it (False: an `up` killed after it
-    switched the files, before supervisord applied them; None: its /proc environment unreadable)."""
+    switched the files, before supervisord applied them, or a program in no file of the home; None: its /proc
+    environment unreadable)."""
     rendered = _rendered_config_hashes(home)
+    in_files = _programs_in_files(home)
     applied: dict[str, bool | None] = {}
     for info in infos:
         name = info["name"]
         if name in rendered:
             running_hash = _config_hash_of(info["pid"])
             applied[name] = None if running_hash is None else running_hash == rendered[name]
+        elif in_files is not None and name not in in_files:
+            applied[name] = False  # in no file of the home: a failed `up` added it, and its rollback was cut off
     return applied
+
+
+def _programs_in_files(home: Home) -> set[str] | None:
+    """The programs of every file in run/programs.d (clustergate.conf, monitor up's), which supervisord reads; None
+    when one cannot be read. One supervisord runs that is in none was added by an `up` whose files were put back
+    after it failed, and was not removed: that `up`'s rollback cut off (killed, or supervisord not answering)."""
+    try:
+        return {name for path in home.programs.parent.glob("*.conf") for name in _program_sections(path.read_text())}
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 COPY_SHA_RE = re.compile(r"^; running copy sha256 ([0-9a-f]{64})$", re.M)

@@ -1535,14 +1535,7 @@ def test_an_up_that_fails_after_supervisord_applied_part_of_it_puts_supervisord_
     before = run_files(home)
     old_config = _supervisord_config(home)
     old_gate_hash = _rendered_hash(home, "gate")
-    assert supervisorctl(home, "stop", "permit_issuer").returncode == 0
-    log = Home(home).log_of("permit_issuer")
-    log.unlink()
-    log.mkdir()
-    changed = yaml.safe_load(topo_path.read_text())
-    changed["actors"]["gate"].setdefault("settings", {})["cold_stress"] = 0.5
-    changed["actors"]["price_feed"] = retarget(demo_topology_data())["actors"]["price_feed"]
-    write_topology(topo_path, changed)
+    _spawn_error_change(home, topo_path)
     gate_before = pids(home)["gate"]
     up = clustergate("up", str(topo_path), "--home", str(home))
     assert up.returncode == 1, up.stdout + up.stderr
@@ -1597,20 +1590,31 @@ def test_an_up_that_fails_in_a_stop_supervisord_answers_too_late_starts_what_it_
     assert json.loads(status.stdout)["left_stopped_by_up"] is None, status.stdout
 
 
+def _paused_up(home: Path, topo_path: Path, tmp_path: Path, hook: str, **env: str) -> subprocess.Popen:
+    """`up` of the topology file with the sitecustomize `hook` (one that SIGSTOPs it at a point), once it has stopped
+    itself there; `env` added to its environment."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(hook)
+    up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)], cwd=REPO,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(site), **env))
+    try:
+        wait_for(lambda: Path(f"/proc/{up.pid}/stat").read_text().rpartition(")")[2].split()[0] == "T", 60,
+                 "the up stopped by its hook")
+    except BaseException:
+        _signalled(up, signal.SIGKILL)
+        raise
+    return up
+
+
 def test_an_up_whose_supervisord_dies_part_way_says_nothing_runs_and_what_starts_it_again(small, tmp_path: Path) -> None:
     # upfail: supervisord killed (SIGKILL) just after it stopped the changed gate for `up`: its programs die with it,
     # and the FAILED line says so and what starts them again, not only that the previous files are back.
     home, topo_path, _ = small
     change_the_gate(topo_path)
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(UP_PAUSES_AFTER_STOPPING)
-    up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)], cwd=REPO,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          env=dict(os.environ, PYTHONPATH=str(site), UP_PAUSES_AFTER_STOPPING="gate"))
+    up = _paused_up(home, topo_path, tmp_path, UP_PAUSES_AFTER_STOPPING, UP_PAUSES_AFTER_STOPPING="gate")
     try:
-        wait_for(lambda: Path(f"/proc/{up.pid}/stat").read_text().rpartition(")")[2].split()[0] == "T", 60,
-                 "the up paused just after its stop of the gate")
         supervisord_pid = int(Home(home).pid_file.read_text())
         os.kill(supervisord_pid, signal.SIGKILL)
         wait_for(lambda: not alive(supervisord_pid), 30, "supervisord gone")
@@ -1620,3 +1624,93 @@ def test_an_up_whose_supervisord_dies_part_way_says_nothing_runs_and_what_starts
     assert (f"; the previous files are back in {home.resolve() / 'run'}, but supervisord is no longer running (nothing "
             f"answers on {home.resolve() / 'run' / 'supervisor.sock'}), nor are the programs it ran (they die with it): "
             f"`clustergate up` of the previous topology file (`--home {home.resolve()}`) starts them again\n") in err, err
+
+
+# Run as sitecustomize by the `up` started with it on PYTHONPATH: it stops itself (SIGSTOP) just after supervisord
+# answered its second reloadConfig (the one that puts supervisord back on the previous files after a failure), so a
+# test can kill it in the middle of that rollback.
+UP_PAUSES_IN_ITS_ROLLBACK = """
+import os, signal, xmlrpc.client
+_call = xmlrpc.client._Method.__call__
+_reloads = []
+def _paused(self, *args):
+    result = _call(self, *args)
+    if self._Method__name == "supervisor.reloadConfig":
+        _reloads.append(1)
+        if len(_reloads) == 2:
+            os.kill(os.getpid(), signal.SIGSTOP)
+    return result
+xmlrpc.client._Method.__call__ = _paused
+"""
+
+
+def _spawn_error_change(home: Path, topo_path: Path) -> None:
+    """Edit the topology file so that `up` of it restarts the gate and adds a price feed, and then fails: supervisord
+    refuses to start the permit issuer (stopped by hand, started by `up` last: its log path is a directory)."""
+    assert supervisorctl(home, "stop", "permit_issuer").returncode == 0
+    log = Home(home).log_of("permit_issuer")
+    log.unlink()
+    log.mkdir()
+    changed = yaml.safe_load(topo_path.read_text())
+    changed["actors"]["gate"].setdefault("settings", {})["cold_stress"] = 0.5
+    changed["actors"]["price_feed"] = retarget(demo_topology_data())["actors"]["price_feed"]
+    write_topology(topo_path, changed)
+
+
+def test_status_names_a_program_a_failed_up_added_that_still_runs_after_its_rollback_was_killed(small, tmp_path: Path) -> None:
+    # revfail: an `up` that added a price feed and failed was SIGKILLed (a deploy's command timeout) while it put
+    # supervisord back on the previous files: the price feed, in no file of the home any more, ran on; status named
+    # the gate NOT APPLIED (restarted on the new configuration) and said nothing of the price feed.
+    home, topo_path, _ = small
+    _spawn_error_change(home, topo_path)
+    up = _paused_up(home, topo_path, tmp_path, UP_PAUSES_IN_ITS_ROLLBACK)
+    out, err = _signalled(up, signal.SIGKILL)
+    assert "added ['price_feed']" in out, out + err
+    wait_for(lambda: pids(home).get("price_feed"), 30, "the added price feed running")
+    status = clustergate("status", "--home", str(home))
+    assert status.returncode == 1, status.stdout
+    said = [line for line in status.stdout.splitlines() if line.startswith("NOT APPLIED: ")]
+    assert len(said) == 1 and said[0].startswith("NOT APPLIED: gate, price_feed run(s) another configuration"), status.stdout
+    rows = {row["name"]: row for row in json.loads(clustergate("status", "--json", "--home", str(home)).stdout)["programs"]}
+    assert rows["price_feed"]["config_applied"] is False, rows
+
+
+# Run as sitecustomize by the `up` started with it on PYTHONPATH: it stops itself (SIGSTOP) just after supervisord
+# answered its shutdown (a new Redis password: `up` restarts supervisord), so a test can act before the new one starts.
+UP_PAUSES_AFTER_SHUTDOWN = """
+import os, signal, xmlrpc.client
+_call = xmlrpc.client._Method.__call__
+def _paused(self, *args):
+    result = _call(self, *args)
+    if self._Method__name == "supervisor.shutdown":
+        os.kill(os.getpid(), signal.SIGSTOP)
+    return result
+xmlrpc.client._Method.__call__ = _paused
+"""
+
+
+def test_an_up_that_shut_supervisord_down_for_a_new_password_and_failed_to_start_it_says_nothing_runs(
+        small, tmp_path: Path) -> None:
+    # revfail: an `up` of a new Redis password shuts supervisord down (every program with it) and starts it again on
+    # the new files; the new one failing to start (here its log path is a directory), `up` said only "FAILED:
+    # supervisord failed to start: ...; the previous files are back in HOME/run", as if the previous system ran on:
+    # nothing ran, the gate answered no proposal, and status said only "supervisord: not running".
+    home, topo_path, _ = small
+    supervisord_pid = int(Home(home).pid_file.read_text())
+    log = home / "run" / "supervisord.log"
+    up = _paused_up(home, topo_path, tmp_path, UP_PAUSES_AFTER_SHUTDOWN, CLUSTERGATE_REDIS_PASSWORD="a-new-password")
+    try:
+        wait_for(lambda: not alive(supervisord_pid), 60, "the previous supervisord gone")
+        log.unlink()
+        log.mkdir()
+    finally:
+        out, err = _signalled(up, signal.SIGCONT)
+        if log.is_dir():
+            log.rmdir()
+    assert up.returncode == 1, out + err
+    assert err.startswith("FAILED: supervisord failed to start: "), err
+    assert (f"; the previous files are back in {home.resolve() / 'run'}, but supervisord, shut down to restart it with "
+            f"the new Redis password, is not running (nothing answers on {home.resolve() / 'run' / 'supervisor.sock'}), "
+            f"nor is any program it ran: `clustergate up` of the previous topology file (`--home {home.resolve()}`) "
+            f"starts them again\n") in err, err
+    assert clustergate("up", str(topo_path), "--home", str(home)).returncode == 0  # as it says

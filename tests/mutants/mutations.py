@@ -9060,6 +9060,23 @@ MUTATIONS: list[Mutation] = [
         "                    pass\n                except xmlrpc.client.Fault as exc:\n"
         "                    still.append(f\"{name} ({exc.faultString})\")\n",
         ("tests/test_launcher.py::test_an_up_that_fails_in_a_stop_supervisord_answers_too_late_starts_what_it_stopped_on_the_previous_files",)),
+    Mutation(
+        "status_says_nothing_of_a_program_in_no_file_of_the_home",
+        "an `up` that added a price feed, failed and was killed while it put supervisord back on the previous files "
+        "left the price feed running in no file of the home: status named the restarted gate NOT APPLIED and nothing "
+        "of the price feed (revfail)",
+        "launcher/supervise.py",
+        "        elif in_files is not None and name not in in_files:\n",
+        "        elif False:\n",
+        ("tests/test_launcher.py::test_status_names_a_program_a_failed_up_added_that_still_runs_after_its_rollback_was_killed",)),
+    Mutation(
+        "a_failed_up_that_shut_supervisord_down_says_only_that_its_files_are_back",
+        "an `up` of a new Redis password that shut supervisord down (every program with it) and failed to start it "
+        "again said only that the previous files were back, as if the previous system ran on: nothing ran (revfail)",
+        "launcher/supervise.py",
+        "                elif password_changed:  # it shut supervisord down, every program with it: say what runs now\n",
+        "                elif False:\n",
+        ("tests/test_launcher.py::test_an_up_that_shut_supervisord_down_for_a_new_password_and_failed_to_start_it_says_nothing_runs",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
