@@ -648,6 +648,25 @@ def test_up_again_starts_a_program_supervisord_gave_up_on_as_one_stopped_by_hand
     assert never_starting_by_themselves(infos) == ["gate", "book"]
 
 
+# Run as sitecustomize by the `up` started with it on PYTHONPATH (the checkout after it): its deadline of a call to
+# supervisord is UP_CALL_TIMEOUT_S instead of CALL_TIMEOUT_S (60 s), so that a test of a call answered past it (a
+# supervisord SIGSTOPped in the call) waits that long, not a minute.
+UP_WITH_A_SHORTER_CALL_DEADLINE = """
+import os
+import launcher.supervise
+launcher.supervise.CALL_TIMEOUT_S = float(os.environ["UP_CALL_TIMEOUT_S"])
+"""
+# Past the 5 s stop of a frozen actor (its stopwaitsecs) and the other calls of an `up`, under load too.
+SHORTER_CALL_TIMEOUT_S = 15
+
+
+def _with_a_shorter_call_deadline(site: Path) -> dict[str, str]:
+    """The environment of an `up` whose calls to supervisord have SHORTER_CALL_TIMEOUT_S as their deadline."""
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(UP_WITH_A_SHORTER_CALL_DEADLINE)
+    return dict(os.environ, PYTHONPATH=f"{site}{os.pathsep}{REPO}", UP_CALL_TIMEOUT_S=str(SHORTER_CALL_TIMEOUT_S))
+
+
 def _up_stopping_a_frozen_gate(home: Path, topo_path: Path, **popen: object) -> tuple[subprocess.Popen, int]:
     """`up` of a changed gate, held in supervisord's stop of it: the gate is SIGSTOPped, so that stop lasts
     its stopwaitsecs. Returns the `up` process once supervisord shows the gate STOPPING, and the gate's pid."""
@@ -1302,7 +1321,7 @@ def test_status_and_the_next_up_name_an_up_that_failed_part_way_as_failed_not_ki
     home, topo_path, _ = small
     previous = topo_path.read_text()
     up, gate_pid = _up_stopping_a_frozen_gate(home, topo_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                              text=True)
+                                              text=True, env=_with_a_shorter_call_deadline(home.parent / "site"))
     supervisord_pid = int(Home(home).pid_file.read_text())
     os.kill(supervisord_pid, signal.SIGSTOP)
     try:
@@ -1564,7 +1583,7 @@ def test_an_up_that_fails_in_a_stop_supervisord_answers_too_late_starts_what_it_
     before = run_files(home)
     old_gate_hash = _rendered_hash(home, "gate")
     up, gate_pid = _up_stopping_a_frozen_gate(home, topo_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                              text=True)
+                                              text=True, env=_with_a_shorter_call_deadline(home.parent / "site"))
     supervisord_pid = int(Home(home).pid_file.read_text())
     os.kill(supervisord_pid, signal.SIGSTOP)
     try:  # resumed within the few seconds `up` gives supervisord to answer once its files are back
