@@ -2153,6 +2153,12 @@ def roll_back(sup: Supervisor, home: Home, new_file: Any, ours: Callable[[], lis
                     sup.api.startProcess(name, False)
                 except xmlrpc.client.Fault as exc:
                     still.append(f"{name} ({exc.faultString})")
+                    # supervisord retries a start that failed (BACKOFF), each try a start later than the record's
+                    # time, read as a program started since by someone else: stopped, and recorded anew, the record
+                    # (status, the next `up`) names it as this failed `up`'s
+                    sup._stop_quietly(name)
+                    back(name)
+                    recording(name)
                     continue
                 started.append(name)
             elif states.get(name) == "STOPPING":

@@ -1733,3 +1733,40 @@ def test_an_up_that_shut_supervisord_down_for_a_new_password_and_failed_to_start
             f"nor is any program it ran: `clustergate up` of the previous topology file (`--home {home.resolve()}`) "
             f"starts them again\n") in err, err
     assert clustergate("up", str(topo_path), "--home", str(home)).returncode == 0  # as it says
+
+
+def test_a_program_a_failed_ups_rollback_cannot_start_again_stays_named_as_left_stopped_by_it(small) -> None:
+    # revfail: the gate, stopped by an `up` that then failed (supervisord SIGSTOPped in that stop, past the call
+    # deadline), could not be started again by the rollback (SPAWN_ERROR: its log path made a directory meanwhile).
+    # The FAILED line said "`clustergate status` names them STOPPED BY A FAILED UP: gate", but status named nothing:
+    # supervisord retried the start (BACKOFF), each try a start after the record's time, which reads as a program
+    # started since by someone else; and the next `up` did not say whose it was.
+    home, topo_path, _ = small
+    previous = topo_path.read_text()
+    before = run_files(home)
+    up, gate_pid = _up_stopping_a_frozen_gate(home, topo_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                              text=True, env=_with_a_shorter_call_deadline(home.parent / "site"))
+    supervisord_pid = int(Home(home).pid_file.read_text())
+    log = Home(home).log_of("gate")
+    os.kill(supervisord_pid, signal.SIGSTOP)
+    try:  # resumed within the few seconds `up` gives supervisord to answer once its files are back
+        wait_for(lambda: run_files(home) == before, 120, "the previous files back", interval_s=0.02)
+        log.unlink()
+        log.mkdir()
+    finally:
+        os.kill(supervisord_pid, signal.SIGCONT)
+        os.kill(gate_pid, signal.SIGCONT)
+        out, err = _signalled(up, 0)
+    try:
+        assert up.returncode == 1, out + err
+        assert (", and supervisord was put back on them (it needed no change); left stopped by this `up` (`clustergate "
+                "status` names them STOPPED BY A FAILED UP): gate (SPAWN_ERROR: gate): " in err), err
+        status = clustergate("status", "--home", str(home))
+        said = [line for line in status.stdout.splitlines() if line.startswith("STOPPED BY A FAILED UP: ")]
+        assert said and said[0].startswith(f"STOPPED BY A FAILED UP: gate stopped by `clustergate up` (pid {up.pid})"), \
+            status.stdout
+        assert "STOPPED" in supervisorctl(home, "status", "gate").stdout  # not retried (BACKOFF) past the record
+    finally:
+        log.rmdir()
+    topo_path.write_text(previous)
+    _the_next_up_starts_the_gate_as_left_by(home, topo_path, up.pid, "which failed")

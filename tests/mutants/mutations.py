@@ -9077,6 +9077,14 @@ MUTATIONS: list[Mutation] = [
         "                elif password_changed:  # it shut supervisord down, every program with it: say what runs now\n",
         "                elif False:\n",
         ("tests/test_launcher.py::test_an_up_that_shut_supervisord_down_for_a_new_password_and_failed_to_start_it_says_nothing_runs",)),
+    Mutation(
+        "a_program_a_failed_ups_rollback_cannot_start_is_named_by_nothing",
+        "the gate a failed `up`'s rollback could not start again (SPAWN_ERROR) was said to be named STOPPED BY A FAILED "
+        "UP by status, which named nothing: supervisord's retries of the start read as a start by someone else (revfail)",
+        "launcher/supervise.py",
+        "                    sup._stop_quietly(name)\n                    back(name)\n                    recording(name)\n",
+        "                    pass\n",
+        ("tests/test_launcher.py::test_a_program_a_failed_ups_rollback_cannot_start_again_stays_named_as_left_stopped_by_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
