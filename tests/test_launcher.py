@@ -667,16 +667,27 @@ def _with_a_shorter_call_deadline(site: Path) -> dict[str, str]:
     return dict(os.environ, PYTHONPATH=f"{site}{os.pathsep}{REPO}", UP_CALL_TIMEOUT_S=str(SHORTER_CALL_TIMEOUT_S))
 
 
+def _signal_pending(pid: int, signum: int) -> bool:
+    """Whether the signal was sent to the process and waits there (it is stopped): /proc's ShdPnd."""
+    with open(f"/proc/{pid}/status") as f:
+        pending = next(line for line in f if line.startswith("ShdPnd:")).split()[1]
+    return bool(int(pending, 16) & (1 << (signum - 1)))
+
+
 def _up_stopping_a_frozen_gate(home: Path, topo_path: Path, **popen: object) -> tuple[subprocess.Popen, int]:
     """`up` of a changed gate, held in supervisord's stop of it: the gate is SIGSTOPped, so that stop lasts
-    its stopwaitsecs. Returns the `up` process once supervisord shows the gate STOPPING, and the gate's pid."""
+    its stopwaitsecs. Returns the `up` process once supervisord has sent the gate its SIGTERM (pending on the stopped
+    gate), and the gate's pid. Seen in /proc within milliseconds: a caller that then stops supervisord does so well
+    within those 5 s (revfail: seen with `supervisorctl status` STOPPING, a process started each try, a caller under
+    load came after them, once the gate was killed: its SIGCONT found no process)."""
     gate_pid = pids(home)["gate"]
     change_the_gate(topo_path)
     os.kill(gate_pid, signal.SIGSTOP)
     up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home), "--timeout", "60"],
                           cwd=REPO, **popen)  # type: ignore[call-overload]
     try:
-        wait_for(lambda: "STOPPING" in supervisorctl(home, "status", "gate").stdout, 20, "supervisord stopping the gate")
+        wait_for(lambda: _signal_pending(gate_pid, signal.SIGTERM), 20, "supervisord stopping the gate",
+                 interval_s=0.005)
     except BaseException:
         up.kill()
         up.communicate()
@@ -1327,8 +1338,8 @@ def test_status_and_the_next_up_name_an_up_that_failed_part_way_as_failed_not_ki
     try:
         out, err = up.communicate(timeout=300)
     finally:
+        os.kill(gate_pid, signal.SIGCONT)  # first: supervisord, resumed past its stopwaitsecs, kills and reaps it
         os.kill(supervisord_pid, signal.SIGCONT)
-        os.kill(gate_pid, signal.SIGCONT)
     assert up.returncode == 1, out + err
     assert "FAILED: " in err and "the previous files are back" in err, out + err
     # upfail: supervisord, stopped, could not be put back on the previous files: the line says so, what it may run,
@@ -1380,19 +1391,20 @@ def test_an_up_that_took_over_a_killed_ups_record_and_failed_is_named_only_for_w
     write_topology(topo_path, changed)
     os.kill(issuer_pid, signal.SIGSTOP)  # its stop lasts its stopwaitsecs
     failing = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home),
-                                "--timeout", "60"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                "--timeout", "60"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=_with_a_shorter_call_deadline(home.parent / "site"))
     supervisord_pid = int(Home(home).pid_file.read_text())
     try:
-        wait_for(lambda: "STOPPING" in supervisorctl(home, "status", "permit_issuer").stdout, 20,
-                 "supervisord stopping the permit issuer")
+        wait_for(lambda: _signal_pending(issuer_pid, signal.SIGTERM), 20, "supervisord stopping the permit issuer",
+                 interval_s=0.005)
         os.kill(supervisord_pid, signal.SIGSTOP)
         out, err = failing.communicate(timeout=300)
     finally:
         if failing.poll() is None:
             failing.kill()
             failing.communicate()
+        os.kill(issuer_pid, signal.SIGCONT)  # first: supervisord, resumed past its stopwaitsecs, kills and reaps it
         os.kill(supervisord_pid, signal.SIGCONT)
-        os.kill(issuer_pid, signal.SIGCONT)
     assert failing.returncode == 1 and "FAILED: " in err and "the previous files are back" in err, out + err
     wait_for(lambda: "STOPPED" in supervisorctl(home, "status", "permit_issuer").stdout, 30 * DEADLINE_SCALE,
              "the permit issuer stopped")
@@ -1589,8 +1601,8 @@ def test_an_up_that_fails_in_a_stop_supervisord_answers_too_late_starts_what_it_
     try:  # resumed within the few seconds `up` gives supervisord to answer once its files are back
         wait_for(lambda: run_files(home) == before, 120, "the previous files back", interval_s=0.02)
     finally:
+        os.kill(gate_pid, signal.SIGCONT)  # first: supervisord, resumed past its stopwaitsecs, kills and reaps it
         os.kill(supervisord_pid, signal.SIGCONT)
-        os.kill(gate_pid, signal.SIGCONT)
     try:
         out, err = up.communicate(timeout=120)
     finally:
@@ -1754,8 +1766,8 @@ def test_a_program_a_failed_ups_rollback_cannot_start_again_stays_named_as_left_
         log.unlink()
         log.mkdir()
     finally:
+        os.kill(gate_pid, signal.SIGCONT)  # first: supervisord, resumed past its stopwaitsecs, kills and reaps it
         os.kill(supervisord_pid, signal.SIGCONT)
-        os.kill(gate_pid, signal.SIGCONT)
         out, err = _signalled(up, 0)
     try:
         assert up.returncode == 1, out + err
