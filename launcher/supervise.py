@@ -855,10 +855,20 @@ class Supervisor:
         raise LaunchError(f"supervisord did not answer on {self.home.socket} within 15 s; see {self.home.run / 'supervisord.log'}")
 
     def apply_config(self, stopping: Callable[[str], None] = lambda name: None,
-                     back: Callable[[str], None] = lambda name: None) -> tuple[list[str], list[str], list[str]]:
+                     back: Callable[[str], None] = lambda name: None,
+                     reread: Callable[[], None] = lambda: None) -> tuple[list[str], list[str], list[str]]:
         """Like `supervisorctl update`: add new programs, restart changed ones, remove gone ones. stopping(name) is
-        called just before a program is stopped, back(name) once supervisord runs it again or no longer has it."""
-        added, changed, removed = self.api.reloadConfig()[0]
+        called just before a program is stopped, back(name) once supervisord runs it again or no longer has it,
+        reread() once supervisord may hold the files' configuration (its reloadConfig sent and not refused: a Fault
+        leaves it the configuration it had)."""
+        try:
+            added, changed, removed = self.api.reloadConfig()[0]
+        except xmlrpc.client.Fault:
+            raise
+        except BaseException:  # no answer in time, the connection cut: it may have read them
+            reread()
+            raise
+        reread()
         for name in removed:
             stopping(name)
             self._stop_quietly(name)
@@ -1968,13 +1978,17 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
                 if name in stopping:
                     stopping.remove(name)
                 keeping_record(lambda: proof_stops.release(home.run, [name], proof_stops.UP_FILE))
+
+            reread: list[bool] = []  # set once supervisord may hold the new files: a failure then puts it back too
+            shut: list[bool] = []  # set once the previous supervisord was shut down for a new Redis password
             try:
                 if password_changed:
                     tell("the Redis password changed: restarting supervisord and every program it runs with the new one")
                     _shutdown(sup, home)
+                    shut.append(True)
                     sup.start_daemon()
                 elif was_running:
-                    added, changed, removed = sup.apply_config(recording, back)
+                    added, changed, removed = sup.apply_config(recording, back, lambda: reread.append(True))
                     tell(f"updated {topo.name}: added {added or '-'}, restarted {changed or '-'}, removed {removed or '-'}")
                     restart = [n for n in new_sections if n in stopped_by_hand and n not in changed and n not in added]
                     for name in restart:
@@ -1990,8 +2004,14 @@ def _up_locked(args: argparse.Namespace, topo: Topology, home: Home, change: "Ch
                     sup.start_daemon()
             except (LaunchError, xmlrpc.client.Fault, OSError) as exc:
                 _restore(backup)
+                rolled_back = ""
+                if reread:  # supervisord may run the new files' programs: it is put back on the previous ones too
+                    rolled_back = roll_back(sup, home, args.file, lambda: [n for n in stopping if n not in taken],
+                                            recording, back)
+                elif password_changed:  # it shut supervisord down, every program with it: say what runs now
+                    rolled_back = not_restarted(sup, home, args.file, topo.redis.password_env, bool(shut))
                 proof_stops.fail(home.run, proof_stops.UP_FILE)  # what it stopped is named as a failed `up`'s
-                tell(f"FAILED: {exc}; the previous files are back in {home.run}", sys.stderr)
+                tell(f"FAILED: {exc}; the previous files are back in {home.run}{rolled_back}", sys.stderr)
                 return 1
             if cadence_note:
                 tell(cadence_note)
@@ -2085,6 +2105,96 @@ def tell(text: str, out: Any = None) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, out.fileno())
         os.close(devnull)
+
+
+# How long putting supervisord back on the previous files waits for a program being stopped to be STOPPED (its
+# stopwaitsecs, 10 s at most, and a margin): removed or started while STOPPING, supervisord refuses it.
+ROLLBACK_STOP_WAIT_S = 15.0
+
+
+def roll_back(sup: Supervisor, home: Home, new_file: Any, ours: Callable[[], list[str]],
+              recording: Callable[[str], None], back: Callable[[str], None]) -> str:
+    """After an `up` that failed once supervisord may have read its new files put the previous ones back: supervisord
+    reads them again and applies them (apply_config, with the `up`'s record hooks: what the failed change added is
+    removed, what it restarted or removed runs again on the previous configuration), and each program of ours() (the
+    `up` stopped it and has not released it) that is still not running is started. Returns the end of the FAILED line:
+    what supervisord runs and what is left stopped; when supervisord does not answer, that it may still run the new
+    configuration, what is stopped, and the commands that put it back."""
+    home_arg = shlex.quote(str(home.root))
+    ctl = f"supervisorctl -c {shlex.quote(str(home.conf))}"
+    fix = (f"`{as_typed()} up` of the previous topology file (`--home {home_arg}`) puts it back on them and starts what "
+           f"is stopped (or `{ctl} update`, then `{ctl} start NAME` for each program left stopped)")
+
+    def unanswered(why: str) -> str:
+        stopped = (f"; stopped by this `up` and not started again: {ours()} (`{as_typed()} status` names them STOPPED "
+                   f"BY A FAILED UP)" if ours() else "")
+        return (f", but supervisord was not put back on them ({why}): it may still run this `up`'s configuration "
+                f"(of {new_file}) for the programs it added, restarted or removed{stopped}; once supervisord answers, "
+                f"{fix}")
+    try:
+        if not sup.running():
+            return (f", but supervisord is no longer running (nothing answers on {home.socket}), nor are the programs "
+                    f"it ran (they die with it): `{as_typed()} up` of the previous topology file (`--home {home_arg}`) "
+                    f"starts them again")
+    except SupervisorUnresponsive as exc:
+        return unanswered(str(exc))
+    try:
+        deadline = time.monotonic() + ROLLBACK_STOP_WAIT_S
+        while (any(p["statename"] == "STOPPING" for p in sup.processes())
+               and time.monotonic() < deadline):
+            time.sleep(0.1)
+        added, changed, removed = sup.apply_config(recording, back)
+        states = {p["name"]: p["statename"] for p in sup.processes()}
+        started, still = [], []
+        for name in ours():
+            if states.get(name) in ("STOPPED", "EXITED", "FATAL"):
+                try:
+                    sup.api.startProcess(name, False)
+                except xmlrpc.client.Fault as exc:
+                    still.append(f"{name} ({exc.faultString})")
+                    # supervisord retries a start that failed (BACKOFF), each try a start later than the record's
+                    # time, read as a program started since by someone else: stopped, and recorded anew, the record
+                    # (status, the next `up`) names it as this failed `up`'s
+                    sup._stop_quietly(name)
+                    back(name)
+                    recording(name)
+                    continue
+                started.append(name)
+            elif states.get(name) == "STOPPING":
+                still.append(f"{name} (still STOPPING {ROLLBACK_STOP_WAIT_S:g} s on)")
+                continue
+            back(name)  # runs again (or supervisord no longer has it)
+    except (LaunchError, xmlrpc.client.Error, http.client.HTTPException, OSError) as exc:
+        return unanswered(f"that failed too: {exc}")
+    did = [f"{what} {names}" for what, names in (("removed", removed), ("restarted", changed), ("added back", added),
+                                                   ("started", started)) if names]
+    tail = f", and supervisord was put back on them ({', '.join(did) or 'it needed no change'})"
+    if still:
+        tail += (f"; left stopped by this `up` (`{as_typed()} status` names them STOPPED BY A FAILED UP): "
+                 f"{', '.join(still)}: {fix}")
+    return tail
+
+
+def not_restarted(sup: Supervisor, home: Home, new_file: Any, password_env: str, shut: bool) -> str:
+    """After an `up` that shut supervisord down to restart it with a new Redis password failed (its files put back):
+    the end of the FAILED line, what runs now. Nothing when no supervisord answers; when one does and the previous one
+    was shut down (shut), it was started on this `up`'s files, which the previous ones (put back) do not change in a
+    running supervisord; when it was not, the previous one runs on ("": what it stopped, status names)."""
+    again = f"`{as_typed()} up` of the previous topology file (`--home {shlex.quote(str(home.root))}`)"
+    back_on = f"{again}, with the previous Redis password in ${password_env}, restarts it on the previous files"
+    try:
+        running = sup.running()
+    except SupervisorUnresponsive as exc:
+        return "" if not shut else (
+            f", but supervisord, restarted for the new Redis password, does not answer ({exc}): it may run this "
+            f"`up`'s configuration (of {new_file}); once it answers, {back_on}")
+    if not running:
+        return (f", but supervisord, shut down to restart it with the new Redis password, is not running (nothing "
+                f"answers on {home.socket}), nor is any program it ran: {again} starts them again")
+    if not shut:
+        return ""
+    return (f", but supervisord was restarted on this `up`'s configuration (of {new_file}, the new Redis password) "
+            f"and runs it: {back_on}")
 
 
 def _restore(backup: dict[Path, bytes | None]) -> None:
@@ -2474,15 +2584,29 @@ def file_config_hashes(view: Topology, running_base_dir: Any) -> dict[str, str] 
 
 def config_applied(home: Home, infos: list[dict[str, Any]]) -> dict[str, bool | None]:
     """Supervised program -> whether it runs the configuration `up` last wrote for it (False: an `up` killed after it
-    switched the files, before supervisord applied them; None: its /proc environment unreadable)."""
+    switched the files, before supervisord applied them, or a program in no file of the home; None: its /proc
+    environment unreadable)."""
     rendered = _rendered_config_hashes(home)
+    in_files = _programs_in_files(home)
     applied: dict[str, bool | None] = {}
     for info in infos:
         name = info["name"]
         if name in rendered:
             running_hash = _config_hash_of(info["pid"])
             applied[name] = None if running_hash is None else running_hash == rendered[name]
+        elif in_files is not None and name not in in_files:
+            applied[name] = False  # in no file of the home: a failed `up` added it, and its rollback was cut off
     return applied
+
+
+def _programs_in_files(home: Home) -> set[str] | None:
+    """The programs of every file in run/programs.d (clustergate.conf, monitor up's), which supervisord reads; None
+    when one cannot be read. One supervisord runs that is in none was added by an `up` whose files were put back
+    after it failed, and was not removed: that `up`'s rollback cut off (killed, or supervisord not answering)."""
+    try:
+        return {name for path in home.programs.parent.glob("*.conf") for name in _program_sections(path.read_text())}
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 COPY_SHA_RE = re.compile(r"^; running copy sha256 ([0-9a-f]{64})$", re.M)

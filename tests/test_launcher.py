@@ -649,16 +649,46 @@ def test_up_again_starts_a_program_supervisord_gave_up_on_as_one_stopped_by_hand
     assert never_starting_by_themselves(infos) == ["gate", "book"]
 
 
+# Run as sitecustomize by the `up` started with it on PYTHONPATH (the checkout after it): its deadline of a call to
+# supervisord is UP_CALL_TIMEOUT_S instead of CALL_TIMEOUT_S (60 s), so that a test of a call answered past it (a
+# supervisord SIGSTOPped in the call) waits that long, not a minute.
+UP_WITH_A_SHORTER_CALL_DEADLINE = """
+import os
+import launcher.supervise
+launcher.supervise.CALL_TIMEOUT_S = float(os.environ["UP_CALL_TIMEOUT_S"])
+"""
+# Past the 5 s stop of a frozen actor (its stopwaitsecs) and the other calls of an `up`, under load too.
+SHORTER_CALL_TIMEOUT_S = 15
+
+
+def _with_a_shorter_call_deadline(site: Path) -> dict[str, str]:
+    """The environment of an `up` whose calls to supervisord have SHORTER_CALL_TIMEOUT_S as their deadline."""
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(UP_WITH_A_SHORTER_CALL_DEADLINE)
+    return dict(os.environ, PYTHONPATH=f"{site}{os.pathsep}{REPO}", UP_CALL_TIMEOUT_S=str(SHORTER_CALL_TIMEOUT_S))
+
+
+def _signal_pending(pid: int, signum: int) -> bool:
+    """Whether the signal was sent to the process and waits there (it is stopped): /proc's ShdPnd."""
+    with open(f"/proc/{pid}/status") as f:
+        pending = next(line for line in f if line.startswith("ShdPnd:")).split()[1]
+    return bool(int(pending, 16) & (1 << (signum - 1)))
+
+
 def _up_stopping_a_frozen_gate(home: Path, topo_path: Path, **popen: object) -> tuple[subprocess.Popen, int]:
     """`up` of a changed gate, held in supervisord's stop of it: the gate is SIGSTOPped, so that stop lasts
-    its stopwaitsecs. Returns the `up` process once supervisord shows the gate STOPPING, and the gate's pid."""
+    its stopwaitsecs. Returns the `up` process once supervisord has sent the gate its SIGTERM (pending on the stopped
+    gate), and the gate's pid. Seen in /proc within milliseconds: a caller that then stops supervisord does so well
+    within those 5 s (revfail: seen with `supervisorctl status` STOPPING, a process started each try, a caller under
+    load came after them, once the gate was killed: its SIGCONT found no process)."""
     gate_pid = pids(home)["gate"]
     change_the_gate(topo_path)
     os.kill(gate_pid, signal.SIGSTOP)
     up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home), "--timeout", "60"],
                           cwd=REPO, **popen)  # type: ignore[call-overload]
     try:
-        wait_for(lambda: "STOPPING" in supervisorctl(home, "status", "gate").stdout, 20, "supervisord stopping the gate")
+        wait_for(lambda: _signal_pending(gate_pid, signal.SIGTERM), 20, "supervisord stopping the gate",
+                 interval_s=0.005)
     except BaseException:
         up.kill()
         up.communicate()
@@ -1334,16 +1364,23 @@ def test_status_and_the_next_up_name_an_up_that_failed_part_way_as_failed_not_ki
     home, topo_path, _ = small
     previous = topo_path.read_text()
     up, gate_pid = _up_stopping_a_frozen_gate(home, topo_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                              text=True)
+                                              text=True, env=_with_a_shorter_call_deadline(home.parent / "site"))
     supervisord_pid = int(Home(home).pid_file.read_text())
     os.kill(supervisord_pid, signal.SIGSTOP)
     try:
         out, err = up.communicate(timeout=300)
     finally:
+        os.kill(gate_pid, signal.SIGCONT)  # first: supervisord, resumed past its stopwaitsecs, kills and reaps it
         os.kill(supervisord_pid, signal.SIGCONT)
-        os.kill(gate_pid, signal.SIGCONT)
     assert up.returncode == 1, out + err
     assert "FAILED: " in err and "the previous files are back" in err, out + err
+    # upfail: supervisord, stopped, could not be put back on the previous files: the line says so, what it may run,
+    # what is stopped, and what puts it back.
+    assert (", but supervisord was not put back on them (supervisord (pid " in err
+            and f"): it may still run this `up`'s configuration (of {topo_path}) for the programs it added, restarted or "
+                f"removed; stopped by this `up` and not started again: ['gate'] (`clustergate status` names them "
+                f"STOPPED BY A FAILED UP); once supervisord answers, `clustergate up` of the previous topology file "
+                f"(`--home {home.resolve()}`) puts it back on them" in err), err
     left = _status_once_the_gate_stopped_says(home, f"STOPPED BY A FAILED UP: gate stopped by `clustergate up` "
                                                     f"(pid {up.pid})")
     assert left == _by_one({"pid": up.pid, "programs": ["gate"], "command": "up", "failed": True}), left
@@ -1386,19 +1423,20 @@ def test_an_up_that_took_over_a_killed_ups_record_and_failed_is_named_only_for_w
     write_topology(topo_path, changed)
     os.kill(issuer_pid, signal.SIGSTOP)  # its stop lasts its stopwaitsecs
     failing = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home),
-                                "--timeout", "60"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                "--timeout", "60"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=_with_a_shorter_call_deadline(home.parent / "site"))
     supervisord_pid = int(Home(home).pid_file.read_text())
     try:
-        wait_for(lambda: "STOPPING" in supervisorctl(home, "status", "permit_issuer").stdout, 20,
-                 "supervisord stopping the permit issuer")
+        wait_for(lambda: _signal_pending(issuer_pid, signal.SIGTERM), 20, "supervisord stopping the permit issuer",
+                 interval_s=0.005)
         os.kill(supervisord_pid, signal.SIGSTOP)
         out, err = failing.communicate(timeout=300)
     finally:
         if failing.poll() is None:
             failing.kill()
             failing.communicate()
+        os.kill(issuer_pid, signal.SIGCONT)  # first: supervisord, resumed past its stopwaitsecs, kills and reaps it
         os.kill(supervisord_pid, signal.SIGCONT)
-        os.kill(issuer_pid, signal.SIGCONT)
     assert failing.returncode == 1 and "FAILED: " in err and "the previous files are back" in err, out + err
     wait_for(lambda: "STOPPED" in supervisorctl(home, "status", "permit_issuer").stdout, 30 * DEADLINE_SCALE,
              "the permit issuer stopped")
@@ -1619,3 +1657,258 @@ def test_a_config_hash_version_line_past_any_version_reads_as_none_written_not_a
     home.run.joinpath("supervisord.log").write_text("")
     home.programs.write_text("[program:gate]\ncommand=true\n; config hash version " + "9" * 5000 + "\n")
     assert home_exits(home)["config_hash_version"] == 1
+
+
+def _supervisord_config(home: Path) -> dict[str, str]:
+    """Program -> command of the configuration supervisord holds in memory (supervisorctl avail's programs)."""
+    from launcher.supervise import Supervisor
+    return {info["name"]: info["command"] for info in Supervisor(Home(home)).api.getAllConfigInfo()}
+
+
+def _file_config(home: Path) -> dict[str, str]:
+    """Program -> command of the configuration in the home's files, as supervisord reads them."""
+    from supervisor.options import ServerOptions
+    options = ServerOptions()
+    options.realize(["-c", str(home / "supervisord.conf")])
+    return {group.name: group.process_configs[0].command for group in options.process_group_configs}
+
+
+def _environ_hash(pid: int) -> str | None:
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        env = dict(item.split(b"=", 1) for item in f.read().split(b"\0") if b"=" in item)
+    value = env.get(b"CLUSTERGATE_CONFIG_HASH")
+    return None if value is None else value.decode()
+
+
+def _rendered_hash(home: Path, program: str) -> str:
+    section = (home / "run" / "programs.d" / "clustergate.conf").read_text().partition(f"[program:{program}]\n")[2]
+    return re.search(r'CLUSTERGATE_CONFIG_HASH="([0-9a-f]+)"', section.partition("\n[program:")[0]).group(1)
+
+
+def test_an_up_that_fails_after_supervisord_applied_part_of_it_puts_supervisord_back_on_the_previous_files(small) -> None:
+    # upfail (carried from an earlier review): an `up` that failed after supervisord had re-read its new files and
+    # restarted, added or removed programs put the previous files back and said so, but supervisord went on running
+    # the new configuration: the gate with its new settings, the added price feed, and a later `supervisorctl
+    # restart` (or an autorestart) used it too. Here supervisord refuses to start the permit issuer (stopped by hand,
+    # `up` starts it last: its log path is a directory, SPAWN_ERROR) once it has restarted the changed gate and
+    # added the price feed.
+    home, topo_path, data = small
+    before = run_files(home)
+    old_config = _supervisord_config(home)
+    old_gate_hash = _rendered_hash(home, "gate")
+    _spawn_error_change(home, topo_path)
+    gate_before = pids(home)["gate"]
+    up = clustergate("up", str(topo_path), "--home", str(home))
+    assert up.returncode == 1, up.stdout + up.stderr
+    assert "restarted ['gate']" in up.stdout and "added ['price_feed']" in up.stdout, up.stdout  # it got that far
+    assert up.stderr.startswith(f"FAILED: <Fault 50: 'SPAWN_ERROR: permit_issuer'>; the previous files are back in "
+                                f"{home.resolve() / 'run'}, and supervisord was put back on them (removed ['price_feed'], "
+                                f"restarted ['gate'])\n"), up.stderr
+    assert run_files(home) == before
+    assert _supervisord_config(home) == _file_config(home) == old_config
+    avail = supervisorctl(home, "avail").stdout
+    assert "price_feed" not in avail, avail
+    wait_for(lambda: "RUNNING" in supervisorctl(home, "status", "gate").stdout, 30, "the gate running")
+    gate_now = pids(home)["gate"]
+    assert gate_now != gate_before and _environ_hash(gate_now) == old_gate_hash
+    status = clustergate("status", "--json", "--home", str(home))
+    assert json.loads(status.stdout)["left_stopped_by_up"] is None, status.stdout
+    assert "NOT APPLIED" not in clustergate("status", "--home", str(home)).stdout
+
+
+def test_an_up_that_fails_in_a_stop_supervisord_answers_too_late_starts_what_it_stopped_on_the_previous_files(
+        small) -> None:
+    # upfail: supervisord stopped (SIGSTOP) in its stop of the changed gate past the call's deadline, and resumed
+    # once `up` has put its files back: supervisord, which had read the new files, is put back on the previous ones,
+    # and the gate `up` stopped is started again on them, no longer named as stopped by a failed `up`.
+    home, topo_path, _ = small
+    before = run_files(home)
+    old_gate_hash = _rendered_hash(home, "gate")
+    up, gate_pid = _up_stopping_a_frozen_gate(home, topo_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                              text=True, env=_with_a_shorter_call_deadline(home.parent / "site"))
+    supervisord_pid = int(Home(home).pid_file.read_text())
+    os.kill(supervisord_pid, signal.SIGSTOP)
+    try:  # resumed within the few seconds `up` gives supervisord to answer once its files are back
+        wait_for(lambda: run_files(home) == before, 120, "the previous files back", interval_s=0.02)
+    finally:
+        os.kill(gate_pid, signal.SIGCONT)  # first: supervisord, resumed past its stopwaitsecs, kills and reaps it
+        os.kill(supervisord_pid, signal.SIGCONT)
+    try:
+        out, err = up.communicate(timeout=120)
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.communicate()
+    assert up.returncode == 1, out + err
+    assert err.startswith("FAILED: supervisord (pid "), err
+    assert (f"; the previous files are back in {home.resolve() / 'run'}, and supervisord was put back on them "
+            f"(started ['gate'])\n") in err, err
+    assert "STOPPED" not in supervisorctl(home, "status", "gate").stdout  # started before `up` exited
+    assert _supervisord_config(home) == _file_config(home)
+    wait_for(lambda: "RUNNING" in supervisorctl(home, "status", "gate").stdout, 30, "the gate running")
+    assert _environ_hash(pids(home)["gate"]) == old_gate_hash
+    status = clustergate("status", "--json", "--home", str(home))
+    assert json.loads(status.stdout)["left_stopped_by_up"] is None, status.stdout
+
+
+def _paused_up(home: Path, topo_path: Path, tmp_path: Path, hook: str, **env: str) -> subprocess.Popen:
+    """`up` of the topology file with the sitecustomize `hook` (one that SIGSTOPs it at a point), once it has stopped
+    itself there; `env` added to its environment."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(hook)
+    up = subprocess.Popen([sys.executable, "-m", "launcher", "up", str(topo_path), "--home", str(home)], cwd=REPO,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(site), **env))
+    try:
+        wait_for(lambda: Path(f"/proc/{up.pid}/stat").read_text().rpartition(")")[2].split()[0] == "T", 60,
+                 "the up stopped by its hook")
+    except BaseException:
+        _signalled(up, signal.SIGKILL)
+        raise
+    return up
+
+
+def test_an_up_whose_supervisord_dies_part_way_says_nothing_runs_and_what_starts_it_again(small, tmp_path: Path) -> None:
+    # upfail: supervisord killed (SIGKILL) just after it stopped the changed gate for `up`: its programs die with it,
+    # and the FAILED line says so and what starts them again, not only that the previous files are back.
+    home, topo_path, _ = small
+    change_the_gate(topo_path)
+    up = _paused_up(home, topo_path, tmp_path, UP_PAUSES_AFTER_STOPPING, UP_PAUSES_AFTER_STOPPING="gate")
+    try:
+        supervisord_pid = int(Home(home).pid_file.read_text())
+        os.kill(supervisord_pid, signal.SIGKILL)
+        wait_for(lambda: not alive(supervisord_pid), 30, "supervisord gone")
+    finally:
+        out, err = _signalled(up, signal.SIGCONT)
+    assert up.returncode == 1, out + err
+    assert (f"; the previous files are back in {home.resolve() / 'run'}, but supervisord is no longer running (nothing "
+            f"answers on {home.resolve() / 'run' / 'supervisor.sock'}), nor are the programs it ran (they die with it): "
+            f"`clustergate up` of the previous topology file (`--home {home.resolve()}`) starts them again\n") in err, err
+
+
+# Run as sitecustomize by the `up` started with it on PYTHONPATH: it stops itself (SIGSTOP) just after supervisord
+# answered its second reloadConfig (the one that puts supervisord back on the previous files after a failure), so a
+# test can kill it in the middle of that rollback.
+UP_PAUSES_IN_ITS_ROLLBACK = """
+import os, signal, xmlrpc.client
+_call = xmlrpc.client._Method.__call__
+_reloads = []
+def _paused(self, *args):
+    result = _call(self, *args)
+    if self._Method__name == "supervisor.reloadConfig":
+        _reloads.append(1)
+        if len(_reloads) == 2:
+            os.kill(os.getpid(), signal.SIGSTOP)
+    return result
+xmlrpc.client._Method.__call__ = _paused
+"""
+
+
+def _spawn_error_change(home: Path, topo_path: Path) -> None:
+    """Edit the topology file so that `up` of it restarts the gate and adds a price feed, and then fails: supervisord
+    refuses to start the permit issuer (stopped by hand, started by `up` last: its log path is a directory)."""
+    assert supervisorctl(home, "stop", "permit_issuer").returncode == 0
+    log = Home(home).log_of("permit_issuer")
+    log.unlink()
+    log.mkdir()
+    changed = yaml.safe_load(topo_path.read_text())
+    changed["actors"]["gate"].setdefault("settings", {})["cold_stress"] = 0.5
+    changed["actors"]["price_feed"] = retarget(demo_topology_data())["actors"]["price_feed"]
+    write_topology(topo_path, changed)
+
+
+def test_status_names_a_program_a_failed_up_added_that_still_runs_after_its_rollback_was_killed(small, tmp_path: Path) -> None:
+    # revfail: an `up` that added a price feed and failed was SIGKILLed (a deploy's command timeout) while it put
+    # supervisord back on the previous files: the price feed, in no file of the home any more, ran on; status named
+    # the gate NOT APPLIED (restarted on the new configuration) and said nothing of the price feed.
+    home, topo_path, _ = small
+    _spawn_error_change(home, topo_path)
+    up = _paused_up(home, topo_path, tmp_path, UP_PAUSES_IN_ITS_ROLLBACK)
+    out, err = _signalled(up, signal.SIGKILL)
+    assert "added ['price_feed']" in out, out + err
+    wait_for(lambda: pids(home).get("price_feed"), 30, "the added price feed running")
+    status = clustergate("status", "--home", str(home))
+    assert status.returncode == 1, status.stdout
+    said = [line for line in status.stdout.splitlines() if line.startswith("NOT APPLIED: ")]
+    assert len(said) == 1 and said[0].startswith("NOT APPLIED: gate, price_feed run(s) another configuration"), status.stdout
+    rows = {row["name"]: row for row in json.loads(clustergate("status", "--json", "--home", str(home)).stdout)["programs"]}
+    assert rows["price_feed"]["config_applied"] is False, rows
+
+
+# Run as sitecustomize by the `up` started with it on PYTHONPATH: it stops itself (SIGSTOP) just after supervisord
+# answered its shutdown (a new Redis password: `up` restarts supervisord), so a test can act before the new one starts.
+UP_PAUSES_AFTER_SHUTDOWN = """
+import os, signal, xmlrpc.client
+_call = xmlrpc.client._Method.__call__
+def _paused(self, *args):
+    result = _call(self, *args)
+    if self._Method__name == "supervisor.shutdown":
+        os.kill(os.getpid(), signal.SIGSTOP)
+    return result
+xmlrpc.client._Method.__call__ = _paused
+"""
+
+
+def test_an_up_that_shut_supervisord_down_for_a_new_password_and_failed_to_start_it_says_nothing_runs(
+        small, tmp_path: Path) -> None:
+    # revfail: an `up` of a new Redis password shuts supervisord down (every program with it) and starts it again on
+    # the new files; the new one failing to start (here its log path is a directory), `up` said only "FAILED:
+    # supervisord failed to start: ...; the previous files are back in HOME/run", as if the previous system ran on:
+    # nothing ran, the gate answered no proposal, and status said only "supervisord: not running".
+    home, topo_path, _ = small
+    supervisord_pid = int(Home(home).pid_file.read_text())
+    log = home / "run" / "supervisord.log"
+    up = _paused_up(home, topo_path, tmp_path, UP_PAUSES_AFTER_SHUTDOWN, CLUSTERGATE_REDIS_PASSWORD="a-new-password")
+    try:
+        wait_for(lambda: not alive(supervisord_pid), 60, "the previous supervisord gone")
+        log.unlink()
+        log.mkdir()
+    finally:
+        out, err = _signalled(up, signal.SIGCONT)
+        if log.is_dir():
+            log.rmdir()
+    assert up.returncode == 1, out + err
+    assert err.startswith("FAILED: supervisord failed to start: "), err
+    assert (f"; the previous files are back in {home.resolve() / 'run'}, but supervisord, shut down to restart it with "
+            f"the new Redis password, is not running (nothing answers on {home.resolve() / 'run' / 'supervisor.sock'}), "
+            f"nor is any program it ran: `clustergate up` of the previous topology file (`--home {home.resolve()}`) "
+            f"starts them again\n") in err, err
+    assert clustergate("up", str(topo_path), "--home", str(home)).returncode == 0  # as it says
+
+
+def test_a_program_a_failed_ups_rollback_cannot_start_again_stays_named_as_left_stopped_by_it(small) -> None:
+    # revfail: the gate, stopped by an `up` that then failed (supervisord SIGSTOPped in that stop, past the call
+    # deadline), could not be started again by the rollback (SPAWN_ERROR: its log path made a directory meanwhile).
+    # The FAILED line said "`clustergate status` names them STOPPED BY A FAILED UP: gate", but status named nothing:
+    # supervisord retried the start (BACKOFF), each try a start after the record's time, which reads as a program
+    # started since by someone else; and the next `up` did not say whose it was.
+    home, topo_path, _ = small
+    previous = topo_path.read_text()
+    before = run_files(home)
+    up, gate_pid = _up_stopping_a_frozen_gate(home, topo_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                              text=True, env=_with_a_shorter_call_deadline(home.parent / "site"))
+    supervisord_pid = int(Home(home).pid_file.read_text())
+    log = Home(home).log_of("gate")
+    os.kill(supervisord_pid, signal.SIGSTOP)
+    try:  # resumed within the few seconds `up` gives supervisord to answer once its files are back
+        wait_for(lambda: run_files(home) == before, 120, "the previous files back", interval_s=0.02)
+        log.unlink()
+        log.mkdir()
+    finally:
+        os.kill(gate_pid, signal.SIGCONT)  # first: supervisord, resumed past its stopwaitsecs, kills and reaps it
+        os.kill(supervisord_pid, signal.SIGCONT)
+        out, err = _signalled(up, 0)
+    try:
+        assert up.returncode == 1, out + err
+        assert (", and supervisord was put back on them (it needed no change); left stopped by this `up` (`clustergate "
+                "status` names them STOPPED BY A FAILED UP): gate (SPAWN_ERROR: gate): " in err), err
+        status = clustergate("status", "--home", str(home))
+        said = [line for line in status.stdout.splitlines() if line.startswith("STOPPED BY A FAILED UP: ")]
+        assert said and said[0].startswith(f"STOPPED BY A FAILED UP: gate stopped by `clustergate up` (pid {up.pid})"), \
+            status.stdout
+        assert "STOPPED" in supervisorctl(home, "status", "gate").stdout  # not retried (BACKOFF) past the record
+    finally:
+        log.rmdir()
+    topo_path.write_text(previous)
+    _the_next_up_starts_the_gate_as_left_by(home, topo_path, up.pid, "which failed")

@@ -9347,6 +9347,51 @@ MUTATIONS: list[Mutation] = [
         "                if False:\n",
         ("tests/test_security.py::test_without_proc_mounted_a_key_file_another_user_owns_is_refused_without_being_"
          "opened_by_name",)),
+    Mutation(
+        "a_failed_up_leaves_supervisord_on_the_new_configuration",
+        "an `up` that failed once supervisord had read its new files put the previous files back and said so, but "
+        "supervisord went on running the new configuration: the changed gate on its new settings, an added program "
+        "running, and a later restart used it too (upfail)",
+        "launcher/supervise.py",
+        "                if reread:  # supervisord may run the new files' programs: it is put back on the previous ones too\n",
+        "                if False:\n",
+        ("tests/test_launcher.py::test_an_up_that_fails_after_supervisord_applied_part_of_it_puts_supervisord_back_on_the_previous_files",)),
+    Mutation(
+        "a_failed_ups_rollback_leaves_what_it_stopped_stopped",
+        "putting supervisord back on the previous files after a failed `up` started nothing that `up` had stopped and "
+        "not started again (the gate, its stop past the call's deadline): it stayed STOPPED on a supervisord said to "
+        "be back on the previous files (upfail)",
+        "launcher/supervise.py",
+        "                    sup.api.startProcess(name, False)\n                except xmlrpc.client.Fault as exc:\n"
+        "                    still.append(f\"{name} ({exc.faultString})\")\n",
+        "                    pass\n                except xmlrpc.client.Fault as exc:\n"
+        "                    still.append(f\"{name} ({exc.faultString})\")\n",
+        ("tests/test_launcher.py::test_an_up_that_fails_in_a_stop_supervisord_answers_too_late_starts_what_it_stopped_on_the_previous_files",)),
+    Mutation(
+        "status_says_nothing_of_a_program_in_no_file_of_the_home",
+        "an `up` that added a price feed, failed and was killed while it put supervisord back on the previous files "
+        "left the price feed running in no file of the home: status named the restarted gate NOT APPLIED and nothing "
+        "of the price feed (revfail)",
+        "launcher/supervise.py",
+        "        elif in_files is not None and name not in in_files:\n",
+        "        elif False:\n",
+        ("tests/test_launcher.py::test_status_names_a_program_a_failed_up_added_that_still_runs_after_its_rollback_was_killed",)),
+    Mutation(
+        "a_failed_up_that_shut_supervisord_down_says_only_that_its_files_are_back",
+        "an `up` of a new Redis password that shut supervisord down (every program with it) and failed to start it "
+        "again said only that the previous files were back, as if the previous system ran on: nothing ran (revfail)",
+        "launcher/supervise.py",
+        "                elif password_changed:  # it shut supervisord down, every program with it: say what runs now\n",
+        "                elif False:\n",
+        ("tests/test_launcher.py::test_an_up_that_shut_supervisord_down_for_a_new_password_and_failed_to_start_it_says_nothing_runs",)),
+    Mutation(
+        "a_program_a_failed_ups_rollback_cannot_start_is_named_by_nothing",
+        "the gate a failed `up`'s rollback could not start again (SPAWN_ERROR) was said to be named STOPPED BY A FAILED "
+        "UP by status, which named nothing: supervisord's retries of the start read as a start by someone else (revfail)",
+        "launcher/supervise.py",
+        "                    sup._stop_quietly(name)\n                    back(name)\n                    recording(name)\n",
+        "                    pass\n",
+        ("tests/test_launcher.py::test_a_program_a_failed_ups_rollback_cannot_start_again_stays_named_as_left_stopped_by_it",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
