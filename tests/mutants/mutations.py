@@ -8867,8 +8867,8 @@ MUTATIONS: list[Mutation] = [
         "turn (the stall limit validate accepts, the gate's proposals heartbeat) counts two timeouts a call; it "
         "counted one (statusfix)",
         "launcher/topology.py",
-        "            redis_call_s *= 2\n",
-        "            redis_call_s *= 1\n",
+        "        redis_call_s *= redis_call_waits(resends_after_timeout=spec.kind in REDIS_RESENDING_KINDS,\n",
+        "        redis_call_s *= redis_call_waits(resends_after_timeout=False,\n",
         (f"{LIVENESS}test_the_longest_turn_of_an_actor_whose_redis_calls_are_resent_counts_two_timeouts_a_call",)),
     Mutation(
         "the_longest_turn_leaves_out_a_gates_wait_for_an_issuer_to_connect",
@@ -9347,6 +9347,26 @@ MUTATIONS: list[Mutation] = [
         "                if False:\n",
         ("tests/test_security.py::test_without_proc_mounted_a_key_file_another_user_owns_is_refused_without_being_"
          "opened_by_name",)),
+    Mutation(
+        "the_longest_turn_leaves_out_a_new_connections_handshake",
+        "a Redis call sent on a new connection first waits for its AUTH/SELECT when a password, a user or a db is set "
+        "(2.94 timeouts measured for a gate call with a password, where 2 were counted): redis_call_waits counts the "
+        "handshake's wait (turncount)",
+        "launcher/topology.py",
+        "    new_connection = sentinels * per_sentinel + 1 + (1 if handshake else 0)  # + connect + handshake\n",
+        "    new_connection = sentinels * per_sentinel + 1  # + connect + handshake\n",
+        (f"{LIVENESS}test_a_redis_call_waits_as_many_timeouts_as_its_connect_handshake_and_sentinels_take",
+         f"{LIVENESS}test_the_longest_turn_counts_a_handshake_for_a_password_a_user_or_a_db",
+         f"{LIVENESS}test_a_gate_call_through_a_password_redis_answering_auth_late_ends_within_the_counted_waits")),
+    Mutation(
+        "the_longest_turn_counts_no_handshake_for_a_password",
+        "a password (from redis.password_env) makes every new Redis connection send AUTH first: the longest turn "
+        "counts its wait; counted for a db or a user alone, a password Redis's gate turn was counted 2 s short at the "
+        "defaults (turncount)",
+        "launcher/topology.py",
+        "        return bool(self.redis.password or target.username or target.db)\n",
+        "        return bool(target.username or target.db)\n",
+        (f"{LIVENESS}test_the_longest_turn_counts_a_handshake_for_a_password_a_user_or_a_db",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
