@@ -449,6 +449,9 @@ WAIT_LATE_MS = 100
 # out once more on a new connection (resend_after_timeout: the gate's and the permit issuer's) ...
 REDIS_CALLS_PER_TURN = 8
 REDIS_RESENDING_KINDS = ("gate", "permit_issuer")
+# ... and for the kinds whose client is redis-py (launcher.redis_conn.connect), a new connection's handshake of its own
+# (redis_call_waits, redis_py).
+REDIS_PY_KINDS = ("state_writer",)
 # ... and, for a gate, this many batches a turn (the runtime's BATCHES_PER_TURN), each of which may wait for an issuer
 # to connect (up to this share of permit_timeout_ms: the issuer's deadline, the gate's issuer_deadline_s), then
 # permit_timeout_ms for its reply, then re-open its socket (up to SOCKET_REOPEN_S: the runtime's REBIND_WAIT_S).
@@ -459,7 +462,7 @@ SOCKET_REOPEN_S = 1.0
 LOOP_STALL_FLOOR_S = 30.0
 
 
-def redis_call_waits(*, resends_after_timeout: bool, handshake: bool, sentinels: int) -> int:
+def redis_call_waits(*, resends_after_timeout: bool, handshake: bool, sentinels: int, redis_py: bool = False) -> int:
     """How many socket timeouts one RespClient call (launcher/resp.py pipeline_raw) can wait at most, each wait up to
     the client's timeout_s, counted from its code paths.
 
@@ -475,19 +478,36 @@ def redis_call_waits(*, resends_after_timeout: bool, handshake: bool, sentinels:
     ROLE); if it then times out, a client that resends after a timeout (the gate's, the permit issuer's) makes one
     more attempt on a new connection, discovery included. For the others the most is one attempt on a new
     connection (or the open connection's answer, less; the state writer's redis-py connection, launcher.redis_conn, asks
-    the sentinels and authenticates the same way). Not counted: a connection Redis closes (not a timeout) just
+    the sentinels the same way, its handshake below). Not counted: a connection Redis closes (not a timeout) just
     before the timeout, which every RespClient sends again once (the others too).
 
     Measured against real processes (turnbound): a gate call through a password Redis took 2.94 timeouts (the
     connects on loopback took none), 4.04 under three frozen sentinels. A hostile or broken server that dribbles its
     answer a byte at a time is bounded by no count (each read waits up to a timeout afresh): the loop-stall watchdog
-    (loop_stall_limit_s) is what reports that actor stuck."""
+    (loop_stall_limit_s) is what reports that actor stuck.
+
+    redis_py: the client is redis-py (launcher.redis_conn, the state writer's; it is never sent again, Retry 0). Its
+    new connection (redis.Connection.on_connect, redis-py 8) sends HELLO 3 (AUTH in it with a password) and waits for
+    it, then CLIENT MAINT_NOTIFICATIONS, CLIENT SETINFO and SELECT pipelined, and waits again: 2 handshake waits with or
+    without a password (revcount: counted as RespClient's 1 or 0; measured 3 late answers after the connect).
+
+    Connect and answer are separate waits (revcount, checked against the code): the connect waits up to timeout_s
+    (socket.create_connection(timeout=timeout_s) in RespClient._connect, sentinel._exchange, redis-py's
+    socket_connect_timeout), then each read up to timeout_s afresh (SO_RCVTIMEO / the socket's timeout). A frozen
+    server whose kernel accepts the connect costs one wait (the answer), a dead host one (the connect, nothing read
+    after it); both at once need a connect that completes just before its timeout (a SYN resent after a loss or a
+    full accept queue: Linux resends it 1 s, 3 s, ... later) and then a late answer, possible at timeouts above the
+    SYN's resend time, so each is counted: this is a bound, not the usual cost (4.04 timeouts measured under three
+    frozen sentinels, 18 counted). Not counted: a host name (redis.url) that resolves to several addresses, each
+    tried for a connect timeout, and its resolution (getaddrinfo: no timeout of ours); topologies give addresses
+    (`localhost` is 127.0.0.1, a multi-host topology's hosts are resolved once)."""
     per_sentinel = 4  # a sentinel: connect + answer; the server it names: connect + ROLE's answer
-    new_connection = sentinels * per_sentinel + 1 + (1 if handshake else 0)  # + connect + handshake
+    handshake_waits = 2 if redis_py else (1 if handshake else 0)
+    new_connection = sentinels * per_sentinel + 1 + handshake_waits  # + connect + handshake
     fresh_attempt = new_connection + 1  # + the call's answer
     if not resends_after_timeout:
         return fresh_attempt
-    watch_move = (1 + (1 if handshake else 0)) if sentinels else 0
+    watch_move = (1 + handshake_waits) if sentinels else 0
     return watch_move + 1 + fresh_attempt
 
 
@@ -676,11 +696,14 @@ class Topology:
         return c.max_price_age_s if c.max_price_age_s is not None else 5.0 * c.cadence_s
 
     def redis_handshake(self) -> bool:
-        """Whether an actor's new Redis connection sends AUTH or SELECT first (one more wait, redis_call_waits): a
-        password (read from redis.password_env where this runs: the actors' environment), a user or a db."""
+        """Whether an actor's new Redis connection may send AUTH or SELECT first (one more wait, redis_call_waits): a
+        password_env named (the default names one: the actors read their password from it), a user or a db. Read
+        from the topology alone, not from whether the variable is set where this runs (revcount: `validate` run
+        without it counted 2 s less at the defaults than the actors, which have it, and took a stall limit that
+        short)."""
         from launcher.redis_url import parse_redis_url
         target = parse_redis_url(self.redis.connection_url())
-        return bool(self.redis.password or target.username or target.db)
+        return bool(self.redis.password_env or target.username or target.db)
 
     def longest_turn_s(self, name: str) -> float:
         """The longest main-loop turn actor `name` can legitimately take, by its settings: REDIS_CALLS_PER_TURN Redis
@@ -701,7 +724,8 @@ class Topology:
             redis_call_s += (s.wait_timeout_ms + WAIT_LATE_MS) / 1000.0
         sentinels = len(self.redis.sentinel_addresses()) if self.redis.sentinel is not None else 0
         redis_call_s *= redis_call_waits(resends_after_timeout=spec.kind in REDIS_RESENDING_KINDS,
-                                         handshake=self.redis_handshake(), sentinels=sentinels)
+                                         handshake=self.redis_handshake(), sentinels=sentinels,
+                                         redis_py=spec.kind in REDIS_PY_KINDS)
         turn_s = REDIS_CALLS_PER_TURN * redis_call_s
         if isinstance(s, GateSettings):
             issuer_wait_s = (1 + GATE_ISSUER_CONNECT_WAIT_SHARE) * s.permit_timeout_ms / 1000.0

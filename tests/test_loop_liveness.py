@@ -84,14 +84,14 @@ def test_the_default_stall_limit_is_twice_the_longest_turn_the_settings_allow_an
     assert not problems, problems
     # four batches a turn, each waiting 60 s for the issuer and re-opening its socket, after 8 Redis calls
     longest = topo.longest_turn_s("gate")
-    assert longest == pytest.approx(8 * 3 * 0.25 + 4 * (30 + 60 + 1.0))  # 3 waits a call: no password, no db
+    assert longest == pytest.approx(8 * 4 * 0.25 + 4 * (30 + 60 + 1.0))  # 4 waits a call: password_env named (revcount)
     assert topo.loop_stall_limit_s("gate") == pytest.approx(2 * longest)
     assert topo.loop_stall_limit_s("buffer") == LOOP_STALL_FLOOR_S
 
 
 @pytest.mark.parametrize("limit, said", [
-    (5, "loop_stall_limit_s: 5 s is shorter than the longest turn this actor's settings allow (13 s"),
-    (12.9, "loop_stall_limit_s: 12.9 s is shorter than the longest turn this actor's settings allow (13 s"),
+    (5, "loop_stall_limit_s: 5 s is shorter than the longest turn this actor's settings allow (15 s"),
+    (14.9, "loop_stall_limit_s: 14.9 s is shorter than the longest turn this actor's settings allow (15 s"),
     (0.5, "loop_stall_limit_s"),
     (1e6, "loop_stall_limit_s"),
 ])
@@ -121,7 +121,7 @@ def test_validate_says_one_thing_of_a_stall_limit_that_is_not_a_number_in_range(
 
 
 def test_validate_takes_a_stall_limit_at_the_longest_turn(tmp_path: Path) -> None:
-    path = write_topology(tmp_path / "t.yaml", _topology(loop_stall_limit_s=13))
+    path = write_topology(tmp_path / "t.yaml", _topology(loop_stall_limit_s=15))
     result = clustergate("validate", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -330,35 +330,60 @@ def test_a_redis_call_waits_as_many_timeouts_as_its_connect_handshake_and_sentin
 
 def test_the_longest_turn_counts_a_handshake_for_a_password_a_user_or_a_db(monkeypatch: pytest.MonkeyPatch) -> None:
     """turncount: the gate's Redis calls at 4 timeouts each with a password or a db (3 without), under Sentinel with
-    three sentinels 18 (16 without)."""
+    three sentinels 18 (16 without). revcount: a password is counted for a password_env named (the default names
+    one), whether or not the variable is set here; password_env "" names none."""
     from launcher.topology import REDIS_CALLS_PER_TURN
-    monkeypatch.delenv("CLUSTERGATE_REDIS_PASSWORD", raising=False)
     issuer_waits_s = 4 * (0.75 + 1.0)  # the default permit_timeout_ms, 500: 1.5 x it and the socket's re-open, 4 times
     data = _topology()
-    data["redis"] = {"timeout_ms": 1000, "url": f"redis://127.0.0.1:{free_port()}/0"}
-    topo, problems = validate_data(data)
-    assert not problems, problems
-    assert topo.longest_turn_s("gate") == pytest.approx(REDIS_CALLS_PER_TURN * 3 * 1.0 + issuer_waits_s)
-    assert topo.longest_turn_s("book") == pytest.approx(REDIS_CALLS_PER_TURN * 2 * 1.0)
-    data["redis"]["url"] = data["redis"]["url"][:-1] + "3"
-    topo, problems = validate_data(data)
-    assert not problems, problems
-    assert topo.longest_turn_s("gate") == pytest.approx(REDIS_CALLS_PER_TURN * 4 * 1.0 + issuer_waits_s)
-    assert topo.longest_turn_s("book") == pytest.approx(REDIS_CALLS_PER_TURN * 3 * 1.0)
-    data["redis"]["url"] = data["redis"]["url"][:-1] + "0"
-    monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", "pw")
-    topo, problems = validate_data(data)
-    assert not problems, problems
-    assert topo.longest_turn_s("gate") == pytest.approx(REDIS_CALLS_PER_TURN * 4 * 1.0 + issuer_waits_s)
-    data["redis"] = {"timeout_ms": 1000, "sentinel": {"master": "m", "replicas": 0, "sentinels": [
-        f"127.0.0.1:{free_port()}" for _ in range(3)]}}
-    topo, problems = validate_data(data)
-    assert not problems, problems
-    assert topo.longest_turn_s("gate") == pytest.approx(REDIS_CALLS_PER_TURN * 18 * 1.0 + issuer_waits_s)
-    monkeypatch.delenv("CLUSTERGATE_REDIS_PASSWORD")
-    topo, problems = validate_data(data)
-    assert not problems, problems
-    assert topo.longest_turn_s("gate") == pytest.approx(REDIS_CALLS_PER_TURN * 16 * 1.0 + issuer_waits_s)
+    url = f"redis://127.0.0.1:{free_port()}/"
+    for password in (None, "pw"):
+        if password is None:
+            monkeypatch.delenv("CLUSTERGATE_REDIS_PASSWORD", raising=False)
+        else:
+            monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", password)
+        data["redis"] = {"timeout_ms": 1000, "url": url + "0", "password_env": ""}
+        topo, problems = validate_data(data)
+        assert not problems, problems
+        assert topo.longest_turn_s("gate") == pytest.approx(REDIS_CALLS_PER_TURN * 3 * 1.0 + issuer_waits_s)
+        assert topo.longest_turn_s("book") == pytest.approx(REDIS_CALLS_PER_TURN * 2 * 1.0)
+        data["redis"]["url"] = url + "3"
+        topo, problems = validate_data(data)
+        assert not problems, problems
+        assert topo.longest_turn_s("gate") == pytest.approx(REDIS_CALLS_PER_TURN * 4 * 1.0 + issuer_waits_s)
+        assert topo.longest_turn_s("book") == pytest.approx(REDIS_CALLS_PER_TURN * 3 * 1.0)
+        data["redis"] = {"timeout_ms": 1000, "url": url + "0"}  # the default password_env
+        topo, problems = validate_data(data)
+        assert not problems, problems
+        assert topo.longest_turn_s("gate") == pytest.approx(REDIS_CALLS_PER_TURN * 4 * 1.0 + issuer_waits_s)
+        data["redis"] = {"timeout_ms": 1000, "sentinel": {"master": "m", "replicas": 0, "sentinels": [
+            f"127.0.0.1:{free_port()}" for _ in range(3)]}}
+        topo, problems = validate_data(data)
+        assert not problems, problems
+        assert topo.longest_turn_s("gate") == pytest.approx(REDIS_CALLS_PER_TURN * 18 * 1.0 + issuer_waits_s)
+        data["redis"]["password_env"] = ""
+        topo, problems = validate_data(data)
+        assert not problems, problems
+        assert topo.longest_turn_s("gate") == pytest.approx(REDIS_CALLS_PER_TURN * 16 * 1.0 + issuer_waits_s)
+
+
+@pytest.mark.parametrize("password", [None, "pw"])
+def test_validate_refuses_a_stall_limit_below_the_handshake_whether_or_not_its_environment_has_the_password(
+        tmp_path: Path, password: str | None) -> None:
+    """revcount: the handshake was counted only when redis.password_env was set where the count ran, so `validate` run
+    without it (an operator's shell) took a gate limit of 14 s at the defaults, 1 s shorter than the longest turn of
+    the actors, which have the password (15 s: 8 calls x 4 waits x 0.25 s + the issuer's waits). The count now reads
+    the topology alone (a password_env named, a user or a db): the same with and without the variable."""
+    env = {k: v for k, v in os.environ.items() if k != "CLUSTERGATE_REDIS_PASSWORD"}
+    if password is not None:
+        env["CLUSTERGATE_REDIS_PASSWORD"] = password
+    path = write_topology(tmp_path / "t.yaml", _topology(loop_stall_limit_s=14))
+    result = clustergate("validate", str(path), env=env)
+    said_all = result.stdout + result.stderr
+    assert result.returncode == 2, said_all
+    assert "loop_stall_limit_s: 14 s is shorter than the longest turn this actor's settings allow (15 s" in said_all
+    path = write_topology(tmp_path / "t.yaml", _topology(loop_stall_limit_s=15))
+    result = clustergate("validate", str(path), env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 class LateAuthSilentRedis(TcpProxy):
@@ -426,14 +451,85 @@ def test_the_longest_turn_of_an_actor_whose_redis_calls_are_resent_counts_two_ti
         f"127.0.0.1:{free_port()}" for _ in range(3)]}}  # a replica to WAIT for (never asked: validation only)
     topo, problems = validate_data(data)
     assert not problems, problems
-    # (turncount: under Sentinel, three sentinels, no password: 16 waits a resent call, 14 another's)
-    assert topo.longest_turn_s("permit_issuer") == pytest.approx(REDIS_CALLS_PER_TURN * 16 * (1.0 + 0.2 + 0.1))
-    assert topo.longest_turn_s("gate") == pytest.approx(REDIS_CALLS_PER_TURN * 16 * 1.0 + 4 * (3.0 + 6.0 + 1.0))
-    assert topo.longest_turn_s("book") == pytest.approx(REDIS_CALLS_PER_TURN * 14 * 1.0)
+    # (turncount: under Sentinel, three sentinels, a handshake (password_env named, revcount): 18 waits a resent
+    # call, 15 another's)
+    assert topo.longest_turn_s("permit_issuer") == pytest.approx(REDIS_CALLS_PER_TURN * 18 * (1.0 + 0.2 + 0.1))
+    assert topo.longest_turn_s("gate") == pytest.approx(REDIS_CALLS_PER_TURN * 18 * 1.0 + 4 * (3.0 + 6.0 + 1.0))
+    assert topo.longest_turn_s("book") == pytest.approx(REDIS_CALLS_PER_TURN * 15 * 1.0)
     data["redis"]["sentinel"]["replicas"] = 0  # no replica: no WAIT, the issuer's socket timeout is redis.timeout_ms
     topo, problems = validate_data(data)
     assert not problems, problems
-    assert topo.longest_turn_s("permit_issuer") == pytest.approx(REDIS_CALLS_PER_TURN * 16 * 1.0)
+    assert topo.longest_turn_s("permit_issuer") == pytest.approx(REDIS_CALLS_PER_TURN * 18 * 1.0)
+
+
+class LateRedis(TcpProxy):
+    """A real TCP proxy in front of a real Redis answering every chunk `late` x `timeout_s` late; `asked`: the chunks
+    the client sent, each one after the answer to the one before (a wait each)."""
+
+    def __init__(self, upstream_port: int, timeout_s: float, late: float):
+        self.timeout_s, self.late, self.asked = timeout_s, late, []
+        super().__init__(upstream_port)
+
+    def passing(self, data: bytes, to_upstream: bool, shared: dict) -> bytes:
+        if to_upstream:
+            self.asked.append(data)
+        else:
+            time.sleep(self.late * self.timeout_s)
+        return data
+
+
+@pytest.mark.parametrize("password", ["pw", None])
+def test_the_state_writers_redis_py_connection_waits_for_its_hello_and_its_handshakes_tail(redis_server,
+                                                                                            password) -> None:
+    """revcount: the state writer talks to Redis through redis-py (launcher.redis_conn), whose new connection sends
+    HELLO 3 (with AUTH when a password is given) and waits for it, then CLIENT MAINT_NOTIFICATIONS and CLIENT SETINFO
+    (its library's name and version) and SELECT pipelined, and waits again, before the call: 3 waits after the
+    connect with or without a password, where redis_call_waits counted RespClient's 2 (its AUTH and SELECT one
+    pipeline, none without them) and 1. A real redis-server behind a real proxy answering each chunk 0.9 x the
+    timeout late: the first call waited more than 2 timeouts (3 late answers) after its connect."""
+    from launcher.redis_conn import connect
+    from launcher.topology import REDIS_CALLS_PER_TURN, redis_call_waits
+    timeout_s = 0.5
+    if password:
+        redis_server.client().config_set("requirepass", password)
+    proxy = LateRedis(redis_server.port, timeout_s, late=0.9)
+    data = _topology()
+    data["redis"] = {"timeout_ms": int(timeout_s * 1000), "url": f"redis://127.0.0.1:{proxy.port}/0"}
+    topo, problems = validate_data(data)
+    assert not problems, problems
+    saved = os.environ.pop("CLUSTERGATE_REDIS_PASSWORD", None)
+    if password:
+        os.environ["CLUSTERGATE_REDIS_PASSWORD"] = password
+    try:
+        client = connect(topo.redis)
+        started = time.monotonic()
+        assert client.get("k") is None
+        took_s = time.monotonic() - started
+        client.close()
+    finally:
+        os.environ.pop("CLUSTERGATE_REDIS_PASSWORD", None)
+        if saved is not None:
+            os.environ["CLUSTERGATE_REDIS_PASSWORD"] = saved
+        proxy.close()
+    asked = b"".join(proxy.asked)
+    assert asked.startswith(b"*") and b"HELLO" in asked.split(b"SETINFO")[0], proxy.asked
+    assert asked.index(b"HELLO") < asked.index(b"SETINFO") < asked.index(b"GET"), proxy.asked
+    assert took_s > 2 * timeout_s, took_s  # 3 answers after the connect, each 0.9 x the timeout late
+    waits = redis_call_waits(resends_after_timeout=False, handshake=True, sentinels=0, redis_py=True)
+    assert waits == 4  # the connect, HELLO, the tail, the call's answer
+    assert redis_call_waits(resends_after_timeout=False, handshake=False, sentinels=0, redis_py=True) == 4
+    assert redis_call_waits(resends_after_timeout=False, handshake=False, sentinels=3, redis_py=True) == 16
+    assert topo.longest_turn_s("state_writer") == pytest.approx(REDIS_CALLS_PER_TURN * waits * timeout_s)
+    assert topo.longest_turn_s("book") == pytest.approx(REDIS_CALLS_PER_TURN * 3 * timeout_s)
+
+
+def test_the_kinds_counted_as_talking_through_redis_py_are_the_actors_that_do() -> None:
+    """launcher/ may not import actors/: which kinds' Redis client is redis-py (launcher.redis_conn.connect) is restated
+    in launcher.topology (REDIS_PY_KINDS) and must move with the actors."""
+    from launcher.topology import REDIS_PY_KINDS, SETTINGS_BY_KIND
+    through_redis_py = {kind for kind in SETTINGS_BY_KIND
+                        if "launcher.redis_conn import connect" in (REPO / "actors" / f"{kind}.py").read_text()}
+    assert through_redis_py == set(REDIS_PY_KINDS)
 
 
 def test_the_kinds_the_longest_turn_counts_as_resending_are_the_actors_that_turn_resending_on() -> None:

@@ -9353,8 +9353,8 @@ MUTATIONS: list[Mutation] = [
         "(2.94 timeouts measured for a gate call with a password, where 2 were counted): redis_call_waits counts the "
         "handshake's wait (turncount)",
         "launcher/topology.py",
-        "    new_connection = sentinels * per_sentinel + 1 + (1 if handshake else 0)  # + connect + handshake\n",
-        "    new_connection = sentinels * per_sentinel + 1  # + connect + handshake\n",
+        "    handshake_waits = 2 if redis_py else (1 if handshake else 0)\n",
+        "    handshake_waits = 2 if redis_py else 0\n",
         (f"{LIVENESS}test_a_redis_call_waits_as_many_timeouts_as_its_connect_handshake_and_sentinels_take",
          f"{LIVENESS}test_the_longest_turn_counts_a_handshake_for_a_password_a_user_or_a_db",
          f"{LIVENESS}test_a_gate_call_through_a_password_redis_answering_auth_late_ends_within_the_counted_waits")),
@@ -9364,9 +9364,28 @@ MUTATIONS: list[Mutation] = [
         "counts its wait; counted for a db or a user alone, a password Redis's gate turn was counted 2 s short at the "
         "defaults (turncount)",
         "launcher/topology.py",
-        "        return bool(self.redis.password or target.username or target.db)\n",
+        "        return bool(self.redis.password_env or target.username or target.db)\n",
         "        return bool(target.username or target.db)\n",
         (f"{LIVENESS}test_the_longest_turn_counts_a_handshake_for_a_password_a_user_or_a_db",)),
+    Mutation(
+        "the_longest_turn_counts_a_password_only_where_its_variable_is_set",
+        "the handshake is counted for the password_env the topology names, not for whether the variable is set where "
+        "the count runs: `validate` in a shell without it took a gate stall limit 1 s shorter than the actors' "
+        "longest turn (revcount)",
+        "launcher/topology.py",
+        "        return bool(self.redis.password_env or target.username or target.db)\n",
+        "        return bool(self.redis.password or target.username or target.db)\n",
+        (f"{LIVENESS}test_validate_refuses_a_stall_limit_below_the_handshake_whether_or_not_its_environment_has_the_password",
+         f"{LIVENESS}test_the_longest_turn_counts_a_handshake_for_a_password_a_user_or_a_db")),
+    Mutation(
+        "the_longest_turn_counts_redis_pys_handshake_as_resp_clients",
+        "the state writer's redis-py connection waits for HELLO and then for its pipelined CLIENT SETINFO/SELECT "
+        "before a call, with or without a password: counted as RespClient's one pipelined AUTH/SELECT, its turn was "
+        "counted 1 or 2 timeouts a call short (revcount)",
+        "launcher/topology.py",
+        "    handshake_waits = 2 if redis_py else (1 if handshake else 0)\n",
+        "    handshake_waits = 1 if handshake else 0\n",
+        (f"{LIVENESS}test_the_state_writers_redis_py_connection_waits_for_its_hello_and_its_handshakes_tail",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
