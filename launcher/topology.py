@@ -445,10 +445,13 @@ WAIT_LATE_MS = 100
 # Main-loop liveness (actors/runtime.py): an actor whose loop has not completed a turn (nor a message handler returned:
 # a turn serves up to 64 messages a socket) within its stall limit (Topology.loop_stall_limit_s) is exported not ready.
 # The longest legitimate stretch between two (Topology.longest_turn_s) counts this many Redis calls made one after
-# another, each up to its socket timeout, twice for the kinds whose RespClient sends a call that timed out once more
-# on a new connection and waits for it a second timeout (resend_after_timeout: the gate's and the permit issuer's) ...
+# another, each up to redis_call_waits socket timeouts: more for the kinds whose RespClient sends a call that timed
+# out once more on a new connection (resend_after_timeout: the gate's and the permit issuer's) ...
 REDIS_CALLS_PER_TURN = 8
 REDIS_RESENDING_KINDS = ("gate", "permit_issuer")
+# ... and for the kinds whose client is redis-py (launcher.redis_conn.connect), a new connection's handshake of its own
+# (redis_call_waits, redis_py).
+REDIS_PY_KINDS = ("state_writer",)
 # ... and, for a gate, this many batches a turn (the runtime's BATCHES_PER_TURN), each of which may wait for an issuer
 # to connect (up to this share of permit_timeout_ms: the issuer's deadline, the gate's issuer_deadline_s), then
 # permit_timeout_ms for its reply, then re-open its socket (up to SOCKET_REOPEN_S: the runtime's REBIND_WAIT_S).
@@ -457,6 +460,55 @@ GATE_ISSUER_CONNECT_WAIT_SHARE = 0.5
 SOCKET_REOPEN_S = 1.0
 # The default stall limit is twice the longest turn, and never below this.
 LOOP_STALL_FLOOR_S = 30.0
+
+
+def redis_call_waits(*, resends_after_timeout: bool, handshake: bool, sentinels: int, redis_py: bool = False) -> int:
+    """How many socket timeouts one RespClient call (launcher/resp.py pipeline_raw) can wait at most, each wait up to
+    the client's timeout_s, counted from its code paths.
+
+    An attempt on a new connection (RespClient._connect) waits: under Sentinel, discovery first
+    (sentinel.discover_primary asks each sentinel in turn: a connect and an answer, its AUTH pipelined with the
+    question; then the server it named, not one named before: a connect and an answer to AUTH + ROLE), so 4 a
+    sentinel when none answers in time; then the connect (1); then, with a handshake (a password, a user or a db:
+    AUTH and SELECT pipelined, one wait), 1; then the call's own answer (1).
+
+    A call on a new connection (the first, or after the last one failed or idled shut) is never sent again: one such
+    attempt. A call on the open connection waits for its answer (1), and before that, under Sentinel, may move to the
+    primary the watch names (a connect and a handshake, no sentinel asked: the watch's thread asked them and checked
+    ROLE); if it then times out, a client that resends after a timeout (the gate's, the permit issuer's) makes one
+    more attempt on a new connection, discovery included. For the others the most is one attempt on a new
+    connection (or the open connection's answer, less; the state writer's redis-py connection, launcher.redis_conn, asks
+    the sentinels the same way, its handshake below). Not counted: a connection Redis closes (not a timeout) just
+    before the timeout, which every RespClient sends again once (the others too).
+
+    Measured against real processes (turnbound): a gate call through a password Redis took 2.94 timeouts (the
+    connects on loopback took none), 4.04 under three frozen sentinels. A hostile or broken server that dribbles its
+    answer a byte at a time is bounded by no count (each read waits up to a timeout afresh): the loop-stall watchdog
+    (loop_stall_limit_s) is what reports that actor stuck.
+
+    redis_py: the client is redis-py (launcher.redis_conn, the state writer's; it is never sent again, Retry 0). Its
+    new connection (redis.Connection.on_connect, redis-py 8) sends HELLO 3 (AUTH in it with a password) and waits for
+    it, then CLIENT MAINT_NOTIFICATIONS, CLIENT SETINFO and SELECT pipelined, and waits again: 2 handshake waits with or
+    without a password (revcount: counted as RespClient's 1 or 0; measured 3 late answers after the connect).
+
+    Connect and answer are separate waits (revcount, checked against the code): the connect waits up to timeout_s
+    (socket.create_connection(timeout=timeout_s) in RespClient._connect, sentinel._exchange, redis-py's
+    socket_connect_timeout), then each read up to timeout_s afresh (SO_RCVTIMEO / the socket's timeout). A frozen
+    server whose kernel accepts the connect costs one wait (the answer), a dead host one (the connect, nothing read
+    after it); both at once need a connect that completes just before its timeout (a SYN resent after a loss or a
+    full accept queue: Linux resends it 1 s, 3 s, ... later) and then a late answer, possible at timeouts above the
+    SYN's resend time, so each is counted: this is a bound, not the usual cost (4.04 timeouts measured under three
+    frozen sentinels, 18 counted). Not counted: a host name (redis.url) that resolves to several addresses, each
+    tried for a connect timeout, and its resolution (getaddrinfo: no timeout of ours); topologies give addresses
+    (`localhost` is 127.0.0.1, a multi-host topology's hosts are resolved once)."""
+    per_sentinel = 4  # a sentinel: connect + answer; the server it names: connect + ROLE's answer
+    handshake_waits = 2 if redis_py else (1 if handshake else 0)
+    new_connection = sentinels * per_sentinel + 1 + handshake_waits  # + connect + handshake
+    fresh_attempt = new_connection + 1  # + the call's answer
+    if not resends_after_timeout:
+        return fresh_attempt
+    watch_move = (1 + handshake_waits) if sentinels else 0
+    return watch_move + 1 + fresh_attempt
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -561,7 +613,7 @@ class ActorSpec:
     sockets: dict[str, SocketSpec] = setting(doc="Socket role -> bind/connect.", factory=dict)
     settings: Any = setting(None, doc="Settings of this kind of actor.")
     log_level: Literal["debug", "info", "warning", "error"] = setting("info", doc="Lowest level logged.")
-    loop_stall_limit_s: float | None = setting(None, doc="The actor is exported not ready (clustergate_actor_ready 0, `status` says `main loop stuck`) while its main loop has not completed a turn for longer than this: a handler or timer that never returns. Default: twice the longest turn its settings allow (Topology.longest_turn_s: its Redis calls at redis.timeout_ms, twice for a gate or permit issuer, which send a call that timed out once more; a gate's waits for its issuer at 1.5 x permit_timeout_ms), at least 30 s. validate refuses a limit below that longest turn: a legitimate slow turn would read as stuck.", ge=1, le=3600)
+    loop_stall_limit_s: float | None = setting(None, doc="The actor is exported not ready (clustergate_actor_ready 0, `status` says `main loop stuck`) while its main loop has not completed a turn for longer than this: a handler or timer that never returns. Default: twice the longest turn its settings allow (Topology.longest_turn_s: its Redis calls at redis.timeout_ms, each as many times as a new connection's connect, AUTH/SELECT (a password, user or db) and sentinels asked can wait, a second attempt for a gate or permit issuer, which send a call that timed out once more; a gate's waits for its issuer at 1.5 x permit_timeout_ms), at least 30 s. validate refuses a limit below that longest turn: a legitimate slow turn would read as stuck.", ge=1, le=3600)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -643,11 +695,22 @@ class Topology:
         c = self.clusters
         return c.max_price_age_s if c.max_price_age_s is not None else 5.0 * c.cadence_s
 
+    def redis_handshake(self) -> bool:
+        """Whether an actor's new Redis connection may send AUTH or SELECT first (one more wait, redis_call_waits): a
+        password_env named (the default names one: the actors read their password from it), a user or a db. Read
+        from the topology alone, not from whether the variable is set where this runs (revcount: `validate` run
+        without it counted 2 s less at the defaults than the actors, which have it, and took a stall limit that
+        short)."""
+        from launcher.redis_url import parse_redis_url
+        target = parse_redis_url(self.redis.connection_url())
+        return bool(self.redis.password_env or target.username or target.db)
+
     def longest_turn_s(self, name: str) -> float:
         """The longest main-loop turn actor `name` can legitimately take, by its settings: REDIS_CALLS_PER_TURN Redis
-        calls one after another, each waiting redis.timeout_ms at most (a permit issuer's that WAITs for a replica
-        waits WAIT's timeout and Redis's lateness too),
-        twice for a gate or a permit issuer, which send a call that timed out once more (REDIS_RESENDING_KINDS); a
+        calls one after another, each waiting redis.timeout_ms (a permit issuer's that WAITs for a replica: WAIT's
+        timeout and Redis's lateness too, its socket timeout) at most redis_call_waits times: its connect, handshake
+        (redis_handshake), questions to the sentinels and ROLE, and for a gate or a permit issuer, which send a call
+        that timed out once more (REDIS_RESENDING_KINDS), a second attempt; a
         gate's GATE_ISSUER_WAITS_PER_TURN batches each waiting for an issuer to connect (half permit_timeout_ms), then
         permit_timeout_ms for its reply, and re-opening its socket; a correlator's wait for the buffer's snapshot. Not
         counted: a gate's further rounds of a batch after a cooldown conflict (DECIDE_ATTEMPTS), each answered by the
@@ -659,8 +722,10 @@ class Topology:
         redis_call_s = self.redis.timeout_ms / 1000.0
         if isinstance(s, PermitIssuerSettings) and s.replicas_to_wait(self.redis):  # its socket's timeout with WAIT
             redis_call_s += (s.wait_timeout_ms + WAIT_LATE_MS) / 1000.0
-        if spec.kind in REDIS_RESENDING_KINDS:
-            redis_call_s *= 2
+        sentinels = len(self.redis.sentinel_addresses()) if self.redis.sentinel is not None else 0
+        redis_call_s *= redis_call_waits(resends_after_timeout=spec.kind in REDIS_RESENDING_KINDS,
+                                         handshake=self.redis_handshake(), sentinels=sentinels,
+                                         redis_py=spec.kind in REDIS_PY_KINDS)
         turn_s = REDIS_CALLS_PER_TURN * redis_call_s
         if isinstance(s, GateSettings):
             issuer_wait_s = (1 + GATE_ISSUER_CONNECT_WAIT_SHARE) * s.permit_timeout_ms / 1000.0
@@ -1184,8 +1249,8 @@ def _check_kind_settings(v: Validator, topo: Topology) -> None:
                 spec.loop_stall_limit_s < topo.longest_turn_s(name):  # a value refused already: its placeholder not judged
             v.problem(limit_path,
                       f"{spec.loop_stall_limit_s:g} s is shorter than the longest turn this actor's settings allow "
-                      f"({topo.longest_turn_s(name):g} s: its Redis calls at redis.timeout_ms, twice for a call a gate "
-                      f"or permit issuer sends again, a gate's waits for its issuer at 1.5 x permit_timeout_ms): a "
+                      f"({topo.longest_turn_s(name):g} s: its Redis calls at redis.timeout_ms, each as many times as its "
+                      f"connect, handshake, sentinels and a gate's or permit issuer's second attempt wait, a gate's waits for its issuer at 1.5 x permit_timeout_ms): a "
                       f"legitimate slow turn would read as a stuck main loop; leave "
                       f"it out for the default ({topo.default_loop_stall_limit_s(name):g} s)")
         if isinstance(s, PriceFeedSettings):

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from helpers import REPO, demo_topology_data, free_port, retarget, scrape, wait_for, write_topology
+from helpers import REPO, TcpProxy, demo_topology_data, free_port, retarget, scrape, wait_for, write_topology
 from launcher.topology import LOOP_STALL_FLOOR_S, validate_data
 from test_sentinel_failover import NotASentinel
 
@@ -84,14 +84,14 @@ def test_the_default_stall_limit_is_twice_the_longest_turn_the_settings_allow_an
     assert not problems, problems
     # four batches a turn, each waiting 60 s for the issuer and re-opening its socket, after 8 Redis calls
     longest = topo.longest_turn_s("gate")
-    assert longest == pytest.approx(8 * 2 * 0.25 + 4 * (30 + 60 + 1.0))
+    assert longest == pytest.approx(8 * 4 * 0.25 + 4 * (30 + 60 + 1.0))  # 4 waits a call: password_env named (revcount)
     assert topo.loop_stall_limit_s("gate") == pytest.approx(2 * longest)
     assert topo.loop_stall_limit_s("buffer") == LOOP_STALL_FLOOR_S
 
 
 @pytest.mark.parametrize("limit, said", [
-    (5, "loop_stall_limit_s: 5 s is shorter than the longest turn this actor's settings allow (11 s"),
-    (10.9, "loop_stall_limit_s: 10.9 s is shorter than the longest turn this actor's settings allow (11 s"),
+    (5, "loop_stall_limit_s: 5 s is shorter than the longest turn this actor's settings allow (15 s"),
+    (14.9, "loop_stall_limit_s: 14.9 s is shorter than the longest turn this actor's settings allow (15 s"),
     (0.5, "loop_stall_limit_s"),
     (1e6, "loop_stall_limit_s"),
 ])
@@ -121,7 +121,7 @@ def test_validate_says_one_thing_of_a_stall_limit_that_is_not_a_number_in_range(
 
 
 def test_validate_takes_a_stall_limit_at_the_longest_turn(tmp_path: Path) -> None:
-    path = write_topology(tmp_path / "t.yaml", _topology(loop_stall_limit_s=11))
+    path = write_topology(tmp_path / "t.yaml", _topology(loop_stall_limit_s=15))
     result = clustergate("validate", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -131,7 +131,7 @@ def test_validate_takes_a_stall_limit_at_the_longest_turn(tmp_path: Path) -> Non
 
 def test_a_gate_whose_main_loop_hangs_reads_not_ready_status_names_it_and_it_reads_ready_again_when_it_turns(
         tmp_path: Path) -> None:
-    limit_s = 11.0  # the demo gate's longest legitimate turn (validate refuses less)
+    limit_s = 13.0  # the demo gate's longest legitimate turn, no password (validate refuses less)
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(HANG_HOOK)
@@ -307,6 +307,139 @@ def test_a_redis_call_of_a_client_that_resends_after_a_timeout_waits_two_timeout
         silent.close()
 
 
+@pytest.mark.parametrize("resends, handshake, sentinels, waits", [
+    (True, False, 0, 3),   # the open connection's answer; a new connection: connect, answer
+    (True, True, 0, 4),    # ... and its AUTH/SELECT (one wait: pipelined)
+    (False, False, 0, 2),  # one attempt, on a new connection: connect, answer
+    (False, True, 0, 3),
+    (True, False, 3, 16),  # the watch's move (connect); answer; 3 x (sentinel + ROLE, 2 each); connect, answer
+    (True, True, 3, 18),   # ... each new connection's handshake too
+    (False, True, 3, 15),  # discovery, connect, handshake, answer
+    (True, True, 1, 10),
+])
+def test_a_redis_call_waits_as_many_timeouts_as_its_connect_handshake_and_sentinels_take(resends: bool, handshake: bool,
+                                                                                          sentinels: int,
+                                                                                          waits: int) -> None:
+    """turncount: Topology.longest_turn_s counted 2 timeouts a call for the gate and the permit issuer, 1 for the
+    others, but a new connection waits for its connect, its handshake (AUTH with a password, SELECT with a db) and,
+    under Sentinel, each sentinel asked and the ROLE of the server it names: 2.94 x the timeout measured with a
+    password, 4.04 x under three frozen sentinels (turnbound). redis_call_waits counts them from RespClient's paths."""
+    from launcher.topology import redis_call_waits
+    assert redis_call_waits(resends_after_timeout=resends, handshake=handshake, sentinels=sentinels) == waits
+
+
+def test_the_longest_turn_counts_a_handshake_for_a_password_a_user_or_a_db(monkeypatch: pytest.MonkeyPatch) -> None:
+    """turncount: the gate's Redis calls at 4 timeouts each with a password or a db (3 without), under Sentinel with
+    three sentinels 18 (16 without). revcount: a password is counted for a password_env named (the default names
+    one), whether or not the variable is set here; password_env "" names none."""
+    from launcher.topology import REDIS_CALLS_PER_TURN
+    issuer_waits_s = 4 * (0.75 + 1.0)  # the default permit_timeout_ms, 500: 1.5 x it and the socket's re-open, 4 times
+    data = _topology()
+    url = f"redis://127.0.0.1:{free_port()}/"
+    for password in (None, "pw"):
+        if password is None:
+            monkeypatch.delenv("CLUSTERGATE_REDIS_PASSWORD", raising=False)
+        else:
+            monkeypatch.setenv("CLUSTERGATE_REDIS_PASSWORD", password)
+        data["redis"] = {"timeout_ms": 1000, "url": url + "0", "password_env": ""}
+        topo, problems = validate_data(data)
+        assert not problems, problems
+        assert topo.longest_turn_s("gate") == pytest.approx(REDIS_CALLS_PER_TURN * 3 * 1.0 + issuer_waits_s)
+        assert topo.longest_turn_s("book") == pytest.approx(REDIS_CALLS_PER_TURN * 2 * 1.0)
+        data["redis"]["url"] = url + "3"
+        topo, problems = validate_data(data)
+        assert not problems, problems
+        assert topo.longest_turn_s("gate") == pytest.approx(REDIS_CALLS_PER_TURN * 4 * 1.0 + issuer_waits_s)
+        assert topo.longest_turn_s("book") == pytest.approx(REDIS_CALLS_PER_TURN * 3 * 1.0)
+        data["redis"] = {"timeout_ms": 1000, "url": url + "0"}  # the default password_env
+        topo, problems = validate_data(data)
+        assert not problems, problems
+        assert topo.longest_turn_s("gate") == pytest.approx(REDIS_CALLS_PER_TURN * 4 * 1.0 + issuer_waits_s)
+        data["redis"] = {"timeout_ms": 1000, "sentinel": {"master": "m", "replicas": 0, "sentinels": [
+            f"127.0.0.1:{free_port()}" for _ in range(3)]}}
+        topo, problems = validate_data(data)
+        assert not problems, problems
+        assert topo.longest_turn_s("gate") == pytest.approx(REDIS_CALLS_PER_TURN * 18 * 1.0 + issuer_waits_s)
+        data["redis"]["password_env"] = ""
+        topo, problems = validate_data(data)
+        assert not problems, problems
+        assert topo.longest_turn_s("gate") == pytest.approx(REDIS_CALLS_PER_TURN * 16 * 1.0 + issuer_waits_s)
+
+
+@pytest.mark.parametrize("password", [None, "pw"])
+def test_validate_refuses_a_stall_limit_below_the_handshake_whether_or_not_its_environment_has_the_password(
+        tmp_path: Path, password: str | None) -> None:
+    """revcount: the handshake was counted only when redis.password_env was set where the count ran, so `validate` run
+    without it (an operator's shell) took a gate limit of 14 s at the defaults, 1 s shorter than the longest turn of
+    the actors, which have the password (15 s: 8 calls x 4 waits x 0.25 s + the issuer's waits). The count now reads
+    the topology alone (a password_env named, a user or a db): the same with and without the variable."""
+    env = {k: v for k, v in os.environ.items() if k != "CLUSTERGATE_REDIS_PASSWORD"}
+    if password is not None:
+        env["CLUSTERGATE_REDIS_PASSWORD"] = password
+    path = write_topology(tmp_path / "t.yaml", _topology(loop_stall_limit_s=14))
+    result = clustergate("validate", str(path), env=env)
+    said_all = result.stdout + result.stderr
+    assert result.returncode == 2, said_all
+    assert "loop_stall_limit_s: 14 s is shorter than the longest turn this actor's settings allow (15 s" in said_all
+    path = write_topology(tmp_path / "t.yaml", _topology(loop_stall_limit_s=15))
+    result = clustergate("validate", str(path), env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+class LateAuthSilentRedis(TcpProxy):
+    """A real TCP proxy in front of a real Redis that, once `armed`, answers no command on the connection open then (a
+    Redis that stalled), and on each later connection answers its AUTH `auth_late` x `timeout_s` late and nothing
+    after it. `asked`: what each connection sent upstream, in accept order."""
+
+    def __init__(self, upstream_port: int, timeout_s: float, auth_late: float):
+        self.timeout_s, self.auth_late, self.armed, self.asked = timeout_s, auth_late, False, []
+        super().__init__(upstream_port)
+
+    def passing(self, data: bytes, to_upstream: bool, shared: dict) -> bytes:
+        if "number" not in shared:
+            shared["number"], shared["opened_before"] = len(self.asked), not self.armed
+            self.asked.append(b"")
+        if to_upstream:
+            self.asked[shared["number"]] += data
+            shared["last"] = data
+            return data
+        if not self.armed:
+            return data
+        if not shared["opened_before"] and b"AUTH" in shared.get("last", b"") and not shared.get("authed"):
+            shared["authed"] = True
+            time.sleep(self.auth_late * self.timeout_s)
+            return data
+        return b""  # never answered
+
+
+def test_a_gate_call_through_a_password_redis_answering_auth_late_ends_within_the_counted_waits(redis_server) -> None:
+    """turncount: a gate's call (resend_after_timeout) on its open connection to a password Redis that stalls: the
+    call times out (1 timeout), is sent again on a new connection whose AUTH is answered 0.9 x the timeout late, and
+    whose call is never answered (1 more). It waits past the 2 timeouts longest_turn_s counted before, and ends within
+    redis_call_waits's 4. A real redis-server with a password, behind a real TCP proxy; measured, not asserted tight."""
+    from launcher.resp import RedisUnavailable, RespClient
+    from launcher.topology import redis_call_waits
+    timeout_s = 0.5
+    redis_server.client().config_set("requirepass", "pw")
+    proxy = LateAuthSilentRedis(redis_server.port, timeout_s, auth_late=0.9)
+    client = RespClient(host="127.0.0.1", port=proxy.port, password="pw", timeout_s=timeout_s)
+    client.resend_after_timeout = True
+    try:
+        assert client.call("SET", "k", "v") == "OK"  # a connection in use, as the gate's is (a fresh one is not resent)
+        proxy.armed = True
+        started = time.monotonic()
+        with pytest.raises(RedisUnavailable):
+            client.call("GET", "k")
+        took_s = time.monotonic() - started
+        assert len(proxy.asked) == 2 and b"AUTH" in proxy.asked[1] and b"GET" in proxy.asked[1], proxy.asked
+        bound_waits = redis_call_waits(resends_after_timeout=True, handshake=True, sentinels=0)
+        assert took_s > 2 * timeout_s, took_s  # the old count: 2 timeouts (its waits are each at least their share)
+        assert took_s <= (bound_waits + 1) * timeout_s, (took_s, bound_waits)  # a whole timeout's margin
+    finally:
+        client.close()
+        proxy.close()
+
+
 def test_the_longest_turn_of_an_actor_whose_redis_calls_are_resent_counts_two_timeouts_a_call() -> None:
     """statusfix: the permit issuer's calls (socket timeout redis.timeout_ms + WAIT's timeout + 100 ms) and the gate's
     are each sent again after a timeout; a gate's batch may also wait up to half its permit_timeout_ms for an issuer to
@@ -318,13 +451,85 @@ def test_the_longest_turn_of_an_actor_whose_redis_calls_are_resent_counts_two_ti
         f"127.0.0.1:{free_port()}" for _ in range(3)]}}  # a replica to WAIT for (never asked: validation only)
     topo, problems = validate_data(data)
     assert not problems, problems
-    assert topo.longest_turn_s("permit_issuer") == pytest.approx(REDIS_CALLS_PER_TURN * 2 * (1.0 + 0.2 + 0.1))
-    assert topo.longest_turn_s("gate") == pytest.approx(REDIS_CALLS_PER_TURN * 2 * 1.0 + 4 * (3.0 + 6.0 + 1.0))
-    assert topo.longest_turn_s("book") == pytest.approx(REDIS_CALLS_PER_TURN * 1.0)
+    # (turncount: under Sentinel, three sentinels, a handshake (password_env named, revcount): 18 waits a resent
+    # call, 15 another's)
+    assert topo.longest_turn_s("permit_issuer") == pytest.approx(REDIS_CALLS_PER_TURN * 18 * (1.0 + 0.2 + 0.1))
+    assert topo.longest_turn_s("gate") == pytest.approx(REDIS_CALLS_PER_TURN * 18 * 1.0 + 4 * (3.0 + 6.0 + 1.0))
+    assert topo.longest_turn_s("book") == pytest.approx(REDIS_CALLS_PER_TURN * 15 * 1.0)
     data["redis"]["sentinel"]["replicas"] = 0  # no replica: no WAIT, the issuer's socket timeout is redis.timeout_ms
     topo, problems = validate_data(data)
     assert not problems, problems
-    assert topo.longest_turn_s("permit_issuer") == pytest.approx(REDIS_CALLS_PER_TURN * 2 * 1.0)
+    assert topo.longest_turn_s("permit_issuer") == pytest.approx(REDIS_CALLS_PER_TURN * 18 * 1.0)
+
+
+class LateRedis(TcpProxy):
+    """A real TCP proxy in front of a real Redis answering every chunk `late` x `timeout_s` late; `asked`: the chunks
+    the client sent, each one after the answer to the one before (a wait each)."""
+
+    def __init__(self, upstream_port: int, timeout_s: float, late: float):
+        self.timeout_s, self.late, self.asked = timeout_s, late, []
+        super().__init__(upstream_port)
+
+    def passing(self, data: bytes, to_upstream: bool, shared: dict) -> bytes:
+        if to_upstream:
+            self.asked.append(data)
+        else:
+            time.sleep(self.late * self.timeout_s)
+        return data
+
+
+@pytest.mark.parametrize("password", ["pw", None])
+def test_the_state_writers_redis_py_connection_waits_for_its_hello_and_its_handshakes_tail(redis_server,
+                                                                                            password) -> None:
+    """revcount: the state writer talks to Redis through redis-py (launcher.redis_conn), whose new connection sends
+    HELLO 3 (with AUTH when a password is given) and waits for it, then CLIENT MAINT_NOTIFICATIONS and CLIENT SETINFO
+    (its library's name and version) and SELECT pipelined, and waits again, before the call: 3 waits after the
+    connect with or without a password, where redis_call_waits counted RespClient's 2 (its AUTH and SELECT one
+    pipeline, none without them) and 1. A real redis-server behind a real proxy answering each chunk 0.9 x the
+    timeout late: the first call waited more than 2 timeouts (3 late answers) after its connect."""
+    from launcher.redis_conn import connect
+    from launcher.topology import REDIS_CALLS_PER_TURN, redis_call_waits
+    timeout_s = 0.5
+    if password:
+        redis_server.client().config_set("requirepass", password)
+    proxy = LateRedis(redis_server.port, timeout_s, late=0.9)
+    data = _topology()
+    data["redis"] = {"timeout_ms": int(timeout_s * 1000), "url": f"redis://127.0.0.1:{proxy.port}/0"}
+    topo, problems = validate_data(data)
+    assert not problems, problems
+    saved = os.environ.pop("CLUSTERGATE_REDIS_PASSWORD", None)
+    if password:
+        os.environ["CLUSTERGATE_REDIS_PASSWORD"] = password
+    try:
+        client = connect(topo.redis)
+        started = time.monotonic()
+        assert client.get("k") is None
+        took_s = time.monotonic() - started
+        client.close()
+    finally:
+        os.environ.pop("CLUSTERGATE_REDIS_PASSWORD", None)
+        if saved is not None:
+            os.environ["CLUSTERGATE_REDIS_PASSWORD"] = saved
+        proxy.close()
+    asked = b"".join(proxy.asked)
+    assert asked.startswith(b"*") and b"HELLO" in asked.split(b"SETINFO")[0], proxy.asked
+    assert asked.index(b"HELLO") < asked.index(b"SETINFO") < asked.index(b"GET"), proxy.asked
+    assert took_s > 2 * timeout_s, took_s  # 3 answers after the connect, each 0.9 x the timeout late
+    waits = redis_call_waits(resends_after_timeout=False, handshake=True, sentinels=0, redis_py=True)
+    assert waits == 4  # the connect, HELLO, the tail, the call's answer
+    assert redis_call_waits(resends_after_timeout=False, handshake=False, sentinels=0, redis_py=True) == 4
+    assert redis_call_waits(resends_after_timeout=False, handshake=False, sentinels=3, redis_py=True) == 16
+    assert topo.longest_turn_s("state_writer") == pytest.approx(REDIS_CALLS_PER_TURN * waits * timeout_s)
+    assert topo.longest_turn_s("book") == pytest.approx(REDIS_CALLS_PER_TURN * 3 * timeout_s)
+
+
+def test_the_kinds_counted_as_talking_through_redis_py_are_the_actors_that_do() -> None:
+    """launcher/ may not import actors/: which kinds' Redis client is redis-py (launcher.redis_conn.connect) is restated
+    in launcher.topology (REDIS_PY_KINDS) and must move with the actors."""
+    from launcher.topology import REDIS_PY_KINDS, SETTINGS_BY_KIND
+    through_redis_py = {kind for kind in SETTINGS_BY_KIND
+                        if "launcher.redis_conn import connect" in (REPO / "actors" / f"{kind}.py").read_text()}
+    assert through_redis_py == set(REDIS_PY_KINDS)
 
 
 def test_the_kinds_the_longest_turn_counts_as_resending_are_the_actors_that_turn_resending_on() -> None:
@@ -420,8 +625,9 @@ def test_a_feed_reading_a_large_replay_file_is_not_said_stuck_and_a_stopped_acto
     """Real processes under supervisord. The price feed reads its whole replay file in setup, seconds past its stall
     limit: `status` said `main loop stuck` of it meanwhile. A buffer stopped (SIGSTOP) past its limit and continued
     logged loop_stalled, `a handler or timer did not return`: none had; it says it was stopped (loop_stopped)."""
-    limit_s = 2.0  # the feed's and the buffer's longest legitimate turn at the demo's redis.timeout_ms
+    limit_s = 2.0  # the feed's and the buffer's longest legitimate turn at this redis.timeout_ms
     data = retarget(demo_topology_data())
+    data["redis"]["timeout_ms"] = 125  # 8 calls of 2 waits (connect, answer: redis_call_waits): 2 s
     symbols = data["symbols"]
     replay = tmp_path / "prices.csv"
     with open(replay, "w") as fh:  # about 5 s to read on this machine: more than the limit, whatever its speed

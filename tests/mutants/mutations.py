@@ -8867,8 +8867,8 @@ MUTATIONS: list[Mutation] = [
         "turn (the stall limit validate accepts, the gate's proposals heartbeat) counts two timeouts a call; it "
         "counted one (statusfix)",
         "launcher/topology.py",
-        "            redis_call_s *= 2\n",
-        "            redis_call_s *= 1\n",
+        "        redis_call_s *= redis_call_waits(resends_after_timeout=spec.kind in REDIS_RESENDING_KINDS,\n",
+        "        redis_call_s *= redis_call_waits(resends_after_timeout=False,\n",
         (f"{LIVENESS}test_the_longest_turn_of_an_actor_whose_redis_calls_are_resent_counts_two_timeouts_a_call",)),
     Mutation(
         "the_longest_turn_leaves_out_a_gates_wait_for_an_issuer_to_connect",
@@ -9392,6 +9392,45 @@ MUTATIONS: list[Mutation] = [
         "                    sup._stop_quietly(name)\n                    back(name)\n                    recording(name)\n",
         "                    pass\n",
         ("tests/test_launcher.py::test_a_program_a_failed_ups_rollback_cannot_start_again_stays_named_as_left_stopped_by_it",)),
+    Mutation(
+        "the_longest_turn_leaves_out_a_new_connections_handshake",
+        "a Redis call sent on a new connection first waits for its AUTH/SELECT when a password, a user or a db is set "
+        "(2.94 timeouts measured for a gate call with a password, where 2 were counted): redis_call_waits counts the "
+        "handshake's wait (turncount)",
+        "launcher/topology.py",
+        "    handshake_waits = 2 if redis_py else (1 if handshake else 0)\n",
+        "    handshake_waits = 2 if redis_py else 0\n",
+        (f"{LIVENESS}test_a_redis_call_waits_as_many_timeouts_as_its_connect_handshake_and_sentinels_take",
+         f"{LIVENESS}test_the_longest_turn_counts_a_handshake_for_a_password_a_user_or_a_db",
+         f"{LIVENESS}test_a_gate_call_through_a_password_redis_answering_auth_late_ends_within_the_counted_waits")),
+    Mutation(
+        "the_longest_turn_counts_no_handshake_for_a_password",
+        "a password (from redis.password_env) makes every new Redis connection send AUTH first: the longest turn "
+        "counts its wait; counted for a db or a user alone, a password Redis's gate turn was counted 2 s short at the "
+        "defaults (turncount)",
+        "launcher/topology.py",
+        "        return bool(self.redis.password_env or target.username or target.db)\n",
+        "        return bool(target.username or target.db)\n",
+        (f"{LIVENESS}test_the_longest_turn_counts_a_handshake_for_a_password_a_user_or_a_db",)),
+    Mutation(
+        "the_longest_turn_counts_a_password_only_where_its_variable_is_set",
+        "the handshake is counted for the password_env the topology names, not for whether the variable is set where "
+        "the count runs: `validate` in a shell without it took a gate stall limit 1 s shorter than the actors' "
+        "longest turn (revcount)",
+        "launcher/topology.py",
+        "        return bool(self.redis.password_env or target.username or target.db)\n",
+        "        return bool(self.redis.password or target.username or target.db)\n",
+        (f"{LIVENESS}test_validate_refuses_a_stall_limit_below_the_handshake_whether_or_not_its_environment_has_the_password",
+         f"{LIVENESS}test_the_longest_turn_counts_a_handshake_for_a_password_a_user_or_a_db")),
+    Mutation(
+        "the_longest_turn_counts_redis_pys_handshake_as_resp_clients",
+        "the state writer's redis-py connection waits for HELLO and then for its pipelined CLIENT SETINFO/SELECT "
+        "before a call, with or without a password: counted as RespClient's one pipelined AUTH/SELECT, its turn was "
+        "counted 1 or 2 timeouts a call short (revcount)",
+        "launcher/topology.py",
+        "    handshake_waits = 2 if redis_py else (1 if handshake else 0)\n",
+        "    handshake_waits = 1 if handshake else 0\n",
+        (f"{LIVENESS}test_the_state_writers_redis_py_connection_waits_for_its_hello_and_its_handshakes_tail",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
