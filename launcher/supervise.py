@@ -661,13 +661,15 @@ def _utf8(text: str) -> bool:
 
 
 def _asks_for_password(topo: Topology) -> bool:
-    """A topology asks for a password when its file names redis.password_env explicitly."""
+    """A topology asks for a password when its file names a redis.password_env explicitly; `password_env: ""` names
+    none (no password, no AUTH: what `longest_turn_s` counts no handshake for, docs/operating.md): `up` said `$ is not
+    set` of it."""
     try:
         data = yaml.safe_load(topo.source_text) if topo.source_text else None
     except yaml.YAMLError:
         return False
     redis_section = data.get("redis") if isinstance(data, dict) else None
-    return isinstance(redis_section, dict) and "password_env" in redis_section
+    return isinstance(redis_section, dict) and bool(redis_section.get("password_env"))
 
 
 def redact(text: str, secrets: list[str]) -> str:

@@ -9431,6 +9431,15 @@ MUTATIONS: list[Mutation] = [
         "    handshake_waits = 2 if redis_py else (1 if handshake else 0)\n",
         "    handshake_waits = 1 if handshake else 0\n",
         (f"{LIVENESS}test_the_state_writers_redis_py_connection_waits_for_its_hello_and_its_handshakes_tail",)),
+    Mutation(
+        "an_empty_password_env_asks_for_a_password",
+        "a topology's `password_env: \"\"` (no password, no handshake counted in the loop bound) was refused by `up` "
+        "with `$ is not set, but the topology asks for a Redis password` (CI on 296729b, session 39)",
+        "launcher/supervise.py",
+        "    return isinstance(redis_section, dict) and bool(redis_section.get(\"password_env\"))\n",
+        "    return isinstance(redis_section, dict) and \"password_env\" in redis_section\n",
+        ("tests/test_loop_liveness.py::test_a_feed_reading_a_large_replay_file_is_not_said_stuck_and_a_stopped_actor_is_"
+         "not_said_to_have_hung",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
