@@ -476,7 +476,7 @@ def no_replica_to_promote(sentinels: list[tuple[str, int]], master: str, *, time
             return None  # replicas set replica-announced no, left out of REPLICAS, which Sentinel still promotes
         answered += 1
         for entry in answer:
-            fields = dict(zip(entry[::2], entry[1::2])) if isinstance(entry, list) else {}
+            fields = _replica_fields(entry)
             flags = str(fields.get("flags", "")).split(",")
             priority = str(fields.get("slave-priority", fields.get("replica-priority", ""))).strip()
             bad = [flag for flag in _UNPROMOTABLE_FLAGS if flag in flags] + (["replica-priority 0"] if priority == "0"
