@@ -3026,7 +3026,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="State, readiness and metrics URL per actor. Exits 0 when every program is RUNNING "
                                    "and ready; 1 for a fault (no supervisord, a program stopped or not ready, a gate "
                                    "with no permit issuer, ...), which outranks 3; 2 for arguments that do not go "
-                                   "together; 3, DEGRADED, when it would be 0 but a ready gate takes K from the proxy "
+                                   "together, or a home this user may not read; 3, DEGRADED, when it would be 0 but a ready gate takes K from the proxy "
                                    "past the cluster side's warm-up (decisions go on; P26ClusterStressNotUsed pages). "
                                    "--all-hosts and --exits never exit 3. docs/operating.md has the details.")
     p.add_argument("--json", action="store_true", help="machine-readable output")
