@@ -18,44 +18,15 @@ import os
 import shutil
 import stat
 import tempfile
-import traceback
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
-from helpers import demo_topology_data, free_port, retarget, wait_for, write_topology
+from helpers import as_another_user, demo_topology_data, free_port, retarget, wait_for, write_topology
 from test_launcher import clustergate, supervisorctl
 from test_sentinel_failover import _replica_entry
 from test_status_degraded import WARMING, _Topo
-
-NOBODY = 65534
-
-
-def as_another_user(call: Callable[[], Any]) -> dict[str, Any]:
-    """call() in a forked child as the user nobody when this test runs as root, else as this user: {"returned": ...}
-    or {"raised": its traceback}. Every module the call needs must be imported here first: the child may read none of
-    root's files (the interpreter's own library under /root among them)."""
-    read, write = os.pipe()
-    child = os.fork()
-    if child == 0:  # pragma: no cover (the child)
-        try:
-            if os.geteuid() == 0:
-                os.setgroups([])
-                os.setresgid(NOBODY, NOBODY, NOBODY)
-                os.setresuid(NOBODY, NOBODY, NOBODY)
-            said: dict[str, Any] = {"returned": call()}
-        except BaseException:
-            said = {"raised": traceback.format_exc()}
-        os.write(write, json.dumps(said).encode())
-        os._exit(0)
-    os.close(write)
-    try:
-        with os.fdopen(read, "rb") as pipe:
-            return json.loads(pipe.read() or b"{}")
-    finally:
-        os.waitpid(child, 0)
-
 
 def cli(*argv: str) -> Callable[[], dict[str, Any]]:
     """`clustergate ARGV` run in this process (launcher.cli.main): its exit code, stdout and stderr."""
