@@ -2926,8 +2926,9 @@ def home_unreadable(home: Home) -> str | None:
         why = unreachable(path)
         if why is None and path.exists() and not os.access(path, mode):
             why = f"{path}: may not {what} it: Permission denied (uid {os.geteuid()})"
-        if why is not None:
-            return f"{why}: run status as the user that ran `up` in {home.root}, or as root"
+        if why is not None:  # or a name too long, a symlink loop: no other user's status reads it either
+            denied = "Permission denied" in why
+            return why + (f": run status as the user that ran `up` in {home.root}, or as root" if denied else "")
     return None
 
 
