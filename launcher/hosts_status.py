@@ -261,7 +261,8 @@ def cmd_status_all_hosts(args: argparse.Namespace) -> int:
         from launcher.supervise import sentinel_status
         sentinel = sentinel_status(topo)
     from launcher.supervise import sentinel_degraded
-    degraded = sentinel_degraded(sentinel)  # a replica down beside a promotable one: 3, as `status` (no gate's K here)
+    # A replica down beside a promotable one: 3, as `status` (no gate's K here); --json's text names no line above.
+    degraded = sentinel_degraded(sentinel, standalone=args.json)
     if args.json:
         print(json.dumps({"topology": topo.name, "hosts": hosts, **({"sentinel": sentinel} if sentinel else {}),
                           "degraded": degraded}, indent=2))

@@ -436,18 +436,25 @@ def cluster_side_warming_up(topo: Topology, ov: dict[str, Any]) -> bool:
     return len(past) < 2 and ("tick_ages_s" not in ov or len(fresh) >= 2)
 
 
-def proxy_fallback(topo: Topology, ov: dict[str, Any]) -> str | None:
+def proxy_fallback(topo: Topology, ov: dict[str, Any], standalone: bool = False) -> str | None:
     """Why `status` exits 3 (DEGRADED): a gate that answered takes K from the proxy while the topology has a cluster
     side to take it from, past that side's warm-up (cluster_side_warming_up); None when none does. A gate not ready
-    (it cannot read Redis) takes K from nowhere: every decision is a fault HOLD, and status exits 1 for it."""
+    (it cannot read Redis) takes K from nowhere: every decision is a fault HOLD, and status exits 1 for it.
+    standalone (--json): no line above to point at, so the text names the fields of the overview that say why."""
     proxied = [g["name"] for g in ov.get("gates") or []
                if g.get("answered") and g.get("ready") is not False and g.get("k_source") == "proxy"]
     if not proxied or not topo.actors_of_kind("state_writer") or cluster_side_warming_up(topo, ov):
         return None
     clock_off = {g["name"] for g in ov.get("gates") or [] if g.get("clock_off")}
-    why = ("its clock line above says why: its host's clock and this host's disagree, the cluster state is fresh"
-           if clock_off >= set(proxied)
-           else "the cluster state line above and the P2.7 lines say why")
+    if standalone:
+        why = ("its host's clock and this host's disagree: by its clock the cluster state, fresh by this host's, is "
+               "stale (overview.gates: clock_offset_s, clock_off)" if clock_off >= set(proxied) else
+               "the cluster state is stale, missing or unreadable, or no fresh price reaches the cluster side "
+               "(overview: cluster_state_age_s, cluster_state_problem, newest_tick_age_s, feeds)")
+    else:
+        why = ("its clock line above says why: its host's clock and this host's disagree, the cluster state is fresh"
+               if clock_off >= set(proxied)
+               else "the cluster state line above and the P2.7 lines say why")
     return (f"{', '.join(proxied)} takes K from the proxy, not the cluster state, past the cluster side's warm-up: "
             f"every decision falls back (P26ClusterStressNotUsed); {why}")
 

@@ -51,6 +51,12 @@ class Place:
         return f"[{self.where}]:{self.port}" if ":" in self.where else f"{self.where}:{self.port}"
 
 
+def place_text(address: tuple[Any, Any]) -> str:
+    """HOST:PORT of an (address, port) as Place writes it, an IPv6 address bracketed: [::1]:26379 (status said
+    ::1:26379, which left whoever copies it to guess which colon ends the address)."""
+    return str(Place(str(address[0]), address[1]))
+
+
 def parse_place(text: Any) -> Place:
     """'HOST:PORT' or '[V6]:PORT' -> Place; ValueError with a message that names what is wrong."""
     if not isinstance(text, str):
@@ -201,27 +207,28 @@ def discover_primary(sentinels: list[tuple[str, int]], master: str, *, timeout_s
             replies = _exchange(sentinel, _auth(None, password) + [("SENTINEL", "get-master-addr-by-name", master)],
                                 timeout_s)
         except OSError as exc:
-            said.append(f"{sentinel[0]}:{sentinel[1]}: {type(exc).__name__}")
+            said.append(f"{place_text(sentinel)}: {type(exc).__name__}")
             continue
         answer = replies[-1]
         if isinstance(answer, _Refused) or not answer:
-            said.append(f"{sentinel[0]}:{sentinel[1]}: {answer or 'no such master'}")
+            said.append(f"{place_text(sentinel)}: {answer or 'no such master'}")
             continue
         primary = named_address(answer)
         if primary is None:
-            said.append(f"{sentinel[0]}:{sentinel[1]} answered {str(answer)[:80]!r}, not an address")
+            said.append(f"{place_text(sentinel)} answered {str(answer)[:80]!r}, not an address")
             continue
         if primary in refused:  # several sentinels name the same dead server: try it once, not once each
-            said.append(f"{sentinel[0]}:{sentinel[1]} named {primary[0]}:{primary[1]} too")
+            said.append(f"{place_text(sentinel)} named {place_text(primary)} too")
             continue
         refused.add(primary)
         try:
             role = _exchange(primary, _auth(username, password) + [("ROLE",)], timeout_s)[-1]
         except OSError as exc:
-            said.append(f"{sentinel[0]}:{sentinel[1]} named {primary[0]}:{primary[1]}, which did not answer ({type(exc).__name__})")
+            said.append(f"{place_text(sentinel)} named {place_text(primary)}, which did not answer "
+                        f"({type(exc).__name__})")
             continue
         if isinstance(role, _Refused) or not role or role[0] != "master":
-            said.append(f"{sentinel[0]}:{sentinel[1]} named {primary[0]}:{primary[1]}, whose ROLE is "
+            said.append(f"{place_text(sentinel)} named {place_text(primary)}, whose ROLE is "
                         f"{role[0] if isinstance(role, list) and role else role}")
             continue
         if i:
@@ -417,7 +424,7 @@ def failover_readiness(sentinels: list[tuple[str, int]], master: str, *, timeout
     said: list[str] = []
     noquorum: list[str] = []
     for sentinel in sentinels:
-        where = f"{sentinel[0]}:{sentinel[1]}"
+        where = place_text(sentinel)
         try:
             answer = _exchange(sentinel, _auth(None, password) + [("SENTINEL", "ckquorum", master)], timeout_s)[-1]
         except OSError as exc:
@@ -483,7 +490,7 @@ def no_replica_to_promote(sentinels: list[tuple[str, int]], master: str, *, time
                                                                              else [])
             if not bad:
                 return None
-            known = why.setdefault(f"{fields.get('ip')}:{fields.get('port')}", [])
+            known = why.setdefault(_replica_place(fields), [])
             known += [b for b in bad if b not in known]
     if not answered:
         return None
@@ -513,6 +520,11 @@ def _replica_fields(entry: Any) -> dict[str, Any]:
     return dict(zip(entry[::2], entry[1::2])) if isinstance(entry, list) else {}
 
 
+def _replica_place(fields: dict[str, Any]) -> str:
+    """HOST:PORT of one SENTINEL REPLICAS entry (_replica_fields), bracketed for IPv6 (place_text)."""
+    return place_text((fields.get("ip"), fields.get("port")))
+
+
 def judge_replicas_down(views: dict[str, Any]) -> ReplicasSeenDown:
     """Which replicas are down, from each answering sentinel's SENTINEL REPLICAS reply (`views`, by the sentinel's
     address; a reply that is not a list is no answer): down when a majority of the answering sentinels flag it. A
@@ -525,7 +537,7 @@ def judge_replicas_down(views: dict[str, Any]) -> ReplicasSeenDown:
     for sentinel, reply in replies.items():
         for entry in reply:
             fields = _replica_fields(entry)
-            replica = f"{fields.get('ip')}:{fields.get('port')}"
+            replica = _replica_place(fields)
             listed.setdefault(replica, set()).add(sentinel)
             by = flagged.setdefault(replica, [])
             if any(flag in str(fields.get("flags", "")).split(",") for flag in _DOWN_FLAGS):
@@ -546,7 +558,7 @@ def replicas_seen_down(sentinels: list[tuple[str, int]], master: str, *, timeout
     views: dict[str, Any] = {}
     for sentinel in sentinels:
         try:
-            views[f"{sentinel[0]}:{sentinel[1]}"] = _exchange(
+            views[place_text(sentinel)] = _exchange(
                 sentinel, _auth(None, password) + [("SENTINEL", "replicas", master)], timeout_s)[-1]
         except OSError:
             continue
@@ -565,7 +577,7 @@ def never_promoted(servers: list[tuple[str, int]], *, timeout_s: float, password
         except OSError:
             continue
         if isinstance(reply, list) and len(reply) == 2 and str(reply[1]).strip() == "0":
-            found.append(f"{server[0]}:{server[1]}")
+            found.append(place_text(server))
     return found
 
 
@@ -583,10 +595,10 @@ def sentinels_disagree(sentinels: list[tuple[str, int]], master: str, *, timeout
             continue
         primary = None if isinstance(answer, _Refused) else named_address(answer)
         if primary is not None:
-            named.setdefault(primary, []).append(f"{sentinel[0]}:{sentinel[1]}")
+            named.setdefault(primary, []).append(place_text(sentinel))
     if len(named) < 2:
         return None
-    return "; ".join(f"{primary[0]}:{primary[1]} (named by {len(by)} of {len(sentinels)}: {', '.join(by)})"
+    return "; ".join(f"{place_text(primary)} (named by {len(by)} of {len(sentinels)}: {', '.join(by)})"
                      for primary, by in sorted(named.items(), key=lambda item: -len(item[1])))
 
 
@@ -600,7 +612,7 @@ def _tilt_readiness(sentinels: list[tuple[str, int]], master: str, asked: tuple[
     """failover_readiness after sentinel `asked` answered CKQUORUM OK (`answer`, "OK N usable Sentinels ..."): False when the
     usable sentinels not in TILT mode (INFO sentinel's sentinel_tilt) are fewer than the quorum, the number that must
     see the primary down before one fails it over (a sentinel in TILT still votes for the one that does)."""
-    where = f"{asked[0]}:{asked[1]}"
+    where = place_text(asked)
     try:
         usable = int(answer.split()[1])
         reply = _exchange(asked, _auth(None, password) + [("SENTINEL", "master", master)],
@@ -617,7 +629,7 @@ def _tilt_readiness(sentinels: list[tuple[str, int]], master: str, asked: tuple[
         fields = dict(line.split(":", 1) for line in str(info).splitlines() if ":" in line)
         if fields.get("sentinel_tilt", "0").strip() == "1":
             since = fields.get("sentinel_tilt_since_seconds", "?").strip()
-            tilted.append(f"{sentinel[0]}:{sentinel[1]} (for {since} s)")
+            tilted.append(f"{place_text(sentinel)} (for {since} s)")
     if tilted and usable - len(tilted) < quorum:
         return False, (f"{where}: {answer}; but {len(tilted)} of them in TILT mode: {', '.join(tilted)}, so fewer "
                        f"than the quorum ({quorum}) can see the primary down: no failover until TILT ends "

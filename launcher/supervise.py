@@ -2777,7 +2777,7 @@ def _render_failover_readiness(state: dict[str, Any]) -> str:
     ok = state["failover_possible"]
     if ok and state.get("replicas_down"):
         promotable = state.get("promotable") or []
-        through = ", ".join(promotable or ["a replica SENTINEL REPLICAS does not list (replica-announced no)"])
+        through = _promotable_text(state)
         left = (f"through {through} ({len(promotable)} replicas left)" if len(promotable) > 1 else
                 f"through {through} only, and one more loss leaves no replica to promote")
         return (f"sentinel: REPLICA DOWN: {', '.join(state['replicas_down'])}: {_seen_down_by(state)} (stopped, or "
@@ -2831,6 +2831,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         if "error" in said and not args.json:
             print(f"clustergate status: {said['error']}", file=sys.stderr)
         return 1 if "error" in said else 0
+    unreadable = home_unreadable(home)
+    if unreadable:
+        print(f"clustergate status: {unreadable}", file=sys.stderr)
+        return 2
     try:
         status = collect_status(home)
     except LaunchError as exc:
@@ -2842,8 +2846,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         status["overview"] = collect_overview(topo, frozenset(r["name"] for r in status["programs"]
                                                               if r.get("unexpected_exits")),
                                               frozenset(topo.actors) - {r["name"] for r in status["programs"]})
-        status["degraded"] = proxy_fallback(topo, status["overview"])
-    status["degraded"] = "; ".join(filter(None, [status["degraded"], sentinel_degraded(status.get("sentinel"))])) or None
+        status["degraded"] = proxy_fallback(topo, status["overview"], standalone=args.json)
+    sentinels = sentinel_degraded(status.get("sentinel"), standalone=args.json)
+    status["degraded"] = "; ".join(filter(None, [status["degraded"], sentinels])) or None
     if args.json:
         print(json.dumps(status, indent=2))
     else:
@@ -2911,6 +2916,22 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 1 if not status_ok(status) else 3 if status["degraded"] else 0
 
 
+def home_unreadable(home: Home) -> str | None:
+    """Why this user may not read what `status` reads of the home, or None: its running copy, and supervisord's socket,
+    in the run/ that `up` makes 0700 (the user's that ran it alone). Another user's status ended in a PermissionError
+    traceback; with run/ opened and the socket still 0700, it said `supervisord: not running` of a running one. A
+    home where nothing was started (no such file) is no refusal: status says so."""
+    from launcher.curve import unreachable
+    for path, mode, what in ((home.topology, os.R_OK, "read"), (home.socket, os.R_OK | os.W_OK, "connect to")):
+        why = unreachable(path)
+        if why is None and path.exists() and not os.access(path, mode):
+            why = f"{path}: may not {what} it: Permission denied (uid {os.geteuid()})"
+        if why is not None:  # or a name too long, a symlink loop: no other user's status reads it either
+            denied = "Permission denied" in why
+            return why + (f": run status as the user that ran `up` in {home.root}, or as root" if denied else "")
+    return None
+
+
 def status_ok(status: dict[str, Any]) -> bool:
     """Whether status exits 0: supervisord runs every program of the topology, each ready and running its last
     config, no leftovers, no gate without a permit issuer past the grace or failing closed on the position snapshots,
@@ -2927,13 +2948,20 @@ def status_ok(status: dict[str, Any]) -> bool:
             and sentinels_ok(status.get("sentinel")))
 
 
-def sentinel_degraded(state: dict[str, Any] | None) -> str | None:
+def sentinel_degraded(state: dict[str, Any] | None, standalone: bool = False) -> str | None:
     """Why status exits 3 for the sentinels: a replica down while a failover is still possible through another (the
-    desk trades on, and one more loss leaves none to promote), or None."""
+    desk trades on, and one more loss leaves none to promote), or None. standalone (--json): the text has no sentinel
+    line above it to point at, so it names the replicas left itself."""
     if not state or state.get("failover_possible") is not True or not state.get("replicas_down"):
         return None
     return (f"replica {', '.join(state['replicas_down'])} down: a failover is still possible through the other "
-            f"replica(s) only (the sentinel line above says what to do)")
+            f"replica(s) only " + (f"({_promotable_text(state)}): bring it back" if standalone else
+                                   "(the sentinel line above says what to do)"))
+
+
+def _promotable_text(state: dict[str, Any]) -> str:
+    """The replicas a failover can still promote, as a REPLICA DOWN line names them."""
+    return ", ".join(state.get("promotable") or ["a replica SENTINEL REPLICAS does not list (replica-announced no)"])
 
 
 def sentinels_ok(state: dict[str, Any] | None) -> bool:
@@ -2999,7 +3027,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="State, readiness and metrics URL per actor. Exits 0 when every program is RUNNING "
                                    "and ready; 1 for a fault (no supervisord, a program stopped or not ready, a gate "
                                    "with no permit issuer, ...), which outranks 3; 2 for arguments that do not go "
-                                   "together; 3, DEGRADED, when it would be 0 but a ready gate takes K from the proxy "
+                                   "together, or a home this user may not read; 3, DEGRADED, when it would be 0 but a ready gate takes K from the proxy "
                                    "past the cluster side's warm-up (decisions go on; P26ClusterStressNotUsed pages). "
                                    "--all-hosts and --exits never exit 3. docs/operating.md has the details.")
     p.add_argument("--json", action="store_true", help="machine-readable output")

@@ -9,7 +9,7 @@ import threading
 import time
 from collections import deque
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 from launcher.harness import (DEADLINE_SCALE, PYTHON, REPO, ActorProcess, RedisServer,  # noqa: F401 (re-exported)
                               demo_topology_data, free_port, retarget, scrape, wait_for, write_topology)
@@ -46,6 +46,36 @@ def stopped(pid: int) -> Iterator[None]:
         yield
     finally:
         os.kill(pid, signal.SIGCONT)
+
+
+NOBODY = 65534
+
+
+def as_another_user(call: Callable[[], Any]) -> dict[str, Any]:
+    """call() in a forked child as the user nobody when the tests run as root, else as this user: {"returned": what it
+    returned, as JSON} or {"raised": its traceback}. Every module the call needs must be imported before: the child
+    may read none of root's files (the interpreter's own library under /root among them)."""
+    import json
+    import traceback
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child)
+        try:
+            if os.geteuid() == 0:
+                os.setgroups([])
+                os.setresgid(NOBODY, NOBODY, NOBODY)
+                os.setresuid(NOBODY, NOBODY, NOBODY)
+            said: dict[str, Any] = {"returned": call()}
+        except BaseException:
+            said = {"raised": traceback.format_exc()}
+        os.write(write, json.dumps(said).encode())
+        os._exit(0)
+    os.close(write)
+    try:
+        with os.fdopen(read, "rb") as pipe:
+            return json.loads(pipe.read() or b"{}")
+    finally:
+        os.waitpid(child, 0)
 
 
 class TcpProxy:

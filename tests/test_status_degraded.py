@@ -89,6 +89,9 @@ def test_status_exits_3_while_every_program_is_ready_and_the_gate_takes_k_from_t
         assert all(row["ready"] for row in said["programs"]), said["programs"]
         assert said["overview"]["k_source"] == "proxy" and "gate" in said["degraded"], said["degraded"]
         assert "DEGRADED: gate takes K from the proxy" in text, text
+        # statusfix: the DEGRADED line points at the lines above it; --json's text, which has none, names the fields
+        assert "; the cluster state line above and the P2.7 lines say why\n" in text, text
+        assert "above" not in said["degraded"] and "cluster_state_age_s" in said["degraded"], said["degraded"]
 
         r.delete(sol)
         wait_for(lambda: status(home)[0] == 0, 60, "status 0 once SOLUSDT is no longer held", interval_s=1.0)

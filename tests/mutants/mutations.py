@@ -9440,6 +9440,73 @@ MUTATIONS: list[Mutation] = [
         "    return isinstance(redis_section, dict) and \"password_env\" in redis_section\n",
         ("tests/test_loop_liveness.py::test_a_feed_reading_a_large_replay_file_is_not_said_stuck_and_a_stopped_actor_is_"
          "not_said_to_have_hung",)),
+    Mutation(
+        "status_reads_a_home_it_may_not_read",
+        "status of a home this user may not read (run/ 0700 from `up`, or the home itself) says which path, in one line, "
+        "and exits 2: it ended in a PermissionError traceback (statusfix)",
+        "launcher/supervise.py",
+        "    unreadable = home_unreadable(home)\n",
+        "    unreadable = None\n",
+        ("tests/test_status_statusfix.py::test_status_of_a_home_this_user_may_not_read_names_the_path_in_one_line_and_"
+         "exits_2",)),
+    Mutation(
+        "status_takes_a_socket_it_may_not_connect_to_for_no_supervisord",
+        "with run/ opened and supervisord's socket still 0700, another user's status said `supervisord: not running` of "
+        "a running one; it names the socket, exit 2 (statusfix)",
+        "launcher/supervise.py",
+        "    for path, mode, what in ((home.topology, os.R_OK, \"read\"), (home.socket, os.R_OK | os.W_OK, \"connect to\")):\n",
+        "    for path, mode, what in ((home.topology, os.R_OK, \"read\"),):\n",
+        ("tests/test_status_statusfix.py::test_status_of_a_home_this_user_may_not_read_names_the_path_in_one_line_and_"
+         "exits_2",)),
+    Mutation(
+        "ipv6_replica_address_unbracketed",
+        "a replica at an IPv6 address reads [::1]:6390 in REPLICA DOWN, no replica to promote and DEGRADED, as the "
+        "topology writes it: ::1:6390 left which colon ends the address to guess (statusfix)",
+        "launcher/sentinel.py",
+        "    return place_text((fields.get(\"ip\"), fields.get(\"port\")))\n",
+        "    return f\"{fields.get('ip')}:{fields.get('port')}\"\n",
+        ("tests/test_status_statusfix.py::test_ipv6_replica_addresses_are_bracketed_in_what_the_sentinels_say",)),
+    Mutation(
+        "ipv6_sentinel_address_unbracketed",
+        "a sentinel at an IPv6 address reads [::1]:26390 in what status says of its CKQUORUM answer (statusfix)",
+        "launcher/sentinel.py",
+        "    where = place_text(asked)\n",
+        "    where = f\"{asked[0]}:{asked[1]}\"\n",
+        ("tests/test_status_statusfix.py::test_status_of_ipv6_sentinels_brackets_their_addresses_and_its_json_degraded_"
+         "text_stands_alone",)),
+    Mutation(
+        "json_degraded_points_at_the_sentinel_line_above",
+        "status --json's degraded text stands alone (names the replicas left): it said `(the sentinel line above says "
+        "what to do)`, which no JSON reader has above it (statusfix)",
+        "launcher/supervise.py",
+        "    sentinels = sentinel_degraded(status.get(\"sentinel\"), standalone=args.json)\n",
+        "    sentinels = sentinel_degraded(status.get(\"sentinel\"))\n",
+        ("tests/test_status_statusfix.py::test_status_of_ipv6_sentinels_brackets_their_addresses_and_its_json_degraded_"
+         "text_stands_alone",)),
+    Mutation(
+        "all_hosts_json_degraded_points_at_the_sentinel_line_above",
+        "status FILE --all-hosts --json's degraded text stands alone, as status --json's (statusfix)",
+        "launcher/hosts_status.py",
+        "    degraded = sentinel_degraded(sentinel, standalone=args.json)\n",
+        "    degraded = sentinel_degraded(sentinel)\n",
+        ("tests/test_sentinel_failover.py::test_status_all_hosts_exits_3_for_a_replica_down_beside_a_promotable_one_as_"
+         "status_does",)),
+    Mutation(
+        "json_degraded_points_at_the_cluster_state_line_above",
+        "status --json's degraded text for a gate on the proxy names the overview's fields that say why: it said `the "
+        "cluster state line above and the P2.7 lines say why` (statusfix)",
+        "launcher/supervise.py",
+        "        status[\"degraded\"] = proxy_fallback(topo, status[\"overview\"], standalone=args.json)\n",
+        "        status[\"degraded\"] = proxy_fallback(topo, status[\"overview\"])\n",
+        ("tests/test_status_degraded.py::test_status_exits_3_while_every_program_is_ready_and_the_gate_takes_k_from_the_"
+         "proxy_and_1_with_the_clusterer_stopped",)),
+    Mutation(
+        "json_degraded_text_is_the_lines",
+        "proxy_fallback's standalone text names no line above (statusfix)",
+        "launcher/overview.py",
+        "    if standalone:\n        why = (\"its host's clock",
+        "    if False:\n        why = (\"its host's clock",
+        ("tests/test_status_statusfix.py::test_the_json_degraded_text_stands_alone_and_the_text_output_keeps_its_line",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
