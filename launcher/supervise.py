@@ -3023,13 +3023,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                     "host's run/deploying.lock: a deploy's rollback passes its id")
     p.set_defaults(func=cmd_down)
     p = sub.add_parser("status", help="state, readiness and metrics URL per actor; exit 0 healthy, 1 a fault, "
-                                      "3 degraded (a gate takes K from the proxy past the warm-up)",
+                                      "3 degraded (a gate takes K from the proxy past the warm-up, or a replica is "
+                                      "down beside a promotable one)",
                        description="State, readiness and metrics URL per actor. Exits 0 when every program is RUNNING "
                                    "and ready; 1 for a fault (no supervisord, a program stopped or not ready, a gate "
                                    "with no permit issuer, ...), which outranks 3; 2 for arguments that do not go "
-                                   "together, or a home this user may not read; 3, DEGRADED, when it would be 0 but a ready gate takes K from the proxy "
-                                   "past the cluster side's warm-up (decisions go on; P26ClusterStressNotUsed pages). "
-                                   "--all-hosts and --exits never exit 3. docs/operating.md has the details.")
+                                   "together, or a home this user may not read; 3, DEGRADED, when it would be 0 but a "
+                                   "ready gate takes K from the proxy past the cluster side's warm-up (decisions go on; "
+                                   "P26ClusterStressNotUsed pages), or, under Sentinel, a replica is down while another "
+                                   "can still be promoted. --all-hosts exits 3 only for that replica; --exits never "
+                                   "exits 3. docs/operating.md has the details.")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("file", nargs="?", help="with --all-hosts: the multi-host topology")
     p.add_argument("--all-hosts", action="store_true", help="ask every host's metrics endpoints (and Redis): "

@@ -173,14 +173,15 @@ def test_a_gate_that_cannot_read_redis_is_no_gate_on_the_proxy(monkeypatch):
     assert overview.proxy_fallback(topo, overview.collect_overview(topo)) is not None
 
 
-def test_status_help_names_every_exit_code_and_that_all_hosts_never_exits_3():
+def test_status_help_names_every_exit_code_and_when_all_hosts_and_exits_exit_3():
     """`clustergate status --help` said nothing of its exit codes (the one-line summary in `clustergate --help` named
-    0, 1 and 3 and left out 2, and that --all-hosts and --exits never exit 3): a script author reads the command's
-    own help."""
+    0, 1 and 3 and left out 2, and that --exits never exits 3): a script author reads the command's own help. It said
+    --all-hosts never exits 3 when a replica down beside a promotable one made both exit 3 (session 40)."""
     text = " ".join(clustergate("status", "--help").stdout.split())
     description = text.split("[file] ", 1)[1].split("positional arguments")[0]
     for said in ("Exits 0 when", "1 for a fault", "which outranks 3", "2 for arguments", "3, DEGRADED",
-                 "--all-hosts and --exits never exit 3", "docs/operating.md"):
+                 "a replica is down while another can still be promoted", "--all-hosts exits 3 only for that replica",
+                 "--exits never exits 3", "docs/operating.md"):
         assert said in description, (said, description)
 
 
