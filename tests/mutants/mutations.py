@@ -9440,6 +9440,14 @@ MUTATIONS: list[Mutation] = [
         "    return isinstance(redis_section, dict) and \"password_env\" in redis_section\n",
         ("tests/test_loop_liveness.py::test_a_feed_reading_a_large_replay_file_is_not_said_stuck_and_a_stopped_actor_is_"
          "not_said_to_have_hung",)),
+    Mutation(
+        "the_shedding_alert_sends_the_reader_to_a_section_operating_md_never_had",
+        "ClustergateGateShedding's rule said to read docs/operating.md: Overload, a section that page never had; "
+        "overload and deadlines are docs/proposal-api.md's (revdead)",
+        "configs/alerts.yml",
+        "must resend (docs/proposal-api.md: Overload).\n",
+        "must resend (docs/operating.md: Overload).\n",
+        ("tests/test_docs.py::test_every_section_the_alert_rules_send_a_reader_to_exists_on_that_page",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
