@@ -21,7 +21,7 @@ error with a reason, or naming another plan_id: GateUnavailable
 when every endpoint in a row sent one), and an `expired`
 (this attempt was not decided: a gate whose clock runs ahead of ours answers every proposal so). `expired` is final
 when every endpoint in a row answered it, unless an earlier attempt of the call may have been decided (it timed out,
-or was answered a fault HOLD or garbage): then it says only that this attempt was not decided, and counts as
+or was answered garbage or a fault HOLD whose detail does not end with the gate's "nothing was recorded"): then it says only that this attempt was not decided, and counts as
 `overloaded` does. When every endpoint in a row answered a fault HOLD, that reply is the answer; when every endpoint
 in a row answered without a decision otherwise, the client backs off (OVERLOAD_BACKOFF_MS jittered, doubling up to
 OVERLOAD_BACKOFF_MAX_MS) while the budget lasts. When the budget is spent the answer is the last attempt's:

@@ -14,7 +14,7 @@ import zmq
 
 from launcher import keys
 from launcher.client import GateClient, GateUnavailable
-from helpers import DEADLINE_SCALE, scrape, wait_for, write_topology
+from helpers import DEADLINE_SCALE, REPO, TcpProxy, scrape, wait_for, write_topology
 from test_gate_deadlines import (SKEWED_CLOCK, bytes_queued_for, new_plan, nothing_written, one_reply,  # noqa: F401
                                  p26)  # p26: the fixture
 from test_bound_requesters import gate_and_issuer_deciding, reversed_link_topology
@@ -376,3 +376,68 @@ def test_a_wall_clock_step_back_before_a_gate_waits_for_an_issuer_to_connect_doe
         sock.close(linger=0)
         gate.terminate()
         issuer.terminate()
+
+
+class WrittenReplyHoldingProxy(TcpProxy):
+    """A real TCP proxy in front of redis-server that holds back Redis's first reply saying `written` by `hold_s`:
+    the script has run and written, only its answer is late (a stall after Redis answered)."""
+
+    def __init__(self, redis_port: int, hold_s: float):
+        self.hold_s, self.held = hold_s, threading.Event()
+        super().__init__(redis_port)
+
+    def passing(self, data: bytes, to_upstream: bool, shared: dict) -> bytes:
+        if not to_upstream and b"written" in data and not self.held.is_set():
+            self.held.set()
+            time.sleep(self.hold_s)
+        return data
+
+
+def issuer_answers_late_section() -> str:
+    """docs/monitoring.md's account of the permit issuer's answer to a gate that gave up on it."""
+    page = (REPO / "docs" / "monitoring.md").read_text()
+    start = page.index("issuer's socket is a REP: its answer to a gate that gave up")
+    return " ".join(page[start:page.index("\n- ", start)].split())
+
+
+def test_an_issuer_answer_that_came_after_the_gate_gave_up_is_counted_as_the_issuer_did_and_the_monitoring_page_says_so(
+        tmp_path, redis_server) -> None:
+    """docs/monitoring.md said the issuer's answer to a gate that gave up on it comes when "its item's deadline has
+    passed and the issuer counts it expired". Not when the write landed in time and only its answer came late (Redis's
+    reply held back 1 s, the gate's permit_timeout_ms 500): the gate answered outcome unknown, Redis holds the decision
+    and its permit, and the issuer counted it `written`, not `expired`: an operator matching the counters to Redis
+    was sent after a refusal that never happened. The page says both cases; resubmitting the plan_id replays it."""
+    hold_s = 1.0 * DEADLINE_SCALE
+    proxy = WrittenReplyHoldingProxy(redis_server.port, hold_s)
+    r = redis_server.client()
+    write_book(r)
+    system = P26(tmp_path / "p26", f"redis://127.0.0.1:{proxy.port}/0",
+                 gate_settings={"deadline_skew_ms": 0, "permit_timeout_ms": 500})
+    system.data["redis"]["timeout_ms"] = int(4000 * hold_s)
+    write_topology(system.topology, system.data)
+    issuer_port = system.data["actors"]["permit_issuer"]["metrics_port"]
+    try:
+        system.start()
+        before = scrape(issuer_port)
+        plan = new_plan()
+        proposal = {"plan_id": plan, "symbol": "ETHUSDT", "action_proposed": "PARTIAL_50",
+                    "deadline_ms": time.time() * 1000 + 20_000 * DEADLINE_SCALE}
+        reply = one_reply(system.endpoint, json.dumps(proposal).encode())
+        assert proxy.held.is_set(), "Redis's answer to the write was not held back"
+        decision = reply["decision"]
+        assert (decision["gate_reason"], decision["recorded"]) == ("permit_unavailable", False), reply
+        assert decision["detail"].startswith("outcome unknown"), reply
+
+        def counted(result: str) -> float:
+            key = f'permit_issuer_requests_total{{result="{result}"}}'
+            return scrape(issuer_port).get(key, 0.0) - before.get(key, 0.0)
+        wait_for(lambda: counted("written") == 1, 10, "the issuer to count its late-answered write")
+        assert counted("expired") == 0
+        assert r.exists(keys.permit(plan)) and any(f["plan_id"] == plan for _, f in r.xrange(keys.GATE_STREAM))
+        replay = one_reply(system.endpoint, json.dumps(proposal).encode())["decision"]
+        assert replay["replayed"] and replay["recorded"] and replay["permit"], replay
+    finally:
+        system.stop()
+        proxy.close()
+    section = issuer_answers_late_section()
+    assert 'result="written"' in section and 'result="expired"' in section, section

@@ -274,6 +274,30 @@ def alert_table_for(page: Path) -> dict[str, str]:
             for match in re.finditer(r"^\| `([A-Z][A-Za-z0-9]+)` \|.*\|([^|]*)\|$", page.read_text(), re.MULTILINE)}
 
 
+def doc_sections_named_in(text: str) -> list[tuple[str, str]]:
+    """Every (docs/PAGE.md, SECTION) that `text` sends a reader to as `docs/PAGE.md: SECTION` (up to a `)`, `"` or
+    end of line)."""
+    return [(m.group(1), m.group(2).strip()) for m in re.finditer(r"(docs/[\w.-]+\.md): ([^)\"\n]+)", text)]
+
+
+def has_section(page: Path, section: str) -> bool:
+    """Whether a docs page holds `section` as a heading (`## Section`) or a paragraph's bold lead (`**Section.**`)."""
+    text = page.read_text()
+    return (re.search(rf"^#+ {re.escape(section)}\s*$", text, re.MULTILINE) is not None
+            or f"**{section}.**" in text)
+
+
+def test_every_section_the_alert_rules_send_a_reader_to_exists_on_that_page():
+    """An alert's comment or description that says where to read on (`docs/operating.md: Redis memory and capacity`)
+    must name a section its page has: ClustergateGateShedding sent the operator to `docs/operating.md: Overload`,
+    a section that page never had (overload is docs/proposal-api.md's **Overload.** paragraph)."""
+    named = doc_sections_named_in((REPO / "configs" / "alerts.yml").read_text())
+    assert len(named) >= 3, named
+    missing = [(page, section) for page, section in named
+               if not (REPO / page).exists() or not has_section(REPO / page, section)]
+    assert not missing, missing
+
+
 def test_the_monitoring_page_names_every_alert_rule():
     names = set(alert_rules_for())
     page = (REPO / "docs" / "monitoring.md").read_text()

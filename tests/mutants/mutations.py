@@ -9508,6 +9508,24 @@ MUTATIONS: list[Mutation] = [
         "    if standalone:\n        why = (\"its host's clock",
         "    if False:\n        why = (\"its host's clock",
         ("tests/test_status_statusfix.py::test_the_json_degraded_text_stands_alone_and_the_text_output_keeps_its_line",)),
+    Mutation(
+        "the_shedding_alert_sends_the_reader_to_a_section_operating_md_never_had",
+        "ClustergateGateShedding's rule said to read docs/operating.md: Overload, a section that page never had; "
+        "overload and deadlines are docs/proposal-api.md's (revdead)",
+        "configs/alerts.yml",
+        "must resend (docs/proposal-api.md: Overload).\n",
+        "must resend (docs/operating.md: Overload).\n",
+        ("tests/test_docs.py::test_every_section_the_alert_rules_send_a_reader_to_exists_on_that_page",)),
+    Mutation(
+        "the_monitoring_page_counts_every_issuer_answer_to_a_gate_that_gave_up_expired",
+        "docs/monitoring.md said the issuer's answer to a gate that gave up is counted expired; a write that landed in "
+        "time and whose answer alone came late (Redis's reply held back 1 s, permit_timeout_ms 500) is counted written, "
+        "its decision and permit in Redis, the gate's answer outcome unknown (revdead)",
+        "docs/monitoring.md",
+        "  late (Redis or the issuer stalled after the write) is counted `permit_issuer_requests_total{result=\"written\"}`,\n",
+        "  late (Redis or the issuer stalled after the write) is counted `permit_issuer_requests_total{result=\"expired\"}`,\n",
+        ("tests/test_deadline_overload_review.py::test_an_issuer_answer_that_came_after_the_gate_gave_up_is_counted_as_the_"
+         "issuer_did_and_the_monitoring_page_says_so",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
