@@ -77,6 +77,9 @@ STREAM_FIELDS = ("plan_id", "symbol", "action_proposed", "final_action", "gate_r
 # the count cap; if every record is younger than the retention, the decision is refused (stream_full)
 # rather than trimming the record of a live permit or cooldown. A HOLD (no permit) may fill only nine tenths
 # of the cap, so a storm of HOLDs from one bad client cannot refuse every exit of every other client.
+# The permit is set whole ("1", its TTL), not with NX: the script writes only for a plan_id without a stored decision,
+# whose own permit (TTL at most 60 s, within decision_ttl_s) cannot exist, so a permit key found there is another
+# writer's; with NX it was left as found ("0" and no TTL: a permit that never expired) under a decision saying permit.
 # The key type checks and the stream record are written out in full, not looped over tables the script builds on
 # every call (the Lua VM and its garbage collector were most of Redis's work per decision, issue 14).
 KEY_TYPES = ("string", "stream", "string", "string")  # KEYS' types, in order
@@ -122,7 +125,7 @@ end
 local record = {""" + ", ".join(f"'{name}', ARGV[{11 + i}]" for i, name in enumerate(STREAM_FIELDS)) + """}
 redis.call('XADD', KEYS[2], '*', unpack(record))
 if issue then
-  redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4])
+  redis.call('SET', KEYS[3], '1', 'EX', ARGV[4])
   redis.call('SET', KEYS[4], '1', 'EX', ARGV[5])
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])

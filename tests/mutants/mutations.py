@@ -92,7 +92,7 @@ MUTATIONS: list[Mutation] = [
         "skip_permit_write",
         "a non-HOLD decision gets its permit with TTL 60 s",
         "actors/permit_issuer.py",
-        "  redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4])\n",
+        "  redis.call('SET', KEYS[3], '1', 'EX', ARGV[4])\n",
         "",
         ("tests/test_gate_service.py::test_a_permitted_decision_has_a_permit_and_a_cooldown_with_ttl_60_s_and_its_record_on_the_stream",)),
     # Since issue 14 the gate reads its socket into its own queue and answers overloaded past
@@ -9440,6 +9440,15 @@ MUTATIONS: list[Mutation] = [
         "    return isinstance(redis_section, dict) and \"password_env\" in redis_section\n",
         ("tests/test_loop_liveness.py::test_a_feed_reading_a_large_replay_file_is_not_said_stuck_and_a_stopped_actor_is_"
          "not_said_to_have_hung",)),
+    Mutation(
+        "a_planted_permit_key_is_left_as_found",
+        "a permit key another writer left before its plan_id was decided is set to SPEC's \"1\" with TTL 60 s, not "
+        "left as found (\"0\", no TTL: a permit that never expired under a decision saying permit) (revexit)",
+        "actors/permit_issuer.py",
+        "  redis.call('SET', KEYS[3], '1', 'EX', ARGV[4])\n",
+        "  redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4])\n",
+        ("tests/test_exit_hostile_review.py::"
+         "test_a_permit_key_another_writer_left_before_its_plan_id_was_decided_gets_specs_value_and_ttl",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
@@ -9766,10 +9775,10 @@ SPEC_MUTATIONS += [
          '"concentration", "corr_proxy", "ts_epoch", "K", "k_source")',
          f"{GATE_SERVICE}::test_a_permitted_decision_has_a_permit_and_a_cooldown_with_ttl_60_s_and_its_record_on_the_stream"),
     spec("spec_permit_value_not_1", 'the permit\'s value is "1"', "actors/permit_issuer.py",
-         "  redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4])\n", "  redis.call('SET', KEYS[3], 'ok', 'NX', 'EX', ARGV[4])\n",
+         "  redis.call('SET', KEYS[3], '1', 'EX', ARGV[4])\n", "  redis.call('SET', KEYS[3], 'ok', 'EX', ARGV[4])\n",
          f"{GATE_SERVICE}::test_a_permitted_decision_has_a_permit_and_a_cooldown_with_ttl_60_s_and_its_record_on_the_stream"),
     spec("spec_permit_ttl_in_ms", "the permit's TTL is 60 s", "actors/permit_issuer.py",
-         "  redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4])\n", "  redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[4])\n",
+         "  redis.call('SET', KEYS[3], '1', 'EX', ARGV[4])\n", "  redis.call('SET', KEYS[3], '1', 'PX', ARGV[4])\n",
          f"{GATE_SERVICE}::test_a_permitted_decision_has_a_permit_and_a_cooldown_with_ttl_60_s_and_its_record_on_the_stream"),
     spec("spec_cooldown_ttl_in_ms", "the cooldown's TTL is 60 s", "actors/permit_issuer.py",
          "  redis.call('SET', KEYS[4], '1', 'EX', ARGV[5])\n", "  redis.call('SET', KEYS[4], '1', 'PX', ARGV[5])\n",
