@@ -83,16 +83,27 @@ STREAM_FIELDS = ("plan_id", "symbol", "action_proposed", "final_action", "gate_r
 # The key type checks and the stream record are written out in full, not looped over tables the script builds on
 # every call (the Lua VM and its garbage collector were most of Redis's work per decision, issue 14).
 KEY_TYPES = ("string", "stream", "string", "string")  # KEYS' types, in order
-RECORD_DECISION = Script("".join(f"""
+
+
+def _key_type_check(i: int) -> str:
+    """The script's check that KEYS[i] is of its type (or absent), else bad_key_type naming it."""
+    want = KEY_TYPES[i - 1]
+    return f"""
 local have = redis.call('TYPE', KEYS[{i}])['ok']
 if have ~= '{want}' and have ~= 'none' then
   return {{'bad_key_type', KEYS[{i}] .. ' is a ' .. have .. ', expected a {want}'}}
-end""" for i, want in enumerate(KEY_TYPES, 1)) + """
+end"""
+
+
+# The stored decision is looked for before the other keys' types are checked (none of them is written for a replay): a
+# plan_id decided with a permit and resubmitted while its symbol's cooldown or the gate stream held another type got
+# the fault HOLD bad_key_type, not its recorded decision (revexit).
+RECORD_DECISION = Script(_key_type_check(1) + """
 local previous = redis.call('GET', KEYS[1])
 if previous then
   if previous == ARGV[1] then return {'written', ''} end
   return {'replayed', previous, redis.call('PTTL', KEYS[3])}
-end
+end""" + "".join(_key_type_check(i) for i in range(2, len(KEY_TYPES) + 1)) + """
 local time = redis.call('TIME')
 local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local deadline = tonumber(ARGV[8])

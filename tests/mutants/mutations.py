@@ -9449,6 +9449,18 @@ MUTATIONS: list[Mutation] = [
         "  redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4])\n",
         ("tests/test_exit_hostile_review.py::"
          "test_a_permit_key_another_writer_left_before_its_plan_id_was_decided_gets_specs_value_and_ttl",)),
+    Mutation(
+        "key_types_checked_before_the_replay",
+        "a decided plan_id resubmitted while its symbol's cooldown or the gate stream holds another type gets its "
+        "recorded decision back, not the fault HOLD bad_key_type (revexit)",
+        "actors/permit_issuer.py",
+        'RECORD_DECISION = Script(_key_type_check(1) + """\n',
+        'RECORD_DECISION = Script("".join(_key_type_check(i) for i in range(1, len(KEY_TYPES) + 1)) + """\n',
+        ("tests/test_exit_hostile_review.py::"
+         "test_a_decided_plan_id_resubmitted_while_another_key_of_its_write_is_of_another_type_gets_its_decision_back",),
+        also=(("actors/permit_issuer.py",
+               'end""" + "".join(_key_type_check(i) for i in range(2, len(KEY_TYPES) + 1)) + """\n',
+               'end""" + """\n'),)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
