@@ -48,3 +48,37 @@ def test_a_decided_plan_id_resubmitted_while_another_key_of_its_write_is_of_anot
         assert r.exists(keys.plan_decision(other), keys.permit(other)) == 0
     finally:
         r.delete(key)
+
+
+@pytest.mark.parametrize(("option", "value", "says"), [
+    ("--plan-id", "p" * 129, "plan_id must be at most 128 characters, got 129"),
+    ("--plan-id", "a\nb", "plan_id must be printable: character U+000A at index 1 is not"),
+    ("--symbol", "", "symbol must be a non-empty string"),
+    ("--symbol", "S" * 33, "symbol must be at most 32 characters, got 33"),
+])
+def test_clustergate_propose_refuses_a_proposal_no_gate_can_decide_naming_the_option_and_sends_nothing(
+        option, value, says):
+    """Sent, a proposal the gate refuses field by field (a 129-character plan_id, a plan_id with a newline, an empty
+    symbol) was answered invalid_proposal by a gate; with no gate answering, the call ended "it may
+    have been decided: retry with --plan-id ...", a plan_id no gate can ever decide, exit 1."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import zmq
+    from test_client import silent_server
+
+    ctx = zmq.Context()
+    endpoint, server = silent_server(ctx)
+    args = {"--symbol": "ETHUSDT", "--plan-id": "ok-plan", option: value}
+    try:
+        proc = subprocess.run([sys.executable, "-m", "launcher", "propose", "--endpoint", endpoint, "--action", "HOLD",
+                               *(x for kv in args.items() for x in kv), "--timeout-ms", "200", "--retries", "0"],
+                              capture_output=True, text=True, timeout=20, cwd=Path(__file__).resolve().parent.parent)
+        assert proc.returncode == 2, (proc.returncode, proc.stderr)
+        assert option in proc.stderr and says in proc.stderr and "nothing was sent" in proc.stderr, proc.stderr
+        assert "may have been decided" not in proc.stderr, proc.stderr
+        assert not server.poll(200), f"a proposal was sent: {server.recv_multipart()[-1][:200]!r}"
+    finally:
+        server.close(linger=0)
+        ctx.term()

@@ -9461,6 +9461,16 @@ MUTATIONS: list[Mutation] = [
         also=(("actors/permit_issuer.py",
                'end""" + "".join(_key_type_check(i) for i in range(2, len(KEY_TYPES) + 1)) + """\n',
                'end""" + """\n'),)),
+    Mutation(
+        "propose_sends_a_proposal_no_gate_can_decide",
+        "`clustergate propose` refuses, exit 2, nothing sent, a --plan-id or --symbol the gate refuses on "
+        "its own (with no gate answering it ended \"it may have been decided: retry with --plan-id\", a plan_id no gate "
+        "can decide) (revexit)",
+        "launcher/client.py",
+        "    if refused := _refused_by_every_gate(plan_id, args):\n",
+        "    if refused := None:\n",
+        ("tests/test_exit_hostile_review.py::"
+         "test_clustergate_propose_refuses_a_proposal_no_gate_can_decide_naming_the_option_and_sends_nothing",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
