@@ -97,12 +97,15 @@ end"""
 
 # The stored decision is looked for before the other keys' types are checked (none of them is written for a replay): a
 # plan_id decided with a permit and resubmitted while its symbol's cooldown or the gate stream held another type got
-# the fault HOLD bad_key_type, not its recorded decision (revexit).
+# the fault HOLD bad_key_type, not its recorded decision (revexit). Its permit's TTL is read only from a string: a
+# permit key of another type is no permit (permit_ttl_ms null).
 RECORD_DECISION = Script(_key_type_check(1) + """
 local previous = redis.call('GET', KEYS[1])
 if previous then
   if previous == ARGV[1] then return {'written', ''} end
-  return {'replayed', previous, redis.call('PTTL', KEYS[3])}
+  local permit_ttl = -2  -- a permit key of another type is no permit
+  if redis.call('TYPE', KEYS[3])['ok'] == 'string' then permit_ttl = redis.call('PTTL', KEYS[3]) end
+  return {'replayed', previous, permit_ttl}
 end""" + "".join(_key_type_check(i) for i in range(2, len(KEY_TYPES) + 1)) + """
 local time = redis.call('TIME')
 local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)

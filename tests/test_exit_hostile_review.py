@@ -82,3 +82,17 @@ def test_clustergate_propose_refuses_a_proposal_no_gate_can_decide_naming_the_op
     finally:
         server.close(linger=0)
         ctx.term()
+
+
+def test_a_decided_plan_id_whose_permit_key_now_holds_another_type_is_replayed_saying_no_permit_exists(clean):
+    """The replay comes before the other keys' types are checked: a permit key of another type (a list written over
+    the permit after the decision) is no permit, so the replay's permit_ttl_ms is null, not that list's TTL."""
+    r = clean.redis
+    plan = new_plan()
+    first = decision_of(clean.client.propose("BTCUSDT", "PARTIAL_50", plan_id=plan))
+    assert first["permit"] and first["recorded"], first
+    r.delete(keys.permit(plan))
+    r.rpush(keys.permit(plan), "x")
+    r.expire(keys.permit(plan), 50)
+    again = decision_of(clean.client.propose("BTCUSDT", "PARTIAL_50", plan_id=plan))
+    assert again["replayed"] and again["permit"] and again["permit_ttl_ms"] is None, again

@@ -9471,6 +9471,15 @@ MUTATIONS: list[Mutation] = [
         "    if refused := None:\n",
         ("tests/test_exit_hostile_review.py::"
          "test_clustergate_propose_refuses_a_proposal_no_gate_can_decide_naming_the_option_and_sends_nothing",)),
+    Mutation(
+        "a_replay_reads_the_ttl_of_a_permit_key_of_another_type",
+        "a replay whose permit key holds another type says no permit exists (permit_ttl_ms null), not that key's TTL "
+        "(revexit: the replay now comes before the key type checks)",
+        "actors/permit_issuer.py",
+        "  if redis.call('TYPE', KEYS[3])['ok'] == 'string' then permit_ttl = redis.call('PTTL', KEYS[3]) end\n",
+        "  permit_ttl = redis.call('PTTL', KEYS[3])\n",
+        ("tests/test_exit_hostile_review.py::"
+         "test_a_decided_plan_id_whose_permit_key_now_holds_another_type_is_replayed_saying_no_permit_exists",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
