@@ -77,19 +77,36 @@ STREAM_FIELDS = ("plan_id", "symbol", "action_proposed", "final_action", "gate_r
 # the count cap; if every record is younger than the retention, the decision is refused (stream_full)
 # rather than trimming the record of a live permit or cooldown. A HOLD (no permit) may fill only nine tenths
 # of the cap, so a storm of HOLDs from one bad client cannot refuse every exit of every other client.
+# The permit is set whole ("1", its TTL), not with NX: the script writes only for a plan_id without a stored decision,
+# whose own permit (TTL at most 60 s, within decision_ttl_s) cannot exist, so a permit key found there is another
+# writer's; with NX it was left as found ("0" and no TTL: a permit that never expired) under a decision saying permit.
 # The key type checks and the stream record are written out in full, not looped over tables the script builds on
 # every call (the Lua VM and its garbage collector were most of Redis's work per decision, issue 14).
 KEY_TYPES = ("string", "stream", "string", "string")  # KEYS' types, in order
-RECORD_DECISION = Script("".join(f"""
+
+
+def _key_type_check(i: int) -> str:
+    """The script's check that KEYS[i] is of its type (or absent), else bad_key_type naming it."""
+    want = KEY_TYPES[i - 1]
+    return f"""
 local have = redis.call('TYPE', KEYS[{i}])['ok']
 if have ~= '{want}' and have ~= 'none' then
   return {{'bad_key_type', KEYS[{i}] .. ' is a ' .. have .. ', expected a {want}'}}
-end""" for i, want in enumerate(KEY_TYPES, 1)) + """
+end"""
+
+
+# The stored decision is looked for before the other keys' types are checked (none of them is written for a replay): a
+# plan_id decided with a permit and resubmitted while its symbol's cooldown or the gate stream held another type got
+# the fault HOLD bad_key_type, not its recorded decision (revexit). Its permit's TTL is read only from a string: a
+# permit key of another type is no permit (permit_ttl_ms null).
+RECORD_DECISION = Script(_key_type_check(1) + """
 local previous = redis.call('GET', KEYS[1])
 if previous then
   if previous == ARGV[1] then return {'written', ''} end
-  return {'replayed', previous, redis.call('PTTL', KEYS[3])}
-end
+  local permit_ttl = -2  -- a permit key of another type is no permit
+  if redis.call('TYPE', KEYS[3])['ok'] == 'string' then permit_ttl = redis.call('PTTL', KEYS[3]) end
+  return {'replayed', previous, permit_ttl}
+end""" + "".join(_key_type_check(i) for i in range(2, len(KEY_TYPES) + 1)) + """
 local time = redis.call('TIME')
 local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local deadline = tonumber(ARGV[8])
@@ -122,7 +139,7 @@ end
 local record = {""" + ", ".join(f"'{name}', ARGV[{11 + i}]" for i, name in enumerate(STREAM_FIELDS)) + """}
 redis.call('XADD', KEYS[2], '*', unpack(record))
 if issue then
-  redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4])
+  redis.call('SET', KEYS[3], '1', 'EX', ARGV[4])
   redis.call('SET', KEYS[4], '1', 'EX', ARGV[5])
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])

@@ -679,6 +679,9 @@ def cmd_propose(args: argparse.Namespace) -> int:
               "for a new proposal", file=sys.stderr)
         return 2
     plan_id = uuid.uuid4().hex if args.plan_id is None else args.plan_id
+    if refused := _refused_by_every_gate(plan_id, args):
+        print(f"clustergate propose: {refused}", file=sys.stderr)
+        return 2
     try:
         client = GateClient(endpoint, timeout_ms=args.timeout_ms, retries=args.retries,
                             send_deadline=not args.no_deadline, **curve_kwargs)
@@ -757,6 +760,27 @@ def cmd_propose(args: argparse.Namespace) -> int:
     if is_fault_hold(reply):
         return EXIT_FAULT_HOLD
     return 0 if reply["status"] == "ok" else 1
+
+
+# The option of `clustergate propose` that gives each identity field of the proposal (a refusal names the option).
+_OPTION_OF = {"plan_id": "--plan-id", "symbol": "--symbol"}
+
+
+def _refused_by_every_gate(plan_id: str, args: argparse.Namespace) -> str | None:
+    """Why no gate can decide the proposal `clustergate propose` was given for its --plan-id or --symbol (refused by
+    the gate on its own, validate_proposal's rules: a 129-character or unprintable --plan-id, an empty --symbol),
+    naming each option, or None. Sent, it was refused invalid_proposal by a gate, and with no gate answering the call
+    ended "it may have been decided: retry with --plan-id ...", a plan_id no gate can ever decide (revexit). A proposal
+    larger than any valid one is left to GateClient's own refusal (NothingSent, naming each argument and the sizes);
+    kill_score and r_net go to the gate unchecked, which answers for their range."""
+    body = {"plan_id": plan_id, "symbol": args.symbol}
+    if len(json.dumps(body, separators=(",", ":"))) > LARGEST_VALID_PROPOSAL_BYTES:
+        return None
+    problems = _problems_of_each_field(body)
+    if not problems:
+        return None
+    return ("; ".join(f"{_OPTION_OF[field]}: {problem}" for field, problem in problems)
+            + ": no gate can decide this proposal (a gate refuses it, invalid_proposal); nothing was sent")
 
 
 def not_allowed_note(symbol: str, allowlist: list[str] | None) -> str:

@@ -92,7 +92,7 @@ MUTATIONS: list[Mutation] = [
         "skip_permit_write",
         "a non-HOLD decision gets its permit with TTL 60 s",
         "actors/permit_issuer.py",
-        "  redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4])\n",
+        "  redis.call('SET', KEYS[3], '1', 'EX', ARGV[4])\n",
         "",
         ("tests/test_gate_service.py::test_a_permitted_decision_has_a_permit_and_a_cooldown_with_ttl_60_s_and_its_record_on_the_stream",)),
     # Since issue 14 the gate reads its socket into its own queue and answers overloaded past
@@ -9526,6 +9526,46 @@ MUTATIONS: list[Mutation] = [
         "  late (Redis or the issuer stalled after the write) is counted `permit_issuer_requests_total{result=\"expired\"}`,\n",
         ("tests/test_deadline_overload_review.py::test_an_issuer_answer_that_came_after_the_gate_gave_up_is_counted_as_the_"
          "issuer_did_and_the_monitoring_page_says_so",)),
+    Mutation(
+        "a_planted_permit_key_is_left_as_found",
+        "a permit key another writer left before its plan_id was decided is set to SPEC's \"1\" with TTL 60 s, not "
+        "left as found (\"0\", no TTL: a permit that never expired under a decision saying permit) (revexit)",
+        "actors/permit_issuer.py",
+        "  redis.call('SET', KEYS[3], '1', 'EX', ARGV[4])\n",
+        "  redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4])\n",
+        ("tests/test_exit_hostile_review.py::"
+         "test_a_permit_key_another_writer_left_before_its_plan_id_was_decided_gets_specs_value_and_ttl",)),
+    Mutation(
+        "key_types_checked_before_the_replay",
+        "a decided plan_id resubmitted while its symbol's cooldown or the gate stream holds another type gets its "
+        "recorded decision back, not the fault HOLD bad_key_type (revexit)",
+        "actors/permit_issuer.py",
+        'RECORD_DECISION = Script(_key_type_check(1) + """\n',
+        'RECORD_DECISION = Script("".join(_key_type_check(i) for i in range(1, len(KEY_TYPES) + 1)) + """\n',
+        ("tests/test_exit_hostile_review.py::"
+         "test_a_decided_plan_id_resubmitted_while_another_key_of_its_write_is_of_another_type_gets_its_decision_back",),
+        also=(("actors/permit_issuer.py",
+               'end""" + "".join(_key_type_check(i) for i in range(2, len(KEY_TYPES) + 1)) + """\n',
+               'end""" + """\n'),)),
+    Mutation(
+        "propose_sends_a_proposal_no_gate_can_decide",
+        "`clustergate propose` refuses, exit 2, nothing sent, a --plan-id or --symbol the gate refuses on "
+        "its own (with no gate answering it ended \"it may have been decided: retry with --plan-id\", a plan_id no gate "
+        "can decide) (revexit)",
+        "launcher/client.py",
+        "    if refused := _refused_by_every_gate(plan_id, args):\n",
+        "    if refused := None:\n",
+        ("tests/test_exit_hostile_review.py::"
+         "test_clustergate_propose_refuses_a_proposal_no_gate_can_decide_naming_the_option_and_sends_nothing",)),
+    Mutation(
+        "a_replay_reads_the_ttl_of_a_permit_key_of_another_type",
+        "a replay whose permit key holds another type says no permit exists (permit_ttl_ms null), not that key's TTL "
+        "(revexit: the replay now comes before the key type checks)",
+        "actors/permit_issuer.py",
+        "  if redis.call('TYPE', KEYS[3])['ok'] == 'string' then permit_ttl = redis.call('PTTL', KEYS[3]) end\n",
+        "  permit_ttl = redis.call('PTTL', KEYS[3])\n",
+        ("tests/test_exit_hostile_review.py::"
+         "test_a_decided_plan_id_whose_permit_key_now_holds_another_type_is_replayed_saying_no_permit_exists",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
@@ -9852,10 +9892,10 @@ SPEC_MUTATIONS += [
          '"concentration", "corr_proxy", "ts_epoch", "K", "k_source")',
          f"{GATE_SERVICE}::test_a_permitted_decision_has_a_permit_and_a_cooldown_with_ttl_60_s_and_its_record_on_the_stream"),
     spec("spec_permit_value_not_1", 'the permit\'s value is "1"', "actors/permit_issuer.py",
-         "  redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4])\n", "  redis.call('SET', KEYS[3], 'ok', 'NX', 'EX', ARGV[4])\n",
+         "  redis.call('SET', KEYS[3], '1', 'EX', ARGV[4])\n", "  redis.call('SET', KEYS[3], 'ok', 'EX', ARGV[4])\n",
          f"{GATE_SERVICE}::test_a_permitted_decision_has_a_permit_and_a_cooldown_with_ttl_60_s_and_its_record_on_the_stream"),
     spec("spec_permit_ttl_in_ms", "the permit's TTL is 60 s", "actors/permit_issuer.py",
-         "  redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4])\n", "  redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[4])\n",
+         "  redis.call('SET', KEYS[3], '1', 'EX', ARGV[4])\n", "  redis.call('SET', KEYS[3], '1', 'PX', ARGV[4])\n",
          f"{GATE_SERVICE}::test_a_permitted_decision_has_a_permit_and_a_cooldown_with_ttl_60_s_and_its_record_on_the_stream"),
     spec("spec_cooldown_ttl_in_ms", "the cooldown's TTL is 60 s", "actors/permit_issuer.py",
          "  redis.call('SET', KEYS[4], '1', 'EX', ARGV[5])\n", "  redis.call('SET', KEYS[4], '1', 'PX', ARGV[5])\n",
