@@ -518,7 +518,7 @@ class StateWriterActor(Actor):
 
     def on_state(self, frames: list[bytes]) -> None:
         try:
-            message = decode_state(frames)
+            message = decode_state(frames, self.topology.symbols)
         except ValueError as exc:
             self.m.fail_closed.labels(reason="bad_state").inc()
             self.log.warning("bad_state", error=str(exc))
