@@ -31,6 +31,7 @@ from prometheus_client import Counter, Gauge
 from actors.window_message import decode_window
 from actors.correlation import correlate_window
 from actors.runtime import Actor, main
+from actors.message_checks import check_number, check_number_map, check_text_list
 from actors.wire import decode, encode
 
 MATRIX_TOPIC = b"matrix"
@@ -77,12 +78,28 @@ def decode_matrix(frames: list[bytes]) -> tuple[dict[str, Any], np.ndarray]:
     header = decode(frames[1])
     if not isinstance(header, dict) or header.get("v") != MATRIX_VERSION:
         raise ValueError("unknown matrix version")
+    check_matrix_header(header)
     k = len(header.get("symbols") or [])
     if not header.get("ready"):
         return header, np.zeros((0, 0))
     if len(frames[2]) != k * k * 8:
         raise ValueError(f"matrix body of {len(frames[2])} bytes for {k} symbols")
-    return header, np.frombuffer(frames[2], dtype="<f8").reshape(k, k)
+    corr = np.frombuffer(frames[2], dtype="<f8").reshape(k, k)
+    if k and not (np.all(np.isfinite(corr)) and np.abs(corr).max() <= 1.0):  # the correlator's matrix_invalid
+        worst = corr.flat[np.argmax(np.where(np.isfinite(corr), np.abs(corr), np.inf))]
+        raise ValueError(f"matrix holds {float(worst)!r}: a correlation is a finite number in [-1, 1]")
+    return header, corr
+
+
+def check_matrix_header(header: dict[str, Any]) -> None:
+    """Raise ValueError unless the header's fields that the clusterer reads have the shapes matrix_frames writes:
+    symbols each once (a symbol twice was a cluster of two BTC), stale_symbols a list (text was read letter by
+    letter), the rest numbers (a handler error each)."""
+    check_text_list(header.get("symbols") or [], "matrix symbols", unique=True)
+    check_text_list(header.get("stale_symbols") or [], "matrix stale_symbols")
+    check_number(header.get("newest_price_ts"), "matrix newest_price_ts", optional=True)
+    check_number_map(header.get("realized_vol") or {}, "matrix realized_vol")
+    check_number_map(header.get("points_per_symbol") or {}, "matrix points_per_symbol")
 
 
 def not_ready(reason: str, points: dict[str, int] | None = None) -> dict[str, Any]:

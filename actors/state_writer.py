@@ -214,7 +214,9 @@ def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str
     state (own_last_ms: the updated_ts_ms it wrote) stamped ahead of its clock `now` (own_state_ahead_of_clock).
     before_exec runs just before EXEC (tests race a second
     writer there). Raises redis.WatchError after WRITE_ATTEMPTS lost races, KeysOfAnotherType (nothing written)
-    when a key it reads or adds to holds another type.
+    when a key it reads or adds to holds another type. A connection that times out or drops while the keys are
+    watched, which redis-py raises as a WatchError, is raised as its own error at once: Redis did not answer (under
+    CLIENT PAUSE WRITE each state cost 5 timeouts and was counted write_conflict, another writer's race).
 
     With a fencing token, the fence counter is watched too and must equal it, else Fenced is raised and
     nothing is written: a newer writer's token (INCR) between our check and EXEC aborts the EXEC."""
@@ -247,7 +249,10 @@ def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str
                     before_exec()
                 pipe.execute()
                 return updated_ts
-            except redis.WatchError:
+            except redis.WatchError as exc:
+                lost = exc.__context__
+                if isinstance(lost, (redis.ConnectionError, redis.TimeoutError)):
+                    raise lost from None  # redis-py's WatchError for a connection lost while watching: no race
                 if attempt == WRITE_ATTEMPTS:
                     raise
     raise AssertionError("unreachable")
@@ -513,7 +518,7 @@ class StateWriterActor(Actor):
 
     def on_state(self, frames: list[bytes]) -> None:
         try:
-            message = decode_state(frames)
+            message = decode_state(frames, self.topology.symbols)
         except ValueError as exc:
             self.m.fail_closed.labels(reason="bad_state").inc()
             self.log.warning("bad_state", error=str(exc))

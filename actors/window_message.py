@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from actors.grid import points_per_symbol
+from actors.message_checks import check_number_map, check_text_list
 
 WINDOW_VERSION = 1
 
@@ -28,6 +29,9 @@ def decode_window(header: dict[str, Any], body: bytes) -> tuple[list[str], np.nd
     symbols, shape = header.get("symbols"), header.get("shape")
     if not isinstance(symbols, list) or not isinstance(shape, list) or len(shape) != 2:
         raise ValueError("window header lacks symbols or shape")
+    check_text_list(symbols, "window symbols", unique=True)
+    # Each symbol's newest tick time, or null: a list or text here was a handler error in correlate_window.
+    check_number_map(header.get("newest_tick_ts") or {}, "window newest_tick_ts", optional_values=True)
     if not all(type(n) is int and n >= 0 for n in shape):  # 2.0 or true reached numpy's reshape: a TypeError
         raise ValueError(f"window shape {shape!r} is not two whole numbers")
     if shape[0] != len(symbols) or len(body) != shape[0] * shape[1] * 8:

@@ -10,13 +10,13 @@ import hashlib
 import hmac
 from hashlib import blake2b
 import json
-import math
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from actors.message_checks import finite_float
 from launcher.keys import permit
 
 TICK_TOPIC_PREFIX = b"tick."
@@ -164,18 +164,6 @@ class Tick:
 
 def heartbeat_frames(ts: float, seq: int) -> list[bytes]:
     return [HEARTBEAT_TOPIC, encode({"ts": ts, "seq": seq})]
-
-
-def finite_float(value: Any) -> float | None:
-    """A JSON number as a finite float; None for anything else (a bool, text, NaN, infinity, or an integer
-    beyond float's range, which math.isfinite would raise OverflowError on)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def valid_price(price: Any) -> bool:

@@ -31,7 +31,7 @@ TEST_MODULES = {p.stem for p in (REPO / "tests").glob("*.py")}
 
 IO_FREE_ACTOR_MODULES = ("actors.clustering", "actors.correlation", "actors.grid", "actors.jumps", "actors.policy",
                          "actors.slot_prices", "actors.snapshots", "actors.freshness", "actors.state_message",
-                         "actors.window_message", "actors.frozen_prices")
+                         "actors.window_message", "actors.frozen_prices", "actors.message_checks")
 # What the I/O-free modules may import from launcher/: the topology model, for the settings types they take.
 IO_FREE_MAY_IMPORT = {"launcher.topology"}
 # Top-level names of modules for sockets, Redis, clocks, files, processes, logging or metrics.

@@ -54,6 +54,7 @@ JUMP_LIMITS = ("tests/test_cluster_hardening.py::"
 BT_REFUSES = "tests/test_backtest_attack.py::test_settings_the_live_topology_refuses_are_refused_by_the_backtest"
 LINK = "tests/test_gate_issuer_link.py::"
 LIVENESS = "tests/test_loop_liveness.py::"
+REVCLUS = "tests/test_cluster_side_review3.py::"
 LIVENESS_SLOW_START = (f"{LIVENESS}"
                        "test_setup_is_not_a_stuck_main_loop_and_the_loops_first_turn_is_timed_from_the_loops_start")
 LIVENESS_STOPPED = (f"{LIVENESS}"
@@ -1833,7 +1834,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "a_tick_number_past_float_range_escapes_as_a_handler_error",
         "a tick whose price or ts is an integer past float's range is counted bad_frame, no traceback (rev-cluster)",
-        "actors/wire.py",
+        "actors/message_checks.py",
         "    except OverflowError:\n        return None\n",
         "    except ZeroDivisionError:\n        return None\n",
         ("tests/test_reliability_bad_input.py::"
@@ -9566,6 +9567,94 @@ MUTATIONS: list[Mutation] = [
         "  permit_ttl = redis.call('PTTL', KEYS[3])\n",
         ("tests/test_exit_hostile_review.py::"
          "test_a_decided_plan_id_whose_permit_key_now_holds_another_type_is_replayed_saying_no_permit_exists",)),
+    Mutation(
+        "a_state_write_that_redis_does_not_answer_is_another_writers_race",
+        "a connection that times out or drops while the state write WATCHes its keys (redis-py raises it as a "
+        "WatchError) is Redis unavailable at once, not a race with another writer retried WRITE_ATTEMPTS times and "
+        "counted write_conflict (revclus: CLIENT PAUSE WRITE on a running demo)",
+        "actors/state_writer.py",
+        "                if isinstance(lost, (redis.ConnectionError, redis.TimeoutError)):\n",
+        "                if False:\n",
+        ("tests/test_cluster_side_review3.py::"
+         "test_a_redis_that_stops_answering_a_state_write_is_redis_unavailable_not_another_writer",)),
+    Mutation(
+        "the_clusterer_takes_a_correlation_past_one_as_it_comes",
+        "a ready matrix holding a correlation that is not a finite number in [-1, 1] is bad_matrix: a real "
+        "clusterer took 5.0 and wrote ClusterStress 1.0 with a cluster correlation of 5.0, and read NaN as no edge "
+        "(revclus)",
+        "actors/correlator.py",
+        "    if k and not (np.all(np.isfinite(corr)) and np.abs(corr).max() <= 1.0):  # the correlator's matrix_invalid\n",
+        "    if False:\n",
+        (f"{REVCLUS}test_a_matrix_the_correlator_never_sends_is_refused_bad_matrix_naming_what_is_wrong",
+         f"{REVCLUS}test_a_real_clusterer_refuses_a_matrix_with_a_correlation_past_one_and_publishes_no_state_from_it",)),
+    Mutation(
+        "the_clusterer_reads_a_matrix_header_of_any_shape",
+        "a matrix header naming a symbol twice (a cluster of two BTC), stale_symbols as text (read letter by "
+        "letter: a held symbol with a stale price went unnoticed), or a newest_price_ts, realized_vol or "
+        "points_per_symbol of another shape (handler errors) is bad_matrix (revclus)",
+        "actors/correlator.py",
+        "    check_matrix_header(header)\n",
+        "",
+        (f"{REVCLUS}test_a_matrix_the_correlator_never_sends_is_refused_bad_matrix_naming_what_is_wrong",)),
+    Mutation(
+        "the_state_writer_writes_a_cluster_stress_past_one",
+        "a ready state whose cluster_stress is not a number in [0, 1] is bad_state, never written: a real state "
+        "writer wrote 5 and the gate took K 1.0 from the cluster (revclus)",
+        "actors/state_message.py",
+        "    if stress is None or not 0.0 <= stress <= 1.0:\n",
+        "    if stress is None:\n",
+        (f"{REVCLUS}test_a_state_the_clusterer_never_sends_is_refused_bad_state_naming_what_is_wrong",
+         f"{REVCLUS}test_a_real_state_writer_writes_no_state_whose_cluster_stress_is_past_one",)),
+    Mutation(
+        "the_state_writer_writes_a_ready_state_of_any_shape",
+        "a ready state whose clusters, realized_vol, newest_price_ts or price_age_s have another shape than the "
+        "clusterer sends is bad_state: before, handler errors, and an object as newest_price_ts a redis-py "
+        "DataError counted redis_unavailable (revclus)",
+        "actors/state_message.py",
+        "        check_ready_state(message, symbols)\n",
+        "        pass\n",
+        (f"{REVCLUS}test_a_state_the_clusterer_never_sends_is_refused_bad_state_naming_what_is_wrong",
+         f"{REVCLUS}test_a_real_state_writer_writes_no_state_whose_cluster_stress_is_past_one",)),
+    Mutation(
+        "the_state_writer_mirrors_gauges_of_any_shape",
+        "a state whose gauges are not an object of numbers is bad_state: before, a handler error with the mirror "
+        "half set (revclus)",
+        "actors/state_message.py",
+        "    check_gauges(message[\"gauges\"])\n",
+        "",
+        (f"{REVCLUS}test_a_state_the_clusterer_never_sends_is_refused_bad_state_naming_what_is_wrong",)),
+    Mutation(
+        "the_state_writer_writes_clusters_naming_a_symbol_twice_or_more_clusters_than_symbols",
+        "a ready state whose clusters name a symbol twice, or outnumber the topology's symbols, is bad_state: "
+        "20,000 clusters of BTCUSDT were written in one MULTI/EXEC (revclus)",
+        "actors/state_message.py",
+        "    if len(set(members)) != len(members):\n",
+        "    if False:\n",
+        (f"{REVCLUS}test_a_state_whose_clusters_name_a_symbol_twice_or_outnumber_the_topologys_symbols_is_refused",)),
+    Mutation(
+        "the_state_writer_lets_more_clusters_than_symbols_through",
+        "a ready state with more clusters than the topology's symbols is bad_state (revclus)",
+        "actors/state_message.py",
+        "    if symbols is not None and len(clusters) > len(symbols):\n",
+        "    if False:\n",
+        (f"{REVCLUS}test_a_state_whose_clusters_name_a_symbol_twice_or_outnumber_the_topologys_symbols_is_refused",)),
+    Mutation(
+        "the_correlator_reads_a_window_naming_a_symbol_twice",
+        "a window whose symbols are not text, each once, is bad_window: one naming a symbol twice was correlated "
+        "into a matrix (revclus)",
+        "actors/window_message.py",
+        "    check_text_list(symbols, \"window symbols\", unique=True)\n",
+        "",
+        (f"{REVCLUS}test_a_window_the_buffer_never_sends_is_refused_bad_window_naming_what_is_wrong",)),
+    Mutation(
+        "the_correlator_reads_a_window_newest_tick_ts_of_any_shape",
+        "a window whose newest_tick_ts is not an object of numbers or null is bad_window: a list or text there was "
+        "a handler error in correlate_window (no matrix, no bad_window), and true was taken as a tick time "
+        "(revclus)",
+        "actors/window_message.py",
+        "    check_number_map(header.get(\"newest_tick_ts\") or {}, \"window newest_tick_ts\", optional_values=True)\n",
+        "",
+        (f"{REVCLUS}test_a_window_the_buffer_never_sends_is_refused_bad_window_naming_what_is_wrong",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
