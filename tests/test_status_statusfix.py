@@ -193,3 +193,67 @@ def test_status_of_ipv6_sentinels_brackets_their_addresses_and_its_json_degraded
         assert "::1:" not in text.replace("[::1]:", ""), text
     finally:
         clustergate("down", "--home", str(home))
+
+
+def test_status_is_refused_only_for_permission_not_for_a_socket_it_may_connect_to_nor_a_running_copy_looping(
+        open_dir: Path) -> None:
+    """revstatus, on a real demo brought up by root. (1) run/ opened and supervisord's socket 0722: connect(2) asks
+    write permission alone, so the user nobody reaches supervisord (status said it all before statusfix, exit 0); the
+    refusal asked read too and refused it, exit 2. (2) The running copy replaced by a symlink loop: root's status
+    exited 1 with the programs listed before statusfix; it exited 2 (`a home this user may not read`) with nothing
+    else, supervisord's programs hidden. A loop is the home's fault, not this user's: 1, the programs, and the loop
+    named."""
+    import launcher.curve  # noqa: F401 (what the refusal reads with; imported before the child drops root)
+    import launcher.hosts_status  # noqa: F401
+    import launcher.overview  # noqa: F401
+    import encodings.idna  # noqa: F401 (scraping 127.0.0.1 asks it, and the child may not read root's library)
+    home = open_dir / "home"
+    topo_path = write_topology(open_dir / "demo.yaml", retarget(demo_topology_data()))
+    run, socket = home / "run", home / "run" / "supervisor.sock"
+    copy = run / "topology.yaml"
+    try:
+        up = clustergate("up", str(topo_path), "--home", str(home))
+        assert up.returncode == 0, up.stdout + up.stderr
+        wait_for(lambda: clustergate("status", "--home", str(home)).returncode == 0, 60, "the demo all ready")
+        run.chmod(0o755)
+        socket.chmod(0o722)
+        said = as_another_user(cli("status", "--home", str(home)))
+        assert "raised" not in said, said["raised"]
+        assert said["returned"]["code"] == 0, said["returned"]
+        assert said["returned"]["stdout"].startswith("supervisord: running   topology: demo"), said["returned"]
+        socket.chmod(0o700)
+        run.chmod(0o700)
+        kept = copy.read_bytes()
+        copy.unlink()
+        copy.symlink_to(copy)
+        try:
+            ran = cli("status", "--home", str(home))()
+            assert ran["code"] == 1, ran
+            assert ran["stdout"].startswith("supervisord: running"), ran
+            assert "Too many levels of symbolic links" in ran["stdout"], ran
+            ran = cli("status", "--json", "--home", str(home))()
+            assert ran["code"] == 1 and json.loads(ran["stdout"])["supervisord"] == "running", ran
+            assert any("symbolic links" in p for p in json.loads(ran["stdout"])["topology_problems"]), ran
+        finally:
+            copy.unlink()
+            copy.write_bytes(kept)
+        assert clustergate("status", "--home", str(home)).returncode == 0
+    finally:
+        for path in (run, socket):
+            with contextlib.suppress(OSError):
+                path.chmod(0o700)
+        clustergate("down", "--home", str(home))
+
+
+def test_status_of_a_home_that_is_a_symlink_loop_or_a_name_too_long_is_refused_in_one_line(open_dir: Path) -> None:
+    """revstatus: `status --home H` with H a symlink loop ended in a RuntimeError traceback (home_from's resolve); a
+    home whose name is too long was refused (statusfix) and still is. Exit 2, one line on stderr, nothing on stdout,
+    --json too, no advice to run as another user: no user reads them."""
+    loop = open_dir / "loop"
+    loop.symlink_to(loop)
+    for home, why in ((loop, "Too many levels of symbolic links"), (open_dir / ("x" * 300), "File name too long")):
+        for argv in (("status", "--home", str(home)), ("status", "--json", "--home", str(home))):
+            ran = cli(*argv)()
+            assert ran["code"] == 2 and ran["stdout"] == "", ran
+            assert ran["stderr"].count("\n") == 1 and ran["stderr"].startswith(f"clustergate status: {home}"), ran
+            assert why in ran["stderr"] and "run status as" not in ran["stderr"], ran

@@ -9455,7 +9455,7 @@ MUTATIONS: list[Mutation] = [
         "with run/ opened and supervisord's socket still 0700, another user's status said `supervisord: not running` of "
         "a running one; it names the socket, exit 2 (statusfix)",
         "launcher/supervise.py",
-        "    for path, mode, what in ((home.topology, os.R_OK, \"read\"), (home.socket, os.R_OK | os.W_OK, \"connect to\")):\n",
+        "    for path, mode, what in ((home.topology, os.R_OK, \"read\"), (home.socket, os.W_OK, \"connect to\")):\n",
         "    for path, mode, what in ((home.topology, os.R_OK, \"read\"),):\n",
         ("tests/test_status_statusfix.py::test_status_of_a_home_this_user_may_not_read_names_the_path_in_one_line_and_"
          "exits_2",)),
@@ -9508,6 +9508,50 @@ MUTATIONS: list[Mutation] = [
         "    if standalone:\n        why = (\"its host's clock",
         "    if False:\n        why = (\"its host's clock",
         ("tests/test_status_statusfix.py::test_the_json_degraded_text_stands_alone_and_the_text_output_keeps_its_line",)),
+    Mutation(
+        "status_socket_refused_for_want_of_read",
+        "connect(2) asks write permission of a socket, not read: a socket 0722 (run/ opened) reached supervisord, and "
+        "status refused it to the user nobody, exit 2 (revstatus)",
+        "launcher/supervise.py",
+        "    for path, mode, what in ((home.topology, os.R_OK, \"read\"), (home.socket, os.W_OK, \"connect to\")):\n",
+        "    for path, mode, what in ((home.topology, os.R_OK, \"read\"), (home.socket, os.R_OK | os.W_OK, \"connect to\")):\n",
+        ("tests/test_status_statusfix.py::test_status_is_refused_only_for_permission_not_for_a_socket_it_may_connect_to_"
+         "nor_a_running_copy_looping",)),
+    Mutation(
+        "status_refuses_a_running_copy_loop",
+        "a running copy that is a symlink loop is the home's fault: status shows supervisord's programs and exits 1; it "
+        "exited 2 as for a home this user may not read, the programs hidden (revstatus)",
+        "launcher/supervise.py",
+        "        if why is not None and \"Permission denied\" in why:\n            return why + advice\n",
+        "        if why is not None:\n            return why + advice\n",
+        ("tests/test_status_statusfix.py::test_status_is_refused_only_for_permission_not_for_a_socket_it_may_connect_to_"
+         "nor_a_running_copy_looping",)),
+    Mutation(
+        "running_copy_loop_taken_for_no_copy",
+        "a running copy stat() cannot look at (a symlink loop) is named in status's notes; it was taken for no copy, "
+        "`topology: -` and nothing said (revstatus)",
+        "launcher/supervise.py",
+        "    if (why := unreachable(home.topology)) is not None:\n        return None, [why]\n",
+        "",
+        ("tests/test_status_statusfix.py::test_status_is_refused_only_for_permission_not_for_a_socket_it_may_connect_to_"
+         "nor_a_running_copy_looping",)),
+    Mutation(
+        "home_loop_resolve_traceback",
+        "`status --home LOOP` is refused in one line, exit 2: home_from's resolve raised RuntimeError (revstatus)",
+        "launcher/supervise.py",
+        "    except RuntimeError:\n        return path.absolute()\n",
+        "    except ValueError:\n        return path.absolute()\n",
+        ("tests/test_status_statusfix.py::test_status_of_a_home_that_is_a_symlink_loop_or_a_name_too_long_is_refused_in_"
+         "one_line",)),
+    Mutation(
+        "home_name_too_long_not_refused",
+        "a home whose name is too long is refused, exit 2 (statusfix), though a running copy that stat() cannot look at "
+        "is no refusal (revstatus)",
+        "launcher/supervise.py",
+        "    if (why := unreachable(home.root)) is not None:\n",
+        "    if False:\n",
+        ("tests/test_status_statusfix.py::test_status_of_a_home_that_is_a_symlink_loop_or_a_name_too_long_is_refused_in_"
+         "one_line",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
