@@ -1084,6 +1084,13 @@ class _DeadlineReader(io.RawIOBase):
         return self.owner.sock.recv_into(buffer)
 
 
+def metrics_url(host: str, port: int) -> str:
+    """An actor's metrics URL, an IPv6 host bracketed (place_text): http://[::1]:PORT/metrics (revstatus: status said
+    http://::1:PORT/metrics of actors on ::1, which curl refuses and a URL parser cannot split)."""
+    from launcher.sentinel import place_text
+    return f"http://{place_text((host, port))}/metrics"
+
+
 def scrape(host: str, port: int, timeout_s: float = 1.0) -> dict[str, float]:
     """Every sample of the endpoint by its name and labels; OSError when nothing answers there, or something that
     is no metrics endpoint (a service that took a dead actor's port: no HTTP, not 200, or no UTF-8 text), or the
@@ -1098,13 +1105,13 @@ def scrape(host: str, port: int, timeout_s: float = 1.0) -> dict[str, float]:
         conn.request("GET", "/metrics")
         response = conn.getresponse()
         if response.status != 200:
-            raise OSError(f"http://{host}:{port}/metrics answered HTTP {response.status} {response.reason}"[:300])
+            raise OSError(f"{metrics_url(host, port)} answered HTTP {response.status} {response.reason}"[:300])
         body = response.read(SCRAPE_MAX_BYTES + 1)
         if len(body) > SCRAPE_MAX_BYTES:
-            raise OSError(f"http://{host}:{port}/metrics is no metrics endpoint: more than {SCRAPE_MAX_BYTES} bytes")
+            raise OSError(f"{metrics_url(host, port)} is no metrics endpoint: more than {SCRAPE_MAX_BYTES} bytes")
         text = body.decode()
     except (http.client.HTTPException, UnicodeDecodeError) as exc:
-        raise OSError(f"http://{host}:{port}/metrics is no metrics endpoint: {type(exc).__name__}: {exc}"[:300]) from None
+        raise OSError(f"{metrics_url(host, port)} is no metrics endpoint: {type(exc).__name__}: {exc}"[:300]) from None
     finally:
         conn.close()
         if raw is not None:
@@ -2445,7 +2452,7 @@ def collect_status(home: Home) -> dict[str, Any]:
         if topo and name in topo.actors:
             spec = topo.actors[name]
             row["kind"] = spec.kind
-            row["metrics_url"] = f"http://{spec.host}:{spec.metrics_port}/metrics"
+            row["metrics_url"] = metrics_url(spec.host, spec.metrics_port)
             row.update(answers[name][0])  # ready, loop_age_s, not_ready_why (a stuck main loop), redis_may_evict
             link = gate_permit_issuers(topo, name, answers[name][1])
             if link is not None:

@@ -257,3 +257,37 @@ def test_status_of_a_home_that_is_a_symlink_loop_or_a_name_too_long_is_refused_i
             assert ran["code"] == 2 and ran["stdout"] == "", ran
             assert ran["stderr"].count("\n") == 1 and ran["stderr"].startswith(f"clustergate status: {home}"), ran
             assert why in ran["stderr"] and "run status as" not in ran["stderr"], ran
+
+
+def test_status_of_actors_on_ipv6_loopback_gives_metrics_urls_a_client_can_fetch(tmp_path: Path) -> None:
+    """revstatus, on a real demo whose actors' host is ::1 (validate accepts it): status's METRICS column and --json's
+    metrics_url read http://::1:PORT/metrics, which curl refuses (exit 3, URL malformed) and a URL parser cannot split;
+    they read http://[::1]:PORT/metrics, as statusfix brackets the sentinel lines' addresses; a gate stopped, its
+    overview line `its metrics at ::1:PORT did not answer` reads [::1]:PORT."""
+    from urllib.parse import urlsplit
+    data = retarget(demo_topology_data())
+    for spec in data["actors"].values():
+        spec["host"] = "::1"
+    topo_path = write_topology(tmp_path / "v6.yaml", data)
+    home = tmp_path / "home"
+    try:
+        up = clustergate("up", str(topo_path), "--home", str(home))
+        assert up.returncode == 0, up.stdout + up.stderr
+        said = json.loads(clustergate("status", "--json", "--home", str(home)).stdout)
+        urls = {row["name"]: row["metrics_url"] for row in said["programs"] if row.get("metrics_url")}
+        assert set(urls) == set(data["actors"]), said
+        for name, url in urls.items():
+            parts = urlsplit(url)
+            assert (parts.hostname, parts.port) == ("::1", data["actors"][name]["metrics_port"]), url
+        text = clustergate("status", "--home", str(home)).stdout
+        assert f"http://[::1]:{data['actors']['gate']['metrics_port']}/metrics" in text, text
+        supervisorctl(home, "stop", "gate")
+        text = clustergate("status", "--home", str(home)).stdout
+        assert f"its metrics at [::1]:{data['actors']['gate']['metrics_port']} did not answer" in text, text
+        from launcher.hosts_status import _ask_actor  # what `status FILE --all-hosts` asks each actor with
+        from launcher.topology import load_topology
+        asked = _ask_actor(load_topology(topo_path), "gate")
+        assert asked["reached"] is False, asked
+        assert asked["metrics_url"] == f"http://[::1]:{data['actors']['gate']['metrics_port']}/metrics", asked
+    finally:
+        clustergate("down", "--home", str(home))

@@ -9552,6 +9552,28 @@ MUTATIONS: list[Mutation] = [
         "    if False:\n",
         ("tests/test_status_statusfix.py::test_status_of_a_home_that_is_a_symlink_loop_or_a_name_too_long_is_refused_in_"
          "one_line",)),
+    Mutation(
+        "metrics_url_ipv6_unbracketed",
+        "status's metrics_url of an actor on ::1 reads http://[::1]:PORT/metrics; it read http://::1:PORT/metrics, which "
+        "curl refuses and a URL parser cannot split (revstatus)",
+        "launcher/supervise.py",
+        "    return f\"http://{place_text((host, port))}/metrics\"\n",
+        "    return f\"http://{host}:{port}/metrics\"\n",
+        ("tests/test_status_statusfix.py::test_status_of_actors_on_ipv6_loopback_gives_metrics_urls_a_client_can_fetch",)),
+    Mutation(
+        "all_hosts_metrics_url_ipv6_unbracketed",
+        "status FILE --all-hosts's metrics_url of an actor on ::1 is bracketed, as status's (revstatus)",
+        "launcher/hosts_status.py",
+        "    url = metrics_url(spec.host, spec.metrics_port)\n",
+        "    url = f\"http://{spec.host}:{spec.metrics_port}/metrics\"\n",
+        ("tests/test_status_statusfix.py::test_status_of_actors_on_ipv6_loopback_gives_metrics_urls_a_client_can_fetch",)),
+    Mutation(
+        "gate_overview_metrics_ipv6_unbracketed",
+        "a gate on ::1 that does not answer: `its metrics at [::1]:PORT did not answer`; it read ::1:PORT (revstatus)",
+        "launcher/overview.py",
+        "\"metrics\": place_text((spec.host, spec.metrics_port)),",
+        "\"metrics\": f\"{spec.host}:{spec.metrics_port}\",",
+        ("tests/test_status_statusfix.py::test_status_of_actors_on_ipv6_loopback_gives_metrics_urls_a_client_can_fetch",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
