@@ -209,11 +209,11 @@ def home_from(args: argparse.Namespace) -> Home:
     root = given or os.environ.get("CLUSTERGATE_HOME") or REPO
     host = getattr(args, "host", None)
     if host and not given and isinstance(host, str):
-        return Home(_resolved(Path(root) / "hosts" / host))
-    return Home(_resolved(Path(root)))
+        return Home(resolved_path(Path(root) / "hosts" / host))
+    return Home(resolved_path(Path(root)))
 
 
-def _resolved(path: Path) -> Path:
+def resolved_path(path: Path) -> Path:
     """path.resolve(), or, for a symlink loop (on which Python 3.11's resolve raises RuntimeError: `status --home LOOP`
     ended in that traceback, revstatus), the path as given, made absolute: what reads it then names the loop."""
     try:

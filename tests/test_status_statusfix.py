@@ -291,3 +291,21 @@ def test_status_of_actors_on_ipv6_loopback_gives_metrics_urls_a_client_can_fetch
         assert asked["metrics_url"] == f"http://[::1]:{data['actors']['gate']['metrics_port']}/metrics", asked
     finally:
         clustergate("down", "--home", str(home))
+
+
+def test_status_all_hosts_with_a_home_root_that_is_a_symlink_loop_names_the_loop_per_host(tmp_path: Path) -> None:
+    """revstatus: `status FILE --all-hosts --home-root LOOP` ended in a RuntimeError traceback (host_home's resolve), as
+    `status --home LOOP` did; each host's exits are now `not read`, the loop named."""
+    keys = tmp_path / "keys"
+    for name in ("price_feed", "buffer", "book", "gate", "desk", "proofs"):
+        made = clustergate("keys", "generate", str(keys), "--name", name)
+        assert made.returncode == 0, made.stdout + made.stderr
+    text = (Path(__file__).resolve().parent.parent / "configs" / "multihost.yaml").read_text()
+    topology = tmp_path / "multihost.yaml"
+    topology.write_text(text.replace("keys_dir: multihost-keys", f"keys_dir: {keys}"))
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    ran = cli("status", str(topology), "--all-hosts", "--home-root", str(loop))()
+    assert "Traceback" not in ran["stderr"] and ran["code"] == 1, ran
+    unread = [line for line in ran["stdout"].splitlines() if line.startswith("unexpected exits not read: ")]
+    assert len(unread) == 1 and unread[0].count("Too many levels of symbolic links") == 3, ran["stdout"]

@@ -9574,6 +9574,15 @@ MUTATIONS: list[Mutation] = [
         "\"metrics\": place_text((spec.host, spec.metrics_port)),",
         "\"metrics\": f\"{spec.host}:{spec.metrics_port}\",",
         ("tests/test_status_statusfix.py::test_status_of_actors_on_ipv6_loopback_gives_metrics_urls_a_client_can_fetch",)),
+    Mutation(
+        "home_root_loop_resolve_traceback",
+        "`status FILE --all-hosts --home-root LOOP` names the loop in each host's `unexpected exits not read`: "
+        "host_home's resolve raised RuntimeError (revstatus)",
+        "launcher/deploy.py",
+        "        return resolved_path(Path(args.home_root)) / host",
+        "        return Path(args.home_root).resolve() / host",
+        ("tests/test_status_statusfix.py::test_status_all_hosts_with_a_home_root_that_is_a_symlink_loop_names_the_loop_"
+         "per_host",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
