@@ -45,7 +45,7 @@ from launcher.hosts import host_hash
 from launcher.own_code import module_command, own_env
 from launcher.schema import SchemaError
 from launcher.supervise import (HOLDER_MAX_CHARS, Home, home_from, home_option, home_root_option, lock_holder, printable,
-                                text_sha256, timeout_seconds, topology_copy)
+                                resolved_path, text_sha256, timeout_seconds, topology_copy)
 from launcher.topology import Topology, load_or_report, load_topology
 
 RECORDS = "deploys.jsonl"
@@ -71,7 +71,7 @@ def deploys_dir(home: Home) -> Path:
 
 def host_home(args: argparse.Namespace, host: str) -> Path:
     if args.home_root:
-        return Path(args.home_root).resolve() / host
+        return resolved_path(Path(args.home_root)) / host  # a loop as given: what reads it names it (revstatus)
     return home_from(argparse.Namespace(home=None, host=host)).root
 
 

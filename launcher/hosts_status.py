@@ -40,9 +40,9 @@ EXITS_TIMEOUT_S = 20.0  # of a host's `status --exits` through --via (an ssh con
 
 
 def _ask_actor(topo: Topology, name: str) -> dict[str, Any]:
-    from launcher.supervise import scrape
+    from launcher.supervise import metrics_url, scrape
     spec = topo.actors[name]
-    url = f"http://{spec.host}:{spec.metrics_port}/metrics"
+    url = metrics_url(spec.host, spec.metrics_port)
     try:
         sample = scrape(spec.host, spec.metrics_port, timeout_s=SCRAPE_TIMEOUT_S)
     except OSError as exc:

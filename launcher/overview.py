@@ -11,6 +11,7 @@ from typing import Any, Callable
 from launcher import keys
 from launcher.keys import wrong_type
 from launcher.resp import RedisUnavailable, ReplyError, RespClient, as_dict, password_refused
+from launcher.sentinel import place_text
 from launcher.topology import Topology
 
 BAR_WIDTH = 20
@@ -339,8 +340,8 @@ def gate_overview(topo: Topology, name: str, sample: dict[str, float] | None,
     scraped at scraped_at (this host's clock; default now)."""
     spec = topo.actors[name]
     if sample is None:
-        return {"name": name, "answered": False, "metrics": f"{spec.host}:{spec.metrics_port}", "k_source": None,
-                "cluster_fallbacks": None, "gate_stress": None, "clock_offset_s": None}
+        return {"name": name, "answered": False, "metrics": place_text((spec.host, spec.metrics_port)),
+                "k_source": None, "cluster_fallbacks": None, "gate_stress": None, "clock_offset_s": None}
     used, stress = first(sample, "p26_cluster_stress_used"), first(sample, "p26_stress")
     read_at = _finite(first(sample, "gate_state_read_timestamp_seconds"))  # the gate's clock at its last state read
     return {"name": name, "answered": True, "ready": own_readiness(sample, name) == 1,

@@ -209,8 +209,17 @@ def home_from(args: argparse.Namespace) -> Home:
     root = given or os.environ.get("CLUSTERGATE_HOME") or REPO
     host = getattr(args, "host", None)
     if host and not given and isinstance(host, str):
-        return Home((Path(root) / "hosts" / host).resolve())
-    return Home(Path(root).resolve())
+        return Home(resolved_path(Path(root) / "hosts" / host))
+    return Home(resolved_path(Path(root)))
+
+
+def resolved_path(path: Path) -> Path:
+    """path.resolve(), or, for a symlink loop (on which Python 3.11's resolve raises RuntimeError: `status --home LOOP`
+    ended in that traceback, revstatus), the path as given, made absolute: what reads it then names the loop."""
+    try:
+        return path.resolve()
+    except RuntimeError:
+        return path.absolute()
 
 
 def running_topology_path(args: argparse.Namespace, fallback: Path | None = None) -> Path:
@@ -1075,6 +1084,13 @@ class _DeadlineReader(io.RawIOBase):
         return self.owner.sock.recv_into(buffer)
 
 
+def metrics_url(host: str, port: int) -> str:
+    """An actor's metrics URL, an IPv6 host bracketed (place_text): http://[::1]:PORT/metrics (revstatus: status said
+    http://::1:PORT/metrics of actors on ::1, which curl refuses and a URL parser cannot split)."""
+    from launcher.sentinel import place_text
+    return f"http://{place_text((host, port))}/metrics"
+
+
 def scrape(host: str, port: int, timeout_s: float = 1.0) -> dict[str, float]:
     """Every sample of the endpoint by its name and labels; OSError when nothing answers there, or something that
     is no metrics endpoint (a service that took a dead actor's port: no HTTP, not 200, or no UTF-8 text), or the
@@ -1089,13 +1105,13 @@ def scrape(host: str, port: int, timeout_s: float = 1.0) -> dict[str, float]:
         conn.request("GET", "/metrics")
         response = conn.getresponse()
         if response.status != 200:
-            raise OSError(f"http://{host}:{port}/metrics answered HTTP {response.status} {response.reason}"[:300])
+            raise OSError(f"{metrics_url(host, port)} answered HTTP {response.status} {response.reason}"[:300])
         body = response.read(SCRAPE_MAX_BYTES + 1)
         if len(body) > SCRAPE_MAX_BYTES:
-            raise OSError(f"http://{host}:{port}/metrics is no metrics endpoint: more than {SCRAPE_MAX_BYTES} bytes")
+            raise OSError(f"{metrics_url(host, port)} is no metrics endpoint: more than {SCRAPE_MAX_BYTES} bytes")
         text = body.decode()
     except (http.client.HTTPException, UnicodeDecodeError) as exc:
-        raise OSError(f"http://{host}:{port}/metrics is no metrics endpoint: {type(exc).__name__}: {exc}"[:300]) from None
+        raise OSError(f"{metrics_url(host, port)} is no metrics endpoint: {type(exc).__name__}: {exc}"[:300]) from None
     finally:
         conn.close()
         if raw is not None:
@@ -2396,7 +2412,11 @@ def rendered_program_names(home: Home) -> list[str]:
 
 
 def running_copy_or_none(home: Home) -> tuple[Topology | None, list[str]]:
-    """The home's running copy and what today's checks say of it (None: no copy, or none readable as a topology)."""
+    """The home's running copy and what today's checks say of it (None: no copy, or none readable as a topology). A
+    copy stat() cannot look at (a symlink loop, a name too long) is named, not taken for no copy (revstatus)."""
+    from launcher.curve import unreachable
+    if (why := unreachable(home.topology)) is not None:
+        return None, [why]
     if not home.topology.exists():
         return None, []
     try:
@@ -2432,7 +2452,7 @@ def collect_status(home: Home) -> dict[str, Any]:
         if topo and name in topo.actors:
             spec = topo.actors[name]
             row["kind"] = spec.kind
-            row["metrics_url"] = f"http://{spec.host}:{spec.metrics_port}/metrics"
+            row["metrics_url"] = metrics_url(spec.host, spec.metrics_port)
             row.update(answers[name][0])  # ready, loop_age_s, not_ready_why (a stuck main loop), redis_may_evict
             link = gate_permit_issuers(topo, name, answers[name][1])
             if link is not None:
@@ -2920,15 +2940,20 @@ def home_unreadable(home: Home) -> str | None:
     """Why this user may not read what `status` reads of the home, or None: its running copy, and supervisord's socket,
     in the run/ that `up` makes 0700 (the user's that ran it alone). Another user's status ended in a PermissionError
     traceback; with run/ opened and the socket still 0700, it said `supervisord: not running` of a running one. A
-    home where nothing was started (no such file) is no refusal: status says so."""
+    home where nothing was started (no such file) is no refusal: status says so; nor is a running copy that is a
+    symlink loop or a name too long, the home's fault whoever asks (running_copy_or_none names it, and status shows
+    supervisord's programs, exit 1; revstatus: it exited 2 and hid them), but a home that is one is. connect(2) asks
+    write permission of a socket, not read (revstatus: a socket 0722 was refused to a user that reached supervisord)."""
     from launcher.curve import unreachable
-    for path, mode, what in ((home.topology, os.R_OK, "read"), (home.socket, os.R_OK | os.W_OK, "connect to")):
+    advice = f": run status as the user that ran `up` in {home.root}, or as root"
+    if (why := unreachable(home.root)) is not None:
+        return why + (advice if "Permission denied" in why else "")
+    for path, mode, what in ((home.topology, os.R_OK, "read"), (home.socket, os.W_OK, "connect to")):
         why = unreachable(path)
         if why is None and path.exists() and not os.access(path, mode):
             why = f"{path}: may not {what} it: Permission denied (uid {os.geteuid()})"
-        if why is not None:  # or a name too long, a symlink loop: no other user's status reads it either
-            denied = "Permission denied" in why
-            return why + (f": run status as the user that ran `up` in {home.root}, or as root" if denied else "")
+        if why is not None and "Permission denied" in why:
+            return why + advice
     return None
 
 

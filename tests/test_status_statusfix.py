@@ -193,3 +193,119 @@ def test_status_of_ipv6_sentinels_brackets_their_addresses_and_its_json_degraded
         assert "::1:" not in text.replace("[::1]:", ""), text
     finally:
         clustergate("down", "--home", str(home))
+
+
+def test_status_is_refused_only_for_permission_not_for_a_socket_it_may_connect_to_nor_a_running_copy_looping(
+        open_dir: Path) -> None:
+    """revstatus, on a real demo brought up by root. (1) run/ opened and supervisord's socket 0722: connect(2) asks
+    write permission alone, so the user nobody reaches supervisord (status said it all before statusfix, exit 0); the
+    refusal asked read too and refused it, exit 2. (2) The running copy replaced by a symlink loop: root's status
+    exited 1 with the programs listed before statusfix; it exited 2 (`a home this user may not read`) with nothing
+    else, supervisord's programs hidden. A loop is the home's fault, not this user's: 1, the programs, and the loop
+    named."""
+    import launcher.curve  # noqa: F401 (what the refusal reads with; imported before the child drops root)
+    import launcher.hosts_status  # noqa: F401
+    import launcher.overview  # noqa: F401
+    import encodings.idna  # noqa: F401 (scraping 127.0.0.1 asks it, and the child may not read root's library)
+    home = open_dir / "home"
+    topo_path = write_topology(open_dir / "demo.yaml", retarget(demo_topology_data()))
+    run, socket = home / "run", home / "run" / "supervisor.sock"
+    copy = run / "topology.yaml"
+    try:
+        up = clustergate("up", str(topo_path), "--home", str(home))
+        assert up.returncode == 0, up.stdout + up.stderr
+        wait_for(lambda: clustergate("status", "--home", str(home)).returncode == 0, 60, "the demo all ready")
+        run.chmod(0o755)
+        socket.chmod(0o722)
+        said = as_another_user(cli("status", "--home", str(home)))
+        assert "raised" not in said, said["raised"]
+        assert said["returned"]["code"] == 0, said["returned"]
+        assert said["returned"]["stdout"].startswith("supervisord: running   topology: demo"), said["returned"]
+        socket.chmod(0o700)
+        run.chmod(0o700)
+        kept = copy.read_bytes()
+        copy.unlink()
+        copy.symlink_to(copy)
+        try:
+            ran = cli("status", "--home", str(home))()
+            assert ran["code"] == 1, ran
+            assert ran["stdout"].startswith("supervisord: running"), ran
+            assert "Too many levels of symbolic links" in ran["stdout"], ran
+            ran = cli("status", "--json", "--home", str(home))()
+            assert ran["code"] == 1 and json.loads(ran["stdout"])["supervisord"] == "running", ran
+            assert any("symbolic links" in p for p in json.loads(ran["stdout"])["topology_problems"]), ran
+        finally:
+            copy.unlink()
+            copy.write_bytes(kept)
+        assert clustergate("status", "--home", str(home)).returncode == 0
+    finally:
+        for path in (run, socket):
+            with contextlib.suppress(OSError):
+                path.chmod(0o700)
+        clustergate("down", "--home", str(home))
+
+
+def test_status_of_a_home_that_is_a_symlink_loop_or_a_name_too_long_is_refused_in_one_line(open_dir: Path) -> None:
+    """revstatus: `status --home H` with H a symlink loop ended in a RuntimeError traceback (home_from's resolve); a
+    home whose name is too long was refused (statusfix) and still is. Exit 2, one line on stderr, nothing on stdout,
+    --json too, no advice to run as another user: no user reads them."""
+    loop = open_dir / "loop"
+    loop.symlink_to(loop)
+    for home, why in ((loop, "Too many levels of symbolic links"), (open_dir / ("x" * 300), "File name too long")):
+        for argv in (("status", "--home", str(home)), ("status", "--json", "--home", str(home))):
+            ran = cli(*argv)()
+            assert ran["code"] == 2 and ran["stdout"] == "", ran
+            assert ran["stderr"].count("\n") == 1 and ran["stderr"].startswith(f"clustergate status: {home}"), ran
+            assert why in ran["stderr"] and "run status as" not in ran["stderr"], ran
+
+
+def test_status_of_actors_on_ipv6_loopback_gives_metrics_urls_a_client_can_fetch(tmp_path: Path) -> None:
+    """revstatus, on a real demo whose actors' host is ::1 (validate accepts it): status's METRICS column and --json's
+    metrics_url read http://::1:PORT/metrics, which curl refuses (exit 3, URL malformed) and a URL parser cannot split;
+    they read http://[::1]:PORT/metrics, as statusfix brackets the sentinel lines' addresses; a gate stopped, its
+    overview line `its metrics at ::1:PORT did not answer` reads [::1]:PORT."""
+    from urllib.parse import urlsplit
+    data = retarget(demo_topology_data())
+    for spec in data["actors"].values():
+        spec["host"] = "::1"
+    topo_path = write_topology(tmp_path / "v6.yaml", data)
+    home = tmp_path / "home"
+    try:
+        up = clustergate("up", str(topo_path), "--home", str(home))
+        assert up.returncode == 0, up.stdout + up.stderr
+        said = json.loads(clustergate("status", "--json", "--home", str(home)).stdout)
+        urls = {row["name"]: row["metrics_url"] for row in said["programs"] if row.get("metrics_url")}
+        assert set(urls) == set(data["actors"]), said
+        for name, url in urls.items():
+            parts = urlsplit(url)
+            assert (parts.hostname, parts.port) == ("::1", data["actors"][name]["metrics_port"]), url
+        text = clustergate("status", "--home", str(home)).stdout
+        assert f"http://[::1]:{data['actors']['gate']['metrics_port']}/metrics" in text, text
+        supervisorctl(home, "stop", "gate")
+        text = clustergate("status", "--home", str(home)).stdout
+        assert f"its metrics at [::1]:{data['actors']['gate']['metrics_port']} did not answer" in text, text
+        from launcher.hosts_status import _ask_actor  # what `status FILE --all-hosts` asks each actor with
+        from launcher.topology import load_topology
+        asked = _ask_actor(load_topology(topo_path), "gate")
+        assert asked["reached"] is False, asked
+        assert asked["metrics_url"] == f"http://[::1]:{data['actors']['gate']['metrics_port']}/metrics", asked
+    finally:
+        clustergate("down", "--home", str(home))
+
+
+def test_status_all_hosts_with_a_home_root_that_is_a_symlink_loop_names_the_loop_per_host(tmp_path: Path) -> None:
+    """revstatus: `status FILE --all-hosts --home-root LOOP` ended in a RuntimeError traceback (host_home's resolve), as
+    `status --home LOOP` did; each host's exits are now `not read`, the loop named."""
+    keys = tmp_path / "keys"
+    for name in ("price_feed", "buffer", "book", "gate", "desk", "proofs"):
+        made = clustergate("keys", "generate", str(keys), "--name", name)
+        assert made.returncode == 0, made.stdout + made.stderr
+    text = (Path(__file__).resolve().parent.parent / "configs" / "multihost.yaml").read_text()
+    topology = tmp_path / "multihost.yaml"
+    topology.write_text(text.replace("keys_dir: multihost-keys", f"keys_dir: {keys}"))
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    ran = cli("status", str(topology), "--all-hosts", "--home-root", str(loop))()
+    assert "Traceback" not in ran["stderr"] and ran["code"] == 1, ran
+    unread = [line for line in ran["stdout"].splitlines() if line.startswith("unexpected exits not read: ")]
+    assert len(unread) == 1 and unread[0].count("Too many levels of symbolic links") == 3, ran["stdout"]

@@ -9456,7 +9456,7 @@ MUTATIONS: list[Mutation] = [
         "with run/ opened and supervisord's socket still 0700, another user's status said `supervisord: not running` of "
         "a running one; it names the socket, exit 2 (statusfix)",
         "launcher/supervise.py",
-        "    for path, mode, what in ((home.topology, os.R_OK, \"read\"), (home.socket, os.R_OK | os.W_OK, \"connect to\")):\n",
+        "    for path, mode, what in ((home.topology, os.R_OK, \"read\"), (home.socket, os.W_OK, \"connect to\")):\n",
         "    for path, mode, what in ((home.topology, os.R_OK, \"read\"),):\n",
         ("tests/test_status_statusfix.py::test_status_of_a_home_this_user_may_not_read_names_the_path_in_one_line_and_"
          "exits_2",)),
@@ -9655,6 +9655,81 @@ MUTATIONS: list[Mutation] = [
         "    check_number_map(header.get(\"newest_tick_ts\") or {}, \"window newest_tick_ts\", optional_values=True)\n",
         "",
         (f"{REVCLUS}test_a_window_the_buffer_never_sends_is_refused_bad_window_naming_what_is_wrong",)),
+    Mutation(
+        "status_socket_refused_for_want_of_read",
+        "connect(2) asks write permission of a socket, not read: a socket 0722 (run/ opened) reached supervisord, and "
+        "status refused it to the user nobody, exit 2 (revstatus)",
+        "launcher/supervise.py",
+        "    for path, mode, what in ((home.topology, os.R_OK, \"read\"), (home.socket, os.W_OK, \"connect to\")):\n",
+        "    for path, mode, what in ((home.topology, os.R_OK, \"read\"), (home.socket, os.R_OK | os.W_OK, \"connect to\")):\n",
+        ("tests/test_status_statusfix.py::test_status_is_refused_only_for_permission_not_for_a_socket_it_may_connect_to_"
+         "nor_a_running_copy_looping",)),
+    Mutation(
+        "status_refuses_a_running_copy_loop",
+        "a running copy that is a symlink loop is the home's fault: status shows supervisord's programs and exits 1; it "
+        "exited 2 as for a home this user may not read, the programs hidden (revstatus)",
+        "launcher/supervise.py",
+        "        if why is not None and \"Permission denied\" in why:\n            return why + advice\n",
+        "        if why is not None:\n            return why + advice\n",
+        ("tests/test_status_statusfix.py::test_status_is_refused_only_for_permission_not_for_a_socket_it_may_connect_to_"
+         "nor_a_running_copy_looping",)),
+    Mutation(
+        "running_copy_loop_taken_for_no_copy",
+        "a running copy stat() cannot look at (a symlink loop) is named in status's notes; it was taken for no copy, "
+        "`topology: -` and nothing said (revstatus)",
+        "launcher/supervise.py",
+        "    if (why := unreachable(home.topology)) is not None:\n        return None, [why]\n",
+        "",
+        ("tests/test_status_statusfix.py::test_status_is_refused_only_for_permission_not_for_a_socket_it_may_connect_to_"
+         "nor_a_running_copy_looping",)),
+    Mutation(
+        "home_loop_resolve_traceback",
+        "`status --home LOOP` is refused in one line, exit 2: home_from's resolve raised RuntimeError (revstatus)",
+        "launcher/supervise.py",
+        "    except RuntimeError:\n        return path.absolute()\n",
+        "    except ValueError:\n        return path.absolute()\n",
+        ("tests/test_status_statusfix.py::test_status_of_a_home_that_is_a_symlink_loop_or_a_name_too_long_is_refused_in_"
+         "one_line",)),
+    Mutation(
+        "home_name_too_long_not_refused",
+        "a home whose name is too long is refused, exit 2 (statusfix), though a running copy that stat() cannot look at "
+        "is no refusal (revstatus)",
+        "launcher/supervise.py",
+        "    if (why := unreachable(home.root)) is not None:\n",
+        "    if False:\n",
+        ("tests/test_status_statusfix.py::test_status_of_a_home_that_is_a_symlink_loop_or_a_name_too_long_is_refused_in_"
+         "one_line",)),
+    Mutation(
+        "metrics_url_ipv6_unbracketed",
+        "status's metrics_url of an actor on ::1 reads http://[::1]:PORT/metrics; it read http://::1:PORT/metrics, which "
+        "curl refuses and a URL parser cannot split (revstatus)",
+        "launcher/supervise.py",
+        "    return f\"http://{place_text((host, port))}/metrics\"\n",
+        "    return f\"http://{host}:{port}/metrics\"\n",
+        ("tests/test_status_statusfix.py::test_status_of_actors_on_ipv6_loopback_gives_metrics_urls_a_client_can_fetch",)),
+    Mutation(
+        "all_hosts_metrics_url_ipv6_unbracketed",
+        "status FILE --all-hosts's metrics_url of an actor on ::1 is bracketed, as status's (revstatus)",
+        "launcher/hosts_status.py",
+        "    url = metrics_url(spec.host, spec.metrics_port)\n",
+        "    url = f\"http://{spec.host}:{spec.metrics_port}/metrics\"\n",
+        ("tests/test_status_statusfix.py::test_status_of_actors_on_ipv6_loopback_gives_metrics_urls_a_client_can_fetch",)),
+    Mutation(
+        "gate_overview_metrics_ipv6_unbracketed",
+        "a gate on ::1 that does not answer: `its metrics at [::1]:PORT did not answer`; it read ::1:PORT (revstatus)",
+        "launcher/overview.py",
+        "\"metrics\": place_text((spec.host, spec.metrics_port)),",
+        "\"metrics\": f\"{spec.host}:{spec.metrics_port}\",",
+        ("tests/test_status_statusfix.py::test_status_of_actors_on_ipv6_loopback_gives_metrics_urls_a_client_can_fetch",)),
+    Mutation(
+        "home_root_loop_resolve_traceback",
+        "`status FILE --all-hosts --home-root LOOP` names the loop in each host's `unexpected exits not read`: "
+        "host_home's resolve raised RuntimeError (revstatus)",
+        "launcher/deploy.py",
+        "        return resolved_path(Path(args.home_root)) / host",
+        "        return Path(args.home_root).resolve() / host",
+        ("tests/test_status_statusfix.py::test_status_all_hosts_with_a_home_root_that_is_a_symlink_loop_names_the_loop_"
+         "per_host",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
