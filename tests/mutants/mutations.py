@@ -7133,8 +7133,8 @@ MUTATIONS: list[Mutation] = [
         "status --json gives every gate clock_offset_s, null for one that did not answer, as docs/operating.md says "
         "(csrev2)",
         "launcher/overview.py",
-        "                \"cluster_fallbacks\": None, \"gate_stress\": None, \"clock_offset_s\": None}\n",
-        "                \"cluster_fallbacks\": None, \"gate_stress\": None}\n",
+        "                \"k_source\": None, \"cluster_fallbacks\": None, \"gate_stress\": None, \"clock_offset_s\": None}\n",
+        "                \"k_source\": None, \"cluster_fallbacks\": None, \"gate_stress\": None}\n",
         ("tests/test_cluster_side_review2.py::"
          "test_status_json_gives_every_gate_the_same_clock_fields_null_when_unknown",)),
     Mutation(
