@@ -9566,6 +9566,25 @@ MUTATIONS: list[Mutation] = [
         "  permit_ttl = redis.call('PTTL', KEYS[3])\n",
         ("tests/test_exit_hostile_review.py::"
          "test_a_decided_plan_id_whose_permit_key_now_holds_another_type_is_replayed_saying_no_permit_exists",)),
+    Mutation(
+        "a_replay_reads_a_permit_key_without_ttl_as_a_live_permit",
+        "a replay whose permit key is a string with no TTL (another writer's \"0\" after the permit expired) says no "
+        "permit exists (permit_ttl_ms null), not -1, which the docs' rule (act on a replay whose permit_ttl_ms is not "
+        "null) read as a live permit (revscript)",
+        "actors/permit_issuer.py",
+        '    first["permit_ttl_ms"] = pttl if first["permit"] and isinstance(pttl, int) and pttl >= 0 else None\n',
+        '    first["permit_ttl_ms"] = pttl if first["permit"] and isinstance(pttl, int) and pttl != -2 else None\n',
+        ("tests/test_script_hostile_review.py::"
+         "test_a_replay_gives_a_permit_ttl_only_for_a_permit_its_decision_issued_that_expires",)),
+    Mutation(
+        "a_hold_replay_gives_the_ttl_of_a_key_at_its_permit_key",
+        "a HOLD's replay (no permit) says permit_ttl_ms null, not the TTL of a key another writer left at its permit "
+        "key (revscript)",
+        "actors/permit_issuer.py",
+        '    first["permit_ttl_ms"] = pttl if first["permit"] and isinstance(pttl, int) and pttl >= 0 else None\n',
+        '    first["permit_ttl_ms"] = pttl if isinstance(pttl, int) and pttl >= 0 else None\n',
+        ("tests/test_script_hostile_review.py::"
+         "test_a_replay_gives_a_permit_ttl_only_for_a_permit_its_decision_issued_that_expires",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
