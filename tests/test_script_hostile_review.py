@@ -3,7 +3,12 @@ finding against real processes: a real redis-server, gate and permit issuer."""
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from launcher import keys
+from test_exit_hostile_review import propose_to_a_silent_gate
 from test_gate_service import clean, decision_of, new_plan, system  # noqa: F401 (fixtures)
 
 
@@ -34,3 +39,94 @@ def test_a_replay_gives_a_permit_ttl_only_for_a_permit_its_decision_issued_that_
     assert issued["permit"], issued
     again = decision_of(clean.client.propose("SOLUSDT", "PARTIAL_50", plan_id=live))
     assert again["replayed"] and 0 < again["permit_ttl_ms"] <= 60_000, again
+
+
+# A code point Python 3.11's Unicode (14.0) leaves unassigned, which Unicode 15.0 (Python 3.12's) assigns: U+1FAE8
+# SHAKING FACE, printable there (So). pyproject's requires-python is >=3.11, so a gate may run a later Python.
+LATER_UNICODE = "\U0001FAE8"
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("--plan-id", f"retry-{LATER_UNICODE}"),
+    ("--symbol", f"ETH{LATER_UNICODE}"),
+])
+def test_clustergate_propose_sends_a_value_with_a_code_point_its_python_has_not_assigned(option, value):
+    """`clustergate propose` refused, exit 2, "no gate can decide this proposal", a --plan-id holding a code point its
+    own Python's Unicode has not assigned (not printable here), which a gate on a later Python (a later Unicode) takes
+    as printable and decides: a plan_id that gate decided, with a permit, could not be resubmitted with the CLI. Only a
+    gate knows which characters it takes: the CLI refuses what every gate refuses, and sends this."""
+    proc, sent = propose_to_a_silent_gate({"--symbol": "ETHUSDT", "--plan-id": "ok-plan", option: value})
+    assert "nothing was sent" not in proc.stderr, proc.stderr
+    assert sent is not None, f"nothing was sent: exit {proc.returncode}, {proc.stderr}"
+    assert json.loads(sent)[option.lstrip("-").replace("-", "_")] == value, sent
+
+
+# Characters of every kind the gate's rule (validate_proposal: non-blank, at most 128 printable characters) tells apart.
+_PARITY_POOLS = (
+    "abcXYZ019-_.:/@#~=+",  # plain ASCII
+    " \t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u1680\u2000\u2028\u2029\u202f\u3000",  # whitespace (str.strip's and others)
+    "\x00\x01\x1b\x7f\x9f",  # control characters
+    "\u00ad\u200b\u200e\ufeff",  # format characters
+    "\udc80\udcff",  # surrogateescape: bytes of a non-UTF-8 argv
+    "\xe9\xdf\u4e2d\U0001F600\u0301",  # printable beyond ASCII (a combining accent too)
+    "\ue000\U000F0000",  # private use
+    f"{LATER_UNICODE}\u0378\ufdd0\uffff\U000E0080",  # unassigned here (Cn)
+)
+_PARITY_LENGTHS = (0, 1, 2, 3, 31, 32, 33, 64, 127, 128, 129, 140)
+
+
+def _generated(rng, count: int, max_len: int) -> list[str]:
+    """`count` distinct strings: lengths around each limit, characters mostly of one pool with some of another."""
+    out: dict[str, None] = {}
+    while len(out) < count:
+        length = rng.choice(_PARITY_LENGTHS) if rng.random() < 0.6 else rng.randint(0, max_len)
+        main, other = rng.choice(_PARITY_POOLS[:1] * 4 + _PARITY_POOLS[5:6] * 2 + _PARITY_POOLS), rng.choice(_PARITY_POOLS)
+        out["".join(rng.choice(other if rng.random() < 0.1 else main) for _ in range(length))] = None
+    return list(out)
+
+
+def test_clustergate_propose_refuses_exactly_what_a_real_gate_refuses_over_generated_plan_ids_and_symbols(clean, capsys):
+    """Parity of `clustergate propose`'s own refusal (exit 2, nothing sent) with a real gate's over 1,200 generated
+    --plan-id and --symbol values: a value the CLI refuses is refused by the gate (invalid_proposal, naming the same
+    problem); a value it sends is decided by the gate (exit 0), or refused there only for a code point this Python has
+    not assigned (Cn, which a gate on a later Python may take)."""
+    import random
+    import unicodedata
+
+    from launcher.cli import build_parser
+    from launcher.client import GateClient
+
+    rng = random.Random(20261206)
+    cases = ([(plan_id, "ETHUSDT") for plan_id in _generated(rng, 800, 140)]
+             + [(new_plan(), symbol) for symbol in _generated(rng, 400, 40)])
+    counts: dict[str, int] = {}
+    with GateClient(clean.endpoint, timeout_ms=5000, retries=0) as direct:
+        for plan_id, symbol in cases:
+            args = build_parser("propose").parse_args([
+                "propose", "--endpoint", clean.endpoint, "--action", "HOLD", f"--plan-id={plan_id}",
+                f"--symbol={symbol}", "--timeout-ms", "5000", "--retries", "0"])
+            code = args.func(args)
+            out, err = capsys.readouterr()
+            case = f"plan_id {plan_id!r} symbol {symbol!r}: exit {code}, {err}"
+            if code == 2:  # refused by the CLI: the gate refuses it too, for the same problem
+                gate = direct.request({"plan_id": plan_id, "symbol": symbol, "action_proposed": "HOLD",
+                                       "kill_score": 0.0})
+                assert (gate["status"], gate.get("reason")) == ("error", "invalid_proposal"), (case, gate)
+                if plan_id.strip():  # (a blank one has the CLI's own words)
+                    problem = err.split(": ", 2)[2].split(": no gate can decide")[0]
+                    if any(unicodedata.category(c) == "Cn" for c in plan_id + symbol):  # the gate names that one
+                        problem = problem.split(": character")[0]
+                    assert problem in gate["detail"], (case, gate["detail"])
+                counts["refused by both"] = counts.get("refused by both", 0) + 1
+            elif code == 1:  # sent and refused by the gate: only for a code point unassigned here
+                reply = json.loads(out)
+                assert reply.get("reason") == "invalid_proposal", case
+                assert any(unicodedata.category(c) == "Cn" for c in plan_id + symbol), case
+                counts["sent, refused for Cn"] = counts.get("sent, refused for Cn", 0) + 1
+            else:
+                assert code == 0, case
+                decision = json.loads(out)["decision"]
+                assert decision["recorded"] and decision["final_action"] == "HOLD", case
+                counts["decided"] = counts.get("decided", 0) + 1
+    print(counts)
+    assert min(counts.values()) >= 50 and len(counts) == 3, counts

@@ -9585,6 +9585,18 @@ MUTATIONS: list[Mutation] = [
         '    first["permit_ttl_ms"] = pttl if isinstance(pttl, int) and pttl >= 0 else None\n',
         ("tests/test_script_hostile_review.py::"
          "test_a_replay_gives_a_permit_ttl_only_for_a_permit_its_decision_issued_that_expires",)),
+    Mutation(
+        "propose_refuses_a_code_point_a_later_python_assigns",
+        "`clustergate propose` sends a --plan-id or --symbol whose only characters not printable are ones its own "
+        "Python's Unicode has not assigned (a gate on a later Python may take them and decide it), not refused \"no "
+        "gate can decide this proposal\" (revscript)",
+        "launcher/client.py",
+        "    problems = _problems_of_each_field({field: _assigned_by_a_later_unicode(value) for field, value in body.items()})\n",
+        "    problems = _problems_of_each_field(body)\n",
+        ("tests/test_script_hostile_review.py::"
+         "test_clustergate_propose_sends_a_value_with_a_code_point_its_python_has_not_assigned",
+         "tests/test_script_hostile_review.py::"
+         "test_clustergate_propose_refuses_exactly_what_a_real_gate_refuses_over_generated_plan_ids_and_symbols")),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
