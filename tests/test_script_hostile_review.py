@@ -130,3 +130,23 @@ def test_clustergate_propose_refuses_exactly_what_a_real_gate_refuses_over_gener
                 counts["decided"] = counts.get("decided", 0) + 1
     print(counts)
     assert min(counts.values()) >= 50 and len(counts) == 3, counts
+
+
+def test_a_plan_id_whose_decision_key_is_of_another_type_is_held_naming_that_key_and_nothing_is_written(clean):
+    """The replay now comes before the other keys' type checks: the decision key's own type is still checked first, so
+    a plan_id whose decision key holds another type (with the cooldown of another type too) is a fault HOLD
+    bad_key_type naming the decision key, nothing written (no permit, cooldown or stream record), never a replay or a
+    second decision."""
+    r = clean.redis
+    plan = new_plan()
+    r.hset(keys.plan_decision(plan), "planted", "1")
+    r.delete(keys.cooldown("ETHUSDT"))
+    r.rpush(keys.cooldown("ETHUSDT"), "planted")
+    try:
+        held = decision_of(clean.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+        assert (held["final_action"], held["recorded"], held["permit"]) == ("HOLD", False, False), held
+        assert f"{keys.plan_decision(plan)} is a hash, expected a string" in held["detail"], held
+        assert r.exists(keys.permit(plan)) == 0 and r.type(keys.plan_decision(plan)) == "hash"
+        assert not [f for _, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == plan]
+    finally:
+        r.delete(keys.cooldown("ETHUSDT"))

@@ -9597,6 +9597,15 @@ MUTATIONS: list[Mutation] = [
          "test_clustergate_propose_sends_a_value_with_a_code_point_its_python_has_not_assigned",
          "tests/test_script_hostile_review.py::"
          "test_clustergate_propose_refuses_exactly_what_a_real_gate_refuses_over_generated_plan_ids_and_symbols")),
+    Mutation(
+        "the_decision_keys_type_is_not_checked_before_its_replay",
+        "a plan_id whose decision key holds another type is the fault HOLD bad_key_type naming that key, nothing "
+        "written, with the replay moved before the other keys' type checks (revscript's review of revexit)",
+        "actors/permit_issuer.py",
+        'RECORD_DECISION = Script(_key_type_check(1) + """\n',
+        'RECORD_DECISION = Script("""\n',
+        ("tests/test_script_hostile_review.py::"
+         "test_a_plan_id_whose_decision_key_is_of_another_type_is_held_naming_that_key_and_nothing_is_written",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
