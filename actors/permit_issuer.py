@@ -4,7 +4,8 @@ The gate sends a batch of decisions in one request (or one decision, the older f
 scripts of a batch run in one pipelined round trip, in order, and the reply lists their results.
 For each decision, one atomic Lua script either returns the plan_id's stored first
 decision (a resubmission: nothing is written) or appends the decision to the gate stream, for a
-non-HOLD action sets the permit (NX, TTL) and the symbol's cooldown, and stores the decision last.
+non-HOLD action sets the permit ("1" with its TTL, over any key another writer left there: revexit dropped NX) and
+the symbol's cooldown, and stores the decision last.
 Because the script is atomic, two submissions of one plan_id can never both issue a permit, and a
 permit never exists without its decision record; because Redis does not roll back a script that
 fails half-way, it checks every key's type before its first write.
