@@ -4,7 +4,8 @@ The gate sends a batch of decisions in one request (or one decision, the older f
 scripts of a batch run in one pipelined round trip, in order, and the reply lists their results.
 For each decision, one atomic Lua script either returns the plan_id's stored first
 decision (a resubmission: nothing is written) or appends the decision to the gate stream, for a
-non-HOLD action sets the permit (NX, TTL) and the symbol's cooldown, and stores the decision last.
+non-HOLD action sets the permit ("1" with its TTL, over any key another writer left there: revexit dropped NX) and
+the symbol's cooldown, and stores the decision last.
 Because the script is atomic, two submissions of one plan_id can never both issue a permit, and a
 permit never exists without its decision record; because Redis does not roll back a script that
 fails half-way, it checks every key's type before its first write.
@@ -1293,8 +1294,11 @@ def outcome(decision: dict[str, Any], stored_json: str, reply: Any,
     if any(not isinstance(first.get(name), str) or not first[name] for name in REQUIRED_FIELDS):
         return "corrupt_decision", encode(error_envelope("corrupt_decision", (
             f"the stored decision of plan_id {plan_id} lacks one of {', '.join(REQUIRED_FIELDS)}"))), False
+    # Only a permit its decision issued, and one that expires (PTTL -1: a key with no TTL, another writer's), has a
+    # remaining time: -1 read as not null, a live permit by the docs' rule, and a HOLD's replay gave the TTL of a key
+    # another writer left at its permit key (revscript).
     pttl = reply[2] if len(reply) > 2 else -2
-    first["permit_ttl_ms"] = pttl if isinstance(pttl, int) and pttl != -2 else None
+    first["permit_ttl_ms"] = pttl if first["permit"] and isinstance(pttl, int) and pttl >= 0 else None
     try:
         envelope = encode(ok_envelope(decision=first, written=False, permit_issued=False))
     except ValueError:  # NaN or Infinity in a stored decision: JSON cannot carry it

@@ -776,11 +776,23 @@ def _refused_by_every_gate(plan_id: str, args: argparse.Namespace) -> str | None
     body = {"plan_id": plan_id, "symbol": args.symbol}
     if len(json.dumps(body, separators=(",", ":"))) > LARGEST_VALID_PROPOSAL_BYTES:
         return None
-    problems = _problems_of_each_field(body)
+    problems = _problems_of_each_field({field: _assigned_by_a_later_unicode(value) for field, value in body.items()})
     if not problems:
         return None
     return ("; ".join(f"{_OPTION_OF[field]}: {problem}" for field, problem in problems)
             + ": no gate can decide this proposal (a gate refuses it, invalid_proposal); nothing was sent")
+
+
+def _assigned_by_a_later_unicode(value: str) -> str:
+    """`value` with each code point this Python's Unicode leaves unassigned (category Cn) put as a printable one ("x":
+    one code point for one, so lengths and indexes stay): a gate on a later Python (pyproject allows any from 3.11), a
+    later Unicode, may have it assigned and printable, and decide the proposal (revscript: U+1FAE8, Unicode 15.0 and
+    Python 3.12's, was refused here "no gate can decide this proposal"). Only what every gate refuses is refused before
+    sending; the gate answers for the rest."""
+    if value.isprintable():
+        return value
+    from unicodedata import category
+    return "".join("x" if category(char) == "Cn" else char for char in value)
 
 
 def not_allowed_note(symbol: str, allowlist: list[str] | None) -> str:

@@ -3,6 +3,10 @@ and permit issuer."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from launcher import keys
@@ -61,24 +65,26 @@ def test_clustergate_propose_refuses_a_proposal_no_gate_can_decide_naming_the_op
     """Sent, a proposal the gate refuses field by field (a 129-character plan_id, a plan_id with a newline, an empty
     symbol) was answered invalid_proposal by a gate; with no gate answering, the call ended "it may
     have been decided: retry with --plan-id ...", a plan_id no gate can ever decide, exit 1."""
-    import subprocess
-    import sys
-    from pathlib import Path
+    proc, sent = propose_to_a_silent_gate({"--symbol": "ETHUSDT", "--plan-id": "ok-plan", option: value})
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert option in proc.stderr and says in proc.stderr and "nothing was sent" in proc.stderr, proc.stderr
+    assert "may have been decided" not in proc.stderr, proc.stderr
+    assert sent is None, f"a proposal was sent: {sent[:200]!r}"
 
+
+def propose_to_a_silent_gate(options: dict[str, str]) -> tuple[subprocess.CompletedProcess, bytes | None]:
+    """`clustergate propose --action HOLD` with `options` (and a 200 ms timeout, no retry) run against a gate that
+    never answers: the finished process, and the proposal it sent (None: nothing within 200 ms of its end)."""
     import zmq
     from test_client import silent_server
 
     ctx = zmq.Context()
     endpoint, server = silent_server(ctx)
-    args = {"--symbol": "ETHUSDT", "--plan-id": "ok-plan", option: value}
     try:
         proc = subprocess.run([sys.executable, "-m", "launcher", "propose", "--endpoint", endpoint, "--action", "HOLD",
-                               *(x for kv in args.items() for x in kv), "--timeout-ms", "200", "--retries", "0"],
+                               *(x for kv in options.items() for x in kv), "--timeout-ms", "200", "--retries", "0"],
                               capture_output=True, text=True, timeout=20, cwd=Path(__file__).resolve().parent.parent)
-        assert proc.returncode == 2, (proc.returncode, proc.stderr)
-        assert option in proc.stderr and says in proc.stderr and "nothing was sent" in proc.stderr, proc.stderr
-        assert "may have been decided" not in proc.stderr, proc.stderr
-        assert not server.poll(200), f"a proposal was sent: {server.recv_multipart()[-1][:200]!r}"
+        return proc, server.recv_multipart()[-1] if server.poll(200) else None
     finally:
         server.close(linger=0)
         ctx.term()

@@ -9730,6 +9730,46 @@ MUTATIONS: list[Mutation] = [
         "        return Path(args.home_root).resolve() / host",
         ("tests/test_status_statusfix.py::test_status_all_hosts_with_a_home_root_that_is_a_symlink_loop_names_the_loop_"
          "per_host",)),
+    Mutation(
+        "a_replay_reads_a_permit_key_without_ttl_as_a_live_permit",
+        "a replay whose permit key is a string with no TTL (another writer's \"0\" after the permit expired) says no "
+        "permit exists (permit_ttl_ms null), not -1, which the docs' rule (act on a replay whose permit_ttl_ms is not "
+        "null) read as a live permit (revscript)",
+        "actors/permit_issuer.py",
+        '    first["permit_ttl_ms"] = pttl if first["permit"] and isinstance(pttl, int) and pttl >= 0 else None\n',
+        '    first["permit_ttl_ms"] = pttl if first["permit"] and isinstance(pttl, int) and pttl != -2 else None\n',
+        ("tests/test_script_hostile_review.py::"
+         "test_a_replay_gives_a_permit_ttl_only_for_a_permit_its_decision_issued_that_expires",)),
+    Mutation(
+        "a_hold_replay_gives_the_ttl_of_a_key_at_its_permit_key",
+        "a HOLD's replay (no permit) says permit_ttl_ms null, not the TTL of a key another writer left at its permit "
+        "key (revscript)",
+        "actors/permit_issuer.py",
+        '    first["permit_ttl_ms"] = pttl if first["permit"] and isinstance(pttl, int) and pttl >= 0 else None\n',
+        '    first["permit_ttl_ms"] = pttl if isinstance(pttl, int) and pttl >= 0 else None\n',
+        ("tests/test_script_hostile_review.py::"
+         "test_a_replay_gives_a_permit_ttl_only_for_a_permit_its_decision_issued_that_expires",)),
+    Mutation(
+        "propose_refuses_a_code_point_a_later_python_assigns",
+        "`clustergate propose` sends a --plan-id or --symbol whose only characters not printable are ones its own "
+        "Python's Unicode has not assigned (a gate on a later Python may take them and decide it), not refused \"no "
+        "gate can decide this proposal\" (revscript)",
+        "launcher/client.py",
+        "    problems = _problems_of_each_field({field: _assigned_by_a_later_unicode(value) for field, value in body.items()})\n",
+        "    problems = _problems_of_each_field(body)\n",
+        ("tests/test_script_hostile_review.py::"
+         "test_clustergate_propose_sends_a_value_with_a_code_point_its_python_has_not_assigned",
+         "tests/test_script_hostile_review.py::"
+         "test_clustergate_propose_refuses_exactly_what_a_real_gate_refuses_over_generated_plan_ids_and_symbols")),
+    Mutation(
+        "the_decision_keys_type_is_not_checked_before_its_replay",
+        "a plan_id whose decision key holds another type is the fault HOLD bad_key_type naming that key, nothing "
+        "written, with the replay moved before the other keys' type checks (revscript's review of revexit)",
+        "actors/permit_issuer.py",
+        'RECORD_DECISION = Script(_key_type_check(1) + """\n',
+        'RECORD_DECISION = Script("""\n',
+        ("tests/test_script_hostile_review.py::"
+         "test_a_plan_id_whose_decision_key_is_of_another_type_is_held_naming_that_key_and_nothing_is_written",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
