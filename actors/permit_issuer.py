@@ -4,7 +4,8 @@ The gate sends a batch of decisions in one request (or one decision, the older f
 scripts of a batch run in one pipelined round trip, in order, and the reply lists their results.
 For each decision, one atomic Lua script either returns the plan_id's stored first
 decision (a resubmission: nothing is written) or appends the decision to the gate stream, for a
-non-HOLD action sets the permit ("1" with its TTL, over any key another writer left there: revexit dropped NX) and
+non-HOLD action sets the permit ("1" with its TTL; a key another writer left there is set to that, a live permit of
+this plan_id, its decision key removed, is left to expire: RECORD_DECISION) and
 the symbol's cooldown, and stores the decision last.
 Because the script is atomic, two submissions of one plan_id can never both issue a permit, and a
 permit never exists without its decision record; because Redis does not roll back a script that
@@ -78,9 +79,12 @@ STREAM_FIELDS = ("plan_id", "symbol", "action_proposed", "final_action", "gate_r
 # the count cap; if every record is younger than the retention, the decision is refused (stream_full)
 # rather than trimming the record of a live permit or cooldown. A HOLD (no permit) may fill only nine tenths
 # of the cap, so a storm of HOLDs from one bad client cannot refuse every exit of every other client.
-# The permit is set whole ("1", its TTL), not with NX: the script writes only for a plan_id without a stored decision,
-# whose own permit (TTL at most 60 s, within decision_ttl_s) cannot exist, so a permit key found there is another
-# writer's; with NX it was left as found ("0" and no TTL: a permit that never expired) under a decision saying permit.
+# The permit is set with NX, and a key found there is looked at: the script writes only for a plan_id without a stored
+# decision, so a permit key found is another writer's, or this plan_id's own live permit whose decision key was removed
+# (by hand, or evicted before the issuer noticed an evicting policy). A live permit of SPEC's form ("1", at most its
+# TTL left) is left to expire: renewed, one plan_id got a second permit's time (revscript: 999 ms left became 1998 ms).
+# Anything else ("0" with no TTL: left as found, it was a permit that never expired, under a decision saying permit;
+# revexit) is set whole. The usual decision finds no key: one SET, as before.
 # The key type checks and the stream record are written out in full, not looped over tables the script builds on
 # every call (the Lua VM and its garbage collector were most of Redis's work per decision, issue 14).
 KEY_TYPES = ("string", "stream", "string", "string")  # KEYS' types, in order
@@ -140,7 +144,12 @@ end
 local record = {""" + ", ".join(f"'{name}', ARGV[{11 + i}]" for i, name in enumerate(STREAM_FIELDS)) + """}
 redis.call('XADD', KEYS[2], '*', unpack(record))
 if issue then
-  redis.call('SET', KEYS[3], '1', 'EX', ARGV[4])
+  if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4]) then
+    local left = redis.call('PTTL', KEYS[3])
+    if redis.call('GET', KEYS[3]) ~= '1' or left < 0 or left > tonumber(ARGV[4]) * 1000 then
+      redis.call('SET', KEYS[3], '1', 'EX', ARGV[4])
+    end
+  end
   redis.call('SET', KEYS[4], '1', 'EX', ARGV[5])
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])

@@ -153,3 +153,28 @@ def test_a_plan_id_whose_decision_key_is_of_another_type_is_held_naming_that_key
         assert not [f for _, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == plan]
     finally:
         r.delete(keys.cooldown("ETHUSDT"))
+
+
+def test_a_plan_id_whose_decision_key_was_removed_never_renews_its_live_permit(clean):
+    """revexit set the permit without NX (so that another writer's "0" with no TTL became SPEC's "1", 60 s): a decision
+    key removed by hand, or evicted before the issuer noticed an evicting policy, then let a resubmission of its plan_id
+    renew the live permit (999 ms left became 1998 ms of a 2 s TTL; revscript): one plan_id, two permits' worth of time.
+    A live permit of SPEC's form is left to expire; anything else found at the key is set to it."""
+    r = clean.redis
+    plan = new_plan()
+    r.delete(keys.cooldown("ETHUSDT"))
+    first = decision_of(clean.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+    assert first["permit"] and first["recorded"], first
+    r.pexpire(keys.permit(plan), 5_000)  # the first permit's time left, well under the 60 s a new one would get
+    r.delete(keys.plan_decision(plan), keys.cooldown("ETHUSDT"))  # removed by hand
+    again = decision_of(clean.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+    assert again["recorded"], again
+    left = r.pttl(keys.permit(plan))
+    assert r.get(keys.permit(plan)) == "1" and 0 < left <= 5_000, (left, again)
+
+    planted = new_plan()  # another writer's "1" with a TTL past SPEC's 60 s is no permit of ours: set to SPEC's
+    r.set(keys.permit(planted), "1", ex=3_600)
+    r.delete(keys.cooldown("SOLUSDT"))
+    issued = decision_of(clean.client.propose("SOLUSDT", "PARTIAL_50", plan_id=planted))
+    assert issued["permit"], issued
+    assert 0 < r.pttl(keys.permit(planted)) <= 60_000, r.pttl(keys.permit(planted))

@@ -93,8 +93,8 @@ MUTATIONS: list[Mutation] = [
         "skip_permit_write",
         "a non-HOLD decision gets its permit with TTL 60 s",
         "actors/permit_issuer.py",
-        "  redis.call('SET', KEYS[3], '1', 'EX', ARGV[4])\n",
-        "",
+        "  if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4]) then\n",
+        "  if false then\n",
         ("tests/test_gate_service.py::test_a_permitted_decision_has_a_permit_and_a_cooldown_with_ttl_60_s_and_its_record_on_the_stream",)),
     # Since issue 14 the gate reads its socket into its own queue and answers overloaded past
     # overload_queue_depth / overload_queue_age_ms, so the hwm alone ignored left memory bounded and the
@@ -9532,8 +9532,8 @@ MUTATIONS: list[Mutation] = [
         "a permit key another writer left before its plan_id was decided is set to SPEC's \"1\" with TTL 60 s, not "
         "left as found (\"0\", no TTL: a permit that never expired under a decision saying permit) (revexit)",
         "actors/permit_issuer.py",
-        "  redis.call('SET', KEYS[3], '1', 'EX', ARGV[4])\n",
-        "  redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4])\n",
+        "      redis.call('SET', KEYS[3], '1', 'EX', ARGV[4])\n",
+        "",
         ("tests/test_exit_hostile_review.py::"
          "test_a_permit_key_another_writer_left_before_its_plan_id_was_decided_gets_specs_value_and_ttl",)),
     Mutation(
@@ -9770,6 +9770,17 @@ MUTATIONS: list[Mutation] = [
         'RECORD_DECISION = Script("""\n',
         ("tests/test_script_hostile_review.py::"
          "test_a_plan_id_whose_decision_key_is_of_another_type_is_held_naming_that_key_and_nothing_is_written",)),
+    Mutation(
+        "a_live_permit_is_renewed_for_a_plan_id_whose_decision_key_was_removed",
+        "a plan_id whose decision key was removed (by hand, or evicted before the issuer noticed an evicting policy) and "
+        "that is resubmitted while its permit lives does not get the permit renewed: SET NX, and a live permit of "
+        "SPEC's form left to expire (revexit's SET without NX renewed it, 999 ms left became 1998 ms; revscript; "
+        "session 40)",
+        "actors/permit_issuer.py",
+        "  if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4]) then\n",
+        "  if not redis.call('SET', KEYS[3], '1', 'EX', ARGV[4]) then\n",
+        ("tests/test_script_hostile_review.py::test_a_plan_id_whose_decision_key_was_removed_never_renews_its_live_"
+         "permit",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
@@ -10096,10 +10107,12 @@ SPEC_MUTATIONS += [
          '"concentration", "corr_proxy", "ts_epoch", "K", "k_source")',
          f"{GATE_SERVICE}::test_a_permitted_decision_has_a_permit_and_a_cooldown_with_ttl_60_s_and_its_record_on_the_stream"),
     spec("spec_permit_value_not_1", 'the permit\'s value is "1"', "actors/permit_issuer.py",
-         "  redis.call('SET', KEYS[3], '1', 'EX', ARGV[4])\n", "  redis.call('SET', KEYS[3], 'ok', 'EX', ARGV[4])\n",
+         "  if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4]) then\n",
+         "  if not redis.call('SET', KEYS[3], 'ok', 'NX', 'EX', ARGV[4]) then\n",
          f"{GATE_SERVICE}::test_a_permitted_decision_has_a_permit_and_a_cooldown_with_ttl_60_s_and_its_record_on_the_stream"),
     spec("spec_permit_ttl_in_ms", "the permit's TTL is 60 s", "actors/permit_issuer.py",
-         "  redis.call('SET', KEYS[3], '1', 'EX', ARGV[4])\n", "  redis.call('SET', KEYS[3], '1', 'PX', ARGV[4])\n",
+         "  if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4]) then\n",
+         "  if not redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[4]) then\n",
          f"{GATE_SERVICE}::test_a_permitted_decision_has_a_permit_and_a_cooldown_with_ttl_60_s_and_its_record_on_the_stream"),
     spec("spec_cooldown_ttl_in_ms", "the cooldown's TTL is 60 s", "actors/permit_issuer.py",
          "  redis.call('SET', KEYS[4], '1', 'EX', ARGV[5])\n", "  redis.call('SET', KEYS[4], '1', 'PX', ARGV[5])\n",
