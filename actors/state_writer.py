@@ -214,9 +214,11 @@ def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str
     state (own_last_ms: the updated_ts_ms it wrote) stamped ahead of its clock `now` (own_state_ahead_of_clock).
     before_exec runs just before EXEC (tests race a second
     writer there). Raises redis.WatchError after WRITE_ATTEMPTS lost races, KeysOfAnotherType (nothing written)
-    when a key it reads or adds to holds another type. A connection that times out or drops while the keys are
-    watched, which redis-py raises as a WatchError, is raised as its own error at once: Redis did not answer (under
-    CLIENT PAUSE WRITE each state cost 5 timeouts and was counted write_conflict, another writer's race).
+    when a key it reads or adds to holds another type. A connection that times out while the keys are watched, which
+    redis-py raises as a WatchError, is raised as its own error at once: Redis did not answer (under CLIENT PAUSE
+    WRITE each state cost 5 timeouts and was counted write_conflict, another writer's race). One that drops is tried
+    again on a new connection (raised as its own error after the last attempt): raised at once, a single CLIENT KILL
+    with Redis up cost the state of that cadence (revchecks).
 
     With a fencing token, the fence counter is watched too and must equal it, else Fenced is raised and
     nothing is written: a newer writer's token (INCR) between our check and EXEC aborts the EXEC."""
@@ -250,9 +252,14 @@ def write_state(client: redis.Redis, message: dict[str, Any], known_ids: set[str
                 pipe.execute()
                 return updated_ts
             except redis.WatchError as exc:
+                # redis-py's WatchError for a connection lost while watching is no race. A timeout: Redis did not
+                # answer, and each attempt would wait as long again. A dropped connection (CLIENT KILL, a failover's,
+                # a network blip): the next attempt writes on a new one (its WATCH fails at once if Redis is down).
                 lost = exc.__context__
-                if isinstance(lost, (redis.ConnectionError, redis.TimeoutError)):
-                    raise lost from None  # redis-py's WatchError for a connection lost while watching: no race
+                timed_out = isinstance(lost, redis.TimeoutError)
+                dropped = isinstance(lost, redis.ConnectionError)
+                if timed_out or (dropped and attempt == WRITE_ATTEMPTS):
+                    raise lost from None
                 if attempt == WRITE_ATTEMPTS:
                     raise
     raise AssertionError("unreachable")

@@ -8,6 +8,7 @@ import time
 import pytest
 import redis
 
+from launcher import keys
 from launcher.redis_conn import connect
 from launcher.topology import RedisConfig
 
@@ -35,6 +36,48 @@ def test_a_redis_that_stops_answering_a_state_write_is_redis_unavailable_not_ano
     assert not isinstance(raised.value, redis.WatchError), raised.value
     assert isinstance(raised.value, (redis.ConnectionError, redis.TimeoutError)), raised.value
     assert took_s < 2 * 0.2 + 0.3, f"{took_s:.2f} s: more than one timeout"
+
+
+
+def kill_other_connections(control: redis.Redis) -> int:
+    """CLIENT KILL every connection but control's (the writer's): a real dropped connection, Redis still up."""
+    killed = 0
+    for client in control.client_list():
+        if int(client["id"]) != control.client_id():
+            killed += control.client_kill_filter(_id=client["id"])
+    return killed
+
+
+def test_a_state_write_whose_connection_drops_once_is_written_on_a_new_connection(redis_server):
+    """revchecks: since revclus a connection dropped while the write WATCHes (CLIENT KILL of the writer's connection
+    with Redis up, as a Sentinel failover kills a demoted primary's clients, or a network blip) raised
+    ConnectionError after one attempt: the state was not written (redis_unavailable, the writer not ready) for a
+    cadence, where the next attempt, on a new connection, writes it (measured on redis-py 8.2.0: attempts=1 and
+    ConnectionError 'Connection closed by server' since revclus; attempts=2 and written before it). Redis down, that
+    attempt's WATCH raises at once; a connection dropped at every attempt is still redis_unavailable, never
+    write_conflict, another writer's race."""
+    from actors.state_writer import WRITE_ATTEMPTS, write_state
+    from test_clusters_end_to_end import state_with
+
+    writer = connect(RedisConfig(url=redis_server.url, timeout_ms=250))
+    control = redis_server.client()
+    write_state(writer, state_with([["BTCUSDT"]], 1_800_000_000.0), set(), 1000)
+    attempts: list[int] = []
+
+    def drop_first() -> None:
+        attempts.append(kill_other_connections(control) if not attempts else 0)
+
+    write_state(writer, state_with([["BTCUSDT", "ETHUSDT"]], 1_800_000_060.0), set(), 1000, before_exec=drop_first)
+    assert attempts[0] >= 1 and len(attempts) == 2, attempts
+    assert control.hget(keys.CLUSTER_STATE, "updated_ts") == "1800000060"
+
+    attempts.clear()
+    with pytest.raises(redis.RedisError) as raised:
+        write_state(writer, state_with([["SOLUSDT"]], 1_800_000_120.0), set(), 1000,
+                    before_exec=lambda: attempts.append(kill_other_connections(control)))
+    assert len(attempts) == WRITE_ATTEMPTS and all(attempts), attempts
+    assert isinstance(raised.value, redis.ConnectionError), repr(raised.value)
+    assert control.hget(keys.CLUSTER_STATE, "updated_ts") == "1800000060"
 
 
 # --------------------------------------------------------------------------- hostile messages on the internal sockets

@@ -9573,8 +9573,8 @@ MUTATIONS: list[Mutation] = [
         "WatchError) is Redis unavailable at once, not a race with another writer retried WRITE_ATTEMPTS times and "
         "counted write_conflict (revclus: CLIENT PAUSE WRITE on a running demo)",
         "actors/state_writer.py",
-        "                if isinstance(lost, (redis.ConnectionError, redis.TimeoutError)):\n",
-        "                if False:\n",
+        "                timed_out = isinstance(lost, redis.TimeoutError)\n",
+        "                timed_out = False\n",
         ("tests/test_cluster_side_review3.py::"
          "test_a_redis_that_stops_answering_a_state_write_is_redis_unavailable_not_another_writer",)),
     Mutation(
@@ -9781,6 +9781,26 @@ MUTATIONS: list[Mutation] = [
         "  if not redis.call('SET', KEYS[3], '1', 'EX', ARGV[4]) then\n",
         ("tests/test_script_hostile_review.py::test_a_plan_id_whose_decision_key_was_removed_never_renews_its_live_"
          "permit",)),
+    Mutation(
+        "a_state_write_whose_connection_dropped_once_is_not_tried_again",
+        "a connection dropped while the state write WATCHes (CLIENT KILL with Redis up) is tried again on a new "
+        "connection and the state written; since revclus it raised ConnectionError after one attempt and the "
+        "cadence's state was lost (revchecks)",
+        "actors/state_writer.py",
+        "                if timed_out or (dropped and attempt == WRITE_ATTEMPTS):\n",
+        "                if timed_out or dropped:\n",
+        ("tests/test_cluster_side_review3.py::"
+         "test_a_state_write_whose_connection_drops_once_is_written_on_a_new_connection",)),
+    Mutation(
+        "a_state_write_whose_connection_drops_at_every_attempt_is_another_writers_race",
+        "a connection dropped at every attempt of a state write is raised as the connection error after the last "
+        "one (redis_unavailable), never redis-py's WatchError counted write_conflict, another writer's race "
+        "(revchecks)",
+        "actors/state_writer.py",
+        "                dropped = isinstance(lost, redis.ConnectionError)\n",
+        "                dropped = False\n",
+        ("tests/test_cluster_side_review3.py::"
+         "test_a_state_write_whose_connection_drops_once_is_written_on_a_new_connection",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
