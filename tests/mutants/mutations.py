@@ -25,6 +25,7 @@ class Mutation:
 
 
 CRASHES = "tests/test_reliability_crashes.py"
+NX_REVIEW = "tests/test_permit_nx_review.py::"
 MONITOR_LIVE = "tests/test_monitor_live.py"
 DURABILITY = "tests/test_ha_durability.py"
 DUST = "tests/test_held_dust_without_prices.py::"
@@ -9801,6 +9802,34 @@ MUTATIONS: list[Mutation] = [
         "                dropped = False\n",
         ("tests/test_cluster_side_review3.py::"
          "test_a_state_write_whose_connection_drops_once_is_written_on_a_new_connection",)),
+    Mutation(
+        "a_permit_key_of_another_value_with_a_ttl_is_left_as_found",
+        "a permit key another writer left with another value than \"1\" and a TTL within the permit's is set to SPEC's "
+        "\"1\" with its TTL when its plan_id is decided with a permit, not left as found (a decision saying permit over a "
+        "\"0\"): the NX path's value check (revnx's review of aaa3bc7)",
+        "actors/permit_issuer.py",
+        "    if redis.call('GET', KEYS[3]) ~= '1' or left < 0 or left > tonumber(ARGV[4]) * 1000 then\n",
+        "    if left < 0 or left > tonumber(ARGV[4]) * 1000 then\n",
+        (f"{NX_REVIEW}test_a_permit_key_another_writer_left_is_set_to_specs_value_and_ttl",)),
+    Mutation(
+        "a_permit_key_1_without_ttl_is_left_as_found",
+        "a permit key another writer left as \"1\" with no TTL is set to \"1\" with the permit's TTL when its plan_id is "
+        "decided with a permit, not left as found (a permit that never expires): the NX path's PTTL -1 check (revnx's "
+        "review of aaa3bc7)",
+        "actors/permit_issuer.py",
+        "    if redis.call('GET', KEYS[3]) ~= '1' or left < 0 or left > tonumber(ARGV[4]) * 1000 then\n",
+        "    if redis.call('GET', KEYS[3]) ~= '1' or left > tonumber(ARGV[4]) * 1000 then\n",
+        (f"{NX_REVIEW}test_a_permit_key_another_writer_left_is_set_to_specs_value_and_ttl",)),
+    Mutation(
+        "a_new_decisions_permit_key_type_is_not_checked",
+        "a plan_id decided with a permit whose permit key holds another type is the fault HOLD bad_key_type naming that "
+        "key, nothing written: since aaa3bc7 the permit is SET NX and the key found read with GET, so without the check "
+        "the script failed WRONGTYPE after its XADD (a stream record with no decision) (revnx)",
+        "actors/permit_issuer.py",
+        'end""" + "".join(_key_type_check(i) for i in range(2, len(KEY_TYPES) + 1)) + """\n',
+        'end""" + "".join(_key_type_check(i) for i in (2, 4)) + """\n',
+        (f"{NX_REVIEW}test_a_new_decision_whose_permit_key_is_of_another_type_is_held_naming_it_and_nothing_is_"
+         "written",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
