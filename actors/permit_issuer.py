@@ -4,8 +4,9 @@ The gate sends a batch of decisions in one request (or one decision, the older f
 scripts of a batch run in one pipelined round trip, in order, and the reply lists their results.
 For each decision, one atomic Lua script either returns the plan_id's stored first
 decision (a resubmission: nothing is written) or appends the decision to the gate stream, for a
-non-HOLD action sets the permit ("1" with its TTL; a key another writer left there is set to that, a live permit of
-this plan_id, its decision key removed, is left to expire: RECORD_DECISION) and
+non-HOLD action sets the permit ("1" with its TTL; a string another writer left there is set to that, unless it already
+is "1" with at most that TTL left, as a live permit of this plan_id whose decision key was removed is: that one is left
+to expire, RECORD_DECISION) and
 the symbol's cooldown, and stores the decision last.
 Because the script is atomic, two submissions of one plan_id can never both issue a permit, and a
 permit never exists without its decision record; because Redis does not roll back a script that
