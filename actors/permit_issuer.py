@@ -101,6 +101,12 @@ if have ~= '{want}' and have ~= 'none' then
 end"""
 
 
+# A written decision's reply is {'written', PERMIT_KEPT} when the permit key held a live permit of SPEC's form, left to
+# expire: no permit was written, so none is counted issued (permit_issuer_permits_issued_total, p26_permit_issued_total:
+# the plan_id's one permit counted twice, revnx). The decision still carries that permit.
+PERMIT_KEPT = "permit_kept"
+
+
 # The stored decision is looked for before the other keys' types are checked (none of them is written for a replay): a
 # plan_id decided with a permit and resubmitted while its symbol's cooldown or the gate stream held another type got
 # the fault HOLD bad_key_type, not its recorded decision (revexit). Its permit's TTL is read only from a string: a
@@ -144,17 +150,20 @@ if redis.call('XLEN', KEYS[2]) >= cap then
 end
 local record = {""" + ", ".join(f"'{name}', ARGV[{11 + i}]" for i, name in enumerate(STREAM_FIELDS)) + """}
 redis.call('XADD', KEYS[2], '*', unpack(record))
+local kept = ''
 if issue then
   if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4]) then
     local left = redis.call('PTTL', KEYS[3])
     if redis.call('GET', KEYS[3]) ~= '1' or left < 0 or left > tonumber(ARGV[4]) * 1000 then
       redis.call('SET', KEYS[3], '1', 'EX', ARGV[4])
+    else
+      kept = '""" + PERMIT_KEPT + """'
     end
   end
   redis.call('SET', KEYS[4], '1', 'EX', ARGV[5])
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-return {'written', ''}
+return {'written', kept}
 """)
 
 # The compact stored form of a decision, from which a resubmission gets the first decision back whole:
@@ -867,7 +876,7 @@ class PermitIssuer(Actor):
         misread: list[int] = []  # the items refused for a clock that moved since the reading, with time left
         for (decision, _, own), (_, stored), reply in zip(items, built, replies):
             if compact and type(reply) is list and reply and reply[0] == "written":  # the usual one, as outcome has it
-                permit_issued = decision["final_action"] != "HOLD"
+                permit_issued = decision["final_action"] != "HOLD" and reply[1] != PERMIT_KEPT
                 result, envelope = "written", WRITTEN_COMPACT[permit_issued]
             else:
                 if again and clock_misread(reply, own, deadline, sent_wall_minus_mono_s):
@@ -1270,7 +1279,7 @@ def outcome(decision: dict[str, Any], stored_json: str, reply: Any,
     kind = reply[0]
     plan_id = decision["plan_id"]
     if kind == "written":
-        issue = decision["final_action"] != "HOLD"
+        issue = decision["final_action"] != "HOLD" and reply[1] != PERMIT_KEPT  # a permit left to expire: none issued
         if compact:
             return "written", WRITTEN_COMPACT[issue], issue
         return "written", encode(ok_envelope(written=True, permit_issued=issue, decision=recorded_form(decision))), issue

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from helpers import scrape
 from launcher import keys
 from test_gate_service import clean, decision_of, new_plan, system  # noqa: F401 (fixtures)
 
@@ -38,3 +39,30 @@ def test_a_new_decision_whose_permit_key_is_of_another_type_is_held_naming_it_an
     assert r.type(keys.permit(plan)) == "hash" and r.hgetall(keys.permit(plan)) == {"planted": "1"}
     assert r.exists(keys.plan_decision(plan), keys.cooldown("ETHUSDT")) == 0
     assert not [f for _, f in r.xrange(keys.GATE_STREAM) if f["plan_id"] == plan]
+
+
+def test_a_live_permit_left_to_expire_is_not_counted_as_a_permit_issued(clean):
+    """A plan_id whose decision key was removed (by hand, or evicted before the issuer noticed an evicting policy),
+    resubmitted while its permit lives, is decided again and its permit left to expire (aaa3bc7): nothing was written at
+    the permit key, yet the issuer's permit_issuer_permits_issued_total ("Permits written") and the gate's
+    p26_permit_issued_total each counted a second permit for the plan_id (1 then 2, one key with 4.5 s left)."""
+    r = clean.redis
+    issuer_port = clean.data["actors"]["permit_issuer"]["metrics_port"]
+
+    def counts() -> tuple[float, float, float]:
+        gate = clean.metrics()
+        return (scrape(issuer_port)["permit_issuer_permits_issued_total"], gate["p26_permit_issued_total"],
+                gate["p26_gate_writes_total"])
+
+    plan = new_plan()
+    r.delete(keys.cooldown("ETHUSDT"))
+    before = counts()
+    first = decision_of(clean.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+    assert first["permit"] and first["recorded"], first
+    r.pexpire(keys.permit(plan), 5_000)
+    r.delete(keys.plan_decision(plan), keys.cooldown("ETHUSDT"))
+    again = decision_of(clean.client.propose("ETHUSDT", "PARTIAL_50", plan_id=plan))
+    assert again["permit"] and again["recorded"] and not again["replayed"], again
+    assert 0 < r.pttl(keys.permit(plan)) <= 5_000
+    after = counts()
+    assert [a - b for a, b in zip(after, before)] == [1, 1, 2], (before, after)

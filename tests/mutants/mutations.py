@@ -9830,6 +9830,15 @@ MUTATIONS: list[Mutation] = [
         'end""" + "".join(_key_type_check(i) for i in (2, 4)) + """\n',
         (f"{NX_REVIEW}test_a_new_decision_whose_permit_key_is_of_another_type_is_held_naming_it_and_nothing_is_"
          "written",)),
+    Mutation(
+        "a_live_permit_left_to_expire_is_counted_as_a_permit_issued",
+        "a plan_id decided again (its decision key removed) whose live permit is left to expire counts no second permit "
+        "issued: the script says the permit was kept, and permit_issuer_permits_issued_total and p26_permit_issued_total "
+        "stay at the plan_id's one permit (they counted 2; revnx's review of aaa3bc7)",
+        "actors/permit_issuer.py",
+        "      kept = '\"\"\" + PERMIT_KEPT + \"\"\"'\n",
+        "",
+        (f"{NX_REVIEW}test_a_live_permit_left_to_expire_is_not_counted_as_a_permit_issued",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
