@@ -9801,6 +9801,24 @@ MUTATIONS: list[Mutation] = [
         "                dropped = False\n",
         ("tests/test_cluster_side_review3.py::"
          "test_a_state_write_whose_connection_drops_once_is_written_on_a_new_connection",)),
+    Mutation(
+        "a_second_backtest_writes_into_an_out_another_is_writing",
+        "a backtest into an --out another backtest is writing is refused, exit 2, writing nothing there; two at once "
+        "each truncated and wrote the other's files, both exit 0, one run's report.png beside the other's "
+        "summary.json (revbt)",
+        "launcher/backtest.py",
+        "        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n",
+        "        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)\n",
+        ("tests/test_backtest_interrupt.py::"
+         "test_a_second_backtest_into_the_same_out_is_refused_while_the_first_writes",)),
+    Mutation(
+        "an_out_that_is_a_dangling_symlink_is_written_after_the_run",
+        "an --out that is a symbolic link to nothing is refused before the run, exit 2, naming the link and its "
+        "target; it ran the whole backtest and then exited 1, 'File exists' (revbt)",
+        "launcher/backtest.py",
+        "    if out.is_symlink() and not out.exists():  # mkdir: \"File exists\", once the run was done (exit 1)\n",
+        "    if False:\n",
+        ("tests/test_backtest_attack.py::test_an_out_that_is_a_dangling_symlink_is_refused_before_the_run",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
