@@ -598,20 +598,22 @@ def _remove_copy(copy: str, pid: int) -> None:
 
 
 def grid_proposals(symbols: list[str], first_ts: float, last_ts: float, every_s: float,
-                   kill_score_hard: float) -> list[ProposalRow]:
+                   kill_score_hard: float) -> Iterator[ProposalRow]:
     """Without a proposals file: every `every_s`, one proposal per symbol; the action cycles through
     PARTIAL_25, PARTIAL_50, PARTIAL_75, FULL_CLOSE_PROPOSED (so every action is seen in every state
-    over time), kill_score alternating 0 and kill_score_hard."""
-    out: list[ProposalRow] = []
+    over time), kill_score alternating 0 and kill_score_hard. Made as they are decided, as a proposals file's rows
+    are read: a list of them (--proposal-every 1) took about 250 bytes a proposal for the whole run."""
     actions = (P25, P50, P75, FULL)
     start = math.ceil(first_ts / every_s) * every_s
-    for n, t in enumerate(np.arange(start, last_ts, every_s)):
-        for i, symbol in enumerate(symbols):
-            action = actions[(n + i) % len(actions)]
-            ks = kill_score_hard if (n // len(actions)) % 2 else 0.0
-            out.append(ProposalRow(float(t), {"plan_id": f"grid-{n}-{symbol}", "symbol": symbol,
-                                              "action_proposed": action, "kill_score": ks}, 0))
-    return out
+    # np.arange(start, last_ts, every_s)'s times (its length and its start + n x delta), a chunk at a time
+    count, delta = max(0, math.ceil((last_ts - start) / every_s)), (start + every_s) - start
+    for lo in range(0, count, DECIDE_CHUNK):
+        for n, t in enumerate((start + np.arange(lo, min(lo + DECIDE_CHUNK, count)) * delta).tolist(), lo):
+            for i, symbol in enumerate(symbols):
+                action = actions[(n + i) % len(actions)]
+                ks = kill_score_hard if (n // len(actions)) % 2 else 0.0
+                yield ProposalRow(t, {"plan_id": f"grid-{n}-{symbol}", "symbol": symbol,
+                                      "action_proposed": action, "kill_score": ks}, 0)
 
 
 # --------------------------------------------------------------------------- the grid

@@ -9819,6 +9819,16 @@ MUTATIONS: list[Mutation] = [
         "    if out.is_symlink() and not out.exists():  # mkdir: \"File exists\", once the run was done (exit 1)\n",
         "    if False:\n",
         ("tests/test_backtest_attack.py::test_an_out_that_is_a_dangling_symlink_is_refused_before_the_run",)),
+    Mutation(
+        "the_grid_of_proposals_is_held_whole_before_the_first_decision",
+        "without --proposals the grid of proposals is made as it is decided, not held whole: a list of it took about "
+        "330 bytes a proposal for the whole run (1.2 M proposals: peak RSS 688 MB against 282 MB; revbt)",
+        "launcher/backtest.py",
+        "            symbols, prices.first_ts, last_priced_publish, proposal_every * cadence, settings.gate.kill_score_hard),\n",
+        "            symbols, prices.first_ts, last_priced_publish, proposal_every * cadence, settings.gate.kill_score_hard) "
+        "and [*grid_proposals(symbols, prices.first_ts, last_priced_publish, proposal_every * cadence, "
+        "settings.gate.kill_score_hard)],\n",
+        ("tests/test_backtest_counts.py::test_the_grid_of_proposals_is_made_as_it_is_decided_not_held_whole",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
