@@ -25,6 +25,7 @@ import codecs
 import csv
 import dataclasses
 import errno
+import fcntl
 import hashlib
 import heapq
 import io
@@ -597,20 +598,22 @@ def _remove_copy(copy: str, pid: int) -> None:
 
 
 def grid_proposals(symbols: list[str], first_ts: float, last_ts: float, every_s: float,
-                   kill_score_hard: float) -> list[ProposalRow]:
+                   kill_score_hard: float) -> Iterator[ProposalRow]:
     """Without a proposals file: every `every_s`, one proposal per symbol; the action cycles through
     PARTIAL_25, PARTIAL_50, PARTIAL_75, FULL_CLOSE_PROPOSED (so every action is seen in every state
-    over time), kill_score alternating 0 and kill_score_hard."""
-    out: list[ProposalRow] = []
+    over time), kill_score alternating 0 and kill_score_hard. Made as they are decided, as a proposals file's rows
+    are read: a list of them (--proposal-every 1) took about 250 bytes a proposal for the whole run."""
     actions = (P25, P50, P75, FULL)
     start = math.ceil(first_ts / every_s) * every_s
-    for n, t in enumerate(np.arange(start, last_ts, every_s)):
-        for i, symbol in enumerate(symbols):
-            action = actions[(n + i) % len(actions)]
-            ks = kill_score_hard if (n // len(actions)) % 2 else 0.0
-            out.append(ProposalRow(float(t), {"plan_id": f"grid-{n}-{symbol}", "symbol": symbol,
-                                              "action_proposed": action, "kill_score": ks}, 0))
-    return out
+    # np.arange(start, last_ts, every_s)'s times (its length and its start + n x delta), a chunk at a time
+    count, delta = max(0, math.ceil((last_ts - start) / every_s)), (start + every_s) - start
+    for lo in range(0, count, DECIDE_CHUNK):
+        for n, t in enumerate((start + np.arange(lo, min(lo + DECIDE_CHUNK, count)) * delta).tolist(), lo):
+            for i, symbol in enumerate(symbols):
+                action = actions[(n + i) % len(actions)]
+                ks = kill_score_hard if (n // len(actions)) % 2 else 0.0
+                yield ProposalRow(t, {"plan_id": f"grid-{n}-{symbol}", "symbol": symbol,
+                                      "action_proposed": action, "kill_score": ks}, 0)
 
 
 # --------------------------------------------------------------------------- the grid
@@ -1506,6 +1509,8 @@ def prepare(args: argparse.Namespace) -> tuple[Settings, Prices, PositionRows | 
 def check_out_dir(out: Path) -> None:
     """InputError unless --out is a directory, or can be made one (its nearest existing parent is a
     directory this process may write), checked before the run, writing nothing."""
+    if out.is_symlink() and not out.exists():  # mkdir: "File exists", once the run was done (exit 1)
+        raise InputError(f"--out {out}: a symbolic link to {os.readlink(out)}, which does not exist")
     existing = out
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
@@ -1515,12 +1520,63 @@ def check_out_dir(out: Path) -> None:
         raise InputError(f"--out {out}: {existing} is not writable")
 
 
+def hold_out_dir(out: Path) -> tuple[int | None, list[Path]]:
+    """(a descriptor of --out holding flock's exclusive lock on it, the directories made for it, deepest first): a
+    second backtest into the same --out while this one runs gets InputError. Two at once each truncated and wrote the
+    other's files, both exiting 0: OUT held one run's report.png beside the other's summary.json, or a clusters.csv of
+    neither (revbt). The descriptor is None where the file system has no flock (the run goes on, unlocked)."""
+    made: list[Path] = []
+    missing = out
+    while not os.path.lexists(missing) and missing != missing.parent:
+        made.append(missing)
+        missing = missing.parent
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise InputError(f"--out {out}: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        release_out_dir(None, made)
+        raise InputError(f"--out {out}: another backtest is writing its results there; wait for it to end, "
+                         f"or give another --out") from None
+    except OSError:  # no flock there (ENOLCK, an NFS mount's EBADF on a read-only descriptor)
+        os.close(fd)
+        return None, made
+    return fd, made
+
+
+def release_out_dir(fd: int | None, made: list[Path]) -> None:
+    """Drop hold_out_dir's lock, and remove the directories it made that nothing was written in."""
+    if fd is not None:
+        os.close(fd)
+    for d in made:
+        try:
+            d.rmdir()
+        except OSError:  # written in (or made meanwhile by another process): kept
+            break
+
+
 def cmd_backtest(args: argparse.Namespace) -> int:
     try:
         settings, prices, positions, proposals, sweeps, inputs = prepare(args)
+        _HELD.append(hold_out_dir(Path(args.out)))  # released by main(), after its clean-up of OUT
     except InputError as exc:
         print(f"clustergate backtest: {exc}", file=sys.stderr)
         return 2
+    return run_held(args, settings, prices, positions, proposals, sweeps, inputs)
+
+
+# hold_out_dir's lock of this process's --out, held until main() has removed what a failed or stopped run wrote there
+# (released before, a second run could start there and have its files removed).
+_HELD: list[tuple[int | None, list[Path]]] = []
+
+
+def run_held(args: argparse.Namespace, settings: Settings, prices: Prices, positions: PositionRows | None,
+             proposals: ProposalFile | None, sweeps: list[tuple[str, list[Any]]], inputs: dict[str, str]) -> int:
+    """The run (or sweep) of cmd_backtest, --out held by hold_out_dir."""
     out = Path(args.out)
     show = sys.stderr.isatty()
     if sweeps:
@@ -1641,6 +1697,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 128 + exc.signum
     finally:
+        while _HELD:
+            release_out_dir(*_HELD.pop())
         while len(_COPIES) > copies:  # this run's: a caller's own ProposalFile keeps its copy
             _COPIES.pop()()
         for signum, handler in previous.items():

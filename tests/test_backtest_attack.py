@@ -396,3 +396,16 @@ def test_proposal_every_with_a_proposals_file_is_refused_not_ignored(tmp_path: P
     assert "--proposal-every" in proc.stderr and "--proposals" in proc.stderr and not (tmp_path / "out").exists()
     assert run_cli(topo, "--prices", good, "--out", tmp_path / "out", "--proposals", plans).returncode == 0
     assert run_cli(topo, "--prices", good, "--out", tmp_path / "grid", "--proposal-every", "5").returncode == 0
+
+
+def test_an_out_that_is_a_dangling_symlink_is_refused_before_the_run(tmp_path: Path, topo: Path):
+    """--out a symbolic link to a directory that does not exist (removed, or a mount not there) ran the whole backtest
+    and then exited 1, `cannot write the results in OUT: File exists` (revbt). Now it is bad input, exit 2, naming the
+    link and its target, before the run."""
+    prices = write_long_csv(tmp_path / "prices.csv", price_paths(100))
+    (tmp_path / "out").symlink_to(tmp_path / "gone")
+    proc = run_cli(topo, "--prices", prices, "--out", tmp_path / "out")
+    assert proc.returncode == 2, proc.stderr[-500:]
+    assert proc.stderr == (f"clustergate backtest: --out {tmp_path / 'out'}: a symbolic link to {tmp_path / 'gone'}, "
+                           f"which does not exist\n"), proc.stderr[-500:]
+    assert not (tmp_path / "gone").exists()

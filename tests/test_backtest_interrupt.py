@@ -324,4 +324,40 @@ def test_sweep_workers_do_not_outlive_a_killed_sweep(tmp_path: Path, topo: Path)
             except ProcessLookupError:
                 pass
         stop_all(proc)
-    assert not out.exists()
+    assert list(out.iterdir()) == []  # nothing written: the directory alone, made to hold --out's lock
+
+
+def test_a_second_backtest_into_the_same_out_is_refused_while_the_first_writes(tmp_path: Path, topo: Path):
+    """Two backtests with other settings writing into one --out at once (revbt): each truncated and wrote the other's
+    files, both exited 0, and OUT held clusters.csv matching neither run (started together) or run A's report.png
+    beside run B's summary.json (B started 0.3 s later). Now the second is refused, exit 2, naming OUT, and writes
+    nothing there. (states.csv is a FIFO: the first run waits there, holding OUT, until it is killed.)"""
+    prices = write_long_csv(tmp_path / "prices.csv", price_paths(300))
+    proposals = tmp_path / "proposals.csv"
+    proposals.write_text(f"ts,plan_id,symbol,action_proposed,kill_score\n{T0 + 5000},p1,BTCUSDT,PARTIAL_50,0\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    os.mkfifo(out / "states.csv")
+    first = start_cli(topo, "--prices", prices, "--proposals", proposals, "--out", out)
+    second = None
+    try:
+        def wrote_decisions() -> bool:
+            try:
+                return ",p1,BTCUSDT," in (out / "decisions.csv").read_text()
+            except FileNotFoundError:
+                return False
+        wait_for(wrote_decisions, 120, "decisions.csv from the first run")
+        written = {name: (out / name).read_bytes() for name in ("clusters.csv", "decisions.csv")}
+        second = start_cli(topo, "--prices", prices, "--out", out, "--set", "corr_threshold=0.9")
+        try:
+            _, err = second.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the second backtest wrote into the first's --out (it waits on its states.csv FIFO)")
+        assert second.returncode == 2, (second.returncode, err[-1500:])
+        assert err == (f"clustergate backtest: --out {out}: another backtest is writing its results there; "
+                       f"wait for it to end, or give another --out\n"), err[-1500:]
+        assert {name: (out / name).read_bytes() for name in written} == written
+    finally:
+        if second is not None:
+            stop_all(second)
+        stop_all(first)

@@ -9839,6 +9839,34 @@ MUTATIONS: list[Mutation] = [
         "      kept = '\"\"\" + PERMIT_KEPT + \"\"\"'\n",
         "",
         (f"{NX_REVIEW}test_a_live_permit_left_to_expire_is_not_counted_as_a_permit_issued",)),
+    Mutation(
+        "a_second_backtest_writes_into_an_out_another_is_writing",
+        "a backtest into an --out another backtest is writing is refused, exit 2, writing nothing there; two at once "
+        "each truncated and wrote the other's files, both exit 0, one run's report.png beside the other's "
+        "summary.json (revbt)",
+        "launcher/backtest.py",
+        "        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n",
+        "        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)\n",
+        ("tests/test_backtest_interrupt.py::"
+         "test_a_second_backtest_into_the_same_out_is_refused_while_the_first_writes",)),
+    Mutation(
+        "an_out_that_is_a_dangling_symlink_is_written_after_the_run",
+        "an --out that is a symbolic link to nothing is refused before the run, exit 2, naming the link and its "
+        "target; it ran the whole backtest and then exited 1, 'File exists' (revbt)",
+        "launcher/backtest.py",
+        "    if out.is_symlink() and not out.exists():  # mkdir: \"File exists\", once the run was done (exit 1)\n",
+        "    if False:\n",
+        ("tests/test_backtest_attack.py::test_an_out_that_is_a_dangling_symlink_is_refused_before_the_run",)),
+    Mutation(
+        "the_grid_of_proposals_is_held_whole_before_the_first_decision",
+        "without --proposals the grid of proposals is made as it is decided, not held whole: a list of it took about "
+        "330 bytes a proposal for the whole run (1.2 M proposals: peak RSS 688 MB against 282 MB; revbt)",
+        "launcher/backtest.py",
+        "            symbols, prices.first_ts, last_priced_publish, proposal_every * cadence, settings.gate.kill_score_hard),\n",
+        "            symbols, prices.first_ts, last_priced_publish, proposal_every * cadence, settings.gate.kill_score_hard) "
+        "and [*grid_proposals(symbols, prices.first_ts, last_priced_publish, proposal_every * cadence, "
+        "settings.gate.kill_score_hard)],\n",
+        ("tests/test_backtest_counts.py::test_the_grid_of_proposals_is_made_as_it_is_decided_not_held_whole",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
