@@ -617,9 +617,12 @@ class PriceFeed(Actor):
     def _poll_snapshots(self) -> None:
         assert self.redis is not None
         try:
-            snapshots = self.redis.pipeline([("HMGET", key, "mark_price", "ts_epoch")
-                                             for key in self.snapshot_keys.values()]) if self.snapshot_keys else []
-            for reply in snapshots:  # a key of another type fails that symbol alone; any other error, the poll
+            # EXISTS too: HMGET answers two nils for a hash without either field as for no key at all
+            replies = self.redis.pipeline([command for key in self.snapshot_keys.values()
+                                           for command in (("HMGET", key, "mark_price", "ts_epoch"), ("EXISTS", key))]
+                                          ) if self.snapshot_keys else []
+            snapshots, exists = replies[0::2], replies[1::2]
+            for reply in replies:  # a key of another type fails that symbol alone; any other error, the poll
                 if isinstance(reply, Exception) and not wrong_type(reply):
                     raise reply
         except (RedisUnavailable, ReplyError) as exc:
@@ -629,13 +632,13 @@ class PriceFeed(Actor):
         self._redis_outage.ok()
         now = time.time()
         stale_after_s = self.topology.positions.stale_after_s
-        for symbol, reply in zip(self.snapshot_keys, snapshots):
+        for symbol, reply, present in zip(self.snapshot_keys, snapshots, exists):
             if wrong_type(reply):
                 self._skip(symbol, None, "not_a_hash", error=str(reply))
                 continue
             mark, ts_epoch = reply
-            if mark is None and ts_epoch is None:
-                continue  # no snapshot: the execution layer holds no position there
+            if mark is None and ts_epoch is None and not present:
+                continue  # no snapshot: the execution layer holds no position there (a hash without both fields: no_ts)
             ts, skip = snapshot_skip_reason(ts_epoch, self.snapshot_last_ts.get(symbol), now, stale_after_s)
             if skip is not None:
                 self._skip(symbol, ts_epoch, skip)

@@ -222,3 +222,29 @@ def test_a_snapshot_mark_price_of_bytes_that_are_not_utf8_is_refused_and_the_oth
     finally:
         listener.close()
         assert feed.terminate() == 0
+
+
+def test_a_snapshot_hash_without_mark_price_and_ts_epoch_is_counted_not_dropped_silently(tmp_path, redis_server):
+    """revfeed: a snapshot hash holding neither mark_price nor ts_epoch (other fields alone: a writer that renamed
+    them, say markPrice/ts) read as "no snapshot" (HMGET gives two nils for a missing key too): polled every interval,
+    never published, never counted nor logged. It is undated: skipped as no_ts, as the gate reads it."""
+    client = redis_server.client()
+    client.hset("quantum:position:snapshot:BTCUSDT", mapping={"position_amt": "1", "markPrice": "64000",
+                                                              "ts": int(time.time())})
+    path, data = feed_topology(tmp_path, redis_server.url, {"source": "redis_snapshots", "interval_s": 0.05,
+                                                            "heartbeat_s": 0.2})
+    listener = TickListener(tick_endpoint(data))
+    feed = ActorProcess(path, "price_feed").start()
+    port = metrics_port(data)
+    try:
+        subscribed(listener, feed)
+        wait_for(lambda: metric(port, "price_feed_snapshots_skipped_total", symbol="BTCUSDT", reason="no_ts") >= 3, 10,
+                 f"the fieldless snapshot skipped as no_ts\n{feed.log()}")
+        assert "event=snapshot_skipped" in feed.log() and "BTCUSDT" in feed.log()
+        # A symbol without a snapshot key is no refusal: the execution layer holds no position there.
+        assert sum(metric(port, "price_feed_snapshots_skipped_total", symbol="ETHUSDT", reason=r)
+                   for r in ("no_ts", "stale", "future", "unchanged", "not_a_hash")) == 0
+        assert listener.ticks() == []
+    finally:
+        listener.close()
+        assert feed.terminate() == 0

@@ -9867,6 +9867,15 @@ MUTATIONS: list[Mutation] = [
         "and [*grid_proposals(symbols, prices.first_ts, last_priced_publish, proposal_every * cadence, "
         "settings.gate.kill_score_hard)],\n",
         ("tests/test_backtest_counts.py::test_the_grid_of_proposals_is_made_as_it_is_decided_not_held_whole",)),
+    Mutation(
+        "a_snapshot_hash_without_its_fields_is_no_snapshot",
+        "a redis_snapshots feed skips a snapshot hash holding neither mark_price nor ts_epoch as no_ts, counted and "
+        "logged; it read as no key at all (HMGET's two nils), dropped every poll without a count or a line (revfeed)",
+        "actors/price_feed.py",
+        "            if mark is None and ts_epoch is None and not present:\n",
+        "            if mark is None and ts_epoch is None:\n",
+        ("tests/test_price_feed_process.py::"
+         "test_a_snapshot_hash_without_mark_price_and_ts_epoch_is_counted_not_dropped_silently",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
