@@ -262,7 +262,9 @@ def parse_replay_csv(text: str | Iterable[str], allowlist: Iterable[str], data: 
 
     The time column may be named ts, timestamp or time, the long form's price column price or close
     (any case); a UTF-8 byte-order mark is ignored; a wide-form column that is not an upper-case
-    symbol, or a column the header names twice, is refused with a one-line error. Epochs in milliseconds (or finer)
+    symbol, a column the header names twice, or a quoted field running over more than one line (a stray double
+    quote: the lines up to the next quote were read as one bad row, the good rows among them lost uncounted), is
+    refused with a one-line error. Epochs in milliseconds (or finer)
     are read as such.
     `text` is the file's text, or its lines (a file opened with encoding utf-8-sig and newline="\\n", read as it
     goes: csv_lines). Rows are returned in time order (stable for equal times), into `data` when given
@@ -276,6 +278,9 @@ def parse_replay_csv(text: str | Iterable[str], allowlist: Iterable[str], data: 
     header: list[str] | None = None
     for row in csv_rows(reader):
         line_no = reader.line_num
+        if (spanned := sum(cell.count("\n") for cell in row)) > 0:
+            raise ValueError(f"line {line_no - spanned}: a quoted field runs on to line {line_no} ({spanned + 1} lines "
+                             f"read as one row: a stray double quote?)")
         if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
             continue
         if header is None:

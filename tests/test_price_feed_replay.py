@@ -402,6 +402,9 @@ def _write_hostile_replay(path, case: str) -> None:
         path.write_text("ts,BTCUSDT\n1700000000,100\n1600000000,100.5\n1700000000.1,101\n1700000000.2,102\n")
     elif case == "not_utf8":
         path.write_bytes(b"ts,BTCUSDT\n0,100\n0.1,101\xff\n")
+    elif case == "a_stray_quote":  # revfeed: lines 3-12 were read as one row, one bad row counted, 9 good rows lost
+        path.write_text("ts,BTCUSDT\n0,100\n0.1,\"101\n" + "".join(f"0.{t},{100 + t}\n" for t in range(2, 10))
+                        + "1.0,\"102\"\n1.1,103\n")
     else:  # a FIFO: open() blocked the feed's setup (and validate) for ever, silently
         import os
         os.mkfifo(path)
@@ -410,6 +413,8 @@ def _write_hostile_replay(path, case: str) -> None:
 HOSTILE_REPLAYS = {"column_named_twice": "line 1: the header names column 'BTCUSDT' twice",
                    "a_row_out_of_time_order": "line 3: timestamp 1600000000 is before the row above",
                    "not_utf8": "not a prices CSV ('utf-8' codec can't decode byte 0xff in position 24",
+                   "a_stray_quote": "line 3: a quoted field runs on to line 12 (10 lines read as one row: a stray "
+                                    "double quote?)",
                    "a_fifo": "is not a regular file"}
 
 
