@@ -9867,6 +9867,15 @@ MUTATIONS: list[Mutation] = [
         "and [*grid_proposals(symbols, prices.first_ts, last_priced_publish, proposal_every * cadence, "
         "settings.gate.kill_score_hard)],\n",
         ("tests/test_backtest_counts.py::test_the_grid_of_proposals_is_made_as_it_is_decided_not_held_whole",)),
+    Mutation(
+        "a_panel_groups_by_a_label_its_metric_does_not_have",
+        "every label a Grafana panel groups by is on the metric it queries, on a live actor: grouped by a misspelt "
+        "label the snapshot-age panel still has data (one series, which test_monitor_live counts as data) but draws one "
+        "line, not one a symbol (revalert)",
+        "configs/grafana-dashboard.json",
+        "max by (symbol) (p26_snapshot_age_seconds)",
+        "max by (symbols) (p26_snapshot_age_seconds)",
+        ("tests/test_alerts.py::test_every_metric_label_and_label_value_the_rules_and_panels_use_is_on_a_live_actor",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
