@@ -9876,6 +9876,15 @@ MUTATIONS: list[Mutation] = [
         "max by (symbol) (p26_snapshot_age_seconds)",
         "max by (symbols) (p26_snapshot_age_seconds)",
         ("tests/test_alerts.py::test_every_metric_label_and_label_value_the_rules_and_panels_use_is_on_a_live_actor",)),
+    Mutation(
+        "cluster_fallbacks_compares_the_increase_of_two_counters_across_a_restart",
+        "P26ClusterFallbacks stays quiet on a gate restarted into a warm-up whose earlier life fell back: comparing "
+        "increase(total) with increase(warm-up) fired for 30 minutes (extrapolation: 4.29 > 4; a reset seen on the "
+        "total alone: 10 > 8) (revalert)",
+        "configs/alerts.yml",
+        "          increase((p26_cluster_fallback_total - p26_cluster_fallback_warm_up_total)[30m:]) == 0\n",
+        "          increase(p26_cluster_fallback_total[30m]) <= increase(p26_cluster_fallback_warm_up_total[30m])\n",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
