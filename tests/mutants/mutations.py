@@ -9885,6 +9885,24 @@ MUTATIONS: list[Mutation] = [
         "        if (spanned := sum(cell.count(\"\\n\") for cell in row)) > 0 and False:\n",
         ("tests/test_price_feed_replay.py::test_a_replay_file_the_backtest_refuses_stops_the_feed_and_validate_naming_the_"
          "file_and_what_is_wrong",)),
+    Mutation(
+        "a_panel_groups_by_a_label_its_metric_does_not_have",
+        "every label a Grafana panel groups by is on the metric it queries, on a live actor: grouped by a misspelt "
+        "label the snapshot-age panel still has data (one series, which test_monitor_live counts as data) but draws one "
+        "line, not one a symbol (revalert)",
+        "configs/grafana-dashboard.json",
+        "max by (symbol) (p26_snapshot_age_seconds)",
+        "max by (symbols) (p26_snapshot_age_seconds)",
+        ("tests/test_alerts.py::test_every_metric_label_and_label_value_the_rules_and_panels_use_is_on_a_live_actor",)),
+    Mutation(
+        "cluster_fallbacks_compares_the_increase_of_two_counters_across_a_restart",
+        "P26ClusterFallbacks stays quiet on a gate restarted into a warm-up whose earlier life fell back: comparing "
+        "increase(total) with increase(warm-up) fired for 30 minutes (extrapolation: 4.29 > 4; a reset seen on the "
+        "total alone: 10 > 8) (revalert)",
+        "configs/alerts.yml",
+        "          increase((p26_cluster_fallback_total - p26_cluster_fallback_warm_up_total)[30m:]) == 0\n",
+        "          increase(p26_cluster_fallback_total[30m]) <= increase(p26_cluster_fallback_warm_up_total[30m])\n",
+        ("tests/test_alerts.py::test_every_alert_fires_and_stays_quiet_as_the_promtool_unit_tests_expect",)),
 ]
 
 # --------------------------------------------------------------------------- SPEC clause audit
