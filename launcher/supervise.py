@@ -377,10 +377,6 @@ def _bind(address: str) -> str:
     return address if address in ("127.0.0.1", "::1") else f"{address} 127.0.0.1"
 
 
-def _place(address: str, port: int) -> str:
-    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
-
-
 def render_redis_files(topo: Topology, home: Home) -> dict[Path, str]:
     """Managed Redis config files: every data server's (always rewritten: the role is on the command
     line), and each sentinel's only when missing or its seed (the topology's settings) changed, since a
@@ -452,14 +448,15 @@ def render_programs(topo: Topology, home: Home, python: str = sys.executable, re
         binary = shutil.which(binary) or binary
         sentinel = topo.redis.sentinel
         env = {"CLUSTERGATE_CONFIG_HASH": _hash(asdict(topo.redis))}
-        primary = _place(*topo.redis.server_addresses()[0])
-        asked = [a for address in topo.redis.sentinel_addresses() for a in ("--sentinel", _place(*address))]
+        from launcher.sentinel import place_text
+        primary = place_text(topo.redis.server_addresses()[0])
+        asked = [a for address in topo.redis.sentinel_addresses() for a in ("--sentinel", place_text(address))]
         local = [a for prog in redis_programs(topo) if prog.kind == "sentinel"
                  for a in ("--sentinel-conf", str(prog.conf(home)))]
         wait_ms = str(sentinel.down_after_ms + sentinel.failover_timeout_ms)
         for prog in redis_programs(topo):
             if prog.kind == "server":
-                command = _command(python, str(REDIS_NODE_SHIM), "--self", _place(prog.address, prog.port),
+                command = _command(python, str(REDIS_NODE_SHIM), "--self", place_text((prog.address, prog.port)),
                                    "--primary", primary, "--master", sentinel.master, *asked,
                                    "--timeout-ms", str(topo.redis.timeout_ms), "--wait-ms", wait_ms, *local,
                                    "--password-env", topo.redis.password_env, "--", binary, str(prog.conf(home)))
@@ -1186,6 +1183,7 @@ def redis_ready(topo: Topology, name: str = REDIS_PROGRAM) -> bool:
 def _redis_role(topo: Topology, prog: RedisProgram) -> str | None:
     """A managed server's ROLE (master / slave), or for a sentinel the primary it names; None when silent."""
     from launcher.resp import RedisUnavailable, ReplyError, as_dict, ask_once
+    from launcher.sentinel import place_text
     password = topo.redis.password
     try:
         if prog.kind == "sentinel" and topo.redis.sentinel is not None:
@@ -1197,7 +1195,7 @@ def _redis_role(topo: Topology, prog: RedisProgram) -> str | None:
             # the other sentinels from their hellos (every 2 s); until it knows a replica, a
             # primary crash cannot be failed over.
             state = as_dict(ask_once(prog.address, prog.port, password, 0.5, "SENTINEL", "MASTER", master))
-            return (f"names {_place(named[0], int(named[1]))}, knows {int(state.get('num-slaves', 0))} "
+            return (f"names {place_text((named[0], int(named[1])))}, knows {int(state.get('num-slaves', 0))} "
                     f"replica(s), {int(state.get('num-other-sentinels', 0))} other sentinel(s)")
         return str(ask_once(prog.address, prog.port, password, 0.5, "ROLE")[0])
     except (RedisUnavailable, ReplyError):
